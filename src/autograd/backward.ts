@@ -1,0 +1,102 @@
+// Reverse-mode sweep: order the recorded nodes reachable from the root topologically, run each
+// backward rule once with the summed gradient of its output, and hand leaf gradients to `.grad`
+// (accumulating across calls until zeroed). Saved tensors are released as each node finishes,
+// so the graph cannot be backpropagated twice.
+import { broadcastKernel, launchBroadcast } from '../kernels/wgsl/elementwise.js';
+import { onesLike } from '../tensor/create.js';
+import { untrack } from '../tensor/scope.js';
+import { formatShape, sameShape, stridesOf } from '../tensor/shape.js';
+import { Tensor } from '../tensor/tensor.js';
+import { noGrad } from './mode.js';
+import { Node } from './node.js';
+
+const addK = broadcastKernel('grad_accumulate', 'x + y');
+
+/** a + b for tensors of the same shape (consumes both). */
+function accumulate(a: Tensor, b: Tensor): Tensor {
+  const out = Tensor.empty(a.shape, 'float32', 'grad');
+  const strides = stridesOf(a.shape);
+  launchBroadcast(addK, [{ buffer: a.buffer(), strides }, { buffer: b.buffer(), strides }], out.buffer(), a.shape, a.size);
+  a.dispose();
+  b.dispose();
+  return out;
+}
+
+function topoOrder(root: Node): Node[] {
+  const order: Node[] = [];
+  const seen = new Set<Node>();
+  const stack: [Node, number][] = [[root, 0]];
+  seen.add(root);
+  while (stack.length) {
+    const top = stack[stack.length - 1]!;
+    const [node, i] = top;
+    if (i < node.inputs.length) {
+      top[1]++;
+      const child = node.inputs[i]!.node;
+      if (child && !seen.has(child)) {
+        seen.add(child);
+        stack.push([child, 0]);
+      }
+    } else {
+      order.push(node);
+      stack.pop();
+    }
+  }
+  return order.reverse();
+}
+
+function giveLeafGrad(leaf: Tensor, g: Tensor): void {
+  if (leaf.isDisposed) return g.dispose();
+  untrack(g); // owned by the leaf, not by the scope that ran backward
+  leaf.grad = leaf.grad ? accumulate(leaf.grad, g) : g;
+  untrack(leaf.grad);
+}
+
+export function backward(root: Tensor, grad?: Tensor): void {
+  if (!root.requiresGrad) {
+    throw new Error(`backward: tensor ${root.describe()} does not require grad (no input had requiresGrad set)`);
+  }
+  if (!grad && root.size !== 1) {
+    throw new Error(
+      `backward: tensor ${root.describe()} is not a scalar; pass a gradient of the same shape, e.g. t.backward(grad)`,
+    );
+  }
+  if (grad && !sameShape(grad.shape, root.shape)) {
+    throw new Error(`backward: gradient shape ${formatShape(grad.shape)} does not match tensor shape ${formatShape(root.shape)}`);
+  }
+  noGrad(() => {
+    const seed = grad ? grad.view(grad.shape) : onesLike(root);
+    const rootNode = root.gradFn instanceof Node ? root.gradFn : null;
+    if (!rootNode) return giveLeafGrad(root, seed);
+    const grads = new Map<Node, Tensor>([[rootNode, seed]]);
+    for (const node of topoOrder(rootNode)) {
+      const g = grads.get(node);
+      if (!g) continue;
+      grads.delete(node);
+      if (node.consumed) {
+        g.dispose();
+        for (const t of grads.values()) t.dispose();
+        throw new Error(
+          `backward: the graph through '${node.opName}' was already freed by an earlier backward() or by disposing its tensors`,
+        );
+      }
+      const inputGrads = node.backwardRule(g);
+      g.dispose();
+      node.releaseSaved();
+      node.inputs.forEach((input, i) => {
+        const gi = inputGrads[i];
+        if (!gi) return;
+        if (!input.needsGrad) return gi.dispose();
+        if (!sameShape(gi.shape, input.tensor.shape)) {
+          throw new Error(
+            `backward of '${node.opName}': gradient ${formatShape(gi.shape)} for input ${i} does not match its shape ${formatShape(input.tensor.shape)}`,
+          );
+        }
+        if (input.node) {
+          const prev = grads.get(input.node);
+          grads.set(input.node, prev ? accumulate(prev, gi) : gi);
+        } else giveLeafGrad(input.tensor, gi);
+      });
+    }
+  });
+}

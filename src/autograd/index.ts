@@ -1,0 +1,3 @@
+export { backward } from './backward.js';
+export { isGradEnabled, noGrad } from './mode.js';
+export { defineOp, OpContext, type OpDef } from './op.js';

@@ -1,0 +1,21 @@
+// Whether ops record the graph. `noGrad(fn)` turns recording off for fn (sync or async).
+let enabled = true;
+
+export function isGradEnabled(): boolean {
+  return enabled;
+}
+
+export function noGrad<R>(fn: () => R): R {
+  const prev = enabled;
+  enabled = false;
+  let result: R;
+  try {
+    result = fn();
+  } catch (e) {
+    enabled = prev;
+    throw e;
+  }
+  if (result instanceof Promise) return result.finally(() => (enabled = prev)) as R;
+  enabled = prev;
+  return result;
+}

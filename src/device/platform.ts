@@ -1,0 +1,37 @@
+// The only place that knows whether we run in Node (Dawn via the `webgpu` package) or a browser
+// (navigator.gpu). The Node import is dynamic with a computed specifier, so a browser bundle never
+// pulls it in.
+
+export interface Platform {
+  name: 'node' | 'browser';
+  gpu: GPU;
+}
+
+let cached: Promise<Platform> | undefined;
+
+export function getPlatform(): Promise<Platform> {
+  cached ??= loadPlatform();
+  return cached;
+}
+
+async function loadPlatform(): Promise<Platform> {
+  const nav = (globalThis as { navigator?: { gpu?: GPU } }).navigator;
+  if (nav?.gpu) return { name: 'browser', gpu: nav.gpu };
+  const isNode = typeof process !== 'undefined' && !!process.versions?.node;
+  if (!isNode) {
+    throw new Error(
+      'WebGPU is not available in this browser (navigator.gpu is undefined). Use a recent Chrome/Edge, ' +
+        'or start Chromium with --enable-unsafe-webgpu.',
+    );
+  }
+  const specifier = 'webgpu';
+  const dawn = (await import(/* @vite-ignore */ specifier)) as {
+    create: (flags: string[]) => GPU;
+    globals: Record<string, unknown>;
+  };
+  // Dawn's GPUBufferUsage, GPUMapMode, ... are needed as globals, like in a browser.
+  for (const [k, v] of Object.entries(dawn.globals)) {
+    if (!(k in globalThis)) (globalThis as Record<string, unknown>)[k] = v;
+  }
+  return { name: 'node', gpu: dawn.create([]) };
+}

@@ -1,0 +1,111 @@
+// A kernel is WGSL text plus its bindings declared once as data; the `@group/@binding` header and
+// the uniform `Params` struct are generated from that declaration, and `pack` lays out the params
+// the way WGSL's uniform address space wants them. Kernels know nothing of tensors or autograd.
+import { device } from '../device/device.js';
+
+export type StorageType = 'f32' | 'i32' | 'u32' | 'atomic<u32>' | 'atomic<i32>';
+/** Uniform fields: 4-byte scalars, or `dims`, an array of 8 u32 (shapes and strides, rank <= 8). */
+export type ParamType = 'u32' | 'i32' | 'f32' | 'dims';
+export const MAX_RANK = 8;
+// GPUShaderStage.COMPUTE; a literal because kernels are declared before Dawn's globals exist.
+const SHADER_STAGE_COMPUTE = 4;
+
+export interface KernelSpec {
+  name: string;
+  /** Storage buffers in binding order; `read` ones first by convention. */
+  read?: Record<string, StorageType>;
+  write?: Record<string, StorageType>;
+  params?: Record<string, ParamType>;
+  /** The WGSL body: helper fns and `@compute fn main`. May use the names declared above, and `p.<param>`. */
+  body: string;
+}
+
+export type ParamValues = Record<string, number | readonly number[]>;
+
+export class Kernel {
+  readonly name: string;
+  readonly wgsl: string;
+  readonly layoutEntries: GPUBindGroupLayoutEntry[];
+  private readonly fields: { name: string; type: ParamType; offset: number }[] = [];
+  private readonly paramBytes: number;
+
+  constructor(spec: KernelSpec) {
+    this.name = spec.name;
+    const storage = [
+      ...Object.entries(spec.read ?? {}).map(([n, t]) => [n, t, 'read'] as const),
+      ...Object.entries(spec.write ?? {}).map(([n, t]) => [n, t, 'read_write'] as const),
+    ];
+    const header = storage.map(
+      ([n, t, access], i) => `@group(0) @binding(${i}) var<storage, ${access}> ${n}: array<${t}>;`,
+    );
+    this.layoutEntries = storage.map(([, , access], binding) => ({
+      binding,
+      visibility: SHADER_STAGE_COMPUTE,
+      buffer: { type: access === 'read' ? 'read-only-storage' : 'storage' },
+    }));
+    let offset = 0;
+    const structFields: string[] = [];
+    for (const [name, type] of Object.entries(spec.params ?? {})) {
+      const align = type === 'dims' ? 16 : 4;
+      offset = Math.ceil(offset / align) * align;
+      this.fields.push({ name, type, offset });
+      structFields.push(`  ${name}: ${type === 'dims' ? 'array<vec4u, 2>' : type},`);
+      offset += type === 'dims' ? 32 : 4;
+    }
+    this.paramBytes = Math.ceil(offset / 16) * 16;
+    if (this.fields.length) {
+      header.push(`struct Params {\n${structFields.join('\n')}\n}`);
+      header.push(`@group(0) @binding(${storage.length}) var<uniform> p: Params;`);
+      this.layoutEntries.push({
+        binding: storage.length,
+        visibility: SHADER_STAGE_COMPUTE,
+        buffer: { type: 'uniform' },
+      });
+    }
+    this.wgsl = `// kernel: ${spec.name}\n${header.join('\n')}\n${DIM_HELPER}\n${spec.body}`;
+  }
+
+  pack(values: ParamValues): ArrayBuffer | null {
+    if (!this.fields.length) return null;
+    const buf = new ArrayBuffer(this.paramBytes);
+    const view = new DataView(buf);
+    for (const { name, type, offset } of this.fields) {
+      const v = values[name];
+      if (v === undefined) throw new Error(`${this.name}: missing param '${name}'`);
+      if (type === 'dims') {
+        const arr = v as readonly number[];
+        if (arr.length > MAX_RANK) throw new Error(`${this.name}: rank ${arr.length} exceeds ${MAX_RANK}`);
+        arr.forEach((x, i) => view.setUint32(offset + 4 * i, x, true));
+      } else if (type === 'f32') view.setFloat32(offset, v as number, true);
+      else if (type === 'i32') view.setInt32(offset, v as number, true);
+      else view.setUint32(offset, v as number, true);
+    }
+    return buf;
+  }
+
+  /** Records one dispatch; buffers in declaration order (read, then write). */
+  launch(buffers: GPUBuffer[], params: ParamValues, workgroups: readonly [number, number, number]): void {
+    device().dispatch(this, buffers, this.pack(params), workgroups);
+  }
+}
+
+// `dim(p.shape, i)` reads entry i of a `dims` param.
+const DIM_HELPER = `fn dim(a: array<vec4u, 2>, i: u32) -> u32 { return a[i / 4u][i % 4u]; }`;
+
+const MAX_GROUPS = 65535;
+
+/** Workgroup counts covering n invocations of a 1-D kernel of `size` lanes; 2-D once n outgrows one axis. */
+export function grid1d(n: number, size: number): [number, number, number] {
+  const groups = Math.max(1, Math.ceil(n / size));
+  if (groups <= MAX_GROUPS) return [groups, 1, 1];
+  return [MAX_GROUPS, Math.ceil(groups / MAX_GROUPS), 1];
+}
+
+/** Rows spread over x and y when there are more than 65535 (one workgroup per row). */
+export function gridRows(rows: number): [number, number, number] {
+  if (rows <= MAX_GROUPS) return [Math.max(1, rows), 1, 1];
+  return [MAX_GROUPS, Math.ceil(rows / MAX_GROUPS), 1];
+}
+
+/** WGSL for the flat index of a grid1d/gridRows launch: `linear(gid, nwg, size)`. */
+export const LINEAR = `fn linear(id: vec3u, nwg: vec3u, size: u32) -> u32 { return id.x + id.y * nwg.x * size; }`;

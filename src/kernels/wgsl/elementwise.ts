@@ -1,0 +1,103 @@
+// Elementwise kernels, specialised by a WGSL expression. One lane per output element, 1-D grid of
+// 256-lane workgroups (2-D past 65535 groups). Broadcasting reads each input through strides that
+// are 0 along broadcast dimensions; inputs of the output's exact shape skip the index arithmetic.
+import { Kernel, LINEAR, grid1d } from '../kernel.js';
+
+const WG = 256;
+const cache = new Map<string, Kernel>();
+
+function cached(key: string, make: () => Kernel): Kernel {
+  let k = cache.get(key);
+  if (!k) cache.set(key, (k = make()));
+  return k;
+}
+
+/** y = f(x), `expr` in terms of `x` (f32). */
+export function unaryKernel(name: string, expr: string, helpers = ''): Kernel {
+  return cached(`unary:${name}:${expr}`, () =>
+    new Kernel({
+      name,
+      read: { a: 'f32' },
+      write: { out: 'f32' },
+      params: { n: 'u32' },
+      body: /* wgsl */ `
+${LINEAR}
+${helpers}
+@compute @workgroup_size(${WG})
+fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let i = linear(gid, nwg, ${WG}u);
+  if (i >= p.n) { return; }
+  let x = a[i];
+  out[i] = ${expr};
+}`,
+    }),
+  );
+}
+
+export function launchUnary(k: Kernel, a: GPUBuffer, out: GPUBuffer, n: number): void {
+  k.launch([a, out], { n }, grid1d(n, WG));
+}
+
+const NAMES = { 1: ['x'], 2: ['x', 'y'], 3: ['c', 'x', 'y'] } as const;
+
+const BROADCAST_INDEX = /* wgsl */ `
+// Offset into an input read with (possibly zero) strides, for flat output index i.
+fn bcast(i: u32, rank: u32, shape: array<vec4u, 2>, strides: array<vec4u, 2>) -> u32 {
+  var rem = i;
+  var off = 0u;
+  for (var d = i32(rank) - 1; d >= 0; d--) {
+    let n = dim(shape, u32(d));
+    off += (rem % n) * dim(strides, u32(d));
+    rem /= n;
+  }
+  return off;
+}`;
+
+/**
+ * out = f(x) for `arity` 1 (expand), f(x, y) for 2, or f(c, x, y) for 3 (where). `outType`/`inType`
+ * pick f32 or i32 storage (`c` is always f32).
+ */
+export function broadcastKernel(
+  name: string,
+  expr: string,
+  opts: { arity?: 1 | 2 | 3; inType?: 'f32' | 'i32'; outType?: 'f32' | 'i32'; helpers?: string } = {},
+): Kernel {
+  const { arity = 2, inType = 'f32', outType = 'f32', helpers = '' } = opts;
+  const names = NAMES[arity];
+  const read = Object.fromEntries(names.map((n) => [`in_${n}`, n === 'c' ? ('f32' as const) : inType]));
+  const params: Record<string, 'u32' | 'dims'> = { n: 'u32', rank: 'u32', shape: 'dims' };
+  for (const n of names) params[`s_${n}`] = 'dims';
+  const loads = names.map((n) => `  let ${n} = in_${n}[bcast(i, p.rank, p.shape, p.s_${n})];`).join('\n');
+  return cached(`bcast:${name}:${expr}:${arity}:${inType}:${outType}`, () =>
+    new Kernel({
+      name,
+      read,
+      write: { out: outType },
+      params,
+      body: /* wgsl */ `
+${LINEAR}
+${BROADCAST_INDEX}
+${helpers}
+@compute @workgroup_size(${WG})
+fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let i = linear(gid, nwg, ${WG}u);
+  if (i >= p.n) { return; }
+${loads}
+  out[i] = ${expr};
+}`,
+    }),
+  );
+}
+
+export function launchBroadcast(
+  k: Kernel,
+  inputs: { buffer: GPUBuffer; strides: number[] }[],
+  out: GPUBuffer,
+  outShape: readonly number[],
+  n: number,
+): void {
+  const names = NAMES[inputs.length as 1 | 2 | 3];
+  const params: Record<string, number | number[]> = { n, rank: outShape.length, shape: [...outShape] };
+  inputs.forEach((inp, j) => (params[`s_${names[j]}`] = inp.strides));
+  k.launch([...inputs.map((i) => i.buffer), out], params, grid1d(n, WG));
+}

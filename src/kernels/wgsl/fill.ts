@@ -1,0 +1,28 @@
+// Fills: out[i] = start + i * step (full when step = 0, arange otherwise), in f32 or i32
+// (i32 computed in integers so large ids stay exact).
+// 1-D grid of 256-lane workgroups.
+import { Kernel, LINEAR, grid1d } from '../kernel.js';
+
+const WG = 256;
+
+function fillKernel(type: 'f32' | 'i32'): Kernel {
+  return new Kernel({
+    name: `fill_${type}`,
+    write: { out: type },
+    params: { n: 'u32', start: 'f32', step: 'f32', istart: 'i32', istep: 'i32' },
+    body: /* wgsl */ `
+${LINEAR}
+@compute @workgroup_size(${WG})
+fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let i = linear(gid, nwg, ${WG}u);
+  if (i >= p.n) { return; }
+  out[i] = ${type === 'f32' ? 'p.start + f32(i) * p.step' : 'p.istart + i32(i) * p.istep'};
+}`,
+  });
+}
+
+const kernels = { f32: fillKernel('f32'), i32: fillKernel('i32') };
+
+export function launchFill(type: 'f32' | 'i32', out: GPUBuffer, n: number, start: number, step: number): void {
+  kernels[type].launch([out], { n, start, step, istart: start | 0, istep: step | 0 }, grid1d(n, WG));
+}

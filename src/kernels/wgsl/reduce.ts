@@ -1,0 +1,120 @@
+// Reductions (sum / max / argmax) over any set of axes. One 64-lane workgroup per output element
+// (grid spread over x and y past 65535 outputs); lanes stride over the reduced elements, then a
+// tree reduction in workgroup memory. The input is addressed as kept dims x reduced dims, each
+// with its own shape and strides, so no transpose is ever materialised.
+//   sum:    out = scale * sum(x)          (mean passes scale = 1/R)
+//   max:    out = max(x)                  (-inf for an empty reduction)
+//   argmax: out = first index of the max  (i32, index into the flattened reduced dims)
+import { Kernel, LINEAR, gridRows } from '../kernel.js';
+
+const WG = 64;
+export type ReduceKind = 'sum' | 'max' | 'argmax';
+
+function reduceKernel(kind: ReduceKind): Kernel {
+  const isArg = kind === 'argmax';
+  const init = kind === 'sum' ? '0.0' : '-3.4028235e38';
+  const combine =
+    kind === 'sum'
+      ? 'acc + v'
+      : 'max(acc, v)';
+  return new Kernel({
+    name: `reduce_${kind}`,
+    read: { x: 'f32' },
+    write: { out: isArg ? 'i32' : 'f32' },
+    params: {
+      n_out: 'u32', r: 'u32', keep_rank: 'u32', red_rank: 'u32', scale: 'f32',
+      keep_shape: 'dims', keep_strides: 'dims', red_shape: 'dims', red_strides: 'dims',
+    },
+    body: /* wgsl */ `
+${LINEAR}
+var<workgroup> vals: array<f32, ${WG}>;
+var<workgroup> idxs: array<u32, ${WG}>;
+
+fn offset(i: u32, rank: u32, shape: array<vec4u, 2>, strides: array<vec4u, 2>) -> u32 {
+  var rem = i;
+  var off = 0u;
+  for (var d = i32(rank) - 1; d >= 0; d--) {
+    let n = dim(shape, u32(d));
+    off += (rem % n) * dim(strides, u32(d));
+    rem /= n;
+  }
+  return off;
+}
+
+@compute @workgroup_size(${WG})
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+        @builtin(local_invocation_index) lane: u32) {
+  let o = linear(wid, nwg, 1u);
+  let live = o < p.n_out;
+  let base = offset(o, p.keep_rank, p.keep_shape, p.keep_strides);
+  var acc = ${init};
+  var arg = 0xffffffffu;
+  if (live) {
+    for (var j = lane; j < p.r; j += ${WG}u) {
+      let v = x[base + offset(j, p.red_rank, p.red_shape, p.red_strides)];
+      ${isArg ? 'if (v > acc || arg == 0xffffffffu) { acc = v; arg = j; }' : `acc = ${combine};`}
+    }
+  }
+  vals[lane] = acc;
+  idxs[lane] = arg;
+  workgroupBarrier();
+  for (var s = ${WG / 2}u; s > 0u; s >>= 1u) {
+    if (lane < s) {
+      let v = vals[lane + s];
+      ${
+        isArg
+          ? `let a = idxs[lane + s];
+      let mine = vals[lane];
+      let theirs_wins = a != 0xffffffffu && (idxs[lane] == 0xffffffffu || v > mine || (v == mine && a < idxs[lane]));
+      if (theirs_wins) { vals[lane] = v; idxs[lane] = a; }`
+          : `let acc = vals[lane];\n      vals[lane] = ${combine};`
+      }
+    }
+    workgroupBarrier();
+  }
+  if (lane == 0u && live) {
+    out[o] = ${isArg ? 'i32(select(idxs[0], 0u, idxs[0] == 0xffffffffu))' : kind === 'sum' ? 'p.scale * vals[0]' : 'vals[0]'};
+  }
+}`,
+  });
+}
+
+const kernels: Record<ReduceKind, Kernel | undefined> = { sum: undefined, max: undefined, argmax: undefined };
+
+export interface ReducePlan {
+  nOut: number;
+  r: number;
+  keepShape: number[];
+  keepStrides: number[];
+  redShape: number[];
+  redStrides: number[];
+}
+
+/** Splits an input shape into kept and reduced dims (with the input's strides for each). */
+export function planReduce(shape: readonly number[], strides: readonly number[], axes: readonly number[]): ReducePlan {
+  const plan: ReducePlan = { nOut: 1, r: 1, keepShape: [], keepStrides: [], redShape: [], redStrides: [] };
+  shape.forEach((d, i) => {
+    if (axes.includes(i)) {
+      plan.redShape.push(d);
+      plan.redStrides.push(strides[i]!);
+      plan.r *= d;
+    } else {
+      plan.keepShape.push(d);
+      plan.keepStrides.push(strides[i]!);
+      plan.nOut *= d;
+    }
+  });
+  return plan;
+}
+
+export function launchReduce(kind: ReduceKind, x: GPUBuffer, out: GPUBuffer, plan: ReducePlan, scale = 1): void {
+  const k = (kernels[kind] ??= reduceKernel(kind));
+  k.launch(
+    [x, out],
+    {
+      n_out: plan.nOut, r: plan.r, keep_rank: plan.keepShape.length, red_rank: plan.redShape.length, scale,
+      keep_shape: plan.keepShape, keep_strides: plan.keepStrides, red_shape: plan.redShape, red_strides: plan.redStrides,
+    },
+    gridRows(plan.nOut),
+  );
+}

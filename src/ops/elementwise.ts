@@ -1,0 +1,276 @@
+// Elementwise ops: unary math, broadcasting binary arithmetic, comparisons and where. Each entry
+// is its forward WGSL expression and its gradient, side by side. Gradient expressions read
+// `x` = upstream gradient and `y` = the saved value (input or output, as stated).
+import { defineOp, type OpContext } from '../autograd/op.js';
+import { broadcastKernel, launchBroadcast, launchUnary, unaryKernel } from '../kernels/wgsl/elementwise.js';
+import { full } from '../tensor/create.js';
+import { broadcastShapes, broadcastStrides, stridesOf } from '../tensor/shape.js';
+import { Tensor } from '../tensor/tensor.js';
+import { assertDtype } from './check.js';
+import { sumTo } from './reduce.js';
+
+// ---- unary -------------------------------------------------------------------------------
+const GELU_C = 'const GELU_K: f32 = 0.7978845608028654; // sqrt(2 / pi)';
+const TANH_SAFE = 'fn tanh_safe(v: f32) -> f32 { return tanh(clamp(v, -15.0, 15.0)); }';
+
+interface UnarySpec {
+  expr: string;
+  helpers?: string;
+  /** What the gradient expression's `y` is. */
+  saves: 'input' | 'output';
+  grad: string;
+}
+
+const UNARY = {
+  neg: { expr: '-x', saves: 'input', grad: '-x' }, // d(-a) = -da
+  exp: { expr: 'exp(x)', saves: 'output', grad: 'x * y' }, // d exp(a) = exp(a) da
+  log: { expr: 'log(x)', saves: 'input', grad: 'x / y' }, // d log(a) = da / a
+  sqrt: { expr: 'sqrt(x)', saves: 'output', grad: '0.5 * x / y' }, // d sqrt(a) = da / (2 sqrt(a))
+  rsqrt: { expr: 'inverseSqrt(x)', saves: 'output', grad: '-0.5 * x * y * y * y' }, // d a^-1/2 = -a^-3/2 da / 2
+  tanh: { expr: 'tanh_safe(x)', helpers: TANH_SAFE, saves: 'output', grad: 'x * (1.0 - y * y)' },
+  relu: { expr: 'max(x, 0.0)', saves: 'output', grad: 'select(0.0, x, y > 0.0)' },
+  // GPT-2's tanh approximation: 0.5 a (1 + tanh(k (a + 0.044715 a^3)))
+  gelu: {
+    expr: '0.5 * x * (1.0 + tanh_safe(GELU_K * (x + 0.044715 * x * x * x)))',
+    helpers: `${GELU_C}\n${TANH_SAFE}`,
+    saves: 'input',
+    // d gelu = [0.5 (1 + t) + 0.5 a (1 - t^2) k (1 + 3 * 0.044715 a^2)] da, t = tanh(k (a + 0.044715 a^3))
+    grad: 'x * gelu_grad(y)',
+  },
+} satisfies Record<string, UnarySpec>;
+
+const GELU_GRAD = `${GELU_C}\n${TANH_SAFE}
+fn gelu_grad(a: f32) -> f32 {
+  let t = tanh_safe(GELU_K * (a + 0.044715 * a * a * a));
+  return 0.5 * (1.0 + t) + 0.5 * a * (1.0 - t * t) * GELU_K * (1.0 + 0.134145 * a * a);
+}`;
+
+export type UnaryName = keyof typeof UNARY;
+
+function unaryOp(name: UnaryName) {
+  const spec: UnarySpec = UNARY[name];
+  const fwd = unaryKernel(name, spec.expr, spec.helpers);
+  const bwd = broadcastKernel(`${name}_backward`, spec.grad, { helpers: name === 'gelu' ? GELU_GRAD : '' });
+  return defineOp({
+    name,
+    forward(ctx: OpContext, a: Tensor) {
+      assertDtype(name, 'float32', a);
+      const out = Tensor.empty(a.shape, 'float32', name);
+      launchUnary(fwd, a.buffer(), out.buffer(), a.size);
+      ctx.save(spec.saves === 'input' ? a : out);
+      return out;
+    },
+    backward(ctx, g) {
+      return [sameShapeBinary(bwd, g, ctx.saved[0]!)];
+    },
+  });
+}
+
+function sameShapeBinary(k: ReturnType<typeof broadcastKernel>, a: Tensor, b: Tensor): Tensor {
+  const out = Tensor.empty(a.shape, 'float32', k.name);
+  const strides = stridesOf(a.shape);
+  launchBroadcast(k, [{ buffer: a.buffer(), strides }, { buffer: b.buffer(), strides }], out.buffer(), a.shape, a.size);
+  return out;
+}
+
+export const neg = unaryOp('neg');
+export const exp = unaryOp('exp');
+export const log = unaryOp('log');
+export const sqrt = unaryOp('sqrt');
+export const rsqrt = unaryOp('rsqrt');
+export const tanh = unaryOp('tanh');
+export const relu = unaryOp('relu');
+export const gelu = unaryOp('gelu');
+
+// ---- broadcasting ------------------------------------------------------------------------
+/** Launches a broadcasting kernel over `inputs`, returning the output of the broadcast shape. */
+function broadcastLaunch(
+  op: string,
+  k: ReturnType<typeof broadcastKernel>,
+  inputs: Tensor[],
+  dtype: 'float32' | 'int32' = 'float32',
+): Tensor {
+  const shape = broadcastShapes(op, ...inputs.map((t) => t.shape));
+  const out = Tensor.empty(shape, dtype, op);
+  launchBroadcast(
+    k,
+    inputs.map((t) => ({ buffer: t.buffer(op), strides: broadcastStrides(t.shape, shape) })),
+    out.buffer(),
+    shape,
+    out.size,
+  );
+  return out;
+}
+
+export type TensorOrScalar = Tensor | number;
+
+/** Scalars become 0-d tensors for the duration of one op. */
+function withScalars(fn: (a: Tensor, b: Tensor) => Tensor) {
+  return (a: TensorOrScalar, b: TensorOrScalar): Tensor => {
+    const temps: Tensor[] = [];
+    const lift = (v: TensorOrScalar) => (v instanceof Tensor ? v : (temps.push(full([], v)), temps[temps.length - 1]!));
+    try {
+      return fn(lift(a), lift(b));
+    } finally {
+      for (const t of temps) t.dispose();
+    }
+  };
+}
+
+interface BinarySpec {
+  expr: string;
+  /** Gradients w.r.t. x and y as expressions of c = upstream gradient, x, y (before reduction to each input's shape). */
+  gradX: string;
+  gradY: string;
+}
+
+const BINARY = {
+  add: { expr: 'x + y', gradX: 'c', gradY: 'c' },
+  sub: { expr: 'x - y', gradX: 'c', gradY: '-c' },
+  mul: { expr: 'x * y', gradX: 'c * y', gradY: 'c * x' },
+  div: { expr: 'x / y', gradX: 'c / y', gradY: '-c * x / (y * y)' }, // d(a/b) = da/b - a db/b^2
+  // d a^b = b a^(b-1) da + a^b log(a) db
+  pow: { expr: 'pow_any(x, y)', gradX: 'c * y * pow_any(x, y - 1.0)', gradY: 'c * pow_any(x, y) * log(x)' },
+  // ties split the gradient equally, as PyTorch does
+  maximum: {
+    expr: 'max(x, y)',
+    gradX: 'c * select(select(0.0, 0.5, x == y), 1.0, x > y)',
+    gradY: 'c * select(select(0.0, 0.5, x == y), 1.0, y > x)',
+  },
+} satisfies Record<string, BinarySpec>;
+
+// WGSL's pow is undefined for a negative base; integer exponents of negative bases are allowed here.
+const POW_ANY = `fn pow_any(a: f32, b: f32) -> f32 {
+  if (a >= 0.0 || b != floor(b)) { return pow(a, b); }
+  let m = pow(-a, b);
+  return select(m, -m, (i32(b) & 1) == 1);
+}`;
+
+export type BinaryName = keyof typeof BINARY;
+
+function binaryOp(name: BinaryName) {
+  const spec: BinarySpec = BINARY[name];
+  const helpers = name === 'pow' ? POW_ANY : '';
+  const fwd = broadcastKernel(name, spec.expr, { helpers });
+  const gradX = broadcastKernel(`${name}_backward_x`, spec.gradX, { arity: 3, helpers });
+  const gradY = broadcastKernel(`${name}_backward_y`, spec.gradY, { arity: 3, helpers });
+  const op = defineOp({
+    name,
+    forward(ctx: OpContext, a: Tensor, b: Tensor) {
+      assertDtype(name, 'float32', a, b);
+      ctx.save(a, b);
+      return broadcastLaunch(name, fwd, [a, b]);
+    },
+    backward(ctx, g) {
+      const [a, b] = ctx.saved as [Tensor, Tensor];
+      const grad = (k: typeof fwd, target: Tensor) => {
+        const full = broadcastLaunch(`${name} backward`, k, [g, a, b]);
+        const reduced = sumTo(full, target.shape);
+        if (reduced !== full) full.dispose();
+        return reduced;
+      };
+      return [ctx.needsGrad[0] ? grad(gradX, a) : null, ctx.needsGrad[1] ? grad(gradY, b) : null];
+    },
+  });
+  return withScalars(op);
+}
+
+export const add = binaryOp('add');
+export const sub = binaryOp('sub');
+export const mul = binaryOp('mul');
+export const div = binaryOp('div');
+export const pow = binaryOp('pow');
+export const maximum = binaryOp('maximum');
+
+// ---- comparisons (not differentiable): 1.0 where true, 0.0 where false -----------------------
+const COMPARE = { eq: '==', ne: '!=', lt: '<', le: '<=', gt: '>', ge: '>=' } as const;
+export type CompareName = keyof typeof COMPARE;
+
+function compareOp(name: CompareName) {
+  const expr = `select(0.0, 1.0, x ${COMPARE[name]} y)`;
+  const kernels = {
+    float32: broadcastKernel(name, expr),
+    int32: broadcastKernel(`${name}_i32`, expr, { inType: 'i32' }),
+  };
+  return withScalars(
+    defineOp({
+      name,
+      forward(_ctx, a: Tensor, b: Tensor) {
+        assertDtype(name, a.dtype, a, b);
+        return broadcastLaunch(name, kernels[a.dtype], [a, b]);
+      },
+    }),
+  );
+}
+
+export const eq = compareOp('eq');
+export const ne = compareOp('ne');
+export const lt = compareOp('lt');
+export const le = compareOp('le');
+export const gt = compareOp('gt');
+export const ge = compareOp('ge');
+
+// ---- where -----------------------------------------------------------------------------------
+const whereK = broadcastKernel('where', 'select(y, x, c != 0.0)', { arity: 3 });
+const whereGradX = broadcastKernel('where_backward_x', 'select(0.0, y, c != 0.0)', { arity: 3 });
+const whereGradY = broadcastKernel('where_backward_y', 'select(y, 0.0, c != 0.0)', { arity: 3 });
+
+const whereOp = defineOp({
+  name: 'where',
+  forward(ctx, cond: Tensor, a: Tensor, b: Tensor) {
+    assertDtype('where', 'float32', cond, a, b);
+    ctx.save(cond);
+    return broadcastLaunch('where', whereK, [cond, a, b]);
+  },
+  backward(ctx, g) {
+    // d where(c, a, b) = where(c, dg, 0) for a, where(c, 0, dg) for b; each reduced to its input's shape
+    const [cond] = ctx.saved as [Tensor];
+    const grad = (k: typeof whereK, i: number) => {
+      if (!ctx.needsGrad[i]) return null;
+      const full = broadcastLaunch('where backward', k, [cond, g, g]);
+      const reduced = sumTo(full, ctx.inputShapes[i]!);
+      if (reduced !== full) full.dispose();
+      return reduced;
+    };
+    return [null, grad(whereGradX, 1), grad(whereGradY, 2)];
+  },
+});
+
+/** Elements of `a` where `cond` is non-zero, of `b` elsewhere (broadcasting all three). */
+export function where(cond: Tensor, a: TensorOrScalar, b: TensorOrScalar): Tensor {
+  return withScalars((x, y) => whereOp(cond, x, y))(a, b);
+}
+
+// ---- methods -------------------------------------------------------------------------------
+declare module '../tensor/tensor.js' {
+  interface Tensor {
+    neg(): Tensor;
+    exp(): Tensor;
+    log(): Tensor;
+    sqrt(): Tensor;
+    rsqrt(): Tensor;
+    tanh(): Tensor;
+    relu(): Tensor;
+    gelu(): Tensor;
+    add(b: TensorOrScalar): Tensor;
+    sub(b: TensorOrScalar): Tensor;
+    mul(b: TensorOrScalar): Tensor;
+    div(b: TensorOrScalar): Tensor;
+    pow(b: TensorOrScalar): Tensor;
+    maximum(b: TensorOrScalar): Tensor;
+    eq(b: TensorOrScalar): Tensor;
+    ne(b: TensorOrScalar): Tensor;
+    lt(b: TensorOrScalar): Tensor;
+    le(b: TensorOrScalar): Tensor;
+    gt(b: TensorOrScalar): Tensor;
+    ge(b: TensorOrScalar): Tensor;
+  }
+}
+const unaryFns = { neg, exp, log, sqrt, rsqrt, tanh, relu, gelu };
+for (const [name, fn] of Object.entries(unaryFns)) {
+  Object.defineProperty(Tensor.prototype, name, { value: function (this: Tensor) { return fn(this); } });
+}
+const binaryFns = { add, sub, mul, div, pow, maximum, eq, ne, lt, le, gt, ge };
+for (const [name, fn] of Object.entries(binaryFns)) {
+  Object.defineProperty(Tensor.prototype, name, { value: function (this: Tensor, b: TensorOrScalar) { return fn(this, b); } });
+}

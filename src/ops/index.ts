@@ -1,0 +1,5 @@
+// Every op, one file each (shape rule, forward kernel launch and backward rule together).
+// Importing this module also attaches the ops as Tensor methods.
+export * from './elementwise.js';
+export * from './reduce.js';
+export * from './shape.js';

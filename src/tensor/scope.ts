@@ -1,0 +1,71 @@
+// Memory scopes: every tensor created while a scope is open belongs to it and is disposed when the
+// scope ends, except the tensors the scope returns (they move to the enclosing scope). Works across
+// `await`: the scope stays open until the callback's promise settles. Scopes are a stack, so
+// concurrent (interleaved) async scopes are not supported.
+interface Disposable {
+  dispose(): void;
+  readonly isDisposed: boolean;
+}
+
+const stack: Set<Disposable>[] = [];
+
+export function trackInScope(t: Disposable): void {
+  stack[stack.length - 1]?.add(t);
+}
+
+/** Removes a tensor from the scope that owns it (e.g. a parameter's .grad, owned by the parameter). */
+export function untrack(t: Disposable): void {
+  for (let i = stack.length - 1; i >= 0; i--) if (stack[i]!.delete(t)) return;
+}
+
+/** Keeps `t` alive past the end of every open scope. */
+export function keep<T extends Disposable>(t: T): T {
+  for (const s of stack) s.delete(t);
+  return t;
+}
+
+export function scope<R>(fn: () => R): R {
+  const owned = new Set<Disposable>();
+  stack.push(owned);
+  let result: R;
+  try {
+    result = fn();
+  } catch (e) {
+    close(owned, undefined);
+    throw e;
+  }
+  if (result instanceof Promise) {
+    return result.then(
+      (r) => (close(owned, r), r),
+      (e) => {
+        close(owned, undefined);
+        throw e;
+      },
+    ) as R;
+  }
+  close(owned, result);
+  return result;
+}
+
+function close(owned: Set<Disposable>, result: unknown): void {
+  const i = stack.lastIndexOf(owned);
+  if (i >= 0) stack.splice(i, 1);
+  const kept = new Set<Disposable>();
+  collect(result, kept, 0);
+  const parent = stack[stack.length - 1];
+  for (const t of owned) {
+    if (kept.has(t)) parent?.add(t);
+    else t.dispose();
+  }
+}
+
+/** Finds the disposables inside a scope's result: the value itself, arrays, plain objects, Maps. */
+function collect(v: unknown, into: Set<Disposable>, depth: number): void {
+  if (!v || typeof v !== 'object' || depth > 4) return;
+  if (typeof (v as Disposable).dispose === 'function' && 'isDisposed' in (v as object)) {
+    into.add(v as Disposable);
+    return;
+  }
+  const values = Array.isArray(v) ? v : v instanceof Map ? [...v.values()] : Object.values(v);
+  for (const x of values) collect(x, into, depth + 1);
+}

@@ -1,0 +1,71 @@
+// Shape arithmetic shared by every op: element counts, strides, broadcasting, axis normalisation.
+export type Shape = readonly number[];
+
+export function numel(shape: Shape): number {
+  let n = 1;
+  for (const d of shape) n *= d;
+  return n;
+}
+
+export function formatShape(shape: Shape): string {
+  return `[${shape.join(', ')}]`;
+}
+
+export function stridesOf(shape: Shape): number[] {
+  const s = new Array<number>(shape.length);
+  let acc = 1;
+  for (let i = shape.length - 1; i >= 0; i--) {
+    s[i] = acc;
+    acc *= shape[i]!;
+  }
+  return s;
+}
+
+/** NumPy broadcasting of two or more shapes; throws naming `op` when they are incompatible. */
+export function broadcastShapes(op: string, ...shapes: Shape[]): number[] {
+  const rank = Math.max(...shapes.map((s) => s.length));
+  const out = new Array<number>(rank).fill(1);
+  for (const s of shapes) {
+    for (let i = 0; i < s.length; i++) {
+      const d = s[s.length - 1 - i]!;
+      const j = rank - 1 - i;
+      if (d === out[j] || d === 1) continue;
+      if (out[j] === 1) out[j] = d;
+      else throw new Error(`${op}: shapes ${shapes.map(formatShape).join(' and ')} cannot be broadcast together`);
+    }
+  }
+  return out;
+}
+
+/** Strides of `shape` read as if broadcast to `outShape` (0 along broadcast dims). */
+export function broadcastStrides(shape: Shape, outShape: Shape): number[] {
+  const strides = stridesOf(shape);
+  const pad = outShape.length - shape.length;
+  return outShape.map((_, i) => (i < pad || shape[i - pad] === 1 ? 0 : strides[i - pad]!));
+}
+
+/** Normalises a possibly negative axis, or throws naming `op`. */
+export function normAxis(op: string, axis: number, rank: number): number {
+  const a = axis < 0 ? axis + rank : axis;
+  if (!Number.isInteger(axis) || a < 0 || a >= Math.max(rank, 1)) {
+    throw new Error(`${op}: axis ${axis} is out of range for a tensor of rank ${rank}`);
+  }
+  return a;
+}
+
+export function normAxes(op: string, axes: number | readonly number[] | undefined, rank: number): number[] {
+  if (axes === undefined) return [...Array(rank).keys()];
+  const list = (typeof axes === 'number' ? [axes] : [...axes]).map((a) => normAxis(op, a, rank));
+  if (new Set(list).size !== list.length) throw new Error(`${op}: repeated axis in [${list.join(', ')}]`);
+  return list.sort((a, b) => a - b);
+}
+
+export function sameShape(a: Shape, b: Shape): boolean {
+  return a.length === b.length && a.every((d, i) => d === b[i]);
+}
+
+export function assertValidShape(op: string, shape: Shape): void {
+  if (!shape.every((d) => Number.isInteger(d) && d >= 0)) {
+    throw new Error(`${op}: invalid shape ${formatShape(shape)} (dimensions must be non-negative integers)`);
+  }
+}

@@ -1,0 +1,116 @@
+// The tensor: a shape, a dtype and a reference-counted GPU storage. Row-major and contiguous
+// always, so reshape shares the storage for free. Ops live in src/ops and are attached as methods
+// there (the tensor layer knows nothing of them, nor of autograd beyond an opaque `gradFn`).
+import { device } from '../device/device.js';
+import { trackInScope } from './scope.js';
+import { formatShape, numel } from './shape.js';
+
+export type DType = 'float32' | 'int32';
+export type TypedArrayFor<D extends DType> = D extends 'int32' ? Int32Array : Float32Array;
+
+/** What autograd hangs on a tensor it produced; dropped when the tensor is disposed. */
+export interface GradFn {
+  readonly opName: string;
+  drop(): void;
+}
+
+let nextId = 1;
+
+/** A GPU buffer shared by a tensor and its reshaped views; freed when the last one lets go. */
+export class Storage {
+  private refs = 1;
+  constructor(
+    readonly buffer: GPUBuffer,
+    readonly bytes: number,
+    /** A host copy of small int32 data created from JS arrays, used to check indices eagerly. */
+    readonly host?: Int32Array,
+  ) {}
+  retain(): this {
+    this.refs++;
+    return this;
+  }
+  releaseRef(): void {
+    if (--this.refs === 0) device().release(this.buffer);
+  }
+}
+
+const leakReports = new FinalizationRegistry<string>((what) => {
+  console.warn(`[webgpu-gpt] a tensor was garbage-collected without dispose(): ${what}. Its GPU memory is still held.`);
+});
+
+export class Tensor {
+  readonly id = nextId++;
+  readonly shape: readonly number[];
+  readonly size: number;
+  requiresGrad = false;
+  grad: Tensor | null = null;
+  gradFn: GradFn | null = null;
+  private storageRef: Storage | null;
+
+  constructor(storage: Storage, shape: readonly number[], readonly dtype: DType) {
+    this.storageRef = storage;
+    this.shape = Object.freeze([...shape]);
+    this.size = numel(shape);
+    trackInScope(this);
+    leakReports.register(this, `${dtype}${formatShape(shape)} (id ${this.id})`, this);
+  }
+
+  /** Allocates an uninitialised tensor. `label` names the buffer in GPU error messages. */
+  static empty(shape: readonly number[], dtype: DType = 'float32', label = 'tensor'): Tensor {
+    const bytes = Math.max(4, numel(shape) * 4);
+    return new Tensor(new Storage(device().alloc(bytes, label), bytes), shape, dtype);
+  }
+
+  get rank(): number {
+    return this.shape.length;
+  }
+  get isDisposed(): boolean {
+    return this.storageRef === null;
+  }
+
+  /** The storage, or an error naming `op` if the tensor was disposed. */
+  storage(op = 'use'): Storage {
+    if (!this.storageRef) throw new Error(`${op}: tensor ${this.describe()} was used after dispose()`);
+    return this.storageRef;
+  }
+  buffer(op = 'use'): GPUBuffer {
+    return this.storage(op).buffer;
+  }
+
+  describe(): string {
+    return `${this.dtype}${formatShape(this.shape)}`;
+  }
+
+  /** A new tensor sharing this one's storage under another shape of the same size. */
+  view(shape: readonly number[]): Tensor {
+    return new Tensor(this.storage('view').retain(), shape, this.dtype);
+  }
+
+  dispose(): void {
+    if (!this.storageRef) return;
+    this.storageRef.releaseRef();
+    this.storageRef = null;
+    leakReports.unregister(this);
+    this.gradFn?.drop();
+    this.gradFn = null;
+    this.grad?.dispose();
+    this.grad = null;
+  }
+
+  /** Reads the data back; resolves after all queued GPU work. */
+  async toArray(): Promise<TypedArrayFor<DType>> {
+    const s = this.storage('toArray');
+    const data = await device().read(s.buffer, this.size * 4);
+    return this.dtype === 'int32' ? new Int32Array(data) : new Float32Array(data);
+  }
+
+  /** The single value of a one-element tensor. */
+  async item(): Promise<number> {
+    if (this.size !== 1) throw new Error(`item: expected a tensor with one element, got ${this.describe()}`);
+    return (await this.toArray())[0]!;
+  }
+
+  toString(): string {
+    return `Tensor(${this.describe()}${this.requiresGrad ? ', requiresGrad' : ''})`;
+  }
+}

@@ -1,0 +1,12 @@
+import { defineConfig } from 'vitest/config';
+
+// One GPU device per test file (forks), few files in parallel: lavapipe already uses every core.
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts'],
+    pool: 'forks',
+    poolOptions: { forks: { maxForks: 2, minForks: 1 } },
+    testTimeout: 120_000,
+    hookTimeout: 120_000,
+  },
+});
