@@ -2,7 +2,7 @@
 // asks for buffers (alloc/release), moves bytes (write/read) and records dispatches; this layer
 // pools buffers by size class, caches pipelines by their WGSL text, batches dispatches into one
 // encoder and turns GPU errors into JS errors that name the kernel.
-import { getPlatform } from './platform.js';
+import { getPlatform, type Platform } from './platform.js';
 import { BufferPool } from './pool.js';
 
 export interface KernelLike {
@@ -301,17 +301,17 @@ export async function describeAdapter(): Promise<{ adapter: GPUAdapter | null; r
   return adapter ? { adapter } : { adapter: null, reason: 'requestAdapter() returned null' };
 }
 
-export function adapterInfo(adapter: GPUAdapter, platform: 'node' | 'browser'): DeviceInfo {
+export function adapterInfo(adapter: GPUAdapter, platform: Platform): DeviceInfo {
   const i = adapter.info;
   const limits: Record<string, number> = {};
   for (const k of REPORTED_LIMITS) limits[k] = adapter.limits[k];
   return {
-    platform,
+    platform: platform.name,
     vendor: i.vendor,
     architecture: i.architecture,
     device: i.device,
     description: i.description,
-    backend: (i as { backendType?: string }).backendType ?? 'unknown',
+    backend: (i as { backendType?: string }).backendType ?? platform.backend,
     isFallbackAdapter: (i as { isFallbackAdapter?: boolean }).isFallbackAdapter ?? false,
     features: [...adapter.features].sort(),
     limits,
@@ -328,5 +328,5 @@ async function openDevice(): Promise<Device> {
   for (const k of REPORTED_LIMITS) requiredLimits[k] = adapter.limits[k];
   const requiredFeatures = WANTED_FEATURES.filter((f) => adapter.features.has(f)) as GPUFeatureName[];
   const gpu = await adapter.requestDevice({ requiredLimits, requiredFeatures, label: 'webgpu-gpt' });
-  return new Device(gpu, adapterInfo(adapter, platform.name));
+  return new Device(gpu, adapterInfo(adapter, platform));
 }

@@ -5,7 +5,11 @@
 export interface Platform {
   name: 'node' | 'browser';
   gpu: GPU;
+  /** The native API underneath, where the platform tells (Dawn's adapter info does not). */
+  backend: string;
 }
+
+const DAWN_BACKENDS: Record<string, string> = { linux: 'vulkan', darwin: 'metal', win32: 'd3d12' };
 
 let cached: Promise<Platform> | undefined;
 
@@ -16,7 +20,7 @@ export function getPlatform(): Promise<Platform> {
 
 async function loadPlatform(): Promise<Platform> {
   const nav = (globalThis as { navigator?: { gpu?: GPU } }).navigator;
-  if (nav?.gpu) return { name: 'browser', gpu: nav.gpu };
+  if (nav?.gpu) return { name: 'browser', gpu: nav.gpu, backend: 'browser' };
   const isNode = typeof process !== 'undefined' && !!process.versions?.node;
   if (!isNode) {
     throw new Error(
@@ -33,5 +37,5 @@ async function loadPlatform(): Promise<Platform> {
   for (const [k, v] of Object.entries(dawn.globals)) {
     if (!(k in globalThis)) (globalThis as Record<string, unknown>)[k] = v;
   }
-  return { name: 'node', gpu: dawn.create([]) };
+  return { name: 'node', gpu: dawn.create([]), backend: `dawn/${DAWN_BACKENDS[process.platform] ?? process.platform}` };
 }

@@ -8,8 +8,10 @@ interface Disposable {
 }
 
 const stack: Set<Disposable>[] = [];
+const scoped = new WeakSet<object>(); // every tensor ever created, to recognise them in results
 
 export function trackInScope(t: Disposable): void {
+  scoped.add(t);
   stack[stack.length - 1]?.add(t);
 }
 
@@ -59,13 +61,14 @@ function close(owned: Set<Disposable>, result: unknown): void {
   }
 }
 
-/** Finds the disposables inside a scope's result: the value itself, arrays, plain objects, Maps. */
+/** Finds the tensors inside a scope's result: the value itself, or inside arrays, plain objects, Maps. */
 function collect(v: unknown, into: Set<Disposable>, depth: number): void {
   if (!v || typeof v !== 'object' || depth > 4) return;
-  if (typeof (v as Disposable).dispose === 'function' && 'isDisposed' in (v as object)) {
+  if (scoped.has(v)) {
     into.add(v as Disposable);
     return;
   }
-  const values = Array.isArray(v) ? v : v instanceof Map ? [...v.values()] : Object.values(v);
+  const plain = Object.getPrototypeOf(v) === Object.prototype;
+  const values = Array.isArray(v) ? v : v instanceof Map ? [...v.values()] : plain ? Object.values(v) : [];
   for (const x of values) collect(x, into, depth + 1);
 }

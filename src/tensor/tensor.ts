@@ -86,6 +86,20 @@ export class Tensor {
     return new Tensor(this.storage('view').retain(), shape, this.dtype);
   }
 
+  /**
+   * Makes this tensor hold `src`'s data (same shape and dtype), like `p.data = src` in PyTorch:
+   * the storage is swapped, not overwritten, so values saved for a pending backward stay intact.
+   */
+  assign(src: Tensor): this {
+    if (src.dtype !== this.dtype || src.shape.length !== this.shape.length || src.shape.some((d, i) => d !== this.shape[i])) {
+      throw new Error(`assign: expected a ${this.describe()} tensor, got ${src.describe()}`);
+    }
+    const next = src.storage('assign').retain();
+    this.storage('assign').releaseRef();
+    this.storageRef = next;
+    return this;
+  }
+
   dispose(): void {
     if (!this.storageRef) return;
     this.storageRef.releaseRef();

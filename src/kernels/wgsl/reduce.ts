@@ -3,7 +3,7 @@
 // tree reduction in workgroup memory. The input is addressed as kept dims x reduced dims, each
 // with its own shape and strides, so no transpose is ever materialised.
 //   sum:    out = scale * sum(x)          (mean passes scale = 1/R)
-//   max:    out = max(x)                  (-inf for an empty reduction)
+//   max:    out = max(x)                  (-FLT_MAX for an empty reduction)
 //   argmax: out = first index of the max  (i32, index into the flattened reduced dims)
 import { Kernel, LINEAR, gridRows } from '../kernel.js';
 
@@ -12,7 +12,7 @@ export type ReduceKind = 'sum' | 'max' | 'argmax';
 
 function reduceKernel(kind: ReduceKind): Kernel {
   const isArg = kind === 'argmax';
-  const init = kind === 'sum' ? '0.0' : '-3.4028235e38';
+  const init = kind === 'sum' ? '0.0' : '-3.402823e38'; // ~ -FLT_MAX: WGSL constants cannot be infinite
   const combine =
     kind === 'sum'
       ? 'acc + v'

@@ -1,0 +1,55 @@
+// `gpt doctor`: which WebGPU adapter the engine gets, with its features and key limits, or why
+// there is none and how to fix it.
+import { adapterInfo, describeAdapter, type DeviceInfo } from '../device/device.js';
+import { getPlatform } from '../device/platform.js';
+
+const KEY_FEATURES = ['shader-f16', 'timestamp-query', 'subgroups'];
+
+export async function findAdapter(): Promise<{ info: DeviceInfo | null; reason?: string }> {
+  const { adapter, reason } = await describeAdapter();
+  if (!adapter) return { info: null, reason };
+  const platform = await getPlatform();
+  return { info: adapterInfo(adapter, platform) };
+}
+
+export function oneLine(info: DeviceInfo): string {
+  const name = info.description || `${info.vendor} ${info.architecture}`.trim() || 'unknown adapter';
+  return `${name} (${info.backend}${info.isFallbackAdapter ? ', software' : ''})`;
+}
+
+const HOW_TO_FIX = `How to fix:
+  - No GPU (or a VM/container): install a software Vulkan driver recent enough for Dawn. On Debian,
+    stable's Mesa is too old ("shaderUniform*ArrayDynamicIndexing required"); the one in the
+    -backports suite works. \`npm run setup\` does this (adds <mirror> <codename>-backports and
+    installs mesa-vulkan-drivers from it).
+  - A GPU: install its Vulkan driver (vulkaninfo should list it) and the Vulkan loader (libvulkan1).
+  - Check with: vulkaninfo --summary (package vulkan-tools).`;
+
+export async function doctor(flags: { quiet?: boolean; oneLine?: boolean; json?: boolean }): Promise<number> {
+  const { info, reason } = await findAdapter();
+  if (!info) {
+    if (!flags.quiet) console.error(`No WebGPU adapter found: ${reason}\n${HOW_TO_FIX}`);
+    return 1;
+  }
+  if (flags.quiet) return 0;
+  if (flags.oneLine) {
+    console.log(oneLine(info));
+    return 0;
+  }
+  if (flags.json) {
+    console.log(JSON.stringify(info, null, 2));
+    return 0;
+  }
+  const has = (f: string) => (info.features.includes(f) ? 'yes' : 'no');
+  console.log(`WebGPU adapter (${info.platform})`);
+  console.log(`  vendor        ${info.vendor || '-'}`);
+  console.log(`  architecture  ${info.architecture || '-'}`);
+  console.log(`  device        ${info.device || '-'}`);
+  console.log(`  description   ${info.description || '-'}`);
+  console.log(`  backend       ${info.backend}${info.isFallbackAdapter ? ' (fallback/software adapter)' : ''}`);
+  console.log(`  ${KEY_FEATURES.map((f) => `${f}: ${has(f)}`).join(', ')}`);
+  console.log(`  features      ${info.features.join(' ')}`);
+  console.log('  limits');
+  for (const [k, v] of Object.entries(info.limits)) console.log(`    ${k.padEnd(36)} ${v.toLocaleString('en-US')}`);
+  return 0;
+}

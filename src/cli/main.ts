@@ -1,0 +1,44 @@
+// The `gpt` command line. Each subcommand parses its own flags; errors print one line, not a trace.
+import { doctor } from './doctor.js';
+
+const USAGE = `usage: gpt <command> [flags]
+
+commands:
+  doctor     show the WebGPU adapter (or why none was found and how to fix it)
+
+Run \`gpt <command> --help\` for a command's flags.`;
+
+const COMMANDS: Record<string, { help: string; run: (args: string[]) => Promise<number> }> = {
+  doctor: {
+    help: `usage: gpt doctor [--json] [--one-line] [--quiet]
+  --json       machine-readable adapter description
+  --one-line   adapter name and backend only
+  --quiet      print nothing; exit status 0 if an adapter was found, 1 if not`,
+    run: (args) =>
+      doctor({ json: args.includes('--json'), oneLine: args.includes('--one-line'), quiet: args.includes('--quiet') }),
+  },
+};
+
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...args] = argv;
+  if (!name || name === '--help' || name === '-h') {
+    console.log(USAGE);
+    return name ? 0 : 1;
+  }
+  const cmd = COMMANDS[name];
+  if (!cmd) {
+    console.error(`gpt: unknown command '${name}'\n${USAGE}`);
+    return 2;
+  }
+  if (args.includes('--help') || args.includes('-h')) {
+    console.log(cmd.help);
+    return 0;
+  }
+  try {
+    return await cmd.run(args);
+  } catch (e) {
+    console.error(`gpt ${name}: ${(e as Error).message}`);
+    if (process.env.GPT_DEBUG) console.error(e);
+    return 1;
+  }
+}

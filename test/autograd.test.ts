@@ -1,0 +1,153 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { defineOp, device, gradcheck, noGrad, scope, tensor, Tensor, type OpContext } from '../src/index.js';
+import { expectClose, setupDevice } from './helpers.js';
+import { ref } from './reference.js';
+
+beforeAll(setupDevice);
+
+const vec = (xs: number[]) => tensor(xs, [xs.length]);
+
+describe('tape semantics', () => {
+  it('accumulates gradients across backward calls until cleared', () =>
+    scope(async () => {
+      const x = vec([1, 2, 3]).requiresGrad_();
+      x.mul(x).sum().backward(); // d = 2x
+      x.mul(3).sum().backward(); // + 3
+      await expectClose(x.grad!, ref([3], [5, 7, 9]), 0, 0, 'accumulated');
+      x.grad!.dispose();
+      x.grad = null;
+      x.sum().backward();
+      await expectClose(x.grad!, ref([3], [1, 1, 1]), 0, 0, 'after clearing');
+    }));
+
+  it('sums gradients of a tensor used twice (diamond)', () =>
+    scope(async () => {
+      const x = vec([0.5, -1]).requiresGrad_();
+      const y = x.exp();
+      y.mul(y).add(y).sum().backward(); // d/dx (e^2x + e^x) = 2e^2x + e^x
+      await expectClose(x.grad!, ref([2], [0.5, -1].map((v) => 2 * Math.exp(2 * v) + Math.exp(v))), 1e-5, 1e-5, 'diamond');
+    }));
+
+  it('backward(grad) seeds a non-scalar output', () =>
+    scope(async () => {
+      const x = vec([1, 2]).requiresGrad_();
+      x.mul(x).backward(vec([10, 100]));
+      await expectClose(x.grad!, ref([2], [20, 400]), 0, 0, 'seeded');
+    }));
+
+  it('noGrad and detach record nothing', () =>
+    scope(async () => {
+      const x = vec([1, 2]).requiresGrad_();
+      const y = noGrad(() => x.mul(2));
+      expect(y.requiresGrad).toBe(false);
+      const z = x.detach().mul(2);
+      expect(z.requiresGrad).toBe(false);
+      const w = x.mul(x.detach()).sum(); // d/dx (x * c) = c
+      w.backward();
+      await expectClose(x.grad!, ref([2], [1, 2]), 0, 0, 'detached factor');
+    }));
+});
+
+describe('autograd errors', () => {
+  it('backward on a non-scalar without a gradient', () =>
+    scope(() => {
+      const x = vec([1, 2]).requiresGrad_();
+      expect(() => x.mul(2).backward()).toThrow(/backward: tensor float32\[2\] is not a scalar/);
+    }));
+
+  it('a second backward through a released graph', () =>
+    scope(() => {
+      const x = vec([1, 2]).requiresGrad_();
+      const loss = x.exp().sum();
+      loss.backward();
+      expect(() => loss.backward()).toThrow(/already freed/);
+    }));
+
+  it('gradient of an int32 tensor', () =>
+    scope(() => {
+      expect(() => tensor([1, 2], [2], 'int32').requiresGrad_()).toThrow(/only float32 tensors can require grad, got int32\[2\]/);
+    }));
+
+  it('backward on a tensor that does not require grad', () =>
+    scope(() => {
+      expect(() => vec([1]).backward()).toThrow(/does not require grad/);
+    }));
+});
+
+describe('autograd memory', () => {
+  it('live bytes stay flat over 100 training-like iterations', async () => {
+    const w = tensor([0.1, -0.2, 0.3, 0.4, 0.5, -0.6], [2, 3]).requiresGrad_();
+    const x = tensor([1, 2, 3, 4, 5, 6], [2, 3]);
+    const live: number[] = [];
+    for (let step = 0; step < 100; step++) {
+      await scope(async () => {
+        const loss = w.mul(x).tanh().sum(1).mean();
+        loss.backward();
+        w.assign(noGrad(() => w.sub(w.grad!.mul(0.1))));
+        await loss.item();
+        w.grad!.dispose();
+        w.grad = null;
+      });
+      live.push(device().memory().liveBytes);
+    }
+    expect(new Set(live.slice(2)).size, `live bytes per step: ${live.slice(0, 5)}...`).toBe(1);
+    w.dispose();
+    x.dispose();
+  });
+
+  it('assign swaps data without disturbing values saved for backward', () =>
+    scope(async () => {
+      const x = vec([1, 2]).requiresGrad_();
+      const y = x.mul(x).sum(); // saves x = [1, 2]
+      x.assign(vec([10, 20]));
+      y.backward();
+      await expectClose(x.grad!, ref([2], [2, 4]), 0, 0, 'grad uses the saved values');
+      expect(() => x.assign(vec([1, 2, 3]))).toThrow(/assign: expected a float32\[2\] tensor, got float32\[3\]/);
+    }));
+
+  it('a graph that is never backpropagated is freed with its scope', async () => {
+    const x = vec([1, 2, 3]).requiresGrad_();
+    const before = device().memory().liveBytes;
+    await scope(async () => {
+      const y = x.exp().mul(x).log().sum(); // saves intermediates for a backward that never runs
+      await y.item();
+    });
+    expect(device().memory().liveBytes).toBe(before);
+    x.dispose();
+  });
+});
+
+describe('gradcheck', () => {
+  const square = defineOp({
+    name: 'square',
+    forward(ctx: OpContext, a: Tensor) {
+      ctx.save(a);
+      return a.mul(a);
+    },
+    backward(ctx, g) {
+      return [g.mul(ctx.saved[0]!).mul(2)]; // d a^2 = 2a da
+    },
+  });
+  const wrongSquare = defineOp({
+    name: 'wrong_square',
+    forward(ctx: OpContext, a: Tensor) {
+      ctx.save(a);
+      return a.mul(a);
+    },
+    backward(ctx, g) {
+      return [g.mul(ctx.saved[0]!)]; // missing the factor 2
+    },
+  });
+  const input = [{ data: [0.5, -1.5, 2], shape: [3] }];
+
+  it('accepts a correct user-defined gradient', async () => {
+    const r = await gradcheck(square, input);
+    expect(r.ok, JSON.stringify(r)).toBe(true);
+  });
+
+  it('rejects a wrong one and says where', async () => {
+    const r = await gradcheck(wrongSquare, input);
+    expect(r.ok).toBe(false);
+    expect(r.worst).toBeDefined();
+  });
+});

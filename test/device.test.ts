@@ -1,0 +1,82 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { sizeClass } from '../src/device/pool.js';
+import { Kernel } from '../src/kernels/kernel.js';
+import { device, scope, tensor } from '../src/index.js';
+import { setupDevice } from './helpers.js';
+
+beforeAll(setupDevice);
+
+describe('device layer', () => {
+  it('names the adapter and requests its real limits', () => {
+    const { info } = device();
+    expect(info.limits.maxStorageBufferBindingSize).toBeGreaterThanOrEqual(128 * 1024 * 1024);
+    expect(device().gpu.limits.maxStorageBufferBindingSize).toBe(info.limits.maxStorageBufferBindingSize);
+    expect(device().gpu.limits.maxComputeInvocationsPerWorkgroup).toBe(info.limits.maxComputeInvocationsPerWorkgroup);
+  });
+
+  it('size classes waste at most 25% and are monotonic', () => {
+    let prev = 0;
+    for (let b = 1; b < 1 << 20; b = Math.ceil(b * 1.37)) {
+      const c = sizeClass(b);
+      expect(c).toBeGreaterThanOrEqual(b);
+      expect(c).toBeLessThanOrEqual(Math.max(16, b * 1.25 + 4));
+      expect(c).toBeGreaterThanOrEqual(prev);
+      prev = c;
+    }
+  });
+
+  it('pools buffers: a freed buffer of the same class is reused', () => {
+    const a = tensor(new Float32Array(1000));
+    const buf = a.buffer();
+    a.dispose();
+    const b = tensor(new Float32Array(990));
+    expect(b.buffer()).toBe(buf);
+    b.dispose();
+  });
+
+  it('batches dispatches into one submit until a readback', () =>
+    scope(async () => {
+      const x = tensor([1, 2, 3]);
+      await x.toArray();
+      const { submits, dispatches } = { ...device().stats };
+      let y = x;
+      for (let i = 0; i < 20; i++) y = y.add(1);
+      expect(device().stats.dispatches - dispatches).toBe(2 * 20); // each add: a scalar fill + the add
+      expect(device().stats.submits).toBe(submits);
+      expect([...(await y.toArray())]).toEqual([21, 22, 23]);
+      expect(device().stats.submits).toBe(submits + 1);
+    }));
+
+  it('shader compile errors name the kernel, line:col and show the source', async () => {
+    const bad = new Kernel({
+      name: 'broken_kernel',
+      write: { out: 'f32' },
+      body: `@compute @workgroup_size(1)\nfn main() {\n  out[0] = undefined_name;\n}`,
+    });
+    const out = tensor([0]);
+    bad.launch([out.buffer()], {}, [1, 1, 1]);
+    const err = await out.toArray().then(
+      () => null,
+      (e: Error) => e,
+    );
+    expect(err?.message).toMatch(/WGSL compile error in kernel 'broken_kernel'/);
+    expect(err?.message).toMatch(/broken_kernel:\d+:\d+: .*undefined_name/);
+    expect(err?.message).toMatch(/> +out\[0\] = undefined_name;/);
+    out.dispose();
+    // the device stays usable afterwards
+    await scope(async () => expect([...(await tensor([1]).add(1).toArray())]).toEqual([2]));
+  });
+
+  it('validation errors surface at the next readback naming the kernel', async () => {
+    const k = new Kernel({
+      name: 'needs_two_buffers',
+      read: { a: 'f32' },
+      write: { out: 'f32' },
+      body: `@compute @workgroup_size(1)\nfn main() { out[0] = a[0]; }`,
+    });
+    const out = tensor([0]);
+    k.launch([out.buffer()], {}, [1, 1, 1]); // one binding missing
+    await expect(out.toArray()).rejects.toThrow(/needs_two_buffers/);
+    out.dispose();
+  });
+});

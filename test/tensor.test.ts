@@ -1,0 +1,145 @@
+import { beforeAll, describe, expect, it, vi } from 'vitest';
+import { arange, device, full, keep, ones, scope, sum, tensor, zeros, Tensor } from '../src/index.js';
+import { expectClose, setupDevice } from './helpers.js';
+import { ref } from './reference.js';
+
+beforeAll(setupDevice);
+
+describe('creation', () => {
+  it('from nested arrays, typed arrays and fills', () =>
+    scope(async () => {
+      const t = tensor([[1, 2, 3], [4, 5, 6]]);
+      expect(t.shape).toEqual([2, 3]);
+      expect([...(await t.toArray())]).toEqual([1, 2, 3, 4, 5, 6]);
+      const i = tensor(new Int32Array([7, -8]));
+      expect(i.dtype).toBe('int32');
+      expect([...(await i.toArray())]).toEqual([7, -8]);
+      expect([...(await zeros([2, 2]).toArray())]).toEqual([0, 0, 0, 0]);
+      expect([...(await ones([3]).toArray())]).toEqual([1, 1, 1]);
+      expect([...(await full([2], -2.5).toArray())]).toEqual([-2.5, -2.5]);
+      expect(await tensor(4.5).item()).toBe(4.5);
+      expect([...(await arange(5).toArray())]).toEqual([0, 1, 2, 3, 4]);
+      expect(arange(5).dtype).toBe('int32');
+      expect([...(await arange(1, 2, 0.25).toArray())]).toEqual([1, 1.25, 1.5, 1.75]);
+      const big = arange(100_000_000, 100_000_003);
+      expect([...(await big.toArray())]).toEqual([100_000_000, 100_000_001, 100_000_002]);
+    }));
+
+  it('rejects data that does not fill the shape', () => {
+    expect(() => tensor([1, 2, 3], [2, 2])).toThrow(/tensor: 3 values do not fill shape \[2, 2\]/);
+    expect(() => zeros([2, -1])).toThrow(/full: invalid shape \[2, -1\]/);
+  });
+});
+
+describe('views and scopes', () => {
+  it('reshape shares storage (no new bytes) and keeps data', () =>
+    scope(async () => {
+      const t = tensor([1, 2, 3, 4, 5, 6], [2, 3]);
+      const before = device().memory().liveBytes;
+      const r = t.reshape([3, -1]);
+      expect(r.shape).toEqual([3, 2]);
+      expect(device().memory().liveBytes).toBe(before);
+      t.dispose();
+      expect([...(await r.toArray())]).toEqual([1, 2, 3, 4, 5, 6]); // storage lives while a view does
+      expect(() => r.reshape([4, 2])).toThrow(/reshape: cannot reshape float32\[3, 2\] \(6 elements\) to \[4, 2\]/);
+    }));
+
+  it('a scope frees what it created across awaits, except what it returns', async () => {
+    const before = device().memory().liveBytes;
+    let inner: Tensor | undefined;
+    const kept = await scope(async () => {
+      const a = tensor([1, 2, 3]);
+      await a.toArray();
+      inner = a.mul(2); // created after an await: still owned by the scope
+      await inner.toArray();
+      return { out: a.add(1) };
+    });
+    expect(inner!.isDisposed).toBe(true);
+    expect(kept.out.isDisposed).toBe(false);
+    expect([...(await kept.out.toArray())]).toEqual([2, 3, 4]);
+    kept.out.dispose();
+    expect(device().memory().liveBytes).toBe(before);
+  });
+
+  it('nested scopes hand returned tensors to the parent; keep() escapes all scopes', async () => {
+    let fromInner: Tensor | undefined;
+    let kept: Tensor | undefined;
+    await scope(async () => {
+      fromInner = scope(() => tensor([1]).add(1));
+      kept = keep(tensor([5]));
+      expect(fromInner.isDisposed).toBe(false);
+    });
+    expect(fromInner!.isDisposed).toBe(true);
+    expect(kept!.isDisposed).toBe(false);
+    kept!.dispose();
+  });
+
+  it('the same ops 100 times inside scopes leave live bytes flat', async () => {
+    const x = tensor(Array.from({ length: 1000 }, (_, i) => i / 1000), [10, 100]);
+    const live: number[] = [];
+    for (let i = 0; i < 100; i++) {
+      await scope(async () => {
+        const y = x.mul(2).exp().sum(1, true).log().add(x).max(0).mean();
+        await y.item();
+      });
+      live.push(device().memory().liveBytes);
+    }
+    expect(new Set(live).size, `live bytes: ${live.slice(0, 5)}`).toBe(1);
+    const { pooledBytes, peakBytes } = device().memory();
+    expect(pooledBytes).toBeGreaterThan(0);
+    expect(peakBytes).toBeGreaterThanOrEqual(live[0]!);
+    x.dispose();
+  });
+});
+
+describe('bad input gets a clear error', () => {
+  it('shape mismatch', () =>
+    scope(() => {
+      expect(() => tensor([1, 2, 3]).add(tensor([1, 2]))).toThrow(/add: shapes \[3\] and \[2\] cannot be broadcast together/);
+    }));
+  it('wrong dtype', () =>
+    scope(() => {
+      const i = tensor([1, 2], [2], 'int32');
+      expect(() => i.exp()).toThrow(/exp: expected float32 tensors, got int32\[2\]/);
+      expect(() => tensor([1, 2]).mul(i)).toThrow(/mul: expected float32 tensors, got float32\[2\] and int32\[2\]/);
+    }));
+  it('use after dispose', () => {
+    const t = tensor([1, 2]);
+    t.dispose();
+    expect(() => t.exp()).toThrow(/exp: tensor float32\[2\] was used after dispose\(\)/);
+    return expect(t.toArray()).rejects.toThrow(/toArray: tensor float32\[2\] was used after dispose/);
+  });
+  it('wrong axis', () =>
+    scope(() => {
+      const t = tensor([[1, 2]]);
+      expect(() => sum(t, 2)).toThrow(/sum: axis 2 is out of range for a tensor of rank 2/);
+      expect(() => t.argmax(-3)).toThrow(/argmax: axis -3 is out of range for a tensor of rank 2/);
+      expect(() => t.sum([0, 0])).toThrow(/sum: repeated axis/);
+    }));
+});
+
+describe('leaks are reported', () => {
+  it('a tensor garbage-collected without dispose() is reported, not silently freed', async () => {
+    const gc = (globalThis as { gc?: () => void }).gc;
+    expect(gc, 'tests run with --expose-gc').toBeDefined();
+    const warn = vi.spyOn(console, 'warn').mockImplementation(() => {});
+    const before = device().memory().liveBytes;
+    (() => {
+      tensor([1, 2, 3, 4], [2, 2]); // dropped on the floor
+    })();
+    for (let i = 0; i < 10 && !warn.mock.calls.length; i++) {
+      gc!();
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    expect(warn.mock.calls.map((c) => String(c[0])).join('\n')).toMatch(/garbage-collected without dispose\(\): float32\[2, 2\]/);
+    expect(device().memory().liveBytes).toBeGreaterThan(before); // reported, still held
+    warn.mockRestore();
+  });
+});
+
+describe('expectClose can fail', () => {
+  it('detects a wrong value', () =>
+    scope(async () => {
+      await expect(expectClose(tensor([1, 2]), ref([2], [1, 2.5]), 1e-3, 0, 'probe')).rejects.toThrow(/element 1/);
+    }));
+});
