@@ -1,0 +1,66 @@
+// Character-level tokenizer, as in nanoGPT's shakespeare_char: one id per distinct character of the
+// training text, ids in code-point order. A character is a code point, not a UTF-16 unit, so an emoji
+// is one token; a lone surrogate is a character of its own and round-trips like any other.
+import type { CharTokenizerJSON, Tokenizer } from './tokenizer.js';
+
+export class CharTokenizer implements Tokenizer {
+  readonly kind = 'char';
+  private readonly chars: readonly string[];
+  private readonly ids = new Map<string, number>();
+
+  // chars[id] is the character of token id.
+  constructor(chars: readonly string[]) {
+    chars.forEach((ch, id) => {
+      if (typeof ch !== 'string' || [...ch].length !== 1) {
+        throw new Error(`CharTokenizer: vocabulary entry ${id} must be a single character, got ${JSON.stringify(ch)}`);
+      }
+      if (this.ids.has(ch)) throw new Error(`CharTokenizer: character ${describeChar(ch)} appears twice in the vocabulary`);
+      this.ids.set(ch, id);
+    });
+    this.chars = [...chars];
+  }
+
+  static train(text: string): CharTokenizer {
+    const distinct = [...new Set(text)]; // a string iterates by code point
+    return new CharTokenizer(distinct.sort((a, b) => a.codePointAt(0)! - b.codePointAt(0)!));
+  }
+
+  static fromJSON(json: CharTokenizerJSON): CharTokenizer {
+    if (!Array.isArray(json.chars)) throw new Error('CharTokenizer.fromJSON: "chars" must be an array of characters');
+    return new CharTokenizer(json.chars);
+  }
+
+  get vocabSize(): number {
+    return this.chars.length;
+  }
+
+  encode(text: string): number[] {
+    const out: number[] = [];
+    for (const ch of text) {
+      const id = this.ids.get(ch);
+      if (id === undefined) throw new Error(`CharTokenizer: character ${describeChar(ch)} is not in the vocabulary`);
+      out.push(id);
+    }
+    return out;
+  }
+
+  decode(ids: ArrayLike<number>): string {
+    const parts = new Array<string>(ids.length);
+    for (let i = 0; i < ids.length; i++) {
+      const ch = this.chars[ids[i]!];
+      if (ch === undefined) throw new Error(`CharTokenizer: token id ${ids[i]} is outside the vocabulary of ${this.vocabSize}`);
+      parts[i] = ch;
+    }
+    return parts.join('');
+  }
+
+  toJSON(): CharTokenizerJSON {
+    return { kind: 'char', chars: [...this.chars] };
+  }
+}
+
+// e.g. "'é' (U+00E9)"; JSON.stringify keeps control characters readable.
+function describeChar(ch: string): string {
+  const hex = ch.codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0');
+  return `${JSON.stringify(ch)} (U+${hex})`;
+}

@@ -1,0 +1,22 @@
+// Restoring a tokenizer from the JSON a checkpoint stored (either the parsed object or its text).
+import { BpeTokenizer } from './bpe.js';
+import { CharTokenizer } from './char.js';
+import type { BpeTokenizerJSON, CharTokenizerJSON, Tokenizer } from './tokenizer.js';
+
+export function tokenizerFromJSON(json: unknown): Tokenizer {
+  if (typeof json === 'string') {
+    try {
+      json = JSON.parse(json);
+    } catch (e) {
+      throw new Error(`tokenizerFromJSON: not valid JSON (${(e as Error).message})`);
+    }
+  }
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) {
+    const got = json === null ? 'null' : Array.isArray(json) ? 'an array' : typeof json;
+    throw new Error(`tokenizerFromJSON: expected a tokenizer object, got ${got}`);
+  }
+  const kind = (json as { kind?: unknown }).kind;
+  if (kind === 'char') return CharTokenizer.fromJSON(json as CharTokenizerJSON);
+  if (kind === 'bpe') return BpeTokenizer.fromJSON(json as BpeTokenizerJSON);
+  throw new Error(`tokenizerFromJSON: unknown tokenizer kind ${JSON.stringify(kind) ?? 'undefined'}, expected 'char' or 'bpe'`);
+}

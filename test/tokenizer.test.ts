@@ -1,0 +1,187 @@
+import { readFileSync } from 'node:fs';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { BpeTokenizer, CharTokenizer, splitChunks, tokenizerFromJSON } from '../src/gpt/tokenizer/index.js';
+
+const SHAKESPEARE = readFileSync(new URL('../../shared/data/tinyshakespeare.txt', import.meta.url), 'utf8');
+
+// Well-formed strings over all of Unicode, plus a unit that stresses the pre-split regex
+// (contractions, whitespace runs, a BOM, digits next to letters, astral characters).
+const tricky = fc.constantFrom(' ', '  ', '\n', '\r\n', '\t', "'s", "'ll", "'", 'a', 'Z', 'é', '7', '!', '😀', '\uFEFF', '漢', 'ß');
+const anyText = fc.oneof(
+  fc.string({ unit: 'grapheme', maxLength: 40 }),
+  fc.string({ unit: 'binary', maxLength: 40 }),
+  fc.string({ unit: tricky, maxLength: 40 }),
+);
+
+// Few distinct pairs, so many ties and overlapping runs ("aaaa") for the trainer.
+const fewLetters = fc.string({ unit: fc.constantFrom('a', 'b', 'aa', ' '), maxLength: 60 });
+
+// The merges a naive trainer finds by recounting every pair of every chunk after each merge.
+function naiveMerges(text: string, numMerges: number): [number, number][] {
+  let words = splitChunks(text).map((chunk) => Array.from(new TextEncoder().encode(chunk)));
+  const merges: [number, number][] = [];
+  while (merges.length < numMerges) {
+    const counts = new Map<string, number>();
+    for (const w of words) {
+      for (let i = 0; i + 1 < w.length; i++) {
+        const key = `${w[i]},${w[i + 1]}`;
+        counts.set(key, (counts.get(key) ?? 0) + 1);
+      }
+    }
+    let best: [number, number] | undefined;
+    let bestCount = 0;
+    for (const [key, count] of counts) {
+      const pair = key.split(',').map(Number) as [number, number];
+      const smaller = best === undefined || pair[0] < best[0] || (pair[0] === best[0] && pair[1] < best[1]);
+      if (count > bestCount || (count === bestCount && smaller)) [best, bestCount] = [pair, count];
+    }
+    if (best === undefined) break;
+    const [a, b] = best;
+    const id = 256 + merges.length;
+    words = words.map((w) => {
+      const out: number[] = [];
+      for (let i = 0; i < w.length; i++) out.push(w[i] === a && w[i + 1] === b ? (i++, id) : w[i]!);
+      return out;
+    });
+    merges.push(best);
+  }
+  return merges;
+}
+
+describe('CharTokenizer', () => {
+  it('round-trips any string when trained on it, astral characters as one token', () => {
+    fc.assert(
+      fc.property(anyText, anyText, (s, extra) => {
+        const tok = CharTokenizer.train(s + extra); // a superset of s
+        const ids = tok.encode(s);
+        expect(ids.length).toBe([...s].length);
+        expect(tok.decode(ids)).toBe(s);
+        expect(tok.decode(Int32Array.from(ids))).toBe(s);
+      }),
+    );
+  });
+
+  it('keeps lone surrogates as characters of their own', () => {
+    const s = 'a\uD800b\uDC00\uD83D';
+    const tok = tokenizerFromJSON(JSON.parse(JSON.stringify(CharTokenizer.train(s))));
+    expect(tok.vocabSize).toBe(5);
+    expect(tok.decode(tok.encode(s))).toBe(s);
+  });
+
+  it('gives nanoGPT shakespeare_char: vocab 65 and a 1,003,854-token train split', () => {
+    const tok = CharTokenizer.train(SHAKESPEARE);
+    expect(tok.vocabSize).toBe(65);
+    expect(tok.decode([0, 1, 2])).toBe('\n !');
+    const ids = tok.encode(SHAKESPEARE);
+    expect(ids.length).toBe(1_115_394);
+    const n = Math.floor(ids.length * 0.9);
+    expect(n).toBe(1_003_854);
+    expect(ids.length - n).toBe(111_540);
+    expect(tok.decode(ids.slice(0, 13))).toBe('First Citizen');
+  });
+
+  it('names a character that is not in the vocabulary', () => {
+    const tok = CharTokenizer.train('abc');
+    expect(() => tok.encode('abé')).toThrow(/character "é" \(U\+00E9\) is not in the vocabulary/);
+    expect(() => tok.encode('😀')).toThrow(/U\+1F600\) is not in the vocabulary/);
+    expect(() => tok.decode([3])).toThrow(/token id 3 is outside the vocabulary of 3/);
+  });
+});
+
+describe('splitChunks', () => {
+  it('cuts GPT-4 style and always joins back into the text', () => {
+    const chunks = ['Hello', ' world', "'s", ' ', '123', '45', 'th', ' ', ' test', '!!\n\n', ' ', ' x', ':\n', '\t\n', '"(', 'Hi', ' \n'];
+    expect(splitChunks(chunks.join(''))).toEqual(chunks);
+    fc.assert(fc.property(anyText, (s) => {
+      expect(splitChunks(s).join('')).toBe(s);
+    }));
+  });
+});
+
+describe('BpeTokenizer', () => {
+  it('learns the textbook merges of "aaabdaaabac", ties to the smaller pair', () => {
+    const tok = BpeTokenizer.train('aaabdaaabac', 259);
+    expect(tok.toJSON().merges).toEqual([[97, 97], [97, 98], [256, 257]]);
+    expect(tok.encode('aaabdaaabac')).toEqual([258, 100, 258, 97, 99]);
+    // with nothing left to merge, training stops short of the requested size
+    expect(BpeTokenizer.train('ab ab', 1000).vocabSize).toBe(258);
+  });
+
+  it('learns the same merges as a full recount after every merge', () => {
+    fc.assert(
+      fc.property(fc.oneof(anyText, fewLetters), fc.integer({ min: 0, max: 40 }), (s, numMerges) => {
+        expect(BpeTokenizer.train(s, 256 + numMerges).toJSON().merges).toEqual(naiveMerges(s, numMerges));
+      }),
+    );
+  });
+
+  it('round-trips any well-formed string, trained on it or on other text', () => {
+    const general = BpeTokenizer.train(SHAKESPEARE.slice(0, 50_000), 320);
+    fc.assert(
+      fc.property(anyText, (s) => {
+        expect(general.decode(general.encode(s))).toBe(s);
+        const own = BpeTokenizer.train(s, 300);
+        expect(own.decode(own.encode(s))).toBe(s);
+      }),
+    );
+  });
+
+  it('replaces a lone surrogate by U+FFFD, as TextEncoder does', () => {
+    const tok = BpeTokenizer.train('abc', 260);
+    expect(tok.decode(tok.encode('a\uD800b'))).toBe('a\uFFFDb');
+  });
+
+  it('trains deterministically', () => {
+    const text = SHAKESPEARE.slice(0, 100_000);
+    expect(BpeTokenizer.train(text, 400).toJSON()).toEqual(BpeTokenizer.train(text, 400).toJSON());
+  });
+
+  it('compresses tinyshakespeare more than 2x at vocab 512', () => {
+    let lastProgress = [0, 0];
+    const t0 = performance.now();
+    const tok = BpeTokenizer.train(SHAKESPEARE, 512, { onProgress: (done, total) => (lastProgress = [done, total]) });
+    const trainMs = performance.now() - t0;
+    expect(lastProgress).toEqual([256, 256]);
+    expect(tok.vocabSize).toBe(512);
+    const t1 = performance.now();
+    const ids = tok.encode(SHAKESPEARE);
+    const encodeMs = performance.now() - t1;
+    const ratio = SHAKESPEARE.length / ids.length;
+    console.log(`BPE tinyshakespeare vocab 512: trained in ${trainMs.toFixed(0)} ms, encoded in ${encodeMs.toFixed(0)} ms, ` +
+      `${SHAKESPEARE.length} chars -> ${ids.length} tokens (${ratio.toFixed(2)} chars/token)`);
+    expect(ids.length).toBeLessThan(SHAKESPEARE.length / 2);
+    expect(tok.decode(ids)).toBe(SHAKESPEARE);
+    expect(tokenizerFromJSON(JSON.stringify(tok)).encode(SHAKESPEARE)).toEqual(ids);
+  });
+});
+
+describe('tokenizerFromJSON', () => {
+  it('restores either kind from the object or its text', () => {
+    const text = 'To be, or not to be: that is the question. 😀';
+    for (const tok of [CharTokenizer.train(text), BpeTokenizer.train(text, 280)]) {
+      for (const json of [tok.toJSON(), JSON.parse(JSON.stringify(tok)), JSON.stringify(tok)]) {
+        const back = tokenizerFromJSON(json);
+        expect(back.kind).toBe(tok.kind);
+        expect(back.vocabSize).toBe(tok.vocabSize);
+        expect(back.encode(text)).toEqual(tok.encode(text));
+        expect(back.toJSON()).toEqual(tok.toJSON());
+      }
+    }
+  });
+
+  it('explains what is wrong with bad JSON', () => {
+    expect(() => tokenizerFromJSON('{"kind": "char", ')).toThrow(/tokenizerFromJSON: not valid JSON/);
+    expect(() => tokenizerFromJSON(null)).toThrow(/expected a tokenizer object, got null/);
+    expect(() => tokenizerFromJSON([1, 2])).toThrow(/expected a tokenizer object, got an array/);
+    expect(() => tokenizerFromJSON({ kind: 'wordpiece' })).toThrow(/unknown tokenizer kind "wordpiece", expected 'char' or 'bpe'/);
+    expect(() => tokenizerFromJSON({})).toThrow(/unknown tokenizer kind undefined/);
+    expect(() => tokenizerFromJSON({ kind: 'char' })).toThrow(/"chars" must be an array/);
+    expect(() => tokenizerFromJSON({ kind: 'char', chars: ['a', 'bc'] })).toThrow(/entry 1 must be a single character, got "bc"/);
+    expect(() => tokenizerFromJSON({ kind: 'char', chars: ['a', 'a'] })).toThrow(/"a" \(U\+0061\) appears twice/);
+    expect(() => tokenizerFromJSON({ kind: 'bpe', merges: 'oops' })).toThrow(/"merges" must be an array/);
+    expect(() => tokenizerFromJSON({ kind: 'bpe', merges: [[97, 98], [256, 257]] })).toThrow(/merge 1 must be a pair of token ids below 257, got \[256,257\]/);
+    expect(() => tokenizerFromJSON({ kind: 'bpe', merges: [[97, 98, 99]] })).toThrow(/merge 0 must be a pair/);
+    expect(() => tokenizerFromJSON({ kind: 'bpe', merges: [[97, 98], [97, 98]] })).toThrow(/merge 1 repeats the pair \[97, 98\]/);
+  });
+});
