@@ -1,6 +1,10 @@
-// Shape ops. reshape is free (a view of the same storage).
+// Shape ops. reshape is free (a view of the same storage); permute/transpose, slice and concat
+// materialise their result with one raw 32-bit copy kernel (src/kernels/wgsl/copy.ts), so they work
+// on float32 and int32 alike. slice and concat copy [outer, len, inner] blocks between axis offsets.
 import { defineOp } from '../autograd/op.js';
-import { formatShape, numel, type Shape } from '../tensor/shape.js';
+import { launchCopy } from '../kernels/wgsl/copy.js';
+import { zeros } from '../tensor/create.js';
+import { formatShape, normAxis, numel, sameShape, stridesOf, type Shape } from '../tensor/shape.js';
 import { Tensor } from '../tensor/tensor.js';
 
 function resolveShape(op: string, t: Tensor, shape: Shape): number[] {
@@ -31,9 +35,176 @@ export function reshape(t: Tensor, shape: Shape): Tensor {
   return reshapeOp(t, resolveShape('reshape', t, shape));
 }
 
+// ---- permute / transpose ---------------------------------------------------------------------
+function checkPermutation(t: Tensor, dims: readonly number[]): number[] {
+  const perm = dims.map((d) => (Number.isInteger(d) && d < 0 ? d + t.rank : d));
+  const valid =
+    perm.length === t.rank && perm.every((d) => Number.isInteger(d) && d >= 0 && d < t.rank) && new Set(perm).size === t.rank;
+  if (!valid) throw new Error(`permute: [${dims.join(', ')}] is not a permutation of the ${t.rank} dims of ${t.describe()}`);
+  return perm;
+}
+
+/** out[i_0, ..., i_{r-1}] = a[...] with a's dim perm[k] read at out's dim k. */
+function permuteCopy(a: Tensor, perm: readonly number[]): Tensor {
+  const shape = perm.map((d) => a.shape[d]!);
+  const out = Tensor.empty(shape, a.dtype, 'permute');
+  const strides = stridesOf(a.shape);
+  launchCopy(a.buffer('permute'), out.buffer(), { shape, srcStrides: perm.map((d) => strides[d]!), dstStrides: stridesOf(shape) });
+  return out;
+}
+
+const permuteOp = defineOp({
+  name: 'permute',
+  forward(_ctx, a: Tensor, perm: number[]) {
+    return permuteCopy(a, perm);
+  },
+  backward(_ctx, g, [, perm]) {
+    // the gradient goes back through the inverse permutation: inv[perm[k]] = k
+    const inv = new Array<number>(perm.length);
+    perm.forEach((d, k) => (inv[d] = k));
+    return [permuteCopy(g, inv)];
+  },
+});
+
+/** Reorders the dims (out dim k is input dim dims[k]; negative dims allowed). Materialised. */
+export function permute(t: Tensor, dims: readonly number[]): Tensor {
+  return permuteOp(t, checkPermutation(t, dims));
+}
+
+/** Swaps two dims (the last two by default). Materialised. */
+export function transpose(t: Tensor, d0 = -2, d1 = -1): Tensor {
+  if (t.rank < 1) throw new Error(`transpose: needs a tensor of rank >= 1, got ${t.describe()}`);
+  const a = normAxis('transpose', d0, t.rank);
+  const b = normAxis('transpose', d1, t.rank);
+  const perm = [...t.shape.keys()];
+  [perm[a], perm[b]] = [b, a];
+  return permuteOp(t, perm);
+}
+
+// ---- slice / concat ----------------------------------------------------------------------------
+/** The shape as [outer, axis, inner] around `axis`. */
+function around(shape: Shape, axis: number): [number, number, number] {
+  return [numel(shape.slice(0, axis)), shape[axis]!, numel(shape.slice(axis + 1))];
+}
+
+/**
+ * Copies the [outer, len, inner] block starting at `srcOff` along the axis of `src` (axis length
+ * `srcLen`) into `dst` at `dstOff` (axis length `dstLen`).
+ */
+function copyBlock(
+  src: Tensor, dst: Tensor,
+  [outer, len, inner]: [number, number, number],
+  srcLen: number, srcOff: number, dstLen: number, dstOff: number,
+): void {
+  launchCopy(src.buffer(), dst.buffer(), {
+    shape: [outer, len, inner],
+    srcStrides: [srcLen * inner, inner, 1],
+    dstStrides: [dstLen * inner, inner, 1],
+    srcBase: srcOff * inner,
+    dstBase: dstOff * inner,
+  });
+}
+
+function axisOf(op: string, t: Tensor, axis: number): number {
+  if (t.rank < 1) throw new Error(`${op}: needs a tensor of rank >= 1, got ${t.describe()}`);
+  return normAxis(op, axis, t.rank);
+}
+
+/** Python's slice bound: negative counts from the end, then clamped to [0, n]. */
+function bound(i: number, n: number): number {
+  return Math.min(Math.max(i < 0 ? i + n : i, 0), n);
+}
+
+function sliceCopy(a: Tensor, axis: number, start: number, len: number): Tensor {
+  const shape = a.shape.map((d, i) => (i === axis ? len : d));
+  const out = Tensor.empty(shape, a.dtype, 'slice');
+  const [outer, n, inner] = around(a.shape, axis);
+  copyBlock(a, out, [outer, len, inner], n, start, len, 0);
+  return out;
+}
+
+const sliceOp = defineOp({
+  name: 'slice',
+  forward(_ctx, a: Tensor, axis: number, start: number, len: number) {
+    return sliceCopy(a, axis, start, len);
+  },
+  backward(_ctx, g, [a, axis, start, len]) {
+    // d slice = the gradient placed in the sliced region of zeros
+    const dx = zeros(a.shape);
+    const [outer, n, inner] = around(a.shape, axis);
+    copyBlock(g, dx, [outer, len, inner], len, 0, n, start);
+    return [dx];
+  },
+});
+
+/** Elements [start, end) along `axis`, bounds like Python's (negative from the end, clamped; may be empty). */
+export function slice(t: Tensor, axis: number, start = 0, end?: number): Tensor {
+  const ax = axisOf('slice', t, axis);
+  const n = t.shape[ax]!;
+  if (!Number.isInteger(start) || (end !== undefined && !Number.isInteger(end))) {
+    throw new Error(`slice: bounds must be integers, got start ${start} and end ${end}`);
+  }
+  const s = bound(start, n);
+  const e = end === undefined ? n : bound(end, n);
+  return sliceOp(t, ax, s, Math.max(e - s, 0));
+}
+
+const concatOp = defineOp({
+  name: 'concat',
+  forward(_ctx, axis: number, ...ts: Tensor[]) {
+    const first = ts[0]!;
+    const shape = first.shape.map((d, i) => (i === axis ? ts.reduce((n, t) => n + t.shape[axis]!, 0) : d));
+    const out = Tensor.empty(shape, first.dtype, 'concat');
+    const [outer, total, inner] = around(shape, axis);
+    let off = 0;
+    for (const t of ts) {
+      const len = t.shape[axis]!;
+      copyBlock(t, out, [outer, len, inner], len, 0, total, off);
+      off += len;
+    }
+    return out;
+  },
+  backward(ctx, g, [axis, ...ts]) {
+    // d concat = the gradient cut back into the inputs' pieces
+    let off = 0;
+    return ts.map((t, k) => {
+      const len = t.shape[axis]!;
+      const piece = ctx.needsGrad[k] ? sliceCopy(g, axis, off, len) : null;
+      off += len;
+      return piece;
+    });
+  },
+});
+
+/** Joins tensors of one dtype along `axis`; the other dims must agree. */
+export function concat(tensors: readonly Tensor[], axis: number): Tensor {
+  if (!tensors.length) throw new Error('concat: needs at least one tensor');
+  const first = tensors[0]!;
+  const ax = axisOf('concat', first, axis);
+  for (const t of tensors) {
+    t.storage('concat');
+    const others = (s: Shape) => s.filter((_, i) => i !== ax);
+    if (t.dtype !== first.dtype) {
+      throw new Error(`concat: tensors must share a dtype, got ${tensors.map((x) => x.describe()).join(' and ')}`);
+    }
+    if (t.rank !== first.rank || !sameShape(others(t.shape), others(first.shape))) {
+      throw new Error(
+        `concat: shapes must match except along axis ${axis}, got ${tensors.map((x) => formatShape(x.shape)).join(' and ')}`,
+      );
+    }
+  }
+  return concatOp(ax, ...tensors);
+}
+
 declare module '../tensor/tensor.js' {
   interface Tensor {
     reshape(shape: Shape): Tensor;
+    permute(dims: readonly number[]): Tensor;
+    transpose(d0?: number, d1?: number): Tensor;
+    slice(axis: number, start?: number, end?: number): Tensor;
   }
 }
 Tensor.prototype.reshape = function (shape) { return reshape(this, shape); };
+Tensor.prototype.permute = function (dims) { return permute(this, dims); };
+Tensor.prototype.transpose = function (d0, d1) { return transpose(this, d0, d1); };
+Tensor.prototype.slice = function (axis, start, end) { return slice(this, axis, start, end); };

@@ -1,0 +1,86 @@
+// Strided copy of raw 32-bit words, so one kernel serves float32 and int32 alike (no float
+// conversion, every bit pattern survives). For flat index i over `shape` (row-major):
+//   dst[dst_base + sum_d idx_d * dst_strides_d] = src[src_base + sum_d idx_d * src_strides_d]
+// Callers: permute/transpose (src strides permuted, dst contiguous) and slice/concat, which copy an
+// [outer, len, inner] block between axis offsets (a rank-3 call: the strides of each side's full
+// axis, the offset along it folded into the base). Adjacent dims that stay adjacent in both layouts
+// are merged first, so most copies run at rank 1-3.
+// 1-D grid of 256-lane workgroups (2-D past 65535 groups); one lane per copied word.
+import { Kernel, LINEAR, MAX_RANK, grid1d } from '../kernel.js';
+
+const WG = 256;
+
+let copyK: Kernel | undefined;
+function kernel(): Kernel {
+  return (copyK ??= new Kernel({
+    name: 'copy_u32',
+    read: { src: 'u32' },
+    write: { dst: 'u32' },
+    params: { n: 'u32', rank: 'u32', src_base: 'u32', dst_base: 'u32', shape: 'dims', src_strides: 'dims', dst_strides: 'dims' },
+    body: /* wgsl */ `
+${LINEAR}
+@compute @workgroup_size(${WG})
+fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let i = linear(gid, nwg, ${WG}u);
+  if (i >= p.n) { return; }
+  var rem = i;
+  var s = p.src_base;
+  var d = p.dst_base;
+  for (var k = i32(p.rank) - 1; k >= 0; k--) {
+    let len = dim(p.shape, u32(k));
+    let c = rem % len;
+    rem /= len;
+    s += c * dim(p.src_strides, u32(k));
+    d += c * dim(p.dst_strides, u32(k));
+  }
+  dst[d] = src[s];
+}`,
+  }));
+}
+
+export interface CopyPlan {
+  shape: readonly number[];
+  srcStrides: readonly number[];
+  dstStrides: readonly number[];
+  srcBase?: number;
+  dstBase?: number;
+}
+
+/** Drops size-1 dims and merges neighbours that are contiguous in both layouts. */
+function collapse(plan: CopyPlan): { shape: number[]; src: number[]; dst: number[] } {
+  const shape: number[] = [];
+  const src: number[] = [];
+  const dst: number[] = [];
+  plan.shape.forEach((len, d) => {
+    if (len === 1) return;
+    const last = shape.length - 1;
+    const s = plan.srcStrides[d]!;
+    const t = plan.dstStrides[d]!;
+    if (last >= 0 && src[last] === s * len && dst[last] === t * len) {
+      shape[last] *= len;
+      src[last] = s;
+      dst[last] = t;
+    } else {
+      shape.push(len);
+      src.push(s);
+      dst.push(t);
+    }
+  });
+  return { shape, src, dst };
+}
+
+/** Records the copy described by `plan` (nothing for an empty shape). */
+export function launchCopy(src: GPUBuffer, dst: GPUBuffer, plan: CopyPlan): void {
+  const n = plan.shape.reduce((a, b) => a * b, 1);
+  if (n === 0) return;
+  const { shape, src: srcStrides, dst: dstStrides } = collapse(plan);
+  if (shape.length > MAX_RANK) throw new Error(`copy: rank ${shape.length} exceeds ${MAX_RANK} after merging dims`);
+  kernel().launch(
+    [src, dst],
+    {
+      n, rank: shape.length, src_base: plan.srcBase ?? 0, dst_base: plan.dstBase ?? 0,
+      shape, src_strides: srcStrides, dst_strides: dstStrides,
+    },
+    grid1d(n, WG),
+  );
+}

@@ -1,0 +1,36 @@
+// Dropout by a mask regenerated from the seed: element i is kept iff
+//   uniform01(philox((i, 0, 0, 0), seed).x) >= p,
+// the same draw `rand` makes for element i, so the mask is a pure function of (i, seed) and the
+// backward pass recomputes it instead of storing it. uniform01(u) = (u >> 8) / 2^24, so the test is
+// done exactly in integers: (u >> 8) >= threshold with threshold = ceil(p 2^24).
+//   out[i] = kept ? x[i] * scale : 0, scale = 1 / (1 - p). Forward (x = input) and backward
+// (x = upstream gradient) are the same kernel, since dropout is linear in x.
+// 1-D grid of 256-lane workgroups; one lane per element.
+import { Kernel, LINEAR, grid1d } from '../kernel.js';
+import { PHILOX, splitSeed } from './random.js';
+
+const WG = 256;
+
+const dropoutK = new Kernel({
+  name: 'dropout',
+  read: { x: 'f32' },
+  write: { out: 'f32' },
+  params: { n: 'u32', seed_lo: 'u32', seed_hi: 'u32', threshold: 'u32', scale: 'f32' },
+  body: /* wgsl */ `
+${LINEAR}
+${PHILOX}
+@compute @workgroup_size(${WG})
+fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let i = linear(gid, nwg, ${WG}u);
+  if (i >= p.n) { return; }
+  let r = philox(vec4u(i, 0u, 0u, 0u), vec2u(p.seed_lo, p.seed_hi));
+  out[i] = select(0.0, x[i] * p.scale, (r.x >> 8u) >= p.threshold);
+}`,
+});
+
+/** out = x * mask(seed, p) / (1 - p) over n elements. */
+export function launchDropout(x: GPUBuffer, out: GPUBuffer, n: number, p: number, seed: number): void {
+  if (n === 0) return;
+  const threshold = Math.ceil(p * 2 ** 24);
+  dropoutK.launch([x, out], { n, ...splitSeed(seed), threshold, scale: 1 / (1 - p) }, grid1d(n, WG));
+}

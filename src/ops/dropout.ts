@@ -1,0 +1,42 @@
+// dropout(x, p, seed): zeroes each element with probability p and scales the survivors by 1 / (1 - p).
+// The mask is a pure function of (element index, seed) (src/kernels/wgsl/dropout.ts), so the
+// backward pass regenerates it from the seed instead of keeping a mask tensor.
+import { defineOp } from '../autograd/op.js';
+import { launchDropout } from '../kernels/wgsl/dropout.js';
+import { Tensor } from '../tensor/tensor.js';
+import { assertDtype } from './check.js';
+
+const dropoutOp = defineOp({
+  name: 'dropout',
+  forward(_ctx, x: Tensor, p: number, seed: number) {
+    if (p === 0) return x.view(x.shape);
+    const out = Tensor.empty(x.shape, 'float32', 'dropout');
+    launchDropout(x.buffer(), out.buffer(), x.size, p, seed);
+    return out;
+  },
+  backward(_ctx, g, [, p, seed]) {
+    // d dropout = mask * dg / (1 - p), the same mask from the same seed
+    if (p === 0) return [g.view(g.shape)];
+    const dx = Tensor.empty(g.shape, 'float32', 'dropout backward');
+    launchDropout(g.buffer(), dx.buffer(), g.size, p, seed);
+    return [dx];
+  },
+});
+
+/**
+ * Inverted dropout with drop probability `p` in [0, 1), reproducible from `seed` (a non-negative
+ * safe integer). With p = 0 or training = false the result is a view of `x`.
+ */
+export function dropout(x: Tensor, p: number, seed: number, training = true): Tensor {
+  assertDtype('dropout', 'float32', x);
+  if (typeof p !== 'number' || !(p >= 0 && p < 1)) throw new Error(`dropout: p must be in [0, 1), got ${p}`);
+  if (!Number.isSafeInteger(seed) || seed < 0) throw new Error(`dropout: seed must be a non-negative safe integer, got ${seed}`);
+  return dropoutOp(x, training ? p : 0, seed);
+}
+
+declare module '../tensor/tensor.js' {
+  interface Tensor {
+    dropout(p: number, seed: number, training?: boolean): Tensor;
+  }
+}
+Tensor.prototype.dropout = function (p, seed, training) { return dropout(this, p, seed, training); };

@@ -1,0 +1,175 @@
+// embedding (gather rows) against float64 references. Forward is an exact copy (tolerance 0). The
+// table gradient is compared exactly (tolerance 0) with a float32 emulation of the kernel's fixed
+// summation order (each row summed in increasing position n), which also pins down determinism,
+// and within atol 1e-5 + rtol 1e-5 of the float64 sum; checkGrad uses its defaults (atol 1e-3,
+// rtol 1e-2 against float64 central differences).
+import fc from 'fast-check';
+import { beforeAll, describe, expect, it } from 'vitest';
+import * as ops from '../src/index.js';
+import { checkGrad } from './gradcheck.js';
+import { dimArb, expectClose, fcParams, seededValues, setupDevice, shapeArb } from './helpers.js';
+import { numel, ref, type Ref } from './reference.js';
+import { embeddingGradRef, embeddingRef } from './reference-index.js';
+
+beforeAll(setupDevice);
+
+const { scope, tensor } = ops;
+
+/** Ids in [0, V) with plenty of repeats (skewed towards low ids, like frequent characters). */
+function idsRef(shape: number[], V: number, seed: number): Ref {
+  return ref(shape, Array.from(seededValues(numel(shape), seed, 0, 1), (u) => Math.min(V - 1, Math.floor(u * u * V))));
+}
+// up to 8k ids (N^2 / 2 = 32M comparisons in the backward's rank pass, a few seconds on lavapipe)
+const idShapeArb = shapeArb(0, 3).filter((s) => numel(s) <= 8000);
+const idsTensor = (r: Ref) => tensor(Int32Array.from(r.data), r.shape);
+
+/** dtable the way the kernel computes it: float32 sums, each row in increasing position. */
+function embeddingGradF32(V: number, ids: Ref, g: Float32Array, C: number): Ref {
+  const acc = new Float32Array(V * C);
+  ids.data.forEach((id, n) => {
+    for (let c = 0; c < C; c++) acc[id * C + c] = Math.fround(acc[id * C + c]! + g[n * C + c]!);
+  });
+  return ref([V, C], acc);
+}
+
+/** Runs forward + backward with upstream gradient g; returns out and dtable. */
+async function runEmbedding(V: number, C: number, ids: Ref, seed: number) {
+  return scope(async () => {
+    const tableRef = ref([V, C], Float32Array.from(seededValues(V * C, seed, -2, 2)));
+    const table = tensor(Float32Array.from(tableRef.data), [V, C]).requiresGrad_();
+    const out = ops.embedding(table, idsTensor(ids));
+    const g = Float32Array.from(seededValues(out.size, seed + 1, -1, 1));
+    out.backward(tensor(g, out.shape));
+    return { tableRef, g, out: await out.toArray(), outShape: [...out.shape], dtable: await table.grad!.toArray() };
+  });
+}
+
+describe('embedding forward', () => {
+  it('gathers rows for random V, C and ids of rank 0-3', async () => {
+    await fc.assert(
+      fc.asyncProperty(dimArb, dimArb, shapeArb(0, 3), fc.integer({ min: 1, max: 1e6 }), (V, C, idShape, seed) =>
+        scope(async () => {
+          const table = ref([V, C], Float32Array.from(seededValues(V * C, seed)));
+          const ids = idsRef(idShape, V, seed + 7);
+          const out = ops.embedding(tensor(Float32Array.from(table.data), [V, C]), idsTensor(ids));
+          await expectClose(out, embeddingRef(table, ids), 0, 0, `embedding V=${V} C=${C} ids [${idShape}]`);
+        }),
+      ),
+      fcParams(25),
+    );
+  });
+
+  it('is available as a Tensor method', () =>
+    scope(async () => {
+      const table = tensor([[1, 2], [3, 4], [5, 6]]);
+      const out = table.embedding(tensor([[2, 0], [1, 1]], undefined, 'int32'));
+      expect(out.shape).toEqual([2, 2, 2]);
+      expect([...(await out.toArray())]).toEqual([5, 6, 1, 2, 3, 4, 3, 4]);
+    }));
+});
+
+describe('embedding backward', () => {
+  it('scatter-adds repeated ids exactly in a fixed order (random V, C, ids)', async () => {
+    await fc.assert(
+      fc.asyncProperty(dimArb, dimArb, idShapeArb, fc.integer({ min: 1, max: 1e6 }), async (V, C, idShape, seed) => {
+        const ids = idsRef(idShape, V, seed + 7);
+        const { g, dtable } = await runEmbedding(V, C, ids, seed);
+        const f32 = embeddingGradF32(V, ids, g, C);
+        const f64 = embeddingGradRef(V, ids, ref([...idShape, C], g));
+        const tag = `d table V=${V} C=${C} ids [${idShape}]`;
+        expect(dtable.length).toBe(V * C);
+        dtable.forEach((v, i) => {
+          if (v !== f32.data[i]) throw new Error(`${tag}: element ${i} is ${v}, float32 ordered sum gives ${f32.data[i]}`);
+          if (!(Math.abs(v - f64.data[i]!) <= 1e-5 + 1e-5 * Math.abs(f64.data[i]!))) throw new Error(`${tag}: element ${i} far from float64`);
+        });
+      }),
+      fcParams(25),
+    );
+  });
+
+  it('char-level shape (V = 65, B x T = 12 x 64, C = 64) is deterministic run to run', async () => {
+    const ids = idsRef([12, 64], 65, 99);
+    const a = await runEmbedding(65, 64, ids, 5);
+    const b = await runEmbedding(65, 64, ids, 5);
+    expect(Buffer.from(a.dtable.buffer).equals(Buffer.from(b.dtable.buffer))).toBe(true);
+    const f32 = embeddingGradF32(65, ids, a.g, 64);
+    expect(Buffer.from(a.dtable.buffer).equals(Buffer.from(Float32Array.from(f32.data).buffer))).toBe(true);
+  });
+
+  it('large vocab: V = 70000 rows (2-D grid, 274 scan chunks), N = 1000 ids over 4 rank blocks', async () => {
+    const V = 70_000;
+    const C = 3;
+    // every id repeated somewhere, spread over the whole range including the last rows
+    const ids = ref([1000], Array.from({ length: 1000 }, (_, n) => (n % 2 ? V - 1 - (n % 37) : (n * 7919) % V)));
+    const { g, dtable, out } = await runEmbedding(V, C, ids, 17);
+    expect(out.length).toBe(3000);
+    const f32 = embeddingGradF32(V, ids, g, C);
+    let bad = -1;
+    dtable.forEach((v, i) => {
+      if (bad < 0 && v !== f32.data[i]) bad = i;
+    });
+    expect(bad, `first mismatching element of d table`).toBe(-1);
+  });
+
+  it('d table matches finite differences with repeated ids (ids from a float input cast to int32)', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.integer({ min: 1, max: 13 }),
+        fc.integer({ min: 1, max: 9 }),
+        shapeArb(1, 2).filter((s) => numel(s) <= 40),
+        fc.integer({ min: 1, max: 1e6 }),
+        async (V, C, idShape, seed) => {
+          await checkGrad({
+            name: `embedding V=${V} C=${C} ids [${idShape}]`,
+            inputs: [ref([V, C], seededValues(V * C, seed)), idsRef(idShape, V, seed + 1)],
+            differentiable: [true, false],
+            engine: ([table, ids]) => ops.embedding(table!, ids!.astype('int32')),
+            reference: ([table, ids]) => embeddingRef(table!, ids!),
+          });
+        },
+      ),
+      fcParams(10),
+    );
+  });
+
+  it('empty ids give a zero gradient', () =>
+    scope(async () => {
+      const table = ops.ones([4, 3]).requiresGrad_();
+      const out = ops.embedding(table, tensor(new Int32Array(0), [0]));
+      expect(out.shape).toEqual([0, 3]);
+      out.sum().backward();
+      expect([...(await table.grad!.toArray())]).toEqual(new Array(12).fill(0));
+    }));
+});
+
+describe('embedding ids out of range', () => {
+  it('ids with a host copy are checked eagerly; the error names the op, id, position and range', () =>
+    scope(() => {
+      const table = ops.zeros([5, 2]);
+      expect(() => ops.embedding(table, tensor([[0, 1], [5, 2]], undefined, 'int32'))).toThrow(
+        /embedding: id 5 at position \[1, 0\] of int32\[2, 2\] is out of range \[0, 5\)/,
+      );
+      expect(() => ops.embedding(table, tensor([3, -1], undefined, 'int32'))).toThrow(/embedding: id -1 at position \[1\] .*\[0, 5\)/);
+      expect(() => ops.embedding(table, tensor(7, undefined, 'int32'))).toThrow(/embedding: id 7 at position \[\] /);
+    }));
+
+  it('ids made on the device are clamped by the kernels (never read or written out of bounds)', () =>
+    scope(async () => {
+      const table = tensor([[1, 2], [3, 4], [5, 6]]).requiresGrad_();
+      const ids = tensor([-5, 1, 99, 2]).astype('int32'); // no host copy
+      expect(ids.storage().host).toBeUndefined();
+      const out = ops.embedding(table, ids);
+      expect([...(await out.toArray())]).toEqual([1, 2, 3, 4, 5, 6, 5, 6]);
+      out.sum().backward();
+      expect([...(await table.grad!.toArray())]).toEqual([1, 1, 1, 1, 2, 2]);
+    }));
+
+  it('other input errors name the op', () =>
+    scope(() => {
+      const ids = tensor([0], undefined, 'int32');
+      expect(() => ops.embedding(ops.zeros([5]), ids)).toThrow(/embedding: table must be \[V, C\], got float32\[5\]/);
+      expect(() => ops.embedding(ops.zeros([5, 2]), tensor([0]))).toThrow(/embedding: expected int32 tensors, got float32\[1\]/);
+      expect(() => ops.embedding(ops.zeros([5, 2], 'int32'), ids)).toThrow(/embedding: expected float32 tensors/);
+      expect(() => ops.embedding(ops.zeros([0, 2]), ids)).toThrow(/embedding: table float32\[0, 2\] has no rows/);
+    }));
+});
