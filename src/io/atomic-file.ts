@@ -1,0 +1,57 @@
+// Crash-safe file writes (Node only). A file is written to a temporary name in the same directory,
+// flushed to disk, then renamed over the target: rename within a directory is atomic, so a reader,
+// or a process killed mid-save, sees the old file or the new one and never a half-written mix.
+import { open, rename, rm } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+
+export interface NamedFile {
+  name: string;
+  data: Uint8Array | string;
+}
+
+/** Temporary files start with this, so that nothing mistakes them for real files. */
+export const tempFilePrefix = (target: string) => `.${target}.tmp-`;
+
+export async function writeFileAtomic(path: string, data: Uint8Array | string): Promise<void> {
+  const dir = dirname(path);
+  const unique = `${process.pid}-${Math.random().toString(36).slice(2, 10)}`;
+  const temp = join(dir, tempFilePrefix(basename(path)) + unique);
+  try {
+    const file = await open(temp, 'wx'); // 'x': never clobber another writer's temporary file
+    try {
+      await file.writeFile(data);
+      await file.sync(); // the bytes reach the disk before the rename makes them visible
+    } finally {
+      await file.close();
+    }
+    await rename(temp, path);
+  } catch (e) {
+    await rm(temp, { force: true }).catch(() => undefined); // keep the original error
+    throw e;
+  }
+  await syncDirectory(dir); // makes the rename itself survive a power cut
+}
+
+/**
+ * Writes several files into `dir`, each atomically, one after the other in the given order and
+ * each durable before the next starts. Put the file that commits the set (a manifest naming the
+ * others) last: until it lands, readers still follow the previous manifest.
+ */
+export async function writeFilesAtomic(dir: string, files: readonly NamedFile[]): Promise<void> {
+  for (const { name, data } of files) await writeFileAtomic(join(dir, name), data);
+}
+
+async function syncDirectory(dir: string): Promise<void> {
+  try {
+    const handle = await open(dir, 'r');
+    try {
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+  } catch (e) {
+    // Windows cannot open a directory (EISDIR/EPERM) and some file systems refuse to fsync one
+    // (EINVAL); there the rename is as durable as the platform allows.
+    if (!['EISDIR', 'EPERM', 'EINVAL'].includes((e as NodeJS.ErrnoException).code ?? '')) throw e;
+  }
+}

@@ -1,0 +1,276 @@
+// The safetensors checkpoint format (https://github.com/huggingface/safetensors), read and written
+// exactly, in pure TypeScript so that it runs in a browser too.
+//
+// Layout: u64 little-endian N | N bytes of UTF-8 JSON header, padded with spaces to a multiple of 8 |
+// data. The header maps each tensor name to {dtype, shape, data_offsets: [begin, end]}, offsets
+// relative to the start of the data; an optional "__metadata__" maps strings to strings. Tensors are
+// packed with no holes and nothing after the last one, little-endian.
+//
+// In memory a tensor is held as Float32Array (F32, F16, BF16), Int32Array (I32, I64) or Uint8Array
+// (U8); F16/BF16/I64 are converted on the way in and out.
+import { bf16BitsToF32, f16BitsToF32, f32ToBf16Bits, f32ToF16Bits } from './half.js';
+
+export type TensorData = Float32Array | Int32Array | Uint8Array;
+
+export interface SafetensorsTensor {
+  dtype: SafetensorsDtype;
+  shape: number[];
+  data: TensorData;
+}
+
+export interface Safetensors {
+  tensors: Record<string, SafetensorsTensor>;
+  metadata: Record<string, string>;
+}
+
+interface Codec {
+  bytes: number;
+  holds: Float32ArrayConstructor | Int32ArrayConstructor | Uint8ArrayConstructor;
+  /** Copies `src` (not aligned in general) into a fresh array of `count` elements. */
+  read(src: Uint8Array, count: number, name: string): TensorData;
+  /** Writes `data` into `dst`, which has exactly the right length. */
+  write(data: TensorData, dst: Uint8Array): void;
+}
+
+const DTYPES = {
+  F32: { bytes: 4, holds: Float32Array, read: (src) => new Float32Array(copyBytes(src)), write: writeBytes },
+  F16: { bytes: 2, holds: Float32Array, read: readHalf(f16BitsToF32), write: writeHalf(f32ToF16Bits) },
+  BF16: { bytes: 2, holds: Float32Array, read: readHalf(bf16BitsToF32), write: writeHalf(f32ToBf16Bits) },
+  I32: { bytes: 4, holds: Int32Array, read: (src) => new Int32Array(copyBytes(src)), write: writeBytes },
+  I64: { bytes: 8, holds: Int32Array, read: readI64, write: writeI64 },
+  U8: { bytes: 1, holds: Uint8Array, read: copyU8, write: writeBytes },
+} satisfies Record<string, Codec>;
+
+export type SafetensorsDtype = keyof typeof DTYPES;
+
+const METADATA_KEY = '__metadata__';
+const TENSOR_KEYS = ['dtype', 'shape', 'data_offsets'];
+
+export function serializeSafetensors(
+  tensors: Record<string, SafetensorsTensor>,
+  metadata?: Record<string, string>,
+): Uint8Array {
+  const entries = Object.entries(tensors);
+  const headerParts: string[] = [];
+  if (metadata !== undefined) {
+    for (const [k, v] of Object.entries(metadata)) {
+      if (typeof v !== 'string') fail(`metadata "${k}" must be a string, got ${typeof v}`);
+      checkText(`metadata "${k}"`, k, v);
+    }
+    headerParts.push(`${JSON.stringify(METADATA_KEY)}:${JSON.stringify(metadata)}`);
+  }
+  let offset = 0;
+  const placed = entries.map(([name, t]) => {
+    const codec = checkTensor(name, t);
+    const begin = offset;
+    offset += t.data.length * codec.bytes;
+    // Built by hand rather than with JSON.stringify(object) so the header keeps the given order.
+    const info = { dtype: t.dtype, shape: t.shape, data_offsets: [begin, offset] };
+    headerParts.push(`${JSON.stringify(name)}:${JSON.stringify(info)}`);
+    return { data: t.data, codec, begin, end: offset };
+  });
+  const json = new TextEncoder().encode(`{${headerParts.join(',')}}`);
+  const headerLength = Math.ceil(json.length / 8) * 8;
+  const out = new Uint8Array(8 + headerLength + offset);
+  const view = new DataView(out.buffer);
+  view.setUint32(0, headerLength % 2 ** 32, true);
+  view.setUint32(4, Math.floor(headerLength / 2 ** 32), true);
+  out.set(json, 8);
+  out.fill(0x20, 8 + json.length, 8 + headerLength);
+  const body = out.subarray(8 + headerLength);
+  for (const { data, codec, begin, end } of placed) codec.write(data, body.subarray(begin, end));
+  return out;
+}
+
+export function parseSafetensors(bytes: Uint8Array): Safetensors {
+  if (bytes.length < 8) fail(`file is ${bytes.length} bytes, too short for the 8-byte header length`);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const headerLength = view.getUint32(0, true) + view.getUint32(4, true) * 2 ** 32;
+  if (headerLength > bytes.length - 8) {
+    fail(`header length ${headerLength} runs past the end of the ${bytes.length}-byte file (truncated?)`);
+  }
+  const header = parseHeader(bytes.subarray(8, 8 + headerLength));
+  const data = bytes.subarray(8 + headerLength);
+
+  let metadata: Record<string, string> = {};
+  const layout: { name: string; dtype: SafetensorsDtype; shape: number[]; begin: number; end: number }[] = [];
+  for (const [name, info] of Object.entries(header)) {
+    if (name === METADATA_KEY) metadata = checkMetadata(info);
+    else layout.push({ name, ...checkTensorInfo(name, info, data.length) });
+  }
+
+  // Tensors must tile the data exactly: no overlap, no hole, nothing after the last one.
+  layout.sort((a, b) => a.begin - b.begin || a.end - b.end);
+  let expected = 0;
+  layout.forEach((t, i) => {
+    if (t.begin < expected) {
+      const prev = layout[i - 1]!;
+      fail(`tensors "${prev.name}" [${prev.begin}, ${prev.end}] and "${t.name}" [${t.begin}, ${t.end}] overlap`);
+    }
+    if (t.begin > expected) fail(`hole of ${t.begin - expected} bytes before tensor "${t.name}" (corrupt file)`);
+    expected = t.end;
+  });
+  if (expected < data.length) fail(`${data.length - expected} trailing bytes after the last tensor (corrupt file)`);
+
+  const tensors = layout.map(({ name, dtype, shape, begin, end }) => {
+    const count = (end - begin) / DTYPES[dtype].bytes;
+    return [name, { dtype, shape, data: DTYPES[dtype].read(data.subarray(begin, end), count, name) }] as const;
+  });
+  // fromEntries defines own properties, so a tensor named "__proto__" stays a tensor.
+  return { tensors: Object.fromEntries(tensors), metadata };
+}
+
+function checkTensor(name: string, t: SafetensorsTensor): Codec {
+  if (name === METADATA_KEY) fail(`"${METADATA_KEY}" is reserved and cannot name a tensor`);
+  checkText(`tensor name ${JSON.stringify(name)}`, name);
+  if (!Object.hasOwn(DTYPES, t.dtype)) fail(`tensor "${name}" has unknown dtype "${t.dtype}"`);
+  checkShape(name, t.shape);
+  const codec: Codec = DTYPES[t.dtype];
+  if (!(t.data instanceof codec.holds)) {
+    const got = (t.data as object)?.constructor?.name ?? typeof t.data;
+    fail(`tensor "${name}" of dtype ${t.dtype} needs its data as ${codec.holds.name}, got ${got}`);
+  }
+  const count = t.shape.reduce((a, b) => a * b, 1);
+  if (t.data.length !== count) {
+    fail(`tensor "${name}" has ${t.data.length} elements but shape [${t.shape.join(', ')}] needs ${count}`);
+  }
+  return codec;
+}
+
+/** JSON.stringify would escape a lone surrogate, but other readers reject such a header. */
+function checkText(what: string, ...texts: string[]): void {
+  if (texts.some((text) => /\p{Cs}/u.test(text))) fail(`${what} contains a lone surrogate, which has no UTF-8 form`);
+}
+
+function parseHeader(raw: Uint8Array): Record<string, unknown> {
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(raw);
+  } catch {
+    fail('header is not valid UTF-8');
+  }
+  let header: unknown;
+  try {
+    header = JSON.parse(text);
+  } catch (e) {
+    fail(`header is not valid JSON (${(e as Error).message})`);
+  }
+  if (!isPlainObject(header)) fail('header must be a JSON object');
+  return header;
+}
+
+function checkMetadata(info: unknown): Record<string, string> {
+  if (!isPlainObject(info)) fail(`"${METADATA_KEY}" must be an object of strings`);
+  for (const [k, v] of Object.entries(info)) {
+    if (typeof v !== 'string') fail(`"${METADATA_KEY}" entry "${k}" must be a string, got ${JSON.stringify(v)}`);
+  }
+  return info as Record<string, string>;
+}
+
+function checkTensorInfo(name: string, info: unknown, dataLength: number) {
+  if (!isPlainObject(info)) fail(`tensor "${name}" must be an object with dtype, shape and data_offsets`);
+  const extra = Object.keys(info).filter((k) => !TENSOR_KEYS.includes(k));
+  if (extra.length) fail(`tensor "${name}" has unknown fields ${extra.map((k) => `"${k}"`).join(', ')}`);
+  const { dtype, shape, data_offsets: offsets } = info;
+  if (typeof dtype !== 'string' || !Object.hasOwn(DTYPES, dtype)) {
+    fail(`tensor "${name}" has unknown dtype ${JSON.stringify(dtype)}`);
+  }
+  checkShape(name, shape);
+  if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every(isCount)) {
+    fail(`tensor "${name}" data_offsets must be [begin, end] byte offsets, got ${JSON.stringify(offsets)}`);
+  }
+  const [begin, end] = offsets as [number, number];
+  if (begin > end) fail(`tensor "${name}" data_offsets [${begin}, ${end}] end before they begin`);
+  if (end > dataLength) {
+    const where = `data_offsets [${begin}, ${end}] run past the end of the ${dataLength}-byte data`;
+    fail(`tensor "${name}" ${where} (truncated?)`);
+  }
+  const needed = shape.reduce((a, b) => a * b, 1) * DTYPES[dtype as SafetensorsDtype].bytes;
+  if (end - begin !== needed) {
+    fail(
+      `tensor "${name}" data_offsets [${begin}, ${end}] hold ${end - begin} bytes ` +
+        `but shape [${shape.join(', ')}] of ${dtype} needs ${needed}`,
+    );
+  }
+  return { dtype: dtype as SafetensorsDtype, shape: [...shape], begin, end };
+}
+
+function checkShape(name: string, shape: unknown): asserts shape is number[] {
+  if (!Array.isArray(shape) || !shape.every(isCount)) {
+    fail(`tensor "${name}" shape must be a list of non-negative integers, got ${JSON.stringify(shape)}`);
+  }
+}
+
+const isCount = (x: unknown): x is number => Number.isSafeInteger(x) && (x as number) >= 0;
+
+const isPlainObject = (x: unknown): x is Record<string, unknown> =>
+  typeof x === 'object' && x !== null && !Array.isArray(x);
+
+function fail(message: string): never {
+  throw new Error(`safetensors: ${message}`);
+}
+
+// F32/I32 are copied byte for byte, which is only right on a little-endian host. That is every
+// host WebGPU runs on, and the GPU uploads assume it as well.
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+/** A fresh, aligned copy. Not `src.slice()`: on a Node Buffer that is a view, not a copy. */
+function copyBytes(src: Uint8Array): ArrayBuffer {
+  if (!LITTLE_ENDIAN) fail('big-endian hosts are not supported');
+  return copyU8(src).buffer;
+}
+
+function copyU8(src: Uint8Array): Uint8Array<ArrayBuffer> {
+  const out = new Uint8Array(src.length);
+  out.set(src);
+  return out;
+}
+
+function writeBytes(data: TensorData, dst: Uint8Array): void {
+  if (!LITTLE_ENDIAN) fail('big-endian hosts are not supported');
+  dst.set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+}
+
+function viewOf(bytes: Uint8Array): DataView {
+  return new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+function readHalf(toF32: (bits: number) => number) {
+  return (src: Uint8Array, count: number): Float32Array => {
+    const view = viewOf(src);
+    const out = new Float32Array(count);
+    for (let i = 0; i < count; i++) out[i] = toF32(view.getUint16(2 * i, true));
+    return out;
+  };
+}
+
+function writeHalf(fromF32: (x: number) => number) {
+  return (data: TensorData, dst: Uint8Array): void => {
+    const view = viewOf(dst);
+    for (let i = 0; i < data.length; i++) view.setUint16(2 * i, fromF32(data[i]!), true);
+  };
+}
+
+/** I64 is read into int32 (token ids, step counters); a value that does not fit is an error. */
+function readI64(src: Uint8Array, count: number, name: string): Int32Array {
+  const view = viewOf(src);
+  const out = new Int32Array(count);
+  for (let i = 0; i < count; i++) {
+    const lo = view.getUint32(8 * i, true);
+    const hi = view.getInt32(8 * i + 4, true);
+    // It fits in int32 when the high word is just the sign extension of the low word.
+    if (hi !== lo >> 31) {
+      fail(`tensor "${name}" (I64) element ${i} = ${view.getBigInt64(8 * i, true)} does not fit in int32`);
+    }
+    out[i] = lo | 0;
+  }
+  return out;
+}
+
+function writeI64(data: TensorData, dst: Uint8Array): void {
+  const view = viewOf(dst);
+  for (let i = 0; i < data.length; i++) {
+    view.setInt32(8 * i, data[i]!, true);
+    view.setInt32(8 * i + 4, data[i]! < 0 ? -1 : 0, true);
+  }
+}

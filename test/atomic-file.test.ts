@@ -1,0 +1,259 @@
+// Crash-safe checkpoint files: CRC-32 against zlib, atomic writes leaving no temporary files, every
+// way a checkpoint can be broken reported as such, and a child process SIGKILLed at random moments
+// in the middle of saving 32 MB checkpoints, after which the checkpoint on disk must always load.
+import { build } from 'esbuild';
+import fc from 'fast-check';
+import { spawn } from 'node:child_process';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { crc32 as zlibCrc32 } from 'node:zlib';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { writeFileAtomic } from '../src/io/atomic-file.js';
+import { readCheckpointFiles, writeCheckpointFiles, MANIFEST_FILE } from '../src/io/checkpoint-files.js';
+import { crc32, crc32Hex } from '../src/io/checksum.js';
+import { parseSafetensors, serializeSafetensors } from '../src/io/safetensors.js';
+
+const seed = process.env.FC_SEED ? Number(process.env.FC_SEED) : 42;
+
+let root: string;
+beforeAll(async () => {
+  root = await mkdtemp(join(tmpdir(), 'atomic-file-test-'));
+});
+afterAll(async () => {
+  await rm(root, { recursive: true, force: true });
+});
+
+let dirs = 0;
+const freshDir = async () => {
+  const dir = join(root, `case-${dirs++}`);
+  await mkdir(dir);
+  return dir;
+};
+
+/** Everything in `dir` except the checkpoint proper: temporary files and orphaned weights. */
+async function strays(dir: string): Promise<string[]> {
+  const manifest = JSON.parse(await readFile(join(dir, MANIFEST_FILE), 'utf8')) as { weights: string };
+  return (await readdir(dir)).filter((name) => name !== MANIFEST_FILE && name !== manifest.weights);
+}
+
+describe('crc32', () => {
+  it('matches the standard check value and zlib, in one go or in pieces', () => {
+    expect(crc32(new TextEncoder().encode('123456789'))).toBe(0xcbf43926);
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 300 }), fc.nat(300), (bytes, at) => {
+        const cut = Math.min(at, bytes.length);
+        expect(crc32(bytes)).toBe(zlibCrc32(bytes));
+        expect(crc32(bytes.subarray(cut), crc32(bytes.subarray(0, cut)))).toBe(zlibCrc32(bytes));
+      }),
+      { numRuns: 300, seed },
+    );
+  });
+});
+
+describe('writeFileAtomic', () => {
+  it('creates and replaces files, leaving no temporary file behind', async () => {
+    const dir = await freshDir();
+    const path = join(dir, 'a.bin');
+    await writeFileAtomic(path, Uint8Array.of(1, 2, 3));
+    expect([...(await readFile(path))]).toEqual([1, 2, 3]);
+    await writeFileAtomic(path, 'text ü');
+    expect(await readFile(path, 'utf8')).toBe('text ü');
+    expect(await readdir(dir)).toEqual(['a.bin']);
+  });
+
+  it('removes its temporary file and rethrows when the write fails', async () => {
+    const dir = await freshDir();
+    await mkdir(join(dir, 'taken')); // renaming a file over a directory fails
+    await expect(writeFileAtomic(join(dir, 'taken'), 'x')).rejects.toThrow(/EISDIR|EEXIST|ENOTEMPTY|EPERM/);
+    expect(await readdir(dir)).toEqual(['taken']);
+    await expect(writeFileAtomic(join(dir, 'no-such-dir', 'f'), 'x')).rejects.toThrow(/ENOENT/);
+  });
+});
+
+describe('checkpoint files', () => {
+  const weights = (fill: number) => new Uint8Array(1000).fill(fill);
+
+  it('round trips weights and metadata, and a new save removes the old weights', async () => {
+    const dir = join(await freshDir(), 'nested', 'ckpt');
+    const first = await writeCheckpointFiles(dir, weights(1), { step: 1 });
+    const second = await writeCheckpointFiles(dir, weights(2), { step: 2, config: { nLayer: 2 } });
+    expect(second.weights).not.toBe(first.weights);
+    const { weights: back, manifest } = await readCheckpointFiles(dir);
+    expect(new Uint8Array(back)).toEqual(weights(2));
+    expect(manifest).toEqual(second);
+    expect(manifest.meta).toEqual({ step: 2, config: { nLayer: 2 } });
+    expect((await readdir(dir)).sort()).toEqual([MANIFEST_FILE, second.weights].sort());
+  });
+
+  it('a save killed before its manifest landed leaves the previous checkpoint readable', async () => {
+    const dir = await freshDir();
+    const saved = await writeCheckpointFiles(dir, weights(1), { step: 1 });
+    // What a killed save can leave: new weights nobody names yet, temporary files of both kinds.
+    await writeFileAtomic(join(dir, 'model-zzz-000.safetensors'), weights(2));
+    await writeFile(join(dir, `.${MANIFEST_FILE}.tmp-1-abc`), '{"weights": "half');
+    await writeFile(join(dir, '.model-zzz-001.safetensors.tmp-1-abc'), weights(3).subarray(0, 10));
+    const { weights: back, manifest } = await readCheckpointFiles(dir);
+    expect(manifest).toEqual(saved);
+    expect(new Uint8Array(back)).toEqual(weights(1));
+    expect(await strays(dir)).toHaveLength(3);
+    const next = await writeCheckpointFiles(dir, weights(4), { step: 2 });
+    expect((await readdir(dir)).sort()).toEqual([MANIFEST_FILE, next.weights].sort()); // leftovers swept
+  });
+
+  it('reports a missing, truncated or corrupt checkpoint as such', async () => {
+    const empty = await freshDir();
+    await expect(readCheckpointFiles(empty)).rejects.toThrow(
+      `checkpoint at ${empty} is missing: there is no checkpoint.json`,
+    );
+    type Breaker = (weightsPath: string, manifestPath: string) => Promise<unknown>;
+    const editManifest =
+      (edit: (text: string) => string): Breaker =>
+      async (_, path) =>
+        writeFile(path, edit(await readFile(path, 'utf8')));
+    const cases: [string, Breaker, (name: string) => string | RegExp][] = [
+      [
+        'truncated weights',
+        (p) => writeFile(p, weights(7).subarray(0, 999)),
+        (name) => `is truncated: ${name} has 999 bytes, checkpoint.json records 1000`,
+      ],
+      ['weights too long', (p) => writeFile(p, new Uint8Array(1001).fill(7)), () => /is corrupt: weights size mismatch/],
+      [
+        // A weights file newer than its manifest, or damaged: same size, different bytes.
+        'changed weights',
+        (p) => writeFile(p, weights(8)),
+        (name) =>
+          `is corrupt: weights checksum mismatch (${name} has CRC-32 ${crc32Hex(weights(8))}, ` +
+          `checkpoint.json records ${crc32Hex(weights(7))})`,
+      ],
+      [
+        'deleted weights',
+        (p) => rm(p),
+        (name) => `is missing: weights file ${name} named by checkpoint.json does not exist`,
+      ],
+      ['manifest not JSON', (_, m) => writeFile(m, '{"weights":'), () => /is corrupt: checkpoint.json is not valid JSON/],
+      [
+        'manifest escaping its directory',
+        editManifest((t) => t.replace(/"model-[^"]*"/, '"../x"')),
+        () => /field "weights" must be a file name in the checkpoint directory, got "..\/x"/,
+      ],
+      [
+        'manifest with a bad checksum field',
+        editManifest((t) => t.replace(/"weightsCrc32": "\w+"/, '"weightsCrc32": 5')),
+        () => /field "weightsCrc32" must be 8 hex digits, got 5/,
+      ],
+    ];
+    for (const [what, breakIt, message] of cases) {
+      const dir = await freshDir();
+      const { weights: name } = await writeCheckpointFiles(dir, weights(7));
+      await breakIt(join(dir, name), join(dir, MANIFEST_FILE));
+      await expect(readCheckpointFiles(dir), what).rejects.toThrow(`checkpoint at ${dir} is`);
+      await expect(readCheckpointFiles(dir), what).rejects.toThrow(message(name));
+    }
+  });
+});
+
+describe('checkpoint saves killed with SIGKILL', () => {
+  const N = 8 << 20; // floats per checkpoint: 32 MB
+  const KILLS = 10;
+  let runner: string;
+
+  beforeAll(async () => {
+    // The child runs our real modules, bundled by esbuild, since plain Node cannot import .ts.
+    const io = (file: string) => fileURLToPath(new URL(`../src/io/${file}`, import.meta.url));
+    const outdir = join(root, 'bundle');
+    await build({
+      entryPoints: [io('checkpoint-files.ts'), io('safetensors.ts')],
+      bundle: true,
+      platform: 'node',
+      format: 'esm',
+      outdir,
+      outExtension: { '.js': '.mjs' },
+      logLevel: 'silent',
+    });
+    runner = join(root, 'saver.mjs');
+    await writeFile(
+      runner,
+      `import { writeCheckpointFiles } from ${JSON.stringify(join(outdir, 'checkpoint-files.mjs'))};
+import { serializeSafetensors } from ${JSON.stringify(join(outdir, 'safetensors.mjs'))};
+const dir = process.argv[2];
+const data = new Float32Array(${N});
+for (let gen = Number(process.argv[3]); ; gen++) {
+  data.fill(gen);
+  data[data.length - 1] = -gen - 1;
+  const step = Int32Array.of(gen);
+  const bytes = serializeSafetensors(
+    { 'h.0.attn.c_attn.weight': { dtype: 'F32', shape: [data.length], data }, step: { dtype: 'I32', shape: [], data: step } },
+    { gen: String(gen) },
+  );
+  await writeCheckpointFiles(dir, bytes, { gen });
+  process.stdout.write(gen + '\\n');
+}
+`,
+    );
+  });
+
+  /** Loads the checkpoint and checks that all of it comes from one save; returns that save's number. */
+  async function loadGeneration(dir: string): Promise<number> {
+    const { weights, manifest } = await readCheckpointFiles(dir);
+    const { tensors, metadata } = parseSafetensors(weights);
+    const gen = manifest.meta.gen as number;
+    expect(metadata.gen).toBe(String(gen));
+    expect(tensors.step!.data[0]).toBe(gen);
+    const data = tensors['h.0.attn.c_attn.weight']!.data;
+    expect(data.length).toBe(N);
+    expect(data[N - 1]).toBe(-gen - 1);
+    for (let i = 0; i < N - 1; i += 4099) expect(data[i]).toBe(gen);
+    return gen;
+  }
+
+  /** Starts a saver, SIGKILLs it after `delayMs`, and returns the last save it reported done. */
+  function runAndKill(dir: string, firstGen: number, delayMs: number): Promise<number> {
+    return new Promise((resolve, reject) => {
+      const child = spawn(process.execPath, [runner, dir, String(firstGen)], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let out = '';
+      let err = '';
+      child.stdout.on('data', (d: Buffer) => (out += d));
+      child.stderr.on('data', (d: Buffer) => (err += d));
+      const timer = setTimeout(() => child.kill('SIGKILL'), delayMs);
+      child.on('error', reject);
+      child.on('close', (_code, signal) => {
+        clearTimeout(timer);
+        if (signal !== 'SIGKILL') reject(new Error(`saver exited on its own (${signal}): ${err}`));
+        const done = out.split('\n').filter(Boolean).map(Number);
+        resolve(done.length ? done[done.length - 1]! : firstGen - 1);
+      });
+    });
+  }
+
+  it(`the checkpoint always loads whole, old or new, across ${KILLS} kills`, async () => {
+    const dir = await freshDir();
+    const initial = serializeSafetensors(
+      {
+        'h.0.attn.c_attn.weight': { dtype: 'F32', shape: [N], data: new Float32Array(N).fill(0).fill(-1, N - 1) },
+        step: { dtype: 'I32', shape: [], data: Int32Array.of(0) },
+      },
+      { gen: '0' },
+    );
+    await writeCheckpointFiles(dir, initial, { gen: 0 });
+    let gen = await loadGeneration(dir);
+    const delays = fc.sample(fc.noBias(fc.integer({ min: 50, max: 1200 })), { numRuns: KILLS, seed });
+    const log: string[] = [];
+    for (const delay of delays) {
+      const reported = await runAndKill(dir, gen + 1, delay);
+      const onDisk = await loadGeneration(dir);
+      // The last save reported done is on disk, or the one after it if the kill came between its
+      // commit and its report. Nothing older: no save is lost.
+      expect([reported, reported + 1], `killed after ${delay} ms`).toContain(onDisk);
+      const left = await strays(dir);
+      for (const name of left) expect(name).toMatch(/^\.(checkpoint\.json|model-[0-9a-z-]+\.safetensors)\.tmp-|^model-/);
+      log.push(`${delay}ms: gen ${gen}→${onDisk}, ${left.length} strays`);
+      gen = onDisk;
+    }
+    console.log(`SIGKILL rounds: ${log.join('; ')}`);
+    expect(gen).toBeGreaterThan(0); // some saves did complete between kills
+    await writeCheckpointFiles(dir, initial, { gen: 0 });
+    expect(await strays(dir)).toEqual([]);
+  });
+});
