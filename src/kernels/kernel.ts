@@ -35,6 +35,7 @@ export class Kernel {
       ...Object.entries(spec.read ?? {}).map(([n, t]) => [n, t, 'read'] as const),
       ...Object.entries(spec.write ?? {}).map(([n, t]) => [n, t, 'read_write'] as const),
     ];
+    for (const [n] of storage) if (n === 'p') throw new Error(`${spec.name}: a buffer may not be named 'p' (the params struct)`);
     const header = storage.map(
       ([n, t, access], i) => `@group(0) @binding(${i}) var<storage, ${access}> ${n}: array<${t}>;`,
     );

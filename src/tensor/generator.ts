@@ -1,0 +1,41 @@
+// A small seeded generator for host-side randomness (batch positions, per-call dropout and init
+// seeds). Its whole state is one number pair, so checkpoints can save and restore it exactly.
+export class Generator {
+  private state: bigint;
+
+  constructor(seed: number) {
+    this.state = BigInt.asUintN(64, BigInt(seed));
+  }
+
+  /** splitmix64: the next 64-bit value. */
+  private next64(): bigint {
+    this.state = BigInt.asUintN(64, this.state + 0x9e3779b97f4a7c15n);
+    let z = this.state;
+    z = BigInt.asUintN(64, (z ^ (z >> 30n)) * 0xbf58476d1ce4e5b9n);
+    z = BigInt.asUintN(64, (z ^ (z >> 27n)) * 0x94d049bb133111ebn);
+    return z ^ (z >> 31n);
+  }
+
+  /** A seed for a GPU random draw (a non-negative safe integer). */
+  nextSeed(): number {
+    return Number(this.next64() >> 11n);
+  }
+
+  /** An integer in [0, n). */
+  nextInt(n: number): number {
+    return Number(this.next64() % BigInt(n));
+  }
+
+  /** Uniform in [0, 1). */
+  nextFloat(): number {
+    return Number(this.next64() >> 11n) / 2 ** 53;
+  }
+
+  getState(): string {
+    return this.state.toString();
+  }
+
+  setState(state: string): void {
+    this.state = BigInt.asUintN(64, BigInt(state));
+  }
+}

@@ -1,0 +1,75 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { AdamW } from '../src/optim/adamw.js';
+import { clipGradNorm } from '../src/optim/clip.js';
+import { learningRate } from '../src/optim/schedule.js';
+import { scope, tensor } from '../src/index.js';
+import { expectClose, seededValues, setupDevice } from './helpers.js';
+import { ref } from './reference.js';
+
+beforeAll(setupDevice);
+
+/** Textbook AdamW in float64 (decoupled decay, bias-corrected moments). */
+function adamwRef(p: number[], grads: number[][], o: { lr: number; b1: number; b2: number; eps: number; wd: number }) {
+  const m = p.map(() => 0);
+  const v = p.map(() => 0);
+  p = [...p];
+  grads.forEach((g, t) => {
+    for (let i = 0; i < p.length; i++) {
+      m[i] = o.b1 * m[i]! + (1 - o.b1) * g[i]!;
+      v[i] = o.b2 * v[i]! + (1 - o.b2) * g[i]! ** 2;
+      const mh = m[i]! / (1 - o.b1 ** (t + 1));
+      const vh = v[i]! / (1 - o.b2 ** (t + 1));
+      p[i] = p[i]! - o.lr * (mh / (Math.sqrt(vh) + o.eps) + o.wd * p[i]!);
+    }
+  });
+  return p;
+}
+
+describe('AdamW', () => {
+  it('matches the float64 reference over several steps; decays only rank >= 2 weights', () =>
+    scope(async () => {
+      const init = [...seededValues(6, 1)];
+      const grads = [0, 1, 2, 3, 4].map((s) => [...seededValues(6, 10 + s)]);
+      const o = { lr: 0.01, b1: 0.9, b2: 0.99, eps: 1e-8, wd: 0.1 };
+      const w = tensor(init, [2, 3]).requiresGrad_(); // decayed
+      const b = tensor(init, [6]).requiresGrad_(); // not decayed
+      const opt = new AdamW([w, b], { lr: o.lr, betas: [o.b1, o.b2], eps: o.eps, weightDecay: o.wd });
+      for (const g of grads) {
+        w.grad = tensor(g, [2, 3]);
+        b.grad = tensor(g, [6]);
+        opt.step();
+        opt.zeroGrad();
+      }
+      await expectClose(w, ref([2, 3], adamwRef(init, grads, o)), 1e-6, 1e-5, 'weight');
+      await expectClose(b, ref([6], adamwRef(init, grads, { ...o, wd: 0 })), 1e-6, 1e-5, 'bias');
+      opt.dispose();
+    }));
+});
+
+describe('gradient clipping', () => {
+  it('computes the global norm and scales only when it exceeds maxNorm', () =>
+    scope(async () => {
+      const a = tensor([1, 2, 3]).requiresGrad_();
+      const b = tensor([[4]]).requiresGrad_();
+      a.grad = tensor([3, 0, 0]);
+      b.grad = tensor([[4]]);
+      const big = clipGradNorm([a, b], 1);
+      expect(await big.norm.item()).toBeCloseTo(5, 5);
+      expect(await big.scale.item()).toBeCloseTo(1 / (5 + 1e-6), 6);
+      const small = clipGradNorm([a, b], 10);
+      expect(await small.scale.item()).toBe(1);
+    }));
+});
+
+describe('learning-rate schedule', () => {
+  const s = { lr: 1e-3, minLr: 1e-4, warmupSteps: 100, decaySteps: 2000 };
+  it('warms up linearly, decays by cosine to minLr, then stays there', () => {
+    expect(learningRate(0, s)).toBeCloseTo(1e-3 / 101, 12);
+    expect(learningRate(99, s)).toBeCloseTo(1e-3 * 100 / 101, 12);
+    expect(learningRate(100, s)).toBeCloseTo(1e-3, 12);
+    expect(learningRate(1050, s)).toBeCloseTo((1e-3 + 1e-4) / 2, 12); // halfway: cos = 0
+    expect(learningRate(2000, s)).toBeCloseTo(1e-4, 12);
+    expect(learningRate(5000, s)).toBe(1e-4);
+    for (let t = 101; t < 2000; t += 50) expect(learningRate(t, s)).toBeLessThan(learningRate(t - 1, s));
+  });
+});
