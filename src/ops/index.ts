@@ -3,3 +3,7 @@
 export * from './elementwise.js';
 export * from './reduce.js';
 export * from './shape.js';
+export * from './matmul.js';
+export * from './gather.js';
+export * from './dropout.js';
+export * from './cast.js';

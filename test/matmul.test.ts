@@ -1,0 +1,188 @@
+// matmul against the float64 reference: random M, N, K (primes and 1 included), transpose flags
+// and broadcast batch dims; a few bigger fixed cases; gradients against finite differences; errors.
+// Tolerance: |got - want| <= 1e-5 sqrt(K) + 1e-4 |want|, inputs in [-1, 1] rounded to float32
+// (float32 dot-product error grows like sqrt(K) for random-sign terms).
+import fc from 'fast-check';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { device, matmul, scope, tensor } from '../src/index.js';
+import { checkGrad } from './gradcheck.js';
+import { expectClose, fcParams, seededValues, setupDevice, toTensor } from './helpers.js';
+import { matmulRef, numel, ref, type Ref } from './reference.js';
+
+beforeAll(setupDevice);
+
+const tol = (K: number) => [1e-5 * Math.sqrt(Math.max(K, 1)), 1e-4] as const;
+
+/** Seeded values in [-1, 1], rounded to float32 so engine and reference see the same inputs. */
+const values = (shape: number[], seed: number): Ref => ref(shape, seededValues(numel(shape), seed).map(Math.fround));
+
+/** A's or B's stored shape for op(A) = [M, K], op(B) = [K, N]. */
+const stored = (batch: number[], rows: number, cols: number, trans: boolean) => [...batch, ...(trans ? [cols, rows] : [rows, cols])];
+
+const matDim = (max: number) => fc.oneof(fc.integer({ min: 1, max }), fc.constantFrom(1, 2, 3, 5, 7, 13, 31, 61, 67).filter((d) => d <= max));
+
+/** Output batch dims (rank 0-2) and A's and B's batch dims broadcasting to them (dims dropped or set to 1). */
+const batchArb = (maxDim: number) =>
+  fc.array(fc.integer({ min: 1, max: maxDim }), { maxLength: 2 }).chain((out) => {
+    const side = fc
+      .tuple(fc.integer({ min: 0, max: out.length }), fc.array(fc.boolean(), { minLength: 2, maxLength: 2 }))
+      .map(([drop, ones]) => out.slice(drop).map((d, i) => (ones[i] ? 1 : d)));
+    return fc.tuple(side, side);
+  });
+
+interface Case {
+  M: number;
+  N: number;
+  K: number;
+  transA: boolean;
+  transB: boolean;
+  batchA: number[];
+  batchB: number[];
+  seed: number;
+}
+
+const caseArb = (maxMat: number, maxBatch: number) =>
+  fc.record({
+    M: matDim(maxMat),
+    N: matDim(maxMat),
+    K: matDim(maxMat),
+    transA: fc.boolean(),
+    transB: fc.boolean(),
+    batch: batchArb(maxBatch),
+    seed: fc.integer({ min: 1, max: 1e9 }),
+  }).map(({ batch: [batchA, batchB], ...c }): Case => ({ ...c, batchA, batchB }));
+
+function inputs(c: Case): [Ref, Ref] {
+  return [values(stored(c.batchA, c.M, c.K, c.transA), c.seed), values(stored(c.batchB, c.K, c.N, c.transB), c.seed + 1)];
+}
+
+const describeCase = (c: Case) =>
+  `A ${JSON.stringify(stored(c.batchA, c.M, c.K, c.transA))}${c.transA ? '^T' : ''} @ B ${JSON.stringify(stored(c.batchB, c.K, c.N, c.transB))}${c.transB ? '^T' : ''}`;
+
+async function checkForward(c: Case): Promise<void> {
+  const [a, b] = inputs(c);
+  await scope(async () => {
+    const out = matmul(toTensor(a), toTensor(b), { transA: c.transA, transB: c.transB });
+    await expectClose(out, matmulRef(a, b, c.transA, c.transB), ...tol(c.K), describeCase(c));
+  });
+}
+
+describe('matmul matches the float64 reference', () => {
+  it('random M, N, K, transposes and broadcast batch dims', async () => {
+    const before = device().memory().liveBuffers;
+    await fc.assert(fc.asyncProperty(caseArb(70, 3), checkForward), fcParams(40));
+    expect(device().memory().liveBuffers).toBe(before);
+  });
+
+  it('bigger fixed cases (not multiples of the 64x64 tile, and 256^3)', async () => {
+    const cases: Case[] = [
+      { M: 130, N: 67, K: 257, transA: false, transB: false, batchA: [], batchB: [], seed: 1 },
+      { M: 130, N: 257, K: 67, transA: true, transB: true, batchA: [], batchB: [], seed: 2 },
+      { M: 67, N: 130, K: 257, transA: true, transB: false, batchA: [2], batchB: [], seed: 3 },
+      { M: 65, N: 129, K: 100, transA: false, transB: true, batchA: [3, 1], batchB: [2], seed: 4 },
+      { M: 256, N: 256, K: 256, transA: false, transB: false, batchA: [], batchB: [], seed: 5 },
+    ];
+    for (const c of cases) await checkForward(c);
+  });
+
+  it('more tiles than one grid axis holds (70000 batches)', () =>
+    scope(async () => {
+      const a = values([70_000, 1, 2], 7);
+      const b = values([70_000, 2, 1], 8);
+      await expectClose(matmul(toTensor(a), toTensor(b)), matmulRef(a, b), ...tol(2), 'batch 70000');
+    }));
+
+  it('both inputs broadcast along different batch dims ([2, 1] and [1, 3] -> [2, 3])', () =>
+    scope(async () => {
+      const a = values([2, 1, 3, 4], 40);
+      const b = values([1, 3, 4, 2], 41);
+      await expectClose(matmul(toTensor(a), toTensor(b)), matmulRef(a, b), ...tol(4), 'broadcast');
+    }));
+
+  it('rank-1 operands are vectors, as in NumPy', () =>
+    scope(async () => {
+      const v = values([5], 9);
+      const m = values([2, 5, 3], 10);
+      const w = values([5], 11);
+      const asMat = (r: Ref, shape: number[]) => ({ shape, data: r.data });
+      const vm = matmulRef(asMat(v, [1, 5]), m);
+      await expectClose(matmul(toTensor(v), toTensor(m)), asMat(vm, [2, 3]), ...tol(5), 'vector @ matrix');
+      const mv = matmulRef(m, asMat(w, [5, 1]), true);
+      await expectClose(matmul(toTensor(m), toTensor(w), { transA: true }), asMat(mv, [2, 3]), ...tol(5), 'matrix^T @ vector');
+      const vv = matmulRef(asMat(v, [1, 5]), asMat(w, [5, 1]));
+      await expectClose(matmul(toTensor(v), toTensor(w)), asMat(vv, []), ...tol(5), 'vector @ vector');
+    }));
+
+  it('K = 0 gives zeros; the method form works', () =>
+    scope(async () => {
+      const z = matmul(tensor(new Float32Array(0), [2, 0]), tensor(new Float32Array(0), [0, 3]));
+      await expectClose(z, ref([2, 3], new Float64Array(6)), 0, 0, 'K = 0');
+      const a = values([4, 3], 12);
+      const b = values([4, 5], 13);
+      await expectClose(toTensor(a).matmul(toTensor(b), { transA: true }), matmulRef(a, b, true), ...tol(4), 'method');
+    }));
+});
+
+describe('matmul gradients match finite differences of the reference', () => {
+  it('all transpose flags, broadcast batch dims', async () => {
+    const before = device().memory().liveBuffers;
+    await fc.assert(
+      fc.asyncProperty(caseArb(6, 2), async (c) => {
+        const [a, b] = inputs(c);
+        await checkGrad({
+          name: `d matmul ${describeCase(c)}`,
+          inputs: [a, b],
+          engine: ([x, y]) => matmul(x!, y!, { transA: c.transA, transB: c.transB }),
+          reference: ([x, y]) => matmulRef(x!, y!, c.transA, c.transB),
+        });
+      }),
+      fcParams(40),
+    );
+    expect(device().memory().liveBuffers).toBe(before);
+  });
+
+  it('x [B, T, C] @ W [C, N] and W^T, with only one input differentiable', async () => {
+    for (const transB of [false, true]) {
+      for (const differentiable of [[true, true], [false, true], [true, false]]) {
+        await checkGrad({
+          name: `d matmul transB=${transB} differentiable=${differentiable}`,
+          inputs: [values([2, 3, 4], 20), values(transB ? [5, 4] : [4, 5], 21)],
+          differentiable,
+          engine: ([x, w]) => matmul(x!, w!, { transB }),
+          reference: ([x, w]) => matmulRef(x!, w!, false, transB),
+        });
+      }
+    }
+  });
+
+  it('rank-1 operands', async () => {
+    await checkGrad({
+      name: 'd vector @ matrix',
+      inputs: [values([4], 30), values([2, 4, 3], 31)],
+      engine: ([v, m]) => matmul(v!, m!),
+      reference: ([v, m]) => {
+        const r = matmulRef({ shape: [1, 4], data: v!.data }, m!);
+        return { shape: [2, 3], data: r.data };
+      },
+    });
+  });
+});
+
+describe('matmul errors name the op and the shapes', () => {
+  const f = (shape: number[]) => tensor(new Float32Array(numel(shape)), shape);
+  it('inner dimensions differ', () =>
+    scope(() => {
+      expect(() => matmul(f([2, 3]), f([4, 5]))).toThrow(/matmul: inner dimensions differ in \[2, 3\] @ \[4, 5\]/);
+      expect(() => matmul(f([2, 3]), f([2, 5]), { transB: true })).toThrow(/matmul:.*\[2, 5\]\^T.*3 columns.*5 rows/);
+      expect(() => matmul(f([3]), f([4]))).toThrow(/matmul: inner dimensions/);
+    }));
+  it('batch dims not broadcastable', () =>
+    scope(() => {
+      expect(() => matmul(f([2, 2, 3]), f([3, 3, 4]))).toThrow(/matmul: batch dims \[2\] and \[3\].*cannot be broadcast/);
+    }));
+  it('wrong dtype, scalar operand', () =>
+    scope(() => {
+      expect(() => matmul(f([2, 3]), tensor(new Int32Array(12), [3, 4]))).toThrow(/matmul: expected float32.*int32\[3, 4\]/);
+      expect(() => matmul(f([]), f([3, 4]))).toThrow(/matmul: A must have rank >= 1, got float32\[\]/);
+    }));
+});
