@@ -7,3 +7,6 @@ export * from './matmul.js';
 export * from './gather.js';
 export * from './dropout.js';
 export * from './cast.js';
+export * from './softmax.js';
+export * from './layernorm.js';
+export * from './cross-entropy.js';

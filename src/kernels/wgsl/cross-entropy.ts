@@ -1,0 +1,78 @@
+// Fused softmax cross-entropy. Layout: logits rows x V row-major, targets i32 [rows].
+//   forward (one 64-lane workgroup per row): lse = max + log(sum(exp(x - max))),
+//     loss[row] = lse - x[target], valid[row] = 1 (both 0 where target == ignore_index);
+//     lse is kept for the backward.
+//   backward (one workgroup per row): dx = scale * (exp(x - lse) - onehot(target)), 0 on ignored
+//     rows; scale (a 0-d buffer) = upstream gradient / number of valid rows.
+// Targets outside [0, V) that were not checked on the host are clamped, never read out of bounds.
+import { Kernel, gridRows } from '../kernel.js';
+import { ROW_INDEX, ROW_MAIN_ARGS, ROW_REDUCE, ROW_WG } from './row.js';
+
+const TARGET = `let t_raw = select(p.ignore_index, targets[row], live);
+  let ignored = t_raw == p.ignore_index;
+  let t = u32(clamp(t_raw, 0, i32(p.V) - 1));`;
+
+const forwardK = new Kernel({
+  name: 'cross_entropy',
+  read: { x: 'f32', targets: 'i32' },
+  write: { loss: 'f32', valid: 'f32', lse: 'f32' },
+  params: { rows: 'u32', V: 'u32', ignore_index: 'i32' },
+  body: /* wgsl */ `
+${ROW_REDUCE}
+@compute @workgroup_size(${ROW_WG})
+fn main(${ROW_MAIN_ARGS}) {
+  ${ROW_INDEX}
+  let base = select(0u, row * p.V, live);
+  let n = select(0u, p.V, live);
+  var m = -3.402823e38;
+  for (var j = lane; j < n; j += ${ROW_WG}u) { m = max(m, x[base + j]); }
+  m = wg_max(m, lane);
+  var s = 0.0;
+  for (var j = lane; j < n; j += ${ROW_WG}u) { s += exp(x[base + j] - m); }
+  let l = m + log(wg_sum(s, lane));
+  ${TARGET}
+  if (live && lane == 0u) {
+    lse[row] = l;
+    loss[row] = select(l - x[base + t], 0.0, ignored);
+    valid[row] = select(1.0, 0.0, ignored);
+  }
+}`,
+});
+
+const backwardK = new Kernel({
+  name: 'cross_entropy_backward',
+  read: { x: 'f32', targets: 'i32', lse: 'f32', scale: 'f32' },
+  write: { dx: 'f32' },
+  params: { rows: 'u32', V: 'u32', ignore_index: 'i32' },
+  body: /* wgsl */ `
+@compute @workgroup_size(${ROW_WG})
+fn main(${ROW_MAIN_ARGS}) {
+  ${ROW_INDEX}
+  if (!live) { return; }
+  ${TARGET}
+  let base = row * p.V;
+  let l = lse[row];
+  let k = select(scale[0], 0.0, ignored);
+  for (var j = lane; j < p.V; j += ${ROW_WG}u) {
+    dx[base + j] = k * (exp(x[base + j] - l) - select(0.0, 1.0, j == t));
+  }
+}`,
+});
+
+export function launchCrossEntropy(
+  b: { x: GPUBuffer; targets: GPUBuffer; loss: GPUBuffer; valid: GPUBuffer; lse: GPUBuffer },
+  rows: number,
+  V: number,
+  ignoreIndex: number,
+): void {
+  forwardK.launch([b.x, b.targets, b.loss, b.valid, b.lse], { rows, V, ignore_index: ignoreIndex }, gridRows(rows));
+}
+
+export function launchCrossEntropyBackward(
+  b: { x: GPUBuffer; targets: GPUBuffer; lse: GPUBuffer; scale: GPUBuffer; dx: GPUBuffer },
+  rows: number,
+  V: number,
+  ignoreIndex: number,
+): void {
+  backwardK.launch([b.x, b.targets, b.lse, b.scale, b.dx], { rows, V, ignore_index: ignoreIndex }, gridRows(rows));
+}

@@ -1,0 +1,106 @@
+// LayerNorm over the last axis. Layout: x is rows x C row-major; w, b are [C].
+//   forward (one 64-lane workgroup per row): mean, rstd = 1/sqrt(var + eps) (two passes over the
+//     row), y = (x - mean) * rstd * w + b; mean and rstd are written per row for the backward.
+//   backward dx (one workgroup per row), with xhat = (x - mean) rstd and g = dy * w:
+//     dx = rstd * (g - mean(g) - xhat * mean(g * xhat))
+//   backward dw, db (one lane per column, looping over rows: deterministic, no atomics):
+//     dw = sum_rows dy * xhat, db = sum_rows dy
+import { Kernel, grid1d, gridRows } from '../kernel.js';
+import { ROW_INDEX, ROW_MAIN_ARGS, ROW_REDUCE, ROW_WG } from './row.js';
+
+const forwardK = new Kernel({
+  name: 'layernorm',
+  read: { x: 'f32', w: 'f32', b: 'f32' },
+  write: { y: 'f32', mean: 'f32', rstd: 'f32' },
+  params: { rows: 'u32', C: 'u32', eps: 'f32', has_bias: 'u32' },
+  body: /* wgsl */ `
+${ROW_REDUCE}
+@compute @workgroup_size(${ROW_WG})
+fn main(${ROW_MAIN_ARGS}) {
+  ${ROW_INDEX}
+  let base = select(0u, row * p.C, live);
+  let n = select(0u, p.C, live);
+  var s = 0.0;
+  for (var j = lane; j < n; j += ${ROW_WG}u) { s += x[base + j]; }
+  let mu = wg_sum(s, lane) / f32(p.C);
+  var v = 0.0;
+  for (var j = lane; j < n; j += ${ROW_WG}u) { let d = x[base + j] - mu; v += d * d; }
+  let r = inverseSqrt(wg_sum(v, lane) / f32(p.C) + p.eps);
+  for (var j = lane; j < n; j += ${ROW_WG}u) {
+    let bias = select(0.0, b[j], p.has_bias == 1u);
+    y[base + j] = (x[base + j] - mu) * r * w[j] + bias;
+  }
+  if (live && lane == 0u) { mean[row] = mu; rstd[row] = r; }
+}`,
+});
+
+const backwardDxK = new Kernel({
+  name: 'layernorm_backward_dx',
+  read: { x: 'f32', w: 'f32', mean: 'f32', rstd: 'f32', dy: 'f32' },
+  write: { dx: 'f32' },
+  params: { rows: 'u32', C: 'u32' },
+  body: /* wgsl */ `
+${ROW_REDUCE}
+@compute @workgroup_size(${ROW_WG})
+fn main(${ROW_MAIN_ARGS}) {
+  ${ROW_INDEX}
+  let base = select(0u, row * p.C, live);
+  let n = select(0u, p.C, live);
+  let mu = select(0.0, mean[row], live);
+  let r = select(0.0, rstd[row], live);
+  var sg = 0.0;
+  var sgx = 0.0;
+  for (var j = lane; j < n; j += ${ROW_WG}u) {
+    let g = dy[base + j] * w[j];
+    sg += g;
+    sgx += g * (x[base + j] - mu) * r;
+  }
+  let mg = wg_sum(sg, lane) / f32(p.C);
+  let mgx = wg_sum(sgx, lane) / f32(p.C);
+  for (var j = lane; j < n; j += ${ROW_WG}u) {
+    let xhat = (x[base + j] - mu) * r;
+    dx[base + j] = r * (dy[base + j] * w[j] - mg - xhat * mgx);
+  }
+}`,
+});
+
+const WG = 64;
+const backwardWbK = new Kernel({
+  name: 'layernorm_backward_wb',
+  read: { x: 'f32', mean: 'f32', rstd: 'f32', dy: 'f32' },
+  write: { dw: 'f32', db: 'f32' },
+  params: { rows: 'u32', C: 'u32' },
+  body: /* wgsl */ `
+@compute @workgroup_size(${WG})
+fn main(@builtin(global_invocation_id) gid: vec3u) {
+  let c = gid.x;
+  if (c >= p.C) { return; }
+  var sw = 0.0;
+  var sb = 0.0;
+  for (var i = 0u; i < p.rows; i++) {
+    let g = dy[i * p.C + c];
+    sw += g * (x[i * p.C + c] - mean[i]) * rstd[i];
+    sb += g;
+  }
+  dw[c] = sw;
+  db[c] = sb;
+}`,
+});
+
+export function launchLayerNorm(
+  b: { x: GPUBuffer; w: GPUBuffer; bias: GPUBuffer | null; y: GPUBuffer; mean: GPUBuffer; rstd: GPUBuffer },
+  rows: number,
+  C: number,
+  eps: number,
+): void {
+  forwardK.launch([b.x, b.w, b.bias ?? b.w, b.y, b.mean, b.rstd], { rows, C, eps, has_bias: b.bias ? 1 : 0 }, gridRows(rows));
+}
+
+export function launchLayerNormBackward(
+  b: { x: GPUBuffer; w: GPUBuffer; mean: GPUBuffer; rstd: GPUBuffer; dy: GPUBuffer; dx: GPUBuffer | null; dw: GPUBuffer; db: GPUBuffer },
+  rows: number,
+  C: number,
+): void {
+  if (b.dx) backwardDxK.launch([b.x, b.w, b.mean, b.rstd, b.dy, b.dx], { rows, C }, gridRows(rows));
+  backwardWbK.launch([b.x, b.mean, b.rstd, b.dy, b.dw, b.db], { rows, C }, grid1d(C, WG));
+}

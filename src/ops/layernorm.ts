@@ -1,0 +1,56 @@
+// layerNorm over the last axis with weight (and optional bias) of shape [C]; fused kernels forward
+// and backward (see src/kernels/wgsl/layernorm.ts for the math). mean and rstd per row are saved.
+import { defineOp } from '../autograd/op.js';
+import { launchLayerNorm, launchLayerNormBackward } from '../kernels/wgsl/layernorm.js';
+import { Tensor } from '../tensor/tensor.js';
+import { assertDtype, assertShape } from './check.js';
+
+const layerNormOp = defineOp({
+  name: 'layerNorm',
+  forward(ctx, x: Tensor, w: Tensor, b: Tensor | null, eps: number) {
+    const C = x.shape[x.rank - 1]!;
+    const rows = x.size / C;
+    const y = Tensor.empty(x.shape, 'float32', 'layerNorm');
+    const mean = Tensor.empty([rows], 'float32', 'layerNorm mean');
+    const rstd = Tensor.empty([rows], 'float32', 'layerNorm rstd');
+    launchLayerNorm({ x: x.buffer(), w: w.buffer(), bias: b?.buffer() ?? null, y: y.buffer(), mean: mean.buffer(), rstd: rstd.buffer() }, rows, C, eps);
+    ctx.save(x, w, mean, rstd);
+    mean.dispose();
+    rstd.dispose();
+    return y;
+  },
+  backward(ctx, g, [, , b]) {
+    const [x, w, mean, rstd] = ctx.saved as [Tensor, Tensor, Tensor, Tensor];
+    const C = x.shape[x.rank - 1]!;
+    const dx = ctx.needsGrad[0] ? Tensor.empty(x.shape, 'float32', 'layerNorm dx') : null;
+    const dw = Tensor.empty([C], 'float32', 'layerNorm dw');
+    const db = Tensor.empty([C], 'float32', 'layerNorm db');
+    launchLayerNormBackward(
+      { x: x.buffer(), w: w.buffer(), mean: mean.buffer(), rstd: rstd.buffer(), dy: g.buffer(), dx: dx?.buffer() ?? null, dw: dw.buffer(), db: db.buffer() },
+      x.size / C,
+      C,
+    );
+    if (!b) {
+      db.dispose();
+      return [dx, dw];
+    }
+    return [dx, dw, db];
+  },
+});
+
+/** y = (x - mean) / sqrt(var + eps) * weight + bias over the last axis. */
+export function layerNorm(x: Tensor, weight: Tensor, bias?: Tensor | null, eps = 1e-5): Tensor {
+  assertDtype('layerNorm', 'float32', x, weight, ...(bias ? [bias] : []));
+  if (x.rank === 0) throw new Error(`layerNorm: expected an input of rank >= 1, got ${x.describe()}`);
+  const C = x.shape[x.rank - 1]!;
+  assertShape('layerNorm', weight, [C], 'weight');
+  if (bias) assertShape('layerNorm', bias, [C], 'bias');
+  return layerNormOp(x, weight, bias ?? null, eps);
+}
+
+declare module '../tensor/tensor.js' {
+  interface Tensor {
+    layerNorm(weight: Tensor, bias?: Tensor | null, eps?: number): Tensor;
+  }
+}
+Tensor.prototype.layerNorm = function (weight, bias, eps) { return layerNorm(this, weight, bias, eps); };
