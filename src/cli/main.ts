@@ -1,14 +1,26 @@
 // The `gpt` command line. Each subcommand parses its own flags; errors print one line, not a trace.
 import { doctor } from './doctor.js';
+import { UsageError } from './flags.js';
+import { prepare, PREPARE_HELP } from './prepare.js';
+import { evaluate, EVAL_HELP, sample, SAMPLE_HELP } from './sample.js';
+import { train, TRAIN_HELP } from './train.js';
 
 const USAGE = `usage: gpt <command> [flags]
 
 commands:
+  prepare    tokenize a text corpus into train/val splits
+  train      train a GPT (from scratch, --init-from resume, or fine-tune a checkpoint)
+  sample     generate text from a checkpoint
+  eval       loss of a checkpoint on train/val data
   doctor     show the WebGPU adapter (or why none was found and how to fix it)
 
 Run \`gpt <command> --help\` for a command's flags.`;
 
 const COMMANDS: Record<string, { help: string; run: (args: string[]) => Promise<number> }> = {
+  prepare: { help: PREPARE_HELP, run: prepare },
+  train: { help: TRAIN_HELP, run: train },
+  sample: { help: SAMPLE_HELP, run: sample },
+  eval: { help: EVAL_HELP, run: evaluate },
   doctor: {
     help: `usage: gpt doctor [--json] [--one-line] [--quiet]
   --json       machine-readable adapter description
@@ -39,6 +51,6 @@ export async function main(argv: string[]): Promise<number> {
   } catch (e) {
     console.error(`gpt ${name}: ${(e as Error).message}`);
     if (process.env.GPT_DEBUG) console.error(e);
-    return 1;
+    return e instanceof UsageError ? 2 : 1;
   }
 }

@@ -1,0 +1,60 @@
+// Autoregressive generation, streamed as an async iterator of token ids. With the KV cache, each
+// new token runs the model on one position only. Learned absolute positions mean a full window
+// cannot be shifted, so once the context reaches blockSize the window slides like nanoGPT's
+// (the last blockSize tokens, re-encoded from scratch each step).
+import { noGrad } from '../autograd/mode.js';
+import type { KVCache } from '../nn/transformer.js';
+import { tensor } from '../tensor/create.js';
+import { Generator } from '../tensor/generator.js';
+import { scope } from '../tensor/scope.js';
+import type { GPT } from './model.js';
+import { sampleToken, type SamplingOptions } from './sample.js';
+
+export interface GenerateOptions extends SamplingOptions {
+  maxNewTokens: number;
+  seed?: number;
+  /** Reuse keys/values of earlier positions (default true). */
+  kvCache?: boolean;
+}
+
+export async function* generate(model: GPT, prompt: readonly number[], opts: GenerateOptions): AsyncGenerator<number> {
+  if (!prompt.length) throw new Error('generate: the prompt must contain at least one token');
+  const rng = new Generator(opts.seed ?? 0);
+  const { blockSize } = model.config;
+  const useCache = opts.kvCache ?? true;
+  const wasTraining = model.training;
+  model.eval();
+  const tokens = [...prompt];
+  let caches: KVCache[] | null = null;
+  const dropCaches = () => {
+    for (const c of caches ?? []) [c.k, c.v].forEach((t) => t?.dispose());
+    caches = null;
+  };
+  try {
+    for (let i = 0; i < opts.maxNewTokens; i++) {
+      const cached = caches?.[0]?.k?.shape[2] ?? 0;
+      // incremental step only while the cache holds exactly the context so far and has room
+      const incremental = useCache && caches !== null && cached === tokens.length - 1 && tokens.length <= blockSize;
+      if (!incremental) {
+        dropCaches();
+        if (useCache && tokens.length <= blockSize) caches = model.h.items.map(() => ({ k: null, v: null }));
+      }
+      const input = incremental ? tokens.slice(-1) : tokens.slice(-blockSize);
+      const logits = await noGrad(() =>
+        scope(async () => {
+          const idx = tensor(new Int32Array(input), [1, input.length]);
+          const out = model.forward(idx, { caches: caches ?? undefined }).logits; // [1, T, V]
+          const V = out.shape[2]!;
+          const all = (await out.toArray()) as Float32Array;
+          return all.slice((input.length - 1) * V);
+        }),
+      );
+      const next = sampleToken(logits, opts, rng);
+      tokens.push(next);
+      yield next;
+    }
+  } finally {
+    dropCaches();
+    model.train(wasTraining);
+  }
+}

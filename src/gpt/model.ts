@@ -1,0 +1,81 @@
+// GPT-2: token + learned position embeddings, nLayer pre-LN blocks, a final LayerNorm, and an LM
+// head tied to the token embedding. Reads like nanoGPT's model.py; parameter names follow GPT-2
+// (`wte.weight`, `h.0.attn.c_attn.weight`, ...). Shapes: B batch, T time, C = nEmbd, V = vocab.
+import { crossEntropy } from '../ops/cross-entropy.js';
+import { matmul } from '../ops/matmul.js';
+import { Dropout, Embedding, LayerNorm } from '../nn/layers.js';
+import { Module, ModuleList } from '../nn/module.js';
+import { Block, type KVCache } from '../nn/transformer.js';
+import { arange } from '../tensor/create.js';
+import { Generator } from '../tensor/generator.js';
+import { scope } from '../tensor/scope.js';
+import type { Tensor } from '../tensor/tensor.js';
+
+export interface GPTConfig {
+  vocabSize: number;
+  blockSize: number;
+  nLayer: number;
+  nHead: number;
+  nEmbd: number;
+  dropout: number;
+  bias: boolean;
+}
+
+export function validateConfig(cfg: GPTConfig): void {
+  for (const k of ['vocabSize', 'blockSize', 'nLayer', 'nHead', 'nEmbd'] as const) {
+    if (!Number.isInteger(cfg[k]) || cfg[k] < 1) throw new Error(`GPT config: ${k} must be a positive integer, got ${cfg[k]}`);
+  }
+  if (cfg.nEmbd % cfg.nHead) throw new Error(`GPT config: nEmbd (${cfg.nEmbd}) must be divisible by nHead (${cfg.nHead})`);
+  if (!(cfg.dropout >= 0 && cfg.dropout < 1)) throw new Error(`GPT config: dropout must be in [0, 1), got ${cfg.dropout}`);
+}
+
+export class GPT extends Module {
+  readonly wte: Embedding;
+  readonly wpe: Embedding;
+  readonly h: ModuleList<Block>;
+  readonly ln_f: LayerNorm;
+  private readonly drop: Dropout;
+  /** Host randomness for dropout seeds; saved in checkpoints so resumed runs match. */
+  readonly rng: Generator;
+
+  constructor(readonly config: GPTConfig, opts: { seed?: number } = {}) {
+    super();
+    validateConfig(config);
+    const rng = (this.rng = new Generator(opts.seed ?? 1337));
+    const { vocabSize, blockSize, nLayer, nEmbd } = config;
+    this.wte = this.module('wte', new Embedding(vocabSize, nEmbd, { rng }));
+    this.wpe = this.module('wpe', new Embedding(blockSize, nEmbd, { rng }));
+    this.drop = this.module('drop', new Dropout(config.dropout, rng));
+    this.h = this.module('h', new ModuleList(Array.from({ length: nLayer }, () => new Block(config, rng))));
+    this.ln_f = this.module('ln_f', new LayerNorm(nEmbd, { bias: config.bias }));
+  }
+
+  /** Parameters excluding position embeddings, as nanoGPT reports (the LM head is tied, so not counted twice). */
+  numParams(nonEmbedding = true): number {
+    return this.parameterCount() - (nonEmbedding ? this.wpe.weight.size : 0);
+  }
+
+  /**
+   * idx: int32 [B, T] token ids. Returns logits [B, T, V], and the mean cross-entropy when
+   * targets (int32 [B, T]; -1 = ignore) are given. With a cache (one per layer), positions
+   * continue after the cached ones and the cache grows by T.
+   */
+  forward(idx: Tensor, opts: { targets?: Tensor; caches?: KVCache[] } = {}): { logits: Tensor; loss?: Tensor } {
+    const [B, T] = idx.shape as [number, number];
+    const past = opts.caches?.[0]?.k?.shape[2] ?? 0;
+    if (idx.rank !== 2) throw new Error(`GPT.forward: idx must be int32 [B, T], got ${idx.describe()}`);
+    if (past + T > this.config.blockSize) {
+      throw new Error(`GPT.forward: sequence of ${past + T} positions exceeds blockSize ${this.config.blockSize}`);
+    }
+    return scope(() => {
+      const pos = arange(past, past + T); // [T]
+      let x = this.drop.forward(this.wte.forward(idx).add(this.wpe.forward(pos))); // [B, T, C]
+      this.h.items.forEach((block, i) => (x = block.forward(x, opts.caches?.[i])));
+      x = this.ln_f.forward(x);
+      const logits = matmul(x, this.wte.weight, { transB: true }); // [B, T, V], tied LM head
+      if (!opts.targets) return { logits };
+      const loss = crossEntropy(logits.reshape([B * T, -1]), opts.targets.reshape([B * T]), { ignoreIndex: -1 });
+      return { logits, loss };
+    });
+  }
+}

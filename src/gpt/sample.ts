@@ -1,0 +1,44 @@
+// Picking the next token from a row of logits on the host: temperature, top-k and top-p
+// (nucleus) filtering, then a draw from a seeded generator. temperature 0 is greedy (argmax).
+import type { Generator } from '../tensor/generator.js';
+
+export interface SamplingOptions {
+  temperature?: number;
+  topK?: number;
+  topP?: number;
+}
+
+export function sampleToken(logits: Float32Array, opts: SamplingOptions, rng: Generator): number {
+  const { temperature = 1, topK, topP } = opts;
+  if (temperature < 0) throw new Error(`sample: temperature must be >= 0, got ${temperature}`);
+  if (topP !== undefined && !(topP > 0 && topP <= 1)) throw new Error(`sample: topP must be in (0, 1], got ${topP}`);
+  if (topK !== undefined && !(Number.isInteger(topK) && topK >= 1)) throw new Error(`sample: topK must be a positive integer, got ${topK}`);
+  if (temperature === 0) return argmax(logits);
+  // candidates sorted by logit, descending; ties keep the lower id first
+  let order = [...logits.keys()].sort((a, b) => logits[b]! - logits[a]! || a - b);
+  if (topK !== undefined) order = order.slice(0, topK);
+  const top = logits[order[0]!]!;
+  let probs = order.map((i) => Math.exp((logits[i]! - top) / temperature));
+  let total = probs.reduce((a, b) => a + b, 0);
+  if (topP !== undefined && topP < 1) {
+    // keep the smallest prefix whose probability mass reaches topP
+    let mass = 0;
+    let keepN = 0;
+    while (keepN < probs.length && mass < topP * total) mass += probs[keepN++]!;
+    order = order.slice(0, keepN);
+    probs = probs.slice(0, keepN);
+    total = mass;
+  }
+  let r = rng.nextFloat() * total;
+  for (let i = 0; i < order.length; i++) {
+    r -= probs[i]!;
+    if (r < 0) return order[i]!;
+  }
+  return order[order.length - 1]!;
+}
+
+export function argmax(xs: Float32Array): number {
+  let best = 0;
+  for (let i = 1; i < xs.length; i++) if (xs[i]! > xs[best]!) best = i;
+  return best;
+}

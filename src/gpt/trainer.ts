@@ -1,0 +1,193 @@
+// Training loop, nanoGPT style: every default at the top, random contiguous blocks drawn from a
+// seeded generator, periodic evaluation, warmup + cosine LR, global-norm clipping, gradient
+// accumulation over micro-batches. Platform-free: file output (logs, checkpoints) is passed in.
+import { noGrad } from '../autograd/mode.js';
+import { AdamW } from '../optim/adamw.js';
+import { clipGradNorm } from '../optim/clip.js';
+import { learningRate } from '../optim/schedule.js';
+import { tensor } from '../tensor/create.js';
+import { device } from '../device/device.js';
+import { Generator } from '../tensor/generator.js';
+import { scope } from '../tensor/scope.js';
+import { GPT, type GPTConfig } from './model.js';
+
+/** nanoGPT's Shakespeare-char configuration for CPUs (config/train_shakespeare_char.py, CPU line). */
+export const TRAIN_DEFAULTS = {
+  nLayer: 4,
+  nHead: 4,
+  nEmbd: 128,
+  blockSize: 64,
+  dropout: 0,
+  bias: false,
+  batchSize: 12,
+  gradAccum: 1,
+  maxIters: 2000,
+  learningRate: 1e-3,
+  minLr: 1e-4,
+  warmupIters: 100,
+  lrDecayIters: 2000,
+  beta1: 0.9,
+  beta2: 0.99,
+  weightDecay: 0.1,
+  gradClip: 1.0,
+  evalInterval: 250,
+  evalIters: 20,
+  logInterval: 10,
+  seed: 1337,
+};
+
+export type TrainConfig = typeof TRAIN_DEFAULTS;
+
+export interface StepLog {
+  step: number;
+  loss: number;
+  lr: number;
+  gradNorm: number;
+  ms: number;
+  tokensPerSec: number;
+  val?: number;
+  train?: number;
+}
+
+export interface TrainerState {
+  step: number;
+  dataRng: string;
+  modelRng: string;
+}
+
+export function modelConfig(cfg: TrainConfig, vocabSize: number): GPTConfig {
+  const { blockSize, nLayer, nHead, nEmbd, dropout, bias } = cfg;
+  return { vocabSize, blockSize, nLayer, nHead, nEmbd, dropout, bias };
+}
+
+export class Trainer {
+  readonly model: GPT;
+  readonly optimizer: AdamW;
+  step = 0;
+  private readonly dataRng: Generator;
+
+  constructor(
+    readonly cfg: TrainConfig,
+    readonly data: { train: Int32Array; val: Int32Array; vocabSize: number },
+    model?: GPT,
+  ) {
+    for (const [name, split] of Object.entries({ train: data.train, val: data.val })) {
+      if (split.length <= cfg.blockSize + 1) {
+        throw new Error(`train: the ${name} split has ${split.length} tokens; it needs more than blockSize + 1 = ${cfg.blockSize + 1}`);
+      }
+    }
+    this.model = model ?? new GPT(modelConfig(cfg, data.vocabSize), { seed: cfg.seed });
+    this.optimizer = new AdamW(this.model.parameters(), {
+      lr: cfg.learningRate,
+      betas: [cfg.beta1, cfg.beta2],
+      weightDecay: cfg.weightDecay,
+    });
+    this.dataRng = new Generator(cfg.seed + 1);
+  }
+
+  /** B random blocks of T+1 tokens: inputs x and next-token targets y, both int32 [B, T]. */
+  batch(split: 'train' | 'val', rng = this.dataRng): { x: Int32Array; y: Int32Array } {
+    const { batchSize: B, blockSize: T } = this.cfg;
+    const data = this.data[split];
+    const x = new Int32Array(B * T);
+    const y = new Int32Array(B * T);
+    for (let b = 0; b < B; b++) {
+      const start = rng.nextInt(data.length - T - 1);
+      x.set(data.subarray(start, start + T), b * T);
+      y.set(data.subarray(start + 1, start + T + 1), b * T);
+    }
+    return { x, y };
+  }
+
+  lr(step = this.step): number {
+    const c = this.cfg;
+    return learningRate(step, { lr: c.learningRate, minLr: c.minLr, warmupSteps: c.warmupIters, decaySteps: c.lrDecayIters });
+  }
+
+  /** One optimizer step (gradAccum micro-batches). Reads the loss back only if `readLoss`. */
+  async trainStep(readLoss = true): Promise<{ loss: number; gradNorm: number }> {
+    const { batchSize: B, blockSize: T, gradAccum } = this.cfg;
+    this.model.train();
+    this.optimizer.lr = this.lr();
+    return scope(async () => {
+      let lossSum: ReturnType<typeof tensor> | null = null;
+      for (let micro = 0; micro < gradAccum; micro++) {
+        const { x, y } = this.batch('train');
+        const { loss } = this.model.forward(tensor(x, [B, T]), { targets: tensor(y, [B, T]) });
+        const scaled = loss!.mul(1 / gradAccum);
+        scaled.backward();
+        lossSum = lossSum ? lossSum.add(scaled.detach()) : scaled.detach();
+      }
+      const { norm, scale } = clipGradNorm(this.model.parameters(), this.cfg.gradClip > 0 ? this.cfg.gradClip : Infinity);
+      this.optimizer.step(scale);
+      this.optimizer.zeroGrad();
+      this.step++;
+      if (!readLoss) return { loss: NaN, gradNorm: NaN };
+      return { loss: await lossSum!.item(), gradNorm: await norm.item() };
+    });
+  }
+
+  /** Mean loss over evalIters batches of each split, drawn from a fixed generator (comparable across evals). */
+  async evaluate(): Promise<{ train: number; val: number }> {
+    const { batchSize: B, blockSize: T, evalIters, seed } = this.cfg;
+    this.model.eval();
+    const result = { train: 0, val: 0 };
+    for (const split of ['train', 'val'] as const) {
+      const rng = new Generator(seed + (split === 'train' ? 2 : 3));
+      let total = 0;
+      for (let i = 0; i < evalIters; i++) {
+        const { x, y } = this.batch(split, rng);
+        total += await noGrad(() =>
+          scope(() => this.model.forward(tensor(x, [B, T]), { targets: tensor(y, [B, T]) }).loss!.item()),
+        );
+      }
+      result[split] = total / evalIters;
+    }
+    this.model.train();
+    return result;
+  }
+
+  /** Trains until maxIters, calling `onLog` every logInterval steps and after each evaluation. */
+  async run(hooks: { onLog?: (log: StepLog) => void | Promise<void>; onEval?: (log: StepLog) => void | Promise<void> } = {}): Promise<void> {
+    const { maxIters, logInterval, evalInterval, batchSize, blockSize, gradAccum } = this.cfg;
+    let last = performance.now();
+    let lastStep = this.step;
+    while (this.step < maxIters) {
+      if (this.step % evalInterval === 0) {
+        const losses = await this.evaluate();
+        await hooks.onEval?.({ step: this.step, loss: NaN, lr: this.lr(), gradNorm: NaN, ms: 0, tokensPerSec: 0, ...losses });
+        last = performance.now();
+        lastStep = this.step;
+      }
+      const lr = this.lr();
+      const logNow = (this.step + 1) % logInterval === 0 || this.step + 1 === maxIters;
+      const { loss, gradNorm } = await this.trainStep(logNow);
+      if (logNow) {
+        const now = performance.now();
+        const ms = (now - last) / Math.max(1, this.step - lastStep);
+        const tokensPerSec = (batchSize * blockSize * gradAccum * 1000) / ms;
+        await hooks.onLog?.({ step: this.step, loss, lr, gradNorm, ms, tokensPerSec });
+        last = now;
+        lastStep = this.step;
+      }
+    }
+    const losses = await this.evaluate();
+    await hooks.onEval?.({ step: this.step, loss: NaN, lr: this.lr(), gradNorm: NaN, ms: 0, tokensPerSec: 0, ...losses });
+  }
+
+  state(): TrainerState {
+    return { step: this.step, dataRng: this.dataRng.getState(), modelRng: this.model.rng.getState() };
+  }
+
+  restore(state: TrainerState): void {
+    this.step = state.step;
+    this.optimizer.stepCount = state.step;
+    this.dataRng.setState(state.dataRng);
+    this.model.rng.setState(state.modelRng);
+  }
+
+  /** GPU bytes held by tensors right now (flat across steps in a healthy loop). */
+  liveBytes(): number {
+    return device().memory().liveBytes;
+  }
+}

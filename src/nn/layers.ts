@@ -1,0 +1,77 @@
+// The basic layers: Linear, Embedding, LayerNorm, Dropout. Weights follow PyTorch's layouts
+// (Linear.weight is [out, in]) so checkpoints map one to one onto nanoGPT/GPT-2 names.
+import { dropout } from '../ops/dropout.js';
+import { embedding } from '../ops/gather.js';
+import { layerNorm } from '../ops/layernorm.js';
+import { matmul } from '../ops/matmul.js';
+import { full, randn } from '../tensor/create.js';
+import type { Generator } from '../tensor/generator.js';
+import type { Tensor } from '../tensor/tensor.js';
+import { Module } from './module.js';
+
+export interface InitOptions {
+  /** Generator for the initial weights (normal with this std). */
+  rng: Generator;
+  std?: number;
+}
+
+export class Linear extends Module {
+  readonly weight: Tensor;
+  readonly bias: Tensor | null;
+
+  constructor(readonly inFeatures: number, readonly outFeatures: number, opts: InitOptions & { bias?: boolean }) {
+    super();
+    this.weight = this.param('weight', randn([outFeatures, inFeatures], { seed: opts.rng.nextSeed(), std: opts.std ?? 0.02 }));
+    this.bias = opts.bias === false ? null : this.param('bias', full([outFeatures], 0));
+  }
+
+  forward(x: Tensor): Tensor {
+    const y = matmul(x, this.weight, { transB: true }); // [..., in] @ [out, in]^T -> [..., out]
+    if (!this.bias) return y;
+    const out = y.add(this.bias);
+    y.dispose();
+    return out;
+  }
+}
+
+export class Embedding extends Module {
+  readonly weight: Tensor;
+
+  constructor(readonly numEmbeddings: number, readonly dim: number, opts: InitOptions) {
+    super();
+    this.weight = this.param('weight', randn([numEmbeddings, dim], { seed: opts.rng.nextSeed(), std: opts.std ?? 0.02 }));
+  }
+
+  forward(ids: Tensor): Tensor {
+    return embedding(this.weight, ids); // [...ids] -> [...ids, dim]
+  }
+}
+
+export class LayerNorm extends Module {
+  readonly weight: Tensor;
+  readonly bias: Tensor | null;
+
+  constructor(readonly dim: number, opts: { bias?: boolean; eps?: number } = {}) {
+    super();
+    this.eps = opts.eps ?? 1e-5;
+    this.weight = this.param('weight', full([dim], 1));
+    this.bias = opts.bias === false ? null : this.param('bias', full([dim], 0));
+  }
+  private readonly eps: number;
+
+  forward(x: Tensor): Tensor {
+    return layerNorm(x, this.weight, this.bias, this.eps);
+  }
+}
+
+/** Dropout with a fresh seed per call, drawn from the module's generator (reproducible runs). */
+export class Dropout extends Module {
+  constructor(readonly p: number, private readonly rng: Generator) {
+    super();
+  }
+
+  forward(x: Tensor): Tensor {
+    const active = this.training && this.p > 0;
+    return dropout(x, this.p, active ? this.rng.nextSeed() : 0, active); // inactive: identity, gradient passes
+  }
+}

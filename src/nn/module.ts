@@ -1,0 +1,116 @@
+// Module: a tree of named parameters and child modules, like torch.nn.Module. Names are stable
+// and dotted (`h.0.attn.c_attn.weight`), in registration order; a parameter reachable under two
+// names (weight tying) is listed once, under the first.
+import { tensor } from '../tensor/create.js';
+import { formatShape } from '../tensor/shape.js';
+import type { Tensor } from '../tensor/tensor.js';
+
+export interface TensorData {
+  shape: readonly number[];
+  data: Float32Array;
+}
+
+export abstract class Module {
+  training = true;
+  private readonly ownParams = new Map<string, Tensor>();
+  private readonly childModules = new Map<string, Module>();
+
+  /** Registers a trainable parameter (sets requiresGrad) and returns it. */
+  protected param(name: string, t: Tensor): Tensor {
+    if (this.ownParams.has(name) || this.childModules.has(name)) throw new Error(`Module: '${name}' registered twice`);
+    t.requiresGrad_();
+    this.ownParams.set(name, t);
+    return t;
+  }
+
+  /** Registers a child module and returns it. */
+  protected module<M extends Module>(name: string, m: M): M {
+    if (this.ownParams.has(name) || this.childModules.has(name)) throw new Error(`Module: '${name}' registered twice`);
+    this.childModules.set(name, m);
+    return m;
+  }
+
+  *namedParameters(prefix = '', seen = new Set<Tensor>()): Generator<[string, Tensor]> {
+    for (const [name, p] of this.ownParams) {
+      if (seen.has(p)) continue;
+      seen.add(p);
+      yield [prefix + name, p];
+    }
+    for (const [name, child] of this.childModules) yield* child.namedParameters(`${prefix}${name}.`, seen);
+  }
+
+  parameters(): Tensor[] {
+    return [...this.namedParameters()].map(([, p]) => p);
+  }
+
+  *modules(): Generator<Module> {
+    yield this;
+    for (const child of this.childModules.values()) yield* child.modules();
+  }
+
+  train(on = true): this {
+    for (const m of this.modules()) m.training = on;
+    return this;
+  }
+
+  eval(): this {
+    return this.train(false);
+  }
+
+  zeroGrad(): void {
+    for (const p of this.parameters()) {
+      p.grad?.dispose();
+      p.grad = null;
+    }
+  }
+
+  /** Parameter values by name (the tensors themselves; read them with toArray()). */
+  stateDict(): Map<string, Tensor> {
+    return new Map(this.namedParameters());
+  }
+
+  /** Loads values by name; every parameter must be present with its exact shape (strict). */
+  loadStateDict(state: Map<string, TensorData> | Record<string, TensorData>): void {
+    const entries = state instanceof Map ? state : new Map(Object.entries(state));
+    const params = this.stateDict();
+    const missing = [...params.keys()].filter((k) => !entries.has(k));
+    const unexpected = [...entries.keys()].filter((k) => !params.has(k));
+    if (missing.length || unexpected.length) {
+      throw new Error(
+        `loadStateDict: ${missing.length ? `missing ${missing.join(', ')}` : ''}${missing.length && unexpected.length ? '; ' : ''}${
+          unexpected.length ? `unexpected ${unexpected.join(', ')}` : ''
+        }`,
+      );
+    }
+    for (const [name, p] of params) {
+      const src = entries.get(name)!;
+      if (src.shape.length !== p.shape.length || src.shape.some((d, i) => d !== p.shape[i])) {
+        throw new Error(`loadStateDict: '${name}' has shape ${formatShape(src.shape)}, the model expects ${p.describe()}`);
+      }
+    }
+    for (const [name, p] of params) {
+      const src = entries.get(name)!;
+      const t = tensor(src.data, p.shape);
+      p.assign(t);
+      t.dispose();
+    }
+  }
+
+  parameterCount(): number {
+    return this.parameters().reduce((n, p) => n + p.size, 0);
+  }
+
+  /** Frees every parameter (and its gradient). */
+  dispose(): void {
+    for (const p of this.parameters()) p.dispose();
+  }
+}
+
+/** Children numbered 0..n-1 (`h.0`, `h.1`, ...). */
+export class ModuleList<M extends Module> extends Module {
+  readonly items: M[];
+  constructor(items: M[]) {
+    super();
+    this.items = items.map((m, i) => this.module(String(i), m));
+  }
+}

@@ -1,0 +1,134 @@
+import { readFileSync } from 'node:fs';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { decodeCheckpoint, encodeCheckpoint, modelFromCheckpoint, restoreOptimizer } from '../src/gpt/checkpoint.js';
+import { generate } from '../src/gpt/generate.js';
+import { GPT } from '../src/gpt/model.js';
+import { CharTokenizer } from '../src/gpt/tokenizer/index.js';
+import { TRAIN_DEFAULTS, Trainer, type TrainConfig } from '../src/gpt/trainer.js';
+import { device, scope, tensor } from '../src/index.js';
+import { setupDevice } from './helpers.js';
+
+beforeAll(setupDevice);
+
+const corpus = readFileSync(new URL('../../shared/data/tinyshakespeare.txt', import.meta.url), 'utf8').slice(0, 40_000);
+const tokenizer = CharTokenizer.train(corpus);
+const ids = Int32Array.from(tokenizer.encode(corpus));
+const split = Math.floor(ids.length * 0.9);
+const data = { train: ids.slice(0, split), val: ids.slice(split), vocabSize: tokenizer.vocabSize };
+
+const tiny: TrainConfig = {
+  ...TRAIN_DEFAULTS,
+  nLayer: 2, nHead: 2, nEmbd: 32, blockSize: 32, batchSize: 8,
+  maxIters: 300, learningRate: 3e-3, minLr: 3e-4, warmupIters: 20, lrDecayIters: 300,
+  evalInterval: 1000, evalIters: 5, logInterval: 50,
+};
+
+/** Entropy (nats/char) of the corpus's character frequencies: what a model that ignores context can reach. */
+function unigramEntropy(tokens: Int32Array, vocab: number): number {
+  const counts = new Float64Array(vocab);
+  for (const t of tokens) counts[t]!++;
+  let h = 0;
+  for (const c of counts) if (c) h -= (c / tokens.length) * Math.log(c / tokens.length);
+  return h;
+}
+
+async function losses(trainer: Trainer, steps: number): Promise<number[]> {
+  const out: number[] = [];
+  for (let i = 0; i < steps; i++) out.push((await trainer.trainStep()).loss);
+  return out;
+}
+
+describe('GPT', () => {
+  it('counts parameters like nanoGPT and names them like GPT-2', () => {
+    const model = new GPT({ vocabSize: 65, blockSize: 64, nLayer: 4, nHead: 4, nEmbd: 128, dropout: 0, bias: false });
+    const names = [...model.namedParameters()].map(([n]) => n);
+    expect(names).toContain('h.0.attn.c_attn.weight');
+    expect(names).toContain('h.3.mlp.c_proj.weight');
+    expect(names).not.toContain('lm_head.weight'); // tied to wte.weight
+    // 12 * nLayer * C^2 (attention + MLP) + V*C (wte) + LayerNorm gains (2 per block + final)
+    expect(model.numParams()).toBe(12 * 4 * 128 * 128 + 65 * 128 + (2 * 4 + 1) * 128);
+    model.dispose();
+  });
+
+  it(`trains below the corpus's unigram entropy, with flat live GPU bytes`, async () => {
+    const trainer = new Trainer(tiny, data);
+    const live: number[] = [];
+    let last = 0;
+    for (let i = 0; i < tiny.maxIters; i++) {
+      const { loss } = await trainer.trainStep(i % 50 === 49);
+      if (i % 50 === 49) last = loss;
+      live.push(device().memory().liveBytes);
+    }
+    const { val } = await trainer.evaluate();
+    const h = unigramEntropy(data.train, data.vocabSize);
+    console.log(`unigram entropy ${h.toFixed(3)} nats, final train loss ${last.toFixed(3)}, val ${val.toFixed(3)}`);
+    expect(last).toBeLessThan(h - 0.4);
+    expect(val).toBeLessThan(h - 0.2);
+    expect(new Set(live.slice(2)).size, 'live bytes after warm-up').toBe(1);
+    trainer.optimizer.dispose();
+    trainer.model.dispose();
+  });
+
+  it('a run resumed from a checkpoint continues with exactly the same losses', async () => {
+    const cfg = { ...tiny, dropout: 0.1 }; // dropout: the RNG state must be restored too
+    const straight = new Trainer(cfg, data);
+    const reference = await losses(straight, 12);
+
+    const first = new Trainer(cfg, data);
+    await losses(first, 6);
+    const bytes = await encodeCheckpoint(first.model, tokenizer, { optimizer: first.optimizer, train: cfg, trainer: first.state() });
+    first.optimizer.dispose();
+    first.model.dispose();
+
+    const ckpt = decodeCheckpoint(bytes);
+    const { model } = modelFromCheckpoint(ckpt);
+    const resumed = new Trainer(ckpt.meta.train!, data, model);
+    restoreOptimizer(ckpt, model, resumed.optimizer);
+    resumed.restore(ckpt.meta.trainer!);
+    const after = await losses(resumed, 6);
+    expect(after).toEqual(reference.slice(6));
+    for (const t of [straight, resumed]) {
+      t.optimizer.dispose();
+      t.model.dispose();
+    }
+  });
+
+  it('greedy generation gives the same tokens with and without the KV cache, past the window', async () => {
+    const model = new GPT({ vocabSize: data.vocabSize, blockSize: 16, nLayer: 2, nHead: 2, nEmbd: 32, dropout: 0, bias: true }, { seed: 7 });
+    const prompt = [...ids.slice(0, 5)];
+    const run = async (kvCache: boolean) => {
+      const out: number[] = [];
+      for await (const t of generate(model, prompt, { maxNewTokens: 30, temperature: 0, kvCache })) out.push(t);
+      return out;
+    };
+    const cached = await run(true);
+    const uncached = await run(false);
+    expect(cached).toHaveLength(30);
+    expect(cached).toEqual(uncached);
+    model.dispose();
+  });
+
+  it('the KV-cache path computes the same logits as a full forward', () =>
+    scope(async () => {
+      const model = new GPT({ vocabSize: 11, blockSize: 8, nLayer: 1, nHead: 2, nEmbd: 8, dropout: 0, bias: true }, { seed: 3 });
+      const seq = [1, 5, 2, 9, 3];
+      const full = (await model.forward(tensor(new Int32Array(seq), [1, 5])).logits.toArray()) as Float32Array;
+      const caches = model.h.items.map(() => ({ k: null, v: null }));
+      model.forward(tensor(new Int32Array(seq.slice(0, 4)), [1, 4]), { caches });
+      const step = (await model.forward(tensor(new Int32Array(seq.slice(4)), [1, 1]), { caches }).logits.toArray()) as Float32Array;
+      const lastRow = full.slice(4 * 11);
+      step.forEach((v, i) => expect(v).toBeCloseTo(lastRow[i]!, 4));
+      for (const c of caches) [c.k, c.v].forEach((t) => (t as { dispose(): void } | null)?.dispose());
+      model.dispose();
+    }));
+
+  it('corrupt or mismatched checkpoints fail with a clear message', async () => {
+    const model = new GPT({ vocabSize: tokenizer.vocabSize, blockSize: 8, nLayer: 1, nHead: 2, nEmbd: 8, dropout: 0, bias: false });
+    const bytes = await encodeCheckpoint(model, tokenizer);
+    expect(() => decodeCheckpoint(bytes.slice(0, bytes.length - 10), 'ckpt')).toThrow(/ckpt: not a readable safetensors file/);
+    const ckpt = decodeCheckpoint(bytes);
+    ckpt.meta.model = { ...ckpt.meta.model, nEmbd: 16 };
+    expect(() => modelFromCheckpoint(ckpt)).toThrow(/loadStateDict: 'wte.weight' has shape \[\d+, 8\], the model expects float32\[\d+, 16\]/);
+    model.dispose();
+  });
+});
