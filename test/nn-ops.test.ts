@@ -69,7 +69,7 @@ describe('softmax and logSoftmax', () => {
     it(`d ${name}`, async () => {
       await fc.assert(
         fc.asyncProperty(
-          rowsArb.chain(([r, c]) => fc.tuple(fc.constant([r, c]), valuesArb(r * c))),
+          rowsArb.chain(([r, c]) => fc.tuple(fc.constant([r, c] as number[]), valuesArb(r * c))),
           async ([shape, v]) =>
             checkGrad({ name, inputs: [ref(shape, v)], engine: ([x]) => fn(x!), reference: ([x]) => rows(x!, row) }),
         ),
@@ -84,7 +84,7 @@ describe('layerNorm', () => {
   it('matches the reference (with and without bias)', async () => {
     await fc.assert(
       fc.asyncProperty(
-        rowsArb.chain(([r, c]) => fc.tuple(fc.constant([r, c]), valuesArb(r * c), valuesArb(c), valuesArb(c), fc.boolean())),
+        rowsArb.chain(([r, c]) => fc.tuple(fc.constant([r, c] as number[]), valuesArb(r * c), valuesArb(c), valuesArb(c), fc.boolean())),
         ([shape, v, w, b, bias]) => scope(async () => {
           const [x, wr, br] = [ref(shape, v), ref([shape[1]!], w), ref([shape[1]!], b)];
           const got = layerNorm(toTensor(x), toTensor(wr), bias ? toTensor(br) : null);
@@ -97,7 +97,7 @@ describe('layerNorm', () => {
   it('d layerNorm (input, weight, bias)', async () => {
     await fc.assert(
       fc.asyncProperty(
-        rowsArb.filter(([, c]) => c > 1).chain(([r, c]) => fc.tuple(fc.constant([r, c]), valuesArb(r * c), valuesArb(c), valuesArb(c))),
+        rowsArb.filter(([, c]) => c > 1).chain(([r, c]) => fc.tuple(fc.constant([r, c] as number[]), valuesArb(r * c), valuesArb(c), valuesArb(c))),
         async ([shape, v, w, b]) =>
           checkGrad({
             name: 'layerNorm',
@@ -116,7 +116,7 @@ describe('layerNorm', () => {
 
 describe('crossEntropy', () => {
   const caseArb = rowsArb.chain(([r, V]) =>
-    fc.tuple(fc.constant([r, V]), valuesArb(r * V, -20, 20), fc.array(fc.integer({ min: -1, max: V - 1 }), { minLength: r, maxLength: r })),
+    fc.tuple(fc.constant([r, V] as number[]), valuesArb(r * V, -20, 20), fc.array(fc.integer({ min: -1, max: V - 1 }), { minLength: r, maxLength: r })),
   );
   it('matches the reference, with ignored rows', async () => {
     await fc.assert(
