@@ -13,7 +13,8 @@ const flag = (name: string) => {
   return i >= 0 ? Number(args[i + 1]) : undefined;
 };
 const cfg = { ...TRAIN_DEFAULTS, maxIters: flag('--max-iters') ?? TRAIN_DEFAULTS.maxIters };
-const corpusPath = new URL('../../shared/data/tinyshakespeare.txt', import.meta.url);
+// paths are relative to the repository root (npm scripts run there; this file runs bundled elsewhere)
+const corpusPath = '../shared/data/tinyshakespeare.txt';
 const text = readFileSync(corpusPath, 'utf8');
 const tok = CharTokenizer.train(text);
 const ids = Int32Array.from(tok.encode(text));
@@ -48,4 +49,4 @@ const result = {
   date: new Date().toISOString(),
 };
 console.log(`final val loss ${lastVal.toFixed(4)} (nanoGPT: 1.88), ${seconds.toFixed(0)} s wall, ${tokensPerSec.toFixed(0)} tokens/s`);
-writeFileSync(new URL('./results/shakespeare-char.json', import.meta.url), JSON.stringify(result, null, 2) + '\n');
+writeFileSync('bench/results/shakespeare-char.json', JSON.stringify(result, null, 2) + '\n');

@@ -5,4 +5,3 @@ export { tensor, full, zeros, ones, zerosLike, onesLike, arange, rand, randn } f
 export { scope, keep } from './tensor/scope.js';
 export * from './autograd/index.js';
 export * from './ops/index.js';
-import './autograd/methods.js';

@@ -5,6 +5,7 @@ import { Tensor } from '../tensor/tensor.js';
 import { untrack } from '../tensor/scope.js';
 import { isGradEnabled, noGrad } from './mode.js';
 import { Node } from './node.js';
+import './methods.js'; // backward(), detach(), requiresGrad_() come with the first op
 
 export class OpContext {
   readonly saved: Tensor[] = [];

@@ -4,6 +4,7 @@
 // encoder and turns GPU errors into JS errors that name the kernel.
 import { getPlatform, type Platform } from './platform.js';
 import { BufferPool } from './pool.js';
+import { Profiler, type KernelTime } from './profiler.js';
 
 export interface KernelLike {
   readonly name: string;
@@ -62,6 +63,7 @@ export class Device {
   private uniformUsed = 0;
   private readonly stagingToDestroy: GPUBuffer[] = [];
   private lost: string | null = null;
+  private profiler: Profiler | null = null;
 
   constructor(
     readonly gpu: GPUDevice,
@@ -179,6 +181,11 @@ export class Device {
       this.uniformUsed += UNIFORM_SLOT;
     }
     const bindGroup = this.gpu.createBindGroup({ label: kernel.name, layout, entries });
+    if (this.profiler) {
+      if (this.profiler.full) this.flush();
+      this.endPass();
+      this.pass = this.getEncoder().beginComputePass({ label: kernel.name, timestampWrites: this.profiler.passFor(kernel.name) });
+    }
     const pass = this.getPass();
     pass.setPipeline(pipeline);
     pass.setBindGroup(0, bindGroup);
@@ -191,13 +198,33 @@ export class Device {
   flush(): void {
     if (!this.encoder) return;
     this.endPass();
+    const afterSubmit = this.profiler?.resolve(this.encoder);
     if (this.uniformUsed > 0) this.gpu.queue.writeBuffer(this.uniformGpu, 0, this.uniformHost, 0, this.uniformUsed);
     this.gpu.queue.submit([this.encoder.finish()]);
+    afterSubmit?.();
     this.stats.submits++;
     this.encoder = null;
     this.pendingDispatches = 0;
     this.uniformUsed = 0;
     for (const b of this.stagingToDestroy.splice(0)) b.destroy();
+  }
+
+  /** Starts timing every dispatch (needs the adapter's timestamp-query feature). */
+  startProfiling(): void {
+    if (!this.gpu.features.has('timestamp-query')) throw new Error('profiling needs the timestamp-query feature, which this adapter lacks');
+    this.flush();
+    this.profiler ??= new Profiler(this.gpu);
+    this.profiler.reset();
+  }
+
+  /** Stops timing and returns GPU milliseconds per kernel, slowest first. */
+  async stopProfiling(): Promise<KernelTime[]> {
+    if (!this.profiler) return [];
+    await this.sync();
+    const report = await this.profiler.report();
+    this.profiler.destroy();
+    this.profiler = null;
+    return report;
   }
 
   destroy(): void {

@@ -1,6 +1,7 @@
 // Module: a tree of named parameters and child modules, like torch.nn.Module. Names are stable
 // and dotted (`h.0.attn.c_attn.weight`), in registration order; a parameter reachable under two
 // names (weight tying) is listed once, under the first.
+import '../ops/index.js'; // every op's Tensor method (x.gelu(), x.astype(), ...) is attached before models run
 import { tensor } from '../tensor/create.js';
 import { formatShape } from '../tensor/shape.js';
 import type { Tensor } from '../tensor/tensor.js';

@@ -13,27 +13,28 @@ const crossEntropyOp = defineOp({
   name: 'crossEntropy',
   forward(ctx, logits: Tensor, targets: Tensor, ignoreIndex: number) {
     const V = logits.shape[logits.rank - 1]!;
-    const rows = logits.size / V;
+    const rows = targets.size;
     const loss = Tensor.empty([rows], 'float32', 'crossEntropy rows');
     const valid = Tensor.empty([rows], 'float32', 'crossEntropy valid');
     const lse = Tensor.empty([rows], 'float32', 'crossEntropy lse');
     launchCrossEntropy({ x: logits.buffer(), targets: targets.buffer(), loss: loss.buffer(), valid: valid.buffer(), lse: lse.buffer() }, rows, V, ignoreIndex);
-    const count = maximum(sum(valid), 1);
+    const nValid = sum(valid); // counted on the GPU; max(., 1) makes an all-ignored batch 0 / 1 = 0
+    const count = maximum(nValid, 1);
     const total = sum(loss);
     const mean = div(total, count);
     ctx.save(logits, targets, lse, count);
-    for (const t of [loss, valid, lse, count, total]) t.dispose();
+    for (const t of [loss, valid, lse, nValid, count, total]) t.dispose();
     return mean;
   },
   backward(ctx, g, [, , ignoreIndex]) {
-    // d loss / d logits = g / count * (softmax - onehot(target)) on valid rows
+    // d loss / d logits = g / count * (softmax - onehot(target)) on valid rows, 0 on ignored rows
     const [logits, targets, lse, count] = ctx.saved as [Tensor, Tensor, Tensor, Tensor];
     const V = logits.shape[logits.rank - 1]!;
     const scale = div(g, count);
     const dx = Tensor.empty(logits.shape, 'float32', 'crossEntropy backward');
     launchCrossEntropyBackward(
       { x: logits.buffer(), targets: targets.buffer(), lse: lse.buffer(), scale: scale.buffer(), dx: dx.buffer() },
-      logits.size / V,
+      targets.size,
       V,
       ignoreIndex,
     );
@@ -42,6 +43,10 @@ const crossEntropyOp = defineOp({
   },
 });
 
+/**
+ * Mean over rows whose target != ignoreIndex (default -100) of -log softmax(logits)[target].
+ * logits float32 [..., V], targets int32 [...]; returns a 0-d tensor, 0 if every row is ignored.
+ */
 export function crossEntropy(logits: Tensor, targets: Tensor, opts: { ignoreIndex?: number } = {}): Tensor {
   const ignoreIndex = opts.ignoreIndex ?? -100;
   assertDtype('crossEntropy', 'float32', logits);
@@ -52,14 +57,29 @@ export function crossEntropy(logits: Tensor, targets: Tensor, opts: { ignoreInde
     );
   }
   const V = logits.shape[logits.rank - 1]!;
+  if (V === 0) throw new Error(`crossEntropy: logits ${logits.describe()} have no classes (V = 0)`);
+  if (!Number.isInteger(ignoreIndex) || ignoreIndex < -(2 ** 31) || ignoreIndex >= 2 ** 31) {
+    throw new Error(`crossEntropy: ignoreIndex must be an int32 integer, got ${ignoreIndex}`);
+  }
+  // Targets made on the GPU have no host copy: those are clamped into [0, V) by the kernels instead.
   const host = targets.storage('crossEntropy').host;
   if (host) {
     const bad = host.findIndex((t) => t !== ignoreIndex && (t < 0 || t >= V));
     if (bad >= 0) {
+      const at = targets.rank > 1 ? ` [${unravelIndex(bad, targets.shape).join(', ')}]` : '';
       throw new Error(
-        `crossEntropy: target ${host[bad]} at position ${bad} of ${targets.describe()} is out of range [0, ${V}) (ignoreIndex ${ignoreIndex}); logits ${formatShape(logits.shape)}`,
+        `crossEntropy: target ${host[bad]} at position ${bad}${at} of ${targets.describe()} is out of range [0, ${V}) (ignoreIndex ${ignoreIndex}); logits ${formatShape(logits.shape)}`,
       );
     }
   }
   return crossEntropyOp(logits, targets, ignoreIndex);
+}
+
+function unravelIndex(i: number, shape: readonly number[]): number[] {
+  const idx: number[] = [];
+  for (let d = shape.length - 1; d >= 0; d--) {
+    idx[d] = i % shape[d]!;
+    i = Math.floor(i / shape[d]!);
+  }
+  return idx;
 }

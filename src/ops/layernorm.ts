@@ -1,7 +1,9 @@
 // layerNorm over the last axis with weight (and optional bias) of shape [C]; fused kernels forward
-// and backward (see src/kernels/wgsl/layernorm.ts for the math). mean and rstd per row are saved.
+// and backward (see src/kernels/wgsl/layernorm.ts for the math). The forward writes mean and rstd
+// per row, and the backward reuses them instead of recomputing the statistics.
 import { defineOp } from '../autograd/op.js';
 import { launchLayerNorm, launchLayerNormBackward } from '../kernels/wgsl/layernorm.js';
+import { numel } from '../tensor/shape.js';
 import { Tensor } from '../tensor/tensor.js';
 import { assertDtype, assertShape } from './check.js';
 
@@ -9,7 +11,7 @@ const layerNormOp = defineOp({
   name: 'layerNorm',
   forward(ctx, x: Tensor, w: Tensor, b: Tensor | null, eps: number) {
     const C = x.shape[x.rank - 1]!;
-    const rows = x.size / C;
+    const rows = numel(x.shape.slice(0, -1));
     const y = Tensor.empty(x.shape, 'float32', 'layerNorm');
     const mean = Tensor.empty([rows], 'float32', 'layerNorm mean');
     const rstd = Tensor.empty([rows], 'float32', 'layerNorm rstd');
@@ -20,31 +22,35 @@ const layerNormOp = defineOp({
     return y;
   },
   backward(ctx, g, [, , b]) {
+    // xhat = (x - mean) rstd:  dx = rstd (dy w - mean(dy w) - xhat mean(dy w xhat)),
+    // dw = sum_rows dy xhat,  db = sum_rows dy
     const [x, w, mean, rstd] = ctx.saved as [Tensor, Tensor, Tensor, Tensor];
     const C = x.shape[x.rank - 1]!;
+    const wantWb = ctx.needsGrad[1]! || (!!b && ctx.needsGrad[2]!);
     const dx = ctx.needsGrad[0] ? Tensor.empty(x.shape, 'float32', 'layerNorm dx') : null;
-    const dw = Tensor.empty([C], 'float32', 'layerNorm dw');
-    const db = Tensor.empty([C], 'float32', 'layerNorm db');
+    const dw = wantWb ? Tensor.empty([C], 'float32', 'layerNorm dw') : null;
+    const db = wantWb ? Tensor.empty([C], 'float32', 'layerNorm db') : null;
     launchLayerNormBackward(
-      { x: x.buffer(), w: w.buffer(), mean: mean.buffer(), rstd: rstd.buffer(), dy: g.buffer(), dx: dx?.buffer() ?? null, dw: dw.buffer(), db: db.buffer() },
-      x.size / C,
+      { x: x.buffer(), w: w.buffer(), mean: mean.buffer(), rstd: rstd.buffer(), dy: g.buffer(), dx: dx?.buffer() ?? null, dw: dw?.buffer() ?? null, db: db?.buffer() ?? null },
+      mean.size,
       C,
     );
     if (!b) {
-      db.dispose();
+      db?.dispose();
       return [dx, dw];
     }
     return [dx, dw, db];
   },
 });
 
-/** y = (x - mean) / sqrt(var + eps) * weight + bias over the last axis. */
+/** y = (x - mean) / sqrt(var + eps) * weight + bias over the last axis (biased variance, as PyTorch). */
 export function layerNorm(x: Tensor, weight: Tensor, bias?: Tensor | null, eps = 1e-5): Tensor {
   assertDtype('layerNorm', 'float32', x, weight, ...(bias ? [bias] : []));
   if (x.rank === 0) throw new Error(`layerNorm: expected an input of rank >= 1, got ${x.describe()}`);
   const C = x.shape[x.rank - 1]!;
   assertShape('layerNorm', weight, [C], 'weight');
   if (bias) assertShape('layerNorm', bias, [C], 'bias');
+  if (!(eps >= 0) || !Number.isFinite(eps)) throw new Error(`layerNorm: eps must be a finite number >= 0, got ${eps}`);
   return layerNormOp(x, weight, bias ?? null, eps);
 }
 

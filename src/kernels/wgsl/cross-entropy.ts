@@ -1,14 +1,17 @@
 // Fused softmax cross-entropy. Layout: logits rows x V row-major, targets i32 [rows].
 //   forward (one 64-lane workgroup per row): lse = max + log(sum(exp(x - max))),
-//     loss[row] = lse - x[target], valid[row] = 1 (both 0 where target == ignore_index);
+//     loss[row] = lse - x[target], computed as (max - x[target]) + log(sum) so that lse is never
+//     rounded to the precision of max; valid[row] = 1 (both 0 where target == ignore_index);
 //     lse is kept for the backward.
 //   backward (one workgroup per row): dx = scale * (exp(x - lse) - onehot(target)), 0 on ignored
 //     rows; scale (a 0-d buffer) = upstream gradient / number of valid rows.
 // Targets outside [0, V) that were not checked on the host are clamped, never read out of bounds.
+// Called by src/ops/cross-entropy.ts.
 import { Kernel, gridRows } from '../kernel.js';
 import { ROW_INDEX, ROW_MAIN_ARGS, ROW_REDUCE, ROW_WG } from './row.js';
 
-const TARGET = `let t_raw = select(p.ignore_index, targets[row], live);
+// select() evaluates both arms, so rows past the end (grid rounding) read row 0, not out of bounds.
+const TARGET = `let t_raw = select(p.ignore_index, targets[select(0u, row, live)], live);
   let ignored = t_raw == p.ignore_index;
   let t = u32(clamp(t_raw, 0, i32(p.V) - 1));`;
 
@@ -29,11 +32,12 @@ fn main(${ROW_MAIN_ARGS}) {
   m = wg_max(m, lane);
   var s = 0.0;
   for (var j = lane; j < n; j += ${ROW_WG}u) { s += exp(x[base + j] - m); }
-  let l = m + log(wg_sum(s, lane));
+  let ls = log(wg_sum(s, lane));
+  let l = m + ls;
   ${TARGET}
   if (live && lane == 0u) {
     lse[row] = l;
-    loss[row] = select(l - x[base + t], 0.0, ignored);
+    loss[row] = select((m - x[base + t]) + ls, 0.0, ignored); // not l - x[t]: exact when x[t] is near m
     valid[row] = select(1.0, 0.0, ignored);
   }
 }`,
@@ -52,9 +56,10 @@ fn main(${ROW_MAIN_ARGS}) {
   ${TARGET}
   let base = row * p.V;
   let l = lse[row];
-  let k = select(scale[0], 0.0, ignored);
+  let k = scale[0];
   for (var j = lane; j < p.V; j += ${ROW_WG}u) {
-    dx[base + j] = k * (exp(x[base + j] - l) - select(0.0, 1.0, j == t));
+    // ignored rows get an exact 0 (not 0 * (...), which is -0, or NaN for non-finite logits)
+    dx[base + j] = select(k * (exp(x[base + j] - l) - select(0.0, 1.0, j == t)), 0.0, ignored);
   }
 }`,
 });

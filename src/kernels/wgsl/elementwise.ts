@@ -1,6 +1,8 @@
 // Elementwise kernels, specialised by a WGSL expression. One lane per output element, 1-D grid of
 // 256-lane workgroups (2-D past 65535 groups). Broadcasting reads each input through strides that
-// are 0 along broadcast dimensions; inputs of the output's exact shape skip the index arithmetic.
+// are 0 along broadcast dimensions. Each input also gets a load mode (a uniform, so one pipeline
+// serves all cases): contiguous inputs of the output's shape read x[i] and single values read x[0],
+// skipping the per-element index arithmetic (u32 division is slow on CPU drivers).
 import { Kernel, LINEAR, grid1d } from '../kernel.js';
 
 const WG = 256;
@@ -51,6 +53,12 @@ fn bcast(i: u32, rank: u32, shape: array<vec4u, 2>, strides: array<vec4u, 2>) ->
     rem /= n;
   }
   return off;
+}
+// Load modes: 0 contiguous (the output's own index), 1 a single value, 2 strided (broadcast).
+fn at(i: u32, mode: u32, strides: array<vec4u, 2>) -> u32 {
+  if (mode == 0u) { return i; }
+  if (mode == 1u) { return 0u; }
+  return bcast(i, p.rank, p.shape, strides);
 }`;
 
 /**
@@ -66,8 +74,11 @@ export function broadcastKernel(
   const names = NAMES[arity];
   const read = Object.fromEntries(names.map((n) => [`in_${n}`, n === 'c' ? ('f32' as const) : inType]));
   const params: Record<string, 'u32' | 'dims'> = { n: 'u32', rank: 'u32', shape: 'dims' };
-  for (const n of names) params[`s_${n}`] = 'dims';
-  const loads = names.map((n) => `  let ${n} = in_${n}[bcast(i, p.rank, p.shape, p.s_${n})];`).join('\n');
+  for (const n of names) {
+    params[`s_${n}`] = 'dims';
+    params[`mode_${n}`] = 'u32';
+  }
+  const loads = names.map((n) => `  let ${n} = in_${n}[at(i, p.mode_${n}, p.s_${n})];`).join('\n');
   return cached(`bcast:${name}:${expr}:${arity}:${inType}:${outType}`, () =>
     new Kernel({
       name,
@@ -98,6 +109,19 @@ export function launchBroadcast(
 ): void {
   const names = NAMES[inputs.length as 1 | 2 | 3];
   const params: Record<string, number | number[]> = { n, rank: outShape.length, shape: [...outShape] };
-  inputs.forEach((inp, j) => (params[`s_${names[j]}`] = inp.strides));
+  inputs.forEach((inp, j) => {
+    params[`s_${names[j]}`] = inp.strides;
+    params[`mode_${names[j]}`] = readsInOrder(inp.strides, outShape) ? 0 : inp.strides.every((s) => s === 0) ? 1 : 2;
+  });
   k.launch([...inputs.map((i) => i.buffer), out], params, grid1d(n, WG));
+}
+
+/** Whether strided reads visit the input exactly in output order (no broadcast along a real dim). */
+function readsInOrder(strides: readonly number[], shape: readonly number[]): boolean {
+  let expected = 1;
+  for (let d = shape.length - 1; d >= 0; d--) {
+    if (shape[d] !== 1 && strides[d] !== expected) return false;
+    expected *= shape[d]!;
+  }
+  return true;
 }

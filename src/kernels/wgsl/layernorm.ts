@@ -5,6 +5,7 @@
 //     dx = rstd * (g - mean(g) - xhat * mean(g * xhat))
 //   backward dw, db (one lane per column, looping over rows: deterministic, no atomics):
 //     dw = sum_rows dy * xhat, db = sum_rows dy
+// Called by src/ops/layernorm.ts.
 import { Kernel, grid1d, gridRows } from '../kernel.js';
 import { ROW_INDEX, ROW_MAIN_ARGS, ROW_REDUCE, ROW_WG } from './row.js';
 
@@ -46,8 +47,9 @@ fn main(${ROW_MAIN_ARGS}) {
   ${ROW_INDEX}
   let base = select(0u, row * p.C, live);
   let n = select(0u, p.C, live);
-  let mu = select(0.0, mean[row], live);
-  let r = select(0.0, rstd[row], live);
+  let safe = select(0u, row, live); // select() evaluates both arms: never index past the end
+  let mu = select(0.0, mean[safe], live);
+  let r = select(0.0, rstd[safe], live);
   var sg = 0.0;
   var sgx = 0.0;
   for (var j = lane; j < n; j += ${ROW_WG}u) {
@@ -97,10 +99,14 @@ export function launchLayerNorm(
 }
 
 export function launchLayerNormBackward(
-  b: { x: GPUBuffer; w: GPUBuffer; mean: GPUBuffer; rstd: GPUBuffer; dy: GPUBuffer; dx: GPUBuffer | null; dw: GPUBuffer; db: GPUBuffer },
+  b: {
+    x: GPUBuffer; w: GPUBuffer; mean: GPUBuffer; rstd: GPUBuffer; dy: GPUBuffer;
+    /** Each output is skipped when null (dw and db come from one kernel: both or neither). */
+    dx: GPUBuffer | null; dw: GPUBuffer | null; db: GPUBuffer | null;
+  },
   rows: number,
   C: number,
 ): void {
   if (b.dx) backwardDxK.launch([b.x, b.w, b.mean, b.rstd, b.dy, b.dx], { rows, C }, gridRows(rows));
-  backwardWbK.launch([b.x, b.mean, b.rstd, b.dy, b.dw, b.db], { rows, C }, grid1d(C, WG));
+  if (b.dw && b.db) backwardWbK.launch([b.x, b.mean, b.rstd, b.dy, b.dw, b.db], { rows, C }, grid1d(C, WG));
 }

@@ -1,8 +1,11 @@
 // Softmax and log-softmax over the last axis, forward and backward. Layout: rows x C, row-major.
 // One 64-lane workgroup per row (gridRows), lanes striding over C. Forward is stable: the row max
-// is subtracted before exp. Backward (y = the saved forward output, dy the upstream gradient):
+// is subtracted before exp, and log-softmax is (x - max) - log(sum), never x - lse, which would
+// round lse to the precision of the row max. Backward (y = the saved forward output, dy the
+// upstream gradient):
 //   softmax:     dx = y * (dy - sum(dy * y))
 //   log-softmax: dx = dy - exp(y) * sum(dy)
+// Called by src/ops/softmax.ts.
 import { Kernel, gridRows } from '../kernel.js';
 import { ROW_INDEX, ROW_MAIN_ARGS, ROW_REDUCE, ROW_WG } from './row.js';
 
@@ -25,9 +28,9 @@ fn main(${ROW_MAIN_ARGS}) {
   var s = 0.0;
   for (var j = lane; j < n; j += ${ROW_WG}u) { s += exp(x[base + j] - m); }
   s = wg_sum(s, lane);
-  ${log ? 'let lse = m + log(s);' : 'let inv = 1.0 / s;'}
+  ${log ? 'let ls = log(s);' : 'let inv = 1.0 / s;'}
   for (var j = lane; j < n; j += ${ROW_WG}u) {
-    y[base + j] = ${log ? 'x[base + j] - lse' : 'exp(x[base + j] - m) * inv'};
+    y[base + j] = ${log ? '(x[base + j] - m) - ls' : 'exp(x[base + j] - m) * inv'};
   }
 }`,
   });
