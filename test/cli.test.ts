@@ -1,0 +1,98 @@
+// The `gpt` CLI, run in-process: prepare -> train -> sample -> eval, resume, fine-tune, and
+// one-line errors for bad input.
+import { mkdtempSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
+import { main } from '../src/cli/main.js';
+import { setupDevice } from './helpers.js';
+
+beforeAll(setupDevice);
+
+const dir = mkdtempSync(join(tmpdir(), 'gpt-cli-'));
+const corpus = join(dir, 'corpus.txt');
+writeFileSync(corpus, readFileSync(new URL('../../shared/data/tinyshakespeare.txt', import.meta.url), 'utf8').slice(0, 20_000));
+const TINY = ['--n-layer', '1', '--n-head', '2', '--n-embd', '16', '--block-size', '16', '--batch-size', '4', '--eval-iters', '2', '--log-interval', '5'];
+
+/** Runs the CLI, returning its exit code and everything it printed. */
+async function gpt(...args: string[]): Promise<{ code: number; out: string; err: string }> {
+  const out: string[] = [];
+  const err: string[] = [];
+  const log = vi.spyOn(console, 'log').mockImplementation((...a) => void out.push(a.join(' ')));
+  const error = vi.spyOn(console, 'error').mockImplementation((...a) => void err.push(a.join(' ')));
+  const write = vi.spyOn(process.stdout, 'write').mockImplementation((s) => (out.push(String(s)), true));
+  const ewrite = vi.spyOn(process.stderr, 'write').mockImplementation((s) => (err.push(String(s)), true));
+  try {
+    return { code: await main(args), out: out.join('\n'), err: err.join('\n') };
+  } finally {
+    [log, error, write, ewrite].forEach((s) => s.mockRestore());
+  }
+}
+
+describe('gpt CLI', () => {
+  const out = join(dir, 'run');
+
+  it('prepare, train, sample and eval', async () => {
+    const prep = await gpt('prepare', '--data', corpus, '--out-dir', out);
+    expect(prep.code, prep.err).toBe(0);
+    expect(prep.out).toMatch(/train 18,000 \/ val 2,000 tokens/);
+
+    const train = await gpt('train', ...TINY, '--max-iters', '20', '--eval-interval', '10', '--out-dir', out);
+    expect(train.code, train.err).toBe(0);
+    expect(train.out).toMatch(/step 20: train loss [\d.]+, val loss [\d.]+/);
+    expect(train.out).toMatch(/saved checkpoint/);
+    const log = readFileSync(join(out, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    expect(log.filter((l) => l.type === 'train').map((l) => l.step)).toEqual([5, 10, 15, 20]);
+
+    const sample = await gpt('sample', '--out-dir', out, '--max-new-tokens', '20', '--start', 'ROMEO:', '--temperature', '0');
+    expect(sample.code, sample.err).toBe(0);
+    expect(sample.out.startsWith('ROMEO:')).toBe(true);
+    expect(sample.err).toMatch(/20 tokens in/);
+
+    const ev = await gpt('eval', '--out-dir', out, '--eval-iters', '2');
+    expect(ev.code, ev.err).toBe(0);
+    expect(ev.out).toMatch(/train loss [\d.]+, val loss [\d.]+/);
+  });
+
+  it('resumes a run where it stopped', async () => {
+    const r = await gpt('train', '--init-from', 'resume', '--max-iters', '30', '--out-dir', out);
+    expect(r.code, r.err).toBe(0);
+    expect(r.out).toMatch(/resuming at step 20/);
+    expect(r.out).toMatch(/step 30: train loss/);
+  });
+
+  it('fine-tunes a checkpoint on a new corpus with the same tokenizer', async () => {
+    const other = join(dir, 'other.txt');
+    writeFileSync(other, 'To be, or not to be: that is the question.\n'.repeat(40));
+    const ft = join(dir, 'ft');
+    const r = await gpt('train', '--init-from', out, '--data', other, '--max-iters', '10', '--eval-interval', '5', '--learning-rate', '1e-3', '--eval-iters', '2', '--batch-size', '4', '--out-dir', ft);
+    expect(r.code, r.err).toBe(0);
+    expect(r.out).toMatch(/fine-tuning from/);
+    expect(existsSync(join(ft, 'checkpoint.json'))).toBe(true);
+  });
+
+  it('bad input gives one-line errors, not stack traces', async () => {
+    const flag = await gpt('train', '--bogus', '1');
+    expect(flag.code).toBe(2);
+    expect(flag.err).toBe('gpt train: unknown flag --bogus (see --help)');
+    const num = await gpt('train', '--max-iters', 'many');
+    expect(num.err).toBe("gpt train: flag --max-iters expects a number, got 'many'");
+    const missing = await gpt('sample', '--out-dir', join(dir, 'nothing-here'));
+    expect(missing.code).toBe(1);
+    expect(missing.err).toMatch(/^gpt sample: no checkpoint at .*nothing-here$/);
+    const unreadable = await gpt('prepare', '--data', join(dir, 'missing.txt'), '--out-dir', join(dir, 'x'));
+    expect(unreadable.err).toMatch(/^gpt prepare: cannot read .*missing\.txt: ENOENT$/);
+    const unknown = await gpt('fly');
+    expect(unknown.code).toBe(2);
+    expect(unknown.err).toMatch(/^gpt: unknown command 'fly'/);
+  });
+
+  it('every command has --help', async () => {
+    for (const cmd of ['prepare', 'train', 'sample', 'eval', 'doctor']) {
+      const r = await gpt(cmd, '--help');
+      expect(r.code).toBe(0);
+      expect(r.out).toMatch(new RegExp(`usage: gpt ${cmd}`));
+    }
+    expect((await gpt('train', '--help')).out).toMatch(/--n-layer\s+\(default: 4\)/);
+  });
+});
