@@ -90,8 +90,20 @@ export class Kernel {
   }
 }
 
-// `dim(p.shape, i)` reads entry i of a `dims` param.
-const DIM_HELPER = `fn dim(a: array<vec4u, 2>, i: u32) -> u32 { return a[i / 4u][i % 4u]; }`;
+// Every kernel gets these: `dim(p.shape, i)` reads entry i of a `dims` param, and
+// `strided(i, rank, shape, strides)` is the offset of flat index i of `shape` in a buffer laid out
+// with `strides` (0 along broadcast dims).
+const DIM_HELPER = `fn dim(a: array<vec4u, 2>, i: u32) -> u32 { return a[i / 4u][i % 4u]; }
+fn strided(i: u32, rank: u32, shape: array<vec4u, 2>, strides: array<vec4u, 2>) -> u32 {
+  var rem = i;
+  var off = 0u;
+  for (var d = i32(rank) - 1; d >= 0; d--) {
+    let n = dim(shape, u32(d));
+    off += (rem % n) * dim(strides, u32(d));
+    rem /= n;
+  }
+  return off;
+}`;
 
 const MAX_GROUPS = 65535;
 

@@ -43,22 +43,11 @@ export function launchUnary(k: Kernel, a: GPUBuffer, out: GPUBuffer, n: number):
 const NAMES = { 1: ['x'], 2: ['x', 'y'], 3: ['c', 'x', 'y'] } as const;
 
 const BROADCAST_INDEX = /* wgsl */ `
-// Offset into an input read with (possibly zero) strides, for flat output index i.
-fn bcast(i: u32, rank: u32, shape: array<vec4u, 2>, strides: array<vec4u, 2>) -> u32 {
-  var rem = i;
-  var off = 0u;
-  for (var d = i32(rank) - 1; d >= 0; d--) {
-    let n = dim(shape, u32(d));
-    off += (rem % n) * dim(strides, u32(d));
-    rem /= n;
-  }
-  return off;
-}
 // Load modes: 0 contiguous (the output's own index), 1 a single value, 2 strided (broadcast).
 fn at(i: u32, mode: u32, strides: array<vec4u, 2>) -> u32 {
   if (mode == 0u) { return i; }
   if (mode == 1u) { return 0u; }
-  return bcast(i, p.rank, p.shape, strides);
+  return strided(i, p.rank, p.shape, strides);
 }`;
 
 /**

@@ -30,28 +30,17 @@ ${LINEAR}
 var<workgroup> vals: array<f32, ${WG}>;
 var<workgroup> idxs: array<u32, ${WG}>;
 
-fn offset(i: u32, rank: u32, shape: array<vec4u, 2>, strides: array<vec4u, 2>) -> u32 {
-  var rem = i;
-  var off = 0u;
-  for (var d = i32(rank) - 1; d >= 0; d--) {
-    let n = dim(shape, u32(d));
-    off += (rem % n) * dim(strides, u32(d));
-    rem /= n;
-  }
-  return off;
-}
-
 @compute @workgroup_size(${WG})
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
         @builtin(local_invocation_index) lane: u32) {
   let o = linear(wid, nwg, 1u);
   let live = o < p.n_out;
-  let base = offset(o, p.keep_rank, p.keep_shape, p.keep_strides);
+  let base = strided(o, p.keep_rank, p.keep_shape, p.keep_strides);
   var acc = ${init};
   var arg = 0xffffffffu;
   if (live) {
     for (var j = lane; j < p.r; j += ${WG}u) {
-      let v = x[base + offset(j, p.red_rank, p.red_shape, p.red_strides)];
+      let v = x[base + strided(j, p.red_rank, p.red_shape, p.red_strides)];
       ${isArg ? 'if (v > acc || arg == 0xffffffffu) { acc = v; arg = j; }' : `acc = ${combine};`}
     }
   }
