@@ -55,9 +55,11 @@ describe('gpt CLI', () => {
   });
 
   it('resumes a run where it stopped', async () => {
-    const r = await gpt('train', '--init-from', 'resume', '--max-iters', '30', '--out-dir', out);
+    const r = await gpt('train', '--init-from', 'resume', '--max-iters', '30', '--out-dir', out, '--profile');
     expect(r.code, r.err).toBe(0);
     expect(r.out).toMatch(/resuming at step 20/);
+    expect(r.out).toMatch(/GPU time per kernel, one training step/);
+    expect(r.out).toMatch(/\n  matmul +\d+ +[\d.]+ +[\d.]+%/);
     expect(r.out).toMatch(/step 30: train loss/);
   });
 

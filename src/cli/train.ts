@@ -13,6 +13,7 @@ import { buildDataset, loadDataset, type Dataset } from './data.js';
 import { flagHelp, parseFlags, UsageError } from './flags.js';
 import { Progress, formatSeconds } from './progress.js';
 import { readConfigFile } from './config-file.js';
+import type { KernelTime } from '../device/profiler.js';
 
 const CLI_DEFAULTS = {
   data: '',
@@ -23,6 +24,7 @@ const CLI_DEFAULTS = {
   tokenizer: 'char',
   vocabSize: 512,
   alwaysSave: false,
+  profile: false,
 };
 
 const DOCS: Record<string, string> = {
@@ -33,6 +35,7 @@ const DOCS: Record<string, string> = {
   tokenizer: 'char or bpe, when tokenizing --data',
   vocabSize: 'BPE vocabulary size',
   alwaysSave: 'save at every evaluation, not only when val loss improves',
+  profile: 'print GPU time per kernel for one training step (timestamp queries)',
 };
 
 export const TRAIN_HELP = `usage: gpt train [flags]
@@ -111,6 +114,8 @@ export async function train(args: string[]): Promise<number> {
     progress.log(`saved checkpoint to ${flags.outDir} (step ${trainer.step}, val ${val.toFixed(4)})`);
   };
   await trainer.run({
+    profileStep: trainer.step + 2, // past the first steps' shader compilation
+    onProfile: flags.profile ? (kernels) => progress.log(profileTable(kernels)) : undefined,
     onLog: async (l: StepLog) => {
       await appendFile(logFile, JSON.stringify({ type: 'train', ...l }) + '\n');
       const line = `step ${l.step}: loss ${l.loss.toFixed(4)}, lr ${l.lr.toExponential(2)}, ${l.ms.toFixed(0)} ms/step, ${Math.round(l.tokensPerSec)} tok/s`;
@@ -135,4 +140,10 @@ export async function train(args: string[]): Promise<number> {
 
 function pick<T extends Record<string, unknown>>(o: T, keys: string[]): Partial<T> {
   return Object.fromEntries(keys.filter((k) => k in o).map((k) => [k, o[k]])) as Partial<T>;
+}
+
+function profileTable(kernels: KernelTime[]): string {
+  const total = kernels.reduce((a, k) => a + k.ms, 0);
+  const rows = kernels.map((k) => `  ${k.name.padEnd(28)} ${String(k.calls).padStart(6)} ${k.ms.toFixed(2).padStart(10)} ${((100 * k.ms) / total).toFixed(1).padStart(6)}%`);
+  return [`GPU time per kernel, one training step (${total.toFixed(1)} ms total):`, `  ${'kernel'.padEnd(28)} ${'calls'.padStart(6)} ${'ms'.padStart(10)} ${'share'.padStart(7)}`, ...rows].join('\n');
 }

@@ -7,6 +7,7 @@ import { clipGradNorm } from '../optim/clip.js';
 import { learningRate } from '../optim/schedule.js';
 import { tensor } from '../tensor/create.js';
 import { device } from '../device/device.js';
+import type { KernelTime } from '../device/profiler.js';
 import { Generator } from '../tensor/generator.js';
 import { scope } from '../tensor/scope.js';
 import { GPT, type GPTConfig } from './model.js';
@@ -47,6 +48,14 @@ export interface StepLog {
   tokensPerSec: number;
   val?: number;
   train?: number;
+}
+
+export interface RunHooks {
+  onLog?: (log: StepLog) => void | Promise<void>;
+  onEval?: (log: StepLog) => void | Promise<void>;
+  /** GPU time per kernel of step `profileStep` (needs timestamp queries). */
+  onProfile?: (kernels: KernelTime[]) => void | Promise<void>;
+  profileStep?: number;
 }
 
 export interface TrainerState {
@@ -148,7 +157,7 @@ export class Trainer {
   }
 
   /** Trains until maxIters, calling `onLog` every logInterval steps and after each evaluation. */
-  async run(hooks: { onLog?: (log: StepLog) => void | Promise<void>; onEval?: (log: StepLog) => void | Promise<void> } = {}): Promise<void> {
+  async run(hooks: RunHooks = {}): Promise<void> {
     const { maxIters, logInterval, evalInterval, batchSize, blockSize, gradAccum } = this.cfg;
     let last = performance.now();
     let lastStep = this.step;
@@ -161,7 +170,10 @@ export class Trainer {
       }
       const lr = this.lr();
       const logNow = (this.step + 1) % logInterval === 0 || this.step + 1 === maxIters;
+      const profile = hooks.onProfile && this.step === hooks.profileStep;
+      if (profile) device().startProfiling();
       const { loss, gradNorm } = await this.trainStep(logNow);
+      if (profile) await hooks.onProfile!(await device().stopProfiling());
       if (logNow) {
         const now = performance.now();
         const ms = (now - last) / Math.max(1, this.step - lastStep);
