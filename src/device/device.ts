@@ -59,7 +59,10 @@ export class Device {
   private pass: GPUComputePassEncoder | null = null;
   private pendingDispatches = 0;
   private readonly uniformHost = new ArrayBuffer(UNIFORM_SLOT * MAX_DISPATCHES_PER_SUBMIT);
-  private readonly uniformGpu: GPUBuffer;
+  // Uniform arenas: the batch being recorded binds `uniformGpu`; a submitted batch's arena is only
+  // rewritten once the GPU has finished that batch (never while a slow driver may still read it).
+  private uniformGpu: GPUBuffer;
+  private readonly idleArenas: GPUBuffer[] = [];
   private uniformUsed = 0;
   private readonly stagingToDestroy: GPUBuffer[] = [];
   private lost: string | null = null;
@@ -71,11 +74,7 @@ export class Device {
   ) {
     this.info = info;
     this.pool = new BufferPool(gpu, (e) => this.errors.push(e));
-    this.uniformGpu = gpu.createBuffer({
-      label: 'uniform-arena',
-      size: this.uniformHost.byteLength,
-      usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
-    });
+    this.uniformGpu = this.newArena();
     gpu.addEventListener('uncapturederror', (ev) => {
       const e = (ev as GPUUncapturedErrorEvent).error;
       this.errors.push(new Error(`WebGPU ${e.constructor?.name ?? 'error'}: ${e.message}`));
@@ -108,12 +107,8 @@ export class Device {
   // ---- transfers --------------------------------------------------------------------------
   write(buffer: GPUBuffer, data: ArrayBufferView, offset = 0): void {
     const bytes = new Uint8Array(data.buffer as ArrayBuffer, data.byteOffset, data.byteLength);
-    if (!this.encoder) {
-      this.gpu.queue.writeBuffer(buffer, offset, bytes);
-      return;
-    }
-    // Dispatches are recorded but not submitted yet; queue.writeBuffer would jump ahead of them,
-    // so the upload goes through a staging buffer copied in command order instead.
+    // Uploads go through a staging buffer copied in command order: queue.writeBuffer would jump
+    // ahead of recorded dispatches, and a pooled buffer may still be read by submitted ones.
     const size = Math.ceil(bytes.byteLength / 4) * 4;
     const staging = this.gpu.createBuffer({
       label: 'upload-staging',
@@ -124,7 +119,7 @@ export class Device {
     new Uint8Array(staging.getMappedRange()).set(bytes);
     staging.unmap();
     this.endPass();
-    this.encoder.copyBufferToBuffer(staging, 0, buffer, offset, size);
+    this.getEncoder().copyBufferToBuffer(staging, 0, buffer, offset, size);
     this.stagingToDestroy.push(staging);
   }
 
@@ -201,6 +196,11 @@ export class Device {
     const afterSubmit = this.profiler?.resolve(this.encoder);
     if (this.uniformUsed > 0) this.gpu.queue.writeBuffer(this.uniformGpu, 0, this.uniformHost, 0, this.uniformUsed);
     this.gpu.queue.submit([this.encoder.finish()]);
+    if (this.uniformUsed > 0) {
+      const used = this.uniformGpu;
+      void this.gpu.queue.onSubmittedWorkDone().then(() => this.idleArenas.push(used));
+      this.uniformGpu = this.idleArenas.pop() ?? this.newArena();
+    }
     afterSubmit?.();
     this.stats.submits++;
     this.encoder = null;
@@ -230,8 +230,16 @@ export class Device {
   destroy(): void {
     this.flush();
     this.pool.trim();
-    this.uniformGpu.destroy();
+    for (const b of [this.uniformGpu, ...this.idleArenas]) b.destroy();
     this.gpu.destroy();
+  }
+
+  private newArena(): GPUBuffer {
+    return this.gpu.createBuffer({
+      label: 'uniform-arena',
+      size: this.uniformHost.byteLength,
+      usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
+    });
   }
 
   private pipeline(kernel: KernelLike) {
