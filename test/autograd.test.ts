@@ -1,5 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { defineOp, device, gradcheck, noGrad, scope, tensor, Tensor, type OpContext } from '../src/index.js';
+import { AdamW } from '../src/optim/adamw.js';
 import { expectClose, setupDevice } from './helpers.js';
 import { ref } from './reference.js';
 
@@ -66,6 +67,17 @@ describe('autograd errors', () => {
   it('gradient of an int32 tensor', () =>
     scope(() => {
       expect(() => tensor([1, 2], [2], 'int32').requiresGrad_()).toThrow(/only float32 tensors can require grad, got int32\[2\]/);
+    }));
+
+  it('in-place change of a tensor saved for backward', () =>
+    scope(() => {
+      const w = vec([1, 2]).requiresGrad_();
+      const loss = w.mul(w).sum(); // saves w
+      w.grad = vec([1, 1]);
+      const opt = new AdamW([w]);
+      opt.step(); // updates w in place
+      expect(() => loss.backward()).toThrow(/backward of 'mul': a float32\[2\] tensor saved for the gradient was modified in place/);
+      opt.dispose();
     }));
 
   it('backward on a tensor that does not require grad', () =>

@@ -9,6 +9,7 @@ import './methods.js'; // backward(), detach(), requiresGrad_() come with the fi
 
 export class OpContext {
   readonly saved: Tensor[] = [];
+  private readonly versions: number[] = [];
   constructor(
     /** Whether a node is being recorded (if not, save() keeps nothing). */
     readonly recording: boolean,
@@ -25,7 +26,20 @@ export class OpContext {
       const handle = t.view(t.shape);
       untrack(handle);
       this.saved.push(handle);
+      this.versions.push(handle.storage().version);
     }
+  }
+
+  /** Throws if a saved tensor was modified in place since it was saved (its gradient would be wrong). */
+  checkUnchanged(op: string): void {
+    this.saved.forEach((t, i) => {
+      if (t.storage().version !== this.versions[i]) {
+        throw new Error(
+          `backward of '${op}': a ${t.describe()} tensor saved for the gradient was modified in place afterwards ` +
+            `(e.g. by an optimizer step); run backward() before updating, or recompute the forward`,
+        );
+      }
+    });
   }
 
   release(): void {
@@ -53,7 +67,7 @@ export function defineOp<A extends unknown[]>(def: OpDef<A>): (...args: A) => Te
     const out = noGrad(() => def.forward(ctx, ...args));
     if (recording) {
       out.requiresGrad = true;
-      out.gradFn = new Node(def.name, (g) => def.backward!(ctx, g, args), ctx, inputs);
+      out.gradFn = new Node(def.name, (g) => (ctx.checkUnchanged(def.name), def.backward!(ctx, g, args)), ctx, inputs);
     }
     return out;
   };

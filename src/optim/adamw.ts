@@ -47,6 +47,7 @@ export class AdamW {
     const scale = (gradScale ?? this.one).buffer('AdamW.step');
     this.params.forEach((p, i) => {
       if (!p.grad) return;
+      p.storage('AdamW.step').version++; // updated in place below
       launchAdamW(
         { p: p.buffer('AdamW.step'), g: p.grad.buffer('AdamW.step'), m: this.m[i]!.buffer(), v: this.v[i]!.buffer(), gscale: scale },
         p.size,

@@ -19,6 +19,8 @@ let nextId = 1;
 /** A GPU buffer shared by a tensor and its reshaped views; freed when the last one lets go. */
 export class Storage {
   private refs = 1;
+  /** Bumped by every in-place write (e.g. an optimizer step), so autograd can tell saved data changed. */
+  version = 0;
   constructor(
     readonly buffer: GPUBuffer,
     readonly bytes: number,
