@@ -3,7 +3,8 @@
 #  1. npm packages (npm ci when a lockfile is present) and the TypeScript build.
 #  2. A WebGPU adapter for Dawn: if none is found, Mesa's lavapipe (software Vulkan) from the
 #     distribution's -backports suite, since stable's Mesa is too old for Dawn's core features.
-#  3. With --browser (or SETUP_BROWSER=1): Debian's chromium for the browser tests.
+#  3. Debian's chromium, which the browser end-to-end test (test/browser.test.ts, part of `npm test`)
+#     drives headless with WebGPU on SwiftShader; skipped with --no-browser (or SETUP_BROWSER=0).
 # Idempotent: each step checks first and says what it did.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -56,12 +57,19 @@ else
   say "WebGPU adapter found: $(node bin/gpt.js doctor --one-line)"
 fi
 
-# --- 3. Chromium for the browser tests (optional) -------------------------------------------
-if [ "${1:-}" = "--browser" ] || [ "${SETUP_BROWSER:-0}" = "1" ]; then
-  if [ -x /usr/bin/chromium ]; then say "chromium already installed"
+# --- 3. Chromium for the browser test --------------------------------------------------------
+want_browser=1
+for arg in "$@"; do [ "$arg" = "--no-browser" ] && want_browser=0; done
+[ "${SETUP_BROWSER:-1}" = "0" ] && want_browser=0
+if [ "$want_browser" = 1 ]; then
+  if [ -x /usr/bin/chromium ]; then say "chromium already installed: $(/usr/bin/chromium --version 2>/dev/null | head -n1)"
   else
-    say "installing chromium"
+    say "installing chromium (for the browser test; skip with --no-browser)"
+    $SUDO apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null
+    say "installed $(dpkg-query -W -f='${Package} ${Version}' chromium)"
   fi
+else
+  say "skipping chromium (--no-browser): the browser test in \`npm test\` will fail without it"
 fi
 say "done"

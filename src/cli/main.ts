@@ -3,6 +3,7 @@ import { doctor } from './doctor.js';
 import { UsageError } from './flags.js';
 import { prepare, PREPARE_HELP } from './prepare.js';
 import { evaluate, EVAL_HELP, sample, SAMPLE_HELP } from './sample.js';
+import { serve, SERVE_HELP } from './serve.js';
 import { train, TRAIN_HELP } from './train.js';
 
 const USAGE = `usage: gpt <command> [flags]
@@ -13,6 +14,7 @@ commands:
   sample     generate text from a checkpoint
   eval       loss of a checkpoint on train/val data
   doctor     show the WebGPU adapter (or why none was found and how to fix it)
+  serve      serve the browser demo page (web-dist/) and optionally a checkpoint
 
 Run \`gpt <command> --help\` for a command's flags.`;
 
@@ -21,6 +23,7 @@ const COMMANDS: Record<string, { help: string; run: (args: string[]) => Promise<
   train: { help: TRAIN_HELP, run: train },
   sample: { help: SAMPLE_HELP, run: sample },
   eval: { help: EVAL_HELP, run: evaluate },
+  serve: { help: SERVE_HELP, run: serve },
   doctor: {
     help: `usage: gpt doctor [--json] [--one-line] [--quiet]
   --json       machine-readable adapter description

@@ -1,0 +1,205 @@
+// `gpt serve`: a small static server for the browser demo. It serves only the files of web-dist/
+// (built by `npm run build:web`) and, with --checkpoint, one checkpoint (a .safetensors file, or the
+// current weights of a `gpt train` directory) at the fixed URL /checkpoint.safetensors next to the page. Bound to 127.0.0.1 unless told otherwise. Request
+// paths are decoded once and rejected if they could leave the root (`..`, backslashes, NUL, or a
+// '%' left after decoding, i.e. double encoding), then resolved and checked against the root again.
+import { createReadStream } from 'node:fs';
+import { realpath, stat } from 'node:fs/promises';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { extname, resolve, sep } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { readCheckpointFiles } from '../io/checkpoint-files.js';
+import { flagHelp, parseFlags, UsageError } from './flags.js';
+
+/** web-dist/ at the package root (this file is src/cli/serve.ts or dist/cli/serve.js). */
+export const WEB_DIST = fileURLToPath(new URL('../../web-dist/', import.meta.url));
+export const CHECKPOINT_URL = '/checkpoint.safetensors';
+
+const CONTENT_TYPES: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.mjs': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.map': 'application/json; charset=utf-8',
+  '.json': 'application/json; charset=utf-8',
+  '.png': 'image/png',
+  '.svg': 'image/svg+xml',
+  '.ico': 'image/x-icon',
+  '.txt': 'text/plain; charset=utf-8',
+  '.safetensors': 'application/octet-stream',
+};
+
+export interface ServeOptions {
+  /** Directory served (default web-dist/). */
+  root?: string;
+  host?: string;
+  /** 0 picks a free port. */
+  port?: number;
+  /** A checkpoint (a .safetensors file, or a directory written by `gpt train`) served at /checkpoint.safetensors. */
+  checkpoint?: string;
+  /** Called once per request, after the response is sent (for logging). */
+  onRequest?: (method: string, url: string, status: number) => void;
+}
+
+export interface StaticServer {
+  url: string;
+  server: Server;
+  close(): Promise<void>;
+}
+
+/**
+ * The file a request path maps to under root, or null when the path is not acceptable (it would
+ * leave root, or is malformed). `/` maps to index.html.
+ */
+export function resolveRequestPath(root: string, rawPath: string): string | null {
+  const pathOnly = rawPath.split(/[?#]/, 1)[0]!;
+  let decoded: string;
+  try {
+    decoded = decodeURIComponent(pathOnly);
+  } catch {
+    return null; // malformed escape
+  }
+  if (!decoded.startsWith('/') || /[\\\0%]/.test(decoded)) return null;
+  const segments = decoded.split('/');
+  if (segments.some((s) => s === '..' || s === '.')) return null;
+  const rel = decoded === '/' ? 'index.html' : decoded.slice(1);
+  const base = resolve(root);
+  const file = resolve(base, rel);
+  return file.startsWith(base + sep) ? file : null;
+}
+
+export async function startServer(opts: ServeOptions = {}): Promise<StaticServer> {
+  const root = await realpath(opts.root ?? WEB_DIST).catch(() => {
+    throw new Error(`nothing to serve: ${opts.root ?? WEB_DIST} does not exist; run \`npm run build:web\` first`);
+  });
+  const checkpoint = opts.checkpoint ? resolve(opts.checkpoint) : undefined;
+  let checkpointIsDir = false;
+  if (checkpoint) {
+    const s = await stat(checkpoint).catch(() => null);
+    if (!s) throw new Error(`no checkpoint at ${opts.checkpoint}`);
+    checkpointIsDir = s.isDirectory();
+    if (checkpointIsDir) await readCheckpointFiles(checkpoint); // fail now, not at the first request
+  }
+
+  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<number> => {
+    res.setHeader('X-Content-Type-Options', 'nosniff');
+    res.setHeader('Cache-Control', 'no-store');
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.writeHead(405, { Allow: 'GET, HEAD', 'Content-Type': 'text/plain; charset=utf-8' }).end('method not allowed\n');
+      return 405;
+    }
+    const rawPath = req.url ?? '/';
+    let file: string | null;
+    if (rawPath.split(/[?#]/, 1)[0] === CHECKPOINT_URL) {
+      if (!checkpoint) return notFound(res);
+      if (checkpointIsDir) {
+        // the directory's current weights, read per request: a run still training serves its latest save
+        const { weights } = await readCheckpointFiles(checkpoint);
+        res.writeHead(200, { 'Content-Type': CONTENT_TYPES['.safetensors']!, 'Content-Length': weights.length });
+        res.end(req.method === 'HEAD' ? undefined : weights);
+        return 200;
+      }
+      file = checkpoint;
+    } else {
+      file = resolveRequestPath(root, rawPath);
+      if (!file) {
+        res.writeHead(400, { 'Content-Type': 'text/plain; charset=utf-8' }).end('bad path\n');
+        return 400;
+      }
+      // a symlink inside root must not lead out of it
+      const real = await realpath(file).catch(() => null);
+      if (!real || !real.startsWith(root + sep)) return notFound(res);
+      file = real;
+    }
+    const s = await stat(file).catch(() => null);
+    if (!s?.isFile()) return notFound(res);
+    const type = CONTENT_TYPES[extname(file).toLowerCase()] ?? 'application/octet-stream';
+    res.writeHead(200, { 'Content-Type': type, 'Content-Length': s.size });
+    if (req.method === 'HEAD') {
+      res.end();
+      return 200;
+    }
+    await new Promise<void>((done) => {
+      const stream = createReadStream(file);
+      stream.on('error', () => {
+        res.destroy();
+        done();
+      });
+      stream.on('end', done);
+      stream.pipe(res);
+    });
+    return 200;
+  };
+
+  const server = createServer((req, res) => {
+    handle(req, res).then(
+      (status) => opts.onRequest?.(req.method ?? '?', req.url ?? '?', status),
+      () => {
+        if (!res.headersSent) res.writeHead(500).end();
+        else res.destroy();
+      },
+    );
+  });
+  const host = opts.host ?? '127.0.0.1';
+  await new Promise<void>((ok, fail) => {
+    server.once('error', fail);
+    server.listen(opts.port ?? 8080, host, () => {
+      server.off('error', fail);
+      ok();
+    });
+  });
+  const { port } = server.address() as AddressInfo;
+  const shownHost = host.includes(':') ? `[${host}]` : host === '0.0.0.0' ? '127.0.0.1' : host;
+  return {
+    url: `http://${shownHost}:${port}/`,
+    server,
+    close: () =>
+      new Promise<void>((done) => {
+        server.closeAllConnections();
+        server.close(() => done());
+      }),
+  };
+}
+
+function notFound(res: ServerResponse): number {
+  res.writeHead(404, { 'Content-Type': 'text/plain; charset=utf-8' }).end('not found\n');
+  return 404;
+}
+
+const SERVE_DEFAULTS = { host: '127.0.0.1', port: 8080, checkpoint: '', root: '', quiet: false };
+
+export const SERVE_HELP = `usage: gpt serve [flags]
+Serves the browser demo (web-dist/, built by \`npm run build:web\`) and prints its URL.
+${flagHelp(SERVE_DEFAULTS, {
+  host: 'address to bind (0.0.0.0 exposes the page to the network)',
+  port: '0 = any free port',
+  checkpoint: `a checkpoint (directory or .safetensors file), served at ${CHECKPOINT_URL} and loaded by the page`,
+  root: 'directory to serve instead of web-dist/',
+  quiet: 'do not log requests',
+})}`;
+
+export async function serve(args: string[]): Promise<number> {
+  const { values: f, positional } = parseFlags(args, SERVE_DEFAULTS);
+  if (positional.length) throw new UsageError(`unexpected argument '${positional[0]}'`);
+  if (!Number.isInteger(f.port) || f.port < 0 || f.port > 65535) throw new UsageError(`--port must be an integer in [0, 65535], got ${f.port}`);
+  const srv = await startServer({
+    host: f.host,
+    port: f.port,
+    ...(f.root && { root: f.root }),
+    ...(f.checkpoint && { checkpoint: f.checkpoint }),
+    ...(!f.quiet && { onRequest: (m: string, u: string, s: number) => console.log(`${s} ${m} ${u}`) }),
+  });
+  console.log(`serving ${f.root || 'web-dist/'}${f.checkpoint ? ` and ${f.checkpoint} at ${CHECKPOINT_URL}` : ''}`);
+  console.log(`open ${srv.url}  (Ctrl-C to stop)`);
+  await new Promise<void>((done) => {
+    const stop = () => {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      void srv.close().then(done);
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+  });
+  return 0;
+}

@@ -1,0 +1,131 @@
+// The live loss chart: training loss per step (raw, faint, and smoothed) and the evaluated
+// train/val losses, on a <canvas> drawn by hand. Redraws are coalesced into one per frame.
+
+const COLORS = { train: '#2f6fdf', val: '#e0731f', evalTrain: '#2f6fdf', grid: '#d8dce3', text: '#4a5160' };
+
+export class LossChart {
+  private steps: { step: number; loss: number }[] = [];
+  private evals: { step: number; train: number; val: number }[] = [];
+  private pending = false;
+
+  constructor(private readonly canvas: HTMLCanvasElement) {
+    new ResizeObserver(() => this.requestDraw()).observe(canvas);
+  }
+
+  clear(): void {
+    this.steps = [];
+    this.evals = [];
+    this.requestDraw();
+  }
+
+  addStep(step: number, loss: number): void {
+    if (Number.isFinite(loss)) this.steps.push({ step, loss });
+    this.requestDraw();
+  }
+
+  addEval(step: number, train: number, val: number): void {
+    this.evals.push({ step, train, val });
+    this.requestDraw();
+  }
+
+  requestDraw(): void {
+    if (this.pending) return;
+    this.pending = true;
+    requestAnimationFrame(() => {
+      this.pending = false;
+      this.draw();
+    });
+  }
+
+  draw(): void {
+    const dpr = window.devicePixelRatio || 1;
+    const W = this.canvas.clientWidth;
+    const H = this.canvas.clientHeight;
+    if (!W || !H) return;
+    this.canvas.width = Math.round(W * dpr);
+    this.canvas.height = Math.round(H * dpr);
+    const g = this.canvas.getContext('2d')!;
+    g.setTransform(dpr, 0, 0, dpr, 0, 0);
+    g.clearRect(0, 0, W, H);
+    g.font = '11px system-ui, sans-serif';
+    const pad = { left: 42, right: 12, top: 22, bottom: 22 };
+    const values = [...this.steps.map((s) => s.loss), ...this.evals.flatMap((e) => [e.train, e.val])].filter(Number.isFinite);
+    if (!values.length) {
+      g.fillStyle = COLORS.text;
+      g.fillText('loss will appear here while training', pad.left, H / 2);
+      return;
+    }
+    const allSteps = [...this.steps.map((s) => s.step), ...this.evals.map((e) => e.step)];
+    const x0 = Math.min(...allSteps);
+    const x1 = Math.max(x0 + 1, ...allSteps);
+    let y0 = Math.min(...values);
+    let y1 = Math.max(...values);
+    const margin = Math.max(0.05, (y1 - y0) * 0.08);
+    y0 = Math.max(0, y0 - margin);
+    y1 += margin;
+    const X = (s: number) => pad.left + ((s - x0) / (x1 - x0)) * (W - pad.left - pad.right);
+    const Y = (v: number) => pad.top + (1 - (v - y0) / (y1 - y0)) * (H - pad.top - pad.bottom);
+
+    // grid and axis labels
+    g.strokeStyle = COLORS.grid;
+    g.fillStyle = COLORS.text;
+    g.lineWidth = 1;
+    for (const v of ticks(y0, y1, 5)) {
+      g.beginPath();
+      g.moveTo(pad.left, Y(v));
+      g.lineTo(W - pad.right, Y(v));
+      g.stroke();
+      g.fillText(v.toFixed(y1 - y0 < 0.5 ? 2 : 1), 4, Y(v) + 4);
+    }
+    for (const s of ticks(x0, x1, 6)) g.fillText(String(Math.round(s)), X(s) - 8, H - 6);
+
+    // per-step loss: raw (faint) and an exponential moving average
+    const line = (pts: [number, number][], color: string, width: number, alpha = 1) => {
+      if (!pts.length) return;
+      g.globalAlpha = alpha;
+      g.strokeStyle = color;
+      g.lineWidth = width;
+      g.beginPath();
+      pts.forEach(([s, v], i) => (i ? g.lineTo(X(s), Y(v)) : g.moveTo(X(s), Y(v))));
+      g.stroke();
+      g.globalAlpha = 1;
+    };
+    line(this.steps.map((p) => [p.step, p.loss]), COLORS.train, 1, 0.3);
+    let ema = this.steps[0]?.loss ?? 0;
+    line(this.steps.map((p) => [p.step, (ema = 0.9 * ema + 0.1 * p.loss)]), COLORS.train, 2);
+    // evaluations: val as a line with dots, train as dots
+    line(this.evals.map((e) => [e.step, e.val]), COLORS.val, 2);
+    for (const e of this.evals) {
+      dot(g, X(e.step), Y(e.val), COLORS.val);
+      dot(g, X(e.step), Y(e.train), COLORS.evalTrain);
+    }
+
+    // legend
+    const legend: [string, string][] = [['train loss (per step, smoothed; dots: evaluated)', COLORS.train], ['val loss (evaluated)', COLORS.val]];
+    let lx = pad.left + 4;
+    for (const [label, color] of legend) {
+      g.fillStyle = color;
+      g.fillRect(lx, 8, 12, 3);
+      g.fillStyle = COLORS.text;
+      g.fillText(label, lx + 16, 13);
+      lx += g.measureText(label).width + 36;
+    }
+  }
+}
+
+function dot(g: CanvasRenderingContext2D, x: number, y: number, color: string): void {
+  g.fillStyle = color;
+  g.beginPath();
+  g.arc(x, y, 3, 0, 2 * Math.PI);
+  g.fill();
+}
+
+/** About `n` round values between lo and hi. */
+function ticks(lo: number, hi: number, n: number): number[] {
+  const raw = (hi - lo) / n;
+  const mag = 10 ** Math.floor(Math.log10(raw));
+  const step = [1, 2, 5, 10].map((m) => m * mag).find((s) => s >= raw) ?? 10 * mag;
+  const out: number[] = [];
+  for (let v = Math.ceil(lo / step) * step; v <= hi + 1e-9; v += step) out.push(v);
+  return out;
+}

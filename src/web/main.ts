@@ -1,0 +1,417 @@
+// The demo page: find the WebGPU adapter, load a checkpoint (the server's, or a file), stream text
+// from it, train a small GPT in the tab with a live loss chart, and save the result as a checkpoint
+// the `gpt` CLI reads. Imports only platform-free modules (checked by scripts/build-web.mjs).
+// Long work (training, generation) awaits the GPU between steps and yields to the event loop, so
+// the page stays responsive; one piece of work runs at a time.
+import { device, initDevice, type DeviceInfo } from '../device/device.js';
+import { LossChart } from './chart.js';
+import type { GptHook, ReadyState } from './hook.js';
+import { Session, type ModelShape, type ModelSummary, type TrainSettings } from './session.js';
+
+/** Served next to the page by `gpt serve --checkpoint PATH`. */
+const CHECKPOINT_URL = 'checkpoint.safetensors';
+
+const DEFAULT_TEXT = `The lamp in the workshop burned until late. Every evening the old clockmaker sat at his bench and
+listened to the clocks around him, each one ticking a little differently, like voices in a crowded room.
+He said that a clock was a patient thing: it counted without tiring, it never hurried, and it never
+forgot where it was. His apprentice thought that this was a strange thing to admire in a machine.
+"A clock does not know what time it is," she said. "It only knows how to take the next step."
+The clockmaker laughed and wound the tallest clock by the window. "And what else is there to know?
+Take the next step, and then the next one, and keep count. That is how the sun crosses the sky,
+how the river reaches the sea, and how a tired apprentice learns her trade."
+In the morning the town woke to the sound of bells. The baker opened his shutters, the children ran
+down the hill to school, and the clockmaker, who had not slept, set out a row of tiny gears on a
+cloth and began again. He did not know what he was building yet. He only knew the next step.
+`.repeat(2);
+
+// ---- elements ---------------------------------------------------------------------------------
+const $ = <T extends HTMLElement = HTMLElement>(id: string) => {
+  const e = document.getElementById(id);
+  if (!e) throw new Error(`page: element #${id} is missing`);
+  return e as T;
+};
+type Input = HTMLInputElement;
+const ui = {
+  adapter: $('adapter'),
+  loadUrl: $<HTMLButtonElement>('load-url'),
+  loadFile: $<Input>('load-file'),
+  save: $<HTMLButtonElement>('save'),
+  modelInfo: $('model-info'),
+  prompt: $<HTMLTextAreaElement>('prompt'),
+  maxTokens: $<Input>('max-tokens'),
+  temperature: $<Input>('temperature'),
+  topK: $<Input>('top-k'),
+  topP: $<Input>('top-p'),
+  seed: $<Input>('seed'),
+  generate: $<HTMLButtonElement>('generate'),
+  stopGen: $<HTMLButtonElement>('stop-gen'),
+  output: $('output'),
+  genStats: $('gen-stats'),
+  text: $<HTMLTextAreaElement>('text'),
+  textFile: $<Input>('text-file'),
+  textInfo: $('text-info'),
+  nLayer: $<Input>('n-layer'),
+  nHead: $<Input>('n-head'),
+  nEmbd: $<Input>('n-embd'),
+  blockSize: $<Input>('block-size'),
+  batchSize: $<Input>('batch-size'),
+  lr: $<Input>('lr'),
+  steps: $<Input>('steps'),
+  evalInterval: $<Input>('eval-interval'),
+  newModel: $<HTMLButtonElement>('new-model'),
+  train: $<HTMLButtonElement>('train'),
+  stopTrain: $<HTMLButtonElement>('stop-train'),
+  trainStats: $('train-stats'),
+  chart: $<HTMLCanvasElement>('chart'),
+  error: $('error'),
+};
+
+const session = new Session();
+const chart = new LossChart(ui.chart);
+let gpuReady = false;
+let serverCheckpoint = false;
+let busy: 'loading' | 'generating' | 'training' | 'saving' | null = null;
+let stopRequested = false;
+/** The step a stopped training run was heading for (Resume continues to it). */
+let runTarget: number | null = null;
+/** The step of the chart's last evaluation (not repeated when a run resumes there). */
+let lastEvalStep = -1;
+
+const yieldToPage = () => new Promise<void>((r) => setTimeout(r, 0));
+
+function num(input: Input, what: string, opts: { int?: boolean; min?: number; max?: number } = {}): number {
+  const v = Number(input.value);
+  const bad = input.value.trim() === '' || !Number.isFinite(v) || (opts.int && !Number.isInteger(v)) ||
+    (opts.min !== undefined && v < opts.min) || (opts.max !== undefined && v > opts.max);
+  if (bad) throw new Error(`${what}: '${input.value}' is not a valid value`);
+  return v;
+}
+
+function showError(e: unknown): void {
+  const msg = e instanceof Error ? e.message : String(e);
+  console.error(e);
+  ui.error.textContent = msg;
+  ui.error.hidden = false;
+}
+
+function refresh(): void {
+  const hasModel = session.model !== null;
+  const idle = gpuReady && busy === null;
+  ui.loadUrl.disabled = !idle || !serverCheckpoint;
+  ui.loadFile.disabled = !idle;
+  ui.save.disabled = !idle || !hasModel;
+  ui.generate.disabled = !idle || !hasModel;
+  ui.stopGen.disabled = busy !== 'generating';
+  ui.newModel.disabled = !idle;
+  ui.train.disabled = !idle;
+  ui.train.textContent = runTarget !== null ? 'Resume' : hasModel ? 'Train' : 'Train a new model';
+  ui.stopTrain.disabled = busy !== 'training';
+}
+
+/** Runs one piece of work at a time; the buttons are disabled meanwhile. */
+async function exclusive<T>(what: NonNullable<typeof busy>, fn: () => Promise<T>): Promise<T> {
+  if (busy) throw new Error(`busy ${busy}; try again when it is done`);
+  busy = what;
+  stopRequested = false;
+  ui.error.hidden = true;
+  refresh();
+  try {
+    return await fn();
+  } finally {
+    busy = null;
+    refresh();
+  }
+}
+
+/** Wraps a button handler: errors go to the page. */
+const action = (fn: () => Promise<unknown>) => () => void fn().catch(showError);
+
+// ---- WebGPU -----------------------------------------------------------------------------------
+async function startGpu(): Promise<DeviceInfo> {
+  if (!window.isSecureContext) {
+    throw new Error('WebGPU needs a secure context: open this page at http://127.0.0.1 / http://localhost (as `gpt serve` prints) or over https.');
+  }
+  if (!('gpu' in navigator) || !navigator.gpu) {
+    throw new Error(
+      'This browser has no WebGPU (navigator.gpu is undefined). Use a recent Chrome or Edge (113+), Safari 26+ or ' +
+        'Firefox 141+ (Windows); on Linux start Chromium with --enable-unsafe-webgpu (add --enable-features=Vulkan for a GPU).',
+    );
+  }
+  try {
+    await initDevice();
+  } catch (e) {
+    throw new Error(
+      `WebGPU is there but gave no usable adapter: ${(e as Error).message.replace(/ Run `npx gpt doctor`.*$/, '')} ` +
+        'Check chrome://gpu, enable hardware acceleration, or start Chromium with --enable-unsafe-webgpu ' +
+        '(software rendering: --use-webgpu-adapter=swiftshader).',
+    );
+  }
+  return device().info;
+}
+
+function describeAdapter(info: DeviceInfo): string {
+  const name = info.description || [info.vendor, info.architecture].filter(Boolean).join(' ') || 'unknown adapter';
+  const key = ['shader-f16', 'timestamp-query', 'subgroups'].map((f) => `${f} ${info.features.includes(f) ? 'yes' : 'no'}`);
+  const maxBuf = (info.limits.maxStorageBufferBindingSize! / 2 ** 20).toFixed(0);
+  return `WebGPU adapter: ${name}${info.isFallbackAdapter ? ' (software fallback)' : ''} · ${key.join(', ')} · max storage binding ${maxBuf} MiB`;
+}
+
+// ---- model ------------------------------------------------------------------------------------
+function showModel(s: ModelSummary, note = ''): void {
+  const c = s.config;
+  const k = (n: number) => (n >= 1e6 ? `${(n / 1e6).toFixed(2)}M` : n >= 1e3 ? `${(n / 1e3).toFixed(1)}k` : String(n));
+  ui.modelInfo.className = 'status ok';
+  ui.modelInfo.textContent =
+    `${s.source}: ${c.nLayer} layers, ${c.nHead} heads, ${c.nEmbd} embd, block ${c.blockSize} · ${k(s.params)} parameters · ` +
+    `${s.tokenizer} tokenizer (${s.vocabSize} tokens) · step ${s.step}${note ? ` · ${note}` : ''}`;
+}
+
+async function loadBytes(bytes: Uint8Array, source: string): Promise<ModelSummary> {
+  const s = session.load(bytes, source);
+  runTarget = null;
+  lastEvalStep = -1;
+  chart.clear();
+  ui.trainStats.textContent = '';
+  showModel(s, `${(bytes.length / 2 ** 20).toFixed(2)} MiB`);
+  return s;
+}
+
+async function loadFromUrl(url: string): Promise<ModelSummary> {
+  const res = await fetch(url, { cache: 'no-store' });
+  if (!res.ok) throw new Error(`cannot load ${url}: HTTP ${res.status}`);
+  return loadBytes(new Uint8Array(await res.arrayBuffer()), url.split('/').pop() || url);
+}
+
+async function saveDownload(): Promise<void> {
+  const bytes = await session.save();
+  const step = session.trainer?.step ?? session.summary().step;
+  const a = document.createElement('a');
+  a.href = URL.createObjectURL(new Blob([bytes as Uint8Array<ArrayBuffer>], { type: 'application/octet-stream' }));
+  a.download = `gpt-step${step}.safetensors`;
+  a.click();
+  setTimeout(() => URL.revokeObjectURL(a.href), 10_000);
+}
+
+// ---- generation -------------------------------------------------------------------------------
+/** Shows a hook call's prompt and sampling options in the controls, as if typed there. */
+function showSampling(prompt: string, opts: Parameters<GptHook['generate']>[1]): void {
+  ui.prompt.value = prompt;
+  ui.maxTokens.value = String(opts.maxNewTokens);
+  ui.temperature.value = String(opts.temperature ?? 1);
+  ui.topK.value = String(opts.topK ?? 0);
+  ui.topP.value = String(opts.topP ?? 1);
+  if (opts.seed !== undefined) ui.seed.value = String(opts.seed);
+}
+
+async function runGenerate(prompt: string, opts: Parameters<GptHook['generate']>[1]): Promise<string> {
+  ui.output.textContent = '';
+  const shownPrompt = document.createElement('span');
+  shownPrompt.className = 'prompt';
+  shownPrompt.textContent = prompt;
+  const continuation = document.createTextNode('');
+  ui.output.append(shownPrompt, continuation);
+  let text = '';
+  let tokens = 0;
+  const t0 = performance.now();
+  for await (const piece of session.generate(prompt, opts)) {
+    text += piece.text;
+    tokens = piece.tokens;
+    continuation.data = text;
+    ui.output.scrollTop = ui.output.scrollHeight;
+    ui.genStats.textContent = `${tokens} tokens · ${((tokens * 1000) / (performance.now() - t0)).toFixed(1)} tokens/s`;
+    if (stopRequested) break;
+    await yieldToPage();
+  }
+  const secs = (performance.now() - t0) / 1000;
+  ui.genStats.textContent = `${tokens} tokens in ${secs.toFixed(1)} s · ${(tokens / secs).toFixed(1)} tokens/s${stopRequested ? ' (stopped)' : ''}`;
+  return text;
+}
+
+function samplingFromUi(): Parameters<GptHook['generate']>[1] {
+  const topK = num(ui.topK, 'top-k', { int: true, min: 0 });
+  const topP = num(ui.topP, 'top-p', { min: 0.0001, max: 1 });
+  return {
+    maxNewTokens: num(ui.maxTokens, 'tokens', { int: true, min: 1 }),
+    temperature: num(ui.temperature, 'temperature', { min: 0 }),
+    ...(topK > 0 && { topK }),
+    ...(topP < 1 && { topP }),
+    seed: num(ui.seed, 'seed', { int: true }),
+  };
+}
+
+// ---- training ---------------------------------------------------------------------------------
+function shapeFromUi(): ModelShape {
+  return {
+    nLayer: num(ui.nLayer, 'layers', { int: true, min: 1 }),
+    nHead: num(ui.nHead, 'heads', { int: true, min: 1 }),
+    nEmbd: num(ui.nEmbd, 'embd', { int: true, min: 1 }),
+    blockSize: num(ui.blockSize, 'block', { int: true, min: 2 }),
+  };
+}
+
+/** Settings for the page's runs: a short warmup, then a constant learning rate. */
+function settingsFromUi(): TrainSettings {
+  const lr = num(ui.lr, 'learning rate', { min: 0 });
+  return {
+    batchSize: num(ui.batchSize, 'batch', { int: true, min: 1 }),
+    learningRate: lr,
+    minLr: lr,
+    warmupIters: 10,
+    lrDecayIters: 10,
+    evalInterval: num(ui.evalInterval, 'eval every', { int: true, min: 1 }),
+    evalIters: 5,
+  };
+}
+
+/**
+ * Trains `steps` steps (or until Stop), drawing each step's loss and evaluating every
+ * evalInterval steps. Returns the per-step losses.
+ */
+async function trainRun(steps: number, text: string, settings: TrainSettings): Promise<number[]> {
+  const trainer = session.trainerFor(text, settings);
+  if (session.textNote) ui.textInfo.textContent = session.textNote;
+  const { batchSize, blockSize, gradAccum, evalInterval } = trainer.cfg;
+  const target = runTarget ?? trainer.step + steps;
+  trainer.cfg.maxIters = target;
+  runTarget = target;
+  const losses: number[] = [];
+  let tokensPerSec = 0;
+  const show = (extra = '') => {
+    ui.trainStats.textContent = `step ${trainer.step}/${target} · loss ${losses.at(-1)?.toFixed(4) ?? '-'} · ` +
+      `${tokensPerSec ? Math.round(tokensPerSec).toLocaleString('en-US') : '-'} tokens/s${extra}`;
+  };
+  const evaluate = async () => {
+    if (lastEvalStep === trainer.step) return;
+    lastEvalStep = trainer.step;
+    show(' · evaluating…');
+    const { train, val } = await trainer.evaluate();
+    chart.addEval(trainer.step, train, val);
+  };
+  show();
+  while (trainer.step < target && !stopRequested) {
+    if (trainer.step % evalInterval === 0) await evaluate();
+    const t0 = performance.now();
+    const { loss } = await trainer.trainStep();
+    const rate = (batchSize * blockSize * gradAccum * 1000) / (performance.now() - t0);
+    tokensPerSec = tokensPerSec ? 0.8 * tokensPerSec + 0.2 * rate : rate;
+    losses.push(loss);
+    chart.addStep(trainer.step, loss);
+    show();
+    await yieldToPage();
+  }
+  if (trainer.step >= target) {
+    runTarget = null;
+    if (trainer.step % evalInterval === 0) await evaluate();
+  }
+  show(stopRequested ? ' · stopped' : '');
+  showModel(session.summary());
+  return losses;
+}
+
+function newModel(text: string, shape: ModelShape, settings: TrainSettings): ModelSummary {
+  const s = session.newModel(text, shape, settings);
+  runTarget = null;
+  lastEvalStep = -1;
+  chart.clear();
+  showModel(s);
+  refresh();
+  return s;
+}
+
+function showTextInfo(): void {
+  const t = ui.text.value;
+  ui.textInfo.textContent = `${t.length.toLocaleString('en-US')} characters, ${new Set(t).size} distinct`;
+}
+
+// ---- wiring -----------------------------------------------------------------------------------
+ui.loadUrl.onclick = action(() => exclusive('loading', () => loadFromUrl(CHECKPOINT_URL)));
+ui.loadFile.onchange = action(async () => {
+  const file = ui.loadFile.files?.[0];
+  ui.loadFile.value = '';
+  if (file) await exclusive('loading', async () => loadBytes(new Uint8Array(await file.arrayBuffer()), file.name));
+});
+ui.save.onclick = action(() => exclusive('saving', saveDownload));
+ui.generate.onclick = action(() => exclusive('generating', () => runGenerate(ui.prompt.value, samplingFromUi())));
+ui.stopGen.onclick = ui.stopTrain.onclick = () => {
+  stopRequested = true;
+};
+ui.textFile.onchange = action(async () => {
+  const file = ui.textFile.files?.[0];
+  ui.textFile.value = '';
+  if (!file) return;
+  ui.text.value = await file.text();
+  showTextInfo();
+});
+ui.text.oninput = showTextInfo;
+ui.newModel.onclick = action(() =>
+  exclusive('training', async () => {
+    newModel(ui.text.value, shapeFromUi(), settingsFromUi());
+    await trainRun(num(ui.steps, 'steps', { int: true, min: 1 }), ui.text.value, settingsFromUi());
+  }),
+);
+ui.train.onclick = action(() =>
+  exclusive('training', async () => {
+    if (!session.model) newModel(ui.text.value, shapeFromUi(), settingsFromUi());
+    await trainRun(num(ui.steps, 'steps', { int: true, min: 1 }), ui.text.value, settingsFromUi());
+  }),
+);
+
+ui.text.value = DEFAULT_TEXT;
+showTextInfo();
+refresh();
+chart.requestDraw();
+
+const ready: Promise<ReadyState> = (async (): Promise<ReadyState> => {
+  let adapter: DeviceInfo;
+  try {
+    adapter = await startGpu();
+  } catch (e) {
+    ui.adapter.className = 'status bad';
+    ui.adapter.textContent = (e as Error).message;
+    return { ok: false, error: (e as Error).message };
+  }
+  gpuReady = true;
+  ui.adapter.className = 'status ok';
+  ui.adapter.textContent = describeAdapter(adapter);
+  let checkpoint: ModelSummary | null = null;
+  serverCheckpoint = (await fetch(CHECKPOINT_URL, { method: 'HEAD', cache: 'no-store' }).catch(() => null))?.ok ?? false;
+  refresh();
+  if (serverCheckpoint) checkpoint = await exclusive('loading', () => loadFromUrl(CHECKPOINT_URL)).catch((e) => (showError(e), null));
+  return { ok: true, adapter, checkpoint };
+})();
+
+window.__gpt = {
+  ready,
+  loadCheckpointFromUrl: (url = CHECKPOINT_URL) => exclusive('loading', () => loadFromUrl(url)),
+  loadCheckpointBytes: (bytes) => exclusive('loading', () => loadBytes(Uint8Array.from(bytes), 'bytes')),
+  newModel: (text, shape, settings = settingsFromUi()) => exclusive('training', async () => newModel(text, shape, settings)),
+  summary: () => session.summary(),
+  logitsFor: (prompt) => exclusive('generating', async () => Array.from(await session.logits(prompt))),
+  greedy: (prompt, n) =>
+    exclusive('generating', () => {
+      showSampling(prompt, { maxNewTokens: n, temperature: 0 });
+      return runGenerate(prompt, { maxNewTokens: n, temperature: 0 });
+    }),
+  generate: (prompt, opts) =>
+    exclusive('generating', () => {
+      showSampling(prompt, opts);
+      return runGenerate(prompt, opts);
+    }),
+  trainSteps: (n, opts = {}) =>
+    exclusive('training', () => {
+      if (opts.text !== undefined && opts.text !== ui.text.value) {
+        ui.text.value = opts.text;
+        showTextInfo();
+      }
+      runTarget = null;
+      return trainRun(n, ui.text.value, opts.settings ?? settingsFromUi());
+    }),
+  evaluate: (opts = {}) =>
+    exclusive('training', async () => {
+      const trainer = session.trainerFor(opts.text ?? ui.text.value, opts.settings ?? settingsFromUi());
+      const losses = await trainer.evaluate();
+      chart.addEval(trainer.step, losses.train, losses.val);
+      return losses;
+    }),
+  saveCheckpointBytes: () => exclusive('saving', () => session.save()),
+};

@@ -1,0 +1,194 @@
+// What the demo page holds: one model with its tokenizer, and (once training starts) a Trainer
+// for it. No DOM here: the page (main.ts) and its test hook both drive this object. Everything it
+// imports is platform-free, so the same code runs in Node and in the browser bundle.
+import { noGrad } from '../autograd/mode.js';
+import { decodeCheckpoint, encodeCheckpoint, modelFromCheckpoint, restoreOptimizer, type Checkpoint } from '../gpt/checkpoint.js';
+import { generate, type GenerateOptions } from '../gpt/generate.js';
+import type { GPT, GPTConfig } from '../gpt/model.js';
+import { CharTokenizer, type Tokenizer } from '../gpt/tokenizer/index.js';
+import { TRAIN_DEFAULTS, Trainer, type TrainConfig } from '../gpt/trainer.js';
+import { tensor } from '../tensor/create.js';
+import { scope } from '../tensor/scope.js';
+
+export type ModelShape = Pick<GPTConfig, 'nLayer' | 'nHead' | 'nEmbd' | 'blockSize'>;
+/** Training settings the page may change between runs (the model's shape is fixed). */
+export type TrainSettings = Partial<Omit<TrainConfig, keyof ModelShape | 'dropout' | 'bias'>>;
+
+export interface ModelSummary {
+  source: string;
+  config: GPTConfig;
+  params: number;
+  tokenizer: string;
+  vocabSize: number;
+  step: number;
+}
+
+export class Session {
+  model: GPT | null = null;
+  tokenizer: Tokenizer | null = null;
+  source = '';
+  trainer: Trainer | null = null;
+  /** Note about the last training text (e.g. characters the tokenizer does not know). */
+  textNote = '';
+  private trainText: string | null = null;
+  /** The loaded checkpoint's optimizer and trainer state, applied when training starts. */
+  private loaded: Checkpoint | null = null;
+
+  /** Replaces the model with the one in a checkpoint file's bytes. */
+  load(bytes: Uint8Array, source: string): ModelSummary {
+    const ckpt = decodeCheckpoint(bytes, source);
+    const { model, tokenizer } = modelFromCheckpoint(ckpt);
+    ckpt.weights.clear(); // on the GPU now
+    this.replace(model, tokenizer, source);
+    this.loaded = ckpt;
+    return this.summary();
+  }
+
+  /** A fresh model with a character tokenizer of `text`, and a trainer on that text. */
+  newModel(text: string, shape: ModelShape, settings: TrainSettings = {}): ModelSummary {
+    const tokenizer = CharTokenizer.train(text);
+    const cfg: TrainConfig = { ...TRAIN_DEFAULTS, ...shape, dropout: 0, bias: false, ...settings };
+    const trainer = new Trainer(cfg, splitTokens(Int32Array.from(tokenizer.encode(text)), tokenizer.vocabSize));
+    this.replace(trainer.model, tokenizer, 'new model');
+    this.trainer = trainer;
+    this.trainText = text;
+    this.textNote = '';
+    return this.summary();
+  }
+
+  summary(): ModelSummary {
+    const { model, tokenizer } = this.need();
+    return {
+      source: this.source,
+      config: { ...model.config },
+      params: model.numParams(),
+      tokenizer: tokenizer.kind,
+      vocabSize: tokenizer.vocabSize,
+      step: this.trainer?.step ?? this.loaded?.meta.trainer?.step ?? 0,
+    };
+  }
+
+  /**
+   * The trainer for the current model on `text`, created on first use (restoring the loaded
+   * checkpoint's optimizer moments and step, when it has them) or when the text changes (carrying
+   * the optimizer state over). `settings` apply to this and later steps.
+   */
+  trainerFor(text: string, settings: TrainSettings = {}): Trainer {
+    const { model, tokenizer } = this.need();
+    const { blockSize, nLayer, nHead, nEmbd, dropout, bias } = model.config;
+    const shape = { blockSize, nLayer, nHead, nEmbd, dropout, bias }; // fixed by the model
+    if (this.trainer && text === this.trainText) {
+      Object.assign(this.trainer.cfg, settings, shape);
+      return this.trainer;
+    }
+    const { ids, dropped } = encodeKnown(tokenizer, text);
+    this.textNote = dropped ? `${dropped} characters the tokenizer does not know were left out` : '';
+    const cfg: TrainConfig = { ...TRAIN_DEFAULTS, ...this.loaded?.meta.train, ...this.trainer?.cfg, ...settings, ...shape };
+    const trainer = new Trainer(cfg, splitTokens(ids, tokenizer.vocabSize), model);
+    const old = this.trainer;
+    if (old) {
+      old.optimizer.m.forEach((m, i) => trainer.optimizer.m[i]!.assign(m));
+      old.optimizer.v.forEach((v, i) => trainer.optimizer.v[i]!.assign(v));
+      trainer.restore(old.state());
+      old.optimizer.dispose();
+    } else if (this.loaded) {
+      if (this.loaded.optimizer) restoreOptimizer(this.loaded, model, trainer.optimizer);
+      if (this.loaded.meta.trainer) trainer.restore(this.loaded.meta.trainer);
+    }
+    this.trainer = trainer;
+    this.trainText = text;
+    return trainer;
+  }
+
+  /** Logits [V] for the token after `prompt` (its last blockSize tokens), dropout off. */
+  async logits(prompt: string): Promise<Float32Array> {
+    const { model, tokenizer } = this.need();
+    const ids = this.encodePrompt(prompt).slice(-model.config.blockSize);
+    const wasTraining = model.training;
+    model.eval();
+    try {
+      return await noGrad(() =>
+        scope(async () => {
+          const out = model.forward(tensor(Int32Array.from(ids), [1, ids.length])).logits; // [1, T, V]
+          const all = (await out.toArray()) as Float32Array;
+          return all.slice((ids.length - 1) * tokenizer.vocabSize);
+        }),
+      );
+    } finally {
+      model.train(wasTraining);
+    }
+  }
+
+  /** Streams the continuation of `prompt`: new text (complete characters only) and tokens so far. */
+  async *generate(prompt: string, opts: GenerateOptions): AsyncGenerator<{ text: string; tokens: number }> {
+    const { model, tokenizer } = this.need();
+    const ids: number[] = [];
+    let shown = '';
+    for await (const id of generate(model, this.encodePrompt(prompt), opts)) {
+      ids.push(id);
+      // decode the whole continuation: a BPE token may end inside a multi-byte character
+      const text = tokenizer.decode(ids);
+      const safe = text.endsWith('\uFFFD') ? text.slice(0, -1) : text;
+      yield { text: safe.slice(shown.length), tokens: ids.length };
+      shown = safe;
+    }
+    const rest = tokenizer.decode(ids).slice(shown.length);
+    if (rest) yield { text: rest, tokens: ids.length };
+  }
+
+  /** The checkpoint as one safetensors file; with the optimizer state when the page trained it. */
+  async save(): Promise<Uint8Array> {
+    const { model, tokenizer } = this.need();
+    const t = this.trainer;
+    return encodeCheckpoint(model, tokenizer, t ? { optimizer: t.optimizer, train: { ...t.cfg }, trainer: t.state() } : {});
+  }
+
+  private encodePrompt(prompt: string): number[] {
+    const ids = this.need().tokenizer.encode(prompt || '\n');
+    if (!ids.length) throw new Error('the prompt encodes to no tokens');
+    return ids;
+  }
+
+  private need(): { model: GPT; tokenizer: Tokenizer } {
+    if (!this.model || !this.tokenizer) throw new Error('no model yet: load a checkpoint or train a new model');
+    return { model: this.model, tokenizer: this.tokenizer };
+  }
+
+  private replace(model: GPT, tokenizer: Tokenizer, source: string): void {
+    if (this.trainer) this.trainer.optimizer.dispose();
+    if (this.model && this.model !== model) this.model.dispose();
+    this.model = model;
+    this.tokenizer = tokenizer;
+    this.source = source;
+    this.trainer = null;
+    this.trainText = null;
+    this.loaded = null;
+  }
+}
+
+/** First 90% for training, the rest for validation (as `gpt prepare` splits). */
+function splitTokens(ids: Int32Array, vocabSize: number): { train: Int32Array; val: Int32Array; vocabSize: number } {
+  const n = Math.floor(ids.length * 0.9);
+  return { train: ids.slice(0, n), val: ids.slice(n), vocabSize };
+}
+
+/** Token ids of `text`; a character tokenizer skips the characters it does not know. */
+function encodeKnown(tokenizer: Tokenizer, text: string): { ids: Int32Array; dropped: number } {
+  if (tokenizer.kind !== 'char') return { ids: Int32Array.from(tokenizer.encode(text)), dropped: 0 };
+  const known = new Map<string, number | null>();
+  const ids: number[] = [];
+  let dropped = 0;
+  for (const ch of text) {
+    if (!known.has(ch)) {
+      try {
+        known.set(ch, tokenizer.encode(ch)[0]!);
+      } catch {
+        known.set(ch, null);
+      }
+    }
+    const id = known.get(ch);
+    if (id === null || id === undefined) dropped++;
+    else ids.push(id);
+  }
+  return { ids: Int32Array.from(ids), dropped };
+}

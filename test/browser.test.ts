@@ -1,0 +1,321 @@
+// The same model in a real browser: a tiny GPT trained in Node is served next to the demo page
+// (`gpt serve`), Chromium (playwright-core, headless, WebGPU on SwiftShader) opens the page, and
+// the page's test hook (window.__gpt) must reproduce Node's logits and greedy text, train the
+// model further (with Node's losses), and save a checkpoint that Node loads with the same logits.
+// Also: the static server's content types and path-traversal rejection, and the bundle guard
+// against Node-only imports. Fails (never skips) when Chromium or WebGPU in it is missing.
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { request } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { buildWeb } from '../scripts/build-web.mjs';
+import { main } from '../src/cli/main.js';
+import { startServer, type StaticServer } from '../src/cli/serve.js';
+import { decodeCheckpoint, encodeCheckpoint, modelFromCheckpoint } from '../src/gpt/checkpoint.js';
+import { generate } from '../src/gpt/generate.js';
+import type { GPT } from '../src/gpt/model.js';
+import { CharTokenizer } from '../src/gpt/tokenizer/index.js';
+import { TRAIN_DEFAULTS, Trainer, type TrainConfig } from '../src/gpt/trainer.js';
+import { noGrad, scope, tensor } from '../src/index.js';
+import type { ReadyState } from '../src/web/hook.js';
+import { setupDevice } from './helpers.js';
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+/**
+ * Headless Chromium with WebGPU on Linux without a GPU: --enable-unsafe-webgpu turns WebGPU on
+ * (Linux is not on Chromium's default list) and --use-webgpu-adapter=swiftshader pins the CPU
+ * adapter Chromium ships, so results do not depend on the machine's GPU. The rest keeps a test
+ * browser quiet and offline.
+ */
+const CHROMIUM_ARGS = [
+  '--enable-unsafe-webgpu',
+  '--use-webgpu-adapter=swiftshader',
+  '--no-sandbox',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--disable-default-apps',
+  '--mute-audio',
+];
+const INSTALL_HINT = 'run `npm run setup` (installs Debian\'s chromium), or `apt-get install -y chromium`, or set CHROMIUM_PATH';
+
+const dir = mkdtempSync(join(tmpdir(), 'gpt-browser-'));
+const corpus = readFileSync(new URL('../../shared/data/tinyshakespeare.txt', import.meta.url), 'utf8').slice(0, 20_000);
+const tokenizer = CharTokenizer.train(corpus);
+const ids = Int32Array.from(tokenizer.encode(corpus));
+const split = Math.floor(ids.length * 0.9); // as the page splits its text
+const data = { train: ids.slice(0, split), val: ids.slice(split), vocabSize: tokenizer.vocabSize };
+const cfg: TrainConfig = {
+  ...TRAIN_DEFAULTS,
+  nLayer: 2, nHead: 2, nEmbd: 32, blockSize: 32, batchSize: 8,
+  maxIters: 100, learningRate: 3e-3, minLr: 3e-4, warmupIters: 5, lrDecayIters: 100,
+  evalInterval: 1000, evalIters: 4, logInterval: 1000,
+};
+const NODE_STEPS = 60;
+const PAGE_STEPS = 8;
+const PROMPT = 'ROMEO:\nWhat ';
+
+/** Logits [V] for the token after `text`, on a full forward pass (no KV cache). */
+async function logitsFor(model: GPT, text: string): Promise<Float32Array> {
+  const seq = tokenizer.encode(text);
+  model.eval();
+  return noGrad(() =>
+    scope(async () => {
+      const all = (await model.forward(tensor(Int32Array.from(seq), [1, seq.length])).logits.toArray()) as Float32Array;
+      return all.slice((seq.length - 1) * tokenizer.vocabSize);
+    }),
+  );
+}
+
+async function greedy(model: GPT, text: string, n: number): Promise<string> {
+  const out: number[] = [];
+  for await (const id of generate(model, tokenizer.encode(text), { maxNewTokens: n, temperature: 0 })) out.push(id);
+  return tokenizer.decode(out);
+}
+
+function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  expect(a.length).toBe(b.length);
+  let worst = 0;
+  for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i]! - b[i]!));
+  return worst;
+}
+
+/** GET/HEAD/... with the path sent exactly as given (no client-side normalization). */
+function rawRequest(url: string, path: string, method = 'GET'): Promise<{ status: number; type: string; body: string }> {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolve, reject) => {
+    const req = request({ hostname, port, path, method }, (res) => {
+      let body = '';
+      res.setEncoding('latin1');
+      res.on('data', (c: string) => (body += c));
+      res.on('end', () => resolve({ status: res.statusCode!, type: String(res.headers['content-type'] ?? ''), body }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+let server: StaticServer;
+let context: BrowserContext | undefined;
+let page: Page;
+let ckptFile: string;
+let nodeModel: GPT;
+let nodeLossesAfter: number[];
+const pageErrors: string[] = [];
+let browserError: Error | null = null;
+
+/** The page, or the reason there is none. */
+function usePage(): Page {
+  if (browserError) throw browserError;
+  return page;
+}
+
+beforeAll(async () => {
+  await setupDevice();
+
+  // a tiny model trained in Node, saved (with optimizer state, to resume) as one file
+  const trainer = new Trainer(cfg, data);
+  for (let i = 0; i < NODE_STEPS; i++) await trainer.trainStep(false);
+  const bytes = await encodeCheckpoint(trainer.model, tokenizer, { optimizer: trainer.optimizer, train: cfg, trainer: trainer.state() });
+  ckptFile = join(dir, 'tiny.safetensors');
+  writeFileSync(ckptFile, bytes);
+  nodeModel = modelFromCheckpoint(decodeCheckpoint(bytes)).model;
+  // what continuing the run in Node gives: the page resumes from the same state
+  nodeLossesAfter = [];
+  for (let i = 0; i < PAGE_STEPS; i++) nodeLossesAfter.push((await trainer.trainStep()).loss);
+  trainer.optimizer.dispose();
+  trainer.model.dispose();
+
+  const web = join(dir, 'web');
+  await buildWeb({ outDir: web });
+  writeFileSync(join(dir, 'secret.txt'), 'outside the served root');
+  server = await startServer({ root: web, port: 0, checkpoint: ckptFile });
+}, 120_000);
+
+afterAll(async () => {
+  await context?.close();
+  await server?.close();
+  nodeModel?.dispose();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('the demo page in Chromium (WebGPU)', () => {
+  // A failure here (no Chromium, no WebGPU in it) fails every test below with its message, rather
+  // than vitest's skipping them after a failed hook.
+  beforeAll(async () => {
+    try {
+      if (!existsSync(CHROMIUM)) throw new Error(`Chromium not found at ${CHROMIUM}: the browser test needs it; ${INSTALL_HINT}`);
+      context = await chromium.launchPersistentContext(join(dir, 'profile'), {
+        executablePath: CHROMIUM,
+        headless: true,
+        args: CHROMIUM_ARGS,
+        viewport: { width: 1000, height: 900 },
+      });
+      page = context.pages()[0] ?? (await context.newPage());
+      page.on('pageerror', (e) => pageErrors.push(e.message));
+      page.on('console', (m) => void (m.type() === 'error' && pageErrors.push(m.text())));
+      await page.goto(server.url);
+      const ready = (await page.evaluate(() => window.__gpt.ready)) as ReadyState;
+      if (!ready.ok) {
+        throw new Error(`WebGPU does not work in ${CHROMIUM} (flags ${CHROMIUM_ARGS.join(' ')}): ${ready.error}\n` +
+          `It needs Chromium 113+ with --enable-unsafe-webgpu; ${INSTALL_HINT}.`);
+      }
+      console.log(`browser adapter: ${ready.adapter.vendor} ${ready.adapter.architecture} (fallback ${ready.adapter.isFallbackAdapter})`);
+      expect(ready.checkpoint?.step, 'the page loads the served checkpoint on start').toBe(NODE_STEPS);
+    } catch (e) {
+      browserError = e as Error;
+    }
+  }, 120_000);
+
+  it('computes the same logits as Node', async () => {
+    usePage();
+    const page1 = await page.evaluate((p) => window.__gpt.logitsFor(p), PROMPT);
+    const node = await logitsFor(nodeModel, PROMPT);
+    const diff = maxAbsDiff(page1, node);
+    console.log(`logits for ${JSON.stringify(PROMPT)}: max |browser - node| = ${diff.toExponential(2)}`);
+    expect(diff).toBeLessThan(1e-4);
+  });
+
+  it('greedy generation gives the same text as Node', async () => {
+    usePage();
+    const fromPage = await page.evaluate((p) => window.__gpt.greedy(p, 40), PROMPT);
+    expect(fromPage).toBe(await greedy(nodeModel, PROMPT, 40));
+    expect(await page.locator('#output').textContent()).toBe(PROMPT + fromPage);
+  });
+
+  it('sampling (temperature 1, top-k, seed) gives the same text as Node', async () => {
+    usePage();
+    const opts = { maxNewTokens: 60, temperature: 1, topK: 20, seed: 7 };
+    const fromPage = await page.evaluate(({ p, o }) => window.__gpt.generate(p, o), { p: PROMPT, o: opts });
+    const ids: number[] = [];
+    for await (const id of generate(nodeModel, tokenizer.encode(PROMPT), opts)) ids.push(id);
+    expect(fromPage).toBe(tokenizer.decode(ids));
+    expect(new Set(fromPage).size, 'a varied sample').toBeGreaterThan(5);
+  });
+
+  it('training steps in the page lower the loss, with the losses Node gets resuming the same run', async () => {
+    usePage();
+    const opts = { text: corpus, settings: cfg };
+    const t0 = performance.now();
+    const before = await page.evaluate((o) => window.__gpt.evaluate(o), opts);
+    const t1 = performance.now();
+    const losses = await page.evaluate(({ n, o }) => window.__gpt.trainSteps(n, o), { n: PAGE_STEPS, o: opts });
+    const t2 = performance.now();
+    const after = await page.evaluate((o) => window.__gpt.evaluate(o), opts);
+    console.log(`page timings: evaluate ${(t1 - t0).toFixed(0)} ms, ${PAGE_STEPS} steps ${(t2 - t1).toFixed(0)} ms, evaluate ${(performance.now() - t2).toFixed(0)} ms`);
+    console.log(`page: eval train loss ${before.train.toFixed(4)} -> ${after.train.toFixed(4)}; step losses vs node: max diff ${maxAbsDiff(losses, nodeLossesAfter).toExponential(2)}`);
+    expect(after.train).toBeLessThan(before.train);
+    expect(after.val).toBeLessThan(before.val);
+    expect(maxAbsDiff(losses, nodeLossesAfter)).toBeLessThan(2e-3);
+    expect(await page.evaluate(() => window.__gpt.summary().step)).toBe(NODE_STEPS + PAGE_STEPS);
+  });
+
+  it('a checkpoint saved by the page loads in Node with the same logits, and `gpt sample` reads it', async () => {
+    usePage();
+    const b64 = await page.evaluate(async () => {
+      const bytes = await window.__gpt.saveCheckpointBytes();
+      let s = '';
+      for (let i = 0; i < bytes.length; i += 0x8000) s += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+      return btoa(s);
+    });
+    const bytes = new Uint8Array(Buffer.from(b64, 'base64'));
+    const ckpt = decodeCheckpoint(bytes, 'page checkpoint');
+    expect(ckpt.meta.trainer?.step).toBe(NODE_STEPS + PAGE_STEPS);
+    expect(ckpt.optimizer, 'saved with the optimizer state').toBeDefined();
+    const { model } = modelFromCheckpoint(ckpt);
+    const fromPage = await page.evaluate((p) => window.__gpt.logitsFor(p), PROMPT);
+    const diff = maxAbsDiff(fromPage, await logitsFor(model, PROMPT));
+    console.log(`after training in the page: max |browser - node| = ${diff.toExponential(2)}`);
+    expect(diff).toBeLessThan(1e-4);
+    expect(maxAbsDiff(await logitsFor(model, PROMPT), await logitsFor(nodeModel, PROMPT)), 'training changed the model').toBeGreaterThan(1e-3);
+    model.dispose();
+
+    const saved = join(dir, 'from-page.safetensors');
+    writeFileSync(saved, bytes);
+    const out: string[] = [];
+    const write = vi.spyOn(process.stdout, 'write').mockImplementation((s) => (out.push(String(s)), true));
+    const ewrite = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
+    let code: number;
+    try {
+      code = await main(['sample', '--out-dir', saved, '--start', 'ROMEO:', '--max-new-tokens', '10', '--temperature', '0']);
+    } finally {
+      write.mockRestore();
+      ewrite.mockRestore();
+    }
+    expect(code).toBe(0);
+    expect(out.join('').startsWith('ROMEO:')).toBe(true);
+  });
+
+  it('renders the page (screenshot) without page errors', async () => {
+    usePage();
+    await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
+    // docs/screenshot.png is committed: refresh it only on request (or when missing)
+    const docs = new URL('../docs/screenshot.png', import.meta.url).pathname;
+    const path = process.env.UPDATE_SCREENSHOT || !existsSync(docs) ? docs : join(dir, 'screenshot.png');
+    mkdirSync(join(path, '..'), { recursive: true });
+    const png = await page.screenshot({ path, fullPage: true });
+    expect(png.length).toBeGreaterThan(10_000);
+    expect(await page.locator('#adapter').getAttribute('class')).toContain('ok');
+    expect(pageErrors).toEqual([]);
+  });
+});
+
+describe('gpt serve', () => {
+  it('serves the page, the checkpoint and correct content types', async () => {
+    const get = (p: string, m?: string) => rawRequest(server.url, p, m);
+    expect(await get('/')).toMatchObject({ status: 200, type: 'text/html; charset=utf-8' });
+    expect(await get('/index.html')).toMatchObject({ status: 200, type: 'text/html; charset=utf-8' });
+    expect(await get('/main.js')).toMatchObject({ status: 200, type: 'text/javascript; charset=utf-8' });
+    expect(await get('/style.css')).toMatchObject({ status: 200, type: 'text/css; charset=utf-8' });
+    const ck = await get('/checkpoint.safetensors');
+    expect(ck).toMatchObject({ status: 200, type: 'application/octet-stream' });
+    expect(ck.body.length).toBe(readFileSync(ckptFile).length);
+    expect(await get('/checkpoint.safetensors', 'HEAD')).toMatchObject({ status: 200, body: '' });
+    expect((await get('/nothing.js')).status).toBe(404);
+    expect((await get('/', 'POST')).status).toBe(405);
+  });
+
+  it('never serves a file outside its root', async () => {
+    const attempts = [
+      '/../secret.txt',
+      '/../../secret.txt',
+      '/./../secret.txt',
+      '/%2e%2e/secret.txt',
+      '/%2E%2E%2Fsecret.txt',
+      '/..%2fsecret.txt',
+      '/%2e%2e%5csecret.txt',
+      '/..\\secret.txt',
+      '/%252e%252e/secret.txt',
+      '/main.js/../../secret.txt',
+      '/%c0%ae%c0%ae/secret.txt',
+      '/index.html%00',
+      '//etc/passwd',
+      '/%2fetc%2fpasswd',
+      `/${encodeURIComponent(join(dir, 'secret.txt'))}`,
+    ];
+    for (const p of attempts) {
+      const r = await rawRequest(server.url, p);
+      expect([400, 404], `${p} -> ${r.status}`).toContain(r.status);
+      expect(r.body).not.toContain('outside the served root');
+    }
+  });
+
+  it('has --help, and the bundle refuses Node-only imports', async () => {
+    const log = vi.spyOn(console, 'log').mockImplementation(() => {});
+    try {
+      expect(await main(['serve', '--help'])).toBe(0);
+      expect(log.mock.calls.flat().join('\n')).toMatch(/usage: gpt serve[\s\S]*--port/);
+    } finally {
+      log.mockRestore();
+    }
+    const bad = join(dir, 'bad-entry.ts');
+    const store = new URL('../src/cli/checkpoint-store.ts', import.meta.url).pathname;
+    writeFileSync(bad, `import { loadCheckpoint } from ${JSON.stringify(store)};\nconsole.log(loadCheckpoint);\n`);
+    await expect(buildWeb({ outDir: join(dir, 'bad-out'), entry: bad, logLevel: 'silent' })).rejects.toThrow(
+      /Node-only import 'node:fs\/promises' \(from src\/cli\/checkpoint-store\.ts\)/,
+    );
+  });
+});
