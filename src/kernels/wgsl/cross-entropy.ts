@@ -8,7 +8,7 @@
 // Targets outside [0, V) that were not checked on the host are clamped, never read out of bounds.
 // Called by src/ops/cross-entropy.ts.
 import { Kernel, gridRows } from '../kernel.js';
-import { ROW_INDEX, ROW_MAIN_ARGS, ROW_REDUCE, ROW_WG } from './row.js';
+import { ROW_MAIN_ARGS, ROW_REDUCE, ROW_WG, rowIndex } from './row.js';
 
 // select() evaluates both arms, so rows past the end (grid rounding) read row 0, not out of bounds.
 const TARGET = `let t_raw = select(p.ignore_index, targets[select(0u, row, live)], live);
@@ -24,9 +24,7 @@ const forwardK = new Kernel({
 ${ROW_REDUCE}
 @compute @workgroup_size(${ROW_WG})
 fn main(${ROW_MAIN_ARGS}) {
-  ${ROW_INDEX}
-  let base = select(0u, row * p.V, live);
-  let n = select(0u, p.V, live);
+  ${rowIndex('p.V')}
   var m = -3.402823e38;
   for (var j = lane; j < n; j += ${ROW_WG}u) { m = max(m, x[base + j]); }
   m = wg_max(m, lane);
@@ -51,13 +49,12 @@ const backwardK = new Kernel({
   body: /* wgsl */ `
 @compute @workgroup_size(${ROW_WG})
 fn main(${ROW_MAIN_ARGS}) {
-  ${ROW_INDEX}
+  ${rowIndex('p.V')}
   if (!live) { return; }
   ${TARGET}
-  let base = row * p.V;
   let l = lse[row];
   let k = scale[0];
-  for (var j = lane; j < p.V; j += ${ROW_WG}u) {
+  for (var j = lane; j < n; j += ${ROW_WG}u) {
     // ignored rows get an exact 0 (not 0 * (...), which is -0, or NaN for non-finite logits)
     dx[base + j] = select(k * (exp(x[base + j] - l) - select(0.0, 1.0, j == t)), 0.0, ignored);
   }

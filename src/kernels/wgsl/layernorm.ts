@@ -7,7 +7,7 @@
 //     dw = sum_rows dy * xhat, db = sum_rows dy
 // Called by src/ops/layernorm.ts.
 import { Kernel, grid1d, gridRows } from '../kernel.js';
-import { ROW_INDEX, ROW_MAIN_ARGS, ROW_REDUCE, ROW_WG } from './row.js';
+import { ROW_MAIN_ARGS, ROW_REDUCE, ROW_WG, rowIndex } from './row.js';
 
 const forwardK = new Kernel({
   name: 'layernorm',
@@ -18,9 +18,7 @@ const forwardK = new Kernel({
 ${ROW_REDUCE}
 @compute @workgroup_size(${ROW_WG})
 fn main(${ROW_MAIN_ARGS}) {
-  ${ROW_INDEX}
-  let base = select(0u, row * p.C, live);
-  let n = select(0u, p.C, live);
+  ${rowIndex('p.C')}
   var s = 0.0;
   for (var j = lane; j < n; j += ${ROW_WG}u) { s += x[base + j]; }
   let mu = wg_sum(s, lane) / f32(p.C);
@@ -44,9 +42,7 @@ const backwardDxK = new Kernel({
 ${ROW_REDUCE}
 @compute @workgroup_size(${ROW_WG})
 fn main(${ROW_MAIN_ARGS}) {
-  ${ROW_INDEX}
-  let base = select(0u, row * p.C, live);
-  let n = select(0u, p.C, live);
+  ${rowIndex('p.C')}
   let safe = select(0u, row, live); // select() evaluates both arms: never index past the end
   let mu = select(0.0, mean[safe], live);
   let r = select(0.0, rstd[safe], live);

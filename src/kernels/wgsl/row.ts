@@ -28,6 +28,16 @@ fn wg_max(v: f32, lane: u32) -> f32 {
   return m;
 }`;
 
-/** WGSL prelude of a row kernel's main: `row` (workgroup's row), `lane`, `live` (row < rows). */
 export const ROW_MAIN_ARGS = `@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lane: u32`;
-export const ROW_INDEX = `let row = wid.x + wid.y * nwg.x;\n  let live = row < p.rows;`;
+
+/**
+ * WGSL prelude of a row kernel's main for rows of `len` elements: `row` (this workgroup's row),
+ * `live` (row < p.rows), `base` (its first element) and `n` (its length; 0 past the last row, so
+ * spare workgroups loop zero times but still reach the barriers).
+ */
+export function rowIndex(len: string): string {
+  return `let row = wid.x + wid.y * nwg.x;
+  let live = row < p.rows;
+  let base = select(0u, row * ${len}, live);
+  let n = select(0u, ${len}, live);`;
+}

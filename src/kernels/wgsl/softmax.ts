@@ -7,7 +7,7 @@
 //   log-softmax: dx = dy - exp(y) * sum(dy)
 // Called by src/ops/softmax.ts.
 import { Kernel, gridRows } from '../kernel.js';
-import { ROW_INDEX, ROW_MAIN_ARGS, ROW_REDUCE, ROW_WG } from './row.js';
+import { ROW_MAIN_ARGS, ROW_REDUCE, ROW_WG, rowIndex } from './row.js';
 
 function forwardKernel(log: boolean): Kernel {
   return new Kernel({
@@ -19,9 +19,7 @@ function forwardKernel(log: boolean): Kernel {
 ${ROW_REDUCE}
 @compute @workgroup_size(${ROW_WG})
 fn main(${ROW_MAIN_ARGS}) {
-  ${ROW_INDEX}
-  let base = select(0u, row * p.C, live);
-  let n = select(0u, p.C, live);
+  ${rowIndex('p.C')}
   var m = -3.402823e38;
   for (var j = lane; j < n; j += ${ROW_WG}u) { m = max(m, x[base + j]); }
   m = wg_max(m, lane);
@@ -46,9 +44,7 @@ function backwardKernel(log: boolean): Kernel {
 ${ROW_REDUCE}
 @compute @workgroup_size(${ROW_WG})
 fn main(${ROW_MAIN_ARGS}) {
-  ${ROW_INDEX}
-  let base = select(0u, row * p.C, live);
-  let n = select(0u, p.C, live);
+  ${rowIndex('p.C')}
   var s = 0.0;
   for (var j = lane; j < n; j += ${ROW_WG}u) { s += ${log ? 'dy[base + j]' : 'dy[base + j] * y[base + j]'}; }
   s = wg_sum(s, lane);
