@@ -1,0 +1,81 @@
+// Matmul GFLOP/s: square sizes, the GPT linear layers of the nanoGPT-CPU config (B*T = 768 rows,
+// C = 128) and the batched attention products (B*NH = 48 heads, T = 64, HS = 32). Checked against
+// a float64 host product on a sample of output entries.
+import { matmul } from '../../src/ops/matmul.js';
+import { tensor } from '../../src/tensor/create.js';
+import { oursCase, tfCase, jaxCase } from '../cases.js';
+import { na, pick, randomFloats, runCase, formatTol, type Context, type Row, type Tolerance } from '../harness.js';
+import type { Libs } from '../peers.js';
+
+interface Shape {
+  name: string;
+  batch: number;
+  M: number;
+  K: number;
+  N: number;
+}
+
+function shapes(ctx: Context): Shape[] {
+  const square = (n: number): Shape => ({ name: `${n}x${n}x${n}`, batch: 1, M: n, K: n, N: n });
+  const sizes = ctx.smoke ? [256] : ctx.big ? [256, 512, 1024, 2048] : [256, 512, 1024];
+  return [
+    ...sizes.map(square),
+    { name: 'GPT c_attn [768x128]·[128x384]', batch: 1, M: 768, K: 128, N: 384 },
+    { name: 'GPT attn c_proj [768x128]·[128x128]', batch: 1, M: 768, K: 128, N: 128 },
+    { name: 'GPT c_fc [768x128]·[128x512]', batch: 1, M: 768, K: 128, N: 512 },
+    { name: 'GPT mlp c_proj [768x512]·[512x128]', batch: 1, M: 768, K: 512, N: 128 },
+    { name: 'attn q·kT 48x[64x32]·[32x64]', batch: 48, M: 64, K: 32, N: 64 },
+    { name: 'attn att·v 48x[64x64]·[64x32]', batch: 48, M: 64, K: 64, N: 32 },
+  ];
+}
+
+const SAMPLES = 512; // output entries checked against the float64 reference
+
+export async function matmulSuite(libs: Libs, ctx: Context): Promise<Row[]> {
+  const rows: Row[] = [];
+  for (const s of shapes(ctx)) {
+    const { batch, M, K, N } = s;
+    const aShape = batch > 1 ? [batch, M, K] : [M, K];
+    const bShape = batch > 1 ? [batch, K, N] : [K, N];
+    const a = randomFloats(batch * M * K, 11 + M);
+    const b = randomFloats(batch * K * N, 12 + N);
+    // sampled float64 reference
+    const total = batch * M * N;
+    const idx = Array.from({ length: Math.min(SAMPLES, total) }, (_, i) => Math.floor((i * total) / Math.min(SAMPLES, total)));
+    const ref = idx.map((o) => {
+      const bi = Math.floor(o / (M * N));
+      const i = Math.floor((o % (M * N)) / N);
+      const j = o % N;
+      let acc = 0;
+      for (let k = 0; k < K; k++) acc += a[bi * M * K + i * K + k]! * b[bi * K * N + k * N + j]!;
+      return acc;
+    });
+    // inputs in [-1, 1): |sum| <= K, float32 rounding grows with K
+    const tol: Tolerance = { atol: 4e-6 * K, rtol: 1e-4 };
+    ctx.log(`matmul ${s.name}`);
+    const row: Row = {
+      family: 'matmul',
+      name: s.name,
+      unit: 'GFLOP/s',
+      work: 2 * batch * M * N * K,
+      tolerance: `${formatTol(tol)} on ${idx.length} sampled entries vs float64`,
+      cells: {
+        ours: await runCase(ctx, 'ours', () => pick(oursCase([tensor(a, aShape), tensor(b, bShape)], ([x, y]) => [matmul(x!, y!)]), [idx]), [ref], tol),
+        tfjs: libs.tf
+          ? await runCase(ctx, 'tfjs', () => {
+              const tf = libs.tf!;
+              return pick(tfCase(tf, [tf.tensor(a, aShape), tf.tensor(b, bShape)], ([x, y]) => [tf.matMul(x!, y!)]), [idx]);
+            }, [ref], tol)
+          : na(libs.errors.tfjs!),
+        jax: libs.jax
+          ? await runCase(ctx, 'jax', () => {
+              const { numpy: np } = libs.jax!;
+              return pick(jaxCase(libs.jax!, [np.array(a).reshape(aShape), np.array(b).reshape(bShape)], (x, y) => [np.matmul(x!, y!)]), [idx]);
+            }, [ref], tol)
+          : na(libs.errors.jax!),
+      },
+    };
+    rows.push(row);
+  }
+  return rows;
+}
