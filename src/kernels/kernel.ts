@@ -122,3 +122,17 @@ export function gridRows(rows: number): [number, number, number] {
 
 /** WGSL for the flat index of a grid1d/gridRows launch: `linear(gid, nwg, size)`. */
 export const LINEAR = `fn linear(id: vec3u, nwg: vec3u, size: u32) -> u32 { return id.x + id.y * nwg.x * size; }`;
+
+/**
+ * The `main` of a one-lane-per-element kernel launched with grid1d(p.n, size): `body` runs with
+ * `i`, the element index, for i < p.n (so the kernel declares a `n: 'u32'` param).
+ */
+export function perElement(size: number, body: string): string {
+  return `${LINEAR}
+@compute @workgroup_size(${size})
+fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let i = linear(gid, nwg, ${size}u);
+  if (i >= p.n) { return; }
+${body}
+}`;
+}

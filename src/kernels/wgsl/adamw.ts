@@ -3,7 +3,7 @@
 //   m = b1 m + (1 - b1) g'            v = b2 v + (1 - b2) g'^2
 //   p = p - lr (m / bc1 / (sqrt(v / bc2) + eps) + wd p)     (decoupled weight decay)
 // bc1 = 1 - b1^t and bc2 = 1 - b2^t come precomputed. 1-D grid of 256-lane workgroups.
-import { Kernel, LINEAR, grid1d } from '../kernel.js';
+import { Kernel, perElement, grid1d } from '../kernel.js';
 
 const WG = 256;
 
@@ -13,19 +13,14 @@ const adamwK = new Kernel({
   write: { param: 'f32', m: 'f32', v: 'f32' },
   params: { n: 'u32', lr: 'f32', b1: 'f32', b2: 'f32', eps: 'f32', wd: 'f32', bc1: 'f32', bc2: 'f32' },
   body: /* wgsl */ `
-${LINEAR}
-@compute @workgroup_size(${WG})
-fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let i = linear(gid, nwg, ${WG}u);
-  if (i >= p.n) { return; }
+${perElement(WG, `
   let grad = g[i] * gscale[0];
   let m1 = p.b1 * m[i] + (1.0 - p.b1) * grad;
   let v1 = p.b2 * v[i] + (1.0 - p.b2) * grad * grad;
   m[i] = m1;
   v[i] = v1;
   let update = (m1 / p.bc1) / (sqrt(v1 / p.bc2) + p.eps);
-  param[i] = param[i] - p.lr * (update + p.wd * param[i]);
-}`,
+  param[i] = param[i] - p.lr * (update + p.wd * param[i]);`)}`,
 });
 
 export interface AdamWHyper {

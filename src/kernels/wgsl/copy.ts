@@ -6,7 +6,7 @@
 // axis, the offset along it folded into the base). Adjacent dims that stay adjacent in both layouts
 // are merged first, so most copies run at rank 1-3.
 // 1-D grid of 256-lane workgroups (2-D past 65535 groups); one lane per copied word.
-import { Kernel, LINEAR, MAX_RANK, grid1d } from '../kernel.js';
+import { Kernel, perElement, MAX_RANK, grid1d } from '../kernel.js';
 
 const WG = 256;
 
@@ -18,11 +18,7 @@ function kernel(): Kernel {
     write: { dst: 'u32' },
     params: { n: 'u32', rank: 'u32', src_base: 'u32', dst_base: 'u32', shape: 'dims', src_strides: 'dims', dst_strides: 'dims' },
     body: /* wgsl */ `
-${LINEAR}
-@compute @workgroup_size(${WG})
-fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let i = linear(gid, nwg, ${WG}u);
-  if (i >= p.n) { return; }
+${perElement(WG, `
   var rem = i;
   var s = p.src_base;
   var d = p.dst_base;
@@ -33,8 +29,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg:
     s += c * dim(p.src_strides, u32(k));
     d += c * dim(p.dst_strides, u32(k));
   }
-  dst[d] = src[s];
-}`,
+  dst[d] = src[s];`)}`,
   }));
 }
 

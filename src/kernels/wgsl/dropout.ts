@@ -6,7 +6,7 @@
 //   out[i] = kept ? x[i] * scale : 0, scale = 1 / (1 - p). Forward (x = input) and backward
 // (x = upstream gradient) are the same kernel, since dropout is linear in x.
 // 1-D grid of 256-lane workgroups; one lane per element.
-import { Kernel, LINEAR, grid1d } from '../kernel.js';
+import { Kernel, perElement, grid1d } from '../kernel.js';
 import { PHILOX, splitSeed } from './random.js';
 
 const WG = 256;
@@ -17,15 +17,10 @@ const dropoutK = new Kernel({
   write: { out: 'f32' },
   params: { n: 'u32', seed_lo: 'u32', seed_hi: 'u32', threshold: 'u32', scale: 'f32' },
   body: /* wgsl */ `
-${LINEAR}
 ${PHILOX}
-@compute @workgroup_size(${WG})
-fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let i = linear(gid, nwg, ${WG}u);
-  if (i >= p.n) { return; }
+${perElement(WG, `
   let r = philox(vec4u(i, 0u, 0u, 0u), vec2u(p.seed_lo, p.seed_hi));
-  out[i] = select(0.0, x[i] * p.scale, (r.x >> 8u) >= p.threshold);
-}`,
+  out[i] = select(0.0, x[i] * p.scale, (r.x >> 8u) >= p.threshold);`)}`,
 });
 
 /** out = x * mask(seed, p) / (1 - p) over n elements. */

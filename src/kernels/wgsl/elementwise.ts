@@ -3,7 +3,7 @@
 // are 0 along broadcast dimensions. Each input also gets a load mode (a uniform, so one pipeline
 // serves all cases): contiguous inputs of the output's shape read x[i] and single values read x[0],
 // skipping the per-element index arithmetic (u32 division is slow on CPU drivers).
-import { Kernel, LINEAR, grid1d } from '../kernel.js';
+import { Kernel, perElement, grid1d } from '../kernel.js';
 
 const WG = 256;
 const cache = new Map<string, Kernel>();
@@ -23,15 +23,10 @@ export function unaryKernel(name: string, expr: string, helpers = ''): Kernel {
       write: { out: 'f32' },
       params: { n: 'u32' },
       body: /* wgsl */ `
-${LINEAR}
 ${helpers}
-@compute @workgroup_size(${WG})
-fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let i = linear(gid, nwg, ${WG}u);
-  if (i >= p.n) { return; }
+${perElement(WG, `
   let x = a[i];
-  out[i] = ${expr};
-}`,
+  out[i] = ${expr};`)}`,
     }),
   );
 }
@@ -75,16 +70,11 @@ export function broadcastKernel(
       write: { out: outType },
       params,
       body: /* wgsl */ `
-${LINEAR}
 ${BROADCAST_INDEX}
 ${helpers}
-@compute @workgroup_size(${WG})
-fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let i = linear(gid, nwg, ${WG}u);
-  if (i >= p.n) { return; }
+${perElement(WG, `
 ${loads}
-  out[i] = ${expr};
-}`,
+  out[i] = ${expr};`)}`,
     }),
   );
 }

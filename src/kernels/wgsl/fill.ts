@@ -1,7 +1,7 @@
 // Fills: out[i] = start + i * step (full when step = 0, arange otherwise), in f32 or i32
 // (i32 computed in integers so large ids stay exact).
 // 1-D grid of 256-lane workgroups.
-import { Kernel, LINEAR, grid1d } from '../kernel.js';
+import { Kernel, perElement, grid1d } from '../kernel.js';
 
 const WG = 256;
 
@@ -11,13 +11,8 @@ function fillKernel(type: 'f32' | 'i32'): Kernel {
     write: { out: type },
     params: { n: 'u32', start: 'f32', step: 'f32', istart: 'i32', istep: 'i32' },
     body: /* wgsl */ `
-${LINEAR}
-@compute @workgroup_size(${WG})
-fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let i = linear(gid, nwg, ${WG}u);
-  if (i >= p.n) { return; }
-  out[i] = ${type === 'f32' ? 'p.start + f32(i) * p.step' : 'p.istart + i32(i) * p.istep'};
-}`,
+${perElement(WG, `
+  out[i] = ${type === 'f32' ? 'p.start + f32(i) * p.step' : 'p.istart + i32(i) * p.istep'};`)}`,
   });
 }
 

@@ -20,7 +20,7 @@
 // Cost: N^2 / 2 id comparisons (step 1, 32M for N = 8k; fine on a GPU, the one term that grows
 // faster than the data), V / 256 sequential scan steps (step 2), and O(N C + V C) reads and writes
 // (step 3). Memory: 2 N + 2 V + 1 u32 of scratch.
-import { Kernel, LINEAR, grid1d, gridRows } from '../kernel.js';
+import { Kernel, LINEAR, grid1d, gridRows, perElement } from '../kernel.js';
 
 const WG = 256;
 const ROW_WG = 64;
@@ -32,15 +32,10 @@ const gatherK = new Kernel({
   write: { out: 'f32' },
   params: { n: 'u32', C: 'u32', V: 'u32' },
   body: /* wgsl */ `
-${LINEAR}
 ${CLAMP}
-@compute @workgroup_size(${WG})
-fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let i = linear(gid, nwg, ${WG}u);
-  if (i >= p.n) { return; }
+${perElement(WG, `
   let row = clamp_id(ids[i / p.C], p.V);
-  out[i] = table[row * p.C + i % p.C];
-}`,
+  out[i] = table[row * p.C + i % p.C];`)}`,
 });
 
 const rankK = new Kernel({

@@ -2,7 +2,7 @@
 // (seed_lo, seed_hi) is a pure function of (i, key), so results are the same on every adapter, in
 // Node and in the browser, and a backward pass can regenerate a dropout mask instead of storing it.
 // 1-D grid of 256-lane workgroups; one lane per element.
-import { Kernel, LINEAR, grid1d } from '../kernel.js';
+import { Kernel, perElement, grid1d } from '../kernel.js';
 
 const WG = 256;
 
@@ -37,15 +37,10 @@ function randomKernel(name: string, expr: string): Kernel {
     write: { out: 'f32' },
     params: { n: 'u32', seed_lo: 'u32', seed_hi: 'u32', a: 'f32', b: 'f32' },
     body: /* wgsl */ `
-${LINEAR}
 ${PHILOX}
-@compute @workgroup_size(${WG})
-fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let i = linear(gid, nwg, ${WG}u);
-  if (i >= p.n) { return; }
+${perElement(WG, `
   let r = philox(vec4u(i, 0u, 0u, 0u), vec2u(p.seed_lo, p.seed_hi));
-  out[i] = ${expr};
-}`,
+  out[i] = ${expr};`)}`,
   });
 }
 
