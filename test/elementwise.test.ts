@@ -3,7 +3,7 @@ import { beforeAll, describe, it } from 'vitest';
 import * as ops from '../src/index.js';
 import { broadcastPairArb, expectClose, fcParams, setupDevice, shapeArb, toTensor, valuesArb } from './helpers.js';
 import { checkGrad } from './gradcheck.js';
-import { gelu, map, numel, ref, zipN } from './reference.js';
+import { gelu, geluTanh, map, numel, ref, zipN } from './reference.js';
 
 beforeAll(setupDevice);
 
@@ -17,6 +17,7 @@ const UNARY: Record<string, { f: (x: number) => number; lo: number; hi: number }
   tanh: { f: Math.tanh, lo: -5, hi: 5 },
   relu: { f: (x) => Math.max(x, 0), lo: -3, hi: 3 },
   gelu: { f: gelu, lo: -5, hi: 5 },
+  geluTanh: { f: geluTanh, lo: -5, hi: 5 },
 };
 
 describe('unary ops match the float64 reference', () => {

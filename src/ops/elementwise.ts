@@ -12,6 +12,12 @@ import { sumTo } from './reduce.js';
 // ---- unary -------------------------------------------------------------------------------
 const GELU_C = 'const GELU_K: f32 = 0.7978845608028654; // sqrt(2 / pi)';
 const TANH_SAFE = 'fn tanh_safe(v: f32) -> f32 { return tanh(clamp(v, -15.0, 15.0)); }';
+// WGSL has no erf: Abramowitz & Stegun 7.1.26, |error| <= 1.5e-7 (below float32's resolution of Phi).
+const ERF = `fn erf_approx(v: f32) -> f32 {
+  let t = 1.0 / (1.0 + 0.3275911 * abs(v));
+  let poly = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429))));
+  return sign(v) * (1.0 - poly * exp(-v * v));
+}`;
 
 interface UnarySpec {
   expr: string;
@@ -19,6 +25,7 @@ interface UnarySpec {
   /** What the gradient expression's `y` is. */
   saves: 'input' | 'output';
   grad: string;
+  gradHelpers?: string;
 }
 
 const UNARY = {
@@ -29,28 +36,36 @@ const UNARY = {
   rsqrt: { expr: 'inverseSqrt(x)', saves: 'output', grad: '-0.5 * x * y * y * y' }, // d a^-1/2 = -a^-3/2 da / 2
   tanh: { expr: 'tanh_safe(x)', helpers: TANH_SAFE, saves: 'output', grad: 'x * (1.0 - y * y)' },
   relu: { expr: 'max(x, 0.0)', saves: 'output', grad: 'select(0.0, x, y > 0.0)' },
-  // GPT-2's tanh approximation: 0.5 a (1 + tanh(k (a + 0.044715 a^3)))
+  // exact GELU (PyTorch's nn.GELU(), nanoGPT's MLP): a Phi(a), Phi the standard normal CDF
   gelu: {
+    expr: '0.5 * x * (1.0 + erf_approx(x * 0.7071067811865476))',
+    helpers: ERF,
+    saves: 'input',
+    // d gelu = [Phi(a) + a phi(a)] da, phi(a) = exp(-a^2 / 2) / sqrt(2 pi)
+    grad: 'x * (0.5 * (1.0 + erf_approx(y * 0.7071067811865476)) + y * 0.3989422804014327 * exp(-0.5 * y * y))',
+    gradHelpers: ERF,
+  },
+  // GPT-2's tanh approximation: 0.5 a (1 + tanh(k (a + 0.044715 a^3)))
+  gelu_tanh: {
     expr: '0.5 * x * (1.0 + tanh_safe(GELU_K * (x + 0.044715 * x * x * x)))',
     helpers: `${GELU_C}\n${TANH_SAFE}`,
     saves: 'input',
     // d gelu = [0.5 (1 + t) + 0.5 a (1 - t^2) k (1 + 3 * 0.044715 a^2)] da, t = tanh(k (a + 0.044715 a^3))
-    grad: 'x * gelu_grad(y)',
-  },
-} satisfies Record<string, UnarySpec>;
-
-const GELU_GRAD = `${GELU_C}\n${TANH_SAFE}
-fn gelu_grad(a: f32) -> f32 {
+    grad: 'x * gelu_tanh_grad(y)',
+    gradHelpers: `${GELU_C}\n${TANH_SAFE}
+fn gelu_tanh_grad(a: f32) -> f32 {
   let t = tanh_safe(GELU_K * (a + 0.044715 * a * a * a));
   return 0.5 * (1.0 + t) + 0.5 * a * (1.0 - t * t) * GELU_K * (1.0 + 0.134145 * a * a);
-}`;
+}`,
+  },
+} satisfies Record<string, UnarySpec>;
 
 export type UnaryName = keyof typeof UNARY;
 
 function unaryOp(name: UnaryName) {
   const spec: UnarySpec = UNARY[name];
   const fwd = unaryKernel(name, spec.expr, spec.helpers);
-  const bwd = broadcastKernel(`${name}_backward`, spec.grad, { helpers: name === 'gelu' ? GELU_GRAD : '' });
+  const bwd = broadcastKernel(`${name}_backward`, spec.grad, { helpers: spec.gradHelpers ?? '' });
   return defineOp({
     name,
     forward(ctx: OpContext, a: Tensor) {
@@ -81,6 +96,7 @@ export const rsqrt = unaryOp('rsqrt');
 export const tanh = unaryOp('tanh');
 export const relu = unaryOp('relu');
 export const gelu = unaryOp('gelu');
+export const geluTanh = unaryOp('gelu_tanh');
 
 // ---- broadcasting ------------------------------------------------------------------------
 /** Launches a broadcasting kernel over `inputs`, returning the output of the broadcast shape. */
@@ -252,6 +268,7 @@ declare module '../tensor/tensor.js' {
     tanh(): Tensor;
     relu(): Tensor;
     gelu(): Tensor;
+    geluTanh(): Tensor;
     add(b: TensorOrScalar): Tensor;
     sub(b: TensorOrScalar): Tensor;
     mul(b: TensorOrScalar): Tensor;
@@ -266,7 +283,7 @@ declare module '../tensor/tensor.js' {
     ge(b: TensorOrScalar): Tensor;
   }
 }
-const unaryFns = { neg, exp, log, sqrt, rsqrt, tanh, relu, gelu };
+const unaryFns = { neg, exp, log, sqrt, rsqrt, tanh, relu, gelu, geluTanh };
 for (const [name, fn] of Object.entries(unaryFns)) {
   Object.defineProperty(Tensor.prototype, name, { value: function (this: Tensor) { return fn(this); } });
 }
