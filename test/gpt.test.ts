@@ -3,9 +3,10 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { decodeCheckpoint, encodeCheckpoint, modelFromCheckpoint, restoreOptimizer } from '../src/gpt/checkpoint.js';
 import { generate } from '../src/gpt/generate.js';
 import { GPT } from '../src/gpt/model.js';
+import { disposeCache, type KVCache } from '../src/nn/transformer.js';
 import { CharTokenizer } from '../src/gpt/tokenizer/index.js';
 import { TRAIN_DEFAULTS, Trainer, type TrainConfig } from '../src/gpt/trainer.js';
-import { device, scope, tensor } from '../src/index.js';
+import { device, noGrad, scope, tensor } from '../src/index.js';
 import { setupDevice } from './helpers.js';
 
 beforeAll(setupDevice);
@@ -113,12 +114,12 @@ describe('GPT', () => {
       const model = new GPT({ vocabSize: 11, blockSize: 8, nLayer: 1, nHead: 2, nEmbd: 8, dropout: 0, bias: true }, { seed: 3 });
       const seq = [1, 5, 2, 9, 3];
       const full = (await model.forward(tensor(new Int32Array(seq), [1, 5])).logits.toArray()) as Float32Array;
-      const caches = model.h.items.map(() => ({ k: null, v: null }));
-      model.forward(tensor(new Int32Array(seq.slice(0, 4)), [1, 4]), { caches });
-      const step = (await model.forward(tensor(new Int32Array(seq.slice(4)), [1, 1]), { caches }).logits.toArray()) as Float32Array;
+      const caches: KVCache[] = model.h.items.map(() => ({ qkv: null }));
+      noGrad(() => model.forward(tensor(new Int32Array(seq.slice(0, 4)), [1, 4]), { caches }));
+      const step = (await noGrad(() => model.forward(tensor(new Int32Array(seq.slice(4)), [1, 1]), { caches })).logits.toArray()) as Float32Array;
       const lastRow = full.slice(4 * 11);
       step.forEach((v, i) => expect(v).toBeCloseTo(lastRow[i]!, 4));
-      for (const c of caches) [c.k, c.v].forEach((t) => (t as { dispose(): void } | null)?.dispose());
+      caches.forEach(disposeCache);
       model.dispose();
     }));
 

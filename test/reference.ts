@@ -154,3 +154,36 @@ export function matmulRef(a: Ref, b: Ref, transA = false, transB = false): Ref {
   }
   return { shape, data };
 }
+
+/**
+ * Causal self-attention over packed qkv [B, T, 3C] (q | k | v, head h at columns h*HS..):
+ * y [B, T, C]. With `context` [B, Tk, 3C], keys/values come from it and the queries are its last T positions.
+ */
+export function causalAttentionRef(qkv: Ref, nHead: number, context: Ref = qkv): Ref {
+  const [B, T, C3] = qkv.shape as [number, number, number];
+  const C = C3 / 3;
+  const HS = C / nHead;
+  const Tk = context.shape[1]!;
+  const y = new Float64Array(B * T * C);
+  for (let b = 0; b < B; b++)
+    for (let h = 0; h < nHead; h++)
+      for (let i = 0; i < T; i++) {
+        const q = (d: number) => qkv.data[(b * T + i) * C3 + h * HS + d]!;
+        const kv = (j: number, part: number, d: number) => context.data[(b * Tk + j) * C3 + part * C + h * HS + d]!;
+        const s: number[] = [];
+        for (let j = 0; j <= Tk - T + i; j++) {
+          let dot = 0;
+          for (let d = 0; d < HS; d++) dot += q(d) * kv(j, 1, d);
+          s.push(dot / Math.sqrt(HS));
+        }
+        const m = Math.max(...s);
+        const e = s.map((v) => Math.exp(v - m));
+        const z = e.reduce((a, c) => a + c, 0);
+        for (let d = 0; d < HS; d++) {
+          let acc = 0;
+          e.forEach((p, j) => (acc += (p / z) * kv(j, 2, d)));
+          y[(b * T + i) * C + h * HS + d] = acc;
+        }
+      }
+  return { shape: [B, T, C], data: y };
+}

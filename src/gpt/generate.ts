@@ -3,7 +3,7 @@
 // cannot be shifted, so once the context reaches blockSize the window slides like nanoGPT's
 // (the last blockSize tokens, re-encoded from scratch each step).
 import { noGrad } from '../autograd/mode.js';
-import type { KVCache } from '../nn/transformer.js';
+import { cachedLength, disposeCache, type KVCache } from '../nn/transformer.js';
 import { tensor } from '../tensor/create.js';
 import { Generator } from '../tensor/generator.js';
 import { scope } from '../tensor/scope.js';
@@ -27,17 +27,17 @@ export async function* generate(model: GPT, prompt: readonly number[], opts: Gen
   const tokens = [...prompt];
   let caches: KVCache[] | null = null;
   const dropCaches = () => {
-    for (const c of caches ?? []) [c.k, c.v].forEach((t) => t?.dispose());
+    for (const c of caches ?? []) disposeCache(c);
     caches = null;
   };
   try {
     for (let i = 0; i < opts.maxNewTokens; i++) {
-      const cached = caches?.[0]?.k?.shape[2] ?? 0;
+      const cached = cachedLength(caches?.[0]);
       // incremental step only while the cache holds exactly the context so far and has room
       const incremental = useCache && caches !== null && cached === tokens.length - 1 && tokens.length <= blockSize;
       if (!incremental) {
         dropCaches();
-        if (useCache && tokens.length <= blockSize) caches = model.h.items.map(() => ({ k: null, v: null }));
+        if (useCache && tokens.length <= blockSize) caches = model.h.items.map(() => ({ qkv: null }));
       }
       const input = incremental ? tokens.slice(-1) : tokens.slice(-blockSize);
       const logits = await noGrad(() =>

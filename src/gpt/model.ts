@@ -5,7 +5,7 @@ import { crossEntropy } from '../ops/cross-entropy.js';
 import { matmul } from '../ops/matmul.js';
 import { Dropout, Embedding, LayerNorm } from '../nn/layers.js';
 import { Module, ModuleList } from '../nn/module.js';
-import { Block, type KVCache } from '../nn/transformer.js';
+import { Block, cachedLength, type KVCache } from '../nn/transformer.js';
 import { arange } from '../tensor/create.js';
 import { Generator } from '../tensor/generator.js';
 import { scope } from '../tensor/scope.js';
@@ -62,7 +62,7 @@ export class GPT extends Module {
    */
   forward(idx: Tensor, opts: { targets?: Tensor; caches?: KVCache[] } = {}): { logits: Tensor; loss?: Tensor } {
     const [B, T] = idx.shape as [number, number];
-    const past = opts.caches?.[0]?.k?.shape[2] ?? 0;
+    const past = cachedLength(opts.caches?.[0]);
     if (idx.rank !== 2) throw new Error(`GPT.forward: idx must be int32 [B, T], got ${idx.describe()}`);
     if (past + T > this.config.blockSize) {
       throw new Error(`GPT.forward: sequence of ${past + T} positions exceeds blockSize ${this.config.blockSize}`);

@@ -1,6 +1,7 @@
 // Transformer pieces, GPT-2 style: causal multi-head self-attention, the GELU MLP, and the pre-LN
 // block with residuals. Shapes use the legend B (batch), T (time), C (channels), NH (heads),
 // HS (head size = C / NH).
+import { causalAttention } from '../ops/attention.js';
 import { matmul } from '../ops/matmul.js';
 import { concat, permute, slice } from '../ops/shape.js';
 import { softmax } from '../ops/softmax.js';
@@ -29,21 +30,27 @@ function causalMask(Tq: number, Tk: number): Tensor {
   });
 }
 
-/** Keys and values of the positions seen so far, [B, NH, Tc, HS] each, for incremental decoding. */
+/**
+ * The packed q | k | v rows [B, Tc, 3C] of the positions decoded so far (attention reads their
+ * keys and values), for incremental decoding. Owned by the cache; dispose with disposeCache.
+ */
 export interface KVCache {
-  k: Tensor | null;
-  v: Tensor | null;
+  qkv: Tensor | null;
 }
 
-/** Appends the new keys/values to a cache (which owns them) and returns the full ones. */
-function extendCache(cache: KVCache, k: Tensor, v: Tensor): [Tensor, Tensor] {
-  const kAll = cache.k ? concat([cache.k, k], 2) : k;
-  const vAll = cache.v ? concat([cache.v, v], 2) : v;
-  cache.k?.dispose();
-  cache.v?.dispose();
-  cache.k = keep(kAll.detach());
-  cache.v = keep(vAll.detach());
-  return [kAll, vAll];
+export const cachedLength = (cache?: KVCache): number => cache?.qkv?.shape[1] ?? 0;
+
+export function disposeCache(cache: KVCache): void {
+  cache.qkv?.dispose();
+  cache.qkv = null;
+}
+
+/** Appends the new rows to the cache and returns the whole sequence so far. */
+function extendCache(cache: KVCache, qkv: Tensor): Tensor {
+  const all = cache.qkv ? concat([cache.qkv, qkv], 1) : qkv;
+  cache.qkv?.dispose();
+  cache.qkv = keep(all.detach());
+  return all;
 }
 
 export class CausalSelfAttention extends Module {
@@ -64,23 +71,27 @@ export class CausalSelfAttention extends Module {
   }
 
   forward(x: Tensor, cache?: KVCache): Tensor {
-    const [B, T, C] = x.shape as [number, number, number];
-    const NH = this.nHead;
-    const HS = C / NH;
     return scope(() => {
       const qkv = this.c_attn.forward(x); // [B, T, 3C]
-      const heads = (i: number) => permute(slice(qkv, 2, i * C, (i + 1) * C).reshape([B, T, NH, HS]), [0, 2, 1, 3]); // [B, NH, T, HS]
-      const q = heads(0);
-      const [k, v] = cache ? extendCache(cache, heads(1), heads(2)) : [heads(1), heads(2)]; // [B, NH, Tk, HS]
-      const Tk = k.shape[2]!;
-      const scores = matmul(q, k, { transB: true }).mul(1 / Math.sqrt(HS)); // [B, NH, T, Tk]
-      // a single new query may attend to every cached key: no mask needed
-      const masked = T === 1 ? scores : where(causalMask(T, Tk), scores, -1e9);
-      const att = this.attnDropout.forward(softmax(masked, -1));
-      const y = matmul(att, v); // [B, NH, T, HS]
-      const merged = permute(y, [0, 2, 1, 3]).reshape([B, T, C]);
-      return this.residDropout.forward(this.c_proj.forward(merged)); // [B, T, C]
+      const context = cache ? extendCache(cache, qkv) : undefined; // [B, Tk, 3C]
+      // dropout on the attention weights needs them materialised; otherwise one fused kernel
+      const y = this.training && this.attnDropout.p > 0 ? this.unfused(qkv, context ?? qkv) : causalAttention(qkv, this.nHead, context);
+      return this.residDropout.forward(this.c_proj.forward(y)); // [B, T, C]
     });
+  }
+
+  /** Attention from primitives (matmuls, mask, softmax, dropout): y [B, T, C]. */
+  private unfused(qkv: Tensor, context: Tensor): Tensor {
+    const [B, T, C3] = qkv.shape as [number, number, number];
+    const Tk = context.shape[1]!;
+    const [C, NH] = [C3 / 3, this.nHead];
+    const HS = C / NH;
+    const heads = (src: Tensor, i: number, len: number) =>
+      permute(slice(src, 2, i * C, (i + 1) * C).reshape([B, len, NH, HS]), [0, 2, 1, 3]); // [B, NH, len, HS]
+    const [q, k, v] = [heads(qkv, 0, T), heads(context, 1, Tk), heads(context, 2, Tk)];
+    const scores = matmul(q, k, { transB: true }).mul(1 / Math.sqrt(HS)); // [B, NH, T, Tk]
+    const att = this.attnDropout.forward(softmax(where(causalMask(T, Tk), scores, -1e9), -1));
+    return permute(matmul(att, v), [0, 2, 1, 3]).reshape([B, T, C]);
   }
 }
 

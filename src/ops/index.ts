@@ -10,3 +10,4 @@ export * from './cast.js';
 export * from './softmax.js';
 export * from './layernorm.js';
 export * from './cross-entropy.js';
+export * from './attention.js';

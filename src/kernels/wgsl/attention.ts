@@ -1,0 +1,317 @@
+// Causal self-attention, flash style: online softmax, the [Tq, Tk] weights are never stored.
+//   qkv [B, Tq, 3C]: nanoGPT's c_attn output, q | k | v, head h at columns h*HS .. h*HS+HS-1 of each.
+//   kv  [B, Tk, 3C]: where keys and values are read; the queries are its last Tq positions
+//                    (kv = qkv when training; the cached sequence when decoding).
+//   y   [B, Tq, C]:  heads merged, ready for c_proj.   lse [B, NH, Tq]: log-sum-exp of each
+//                    query's scaled scores, kept for the backward.
+// Backward (kv = qkv): dq in one kernel (a lane per query; it also writes D = rowsum(dy * y)),
+// then dk and dv in another (a lane per key), both recomputing p = exp(s - lse). No atomics.
+// Every kernel: 64 lanes per workgroup, one row (query or key) per lane, one workgroup per
+// (b, h, 64 rows); the other side streams through workgroup memory in tiles of TILE rows.
+// Specialised by HS (vec4-padded; loads and stores guard the padding) and TILE.
+import { Kernel, LINEAR, grid1d } from '../kernel.js';
+
+const LANES = 64;
+
+/** Rows per workgroup-memory tile: two tiles of HS floats per row stay within ~12 KB. */
+function tileRows(hs: number): number {
+  let t = 64;
+  while (t > 4 && t * hs > 1536) t /= 2;
+  return t;
+}
+
+// Shared prelude: which (b, h, 64-row block) this workgroup is, and vec4 row loads/stores.
+function prelude(hs: number, buffers: string[]): string {
+  const v4 = Math.ceil(hs / 4);
+  // buf[base + 4d .. base + 4d + 3] as a vec4, zero past HS (WGSL cannot pass storage pointers)
+  const loaders = buffers.map((buf) => `fn load_${buf}(base: u32, d: u32) -> vec4f {
+  var r = vec4f(0.0);
+  for (var c = 0u; c < 4u; c++) {
+    if (4u * d + c < HS) { r[c] = ${buf}[base + 4u * d + c]; }
+  }
+  return r;
+}`);
+  return /* wgsl */ `
+${LINEAR}
+const HS = ${hs}u;
+const V4 = ${v4}u;
+const TILE = ${tileRows(hs)}u;
+${loaders.join('\n')}
+
+struct Block { b: u32, h: u32, row0: u32 }
+fn block_of(wid: vec3u, nwg: vec3u, rows: u32) -> Block {
+  let t = linear(wid, nwg, 1u);
+  let blocks = (rows + ${LANES - 1}u) / ${LANES}u;
+  let bh = t / blocks;
+  return Block(bh / p.n_head, bh % p.n_head, (t % blocks) * ${LANES}u);
+}
+`;
+}
+
+function writeRow(buf: string, hs: number): string {
+  return /* wgsl */ `
+fn write_${buf}(base: u32, r: array<vec4f, V4>, s: f32) {
+  for (var d = 0u; d < V4; d++) {
+    for (var c = 0u; c < 4u; c++) {
+      if (4u * d + c < ${hs}u) { ${buf}[base + 4u * d + c] = r[d][c] * s; }
+    }
+  }
+}`;
+}
+
+const PARAMS = { B: 'u32', n_head: 'u32', C: 'u32', Tq: 'u32', Tk: 'u32', scale: 'f32', groups: 'u32' } as const;
+
+function forwardKernel(hs: number): Kernel {
+  return new Kernel({
+    name: 'attention_forward',
+    read: { qkv: 'f32', kv: 'f32' },
+    write: { y: 'f32', lse: 'f32' },
+    params: PARAMS,
+    body: /* wgsl */ `
+${prelude(hs, ['qkv', 'kv'])}
+${writeRow('y', hs)}
+var<workgroup> ks: array<vec4f, ${tileRows(hs)} * ${Math.ceil(hs / 4)}>;
+var<workgroup> vs: array<vec4f, ${tileRows(hs)} * ${Math.ceil(hs / 4)}>;
+
+@compute @workgroup_size(${LANES})
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+        @builtin(local_invocation_index) lane: u32) {
+  if (linear(wid, nwg, 1u) >= p.groups) { return; }
+  let blk = block_of(wid, nwg, p.Tq);
+  let i = blk.row0 + lane;
+  let live = i < p.Tq;
+  let past = p.Tk - p.Tq; // query i sits at position past + i and sees keys 0 ..= past + i
+  var q: array<vec4f, V4>;
+  var acc: array<vec4f, V4>;
+  if (live) {
+    let base = (blk.b * p.Tq + i) * 3u * p.C + blk.h * HS;
+    for (var d = 0u; d < V4; d++) { q[d] = load_qkv(base, d) * p.scale; }
+  }
+  var m = -1e30; // running max of the scores
+  var l = 0.0;   // running sum of exp(score - m)
+  var s: array<f32, TILE>;
+  let k_end = past + min(blk.row0 + ${LANES}u, p.Tq); // keys any lane of this block sees
+  for (var k0 = 0u; k0 < k_end; k0 += TILE) {
+    for (var slot = lane; slot < TILE * V4; slot += ${LANES}u) {
+      let j = k0 + slot / V4;
+      if (j < p.Tk) {
+        let base = (blk.b * p.Tk + j) * 3u * p.C + p.C + blk.h * HS;
+        ks[slot] = load_kv(base, slot % V4);
+        vs[slot] = load_kv(base + p.C, slot % V4);
+      }
+    }
+    workgroupBarrier();
+    let n = select(0u, min(TILE, past + i + 1u - k0), live && past + i >= k0);
+    if (n > 0u) {
+      var tile_max = -1e30;
+      for (var jj = 0u; jj < n; jj++) {
+        var dot_qk = 0.0;
+        for (var d = 0u; d < V4; d++) { dot_qk += dot(q[d], ks[jj * V4 + d]); }
+        s[jj] = dot_qk;
+        tile_max = max(tile_max, dot_qk);
+      }
+      let m_new = max(m, tile_max);
+      let correction = exp(m - m_new);
+      l *= correction;
+      for (var d = 0u; d < V4; d++) { acc[d] *= correction; }
+      for (var jj = 0u; jj < n; jj++) {
+        let pj = exp(s[jj] - m_new);
+        l += pj;
+        for (var d = 0u; d < V4; d++) { acc[d] += pj * vs[jj * V4 + d]; }
+      }
+      m = m_new;
+    }
+    workgroupBarrier();
+  }
+  if (live) {
+    write_y((blk.b * p.Tq + i) * p.C + blk.h * HS, acc, 1.0 / l);
+    lse[(blk.b * p.n_head + blk.h) * p.Tq + i] = m + log(l);
+  }
+}`,
+  });
+}
+
+// dq_i = scale * sum_j p_ij (dy_i . v_j - D_i) k_j, with D_i = dy_i . y_i
+function backwardQueryKernel(hs: number): Kernel {
+  return new Kernel({
+    name: 'attention_backward_dq',
+    read: { qkv: 'f32', y: 'f32', dy: 'f32', lse: 'f32' },
+    write: { dqkv: 'f32', dsum: 'f32' },
+    params: PARAMS,
+    body: /* wgsl */ `
+${prelude(hs, ['qkv', 'y', 'dy'])}
+${writeRow('dqkv', hs)}
+var<workgroup> ks: array<vec4f, ${tileRows(hs)} * ${Math.ceil(hs / 4)}>;
+var<workgroup> vs: array<vec4f, ${tileRows(hs)} * ${Math.ceil(hs / 4)}>;
+
+@compute @workgroup_size(${LANES})
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+        @builtin(local_invocation_index) lane: u32) {
+  if (linear(wid, nwg, 1u) >= p.groups) { return; }
+  let blk = block_of(wid, nwg, p.Tq);
+  let i = blk.row0 + lane;
+  let live = i < p.Tq;
+  var q: array<vec4f, V4>;
+  var g: array<vec4f, V4>;
+  var dq: array<vec4f, V4>;
+  var lse_i = 0.0;
+  var d_i = 0.0;
+  if (live) {
+    let base = (blk.b * p.Tq + i) * 3u * p.C + blk.h * HS;
+    let ybase = (blk.b * p.Tq + i) * p.C + blk.h * HS;
+    for (var d = 0u; d < V4; d++) {
+      q[d] = load_qkv(base, d) * p.scale;
+      g[d] = load_dy(ybase, d);
+      d_i += dot(g[d], load_y(ybase, d));
+    }
+    lse_i = lse[(blk.b * p.n_head + blk.h) * p.Tq + i];
+    dsum[(blk.b * p.n_head + blk.h) * p.Tq + i] = d_i;
+  }
+  let k_end = min(blk.row0 + ${LANES}u, p.Tq);
+  for (var k0 = 0u; k0 < k_end; k0 += TILE) {
+    for (var slot = lane; slot < TILE * V4; slot += ${LANES}u) {
+      let j = k0 + slot / V4;
+      if (j < p.Tq) {
+        let base = (blk.b * p.Tq + j) * 3u * p.C + p.C + blk.h * HS;
+        ks[slot] = load_qkv(base, slot % V4);
+        vs[slot] = load_qkv(base + p.C, slot % V4);
+      }
+    }
+    workgroupBarrier();
+    let n = select(0u, min(TILE, i + 1u - k0), live && i >= k0);
+    for (var jj = 0u; jj < n; jj++) {
+      var s = 0.0;
+      var dp = 0.0;
+      for (var d = 0u; d < V4; d++) {
+        s += dot(q[d], ks[jj * V4 + d]);
+        dp += dot(g[d], vs[jj * V4 + d]);
+      }
+      let ds = exp(s - lse_i) * (dp - d_i);
+      for (var d = 0u; d < V4; d++) { dq[d] += ds * ks[jj * V4 + d]; }
+    }
+    workgroupBarrier();
+  }
+  if (live) { write_dqkv((blk.b * p.Tq + i) * 3u * p.C + blk.h * HS, dq, p.scale); }
+}`,
+  });
+}
+
+// dv_j = sum_i p_ij dy_i;  dk_j = scale * sum_i p_ij (dy_i . v_j - D_i) q_i   (queries i >= j)
+function backwardKeyKernel(hs: number): Kernel {
+  return new Kernel({
+    name: 'attention_backward_dkv',
+    read: { qkv: 'f32', dy: 'f32', lse: 'f32', dsum: 'f32' },
+    write: { dqkv: 'f32' },
+    params: PARAMS,
+    body: /* wgsl */ `
+${prelude(hs, ['qkv', 'dy'])}
+${writeRow('dqkv', hs)}
+var<workgroup> qs: array<vec4f, ${tileRows(hs)} * ${Math.ceil(hs / 4)}>;
+var<workgroup> gs: array<vec4f, ${tileRows(hs)} * ${Math.ceil(hs / 4)}>;
+var<workgroup> lses: array<f32, ${tileRows(hs)}>;
+var<workgroup> dsums: array<f32, ${tileRows(hs)}>;
+
+@compute @workgroup_size(${LANES})
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+        @builtin(local_invocation_index) lane: u32) {
+  if (linear(wid, nwg, 1u) >= p.groups) { return; }
+  let blk = block_of(wid, nwg, p.Tq);
+  let j = blk.row0 + lane;
+  let live = j < p.Tq;
+  var k: array<vec4f, V4>;
+  var v: array<vec4f, V4>;
+  var dk: array<vec4f, V4>;
+  var dv: array<vec4f, V4>;
+  if (live) {
+    let base = (blk.b * p.Tq + j) * 3u * p.C + p.C + blk.h * HS;
+    for (var d = 0u; d < V4; d++) {
+      k[d] = load_qkv(base, d) * p.scale;
+      v[d] = load_qkv(base + p.C, d);
+    }
+  }
+  let lse_base = (blk.b * p.n_head + blk.h) * p.Tq;
+  for (var q0 = blk.row0; q0 < p.Tq; q0 += TILE) { // TILE divides 64: queries i >= j start here
+    for (var slot = lane; slot < TILE * V4; slot += ${LANES}u) {
+      let i = q0 + slot / V4;
+      if (i < p.Tq) {
+        qs[slot] = load_qkv((blk.b * p.Tq + i) * 3u * p.C + blk.h * HS, slot % V4);
+        gs[slot] = load_dy((blk.b * p.Tq + i) * p.C + blk.h * HS, slot % V4);
+      }
+    }
+    for (var r = lane; r < TILE; r += ${LANES}u) {
+      if (q0 + r < p.Tq) {
+        lses[r] = lse[lse_base + q0 + r];
+        dsums[r] = dsum[lse_base + q0 + r];
+      }
+    }
+    workgroupBarrier();
+    if (live) {
+      // queries i >= j of this tile
+      for (var ii = select(0u, j - q0, j > q0); ii < min(TILE, p.Tq - q0); ii++) {
+        var s = 0.0;
+        var dp = 0.0;
+        for (var d = 0u; d < V4; d++) {
+          s += dot(k[d], qs[ii * V4 + d]);
+          dp += dot(v[d], gs[ii * V4 + d]);
+        }
+        let pij = exp(s - lses[ii]);
+        let ds = pij * (dp - dsums[ii]);
+        for (var d = 0u; d < V4; d++) {
+          dv[d] += pij * gs[ii * V4 + d];
+          dk[d] += ds * qs[ii * V4 + d];
+        }
+      }
+    }
+    workgroupBarrier();
+  }
+  if (live) {
+    let base = (blk.b * p.Tq + j) * 3u * p.C + p.C + blk.h * HS;
+    write_dqkv(base, dk, p.scale);
+    write_dqkv(base + p.C, dv, 1.0);
+  }
+}`,
+  });
+}
+
+const cache = new Map<string, Kernel>();
+function kernel(kind: 'fwd' | 'dq' | 'dkv', hs: number): Kernel {
+  const key = `${kind}:${hs}`;
+  let k = cache.get(key);
+  if (!k) {
+    k = kind === 'fwd' ? forwardKernel(hs) : kind === 'dq' ? backwardQueryKernel(hs) : backwardKeyKernel(hs);
+    cache.set(key, k);
+  }
+  return k;
+}
+
+export interface AttentionShape {
+  B: number;
+  nHead: number;
+  /** Model width; head size is C / nHead. */
+  C: number;
+  Tq: number;
+  Tk: number;
+}
+
+function launchArgs(s: AttentionShape) {
+  const blocks = s.B * s.nHead * Math.ceil(s.Tq / LANES);
+  const params = { B: s.B, n_head: s.nHead, C: s.C, Tq: s.Tq, Tk: s.Tk, scale: 1 / Math.sqrt(s.C / s.nHead), groups: blocks };
+  return { params, grid: grid1d(blocks, 1), hs: s.C / s.nHead };
+}
+
+/** y [B, Tq, C] and lse [B, NH, Tq] from packed qkv [B, Tq, 3C] and kv [B, Tk, 3C]. */
+export function launchAttention(qkv: GPUBuffer, kv: GPUBuffer, y: GPUBuffer, lse: GPUBuffer, s: AttentionShape): void {
+  const { params, grid, hs } = launchArgs(s);
+  if (params.groups) kernel('fwd', hs).launch([qkv, kv, y, lse], params, grid);
+}
+
+/** dqkv [B, T, 3C] (fully written) from the forward's qkv, y, lse and the upstream dy; dsum is scratch [B, NH, T]. */
+export function launchAttentionBackward(
+  b: { qkv: GPUBuffer; y: GPUBuffer; dy: GPUBuffer; lse: GPUBuffer; dsum: GPUBuffer; dqkv: GPUBuffer },
+  s: AttentionShape,
+): void {
+  const { params, grid, hs } = launchArgs(s);
+  if (!params.groups) return;
+  kernel('dq', hs).launch([b.qkv, b.y, b.dy, b.lse, b.dqkv, b.dsum], params, grid);
+  kernel('dkv', hs).launch([b.qkv, b.dy, b.lse, b.dsum, b.dqkv], params, grid);
+}

@@ -1,0 +1,57 @@
+// Fused causal self-attention over packed projections (FlashAttention's "qkv-packed" form):
+//   y = causalAttention(qkv, nHead)   qkv [B, T, 3C] = q | k | v  ->  y [B, T, C], heads merged,
+// y[b, t, h] = softmax_j<=t(q_t . k_j / sqrt(HS)) v_j per head h. No [T, T] tensor is kept for
+// the backward: it recomputes the weights from the saved log-sum-exp of each query's scores.
+// Decoding with a cache passes `context` [B, Tk, 3C], the whole sequence so far, whose last T
+// rows are qkv's positions; keys and values come from it (no gradient flows through a cache).
+import { defineOp } from '../autograd/op.js';
+import { launchAttention, launchAttentionBackward, type AttentionShape } from '../kernels/wgsl/attention.js';
+import { formatShape } from '../tensor/shape.js';
+import { Tensor } from '../tensor/tensor.js';
+import { assertDtype } from './check.js';
+
+function attentionShape(qkv: Tensor, nHead: number, context?: Tensor): AttentionShape {
+  const what = `causalAttention: qkv ${qkv.describe()}${context ? `, context ${context.describe()}` : ''}, nHead ${nHead}`;
+  assertDtype('causalAttention', 'float32', qkv, ...(context ? [context] : []));
+  if (qkv.rank !== 3 || qkv.shape[2]! % 3) throw new Error(`${what}: expected qkv [B, T, 3C]`);
+  const [B, T, C3] = qkv.shape as [number, number, number];
+  const C = C3 / 3;
+  if (!Number.isInteger(nHead) || nHead < 1 || C % nHead) throw new Error(`${what}: C = ${C} must split into nHead heads`);
+  const Tk = context?.shape[1] ?? T;
+  if (context && (context.rank !== 3 || context.shape[0] !== B || context.shape[2] !== C3 || Tk < T)) {
+    throw new Error(`${what}: expected context [${B}, Tk >= ${T}, ${C3}], got ${formatShape(context.shape)}`);
+  }
+  return { B, nHead, C, Tq: T, Tk };
+}
+
+const attention = defineOp({
+  name: 'causalAttention',
+  forward(ctx, qkv: Tensor, nHead: number, context?: Tensor) {
+    const s = attentionShape(qkv, nHead, context);
+    if (context && ctx.recording) {
+      throw new Error('causalAttention: no gradient through a KV cache; decode under noGrad()');
+    }
+    const y = Tensor.empty([s.B, s.Tq, s.C], 'float32', 'causalAttention');
+    const lse = Tensor.empty([s.B, s.nHead, s.Tq], 'float32', 'causalAttention');
+    launchAttention(qkv.buffer(), (context ?? qkv).buffer(), y.buffer(), lse.buffer(), s);
+    ctx.save(qkv, y, lse);
+    lse.dispose();
+    return y;
+  },
+  backward(ctx, dy, [, nHead]) {
+    const [qkv, y, lse] = ctx.saved as [Tensor, Tensor, Tensor];
+    const s = attentionShape(qkv, nHead);
+    const dqkv = Tensor.empty(qkv.shape, 'float32', 'causalAttention backward');
+    const dsum = Tensor.empty([s.B, s.nHead, s.Tq], 'float32', 'causalAttention backward');
+    launchAttentionBackward(
+      { qkv: qkv.buffer(), y: y.buffer(), dy: dy.buffer(), lse: lse.buffer(), dsum: dsum.buffer(), dqkv: dqkv.buffer() },
+      s,
+    );
+    dsum.dispose();
+    return [dqkv];
+  },
+});
+
+export function causalAttention(qkv: Tensor, nHead: number, context?: Tensor): Tensor {
+  return attention(qkv, nHead, context);
+}
