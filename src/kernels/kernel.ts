@@ -4,6 +4,8 @@
 import { device } from '../device/device.js';
 
 export type StorageType = 'f32' | 'i32' | 'u32' | 'atomic<u32>' | 'atomic<i32>';
+/** 2-D rgba32float textures: 'load' ones are read with textureLoad, 'store' ones written with textureStore. */
+export type TextureAccess = 'load' | 'store';
 /** Uniform fields: 4-byte scalars, or `dims`, an array of 8 u32 (shapes and strides, rank <= 8). */
 export type ParamType = 'u32' | 'i32' | 'f32' | 'dims';
 export const MAX_RANK = 8;
@@ -15,6 +17,8 @@ export interface KernelSpec {
   /** Storage buffers in binding order; `read` ones first by convention. */
   read?: Record<string, StorageType>;
   write?: Record<string, StorageType>;
+  /** Textures, bound after the storage buffers. */
+  textures?: Record<string, TextureAccess>;
   params?: Record<string, ParamType>;
   /** The WGSL body: helper fns and `@compute fn main`. May use the names declared above, and `p.<param>`. */
   body: string;
@@ -35,15 +39,27 @@ export class Kernel {
       ...Object.entries(spec.read ?? {}).map(([n, t]) => [n, t, 'read'] as const),
       ...Object.entries(spec.write ?? {}).map(([n, t]) => [n, t, 'read_write'] as const),
     ];
-    for (const [n] of storage) if (n === 'p') throw new Error(`${spec.name}: a buffer may not be named 'p' (the params struct)`);
+    const textures = Object.entries(spec.textures ?? {});
+    for (const [n] of [...storage, ...textures]) if (n === 'p') throw new Error(`${spec.name}: a binding may not be named 'p' (the params struct)`);
     const header = storage.map(
       ([n, t, access], i) => `@group(0) @binding(${i}) var<storage, ${access}> ${n}: array<${t}>;`,
     );
-    this.layoutEntries = storage.map(([, , access], binding) => ({
+    this.layoutEntries = storage.map(([, , access], binding): GPUBindGroupLayoutEntry => ({
       binding,
       visibility: SHADER_STAGE_COMPUTE,
       buffer: { type: access === 'read' ? 'read-only-storage' : 'storage' },
     }));
+    for (const [n, access] of textures) {
+      const binding = this.layoutEntries.length;
+      const type = access === 'load' ? 'texture_2d<f32>' : 'texture_storage_2d<rgba32float, write>';
+      header.push(`@group(0) @binding(${binding}) var ${n}: ${type};`);
+      this.layoutEntries.push(
+        access === 'load'
+          ? { binding, visibility: SHADER_STAGE_COMPUTE, texture: { sampleType: 'unfilterable-float' } }
+          : { binding, visibility: SHADER_STAGE_COMPUTE, storageTexture: { access: 'write-only', format: 'rgba32float' } },
+      );
+    }
+    const bound = this.layoutEntries.length;
     let offset = 0;
     const structFields: string[] = [];
     for (const [name, type] of Object.entries(spec.params ?? {})) {
@@ -56,9 +72,9 @@ export class Kernel {
     this.paramBytes = Math.ceil(offset / 16) * 16;
     if (this.fields.length) {
       header.push(`struct Params {\n${structFields.join('\n')}\n}`);
-      header.push(`@group(0) @binding(${storage.length}) var<uniform> p: Params;`);
+      header.push(`@group(0) @binding(${bound}) var<uniform> p: Params;`);
       this.layoutEntries.push({
-        binding: storage.length,
+        binding: bound,
         visibility: SHADER_STAGE_COMPUTE,
         buffer: { type: 'uniform' },
       });
@@ -84,8 +100,8 @@ export class Kernel {
     return buf;
   }
 
-  /** Records one dispatch; buffers in declaration order (read, then write). */
-  launch(buffers: GPUBuffer[], params: ParamValues, workgroups: readonly [number, number, number]): void {
+  /** Records one dispatch; resources in declaration order (read, write, then textures). */
+  launch(buffers: (GPUBuffer | GPUTexture)[], params: ParamValues, workgroups: readonly [number, number, number]): void {
     device().dispatch(this, buffers, this.pack(params), workgroups);
   }
 }

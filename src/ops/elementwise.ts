@@ -170,22 +170,28 @@ function binaryOp(name: BinaryName) {
   const fwd = broadcastKernel(name, spec.expr, { helpers });
   const gradX = broadcastKernel(`${name}_backward_x`, spec.gradX, { arity: 3, helpers });
   const gradY = broadcastKernel(`${name}_backward_y`, spec.gradY, { arity: 3, helpers });
+  // add's gradients, and sub's for x, are the upstream gradient itself: no kernel, no saved inputs
+  const identity = (expr: string) => expr === 'c';
+  const savesInputs = !(identity(spec.gradX) && (identity(spec.gradY) || spec.gradY === '-c'));
   const op = defineOp({
     name,
     forward(ctx: OpContext, a: Tensor, b: Tensor) {
       assertDtype(name, 'float32', a, b);
-      ctx.save(a, b);
+      if (savesInputs) ctx.save(a, b);
       return broadcastLaunch(name, fwd, [a, b]);
     },
-    backward(ctx, g) {
-      const [a, b] = ctx.saved as [Tensor, Tensor];
-      const grad = (k: typeof fwd, target: Tensor) => {
-        const full = broadcastLaunch(`${name} backward`, k, [g, a, b]);
+    backward(ctx, g, [x, y]) {
+      const grad = (k: typeof fwd, expr: string, target: Tensor) => {
+        if (identity(expr)) {
+          const reduced = sumTo(g, target.shape);
+          return reduced === g ? g.view(g.shape) : reduced; // g itself is disposed after this rule
+        }
+        const full = broadcastLaunch(`${name} backward`, k, savesInputs ? [g, ...ctx.saved] : [g, g, g]);
         const reduced = sumTo(full, target.shape);
         if (reduced !== full) full.dispose();
         return reduced;
       };
-      return [ctx.needsGrad[0] ? grad(gradX, a) : null, ctx.needsGrad[1] ? grad(gradY, b) : null];
+      return [ctx.needsGrad[0] ? grad(gradX, spec.gradX, x) : null, ctx.needsGrad[1] ? grad(gradY, spec.gradY, y) : null];
     },
   });
   return withScalars(op);
