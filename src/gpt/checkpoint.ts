@@ -4,7 +4,6 @@
 // free: Node writes it atomically through src/io/checkpoint-files.ts, the browser as a download.
 import { parseSafetensors, serializeSafetensors, type SafetensorsTensor } from '../io/safetensors.js';
 import type { AdamW } from '../optim/adamw.js';
-import { tensor } from '../tensor/create.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { tokenizerFromJSON, type Tokenizer, type TokenizerJSON } from './tokenizer/index.js';
 import { GPT, validateConfig, type GPTConfig } from './model.js';
@@ -42,11 +41,12 @@ export async function encodeCheckpoint(
   for (const [name, p] of named) tensors[name] = { dtype: 'F32', shape: [...p.shape], data: await read(p) };
   if (extra.optimizer) {
     const index = new Map(extra.optimizer.params.map((p, i) => [p, i]));
+    const { m, v } = await extra.optimizer.readMoments();
     for (const [name, p] of named) {
       const i = index.get(p);
       if (i === undefined) continue;
-      tensors[`optim.m.${name}`] = { dtype: 'F32', shape: [...p.shape], data: await read(extra.optimizer.m[i]!) };
-      tensors[`optim.v.${name}`] = { dtype: 'F32', shape: [...p.shape], data: await read(extra.optimizer.v[i]!) };
+      tensors[`optim.m.${name}`] = { dtype: 'F32', shape: [...p.shape], data: m[i]! };
+      tensors[`optim.v.${name}`] = { dtype: 'F32', shape: [...p.shape], data: v[i]! };
     }
   }
   const meta: CheckpointMeta = {
@@ -105,16 +105,13 @@ export function modelFromCheckpoint(ckpt: Checkpoint, opts: { dropout?: number }
 /** Puts saved AdamW moments back (for resuming). */
 export function restoreOptimizer(ckpt: Checkpoint, model: GPT, optimizer: AdamW): void {
   if (!ckpt.optimizer) throw new Error('resume: the checkpoint has no optimizer state (it was saved for inference only)');
-  const index = new Map(optimizer.params.map((p, i) => [p, i]));
-  for (const [name, p] of model.namedParameters()) {
-    const i = index.get(p)!;
-    const m = ckpt.optimizer.m.get(name);
-    const v = ckpt.optimizer.v.get(name);
+  const names = new Map([...model.namedParameters()].map(([name, p]) => [p, name]));
+  const moments = optimizer.params.map((p) => {
+    const name = names.get(p)!;
+    const m = ckpt.optimizer!.m.get(name);
+    const v = ckpt.optimizer!.v.get(name);
     if (!m || !v || m.length !== p.size || v.length !== p.size) throw new Error(`resume: optimizer state for '${name}' is missing or has the wrong size`);
-    for (const [dst, src] of [[optimizer.m[i]!, m], [optimizer.v[i]!, v]] as const) {
-      const t = tensor(src, p.shape);
-      dst.assign(t);
-      t.dispose();
-    }
-  }
+    return { m, v };
+  });
+  optimizer.loadMoments(moments.map((x) => x.m), moments.map((x) => x.v));
 }

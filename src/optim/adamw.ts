@@ -1,9 +1,11 @@
 // AdamW (Loshchilov & Hutter) with decoupled weight decay applied only to parameters of rank >= 2
 // (matmul and embedding weights), as nanoGPT does; biases and LayerNorm gains are not decayed.
-// Each step is one fused in-place kernel per parameter; gradient clipping enters as a GPU-side
-// scale factor, so a step never waits for the GPU.
-import { launchAdamW } from '../kernels/wgsl/adamw.js';
-import { full, zerosLike } from '../tensor/create.js';
+// The moments of all parameters live back to back in two flat buffers, so a step is a few fused
+// in-place dispatches, each updating as many parameters as the adapter lets one shader bind.
+// Gradient clipping enters as a GPU-side scale factor, so a step never waits for the GPU.
+import { device } from '../device/device.js';
+import { launchAdamW, MAX_GROUP, type AdamWGroupMember } from '../kernels/wgsl/adamw.js';
+import { full, tensor, zeros } from '../tensor/create.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { keep } from '../tensor/scope.js';
 
@@ -14,11 +16,10 @@ export interface AdamWOptions {
   weightDecay?: number;
 }
 
-export interface AdamWState {
-  step: number;
-  /** Per parameter (in the order given to the constructor): first and second moments. */
-  m: Tensor[];
-  v: Tensor[];
+/** Parameters one dispatch updates: each needs two bindings (param, grad) beside gscale, m and v. */
+function groupSize(): number {
+  const bindings = device().info.limits.maxStorageBuffersPerShaderStage ?? 8;
+  return Math.max(1, Math.min(MAX_GROUP, Math.floor((bindings - 3) / 2)));
 }
 
 export class AdamW {
@@ -27,8 +28,11 @@ export class AdamW {
   readonly eps: number;
   readonly weightDecay: number;
   stepCount = 0;
-  readonly m: Tensor[];
-  readonly v: Tensor[];
+  /** First and second moments of every parameter, flat, in the order given to the constructor. */
+  readonly m: Tensor;
+  readonly v: Tensor;
+  /** Where each parameter's moments start in m and v. */
+  readonly offsets: number[];
   private readonly one: Tensor;
 
   constructor(readonly params: Tensor[], opts: AdamWOptions = {}) {
@@ -36,27 +40,56 @@ export class AdamW {
     this.betas = opts.betas ?? [0.9, 0.999];
     this.eps = opts.eps ?? 1e-8;
     this.weightDecay = opts.weightDecay ?? 0.01;
-    this.m = params.map((p) => keep(zerosLike(p)));
-    this.v = params.map((p) => keep(zerosLike(p)));
+    let total = 0;
+    this.offsets = params.map((p) => (total += p.size) - p.size);
+    this.m = keep(zeros([total]));
+    this.v = keep(zeros([total]));
     this.one = keep(full([], 1));
   }
 
   /** Applies one update from the parameters' .grad; `gradScale` (0-d) multiplies every gradient. */
   step(gradScale?: Tensor): void {
     this.stepCount++;
-    const scale = (gradScale ?? this.one).buffer('AdamW.step');
+    const hyper = { lr: this.lr, beta1: this.betas[0], beta2: this.betas[1], eps: this.eps, weightDecay: this.weightDecay, step: this.stepCount };
+    const moments = { m: this.m.buffer('AdamW.step'), v: this.v.buffer('AdamW.step'), gscale: (gradScale ?? this.one).buffer('AdamW.step') };
+    // runs of consecutive parameters with gradients, so each group's moments are contiguous
+    const limit = groupSize();
+    let group: AdamWGroupMember[] = [];
+    let base = 0;
+    const flush = () => {
+      if (group.length) launchAdamW(group, { ...moments, mvBase: base }, hyper);
+      group = [];
+    };
     this.params.forEach((p, i) => {
+      if (!p.grad || group.length === limit) flush();
       if (!p.grad) return;
-      p.storage('AdamW.step').version++; // updated in place below
-      launchAdamW(
-        { p: p.buffer('AdamW.step'), g: p.grad.buffer('AdamW.step'), m: this.m[i]!.buffer(), v: this.v[i]!.buffer(), gscale: scale },
-        p.size,
-        {
-          lr: this.lr, beta1: this.betas[0], beta2: this.betas[1], eps: this.eps,
-          weightDecay: p.rank >= 2 ? this.weightDecay : 0, step: this.stepCount,
-        },
-      );
+      if (!group.length) base = this.offsets[i]!;
+      p.storage('AdamW.step').version++; // updated in place
+      group.push({ param: p.buffer('AdamW.step'), grad: p.grad.buffer('AdamW.step'), size: p.size, decay: p.rank >= 2 });
     });
+    flush();
+    this.m.storage().version++;
+    this.v.storage().version++;
+  }
+
+  /** Each parameter's moments, read back to the host (for checkpoints). */
+  async readMoments(): Promise<{ m: Float32Array[]; v: Float32Array[] }> {
+    const split = (flat: Float32Array) => this.params.map((p, i) => flat.slice(this.offsets[i], this.offsets[i]! + p.size));
+    return { m: split((await this.m.toArray()) as Float32Array), v: split((await this.v.toArray()) as Float32Array) };
+  }
+
+  /** Sets every parameter's moments (per parameter, in constructor order; e.g. from a checkpoint). */
+  loadMoments(m: ArrayLike<number>[], v: ArrayLike<number>[]): void {
+    for (const [dst, parts] of [[this.m, m], [this.v, v]] as const) {
+      const flat = new Float32Array(dst.size);
+      this.params.forEach((p, i) => {
+        if (parts[i]?.length !== p.size) throw new Error(`AdamW.loadMoments: parameter ${i} ${p.describe()} got ${parts[i]?.length ?? 'no'} values`);
+        flat.set(parts[i]!, this.offsets[i]);
+      });
+      const t = tensor(flat, [flat.length]);
+      dst.assign(t);
+      t.dispose();
+    }
   }
 
   zeroGrad(): void {
@@ -67,6 +100,6 @@ export class AdamW {
   }
 
   dispose(): void {
-    for (const t of [...this.m, ...this.v, this.one]) t.dispose();
+    for (const t of [this.m, this.v, this.one]) t.dispose();
   }
 }

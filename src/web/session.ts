@@ -87,8 +87,8 @@ export class Session {
     const trainer = new Trainer(cfg, splitTokens(ids, tokenizer.vocabSize), model);
     const old = this.trainer;
     if (old) {
-      old.optimizer.m.forEach((m, i) => trainer.optimizer.m[i]!.assign(m));
-      old.optimizer.v.forEach((v, i) => trainer.optimizer.v[i]!.assign(v));
+      trainer.optimizer.m.assign(old.optimizer.m);
+      trainer.optimizer.v.assign(old.optimizer.v);
       trainer.restore(old.state());
       old.optimizer.dispose();
     } else if (this.loaded) {

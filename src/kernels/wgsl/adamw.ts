@@ -1,27 +1,54 @@
-// AdamW step, in place, for one parameter tensor (p, its gradient g, moments m and v):
+// AdamW step, in place, for a group of up to PARAMS parameter tensors in one dispatch (the
+// "multi-tensor apply" of fused optimizers). For element j of parameter k:
 //   g' = g * gscale                   (gscale: a 0-d tensor, e.g. the grad-clipping factor)
 //   m = b1 m + (1 - b1) g'            v = b2 v + (1 - b2) g'^2
-//   p = p - lr (m / bc1 / (sqrt(v / bc2) + eps) + wd p)     (decoupled weight decay)
-// bc1 = 1 - b1^t and bc2 = 1 - b2^t come precomputed. 1-D grid of 256-lane workgroups.
+//   p = p - lr (m / bc1 / (sqrt(v / bc2) + eps) + wd_k p)     (decoupled weight decay)
+// m and v are the optimizer's flat moment buffers (every parameter back to back); the group's
+// parameters are laid out from `mv_base` in them, `ends` holds the group's running element counts,
+// and bit k of `decay` says whether parameter k is decayed. WGSL cannot index bindings, so each
+// parameter is a binding of its own and a switch picks it. bc1 = 1 - b1^t, bc2 = 1 - b2^t come
+// precomputed. 1-D grid of 256-lane workgroups over the group's elements.
 import { Kernel, perElement, grid1d } from '../kernel.js';
 
 const WG = 256;
+/** Parameters per dispatch at most (the `ends` param is a `dims`, 8 entries). */
+export const MAX_GROUP = 8;
 
-const adamwK = new Kernel({
-  name: 'adamw',
-  read: { g: 'f32', gscale: 'f32' },
-  write: { param: 'f32', m: 'f32', v: 'f32' },
-  params: { n: 'u32', lr: 'f32', b1: 'f32', b2: 'f32', eps: 'f32', wd: 'f32', bc1: 'f32', bc2: 'f32' },
-  body: /* wgsl */ `
-${perElement(WG, `
-  let grad = g[i] * gscale[0];
-  let m1 = p.b1 * m[i] + (1.0 - p.b1) * grad;
-  let v1 = p.b2 * v[i] + (1.0 - p.b2) * grad * grad;
-  m[i] = m1;
-  v[i] = v1;
+const kernels = new Map<number, Kernel>();
+
+function adamwKernel(group: number): Kernel {
+  const idx = Array.from({ length: group }, (_, k) => k);
+  return new Kernel({
+    name: 'adamw',
+    read: { gscale: 'f32', ...Object.fromEntries(idx.map((k) => [`grad${k}`, 'f32'])) },
+    write: { m: 'f32', v: 'f32', ...Object.fromEntries(idx.map((k) => [`param${k}`, 'f32'])) },
+    params: {
+      n: 'u32', mv_base: 'u32', decay: 'u32', ends: 'dims',
+      lr: 'f32', b1: 'f32', b2: 'f32', eps: 'f32', wd: 'f32', bc1: 'f32', bc2: 'f32',
+    },
+    body: /* wgsl */ `
+// the updated value of a parameter element x with gradient g and moments at m[j], v[j]
+fn step(x: f32, g: f32, j: u32, wd: f32) -> f32 {
+  let grad = g * gscale[0];
+  let m1 = p.b1 * m[j] + (1.0 - p.b1) * grad;
+  let v1 = p.b2 * v[j] + (1.0 - p.b2) * grad * grad;
+  m[j] = m1;
+  v[j] = v1;
   let update = (m1 / p.bc1) / (sqrt(v1 / p.bc2) + p.eps);
-  param[i] = param[i] - p.lr * (update + p.wd * param[i]);`)}`,
-});
+  return x - p.lr * (update + wd * x);
+}
+${perElement(WG, `
+  var k = 0u;
+  while (k < ${group - 1}u && i >= dim(p.ends, k)) { k++; }
+  let local = i - select(0u, dim(p.ends, max(k, 1u) - 1u), k > 0u);
+  let wd = select(0.0, p.wd, ((p.decay >> k) & 1u) == 1u);
+  let j = p.mv_base + i;
+  switch k {
+${idx.map((k) => `    case ${k}u: { param${k}[local] = step(param${k}[local], grad${k}[local], j, wd); }`).join('\n')}
+    default: {}
+  }`)}`,
+  });
+}
 
 export interface AdamWHyper {
   lr: number;
@@ -32,13 +59,34 @@ export interface AdamWHyper {
   step: number;
 }
 
+export interface AdamWGroupMember {
+  param: GPUBuffer;
+  grad: GPUBuffer;
+  size: number;
+  /** Whether weight decay applies to it. */
+  decay: boolean;
+}
+
+/** One dispatch updating `members` (at most MAX_GROUP), whose moments start at `mvBase` in m and v. */
 export function launchAdamW(
-  buffers: { p: GPUBuffer; g: GPUBuffer; m: GPUBuffer; v: GPUBuffer; gscale: GPUBuffer },
-  n: number,
+  members: AdamWGroupMember[],
+  moments: { m: GPUBuffer; v: GPUBuffer; mvBase: number; gscale: GPUBuffer },
   h: AdamWHyper,
 ): void {
-  adamwK.launch([buffers.g, buffers.gscale, buffers.p, buffers.m, buffers.v], {
-    n, lr: h.lr, b1: h.beta1, b2: h.beta2, eps: h.eps, wd: h.weightDecay,
-    bc1: 1 - h.beta1 ** h.step, bc2: 1 - h.beta2 ** h.step,
-  }, grid1d(n, WG));
+  if (members.length > MAX_GROUP) throw new Error(`adamw: ${members.length} parameters in one group, at most ${MAX_GROUP}`);
+  let k = kernels.get(members.length);
+  if (!k) kernels.set(members.length, (k = adamwKernel(members.length)));
+  const ends: number[] = [];
+  let n = 0;
+  for (const m of members) ends.push((n += m.size));
+  if (!n) return;
+  k.launch(
+    [moments.gscale, ...members.map((m) => m.grad), moments.m, moments.v, ...members.map((m) => m.param)],
+    {
+      n, mv_base: moments.mvBase, decay: members.reduce((bits, m, i) => bits | (+m.decay << i), 0), ends,
+      lr: h.lr, b1: h.beta1, b2: h.beta2, eps: h.eps, wd: h.weightDecay,
+      bc1: 1 - h.beta1 ** h.step, bc2: 1 - h.beta2 ** h.step,
+    },
+    grid1d(n, WG),
+  );
 }
