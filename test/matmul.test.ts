@@ -5,6 +5,7 @@
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { device, matmul, scope, tensor } from '../src/index.js';
+import { setMatmulPath } from '../src/kernels/wgsl/matmul.js';
 import { checkGrad } from './gradcheck.js';
 import { expectClose, fcParams, seededValues, setupDevice, toTensor } from './helpers.js';
 import { matmulRef, numel, ref, type Ref } from './reference.js';
@@ -74,15 +75,24 @@ describe('matmul matches the float64 reference', () => {
     expect(device().memory().liveBuffers).toBe(before);
   });
 
-  it('bigger fixed cases (not multiples of the 64x64 tile, and 256^3)', async () => {
+  // auto picks the texture path on llvmpipe/lavapipe and the buffer path elsewhere: check both.
+  it.each(['buffer', 'texture'] as const)('bigger fixed cases (not multiples of the tile, 256^3, rows copied to textures), %s path', async (path) => {
     const cases: Case[] = [
+      { M: 130, N: 128, K: 192, transA: false, transB: false, batchA: [2], batchB: [2], seed: 6 },
+      { M: 70, N: 64, K: 64, transA: false, transB: false, batchA: [3], batchB: [1], seed: 7 },
+      { M: 33, N: 200, K: 128, transA: false, transB: false, batchA: [2, 1], batchB: [3], seed: 8 },
       { M: 130, N: 67, K: 257, transA: false, transB: false, batchA: [], batchB: [], seed: 1 },
       { M: 130, N: 257, K: 67, transA: true, transB: true, batchA: [], batchB: [], seed: 2 },
       { M: 67, N: 130, K: 257, transA: true, transB: false, batchA: [2], batchB: [], seed: 3 },
       { M: 65, N: 129, K: 100, transA: false, transB: true, batchA: [3, 1], batchB: [2], seed: 4 },
       { M: 256, N: 256, K: 256, transA: false, transB: false, batchA: [], batchB: [], seed: 5 },
     ];
-    for (const c of cases) await checkForward(c);
+    setMatmulPath(path);
+    try {
+      for (const c of cases) await checkForward(c);
+    } finally {
+      setMatmulPath('auto');
+    }
   });
 
   it('more tiles than one grid axis holds (70000 batches)', () =>

@@ -3,7 +3,7 @@
 // pools buffers by size class, caches pipelines by their WGSL text, batches dispatches into one
 // encoder and turns GPU errors into JS errors that name the kernel.
 import { getPlatform, type Platform } from './platform.js';
-import { BufferPool } from './pool.js';
+import { BufferPool, TexturePool } from './pool.js';
 import { Profiler, type KernelTime } from './profiler.js';
 
 export interface KernelLike {
@@ -42,6 +42,7 @@ const REPORTED_LIMITS = [
   'maxStorageBufferBindingSize',
   'maxBufferSize',
   'maxComputeWorkgroupStorageSize',
+  'maxTextureDimension2D',
   'maxComputeInvocationsPerWorkgroup',
   'maxComputeWorkgroupSizeX',
   'maxComputeWorkgroupsPerDimension',
@@ -52,6 +53,7 @@ export class Device {
   readonly info: DeviceInfo;
   readonly stats: DeviceStats = { dispatches: 0, submits: 0 };
   private readonly pool: BufferPool;
+  private readonly textures: TexturePool;
   private readonly pipelines = new Map<string, { pipeline: GPUComputePipeline; layout: GPUBindGroupLayout }>();
   private readonly errors: Error[] = [];
   private readonly pendingChecks: Promise<void>[] = [];
@@ -64,7 +66,7 @@ export class Device {
   private uniformGpu: GPUBuffer;
   private readonly idleArenas: GPUBuffer[] = [];
   private uniformUsed = 0;
-  private readonly stagingToDestroy: GPUBuffer[] = [];
+  private readonly toDestroy: (GPUBuffer | GPUTexture)[] = []; // after the next submit
   private lost: string | null = null;
   private profiler: Profiler | null = null;
 
@@ -74,6 +76,7 @@ export class Device {
   ) {
     this.info = info;
     this.pool = new BufferPool(gpu, (e) => this.errors.push(e));
+    this.textures = new TexturePool(gpu);
     this.uniformGpu = this.newArena();
     gpu.addEventListener('uncapturederror', (ev) => {
       const e = (ev as GPUUncapturedErrorEvent).error;
@@ -94,14 +97,29 @@ export class Device {
     this.pool.release(buffer);
   }
 
-  memory(): MemoryStats {
-    return this.pool.stats();
+  /**
+   * A width x height rgba32float texture (sampled, storage-writable, copy destination), pooled
+   * like buffers. Kernels use them as scratch within one op and release them right after recording.
+   */
+  allocTexture(width: number, height: number, label: string): GPUTexture {
+    this.assertUsable(label);
+    return this.textures.acquire(width, height, label);
   }
 
-  /** Frees every pooled (unused) buffer. */
+  releaseTexture(texture: GPUTexture): void {
+    this.toDestroy.push(...this.textures.release(texture));
+  }
+
+  memory(): MemoryStats {
+    const s = this.pool.stats();
+    return { ...s, pooledBytes: s.pooledBytes + this.textures.pooledBytes };
+  }
+
+  /** Frees every pooled (unused) buffer and texture. */
   emptyCache(): void {
     this.flush(); // recorded commands may still use pooled buffers
     this.pool.trim();
+    this.textures.trim();
   }
 
   // ---- transfers --------------------------------------------------------------------------
@@ -120,7 +138,14 @@ export class Device {
     staging.unmap();
     this.endPass();
     this.getEncoder().copyBufferToBuffer(staging, 0, buffer, offset, size);
-    this.stagingToDestroy.push(staging);
+    this.toDestroy.push(staging);
+  }
+
+  /** Copies `rows` rows of `texture.width` texels (4 floats each) from `buffer`, rows `4 * floatsPerRow` bytes apart (a multiple of 256), in command order. */
+  copyToTexture(buffer: GPUBuffer, texture: GPUTexture, floatsPerRow: number, rows: number): void {
+    this.assertUsable('copyToTexture');
+    this.endPass();
+    this.getEncoder().copyBufferToTexture({ buffer, bytesPerRow: 4 * floatsPerRow }, { texture }, [floatsPerRow / 4, rows]);
   }
 
   async read(buffer: GPUBuffer, bytes: number, offset = 0): Promise<ArrayBuffer> {
@@ -158,13 +183,16 @@ export class Device {
   // ---- compute ----------------------------------------------------------------------------
   dispatch(
     kernel: KernelLike,
-    buffers: GPUBuffer[],
+    buffers: (GPUBuffer | GPUTexture)[],
     params: ArrayBuffer | null,
     workgroups: readonly [number, number, number],
   ): void {
     this.assertUsable(kernel.name);
     const { pipeline, layout } = this.pipeline(kernel);
-    const entries: GPUBindGroupEntry[] = buffers.map((buffer, binding) => ({ binding, resource: { buffer } }));
+    const entries: GPUBindGroupEntry[] = buffers.map((r, binding) => ({
+      binding,
+      resource: 'createView' in r ? r.createView() : { buffer: r },
+    }));
     if (params) {
       if (params.byteLength > UNIFORM_SLOT) throw new Error(`${kernel.name}: params exceed ${UNIFORM_SLOT} bytes`);
       if (this.uniformUsed + UNIFORM_SLOT > this.uniformHost.byteLength) this.flush();
@@ -206,7 +234,7 @@ export class Device {
     this.encoder = null;
     this.pendingDispatches = 0;
     this.uniformUsed = 0;
-    for (const b of this.stagingToDestroy.splice(0)) b.destroy();
+    for (const b of this.toDestroy.splice(0)) b.destroy();
   }
 
   /** Starts timing every dispatch (needs the adapter's timestamp-query feature). */
@@ -230,6 +258,7 @@ export class Device {
   destroy(): void {
     this.flush();
     this.pool.trim();
+    this.textures.trim();
     for (const b of [this.uniformGpu, ...this.idleArenas]) b.destroy();
     this.gpu.destroy();
   }

@@ -65,3 +65,50 @@ export class BufferPool {
     };
   }
 }
+
+// 2-D rgba32float textures (matmul operands on CPU adapters, see src/kernels/wgsl/matmul.ts),
+// pooled by exact size. At most MAX_POOLED_TEXTURE_BYTES wait for reuse; past that the oldest
+// are handed back to be destroyed (by the device, once recorded commands no longer use them).
+const TEXTURE_USAGE = () => GPUTextureUsage.TEXTURE_BINDING | GPUTextureUsage.STORAGE_BINDING | GPUTextureUsage.COPY_DST;
+const MAX_POOLED_TEXTURE_BYTES = 64 * 2 ** 20;
+const textureBytes = (t: GPUTexture) => t.width * t.height * 16;
+
+export class TexturePool {
+  private readonly free: GPUTexture[] = []; // oldest first
+  private readonly live = new Set<GPUTexture>();
+  pooledBytes = 0;
+
+  constructor(private readonly gpu: GPUDevice) {}
+
+  acquire(width: number, height: number, label: string): GPUTexture {
+    const i = this.free.findIndex((t) => t.width === width && t.height === height);
+    let texture: GPUTexture;
+    if (i >= 0) {
+      texture = this.free.splice(i, 1)[0]!;
+      this.pooledBytes -= textureBytes(texture);
+    } else {
+      texture = this.gpu.createTexture({ label, size: [width, height], format: 'rgba32float', usage: TEXTURE_USAGE() });
+    }
+    this.live.add(texture);
+    return texture;
+  }
+
+  /** Takes `texture` back; returns the pooled textures evicted to stay under the cap. */
+  release(texture: GPUTexture): GPUTexture[] {
+    if (!this.live.delete(texture)) throw new Error(`texture '${texture.label}' released twice or not from this pool`);
+    this.free.push(texture);
+    this.pooledBytes += textureBytes(texture);
+    const evicted: GPUTexture[] = [];
+    while (this.pooledBytes > MAX_POOLED_TEXTURE_BYTES) {
+      const t = this.free.shift()!;
+      this.pooledBytes -= textureBytes(t);
+      evicted.push(t);
+    }
+    return evicted;
+  }
+
+  trim(): void {
+    for (const t of this.free.splice(0)) t.destroy();
+    this.pooledBytes = 0;
+  }
+}

@@ -1,15 +1,40 @@
-// Batched matrix multiplication C = op(A) · op(B), op(X) = X or X^T, one pipeline for every case.
+// Batched matrix multiplication C = op(A) · op(B), op(X) = X or X^T, any shapes, two paths (below).
 //   A: [..., M, K] (trans_a: [..., K, M]), B: [..., K, N] (trans_b: [..., N, K]), C: [...batch, M, N],
-//   all row-major. The transpose flags are uniforms: a transposed operand is read through swapped
-//   strides, never materialised. C's batch dims are the NumPy broadcast of A's and B's; `a_strides`
-//   and `b_strides` are each input's batch strides along them, 0 on broadcast dims.
-// Workgroup of 8x8 lanes per 64x64 tile of C; each lane computes an 8x8 block (16 vec4
-// accumulators). K advances 16 at a time through two workgroup tiles stored k-major as vec4, so
-// per k a lane does 4 shared vec4 loads and 16 vec4 FMAs. Global loads are bounds-checked (zeros
-// outside the matrix), so any M, N, K >= 0 works. Tiles (n-tile, m-tile, batch) are numbered flat
-// over a grid1d grid, so no grid axis passes 65535. Called by src/ops/matmul.ts.
+//   all row-major. C's batch dims are the NumPy broadcast of A's and B's; `a_strides` and
+//   `b_strides` are each input's batch strides along them, 0 on broadcast dims. Called by
+//   src/ops/matmul.ts through launchMatmul, which picks one of two paths:
+//
+// Buffer path (real GPUs): the transpose flags are uniforms, a transposed operand is read through
+// swapped strides, never materialised. Workgroup of 8x8 lanes per 64x64 tile of C; each lane
+// computes an 8x8 block (16 vec4 accumulators). K advances 16 at a time through two workgroup
+// tiles stored k-major as vec4, so per k a lane does 4 shared vec4 loads and 16 vec4 FMAs. Global
+// loads are bounds-checked (zeros outside the matrix), so any M, N, K >= 0 works. Tiles (n-tile,
+// m-tile, batch) are numbered flat over a grid1d grid, so no grid axis passes 65535.
 // Measured on lavapipe (2 cores): 8x8 blocks ~2x faster than 4x4 blocks on 16x16 lanes; 8x16
 // blocks no faster but twice the compile time; TK 8/16/32 within noise. ~5-6 GFLOP/s at 1024^3.
+//
+// Texture path (Mesa's CPU drivers, llvmpipe/lavapipe): there every storage-buffer access is a
+// per-lane bounds-checked scalar load, while textureLoad of an rgba32float texel is one gather.
+// op(A) and op(B) are first put in two rgba32float textures (4 floats a texel, along K for A and
+// along N for B), then the matmul reads only textures:
+//   ta texel (kq, b * M + m)  = op(A)[b][m, 4kq .. 4kq+3]     width ceil(K/4), height (nb-1)*M + Mp
+//   tb texel (nq, b * Kp + k) = op(B)[b][k, 4nq .. 4nq+3]     width Np/4,      height nb * Kp
+// (Mp, Np: M, N rounded up to the tile; Kp: K rounded up to 4; K's padding must be zeros, the other
+// padding is never stored to C, so it may hold anything). An operand already laid out so (A not
+// transposed, K % 64 == 0; B not transposed, N % 64 == 0, K % 4 == 0; batch not broadcast) is
+// copied with copyBufferToTexture (a memcpy: 0.1 ms for 1024x1024); any other is packed by
+// `matmul-pack`, one lane per texel (6 ms for 1024x1024, 0.4 ms for 768x128), which resolves the
+// transpose, the batch strides and the zero padding. The matmul has 8x8 lanes, each an 8 x RN block
+// of C (RN = 16 when N > 64, else 8): per 4 k, 8 A texels, 4 * RN/4 B texels, 8 * RN/4 vec4 FMAs;
+// no workgroup memory, no bounds checks but the store. Textures are pooled by the device and
+// released as soon as the dispatches are recorded.
+// Measured with bench/matmul-variants.ts (lavapipe, 2 cores, LP_NUM_THREADS=8, a training run
+// sharing the cores, medians of interleaved runs, copies/packing included), texture vs buffer
+// path: 1024^3 11-17 vs 5 GFLOP/s; [768x128]·[128x384|128|512], [768x512]·[512x128] and the
+// transA/transB backward products 1.6-3x; attention 48x[64x64]·[64x32] 1.4x, 48x[64x32]·[32x64]^T
+// 0.94x (both operands packed, K = 32 cannot be copied). Tried and dropped: textures + workgroup
+// tiles (slower than without), 16x16 lanes x 4x4 regs, 8x16 lanes x 4x8, 8x8 lanes x 4x8.
+import { device } from '../../device/device.js';
 import { Kernel, LINEAR, grid1d } from '../kernel.js';
 
 const WG_X = 8; // lanes along N
@@ -138,15 +163,26 @@ export interface MatmulPlan {
   bStrides: readonly number[];
 }
 
+export type MatmulPath = 'auto' | 'buffer' | 'texture';
+let forcedPath: MatmulPath = 'auto';
+
+/** Forces one path (tests, benchmarks); 'auto' picks textures on llvmpipe/lavapipe, buffers elsewhere. */
+export function setMatmulPath(path: MatmulPath): void {
+  forcedPath = path;
+}
+
 /** Records C = op(A) · op(B) for every batch; `c` must hold batch * M * N floats. */
 export function launchMatmul(a: GPUBuffer, b: GPUBuffer, c: GPUBuffer, plan: MatmulPlan): void {
   const { M, N, K, batchShape } = plan;
   const nBatch = batchShape.reduce((x, y) => x * y, 1);
+  if (nBatch * M * N === 0) return;
+  if (nBatch * M * N >= 2 ** 32) throw new Error(`matmul: ${nBatch}x${M}x${N} output is too large`);
+  const path = forcedPath === 'auto' ? (/llvmpipe|lavapipe/i.test(device().info.description) ? 'texture' : 'buffer') : forcedPath;
+  if (path === 'texture' && K > 0 && launchTextureMatmul(a, b, c, plan, nBatch)) return;
   const tilesN = Math.ceil(N / TN);
   const tilesM = Math.ceil(M / TM);
   const tiles = tilesN * tilesM * nBatch;
-  if (tiles === 0) return;
-  if (tiles >= 2 ** 32 || nBatch * M * N >= 2 ** 32) throw new Error(`matmul: ${nBatch}x${M}x${N} output is too large`);
+  if (tiles >= 2 ** 32) throw new Error(`matmul: ${nBatch}x${M}x${N} output is too large`);
   const k = (kernel ??= matmulKernel());
   k.launch(
     [a, b, c],
@@ -157,4 +193,135 @@ export function launchMatmul(a: GPUBuffer, b: GPUBuffer, c: GPUBuffer, plan: Mat
     },
     grid1d(tiles, 1),
   );
+}
+
+// ---- texture path ---------------------------------------------------------------------------
+
+const TEX_LANES = 8; // 8x8 lanes
+const TEX_RM = 8; // C rows per lane
+const texKernels = new Map<number, Kernel>(); // by RN
+
+// op(X)[b][r, c] = x[strided(b, ...) + r * sr + c * sc] for r < rows, c < cols, b < batches; a
+// texel of t holds op(X)[b][r, 4x .. 4x+3] at (x, b * pitch + r), zeros outside.
+const packKernel = new Kernel({
+  name: 'matmul-pack',
+  read: { x: 'f32' },
+  textures: { t: 'store' },
+  params: {
+    rows: 'u32', cols: 'u32', pitch: 'u32', sr: 'u32', sc: 'u32', batches: 'u32', width: 'u32', height: 'u32',
+    batch_rank: 'u32', batch_shape: 'dims', strides: 'dims',
+  },
+  body: /* wgsl */ `
+@compute @workgroup_size(8, 8)
+fn main(@builtin(global_invocation_id) gid: vec3u) {
+  if (gid.x >= p.width || gid.y >= p.height) { return; }
+  let b = gid.y / p.pitch;
+  let r = gid.y % p.pitch;
+  var v = vec4f(0.0);
+  if (b < p.batches && r < p.rows) {
+    let base = strided(b, p.batch_rank, p.batch_shape, p.strides) + r * p.sr;
+    for (var j = 0u; j < 4u; j++) {
+      let c = 4u * gid.x + j;
+      if (c < p.cols) { v[j] = x[base + c * p.sc]; }
+    }
+  }
+  textureStore(t, gid.xy, v);
+}`,
+});
+
+function textureMatmulKernel(RNT: number): Kernel {
+  const loop = (n: number, f: (i: number) => string) => Array.from({ length: n }, (_, i) => f(i)).join('\n');
+  const RQ = RNT / 4; // vec4 columns per lane
+  const TMT = TEX_LANES * TEX_RM;
+  const TNT = TEX_LANES * RNT;
+  return new Kernel({
+    name: `matmul-texture-${TEX_RM}x${RNT}`,
+    write: { c: 'f32' },
+    textures: { ta: 'load', tb: 'load' },
+    params: { M: 'u32', N: 'u32', kq: 'u32', kp: 'u32', tiles_n: 'u32', tiles_m: 'u32', tiles: 'u32' },
+    body: /* wgsl */ `
+${LINEAR}
+// C[row, col .. col+3] = v, clipped to the matrix.
+fn store(base: u32, row: u32, col: u32, v: vec4f) {
+  if (row >= p.M) { return; }
+  for (var j = 0u; j < 4u; j++) {
+    if (col + j < p.N) { c[base + row * p.N + col + j] = v[j]; }
+  }
+}
+
+@compute @workgroup_size(${TEX_LANES}, ${TEX_LANES})
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_id) lid: vec3u) {
+  let t = linear(wid, nwg, 1u);
+  if (t >= p.tiles) { return; }
+  let n0 = (t % p.tiles_n) * ${TNT}u;
+  let m0 = ((t / p.tiles_n) % p.tiles_m) * ${TMT}u;
+  let batch = t / (p.tiles_n * p.tiles_m);
+  let row = m0 + lid.y * ${TEX_RM}u;
+  let col = n0 + lid.x * ${RNT}u;
+  let a_y = batch * p.M + row; // ta row of C's row
+  let b_y = batch * p.kp; // tb row of k = 0
+  let b_x = col / 4u;
+  // acc[i * ${RQ} + q] = C[row + i, col + 4q .. col + 4q + 3]
+  var acc: array<vec4f, ${TEX_RM * RQ}>;
+  for (var kq = 0u; kq < p.kq; kq++) {
+${loop(TEX_RM, (i) => `    let a${i} = textureLoad(ta, vec2u(kq, a_y + ${i}u), 0);`)}
+${loop(4, (k) => loop(RQ, (q) => `    let b${k}_${q} = textureLoad(tb, vec2u(b_x + ${q}u, b_y + 4u * kq + ${k}u), 0);`))}
+${loop(TEX_RM, (i) => loop(RQ, (q) => `    acc[${i * RQ + q}] += a${i}.x * b0_${q} + a${i}.y * b1_${q} + a${i}.z * b2_${q} + a${i}.w * b3_${q};`))}
+  }
+  let c_base = batch * p.M * p.N;
+${loop(TEX_RM, (i) => loop(RQ, (q) => `  store(c_base, row + ${i}u, col + ${4 * q}u, acc[${i * RQ + q}]);`))}
+}`,
+  });
+}
+
+/** Whether `strides` (per batch dim of `shape`) are those of contiguous `matrix`-sized items. */
+function contiguous(shape: readonly number[], strides: readonly number[], matrix: number): boolean {
+  let expect = matrix;
+  for (let d = shape.length - 1; d >= 0; d--) {
+    if (shape[d]! > 1 && strides[d] !== expect) return false;
+    expect *= shape[d]!;
+  }
+  return true;
+}
+
+/** The texture path; false (nothing recorded) when a texture would exceed the adapter's limit. */
+function launchTextureMatmul(a: GPUBuffer, b: GPUBuffer, c: GPUBuffer, plan: MatmulPlan, nBatch: number): boolean {
+  const { M, N, K, transA, transB, batchShape } = plan;
+  const RNT = N > 4 * TEX_LANES * 2 ? 16 : 8;
+  const TMT = TEX_LANES * TEX_RM;
+  const TNT = TEX_LANES * RNT;
+  const tilesM = Math.ceil(M / TMT);
+  const tilesN = Math.ceil(N / TNT);
+  const kq = Math.ceil(K / 4);
+  const kp = 4 * kq;
+  const aSize = [kq, (nBatch - 1) * M + tilesM * TMT] as const;
+  const bSize = [(tilesN * TNT) / 4, nBatch * kp] as const;
+  const tiles = tilesM * tilesN * nBatch;
+  const max = device().info.limits.maxTextureDimension2D ?? 8192;
+  if (Math.max(...aSize, ...bSize) > max || tiles >= 2 ** 32) return false;
+  const dev = device();
+  const ta = dev.allocTexture(aSize[0], aSize[1], 'matmul-a');
+  const tb = dev.allocTexture(bSize[0], bSize[1], 'matmul-b');
+  const batch = { batches: nBatch, batch_rank: batchShape.length, batch_shape: batchShape };
+  // op(A)[m, k] = a[m * K + k] (transA: a[k * M + m]); op(B)[k, n] = b[k * N + n] (transB: b[n * K + k])
+  if (!transA && K % 64 === 0 && contiguous(batchShape, plan.aStrides, M * K)) dev.copyToTexture(a, ta, K, nBatch * M);
+  else {
+    packKernel.launch([a, ta], {
+      rows: M, cols: K, pitch: M, sr: transA ? 1 : K, sc: transA ? M : 1, width: aSize[0], height: aSize[1],
+      ...batch, strides: plan.aStrides,
+    }, [Math.ceil(aSize[0] / 8), Math.ceil(aSize[1] / 8), 1]);
+  }
+  if (!transB && N % 64 === 0 && K % 4 === 0 && contiguous(batchShape, plan.bStrides, K * N)) dev.copyToTexture(b, tb, N, nBatch * K);
+  else {
+    packKernel.launch([b, tb], {
+      rows: K, cols: N, pitch: kp, sr: transB ? 1 : N, sc: transB ? K : 1, width: bSize[0], height: bSize[1],
+      ...batch, strides: plan.bStrides,
+    }, [Math.ceil(bSize[0] / 8), Math.ceil(bSize[1] / 8), 1]);
+  }
+  let k = texKernels.get(RNT);
+  if (!k) texKernels.set(RNT, (k = textureMatmulKernel(RNT)));
+  k.launch([c, ta, tb], { M, N, kq, kp, tiles_n: tilesN, tiles_m: tilesM, tiles }, grid1d(tiles, 1));
+  dev.releaseTexture(ta);
+  dev.releaseTexture(tb);
+  return true;
 }
