@@ -5,7 +5,8 @@
 //                                                       which xhat inherits; PyTorch's f32 path too)
 //   gradients (x, weight, bias)  atol 1e-3, rtol 1e-2  against float64 central differences
 import fc from 'fast-check';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it, afterAll } from 'vitest';
+import { setRowLanes } from '../src/kernels/wgsl/row.js';
 import { device, layerNorm, scope, tensor, type Tensor } from '../src/index.js';
 import { checkGrad } from './gradcheck.js';
 import { expectClose, fcParams, seededValues, setupDevice, shapeArb, toTensor, valuesArb } from './helpers.js';
@@ -40,165 +41,173 @@ function spreadRows(shape: number[], v: number[], min: number): boolean {
   return true;
 }
 
-describe('layerNorm forward', () => {
-  it('matches the reference over random shapes, with and without bias, for several eps', async () => {
-    await fc.assert(
-      fc.asyncProperty(
-        lnShapeArb.chain((s) => {
-          const C = s.at(-1)!;
-          const n = numel(s);
-          return fc.tuple(fc.constant(s), fc.oneof(valuesArb(n, -3, 3), valuesArb(n, -80, 80)), valuesArb(C, -2, 2), valuesArb(C, -2, 2), fc.boolean(), EPS);
-        }),
-        ([shape, v, w, b, hasBias, eps]) =>
-          scope(async () => {
-            const C = shape.at(-1)!;
-            const [x, wr, br] = [ref(shape, v), ref([C], w), hasBias ? ref([C], b) : null];
-            await expectClose(run(x, wr, br, eps), layerNormRef(x, wr, br, eps), 1e-5, 1e-4, `layerNorm ${JSON.stringify(shape)}`);
-          }),
-      ),
-      fcParams(30),
-    );
-  });
+// Both row layouts (src/kernels/wgsl/row.ts), whichever this adapter would pick.
+for (const lanes of [1, 64] as const) {
+  describe(`${lanes === 1 ? 'a lane' : '64 lanes'} per row`, () => {
+    beforeAll(() => setRowLanes(lanes));
+    afterAll(() => setRowLanes(null));
 
-  it('rows around a large common offset, std >= 0.5 (two-pass variance: no catastrophic cancellation)', async () => {
-    await fc.assert(
-      fc.asyncProperty(
-        fc.tuple(fc.integer({ min: 1, max: 6 }), cArb.filter((c) => c > 1)).chain(([r, C]) =>
-          fc.tuple(fc.constant([r, C] as number[]), valuesArb(r * C, -3, 3), fc.constantFrom(100, -1000, 1000)),
-        ).filter(([s, v]) => spreadRows(s, v, 0.25)), // std >= 0.5: well conditioned, but E[x^2] - E[x]^2 would fail
-        ([shape, v, off]) =>
-          scope(async () => {
-            const C = shape[1]!;
-            const x = ref(shape, v.map((a) => Math.fround(a + off)));
-            const w = ref([C], seededValues(C, C, 0.5, 1.5));
-            const b = ref([C], seededValues(C, C + 1));
-            await expectClose(run(x, w, b), layerNormRef(x, w, b), 1e-3, 1e-3, `layerNorm offset ${off}`);
-          }),
-      ),
-      fcParams(15),
-    );
-  });
+    describe('layerNorm forward', () => {
+      it('matches the reference over random shapes, with and without bias, for several eps', async () => {
+        await fc.assert(
+          fc.asyncProperty(
+            lnShapeArb.chain((s) => {
+              const C = s.at(-1)!;
+              const n = numel(s);
+              return fc.tuple(fc.constant(s), fc.oneof(valuesArb(n, -3, 3), valuesArb(n, -80, 80)), valuesArb(C, -2, 2), valuesArb(C, -2, 2), fc.boolean(), EPS);
+            }),
+            ([shape, v, w, b, hasBias, eps]) =>
+              scope(async () => {
+                const C = shape.at(-1)!;
+                const [x, wr, br] = [ref(shape, v), ref([C], w), hasBias ? ref([C], b) : null];
+                await expectClose(run(x, wr, br, eps), layerNormRef(x, wr, br, eps), 1e-5, 1e-4, `layerNorm ${JSON.stringify(shape)}`);
+              }),
+          ),
+          fcParams(30),
+        );
+      });
 
-  it('handles wide rows (C = 1000, 4099)', () =>
-    scope(async () => {
-      for (const C of [1000, 4099]) {
-        const x = ref([3, C], seededValues(3 * C, C, -10, 10).map(Math.fround));
-        const w = ref([C], seededValues(C, 2 * C, -2, 2).map(Math.fround));
-        const b = ref([C], seededValues(C, 3 * C, -2, 2).map(Math.fround));
-        await expectClose(run(x, w, b), layerNormRef(x, w, b), 1e-5, 1e-4, `layerNorm C=${C}`);
-      }
-    }));
+      it('rows around a large common offset, std >= 0.5 (two-pass variance: no catastrophic cancellation)', async () => {
+        await fc.assert(
+          fc.asyncProperty(
+            fc.tuple(fc.integer({ min: 1, max: 6 }), cArb.filter((c) => c > 1)).chain(([r, C]) =>
+              fc.tuple(fc.constant([r, C] as number[]), valuesArb(r * C, -3, 3), fc.constantFrom(100, -1000, 1000)),
+            ).filter(([s, v]) => spreadRows(s, v, 0.25)), // std >= 0.5: well conditioned, but E[x^2] - E[x]^2 would fail
+            ([shape, v, off]) =>
+              scope(async () => {
+                const C = shape[1]!;
+                const x = ref(shape, v.map((a) => Math.fround(a + off)));
+                const w = ref([C], seededValues(C, C, 0.5, 1.5));
+                const b = ref([C], seededValues(C, C + 1));
+                await expectClose(run(x, w, b), layerNormRef(x, w, b), 1e-3, 1e-3, `layerNorm offset ${off}`);
+              }),
+          ),
+          fcParams(15),
+        );
+      });
 
-  it('maps a constant row to the bias (zero variance: xhat = 0)', () =>
-    scope(async () => {
-      const x = ref([2, 5], [3, 3, 3, 3, 3, -7, -7, -7, -7, -7]);
-      const w = ref([5], [1, 2, 3, 4, 5]);
-      const b = ref([5], [0.5, -1, 2, 0, 9]);
-      await expectClose(run(x, w, b), ref([2, 5], [...b.data, ...b.data]), 1e-6, 0, 'constant rows');
-    }));
-});
+      it('handles wide rows (C = 1000, 4099)', () =>
+        scope(async () => {
+          for (const C of [1000, 4099]) {
+            const x = ref([3, C], seededValues(3 * C, C, -10, 10).map(Math.fround));
+            const w = ref([C], seededValues(C, 2 * C, -2, 2).map(Math.fround));
+            const b = ref([C], seededValues(C, 3 * C, -2, 2).map(Math.fround));
+            await expectClose(run(x, w, b), layerNormRef(x, w, b), 1e-5, 1e-4, `layerNorm C=${C}`);
+          }
+        }));
 
-describe('layerNorm backward', () => {
-  // which inputs need a gradient: [x, weight, bias]
-  const MASKS = [
-    [true, true, true],
-    [false, true, true],
-    [true, false, false],
-    [false, true, false],
-    [false, false, true],
-  ];
-  it('gradients for x, weight and bias match finite differences', async () => {
-    await fc.assert(
-      fc.asyncProperty(
-        fc
-          .tuple(fc.constantFrom([] as number[], [3], [2, 2]), fc.integer({ min: 1, max: 13 }))
-          .chain(([lead, C]) => {
-            const s = [...lead, C];
-            return fc.tuple(fc.constant(s), valuesArb(numel(s), -3, 3), valuesArb(C, -2, 2), valuesArb(C, -2, 2), fc.constantFrom(...MASKS), fc.boolean());
-          })
-          .filter(([s, v]) => spreadRows(s, v, 0.1)),
-        ([shape, v, w, b, mask, hasBias]) => {
-          const C = shape.at(-1)!;
-          const inputs = [ref(shape, v), ref([C], w), ...(hasBias ? [ref([C], b)] : [])];
-          return checkGrad({
-            name: `layerNorm ${JSON.stringify(shape)}${hasBias ? '' : ' (no bias)'}`,
-            inputs,
-            differentiable: hasBias || mask[0] || mask[1] ? mask.slice(0, inputs.length) : [true, true],
-            engine: ([x, wt, bs]) => layerNorm(x!, wt!, bs ?? null),
-            reference: ([x, wt, bs]) => layerNormRef(x!, wt!, bs ?? null),
-          });
-        },
-      ),
-      fcParams(20),
-    );
-  });
-
-  it('wide rows (C = 1000): gradients of all three inputs', () =>
-    checkGrad({
-      name: 'layerNorm C=1000',
-      inputs: [ref([2, 1000], seededValues(2000, 5, -2, 2)), ref([1000], seededValues(1000, 6, -2, 2)), ref([1000], seededValues(1000, 7))],
-      engine: ([x, w, b]) => layerNorm(x!, w!, b!),
-      reference: ([x, w, b]) => layerNormRef(x!, w!, b!),
-    }));
-
-  it('more rows than one grid axis holds (66000 rows): dx, dweight, dbias', () =>
-    scope(async () => {
-      const [R, C] = [66_000, 2];
-      // rows (a, -a): xhat = (1, -1) (up to eps), so with dy = 1: dw = (R, -R), db = (R, R) and
-      // dx = rstd (w - mean(w) - xhat mean(w xhat)) = 0 for w = (2, 3)
-      const xs = new Float32Array(R * C);
-      for (let r = 0; r < R; r++) [xs[2 * r], xs[2 * r + 1]] = [1 + (r % 5), -1 - (r % 5)];
-      const x = tensor(xs, [R, C]);
-      const w = tensor([2, 3]);
-      const b = tensor([0, 1]);
-      for (const t of [x, w, b]) t.requiresGrad = true;
-      const y = layerNorm(x, w, b);
-      y.sum().backward();
-      const yv = await y.toArray();
-      expect([yv[0], yv[1], yv[2 * R - 2], yv[2 * R - 1]].map((v) => +v.toFixed(4))).toEqual([2, -2, 2, -2]);
-      await expectClose(b.grad!, ref([2], [R, R]), 0, 0, 'dbias');
-      await expectClose(w.grad!, ref([2], [R, -R]), 0, 1e-4, 'dweight'); // 66000 f32 adds in one lane
-      const dx = await x.grad!.toArray();
-      expect(Array.from(dx).reduce((m, v) => Math.max(m, Math.abs(v)), 0)).toBeLessThan(1e-5);
-    }));
-
-  it('dweight and dbias are deterministic (bitwise equal across runs)', () =>
-    scope(async () => {
-      const grads = async () => {
-        const x = toTensor(ref([300, 37], seededValues(300 * 37, 11)));
-        const w = toTensor(ref([37], seededValues(37, 12)));
-        const b = toTensor(ref([37], seededValues(37, 13)));
-        w.requiresGrad = b.requiresGrad = true;
-        layerNorm(x, w, b).mul(toTensor(ref([300, 37], seededValues(300 * 37, 14)))).sum().backward();
-        return [...(await w.grad!.toArray()), ...(await b.grad!.toArray())];
-      };
-      expect(await grads()).toEqual(await grads());
-    }));
-
-  it('returns every buffer after forward and backward', async () => {
-    const before = device().memory().liveBuffers;
-    await scope(async () => {
-      const x = toTensor(ref([4, 6], seededValues(24, 1)));
-      const w = toTensor(ref([6], seededValues(6, 2)));
-      for (const t of [x, w]) t.requiresGrad = true;
-      x.layerNorm(w).sum().backward();
-      await x.grad!.toArray();
+      it('maps a constant row to the bias (zero variance: xhat = 0)', () =>
+        scope(async () => {
+          const x = ref([2, 5], [3, 3, 3, 3, 3, -7, -7, -7, -7, -7]);
+          const w = ref([5], [1, 2, 3, 4, 5]);
+          const b = ref([5], [0.5, -1, 2, 0, 9]);
+          await expectClose(run(x, w, b), ref([2, 5], [...b.data, ...b.data]), 1e-6, 0, 'constant rows');
+        }));
     });
-    expect(device().memory().liveBuffers).toBe(before);
-  });
-});
 
-describe('layerNorm errors name the op', () => {
-  it('rejects bad dtypes, shapes and eps', () =>
-    scope(() => {
-      const x = tensor([[1, 2, 3]]);
-      const w = tensor([1, 1, 1]);
-      expect(() => layerNorm(x, tensor([1, 1]))).toThrow(/^layerNorm: weight must have shape \[3\], got float32\[2\]/);
-      expect(() => layerNorm(x, tensor([[1, 1, 1]]))).toThrow(/^layerNorm: weight must have shape \[3\], got float32\[1, 3\]/);
-      expect(() => layerNorm(x, w, tensor([0, 0, 0, 0]))).toThrow(/^layerNorm: bias must have shape \[3\], got float32\[4\]/);
-      expect(() => layerNorm(tensor(new Int32Array([1, 2, 3]), [1, 3]), w)).toThrow(/^layerNorm: expected float32 tensors, got int32\[1, 3\]/);
-      expect(() => layerNorm(x, tensor(new Int32Array([1, 1, 1])))).toThrow(/^layerNorm: expected float32 tensors/);
-      expect(() => layerNorm(tensor(2), tensor([1]))).toThrow(/^layerNorm: expected an input of rank >= 1, got float32\[\]/);
-      expect(() => layerNorm(x, w, null, -1)).toThrow(/^layerNorm: eps must be a finite number >= 0, got -1/);
-    }));
-});
+    describe('layerNorm backward', () => {
+      // which inputs need a gradient: [x, weight, bias]
+      const MASKS = [
+        [true, true, true],
+        [false, true, true],
+        [true, false, false],
+        [false, true, false],
+        [false, false, true],
+      ];
+      it('gradients for x, weight and bias match finite differences', async () => {
+        await fc.assert(
+          fc.asyncProperty(
+            fc
+              .tuple(fc.constantFrom([] as number[], [3], [2, 2]), fc.integer({ min: 1, max: 13 }))
+              .chain(([lead, C]) => {
+                const s = [...lead, C];
+                return fc.tuple(fc.constant(s), valuesArb(numel(s), -3, 3), valuesArb(C, -2, 2), valuesArb(C, -2, 2), fc.constantFrom(...MASKS), fc.boolean());
+              })
+              .filter(([s, v]) => spreadRows(s, v, 0.1)),
+            ([shape, v, w, b, mask, hasBias]) => {
+              const C = shape.at(-1)!;
+              const inputs = [ref(shape, v), ref([C], w), ...(hasBias ? [ref([C], b)] : [])];
+              return checkGrad({
+                name: `layerNorm ${JSON.stringify(shape)}${hasBias ? '' : ' (no bias)'}`,
+                inputs,
+                differentiable: hasBias || mask[0] || mask[1] ? mask.slice(0, inputs.length) : [true, true],
+                engine: ([x, wt, bs]) => layerNorm(x!, wt!, bs ?? null),
+                reference: ([x, wt, bs]) => layerNormRef(x!, wt!, bs ?? null),
+              });
+            },
+          ),
+          fcParams(20),
+        );
+      });
+
+      it('wide rows (C = 1000): gradients of all three inputs', () =>
+        checkGrad({
+          name: 'layerNorm C=1000',
+          inputs: [ref([2, 1000], seededValues(2000, 5, -2, 2)), ref([1000], seededValues(1000, 6, -2, 2)), ref([1000], seededValues(1000, 7))],
+          engine: ([x, w, b]) => layerNorm(x!, w!, b!),
+          reference: ([x, w, b]) => layerNormRef(x!, w!, b!),
+        }));
+
+      it('more rows than one grid axis holds (66000 rows): dx, dweight, dbias', () =>
+        scope(async () => {
+          const [R, C] = [66_000, 2];
+          // rows (a, -a): xhat = (1, -1) (up to eps), so with dy = 1: dw = (R, -R), db = (R, R) and
+          // dx = rstd (w - mean(w) - xhat mean(w xhat)) = 0 for w = (2, 3)
+          const xs = new Float32Array(R * C);
+          for (let r = 0; r < R; r++) [xs[2 * r], xs[2 * r + 1]] = [1 + (r % 5), -1 - (r % 5)];
+          const x = tensor(xs, [R, C]);
+          const w = tensor([2, 3]);
+          const b = tensor([0, 1]);
+          for (const t of [x, w, b]) t.requiresGrad = true;
+          const y = layerNorm(x, w, b);
+          y.sum().backward();
+          const yv = await y.toArray();
+          expect([yv[0], yv[1], yv[2 * R - 2], yv[2 * R - 1]].map((v) => +v.toFixed(4))).toEqual([2, -2, 2, -2]);
+          await expectClose(b.grad!, ref([2], [R, R]), 0, 0, 'dbias');
+          await expectClose(w.grad!, ref([2], [R, -R]), 0, 1e-4, 'dweight'); // 66000 f32 adds in one lane
+          const dx = await x.grad!.toArray();
+          expect(Array.from(dx).reduce((m, v) => Math.max(m, Math.abs(v)), 0)).toBeLessThan(1e-5);
+        }));
+
+      it('dweight and dbias are deterministic (bitwise equal across runs)', () =>
+        scope(async () => {
+          const grads = async () => {
+            const x = toTensor(ref([300, 37], seededValues(300 * 37, 11)));
+            const w = toTensor(ref([37], seededValues(37, 12)));
+            const b = toTensor(ref([37], seededValues(37, 13)));
+            w.requiresGrad = b.requiresGrad = true;
+            layerNorm(x, w, b).mul(toTensor(ref([300, 37], seededValues(300 * 37, 14)))).sum().backward();
+            return [...(await w.grad!.toArray()), ...(await b.grad!.toArray())];
+          };
+          expect(await grads()).toEqual(await grads());
+        }));
+
+      it('returns every buffer after forward and backward', async () => {
+        const before = device().memory().liveBuffers;
+        await scope(async () => {
+          const x = toTensor(ref([4, 6], seededValues(24, 1)));
+          const w = toTensor(ref([6], seededValues(6, 2)));
+          for (const t of [x, w]) t.requiresGrad = true;
+          x.layerNorm(w).sum().backward();
+          await x.grad!.toArray();
+        });
+        expect(device().memory().liveBuffers).toBe(before);
+      });
+    });
+
+    describe('layerNorm errors name the op', () => {
+      it('rejects bad dtypes, shapes and eps', () =>
+        scope(() => {
+          const x = tensor([[1, 2, 3]]);
+          const w = tensor([1, 1, 1]);
+          expect(() => layerNorm(x, tensor([1, 1]))).toThrow(/^layerNorm: weight must have shape \[3\], got float32\[2\]/);
+          expect(() => layerNorm(x, tensor([[1, 1, 1]]))).toThrow(/^layerNorm: weight must have shape \[3\], got float32\[1, 3\]/);
+          expect(() => layerNorm(x, w, tensor([0, 0, 0, 0]))).toThrow(/^layerNorm: bias must have shape \[3\], got float32\[4\]/);
+          expect(() => layerNorm(tensor(new Int32Array([1, 2, 3]), [1, 3]), w)).toThrow(/^layerNorm: expected float32 tensors, got int32\[1, 3\]/);
+          expect(() => layerNorm(x, tensor(new Int32Array([1, 1, 1])))).toThrow(/^layerNorm: expected float32 tensors/);
+          expect(() => layerNorm(tensor(2), tensor([1]))).toThrow(/^layerNorm: expected an input of rank >= 1, got float32\[\]/);
+          expect(() => layerNorm(x, w, null, -1)).toThrow(/^layerNorm: eps must be a finite number >= 0, got -1/);
+        }));
+    });
+  });
+}

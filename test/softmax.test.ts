@@ -4,7 +4,8 @@
 //   logSoftmax forward  atol 1e-5, rtol 1e-5   (worst seen: ~1 ulp of |y|, 1.5e-5 at |y| ~ 160)
 //   gradients           atol 1e-4, rtol 1e-3   against float64 central differences (test/gradcheck.ts)
 import fc from 'fast-check';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it, afterAll } from 'vitest';
+import { setRowLanes } from '../src/kernels/wgsl/row.js';
 import { device, logSoftmax, scope, softmax, tensor, type Tensor } from '../src/index.js';
 import { checkGrad } from './gradcheck.js';
 import { expectClose, fcParams, seededValues, setupDevice, shapeArb, toTensor } from './helpers.js';
@@ -21,106 +22,114 @@ const OPS = [
 /** Upstream gradient for a direct backward() call. */
 const seeded = (shape: number[], seed: number): Ref => ref(shape, seededValues(numel(shape), seed));
 
-for (const { name, fn, reference, atol, rtol } of OPS) {
-  describe(name, () => {
-    it('matches the reference on rank 1-4 shapes, stably for logits up to |1000|', async () => {
-      await fc.assert(
-        fc.asyncProperty(
-          shapeArb(1, 4).chain((s) => fc.tuple(fc.constant(s), logitsArb(numel(s)))),
-          ([shape, v]) =>
-            scope(async () => {
-              const x = ref(shape, v);
-              await expectClose(fn(toTensor(x)), reference(x), atol, rtol, `${name} ${JSON.stringify(shape)}`);
-            }),
-        ),
-        fcParams(25),
-      );
-    });
+// Both row layouts (src/kernels/wgsl/row.ts), whichever this adapter would pick.
+for (const lanes of [1, 64] as const) {
+  describe(`${lanes === 1 ? 'a lane' : '64 lanes'} per row`, () => {
+    beforeAll(() => setRowLanes(lanes));
+    afterAll(() => setRowLanes(null));
 
-    it('handles wide rows (C = 1000, 4099) with logits in [-80, 80]', () =>
-      scope(async () => {
-        for (const C of [1000, 4099]) {
-          const x = ref([3, C], seededValues(3 * C, C, -80, 80).map(Math.fround));
-          await expectClose(fn(toTensor(x)), reference(x), atol, rtol, `${name} C=${C}`);
-        }
-      }));
+    for (const { name, fn, reference, atol, rtol } of OPS) {
+      describe(name, () => {
+        it('matches the reference on rank 1-4 shapes, stably for logits up to |1000|', async () => {
+          await fc.assert(
+            fc.asyncProperty(
+              shapeArb(1, 4).chain((s) => fc.tuple(fc.constant(s), logitsArb(numel(s)))),
+              ([shape, v]) =>
+                scope(async () => {
+                  const x = ref(shape, v);
+                  await expectClose(fn(toTensor(x)), reference(x), atol, rtol, `${name} ${JSON.stringify(shape)}`);
+                }),
+            ),
+            fcParams(25),
+          );
+        });
 
-    it('handles more rows than one grid axis holds (66000 rows), forward and backward', () =>
-      scope(async () => {
-        const shape = [66_000, 3];
-        const x = ref(shape, seededValues(numel(shape), 7, -5, 5).map(Math.fround));
-        const dy = seeded(shape, 8);
-        const xt = toTensor(x);
-        xt.requiresGrad = true;
-        const y = fn(xt);
-        await expectClose(y, reference(x), atol, rtol, `${name} forward`);
-        y.backward(toTensor(dy));
-        // dx = y (dy - sum(dy y)) for softmax, dx = dy - softmax(x) sum(dy) for logSoftmax
-        const s = softmaxRef(x);
-        const want = new Float64Array(x.data.length);
-        for (let r = 0; r < shape[0]!; r++) {
-          let acc = 0;
-          for (let j = 0; j < 3; j++) acc += name === 'softmax' ? dy.data[3 * r + j]! * s.data[3 * r + j]! : dy.data[3 * r + j]!;
-          for (let j = 0; j < 3; j++) {
-            const i = 3 * r + j;
-            want[i] = name === 'softmax' ? s.data[i]! * (dy.data[i]! - acc) : dy.data[i]! - s.data[i]! * acc;
-          }
-        }
-        await expectClose(xt.grad!, { shape, data: want }, 1e-5, 1e-4, `${name} backward`);
-      }));
+        it('handles wide rows (C = 1000, 4099) with logits in [-80, 80]', () =>
+          scope(async () => {
+            for (const C of [1000, 4099]) {
+              const x = ref([3, C], seededValues(3 * C, C, -80, 80).map(Math.fround));
+              await expectClose(fn(toTensor(x)), reference(x), atol, rtol, `${name} C=${C}`);
+            }
+          }));
 
-    it('gives exp(-inf) = 0 weight to -Infinity entries (masking)', () =>
-      scope(async () => {
-        const x = ref([2, 4], [0, -Infinity, 1, 2, -Infinity, 3, -Infinity, 3]);
-        const got = await fn(toTensor(x)).toArray();
-        const want = reference(x).data;
-        for (let i = 0; i < want.length; i++) {
-          if (want[i] === -Infinity) expect(got[i], `${name} element ${i}`).toBe(-Infinity);
-          else expect(got[i], `${name} element ${i}`).toBeCloseTo(want[i]!, 5);
-        }
-      }));
+        it('handles more rows than one grid axis holds (66000 rows), forward and backward', () =>
+          scope(async () => {
+            const shape = [66_000, 3];
+            const x = ref(shape, seededValues(numel(shape), 7, -5, 5).map(Math.fround));
+            const dy = seeded(shape, 8);
+            const xt = toTensor(x);
+            xt.requiresGrad = true;
+            const y = fn(xt);
+            await expectClose(y, reference(x), atol, rtol, `${name} forward`);
+            y.backward(toTensor(dy));
+            // dx = y (dy - sum(dy y)) for softmax, dx = dy - softmax(x) sum(dy) for logSoftmax
+            const s = softmaxRef(x);
+            const want = new Float64Array(x.data.length);
+            for (let r = 0; r < shape[0]!; r++) {
+              let acc = 0;
+              for (let j = 0; j < 3; j++) acc += name === 'softmax' ? dy.data[3 * r + j]! * s.data[3 * r + j]! : dy.data[3 * r + j]!;
+              for (let j = 0; j < 3; j++) {
+                const i = 3 * r + j;
+                want[i] = name === 'softmax' ? s.data[i]! * (dy.data[i]! - acc) : dy.data[i]! - s.data[i]! * acc;
+              }
+            }
+            await expectClose(xt.grad!, { shape, data: want }, 1e-5, 1e-4, `${name} backward`);
+          }));
 
-    it('gradient matches finite differences', async () => {
-      await fc.assert(
-        fc.asyncProperty(
-          shapeArb(1, 3)
-            .filter((s) => numel(s) <= 200)
-            .chain((s) => fc.tuple(fc.constant(s), logitsArb(numel(s)).filter((v) => v.every((x) => Math.abs(x) < 100)))),
-          ([shape, v]) =>
-            checkGrad({
-              name,
-              inputs: [ref(shape, v)],
-              engine: ([x]) => fn(x!),
-              reference: ([x]) => reference(x!),
-              atol: 1e-4,
-              rtol: 1e-3,
-            }),
-        ),
-        fcParams(15),
-      );
-    });
+        it('gives exp(-inf) = 0 weight to -Infinity entries (masking)', () =>
+          scope(async () => {
+            const x = ref([2, 4], [0, -Infinity, 1, 2, -Infinity, 3, -Infinity, 3]);
+            const got = await fn(toTensor(x)).toArray();
+            const want = reference(x).data;
+            for (let i = 0; i < want.length; i++) {
+              if (want[i] === -Infinity) expect(got[i], `${name} element ${i}`).toBe(-Infinity);
+              else expect(got[i], `${name} element ${i}`).toBeCloseTo(want[i]!, 5);
+            }
+          }));
 
-    it('accepts axis -1 and rank - 1 (also as a method), rejects other axes, rank 0 and int32', () =>
-      scope(async () => {
-        const x = ref([2, 3], [1, 2, 3, -1, 0, 4]);
-        const t = toTensor(x);
-        const method = (a: Tensor, axis?: number) => (name === 'softmax' ? a.softmax(axis) : a.logSoftmax(axis));
-        for (const y of [fn(t, 1), method(t), method(t, -1)]) await expectClose(y, reference(x), atol, rtol, name);
-        expect(() => fn(t, 0)).toThrow(new RegExp(`^${name}: only the last axis is supported \\(got axis 0 for float32\\[2, 3\\]\\)`));
-        expect(() => fn(t, 2)).toThrow(new RegExp(`^${name}: axis 2 is out of range for a tensor of rank 2`));
-        expect(() => fn(tensor(3))).toThrow(new RegExp(`^${name}: expected a tensor of rank >= 1, got float32\\[\\]`));
-        expect(() => fn(tensor(new Int32Array([1, 2])))).toThrow(new RegExp(`^${name}: expected float32 tensors, got int32\\[2\\]`));
-      }));
+        it('gradient matches finite differences', async () => {
+          await fc.assert(
+            fc.asyncProperty(
+              shapeArb(1, 3)
+                .filter((s) => numel(s) <= 200)
+                .chain((s) => fc.tuple(fc.constant(s), logitsArb(numel(s)).filter((v) => v.every((x) => Math.abs(x) < 100)))),
+              ([shape, v]) =>
+                checkGrad({
+                  name,
+                  inputs: [ref(shape, v)],
+                  engine: ([x]) => fn(x!),
+                  reference: ([x]) => reference(x!),
+                  atol: 1e-4,
+                  rtol: 1e-3,
+                }),
+            ),
+            fcParams(15),
+          );
+        });
 
-    it('returns every buffer after forward and backward', async () => {
-      const before = device().memory().liveBuffers;
-      await scope(async () => {
-        const x = toTensor(ref([4, 5], seededValues(20, 3)));
-        x.requiresGrad = true;
-        fn(x).mul(toTensor(seeded([4, 5], 4))).sum().backward();
-        await x.grad!.toArray();
+        it('accepts axis -1 and rank - 1 (also as a method), rejects other axes, rank 0 and int32', () =>
+          scope(async () => {
+            const x = ref([2, 3], [1, 2, 3, -1, 0, 4]);
+            const t = toTensor(x);
+            const method = (a: Tensor, axis?: number) => (name === 'softmax' ? a.softmax(axis) : a.logSoftmax(axis));
+            for (const y of [fn(t, 1), method(t), method(t, -1)]) await expectClose(y, reference(x), atol, rtol, name);
+            expect(() => fn(t, 0)).toThrow(new RegExp(`^${name}: only the last axis is supported \\(got axis 0 for float32\\[2, 3\\]\\)`));
+            expect(() => fn(t, 2)).toThrow(new RegExp(`^${name}: axis 2 is out of range for a tensor of rank 2`));
+            expect(() => fn(tensor(3))).toThrow(new RegExp(`^${name}: expected a tensor of rank >= 1, got float32\\[\\]`));
+            expect(() => fn(tensor(new Int32Array([1, 2])))).toThrow(new RegExp(`^${name}: expected float32 tensors, got int32\\[2\\]`));
+          }));
+
+        it('returns every buffer after forward and backward', async () => {
+          const before = device().memory().liveBuffers;
+          await scope(async () => {
+            const x = toTensor(ref([4, 5], seededValues(20, 3)));
+            x.requiresGrad = true;
+            fn(x).mul(toTensor(seeded([4, 5], 4))).sum().backward();
+            await x.grad!.toArray();
+          });
+          expect(device().memory().liveBuffers).toBe(before);
+        });
       });
-      expect(device().memory().liveBuffers).toBe(before);
-    });
+    }
   });
 }

@@ -1,35 +1,31 @@
 // Fused softmax cross-entropy. Layout: logits rows x V row-major, targets i32 [rows].
-//   forward (one 64-lane workgroup per row): lse = max + log(sum(exp(x - max))),
+//   forward (a row per workgroup or per lane, see row.ts): lse = max + log(sum(exp(x - max))),
 //     loss[row] = lse - x[target], computed as (max - x[target]) + log(sum) so that lse is never
 //     rounded to the precision of max; valid[row] = 1 (both 0 where target == ignore_index);
 //     lse is kept for the backward.
-//   backward (one workgroup per row): dx = scale * (exp(x - lse) - onehot(target)), 0 on ignored
+//   backward (laid out alike): dx = scale * (exp(x - lse) - onehot(target)), 0 on ignored
 //     rows; scale (a 0-d buffer) = upstream gradient / number of valid rows.
 // Targets outside [0, V) that were not checked on the host are clamped, never read out of bounds.
 // Called by src/ops/cross-entropy.ts.
-import { Kernel, gridRows } from '../kernel.js';
-import { ROW_MAIN_ARGS, ROW_REDUCE, ROW_WG, rowIndex } from './row.js';
+import { Kernel } from '../kernel.js';
+import { rowGrid, rowKernel, rowMain } from './row.js';
 
 // select() evaluates both arms, so rows past the end (grid rounding) read row 0, not out of bounds.
 const TARGET = `let t_raw = select(p.ignore_index, targets[select(0u, row, live)], live);
   let ignored = t_raw == p.ignore_index;
   let t = u32(clamp(t_raw, 0, i32(p.V) - 1));`;
 
-const forwardK = new Kernel({
+const forwardK = rowKernel((lanes) => new Kernel({
   name: 'cross_entropy',
   read: { x: 'f32', targets: 'i32' },
   write: { loss: 'f32', valid: 'f32', lse: 'f32' },
   params: { rows: 'u32', V: 'u32', ignore_index: 'i32' },
-  body: /* wgsl */ `
-${ROW_REDUCE}
-@compute @workgroup_size(${ROW_WG})
-fn main(${ROW_MAIN_ARGS}) {
-  ${rowIndex('p.V')}
+  body: rowMain(lanes, 'p.V', /* wgsl */ `
   var m = -3.402823e38;
-  for (var j = lane; j < n; j += ${ROW_WG}u) { m = max(m, x[base + j]); }
+  for (var j = lane; j < n; j += ROW_LANES) { m = max(m, x[base + j]); }
   m = wg_max(m, lane);
   var s = 0.0;
-  for (var j = lane; j < n; j += ${ROW_WG}u) { s += exp(x[base + j] - m); }
+  for (var j = lane; j < n; j += ROW_LANES) { s += exp(x[base + j] - m); }
   let ls = log(wg_sum(s, lane));
   let l = m + ls;
   ${TARGET}
@@ -37,29 +33,24 @@ fn main(${ROW_MAIN_ARGS}) {
     lse[row] = l;
     loss[row] = select((m - x[base + t]) + ls, 0.0, ignored); // not l - x[t]: exact when x[t] is near m
     valid[row] = select(1.0, 0.0, ignored);
-  }
-}`,
-});
+  }`),
+}));
 
-const backwardK = new Kernel({
+const backwardK = rowKernel((lanes) => new Kernel({
   name: 'cross_entropy_backward',
   read: { x: 'f32', targets: 'i32', lse: 'f32', scale: 'f32' },
   write: { dx: 'f32' },
   params: { rows: 'u32', V: 'u32', ignore_index: 'i32' },
-  body: /* wgsl */ `
-@compute @workgroup_size(${ROW_WG})
-fn main(${ROW_MAIN_ARGS}) {
-  ${rowIndex('p.V')}
+  body: rowMain(lanes, 'p.V', /* wgsl */ `
   if (!live) { return; }
   ${TARGET}
   let l = lse[row];
   let k = scale[0];
-  for (var j = lane; j < n; j += ${ROW_WG}u) {
+  for (var j = lane; j < n; j += ROW_LANES) {
     // ignored rows get an exact 0 (not 0 * (...), which is -0, or NaN for non-finite logits)
     dx[base + j] = select(k * (exp(x[base + j] - l) - select(0.0, 1.0, j == t)), 0.0, ignored);
-  }
-}`,
-});
+  }`),
+}));
 
 export function launchCrossEntropy(
   b: { x: GPUBuffer; targets: GPUBuffer; loss: GPUBuffer; valid: GPUBuffer; lse: GPUBuffer },
@@ -67,7 +58,8 @@ export function launchCrossEntropy(
   V: number,
   ignoreIndex: number,
 ): void {
-  forwardK.launch([b.x, b.targets, b.loss, b.valid, b.lse], { rows, V, ignore_index: ignoreIndex }, gridRows(rows));
+  const { kernel, lanes } = forwardK();
+  kernel.launch([b.x, b.targets, b.loss, b.valid, b.lse], { rows, V, ignore_index: ignoreIndex }, rowGrid(rows, lanes));
 }
 
 export function launchCrossEntropyBackward(
@@ -76,5 +68,6 @@ export function launchCrossEntropyBackward(
   V: number,
   ignoreIndex: number,
 ): void {
-  backwardK.launch([b.x, b.targets, b.lse, b.scale, b.dx], { rows, V, ignore_index: ignoreIndex }, gridRows(rows));
+  const { kernel, lanes } = backwardK();
+  kernel.launch([b.x, b.targets, b.lse, b.scale, b.dx], { rows, V, ignore_index: ignoreIndex }, rowGrid(rows, lanes));
 }

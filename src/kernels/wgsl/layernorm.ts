@@ -1,66 +1,56 @@
 // LayerNorm over the last axis. Layout: x is rows x C row-major; w, b are [C].
-//   forward (one 64-lane workgroup per row): mean, rstd = 1/sqrt(var + eps) (two passes over the
+//   forward (a row per workgroup or per lane: see row.ts): mean, rstd = 1/sqrt(var + eps) (two passes over the
 //     row), y = (x - mean) * rstd * w + b; mean and rstd are written per row for the backward.
-//   backward dx (one workgroup per row), with xhat = (x - mean) rstd and g = dy * w:
+//   backward dx (laid out as the forward), with xhat = (x - mean) rstd and g = dy * w:
 //     dx = rstd * (g - mean(g) - xhat * mean(g * xhat))
 //   backward dw, db (one lane per column, looping over rows: deterministic, no atomics):
 //     dw = sum_rows dy * xhat, db = sum_rows dy
 // Called by src/ops/layernorm.ts.
-import { Kernel, grid1d, gridRows } from '../kernel.js';
-import { ROW_MAIN_ARGS, ROW_REDUCE, ROW_WG, rowIndex } from './row.js';
+import { Kernel, grid1d } from '../kernel.js';
+import { rowGrid, rowKernel, rowMain } from './row.js';
 
-const forwardK = new Kernel({
+const forwardK = rowKernel((lanes) => new Kernel({
   name: 'layernorm',
   read: { x: 'f32', w: 'f32', b: 'f32' },
   write: { y: 'f32', mean: 'f32', rstd: 'f32' },
   params: { rows: 'u32', C: 'u32', eps: 'f32', has_bias: 'u32' },
-  body: /* wgsl */ `
-${ROW_REDUCE}
-@compute @workgroup_size(${ROW_WG})
-fn main(${ROW_MAIN_ARGS}) {
-  ${rowIndex('p.C')}
+  body: rowMain(lanes, 'p.C', /* wgsl */ `
   var s = 0.0;
-  for (var j = lane; j < n; j += ${ROW_WG}u) { s += x[base + j]; }
+  for (var j = lane; j < n; j += ROW_LANES) { s += x[base + j]; }
   let mu = wg_sum(s, lane) / f32(p.C);
   var v = 0.0;
-  for (var j = lane; j < n; j += ${ROW_WG}u) { let d = x[base + j] - mu; v += d * d; }
+  for (var j = lane; j < n; j += ROW_LANES) { let d = x[base + j] - mu; v += d * d; }
   let r = inverseSqrt(wg_sum(v, lane) / f32(p.C) + p.eps);
-  for (var j = lane; j < n; j += ${ROW_WG}u) {
+  for (var j = lane; j < n; j += ROW_LANES) {
     let bias = select(0.0, b[j], p.has_bias == 1u);
     y[base + j] = (x[base + j] - mu) * r * w[j] + bias;
   }
-  if (live && lane == 0u) { mean[row] = mu; rstd[row] = r; }
-}`,
-});
+  if (live && lane == 0u) { mean[row] = mu; rstd[row] = r; }`),
+}));
 
-const backwardDxK = new Kernel({
+const backwardDxK = rowKernel((lanes) => new Kernel({
   name: 'layernorm_backward_dx',
   read: { x: 'f32', w: 'f32', mean: 'f32', rstd: 'f32', dy: 'f32' },
   write: { dx: 'f32' },
   params: { rows: 'u32', C: 'u32' },
-  body: /* wgsl */ `
-${ROW_REDUCE}
-@compute @workgroup_size(${ROW_WG})
-fn main(${ROW_MAIN_ARGS}) {
-  ${rowIndex('p.C')}
+  body: rowMain(lanes, 'p.C', /* wgsl */ `
   let safe = select(0u, row, live); // select() evaluates both arms: never index past the end
   let mu = select(0.0, mean[safe], live);
   let r = select(0.0, rstd[safe], live);
   var sg = 0.0;
   var sgx = 0.0;
-  for (var j = lane; j < n; j += ${ROW_WG}u) {
+  for (var j = lane; j < n; j += ROW_LANES) {
     let g = dy[base + j] * w[j];
     sg += g;
     sgx += g * (x[base + j] - mu) * r;
   }
   let mg = wg_sum(sg, lane) / f32(p.C);
   let mgx = wg_sum(sgx, lane) / f32(p.C);
-  for (var j = lane; j < n; j += ${ROW_WG}u) {
+  for (var j = lane; j < n; j += ROW_LANES) {
     let xhat = (x[base + j] - mu) * r;
     dx[base + j] = r * (dy[base + j] * w[j] - mg - xhat * mgx);
-  }
-}`,
-});
+  }`),
+}));
 
 const WG = 64;
 const backwardWbK = new Kernel({
@@ -91,7 +81,8 @@ export function launchLayerNorm(
   C: number,
   eps: number,
 ): void {
-  forwardK.launch([b.x, b.w, b.bias ?? b.w, b.y, b.mean, b.rstd], { rows, C, eps, has_bias: b.bias ? 1 : 0 }, gridRows(rows));
+  const { kernel, lanes } = forwardK();
+  kernel.launch([b.x, b.w, b.bias ?? b.w, b.y, b.mean, b.rstd], { rows, C, eps, has_bias: b.bias ? 1 : 0 }, rowGrid(rows, lanes));
 }
 
 export function launchLayerNormBackward(
@@ -103,6 +94,9 @@ export function launchLayerNormBackward(
   rows: number,
   C: number,
 ): void {
-  if (b.dx) backwardDxK.launch([b.x, b.w, b.mean, b.rstd, b.dy, b.dx], { rows, C }, gridRows(rows));
+  if (b.dx) {
+    const { kernel, lanes } = backwardDxK();
+    kernel.launch([b.x, b.w, b.mean, b.rstd, b.dy, b.dx], { rows, C }, rowGrid(rows, lanes));
+  }
   if (b.dw && b.db) backwardWbK.launch([b.x, b.mean, b.rstd, b.dy, b.dw, b.db], { rows, C }, grid1d(C, WG));
 }

@@ -1,43 +1,82 @@
-// Shared WGSL for row-wise kernels (softmax, layernorm, cross-entropy): one 64-lane workgroup per
-// row, lanes striding over the row's C elements, and workgroup-wide sum / max reductions. Every
-// lane must call the reductions (they contain barriers), also lanes of rows past the end.
-export const ROW_WG = 64;
+// Shared WGSL for row-wise kernels (softmax, layernorm, cross-entropy). A workgroup of 64 lanes
+// covers its rows one of two ways, chosen per adapter:
+//   GPUs: 64 lanes per row, striding over the row's elements, combined by tree reductions in
+//     workgroup memory (every lane must reach them: they contain barriers);
+//   CPU adapters (lavapipe, SwiftShader): a lane per row, 64 rows per workgroup, no barriers at
+//     all. Measured on lavapipe (2 cores), LayerNorm over 768 x 128: forward 5.5 -> 0.9 ms,
+//     backward dx 8.6 -> 1.6 ms.
+// Kernels write loops as `for (var j = lane; j < n; j += ROW_LANES)` and reduce with
+// wg_sum / wg_max, which do the right thing in both layouts.
+import { device } from '../../device/device.js';
+import { gridRows, type Kernel } from '../kernel.js';
 
-export const ROW_REDUCE = /* wgsl */ `
-var<workgroup> red: array<f32, ${ROW_WG}>;
-fn wg_sum(v: f32, lane: u32) -> f32 {
+const WG = 64;
+
+let forced: 1 | 64 | null = null;
+
+/** Forces a layout (tests cover both on any adapter); null restores the adapter's choice. */
+export function setRowLanes(lanes: 1 | 64 | null): void {
+  forced = lanes;
+}
+
+/** Lanes per row: 1 on CPU adapters, 64 elsewhere. */
+export function rowLanes(): 1 | 64 {
+  return forced ?? (device().info.isFallbackAdapter ? 1 : 64);
+}
+
+function reductions(lanes: number): string {
+  if (lanes === 1) {
+    return /* wgsl */ `fn wg_sum(v: f32, lane: u32) -> f32 { return v; }
+fn wg_max(v: f32, lane: u32) -> f32 { return v; }`;
+  }
+  const tree = (name: string, combine: string) => /* wgsl */ `fn ${name}(v: f32, lane: u32) -> f32 {
   red[lane] = v;
   workgroupBarrier();
-  for (var s = ${ROW_WG / 2}u; s > 0u; s >>= 1u) {
-    if (lane < s) { red[lane] += red[lane + s]; }
+  for (var s = ${lanes / 2}u; s > 0u; s >>= 1u) {
+    if (lane < s) { red[lane] = ${combine}; }
     workgroupBarrier();
   }
   let total = red[0];
   workgroupBarrier();
   return total;
-}
-fn wg_max(v: f32, lane: u32) -> f32 {
-  red[lane] = v;
-  workgroupBarrier();
-  for (var s = ${ROW_WG / 2}u; s > 0u; s >>= 1u) {
-    if (lane < s) { red[lane] = max(red[lane], red[lane + s]); }
-    workgroupBarrier();
-  }
-  let m = red[0];
-  workgroupBarrier();
-  return m;
 }`;
-
-export const ROW_MAIN_ARGS = `@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lane: u32`;
+  return `var<workgroup> red: array<f32, ${lanes}>;
+${tree('wg_sum', 'red[lane] + red[lane + s]')}
+${tree('wg_max', 'max(red[lane], red[lane + s])')}`;
+}
 
 /**
- * WGSL prelude of a row kernel's main for rows of `len` elements: `row` (this workgroup's row),
- * `live` (row < p.rows), `base` (its first element) and `n` (its length; 0 past the last row, so
- * spare workgroups loop zero times but still reach the barriers).
+ * A row kernel's reductions and `main`, for rows of `len` elements with `lanes` lanes each. The
+ * body runs with `row`, `live` (row < p.rows), `base` (its first element), `n` (its length; 0 past
+ * the last row, so spare lanes loop zero times but still reach the barriers) and `lane`.
  */
-export function rowIndex(len: string): string {
-  return `let row = wid.x + wid.y * nwg.x;
+export function rowMain(lanes: number, len: string, body: string): string {
+  return /* wgsl */ `
+const ROW_LANES = ${lanes}u;
+${reductions(lanes)}
+@compute @workgroup_size(${lanes}, ${WG / lanes})
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_id) lid: vec3u) {
+  let lane = lid.x;
+  let row = (wid.x + wid.y * nwg.x) * ${WG / lanes}u + lid.y;
   let live = row < p.rows;
   let base = select(0u, row * ${len}, live);
-  let n = select(0u, ${len}, live);`;
+  let n = select(0u, ${len}, live);
+${body}
+}`;
+}
+
+/** The grid for `rows` rows at `lanes` lanes per row. */
+export function rowGrid(rows: number, lanes: number): [number, number, number] {
+  return gridRows(Math.ceil(rows / (WG / lanes)));
+}
+
+/** A row kernel built (once) for this adapter's layout: `make(lanes)` gives its Kernel. */
+export function rowKernel(make: (lanes: 1 | 64) => Kernel): () => { kernel: Kernel; lanes: number } {
+  const built = new Map<number, Kernel>();
+  return () => {
+    const lanes = rowLanes();
+    let kernel = built.get(lanes);
+    if (!kernel) built.set(lanes, (kernel = make(lanes)));
+    return { kernel, lanes };
+  };
 }
