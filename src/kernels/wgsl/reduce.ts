@@ -1,16 +1,18 @@
-// Reductions (sum / max / argmax) over any set of axes. One 64-lane workgroup per output element
-// (grid spread over x and y past 65535 outputs); lanes stride over the reduced elements, then a
-// tree reduction in workgroup memory. The input is addressed as kept dims x reduced dims, each
+// Reductions (sum / max / argmax) over any set of axes. Outputs are laid out like rows of a row
+// kernel (row.ts): on GPUs one 64-lane workgroup per output element, lanes striding over the
+// reduced elements, then a tree reduction in workgroup memory; on CPU adapters a lane per output
+// element looping over all of them, no barriers. Grids spread over x and y past 65535. The input is addressed as kept dims x reduced dims, each
 // with its own shape and strides, so no transpose is ever materialised.
 //   sum:    out = scale * sum(x)          (mean passes scale = 1/R)
 //   max:    out = max(x)                  (-FLT_MAX for an empty reduction)
 //   argmax: out = first index of the max  (i32, index into the flattened reduced dims)
-import { Kernel, LINEAR, gridRows } from '../kernel.js';
+import { Kernel, LINEAR } from '../kernel.js';
+import { rowGrid, rowKernel } from './row.js';
 
 const WG = 64;
 export type ReduceKind = 'sum' | 'max' | 'argmax';
 
-function reduceKernel(kind: ReduceKind): Kernel {
+function reduceKernel(kind: ReduceKind, lanes: number): Kernel {
   const isArg = kind === 'argmax';
   const init = kind === 'sum' ? '0.0' : '-3.402823e38'; // ~ -FLT_MAX: WGSL constants cannot be infinite
   const combine =
@@ -30,24 +32,25 @@ ${LINEAR}
 var<workgroup> vals: array<f32, ${WG}>;
 var<workgroup> idxs: array<u32, ${WG}>;
 
-@compute @workgroup_size(${WG})
+@compute @workgroup_size(${lanes}, ${WG / lanes})
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-        @builtin(local_invocation_index) lane: u32) {
-  let o = linear(wid, nwg, 1u);
+        @builtin(local_invocation_id) lid: vec3u) {
+  let lane = lid.x;
+  let o = linear(wid, nwg, 1u) * ${WG / lanes}u + lid.y;
   let live = o < p.n_out;
   let base = strided(o, p.keep_rank, p.keep_shape, p.keep_strides);
   var acc = ${init};
   var arg = 0xffffffffu;
   if (live) {
-    for (var j = lane; j < p.r; j += ${WG}u) {
+    for (var j = lane; j < p.r; j += ${lanes}u) {
       let v = x[base + strided(j, p.red_rank, p.red_shape, p.red_strides)];
       ${isArg ? 'if (v > acc || arg == 0xffffffffu) { acc = v; arg = j; }' : `acc = ${combine};`}
     }
   }
-  vals[lane] = acc;
+${lanes === 1 ? '' : `  vals[lane] = acc;
   idxs[lane] = arg;
   workgroupBarrier();
-  for (var s = ${WG / 2}u; s > 0u; s >>= 1u) {
+  for (var s = ${lanes / 2}u; s > 0u; s >>= 1u) {
     if (lane < s) {
       let v = vals[lane + s];
       ${
@@ -61,14 +64,20 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     }
     workgroupBarrier();
   }
+  acc = vals[0];
+  arg = idxs[0];`}
   if (lane == 0u && live) {
-    out[o] = ${isArg ? 'i32(select(idxs[0], 0u, idxs[0] == 0xffffffffu))' : kind === 'sum' ? 'p.scale * vals[0]' : 'vals[0]'};
+    out[o] = ${isArg ? 'i32(select(arg, 0u, arg == 0xffffffffu))' : kind === 'sum' ? 'p.scale * acc' : 'acc'};
   }
 }`,
   });
 }
 
-const kernels: Record<ReduceKind, Kernel | undefined> = { sum: undefined, max: undefined, argmax: undefined };
+const kernels = {
+  sum: rowKernel((lanes) => reduceKernel('sum', lanes)),
+  max: rowKernel((lanes) => reduceKernel('max', lanes)),
+  argmax: rowKernel((lanes) => reduceKernel('argmax', lanes)),
+};
 
 export interface ReducePlan {
   nOut: number;
@@ -97,13 +106,13 @@ export function planReduce(shape: readonly number[], strides: readonly number[],
 }
 
 export function launchReduce(kind: ReduceKind, x: GPUBuffer, out: GPUBuffer, plan: ReducePlan, scale = 1): void {
-  const k = (kernels[kind] ??= reduceKernel(kind));
-  k.launch(
+  const { kernel, lanes } = kernels[kind]();
+  kernel.launch(
     [x, out],
     {
       n_out: plan.nOut, r: plan.r, keep_rank: plan.keepShape.length, red_rank: plan.redShape.length, scale,
       keep_shape: plan.keepShape, keep_strides: plan.keepStrides, red_shape: plan.redShape, red_strides: plan.redStrides,
     },
-    gridRows(plan.nOut),
+    rowGrid(plan.nOut, lanes),
   );
 }
