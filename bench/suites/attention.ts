@@ -1,15 +1,14 @@
-// Causal self-attention from primitives, B=12, NH=4, T=64, HS=32 (the nanoGPT-CPU config):
+// Causal self-attention, B=12, NH=4, T=64, HS=32 (the nanoGPT-CPU config):
 //   scores = q·kᵀ / sqrt(HS) [B, NH, T, T];  masked = where(qpos >= kpos, scores, -1e9)
 //   y = softmax(masked) · v [B, NH, T, HS]
-// Ours as in src/nn/transformer.ts (mask built from aranges each call, where, softmax, matmuls);
-// TF.js and jax-js the same with their ops. Forward: y. Forward + backward: the gradients of
-// sum(y * w) (w a fixed random cotangent) with respect to q, k and v. Checked against float64.
-import { where } from '../../src/ops/elementwise.js';
-import { matmul } from '../../src/ops/matmul.js';
-import { softmax } from '../../src/ops/softmax.js';
+// Ours is the fused kernel the model uses (causalAttention over packed q|k|v rows [B, T, 3C],
+// heads merged in y [B, T, C]; the packing is done on the host, outside the timing); TF.js and
+// jax-js compose it from their ops (mask, where, softmax, matmuls). Forward: y. Forward +
+// backward: the gradients of sum(y * w) (w a fixed random cotangent) with respect to q, k and v.
+// Checked against float64.
 import '../../src/ops/index.js';
-import { arange, tensor } from '../../src/tensor/create.js';
-import type { Tensor } from '../../src/tensor/tensor.js';
+import { causalAttention } from '../../src/ops/attention.js';
+import { tensor } from '../../src/tensor/create.js';
 import { jaxCase, oursCase, tfCase } from '../cases.js';
 import { formatTol, na, randomFloats, runCase, type Context, type Row, type Tolerance } from '../harness.js';
 import type { Libs } from '../peers.js';
@@ -66,10 +65,17 @@ function reference(q: Float32Array, k: Float32Array, v: Float32Array, w: Float32
   return { y, dq, dk, dv };
 }
 
-function oursAttention(q: Tensor, k: Tensor, v: Tensor): Tensor {
-  const scores = matmul(q, k, { transB: true }).mul(SCALE); // [B, NH, T, T]
-  const mask = arange(T).reshape([T, 1]).astype('float32').ge(arange(T).reshape([1, T]).astype('float32'));
-  return matmul(softmax(where(mask, scores, -1e9), -1), v); // [B, NH, T, HS]
+/** [B, NH, T, HS] head-major arrays -> one [B, T, parts * C] row-major array (q | k | v ...). */
+function packRows(parts: ArrayLike<number>[]): Float32Array {
+  const C = NH * HS;
+  const out = new Float32Array(B * T * parts.length * C);
+  parts.forEach((x, part) => {
+    for (let b = 0; b < B; b++)
+      for (let h = 0; h < NH; h++)
+        for (let t = 0; t < T; t++)
+          for (let d = 0; d < HS; d++) out[(b * T + t) * parts.length * C + part * C + h * HS + d] = x[((b * NH + h) * T + t) * HS + d]!;
+  });
+  return out;
 }
 
 export async function attentionSuite(libs: Libs, ctx: Context): Promise<Row[]> {
@@ -95,7 +101,13 @@ export async function attentionSuite(libs: Libs, ctx: Context): Promise<Row[]> {
     const mask = np.greaterEqual(np.arange(T).reshape([T, 1]), np.arange(T).reshape([1, T]));
     return np.matmul(nn.softmax(np.where(mask, scores, -1e9), -1), c);
   };
-  const oursInputs = (grad: boolean) => [q, k, v, w].map((x, i) => (grad && i < 3 ? tensor(x, SHAPE).requiresGrad_() : tensor(x, SHAPE)));
+  const C3 = 3 * NH * HS;
+  const oursInputs = (grad: boolean) => {
+    const qkv = tensor(packRows([q, k, v]), [B, T, C3]);
+    return [grad ? qkv.requiresGrad_() : qkv, tensor(packRows([w]), [B, T, C3 / 3])];
+  };
+  const oursY = [Float64Array.from(packRows([ref.y]))];
+  const oursGrad = [Float64Array.from(packRows([ref.dq, ref.dk, ref.dv]))];
   const tfInputs = () => [q, k, v, w].map((x) => tf!.tensor(x, SHAPE));
   const jaxInputs = () => [q, k, v, w].map((x) => jax!.numpy.array(x).reshape(SHAPE));
 
@@ -106,7 +118,7 @@ export async function attentionSuite(libs: Libs, ctx: Context): Promise<Row[]> {
     unit: 'ms',
     tolerance: `${formatTol(tol)} vs float64`,
     cells: {
-      ours: await runCase(ctx, 'ours', () => oursCase(oursInputs(false), ([a, b, c]) => [oursAttention(a!, b!, c!)]), [ref.y], tol),
+      ours: await runCase(ctx, 'ours', () => oursCase(oursInputs(false), ([qkv]) => [causalAttention(qkv!, NH)]), oursY, tol),
       tfjs: tf ? await runCase(ctx, 'tfjs', () => tfCase(tf, tfInputs(), ([a, b, c]) => [tfAttention(a!, b!, c!)]), [ref.y], tol) : na(libs.errors.tfjs!),
       jax: jax ? await runCase(ctx, 'jax', () => jaxCase(jax, jaxInputs(), (a, b, c, d) => (d!.dispose(), [jaxAttention(a!, b!, c!)])), [ref.y], tol) : na(libs.errors.jax!),
     },
@@ -125,15 +137,15 @@ export async function attentionSuite(libs: Libs, ctx: Context): Promise<Row[]> {
         ctx,
         'ours',
         () =>
-          oursCase(oursInputs(true), ([a, b, c, d]) => {
-            oursAttention(a!, b!, c!).mul(d!).sum().backward();
-            const g = [a!.grad!, b!.grad!, c!.grad!];
-            a!.grad = b!.grad = c!.grad = null; // the caller owns (and frees) them now
-            return g;
+          oursCase(oursInputs(true), ([qkv, d]) => {
+            causalAttention(qkv!, NH).mul(d!).sum().backward();
+            const g = qkv!.grad!;
+            qkv!.grad = null; // the caller owns (and frees) it now
+            return [g];
           }),
-        grads,
+        oursGrad,
         tol,
-        names,
+        ['dqkv'],
       ),
       tfjs: tf
         ? await runCase(

@@ -32,7 +32,7 @@ export function jaxTrainer(jax: Jax, cfg: GPTConfig, B: number, w: Weights, h: S
       const y = np.matmul(nn.softmax(np.where(mask, scores, -1e9), -1), v); // [B, NH, T, HS]
       const merged = np.transpose(y, [0, 2, 1, 3]).reshape([B * T, C]);
       x = x.ref.add(linear(merged, p[`h.${l}.attn.c_proj.weight`]!));
-      const hidden = nn.gelu(linear(layerNorm(x.ref, p[`h.${l}.ln_2.weight`]!), p[`h.${l}.mlp.c_fc.weight`]!), { approximate: true });
+      const hidden = nn.gelu(linear(layerNorm(x.ref, p[`h.${l}.ln_2.weight`]!), p[`h.${l}.mlp.c_fc.weight`]!), { approximate: false });
       x = x.ref.add(linear(hidden, p[`h.${l}.mlp.c_proj.weight`]!));
     }
     const logits = linear(layerNorm(x, p['ln_f.weight']!), p['wte.weight']!); // [B*T, V], tied head

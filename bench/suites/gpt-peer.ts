@@ -35,5 +35,4 @@ export interface PeerTrainer {
 
 export type PeerFactory = (cfg: GPTConfig, batchSize: number, w: Weights, h: StepHyper) => PeerTrainer | Promise<PeerTrainer>;
 
-export const GELU_K = Math.sqrt(2 / Math.PI);
 export const LN_EPS = 1e-5;

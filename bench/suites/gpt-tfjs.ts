@@ -1,10 +1,10 @@
 // The GPT-2 training step in TF.js: the same forward as src/gpt/model.ts (token + position
-// embedding, pre-LN blocks with causal self-attention and a tanh-GELU MLP, final LayerNorm, LM head
+// embedding, pre-LN blocks with causal self-attention and an exact (erf) GELU MLP, final LayerNorm, LM head
 // tied to the token embedding, mean cross-entropy), gradients by tf.variableGrads, then clipping
 // and AdamW written with tf ops (TF.js's own Adam has no decoupled weight decay).
 import type { GPTConfig } from '../../src/gpt/model.js';
 import type { TF } from '../peers.js';
-import { GELU_K, LN_EPS, type PeerTrainer, type StepHyper, type Weights } from './gpt-peer.js';
+import { LN_EPS, type PeerTrainer, type StepHyper, type Weights } from './gpt-peer.js';
 
 type Tensor = import('@tensorflow/tfjs-core').Tensor;
 type Variable = import('@tensorflow/tfjs-core').Variable;
@@ -34,7 +34,7 @@ export function tfjsTrainer(tf: TF, cfg: GPTConfig, B: number, w: Weights, h: St
     return tf.mul(tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, LN_EPS))), g);
   };
   const linear = (x: Tensor, weight: Tensor) => tf.matMul(x, weight, false, true); // [N, in] · [out, in]ᵀ
-  const gelu = (x: Tensor) => tf.mul(tf.mul(x, 0.5), tf.add(tf.tanh(tf.mul(tf.add(x, tf.mul(tf.mul(tf.mul(x, x), x), 0.044715)), GELU_K)), 1));
+  const gelu = (x: Tensor) => tf.mul(tf.mul(x, 0.5), tf.add(tf.erf(tf.mul(x, Math.SQRT1_2)), 1)); // exact GELU, as ours and nanoGPT
   const heads = (x: Tensor) => tf.transpose(tf.reshape(x, [B, T, NH, HS]), [0, 2, 1, 3]); // [B, NH, T, HS]
 
   function loss(idx: Tensor, targets: Tensor): Tensor {
