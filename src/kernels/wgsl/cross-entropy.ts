@@ -58,7 +58,7 @@ export function launchCrossEntropy(
   V: number,
   ignoreIndex: number,
 ): void {
-  const { kernel, lanes } = forwardK();
+  const { kernel, lanes } = forwardK(rows);
   kernel.launch([b.x, b.targets, b.loss, b.valid, b.lse], { rows, V, ignore_index: ignoreIndex }, rowGrid(rows, lanes));
 }
 
@@ -68,6 +68,6 @@ export function launchCrossEntropyBackward(
   V: number,
   ignoreIndex: number,
 ): void {
-  const { kernel, lanes } = backwardK();
+  const { kernel, lanes } = backwardK(rows);
   kernel.launch([b.x, b.targets, b.lse, b.scale, b.dx], { rows, V, ignore_index: ignoreIndex }, rowGrid(rows, lanes));
 }

@@ -81,7 +81,7 @@ export function launchLayerNorm(
   C: number,
   eps: number,
 ): void {
-  const { kernel, lanes } = forwardK();
+  const { kernel, lanes } = forwardK(rows);
   kernel.launch([b.x, b.w, b.bias ?? b.w, b.y, b.mean, b.rstd], { rows, C, eps, has_bias: b.bias ? 1 : 0 }, rowGrid(rows, lanes));
 }
 
@@ -95,7 +95,7 @@ export function launchLayerNormBackward(
   C: number,
 ): void {
   if (b.dx) {
-    const { kernel, lanes } = backwardDxK();
+    const { kernel, lanes } = backwardDxK(rows);
     kernel.launch([b.x, b.w, b.mean, b.rstd, b.dy, b.dx], { rows, C }, rowGrid(rows, lanes));
   }
   if (b.dw && b.db) backwardWbK.launch([b.x, b.mean, b.rstd, b.dy, b.dw, b.db], { rows, C }, grid1d(C, WG));

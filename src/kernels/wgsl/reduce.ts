@@ -1,7 +1,7 @@
 // Reductions (sum / max / argmax) over any set of axes. Outputs are laid out like rows of a row
-// kernel (row.ts): on GPUs one 64-lane workgroup per output element, lanes striding over the
-// reduced elements, then a tree reduction in workgroup memory; on CPU adapters a lane per output
-// element looping over all of them, no barriers. Grids spread over x and y past 65535. The input is addressed as kept dims x reduced dims, each
+// kernel (row.ts): one 64-lane workgroup per output element, lanes striding over the reduced
+// elements, then a tree reduction in workgroup memory; or, on CPU adapters with many outputs, a
+// lane per output element looping over all of them, no barriers. Grids spread over x and y past 65535. The input is addressed as kept dims x reduced dims, each
 // with its own shape and strides, so no transpose is ever materialised.
 //   sum:    out = scale * sum(x)          (mean passes scale = 1/R)
 //   max:    out = max(x)                  (-FLT_MAX for an empty reduction)
@@ -106,7 +106,7 @@ export function planReduce(shape: readonly number[], strides: readonly number[],
 }
 
 export function launchReduce(kind: ReduceKind, x: GPUBuffer, out: GPUBuffer, plan: ReducePlan, scale = 1): void {
-  const { kernel, lanes } = kernels[kind]();
+  const { kernel, lanes } = kernels[kind](plan.nOut);
   kernel.launch(
     [x, out],
     {

@@ -2,9 +2,10 @@
 // covers its rows one of two ways, chosen per adapter:
 //   GPUs: 64 lanes per row, striding over the row's elements, combined by tree reductions in
 //     workgroup memory (every lane must reach them: they contain barriers);
-//   CPU adapters (lavapipe, SwiftShader): a lane per row, 64 rows per workgroup, no barriers at
-//     all. Measured on lavapipe (2 cores), LayerNorm over 768 x 128: forward 5.5 -> 0.9 ms,
-//     backward dx 8.6 -> 1.6 ms.
+//   CPU adapters (lavapipe, SwiftShader), when there are enough rows to keep the threads busy: a
+//     lane per row, 64 rows per workgroup, no barriers at all. Measured on lavapipe (2 cores),
+//     LayerNorm over 768 x 128: forward 5.5 -> 0.9 ms, backward dx 8.6 -> 1.6 ms. With few rows
+//     (a full sum is one row) a lane per row would leave the machine idle, so they keep 64 lanes.
 // Kernels write loops as `for (var j = lane; j < n; j += ROW_LANES)` and reduce with
 // wg_sum / wg_max, which do the right thing in both layouts.
 import { device } from '../../device/device.js';
@@ -19,9 +20,9 @@ export function setRowLanes(lanes: 1 | 64 | null): void {
   forced = lanes;
 }
 
-/** Lanes per row: 1 on CPU adapters, 64 elsewhere. */
-export function rowLanes(): 1 | 64 {
-  return forced ?? (device().info.isFallbackAdapter ? 1 : 64);
+/** Lanes per row for `rows` rows: 1 on CPU adapters given at least 256 rows, 64 otherwise. */
+export function rowLanes(rows: number): 1 | 64 {
+  return forced ?? (device().info.isFallbackAdapter && rows >= 256 ? 1 : 64);
 }
 
 function reductions(lanes: number): string {
@@ -70,11 +71,11 @@ export function rowGrid(rows: number, lanes: number): [number, number, number] {
   return gridRows(Math.ceil(rows / (WG / lanes)));
 }
 
-/** A row kernel built (once) for this adapter's layout: `make(lanes)` gives its Kernel. */
-export function rowKernel(make: (lanes: 1 | 64) => Kernel): () => { kernel: Kernel; lanes: number } {
+/** A row kernel for `rows` rows, in the layout rowLanes picks (each built once): `make(lanes)` gives it. */
+export function rowKernel(make: (lanes: 1 | 64) => Kernel): (rows: number) => { kernel: Kernel; lanes: number } {
   const built = new Map<number, Kernel>();
-  return () => {
-    const lanes = rowLanes();
+  return (rows) => {
+    const lanes = rowLanes(rows);
     let kernel = built.get(lanes);
     if (!kernel) built.set(lanes, (kernel = make(lanes)));
     return { kernel, lanes };

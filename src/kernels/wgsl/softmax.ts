@@ -51,11 +51,11 @@ const kernels = {
 };
 
 export function launchSoftmax(log: boolean, x: GPUBuffer, y: GPUBuffer, rows: number, C: number): void {
-  const { kernel, lanes } = kernels.forward[+log]!();
+  const { kernel, lanes } = kernels.forward[+log]!(rows);
   kernel.launch([x, y], { rows, C }, rowGrid(rows, lanes));
 }
 
 export function launchSoftmaxBackward(log: boolean, y: GPUBuffer, dy: GPUBuffer, dx: GPUBuffer, rows: number, C: number): void {
-  const { kernel, lanes } = kernels.backward[+log]!();
+  const { kernel, lanes } = kernels.backward[+log]!(rows);
   kernel.launch([y, dy, dx], { rows, C }, rowGrid(rows, lanes));
 }
