@@ -86,6 +86,11 @@ describe('matmul matches the float64 reference', () => {
       { M: 67, N: 130, K: 257, transA: true, transB: false, batchA: [2], batchB: [], seed: 3 },
       { M: 65, N: 129, K: 100, transA: false, transB: true, batchA: [3, 1], batchB: [2], seed: 4 },
       { M: 256, N: 256, K: 256, transA: false, transB: false, batchA: [], batchB: [], seed: 5 },
+      // transposed operands whose stored rows can be copied (texture layouts along M / along K)
+      { M: 128, N: 72, K: 100, transA: true, transB: false, batchA: [2], batchB: [2], seed: 9 },
+      { M: 40, N: 96, K: 128, transA: false, transB: true, batchA: [], batchB: [], seed: 10 },
+      { M: 64, N: 130, K: 64, transA: true, transB: true, batchA: [3], batchB: [3], seed: 11 },
+      { M: 384, N: 128, K: 768, transA: true, transB: false, batchA: [], batchB: [], seed: 12 }, // a GPT dW
     ];
     setMatmulPath(path);
     try {

@@ -199,7 +199,7 @@ export function launchMatmul(a: GPUBuffer, b: GPUBuffer, c: GPUBuffer, plan: Mat
 
 const TEX_LANES = 8; // 8x8 lanes
 const TEX_RM = 8; // C rows per lane
-const texKernels = new Map<number, Kernel>(); // by RN
+const texKernels = new Map<string, Kernel>(); // by RN and operand layouts
 
 // op(X)[b][r, c] = x[strided(b, ...) + r * sr + c * sc] for r < rows, c < cols, b < batches; a
 // texel of t holds op(X)[b][r, 4x .. 4x+3] at (x, b * pitch + r), zeros outside.
@@ -229,13 +229,35 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
 }`,
 });
 
-function textureMatmulKernel(RNT: number): Kernel {
+/**
+ * How an operand sits in its texture. 'k': a texel holds 4 consecutive k of one row of op(A) (one
+ * column of op(B)), texel (kq, b * pitch + outer). 'outer': a texel holds 4 consecutive rows of
+ * op(A) (columns of op(B)) at one k, texel (outerq, b * Kp + k). Each operand takes the layout its
+ * stored matrix already has, so that it can be copied rather than packed: A 'k' and B 'outer'
+ * untransposed, A 'outer' and B 'k' transposed.
+ */
+type TexLayout = 'k' | 'outer';
+
+function textureMatmulKernel(RNT: number, aLayout: TexLayout, bLayout: TexLayout): Kernel {
   const loop = (n: number, f: (i: number) => string) => Array.from({ length: n }, (_, i) => f(i)).join('\n');
   const RQ = RNT / 4; // vec4 columns per lane
   const TMT = TEX_LANES * TEX_RM;
   const TNT = TEX_LANES * RNT;
+  // per kq: load the texels, then A(i, c) (a scalar) and B(c, q) (a vec4 of 4 columns) for k = 4kq + c
+  const aLoads =
+    aLayout === 'k'
+      ? loop(TEX_RM, (i) => `    let a${i} = textureLoad(ta, vec2u(kq, a_row + ${i}u), 0);`)
+      : loop(4, (c) => loop(TEX_RM / 4, (g) => `    let a${c}_${g} = textureLoad(ta, vec2u(a_col + ${g}u, a_k + 4u * kq + ${c}u), 0);`));
+  const A = (i: number, c: number) => (aLayout === 'k' ? `a${i}.${'xyzw'[c]}` : `a${c}_${i >> 2}.${'xyzw'[i & 3]}`);
+  const bLoads =
+    bLayout === 'outer'
+      ? loop(4, (c) => loop(RQ, (q) => `    let b${c}_${q} = textureLoad(tb, vec2u(b_col + ${q}u, b_k + 4u * kq + ${c}u), 0);`))
+      : [
+          loop(RNT, (j) => `    let t${j} = textureLoad(tb, vec2u(kq, b_row + ${j}u), 0);`),
+          loop(4, (c) => loop(RQ, (q) => `    let b${c}_${q} = vec4f(${[0, 1, 2, 3].map((x) => `t${4 * q + x}.${'xyzw'[c]}`).join(', ')});`)),
+        ].join('\n');
   return new Kernel({
-    name: `matmul-texture-${TEX_RM}x${RNT}`,
+    name: `matmul-texture-${TEX_RM}x${RNT}-${aLayout}-${bLayout}`,
     write: { c: 'f32' },
     textures: { ta: 'load', tb: 'load' },
     params: { M: 'u32', N: 'u32', kq: 'u32', kp: 'u32', tiles_n: 'u32', tiles_m: 'u32', tiles: 'u32' },
@@ -258,15 +280,19 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
   let batch = t / (p.tiles_n * p.tiles_m);
   let row = m0 + lid.y * ${TEX_RM}u;
   let col = n0 + lid.x * ${RNT}u;
-  let a_y = batch * p.M + row; // ta row of C's row
-  let b_y = batch * p.kp; // tb row of k = 0
-  let b_x = col / 4u;
+  // texel coordinates of this lane's rows of op(A) and columns of op(B) at k = 0 (per layout)
+  let a_row = batch * p.M + row;
+  let a_col = row / 4u;
+  let a_k = batch * p.kp;
+  let b_row = batch * p.N + col;
+  let b_col = col / 4u;
+  let b_k = batch * p.kp;
   // acc[i * ${RQ} + q] = C[row + i, col + 4q .. col + 4q + 3]
   var acc: array<vec4f, ${TEX_RM * RQ}>;
   for (var kq = 0u; kq < p.kq; kq++) {
-${loop(TEX_RM, (i) => `    let a${i} = textureLoad(ta, vec2u(kq, a_y + ${i}u), 0);`)}
-${loop(4, (k) => loop(RQ, (q) => `    let b${k}_${q} = textureLoad(tb, vec2u(b_x + ${q}u, b_y + 4u * kq + ${k}u), 0);`))}
-${loop(TEX_RM, (i) => loop(RQ, (q) => `    acc[${i * RQ + q}] += a${i}.x * b0_${q} + a${i}.y * b1_${q} + a${i}.z * b2_${q} + a${i}.w * b3_${q};`))}
+${aLoads}
+${bLoads}
+${loop(TEX_RM, (i) => loop(RQ, (q) => `    acc[${i * RQ + q}] += ${[0, 1, 2, 3].map((c) => `${A(i, c)} * b${c}_${q}`).join(' + ')};`))}
   }
   let c_base = batch * p.M * p.N;
 ${loop(TEX_RM, (i) => loop(RQ, (q) => `  store(c_base, row + ${i}u, col + ${4 * q}u, acc[${i * RQ + q}]);`))}
@@ -284,6 +310,24 @@ function contiguous(shape: readonly number[], strides: readonly number[], matrix
   return true;
 }
 
+/** Puts one operand in its texture: a copy when the stored matrix already is the layout, else a pack. */
+function fillTexture(
+  x: GPUBuffer, t: GPUTexture, nBatch: number, batchShape: readonly number[], strides: readonly number[],
+  o: { rows: number; cols: number; pitch: number; sr: number; sc: number; width: number; height: number },
+): void {
+  // a copy moves whole rows of `cols` floats (4 cols bytes, a multiple of 256) with no padding rows
+  // between batches: the stored matrix must be exactly that, batches back to back
+  if (o.sr === o.cols && o.sc === 1 && o.rows === o.pitch && (4 * o.cols) % 256 === 0 && contiguous(batchShape, strides, o.rows * o.cols)) {
+    device().copyToTexture(x, t, o.cols, nBatch * o.rows);
+    return;
+  }
+  packKernel.launch(
+    [x, t],
+    { ...o, batches: nBatch, batch_rank: batchShape.length, batch_shape: batchShape, strides },
+    [Math.ceil(o.width / 8), Math.ceil(o.height / 8), 1],
+  );
+}
+
 /** The texture path; false (nothing recorded) when a texture would exceed the adapter's limit. */
 function launchTextureMatmul(a: GPUBuffer, b: GPUBuffer, c: GPUBuffer, plan: MatmulPlan, nBatch: number): boolean {
   const { M, N, K, transA, transB, batchShape } = plan;
@@ -294,32 +338,30 @@ function launchTextureMatmul(a: GPUBuffer, b: GPUBuffer, c: GPUBuffer, plan: Mat
   const tilesN = Math.ceil(N / TNT);
   const kq = Math.ceil(K / 4);
   const kp = 4 * kq;
-  const aSize = [kq, (nBatch - 1) * M + tilesM * TMT] as const;
-  const bSize = [(tilesN * TNT) / 4, nBatch * kp] as const;
+  const aLayout: TexLayout = transA ? 'outer' : 'k';
+  const bLayout: TexLayout = transB ? 'k' : 'outer';
+  // op(A)[m, k] = a[m * sm + k * sk] per batch, stored [M, K] (transA: [K, M]); likewise op(B)[k, n]
+  const [aSm, aSk] = transA ? [1, M] : [K, 1];
+  const [bSk, bSn] = transB ? [1, K] : [N, 1];
+  // texture extents: 'k' layouts are kq wide and one row per outer index (padded to the tile at the
+  // end); 'outer' layouts are a tile multiple / 4 wide and Kp rows per batch (K padded with zeros)
+  const aFill = aLayout === 'k'
+    ? { rows: M, cols: K, pitch: M, sr: aSm, sc: aSk, width: kq, height: (nBatch - 1) * M + tilesM * TMT }
+    : { rows: K, cols: M, pitch: kp, sr: aSk, sc: aSm, width: (tilesM * TMT) / 4, height: nBatch * kp };
+  const bFill = bLayout === 'outer'
+    ? { rows: K, cols: N, pitch: kp, sr: bSk, sc: bSn, width: (tilesN * TNT) / 4, height: nBatch * kp }
+    : { rows: N, cols: K, pitch: N, sr: bSn, sc: bSk, width: kq, height: (nBatch - 1) * N + tilesN * TNT };
   const tiles = tilesM * tilesN * nBatch;
   const max = device().info.limits.maxTextureDimension2D ?? 8192;
-  if (Math.max(...aSize, ...bSize) > max || tiles >= 2 ** 32) return false;
+  if (Math.max(aFill.width, aFill.height, bFill.width, bFill.height) > max || tiles >= 2 ** 32) return false;
   const dev = device();
-  const ta = dev.allocTexture(aSize[0], aSize[1], 'matmul-a');
-  const tb = dev.allocTexture(bSize[0], bSize[1], 'matmul-b');
-  const batch = { batches: nBatch, batch_rank: batchShape.length, batch_shape: batchShape };
-  // op(A)[m, k] = a[m * K + k] (transA: a[k * M + m]); op(B)[k, n] = b[k * N + n] (transB: b[n * K + k])
-  if (!transA && K % 64 === 0 && contiguous(batchShape, plan.aStrides, M * K)) dev.copyToTexture(a, ta, K, nBatch * M);
-  else {
-    packKernel.launch([a, ta], {
-      rows: M, cols: K, pitch: M, sr: transA ? 1 : K, sc: transA ? M : 1, width: aSize[0], height: aSize[1],
-      ...batch, strides: plan.aStrides,
-    }, [Math.ceil(aSize[0] / 8), Math.ceil(aSize[1] / 8), 1]);
-  }
-  if (!transB && N % 64 === 0 && K % 4 === 0 && contiguous(batchShape, plan.bStrides, K * N)) dev.copyToTexture(b, tb, N, nBatch * K);
-  else {
-    packKernel.launch([b, tb], {
-      rows: K, cols: N, pitch: kp, sr: transB ? 1 : N, sc: transB ? K : 1, width: bSize[0], height: bSize[1],
-      ...batch, strides: plan.bStrides,
-    }, [Math.ceil(bSize[0] / 8), Math.ceil(bSize[1] / 8), 1]);
-  }
-  let k = texKernels.get(RNT);
-  if (!k) texKernels.set(RNT, (k = textureMatmulKernel(RNT)));
+  const ta = dev.allocTexture(aFill.width, aFill.height, 'matmul-a');
+  const tb = dev.allocTexture(bFill.width, bFill.height, 'matmul-b');
+  fillTexture(a, ta, nBatch, batchShape, plan.aStrides, aFill);
+  fillTexture(b, tb, nBatch, batchShape, plan.bStrides, bFill);
+  const key = `${RNT}-${aLayout}-${bLayout}`;
+  let k = texKernels.get(key);
+  if (!k) texKernels.set(key, (k = textureMatmulKernel(RNT, aLayout, bLayout)));
   k.launch([c, ta, tb], { M, N, kq, kp, tiles_n: tilesN, tiles_m: tilesM, tiles }, grid1d(tiles, 1));
   dev.releaseTexture(ta);
   dev.releaseTexture(tb);
