@@ -15,17 +15,22 @@
 //
 // Texture path (Mesa's CPU drivers, llvmpipe/lavapipe): there every storage-buffer access is a
 // per-lane bounds-checked scalar load, while textureLoad of an rgba32float texel is one gather.
-// op(A) and op(B) are first put in two rgba32float textures (4 floats a texel, along K for A and
-// along N for B), then the matmul reads only textures:
-//   ta texel (kq, b * M + m)  = op(A)[b][m, 4kq .. 4kq+3]     width ceil(K/4), height (nb-1)*M + Mp
-//   tb texel (nq, b * Kp + k) = op(B)[b][k, 4nq .. 4nq+3]     width Np/4,      height nb * Kp
+// op(A) and op(B) are first put in two rgba32float textures (4 floats a texel), each in the layout
+// its stored matrix already has ('k': 4 consecutive k of one row of op(A) / column of op(B);
+// 'outer': 4 consecutive rows of op(A) / columns of op(B) at one k), then the matmul reads only
+// textures:
+//   A 'k' (A untransposed)   texel (kq, b * M + m)      = op(A)[b][m, 4kq .. 4kq+3]
+//   A 'outer' (transposed)   texel (mq, b * Kp + k)     = op(A)[b][4mq .. 4mq+3, k]
+//   B 'outer' (untransposed) texel (nq, b * Kp + k)     = op(B)[b][k, 4nq .. 4nq+3]
+//   B 'k' (transposed)       texel (kq, b * N + n)      = op(B)[b][4kq .. 4kq+3, n]
 // (Mp, Np: M, N rounded up to the tile; Kp: K rounded up to 4; K's padding must be zeros, the other
-// padding is never stored to C, so it may hold anything). An operand already laid out so (A not
-// transposed, K % 64 == 0; B not transposed, N % 64 == 0, K % 4 == 0; batch not broadcast) is
-// copied with copyBufferToTexture (a memcpy: 0.1 ms for 1024x1024); any other is packed by
-// `matmul-pack`, one lane per texel (6 ms for 1024x1024, 0.4 ms for 768x128), which resolves the
-// transpose, the batch strides and the zero padding. The matmul has 8x8 lanes, each an 8 x RN block
-// of C (RN = 16 when N > 64, else 8): per 4 k, 8 A texels, 4 * RN/4 B texels, 8 * RN/4 vec4 FMAs;
+// padding is never stored to C, so it may hold anything). When the stored rows are whole texel
+// rows (a multiple of 64 floats, no K padding, batches back to back) the operand is copied with
+// copyBufferToTexture (a memcpy: 0.1 ms for 1024x1024); otherwise `matmul-pack` writes it, one
+// lane per texel (6 ms for 1024x1024, 0.4 ms for 768x128), resolving batch strides and padding.
+// Keeping stored layouts made every weight and dW operand of the GPT step a copy (step ~15%
+// faster than packing transposes). The matmul has 8x8 lanes, each an 8 x RN block of C (RN = 16
+// when N > 64, else 8): per 4 k, 8 A texels, RN B texels (as vec4 columns), 8 * RN/4 vec4 FMAs;
 // no workgroup memory, no bounds checks but the store. Textures are pooled by the device and
 // released as soon as the dispatches are recorded.
 // Measured with bench/matmul-variants.ts (lavapipe, 2 cores, LP_NUM_THREADS=8, a training run
