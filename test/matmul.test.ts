@@ -75,8 +75,8 @@ describe('matmul matches the float64 reference', () => {
     expect(device().memory().liveBuffers).toBe(before);
   });
 
-  // auto picks the texture path on llvmpipe/lavapipe and the buffer path elsewhere: check both.
-  it.each(['buffer', 'texture'] as const)('bigger fixed cases (not multiples of the tile, 256^3, rows copied to textures), %s path', async (path) => {
+  // auto picks skinny for <= 4 rows, else the texture path on llvmpipe/lavapipe and the buffer path elsewhere: check all.
+  it.each(['buffer', 'texture', 'skinny'] as const)('bigger fixed cases (not multiples of the tile, 256^3, rows copied to textures), %s path', async (path) => {
     const cases: Case[] = [
       { M: 130, N: 128, K: 192, transA: false, transB: false, batchA: [2], batchB: [2], seed: 6 },
       { M: 70, N: 64, K: 64, transA: false, transB: false, batchA: [3], batchB: [1], seed: 7 },

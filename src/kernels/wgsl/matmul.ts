@@ -1,8 +1,9 @@
-// Batched matrix multiplication C = op(A) · op(B), op(X) = X or X^T, any shapes, two paths (below).
+// Batched matrix multiplication C = op(A) · op(B), op(X) = X or X^T, any shapes, three paths (below).
 //   A: [..., M, K] (trans_a: [..., K, M]), B: [..., K, N] (trans_b: [..., N, K]), C: [...batch, M, N],
 //   all row-major. C's batch dims are the NumPy broadcast of A's and B's; `a_strides` and
 //   `b_strides` are each input's batch strides along them, 0 on broadcast dims. Called by
-//   src/ops/matmul.ts through launchMatmul, which picks one of two paths:
+//   src/ops/matmul.ts through launchMatmul, which picks one of three paths: 'skinny' (one lane per
+//   output element; for at most 4 rows, e.g. decoding one token), else one of these two tiled ones:
 //
 // Buffer path (real GPUs): the transpose flags are uniforms, a transposed operand is read through
 // swapped strides, never materialised. Workgroup of 8x8 lanes per 64x64 tile of C; each lane
@@ -40,7 +41,7 @@
 // 0.94x (both operands packed, K = 32 cannot be copied). Tried and dropped: textures + workgroup
 // tiles (slower than without), 16x16 lanes x 4x4 regs, 8x16 lanes x 4x8, 8x8 lanes x 4x8.
 import { device } from '../../device/device.js';
-import { Kernel, LINEAR, grid1d } from '../kernel.js';
+import { Kernel, LINEAR, grid1d, perElement } from '../kernel.js';
 
 const WG_X = 8; // lanes along N
 const WG_Y = 8; // lanes along M
@@ -168,10 +169,13 @@ export interface MatmulPlan {
   bStrides: readonly number[];
 }
 
-export type MatmulPath = 'auto' | 'buffer' | 'texture';
+export type MatmulPath = 'auto' | 'buffer' | 'texture' | 'skinny';
 let forcedPath: MatmulPath = 'auto';
 
-/** Forces one path (tests, benchmarks); 'auto' picks textures on llvmpipe/lavapipe, buffers elsewhere. */
+/**
+ * Forces one path (tests, benchmarks). 'auto': 'skinny' for at most SKINNY_ROWS rows per batch
+ * (decoding one token at a time), else textures on llvmpipe/lavapipe and buffers elsewhere.
+ */
 export function setMatmulPath(path: MatmulPath): void {
   forcedPath = path;
 }
@@ -182,7 +186,9 @@ export function launchMatmul(a: GPUBuffer, b: GPUBuffer, c: GPUBuffer, plan: Mat
   const nBatch = batchShape.reduce((x, y) => x * y, 1);
   if (nBatch * M * N === 0) return;
   if (nBatch * M * N >= 2 ** 32) throw new Error(`matmul: ${nBatch}x${M}x${N} output is too large`);
-  const path = forcedPath === 'auto' ? (/llvmpipe|lavapipe/i.test(device().info.description) ? 'texture' : 'buffer') : forcedPath;
+  const tiled = /llvmpipe|lavapipe/i.test(device().info.description) ? 'texture' : 'buffer';
+  const path = forcedPath === 'auto' ? (M <= SKINNY_ROWS ? 'skinny' : tiled) : forcedPath;
+  if (path === 'skinny') return launchSkinnyMatmul(a, b, c, plan, nBatch);
   if (path === 'texture' && K > 0 && launchTextureMatmul(a, b, c, plan, nBatch)) return;
   const tilesN = Math.ceil(N / TN);
   const tilesM = Math.ceil(M / TM);
@@ -198,6 +204,40 @@ export function launchMatmul(a: GPUBuffer, b: GPUBuffer, c: GPUBuffer, plan: Mat
     },
     grid1d(tiles, 1),
   );
+}
+
+// ---- skinny path ----------------------------------------------------------------------------
+// A tile of 64 rows for one row of output wastes 63/64 of the work (every lane computes, in range
+// or not), so a few rows get one lane per output element, each looping over K.
+const SKINNY_ROWS = 4;
+const SKINNY_WG = 64;
+
+const skinnyKernel = new Kernel({
+  name: 'matmul-skinny',
+  read: { a: 'f32', b: 'f32' },
+  write: { c: 'f32' },
+  params: {
+    n: 'u32', M: 'u32', N: 'u32', K: 'u32', a_sm: 'u32', a_sk: 'u32', b_sk: 'u32', b_sn: 'u32',
+    batch_rank: 'u32', batch_shape: 'dims', a_strides: 'dims', b_strides: 'dims',
+  },
+  body: perElement(SKINNY_WG, `
+  let col = i % p.N;
+  let row = (i / p.N) % p.M;
+  let batch = i / (p.N * p.M);
+  let a_base = strided(batch, p.batch_rank, p.batch_shape, p.a_strides) + row * p.a_sm;
+  let b_base = strided(batch, p.batch_rank, p.batch_shape, p.b_strides) + col * p.b_sn;
+  var acc = 0.0;
+  for (var k = 0u; k < p.K; k++) { acc += a[a_base + k * p.a_sk] * b[b_base + k * p.b_sk]; }
+  c[i] = acc;`),
+});
+
+function launchSkinnyMatmul(a: GPUBuffer, b: GPUBuffer, c: GPUBuffer, plan: MatmulPlan, nBatch: number): void {
+  const { M, N, K, transA, transB, batchShape } = plan;
+  const n = nBatch * M * N;
+  skinnyKernel.launch([a, b, c], {
+    n, M, N, K, a_sm: transA ? 1 : K, a_sk: transA ? M : 1, b_sk: transB ? 1 : N, b_sn: transB ? K : 1,
+    batch_rank: batchShape.length, batch_shape: batchShape, a_strides: plan.aStrides, b_strides: plan.bStrides,
+  }, grid1d(n, SKINNY_WG));
 }
 
 // ---- texture path ---------------------------------------------------------------------------
