@@ -88,6 +88,29 @@ describe('gradient clipping', () => {
       expect(await big.scale.item()).toBeCloseTo(1 / (5 + 1e-6), 6);
       const small = clipGradNorm([a, b], 10);
       expect(await small.scale.item()).toBe(1);
+      const off = clipGradNorm([a, b], Infinity); // --grad-clip 0: measure only
+      expect(await off.norm.item()).toBeCloseTo(5, 5);
+      expect(await off.scale.item()).toBe(1);
+    }));
+
+  it('norm and scale match the float64 reference for many gradients of many shapes (grouped dispatches)', () =>
+    scope(async () => {
+      const shapes = [[3, 5], [7], [1], [64, 33], [2, 2, 2], [300], [5, 1], [1, 1], [17, 4], [9], [1000], [2, 3]];
+      const params = shapes.map((s, i) => {
+        const p = tensor(new Float32Array(s.reduce((a, b) => a * b, 1)), s).requiresGrad_();
+        p.grad = tensor(Float32Array.from(seededValues(p.size, 50 + i, -2, 2)), s);
+        return p;
+      });
+      params[4]!.grad = null; // a parameter without a gradient is skipped
+      let sumsq = 0;
+      for (const p of params) if (p.grad) for (const v of await p.grad.toArray()) sumsq += v * v;
+      const want = Math.sqrt(sumsq);
+      for (const maxNorm of [want / 3, want * 2]) {
+        const { norm, scale } = clipGradNorm(params, maxNorm);
+        expect(Math.abs((await norm.item()) - want) / want).toBeLessThan(1e-5);
+        const wantScale = Math.min(1, maxNorm / (want + 1e-6));
+        expect(Math.abs((await scale.item()) - wantScale) / wantScale).toBeLessThan(1e-5);
+      }
     }));
 });
 

@@ -1,22 +1,24 @@
 // Global-norm gradient clipping without a GPU round trip: the norm and the factor
 // min(1, maxNorm / (norm + 1e-6)) stay on the GPU as 0-d tensors; the optimizer multiplies every
-// gradient by the factor inside its fused step.
-import { noGrad } from '../autograd/mode.js';
-import { add, div, maximum, mul, sqrt } from '../ops/elementwise.js';
-import { sum } from '../ops/reduce.js';
-import { full } from '../tensor/create.js';
-import { scope } from '../tensor/scope.js';
-import type { Tensor } from '../tensor/tensor.js';
+// gradient by the factor inside its fused step. The sums of squares take one dispatch per group
+// of gradients (as many as one shader may bind) plus one for the factor.
+import { device } from '../device/device.js';
+import { launchClipScale, launchGradSumSquares, MAX_GROUP } from '../kernels/wgsl/grad-norm.js';
+import { zeros } from '../tensor/create.js';
+import { Tensor } from '../tensor/tensor.js';
 
+const F32_MAX = 3.4028234663852886e38;
+
+/** maxNorm = Infinity measures the norm without clipping (scale 1). */
 export function clipGradNorm(params: Tensor[], maxNorm: number): { norm: Tensor; scale: Tensor } {
-  return noGrad(() =>
-    scope(() => {
-      let total = full([], 0);
-      for (const p of params) if (p.grad) total = add(total, sum(mul(p.grad, p.grad)));
-      const norm = sqrt(total);
-      // scale = maxNorm / max(norm + 1e-6, maxNorm)  ==  min(1, maxNorm / (norm + 1e-6))
-      const scale = div(full([], maxNorm), maximum(add(norm, 1e-6), maxNorm));
-      return { norm, scale };
-    }),
-  );
+  if (!(maxNorm > 0)) throw new Error(`clipGradNorm: maxNorm must be > 0, got ${maxNorm}`);
+  const grads = params.flatMap((p) => (p.grad && p.grad.size ? [{ buffer: p.grad.buffer('clipGradNorm'), size: p.grad.size }] : []));
+  const group = Math.max(1, Math.min(MAX_GROUP, (device().info.limits.maxStorageBuffersPerShaderStage ?? 8) - 1));
+  const partial = zeros([Math.max(1, grads.length)]);
+  for (let i = 0; i < grads.length; i += group) launchGradSumSquares(grads.slice(i, i + group), partial.buffer(), i);
+  const norm = Tensor.empty([], 'float32', 'clipGradNorm');
+  const scale = Tensor.empty([], 'float32', 'clipGradNorm');
+  launchClipScale(partial.buffer(), grads.length, Math.min(maxNorm, F32_MAX), norm.buffer(), scale.buffer()); // a uniform cannot hold Infinity
+  partial.dispose();
+  return { norm, scale };
 }
