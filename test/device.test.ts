@@ -45,6 +45,10 @@ describe('device layer', () => {
       expect(device().stats.submits).toBe(submits);
       expect([...(await y.toArray())]).toEqual([21, 22, 23]);
       expect(device().stats.submits).toBe(submits + 1);
+      // reads started together share one submit
+      const [a, b] = await Promise.all([y.sum().item(), x.mul(2).toArray()]);
+      expect([a, [...b]]).toEqual([66, [2, 4, 6]]);
+      expect(device().stats.submits).toBe(submits + 2);
     }));
 
   it('shader compile errors name the kernel, line:col and show the source', async () => {

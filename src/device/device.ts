@@ -68,6 +68,7 @@ export class Device {
   private uniformUsed = 0;
   private readonly toDestroy: (GPUBuffer | GPUTexture)[] = []; // after the next submit
   private lost: string | null = null;
+  private pendingFlush: Promise<void> | null = null;
   private profiler: Profiler | null = null;
 
   constructor(
@@ -159,7 +160,7 @@ export class Device {
     const encoder = this.getEncoder();
     this.endPass();
     encoder.copyBufferToBuffer(buffer, offset, staging, 0, size);
-    this.flush();
+    await this.flushSoon();
     try {
       await staging.mapAsync(GPUMapMode.READ);
       await this.throwPendingErrors();
@@ -171,6 +172,15 @@ export class Device {
       if (staging.mapState === 'mapped') staging.unmap();
       staging.destroy();
     }
+  }
+
+  /** One flush for every read recorded in this tick (Promise.all of several reads: one submit). */
+  private flushSoon(): Promise<void> {
+    this.pendingFlush ??= Promise.resolve().then(() => {
+      this.pendingFlush = null;
+      this.flush();
+    });
+    return this.pendingFlush;
   }
 
   /** Waits until all submitted work is done; throws any GPU error raised meanwhile. */

@@ -132,7 +132,8 @@ export class Trainer {
       this.optimizer.zeroGrad();
       this.step++;
       if (!readLoss) return { loss: NaN, gradNorm: NaN };
-      return { loss: await lossSum!.item(), gradNorm: await norm.item() };
+      const [loss, gradNorm] = await Promise.all([lossSum!.item(), norm.item()]); // one submit for both
+      return { loss, gradNorm };
     });
   }
 
