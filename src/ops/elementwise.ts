@@ -2,7 +2,7 @@
 // is its forward WGSL expression and its gradient, side by side. Gradient expressions read
 // `x` = upstream gradient and `y` = the saved value (input or output, as stated).
 import { defineOp, type OpContext } from '../autograd/op.js';
-import { broadcastKernel, launchBroadcast, launchUnary, unaryKernel } from '../kernels/wgsl/elementwise.js';
+import { broadcastKernel, GELU_WGSL, launchBroadcast, launchUnary, unaryKernel } from '../kernels/wgsl/elementwise.js';
 import { full } from '../tensor/create.js';
 import { broadcastShapes, broadcastStrides, stridesOf } from '../tensor/shape.js';
 import { Tensor } from '../tensor/tensor.js';
@@ -12,12 +12,6 @@ import { sumTo } from './reduce.js';
 // ---- unary -------------------------------------------------------------------------------
 const GELU_C = 'const GELU_K: f32 = 0.7978845608028654; // sqrt(2 / pi)';
 const TANH_SAFE = 'fn tanh_safe(v: f32) -> f32 { return tanh(clamp(v, -15.0, 15.0)); }';
-// WGSL has no erf: Abramowitz & Stegun 7.1.26, |error| <= 1.5e-7 (below float32's resolution of Phi).
-const ERF = `fn erf_approx(v: f32) -> f32 {
-  let t = 1.0 / (1.0 + 0.3275911 * abs(v));
-  let poly = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429))));
-  return sign(v) * (1.0 - poly * exp(-v * v));
-}`;
 
 interface UnarySpec {
   expr: string;
@@ -37,14 +31,8 @@ const UNARY = {
   tanh: { expr: 'tanh_safe(x)', helpers: TANH_SAFE, saves: 'output', grad: 'x * (1.0 - y * y)' },
   relu: { expr: 'max(x, 0.0)', saves: 'output', grad: 'select(0.0, x, y > 0.0)' },
   // exact GELU (PyTorch's nn.GELU(), nanoGPT's MLP): a Phi(a), Phi the standard normal CDF
-  gelu: {
-    expr: '0.5 * x * (1.0 + erf_approx(x * 0.7071067811865476))',
-    helpers: ERF,
-    saves: 'input',
-    // d gelu = [Phi(a) + a phi(a)] da, phi(a) = exp(-a^2 / 2) / sqrt(2 pi)
-    grad: 'x * (0.5 * (1.0 + erf_approx(y * 0.7071067811865476)) + y * 0.3989422804014327 * exp(-0.5 * y * y))',
-    gradHelpers: ERF,
-  },
+  // d gelu = [Phi(a) + a phi(a)] da, phi(a) = exp(-a^2 / 2) / sqrt(2 pi)  (WGSL in kernels/wgsl/elementwise.ts)
+  gelu: { expr: 'gelu_erf(x)', helpers: GELU_WGSL, saves: 'input', grad: 'x * gelu_erf_grad(y)', gradHelpers: GELU_WGSL },
   // GPT-2's tanh approximation: 0.5 a (1 + tanh(k (a + 0.044715 a^3)))
   gelu_tanh: {
     expr: '0.5 * x * (1.0 + tanh_safe(GELU_K * (x + 0.044715 * x * x * x)))',

@@ -11,3 +11,4 @@ export * from './softmax.js';
 export * from './layernorm.js';
 export * from './cross-entropy.js';
 export * from './attention.js';
+export * from './bias-gelu.js';

@@ -5,6 +5,21 @@
 // skipping the per-element index arithmetic (u32 division is slow on CPU drivers).
 import { Kernel, perElement, grid1d } from '../kernel.js';
 
+// Exact GELU, a Phi(a) with Phi the standard normal CDF (PyTorch's nn.GELU(), nanoGPT's MLP), for
+// the gelu op and the fused bias + GELU kernel. WGSL has no erf: Abramowitz & Stegun 7.1.26,
+// |error| <= 1.5e-7 (below float32's resolution of Phi).
+export const ERF_WGSL = /* wgsl */ `fn erf_approx(v: f32) -> f32 {
+  let t = 1.0 / (1.0 + 0.3275911 * abs(v));
+  let poly = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429))));
+  return sign(v) * (1.0 - poly * exp(-v * v));
+}`;
+/** `gelu_erf(a)` and its derivative `gelu_erf_grad(a)` = Phi(a) + a phi(a), phi(a) = exp(-a^2 / 2) / sqrt(2 pi). */
+export const GELU_WGSL = /* wgsl */ `${ERF_WGSL}
+fn gelu_erf(v: f32) -> f32 { return 0.5 * v * (1.0 + erf_approx(v * 0.7071067811865476)); }
+fn gelu_erf_grad(v: f32) -> f32 {
+  return 0.5 * (1.0 + erf_approx(v * 0.7071067811865476)) + v * 0.3989422804014327 * exp(-0.5 * v * v);
+}`;
+
 const WG = 256;
 const cache = new Map<string, Kernel>();
 

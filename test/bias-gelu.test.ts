@@ -1,0 +1,122 @@
+// biasGelu(x, b) = gelu(x + b) against the float64 reference (erf to ~1e-14, test/reference.ts).
+// Tolerances, |got - want| <= atol + rtol |want|:
+//   forward                 atol 1e-5, rtol 2e-5  (as the gelu op: A&S 7.1.26 erf is good to 1.5e-7)
+//   gradients (x and bias)  atol 1e-3, rtol 1e-2  against float64 central differences
+import fc from 'fast-check';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { biasGelu, device, gelu, scope, tensor, type Tensor } from '../src/index.js';
+import { checkGrad } from './gradcheck.js';
+import { expectClose, fcParams, seededValues, setupDevice, shapeArb, toTensor, valuesArb } from './helpers.js';
+import { gelu as geluRef, numel, ref, type Ref } from './reference.js';
+
+beforeAll(setupDevice);
+
+/** gelu(x + b) in float64, b broadcast along the last axis. */
+function biasGeluRef(x: Ref, b: Ref): Ref {
+  const C = b.data.length;
+  return { shape: [...x.shape], data: x.data.map((v, i) => geluRef(v + b.data[i % C]!)) };
+}
+
+const cArb = fc.oneof(fc.integer({ min: 1, max: 70 }), fc.constantFrom(1, 3, 13, 64, 67, 257));
+/** [...lead, C] with lead of rank 0-3. */
+const xShapeArb = fc
+  .tuple(shapeArb(0, 3), cArb)
+  .map(([lead, C]) => [...lead, C])
+  .filter((s) => numel(s) <= 20_000);
+
+describe('biasGelu forward', () => {
+  it('matches gelu(x + b) in float64 over random shapes', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        xShapeArb.chain((s) => fc.tuple(fc.constant(s), valuesArb(numel(s), -4, 4), valuesArb(s.at(-1)!, -2, 2))),
+        ([shape, v, bv]) =>
+          scope(async () => {
+            const x = ref(shape, v);
+            const b = ref([shape.at(-1)!], bv);
+            await expectClose(biasGelu(toTensor(x), toTensor(b)), biasGeluRef(x, b), 1e-5, 2e-5, `biasGelu ${JSON.stringify(shape)}`);
+          }),
+      ),
+      fcParams(30),
+    );
+  });
+
+  it('more elements than one grid axis holds ([70000, 3]); the method form agrees', () =>
+    scope(async () => {
+      const x = ref([70_000, 3], seededValues(210_000, 3, -6, 6).map(Math.fround));
+      const b = ref([3], [0.5, -1, 2]);
+      const y = toTensor(x).biasGelu(toTensor(b));
+      await expectClose(y, biasGeluRef(x, b), 1e-5, 2e-5, 'biasGelu [70000, 3]');
+    }));
+
+  it('agrees with the unfused gelu(x.add(b)) (the same erf)', () =>
+    scope(async () => {
+      const x = toTensor(ref([5, 33], seededValues(165, 4, -5, 5)));
+      const b = toTensor(ref([33], seededValues(33, 5, -2, 2)));
+      const fused = await biasGelu(x, b).toArray();
+      const plain = await gelu(x.add(b)).toArray();
+      for (let i = 0; i < fused.length; i++) expect(Math.abs(fused[i]! - plain[i]!)).toBeLessThan(1e-6);
+    }));
+});
+
+describe('biasGelu backward', () => {
+  // which inputs need a gradient: [x, b]
+  const MASKS = [[true, true], [true, false], [false, true]];
+  it('gradients for x and bias match finite differences', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc
+          .tuple(fc.constantFrom([] as number[], [1], [3], [2, 2], [2, 1, 3]), fc.integer({ min: 1, max: 13 }))
+          .chain(([lead, C]) => {
+            const s = [...lead, C];
+            return fc.tuple(fc.constant(s), valuesArb(numel(s), -4, 4), valuesArb(C, -2, 2), fc.constantFrom(...MASKS));
+          }),
+        ([shape, v, bv, mask]) =>
+          checkGrad({
+            name: `biasGelu ${JSON.stringify(shape)} grads ${JSON.stringify(mask)}`,
+            inputs: [ref(shape, v), ref([shape.at(-1)!], bv)],
+            differentiable: mask,
+            engine: ([x, b]) => biasGelu(x!, b!),
+            reference: ([x, b]) => biasGeluRef(x!, b!),
+          }),
+      ),
+      fcParams(25),
+    );
+  });
+
+  it('many rows (db sums 4096 of them)', () =>
+    checkGrad({
+      name: 'biasGelu [64, 64, 5]',
+      inputs: [ref([64, 64, 5], seededValues(64 * 64 * 5, 21, -3, 3)), ref([5], seededValues(5, 22))],
+      differentiable: [false, true], // finite differences of all 20480 x would take minutes
+      engine: ([x, b]) => biasGelu(x!, b!),
+      reference: ([x, b]) => biasGeluRef(x!, b!),
+      atol: 2e-3,
+    }));
+
+  it('returns every buffer after forward and backward', async () => {
+    const before = device().memory().liveBuffers;
+    await scope(async () => {
+      const x = toTensor(ref([4, 6], seededValues(24, 1)));
+      const b = toTensor(ref([6], seededValues(6, 2)));
+      for (const t of [x, b]) t.requiresGrad = true;
+      x.biasGelu(b).sum().backward();
+      await b.grad!.toArray();
+    });
+    expect(device().memory().liveBuffers).toBe(before);
+  });
+});
+
+describe('biasGelu errors name the op and the shapes', () => {
+  it('rejects bad dtypes and shapes', () =>
+    scope(() => {
+      const x = tensor(new Float32Array(6), [2, 3]);
+      const run = (a: Tensor, b: Tensor) => () => biasGelu(a, b);
+      expect(run(x, tensor(new Float32Array(2), [2]))).toThrow(/biasGelu: bias for x float32\[2, 3\] must have shape \[3\], got float32\[2\]/);
+      expect(run(x, tensor(new Float32Array(3), [1, 3]))).toThrow(/biasGelu: .* must have shape \[3\], got float32\[1, 3\]/);
+      expect(run(tensor(new Float32Array(1), []), tensor(new Float32Array(1), [1]))).toThrow(/biasGelu: x must have rank >= 1 .*got float32\[\]/);
+      expect(run(tensor(new Int32Array(6), [2, 3]), tensor(new Float32Array(3), [3]))).toThrow(/biasGelu: expected float32 tensors, got int32\[2, 3\] and float32\[3\]/);
+      const gone = tensor(new Float32Array(3), [3]);
+      gone.dispose();
+      expect(run(x, gone)).toThrow(/biasGelu: tensor float32\[3\] was used after dispose\(\)/);
+    }));
+});
