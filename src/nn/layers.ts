@@ -25,8 +25,13 @@ export class Linear extends Module {
     this.bias = opts.bias === false ? null : this.param('bias', full([outFeatures], 0));
   }
 
+  /** x · Wᵀ without the bias, for callers that fuse the bias into what follows. */
+  project(x: Tensor): Tensor {
+    return matmul(x, this.weight, { transB: true }); // [..., in] @ [out, in]^T -> [..., out]
+  }
+
   forward(x: Tensor): Tensor {
-    const y = matmul(x, this.weight, { transB: true }); // [..., in] @ [out, in]^T -> [..., out]
+    const y = this.project(x);
     if (!this.bias) return y;
     const out = y.add(this.bias);
     y.dispose();

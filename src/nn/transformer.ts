@@ -2,6 +2,7 @@
 // block with residuals. Shapes use the legend B (batch), T (time), C (channels), NH (heads),
 // HS (head size = C / NH).
 import { causalAttention } from '../ops/attention.js';
+import { biasGelu } from '../ops/bias-gelu.js';
 import { matmul } from '../ops/matmul.js';
 import { concat, permute, slice } from '../ops/shape.js';
 import { softmax } from '../ops/softmax.js';
@@ -108,7 +109,11 @@ export class MLP extends Module {
   }
 
   forward(x: Tensor): Tensor {
-    return scope(() => this.drop.forward(this.c_proj.forward(this.c_fc.forward(x).gelu()))); // [B, T, C]
+    return scope(() => {
+      const { c_fc } = this;
+      const h = c_fc.bias ? biasGelu(c_fc.project(x), c_fc.bias) : c_fc.forward(x).gelu(); // [B, T, 4C]
+      return this.drop.forward(this.c_proj.forward(h)); // [B, T, C]
+    });
   }
 }
 
