@@ -4,7 +4,6 @@
 // of gradients (as many as one shader may bind) plus one for the factor.
 import { device } from '../device/device.js';
 import { launchClipScale, launchGradSumSquares, MAX_GROUP } from '../kernels/wgsl/grad-norm.js';
-import { zeros } from '../tensor/create.js';
 import { Tensor } from '../tensor/tensor.js';
 
 const F32_MAX = 3.4028234663852886e38;
@@ -14,7 +13,7 @@ export function clipGradNorm(params: Tensor[], maxNorm: number): { norm: Tensor;
   if (!(maxNorm > 0)) throw new Error(`clipGradNorm: maxNorm must be > 0, got ${maxNorm}`);
   const grads = params.flatMap((p) => (p.grad && p.grad.size ? [{ buffer: p.grad.buffer('clipGradNorm'), size: p.grad.size }] : []));
   const group = Math.max(1, Math.min(MAX_GROUP, (device().info.limits.maxStorageBuffersPerShaderStage ?? 8) - 1));
-  const partial = zeros([Math.max(1, grads.length)]);
+  const partial = Tensor.empty([Math.max(1, grads.length)], 'float32', 'clipGradNorm'); // every slot read is written
   for (let i = 0; i < grads.length; i += group) launchGradSumSquares(grads.slice(i, i + group), partial.buffer(), i);
   const norm = Tensor.empty([], 'float32', 'clipGradNorm');
   const scale = Tensor.empty([], 'float32', 'clipGradNorm');
