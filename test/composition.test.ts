@@ -5,7 +5,7 @@ import { beforeAll, describe, it } from 'vitest';
 import { crossEntropy, embedding, layerNorm, matmul, permute, softmax, tensor, where, arange, type Tensor } from '../src/index.js';
 import { checkGrad } from './gradcheck.js';
 import { fcParams, setupDevice, valuesArb } from './helpers.js';
-import { gelu, matmulRef, ref, type Ref } from './reference.js';
+import { causalAttentionRef, gelu, matmulRef, ref, type Ref } from './reference.js';
 
 beforeAll(setupDevice);
 
@@ -73,27 +73,13 @@ describe('compositions', () => {
             },
             reference: ([x, wq, wk, wv, wo]) => {
               const [q, k, v] = [wq, wk, wv].map((w) => matmulRef(x!, w!));
-              const y = new Float64Array(B * T * C);
-              for (let b = 0; b < B; b++)
-                for (let h = 0; h < NH; h++)
-                  for (let i = 0; i < T; i++) {
-                    const at = (r: Ref, t: number, d: number) => r.data[(b * T + t) * C + h * HS + d]!;
-                    const s: number[] = [];
-                    for (let j = 0; j <= i; j++) {
-                      let dot = 0;
-                      for (let d = 0; d < HS; d++) dot += at(q!, i, d) * at(k!, j, d);
-                      s.push(dot / Math.sqrt(HS));
-                    }
-                    const m = Math.max(...s);
-                    const e = s.map((v) => Math.exp(v - m));
-                    const z = e.reduce((a, c) => a + c, 0);
-                    for (let d = 0; d < HS; d++) {
-                      let acc = 0;
-                      e.forEach((p, j) => (acc += (p / z) * at(v!, j, d)));
-                      y[(b * T + i) * C + h * HS + d] = acc;
-                    }
-                  }
-              return matmulRef({ shape: [B, T, C], data: y }, wo!);
+              // pack q | k | v rows for the packed-qkv reference
+              const qkv = new Float64Array(B * T * 3 * C);
+              [q!, k!, v!].forEach((r, part) => {
+                for (let row = 0; row < B * T; row++) qkv.set(r.data.subarray(row * C, (row + 1) * C), row * 3 * C + part * C);
+              });
+              const y = causalAttentionRef({ shape: [B, T, 3 * C], data: qkv }, NH);
+              return matmulRef(y, wo!);
             },
             atol: 2e-3,
           });

@@ -65,6 +65,40 @@ fn store_${buf}(base: u32, d: u32, v: vec4f) {
 }`;
 }
 
+/**
+ * A kernel's `main`: this workgroup's (b, h) and 64-row block as `blk`, and this lane's row (a
+ * query, or a key) as `r`, `live` when r < Tq; `tiles` are workgroup-memory tiles of TILE head
+ * rows, `scalars` of TILE floats. `body` follows.
+ */
+function attentionMain(tiles: string[], scalars: string[], body: string): string {
+  return /* wgsl */ `
+${tiles.map((t) => `var<workgroup> ${t}: array<vec4f, TILE * V4>;`).join('\n')}
+${scalars.map((t) => `var<workgroup> ${t}: array<f32, TILE>;`).join('\n')}
+
+@compute @workgroup_size(${LANES})
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+        @builtin(local_invocation_index) lane: u32) {
+  if (linear(wid, nwg, 1u) >= p.groups) { return; }
+  let blk = block_of(wid, nwg, p.Tq);
+  let r = blk.row0 + lane;
+  let live = r < p.Tq;
+${body}
+}`;
+}
+
+/** Keys and values k0 .. k0 + TILE of `src` (rows [B, rows, 3C]) into the tiles ks, vs; then a barrier. */
+function keyTile(src: string, rows: string): string {
+  return /* wgsl */ `    for (var slot = lane; slot < TILE * V4; slot += ${LANES}u) {
+      let j = k0 + slot / V4;
+      if (j < ${rows}) {
+        let base = (blk.b * ${rows} + j) * 3u * p.C + p.C + blk.h * HS;
+        ks[slot] = load_${src}(base, slot % V4);
+        vs[slot] = load_${src}(base + p.C, slot % V4);
+      }
+    }
+    workgroupBarrier();`;
+}
+
 const PARAMS = { B: 'u32', n_head: 'u32', C: 'u32', Tq: 'u32', Tk: 'u32', scale: 'f32', groups: 'u32' } as const;
 
 function forwardKernel(hs: number): Kernel {
@@ -77,16 +111,8 @@ function forwardKernel(hs: number): Kernel {
     body: /* wgsl */ `
 ${prelude(hs, ['qkv', 'kv'])}
 ${storeRow('y', hs)}
-var<workgroup> ks: array<vec4f, ${tileRows(hs)} * ${Math.ceil(hs / 4)}>;
-var<workgroup> vs: array<vec4f, ${tileRows(hs)} * ${Math.ceil(hs / 4)}>;
-
-@compute @workgroup_size(${LANES})
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-        @builtin(local_invocation_index) lane: u32) {
-  if (linear(wid, nwg, 1u) >= p.groups) { return; }
-  let blk = block_of(wid, nwg, p.Tq);
-  let i = blk.row0 + lane;
-  let live = i < p.Tq;
+${attentionMain(['ks', 'vs'], [], `
+  let i = r;
   let past = p.Tk - p.Tq; // query i sits at position past + i and sees keys 0 ..= past + i
   var q: array<vec4f, V4>;
   var acc: array<vec4f, V4>;
@@ -98,15 +124,7 @@ ${u((d) => `    q[${d}] = load_qkv(base, ${d}u) * p.scale;`)}
   var l = 0.0;   // running sum of exp(score - m)
   let k_end = past + min(blk.row0 + ${LANES}u, p.Tq); // keys any lane of this block sees
   for (var k0 = 0u; k0 < k_end; k0 += TILE) {
-    for (var slot = lane; slot < TILE * V4; slot += ${LANES}u) {
-      let j = k0 + slot / V4;
-      if (j < p.Tk) {
-        let base = (blk.b * p.Tk + j) * 3u * p.C + p.C + blk.h * HS;
-        ks[slot] = load_kv(base, slot % V4);
-        vs[slot] = load_kv(base + p.C, slot % V4);
-      }
-    }
-    workgroupBarrier();
+${keyTile('kv', 'p.Tk')}
     let n = select(0u, min(TILE, past + i + 1u - k0), live && past + i >= k0);
     for (var jj = 0u; jj < n; jj++) {
       let row = jj * V4;
@@ -127,8 +145,7 @@ ${u((d) => `      acc[${d}] += pj * vs[row + ${d}u];`)}
     let base = (blk.b * p.Tq + i) * p.C + blk.h * HS;
 ${u((d) => `    store_y(base, ${d}u, acc[${d}] / l);`)}
     lse[(blk.b * p.n_head + blk.h) * p.Tq + i] = m + log(l);
-  }
-}`,
+  }`)}`,
   });
 }
 
@@ -143,16 +160,8 @@ function backwardQueryKernel(hs: number): Kernel {
     body: /* wgsl */ `
 ${prelude(hs, ['qkv', 'y', 'dy'])}
 ${storeRow('dqkv', hs)}
-var<workgroup> ks: array<vec4f, ${tileRows(hs)} * ${Math.ceil(hs / 4)}>;
-var<workgroup> vs: array<vec4f, ${tileRows(hs)} * ${Math.ceil(hs / 4)}>;
-
-@compute @workgroup_size(${LANES})
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-        @builtin(local_invocation_index) lane: u32) {
-  if (linear(wid, nwg, 1u) >= p.groups) { return; }
-  let blk = block_of(wid, nwg, p.Tq);
-  let i = blk.row0 + lane;
-  let live = i < p.Tq;
+${attentionMain(['ks', 'vs'], [], `
+  let i = r;
   var q: array<vec4f, V4>;
   var g: array<vec4f, V4>;
   var dq: array<vec4f, V4>;
@@ -169,15 +178,7 @@ ${u((d) => `    q[${d}] = load_qkv(base, ${d}u) * p.scale;
   }
   let k_end = min(blk.row0 + ${LANES}u, p.Tq);
   for (var k0 = 0u; k0 < k_end; k0 += TILE) {
-    for (var slot = lane; slot < TILE * V4; slot += ${LANES}u) {
-      let j = k0 + slot / V4;
-      if (j < p.Tq) {
-        let base = (blk.b * p.Tq + j) * 3u * p.C + p.C + blk.h * HS;
-        ks[slot] = load_qkv(base, slot % V4);
-        vs[slot] = load_qkv(base + p.C, slot % V4);
-      }
-    }
-    workgroupBarrier();
+${keyTile('qkv', 'p.Tq')}
     let n = select(0u, min(TILE, i + 1u - k0), live && i >= k0);
     for (var jj = 0u; jj < n; jj++) {
       let row = jj * V4;
@@ -191,8 +192,7 @@ ${u((d) => `      dq[${d}] += ds * ks[row + ${d}u];`)}
   if (live) {
     let base = (blk.b * p.Tq + i) * 3u * p.C + blk.h * HS;
 ${u((d) => `    store_dqkv(base, ${d}u, dq[${d}] * p.scale);`)}
-  }
-}`,
+  }`)}`,
   });
 }
 
@@ -207,18 +207,8 @@ function backwardKeyKernel(hs: number): Kernel {
     body: /* wgsl */ `
 ${prelude(hs, ['qkv', 'dy'])}
 ${storeRow('dqkv', hs)}
-var<workgroup> qs: array<vec4f, ${tileRows(hs)} * ${Math.ceil(hs / 4)}>;
-var<workgroup> gs: array<vec4f, ${tileRows(hs)} * ${Math.ceil(hs / 4)}>;
-var<workgroup> lses: array<f32, ${tileRows(hs)}>;
-var<workgroup> dsums: array<f32, ${tileRows(hs)}>;
-
-@compute @workgroup_size(${LANES})
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
-        @builtin(local_invocation_index) lane: u32) {
-  if (linear(wid, nwg, 1u) >= p.groups) { return; }
-  let blk = block_of(wid, nwg, p.Tq);
-  let j = blk.row0 + lane;
-  let live = j < p.Tq;
+${attentionMain(['qs', 'gs'], ['lses', 'dsums'], `
+  let j = r;
   var k: array<vec4f, V4>;
   var v: array<vec4f, V4>;
   var dk: array<vec4f, V4>;
@@ -261,8 +251,7 @@ ${u((d) => `      dv[${d}] += pij * gs[row + ${d}u];
     let base = (blk.b * p.Tq + j) * 3u * p.C + p.C + blk.h * HS;
 ${u((d) => `    store_dqkv(base, ${d}u, dk[${d}] * p.scale);
     store_dqkv(base + p.C, ${d}u, dv[${d}]);`)}
-  }
-}`,
+  }`)}`,
   });
 }
 
