@@ -3,7 +3,7 @@
 // the way WGSL's uniform address space wants them. Kernels know nothing of tensors or autograd.
 import { device } from '../device/device.js';
 
-export type StorageType = 'f32' | 'i32' | 'u32' | 'atomic<u32>' | 'atomic<i32>';
+export type StorageType = 'f32' | 'vec4f' | 'i32' | 'u32' | 'atomic<u32>' | 'atomic<i32>';
 /** 2-D rgba32float textures: 'load' ones are read with textureLoad, 'store' ones written with textureStore. */
 export type TextureAccess = 'load' | 'store';
 /** Uniform fields: 4-byte scalars, or `dims`, an array of 8 u32 (shapes and strides, rank <= 8). */

@@ -3,6 +3,9 @@
 // are 0 along broadcast dimensions. Each input also gets a load mode (a uniform, so one pipeline
 // serves all cases): contiguous inputs of the output's shape read x[i] and single values read x[0],
 // skipping the per-element index arithmetic (u32 division is slow on CPU drivers).
+// Float kernels have a vec4 twin, launched when the size is a multiple of 4 and no input is
+// strided: a lane loads and stores 4 elements as vec4 and applies the expression to each (one
+// vec4 load instead of four bounds-checked scalar loads: ~1.8x on lavapipe for a 393k-element add).
 import { Kernel, perElement, grid1d } from '../kernel.js';
 
 // Exact GELU, a Phi(a) with Phi the standard normal CDF (PyTorch's nn.GELU(), nanoGPT's MLP), for
@@ -29,10 +32,28 @@ function cached(key: string, make: () => Kernel): Kernel {
   return k;
 }
 
+/** The vec4 twin of each float kernel (see the header), made on first use. */
+const vec4Twins = new Map<Kernel, () => Kernel>();
+
+function withVec4Twin(k: Kernel, make: () => Kernel): Kernel {
+  if (!vec4Twins.has(k)) {
+    let twin: Kernel | undefined;
+    vec4Twins.set(k, () => (twin ??= make()));
+  }
+  return k;
+}
+
+/** `fn f(args) -> f32 { return expr; }`, and f applied to each component of vec4 arguments. */
+function scalarFn(args: readonly string[], expr: string): { fn: string; apply: string } {
+  const fn = `fn f(${args.map((a) => `${a}: f32`).join(', ')}) -> f32 { return ${expr}; }`;
+  const apply = `vec4f(${[...'xyzw'].map((c) => `f(${args.map((a) => `${a}.${c}`).join(', ')})`).join(', ')})`;
+  return { fn, apply };
+}
+
 /** y = f(x), `expr` in terms of `x` (f32). */
 export function unaryKernel(name: string, expr: string, helpers = ''): Kernel {
-  return cached(`unary:${name}:${expr}`, () =>
-    new Kernel({
+  return cached(`unary:${name}:${expr}`, () => {
+    const scalar = new Kernel({
       name,
       read: { a: 'f32' },
       write: { out: 'f32' },
@@ -42,12 +63,27 @@ ${helpers}
 ${perElement(WG, `
   let x = a[i];
   out[i] = ${expr};`)}`,
-    }),
-  );
+    });
+    const { fn, apply } = scalarFn(['x'], expr);
+    return withVec4Twin(scalar, () => new Kernel({
+      name,
+      read: { a: 'vec4f' },
+      write: { out: 'vec4f' },
+      params: { n: 'u32' },
+      body: /* wgsl */ `
+${helpers}
+${fn}
+${perElement(WG, `
+  let x = a[i];
+  out[i] = ${apply};`)}`,
+    }));
+  });
 }
 
 export function launchUnary(k: Kernel, a: GPUBuffer, out: GPUBuffer, n: number): void {
-  k.launch([a, out], { n }, grid1d(n, WG));
+  const twin = n % 4 === 0 ? vec4Twins.get(k) : undefined;
+  if (twin) twin().launch([a, out], { n: n / 4 }, grid1d(n / 4, WG));
+  else k.launch([a, out], { n }, grid1d(n, WG));
 }
 
 const NAMES = { 1: ['x'], 2: ['x', 'y'], 3: ['c', 'x', 'y'] } as const;
@@ -78,8 +114,8 @@ export function broadcastKernel(
     params[`mode_${n}`] = 'u32';
   }
   const loads = names.map((n) => `  let ${n} = in_${n}[at(i, p.mode_${n}, p.s_${n})];`).join('\n');
-  return cached(`bcast:${name}:${expr}:${arity}:${inType}:${outType}`, () =>
-    new Kernel({
+  return cached(`bcast:${name}:${expr}:${arity}:${inType}:${outType}`, () => {
+    const scalar = new Kernel({
       name,
       read,
       write: { out: outType },
@@ -90,8 +126,24 @@ ${helpers}
 ${perElement(WG, `
 ${loads}
   out[i] = ${expr};`)}`,
-    }),
-  );
+    });
+    if (inType !== 'f32' || outType !== 'f32') return scalar;
+    const { fn, apply } = scalarFn(names, expr);
+    // load modes 0 (contiguous) and 1 (a single value) only; strided inputs take the scalar kernel
+    const loads4 = names.map((n) => `  var ${n} = vec4f(in_${n}[0].x);\n  if (p.mode_${n} == 0u) { ${n} = in_${n}[i]; }`).join('\n');
+    return withVec4Twin(scalar, () => new Kernel({
+      name,
+      read: Object.fromEntries(names.map((n) => [`in_${n}`, 'vec4f' as const])),
+      write: { out: 'vec4f' },
+      params,
+      body: /* wgsl */ `
+${helpers}
+${fn}
+${perElement(WG, `
+${loads4}
+  out[i] = ${apply};`)}`,
+    }));
+  });
 }
 
 export function launchBroadcast(
@@ -103,11 +155,14 @@ export function launchBroadcast(
 ): void {
   const names = NAMES[inputs.length as 1 | 2 | 3];
   const params: Record<string, number | number[]> = { n, rank: outShape.length, shape: [...outShape] };
+  const modes = inputs.map((inp) => (readsInOrder(inp.strides, outShape) ? 0 : inp.strides.every((s) => s === 0) ? 1 : 2));
   inputs.forEach((inp, j) => {
     params[`s_${names[j]}`] = inp.strides;
-    params[`mode_${names[j]}`] = readsInOrder(inp.strides, outShape) ? 0 : inp.strides.every((s) => s === 0) ? 1 : 2;
+    params[`mode_${names[j]}`] = modes[j]!;
   });
-  k.launch([...inputs.map((i) => i.buffer), out], params, grid1d(n, WG));
+  const twin = n % 4 === 0 && !modes.includes(2) ? vec4Twins.get(k) : undefined;
+  if (twin) twin().launch([...inputs.map((i) => i.buffer), out], { ...params, n: n / 4 }, grid1d(n / 4, WG));
+  else k.launch([...inputs.map((i) => i.buffer), out], params, grid1d(n, WG));
 }
 
 /** Whether strided reads visit the input exactly in output order (no broadcast along a real dim). */
