@@ -140,6 +140,21 @@ for (const lanes of [1, 64] as const) {
         );
       });
 
+      it('many rows (summed in chunks, the last one partial): weight and bias gradients match finite differences', async () => {
+        await fc.assert(
+          fc.asyncProperty(fc.constantFrom(65, 130, 1031), fc.integer({ min: 1, max: 9 }), fc.integer({ min: 1, max: 1000 }), (R, C, seed) =>
+            checkGrad({
+              name: `layerNorm [${R}, ${C}] dweight, dbias`,
+              inputs: [ref([R, C], seededValues(R * C, seed, -3, 3)), ref([C], seededValues(C, seed + 1, -2, 2)), ref([C], seededValues(C, seed + 2, -2, 2))],
+              differentiable: [false, true, true],
+              engine: ([x, wt, bs]) => layerNorm(x!, wt!, bs!),
+              reference: ([x, wt, bs]) => layerNormRef(x!, wt!, bs!),
+            }),
+          ),
+          fcParams(6),
+        );
+      });
+
       it('wide rows (C = 1000): gradients of all three inputs', () =>
         checkGrad({
           name: 'layerNorm C=1000',

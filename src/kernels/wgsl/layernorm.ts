@@ -3,10 +3,11 @@
 //     row), y = (x - mean) * rstd * w + b; mean and rstd are written per row for the backward.
 //   backward dx (laid out as the forward), with xhat = (x - mean) rstd and g = dy * w:
 //     dx = rstd * (g - mean(g) - xhat * mean(g * xhat))
-//   backward dw, db (one lane per column, looping over rows: deterministic, no atomics):
-//     dw = sum_rows dy * xhat, db = sum_rows dy
+//   backward dw, db (a lane per column and chunk of rows, then a lane per column sums the chunks
+//     in order: deterministic, no atomics): dw = sum_rows dy * xhat, db = sum_rows dy
 // Called by src/ops/layernorm.ts.
-import { Kernel, grid1d } from '../kernel.js';
+import { device } from '../../device/device.js';
+import { Kernel } from '../kernel.js';
 import { rowGrid, rowKernel, rowMain } from './row.js';
 
 const forwardK = rowKernel((lanes) => new Kernel({
@@ -53,11 +54,17 @@ const backwardDxK = rowKernel((lanes) => new Kernel({
 }));
 
 const WG = 64;
+/** Rows per chunk of the dw, db sums: enough chunks to keep every driver thread busy. */
+const WB_CHUNK_ROWS = 64;
+const WB_MAX_CHUNKS = 16;
+
+// Chunk r of the rows (workgroup row y): partial sums of its rows for each column c (x), into
+// pw[r * C + c] and pb[r * C + c]; with one chunk those are dw and db themselves.
 const backwardWbK = new Kernel({
   name: 'layernorm_backward_wb',
   read: { x: 'f32', mean: 'f32', rstd: 'f32', dy: 'f32' },
-  write: { dw: 'f32', db: 'f32' },
-  params: { rows: 'u32', C: 'u32' },
+  write: { pw: 'f32', pb: 'f32' },
+  params: { rows: 'u32', C: 'u32', chunk: 'u32' },
   body: /* wgsl */ `
 @compute @workgroup_size(${WG})
 fn main(@builtin(global_invocation_id) gid: vec3u) {
@@ -65,15 +72,54 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
   if (c >= p.C) { return; }
   var sw = 0.0;
   var sb = 0.0;
-  for (var i = 0u; i < p.rows; i++) {
+  for (var i = gid.y * p.chunk; i < min(p.rows, (gid.y + 1u) * p.chunk); i++) {
     let g = dy[i * p.C + c];
     sw += g * (x[i * p.C + c] - mean[i]) * rstd[i];
     sb += g;
+  }
+  pw[gid.y * p.C + c] = sw;
+  pb[gid.y * p.C + c] = sb;
+}`,
+});
+
+// dw[c] = sum_r pw[r * C + c], db likewise (a lane per column, chunks in order: deterministic).
+const wbSumK = new Kernel({
+  name: 'layernorm_backward_wb_sum',
+  read: { pw: 'f32', pb: 'f32' },
+  write: { dw: 'f32', db: 'f32' },
+  params: { C: 'u32', chunks: 'u32' },
+  body: /* wgsl */ `
+@compute @workgroup_size(${WG})
+fn main(@builtin(global_invocation_id) gid: vec3u) {
+  let c = gid.x;
+  if (c >= p.C) { return; }
+  var sw = 0.0;
+  var sb = 0.0;
+  for (var r = 0u; r < p.chunks; r++) {
+    sw += pw[r * p.C + c];
+    sb += pb[r * p.C + c];
   }
   dw[c] = sw;
   db[c] = sb;
 }`,
 });
+
+function launchWeightGrads(b: { x: GPUBuffer; mean: GPUBuffer; rstd: GPUBuffer; dy: GPUBuffer; dw: GPUBuffer; db: GPUBuffer }, rows: number, C: number): void {
+  const chunks = Math.max(1, Math.min(WB_MAX_CHUNKS, Math.ceil(rows / WB_CHUNK_ROWS)));
+  const chunk = Math.ceil(rows / chunks);
+  const groups = Math.ceil(C / WG);
+  if (chunks === 1) {
+    backwardWbK.launch([b.x, b.mean, b.rstd, b.dy, b.dw, b.db], { rows, C, chunk }, [groups, 1, 1]);
+    return;
+  }
+  const dev = device();
+  const pw = dev.alloc(4 * chunks * C, 'layernorm dw partials');
+  const pb = dev.alloc(4 * chunks * C, 'layernorm db partials');
+  backwardWbK.launch([b.x, b.mean, b.rstd, b.dy, pw, pb], { rows, C, chunk }, [groups, chunks, 1]);
+  wbSumK.launch([pw, pb, b.dw, b.db], { C, chunks }, [groups, 1, 1]);
+  dev.release(pw); // scratch: later dispatches that reuse it run after these
+  dev.release(pb);
+}
 
 export function launchLayerNorm(
   b: { x: GPUBuffer; w: GPUBuffer; bias: GPUBuffer | null; y: GPUBuffer; mean: GPUBuffer; rstd: GPUBuffer },
@@ -98,5 +144,5 @@ export function launchLayerNormBackward(
     const { kernel, lanes } = backwardDxK(rows);
     kernel.launch([b.x, b.w, b.mean, b.rstd, b.dy, b.dx], { rows, C }, rowGrid(rows, lanes));
   }
-  if (b.dw && b.db) backwardWbK.launch([b.x, b.mean, b.rstd, b.dy, b.dw, b.db], { rows, C }, grid1d(C, WG));
+  if (b.dw && b.db) launchWeightGrads({ ...b, dw: b.dw, db: b.db }, rows, C);
 }
