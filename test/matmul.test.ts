@@ -5,7 +5,7 @@
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { device, matmul, scope, tensor } from '../src/index.js';
-import { setMatmulPath } from '../src/kernels/wgsl/matmul.js';
+import { setMatmulPath, setMatmulSubgroups } from '../src/kernels/wgsl/matmul.js';
 import { checkGrad } from './gradcheck.js';
 import { expectClose, fcParams, seededValues, setupDevice, toTensor } from './helpers.js';
 import { matmulRef, numel, ref, type Ref } from './reference.js';
@@ -75,8 +75,10 @@ describe('matmul matches the float64 reference', () => {
     expect(device().memory().liveBuffers).toBe(before);
   });
 
-  // auto picks skinny for <= 4 rows, else the texture path on llvmpipe/lavapipe and the buffer path elsewhere: check all.
-  it.each(['buffer', 'texture', 'skinny'] as const)('bigger fixed cases (not multiples of the tile, 256^3, rows copied to textures), %s path', async (path) => {
+  // auto picks skinny for <= 4 rows, else the texture path on llvmpipe/lavapipe and the buffer path
+  // elsewhere: check all, the texture path with and without subgroup sharing of A (where the adapter
+  // has it) and with each of its blocks (8, 16 and 32 rows a lane, by M).
+  it.each(['buffer', 'texture', 'texture without subgroups', 'skinny'] as const)('bigger fixed cases (not multiples of the tile, 256^3, rows copied to textures), %s path', async (variant) => {
     const cases: Case[] = [
       { M: 130, N: 128, K: 192, transA: false, transB: false, batchA: [2], batchB: [2], seed: 6 },
       { M: 70, N: 64, K: 64, transA: false, transB: false, batchA: [3], batchB: [1], seed: 7 },
@@ -91,12 +93,19 @@ describe('matmul matches the float64 reference', () => {
       { M: 40, N: 96, K: 128, transA: false, transB: true, batchA: [], batchB: [], seed: 10 },
       { M: 64, N: 130, K: 64, transA: true, transB: true, batchA: [3], batchB: [3], seed: 11 },
       { M: 384, N: 128, K: 768, transA: true, transB: false, batchA: [], batchB: [], seed: 12 }, // a GPT dW
+      // 32 rows a lane, a partial last tile, every operand layout
+      { M: 600, N: 70, K: 130, transA: false, transB: false, batchA: [2], batchB: [], seed: 13 },
+      { M: 600, N: 70, K: 128, transA: true, transB: true, batchA: [], batchB: [], seed: 14 },
+      { M: 520, N: 33, K: 64, transA: true, transB: false, batchA: [], batchB: [], seed: 15 },
+      { M: 768, N: 65, K: 128, transA: false, transB: true, batchA: [], batchB: [], seed: 16 }, // the GPT's LM head
     ];
-    setMatmulPath(path);
+    setMatmulPath(variant === 'texture without subgroups' ? 'texture' : variant);
+    if (variant === 'texture without subgroups') setMatmulSubgroups('off');
     try {
       for (const c of cases) await checkForward(c);
     } finally {
       setMatmulPath('auto');
+      setMatmulSubgroups('auto');
     }
   });
 

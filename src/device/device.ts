@@ -22,6 +22,8 @@ export interface DeviceInfo {
   isFallbackAdapter: boolean;
   features: string[];
   limits: Record<string, number>;
+  /** The adapter's subgroup sizes [min, max], where it tells. */
+  subgroupSizes: [number, number] | null;
 }
 
 export interface MemoryStats {
@@ -389,6 +391,7 @@ export function adapterInfo(adapter: GPUAdapter, platform: Platform): DeviceInfo
     isFallbackAdapter: (i as { isFallbackAdapter?: boolean }).isFallbackAdapter ?? false,
     features: [...adapter.features].sort(),
     limits,
+    subgroupSizes: i.subgroupMinSize && i.subgroupMaxSize ? [i.subgroupMinSize, i.subgroupMaxSize] : null,
   };
 }
 

@@ -22,6 +22,8 @@ export interface KernelSpec {
   params?: Record<string, ParamType>;
   /** The WGSL body: helper fns and `@compute fn main`. May use the names declared above, and `p.<param>`. */
   body: string;
+  /** WGSL extensions the body needs (`enable` directives), e.g. 'subgroups'. */
+  enable?: string[];
 }
 
 export type ParamValues = Record<string, number | readonly number[]>;
@@ -79,7 +81,8 @@ export class Kernel {
         buffer: { type: 'uniform' },
       });
     }
-    this.wgsl = `// kernel: ${spec.name}\n${header.join('\n')}\n${DIM_HELPER}\n${spec.body}`;
+    const enables = (spec.enable ?? []).map((e) => `enable ${e};\n`).join('');
+    this.wgsl = `${enables}// kernel: ${spec.name}\n${header.join('\n')}\n${DIM_HELPER}\n${spec.body}`;
   }
 
   pack(values: ParamValues): ArrayBuffer | null {

@@ -171,6 +171,22 @@ export interface MatmulPlan {
 
 export type MatmulPath = 'auto' | 'buffer' | 'texture' | 'skinny';
 let forcedPath: MatmulPath = 'auto';
+let subgroupSharing: 'auto' | 'off' = 'auto';
+
+/** Turns the texture path's subgroup sharing of A off, or back to 'auto' (tests, benchmarks). */
+export function setMatmulSubgroups(mode: 'auto' | 'off'): void {
+  subgroupSharing = mode;
+}
+
+/**
+ * Whether the texture matmul shares A texels across a subgroup: needs subgroups of exactly the
+ * workgroup's 8 lanes along N (llvmpipe with 256-bit vectors forms each subgroup from 8
+ * consecutive invocations, i.e. one lid.y).
+ */
+function sharesA(): boolean {
+  const { features, subgroupSizes } = device().info;
+  return subgroupSharing === 'auto' && features.includes('subgroups') && subgroupSizes?.[0] === TEX_LANES && subgroupSizes[1] === TEX_LANES;
+}
 
 /**
  * Forces one path (tests, benchmarks). 'auto': 'skinny' for at most SKINNY_ROWS rows per batch
@@ -243,8 +259,7 @@ function launchSkinnyMatmul(a: GPUBuffer, b: GPUBuffer, c: GPUBuffer, plan: Matm
 // ---- texture path ---------------------------------------------------------------------------
 
 const TEX_LANES = 8; // 8x8 lanes
-const TEX_RM = 8; // C rows per lane
-const texKernels = new Map<string, Kernel>(); // by RN and operand layouts
+const texKernels = new Map<string, Kernel>(); // by block, operand layouts and A sharing
 
 // op(X)[b][r, c] = x[strided(b, ...) + r * sr + c * sc] for r < rows, c < cols, b < batches; a
 // texel of t holds op(X)[b][r, 4x .. 4x+3] at (x, b * pitch + r), zeros outside.
@@ -283,16 +298,25 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
  */
 type TexLayout = 'k' | 'outer';
 
-function textureMatmulKernel(RNT: number, aLayout: TexLayout, bLayout: TexLayout): Kernel {
+function textureMatmulKernel(RM: number, RNT: number, aLayout: TexLayout, bLayout: TexLayout, shareA: boolean): Kernel {
   const loop = (n: number, f: (i: number) => string) => Array.from({ length: n }, (_, i) => f(i)).join('\n');
   const RQ = RNT / 4; // vec4 columns per lane
-  const TMT = TEX_LANES * TEX_RM;
+  const TMT = TEX_LANES * RM;
   const TNT = TEX_LANES * RNT;
   // per kq: load the texels, then A(i, c) (a scalar) and B(c, q) (a vec4 of 4 columns) for k = 4kq + c
-  const aLoads =
-    aLayout === 'k'
-      ? loop(TEX_RM, (i) => `    let a${i} = textureLoad(ta, vec2u(kq, a_row + ${i}u), 0);`)
-      : loop(4, (c) => loop(TEX_RM / 4, (g) => `    let a${c}_${g} = textureLoad(ta, vec2u(a_col + ${g}u, a_k + 4u * kq + ${c}u), 0);`));
+  // With subgroups of 8 lanes (the 8 lanes of one lid.y, which all need the same 8 A texels), each
+  // lane fetches one of them and the others come by broadcast.
+  // texel t of the lane's A texels: 'k' row t, 'outer' column group t / 4 at k offset t % 4
+  const aLoads = shareA
+    ? [loop(RM / 8, (h) => aLayout === 'k'
+        ? `    let a_mine${h} = textureLoad(ta, vec2u(kq, a_row + ${8 * h}u + sg), 0);`
+        : `    let a_mine${h} = textureLoad(ta, vec2u(a_col + ${2 * h}u + sg / 4u, a_k + 4u * kq + sg % 4u), 0);`),
+       aLayout === 'k'
+        ? loop(RM, (i) => `    let a${i} = subgroupBroadcast(a_mine${i >> 3}, ${i & 7}u);`)
+        : loop(4, (c) => loop(RM / 4, (g) => `    let a${c}_${g} = subgroupBroadcast(a_mine${(4 * g + c) >> 3}, ${(4 * g + c) & 7}u);`))].join('\n')
+    : aLayout === 'k'
+      ? loop(RM, (i) => `    let a${i} = textureLoad(ta, vec2u(kq, a_row + ${i}u), 0);`)
+      : loop(4, (c) => loop(RM / 4, (g) => `    let a${c}_${g} = textureLoad(ta, vec2u(a_col + ${g}u, a_k + 4u * kq + ${c}u), 0);`));
   const A = (i: number, c: number) => (aLayout === 'k' ? `a${i}.${'xyzw'[c]}` : `a${c}_${i >> 2}.${'xyzw'[i & 3]}`);
   const bLoads =
     bLayout === 'outer'
@@ -302,7 +326,8 @@ function textureMatmulKernel(RNT: number, aLayout: TexLayout, bLayout: TexLayout
           loop(4, (c) => loop(RQ, (q) => `    let b${c}_${q} = vec4f(${[0, 1, 2, 3].map((x) => `t${4 * q + x}.${'xyzw'[c]}`).join(', ')});`)),
         ].join('\n');
   return new Kernel({
-    name: `matmul-texture-${TEX_RM}x${RNT}-${aLayout}-${bLayout}`,
+    name: `matmul-texture-${RM}x${RNT}-${aLayout}-${bLayout}`,
+    enable: shareA ? ['subgroups'] : [],
     write: { c: 'f32' },
     textures: { ta: 'load', tb: 'load' },
     params: { M: 'u32', N: 'u32', kq: 'u32', kp: 'u32', tiles_n: 'u32', tiles_m: 'u32', tiles: 'u32' },
@@ -317,13 +342,13 @@ fn store(base: u32, row: u32, col: u32, v: vec4f) {
 }
 
 @compute @workgroup_size(${TEX_LANES}, ${TEX_LANES})
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_id) lid: vec3u) {
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_id) lid: vec3u${shareA ? ', @builtin(subgroup_invocation_id) sg: u32' : ''}) {
   let t = linear(wid, nwg, 1u);
   if (t >= p.tiles) { return; }
   let n0 = (t % p.tiles_n) * ${TNT}u;
   let m0 = ((t / p.tiles_n) % p.tiles_m) * ${TMT}u;
   let batch = t / (p.tiles_n * p.tiles_m);
-  let row = m0 + lid.y * ${TEX_RM}u;
+  let row = m0 + lid.y * ${RM}u;
   let col = n0 + lid.x * ${RNT}u;
   // texel coordinates of this lane's rows of op(A) and columns of op(B) at k = 0 (per layout)
   let a_row = batch * p.M + row;
@@ -333,14 +358,14 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
   let b_col = col / 4u;
   let b_k = batch * p.kp;
   // acc[i * ${RQ} + q] = C[row + i, col + 4q .. col + 4q + 3]
-  var acc: array<vec4f, ${TEX_RM * RQ}>;
+  var acc: array<vec4f, ${RM * RQ}>;
   for (var kq = 0u; kq < p.kq; kq++) {
 ${aLoads}
 ${bLoads}
-${loop(TEX_RM, (i) => loop(RQ, (q) => `    acc[${i * RQ + q}] += ${[0, 1, 2, 3].map((c) => `${A(i, c)} * b${c}_${q}`).join(' + ')};`))}
+${loop(RM, (i) => loop(RQ, (q) => `    acc[${i * RQ + q}] += ${[0, 1, 2, 3].map((c) => `${A(i, c)} * b${c}_${q}`).join(' + ')};`))}
   }
   let c_base = batch * p.M * p.N;
-${loop(TEX_RM, (i) => loop(RQ, (q) => `  store(c_base, row + ${i}u, col + ${4 * q}u, acc[${i * RQ + q}]);`))}
+${loop(RM, (i) => loop(RQ, (q) => `  store(c_base, row + ${i}u, col + ${4 * q}u, acc[${i * RQ + q}]);`))}
 }`,
   });
 }
@@ -376,8 +401,10 @@ function fillTexture(
 /** The texture path; false (nothing recorded) when a texture would exceed the adapter's limit. */
 function launchTextureMatmul(a: GPUBuffer, b: GPUBuffer, c: GPUBuffer, plan: MatmulPlan, nBatch: number): boolean {
   const { M, N, K, transA, transB, batchShape } = plan;
-  const RNT = N > 4 * TEX_LANES * 2 ? 16 : 8;
-  const TMT = TEX_LANES * TEX_RM;
+  const shareA = sharesA();
+  // C rows and columns per lane (measured on lavapipe, see the header)
+  const [RM, RNT] = shareA ? [M >= 512 ? 32 : M >= 128 ? 16 : 8, 8] : [8, N > 4 * TEX_LANES * 2 ? 16 : 8];
+  const TMT = TEX_LANES * RM;
   const TNT = TEX_LANES * RNT;
   const tilesM = Math.ceil(M / TMT);
   const tilesN = Math.ceil(N / TNT);
@@ -404,9 +431,9 @@ function launchTextureMatmul(a: GPUBuffer, b: GPUBuffer, c: GPUBuffer, plan: Mat
   const tb = dev.allocTexture(bFill.width, bFill.height, 'matmul-b');
   fillTexture(a, ta, nBatch, batchShape, plan.aStrides, aFill);
   fillTexture(b, tb, nBatch, batchShape, plan.bStrides, bFill);
-  const key = `${RNT}-${aLayout}-${bLayout}`;
+  const key = `${RM}-${RNT}-${aLayout}-${bLayout}-${shareA}`;
   let k = texKernels.get(key);
-  if (!k) texKernels.set(key, (k = textureMatmulKernel(RNT, aLayout, bLayout)));
+  if (!k) texKernels.set(key, (k = textureMatmulKernel(RM, RNT, aLayout, bLayout, shareA)));
   k.launch([c, ta, tb], { M, N, kq, kp, tiles_n: tilesN, tiles_m: tilesM, tiles }, grid1d(tiles, 1));
   dev.releaseTexture(ta);
   dev.releaseTexture(tb);
