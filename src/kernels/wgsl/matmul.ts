@@ -30,10 +30,17 @@
 // copyBufferToTexture (a memcpy: 0.1 ms for 1024x1024); otherwise `matmul-pack` writes it, one
 // lane per texel (6 ms for 1024x1024, 0.4 ms for 768x128), resolving batch strides and padding.
 // Keeping stored layouts made every weight and dW operand of the GPT step a copy (step ~15%
-// faster than packing transposes). The matmul has 8x8 lanes, each an 8 x RN block of C (RN = 16
-// when N > 64, else 8): per 4 k, 8 A texels, RN B texels (as vec4 columns), 8 * RN/4 vec4 FMAs;
-// no workgroup memory, no bounds checks but the store. Textures are pooled by the device and
-// released as soon as the dispatches are recorded.
+// faster than packing transposes). The matmul has 8 lanes along N by WY along M, each an RM x RN
+// block of C: per 4 k, RM A texels (scalars of 4 k for each row), RN B texels (as vec4 columns),
+// RM * RN/4 vec4 FMAs; no workgroup memory, no bounds checks but the store. Textures are pooled by
+// the device and released as soon as the dispatches are recorded.
+// Subgroup sharing of A: the 8 lanes along N of one lid.y need the same A texels. Where subgroups
+// are exactly those 8 lanes (llvmpipe with 256-bit vectors), each lane fetches RM/8 of them and the
+// rest come by subgroupBroadcast, so a lane can afford RM = 32 (WY = 4: 128-row tiles). Measured on
+// lavapipe (bench --only matmul, train; quiet 2 cores): 1.3-1.7x the unshared 8x16 blocks at the
+// GPT shapes (c_fc 768x128x512: 18 -> 31 GFLOP/s), step 350 -> ~270 ms; RM x RN 16x8 and 32x8
+// with 8 lanes along M, 24x8, 16x4, 32x4 and 16x16 were each slower. Without sharing: 8 lanes
+// along M, 8 x RN blocks (RN = 16 when N > 64, else 8).
 // Measured with bench/matmul-variants.ts (lavapipe, 2 cores, LP_NUM_THREADS=8, a training run
 // sharing the cores, medians of interleaved runs, copies/packing included), texture vs buffer
 // path: 1024^3 11-17 vs 5 GFLOP/s; [768x128]·[128x384|128|512], [768x512]·[512x128] and the
@@ -258,7 +265,7 @@ function launchSkinnyMatmul(a: GPUBuffer, b: GPUBuffer, c: GPUBuffer, plan: Matm
 
 // ---- texture path ---------------------------------------------------------------------------
 
-const TEX_LANES = 8; // 8x8 lanes
+const TEX_LANES = 8; // lanes along N (one subgroup on llvmpipe); WY lanes along M
 const texKernels = new Map<string, Kernel>(); // by block, operand layouts and A sharing
 
 // op(X)[b][r, c] = x[strided(b, ...) + r * sr + c * sc] for r < rows, c < cols, b < batches; a
@@ -298,10 +305,10 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
  */
 type TexLayout = 'k' | 'outer';
 
-function textureMatmulKernel(RM: number, RNT: number, aLayout: TexLayout, bLayout: TexLayout, shareA: boolean): Kernel {
+function textureMatmulKernel(WY: number, RM: number, RNT: number, aLayout: TexLayout, bLayout: TexLayout, shareA: boolean): Kernel {
   const loop = (n: number, f: (i: number) => string) => Array.from({ length: n }, (_, i) => f(i)).join('\n');
   const RQ = RNT / 4; // vec4 columns per lane
-  const TMT = TEX_LANES * RM;
+  const TMT = WY * RM;
   const TNT = TEX_LANES * RNT;
   // per kq: load the texels, then A(i, c) (a scalar) and B(c, q) (a vec4 of 4 columns) for k = 4kq + c
   // With subgroups of 8 lanes (the 8 lanes of one lid.y, which all need the same 8 A texels), each
@@ -341,7 +348,7 @@ fn store(base: u32, row: u32, col: u32, v: vec4f) {
   }
 }
 
-@compute @workgroup_size(${TEX_LANES}, ${TEX_LANES})
+@compute @workgroup_size(${TEX_LANES}, ${WY})
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_id) lid: vec3u${shareA ? ', @builtin(subgroup_invocation_id) sg: u32' : ''}) {
   let t = linear(wid, nwg, 1u);
   if (t >= p.tiles) { return; }
@@ -402,9 +409,9 @@ function fillTexture(
 function launchTextureMatmul(a: GPUBuffer, b: GPUBuffer, c: GPUBuffer, plan: MatmulPlan, nBatch: number): boolean {
   const { M, N, K, transA, transB, batchShape } = plan;
   const shareA = sharesA();
-  // C rows and columns per lane (measured on lavapipe, see the header)
-  const [RM, RNT] = shareA ? [M >= 512 ? 32 : M >= 128 ? 16 : 8, 8] : [8, N > 4 * TEX_LANES * 2 ? 16 : 8];
-  const TMT = TEX_LANES * RM;
+  // lanes along M, and C rows and columns per lane (measured on lavapipe, see the header)
+  const [WY, RM, RNT] = shareA ? (M >= 128 ? [4, 32, 8] : [8, 8, 8]) : [8, 8, N > 4 * TEX_LANES * 2 ? 16 : 8];
+  const TMT = WY * RM;
   const TNT = TEX_LANES * RNT;
   const tilesM = Math.ceil(M / TMT);
   const tilesN = Math.ceil(N / TNT);
@@ -431,9 +438,9 @@ function launchTextureMatmul(a: GPUBuffer, b: GPUBuffer, c: GPUBuffer, plan: Mat
   const tb = dev.allocTexture(bFill.width, bFill.height, 'matmul-b');
   fillTexture(a, ta, nBatch, batchShape, plan.aStrides, aFill);
   fillTexture(b, tb, nBatch, batchShape, plan.bStrides, bFill);
-  const key = `${RM}-${RNT}-${aLayout}-${bLayout}-${shareA}`;
+  const key = `${WY}-${RM}-${RNT}-${aLayout}-${bLayout}-${shareA}`;
   let k = texKernels.get(key);
-  if (!k) texKernels.set(key, (k = textureMatmulKernel(RM, RNT, aLayout, bLayout, shareA)));
+  if (!k) texKernels.set(key, (k = textureMatmulKernel(WY, RM, RNT, aLayout, bLayout, shareA)));
   k.launch([c, ta, tb], { M, N, kq, kp, tiles_n: tilesN, tiles_m: tilesM, tiles }, grid1d(tiles, 1));
   dev.releaseTexture(ta);
   dev.releaseTexture(tb);
