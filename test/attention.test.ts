@@ -1,8 +1,10 @@
 // Fused causal attention against a float64 reference: forward (with and without a decoding
-// context), and the gradient of the packed qkv against finite differences.
+// context), and the gradient of the packed qkv against finite differences; both kernel families
+// (subgroup broadcasts where the adapter has 8-lane subgroups, and workgroup-memory tiles).
 import fc from 'fast-check';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { causalAttention, noGrad, scope, tensor } from '../src/index.js';
+import { setSubgroupKernels } from '../src/kernels/kernel.js';
 import { checkGrad } from './gradcheck.js';
 import { expectClose, fcParams, seededValues, setupDevice, toTensor } from './helpers.js';
 import { causalAttentionRef, ref } from './reference.js';
@@ -17,7 +19,10 @@ const shapeArb = fc.record({
   HS: fc.constantFrom(1, 3, 4, 8, 32, 64),
 });
 
-describe('causalAttention', () => {
+describe.each(['auto', 'off'] as const)('causalAttention, subgroup kernels %s', (subgroups) => {
+  beforeAll(() => setSubgroupKernels(subgroups));
+  afterAll(() => setSubgroupKernels('auto'));
+
   it('forward matches the float64 reference', async () => {
     await fc.assert(
       fc.asyncProperty(shapeArb, fc.integer({ min: 1, max: 1000 }), async ({ B, T, nHead, HS }, seed) => {

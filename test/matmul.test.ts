@@ -5,7 +5,8 @@
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { device, matmul, scope, tensor } from '../src/index.js';
-import { setMatmulPath, setMatmulSubgroups } from '../src/kernels/wgsl/matmul.js';
+import { setSubgroupKernels } from '../src/kernels/kernel.js';
+import { setMatmulPath } from '../src/kernels/wgsl/matmul.js';
 import { checkGrad } from './gradcheck.js';
 import { expectClose, fcParams, seededValues, setupDevice, toTensor } from './helpers.js';
 import { matmulRef, numel, ref, type Ref } from './reference.js';
@@ -100,12 +101,12 @@ describe('matmul matches the float64 reference', () => {
       { M: 768, N: 65, K: 128, transA: false, transB: true, batchA: [], batchB: [], seed: 16 }, // the GPT's LM head
     ];
     setMatmulPath(variant === 'texture without subgroups' ? 'texture' : variant);
-    if (variant === 'texture without subgroups') setMatmulSubgroups('off');
+    if (variant === 'texture without subgroups') setSubgroupKernels('off');
     try {
       for (const c of cases) await checkForward(c);
     } finally {
       setMatmulPath('auto');
-      setMatmulSubgroups('auto');
+      setSubgroupKernels('auto');
     }
   });
 

@@ -124,6 +124,23 @@ fn strided(i: u32, rank: u32, shape: array<vec4u, 2>, strides: array<vec4u, 2>) 
   return off;
 }`;
 
+let subgroupKernels: 'auto' | 'off' = 'auto';
+
+/** Turns the subgroup variants of kernels off, or back to 'auto' (tests, benchmarks). */
+export function setSubgroupKernels(mode: 'auto' | 'off'): void {
+  subgroupKernels = mode;
+}
+
+/**
+ * Whether kernels may count on subgroups of exactly `size` lanes. On llvmpipe/lavapipe (256-bit
+ * vectors) a subgroup is the 8 consecutive invocations one SIMD instruction runs, and sharing
+ * values through subgroupBroadcast beats reloading them from memory; GPUs report other sizes.
+ */
+export function subgroupsOf(size: number): boolean {
+  const { features, subgroupSizes } = device().info;
+  return subgroupKernels === 'auto' && features.includes('subgroups') && subgroupSizes?.[0] === size && subgroupSizes[1] === size;
+}
+
 const MAX_GROUPS = 65535;
 
 /** Workgroup counts covering n invocations of a 1-D kernel of `size` lanes; 2-D once n outgrows one axis. */

@@ -9,16 +9,11 @@
 // Every kernel: 64 lanes per workgroup, one row (query or key) per lane, one workgroup per
 // (b, h, 64 rows); the other side streams through workgroup memory in tiles of TILE rows.
 // Specialised by HS (vec4-padded; loads and stores guard the padding) and TILE.
-import { Kernel, LINEAR, grid1d } from '../kernel.js';
+import { Kernel, grid1d, subgroupsOf } from '../kernel.js';
+import { PARAMS, prelude, storeRow, unroller } from './attention-prelude.js';
+import { backwardKeySgKernel, backwardQuerySgKernel, forwardSgKernel, SG } from './attention-subgroup.js';
 
 const LANES = 64;
-
-/**
- * `u(f)`: f(d) for every vec4 d of a head row, as straight-line code. Constant indices keep the
- * per-lane rows in registers; indexed by a loop variable they live in memory on CPU drivers
- * (measured on lavapipe: the three kernels ~2x faster unrolled).
- */
-const unroller = (hs: number) => (f: (d: number) => string, sep = '\n') => Array.from({ length: Math.ceil(hs / 4) }, (_, d) => f(d)).join(sep);
 
 /** Rows per workgroup-memory tile: two tiles of HS floats per row stay within ~12 KB. */
 function tileRows(hs: number): number {
@@ -27,51 +22,14 @@ function tileRows(hs: number): number {
   return t;
 }
 
-// Shared prelude: which (b, h, 64-row block) this workgroup is, and vec4 row loads/stores.
-function prelude(hs: number, buffers: string[]): string {
-  const v4 = Math.ceil(hs / 4);
-  // buf[base + 4d .. base + 4d + 3] as a vec4, zero past HS (WGSL cannot pass storage pointers)
-  const loaders = buffers.map((buf) => `fn load_${buf}(base: u32, d: u32) -> vec4f {
-  var r = vec4f(0.0);
-  for (var c = 0u; c < 4u; c++) {
-    if (4u * d + c < HS) { r[c] = ${buf}[base + 4u * d + c]; }
-  }
-  return r;
-}`);
-  return /* wgsl */ `
-${LINEAR}
-const HS = ${hs}u;
-const V4 = ${v4}u;
-const TILE = ${tileRows(hs)}u;
-${loaders.join('\n')}
-
-struct Block { b: u32, h: u32, row0: u32 }
-fn block_of(wid: vec3u, nwg: vec3u, rows: u32) -> Block {
-  let t = linear(wid, nwg, 1u);
-  let blocks = (rows + ${LANES - 1}u) / ${LANES}u;
-  let bh = t / blocks;
-  return Block(bh / p.n_head, bh % p.n_head, (t % blocks) * ${LANES}u);
-}
-`;
-}
-
-// buf[base + 4d .. base + 4d + 3] = v, clipped to the head size
-function storeRow(buf: string, hs: number): string {
-  return /* wgsl */ `
-fn store_${buf}(base: u32, d: u32, v: vec4f) {
-  for (var c = 0u; c < 4u; c++) {
-    if (4u * d + c < ${hs}u) { ${buf}[base + 4u * d + c] = v[c]; }
-  }
-}`;
-}
-
 /**
  * A kernel's `main`: this workgroup's (b, h) and 64-row block as `blk`, and this lane's row (a
  * query, or a key) as `r`, `live` when r < Tq; `tiles` are workgroup-memory tiles of TILE head
  * rows, `scalars` of TILE floats. `body` follows.
  */
-function attentionMain(tiles: string[], scalars: string[], body: string): string {
+function attentionMain(hs: number, tiles: string[], scalars: string[], body: string): string {
   return /* wgsl */ `
+const TILE = ${tileRows(hs)}u;
 ${tiles.map((t) => `var<workgroup> ${t}: array<vec4f, TILE * V4>;`).join('\n')}
 ${scalars.map((t) => `var<workgroup> ${t}: array<f32, TILE>;`).join('\n')}
 
@@ -99,8 +57,6 @@ function keyTile(src: string, rows: string): string {
     workgroupBarrier();`;
 }
 
-const PARAMS = { B: 'u32', n_head: 'u32', C: 'u32', Tq: 'u32', Tk: 'u32', scale: 'f32', groups: 'u32' } as const;
-
 function forwardKernel(hs: number): Kernel {
   const u = unroller(hs);
   return new Kernel({
@@ -109,9 +65,9 @@ function forwardKernel(hs: number): Kernel {
     write: { y: 'f32', lse: 'f32' },
     params: PARAMS,
     body: /* wgsl */ `
-${prelude(hs, ['qkv', 'kv'])}
+${prelude(hs, ['qkv', 'kv'], LANES)}
 ${storeRow('y', hs)}
-${attentionMain(['ks', 'vs'], [], `
+${attentionMain(hs, ['ks', 'vs'], [], `
   let i = r;
   let past = p.Tk - p.Tq; // query i sits at position past + i and sees keys 0 ..= past + i
   var q: array<vec4f, V4>;
@@ -158,9 +114,9 @@ function backwardQueryKernel(hs: number): Kernel {
     write: { dqkv: 'f32', dsum: 'f32' },
     params: PARAMS,
     body: /* wgsl */ `
-${prelude(hs, ['qkv', 'y', 'dy'])}
+${prelude(hs, ['qkv', 'y', 'dy'], LANES)}
 ${storeRow('dqkv', hs)}
-${attentionMain(['ks', 'vs'], [], `
+${attentionMain(hs, ['ks', 'vs'], [], `
   let i = r;
   var q: array<vec4f, V4>;
   var g: array<vec4f, V4>;
@@ -205,9 +161,9 @@ function backwardKeyKernel(hs: number): Kernel {
     write: { dqkv: 'f32' },
     params: PARAMS,
     body: /* wgsl */ `
-${prelude(hs, ['qkv', 'dy'])}
+${prelude(hs, ['qkv', 'dy'], LANES)}
 ${storeRow('dqkv', hs)}
-${attentionMain(['qs', 'gs'], ['lses', 'dsums'], `
+${attentionMain(hs, ['qs', 'gs'], ['lses', 'dsums'], `
   let j = r;
   var k: array<vec4f, V4>;
   var v: array<vec4f, V4>;
@@ -255,14 +211,15 @@ ${u((d) => `    store_dqkv(base, ${d}u, dk[${d}] * p.scale);
   });
 }
 
+type Kind = 'fwd' | 'dq' | 'dkv';
+const WORKGROUP_KERNELS = { fwd: forwardKernel, dq: backwardQueryKernel, dkv: backwardKeyKernel };
+const SUBGROUP_KERNELS = { fwd: forwardSgKernel, dq: backwardQuerySgKernel, dkv: backwardKeySgKernel };
+
 const cache = new Map<string, Kernel>();
-function kernel(kind: 'fwd' | 'dq' | 'dkv', hs: number): Kernel {
-  const key = `${kind}:${hs}`;
+function kernel(kind: Kind, hs: number, subgroups: boolean): Kernel {
+  const key = `${kind}:${hs}:${subgroups}`;
   let k = cache.get(key);
-  if (!k) {
-    k = kind === 'fwd' ? forwardKernel(hs) : kind === 'dq' ? backwardQueryKernel(hs) : backwardKeyKernel(hs);
-    cache.set(key, k);
-  }
+  if (!k) cache.set(key, (k = (subgroups ? SUBGROUP_KERNELS : WORKGROUP_KERNELS)[kind](hs)));
   return k;
 }
 
@@ -276,15 +233,17 @@ export interface AttentionShape {
 }
 
 function launchArgs(s: AttentionShape) {
-  const blocks = s.B * s.nHead * Math.ceil(s.Tq / LANES);
+  const subgroups = subgroupsOf(SG);
+  const lanes = subgroups ? SG : LANES;
+  const blocks = s.B * s.nHead * Math.ceil(s.Tq / lanes);
   const params = { B: s.B, n_head: s.nHead, C: s.C, Tq: s.Tq, Tk: s.Tk, scale: 1 / Math.sqrt(s.C / s.nHead), groups: blocks };
-  return { params, grid: grid1d(blocks, 1), hs: s.C / s.nHead };
+  return { params, grid: grid1d(blocks, 1), hs: s.C / s.nHead, subgroups };
 }
 
 /** y [B, Tq, C] and lse [B, NH, Tq] from packed qkv [B, Tq, 3C] and kv [B, Tk, 3C]. */
 export function launchAttention(qkv: GPUBuffer, kv: GPUBuffer, y: GPUBuffer, lse: GPUBuffer, s: AttentionShape): void {
-  const { params, grid, hs } = launchArgs(s);
-  if (params.groups) kernel('fwd', hs).launch([qkv, kv, y, lse], params, grid);
+  const { params, grid, hs, subgroups } = launchArgs(s);
+  if (params.groups) kernel('fwd', hs, subgroups).launch([qkv, kv, y, lse], params, grid);
 }
 
 /** dqkv [B, T, 3C] (fully written) from the forward's qkv, y, lse and the upstream dy; dsum is scratch [B, NH, T]. */
@@ -292,8 +251,8 @@ export function launchAttentionBackward(
   b: { qkv: GPUBuffer; y: GPUBuffer; dy: GPUBuffer; lse: GPUBuffer; dsum: GPUBuffer; dqkv: GPUBuffer },
   s: AttentionShape,
 ): void {
-  const { params, grid, hs } = launchArgs(s);
+  const { params, grid, hs, subgroups } = launchArgs(s);
   if (!params.groups) return;
-  kernel('dq', hs).launch([b.qkv, b.y, b.dy, b.lse, b.dqkv, b.dsum], params, grid);
-  kernel('dkv', hs).launch([b.qkv, b.dy, b.lse, b.dsum, b.dqkv], params, grid);
+  kernel('dq', hs, subgroups).launch([b.qkv, b.y, b.dy, b.lse, b.dqkv, b.dsum], params, grid);
+  kernel('dkv', hs, subgroups).launch([b.qkv, b.dy, b.lse, b.dsum, b.dqkv], params, grid);
 }

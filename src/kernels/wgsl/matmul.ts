@@ -48,7 +48,7 @@
 // 0.94x (both operands packed, K = 32 cannot be copied). Tried and dropped: textures + workgroup
 // tiles (slower than without), 16x16 lanes x 4x4 regs, 8x16 lanes x 4x8, 8x8 lanes x 4x8.
 import { device } from '../../device/device.js';
-import { Kernel, LINEAR, grid1d, perElement } from '../kernel.js';
+import { Kernel, LINEAR, grid1d, perElement, subgroupsOf } from '../kernel.js';
 
 const WG_X = 8; // lanes along N
 const WG_Y = 8; // lanes along M
@@ -178,22 +178,6 @@ export interface MatmulPlan {
 
 export type MatmulPath = 'auto' | 'buffer' | 'texture' | 'skinny';
 let forcedPath: MatmulPath = 'auto';
-let subgroupSharing: 'auto' | 'off' = 'auto';
-
-/** Turns the texture path's subgroup sharing of A off, or back to 'auto' (tests, benchmarks). */
-export function setMatmulSubgroups(mode: 'auto' | 'off'): void {
-  subgroupSharing = mode;
-}
-
-/**
- * Whether the texture matmul shares A texels across a subgroup: needs subgroups of exactly the
- * workgroup's 8 lanes along N (llvmpipe with 256-bit vectors forms each subgroup from 8
- * consecutive invocations, i.e. one lid.y).
- */
-function sharesA(): boolean {
-  const { features, subgroupSizes } = device().info;
-  return subgroupSharing === 'auto' && features.includes('subgroups') && subgroupSizes?.[0] === TEX_LANES && subgroupSizes[1] === TEX_LANES;
-}
 
 /**
  * Forces one path (tests, benchmarks). 'auto': 'skinny' for at most SKINNY_ROWS rows per batch
@@ -408,7 +392,8 @@ function fillTexture(
 /** The texture path; false (nothing recorded) when a texture would exceed the adapter's limit. */
 function launchTextureMatmul(a: GPUBuffer, b: GPUBuffer, c: GPUBuffer, plan: MatmulPlan, nBatch: number): boolean {
   const { M, N, K, transA, transB, batchShape } = plan;
-  const shareA = sharesA();
+  // the 8 lanes along N of one lid.y need the same A texels: on llvmpipe they are one subgroup
+  const shareA = subgroupsOf(TEX_LANES);
   // lanes along M, and C rows and columns per lane (measured on lavapipe, see the header)
   const [WY, RM, RNT] = shareA ? (M >= 128 ? [4, 32, 8] : [8, 8, 8]) : [8, 8, N > 4 * TEX_LANES * 2 ? 16 : 8];
   const TMT = WY * RM;
