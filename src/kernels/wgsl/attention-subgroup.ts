@@ -53,7 +53,7 @@ ${u((d) => `  q[${d}] = load_qkv(qbase, ${d}u) * p.scale;`)}
     let kbase = (blk.b * p.Tk + min(j0 + lane, p.Tk - 1u)) * 3u * p.C + p.C + blk.h * HS; // this lane's key
 ${u((d) => `    let kl${d} = load_kv(kbase, ${d}u);\n    let vl${d} = load_kv(kbase + p.C, ${d}u);`)}
 ${rows((r) => `    let s${r} = select(-1e30, ${u((d) => `dot(q[${d}], subgroupBroadcast(kl${d}, ${r}u))`, ' + ')}, j0 + ${r}u <= past + i);`)}
-    let m_new = ${rows((r) => `s${r}`, ',').split(',').reduce((acc, x) => `max(${acc}, ${x})`, 'm')};
+    let m_new = ${Array.from({ length: SG }, (_, r) => `s${r}`).reduce((acc, x) => `max(${acc}, ${x})`, 'm')};
     let correction = exp(m - m_new);
     m = m_new;
 ${rows((r) => `    let p${r} = exp(s${r} - m);`)}

@@ -6,9 +6,10 @@
 //                    query's scaled scores, kept for the backward.
 // Backward (kv = qkv): dq in one kernel (a lane per query; it also writes D = rowsum(dy * y)),
 // then dk and dv in another (a lane per key), both recomputing p = exp(s - lse). No atomics.
-// Every kernel: 64 lanes per workgroup, one row (query or key) per lane, one workgroup per
-// (b, h, 64 rows); the other side streams through workgroup memory in tiles of TILE rows.
-// Specialised by HS (vec4-padded; loads and stores guard the padding) and TILE.
+// These kernels (for GPUs): 64 lanes per workgroup, one row (query or key) per lane, one workgroup
+// per (b, h, 64 rows); the other side streams through workgroup memory in tiles of TILE rows.
+// Specialised by HS (vec4-padded; loads and stores guard the padding) and TILE. Where subgroups
+// are exactly 8 lanes (llvmpipe), attention-subgroup.ts's kernels take their place.
 import { Kernel, grid1d, subgroupsOf } from '../kernel.js';
 import { PARAMS, prelude, storeRow, unroller } from './attention-prelude.js';
 import { backwardKeySgKernel, backwardQuerySgKernel, forwardSgKernel, SG } from './attention-subgroup.js';
