@@ -6,7 +6,7 @@
 // Float kernels have a vec4 twin, launched when the size is a multiple of 4 and no input is
 // strided: a lane loads and stores 4 elements as vec4 and applies the expression to each (one
 // vec4 load instead of four bounds-checked scalar loads: ~1.8x on lavapipe for a 393k-element add).
-import { Kernel, perElement, grid1d } from '../kernel.js';
+import { Kernel, perElement, grid1d, type StorageType } from '../kernel.js';
 
 // Exact GELU, a Phi(a) with Phi the standard normal CDF (PyTorch's nn.GELU(), nanoGPT's MLP), for
 // the gelu op and the fused bias + GELU kernel. WGSL has no erf: Abramowitz & Stegun 7.1.26,
@@ -52,32 +52,21 @@ function scalarFn(args: readonly string[], expr: string): { fn: string; apply: s
 
 /** y = f(x), `expr` in terms of `x` (f32). */
 export function unaryKernel(name: string, expr: string, helpers = ''): Kernel {
-  return cached(`unary:${name}:${expr}`, () => {
-    const scalar = new Kernel({
-      name,
-      read: { a: 'f32' },
-      write: { out: 'f32' },
-      params: { n: 'u32' },
-      body: /* wgsl */ `
+  const { fn, apply } = scalarFn(['x'], expr);
+  // the scalar kernel, or its vec4 twin: x is an element or a vec4 of them
+  const make = (type: 'f32' | 'vec4f', value: string, fns: string) => new Kernel({
+    name,
+    read: { a: type },
+    write: { out: type },
+    params: { n: 'u32' },
+    body: /* wgsl */ `
 ${helpers}
+${fns}
 ${perElement(WG, `
   let x = a[i];
-  out[i] = ${expr};`)}`,
-    });
-    const { fn, apply } = scalarFn(['x'], expr);
-    return withVec4Twin(scalar, () => new Kernel({
-      name,
-      read: { a: 'vec4f' },
-      write: { out: 'vec4f' },
-      params: { n: 'u32' },
-      body: /* wgsl */ `
-${helpers}
-${fn}
-${perElement(WG, `
-  let x = a[i];
-  out[i] = ${apply};`)}`,
-    }));
+  out[i] = ${value};`)}`,
   });
+  return cached(`unary:${name}:${expr}`, () => withVec4Twin(make('f32', expr, ''), () => make('vec4f', apply, fn)));
 }
 
 export function launchUnary(k: Kernel, a: GPUBuffer, out: GPUBuffer, n: number): void {
@@ -114,35 +103,26 @@ export function broadcastKernel(
     params[`mode_${n}`] = 'u32';
   }
   const loads = names.map((n) => `  let ${n} = in_${n}[at(i, p.mode_${n}, p.s_${n})];`).join('\n');
+  // vec4 twin: load modes 0 (contiguous) and 1 (a single value) only; strided inputs take the scalar kernel
+  const loads4 = names.map((n) => `  var ${n} = vec4f(in_${n}[0].x);\n  if (p.mode_${n} == 0u) { ${n} = in_${n}[i]; }`).join('\n');
+  const { fn, apply } = scalarFn(names, expr);
+  const make = (types: Record<string, StorageType>, outT: StorageType, fns: string, body: string, value: string) => new Kernel({
+    name,
+    read: types,
+    write: { out: outT },
+    params,
+    body: /* wgsl */ `
+${fns}
+${helpers}
+${perElement(WG, `
+${body}
+  out[i] = ${value};`)}`,
+  });
   return cached(`bcast:${name}:${expr}:${arity}:${inType}:${outType}`, () => {
-    const scalar = new Kernel({
-      name,
-      read,
-      write: { out: outType },
-      params,
-      body: /* wgsl */ `
-${BROADCAST_INDEX}
-${helpers}
-${perElement(WG, `
-${loads}
-  out[i] = ${expr};`)}`,
-    });
+    const scalar = make(read, outType, BROADCAST_INDEX, loads, expr);
     if (inType !== 'f32' || outType !== 'f32') return scalar;
-    const { fn, apply } = scalarFn(names, expr);
-    // load modes 0 (contiguous) and 1 (a single value) only; strided inputs take the scalar kernel
-    const loads4 = names.map((n) => `  var ${n} = vec4f(in_${n}[0].x);\n  if (p.mode_${n} == 0u) { ${n} = in_${n}[i]; }`).join('\n');
-    return withVec4Twin(scalar, () => new Kernel({
-      name,
-      read: Object.fromEntries(names.map((n) => [`in_${n}`, 'vec4f' as const])),
-      write: { out: 'vec4f' },
-      params,
-      body: /* wgsl */ `
-${helpers}
-${fn}
-${perElement(WG, `
-${loads4}
-  out[i] = ${apply};`)}`,
-    }));
+    const read4 = Object.fromEntries(names.map((n) => [`in_${n}`, 'vec4f' as const]));
+    return withVec4Twin(scalar, () => make(read4, 'vec4f', fn, loads4, apply));
   });
 }
 

@@ -58,6 +58,23 @@ const WG = 64;
 const WB_CHUNK_ROWS = 64;
 const WB_MAX_CHUNKS = 16;
 
+/** `main` of a lane-per-column kernel: sums `w` and `b` (of row i, column c) over rows from .. to - 1 into `store`. */
+function columnSums(from: string, to: string, w: string, b: string, store: string): string {
+  return /* wgsl */ `
+@compute @workgroup_size(${WG})
+fn main(@builtin(global_invocation_id) gid: vec3u) {
+  let c = gid.x;
+  if (c >= p.C) { return; }
+  var sw = 0.0;
+  var sb = 0.0;
+  for (var i = ${from}; i < ${to}; i++) {
+    sw += ${w};
+    sb += ${b};
+  }
+  ${store}
+}`;
+}
+
 // Chunk r of the rows (workgroup row y): partial sums of its rows for each column c (x), into
 // pw[r * C + c] and pb[r * C + c]; with one chunk those are dw and db themselves.
 const backwardWbK = new Kernel({
@@ -65,43 +82,20 @@ const backwardWbK = new Kernel({
   read: { x: 'f32', mean: 'f32', rstd: 'f32', dy: 'f32' },
   write: { pw: 'f32', pb: 'f32' },
   params: { rows: 'u32', C: 'u32', chunk: 'u32' },
-  body: /* wgsl */ `
-@compute @workgroup_size(${WG})
-fn main(@builtin(global_invocation_id) gid: vec3u) {
-  let c = gid.x;
-  if (c >= p.C) { return; }
-  var sw = 0.0;
-  var sb = 0.0;
-  for (var i = gid.y * p.chunk; i < min(p.rows, (gid.y + 1u) * p.chunk); i++) {
-    let g = dy[i * p.C + c];
-    sw += g * (x[i * p.C + c] - mean[i]) * rstd[i];
-    sb += g;
-  }
-  pw[gid.y * p.C + c] = sw;
-  pb[gid.y * p.C + c] = sb;
-}`,
+  body: columnSums(
+    'gid.y * p.chunk', 'min(p.rows, (gid.y + 1u) * p.chunk)',
+    'dy[i * p.C + c] * (x[i * p.C + c] - mean[i]) * rstd[i]', 'dy[i * p.C + c]',
+    'pw[gid.y * p.C + c] = sw;\n  pb[gid.y * p.C + c] = sb;',
+  ),
 });
 
-// dw[c] = sum_r pw[r * C + c], db likewise (a lane per column, chunks in order: deterministic).
+// dw[c] = sum_r pw[r * C + c], db likewise (chunks in order: deterministic).
 const wbSumK = new Kernel({
   name: 'layernorm_backward_wb_sum',
   read: { pw: 'f32', pb: 'f32' },
   write: { dw: 'f32', db: 'f32' },
   params: { C: 'u32', chunks: 'u32' },
-  body: /* wgsl */ `
-@compute @workgroup_size(${WG})
-fn main(@builtin(global_invocation_id) gid: vec3u) {
-  let c = gid.x;
-  if (c >= p.C) { return; }
-  var sw = 0.0;
-  var sb = 0.0;
-  for (var r = 0u; r < p.chunks; r++) {
-    sw += pw[r * p.C + c];
-    sb += pb[r * p.C + c];
-  }
-  dw[c] = sw;
-  db[c] = sb;
-}`,
+  body: columnSums('0u', 'p.chunks', 'pw[i * p.C + c]', 'pb[i * p.C + c]', 'dw[c] = sw;\n  db[c] = sb;'),
 });
 
 function launchWeightGrads(b: { x: GPUBuffer; mean: GPUBuffer; rstd: GPUBuffer; dy: GPUBuffer; dw: GPUBuffer; db: GPUBuffer }, rows: number, C: number): void {
