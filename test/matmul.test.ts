@@ -99,6 +99,9 @@ describe('matmul matches the float64 reference', () => {
       { M: 600, N: 70, K: 128, transA: true, transB: true, batchA: [], batchB: [], seed: 14 },
       { M: 520, N: 33, K: 64, transA: true, transB: false, batchA: [], batchB: [], seed: 15 },
       { M: 768, N: 65, K: 128, transA: false, transB: true, batchA: [], batchB: [], seed: 16 }, // the GPT's LM head
+      // fewer than 128 rows, N <= 32 (4 columns a lane): attention's att·v, and every layout
+      { M: 64, N: 32, K: 64, transA: false, transB: false, batchA: [3], batchB: [3], seed: 17 },
+      { M: 100, N: 20, K: 37, transA: true, transB: true, batchA: [], batchB: [], seed: 18 },
     ];
     setMatmulPath(variant === 'texture without subgroups' ? 'texture' : variant);
     if (variant === 'texture without subgroups') setSubgroupKernels('off');

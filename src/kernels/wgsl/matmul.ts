@@ -39,8 +39,9 @@
 // rest come by subgroupBroadcast, so a lane can afford RM = 32 (WY = 4: 128-row tiles). Measured on
 // lavapipe (bench --only matmul, train; quiet 2 cores): 1.3-1.7x the unshared 8x16 blocks at the
 // GPT shapes (c_fc 768x128x512: 18 -> 31 GFLOP/s), step 350 -> ~270 ms; RM x RN 16x8 and 32x8
-// with 8 lanes along M, 24x8, 16x4, 32x4 and 16x16 were each slower. Without sharing: 8 lanes
-// along M, 8 x RN blocks (RN = 16 when N > 64, else 8).
+// with 8 lanes along M, 24x8, 16x4, 32x4 and 16x16 were each slower. Below 128 rows, 2 lanes
+// along M x 32 rows (64-row tiles) and RN = 4 for N <= 32: attention's 48x[64x64]·[64x32]
+// 3.4 -> 6.3 GFLOP/s. Without sharing: 8 lanes along M, 8 x RN blocks (RN = 16 when N > 64, else 8).
 // Measured with bench/matmul-variants.ts (lavapipe, 2 cores, LP_NUM_THREADS=8, a training run
 // sharing the cores, medians of interleaved runs, copies/packing included), texture vs buffer
 // path: 1024^3 11-17 vs 5 GFLOP/s; [768x128]·[128x384|128|512], [768x512]·[512x128] and the
@@ -395,7 +396,7 @@ function launchTextureMatmul(a: GPUBuffer, b: GPUBuffer, c: GPUBuffer, plan: Mat
   // the 8 lanes along N of one lid.y need the same A texels: on llvmpipe they are one subgroup
   const shareA = subgroupsOf(TEX_LANES);
   // lanes along M, and C rows and columns per lane (measured on lavapipe, see the header)
-  const [WY, RM, RNT] = shareA ? (M >= 128 ? [4, 32, 8] : [8, 8, 8]) : [8, 8, N > 4 * TEX_LANES * 2 ? 16 : 8];
+  const [WY, RM, RNT] = shareA ? (M >= 128 ? [4, 32, 8] : [2, 32, N <= 32 ? 4 : 8]) : [8, 8, N > 4 * TEX_LANES * 2 ? 16 : 8];
   const TMT = WY * RM;
   const TNT = TEX_LANES * RNT;
   const tilesM = Math.ceil(M / TMT);
