@@ -296,9 +296,9 @@ function textureMatmulKernel(WY: number, RM: number, RNT: number, aLayout: TexLa
   const TMT = WY * RM;
   const TNT = TEX_LANES * RNT;
   // per kq: load the texels, then A(i, c) (a scalar) and B(c, q) (a vec4 of 4 columns) for k = 4kq + c
-  // With subgroups of 8 lanes (the 8 lanes of one lid.y, which all need the same 8 A texels), each
-  // lane fetches one of them and the others come by broadcast.
-  // texel t of the lane's A texels: 'k' row t, 'outer' column group t / 4 at k offset t % 4
+  // Sharing A: the 8 lanes of one lid.y (a subgroup) all need the same RM A texels; lane sg fetches
+  // texels 8h + sg and the rest come by broadcast. Texel t is row t ('k'), or column group t / 4
+  // at k offset t % 4 ('outer').
   const aLoads = shareA
     ? [loop(RM / 8, (h) => aLayout === 'k'
         ? `    let a_mine${h} = textureLoad(ta, vec2u(kq, a_row + ${8 * h}u + sg), 0);`
