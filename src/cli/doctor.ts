@@ -48,6 +48,7 @@ export async function doctor(flags: { quiet?: boolean; oneLine?: boolean; json?:
   console.log(`  description   ${info.description || '-'}`);
   console.log(`  backend       ${info.backend}${info.isFallbackAdapter ? ' (fallback/software adapter)' : ''}`);
   console.log(`  ${KEY_FEATURES.map((f) => `${f}: ${has(f)}`).join(', ')}`);
+  if (info.subgroupSizes) console.log(`  subgroup size ${info.subgroupSizes[0]}${info.subgroupSizes[1] === info.subgroupSizes[0] ? '' : `-${info.subgroupSizes[1]}`} lanes`);
   console.log(`  features      ${info.features.join(' ')}`);
   console.log('  limits');
   for (const [k, v] of Object.entries(info.limits)) console.log(`    ${k.padEnd(36)} ${v.toLocaleString('en-US')}`);
