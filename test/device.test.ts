@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { sizeClass } from '../src/device/pool.js';
-import { Kernel } from '../src/kernels/kernel.js';
+import { Kernel, setSubgroupKernels, subgroupsOf } from '../src/kernels/kernel.js';
 import { device, scope, tensor } from '../src/index.js';
 import { setupDevice } from './helpers.js';
 
@@ -12,6 +12,18 @@ describe('device layer', () => {
     expect(info.limits.maxStorageBufferBindingSize).toBeGreaterThanOrEqual(128 * 1024 * 1024);
     expect(device().gpu.limits.maxStorageBufferBindingSize).toBe(info.limits.maxStorageBufferBindingSize);
     expect(device().gpu.limits.maxComputeInvocationsPerWorkgroup).toBe(info.limits.maxComputeInvocationsPerWorkgroup);
+  });
+
+  it('subgroup kernels are chosen exactly on CPU adapters with 8-lane subgroups (llvmpipe: 8 with 256-bit vectors)', () => {
+    const { info } = device();
+    const llvmpipe = /llvmpipe|lavapipe/i.test(info.description);
+    // Dawn reports llvmpipe's subgroup size; if it stopped, the subgroup kernels would silently go unused
+    if (llvmpipe && info.features.includes('subgroups')) expect(info.subgroupSizes).not.toBeNull();
+    if (llvmpipe && /256.bits/.test(info.device) && info.features.includes('subgroups')) expect(subgroupsOf(8)).toBe(true);
+    if (!info.isFallbackAdapter) expect(subgroupsOf(8)).toBe(false); // GPUs keep their own kernels
+    setSubgroupKernels('off');
+    expect(subgroupsOf(8)).toBe(false);
+    setSubgroupKernels('auto');
   });
 
   it('size classes waste at most 25% and are monotonic', () => {

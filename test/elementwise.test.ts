@@ -79,6 +79,30 @@ describe('broadcasting binary ops match the float64 reference', () => {
     });
   }
 
+  // sizes a multiple of 4 with every input contiguous or a single value take the vec4 kernels
+  it.each(Object.keys(BINARY))('%s: same shapes and single values, sizes a multiple of 4 (vec4 kernels)', (name) =>
+    ops.scope(async () => {
+      const { f, lo = -3 } = BINARY[name]!;
+      const fn = (ops as unknown as Record<string, (x: ops.Tensor, y: ops.Tensor) => ops.Tensor>)[name]!;
+      const vals = (n: number, seed: number) => Array.from({ length: n }, (_, i) => Math.round(((Math.sin(seed * 7 + i * 3.1) + 1) / 2) * (3 - lo) + lo));
+      const pairs: [number[], number[]][] = [[[2, 4], [2, 4]], [[2, 4], []], [[], [8]], [[4], [1]], [[3, 1, 4], [1]]];
+      for (const [sa, sb] of pairs) {
+        const a = ref(sa, vals(numel(sa), 1).map((x) => (x === 0 && lo > 0 ? 1 : x)));
+        const b = ref(sb, vals(numel(sb), 2).map((x) => (x === 0 && lo > 0 ? 1 : x)));
+        await expectClose(fn(toTensor(a), toTensor(b)), zipN([a, b], f), 1e-5, 1e-4, `${name} ${JSON.stringify(sa)} ${JSON.stringify(sb)}`);
+      }
+    }));
+
+  it('where with a single-value condition or branch, sizes a multiple of 4 (vec4 kernels)', () =>
+    ops.scope(async () => {
+      const pick = (cv: number, av: number, bv: number) => (cv ? av : bv);
+      const c = ref([2, 4], [1, 0, 0, 1, 1, 1, 0, 0]);
+      const a = ref([2, 4], [1, 2, 3, 4, 5, 6, 7, 8]);
+      for (const [cc, aa, bb] of [[c, a, ref([], [-7])], [ref([], [0]), a, ref([2, 4], [9, 8, 7, 6, 5, 4, 3, 2])], [ref([], [1]), a, ref([], [3])]] as const) {
+        await expectClose(ops.where(toTensor(cc), toTensor(aa), toTensor(bb)), zipN([cc, aa, bb], pick), 0, 0, 'where');
+      }
+    }));
+
   it('where broadcasts condition and branches', () =>
     ops.scope(async () => {
       const c = ref([3, 1], [1, 0, 1]);

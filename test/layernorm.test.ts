@@ -155,6 +155,15 @@ for (const lanes of [1, 64] as const) {
         );
       });
 
+      it('768 rows of 130 (several chunks and several column workgroups): weight and bias gradients', () =>
+        checkGrad({
+          name: 'layerNorm [768, 130] dweight, dbias',
+          inputs: [ref([768, 130], seededValues(768 * 130, 21, -3, 3)), ref([130], seededValues(130, 22, -2, 2)), ref([130], seededValues(130, 23, -2, 2))],
+          differentiable: [false, true, true],
+          engine: ([x, wt, bs]) => layerNorm(x!, wt!, bs!),
+          reference: ([x, wt, bs]) => layerNormRef(x!, wt!, bs!),
+        }));
+
       it('wide rows (C = 1000): gradients of all three inputs', () =>
         checkGrad({
           name: 'layerNorm C=1000',

@@ -76,6 +76,15 @@ describe('matmul matches the float64 reference', () => {
     expect(device().memory().liveBuffers).toBe(before);
   });
 
+  it('the same without subgroup kernels (the texture blocks of adapters without 8-lane subgroups)', async () => {
+    setSubgroupKernels('off');
+    try {
+      await fc.assert(fc.asyncProperty(caseArb(70, 3), checkForward), fcParams(20));
+    } finally {
+      setSubgroupKernels('auto');
+    }
+  });
+
   // auto picks skinny for <= 4 rows, else the texture path on llvmpipe/lavapipe and the buffer path
   // elsewhere: check all, the texture path with and without subgroup sharing of A (where the adapter
   // has it) and with each of its blocks (8, 16 and 32 rows a lane, by M).

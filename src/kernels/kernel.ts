@@ -132,13 +132,14 @@ export function setSubgroupKernels(mode: 'auto' | 'off'): void {
 }
 
 /**
- * Whether kernels may count on subgroups of exactly `size` lanes. On llvmpipe/lavapipe (256-bit
- * vectors) a subgroup is the 8 consecutive invocations one SIMD instruction runs, and sharing
- * values through subgroupBroadcast beats reloading them from memory; GPUs report other sizes.
+ * Whether kernels may count on a CPU adapter's subgroups of exactly `size` lanes. On llvmpipe/lavapipe
+ * (256-bit vectors) a subgroup is the 8 consecutive invocations one SIMD instruction runs, and
+ * sharing values through subgroupBroadcast beats reloading them from memory. GPUs keep the kernels
+ * tuned for them, whatever their subgroup size.
  */
 export function subgroupsOf(size: number): boolean {
-  const { features, subgroupSizes } = device().info;
-  return subgroupKernels === 'auto' && features.includes('subgroups') && subgroupSizes?.[0] === size && subgroupSizes[1] === size;
+  const { features, subgroupSizes, isFallbackAdapter } = device().info;
+  return subgroupKernels === 'auto' && isFallbackAdapter && features.includes('subgroups') && subgroupSizes?.[0] === size && subgroupSizes[1] === size;
 }
 
 const MAX_GROUPS = 65535;

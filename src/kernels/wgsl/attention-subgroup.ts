@@ -1,4 +1,4 @@
-// Causal attention kernels for adapters whose subgroups are 8 lanes (llvmpipe/lavapipe: one
+// Causal attention kernels for CPU adapters whose subgroups are 8 lanes (llvmpipe/lavapipe: one
 // SIMD instruction's lanes), same contract as attention.ts. A workgroup is one subgroup of SG
 // rows (queries, or keys for dk/dv); the other side comes SG rows at a time: each lane loads one
 // row straight from the storage buffer and the subgroup shares them by subgroupBroadcast, so
@@ -31,7 +31,7 @@ ${body}
 export function forwardSgKernel(hs: number): Kernel {
   const u = unroller(hs);
   return new Kernel({
-    name: 'attention_forward',
+    name: 'attention_forward_subgroup',
     enable: ['subgroups'],
     read: { qkv: 'f32', kv: 'f32' },
     write: { y: 'f32', lse: 'f32' },
@@ -72,7 +72,7 @@ ${u((d) => `    store_y(base, ${d}u, acc[${d}] / l);`)}
 export function backwardQuerySgKernel(hs: number): Kernel {
   const u = unroller(hs);
   return new Kernel({
-    name: 'attention_backward_dq',
+    name: 'attention_backward_dq_subgroup',
     enable: ['subgroups'],
     read: { qkv: 'f32', y: 'f32', dy: 'f32', lse: 'f32' },
     write: { dqkv: 'f32', dsum: 'f32' },
@@ -116,7 +116,7 @@ ${u((d) => `    store_dqkv(base, ${d}u, dq[${d}] * p.scale);`)}
 export function backwardKeySgKernel(hs: number): Kernel {
   const u = unroller(hs);
   return new Kernel({
-    name: 'attention_backward_dkv',
+    name: 'attention_backward_dkv_subgroup',
     enable: ['subgroups'],
     read: { qkv: 'f32', dy: 'f32', lse: 'f32', dsum: 'f32' },
     write: { dqkv: 'f32' },

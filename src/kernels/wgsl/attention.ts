@@ -8,8 +8,8 @@
 // then dk and dv in another (a lane per key), both recomputing p = exp(s - lse). No atomics.
 // These kernels (for GPUs): 64 lanes per workgroup, one row (query or key) per lane, one workgroup
 // per (b, h, 64 rows); the other side streams through workgroup memory in tiles of TILE rows.
-// Specialised by HS (vec4-padded; loads and stores guard the padding) and TILE. Where subgroups
-// are exactly 8 lanes (llvmpipe), attention-subgroup.ts's kernels take their place.
+// Specialised by HS (vec4-padded; loads and stores guard the padding) and TILE. On CPU adapters
+// with 8-lane subgroups (llvmpipe), attention-subgroup.ts's kernels take their place.
 import { Kernel, grid1d, subgroupsOf } from '../kernel.js';
 import { PARAMS, prelude, storeRow, unroller } from './attention-prelude.js';
 import { backwardKeySgKernel, backwardQuerySgKernel, forwardSgKernel, SG } from './attention-subgroup.js';

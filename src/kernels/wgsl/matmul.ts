@@ -318,7 +318,7 @@ function textureMatmulKernel(WY: number, RM: number, RNT: number, aLayout: TexLa
           loop(4, (c) => loop(RQ, (q) => `    let b${c}_${q} = vec4f(${[0, 1, 2, 3].map((x) => `t${4 * q + x}.${'xyzw'[c]}`).join(', ')});`)),
         ].join('\n');
   return new Kernel({
-    name: `matmul-texture-${RM}x${RNT}-${aLayout}-${bLayout}`,
+    name: `matmul-texture-${TMT}x${TNT}-${aLayout}-${bLayout}${shareA ? '-shared' : ''}`, // C tile, layouts
     enable: shareA ? ['subgroups'] : [],
     write: { c: 'f32' },
     textures: { ta: 'load', tb: 'load' },
