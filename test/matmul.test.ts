@@ -87,7 +87,7 @@ describe('matmul matches the float64 reference', () => {
 
   // auto picks skinny for <= 4 rows, else the texture path on llvmpipe/lavapipe and the buffer path
   // elsewhere: check all, the texture path with and without subgroup sharing of A (where the adapter
-  // has it) and with each of its blocks (8, 16 and 32 rows a lane, by M).
+  // has it) and with each of its blocks (32 rows a lane with 4 or 2 lanes along M, 4 or 8 columns).
   it.each(['buffer', 'texture', 'texture without subgroups', 'skinny'] as const)('bigger fixed cases (not multiples of the tile, 256^3, rows copied to textures), %s path', async (variant) => {
     const cases: Case[] = [
       { M: 130, N: 128, K: 192, transA: false, transB: false, batchA: [2], batchB: [2], seed: 6 },

@@ -4,8 +4,8 @@
 // row straight from the storage buffer and the subgroup shares them by subgroupBroadcast, so
 // there is no workgroup memory and no barrier (on llvmpipe a barrier switches coroutines, and a
 // workgroup-memory read is a gather per lane). The forward takes one softmax rescale per SG keys.
-// Measured on lavapipe (bench --only attention, B12 NH4 T64 HS32): forward 4.6 -> 2.2 ms,
-// forward + backward 20.9 -> 12.7 ms against the workgroup-memory kernels.
+// Measured on lavapipe (npm run bench, B12 NH4 T64 HS32): forward 4.6 -> 2.0 ms, forward +
+// backward 20.9 -> 12.0 ms against the workgroup-memory kernels.
 import { Kernel } from '../kernel.js';
 import { PARAMS, prelude, storeRow, unroller } from './attention-prelude.js';
 
