@@ -126,7 +126,7 @@ beforeAll(async () => {
   // what continuing the run in Node gives: the page resumes from the same state
   nodeLossesAfter = [];
   for (let i = 0; i < PAGE_STEPS; i++) nodeLossesAfter.push((await trainer.trainStep()).loss);
-  trainer.optimizer.dispose();
+  trainer.dispose();
   trainer.model.dispose();
 
   const web = join(dir, 'web');

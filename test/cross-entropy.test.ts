@@ -85,7 +85,7 @@ for (const lanes of [1, 64] as const) {
           expect([...(await x.grad!.toArray())]).toEqual(new Array(15).fill(0));
         }));
 
-      it('takes GPU-made targets (no host copy); out-of-range ones are clamped, never read out of bounds', () =>
+      it('takes GPU-made targets (no host copy); out-of-range ones are clamped, never read out of bounds, and reported', () =>
         scope(async () => {
           const x = ref([6, 4], seededValues(24, 4, -3, 3));
           const inRange = arange(0, 4);
@@ -93,7 +93,9 @@ for (const lanes of [1, 64] as const) {
           await expectClose(crossEntropy(toTensor(x4), inRange), crossEntropyRef(x4, [0, 1, 2, 3]), 1e-5, 1e-5, 'arange targets');
           // targets -2, 0, 2, 4, 6, 8 for V = 4: no eager check is possible, the kernels clamp to [0, 3]
           const wild = arange(-2, 10, 2);
-          await expectClose(crossEntropy(toTensor(x), wild), crossEntropyRef(x, [0, 0, 2, 3, 3, 3]), 1e-5, 1e-5, 'clamped targets');
+          const loss = crossEntropy(toTensor(x), wild);
+          await expect(loss.toArray()).rejects.toThrow(/crossEntropy: a target computed on the GPU was outside \[0, V\)/);
+          await expectClose(loss, crossEntropyRef(x, [0, 0, 2, 3, 3, 3]), 1e-5, 1e-5, 'clamped targets');
         }));
 
       it('handles more rows than one grid axis holds (66000 rows), forward and backward', () =>

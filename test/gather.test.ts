@@ -153,12 +153,13 @@ describe('embedding ids out of range', () => {
       expect(() => ops.embedding(table, tensor(7, undefined, 'int32'))).toThrow(/embedding: id 7 at position \[\] /);
     }));
 
-  it('ids made on the device are clamped by the kernels (never read or written out of bounds)', () =>
+  it('ids made on the device are clamped by the kernels (never read or written out of bounds) and reported by the next read', () =>
     scope(async () => {
       const table = tensor([[1, 2], [3, 4], [5, 6]]).requiresGrad_();
       const ids = tensor([-5, 1, 99, 2]).astype('int32'); // no host copy
       expect(ids.storage().host).toBeUndefined();
       const out = ops.embedding(table, ids);
+      await expect(out.toArray()).rejects.toThrow(/embedding: a token id computed on the GPU was outside \[0, V\)/);
       expect([...(await out.toArray())]).toEqual([1, 2, 3, 4, 5, 6, 5, 6]);
       out.sum().backward();
       expect([...(await table.grad!.toArray())]).toEqual([1, 1, 1, 1, 2, 2]);

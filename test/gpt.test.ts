@@ -66,7 +66,7 @@ describe('GPT', () => {
     expect(last).toBeLessThan(h - 0.4);
     expect(val).toBeLessThan(h - 0.2);
     expect(new Set(live.slice(2)).size, 'live bytes after warm-up').toBe(1);
-    trainer.optimizer.dispose();
+    trainer.dispose();
     trainer.model.dispose();
   });
 
@@ -78,7 +78,7 @@ describe('GPT', () => {
     const first = new Trainer(cfg, data);
     await losses(first, 6);
     const bytes = await encodeCheckpoint(first.model, tokenizer, { optimizer: first.optimizer, train: cfg, trainer: first.state() });
-    first.optimizer.dispose();
+    first.dispose();
     first.model.dispose();
 
     const ckpt = decodeCheckpoint(bytes);
@@ -89,7 +89,7 @@ describe('GPT', () => {
     const after = await losses(resumed, 6);
     expect(after).toEqual(reference.slice(6));
     for (const t of [straight, resumed]) {
-      t.optimizer.dispose();
+      t.dispose();
       t.model.dispose();
     }
   });

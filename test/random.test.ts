@@ -134,7 +134,7 @@ describe('statistics and reproducibility', () => {
 
   it('rejects seeds that are not non-negative safe integers', () =>
     scope(() => {
-      expect(() => ops.rand([2], { seed: -1 })).toThrow(/seed must be a non-negative safe integer, got -1/);
-      expect(() => ops.randn([2], { seed: 0.5 })).toThrow(/seed must be a non-negative safe integer, got 0.5/);
+      expect(() => ops.rand([2], { seed: -1 })).toThrow(/rand: argument 'seed' must be a non-negative safe integer, got number -1/);
+      expect(() => ops.randn([2], { seed: 0.5 })).toThrow(/randn: argument 'seed' must be a non-negative safe integer, got number 0.5/);
     }));
 });

@@ -85,21 +85,6 @@ export function reduce(a: Ref, axes: number[], init: number, f: (acc: number, v:
   return { shape, data };
 }
 
-export function argmaxRef(a: Ref, axis: number): Ref {
-  const outShape = a.shape.filter((_, i) => i !== axis);
-  const data = new Float64Array(numel(outShape));
-  const best = new Float64Array(numel(outShape)).fill(-Infinity);
-  for (let i = 0; i < a.data.length; i++) {
-    const idx = unravel(i, a.shape);
-    const o = ravel(idx.filter((_, d) => d !== axis), outShape);
-    if (a.data[i]! > best[o]!) {
-      best[o] = a.data[i]!;
-      data[o] = idx[axis]!;
-    }
-  }
-  return { shape: outShape, data };
-}
-
 export const geluTanh = (x: number) => 0.5 * x * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (x + 0.044715 * x ** 3)));
 
 /** erf to ~1e-14: Maclaurin series below 2.5, Lentz's continued fraction for erfc above. */

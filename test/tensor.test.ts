@@ -27,7 +27,7 @@ describe('creation', () => {
 
   it('rejects data that does not fill the shape', () => {
     expect(() => tensor([1, 2, 3], [2, 2])).toThrow(/tensor: 3 values do not fill shape \[2, 2\]/);
-    expect(() => zeros([2, -1])).toThrow(/full: invalid shape \[2, -1\]/);
+    expect(() => zeros([2, -1])).toThrow(/^zeros: argument 'shape' must be an array of non-negative integers, got array \[2, -1\]$/);
   });
 });
 
@@ -112,8 +112,8 @@ describe('bad input gets a clear error', () => {
   it('wrong axis', () =>
     scope(() => {
       const t = tensor([[1, 2]]);
-      expect(() => sum(t, 2)).toThrow(/sum: axis 2 is out of range for a tensor of rank 2/);
-      expect(() => t.argmax(-3)).toThrow(/argmax: axis -3 is out of range for a tensor of rank 2/);
+      expect(() => sum(t, 2)).toThrow(/^sum: argument 'axes' must be an integer in \[-2, 1\] for float32\[1, 2\], got number 2$/);
+      expect(() => t.argmax(-3)).toThrow(/^argmax: argument 'axis' must be an integer in \[-2, 1\] for float32\[1, 2\], got number -3$/);
       expect(() => t.sum([0, 0])).toThrow(/sum: repeated axis/);
     }));
 });

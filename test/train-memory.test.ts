@@ -1,7 +1,8 @@
 // GPU memory over a long run (STYLE.md 9): 1000 optimizer steps of the Trainer's own step
 // (forward, backward, global-norm clipping, AdamW) on a tiny GPT must hold exactly the same live
-// bytes and buffers after warm-up, and the pool must stop growing: a leak of one 4-byte scalar per
-// step shows up as a changed count, not as noise to be tolerated.
+// bytes and buffers after warm-up, the pool must stop growing, and no new bind groups may be
+// created: a leak of one 4-byte scalar per step shows up as a changed count, not as noise to be
+// tolerated.
 import { beforeAll, describe, expect, it } from 'vitest';
 import { TRAIN_DEFAULTS, Trainer, type TrainConfig } from '../src/gpt/trainer.js';
 import { device } from '../src/index.js';
@@ -32,6 +33,7 @@ describe('training memory', () => {
     const live: number[] = [];
     const buffers: number[] = [];
     const pooled: number[] = [];
+    const bindGroups: number[] = [];
     const losses: number[] = [];
     const t0 = performance.now();
     for (let i = 0; i < STEPS; i++) {
@@ -45,6 +47,7 @@ describe('training memory', () => {
       live.push(m.liveBytes);
       buffers.push(m.liveBuffers);
       pooled.push(m.pooledBytes);
+      bindGroups.push(device().bindGroupStats().created);
     }
     const ms = performance.now() - t0;
     console.log(
@@ -56,8 +59,10 @@ describe('training memory', () => {
     expect(after(buffers), 'live buffers after warm-up').toEqual([buffers[WARMUP]]);
     expect(Math.max(...pooled.slice(WARMUP)), 'pooled bytes never exceed their post-warm-up level').toBe(pooled[WARMUP]);
     expect(after(pooled), 'pooled bytes after warm-up').toEqual([pooled[WARMUP]]);
+    // every step binds the same pooled buffers: no new bind groups (descriptor sets) after warm-up
+    expect(after(bindGroups), 'bind groups created after warm-up').toEqual([bindGroups[WARMUP]]);
     expect(losses.at(-1)!, 'the model learned the sequence').toBeLessThan(Math.log(V) - 1);
-    trainer.optimizer.dispose();
+    trainer.dispose();
     trainer.model.dispose();
   });
 });

@@ -34,11 +34,16 @@ export class Node implements GradFn {
     });
   }
 
+  /** Lets go of one reference; the last one frees this node and, in turn, what only it held. */
   drop(): void {
-    if (--this.refs > 0) return;
-    this.releaseSaved();
-    for (const i of this.inputs) i.node?.drop();
-    this.inputs.length = 0;
+    const pending: Node[] = [this]; // a loop, not recursion: graphs can be 100k nodes deep
+    while (pending.length) {
+      const node = pending.pop()!;
+      if (--node.refs > 0) continue;
+      node.releaseSaved();
+      for (const i of node.inputs) if (i.node) pending.push(i.node);
+      node.inputs.length = 0;
+    }
   }
 
   releaseSaved(): void {

@@ -1,7 +1,10 @@
 // The only module that touches GPUDevice, GPUBuffer and command encoders. Everything above it
 // asks for buffers (alloc/release), moves bytes (write/read) and records dispatches; this layer
-// pools buffers by size class, caches pipelines by their WGSL text, batches dispatches into one
-// encoder and turns GPU errors into JS errors that name the kernel.
+// pools buffers by size class, caches pipelines by their WGSL text and bind groups by what they
+// bind, batches dispatches into one encoder and turns GPU errors (and faults kernels report) into
+// JS errors that name the kernel.
+import { BindGroupCache } from './bind-groups.js';
+import { describeFaults } from './faults.js';
 import { getPlatform, type Platform } from './platform.js';
 import { BufferPool, TexturePool } from './pool.js';
 import { Profiler, type KernelTime } from './profiler.js';
@@ -40,6 +43,16 @@ export interface DeviceStats {
 
 const UNIFORM_SLOT = 256; // minUniformBufferOffsetAlignment on every adapter we know
 const MAX_DISPATCHES_PER_SUBMIT = 512;
+/** Bind groups kept for reuse (a GPT training step binds a few hundred distinct combinations). */
+const BIND_GROUP_CACHE = 4096;
+// Bind groups not yet garbage-collected, each possibly holding a descriptor set (bind-groups.ts):
+// past this many, a dispatch that would need a new one (a synchronous forward or backward through
+// a huge graph of live tensors binds new buffers at every op) runs through stand-in buffers whose
+// bind groups repeat and are cached: copy in, dispatch, copy back. Slower, but the count of
+// descriptor sets stops growing (lavapipe dies near 65k).
+const OUTSTANDING_GROUPS_MAX = BIND_GROUP_CACHE + 8192;
+/** Submits whose Dawn bookkeeping (command pools, upload space) breathe() lets pile up at most. */
+const SUBMITS_TO_BREATHE = 64;
 const REPORTED_LIMITS = [
   'maxStorageBufferBindingSize',
   'maxBufferSize',
@@ -57,16 +70,23 @@ export class Device {
   private readonly pool: BufferPool;
   private readonly textures: TexturePool;
   private readonly pipelines = new Map<string, { pipeline: GPUComputePipeline; layout: GPUBindGroupLayout }>();
+  private readonly bindGroups: BindGroupCache;
+  /** Bits set by kernels that met bad input (see faults.ts); every read checks and clears them. */
+  readonly faultWord: GPUBuffer;
+  /** Submits the GPU is known to have finished (Dawn recycles their bookkeeping then). */
+  private finishedSubmits = 0;
+  /** Stand-ins for buffers, by binding slot and size, while new bind groups are rationed. */
+  private readonly proxies = new Map<string, GPUBuffer>();
   private readonly errors: Error[] = [];
   private readonly pendingChecks: Promise<void>[] = [];
   private encoder: GPUCommandEncoder | null = null;
   private pass: GPUComputePassEncoder | null = null;
   private pendingDispatches = 0;
+  // The params of every dispatch of a batch, one slot each, uploaded by queue.writeBuffer just
+  // before the batch is submitted. Queue operations run in order, so the next batch may rewrite
+  // the same buffer while the GPU still runs this one: each batch reads its own values.
   private readonly uniformHost = new ArrayBuffer(UNIFORM_SLOT * MAX_DISPATCHES_PER_SUBMIT);
-  // Uniform arenas: the batch being recorded binds `uniformGpu`; a submitted batch's arena is only
-  // rewritten once the GPU has finished that batch (never while a slow driver may still read it).
-  private uniformGpu: GPUBuffer;
-  private readonly idleArenas: GPUBuffer[] = [];
+  private readonly uniformGpu: GPUBuffer;
   private uniformUsed = 0;
   private readonly toDestroy: (GPUBuffer | GPUTexture)[] = []; // after the next submit
   private lost: string | null = null;
@@ -78,9 +98,20 @@ export class Device {
     info: DeviceInfo,
   ) {
     this.info = info;
-    this.pool = new BufferPool(gpu, (e) => this.errors.push(e));
+    const { maxBufferSize, maxStorageBufferBindingSize } = info.limits;
+    this.pool = new BufferPool(gpu, (e) => this.errors.push(e), Math.min(maxBufferSize ?? Infinity, maxStorageBufferBindingSize ?? Infinity));
     this.textures = new TexturePool(gpu);
-    this.uniformGpu = this.newArena();
+    this.bindGroups = new BindGroupCache(gpu, BIND_GROUP_CACHE);
+    this.uniformGpu = gpu.createBuffer({
+      label: 'uniforms',
+      size: this.uniformHost.byteLength,
+      usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
+    });
+    this.faultWord = gpu.createBuffer({
+      label: 'faults',
+      size: 4,
+      usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST,
+    });
     gpu.addEventListener('uncapturederror', (ev) => {
       const e = (ev as GPUUncapturedErrorEvent).error;
       this.errors.push(new Error(`WebGPU ${e.constructor?.name ?? 'error'}: ${e.message}`));
@@ -93,6 +124,8 @@ export class Device {
   // ---- memory -----------------------------------------------------------------------------
   alloc(bytes: number, label: string): GPUBuffer {
     this.assertUsable(label);
+    const max = this.info.limits.maxBufferSize ?? Infinity;
+    if (bytes > max) throw new RangeError(`${label}: ${bytes} bytes exceed this adapter's largest buffer (maxBufferSize ${max} bytes)`);
     return this.pool.acquire(bytes, label);
   }
 
@@ -110,7 +143,7 @@ export class Device {
   }
 
   releaseTexture(texture: GPUTexture): void {
-    this.toDestroy.push(...this.textures.release(texture));
+    this.destroyAfterSubmit(this.textures.release(texture));
   }
 
   memory(): MemoryStats {
@@ -118,11 +151,20 @@ export class Device {
     return { ...s, pooledBytes: s.pooledBytes + this.textures.pooledBytes };
   }
 
+  /** Makes peakBytes start over from the bytes live now (to measure one phase of a program). */
+  resetPeakMemory(): void {
+    this.pool.resetPeak();
+  }
+
   /** Frees every pooled (unused) buffer and texture. */
   emptyCache(): void {
-    this.flush(); // recorded commands may still use pooled buffers
-    this.pool.trim();
-    this.textures.trim();
+    this.destroyAfterSubmit([...this.pool.trim(), ...this.textures.trim()]);
+    this.flush(); // recorded commands may still use pooled buffers: destroyed once submitted
+  }
+
+  /** Bind groups cached for reuse, and how many were created so far (tests). */
+  bindGroupStats(): { cached: number; created: number } {
+    return { cached: this.bindGroups.size, created: this.bindGroups.created };
   }
 
   // ---- transfers --------------------------------------------------------------------------
@@ -144,6 +186,25 @@ export class Device {
     this.toDestroy.push(staging);
   }
 
+  /**
+   * Waits for the GPU if many submits were recorded since it last caught up: in Node, Dawn
+   * recycles command pools, upload space and destroyed buffers only for finished work, from its
+   * event-loop callbacks. A loop that awaits this once per step (the Trainer does) never piles them
+   * up; it returns at once when there is nothing to do. Also retires the stand-in buffers of
+   * rationed bind groups once enough groups were collected.
+   */
+  async breathe(): Promise<void> {
+    if (this.proxies.size && this.bindGroups.outstanding < OUTSTANDING_GROUPS_MAX / 2) {
+      this.destroyAfterSubmit([...this.proxies.values()]); // submitted work may still use them: destroy() waits
+      this.proxies.clear();
+    }
+    if (this.stats.submits + (this.encoder ? 1 : 0) - this.finishedSubmits < SUBMITS_TO_BREATHE) return;
+    this.flush();
+    const submitted = this.stats.submits;
+    await this.gpu.queue.onSubmittedWorkDone();
+    this.finishedSubmits = Math.max(this.finishedSubmits, submitted);
+  }
+
   /** Copies `rows` rows of `texture.width` texels (4 floats each) from `buffer`, rows `4 * floatsPerRow` bytes apart (a multiple of 256), in command order. */
   copyToTexture(buffer: GPUBuffer, texture: GPUTexture, floatsPerRow: number, rows: number): void {
     this.assertUsable('copyToTexture');
@@ -151,22 +212,28 @@ export class Device {
     this.getEncoder().copyBufferToTexture({ buffer, bytesPerRow: 4 * floatsPerRow }, { texture }, [floatsPerRow / 4, rows]);
   }
 
+  /** Reads `bytes` bytes of `buffer` back; throws the faults kernels reported before this point. */
   async read(buffer: GPUBuffer, bytes: number, offset = 0): Promise<ArrayBuffer> {
     this.assertUsable('read');
     const size = Math.ceil(bytes / 4) * 4;
     const staging = this.gpu.createBuffer({
       label: 'readback-staging',
-      size: Math.max(size, 4),
+      size: size + 4, // the fault word comes back behind the data
       usage: GPUBufferUsage.COPY_DST | GPUBufferUsage.MAP_READ,
     });
     const encoder = this.getEncoder();
     this.endPass();
-    encoder.copyBufferToBuffer(buffer, offset, staging, 0, size);
+    if (size) encoder.copyBufferToBuffer(buffer, offset, staging, 0, size);
+    encoder.copyBufferToBuffer(this.faultWord, 0, staging, size, 4);
     await this.flushSoon();
+    const submitted = this.stats.submits;
     try {
       await staging.mapAsync(GPUMapMode.READ);
+      this.finishedSubmits = Math.max(this.finishedSubmits, submitted);
       await this.throwPendingErrors();
-      return staging.getMappedRange().slice(0, bytes);
+      const mapped = staging.getMappedRange();
+      this.throwFaults(new Uint32Array(mapped, size, 1)[0]!);
+      return mapped.slice(0, bytes);
     } catch (e) {
       await this.throwPendingErrors();
       throw e;
@@ -185,11 +252,15 @@ export class Device {
     return this.pendingFlush;
   }
 
-  /** Waits until all submitted work is done; throws any GPU error raised meanwhile. */
+  /** Waits until all recorded work is done; throws any GPU error or kernel fault raised meanwhile. */
   async sync(): Promise<void> {
-    this.flush();
-    await this.gpu.queue.onSubmittedWorkDone();
-    await this.throwPendingErrors();
+    await this.read(this.faultWord, 0);
+  }
+
+  private throwFaults(bits: number): void {
+    if (!bits) return;
+    this.write(this.faultWord, new Uint32Array(1)); // reported once
+    throw new Error(describeFaults(bits));
   }
 
   // ---- compute ----------------------------------------------------------------------------
@@ -201,21 +272,25 @@ export class Device {
   ): void {
     this.assertUsable(kernel.name);
     const { pipeline, layout } = this.pipeline(kernel);
-    const entries: GPUBindGroupEntry[] = buffers.map((r, binding) => ({
-      binding,
-      resource: 'createView' in r ? r.createView() : { buffer: r },
-    }));
+    const uniformOffsets: number[] = [];
     if (params) {
       if (params.byteLength > UNIFORM_SLOT) throw new Error(`${kernel.name}: params exceed ${UNIFORM_SLOT} bytes`);
       if (this.uniformUsed + UNIFORM_SLOT > this.uniformHost.byteLength) this.flush();
       new Uint8Array(this.uniformHost, this.uniformUsed, params.byteLength).set(new Uint8Array(params));
-      entries.push({
-        binding: buffers.length,
-        resource: { buffer: this.uniformGpu, offset: this.uniformUsed, size: params.byteLength },
-      });
+      uniformOffsets.push(this.uniformUsed);
       this.uniformUsed += UNIFORM_SLOT;
     }
-    const bindGroup = this.gpu.createBindGroup({ label: kernel.name, layout, entries });
+    const uniform = params ? { buffer: this.uniformGpu, offset: 0, size: params.byteLength } : null;
+    let bound = buffers;
+    let key = this.bindGroups.key(pipeline, bound, uniform && this.uniformGpu);
+    let bindGroup = this.bindGroups.find(key);
+    let writeBack: [GPUBuffer, GPUBuffer][] = [];
+    if (!bindGroup && this.bindGroups.outstanding >= OUTSTANDING_GROUPS_MAX) {
+      ({ bound, writeBack } = this.throughProxies(kernel, buffers));
+      key = this.bindGroups.key(pipeline, bound, uniform && this.uniformGpu);
+      bindGroup = this.bindGroups.find(key);
+    }
+    bindGroup ??= this.bindGroups.create(key, layout, kernel.name, bound, uniform);
     if (this.profiler) {
       if (this.profiler.full) this.flush();
       this.endPass();
@@ -223,29 +298,29 @@ export class Device {
     }
     const pass = this.getPass();
     pass.setPipeline(pipeline);
-    pass.setBindGroup(0, bindGroup);
+    pass.setBindGroup(0, bindGroup, uniformOffsets);
     pass.dispatchWorkgroups(workgroups[0], workgroups[1], workgroups[2]);
+    if (writeBack.length) {
+      this.endPass();
+      for (const [proxy, buffer] of writeBack) this.getEncoder().copyBufferToBuffer(proxy, 0, buffer, 0, buffer.size);
+    }
     this.stats.dispatches++;
     if (++this.pendingDispatches >= MAX_DISPATCHES_PER_SUBMIT) this.flush();
   }
 
   /** Submits everything recorded so far. */
   flush(): void {
-    if (!this.encoder) return;
-    this.endPass();
-    const afterSubmit = this.profiler?.resolve(this.encoder);
-    if (this.uniformUsed > 0) this.gpu.queue.writeBuffer(this.uniformGpu, 0, this.uniformHost, 0, this.uniformUsed);
-    this.gpu.queue.submit([this.encoder.finish()]);
-    if (this.uniformUsed > 0) {
-      const used = this.uniformGpu;
-      void this.gpu.queue.onSubmittedWorkDone().then(() => this.idleArenas.push(used));
-      this.uniformGpu = this.idleArenas.pop() ?? this.newArena();
+    if (this.encoder) {
+      this.endPass();
+      const afterSubmit = this.profiler?.resolve(this.encoder);
+      if (this.uniformUsed > 0) this.gpu.queue.writeBuffer(this.uniformGpu, 0, this.uniformHost, 0, this.uniformUsed);
+      this.gpu.queue.submit([this.encoder.finish()]);
+      afterSubmit?.();
+      this.stats.submits++;
+      this.encoder = null;
+      this.pendingDispatches = 0;
+      this.uniformUsed = 0;
     }
-    afterSubmit?.();
-    this.stats.submits++;
-    this.encoder = null;
-    this.pendingDispatches = 0;
-    this.uniformUsed = 0;
     for (const b of this.toDestroy.splice(0)) b.destroy();
   }
 
@@ -268,19 +343,40 @@ export class Device {
   }
 
   destroy(): void {
-    this.flush();
-    this.pool.trim();
-    this.textures.trim();
-    for (const b of [this.uniformGpu, ...this.idleArenas]) b.destroy();
+    this.destroyAfterSubmit([...this.proxies.values()]);
+    this.emptyCache();
+    for (const b of [this.uniformGpu, this.faultWord]) b.destroy();
     this.gpu.destroy();
   }
 
-  private newArena(): GPUBuffer {
-    return this.gpu.createBuffer({
-      label: 'uniform-arena',
-      size: this.uniformHost.byteLength,
-      usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
+  /**
+   * Copies each buffer of a dispatch into a stand-in of its binding slot and size, whose bind groups
+   * repeat and are cached; returns the stand-ins and the (stand-in, buffer) pairs to copy back after
+   * the dispatch (the writable bindings).
+   */
+  private throughProxies(kernel: KernelLike, buffers: (GPUBuffer | GPUTexture)[]) {
+    this.endPass();
+    const encoder = this.getEncoder();
+    const writeBack: [GPUBuffer, GPUBuffer][] = [];
+    const bound = buffers.map((r, slot) => {
+      if ('createView' in r) return r; // textures are pooled by size and bound again and again
+      const name = `${slot}:${r.size}`;
+      let proxy = this.proxies.get(name);
+      if (!proxy) {
+        proxy = this.gpu.createBuffer({ label: `proxy ${name}`, size: r.size, usage: r.usage });
+        this.proxies.set(name, proxy);
+      }
+      encoder.copyBufferToBuffer(r, 0, proxy, 0, r.size);
+      if (kernel.layoutEntries[slot]?.buffer?.type === 'storage') writeBack.push([proxy, r]);
+      return proxy;
     });
+    return { bound, writeBack };
+  }
+
+  /** Destroys pooled resources once the commands recorded so far are submitted (they may use them). */
+  private destroyAfterSubmit(resources: (GPUBuffer | GPUTexture)[]): void {
+    for (const r of resources) this.bindGroups.forget(r);
+    this.toDestroy.push(...resources);
   }
 
   private pipeline(kernel: KernelLike) {

@@ -1,6 +1,9 @@
 // Storage buffers pooled by size class: a released buffer waits in its class's free list and the
 // next request of that class takes it back, so a training loop stops creating buffers after its
-// first step. Classes are 4 per power of two (at most 25% slack).
+// first step. Classes are 4 per power of two (at most 25% slack). A request gets the oldest free
+// buffer of its class, so which buffer a given allocation of a step gets depends only on which
+// are free, not on the order they were released in: a loop binds the same buffers every step
+// (the device's bind-group cache relies on it) instead of a permutation that drifts step by step.
 const USAGE = () => GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
 const MIN_BYTES = 16;
 
@@ -12,7 +15,9 @@ export function sizeClass(bytes: number): number {
 }
 
 export class BufferPool {
-  private readonly free = new Map<number, GPUBuffer[]>();
+  private readonly free = new Map<number, GPUBuffer[]>(); // youngest first: pop() takes the oldest
+  private readonly age = new WeakMap<GPUBuffer, number>();
+  private created = 0;
   private readonly live = new Set<GPUBuffer>();
   private liveBytes = 0;
   private pooledBytes = 0;
@@ -21,16 +26,20 @@ export class BufferPool {
   constructor(
     private readonly gpu: GPUDevice,
     private readonly onError: (e: Error) => void,
+    /** The largest buffer the adapter can bind whole: a size class never rounds a request past it. */
+    private readonly bindable: number,
   ) {}
 
   acquire(bytes: number, label: string): GPUBuffer {
-    const size = sizeClass(bytes);
+    let size = sizeClass(bytes);
+    if (size > this.bindable && bytes <= this.bindable) size = Math.ceil(bytes / 4) * 4;
     let buffer = this.free.get(size)?.pop();
     if (buffer) {
       this.pooledBytes -= size;
     } else {
       this.gpu.pushErrorScope('out-of-memory');
       buffer = this.gpu.createBuffer({ label, size, usage: USAGE() });
+      this.age.set(buffer, this.created++);
       void this.gpu.popErrorScope().then((e) => {
         if (e) this.onError(new Error(`out of GPU memory allocating ${size} bytes for '${label}': ${e.message}`));
       });
@@ -46,14 +55,24 @@ export class BufferPool {
     this.liveBytes -= buffer.size;
     this.pooledBytes += buffer.size;
     const list = this.free.get(buffer.size);
-    if (list) list.push(buffer);
-    else this.free.set(buffer.size, [buffer]);
+    if (!list) return void this.free.set(buffer.size, [buffer]);
+    const age = this.age.get(buffer)!;
+    let i = list.length; // the position by age, found from the end: usually the oldest are freed last
+    while (i > 0 && this.age.get(list[i - 1]!)! < age) i--;
+    list.splice(i, 0, buffer);
   }
 
-  trim(): void {
-    for (const list of this.free.values()) for (const b of list) b.destroy();
+  /** Empties the free lists; returns their buffers for the caller to destroy. */
+  trim(): GPUBuffer[] {
+    const freed = [...this.free.values()].flat();
     this.free.clear();
     this.pooledBytes = 0;
+    return freed;
+  }
+
+  /** Starts peak tracking over from the bytes live now. */
+  resetPeak(): void {
+    this.peakBytes = this.liveBytes;
   }
 
   stats() {
@@ -107,8 +126,9 @@ export class TexturePool {
     return evicted;
   }
 
-  trim(): void {
-    for (const t of this.free.splice(0)) t.destroy();
+  /** Empties the pool; returns its textures for the caller to destroy. */
+  trim(): GPUTexture[] {
     this.pooledBytes = 0;
+    return this.free.splice(0);
   }
 }

@@ -1,15 +1,20 @@
 // Training loop, nanoGPT style: every default at the top, random contiguous blocks drawn from a
 // seeded generator, periodic evaluation, warmup + cosine LR, global-norm clipping, gradient
 // accumulation over micro-batches. Platform-free: file output (logs, checkpoints) is passed in.
+// A NaN or Inf loss or gradient norm stops the run (TrainingDivergedError) at the next readback,
+// before any evaluation hook could save the broken weights.
 import { noGrad } from '../autograd/mode.js';
+import { NON_NEGATIVE, NON_NEGATIVE_INT, POSITIVE, POSITIVE_INT, SEED, UNIT_INTERVAL, type RangesOf } from '../io/value-ranges.js';
+import { watchNonFinite } from '../ops/finite.js';
 import { AdamW } from '../optim/adamw.js';
 import { clipGradNorm } from '../optim/clip.js';
 import { learningRate } from '../optim/schedule.js';
-import { tensor } from '../tensor/create.js';
+import { tensor, zeros } from '../tensor/create.js';
 import { device } from '../device/device.js';
 import type { KernelTime } from '../device/profiler.js';
 import { Generator } from '../tensor/generator.js';
-import { scope } from '../tensor/scope.js';
+import { keep, scope } from '../tensor/scope.js';
+import type { Tensor } from '../tensor/tensor.js';
 import { GPT, type GPTConfig } from './model.js';
 
 /** nanoGPT's Shakespeare-char configuration for CPUs (config/train_shakespeare_char.py, CPU line). */
@@ -39,6 +44,30 @@ export const TRAIN_DEFAULTS = {
 
 export type TrainConfig = typeof TRAIN_DEFAULTS;
 
+/** Every training config, from flags, a config file or a checkpoint, must be within these. */
+export const TRAIN_RANGES: RangesOf<TrainConfig> = {
+  nLayer: POSITIVE_INT,
+  nHead: POSITIVE_INT,
+  nEmbd: POSITIVE_INT,
+  blockSize: POSITIVE_INT,
+  dropout: UNIT_INTERVAL,
+  batchSize: POSITIVE_INT,
+  gradAccum: POSITIVE_INT,
+  maxIters: POSITIVE_INT,
+  learningRate: POSITIVE,
+  minLr: NON_NEGATIVE,
+  warmupIters: NON_NEGATIVE_INT,
+  lrDecayIters: POSITIVE_INT,
+  beta1: UNIT_INTERVAL,
+  beta2: UNIT_INTERVAL,
+  weightDecay: NON_NEGATIVE,
+  gradClip: NON_NEGATIVE, // 0: no clipping
+  evalInterval: POSITIVE_INT,
+  evalIters: POSITIVE_INT,
+  logInterval: POSITIVE_INT,
+  seed: SEED,
+};
+
 export interface StepLog {
   step: number;
   loss: number;
@@ -64,6 +93,17 @@ export interface TrainerState {
   modelRng: string;
 }
 
+/** The loss or the gradient norm became NaN or infinite: the weights after `step` are unusable. */
+export class TrainingDivergedError extends Error {
+  constructor(
+    readonly step: number,
+    readonly what: string,
+  ) {
+    super(`training diverged at step ${step}: ${what} is not finite (lower --learning-rate or set --grad-clip); stopped, the weights of later steps were not saved`);
+    this.name = 'TrainingDivergedError';
+  }
+}
+
 export function modelConfig(cfg: TrainConfig, vocabSize: number): GPTConfig {
   const { blockSize, nLayer, nHead, nEmbd, dropout, bias } = cfg;
   return { vocabSize, blockSize, nLayer, nHead, nEmbd, dropout, bias };
@@ -74,6 +114,8 @@ export class Trainer {
   readonly optimizer: AdamW;
   step = 0;
   private readonly dataRng: Generator;
+  /** int32 [2]: which of loss (bit 0) / gradient norm (bit 1) went non-finite, and at which step. */
+  private readonly health: Tensor;
 
   constructor(
     readonly cfg: TrainConfig,
@@ -92,6 +134,7 @@ export class Trainer {
       weightDecay: cfg.weightDecay,
     });
     this.dataRng = new Generator(cfg.seed + 1);
+    this.health = keep(zeros([2], 'int32'));
   }
 
   /** B random blocks of T+1 tokens: inputs x and next-token targets y, both int32 [B, T]. */
@@ -113,28 +156,51 @@ export class Trainer {
     return learningRate(step, { lr: c.learningRate, minLr: c.minLr, warmupSteps: c.warmupIters, decaySteps: c.lrDecayIters });
   }
 
-  /** One optimizer step (gradAccum micro-batches). Reads the loss back only if `readLoss`. */
+  /**
+   * One optimizer step (gradAccum micro-batches). Reads the loss back only if `readLoss`, and then
+   * throws TrainingDivergedError if any step so far had a non-finite loss or gradient norm.
+   */
   async trainStep(readLoss = true): Promise<{ loss: number; gradNorm: number }> {
     const { batchSize: B, blockSize: T, gradAccum } = this.cfg;
     this.model.train();
     this.optimizer.lr = this.lr();
     return scope(async () => {
-      let lossSum: ReturnType<typeof tensor> | null = null;
+      let lossSum: Tensor | null = null;
       for (let micro = 0; micro < gradAccum; micro++) {
-        const { x, y } = this.batch('train');
-        const { loss } = this.model.forward(tensor(x, [B, T]), { targets: tensor(y, [B, T]) });
-        const scaled = loss!.mul(1 / gradAccum);
-        scaled.backward();
-        lossSum = lossSum ? lossSum.add(scaled.detach()) : scaled.detach();
+        // each micro-batch's activations are freed after its backward, not at the end of the step
+        const part = scope(() => {
+          const { x, y } = this.batch('train');
+          const { loss } = this.model.forward(tensor(x, [B, T]), { targets: tensor(y, [B, T]) });
+          const scaled = loss!.mul(1 / gradAccum);
+          scaled.backward();
+          return scaled.detach();
+        });
+        lossSum = lossSum ? lossSum.add(part) : part;
+        await device().breathe();
       }
       const { norm, scale } = clipGradNorm(this.model.parameters(), this.cfg.gradClip > 0 ? this.cfg.gradClip : Infinity);
+      watchNonFinite(this.health, [lossSum!, norm], this.step + 1);
       this.optimizer.step(scale);
       this.optimizer.zeroGrad();
       this.step++;
       if (!readLoss) return { loss: NaN, gradNorm: NaN };
-      const [loss, gradNorm] = await Promise.all([lossSum!.item(), norm.item()]); // one submit for both
+      // one submit for all three
+      const [loss, gradNorm, health] = await Promise.all([lossSum!.item(), norm.item(), this.health.toArray()]);
+      this.throwIfDiverged(health);
       return { loss, gradNorm };
     });
+  }
+
+  /** Throws TrainingDivergedError if a step so far had a non-finite loss or gradient norm (one readback). */
+  async checkFinite(): Promise<void> {
+    this.throwIfDiverged(await this.health.toArray());
+  }
+
+  private throwIfDiverged(health: ArrayLike<number>): void {
+    const bits = health[0]!;
+    if (!bits) return;
+    const what = [bits & 1 && 'the loss', bits & 2 && 'the gradient norm'].filter(Boolean).join(' and ');
+    throw new TrainingDivergedError(health[1]!, what);
   }
 
   /** Mean loss over evalIters batches of each split, drawn from a fixed generator (comparable across evals). */
@@ -164,7 +230,7 @@ export class Trainer {
     let lastStep = this.step;
     while (this.step < maxIters) {
       if (this.step % evalInterval === 0) {
-        const losses = await this.evaluate();
+        const losses = await this.checkedEvaluate();
         await hooks.onEval?.({ step: this.step, loss: NaN, lr: this.lr(), gradNorm: NaN, ms: 0, tokensPerSec: 0, ...losses });
         last = performance.now();
         lastStep = this.step;
@@ -174,6 +240,7 @@ export class Trainer {
       const profile = hooks.onProfile && this.step === hooks.profileStep;
       if (profile) device().startProfiling();
       const { loss, gradNorm } = await this.trainStep(logNow);
+      await device().breathe(); // a loop that never reads back still lets Dawn free its per-step objects
       if (profile) await hooks.onProfile!(await device().stopProfiling());
       if (logNow) {
         const now = performance.now();
@@ -184,8 +251,18 @@ export class Trainer {
         lastStep = this.step;
       }
     }
-    const losses = await this.evaluate();
+    const losses = await this.checkedEvaluate();
     await hooks.onEval?.({ step: this.step, loss: NaN, lr: this.lr(), gradNorm: NaN, ms: 0, tokensPerSec: 0, ...losses });
+  }
+
+  /** evaluate(), after checking that no step diverged and that both losses are finite. */
+  private async checkedEvaluate(): Promise<{ train: number; val: number }> {
+    await this.checkFinite();
+    const losses = await this.evaluate();
+    for (const [split, loss] of Object.entries(losses)) {
+      if (!Number.isFinite(loss)) throw new TrainingDivergedError(this.step, `the ${split} loss of the evaluation`);
+    }
+    return losses;
   }
 
   state(): TrainerState {
@@ -202,5 +279,11 @@ export class Trainer {
   /** GPU bytes held by tensors right now (flat across steps in a healthy loop). */
   liveBytes(): number {
     return device().memory().liveBytes;
+  }
+
+  /** Frees the optimizer state and the trainer's own buffers (not the model, which may outlive it). */
+  dispose(): void {
+    this.optimizer.dispose();
+    this.health.dispose();
   }
 }

@@ -24,6 +24,11 @@ export interface KernelSpec {
   body: string;
   /** WGSL extensions the body needs (`enable` directives), e.g. 'subgroups'. */
   enable?: string[];
+  /**
+   * The kernel may report bad input with `raise_fault(bit)`, a bit from src/device/faults.ts
+   * `defineFault`; the device's fault word is bound after the textures.
+   */
+  faults?: boolean;
 }
 
 export type ParamValues = Record<string, number | readonly number[]>;
@@ -34,6 +39,7 @@ export class Kernel {
   readonly layoutEntries: GPUBindGroupLayoutEntry[];
   private readonly fields: { name: string; type: ParamType; offset: number }[] = [];
   private readonly paramBytes: number;
+  private readonly faults: boolean;
 
   constructor(spec: KernelSpec) {
     this.name = spec.name;
@@ -61,6 +67,13 @@ export class Kernel {
           : { binding, visibility: SHADER_STAGE_COMPUTE, storageTexture: { access: 'write-only', format: 'rgba32float' } },
       );
     }
+    this.faults = spec.faults ?? false;
+    if (this.faults) {
+      const binding = this.layoutEntries.length;
+      header.push(`@group(0) @binding(${binding}) var<storage, read_write> faults: array<atomic<u32>>;`);
+      header.push('fn raise_fault(bit: u32) { atomicOr(&faults[0], bit); }');
+      this.layoutEntries.push({ binding, visibility: SHADER_STAGE_COMPUTE, buffer: { type: 'storage' } });
+    }
     const bound = this.layoutEntries.length;
     let offset = 0;
     const structFields: string[] = [];
@@ -78,7 +91,7 @@ export class Kernel {
       this.layoutEntries.push({
         binding: bound,
         visibility: SHADER_STAGE_COMPUTE,
-        buffer: { type: 'uniform' },
+        buffer: { type: 'uniform', hasDynamicOffset: true }, // the device picks the slot at dispatch
       });
     }
     const enables = (spec.enable ?? []).map((e) => `enable ${e};\n`).join('');
@@ -105,7 +118,8 @@ export class Kernel {
 
   /** Records one dispatch; resources in declaration order (read, write, then textures). */
   launch(buffers: (GPUBuffer | GPUTexture)[], params: ParamValues, workgroups: readonly [number, number, number]): void {
-    device().dispatch(this, buffers, this.pack(params), workgroups);
+    const dev = device();
+    dev.dispatch(this, this.faults ? [...buffers, dev.faultWord] : buffers, this.pack(params), workgroups);
   }
 }
 
@@ -140,6 +154,16 @@ export function setSubgroupKernels(mode: 'auto' | 'off'): void {
 export function subgroupsOf(size: number): boolean {
   const { features, subgroupSizes, isFallbackAdapter } = device().info;
   return subgroupKernels === 'auto' && isFallbackAdapter && features.includes('subgroups') && subgroupSizes?.[0] === size && subgroupSizes[1] === size;
+}
+
+/** `make` memoized by its argument: each variant of a kernel family is built (and compiled) once. */
+export function variants<K, V = Kernel>(make: (key: K) => V): (key: K) => V {
+  const built = new Map<K, V>();
+  return (key) => {
+    let v = built.get(key);
+    if (v === undefined) built.set(key, (v = make(key)));
+    return v;
+  };
 }
 
 const MAX_GROUPS = 65535;

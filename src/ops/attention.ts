@@ -8,7 +8,7 @@ import { defineOp } from '../autograd/op.js';
 import { launchAttention, launchAttentionBackward, type AttentionShape } from '../kernels/wgsl/attention.js';
 import { formatShape } from '../tensor/shape.js';
 import { Tensor } from '../tensor/tensor.js';
-import { assertDtype } from './check.js';
+import { assertDtype } from '../tensor/check.js';
 
 function attentionShape(qkv: Tensor, nHead: number, context?: Tensor): AttentionShape {
   const what = `causalAttention: qkv ${qkv.describe()}${context ? `, context ${context.describe()}` : ''}, nHead ${nHead}`;

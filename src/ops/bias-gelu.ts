@@ -4,7 +4,7 @@
 import { defineOp } from '../autograd/op.js';
 import { launchBiasGelu, launchBiasGeluBackward } from '../kernels/wgsl/bias-gelu.js';
 import { Tensor } from '../tensor/tensor.js';
-import { assertDtype, assertShape } from './check.js';
+import { assertDtype, assertShape } from '../tensor/check.js';
 import { sumTo } from './reduce.js';
 
 const biasGeluOp = defineOp({

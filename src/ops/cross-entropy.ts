@@ -5,7 +5,7 @@ import { defineOp } from '../autograd/op.js';
 import { launchCrossEntropy, launchCrossEntropyBackward } from '../kernels/wgsl/cross-entropy.js';
 import { formatShape } from '../tensor/shape.js';
 import { Tensor } from '../tensor/tensor.js';
-import { assertDtype } from './check.js';
+import { assertDtype } from '../tensor/check.js';
 import { div, maximum } from './elementwise.js';
 import { sum } from './reduce.js';
 
@@ -61,7 +61,7 @@ export function crossEntropy(logits: Tensor, targets: Tensor, opts: { ignoreInde
   if (!Number.isInteger(ignoreIndex) || ignoreIndex < -(2 ** 31) || ignoreIndex >= 2 ** 31) {
     throw new Error(`crossEntropy: ignoreIndex must be an int32 integer, got ${ignoreIndex}`);
   }
-  // Targets made on the GPU have no host copy: those are clamped into [0, V) by the kernels instead.
+  // Targets made on the GPU have no host copy: the kernel clamps them and reports a fault (thrown by the next read).
   const host = targets.storage('crossEntropy').host;
   if (host) {
     const bad = host.findIndex((t) => t !== ignoreIndex && (t < 0 || t >= V));

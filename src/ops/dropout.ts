@@ -4,7 +4,7 @@
 import { defineOp } from '../autograd/op.js';
 import { launchDropout } from '../kernels/wgsl/dropout.js';
 import { Tensor } from '../tensor/tensor.js';
-import { assertDtype } from './check.js';
+import { assertDtype } from '../tensor/check.js';
 
 const dropoutOp = defineOp({
   name: 'dropout',

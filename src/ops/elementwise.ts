@@ -2,11 +2,11 @@
 // is its forward WGSL expression and its gradient, side by side. Gradient expressions read
 // `x` = upstream gradient and `y` = the saved value (input or output, as stated).
 import { defineOp, type OpContext } from '../autograd/op.js';
-import { broadcastKernel, GELU_WGSL, launchBroadcast, launchUnary, unaryKernel } from '../kernels/wgsl/elementwise.js';
+import { broadcastKernel, GELU_WGSL, launchBroadcast, launchUnary, ORDERED_WGSL, unaryKernel } from '../kernels/wgsl/elementwise.js';
 import { full } from '../tensor/create.js';
 import { broadcastShapes, broadcastStrides, stridesOf } from '../tensor/shape.js';
 import { Tensor } from '../tensor/tensor.js';
-import { assertDtype } from './check.js';
+import { assertDtype, checkTensor, checkTensorOrNumber, INT32_MAX, INT32_MIN } from '../tensor/check.js';
 import { sumTo } from './reduce.js';
 
 // ---- unary -------------------------------------------------------------------------------
@@ -29,7 +29,7 @@ const UNARY = {
   sqrt: { expr: 'sqrt(x)', saves: 'output', grad: '0.5 * x / y' }, // d sqrt(a) = da / (2 sqrt(a))
   rsqrt: { expr: 'inverseSqrt(x)', saves: 'output', grad: '-0.5 * x * y * y * y' }, // d a^-1/2 = -a^-3/2 da / 2
   tanh: { expr: 'tanh_safe(x)', helpers: TANH_SAFE, saves: 'output', grad: 'x * (1.0 - y * y)' },
-  relu: { expr: 'max(x, 0.0)', saves: 'output', grad: 'select(0.0, x, y > 0.0)' },
+  relu: { expr: 'ieee_max(x, 0.0)', helpers: ORDERED_WGSL, saves: 'output', grad: 'select(0.0, x, y > 0.0)' }, // relu(NaN) = NaN
   // exact GELU (PyTorch's nn.GELU(), nanoGPT's MLP): a Phi(a), Phi the standard normal CDF
   // d gelu = [Phi(a) + a phi(a)] da, phi(a) = exp(-a^2 / 2) / sqrt(2 pi)  (WGSL in kernels/wgsl/elementwise.ts)
   gelu: { expr: 'gelu_erf(x)', helpers: GELU_WGSL, saves: 'input', grad: 'x * gelu_erf_grad(y)', gradHelpers: GELU_WGSL },
@@ -108,13 +108,23 @@ function broadcastLaunch(
 
 export type TensorOrScalar = Tensor | number;
 
-/** Scalars become 0-d tensors for the duration of one op. */
-function withScalars(fn: (a: Tensor, b: Tensor) => Tensor) {
+/**
+ * Checks the two operands of `op` (argument names as in PyTorch); numbers become 0-d tensors for the
+ * duration of one op, int32 ones beside an int32 tensor (so `ids.eq(3)` compares integers).
+ */
+function withScalars(op: string, fn: (a: Tensor, b: Tensor) => Tensor) {
   return (a: TensorOrScalar, b: TensorOrScalar): Tensor => {
+    const args = [checkTensorOrNumber(op, 'input', a), checkTensorOrNumber(op, 'other', b)];
+    const intPartner = args.some((v) => v instanceof Tensor && v.dtype === 'int32');
     const temps: Tensor[] = [];
-    const lift = (v: TensorOrScalar) => (v instanceof Tensor ? v : (temps.push(full([], v)), temps[temps.length - 1]!));
+    const lift = (v: TensorOrScalar) => {
+      if (v instanceof Tensor) return v;
+      const int = intPartner && Number.isInteger(v) && v >= INT32_MIN && v <= INT32_MAX;
+      temps.push(full([], v, int ? 'int32' : 'float32'));
+      return temps[temps.length - 1]!;
+    };
     try {
-      return fn(lift(a), lift(b));
+      return fn(lift(args[0]!), lift(args[1]!));
     } finally {
       for (const t of temps) t.dispose();
     }
@@ -123,25 +133,11 @@ function withScalars(fn: (a: Tensor, b: Tensor) => Tensor) {
 
 interface BinarySpec {
   expr: string;
+  helpers?: string;
   /** Gradients w.r.t. x and y as expressions of c = upstream gradient, x, y (before reduction to each input's shape). */
   gradX: string;
   gradY: string;
 }
-
-const BINARY = {
-  add: { expr: 'x + y', gradX: 'c', gradY: 'c' },
-  sub: { expr: 'x - y', gradX: 'c', gradY: '-c' },
-  mul: { expr: 'x * y', gradX: 'c * y', gradY: 'c * x' },
-  div: { expr: 'x / y', gradX: 'c / y', gradY: '-c * x / (y * y)' }, // d(a/b) = da/b - a db/b^2
-  // d a^b = b a^(b-1) da + a^b log(a) db
-  pow: { expr: 'pow_any(x, y)', gradX: 'c * y * pow_any(x, y - 1.0)', gradY: 'c * pow_any(x, y) * log(x)' },
-  // ties split the gradient equally, as PyTorch does
-  maximum: {
-    expr: 'max(x, y)',
-    gradX: 'c * select(select(0.0, 0.5, x == y), 1.0, x > y)',
-    gradY: 'c * select(select(0.0, 0.5, x == y), 1.0, y > x)',
-  },
-} satisfies Record<string, BinarySpec>;
 
 // WGSL's pow is undefined for a negative base; integer exponents of negative bases are allowed here.
 const POW_ANY = `fn pow_any(a: f32, b: f32) -> f32 {
@@ -150,11 +146,27 @@ const POW_ANY = `fn pow_any(a: f32, b: f32) -> f32 {
   return select(m, -m, (i32(b) & 1) == 1);
 }`;
 
+const BINARY = {
+  add: { expr: 'x + y', gradX: 'c', gradY: 'c' },
+  sub: { expr: 'x - y', gradX: 'c', gradY: '-c' },
+  mul: { expr: 'x * y', gradX: 'c * y', gradY: 'c * x' },
+  div: { expr: 'x / y', gradX: 'c / y', gradY: '-c * x / (y * y)' }, // d(a/b) = da/b - a db/b^2
+  // d a^b = b a^(b-1) da + a^b log(a) db
+  pow: { expr: 'pow_any(x, y)', helpers: POW_ANY, gradX: 'c * y * pow_any(x, y - 1.0)', gradY: 'c * pow_any(x, y) * log(x)' },
+  // NaN propagates (torch.maximum); ties split the gradient equally, as PyTorch does
+  maximum: {
+    expr: 'ieee_max(x, y)',
+    helpers: ORDERED_WGSL,
+    gradX: 'c * select(select(0.0, 0.5, x == y), 1.0, x > y)',
+    gradY: 'c * select(select(0.0, 0.5, x == y), 1.0, y > x)',
+  },
+} satisfies Record<string, BinarySpec>;
+
 export type BinaryName = keyof typeof BINARY;
 
 function binaryOp(name: BinaryName) {
   const spec: BinarySpec = BINARY[name];
-  const helpers = name === 'pow' ? POW_ANY : '';
+  const helpers = spec.helpers ?? '';
   const fwd = broadcastKernel(name, spec.expr, { helpers });
   const gradX = broadcastKernel(`${name}_backward_x`, spec.gradX, { arity: 3, helpers });
   const gradY = broadcastKernel(`${name}_backward_y`, spec.gradY, { arity: 3, helpers });
@@ -182,7 +194,7 @@ function binaryOp(name: BinaryName) {
       return [ctx.needsGrad[0] ? grad(gradX, spec.gradX, x) : null, ctx.needsGrad[1] ? grad(gradY, spec.gradY, y) : null];
     },
   });
-  return withScalars(op);
+  return withScalars(name, op);
 }
 
 export const add = binaryOp('add');
@@ -203,6 +215,7 @@ function compareOp(name: CompareName) {
     int32: broadcastKernel(`${name}_i32`, expr, { inType: 'i32' }),
   };
   return withScalars(
+    name,
     defineOp({
       name,
       forward(_ctx, a: Tensor, b: Tensor) {
@@ -248,7 +261,8 @@ const whereOp = defineOp({
 
 /** Elements of `a` where `cond` is non-zero, of `b` elsewhere (broadcasting all three). */
 export function where(cond: Tensor, a: TensorOrScalar, b: TensorOrScalar): Tensor {
-  return withScalars((x, y) => whereOp(cond, x, y))(a, b);
+  checkTensor('where', 'condition', cond);
+  return withScalars('where', (x, y) => whereOp(cond, x, y))(a, b);
 }
 
 // ---- methods -------------------------------------------------------------------------------

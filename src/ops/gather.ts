@@ -5,11 +5,12 @@ import { defineOp } from '../autograd/op.js';
 import { launchEmbedding, launchEmbeddingBackward } from '../kernels/wgsl/gather.js';
 import { zeros } from '../tensor/create.js';
 import { Tensor } from '../tensor/tensor.js';
-import { assertDtype } from './check.js';
+import { assertDtype } from '../tensor/check.js';
 
 /**
  * Throws naming the first id outside [0, V), when the ids have a host copy (int32 data created from
- * JS arrays). Ids computed on the device are not read back for this: the kernels clamp them instead.
+ * JS arrays). Ids computed on the device are not read back for this: the kernel clamps them and
+ * reports a fault, thrown by the next read.
  */
 function checkIds(ids: Tensor, V: number): void {
   const host = ids.storage('embedding').host;

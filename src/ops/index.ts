@@ -12,3 +12,4 @@ export * from './layernorm.js';
 export * from './cross-entropy.js';
 export * from './attention.js';
 export * from './bias-gelu.js';
+export * from './finite.js';

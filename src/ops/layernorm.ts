@@ -5,7 +5,7 @@ import { defineOp } from '../autograd/op.js';
 import { launchLayerNorm, launchLayerNormBackward } from '../kernels/wgsl/layernorm.js';
 import { numel } from '../tensor/shape.js';
 import { Tensor } from '../tensor/tensor.js';
-import { assertDtype, assertShape } from './check.js';
+import { assertDtype, assertShape } from '../tensor/check.js';
 
 const layerNormOp = defineOp({
   name: 'layerNorm',

@@ -7,7 +7,7 @@ import { defineOp } from '../autograd/op.js';
 import { launchMatmul } from '../kernels/wgsl/matmul.js';
 import { broadcastStrides, formatShape, numel, type Shape } from '../tensor/shape.js';
 import { Tensor } from '../tensor/tensor.js';
-import { assertDtype } from './check.js';
+import { assertDtype } from '../tensor/check.js';
 import { sumTo } from './reduce.js';
 import { reshape } from './shape.js';
 

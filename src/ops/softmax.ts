@@ -3,7 +3,7 @@ import { defineOp } from '../autograd/op.js';
 import { launchSoftmax, launchSoftmaxBackward } from '../kernels/wgsl/softmax.js';
 import { normAxis } from '../tensor/shape.js';
 import { Tensor } from '../tensor/tensor.js';
-import { assertDtype } from './check.js';
+import { assertDtype } from '../tensor/check.js';
 
 function softmaxOp(name: 'softmax' | 'logSoftmax') {
   const log = name === 'logSoftmax';

@@ -8,7 +8,7 @@ import { Tensor } from '../tensor/tensor.js';
 
 const F32_MAX = 3.4028234663852886e38;
 
-/** maxNorm = Infinity measures the norm without clipping (scale 1). */
+/** maxNorm = Infinity (or anything past float32's range) measures the norm without clipping (scale exactly 1). */
 export function clipGradNorm(params: Tensor[], maxNorm: number): { norm: Tensor; scale: Tensor } {
   if (!(maxNorm > 0)) throw new Error(`clipGradNorm: maxNorm must be > 0, got ${maxNorm}`);
   const grads = params.flatMap((p) => (p.grad && p.grad.size ? [{ buffer: p.grad.buffer('clipGradNorm'), size: p.grad.size }] : []));
@@ -17,7 +17,7 @@ export function clipGradNorm(params: Tensor[], maxNorm: number): { norm: Tensor;
   for (let i = 0; i < grads.length; i += group) launchGradSumSquares(grads.slice(i, i + group), partial.buffer(), i);
   const norm = Tensor.empty([], 'float32', 'clipGradNorm');
   const scale = Tensor.empty([], 'float32', 'clipGradNorm');
-  launchClipScale(partial.buffer(), grads.length, Math.min(maxNorm, F32_MAX), norm.buffer(), scale.buffer()); // a uniform cannot hold Infinity
+  launchClipScale(partial.buffer(), grads.length, maxNorm < F32_MAX ? maxNorm : null, norm.buffer(), scale.buffer()); // beyond f32: no limit
   partial.dispose();
   return { norm, scale };
 }

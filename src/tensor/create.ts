@@ -1,52 +1,92 @@
 // Creating tensors: from JS data (uploaded), or filled on the GPU (zeros, ones, full, arange and
-// seeded uniform/normal random numbers from a counter-based generator).
+// seeded uniform/normal random numbers from a counter-based generator). Every argument is checked
+// (src/tensor/check.ts): JS would coerce '3', null or a ragged array into numbers without a word.
 import { device } from '../device/device.js';
 import { launchFill } from '../kernels/wgsl/fill.js';
 import { launchRandom } from '../kernels/wgsl/random.js';
-import { assertValidShape, formatShape, numel, type Shape } from './shape.js';
+import {
+  checkDtype, checkInt32, checkInt32Element, checkInteger, checkNumber, checkShape, checkTensor, describeValue, INT32_MAX,
+  INT32_MIN, INT32_RANGE,
+} from './check.js';
+import { formatShape, numel, type Shape } from './shape.js';
 import { Storage, Tensor, type DType } from './tensor.js';
 
 export type NestedArray = number | NestedArray[];
 const HOST_COPY_LIMIT = 1 << 20; // int32 data up to this many elements keeps a host copy for index checks
+const DATA_KINDS = 'a number, a nested array of numbers or a typed array';
 
-function inferShape(data: NestedArray): number[] {
+type NumericArray = Exclude<ArrayBufferView, DataView | BigInt64Array | BigUint64Array>;
+
+function isNumericArray(data: unknown): data is NumericArray {
+  return ArrayBuffer.isView(data) && !(data instanceof DataView || data instanceof BigInt64Array || data instanceof BigUint64Array);
+}
+
+/**
+ * The shape and row-major values of nested arrays, which must be rectangular and hold numbers only
+ * (integers in int32's range for `dtype` int32). The shape is read down the first elements; every
+ * other element is checked against it.
+ */
+function flattenNested(data: NestedArray, dtype: DType): { shape: number[]; flat: number[] } {
   const shape: number[] = [];
-  let d: NestedArray = data;
-  while (Array.isArray(d)) {
-    shape.push(d.length);
-    d = d[0]!;
-  }
-  return shape;
+  for (let d: unknown = data; Array.isArray(d); d = d[0]) shape.push(d.length);
+  const flat: number[] = [];
+  const at: number[] = []; // index of the element being visited, for error messages
+  const visit = (v: unknown): void => {
+    const depth = at.length;
+    if (depth === shape.length) {
+      if (typeof v !== 'number') {
+        throw new TypeError(`tensor: argument 'data' must hold only numbers, got ${describeValue(v)} at ${formatShape(at)}`);
+      }
+      if (dtype === 'int32') checkInt32Element('tensor', 'data', v, at);
+      flat.push(v);
+      return;
+    }
+    if (!Array.isArray(v) || v.length !== shape[depth]) {
+      const sibling = formatShape([...at.slice(0, -1), 0]);
+      throw new TypeError(
+        `tensor: argument 'data' must be a rectangular nested array, got ${describeValue(v)} at ${formatShape(at)} ` +
+          `where ${sibling} has length ${shape[depth]}`,
+      );
+    }
+    for (let i = 0; i < v.length; i++) {
+      at.push(i);
+      visit(v[i]);
+      at.pop();
+    }
+  };
+  visit(data);
+  return { shape, flat };
 }
 
 /**
  * A tensor from JS data: a nested array (shape inferred), or a flat array / typed array with a shape.
- * `dtype` defaults to int32 for an Int32Array, float32 otherwise.
+ * `dtype` defaults to int32 for an Int32Array, float32 otherwise. float32 data may hold NaN and
+ * +-Infinity (as in PyTorch); int32 data must be integers in [-2^31, 2^31 - 1].
  */
 export function tensor(
   data: NestedArray | Float32Array | Int32Array | readonly number[],
   shape?: Shape,
   dtype?: DType,
 ): Tensor {
-  dtype ??= data instanceof Int32Array ? 'int32' : 'float32';
+  dtype = dtype == null ? (data instanceof Int32Array ? 'int32' : 'float32') : checkDtype('tensor', dtype);
   let flat: ArrayLike<number>;
   let inferred: Shape;
-  if (ArrayBuffer.isView(data)) {
+  if (isNumericArray(data)) {
     flat = data;
-    inferred = shape ?? [data.length];
+    inferred = [data.length];
+    if (dtype === 'int32' && !(data instanceof Int32Array)) {
+      for (let i = 0; i < data.length; i++) checkInt32Element('tensor', 'data', data[i]!, [i]);
+    }
+  } else if (typeof data === 'number' || Array.isArray(data)) {
+    ({ shape: inferred, flat } = flattenNested(data as NestedArray, dtype));
   } else {
-    inferred = inferShape(data as NestedArray);
-    flat = Array.isArray(data) ? (data as unknown[]).flat(Infinity as 1) as number[] : [data as number];
-    if (shape) inferred = shape;
+    throw new TypeError(`tensor: argument 'data' must be ${DATA_KINDS}, got ${describeValue(data)}`);
   }
-  assertValidShape('tensor', inferred);
+  if (shape !== undefined) inferred = checkShape('tensor', 'shape', shape);
   if (numel(inferred) !== flat.length) {
-    throw new Error(`tensor: ${flat.length} values do not fill shape ${formatShape(inferred)} (${numel(inferred)} elements)`);
+    throw new RangeError(`tensor: ${flat.length} values do not fill shape ${formatShape(inferred)} (${numel(inferred)} elements)`);
   }
   const typed = dtype === 'int32' ? Int32Array.from(flat) : Float32Array.from(flat);
-  if (dtype === 'int32' && !Array.from(flat).every((v) => Number.isInteger(v))) {
-    throw new Error('tensor: int32 data must be integers');
-  }
   const bytes = Math.max(4, typed.byteLength);
   const buffer = device().alloc(bytes, 'tensor-data');
   if (typed.byteLength) device().write(buffer, typed);
@@ -54,41 +94,80 @@ export function tensor(
   return new Tensor(new Storage(buffer, bytes, host), inferred, dtype);
 }
 
-export function full(shape: Shape, value: number, dtype: DType = 'float32'): Tensor {
-  assertValidShape('full', shape);
-  const t = Tensor.empty(shape, dtype, 'full');
-  launchFill(dtype === 'int32' ? 'i32' : 'f32', t.buffer(), t.size, value, 0);
+/** `value` everywhere; `op` names the caller in errors. */
+function fill(op: string, shape: Shape, value: number, dtype: DType): Tensor {
+  checkShape(op, 'shape', shape);
+  checkDtype(op, dtype);
+  checkNumber(op, 'value', value);
+  const t = Tensor.empty(shape, dtype, op);
+  if (dtype === 'int32') launchFill('i32', t.buffer(), t.size, checkInt32(op, 'value', value), 0);
+  // float32 fills copy the value's bits with the integer fill: exact for NaN, +-Infinity and -0,
+  // which the f32 fill's start + i * step need not keep (WGSL may assume finite math)
+  else launchFill('i32', t.buffer(), t.size, new Int32Array(Float32Array.of(value).buffer)[0]!, 0);
   return t;
 }
 
-export const zeros = (shape: Shape, dtype: DType = 'float32') => full(shape, 0, dtype);
-export const ones = (shape: Shape, dtype: DType = 'float32') => full(shape, 1, dtype);
-export const zerosLike = (t: Tensor) => full(t.shape, 0, t.dtype);
-export const onesLike = (t: Tensor) => full(t.shape, 1, t.dtype);
+export const full = (shape: Shape, value: number, dtype: DType = 'float32') => fill('full', shape, value, dtype);
+export const zeros = (shape: Shape, dtype: DType = 'float32') => fill('zeros', shape, 0, dtype);
+export const ones = (shape: Shape, dtype: DType = 'float32') => fill('ones', shape, 1, dtype);
+export const zerosLike = (t: Tensor) => fill('zerosLike', checkTensor('zerosLike', 'input', t).shape, 0, t.dtype);
+export const onesLike = (t: Tensor) => fill('onesLike', checkTensor('onesLike', 'input', t).shape, 1, t.dtype);
 
-/** [start, start + step, ...) below `end`, like torch.arange. int32 unless a bound is fractional. */
+/**
+ * [start, start + step, ...) below `end`, like torch.arange. int32 unless a bound is fractional.
+ * As in PyTorch, a step that points away from `end` is an error (not an empty tensor).
+ */
 export function arange(start: number, end?: number, step = 1, dtype?: DType): Tensor {
   if (end === undefined) [start, end] = [0, start];
-  if (step === 0) throw new Error('arange: step must not be zero');
-  const n = Math.max(0, Math.ceil((end - start) / step));
-  dtype ??= [start, end, step].every(Number.isInteger) ? 'int32' : 'float32';
+  checkNumber('arange', 'start', start, true);
+  checkNumber('arange', 'end', end, true);
+  checkNumber('arange', 'step', step, true);
+  if (step === 0 || Math.sign(end - start) === -Math.sign(step)) {
+    throw new RangeError(`arange: argument 'step' must be non-zero and point from start to end, got ${step} for [${start}, ${end})`);
+  }
+  const n = Math.ceil((end - start) / step);
+  if (!Number.isSafeInteger(n)) throw new RangeError(`arange: [${start}, ${end}) in steps of ${step} has ${n} elements, too many`);
+  dtype = dtype == null ? ([start, end, step].every(Number.isInteger) ? 'int32' : 'float32') : checkDtype('arange', dtype);
+  if (dtype === 'int32') {
+    checkInt32('arange', 'start', start);
+    checkInt32('arange', 'step', step);
+    const last = start + (n - 1) * step;
+    if (n > 0 && (last < INT32_MIN || last > INT32_MAX)) {
+      throw new RangeError(`arange: argument 'end' must keep int32 values in ${INT32_RANGE}, got ${end} (last value ${last})`);
+    }
+  }
   const t = Tensor.empty([n], dtype, 'arange');
   launchFill(dtype === 'int32' ? 'i32' : 'f32', t.buffer(), n, start, step);
   return t;
 }
 
+/** Checks a random op's shape and seed. */
+function randomArgs(op: string, shape: Shape, opts: { seed: number } | undefined): void {
+  checkShape(op, 'shape', shape);
+  if (typeof opts !== 'object' || opts === null) {
+    throw new TypeError(`${op}: argument 'opts' must be an object with a seed, got ${describeValue(opts)}`);
+  }
+  checkInteger(op, 'seed', opts.seed, 0, Number.MAX_SAFE_INTEGER, 'a non-negative safe integer');
+}
+
 /** Uniform in [low, high), reproducible from `seed`. */
 export function rand(shape: Shape, opts: { seed: number; low?: number; high?: number }): Tensor {
-  assertValidShape('rand', shape);
+  randomArgs('rand', shape, opts);
+  const low = checkNumber('rand', 'low', opts.low ?? 0, true);
+  const high = checkNumber('rand', 'high', opts.high ?? 1, true);
+  if (low > high) throw new RangeError(`rand: argument 'high' must be >= low (${low}), got ${high}`);
   const t = Tensor.empty(shape, 'float32', 'rand');
-  launchRandom('uniform', t.buffer(), t.size, opts.seed, opts.low ?? 0, opts.high ?? 1);
+  launchRandom('uniform', t.buffer(), t.size, opts.seed, low, high);
   return t;
 }
 
 /** Normal(mean, std), reproducible from `seed`. */
 export function randn(shape: Shape, opts: { seed: number; mean?: number; std?: number }): Tensor {
-  assertValidShape('randn', shape);
+  randomArgs('randn', shape, opts);
+  const mean = checkNumber('randn', 'mean', opts.mean ?? 0, true);
+  const std = checkNumber('randn', 'std', opts.std ?? 1, true);
+  if (std < 0) throw new RangeError(`randn: argument 'std' must be >= 0, got ${std}`);
   const t = Tensor.empty(shape, 'float32', 'randn');
-  launchRandom('normal', t.buffer(), t.size, opts.seed, opts.mean ?? 0, opts.std ?? 1);
+  launchRandom('normal', t.buffer(), t.size, opts.seed, mean, std);
   return t;
 }

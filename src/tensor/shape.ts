@@ -63,9 +63,3 @@ export function normAxes(op: string, axes: number | readonly number[] | undefine
 export function sameShape(a: Shape, b: Shape): boolean {
   return a.length === b.length && a.every((d, i) => d === b[i]);
 }
-
-export function assertValidShape(op: string, shape: Shape): void {
-  if (!shape.every((d) => Number.isInteger(d) && d >= 0)) {
-    throw new Error(`${op}: invalid shape ${formatShape(shape)} (dimensions must be non-negative integers)`);
-  }
-}

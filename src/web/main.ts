@@ -4,6 +4,8 @@
 // Long work (training, generation) awaits the GPU between steps and yields to the event loop, so
 // the page stays responsive; one piece of work runs at a time.
 import { device, initDevice, type DeviceInfo } from '../device/device.js';
+import { TRAIN_RANGES } from '../gpt/trainer.js';
+import { rangeProblem, type Range } from '../io/value-ranges.js';
 import { LossChart } from './chart.js';
 import type { GptHook, ReadyState } from './hook.js';
 import { Session, type ModelShape, type ModelSummary, type TrainSettings } from './session.js';
@@ -79,11 +81,11 @@ let lastEvalStep = -1;
 
 const yieldToPage = () => new Promise<void>((r) => setTimeout(r, 0));
 
-function num(input: Input, what: string, opts: { int?: boolean; min?: number; max?: number } = {}): number {
-  const v = Number(input.value);
-  const bad = input.value.trim() === '' || !Number.isFinite(v) || (opts.int && !Number.isInteger(v)) ||
-    (opts.min !== undefined && v < opts.min) || (opts.max !== undefined && v > opts.max);
-  if (bad) throw new Error(`${what}: '${input.value}' is not a valid value`);
+/** The input's number, or an error naming the field and its range (the CLI's ranges where they exist). */
+function num(input: Input, what: string, range: Range): number {
+  const v = input.value.trim() === '' ? NaN : Number(input.value);
+  const problem = rangeProblem(what, v, range, `'${input.value}'`);
+  if (problem) throw new Error(problem);
   return v;
 }
 
@@ -229,36 +231,36 @@ async function runGenerate(prompt: string, opts: Parameters<GptHook['generate']>
 
 function samplingFromUi(): Parameters<GptHook['generate']>[1] {
   const topK = num(ui.topK, 'top-k', { int: true, min: 0 });
-  const topP = num(ui.topP, 'top-p', { min: 0.0001, max: 1 });
+  const topP = num(ui.topP, 'top-p', { above: 0, max: 1 });
   return {
     maxNewTokens: num(ui.maxTokens, 'tokens', { int: true, min: 1 }),
     temperature: num(ui.temperature, 'temperature', { min: 0 }),
     ...(topK > 0 && { topK }),
     ...(topP < 1 && { topP }),
-    seed: num(ui.seed, 'seed', { int: true }),
+    seed: num(ui.seed, 'seed', TRAIN_RANGES.seed),
   };
 }
 
 // ---- training ---------------------------------------------------------------------------------
 function shapeFromUi(): ModelShape {
   return {
-    nLayer: num(ui.nLayer, 'layers', { int: true, min: 1 }),
-    nHead: num(ui.nHead, 'heads', { int: true, min: 1 }),
-    nEmbd: num(ui.nEmbd, 'embd', { int: true, min: 1 }),
+    nLayer: num(ui.nLayer, 'layers', TRAIN_RANGES.nLayer),
+    nHead: num(ui.nHead, 'heads', TRAIN_RANGES.nHead),
+    nEmbd: num(ui.nEmbd, 'embd', TRAIN_RANGES.nEmbd),
     blockSize: num(ui.blockSize, 'block', { int: true, min: 2 }),
   };
 }
 
 /** Settings for the page's runs: a short warmup, then a constant learning rate. */
 function settingsFromUi(): TrainSettings {
-  const lr = num(ui.lr, 'learning rate', { min: 0 });
+  const lr = num(ui.lr, 'learning rate', TRAIN_RANGES.learningRate);
   return {
-    batchSize: num(ui.batchSize, 'batch', { int: true, min: 1 }),
+    batchSize: num(ui.batchSize, 'batch', TRAIN_RANGES.batchSize),
     learningRate: lr,
     minLr: lr,
     warmupIters: 10,
     lrDecayIters: 10,
-    evalInterval: num(ui.evalInterval, 'eval every', { int: true, min: 1 }),
+    evalInterval: num(ui.evalInterval, 'eval every', TRAIN_RANGES.evalInterval),
     evalIters: 5,
   };
 }

@@ -90,7 +90,7 @@ export class Session {
       trainer.optimizer.m.assign(old.optimizer.m);
       trainer.optimizer.v.assign(old.optimizer.v);
       trainer.restore(old.state());
-      old.optimizer.dispose();
+      old.dispose();
     } else if (this.loaded) {
       if (this.loaded.optimizer) restoreOptimizer(this.loaded, model, trainer.optimizer);
       if (this.loaded.meta.trainer) trainer.restore(this.loaded.meta.trainer);
@@ -155,7 +155,7 @@ export class Session {
   }
 
   private replace(model: GPT, tokenizer: Tokenizer, source: string): void {
-    if (this.trainer) this.trainer.optimizer.dispose();
+    if (this.trainer) this.trainer.dispose();
     if (this.model && this.model !== model) this.model.dispose();
     this.model = model;
     this.tokenizer = tokenizer;

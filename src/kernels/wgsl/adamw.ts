@@ -8,15 +8,13 @@
 // and bit k of `decay` says whether parameter k is decayed. WGSL cannot index bindings, so each
 // parameter is a binding of its own and a switch picks it. bc1 = 1 - b1^t, bc2 = 1 - b2^t come
 // precomputed. 1-D grid of 256-lane workgroups over the group's elements.
-import { Kernel, perElement, grid1d } from '../kernel.js';
+import { Kernel, perElement, grid1d, variants } from '../kernel.js';
 
 const WG = 256;
 /** Parameters per dispatch at most (the `ends` param is a `dims`, 8 entries). */
 export const MAX_GROUP = 8;
 
-const kernels = new Map<number, Kernel>();
-
-function adamwKernel(group: number): Kernel {
+const adamwKernel = variants((group: number) => {
   const idx = Array.from({ length: group }, (_, k) => k);
   return new Kernel({
     name: 'adamw',
@@ -48,7 +46,7 @@ ${idx.map((k) => `    case ${k}u: { param${k}[local] = step(param${k}[local], gr
     default: {}
   }`)}`,
   });
-}
+});
 
 export interface AdamWHyper {
   lr: number;
@@ -74,8 +72,7 @@ export function launchAdamW(
   h: AdamWHyper,
 ): void {
   if (members.length > MAX_GROUP) throw new Error(`adamw: ${members.length} parameters in one group, at most ${MAX_GROUP}`);
-  let k = kernels.get(members.length);
-  if (!k) kernels.set(members.length, (k = adamwKernel(members.length)));
+  const k = adamwKernel(members.length);
   const ends: number[] = [];
   let n = 0;
   for (const m of members) ends.push((n += m.size));

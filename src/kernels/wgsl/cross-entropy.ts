@@ -5,10 +5,14 @@
 //     lse is kept for the backward.
 //   backward (laid out alike): dx = scale * (exp(x - lse) - onehot(target)), 0 on ignored
 //     rows; scale (a 0-d buffer) = upstream gradient / number of valid rows.
-// Targets outside [0, V) that were not checked on the host are clamped, never read out of bounds.
+// Targets outside [0, V) that were not checked on the host are clamped, never read out of bounds,
+// and the forward reports them as a fault (an error at the next read).
 // Called by src/ops/cross-entropy.ts.
+import { defineFault } from '../../device/faults.js';
 import { Kernel } from '../kernel.js';
 import { rowGrid, rowKernel, rowMain } from './row.js';
+
+const TARGET_OUT_OF_RANGE = defineFault('crossEntropy: a target computed on the GPU was outside [0, V) and not ignore_index (it was clamped)');
 
 // select() evaluates both arms, so rows past the end (grid rounding) read row 0, not out of bounds.
 const TARGET = `let t_raw = select(p.ignore_index, targets[select(0u, row, live)], live);
@@ -20,6 +24,7 @@ const forwardK = rowKernel((lanes) => new Kernel({
   read: { x: 'f32', targets: 'i32' },
   write: { loss: 'f32', valid: 'f32', lse: 'f32' },
   params: { rows: 'u32', V: 'u32', ignore_index: 'i32' },
+  faults: true,
   body: rowMain(lanes, 'p.V', /* wgsl */ `
   var m = -3.402823e38;
   for (var j = lane; j < n; j += ROW_LANES) { m = max(m, x[base + j]); }
@@ -30,6 +35,7 @@ const forwardK = rowKernel((lanes) => new Kernel({
   let l = m + ls;
   ${TARGET}
   if (live && lane == 0u) {
+    if (!ignored && (t_raw < 0 || t_raw >= i32(p.V))) { raise_fault(${TARGET_OUT_OF_RANGE}u); }
     lse[row] = l;
     loss[row] = select((m - x[base + t]) + ls, 0.0, ignored); // not l - x[t]: exact when x[t] is near m
     valid[row] = select(1.0, 0.0, ignored);

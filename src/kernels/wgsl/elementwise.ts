@@ -23,6 +23,28 @@ fn gelu_erf_grad(v: f32) -> f32 {
   return 0.5 * (1.0 + erf_approx(v * 0.7071067811865476)) + v * 0.3989422804014327 * exp(-0.5 * v * v);
 }`;
 
+// IEEE max without float comparisons: WGSL lets drivers assume finite math, so max() and compares
+// on NaN or +-Infinity may give anything. ordered_key maps f32 bits to a u32 whose unsigned order is
+// the float order (-inf < ... < -0 < +0 < ... < +inf) and every NaN to the top key, so the max of
+// keys is IEEE's max with NaN propagating; from_ordered_key maps a key back to f32 bits (the top key
+// to the NaN 0x7fffffff). max_ties is a == b as max's gradient wants it: -0 equals +0, NaN equals NaN.
+// Used by maximum, relu, the max / argmax reductions and max's backward.
+export const ORDERED_WGSL = /* wgsl */ `fn ordered_key(bits: u32) -> u32 {
+  if ((bits & 0x7fffffffu) > 0x7f800000u) { return 0xffffffffu; }
+  return bits ^ select(0x80000000u, 0xffffffffu, (bits & 0x80000000u) != 0u);
+}
+fn from_ordered_key(key: u32) -> u32 {
+  return key ^ select(0xffffffffu, 0x80000000u, (key & 0x80000000u) != 0u);
+}
+fn ieee_max(a: f32, b: f32) -> f32 {
+  return bitcast<f32>(from_ordered_key(max(ordered_key(bitcast<u32>(a)), ordered_key(bitcast<u32>(b)))));
+}
+fn max_ties(a: f32, b: f32) -> bool {
+  let ba = bitcast<u32>(a);
+  let bb = bitcast<u32>(b);
+  return ordered_key(ba) == ordered_key(bb) || ((ba | bb) & 0x7fffffffu) == 0u;
+}`;
+
 const WG = 256;
 const cache = new Map<string, Kernel>();
 

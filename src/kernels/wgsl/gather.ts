@@ -1,7 +1,8 @@
 // Embedding lookup (gather rows) and its deterministic backward, a scatter-add without float atomics.
 //   table: [V, C] f32, ids: [N] i32 (any shape, flattened), out / g: [N, C] f32, dtable: [V, C] f32.
 // Ids are clamped to [0, V) inside every kernel, so a bad id never reads or writes out of bounds
-// (the op checks ids eagerly when it has a host copy of them; device-made ids are only clamped).
+// (the op checks ids eagerly when it has a host copy of them; the forward reports a device-made id
+// out of range as a fault, an error at the next read).
 //
 // Forward `embedding`: out[n, c] = table[ids[n], c]. 1-D grid of 256-lane workgroups, one lane per
 // output element.
@@ -20,7 +21,10 @@
 // Cost: N^2 / 2 id comparisons (step 1, 32M for N = 8k; fine on a GPU, the one term that grows
 // faster than the data), V / 256 sequential scan steps (step 2), and O(N C + V C) reads and writes
 // (step 3). Memory: 2 N + 2 V + 1 u32 of scratch.
+import { defineFault } from '../../device/faults.js';
 import { Kernel, LINEAR, grid1d, gridRows, perElement } from '../kernel.js';
+
+const ID_OUT_OF_RANGE = defineFault('embedding: a token id computed on the GPU was outside [0, V) of its table (it was clamped)');
 
 const WG = 256;
 const ROW_WG = 64;
@@ -31,11 +35,13 @@ const gatherK = new Kernel({
   read: { table: 'f32', ids: 'i32' },
   write: { out: 'f32' },
   params: { n: 'u32', C: 'u32', V: 'u32' },
+  faults: true,
   body: /* wgsl */ `
 ${CLAMP}
 ${perElement(WG, `
-  let row = clamp_id(ids[i / p.C], p.V);
-  out[i] = table[row * p.C + i % p.C];`)}`,
+  let id = ids[i / p.C];
+  if ((id < 0 || id >= i32(p.V)) && i % p.C == 0u) { raise_fault(${ID_OUT_OF_RANGE}u); }
+  out[i] = table[clamp_id(id, p.V) * p.C + i % p.C];`)}`,
 });
 
 const rankK = new Kernel({

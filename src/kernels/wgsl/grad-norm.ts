@@ -3,17 +3,17 @@
 //     bound side by side; one 256-lane workgroup per tensor (workgroup k), lanes striding over it,
 //     then a tree reduction in workgroup memory. WGSL cannot index bindings: a switch picks g_k.
 //   clip_scale: norm = sqrt(sum(partial)), scale = maxNorm / max(norm + 1e-6, maxNorm), i.e.
-//     min(1, maxNorm / (norm + 1e-6)) as PyTorch's clip_grad_norm_; one lane.
+//     min(1, maxNorm / (norm + 1e-6)) as PyTorch's clip_grad_norm_, or exactly 1 when `clip` is 0
+//     (no limit: a uniform cannot hold Infinity, and FLT_MAX / FLT_MAX is 0 on GPUs that divide
+//     by multiplying with a flushed reciprocal); one lane.
 // Called by src/optim/clip.ts.
-import { Kernel } from '../kernel.js';
+import { Kernel, variants } from '../kernel.js';
 
 const WG = 256;
 /** Tensors per grad_sumsq dispatch at most (their sizes travel in a `dims` param, 8 entries). */
 export const MAX_GROUP = 8;
 
-const sumsqKernels = new Map<number, Kernel>();
-
-function sumsqKernel(group: number): Kernel {
+const sumsqKernel = variants((group: number) => {
   const idx = Array.from({ length: group }, (_, k) => k);
   return new Kernel({
     name: 'grad_sumsq',
@@ -41,13 +41,13 @@ ${idx.map((k) => `    case ${k}u: { for (var j = lane; j < n; j += ${WG}u) { acc
   if (lane == 0u) { partial[p.base + k] = red[0]; }
 }`,
   });
-}
+});
 
 const scaleKernel = new Kernel({
   name: 'clip_scale',
   read: { partial: 'f32' },
   write: { norm: 'f32', scale: 'f32' },
-  params: { count: 'u32', max_norm: 'f32' },
+  params: { count: 'u32', max_norm: 'f32', clip: 'u32' },
   body: /* wgsl */ `
 @compute @workgroup_size(1)
 fn main() {
@@ -55,19 +55,17 @@ fn main() {
   for (var i = 0u; i < p.count; i++) { total += partial[i]; }
   let nrm = sqrt(total);
   norm[0] = nrm;
-  scale[0] = p.max_norm / max(nrm + 1e-6, p.max_norm);
+  scale[0] = select(1.0, p.max_norm / max(nrm + 1e-6, p.max_norm), p.clip != 0u);
 }`,
 });
 
 /** partial[base + k] = sum of squares of grads[k] (at most MAX_GROUP of them, with their sizes). */
 export function launchGradSumSquares(grads: { buffer: GPUBuffer; size: number }[], partial: GPUBuffer, base: number): void {
   if (grads.length > MAX_GROUP) throw new Error(`grad_sumsq: ${grads.length} tensors in one group, at most ${MAX_GROUP}`);
-  let k = sumsqKernels.get(grads.length);
-  if (!k) sumsqKernels.set(grads.length, (k = sumsqKernel(grads.length)));
-  k.launch([...grads.map((g) => g.buffer), partial], { base, sizes: grads.map((g) => g.size) }, [grads.length, 1, 1]);
+  sumsqKernel(grads.length).launch([...grads.map((g) => g.buffer), partial], { base, sizes: grads.map((g) => g.size) }, [grads.length, 1, 1]);
 }
 
-/** norm[0] and scale[0] from the first `count` partial sums of squares. */
-export function launchClipScale(partial: GPUBuffer, count: number, maxNorm: number, norm: GPUBuffer, scale: GPUBuffer): void {
-  scaleKernel.launch([partial, norm, scale], { count, max_norm: maxNorm }, [1, 1, 1]);
+/** norm[0] and scale[0] from the first `count` partial sums of squares; maxNorm null: scale 1. */
+export function launchClipScale(partial: GPUBuffer, count: number, maxNorm: number | null, norm: GPUBuffer, scale: GPUBuffer): void {
+  scaleKernel.launch([partial, norm, scale], { count, max_norm: maxNorm ?? 0, clip: maxNorm === null ? 0 : 1 }, [1, 1, 1]);
 }

@@ -4,32 +4,46 @@
 // lane per output element looping over all of them, no barriers. Grids spread over x and y past 65535. The input is addressed as kept dims x reduced dims, each
 // with its own shape and strides, so no transpose is ever materialised.
 //   sum:    out = scale * sum(x)          (mean passes scale = 1/R)
-//   max:    out = max(x)                  (-FLT_MAX for an empty reduction)
-//   argmax: out = first index of the max  (i32, index into the flattened reduced dims)
+//   max:    out = max(x), IEEE: NaN if any element is NaN, -inf only if all are
+//   argmax: out = first index of the max  (i32, index into the flattened reduced dims; a NaN is the
+//           max, as in PyTorch; -0 ties with +0)
+// max and argmax never compare floats: they read the f32 bits as u32 and take the max of their
+// ordered keys (ORDERED_WGSL), exact for +-inf and NaN whatever the driver assumes. Callers reject
+// empty max / argmax reductions (R = 0).
 import { Kernel, LINEAR } from '../kernel.js';
+import { ORDERED_WGSL } from './elementwise.js';
 import { rowGrid, rowKernel } from './row.js';
 
 const WG = 64;
 export type ReduceKind = 'sum' | 'max' | 'argmax';
 
+/** Per kind: the accumulator's type and start, the value `v` of an element `e`, and the output. */
+const KINDS = {
+  sum: { acc: 'f32', init: '0.0', load: 'e', out: 'f32', result: 'p.scale * acc' },
+  max: { acc: 'u32', init: 'ordered_key(0xff800000u)', load: 'ordered_key(e)', out: 'u32', result: 'from_ordered_key(acc)' },
+  // -0 is loaded as +0 so that it ties with +0 (the first one wins)
+  argmax: {
+    acc: 'u32', init: 'ordered_key(0xff800000u)', load: 'ordered_key(select(e, 0u, e == 0x80000000u))', out: 'i32',
+    result: 'i32(select(arg, 0u, arg == 0xffffffffu))',
+  },
+} as const;
+
 function reduceKernel(kind: ReduceKind, lanes: number): Kernel {
   const isArg = kind === 'argmax';
-  const init = kind === 'sum' ? '0.0' : '-3.402823e38'; // ~ -FLT_MAX: WGSL constants cannot be infinite
-  const combine =
-    kind === 'sum'
-      ? 'acc + v'
-      : 'max(acc, v)';
+  const k = KINDS[kind];
+  const combine = kind === 'sum' ? 'acc + v' : 'max(acc, v)';
   return new Kernel({
     name: `reduce_${kind}`,
-    read: { x: 'f32' },
-    write: { out: isArg ? 'i32' : 'f32' },
+    read: { x: k.acc },
+    write: { out: k.out },
     params: {
       n_out: 'u32', r: 'u32', keep_rank: 'u32', red_rank: 'u32', scale: 'f32',
       keep_shape: 'dims', keep_strides: 'dims', red_shape: 'dims', red_strides: 'dims',
     },
     body: /* wgsl */ `
 ${LINEAR}
-var<workgroup> vals: array<f32, ${WG}>;
+${kind === 'sum' ? '' : ORDERED_WGSL}
+var<workgroup> vals: array<${k.acc}, ${WG}>;
 var<workgroup> idxs: array<u32, ${WG}>;
 
 @compute @workgroup_size(${lanes}, ${WG / lanes})
@@ -39,11 +53,12 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
   let o = linear(wid, nwg, 1u) * ${WG / lanes}u + lid.y;
   let live = o < p.n_out;
   let base = strided(o, p.keep_rank, p.keep_shape, p.keep_strides);
-  var acc = ${init};
+  var acc = ${k.init};
   var arg = 0xffffffffu;
   if (live) {
     for (var j = lane; j < p.r; j += ${lanes}u) {
-      let v = x[base + strided(j, p.red_rank, p.red_shape, p.red_strides)];
+      let e = x[base + strided(j, p.red_rank, p.red_shape, p.red_strides)];
+      let v = ${k.load};
       ${isArg ? 'if (v > acc || arg == 0xffffffffu) { acc = v; arg = j; }' : `acc = ${combine};`}
     }
   }
@@ -67,7 +82,7 @@ ${lanes === 1 ? '' : `  vals[lane] = acc;
   acc = vals[0];
   arg = idxs[0];`}
   if (lane == 0u && live) {
-    out[o] = ${isArg ? 'i32(select(arg, 0u, arg == 0xffffffffu))' : kind === 'sum' ? 'p.scale * acc' : 'acc'};
+    out[o] = ${k.result};
   }
 }`,
   });

@@ -9,7 +9,7 @@
 // Kernels write loops as `for (var j = lane; j < n; j += ROW_LANES)` and reduce with
 // wg_sum / wg_max, which do the right thing in both layouts.
 import { device } from '../../device/device.js';
-import { gridRows, type Kernel } from '../kernel.js';
+import { gridRows, variants, type Kernel } from '../kernel.js';
 
 const WG = 64;
 
@@ -73,11 +73,9 @@ export function rowGrid(rows: number, lanes: number): [number, number, number] {
 
 /** A row kernel for `rows` rows, in the layout rowLanes picks (each built once): `make(lanes)` gives it. */
 export function rowKernel(make: (lanes: 1 | 64) => Kernel): (rows: number) => { kernel: Kernel; lanes: number } {
-  const built = new Map<number, Kernel>();
+  const built = variants(make);
   return (rows) => {
     const lanes = rowLanes(rows);
-    let kernel = built.get(lanes);
-    if (!kernel) built.set(lanes, (kernel = make(lanes)));
-    return { kernel, lanes };
+    return { kernel: built(lanes), lanes };
   };
 }

@@ -1,0 +1,132 @@
+// Argument checks for ops and tensor creation, in one place. Each error is one line naming the op,
+// the argument, what is allowed and what was given, e.g.
+//   add: argument 'other' must be a Tensor or a number, got string '3'
+// TypeError when the value is the wrong kind of thing (a string where a number belongs), RangeError
+// when it is the right kind but outside what is allowed (a negative dim, 2^40 as int32 data).
+// JS would otherwise coerce silently: '3' + 1, [1, 2] * 1 = NaN, null + 1 = 1.
+import { formatShape, normAxes, normAxis } from './shape.js';
+import { Tensor, type DType } from './tensor.js';
+
+const DTYPES: readonly DType[] = ['float32', 'int32'];
+export const INT32_MIN = -(2 ** 31);
+export const INT32_MAX = 2 ** 31 - 1;
+export const INT32_RANGE = '[-2^31, 2^31 - 1]';
+
+/** `value` as an error message shows it: `string '3'`, `array [1, 2]`, `null`, `a float32[2] tensor`. */
+export function describeValue(value: unknown): string {
+  if (value instanceof Tensor) return `a ${value.describe()} tensor`;
+  const kind = value === null ? 'null' : Array.isArray(value) ? 'array' : typeof value;
+  if (kind === 'object') return `an object (${(value as object).constructor?.name ?? 'no prototype'})`;
+  const shown = show(value);
+  return kind === shown ? kind : `${kind} ${shown}`;
+}
+
+/** A short one-line rendering: arrays up to 4 entries, strings up to 24 characters. */
+function show(value: unknown): string {
+  if (typeof value === 'string') return `'${value.length > 24 ? `${value.slice(0, 24)}...` : value}'`;
+  if (typeof value === 'number') return Object.is(value, -0) ? '-0' : String(value);
+  if (typeof value === 'bigint') return `${value}n`;
+  if (Array.isArray(value)) return `[${value.slice(0, 4).map(show).join(', ')}${value.length > 4 ? ', ...' : ''}]`;
+  if (value === null || value === undefined) return String(value);
+  if (typeof value === 'object' || typeof value === 'function') return typeof value;
+  return String(value);
+}
+
+function fail(Kind: typeof TypeError | typeof RangeError, op: string, arg: string, allowed: string, got: string): never {
+  throw new Kind(`${op}: argument '${arg}' must be ${allowed}, got ${got}`);
+}
+
+export function checkTensor(op: string, arg: string, value: unknown): Tensor {
+  if (!(value instanceof Tensor)) fail(TypeError, op, arg, 'a Tensor', describeValue(value));
+  return value;
+}
+
+export function checkTensorOrNumber(op: string, arg: string, value: unknown): Tensor | number {
+  if (!(value instanceof Tensor) && typeof value !== 'number') fail(TypeError, op, arg, 'a Tensor or a number', describeValue(value));
+  return value;
+}
+
+/** A number; `finite` excludes NaN and +-Infinity. */
+export function checkNumber(op: string, arg: string, value: unknown, finite = false): number {
+  const allowed = finite ? 'a finite number' : 'a number';
+  if (typeof value !== 'number') fail(TypeError, op, arg, allowed, describeValue(value));
+  if (finite && !Number.isFinite(value)) fail(RangeError, op, arg, allowed, describeValue(value));
+  return value;
+}
+
+/** An integer in [min, max]; `allowed` says so in words. */
+export function checkInteger(op: string, arg: string, value: unknown, min: number, max: number, allowed: string): number {
+  if (typeof value !== 'number') fail(TypeError, op, arg, allowed, describeValue(value));
+  if (!Number.isInteger(value) || value < min || value > max) fail(RangeError, op, arg, allowed, describeValue(value));
+  return value;
+}
+
+/** A value int32 storage holds exactly. */
+export function checkInt32(op: string, arg: string, value: unknown): number {
+  return checkInteger(op, arg, value, INT32_MIN, INT32_MAX, `an integer in ${INT32_RANGE}`);
+}
+
+export function checkBoolean(op: string, arg: string, value: unknown): boolean {
+  if (typeof value !== 'boolean') fail(TypeError, op, arg, 'a boolean', describeValue(value));
+  return value;
+}
+
+export function checkDtype(op: string, value: unknown): DType {
+  if (!DTYPES.includes(value as DType)) fail(TypeError, op, 'dtype', DTYPES.map((d) => `'${d}'`).join(' or '), describeValue(value));
+  return value as DType;
+}
+
+/** A shape: an array of non-negative safe integers. */
+export function checkShape(op: string, arg: string, value: unknown): number[] {
+  const allowed = 'an array of non-negative integers';
+  if (!Array.isArray(value)) fail(TypeError, op, arg, allowed, describeValue(value));
+  for (const d of value as unknown[]) {
+    if (typeof d !== 'number') fail(TypeError, op, arg, allowed, `${describeValue(value)} (holding ${describeValue(d)})`);
+    if (!Number.isSafeInteger(d) || d < 0) fail(RangeError, op, arg, allowed, describeValue(value));
+  }
+  return value as number[];
+}
+
+/** Element `at` of int32 data (`value`): an integer that int32 storage holds exactly. */
+export function checkInt32Element(op: string, arg: string, value: number, at: readonly number[]): void {
+  if (!Number.isInteger(value) || value < INT32_MIN || value > INT32_MAX) {
+    throw new RangeError(`${op}: argument '${arg}' must hold integers in ${INT32_RANGE} for dtype 'int32', got ${describeValue(value)} at ${formatShape(at)}`);
+  }
+}
+
+/** One axis of `t` (negative counts from the end), normalised. Rank 0 takes axis 0 or -1, as in PyTorch. */
+export function checkAxis(op: string, arg: string, value: unknown, t: Tensor): number {
+  const n = Math.max(t.rank, 1);
+  const allowed = `an integer in [${-n}, ${n - 1}] for ${t.describe()}`;
+  if (typeof value !== 'number') fail(TypeError, op, arg, allowed, describeValue(value));
+  if (!Number.isInteger(value) || value < -n || value >= n) fail(RangeError, op, arg, allowed, describeValue(value));
+  return normAxis(op, value, t.rank);
+}
+
+/** Axes of `t`: one axis, an array of them, or undefined for all; normalised and sorted. */
+export function checkAxes(op: string, arg: string, value: unknown, t: Tensor): number[] {
+  if (value === undefined) return normAxes(op, undefined, t.rank);
+  if (typeof value !== 'number' && !Array.isArray(value)) {
+    fail(TypeError, op, arg, 'an integer axis, an array of them or undefined', describeValue(value));
+  }
+  const list = typeof value === 'number' ? [value] : (value as unknown[]);
+  return normAxes(op, list.map((a) => checkAxis(op, arg, a, t)), t.rank);
+}
+
+export function assertDtype(op: string, dtype: DType, ...ts: Tensor[]): void {
+  for (const t of ts) {
+    if (!(t instanceof Tensor)) throw new TypeError(`${op}: expected ${dtype} tensors, got ${describeValue(t)}`);
+    t.storage(op); // use-after-dispose is reported before anything else
+    if (t.dtype !== dtype) throw new TypeError(`${op}: expected ${dtype} tensors, got ${ts.map((x) => x.describe()).join(' and ')}`);
+  }
+}
+
+export function assertRank(op: string, t: Tensor, min: number, what = 'input'): void {
+  if (t.rank < min) throw new RangeError(`${op}: ${what} must have rank >= ${min}, got ${t.describe()}`);
+}
+
+export function assertShape(op: string, t: Tensor, expected: readonly number[], what: string): void {
+  if (t.shape.length !== expected.length || t.shape.some((d, i) => d !== expected[i])) {
+    throw new Error(`${op}: ${what} must have shape ${formatShape(expected)}, got ${t.describe()}`);
+  }
+}

@@ -1,0 +1,148 @@
+// Nothing crashes, nothing is lost (library side): divergence stops training before a hook could
+// save broken weights, gradient accumulation frees each micro-batch, deep graphs are freed and
+// differentiated without recursion, indices made on the GPU that are out of range are reported,
+// and cached bind groups never outlive the buffers they bind.
+import { beforeAll, describe, expect, it } from 'vitest';
+import { TRAIN_DEFAULTS, Trainer, TrainingDivergedError, type TrainConfig } from '../src/gpt/trainer.js';
+import { crossEntropy, device, embedding, full, scope, tensor, zeros } from '../src/index.js';
+import { setupDevice } from './helpers.js';
+
+beforeAll(setupDevice);
+
+const V = 20;
+const ids = Int32Array.from({ length: 4000 }, (_, i) => (i * 7 + (i % 3)) % V);
+const data = { train: ids.slice(0, 3600), val: ids.slice(3600), vocabSize: V };
+const tiny: TrainConfig = {
+  ...TRAIN_DEFAULTS,
+  nLayer: 1, nHead: 2, nEmbd: 16, blockSize: 16, batchSize: 4,
+  maxIters: 10, evalInterval: 5, evalIters: 2, logInterval: 5, warmupIters: 0,
+};
+
+/** Makes the token embedding NaN: every later loss and gradient is NaN. */
+function poison(trainer: Trainer): void {
+  const wte = trainer.model.parameters()[0]!;
+  const nan = tensor(new Float32Array(wte.size).fill(NaN), wte.shape);
+  wte.assign(nan);
+  nan.dispose();
+}
+
+function done(trainer: Trainer): void {
+  trainer.dispose();
+  trainer.model.dispose();
+}
+
+describe('training divergence', () => {
+  it('a NaN loss is reported at the next readback, naming the step it first happened', async () => {
+    const trainer = new Trainer(tiny, data);
+    expect(Number.isFinite((await trainer.trainStep(true)).loss)).toBe(true);
+    await trainer.trainStep(false); // step 2, fine
+    poison(trainer);
+    await trainer.trainStep(false); // step 3: NaN, not read back
+    await trainer.trainStep(false);
+    const err = await trainer.trainStep(true).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(TrainingDivergedError);
+    expect((err as TrainingDivergedError).step).toBe(3);
+    expect((err as Error).message).toMatch(/diverged at step 3: the loss and the gradient norm/);
+    done(trainer);
+  });
+
+  it('run() stops before an evaluation hook could see (and save) the broken weights', async () => {
+    const trainer = new Trainer(tiny, data);
+    const evals: number[] = [];
+    const run = trainer.run({
+      onEval: (l) => {
+        evals.push(l.val!);
+        if (l.step === 0) poison(trainer);
+      },
+    });
+    await expect(run).rejects.toBeInstanceOf(TrainingDivergedError);
+    expect(evals.length).toBe(1);
+    expect(Number.isFinite(evals[0]!)).toBe(true);
+    done(trainer);
+  });
+
+  it('a huge learning rate (nanoGPT recipe, lr 1e6, no warmup) stops the run', async () => {
+    const trainer = new Trainer({ ...tiny, learningRate: 1e6, minLr: 1e5, maxIters: 40, evalInterval: 1000, logInterval: 1 }, data);
+    const logged: number[] = [];
+    await expect(trainer.run({ onLog: (l) => void logged.push(l.loss) })).rejects.toBeInstanceOf(TrainingDivergedError);
+    expect(logged.every(Number.isFinite), `logged losses ${logged}`).toBe(true);
+    done(trainer);
+  });
+});
+
+describe('gradient accumulation', () => {
+  it("frees each micro-batch's activations after its backward: the peak does not grow with grad-accum", async () => {
+    const cfg: TrainConfig = { ...tiny, batchSize: 8, blockSize: 64, nEmbd: 32 };
+    const big = Int32Array.from({ length: 20_000 }, (_, i) => (i * 131 + (i >> 4)) % 2000);
+    const peakOf = async (gradAccum: number) => {
+      const trainer = new Trainer({ ...cfg, gradAccum }, { train: big.slice(0, 18_000), val: big.slice(18_000), vocabSize: 2000 });
+      await trainer.trainStep(true); // pool and pipelines warm
+      const before = device().memory().liveBytes;
+      device().resetPeakMemory();
+      await trainer.trainStep(true);
+      const peak = device().memory().peakBytes - before;
+      done(trainer);
+      return peak;
+    };
+    const [one, four, sixteen] = [await peakOf(1), await peakOf(4), await peakOf(16)];
+    console.log(`peak above live during a step: grad-accum 1 ${one} B, 4 ${four} B, 16 ${sixteen} B`);
+    // one micro-batch's logits alone are 8*64*2000*4 = 4 MiB; keeping them all would add that per micro-batch
+    expect(four).toBeLessThan(one * 1.1);
+    expect(sixteen).toBeLessThan(one * 1.1);
+  });
+});
+
+describe('deep graphs', () => {
+  // 20,000 nodes: a recursive release overflowed the stack past ~13,000
+  it('a chain of 20,001 ops is differentiated and freed without recursion', () =>
+    scope(async () => {
+      const a = tensor([1, -2]).requiresGrad_();
+      let x = a.mul(3);
+      for (let i = 0; i < 20_000; i++) x = x.neg();
+      x.mul(tensor([5, 7])).sum().backward();
+      expect([...(await a.grad!.toArray())]).toEqual([15, 21]); // d/da of 5*3a, 7*3a (an even number of negations)
+    }));
+
+  it('a 20,000-op graph that is never differentiated is freed when its scope ends', () => {
+    expect(() =>
+      scope(() => {
+        let x = zeros([2]).requiresGrad_();
+        for (let i = 0; i < 20_000; i++) x = x.neg();
+      }),
+    ).not.toThrow();
+  });
+});
+
+describe('indices computed on the GPU', () => {
+  it('an out-of-range embedding id is clamped and reported by the next read, once', () =>
+    scope(async () => {
+      const table = tensor([[1, 2], [3, 4], [5, 6]]);
+      const bad = full([2], 7, 'int32'); // made on the GPU: no host copy to check eagerly
+      const out = embedding(table, bad);
+      await expect(out.toArray()).rejects.toThrow(/embedding: a token id computed on the GPU was outside \[0, V\)/);
+      expect([...(await out.toArray())]).toEqual([5, 6, 5, 6]); // clamped to the last row; fault cleared
+      const good = embedding(table, full([1], 1, 'int32'));
+      expect([...(await good.toArray())]).toEqual([3, 4]);
+    }));
+
+  it('an out-of-range crossEntropy target is reported; ignore_index is not', () =>
+    scope(async () => {
+      const logits = tensor([[0, 1, 2], [2, 1, 0]]);
+      await expect(crossEntropy(logits, full([2], 3, 'int32')).item()).rejects.toThrow(/crossEntropy: a target computed on the GPU/);
+      const ignored = crossEntropy(logits, full([2], -100, 'int32'));
+      expect(await ignored.item()).toBe(0);
+    }));
+});
+
+describe('bind-group cache', () => {
+  it('forgets the groups of destroyed buffers: after emptyCache the same ops bind fresh buffers correctly', () =>
+    scope(async () => {
+      const run = async () => scope(async () => [...(await tensor([1, 2, 3]).mul(tensor([4, 5, 6])).toArray())]);
+      expect(await run()).toEqual([4, 10, 18]);
+      const cached = device().bindGroupStats().cached;
+      device().emptyCache(); // destroys every pooled buffer, including the ones just bound
+      expect(device().bindGroupStats().cached).toBeLessThan(cached);
+      expect(await run()).toEqual([4, 10, 18]);
+      await device().sync(); // no validation error from a stale bind group
+    }));
+});

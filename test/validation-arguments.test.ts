@@ -1,0 +1,176 @@
+// Bad arguments to the public ops get a one-line TypeError / RangeError naming the op, the argument,
+// what is allowed and what was given, instead of a silent coercion ('3' + 1, [1, 2] * 1 = NaN,
+// null + 1 = 1) or a wrong value. Values PyTorch accepts (NaN / +-Infinity data and scalars, empty
+// sums) come out right, bit for bit.
+import { beforeAll, describe, expect, it } from 'vitest';
+import {
+  add, arange, argmax, expand, full, max, maximum, mean, neg, ones, pow, rand, randn, scope, sum, tensor, where,
+  zeros, zerosLike, type Tensor,
+} from '../src/index.js';
+import { setupDevice } from './helpers.js';
+
+beforeAll(setupDevice);
+
+// Arguments of the wrong type reach the ops through `any`, as they would from plain JS.
+const bad = (v: unknown) => v as any;
+
+type Case = [what: string, call: (x: Tensor) => unknown, kind: typeof TypeError | typeof RangeError, message: RegExp];
+
+const CASES: Case[] = [
+  // tensor(): data, shape, dtype
+  ["tensor(['a'])", () => tensor(bad(['a'])), TypeError, /^tensor: argument 'data' must hold only numbers, got string 'a' at \[0\]$/],
+  ['ragged rows', () => tensor([[1, 2], [3]]), TypeError,
+    /^tensor: argument 'data' must be a rectangular nested array, got array \[3\] at \[1\] where \[0\] has length 2$/],
+  ['a number where a row belongs', () => tensor(bad([[1, 2], 3])), TypeError, /rectangular nested array, got number 3 at \[1\]/],
+  ['a row where a number belongs', () => tensor(bad([[1, 2], [3, [4]]])), TypeError, /must hold only numbers, got array \[4\] at \[1, 1\]$/],
+  ['null in the data', () => tensor(bad([1, null])), TypeError, /must hold only numbers, got null at \[1\]$/],
+  ['a string as data', () => tensor(bad('12')), TypeError,
+    /^tensor: argument 'data' must be a number, a nested array of numbers or a typed array, got string '12'$/],
+  ['bigint data', () => tensor(bad(new BigInt64Array(2))), TypeError, /argument 'data' must be .*, got an object \(BigInt64Array\)$/],
+  ['2^40 as int32', () => tensor([2 ** 40], undefined, 'int32'), RangeError,
+    /^tensor: argument 'data' must hold integers in \[-2\^31, 2\^31 - 1\] for dtype 'int32', got number 1099511627776 at \[0\]$/],
+  ['2^31 as int32', () => tensor([0, 2 ** 31], undefined, 'int32'), RangeError, /got number 2147483648 at \[1\]$/],
+  ['NaN as int32', () => tensor([[1], [NaN]], undefined, 'int32'), RangeError, /got number NaN at \[1, 0\]$/],
+  ['2.5 from a Float32Array as int32', () => tensor(Float32Array.of(1, 2.5), [2], 'int32'), RangeError, /got number 2.5 at \[1\]$/],
+  ["dtype 'float16'", () => tensor([1], undefined, bad('float16')), TypeError,
+    /^tensor: argument 'dtype' must be 'float32' or 'int32', got string 'float16'$/],
+  ['a fractional shape', () => tensor([1, 2], [2.5]), RangeError, /^tensor: argument 'shape' must be an array of non-negative integers, got array \[2.5\]$/],
+  ['data that does not fill the shape', () => tensor([1, 2, 3], [2, 2]), RangeError, /^tensor: 3 values do not fill shape \[2, 2\] \(4 elements\)$/],
+  // fills
+  ['a negative dim', () => zeros([2, -1]), RangeError, /^zeros: argument 'shape' must be an array of non-negative integers, got array \[2, -1\]$/],
+  ['a fractional dim', () => ones([1.5]), RangeError, /^ones: argument 'shape' .*, got array \[1.5\]$/],
+  ['a number as shape', () => zeros(bad(3)), TypeError, /^zeros: argument 'shape' must be an array of non-negative integers, got number 3$/],
+  ['a string dim', () => zeros(bad(['2'])), TypeError, /^zeros: argument 'shape' .*, got array \['2'\] \(holding string '2'\)$/],
+  ["dtype 'float64'", () => ones([2], bad('float64')), TypeError, /^ones: argument 'dtype' must be 'float32' or 'int32', got string 'float64'$/],
+  ["full(shape, '1')", () => full([2], bad('1')), TypeError, /^full: argument 'value' must be a number, got string '1'$/],
+  ['2^31 as an int32 fill', () => full([2], 2 ** 31, 'int32'), RangeError,
+    /^full: argument 'value' must be an integer in \[-2\^31, 2\^31 - 1\], got number 2147483648$/],
+  ['1.5 as an int32 fill', () => full([2], 1.5, 'int32'), RangeError, /^full: argument 'value' .*, got number 1.5$/],
+  ['zerosLike of an array', () => zerosLike(bad([1])), TypeError, /^zerosLike: argument 'input' must be a Tensor, got array \[1\]$/],
+  // arange
+  ['a zero step', () => arange(0, 5, 0), RangeError, /^arange: argument 'step' must be non-zero and point from start to end, got 0 for \[0, 5\)$/],
+  ['a step pointing away', () => arange(5, 0), RangeError, /^arange: argument 'step' .*, got 1 for \[5, 0\)$/],
+  ['a NaN end', () => arange(0, NaN), RangeError, /^arange: argument 'end' must be a finite number, got number NaN$/],
+  ['an infinite end', () => arange(Infinity), RangeError, /^arange: argument 'end' must be a finite number, got number Infinity$/],
+  ["arange('5')", () => arange(bad('5')), TypeError, /^arange: argument 'end' must be a finite number, got string '5'$/],
+  ['a fractional int32 step', () => arange(0, 2, 0.5, 'int32'), RangeError, /^arange: argument 'step' must be an integer in .*, got number 0.5$/],
+  ['int32 values past 2^31 - 1', () => arange(2 ** 31 - 1, 2 ** 31 + 1), RangeError,
+    /^arange: argument 'end' must keep int32 values in \[-2\^31, 2\^31 - 1\], got 2147483649 \(last value 2147483648\)$/],
+  ["dtype 'bool'", () => arange(3, undefined, 1, bad('bool')), TypeError, /^arange: argument 'dtype'/],
+  // random
+  ['no options', () => rand([2], bad(undefined)), TypeError, /^rand: argument 'opts' must be an object with a seed, got undefined$/],
+  ['a negative seed', () => rand([2], { seed: -1 }), RangeError, /^rand: argument 'seed' must be a non-negative safe integer, got number -1$/],
+  ['a string seed', () => randn([2], { seed: bad('1') }), TypeError, /^randn: argument 'seed' .*, got string '1'$/],
+  ['low above high', () => rand([2], { seed: 1, low: 1, high: 0 }), RangeError, /^rand: argument 'high' must be >= low \(1\), got 0$/],
+  ['a negative std', () => randn([2], { seed: 1, std: -1 }), RangeError, /^randn: argument 'std' must be >= 0, got -1$/],
+  ['a NaN mean', () => randn([2], { seed: 1, mean: NaN }), RangeError, /^randn: argument 'mean' must be a finite number, got number NaN$/],
+  ['a negative random dim', () => randn([-2], { seed: 1 }), RangeError, /^randn: argument 'shape'/],
+  // elementwise
+  ["x.add('3')", (x) => x.add(bad('3')), TypeError, /^add: argument 'other' must be a Tensor or a number, got string '3'$/],
+  ['x.add([1, 2])', (x) => x.add(bad([1, 2])), TypeError, /^add: argument 'other' .*, got array \[1, 2\]$/],
+  ['x.add(null)', (x) => x.add(bad(null)), TypeError, /^add: argument 'other' .*, got null$/],
+  ['x.sub(undefined)', (x) => x.sub(bad(undefined)), TypeError, /^sub: argument 'other' .*, got undefined$/],
+  ['x.mul(true)', (x) => x.mul(bad(true)), TypeError, /^mul: argument 'other' .*, got boolean true$/],
+  ['x.div(1n)', (x) => x.div(bad(1n)), TypeError, /^div: argument 'other' .*, got bigint 1n$/],
+  ["pow('2', x)", (x) => pow(bad('2'), x), TypeError, /^pow: argument 'input' .*, got string '2'$/],
+  ['maximum(x, {})', (x) => maximum(x, bad({})), TypeError, /^maximum: argument 'other' .*, got an object \(Object\)$/],
+  ["x.eq('1')", (x) => x.eq(bad('1')), TypeError, /^eq: argument 'other' /],
+  ['where([1], x, x)', (x) => where(bad([1]), x, x), TypeError, /^where: argument 'condition' must be a Tensor, got array \[1\]$/],
+  ["where(c, x, 'a')", (x) => where(x, x, bad('a')), TypeError, /^where: argument 'other' must be a Tensor or a number, got string 'a'$/],
+  ["neg('a')", () => neg(bad('a')), TypeError, /^neg: expected float32 tensors, got string 'a'$/],
+  ['add(int32, int32)', () => add(tensor([1], [1], 'int32'), 2), TypeError, /^add: expected float32 tensors, got int32\[1\] and int32\[\]$/],
+  // reductions
+  ['sum of an array', () => sum(bad([1, 2])), TypeError, /^sum: argument 'input' must be a Tensor, got array \[1, 2\]$/],
+  ["sum(x, '0')", (x) => sum(x, bad('0')), TypeError, /^sum: argument 'axes' must be an integer axis, an array of them or undefined, got string '0'$/],
+  ['sum over axis 2 of a matrix', (x) => sum(x.reshape([1, 2]), 2), RangeError,
+    /^sum: argument 'axes' must be an integer in \[-2, 1\] for float32\[1, 2\], got number 2$/],
+  ['mean over axis 0.5', (x) => mean(x, 0.5), RangeError, /^mean: argument 'axes' must be an integer in \[-1, 0\] for float32\[2\], got number 0.5$/],
+  ["max over [0, '1']", (x) => max(x.reshape([1, 2]), bad([0, '1'])), TypeError, /^max: argument 'axes' .*, got string '1'$/],
+  ["keepdim 'yes'", (x) => sum(x, 0, bad('yes')), TypeError, /^sum: argument 'keepdim' must be a boolean, got string 'yes'$/],
+  ['argmax over [0]', (x) => argmax(x, bad([0])), TypeError, /^argmax: argument 'axis' must be an integer in \[-1, 0\] for float32\[2\], got array \[0\]$/],
+  ['the max of nothing', () => max(tensor([])), RangeError,
+    /^max: argument 'input' must have elements along the reduced axes, got float32\[0\] reduced over axis 0$/],
+  ['the max over an empty axis', () => max(zeros([3, 0]), 1), RangeError, /^max: .* got float32\[3, 0\] reduced over axis 1$/],
+  ['the argmax over an empty axis', () => argmax(zeros([0, 2]), 0), RangeError, /^argmax: .* got float32\[0, 2\] reduced over axis 0$/],
+  ['expand [2] to [3]', (x) => expand(x, [3]), Error, /^expand: shapes \[2\] and \[3\] cannot be broadcast together$/],
+  ['expand [2] to [] ', (x) => expand(x, []), RangeError, /^expand: argument 'shape' must be a shape float32\[2\] broadcasts to, got \[\]$/],
+];
+
+describe('bad arguments: one-line errors naming the op and the argument', () => {
+  for (const [what, call, kind, message] of CASES) {
+    it(what, () =>
+      scope(() => {
+        const x = tensor([1, 2]);
+        let error: unknown;
+        try {
+          call(x);
+        } catch (e) {
+          error = e;
+        }
+        expect(error, 'throws').toBeInstanceOf(kind);
+        expect((error as Error).message).toMatch(message);
+      }));
+  }
+});
+
+/** The float32 bits of each element. */
+const bits = async (t: Tensor) => [...new Uint32Array((await t.toArray()).buffer)];
+const f32Bits = (...xs: number[]) => [...new Uint32Array(Float32Array.from(xs).buffer)];
+/** Each element as text, so that NaN equals NaN and -0 differs from 0. */
+const exact = async (t: Tensor) => [...(await t.toArray())].map(show);
+const show = (v: number) => (Object.is(v, -0) ? '-0' : String(v));
+
+describe('values PyTorch accepts come out right', () => {
+  it('NaN, +-Infinity and -0 as data and as fill values keep their bits', () =>
+    scope(async () => {
+      const specials = [NaN, Infinity, -Infinity, -0, 0, 3.5e38];
+      expect(await bits(tensor(specials))).toEqual(f32Bits(...specials));
+      for (const v of specials) expect(await bits(full([3], v)), `full ${v}`).toEqual(f32Bits(v, v, v));
+    }));
+
+  it('NaN and +-Infinity scalars are legitimate operands', () =>
+    scope(async () => {
+      const x = tensor([1, -2]);
+      expect([...(await x.add(NaN).toArray())]).toEqual([NaN, NaN]);
+      expect([...(await x.mul(Infinity).toArray())]).toEqual([Infinity, -Infinity]);
+      expect([...(await where(tensor([1, 0]), x, -Infinity).toArray())]).toEqual([1, -Infinity]);
+    }));
+
+  it('maximum and relu propagate NaN (torch.maximum, torch.relu)', () =>
+    scope(async () => {
+      const a = tensor([1, NaN, 3, -Infinity, -0]);
+      const b = tensor([NaN, 2, 1, -Infinity, 0]);
+      expect(await exact(maximum(a, b))).toEqual([NaN, NaN, 3, -Infinity, 0].map(show));
+      expect(await exact(a.relu())).toEqual([1, NaN, 3, 0, 0].map(show));
+    }));
+
+  it('empty and boundary data', () =>
+    scope(async () => {
+      expect(tensor([]).shape).toEqual([0]);
+      expect(tensor([[]]).shape).toEqual([1, 0]);
+      expect([...(await tensor([-(2 ** 31), 2 ** 31 - 1], undefined, 'int32').toArray())]).toEqual([-(2 ** 31), 2 ** 31 - 1]);
+      expect([...(await arange(2 ** 31 - 2, 2 ** 31).toArray())]).toEqual([2 ** 31 - 2, 2 ** 31 - 1]);
+      expect(arange(3, 3).shape).toEqual([0]);
+    }));
+
+  it('int32 tensors compare with integer scalars', () =>
+    scope(async () => {
+      const ids = tensor([1, 3, 3], undefined, 'int32');
+      expect([...(await ids.eq(3).toArray())]).toEqual([0, 1, 1]);
+      expect([...(await ids.lt(2).toArray())]).toEqual([1, 0, 0]);
+    }));
+
+  it('empty reductions: sum 0, mean NaN; max keeps empty outputs of non-empty rows', () =>
+    scope(async () => {
+      expect(await sum(tensor([])).item()).toBe(0);
+      expect(await mean(tensor([])).item()).toBeNaN();
+      expect([...(await mean(zeros([2, 0]), 1).toArray())]).toEqual([NaN, NaN]);
+      expect(max(zeros([0, 3]), 1).shape).toEqual([0]);
+    }));
+
+  it('argmax without an axis indexes the flattened tensor', () =>
+    scope(async () => {
+      expect(await argmax(tensor([[1, 5], [7, 2]])).item()).toBe(2);
+      expect(argmax(tensor([[1, 5], [7, 2]]), undefined, true).shape).toEqual([1, 1]);
+    }));
+});
