@@ -90,16 +90,41 @@ describe('checkpoint files', () => {
   it('a save killed before its manifest landed leaves the previous checkpoint readable', async () => {
     const dir = await freshDir();
     const saved = await writeCheckpointFiles(dir, weights(1), { step: 1 });
-    // What a killed save can leave: new weights nobody names yet, temporary files of both kinds.
-    await writeFileAtomic(join(dir, 'model-zzz-000.safetensors'), weights(2));
+    // What a killed save can leave: its complete weights under the name the manifest reserved for
+    // them (`next`), not committed yet, and temporary files of both kinds.
+    await writeFileAtomic(join(dir, saved.next!), weights(2));
     await writeFile(join(dir, `.${MANIFEST_FILE}.tmp-1-abc`), '{"weights": "half');
-    await writeFile(join(dir, '.model-zzz-001.safetensors.tmp-1-abc'), weights(3).subarray(0, 10));
+    await writeFile(join(dir, `.${saved.next}.tmp-1-abc`), weights(3).subarray(0, 10));
     const { weights: back, manifest } = await readCheckpointFiles(dir);
     expect(manifest).toEqual(saved);
     expect(new Uint8Array(back)).toEqual(weights(1));
     expect(await strays(dir)).toHaveLength(3);
     const next = await writeCheckpointFiles(dir, weights(4), { step: 2 });
+    expect(next.weights).toBe(saved.next); // the orphan was overwritten, not left behind
+    expect(new Uint8Array((await readCheckpointFiles(dir)).weights)).toEqual(weights(4));
     expect((await readdir(dir)).sort()).toEqual([MANIFEST_FILE, next.weights].sort()); // leftovers swept
+  });
+
+  it('a save killed after its commit leaves the old weights to the next save', async () => {
+    const dir = await freshDir();
+    const first = await writeCheckpointFiles(dir, weights(1));
+    const second = await writeCheckpointFiles(dir, weights(2));
+    // put back what the second save would have deleted had it lived: the first weights and a temp file
+    await writeFile(join(dir, first.weights), weights(1));
+    await writeFile(join(dir, `.${first.weights}.tmp-9-xyz`), weights(1).subarray(0, 5));
+    expect(second.stale).toEqual([first.weights]);
+    const third = await writeCheckpointFiles(dir, weights(3));
+    expect((await readdir(dir)).sort()).toEqual([MANIFEST_FILE, third.weights].sort());
+  });
+
+  it("deletes only its own files, never the user's that merely look like ours", async () => {
+    const dir = await freshDir();
+    const mine = ['model-gpt2-small.safetensors', 'model-v2-final.safetensors', 'model-abc-def.safetensors', 'notes.txt', '.model-x-y.safetensors.tmp-keep'];
+    for (const name of mine) await writeFile(join(dir, name), 'user data');
+    for (let i = 0; i < 3; i++) await writeCheckpointFiles(dir, weights(i));
+    const { manifest } = await readCheckpointFiles(dir);
+    expect((await readdir(dir)).sort()).toEqual([...mine, MANIFEST_FILE, manifest.weights].sort());
+    for (const name of mine) expect(await readFile(join(dir, name), 'utf8')).toBe('user data');
   });
 
   it('reports a missing, truncated or corrupt checkpoint as such', async () => {
@@ -137,6 +162,12 @@ describe('checkpoint files', () => {
         'manifest escaping its directory',
         editManifest((t) => t.replace(/"model-[^"]*"/, '"../x"')),
         () => /field "weights" must be a file name in the checkpoint directory, got "..\/x"/,
+      ],
+      [
+        // the next save would delete what `stale` names
+        'manifest with a stale file outside its directory',
+        editManifest((t) => t.replace(/"stale": \[[^\]]*\]/, '"stale": ["../x"]')),
+        () => /field "stale" must be a list of file names other than "weights", got \["..\/x"\]/,
       ],
       [
         'manifest with a bad checksum field',

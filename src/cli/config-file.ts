@@ -1,14 +1,14 @@
 // `--config FILE.json`: flag values in a JSON object (camelCase or kebab-case keys), checked
-// against the known flags and their types.
-import { readFile } from 'node:fs/promises';
-import { UsageError } from './flags.js';
+// against the known flags, their types and ranges exactly as on the command line.
+import { readRegularFile } from '../io/regular-files.js';
+import { checkSetting, UsageError, type FlagSpec } from './flags.js';
 
 const camel = (s: string) => s.replace(/[-_]([a-z])/g, (_, c: string) => c.toUpperCase());
 
-export async function readConfigFile(path: string, defaults: Record<string, unknown>): Promise<Record<string, unknown>> {
+export async function readConfigFile<T extends Record<string, unknown>>(path: string, spec: FlagSpec<T>): Promise<Partial<T>> {
   let parsed: unknown;
   try {
-    parsed = JSON.parse(await readFile(path, 'utf8'));
+    parsed = JSON.parse((await readRegularFile(path)).toString('utf8'));
   } catch (e) {
     throw new UsageError(`cannot read config ${path}: ${(e as Error).message}`);
   }
@@ -16,9 +16,9 @@ export async function readConfigFile(path: string, defaults: Record<string, unkn
   const out: Record<string, unknown> = {};
   for (const [rawKey, v] of Object.entries(parsed)) {
     const key = camel(rawKey);
-    if (!(key in defaults)) throw new UsageError(`config ${path}: unknown setting '${rawKey}'`);
-    if (typeof v !== typeof defaults[key]) throw new UsageError(`config ${path}: '${rawKey}' must be a ${typeof defaults[key]}, got ${JSON.stringify(v)}`);
+    if (!Object.hasOwn(spec.defaults, key)) throw new UsageError(`config ${path}: unknown setting '${rawKey}'`);
+    checkSetting(spec, key, v, `config ${path}: '${rawKey}'`);
     out[key] = v;
   }
-  return out;
+  return out as Partial<T>;
 }

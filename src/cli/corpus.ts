@@ -4,6 +4,7 @@
 // offline right after set-up without any text copied into this repository.
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
+import { readRegularFile } from '../io/regular-files.js';
 
 export const BUILTIN_CORPUS = 'builtin:webdocs';
 
@@ -21,7 +22,7 @@ export async function loadCorpus(source: string): Promise<string> {
   }
   let bytes: Buffer;
   try {
-    bytes = await readFile(source);
+    bytes = await readRegularFile(source);
   } catch (e) {
     throw new Error(`cannot read ${source}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
   }

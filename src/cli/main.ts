@@ -1,6 +1,9 @@
 // The `gpt` command line. Each subcommand parses its own flags; errors print one line, not a trace.
+// Exit codes: 0 done, 1 failed, 2 bad usage (nothing was done), 3 training diverged (the last good
+// checkpoint is kept).
+import { TrainingDivergedError } from '../gpt/trainer.js';
 import { doctor } from './doctor.js';
-import { UsageError } from './flags.js';
+import { noPositional, parseFlags, UsageError } from './flags.js';
 import { prepare, PREPARE_HELP } from './prepare.js';
 import { evaluate, EVAL_HELP, sample, SAMPLE_HELP } from './sample.js';
 import { serve, SERVE_HELP } from './serve.js';
@@ -29,8 +32,11 @@ const COMMANDS: Record<string, { help: string; run: (args: string[]) => Promise<
   --json       machine-readable adapter description
   --one-line   adapter name and backend only
   --quiet      print nothing; exit status 0 if an adapter was found, 1 if not`,
-    run: (args) =>
-      doctor({ json: args.includes('--json'), oneLine: args.includes('--one-line'), quiet: args.includes('--quiet') }),
+    run: (args) => {
+      const { values, positional } = parseFlags(args, { defaults: { json: false, oneLine: false, quiet: false }, ranges: {} });
+      noPositional(positional);
+      return doctor(values);
+    },
   },
 };
 
@@ -54,6 +60,6 @@ export async function main(argv: string[]): Promise<number> {
   } catch (e) {
     console.error(`gpt ${name}: ${(e as Error).message}`);
     if (process.env.GPT_DEBUG) console.error(e);
-    return e instanceof UsageError ? 2 : 1;
+    return e instanceof UsageError ? 2 : e instanceof TrainingDivergedError ? 3 : 1;
   }
 }

@@ -1,21 +1,27 @@
 // `gpt prepare`: tokenize a corpus once into <out-dir>/data (train.bin, val.bin, meta.json).
 import { join } from 'node:path';
 import { BUILTIN_CORPUS, loadCorpus } from './corpus.js';
-import { buildDataset, saveDataset } from './data.js';
-import { flagHelp, parseFlags, UsageError } from './flags.js';
+import { BPE_VOCAB_SIZE, buildDataset, checkVocabSizeApplies, saveDataset, TOKENIZERS } from './data.js';
+import { flagHelp, noPositional, parseFlags, type FlagSpec } from './flags.js';
 
 const PREPARE_DEFAULTS = { data: BUILTIN_CORPUS, outDir: 'out', tokenizer: 'char', vocabSize: 512 };
+const PREPARE_FLAGS: FlagSpec<typeof PREPARE_DEFAULTS> = {
+  defaults: PREPARE_DEFAULTS,
+  ranges: { vocabSize: BPE_VOCAB_SIZE },
+  choices: { tokenizer: TOKENIZERS },
+};
 
 export const PREPARE_HELP = `usage: gpt prepare [flags]
 Tokenizes a UTF-8 text (file or URL) and splits it 90/10 into train/val.
-${flagHelp(PREPARE_DEFAULTS, { data: 'text file or URL', tokenizer: 'char or bpe', vocabSize: 'BPE vocabulary size' })}`;
+${flagHelp(PREPARE_FLAGS, { data: 'text file or URL', tokenizer: 'char or bpe', vocabSize: 'BPE vocabulary size' })}`;
 
 export async function prepare(args: string[]): Promise<number> {
-  const { values: f, positional } = parseFlags(args, PREPARE_DEFAULTS);
-  if (positional.length) throw new UsageError(`unexpected argument '${positional[0]}'`);
+  const { values: f, positional, given } = parseFlags(args, PREPARE_FLAGS);
+  noPositional(positional);
+  checkVocabSizeApplies(given.has('vocabSize'), f.tokenizer);
   const text = await loadCorpus(f.data);
   const t0 = performance.now();
-  const ds = buildDataset(text, { tokenizer: f.tokenizer, vocabSize: f.vocabSize });
+  const ds = buildDataset(text, { source: f.data, tokenizer: f.tokenizer, vocabSize: f.vocabSize });
   const dir = join(f.outDir, 'data');
   await saveDataset(dir, ds);
   console.log(

@@ -1,12 +1,14 @@
 // `gpt sample`: stream text from a checkpoint; `gpt eval`: its loss on the prepared data.
 import { initDevice } from '../device/device.js';
-import { modelFromCheckpoint } from '../gpt/checkpoint.js';
+import { modelFromCheckpoint, type Checkpoint } from '../gpt/checkpoint.js';
 import { generate } from '../gpt/generate.js';
-import { Trainer, TRAIN_DEFAULTS } from '../gpt/trainer.js';
+import { Trainer, TRAIN_DEFAULTS, TRAIN_RANGES } from '../gpt/trainer.js';
+import { NON_NEGATIVE, NON_NEGATIVE_INT, POSITIVE_INT, SEED } from '../io/value-ranges.js';
 import { loadCheckpoint } from './checkpoint-store.js';
 import { loadCorpus } from './corpus.js';
 import { buildDataset, loadDataset } from './data.js';
-import { flagHelp, parseFlags, UsageError } from './flags.js';
+import { checkModelFits } from './device-fit.js';
+import { flagHelp, noPositional, parseFlags, UsageError, type FlagSpec } from './flags.js';
 
 const SAMPLE_DEFAULTS = {
   outDir: 'out',
@@ -19,10 +21,21 @@ const SAMPLE_DEFAULTS = {
   seed: 1337,
   kvCache: true,
 };
+const SAMPLE_FLAGS: FlagSpec<typeof SAMPLE_DEFAULTS> = {
+  defaults: SAMPLE_DEFAULTS,
+  ranges: {
+    numSamples: POSITIVE_INT,
+    maxNewTokens: POSITIVE_INT,
+    temperature: NON_NEGATIVE,
+    topK: NON_NEGATIVE_INT, // 0: off
+    topP: { above: 0, max: 1 },
+    seed: SEED,
+  },
+};
 
 export const SAMPLE_HELP = `usage: gpt sample [flags]
 Generates text from the checkpoint in --out-dir (a directory, or a .safetensors file).
-${flagHelp(SAMPLE_DEFAULTS, {
+${flagHelp(SAMPLE_FLAGS, {
   start: 'prompt text (or FILE:path to read it from a file)',
   temperature: '0 = greedy',
   topK: '0 = off',
@@ -31,10 +44,9 @@ ${flagHelp(SAMPLE_DEFAULTS, {
 })}`;
 
 export async function sample(args: string[]): Promise<number> {
-  const { values: f, positional } = parseFlags(args, SAMPLE_DEFAULTS);
-  if (positional.length) throw new UsageError(`unexpected argument '${positional[0]}'`);
-  await initDevice();
-  const { model, tokenizer } = modelFromCheckpoint(await loadCheckpoint(f.outDir), { dropout: 0 });
+  const { values: f, positional } = parseFlags(args, SAMPLE_FLAGS);
+  noPositional(positional);
+  const { model, tokenizer } = await openCheckpoint(f.outDir, 1, false);
   const start = f.start.startsWith('FILE:') ? await loadCorpus(f.start.slice(5)) : f.start;
   const prompt = tokenizer.encode(start);
   for (let s = 0; s < f.numSamples; s++) {
@@ -66,25 +78,37 @@ export async function sample(args: string[]): Promise<number> {
 }
 
 const EVAL_DEFAULTS = { outDir: 'out', data: '', dataDir: '', evalIters: 200, batchSize: 12, seed: 1337 };
+const EVAL_FLAGS: FlagSpec<typeof EVAL_DEFAULTS> = {
+  defaults: EVAL_DEFAULTS,
+  ranges: { evalIters: TRAIN_RANGES.evalIters, batchSize: TRAIN_RANGES.batchSize, seed: TRAIN_RANGES.seed },
+};
 
 export const EVAL_HELP = `usage: gpt eval [flags]
 Mean train/val loss of the checkpoint in --out-dir over --eval-iters random batches.
-${flagHelp(EVAL_DEFAULTS, { data: 'text file to evaluate on (tokenized with the checkpoint tokenizer)', dataDir: 'prepared data directory (default <out-dir>/data)' })}`;
+${flagHelp(EVAL_FLAGS, { data: 'text file to evaluate on (tokenized with the checkpoint tokenizer)', dataDir: 'prepared data directory (default <out-dir>/data)' })}`;
 
 export async function evaluate(args: string[]): Promise<number> {
-  const { values: f, positional } = parseFlags(args, EVAL_DEFAULTS);
-  if (positional.length) throw new UsageError(`unexpected argument '${positional[0]}'`);
-  await initDevice();
-  const ckpt = await loadCheckpoint(f.outDir);
-  const { model, tokenizer } = modelFromCheckpoint(ckpt, { dropout: 0 });
+  const { values: f, positional } = parseFlags(args, EVAL_FLAGS);
+  noPositional(positional);
+  if (f.data && f.dataDir) throw new UsageError('give --data or --data-dir, not both');
+  // the Trainer that evaluates also holds AdamW's moments
+  const { ckpt, model, tokenizer } = await openCheckpoint(f.outDir, f.batchSize, true);
   const ds = f.data
-    ? buildDataset(await loadCorpus(f.data), { tokenizer: 'char', vocabSize: 0, existing: tokenizer })
+    ? buildDataset(await loadCorpus(f.data), { source: f.data, tokenizer: tokenizer.kind, vocabSize: tokenizer.vocabSize, existing: tokenizer })
     : await loadDataset(f.dataDir || `${f.outDir}/data`);
   const cfg = { ...TRAIN_DEFAULTS, ...ckpt.meta.train, blockSize: model.config.blockSize, batchSize: f.batchSize, evalIters: f.evalIters, seed: f.seed };
   const trainer = new Trainer(cfg, { train: ds.train, val: ds.val, vocabSize: tokenizer.vocabSize }, model);
   const { train, val } = await trainer.evaluate();
   console.log(`train loss ${train.toFixed(4)}, val loss ${val.toFixed(4)} (${f.evalIters} batches of ${f.batchSize}x${cfg.blockSize})`);
-  trainer.optimizer.dispose();
+  trainer.dispose();
   model.dispose();
   return 0;
+}
+
+/** The checkpoint (read and checked before the device opens), its model on the device if it fits. */
+async function openCheckpoint(path: string, batchSize: number, training: boolean) {
+  const ckpt: Checkpoint = await loadCheckpoint(path);
+  const dev = await initDevice();
+  checkModelFits(ckpt.meta.model, batchSize, { training, limits: dev.info.limits });
+  return { ckpt, ...modelFromCheckpoint(ckpt, { dropout: 0 }) };
 }

@@ -1,8 +1,11 @@
 // `gpt serve`: a small static server for the browser demo. It serves only the files of web-dist/
 // (built by `npm run build:web`) and, with --checkpoint, one checkpoint (a .safetensors file, or the
-// current weights of a `gpt train` directory) at the fixed URL /checkpoint.safetensors next to the page. Bound to 127.0.0.1 unless told otherwise. Request
-// paths are decoded once and rejected if they could leave the root (`..`, backslashes, NUL, or a
-// '%' left after decoding, i.e. double encoding), then resolved and checked against the root again.
+// current weights of a `gpt train` directory) at the fixed URL /checkpoint.safetensors next to the
+// page. Bound to 127.0.0.1 unless told otherwise. Request paths are decoded once and rejected if
+// they could leave the root (`..`, backslashes, NUL, or a '%' left after decoding, i.e. double
+// encoding), then resolved and checked against the root again. Requests must name this server in
+// their Host header (src/cli/host-check.ts): otherwise a page of another origin could read the
+// checkpoint through DNS rebinding.
 import { createReadStream } from 'node:fs';
 import { realpath, stat } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -10,7 +13,10 @@ import type { AddressInfo } from 'node:net';
 import { extname, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { readCheckpointFiles } from '../io/checkpoint-files.js';
-import { flagHelp, parseFlags, UsageError } from './flags.js';
+import { kindOf } from '../io/regular-files.js';
+import { loadCheckpoint } from './checkpoint-store.js';
+import { flagHelp, noPositional, parseFlags, type FlagSpec } from './flags.js';
+import { acceptedHosts, isLoopback } from './host-check.js';
 
 /** web-dist/ at the package root (this file is src/cli/serve.ts or dist/cli/serve.js). */
 export const WEB_DIST = fileURLToPath(new URL('../../web-dist/', import.meta.url));
@@ -43,7 +49,10 @@ export interface ServeOptions {
 }
 
 export interface StaticServer {
+  /** The URL to open (a loopback one when bound to every interface). */
   url: string;
+  /** The address and port bound, e.g. 0.0.0.0:8080. */
+  bound: string;
   server: Server;
   close(): Promise<void>;
 }
@@ -78,13 +87,19 @@ export async function startServer(opts: ServeOptions = {}): Promise<StaticServer
   if (checkpoint) {
     const s = await stat(checkpoint).catch(() => null);
     if (!s) throw new Error(`no checkpoint at ${opts.checkpoint}`);
+    if (!s.isDirectory() && !s.isFile()) throw new Error(`--checkpoint ${opts.checkpoint} is ${kindOf(s)}, not a checkpoint file or directory`);
     checkpointIsDir = s.isDirectory();
-    if (checkpointIsDir) await readCheckpointFiles(checkpoint); // fail now, not at the first request
+    await loadCheckpoint(checkpoint); // a broken or non-finite checkpoint fails now, not in the page
   }
 
+  let hosts = new Set<string>(); // known once listening (the port may be picked by the system)
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<number> => {
     res.setHeader('X-Content-Type-Options', 'nosniff');
     res.setHeader('Cache-Control', 'no-store');
+    if (!hosts.has(req.headers.host?.toLowerCase() ?? '')) {
+      res.writeHead(421, { 'Content-Type': 'text/plain; charset=utf-8' }).end('misdirected request: unknown Host\n');
+      return 421;
+    }
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.writeHead(405, { Allow: 'GET, HEAD', 'Content-Type': 'text/plain; charset=utf-8' }).end('method not allowed\n');
       return 405;
@@ -150,9 +165,12 @@ export async function startServer(opts: ServeOptions = {}): Promise<StaticServer
     });
   });
   const { port } = server.address() as AddressInfo;
-  const shownHost = host.includes(':') ? `[${host}]` : host === '0.0.0.0' ? '127.0.0.1' : host;
+  hosts = acceptedHosts(host, port);
+  const bracket = (h: string) => (h.includes(':') ? `[${h}]` : h);
+  const everywhere = host === '0.0.0.0' || host === '::';
   return {
-    url: `http://${shownHost}:${port}/`,
+    url: `http://${everywhere ? '127.0.0.1' : bracket(host)}:${port}/`,
+    bound: `${bracket(host)}:${port}`,
     server,
     close: () =>
       new Promise<void>((done) => {
@@ -168,10 +186,11 @@ function notFound(res: ServerResponse): number {
 }
 
 const SERVE_DEFAULTS = { host: '127.0.0.1', port: 8080, checkpoint: '', root: '', quiet: false };
+const SERVE_FLAGS: FlagSpec<typeof SERVE_DEFAULTS> = { defaults: SERVE_DEFAULTS, ranges: { port: { int: true, min: 0, max: 65535 } } };
 
 export const SERVE_HELP = `usage: gpt serve [flags]
 Serves the browser demo (web-dist/, built by \`npm run build:web\`) and prints its URL.
-${flagHelp(SERVE_DEFAULTS, {
+${flagHelp(SERVE_FLAGS, {
   host: 'address to bind (0.0.0.0 exposes the page to the network)',
   port: '0 = any free port',
   checkpoint: `a checkpoint (directory or .safetensors file), served at ${CHECKPOINT_URL} and loaded by the page`,
@@ -180,9 +199,8 @@ ${flagHelp(SERVE_DEFAULTS, {
 })}`;
 
 export async function serve(args: string[]): Promise<number> {
-  const { values: f, positional } = parseFlags(args, SERVE_DEFAULTS);
-  if (positional.length) throw new UsageError(`unexpected argument '${positional[0]}'`);
-  if (!Number.isInteger(f.port) || f.port < 0 || f.port > 65535) throw new UsageError(`--port must be an integer in [0, 65535], got ${f.port}`);
+  const { values: f, positional } = parseFlags(args, SERVE_FLAGS);
+  noPositional(positional);
   const srv = await startServer({
     host: f.host,
     port: f.port,
@@ -190,7 +208,8 @@ export async function serve(args: string[]): Promise<number> {
     ...(f.checkpoint && { checkpoint: f.checkpoint }),
     ...(!f.quiet && { onRequest: (m: string, u: string, s: number) => console.log(`${s} ${m} ${u}`) }),
   });
-  console.log(`serving ${f.root || 'web-dist/'}${f.checkpoint ? ` and ${f.checkpoint} at ${CHECKPOINT_URL}` : ''}`);
+  console.log(`serving ${f.root || 'web-dist/'}${f.checkpoint ? ` and ${f.checkpoint} at ${CHECKPOINT_URL}` : ''} on ${srv.bound}`);
+  if (!isLoopback(f.host)) console.error(`warning: bound to ${f.host}, so other machines on the network can load the page${f.checkpoint ? ' and download the checkpoint' : ''}`);
   console.log(`open ${srv.url}  (Ctrl-C to stop)`);
   await new Promise<void>((done) => {
     const stop = () => {

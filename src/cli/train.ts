@@ -1,99 +1,51 @@
 // `gpt train`: train from scratch, resume a run, or fine-tune a checkpoint on a new corpus.
-import { appendFile, mkdir } from 'node:fs/promises';
+// Every setting is checked before the device opens; the run holds its --out-dir's lock throughout,
+// and never replaces a checkpoint it did not start from unless told to (--overwrite).
+import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
+import { appendFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { initDevice } from '../device/device.js';
 import { encodeCheckpoint, modelFromCheckpoint, restoreOptimizer, type Checkpoint } from '../gpt/checkpoint.js';
-import { TRAIN_DEFAULTS, Trainer, type StepLog, type TrainConfig } from '../gpt/trainer.js';
-import type { GPT } from '../gpt/model.js';
+import { Trainer, type StepLog, type TrainConfig } from '../gpt/trainer.js';
 import { tokenizerFromJSON } from '../gpt/tokenizer/index.js';
+import { writeFileAtomic } from '../io/atomic-file.js';
+import { MANIFEST_FILE } from '../io/checkpoint-files.js';
+import type { KernelTime } from '../device/profiler.js';
 import { loadCheckpoint, saveCheckpointDir } from './checkpoint-store.js';
 import { BUILTIN_CORPUS, loadCorpus } from './corpus.js';
 import { buildDataset, loadDataset, type Dataset } from './data.js';
-import { flagHelp, parseFlags, UsageError } from './flags.js';
+import { checkModelFits } from './device-fit.js';
+import { UsageError } from './flags.js';
 import { Progress, formatSeconds } from './progress.js';
-import { readConfigFile } from './config-file.js';
-import type { KernelTime } from '../device/profiler.js';
+import { withDirectoryLock } from './run-lock.js';
+import { checkTokenizerFlags, resolveFlags, trainingConfig, type TrainFlags } from './train-flags.js';
 
-const CLI_DEFAULTS = {
-  data: '',
-  dataDir: '',
-  outDir: 'out',
-  config: '',
-  initFrom: 'scratch',
-  tokenizer: 'char',
-  vocabSize: 512,
-  alwaysSave: false,
-  profile: false,
-};
-
-const DOCS: Record<string, string> = {
-  data: `text file or URL to train on (default: <out-dir>/data if prepared, else ${BUILTIN_CORPUS})`,
-  dataDir: 'directory written by `gpt prepare`',
-  initFrom: "'scratch', 'resume' (continue <out-dir>), or a checkpoint dir/file to fine-tune",
-  config: 'JSON file of flag values (camelCase or kebab-case keys)',
-  tokenizer: 'char or bpe, when tokenizing --data',
-  vocabSize: 'BPE vocabulary size',
-  alwaysSave: 'save at every evaluation, not only when val loss improves',
-  profile: 'print GPU time per kernel for one training step (timestamp queries)',
-};
-
-export const TRAIN_HELP = `usage: gpt train [flags]
-Trains a GPT (defaults: nanoGPT's Shakespeare-char CPU configuration).
-${flagHelp({ ...CLI_DEFAULTS, ...TRAIN_DEFAULTS }, DOCS)}`;
-
-export async function resolveFlags(args: string[]) {
-  const defaults = { ...CLI_DEFAULTS, ...TRAIN_DEFAULTS };
-  const first = parseFlags(args, defaults);
-  if (first.positional.length) throw new UsageError(`unexpected argument '${first.positional[0]}'`);
-  if (!first.values.config) return first;
-  // config file values sit between the defaults and the flags given on the command line
-  const fromFile = await readConfigFile(first.values.config, defaults);
-  const merged = { ...defaults, ...fromFile };
-  const second = parseFlags(args, merged);
-  return { ...second, given: new Set([...Object.keys(fromFile), ...second.given]) };
-}
-
-async function dataset(flags: typeof CLI_DEFAULTS, ckpt: Checkpoint | null, note: (s: string) => void): Promise<Dataset> {
-  const existing = ckpt ? tokenizerFromJSON(ckpt.meta.tokenizer) : undefined;
-  const prepared = flags.dataDir || (!flags.data && existsSync(join(flags.outDir, 'data', 'meta.json')) ? join(flags.outDir, 'data') : '');
-  if (prepared) {
-    note(`data: ${prepared}`);
-    const ds = await loadDataset(prepared);
-    if (existing && JSON.stringify(existing.toJSON()) !== JSON.stringify(ds.tokenizer.toJSON())) {
-      throw new Error(`the data in ${prepared} was tokenized differently from the checkpoint; pass --data FILE to re-tokenize`);
-    }
-    return ds;
-  }
-  const source = flags.data || BUILTIN_CORPUS;
-  note(`data: ${source}`);
-  const text = await loadCorpus(source);
-  return buildDataset(text, { tokenizer: flags.tokenizer, vocabSize: flags.vocabSize, existing });
-}
+export { TRAIN_HELP } from './train-flags.js';
 
 export async function train(args: string[]): Promise<number> {
-  const { values, given } = await resolveFlags(args);
-  const flags: typeof CLI_DEFAULTS = { ...CLI_DEFAULTS, ...pick(values, Object.keys(CLI_DEFAULTS)) };
-  let cfg: TrainConfig = { ...TRAIN_DEFAULTS, ...pick(values, Object.keys(TRAIN_DEFAULTS)) };
-  const dev = await initDevice();
-  console.log(`device: ${dev.info.description || dev.info.vendor} (${dev.info.backend})`);
-
+  const { values: flags, given } = await resolveFlags(args);
   const resume = flags.initFrom === 'resume';
-  const ckpt = flags.initFrom === 'scratch' ? null : await loadCheckpoint(resume ? flags.outDir : flags.initFrom);
-  if (resume) {
-    if (!ckpt!.meta.train || !ckpt!.meta.trainer) throw new Error(`${flags.outDir}: checkpoint has no training state to resume`);
-    // the run's own settings, except what this command line overrides explicitly
-    cfg = { ...ckpt!.meta.train, ...pick(values, [...given].filter((k) => k in TRAIN_DEFAULTS)) };
-  }
-  const ds = await dataset(flags, ckpt, (s) => console.log(s));
-  console.log(`tokens: train ${ds.train.length.toLocaleString('en-US')}, val ${ds.val.length.toLocaleString('en-US')}, vocab ${ds.tokenizer.vocabSize}`);
+  const source = resume || flags.initFrom === 'scratch' ? null : await loadCheckpoint(flags.initFrom);
+  const checked = resume ? null : trainingConfig(flags, given, source, false); // before anything is written
+  return withDirectoryLock(flags.outDir, async () => {
+    if (!resume && !flags.overwrite && existsSync(join(flags.outDir, MANIFEST_FILE))) {
+      throw new UsageError(`${flags.outDir} already holds a checkpoint: continue it with --init-from resume, or replace it with --overwrite`);
+    }
+    const ckpt = resume ? await loadCheckpoint(flags.outDir) : source;
+    const cfg = checked ?? trainingConfig(flags, given, ckpt, true);
+    const ds = await dataset(flags, given, ckpt, (s) => console.log(s));
+    console.log(`tokens: train ${ds.train.length.toLocaleString('en-US')}, val ${ds.val.length.toLocaleString('en-US')}, vocab ${ds.tokenizer.vocabSize}`);
+    if (ckpt && ckpt.meta.model.vocabSize !== ds.tokenizer.vocabSize) throw new Error(`checkpoint vocab ${ckpt.meta.model.vocabSize} != data vocab ${ds.tokenizer.vocabSize}`);
+    const dev = await initDevice();
+    console.log(`device: ${dev.info.description || dev.info.vendor} (${dev.info.backend})`);
+    checkModelFits({ ...cfg, vocabSize: ds.tokenizer.vocabSize }, cfg.batchSize, { training: true, limits: dev.info.limits });
+    return run(flags, cfg, ds, ckpt, resume);
+  });
+}
 
-  let model: GPT | undefined;
-  if (ckpt) {
-    model = modelFromCheckpoint(ckpt, { dropout: cfg.dropout }).model;
-    Object.assign(cfg, pick(model.config as unknown as Record<string, unknown>, ['blockSize', 'nLayer', 'nHead', 'nEmbd', 'bias']));
-    if (model.config.vocabSize !== ds.tokenizer.vocabSize) throw new Error(`checkpoint vocab ${model.config.vocabSize} != data vocab ${ds.tokenizer.vocabSize}`);
-  }
+async function run(flags: TrainFlags, cfg: TrainConfig, ds: Dataset, ckpt: Checkpoint | null, resume: boolean): Promise<number> {
+  const model = ckpt ? modelFromCheckpoint(ckpt, { dropout: cfg.dropout }).model : undefined;
   const trainer = new Trainer(cfg, { train: ds.train, val: ds.val, vocabSize: ds.tokenizer.vocabSize }, model);
   let bestVal = Infinity;
   if (resume) {
@@ -104,42 +56,65 @@ export async function train(args: string[]): Promise<number> {
   } else if (ckpt) console.log(`fine-tuning from ${flags.initFrom}`);
   console.log(`model: ${(trainer.model.numParams() / 1e6).toFixed(2)}M parameters (excluding position embeddings)`);
 
-  await mkdir(flags.outDir, { recursive: true });
+  // a resumed run continues its run id and log; any other run starts both afresh
+  const runId = (resume && ckpt!.meta.run) || randomUUID();
   const logFile = join(flags.outDir, 'log.jsonl');
+  if (!resume) await writeFileAtomic(logFile, '');
+  const log = (record: Record<string, unknown>) =>
+    appendFile(logFile, JSON.stringify({ type: record.type, run: runId, time: new Date().toISOString(), ...record }) + '\n');
   const progress = new Progress(cfg.maxIters, trainer.step);
   const t0 = performance.now();
   const save = async (val: number) => {
-    const bytes = await encodeCheckpoint(trainer.model, ds.tokenizer, { optimizer: trainer.optimizer, train: cfg, trainer: trainer.state(), bestVal: val });
-    await saveCheckpointDir(flags.outDir, bytes, { step: trainer.step, val, model: trainer.model.config });
+    const bytes = await encodeCheckpoint(trainer.model, ds.tokenizer, { optimizer: trainer.optimizer, train: cfg, trainer: trainer.state(), bestVal: val, run: runId });
+    await saveCheckpointDir(flags.outDir, bytes, { step: trainer.step, val, run: runId, model: trainer.model.config });
     progress.log(`saved checkpoint to ${flags.outDir} (step ${trainer.step}, val ${val.toFixed(4)})`);
   };
-  await trainer.run({
-    profileStep: trainer.step + 2, // past the first steps' shader compilation
-    onProfile: flags.profile ? (kernels) => progress.log(profileTable(kernels)) : undefined,
-    onLog: async (l: StepLog) => {
-      await appendFile(logFile, JSON.stringify({ type: 'train', ...l }) + '\n');
-      const line = `step ${l.step}: loss ${l.loss.toFixed(4)}, lr ${l.lr.toExponential(2)}, ${l.ms.toFixed(0)} ms/step, ${Math.round(l.tokensPerSec)} tok/s`;
-      if (process.stdout.isTTY) progress.update(l.step, `loss ${l.loss.toFixed(4)} ${l.ms.toFixed(0)}ms/step`);
-      else progress.log(`${line}, eta ${progress.eta(l.step)}`);
-    },
-    onEval: async (l: StepLog) => {
-      await appendFile(logFile, JSON.stringify({ type: 'eval', step: l.step, train: l.train, val: l.val }) + '\n');
-      progress.log(`step ${l.step}: train loss ${l.train!.toFixed(4)}, val loss ${l.val!.toFixed(4)}`);
-      if (l.step > 0 && (l.val! < bestVal || flags.alwaysSave)) {
-        bestVal = Math.min(bestVal, l.val!);
-        await save(l.val!);
-      }
-    },
-  });
-  progress.done();
+  try {
+    await trainer.run({
+      profileStep: trainer.step + 2, // past the first steps' shader compilation
+      onProfile: flags.profile ? (kernels) => progress.log(profileTable(kernels)) : undefined,
+      onLog: async (l: StepLog) => {
+        await log({ type: 'train', ...l });
+        const line = `step ${l.step}: loss ${l.loss.toFixed(4)}, lr ${l.lr.toExponential(2)}, ${l.ms.toFixed(0)} ms/step, ${Math.round(l.tokensPerSec)} tok/s`;
+        if (process.stdout.isTTY) progress.update(l.step, `loss ${l.loss.toFixed(4)} ${l.ms.toFixed(0)}ms/step`);
+        else progress.log(`${line}, eta ${progress.eta(l.step)}`);
+      },
+      onEval: async (l: StepLog) => {
+        await log({ type: 'eval', step: l.step, train: l.train, val: l.val });
+        progress.log(`step ${l.step}: train loss ${l.train!.toFixed(4)}, val loss ${l.val!.toFixed(4)}`);
+        if (l.step > 0 && (l.val! < bestVal || flags.alwaysSave)) {
+          bestVal = Math.min(bestVal, l.val!);
+          await save(l.val!);
+        }
+      },
+    });
+  } finally {
+    progress.done();
+    trainer.dispose();
+    trainer.model.dispose();
+  }
   console.log(`done: ${trainer.step} steps in ${formatSeconds((performance.now() - t0) / 1000)}, best val loss ${bestVal.toFixed(4)}`);
-  trainer.optimizer.dispose();
-  trainer.model.dispose();
   return 0;
 }
 
-function pick<T extends Record<string, unknown>>(o: T, keys: string[]): Partial<T> {
-  return Object.fromEntries(keys.filter((k) => k in o).map((k) => [k, o[k]])) as Partial<T>;
+/** The run's tokens: prepared data (--data-dir, or <out-dir>/data unless --data), else a text tokenized now. */
+async function dataset(flags: TrainFlags, given: Set<string>, ckpt: Checkpoint | null, note: (s: string) => void): Promise<Dataset> {
+  const existing = ckpt ? tokenizerFromJSON(ckpt.meta.tokenizer) : undefined;
+  if (existing) checkTokenizerFlags(flags, given, existing, 'the checkpoint');
+  const prepared = flags.dataDir || (!flags.data && existsSync(join(flags.outDir, 'data', 'meta.json')) ? join(flags.outDir, 'data') : '');
+  if (prepared) {
+    note(`data: ${prepared}`);
+    const ds = await loadDataset(prepared);
+    checkTokenizerFlags(flags, given, ds.tokenizer, prepared);
+    if (existing && JSON.stringify(existing.toJSON()) !== JSON.stringify(ds.tokenizer.toJSON())) {
+      throw new Error(`the data in ${prepared} was tokenized differently from the checkpoint; pass --data FILE to re-tokenize`);
+    }
+    return ds;
+  }
+  const source = flags.data || BUILTIN_CORPUS;
+  note(`data: ${source}`);
+  const text = await loadCorpus(source);
+  return buildDataset(text, { source, tokenizer: flags.tokenizer, vocabSize: flags.vocabSize, existing });
 }
 
 function profileTable(kernels: KernelTime[]): string {

@@ -2,12 +2,16 @@
 // optionally AdamW's moments under `optim.m.<name>` / `optim.v.<name>`, and in the metadata the
 // model config, the tokenizer, and (for resuming) the training config and trainer state. Platform
 // free: Node writes it atomically through src/io/checkpoint-files.ts, the browser as a download.
+// Neither side trusts the other: every metadata field is checked for its type and range (a training
+// config as strictly as the flags that made it), and a tensor holding NaN or Inf is refused, so a
+// diverged run cannot replace a good checkpoint and a damaged one fails in one line, not mid-sample.
 import { parseSafetensors, serializeSafetensors, type SafetensorsTensor } from '../io/safetensors.js';
+import { NON_NEGATIVE_INT, POSITIVE_INT, rangeProblem, settingProblem, show, type Range, type RangesOf } from '../io/value-ranges.js';
 import type { AdamW } from '../optim/adamw.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { tokenizerFromJSON, type Tokenizer, type TokenizerJSON } from './tokenizer/index.js';
-import { GPT, validateConfig, type GPTConfig } from './model.js';
-import type { TrainConfig, TrainerState } from './trainer.js';
+import { GPT, type GPTConfig } from './model.js';
+import { TRAIN_DEFAULTS, TRAIN_RANGES, type TrainConfig, type TrainerState } from './trainer.js';
 
 export const CHECKPOINT_FORMAT = 'webgpu-gpt-checkpoint/1';
 
@@ -18,6 +22,29 @@ export interface CheckpointMeta {
   train?: TrainConfig;
   trainer?: TrainerState;
   bestVal?: number;
+  /** The training run that wrote it (log.jsonl records carry it); a resumed run keeps it. */
+  run?: string;
+}
+
+const { blockSize, nLayer, nHead, nEmbd, dropout } = TRAIN_RANGES;
+const MODEL_RANGES: RangesOf<GPTConfig> = { vocabSize: POSITIVE_INT, blockSize, nLayer, nHead, nEmbd, dropout };
+
+/**
+ * What is wrong with a training config, or null: each setting's type and range, then the rules
+ * across settings. `name` spells a key as the caller's user knows it (a flag, a metadata field).
+ */
+export function trainConfigProblem(cfg: Record<string, unknown>, name: (key: string) => string): string | null {
+  for (const [key, def] of Object.entries(TRAIN_DEFAULTS)) {
+    const problem = settingProblem(name(key), cfg[key], def, (TRAIN_RANGES as Record<string, Range>)[key]);
+    if (problem) return problem;
+  }
+  const c = cfg as TrainConfig;
+  if (c.minLr > c.learningRate) return `${name('minLr')} (${c.minLr}) must not exceed ${name('learningRate')} (${c.learningRate})`;
+  return headsProblem(c, name);
+}
+
+function headsProblem(c: Pick<GPTConfig, 'nEmbd' | 'nHead'>, name: (key: string) => string): string | null {
+  return c.nEmbd % c.nHead ? `${name('nEmbd')} (${c.nEmbd}) must be divisible by ${name('nHead')} (${c.nHead})` : null;
 }
 
 export interface Checkpoint {
@@ -34,7 +61,7 @@ async function read(t: Tensor): Promise<Float32Array> {
 export async function encodeCheckpoint(
   model: GPT,
   tokenizer: Tokenizer,
-  extra: { optimizer?: AdamW; train?: TrainConfig; trainer?: TrainerState; bestVal?: number } = {},
+  extra: { optimizer?: AdamW; train?: TrainConfig; trainer?: TrainerState; bestVal?: number; run?: string } = {},
 ): Promise<Uint8Array> {
   const tensors: Record<string, SafetensorsTensor> = {};
   const named = [...model.namedParameters()];
@@ -56,7 +83,11 @@ export async function encodeCheckpoint(
     ...(extra.train && { train: extra.train }),
     ...(extra.trainer && { trainer: extra.trainer }),
     ...(extra.bestVal !== undefined && { bestVal: extra.bestVal }),
+    ...(extra.run !== undefined && { run: extra.run }),
   };
+  // what this refuses to write, decodeCheckpoint would refuse to read
+  const problem = metaProblem(meta as unknown as Record<string, unknown>) ?? nonFiniteProblem(Object.entries(tensors));
+  if (problem) throw new Error(`checkpoint not saved: ${problem}`);
   return serializeSafetensors(tensors, { webgpu_gpt: JSON.stringify(meta) });
 }
 
@@ -75,8 +106,12 @@ export function decodeCheckpoint(bytes: Uint8Array, source = 'checkpoint'): Chec
   } catch (e) {
     throw new Error(`${source}: corrupt metadata (${(e as Error).message})`);
   }
+  if (!isRecord(meta)) throw new Error(`${source}: metadata must be a JSON object, got ${show(meta)}`);
   if (meta.format !== CHECKPOINT_FORMAT) throw new Error(`${source}: unknown checkpoint format ${JSON.stringify(meta.format)}, expected ${CHECKPOINT_FORMAT}`);
-  validateConfig(meta.model);
+  // a checkpoint from before a setting existed trains on with its default
+  if (isRecord(meta.train)) meta.train = { ...TRAIN_DEFAULTS, ...meta.train };
+  const problem = metaProblem(meta as unknown as Record<string, unknown>) ?? nonFiniteProblem(Object.entries(parsed.tensors));
+  if (problem) throw new Error(`${source}: ${problem}`);
   const weights = new Map<string, { shape: number[]; data: Float32Array }>();
   const m = new Map<string, Float32Array>();
   const v = new Map<string, Float32Array>();
@@ -87,6 +122,59 @@ export function decodeCheckpoint(bytes: Uint8Array, source = 'checkpoint'): Chec
     else weights.set(name, { shape: t.shape, data: t.data });
   }
   return { meta, weights, ...(m.size && { optimizer: { m, v } }) };
+}
+
+const isRecord = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x);
+
+/** What is wrong with a checkpoint's metadata, or null; a field is named by its path (train.seed). */
+function metaProblem(meta: Record<string, unknown>): string | null {
+  const field = (path: string) => `metadata field ${path}`;
+  const object = (path: string, x: unknown) => (isRecord(x) ? null : `${field(path)} must be an object, got ${show(x)}`);
+  const model = meta.model as Record<string, unknown>;
+  const modelProblem =
+    object('model', model) ??
+    Object.entries(MODEL_RANGES)
+      .map(([k, r]) => rangeProblem(field(`model.${k}`), model[k], r))
+      .find((p) => p) ??
+    settingProblem(field('model.bias'), model.bias, false) ??
+    headsProblem(model as unknown as GPTConfig, (k) => field(`model.${k}`));
+  if (modelProblem) return modelProblem;
+  let tokenizer: Tokenizer;
+  try {
+    tokenizer = tokenizerFromJSON(meta.tokenizer);
+  } catch (e) {
+    return `${field('tokenizer')}: ${(e as Error).message}`;
+  }
+  if (tokenizer.vocabSize !== model.vocabSize) return `the tokenizer has ${tokenizer.vocabSize} tokens, ${field('model.vocabSize')} says ${model.vocabSize}`;
+  if (meta.train !== undefined) {
+    const problem = object('train', meta.train) ?? trainConfigProblem(meta.train as Record<string, unknown>, (k) => field(`train.${k}`));
+    if (problem) return problem;
+  }
+  if (meta.trainer !== undefined) {
+    const t = meta.trainer as Record<string, unknown>;
+    const problem =
+      object('trainer', t) ??
+      rangeProblem(field('trainer.step'), t.step, NON_NEGATIVE_INT) ??
+      (['dataRng', 'modelRng'] as const)
+        .map((k) => (typeof t[k] === 'string' && /^\d{1,20}$/.test(t[k]) ? null : `${field(`trainer.${k}`)} must be a generator state (decimal digits), got ${show(t[k])}`))
+        .find((p) => p);
+    if (problem) return problem;
+  }
+  if (meta.bestVal !== undefined) {
+    const problem = rangeProblem(field('bestVal'), meta.bestVal, {});
+    if (problem) return problem;
+  }
+  return meta.run === undefined ? null : settingProblem(field('run'), meta.run, '');
+}
+
+/** The first tensor holding NaN or ±Inf: such weights come from a diverged run and sample garbage. */
+function nonFiniteProblem(tensors: [string, { data: ArrayLike<number> }][]): string | null {
+  for (const [name, { data }] of tensors) {
+    for (let i = 0; i < data.length; i++) {
+      if (!Number.isFinite(data[i])) return `tensor '${name}' holds ${data[i]} (at index ${i}); a checkpoint must hold finite values only`;
+    }
+  }
+  return null;
 }
 
 /** A model with the checkpoint's config and weights (shape-checked by loadStateDict). */

@@ -1,25 +1,34 @@
 // A checkpoint on disk (Node only): a directory holding
 //   model-<id>.safetensors   the weights, under a fresh name on every save;
-//   checkpoint.json          the manifest: the current weights file, its size and CRC-32, and the
-//                            caller's metadata (step, config, optimizer state, ...).
+//   checkpoint.json          the manifest: the current weights file, its size and CRC-32, the
+//                            caller's metadata (step, config, optimizer state, ...), and the names
+//                            the save bookkeeping needs (below).
 //
 // Save, in this order, each step durable before the next:
 //   1. write the weights under their new name, atomically (temp file, fsync, rename, fsync dir);
 //   2. write checkpoint.json atomically: this rename is the commit point;
-//   3. delete the weights and temporary files the new manifest does not name.
+//   3. delete the weights the previous manifest named, and temporary files of our own writes.
 // Killed at any moment, the directory's checkpoint.json names a complete weights file: the old pair
-// until step 2, the new pair after it. What a killed save leaves behind is never named by the
-// manifest, and the next save removes it. (Overwriting a fixed model.safetensors before the JSON
-// would not do: a kill between the two renames leaves new weights under the old manifest, which the
+// until step 2, the new pair after it. (Overwriting a fixed model.safetensors before the JSON would
+// not do: a kill between the two renames leaves new weights under the old manifest, which the
 // checksum catches, but the previous checkpoint is gone by then.)
+//
+// Only files this directory's manifests name are ever deleted, never a file merely named like ours
+// (a user's model-gpt2-small.safetensors stays). So that a killed save leaves nothing unnamed, each
+// manifest records `next`, the name the next save writes its weights under (a killed save's
+// complete but uncommitted weights sit there and are simply overwritten), and `stale`, the earlier
+// weights still to delete (a save killed after its commit has not deleted them yet). Temporary files
+// are `.<target>.tmp-*` for targets we write: checkpoint.json and those weights names.
 //
 // Load: read checkpoint.json, then the weights file it names, and check its size and CRC-32, so that
 // a truncated, damaged or swapped weights file is an error rather than a silently different model.
-// One writer per directory at a time.
-import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
+// Only regular files are read (a FIFO would hang the reader).
+// One writer per directory at a time (`gpt train` holds a directory lock, src/io/dir-lock.ts).
+import { readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { tempFilePrefix, writeFilesAtomic } from './atomic-file.js';
 import { crc32Hex } from './checksum.js';
+import { makeDirectories, readRegularFile, unlessMissing } from './regular-files.js';
 
 export const MANIFEST_FILE = 'checkpoint.json';
 
@@ -30,6 +39,10 @@ export interface CheckpointManifest {
   /** CRC-32 of the weights file, 8 hex digits. */
   weightsCrc32: string;
   meta: Record<string, unknown>;
+  /** The name the next save writes its weights under. */
+  next?: string;
+  /** Weights of earlier saves not known to be deleted yet. */
+  stale?: string[];
 }
 
 export class CheckpointError extends Error {
@@ -43,28 +56,50 @@ export class CheckpointError extends Error {
   }
 }
 
-const WEIGHTS_FILE = /^model-[0-9a-z]+-[0-9a-z]+\.safetensors$/;
+const freshWeightsName = () => `model-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}.safetensors`;
 
 export async function writeCheckpointFiles(
   dir: string,
   weights: Uint8Array,
   meta: Record<string, unknown> = {},
 ): Promise<CheckpointManifest> {
-  await mkdir(dir, { recursive: true });
-  const unique = `${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
+  await makeDirectories(dir);
+  const previous = await readManifestOrNull(dir);
+  const name = previous?.next ?? freshWeightsName();
+  const stale = previous ? [previous.weights, ...(previous.stale ?? [])].filter((n) => n !== name) : [];
   const manifest: CheckpointManifest = {
-    weights: `model-${unique}.safetensors`,
+    weights: name,
     weightsBytes: weights.length,
     weightsCrc32: crc32Hex(weights),
     meta,
+    next: freshWeightsName(),
+    stale: await existing(dir, stale),
   };
   await writeFilesAtomic(dir, [
     { name: manifest.weights, data: weights },
     { name: MANIFEST_FILE, data: JSON.stringify(manifest, null, 2) + '\n' },
   ]);
-  const leftovers = (await readdir(dir)).filter((name) => isLeftover(name, manifest.weights));
-  await Promise.all(leftovers.map((name) => rm(join(dir, name), { force: true })));
+  const temps = [MANIFEST_FILE, name, ...stale].map(tempFilePrefix);
+  const ours = (await readdir(dir)).filter((f) => stale.includes(f) || temps.some((prefix) => f.startsWith(prefix)));
+  await Promise.all(ours.map((f) => rm(join(dir, f), { force: true })));
   return manifest;
+}
+
+/** The previous manifest, or null where there is none we can trust to name our files. */
+async function readManifestOrNull(dir: string): Promise<CheckpointManifest | null> {
+  const text = await readOrNull(join(dir, MANIFEST_FILE));
+  if (text === null) return null;
+  try {
+    return parseManifest(dir, text.toString('utf8'));
+  } catch (e) {
+    if (e instanceof CheckpointError) return null;
+    throw e;
+  }
+}
+
+async function existing(dir: string, names: string[]): Promise<string[]> {
+  const found = await Promise.all(names.map((n) => stat(join(dir, n)).then(() => n, () => null)));
+  return [...new Set(found.filter((n) => n !== null))];
 }
 
 export async function readCheckpointFiles(dir: string): Promise<{ weights: Uint8Array; manifest: CheckpointManifest }> {
@@ -89,22 +124,7 @@ export async function readCheckpointFiles(dir: string): Promise<{ weights: Uint8
   return { weights, manifest };
 }
 
-/** Weights of earlier saves, and temporary files of saves that were killed. */
-function isLeftover(name: string, current: string): boolean {
-  if (name === current) return false;
-  if (WEIGHTS_FILE.test(name) || name.startsWith(tempFilePrefix(MANIFEST_FILE))) return true;
-  const temp = /^\.(.*)\.tmp-/.exec(name);
-  return temp !== null && WEIGHTS_FILE.test(temp[1]!);
-}
-
-async function readOrNull(path: string): Promise<Buffer | null> {
-  try {
-    return await readFile(path);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw e;
-  }
-}
+const readOrNull = (path: string) => unlessMissing(readRegularFile(path));
 
 function parseManifest(dir: string, text: string): CheckpointManifest {
   const bad = (detail: string) => new CheckpointError('corrupt', dir, `${MANIFEST_FILE} ${detail}`);
@@ -115,8 +135,7 @@ function parseManifest(dir: string, text: string): CheckpointManifest {
     throw bad(`is not valid JSON (${(e as Error).message})`);
   }
   if (typeof m !== 'object' || m === null) throw bad('is not a JSON object');
-  // A plain file name: the manifest must not send the reader outside the checkpoint directory.
-  if (typeof m.weights !== 'string' || !/^[^./\\][^/\\]*$/.test(m.weights)) {
+  if (!isFileName(m.weights)) {
     throw bad(`field "weights" must be a file name in the checkpoint directory, got ${JSON.stringify(m.weights)}`);
   }
   if (!Number.isSafeInteger(m.weightsBytes) || m.weightsBytes! < 0) {
@@ -128,5 +147,16 @@ function parseManifest(dir: string, text: string): CheckpointManifest {
   if (typeof m.meta !== 'object' || m.meta === null || Array.isArray(m.meta)) {
     throw bad(`field "meta" must be an object, got ${JSON.stringify(m.meta)}`);
   }
+  if (m.next !== undefined && (!isFileName(m.next) || m.next === m.weights)) {
+    throw bad(`field "next" must be a file name other than "weights", got ${JSON.stringify(m.next)}`);
+  }
+  if (m.stale !== undefined && !(Array.isArray(m.stale) && m.stale.every(isFileName) && !m.stale.includes(m.weights))) {
+    throw bad(`field "stale" must be a list of file names other than "weights", got ${JSON.stringify(m.stale)}`);
+  }
   return m as CheckpointManifest;
+}
+
+/** A plain file name: a manifest must not send the reader (or the deleter) outside the checkpoint directory. */
+function isFileName(name: unknown): name is string {
+  return typeof name === 'string' && /^[^./\\][^/\\]*$/.test(name) && name !== MANIFEST_FILE;
 }

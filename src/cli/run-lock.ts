@@ -1,0 +1,40 @@
+// A training run holds its --out-dir's lock from start to end (src/io/dir-lock.ts), so two runs
+// never write one checkpoint. The lock goes however the run ends: return, error, Ctrl-C / SIGTERM
+// (released, then the signal is raised again so the process still ends as killed by it), or exit.
+import { rmdir } from 'node:fs/promises';
+import { lockDirectory } from '../io/dir-lock.js';
+import { makeDirectories } from '../io/regular-files.js';
+
+export async function withDirectoryLock<T>(dir: string, work: () => Promise<T>): Promise<T> {
+  const created = await makeDirectories(dir);
+  // a run that fails before writing anything leaves no empty directory behind (rmdir keeps a non-empty one)
+  const tidy = () => (created ? rmdir(dir).catch(() => undefined) : undefined);
+  let lock;
+  try {
+    lock = await lockDirectory(dir, (owner) =>
+      console.error(`note: ${dir} was locked by pid ${owner.pid} (since ${owner.started}), which is no longer running; taking the lock over`),
+    );
+  } catch (e) {
+    await tidy();
+    throw e;
+  }
+  const onSignal = (signal: NodeJS.Signals) => {
+    release();
+    process.kill(process.pid, signal);
+  };
+  const release = () => {
+    lock.release();
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    process.off('exit', release);
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  process.once('exit', release);
+  try {
+    return await work();
+  } finally {
+    release();
+    await tidy();
+  }
+}

@@ -1,0 +1,110 @@
+// `gpt train`'s settings: the trainer's (TRAIN_DEFAULTS, within TRAIN_RANGES) and the command's own,
+// from the command line and --config, and the training config they make with the checkpoint the
+// run starts from. A setting that would not be applied is an error, not silently dropped.
+import { trainConfigProblem, type Checkpoint } from '../gpt/checkpoint.js';
+import type { Tokenizer } from '../gpt/tokenizer/index.js';
+import { TRAIN_DEFAULTS, TRAIN_RANGES, type TrainConfig } from '../gpt/trainer.js';
+import { readConfigFile } from './config-file.js';
+import { BUILTIN_CORPUS } from './corpus.js';
+import { BPE_VOCAB_SIZE, checkVocabSizeApplies, TOKENIZERS } from './data.js';
+import { flagHelp, flagName, noPositional, parseFlags, UsageError, type FlagSpec } from './flags.js';
+
+export const CLI_DEFAULTS = {
+  data: '',
+  dataDir: '',
+  outDir: 'out',
+  config: '',
+  initFrom: 'scratch',
+  tokenizer: 'char',
+  vocabSize: 512,
+  alwaysSave: false,
+  overwrite: false,
+  profile: false,
+};
+
+const DEFAULTS = { ...CLI_DEFAULTS, ...TRAIN_DEFAULTS };
+export type TrainFlags = typeof DEFAULTS;
+
+const TRAIN_FLAGS: FlagSpec<TrainFlags> = {
+  defaults: DEFAULTS,
+  ranges: { ...TRAIN_RANGES, vocabSize: BPE_VOCAB_SIZE },
+  choices: { tokenizer: TOKENIZERS },
+};
+
+const DOCS: Record<string, string> = {
+  data: `text file or URL to train on (default: <out-dir>/data if prepared, else ${BUILTIN_CORPUS})`,
+  dataDir: 'directory written by `gpt prepare`',
+  initFrom: "'scratch', 'resume' (continue <out-dir>), or a checkpoint dir/file to fine-tune",
+  config: 'JSON file of flag values (camelCase or kebab-case keys)',
+  tokenizer: 'char or bpe, when tokenizing --data',
+  vocabSize: 'BPE vocabulary size',
+  alwaysSave: 'save at every evaluation, not only when val loss improves',
+  overwrite: 'replace the checkpoint already in <out-dir> (and start its log.jsonl over)',
+  profile: 'print GPU time per kernel for one training step (timestamp queries)',
+  nEmbd: 'a multiple of --n-head',
+  minLr: 'at most --learning-rate',
+  gradClip: '0 = no clipping',
+};
+
+export const TRAIN_HELP = `usage: gpt train [flags]
+Trains a GPT (defaults: nanoGPT's Shakespeare-char CPU configuration).
+${flagHelp(TRAIN_FLAGS, DOCS)}`;
+
+/** The model's shape: fixed by the checkpoint when resuming or fine-tuning. */
+const SHAPE_KEYS = ['blockSize', 'nLayer', 'nHead', 'nEmbd', 'bias'] as const;
+
+/** Defaults, then the config file, then the command line; each value checked against its range. */
+export async function resolveFlags(args: string[]): Promise<{ values: TrainFlags; given: Set<string> }> {
+  const cli = parseFlags(args, TRAIN_FLAGS);
+  noPositional(cli.positional);
+  let values = cli.values;
+  const given = new Set<string>(cli.given);
+  if (values.config) {
+    const fromFile = await readConfigFile(values.config, TRAIN_FLAGS);
+    if (fromFile.config !== undefined) throw new UsageError(`config ${values.config}: a config file cannot name another ('config')`);
+    values = { ...values, ...fromFile, ...pick(values, [...given]) };
+    for (const key of Object.keys(fromFile)) given.add(key);
+  }
+  checkVocabSizeApplies(given.has('vocabSize'), values.tokenizer);
+  if (values.data && values.dataDir) throw new UsageError('give --data or --data-dir, not both');
+  if (given.has('overwrite') && values.initFrom === 'resume') throw new UsageError('flag --overwrite does not apply to --init-from resume, which continues the checkpoint');
+  return { values, given };
+}
+
+/**
+ * The run's training config: the flags; when fine-tuning, with the checkpoint's model shape; when
+ * resuming, the checkpoint's own config with the flags given on top. Checked as a whole.
+ */
+export function trainingConfig(values: TrainFlags, given: Set<string>, ckpt: Checkpoint | null, resume: boolean): TrainConfig {
+  let cfg: TrainConfig = pick(values, Object.keys(TRAIN_DEFAULTS)) as TrainConfig;
+  if (ckpt) {
+    const model = ckpt.meta.model;
+    for (const key of SHAPE_KEYS) {
+      if (given.has(key) && values[key] !== model[key]) {
+        throw new UsageError(`flag ${flagName(key)} ${values[key]} differs from the checkpoint's ${model[key]}: the model's shape cannot change with --init-from`);
+      }
+    }
+    if (resume) {
+      if (!ckpt.meta.train || !ckpt.meta.trainer) throw new Error(`${values.outDir}: checkpoint has no training state to resume`);
+      cfg = { ...ckpt.meta.train, ...pick(cfg, [...given]) };
+    }
+    Object.assign(cfg, pick(model, [...SHAPE_KEYS]));
+  }
+  const problem = trainConfigProblem(cfg, flagName);
+  if (problem) throw new UsageError(problem);
+  return cfg;
+}
+
+/** --tokenizer / --vocab-size given where the tokens come from `source` (a checkpoint, prepared data) must agree with it. */
+export function checkTokenizerFlags(values: TrainFlags, given: Set<string>, tokenizer: Tokenizer, source: string): void {
+  if (given.has('tokenizer') && values.tokenizer !== tokenizer.kind) {
+    throw new UsageError(`flag --tokenizer ${values.tokenizer} differs from the ${tokenizer.kind} tokenizer of ${source}, which this run uses`);
+  }
+  if (given.has('vocabSize') && values.vocabSize !== tokenizer.vocabSize) {
+    throw new UsageError(`flag --vocab-size ${values.vocabSize} differs from the vocabulary of ${source} (${tokenizer.vocabSize}), which this run uses`);
+  }
+}
+
+export function pick<T extends object>(o: T, keys: string[]): Partial<T> {
+  return Object.fromEntries(keys.filter((k) => Object.hasOwn(o, k)).map((k) => [k, o[k as keyof T]])) as Partial<T>;
+}

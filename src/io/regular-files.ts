@@ -1,0 +1,60 @@
+// Reading and creating paths the user names, without hanging (Node only). Reading a FIFO blocks
+// until a writer appears, and a device can be endless, so only regular files are read: the file is
+// opened non-blocking and checked on the open handle (no window for a swap between check and read).
+// Node's recursive mkdir loops forever where mkdir keeps failing with ENOENT under an existing parent
+// (/proc/self/x), so missing directories are created one level at a time instead.
+import { constants, type Stats } from 'node:fs';
+import { mkdir, open, stat } from 'node:fs/promises';
+import { dirname } from 'node:path';
+
+export class NotRegularFileError extends Error {}
+
+export async function readRegularFile(path: string): Promise<Buffer> {
+  const handle = await open(path, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0));
+  try {
+    const s = await handle.stat();
+    if (!s.isFile()) throw new NotRegularFileError(`${path} is ${kindOf(s)}, not a regular file`);
+    return await handle.readFile();
+  } finally {
+    await handle.close();
+  }
+}
+
+export function kindOf(s: Stats): string {
+  if (s.isFile()) return 'a regular file';
+  if (s.isDirectory()) return 'a directory';
+  if (s.isFIFO()) return 'a FIFO (named pipe)';
+  if (s.isSocket()) return 'a socket';
+  return 'a device';
+}
+
+/** Creates `path` and any missing parents; true if `path` itself was created. */
+export async function makeDirectories(path: string): Promise<boolean> {
+  const missing: string[] = [];
+  for (let p = path; ; p = dirname(p)) {
+    const s = await unlessMissing(stat(p));
+    if (s) {
+      if (!s.isDirectory()) throw new Error(`cannot create directory ${path}: ${p} is ${kindOf(s)}`);
+      break;
+    }
+    missing.unshift(p);
+    if (dirname(p) === p) break;
+  }
+  for (const dir of missing) {
+    try {
+      await mkdir(dir);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code !== 'EEXIST' || !(await stat(dir)).isDirectory()) throw new Error(`cannot create directory ${dir}: ${code ?? (e as Error).message}`);
+    }
+  }
+  return missing.length > 0;
+}
+
+/** The result, or null where the file does not exist. */
+export function unlessMissing<T>(pending: Promise<T>): Promise<T | null> {
+  return pending.catch((e: NodeJS.ErrnoException) => {
+    if (e.code === 'ENOENT') return null;
+    throw e;
+  });
+}

@@ -1,0 +1,218 @@
+// What `gpt train` may do to an --out-dir and what every command accepts as a checkpoint: a save
+// deletes only its own files, a run never replaces a checkpoint it did not start from unless told
+// to, a diverged run keeps the last good checkpoint, non-finite or mistyped checkpoints are refused
+// with one line naming the tensor or field, and flags that would not be applied are errors.
+// In-process (fast); the lock between two real processes is in cli-processes.test.ts.
+import { spawnSync } from 'node:child_process';
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { decodeCheckpoint, encodeCheckpoint } from '../src/gpt/checkpoint.js';
+import { GPT } from '../src/gpt/model.js';
+import { CharTokenizer } from '../src/gpt/tokenizer/index.js';
+import { MANIFEST_FILE, readCheckpointFiles, writeCheckpointFiles } from '../src/io/checkpoint-files.js';
+import { LOCK_FILE } from '../src/io/dir-lock.js';
+import { parseSafetensors, serializeSafetensors, type SafetensorsTensor } from '../src/io/safetensors.js';
+import { corpusText, gpt, tempDir, TINY } from './cli-helpers.js';
+import { setupDevice } from './helpers.js';
+
+const dir = tempDir('cli-checkpoints');
+const corpus = join(dir, 'corpus.txt');
+const fixture = join(dir, 'fixture');
+let copies = 0;
+/** A fresh copy of the fixture run (10 steps, saved at steps 5 and 10). */
+const copy = () => {
+  const to = join(dir, `copy-${copies++}`);
+  cpSync(fixture, to, { recursive: true });
+  return to;
+};
+const fresh = () => join(dir, `fresh-${copies++}`);
+const train = (...args: string[]) => gpt('train', '--data', corpus, ...TINY, ...args);
+const readLog = (out: string) => readFileSync(join(out, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+const files = (out: string) => readdirSync(out).sort();
+
+function expectOneLine(r: { code: number; err: string }, code: number, message: RegExp) {
+  expect(r.code, r.err).toBe(code);
+  expect(r.err).toMatch(message);
+  expect(r.err).not.toContain('\n');
+}
+
+beforeAll(async () => {
+  await setupDevice();
+  writeFileSync(corpus, corpusText(8000));
+  const r = await train('--max-iters', '10', '--eval-interval', '5', '--out-dir', fixture);
+  expect(r.code, r.err).toBe(0);
+});
+
+describe('gpt train and its --out-dir', () => {
+  it("a save deletes only its own files, never the user's that look like ours", async () => {
+    const out = fresh();
+    const user = ['model-gpt2-small.safetensors', 'model-v2-final.safetensors'];
+    mkdirSync(out);
+    for (const f of user) writeFileSync(join(out, f), 'user weights');
+    const r = await train('--max-iters', '10', '--eval-interval', '2', '--always-save', '--out-dir', out);
+    expect(r.code, r.err).toBe(0);
+    expect(r.out.match(/saved checkpoint/g)).toHaveLength(5);
+    const { manifest } = await readCheckpointFiles(out);
+    expect(files(out)).toEqual([MANIFEST_FILE, 'log.jsonl', manifest.weights, ...user].sort()); // and no lock left
+    for (const f of user) expect(readFileSync(join(out, f), 'utf8')).toBe('user weights');
+  });
+
+  it('refuses to replace a checkpoint without --overwrite; with it, starts a new run and log', async () => {
+    const out = copy();
+    const before = { manifest: readFileSync(join(out, MANIFEST_FILE)), log: readFileSync(join(out, 'log.jsonl')) };
+    const refused = await train('--max-iters', '4', '--out-dir', out);
+    expectOneLine(refused, 2, /already holds a checkpoint: continue it with --init-from resume, or replace it with --overwrite$/);
+    expect(readFileSync(join(out, MANIFEST_FILE))).toEqual(before.manifest);
+    expect(readFileSync(join(out, 'log.jsonl'))).toEqual(before.log);
+    expect(existsSync(join(out, LOCK_FILE))).toBe(false);
+    const fineTune = await gpt('train', '--init-from', fixture, '--data', corpus, '--max-iters', '2', '--out-dir', out);
+    expectOneLine(fineTune, 2, /already holds a checkpoint/);
+
+    const oldRun = readLog(out)[0]!.run;
+    const over = await train('--max-iters', '4', '--eval-interval', '2', '--overwrite', '--out-dir', out);
+    expect(over.code, over.err).toBe(0);
+    const log = readLog(out);
+    const run = log[0]!.run;
+    expect(run).not.toBe(oldRun);
+    expect(log.every((l) => l.run === run && new Date(l.time as string).toISOString() === l.time)).toBe(true);
+    expect(log.map((l) => `${l.type} ${l.step}`)).toEqual(['eval 0', 'eval 2', 'train 4', 'eval 4']);
+    const { manifest } = await readCheckpointFiles(out);
+    expect(manifest.meta.run).toBe(run);
+
+    const resumed = await gpt('train', '--data', corpus, '--init-from', 'resume', '--max-iters', '6', '--out-dir', out);
+    expect(resumed.code, resumed.err).toBe(0);
+    const after = readLog(out);
+    expect(after.slice(0, log.length)).toEqual(log); // appended, same run
+    expect(after.length).toBeGreaterThan(log.length);
+    expect(new Set(after.map((l) => l.run))).toEqual(new Set([run]));
+  });
+
+  it('a diverging run exits 3 and keeps the last good checkpoint', async () => {
+    const out = copy();
+    const manifest = readFileSync(join(out, MANIFEST_FILE));
+    const diverge = ['train', '--data', corpus, '--init-from', 'resume', '--learning-rate', '1e6', '--warmup-iters', '0', '--max-iters', '40', '--out-dir', out];
+    const r = await gpt(...diverge);
+    expectOneLine(r, 3, /^gpt train: training diverged at step \d+/);
+    expect(readFileSync(join(out, MANIFEST_FILE))).toEqual(manifest);
+    // saving at every evaluation, what is saved is still finite: the run stops before NaN reaches a save
+    const always = await gpt(...diverge, '--always-save', '--eval-interval', '1');
+    expectOneLine(always, 3, /^gpt train: training diverged at step \d+/);
+    expect((await gpt('sample', '--out-dir', out, '--max-new-tokens', '5')).code).toBe(0);
+    expect((await gpt('eval', '--out-dir', out, '--data', corpus, '--eval-iters', '1')).code).toBe(0);
+  });
+
+  it('a lock left by a dead process is taken over with a note; a live one refuses the run', async () => {
+    const out = copy();
+    const dead = spawnSync(process.execPath, ['-e', '']).pid!;
+    writeFileSync(join(out, LOCK_FILE), JSON.stringify({ pid: dead, hostname: hostname(), started: '2026-01-01T00:00:00.000Z' }) + '\n');
+    const r = await gpt('train', '--data', corpus, '--init-from', 'resume', '--max-iters', '12', '--out-dir', out);
+    expect(r.code, r.err).toBe(0);
+    expect(r.err).toMatch(new RegExp(`note: .* was locked by pid ${dead} .*no longer running; taking the lock over`));
+    expect(existsSync(join(out, LOCK_FILE))).toBe(false);
+
+    const live = process.ppid; // the test runner: alive
+    writeFileSync(join(out, LOCK_FILE), JSON.stringify({ pid: live, hostname: hostname(), started: '2026-01-01T00:00:00.000Z' }) + '\n');
+    const held = await gpt('train', '--data', corpus, '--init-from', 'resume', '--max-iters', '14', '--out-dir', out);
+    expectOneLine(held, 1, new RegExp(`is in use by another run \\(pid ${live}, since 2026-01-01T00:00:00.000Z\\); if that run is gone, delete .*${LOCK_FILE}$`));
+    expect(existsSync(join(out, LOCK_FILE))).toBe(true); // not ours to remove
+  });
+
+  it('a run that fails early leaves neither a lock nor an empty --out-dir', async () => {
+    const out = fresh();
+    const r = await gpt('train', '--data', join(dir, 'no-such.txt'), '--out-dir', out);
+    expectOneLine(r, 1, /cannot read .*no-such\.txt: ENOENT$/);
+    expect(existsSync(out)).toBe(false);
+  });
+
+  it('a model too large for the adapter is an error naming the sizes and the limit', async () => {
+    const out = fresh();
+    const r = await train('--n-embd', '1e9', '--n-head', '4', '--out-dir', out, '--max-iters', '1');
+    expectOneLine(r, 1, /does not fit this adapter: .*n-embd 1000000000.* over its max(StorageBufferBindingSize|BufferSize) of [\d.]+ [MG]iB$/);
+    expect(existsSync(out)).toBe(false);
+  });
+
+  it('flags that cannot apply on resume or fine-tuning are errors, not ignored', async () => {
+    const out = copy();
+    expectOneLine(await gpt('train', '--data', corpus, '--init-from', 'resume', '--n-layer', '3', '--out-dir', out), 2, /flag --n-layer 3 differs from the checkpoint's 1: the model's shape cannot change with --init-from$/);
+    expectOneLine(await gpt('train', '--data', corpus, '--init-from', 'resume', '--tokenizer', 'bpe', '--out-dir', out), 2, /flag --tokenizer bpe differs from the char tokenizer of the checkpoint/);
+    const target = fresh();
+    expectOneLine(await gpt('train', '--init-from', fixture, '--block-size', '32', '--data', corpus, '--out-dir', target), 2, /flag --block-size 32 differs from the checkpoint's 16/);
+    expect(existsSync(target)).toBe(false);
+    expectOneLine(await gpt('train', '--data', corpus, '--init-from', 'resume', '--overwrite', '--out-dir', out), 2, /--overwrite does not apply to --init-from resume/);
+    const same = await gpt('train', '--data', corpus, '--init-from', 'resume', '--n-layer', '1', '--max-iters', '12', '--out-dir', out);
+    expect(same.code, same.err).toBe(0);
+  });
+
+  it('an empty text is an error for prepare and train', async () => {
+    const empty = join(dir, 'empty.txt');
+    writeFileSync(empty, '');
+    expectOneLine(await gpt('prepare', '--data', empty, '--out-dir', fresh()), 1, /empty\.txt is empty: there is no text to train on$/);
+    const out = fresh();
+    expectOneLine(await gpt('train', '--data', empty, '--out-dir', out), 1, /empty\.txt is empty/);
+    expect(existsSync(out)).toBe(false);
+  });
+});
+
+describe('checkpoints that must be refused', () => {
+  /** The fixture's checkpoint, its tensors and metadata changed by `edit`. */
+  async function edited(edit: (tensors: Record<string, SafetensorsTensor>, meta: Record<string, unknown>) => unknown): Promise<Uint8Array> {
+    const { tensors, metadata } = parseSafetensors((await readCheckpointFiles(fixture)).weights);
+    const meta = JSON.parse(metadata.webgpu_gpt!) as Record<string, unknown>;
+    const replaced = edit(tensors, meta);
+    return serializeSafetensors(tensors, { webgpu_gpt: JSON.stringify(replaced === undefined ? meta : replaced) });
+  }
+
+  it('a NaN weight: sample, eval, resume and serve refuse it with one line naming the tensor', async () => {
+    const bytes = await edited((t) => void (t['h.0.mlp.c_fc.weight']!.data[7] = NaN));
+    const file = join(dir, 'nan.safetensors');
+    writeFileSync(file, bytes);
+    const named = /tensor 'h\.0\.mlp\.c_fc\.weight' holds NaN \(at index 7\); a checkpoint must hold finite values only$/;
+    expectOneLine(await gpt('sample', '--out-dir', file, '--max-new-tokens', '5'), 1, named);
+    expectOneLine(await gpt('eval', '--out-dir', file, '--data', corpus, '--eval-iters', '1'), 1, named);
+    const out = copy();
+    await writeCheckpointFiles(out, bytes, {});
+    expectOneLine(await gpt('train', '--data', corpus, '--init-from', 'resume', '--max-iters', '12', '--out-dir', out), 1, named);
+    expectOneLine(await gpt('serve', '--checkpoint', out, '--root', dir, '--port', '0'), 1, named);
+    const moment = await edited((t) => void (t['optim.v.wte.weight']!.data[0] = -Infinity));
+    expect(() => decodeCheckpoint(moment, 'ckpt')).toThrow("ckpt: tensor 'optim.v.wte.weight' holds -Infinity (at index 0)");
+  });
+
+  it('encodeCheckpoint refuses to write non-finite weights', async () => {
+    const tokenizer = CharTokenizer.train('abc');
+    const model = new GPT({ vocabSize: 3, blockSize: 4, nLayer: 1, nHead: 1, nEmbd: 4, dropout: 0, bias: false });
+    const state = new Map([...model.stateDict()].map(([name, p]) => [name, { shape: [...p.shape], data: new Float32Array(p.size) }]));
+    state.get('ln_f.weight')!.data[2] = Infinity;
+    model.loadStateDict(state);
+    await expect(encodeCheckpoint(model, tokenizer)).rejects.toThrow("checkpoint not saved: tensor 'ln_f.weight' holds Infinity (at index 2)");
+    model.dispose();
+  });
+
+  it('metadata of the wrong type: one line naming the field', async () => {
+    type Edit = (meta: Record<string, any>) => unknown;
+    const cases: [Edit, string][] = [
+      [() => null, 'metadata must be a JSON object, got null'],
+      [(m) => void delete m.model, 'metadata field model must be an object, got undefined'],
+      [(m) => void (m.model.nEmbd = '16'), 'metadata field model.nEmbd must be an integer >= 1, got "16"'],
+      [(m) => void (m.model.bias = 0), 'metadata field model.bias must be true or false, got 0'],
+      [(m) => void (m.tokenizer = null), 'metadata field tokenizer: tokenizerFromJSON: expected a tokenizer object, got null'],
+      [(m) => void (m.bestVal = 'x'), 'metadata field bestVal must be a finite number, got "x"'],
+      [(m) => void (m.trainer.dataRng = 'xyz'), 'metadata field trainer.dataRng must be a generator state (decimal digits), got "xyz"'],
+      [(m) => void (m.trainer.step = -1), 'metadata field trainer.step must be an integer >= 0, got -1'],
+      [(m) => void (m.trainer.step = 1.5), 'metadata field trainer.step must be an integer >= 0, got 1.5'],
+      [(m) => void (m.train.learningRate = '0.1'), 'metadata field train.learningRate must be a finite number > 0, got "0.1"'],
+      [(m) => void (m.train.batchSize = 0), 'metadata field train.batchSize must be an integer >= 1, got 0'],
+      [(m) => void (m.train.minLr = 1), 'metadata field train.minLr (1) must not exceed metadata field train.learningRate (0.001)'],
+      [(m) => void (m.train = 'fast'), 'metadata field train must be an object, got "fast"'],
+      [(m) => void (m.run = 5), 'metadata field run must be a string, got 5'],
+    ];
+    for (const [edit, message] of cases) {
+      const bytes = await edited((_, meta) => edit(meta));
+      expect(() => decodeCheckpoint(bytes, 'ckpt'), message).toThrow(`ckpt: ${message}`);
+    }
+    const file = join(dir, 'bad-meta.safetensors');
+    writeFileSync(file, await edited((_, m) => void (m.trainer = { step: 'x' })));
+    expectOneLine(await gpt('sample', '--out-dir', file), 1, /^gpt sample: .*bad-meta\.safetensors: metadata field trainer\.step must be an integer >= 0, got "x"$/);
+  });
+});

@@ -1,0 +1,95 @@
+// The CLI as real processes, where only a process shows it: two runs on one --out-dir (the second
+// is refused, naming the first's pid), the lock released on SIGINT and SIGTERM with the process
+// still ending by that signal, no hang on paths that used to hang (/proc, FIFOs), and `gpt serve
+// --host 0.0.0.0` saying what it exposes.
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { loadCheckpoint } from '../src/cli/checkpoint-store.js';
+import { MANIFEST_FILE } from '../src/io/checkpoint-files.js';
+import { LOCK_FILE } from '../src/io/dir-lock.js';
+import { corpusText, gpt, runGpt, spawnGpt, tempDir, TINY } from './cli-helpers.js';
+import { setupDevice } from './helpers.js';
+
+const dir = tempDir('cli-processes');
+const corpus = join(dir, 'corpus.txt');
+const fixture = join(dir, 'fixture');
+/** Trains until stopped, saving at every step. */
+const endless = (out: string) => ['train', '--data', corpus, ...TINY, '--max-iters', '1000000', '--always-save', '--eval-interval', '1', '--out-dir', out];
+
+beforeAll(async () => {
+  await setupDevice();
+  writeFileSync(corpus, corpusText(8000));
+  const r = await gpt('train', '--data', corpus, ...TINY, '--max-iters', '4', '--eval-interval', '2', '--out-dir', fixture);
+  expect(r.code, r.err).toBe(0);
+});
+
+describe('gpt train holds a lock on its --out-dir', () => {
+  it('a second run on the same directory is refused; the lock goes with SIGINT and SIGTERM', async () => {
+    const [a, c] = [join(dir, 'a'), join(dir, 'c')];
+    const first = await spawnGpt(endless(a));
+    const other = await spawnGpt(endless(c));
+    await Promise.all([first.printed(/saved checkpoint/), other.printed(/saved checkpoint/)]);
+
+    const second = await runGpt(endless(a), 30_000);
+    expect(second.code, second.err).toBe(1);
+    expect(second.err).toMatch(new RegExp(`^gpt train: ${a} is in use by another run \\(pid ${first.child.pid}, since [\\dT:.Z-]+\\); if that run is gone, delete ${join(a, LOCK_FILE)}\\n$`));
+    expect(existsSync(join(a, LOCK_FILE))).toBe(true);
+
+    first.child.kill('SIGINT');
+    other.child.kill('SIGTERM');
+    const [endA, endC] = await Promise.all([first.done, other.done]);
+    expect([endA.signal, endC.signal]).toEqual(['SIGINT', 'SIGTERM']);
+    for (const out of [a, c]) {
+      expect(existsSync(join(out, LOCK_FILE)), out).toBe(false);
+      expect((await loadCheckpoint(out)).meta.trainer!.step).toBeGreaterThan(0); // killed mid-run, still loads
+    }
+  });
+});
+
+describe('nothing hangs', () => {
+  it('an --out-dir under /proc, and FIFOs where files are read, are one-line errors', async () => {
+    const fifoDir = join(dir, 'fifo-ckpt');
+    mkdirSync(fifoDir);
+    const fifo = join(dir, 'pipe');
+    for (const path of [fifo, join(fifoDir, 'weights.fifo')]) expect(spawnSync('mkfifo', [path]).status).toBe(0);
+    writeFileSync(join(fifoDir, MANIFEST_FILE), JSON.stringify({ weights: 'weights.fifo', weightsBytes: 8, weightsCrc32: '00000000', meta: {} }));
+    const isFifo = /is a FIFO \(named pipe\), not a regular file/;
+    const cases: [string[], RegExp][] = [
+      [['train', '--data', corpus, '--out-dir', '/proc/self/nope'], /cannot create directory \/proc\/self\/nope: \w+/],
+      [['sample', '--out-dir', fifoDir], isFifo],
+      [['sample', '--out-dir', fifo], isFifo],
+      [['eval', '--out-dir', fifoDir, '--data', corpus], isFifo],
+      [['train', '--init-from', 'resume', '--data', corpus, '--out-dir', fifoDir], isFifo],
+      [['train', '--data', fifo, '--out-dir', join(dir, 'unused')], isFifo],
+      [['train', '--config', fifo, '--out-dir', join(dir, 'unused')], isFifo],
+      [['serve', '--checkpoint', fifoDir, '--root', dir, '--port', '0'], isFifo],
+      [['serve', '--checkpoint', fifo, '--root', dir, '--port', '0'], /is a FIFO \(named pipe\), not a checkpoint file or directory/],
+    ];
+    const results = await Promise.all(cases.map(([args]) => runGpt(args, 30_000)));
+    results.forEach((r, i) => {
+      const what = cases[i]![0].join(' ');
+      expect(r.timedOut, `${what} hung`).toBe(false);
+      expect(r.code, `${what}: ${r.err}`).toBeGreaterThan(0);
+      expect(r.err, what).toMatch(cases[i]![1]);
+      expect(r.err.trim(), what).not.toContain('\n');
+    });
+  });
+});
+
+describe('gpt serve', () => {
+  it('--host 0.0.0.0 prints what is bound and warns that the checkpoint is on the network', async () => {
+    const root = join(dir, 'web');
+    mkdirSync(root);
+    writeFileSync(join(root, 'index.html'), '<!doctype html><title>t</title>');
+    const server = await spawnGpt(['serve', '--host', '0.0.0.0', '--port', '0', '--root', root, '--checkpoint', fixture, '--quiet']);
+    await server.printed(/open http/);
+    server.child.kill('SIGTERM');
+    const { out, err } = await server.done;
+    const port = /on 0\.0\.0\.0:(\d+)\n/.exec(out)?.[1];
+    expect(port, out).toBeDefined();
+    expect(out).toContain(`open http://127.0.0.1:${port}/`);
+    expect(err).toBe('warning: bound to 0.0.0.0, so other machines on the network can load the page and download the checkpoint\n');
+  });
+});

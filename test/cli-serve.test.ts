@@ -1,0 +1,57 @@
+// `gpt serve` answers only requests whose Host header names it (the bound address and port), so a
+// page of another origin cannot read the checkpoint through DNS rebinding.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { request } from 'node:http';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startServer, type StaticServer } from '../src/cli/serve.js';
+import { acceptedHosts } from '../src/cli/host-check.js';
+import { tempDir } from './cli-helpers.js';
+
+const root = join(tempDir('cli-serve'), 'web');
+mkdirSync(root);
+writeFileSync(join(root, 'index.html'), '<!doctype html><title>t</title>');
+
+/** GET / with the given Host header (none when null); the response status. */
+function statusFor(port: number, host: string | null): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, path: '/', setHost: host !== null, headers: host === null ? {} : { Host: host } }, (res) => {
+      res.resume();
+      resolve(res.statusCode!);
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+describe('gpt serve checks the Host header', () => {
+  let server: StaticServer;
+  let port: number;
+  beforeAll(async () => {
+    server = await startServer({ root, port: 0 });
+    port = Number(new URL(server.url).port);
+  });
+  afterAll(() => server.close());
+
+  it('accepts the loopback names with the bound port', async () => {
+    for (const host of [`127.0.0.1:${port}`, `localhost:${port}`, `LOCALHOST:${port}`, `[::1]:${port}`]) {
+      expect(await statusFor(port, host), host).toBe(200);
+    }
+    expect(server.bound).toBe(`127.0.0.1:${port}`);
+  });
+
+  it('refuses other names, other ports, a missing port or Host', async () => {
+    for (const host of ['evil.example', `evil.example:${port}`, `127.0.0.1:${port + 1}`, '127.0.0.1', `127.0.0.1.evil.example:${port}`, `localhost:${port}@evil`]) {
+      expect(await statusFor(port, host), host).toBe(421);
+    }
+    expect([400, 421]).toContain(await statusFor(port, null));
+  });
+
+  it('names a host given with --host, and every local address when bound to all of them', () => {
+    expect([...acceptedHosts('192.0.2.7', 8080)]).toEqual(['192.0.2.7:8080']);
+    expect([...acceptedHosts('::1', 80)].sort()).toEqual(['127.0.0.1', '127.0.0.1:80', '[::1]', '[::1]:80', 'localhost', 'localhost:80']);
+    const all = acceptedHosts('0.0.0.0', 8080);
+    expect(all.has('127.0.0.1:8080') && all.has('localhost:8080') && all.has('0.0.0.0:8080')).toBe(true);
+    expect(all.has('evil.example:8080')).toBe(false);
+  });
+});

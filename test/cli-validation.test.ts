@@ -1,0 +1,178 @@
+// Every numeric flag of every command, given 0, -1, 1.5, NaN, 1e400 and an empty value, on the
+// command line and (train) in a --config file: a value outside the flag's range is one line on
+// stderr, exit code 2, no stack trace and no file written; a value inside it gets past validation.
+// The verdicts come from the table of allowed ranges below, written from the documentation of each
+// flag, not from the code's own range table. The CLI runs in-process; a few cases run as real
+// processes to check the exit code and stderr as the shell sees them.
+import { existsSync, readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { gpt, runGpt, tempDir } from './cli-helpers.js';
+
+type Allowed = (v: number) => boolean;
+const int = (min: number, max = Number.MAX_SAFE_INTEGER): Allowed => (v) => Number.isInteger(v) && v >= min && v <= max;
+const atLeast = (min: number): Allowed => (v) => Number.isFinite(v) && v >= min;
+const positive: Allowed = (v) => Number.isFinite(v) && v > 0;
+const fraction: Allowed = (v) => v >= 0 && v < 1; // [0, 1)
+
+/** Allowed values of each numeric flag, by command. */
+const ALLOWED: Record<string, Record<string, Allowed>> = {
+  train: {
+    'n-layer': int(1),
+    'n-head': int(1),
+    'n-embd': int(1), // and divisible by --n-head (4): none of the values tried is
+    'block-size': int(1),
+    dropout: fraction,
+    'batch-size': int(1),
+    'grad-accum': int(1),
+    'max-iters': int(1),
+    'learning-rate': positive,
+    'min-lr': (v) => v >= 0 && v <= 1e-3, // at most --learning-rate (1e-3)
+    'warmup-iters': int(0),
+    'lr-decay-iters': int(1),
+    beta1: fraction,
+    beta2: fraction,
+    'weight-decay': atLeast(0),
+    'grad-clip': atLeast(0), // 0: no clipping
+    'eval-interval': int(1),
+    'eval-iters': int(1),
+    'log-interval': int(1),
+    seed: int(0),
+    'vocab-size': int(256, 2 ** 26), // BPE: the 256 bytes, then merges
+  },
+  sample: {
+    'num-samples': int(1),
+    'max-new-tokens': int(1),
+    temperature: atLeast(0), // 0: greedy
+    'top-k': int(0), // 0: off
+    'top-p': (v) => v > 0 && v <= 1,
+    seed: int(0),
+  },
+  eval: { 'eval-iters': int(1), 'batch-size': int(1), seed: int(0) },
+  prepare: { 'vocab-size': int(256, 2 ** 26) },
+  serve: { port: int(0, 65535) },
+};
+
+const VALUES = ['0', '-1', '1.5', 'NaN', '1e400', ''];
+
+const sandbox = tempDir('cli-validation');
+const missing = join(sandbox, 'missing.txt');
+
+/** Flags that make a run whose settings pass stop right after validation, with exit code 1. */
+function stopper(command: string, flag: string): string[] {
+  const out = ['--out-dir', join(sandbox, 'out')];
+  const bpe = flag === 'vocab-size' ? ['--tokenizer', 'bpe'] : [];
+  if (command === 'train' || command === 'prepare') return [...out, '--data', missing, ...bpe];
+  if (command === 'serve') return ['--root', join(sandbox, 'no-root')];
+  return out; // sample, eval: no checkpoint there
+}
+
+const camel = (s: string) => s.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+
+function expectRefused(r: { code: number; err: string }, name: string | RegExp, what: string) {
+  expect(r.code, `${what}: ${r.err}`).toBe(2);
+  expect(r.err, what).not.toContain('\n');
+  expect(r.err, what).not.toMatch(/\bat .*:\d+:\d+/); // no stack trace
+  expect(r.err, what).toMatch(name); // a string: a substring
+}
+
+function expectAccepted(r: { code: number; err: string }, what: string) {
+  expect(r.code, `${what}: ${r.err}`).toBe(1); // stopped by the missing data / checkpoint / root
+  expect(r.err, what).toMatch(/cannot read|no checkpoint|nothing to serve/);
+}
+
+describe('every numeric flag is range-checked', () => {
+  it('the table covers every numeric flag of every command', async () => {
+    for (const [command, flags] of Object.entries(ALLOWED)) {
+      const help = (await gpt(command, '--help')).out;
+      const defaults = [...help.matchAll(/^ {2}--(\S+) .*\(default: ([^;)]*)[;)]/gm)];
+      const numeric = defaults.filter((m) => Number.isFinite(Number(m[2]))).map((m) => m[1]);
+      expect(numeric.sort(), command).toEqual(Object.keys(flags).sort());
+    }
+  });
+
+  for (const [command, flags] of Object.entries(ALLOWED)) {
+    it(`${command}: on the command line`, async () => {
+      for (const [flag, allowed] of Object.entries(flags)) {
+        for (const value of VALUES) {
+          const what = `${command} --${flag} '${value}'`;
+          const r = await gpt(command, `--${flag}`, value, ...stopper(command, flag));
+          const ok = value !== '' && allowed(Number(value));
+          if (ok) expectAccepted(r, what);
+          else expectRefused(r, `--${flag}`, what);
+          expect(readdirSync(sandbox), `${what} wrote nothing`).toEqual([]);
+        }
+      }
+    });
+  }
+
+  it('train: in a config file, the same verdicts (NaN is not JSON, "" not a number)', async () => {
+    const configs = tempDir('cli-configs');
+    for (const [flag, allowed] of Object.entries(ALLOWED.train!)) {
+      for (const value of VALUES) {
+        const key = camel(flag);
+        const file = join(configs, `${key}-${VALUES.indexOf(value)}.json`);
+        writeFileSync(file, `{ "${key}": ${value === '' ? '""' : value} }`);
+        const what = `config ${key}: ${value || '""'}`;
+        const r = await gpt('train', '--config', file, ...stopper('train', flag));
+        const ok = value !== '' && value !== 'NaN' && allowed(Number(value));
+        if (ok) expectAccepted(r, what);
+        // a rule across settings names them as flags
+        else expectRefused(r, value === 'NaN' ? 'cannot read config' : new RegExp(`'${key}'|--${flag}\\b`), what);
+        expect(readdirSync(sandbox), `${what} wrote nothing`).toEqual([]);
+      }
+    }
+  });
+
+  it('rules across flags, and string flags given empty', async () => {
+    const stop = stopper('train', '');
+    expectRefused(await gpt('train', '--n-embd', '30', '--n-head', '4', ...stop), '--n-embd (30) must be divisible by --n-head (4)', 'heads');
+    expectRefused(await gpt('train', '--min-lr', '0.01', '--learning-rate', '0.001', ...stop), '--min-lr (0.01) must not exceed --learning-rate (0.001)', 'min-lr');
+    expectRefused(await gpt('train', '--seed', String(2 ** 53), ...stop), '--seed', 'seed beyond safe integers');
+    expectRefused(await gpt('train', '--vocab-size', '1000', ...stop), '--vocab-size applies only to --tokenizer bpe', 'vocab-size with char');
+    expectRefused(await gpt('train', '--tokenizer', 'words', ...stop), '--tokenizer must be one of char, bpe', 'tokenizer');
+    expectRefused(await gpt('train', '--data', missing, '--data-dir', sandbox), 'give --data or --data-dir, not both', 'train data twice');
+    expectRefused(await gpt('eval', '--data', missing, '--data-dir', sandbox), 'give --data or --data-dir, not both', 'eval data twice');
+    for (const flag of ['data', 'out-dir', 'init-from', 'data-dir', 'config', 'tokenizer']) {
+      expectRefused(await gpt('train', `--${flag}=`, ...stop), `--${flag} must not be empty`, `--${flag}=`);
+    }
+    expectRefused(await gpt('sample', '--start', '', '--out-dir', join(sandbox, 'x')), '--start must not be empty', 'start');
+    expectRefused(await gpt('serve', '--host', ''), '--host must not be empty', 'host');
+    expect(readdirSync(sandbox)).toEqual([]);
+  });
+
+  it('unknown flags and settings, including Object.prototype names, are refused', async () => {
+    for (const flag of ['to-string', 'constructor', '__proto__', 'has-own-property', 'value-of']) {
+      expectRefused(await gpt('train', `--${flag}`, '1'), `unknown flag --${flag}`, flag);
+      expectRefused(await gpt('sample', `--${flag}`, '1'), `unknown flag --${flag}`, flag);
+    }
+    const configs = tempDir('cli-proto');
+    for (const key of ['toString', 'constructor', '__proto__', 'hasOwnProperty']) {
+      const file = join(configs, `${key}.json`);
+      writeFileSync(file, `{ "${key}": 1 }`);
+      expectRefused(await gpt('train', '--config', file), `unknown setting '${key}'`, key);
+    }
+    const nested = join(configs, 'nested.json');
+    writeFileSync(nested, `{ "config": "other.json" }`);
+    expectRefused(await gpt('train', '--config', nested), "a config file cannot name another ('config')", 'nested config');
+    expect(existsSync(join(sandbox, 'out'))).toBe(false);
+  });
+
+  it('as real processes: exit code 2 and one line on stderr', async () => {
+    const config = join(tempDir('cli-proc'), 'huge.json');
+    writeFileSync(config, '{ "learningRate": 1e400 }');
+    const out = ['--out-dir', join(sandbox, 'out')];
+    const cases: [string[], string][] = [
+      [['train', '--batch-size', '0', ...out], "gpt train: flag --batch-size must be an integer >= 1, got '0'"],
+      [['train', '--config', config, ...out], `gpt train: config ${config}: 'learningRate' must be a finite number > 0, got Infinity`],
+      [['sample', '--top-p', '0', ...out], "gpt sample: flag --top-p must be a finite number in (0, 1], got '0'"],
+      [['serve', '--port', '70000'], "gpt serve: flag --port must be an integer in [0, 65535], got '70000'"],
+    ];
+    const results = await Promise.all(cases.map(([args]) => runGpt(args)));
+    results.forEach((r, i) => {
+      expect(r.code, r.err).toBe(2);
+      expect(r.err).toBe(`${cases[i]![1]}\n`);
+    });
+    expect(readdirSync(sandbox)).toEqual([]);
+  });
+});
