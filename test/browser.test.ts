@@ -21,6 +21,7 @@ import { TRAIN_DEFAULTS, Trainer, type TrainConfig } from '../src/gpt/trainer.js
 import { noGrad, scope, tensor } from '../src/index.js';
 import type { ReadyState } from '../src/web/hook.js';
 import { setupDevice } from './helpers.js';
+import { testCorpus } from './corpus.js';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 /**
@@ -43,7 +44,7 @@ const CHROMIUM_ARGS = [
 const INSTALL_HINT = 'run `npm run setup` (installs Debian\'s chromium), or `apt-get install -y chromium`, or set CHROMIUM_PATH';
 
 const dir = mkdtempSync(join(tmpdir(), 'gpt-browser-'));
-const corpus = readFileSync(new URL('../../shared/data/tinyshakespeare.txt', import.meta.url), 'utf8').slice(0, 20_000);
+const corpus = await testCorpus(20_000);
 const tokenizer = CharTokenizer.train(corpus);
 const ids = Int32Array.from(tokenizer.encode(corpus));
 const split = Math.floor(ids.length * 0.9); // as the page splits its text

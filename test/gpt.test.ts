@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { decodeCheckpoint, encodeCheckpoint, modelFromCheckpoint, restoreOptimizer } from '../src/gpt/checkpoint.js';
 import { generate } from '../src/gpt/generate.js';
@@ -8,10 +7,11 @@ import { CharTokenizer } from '../src/gpt/tokenizer/index.js';
 import { TRAIN_DEFAULTS, Trainer, type TrainConfig } from '../src/gpt/trainer.js';
 import { device, noGrad, scope, tensor } from '../src/index.js';
 import { setupDevice } from './helpers.js';
+import { testCorpus } from './corpus.js';
 
 beforeAll(setupDevice);
 
-const corpus = readFileSync(new URL('../../shared/data/tinyshakespeare.txt', import.meta.url), 'utf8').slice(0, 40_000);
+const corpus = await testCorpus(40_000);
 const tokenizer = CharTokenizer.train(corpus);
 const ids = Int32Array.from(tokenizer.encode(corpus));
 const split = Math.floor(ids.length * 0.9);
