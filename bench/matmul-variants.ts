@@ -7,7 +7,8 @@
 // machine may be busy. Each variant is checked against a float64 host product on sampled entries.
 //   node scripts/run-ts.mjs bench/matmul-variants.ts [--rounds 5] [--only 1024] [--variants 'NAME|NAME'] [--engine-only]
 import { device, initDevice } from '../src/device/device.js';
-import { launchMatmul, setMatmulPath, type MatmulPath } from '../src/kernels/wgsl/matmul.js';
+import { launchMatmul } from '../src/kernels/wgsl/matmul.js';
+import { setProfile } from '../src/kernels/profile.js';
 import { median, randomFloats } from './harness.js';
 
 interface Shape { name: string; batch: number; M: number; K: number; N: number; transA: boolean; transB: boolean }
@@ -200,9 +201,9 @@ function makeRunners(s: Shape, a: GPUBuffer, b: GPUBuffer): Runner[] {
   const { batch, M, N, K, transA, transB } = s;
   const runners: Runner[] = [];
   const plan = { M, N, K, transA, transB, batchShape: batch > 1 ? [batch] : [], aStrides: batch > 1 ? [M * K] : [], bStrides: batch > 1 ? [K * N] : [] };
-  const engine = (name: string, path: MatmulPath): Runner => {
+  const engine = (name: string, tiled: 'buffer' | 'texture'): Runner => {
     const out = storage(batch * M * N);
-    return { name, out, run: () => { setMatmulPath(path); launchMatmul(a, b, out, plan); setMatmulPath('auto'); } };
+    return { name, out, run: () => { setProfile({ matmul: { tiled, skinnyRows: 0 } }); launchMatmul(a, b, out, plan); setProfile(null); } };
   };
   runners.push(engine('engine buffer path', 'buffer'));
   if (!ENGINE_ONLY) for (const [v, pipe] of pipes) runners.push(labVariant(s, a, b, v, pipe));

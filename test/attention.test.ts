@@ -4,7 +4,7 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { causalAttention, noGrad, scope, tensor } from '../src/index.js';
-import { setSubgroupKernels } from '../src/kernels/kernel.js';
+import { setProfile } from '../src/kernels/profile.js';
 import { checkGrad } from './gradcheck.js';
 import { expectClose, fcParams, seededValues, setupDevice, toTensor } from './helpers.js';
 import { causalAttentionRef, ref } from './reference.js';
@@ -20,8 +20,8 @@ const shapeArb = fc.record({
 });
 
 describe.each(['auto', 'off'] as const)('causalAttention, subgroup kernels %s', (subgroups) => {
-  beforeAll(() => setSubgroupKernels(subgroups));
-  afterAll(() => setSubgroupKernels('auto'));
+  beforeAll(() => setProfile(subgroups === 'off' ? { subgroupSharing: false } : null));
+  afterAll(() => setProfile(null));
 
   it('forward matches the float64 reference', async () => {
     await fc.assert(

@@ -5,7 +5,7 @@
 //   gradients  atol 1e-4, rtol 1e-2  against float64 central differences (test/gradcheck.ts)
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it, afterAll } from 'vitest';
-import { setRowLanes } from '../src/kernels/wgsl/row.js';
+import { setProfile } from '../src/kernels/profile.js';
 import { arange, crossEntropy, device, scope, tensor } from '../src/index.js';
 import { checkGrad } from './gradcheck.js';
 import { dimArb, expectClose, fcParams, seededValues, setupDevice, toTensor } from './helpers.js';
@@ -35,8 +35,8 @@ const caseArb = (maxRows = 12) =>
 // Both row layouts (src/kernels/wgsl/row.ts), whichever this adapter would pick.
 for (const lanes of [1, 64] as const) {
   describe(`${lanes === 1 ? 'a lane' : '64 lanes'} per row`, () => {
-    beforeAll(() => setRowLanes(lanes));
-    afterAll(() => setRowLanes(null));
+    beforeAll(() => setProfile({ rowLanes: lanes }));
+    afterAll(() => setProfile(null));
 
     describe('crossEntropy forward', () => {
       it('matches the reference over random shapes and logits up to |1000|, with ignored rows', async () => {

@@ -1,6 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { sizeClass } from '../src/device/pool.js';
-import { Kernel, setSubgroupKernels, subgroupsOf } from '../src/kernels/kernel.js';
+import { Kernel } from '../src/kernels/kernel.js';
+import { profile, setProfile } from '../src/kernels/profile.js';
 import { device, scope, tensor } from '../src/index.js';
 import { setupDevice } from './helpers.js';
 
@@ -19,11 +20,11 @@ describe('device layer', () => {
     const llvmpipe = /llvmpipe|lavapipe/i.test(info.description);
     // Dawn reports llvmpipe's subgroup size; if it stopped, the subgroup kernels would silently go unused
     if (llvmpipe && info.features.includes('subgroups')) expect(info.subgroupSizes).not.toBeNull();
-    if (llvmpipe && /256.bits/.test(info.device) && info.features.includes('subgroups')) expect(subgroupsOf(8)).toBe(true);
-    if (!info.isFallbackAdapter) expect(subgroupsOf(8)).toBe(false); // GPUs keep their own kernels
-    setSubgroupKernels('off');
-    expect(subgroupsOf(8)).toBe(false);
-    setSubgroupKernels('auto');
+    if (llvmpipe && /256.bits/.test(info.device) && info.features.includes('subgroups')) expect(profile().subgroupSharing).toBe(true);
+    if (!info.isFallbackAdapter) expect(profile().subgroupSharing).toBe(false); // GPUs keep their own kernels
+    setProfile({ subgroupSharing: false });
+    expect(profile().subgroupSharing).toBe(false);
+    setProfile(null);
   });
 
   it('size classes waste at most 25% and are monotonic', () => {

@@ -6,7 +6,7 @@
 //   gradients (x, weight, bias)  atol 1e-3, rtol 1e-2  against float64 central differences
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it, afterAll } from 'vitest';
-import { setRowLanes } from '../src/kernels/wgsl/row.js';
+import { setProfile } from '../src/kernels/profile.js';
 import { device, layerNorm, scope, tensor, type Tensor } from '../src/index.js';
 import { checkGrad } from './gradcheck.js';
 import { expectClose, fcParams, seededValues, setupDevice, shapeArb, toTensor, valuesArb } from './helpers.js';
@@ -44,8 +44,8 @@ function spreadRows(shape: number[], v: number[], min: number): boolean {
 // Both row layouts (src/kernels/wgsl/row.ts), whichever this adapter would pick.
 for (const lanes of [1, 64] as const) {
   describe(`${lanes === 1 ? 'a lane' : '64 lanes'} per row`, () => {
-    beforeAll(() => setRowLanes(lanes));
-    afterAll(() => setRowLanes(null));
+    beforeAll(() => setProfile({ rowLanes: lanes }));
+    afterAll(() => setProfile(null));
 
     describe('layerNorm forward', () => {
       it('matches the reference over random shapes, with and without bias, for several eps', async () => {

@@ -5,8 +5,7 @@
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { device, matmul, scope, tensor } from '../src/index.js';
-import { setSubgroupKernels } from '../src/kernels/kernel.js';
-import { setMatmulPath } from '../src/kernels/wgsl/matmul.js';
+import { setProfile, type ProfileOverrides } from '../src/kernels/profile.js';
 import { checkGrad } from './gradcheck.js';
 import { expectClose, fcParams, seededValues, setupDevice, toTensor } from './helpers.js';
 import { matmulRef, numel, ref, type Ref } from './reference.js';
@@ -77,11 +76,11 @@ describe('matmul matches the float64 reference', () => {
   });
 
   it('the same without subgroup kernels (the texture blocks of adapters without 8-lane subgroups)', async () => {
-    setSubgroupKernels('off');
+    setProfile({ subgroupSharing: false });
     try {
       await fc.assert(fc.asyncProperty(caseArb(70, 3), checkForward), fcParams(20));
     } finally {
-      setSubgroupKernels('auto');
+      setProfile(null);
     }
   });
 
@@ -112,13 +111,17 @@ describe('matmul matches the float64 reference', () => {
       { M: 64, N: 32, K: 64, transA: false, transB: false, batchA: [3], batchB: [3], seed: 17 },
       { M: 100, N: 20, K: 37, transA: true, transB: true, batchA: [], batchB: [], seed: 18 },
     ];
-    setMatmulPath(variant === 'texture without subgroups' ? 'texture' : variant);
-    if (variant === 'texture without subgroups') setSubgroupKernels('off');
+    const paths: Record<typeof variant, ProfileOverrides> = {
+      buffer: { matmul: { tiled: 'buffer', skinnyRows: 0 } },
+      texture: { matmul: { tiled: 'texture', skinnyRows: 0 } },
+      'texture without subgroups': { matmul: { tiled: 'texture', skinnyRows: 0 }, subgroupSharing: false },
+      skinny: { matmul: { skinnyRows: Infinity } },
+    };
+    setProfile(paths[variant]);
     try {
       for (const c of cases) await checkForward(c);
     } finally {
-      setMatmulPath('auto');
-      setSubgroupKernels('auto');
+      setProfile(null);
     }
   });
 

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it, afterAll } from 'vitest';
-import { setRowLanes } from '../src/kernels/wgsl/row.js';
+import { setProfile } from '../src/kernels/profile.js';
 import { argmax, max, mean, scope, sum, tensor, type Tensor } from '../src/index.js';
 import { checkGrad } from './gradcheck.js';
 import { expectClose, fcParams, setupDevice, shapeArb, toTensor, valuesArb } from './helpers.js';
@@ -97,8 +97,8 @@ const REDUCTIONS: Record<string, { engine: (t: Tensor, axes: number[], keep: boo
 // Both output layouts (src/kernels/wgsl/row.ts), whichever this adapter would pick.
 for (const lanes of [1, 64] as const) {
   describe(`${lanes === 1 ? 'a lane' : '64 lanes'} per output`, () => {
-    beforeAll(() => setRowLanes(lanes));
-    afterAll(() => setRowLanes(null));
+    beforeAll(() => setProfile({ rowLanes: lanes }));
+    afterAll(() => setProfile(null));
 
     describe('reductions over any axes match the reference', () => {
       for (const [name, { engine, ref: f }] of Object.entries(REDUCTIONS)) {

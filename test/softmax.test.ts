@@ -5,7 +5,7 @@
 //   gradients           atol 1e-4, rtol 1e-3   against float64 central differences (test/gradcheck.ts)
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it, afterAll } from 'vitest';
-import { setRowLanes } from '../src/kernels/wgsl/row.js';
+import { setProfile } from '../src/kernels/profile.js';
 import { device, logSoftmax, scope, softmax, tensor, type Tensor } from '../src/index.js';
 import { checkGrad } from './gradcheck.js';
 import { expectClose, fcParams, seededValues, setupDevice, shapeArb, toTensor } from './helpers.js';
@@ -25,8 +25,8 @@ const seeded = (shape: number[], seed: number): Ref => ref(shape, seededValues(n
 // Both row layouts (src/kernels/wgsl/row.ts), whichever this adapter would pick.
 for (const lanes of [1, 64] as const) {
   describe(`${lanes === 1 ? 'a lane' : '64 lanes'} per row`, () => {
-    beforeAll(() => setRowLanes(lanes));
-    afterAll(() => setRowLanes(null));
+    beforeAll(() => setProfile({ rowLanes: lanes }));
+    afterAll(() => setProfile(null));
 
     for (const { name, fn, reference, atol, rtol } of OPS) {
       describe(name, () => {

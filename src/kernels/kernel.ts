@@ -138,24 +138,6 @@ fn strided(i: u32, rank: u32, shape: array<vec4u, 2>, strides: array<vec4u, 2>) 
   return off;
 }`;
 
-let subgroupKernels: 'auto' | 'off' = 'auto';
-
-/** Turns the subgroup variants of kernels off, or back to 'auto' (tests, benchmarks). */
-export function setSubgroupKernels(mode: 'auto' | 'off'): void {
-  subgroupKernels = mode;
-}
-
-/**
- * Whether kernels may count on a CPU adapter's subgroups of exactly `size` lanes. On llvmpipe/lavapipe
- * (256-bit vectors) a subgroup is the 8 consecutive invocations one SIMD instruction runs, and
- * sharing values through subgroupBroadcast beats reloading them from memory. GPUs keep the kernels
- * tuned for them, whatever their subgroup size.
- */
-export function subgroupsOf(size: number): boolean {
-  const { features, subgroupSizes, isFallbackAdapter } = device().info;
-  return subgroupKernels === 'auto' && isFallbackAdapter && features.includes('subgroups') && subgroupSizes?.[0] === size && subgroupSizes[1] === size;
-}
-
 /** `make` memoized by its argument: each variant of a kernel family is built (and compiled) once. */
 export function variants<K, V = Kernel>(make: (key: K) => V): (key: K) => V {
   const built = new Map<K, V>();

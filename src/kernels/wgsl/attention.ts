@@ -10,7 +10,8 @@
 // per (b, h, 64 rows); the other side streams through workgroup memory in tiles of TILE rows.
 // Specialised by HS (vec4-padded; loads and stores guard the padding) and TILE. On CPU adapters
 // with 8-lane subgroups (llvmpipe), attention-subgroup.ts's kernels take their place.
-import { Kernel, grid1d, subgroupsOf } from '../kernel.js';
+import { Kernel, grid1d } from '../kernel.js';
+import { profile } from '../profile.js';
 import { PARAMS, prelude, storeRow, unroller } from './attention-prelude.js';
 import { backwardKeySgKernel, backwardQuerySgKernel, forwardSgKernel, SG } from './attention-subgroup.js';
 
@@ -234,7 +235,7 @@ export interface AttentionShape {
 }
 
 function launchArgs(s: AttentionShape) {
-  const subgroups = subgroupsOf(SG);
+  const subgroups = profile().subgroupSharing; // SG-lane subgroups (the profile checks the size)
   const lanes = subgroups ? SG : LANES;
   const blocks = s.B * s.nHead * Math.ceil(s.Tq / lanes);
   const params = { B: s.B, n_head: s.nHead, C: s.C, Tq: s.Tq, Tk: s.Tk, scale: 1 / Math.sqrt(s.C / s.nHead), groups: blocks };

@@ -49,7 +49,8 @@
 // 0.94x (both operands packed, K = 32 cannot be copied). Tried and dropped: textures + workgroup
 // tiles (slower than without), 16x16 lanes x 4x4 regs, 8x16 lanes x 4x8, 8x8 lanes x 4x8.
 import { device } from '../../device/device.js';
-import { Kernel, LINEAR, grid1d, perElement, subgroupsOf } from '../kernel.js';
+import { Kernel, LINEAR, grid1d, perElement } from '../kernel.js';
+import { profile, SHARING_LANES } from '../profile.js';
 
 const WG_X = 8; // lanes along N
 const WG_Y = 8; // lanes along M
@@ -177,25 +178,14 @@ export interface MatmulPlan {
   bStrides: readonly number[];
 }
 
-export type MatmulPath = 'auto' | 'buffer' | 'texture' | 'skinny';
-let forcedPath: MatmulPath = 'auto';
-
-/**
- * Forces one path (tests, benchmarks). 'auto': 'skinny' for at most SKINNY_ROWS rows per batch
- * (decoding one token at a time), else textures on llvmpipe/lavapipe and buffers elsewhere.
- */
-export function setMatmulPath(path: MatmulPath): void {
-  forcedPath = path;
-}
-
 /** Records C = op(A) · op(B) for every batch; `c` must hold batch * M * N floats. */
 export function launchMatmul(a: GPUBuffer, b: GPUBuffer, c: GPUBuffer, plan: MatmulPlan): void {
   const { M, N, K, batchShape } = plan;
   const nBatch = batchShape.reduce((x, y) => x * y, 1);
   if (nBatch * M * N === 0) return;
   if (nBatch * M * N >= 2 ** 32) throw new Error(`matmul: ${nBatch}x${M}x${N} output is too large`);
-  const tiled = /llvmpipe|lavapipe/i.test(device().info.description) ? 'texture' : 'buffer';
-  const path = forcedPath === 'auto' ? (M <= SKINNY_ROWS ? 'skinny' : tiled) : forcedPath;
+  const { tiled, skinnyRows } = profile().matmul;
+  const path = M <= skinnyRows ? 'skinny' : tiled;
   if (path === 'skinny') return launchSkinnyMatmul(a, b, c, plan, nBatch);
   if (path === 'texture' && K > 0 && launchTextureMatmul(a, b, c, plan, nBatch)) return;
   const tilesN = Math.ceil(N / TN);
@@ -216,8 +206,7 @@ export function launchMatmul(a: GPUBuffer, b: GPUBuffer, c: GPUBuffer, plan: Mat
 
 // ---- skinny path ----------------------------------------------------------------------------
 // A tile of 64 rows for one row of output wastes 63/64 of the work (every lane computes, in range
-// or not), so a few rows get one lane per output element, each looping over K.
-const SKINNY_ROWS = 4;
+// or not), so a few rows (the profile's skinnyRows) get one lane per output element, each looping over K.
 const SKINNY_WG = 64;
 
 const skinnyKernel = new Kernel({
@@ -250,7 +239,7 @@ function launchSkinnyMatmul(a: GPUBuffer, b: GPUBuffer, c: GPUBuffer, plan: Matm
 
 // ---- texture path ---------------------------------------------------------------------------
 
-const TEX_LANES = 8; // lanes along N (one subgroup on llvmpipe); WY lanes along M
+const TEX_LANES = SHARING_LANES; // lanes along N (one subgroup on llvmpipe); WY lanes along M
 const texKernels = new Map<string, Kernel>(); // by block, operand layouts and A sharing
 
 // op(X)[b][r, c] = x[strided(b, ...) + r * sr + c * sc] for r < rows, c < cols, b < batches; a
@@ -394,7 +383,7 @@ function fillTexture(
 function launchTextureMatmul(a: GPUBuffer, b: GPUBuffer, c: GPUBuffer, plan: MatmulPlan, nBatch: number): boolean {
   const { M, N, K, transA, transB, batchShape } = plan;
   // the 8 lanes along N of one lid.y need the same A texels: on llvmpipe they are one subgroup
-  const shareA = subgroupsOf(TEX_LANES);
+  const shareA = profile().subgroupSharing;
   // lanes along M, and C rows and columns per lane (measured on lavapipe, see the header)
   const [WY, RM, RNT] = shareA ? (M >= 128 ? [4, 32, 8] : [2, 32, N <= 32 ? 4 : 8]) : [8, 8, N > 4 * TEX_LANES * 2 ? 16 : 8];
   const TMT = WY * RM;

@@ -8,21 +8,15 @@
 //     (a full sum is one row) a lane per row would leave the machine idle, so they keep 64 lanes.
 // Kernels write loops as `for (var j = lane; j < n; j += ROW_LANES)` and reduce with
 // wg_sum / wg_max, which do the right thing in both layouts.
-import { device } from '../../device/device.js';
 import { gridRows, variants, type Kernel } from '../kernel.js';
+import { profile } from '../profile.js';
 
 const WG = 64;
 
-let forced: 1 | 64 | null = null;
-
-/** Forces a layout (tests cover both on any adapter); null restores the adapter's choice. */
-export function setRowLanes(lanes: 1 | 64 | null): void {
-  forced = lanes;
-}
-
-/** Lanes per row for `rows` rows: 1 on CPU adapters given at least 256 rows, 64 otherwise. */
+/** Lanes per row for `rows` rows, as the profile says: 'by-rows' gives 1 from 256 rows on, else 64. */
 export function rowLanes(rows: number): 1 | 64 {
-  return forced ?? (device().info.isFallbackAdapter && rows >= 256 ? 1 : 64);
+  const lanes = profile().rowLanes;
+  return lanes === 'by-rows' ? (rows >= 256 ? 1 : 64) : lanes;
 }
 
 function reductions(lanes: number): string {
