@@ -2,7 +2,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { defineOp, device, gradcheck, noGrad, scope, tensor, Tensor, type OpContext } from '../src/index.js';
 import { AdamW } from '../src/optim/adamw.js';
 import { expectClose, setupDevice } from './helpers.js';
-import { ref } from './reference.js';
+import { ref } from '../src/check/reference/index.js';
 
 beforeAll(setupDevice);
 

@@ -1,45 +1,17 @@
-// biasGelu(x, b) = gelu(x + b) against the float64 reference (erf to ~1e-14, test/reference.ts).
-// Tolerances, |got - want| <= atol + rtol |want|:
+// biasGelu(x, b) = gelu(x + b) beyond the op table's drawn calls (test/ops.test.ts): more elements
+// than a grid axis holds, agreement with the unfused gelu(x + b), many rows for the bias gradient,
+// memory and errors. Tolerances, |got - want| <= atol + rtol |want|:
 //   forward                 atol 1e-5, rtol 2e-5  (as the gelu op: A&S 7.1.26 erf is good to 1.5e-7)
 //   gradients (x and bias)  atol 1e-3, rtol 1e-2  against float64 central differences
-import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { biasGelu, device, gelu, scope, tensor, type Tensor } from '../src/index.js';
 import { checkGrad } from './gradcheck.js';
-import { expectClose, fcParams, seededValues, setupDevice, shapeArb, toTensor, valuesArb } from './helpers.js';
-import { gelu as geluRef, numel, ref, type Ref } from './reference.js';
+import { expectClose, seededValues, setupDevice, toTensor } from './helpers.js';
+import { biasGeluRef, ref } from '../src/check/reference/index.js';
 
 beforeAll(setupDevice);
 
-/** gelu(x + b) in float64, b broadcast along the last axis. */
-function biasGeluRef(x: Ref, b: Ref): Ref {
-  const C = b.data.length;
-  return { shape: [...x.shape], data: x.data.map((v, i) => geluRef(v + b.data[i % C]!)) };
-}
-
-const cArb = fc.oneof(fc.integer({ min: 1, max: 70 }), fc.constantFrom(1, 3, 13, 64, 67, 257));
-/** [...lead, C] with lead of rank 0-3. */
-const xShapeArb = fc
-  .tuple(shapeArb(0, 3), cArb)
-  .map(([lead, C]) => [...lead, C])
-  .filter((s) => numel(s) <= 20_000);
-
 describe('biasGelu forward', () => {
-  it('matches gelu(x + b) in float64 over random shapes', async () => {
-    await fc.assert(
-      fc.asyncProperty(
-        xShapeArb.chain((s) => fc.tuple(fc.constant(s), valuesArb(numel(s), -4, 4), valuesArb(s.at(-1)!, -2, 2))),
-        ([shape, v, bv]) =>
-          scope(async () => {
-            const x = ref(shape, v);
-            const b = ref([shape.at(-1)!], bv);
-            await expectClose(biasGelu(toTensor(x), toTensor(b)), biasGeluRef(x, b), 1e-5, 2e-5, `biasGelu ${JSON.stringify(shape)}`);
-          }),
-      ),
-      fcParams(30),
-    );
-  });
-
   it('more elements than one grid axis holds ([70000, 3]); the method form agrees', () =>
     scope(async () => {
       const x = ref([70_000, 3], seededValues(210_000, 3, -6, 6).map(Math.fround));
@@ -59,30 +31,6 @@ describe('biasGelu forward', () => {
 });
 
 describe('biasGelu backward', () => {
-  // which inputs need a gradient: [x, b]
-  const MASKS = [[true, true], [true, false], [false, true]];
-  it('gradients for x and bias match finite differences', async () => {
-    await fc.assert(
-      fc.asyncProperty(
-        fc
-          .tuple(fc.constantFrom([] as number[], [1], [3], [2, 2], [2, 1, 3]), fc.integer({ min: 1, max: 13 }))
-          .chain(([lead, C]) => {
-            const s = [...lead, C];
-            return fc.tuple(fc.constant(s), valuesArb(numel(s), -4, 4), valuesArb(C, -2, 2), fc.constantFrom(...MASKS));
-          }),
-        ([shape, v, bv, mask]) =>
-          checkGrad({
-            name: `biasGelu ${JSON.stringify(shape)} grads ${JSON.stringify(mask)}`,
-            inputs: [ref(shape, v), ref([shape.at(-1)!], bv)],
-            differentiable: mask,
-            engine: ([x, b]) => biasGelu(x!, b!),
-            reference: ([x, b]) => biasGeluRef(x!, b!),
-          }),
-      ),
-      fcParams(25),
-    );
-  });
-
   it('many rows (db sums 4096 of them)', () =>
     checkGrad({
       name: 'biasGelu [64, 64, 5]',
@@ -113,8 +61,8 @@ describe('biasGelu errors name the op and the shapes', () => {
       const run = (a: Tensor, b: Tensor) => () => biasGelu(a, b);
       expect(run(x, tensor(new Float32Array(2), [2]))).toThrow(/biasGelu: bias for x float32\[2, 3\] must have shape \[3\], got float32\[2\]/);
       expect(run(x, tensor(new Float32Array(3), [1, 3]))).toThrow(/biasGelu: .* must have shape \[3\], got float32\[1, 3\]/);
-      expect(run(tensor(new Float32Array(1), []), tensor(new Float32Array(1), [1]))).toThrow(/biasGelu: x must have rank >= 1 .*got float32\[\]/);
-      expect(run(tensor(new Int32Array(6), [2, 3]), tensor(new Float32Array(3), [3]))).toThrow(/biasGelu: expected float32 tensors, got int32\[2, 3\] and float32\[3\]/);
+      expect(run(tensor(new Float32Array(1), []), tensor(new Float32Array(1), [1]))).toThrow(/^biasGelu: input \[\.\.\., C\] must have rank >= 1, got float32\[\]$/);
+      expect(run(tensor(new Int32Array(6), [2, 3]), tensor(new Float32Array(3), [3]))).toThrow(/^biasGelu: argument 'input' must be a float32 tensor, got int32\[2, 3\]$/);
       const gone = tensor(new Float32Array(3), [3]);
       gone.dispose();
       expect(run(x, gone)).toThrow(/biasGelu: tensor float32\[3\] was used after dispose\(\)/);

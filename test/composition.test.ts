@@ -5,7 +5,7 @@ import { beforeAll, describe, it } from 'vitest';
 import { crossEntropy, embedding, layerNorm, matmul, permute, softmax, tensor, where, arange, type Tensor } from '../src/index.js';
 import { checkGrad } from './gradcheck.js';
 import { fcParams, setupDevice, valuesArb } from './helpers.js';
-import { causalAttentionRef, gelu, matmulRef, ref, type Ref } from './reference.js';
+import { causalAttentionRef, gelu, matmulRef, ref, type Ref } from '../src/check/reference/index.js';
 
 beforeAll(setupDevice);
 

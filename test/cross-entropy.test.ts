@@ -1,36 +1,17 @@
-// crossEntropy(logits [..., V], int32 targets [...]) against the float64 reference
-// (test/reference-nn.ts): mean over non-ignored rows of logsumexp(row) - row[target], 0 when every
-// row is ignored. Tolerances, |got - want| <= atol + rtol |want|:
+// crossEntropy(logits [..., V], int32 targets [...]) beyond the op table's drawn calls
+// (test/ops.test.ts): a wide vocabulary, every row ignored (0, PyTorch gives NaN), targets made on
+// the GPU (clamped and reported), more rows than a grid axis holds, an upstream gradient, errors;
+// both row layouts. Tolerances, |got - want| <= atol + rtol |want|:
 //   forward    atol 1e-5, rtol 1e-5  (lavapipe's worst: 6e-6 abs with logits in [-80, 80])
-//   gradients  atol 1e-4, rtol 1e-2  against float64 central differences (test/gradcheck.ts)
-import fc from 'fast-check';
 import { beforeAll, describe, expect, it, afterAll } from 'vitest';
 import { setProfile } from '../src/kernels/profile.js';
 import { arange, crossEntropy, device, scope, tensor } from '../src/index.js';
-import { checkGrad } from './gradcheck.js';
-import { dimArb, expectClose, fcParams, seededValues, setupDevice, toTensor } from './helpers.js';
-import { crossEntropyRef, logitsArb, softmaxRef } from './reference-nn.js';
-import { numel, ref } from './reference.js';
+import { expectClose, seededValues, setupDevice, toTensor } from './helpers.js';
+import { crossEntropyRef, ref, softmaxRef } from '../src/check/reference/index.js';
 
 beforeAll(setupDevice);
 
 const IGNORE = -100; // the default ignoreIndex
-
-/** Leading shape [N] or [B, T], V, logits and targets (some rows ignored). */
-const caseArb = (maxRows = 12) =>
-  fc
-    .tuple(fc.oneof(fc.tuple(fc.integer({ min: 1, max: maxRows })).map(([n]) => [n]), fc.tuple(fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 4 })).map(([b, t]) => [b, t])), dimArb)
-    .chain(([lead, V]) =>
-      fc.tuple(
-        fc.constant(lead),
-        fc.constant(V),
-        logitsArb(numel(lead) * V),
-        fc.array(fc.oneof({ weight: 4, arbitrary: fc.integer({ min: 0, max: V - 1 }) }, { weight: 1, arbitrary: fc.constant(IGNORE) }), {
-          minLength: numel(lead),
-          maxLength: numel(lead),
-        }),
-      ),
-    );
 
 // Both row layouts (src/kernels/wgsl/row.ts), whichever this adapter would pick.
 for (const lanes of [1, 64] as const) {
@@ -39,39 +20,12 @@ for (const lanes of [1, 64] as const) {
     afterAll(() => setProfile(null));
 
     describe('crossEntropy forward', () => {
-      it('matches the reference over random shapes and logits up to |1000|, with ignored rows', async () => {
-        await fc.assert(
-          fc.asyncProperty(caseArb(), ([lead, V, v, t]) =>
-            scope(async () => {
-              const x = ref([...lead, V], v);
-              const got = crossEntropy(toTensor(x), tensor(new Int32Array(t), lead));
-              expect(got.shape).toEqual([]);
-              await expectClose(got, crossEntropyRef(x, t, IGNORE), 1e-5, 1e-5, `crossEntropy ${JSON.stringify([...lead, V])}`);
-            }),
-          ),
-          fcParams(30),
-        );
-      });
-
       it('handles a wide vocabulary (V = 1000, 4099) with logits in [-80, 80]', () =>
         scope(async () => {
           for (const V of [1000, 4099]) {
             const x = ref([4, V], seededValues(4 * V, V, -80, 80).map(Math.fround));
             const t = [0, V - 1, 17, IGNORE];
             await expectClose(crossEntropy(toTensor(x), tensor(new Int32Array(t))), crossEntropyRef(x, t), 1e-5, 1e-5, `V=${V}`);
-          }
-        }));
-
-      it('uses a custom ignoreIndex, in or out of [0, V)', () =>
-        scope(async () => {
-          const x = ref([4, 3], seededValues(12, 9, -4, 4));
-          for (const [ignoreIndex, t] of [
-            [0, [0, 1, 2, 0]],
-            [7, [7, 1, 2, 7]],
-            [-1, [2, -1, -1, 0]],
-          ] as const) {
-            const got = crossEntropy(toTensor(x), tensor(new Int32Array(t)), { ignoreIndex });
-            await expectClose(got, crossEntropyRef(x, t, ignoreIndex), 1e-5, 1e-5, `ignoreIndex ${ignoreIndex}`);
           }
         }));
 
@@ -121,23 +75,6 @@ for (const lanes of [1, 64] as const) {
     });
 
     describe('crossEntropy backward', () => {
-      it('dlogits matches finite differences (ignored rows included)', async () => {
-        await fc.assert(
-          fc.asyncProperty(
-            caseArb(6).filter(([lead, V, v]) => numel(lead) * V <= 300 && v.every((a) => Math.abs(a) <= 80)),
-            ([lead, V, v, t]) =>
-              checkGrad({
-                name: `crossEntropy ${JSON.stringify([...lead, V])}`,
-                inputs: [ref([...lead, V], v)],
-                engine: ([x]) => crossEntropy(x!, tensor(new Int32Array(t), lead)),
-                reference: ([x]) => crossEntropyRef(x!, t),
-                atol: 1e-4,
-              }),
-          ),
-          fcParams(20),
-        );
-      });
-
       it('composes with an upstream gradient and frees every buffer', async () => {
         const before = device().memory().liveBuffers;
         await scope(async () => {
@@ -160,8 +97,8 @@ for (const lanes of [1, 64] as const) {
         scope(() => {
           const logits = tensor([[1, 2, 3], [4, 5, 6]]);
           const t = (v: number[], shape?: number[]) => tensor(new Int32Array(v), shape);
-          expect(() => crossEntropy(logits, tensor([0, 1]))).toThrow(/^crossEntropy: expected int32 tensors, got float32\[2\]/);
-          expect(() => crossEntropy(tensor(new Int32Array([1, 2, 3]), [1, 3]), t([0]))).toThrow(/^crossEntropy: expected float32 tensors, got int32\[1, 3\]/);
+          expect(() => crossEntropy(logits, tensor([0, 1]))).toThrow(/^crossEntropy: argument 'targets' must be an int32 tensor, got float32\[2\]$/);
+          expect(() => crossEntropy(tensor(new Int32Array([1, 2, 3]), [1, 3]), t([0]))).toThrow(/^crossEntropy: argument 'logits' must be a float32 tensor, got int32\[1, 3\]$/);
           expect(() => crossEntropy(logits, t([0, 1, 2]))).toThrow(/^crossEntropy: targets int32\[3\] must have the leading shape of logits float32\[2, 3\]/);
           expect(() => crossEntropy(logits, t([0, 1], [2, 1]))).toThrow(/^crossEntropy: targets int32\[2, 1\] must have the leading shape/);
           expect(() => crossEntropy(tensor(1), t([0], []))).toThrow(/^crossEntropy: targets int32\[\] must have the leading shape of logits float32\[\]/);

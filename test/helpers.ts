@@ -1,9 +1,12 @@
-// Shared test helpers: one device per test file, random shapes and values from fast-check, and a
-// comparison that prints the worst element when it fails.
+// Shared test helpers: one device per test file, random shapes and values from fast-check (also as
+// the Random the op-table cases draw from), and a comparison that prints the worst element when it fails.
 import fc from 'fast-check';
 import { expect } from 'vitest';
+import { describeMismatch, worstElement, type Random } from '../src/check/index.js';
+import type { Ref } from '../src/check/reference/index.js';
 import { initDevice, tensor, type Tensor } from '../src/index.js';
-import type { Ref } from './reference.js';
+
+export { seededValues } from '../src/check/index.js';
 
 export async function setupDevice() {
   try {
@@ -24,17 +27,6 @@ export const dimArb = fc.oneof(fc.integer({ min: 1, max: 8 }), fc.constantFrom(1
 export const shapeArb = (minRank = 0, maxRank = 4) =>
   fc.array(dimArb, { minLength: minRank, maxLength: maxRank }).filter((s) => s.reduce((a, b) => a * b, 1) <= 40_000);
 
-/** A shape and another that broadcasts with it (some dims dropped or set to 1). */
-export const broadcastPairArb = shapeArb(0, 4).chain((s) =>
-  fc.tuple(
-    fc.constant(s),
-    fc.tuple(fc.integer({ min: 0, max: s.length }), fc.array(fc.boolean(), { minLength: 4, maxLength: 4 })).map(
-      ([drop, ones]) => s.slice(drop).map((d, i) => (ones[i] ? 1 : d)),
-    ),
-    fc.boolean(),
-  ).map(([a, b, swap]) => (swap ? [b, a] : [a, b]) as [number[], number[]]),
-);
-
 export function valuesArb(n: number, min = -3, max = 3) {
   return fc.array(fc.float({ min: Math.fround(min), max: Math.fround(max), noNaN: true, noDefaultInfinity: true }), {
     minLength: n,
@@ -42,17 +34,14 @@ export function valuesArb(n: number, min = -3, max = 3) {
   });
 }
 
-/** Deterministic pseudo-random values (for bigger tensors than fast-check should generate). */
-export function seededValues(n: number, seed: number, min = -1, max = 1): Float64Array {
-  let s = seed >>> 0 || 1;
-  const out = new Float64Array(n);
-  for (let i = 0; i < n; i++) {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    out[i] = min + ((s >>> 0) / 2 ** 32) * (max - min);
-  }
-  return out;
+/** The Random of src/check drawing from fast-check's `fc.gen()`: cases run as properties, replayable from the seed. */
+export function randomFromGen(g: fc.GeneratorValue): Random {
+  return {
+    int: (min, max) => g(fc.integer, { min, max }),
+    ints: (n, min, max) => g(fc.array, fc.integer({ min, max }), { minLength: n, maxLength: n }),
+    floats: (n, min, max) =>
+      g(fc.float32Array, { minLength: n, maxLength: n, min: Math.fround(min), max: Math.fround(max), noNaN: true, noDefaultInfinity: true }),
+  };
 }
 
 export const toTensor = (r: Ref): Tensor => tensor(Float32Array.from(r.data), r.shape);
@@ -60,21 +49,6 @@ export const toTensor = (r: Ref): Tensor => tensor(Float32Array.from(r.data), r.
 /** |got - want| <= atol + rtol |want| everywhere, with the worst element in the message. */
 export async function expectClose(t: Tensor, want: Ref, atol = 1e-5, rtol = 1e-4, what = ''): Promise<void> {
   expect([...t.shape], `${what} shape`).toEqual(want.shape);
-  const got = await t.toArray();
-  let worst = -1;
-  let worstErr = 0;
-  for (let i = 0; i < got.length; i++) {
-    const w = want.data[i]!;
-    const g = got[i]!;
-    const err = Math.abs(g - w) - (atol + rtol * Math.abs(w));
-    if (!(err <= 0) && (worst < 0 || err > worstErr || Number.isNaN(g))) {
-      worst = i;
-      worstErr = err;
-    }
-  }
-  if (worst >= 0) {
-    throw new Error(
-      `${what}: element ${worst} of ${t.describe()} is ${got[worst]}, expected ${want.data[worst]} (atol ${atol}, rtol ${rtol})`,
-    );
-  }
+  const worst = worstElement(await t.toArray(), want.data, { atol, rtol });
+  if (worst && worst.ratio > 1) throw new Error(`${what}: ${t.describe()} ${describeMismatch(worst, want.shape, { atol, rtol })}`);
 }

@@ -1,14 +1,12 @@
-// matmul against the float64 reference: random M, N, K (primes and 1 included), transpose flags
-// and broadcast batch dims; a few bigger fixed cases; gradients against finite differences; errors.
-// Tolerance: |got - want| <= 1e-5 sqrt(K) + 1e-4 |want|, inputs in [-1, 1] rounded to float32
-// (float32 dot-product error grows like sqrt(K) for random-sign terms).
-import fc from 'fast-check';
+// matmul beyond the op table's drawn calls (test/ops.test.ts): bigger fixed cases on every kernel
+// path (not multiples of the tile, 256^3, the shapes of a GPT), more batches than a grid axis
+// holds, K = 0, and the errors. Tolerance: |got - want| <= 1e-5 sqrt(K) + 1e-4 |want|, inputs in
+// [-1, 1] rounded to float32 (float32 dot-product error grows like sqrt(K) for random-sign terms).
 import { beforeAll, describe, expect, it } from 'vitest';
-import { device, matmul, scope, tensor } from '../src/index.js';
+import { matmul, scope, tensor } from '../src/index.js';
 import { setProfile, type ProfileOverrides } from '../src/kernels/profile.js';
-import { checkGrad } from './gradcheck.js';
-import { expectClose, fcParams, seededValues, setupDevice, toTensor } from './helpers.js';
-import { matmulRef, numel, ref, type Ref } from './reference.js';
+import { expectClose, seededValues, setupDevice, toTensor } from './helpers.js';
+import { matmulRef, numel, ref, type Ref } from '../src/check/reference/index.js';
 
 beforeAll(setupDevice);
 
@@ -20,17 +18,6 @@ const values = (shape: number[], seed: number): Ref => ref(shape, seededValues(n
 /** A's or B's stored shape for op(A) = [M, K], op(B) = [K, N]. */
 const stored = (batch: number[], rows: number, cols: number, trans: boolean) => [...batch, ...(trans ? [cols, rows] : [rows, cols])];
 
-const matDim = (max: number) => fc.oneof(fc.integer({ min: 1, max }), fc.constantFrom(1, 2, 3, 5, 7, 13, 31, 61, 67).filter((d) => d <= max));
-
-/** Output batch dims (rank 0-2) and A's and B's batch dims broadcasting to them (dims dropped or set to 1). */
-const batchArb = (maxDim: number) =>
-  fc.array(fc.integer({ min: 1, max: maxDim }), { maxLength: 2 }).chain((out) => {
-    const side = fc
-      .tuple(fc.integer({ min: 0, max: out.length }), fc.array(fc.boolean(), { minLength: 2, maxLength: 2 }))
-      .map(([drop, ones]) => out.slice(drop).map((d, i) => (ones[i] ? 1 : d)));
-    return fc.tuple(side, side);
-  });
-
 interface Case {
   M: number;
   N: number;
@@ -41,17 +28,6 @@ interface Case {
   batchB: number[];
   seed: number;
 }
-
-const caseArb = (maxMat: number, maxBatch: number) =>
-  fc.record({
-    M: matDim(maxMat),
-    N: matDim(maxMat),
-    K: matDim(maxMat),
-    transA: fc.boolean(),
-    transB: fc.boolean(),
-    batch: batchArb(maxBatch),
-    seed: fc.integer({ min: 1, max: 1e9 }),
-  }).map(({ batch: [batchA, batchB], ...c }): Case => ({ ...c, batchA, batchB }));
 
 function inputs(c: Case): [Ref, Ref] {
   return [values(stored(c.batchA, c.M, c.K, c.transA), c.seed), values(stored(c.batchB, c.K, c.N, c.transB), c.seed + 1)];
@@ -68,22 +44,7 @@ async function checkForward(c: Case): Promise<void> {
   });
 }
 
-describe('matmul matches the float64 reference', () => {
-  it('random M, N, K, transposes and broadcast batch dims', async () => {
-    const before = device().memory().liveBuffers;
-    await fc.assert(fc.asyncProperty(caseArb(70, 3), checkForward), fcParams(40));
-    expect(device().memory().liveBuffers).toBe(before);
-  });
-
-  it('the same without subgroup kernels (the texture blocks of adapters without 8-lane subgroups)', async () => {
-    setProfile({ subgroupSharing: false });
-    try {
-      await fc.assert(fc.asyncProperty(caseArb(70, 3), checkForward), fcParams(20));
-    } finally {
-      setProfile(null);
-    }
-  });
-
+describe('matmul matches the float64 reference on fixed cases', () => {
   // auto picks skinny for <= 4 rows, else the texture path on llvmpipe/lavapipe and the buffer path
   // elsewhere: check all, the texture path with and without subgroup sharing of A (where the adapter
   // has it) and with each of its blocks (32 rows a lane with 4 or 2 lanes along M, 4 or 8 columns).
@@ -132,27 +93,6 @@ describe('matmul matches the float64 reference', () => {
       await expectClose(matmul(toTensor(a), toTensor(b)), matmulRef(a, b), ...tol(2), 'batch 70000');
     }));
 
-  it('both inputs broadcast along different batch dims ([2, 1] and [1, 3] -> [2, 3])', () =>
-    scope(async () => {
-      const a = values([2, 1, 3, 4], 40);
-      const b = values([1, 3, 4, 2], 41);
-      await expectClose(matmul(toTensor(a), toTensor(b)), matmulRef(a, b), ...tol(4), 'broadcast');
-    }));
-
-  it('rank-1 operands are vectors, as in NumPy', () =>
-    scope(async () => {
-      const v = values([5], 9);
-      const m = values([2, 5, 3], 10);
-      const w = values([5], 11);
-      const asMat = (r: Ref, shape: number[]) => ({ shape, data: r.data });
-      const vm = matmulRef(asMat(v, [1, 5]), m);
-      await expectClose(matmul(toTensor(v), toTensor(m)), asMat(vm, [2, 3]), ...tol(5), 'vector @ matrix');
-      const mv = matmulRef(m, asMat(w, [5, 1]), true);
-      await expectClose(matmul(toTensor(m), toTensor(w), { transA: true }), asMat(mv, [2, 3]), ...tol(5), 'matrix^T @ vector');
-      const vv = matmulRef(asMat(v, [1, 5]), asMat(w, [5, 1]));
-      await expectClose(matmul(toTensor(v), toTensor(w)), asMat(vv, []), ...tol(5), 'vector @ vector');
-    }));
-
   it('K = 0 gives zeros; the method form works', () =>
     scope(async () => {
       const z = matmul(tensor(new Float32Array(0), [2, 0]), tensor(new Float32Array(0), [0, 3]));
@@ -161,51 +101,6 @@ describe('matmul matches the float64 reference', () => {
       const b = values([4, 5], 13);
       await expectClose(toTensor(a).matmul(toTensor(b), { transA: true }), matmulRef(a, b, true), ...tol(4), 'method');
     }));
-});
-
-describe('matmul gradients match finite differences of the reference', () => {
-  it('all transpose flags, broadcast batch dims', async () => {
-    const before = device().memory().liveBuffers;
-    await fc.assert(
-      fc.asyncProperty(caseArb(6, 2), async (c) => {
-        const [a, b] = inputs(c);
-        await checkGrad({
-          name: `d matmul ${describeCase(c)}`,
-          inputs: [a, b],
-          engine: ([x, y]) => matmul(x!, y!, { transA: c.transA, transB: c.transB }),
-          reference: ([x, y]) => matmulRef(x!, y!, c.transA, c.transB),
-        });
-      }),
-      fcParams(40),
-    );
-    expect(device().memory().liveBuffers).toBe(before);
-  });
-
-  it('x [B, T, C] @ W [C, N] and W^T, with only one input differentiable', async () => {
-    for (const transB of [false, true]) {
-      for (const differentiable of [[true, true], [false, true], [true, false]]) {
-        await checkGrad({
-          name: `d matmul transB=${transB} differentiable=${differentiable}`,
-          inputs: [values([2, 3, 4], 20), values(transB ? [5, 4] : [4, 5], 21)],
-          differentiable,
-          engine: ([x, w]) => matmul(x!, w!, { transB }),
-          reference: ([x, w]) => matmulRef(x!, w!, false, transB),
-        });
-      }
-    }
-  });
-
-  it('rank-1 operands', async () => {
-    await checkGrad({
-      name: 'd vector @ matrix',
-      inputs: [values([4], 30), values([2, 4, 3], 31)],
-      engine: ([v, m]) => matmul(v!, m!),
-      reference: ([v, m]) => {
-        const r = matmulRef({ shape: [1, 4], data: v!.data }, m!);
-        return { shape: [2, 3], data: r.data };
-      },
-    });
-  });
 });
 
 describe('matmul errors name the op and the shapes', () => {
@@ -222,7 +117,7 @@ describe('matmul errors name the op and the shapes', () => {
     }));
   it('wrong dtype, scalar operand', () =>
     scope(() => {
-      expect(() => matmul(f([2, 3]), tensor(new Int32Array(12), [3, 4]))).toThrow(/matmul: expected float32.*int32\[3, 4\]/);
-      expect(() => matmul(f([]), f([3, 4]))).toThrow(/matmul: A must have rank >= 1, got float32\[\]/);
+      expect(() => matmul(f([2, 3]), tensor(new Int32Array(12), [3, 4]))).toThrow(/^matmul: argument 'other' must be a float32 tensor, got int32\[3, 4\]$/);
+      expect(() => matmul(f([]), f([3, 4]))).toThrow(/^matmul: input must have rank >= 1, got float32\[\]$/);
     }));
 });

@@ -1,4 +1,4 @@
-// rand / randn against the plain-TS Philox4x32-10 reference (test/philox-reference.ts): the
+// rand / randn against the plain-TS Philox4x32-10 reference (src/check/reference/philox.ts): the
 // reference itself checked on Random123's known-answer vectors; uniform draws bit for bit (exact);
 // normal draws within atol 1e-5 + rtol 1e-5 of the float64 Box-Muller (the GPU's f32 log/cos), plus
 // a term for f32 log's absolute error where 1 - u1 is within 2^-14 of 1 (see expectNormalClose);
@@ -6,8 +6,8 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as ops from '../src/index.js';
 import { expectClose, setupDevice } from './helpers.js';
-import { draw, mulhilo, normalRef, philox4x32, uniform01, uniformRef } from './philox-reference.js';
-import { ref } from './reference.js';
+import { draw, mulhilo, normalRef, philox4x32, uniform01, uniformRef } from '../src/check/reference/index.js';
+import { ref } from '../src/check/reference/index.js';
 
 beforeAll(setupDevice);
 

@@ -1,50 +1,13 @@
+// Reductions beyond the op table's drawn calls (test/ops.test.ts): a large sum, and max / argmax on
+// IEEE specials (-inf, +inf, NaN, -0), ties included, forward and backward; both output layouts.
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it, afterAll } from 'vitest';
 import { setProfile } from '../src/kernels/profile.js';
-import { argmax, max, mean, scope, sum, tensor, type Tensor } from '../src/index.js';
-import { checkGrad } from './gradcheck.js';
-import { expectClose, fcParams, setupDevice, shapeArb, toTensor, valuesArb } from './helpers.js';
-import { numel, ravel, reduce, ref, unravel, type Ref } from './reference.js';
+import { argmax, max, scope, sum, tensor, type Tensor } from '../src/index.js';
+import { expectClose, fcParams, setupDevice, shapeArb, toTensor } from './helpers.js';
+import { argmaxRef, maxRef, numel, ref, sumRef, type Ref } from '../src/check/reference/index.js';
 
 beforeAll(setupDevice);
-
-/** A shape, values, a subset of its axes and keepdim. */
-const caseArb = shapeArb(0, 4).chain((s) =>
-  fc.tuple(
-    fc.constant(s),
-    valuesArb(numel(s)),
-    fc.subarray([...s.keys()]),
-    fc.boolean(),
-  ),
-);
-
-// IEEE max written out (float64): NaN wins, +0 is above -0. Not Math.max, whose NaN and -0 rules
-// would then go untested.
-function ieeeMax(a: number, b: number): number {
-  if (Number.isNaN(a) || Number.isNaN(b)) return NaN;
-  if (a === b) return Object.is(a, -0) ? b : a;
-  return a > b ? a : b;
-}
-
-/** max over `axes`, starting from -inf. */
-const maxRef = (r: Ref, axes: number[], keep = false) => reduce(r, axes, -Infinity, ieeeMax, keep);
-
-/** argmax along `axis` as PyTorch defines it: the first NaN, else the first maximum (-0 ties with +0). */
-function argmaxIeeeRef(a: Ref, axis: number): Ref {
-  const shape = a.shape.filter((_, i) => i !== axis);
-  const data = new Float64Array(numel(shape)).fill(-1);
-  const best = new Float64Array(numel(shape));
-  for (let i = 0; i < a.data.length; i++) {
-    const idx = unravel(i, a.shape);
-    const o = ravel(idx.filter((_, d) => d !== axis), shape);
-    const v = a.data[i]!;
-    if (data[o]! < 0 || (!Number.isNaN(best[o]!) && (Number.isNaN(v) || v > best[o]!))) {
-      best[o] = v;
-      data[o] = idx[axis]!;
-    }
-  }
-  return { shape, data };
-}
 
 /** Each element as text: NaN equals NaN, -0 differs from 0. */
 const show = (v: number) => (Object.is(v, -0) ? '-0' : String(v));
@@ -81,56 +44,25 @@ const SPECIAL_ROWS = [
   [NaN, NaN, NaN],
 ];
 
-const REDUCTIONS: Record<string, { engine: (t: Tensor, axes: number[], keep: boolean) => Tensor; ref: (r: Ref, axes: number[], keep: boolean) => Ref }> = {
-  sum: { engine: (t, a, k) => sum(t, a, k), ref: (r, a, k) => reduce(r, a, 0, (x, y) => x + y, k) },
-  mean: {
-    engine: (t, a, k) => mean(t, a, k),
-    ref: (r, a, k) => {
-      const n = a.reduce((p, i) => p * r.shape[i]!, 1);
-      const s = reduce(r, a, 0, (x, y) => x + y, k);
-      return { shape: s.shape, data: s.data.map((v) => v / n) };
-    },
-  },
-  max: { engine: (t, a, k) => max(t, a, k), ref: maxRef },
-};
-
 // Both output layouts (src/kernels/wgsl/row.ts), whichever this adapter would pick.
 for (const lanes of [1, 64] as const) {
   describe(`${lanes === 1 ? 'a lane' : '64 lanes'} per output`, () => {
     beforeAll(() => setProfile({ rowLanes: lanes }));
     afterAll(() => setProfile(null));
 
-    describe('reductions over any axes match the reference', () => {
-      for (const [name, { engine, ref: f }] of Object.entries(REDUCTIONS)) {
-        it(name, async () => {
-          await fc.assert(
-            fc.asyncProperty(caseArb, ([shape, values, axes, keep]) =>
-              scope(async () => {
-                const r = ref(shape, values);
-                // an empty axis list means "all axes", like PyTorch's sum()
-                const all = axes.length ? axes : [...shape.keys()];
-                await expectClose(engine(toTensor(r), all, keep), f(r, all, keep), 1e-4, 1e-4, name);
-              }),
-            ),
-            fcParams(30),
-          );
-        });
-      }
-
-      it('reduces a large tensor to a scalar', () =>
-        scope(async () => {
-          const n = 300_001;
-          const r = ref([n], Array.from({ length: n }, (_, i) => ((i * 7919) % 1000) / 1000));
-          await expectClose(sum(toTensor(r)), reduce(r, [0], 0, (x, y) => x + y), 1e-2, 1e-5, 'sum');
-        }));
-    });
+    it('reduces a large tensor to a scalar', () =>
+      scope(async () => {
+        const n = 300_001;
+        const r = ref([n], Array.from({ length: n }, (_, i) => ((i * 7919) % 1000) / 1000));
+        await expectClose(sum(toTensor(r)), sumRef(r, [0]), 1e-2, 1e-5, 'sum');
+      }));
 
     describe('max and argmax follow IEEE: -inf, +inf, NaN, -0', () => {
       it('rows of special values', () =>
         scope(async () => {
           const r = ref([SPECIAL_ROWS.length, 3], SPECIAL_ROWS.flat());
           await expectExact(max(toTensor(r), 1), maxRef(r, [1]), 'max');
-          await expectExact(argmax(toTensor(r), 1), argmaxIeeeRef(r, 1), 'argmax');
+          await expectExact(argmax(toTensor(r), 1), argmaxRef(r, [1]), 'argmax');
         }));
 
       it('long rows: all -inf, NaN last, +inf in the middle, -FLT_MAX only', () =>
@@ -142,7 +74,7 @@ for (const lanes of [1, 64] as const) {
           const r = ref([4, C], rows.flat());
           await expectExact(max(toTensor(r), 1), maxRef(r, [1]), 'max');
           await expectExact(max(toTensor(r)), maxRef(r, [0, 1]), 'max of all');
-          await expectExact(argmax(toTensor(r), 1), argmaxIeeeRef(r, 1), 'argmax');
+          await expectExact(argmax(toTensor(r), 1), argmaxRef(r, [1]), 'argmax');
         }));
 
       it('max over any axes matches the reference with specials injected', async () => {
@@ -168,7 +100,7 @@ for (const lanes of [1, 64] as const) {
                 const r = ref(shape, values);
                 const got = argmax(toTensor(r), axis);
                 expect(got.dtype).toBe('int32');
-                await expectExact(got, argmaxIeeeRef(r, axis), 'argmax');
+                await expectExact(got, argmaxRef(r, [axis]), 'argmax');
               }),
           ),
           fcParams(30),
@@ -186,29 +118,7 @@ for (const lanes of [1, 64] as const) {
         }));
     });
 
-    describe('reduction gradients', () => {
-      for (const [name, { engine, ref: f }] of Object.entries(REDUCTIONS)) {
-        it(`d ${name}`, async () => {
-          await fc.assert(
-            fc.asyncProperty(
-              caseArb.filter(([s]) => numel(s) <= 200),
-              async ([shape, values, axes, keep]) => {
-                const all = axes.length ? axes : [...shape.keys()];
-                // max: distinct values so the maximum is unique and away from ties
-                const v = name === 'max' ? values.map((x, i) => x + i * 1e-2) : values;
-                await checkGrad({
-                  name,
-                  inputs: [ref(shape, v)],
-                  engine: ([x]) => engine(x!, all, keep),
-                  reference: ([x]) => f(x!, all, keep),
-                });
-              },
-            ),
-            fcParams(10),
-          );
-        });
-      }
-
+    describe('max gradient', () => {
       it('max shares the gradient equally among ties', () =>
         scope(async () => {
           const x = toTensor(ref([2, 3], [1, 5, 5, 2, 2, 0])).requiresGrad_();

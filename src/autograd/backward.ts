@@ -10,7 +10,7 @@ import { Tensor } from '../tensor/tensor.js';
 import { noGrad } from './mode.js';
 import { Node } from './node.js';
 
-const addK = broadcastKernel('grad_accumulate', 'x + y');
+const addK = broadcastKernel('add', 'x + y'); // the add op's own kernel (one pipeline for both)
 
 /** a + b for tensors of the same shape (consumes both). */
 function accumulate(a: Tensor, b: Tensor): Tensor {

@@ -1,4 +1,3 @@
 export { backward } from './backward.js';
 export { isGradEnabled, noGrad } from './mode.js';
-export { defineOp, OpContext, type OpDef } from './op.js';
-export { gradcheck, type GradcheckOptions, type GradcheckResult } from './gradcheck.js';
+export { NOT_DIFFERENTIABLE, type OutputType } from './op.js';

@@ -1,14 +1,18 @@
-// Applying an op: run its forward and, when an input requires grad, record a node that holds what
-// the backward rule saved. An op is defined once (src/ops/*) with its shape checks, forward and
-// backward together; this module only wires it into the tape.
-import { Tensor } from '../tensor/tensor.js';
+// An op is one entry: its name, the dtypes its tensor arguments take, its shape rule, its forward
+// launch and its backward rule (or an explicit NOT_DIFFERENTIABLE), side by side. Applying it
+// checks the arguments, runs the forward and, when an input requires grad, records a node that
+// holds what the backward rule saved. The engine's ops (src/ops/) are entries of one table,
+// src/ops/table.ts; this module only wires an entry into the tape.
+import { describeValue } from '../tensor/check.js';
+import { formatShape, sameShape, type Shape } from '../tensor/shape.js';
+import { Tensor, type DType } from '../tensor/tensor.js';
 import { untrack } from '../tensor/scope.js';
 import { isGradEnabled, noGrad } from './mode.js';
 import { Node } from './node.js';
-import './methods.js'; // backward(), detach(), requiresGrad_() come with the first op
 
-export class OpContext {
-  readonly saved: Tensor[] = [];
+/** What a forward hands its backward; `T` is the tensor type the op's code sees. */
+export class OpContext<T extends Tensor = Tensor> {
+  readonly saved: T[] = [];
   private readonly versions: number[] = [];
   constructor(
     /** Whether a node is being recorded (if not, save() keeps nothing). */
@@ -17,13 +21,15 @@ export class OpContext {
     readonly needsGrad: readonly boolean[],
     /** Per tensor input: its shape (gradients must come back in it). */
     readonly inputShapes: readonly (readonly number[])[],
+    /** The result's shape and dtype, from the op's shape rule (where it has one). */
+    readonly out: OutputType,
   ) {}
 
   /** Keeps tensors for the backward rule; the node owns them until backward or release. */
-  save(...ts: Tensor[]): void {
+  save(...ts: T[]): void {
     if (!this.recording) return;
     for (const t of ts) {
-      const handle = t.view(t.shape);
+      const handle = t.view(t.shape) as T;
       untrack(handle);
       this.saved.push(handle);
       this.versions.push(handle.storage().version);
@@ -47,28 +53,106 @@ export class OpContext {
   }
 }
 
-export interface OpDef<A extends unknown[]> {
-  name: string;
-  forward(ctx: OpContext, ...args: A): Tensor;
-  /**
-   * Gradients for the tensor arguments, in order (null where none is needed). Receives the forward's
-   * arguments again for their shapes and attributes; their data may be gone, use `ctx.saved` for it.
-   */
-  backward?(ctx: OpContext, grad: Tensor, args: NoInfer<A>): (Tensor | null)[];
+/** What an op without a gradient (a comparison, argmax, a cast) says in place of a backward rule. */
+export const NOT_DIFFERENTIABLE = 'not differentiable';
+
+export interface OutputType {
+  shape: Shape;
+  dtype: DType;
 }
 
-/** Wraps an op definition into the function users call. */
-export function defineOp<A extends unknown[]>(def: OpDef<A>): (...args: A) => Tensor {
-  return (...args: A) => {
-    const inputs = args.filter((a): a is Tensor => a instanceof Tensor);
+/** Gradients for the tensor arguments, in order (null where none is needed). */
+export type BackwardRule<A extends unknown[], T extends Tensor = Tensor> = (ctx: OpContext<T>, grad: T, args: NoInfer<A>) => (T | null)[];
+
+/** An op's entry; `T` is the tensor type its code sees (the engine's ops: the core, without methods). */
+export interface OpSpec<A extends unknown[], T extends Tensor = Tensor> {
+  name: string;
+  /** What the leading arguments must be, keyed by their names (error messages use them): see ArgSlot. */
+  dtypes?: Record<string, ArgSlot>;
+  forward(ctx: OpContext<T>, ...args: A): T;
+  /**
+   * The result's shape and dtype from the forward's arguments; throws a one-line error naming the op
+   * for invalid ones. (After `forward` in an entry: TypeScript infers the arguments' types from it.)
+   */
+  shape?: (args: NoInfer<A>) => OutputType;
+  /**
+   * The gradient, or NOT_DIFFERENTIABLE. Receives the forward's arguments again for their shapes
+   * and attributes; their data may be gone, use `ctx.saved` for it.
+   */
+  backward: BackwardRule<A, T> | typeof NOT_DIFFERENTIABLE;
+}
+
+/** An op as callers use it (arguments P), with its entry (forward arguments A). */
+export interface Op<P extends unknown[], A extends unknown[] = P> {
+  (...args: P): Tensor;
+  readonly spec: OpSpec<A>;
+}
+
+/** The tensors among an op's arguments, arrays of tensors included (concat). */
+function tensorsIn(args: readonly unknown[]): Tensor[] {
+  return args.flatMap((a) => (a instanceof Tensor ? [a] : Array.isArray(a) ? a.filter((t): t is Tensor => t instanceof Tensor) : []));
+}
+
+/**
+ * What an op's argument at one position must be: a tensor of these dtypes (or an array of them),
+ * `{ optional }` where null or undefined may stand in for it, or null for an argument that is not a
+ * tensor (an axis, an option) ahead of a later tensor argument.
+ */
+export type ArgSlot = readonly DType[] | { optional: readonly DType[] } | null;
+export const optional = (dtypes: readonly DType[]): ArgSlot => ({ optional: dtypes });
+
+/**
+ * Checks op `name`'s leading arguments against its entry's slots, keyed by argument name in
+ * position order: each tensor present, not disposed, and of an accepted dtype.
+ */
+export function checkDtypes(op: string, slots: Record<string, ArgSlot> | undefined, args: readonly unknown[]): void {
+  Object.entries(slots ?? {}).forEach(([arg, slot], i) => {
+    if (slot === null) return;
+    const isOptional = !Array.isArray(slot);
+    const allowed = isOptional ? (slot as { optional: readonly DType[] }).optional : (slot as readonly DType[]);
+    const check = (t: unknown) => {
+      if (isOptional && (t === null || t === undefined)) return;
+      if (!(t instanceof Tensor)) throw new TypeError(`${op}: argument '${arg}' must be a Tensor, got ${describeValue(t)}`);
+      t.storage(op); // use-after-dispose is reported before anything else
+      if (!allowed.includes(t.dtype)) {
+        const kind = allowed.join(' or ');
+        throw new TypeError(`${op}: argument '${arg}' must be ${/^[aeiou]/.test(kind) ? 'an' : 'a'} ${kind} tensor, got ${t.describe()}`);
+      }
+    };
+    const value = args[i];
+    if (Array.isArray(value)) value.forEach(check);
+    else check(value);
+  });
+}
+
+/** Wraps an op entry into the function callers use. */
+export function defineOp<A extends unknown[]>(spec: OpSpec<A>): Op<A> {
+  const op = (...args: A): Tensor => {
+    checkDtypes(spec.name, spec.dtypes, args);
+    const out = spec.shape?.(args);
+    const inputs = tensorsIn(args);
     const needsGrad = inputs.map((t) => t.requiresGrad);
-    const recording = !!def.backward && isGradEnabled() && needsGrad.some(Boolean);
-    const ctx = new OpContext(recording, needsGrad, inputs.map((t) => t.shape));
-    const out = noGrad(() => def.forward(ctx, ...args));
-    if (recording) {
-      out.requiresGrad = true;
-      out.gradFn = new Node(def.name, (g) => (ctx.checkUnchanged(def.name), def.backward!(ctx, g, args)), ctx, inputs);
+    const differentiable = spec.backward !== NOT_DIFFERENTIABLE;
+    const recording = differentiable && isGradEnabled() && needsGrad.some(Boolean);
+    const ctx = new OpContext(recording, needsGrad, inputs.map((t) => t.shape), out ?? { shape: [], dtype: 'float32' });
+    const result = noGrad(() => spec.forward(ctx, ...args));
+    if (out && (result.dtype !== out.dtype || !sameShape(result.shape, out.shape))) {
+      throw new Error(`${spec.name}: the forward made ${result.describe()}, its shape rule says ${out.dtype}${formatShape(out.shape)}`);
     }
-    return out;
+    if (recording) {
+      const backward = spec.backward as BackwardRule<A>;
+      result.requiresGrad = true;
+      result.gradFn = new Node(spec.name, (g) => (ctx.checkUnchanged(spec.name), backward(ctx, g, args)), ctx, inputs);
+    }
+    return result;
   };
+  return Object.assign(op, { spec });
+}
+
+/**
+ * `op` behind a front that checks or converts the caller's arguments first (numbers into tensors,
+ * axes into a sorted list, options into flags) and then calls it: one entry, the caller's signature.
+ */
+export function withFront<P extends unknown[], A extends unknown[]>(op: Op<A>, front: (...args: P) => Tensor): Op<P, A> {
+  return Object.assign(front, { spec: op.spec });
 }

@@ -4,15 +4,13 @@
 // the backward: it recomputes the weights from the saved log-sum-exp of each query's scores.
 // Decoding with a cache passes `context` [B, Tk, 3C], the whole sequence so far, whose last T
 // rows are qkv's positions; keys and values come from it (no gradient flows through a cache).
-import { defineOp } from '../autograd/op.js';
+import { defineOp, optional, type OpContext } from '../autograd/op.js';
 import { launchAttention, launchAttentionBackward, type AttentionShape } from '../kernels/wgsl/attention.js';
 import { formatShape } from '../tensor/shape.js';
 import { Tensor } from '../tensor/tensor.js';
-import { assertDtype } from '../tensor/check.js';
 
 function attentionShape(qkv: Tensor, nHead: number, context?: Tensor): AttentionShape {
   const what = `causalAttention: qkv ${qkv.describe()}${context ? `, context ${context.describe()}` : ''}, nHead ${nHead}`;
-  assertDtype('causalAttention', 'float32', qkv, ...(context ? [context] : []));
   if (qkv.rank !== 3 || qkv.shape[2]! % 3) throw new Error(`${what}: expected qkv [B, T, 3C]`);
   const [B, T, C3] = qkv.shape as [number, number, number];
   const C = C3 / 3;
@@ -24,9 +22,11 @@ function attentionShape(qkv: Tensor, nHead: number, context?: Tensor): Attention
   return { B, nHead, C, Tq: T, Tk };
 }
 
-const attention = defineOp({
+/** Causal self-attention of packed qkv [B, T, 3C] with nHead heads: y [B, T, C] (see the header). */
+export const causalAttention = defineOp({
   name: 'causalAttention',
-  forward(ctx, qkv: Tensor, nHead: number, context?: Tensor) {
+  dtypes: { qkv: ['float32'], nHead: null, context: optional(['float32']) },
+  forward(ctx: OpContext, qkv: Tensor, nHead: number, context?: Tensor) {
     const s = attentionShape(qkv, nHead, context);
     if (context && ctx.recording) {
       throw new Error('causalAttention: no gradient through a KV cache; decode under noGrad()');
@@ -37,6 +37,10 @@ const attention = defineOp({
     ctx.save(qkv, y, lse);
     lse.dispose();
     return y;
+  },
+  shape([qkv, nHead, context]) {
+    const s = attentionShape(qkv, nHead, context);
+    return { shape: [s.B, s.Tq, s.C], dtype: 'float32' };
   },
   backward(ctx, dy, [, nHead]) {
     const [qkv, y, lse] = ctx.saved as [Tensor, Tensor, Tensor];
@@ -51,7 +55,3 @@ const attention = defineOp({
     return [dqkv];
   },
 });
-
-export function causalAttention(qkv: Tensor, nHead: number, context?: Tensor): Tensor {
-  return attention(qkv, nHead, context);
-}

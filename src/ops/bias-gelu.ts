@@ -1,20 +1,27 @@
 // biasGelu(x, b) = gelu(x + b), exact (erf) GELU, with b [C] added along the last axis of x [..., C]:
 // the MLP's c_fc bias and activation in one forward and one backward dispatch (plus db's reduction)
 // instead of add + gelu, and without materialising x + b. WGSL in src/kernels/wgsl/bias-gelu.ts.
-import { defineOp } from '../autograd/op.js';
+import { defineOp, type OpContext } from '../autograd/op.js';
 import { launchBiasGelu, launchBiasGeluBackward } from '../kernels/wgsl/bias-gelu.js';
 import { Tensor } from '../tensor/tensor.js';
-import { assertDtype, assertShape } from '../tensor/check.js';
-import { sumTo } from './reduce.js';
+import { assertRank, assertShape } from '../tensor/check.js';
+import { sumTo } from './broadcast.js';
 
-const biasGeluOp = defineOp({
+/** gelu(x + b) for x [..., C] and b [C] (exact erf GELU, as `gelu`). */
+export const biasGelu = defineOp({
   name: 'biasGelu',
-  forward(ctx, x: Tensor, b: Tensor) {
+  dtypes: { input: ['float32'], bias: ['float32'] },
+  forward(ctx: OpContext, x: Tensor, b: Tensor) {
     const C = b.size;
     const y = Tensor.empty(x.shape, 'float32', 'biasGelu');
     launchBiasGelu(x.buffer('biasGelu'), b.buffer('biasGelu'), y.buffer(), x.size, C);
     ctx.save(x, b);
     return y;
+  },
+  shape([x, b]) {
+    assertRank('biasGelu', x, 1, 'input [..., C]');
+    assertShape('biasGelu', b, [x.shape[x.rank - 1]!], `bias for x ${x.describe()}`);
+    return { shape: x.shape, dtype: 'float32' };
   },
   backward(ctx, g, [x, b]) {
     // a = x + b:  dx = dy gelu'(a),  db = sum over rows of dx;  gelu'(a) = Phi(a) + a phi(a)
@@ -22,8 +29,7 @@ const biasGeluOp = defineOp({
     const dx = Tensor.empty(x.shape, 'float32', 'biasGelu dx');
     launchBiasGeluBackward(xs.buffer(), bs.buffer(), g.buffer(), dx.buffer(), x.size, b.size);
     if (!ctx.needsGrad[1]) return [dx, null];
-    const reduced = sumTo(dx, b.shape);
-    const db = reduced === dx ? dx.view(dx.shape) : reduced; // x is [C]: db is dx itself
+    const db = sumTo(dx, b.shape); // x is [C]: a view of dx
     if (!ctx.needsGrad[0]) {
       dx.dispose();
       return [null, db];
@@ -31,18 +37,3 @@ const biasGeluOp = defineOp({
     return [dx, db];
   },
 });
-
-/** gelu(x + b) for x [..., C] and b [C] (exact erf GELU, as `gelu`). */
-export function biasGelu(x: Tensor, b: Tensor): Tensor {
-  assertDtype('biasGelu', 'float32', x, b);
-  if (x.rank === 0) throw new Error(`biasGelu: x must have rank >= 1 ([..., C]), got ${x.describe()}`);
-  assertShape('biasGelu', b, [x.shape[x.rank - 1]!], `bias for x ${x.describe()}`);
-  return biasGeluOp(x, b);
-}
-
-declare module '../tensor/tensor.js' {
-  interface Tensor {
-    biasGelu(b: Tensor): Tensor;
-  }
-}
-Tensor.prototype.biasGelu = function (b) { return biasGelu(this, b); };

@@ -1,17 +1,17 @@
 // crossEntropy(logits [..., V], targets int32 [...]): the mean over non-ignored rows of
 // -log softmax(logits)[target], as one fused kernel forward and one backward. If every row is
 // ignored the result is 0 (PyTorch gives NaN), so a fully padded batch cannot poison training.
-import { defineOp } from '../autograd/op.js';
+import { defineOp, withFront, type OpContext } from '../autograd/op.js';
 import { launchCrossEntropy, launchCrossEntropyBackward } from '../kernels/wgsl/cross-entropy.js';
 import { formatShape } from '../tensor/shape.js';
 import { Tensor } from '../tensor/tensor.js';
-import { assertDtype } from '../tensor/check.js';
 import { div, maximum } from './elementwise.js';
 import { sum } from './reduce.js';
 
 const crossEntropyOp = defineOp({
   name: 'crossEntropy',
-  forward(ctx, logits: Tensor, targets: Tensor, ignoreIndex: number) {
+  dtypes: { logits: ['float32'], targets: ['int32'] },
+  forward(ctx: OpContext, logits: Tensor, targets: Tensor, ignoreIndex: number) {
     const V = logits.shape[logits.rank - 1]!;
     const rows = targets.size;
     const loss = Tensor.empty([rows], 'float32', 'crossEntropy rows');
@@ -25,6 +25,10 @@ const crossEntropyOp = defineOp({
     ctx.save(logits, targets, lse, count);
     for (const t of [loss, valid, lse, nValid, count, total]) t.dispose();
     return mean;
+  },
+  shape([logits, targets, ignoreIndex]) {
+    checkArguments(logits, targets, ignoreIndex);
+    return { shape: [], dtype: 'float32' };
   },
   backward(ctx, g, [, , ignoreIndex]) {
     // d loss / d logits = g / count * (softmax - onehot(target)) on valid rows, 0 on ignored rows
@@ -47,10 +51,12 @@ const crossEntropyOp = defineOp({
  * Mean over rows whose target != ignoreIndex (default -100) of -log softmax(logits)[target].
  * logits float32 [..., V], targets int32 [...]; returns a 0-d tensor, 0 if every row is ignored.
  */
-export function crossEntropy(logits: Tensor, targets: Tensor, opts: { ignoreIndex?: number } = {}): Tensor {
-  const ignoreIndex = opts.ignoreIndex ?? -100;
-  assertDtype('crossEntropy', 'float32', logits);
-  assertDtype('crossEntropy', 'int32', targets);
+export const crossEntropy = withFront(crossEntropyOp, (logits: Tensor, targets: Tensor, opts: { ignoreIndex?: number } = {}): Tensor =>
+  crossEntropyOp(logits, targets, opts.ignoreIndex ?? -100),
+);
+
+/** Shapes, classes and ignoreIndex; targets with a host copy (made from JS data) must be in range now. */
+function checkArguments(logits: Tensor, targets: Tensor, ignoreIndex: number): void {
   if (logits.rank < 1 || logits.rank !== targets.rank + 1 || targets.shape.some((d, i) => d !== logits.shape[i])) {
     throw new Error(
       `crossEntropy: targets ${targets.describe()} must have the leading shape of logits ${logits.describe()} (logits [..., V], targets [...])`,
@@ -72,7 +78,6 @@ export function crossEntropy(logits: Tensor, targets: Tensor, opts: { ignoreInde
       );
     }
   }
-  return crossEntropyOp(logits, targets, ignoreIndex);
 }
 
 function unravelIndex(i: number, shape: readonly number[]): number[] {

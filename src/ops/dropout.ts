@@ -1,19 +1,20 @@
 // dropout(x, p, seed): zeroes each element with probability p and scales the survivors by 1 / (1 - p).
 // The mask is a pure function of (element index, seed) (src/kernels/wgsl/dropout.ts), so the
 // backward pass regenerates it from the seed instead of keeping a mask tensor.
-import { defineOp } from '../autograd/op.js';
+import { defineOp, withFront, type OpContext } from '../autograd/op.js';
 import { launchDropout } from '../kernels/wgsl/dropout.js';
 import { Tensor } from '../tensor/tensor.js';
-import { assertDtype } from '../tensor/check.js';
 
 const dropoutOp = defineOp({
   name: 'dropout',
-  forward(_ctx, x: Tensor, p: number, seed: number) {
+  dtypes: { input: ['float32'] },
+  forward(_ctx: OpContext, x: Tensor, p: number, seed: number) {
     if (p === 0) return x.view(x.shape);
     const out = Tensor.empty(x.shape, 'float32', 'dropout');
     launchDropout(x.buffer(), out.buffer(), x.size, p, seed);
     return out;
   },
+  shape: ([x]) => ({ shape: x.shape, dtype: 'float32' }),
   backward(_ctx, g, [, p, seed]) {
     // d dropout = mask * dg / (1 - p), the same mask from the same seed
     if (p === 0) return [g.view(g.shape)];
@@ -27,16 +28,8 @@ const dropoutOp = defineOp({
  * Inverted dropout with drop probability `p` in [0, 1), reproducible from `seed` (a non-negative
  * safe integer). With p = 0 or training = false the result is a view of `x`.
  */
-export function dropout(x: Tensor, p: number, seed: number, training = true): Tensor {
-  assertDtype('dropout', 'float32', x);
+export const dropout = withFront(dropoutOp, (x: Tensor, p: number, seed: number, training: boolean = true): Tensor => {
   if (typeof p !== 'number' || !(p >= 0 && p < 1)) throw new Error(`dropout: p must be in [0, 1), got ${p}`);
   if (!Number.isSafeInteger(seed) || seed < 0) throw new Error(`dropout: seed must be a non-negative safe integer, got ${seed}`);
   return dropoutOp(x, training ? p : 0, seed);
-}
-
-declare module '../tensor/tensor.js' {
-  interface Tensor {
-    dropout(p: number, seed: number, training?: boolean): Tensor;
-  }
-}
-Tensor.prototype.dropout = function (p, seed, training) { return dropout(this, p, seed, training); };
+});

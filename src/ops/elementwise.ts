@@ -1,13 +1,16 @@
 // Elementwise ops: unary math, broadcasting binary arithmetic, comparisons and where. Each entry
 // is its forward WGSL expression and its gradient, side by side. Gradient expressions read
 // `x` = upstream gradient and `y` = the saved value (input or output, as stated).
-import { defineOp, type OpContext } from '../autograd/op.js';
+import { defineOp, NOT_DIFFERENTIABLE, withFront, type OpContext } from '../autograd/op.js';
 import { broadcastKernel, GELU_WGSL, launchBroadcast, launchUnary, ORDERED_WGSL, unaryKernel } from '../kernels/wgsl/elementwise.js';
 import { full } from '../tensor/create.js';
 import { broadcastShapes, broadcastStrides, stridesOf } from '../tensor/shape.js';
-import { Tensor } from '../tensor/tensor.js';
-import { assertDtype, checkTensor, checkTensorOrNumber, INT32_MAX, INT32_MIN } from '../tensor/check.js';
-import { sumTo } from './reduce.js';
+import { Tensor, type DType } from '../tensor/tensor.js';
+import { checkTensor, checkTensorOrNumber, INT32_MAX, INT32_MIN } from '../tensor/check.js';
+import { sumTo } from './broadcast.js';
+
+const F32: readonly DType[] = ['float32'];
+const ANY: readonly DType[] = ['float32', 'int32'];
 
 // ---- unary -------------------------------------------------------------------------------
 const GELU_C = 'const GELU_K: f32 = 0.7978845608028654; // sqrt(2 / pi)';
@@ -56,13 +59,14 @@ function unaryOp(name: UnaryName) {
   const bwd = broadcastKernel(`${name}_backward`, spec.grad, { helpers: spec.gradHelpers ?? '' });
   return defineOp({
     name,
+    dtypes: { input: F32 },
     forward(ctx: OpContext, a: Tensor) {
-      assertDtype(name, 'float32', a);
       const out = Tensor.empty(a.shape, 'float32', name);
       launchUnary(fwd, a.buffer(), out.buffer(), a.size);
       ctx.save(spec.saves === 'input' ? a : out);
       return out;
     },
+    shape: ([a]) => ({ shape: a.shape, dtype: 'float32' }),
     backward(ctx, g) {
       return [sameShapeBinary(bwd, g, ctx.saved[0]!)];
     },
@@ -87,15 +91,10 @@ export const gelu = unaryOp('gelu');
 export const geluTanh = unaryOp('gelu_tanh');
 
 // ---- broadcasting ------------------------------------------------------------------------
-/** Launches a broadcasting kernel over `inputs`, returning the output of the broadcast shape. */
-function broadcastLaunch(
-  op: string,
-  k: ReturnType<typeof broadcastKernel>,
-  inputs: Tensor[],
-  dtype: 'float32' | 'int32' = 'float32',
-): Tensor {
+/** Launches a broadcasting kernel over `inputs`, returning the (float32) output of the broadcast shape. */
+function broadcastLaunch(op: string, k: ReturnType<typeof broadcastKernel>, inputs: Tensor[]): Tensor {
   const shape = broadcastShapes(op, ...inputs.map((t) => t.shape));
-  const out = Tensor.empty(shape, dtype, op);
+  const out = Tensor.empty(shape, 'float32', op);
   launchBroadcast(
     k,
     inputs.map((t) => ({ buffer: t.buffer(op), strides: broadcastStrides(t.shape, shape) })),
@@ -107,6 +106,9 @@ function broadcastLaunch(
 }
 
 export type TensorOrScalar = Tensor | number;
+
+/** The shape rule of a broadcasting op: the broadcast shape of its tensors, float32. */
+const broadcastRule = (name: string, ts: readonly Tensor[]) => ({ shape: broadcastShapes(name, ...ts.map((t) => t.shape)), dtype: 'float32' as const });
 
 /**
  * Checks the two operands of `op` (argument names as in PyTorch); numbers become 0-d tensors for the
@@ -175,26 +177,24 @@ function binaryOp(name: BinaryName) {
   const savesInputs = !(identity(spec.gradX) && (identity(spec.gradY) || spec.gradY === '-c'));
   const op = defineOp({
     name,
+    dtypes: { input: F32, other: F32 },
     forward(ctx: OpContext, a: Tensor, b: Tensor) {
-      assertDtype(name, 'float32', a, b);
       if (savesInputs) ctx.save(a, b);
       return broadcastLaunch(name, fwd, [a, b]);
     },
+    shape: (args) => broadcastRule(name, args),
     backward(ctx, g, [x, y]) {
       const grad = (k: typeof fwd, expr: string, target: Tensor) => {
-        if (identity(expr)) {
-          const reduced = sumTo(g, target.shape);
-          return reduced === g ? g.view(g.shape) : reduced; // g itself is disposed after this rule
-        }
+        if (identity(expr)) return sumTo(g, target.shape);
         const full = broadcastLaunch(`${name} backward`, k, savesInputs ? [g, ...ctx.saved] : [g, g, g]);
         const reduced = sumTo(full, target.shape);
-        if (reduced !== full) full.dispose();
+        full.dispose();
         return reduced;
       };
       return [ctx.needsGrad[0] ? grad(gradX, spec.gradX, x) : null, ctx.needsGrad[1] ? grad(gradY, spec.gradY, y) : null];
     },
   });
-  return withScalars(name, op);
+  return withFront(op, withScalars(name, op));
 }
 
 export const add = binaryOp('add');
@@ -214,16 +214,19 @@ function compareOp(name: CompareName) {
     float32: broadcastKernel(name, expr),
     int32: broadcastKernel(`${name}_i32`, expr, { inType: 'i32' }),
   };
-  return withScalars(
+  const op = defineOp({
     name,
-    defineOp({
-      name,
-      forward(_ctx, a: Tensor, b: Tensor) {
-        assertDtype(name, a.dtype, a, b);
-        return broadcastLaunch(name, kernels[a.dtype], [a, b]);
-      },
-    }),
-  );
+    dtypes: { input: ANY, other: ANY },
+    forward(_ctx: OpContext, a: Tensor, b: Tensor) {
+      return broadcastLaunch(name, kernels[a.dtype], [a, b]);
+    },
+    shape([a, b]) {
+      if (a.dtype !== b.dtype) throw new TypeError(`${name}: arguments 'input' and 'other' must have one dtype, got ${a.describe()} and ${b.describe()}`);
+      return broadcastRule(name, [a, b]);
+    },
+    backward: NOT_DIFFERENTIABLE,
+  });
+  return withFront(op, withScalars(name, op));
 }
 
 export const eq = compareOp('eq');
@@ -240,11 +243,12 @@ const whereGradY = broadcastKernel('where_backward_y', 'select(y, 0.0, c != 0.0)
 
 const whereOp = defineOp({
   name: 'where',
-  forward(ctx, cond: Tensor, a: Tensor, b: Tensor) {
-    assertDtype('where', 'float32', cond, a, b);
+  dtypes: { condition: F32, input: F32, other: F32 },
+  forward(ctx: OpContext, cond: Tensor, a: Tensor, b: Tensor) {
     ctx.save(cond);
     return broadcastLaunch('where', whereK, [cond, a, b]);
   },
+  shape: (args) => broadcastRule('where', args),
   backward(ctx, g) {
     // d where(c, a, b) = where(c, dg, 0) for a, where(c, 0, dg) for b; each reduced to its input's shape
     const [cond] = ctx.saved as [Tensor];
@@ -252,7 +256,7 @@ const whereOp = defineOp({
       if (!ctx.needsGrad[i]) return null;
       const full = broadcastLaunch('where backward', k, [cond, g, g]);
       const reduced = sumTo(full, ctx.inputShapes[i]!);
-      if (reduced !== full) full.dispose();
+      full.dispose();
       return reduced;
     };
     return [null, grad(whereGradX, 1), grad(whereGradY, 2)];
@@ -260,42 +264,7 @@ const whereOp = defineOp({
 });
 
 /** Elements of `a` where `cond` is non-zero, of `b` elsewhere (broadcasting all three). */
-export function where(cond: Tensor, a: TensorOrScalar, b: TensorOrScalar): Tensor {
+export const where = withFront(whereOp, (cond: Tensor, a: TensorOrScalar, b: TensorOrScalar): Tensor => {
   checkTensor('where', 'condition', cond);
   return withScalars('where', (x, y) => whereOp(cond, x, y))(a, b);
-}
-
-// ---- methods -------------------------------------------------------------------------------
-declare module '../tensor/tensor.js' {
-  interface Tensor {
-    neg(): Tensor;
-    exp(): Tensor;
-    log(): Tensor;
-    sqrt(): Tensor;
-    rsqrt(): Tensor;
-    tanh(): Tensor;
-    relu(): Tensor;
-    gelu(): Tensor;
-    geluTanh(): Tensor;
-    add(b: TensorOrScalar): Tensor;
-    sub(b: TensorOrScalar): Tensor;
-    mul(b: TensorOrScalar): Tensor;
-    div(b: TensorOrScalar): Tensor;
-    pow(b: TensorOrScalar): Tensor;
-    maximum(b: TensorOrScalar): Tensor;
-    eq(b: TensorOrScalar): Tensor;
-    ne(b: TensorOrScalar): Tensor;
-    lt(b: TensorOrScalar): Tensor;
-    le(b: TensorOrScalar): Tensor;
-    gt(b: TensorOrScalar): Tensor;
-    ge(b: TensorOrScalar): Tensor;
-  }
-}
-const unaryFns = { neg, exp, log, sqrt, rsqrt, tanh, relu, gelu, geluTanh };
-for (const [name, fn] of Object.entries(unaryFns)) {
-  Object.defineProperty(Tensor.prototype, name, { value: function (this: Tensor) { return fn(this); } });
-}
-const binaryFns = { add, sub, mul, div, pow, maximum, eq, ne, lt, le, gt, ge };
-for (const [name, fn] of Object.entries(binaryFns)) {
-  Object.defineProperty(Tensor.prototype, name, { value: function (this: Tensor, b: TensorOrScalar) { return fn(this, b); } });
-}
+});

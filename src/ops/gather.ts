@@ -1,11 +1,10 @@
 // embedding(table, ids): rows of a [V, C] table picked by int32 ids of any shape -> [...ids, C].
 // The backward scatter-adds gradient rows into the table deterministically (a counting sort by id,
 // then ordered per-row sums; see src/kernels/wgsl/gather.ts). No gradient for the ids.
-import { defineOp } from '../autograd/op.js';
+import { defineOp, type OpContext } from '../autograd/op.js';
 import { launchEmbedding, launchEmbeddingBackward } from '../kernels/wgsl/gather.js';
 import { zeros } from '../tensor/create.js';
 import { Tensor } from '../tensor/tensor.js';
-import { assertDtype } from '../tensor/check.js';
 
 /**
  * Throws naming the first id outside [0, V), when the ids have a host copy (int32 data created from
@@ -27,19 +26,22 @@ function checkIds(ids: Tensor, V: number): void {
   }
 }
 
-const embeddingOp = defineOp({
+/** Rows of `table` [V, C] at `ids` (int32, any shape): [...ids.shape, C]. */
+export const embedding = defineOp({
   name: 'embedding',
-  forward(ctx, table: Tensor, ids: Tensor) {
-    assertDtype('embedding', 'float32', table);
-    assertDtype('embedding', 'int32', ids);
-    if (table.rank !== 2) throw new Error(`embedding: table must be [V, C], got ${table.describe()}`);
+  dtypes: { table: ['float32'], ids: ['int32'] },
+  forward(ctx: OpContext, table: Tensor, ids: Tensor) {
     const [V, C] = table.shape as [number, number];
-    if (V === 0 && ids.size > 0) throw new Error(`embedding: table ${table.describe()} has no rows to look up`);
     checkIds(ids, V);
     const out = Tensor.empty([...ids.shape, C], 'float32', 'embedding');
     launchEmbedding(table.buffer(), ids.buffer(), out.buffer(), ids.size, V, C);
     ctx.save(ids);
     return out;
+  },
+  shape([table, ids]) {
+    if (table.rank !== 2) throw new Error(`embedding: table must be [V, C], got ${table.describe()}`);
+    if (table.shape[0] === 0 && ids.size > 0) throw new Error(`embedding: table ${table.describe()} has no rows to look up`);
+    return { shape: [...ids.shape, table.shape[1]!], dtype: 'float32' };
   },
   backward(ctx, g, [table]) {
     // d table[v] = sum over positions n with ids[n] == v of dout[n]
@@ -62,16 +64,3 @@ const embeddingOp = defineOp({
     return [dtable, null];
   },
 });
-
-/** Rows of `table` [V, C] at `ids` (int32, any shape): [...ids.shape, C]. */
-export function embedding(table: Tensor, ids: Tensor): Tensor {
-  return embeddingOp(table, ids);
-}
-
-declare module '../tensor/tensor.js' {
-  interface Tensor {
-    /** Rows of this [V, C] table at `ids`: [...ids.shape, C]. */
-    embedding(ids: Tensor): Tensor;
-  }
-}
-Tensor.prototype.embedding = function (ids) { return embedding(this, ids); };

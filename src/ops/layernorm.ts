@@ -1,15 +1,16 @@
 // layerNorm over the last axis with weight (and optional bias) of shape [C]; fused kernels forward
 // and backward (see src/kernels/wgsl/layernorm.ts for the math). The forward writes mean and rstd
 // per row, and the backward reuses them instead of recomputing the statistics.
-import { defineOp } from '../autograd/op.js';
+import { defineOp, optional, withFront, type OpContext } from '../autograd/op.js';
 import { launchLayerNorm, launchLayerNormBackward } from '../kernels/wgsl/layernorm.js';
 import { numel } from '../tensor/shape.js';
 import { Tensor } from '../tensor/tensor.js';
-import { assertDtype, assertShape } from '../tensor/check.js';
+import { assertRank, assertShape } from '../tensor/check.js';
 
 const layerNormOp = defineOp({
   name: 'layerNorm',
-  forward(ctx, x: Tensor, w: Tensor, b: Tensor | null, eps: number) {
+  dtypes: { input: ['float32'], weight: ['float32'], bias: optional(['float32']) },
+  forward(ctx: OpContext, x: Tensor, w: Tensor, b: Tensor | null, eps: number) {
     const C = x.shape[x.rank - 1]!;
     const rows = numel(x.shape.slice(0, -1));
     const y = Tensor.empty(x.shape, 'float32', 'layerNorm');
@@ -20,6 +21,14 @@ const layerNormOp = defineOp({
     mean.dispose();
     rstd.dispose();
     return y;
+  },
+  shape([x, w, b, eps]) {
+    assertRank('layerNorm', x, 1);
+    const C = x.shape[x.rank - 1]!;
+    assertShape('layerNorm', w, [C], 'weight');
+    if (b) assertShape('layerNorm', b, [C], 'bias');
+    if (!(eps >= 0) || !Number.isFinite(eps)) throw new Error(`layerNorm: eps must be a finite number >= 0, got ${eps}`);
+    return { shape: x.shape, dtype: 'float32' };
   },
   backward(ctx, g, [, , b]) {
     // xhat = (x - mean) rstd:  dx = rstd (dy w - mean(dy w) - xhat mean(dy w xhat)),
@@ -44,19 +53,6 @@ const layerNormOp = defineOp({
 });
 
 /** y = (x - mean) / sqrt(var + eps) * weight + bias over the last axis (biased variance, as PyTorch). */
-export function layerNorm(x: Tensor, weight: Tensor, bias?: Tensor | null, eps = 1e-5): Tensor {
-  assertDtype('layerNorm', 'float32', x, weight, ...(bias ? [bias] : []));
-  if (x.rank === 0) throw new Error(`layerNorm: expected an input of rank >= 1, got ${x.describe()}`);
-  const C = x.shape[x.rank - 1]!;
-  assertShape('layerNorm', weight, [C], 'weight');
-  if (bias) assertShape('layerNorm', bias, [C], 'bias');
-  if (!(eps >= 0) || !Number.isFinite(eps)) throw new Error(`layerNorm: eps must be a finite number >= 0, got ${eps}`);
-  return layerNormOp(x, weight, bias ?? null, eps);
-}
-
-declare module '../tensor/tensor.js' {
-  interface Tensor {
-    layerNorm(weight: Tensor, bias?: Tensor | null, eps?: number): Tensor;
-  }
-}
-Tensor.prototype.layerNorm = function (weight, bias, eps) { return layerNorm(this, weight, bias, eps); };
+export const layerNorm = withFront(layerNormOp, (x: Tensor, weight: Tensor, bias?: Tensor | null, eps: number = 1e-5): Tensor =>
+  layerNormOp(x, weight, bias ?? null, eps),
+);

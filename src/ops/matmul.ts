@@ -3,12 +3,12 @@
 //   A [..., M, K] (transA: [..., K, M]) · B [..., K, N] (transB: [..., N, K]) -> C [...batch, M, N]
 // Rank-1 operands follow NumPy: a vector A is [1, K], a vector B is [K, 1], and that dim is
 // dropped from C (a vector is its own transpose, so its flag changes nothing).
-import { defineOp } from '../autograd/op.js';
+import { defineOp, withFront, type OpContext } from '../autograd/op.js';
 import { launchMatmul } from '../kernels/wgsl/matmul.js';
 import { broadcastStrides, formatShape, numel, type Shape } from '../tensor/shape.js';
+import { assertRank } from '../tensor/check.js';
 import { Tensor } from '../tensor/tensor.js';
-import { assertDtype } from '../tensor/check.js';
-import { sumTo } from './reduce.js';
+import { sumTo } from './broadcast.js';
 import { reshape } from './shape.js';
 
 export interface MatmulOptions {
@@ -74,18 +74,18 @@ function mm(a: Tensor, b: Tensor, transA: boolean, transB: boolean): Tensor {
 function mmTo(shape: Shape, a: Tensor, b: Tensor, transA: boolean, transB: boolean): Tensor {
   const full = mm(a, b, transA, transB);
   const reduced = sumTo(full, shape);
-  if (reduced !== full) full.dispose();
+  full.dispose();
   return reduced;
 }
 
 const matmulOp = defineOp({
   name: 'matmul',
-  forward(ctx, a: Tensor, b: Tensor, transA: boolean, transB: boolean) {
-    matmulShape('matmul', a.shape, b.shape, transA, transB);
-    assertDtype('matmul', 'float32', a, b);
+  dtypes: { input: ['float32'], other: ['float32'] },
+  forward(ctx: OpContext, a: Tensor, b: Tensor, transA: boolean, transB: boolean) {
     ctx.save(a, b);
     return mm(a, b, transA, transB);
   },
+  shape: ([a, b, transA, transB]) => ({ shape: matmulShape('matmul', a.shape, b.shape, transA, transB).out, dtype: 'float32' }),
   backward(ctx, g, [, , transA, transB]) {
     // C = op(A) op(B):  d op(A) = dC op(B)^T,  d op(B) = op(A)^T dC, and a transposed operand
     // takes the transpose of its term:
@@ -115,11 +115,10 @@ const matmulOp = defineOp({
  * op(a) · op(b) over the last two dims, batch dims broadcast (NumPy's matmul, plus transposes).
  * float32; rank-1 operands are vectors as in NumPy.
  */
-export function matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
+export const matmul = withFront(matmulOp, (a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor => {
   const { transA = false, transB = false } = opts;
-  for (const [t, name] of [[a, 'A'], [b, 'B']] as const) {
-    if (t.rank < 1) throw new Error(`matmul: ${name} must have rank >= 1, got ${t.describe()} (a scalar)`);
-  }
+  assertRank('matmul', a, 1, 'input');
+  assertRank('matmul', b, 1, 'other');
   if (a.rank >= 2 && b.rank >= 2) return matmulOp(a, b, transA, transB);
   // vectors: A [K] -> [1, K], B [K] -> [K, 1], then that dim is dropped from the result
   const a2 = a.rank === 1 ? reshape(a, [1, a.shape[0]!]) : a;
@@ -135,11 +134,4 @@ export function matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
     if (a2 !== a) a2.dispose();
     if (b2 !== b) b2.dispose();
   }
-}
-
-declare module '../tensor/tensor.js' {
-  interface Tensor {
-    matmul(b: Tensor, opts?: MatmulOptions): Tensor;
-  }
-}
-Tensor.prototype.matmul = function (b, opts) { return matmul(this, b, opts); };
+});

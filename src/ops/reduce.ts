@@ -1,15 +1,18 @@
-// Reductions over any axes with keepdim: sum, mean, max (differentiable) and argmax. Also sumTo,
-// the one helper every broadcasting op uses to reduce a gradient back to its input's shape.
+// Reductions over any axes with keepdim: sum, mean, max (differentiable) and argmax. Each entry
+// takes the normalised axes (sorted, non-negative); its front checks and normalises the caller's.
 // Empty reductions follow PyTorch: sum = 0, mean = NaN, max and argmax are errors.
-import { defineOp } from '../autograd/op.js';
+import { defineOp, NOT_DIFFERENTIABLE, withFront, type OpContext } from '../autograd/op.js';
 import { broadcastKernel, launchBroadcast, ORDERED_WGSL } from '../kernels/wgsl/elementwise.js';
 import { launchReduce, planReduce, type ReduceKind } from '../kernels/wgsl/reduce.js';
 import { full } from '../tensor/create.js';
-import { broadcastShapes, broadcastStrides, formatShape, sameShape, stridesOf, type Shape } from '../tensor/shape.js';
-import { Tensor } from '../tensor/tensor.js';
-import { assertDtype, checkAxes, checkAxis, checkBoolean, checkShape, checkTensor } from '../tensor/check.js';
+import { broadcastStrides, stridesOf, type Shape } from '../tensor/shape.js';
+import { Tensor, type DType } from '../tensor/tensor.js';
+import { checkAxes, checkAxis, checkBoolean, checkTensor } from '../tensor/check.js';
+import { expand } from './broadcast.js';
 import { div, mul } from './elementwise.js';
 import { reshape } from './shape.js';
+
+const F32: readonly DType[] = ['float32'];
 
 export type Axes = number | readonly number[];
 
@@ -21,19 +24,6 @@ function runReduce(op: string, kind: ReduceKind, a: Tensor, axes: number[], keep
   const plan = planReduce(a.shape, stridesOf(a.shape), axes);
   const out = Tensor.empty(reducedShape(a.shape, axes, keepdim), kind === 'argmax' ? 'int32' : 'float32', op);
   launchReduce(kind, a.buffer(op), out.buffer(), plan, mean ? 1 / Math.max(plan.r, 1) : 1);
-  return out;
-}
-
-const expandK = broadcastKernel('expand', 'x', { arity: 1 });
-
-/** Broadcasts `t` to `shape` (a materialised copy). */
-export function expand(t: Tensor, shape: Shape): Tensor {
-  checkTensor('expand', 'input', t);
-  if (!sameShape(broadcastShapes('expand', t.shape, checkShape('expand', 'shape', shape)), shape)) {
-    throw new RangeError(`expand: argument 'shape' must be a shape ${t.describe()} broadcasts to, got ${formatShape(shape)}`);
-  }
-  const out = Tensor.empty(shape, 'float32', 'expand');
-  launchBroadcast(expandK, [{ buffer: t.buffer('expand'), strides: broadcastStrides(t.shape, shape) }], out.buffer(), shape, out.size);
   return out;
 }
 
@@ -59,12 +49,13 @@ function assertNonEmpty(op: string, a: Tensor, axes: number[]): void {
 function sumLike(name: 'sum' | 'mean') {
   const op = defineOp({
     name,
-    forward(_ctx, a: Tensor, axes: number[], keepdim: boolean) {
-      assertDtype(name, 'float32', a);
+    dtypes: { input: F32 },
+    forward(_ctx: OpContext, a: Tensor, axes: number[], keepdim: boolean) {
       // the mean of no elements is 0 / 0
       if (name === 'mean' && axes.some((i) => a.shape[i] === 0)) return full(reducedShape(a.shape, axes, keepdim), NaN);
       return runReduce(name, 'sum', a, axes, keepdim, name === 'mean');
     },
+    shape: ([a, axes, keepdim]) => ({ shape: reducedShape(a.shape, axes, keepdim), dtype: 'float32' }),
     backward(_ctx, g, [a, axes]) {
       // d sum = broadcast(dg); d mean = broadcast(dg) / R
       const shape = a.shape;
@@ -72,13 +63,13 @@ function sumLike(name: 'sum' | 'mean') {
       const grad = expand(gk, shape);
       gk.dispose();
       if (name === 'sum') return [grad];
-      const r = axes.reduce((n, a) => n * shape[a]!, 1);
+      const r = axes.reduce((n, a) => n * (shape[a] ?? 1), 1); // a 0-d tensor's axis 0 has one element
       const scaled = mul(grad, 1 / Math.max(r, 1));
       grad.dispose();
       return [scaled];
     },
   });
-  return (a: Tensor, axes?: Axes, keepdim = false) => op(...reduceArgs(name, a, axes, keepdim));
+  return withFront(op, (a: Tensor, axes?: Axes, keepdim: boolean = false) => op(...reduceArgs(name, a, axes, keepdim)));
 }
 
 export const sum = sumLike('sum');
@@ -89,15 +80,18 @@ const maxTiesK = broadcastKernel('max_ties', 'select(0.0, 1.0, max_ties(x, y))',
 
 const maxOp = defineOp({
   name: 'max',
-  forward(ctx, a: Tensor, axes: number[], keepdim: boolean) {
-    assertDtype('max', 'float32', a);
-    assertNonEmpty('max', a, axes);
+  dtypes: { input: F32 },
+  forward(ctx: OpContext, a: Tensor, axes: number[], keepdim: boolean) {
     const out = runReduce('max', 'max', a, axes, true);
     ctx.save(a, out);
     if (keepdim) return out;
     const squeezed = reshape(out, reducedShape(a.shape, axes, false));
     out.dispose();
     return squeezed;
+  },
+  shape([a, axes, keepdim]) {
+    assertNonEmpty('max', a, axes);
+    return { shape: reducedShape(a.shape, axes, keepdim), dtype: 'float32' };
   },
   backward(ctx, g) {
     // the gradient is shared equally among the elements that equal the max (the NaNs, if it is NaN)
@@ -116,42 +110,24 @@ const maxOp = defineOp({
 });
 
 /** IEEE max: NaN if any reduced element is NaN. */
-export function max(a: Tensor, axes?: Axes, keepdim = false): Tensor {
-  return maxOp(...reduceArgs('max', a, axes, keepdim));
-}
+export const max = withFront(maxOp, (a: Tensor, axes?: Axes, keepdim: boolean = false) => maxOp(...reduceArgs('max', a, axes, keepdim)));
+
+const argmaxOp = defineOp({
+  name: 'argmax',
+  dtypes: { input: F32 },
+  forward(_ctx: OpContext, a: Tensor, axes: number[], keepdim: boolean) {
+    return runReduce('argmax', 'argmax', a, axes, keepdim);
+  },
+  shape([a, axes, keepdim]) {
+    assertNonEmpty('argmax', a, axes);
+    return { shape: reducedShape(a.shape, axes, keepdim), dtype: 'int32' };
+  },
+  backward: NOT_DIFFERENTIABLE,
+});
 
 /** Index of the (first) maximum along one axis, or into the flattened tensor without one; int32. A NaN is the maximum, as in PyTorch. */
-export function argmax(a: Tensor, axis?: number, keepdim = false): Tensor {
+export const argmax = withFront(argmaxOp, (a: Tensor, axis?: number, keepdim: boolean = false) => {
   checkTensor('argmax', 'input', a);
   const axes = axis === undefined ? checkAxes('argmax', 'axis', axis, a) : [checkAxis('argmax', 'axis', axis, a)];
-  checkBoolean('argmax', 'keepdim', keepdim);
-  assertDtype('argmax', 'float32', a);
-  assertNonEmpty('argmax', a, axes);
-  return runReduce('argmax', 'argmax', a, axes, keepdim);
-}
-
-/** Sums `t` down to `shape` (which `t`'s shape broadcasts from). Returns `t` itself if equal. */
-export function sumTo(t: Tensor, shape: Shape): Tensor {
-  const lead = t.rank - shape.length;
-  if (lead < 0) throw new Error(`sumTo: cannot reduce ${t.describe()} to ${formatShape(shape)}`);
-  const axes = t.shape.flatMap((d, i) => (i < lead || (shape[i - lead] === 1 && d !== 1) ? [i] : []));
-  if (!axes.length) return lead === 0 ? t : reshape(t, shape);
-  const reduced = runReduce('sumTo', 'sum', t, axes, true);
-  if (lead === 0) return reduced;
-  const out = reshape(reduced, shape);
-  reduced.dispose();
-  return out;
-}
-
-declare module '../tensor/tensor.js' {
-  interface Tensor {
-    sum(axes?: Axes, keepdim?: boolean): Tensor;
-    mean(axes?: Axes, keepdim?: boolean): Tensor;
-    max(axes?: Axes, keepdim?: boolean): Tensor;
-    argmax(axis?: number, keepdim?: boolean): Tensor;
-  }
-}
-Tensor.prototype.sum = function (axes, keepdim) { return sum(this, axes, keepdim); };
-Tensor.prototype.mean = function (axes, keepdim) { return mean(this, axes, keepdim); };
-Tensor.prototype.max = function (axes, keepdim) { return max(this, axes, keepdim); };
-Tensor.prototype.argmax = function (axis, keepdim) { return argmax(this, axis, keepdim); };
+  return argmaxOp(a, axes, checkBoolean('argmax', 'keepdim', keepdim));
+});

@@ -1,11 +1,14 @@
 // Shape ops. reshape is free (a view of the same storage); permute/transpose, slice and concat
 // materialise their result with one raw 32-bit copy kernel (src/kernels/wgsl/copy.ts), so they work
 // on float32 and int32 alike. slice and concat copy [outer, len, inner] blocks between axis offsets.
-import { defineOp } from '../autograd/op.js';
+import { defineOp, withFront, type OpContext } from '../autograd/op.js';
 import { launchCopy } from '../kernels/wgsl/copy.js';
 import { zeros } from '../tensor/create.js';
 import { formatShape, normAxis, numel, sameShape, stridesOf, type Shape } from '../tensor/shape.js';
-import { Tensor } from '../tensor/tensor.js';
+import { assertRank } from '../tensor/check.js';
+import { Tensor, type DType } from '../tensor/tensor.js';
+
+const ANY: readonly DType[] = ['float32', 'int32'];
 
 function resolveShape(op: string, t: Tensor, shape: Shape): number[] {
   const free = shape.filter((d) => d === -1).length;
@@ -22,18 +25,18 @@ function resolveShape(op: string, t: Tensor, shape: Shape): number[] {
 
 const reshapeOp = defineOp({
   name: 'reshape',
-  forward(_ctx, a: Tensor, shape: number[]) {
+  dtypes: { input: ANY },
+  forward(_ctx: OpContext, a: Tensor, shape: number[]) {
     return a.view(shape);
   },
+  shape: ([a, shape]) => ({ shape, dtype: a.dtype }),
   backward(_ctx, g, [a]) {
     return [g.view(a.shape)];
   },
 });
 
 /** Same data, another shape (one dimension may be -1). Free: shares the storage. */
-export function reshape(t: Tensor, shape: Shape): Tensor {
-  return reshapeOp(t, resolveShape('reshape', t, shape));
-}
+export const reshape = withFront(reshapeOp, (t: Tensor, shape: Shape) => reshapeOp(t, resolveShape('reshape', t, shape)));
 
 // ---- permute / transpose ---------------------------------------------------------------------
 function checkPermutation(t: Tensor, dims: readonly number[]): number[] {
@@ -55,9 +58,11 @@ function permuteCopy(a: Tensor, perm: readonly number[]): Tensor {
 
 const permuteOp = defineOp({
   name: 'permute',
-  forward(_ctx, a: Tensor, perm: number[]) {
+  dtypes: { input: ANY },
+  forward(_ctx: OpContext, a: Tensor, perm: number[]) {
     return permuteCopy(a, perm);
   },
+  shape: ([a, perm]) => ({ shape: perm.map((d) => a.shape[d]!), dtype: a.dtype }),
   backward(_ctx, g, [, perm]) {
     // the gradient goes back through the inverse permutation: inv[perm[k]] = k
     const inv = new Array<number>(perm.length);
@@ -67,13 +72,11 @@ const permuteOp = defineOp({
 });
 
 /** Reorders the dims (out dim k is input dim dims[k]; negative dims allowed). Materialised. */
-export function permute(t: Tensor, dims: readonly number[]): Tensor {
-  return permuteOp(t, checkPermutation(t, dims));
-}
+export const permute = withFront(permuteOp, (t: Tensor, dims: readonly number[]) => permuteOp(t, checkPermutation(t, dims)));
 
-/** Swaps two dims (the last two by default). Materialised. */
+/** Swaps two dims (the last two by default): a permute. Materialised. */
 export function transpose(t: Tensor, d0 = -2, d1 = -1): Tensor {
-  if (t.rank < 1) throw new Error(`transpose: needs a tensor of rank >= 1, got ${t.describe()}`);
+  assertRank('transpose', t, 1);
   const a = normAxis('transpose', d0, t.rank);
   const b = normAxis('transpose', d1, t.rank);
   const perm = [...t.shape.keys()];
@@ -106,7 +109,7 @@ function copyBlock(
 }
 
 function axisOf(op: string, t: Tensor, axis: number): number {
-  if (t.rank < 1) throw new Error(`${op}: needs a tensor of rank >= 1, got ${t.describe()}`);
+  assertRank(op, t, 1);
   return normAxis(op, axis, t.rank);
 }
 
@@ -125,9 +128,11 @@ function sliceCopy(a: Tensor, axis: number, start: number, len: number): Tensor 
 
 const sliceOp = defineOp({
   name: 'slice',
-  forward(_ctx, a: Tensor, axis: number, start: number, len: number) {
+  dtypes: { input: ANY },
+  forward(_ctx: OpContext, a: Tensor, axis: number, start: number, len: number) {
     return sliceCopy(a, axis, start, len);
   },
+  shape: ([a, axis, , len]) => ({ shape: a.shape.map((d, i) => (i === axis ? len : d)), dtype: a.dtype }),
   backward(_ctx, g, [a, axis, start, len]) {
     // d slice = the gradient placed in the sliced region of zeros
     const dx = zeros(a.shape);
@@ -138,7 +143,7 @@ const sliceOp = defineOp({
 });
 
 /** Elements [start, end) along `axis`, bounds like Python's (negative from the end, clamped; may be empty). */
-export function slice(t: Tensor, axis: number, start = 0, end?: number): Tensor {
+export const slice = withFront(sliceOp, (t: Tensor, axis: number, start: number = 0, end?: number) => {
   const ax = axisOf('slice', t, axis);
   const n = t.shape[ax]!;
   if (!Number.isInteger(start) || (end !== undefined && !Number.isInteger(end))) {
@@ -147,14 +152,14 @@ export function slice(t: Tensor, axis: number, start = 0, end?: number): Tensor 
   const s = bound(start, n);
   const e = end === undefined ? n : bound(end, n);
   return sliceOp(t, ax, s, Math.max(e - s, 0));
-}
+});
 
 const concatOp = defineOp({
   name: 'concat',
-  forward(_ctx, axis: number, ...ts: Tensor[]) {
-    const first = ts[0]!;
-    const shape = first.shape.map((d, i) => (i === axis ? ts.reduce((n, t) => n + t.shape[axis]!, 0) : d));
-    const out = Tensor.empty(shape, first.dtype, 'concat');
+  dtypes: { tensors: ANY },
+  forward(ctx: OpContext, ts: readonly Tensor[], axis: number) {
+    const shape = ctx.out.shape;
+    const out = Tensor.empty(shape, ctx.out.dtype, 'concat');
     const [outer, total, inner] = around(shape, axis);
     let off = 0;
     for (const t of ts) {
@@ -164,7 +169,11 @@ const concatOp = defineOp({
     }
     return out;
   },
-  backward(ctx, g, [axis, ...ts]) {
+  shape([ts, axis]) {
+    const first = ts[0]!;
+    return { shape: first.shape.map((d, i) => (i === axis ? ts.reduce((n, t) => n + t.shape[axis]!, 0) : d)), dtype: first.dtype };
+  },
+  backward(ctx, g, [ts, axis]) {
     // d concat = the gradient cut back into the inputs' pieces
     let off = 0;
     return ts.map((t, k) => {
@@ -177,7 +186,7 @@ const concatOp = defineOp({
 });
 
 /** Joins tensors of one dtype along `axis`; the other dims must agree. */
-export function concat(tensors: readonly Tensor[], axis: number): Tensor {
+export const concat = withFront(concatOp, (tensors: readonly Tensor[], axis: number) => {
   if (!tensors.length) throw new Error('concat: needs at least one tensor');
   const first = tensors[0]!;
   const ax = axisOf('concat', first, axis);
@@ -193,18 +202,5 @@ export function concat(tensors: readonly Tensor[], axis: number): Tensor {
       );
     }
   }
-  return concatOp(ax, ...tensors);
-}
-
-declare module '../tensor/tensor.js' {
-  interface Tensor {
-    reshape(shape: Shape): Tensor;
-    permute(dims: readonly number[]): Tensor;
-    transpose(d0?: number, d1?: number): Tensor;
-    slice(axis: number, start?: number, end?: number): Tensor;
-  }
-}
-Tensor.prototype.reshape = function (shape) { return reshape(this, shape); };
-Tensor.prototype.permute = function (dims) { return permute(this, dims); };
-Tensor.prototype.transpose = function (d0, d1) { return transpose(this, d0, d1); };
-Tensor.prototype.slice = function (axis, start, end) { return slice(this, axis, start, end); };
+  return concatOp(tensors, ax);
+});

@@ -46,8 +46,9 @@ export function broadcastStrides(shape: Shape, outShape: Shape): number[] {
 
 /** Normalises a possibly negative axis, or throws naming `op`. */
 export function normAxis(op: string, axis: number, rank: number): number {
-  const a = axis < 0 ? axis + rank : axis;
-  if (!Number.isInteger(axis) || a < 0 || a >= Math.max(rank, 1)) {
+  const n = Math.max(rank, 1); // a 0-d tensor takes axis 0 or -1, as in PyTorch
+  const a = axis < 0 ? axis + n : axis;
+  if (!Number.isInteger(axis) || a < 0 || a >= n) {
     throw new Error(`${op}: axis ${axis} is out of range for a tensor of rank ${rank}`);
   }
   return a;

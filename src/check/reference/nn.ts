@@ -1,21 +1,8 @@
-// Float64 references for the fused row ops (softmax, logSoftmax, layerNorm, crossEntropy): plain
-// loops over last-axis rows, written for clarity, independent of the engine's kernels. Also the
-// value generator their tests share.
-import fc from 'fast-check';
-import { valuesArb } from './helpers.js';
-import { ref, type Ref } from './reference.js';
-
-/**
- * n float32-representable values: small ones, ones spread over [-80, 80], or small ones around a
- * large common offset (+-80, 1000), which overflows exp() unless the row max is subtracted.
- */
-export function logitsArb(n: number) {
-  return fc.oneof(
-    valuesArb(n, -3, 3),
-    valuesArb(n, -80, 80),
-    fc.tuple(valuesArb(n, -3, 3), fc.constantFrom(80, -80, 1000)).map(([v, off]) => v.map((x) => Math.fround(x + off))),
-  );
-}
+// Float64 references for the fused ops of a transformer (softmax, logSoftmax, layerNorm,
+// crossEntropy, causal attention, biasGelu): plain loops over last-axis rows, written for clarity,
+// independent of the engine's kernels.
+import { ref, type Ref } from './array.js';
+import { gelu } from './math.js';
 
 /** Applies f to each last-axis row of `a` (same output shape). */
 export function mapRows(a: Ref, f: (row: Float64Array) => ArrayLike<number>): Ref {
@@ -72,4 +59,43 @@ export function crossEntropyRef(logits: Ref, targets: ArrayLike<number>, ignoreI
     count++;
   }
   return ref([], [count ? total / count : 0]);
+}
+
+/**
+ * Causal self-attention over packed qkv [B, T, 3C] (q | k | v, head h at columns h*HS..):
+ * y [B, T, C]. With `context` [B, Tk, 3C], keys/values come from it and the queries are its last T positions.
+ */
+export function causalAttentionRef(qkv: Ref, nHead: number, context: Ref = qkv): Ref {
+  const [B, T, C3] = qkv.shape as [number, number, number];
+  const C = C3 / 3;
+  const HS = C / nHead;
+  const Tk = context.shape[1]!;
+  const y = new Float64Array(B * T * C);
+  for (let b = 0; b < B; b++)
+    for (let h = 0; h < nHead; h++)
+      for (let i = 0; i < T; i++) {
+        const q = (d: number) => qkv.data[(b * T + i) * C3 + h * HS + d]!;
+        const kv = (j: number, part: number, d: number) => context.data[(b * Tk + j) * C3 + part * C + h * HS + d]!;
+        const s: number[] = [];
+        for (let j = 0; j <= Tk - T + i; j++) {
+          let dot = 0;
+          for (let d = 0; d < HS; d++) dot += q(d) * kv(j, 1, d);
+          s.push(dot / Math.sqrt(HS));
+        }
+        const m = Math.max(...s);
+        const e = s.map((v) => Math.exp(v - m));
+        const z = e.reduce((a, c) => a + c, 0);
+        for (let d = 0; d < HS; d++) {
+          let acc = 0;
+          e.forEach((p, j) => (acc += (p / z) * kv(j, 2, d)));
+          y[(b * T + i) * C + h * HS + d] = acc;
+        }
+      }
+  return { shape: [B, T, C], data: y };
+}
+
+/** gelu(x + b), b broadcast along the last axis. */
+export function biasGeluRef(x: Ref, b: Ref): Ref {
+  const C = b.data.length;
+  return { shape: [...x.shape], data: x.data.map((v, i) => gelu(v + b.data[i % C]!)) };
 }

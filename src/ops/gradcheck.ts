@@ -2,10 +2,9 @@
 // fixed weights w) with central finite differences computed by the engine itself in float32.
 // float32 differences are noisy, so keep inputs O(1), eps around 1e-2..1e-3 and tolerances loose;
 // the engine's own tests compare against a float64 reference instead.
-import { tensor } from '../tensor/create.js';
+import { noGrad } from '../autograd/mode.js';
 import { scope } from '../tensor/scope.js';
-import type { Tensor } from '../tensor/tensor.js';
-import { noGrad } from './mode.js';
+import { tensor, type Tensor } from './api.js';
 
 export interface GradcheckOptions {
   eps?: number;

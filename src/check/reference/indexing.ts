@@ -1,16 +1,16 @@
 // Float64 references for the indexing and copying ops (permute, slice, concat, embedding, dropout,
 // cast): simple loops over multi-indices, independent of the engine.
-import { numel, ravel, unravel, type Ref } from './reference.js';
+import { forEachIndex, numel, ravel, strides, type Ref } from './array.js';
 
 export function permuteRef(a: Ref, perm: readonly number[]): Ref {
   const shape = perm.map((d) => a.shape[d]!);
+  const src = strides(a.shape);
   const data = new Float64Array(numel(shape));
-  for (let i = 0; i < data.length; i++) {
-    const idx = unravel(i, shape);
-    const src = new Array<number>(a.shape.length);
-    perm.forEach((d, k) => (src[d] = idx[k]!));
-    data[i] = a.data[ravel(src, a.shape)]!;
-  }
+  forEachIndex(shape, (idx, i) => {
+    let off = 0;
+    perm.forEach((d, k) => (off += idx[k]! * src[d]!));
+    data[i] = a.data[off]!;
+  });
   return { shape, data };
 }
 
@@ -23,11 +23,11 @@ export function sliceRef(a: Ref, axis: number, start: number, end?: number): Ref
   const len = Math.max(0, e - s);
   const shape = a.shape.map((d, i) => (i === axis ? len : d));
   const data = new Float64Array(numel(shape));
-  for (let i = 0; i < data.length; i++) {
-    const idx = unravel(i, shape);
-    idx[axis]! += s;
-    data[i] = a.data[ravel(idx, a.shape)]!;
-  }
+  const src = [...shape.keys()].map(() => 0);
+  forEachIndex(shape, (idx, i) => {
+    idx.forEach((v, d) => (src[d] = d === axis ? v + s : v));
+    data[i] = a.data[ravel(src, a.shape)]!;
+  });
   return { shape, data };
 }
 
@@ -35,12 +35,13 @@ export function concatRef(xs: Ref[], axis: number): Ref {
   const shape = [...xs[0]!.shape];
   shape[axis] = xs.reduce((n, x) => n + x.shape[axis]!, 0);
   const data = new Float64Array(numel(shape));
-  for (let i = 0; i < data.length; i++) {
-    const idx = unravel(i, shape);
+  const src = [...shape.keys()].map(() => 0);
+  forEachIndex(shape, (idx, i) => {
+    src.splice(0, src.length, ...idx);
     let k = 0;
-    while (idx[axis]! >= xs[k]!.shape[axis]!) idx[axis]! -= xs[k++]!.shape[axis]!;
-    data[i] = xs[k]!.data[ravel(idx, xs[k]!.shape)]!;
-  }
+    while (src[axis]! >= xs[k]!.shape[axis]!) src[axis]! -= xs[k++]!.shape[axis]!;
+    data[i] = xs[k]!.data[ravel(src, xs[k]!.shape)]!;
+  });
   return { shape, data };
 }
 
@@ -68,4 +69,13 @@ export function embeddingGradRef(V: number, ids: Ref, g: Ref): Ref {
 /** x * mask / (1 - p) with the mask given (1 = kept). */
 export function dropoutRef(x: Ref, mask: Uint8Array, p: number): Ref {
   return { shape: [...x.shape], data: x.data.map((v, i) => (mask[i] ? v / (1 - p) : 0)) };
+}
+
+/** The largest float32 below 2^31: where WGSL's i32() saturates. */
+const I32_FROM_F32_MAX = 2 ** 31 - 128;
+
+/** float32 -> int32 truncates toward zero, saturating to [-2^31, 2^31 - 128]; int32 -> float32 rounds to nearest. */
+export function castRef(x: Ref, to: 'float32' | 'int32'): Ref {
+  const f = to === 'int32' ? (v: number) => Math.min(Math.max(Math.trunc(v), -(2 ** 31)), I32_FROM_F32_MAX) : Math.fround;
+  return { shape: [...x.shape], data: x.data.map(f) };
 }

@@ -1,0 +1,193 @@
+// Cases of matmul and the fused ops of a transformer, with the shapes they take in a model and
+// the corners their kernels have: matmul transposes, vectors and broadcast batch dims; ids and
+// targets as int32 (ignored targets, custom ignoreIndex); dropout's Philox mask; layerNorm with
+// and without bias; attention's [B, T, 3C] with C split into heads, and a context for decoding.
+import type { OpName } from '../../ops/index.js';
+import type { Tensor } from '../../tensor/tensor.js';
+import { bool, broadcastFrom, cap, dim, float, logits, MAX_SIZE, pick, shape, values } from '../draw.js';
+import type { Random } from '../random.js';
+import { numel, ref, type Ref } from '../reference/array.js';
+import { dropoutRef, embeddingRef } from '../reference/indexing.js';
+import { matmulRef } from '../reference/matmul.js';
+import { biasGeluRef, causalAttentionRef, crossEntropyRef, layerNormRef, logSoftmaxRef, softmaxRef } from '../reference/nn.js';
+import { dropoutMaskRef } from '../reference/philox.js';
+import { EXACT, floatInput, intInput, type OpCase, type Sample, type Tolerance } from '../sample.js';
+
+/** Multiply-adds a drawn matmul does at most (its reference runs again for every finite difference). */
+const MATMUL_WORK = 40_000;
+
+const matmul = {
+  draw(r: Random): Sample<[Tensor, Tensor, { transA?: boolean; transB?: boolean }?]> {
+    const batch = Array.from({ length: r.int(0, 2) }, () => r.int(1, 3));
+    const [M, N, K] = cap([dim(r), dim(r), dim(r)], Math.floor(MATMUL_WORK / numel(batch)));
+    const opts = pick(r, [undefined, {}, { transA: bool(r) }, { transB: bool(r) }, { transA: bool(r), transB: bool(r) }]);
+    const [transA, transB] = [opts?.transA ?? false, opts?.transB ?? false];
+    const vector = r.int(0, 9); // 0: A is a vector [K], 1: B is, 2: both are
+    const stored = (rows: number, cols: number, trans: boolean) => [...broadcastFrom(r, batch), ...(trans ? [cols, rows] : [rows, cols])];
+    const a = floatInput(values(r, vector === 0 || vector === 2 ? [K!] : stored(M!, K!, transA), -1, 1));
+    const b = floatInput(values(r, vector === 1 || vector === 2 ? [K!] : stored(K!, N!, transB), -1, 1));
+    return {
+      inputs: [a, b],
+      args: ([x, y]) => [x!, y!, opts],
+      reference: ([x, y]) => matmulRef(x!, y!, transA, transB),
+      // float32 dot products err like sqrt(K) for random-sign terms
+      tol: { atol: 1e-5 * Math.sqrt(K!), rtol: 1e-4 },
+    };
+  },
+};
+
+/** Ids in [0, V) with plenty of repeats (skewed towards low ids, like frequent characters). */
+const ids = (r: Random, s: number[], V: number): Ref => ref(s, Array.from(r.floats(numel(s), 0, 1), (u) => Math.min(V - 1, Math.floor(u * u * V))));
+
+const embedding = {
+  draw(r: Random): Sample<[Tensor, Tensor]> {
+    const [V, C] = [dim(r), dim(r)];
+    const idShape = shape(r, 0, 3, Math.min(500, Math.floor(MAX_SIZE / C)));
+    return {
+      inputs: [floatInput(values(r, [V, C], -2, 2)), intInput(ids(r, idShape, V))],
+      args: ([table, i]) => [table!, i!],
+      reference: ([table, i]) => embeddingRef(table!, i!),
+      tol: EXACT,
+    };
+  },
+};
+
+/** Seeds over the whole safe range: the kernel keys Philox with both 32-bit words. */
+const seed = (r: Random) => (bool(r) ? r.int(0, 2 ** 31 - 1) : pick(r, [0, 1, 2 ** 32 - 1, 2 ** 32, 2 ** 40 + 3, 2 ** 53 - 1]));
+
+const dropout = {
+  draw(r: Random): Sample<[Tensor, number, number, boolean?]> {
+    const x = values(r, shape(r));
+    const p = bool(r) ? pick(r, [0, 0.1, 0.5, 0.9, 1 / 3, 2 ** -24]) : float(r, 0, 0.99);
+    const s = seed(r);
+    const training = pick(r, [undefined, true, true, false]);
+    const drops = training !== false && p > 0;
+    return {
+      inputs: [floatInput(x)],
+      args: ([t]) => [t!, p, s, training],
+      reference: ([a]) => (drops ? dropoutRef(a!, dropoutMaskRef(a!.data.length, p, s), p) : a!),
+      tol: { atol: 1e-6, rtol: 1e-6 },
+    };
+  },
+};
+
+/** softmax or logSoftmax over the last axis (the default, -1, or rank - 1) of logits up to |1000|. */
+function softmaxLike(reference: (x: Ref) => Ref, tol: Tolerance) {
+  return {
+    draw(r: Random): Sample<[Tensor, number?]> {
+      const x = logits(r, shape(r, 1));
+      const rank = x.shape.length;
+      const axis = pick(r, [undefined, -1, rank - 1]);
+      return { inputs: [floatInput(x)], args: ([t]) => [t!, axis], reference: ([a]) => reference(a!), tol, gradTol: { atol: 1e-4, rtol: 1e-3 } };
+    },
+  };
+}
+
+/**
+ * Rows [..., C] whose variance is at least ~0.1 (a row of nearly equal values, rescaled by
+ * 1 / sqrt(var + eps), would make float32 rounding the whole result): such rows get a spread added.
+ */
+function spreadRows(x: Ref): Ref {
+  const C = x.shape.at(-1)!;
+  const data = Float64Array.from(x.data);
+  for (let r = 0; r < data.length / C; r++) {
+    const row = data.subarray(r * C, (r + 1) * C);
+    const mu = row.reduce((a, b) => a + b, 0) / C;
+    if (C > 1 && row.reduce((a, b) => a + (b - mu) ** 2, 0) / C < 0.1) row.forEach((v, j) => (row[j] = Math.fround(v * 0.01 + (j % 3) - 1)));
+  }
+  return { shape: x.shape, data };
+}
+
+const layerNorm = {
+  draw(r: Random): Sample<[Tensor, Tensor, (Tensor | null)?, number?]> {
+    const C = dim(r);
+    const x = spreadRows(values(r, [...shape(r, 0, 2, Math.floor(MAX_SIZE / C)), C], ...pick(r, [[-3, 3], [-80, 80]] as const)));
+    const [w, b] = [values(r, [C], -2, 2), values(r, [C], -2, 2)];
+    const eps = pick(r, [undefined, 1e-5, 1e-3, 0.5]);
+    const bias = pick(r, ['tensor', null, undefined] as const);
+    const inputs = [floatInput(x), floatInput(w), ...(bias ? [floatInput(b)] : [])];
+    return {
+      inputs,
+      args: ([t, wt, bt]) => [t!, wt!, bias ? bt! : bias, eps],
+      reference: ([a, wr, br]) => layerNormRef(a!, wr!, br ?? null, eps),
+      tol: { atol: 1e-5, rtol: 1e-4 },
+    };
+  },
+};
+
+const crossEntropy = {
+  draw(r: Random): Sample<[Tensor, Tensor, { ignoreIndex?: number }?]> {
+    const V = dim(r);
+    const lead = shape(r, 0, 2, 64);
+    const n = numel(lead);
+    const ignoreIndex = pick(r, [undefined, -100, -1, 7, r.int(0, V - 1)]);
+    const opts = ignoreIndex === undefined ? pick(r, [undefined, {}]) : { ignoreIndex };
+    const ignored = ignoreIndex ?? -100;
+    const drop = r.ints(n, 0, 4); // a fifth of the rows ignored
+    const targets = r.ints(n, 0, V - 1).map((t, i) => (drop[i] === 0 ? ignored : t));
+    return {
+      inputs: [floatInput(logits(r, [...lead, V])), intInput(ref(lead, targets))],
+      args: ([x, t]) => [x!, t!, opts],
+      reference: ([x, t]) => crossEntropyRef(x!, t!.data, ignored),
+      tol: { atol: 1e-5, rtol: 1e-5 },
+      gradTol: { atol: 1e-4, rtol: 1e-2 },
+    };
+  },
+};
+
+/** Elements a drawn attention's qkv has at most. */
+const ATTENTION_SIZE = 6000;
+
+const causalAttention = {
+  draw(r: Random): Sample<[Tensor, number, Tensor?]> {
+    const B = r.int(1, 2);
+    const nHead = r.int(1, 3);
+    // T past 64 spans several query blocks and key tiles; odd head sizes exercise the vec4 padding
+    let T = bool(r) ? r.int(1, 9) : pick(r, [63, 64, 65, 130]);
+    let HS = pick(r, [1, 3, 4, 8, 32, 64]);
+    while (B * T * 3 * nHead * HS > ATTENTION_SIZE) [T, HS] = HS > 4 ? [T, HS / 2] : [Math.ceil(T / 2), HS];
+    const C3 = 3 * nHead * HS;
+    if (r.int(0, 2) > 0) {
+      return {
+        inputs: [floatInput(values(r, [B, T, C3], -2, 2))],
+        args: ([qkv]) => [qkv!, nHead],
+        reference: ([qkv]) => causalAttentionRef(qkv!, nHead),
+        tol: { atol: 2e-5, rtol: 1e-4 },
+      };
+    }
+    // decoding: queries for the last Tq positions, keys and values from the whole context (no gradient through a cache)
+    const Tq = r.int(1, T);
+    return {
+      inputs: [floatInput(values(r, [B, Tq, C3], -2, 2), false), floatInput(values(r, [B, T, C3], -2, 2), false)],
+      args: ([qkv, context]) => [qkv!, nHead, context!],
+      reference: ([qkv, context]) => causalAttentionRef(qkv!, nHead, context!),
+      tol: { atol: 2e-5, rtol: 1e-4 },
+    };
+  },
+};
+
+const biasGelu = {
+  draw(r: Random): Sample<[Tensor, Tensor]> {
+    const C = bool(r) ? dim(r) : pick(r, [64, 67, 257]);
+    const x = values(r, [...shape(r, 0, 3, Math.max(1, Math.floor(MAX_SIZE / C))), C], -4, 4);
+    return {
+      inputs: [floatInput(x), floatInput(values(r, [C], -2, 2))],
+      args: ([t, b]) => [t!, b!],
+      reference: ([a, b]) => biasGeluRef(a!, b!),
+      tol: { atol: 1e-5, rtol: 2e-5 },
+    };
+  },
+};
+
+export const NN_CASES = {
+  matmul,
+  embedding,
+  dropout,
+  softmax: softmaxLike(softmaxRef, { atol: 1e-6, rtol: 1e-4 }),
+  logSoftmax: softmaxLike(logSoftmaxRef, { atol: 1e-5, rtol: 1e-5 }),
+  layerNorm,
+  crossEntropy,
+  causalAttention,
+  biasGelu,
+} satisfies { [K in OpName]?: OpCase<K> };
+

@@ -1,0 +1,107 @@
+// Cases of broadcasting and the shape ops: expand / sumTo between a shape and one it broadcasts
+// from; reshape (a -1 now and then), permute (negative dims too), Python-style slices (negative,
+// clamped and empty bounds), concat of 1-3 pieces (empty ones too), on float32 and int32 alike;
+// and cast both ways, saturating out-of-range floats.
+import type { OpName } from '../../ops/index.js';
+import type { DType, Tensor } from '../../tensor/tensor.js';
+import { bool, broadcastFrom, dim, ints, permutation, pick, shape, values } from '../draw.js';
+import type { Random } from '../random.js';
+import { numel } from '../reference/array.js';
+import { expandRef, sumToRef } from '../reference/broadcast.js';
+import { castRef, concatRef, permuteRef, sliceRef } from '../reference/indexing.js';
+import { EXACT, floatInput, intInput, type Input, type OpCase, type Sample } from '../sample.js';
+
+/** Values of a shape as float32 (differentiable) or int32 (integers in [-1000, 1000]). */
+const anyDtype = (r: Random, s: number[], dtype: DType = pick(r, ['float32', 'int32'])): Input =>
+  dtype === 'int32' ? intInput(ints(r, s, -1000, 1000)) : floatInput(values(r, s));
+
+const expand = {
+  draw(r: Random): Sample<[Tensor, readonly number[]]> {
+    const to = shape(r);
+    return { inputs: [floatInput(values(r, broadcastFrom(r, to)))], args: ([t]) => [t!, to], reference: ([a]) => expandRef(a!, to), tol: EXACT };
+  },
+};
+
+const sumTo = {
+  draw(r: Random): Sample<[Tensor, readonly number[]]> {
+    const from = shape(r);
+    const to = broadcastFrom(r, from);
+    return { inputs: [floatInput(values(r, from))], args: ([t]) => [t!, to], reference: ([a]) => sumToRef(a!, to), tol: { atol: 1e-4, rtol: 1e-4 } };
+  },
+};
+
+/** Another shape of n elements: n's prime factors dealt out to 0-4 dims, ones mixed in. */
+function reshaped(r: Random, n: number): number[] {
+  const factors: number[] = [];
+  for (let p = 2, m = n; m > 1; p++) for (; m % p === 0; m /= p) factors.push(p);
+  const dims = Array.from({ length: r.int(factors.length ? 1 : 0, 4) }, () => 1);
+  for (const f of factors) dims[r.int(0, dims.length - 1)]! *= f;
+  return dims;
+}
+
+const reshape = {
+  draw(r: Random): Sample<[Tensor, readonly number[]]> {
+    const x = anyDtype(r, shape(r));
+    const to = reshaped(r, numel(x.ref.shape));
+    const asked = to.length && bool(r) ? to.map((d, i) => (i === to.length - 1 ? -1 : d)) : to; // -1: inferred
+    return { inputs: [x], args: ([t]) => [t!, asked], reference: ([a]) => ({ shape: to, data: a!.data }), dtype: x.dtype, tol: EXACT };
+  },
+};
+
+const permute = {
+  draw(r: Random): Sample<[Tensor, readonly number[]]> {
+    const x = anyDtype(r, shape(r));
+    const rank = x.ref.shape.length;
+    const perm = permutation(r, rank);
+    const asked = perm.map((d) => (bool(r) ? d - rank : d));
+    return { inputs: [x], args: ([t]) => [t!, asked], reference: ([a]) => permuteRef(a!, perm), dtype: x.dtype, tol: EXACT };
+  },
+};
+
+const slice = {
+  draw(r: Random): Sample<[Tensor, number, number?, number?]> {
+    const x = anyDtype(r, shape(r, 1));
+    const rank = x.ref.shape.length;
+    const axis = r.int(-rank, rank - 1);
+    const bound = () => (bool(r) ? r.int(-8, 8) : r.int(-80, 80));
+    const start = r.int(0, 3) === 0 ? undefined : bound();
+    const end = bool(r) ? undefined : bound();
+    return {
+      inputs: [x],
+      args: ([t]) => [t!, axis, start, end],
+      reference: ([a]) => sliceRef(a!, (axis + rank) % rank, start ?? 0, end),
+      dtype: x.dtype,
+      tol: EXACT,
+    };
+  },
+};
+
+const concat = {
+  draw(r: Random): Sample<[readonly Tensor[], number]> {
+    const others = shape(r, 0, 3, 200);
+    const rank = others.length + 1;
+    const ax = r.int(0, others.length);
+    const axis = bool(r) ? ax - rank : ax;
+    const dtype = pick<DType>(r, ['float32', 'int32']);
+    const piece = () => {
+      const len = r.int(0, 4) === 0 ? 0 : dim(r, 13);
+      return anyDtype(r, [...others.slice(0, ax), len, ...others.slice(ax)], dtype);
+    };
+    const pieces = Array.from({ length: r.int(1, 3) }, piece);
+    return { inputs: pieces, args: (ts) => [ts, axis], reference: (xs) => concatRef(xs, ax), dtype, tol: EXACT };
+  },
+};
+
+/** float32 -> int32 (fractions, and now and then values beyond the int32 range) or int32 -> float32 (any int32), or the same dtype. */
+const cast = {
+  draw(r: Random): Sample<[Tensor, DType]> {
+    const s = shape(r);
+    const from = pick<DType>(r, ['float32', 'int32']);
+    const to = pick<DType>(r, ['float32', 'int32']);
+    const x = from === 'int32' ? intInput(ints(r, s, -(2 ** 31), 2 ** 31 - 1)) : floatInput(values(r, s, ...pick(r, [[-1e5, 1e5], [-3e9, 3e9]] as const)), false);
+    return { inputs: [x], args: ([t]) => [t!, to], reference: ([a]) => (from === to ? a! : castRef(a!, to)), dtype: to, tol: EXACT };
+  },
+};
+
+export const SHAPE_CASES = { expand, sumTo, reshape, permute, slice, concat, cast } satisfies { [K in OpName]?: OpCase<K> };
+

@@ -1,0 +1,37 @@
+// Float64 references for the in-place updates: one AdamW step, the global gradient norm with its
+// clipping factor, and the non-finite watch.
+import type { AdamWHyper } from '../../ops/index.js';
+
+/**
+ * One AdamW step (decoupled weight decay, bias-corrected moments) of parameter p with gradient
+ * g * gradScale and moments m, v (weightDecay applies where p is decayed; step 1 is the first): the new p, m and v.
+ */
+export function adamwStepRef(p: ArrayLike<number>, g: ArrayLike<number>, m: ArrayLike<number>, v: ArrayLike<number>, gradScale: number, h: AdamWHyper) {
+  const out = { p: Float64Array.from(p), m: Float64Array.from(m), v: Float64Array.from(v) };
+  for (let i = 0; i < p.length; i++) {
+    const grad = g[i]! * gradScale;
+    out.m[i] = h.beta1 * m[i]! + (1 - h.beta1) * grad;
+    out.v[i] = h.beta2 * v[i]! + (1 - h.beta2) * grad ** 2;
+    const mh = out.m[i]! / (1 - h.beta1 ** h.step);
+    const vh = out.v[i]! / (1 - h.beta2 ** h.step);
+    out.p[i] = p[i]! - h.lr * (mh / (Math.sqrt(vh) + h.eps) + h.weightDecay * p[i]!);
+  }
+  return out;
+}
+
+/** The global L2 norm of the gradients and the clipping factor min(1, maxNorm / (norm + 1e-6)). */
+export function gradNormRef(grads: ArrayLike<number>[], maxNorm: number): { norm: number; scale: number } {
+  let sumsq = 0;
+  for (const g of grads) for (let i = 0; i < g.length; i++) sumsq += g[i]! ** 2;
+  const norm = Math.sqrt(sumsq);
+  return { norm, scale: Math.min(1, maxNorm / (norm + 1e-6)) };
+}
+
+/**
+ * The watch's status [bits, step] after one check of `values`: bit k set when value k is NaN or
+ * +-Inf (sticky), the step recorded when the bits first become non-zero.
+ */
+export function nonFiniteWatchRef(status: readonly [number, number], values: readonly number[], step: number): [number, number] {
+  const bits = values.reduce((acc, v, k) => (Number.isFinite(v) ? acc : acc | (1 << k)), 0);
+  return [status[0] | bits, bits !== 0 && status[0] === 0 ? step : status[1]];
+}

@@ -1,0 +1,108 @@
+// The runner: one drawn call of an op or update against its float64 reference. For an op, the
+// result (dtype, shape, values), then for a differentiable one the gradients (gradients.ts); for
+// an update, what it writes, and that it leaves the rest alone. Everything runs in a scope, so
+// nothing outlives a check; a throw is a failed check, not an escaped error.
+import { OPS, Tensor, tensor, UPDATES, type OpName, type UpdateName } from '../ops/index.js';
+import { scope } from '../tensor/scope.js';
+import { formatShape, sameShape } from '../tensor/shape.js';
+import { OP_CASES, UPDATE_CASES } from './cases/index.js';
+import { describeMismatch, worstElement } from './compare.js';
+import { checkGradients, FD_ELEMENTS, type SampleOptions } from './gradients.js';
+import type { Random } from './random.js';
+import type { Ref } from './reference/array.js';
+import { EXACT, type Comparison, type Input } from './sample.js';
+
+export interface CheckResult {
+  /** The call: the op and its arguments, tensors as dtype[shape] (marked `grad` where differentiated). */
+  what: string;
+  /** The largest error over the result and the gradients, as a fraction of the tolerance: ok when <= 1. */
+  worst: number;
+  /** Why the check failed (the worst element, or what was thrown); absent when it passed. */
+  failure?: string;
+}
+
+/** The inputs' values as their dtype holds them (a case may have computed float32 inputs in float64). */
+const exact = (i: Input): Ref => ({ shape: i.ref.shape, data: i.dtype === 'float32' ? i.ref.data.map(Math.fround) : i.ref.data });
+
+function toTensor(x: Ref, dtype: Input['dtype'], grad: boolean): Tensor {
+  const t = dtype === 'int32' ? tensor(Int32Array.from(x.data), x.shape) : tensor(Float32Array.from(x.data), x.shape);
+  return grad ? t.requiresGrad_() : t;
+}
+
+function describeArg(a: unknown): string {
+  if (a instanceof Tensor) return `${a.describe()}${a.requiresGrad ? ' grad' : ''}`;
+  if (Array.isArray(a)) return `[${a.map(describeArg).join(', ')}]`;
+  if (a && typeof a === 'object') return `{ ${Object.entries(a).map(([k, v]) => `${k}: ${describeArg(v)}`).join(', ')} }`;
+  return String(a);
+}
+const describeCall = (name: string, args: unknown[]) => `${name}(${args.map(describeArg).join(', ')})`;
+
+/** `engine` on tensors made from c.inputs against c.reference: the result, then the gradients asked for. */
+export function checkSample(c: Comparison, engine: (ts: Tensor[]) => Tensor, opts: SampleOptions): Promise<CheckResult> {
+  return scope(async () => {
+    const xs = c.inputs.map(exact);
+    const ts = xs.map((x, k) => toTensor(x, c.inputs[k]!.dtype, opts.needsGrad[k]!));
+    const what = opts.describe(ts);
+    try {
+      const y = engine(ts);
+      const want = c.reference(xs);
+      const dtype = c.dtype ?? 'float32';
+      if (y.dtype !== dtype || !sameShape(y.shape, want.shape)) {
+        return { what, worst: Infinity, failure: `the result is ${y.describe()}, expected ${dtype}${formatShape(want.shape)}` };
+      }
+      const forward = worstElement(await y.toArray(), want.data, c.tol);
+      if (forward && forward.ratio > 1) return { what, worst: forward.ratio, failure: `result ${describeMismatch(forward, want.shape, c.tol)}` };
+      if (!opts.needsGrad.some(Boolean)) return { what, worst: forward?.ratio ?? 0 };
+      const grads = await checkGradients(c, xs, ts, y, opts);
+      return { ...grads, what, worst: Math.max(forward?.ratio ?? 0, grads.worst) };
+    } catch (e) {
+      return { what, worst: Infinity, failure: `threw ${(e as Error).message}` };
+    }
+  });
+}
+
+/** Draws a call of op `name` from `random` and checks it, forward and (where the op has one) backward. */
+export function checkOp(name: OpName, random: Random): Promise<CheckResult> {
+  const sample = OP_CASES[name].draw(random);
+  const op = OPS[name] as unknown as (...args: unknown[]) => Tensor;
+  const differentiable = typeof OPS[name].spec.backward === 'function';
+  const candidates = sample.inputs.map((i) => differentiable && i.grad);
+  // mostly every input that can take a gradient, now and then a drawn subset (the rules' needsGrad paths)
+  const subset = random.int(0, 3) === 0 ? candidates.map((c) => c && random.int(0, 1) === 1) : candidates;
+  const needsGrad = subset.some(Boolean) ? subset : candidates;
+  const elements = (n: number) => (n <= FD_ELEMENTS ? [...Array(n).keys()] : [0, n - 1, ...random.ints(FD_ELEMENTS - 2, 0, n - 1)]);
+  return checkSample(sample, (ts) => op(...sample.args(ts)), { needsGrad, elements, describe: (ts) => describeCall(name, sample.args(ts)) });
+}
+
+/** Draws a call of update `name` from `random` and checks what it writes, and that it writes nothing else. */
+export function checkUpdate(name: UpdateName, random: Random): Promise<CheckResult> {
+  const sample = UPDATE_CASES[name].draw(random);
+  const update = UPDATES[name] as unknown as (...args: unknown[]) => void;
+  return scope(async () => {
+    const xs = sample.inputs.map(exact);
+    const ts = xs.map((x, k) => toTensor(x, sample.inputs[k]!.dtype, false));
+    const what = describeCall(name, sample.args(ts));
+    try {
+      const written = sample.reference(xs);
+      update(...sample.args(ts));
+      let worst = 0;
+      for (const [k, t] of ts.entries()) {
+        const { want, tol } = written.find((w) => w.input === k) ?? { want: xs[k]!, tol: EXACT };
+        const m = worstElement(await t.toArray(), want.data, tol);
+        if (!m) continue;
+        worst = Math.max(worst, m.ratio);
+        const role = written.some((w) => w.input === k) ? 'written' : 'left alone';
+        if (m.ratio > 1) return { what, worst, failure: `input ${k} (${t.describe()}, ${role}): ${describeMismatch(m, want.shape, tol)}` };
+      }
+      return { what, worst };
+    } catch (e) {
+      return { what, worst: Infinity, failure: `threw ${(e as Error).message}` };
+    }
+  });
+}
+
+/** Every entry of the op table with its check, ops then updates: what the tests and the doctor iterate. */
+export const CHECKS: { name: OpName | UpdateName; check: (random: Random) => Promise<CheckResult> }[] = [
+  ...(Object.keys(OPS) as OpName[]).map((name) => ({ name, check: (r: Random) => checkOp(name, r) })),
+  ...(Object.keys(UPDATES) as UpdateName[]).map((name) => ({ name, check: (r: Random) => checkUpdate(name, r) })),
+];

@@ -1,0 +1,195 @@
+// The Tensor users see, in this one file: the tensor core (src/tensor/tensor.ts) with every op of
+// the table as a method, each a one-line call into it; and the ops and creation functions typed to
+// return it. The layers below (kernels, tensor, autograd, the ops themselves) see the core, which
+// has no op methods: none of them can call one, and a module above gets the methods only by
+// importing them from here (or the package root), so the compiler sees every dependency.
+import { backward } from '../autograd/backward.js';
+import { defineOp as defineCoreOp, type OpContext as CoreOpContext, type OpSpec as CoreOpSpec } from '../autograd/op.js';
+import * as create from '../tensor/create.js';
+import type { Shape } from '../tensor/shape.js';
+import { Tensor as Core, type DType } from '../tensor/tensor.js';
+import type { TensorOrScalar } from './elementwise.js';
+import type { MatmulOptions } from './matmul.js';
+import type { Axes } from './reduce.js';
+import { transpose as transposeCore } from './shape.js';
+import { OPS, type OpName } from './table.js';
+
+export type { Axes, DType, MatmulOptions, Shape, TensorOrScalar };
+
+export interface Tensor extends Core {
+  grad: Tensor | null;
+  /** A new tensor sharing this one's storage under another shape of the same size. */
+  view(shape: Shape): Tensor;
+
+  // ---- autograd -------------------------------------------------------------------------------
+  /** Backpropagates from this tensor (a scalar, or pass its gradient); leaves get `.grad`. */
+  backward(grad?: Tensor): void;
+  /** The same data, cut from the graph. */
+  detach(): Tensor;
+  /** Sets requiresGrad (float32 only) and returns this, for chaining. */
+  requiresGrad_(on?: boolean): Tensor;
+
+  // ---- elementwise ----------------------------------------------------------------------------
+  neg(): Tensor;
+  exp(): Tensor;
+  log(): Tensor;
+  sqrt(): Tensor;
+  /** 1 / sqrt(x) */
+  rsqrt(): Tensor;
+  tanh(): Tensor;
+  /** max(x, 0), NaN kept */
+  relu(): Tensor;
+  /** Exact (erf) GELU, as PyTorch's nn.GELU() */
+  gelu(): Tensor;
+  /** GPT-2's tanh approximation of GELU */
+  geluTanh(): Tensor;
+  /** this + other, broadcasting; numbers allowed */
+  add(other: TensorOrScalar): Tensor;
+  sub(other: TensorOrScalar): Tensor;
+  mul(other: TensorOrScalar): Tensor;
+  div(other: TensorOrScalar): Tensor;
+  pow(exponent: TensorOrScalar): Tensor;
+  /** Elementwise maximum; NaN propagates, as torch.maximum */
+  maximum(other: TensorOrScalar): Tensor;
+  /** 1.0 where equal, 0.0 elsewhere (float32 or int32 operands of one dtype) */
+  eq(other: TensorOrScalar): Tensor;
+  ne(other: TensorOrScalar): Tensor;
+  lt(other: TensorOrScalar): Tensor;
+  le(other: TensorOrScalar): Tensor;
+  gt(other: TensorOrScalar): Tensor;
+  ge(other: TensorOrScalar): Tensor;
+
+  // ---- reductions and shapes ------------------------------------------------------------------
+  /** Sum over `axes` (all by default). */
+  sum(axes?: Axes, keepdim?: boolean): Tensor;
+  mean(axes?: Axes, keepdim?: boolean): Tensor;
+  /** IEEE max over `axes`: NaN if any reduced element is NaN. */
+  max(axes?: Axes, keepdim?: boolean): Tensor;
+  /** Index (int32) of the first maximum along `axis`, or into the flattened tensor. */
+  argmax(axis?: number, keepdim?: boolean): Tensor;
+  /** This broadcast to `shape` (materialised). */
+  expand(shape: Shape): Tensor;
+  /** Same data, another shape (one dimension may be -1); free. */
+  reshape(shape: Shape): Tensor;
+  /** Out dim k is this tensor's dim dims[k]. */
+  permute(dims: readonly number[]): Tensor;
+  /** Swaps two dims (the last two by default). */
+  transpose(d0?: number, d1?: number): Tensor;
+  /** Elements [start, end) along `axis`, Python-style bounds. */
+  slice(axis: number, start?: number, end?: number): Tensor;
+  /** This converted to `dtype`. */
+  astype(dtype: DType): Tensor;
+
+  // ---- neural-network ops ---------------------------------------------------------------------
+  /** op(this) · op(other) over the last two dims, batch dims broadcast (NumPy's matmul). */
+  matmul(other: Tensor, opts?: MatmulOptions): Tensor;
+  /** Rows of this [V, C] table at int32 `ids`: [...ids.shape, C]. */
+  embedding(ids: Tensor): Tensor;
+  /** Inverted dropout with drop probability p, reproducible from `seed`. */
+  dropout(p: number, seed: number, training?: boolean): Tensor;
+  softmax(axis?: number): Tensor;
+  logSoftmax(axis?: number): Tensor;
+  /** Normalised over the last axis, then * weight + bias. */
+  layerNorm(weight: Tensor, bias?: Tensor | null, eps?: number): Tensor;
+  /** gelu(this + bias), bias along the last axis. */
+  biasGelu(bias: Tensor): Tensor;
+}
+
+type Methods = Omit<Tensor, keyof Core>;
+
+const methods: Methods & ThisType<Tensor> = {
+  backward(grad) { backward(this, grad); },
+  detach() { return this.view(this.shape); },
+  requiresGrad_(on = true) {
+    if (on && this.dtype !== 'float32') throw new Error(`requiresGrad: only float32 tensors can require grad, got ${this.describe()}`);
+    this.requiresGrad = on;
+    return this;
+  },
+  neg() { return ops.neg(this); },
+  exp() { return ops.exp(this); },
+  log() { return ops.log(this); },
+  sqrt() { return ops.sqrt(this); },
+  rsqrt() { return ops.rsqrt(this); },
+  tanh() { return ops.tanh(this); },
+  relu() { return ops.relu(this); },
+  gelu() { return ops.gelu(this); },
+  geluTanh() { return ops.geluTanh(this); },
+  add(other) { return ops.add(this, other); },
+  sub(other) { return ops.sub(this, other); },
+  mul(other) { return ops.mul(this, other); },
+  div(other) { return ops.div(this, other); },
+  pow(exponent) { return ops.pow(this, exponent); },
+  maximum(other) { return ops.maximum(this, other); },
+  eq(other) { return ops.eq(this, other); },
+  ne(other) { return ops.ne(this, other); },
+  lt(other) { return ops.lt(this, other); },
+  le(other) { return ops.le(this, other); },
+  gt(other) { return ops.gt(this, other); },
+  ge(other) { return ops.ge(this, other); },
+  sum(axes, keepdim) { return ops.sum(this, axes, keepdim); },
+  mean(axes, keepdim) { return ops.mean(this, axes, keepdim); },
+  max(axes, keepdim) { return ops.max(this, axes, keepdim); },
+  argmax(axis, keepdim) { return ops.argmax(this, axis, keepdim); },
+  expand(shape) { return ops.expand(this, shape); },
+  reshape(shape) { return ops.reshape(this, shape); },
+  permute(dims) { return ops.permute(this, dims); },
+  transpose(d0, d1) { return transpose(this, d0, d1); },
+  slice(axis, start, end) { return ops.slice(this, axis, start, end); },
+  astype(dtype) { return ops.cast(this, dtype); },
+  matmul(other, opts) { return ops.matmul(this, other, opts); },
+  embedding(ids) { return ops.embedding(this, ids); },
+  dropout(p, seed, training) { return ops.dropout(this, p, seed, training); },
+  softmax(axis) { return ops.softmax(this, axis); },
+  logSoftmax(axis) { return ops.logSoftmax(this, axis); },
+  layerNorm(weight, bias, eps) { return ops.layerNorm(this, weight, bias, eps); },
+  biasGelu(bias) { return ops.biasGelu(this, bias); },
+};
+for (const [name, fn] of Object.entries(methods)) Object.defineProperty(Core.prototype, name, { value: fn, writable: true, configurable: true });
+
+/** A table entry called by users: the same arguments, the result typed as this module's Tensor. */
+type Lifted<F> = F extends (...args: infer P) => Core ? (...args: P) => Tensor : never;
+type LiftedAll<T> = { [K in keyof T]: Lifted<T[K]> };
+
+/** Every op of the table, returning this module's Tensor. */
+export const ops = OPS as unknown as LiftedAll<typeof OPS>;
+export type { OpName };
+export const {
+  neg, exp, log, sqrt, rsqrt, tanh, relu, gelu, geluTanh,
+  add, sub, mul, div, pow, maximum, eq, ne, lt, le, gt, ge, where,
+  expand, sumTo, sum, mean, max, argmax, reshape, permute, slice, concat, cast,
+  matmul, embedding, dropout, softmax, logSoftmax, layerNorm, crossEntropy, causalAttention, biasGelu,
+} = ops;
+/** The table itself (entries with their specs), for code that iterates the ops: src/check, tests. */
+export { OPS, UPDATES, type UpdateName } from './table.js';
+export { adamw, type AdamWHyper } from './adamw.js';
+export { gradNorm } from './grad-norm.js';
+export { watchNonFinite } from './finite.js';
+
+/** Swaps two dims (the last two by default): a permute. */
+export const transpose = transposeCore as Lifted<typeof transposeCore>;
+
+// ---- creating tensors -------------------------------------------------------------------------
+/** The Tensor class (for `instanceof` and Tensor.empty), typed as this module's Tensor. */
+export const Tensor = Core as unknown as {
+  new (...args: ConstructorParameters<typeof Core>): Tensor;
+  prototype: Tensor;
+  /** An uninitialised tensor; `label` names its buffer in GPU error messages. */
+  empty(shape: Shape, dtype?: DType, label?: string): Tensor;
+};
+export const tensor = create.tensor as Lifted<typeof create.tensor>;
+export const full = create.full as Lifted<typeof create.full>;
+export const zeros = create.zeros as Lifted<typeof create.zeros>;
+export const ones = create.ones as Lifted<typeof create.ones>;
+export const zerosLike = create.zerosLike as Lifted<typeof create.zerosLike>;
+export const onesLike = create.onesLike as Lifted<typeof create.onesLike>;
+export const arange = create.arange as Lifted<typeof create.arange>;
+export const rand = create.rand as Lifted<typeof create.rand>;
+export const randn = create.randn as Lifted<typeof create.randn>;
+
+// ---- ops of your own --------------------------------------------------------------------------
+/** An op's entry as its code sees tensors: with their methods. */
+export type OpSpec<A extends unknown[]> = CoreOpSpec<A, Tensor>;
+export type OpContext = CoreOpContext<Tensor>;
+
+/** Defines an op of your own, forward and backward together (see src/autograd/op.ts). */
+export const defineOp = defineCoreOp as unknown as <A extends unknown[]>(spec: OpSpec<A>) => (...args: A) => Tensor;

@@ -1,0 +1,33 @@
+// gradNorm: the global L2 norm of a list of gradients and the clipping factor
+// min(1, maxNorm / (norm + 1e-6)) (PyTorch's clip_grad_norm_), written into two 0-d tensors that
+// stay on the GPU: an optimizer multiplies by the factor inside its own step, so clipping never
+// waits for a readback. Sums of squares in one dispatch per group of gradients, one for the rest.
+import { NOT_DIFFERENTIABLE } from '../autograd/op.js';
+import { gradNormGroupSize, launchClipScale, launchGradSumSquares } from '../kernels/wgsl/grad-norm.js';
+import { assertShape } from '../tensor/check.js';
+import { Tensor } from '../tensor/tensor.js';
+import { defineUpdate } from './update.js';
+
+const F32 = ['float32'] as const;
+const F32_MAX = 3.4028234663852886e38;
+
+/** norm = sqrt(sum of every gradient's squares); scale = the clipping factor, exactly 1 for maxNorm Infinity. */
+export const gradNorm = defineUpdate({
+  name: 'gradNorm',
+  dtypes: { grads: F32, maxNorm: null, norm: F32, scale: F32 },
+  run(grads: readonly Tensor[], maxNorm: number, norm: Tensor, scale: Tensor) {
+    const parts = grads.flatMap((g) => (g.size ? [{ buffer: g.buffer(), size: g.size }] : []));
+    const group = gradNormGroupSize();
+    const partial = Tensor.empty([Math.max(1, parts.length)], 'float32', 'gradNorm'); // every slot read is written
+    for (let i = 0; i < parts.length; i += group) launchGradSumSquares(parts.slice(i, i + group), partial.buffer(), i);
+    launchClipScale(partial.buffer(), parts.length, maxNorm < F32_MAX ? maxNorm : null, norm.buffer(), scale.buffer()); // beyond f32: no limit
+    partial.dispose();
+    return [norm, scale];
+  },
+  check([, maxNorm, norm, scale]) {
+    if (!(maxNorm > 0)) throw new Error(`gradNorm: maxNorm must be > 0, got ${maxNorm}`);
+    assertShape('gradNorm', norm, [], 'norm');
+    assertShape('gradNorm', scale, [], 'scale');
+  },
+  backward: NOT_DIFFERENTIABLE,
+});

@@ -1,0 +1,50 @@
+// The op table: every op of the engine, one entry each (name, the dtypes its tensor arguments
+// take, shape rule, forward launch, backward rule or NOT_DIFFERENTIABLE; see src/autograd/op.ts),
+// and the in-place updates (src/ops/update.ts). src/check/cases must give each entry a float64
+// reference and a way to draw valid arguments, or the build fails; test/ops.test.ts and
+// `gpt doctor --check` run them all. Adding an op is an entry in its family's file, a line here,
+// its kernel file and its case.
+import type { Op } from '../autograd/op.js';
+import { adamw } from './adamw.js';
+import { causalAttention } from './attention.js';
+import { biasGelu } from './bias-gelu.js';
+import { expand, sumTo } from './broadcast.js';
+import { cast } from './cast.js';
+import { crossEntropy } from './cross-entropy.js';
+import { dropout } from './dropout.js';
+import {
+  add, div, eq, exp, ge, gelu, geluTanh, gt, le, log, lt, maximum, mul, ne, neg, pow, relu, rsqrt, sqrt, sub, tanh, where,
+} from './elementwise.js';
+import { watchNonFinite } from './finite.js';
+import { embedding } from './gather.js';
+import { gradNorm } from './grad-norm.js';
+import { layerNorm } from './layernorm.js';
+import { matmul } from './matmul.js';
+import { argmax, max, mean, sum } from './reduce.js';
+import { concat, permute, reshape, slice } from './shape.js';
+import { logSoftmax, softmax } from './softmax.js';
+import type { Update } from './update.js';
+
+// `any`: each entry keeps its own argument types (OPS.add takes what `add` takes)
+type AnyOp = Op<any, any>;
+type AnyUpdate = Update<any>;
+
+export const OPS = {
+  // elementwise (src/ops/elementwise.ts)
+  neg, exp, log, sqrt, rsqrt, tanh, relu, gelu, geluTanh,
+  add, sub, mul, div, pow, maximum,
+  eq, ne, lt, le, gt, ge,
+  where,
+  // broadcasting (broadcast.ts), reductions (reduce.ts), shapes (shape.ts)
+  expand, sumTo,
+  sum, mean, max, argmax,
+  reshape, permute, slice, concat,
+  cast,
+  // linear algebra and the fused ops of a transformer
+  matmul, embedding, dropout, softmax, logSoftmax, layerNorm, crossEntropy, causalAttention, biasGelu,
+} satisfies Record<string, AnyOp>;
+
+export const UPDATES = { adamw, gradNorm, watchNonFinite } satisfies Record<string, AnyUpdate>;
+
+export type OpName = keyof typeof OPS;
+export type UpdateName = keyof typeof UPDATES;

@@ -1,0 +1,65 @@
+// Every entry of the op table (src/ops/table.ts) under every kernel variant this adapter runs:
+// fast-check draws calls from the entry's case (src/check/cases/), and src/check's runner compares
+// the result with the float64 reference and, for a differentiable op, the gradients with finite
+// differences of it. An op added to the table is tested here without a line changed (and cannot
+// be added without a case). The per-op test files keep what a drawn call cannot express.
+import fc from 'fast-check';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CHECKS, formatChecks, runChecks } from '../src/check/index.js';
+import { device } from '../src/index.js';
+import { profileVariants, setProfile } from '../src/kernels/profile.js';
+import { fcParams, randomFromGen, setupDevice } from './helpers.js';
+
+await setupDevice();
+
+/** Calls per entry and variant; each variant draws other ones (its own seed). */
+const SAMPLES = 8;
+
+describe.each(profileVariants().map((v, k) => ({ ...v, k })))('kernel variant $name', ({ name: variant, overrides, k }) => {
+  let liveBuffers = 0;
+  beforeAll(() => {
+    setProfile(overrides);
+    liveBuffers = device().memory().liveBuffers;
+  });
+  afterAll(() => setProfile(null));
+
+  it.each(CHECKS)('$name matches its float64 reference', async ({ check }) => {
+    const params = { ...fcParams(SAMPLES), seed: fcParams().seed! + k };
+    const run = await fc.check(
+      fc.asyncProperty(fc.gen(), async (g) => {
+        const result = await check(randomFromGen(g));
+        if (result.failure) throw new Error(`${variant} variant: ${result.what}: ${result.failure}`);
+      }),
+      params,
+    );
+    // the runner's message rather than fast-check's, which would print every drawn value
+    if (run.failed) throw new Error(`${(run.errorInstance as Error).message}\n(sample ${run.numRuns} of seed ${params.seed}: FC_SEED=${params.seed - k} replays it)`);
+  });
+
+  it('leaves no tensor behind', () => expect(device().memory().liveBuffers).toBe(liveBuffers));
+});
+
+describe('gpt doctor --check', () => {
+  it('runs every entry under every variant from a seed: a row each, printed as a table', async () => {
+    const rows = await runChecks({ samples: 1, seed: 7 });
+    expect(rows.length).toBe(CHECKS.length * profileVariants().length);
+    expect(rows.filter((r) => !r.ok)).toEqual([]);
+    const lines = formatChecks(rows);
+    expect(lines[0]).toMatch(/^op +adapter/);
+    expect(lines).toContainEqual(expect.stringMatching(/^matmul +\d\.\d{3}/));
+    expect(lines.at(-1)).toBe(`all ${rows.length} checks passed (${CHECKS.length} ops and updates x ${profileVariants().length} variants)`);
+  });
+
+  it('marks a failure in its cell and prints the call that failed', () => {
+    const lines = formatChecks([
+      { op: 'add', variant: 'gpu', samples: 2, worstError: 0.25, ok: true },
+      { op: 'add', variant: 'cpu', samples: 1, worstError: 3, ok: false, error: 'add(float32[2], float32[]): result element 1 is 2, expected 3' },
+    ]);
+    expect(lines).toEqual([
+      'op   gpu     cpu',
+      'add  0.250   FAIL',
+      'FAIL add (cpu): add(float32[2], float32[]): result element 1 is 2, expected 3',
+      '1 of 2 checks failed',
+    ]);
+  });
+});
