@@ -7,6 +7,7 @@ export default defineConfig({
     pool: 'forks',
     poolOptions: { forks: { maxForks: 2, minForks: 1, execArgv: ['--expose-gc'] } },
     testTimeout: 120_000,
+    env: { GPT_AUTOTUNE: '0' }, // deterministic kernel choices (src/kernels/autotune.ts)
     hookTimeout: 120_000,
   },
 });

@@ -6,6 +6,7 @@
 // for the GPU (ours: device().sync(); TF.js: submit + onSubmittedWorkDone; jax-js:
 // blockUntilReady, which also runs its lazily recorded work) and frees the outputs. jax-js is
 // lazy, so its outputs are all kept until `finish`, never dropped unrealised.
+import { autotuneSettled } from '../src/kernels/autotune.js';
 
 export type LibName = 'ours' | 'tfjs' | 'jax';
 export const LIBS: readonly LibName[] = ['ours', 'tfjs', 'jax'];
@@ -53,6 +54,7 @@ async function sample<T>(t: Timed<T>, iters: number): Promise<number> {
 export async function time<T>(t: Timed<T>, o: TimingOptions): Promise<Timing> {
   let last = NaN;
   for (let i = 0; i < Math.max(1, o.warmup); i++) last = await sample(t, 1);
+  await autotuneSettled(); // our kernels as tuned for these shapes during warm-up
   const iters = o.targetMs > 0 ? Math.max(1, Math.min(o.maxIters, Math.round(o.targetMs / Math.max(last, 1e-3)))) : 1;
   const samplesMs: number[] = [];
   for (let i = 0; i < Math.max(1, o.samples); i++) samplesMs.push(await sample(t, iters));

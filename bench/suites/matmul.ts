@@ -1,8 +1,7 @@
 // Matmul GFLOP/s: square sizes, the GPT linear layers of the nanoGPT-CPU config (B*T = 768 rows,
 // C = 128) and the batched attention products (B*NH = 48 heads, T = 64, HS = 32). Checked against
 // a float64 host product on a sample of output entries.
-import { matmul } from '../../src/ops/matmul.js';
-import { tensor } from '../../src/tensor/create.js';
+import { matmul, tensor } from '../../src/ops/index.js';
 import { oursCase, tfCase, jaxCase } from '../cases.js';
 import { na, pick, randomFloats, runCase, formatTol, type Context, type Row, type Tolerance } from '../harness.js';
 import type { Libs } from '../peers.js';
@@ -17,7 +16,7 @@ interface Shape {
 
 function shapes(ctx: Context): Shape[] {
   const square = (n: number): Shape => ({ name: `${n}x${n}x${n}`, batch: 1, M: n, K: n, N: n });
-  const sizes = ctx.smoke ? [256] : ctx.big ? [256, 512, 1024, 2048] : [256, 512, 1024];
+  const sizes = ctx.smoke ? [256] : ctx.big ? [256, 512, 1024, 2048, 4096] : [256, 512, 1024];
   return [
     ...sizes.map(square),
     { name: 'GPT c_attn [768x128]·[128x384]', batch: 1, M: 768, K: 128, N: 384 },

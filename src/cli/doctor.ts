@@ -2,6 +2,8 @@
 // there is none and how to fix it.
 import { adapterInfo, describeAdapter, type DeviceInfo } from '../device/device.js';
 import { getPlatform } from '../device/platform.js';
+import { doctorCheck } from '../check/index.js';
+import { detectProfile, type KernelProfile } from '../kernels/profile.js';
 
 const KEY_FEATURES = ['shader-f16', 'timestamp-query', 'subgroups'];
 
@@ -25,7 +27,7 @@ const HOW_TO_FIX = `How to fix:
   - A GPU: install its Vulkan driver (vulkaninfo should list it) and the Vulkan loader (libvulkan1).
   - Check with: vulkaninfo --summary (package vulkan-tools).`;
 
-export async function doctor(flags: { quiet?: boolean; oneLine?: boolean; json?: boolean }): Promise<number> {
+export async function doctor(flags: { quiet?: boolean; oneLine?: boolean; json?: boolean; check?: boolean }): Promise<number> {
   const { info, reason } = await findAdapter();
   if (!info) {
     if (!flags.quiet) console.error(`No WebGPU adapter found: ${reason}\n${HOW_TO_FIX}`);
@@ -50,7 +52,20 @@ export async function doctor(flags: { quiet?: boolean; oneLine?: boolean; json?:
   console.log(`  ${KEY_FEATURES.map((f) => `${f}: ${has(f)}`).join(', ')}`);
   if (info.subgroupSizes) console.log(`  subgroup size ${info.subgroupSizes[0]}${info.subgroupSizes[1] === info.subgroupSizes[0] ? '' : `-${info.subgroupSizes[1]}`} lanes`);
   console.log(`  features      ${info.features.join(' ')}`);
+  console.log('  kernel profile (which kernel family each op uses here; src/kernels/profile.ts)');
+  for (const line of describeProfile(detectProfile(info))) console.log(`    ${line}`);
   console.log('  limits');
   for (const [k, v] of Object.entries(info.limits)) console.log(`    ${k.padEnd(36)} ${v.toLocaleString('en-US')}`);
-  return 0;
+  if (!flags.check) return 0;
+  console.log('');
+  return (await doctorCheck((line) => console.log(line))) ? 0 : 1;
+}
+
+function describeProfile(p: KernelProfile): string[] {
+  const rows = p.rowLanes === 'by-rows' ? 'a lane per row from 256 rows, else 64 lanes' : `${p.rowLanes} lanes per row`;
+  return [
+    `matmul            ${p.matmul.tiled === 'texture' ? 'texture tiles (rgba32float operands)' : 'register-tiled buffers'}; one lane per output for <= ${p.matmul.skinnyRows} rows`,
+    `subgroup sharing  ${p.subgroupSharing ? 'yes (8-lane subgroupBroadcast in matmul and attention)' : 'no'}`,
+    `row kernels       ${rows}`,
+  ];
 }

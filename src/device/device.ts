@@ -324,6 +324,26 @@ export class Device {
     for (const b of this.toDestroy.splice(0)) b.destroy();
   }
 
+  /**
+   * GPU milliseconds of the dispatches `record` makes, each timed in a pass of its own; null where
+   * the adapter has no timestamp queries or a profile is being taken. For autotuning.
+   */
+  async timeDispatches(record: () => void): Promise<number | null> {
+    if (this.profiler || !this.gpu.features.has('timestamp-query')) return null;
+    this.flush();
+    const timer = new Profiler(this.gpu);
+    this.profiler = timer;
+    try {
+      record();
+      this.flush();
+    } finally {
+      this.profiler = null;
+    }
+    const kernels = await timer.report();
+    timer.destroy();
+    return kernels.reduce((ms, k) => ms + k.ms, 0);
+  }
+
   /** Starts timing every dispatch (needs the adapter's timestamp-query feature). */
   startProfiling(): void {
     if (!this.gpu.features.has('timestamp-query')) throw new Error('profiling needs the timestamp-query feature, which this adapter lacks');

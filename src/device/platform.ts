@@ -41,5 +41,51 @@ async function loadPlatform(): Promise<Platform> {
   for (const [k, v] of Object.entries(dawn.globals)) {
     if (!(k in globalThis)) (globalThis as Record<string, unknown>)[k] = v;
   }
-  return { name: 'node', gpu: dawn.create([]), backend: `dawn/${DAWN_BACKENDS[process.platform] ?? process.platform}` };
+  // Dawn rounds GPU timestamps to ~65 us unless told not to (a browser's guard against timing
+  // attacks): the profiler and the autotuner time kernels shorter than that on GPUs.
+  const gpu = dawn.create(['disable-dawn-features=timestamp_quantization']);
+  return { name: 'node', gpu, backend: `dawn/${DAWN_BACKENDS[process.platform] ?? process.platform}` };
+}
+
+/** A setting from the process environment (Node); undefined in browsers. */
+export function envSetting(name: string): string | undefined {
+  return typeof process !== 'undefined' ? process.env?.[name] : undefined;
+}
+
+// Small persistent files for the engine's own caches (autotuning results): in Node under the user's
+// cache directory ($XDG_CACHE_HOME or ~/.cache, then webgpu-gpt/; GPT_CACHE_DIR overrides), in
+// browsers in localStorage. A cache is optional: failures read as "nothing cached" and are not saved.
+const CACHE_PREFIX = 'webgpu-gpt:';
+
+async function nodeCacheDir(): Promise<{ fs: typeof import('node:fs/promises'); dir: string } | null> {
+  if (typeof process === 'undefined' || !process.versions?.node) return null;
+  const [fsName, pathName, osName] = ['node:fs/promises', 'node:path', 'node:os']; // computed: no browser bundle follows them
+  const fs = (await import(/* @vite-ignore */ fsName)) as typeof import('node:fs/promises');
+  const path = (await import(/* @vite-ignore */ pathName)) as typeof import('node:path');
+  const os = (await import(/* @vite-ignore */ osName)) as typeof import('node:os');
+  const base = envSetting('XDG_CACHE_HOME') || path.join(os.homedir(), '.cache');
+  return { fs, dir: envSetting('GPT_CACHE_DIR') || path.join(base, 'webgpu-gpt') };
+}
+
+export async function readCache(name: string): Promise<string | null> {
+  try {
+    const node = await nodeCacheDir();
+    if (!node) return globalThis.localStorage?.getItem(CACHE_PREFIX + name) ?? null;
+    return await node.fs.readFile(`${node.dir}/${name}`, 'utf8');
+  } catch {
+    return null;
+  }
+}
+
+export async function writeCache(name: string, text: string): Promise<void> {
+  try {
+    const node = await nodeCacheDir();
+    if (!node) return globalThis.localStorage?.setItem(CACHE_PREFIX + name, text);
+    await node.fs.mkdir(node.dir, { recursive: true });
+    const temp = `${node.dir}/.${name}.${process.pid}.tmp`;
+    await node.fs.writeFile(temp, text);
+    await node.fs.rename(temp, `${node.dir}/${name}`); // readers see the old file or the new one
+  } catch {
+    // not cached this time
+  }
 }

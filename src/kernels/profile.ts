@@ -8,6 +8,9 @@
 //                     ('texture'); GPUs run the register-tiled buffer kernel ('buffer').
 //   matmul.skinnyRows products with at most this many rows per batch (decoding one token at a time)
 //                     take a lane per output element.
+//   matmul.tiles,     the buffer family's tile size and K splits per product (matmulTiling): large
+//   matmul.splits     128x128 tiles when there are enough of them to fill a GPU, else 64x64 tiles,
+//                     and split-K when even those leave it idle ('auto'; tests and benchmarks force).
 //   subgroupSharing   on CPU adapters whose subgroups are exactly 8 lanes (one 256-bit SIMD
 //                     instruction on llvmpipe), the texture matmul and attention share loads with
 //                     subgroupBroadcast; GPUs keep the kernels tuned for them.
@@ -15,9 +18,10 @@
 //                     and a tree reduction on GPUs; CPU adapters give a row one lane, without
 //                     barriers, once there are at least 256 rows to keep their threads busy.
 import { device, type DeviceInfo } from '../device/device.js';
+import { TILES, type TileName } from './wgsl/matmul-tiled.js';
 
 export interface KernelProfile {
-  matmul: { tiled: 'texture' | 'buffer'; skinnyRows: number };
+  matmul: { tiled: 'texture' | 'buffer'; skinnyRows: number; tiles: 'auto' | TileName; splits: 'auto' | number };
   subgroupSharing: boolean;
   rowLanes: 'by-rows' | 1 | 64;
 }
@@ -40,7 +44,7 @@ export function canShareSubgroups(info: DeviceInfo): boolean {
 export function detectProfile(info: DeviceInfo): KernelProfile {
   const cpu = info.isFallbackAdapter;
   return {
-    matmul: { tiled: isMesaCpuDriver(info) ? 'texture' : 'buffer', skinnyRows: 4 },
+    matmul: { tiled: isMesaCpuDriver(info) ? 'texture' : 'buffer', skinnyRows: 4, tiles: 'auto', splits: 'auto' },
     subgroupSharing: cpu && canShareSubgroups(info),
     rowLanes: cpu ? 'by-rows' : 64,
   };
@@ -92,3 +96,36 @@ export function profileVariants(): ProfileVariant[] {
     return !seen.has(key) && seen.add(key);
   });
 }
+
+/** Workgroups that keep a large GPU busy (an H200 has 132 multiprocessors): what tiles and splits aim for. */
+const BUSY_WORKGROUPS = 512;
+/** K per split at least: below it the partial sums cost more than the parallelism brings. */
+const MIN_SPLIT_K = 256;
+const MAX_SPLITS = 16;
+
+export interface MatmulTiling {
+  tiles: TileName;
+  splits: number;
+}
+
+/** The default tile size and K splits of the buffer matmul family for `batch` products of M x K · K x N. */
+export function matmulTiling(M: number, N: number, K: number, batch: number): MatmulTiling {
+  const { tiles, splits } = profile().matmul;
+  const count = (t: TileName) => Math.ceil(M / TILES[t].bm) * Math.ceil(N / TILES[t].bn) * batch;
+  const chosen = tiles !== 'auto' ? tiles : count('large') >= BUSY_WORKGROUPS / 4 ? 'large' : 'small';
+  if (splits !== 'auto') return { tiles: chosen, splits };
+  const wanted = Math.round(BUSY_WORKGROUPS / count(chosen));
+  return { tiles: chosen, splits: Math.max(1, Math.min(MAX_SPLITS, wanted, maxSplits(K))) };
+}
+
+/** The splits worth trying for a depth K: each split gets MIN_SPLIT_K at least. */
+export const maxSplits = (K: number) => Math.max(1, Math.min(MAX_SPLITS, Math.floor(K / MIN_SPLIT_K)));
+
+/** Every tiling worth measuring for a product of depth K (autotuning candidates). */
+export function matmulTilings(K: number): MatmulTiling[] {
+  const splits = [1, 2, 4, 8, 16].filter((s) => s <= maxSplits(K));
+  return (Object.keys(TILES) as TileName[]).flatMap((tiles) => splits.map((s) => ({ tiles, splits: s })));
+}
+
+/** Whether the tiling of buffer matmuls is the profile's to choose (then autotuning may refine it). */
+export const matmulTilingIsAuto = () => profile().matmul.tiles === 'auto' && profile().matmul.splits === 'auto';

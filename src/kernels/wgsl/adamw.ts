@@ -8,11 +8,18 @@
 // and bit k of `decay` says whether parameter k is decayed. WGSL cannot index bindings, so each
 // parameter is a binding of its own and a switch picks it. bc1 = 1 - b1^t, bc2 = 1 - b2^t come
 // precomputed. 1-D grid of 256-lane workgroups over the group's elements.
+import { device } from '../../device/device.js';
 import { Kernel, perElement, grid1d, variants } from '../kernel.js';
 
 const WG = 256;
 /** Parameters per dispatch at most (the `ends` param is a `dims`, 8 entries). */
-export const MAX_GROUP = 8;
+const MAX_GROUP = 8;
+
+/** Parameters one dispatch can update on this adapter: each needs two bindings beside gscale, m and v. */
+export function adamwGroupSize(): number {
+  const bindings = device().info.limits.maxStorageBuffersPerShaderStage ?? 8;
+  return Math.max(1, Math.min(MAX_GROUP, Math.floor((bindings - 3) / 2)));
+}
 
 const adamwKernel = variants((group: number) => {
   const idx = Array.from({ length: group }, (_, k) => k);
@@ -65,13 +72,13 @@ export interface AdamWGroupMember {
   decay: boolean;
 }
 
-/** One dispatch updating `members` (at most MAX_GROUP), whose moments start at `mvBase` in m and v. */
+/** One dispatch updating `members` (at most adamwGroupSize()), whose moments start at `mvBase` in m and v. */
 export function launchAdamW(
   members: AdamWGroupMember[],
   moments: { m: GPUBuffer; v: GPUBuffer; mvBase: number; gscale: GPUBuffer },
   h: AdamWHyper,
 ): void {
-  if (members.length > MAX_GROUP) throw new Error(`adamw: ${members.length} parameters in one group, at most ${MAX_GROUP}`);
+  if (members.length > adamwGroupSize()) throw new Error(`adamw: ${members.length} parameters in one group, at most ${adamwGroupSize()}`);
   const k = adamwKernel(members.length);
   const ends: number[] = [];
   let n = 0;

@@ -6,12 +6,19 @@
 //     min(1, maxNorm / (norm + 1e-6)) as PyTorch's clip_grad_norm_, or exactly 1 when `clip` is 0
 //     (no limit: a uniform cannot hold Infinity, and FLT_MAX / FLT_MAX is 0 on GPUs that divide
 //     by multiplying with a flushed reciprocal); one lane.
-// Called by src/optim/clip.ts.
+// Called by src/ops/grad-norm.ts.
+import { device } from '../../device/device.js';
 import { Kernel, variants } from '../kernel.js';
 
 const WG = 256;
 /** Tensors per grad_sumsq dispatch at most (their sizes travel in a `dims` param, 8 entries). */
-export const MAX_GROUP = 8;
+const MAX_GROUP = 8;
+
+/** Gradients one grad_sumsq dispatch can sum on this adapter (one binding each, beside `partial`). */
+export function gradNormGroupSize(): number {
+  const bindings = device().info.limits.maxStorageBuffersPerShaderStage ?? 8;
+  return Math.max(1, Math.min(MAX_GROUP, bindings - 1));
+}
 
 const sumsqKernel = variants((group: number) => {
   const idx = Array.from({ length: group }, (_, k) => k);
@@ -61,7 +68,7 @@ fn main() {
 
 /** partial[base + k] = sum of squares of grads[k] (at most MAX_GROUP of them, with their sizes). */
 export function launchGradSumSquares(grads: { buffer: GPUBuffer; size: number }[], partial: GPUBuffer, base: number): void {
-  if (grads.length > MAX_GROUP) throw new Error(`grad_sumsq: ${grads.length} tensors in one group, at most ${MAX_GROUP}`);
+  if (grads.length > gradNormGroupSize()) throw new Error(`grad_sumsq: ${grads.length} tensors in one group, at most ${gradNormGroupSize()}`);
   sumsqKernel(grads.length).launch([...grads.map((g) => g.buffer), partial], { base, sizes: grads.map((g) => g.size) }, [grads.length, 1, 1]);
 }
 

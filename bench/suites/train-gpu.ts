@@ -1,0 +1,56 @@
+// GPU-sized training steps, ours only: nanoGPT's Shakespeare-char GPU recipe (L6 NH6 C384 T256 B64)
+// and a GPT-2-small-shaped transformer (L12 NH12 C768 T1024 B8), both with the 65-character
+// vocabulary, in ms/step and tokens/s, plus the GPU time per kernel of one step (timestamp
+// queries) to show where a step goes. Skipped on CPU adapters unless asked for with
+// `--only train-gpu` (a step takes minutes there).
+import { device } from '../../src/device/device.js';
+import { TRAIN_DEFAULTS, Trainer, type TrainConfig } from '../../src/gpt/trainer.js';
+import { Generator } from '../../src/tensor/generator.js';
+import { na, time, type Context, type Row } from '../harness.js';
+
+const CONFIGS: { name: string; cfg: Partial<TrainConfig> }[] = [
+  { name: 'L6 NH6 C384 T256 B64', cfg: { nLayer: 6, nHead: 6, nEmbd: 384, blockSize: 256, batchSize: 64 } },
+  { name: 'L12 NH12 C768 T1024 B8', cfg: { nLayer: 12, nHead: 12, nEmbd: 768, blockSize: 1024, batchSize: 8 } },
+];
+const V = 65;
+const TOP_KERNELS = 8;
+
+export async function trainGpuSuite(ctx: Context, asked: boolean): Promise<Row[]> {
+  const skip = device().info.isFallbackAdapter && !asked;
+  const rows: Row[] = [];
+  for (const { name, cfg: shape } of CONFIGS) {
+    const cfg: TrainConfig = { ...TRAIN_DEFAULTS, ...shape, warmupIters: 0 };
+    const label = `GPU config ${name} V${V} fwd+bwd+clip+AdamW`;
+    if (skip) {
+      rows.push({ family: 'train step', name: label, unit: 'ms/step', cells: { ours: na('CPU adapter: --only train-gpu runs it'), tfjs: na('ours only'), jax: na('ours only') } });
+      continue;
+    }
+    const rng = new Generator(3);
+    const ids = Int32Array.from({ length: 4 * cfg.blockSize * cfg.batchSize + 1000 }, () => rng.nextInt(V));
+    const n = Math.floor(ids.length * 0.9);
+    const trainer = new Trainer(cfg, { train: ids.slice(0, n), val: ids.slice(n), vocabSize: V });
+    ctx.log(`train step ${label} (${(trainer.model.numParams() / 1e6).toFixed(1)}M parameters, random tokens)`);
+    const timing = { ...ctx.timing, targetMs: 0, maxIters: 1, samples: ctx.smoke ? 1 : Math.max(ctx.timing.samples, 10) };
+    const t = await time({ iteration: () => trainer.trainStep(true), finish: async () => {} }, timing);
+    const tokens = cfg.batchSize * cfg.blockSize;
+    rows.push({
+      family: 'train step',
+      name: label,
+      unit: 'ms/step',
+      work: tokens,
+      cells: { ours: { ms: t.ms, samplesMs: t.samplesMs, itersPerSample: 1, maxAbsErr: 0 }, tfjs: na('ours only'), jax: na('ours only') },
+    });
+    ctx.log(`  ours: ${t.ms.toFixed(1)} ms/step (${Math.round((tokens * 1000) / t.ms)} tok/s)`);
+    if (device().info.features.includes('timestamp-query')) {
+      device().startProfiling();
+      await trainer.trainStep(true);
+      const kernels = await device().stopProfiling();
+      const total = kernels.reduce((s, k) => s + k.ms, 0);
+      const top = kernels.slice(0, TOP_KERNELS).map((k) => `${k.name} ${((100 * k.ms) / total).toFixed(0)}%`).join(', ');
+      rows.push({ family: 'train step', name: `${name}: GPU time per step (kernels)`, unit: 'info', cells: { ours: { text: `${total.toFixed(1)} ms: ${top}` }, tfjs: na('ours only'), jax: na('ours only') } });
+    }
+    trainer.dispose();
+    trainer.model.dispose();
+  }
+  return rows;
+}

@@ -1,0 +1,95 @@
+// Autotuning: which variant of a kernel family runs a given problem (a matmul's shape) fastest on
+// this adapter, found by measuring. The first use of a problem runs the profile's default and
+// queues a measurement: each candidate a few times on scratch buffers, GPU time from timestamp
+// queries, within a budget. Later uses take the fastest. Winners persist per adapter (platform.ts
+// readCache/writeCache: a JSON file in the user's cache directory, or localStorage), so later runs
+// start tuned. Candidates compute the same products, so tuning changes results at most by float32
+// reassociation (split-K). Off (defaults only) with GPT_AUTOTUNE=0, as the tests run, or
+// setAutotune(false).
+import { device } from '../device/device.js';
+import { envSetting, readCache, writeCache } from '../device/platform.js';
+
+const CACHE_FILE = 'autotune.json';
+/** Runs of each candidate per measurement; the fastest counts (the first may include compilation). */
+const RUNS = 3;
+/** GPU time one measurement may spend, all candidates together. */
+const BUDGET_MS = 200;
+
+export interface Tunable<C> {
+  /** The family and problem, e.g. `matmul 384x1152x16384 tb`: one winner per key and adapter. */
+  key: string;
+  fallback: C;
+  candidates: readonly C[];
+  /** Scratch inputs for one candidate and a function recording one run, then a way to free them. */
+  prepare(candidate: C): { run: () => void; dispose: () => void };
+}
+
+let enabled = envSetting('GPT_AUTOTUNE') !== '0';
+let winners: Map<string, unknown> | null = null; // adapter-scoped; loaded on first use
+let loading: Promise<void> | null = null;
+const queued = new Set<string>();
+let queue: Promise<void> = Promise.resolve();
+
+/** Turns tuning on or off (off: every problem gets the profile's default). */
+export function setAutotune(on: boolean): void {
+  enabled = on;
+}
+
+const adapterKey = () => {
+  const i = device().info;
+  return [i.vendor, i.architecture, i.device, i.description, i.backend].join('|');
+};
+
+/** The candidate to run for `t`: its tuned winner when known, else the fallback (and a measurement is queued). */
+export function tuned<C>(t: Tunable<C>): C {
+  if (!enabled || t.candidates.length < 2) return t.fallback;
+  if (!winners) {
+    loading ??= load();
+    return t.fallback;
+  }
+  const key = `${adapterKey()} ${t.key}`;
+  if (winners.has(key)) return winners.get(key) as C;
+  if (!queued.has(key)) {
+    queued.add(key);
+    queue = queue.then(() => measure(key, t)).catch(() => undefined);
+  }
+  return t.fallback;
+}
+
+/** Resolves when every queued measurement is done (tests, benchmarks). */
+export async function autotuneSettled(): Promise<void> {
+  await loading;
+  await queue;
+}
+
+async function load(): Promise<void> {
+  let saved: Record<string, unknown> = {};
+  try {
+    saved = JSON.parse((await readCache(CACHE_FILE)) ?? '{}') as Record<string, unknown>;
+  } catch {
+    // a damaged cache is an empty one
+  }
+  winners = new Map(Object.entries(saved));
+}
+
+async function measure<C>(key: string, t: Tunable<C>): Promise<void> {
+  let best: { candidate: C; ms: number } | null = null;
+  let spent = 0;
+  for (const candidate of t.candidates) {
+    if (spent > BUDGET_MS) break;
+    const scratch = t.prepare(candidate);
+    try {
+      for (let i = 0; i < RUNS; i++) {
+        const ms = await device().timeDispatches(scratch.run);
+        if (ms === null) return; // no timestamps here: keep the defaults
+        spent += ms;
+        if (!best || ms < best.ms) best = { candidate, ms };
+      }
+    } finally {
+      scratch.dispose();
+    }
+  }
+  if (!best) return;
+  winners!.set(key, best.candidate);
+  await writeCache(CACHE_FILE, JSON.stringify(Object.fromEntries(winners!), null, 1));
+}
