@@ -5,7 +5,7 @@
 //   jax-js: fn is jit-compiled (its idiomatic fast path), waits with blockUntilReady
 import { device } from '../src/device/device.js';
 import { scope } from '../src/tensor/scope.js';
-import type { Tensor } from '../src/tensor/tensor.js';
+import { type Tensor } from '../src/ops/index.js';
 import type { LibCase } from './harness.js';
 import { tfSync, type Jax, type TF } from './peers.js';
 

@@ -3,12 +3,15 @@
 // val loss of 1.88 for it. Prints progress, the final val loss, wall time and tokens/s, and
 // writes bench/results/shakespeare-char.json. Usage: npm run bench:parity [-- --max-iters N --seed S]
 // The eval_iters-20 estimate (12 x 20 random blocks) is noisy; the final model's loss over the
-// whole val split (every position once, in 64-token windows) is reported beside it.
+// whole val split (every position once, in 64-token windows) is reported beside it. The run's
+// log goes to bench/results/shakespeare-char.log.jsonl, for `npx gpt plot`.
+import { randomUUID } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { initDevice } from '../src/device/device.js';
 import { CharTokenizer } from '../src/gpt/tokenizer/index.js';
 import { TRAIN_DEFAULTS, Trainer } from '../src/gpt/trainer.js';
 import { noGrad, scope, tensor } from '../src/index.js';
+import { RunLog } from '../src/node/run-log.js';
 
 const args = process.argv.slice(2);
 const flag = (name: string) => {
@@ -25,14 +28,20 @@ const n = Math.floor(ids.length * 0.9);
 const dev = await initDevice();
 console.log(`adapter: ${dev.info.description} (${dev.info.backend}); vocab ${tok.vocabSize}, train ${n}, val ${ids.length - n}`);
 
+const results = `bench/results/shakespeare-char${cfg.seed === TRAIN_DEFAULTS.seed ? '' : `-seed${cfg.seed}`}`;
+const log = await RunLog.open(`${results}.log.jsonl`, randomUUID());
 const trainer = new Trainer(cfg, { train: ids.slice(0, n), val: ids.slice(n), vocabSize: tok.vocabSize });
 console.log(`model: ${(trainer.model.numParams() / 1e6).toFixed(2)}M parameters`);
 const t0 = performance.now();
 let lastVal = NaN;
 const evals: { step: number; train: number; val: number }[] = [];
 await trainer.run({
-  onLog: (l) => console.log(`step ${l.step}: loss ${l.loss.toFixed(4)}, ${l.ms.toFixed(0)} ms/step, ${Math.round(l.tokensPerSec)} tok/s`),
-  onEval: (l) => {
+  onLog: async (l) => {
+    await log.step(l);
+    console.log(`step ${l.step}: loss ${l.loss.toFixed(4)}, ${l.ms.toFixed(0)} ms/step, ${Math.round(l.tokensPerSec)} tok/s`);
+  },
+  onEval: async (l) => {
+    await log.eval(l);
     lastVal = l.val!;
     evals.push({ step: l.step, train: l.train!, val: l.val! });
     console.log(`step ${l.step}: train ${l.train!.toFixed(4)}, val ${l.val!.toFixed(4)} (${((performance.now() - t0) / 1000).toFixed(0)} s)`);
@@ -70,4 +79,4 @@ const result = {
   date: new Date().toISOString(),
 };
 console.log(`final val loss ${lastVal.toFixed(4)} (nanoGPT: 1.88; whole val split: ${fullVal.toFixed(4)}), ${seconds.toFixed(0)} s wall, ${tokensPerSec.toFixed(0)} tokens/s`);
-writeFileSync(`bench/results/shakespeare-char${cfg.seed === TRAIN_DEFAULTS.seed ? '' : `-seed${cfg.seed}`}.json`, JSON.stringify(result, null, 2) + '\n');
+writeFileSync(`${results}.json`, JSON.stringify(result, null, 2) + '\n');

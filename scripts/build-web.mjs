@@ -14,7 +14,7 @@ const WEB_SRC = join(ROOT, 'src/web');
 const STATIC_FILES = ['index.html', 'style.css'];
 
 /** Source files that use Node APIs; reaching one from the page is a layering mistake. */
-const NODE_ONLY_SOURCES = [/^src\/cli\//, /^src\/io\/(atomic-file|checkpoint-files|dir-lock|regular-files)\.ts$/];
+const NODE_ONLY_SOURCES = [/^src\/cli\//, /^src\/node\//, /^src\/io\/(atomic-file|checkpoint-files|dir-lock|regular-files)\.ts$/];
 const NODE_ONLY_PACKAGES = new Set(['webgpu', ...builtinModules]);
 
 /** Fails the build on any import of a Node built-in or of the Dawn package. */

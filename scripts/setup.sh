@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # One-command set-up on a fresh Debian machine (run as root, or with sudo available).
-#  1. npm packages (npm ci when a lockfile is present) and the TypeScript build.
+#  1. npm packages (npm ci when a lockfile is present), the TypeScript build and the page's bundle.
 #  2. A WebGPU adapter for Dawn: if none is found, Mesa's lavapipe (software Vulkan) from the
 #     distribution's -backports suite, since stable's Mesa is too old for Dawn's core features.
 #  3. Debian's chromium, which the browser end-to-end test (test/browser.test.ts, part of `npm test`)
@@ -19,8 +19,9 @@ else
   say "installing npm packages"
   if [ -f package-lock.json ]; then npm ci --no-audit --no-fund; else npm install --no-audit --no-fund; fi
 fi
-say "building TypeScript (dist/)"
+say "building TypeScript (dist/) and the browser page (web-dist/, for gpt serve)"
 npx tsc -p tsconfig.build.json
+node scripts/build-web.mjs
 
 # --- 2. WebGPU adapter ----------------------------------------------------------------------
 adapter_ok() { node bin/gpt.js doctor --quiet >/dev/null 2>&1; }

@@ -1,7 +1,10 @@
+/// <reference types="@webgpu/types" preserve="true" />
 // Public API.
 export { initDevice, device, type Device, type DeviceInfo, type MemoryStats } from './device/device.js';
-export { Tensor, type DType } from './tensor/tensor.js';
-export { tensor, full, zeros, ones, zerosLike, onesLike, arange, rand, randn } from './tensor/create.js';
 export { scope, keep } from './tensor/scope.js';
 export * from './autograd/index.js';
 export * from './ops/index.js';
+export * from './nn/index.js';
+export * from './optim/index.js';
+export * from './io/index.js';
+export * from './gpt/index.js';

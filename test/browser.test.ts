@@ -313,10 +313,10 @@ describe('gpt serve', () => {
       log.mockRestore();
     }
     const bad = join(dir, 'bad-entry.ts');
-    const store = new URL('../src/cli/checkpoint-store.ts', import.meta.url).pathname;
+    const store = new URL('../src/node/checkpoint-dir.ts', import.meta.url).pathname;
     writeFileSync(bad, `import { loadCheckpoint } from ${JSON.stringify(store)};\nconsole.log(loadCheckpoint);\n`);
     await expect(buildWeb({ outDir: join(dir, 'bad-out'), entry: bad, logLevel: 'silent' })).rejects.toThrow(
-      /Node-only import 'node:fs\/promises' \(from src\/cli\/checkpoint-store\.ts\)/,
+      /Node-only import 'node:[\w/]+' \(from src\/(node|io)\/[\w-]+\.ts\)/,
     );
   });
 });

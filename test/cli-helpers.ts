@@ -53,42 +53,57 @@ export async function gpt(...args: string[]): Promise<Result & { code: number }>
 // under node_modules, so that the bundle's external imports (webgpu) resolve; one per test file
 const bundleDir = fileURLToPath(new URL(`../node_modules/.cache/cli-test-${process.pid}/`, import.meta.url));
 afterAll(() => rmSync(bundleDir, { recursive: true, force: true }));
-let bundle: Promise<string> | undefined;
+const bundles = new Map<string, Promise<string>>();
+
+/** `contents` (TypeScript at the repository root) bundled for Node into one file, once per test file. */
+function bundled(name: string, contents: string): Promise<string> {
+  let done = bundles.get(name);
+  if (!done) {
+    done = (async () => {
+      mkdirSync(bundleDir, { recursive: true });
+      const outfile = join(bundleDir, `${name}.mjs`);
+      await build({
+        stdin: { contents, resolveDir: fileURLToPath(new URL('..', import.meta.url)), loader: 'ts' },
+        outfile,
+        bundle: true,
+        platform: 'node',
+        format: 'esm',
+        packages: 'external',
+        logLevel: 'silent',
+        // files found next to the code (web-dist/, the built-in corpus) are looked for as from src/cli/
+        define: { 'import.meta.url': JSON.stringify(new URL('../src/cli/main.ts', import.meta.url).href) },
+      });
+      return outfile;
+    })();
+    bundles.set(name, done);
+  }
+  return done;
+}
 
 /** The CLI bundled from src/ (as bin/gpt.js runs dist/), so a child process runs this checkout's code. */
-function cliBundle(): Promise<string> {
-  bundle ??= (async () => {
-    const dir = bundleDir;
-    mkdirSync(dir, { recursive: true });
-    const outfile = join(dir, 'gpt.mjs');
-    await build({
-      stdin: {
-        contents: `import { main } from './src/cli/main.ts';\nprocess.exitCode = await main(process.argv.slice(2));\n`,
-        resolveDir: fileURLToPath(new URL('..', import.meta.url)),
-        loader: 'ts',
-      },
-      outfile,
-      bundle: true,
-      platform: 'node',
-      format: 'esm',
-      packages: 'external',
-      logLevel: 'silent',
-    });
-    return outfile;
-  })();
-  return bundle;
-}
+const cliBundle = () => bundled('gpt', `import { main } from './src/cli/main.ts';\nprocess.exitCode = await main(process.argv.slice(2));\n`);
+
+/** What bin/gpt.js runs (the launcher that filters Dawn's notices), bundled from src/. */
+const launcherBundle = () =>
+  bundled(
+    'launch',
+    `import { launch } from './src/cli/launch.ts';\nprocess.exitCode = await launch(process.argv.slice(2), process.argv[1]);\n`,
+  );
 
 export interface Running {
   child: ChildProcess;
-  /** Resolves once stdout has printed a line matching `re`. */
-  printed(re: RegExp, timeoutMs?: number): Promise<void>;
+  /** Resolves, with stdout so far, once stdout has printed a line matching `re`. */
+  printed(re: RegExp, timeoutMs?: number): Promise<string>;
   done: Promise<Result & { signal: NodeJS.Signals | null; timedOut: boolean }>;
 }
 
-/** Starts `gpt ...args` as a real process, SIGKILLed after `timeoutMs` (a hang shows as timedOut). */
-export async function spawnGpt(args: string[], timeoutMs = 60_000): Promise<Running> {
-  const child = spawn(process.execPath, [await cliBundle(), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+/**
+ * Starts `gpt ...args` as a real process, SIGKILLed after `timeoutMs` (a hang shows as timedOut);
+ * through the launcher bin/gpt.js runs (`via: 'launcher'`), or straight into the CLI.
+ */
+export async function spawnGpt(args: string[], timeoutMs = 60_000, via: 'main' | 'launcher' = 'main'): Promise<Running> {
+  const script = await (via === 'launcher' ? launcherBundle() : cliBundle());
+  const child = spawn(process.execPath, [script, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   let timedOut = false;
@@ -106,18 +121,18 @@ export async function spawnGpt(args: string[], timeoutMs = 60_000): Promise<Runn
     });
   });
   const printed = (re: RegExp, waitMs = 60_000) =>
-    new Promise<void>((resolve, reject) => {
+    new Promise<string>((resolve, reject) => {
       const give = setTimeout(() => reject(new Error(`no output matching ${re} within ${waitMs} ms; stdout: ${out}; stderr: ${err}`)), waitMs);
       const check = () => {
         if (!re.test(out)) return;
         clearTimeout(give);
         child.stdout!.off('data', check);
-        resolve();
+        resolve(out);
       };
       child.stdout!.on('data', check);
       void done.then(() => {
         clearTimeout(give);
-        if (re.test(out)) resolve();
+        if (re.test(out)) resolve(out);
         else reject(new Error(`exited without output matching ${re}; stdout: ${out}; stderr: ${err}`));
       });
       check();
@@ -126,6 +141,6 @@ export async function spawnGpt(args: string[], timeoutMs = 60_000): Promise<Runn
 }
 
 /** Runs `gpt ...args` as a real process to its end. */
-export async function runGpt(args: string[], timeoutMs?: number) {
-  return (await spawnGpt(args, timeoutMs)).done;
+export async function runGpt(args: string[], timeoutMs?: number, via?: 'main' | 'launcher') {
+  return (await spawnGpt(args, timeoutMs, via)).done;
 }

@@ -78,6 +78,6 @@ describe('gpt CLI', () => {
       expect(r.code).toBe(0);
       expect(r.out).toMatch(new RegExp(`usage: gpt ${cmd}`));
     }
-    expect((await gpt('train', '--help')).out).toMatch(/--n-layer\s+\(default: 4; an integer >= 1\)/);
+    expect((await gpt('train', '--help')).out).toMatch(/--n-layer\s+transformer blocks \(default: 4; an integer >= 1\)/);
   });
 });

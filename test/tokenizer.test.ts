@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { BpeTokenizer, CharTokenizer, splitChunks, tokenizerFromJSON } from '../src/gpt/tokenizer/index.js';
+import { BpeTokenizer, CharTokenizer, describeLeftOut, encodeKnown, splitChunks, tokenizerFromJSON } from '../src/gpt/tokenizer/index.js';
 import { testCorpus } from './corpus.js';
 import { existsSync, readFileSync } from 'node:fs';
 
@@ -98,6 +98,24 @@ describe('CharTokenizer', () => {
     expect(() => tok.encode('abé')).toThrow(/character "é" \(U\+00E9\) is not in the vocabulary/);
     expect(() => tok.encode('😀')).toThrow(/U\+1F600\) is not in the vocabulary/);
     expect(() => tok.decode([3])).toThrow(/token id 3 is outside the vocabulary of 3/);
+  });
+});
+
+describe('encodeKnown', () => {
+  it('leaves out characters a char tokenizer does not know, and says which and how often', () => {
+    const tok = CharTokenizer.train('ab c');
+    const known = encodeKnown(tok, 'a$b€c$ 😀');
+    expect(tok.decode(known.ids)).toBe('abc ');
+    expect([...known.unknown]).toEqual([['$', 2], ['€', 1], ['😀', 1]]);
+    expect(describeLeftOut(known)).toBe('4 characters the tokenizer does not know were left out: "$" (U+0024) x2, "€" (U+20AC), "😀" (U+1F600)');
+    expect(describeLeftOut(known, 1)).toBe('4 characters the tokenizer does not know were left out: "$" (U+0024) x2, and 2 other kinds');
+    expect(describeLeftOut(encodeKnown(tok, 'ab'))).toBe('');
+  });
+
+  it('a BPE tokenizer covers every text', () => {
+    const tok = BpeTokenizer.train('abc abc', 260);
+    expect(encodeKnown(tok, 'xyz $').dropped).toBe(0);
+    expect(tok.decode(encodeKnown(tok, 'xyz $').ids)).toBe('xyz $');
   });
 });
 

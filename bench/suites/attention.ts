@@ -7,8 +7,7 @@
 // backward: the gradients of sum(y * w) (w a fixed random cotangent) with respect to q, k and v.
 // Checked against float64.
 import '../../src/ops/index.js';
-import { causalAttention } from '../../src/ops/attention.js';
-import { tensor } from '../../src/tensor/create.js';
+import { causalAttention, tensor } from '../../src/ops/index.js';
 import { jaxCase, oursCase, tfCase } from '../cases.js';
 import { formatTol, na, randomFloats, runCase, type Context, type Row, type Tolerance } from '../harness.js';
 import type { Libs } from '../peers.js';

@@ -3,11 +3,8 @@
 // cross-entropy [B*T, V] with int32 targets. Each library uses its own op where it has one
 // (TF.js: softmax, logSoftmax; jax-js: nn.softmax, nn.gelu, nn.logSoftmax, nn.oneHot) and composes
 // the rest from primitives. Checked against float64 host references on every element.
-import { crossEntropy } from '../../src/ops/cross-entropy.js';
-import { layerNorm } from '../../src/ops/layernorm.js';
-import { softmax } from '../../src/ops/softmax.js';
+import { crossEntropy, layerNorm, softmax, tensor } from '../../src/ops/index.js';
 import '../../src/ops/elementwise.js'; // x.gelu()
-import { tensor } from '../../src/tensor/create.js';
 import { jaxCase, oursCase, tfCase } from '../cases.js';
 import { formatTol, na, randomFloats, randomInts, runCase, type Context, type Row, type Tolerance } from '../harness.js';
 import type { Libs } from '../peers.js';

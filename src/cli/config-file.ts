@@ -1,9 +1,8 @@
-// `--config FILE.json`: flag values in a JSON object (camelCase or kebab-case keys), checked
-// against the known flags, their types and ranges exactly as on the command line.
+// `--config FILE.json`: flag values in a JSON object (keys spelled as flags are: camelCase,
+// kebab-case or snake_case), checked against the known flags, their types and ranges exactly as
+// on the command line.
 import { readRegularFile } from '../io/regular-files.js';
-import { checkSetting, UsageError, type FlagSpec } from './flags.js';
-
-const camel = (s: string) => s.replace(/[-_]([a-z])/g, (_, c: string) => c.toUpperCase());
+import { checkSetting, settingKey, UsageError, type FlagSpec } from './flags.js';
 
 export async function readConfigFile<T extends Record<string, unknown>>(path: string, spec: FlagSpec<T>): Promise<Partial<T>> {
   let parsed: unknown;
@@ -15,7 +14,7 @@ export async function readConfigFile<T extends Record<string, unknown>>(path: st
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new UsageError(`config ${path}: expected a JSON object`);
   const out: Record<string, unknown> = {};
   for (const [rawKey, v] of Object.entries(parsed)) {
-    const key = camel(rawKey);
+    const key = settingKey(rawKey);
     if (!Object.hasOwn(spec.defaults, key)) throw new UsageError(`config ${path}: unknown setting '${rawKey}'`);
     checkSetting(spec, key, v, `config ${path}: '${rawKey}'`);
     out[key] = v;

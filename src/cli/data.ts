@@ -1,11 +1,13 @@
 // Corpus -> tokens -> train/val split (first 90% / last 10%, as nanoGPT), stored under
 // <out-dir>/data as int32 little-endian train.bin / val.bin plus meta.json with the tokenizer.
-import { join } from 'node:path';
+import { stat } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
 import { writeFileAtomic } from '../io/atomic-file.js';
 import { makeDirectories, readRegularFile } from '../io/regular-files.js';
 import type { Range } from '../io/value-ranges.js';
-import { BpeTokenizer, CharTokenizer, tokenizerFromJSON, type Tokenizer } from '../gpt/tokenizer/index.js';
+import { BpeTokenizer, CharTokenizer, describeLeftOut, encodeKnown, tokenizerFromJSON, type Tokenizer } from '../gpt/tokenizer/index.js';
 import { BYTE_TOKENS, PAIR_BASE } from '../gpt/tokenizer/pairs.js';
+import { BUILTIN_CORPUS, loadCorpus } from './corpus.js';
 import { UsageError } from './flags.js';
 
 export const TOKENIZERS = ['char', 'bpe'] as const;
@@ -23,7 +25,14 @@ export interface Dataset {
   val: Int32Array;
 }
 
-export function buildDataset(text: string, opts: { source: string; tokenizer: string; vocabSize: number; existing?: Tokenizer }): Dataset {
+/**
+ * Tokens of `text`, split 90/10. With an `existing` tokenizer (fine-tuning, evaluating), characters
+ * a character tokenizer does not know are left out, and `note` says which and how many.
+ */
+export function buildDataset(
+  text: string,
+  opts: { source: string; tokenizer: string; vocabSize: number; existing?: Tokenizer; note?: (line: string) => void },
+): Dataset {
   if (!text) throw new Error(`${opts.source} is empty: there is no text to train on`);
   let tokenizer = opts.existing;
   if (!tokenizer) {
@@ -31,11 +40,32 @@ export function buildDataset(text: string, opts: { source: string; tokenizer: st
     else if (opts.tokenizer === 'bpe') tokenizer = BpeTokenizer.train(text, opts.vocabSize);
     else throw new Error(`unknown tokenizer '${opts.tokenizer}' (expected char or bpe)`);
   }
-  const ids = Int32Array.from(tokenizer.encode(text));
+  const known = encodeKnown(tokenizer, text);
+  if (known.dropped) opts.note?.(`note: ${opts.source}: ${describeLeftOut(known)}`);
+  const { ids } = known;
   const n = Math.floor(ids.length * 0.9);
   if (n === 0) throw new Error(`${opts.source} is too short: ${ids.length} token(s) cannot be split into train and val`);
   return { tokenizer, train: ids.slice(0, n), val: ids.slice(n) };
 }
+
+/**
+ * A run's tokens from `source`: a directory written by `gpt prepare`, or a text (a file, a URL,
+ * builtin:webdocs) tokenized now, with the `existing` tokenizer when there is one.
+ */
+export async function loadTokens(
+  source: string,
+  opts: { tokenizer: string; vocabSize: number; existing?: Tokenizer; note?: (line: string) => void },
+): Promise<Dataset> {
+  if (!(await stat(source).catch(() => null))?.isDirectory()) return buildDataset(await loadCorpus(source), { source, ...opts });
+  const ds = await loadDataset(source);
+  if (opts.existing && JSON.stringify(opts.existing.toJSON()) !== JSON.stringify(ds.tokenizer.toJSON())) {
+    throw new Error(`the data in ${source} was tokenized differently from the checkpoint; pass --data FILE to re-tokenize`);
+  }
+  return ds;
+}
+
+/** `source` as a checkpoint records it, so that it still names the same data from another directory. */
+export const recordedSource = (source: string) => (source === BUILTIN_CORPUS || /^https?:\/\//.test(source) ? source : resolve(source));
 
 export async function saveDataset(dir: string, ds: Dataset): Promise<void> {
   await makeDirectories(dir);

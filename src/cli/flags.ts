@@ -1,20 +1,31 @@
-// Flag parsing for the CLI: `--kebab-case value` (or `--flag=value`) mapped onto camelCase keys of a
+// Flag parsing for the CLI: `--name value` (or `--name=value`) mapped onto camelCase keys of a
 // defaults object, typed by the default's type, each number checked against its declared range.
-// Unknown flags and bad values are one-line usage errors.
+// A name may be spelled kebab-case, snake_case or camelCase, on the command line and in a config
+// file alike (--max-iters, --max_iters, "max_iters", "maxIters"). A boolean flag alone means true
+// and takes an explicit true/false after it. Unknown flags and bad values are one-line usage errors.
 import { describeRange, settingProblem, show, type Range, type RangesOf } from '../io/value-ranges.js';
 
 export class UsageError extends Error {}
 
-/** A command's settings: their defaults, the range of every numeric one and the choices of a string one (as data, next to them). */
+/**
+ * A command's settings as data: their defaults, the range of every numeric one, the choices of a
+ * string one, and what each does (every setting has a line in --help: a missing one is a type error).
+ */
 export interface FlagSpec<T extends Record<string, unknown>> {
   defaults: T;
   ranges: RangesOf<T>;
   choices?: { [K in keyof T]?: readonly string[] };
+  docs: { [K in keyof T]: string };
+  /** Defaults that depend on other settings, shown in words instead of the default's value. */
+  defaultsShown?: { [K in keyof T]?: string };
 }
 
-const camel = (s: string) => s.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
 const kebab = (s: string) => s.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+/** The key a flag or config-file name stands for, whichever of the three spellings it uses. */
+export const settingKey = (name: string) => name.replace(/[-_]([a-z0-9])/g, (_, c: string) => c.toUpperCase());
 export const flagName = (key: string) => `--${kebab(key)}`;
+
+const BOOLEAN_WORDS = ['true', 'false', '1', '0'];
 
 export function parseFlags<T extends Record<string, unknown>>(
   args: string[],
@@ -30,12 +41,13 @@ export function parseFlags<T extends Record<string, unknown>>(
       continue;
     }
     const [rawName, inline] = arg.slice(2).split(/=(.*)/s, 2) as [string, string | undefined];
-    const key = camel(rawName);
+    const key = settingKey(rawName);
     if (!Object.hasOwn(spec.defaults, key)) throw new UsageError(`unknown flag --${rawName} (see --help)`);
     const def = spec.defaults[key];
     let raw: string;
     if (typeof def === 'boolean') {
-      raw = inline ?? 'true';
+      // `--kv-cache false` as well as `--kv-cache=false`; a bare flag means true
+      raw = inline ?? (BOOLEAN_WORDS.includes(args[i + 1] ?? '') ? args[++i]! : 'true');
     } else {
       const next = inline ?? args[++i];
       if (next === undefined) throw new UsageError(`flag --${rawName} needs a value`);
@@ -63,7 +75,7 @@ function convert(name: string, raw: string, def: unknown): unknown {
     return Number(raw);
   }
   if (typeof def === 'boolean') {
-    if (!['true', 'false', '1', '0'].includes(raw)) throw new UsageError(`flag --${name} expects true or false, got '${raw}'`);
+    if (!BOOLEAN_WORDS.includes(raw)) throw new UsageError(`flag --${name} expects true or false, got '${raw}'`);
     return raw === 'true' || raw === '1';
   }
   return raw;
@@ -73,13 +85,20 @@ export function noPositional(positional: string[]): void {
   if (positional.length) throw new UsageError(`unexpected argument '${positional[0]}'`);
 }
 
-/** Help lines for every setting, with its default and, for a number, its allowed range. */
-export function flagHelp<T extends Record<string, unknown>>(spec: FlagSpec<T>, docs: Record<string, string> = {}): string {
+/** Help lines for every setting: what it does, its default and, for a number, its allowed range. */
+export function flagHelp<T extends Record<string, unknown>>(spec: FlagSpec<T>): string {
   return Object.entries(spec.defaults)
     .map(([k, v]) => {
       const range = (spec.ranges as Record<string, Range>)[k];
-      const shown = v === '' ? 'none' : JSON.stringify(v).replace(/^"(.*)"$/, '$1');
-      return `  --${kebab(k).padEnd(18)} ${docs[k] ? `${docs[k]} ` : ''}(default: ${shown}${range ? `; ${describeRange(range)}` : ''})`;
+      const shown = (spec.defaultsShown as Record<string, string> | undefined)?.[k] ?? showDefault(v);
+      return `  --${kebab(k).padEnd(18)} ${(spec.docs as Record<string, string>)[k]} (default: ${shown}${range ? `; ${describeRange(range)}` : ''})`;
     })
     .join('\n');
+}
+
+/** A default as typed on a command line: bare words as they are, text with spaces or control characters quoted. */
+function showDefault(v: unknown): string {
+  if (v === '') return 'none';
+  if (typeof v !== 'string' || /^[\w./:@+-]+$/.test(v)) return String(v);
+  return JSON.stringify(v);
 }

@@ -2,46 +2,82 @@
 // Exit codes: 0 done, 1 failed, 2 bad usage (nothing was done), 3 training diverged (the last good
 // checkpoint is kept).
 import { TrainingDivergedError } from '../gpt/trainer.js';
+import { demo, DEMO_HELP } from './demo.js';
 import { doctor } from './doctor.js';
-import { noPositional, parseFlags, UsageError } from './flags.js';
+import { flagHelp, noPositional, parseFlags, UsageError, type FlagSpec } from './flags.js';
+import { plot, PLOT_HELP } from './plot.js';
 import { prepare, PREPARE_HELP } from './prepare.js';
 import { evaluate, EVAL_HELP, sample, SAMPLE_HELP } from './sample.js';
 import { serve, SERVE_HELP } from './serve.js';
 import { train, TRAIN_HELP } from './train.js';
 
+/** Accepted by every command: the WebGPU driver's own notices on stderr, and stack traces of errors. */
+export const VERBOSE_FLAG = '--verbose';
+
 const USAGE = `usage: gpt <command> [flags]
 
 commands:
+  demo       train a small GPT on the built-in corpus, sample from it, print what to try next
   prepare    tokenize a text corpus into train/val splits
   train      train a GPT (from scratch, --init-from resume, or fine-tune a checkpoint)
   sample     generate text from a checkpoint
   eval       loss of a checkpoint on train/val data
+  plot       train/val loss curves of runs as an SVG
   doctor     show the WebGPU adapter (or why none was found and how to fix it)
   serve      serve the browser demo page (web-dist/) and optionally a checkpoint
 
-Run \`gpt <command> --help\` for a command's flags.`;
+Run \`gpt <command> --help\` for a command's flags. Every command also takes ${VERBOSE_FLAG}: show the
+WebGPU driver's own notices (hidden otherwise) and the stack trace of an error.`;
 
-const COMMANDS: Record<string, { help: string; run: (args: string[]) => Promise<number> }> = {
-  prepare: { help: PREPARE_HELP, run: prepare },
-  train: { help: TRAIN_HELP, run: train },
-  sample: { help: SAMPLE_HELP, run: sample },
-  eval: { help: EVAL_HELP, run: evaluate },
-  serve: { help: SERVE_HELP, run: serve },
-  doctor: {
-    help: `usage: gpt doctor [--json] [--one-line] [--quiet]
-  --json       machine-readable adapter description
-  --one-line   adapter name and backend only
-  --quiet      print nothing; exit status 0 if an adapter was found, 1 if not`,
-    run: (args) => {
-      const { values, positional } = parseFlags(args, { defaults: { json: false, oneLine: false, quiet: false }, ranges: {} });
-      noPositional(positional);
-      return doctor(values);
-    },
+const DOCTOR_DEFAULTS = { json: false, oneLine: false, quiet: false, check: false };
+const DOCTOR_FLAGS: FlagSpec<typeof DOCTOR_DEFAULTS> = {
+  defaults: DOCTOR_DEFAULTS,
+  ranges: {},
+  docs: {
+    json: 'machine-readable adapter description',
+    oneLine: 'adapter name and backend only',
+    quiet: 'print nothing; exit status 0 if an adapter was found, 1 if not',
+    check: 'also run every op under every kernel variant this adapter can use against float64 references (a pass/fail table; exit status 1 on a failure)',
   },
 };
 
-export async function main(argv: string[]): Promise<number> {
+interface Command {
+  help: string;
+  run: (args: string[]) => Promise<number>;
+  /** Opens the WebGPU adapter (whose driver may print notices of its own). */
+  usesAdapter: boolean;
+}
+
+const COMMANDS: Record<string, Command> = {
+  demo: { help: DEMO_HELP, run: demo, usesAdapter: true },
+  prepare: { help: PREPARE_HELP, run: prepare, usesAdapter: false },
+  train: { help: TRAIN_HELP, run: (args) => train(args), usesAdapter: true },
+  sample: { help: SAMPLE_HELP, run: sample, usesAdapter: true },
+  eval: { help: EVAL_HELP, run: evaluate, usesAdapter: true },
+  plot: { help: PLOT_HELP, run: plot, usesAdapter: false },
+  serve: { help: SERVE_HELP, run: serve, usesAdapter: false },
+  doctor: {
+    help: `usage: gpt doctor [flags]\n${flagHelp(DOCTOR_FLAGS)}`,
+    run: (args) => {
+      const { values, positional } = parseFlags(args, DOCTOR_FLAGS);
+      noPositional(positional);
+      return doctor(values);
+    },
+    usesAdapter: true,
+  },
+};
+
+const wantsHelp = (args: string[]) => args.includes('--help') || args.includes('-h');
+
+/** Whether running `argv` opens the WebGPU adapter (a known command, not asking for help). */
+export function opensAdapter(argv: string[]): boolean {
   const [name, ...args] = argv;
+  return !!name && !!COMMANDS[name]?.usesAdapter && !wantsHelp(args);
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const verbose = argv.includes(VERBOSE_FLAG);
+  const [name, ...args] = argv.filter((a) => a !== VERBOSE_FLAG);
   if (!name || name === '--help' || name === '-h') {
     console.log(USAGE);
     return name ? 0 : 1;
@@ -51,7 +87,7 @@ export async function main(argv: string[]): Promise<number> {
     console.error(`gpt: unknown command '${name}'\n${USAGE}`);
     return 2;
   }
-  if (args.includes('--help') || args.includes('-h')) {
+  if (wantsHelp(args)) {
     console.log(cmd.help);
     return 0;
   }
@@ -59,7 +95,7 @@ export async function main(argv: string[]): Promise<number> {
     return await cmd.run(args);
   } catch (e) {
     console.error(`gpt ${name}: ${(e as Error).message}`);
-    if (process.env.GPT_DEBUG) console.error(e);
+    if (verbose || process.env.GPT_DEBUG) console.error(e);
     return e instanceof UsageError ? 2 : e instanceof TrainingDivergedError ? 3 : 1;
   }
 }

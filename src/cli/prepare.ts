@@ -9,11 +9,17 @@ const PREPARE_FLAGS: FlagSpec<typeof PREPARE_DEFAULTS> = {
   defaults: PREPARE_DEFAULTS,
   ranges: { vocabSize: BPE_VOCAB_SIZE },
   choices: { tokenizer: TOKENIZERS },
+  docs: {
+    data: 'text file or URL to tokenize',
+    outDir: 'the tokens go to <out-dir>/data',
+    tokenizer: 'char or bpe',
+    vocabSize: 'BPE vocabulary size',
+  },
 };
 
 export const PREPARE_HELP = `usage: gpt prepare [flags]
 Tokenizes a UTF-8 text (file or URL) and splits it 90/10 into train/val.
-${flagHelp(PREPARE_FLAGS, { data: 'text file or URL', tokenizer: 'char or bpe', vocabSize: 'BPE vocabulary size' })}`;
+${flagHelp(PREPARE_FLAGS)}`;
 
 export async function prepare(args: string[]): Promise<number> {
   const { values: f, positional, given } = parseFlags(args, PREPARE_FLAGS);

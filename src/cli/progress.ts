@@ -1,13 +1,16 @@
 // Progress output for long work: a redrawn bar with ETA on a terminal, plain lines otherwise
-// (CI logs, pipes), so logs stay readable either way.
+// (CI logs, pipes), so logs stay readable either way. The ETA's rate is measured from the first
+// report on: the steps before it compile every shader and would make the first estimates 2-5x
+// too long.
 export class Progress {
-  private readonly start = performance.now();
   private readonly tty = !!process.stdout.isTTY;
   private lastLine = 0;
+  /** Where the rate is measured from: the first report (its step and time), once there is one. */
+  private mark: { done: number; time: number } | null = null;
 
   constructor(
     private readonly total: number,
-    private readonly from = 0,
+    private readonly now: () => number = () => performance.now(),
   ) {}
 
   /** Redraws the bar (TTY) with `status`; plain mode prints nothing here. */
@@ -30,17 +33,26 @@ export class Progress {
     if (this.tty && this.lastLine) process.stdout.write('\n');
   }
 
+  /** Time left at `done` steps, from the rate since the first report ('?' until a second one). */
   eta(done: number): string {
-    const elapsed = (performance.now() - this.start) / 1000;
-    const rate = (done - this.from) / Math.max(elapsed, 1e-9);
-    if (done <= this.from || rate <= 0) return '?';
-    return formatSeconds((this.total - done) / rate);
+    const time = this.now();
+    if (!this.mark || done <= this.mark.done) {
+      this.mark ??= { done, time };
+      return '?';
+    }
+    const rate = (done - this.mark.done) / Math.max(time - this.mark.time, 1e-9); // steps per ms
+    return formatSeconds((this.total - done) / rate / 1000);
   }
 }
 
+/** 42s, 4m05s, 1h02m: whole seconds (or minutes) rounded once, so never "4m60s". */
 export function formatSeconds(s: number): string {
   if (!Number.isFinite(s)) return '?';
-  const m = Math.floor(s / 60);
-  const sec = Math.round(s % 60);
+  const total = Math.round(Math.max(0, s));
+  if (total >= 3600) {
+    const minutes = Math.round(total / 60);
+    return `${Math.floor(minutes / 60)}h${String(minutes % 60).padStart(2, '0')}m`;
+  }
+  const [m, sec] = [Math.floor(total / 60), total % 60];
   return m ? `${m}m${String(sec).padStart(2, '0')}s` : `${sec}s`;
 }

@@ -1,12 +1,15 @@
-// `gpt sample`: stream text from a checkpoint; `gpt eval`: its loss on the prepared data.
+// `gpt sample`: stream text from a checkpoint; `gpt eval`: its loss on the run's data.
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { initDevice } from '../device/device.js';
 import { modelFromCheckpoint, type Checkpoint } from '../gpt/checkpoint.js';
 import { generate } from '../gpt/generate.js';
-import { Trainer, TRAIN_DEFAULTS, TRAIN_RANGES } from '../gpt/trainer.js';
+import { describeLeftOut, encodeKnown } from '../gpt/tokenizer/index.js';
+import { Trainer, TRAIN_DEFAULTS, TRAIN_DOCS, TRAIN_RANGES } from '../gpt/trainer.js';
 import { NON_NEGATIVE, NON_NEGATIVE_INT, POSITIVE_INT, SEED } from '../io/value-ranges.js';
-import { loadCheckpoint } from './checkpoint-store.js';
-import { loadCorpus } from './corpus.js';
-import { buildDataset, loadDataset } from './data.js';
+import { loadCheckpoint } from '../node/checkpoint-dir.js';
+import { BUILTIN_CORPUS, loadCorpus } from './corpus.js';
+import { loadTokens } from './data.js';
 import { checkModelFits } from './device-fit.js';
 import { flagHelp, noPositional, parseFlags, UsageError, type FlagSpec } from './flags.js';
 
@@ -31,24 +34,32 @@ const SAMPLE_FLAGS: FlagSpec<typeof SAMPLE_DEFAULTS> = {
     topP: { above: 0, max: 1 },
     seed: SEED,
   },
+  docs: {
+    outDir: 'the checkpoint: a directory written by `gpt train`, or a .safetensors file',
+    start: 'prompt text (or FILE:path to read it from a file)',
+    numSamples: 'how many samples to draw',
+    maxNewTokens: 'tokens to generate per sample',
+    temperature: '0 = greedy',
+    topK: 'sample among the k likeliest tokens; 0 = off',
+    topP: 'sample within this probability mass; 1 = off',
+    seed: 'seed of sample 1 (sample n uses seed + n - 1)',
+    kvCache: 'reuse keys/values of earlier positions',
+  },
 };
 
 export const SAMPLE_HELP = `usage: gpt sample [flags]
 Generates text from the checkpoint in --out-dir (a directory, or a .safetensors file).
-${flagHelp(SAMPLE_FLAGS, {
-  start: 'prompt text (or FILE:path to read it from a file)',
-  temperature: '0 = greedy',
-  topK: '0 = off',
-  topP: '1 = off',
-  kvCache: 'reuse keys/values of earlier positions',
-})}`;
+${flagHelp(SAMPLE_FLAGS)}`;
 
 export async function sample(args: string[]): Promise<number> {
   const { values: f, positional } = parseFlags(args, SAMPLE_FLAGS);
   noPositional(positional);
   const { model, tokenizer } = await openCheckpoint(f.outDir, 1, false);
   const start = f.start.startsWith('FILE:') ? await loadCorpus(f.start.slice(5)) : f.start;
-  const prompt = tokenizer.encode(start);
+  const known = encodeKnown(tokenizer, start);
+  if (known.dropped) console.error(`note: --start: ${describeLeftOut(known)}`);
+  if (!known.ids.length) throw new UsageError(`flag --start holds no character the checkpoint's tokenizer knows`);
+  const prompt = [...known.ids];
   for (let s = 0; s < f.numSamples; s++) {
     process.stdout.write(start);
     const ids: number[] = [];
@@ -81,11 +92,22 @@ const EVAL_DEFAULTS = { outDir: 'out', data: '', dataDir: '', evalIters: 200, ba
 const EVAL_FLAGS: FlagSpec<typeof EVAL_DEFAULTS> = {
   defaults: EVAL_DEFAULTS,
   ranges: { evalIters: TRAIN_RANGES.evalIters, batchSize: TRAIN_RANGES.batchSize, seed: TRAIN_RANGES.seed },
+  docs: {
+    outDir: 'the checkpoint: a directory written by `gpt train`, or a .safetensors file',
+    data: 'text file or URL to evaluate on (tokenized with the checkpoint tokenizer)',
+    dataDir: 'prepared data directory',
+    evalIters: TRAIN_DOCS.evalIters,
+    batchSize: TRAIN_DOCS.batchSize,
+    seed: 'seed of the batches drawn',
+  },
+  defaultsShown: {
+    data: `<out-dir>/data if prepared, else the data the run trained on, else ${BUILTIN_CORPUS}`,
+  },
 };
 
 export const EVAL_HELP = `usage: gpt eval [flags]
 Mean train/val loss of the checkpoint in --out-dir over --eval-iters random batches.
-${flagHelp(EVAL_FLAGS, { data: 'text file to evaluate on (tokenized with the checkpoint tokenizer)', dataDir: 'prepared data directory (default <out-dir>/data)' })}`;
+${flagHelp(EVAL_FLAGS)}`;
 
 export async function evaluate(args: string[]): Promise<number> {
   const { values: f, positional } = parseFlags(args, EVAL_FLAGS);
@@ -93,9 +115,11 @@ export async function evaluate(args: string[]): Promise<number> {
   if (f.data && f.dataDir) throw new UsageError('give --data or --data-dir, not both');
   // the Trainer that evaluates also holds AdamW's moments
   const { ckpt, model, tokenizer } = await openCheckpoint(f.outDir, f.batchSize, true);
-  const ds = f.data
-    ? buildDataset(await loadCorpus(f.data), { source: f.data, tokenizer: tokenizer.kind, vocabSize: tokenizer.vocabSize, existing: tokenizer })
-    : await loadDataset(f.dataDir || `${f.outDir}/data`);
+  const prepared = join(f.outDir, 'data');
+  const source = f.dataDir || f.data || (existsSync(join(prepared, 'meta.json')) ? prepared : ckpt.meta.data) || BUILTIN_CORPUS;
+  console.log(`data: ${source}${source === ckpt.meta.data ? ' (what the run trained on)' : ''}`);
+  const note = (line: string) => console.log(line);
+  const ds = await loadTokens(source, { tokenizer: tokenizer.kind, vocabSize: tokenizer.vocabSize, existing: tokenizer, note });
   const cfg = { ...TRAIN_DEFAULTS, ...ckpt.meta.train, blockSize: model.config.blockSize, batchSize: f.batchSize, evalIters: f.evalIters, seed: f.seed };
   const trainer = new Trainer(cfg, { train: ds.train, val: ds.val, vocabSize: tokenizer.vocabSize }, model);
   const { train, val } = await trainer.evaluate();

@@ -14,7 +14,7 @@ import { extname, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { readCheckpointFiles } from '../io/checkpoint-files.js';
 import { kindOf } from '../io/regular-files.js';
-import { loadCheckpoint } from './checkpoint-store.js';
+import { loadCheckpoint } from '../node/checkpoint-dir.js';
 import { flagHelp, noPositional, parseFlags, type FlagSpec } from './flags.js';
 import { acceptedHosts, isLoopback } from './host-check.js';
 
@@ -186,17 +186,21 @@ function notFound(res: ServerResponse): number {
 }
 
 const SERVE_DEFAULTS = { host: '127.0.0.1', port: 8080, checkpoint: '', root: '', quiet: false };
-const SERVE_FLAGS: FlagSpec<typeof SERVE_DEFAULTS> = { defaults: SERVE_DEFAULTS, ranges: { port: { int: true, min: 0, max: 65535 } } };
+const SERVE_FLAGS: FlagSpec<typeof SERVE_DEFAULTS> = {
+  defaults: SERVE_DEFAULTS,
+  ranges: { port: { int: true, min: 0, max: 65535 } },
+  docs: {
+    host: 'address to bind (0.0.0.0 exposes the page to the network)',
+    port: '0 = any free port',
+    checkpoint: `a checkpoint (directory or .safetensors file), served at ${CHECKPOINT_URL} and loaded by the page`,
+    root: 'directory to serve instead of web-dist/',
+    quiet: 'do not log requests',
+  },
+};
 
 export const SERVE_HELP = `usage: gpt serve [flags]
 Serves the browser demo (web-dist/, built by \`npm run build:web\`) and prints its URL.
-${flagHelp(SERVE_FLAGS, {
-  host: 'address to bind (0.0.0.0 exposes the page to the network)',
-  port: '0 = any free port',
-  checkpoint: `a checkpoint (directory or .safetensors file), served at ${CHECKPOINT_URL} and loaded by the page`,
-  root: 'directory to serve instead of web-dist/',
-  quiet: 'do not log requests',
-})}`;
+${flagHelp(SERVE_FLAGS)}`;
 
 export async function serve(args: string[]): Promise<number> {
   const { values: f, positional } = parseFlags(args, SERVE_FLAGS);

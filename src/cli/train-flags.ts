@@ -3,7 +3,7 @@
 // run starts from. A setting that would not be applied is an error, not silently dropped.
 import { trainConfigProblem, type Checkpoint } from '../gpt/checkpoint.js';
 import type { Tokenizer } from '../gpt/tokenizer/index.js';
-import { TRAIN_DEFAULTS, TRAIN_RANGES, type TrainConfig } from '../gpt/trainer.js';
+import { TRAIN_DEFAULTS, TRAIN_DOCS, TRAIN_RANGES, type TrainConfig } from '../gpt/trainer.js';
 import { readConfigFile } from './config-file.js';
 import { BUILTIN_CORPUS } from './corpus.js';
 import { BPE_VOCAB_SIZE, checkVocabSizeApplies, TOKENIZERS } from './data.js';
@@ -29,26 +29,25 @@ const TRAIN_FLAGS: FlagSpec<TrainFlags> = {
   defaults: DEFAULTS,
   ranges: { ...TRAIN_RANGES, vocabSize: BPE_VOCAB_SIZE },
   choices: { tokenizer: TOKENIZERS },
-};
-
-const DOCS: Record<string, string> = {
-  data: `text file or URL to train on (default: <out-dir>/data if prepared, else ${BUILTIN_CORPUS})`,
-  dataDir: 'directory written by `gpt prepare`',
-  initFrom: "'scratch', 'resume' (continue <out-dir>), or a checkpoint dir/file to fine-tune",
-  config: 'JSON file of flag values (camelCase or kebab-case keys)',
-  tokenizer: 'char or bpe, when tokenizing --data',
-  vocabSize: 'BPE vocabulary size',
-  alwaysSave: 'save at every evaluation, not only when val loss improves',
-  overwrite: 'replace the checkpoint already in <out-dir> (and start its log.jsonl over)',
-  profile: 'print GPU time per kernel for one training step (timestamp queries)',
-  nEmbd: 'a multiple of --n-head',
-  minLr: 'at most --learning-rate',
-  gradClip: '0 = no clipping',
+  docs: {
+    data: 'text file or URL to train on',
+    dataDir: 'directory written by `gpt prepare`',
+    outDir: 'where the checkpoint, log.jsonl and the lock go',
+    config: 'JSON file of settings (keys as flags: kebab-case, snake_case or camelCase)',
+    initFrom: "'scratch', 'resume' (continue <out-dir>), or a checkpoint dir/file to fine-tune",
+    tokenizer: 'char or bpe, when tokenizing --data',
+    vocabSize: 'BPE vocabulary size',
+    alwaysSave: 'save at every evaluation, not only when val loss improves',
+    overwrite: 'replace the checkpoint already in <out-dir> (and start its log.jsonl over)',
+    profile: 'print GPU time per kernel for one training step (timestamp queries)',
+    ...TRAIN_DOCS,
+  },
+  defaultsShown: { data: `<out-dir>/data if prepared, else ${BUILTIN_CORPUS}` },
 };
 
 export const TRAIN_HELP = `usage: gpt train [flags]
 Trains a GPT (defaults: nanoGPT's Shakespeare-char CPU configuration).
-${flagHelp(TRAIN_FLAGS, DOCS)}`;
+${flagHelp(TRAIN_FLAGS)}`;
 
 /** The model's shape: fixed by the checkpoint when resuming or fine-tuning. */
 const SHAPE_KEYS = ['blockSize', 'nLayer', 'nHead', 'nEmbd', 'bias'] as const;

@@ -3,27 +3,28 @@
 // and never replaces a checkpoint it did not start from unless told to (--overwrite).
 import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { appendFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { initDevice } from '../device/device.js';
-import { encodeCheckpoint, modelFromCheckpoint, restoreOptimizer, type Checkpoint } from '../gpt/checkpoint.js';
+import { modelFromCheckpoint, restoreOptimizer, type Checkpoint } from '../gpt/checkpoint.js';
 import { Trainer, type StepLog, type TrainConfig } from '../gpt/trainer.js';
 import { tokenizerFromJSON } from '../gpt/tokenizer/index.js';
-import { writeFileAtomic } from '../io/atomic-file.js';
 import { MANIFEST_FILE } from '../io/checkpoint-files.js';
 import type { KernelTime } from '../device/profiler.js';
-import { loadCheckpoint, saveCheckpointDir } from './checkpoint-store.js';
-import { BUILTIN_CORPUS, loadCorpus } from './corpus.js';
-import { buildDataset, loadDataset, type Dataset } from './data.js';
+import { loadCheckpoint, saveCheckpoint } from '../node/checkpoint-dir.js';
+import { RunLog } from '../node/run-log.js';
+import { BUILTIN_CORPUS } from './corpus.js';
+import { loadTokens, recordedSource, type Dataset } from './data.js';
 import { checkModelFits } from './device-fit.js';
 import { UsageError } from './flags.js';
+import { nextSteps } from './next-steps.js';
 import { Progress, formatSeconds } from './progress.js';
 import { withDirectoryLock } from './run-lock.js';
 import { checkTokenizerFlags, resolveFlags, trainingConfig, type TrainFlags } from './train-flags.js';
 
 export { TRAIN_HELP } from './train-flags.js';
 
-export async function train(args: string[]): Promise<number> {
+/** `gpt train`; prints the commands to try next when it is done, unless `nextSteps` is false (the demo prints them last). */
+export async function train(args: string[], opts: { nextSteps?: boolean } = {}): Promise<number> {
   const { values: flags, given } = await resolveFlags(args);
   const resume = flags.initFrom === 'resume';
   const source = resume || flags.initFrom === 'scratch' ? null : await loadCheckpoint(flags.initFrom);
@@ -34,17 +35,19 @@ export async function train(args: string[]): Promise<number> {
     }
     const ckpt = resume ? await loadCheckpoint(flags.outDir) : source;
     const cfg = checked ?? trainingConfig(flags, given, ckpt, true);
-    const ds = await dataset(flags, given, ckpt, (s) => console.log(s));
+    const { ds, data } = await dataset(flags, given, ckpt, resume, (s) => console.log(s));
     console.log(`tokens: train ${ds.train.length.toLocaleString('en-US')}, val ${ds.val.length.toLocaleString('en-US')}, vocab ${ds.tokenizer.vocabSize}`);
     if (ckpt && ckpt.meta.model.vocabSize !== ds.tokenizer.vocabSize) throw new Error(`checkpoint vocab ${ckpt.meta.model.vocabSize} != data vocab ${ds.tokenizer.vocabSize}`);
     const dev = await initDevice();
     console.log(`device: ${dev.info.description || dev.info.vendor} (${dev.info.backend})`);
     checkModelFits({ ...cfg, vocabSize: ds.tokenizer.vocabSize }, cfg.batchSize, { training: true, limits: dev.info.limits });
-    return run(flags, cfg, ds, ckpt, resume);
+    await run(flags, cfg, ds, data, ckpt, resume);
+    if (opts.nextSteps ?? true) console.log(nextSteps(flags.outDir));
+    return 0;
   });
 }
 
-async function run(flags: TrainFlags, cfg: TrainConfig, ds: Dataset, ckpt: Checkpoint | null, resume: boolean): Promise<number> {
+async function run(flags: TrainFlags, cfg: TrainConfig, ds: Dataset, data: string, ckpt: Checkpoint | null, resume: boolean): Promise<void> {
   const model = ckpt ? modelFromCheckpoint(ckpt, { dropout: cfg.dropout }).model : undefined;
   const trainer = new Trainer(cfg, { train: ds.train, val: ds.val, vocabSize: ds.tokenizer.vocabSize }, model);
   let bestVal = Infinity;
@@ -58,15 +61,12 @@ async function run(flags: TrainFlags, cfg: TrainConfig, ds: Dataset, ckpt: Check
 
   // a resumed run continues its run id and log; any other run starts both afresh
   const runId = (resume && ckpt!.meta.run) || randomUUID();
-  const logFile = join(flags.outDir, 'log.jsonl');
-  if (!resume) await writeFileAtomic(logFile, '');
-  const log = (record: Record<string, unknown>) =>
-    appendFile(logFile, JSON.stringify({ type: record.type, run: runId, time: new Date().toISOString(), ...record }) + '\n');
-  const progress = new Progress(cfg.maxIters, trainer.step);
+  const log = await RunLog.open(join(flags.outDir, 'log.jsonl'), runId, { append: resume });
+  const progress = new Progress(cfg.maxIters);
   const t0 = performance.now();
   const save = async (val: number) => {
-    const bytes = await encodeCheckpoint(trainer.model, ds.tokenizer, { optimizer: trainer.optimizer, train: cfg, trainer: trainer.state(), bestVal: val, run: runId });
-    await saveCheckpointDir(flags.outDir, bytes, { step: trainer.step, val, run: runId, model: trainer.model.config });
+    const extra = { optimizer: trainer.optimizer, train: cfg, trainer: trainer.state(), bestVal: val, run: runId, data };
+    await saveCheckpoint(flags.outDir, trainer.model, ds.tokenizer, extra);
     progress.log(`saved checkpoint to ${flags.outDir} (step ${trainer.step}, val ${val.toFixed(4)})`);
   };
   try {
@@ -74,13 +74,13 @@ async function run(flags: TrainFlags, cfg: TrainConfig, ds: Dataset, ckpt: Check
       profileStep: trainer.step + 2, // past the first steps' shader compilation
       onProfile: flags.profile ? (kernels) => progress.log(profileTable(kernels)) : undefined,
       onLog: async (l: StepLog) => {
-        await log({ type: 'train', ...l });
+        await log.step(l);
         const line = `step ${l.step}: loss ${l.loss.toFixed(4)}, lr ${l.lr.toExponential(2)}, ${l.ms.toFixed(0)} ms/step, ${Math.round(l.tokensPerSec)} tok/s`;
         if (process.stdout.isTTY) progress.update(l.step, `loss ${l.loss.toFixed(4)} ${l.ms.toFixed(0)}ms/step`);
         else progress.log(`${line}, eta ${progress.eta(l.step)}`);
       },
       onEval: async (l: StepLog) => {
-        await log({ type: 'eval', step: l.step, train: l.train, val: l.val });
+        await log.eval(l);
         progress.log(`step ${l.step}: train loss ${l.train!.toFixed(4)}, val loss ${l.val!.toFixed(4)}`);
         if (l.step > 0 && (l.val! < bestVal || flags.alwaysSave)) {
           bestVal = Math.min(bestVal, l.val!);
@@ -94,27 +94,22 @@ async function run(flags: TrainFlags, cfg: TrainConfig, ds: Dataset, ckpt: Check
     trainer.model.dispose();
   }
   console.log(`done: ${trainer.step} steps in ${formatSeconds((performance.now() - t0) / 1000)}, best val loss ${bestVal.toFixed(4)}`);
-  return 0;
 }
 
-/** The run's tokens: prepared data (--data-dir, or <out-dir>/data unless --data), else a text tokenized now. */
-async function dataset(flags: TrainFlags, given: Set<string>, ckpt: Checkpoint | null, note: (s: string) => void): Promise<Dataset> {
+/**
+ * The run's tokens and where they came from (as the checkpoint records it): prepared data
+ * (--data-dir, or <out-dir>/data unless --data), else --data, else (resuming) what the run trained
+ * on, else the built-in corpus; tokenized with the checkpoint's tokenizer when it has one.
+ */
+async function dataset(flags: TrainFlags, given: Set<string>, ckpt: Checkpoint | null, resume: boolean, note: (s: string) => void): Promise<{ ds: Dataset; data: string }> {
   const existing = ckpt ? tokenizerFromJSON(ckpt.meta.tokenizer) : undefined;
   if (existing) checkTokenizerFlags(flags, given, existing, 'the checkpoint');
   const prepared = flags.dataDir || (!flags.data && existsSync(join(flags.outDir, 'data', 'meta.json')) ? join(flags.outDir, 'data') : '');
-  if (prepared) {
-    note(`data: ${prepared}`);
-    const ds = await loadDataset(prepared);
-    checkTokenizerFlags(flags, given, ds.tokenizer, prepared);
-    if (existing && JSON.stringify(existing.toJSON()) !== JSON.stringify(ds.tokenizer.toJSON())) {
-      throw new Error(`the data in ${prepared} was tokenized differently from the checkpoint; pass --data FILE to re-tokenize`);
-    }
-    return ds;
-  }
-  const source = flags.data || BUILTIN_CORPUS;
+  const source = prepared || flags.data || (resume ? ckpt?.meta.data : undefined) || BUILTIN_CORPUS;
   note(`data: ${source}`);
-  const text = await loadCorpus(source);
-  return buildDataset(text, { source, tokenizer: flags.tokenizer, vocabSize: flags.vocabSize, existing });
+  const ds = await loadTokens(source, { tokenizer: flags.tokenizer, vocabSize: flags.vocabSize, existing, note });
+  if (prepared) checkTokenizerFlags(flags, given, ds.tokenizer, prepared);
+  return { ds, data: recordedSource(source) };
 }
 
 function profileTable(kernels: KernelTime[]): string {

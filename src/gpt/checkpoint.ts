@@ -5,16 +5,18 @@
 // Neither side trusts the other: every metadata field is checked for its type and range (a training
 // config as strictly as the flags that made it), and a tensor holding NaN or Inf is refused, so a
 // diverged run cannot replace a good checkpoint and a damaged one fails in one line, not mid-sample.
-import { parseSafetensors, serializeSafetensors, type SafetensorsTensor } from '../io/safetensors.js';
+import { parseSafetensors, serializeSafetensors } from '../io/safetensors.js';
+import { safetensorsTensors } from '../io/state-dict.js';
 import { NON_NEGATIVE_INT, POSITIVE_INT, rangeProblem, settingProblem, show, type Range, type RangesOf } from '../io/value-ranges.js';
 import type { AdamW } from '../optim/adamw.js';
-import type { Tensor } from '../tensor/tensor.js';
 import { tokenizerFromJSON, type Tokenizer, type TokenizerJSON } from './tokenizer/index.js';
 import { GPT, type GPTConfig } from './model.js';
 import { TRAIN_DEFAULTS, TRAIN_RANGES, type TrainConfig, type TrainerState } from './trainer.js';
 
+/** The format tag in every checkpoint's metadata. */
 export const CHECKPOINT_FORMAT = 'webgpu-gpt-checkpoint/1';
 
+/** A checkpoint's metadata: the model config, the tokenizer and, for resuming, the training state. */
 export interface CheckpointMeta {
   format: typeof CHECKPOINT_FORMAT;
   model: GPTConfig;
@@ -24,6 +26,8 @@ export interface CheckpointMeta {
   bestVal?: number;
   /** The training run that wrote it (log.jsonl records carry it); a resumed run keeps it. */
   run?: string;
+  /** Where the run's text came from (a file, a URL, a prepared-data directory, builtin:webdocs), for evaluating it later. */
+  data?: string;
 }
 
 const { blockSize, nLayer, nHead, nEmbd, dropout } = TRAIN_RANGES;
@@ -47,6 +51,7 @@ function headsProblem(c: Pick<GPTConfig, 'nEmbd' | 'nHead'>, name: (key: string)
   return c.nEmbd % c.nHead ? `${name('nEmbd')} (${c.nEmbd}) must be divisible by ${name('nHead')} (${c.nHead})` : null;
 }
 
+/** A decoded checkpoint: its metadata and weights on the host (modelFromCheckpoint puts them on the GPU). */
 export interface Checkpoint {
   meta: CheckpointMeta;
   weights: Map<string, { shape: number[]; data: Float32Array }>;
@@ -54,18 +59,21 @@ export interface Checkpoint {
   optimizer?: { m: Map<string, Float32Array>; v: Map<string, Float32Array> };
 }
 
-async function read(t: Tensor): Promise<Float32Array> {
-  return (await t.toArray()) as Float32Array;
+/** What a checkpoint may hold besides the weights, the model config and the tokenizer. */
+export interface CheckpointExtras {
+  /** AdamW's moments, saved under `optim.m.<name>` / `optim.v.<name>` (needed to resume training). */
+  optimizer?: AdamW;
+  train?: TrainConfig;
+  trainer?: TrainerState;
+  bestVal?: number;
+  run?: string;
+  data?: string;
 }
 
-export async function encodeCheckpoint(
-  model: GPT,
-  tokenizer: Tokenizer,
-  extra: { optimizer?: AdamW; train?: TrainConfig; trainer?: TrainerState; bestVal?: number; run?: string } = {},
-): Promise<Uint8Array> {
-  const tensors: Record<string, SafetensorsTensor> = {};
+/** A model with its tokenizer (and optionally training state) as one safetensors file's bytes; refuses NaN/Inf weights. */
+export async function encodeCheckpoint(model: GPT, tokenizer: Tokenizer, extra: CheckpointExtras = {}): Promise<Uint8Array> {
   const named = [...model.namedParameters()];
-  for (const [name, p] of named) tensors[name] = { dtype: 'F32', shape: [...p.shape], data: await read(p) };
+  const tensors = await safetensorsTensors(named);
   if (extra.optimizer) {
     const index = new Map(extra.optimizer.params.map((p, i) => [p, i]));
     const { m, v } = await extra.optimizer.readMoments();
@@ -84,6 +92,7 @@ export async function encodeCheckpoint(
     ...(extra.trainer && { trainer: extra.trainer }),
     ...(extra.bestVal !== undefined && { bestVal: extra.bestVal }),
     ...(extra.run !== undefined && { run: extra.run }),
+    ...(extra.data !== undefined && { data: extra.data }),
   };
   // what this refuses to write, decodeCheckpoint would refuse to read
   const problem = metaProblem(meta as unknown as Record<string, unknown>) ?? nonFiniteProblem(Object.entries(tensors));
@@ -91,6 +100,7 @@ export async function encodeCheckpoint(
   return serializeSafetensors(tensors, { webgpu_gpt: JSON.stringify(meta) });
 }
 
+/** Reads checkpoint bytes, checking every metadata field and refusing NaN/Inf tensors; `source` names it in errors. */
 export function decodeCheckpoint(bytes: Uint8Array, source = 'checkpoint'): Checkpoint {
   let parsed;
   try {
@@ -164,7 +174,11 @@ function metaProblem(meta: Record<string, unknown>): string | null {
     const problem = rangeProblem(field('bestVal'), meta.bestVal, {});
     if (problem) return problem;
   }
-  return meta.run === undefined ? null : settingProblem(field('run'), meta.run, '');
+  for (const key of ['run', 'data'] as const) {
+    const problem = meta[key] === undefined ? null : settingProblem(field(key), meta[key], '');
+    if (problem) return problem;
+  }
+  return null;
 }
 
 /** The first tensor holding NaN or ±Inf: such weights come from a diverged run and sample garbage. */

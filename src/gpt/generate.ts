@@ -4,12 +4,13 @@
 // (the last blockSize tokens, re-encoded from scratch each step).
 import { noGrad } from '../autograd/mode.js';
 import { cachedLength, disposeCache, type KVCache } from '../nn/transformer.js';
-import { tensor } from '../tensor/create.js';
+import { tensor } from '../ops/index.js';
 import { Generator } from '../tensor/generator.js';
 import { scope } from '../tensor/scope.js';
 import type { GPT } from './model.js';
 import { sampleToken, type SamplingOptions } from './sample.js';
 
+/** How many tokens to generate and how: sampling settings, seed, KV cache. */
 export interface GenerateOptions extends SamplingOptions {
   maxNewTokens: number;
   seed?: number;
@@ -17,6 +18,7 @@ export interface GenerateOptions extends SamplingOptions {
   kvCache?: boolean;
 }
 
+/** Streams `maxNewTokens` token ids continuing `prompt` (at least one id); the model is put in eval mode meanwhile. */
 export async function* generate(model: GPT, prompt: readonly number[], opts: GenerateOptions): AsyncGenerator<number> {
   if (!prompt.length) throw new Error('generate: the prompt must contain at least one token');
   const rng = new Generator(opts.seed ?? 0);

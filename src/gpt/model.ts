@@ -1,16 +1,14 @@
 // GPT-2: token + learned position embeddings, nLayer pre-LN blocks, a final LayerNorm, and an LM
 // head tied to the token embedding. Reads like nanoGPT's model.py; parameter names follow GPT-2
 // (`wte.weight`, `h.0.attn.c_attn.weight`, ...). Shapes: B batch, T time, C = nEmbd, V = vocab.
-import { crossEntropy } from '../ops/cross-entropy.js';
-import { matmul } from '../ops/matmul.js';
+import { arange, crossEntropy, matmul, type Tensor } from '../ops/index.js';
 import { Dropout, Embedding, LayerNorm } from '../nn/layers.js';
 import { Module, ModuleList } from '../nn/module.js';
 import { Block, cachedLength, type KVCache } from '../nn/transformer.js';
-import { arange } from '../tensor/create.js';
 import { Generator } from '../tensor/generator.js';
 import { scope } from '../tensor/scope.js';
-import type { Tensor } from '../tensor/tensor.js';
 
+/** A GPT's shape: vocabulary, context length (blockSize), layers, heads, width (nEmbd), dropout, biases. */
 export interface GPTConfig {
   vocabSize: number;
   blockSize: number;
@@ -21,6 +19,7 @@ export interface GPTConfig {
   bias: boolean;
 }
 
+/** Throws a one-line error naming the first setting of `cfg` that is out of range. */
 export function validateConfig(cfg: GPTConfig): void {
   for (const k of ['vocabSize', 'blockSize', 'nLayer', 'nHead', 'nEmbd'] as const) {
     if (!Number.isInteger(cfg[k]) || cfg[k] < 1) throw new Error(`GPT config: ${k} must be a positive integer, got ${cfg[k]}`);
@@ -29,6 +28,7 @@ export function validateConfig(cfg: GPTConfig): void {
   if (!(cfg.dropout >= 0 && cfg.dropout < 1)) throw new Error(`GPT config: dropout must be in [0, 1), got ${cfg.dropout}`);
 }
 
+/** GPT-2 (nanoGPT's model.py): token and position embeddings, nLayer blocks, a final LayerNorm, a tied LM head. */
 export class GPT extends Module {
   readonly wte: Embedding;
   readonly wpe: Embedding;

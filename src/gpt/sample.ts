@@ -2,12 +2,14 @@
 // (nucleus) filtering, then a draw from a seeded generator. temperature 0 is greedy (argmax).
 import type { Generator } from '../tensor/generator.js';
 
+/** How the next token is drawn: temperature (0 = greedy), top-k, top-p (nucleus). */
 export interface SamplingOptions {
   temperature?: number;
   topK?: number;
   topP?: number;
 }
 
+/** The next token from a row of logits [V], drawn with `rng` after temperature, top-k and top-p. */
 export function sampleToken(logits: Float32Array, opts: SamplingOptions, rng: Generator): number {
   const { temperature = 1, topK, topP } = opts;
   if (temperature < 0) throw new Error(`sample: temperature must be >= 0, got ${temperature}`);
@@ -37,6 +39,7 @@ export function sampleToken(logits: Float32Array, opts: SamplingOptions, rng: Ge
   return order[order.length - 1]!;
 }
 
+/** The index of the largest value (the first, on ties). */
 export function argmax(xs: Float32Array): number {
   let best = 0;
   for (let i = 1; i < xs.length; i++) if (xs[i]! > xs[best]!) best = i;

@@ -5,16 +5,14 @@
 // before any evaluation hook could save the broken weights.
 import { noGrad } from '../autograd/mode.js';
 import { NON_NEGATIVE, NON_NEGATIVE_INT, POSITIVE, POSITIVE_INT, SEED, UNIT_INTERVAL, type RangesOf } from '../io/value-ranges.js';
-import { watchNonFinite } from '../ops/finite.js';
+import { tensor, type Tensor, watchNonFinite, zeros } from '../ops/index.js';
 import { AdamW } from '../optim/adamw.js';
 import { clipGradNorm } from '../optim/clip.js';
 import { learningRate } from '../optim/schedule.js';
-import { tensor, zeros } from '../tensor/create.js';
 import { device } from '../device/device.js';
 import type { KernelTime } from '../device/profiler.js';
 import { Generator } from '../tensor/generator.js';
 import { keep, scope } from '../tensor/scope.js';
-import type { Tensor } from '../tensor/tensor.js';
 import { GPT, type GPTConfig } from './model.js';
 
 /** nanoGPT's Shakespeare-char configuration for CPUs (config/train_shakespeare_char.py, CPU line). */
@@ -42,7 +40,33 @@ export const TRAIN_DEFAULTS = {
   seed: 1337,
 };
 
+/** A training run's settings (see TRAIN_DOCS for what each means). */
 export type TrainConfig = typeof TRAIN_DEFAULTS;
+
+/** What each training setting means (the `gpt train --help` lines). */
+export const TRAIN_DOCS: { [K in keyof TrainConfig]: string } = {
+  nLayer: 'transformer blocks',
+  nHead: 'attention heads per block',
+  nEmbd: 'embedding width (channels); a multiple of --n-head',
+  blockSize: 'context length, in tokens',
+  dropout: 'dropout probability while training',
+  bias: 'biases in the Linear and LayerNorm layers',
+  batchSize: 'sequences per micro-batch',
+  gradAccum: 'micro-batches per optimizer step',
+  maxIters: 'optimizer steps in all (a resumed run counts its earlier steps)',
+  learningRate: 'peak learning rate, reached after the warm-up',
+  minLr: 'learning rate at the end of the cosine decay; at most --learning-rate',
+  warmupIters: 'steps of linear learning-rate warm-up',
+  lrDecayIters: 'step at which the cosine decay reaches --min-lr',
+  beta1: "AdamW's first-moment decay",
+  beta2: "AdamW's second-moment decay",
+  weightDecay: 'AdamW weight decay (matrices and embeddings only)',
+  gradClip: 'largest global gradient norm; 0 = no clipping',
+  evalInterval: 'steps between evaluations (a checkpoint is saved when val loss improves)',
+  evalIters: 'batches per split in an evaluation',
+  logInterval: 'steps between log lines',
+  seed: 'seed of the initial weights, the batches and dropout',
+};
 
 /** Every training config, from flags, a config file or a checkpoint, must be within these. */
 export const TRAIN_RANGES: RangesOf<TrainConfig> = {
@@ -68,6 +92,7 @@ export const TRAIN_RANGES: RangesOf<TrainConfig> = {
   seed: SEED,
 };
 
+/** What the hooks get: the step, its loss and learning rate, speed, and after an evaluation its train/val loss. */
 export interface StepLog {
   step: number;
   loss: number;
@@ -79,6 +104,7 @@ export interface StepLog {
   train?: number;
 }
 
+/** Callbacks of Trainer.run(), awaited before training goes on. */
 export interface RunHooks {
   onLog?: (log: StepLog) => void | Promise<void>;
   onEval?: (log: StepLog) => void | Promise<void>;
@@ -87,6 +113,7 @@ export interface RunHooks {
   profileStep?: number;
 }
 
+/** Where a run stands (step and generator states): saved in checkpoints so a resumed run matches an uninterrupted one. */
 export interface TrainerState {
   step: number;
   dataRng: string;
@@ -104,11 +131,13 @@ export class TrainingDivergedError extends Error {
   }
 }
 
+/** The model's config from a training config and the tokenizer's vocabulary size. */
 export function modelConfig(cfg: TrainConfig, vocabSize: number): GPTConfig {
   const { blockSize, nLayer, nHead, nEmbd, dropout, bias } = cfg;
   return { vocabSize, blockSize, nLayer, nHead, nEmbd, dropout, bias };
 }
 
+/** Trains a GPT on token arrays: batches, AdamW with warmup + cosine schedule, clipping, evaluation, hooks for logs and saves. */
 export class Trainer {
   readonly model: GPT;
   readonly optimizer: AdamW;

@@ -12,12 +12,14 @@ import { bf16BitsToF32, f16BitsToF32, f32ToBf16Bits, f32ToF16Bits } from './half
 
 export type TensorData = Float32Array | Int32Array | Uint8Array;
 
+/** One tensor of a safetensors file, held as Float32Array (F32, F16, BF16), Int32Array (I32, I64) or Uint8Array (U8). */
 export interface SafetensorsTensor {
   dtype: SafetensorsDtype;
   shape: number[];
   data: TensorData;
 }
 
+/** A whole safetensors file: its tensors by name and its string metadata. */
 export interface Safetensors {
   tensors: Record<string, SafetensorsTensor>;
   metadata: Record<string, string>;
@@ -41,11 +43,13 @@ const DTYPES = {
   U8: { bytes: 1, holds: Uint8Array, read: copyU8, write: writeBytes },
 } satisfies Record<string, Codec>;
 
+/** The dtypes read and written: F32, F16, BF16, I32, I64, U8. */
 export type SafetensorsDtype = keyof typeof DTYPES;
 
 const METADATA_KEY = '__metadata__';
 const TENSOR_KEYS = ['dtype', 'shape', 'data_offsets'];
 
+/** The bytes of a safetensors file holding `tensors` (in the order given) and optional string metadata. */
 export function serializeSafetensors(
   tensors: Record<string, SafetensorsTensor>,
   metadata?: Record<string, string>,
@@ -82,6 +86,7 @@ export function serializeSafetensors(
   return out;
 }
 
+/** Reads a safetensors file, checking its header, offsets and sizes (a damaged file is an error naming what is wrong). */
 export function parseSafetensors(bytes: Uint8Array): Safetensors {
   if (bytes.length < 8) fail(`file is ${bytes.length} bytes, too short for the 8-byte header length`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);

@@ -1,20 +1,17 @@
 // The basic layers: Linear, Embedding, LayerNorm, Dropout. Weights follow PyTorch's layouts
 // (Linear.weight is [out, in]) so checkpoints map one to one onto nanoGPT/GPT-2 names.
-import { dropout } from '../ops/dropout.js';
-import { embedding } from '../ops/gather.js';
-import { layerNorm } from '../ops/layernorm.js';
-import { matmul } from '../ops/matmul.js';
-import { full, randn } from '../tensor/create.js';
+import { dropout, embedding, full, layerNorm, matmul, randn, type Tensor } from '../ops/index.js';
 import type { Generator } from '../tensor/generator.js';
-import type { Tensor } from '../tensor/tensor.js';
 import { Module } from './module.js';
 
+/** How a layer draws its initial weights. */
 export interface InitOptions {
   /** Generator for the initial weights (normal with this std). */
   rng: Generator;
   std?: number;
 }
 
+/** y = x Wᵀ + b, W [out, in] as in PyTorch, initialised normal(0, std). */
 export class Linear extends Module {
   readonly weight: Tensor;
   readonly bias: Tensor | null;
@@ -39,6 +36,7 @@ export class Linear extends Module {
   }
 }
 
+/** A table of numEmbeddings vectors of `dim` values, looked up by int32 id. */
 export class Embedding extends Module {
   readonly weight: Tensor;
 
@@ -52,6 +50,7 @@ export class Embedding extends Module {
   }
 }
 
+/** Normalises the last axis to zero mean and unit variance, then scales (weight) and shifts (bias). */
 export class LayerNorm extends Module {
   readonly weight: Tensor;
   readonly bias: Tensor | null;

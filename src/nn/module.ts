@@ -2,15 +2,16 @@
 // and dotted (`h.0.attn.c_attn.weight`), in registration order; a parameter reachable under two
 // names (weight tying) is listed once, under the first.
 import '../ops/index.js'; // every op's Tensor method (x.gelu(), x.astype(), ...) is attached before models run
-import { tensor } from '../tensor/create.js';
+import { tensor, type Tensor } from '../ops/index.js';
 import { formatShape } from '../tensor/shape.js';
-import type { Tensor } from '../tensor/tensor.js';
 
+/** Host values of one tensor: what loadStateDict() takes for each name. */
 export interface TensorData {
   shape: readonly number[];
   data: Float32Array;
 }
 
+/** A tree of named parameters and child modules (torch.nn.Module): subclasses register them with param() and module(). */
 export abstract class Module {
   training = true;
   private readonly ownParams = new Map<string, Tensor>();

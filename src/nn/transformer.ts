@@ -1,19 +1,13 @@
 // Transformer pieces, GPT-2 style: causal multi-head self-attention, the GELU MLP, and the pre-LN
 // block with residuals. Shapes use the legend B (batch), T (time), C (channels), NH (heads),
 // HS (head size = C / NH).
-import { causalAttention } from '../ops/attention.js';
-import { biasGelu } from '../ops/bias-gelu.js';
-import { matmul } from '../ops/matmul.js';
-import { concat, permute, slice } from '../ops/shape.js';
-import { softmax } from '../ops/softmax.js';
-import { where } from '../ops/elementwise.js';
-import { arange } from '../tensor/create.js';
+import { arange, biasGelu, causalAttention, concat, matmul, permute, slice, softmax, type Tensor, where } from '../ops/index.js';
 import type { Generator } from '../tensor/generator.js';
 import { keep, scope } from '../tensor/scope.js';
-import type { Tensor } from '../tensor/tensor.js';
 import { Dropout, LayerNorm, Linear } from './layers.js';
 import { Module } from './module.js';
 
+/** The transformer's shape and regularisation (a subset of GPTConfig). */
 export interface TransformerConfig {
   nEmbd: number;
   nHead: number;
@@ -39,8 +33,10 @@ export interface KVCache {
   qkv: Tensor | null;
 }
 
+/** Positions a KV cache holds (0 for none). */
 export const cachedLength = (cache?: KVCache): number => cache?.qkv?.shape[1] ?? 0;
 
+/** Frees a KV cache's tensors; the cache can be filled again. */
 export function disposeCache(cache: KVCache): void {
   cache.qkv?.dispose();
   cache.qkv = null;
@@ -54,6 +50,7 @@ function extendCache(cache: KVCache, qkv: Tensor): Tensor {
   return all;
 }
 
+/** Multi-head causal self-attention: one fused q|k|v projection, attention over earlier positions, an output projection. */
 export class CausalSelfAttention extends Module {
   readonly c_attn: Linear;
   readonly c_proj: Linear;
@@ -96,6 +93,7 @@ export class CausalSelfAttention extends Module {
   }
 }
 
+/** The feed-forward part of a block: Linear C -> 4C, GELU, Linear 4C -> C, dropout. */
 export class MLP extends Module {
   readonly c_fc: Linear;
   readonly c_proj: Linear;
@@ -117,6 +115,7 @@ export class MLP extends Module {
   }
 }
 
+/** A pre-LayerNorm transformer block: x + attn(ln_1(x)), then h + mlp(ln_2(h)). */
 export class Block extends Module {
   readonly ln_1: LayerNorm;
   readonly attn: CausalSelfAttention;

@@ -1,14 +1,12 @@
 // AdamW (Loshchilov & Hutter) with decoupled weight decay applied only to parameters of rank >= 2
 // (matmul and embedding weights), as nanoGPT does; biases and LayerNorm gains are not decayed.
-// The moments of all parameters live back to back in two flat buffers, so a step is a few fused
-// in-place dispatches, each updating as many parameters as the adapter lets one shader bind.
+// The moments of all parameters live back to back in two flat buffers, so a step is one fused
+// `adamw` op (src/ops/adamw.ts): a few in-place dispatches.
 // Gradient clipping enters as a GPU-side scale factor, so a step never waits for the GPU.
-import { device } from '../device/device.js';
-import { launchAdamW, MAX_GROUP, type AdamWGroupMember } from '../kernels/wgsl/adamw.js';
-import { full, tensor, zeros } from '../tensor/create.js';
-import type { Tensor } from '../tensor/tensor.js';
+import { adamw, full, tensor, type Tensor, zeros } from '../ops/index.js';
 import { keep } from '../tensor/scope.js';
 
+/** AdamW's hyperparameters (defaults: lr 1e-3, betas [0.9, 0.999], eps 1e-8, weightDecay 0.01). */
 export interface AdamWOptions {
   lr?: number;
   betas?: [number, number];
@@ -16,12 +14,7 @@ export interface AdamWOptions {
   weightDecay?: number;
 }
 
-/** Parameters one dispatch updates: each needs two bindings (param, grad) beside gscale, m and v. */
-function groupSize(): number {
-  const bindings = device().info.limits.maxStorageBuffersPerShaderStage ?? 8;
-  return Math.max(1, Math.min(MAX_GROUP, Math.floor((bindings - 3) / 2)));
-}
-
+/** AdamW over a list of parameters: step() applies one update from their .grad, in a few fused dispatches. */
 export class AdamW {
   lr: number;
   readonly betas: [number, number];
@@ -51,25 +44,9 @@ export class AdamW {
   step(gradScale?: Tensor): void {
     this.stepCount++;
     const hyper = { lr: this.lr, beta1: this.betas[0], beta2: this.betas[1], eps: this.eps, weightDecay: this.weightDecay, step: this.stepCount };
-    const moments = { m: this.m.buffer('AdamW.step'), v: this.v.buffer('AdamW.step'), gscale: (gradScale ?? this.one).buffer('AdamW.step') };
-    // runs of consecutive parameters with gradients, so each group's moments are contiguous
-    const limit = groupSize();
-    let group: AdamWGroupMember[] = [];
-    let base = 0;
-    const flush = () => {
-      if (group.length) launchAdamW(group, { ...moments, mvBase: base }, hyper);
-      group = [];
-    };
-    this.params.forEach((p, i) => {
-      if (!p.grad || group.length === limit) flush();
-      if (!p.grad) return;
-      if (!group.length) base = this.offsets[i]!;
-      p.storage('AdamW.step').version++; // updated in place
-      group.push({ param: p.buffer('AdamW.step'), grad: p.grad.buffer('AdamW.step'), size: p.size, decay: p.rank >= 2 });
-    });
-    flush();
-    this.m.storage().version++;
-    this.v.storage().version++;
+    const grads = this.params.map((p) => p.grad);
+    // weight decay only for matmul and embedding weights (rank >= 2), as nanoGPT does
+    adamw(this.params, grads, this.m, this.v, gradScale ?? this.one, this.params.map((p) => p.rank >= 2), hyper);
   }
 
   /** Each parameter's moments, read back to the host (for checkpoints). */

@@ -1,4 +1,5 @@
 // nanoGPT's learning-rate schedule: linear warmup, cosine decay to minLr at decaySteps, then flat.
+/** The schedule: peak lr after warmupSteps, decaying to minLr at decaySteps. */
 export interface CosineSchedule {
   lr: number;
   minLr: number;
@@ -6,6 +7,7 @@ export interface CosineSchedule {
   decaySteps: number;
 }
 
+/** The learning rate at `step` (0-based): linear warmup, cosine decay to minLr, then flat. */
 export function learningRate(step: number, s: CosineSchedule): number {
   if (step < s.warmupSteps) return (s.lr * (step + 1)) / (s.warmupSteps + 1);
   if (step > s.decaySteps) return s.minLr;

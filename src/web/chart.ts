@@ -1,5 +1,6 @@
 // The live loss chart: training loss per step (raw, faint, and smoothed) and the evaluated
 // train/val losses, on a <canvas> drawn by hand. Redraws are coalesced into one per frame.
+import { tickLabel, ticks, tickStep } from '../plot/ticks.js';
 
 const COLORS = { train: '#2f6fdf', val: '#e0731f', evalTrain: '#2f6fdf', grid: '#d8dce3', text: '#4a5160' };
 
@@ -70,12 +71,13 @@ export class LossChart {
     g.strokeStyle = COLORS.grid;
     g.fillStyle = COLORS.text;
     g.lineWidth = 1;
+    const yStep = tickStep(y0, y1, 5);
     for (const v of ticks(y0, y1, 5)) {
       g.beginPath();
       g.moveTo(pad.left, Y(v));
       g.lineTo(W - pad.right, Y(v));
       g.stroke();
-      g.fillText(v.toFixed(y1 - y0 < 0.5 ? 2 : 1), 4, Y(v) + 4);
+      g.fillText(tickLabel(v, yStep), 4, Y(v) + 4);
     }
     for (const s of ticks(x0, x1, 6)) g.fillText(String(Math.round(s)), X(s) - 8, H - 6);
 
@@ -118,14 +120,4 @@ function dot(g: CanvasRenderingContext2D, x: number, y: number, color: string): 
   g.beginPath();
   g.arc(x, y, 3, 0, 2 * Math.PI);
   g.fill();
-}
-
-/** About `n` round values between lo and hi. */
-function ticks(lo: number, hi: number, n: number): number[] {
-  const raw = (hi - lo) / n;
-  const mag = 10 ** Math.floor(Math.log10(raw));
-  const step = [1, 2, 5, 10].map((m) => m * mag).find((s) => s >= raw) ?? 10 * mag;
-  const out: number[] = [];
-  for (let v = Math.ceil(lo / step) * step; v <= hi + 1e-9; v += step) out.push(v);
-  return out;
 }

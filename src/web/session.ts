@@ -5,9 +5,9 @@ import { noGrad } from '../autograd/mode.js';
 import { decodeCheckpoint, encodeCheckpoint, modelFromCheckpoint, restoreOptimizer, type Checkpoint } from '../gpt/checkpoint.js';
 import { generate, type GenerateOptions } from '../gpt/generate.js';
 import type { GPT, GPTConfig } from '../gpt/model.js';
-import { CharTokenizer, type Tokenizer } from '../gpt/tokenizer/index.js';
+import { CharTokenizer, describeLeftOut, encodeKnown, type Tokenizer } from '../gpt/tokenizer/index.js';
 import { TRAIN_DEFAULTS, Trainer, type TrainConfig } from '../gpt/trainer.js';
-import { tensor } from '../tensor/create.js';
+import { tensor } from '../ops/index.js';
 import { scope } from '../tensor/scope.js';
 
 export type ModelShape = Pick<GPTConfig, 'nLayer' | 'nHead' | 'nEmbd' | 'blockSize'>;
@@ -81,10 +81,10 @@ export class Session {
       Object.assign(this.trainer.cfg, settings, shape);
       return this.trainer;
     }
-    const { ids, dropped } = encodeKnown(tokenizer, text);
-    this.textNote = dropped ? `${dropped} characters the tokenizer does not know were left out` : '';
+    const known = encodeKnown(tokenizer, text);
+    this.textNote = describeLeftOut(known);
     const cfg: TrainConfig = { ...TRAIN_DEFAULTS, ...this.loaded?.meta.train, ...this.trainer?.cfg, ...settings, ...shape };
-    const trainer = new Trainer(cfg, splitTokens(ids, tokenizer.vocabSize), model);
+    const trainer = new Trainer(cfg, splitTokens(known.ids, tokenizer.vocabSize), model);
     const old = this.trainer;
     if (old) {
       trainer.optimizer.m.assign(old.optimizer.m);
@@ -170,25 +170,4 @@ export class Session {
 function splitTokens(ids: Int32Array, vocabSize: number): { train: Int32Array; val: Int32Array; vocabSize: number } {
   const n = Math.floor(ids.length * 0.9);
   return { train: ids.slice(0, n), val: ids.slice(n), vocabSize };
-}
-
-/** Token ids of `text`; a character tokenizer skips the characters it does not know. */
-function encodeKnown(tokenizer: Tokenizer, text: string): { ids: Int32Array; dropped: number } {
-  if (tokenizer.kind !== 'char') return { ids: Int32Array.from(tokenizer.encode(text)), dropped: 0 };
-  const known = new Map<string, number | null>();
-  const ids: number[] = [];
-  let dropped = 0;
-  for (const ch of text) {
-    if (!known.has(ch)) {
-      try {
-        known.set(ch, tokenizer.encode(ch)[0]!);
-      } catch {
-        known.set(ch, null);
-      }
-    }
-    const id = known.get(ch);
-    if (id === null || id === undefined) dropped++;
-    else ids.push(id);
-  }
-  return { ids: Int32Array.from(ids), dropped };
 }

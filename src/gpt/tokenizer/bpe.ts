@@ -7,6 +7,7 @@ import { BYTE_TOKENS, PAIR_BASE, mergePair, pairKey } from './pairs.js';
 import { splitChunks } from './split.js';
 import { learnMerges, type MergeProgress } from './train-bpe.js';
 
+/** Options of BpeTokenizer.train(). */
 export interface BpeTrainOptions {
   onProgress?: MergeProgress;
 }
@@ -16,6 +17,7 @@ const utf8 = new TextEncoder();
 // ignoreBOM keeps a leading U+FEFF, which the default decoder would silently drop.
 const fromUtf8 = new TextDecoder('utf-8', { ignoreBOM: true });
 
+/** Byte-level BPE (GPT-2 style): 256 byte tokens plus learned merges; every text encodes. */
 export class BpeTokenizer implements Tokenizer {
   readonly kind = 'bpe';
   private readonly merges: readonly [number, number][];

@@ -3,6 +3,7 @@
 // is one token; a lone surrogate is a character of its own and round-trips like any other.
 import type { CharTokenizerJSON, Tokenizer } from './tokenizer.js';
 
+/** One token per distinct character (code point) of the training text, ids in code-point order. */
 export class CharTokenizer implements Tokenizer {
   readonly kind = 'char';
   private readonly chars: readonly string[];
@@ -34,14 +35,22 @@ export class CharTokenizer implements Tokenizer {
     return this.chars.length;
   }
 
+  /** Throws on a character outside the vocabulary; encodeKnown() leaves such characters out instead. */
   encode(text: string): number[] {
     const out: number[] = [];
     for (const ch of text) {
       const id = this.ids.get(ch);
-      if (id === undefined) throw new Error(`CharTokenizer: character ${describeChar(ch)} is not in the vocabulary`);
+      if (id === undefined) {
+        throw new Error(`CharTokenizer: character ${describeChar(ch)} is not in the vocabulary (encodeKnown() leaves unknown characters out)`);
+      }
       out.push(id);
     }
     return out;
+  }
+
+  /** The id of one character, or undefined when it is not in the vocabulary. */
+  idOf(ch: string): number | undefined {
+    return this.ids.get(ch);
   }
 
   decode(ids: ArrayLike<number>): string {
@@ -59,8 +68,8 @@ export class CharTokenizer implements Tokenizer {
   }
 }
 
-// e.g. "'é' (U+00E9)"; JSON.stringify keeps control characters readable.
-function describeChar(ch: string): string {
+/** A character as error messages show it, e.g. `"é" (U+00E9)`; JSON keeps control characters readable. */
+export function describeChar(ch: string): string {
   const hex = ch.codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0');
   return `${JSON.stringify(ch)} (U+${hex})`;
 }

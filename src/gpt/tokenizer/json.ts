@@ -3,6 +3,7 @@ import { BpeTokenizer } from './bpe.js';
 import { CharTokenizer } from './char.js';
 import type { BpeTokenizerJSON, CharTokenizerJSON, Tokenizer } from './tokenizer.js';
 
+/** A tokenizer from the JSON a checkpoint stored (the parsed object or its text). */
 export function tokenizerFromJSON(json: unknown): Tokenizer {
   if (typeof json === 'string') {
     try {

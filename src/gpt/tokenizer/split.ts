@@ -9,6 +9,7 @@
 // mostly because GPT-2 makes every newline a token of its own.
 const CHUNK = /'(?:[sdmt]|ll|ve|re)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+/gu;
 
+/** Splits text into GPT-2's pre-tokenization chunks (words with their leading space, numbers, punctuation, whitespace); merges never cross them. */
 export function splitChunks(text: string): string[] {
   return text.match(CHUNK) ?? [];
 }

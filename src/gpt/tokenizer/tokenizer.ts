@@ -1,5 +1,6 @@
 // The contract every tokenizer meets, so the trainer, the sampler and checkpoints need not know
 // which kind they hold. toJSON() is what a checkpoint stores; tokenizerFromJSON() brings it back.
+/** Text to token ids and back: what the trainer, the sampler and checkpoints use, whatever the kind. */
 export interface Tokenizer {
   readonly kind: TokenizerJSON['kind'];
   readonly vocabSize: number;
@@ -8,17 +9,20 @@ export interface Tokenizer {
   toJSON(): TokenizerJSON;
 }
 
-// The vocabulary in id order, one code point per entry (a list, not a joined string, so that two
-// lone surrogates never fuse into one astral character on the way back).
+/**
+ * A character tokenizer as stored: the vocabulary in id order, one code point per entry (a list, not
+ * a joined string, so that two lone surrogates never fuse into one astral character on the way back).
+ */
 export interface CharTokenizerJSON {
   kind: 'char';
   chars: string[];
 }
 
-// Merge i joins the pair [a, b] into token 256 + i; the merges alone define the vocabulary.
+/** A BPE tokenizer as stored: merge i joins the pair [a, b] into token 256 + i; the merges alone define the vocabulary. */
 export interface BpeTokenizerJSON {
   kind: 'bpe';
   merges: [number, number][];
 }
 
+/** What a checkpoint stores of its tokenizer (toJSON()); tokenizerFromJSON() brings it back. */
 export type TokenizerJSON = CharTokenizerJSON | BpeTokenizerJSON;

@@ -4,6 +4,7 @@
 import { PairHeap } from './pair-heap.js';
 import { BYTE_TOKENS, mergePair, pairKey, pairOf } from './pairs.js';
 
+/** Called while BPE merges are learned: merges done so far of the total. */
 export type MergeProgress = (merges: number, total: number) => void;
 
 // Greedily merges the most frequent adjacent pair (ties: the smaller pair) numMerges times, or until

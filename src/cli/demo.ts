@@ -1,0 +1,25 @@
+// `gpt demo` (`npm run demo`): the main job in one command. Trains a small GPT on the built-in
+// corpus into out/demo (nanoGPT's Shakespeare-char CPU model, 1000 steps: minutes on 2 CPU cores),
+// streams 300 tokens from it, and ends with the commands to try next.
+import { nextSteps, shellWord } from './next-steps.js';
+import { sample } from './sample.js';
+import { train } from './train.js';
+import { resolveFlags } from './train-flags.js';
+
+const DEMO_TRAIN = ['--max-iters', '1000', '--eval-interval', '250', '--eval-iters', '10', '--lr-decay-iters', '1000', '--out-dir', 'out/demo', '--overwrite'];
+const DEMO_SAMPLE = ['--max-new-tokens', '300', '--start', 'The '];
+
+export const DEMO_HELP = `usage: gpt demo [train flags]
+Trains a small GPT, samples from it and prints the commands to try next, that is:
+  gpt train ${DEMO_TRAIN.join(' ')}
+  gpt sample --out-dir <out-dir> ${DEMO_SAMPLE.map(shellWord).join(' ')}
+Train flags given to demo override those above (see \`gpt train --help\`).`;
+
+export async function demo(args: string[]): Promise<number> {
+  const trainArgs = [...DEMO_TRAIN, ...args]; // a flag given twice: the later one wins
+  const { values } = await resolveFlags(trainArgs);
+  await train(trainArgs, { nextSteps: false });
+  await sample(['--out-dir', values.outDir, ...DEMO_SAMPLE]);
+  console.log(`\n${nextSteps(values.outDir)}`);
+  return 0;
+}

@@ -1,0 +1,63 @@
+// `gpt plot`: the loss curves of one or more runs (their log.jsonl, or the run directories holding
+// one) as an SVG file, overlaid, against steps and against wall time.
+import { stat } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
+import { writeFileAtomic } from '../io/atomic-file.js';
+import { readRegularFile } from '../io/regular-files.js';
+import { lossChartSvg, type LabelledRun, type XAxis } from '../plot/loss-svg.js';
+import { parseRunLog } from '../plot/run-log.js';
+import { flagHelp, parseFlags, UsageError, type FlagSpec } from './flags.js';
+
+const PLOT_DEFAULTS = { out: 'loss.svg', x: 'both', title: 'loss' };
+const PLOT_FLAGS: FlagSpec<typeof PLOT_DEFAULTS> = {
+  defaults: PLOT_DEFAULTS,
+  ranges: {},
+  choices: { x: ['both', 'step', 'time'] },
+  docs: {
+    out: 'SVG file to write',
+    x: "'step', 'time' (wall time since the run's first record) or 'both' (side by side)",
+    title: 'title above the chart',
+  },
+};
+
+export const PLOT_HELP = `usage: gpt plot [flags] RUN...
+Draws the train and val loss of each RUN (a directory written by \`gpt train\`, or its log.jsonl) into
+one SVG, runs overlaid and labelled by their directory names.
+${flagHelp(PLOT_FLAGS)}`;
+
+export async function plot(args: string[]): Promise<number> {
+  const { values: f, positional } = parseFlags(args, PLOT_FLAGS);
+  if (!positional.length) throw new UsageError('name one or more runs: a directory written by `gpt train`, or its log.jsonl');
+  const runs = (await Promise.all(positional.map(readRuns))).flat();
+  const svg = lossChartSvg(uniqueLabels(runs), { axes: f.x === 'both' ? ['step', 'time'] : [f.x as XAxis], title: f.title });
+  await writeFileAtomic(f.out, svg);
+  const series = runs.reduce((n, r) => n + (r.curves.train.length ? 1 : 0) + (r.curves.val.length ? 1 : 0), 0);
+  console.log(`wrote ${f.out}: ${runs.length} run${runs.length === 1 ? '' : 's'}, ${series} curves`);
+  return 0;
+}
+
+/** The runs of one argument, labelled by the run directory's name (and the run id when a log holds several). */
+async function readRuns(arg: string): Promise<LabelledRun[]> {
+  const isDir = (await stat(arg).catch(() => null))?.isDirectory() ?? false;
+  const file = isDir ? join(arg, 'log.jsonl') : arg;
+  let text: string;
+  try {
+    text = (await readRegularFile(file)).toString('utf8');
+  } catch (e) {
+    throw new Error(`cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+  const name = basename(isDir ? resolve(arg) : basename(file) === 'log.jsonl' ? dirname(resolve(file)) : file.replace(/(\.log)?\.jsonl$/, ''));
+  const curves = parseRunLog(text, file).filter((c) => c.train.length || c.val.length);
+  if (!curves.length) throw new Error(`${file} holds no train or eval records`);
+  return curves.map((c) => ({ label: curves.length > 1 ? `${name} ${c.run.slice(0, 8)}` : name, curves: c }));
+}
+
+/** Labels made distinct: a repeated one gets " (2)", " (3)", ... */
+function uniqueLabels(runs: LabelledRun[]): LabelledRun[] {
+  const seen = new Map<string, number>();
+  return runs.map((r) => {
+    const n = (seen.get(r.label) ?? 0) + 1;
+    seen.set(r.label, n);
+    return n === 1 ? r : { ...r, label: `${r.label} (${n})` };
+  });
+}

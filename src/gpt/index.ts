@@ -1,0 +1,30 @@
+/// <reference types="@webgpu/types" preserve="true" />
+// webgpu-gpt/gpt: the GPT model, its trainer, generation, tokenizers and checkpoints (as bytes; the
+// atomic checkpoint directories of `gpt train` are in webgpu-gpt/node).
+export { GPT, validateConfig, type GPTConfig } from './model.js';
+export {
+  Trainer,
+  TrainingDivergedError,
+  TRAIN_DEFAULTS,
+  TRAIN_DOCS,
+  TRAIN_RANGES,
+  modelConfig,
+  type TrainConfig,
+  type StepLog,
+  type RunHooks,
+  type TrainerState,
+} from './trainer.js';
+export { generate, type GenerateOptions } from './generate.js';
+export { sampleToken, type SamplingOptions } from './sample.js';
+export * from './tokenizer/index.js';
+export {
+  encodeCheckpoint,
+  decodeCheckpoint,
+  modelFromCheckpoint,
+  restoreOptimizer,
+  trainConfigProblem,
+  CHECKPOINT_FORMAT,
+  type Checkpoint,
+  type CheckpointMeta,
+  type CheckpointExtras,
+} from './checkpoint.js';

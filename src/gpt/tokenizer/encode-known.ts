@@ -1,0 +1,41 @@
+// Encoding text that a trained tokenizer may not fully cover, as when a character-level model is
+// fine-tuned on new text: characters outside the vocabulary are left out and counted, so the caller
+// can say which and how many instead of failing. One policy for the CLI and the browser page.
+// (A byte-level BPE tokenizer covers every text, so nothing is ever left out there.)
+import { CharTokenizer, describeChar } from './char.js';
+import type { Tokenizer } from './tokenizer.js';
+
+/** The result of encodeKnown(). */
+export interface KnownTokens {
+  ids: Int32Array;
+  /** Characters left out, with how often each occurred (in order of first occurrence). */
+  unknown: Map<string, number>;
+  /** How many characters were left out in all. */
+  dropped: number;
+}
+
+/** Token ids of `text`; a character tokenizer leaves out (and counts) the characters it does not know. */
+export function encodeKnown(tokenizer: Tokenizer, text: string): KnownTokens {
+  if (!(tokenizer instanceof CharTokenizer)) return { ids: Int32Array.from(tokenizer.encode(text)), unknown: new Map(), dropped: 0 };
+  const ids: number[] = [];
+  const unknown = new Map<string, number>();
+  let dropped = 0;
+  for (const ch of text) {
+    const id = tokenizer.idOf(ch);
+    if (id !== undefined) ids.push(id);
+    else {
+      unknown.set(ch, (unknown.get(ch) ?? 0) + 1);
+      dropped++;
+    }
+  }
+  return { ids: Int32Array.from(ids), unknown, dropped };
+}
+
+/** e.g. `3 characters the tokenizer does not know were left out: "$" (U+0024) x2, "é" (U+00E9)`; '' when none were. */
+export function describeLeftOut({ unknown, dropped }: Pick<KnownTokens, 'unknown' | 'dropped'>, shown = 8): string {
+  if (!dropped) return '';
+  const listed = [...unknown].slice(0, shown).map(([ch, n]) => `${describeChar(ch)}${n > 1 ? ` x${n}` : ''}`);
+  const more = unknown.size > shown ? `, and ${unknown.size - shown} other kinds` : '';
+  const count = dropped === 1 ? '1 character the tokenizer does not know was' : `${dropped} characters the tokenizer does not know were`;
+  return `${count} left out: ${listed.join(', ')}${more}`;
+}

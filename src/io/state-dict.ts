@@ -1,0 +1,41 @@
+// A model's parameters by name (its state dict) as one safetensors file's bytes, and back: the same
+// code in Node (webgpu-gpt/node writes and reads the file) and in a browser (a download, an upload).
+// Names are kept as given (`h.0.attn.c_attn.weight`), values as float32.
+import type { Tensor } from '../tensor/tensor.js';
+import { parseSafetensors, serializeSafetensors, type SafetensorsTensor } from './safetensors.js';
+
+/** Parameters by name: a Map such as `module.stateDict()` returns, or the module itself. */
+export type StateDictSource = Map<string, Tensor> | { stateDict(): Map<string, Tensor> };
+
+/** Parameter values read back from the GPU, by name, ready for safetensors. */
+export async function safetensorsTensors(state: Iterable<[string, Tensor]>): Promise<Record<string, SafetensorsTensor>> {
+  const out: Record<string, SafetensorsTensor> = {};
+  for (const [name, t] of state) {
+    if (t.dtype !== 'float32') throw new TypeError(`safetensors: parameter '${name}' is ${t.describe()}, expected float32`);
+    out[name] = { dtype: 'F32', shape: [...t.shape], data: (await t.toArray()) as Float32Array };
+  }
+  return out;
+}
+
+/** The state dict as safetensors bytes (float32), with optional string metadata. */
+export async function stateDictToSafetensors(state: StateDictSource, metadata?: Record<string, string>): Promise<Uint8Array> {
+  const entries = state instanceof Map ? state : state.stateDict();
+  return serializeSafetensors(await safetensorsTensors(entries), metadata);
+}
+
+/**
+ * The tensors of safetensors bytes by name, for `module.loadStateDict(...)` (which checks every
+ * name and shape); F16 and BF16 are widened to float32. Also returns the file's metadata.
+ */
+export function stateDictFromSafetensors(bytes: Uint8Array): {
+  state: Map<string, { shape: number[]; data: Float32Array }>;
+  metadata: Record<string, string>;
+} {
+  const { tensors, metadata } = parseSafetensors(bytes);
+  const state = new Map<string, { shape: number[]; data: Float32Array }>();
+  for (const [name, t] of Object.entries(tensors)) {
+    if (!(t.data instanceof Float32Array)) throw new TypeError(`safetensors: tensor '${name}' has dtype ${t.dtype}; a state dict holds float tensors`);
+    state.set(name, { shape: t.shape, data: t.data });
+  }
+  return { state, metadata };
+}

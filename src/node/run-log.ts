@@ -1,0 +1,43 @@
+// A training run's log.jsonl (Node only): one JSON object a line, each stamped with the run's id
+// and the wall-clock time, appended as the run goes (a crash loses at most the line being written).
+// `gpt plot` reads it back (src/plot/run-log.ts).
+import { appendFile } from 'node:fs/promises';
+import type { StepLog } from '../gpt/trainer.js';
+import { writeFileAtomic } from '../io/atomic-file.js';
+
+/** Logged every logInterval steps: that step's training loss, learning rate, gradient norm and speed. */
+export type TrainRecord = { type: 'train' } & Omit<StepLog, 'train' | 'val'>;
+/** Written at every evaluation: mean train and val loss over evalIters batches. */
+export type EvalRecord = { type: 'eval'; step: number; train: number; val: number };
+/** A line of log.jsonl. */
+export type LogRecord = (TrainRecord | EvalRecord) & { run: string; time: string };
+
+/** Appends a run's records to its log.jsonl; pass `step` and `eval` as the Trainer's onLog and onEval hooks. */
+export class RunLog {
+  private constructor(
+    readonly path: string,
+    readonly run: string,
+  ) {}
+
+  /** A log for run `run` at `path`: emptied first for a new run, appended to when `append` (a resumed run). */
+  static async open(path: string, run: string, opts: { append?: boolean } = {}): Promise<RunLog> {
+    if (!opts.append) await writeFileAtomic(path, '');
+    return new RunLog(path, run);
+  }
+
+  /** Records a logged training step. */
+  step({ train: _train, val: _val, ...step }: StepLog): Promise<void> {
+    return this.write({ type: 'train', ...step });
+  }
+
+  /** Records an evaluation (its train and val loss). */
+  eval(l: StepLog): Promise<void> {
+    return this.write({ type: 'eval', step: l.step, train: l.train!, val: l.val! });
+  }
+
+  private async write({ type, ...values }: TrainRecord | EvalRecord): Promise<void> {
+    // the type first, then the run and the time, as a reader scans the lines
+    const line = { type, run: this.run, time: new Date().toISOString(), ...values } as LogRecord;
+    await appendFile(this.path, JSON.stringify(line) + '\n');
+  }
+}

@@ -1,0 +1,5 @@
+/// <reference types="@webgpu/types" preserve="true" />
+// webgpu-gpt/optim: AdamW, the warmup + cosine learning-rate schedule, global-norm gradient clipping.
+export { AdamW, type AdamWOptions } from './adamw.js';
+export { learningRate, type CosineSchedule } from './schedule.js';
+export { clipGradNorm } from './clip.js';

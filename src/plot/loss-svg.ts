@@ -1,0 +1,131 @@
+// `gpt plot`'s chart: the train and val loss of one or more runs, overlaid, against steps and
+// against wall time (a panel each), as a self-contained SVG written by hand, with no plotting
+// dependency. Each curve is one <path class="series"> whose data-run and data-series attributes
+// name it; every tick is a <g class="tick-x|tick-y"> holding its grid line and its label, so what a
+// reader sees (the label) and where it is drawn stay together. Platform-free.
+import type { LossPoint, RunCurves } from './run-log.js';
+import { tickLabel, ticks, tickStep } from './ticks.js';
+
+export type XAxis = 'step' | 'time';
+
+/** A run's curves and the name its legend entries show. */
+export interface LabelledRun {
+  label: string;
+  curves: RunCurves;
+}
+
+const PALETTE = ['#2f6fdf', '#e0731f', '#2a9d55', '#c23b7a', '#7a5cc7', '#8a6d1f', '#1f9fb0', '#555c66'];
+const PANEL = { width: 520, height: 340, left: 60, right: 20, top: 12, bottom: 46 };
+const TITLE_HEIGHT = 30;
+const LEGEND_ROW = 20;
+const SERIES = [
+  { key: 'train', name: 'train loss', width: 1.2, opacity: 0.6 },
+  { key: 'val', name: 'val loss', width: 2.4, opacity: 1 },
+] as const;
+
+/** The time unit that keeps the axis' numbers readable for a run of `seconds`. */
+function timeUnit(seconds: number): { name: string; seconds: number } {
+  if (seconds <= 180) return { name: 's', seconds: 1 };
+  if (seconds <= 180 * 60) return { name: 'min', seconds: 60 };
+  return { name: 'h', seconds: 3600 };
+}
+
+/** The SVG document: one panel per axis in `axes`, side by side, a shared loss scale, a legend below. */
+export function lossChartSvg(runs: LabelledRun[], opts: { axes: XAxis[]; title: string }): string {
+  const all = runs.flatMap((r) => [...r.curves.train, ...r.curves.val]);
+  if (!all.length) throw new Error('no train or eval records to plot');
+  const losses = all.map((p) => p.loss);
+  const [lo, hi] = [Math.min(...losses), Math.max(...losses)];
+  const margin = Math.max(0.05, (hi - lo) * 0.08);
+  const yRange: [number, number] = [Math.max(0, lo - margin), hi + margin];
+  const width = PANEL.width * opts.axes.length;
+  const height = TITLE_HEIGHT + PANEL.height + LEGEND_ROW * runs.length + 10;
+  const parts = [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="system-ui, -apple-system, sans-serif" font-size="12">`,
+    `<title>${escapeXml(opts.title)}</title>`,
+    `<rect width="${width}" height="${height}" fill="#ffffff"/>`,
+    `<text x="${width / 2}" y="20" text-anchor="middle" font-size="15" fill="#222">${escapeXml(opts.title)}</text>`,
+    ...opts.axes.map((axis, i) => panel(runs, axis, yRange, i * PANEL.width, TITLE_HEIGHT)),
+    legend(runs, TITLE_HEIGHT + PANEL.height + 4),
+    '</svg>',
+  ];
+  return parts.join('\n') + '\n';
+}
+
+function panel(runs: LabelledRun[], axis: XAxis, [y0, y1]: [number, number], left: number, top: number): string {
+  const longest = Math.max(0, ...runs.flatMap((r) => [...r.curves.train, ...r.curves.val].map((p) => p.seconds ?? 0)));
+  const unit = timeUnit(longest);
+  const xOf = (p: LossPoint) => (axis === 'step' ? p.step : p.seconds === null ? null : p.seconds / unit.seconds);
+  const xs = runs.flatMap((r) => [...r.curves.train, ...r.curves.val].map(xOf)).filter((x): x is number => x !== null);
+  const out = [`<g class="panel" data-x="${axis}" transform="translate(${left} ${top})">`];
+  const [ax, ay] = [PANEL.left, PANEL.top];
+  const [aw, ah] = [PANEL.width - PANEL.left - PANEL.right, PANEL.height - PANEL.top - PANEL.bottom];
+  const xLabel = axis === 'step' ? 'step' : `wall time (${unit.name})`;
+  out.push(`<text class="axis-label" x="${ax + aw / 2}" y="${PANEL.height - 8}" text-anchor="middle" fill="#333">${xLabel}</text>`);
+  out.push(`<text class="axis-label" transform="translate(14 ${ay + ah / 2}) rotate(-90)" text-anchor="middle" fill="#333">loss</text>`);
+  if (!xs.length) {
+    out.push(`<text x="${ax + aw / 2}" y="${ay + ah / 2}" text-anchor="middle" fill="#666">no times in the log</text>`, '</g>');
+    return out.join('\n');
+  }
+  const x0 = Math.min(...xs);
+  const x1 = Math.max(x0 + 1e-9, ...xs);
+  const X = (v: number) => ax + ((v - x0) / (x1 - x0)) * aw;
+  const Y = (v: number) => ay + (1 - (v - y0) / (y1 - y0)) * ah;
+  const xStep = tickStep(x0, x1, 6);
+  for (const v of ticks(x0, x1, 6)) {
+    const x = fmt(X(v));
+    out.push(
+      `<g class="tick-x"><line x1="${x}" y1="${ay}" x2="${x}" y2="${ay + ah}" stroke="#e3e6eb"/>` +
+        `<text x="${x}" y="${ay + ah + 16}" text-anchor="middle" fill="#555">${tickLabel(v, xStep)}</text></g>`,
+    );
+  }
+  const yStep = tickStep(y0, y1, 6);
+  for (const v of ticks(y0, y1, 6)) {
+    const y = fmt(Y(v));
+    out.push(
+      `<g class="tick-y"><line x1="${ax}" y1="${y}" x2="${ax + aw}" y2="${y}" stroke="#e3e6eb"/>` +
+        `<text x="${ax - 6}" y="${y}" dy="4" text-anchor="end" fill="#555">${tickLabel(v, yStep)}</text></g>`,
+    );
+  }
+  out.push(`<rect x="${ax}" y="${ay}" width="${aw}" height="${ah}" fill="none" stroke="#9aa1ab"/>`);
+  runs.forEach((r, i) => {
+    const color = PALETTE[i % PALETTE.length]!;
+    for (const s of SERIES) {
+      const pts = r.curves[s.key].flatMap((p) => {
+        const x = xOf(p);
+        return x === null ? [] : [[X(x), Y(p.loss)] as const];
+      });
+      if (!pts.length) continue;
+      const d = pts.map(([x, y], k) => `${k ? 'L' : 'M'}${fmt(x)} ${fmt(y)}`).join(' ');
+      out.push(
+        `<path class="series" data-run="${escapeXml(r.label)}" data-series="${s.key}" d="${d}" fill="none" stroke="${color}" stroke-width="${s.width}" stroke-opacity="${s.opacity}" stroke-linejoin="round"/>`,
+      );
+      if (s.key === 'val') for (const [x, y] of pts) out.push(`<circle cx="${fmt(x)}" cy="${fmt(y)}" r="2.6" fill="${color}"/>`);
+    }
+  });
+  out.push('</g>');
+  return out.join('\n');
+}
+
+function legend(runs: LabelledRun[], top: number): string {
+  const out = [`<g class="legend" transform="translate(${PANEL.left} ${top})">`];
+  runs.forEach((r, i) => {
+    const color = PALETTE[i % PALETTE.length]!;
+    const y = i * LEGEND_ROW + 10;
+    SERIES.forEach((s, k) => {
+      const x = k * 260;
+      out.push(
+        `<line x1="${x}" y1="${y}" x2="${x + 24}" y2="${y}" stroke="${color}" stroke-width="${s.width}" stroke-opacity="${s.opacity}"/>` +
+          `<text x="${x + 30}" y="${y + 4}" fill="#333">${escapeXml(`${r.label}: ${s.name}`)}</text>`,
+      );
+    });
+  });
+  out.push('</g>');
+  return out.join('\n');
+}
+
+const fmt = (v: number) => String(Math.round(v * 100) / 100);
+
+function escapeXml(s: string): string {
+  return s.replace(/[&<>"']/g, (c) => `&${{ '&': 'amp', '<': 'lt', '>': 'gt', '"': 'quot', "'": 'apos' }[c]};`);
+}

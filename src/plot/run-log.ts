@@ -1,0 +1,43 @@
+// A training run's log.jsonl read back as loss curves, for `gpt plot`. The lines are written by
+// webgpu-gpt/node's RunLog (for `gpt train`, the parity benchmark, library code): JSON objects of
+// type "train" (step, loss, ...) or "eval" (step, train, val), each naming its run (an id a resumed
+// run keeps) and the wall-clock time. Platform-free: the text comes from the caller.
+
+/** A loss at a step, and the seconds since the run's first record (null when the log has no times). */
+export interface LossPoint {
+  step: number;
+  seconds: number | null;
+  loss: number;
+}
+
+/** One run's curves: the logged training loss and the evaluated val loss. */
+export interface RunCurves {
+  run: string;
+  train: LossPoint[];
+  val: LossPoint[];
+}
+
+/** The runs in a log's text, in order of their first record; `source` names the log in errors. */
+export function parseRunLog(text: string, source: string): RunCurves[] {
+  const runs = new Map<string, RunCurves & { start: number | null }>();
+  text.split('\n').forEach((line, i) => {
+    if (!line.trim()) return;
+    let r: Record<string, unknown>;
+    try {
+      r = JSON.parse(line) as Record<string, unknown>;
+    } catch {
+      throw new Error(`${source}:${i + 1}: not a JSON line`);
+    }
+    if (r.type !== 'train' && r.type !== 'eval') return;
+    const id = typeof r.run === 'string' ? r.run : '';
+    const time = typeof r.time === 'string' ? Date.parse(r.time) : NaN;
+    let run = runs.get(id);
+    if (!run) runs.set(id, (run = { run: id, train: [], val: [], start: Number.isFinite(time) ? time : null }));
+    const seconds = Number.isFinite(time) && run.start !== null ? (time - run.start) / 1000 : null;
+    const loss = r.type === 'train' ? r.loss : r.val;
+    if (typeof r.step === 'number' && typeof loss === 'number' && Number.isFinite(loss)) {
+      (r.type === 'train' ? run.train : run.val).push({ step: r.step, seconds, loss });
+    }
+  });
+  return [...runs.values()].map(({ run, train, val }) => ({ run, train, val }));
+}

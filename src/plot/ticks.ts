@@ -1,0 +1,22 @@
+// Round axis values, shared by the page's canvas chart and `gpt plot`'s SVG.
+
+/** About `n` round values (1, 2 or 5 times a power of ten apart) between lo and hi. */
+export function ticks(lo: number, hi: number, n: number): number[] {
+  const step = tickStep(lo, hi, n);
+  const out: number[] = [];
+  for (let k = Math.ceil(lo / step - 1e-9); k * step <= hi + step * 1e-9; k++) out.push(k * step + 0); // + 0: never -0
+  return out;
+}
+
+/** The distance between ticks(lo, hi, n). */
+export function tickStep(lo: number, hi: number, n: number): number {
+  const raw = (hi - lo) / n || 1;
+  const mag = 10 ** Math.floor(Math.log10(raw));
+  return [1, 2, 5, 10].map((m) => m * mag).find((s) => s >= raw * (1 - 1e-9)) ?? 10 * mag;
+}
+
+/** A tick value as a label with the decimals its step needs (0.05 apart: two; 50 apart: none). */
+export function tickLabel(v: number, step: number): string {
+  const decimals = Math.max(0, -Math.floor(Math.log10(step) + 1e-9));
+  return v.toFixed(decimals);
+}

@@ -1,0 +1,101 @@
+// After training, the commands `gpt train` and `gpt demo` print to try next each work as printed
+// (serve given --port 0); `gpt eval` finds the data the run trained on (or the built-in corpus);
+// fine-tuning a character tokenizer's checkpoint on text with new characters leaves them out and
+// says which.
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { buildWeb } from '../scripts/build-web.mjs';
+import { WEB_DIST } from '../src/cli/serve.js';
+import { encodeCheckpoint, modelFromCheckpoint } from '../src/gpt/checkpoint.js';
+import { loadCheckpoint } from '../src/node/checkpoint-dir.js';
+import { corpusText, gpt, spawnGpt, tempDir, TINY } from './cli-helpers.js';
+import { setupDevice } from './helpers.js';
+
+beforeAll(setupDevice);
+
+const dir = tempDir('cli-next');
+const corpus = join(dir, 'corpus.txt');
+writeFileSync(corpus, corpusText(20_000));
+const QUICK = [...TINY, '--max-iters', '10', '--eval-interval', '5'];
+
+/** The commands after "next:", as argument lists ('npx gpt' dropped; single-quoted words as the shell reads them). */
+function nextCommands(out: string): string[][] {
+  const block = out.slice(out.lastIndexOf('next:\n') + 6).split('\n');
+  return block.map((line) => {
+    const command = line.replace(/\s+# .*$/, '').trim();
+    expect(command.startsWith('npx gpt '), line).toBe(true);
+    return [...command.slice(8).matchAll(/'((?:[^']|'\\'')*)'|(\S+)/g)].map((m) => (m[1] ?? m[2]!).replace(/'\\''/g, "'"));
+  });
+}
+
+describe('the next steps after training', () => {
+  it('each command works as printed', async () => {
+    const out = join(dir, 'my run');
+    const train = await gpt('train', ...QUICK, '--data', corpus, '--out-dir', out);
+    expect(train.code, train.err).toBe(0);
+    const commands = nextCommands(train.out);
+    expect(commands.map((c) => c[0])).toEqual(['sample', 'eval', 'plot', 'serve']);
+    for (const args of commands.filter((c) => c[0] !== 'serve')) {
+      const r = await gpt(...args);
+      expect(r.code, `${args.join(' ')}: ${r.err}`).toBe(0);
+    }
+    expect(existsSync(join(out, 'loss.svg'))).toBe(true);
+
+    if (!existsSync(join(WEB_DIST, 'index.html'))) await buildWeb(); // what set-up builds
+    const server = await spawnGpt([...commands.find((c) => c[0] === 'serve')!, '--port', '0', '--quiet']);
+    const url = (await server.printed(/open \S+/)).match(/open (\S+)/)![1]!;
+    expect((await fetch(url)).status).toBe(200);
+    expect((await fetch(`${url}checkpoint.safetensors`)).status).toBe(200);
+    server.child.kill('SIGTERM');
+    expect((await server.done).code).toBe(0);
+  });
+
+  it('gpt eval and a resumed run use the data the run trained on; eval falls back to the built-in corpus', async () => {
+    const out = join(dir, 'recorded');
+    expect((await gpt('train', ...QUICK, '--data', corpus, '--out-dir', out)).code).toBe(0);
+    const recorded = await gpt('eval', '--out-dir', out, '--eval-iters', '2');
+    expect(recorded.code, recorded.err).toBe(0);
+    expect(recorded.out).toMatch(new RegExp(`^data: ${corpus} \\(what the run trained on\\)\\ntrain loss [\\d.]+, val loss [\\d.]+`));
+    const resumed = await gpt('train', '--init-from', 'resume', '--max-iters', '15', '--out-dir', out);
+    expect(resumed.code, resumed.err).toBe(0);
+    expect(resumed.out).toMatch(new RegExp(`^data: ${corpus}\\n`));
+
+    // a checkpoint that does not say (saved by the page or by library code) is evaluated on the built-in corpus
+    const { model, tokenizer } = modelFromCheckpoint(await loadCheckpoint(out));
+    const bare = join(dir, 'bare.safetensors');
+    writeFileSync(bare, await encodeCheckpoint(model, tokenizer));
+    model.dispose();
+    const builtin = await gpt('eval', '--out-dir', bare, '--eval-iters', '2');
+    expect(builtin.code, builtin.err).toBe(0);
+    expect(builtin.out).toMatch(/^data: builtin:webdocs\n(note: builtin:webdocs: \d+ characters the tokenizer does not know were left out: .*\n)?train loss/);
+  });
+
+  it('fine-tuning a char checkpoint on text with new characters leaves them out and says which', async () => {
+    const out = join(dir, 'base');
+    expect((await gpt('train', ...QUICK, '--data', corpus, '--out-dir', out)).code).toBe(0);
+    const other = join(dir, 'prices.txt');
+    writeFileSync(other, 'the model reads $5 and writes $6: née. '.repeat(20));
+    const ft = await gpt('train', '--init-from', out, '--data', other, ...QUICK, '--out-dir', join(dir, 'ft'));
+    expect(ft.code, ft.err).toBe(0);
+    expect(ft.out).toContain(`note: ${other}: 100 characters the tokenizer does not know were left out: "$" (U+0024) x40, "5" (U+0035) x20, "6" (U+0036) x20, "é" (U+00E9) x20`);
+    const prompt = await gpt('sample', '--out-dir', join(dir, 'ft'), '--start', '$ the', '--max-new-tokens', '5', '--kv-cache', 'false');
+    expect(prompt.code, prompt.err).toBe(0);
+    expect(prompt.err).toContain('note: --start: 1 character the tokenizer does not know was left out: "$" (U+0024)');
+  });
+
+  it('gpt demo trains, samples and ends with the next steps for its directory', async () => {
+    const out = join(dir, 'demo');
+    const r = await gpt('demo', ...QUICK, '--data', corpus, '--out-dir', out);
+    expect(r.code, r.err).toBe(0);
+    expect(r.out).toMatch(/saved checkpoint/);
+    expect(r.out).toMatch(/\nThe /); // the sample
+    expect(nextCommands(r.out).map((c) => c.join(' '))).toEqual([
+      `sample --out-dir ${out} --start The `,
+      `eval --out-dir ${out}`,
+      `plot ${out} --out ${out}/loss.svg`,
+      `serve --checkpoint ${out}`,
+    ]);
+    expect(readFileSync(join(out, 'log.jsonl'), 'utf8')).toMatch(/"type":"eval"/);
+  });
+});

@@ -1,0 +1,132 @@
+// What a newcomer meets on the command line: flag spellings (kebab, snake, camel; booleans with an
+// explicit value), --help that documents every flag with one default, an ETA that ignores shader
+// compilation and never reads "4m60s", and Dawn's adapter notices hidden unless --verbose.
+import { existsSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { text } from 'node:stream/consumers';
+import { describe, expect, it } from 'vitest';
+import { parseFlags, type FlagSpec } from '../src/cli/flags.js';
+import { DAWN_NOTICE, withoutLines } from '../src/cli/launch.js';
+import { formatSeconds, Progress } from '../src/cli/progress.js';
+import { LOCK_FILE } from '../src/io/dir-lock.js';
+import { POSITIVE_INT } from '../src/io/value-ranges.js';
+import { corpusText, gpt, runGpt, spawnGpt, tempDir, TINY } from './cli-helpers.js';
+
+const SPEC: FlagSpec<{ maxIters: number; kvCache: boolean; outDir: string }> = {
+  defaults: { maxIters: 10, kvCache: true, outDir: 'out' },
+  ranges: { maxIters: POSITIVE_INT },
+  docs: { maxIters: 'steps', kvCache: 'cache', outDir: 'where' },
+};
+
+describe('flags', () => {
+  it('are spelled kebab-case, snake_case or camelCase', () => {
+    for (const args of [['--max-iters', '5'], ['--max_iters=5'], ['--maxIters', '5']]) {
+      expect(parseFlags(args, SPEC).values.maxIters, args.join(' ')).toBe(5);
+    }
+  });
+
+  it('booleans: alone true, or with true/false after them or inline', () => {
+    const kv = (...args: string[]) => parseFlags(args, SPEC);
+    expect(kv('--kv-cache').values.kvCache).toBe(true);
+    expect(kv('--kv-cache', 'false').values.kvCache).toBe(false);
+    expect(kv('--kv-cache=false').values.kvCache).toBe(false);
+    expect(kv('--kv_cache', '0', '--out-dir', 'x').values).toEqual({ maxIters: 10, kvCache: false, outDir: 'x' });
+    expect(kv('--kv-cache', 'run1').positional).toEqual(['run1']); // not a boolean word: an argument
+  });
+
+  it('config files take the same spellings', async () => {
+    const dir = tempDir('cli-spelling');
+    const config = join(dir, 'config.json');
+    writeFileSync(config, JSON.stringify({ max_iters: 0 }));
+    const r = await gpt('train', '--config', config);
+    expect([r.code, r.err]).toEqual([2, `gpt train: config ${config}: 'max_iters' must be an integer >= 1, got 0`]);
+  });
+
+  it('--help documents every flag of every command, with one default', async () => {
+    for (const cmd of ['demo', 'prepare', 'train', 'sample', 'eval', 'plot', 'doctor', 'serve']) {
+      const help = (await gpt(cmd, '--help')).out;
+      expect(help, cmd).toMatch(new RegExp(`^usage: gpt ${cmd}`));
+      for (const line of help.split('\n').filter((l) => l.startsWith('  --'))) {
+        expect(line, `${cmd}: ${line}`).toMatch(/^ {2}--[a-z0-9-]+ +\S.*\S \(default: [^\s)].*\)$/);
+        expect(line.match(/\(default:/g), `${cmd}: ${line}`).toHaveLength(1);
+      }
+    }
+    const train = (await gpt('train', '--help')).out;
+    expect(train).toMatch(/ {2}--data {15}text file or URL to train on \(default: <out-dir>\/data if prepared, else builtin:webdocs\)\n/);
+    expect((await gpt('sample', '--help')).out).toMatch(/--start .* \(default: "\\n"\)\n/);
+  });
+});
+
+describe('progress', () => {
+  it('never shows 60 seconds or 60 minutes', () => {
+    for (let s = 0; s < 10_000; s += 0.25) expect(formatSeconds(s), String(s)).toMatch(/^([1-5]?\d)s$|^\d+m[0-5]\ds$|^\d+h[0-5]\dm$/);
+    expect([formatSeconds(299.6), formatSeconds(59.5), formatSeconds(3599.6), formatSeconds(3 * 3600 + 29.5 * 60)]).toEqual(['5m00s', '1m00s', '1h00m', '3h30m']);
+  });
+
+  it('the ETA comes from the steps after the first report (shader compilation left out)', () => {
+    let now = 0;
+    const p = new Progress(1000, () => now);
+    now = 30_000; // the first 10 steps took 30 s: compiling every shader
+    expect(p.eta(10)).toBe('?');
+    now += 1_000; // then 10 steps a second
+    expect(p.eta(20)).toBe('1m38s'); // 980 steps at 10/s, not at the first report's 1/3 s
+    now += 49_000;
+    expect(p.eta(510)).toBe('49s');
+  });
+});
+
+describe("Dawn's adapter notices", () => {
+  const NOTICES = [
+    'Warning: maxDynamicUniformBuffersPerPipelineLayout artificially reduced from 1000000 to 16 to fit dynamic offset allocation limit.',
+    'Warning: maxDynamicStorageBuffersPerPipelineLayout artificially reduced from 1000000 to 16 to fit dynamic offset allocation limit.',
+  ];
+
+  it('are dropped line by line, however the stream is cut; other output passes at once', async () => {
+    const input = `${NOTICES[0]}\nnote: keep me\n${NOTICES[1]}\nWarning: something else\nprompt> `;
+    const chunks = input.match(/[\s\S]{1,7}/g)!.map((c) => Buffer.from(c));
+    expect(await text(Readable.from(chunks).pipe(withoutLines(DAWN_NOTICE, 'Warning: maxDynamic')))).toBe('note: keep me\nWarning: something else\nprompt> ');
+    const filter = withoutLines(DAWN_NOTICE, 'Warning: maxDynamic');
+    const seen: string[] = [];
+    filter.on('data', (d: Buffer) => seen.push(String(d)));
+    filter.write('loss 2.1');
+    await new Promise((r) => setImmediate(r));
+    expect(seen).toEqual(['loss 2.1']); // a partial line that cannot become a notice is not held back
+  });
+
+  it('gpt hides them, and shows them with --verbose', async () => {
+    const quiet = await runGpt(['doctor', '--one-line'], 60_000, 'launcher');
+    expect(quiet.code, quiet.err).toBe(0);
+    expect(quiet.err).not.toMatch(/artificially reduced/);
+    const verbose = await runGpt(['doctor', '--one-line', '--verbose'], 60_000, 'launcher');
+    expect(verbose.code).toBe(0);
+    expect(verbose.out).toBe(quiet.out);
+    // Dawn prints them for Vulkan adapters (this machine's lavapipe); other backends may print none
+    if (verbose.err) expect(verbose.err.trim().split('\n').every((l) => DAWN_NOTICE.test(l)), verbose.err).toBe(true);
+  });
+
+  it('the command run behind the filter keeps its exit code and output', async () => {
+    const dir = tempDir('cli-launch');
+    const bad = await runGpt(['sample', '--out-dir', join(dir, 'none')], 60_000, 'launcher');
+    expect([bad.code, bad.err]).toEqual([1, `gpt sample: no checkpoint at ${join(dir, 'none')}\n`]);
+    const usage = await runGpt(['train', '--max-iters', '0'], 60_000, 'launcher');
+    expect([usage.code, usage.err]).toEqual([2, "gpt train: flag --max-iters must be an integer >= 1, got '0'\n"]);
+  });
+
+  it('signals reach the command; killed outright, the launcher takes the command with it', async () => {
+    const dir = tempDir('cli-launch-signals');
+    writeFileSync(join(dir, 'corpus.txt'), corpusText(5_000));
+    const out = join(dir, 'run');
+    const args = ['train', ...TINY, '--max-iters', '100000', '--eval-interval', '100000', '--data', join(dir, 'corpus.txt'), '--out-dir', out];
+    const lock = join(out, LOCK_FILE);
+    for (const signal of ['SIGTERM', 'SIGKILL'] as const) {
+      const run = await spawnGpt(args, 120_000, 'launcher');
+      await run.printed(/step 5: loss/);
+      expect(existsSync(lock)).toBe(true);
+      run.child.kill(signal);
+      expect((await run.done).signal).toBe(signal);
+      for (let waited = 0; existsSync(lock) && waited < 30_000; waited += 100) await new Promise((r) => setTimeout(r, 100));
+      expect(existsSync(lock), `the lock after ${signal}`).toBe(false); // the training process released it and ended
+    }
+  });
+});

@@ -1,0 +1,105 @@
+// The package as a user gets it: `npm pack` (its prepack script builds dist/ and web-dist/) of a
+// copy of this checkout, installed OFFLINE into a fresh project together with its dependencies
+// (packed from this checkout's node_modules, so no registry and no npm cache is needed). There a
+// consumer file importing every entry point is type-checked with --strict and skipLibCheck off,
+// without @types/node, and run; and the installed `gpt` command answers.
+import { execFile } from 'node:child_process';
+import { cpSync, existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { describe, expect, it } from 'vitest';
+import { tempDir } from './cli-helpers.js';
+
+const exec = promisify(execFile);
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const tmp = tempDir('package');
+const PKG = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { name: string; version: string };
+
+/** The production dependencies, transitively, as package-lock.json records them (the registry's names). */
+function productionDependencies(): string[] {
+  const lock = JSON.parse(readFileSync(join(ROOT, 'package-lock.json'), 'utf8')) as { packages: Record<string, { dependencies?: Record<string, string> }> };
+  const found = new Set<string>();
+  const visit = (deps: Record<string, string> = {}) => {
+    for (const name of Object.keys(deps)) {
+      if (found.has(name)) continue;
+      found.add(name);
+      visit(lock.packages[`node_modules/${name}`]?.dependencies);
+    }
+  };
+  visit(lock.packages['']!.dependencies);
+  return [...found];
+}
+
+/** Tarballs of the dependencies, packed once from node_modules (kept in its cache; the webgpu one is big). */
+async function dependencyTarballs(): Promise<string[]> {
+  const cache = join(ROOT, 'node_modules/.cache/package-test');
+  mkdirSync(cache, { recursive: true });
+  const tarballs: string[] = [];
+  for (const name of productionDependencies()) {
+    const { version } = JSON.parse(readFileSync(join(ROOT, 'node_modules', name, 'package.json'), 'utf8')) as { version: string };
+    const file = join(cache, `${name.replace('@', '').replace('/', '-')}-${version}.tgz`);
+    if (!existsSync(file)) await exec('npm', ['pack', '--ignore-scripts', '--pack-destination', cache, join(ROOT, 'node_modules', name)]);
+    tarballs.push(file);
+  }
+  return tarballs;
+}
+
+const CONSUMER = `import { initDevice, tensor, scope, Linear, Generator } from 'webgpu-gpt';
+import { Module } from 'webgpu-gpt/nn';
+import { AdamW } from 'webgpu-gpt/optim';
+import { stateDictFromSafetensors, stateDictToSafetensors } from 'webgpu-gpt/io';
+import { CharTokenizer, GPT, generate, type GPTConfig } from 'webgpu-gpt/gpt';
+import { loadCheckpoint, saveCheckpoint } from 'webgpu-gpt/node';
+
+await initDevice();
+const layer: Module = new Linear(2, 1, { rng: new Generator(0) });
+const optimizer = new AdamW(layer.parameters(), { lr: 0.1 });
+await scope(async () => {
+  const loss = (layer as Linear).forward(tensor([[1, 2]])).pow(2).sum();
+  loss.backward();
+  optimizer.step();
+});
+layer.loadStateDict(stateDictFromSafetensors(await stateDictToSafetensors(layer)).state);
+
+const tokenizer = CharTokenizer.train('hello world');
+const config: GPTConfig = { vocabSize: tokenizer.vocabSize, blockSize: 8, nLayer: 1, nHead: 2, nEmbd: 8, dropout: 0, bias: false };
+await saveCheckpoint('ckpt', new GPT(config), tokenizer);
+const loaded = await loadCheckpoint('ckpt');
+const ids: number[] = [];
+for await (const id of generate(new GPT(loaded.meta.model), tokenizer.encode('he'), { maxNewTokens: 3, temperature: 0 })) ids.push(id);
+console.log('consumer ok', ids.length);
+`;
+
+describe('the packed package', () => {
+  it('installs offline, type-checks strictly for a consumer, runs, and brings the gpt command', async () => {
+    // a copy of the checkout, so that packing (which rebuilds dist/) leaves this one alone
+    const src = join(tmp, 'checkout');
+    for (const f of ['package.json', 'package-lock.json', 'README.md', 'tsconfig.json', 'tsconfig.build.json', 'bin', 'src', 'scripts']) cpSync(join(ROOT, f), join(src, f), { recursive: true });
+    symlinkSync(join(ROOT, 'node_modules'), join(src, 'node_modules'));
+    const [{ stdout: packed }, deps] = await Promise.all([exec('npm', ['pack', '--json', '--pack-destination', tmp], { cwd: src }), dependencyTarballs()]);
+    const files = (JSON.parse(packed.slice(packed.indexOf('[\n'))) as { files: { path: string }[] }[])[0]!.files.map((f) => f.path);
+    for (const f of ['package.json', 'README.md', 'bin/gpt.js', 'dist/index.js', 'dist/index.d.ts', 'dist/cli/launch.js', 'dist/node/index.d.ts', 'web-dist/index.html', 'web-dist/main.js']) {
+      expect(files, f).toContain(f);
+    }
+    expect(files.filter((f) => /^(src|test|bench)\/|\.map$|\.ts$/.test(f) && !f.endsWith('.d.ts') && !f.startsWith('web-dist/'))).toEqual([]);
+
+    const app = join(tmp, 'app');
+    mkdirSync(app);
+    writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'consumer', private: true, type: 'module' }));
+    await exec('npm', ['install', '--offline', '--ignore-scripts', '--no-audit', '--no-fund', join(tmp, `${PKG.name}-${PKG.version}.tgz`), ...deps], { cwd: app });
+
+    writeFileSync(join(app, 'consumer.ts'), CONSUMER);
+    const compilerOptions = { strict: true, skipLibCheck: false, target: 'ES2022', module: 'NodeNext', moduleResolution: 'NodeNext', types: [], outDir: 'out' };
+    writeFileSync(join(app, 'tsconfig.json'), JSON.stringify({ compilerOptions, files: ['consumer.ts'] }));
+    const tsc = await exec(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', app]).catch((e: { stdout: string }) => e);
+    expect(tsc.stdout).toBe('');
+    expect((await exec(process.execPath, ['out/consumer.js'], { cwd: app })).stdout).toBe('consumer ok 3\n');
+
+    const help = await exec('npx', ['--offline', 'gpt', '--help'], { cwd: app });
+    expect(help.stdout).toMatch(/^usage: gpt <command>/);
+    const doctor = await exec('npx', ['--offline', 'gpt', 'doctor', '--one-line'], { cwd: app });
+    expect(doctor.stdout).toMatch(/\S/);
+    expect(doctor.stderr).toBe(''); // Dawn's notices hidden
+  });
+});

@@ -1,0 +1,128 @@
+// `gpt plot`: log.jsonl records back into loss curves, and the SVG drawn from them: well-formed
+// XML, one path per curve, labelled axes, and every point drawn where the axis labels say its
+// value is (checked against the tick the label belongs to, for a tiny synthetic log).
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { lossChartSvg } from '../src/plot/loss-svg.js';
+import { parseRunLog } from '../src/plot/run-log.js';
+import { ticks } from '../src/plot/ticks.js';
+import { gpt, tempDir } from './cli-helpers.js';
+import { findAll, parseXml, type XmlElement } from './xml.js';
+
+const T0 = Date.parse('2026-12-01T10:00:00.000Z');
+const at = (seconds: number) => new Date(T0 + seconds * 1000).toISOString();
+
+/** A run of 100 steps over 100 s: val 3.0 at step 0 and 2.0 at step 100, train loss falling linearly between. */
+function syntheticLog(run: string, offset = 0): string {
+  const lines = [{ type: 'eval', run, time: at(0), step: 0, train: 3 + offset, val: 3 + offset }];
+  for (let step = 10; step <= 100; step += 10) {
+    lines.push({ type: 'train', run, time: at(step), step, loss: 3 + offset - step / 100, lr: 1e-3, gradNorm: 1, ms: 100, tokensPerSec: 7680 } as never);
+  }
+  lines.push({ type: 'eval', run, time: at(100), step: 100, train: 2 + offset, val: 2 + offset });
+  return lines.map((l) => JSON.stringify(l)).join('\n') + '\n';
+}
+
+const points = (path: XmlElement) => [...path.attrs.d!.matchAll(/[ML]([\d.-]+) ([\d.-]+)/g)].map((m) => [Number(m[1]), Number(m[2])]);
+/** The position of the tick labelled `label` (its grid line's x for tick-x, y for tick-y). */
+function tickAt(panel: XmlElement, axis: 'x' | 'y', label: string): number {
+  const tick = findAll(panel, (e) => e.attrs.class === `tick-${axis}` && e.children.some((c) => c.name === 'text' && c.text === label))[0];
+  if (!tick) throw new Error(`no ${axis} tick labelled ${label}`);
+  return Number(tick.children.find((c) => c.name === 'line')!.attrs[`${axis}1`]);
+}
+
+describe('log.jsonl', () => {
+  it('reads back as curves per run, with seconds since each run began', () => {
+    const runs = parseRunLog(syntheticLog('a') + syntheticLog('b', 1) + '{"type":"note"}\n\n', 'log.jsonl');
+    expect(runs.map((r) => r.run)).toEqual(['a', 'b']);
+    expect(runs[0]!.train.map((p) => p.step)).toEqual([10, 20, 30, 40, 50, 60, 70, 80, 90, 100]);
+    expect(runs[1]!.val).toEqual([
+      { step: 0, seconds: 0, loss: 4 },
+      { step: 100, seconds: 100, loss: 3 },
+    ]);
+    expect(() => parseRunLog('{"type":"eval"}\nnot json\n', 'x/log.jsonl')).toThrow('x/log.jsonl:2: not a JSON line');
+  });
+
+  it('ticks are round values covering the range', () => {
+    expect(ticks(1.92, 3.08, 6).map((v) => v.toFixed(1))).toEqual(['2.0', '2.2', '2.4', '2.6', '2.8', '3.0']);
+    expect(ticks(0, 100, 6)).toEqual([0, 20, 40, 60, 80, 100]);
+  });
+});
+
+describe('the loss chart', () => {
+  const svg = lossChartSvg([{ label: 'run <1> & co', curves: parseRunLog(syntheticLog('r'), 'log')[0]! }], { axes: ['step', 'time'], title: 'loss' });
+  const doc = parseXml(svg);
+  const panels = findAll(doc, (e) => e.attrs.class === 'panel');
+
+  it('is well-formed SVG with a panel per axis and one path per curve', () => {
+    expect(doc.name).toBe('svg');
+    expect(doc.attrs.xmlns).toBe('http://www.w3.org/2000/svg');
+    expect(panels.map((p) => p.attrs['data-x'])).toEqual(['step', 'time']);
+    for (const panel of panels) {
+      const series = findAll(panel, (e) => e.name === 'path' && e.attrs.class === 'series');
+      expect(series.map((s) => `${s.attrs['data-run']}/${s.attrs['data-series']}`)).toEqual(['run <1> & co/train', 'run <1> & co/val']);
+    }
+    const legend = findAll(doc, (e) => e.attrs.class === 'legend')[0]!;
+    expect(findAll(legend, (e) => e.name === 'text').map((t) => t.text)).toEqual(['run <1> & co: train loss', 'run <1> & co: val loss']);
+  });
+
+  it('labels its axes', () => {
+    const labels = panels.map((p) => findAll(p, (e) => e.attrs.class === 'axis-label').map((e) => e.text));
+    expect(labels).toEqual([
+      ['step', 'loss'],
+      ['wall time (s)', 'loss'],
+    ]);
+  });
+
+  it('draws each point where the tick labels say its value is', () => {
+    for (const panel of panels) {
+      const [train, val] = findAll(panel, (e) => e.attrs.class === 'series');
+      const v = points(val!);
+      expect(v).toEqual([
+        [tickAt(panel, 'x', '0'), tickAt(panel, 'y', '3.0')], // step 0 (second 0), val 3.0
+        [tickAt(panel, 'x', '100'), tickAt(panel, 'y', '2.0')], // step 100 (second 100), val 2.0
+      ]);
+      const t = points(train!);
+      expect(t).toHaveLength(10);
+      expect(t[4]![0]).toBeCloseTo((tickAt(panel, 'x', '40') + tickAt(panel, 'x', '60')) / 2, 1); // step 50, loss 2.5
+      expect(t[4]![1]).toBeCloseTo((tickAt(panel, 'y', '2.4') + tickAt(panel, 'y', '2.6')) / 2, 1);
+    }
+  });
+});
+
+describe('gpt plot', () => {
+  const dir = tempDir('plot');
+  for (const [name, offset] of [['first', 0], ['second', 0.5]] as const) {
+    mkdirSync(join(dir, name));
+    writeFileSync(join(dir, name, 'log.jsonl'), syntheticLog(name, offset));
+  }
+
+  it('overlays runs given as directories or log files, labelled by directory', async () => {
+    const out = join(dir, 'both.svg');
+    const r = await gpt('plot', join(dir, 'first'), join(dir, 'second', 'log.jsonl'), '--out', out);
+    expect(r.code, r.err).toBe(0);
+    expect(r.out).toBe(`wrote ${out}: 2 runs, 4 curves`);
+    const doc = parseXml(readFileSync(out, 'utf8'));
+    for (const panel of findAll(doc, (e) => e.attrs.class === 'panel')) {
+      expect(findAll(panel, (e) => e.attrs.class === 'series').map((s) => `${s.attrs['data-run']}/${s.attrs['data-series']}`)).toEqual([
+        'first/train',
+        'first/val',
+        'second/train',
+        'second/val',
+      ]);
+    }
+  });
+
+  it('--x step draws one panel; bad input is one line', async () => {
+    const out = join(dir, 'steps.svg');
+    expect((await gpt('plot', join(dir, 'first'), '--x', 'step', '--out', out)).code).toBe(0);
+    expect(findAll(parseXml(readFileSync(out, 'utf8')), (e) => e.attrs.class === 'panel').map((p) => p.attrs['data-x'])).toEqual(['step']);
+    const none = await gpt('plot', '--out', out);
+    expect([none.code, none.err]).toEqual([2, 'gpt plot: name one or more runs: a directory written by `gpt train`, or its log.jsonl']);
+    const missing = await gpt('plot', join(dir, 'nowhere'));
+    expect(missing.code).toBe(1);
+    expect(missing.err).toMatch(/^gpt plot: cannot read .*nowhere: ENOENT$/);
+    const axis = await gpt('plot', join(dir, 'first'), '--x', 'tokens');
+    expect([axis.code, axis.err]).toEqual([2, "gpt plot: flag --x must be one of both, step, time, got 'tokens'"]);
+  });
+});

@@ -1,0 +1,82 @@
+// The library's public face: the package's subpath exports match the entry files, every export of
+// the library layers has a doc comment, the root and the platform-free subpaths bundle for a
+// browser (no `node:` module reached) while webgpu-gpt/node does not, and a state dict goes
+// through safetensors bytes (browser and Node) and a file (Node) unchanged.
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import ts from 'typescript';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { buildWeb } from '../scripts/build-web.mjs';
+import { Generator, Linear, stateDictFromSafetensors, stateDictToSafetensors } from '../src/index.js';
+import { loadStateDict, saveStateDict } from '../src/node/index.js';
+import { tempDir } from './cli-helpers.js';
+import { setupDevice } from './helpers.js';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const SUBPATHS = ['nn', 'optim', 'io', 'gpt', 'node'];
+const PLATFORM_FREE = ['nn', 'optim', 'io', 'gpt'];
+
+describe('the package entry points', () => {
+  it('package.json exports the root and one subpath per area, each with its types', () => {
+    const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { exports: Record<string, unknown> };
+    const expected: Record<string, unknown> = { '.': { types: './dist/index.d.ts', import: './dist/index.js' }, './package.json': './package.json' };
+    for (const area of SUBPATHS) {
+      expected[`./${area}`] = { types: `./dist/${area}/index.d.ts`, import: `./dist/${area}/index.js` };
+      expect(existsSync(join(ROOT, 'src', area, 'index.ts')), area).toBe(true);
+    }
+    expect(pkg.exports).toEqual(expected);
+  });
+
+  it('every export of the library layers has a doc comment', () => {
+    const entries = SUBPATHS.map((area) => join(ROOT, 'src', area, 'index.ts'));
+    const program = ts.createProgram(entries, { module: ts.ModuleKind.NodeNext, moduleResolution: ts.ModuleResolutionKind.NodeNext, target: ts.ScriptTarget.ES2022, strict: true, types: ['@webgpu/types', 'node'] });
+    const checker = program.getTypeChecker();
+    const undocumented: string[] = [];
+    for (const entry of entries) {
+      for (const exported of checker.getExportsOfModule(checker.getSymbolAtLocation(program.getSourceFile(entry)!)!)) {
+        const symbol = exported.flags & ts.SymbolFlags.Alias ? checker.getAliasedSymbol(exported) : exported;
+        const file = symbol.declarations?.[0]?.getSourceFile().fileName ?? '';
+        // the layers this package adds on the core; the core's own exports (src/tensor, src/ops, ...) are documented there
+        if (!/\/src\/(nn|optim|io|gpt|node|plot)\//.test(file)) continue;
+        if (!ts.displayPartsToString(symbol.getDocumentationComment(checker)).trim()) undocumented.push(`${exported.name} (${file.replace(ROOT, '')})`);
+      }
+    }
+    expect(undocumented).toEqual([]);
+  });
+
+  it('the root and the platform-free subpaths bundle for a browser; webgpu-gpt/node does not', async () => {
+    const dir = tempDir('api-bundle');
+    const entry = join(dir, 'all.ts');
+    const imports = ['index.ts', ...PLATFORM_FREE.map((a) => `${a}/index.ts`)].map((f, i) => `import * as m${i} from ${JSON.stringify(join(ROOT, 'src', f))};`);
+    writeFileSync(entry, `${imports.join('\n')}\nconsole.log(${imports.map((_, i) => `m${i}`).join(', ')});\n`);
+    const { inputs } = await buildWeb({ outDir: join(dir, 'out'), entry, minify: false, logLevel: 'silent' });
+    expect(inputs.filter((f) => f.startsWith('src/node/') || f.startsWith('src/cli/'))).toEqual([]);
+    const node = join(dir, 'node.ts');
+    writeFileSync(node, `import * as n from ${JSON.stringify(join(ROOT, 'src/node/index.ts'))};\nconsole.log(n);\n`);
+    await expect(buildWeb({ outDir: join(dir, 'node-out'), entry: node, logLevel: 'silent' })).rejects.toThrow(/Node-only import 'node:/);
+  });
+});
+
+describe('state dicts as safetensors', () => {
+  beforeAll(setupDevice);
+
+  it('go to bytes and a file and back unchanged', async () => {
+    const a = new Linear(3, 4, { rng: new Generator(1) });
+    const b = new Linear(3, 4, { rng: new Generator(2) });
+    const bytes = await stateDictToSafetensors(a, { note: 'hello' });
+    const { state, metadata } = stateDictFromSafetensors(bytes);
+    expect(metadata).toEqual({ note: 'hello' });
+    expect([...state.keys()]).toEqual(['weight', 'bias']);
+    b.loadStateDict(state);
+    expect(await b.weight.toArray()).toEqual(await a.weight.toArray());
+
+    const file = join(tempDir('api-state'), 'linear.safetensors');
+    await saveStateDict(file, a.stateDict());
+    const c = new Linear(3, 4, { rng: new Generator(3) });
+    c.loadStateDict(await loadStateDict(file));
+    expect(await c.weight.toArray()).toEqual(await a.weight.toArray());
+    expect(() => new Linear(4, 3, { rng: new Generator(0) }).loadStateDict(state)).toThrow(/'weight' has shape \[4, 3\], the model expects/);
+    for (const m of [a, b, c]) m.dispose();
+  });
+});

@@ -1,0 +1,77 @@
+// The README's TypeScript examples, as a user would write them: type-checked with --strict (and
+// skipLibCheck off) against the package's entry points ('webgpu-gpt', 'webgpu-gpt/nn', ...), then
+// each run as a program of its own, in order, in one directory (the GPT example's checkpoint is what
+// the next example loads).
+import { build } from 'esbuild';
+import { execFile } from 'node:child_process';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { afterAll, describe, expect, it } from 'vitest';
+import { tempDir } from './cli-helpers.js';
+
+const run = promisify(execFile);
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const README = readFileSync(join(ROOT, 'README.md'), 'utf8');
+const blocks = [...README.matchAll(/^```ts\n([\s\S]*?)^```$/gm)].map((m) => m[1]!);
+const dir = tempDir('readme');
+// under node_modules, so that the bundles' import of 'webgpu' resolves
+const bundles = join(ROOT, `node_modules/.cache/readme-test-${process.pid}`);
+afterAll(() => rmSync(bundles, { recursive: true, force: true }));
+
+/** 'webgpu-gpt' and 'webgpu-gpt/<area>' are the package's entry points: src/index.ts and src/<area>/index.ts. */
+const entry = (specifier: string) => join(ROOT, 'src', specifier.replace(/^webgpu-gpt\/?/, ''), 'index.ts');
+
+describe('the README examples', () => {
+  it('are type-checked with --strict and skipLibCheck off', async () => {
+    expect(blocks.length).toBeGreaterThanOrEqual(5);
+    const files = blocks.map((code, i) => {
+      writeFileSync(join(dir, `example-${i + 1}.ts`), code);
+      return `example-${i + 1}.ts`;
+    });
+    writeFileSync(join(dir, 'package.json'), JSON.stringify({ type: 'module' }));
+    const compilerOptions = {
+      strict: true,
+      skipLibCheck: false,
+      noEmit: true,
+      target: 'ES2022',
+      module: 'NodeNext',
+      moduleResolution: 'NodeNext',
+      types: ['node'],
+      typeRoots: [join(ROOT, 'node_modules/@types')],
+      paths: { 'webgpu-gpt': [entry('webgpu-gpt')], 'webgpu-gpt/*': [join(ROOT, 'src/*/index.ts')] },
+    };
+    writeFileSync(join(dir, 'tsconfig.json'), JSON.stringify({ compilerOptions, files }, null, 2));
+    const tsc = await run(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', dir]).catch((e: { stdout: string }) => e);
+    expect(tsc.stdout).toBe('');
+  });
+
+  it('run in order, each to its end', async () => {
+    mkdirSync(bundles, { recursive: true });
+    const outputs: string[] = [];
+    for (const [i, code] of blocks.entries()) {
+      const outfile = join(bundles, `example-${i + 1}.mjs`);
+      await build({
+        stdin: { contents: code, loader: 'ts', resolveDir: dir },
+        outfile,
+        bundle: true,
+        platform: 'node',
+        format: 'esm',
+        logLevel: 'silent',
+        external: ['webgpu'],
+        plugins: [{ name: 'package-entry-points', setup: (b) => b.onResolve({ filter: /^webgpu-gpt(\/|$)/ }, (a) => ({ path: entry(a.path) })) }],
+      });
+      const { stdout } = await run(process.execPath, [outfile], { cwd: dir }).catch((e: { stdout: string; stderr: string }) => {
+        throw new Error(`README example ${i + 1} failed:\n${code}\n${e.stderr}`);
+      });
+      outputs.push(stdout);
+    }
+    const [tensors, mlp, gpt, stream, grad] = outputs;
+    expect(tensors).toMatch(/Float32Array/);
+    expect(Number(mlp!.match(/step 300: mse ([\d.]+)/)?.[1])).toBeLessThan(0.05); // XOR learned
+    expect(gpt).toMatch(/step 60: train [\d.]+, val [\d.]+/);
+    expect(stream!.length).toBeGreaterThan(0);
+    expect(grad).toMatch(/^true /);
+  });
+});
