@@ -7,7 +7,8 @@
 //   npm run bench -- --smoke           small sizes, one repetition (a correctness run)
 //   npm run bench -- --big             also the 2048 and 4096 matmuls (slow on a CPU adapter)
 //   npm run bench -- --only matmul,op  some families: matmul, op, attention, train, generate,
-//                                      train-gpu (GPU-sized steps; skipped on CPU adapters unless named)
+//                                      train-gpu, gpt2 (GPU-sized steps, GPT-2 124M; skipped on CPU
+//                                      adapters unless named)
 //   npm run bench -- --samples 7 --warmup 2 --target-ms 150 --no-peers
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -19,10 +20,11 @@ import { attentionSuite } from './suites/attention.js';
 import { elementwiseSuite } from './suites/elementwise.js';
 import { generateSuite } from './suites/generate.js';
 import { matmulSuite } from './suites/matmul.js';
+import { gpt2Suite } from './suites/gpt2.js';
 import { trainGpuSuite } from './suites/train-gpu.js';
 import { trainStepSuite } from './suites/train-step.js';
 
-const FAMILIES = ['matmul', 'op', 'attention', 'train', 'train-gpu', 'generate'] as const;
+const FAMILIES = ['matmul', 'op', 'attention', 'train', 'train-gpu', 'gpt2', 'generate'] as const;
 type Family = (typeof FAMILIES)[number];
 
 const args = process.argv.slice(2);
@@ -86,7 +88,9 @@ if (only.includes('train') || only.includes('generate')) {
   details = r.details;
   if (only.includes('generate')) byFamily.set('generate', await generateSuite(r.trainer.model, ctx));
 }
-if (only.includes('train-gpu')) byFamily.set('train-gpu', await trainGpuSuite(ctx, opt('--only')?.split(',').includes('train-gpu') ?? false));
+const named = (family: Family) => opt('--only')?.split(',').includes(family) ?? false;
+if (only.includes('train-gpu')) byFamily.set('train-gpu', await trainGpuSuite(ctx, named('train-gpu')));
+if (only.includes('gpt2')) byFamily.set('gpt2', await gpt2Suite(ctx, named('gpt2')));
 if (only.includes('matmul')) byFamily.set('matmul', await matmulSuite(libs, ctx));
 if (only.includes('op')) byFamily.set('op', await elementwiseSuite(libs, ctx));
 if (only.includes('attention')) byFamily.set('attention', await attentionSuite(libs, ctx));

@@ -162,4 +162,40 @@ describe('gradcheck', () => {
     expect(r.ok).toBe(false);
     expect(r.worst).toBeDefined();
   });
+
+  it('rejects a gradient that is NaN (NaN never passes a tolerance)', async () => {
+    const nanSquare = defineOp({
+      name: 'nan_square',
+      forward: (_ctx: OpContext, a: Tensor) => a.mul(a),
+      backward: (_ctx, g) => [g.mul(NaN)],
+    });
+    const r = await gradcheck(nanSquare, input);
+    expect(r.ok).toBe(false);
+    expect(r.worst?.analytic).toBeNaN();
+  });
+});
+
+describe('ops that hand back their input', () => {
+  it("a custom op returning its input gives a view: the input's own gradient path is untouched", () =>
+    scope(async () => {
+      const identity = defineOp({
+        name: 'identity',
+        forward: (_ctx: OpContext, a: Tensor) => a,
+        backward: (_ctx, g) => [g.mul(3)], // a marked gradient, to see it flow through this op
+      });
+      const x = vec([1, 2]).requiresGrad_();
+      const y = x.mul(2);
+      const z = identity(y);
+      expect(z).not.toBe(y);
+      expect(y.gradFn?.opName).toBe('mul');
+      z.sum().backward();
+      await expectClose(x.grad!, ref([2], [6, 6]), 0, 0, 'd/dx of 3 * (2x)');
+    }));
+
+  it('astype to the same dtype keeps the gradient flowing', () =>
+    scope(async () => {
+      const x = vec([1, 2]).requiresGrad_();
+      x.astype('float32').mul(x).sum().backward(); // d(x^2) = 2x
+      await expectClose(x.grad!, ref([2], [2, 4]), 0, 0, 'd/dx of x * x.astype(float32)');
+    }));
 });

@@ -1,6 +1,6 @@
 // Elementwise ops beyond the op table's drawn calls (test/ops.test.ts): the vec4 kernels, which
 // take over when every operand is contiguous or a single value and the size is a multiple of 4.
-import { beforeAll, describe, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import * as ops from '../src/index.js';
 import { numel, ref, zipN } from '../src/check/reference/index.js';
 import { expectClose, setupDevice, toTensor } from './helpers.js';
@@ -40,6 +40,20 @@ describe('vec4 kernels', () => {
       const a = ref([2, 4], [1, 2, 3, 4, 5, 6, 7, 8]);
       for (const [cc, aa, bb] of [[c, a, ref([], [-7])], [ref([], [0]), a, ref([2, 4], [9, 8, 7, 6, 5, 4, 3, 2])], [ref([], [1]), a, ref([], [3])]] as const) {
         await expectClose(ops.where(toTensor(cc), toTensor(aa), toTensor(bb)), zipN([cc, aa, bb], pick), 0, 0, 'where');
+      }
+    }));
+});
+
+describe('pow at a zero base (WGSL leaves pow(0, y) undefined)', () => {
+  it('0^y is 1 for y = 0, 0 for y > 0, +Inf for y < 0, as JS and IEEE say; and d(x^1)/dx = 1 at 0', () =>
+    ops.scope(async () => {
+      const exponents = [0, 1, 2, 0.5, -1, -0.5, -2, 3];
+      const got = await ops.pow(ops.zeros([exponents.length]), ops.tensor(exponents)).toArray();
+      expect([...got]).toEqual(exponents.map((y) => 0 ** y));
+      for (const [y, slope] of [[1, 1], [2, 0], [3, 0]] as const) {
+        const x = ops.zeros([1]).requiresGrad_();
+        x.pow(y).sum().backward();
+        expect((await x.grad!.toArray())[0], `d(x^${y})/dx at 0`).toBe(slope);
       }
     }));
 });

@@ -1,9 +1,11 @@
 // Nothing crashes, nothing is lost (library side): divergence stops training before a hook could
 // save broken weights, gradient accumulation frees each micro-batch, deep graphs are freed and
 // differentiated without recursion, indices made on the GPU that are out of range are reported,
-// and cached bind groups never outlive the buffers they bind.
+// cached bind groups never outlive the buffers they bind, and the trainer and generate() refuse bad
+// arguments up front.
 import { beforeAll, describe, expect, it } from 'vitest';
 import { TRAIN_DEFAULTS, Trainer, TrainingDivergedError, type TrainConfig } from '../src/gpt/trainer.js';
+import { generate, type GenerateOptions } from '../src/gpt/generate.js';
 import { crossEntropy, device, embedding, full, scope, tensor, zeros } from '../src/index.js';
 import { setupDevice } from './helpers.js';
 
@@ -145,4 +147,35 @@ describe('bind-group cache', () => {
       expect(await run()).toEqual([4, 10, 18]);
       await device().sync(); // no validation error from a stale bind group
     }));
+});
+
+describe('library entry points check their arguments', () => {
+  it('new Trainer(cfg) refuses a bad config with the same ranges as the CLI', () => {
+    const bad: [Partial<TrainConfig>, RegExp][] = [
+      [{ batchSize: 0 }, /^Trainer: cfg\.batchSize must be .*got 0/],
+      [{ learningRate: NaN }, /^Trainer: cfg\.learningRate must be/],
+      [{ nHead: 3 }, /^Trainer: cfg\.nEmbd \(16\) must be divisible by cfg\.nHead \(3\)$/],
+      [{ minLr: 1 }, /^Trainer: cfg\.minLr \(1\) must not exceed cfg\.learningRate/],
+      [{ dropout: '0.1' as unknown as number }, /^Trainer: cfg\.dropout /],
+    ];
+    for (const [change, message] of bad) {
+      expect(() => new Trainer({ ...tiny, ...change }, data), JSON.stringify(change)).toThrow(message);
+    }
+  });
+
+  it('generate() refuses a bad prompt or options before running the model', async () => {
+    const trainer = new Trainer(tiny, data);
+    const first = (prompt: number[], opts: object) => generate(trainer.model, prompt, opts as GenerateOptions).next();
+    await expect(first([], { maxNewTokens: 1 })).rejects.toThrow(/^generate: the prompt must be a non-empty array of token ids$/);
+    await expect(first([1, V], { maxNewTokens: 1 })).rejects.toThrow(`generate: prompt[1] = ${V} is not a token id in [0, ${V})`);
+    await expect(first([1.5], { maxNewTokens: 1 })).rejects.toThrow(/^generate: prompt\[0\] = 1.5 is not a token id/);
+    await expect(first([1], { maxNewTokens: -1 })).rejects.toThrow(/^generate: maxNewTokens must be an integer >= 0, got -1$/);
+    await expect(first([1], { maxNewTokens: 1, temperature: NaN })).rejects.toThrow(/^generate: temperature must be a finite number >= 0/);
+    await expect(first([1], { maxNewTokens: 1, topK: 0 })).rejects.toThrow(/^generate: topK must be a positive integer, got 0$/);
+    await expect(first([1], { maxNewTokens: 1, topP: 1.5 })).rejects.toThrow(/^generate: topP must be in \(0, 1\], got 1.5$/);
+    const tokens: number[] = [];
+    for await (const t of generate(trainer.model, [1], { maxNewTokens: 2, temperature: 0 })) tokens.push(t);
+    expect(tokens.length).toBe(2); // a good call still works
+    done(trainer);
+  });
 });

@@ -4,7 +4,7 @@
 // sums) come out right, bit for bit.
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
-  add, arange, argmax, expand, full, max, maximum, mean, neg, ones, pow, rand, randn, scope, sum, tensor, where,
+  add, arange, argmax, concat, expand, full, max, maximum, mean, neg, ones, pow, rand, randn, scope, sum, tensor, where,
   zeros, zerosLike, type Tensor,
 } from '../src/index.js';
 import { setupDevice } from './helpers.js';
@@ -94,6 +94,28 @@ const CASES: Case[] = [
   ['the argmax over an empty axis', () => argmax(zeros([0, 2]), 0), RangeError, /^argmax: .* got float32\[0, 2\] reduced over axis 0$/],
   ['expand [2] to [3]', (x) => expand(x, [3]), Error, /^expand: shapes \[2\] and \[3\] cannot be broadcast together$/],
   ['expand [2] to [] ', (x) => expand(x, []), RangeError, /^expand: argument 'shape' must be a shape float32\[2\] broadcasts to, got \[\]$/],
+  // shape ops, axes and lists
+  ["x.reshape(4)", (x) => x.reshape(bad(4)), TypeError, /^reshape: argument 'shape' must be an array of integers \(one may be -1\), got number 4$/],
+  ['x.reshape([3])', (x) => x.reshape([3]), RangeError, /^reshape: cannot reshape float32\[2\] \(2 elements\) to \[3\]$/],
+  ['x.permute(1, 0)', (x) => x.reshape([1, 2]).permute(bad(1)), TypeError, /^permute: argument 'dims' must be an array of 2 dims, got number 1$/],
+  ['x.permute([0, 0])', (x) => x.reshape([1, 2]).permute([0, 0]), RangeError, /^permute: \[0, 0\] is not a permutation of the 2 dims of float32\[1, 2\]$/],
+  ["x.transpose('0', 1)", (x) => x.reshape([1, 2]).transpose(bad('0'), 1), TypeError,
+    /^transpose: argument 'dim0' must be an integer in \[-2, 1\] for float32\[1, 2\], got string '0'$/],
+  ["x.softmax('1')", (x) => x.softmax(bad('1')), TypeError, /^softmax: argument 'axis' must be an integer in \[-1, 0\] for float32\[2\], got string '1'$/],
+  ['x.slice(1, 0, 1)', (x) => x.slice(1, 0, 1), RangeError, /^slice: argument 'axis' must be an integer in \[-1, 0\] for float32\[2\], got number 1$/],
+  ['concat(x, 0)', (x) => concat(bad(x), 0), TypeError, /^concat: argument 'tensors' must be an array of Tensors, got a float32\[2\] tensor$/],
+  ["concat([x, 'a'], 0)", (x) => concat(bad([x, 'a']), 0), TypeError, /^concat: argument 'tensors\[1\]' must be a Tensor, got string 'a'$/],
+  ['x.matmul([x])', (x) => x.reshape([1, 2]).matmul(bad([x])), TypeError, /^matmul: argument 'other' must be a Tensor, got array \[float32\[2\]\]$/],
+  ['x.add([x])', (x) => x.add(bad([x])), TypeError, /^add: argument 'other' must be a Tensor or a number, got array \[float32\[2\]\]$/],
+  ['[1, 2] @ [1, 2]', (x) => x.reshape([1, 2]).matmul(x.reshape([1, 2])), RangeError, /^matmul: inner dimensions differ in \[1, 2\] @ \[1, 2\]/],
+  ["x.dropout('0.5')", (x) => x.dropout(bad('0.5'), 1), TypeError, /^dropout: argument 'p' must be a number in \[0, 1\), got string '0.5'$/],
+  ['x.dropout(1)', (x) => x.dropout(1, 1), RangeError, /^dropout: argument 'p' must be a number in \[0, 1\), got 1$/],
+  ['ids.eq(2.5)', () => tensor([1, 2], [2], 'int32').eq(2.5), TypeError,
+    /^eq: argument 'other' is 2.5, which does not fit the int32 tensor beside it; cast that tensor with .astype\('float32'\) first$/],
+  // backward
+  ['y.backward(1)', (x) => x.requiresGrad_().sum().backward(bad(1)), TypeError,
+    /^backward: argument 'grad' must be a Tensor shaped like float32\[\] \(or omitted for a scalar\), got number 1$/],
+  ['y.backward(wrong shape)', (x) => x.requiresGrad_().mul(2).backward(zeros([3])), RangeError, /^backward: gradient shape \[3\] does not match tensor shape \[2\]$/],
 ];
 
 describe('bad arguments: one-line errors naming the op and the argument', () => {

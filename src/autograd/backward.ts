@@ -6,6 +6,7 @@ import { broadcastKernel, launchBroadcast } from '../kernels/wgsl/elementwise.js
 import { onesLike } from '../tensor/create.js';
 import { untrack } from '../tensor/scope.js';
 import { formatShape, sameShape, stridesOf } from '../tensor/shape.js';
+import { describeValue } from '../tensor/check.js';
 import { Tensor } from '../tensor/tensor.js';
 import { noGrad } from './mode.js';
 import { Node } from './node.js';
@@ -53,6 +54,9 @@ function giveLeafGrad(leaf: Tensor, g: Tensor): void {
 }
 
 export function backward(root: Tensor, grad?: Tensor): void {
+  if (grad !== undefined && !(grad instanceof Tensor)) {
+    throw new TypeError(`backward: argument 'grad' must be a Tensor shaped like ${root.describe()} (or omitted for a scalar), got ${describeValue(grad)}`);
+  }
   if (!root.requiresGrad) {
     throw new Error(`backward: tensor ${root.describe()} does not require grad (no input had requiresGrad set)`);
   }
@@ -62,7 +66,7 @@ export function backward(root: Tensor, grad?: Tensor): void {
     );
   }
   if (grad && !sameShape(grad.shape, root.shape)) {
-    throw new Error(`backward: gradient shape ${formatShape(grad.shape)} does not match tensor shape ${formatShape(root.shape)}`);
+    throw new RangeError(`backward: gradient shape ${formatShape(grad.shape)} does not match tensor shape ${formatShape(root.shape)}`);
   }
   noGrad(() => {
     const seed = grad ? grad.view(grad.shape) : onesLike(root);

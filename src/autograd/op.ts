@@ -94,12 +94,28 @@ function tensorsIn(args: readonly unknown[]): Tensor[] {
 }
 
 /**
- * What an op's argument at one position must be: a tensor of these dtypes (or an array of them),
- * `{ optional }` where null or undefined may stand in for it, or null for an argument that is not a
- * tensor (an axis, an option) ahead of a later tensor argument.
+ * What an op's argument at one position must be: a tensor of these dtypes, `optional(...)` where
+ * null or undefined may stand in for it, `listOf(...)` for an array of such tensors (concat, the
+ * optimizer's parameter lists), or null for an argument that is not a tensor (an axis, an option)
+ * ahead of a later tensor argument.
  */
-export type ArgSlot = readonly DType[] | { optional: readonly DType[] } | null;
-export const optional = (dtypes: readonly DType[]): ArgSlot => ({ optional: dtypes });
+export type TensorSlot = readonly DType[] | { optional: readonly DType[] };
+export type ArgSlot = TensorSlot | { list: TensorSlot } | null;
+export const optional = (dtypes: readonly DType[]): TensorSlot => ({ optional: dtypes });
+export const listOf = (slot: TensorSlot): ArgSlot => ({ list: slot });
+
+/** Checks one tensor argument (or list element) `arg` against its slot. */
+function checkSlot(op: string, arg: string, slot: TensorSlot, t: unknown): void {
+  const isOptional = !Array.isArray(slot);
+  if (isOptional && (t === null || t === undefined)) return;
+  const allowed = isOptional ? (slot as { optional: readonly DType[] }).optional : (slot as readonly DType[]);
+  if (!(t instanceof Tensor)) throw new TypeError(`${op}: argument '${arg}' must be a Tensor, got ${describeValue(t)}`);
+  t.storage(op); // use-after-dispose is reported before anything else
+  if (!allowed.includes(t.dtype)) {
+    const kind = allowed.join(' or ');
+    throw new TypeError(`${op}: argument '${arg}' must be ${/^[aeiou]/.test(kind) ? 'an' : 'a'} ${kind} tensor, got ${t.describe()}`);
+  }
+}
 
 /**
  * Checks op `name`'s leading arguments against its entry's slots, keyed by argument name in
@@ -107,21 +123,11 @@ export const optional = (dtypes: readonly DType[]): ArgSlot => ({ optional: dtyp
  */
 export function checkDtypes(op: string, slots: Record<string, ArgSlot> | undefined, args: readonly unknown[]): void {
   Object.entries(slots ?? {}).forEach(([arg, slot], i) => {
-    if (slot === null) return;
-    const isOptional = !Array.isArray(slot);
-    const allowed = isOptional ? (slot as { optional: readonly DType[] }).optional : (slot as readonly DType[]);
-    const check = (t: unknown) => {
-      if (isOptional && (t === null || t === undefined)) return;
-      if (!(t instanceof Tensor)) throw new TypeError(`${op}: argument '${arg}' must be a Tensor, got ${describeValue(t)}`);
-      t.storage(op); // use-after-dispose is reported before anything else
-      if (!allowed.includes(t.dtype)) {
-        const kind = allowed.join(' or ');
-        throw new TypeError(`${op}: argument '${arg}' must be ${/^[aeiou]/.test(kind) ? 'an' : 'a'} ${kind} tensor, got ${t.describe()}`);
-      }
-    };
     const value = args[i];
-    if (Array.isArray(value)) value.forEach(check);
-    else check(value);
+    if (slot === null) return;
+    if (!('list' in slot)) return checkSlot(op, arg, slot, value);
+    if (!Array.isArray(value)) throw new TypeError(`${op}: argument '${arg}' must be an array of Tensors, got ${describeValue(value)}`);
+    value.forEach((t, j) => checkSlot(op, `${arg}[${j}]`, slot.list, t));
   });
 }
 
@@ -135,7 +141,9 @@ export function defineOp<A extends unknown[]>(spec: OpSpec<A>): Op<A> {
     const differentiable = spec.backward !== NOT_DIFFERENTIABLE;
     const recording = differentiable && isGradEnabled() && needsGrad.some(Boolean);
     const ctx = new OpContext(recording, needsGrad, inputs.map((t) => t.shape), out ?? { shape: [], dtype: 'float32' });
-    const result = noGrad(() => spec.forward(ctx, ...args));
+    const returned = noGrad(() => spec.forward(ctx, ...args));
+    // a forward that hands back one of its inputs gets a view of it: the input keeps its own gradFn
+    const result = inputs.includes(returned) ? returned.view(returned.shape) : returned;
     if (out && (result.dtype !== out.dtype || !sameShape(result.shape, out.shape))) {
       throw new Error(`${spec.name}: the forward made ${result.describe()}, its shape rule says ${out.dtype}${formatShape(out.shape)}`);
     }

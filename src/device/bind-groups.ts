@@ -7,7 +7,17 @@
 //
 // Least recently used entries go past `capacity`; every entry that binds a resource goes when the
 // resource is destroyed, so a cached group never outlives a buffer it names.
-export type Resource = GPUBuffer | GPUTexture;
+/** A byte range of a buffer bound as the whole of a binding (offset aligned as the adapter requires). */
+export interface BufferWindow {
+  buffer: GPUBuffer;
+  offset: number;
+  size: number;
+}
+export type Resource = GPUBuffer | GPUTexture | BufferWindow;
+
+const isWindow = (r: Resource): r is BufferWindow => 'offset' in r && 'buffer' in r;
+/** The GPU object a resource lives in (what gets destroyed). */
+export const objectOf = (r: Resource): GPUBuffer | GPUTexture => (isWindow(r) ? r.buffer : r);
 
 interface Entry {
   group: GPUBindGroup;
@@ -32,7 +42,7 @@ export class BindGroupCache {
 
   /** The cache key of binding `resources` (then a uniform buffer, if any) with `layoutKey`'s layout. */
   key(layoutKey: object, resources: readonly Resource[], uniform: GPUBuffer | null): string {
-    const ids = resources.map((r) => this.idOf(r)).join(',');
+    const ids = resources.map((r) => (isWindow(r) ? `${this.idOf(r.buffer)}@${r.offset}+${r.size}` : this.idOf(r))).join(',');
     return `${this.idOf(layoutKey)}:${ids}${uniform ? `:${this.idOf(uniform)}` : ''}`;
   }
 
@@ -49,13 +59,13 @@ export class BindGroupCache {
   create(key: string, layout: GPUBindGroupLayout, label: string, resources: readonly Resource[], uniform: GPUBufferBinding | null): GPUBindGroup {
     const entries: GPUBindGroupEntry[] = resources.map((r, binding) => ({
       binding,
-      resource: 'createView' in r ? this.viewOf(r) : { buffer: r },
+      resource: isWindow(r) ? { buffer: r.buffer, offset: r.offset, size: r.size } : 'createView' in r ? this.viewOf(r) : { buffer: r },
     }));
     if (uniform) entries.push({ binding: resources.length, resource: uniform });
     const group = this.gpu.createBindGroup({ label, layout, entries });
     this.created++;
     this.collection.register(group, null);
-    const ids = resources.map((r) => this.idOf(r));
+    const ids = resources.map((r) => this.idOf(objectOf(r)));
     this.entries.set(key, { group, resources: ids });
     for (const id of ids) {
       let keys = this.keysOf.get(id);

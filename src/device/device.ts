@@ -3,10 +3,10 @@
 // pools buffers by size class, caches pipelines by their WGSL text and bind groups by what they
 // bind, batches dispatches into one encoder and turns GPU errors (and faults kernels report) into
 // JS errors that name the kernel.
-import { BindGroupCache } from './bind-groups.js';
+import { BindGroupCache, type BufferWindow, type Resource } from './bind-groups.js';
 import { describeFaults } from './faults.js';
 import { getPlatform, type Platform } from './platform.js';
-import { BufferPool, TexturePool } from './pool.js';
+import { BufferPool, sizeClass, TexturePool } from './pool.js';
 import { Profiler, type KernelTime } from './profiler.js';
 
 export interface KernelLike {
@@ -62,6 +62,7 @@ const REPORTED_LIMITS = [
   'maxComputeWorkgroupSizeX',
   'maxComputeWorkgroupsPerDimension',
   'maxStorageBuffersPerShaderStage',
+  'minStorageBufferOffsetAlignment',
 ] as const;
 
 export class Device {
@@ -205,11 +206,20 @@ export class Device {
     this.finishedSubmits = Math.max(this.finishedSubmits, submitted);
   }
 
-  /** Copies `rows` rows of `texture.width` texels (4 floats each) from `buffer`, rows `4 * floatsPerRow` bytes apart (a multiple of 256), in command order. */
-  copyToTexture(buffer: GPUBuffer, texture: GPUTexture, floatsPerRow: number, rows: number): void {
+  /** Copies `rows` rows of `texture.width` texels (4 floats each) from `source`, rows `4 * floatsPerRow` bytes apart (a multiple of 256), in command order. */
+  copyToTexture(source: GPUBuffer | BufferWindow, texture: GPUTexture, floatsPerRow: number, rows: number): void {
     this.assertUsable('copyToTexture');
     this.endPass();
-    this.getEncoder().copyBufferToTexture({ buffer, bytesPerRow: 4 * floatsPerRow }, { texture }, [floatsPerRow / 4, rows]);
+    const { buffer, offset } = 'offset' in source ? source : { buffer: source, offset: 0 };
+    this.getEncoder().copyBufferToTexture({ buffer, offset, bytesPerRow: 4 * floatsPerRow }, { texture }, [floatsPerRow / 4, rows]);
+  }
+
+  /** Copies `bytes` bytes (a multiple of 4) between buffers in command order; no binding, so no binding limit. */
+  copy(src: GPUBuffer, srcOffset: number, dst: GPUBuffer, dstOffset: number, bytes: number): void {
+    this.assertUsable('copy');
+    if (!bytes) return;
+    this.endPass();
+    this.getEncoder().copyBufferToBuffer(src, srcOffset, dst, dstOffset, bytes);
   }
 
   /** Reads `bytes` bytes of `buffer` back; throws the faults kernels reported before this point. */
@@ -266,11 +276,12 @@ export class Device {
   // ---- compute ----------------------------------------------------------------------------
   dispatch(
     kernel: KernelLike,
-    buffers: (GPUBuffer | GPUTexture)[],
+    buffers: Resource[],
     params: ArrayBuffer | null,
     workgroups: readonly [number, number, number],
   ): void {
     this.assertUsable(kernel.name);
+    this.assertBindable(kernel.name, buffers);
     const { pipeline, layout } = this.pipeline(kernel);
     const uniformOffsets: number[] = [];
     if (params) {
@@ -284,7 +295,7 @@ export class Device {
     let bound = buffers;
     let key = this.bindGroups.key(pipeline, bound, uniform && this.uniformGpu);
     let bindGroup = this.bindGroups.find(key);
-    let writeBack: [GPUBuffer, GPUBuffer][] = [];
+    let writeBack: [GPUBuffer, BufferWindow][] = [];
     if (!bindGroup && this.bindGroups.outstanding >= OUTSTANDING_GROUPS_MAX) {
       ({ bound, writeBack } = this.throughProxies(kernel, buffers));
       key = this.bindGroups.key(pipeline, bound, uniform && this.uniformGpu);
@@ -302,10 +313,23 @@ export class Device {
     pass.dispatchWorkgroups(workgroups[0], workgroups[1], workgroups[2]);
     if (writeBack.length) {
       this.endPass();
-      for (const [proxy, buffer] of writeBack) this.getEncoder().copyBufferToBuffer(proxy, 0, buffer, 0, buffer.size);
+      for (const [proxy, w] of writeBack) this.getEncoder().copyBufferToBuffer(proxy, 0, w.buffer, w.offset, w.size);
     }
     this.stats.dispatches++;
     if (++this.pendingDispatches >= MAX_DISPATCHES_PER_SUBMIT) this.flush();
+  }
+
+  /** A clear error, before WebGPU's validation, for a buffer bound whole past the adapter's binding limit. */
+  private assertBindable(kernel: string, buffers: readonly Resource[]): void {
+    const limit = this.info.limits.maxStorageBufferBindingSize ?? Infinity;
+    for (const r of buffers) {
+      const bytes = 'offset' in r ? r.size : 'size' in r ? r.size : 0;
+      if (bytes > limit) {
+        throw new RangeError(
+          `${kernel}: a ${bytes}-byte buffer is bound whole but this adapter binds at most ${limit} bytes (maxStorageBufferBindingSize); this op does not split tensors that large`,
+        );
+      }
+    }
   }
 
   /** Submits everything recorded so far. */
@@ -374,20 +398,23 @@ export class Device {
    * repeat and are cached; returns the stand-ins and the (stand-in, buffer) pairs to copy back after
    * the dispatch (the writable bindings).
    */
-  private throughProxies(kernel: KernelLike, buffers: (GPUBuffer | GPUTexture)[]) {
+  private throughProxies(kernel: KernelLike, buffers: Resource[]) {
     this.endPass();
     const encoder = this.getEncoder();
-    const writeBack: [GPUBuffer, GPUBuffer][] = [];
+    const writeBack: [GPUBuffer, BufferWindow][] = [];
     const bound = buffers.map((r, slot) => {
       if ('createView' in r) return r; // textures are pooled by size and bound again and again
-      const name = `${slot}:${r.size}`;
+      const window = 'offset' in r ? r : { buffer: r, offset: 0, size: r.size };
+      // one stand-in per slot and size class (kernels read only what they index): few of them
+      const size = sizeClass(window.size);
+      const name = `${slot}:${size}`;
       let proxy = this.proxies.get(name);
       if (!proxy) {
-        proxy = this.gpu.createBuffer({ label: `proxy ${name}`, size: r.size, usage: r.usage });
+        proxy = this.gpu.createBuffer({ label: `proxy ${name}`, size, usage: window.buffer.usage });
         this.proxies.set(name, proxy);
       }
-      encoder.copyBufferToBuffer(r, 0, proxy, 0, r.size);
-      if (kernel.layoutEntries[slot]?.buffer?.type === 'storage') writeBack.push([proxy, r]);
+      encoder.copyBufferToBuffer(window.buffer, window.offset, proxy, 0, window.size);
+      if (kernel.layoutEntries[slot]?.buffer?.type === 'storage') writeBack.push([proxy, window]);
       return proxy;
     });
     return { bound, writeBack };

@@ -14,8 +14,46 @@ export function sizeClass(bytes: number): number {
   return Math.ceil(n / quarter) * quarter;
 }
 
+/** Free buffers of one size class, the oldest (first created) on top: a binary min-heap by age. */
+class OldestFirst {
+  private readonly heap: { age: number; buffer: GPUBuffer }[] = [];
+
+  push(buffer: GPUBuffer, age: number): void {
+    const h = this.heap;
+    h.push({ age, buffer });
+    for (let i = h.length - 1; i > 0; ) {
+      const parent = (i - 1) >> 1;
+      if (h[parent]!.age <= age) break;
+      [h[i], h[parent]] = [h[parent]!, h[i]!];
+      i = parent;
+    }
+  }
+
+  pop(): GPUBuffer | undefined {
+    const h = this.heap;
+    const top = h[0];
+    const last = h.pop();
+    if (!top || !last || !h.length) return top?.buffer;
+    h[0] = last;
+    for (let i = 0; ; ) {
+      const [l, r] = [2 * i + 1, 2 * i + 2];
+      let least = i;
+      if (l < h.length && h[l]!.age < h[least]!.age) least = l;
+      if (r < h.length && h[r]!.age < h[least]!.age) least = r;
+      if (least === i) break;
+      [h[i], h[least]] = [h[least]!, h[i]!];
+      i = least;
+    }
+    return top.buffer;
+  }
+
+  buffers(): GPUBuffer[] {
+    return this.heap.map((e) => e.buffer);
+  }
+}
+
 export class BufferPool {
-  private readonly free = new Map<number, GPUBuffer[]>(); // youngest first: pop() takes the oldest
+  private readonly free = new Map<number, OldestFirst>();
   private readonly age = new WeakMap<GPUBuffer, number>();
   private created = 0;
   private readonly live = new Set<GPUBuffer>();
@@ -54,17 +92,14 @@ export class BufferPool {
     if (!this.live.delete(buffer)) throw new Error(`buffer '${buffer.label}' released twice or not from this pool`);
     this.liveBytes -= buffer.size;
     this.pooledBytes += buffer.size;
-    const list = this.free.get(buffer.size);
-    if (!list) return void this.free.set(buffer.size, [buffer]);
-    const age = this.age.get(buffer)!;
-    let i = list.length; // the position by age, found from the end: usually the oldest are freed last
-    while (i > 0 && this.age.get(list[i - 1]!)! < age) i--;
-    list.splice(i, 0, buffer);
+    let list = this.free.get(buffer.size);
+    if (!list) this.free.set(buffer.size, (list = new OldestFirst()));
+    list.push(buffer, this.age.get(buffer)!);
   }
 
   /** Empties the free lists; returns their buffers for the caller to destroy. */
   trim(): GPUBuffer[] {
-    const freed = [...this.free.values()].flat();
+    const freed = [...this.free.values()].flatMap((list) => list.buffers());
     this.free.clear();
     this.pooledBytes = 0;
     return freed;

@@ -8,7 +8,7 @@ import { tensor } from '../ops/index.js';
 import { Generator } from '../tensor/generator.js';
 import { scope } from '../tensor/scope.js';
 import type { GPT } from './model.js';
-import { sampleToken, type SamplingOptions } from './sample.js';
+import { checkSamplingOptions, sampleToken, type SamplingOptions } from './sample.js';
 
 /** How many tokens to generate and how: sampling settings, seed, KV cache. */
 export interface GenerateOptions extends SamplingOptions {
@@ -20,7 +20,7 @@ export interface GenerateOptions extends SamplingOptions {
 
 /** Streams `maxNewTokens` token ids continuing `prompt` (at least one id); the model is put in eval mode meanwhile. */
 export async function* generate(model: GPT, prompt: readonly number[], opts: GenerateOptions): AsyncGenerator<number> {
-  if (!prompt.length) throw new Error('generate: the prompt must contain at least one token');
+  checkGenerateArgs(model, prompt, opts);
   const rng = new Generator(opts.seed ?? 0);
   const { blockSize } = model.config;
   const useCache = opts.kvCache ?? true;
@@ -45,10 +45,8 @@ export async function* generate(model: GPT, prompt: readonly number[], opts: Gen
       const logits = await noGrad(() =>
         scope(async () => {
           const idx = tensor(new Int32Array(input), [1, input.length]);
-          const out = model.forward(idx, { caches: caches ?? undefined }).logits; // [1, T, V]
-          const V = out.shape[2]!;
-          const all = (await out.toArray()) as Float32Array;
-          return all.slice((input.length - 1) * V);
+          const out = model.forward(idx, { caches: caches ?? undefined, lastOnly: true }).logits; // [1, 1, V]
+          return (await out.toArray()) as Float32Array;
         }),
       );
       const next = sampleToken(logits, opts, rng);
@@ -59,4 +57,17 @@ export async function* generate(model: GPT, prompt: readonly number[], opts: Gen
     dropCaches();
     model.train(wasTraining);
   }
+}
+
+/** One-line errors for a bad prompt or options, before any work is queued. */
+function checkGenerateArgs(model: GPT, prompt: readonly number[], opts: GenerateOptions | undefined): void {
+  if (!Array.isArray(prompt) || !prompt.length) throw new TypeError('generate: the prompt must be a non-empty array of token ids');
+  const { vocabSize } = model.config;
+  const bad = prompt.findIndex((id) => !(Number.isInteger(id) && id >= 0 && id < vocabSize));
+  if (bad >= 0) throw new RangeError(`generate: prompt[${bad}] = ${String(prompt[bad])} is not a token id in [0, ${vocabSize})`);
+  if (typeof opts !== 'object' || opts === null) throw new TypeError('generate: options { maxNewTokens, temperature?, topK?, topP?, seed? } are required');
+  const { maxNewTokens, seed } = opts;
+  if (!(Number.isInteger(maxNewTokens) && maxNewTokens >= 0)) throw new RangeError(`generate: maxNewTokens must be an integer >= 0, got ${String(maxNewTokens)}`);
+  if (seed !== undefined && !Number.isSafeInteger(seed)) throw new RangeError(`generate: seed must be an integer, got ${String(seed)}`);
+  checkSamplingOptions('generate', opts);
 }

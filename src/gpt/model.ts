@@ -1,14 +1,15 @@
 // GPT-2: token + learned position embeddings, nLayer pre-LN blocks, a final LayerNorm, and an LM
 // head tied to the token embedding. Reads like nanoGPT's model.py; parameter names follow GPT-2
 // (`wte.weight`, `h.0.attn.c_attn.weight`, ...). Shapes: B batch, T time, C = nEmbd, V = vocab.
-import { arange, crossEntropy, matmul, type Tensor } from '../ops/index.js';
+import { profile } from '../kernels/profile.js';
+import { arange, crossEntropy, linearCrossEntropy, matmul, type Tensor } from '../ops/index.js';
 import { Dropout, Embedding, LayerNorm } from '../nn/layers.js';
 import { Module, ModuleList } from '../nn/module.js';
-import { Block, cachedLength, type KVCache } from '../nn/transformer.js';
+import { ACTIVATIONS, Block, cachedLength, type Activation, type KVCache } from '../nn/transformer.js';
 import { Generator } from '../tensor/generator.js';
 import { scope } from '../tensor/scope.js';
 
-/** A GPT's shape: vocabulary, context length (blockSize), layers, heads, width (nEmbd), dropout, biases. */
+/** A GPT's shape: vocabulary, context length (blockSize), layers, heads, width (nEmbd), dropout, biases, MLP activation. */
 export interface GPTConfig {
   vocabSize: number;
   blockSize: number;
@@ -17,6 +18,8 @@ export interface GPTConfig {
   nEmbd: number;
   dropout: number;
   bias: boolean;
+  /** The MLP's GELU: 'gelu' (exact, erf; nanoGPT's, the default) or 'gelu_tanh' (GPT-2's tanh approximation). */
+  activation?: Activation;
 }
 
 /** Throws a one-line error naming the first setting of `cfg` that is out of range. */
@@ -26,6 +29,9 @@ export function validateConfig(cfg: GPTConfig): void {
   }
   if (cfg.nEmbd % cfg.nHead) throw new Error(`GPT config: nEmbd (${cfg.nEmbd}) must be divisible by nHead (${cfg.nHead})`);
   if (!(cfg.dropout >= 0 && cfg.dropout < 1)) throw new Error(`GPT config: dropout must be in [0, 1), got ${cfg.dropout}`);
+  if (cfg.activation !== undefined && !ACTIVATIONS.includes(cfg.activation)) {
+    throw new Error(`GPT config: activation must be one of ${ACTIVATIONS.join(', ')}, got ${JSON.stringify(cfg.activation)}`);
+  }
 }
 
 /** GPT-2 (nanoGPT's model.py): token and position embeddings, nLayer blocks, a final LayerNorm, a tied LM head. */
@@ -56,11 +62,15 @@ export class GPT extends Module {
   }
 
   /**
-   * idx: int32 [B, T] token ids. Returns logits [B, T, V], and the mean cross-entropy when
-   * targets (int32 [B, T]; -1 = ignore) are given. With a cache (one per layer), positions
-   * continue after the cached ones and the cache grows by T.
+   * idx: int32 [B, T] token ids. Returns logits [B, T, V] (only the last position's, [B, 1, V],
+   * with `lastOnly`: all that generation needs), or with targets (int32 [B, T]; -1 = ignore) the
+   * mean cross-entropy. When the logits would not fit one binding (a large vocabulary times B*T
+   * rows), the LM head and loss run fused a chunk of rows at a time and no logits are returned.
+   * With a cache (one per layer), positions continue after the cached ones and the cache grows by T.
    */
-  forward(idx: Tensor, opts: { targets?: Tensor; caches?: KVCache[] } = {}): { logits: Tensor; loss?: Tensor } {
+  forward(idx: Tensor, opts: { targets: Tensor; caches?: KVCache[] }): { loss: Tensor; logits?: Tensor };
+  forward(idx: Tensor, opts?: { caches?: KVCache[]; lastOnly?: boolean }): { logits: Tensor };
+  forward(idx: Tensor, opts: { targets?: Tensor; caches?: KVCache[]; lastOnly?: boolean } = {}): { logits?: Tensor; loss?: Tensor } {
     const [B, T] = idx.shape as [number, number];
     const past = cachedLength(opts.caches?.[0]);
     if (idx.rank !== 2) throw new Error(`GPT.forward: idx must be int32 [B, T], got ${idx.describe()}`);
@@ -72,6 +82,12 @@ export class GPT extends Module {
       let x = this.drop.forward(this.wte.forward(idx).add(this.wpe.forward(pos))); // [B, T, C]
       this.h.items.forEach((block, i) => (x = block.forward(x, opts.caches?.[i])));
       x = this.ln_f.forward(x);
+      const { vocabSize: V, nEmbd: C } = this.config;
+      if (opts.targets && 4 * B * T * V > profile().bindingLimit) {
+        const loss = linearCrossEntropy(x.reshape([B * T, C]), this.wte.weight, opts.targets.reshape([B * T]), -1); // tied LM head + loss, chunked
+        return { loss };
+      }
+      if (opts.lastOnly) x = x.slice(1, T - 1); // [B, 1, C]
       const logits = matmul(x, this.wte.weight, { transB: true }); // [B, T, V], tied LM head
       if (!opts.targets) return { logits };
       const loss = crossEntropy(logits.reshape([B * T, -1]), opts.targets.reshape([B * T]), { ignoreIndex: -1 });

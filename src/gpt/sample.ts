@@ -11,10 +11,8 @@ export interface SamplingOptions {
 
 /** The next token from a row of logits [V], drawn with `rng` after temperature, top-k and top-p. */
 export function sampleToken(logits: Float32Array, opts: SamplingOptions, rng: Generator): number {
+  checkSamplingOptions('sample', opts);
   const { temperature = 1, topK, topP } = opts;
-  if (temperature < 0) throw new Error(`sample: temperature must be >= 0, got ${temperature}`);
-  if (topP !== undefined && !(topP > 0 && topP <= 1)) throw new Error(`sample: topP must be in (0, 1], got ${topP}`);
-  if (topK !== undefined && !(Number.isInteger(topK) && topK >= 1)) throw new Error(`sample: topK must be a positive integer, got ${topK}`);
   if (temperature === 0) return argmax(logits);
   // candidates sorted by logit, descending; ties keep the lower id first
   let order = [...logits.keys()].sort((a, b) => logits[b]! - logits[a]! || a - b);
@@ -37,6 +35,16 @@ export function sampleToken(logits: Float32Array, opts: SamplingOptions, rng: Ge
     if (r < 0) return order[i]!;
   }
   return order[order.length - 1]!;
+}
+
+/** Throws a RangeError naming `op` and the option when a sampling setting is out of range. */
+export function checkSamplingOptions(op: string, opts: SamplingOptions): void {
+  const { temperature, topK, topP } = opts;
+  if (temperature !== undefined && !(Number.isFinite(temperature) && temperature >= 0)) {
+    throw new RangeError(`${op}: temperature must be a finite number >= 0 (0 = greedy), got ${String(temperature)}`);
+  }
+  if (topP !== undefined && !(topP > 0 && topP <= 1)) throw new RangeError(`${op}: topP must be in (0, 1], got ${String(topP)}`);
+  if (topK !== undefined && !(Number.isInteger(topK) && topK >= 1)) throw new RangeError(`${op}: topK must be a positive integer, got ${String(topK)}`);
 }
 
 /** The index of the largest value (the first, on ties). */

@@ -4,15 +4,17 @@
 // A NaN or Inf loss or gradient norm stops the run (TrainingDivergedError) at the next readback,
 // before any evaluation hook could save the broken weights.
 import { noGrad } from '../autograd/mode.js';
-import { NON_NEGATIVE, NON_NEGATIVE_INT, POSITIVE, POSITIVE_INT, SEED, UNIT_INTERVAL, type RangesOf } from '../io/value-ranges.js';
+import { NON_NEGATIVE, NON_NEGATIVE_INT, POSITIVE, POSITIVE_INT, SEED, UNIT_INTERVAL, settingProblem, type Range, type RangesOf } from '../io/value-ranges.js';
 import { tensor, type Tensor, watchNonFinite, zeros } from '../ops/index.js';
 import { AdamW } from '../optim/adamw.js';
 import { clipGradNorm } from '../optim/clip.js';
 import { learningRate } from '../optim/schedule.js';
 import { device } from '../device/device.js';
+import { profile } from '../kernels/profile.js';
 import type { KernelTime } from '../device/profiler.js';
 import { Generator } from '../tensor/generator.js';
 import { keep, scope } from '../tensor/scope.js';
+import { memoryPlan, type MemoryPlan } from './memory-plan.js';
 import { GPT, type GPTConfig } from './model.js';
 
 /** nanoGPT's Shakespeare-char configuration for CPUs (config/train_shakespeare_char.py, CPU line). */
@@ -92,6 +94,24 @@ export const TRAIN_RANGES: RangesOf<TrainConfig> = {
   seed: SEED,
 };
 
+/**
+ * What is wrong with a training config, or null: each setting's type and range, then the rules
+ * across settings. `name` spells a key as the caller's user knows it (a flag, a metadata field).
+ */
+export function trainConfigProblem(cfg: Record<string, unknown>, name: (key: string) => string): string | null {
+  for (const [key, def] of Object.entries(TRAIN_DEFAULTS)) {
+    const problem = settingProblem(name(key), cfg[key], def, (TRAIN_RANGES as Record<string, Range>)[key]);
+    if (problem) return problem;
+  }
+  const c = cfg as TrainConfig;
+  if (c.minLr > c.learningRate) return `${name('minLr')} (${c.minLr}) must not exceed ${name('learningRate')} (${c.learningRate})`;
+  return headsProblem(c, name);
+}
+
+export function headsProblem(c: Pick<GPTConfig, 'nEmbd' | 'nHead'>, name: (key: string) => string): string | null {
+  return c.nEmbd % c.nHead ? `${name('nEmbd')} (${c.nEmbd}) must be divisible by ${name('nHead')} (${c.nHead})` : null;
+}
+
 /** What the hooks get: the step, its loss and learning rate, speed, and after an evaluation its train/val loss. */
 export interface StepLog {
   step: number;
@@ -126,7 +146,7 @@ export class TrainingDivergedError extends Error {
     readonly step: number,
     readonly what: string,
   ) {
-    super(`training diverged at step ${step}: ${what} is not finite (lower --learning-rate or set --grad-clip); stopped, the weights of later steps were not saved`);
+    super(`training diverged at step ${step}: ${what} ${what.includes(' and ') ? 'are' : 'is'} not finite (lower --learning-rate or set --grad-clip); stopped, the weights of later steps were not saved`);
     this.name = 'TrainingDivergedError';
   }
 }
@@ -151,6 +171,8 @@ export class Trainer {
     readonly data: { train: Int32Array; val: Int32Array; vocabSize: number },
     model?: GPT,
   ) {
+    const problem = trainConfigProblem(cfg as unknown as Record<string, unknown>, (key) => `cfg.${key}`);
+    if (problem) throw new RangeError(`Trainer: ${problem}`);
     for (const [name, split] of Object.entries({ train: data.train, val: data.val })) {
       if (split.length <= cfg.blockSize + 1) {
         throw new Error(`train: the ${name} split has ${split.length} tokens; it needs more than blockSize + 1 = ${cfg.blockSize + 1}`);
@@ -303,6 +325,11 @@ export class Trainer {
     this.optimizer.stepCount = state.step;
     this.dataRng.setState(state.dataRng);
     this.model.rng.setState(state.modelRng);
+  }
+
+  /** What a step of this trainer needs on the GPU (src/gpt/memory-plan.ts), against the adapter's limits. */
+  memoryPlan(): MemoryPlan {
+    return memoryPlan(this.model.config, this.cfg.batchSize, { training: true, bindingLimit: profile().bindingLimit });
   }
 
   /** GPU bytes held by tensors right now (flat across steps in a healthy loop). */

@@ -1,7 +1,9 @@
 // A kernel is WGSL text plus its bindings declared once as data; the `@group/@binding` header and
 // the uniform `Params` struct are generated from that declaration, and `pack` lays out the params
 // the way WGSL's uniform address space wants them. Kernels know nothing of tensors or autograd.
+import type { BufferWindow, Resource } from '../device/bind-groups.js';
 import { device } from '../device/device.js';
+import { profile } from './profile.js';
 
 export type StorageType = 'f32' | 'vec4f' | 'i32' | 'u32' | 'atomic<u32>' | 'atomic<i32>';
 /** 2-D rgba32float textures: 'load' ones are read with textureLoad, 'store' ones written with textureStore. */
@@ -117,7 +119,7 @@ export class Kernel {
   }
 
   /** Records one dispatch; resources in declaration order (read, write, then textures). */
-  launch(buffers: (GPUBuffer | GPUTexture)[], params: ParamValues, workgroups: readonly [number, number, number]): void {
+  launch(buffers: Resource[], params: ParamValues, workgroups: readonly [number, number, number]): void {
     const dev = device();
     dev.dispatch(this, this.faults ? [...buffers, dev.faultWord] : buffers, this.pack(params), workgroups);
   }
@@ -137,6 +139,36 @@ fn strided(i: u32, rank: u32, shape: array<vec4u, 2>, strides: array<vec4u, 2>) 
   }
   return off;
 }`;
+
+// ---- binding windows ---------------------------------------------------------------------------
+// A buffer larger than the profile's binding limit is bound a window at a time: kernels that work
+// element by element run over it in pieces, each binding windows of their big buffers (offsets
+// aligned as the adapter requires) and taking the piece's first element as `base`.
+
+/** The pieces [start, start + count) of n elements of `elementBytes` each that one binding can cover. */
+export function pieces(n: number, elementBytes: number): { start: number; count: number }[] {
+  const limit = profile().bindingLimit;
+  if (n === 0) return []; // nothing to do (and nothing to bind)
+  if (n * elementBytes <= limit) return [{ start: 0, count: n }];
+  const alignBytes = device().info.limits.minStorageBufferOffsetAlignment ?? 256;
+  const gcd = (a: number, b: number): number => (b ? gcd(b, a % b) : a);
+  const align = alignBytes / gcd(alignBytes, elementBytes); // elements per aligned offset
+  // at least one aligned piece (only a limit lowered for tests is ever below that)
+  const step = Math.max(align, Math.floor(limit / elementBytes / align) * align);
+  const out: { start: number; count: number }[] = [];
+  for (let start = 0; start < n; start += step) out.push({ start, count: Math.min(step, n - start) });
+  return out;
+}
+
+/**
+ * Elements [start, start + count) of `buffer` as a binding: the whole buffer when the range starts
+ * it and the buffer fits a binding (kernels index only their count), else a window. Whole buffers
+ * keep the bind groups a loop makes few (bind-groups.ts).
+ */
+export function windowOf(buffer: GPUBuffer, start: number, count: number, elementBytes = 4): GPUBuffer | BufferWindow {
+  if (start === 0 && buffer.size <= profile().bindingLimit) return buffer;
+  return { buffer, offset: start * elementBytes, size: Math.max(elementBytes, Math.ceil((count * elementBytes) / 4) * 4) };
+}
 
 /** `make` memoized by its argument: each variant of a kernel family is built (and compiled) once. */
 export function variants<K, V = Kernel>(make: (key: K) => V): (key: K) => V {

@@ -17,13 +17,34 @@
 //   rowLanes          row kernels (softmax, LayerNorm, cross-entropy, reductions) give a row 64 lanes
 //                     and a tree reduction on GPUs; CPU adapters give a row one lane, without
 //                     barriers, once there are at least 256 rows to keep their threads busy.
+//   bindingLimit      the largest range one binding may cover (the adapter's storage-binding and
+//                     buffer limits): larger tensors are bound a window at a time (kernel.ts
+//                     pieces). Tests lower it to run the windowed paths on small tensors.
 import { device, type DeviceInfo } from '../device/device.js';
-import { TILES, type TileName } from './wgsl/matmul-tiled.js';
+
+export interface TileConfig {
+  /** C tile of a workgroup: BM rows x BN columns; K step BK. */
+  bm: number;
+  bn: number;
+  bk: number;
+  /** C block of a lane: TM rows x TN columns (multiples of 4). */
+  tm: number;
+  tn: number;
+}
+
+/** 128x128 tiles, 8x8 a lane, 256 lanes, K step 8: the standalone kernel that reached 33 TFLOP/s at 4096^3 on an H200. */
+export const LARGE_TILES: TileConfig = { bm: 128, bn: 128, bk: 8, tm: 8, tn: 8 };
+/** 64x64 tiles, 4x4 a lane, 256 lanes: more workgroups for the GPT's smaller products. */
+export const SMALL_TILES: TileConfig = { bm: 64, bn: 64, bk: 16, tm: 4, tn: 4 };
+
+export const TILES = { large: LARGE_TILES, small: SMALL_TILES };
+export type TileName = keyof typeof TILES;
 
 export interface KernelProfile {
   matmul: { tiled: 'texture' | 'buffer'; skinnyRows: number; tiles: 'auto' | TileName; splits: 'auto' | number };
   subgroupSharing: boolean;
   rowLanes: 'by-rows' | 1 | 64;
+  bindingLimit: number;
 }
 
 /** Overrides of some decisions; nested objects are merged. */
@@ -47,6 +68,7 @@ export function detectProfile(info: DeviceInfo): KernelProfile {
     matmul: { tiled: isMesaCpuDriver(info) ? 'texture' : 'buffer', skinnyRows: 4, tiles: 'auto', splits: 'auto' },
     subgroupSharing: cpu && canShareSubgroups(info),
     rowLanes: cpu ? 'by-rows' : 64,
+    bindingLimit: Math.min(info.limits.maxStorageBufferBindingSize ?? 2 ** 27, info.limits.maxBufferSize ?? 2 ** 28),
   };
 }
 
@@ -80,7 +102,7 @@ export interface ProfileVariant {
 /**
  * Every variant this adapter can run, each family at least once: the adapter's own profile, the
  * GPU paths, and where the adapter has 8-lane subgroups the CPU paths without sharing and with one
- * lane per row whatever the row count.
+ * lane per row whatever the row count; and the adapter's profile with a tiny binding limit.
  */
 export function profileVariants(): ProfileVariant[] {
   const info = device().info;
@@ -89,6 +111,9 @@ export function profileVariants(): ProfileVariant[] {
     { name: 'gpu', overrides: { matmul: { tiled: 'buffer' }, subgroupSharing: false, rowLanes: 64 } },
     { name: 'cpu', overrides: { matmul: { tiled: 'texture' }, subgroupSharing: false, rowLanes: 1 } },
     { name: 'cpu-sharing', overrides: { matmul: { tiled: 'texture' }, subgroupSharing: true, rowLanes: 1 } },
+    // tensors past a 4 KiB binding: every windowed path (elementwise pieces, embedding and AdamW
+    // windows, the chunked LM head) on the small tensors of a check
+    { name: 'small-bindings', overrides: { bindingLimit: 4096 } },
   ];
   const seen = new Set<string>();
   return candidates.filter((v) => {

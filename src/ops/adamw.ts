@@ -1,8 +1,13 @@
 // adamw: one AdamW step (Loshchilov & Hutter) of every parameter in place, fused: parameters with
 // gradients are updated in runs of consecutive ones, as many per dispatch as one shader may bind
 // (the "multi-tensor apply" of fused optimizers). The moments of all parameters live back to back
-// in two flat tensors m and v, in parameter order. Math in src/kernels/wgsl/adamw.ts.
-import { NOT_DIFFERENTIABLE, optional } from '../autograd/op.js';
+// in two flat tensors m and v, in parameter order; each dispatch binds the window of them its run
+// uses, and a parameter larger than a binding is updated a window at a time. Math in
+// src/kernels/wgsl/adamw.ts.
+import { listOf, NOT_DIFFERENTIABLE, optional } from '../autograd/op.js';
+import { device } from '../device/device.js';
+import { pieces, windowOf } from '../kernels/kernel.js';
+import { profile } from '../kernels/profile.js';
 import { adamwGroupSize, launchAdamW, type AdamWGroupMember, type AdamWHyper } from '../kernels/wgsl/adamw.js';
 import { assertShape } from '../tensor/check.js';
 import type { Tensor } from '../tensor/tensor.js';
@@ -19,30 +24,42 @@ const F32 = ['float32'] as const;
  */
 export const adamw = defineUpdate({
   name: 'adamw',
-  dtypes: { params: F32, grads: optional(F32), m: F32, v: F32, gradScale: F32 },
+  dtypes: { params: listOf(F32), grads: listOf(optional(F32)), m: F32, v: F32, gradScale: F32 },
   run(params: readonly Tensor[], grads: readonly (Tensor | null)[], m: Tensor, v: Tensor, gradScale: Tensor, decay: readonly boolean[], hyper: AdamWHyper) {
-    const moments = { m: m.buffer(), v: v.buffer(), gscale: gradScale.buffer() };
-    const limit = adamwGroupSize();
-    const written = [m, v];
-    let group: AdamWGroupMember[] = [];
-    let base = 0;
+    // members: the parameters with gradients, a window at a time where one is larger than a binding
+    const members: (AdamWGroupMember & { at: number })[] = [];
     let offset = 0;
-    const flush = () => {
-      if (group.length) launchAdamW(group, { ...moments, mvBase: base }, hyper);
-      group = [];
-    };
     params.forEach((p, i) => {
       const g = grads[i];
-      if (!g || group.length === limit) flush();
       if (g) {
-        if (!group.length) base = offset;
-        group.push({ param: p.buffer(), grad: g.buffer(), size: p.size, decay: decay[i]! });
-        written.push(p);
+        for (const { start, count } of pieces(p.size, 4)) {
+          members.push({ param: windowOf(p.buffer(), start, count), grad: windowOf(g.buffer(), start, count), size: count, decay: decay[i]!, at: offset + start });
+        }
       }
       offset += p.size;
     });
+    // groups: runs of members whose moments are contiguous, bound as one aligned window of m and v
+    const align = (device().info.limits.minStorageBufferOffsetAlignment ?? 256) / 4;
+    const limit = Math.floor(profile().bindingLimit / 4);
+    const lanes = adamwGroupSize();
+    let group: typeof members = [];
+    const flush = () => {
+      if (!group.length) return;
+      const lo = Math.floor(group[0]!.at / align) * align;
+      const last = group[group.length - 1]!;
+      const window = (t: Tensor) => windowOf(t.buffer(), lo, last.at + last.size - lo);
+      launchAdamW(group, { m: window(m), v: window(v), mvBase: group[0]!.at - lo, gscale: gradScale.buffer() }, hyper);
+      group = [];
+    };
+    for (const member of members) {
+      const prev = group[group.length - 1];
+      const lo = group.length ? Math.floor(group[0]!.at / align) * align : 0;
+      const contiguous = prev && prev.at + prev.size === member.at;
+      if (!contiguous || group.length === lanes || member.at + member.size - lo > limit) flush();
+      group.push(member);
+    }
     flush();
-    return written;
+    return [m, v, ...params.filter((_, i) => grads[i])];
   },
   check([params, grads, m, v, gradScale, decay, hyper]) {
     const total = params.reduce((n, p) => n + p.size, 0);

@@ -157,7 +157,7 @@ export const {
   neg, exp, log, sqrt, rsqrt, tanh, relu, gelu, geluTanh,
   add, sub, mul, div, pow, maximum, eq, ne, lt, le, gt, ge, where,
   expand, sumTo, sum, mean, max, argmax, reshape, permute, slice, concat, cast,
-  matmul, embedding, dropout, softmax, logSoftmax, layerNorm, crossEntropy, causalAttention, biasGelu,
+  matmul, embedding, dropout, softmax, logSoftmax, layerNorm, crossEntropy, linearCrossEntropy, causalAttention, biasGelu,
 } = ops;
 /** The table itself (entries with their specs), for code that iterates the ops: src/check, tests. */
 export { OPS, UPDATES, type UpdateName } from './table.js';

@@ -1,9 +1,10 @@
 // cast(x, dtype) / x.astype(dtype): float32 <-> int32. float -> int truncates toward zero and, as
 // WGSL's i32() does, saturates out-of-range values to [-2^31, 2^31 - 128] (the float32 values inside
-// the int32 range); int -> float rounds to nearest. Not differentiable. Same dtype: a view, no copy.
+// the int32 range); int -> float rounds to nearest. Not differentiable; to the same dtype it is a view (a reshape) that keeps the gradient.
 import { defineOp, NOT_DIFFERENTIABLE, withFront, type OpContext } from '../autograd/op.js';
 import { broadcastKernel, launchBroadcast } from '../kernels/wgsl/elementwise.js';
-import { checkDtype } from '../tensor/check.js';
+import { checkDtype, checkTensor } from '../tensor/check.js';
+import { reshape } from './shape.js';
 import { Tensor, type DType } from '../tensor/tensor.js';
 
 const kernels = {
@@ -15,7 +16,6 @@ const castOp = defineOp({
   name: 'cast',
   dtypes: { input: ['float32', 'int32'] },
   forward(_ctx: OpContext, x: Tensor, dtype: DType) {
-    if (x.dtype === dtype) return x.view(x.shape);
     const out = Tensor.empty(x.shape, dtype, 'cast');
     // read as a flat vector: one index computation per element whatever the rank
     if (x.size > 0) launchBroadcast(kernels[dtype], [{ buffer: x.buffer(), strides: [1] }], out.buffer(), [x.size], x.size);
@@ -25,5 +25,8 @@ const castOp = defineOp({
   backward: NOT_DIFFERENTIABLE,
 });
 
-/** `x` converted to `dtype` ('float32' or 'int32'). */
-export const cast = withFront(castOp, (x: Tensor, dtype: DType): Tensor => castOp(x, checkDtype('cast', dtype)));
+/** `x` converted to `dtype` ('float32' or 'int32'); to its own dtype, a view that keeps the gradient (as PyTorch's x.to(x.dtype)). */
+export const cast = withFront(castOp, (x: Tensor, dtype: DType): Tensor => {
+  checkTensor('cast', 'input', x);
+  return checkDtype('cast', dtype) === x.dtype ? reshape(x, x.shape) : castOp(x, dtype);
+});

@@ -3,6 +3,7 @@
 // backward pass regenerates it from the seed instead of keeping a mask tensor.
 import { defineOp, withFront, type OpContext } from '../autograd/op.js';
 import { launchDropout } from '../kernels/wgsl/dropout.js';
+import { describeValue } from '../tensor/check.js';
 import { Tensor } from '../tensor/tensor.js';
 
 const dropoutOp = defineOp({
@@ -29,7 +30,8 @@ const dropoutOp = defineOp({
  * safe integer). With p = 0 or training = false the result is a view of `x`.
  */
 export const dropout = withFront(dropoutOp, (x: Tensor, p: number, seed: number, training: boolean = true): Tensor => {
-  if (typeof p !== 'number' || !(p >= 0 && p < 1)) throw new Error(`dropout: p must be in [0, 1), got ${p}`);
+  if (typeof p !== 'number') throw new TypeError(`dropout: argument 'p' must be a number in [0, 1), got ${describeValue(p)}`);
+  if (!(p >= 0 && p < 1)) throw new RangeError(`dropout: argument 'p' must be a number in [0, 1), got ${p}`);
   if (!Number.isSafeInteger(seed) || seed < 0) throw new Error(`dropout: seed must be a non-negative safe integer, got ${seed}`);
   return dropoutOp(x, training ? p : 0, seed);
 });

@@ -119,14 +119,17 @@ function withScalars(op: string, fn: (a: Tensor, b: Tensor) => Tensor) {
     const args = [checkTensorOrNumber(op, 'input', a), checkTensorOrNumber(op, 'other', b)];
     const intPartner = args.some((v) => v instanceof Tensor && v.dtype === 'int32');
     const temps: Tensor[] = [];
-    const lift = (v: TensorOrScalar) => {
+    const lift = (v: TensorOrScalar, arg: string) => {
       if (v instanceof Tensor) return v;
-      const int = intPartner && Number.isInteger(v) && v >= INT32_MIN && v <= INT32_MAX;
-      temps.push(full([], v, int ? 'int32' : 'float32'));
+      const int = Number.isInteger(v) && v >= INT32_MIN && v <= INT32_MAX;
+      if (intPartner && !int) {
+        throw new TypeError(`${op}: argument '${arg}' is ${v}, which does not fit the int32 tensor beside it; cast that tensor with .astype('float32') first`);
+      }
+      temps.push(full([], v, intPartner ? 'int32' : 'float32'));
       return temps[temps.length - 1]!;
     };
     try {
-      return fn(lift(args[0]!), lift(args[1]!));
+      return fn(lift(args[0]!, 'input'), lift(args[1]!, 'other'));
     } finally {
       for (const t of temps) t.dispose();
     }
@@ -141,9 +144,11 @@ interface BinarySpec {
   gradY: string;
 }
 
-// WGSL's pow is undefined for a negative base; integer exponents of negative bases are allowed here.
+// WGSL's pow is undefined for a negative base and for a zero one: integer exponents of negative
+// bases are allowed here, and 0^b is 1 for b = 0, 0 for b > 0 and +Inf (from its bits) for b < 0.
 const POW_ANY = `fn pow_any(a: f32, b: f32) -> f32 {
-  if (a >= 0.0 || b != floor(b)) { return pow(a, b); }
+  if (a == 0.0) { return select(bitcast<f32>(select(0u, 0x7f800000u, b < 0.0)), 1.0, b == 0.0); } // +Inf's bits: a constant Inf is an error
+  if (a > 0.0 || b != floor(b)) { return pow(a, b); }
   let m = pow(-a, b);
   return select(m, -m, (i32(b) & 1) == 1);
 }`;

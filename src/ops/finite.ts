@@ -1,7 +1,7 @@
 // watchNonFinite: a training loop's sticky record of NaN/Inf in a few scalars (the loss, the
 // gradient norm), kept on the GPU and read back only when the loop reads anything else, so
 // detecting divergence costs no extra round trip.
-import { NOT_DIFFERENTIABLE } from '../autograd/op.js';
+import { listOf, NOT_DIFFERENTIABLE } from '../autograd/op.js';
 import { launchNonFiniteWatch, MAX_VALUES } from '../kernels/wgsl/finite.js';
 import { assertShape } from '../tensor/check.js';
 import type { Tensor } from '../tensor/tensor.js';
@@ -13,7 +13,7 @@ import { defineUpdate } from './update.js';
  */
 export const watchNonFinite = defineUpdate({
   name: 'watchNonFinite',
-  dtypes: { status: ['int32'], values: ['float32'] },
+  dtypes: { status: ['int32'], values: listOf(['float32']) },
   run(status: Tensor, values: readonly Tensor[], step: number) {
     launchNonFiniteWatch(values.map((v) => v.buffer()), status.buffer(), step);
     return [status];

@@ -2,7 +2,8 @@
 // min(1, maxNorm / (norm + 1e-6)) (PyTorch's clip_grad_norm_), written into two 0-d tensors that
 // stay on the GPU: an optimizer multiplies by the factor inside its own step, so clipping never
 // waits for a readback. Sums of squares in one dispatch per group of gradients, one for the rest.
-import { NOT_DIFFERENTIABLE } from '../autograd/op.js';
+import { listOf, NOT_DIFFERENTIABLE } from '../autograd/op.js';
+import { pieces, windowOf } from '../kernels/kernel.js';
 import { gradNormGroupSize, launchClipScale, launchGradSumSquares } from '../kernels/wgsl/grad-norm.js';
 import { assertShape } from '../tensor/check.js';
 import { Tensor } from '../tensor/tensor.js';
@@ -14,9 +15,10 @@ const F32_MAX = 3.4028234663852886e38;
 /** norm = sqrt(sum of every gradient's squares); scale = the clipping factor, exactly 1 for maxNorm Infinity. */
 export const gradNorm = defineUpdate({
   name: 'gradNorm',
-  dtypes: { grads: F32, maxNorm: null, norm: F32, scale: F32 },
+  dtypes: { grads: listOf(F32), maxNorm: null, norm: F32, scale: F32 },
   run(grads: readonly Tensor[], maxNorm: number, norm: Tensor, scale: Tensor) {
-    const parts = grads.flatMap((g) => (g.size ? [{ buffer: g.buffer(), size: g.size }] : []));
+    // a gradient larger than a binding is summed a window at a time, each window a part of its own
+    const parts = grads.flatMap((g) => (g.size ? pieces(g.size, 4).map(({ start, count }) => ({ buffer: windowOf(g.buffer(), start, count), size: count })) : []));
     const group = gradNormGroupSize();
     const partial = Tensor.empty([Math.max(1, parts.length)], 'float32', 'gradNorm'); // every slot read is written
     for (let i = 0; i < parts.length; i += group) launchGradSumSquares(parts.slice(i, i + group), partial.buffer(), i);

@@ -51,7 +51,8 @@ export async function gradcheck(
       for (let i = 0; i < analytic[k]!.length; i++) {
         const numeric = ((await lossAt(k, i, eps)) - (await lossAt(k, i, -eps))) / (2 * eps);
         const a = analytic[k]![i]!;
-        const err = Math.abs(a - numeric) - (atol + rtol * Math.abs(numeric));
+        // a NaN on either side is a failure, never a pass (NaN compares false with everything)
+        const err = Number.isNaN(a) || Number.isNaN(numeric) ? Infinity : Math.abs(a - numeric) - (atol + rtol * Math.abs(numeric));
         if (err > maxError) [maxError, worst] = [err, { input: k, index: i, analytic: a, numeric }];
       }
     }

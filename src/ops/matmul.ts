@@ -30,7 +30,7 @@ function matmulShape(op: string, a: Shape, b: Shape, transA: boolean, transB: bo
   const [M, Ka] = transA ? [a.at(-1)!, a.at(-2)!] : [a.at(-2)!, a.at(-1)!];
   const [Kb, N] = transB ? [b.at(-1)!, b.at(-2)!] : [b.at(-2)!, b.at(-1)!];
   if (Ka !== Kb) {
-    throw new Error(`${op}: inner dimensions differ in ${desc}: op(A) has ${Ka} columns, op(B) has ${Kb} rows`);
+    throw new RangeError(`${op}: inner dimensions differ in ${desc}: op(A) has ${Ka} columns, op(B) has ${Kb} rows`);
   }
   const ab = a.slice(0, -2);
   const bb = b.slice(0, -2);

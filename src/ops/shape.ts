@@ -1,24 +1,25 @@
 // Shape ops. reshape is free (a view of the same storage); permute/transpose, slice and concat
 // materialise their result with one raw 32-bit copy kernel (src/kernels/wgsl/copy.ts), so they work
 // on float32 and int32 alike. slice and concat copy [outer, len, inner] blocks between axis offsets.
-import { defineOp, withFront, type OpContext } from '../autograd/op.js';
+import { defineOp, listOf, withFront, type OpContext } from '../autograd/op.js';
 import { launchCopy } from '../kernels/wgsl/copy.js';
 import { zeros } from '../tensor/create.js';
-import { formatShape, normAxis, numel, sameShape, stridesOf, type Shape } from '../tensor/shape.js';
-import { assertRank } from '../tensor/check.js';
+import { formatShape, numel, sameShape, stridesOf, type Shape } from '../tensor/shape.js';
+import { assertRank, checkAxis, checkTensor, describeValue } from '../tensor/check.js';
 import { Tensor, type DType } from '../tensor/tensor.js';
 
 const ANY: readonly DType[] = ['float32', 'int32'];
 
 function resolveShape(op: string, t: Tensor, shape: Shape): number[] {
+  if (!Array.isArray(shape)) throw new TypeError(`${op}: argument 'shape' must be an array of integers (one may be -1), got ${describeValue(shape)}`);
   const free = shape.filter((d) => d === -1).length;
   if (free > 1 || shape.some((d) => !Number.isInteger(d) || d < -1)) {
-    throw new Error(`${op}: invalid target shape ${formatShape(shape)} for ${t.describe()}`);
+    throw new RangeError(`${op}: invalid target shape ${formatShape(shape)} for ${t.describe()}`);
   }
   const known = numel(shape.filter((d) => d !== -1));
   const out = shape.map((d) => (d === -1 ? (known === 0 ? 0 : t.size / known) : d));
   if (numel(out) !== t.size || out.some((d) => !Number.isInteger(d))) {
-    throw new Error(`${op}: cannot reshape ${t.describe()} (${t.size} elements) to ${formatShape(shape)}`);
+    throw new RangeError(`${op}: cannot reshape ${t.describe()} (${t.size} elements) to ${formatShape(shape)}`);
   }
   return out;
 }
@@ -40,10 +41,11 @@ export const reshape = withFront(reshapeOp, (t: Tensor, shape: Shape) => reshape
 
 // ---- permute / transpose ---------------------------------------------------------------------
 function checkPermutation(t: Tensor, dims: readonly number[]): number[] {
+  if (!Array.isArray(dims)) throw new TypeError(`permute: argument 'dims' must be an array of ${t.rank} dims, got ${describeValue(dims)}`);
   const perm = dims.map((d) => (Number.isInteger(d) && d < 0 ? d + t.rank : d));
   const valid =
     perm.length === t.rank && perm.every((d) => Number.isInteger(d) && d >= 0 && d < t.rank) && new Set(perm).size === t.rank;
-  if (!valid) throw new Error(`permute: [${dims.join(', ')}] is not a permutation of the ${t.rank} dims of ${t.describe()}`);
+  if (!valid) throw new RangeError(`permute: [${dims.join(', ')}] is not a permutation of the ${t.rank} dims of ${t.describe()}`);
   return perm;
 }
 
@@ -77,8 +79,8 @@ export const permute = withFront(permuteOp, (t: Tensor, dims: readonly number[])
 /** Swaps two dims (the last two by default): a permute. Materialised. */
 export function transpose(t: Tensor, d0 = -2, d1 = -1): Tensor {
   assertRank('transpose', t, 1);
-  const a = normAxis('transpose', d0, t.rank);
-  const b = normAxis('transpose', d1, t.rank);
+  const a = checkAxis('transpose', 'dim0', d0, t);
+  const b = checkAxis('transpose', 'dim1', d1, t);
   const perm = [...t.shape.keys()];
   [perm[a], perm[b]] = [b, a];
   return permuteOp(t, perm);
@@ -110,7 +112,7 @@ function copyBlock(
 
 function axisOf(op: string, t: Tensor, axis: number): number {
   assertRank(op, t, 1);
-  return normAxis(op, axis, t.rank);
+  return checkAxis(op, 'axis', axis, t);
 }
 
 /** Python's slice bound: negative counts from the end, then clamped to [0, n]. */
@@ -156,7 +158,7 @@ export const slice = withFront(sliceOp, (t: Tensor, axis: number, start: number 
 
 const concatOp = defineOp({
   name: 'concat',
-  dtypes: { tensors: ANY },
+  dtypes: { tensors: listOf(ANY) },
   forward(ctx: OpContext, ts: readonly Tensor[], axis: number) {
     const shape = ctx.out.shape;
     const out = Tensor.empty(shape, ctx.out.dtype, 'concat');
@@ -187,7 +189,9 @@ const concatOp = defineOp({
 
 /** Joins tensors of one dtype along `axis`; the other dims must agree. */
 export const concat = withFront(concatOp, (tensors: readonly Tensor[], axis: number) => {
-  if (!tensors.length) throw new Error('concat: needs at least one tensor');
+  if (!Array.isArray(tensors)) throw new TypeError(`concat: argument 'tensors' must be an array of Tensors, got ${describeValue(tensors)}`);
+  if (!tensors.length) throw new RangeError('concat: needs at least one tensor');
+  tensors.forEach((t, i) => checkTensor('concat', `tensors[${i}]`, t));
   const first = tensors[0]!;
   const ax = axisOf('concat', first, axis);
   for (const t of tensors) {

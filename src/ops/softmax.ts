@@ -1,8 +1,7 @@
 // softmax and logSoftmax over the last axis (stable), each one fused kernel forward and backward.
 import { defineOp, withFront, type OpContext } from '../autograd/op.js';
 import { launchSoftmax, launchSoftmaxBackward } from '../kernels/wgsl/softmax.js';
-import { normAxis } from '../tensor/shape.js';
-import { assertRank } from '../tensor/check.js';
+import { assertRank, checkAxis } from '../tensor/check.js';
 import { Tensor } from '../tensor/tensor.js';
 
 function softmaxOp(name: 'softmax' | 'logSoftmax') {
@@ -28,7 +27,7 @@ function softmaxOp(name: 'softmax' | 'logSoftmax') {
   });
   return withFront(op, (x: Tensor, axis: number = -1): Tensor => {
     assertRank(name, x, 1);
-    if (normAxis(name, axis, x.rank) !== x.rank - 1) {
+    if (checkAxis(name, 'axis', axis, x) !== x.rank - 1) {
       throw new Error(`${name}: only the last axis is supported (got axis ${axis} for ${x.describe()}); permute first`);
     }
     return op(x);

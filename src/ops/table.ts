@@ -19,6 +19,7 @@ import { watchNonFinite } from './finite.js';
 import { embedding } from './gather.js';
 import { gradNorm } from './grad-norm.js';
 import { layerNorm } from './layernorm.js';
+import { linearCrossEntropy } from './linear-cross-entropy.js';
 import { matmul } from './matmul.js';
 import { argmax, max, mean, sum } from './reduce.js';
 import { concat, permute, reshape, slice } from './shape.js';
@@ -41,7 +42,7 @@ export const OPS = {
   reshape, permute, slice, concat,
   cast,
   // linear algebra and the fused ops of a transformer
-  matmul, embedding, dropout, softmax, logSoftmax, layerNorm, crossEntropy, causalAttention, biasGelu,
+  matmul, embedding, dropout, softmax, logSoftmax, layerNorm, crossEntropy, linearCrossEntropy, causalAttention, biasGelu,
 } satisfies Record<string, AnyOp>;
 
 export const UPDATES = { adamw, gradNorm, watchNonFinite } satisfies Record<string, AnyUpdate>;

@@ -23,6 +23,7 @@ export function describeValue(value: unknown): string {
 
 /** A short one-line rendering: arrays up to 4 entries, strings up to 24 characters. */
 function show(value: unknown): string {
+  if (value instanceof Tensor) return value.describe();
   if (typeof value === 'string') return `'${value.length > 24 ? `${value.slice(0, 24)}...` : value}'`;
   if (typeof value === 'number') return Object.is(value, -0) ? '-0' : String(value);
   if (typeof value === 'bigint') return `${value}n`;

@@ -49,7 +49,7 @@ export function normAxis(op: string, axis: number, rank: number): number {
   const n = Math.max(rank, 1); // a 0-d tensor takes axis 0 or -1, as in PyTorch
   const a = axis < 0 ? axis + n : axis;
   if (!Number.isInteger(axis) || a < 0 || a >= n) {
-    throw new Error(`${op}: axis ${axis} is out of range for a tensor of rank ${rank}`);
+    throw new RangeError(`${op}: axis ${axis} is out of range for a tensor of rank ${rank}`);
   }
   return a;
 }

@@ -102,16 +102,15 @@ export class Session {
 
   /** Logits [V] for the token after `prompt` (its last blockSize tokens), dropout off. */
   async logits(prompt: string): Promise<Float32Array> {
-    const { model, tokenizer } = this.need();
+    const { model } = this.need();
     const ids = this.encodePrompt(prompt).slice(-model.config.blockSize);
     const wasTraining = model.training;
     model.eval();
     try {
       return await noGrad(() =>
         scope(async () => {
-          const out = model.forward(tensor(Int32Array.from(ids), [1, ids.length])).logits; // [1, T, V]
-          const all = (await out.toArray()) as Float32Array;
-          return all.slice((ids.length - 1) * tokenizer.vocabSize);
+          const out = model.forward(tensor(Int32Array.from(ids), [1, ids.length]), { lastOnly: true }).logits; // [1, 1, V]
+          return (await out.toArray()) as Float32Array;
         }),
       );
     } finally {

@@ -135,6 +135,23 @@ const crossEntropy = {
   },
 };
 
+const linearCrossEntropy = {
+  draw(r: Random): Sample<[Tensor, Tensor, Tensor, number]> {
+    const [N, V] = [r.int(1, 40), dim(r)];
+    const C = r.int(1, Math.max(1, Math.min(40, Math.floor(MATMUL_WORK / (N * V)))));
+    const ignoreIndex = pick(r, [-100, -1, r.int(0, V - 1)]);
+    const drop = r.ints(N, 0, 4); // a fifth of the rows ignored
+    const targets = r.ints(N, 0, V - 1).map((t, i) => (drop[i] === 0 ? ignoreIndex : t));
+    return {
+      inputs: [floatInput(values(r, [N, C], -1, 1)), floatInput(values(r, [V, C], -1, 1)), intInput(ref([N], targets))],
+      args: ([x, w, t]) => [x!, w!, t!, ignoreIndex],
+      reference: ([x, w, t]) => crossEntropyRef(matmulRef(x!, w!, false, true), t!.data, ignoreIndex),
+      tol: { atol: 1e-5, rtol: 1e-5 },
+      gradTol: { atol: 1e-4, rtol: 1e-2 },
+    };
+  },
+};
+
 /** Elements a drawn attention's qkv has at most. */
 const ATTENTION_SIZE = 6000;
 
@@ -187,6 +204,7 @@ export const NN_CASES = {
   logSoftmax: softmaxLike(logSoftmaxRef, { atol: 1e-5, rtol: 1e-5 }),
   layerNorm,
   crossEntropy,
+  linearCrossEntropy,
   causalAttention,
   biasGelu,
 } satisfies { [K in OpName]?: OpCase<K> };

@@ -8,6 +8,7 @@
 // and bit k of `decay` says whether parameter k is decayed. WGSL cannot index bindings, so each
 // parameter is a binding of its own and a switch picks it. bc1 = 1 - b1^t, bc2 = 1 - b2^t come
 // precomputed. 1-D grid of 256-lane workgroups over the group's elements.
+import type { Resource } from '../../device/bind-groups.js';
 import { device } from '../../device/device.js';
 import { Kernel, perElement, grid1d, variants } from '../kernel.js';
 
@@ -65,8 +66,8 @@ export interface AdamWHyper {
 }
 
 export interface AdamWGroupMember {
-  param: GPUBuffer;
-  grad: GPUBuffer;
+  param: Resource;
+  grad: Resource;
   size: number;
   /** Whether weight decay applies to it. */
   decay: boolean;
@@ -75,7 +76,7 @@ export interface AdamWGroupMember {
 /** One dispatch updating `members` (at most adamwGroupSize()), whose moments start at `mvBase` in m and v. */
 export function launchAdamW(
   members: AdamWGroupMember[],
-  moments: { m: GPUBuffer; v: GPUBuffer; mvBase: number; gscale: GPUBuffer },
+  moments: { m: Resource; v: Resource; mvBase: number; gscale: GPUBuffer },
   h: AdamWHyper,
 ): void {
   if (members.length > adamwGroupSize()) throw new Error(`adamw: ${members.length} parameters in one group, at most ${adamwGroupSize()}`);

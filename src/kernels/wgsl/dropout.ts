@@ -6,7 +6,7 @@
 //   out[i] = kept ? x[i] * scale : 0, scale = 1 / (1 - p). Forward (x = input) and backward
 // (x = upstream gradient) are the same kernel, since dropout is linear in x.
 // 1-D grid of 256-lane workgroups; one lane per element.
-import { Kernel, perElement, grid1d } from '../kernel.js';
+import { Kernel, perElement, grid1d, pieces, windowOf } from '../kernel.js';
 import { PHILOX, splitSeed } from './random.js';
 
 const WG = 256;
@@ -15,11 +15,11 @@ const dropoutK = new Kernel({
   name: 'dropout',
   read: { x: 'f32' },
   write: { out: 'f32' },
-  params: { n: 'u32', seed_lo: 'u32', seed_hi: 'u32', threshold: 'u32', scale: 'f32' },
+  params: { n: 'u32', base: 'u32', seed_lo: 'u32', seed_hi: 'u32', threshold: 'u32', scale: 'f32' },
   body: /* wgsl */ `
 ${PHILOX}
 ${perElement(WG, `
-  let r = philox(vec4u(i, 0u, 0u, 0u), vec2u(p.seed_lo, p.seed_hi));
+  let r = philox(vec4u(p.base + i, 0u, 0u, 0u), vec2u(p.seed_lo, p.seed_hi)); // i counted in the whole tensor
   out[i] = select(0.0, x[i] * p.scale, (r.x >> 8u) >= p.threshold);`)}`,
 });
 
@@ -27,5 +27,8 @@ ${perElement(WG, `
 export function launchDropout(x: GPUBuffer, out: GPUBuffer, n: number, p: number, seed: number): void {
   if (n === 0) return;
   const threshold = Math.ceil(p * 2 ** 24);
-  dropoutK.launch([x, out], { n, ...splitSeed(seed), threshold, scale: 1 / (1 - p) }, grid1d(n, WG));
+  for (const { start, count } of pieces(n, 4)) {
+    const bound = [windowOf(x, start, count), windowOf(out, start, count)];
+    dropoutK.launch(bound, { n: count, base: start, ...splitSeed(seed), threshold, scale: 1 / (1 - p) }, grid1d(count, WG));
+  }
 }

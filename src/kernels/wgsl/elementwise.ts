@@ -6,7 +6,7 @@
 // Float kernels have a vec4 twin, launched when the size is a multiple of 4 and no input is
 // strided: a lane loads and stores 4 elements as vec4 and applies the expression to each (one
 // vec4 load instead of four bounds-checked scalar loads: ~1.8x on lavapipe for a 393k-element add).
-import { Kernel, perElement, grid1d, type StorageType } from '../kernel.js';
+import { Kernel, pieces, windowOf, perElement, grid1d, type StorageType } from '../kernel.js';
 
 // Exact GELU, a Phi(a) with Phi the standard normal CDF (PyTorch's nn.GELU(), nanoGPT's MLP), for
 // the gelu op and the fused bias + GELU kernel. WGSL has no erf: Abramowitz & Stegun 7.1.26,
@@ -93,18 +93,22 @@ ${perElement(WG, `
 
 export function launchUnary(k: Kernel, a: GPUBuffer, out: GPUBuffer, n: number): void {
   const twin = n % 4 === 0 ? vec4Twins.get(k) : undefined;
-  if (twin) twin().launch([a, out], { n: n / 4 }, grid1d(n / 4, WG));
-  else k.launch([a, out], { n }, grid1d(n, WG));
+  const [kernel, lanes, bytes] = twin ? [twin(), n / 4, 16] : [k, n, 4];
+  for (const { start, count } of pieces(lanes, bytes)) {
+    kernel.launch([windowOf(a, start, count, bytes), windowOf(out, start, count, bytes)], { n: count }, grid1d(count, WG));
+  }
 }
 
 const NAMES = { 1: ['x'], 2: ['x', 'y'], 3: ['c', 'x', 'y'] } as const;
 
 const BROADCAST_INDEX = /* wgsl */ `
 // Load modes: 0 contiguous (the output's own index), 1 a single value, 2 strided (broadcast).
+// Contiguous inputs are bound as windows of the same elements as the output (a piece of a tensor
+// larger than a binding); strided ones whole, indexed from the piece's first element p.base.
 fn at(i: u32, mode: u32, strides: array<vec4u, 2>) -> u32 {
   if (mode == 0u) { return i; }
   if (mode == 1u) { return 0u; }
-  return strided(i, p.rank, p.shape, strides);
+  return strided(p.base + i, p.rank, p.shape, strides);
 }`;
 
 /**
@@ -119,7 +123,7 @@ export function broadcastKernel(
   const { arity = 2, inType = 'f32', outType = 'f32', helpers = '' } = opts;
   const names = NAMES[arity];
   const read = Object.fromEntries(names.map((n) => [`in_${n}`, n === 'c' ? ('f32' as const) : inType]));
-  const params: Record<string, 'u32' | 'dims'> = { n: 'u32', rank: 'u32', shape: 'dims' };
+  const params: Record<string, 'u32' | 'dims'> = { n: 'u32', base: 'u32', rank: 'u32', shape: 'dims' };
   for (const n of names) {
     params[`s_${n}`] = 'dims';
     params[`mode_${n}`] = 'u32';
@@ -156,15 +160,19 @@ export function launchBroadcast(
   n: number,
 ): void {
   const names = NAMES[inputs.length as 1 | 2 | 3];
-  const params: Record<string, number | number[]> = { n, rank: outShape.length, shape: [...outShape] };
+  const params: Record<string, number | number[]> = { n, base: 0, rank: outShape.length, shape: [...outShape] };
   const modes = inputs.map((inp) => (readsInOrder(inp.strides, outShape) ? 0 : inp.strides.every((s) => s === 0) ? 1 : 2));
   inputs.forEach((inp, j) => {
     params[`s_${names[j]}`] = inp.strides;
     params[`mode_${names[j]}`] = modes[j]!;
   });
   const twin = n % 4 === 0 && !modes.includes(2) ? vec4Twins.get(k) : undefined;
-  if (twin) twin().launch([...inputs.map((i) => i.buffer), out], { ...params, n: n / 4 }, grid1d(n / 4, WG));
-  else k.launch([...inputs.map((i) => i.buffer), out], params, grid1d(n, WG));
+  const [kernel, lanes, bytes] = twin ? [twin(), n / 4, 16] : [k, n, 4];
+  for (const { start, count } of pieces(lanes, bytes)) {
+    // contiguous inputs and the output a window at a time; single values and strided inputs whole
+    const bound = inputs.map((inp, j) => (modes[j] === 0 ? windowOf(inp.buffer, start, count, bytes) : inp.buffer));
+    kernel.launch([...bound, windowOf(out, start, count, bytes)], { ...params, n: count, base: start }, grid1d(count, WG));
+  }
 }
 
 /** Whether strided reads visit the input exactly in output order (no broadcast along a real dim). */
@@ -175,4 +183,19 @@ function readsInOrder(strides: readonly number[], shape: readonly number[]): boo
     expected *= shape[d]!;
   }
   return true;
+}
+
+const accumulateK = new Kernel({
+  name: 'accumulate',
+  read: { x: 'f32' },
+  write: { acc: 'f32' },
+  params: { n: 'u32' },
+  body: perElement(WG, `  acc[i] = acc[i] + x[i];`),
+});
+
+/** acc[accStart + i] += x[i] for i < n, in place (a window at a time where they exceed a binding; accStart aligned for a binding offset). */
+export function launchAccumulate(acc: GPUBuffer, x: GPUBuffer, n: number, accStart = 0): void {
+  for (const { start, count } of pieces(n, 4)) {
+    accumulateK.launch([windowOf(x, start, count), windowOf(acc, accStart + start, count)], { n: count }, grid1d(count, WG));
+  }
 }

@@ -5,7 +5,8 @@
 // out of range as a fault, an error at the next read).
 //
 // Forward `embedding`: out[n, c] = table[ids[n], c]. 1-D grid of 256-lane workgroups, one lane per
-// output element.
+// output element. A table larger than a binding is read a window of rows [v0, v0 + vw) at a time,
+// each pass writing the outputs whose id falls in it (and the backward writes dtable likewise).
 //
 // Backward: a stable counting sort of the positions by id, then one ordered sum per table row, so
 // the result is bit-identical from run to run however the GPU schedules the lanes:
@@ -22,7 +23,7 @@
 // faster than the data), V / 256 sequential scan steps (step 2), and O(N C + V C) reads and writes
 // (step 3). Memory: 2 N + 2 V + 1 u32 of scratch.
 import { defineFault } from '../../device/faults.js';
-import { Kernel, LINEAR, grid1d, gridRows, perElement } from '../kernel.js';
+import { Kernel, LINEAR, grid1d, gridRows, perElement, pieces, windowOf } from '../kernel.js';
 
 const ID_OUT_OF_RANGE = defineFault('embedding: a token id computed on the GPU was outside [0, V) of its table (it was clamped)');
 
@@ -34,14 +35,16 @@ const gatherK = new Kernel({
   name: 'embedding',
   read: { table: 'f32', ids: 'i32' },
   write: { out: 'f32' },
-  params: { n: 'u32', C: 'u32', V: 'u32' },
+  params: { n: 'u32', C: 'u32', V: 'u32', v0: 'u32', vw: 'u32' },
   faults: true,
   body: /* wgsl */ `
 ${CLAMP}
 ${perElement(WG, `
   let id = ids[i / p.C];
   if ((id < 0 || id >= i32(p.V)) && i % p.C == 0u) { raise_fault(${ID_OUT_OF_RANGE}u); }
-  out[i] = table[clamp_id(id, p.V) * p.C + i % p.C];`)}`,
+  let row = clamp_id(id, p.V);
+  if (row < p.v0 || row >= p.v0 + p.vw) { return; }
+  out[i] = table[(row - p.v0) * p.C + i % p.C];`)}`,
 });
 
 const rankK = new Kernel({
@@ -118,20 +121,20 @@ const backwardK = new Kernel({
   name: 'embedding_backward',
   read: { g: 'f32', starts: 'u32', order: 'u32' },
   write: { dtable: 'f32' },
-  params: { V: 'u32', C: 'u32' },
+  params: { V: 'u32', C: 'u32', v0: 'u32', vw: 'u32' },
   body: /* wgsl */ `
 ${LINEAR}
 @compute @workgroup_size(${ROW_WG})
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
         @builtin(local_invocation_index) lane: u32) {
-  let v = linear(wid, nwg, 1u);
-  if (v >= p.V) { return; }
-  let lo = starts[v];
-  let hi = starts[v + 1u];
+  let r = linear(wid, nwg, 1u); // the row in this window of dtable
+  if (r >= p.vw) { return; }
+  let lo = starts[p.v0 + r];
+  let hi = starts[p.v0 + r + 1u];
   for (var c = lane; c < p.C; c += ${ROW_WG}u) {
     var acc = 0.0;
     for (var j = lo; j < hi; j++) { acc += g[order[j] * p.C + c]; }
-    dtable[v * p.C + c] = acc;
+    dtable[r * p.C + c] = acc;
   }
 }`,
 });
@@ -139,7 +142,9 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
 /** out[n, :] = table[clamp(ids[n]), :] for N ids. */
 export function launchEmbedding(table: GPUBuffer, ids: GPUBuffer, out: GPUBuffer, N: number, V: number, C: number): void {
   if (N * C === 0) return;
-  gatherK.launch([table, ids, out], { n: N * C, C, V }, grid1d(N * C, WG));
+  for (const { start: v0, count: vw } of pieces(V, 4 * C)) {
+    gatherK.launch([windowOf(table, v0, vw, 4 * C), ids, out], { n: N * C, C, V, v0, vw }, grid1d(N * C, WG));
+  }
 }
 
 /** Scratch buffers of the backward (u32 each); `counts` must hold zeros. */
@@ -159,5 +164,7 @@ export function launchEmbeddingBackward(
     rankK.launch([ids, s.rank, s.counts], { N, V }, gridRows(Math.ceil(N / WG)));
   }
   offsetsK.launch([ids, s.rank, s.counts, s.starts, s.order], { N, V }, [1, 1, 1]);
-  backwardK.launch([g, s.starts, s.order, dtable], { V, C }, gridRows(V));
+  for (const { start: v0, count: vw } of pieces(V, 4 * C)) {
+    backwardK.launch([g, s.starts, s.order, windowOf(dtable, v0, vw, 4 * C)], { V, C, v0, vw }, gridRows(vw));
+  }
 }

@@ -8,6 +8,7 @@
 //     by multiplying with a flushed reciprocal); one lane.
 // Called by src/ops/grad-norm.ts.
 import { device } from '../../device/device.js';
+import type { Resource } from '../../device/bind-groups.js';
 import { Kernel, variants } from '../kernel.js';
 
 const WG = 256;
@@ -67,7 +68,7 @@ fn main() {
 });
 
 /** partial[base + k] = sum of squares of grads[k] (at most MAX_GROUP of them, with their sizes). */
-export function launchGradSumSquares(grads: { buffer: GPUBuffer; size: number }[], partial: GPUBuffer, base: number): void {
+export function launchGradSumSquares(grads: { buffer: Resource; size: number }[], partial: GPUBuffer, base: number): void {
   if (grads.length > gradNormGroupSize()) throw new Error(`grad_sumsq: ${grads.length} tensors in one group, at most ${gradNormGroupSize()}`);
   sumsqKernel(grads.length).launch([...grads.map((g) => g.buffer), partial], { base, sizes: grads.map((g) => g.size) }, [grads.length, 1, 1]);
 }

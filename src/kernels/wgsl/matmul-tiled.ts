@@ -14,25 +14,9 @@
 // 1, ...: deterministic, no float atomics. For small M*N and large K (a weight gradient has
 // K = B*T), where one tile per workgroup would leave most of a GPU idle.
 // What each shape gets (tile sizes, vec4, splits) is decided by matmul.ts from the profile.
+import type { Resource } from '../../device/bind-groups.js';
 import { Kernel, LINEAR, grid1d, perElement, variants } from '../kernel.js';
-
-export interface TileConfig {
-  /** C tile of a workgroup: BM rows x BN columns; K step BK. */
-  bm: number;
-  bn: number;
-  bk: number;
-  /** C block of a lane: TM rows x TN columns (multiples of 4). */
-  tm: number;
-  tn: number;
-}
-
-/** 128x128 tiles, 8x8 a lane, 256 lanes, K step 8: the standalone kernel that reached 33 TFLOP/s at 4096^3 on an H200. */
-export const LARGE_TILES: TileConfig = { bm: 128, bn: 128, bk: 8, tm: 8, tn: 8 };
-/** 64x64 tiles, 4x4 a lane, 256 lanes: more workgroups for the GPT's smaller products. */
-export const SMALL_TILES: TileConfig = { bm: 64, bn: 64, bk: 16, tm: 4, tn: 4 };
-
-export const TILES = { large: LARGE_TILES, small: SMALL_TILES };
-export type TileName = keyof typeof TILES;
+import { TILES, type TileConfig, type TileName } from '../profile.js';
 
 const tileKey = (t: TileConfig) => `${t.bm}x${t.bn}x${t.bk}/${t.tm}x${t.tn}`;
 
@@ -189,7 +173,7 @@ export function vec4Aligned(l: Omit<TiledLaunch, 'tiles' | 'splits'>): boolean {
 }
 
 /** Records C = op(A) · op(B); `part` is the split-K scratch (unused when splits = 1). */
-export function launchTiledMatmul(a: GPUBuffer, b: GPUBuffer, c: GPUBuffer, part: GPUBuffer | null, l: TiledLaunch): void {
+export function launchTiledMatmul(a: Resource, b: Resource, c: Resource, part: GPUBuffer | null, l: TiledLaunch): void {
   const nBatch = l.batchShape.reduce((x, y) => x * y, 1);
   const config = TILES[l.tiles];
   const tilesN = Math.ceil(l.N / config.bn);

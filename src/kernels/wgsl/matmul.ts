@@ -42,6 +42,7 @@
 // transA/transB backward products 1.6-3x; attention 48x[64x64]·[64x32] 1.4x, 48x[64x32]·[32x64]^T
 // 0.94x (both operands packed, K = 32 cannot be copied). Tried and dropped: textures + workgroup
 // tiles (slower than without), 16x16 lanes x 4x4 regs, 8x16 lanes x 4x8, 8x8 lanes x 4x8.
+import type { BufferWindow, Resource } from '../../device/bind-groups.js';
 import { device } from '../../device/device.js';
 import { Kernel, LINEAR, grid1d, perElement } from '../kernel.js';
 import { tuned, type Tunable } from '../autotune.js';
@@ -61,7 +62,7 @@ export interface MatmulPlan {
 }
 
 /** Records C = op(A) · op(B) for every batch; `c` must hold batch * M * N floats. */
-export function launchMatmul(a: GPUBuffer, b: GPUBuffer, c: GPUBuffer, plan: MatmulPlan): void {
+export function launchMatmul(a: Resource, b: Resource, c: Resource, plan: MatmulPlan): void {
   const { M, N, K, batchShape } = plan;
   const nBatch = batchShape.reduce((x, y) => x * y, 1);
   if (nBatch * M * N === 0) return;
@@ -76,7 +77,7 @@ export function launchMatmul(a: GPUBuffer, b: GPUBuffer, c: GPUBuffer, plan: Mat
 }
 
 /** The tiled family's launch, with its split-K scratch (released once recorded: later dispatches may reuse it). */
-function recordTiled(a: GPUBuffer, b: GPUBuffer, c: GPUBuffer, plan: MatmulPlan, nBatch: number, tiling: MatmulTiling): void {
+function recordTiled(a: Resource, b: Resource, c: Resource, plan: MatmulPlan, nBatch: number, tiling: MatmulTiling): void {
   const { M, N } = plan;
   // split-K partials must fit one binding; fewer splits otherwise
   const maxBinding = device().info.limits.maxStorageBufferBindingSize ?? 2 ** 27;
@@ -132,7 +133,7 @@ const skinnyKernel = new Kernel({
   c[i] = acc;`),
 });
 
-function launchSkinnyMatmul(a: GPUBuffer, b: GPUBuffer, c: GPUBuffer, plan: MatmulPlan, nBatch: number): void {
+function launchSkinnyMatmul(a: Resource, b: Resource, c: Resource, plan: MatmulPlan, nBatch: number): void {
   const { M, N, K, transA, transB, batchShape } = plan;
   const n = nBatch * M * N;
   skinnyKernel.launch([a, b, c], {
@@ -267,13 +268,13 @@ function contiguous(shape: readonly number[], strides: readonly number[], matrix
 
 /** Puts one operand in its texture: a copy when the stored matrix already is the layout, else a pack. */
 function fillTexture(
-  x: GPUBuffer, t: GPUTexture, nBatch: number, batchShape: readonly number[], strides: readonly number[],
+  x: Resource, t: GPUTexture, nBatch: number, batchShape: readonly number[], strides: readonly number[],
   o: { rows: number; cols: number; pitch: number; sr: number; sc: number; width: number; height: number },
 ): void {
   // a copy moves whole rows of `cols` floats (4 cols bytes, a multiple of 256) with no padding rows
   // between batches: the stored matrix must be exactly that, batches back to back
   if (o.sr === o.cols && o.sc === 1 && o.rows === o.pitch && (4 * o.cols) % 256 === 0 && contiguous(batchShape, strides, o.rows * o.cols)) {
-    device().copyToTexture(x, t, o.cols, nBatch * o.rows);
+    device().copyToTexture(x as GPUBuffer | BufferWindow, t, o.cols, nBatch * o.rows);
     return;
   }
   packKernel.launch(
@@ -284,7 +285,7 @@ function fillTexture(
 }
 
 /** The texture path; false (nothing recorded) when a texture would exceed the adapter's limit. */
-function launchTextureMatmul(a: GPUBuffer, b: GPUBuffer, c: GPUBuffer, plan: MatmulPlan, nBatch: number): boolean {
+function launchTextureMatmul(a: Resource, b: Resource, c: Resource, plan: MatmulPlan, nBatch: number): boolean {
   const { M, N, K, transA, transB, batchShape } = plan;
   // the 8 lanes along N of one lid.y need the same A texels: on llvmpipe they are one subgroup
   const shareA = profile().subgroupSharing;

@@ -2,7 +2,7 @@
 // (seed_lo, seed_hi) is a pure function of (i, key), so results are the same on every adapter, in
 // Node and in the browser, and a backward pass can regenerate a dropout mask instead of storing it.
 // 1-D grid of 256-lane workgroups; one lane per element.
-import { Kernel, perElement, grid1d } from '../kernel.js';
+import { Kernel, perElement, grid1d, pieces, windowOf } from '../kernel.js';
 
 const WG = 256;
 
@@ -35,11 +35,11 @@ function randomKernel(name: string, expr: string): Kernel {
   return new Kernel({
     name,
     write: { out: 'f32' },
-    params: { n: 'u32', seed_lo: 'u32', seed_hi: 'u32', a: 'f32', b: 'f32' },
+    params: { n: 'u32', base: 'u32', seed_lo: 'u32', seed_hi: 'u32', a: 'f32', b: 'f32' },
     body: /* wgsl */ `
 ${PHILOX}
 ${perElement(WG, `
-  let r = philox(vec4u(i, 0u, 0u, 0u), vec2u(p.seed_lo, p.seed_hi));
+  let r = philox(vec4u(p.base + i, 0u, 0u, 0u), vec2u(p.seed_lo, p.seed_hi)); // the counter: the element's index in the tensor
   out[i] = ${expr};`)}`,
   });
 }
@@ -58,5 +58,7 @@ export function splitSeed(seed: number): { seed_lo: number; seed_hi: number } {
 }
 
 export function launchRandom(kind: 'uniform' | 'normal', out: GPUBuffer, n: number, seed: number, a: number, b: number): void {
-  (kind === 'uniform' ? uniformK : normalK).launch([out], { n, ...splitSeed(seed), a, b }, grid1d(n, WG));
+  for (const { start, count } of pieces(n, 4)) {
+    (kind === 'uniform' ? uniformK : normalK).launch([windowOf(out, start, count)], { n: count, base: start, ...splitSeed(seed), a, b }, grid1d(count, WG));
+  }
 }

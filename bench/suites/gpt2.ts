@@ -1,0 +1,51 @@
+// GPT-2 124M (12 layers, 12 heads, 768 wide, block 1024, vocabulary 50,257, biases, tanh GELU),
+// ours only: a training step with its memory plan and measured peak GPU bytes, and KV-cache
+// generation tokens/s. Batch 8 on GPUs, batch 1 on CPU adapters, where it runs only when named
+// (`--only gpt2`: minutes a step). The weights are random: speed and memory do not depend on them.
+import { device } from '../../src/device/device.js';
+import { generate } from '../../src/gpt/generate.js';
+import { describePlan } from '../../src/gpt/memory-plan.js';
+import { TRAIN_DEFAULTS, Trainer, type TrainConfig } from '../../src/gpt/trainer.js';
+import { Generator } from '../../src/tensor/generator.js';
+import { na, time, type Context, type Row, type Unit } from '../harness.js';
+
+const V = 50_257;
+const GENERATED = 32;
+
+export async function gpt2Suite(ctx: Context, asked: boolean): Promise<Row[]> {
+  const cpu = device().info.isFallbackAdapter;
+  const row = (name: string, unit: Unit, ours: Row['cells']['ours'], work?: number): Row => ({
+    family: 'gpt2', name, unit, work, cells: { ours, tfjs: na('ours only'), jax: na('ours only') },
+  });
+  const B = cpu ? 1 : 8;
+  const label = `GPT-2 124M step B${B} T1024 V${V} fwd+bwd+clip+AdamW`;
+  if (cpu && !asked) return [row(label, 'ms/step', na('CPU adapter: --only gpt2 runs it (minutes a step)'))];
+  const cfg: TrainConfig = { ...TRAIN_DEFAULTS, nLayer: 12, nHead: 12, nEmbd: 768, blockSize: 1024, batchSize: B, bias: true, warmupIters: 0 };
+  const rng = new Generator(7);
+  const ids = Int32Array.from({ length: 4 * 1024 * B + 2000 }, () => rng.nextInt(V));
+  const n = Math.floor(ids.length * 0.9);
+  const trainer = new Trainer(cfg, { train: ids.slice(0, n), val: ids.slice(n), vocabSize: V });
+  const plan = trainer.memoryPlan();
+  ctx.log(`gpt2: ${(trainer.model.numParams() / 1e6).toFixed(1)}M parameters; ${describePlan(plan)}`);
+  const timing = { ...ctx.timing, warmup: 1, targetMs: 0, maxIters: 1, samples: cpu || ctx.smoke ? 1 : Math.max(3, ctx.timing.samples) };
+  device().resetPeakMemory();
+  const t = await time({ iteration: () => trainer.trainStep(true), finish: async () => {} }, timing);
+  const peak = device().memory().peakBytes;
+  const mib = (b: number) => `${(b / 2 ** 20).toFixed(0)} MiB`;
+  ctx.log(`  ours: ${(t.ms / 1000).toFixed(2)} s/step, peak ${mib(peak)} (plan ${mib(plan.bytes.total)})`);
+
+  const model = trainer.model;
+  const prompt = Array.from({ length: 64 }, () => rng.nextInt(V));
+  const t0 = performance.now();
+  let made = 0;
+  for await (const _ of generate(model, prompt, { maxNewTokens: GENERATED, temperature: 1, topK: 50, seed: 1 })) made++;
+  const tokPerSec = (made * 1000) / (performance.now() - t0);
+  ctx.log(`  generation: ${tokPerSec.toFixed(1)} tok/s (KV cache, ${made} tokens after a 64-token prompt)`);
+  trainer.dispose();
+  model.dispose();
+  return [
+    row(label, 'ms/step', { ms: t.ms, samplesMs: t.samplesMs, itersPerSample: 1, maxAbsErr: 0 }, B * 1024),
+    row('GPT-2 124M peak GPU bytes of a step / memory plan', 'info', { text: `${mib(peak)} / ${mib(plan.bytes.total)} (${(peak / plan.bytes.total).toFixed(2)}x)` }),
+    row(`GPT-2 124M generation, KV cache, ${GENERATED} tokens after 64`, 'info', { text: `${tokPerSec.toFixed(1)} tok/s` }),
+  ];
+}

@@ -1,0 +1,74 @@
+// What a GPT needs on the GPU before it runs: parameters, gradients and AdamW's moments, the
+// activations a training step keeps for its backward, and the logits; printed when training starts,
+// and checked against the adapter's limits so that a model that cannot fit is an error naming the
+// sizes, not a GPU validation error in the middle of its first step. WebGPU tells no total memory:
+// the limits are per buffer (maxBufferSize) and per binding (maxStorageBufferBindingSize); tensors
+// larger than a binding are bound a window at a time where their ops allow it (the embedding table,
+// AdamW's moments, gradients) and the LM head and loss run in row chunks when the logits would not
+// fit, so only the tensors whole kernels bind must fit a binding.
+import type { GPTConfig } from './model.js';
+
+const F32 = 4;
+
+/** A model's GPU memory: its parameter count, bytes by part, and the buffers that must fit the adapter's limits. */
+export interface MemoryPlan {
+  parameters: number;
+  /** Bytes of each part, and their sum (the expected peak of a training step, or of a forward). */
+  bytes: { weights: number; gradients: number; optimizer: number; activations: number; logits: number; total: number };
+  /** Buffers that must fit whole in one buffer (maxBufferSize) or one binding: [what, bytes]. */
+  buffers: { name: string; bytes: number; bound: 'whole' | 'windowed' }[];
+}
+
+/** The plan of `cfg` at `batchSize`, for a training step (training: true) or a forward alone. */
+export function memoryPlan(cfg: GPTConfig, batchSize: number, opts: { training: boolean; bindingLimit: number }): MemoryPlan {
+  const { vocabSize: V, blockSize: T, nLayer: L, nEmbd: C, nHead: NH } = cfg;
+  const B = batchSize;
+  const BT = B * T;
+  // per block: qkv 3C², projection C², MLP 8C² (+ biases), two LayerNorms; embeddings; final LayerNorm
+  const parameters = L * (12 * C * C + 13 * C) + (V + T + 2) * C;
+  const weights = parameters * F32;
+  const training = opts.training;
+  // kept for the backward, per token and layer: the LayerNorm inputs and outputs (4C), qkv and the
+  // attention output (4C), the MLP's pre-activation and GELU output (8C); plus the embeddings' sum
+  // and the final LayerNorm (3C per token); a forward alone holds a layer's worth at a time
+  const perToken = training ? L * 16 * C + 3 * C : 16 * C;
+  const attentionStats = training ? L * B * NH * T : B * NH * T;
+  const activations = (BT * perToken + attentionStats) * F32;
+  const logitBytes = BT * V * F32;
+  const fused = logitBytes > opts.bindingLimit;
+  const rows = fused ? Math.max(1, Math.floor(opts.bindingLimit / (V * F32))) : BT;
+  // the logits and, in the backward, their gradient (fused: one chunk of rows of each)
+  const logits = rows * V * F32 * (training ? 2 : 1);
+  const gradients = training ? weights : 0;
+  const optimizer = training ? 2 * weights : 0;
+  const total = weights + gradients + optimizer + activations + logits;
+  const buffers: MemoryPlan['buffers'] = [
+    { name: `the token embedding (vocab ${V} x n-embd ${C})`, bytes: V * C * F32, bound: 'windowed' },
+    { name: `an MLP weight (n-embd ${C} x 4·n-embd)`, bytes: 4 * C * C * F32, bound: 'whole' },
+    { name: `the MLP activations (batch-size ${B} x block-size ${T} x 4·n-embd ${C})`, bytes: BT * 4 * C * F32, bound: 'whole' },
+    { name: `the attention's qkv (batch-size ${B} x block-size ${T} x 3·n-embd ${C})`, bytes: BT * 3 * C * F32, bound: 'whole' },
+    { name: `the logits (${rows} rows x vocab ${V})`, bytes: rows * V * F32, bound: 'whole' },
+    ...(training ? [{ name: `AdamW's moments (one buffer for all ${parameters.toLocaleString('en-US')} parameters)`, bytes: weights, bound: 'windowed' as const }] : []),
+  ];
+  return { parameters, bytes: { weights, gradients, optimizer, activations, logits, total }, buffers };
+}
+
+/** Throws naming the first buffer of `plan` over the adapter's limit for it. */
+export function checkPlanFits(plan: MemoryPlan, limits: Record<string, number>): void {
+  const maxBuffer = limits.maxBufferSize ?? Infinity;
+  const maxBinding = Math.min(limits.maxStorageBufferBindingSize ?? Infinity, maxBuffer);
+  for (const b of plan.buffers) {
+    const [limitName, limit] = b.bound === 'whole' && maxBinding < maxBuffer ? ['maxStorageBufferBindingSize', maxBinding] : ['maxBufferSize', maxBuffer];
+    if (b.bytes > limit) throw new Error(`the model does not fit this adapter: ${b.name} takes ${formatBytes(b.bytes)}, over its ${limitName} of ${formatBytes(limit)}`);
+  }
+}
+
+/** The plan as lines for a log: each part, then the total. */
+export function describePlan(plan: MemoryPlan): string {
+  const { weights, gradients, optimizer, activations, logits, total } = plan.bytes;
+  const parts: [string, number][] = [['weights', weights], ['gradients', gradients], ['AdamW', optimizer], ['activations', activations], ['logits', logits]];
+  return `GPU memory plan: ${parts.filter(([, b]) => b).map(([n, b]) => `${n} ${formatBytes(b)}`).join(', ')}; about ${formatBytes(total)} in all`;
+}
+
+/** `n` bytes in MiB or GiB, 3 significant digits. */
+export const formatBytes = (n: number) => (n >= 2 ** 30 ? `${(n / 2 ** 30).toPrecision(3)} GiB` : `${(n / 2 ** 20).toPrecision(3)} MiB`);

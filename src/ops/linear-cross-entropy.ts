@@ -1,0 +1,132 @@
+// linearCrossEntropy(x [N, C], weight [V, C], targets [N]) = crossEntropy(x · weightᵀ, targets): an
+// LM head and its loss without ever holding the [N, V] logits, for when they would not fit one
+// binding (GPT-2's logits at B*T = 16k rows are 3.3 GB). Rows of x go a chunk at a time, each
+// chunk's logits fitting one binding; the weight is read a window of rows at a time when it is
+// larger than a binding itself (GPT-2's 50257 x 768 table is 154 MB); the backward recomputes each
+// chunk's logits from x and the weight instead of keeping them (as fused linear-cross-entropy
+// kernels do). Ignored rows (target == ignoreIndex) count as in crossEntropy.
+//   forward, per chunk r and weight window j:  logits_r[:, j] = x_r · w_jᵀ, then loss rows and lse
+//   backward, per chunk: dlogits_r = scale (softmax(logits_r) - onehot), then per window j
+//     dx_r += dlogits_r[:, j] · w_j      dw_j += dlogits_r[:, j]ᵀ · x_r
+import { defineOp, type OpContext } from '../autograd/op.js';
+import { device } from '../device/device.js';
+import { pieces, windowOf } from '../kernels/kernel.js';
+import { profile } from '../kernels/profile.js';
+import { launchCopy } from '../kernels/wgsl/copy.js';
+import { launchCrossEntropy, launchCrossEntropyBackward } from '../kernels/wgsl/cross-entropy.js';
+import { launchAccumulate } from '../kernels/wgsl/elementwise.js';
+import { launchMatmul } from '../kernels/wgsl/matmul.js';
+import { assertRank } from '../tensor/check.js';
+import { zeros } from '../tensor/create.js';
+import { Tensor } from '../tensor/tensor.js';
+import { div, maximum } from './elementwise.js';
+import { sum } from './reduce.js';
+
+const plain = { transA: false, transB: false, batchShape: [], aStrides: [], bStrides: [] };
+
+/** Rows per chunk: as many as keep one chunk's logits within a binding. */
+const chunkRows = (V: number) => Math.max(1, Math.floor(profile().bindingLimit / (4 * V)));
+
+/** Rows [r0, r0 + rows) of a row-major [N, width] tensor, copied into a tensor of their own. */
+function rowsOf(t: Tensor, r0: number, rows: number, width: number): Tensor {
+  const out = Tensor.empty([rows, width], t.dtype, 'linearCrossEntropy rows');
+  device().copy(t.buffer(), 4 * r0 * width, out.buffer(), 0, 4 * rows * width);
+  return out;
+}
+
+/** logits [rows, V] = x_r · wᵀ, the weight a window of rows at a time. */
+function logitsOf(x: Tensor, w: Tensor): Tensor {
+  const [rows, C] = x.shape as [number, number];
+  const V = w.shape[0]!;
+  const logits = Tensor.empty([rows, V], 'float32', 'linearCrossEntropy logits');
+  for (const { start: v0, count: vw } of pieces(V, 4 * C)) {
+    const part = { ...plain, M: rows, N: vw, K: C, transB: true };
+    if (vw === V) {
+      launchMatmul(x.buffer(), w.buffer(), logits.buffer(), part);
+      continue;
+    }
+    const block = Tensor.empty([rows, vw], 'float32', 'linearCrossEntropy logits block');
+    launchMatmul(x.buffer(), windowOf(w.buffer(), v0, vw, 4 * C), block.buffer(), part);
+    launchCopy(block.buffer(), logits.buffer(), { shape: [rows, vw], srcStrides: [vw, 1], dstStrides: [V, 1], dstBase: v0 });
+    block.dispose();
+  }
+  return logits;
+}
+
+export const linearCrossEntropy = defineOp({
+  name: 'linearCrossEntropy',
+  dtypes: { input: ['float32'], weight: ['float32'], targets: ['int32'] },
+  forward(ctx: OpContext, x: Tensor, w: Tensor, targets: Tensor, ignoreIndex: number) {
+    const [N, C] = x.shape as [number, number];
+    const V = w.shape[0]!;
+    const loss = zeros([N]);
+    const valid = zeros([N]);
+    const lse = zeros([N]);
+    const R = chunkRows(V);
+    for (let r0 = 0; r0 < N; r0 += R) {
+      const rows = Math.min(R, N - r0);
+      const [xr, tr] = [rowsOf(x, r0, rows, C), rowsOf(targets, r0, rows, 1)];
+      const logits = logitsOf(xr, w);
+      const out = [loss, valid, lse].map(() => Tensor.empty([rows], 'float32', 'linearCrossEntropy rows'));
+      launchCrossEntropy({ x: logits.buffer(), targets: tr.buffer(), loss: out[0]!.buffer(), valid: out[1]!.buffer(), lse: out[2]!.buffer() }, rows, V, ignoreIndex);
+      [loss, valid, lse].forEach((t, k) => device().copy(out[k]!.buffer(), 0, t.buffer(), 4 * r0, 4 * rows));
+      for (const t of [xr, tr, logits, ...out]) t.dispose();
+    }
+    const nValid = sum(valid);
+    const count = maximum(nValid, 1); // an all-ignored batch gives 0 / 1 = 0
+    const total = sum(loss);
+    const mean = div(total, count);
+    ctx.save(x, w, targets, lse, count);
+    for (const t of [loss, valid, lse, nValid, count, total]) t.dispose();
+    return mean;
+  },
+  shape([x, w, targets, ignoreIndex]) {
+    assertRank('linearCrossEntropy', x, 2, 'input [N, C]');
+    assertRank('linearCrossEntropy', w, 2, 'weight [V, C]');
+    if (w.shape[1] !== x.shape[1] || targets.rank !== 1 || targets.shape[0] !== x.shape[0] || !w.shape[0]) {
+      throw new Error(`linearCrossEntropy: expected input [N, C], weight [V, C] and targets [N], got ${x.describe()}, ${w.describe()} and ${targets.describe()}`);
+    }
+    if (!Number.isInteger(ignoreIndex)) throw new Error(`linearCrossEntropy: ignoreIndex must be an integer, got ${ignoreIndex}`);
+    return { shape: [], dtype: 'float32' };
+  },
+  backward(ctx, g, [, , , ignoreIndex]) {
+    const [x, w, targets, lse, count] = ctx.saved as [Tensor, Tensor, Tensor, Tensor, Tensor];
+    const [N, C] = x.shape as [number, number];
+    const V = w.shape[0]!;
+    const scale = div(g, count);
+    const dx = ctx.needsGrad[0] ? zeros([N, C]) : null;
+    const dw = ctx.needsGrad[1] ? zeros([V, C]) : null;
+    const R = chunkRows(V);
+    for (let r0 = 0; r0 < N; r0 += R) {
+      const rows = Math.min(R, N - r0);
+      const [xr, tr, lr] = [rowsOf(x, r0, rows, C), rowsOf(targets, r0, rows, 1), rowsOf(lse, r0, rows, 1)];
+      const logits = logitsOf(xr, w);
+      const dlogits = Tensor.empty([rows, V], 'float32', 'linearCrossEntropy dlogits');
+      launchCrossEntropyBackward({ x: logits.buffer(), targets: tr.buffer(), lse: lr.buffer(), scale: scale.buffer(), dx: dlogits.buffer() }, rows, V, ignoreIndex);
+      const dxr = zeros([rows, C]);
+      for (const { start: v0, count: vw } of pieces(V, 4 * C)) {
+        let block = dlogits;
+        if (vw !== V) {
+          block = Tensor.empty([rows, vw], 'float32', 'linearCrossEntropy dlogits block');
+          launchCopy(dlogits.buffer(), block.buffer(), { shape: [rows, vw], srcStrides: [V, 1], dstStrides: [vw, 1], srcBase: v0 });
+        }
+        const wj = windowOf(w.buffer(), v0, vw, 4 * C);
+        const part = Tensor.empty([rows, C], 'float32', 'linearCrossEntropy dx part');
+        launchMatmul(block.buffer(), wj, part.buffer(), { ...plain, M: rows, N: C, K: vw }); // dlogits_j · w_j
+        launchAccumulate(dxr.buffer(), part.buffer(), rows * C);
+        part.dispose();
+        if (dw) {
+          const dwj = Tensor.empty([vw, C], 'float32', 'linearCrossEntropy dw part');
+          launchMatmul(block.buffer(), xr.buffer(), dwj.buffer(), { ...plain, M: vw, N: C, K: rows, transA: true }); // dlogits_jᵀ · x_r
+          launchAccumulate(dw.buffer(), dwj.buffer(), vw * C, v0 * C);
+          dwj.dispose();
+        }
+        if (block !== dlogits) block.dispose();
+      }
+      if (dx) device().copy(dxr.buffer(), 0, dx.buffer(), 4 * r0 * C, 4 * rows * C);
+      for (const t of [xr, tr, lr, logits, dlogits, dxr]) t.dispose();
+    }
+    scale.dispose();
+    return [dx, dw, null];
+  },
+});
