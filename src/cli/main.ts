@@ -3,6 +3,7 @@
 // checkpoint is kept).
 import { TrainingDivergedError } from '../gpt/trainer.js';
 import { demo, DEMO_HELP } from './demo.js';
+import { exportModel, EXPORT_HELP } from './export.js';
 import { doctor } from './doctor.js';
 import { flagHelp, noPositional, parseFlags, UsageError, type FlagSpec } from './flags.js';
 import { plot, PLOT_HELP } from './plot.js';
@@ -23,6 +24,7 @@ commands:
   sample     generate text from a checkpoint
   eval       loss of a checkpoint on train/val data
   plot       train/val loss curves of runs as an SVG
+  export     write a checkpoint as a Hugging Face GPT-2 directory
   doctor     show the WebGPU adapter (or why none was found and how to fix it)
   serve      serve the browser demo page (web-dist/) and optionally a checkpoint
 
@@ -55,6 +57,7 @@ const COMMANDS: Record<string, Command> = {
   sample: { help: SAMPLE_HELP, run: sample, usesAdapter: true },
   eval: { help: EVAL_HELP, run: evaluate, usesAdapter: true },
   plot: { help: PLOT_HELP, run: plot, usesAdapter: false },
+  export: { help: EXPORT_HELP, run: exportModel, usesAdapter: true },
   serve: { help: SERVE_HELP, run: serve, usesAdapter: false },
   doctor: {
     help: `usage: gpt doctor [flags]\n${flagHelp(DOCTOR_FLAGS)}`,

@@ -1,10 +1,10 @@
 // `gpt prepare`: tokenize a corpus once into <out-dir>/data (train.bin, val.bin, meta.json).
 import { join } from 'node:path';
 import { BUILTIN_CORPUS, loadCorpus } from './corpus.js';
-import { BPE_VOCAB_SIZE, buildDataset, checkVocabSizeApplies, saveDataset, TOKENIZERS } from './data.js';
+import { BPE_VOCAB_SIZE, buildDataset, checkTokenizerFlagsApply, saveDataset, TOKENIZER_DEFAULTS, TOKENIZER_DOCS, TOKENIZER_FILE_SHOWN, TOKENIZERS } from './data.js';
 import { flagHelp, noPositional, parseFlags, type FlagSpec } from './flags.js';
 
-const PREPARE_DEFAULTS = { data: BUILTIN_CORPUS, outDir: 'out', tokenizer: 'char', vocabSize: 512 };
+const PREPARE_DEFAULTS = { data: BUILTIN_CORPUS, outDir: 'out', ...TOKENIZER_DEFAULTS };
 const PREPARE_FLAGS: FlagSpec<typeof PREPARE_DEFAULTS> = {
   defaults: PREPARE_DEFAULTS,
   ranges: { vocabSize: BPE_VOCAB_SIZE },
@@ -12,9 +12,9 @@ const PREPARE_FLAGS: FlagSpec<typeof PREPARE_DEFAULTS> = {
   docs: {
     data: 'text file or URL to tokenize',
     outDir: 'the tokens go to <out-dir>/data',
-    tokenizer: 'char or bpe',
-    vocabSize: 'BPE vocabulary size',
+    ...TOKENIZER_DOCS,
   },
+  defaultsShown: TOKENIZER_FILE_SHOWN,
 };
 
 export const PREPARE_HELP = `usage: gpt prepare [flags]
@@ -24,10 +24,10 @@ ${flagHelp(PREPARE_FLAGS)}`;
 export async function prepare(args: string[]): Promise<number> {
   const { values: f, positional, given } = parseFlags(args, PREPARE_FLAGS);
   noPositional(positional);
-  checkVocabSizeApplies(given.has('vocabSize'), f.tokenizer);
+  checkTokenizerFlagsApply(given, f.tokenizer);
   const text = await loadCorpus(f.data);
   const t0 = performance.now();
-  const ds = buildDataset(text, { source: f.data, tokenizer: f.tokenizer, vocabSize: f.vocabSize });
+  const ds = await buildDataset(text, { source: f.data, tokenizer: f.tokenizer, vocabSize: f.vocabSize, tokenizerFile: f.tokenizerFile });
   const dir = join(f.outDir, 'data');
   await saveDataset(dir, ds);
   console.log(

@@ -1,4 +1,5 @@
-// `gpt sample`: stream text from a checkpoint; `gpt eval`: its loss on the run's data.
+// `gpt sample`: stream text from a checkpoint; `gpt eval`: its loss on the run's data. The checkpoint
+// is --out-dir's, or --init-from's: one of ours, or a Hugging Face GPT-2 directory.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { initDevice } from '../device/device.js';
@@ -13,8 +14,14 @@ import { loadTokens } from './data.js';
 import { checkModelFits } from './device-fit.js';
 import { flagHelp, noPositional, parseFlags, UsageError, type FlagSpec } from './flags.js';
 
+/** --init-from, as nanoGPT's sample.py has it: 'resume' reads --out-dir's checkpoint. */
+const INIT_FROM_DOC = "'resume' (the checkpoint in --out-dir), or the checkpoint to read instead (any kind --out-dir takes)";
+const OUT_DIR_DOC = 'the checkpoint: a directory written by `gpt train`, a .safetensors file, or a Hugging Face GPT-2 directory (config.json + model.safetensors)';
+const checkpointPath = (f: { outDir: string; initFrom: string }) => (f.initFrom === 'resume' ? f.outDir : f.initFrom);
+
 const SAMPLE_DEFAULTS = {
   outDir: 'out',
+  initFrom: 'resume',
   start: '\n',
   numSamples: 1,
   maxNewTokens: 500,
@@ -35,7 +42,8 @@ const SAMPLE_FLAGS: FlagSpec<typeof SAMPLE_DEFAULTS> = {
     seed: SEED,
   },
   docs: {
-    outDir: 'the checkpoint: a directory written by `gpt train`, or a .safetensors file',
+    outDir: OUT_DIR_DOC,
+    initFrom: INIT_FROM_DOC,
     start: 'prompt text (or FILE:path to read it from a file)',
     numSamples: 'how many samples to draw',
     maxNewTokens: 'tokens to generate per sample',
@@ -48,13 +56,13 @@ const SAMPLE_FLAGS: FlagSpec<typeof SAMPLE_DEFAULTS> = {
 };
 
 export const SAMPLE_HELP = `usage: gpt sample [flags]
-Generates text from the checkpoint in --out-dir (a directory, or a .safetensors file).
+Generates text from the checkpoint in --out-dir (a directory, or a .safetensors file), or --init-from's.
 ${flagHelp(SAMPLE_FLAGS)}`;
 
 export async function sample(args: string[]): Promise<number> {
   const { values: f, positional } = parseFlags(args, SAMPLE_FLAGS);
   noPositional(positional);
-  const { model, tokenizer } = await openCheckpoint(f.outDir, 1, false);
+  const { model, tokenizer } = await openCheckpoint(checkpointPath(f), 1, false);
   const start = f.start.startsWith('FILE:') ? await loadCorpus(f.start.slice(5)) : f.start;
   const known = encodeKnown(tokenizer, start);
   if (known.dropped) console.error(`note: --start: ${describeLeftOut(known)}`);
@@ -88,12 +96,13 @@ export async function sample(args: string[]): Promise<number> {
   return 0;
 }
 
-const EVAL_DEFAULTS = { outDir: 'out', data: '', dataDir: '', evalIters: 200, batchSize: 12, seed: 1337 };
+const EVAL_DEFAULTS = { outDir: 'out', initFrom: 'resume', data: '', dataDir: '', evalIters: 200, batchSize: 12, seed: 1337 };
 const EVAL_FLAGS: FlagSpec<typeof EVAL_DEFAULTS> = {
   defaults: EVAL_DEFAULTS,
   ranges: { evalIters: TRAIN_RANGES.evalIters, batchSize: TRAIN_RANGES.batchSize, seed: TRAIN_RANGES.seed },
   docs: {
-    outDir: 'the checkpoint: a directory written by `gpt train`, or a .safetensors file',
+    outDir: OUT_DIR_DOC,
+    initFrom: INIT_FROM_DOC,
     data: 'text file or URL to evaluate on (tokenized with the checkpoint tokenizer)',
     dataDir: 'prepared data directory',
     evalIters: TRAIN_DOCS.evalIters,
@@ -106,7 +115,7 @@ const EVAL_FLAGS: FlagSpec<typeof EVAL_DEFAULTS> = {
 };
 
 export const EVAL_HELP = `usage: gpt eval [flags]
-Mean train/val loss of the checkpoint in --out-dir over --eval-iters random batches.
+Mean train/val loss of the checkpoint in --out-dir (or --init-from's) over --eval-iters random batches.
 ${flagHelp(EVAL_FLAGS)}`;
 
 export async function evaluate(args: string[]): Promise<number> {
@@ -114,7 +123,7 @@ export async function evaluate(args: string[]): Promise<number> {
   noPositional(positional);
   if (f.data && f.dataDir) throw new UsageError('give --data or --data-dir, not both');
   // the Trainer that evaluates also holds AdamW's moments
-  const { ckpt, model, tokenizer } = await openCheckpoint(f.outDir, f.batchSize, true);
+  const { ckpt, model, tokenizer } = await openCheckpoint(checkpointPath(f), f.batchSize, true);
   const prepared = join(f.outDir, 'data');
   const source = f.dataDir || f.data || (existsSync(join(prepared, 'meta.json')) ? prepared : ckpt.meta.data) || BUILTIN_CORPUS;
   console.log(`data: ${source}${source === ckpt.meta.data ? ' (what the run trained on)' : ''}`);

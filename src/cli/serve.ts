@@ -6,13 +6,14 @@
 // encoding), then resolved and checked against the root again. Requests must name this server in
 // their Host header (src/cli/host-check.ts): otherwise a page of another origin could read the
 // checkpoint through DNS rebinding.
-import { createReadStream } from 'node:fs';
+import { createReadStream, existsSync } from 'node:fs';
 import { realpath, stat } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { extname, resolve, sep } from 'node:path';
+import { extname, join, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { readCheckpointFiles } from '../io/checkpoint-files.js';
+import { MANIFEST_FILE, readCheckpointFiles } from '../io/checkpoint-files.js';
+import { checkpointBytes } from '../gpt/checkpoint.js';
 import { kindOf } from '../io/regular-files.js';
 import { loadCheckpoint } from '../node/checkpoint-dir.js';
 import { flagHelp, noPositional, parseFlags, type FlagSpec } from './flags.js';
@@ -84,12 +85,14 @@ export async function startServer(opts: ServeOptions = {}): Promise<StaticServer
   });
   const checkpoint = opts.checkpoint ? resolve(opts.checkpoint) : undefined;
   let checkpointIsDir = false;
+  let imported: Uint8Array | null = null; // a Hugging Face directory, in our format once
   if (checkpoint) {
     const s = await stat(checkpoint).catch(() => null);
     if (!s) throw new Error(`no checkpoint at ${opts.checkpoint}`);
     if (!s.isDirectory() && !s.isFile()) throw new Error(`--checkpoint ${opts.checkpoint} is ${kindOf(s)}, not a checkpoint file or directory`);
     checkpointIsDir = s.isDirectory();
-    await loadCheckpoint(checkpoint); // a broken or non-finite checkpoint fails now, not in the page
+    const loaded = await loadCheckpoint(checkpoint); // a broken or non-finite checkpoint fails now, not in the page
+    if (checkpointIsDir && !existsSync(join(checkpoint, MANIFEST_FILE))) imported = checkpointBytes(loaded);
   }
 
   let hosts = new Set<string>(); // known once listening (the port may be picked by the system)
@@ -110,7 +113,7 @@ export async function startServer(opts: ServeOptions = {}): Promise<StaticServer
       if (!checkpoint) return notFound(res);
       if (checkpointIsDir) {
         // the directory's current weights, read per request: a run still training serves its latest save
-        const { weights } = await readCheckpointFiles(checkpoint);
+        const weights = imported ?? (await readCheckpointFiles(checkpoint)).weights;
         res.writeHead(200, { 'Content-Type': CONTENT_TYPES['.safetensors']!, 'Content-Length': weights.length });
         res.end(req.method === 'HEAD' ? undefined : weights);
         return 200;

@@ -5,13 +5,14 @@
 // Neither side trusts the other: every metadata field is checked for its type and range (a training
 // config as strictly as the flags that made it), and a tensor holding NaN or Inf is refused, so a
 // diverged run cannot replace a good checkpoint and a damaged one fails in one line, not mid-sample.
-import { parseSafetensors, serializeSafetensors } from '../io/safetensors.js';
+import { parseSafetensors, serializeSafetensors, type SafetensorsTensor } from '../io/safetensors.js';
 import { safetensorsTensors } from '../io/state-dict.js';
-import { NON_NEGATIVE_INT, POSITIVE_INT, rangeProblem, settingProblem, show, type Range, type RangesOf } from '../io/value-ranges.js';
+import { NON_NEGATIVE_INT, POSITIVE_INT, rangeProblem, settingProblem, show, type RangesOf } from '../io/value-ranges.js';
+import { ACTIVATIONS, type Activation } from '../nn/transformer.js';
 import type { AdamW } from '../optim/adamw.js';
 import { tokenizerFromJSON, type Tokenizer, type TokenizerJSON } from './tokenizer/index.js';
 import { GPT, type GPTConfig } from './model.js';
-import { TRAIN_DEFAULTS, TRAIN_RANGES, type TrainConfig, type TrainerState } from './trainer.js';
+import { headsProblem, TRAIN_DEFAULTS, TRAIN_RANGES, trainConfigProblem, type TrainConfig, type TrainerState } from './trainer.js';
 
 /** The format tag in every checkpoint's metadata. */
 export const CHECKPOINT_FORMAT = 'webgpu-gpt-checkpoint/1';
@@ -32,24 +33,6 @@ export interface CheckpointMeta {
 
 const { blockSize, nLayer, nHead, nEmbd, dropout } = TRAIN_RANGES;
 const MODEL_RANGES: RangesOf<GPTConfig> = { vocabSize: POSITIVE_INT, blockSize, nLayer, nHead, nEmbd, dropout };
-
-/**
- * What is wrong with a training config, or null: each setting's type and range, then the rules
- * across settings. `name` spells a key as the caller's user knows it (a flag, a metadata field).
- */
-export function trainConfigProblem(cfg: Record<string, unknown>, name: (key: string) => string): string | null {
-  for (const [key, def] of Object.entries(TRAIN_DEFAULTS)) {
-    const problem = settingProblem(name(key), cfg[key], def, (TRAIN_RANGES as Record<string, Range>)[key]);
-    if (problem) return problem;
-  }
-  const c = cfg as TrainConfig;
-  if (c.minLr > c.learningRate) return `${name('minLr')} (${c.minLr}) must not exceed ${name('learningRate')} (${c.learningRate})`;
-  return headsProblem(c, name);
-}
-
-function headsProblem(c: Pick<GPTConfig, 'nEmbd' | 'nHead'>, name: (key: string) => string): string | null {
-  return c.nEmbd % c.nHead ? `${name('nEmbd')} (${c.nEmbd}) must be divisible by ${name('nHead')} (${c.nHead})` : null;
-}
 
 /** A decoded checkpoint: its metadata and weights on the host (modelFromCheckpoint puts them on the GPU). */
 export interface Checkpoint {
@@ -100,6 +83,16 @@ export async function encodeCheckpoint(model: GPT, tokenizer: Tokenizer, extra: 
   return serializeSafetensors(tensors, { webgpu_gpt: JSON.stringify(meta) });
 }
 
+/** A decoded (or imported) checkpoint as checkpoint bytes again, from the host copy of its tensors. */
+export function checkpointBytes(ckpt: Checkpoint): Uint8Array {
+  const tensors: Record<string, SafetensorsTensor> = {};
+  for (const [name, w] of ckpt.weights) tensors[name] = { dtype: 'F32', shape: [...w.shape], data: w.data };
+  for (const [kind, moments] of Object.entries(ckpt.optimizer ?? {})) {
+    for (const [name, data] of moments) tensors[`optim.${kind}.${name}`] = { dtype: 'F32', shape: [...ckpt.weights.get(name)!.shape], data };
+  }
+  return serializeSafetensors(tensors, { webgpu_gpt: JSON.stringify(ckpt.meta) });
+}
+
 /** Reads checkpoint bytes, checking every metadata field and refusing NaN/Inf tensors; `source` names it in errors. */
 export function decodeCheckpoint(bytes: Uint8Array, source = 'checkpoint'): Checkpoint {
   let parsed;
@@ -147,6 +140,9 @@ function metaProblem(meta: Record<string, unknown>): string | null {
       .map(([k, r]) => rangeProblem(field(`model.${k}`), model[k], r))
       .find((p) => p) ??
     settingProblem(field('model.bias'), model.bias, false) ??
+    (model.activation === undefined || ACTIVATIONS.includes(model.activation as Activation)
+      ? null
+      : `${field('model.activation')} must be one of ${ACTIVATIONS.map((a) => `'${a}'`).join(', ')}, got ${show(model.activation)}`) ??
     headsProblem(model as unknown as GPTConfig, (k) => field(`model.${k}`));
   if (modelProblem) return modelProblem;
   let tokenizer: Tokenizer;

@@ -8,6 +8,7 @@ export {
   TRAIN_DEFAULTS,
   TRAIN_DOCS,
   TRAIN_RANGES,
+  trainConfigProblem,
   modelConfig,
   type TrainConfig,
   type StepLog,
@@ -22,9 +23,10 @@ export {
   decodeCheckpoint,
   modelFromCheckpoint,
   restoreOptimizer,
-  trainConfigProblem,
   CHECKPOINT_FORMAT,
   type Checkpoint,
   type CheckpointMeta,
   type CheckpointExtras,
 } from './checkpoint.js';
+export { encodeHF, decodeHF, gptConfigFromHF, hfConfigFromGPT, HF_FILES, type HFModelFiles } from './hf/index.js';
+export { memoryPlan, checkPlanFits, describePlan, type MemoryPlan } from './memory-plan.js';

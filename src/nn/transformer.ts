@@ -14,7 +14,13 @@ export interface TransformerConfig {
   nLayer: number;
   dropout: number;
   bias: boolean;
+  /** The MLP's GELU; 'gelu' when absent. */
+  activation?: Activation;
 }
+
+/** The MLP's GELU: exact (erf, nanoGPT's choice) or GPT-2's tanh approximation ('gelu_new' in Hugging Face). */
+export const ACTIVATIONS = ['gelu', 'gelu_tanh'] as const;
+export type Activation = (typeof ACTIVATIONS)[number];
 
 /** Causal mask [Tq, Tk] for queries at the last Tq of Tk positions: 1 where key j <= query i. */
 function causalMask(Tq: number, Tk: number): Tensor {
@@ -98,9 +104,11 @@ export class MLP extends Module {
   readonly c_fc: Linear;
   readonly c_proj: Linear;
   private readonly drop: Dropout;
+  private readonly activation: Activation;
 
   constructor(cfg: TransformerConfig, rng: Generator) {
     super();
+    this.activation = cfg.activation ?? 'gelu';
     this.c_fc = this.module('c_fc', new Linear(cfg.nEmbd, 4 * cfg.nEmbd, { rng, bias: cfg.bias }));
     this.c_proj = this.module('c_proj', new Linear(4 * cfg.nEmbd, cfg.nEmbd, { rng, bias: cfg.bias, std: 0.02 / Math.sqrt(2 * cfg.nLayer) }));
     this.drop = this.module('dropout', new Dropout(cfg.dropout, rng));
@@ -109,7 +117,10 @@ export class MLP extends Module {
   forward(x: Tensor): Tensor {
     return scope(() => {
       const { c_fc } = this;
-      const h = c_fc.bias ? biasGelu(c_fc.project(x), c_fc.bias) : c_fc.forward(x).gelu(); // [B, T, 4C]
+      // the exact GELU has a kernel fused with the bias add; the tanh one (GPT-2's weights) follows it
+      let h: Tensor; // [B, T, 4C]
+      if (this.activation === 'gelu_tanh') h = c_fc.forward(x).geluTanh();
+      else h = c_fc.bias ? biasGelu(c_fc.project(x), c_fc.bias) : c_fc.forward(x).gelu();
       return this.drop.forward(this.c_proj.forward(h)); // [B, T, C]
     });
   }

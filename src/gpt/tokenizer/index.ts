@@ -1,6 +1,9 @@
-export type { Tokenizer, TokenizerJSON, CharTokenizerJSON, BpeTokenizerJSON } from './tokenizer.js';
+export type { Tokenizer, TokenizerJSON, CharTokenizerJSON, BpeTokenizerJSON, Gpt2TokenizerJSON } from './tokenizer.js';
 export { CharTokenizer } from './char.js';
 export { BpeTokenizer, type BpeTrainOptions } from './bpe.js';
+export { Gpt2Tokenizer, gpt2Chunks } from './gpt2.js';
+export { gpt2FromVocabFiles } from './gpt2-files.js';
+export { toHuggingFaceJSON, tokenizerFromHuggingFace } from './hf-json.js';
 export type { MergeProgress } from './train-bpe.js';
 export { splitChunks } from './split.js';
 export { tokenizerFromJSON } from './json.js';

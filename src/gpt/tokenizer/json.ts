@@ -1,7 +1,8 @@
 // Restoring a tokenizer from the JSON a checkpoint stored (either the parsed object or its text).
 import { BpeTokenizer } from './bpe.js';
 import { CharTokenizer } from './char.js';
-import type { BpeTokenizerJSON, CharTokenizerJSON, Tokenizer } from './tokenizer.js';
+import { Gpt2Tokenizer } from './gpt2.js';
+import type { BpeTokenizerJSON, CharTokenizerJSON, Gpt2TokenizerJSON, Tokenizer } from './tokenizer.js';
 
 /** A tokenizer from the JSON a checkpoint stored (the parsed object or its text). */
 export function tokenizerFromJSON(json: unknown): Tokenizer {
@@ -19,5 +20,6 @@ export function tokenizerFromJSON(json: unknown): Tokenizer {
   const kind = (json as { kind?: unknown }).kind;
   if (kind === 'char') return CharTokenizer.fromJSON(json as CharTokenizerJSON);
   if (kind === 'bpe') return BpeTokenizer.fromJSON(json as BpeTokenizerJSON);
-  throw new Error(`tokenizerFromJSON: unknown tokenizer kind ${JSON.stringify(kind) ?? 'undefined'}, expected 'char' or 'bpe'`);
+  if (kind === 'gpt2') return Gpt2Tokenizer.fromJSON(json as Gpt2TokenizerJSON);
+  throw new Error(`tokenizerFromJSON: unknown tokenizer kind ${JSON.stringify(kind) ?? 'undefined'}, expected 'char', 'bpe' or 'gpt2'`);
 }

@@ -24,5 +24,17 @@ export interface BpeTokenizerJSON {
   merges: [number, number][];
 }
 
+/**
+ * GPT-2's tokenizer (or another byte-level BPE laid out like it) as stored: merge i joins tokens
+ * merges[2i] and merges[2i + 1] into token 256 + i; special[k] is token 256 + merges.length / 2 + k.
+ * GPT-2's: 50,000 merges and ["<|endoftext|>"], 442 kB of JSON, where its encoder.json and vocab.bpe
+ * take 1.5 MB: the token strings they spell out follow from the merges.
+ */
+export interface Gpt2TokenizerJSON {
+  kind: 'gpt2';
+  merges: number[];
+  special: string[];
+}
+
 /** What a checkpoint stores of its tokenizer (toJSON()); tokenizerFromJSON() brings it back. */
-export type TokenizerJSON = CharTokenizerJSON | BpeTokenizerJSON;
+export type TokenizerJSON = CharTokenizerJSON | BpeTokenizerJSON | Gpt2TokenizerJSON;

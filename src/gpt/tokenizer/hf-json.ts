@@ -1,0 +1,119 @@
+// Hugging Face's tokenizer.json for byte-level BPE: model {type: "BPE", vocab, merges}, a ByteLevel
+// pre-tokenizer and decoder. GPT-2's file (the `gpt2` repository) reads as a Gpt2Tokenizer; our own
+// BpeTokenizer writes one (its pattern as a Split before a ByteLevel that only maps bytes) that
+// Hugging Face's tokenizers and transformers.js can load, and reads back. Settings that would change
+// the tokens (a normalizer, add_prefix_space, BPE dropout, word prefixes and suffixes) are refused
+// rather than ignored. Added tokens become special tokens; as in GPT-2's encoder, encode() does not
+// look for them in the text (Hugging Face's tokenizer does: "<|endoftext|>" in text is token 50256 there).
+import { BpeTokenizer } from './bpe.js';
+import { Gpt2Tokenizer } from './gpt2.js';
+import { CHUNK_PATTERN } from './split.js';
+import { byteLevelTokenizer, vocabFromStrings, vocabToStrings } from './vocab-strings.js';
+
+type Json = Record<string, unknown>;
+
+// GPT-2's pre-tokenizer, and ours: our pattern first, then a ByteLevel that maps bytes but does not split.
+const GPT2_PRE = { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: true };
+const OWN_PRE = {
+  type: 'Sequence',
+  pretokenizers: [
+    { type: 'Split', pattern: { Regex: CHUNK_PATTERN }, behavior: 'Isolated', invert: false },
+    { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: false },
+  ],
+};
+
+/** A tokenizer in Hugging Face's tokenizer.json format (the object; JSON.stringify writes the file). */
+export function toHuggingFaceJSON(tok: Gpt2Tokenizer | BpeTokenizer): Json {
+  const { vocab, merges } = vocabToStrings(tok);
+  const first = tok.vocabSize - tok.special.length;
+  return {
+    version: '1.0',
+    truncation: null,
+    padding: null,
+    added_tokens: tok.special.map((content, k) => ({
+      id: first + k, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true,
+    })),
+    normalizer: null,
+    pre_tokenizer: tok instanceof Gpt2Tokenizer ? GPT2_PRE : OWN_PRE,
+    post_processor: null,
+    decoder: { type: 'ByteLevel', add_prefix_space: true, trim_offsets: true, use_regex: true },
+    model: {
+      type: 'BPE', dropout: null, unk_token: null, continuing_subword_prefix: '', end_of_word_suffix: '',
+      fuse_unk: false, byte_fallback: false, ignore_merges: false, vocab, merges: merges.map((pair) => pair.join(' ')),
+    },
+  };
+}
+
+/** The tokenizer of a tokenizer.json (the parsed object or its text): GPT-2's kind, or our own BPE. */
+export function tokenizerFromHuggingFace(json: unknown): Gpt2Tokenizer | BpeTokenizer {
+  if (typeof json === 'string') {
+    try {
+      json = JSON.parse(json);
+    } catch (e) {
+      fail(`not valid JSON (${(e as Error).message})`);
+    }
+  }
+  if (!isObject(json)) return fail('expected an object');
+  const model = json.model;
+  if (!isObject(model) || (model.type ?? 'BPE') !== 'BPE') return fail(`model must be of type "BPE", got ${JSON.stringify(isObject(model) ? model.type : model)}`);
+  refuseOtherSettings(json, model);
+  const split = splitOf(json.pre_tokenizer);
+  if (!split) {
+    return fail(`pre_tokenizer must be GPT-2's ByteLevel (add_prefix_space false) or webgpu-gpt's own Split + ByteLevel, got ${JSON.stringify(json.pre_tokenizer)}`);
+  }
+  return byteLevelTokenizer(split, vocabFromStrings(vocabOf(json, model), mergesOf(model)));
+}
+
+// Settings that would change the tokens or the text decoded from them.
+function refuseOtherSettings(json: Json, model: Json): void {
+  if (json.normalizer != null) fail(`a normalizer (${JSON.stringify(json.normalizer)}) is not supported`);
+  for (const key of ['dropout', 'continuing_subword_prefix', 'end_of_word_suffix', 'byte_fallback', 'ignore_merges']) {
+    if (model[key] != null && model[key] !== false && model[key] !== '') fail(`model.${key} ${JSON.stringify(model[key])} is not supported`);
+  }
+  const decoder = json.decoder ?? { type: 'ByteLevel' };
+  if (!isObject(decoder) || decoder.type !== 'ByteLevel') fail(`decoder must be ByteLevel, got ${JSON.stringify(json.decoder)}`);
+}
+
+// model.vocab with the added tokens, which it may or may not list too
+function vocabOf(json: Json, model: Json): Map<string, number> {
+  if (!isObject(model.vocab)) return fail('model.vocab must be an object of token -> id');
+  const vocab = new Map(Object.entries(model.vocab) as [string, number][]);
+  for (const t of Array.isArray(json.added_tokens) ? json.added_tokens : []) {
+    if (!isObject(t) || typeof t.content !== 'string' || !Number.isInteger(t.id)) fail(`added token ${JSON.stringify(t)} must be {id, content}`);
+    const { id, content } = t as { id: number; content: string };
+    const known = vocab.get(content);
+    if (known !== undefined && known !== id) fail(`added token ${JSON.stringify(content)} has id ${id}, model.vocab gives it ${known}`);
+    vocab.set(content, id);
+  }
+  return vocab;
+}
+
+// "a b" (tokenizers before 0.20) or ["a", "b"]
+function mergesOf(model: Json): [string, string][] {
+  if (!Array.isArray(model.merges)) return fail('model.merges must be an array');
+  return model.merges.map((m: unknown, i): [string, string] => {
+    const pair = typeof m === 'string' ? m.split(' ') : m;
+    if (!Array.isArray(pair) || pair.length !== 2 || !pair.every((s) => typeof s === 'string' && s)) {
+      return fail(`model.merges[${i}] must be "a b" or ["a", "b"], got ${JSON.stringify(m)}`);
+    }
+    return pair as [string, string];
+  });
+}
+
+const fail = (why: string): never => {
+  throw new Error(why);
+};
+
+const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+// GPT-2's ByteLevel pre-tokenizer, or our Split followed by a ByteLevel that does not split again.
+function splitOf(pre: unknown): 'gpt2' | 'bpe' | undefined {
+  if (isByteLevel(pre, true)) return 'gpt2';
+  if (!isObject(pre) || pre.type !== 'Sequence' || !Array.isArray(pre.pretokenizers) || pre.pretokenizers.length !== 2) return undefined;
+  const [first, second] = pre.pretokenizers as unknown[];
+  const ours = isObject(first) && first.type === 'Split' && isObject(first.pattern) && first.pattern.Regex === CHUNK_PATTERN;
+  return ours && first.behavior === 'Isolated' && !first.invert && isByteLevel(second, false) ? 'bpe' : undefined;
+}
+
+// A ByteLevel step that adds no space before the text; use_regex (Hugging Face's default: true) as given.
+const isByteLevel = (pre: unknown, regex: boolean) => isObject(pre) && pre.type === 'ByteLevel' && pre.add_prefix_space === false && (pre.use_regex ?? true) === regex;

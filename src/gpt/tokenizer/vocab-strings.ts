@@ -1,0 +1,75 @@
+// Vocabulary files name tokens by strings (GPT-2's encoder.json and vocab.bpe, a Hugging Face
+// tokenizer.json): each token's bytes written with bytes_to_unicode's characters, each merge as the
+// two strings it joins. A tokenizer here holds ids, numbered as GPT-2 numbers them: the 256 byte
+// tokens, then one token per merge in rank order, then the special tokens; a vocabulary numbered
+// otherwise (RoBERTa puts its special tokens first) is refused rather than renumbered.
+import type { ByteLevelBpe } from './byte-level-bpe.js';
+import { BYTE_CHARS, GPT2_BYTE_ORDER } from './byte-chars.js';
+import { BpeTokenizer } from './bpe.js';
+import { Gpt2Tokenizer } from './gpt2.js';
+import { BYTE_TOKENS } from './pairs.js';
+
+/** A vocabulary as ids; see ByteLevelBpe. */
+export interface VocabIds {
+  byteOrder: number[];
+  merges: [number, number][];
+  special: string[];
+}
+
+const LAYOUT = 'the vocabulary must be numbered as GPT-2\'s (the 256 bytes, then one token per merge in order, then special tokens)';
+
+/** Ids from token strings (`vocab`: string -> id) and merges (the pairs of strings they join). */
+export function vocabFromStrings(vocab: ReadonlyMap<string, number>, merges: readonly (readonly [string, string])[]): VocabIds {
+  for (const [token, id] of vocab) {
+    if (!Number.isInteger(id) || id < 0) throw new Error(`token ${JSON.stringify(token)} has id ${JSON.stringify(id)}, expected an integer >= 0`);
+  }
+  const byteOrder: number[] = [];
+  BYTE_CHARS.forEach((ch, b) => {
+    const id = vocab.get(ch);
+    if (id === undefined || id >= BYTE_TOKENS) throw new Error(`byte ${b} (${JSON.stringify(ch)}) has id ${id}, expected one of 0..255: ${LAYOUT}`);
+    if (byteOrder[id] !== undefined) throw new Error(`bytes ${byteOrder[id]} and ${b} share id ${id}`);
+    byteOrder[id] = b;
+  });
+  const ids = merges.map(([a, b], i): [number, number] => {
+    const pair = [vocab.get(a), vocab.get(b)];
+    const missing = [a, b].filter((_, k) => pair[k] === undefined);
+    if (missing.length) throw new Error(`merge ${i} (${JSON.stringify([a, b])}) joins ${JSON.stringify(missing[0])}, which is not in the vocabulary`);
+    const id = vocab.get(a + b);
+    if (id !== BYTE_TOKENS + i) throw new Error(`merge ${i} (${JSON.stringify([a, b])}) makes token ${id}, expected ${BYTE_TOKENS + i}: ${LAYOUT}`);
+    return pair as [number, number];
+  });
+  const first = BYTE_TOKENS + merges.length; // the first special token
+  const special: string[] = [];
+  for (const [token, id] of vocab) if (id >= first) special[id - first] = token;
+  const gap = Array.from(special, (token) => token === undefined).indexOf(true);
+  if (gap >= 0) throw new Error(`no token has id ${first + gap}: ${LAYOUT}`);
+  if (vocab.size !== first + special.length) throw new Error(`${vocab.size} tokens for ${first + special.length} ids: some share an id, or are neither a byte nor made by a merge`);
+  return { byteOrder, merges: ids, special };
+}
+
+/** The token strings (string -> id) and merges (pairs of strings) of a tokenizer's vocabulary. */
+export function vocabToStrings(tok: ByteLevelBpe): { vocab: Record<string, number>; merges: [string, string][] } {
+  const names = tok.byteOrder.map((b) => BYTE_CHARS[b]!);
+  const merges = tok.merges.map(([a, b]): [string, string] => {
+    names.push(names[a]! + names[b]!);
+    return [names[a]!, names[b]!];
+  });
+  names.push(...tok.special);
+  return { vocab: Object.fromEntries(names.map((name, id) => [name, id])), merges };
+}
+
+/**
+ * The tokenizer of a vocabulary, by the pattern its text is split with: GPT-2's, whose byte tokens
+ * are numbered in bytes_to_unicode's order, or ours (splitChunks), whose bytes are in byte order and
+ * which has no special tokens.
+ */
+export function byteLevelTokenizer(split: 'gpt2', ids: VocabIds): Gpt2Tokenizer;
+export function byteLevelTokenizer(split: 'gpt2' | 'bpe', ids: VocabIds): Gpt2Tokenizer | BpeTokenizer;
+export function byteLevelTokenizer(split: 'gpt2' | 'bpe', ids: VocabIds): Gpt2Tokenizer | BpeTokenizer {
+  const order = split === 'gpt2' ? GPT2_BYTE_ORDER : BpeTokenizer.BYTE_ORDER;
+  const wrong = ids.byteOrder.findIndex((b, id) => b !== order[id]);
+  if (wrong >= 0) throw new Error(`token ${wrong} is byte ${ids.byteOrder[wrong]}, expected byte ${order[wrong]} there`);
+  if (split === 'gpt2') return new Gpt2Tokenizer(ids.merges, ids.special);
+  if (ids.special.length) throw new Error(`special tokens (${JSON.stringify(ids.special[0])}) are GPT-2's; a webgpu-gpt BPE vocabulary has none`);
+  return new BpeTokenizer(ids.merges);
+}

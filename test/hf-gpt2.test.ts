@@ -1,0 +1,175 @@
+// Hugging Face GPT-2 weights (src/gpt/hf; loadCheckpoint and saveHFModel in webgpu-gpt/node): a
+// small random model in transformers' layout loads into our GPT and computes GPT-2's logits (an
+// independent float64 forward), whichever way it was saved; unsupported configs are refused with
+// one line naming the field; export -> import is bit-exact and reproduces transformers' layout; and
+// `gpt sample|eval|train --init-from DIR` take such a directory. Nothing is downloaded.
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { modelFromCheckpoint } from '../src/gpt/checkpoint.js';
+import { GPT, type GPTConfig } from '../src/gpt/model.js';
+import { CharTokenizer, tokenizerFromHuggingFace } from '../src/gpt/tokenizer/index.js';
+import { noGrad, scope, tensor } from '../src/index.js';
+import { parseSafetensors } from '../src/io/safetensors.js';
+import { loadCheckpoint, saveHFModel } from '../src/node/checkpoint-dir.js';
+import { corpusText, gpt, tempDir } from './cli-helpers.js';
+import { setupDevice } from './helpers.js';
+import { gpt2Config, gpt2Logits, miniGpt2Tokenizer, randomGPT2, SMALL, writeGPT2Dir, type GPT2Params } from './hf-reference.js';
+
+beforeAll(setupDevice);
+
+const dir = tempDir('hf');
+const params = randomGPT2();
+const tokenizer = miniGpt2Tokenizer();
+const sequences = ['the model reads the text', 'a line of text, the end.'].map((s) => tokenizer.encode(s).slice(0, SMALL.T)); // B = 2, T = 16
+
+/** Our model's logits [B, T, V] for `batch` (B sequences of T ids), dropout off. */
+async function logitsOf(model: GPT, batch = sequences): Promise<Float32Array> {
+  model.eval();
+  return noGrad(() => scope(async () => (await model.forward(tensor(Int32Array.from(batch.flat()), [batch.length, SMALL.T])).logits.toArray()) as Float32Array));
+}
+
+/** Largest |ours - GPT-2's float64 logits| over the batch. */
+function worstError(ours: Float32Array, p: GPT2Params): number {
+  const want = sequences.flatMap((ids) => gpt2Logits(p, ids).flatMap((row) => [...row]));
+  return Math.max(...want.map((w, i) => Math.abs(ours[i]! - w)));
+}
+
+const allBitsEqual = (a: Float32Array, b: Float32Array) => a.length === b.length && a.every((x, i) => Object.is(x, b[i]));
+
+describe('Hugging Face GPT-2 weights', () => {
+  it.each([
+    { saved: 'the hub way (bare names, lm_head, mask buffers)', prefix: false, head: true },
+    { saved: 'by GPT2LMHeadModel.save_pretrained (transformer. prefix, no lm_head)', prefix: true, head: false },
+  ])("load with GPT-2's logits within 1e-4, saved $saved", async ({ prefix, head }) => {
+    const path = join(dir, `gpt2-${prefix}-${head}`);
+    writeGPT2Dir(path, params, { prefix, head });
+    const ckpt = await loadCheckpoint(path);
+    expect(ckpt.meta.tokenizer).toEqual(tokenizer.toJSON());
+    expect(ckpt.meta.model).toEqual({ vocabSize: 260, blockSize: 16, nLayer: 2, nHead: 3, nEmbd: 24, dropout: 0.1, bias: true, activation: 'gelu_tanh' });
+    const { model } = modelFromCheckpoint(ckpt, { dropout: 0 });
+    expect(worstError(await logitsOf(model), params)).toBeLessThan(1e-4);
+    model.dispose();
+    // the same weights with nanoGPT's exact GELU are measurably another function
+    const exact = modelFromCheckpoint({ ...ckpt, meta: { ...ckpt.meta, model: { ...ckpt.meta.model, activation: 'gelu' } } }, { dropout: 0 }).model;
+    expect(worstError(await logitsOf(exact), params)).toBeGreaterThan(1e-3);
+    exact.dispose();
+  });
+
+  it('refuses what our GPT does not compute, in one line naming the field', async () => {
+    const refused: [Record<string, unknown>, RegExp][] = [
+      [{ scale_attn_by_inverse_layer_idx: true }, /config\.json: scale_attn_by_inverse_layer_idx true is not supported \(only false\)$/],
+      [{ reorder_and_upcast_attn: true }, /config\.json: reorder_and_upcast_attn true is not supported/],
+      [{ add_cross_attention: true }, /config\.json: add_cross_attention true/],
+      [{ tie_word_embeddings: false }, /config\.json: tie_word_embeddings false/],
+      [{ layer_norm_epsilon: 1e-6 }, /config\.json: layer_norm_epsilon 0\.000001 is not supported \(only 0\.00001\)$/],
+      [{ activation_function: 'relu' }, /config\.json: activation_function "relu" is not supported \(only gelu_new, gelu_pytorch_tanh, gelu\)$/],
+      [{ n_inner: 64 }, /config\.json: n_inner 64 is not supported \(only 4 \* n_embd = 96, or null\)$/],
+      [{ model_type: 'gpt_neo' }, /config\.json: model_type "gpt_neo" is not supported/],
+      [{ n_head: 5 }, /config\.json: n_embd \(24\) must be divisible by n_head \(5\)$/],
+      [{ n_layer: 0 }, /config\.json: n_layer must be an integer >= 1, got 0$/],
+    ];
+    for (const [change, message] of refused) {
+      const path = join(dir, `refused-${Object.keys(change)[0]}`);
+      writeGPT2Dir(path, params, { prefix: false, head: false, config: gpt2Config(change) });
+      await expect(loadCheckpoint(path)).rejects.toThrow(message);
+    }
+    const untied = join(dir, 'untied');
+    writeGPT2Dir(untied, new Map([...params, ['lm_head.weight', { ...params.get('wte.weight')!, data: params.get('wte.weight')!.data.map((x) => x + 1) }]]), { prefix: true, head: false });
+    await expect(loadCheckpoint(untied)).rejects.toThrow(/model\.safetensors: lm_head\.weight differs from wte\.weight; only a head tied to the token embedding is supported$/);
+  });
+
+  it('names the missing file of a directory with config.json only', async () => {
+    const path = join(dir, 'config-only');
+    mkdirSync(path);
+    writeFileSync(join(path, 'config.json'), JSON.stringify(gpt2Config()));
+    await expect(loadCheckpoint(path)).rejects.toThrow(/config-only: no model\.safetensors \(a GPT-2 model directory holds config\.json and model\.safetensors\)$/);
+  });
+
+  it('exports in transformers\' layout and imports back bit-exact, tokenizer included', async () => {
+    const source = join(dir, 'gpt2-source');
+    writeGPT2Dir(source, params, { prefix: false, head: true });
+    const { model } = modelFromCheckpoint(await loadCheckpoint(source));
+    const out = join(dir, 'exported');
+    await saveHFModel(out, model, tokenizer);
+    // the files transformers reads: its names, its Conv1D layout, the metadata it requires
+    const config = JSON.parse(readFileSync(join(out, 'config.json'), 'utf8')) as Record<string, unknown>;
+    expect(config).toMatchObject({ model_type: 'gpt2', activation_function: 'gelu_new', n_positions: 16, n_embd: 24, n_layer: 2, n_head: 3, vocab_size: 260 });
+    expect(tokenizerFromHuggingFace(readFileSync(join(out, 'tokenizer.json'), 'utf8')).toJSON()).toEqual(tokenizer.toJSON());
+    const saved = parseSafetensors(new Uint8Array(readFileSync(join(out, 'model.safetensors'))));
+    expect(saved.metadata.format).toBe('pt');
+    expect(Object.keys(saved.tensors).sort()).toEqual([...params.keys()].map((n) => `transformer.${n}`).sort());
+    for (const [name, t] of params) expect(allBitsEqual(saved.tensors[`transformer.${name}`]!.data as Float32Array, t.data), name).toBe(true);
+    // and back, through the directory reader every command uses
+    const back = await loadCheckpoint(out);
+    expect(back.meta.model).toEqual(model.config);
+    expect(back.meta.tokenizer).toEqual(tokenizer.toJSON());
+    for (const [name, p] of model.namedParameters()) expect(allBitsEqual(back.weights.get(name)!.data, (await p.toArray()) as Float32Array), name).toBe(true);
+    model.dispose();
+  });
+
+  it('exports a model without biases (nanoGPT-style) as zero biases, computing the same; a char tokenizer rides along', async () => {
+    const chars = new CharTokenizer([...'abcdefghijklmnopqrstuvwxyz0123456789 ']);
+    const config: GPTConfig = { vocabSize: 37, blockSize: 16, nLayer: 1, nHead: 2, nEmbd: 16, dropout: 0, bias: false };
+    const model = new GPT(config, { seed: 3 });
+    const out = join(dir, 'no-bias');
+    await saveHFModel(out, model, chars);
+    expect(existsSync(join(out, 'tokenizer.json'))).toBe(false); // a char tokenizer has no such form
+    const back = await loadCheckpoint(out);
+    expect(back.meta.tokenizer).toEqual(chars.toJSON());
+    expect(back.meta.model).toEqual({ ...config, bias: true, activation: 'gelu' });
+    expect([...back.weights].filter(([n]) => n.endsWith('.bias')).every(([, t]) => t.data.every((x) => x === 0))).toBe(true);
+    const loaded = modelFromCheckpoint(back).model;
+    const batch = ['the model reads the text', 'a line of text 0 the end'].map((text) => chars.encode(text).slice(0, SMALL.T));
+    const [want, got] = [await logitsOf(model, batch), await logitsOf(loaded, batch)];
+    expect(Math.max(...got.map((x, i) => Math.abs(x - want[i]!)))).toBeLessThan(1e-5);
+    model.dispose();
+    loaded.dispose();
+  });
+
+  it('gpt sample, eval and train take such a directory as --init-from; gpt export writes one', async () => {
+    const hf = join(dir, 'cli-gpt2');
+    writeGPT2Dir(hf, params, { prefix: true, head: false });
+
+    // greedy decoding follows GPT-2's float64 logits
+    const start = ' the';
+    const ids = tokenizer.encode(start);
+    for (let i = 0; i < 8; i++) {
+      const last = gpt2Logits(params, ids).at(-1)!;
+      ids.push(last.indexOf(Math.max(...last)));
+    }
+    const sampled = await gpt('sample', '--init-from', hf, '--start', start, '--max-new-tokens', '8', '--temperature', '0');
+    expect(sampled.code, sampled.err).toBe(0);
+    const lines = (text: string) => text.replace(/\n/g, ''); // the captured writes are joined by newlines
+    expect(lines(sampled.out)).toBe(lines(start + tokenizer.decode(ids.slice(1))));
+
+    const corpus = join(dir, 'corpus.txt');
+    writeFileSync(corpus, corpusText(4000));
+    const evaluated = await gpt('eval', '--init-from', hf, '--data', corpus, '--eval-iters', '1', '--batch-size', '2');
+    expect(evaluated.code, evaluated.err).toBe(0);
+    expect(evaluated.out).toMatch(/train loss \d+\.\d+, val loss \d+\.\d+/);
+
+    const ft = join(dir, 'fine-tuned');
+    const trained = await gpt('train', '--init-from', hf, '--data', corpus, '--max-iters', '2', '--eval-iters', '1', '--batch-size', '2', '--out-dir', ft);
+    expect(trained.code, trained.err).toBe(0);
+    expect(trained.out).toContain(`fine-tuning from ${hf}`);
+    expect((await loadCheckpoint(ft)).meta.model).toMatchObject({ nEmbd: 24, bias: true, activation: 'gelu_tanh' });
+
+    // gpt export writes the fine-tuned run back in the HF layout; sampling from it gives the run's tokens
+    const exported = join(dir, 'exported');
+    const ex = await gpt('export', '--out-dir', ft, '--to', exported);
+    expect(ex.code, ex.err).toBe(0);
+    expect(existsSync(join(exported, 'config.json')) && existsSync(join(exported, 'model.safetensors'))).toBe(true);
+    const fromRun = await gpt('sample', '--out-dir', ft, '--start', start, '--max-new-tokens', '6', '--temperature', '0');
+    const fromExport = await gpt('sample', '--init-from', exported, '--start', start, '--max-new-tokens', '6', '--temperature', '0');
+    expect(fromExport.code, fromExport.err).toBe(0);
+    expect(fromExport.out).toBe(fromRun.out);
+    expect((await gpt('export', '--out-dir', ft)).err).toMatch(/needs --to DIR/);
+
+    const untokenized = join(dir, 'no-tokenizer');
+    writeGPT2Dir(untokenized, params, { prefix: true, head: false, tokenizer: false });
+    const missing = await gpt('sample', '--init-from', untokenized);
+    expect(missing.code).toBe(1);
+    expect(missing.err).toMatch(/no-tokenizer: no tokenizer\.json \(the model's tokenizer\)$/);
+  });
+});

