@@ -4,7 +4,7 @@
 // with one line naming the tensor or field, and flags that would not be applied are errors.
 // In-process (fast); the lock between two real processes is in cli-processes.test.ts.
 import { spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -13,6 +13,7 @@ import { GPT } from '../src/gpt/model.js';
 import { CharTokenizer } from '../src/gpt/tokenizer/index.js';
 import { MANIFEST_FILE, readCheckpointFiles, writeCheckpointFiles } from '../src/io/checkpoint-files.js';
 import { LOCK_FILE } from '../src/io/dir-lock.js';
+import { loadCheckpoint } from '../src/node/checkpoint-dir.js';
 import { parseSafetensors, serializeSafetensors, type SafetensorsTensor } from '../src/io/safetensors.js';
 import { corpusText, gpt, tempDir, TINY } from './cli-helpers.js';
 import { setupDevice } from './helpers.js';
@@ -71,7 +72,7 @@ describe('gpt train and its --out-dir', () => {
     expectOneLine(fineTune, 2, /already holds a checkpoint/);
 
     const oldRun = readLog(out)[0]!.run;
-    const over = await train('--max-iters', '4', '--eval-interval', '2', '--overwrite', '--out-dir', out);
+    const over = await train('--max-iters', '4', '--eval-interval', '2', '--always-save', '--overwrite', '--out-dir', out);
     expect(over.code, over.err).toBe(0);
     const log = readLog(out);
     const run = log[0]!.run;
@@ -84,7 +85,7 @@ describe('gpt train and its --out-dir', () => {
     const resumed = await gpt('train', '--data', corpus, '--init-from', 'resume', '--max-iters', '6', '--out-dir', out);
     expect(resumed.code, resumed.err).toBe(0);
     const after = readLog(out);
-    expect(after.slice(0, log.length)).toEqual(log); // appended, same run
+    expect(after.slice(0, log.length)).toEqual(log); // appended (the checkpoint is at the log's last step), same run
     expect(after.length).toBeGreaterThan(log.length);
     expect(new Set(after.map((l) => l.run))).toEqual(new Set([run]));
   });
@@ -136,13 +137,38 @@ describe('gpt train and its --out-dir', () => {
   it('flags that cannot apply on resume or fine-tuning are errors, not ignored', async () => {
     const out = copy();
     expectOneLine(await gpt('train', '--data', corpus, '--init-from', 'resume', '--n-layer', '3', '--out-dir', out), 2, /flag --n-layer 3 differs from the checkpoint's 1: the model's shape cannot change with --init-from$/);
-    expectOneLine(await gpt('train', '--data', corpus, '--init-from', 'resume', '--tokenizer', 'bpe', '--out-dir', out), 2, /flag --tokenizer bpe differs from the char tokenizer of the checkpoint/);
+    expectOneLine(await gpt('train', '--data', corpus, '--init-from', 'resume', '--tokenizer', 'bpe', '--max-iters', '12', '--out-dir', out), 2, /flag --tokenizer bpe differs from the char tokenizer of the checkpoint/);
     const target = fresh();
     expectOneLine(await gpt('train', '--init-from', fixture, '--block-size', '32', '--data', corpus, '--out-dir', target), 2, /flag --block-size 32 differs from the checkpoint's 16/);
     expect(existsSync(target)).toBe(false);
     expectOneLine(await gpt('train', '--data', corpus, '--init-from', 'resume', '--overwrite', '--out-dir', out), 2, /--overwrite does not apply to --init-from resume/);
-    const same = await gpt('train', '--data', corpus, '--init-from', 'resume', '--n-layer', '1', '--max-iters', '12', '--out-dir', out);
+    // the data order and dropout continue the checkpoint's random streams: a new seed would change only the eval batches
+    const resume = (...args: string[]) => gpt('train', '--data', corpus, '--init-from', 'resume', '--out-dir', out, ...args);
+    const log = readFileSync(join(out, 'log.jsonl'));
+    expectOneLine(await resume('--seed', '7', '--max-iters', '12'), 2, /flag --seed 7 differs from the checkpoint's 1337: a resumed run continues the checkpoint's random streams$/);
+    expectOneLine(await resume('--max-iters', '5'), 2, new RegExp(`the run in ${out} already reached step 10: raise --max-iters \\(now 5\\) to train further$`));
+    expectOneLine(await resume(), 2, /already reached step 10: raise --max-iters \(now 10\) to train further$/); // the run's own --max-iters
+    expect(readFileSync(join(out, 'log.jsonl'))).toEqual(log); // nothing logged
+    const same = await resume('--n-layer', '1', '--seed', '1337', '--max-iters', '12');
     expect(same.code, same.err).toBe(0);
+  });
+
+  it("a resumed run drops what a crashed run logged past its checkpoint: each step's record once", async () => {
+    const out = copy();
+    const before = readLog(out);
+    const { meta } = await loadCheckpoint(out);
+    const [run, saved] = [meta.run, meta.trainer!.step];
+    const time = new Date().toISOString();
+    // what the crashed run logged after its last save, ending in a line it was writing when killed
+    const abandoned = [11, 12, 13, 14].map((step) => ({ type: 'train', run, time, step, loss: 9, lr: 1e-3, gradNorm: 1, ms: 1, tokensPerSec: 1 }));
+    appendFileSync(join(out, 'log.jsonl'), [...abandoned, { type: 'eval', run, time, step: 12, train: 9, val: 9 }].map((r) => JSON.stringify(r) + '\n').join('') + '{"type":"tra');
+    const r = await gpt('train', '--data', corpus, '--init-from', 'resume', '--max-iters', '15', '--out-dir', out);
+    expect(r.code, r.err).toBe(0);
+    const after = readLog(out);
+    const kept = before.filter((l) => (l.step as number) <= saved);
+    expect(after.slice(0, kept.length)).toEqual(kept);
+    expect(after.slice(kept.length).map((l) => `${l.type} ${l.step}`)).toEqual(['train 15', 'eval 15']);
+    expect(after.every((l) => l.run === run)).toBe(true);
   });
 
   it('an empty text is an error for prepare and train', async () => {

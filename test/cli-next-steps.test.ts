@@ -86,7 +86,7 @@ describe('the next steps after training', () => {
 
   it('gpt demo trains, samples and ends with the next steps for its directory', async () => {
     const out = join(dir, 'demo');
-    const r = await gpt('demo', ...QUICK, '--data', corpus, '--out-dir', out);
+    const r = await gpt('demo', ...QUICK, '--always-save', '--data', corpus, '--out-dir', out); // saved at step 10
     expect(r.code, r.err).toBe(0);
     expect(r.out).toMatch(/saved checkpoint/);
     expect(r.out).toMatch(/\nThe /); // the sample
@@ -97,5 +97,14 @@ describe('the next steps after training', () => {
       `serve --checkpoint ${out}`,
     ]);
     expect(readFileSync(join(out, 'log.jsonl'), 'utf8')).toMatch(/"type":"eval"/);
+
+    // --init-from resume continues the run on its own settings (the demo's --overwrite is not added)
+    const finished = await gpt('demo', '--init-from', 'resume', '--out-dir', out);
+    expect([finished.code, finished.err]).toEqual([2, `gpt demo: the run in ${out} already reached step 10: raise --max-iters (now 10) to train further`]);
+    const resumed = await gpt('demo', '--init-from', 'resume', '--max-iters', '12', '--always-save', '--out-dir', out);
+    expect(resumed.code, resumed.err).toBe(0);
+    expect(resumed.out).toMatch(/resuming at step 10\n/);
+    expect(resumed.out).toMatch(/\nThe /);
+    expect(await loadCheckpoint(out).then((c) => [c.meta.trainer!.step, c.meta.train!.evalInterval])).toEqual([12, 5]);
   });
 });

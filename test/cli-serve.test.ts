@@ -5,7 +5,7 @@ import { request } from 'node:http';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer, type StaticServer } from '../src/cli/serve.js';
-import { acceptedHosts } from '../src/cli/host-check.js';
+import { acceptedHosts, isLoopback } from '../src/cli/host-check.js';
 import { tempDir } from './cli-helpers.js';
 
 const root = join(tempDir('cli-serve'), 'web');
@@ -53,5 +53,11 @@ describe('gpt serve checks the Host header', () => {
     const all = acceptedHosts('0.0.0.0', 8080);
     expect(all.has('127.0.0.1:8080') && all.has('localhost:8080') && all.has('0.0.0.0:8080')).toBe(true);
     expect(all.has('evil.example:8080')).toBe(false);
+  });
+
+  it('knows loopback however it is spelled (so --host warns only when the page reaches the network)', () => {
+    for (const host of ['127.0.0.1', '127.8.0.1', 'LocalHost', '::1', '0:0:0:0:0:0:0:1', '::ffff:127.0.0.1', '::FFFF:7f00:1']) expect(isLoopback(host), host).toBe(true);
+    for (const host of ['0.0.0.0', '::', '::ffff:0.0.0.0', '::ffff:192.0.2.7', '192.0.2.7', '127.0.0.1.evil.example', 'example.com']) expect(isLoopback(host), host).toBe(false);
+    expect(acceptedHosts('::ffff:127.0.0.1', 80).has('localhost')).toBe(true);
   });
 });

@@ -31,8 +31,29 @@ describe('flags', () => {
     expect(kv('--kv-cache').values.kvCache).toBe(true);
     expect(kv('--kv-cache', 'false').values.kvCache).toBe(false);
     expect(kv('--kv-cache=false').values.kvCache).toBe(false);
-    expect(kv('--kv_cache', '0', '--out-dir', 'x').values).toEqual({ maxIters: 10, kvCache: false, outDir: 'x' });
+    expect(kv('--kv_cache', 'false', '--out-dir', 'x').values).toEqual({ maxIters: 10, kvCache: false, outDir: 'x' });
     expect(kv('--kv-cache', 'run1').positional).toEqual(['run1']); // not a boolean word: an argument
+  });
+
+  it('take the values a config file takes: decimal numbers, booleans true or false', async () => {
+    const kv = (...args: string[]) => parseFlags(args, SPEC).values;
+    expect(kv('--max-iters', '1e3').maxIters).toBe(1000);
+    expect(kv('--max-iters', '+12.').maxIters).toBe(12);
+    for (const value of ['0x10', '0o7', '0b1', 'Infinity', ' 5', '1_000']) {
+      expect(() => kv('--max-iters', value), value).toThrow(`flag --max-iters expects a decimal number, got '${value}'`);
+    }
+    for (const value of ['1', '0']) {
+      expect(() => kv('--kv-cache', value), value).toThrow(`flag --kv-cache expects true or false, got '${value}'`);
+      expect(() => kv(`--kv-cache=${value}`), value).toThrow(`flag --kv-cache expects true or false, got '${value}'`);
+    }
+    const dir = tempDir('cli-values');
+    const config = join(dir, 'config.json');
+    writeFileSync(config, JSON.stringify({ bias: 1 }));
+    expect((await gpt('train', '--config', config)).err).toBe(`gpt train: config ${config}: 'bias' must be true or false, got 1`);
+    expect((await gpt('train', '--bias', '1')).err).toBe("gpt train: flag --bias expects true or false, got '1'");
+    writeFileSync(config, '{ "max_iters": 0x10 }');
+    expect((await gpt('train', '--config', config)).err).toMatch(`gpt train: cannot read config ${config}: `);
+    expect((await gpt('train', '--max-iters', '0x10')).err).toBe("gpt train: flag --max-iters expects a decimal number, got '0x10'");
   });
 
   it('config files take the same spellings', async () => {

@@ -61,7 +61,7 @@ describe('gpt CLI', () => {
     expect(flag.code).toBe(2);
     expect(flag.err).toBe('gpt train: unknown flag --bogus (see --help)');
     const num = await gpt('train', '--max-iters', 'many');
-    expect(num.err).toBe("gpt train: flag --max-iters expects a number, got 'many'");
+    expect(num.err).toBe("gpt train: flag --max-iters expects a decimal number, got 'many'");
     const missing = await gpt('sample', '--out-dir', join(dir, 'nothing-here'));
     expect(missing.code).toBe(1);
     expect(missing.err).toMatch(/^gpt sample: no checkpoint at .*nothing-here$/);

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { lossChartSvg } from '../src/plot/loss-svg.js';
 import { parseRunLog } from '../src/plot/run-log.js';
-import { ticks } from '../src/plot/ticks.js';
+import { axisRange, ticks } from '../src/plot/ticks.js';
 import { gpt, tempDir } from './cli-helpers.js';
 import { findAll, parseXml, type XmlElement } from './xml.js';
 
@@ -87,6 +87,27 @@ describe('the loss chart', () => {
       expect(t[4]![0]).toBeCloseTo((tickAt(panel, 'x', '40') + tickAt(panel, 'x', '60')) / 2, 1); // step 50, loss 2.5
       expect(t[4]![1]).toBeCloseTo((tickAt(panel, 'y', '2.4') + tickAt(panel, 'y', '2.6')) / 2, 1);
     }
+  });
+});
+
+describe('a run of a single record', () => {
+  const log = JSON.stringify({ type: 'eval', run: 'r', time: at(0), step: 2, train: 2, val: 2 }) + '\n';
+  const doc = parseXml(lossChartSvg([{ label: 'one', curves: parseRunLog(log, 'log')[0]! }], { axes: ['step', 'time'], title: 'loss' }));
+
+  it('gets round ticks around its value, and its point drawn at them', () => {
+    const [steps, time] = findAll(doc, (e) => e.attrs.class === 'panel');
+    const labels = (panel: XmlElement) => findAll(panel, (e) => e.attrs.class === 'tick-x').map((t) => t.children.find((c) => c.name === 'text')!.text);
+    expect(labels(steps!)).toEqual(['1.8', '1.9', '2.0', '2.1', '2.2']);
+    expect(labels(time!)).toEqual(['0.0', '0.2', '0.4', '0.6', '0.8', '1.0']); // never below 0 s
+    const val = findAll(steps!, (e) => e.attrs['data-series'] === 'val')[0]!;
+    expect(points(val)[0]![0]).toBe(tickAt(steps!, 'x', '2.0'));
+  });
+
+  it('axisRange widens only a range of one value', () => {
+    expect(axisRange(2, 2)).toEqual([1.8, 2.2]);
+    expect(axisRange(0, 0)).toEqual([0, 1]);
+    expect(axisRange(-5, -5)).toEqual([-5.5, -4.5]);
+    expect(axisRange(2, 2.5)).toEqual([2, 2.5]);
   });
 });
 

@@ -8,23 +8,27 @@ import { readRegularFile } from '../io/regular-files.js';
 
 export const BUILTIN_CORPUS = 'builtin:webdocs';
 
-export async function loadCorpus(source: string): Promise<string> {
+/** What a download may take: the most bytes, and the longest wait for headers or the next bytes of the body. */
+export interface DownloadLimits {
+  maxBytes: number;
+  stallMs: number;
+}
+
+// A JS string holds at most ~512M characters (buffer.constants.MAX_STRING_LENGTH), so a larger corpus
+// could never be decoded anyway; a server that sends nothing would otherwise hold the run (and its
+// --out-dir's lock) for undici's 300 s, and one that sends forever would fill the memory.
+export const DOWNLOAD_LIMITS: DownloadLimits = { maxBytes: 256 * 2 ** 20, stallMs: 30_000 };
+
+export async function loadCorpus(source: string, limits: DownloadLimits = DOWNLOAD_LIMITS): Promise<string> {
   if (source === BUILTIN_CORPUS) return builtinCorpus();
-  if (/^https?:\/\//.test(source)) {
-    let res: Response;
+  let bytes: Uint8Array;
+  if (/^https?:\/\//.test(source)) bytes = await download(source, limits);
+  else {
     try {
-      res = await fetch(source);
+      bytes = await readRegularFile(source);
     } catch (e) {
-      throw new Error(`cannot download ${source}: ${(e as Error).message}`);
+      throw new Error(`cannot read ${source}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
     }
-    if (!res.ok) throw new Error(`cannot download ${source}: HTTP ${res.status}`);
-    return res.text();
-  }
-  let bytes: Buffer;
-  try {
-    bytes = await readRegularFile(source);
-  } catch (e) {
-    throw new Error(`cannot read ${source}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
   }
   try {
     return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
@@ -32,6 +36,43 @@ export async function loadCorpus(source: string): Promise<string> {
     throw new Error(`${source} is not valid UTF-8 text`);
   }
 }
+
+/** The body of `url`, given up when the server stalls for `stallMs` or sends more than `maxBytes`. */
+async function download(url: string, { maxBytes, stallMs }: DownloadLimits): Promise<Uint8Array> {
+  const tooLarge = `larger than ${formatBytes(maxBytes)}, the most a URL may hold (download it and pass the file)`;
+  const controller = new AbortController();
+  let stalled = false;
+  let timer: NodeJS.Timeout | undefined;
+  const progressed = () => {
+    clearTimeout(timer);
+    timer = setTimeout(() => ((stalled = true), controller.abort()), stallMs);
+  };
+  progressed();
+  try {
+    const res = await fetch(url, { signal: controller.signal });
+    if (!res.ok || !res.body) throw new Error(`HTTP ${res.status}`);
+    if (Number(res.headers.get('content-length')) > maxBytes) throw new Error(tooLarge);
+    const chunks: Uint8Array[] = [];
+    let total = 0;
+    const reader = res.body.getReader();
+    for (let r = await reader.read(); !r.done; r = await reader.read()) {
+      progressed();
+      total += r.value.length;
+      if (total > maxBytes) throw new Error(tooLarge);
+      chunks.push(r.value);
+    }
+    return Buffer.concat(chunks);
+  } catch (e) {
+    // fetch's own errors say only "fetch failed"; the cause says why (ECONNREFUSED, ENOTFOUND)
+    const why = stalled ? `no data from the server for ${stallMs / 1000} s` : ((e as { cause?: { code?: string } }).cause?.code ?? (e as Error).message);
+    throw new Error(`cannot download ${url}: ${why}`);
+  } finally {
+    clearTimeout(timer);
+    controller.abort(); // closes the connection of a body left unread (an error, a refusal)
+  }
+}
+
+const formatBytes = (n: number) => (n >= 2 ** 20 ? `${n / 2 ** 20} MiB` : `${n} bytes`);
 
 async function builtinCorpus(): Promise<string> {
   const require = createRequire(import.meta.url);

@@ -1,8 +1,10 @@
 // Flag parsing for the CLI: `--name value` (or `--name=value`) mapped onto camelCase keys of a
 // defaults object, typed by the default's type, each number checked against its declared range.
 // A name may be spelled kebab-case, snake_case or camelCase, on the command line and in a config
-// file alike (--max-iters, --max_iters, "max_iters", "maxIters"). A boolean flag alone means true
-// and takes an explicit true/false after it. Unknown flags and bad values are one-line usage errors.
+// file alike (--max-iters, --max_iters, "max_iters", "maxIters"). Values are what a config file's
+// JSON allows: numbers in decimal (1e-3, not 0x10), booleans true or false (not 1 or 0). A boolean
+// flag alone means true and takes an explicit true/false after it. Unknown flags and bad values are
+// one-line usage errors.
 import { describeRange, settingProblem, show, type Range, type RangesOf } from '../io/value-ranges.js';
 
 export class UsageError extends Error {}
@@ -25,7 +27,11 @@ const kebab = (s: string) => s.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 export const settingKey = (name: string) => name.replace(/[-_]([a-z0-9])/g, (_, c: string) => c.toUpperCase());
 export const flagName = (key: string) => `--${kebab(key)}`;
 
-const BOOLEAN_WORDS = ['true', 'false', '1', '0'];
+const BOOLEANS = ['true', 'false'];
+/** Taken as a boolean flag's value (and refused unless true/false), not as the next argument. */
+const BOOLEAN_LIKE = /^(true|false|[01])$/;
+/** A decimal number, as JSON writes one and a person types one (+1, .5, 1.); not hex, octal, binary or Infinity. */
+const DECIMAL = /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i;
 
 export function parseFlags<T extends Record<string, unknown>>(
   args: string[],
@@ -47,7 +53,7 @@ export function parseFlags<T extends Record<string, unknown>>(
     let raw: string;
     if (typeof def === 'boolean') {
       // `--kv-cache false` as well as `--kv-cache=false`; a bare flag means true
-      raw = inline ?? (BOOLEAN_WORDS.includes(args[i + 1] ?? '') ? args[++i]! : 'true');
+      raw = inline ?? (BOOLEAN_LIKE.test(args[i + 1] ?? '') ? args[++i]! : 'true');
     } else {
       const next = inline ?? args[++i];
       if (next === undefined) throw new UsageError(`flag --${rawName} needs a value`);
@@ -71,12 +77,12 @@ export function checkSetting<T extends Record<string, unknown>>(spec: FlagSpec<T
 
 function convert(name: string, raw: string, def: unknown): unknown {
   if (typeof def === 'number') {
-    if (raw.trim() === '' || Number.isNaN(Number(raw))) throw new UsageError(`flag --${name} expects a number, got '${raw}'`);
+    if (!DECIMAL.test(raw)) throw new UsageError(`flag --${name} expects a decimal number, got '${raw}'`);
     return Number(raw);
   }
   if (typeof def === 'boolean') {
-    if (!BOOLEAN_WORDS.includes(raw)) throw new UsageError(`flag --${name} expects true or false, got '${raw}'`);
-    return raw === 'true' || raw === '1';
+    if (!BOOLEANS.includes(raw)) throw new UsageError(`flag --${name} expects true or false, got '${raw}'`);
+    return raw === 'true';
   }
   return raw;
 }

@@ -2,11 +2,22 @@
 // evil.example whose DNS later points at 127.0.0.1 (DNS rebinding) arrives with Host evil.example:
 // only the names of the bound address itself (the loopback names for 127.0.0.1, every local address
 // and the host name when bound to all interfaces) with the bound port are accepted.
+import { BlockList, isIP } from 'node:net';
 import { hostname, networkInterfaces } from 'node:os';
 
 const LOOPBACK_NAMES = ['127.0.0.1', 'localhost', '::1'];
 
-export const isLoopback = (host: string): boolean => LOOPBACK_NAMES.includes(host.toLowerCase()) || /^127\./.test(host);
+// 127.0.0.0/8 and ::1 however they are spelled: the BlockList also matches IPv4-mapped IPv6
+// (::ffff:127.0.0.1, ::ffff:7f00:1) and the long forms of ::1.
+const LOOPBACK = new BlockList();
+LOOPBACK.addSubnet('127.0.0.0', 8, 'ipv4');
+LOOPBACK.addAddress('::1', 'ipv6');
+
+export function isLoopback(host: string): boolean {
+  if (host.toLowerCase() === 'localhost') return true;
+  const family = isIP(host);
+  return family !== 0 && LOOPBACK.check(host, family === 4 ? 'ipv4' : 'ipv6');
+}
 
 /** Accepted Host values, lowercase, as `name:port` (and bare `name` on port 80, which browsers leave out). */
 export function acceptedHosts(bound: string, port: number): Set<string> {

@@ -1,12 +1,12 @@
 // `gpt train`'s settings: the trainer's (TRAIN_DEFAULTS, within TRAIN_RANGES) and the command's own,
 // from the command line and --config, and the training config they make with the checkpoint the
 // run starts from. A setting that would not be applied is an error, not silently dropped.
-import { trainConfigProblem, type Checkpoint } from '../gpt/checkpoint.js';
+import type { Checkpoint } from '../gpt/checkpoint.js';
 import type { Tokenizer } from '../gpt/tokenizer/index.js';
-import { TRAIN_DEFAULTS, TRAIN_DOCS, TRAIN_RANGES, type TrainConfig } from '../gpt/trainer.js';
+import { TRAIN_DEFAULTS, TRAIN_DOCS, TRAIN_RANGES, trainConfigProblem, type TrainConfig } from '../gpt/trainer.js';
 import { readConfigFile } from './config-file.js';
 import { BUILTIN_CORPUS } from './corpus.js';
-import { BPE_VOCAB_SIZE, checkVocabSizeApplies, TOKENIZERS } from './data.js';
+import { BPE_VOCAB_SIZE, checkTokenizerFlagsApply, TOKENIZER_DEFAULTS, TOKENIZER_DOCS, TOKENIZER_FILE_SHOWN, TOKENIZERS } from './data.js';
 import { flagHelp, flagName, noPositional, parseFlags, UsageError, type FlagSpec } from './flags.js';
 
 export const CLI_DEFAULTS = {
@@ -15,8 +15,7 @@ export const CLI_DEFAULTS = {
   outDir: 'out',
   config: '',
   initFrom: 'scratch',
-  tokenizer: 'char',
-  vocabSize: 512,
+  ...TOKENIZER_DEFAULTS,
   alwaysSave: false,
   overwrite: false,
   profile: false,
@@ -34,19 +33,19 @@ const TRAIN_FLAGS: FlagSpec<TrainFlags> = {
     dataDir: 'directory written by `gpt prepare`',
     outDir: 'where the checkpoint, log.jsonl and the lock go',
     config: 'JSON file of settings (keys as flags: kebab-case, snake_case or camelCase)',
-    initFrom: "'scratch', 'resume' (continue <out-dir>), or a checkpoint dir/file to fine-tune",
-    tokenizer: 'char or bpe, when tokenizing --data',
-    vocabSize: 'BPE vocabulary size',
+    initFrom: "'scratch', 'resume' (continue <out-dir>), or a checkpoint to fine-tune: a dir/file of ours, or a Hugging Face GPT-2 directory (config.json + model.safetensors)",
+    ...TOKENIZER_DOCS,
     alwaysSave: 'save at every evaluation, not only when val loss improves',
     overwrite: 'replace the checkpoint already in <out-dir> (and start its log.jsonl over)',
     profile: 'print GPU time per kernel for one training step (timestamp queries)',
     ...TRAIN_DOCS,
   },
-  defaultsShown: { data: `<out-dir>/data if prepared, else ${BUILTIN_CORPUS}` },
+  defaultsShown: { data: `<out-dir>/data if prepared, else ${BUILTIN_CORPUS}`, ...TOKENIZER_FILE_SHOWN },
 };
 
 export const TRAIN_HELP = `usage: gpt train [flags]
-Trains a GPT (defaults: nanoGPT's Shakespeare-char CPU configuration).
+Trains a GPT (defaults: nanoGPT's Shakespeare-char CPU configuration). Values are the same on the
+command line and in --config: numbers in decimal (3e-4), booleans true or false.
 ${flagHelp(TRAIN_FLAGS)}`;
 
 /** The model's shape: fixed by the checkpoint when resuming or fine-tuning. */
@@ -64,7 +63,7 @@ export async function resolveFlags(args: string[]): Promise<{ values: TrainFlags
     values = { ...values, ...fromFile, ...pick(values, [...given]) };
     for (const key of Object.keys(fromFile)) given.add(key);
   }
-  checkVocabSizeApplies(given.has('vocabSize'), values.tokenizer);
+  checkTokenizerFlagsApply(given, values.tokenizer);
   if (values.data && values.dataDir) throw new UsageError('give --data or --data-dir, not both');
   if (given.has('overwrite') && values.initFrom === 'resume') throw new UsageError('flag --overwrite does not apply to --init-from resume, which continues the checkpoint');
   return { values, given };
@@ -84,8 +83,16 @@ export function trainingConfig(values: TrainFlags, given: Set<string>, ckpt: Che
       }
     }
     if (resume) {
-      if (!ckpt.meta.train || !ckpt.meta.trainer) throw new Error(`${values.outDir}: checkpoint has no training state to resume`);
-      cfg = { ...ckpt.meta.train, ...pick(cfg, [...given]) };
+      const { train, trainer } = ckpt.meta;
+      if (!train || !trainer) throw new Error(`${values.outDir}: checkpoint has no training state to resume`);
+      // the batches' and dropout's random streams continue from the checkpoint: a new seed would reach only the eval batches
+      if (given.has('seed') && values.seed !== train.seed) {
+        throw new UsageError(`flag --seed ${values.seed} differs from the checkpoint's ${train.seed}: a resumed run continues the checkpoint's random streams`);
+      }
+      cfg = { ...train, ...pick(cfg, [...given]) };
+      if (cfg.maxIters <= trainer.step) {
+        throw new UsageError(`the run in ${values.outDir} already reached step ${trainer.step}: raise --max-iters (now ${cfg.maxIters}) to train further`);
+      }
     }
     Object.assign(cfg, pick(model, [...SHAPE_KEYS]));
   }
@@ -99,6 +106,7 @@ export function checkTokenizerFlags(values: TrainFlags, given: Set<string>, toke
   if (given.has('tokenizer') && values.tokenizer !== tokenizer.kind) {
     throw new UsageError(`flag --tokenizer ${values.tokenizer} differs from the ${tokenizer.kind} tokenizer of ${source}, which this run uses`);
   }
+  if (given.has('tokenizerFile')) throw new UsageError(`flag --tokenizer-file does not apply: this run uses the ${tokenizer.kind} tokenizer of ${source}`);
   if (given.has('vocabSize') && values.vocabSize !== tokenizer.vocabSize) {
     throw new UsageError(`flag --vocab-size ${values.vocabSize} differs from the vocabulary of ${source} (${tokenizer.vocabSize}), which this run uses`);
   }

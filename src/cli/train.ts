@@ -18,6 +18,7 @@ import { checkModelFits } from './device-fit.js';
 import { UsageError } from './flags.js';
 import { nextSteps } from './next-steps.js';
 import { Progress, formatSeconds } from './progress.js';
+import { rewindRunLog } from './resume-log.js';
 import { withDirectoryLock } from './run-lock.js';
 import { checkTokenizerFlags, resolveFlags, trainingConfig, type TrainFlags } from './train-flags.js';
 
@@ -40,7 +41,7 @@ export async function train(args: string[], opts: { nextSteps?: boolean } = {}):
     if (ckpt && ckpt.meta.model.vocabSize !== ds.tokenizer.vocabSize) throw new Error(`checkpoint vocab ${ckpt.meta.model.vocabSize} != data vocab ${ds.tokenizer.vocabSize}`);
     const dev = await initDevice();
     console.log(`device: ${dev.info.description || dev.info.vendor} (${dev.info.backend})`);
-    checkModelFits({ ...cfg, vocabSize: ds.tokenizer.vocabSize }, cfg.batchSize, { training: true, limits: dev.info.limits });
+    console.log(checkModelFits({ ...cfg, vocabSize: ds.tokenizer.vocabSize }, cfg.batchSize, { training: true, limits: dev.info.limits }));
     await run(flags, cfg, ds, data, ckpt, resume);
     if (opts.nextSteps ?? true) console.log(nextSteps(flags.outDir));
     return 0;
@@ -59,9 +60,12 @@ async function run(flags: TrainFlags, cfg: TrainConfig, ds: Dataset, data: strin
   } else if (ckpt) console.log(`fine-tuning from ${flags.initFrom}`);
   console.log(`model: ${(trainer.model.numParams() / 1e6).toFixed(2)}M parameters (excluding position embeddings)`);
 
-  // a resumed run continues its run id and log; any other run starts both afresh
+  // a resumed run continues its run id and log (from its checkpoint's step on); any other run starts both afresh
   const runId = (resume && ckpt!.meta.run) || randomUUID();
-  const log = await RunLog.open(join(flags.outDir, 'log.jsonl'), runId, { append: resume });
+  const logPath = join(flags.outDir, 'log.jsonl');
+  if (resume) await rewindRunLog(logPath, runId, trainer.step);
+  const log = await RunLog.open(logPath, runId, { append: resume });
+  const resumedAt = resume ? trainer.step : -1; // its evaluation is in the log: the save at that step followed it
   const progress = new Progress(cfg.maxIters);
   const t0 = performance.now();
   const save = async (val: number) => {
@@ -80,7 +84,7 @@ async function run(flags: TrainFlags, cfg: TrainConfig, ds: Dataset, data: strin
         else progress.log(`${line}, eta ${progress.eta(l.step)}`);
       },
       onEval: async (l: StepLog) => {
-        await log.eval(l);
+        if (l.step !== resumedAt) await log.eval(l);
         progress.log(`step ${l.step}: train loss ${l.train!.toFixed(4)}, val loss ${l.val!.toFixed(4)}`);
         if (l.step > 0 && (l.val! < bestVal || flags.alwaysSave)) {
           bestVal = Math.min(bestVal, l.val!);
@@ -107,7 +111,7 @@ async function dataset(flags: TrainFlags, given: Set<string>, ckpt: Checkpoint |
   const prepared = flags.dataDir || (!flags.data && existsSync(join(flags.outDir, 'data', 'meta.json')) ? join(flags.outDir, 'data') : '');
   const source = prepared || flags.data || (resume ? ckpt?.meta.data : undefined) || BUILTIN_CORPUS;
   note(`data: ${source}`);
-  const ds = await loadTokens(source, { tokenizer: flags.tokenizer, vocabSize: flags.vocabSize, existing, note });
+  const ds = await loadTokens(source, { tokenizer: flags.tokenizer, vocabSize: flags.vocabSize, tokenizerFile: flags.tokenizerFile, existing, note });
   if (prepared) checkTokenizerFlags(flags, given, ds.tokenizer, prepared);
   return { ds, data: recordedSource(source) };
 }

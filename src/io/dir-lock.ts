@@ -3,10 +3,18 @@
 // runs on this host is stale (its owner was killed) and is taken over; one from another host cannot
 // be checked and is left to the user. Release is synchronous, so that signal and exit handlers can
 // call it.
+//
+// Taking over must delete the stale lock only, never a live lock that another process put in its
+// place after we read the stale one; a read-compare-unlink cannot promise that (the file may change
+// between the compare and the unlink), so deleting a given lock is claimed first, with a claim file
+// named after the lock's text and created with O_EXCL: one process at a time may delete that text.
+// A claim is itself a lock (its taker's pid, host, time), so a taker killed mid-claim leaves a stale
+// claim, deleted the same way.
+import { createHash } from 'node:crypto';
 import { readFileSync, unlinkSync } from 'node:fs';
 import { open, unlink } from 'node:fs/promises';
 import { hostname } from 'node:os';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { readRegularFile } from './regular-files.js';
 
 export const LOCK_FILE = 'gpt.lock';
@@ -40,32 +48,66 @@ export interface DirectoryLock {
 /** Takes `<dir>/gpt.lock` (dir must exist); `onStale` hears of a dead owner's lock being taken over. */
 export async function lockDirectory(dir: string, onStale: (owner: LockOwner) => void = () => {}): Promise<DirectoryLock> {
   const path = join(dir, LOCK_FILE);
-  const mine: LockOwner = { pid: process.pid, hostname: hostname(), started: new Date().toISOString() };
-  const text = JSON.stringify(mine) + '\n';
+  const text = ownerText();
   for (;;) {
-    try {
-      const file = await open(path, 'wx');
+    if (await createExclusive(path, text)) return { path, release: () => releaseIfMine(path, text) };
+    const owner = await staleOwner(dir, path);
+    if (owner && (await deleteIfStill(dir, path, owner.text))) onStale(owner.owner);
+  }
+}
+
+/** This process as a lock's (or a claim's) owner. */
+const ownerText = () => JSON.stringify({ pid: process.pid, hostname: hostname(), started: new Date().toISOString() } satisfies LockOwner) + '\n';
+
+/** Creates `path` holding `text`, unless it exists (false). */
+async function createExclusive(path: string, text: string): Promise<boolean> {
+  let file;
+  try {
+    file = await open(path, 'wx');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw e;
+  }
+  try {
+    await file.writeFile(text);
+  } catch (e) {
+    await unlink(path).catch(() => undefined); // an empty lock would block every later run
+    throw e;
+  } finally {
+    await file.close();
+  }
+  return true;
+}
+
+/** The owner of the lock (or claim) at `path` when it is stale; null when it is gone meanwhile; throws when it is held. */
+async function staleOwner(dir: string, path: string): Promise<{ owner: LockOwner; text: string } | null> {
+  const read = await readOwner(path);
+  if (read === 'released') return null;
+  const owner = read?.owner ?? null;
+  if (!owner || owner.hostname !== hostname() || isRunning(owner.pid)) throw new DirectoryLockedError(dir, path, owner);
+  return read;
+}
+
+/**
+ * Deletes `path` if it still holds the stale `text`, under a claim on that text (see the top of the
+ * file); false when another process deleted it first. A live claim means another run is taking the
+ * directory over right now: the directory is in use.
+ */
+async function deleteIfStill(dir: string, path: string, text: string): Promise<boolean> {
+  const claim = join(dirname(path), `${basename(path)}.takeover-${createHash('sha256').update(text).digest('hex').slice(0, 16)}`);
+  for (;;) {
+    if (await createExclusive(claim, ownerText())) {
       try {
-        await file.writeFile(text);
-      } catch (e) {
-        await unlink(path).catch(() => undefined); // an empty lock would block every later run
-        throw e;
+        // Only a holder of this claim deletes this text, and its owner is dead: it cannot change now.
+        if ((await readRegularFile(path).then(String, () => '')) !== text) return false;
+        await unlink(path);
+        return true;
       } finally {
-        await file.close();
+        await unlink(claim); // ours: a live process's claim is never deleted by another
       }
-      return { path, release: () => releaseIfMine(path, text) };
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
     }
-    const read = await readOwner(path);
-    if (read === 'released') continue;
-    const owner = read?.owner ?? null;
-    if (!owner || owner.hostname !== hostname() || isRunning(owner.pid)) throw new DirectoryLockedError(dir, path, owner);
-    // Take over only the stale lock just read: another process may have replaced it meanwhile.
-    if ((await readRegularFile(path).then(String, () => '')) === read!.text) {
-      await unlink(path).catch(() => undefined);
-      onStale(owner);
-    }
+    const taker = await staleOwner(dir, claim);
+    if (taker) await deleteIfStill(dir, claim, taker.text);
   }
 }
 

@@ -4,7 +4,7 @@
 // name it; every tick is a <g class="tick-x|tick-y"> holding its grid line and its label, so what a
 // reader sees (the label) and where it is drawn stay together. Platform-free.
 import type { LossPoint, RunCurves } from './run-log.js';
-import { tickLabel, ticks, tickStep } from './ticks.js';
+import { axisRange, tickLabel, ticks, tickStep } from './ticks.js';
 
 export type XAxis = 'step' | 'time';
 
@@ -67,8 +67,7 @@ function panel(runs: LabelledRun[], axis: XAxis, [y0, y1]: [number, number], lef
     out.push(`<text x="${ax + aw / 2}" y="${ay + ah / 2}" text-anchor="middle" fill="#666">no times in the log</text>`, '</g>');
     return out.join('\n');
   }
-  const x0 = Math.min(...xs);
-  const x1 = Math.max(x0 + 1e-9, ...xs);
+  const [x0, x1] = axisRange(Math.min(...xs), Math.max(...xs));
   const X = (v: number) => ax + ((v - x0) / (x1 - x0)) * aw;
   const Y = (v: number) => ay + (1 - (v - y0) / (y1 - y0)) * ah;
   const xStep = tickStep(x0, x1, 6);

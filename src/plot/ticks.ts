@@ -1,5 +1,17 @@
 // Round axis values, shared by the page's canvas chart and `gpt plot`'s SVG.
 
+/**
+ * [lo, hi] as an axis can show it: a range of one value (a run with a single record) would get
+ * ticks of that value plus float noise ("2.0000000002"), so it is widened around the value, by a
+ * tenth of it (by 1 around 0), never below 0 when the values are not.
+ */
+export function axisRange(lo: number, hi: number): [number, number] {
+  const size = Math.max(Math.abs(lo), Math.abs(hi));
+  if (hi - lo > size * 1e-9) return [lo, hi];
+  const half = size / 10 || 1;
+  return [lo >= 0 ? Math.max(0, lo - half) : lo - half, hi + half];
+}
+
 /** About `n` round values (1, 2 or 5 times a power of ten apart) between lo and hi. */
 export function ticks(lo: number, hi: number, n: number): number[] {
   const step = tickStep(lo, hi, n);

@@ -1,0 +1,79 @@
+// The directory lock between real processes: several racing to take over one stale lock (its
+// owner was killed), over many trials, never hold it at the same time.
+import { build } from 'esbuild';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { expect, it } from 'vitest';
+import { LOCK_FILE } from '../src/io/dir-lock.js';
+import { tempDir } from './cli-helpers.js';
+
+const RACERS = 6;
+const TRIALS = 40;
+const PERIOD_MS = 150;
+
+/**
+ * Each racer, at the same wall-clock moments, tries to lock trial k's directory; a holder creates
+ * a marker file exclusively (failing if another holder's marker is there), keeps it a while, then
+ * removes it and releases. Prints one JSON line per trial.
+ */
+const RACER = `
+import { open, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import { DirectoryLockedError, lockDirectory } from './src/io/dir-lock.ts';
+const [root, start, trials, period] = process.argv.slice(2);
+const sleep = (ms) => new Promise((r) => setTimeout(r, Math.max(0, ms)));
+for (let k = 0; k < Number(trials); k++) {
+  await sleep(Number(start) + k * Number(period) - Date.now());
+  const dir = join(root, String(k));
+  try {
+    const lock = await lockDirectory(dir);
+    let overlap = false;
+    await open(join(dir, 'holder'), 'wx').then((f) => f.close(), () => (overlap = true));
+    await sleep(Number(period) / 2);
+    if (!overlap) await unlink(join(dir, 'holder'));
+    lock.release();
+    console.log(JSON.stringify({ k, held: true, overlap }));
+  } catch (e) {
+    if (!(e instanceof DirectoryLockedError)) throw e;
+    console.log(JSON.stringify({ k, held: false }));
+  }
+}
+`;
+
+it('processes racing over a stale lock: at most one holds it at any time', async () => {
+  const root = tempDir('cli-lock');
+  const script = join(root, 'racer.mjs');
+  await build({
+    stdin: { contents: RACER, resolveDir: fileURLToPath(new URL('..', import.meta.url)), loader: 'ts' },
+    outfile: script,
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    logLevel: 'silent',
+  });
+  const dead = spawnSync(process.execPath, ['-e', '']).pid!;
+  for (let k = 0; k < TRIALS; k++) {
+    mkdirSync(join(root, String(k)));
+    writeFileSync(join(root, String(k), LOCK_FILE), JSON.stringify({ pid: dead, hostname: hostname(), started: 'x' }) + '\n');
+  }
+  const start = Date.now() + 2000; // every racer started by then
+  const outputs = await Promise.all(
+    Array.from({ length: RACERS }, () => {
+      const child = spawn(process.execPath, [script, root, String(start), String(TRIALS), String(PERIOD_MS)], { stdio: ['ignore', 'pipe', 'inherit'] });
+      let out = '';
+      child.stdout.on('data', (d: Buffer) => (out += d));
+      return new Promise<string>((resolve) => child.on('close', (code) => resolve(code === 0 ? out : `exit ${code}`)));
+    }),
+  );
+  const results = outputs.flatMap((out) => out.trim().split('\n').map((l) => JSON.parse(l) as { k: number; held: boolean; overlap?: boolean }));
+  expect(results).toHaveLength(RACERS * TRIALS);
+  const overlapping = results.filter((r) => r.overlap).map((r) => r.k);
+  expect(overlapping, 'trials where two processes held the lock at once').toEqual([]);
+  for (let k = 0; k < TRIALS; k++) {
+    expect(results.some((r) => r.k === k && r.held), `trial ${k}: someone took the stale lock over`).toBe(true);
+    expect(readdirSync(join(root, String(k))), `trial ${k}: nothing left behind`).toEqual([]);
+  }
+});
