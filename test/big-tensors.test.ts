@@ -6,8 +6,10 @@
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { TRAIN_DEFAULTS, Trainer, type TrainConfig } from '../src/gpt/trainer.js';
 import { setProfile } from '../src/kernels/profile.js';
-import { device, scope, zeros } from '../src/index.js';
-import { setupDevice } from './helpers.js';
+import { device, scope, tensor, zeros } from '../src/index.js';
+import fc from 'fast-check';
+import { ref } from '../src/check/reference/index.js';
+import { expectClose, fcParams, seededValues, setupDevice } from './helpers.js';
 
 beforeAll(setupDevice);
 afterEach(() => setProfile(null));
@@ -42,6 +44,40 @@ describe('tensors larger than a binding', () => {
     whole.forEach((l, i) => expect(Math.abs(windowed[i]! - l), `step ${i}`).toBeLessThan(2e-4 * Math.max(1, Math.abs(l))));
     expect(whole.at(-2)!).toBeLessThan(whole[0]!); // it learned: the comparison is not of constants
   });
+  it('matmul with operands and results larger than a binding, any transposes, and its gradients, equal float64', () =>
+    fc.assert(
+      fc.asyncProperty(
+        fc.integer({ min: 1, max: 90 }), fc.integer({ min: 1, max: 90 }), fc.integer({ min: 1, max: 90 }), fc.boolean(), fc.boolean(), fc.integer(),
+        (M, N, K, transA, transB, seed) =>
+          scope(async () => {
+            setProfile({ bindingLimit: 1024 }); // 256 floats: most of these operands are blocked
+            const [a, b, g] = [seededValues(M * K, seed), seededValues(K * N, seed + 1), seededValues(M * N, seed + 2)];
+            const A = (i: number, k: number) => a[transA ? k * M + i : i * K + k]!;
+            const B = (k: number, j: number) => b[transB ? j * K + k : k * N + j]!;
+            const want = Array.from({ length: M * N }, (_, ij) => {
+              let acc = 0;
+              for (let k = 0; k < K; k++) acc += A(Math.floor(ij / N), k) * B(k, ij % N);
+              return acc;
+            });
+            // d/dA of sum(g * C) = g op(B)^T, laid out as A is stored
+            const dA = Array.from({ length: M * K }, (_, at) => {
+              const [i, k] = transA ? [at % M, Math.floor(at / M)] : [Math.floor(at / K), at % K];
+              let acc = 0;
+              for (let j = 0; j < N; j++) acc += g[i * N + j]! * B(k, j);
+              return acc;
+            });
+            const ta = tensor(Float32Array.from(a), transA ? [K, M] : [M, K]).requiresGrad_();
+            const tb = tensor(Float32Array.from(b), transB ? [N, K] : [K, N]);
+            const c = ta.matmul(tb, { transA, transB });
+            c.mul(tensor(Float32Array.from(g), [M, N])).sum().backward();
+            await expectClose(c, ref([M, N], want), 1e-4, 1e-4, 'C');
+            await expectClose(ta.grad!, ref([...ta.shape], dA), 1e-4, 1e-4, 'dA');
+            setProfile(null);
+          }),
+      ),
+      fcParams(30),
+    ));
+
   it("an op that does not split a tensor past the adapter's binding limit says so instead of failing validation", async () => {
     const limit = device().info.limits.maxStorageBufferBindingSize!;
     const liveBefore = device().memory().liveBytes;

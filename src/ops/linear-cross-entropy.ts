@@ -16,6 +16,7 @@ import { launchCopy } from '../kernels/wgsl/copy.js';
 import { launchCrossEntropy, launchCrossEntropyBackward } from '../kernels/wgsl/cross-entropy.js';
 import { launchAccumulate } from '../kernels/wgsl/elementwise.js';
 import { launchMatmul } from '../kernels/wgsl/matmul.js';
+import { matmul2d } from './matmul-blocks.js';
 import { assertRank } from '../tensor/check.js';
 import { zeros } from '../tensor/create.js';
 import { Tensor } from '../tensor/tensor.js';
@@ -34,22 +35,12 @@ function rowsOf(t: Tensor, r0: number, rows: number, width: number): Tensor {
   return out;
 }
 
-/** logits [rows, V] = x_r · wᵀ, the weight a window of rows at a time. */
+/** logits [rows, V] = x_r · wᵀ (the weight a window of rows at a time when it is larger than a binding). */
 function logitsOf(x: Tensor, w: Tensor): Tensor {
   const [rows, C] = x.shape as [number, number];
   const V = w.shape[0]!;
   const logits = Tensor.empty([rows, V], 'float32', 'linearCrossEntropy logits');
-  for (const { start: v0, count: vw } of pieces(V, 4 * C)) {
-    const part = { ...plain, M: rows, N: vw, K: C, transB: true };
-    if (vw === V) {
-      launchMatmul(x.buffer(), w.buffer(), logits.buffer(), part);
-      continue;
-    }
-    const block = Tensor.empty([rows, vw], 'float32', 'linearCrossEntropy logits block');
-    launchMatmul(x.buffer(), windowOf(w.buffer(), v0, vw, 4 * C), block.buffer(), part);
-    launchCopy(block.buffer(), logits.buffer(), { shape: [rows, vw], srcStrides: [vw, 1], dstStrides: [V, 1], dstBase: v0 });
-    block.dispose();
-  }
+  matmul2d(x, w, logits, { M: rows, N: V, K: C, transA: false, transB: true });
   return logits;
 }
 

@@ -5,6 +5,7 @@
 // dropped from C (a vector is its own transpose, so its flag changes nothing).
 import { defineOp, withFront, type OpContext } from '../autograd/op.js';
 import { launchMatmul } from '../kernels/wgsl/matmul.js';
+import { matmul2d } from './matmul-blocks.js';
 import { broadcastStrides, formatShape, numel, type Shape } from '../tensor/shape.js';
 import { assertRank } from '../tensor/check.js';
 import { Tensor } from '../tensor/tensor.js';
@@ -53,11 +54,11 @@ function mm(a: Tensor, b: Tensor, transA: boolean, transB: boolean): Tensor {
   const out = Tensor.empty(s.out, 'float32', 'matmul');
   const aBatch = a.shape.slice(0, -2);
   const bBatch = b.shape.slice(0, -2);
-  // x [B, T, C] · W [C, N]: A's batch folds into M, one [B*T, C] · [C, N] product
-  if (!transA && numel(bBatch) === 1) {
-    launchMatmul(a.buffer('matmul'), b.buffer('matmul'), out.buffer(), {
-      M: numel(aBatch) * s.M, N: s.N, K: s.K, transA, transB, batchShape: [], aStrides: [], bStrides: [],
-    });
+  // x [B, T, C] · W [C, N]: A's batch folds into M, one [B*T, C] · [C, N] product (a block at a
+  // time where a buffer is larger than a binding)
+  const folded = !transA && numel(bBatch) === 1;
+  if (folded || s.batch.length === 0) {
+    matmul2d(a, b, out, { M: folded ? numel(aBatch) * s.M : s.M, N: s.N, K: s.K, transA, transB });
     return out;
   }
   const matrix = (t: Tensor) => t.shape.at(-1)! * t.shape.at(-2)!;
