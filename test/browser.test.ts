@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { buildWeb } from '../scripts/build-web.mjs';
+import { CHROMIUM, CHROMIUM_ARGS, INSTALL_HINT } from '../scripts/chromium.mjs';
 import { main } from '../src/cli/main.js';
 import { startServer, type StaticServer } from '../src/cli/serve.js';
 import { decodeCheckpoint, encodeCheckpoint, modelFromCheckpoint } from '../src/gpt/checkpoint.js';
@@ -22,26 +23,6 @@ import { noGrad, scope, tensor } from '../src/index.js';
 import type { ReadyState } from '../src/web/hook.js';
 import { setupDevice } from './helpers.js';
 import { testCorpus } from './corpus.js';
-
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-/**
- * Headless Chromium with WebGPU on Linux without a GPU: --enable-unsafe-webgpu turns WebGPU on
- * (Linux is not on Chromium's default list) and --use-webgpu-adapter=swiftshader pins the CPU
- * adapter Chromium ships, so results do not depend on the machine's GPU. The rest keeps a test
- * browser quiet and offline.
- */
-const CHROMIUM_ARGS = [
-  '--enable-unsafe-webgpu',
-  '--use-webgpu-adapter=swiftshader',
-  '--no-sandbox',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--disable-default-apps',
-  '--mute-audio',
-];
-const INSTALL_HINT = 'run `npm run setup` (installs Debian\'s chromium), or `apt-get install -y chromium`, or set CHROMIUM_PATH';
 
 const dir = mkdtempSync(join(tmpdir(), 'gpt-browser-'));
 const corpus = await testCorpus(20_000);

@@ -22,7 +22,7 @@ export async function gpt2Suite(ctx: Context, asked: boolean): Promise<Row[]> {
   if (cpu && !asked) return [row(label, 'ms/step', na('CPU adapter: --only gpt2 runs it (minutes a step)'))];
   const cfg: TrainConfig = { ...TRAIN_DEFAULTS, nLayer: 12, nHead: 12, nEmbd: 768, blockSize: 1024, batchSize: B, bias: true, warmupIters: 0 };
   const rng = new Generator(7);
-  const ids = Int32Array.from({ length: 4 * 1024 * B + 2000 }, () => rng.nextInt(V));
+  const ids = Int32Array.from({ length: 12 * 1024 * (B + 1) }, () => rng.nextInt(V)); // val (10%) holds more than one window
   const n = Math.floor(ids.length * 0.9);
   const trainer = new Trainer(cfg, { train: ids.slice(0, n), val: ids.slice(n), vocabSize: V });
   const plan = trainer.memoryPlan();
