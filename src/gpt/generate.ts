@@ -4,11 +4,10 @@
 // (the last blockSize tokens, re-encoded from scratch each step).
 import { noGrad } from '../autograd/mode.js';
 import { cachedLength, disposeCache, type KVCache } from '../nn/transformer.js';
-import { tensor } from '../ops/index.js';
+import { checkSamplingOptions, sampleLogits, tensor, type SamplingOptions } from '../ops/index.js';
 import { Generator } from '../tensor/generator.js';
 import { scope } from '../tensor/scope.js';
 import type { GPT } from './model.js';
-import { checkSamplingOptions, sampleToken, type SamplingOptions } from './sample.js';
 
 /** How many tokens to generate and how: sampling settings, seed, KV cache. */
 export interface GenerateOptions extends SamplingOptions {
@@ -42,14 +41,15 @@ export async function* generate(model: GPT, prompt: readonly number[], opts: Gen
         if (useCache && tokens.length <= blockSize) caches = model.h.items.map(() => ({ qkv: null }));
       }
       const input = incremental ? tokens.slice(-1) : tokens.slice(-blockSize);
-      const logits = await noGrad(() =>
+      const u = rng.nextFloat(); // the host's seeded stream decides; the GPU draws with it
+      const next = await noGrad(() =>
         scope(async () => {
           const idx = tensor(new Int32Array(input), [1, input.length]);
-          const out = model.forward(idx, { caches: caches ?? undefined, lastOnly: true }).logits; // [1, 1, V]
-          return (await out.toArray()) as Float32Array;
+          const logits = model.forward(idx, { caches: caches ?? undefined, lastOnly: true }).logits; // [1, 1, V]
+          const token = sampleLogits(logits, tensor([[u]]), opts); // [1, 1], read back alone
+          return (await token.toArray())[0]!;
         }),
       );
-      const next = sampleToken(logits, opts, rng);
       tokens.push(next);
       yield next;
     }

@@ -16,7 +16,7 @@ export {
   type TrainerState,
 } from './trainer.js';
 export { generate, type GenerateOptions } from './generate.js';
-export { sampleToken, type SamplingOptions } from './sample.js';
+export type { SamplingOptions } from '../ops/sample.js';
 export * from './tokenizer/index.js';
 export {
   encodeCheckpoint,

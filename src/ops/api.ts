@@ -158,7 +158,9 @@ export const {
   add, sub, mul, div, pow, maximum, eq, ne, lt, le, gt, ge, where,
   expand, sumTo, sum, mean, max, argmax, reshape, permute, slice, concat, cast,
   matmul, embedding, dropout, softmax, logSoftmax, layerNorm, crossEntropy, linearCrossEntropy, causalAttention, biasGelu,
+  sampleLogits,
 } = ops;
+export { checkSamplingOptions, type SamplingOptions } from './sample.js';
 /** The table itself (entries with their specs), for code that iterates the ops: src/check, tests. */
 export { OPS, UPDATES, type UpdateName } from './table.js';
 export { adamw, type AdamWHyper } from './adamw.js';

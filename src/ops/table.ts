@@ -22,6 +22,7 @@ import { layerNorm } from './layernorm.js';
 import { linearCrossEntropy } from './linear-cross-entropy.js';
 import { matmul } from './matmul.js';
 import { argmax, max, mean, sum } from './reduce.js';
+import { sampleLogits } from './sample.js';
 import { concat, permute, reshape, slice } from './shape.js';
 import { logSoftmax, softmax } from './softmax.js';
 import type { Update } from './update.js';
@@ -43,6 +44,8 @@ export const OPS = {
   cast,
   // linear algebra and the fused ops of a transformer
   matmul, embedding, dropout, softmax, logSoftmax, layerNorm, crossEntropy, linearCrossEntropy, causalAttention, biasGelu,
+  // generation: a token per row of logits
+  sampleLogits,
 } satisfies Record<string, AnyOp>;
 
 export const UPDATES = { adamw, gradNorm, watchNonFinite } satisfies Record<string, AnyUpdate>;

@@ -3,14 +3,16 @@
 // targets as int32 (ignored targets, custom ignoreIndex); dropout's Philox mask; layerNorm with
 // and without bias; attention's [B, T, 3C] with C split into heads, and a context for decoding.
 import type { OpName } from '../../ops/index.js';
+import type { SamplingOptions } from '../../ops/sample.js';
 import type { Tensor } from '../../tensor/tensor.js';
-import { bool, broadcastFrom, cap, dim, float, logits, MAX_SIZE, pick, shape, values } from '../draw.js';
+import { bool, broadcastFrom, cap, dim, float, grid, logits, MAX_SIZE, pick, shape, values } from '../draw.js';
 import type { Random } from '../random.js';
 import { numel, ref, type Ref } from '../reference/array.js';
 import { dropoutRef, embeddingRef } from '../reference/indexing.js';
 import { matmulRef } from '../reference/matmul.js';
 import { biasGeluRef, causalAttentionRef, crossEntropyRef, layerNormRef, logSoftmaxRef, softmaxRef } from '../reference/nn.js';
 import { dropoutMaskRef } from '../reference/philox.js';
+import { sampleRef, sampleWalk } from '../reference/sample.js';
 import { EXACT, floatInput, intInput, type OpCase, type Sample, type Tolerance } from '../sample.js';
 
 /** Multiply-adds a drawn matmul does at most (its reference runs again for every finite difference). */
@@ -196,6 +198,39 @@ const biasGelu = {
   },
 };
 
+/**
+ * sampleLogits on rows with ties (a coarse grid) or spread logits, greedy or tempered, with and
+ * without top-k and top-p. float32 sums may put a u or a topP that sits on a cut of the running
+ * weight on the other side than the float64 walk does, so topP is drawn clear of the cuts and each
+ * u is the middle of a candidate's share (the top one's when the drawn one is a sliver).
+ */
+const sampleLogits = {
+  draw(r: Random): Sample<[Tensor, Tensor, SamplingOptions?]> {
+    const V = dim(r);
+    const lead = shape(r, 0, 2, 8);
+    const x = bool(r) ? grid(r, [...lead, V], -3, 3, 0.5) : logits(r, [...lead, V]);
+    const opts = { temperature: pick(r, [0, 0.5, 1, 2]), topK: pick(r, [V, 1, r.int(1, V)]), topP: pick(r, [1, float(r, 0.05, 0.95)]) };
+    const rows = Array.from({ length: numel(lead) }, (_, i) => x.data.subarray(i * V, (i + 1) * V));
+    const clear = (cuts: number[], v: number) => cuts.every((c) => Math.abs(c - v) > 1e-4);
+    for (let tries = 0; !rows.every((row) => clear(sampleWalk(row, 0, opts).beforeTopP, opts.topP)); tries++) {
+      opts.topP = tries < 5 ? float(r, 0.05, 0.95) : 1;
+    }
+    const us = rows.map((row) => {
+      const cuts = sampleWalk(row, 0, opts).atDraw;
+      const j = r.int(0, Math.max(0, cuts.length - 1));
+      const [lo, hi] = [cuts[j - 1] ?? 0, cuts[j] ?? 1];
+      return Math.fround(hi - lo > 1e-3 ? (lo + hi) / 2 : (cuts[0] ?? 1) / 2);
+    });
+    return {
+      inputs: [floatInput(x, false), floatInput(ref(lead, us), false)],
+      args: ([t, u]) => [t!, u!, opts],
+      reference: ([t, u]) => sampleRef(t!, u!, opts),
+      dtype: 'int32',
+      tol: EXACT,
+    };
+  },
+};
+
 export const NN_CASES = {
   matmul,
   embedding,
@@ -207,5 +242,6 @@ export const NN_CASES = {
   linearCrossEntropy,
   causalAttention,
   biasGelu,
+  sampleLogits,
 } satisfies { [K in OpName]?: OpCase<K> };
 
