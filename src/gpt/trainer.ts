@@ -179,7 +179,9 @@ export interface DistillSettings {
 
 /** gpt distill's defaults: Hinton's T = 2, soft and hard targets weighted equally. */
 export const DISTILL_DEFAULTS: DistillSettings = { temperature: 2, alpha: 0.5 };
+/** What distillation settings may be: T > 0, alpha in [0, 1]. */
 export const DISTILL_RANGES: RangesOf<DistillSettings> = { temperature: POSITIVE, alpha: { min: 0, max: 1 } };
+/** What each distillation setting means (the `gpt distill --help` lines). */
 export const DISTILL_DOCS: { [K in keyof DistillSettings]: string } = {
   temperature: "softmax temperature T of the teacher's soft targets (the KL term is scaled by T², Hinton's convention)",
   alpha: "weight of the soft targets: loss = alpha T² KL(teacher || student) + (1 - alpha) cross-entropy(labels)",

@@ -8,6 +8,7 @@
 // i.e. PyTorch's `kl_div(log_softmax(s/T), log_softmax(t/T), reduction='batchmean', log_target=True)`
 // times T² when no row is ignored. The teacher is not differentiated (its logits must not require
 // grad: run it under noGrad). One fused kernel forward and one backward (src/kernels/wgsl/distill-loss.ts).
+import { isGradEnabled } from '../autograd/mode.js';
 import { defineOp, withFront, type OpContext } from '../autograd/op.js';
 import { device } from '../device/device.js';
 import { DISTILL_STATS, launchDistillLoss, launchDistillLossBackward, type DistillWeights } from '../kernels/wgsl/distill-loss.js';
@@ -43,7 +44,7 @@ const distillLossOp = defineOp({
     if (!sameShape(student.shape, teacher.shape)) {
       throw new Error(`distillLoss: teacherLogits ${teacher.describe()} must have the shape of studentLogits ${student.describe()} (the same rows and vocabulary)`);
     }
-    if (teacher.requiresGrad) {
+    if (teacher.requiresGrad && isGradEnabled()) {
       throw new Error(`distillLoss: teacherLogits ${teacher.describe()} require grad, but the teacher is not differentiated; compute them under noGrad() or pass teacherLogits.detach()`);
     }
     if (!(temperature > 0 && Number.isFinite(temperature))) throw new Error(`distillLoss: temperature must be a finite number > 0, got ${temperature}`);
