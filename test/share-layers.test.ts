@@ -7,6 +7,7 @@
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { decodeCheckpoint, encodeCheckpoint, modelFromCheckpoint } from '../src/gpt/checkpoint.js';
+import { generate } from '../src/gpt/generate.js';
 import { decodeHF, encodeHF } from '../src/gpt/hf/index.js';
 import { GPT, type GPTConfig } from '../src/gpt/model.js';
 import { CharTokenizer } from '../src/gpt/tokenizer/index.js';
@@ -134,6 +135,17 @@ describe('shareLayers', () => {
       model.dispose();
       loaded.dispose();
     }));
+
+  it('generation with a KV cache per layer (not per shared block) gives what generation without one gives', async () => {
+    const model = new GPT(configOf({ K: 2, groups: 2, nEmbd: 16, bias: false }), { seed: 4 });
+    const run = async (kvCache: boolean) => {
+      const out: number[] = [];
+      for await (const id of generate(model, [1, 2, 3], { maxNewTokens: 5, temperature: 0, kvCache })) out.push(id);
+      return out;
+    };
+    expect(await run(true)).toEqual(await run(false));
+    model.dispose();
+  });
 
   it('GPT-2 export writes every layer: a plain GPT-2 computing the same function', () =>
     scope(async () => {
