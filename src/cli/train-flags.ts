@@ -68,8 +68,9 @@ Knowledge distillation: trains a student GPT (usually smaller: --n-layer, --n-em
 teacher's soft targets, the teacher run without gradients on each batch:
   loss = alpha T² KL(softmax(teacher/T) || softmax(student/T)) + (1 - alpha) cross-entropy(student, labels)
 (the KL summed over the vocabulary, both terms averaged over tokens). The student uses the teacher's
-tokenizer; evaluations and checkpoints are as in \`gpt train\` (val loss is the student's own
-cross-entropy), and --init-from resume continues a distillation with its teacher and settings.
+tokenizer; the step lines' loss is this mixed loss, evaluations give the student's own
+cross-entropy; checkpoints are as in \`gpt train\`, and --init-from resume continues a
+distillation with its recorded teacher and settings.
 ${flagHelp(DISTILL_FLAGS)}`;
 
 /** The model's shape: fixed by the checkpoint when resuming or fine-tuning. */

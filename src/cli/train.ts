@@ -1,4 +1,5 @@
-// `gpt train`: train from scratch, resume a run, or fine-tune a checkpoint on a new corpus.
+// `gpt train`: train from scratch, resume a run, or fine-tune a checkpoint on a new corpus; and
+// `gpt distill`, the same run for a student learning from a teacher checkpoint (src/cli/teacher.ts).
 // Every setting is checked before the device opens; the run holds its --out-dir's lock throughout,
 // and never replaces a checkpoint it did not start from unless told to (--overwrite).
 import { randomUUID } from 'node:crypto';
