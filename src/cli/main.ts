@@ -10,7 +10,7 @@ import { plot, PLOT_HELP } from './plot.js';
 import { prepare, PREPARE_HELP } from './prepare.js';
 import { evaluate, EVAL_HELP, sample, SAMPLE_HELP } from './sample.js';
 import { serve, SERVE_HELP } from './serve.js';
-import { train, TRAIN_HELP } from './train.js';
+import { distill, DISTILL_HELP, train, TRAIN_HELP } from './train.js';
 
 /** Accepted by every command: the WebGPU driver's own notices on stderr, and stack traces of errors. */
 export const VERBOSE_FLAG = '--verbose';
@@ -21,6 +21,7 @@ commands:
   demo       train a small GPT on the built-in corpus, sample from it, print what to try next
   prepare    tokenize a text corpus into train/val splits
   train      train a GPT (from scratch, --init-from resume, or fine-tune a checkpoint)
+  distill    train a smaller student GPT on a teacher checkpoint's soft targets
   sample     generate text from a checkpoint
   eval       loss of a checkpoint on train/val data
   plot       train/val loss curves of runs as an SVG
@@ -54,6 +55,7 @@ const COMMANDS: Record<string, Command> = {
   demo: { help: DEMO_HELP, run: demo, usesAdapter: true },
   prepare: { help: PREPARE_HELP, run: prepare, usesAdapter: false },
   train: { help: TRAIN_HELP, run: (args) => train(args), usesAdapter: true },
+  distill: { help: DISTILL_HELP, run: distill, usesAdapter: true },
   sample: { help: SAMPLE_HELP, run: sample, usesAdapter: true },
   eval: { help: EVAL_HELP, run: evaluate, usesAdapter: true },
   plot: { help: PLOT_HELP, run: plot, usesAdapter: false },

@@ -11,8 +11,10 @@ import { NON_NEGATIVE_INT, POSITIVE_INT, rangeProblem, settingProblem, show, typ
 import { ACTIVATIONS, type Activation } from '../nn/transformer.js';
 import type { AdamW } from '../optim/adamw.js';
 import { tokenizerFromJSON, type Tokenizer, type TokenizerJSON } from './tokenizer/index.js';
-import { GPT, type GPTConfig } from './model.js';
-import { headsProblem, TRAIN_DEFAULTS, TRAIN_RANGES, trainConfigProblem, type TrainConfig, type TrainerState } from './trainer.js';
+import { GPT, shareLayersProblem, type GPTConfig } from './model.js';
+import {
+  distillSettingsProblem, headsProblem, TRAIN_DEFAULTS, TRAIN_RANGES, trainConfigProblem, type DistillSettings, type TrainConfig, type TrainerState,
+} from './trainer.js';
 
 /** The format tag in every checkpoint's metadata. */
 export const CHECKPOINT_FORMAT = 'webgpu-gpt-checkpoint/1';
@@ -29,6 +31,13 @@ export interface CheckpointMeta {
   run?: string;
   /** Where the run's text came from (a file, a URL, a prepared-data directory, builtin:webdocs), for evaluating it later. */
   data?: string;
+  /** A distillation run's teacher (the checkpoint path it was read from) and settings, for resuming it. */
+  distill?: DistillMeta;
+}
+
+/** How a distilled student was trained: `gpt distill --teacher DIR --temperature T --alpha A`. */
+export interface DistillMeta extends DistillSettings {
+  teacher: string;
 }
 
 const { blockSize, nLayer, nHead, nEmbd, dropout } = TRAIN_RANGES;
@@ -51,6 +60,7 @@ export interface CheckpointExtras {
   bestVal?: number;
   run?: string;
   data?: string;
+  distill?: DistillMeta;
 }
 
 /** A model with its tokenizer (and optionally training state) as one safetensors file's bytes; refuses NaN/Inf weights. */
@@ -76,6 +86,7 @@ export async function encodeCheckpoint(model: GPT, tokenizer: Tokenizer, extra: 
     ...(extra.bestVal !== undefined && { bestVal: extra.bestVal }),
     ...(extra.run !== undefined && { run: extra.run }),
     ...(extra.data !== undefined && { data: extra.data }),
+    ...(extra.distill && { distill: extra.distill }),
   };
   // what this refuses to write, decodeCheckpoint would refuse to read
   const problem = metaProblem(meta as unknown as Record<string, unknown>) ?? nonFiniteProblem(Object.entries(tensors));
@@ -143,7 +154,8 @@ function metaProblem(meta: Record<string, unknown>): string | null {
     (model.activation === undefined || ACTIVATIONS.includes(model.activation as Activation)
       ? null
       : `${field('model.activation')} must be one of ${ACTIVATIONS.map((a) => `'${a}'`).join(', ')}, got ${show(model.activation)}`) ??
-    headsProblem(model as unknown as GPTConfig, (k) => field(`model.${k}`));
+    headsProblem(model as unknown as GPTConfig, (k) => field(`model.${k}`)) ??
+    shareLayersProblem(model as unknown as GPTConfig, (k) => field(`model.${k}`));
   if (modelProblem) return modelProblem;
   let tokenizer: Tokenizer;
   try {
@@ -172,6 +184,14 @@ function metaProblem(meta: Record<string, unknown>): string | null {
   }
   for (const key of ['run', 'data'] as const) {
     const problem = meta[key] === undefined ? null : settingProblem(field(key), meta[key], '');
+    if (problem) return problem;
+  }
+  if (meta.distill !== undefined) {
+    const d = meta.distill as Record<string, unknown>;
+    const problem =
+      object('distill', d) ??
+      (typeof d.teacher === 'string' && d.teacher ? null : `${field('distill.teacher')} must be a checkpoint path, got ${show(d.teacher)}`) ??
+      distillSettingsProblem(d, (k) => field(`distill.${k}`));
     if (problem) return problem;
   }
   return null;

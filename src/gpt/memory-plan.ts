@@ -24,8 +24,9 @@ export function memoryPlan(cfg: GPTConfig, batchSize: number, opts: { training: 
   const { vocabSize: V, blockSize: T, nLayer: L, nEmbd: C, nHead: NH } = cfg;
   const B = batchSize;
   const BT = B * T;
-  // per block: qkv 3C², projection C², MLP 8C² (+ biases), two LayerNorms; embeddings; final LayerNorm
-  const parameters = L * (12 * C * C + 13 * C) + (V + T + 2) * C;
+  // per block: qkv 3C², projection C², MLP 8C² (+ biases), two LayerNorms; embeddings; final LayerNorm;
+  // blocks that share weights (shareLayers) hold one set per group
+  const parameters = (L / (cfg.shareLayers ?? 1)) * (12 * C * C + 13 * C) + (V + T + 2) * C;
   const weights = parameters * F32;
   const training = opts.training;
   // kept for the backward, per token and layer: the LayerNorm inputs and outputs (4C), qkv and the

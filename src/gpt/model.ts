@@ -20,6 +20,11 @@ export interface GPTConfig {
   bias: boolean;
   /** The MLP's GELU: 'gelu' (exact, erf; nanoGPT's, the default) or 'gelu_tanh' (GPT-2's tanh approximation). */
   activation?: Activation;
+  /**
+   * ALBERT-style parameter sharing: each group of shareLayers consecutive blocks runs one block's
+   * weights (1 or absent: none shared). Must divide nLayer.
+   */
+  shareLayers?: number;
 }
 
 /** Throws a one-line error naming the first setting of `cfg` that is out of range. */
@@ -28,10 +33,19 @@ export function validateConfig(cfg: GPTConfig): void {
     if (!Number.isInteger(cfg[k]) || cfg[k] < 1) throw new Error(`GPT config: ${k} must be a positive integer, got ${cfg[k]}`);
   }
   if (cfg.nEmbd % cfg.nHead) throw new Error(`GPT config: nEmbd (${cfg.nEmbd}) must be divisible by nHead (${cfg.nHead})`);
+  const problem = shareLayersProblem(cfg, (k) => k);
+  if (problem) throw new Error(`GPT config: ${problem}`);
   if (!(cfg.dropout >= 0 && cfg.dropout < 1)) throw new Error(`GPT config: dropout must be in [0, 1), got ${cfg.dropout}`);
   if (cfg.activation !== undefined && !ACTIVATIONS.includes(cfg.activation)) {
     throw new Error(`GPT config: activation must be one of ${ACTIVATIONS.join(', ')}, got ${JSON.stringify(cfg.activation)}`);
   }
+}
+
+/** What is wrong with a config's shareLayers (absent is 1), or null; `name` spells a key as the caller's user knows it. */
+export function shareLayersProblem(c: Pick<GPTConfig, 'nLayer' | 'shareLayers'>, name: (key: string) => string): string | null {
+  const k = c.shareLayers ?? 1;
+  if (!Number.isInteger(k) || k < 1) return `${name('shareLayers')} must be a positive integer, got ${k}`;
+  return c.nLayer % k ? `${name('shareLayers')} (${k}) must divide ${name('nLayer')} (${c.nLayer}): each group of ${k} consecutive blocks shares one block's weights` : null;
 }
 
 /** GPT-2 (nanoGPT's model.py): token and position embeddings, nLayer blocks, a final LayerNorm, a tied LM head. */
@@ -52,13 +66,28 @@ export class GPT extends Module {
     this.wte = this.module('wte', new Embedding(vocabSize, nEmbd, { rng }));
     this.wpe = this.module('wpe', new Embedding(blockSize, nEmbd, { rng }));
     this.drop = this.module('drop', new Dropout(config.dropout, rng));
-    this.h = this.module('h', new ModuleList(Array.from({ length: nLayer }, () => new Block(config, rng))));
+    // with shareLayers K, layer i runs block floor(i / K): a shared block's parameters are listed
+    // (and saved) once, under the name of the first layer of its group (h.0, h.K, h.2K, ...)
+    const K = config.shareLayers ?? 1;
+    const blocks = Array.from({ length: nLayer / K }, () => new Block(config, rng));
+    this.h = this.module('h', new ModuleList(Array.from({ length: nLayer }, (_, i) => blocks[Math.floor(i / K)]!)));
     this.ln_f = this.module('ln_f', new LayerNorm(nEmbd, { bias: config.bias }));
   }
 
   /** Parameters excluding position embeddings, as nanoGPT reports (the LM head is tied, so not counted twice). */
   numParams(nonEmbedding = true): number {
     return this.parameterCount() - (nonEmbedding ? this.wpe.weight.size : 0);
+  }
+
+  /**
+   * Every parameter under its own layer's name (h.0 ... h.{nLayer - 1}), a shared block's once for
+   * each layer that runs it: the layout of a model without sharing (GPT-2's, for export).
+   */
+  *layerParameters(): IterableIterator<[string, Tensor]> {
+    yield* this.wte.namedParameters('wte.');
+    yield* this.wpe.namedParameters('wpe.');
+    for (const [i, block] of this.h.items.entries()) yield* block.namedParameters(`h.${i}.`);
+    yield* this.ln_f.namedParameters('ln_f.');
   }
 
   /**

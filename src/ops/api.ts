@@ -8,13 +8,14 @@ import { defineOp as defineCoreOp, type OpContext as CoreOpContext, type OpSpec 
 import * as create from '../tensor/create.js';
 import type { Shape } from '../tensor/shape.js';
 import { Tensor as Core, type DType } from '../tensor/tensor.js';
+import type { DistillOptions } from './distill-loss.js';
 import type { TensorOrScalar } from './elementwise.js';
 import type { MatmulOptions } from './matmul.js';
 import type { Axes } from './reduce.js';
 import { transpose as transposeCore } from './shape.js';
 import { OPS, type OpName } from './table.js';
 
-export type { Axes, DType, MatmulOptions, Shape, TensorOrScalar };
+export type { Axes, DistillOptions, DType, MatmulOptions, Shape, TensorOrScalar };
 
 export interface Tensor extends Core {
   grad: Tensor | null;
@@ -157,10 +158,10 @@ export const {
   neg, exp, log, sqrt, rsqrt, tanh, relu, gelu, geluTanh,
   add, sub, mul, div, pow, maximum, eq, ne, lt, le, gt, ge, where,
   expand, sumTo, sum, mean, max, argmax, reshape, permute, slice, concat, cast,
-  matmul, embedding, dropout, softmax, logSoftmax, layerNorm, crossEntropy, linearCrossEntropy, causalAttention, biasGelu,
+  matmul, embedding, dropout, softmax, logSoftmax, layerNorm, crossEntropy, linearCrossEntropy, distillLoss, causalAttention, biasGelu,
   sampleLogits,
 } = ops;
-export { checkSamplingOptions, type SamplingOptions } from './sample.js';
+export { checkSamplingOptions, MIN_TEMPERATURE, type SamplingOptions } from './sample.js';
 /** The table itself (entries with their specs), for code that iterates the ops: src/check, tests. */
 export { OPS, UPDATES, type UpdateName } from './table.js';
 export { adamw, type AdamWHyper } from './adamw.js';

@@ -11,6 +11,7 @@ import { biasGelu } from './bias-gelu.js';
 import { expand, sumTo } from './broadcast.js';
 import { cast } from './cast.js';
 import { crossEntropy } from './cross-entropy.js';
+import { distillLoss } from './distill-loss.js';
 import { dropout } from './dropout.js';
 import {
   add, div, eq, exp, ge, gelu, geluTanh, gt, le, log, lt, maximum, mul, ne, neg, pow, relu, rsqrt, sqrt, sub, tanh, where,
@@ -43,7 +44,7 @@ export const OPS = {
   reshape, permute, slice, concat,
   cast,
   // linear algebra and the fused ops of a transformer
-  matmul, embedding, dropout, softmax, logSoftmax, layerNorm, crossEntropy, linearCrossEntropy, causalAttention, biasGelu,
+  matmul, embedding, dropout, softmax, logSoftmax, layerNorm, crossEntropy, linearCrossEntropy, distillLoss, causalAttention, biasGelu,
   // generation: a token per row of logits
   sampleLogits,
 } satisfies Record<string, AnyOp>;

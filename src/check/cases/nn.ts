@@ -3,14 +3,14 @@
 // targets as int32 (ignored targets, custom ignoreIndex); dropout's Philox mask; layerNorm with
 // and without bias; attention's [B, T, 3C] with C split into heads, and a context for decoding.
 import type { OpName } from '../../ops/index.js';
-import type { SamplingOptions } from '../../ops/sample.js';
+import type { SamplingOptions } from '../../ops/index.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import { bool, broadcastFrom, cap, dim, float, grid, logits, MAX_SIZE, pick, shape, values } from '../draw.js';
 import type { Random } from '../random.js';
 import { numel, ref, type Ref } from '../reference/array.js';
 import { dropoutRef, embeddingRef } from '../reference/indexing.js';
 import { matmulRef } from '../reference/matmul.js';
-import { biasGeluRef, causalAttentionRef, crossEntropyRef, layerNormRef, logSoftmaxRef, softmaxRef } from '../reference/nn.js';
+import { biasGeluRef, causalAttentionRef, crossEntropyRef, distillLossRef, layerNormRef, logSoftmaxRef, softmaxRef } from '../reference/nn.js';
 import { dropoutMaskRef } from '../reference/philox.js';
 import { sampleRef, sampleWalk } from '../reference/sample.js';
 import { EXACT, floatInput, intInput, type OpCase, type Sample, type Tolerance } from '../sample.js';
@@ -154,6 +154,29 @@ const linearCrossEntropy = {
   },
 };
 
+/** Student and teacher logits of any kind each, temperatures around 1 and away from it, weights at both ends. */
+const distillLoss = {
+  draw(r: Random): Sample<[Tensor, Tensor, Tensor, { temperature: number; alpha: number; ignoreIndex?: number }]> {
+    const V = dim(r);
+    const lead = shape(r, 0, 2, 64);
+    const n = numel(lead);
+    const temperature = bool(r) ? pick(r, [1, 2, 0.5, 4]) : float(r, 0.3, 5);
+    const alpha = bool(r) ? pick(r, [0, 1, 0.5]) : float(r, 0, 1);
+    const ignoreIndex = pick(r, [undefined, -1, r.int(0, V - 1)]);
+    const ignored = ignoreIndex ?? -100;
+    const drop = r.ints(n, 0, 4); // a fifth of the rows ignored
+    const targets = r.ints(n, 0, V - 1).map((t, i) => (drop[i] === 0 ? ignored : t));
+    const opts = { temperature, alpha, ...(ignoreIndex !== undefined && { ignoreIndex }) };
+    return {
+      inputs: [floatInput(logits(r, [...lead, V])), floatInput(logits(r, [...lead, V]), false), intInput(ref(lead, targets))],
+      args: ([s, t, y]) => [s!, t!, y!, opts],
+      reference: ([s, t, y]) => distillLossRef(s!, t!, y!.data, temperature, alpha, ignored),
+      tol: { atol: 1e-5, rtol: 1e-5 },
+      gradTol: { atol: 1e-4, rtol: 1e-2 },
+    };
+  },
+};
+
 /** Elements a drawn attention's qkv has at most. */
 const ATTENTION_SIZE = 6000;
 
@@ -240,6 +263,7 @@ export const NN_CASES = {
   layerNorm,
   crossEntropy,
   linearCrossEntropy,
+  distillLoss,
   causalAttention,
   biasGelu,
   sampleLogits,

@@ -62,6 +62,28 @@ export function crossEntropyRef(logits: Ref, targets: ArrayLike<number>, ignoreI
 }
 
 /**
+ * Mean over rows with target != ignoreIndex of alpha T² KL(softmax(t/T) || softmax(s/T))
+ * + (1 - alpha)(logsumexp(s) - s[target]), KL = sum_j p_j (log p_j - log q_j); 0 if no row counts.
+ */
+export function distillLossRef(student: Ref, teacher: Ref, targets: ArrayLike<number>, temperature: number, alpha: number, ignoreIndex = -100): Ref {
+  const V = student.shape.at(-1)!;
+  let total = 0;
+  let count = 0;
+  for (let r = 0; r < targets.length; r++) {
+    const t = targets[r]!;
+    if (t === ignoreIndex) continue;
+    const s = student.data.subarray(r * V, (r + 1) * V);
+    const logP = logSoftmaxRow(teacher.data.subarray(r * V, (r + 1) * V).map((v) => v / temperature));
+    const logQ = logSoftmaxRow(s.map((v) => v / temperature));
+    let kl = 0;
+    for (let j = 0; j < V; j++) kl += Math.exp(logP[j]!) * (logP[j]! - logQ[j]!);
+    total += alpha * temperature ** 2 * kl + (1 - alpha) * (logSumExp(s) - s[t]!);
+    count++;
+  }
+  return ref([], [count ? total / count : 0]);
+}
+
+/**
  * Causal self-attention over packed qkv [B, T, 3C] (q | k | v, head h at columns h*HS..):
  * y [B, T, C]. With `context` [B, Tk, 3C], keys/values come from it and the queries are its last T positions.
  */

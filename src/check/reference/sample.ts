@@ -1,7 +1,6 @@
 // Float64 reference of sampleLogits: the host walk over the candidates sorted by logit (ties: the
 // lower id first), with top-k, top-p and the draw as plain loops over that order.
-import type { SamplingOptions } from '../../ops/sample.js';
-import { MIN_TEMPERATURE } from '../../ops/sample.js';
+import { MIN_TEMPERATURE, type SamplingOptions } from '../../ops/index.js';
 import { ref, type Ref } from './array.js';
 
 /** The token a walk picks, and where its cuts lie: the running weight over the candidates as a fraction of the whole, before top-p and at the draw. */

@@ -33,7 +33,9 @@ export interface HFModelFiles {
  */
 export async function encodeHF(model: GPT, tokenizer?: Tokenizer): Promise<HFModelFiles> {
   const params = new Map<string, TensorData>();
-  for (const [name, p] of model.namedParameters()) params.set(name, { shape: p.shape, data: (await p.toArray()) as Float32Array });
+  // GPT-2's layout has no shared layers: a model with shareLayers is written expanded, each layer
+  // with its group's weights (the same function; transformers loads it as an ordinary GPT-2)
+  for (const [name, p] of model.layerParameters()) params.set(name, { shape: p.shape, data: (await p.toArray()) as Float32Array });
   // transformers refuses a safetensors file whose metadata lacks format 'pt'
   const metadata = { format: 'pt', ...(tokenizer && { [TOKENIZER_KEY]: JSON.stringify(tokenizer.toJSON()) }) };
   const hasHFForm = tokenizer instanceof Gpt2Tokenizer || tokenizer instanceof BpeTokenizer;
