@@ -15,7 +15,7 @@ export {
   type RunHooks,
   type TrainerState,
 } from './trainer.js';
-export { generate, type GenerateOptions } from './generate.js';
+export { generate, generateBatch, type BatchGenerateOptions, type GenerateOptions } from './generate.js';
 export { sampleToken, type SamplingOptions } from './sample.js';
 export * from './tokenizer/index.js';
 export {
