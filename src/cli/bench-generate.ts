@@ -98,7 +98,7 @@ export async function benchGenerate(args: string[]): Promise<number> {
     for (const batch of batches) {
       const t = await timeGeneration(model, { batch, promptTokens: f.promptTokens, newTokens: f.newTokens, repeats: f.repeats, seed: f.seed });
       rows.push([String(batch), t.prefillTokensPerSec.toFixed(1), t.decodeTokensPerSec.toFixed(1), t.decodeMsPerStep.toFixed(2)]);
-      console.error(`batch ${batch}: done`);
+      console.error(`batch ${batch}: prefill ${rows.at(-1)![1]} tok/s, decode ${rows.at(-1)![2]} tok/s`); // progress, before the table
     }
     console.log(formatColumns([header, ...rows]));
   } finally {
