@@ -66,7 +66,8 @@ interface Sequence {
 async function* decode(model: GPT, prompts: readonly (readonly number[])[], opts: BatchGenerateOptions): AsyncGenerator<(number | null)[]> {
   const { blockSize, vocabSize: V } = model.config;
   const { maxNewTokens, stopToken } = opts;
-  const seedOf = (i: number) => (Array.isArray(opts.seed) ? (opts.seed as readonly number[])[i]! : ((opts.seed as number | undefined) ?? 0) + i);
+  const seed = opts.seed ?? 0;
+  const seedOf = (i: number) => (typeof seed === 'number' ? seed + i : seed[i]!);
   const seqs: Sequence[] = prompts.map((p, i) => ({ tokens: [...p], made: 0, done: maxNewTokens === 0, rng: new Generator(seedOf(i)) }));
   const useCache = opts.kvCache ?? true;
   const wasTraining = model.training;
