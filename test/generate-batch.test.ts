@@ -74,11 +74,10 @@ describe('generateBatch', () => {
     expect(new Set(got.flat()).size, 'the model does not just repeat one token').toBeGreaterThan(5);
   });
 
-  it('equals single-prompt generation of each prompt: greedy with and without the cache, and seeded sampling', async () => {
+  it('equals single-prompt generation of each prompt: greedy (cached; re-encoded past the window) and seeded sampling', async () => {
     for (const [prompts, opts] of [
       [PROMPTS, { maxNewTokens: 12, temperature: 0 }],
       [SHORT, { maxNewTokens: 8, temperature: 0 }],
-      [SHORT, { maxNewTokens: 8, temperature: 0, kvCache: false }],
       [SHORT, { maxNewTokens: 8, temperature: 1.2, topK: 40, seed: 5 }],
     ] as const) {
       const got = await batch([...prompts], opts);
@@ -132,7 +131,7 @@ describe('generateBatch', () => {
   it('keeps GPU memory flat over many steps, and frees it all at the end or on break', async () => {
     const before = device().memory();
     const live: number[] = [];
-    const n = 6 * blockSize;
+    const n = 4 * blockSize;
     for await (const _ of generateBatch(model, PROMPTS.slice(0, 3), { maxNewTokens: n, temperature: 0.8, seed: 1 })) live.push(device().memory().liveBytes);
     expect(live).toHaveLength(n);
     // the cache grows until the longest window is full, then every step re-encodes the windows
