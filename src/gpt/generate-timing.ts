@@ -2,7 +2,9 @@
 // every prompt through the model at once, the first token drawn) and decoding (each later step: a
 // token per sequence) in tokens/s, as `gpt bench-generate` prints them and bench/suites/generate.ts
 // records them. Greedy, so the host's sampling costs next to nothing; prompts are random tokens of
-// one length; each figure is the median of the timed runs, after one untimed run (shader compiles).
+// one length; each figure is the median of the timed runs, after one untimed run (shader compiles,
+// autotuning).
+import { autotuneSettled } from '../kernels/autotune.js';
 import { Generator } from '../tensor/generator.js';
 import { generateBatch } from './generate.js';
 import type { GPT } from './model.js';
@@ -51,6 +53,7 @@ export async function timeGeneration(model: GPT, o: GenerationTimingOptions): Pr
     return { prefill: t1! - t0, decode: performance.now() - t1! };
   };
   await run();
+  await autotuneSettled(); // kernels as tuned for these shapes during the untimed run
   const runs: { prefill: number; decode: number }[] = [];
   for (let i = 0; i < repeats; i++) runs.push(await run());
   const prefillMs = runs.map((r) => r.prefill);
