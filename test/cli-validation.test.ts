@@ -54,6 +54,17 @@ const ALLOWED: Record<string, Record<string, Allowed>> = {
     seed: int(0),
   },
   eval: { 'eval-iters': int(1), 'batch-size': int(1), seed: int(0) },
+  'bench-generate': {
+    'prompt-tokens': int(1),
+    'new-tokens': int(2), // the first comes from the prefill
+    repeats: int(1),
+    seed: int(0),
+    'n-layer': int(1),
+    'n-head': int(1),
+    'n-embd': int(1),
+    'block-size': int(1),
+    'vocab-size': int(1),
+  },
   prepare: { 'vocab-size': int(256, 2 ** 26) },
   serve: { port: int(0, 65535) },
 };
@@ -70,6 +81,7 @@ function stopper(command: string, flag: string): string[] {
   if (command === 'train' || command === 'prepare') return [...out, '--data', missing, ...bpe];
   if (command === 'distill') return [...out, '--data', missing, '--teacher', missing, ...bpe];
   if (command === 'serve') return ['--root', join(sandbox, 'no-root')];
+  if (command === 'bench-generate') return ['--init-from', join(sandbox, 'out')];
   return out; // sample, eval: no checkpoint there
 }
 

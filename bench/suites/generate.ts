@@ -1,11 +1,14 @@
 // Generation tokens/s with and without the KV cache (ours only: the peers have no generation
-// loop in this suite). The model is the one the train-step benchmark trained (a few steps, so its
+// loop in this suite), and batched generation: prompt-processing and decoding tokens/s at batch 1
+// and 8 (src/gpt/generate-timing.ts, what `gpt bench-generate` prints) for this model and for a
+// random one of nanoGPT's Shakespeare-char GPU shape (6 layers, 6 heads, 384 wide, block 256). The model is the one the train-step benchmark trained (a few steps, so its
 // logits are not the near-uniform ones of a fresh model). Sampling is seeded (temperature 1), so
 // both modes must produce the same tokens: a near tie between two logits could flip a greedy
 // argmax on rounding, while a seeded draw changes only if it lands within rounding of a boundary.
 import { generate } from '../../src/gpt/generate.js';
-import type { GPT } from '../../src/gpt/model.js';
-import { na, time, type Cell, type Context, type Row } from '../harness.js';
+import { timeGeneration } from '../../src/gpt/generate-timing.js';
+import { GPT } from '../../src/gpt/model.js';
+import { median, na, time, type Cell, type Context, type Row } from '../harness.js';
 
 const NOT_PEERS = 'generation is benchmarked for our engine only';
 
@@ -40,6 +43,10 @@ export async function generateSuite(model: GPT, ctx: Context): Promise<Row[]> {
     cells: { ours: c, tfjs: na(NOT_PEERS), jax: na(NOT_PEERS) },
   });
   const rows = [row(`${newTokens} tokens, KV cache`, withCache), row(`${newTokens} tokens, no cache`, without)];
+  rows.push(...(await batchRows(model, ctx)));
+  const big = new GPT({ vocabSize: model.config.vocabSize, blockSize: 256, nLayer: 6, nHead: 6, nEmbd: 384, dropout: 0, bias: false }, { seed: 1 });
+  rows.push(...(await batchRows(big, ctx)));
+  big.dispose();
   if (withCache.ms && without.ms) {
     rows.push({
       family: 'generate',
@@ -47,6 +54,26 @@ export async function generateSuite(model: GPT, ctx: Context): Promise<Row[]> {
       unit: 'info',
       cells: { ours: { text: `${(without.ms / withCache.ms).toFixed(2)}x` }, tfjs: na(NOT_PEERS), jax: na(NOT_PEERS) },
     });
+  }
+  return rows;
+}
+
+/** Prefill and decoding rows at batch 1 and 8: prompts of half the window, continued by the other half. */
+async function batchRows(model: GPT, ctx: Context): Promise<Row[]> {
+  const { nLayer, nHead, nEmbd, blockSize } = model.config;
+  const half = ctx.smoke ? 4 : blockSize / 2;
+  const shape = `L${nLayer} NH${nHead} C${nEmbd} T${blockSize}`;
+  const rows: Row[] = [];
+  for (const batch of [1, 8]) {
+    const t = await timeGeneration(model, { batch, promptTokens: half, newTokens: half, repeats: ctx.smoke ? 1 : 3 });
+    ctx.log(`  ${shape} batch ${batch}: prefill ${t.prefillTokensPerSec.toFixed(1)} tok/s, decode ${t.decodeTokensPerSec.toFixed(1)} tok/s`);
+    const cell = (ms: number[]): Cell => ({ ms: median(ms), samplesMs: ms, itersPerSample: 1 });
+    const base = { family: 'generate', unit: 'tok/s', tolerance: 'greedy; batching checked in test/generate-batch.test.ts' } as const;
+    const peers = { tfjs: na(NOT_PEERS), jax: na(NOT_PEERS) };
+    rows.push(
+      { ...base, name: `${shape} batch ${batch}: prefill ${half}-token prompts`, work: batch * half, cells: { ours: cell(t.prefillMs), ...peers } },
+      { ...base, name: `${shape} batch ${batch}: decode ${half - 1} tokens each`, work: batch * (half - 1), cells: { ours: cell(t.decodeMs), ...peers } },
+    );
   }
   return rows;
 }

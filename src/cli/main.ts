@@ -2,6 +2,7 @@
 // Exit codes: 0 done, 1 failed, 2 bad usage (nothing was done), 3 training diverged (the last good
 // checkpoint is kept).
 import { TrainingDivergedError } from '../gpt/trainer.js';
+import { benchGenerate, BENCH_GENERATE_HELP } from './bench-generate.js';
 import { demo, DEMO_HELP } from './demo.js';
 import { exportModel, EXPORT_HELP } from './export.js';
 import { doctor } from './doctor.js';
@@ -18,6 +19,7 @@ export const VERBOSE_FLAG = '--verbose';
 const USAGE = `usage: gpt <command> [flags]
 
 commands:
+<<<<<<< HEAD
   demo       train a small GPT on the built-in corpus, sample from it, print what to try next
   prepare    tokenize a text corpus into train/val splits
   train      train a GPT (from scratch, --init-from resume, or fine-tune a checkpoint)
@@ -28,6 +30,18 @@ commands:
   export     write a checkpoint as a Hugging Face GPT-2 directory
   doctor     show the WebGPU adapter (or why none was found and how to fix it)
   serve      serve the browser demo page (web-dist/) and optionally a checkpoint
+=======
+  demo            train a small GPT on the built-in corpus, sample from it, print what to try next
+  prepare         tokenize a text corpus into train/val splits
+  train           train a GPT (from scratch, --init-from resume, or fine-tune a checkpoint)
+  sample          generate text from a checkpoint
+  eval            loss of a checkpoint on train/val data
+  bench-generate  prompt-processing and decoding tokens/s of batched generation (batch 1 and 8)
+  plot            train/val loss curves of runs as an SVG
+  export          write a checkpoint as a Hugging Face GPT-2 directory
+  doctor          show the WebGPU adapter (or why none was found and how to fix it)
+  serve           serve the browser demo page (web-dist/) and optionally a checkpoint
+>>>>>>> batch
 
 Run \`gpt <command> --help\` for a command's flags. Every command also takes ${VERBOSE_FLAG}: show the
 WebGPU driver's own notices (hidden otherwise) and the stack trace of an error.`;
@@ -58,6 +72,7 @@ const COMMANDS: Record<string, Command> = {
   distill: { help: DISTILL_HELP, run: distill, usesAdapter: true },
   sample: { help: SAMPLE_HELP, run: sample, usesAdapter: true },
   eval: { help: EVAL_HELP, run: evaluate, usesAdapter: true },
+  'bench-generate': { help: BENCH_GENERATE_HELP, run: benchGenerate, usesAdapter: true },
   plot: { help: PLOT_HELP, run: plot, usesAdapter: false },
   export: { help: EXPORT_HELP, run: exportModel, usesAdapter: true },
   serve: { help: SERVE_HELP, run: serve, usesAdapter: false },

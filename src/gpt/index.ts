@@ -22,7 +22,7 @@ export {
   type RunHooks,
   type TrainerState,
 } from './trainer.js';
-export { generate, type GenerateOptions } from './generate.js';
+export { generate, generateBatch, type BatchGenerateOptions, type GenerateOptions } from './generate.js';
 export type { SamplingOptions } from '../ops/index.js';
 export * from './tokenizer/index.js';
 export {

@@ -2,7 +2,7 @@
 // head tied to the token embedding. Reads like nanoGPT's model.py; parameter names follow GPT-2
 // (`wte.weight`, `h.0.attn.c_attn.weight`, ...). Shapes: B batch, T time, C = nEmbd, V = vocab.
 import { profile } from '../kernels/profile.js';
-import { arange, crossEntropy, linearCrossEntropy, matmul, type Tensor } from '../ops/index.js';
+import { arange, crossEntropy, linearCrossEntropy, matmul, tensor, type Tensor } from '../ops/index.js';
 import { Dropout, Embedding, LayerNorm } from '../nn/layers.js';
 import { Module, ModuleList } from '../nn/module.js';
 import { ACTIVATIONS, Block, cachedLength, type Activation, type KVCache } from '../nn/transformer.js';
@@ -46,6 +46,13 @@ export function shareLayersProblem(c: Pick<GPTConfig, 'nLayer' | 'shareLayers'>,
   const k = c.shareLayers ?? 1;
   if (!Number.isInteger(k) || k < 1) return `${name('shareLayers')} must be a positive integer, got ${k}`;
   return c.nLayer % k ? `${name('shareLayers')} (${k}) must divide ${name('nLayer')} (${c.nLayer}): each group of ${k} consecutive blocks shares one block's weights` : null;
+}
+
+/** Left-padding offsets: one integer per row, each leaving the row at least one real slot of `slots`. */
+function checkStarts(starts: readonly number[], B: number, slots: number): void {
+  if (!Array.isArray(starts) || starts.length !== B) throw new Error(`GPT.forward: starts must hold one slot per row (${B}), got ${String(starts)}`);
+  const bad = starts.findIndex((s) => !(Number.isInteger(s) && s >= 0 && s < slots));
+  if (bad >= 0) throw new Error(`GPT.forward: starts[${bad}] = ${starts[bad]} is not a slot in [0, ${slots})`);
 }
 
 /** GPT-2 (nanoGPT's model.py): token and position embeddings, nLayer blocks, a final LayerNorm, a tied LM head. */
@@ -96,20 +103,33 @@ export class GPT extends Module {
    * mean cross-entropy. When the logits would not fit one binding (a large vocabulary times B*T
    * rows), the LM head and loss run fused a chunk of rows at a time and no logits are returned.
    * With a cache (one per layer), positions continue after the cached ones and the cache grows by T.
+   * With `starts` (inference only), the rows are sequences of different lengths, left-padded: row b's
+   * tokens start at slot starts[b] (of the cached slots and idx's together) and are at positions
+   * 0, 1, ... from there; the padding before is never attended to, and its outputs are meaningless.
    */
   forward(idx: Tensor, opts: { targets: Tensor; caches?: KVCache[] }): { loss: Tensor; logits?: Tensor };
-  forward(idx: Tensor, opts?: { caches?: KVCache[]; lastOnly?: boolean }): { logits: Tensor };
-  forward(idx: Tensor, opts: { targets?: Tensor; caches?: KVCache[]; lastOnly?: boolean } = {}): { logits?: Tensor; loss?: Tensor } {
+  forward(idx: Tensor, opts?: { caches?: KVCache[]; lastOnly?: boolean; starts?: readonly number[] }): { logits: Tensor };
+  forward(
+    idx: Tensor,
+    opts: { targets?: Tensor; caches?: KVCache[]; lastOnly?: boolean; starts?: readonly number[] } = {},
+  ): { logits?: Tensor; loss?: Tensor } {
     const [B, T] = idx.shape as [number, number];
     const past = cachedLength(opts.caches?.[0]);
     if (idx.rank !== 2) throw new Error(`GPT.forward: idx must be int32 [B, T], got ${idx.describe()}`);
-    if (past + T > this.config.blockSize) {
-      throw new Error(`GPT.forward: sequence of ${past + T} positions exceeds blockSize ${this.config.blockSize}`);
+    const { starts } = opts;
+    if (starts) checkStarts(starts, B, past + T);
+    const longest = past + T - (starts ? Math.min(...starts) : 0);
+    if (longest > this.config.blockSize) {
+      throw new Error(`GPT.forward: sequence of ${longest} positions exceeds blockSize ${this.config.blockSize}`);
     }
     return scope(() => {
-      const pos = arange(past, past + T); // [T]
+      // positions [T], or per row [B, T] when padded (0 in the padding)
+      const pos = starts
+        ? tensor(Int32Array.from({ length: B * T }, (_, k) => Math.max(0, past + (k % T) - starts[Math.floor(k / T)]!)), [B, T])
+        : arange(past, past + T);
+      const startsT = starts ? tensor(Int32Array.from(starts), [B]) : undefined;
       let x = this.drop.forward(this.wte.forward(idx).add(this.wpe.forward(pos))); // [B, T, C]
-      this.h.items.forEach((block, i) => (x = block.forward(x, opts.caches?.[i])));
+      this.h.items.forEach((block, i) => (x = block.forward(x, opts.caches?.[i], startsT)));
       x = this.ln_f.forward(x);
       const { vocabSize: V, nEmbd: C } = this.config;
       if (opts.targets && 4 * B * T * V > profile().bindingLimit) {

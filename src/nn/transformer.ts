@@ -48,6 +48,29 @@ export function disposeCache(cache: KVCache): void {
   cache.qkv = null;
 }
 
+/**
+ * Keeps only the batch rows `rows` of a cache (in that order) and its slots from `fromSlot` on:
+ * for a batch whose other sequences stopped, and the left padding none of the rest needs.
+ */
+export function keepCacheRows(cache: KVCache, rows: readonly number[], fromSlot: number): void {
+  const { qkv } = cache;
+  if (!qkv) return;
+  // runs of consecutive rows are one slice each
+  const runs: [number, number][] = [];
+  for (const r of rows) {
+    const last = runs.at(-1);
+    if (last && last[1] === r) last[1]++;
+    else runs.push([r, r + 1]);
+  }
+  cache.qkv = keep(
+    scope(() => {
+      const picked = runs.length === 1 ? slice(qkv, 0, ...runs[0]!) : concat(runs.map(([a, b]) => slice(qkv, 0, a, b)), 0);
+      return slice(picked, 1, fromSlot);
+    }),
+  );
+  qkv.dispose();
+}
+
 /** Appends the new rows to the cache and returns the whole sequence so far. */
 function extendCache(cache: KVCache, qkv: Tensor): Tensor {
   const all = cache.qkv ? concat([cache.qkv, qkv], 1) : qkv;
@@ -74,12 +97,19 @@ export class CausalSelfAttention extends Module {
     this.residDropout = this.module('resid_dropout', new Dropout(cfg.dropout, rng));
   }
 
-  forward(x: Tensor, cache?: KVCache): Tensor {
+  /**
+   * x [B, T, C]; with a cache, x's positions follow the cached ones. `starts` (int32 [B]): the rows
+   * are left-padded sequences, row b's real tokens starting at slot starts[b] of the cache and x
+   * together; attention never reads the padding (inference only, see causalAttention).
+   */
+  forward(x: Tensor, cache?: KVCache, starts?: Tensor): Tensor {
     return scope(() => {
       const qkv = this.c_attn.forward(x); // [B, T, 3C]
       const context = cache ? extendCache(cache, qkv) : undefined; // [B, Tk, 3C]
       // dropout on the attention weights needs them materialised; otherwise one fused kernel
-      const y = this.training && this.attnDropout.p > 0 ? this.unfused(qkv, context ?? qkv) : causalAttention(qkv, this.nHead, context);
+      const dropping = this.training && this.attnDropout.p > 0;
+      if (dropping && starts) throw new Error('CausalSelfAttention: left-padded rows (starts) run in eval mode only, without attention dropout');
+      const y = dropping ? this.unfused(qkv, context ?? qkv) : causalAttention(qkv, this.nHead, context, starts);
       return this.residDropout.forward(this.c_proj.forward(y)); // [B, T, C]
     });
   }
@@ -141,9 +171,10 @@ export class Block extends Module {
     this.mlp = this.module('mlp', new MLP(cfg, rng));
   }
 
-  forward(x: Tensor, cache?: KVCache): Tensor {
+  /** x [B, T, C]; `cache` and `starts` as CausalSelfAttention.forward takes them. */
+  forward(x: Tensor, cache?: KVCache, starts?: Tensor): Tensor {
     return scope(() => {
-      const h = x.add(this.attn.forward(this.ln_1.forward(x), cache)); // x + attn(ln_1(x))
+      const h = x.add(this.attn.forward(this.ln_1.forward(x), cache, starts)); // x + attn(ln_1(x))
       return h.add(this.mlp.forward(this.ln_2.forward(h))); // h + mlp(ln_2(h))
     });
   }

@@ -1,7 +1,7 @@
 // Cases of matmul and the fused ops of a transformer, with the shapes they take in a model and
 // the corners their kernels have: matmul transposes, vectors and broadcast batch dims; ids and
 // targets as int32 (ignored targets, custom ignoreIndex); dropout's Philox mask; layerNorm with
-// and without bias; attention's [B, T, 3C] with C split into heads, and a context for decoding.
+// and without bias; attention's [B, T, 3C] with C split into heads, a context for decoding, and left-padded rows.
 import type { OpName } from '../../ops/index.js';
 import type { SamplingOptions } from '../../ops/index.js';
 import type { Tensor } from '../../tensor/tensor.js';
@@ -181,7 +181,7 @@ const distillLoss = {
 const ATTENTION_SIZE = 6000;
 
 const causalAttention = {
-  draw(r: Random): Sample<[Tensor, number, Tensor?]> {
+  draw(r: Random): Sample<[Tensor, number, (Tensor | null)?, Tensor?]> {
     const B = r.int(1, 2);
     const nHead = r.int(1, 3);
     // T past 64 spans several query blocks and key tiles; odd head sizes exercise the vec4 padding
@@ -189,7 +189,9 @@ const causalAttention = {
     let HS = pick(r, [1, 3, 4, 8, 32, 64]);
     while (B * T * 3 * nHead * HS > ATTENTION_SIZE) [T, HS] = HS > 4 ? [T, HS / 2] : [Math.ceil(T / 2), HS];
     const C3 = 3 * nHead * HS;
-    if (r.int(0, 2) > 0) {
+    const kind = r.int(0, 5); // 0-2: training, 3: decoding, 4-5: a left-padded batch (prefill, or decoding)
+    if (kind >= 4) return paddedAttention(r, B, T, C3, nHead);
+    if (kind < 3) {
       return {
         inputs: [floatInput(values(r, [B, T, C3], -2, 2))],
         args: ([qkv]) => [qkv!, nHead],
@@ -207,6 +209,30 @@ const causalAttention = {
     };
   },
 };
+
+/**
+ * A left-padded batch: row b's first real slot drawn anywhere in [0, T] (T: all padding, each query
+ * then sees only itself), queries for the last Tq slots (all T of them when prefilling).
+ */
+function paddedAttention(r: Random, B: number, T: number, C3: number, nHead: number): Sample<[Tensor, number, (Tensor | null)?, Tensor?]> {
+  const starts = ref([B], Array.from({ length: B }, () => pick(r, [0, r.int(0, T), T])));
+  const tol = { atol: 2e-5, rtol: 1e-4 };
+  if (bool(r)) {
+    return {
+      inputs: [floatInput(values(r, [B, T, C3], -2, 2), false), intInput(starts)],
+      args: ([qkv, s]) => [qkv!, nHead, null, s!],
+      reference: ([qkv, s]) => causalAttentionRef(qkv!, nHead, qkv!, s!),
+      tol,
+    };
+  }
+  const Tq = r.int(1, T);
+  return {
+    inputs: [floatInput(values(r, [B, Tq, C3], -2, 2), false), floatInput(values(r, [B, T, C3], -2, 2), false), intInput(starts)],
+    args: ([qkv, context, s]) => [qkv!, nHead, context!, s!],
+    reference: ([qkv, context, s]) => causalAttentionRef(qkv!, nHead, context!, s!),
+    tol,
+  };
+}
 
 const biasGelu = {
   draw(r: Random): Sample<[Tensor, Tensor]> {
