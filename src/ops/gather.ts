@@ -11,7 +11,7 @@ import { Tensor } from '../tensor/tensor.js';
  * JS arrays). Ids computed on the device are not read back for this: the kernel clamps them and
  * reports a fault, thrown by the next read.
  */
-function checkIds(ids: Tensor, V: number): void {
+export function checkIds(ids: Tensor, V: number): void {
   const host = ids.storage('embedding').host;
   if (!host) return;
   for (let i = 0; i < ids.size; i++) {

@@ -18,6 +18,7 @@ import {
 import { watchNonFinite } from './finite.js';
 import { embedding } from './gather.js';
 import { gradNorm } from './grad-norm.js';
+import { embeddingInt8, linearInt8 } from './int8.js';
 import { layerNorm } from './layernorm.js';
 import { linearCrossEntropy } from './linear-cross-entropy.js';
 import { matmul } from './matmul.js';
@@ -43,6 +44,8 @@ export const OPS = {
   cast,
   // linear algebra and the fused ops of a transformer
   matmul, embedding, dropout, softmax, logSoftmax, layerNorm, crossEntropy, linearCrossEntropy, causalAttention, biasGelu,
+  // int8 weights, inference only (int8.ts)
+  linearInt8, embeddingInt8,
 } satisfies Record<string, AnyOp>;
 
 export const UPDATES = { adamw, gradNorm, watchNonFinite } satisfies Record<string, AnyUpdate>;
