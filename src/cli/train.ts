@@ -28,13 +28,13 @@ export { TRAIN_HELP } from './train-flags.js';
 export async function train(args: string[], opts: { nextSteps?: boolean } = {}): Promise<number> {
   const { values: flags, given } = await resolveFlags(args);
   const resume = flags.initFrom === 'resume';
-  const source = resume || flags.initFrom === 'scratch' ? null : await loadCheckpoint(flags.initFrom);
+  const source = resume || flags.initFrom === 'scratch' ? null : trainable(await loadCheckpoint(flags.initFrom), flags.initFrom);
   const checked = resume ? null : trainingConfig(flags, given, source, false); // before anything is written
   return withDirectoryLock(flags.outDir, async () => {
     if (!resume && !flags.overwrite && existsSync(join(flags.outDir, MANIFEST_FILE))) {
       throw new UsageError(`${flags.outDir} already holds a checkpoint: continue it with --init-from resume, or replace it with --overwrite`);
     }
-    const ckpt = resume ? await loadCheckpoint(flags.outDir) : source;
+    const ckpt = resume ? trainable(await loadCheckpoint(flags.outDir), flags.outDir) : source;
     const cfg = checked ?? trainingConfig(flags, given, ckpt, true);
     const { ds, data } = await dataset(flags, given, ckpt, resume, (s) => console.log(s));
     console.log(`tokens: train ${ds.train.length.toLocaleString('en-US')}, val ${ds.val.length.toLocaleString('en-US')}, vocab ${ds.tokenizer.vocabSize}`);
@@ -46,6 +46,13 @@ export async function train(args: string[], opts: { nextSteps?: boolean } = {}):
     if (opts.nextSteps ?? true) console.log(nextSteps(flags.outDir));
     return 0;
   });
+}
+
+/** The checkpoint, unless it is a quantized one (inference only). */
+function trainable(ckpt: Checkpoint, path: string): Checkpoint {
+  const q = ckpt.meta.model.quantization;
+  if (q) throw new UsageError(`${path} is a quantized (${q}) checkpoint, for inference only: train from the float32 checkpoint it was made from, then quantize again`);
+  return ckpt;
 }
 
 async function run(flags: TrainFlags, cfg: TrainConfig, ds: Dataset, data: string, ckpt: Checkpoint | null, resume: boolean): Promise<void> {

@@ -16,6 +16,7 @@ export {
   type TrainerState,
 } from './trainer.js';
 export { generate, type GenerateOptions } from './generate.js';
+export { quantizeModel } from './quantize.js';
 export { sampleToken, type SamplingOptions } from './sample.js';
 export * from './tokenizer/index.js';
 export {

@@ -32,6 +32,9 @@ export interface HFModelFiles {
  * GPT-2 has them everywhere.
  */
 export async function encodeHF(model: GPT, tokenizer?: Tokenizer): Promise<HFModelFiles> {
+  if (model.config.quantization) {
+    throw new Error(`a quantized (${model.config.quantization}) model has no Hugging Face GPT-2 form; export the float32 checkpoint it was made from`);
+  }
   const params = new Map<string, TensorData>();
   for (const [name, p] of model.namedParameters()) params.set(name, { shape: p.shape, data: (await p.toArray()) as Float32Array });
   // transformers refuses a safetensors file whose metadata lacks format 'pt'
