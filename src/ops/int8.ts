@@ -77,7 +77,7 @@ export const embeddingInt8 = defineOp({
   dtypes: { table: ['int8'], scale: ['float32'], ids: ['int32'] },
   forward(_ctx: OpContext, q: Tensor, scale: Tensor, ids: Tensor) {
     const [V, C] = q.shape as [number, number];
-    checkIds(ids, V);
+    checkIds('embeddingInt8', ids, V);
     const out = Tensor.empty([...ids.shape, C], 'float32', 'embeddingInt8');
     launchEmbeddingInt8(q.buffer(), scale.buffer(), ids.buffer(), out.buffer(), ids.size, V, C);
     return out;

@@ -26,7 +26,7 @@ export function quantizeRef(w: Ref): { q: Ref; scale64: Ref; scale32: Ref } {
     for (let c = 0; c < cols; c++) {
       const x = scale32[r] === 0 ? 0 : w.data[r * cols + c]! / scale32[r]!;
       const rounded = x < 0 ? -Math.floor(-x + 0.5) : Math.floor(x + 0.5);
-      q[r * cols + c] = Math.max(-127, Math.min(127, rounded));
+      q[r * cols + c] = Math.max(-127, Math.min(127, rounded)) + 0; // + 0: no -0
     }
   }
   return { q: { shape: [rows, cols], data: q }, scale64: { shape: [rows], data: scale64 }, scale32: { shape: [rows], data: scale32 } };
