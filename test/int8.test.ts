@@ -1,8 +1,8 @@
 // int8 weight-only quantization against independent float64 references: the quantization itself
-// (scale = max|row| / 127, q = round(w / scale)), the int8 matmul on both of its paths (forced
+// (scale = max|row| / 127, q = round(w / scale)), the int8 matmul on each of its paths (forced
 // through the profile) against a float64 product of the dequantized weights, and a quantized GPT's
 // logits against a float64 GPT-2 forward of its dequantized weights (whole sequences: the tiled
-// path; one token at a time with the KV cache: the skinny one). Drawn cases of both ops under
+// paths; one token at a time with the KV cache: the skinny one). Drawn cases of both ops under
 // every kernel variant are in ops.test.ts (src/check/cases/int8.ts).
 import fc from 'fast-check';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -87,8 +87,9 @@ describe('linearInt8 equals float64 of the dequantized weights, odd shapes, on e
   const shapes = fc.record({ M: dim, N: dim, K: fc.oneof(dim, fc.integer({ min: 1, max: 40 }).map((k) => 4 * k)), seed: fc.integer({ min: 0, max: 1000 }) });
   it.each([
     { path: 'skinny (a lane per output, every row count)', overrides: { matmul: { skinnyRows: 1 << 30 } } },
-    { path: 'tiled (64x64 tiles)', overrides: { matmul: { skinnyRows: 0, tiles: 'small' as const, splits: 1 } } },
-    { path: 'tiled (128x128 tiles, split-K in 3)', overrides: { matmul: { skinnyRows: 0, tiles: 'large' as const, splits: 3 } } },
+    { path: 'tiled int8 kernel (64x64 tiles)', overrides: { matmul: { tiled: 'buffer' as const, skinnyRows: 0, tiles: 'small' as const, splits: 1 } } },
+    { path: 'tiled int8 kernel (128x128 tiles, split-K in 3)', overrides: { matmul: { tiled: 'buffer' as const, skinnyRows: 0, tiles: 'large' as const, splits: 3 } } },
+    { path: 'dequantized, then the texture path', overrides: { matmul: { tiled: 'texture' as const, skinnyRows: 0 } } },
   ])('$path', async ({ overrides }) => {
     setProfile(overrides);
     await fc.assert(fc.asyncProperty(shapes, ({ M, N, K, seed }) => checkLinear(M, N, K, seed)), fcParams(12));
@@ -134,7 +135,7 @@ describe('a quantized GPT', () => {
   const params = randomGPT2(11);
   const ids = Array.from({ length: SMALL.T }, (_, t) => (t * 37 + 5) % SMALL.V);
 
-  it('computes the logits of its dequantized weights: whole sequences (tiled) and token by token with the KV cache (skinny)', async () => {
+  it('computes the logits of its dequantized weights: whole sequences (both tiled paths) and token by token with the KV cache (skinny)', async () => {
     writeGPT2Dir(dir, params, { prefix: false, head: true });
     const { model: float } = modelFromCheckpoint(await loadCheckpoint(dir), { dropout: 0 });
     const model = await quantizeModel(float);
@@ -149,10 +150,14 @@ describe('a quantized GPT', () => {
     const unquantized = gpt2Logits(params, ids);
     expect(Math.max(...want.flatMap((row, t) => [...row].map((v, i) => Math.abs(v - unquantized[t]![i]!))))).toBeGreaterThan(50 * tol);
 
-    await noGrad(() => scope(async () => {
-      const { logits } = model.forward(tensor(Int32Array.from(ids), [1, SMALL.T]));
-      await expectClose(logits, ref([1, SMALL.T, SMALL.V], want.flatMap((r) => [...r])), tol, 1e-4, 'whole sequence');
-    }));
+    for (const tiled of ['texture', 'buffer'] as const) {
+      setProfile({ matmul: { tiled } });
+      await noGrad(() => scope(async () => {
+        const { logits } = model.forward(tensor(Int32Array.from(ids), [1, SMALL.T]));
+        await expectClose(logits, ref([1, SMALL.T, SMALL.V], want.flatMap((r) => [...r])), tol, 1e-4, `whole sequence (${tiled})`);
+      }));
+    }
+    setProfile(null);
     const caches: KVCache[] = Array.from({ length: SMALL.L }, () => ({ qkv: null }));
     for (let t = 0; t < SMALL.T; t++) {
       await noGrad(() => scope(async () => {

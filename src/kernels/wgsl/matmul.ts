@@ -5,7 +5,8 @@
 //   src/ops/matmul.ts through launchMatmul, which picks one of three paths: 'skinny' (one lane per
 //   output element; for at most 4 rows, e.g. decoding one token), else one of these two tiled ones.
 //   int8 weights (a plan with `scale`, src/ops/int8.ts): the skinny path of matmul-int8.ts, else the
-//   buffer path's int8 variant on every adapter (the texture path has no int8 form).
+//   buffer path's int8 variant, except where the profile picks textures: there the weights are
+//   dequantized to a transient float32 operand for the texture path (see matmul-int8.ts).
 //
 // Buffer path (GPUs): the register-tiled family of matmul-tiled.ts, tile size and split-K per
 // product from the profile (src/kernels/profile.ts matmulTiling).
@@ -49,7 +50,7 @@ import { device } from '../../device/device.js';
 import { Kernel, LINEAR, grid1d, perElement } from '../kernel.js';
 import { tuned, type Tunable } from '../autotune.js';
 import { matmulTiling, matmulTilingIsAuto, matmulTilings, profile, SHARING_LANES, type MatmulTiling } from '../profile.js';
-import { launchSkinnyInt8Matmul } from './matmul-int8.js';
+import { launchDequantize, launchSkinnyInt8Matmul } from './matmul-int8.js';
 import { launchTiledMatmul, vec4Aligned } from './matmul-tiled.js';
 
 export interface MatmulPlan {
@@ -76,6 +77,13 @@ export function launchMatmul(a: Resource, b: Resource, c: Resource, plan: Matmul
   if (plan.scale) {
     if (plan.transA || !plan.transB || nBatch !== 1) throw new Error('matmul: int8 weights are multiplied as A [M, K] · Qᵀ only');
     if (M <= skinnyRows) return launchSkinnyInt8Matmul(a, b, plan.scale, c, M, N, K);
+    if (tiled === 'texture' && 4 * N * K <= profile().bindingLimit) {
+      const w = device().alloc(Math.max(4, 4 * N * K), 'matmul dequantized int8');
+      launchDequantize(b, plan.scale, w, N, K);
+      launchMatmul(a, w, c, { ...plan, scale: undefined });
+      device().release(w); // later dispatches may reuse it: this one is recorded
+      return;
+    }
     return recordTiled(a, b, c, plan, 1, matmulTiling(M, N, K, 1));
   }
   const path = M <= skinnyRows ? 'skinny' : tiled;
