@@ -20,8 +20,9 @@ export interface TransformerConfig {
   quantization?: Quantization;
 }
 
-/** How weights are stored when not float32: 'int8' (src/ops/int8.ts). */
+/** The ways weights may be stored other than float32: 'int8' (src/ops/int8.ts). */
 export const QUANTIZATIONS = ['int8'] as const;
+/** How a model's weights are stored when not float32: 'int8', weight-only with per-row scales. */
 export type Quantization = (typeof QUANTIZATIONS)[number];
 
 /** The MLP's GELU: exact (erf, nanoGPT's choice) or GPT-2's tanh approximation ('gelu_new' in Hugging Face). */

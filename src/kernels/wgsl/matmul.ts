@@ -4,9 +4,9 @@
 //   `b_strides` are each input's batch strides along them, 0 on broadcast dims. Called by
 //   src/ops/matmul.ts through launchMatmul, which picks one of three paths: 'skinny' (one lane per
 //   output element; for at most 4 rows, e.g. decoding one token), else one of these two tiled ones.
-//   int8 weights (a plan with `scale`, src/ops/int8.ts): the skinny path of matmul-int8.ts, else the
+//   int8 weights (a plan with `scale`, src/ops/int8.ts): the skinny path of int8.ts, else the
 //   buffer path's int8 variant, except where the profile picks textures: there the weights are
-//   dequantized to a transient float32 operand for the texture path (see matmul-int8.ts).
+//   dequantized to a transient float32 operand for the texture path (see int8.ts).
 //
 // Buffer path (GPUs): the register-tiled family of matmul-tiled.ts, tile size and split-K per
 // product from the profile (src/kernels/profile.ts matmulTiling).
@@ -50,7 +50,7 @@ import { device } from '../../device/device.js';
 import { Kernel, LINEAR, grid1d, perElement } from '../kernel.js';
 import { tuned, type Tunable } from '../autotune.js';
 import { matmulTiling, matmulTilingIsAuto, matmulTilings, profile, SHARING_LANES, type MatmulTiling } from '../profile.js';
-import { launchDequantize, launchSkinnyInt8Matmul } from './matmul-int8.js';
+import { launchDequantize, launchSkinnyInt8Matmul } from './int8.js';
 import { launchTiledMatmul, vec4Aligned } from './matmul-tiled.js';
 
 export interface MatmulPlan {
