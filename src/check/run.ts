@@ -25,7 +25,10 @@ export interface CheckResult {
 const exact = (i: Input): Ref => ({ shape: i.ref.shape, data: i.dtype === 'float32' ? i.ref.data.map(Math.fround) : i.ref.data });
 
 function toTensor(x: Ref, dtype: Input['dtype'], grad: boolean): Tensor {
-  const t = dtype === 'int32' ? tensor(Int32Array.from(x.data), x.shape) : tensor(Float32Array.from(x.data), x.shape);
+  const t =
+    dtype === 'int32' ? tensor(Int32Array.from(x.data), x.shape)
+    : dtype === 'int8' ? tensor(Int8Array.from(x.data), x.shape)
+    : tensor(Float32Array.from(x.data), x.shape);
   return grad ? t.requiresGrad_() : t;
 }
 

@@ -9,6 +9,7 @@ import { doctor } from './doctor.js';
 import { flagHelp, noPositional, parseFlags, UsageError, type FlagSpec } from './flags.js';
 import { plot, PLOT_HELP } from './plot.js';
 import { prepare, PREPARE_HELP } from './prepare.js';
+import { quantize, QUANTIZE_HELP } from './quantize.js';
 import { evaluate, EVAL_HELP, sample, SAMPLE_HELP } from './sample.js';
 import { serve, SERVE_HELP } from './serve.js';
 import { distill, DISTILL_HELP, train, TRAIN_HELP } from './train.js';
@@ -28,6 +29,7 @@ commands:
   eval       loss of a checkpoint on train/val data
   plot       train/val loss curves of runs as an SVG
   export     write a checkpoint as a Hugging Face GPT-2 directory
+  quantize   write an int8 copy of a checkpoint for inference (about 4x smaller)
   doctor     show the WebGPU adapter (or why none was found and how to fix it)
   serve      serve the browser demo page (web-dist/) and optionally a checkpoint
 =======
@@ -75,6 +77,7 @@ const COMMANDS: Record<string, Command> = {
   'bench-generate': { help: BENCH_GENERATE_HELP, run: benchGenerate, usesAdapter: true },
   plot: { help: PLOT_HELP, run: plot, usesAdapter: false },
   export: { help: EXPORT_HELP, run: exportModel, usesAdapter: true },
+  quantize: { help: QUANTIZE_HELP, run: quantize, usesAdapter: true },
   serve: { help: SERVE_HELP, run: serve, usesAdapter: false },
   doctor: {
     help: `usage: gpt doctor [flags]\n${flagHelp(DOCTOR_FLAGS)}`,

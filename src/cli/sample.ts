@@ -6,7 +6,7 @@ import { initDevice } from '../device/device.js';
 import { modelFromCheckpoint, type Checkpoint } from '../gpt/checkpoint.js';
 import { generateBatch } from '../gpt/generate.js';
 import { describeLeftOut, encodeKnown } from '../gpt/tokenizer/index.js';
-import { Trainer, TRAIN_DEFAULTS, TRAIN_DOCS, TRAIN_RANGES } from '../gpt/trainer.js';
+import { evaluateModel, TRAIN_DOCS, TRAIN_RANGES } from '../gpt/trainer.js';
 import { NON_NEGATIVE, NON_NEGATIVE_INT, POSITIVE_INT, SEED } from '../io/value-ranges.js';
 import { loadCheckpoint } from '../node/checkpoint-dir.js';
 import { BUILTIN_CORPUS, loadCorpus } from './corpus.js';
@@ -127,18 +127,15 @@ export async function evaluate(args: string[]): Promise<number> {
   const { values: f, positional } = parseFlags(args, EVAL_FLAGS);
   noPositional(positional);
   if (f.data && f.dataDir) throw new UsageError('give --data or --data-dir, not both');
-  // the Trainer that evaluates also holds AdamW's moments
-  const { ckpt, model, tokenizer } = await openCheckpoint(checkpointPath(f), f.batchSize, true);
+  const { ckpt, model, tokenizer } = await openCheckpoint(checkpointPath(f), f.batchSize, false);
   const prepared = join(f.outDir, 'data');
   const source = f.dataDir || f.data || (existsSync(join(prepared, 'meta.json')) ? prepared : ckpt.meta.data) || BUILTIN_CORPUS;
   console.log(`data: ${source}${source === ckpt.meta.data ? ' (what the run trained on)' : ''}`);
   const note = (line: string) => console.log(line);
   const ds = await loadTokens(source, { tokenizer: tokenizer.kind, vocabSize: tokenizer.vocabSize, existing: tokenizer, note });
-  const cfg = { ...TRAIN_DEFAULTS, ...ckpt.meta.train, blockSize: model.config.blockSize, batchSize: f.batchSize, evalIters: f.evalIters, seed: f.seed };
-  const trainer = new Trainer(cfg, { train: ds.train, val: ds.val, vocabSize: tokenizer.vocabSize }, model);
-  const { train, val } = await trainer.evaluate();
+  const cfg = { blockSize: model.config.blockSize, batchSize: f.batchSize, evalIters: f.evalIters, seed: f.seed };
+  const { train, val } = await evaluateModel(model, ds, cfg);
   console.log(`train loss ${train.toFixed(4)}, val loss ${val.toFixed(4)} (${f.evalIters} batches of ${f.batchSize}x${cfg.blockSize})`);
-  trainer.dispose();
   model.dispose();
   return 0;
 }

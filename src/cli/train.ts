@@ -41,13 +41,13 @@ async function trainStudent(args: string[], opts: { nextSteps?: boolean; distill
   const { distilling } = opts;
   const { values: flags, given } = distilling ? await resolveFlags(args, DISTILL_FLAGS) : await resolveFlags(args, TRAIN_FLAGS);
   const resume = flags.initFrom === 'resume';
-  const source = resume || flags.initFrom === 'scratch' ? null : await loadCheckpoint(flags.initFrom);
+  const source = resume || flags.initFrom === 'scratch' ? null : trainable(await loadCheckpoint(flags.initFrom), flags.initFrom);
   const checked = resume ? null : trainingConfig(flags, given, source, false); // before anything is written
   return withDirectoryLock(flags.outDir, async () => {
     if (!resume && !flags.overwrite && existsSync(join(flags.outDir, MANIFEST_FILE))) {
       throw new UsageError(`${flags.outDir} already holds a checkpoint: continue it with --init-from resume, or replace it with --overwrite`);
     }
-    const ckpt = resume ? await loadCheckpoint(flags.outDir) : source;
+    const ckpt = resume ? trainable(await loadCheckpoint(flags.outDir), flags.outDir) : source;
     if (resume && !distilling && ckpt!.meta.distill) {
       throw new UsageError(`${flags.outDir} is a distillation run: continue it with gpt distill --init-from resume`);
     }
@@ -64,6 +64,13 @@ async function trainStudent(args: string[], opts: { nextSteps?: boolean; distill
     if (opts.nextSteps ?? true) console.log(nextSteps(flags.outDir));
     return 0;
   });
+}
+
+/** The checkpoint, unless it is a quantized one (inference only). */
+function trainable(ckpt: Checkpoint, path: string): Checkpoint {
+  const q = ckpt.meta.model.quantization;
+  if (q) throw new UsageError(`${path} is a quantized (${q}) checkpoint, for inference only: train from the float32 checkpoint it was made from, then quantize again`);
+  return ckpt;
 }
 
 async function run(flags: TrainFlags, cfg: TrainConfig, ds: Dataset, data: string, ckpt: Checkpoint | null, resume: boolean, teacher: Teacher | null): Promise<void> {

@@ -8,7 +8,7 @@
 import { parseSafetensors, serializeSafetensors, type SafetensorsTensor } from '../io/safetensors.js';
 import { safetensorsTensors } from '../io/state-dict.js';
 import { NON_NEGATIVE_INT, POSITIVE_INT, rangeProblem, settingProblem, show, type RangesOf } from '../io/value-ranges.js';
-import { ACTIVATIONS, type Activation } from '../nn/transformer.js';
+import { ACTIVATIONS, QUANTIZATIONS, type Activation, type Quantization } from '../nn/transformer.js';
 import type { AdamW } from '../optim/adamw.js';
 import { tokenizerFromJSON, type Tokenizer, type TokenizerJSON } from './tokenizer/index.js';
 import { GPT, shareLayersProblem, type GPTConfig } from './model.js';
@@ -43,10 +43,14 @@ export interface DistillMeta extends DistillSettings {
 const { blockSize, nLayer, nHead, nEmbd, dropout } = TRAIN_RANGES;
 const MODEL_RANGES: RangesOf<GPTConfig> = { vocabSize: POSITIVE_INT, blockSize, nLayer, nHead, nEmbd, dropout };
 
-/** A decoded checkpoint: its metadata and weights on the host (modelFromCheckpoint puts them on the GPU). */
+/**
+ * A decoded checkpoint: its metadata and weights on the host (modelFromCheckpoint puts them on the
+ * GPU). A quantized model's (meta.model.quantization 'int8') has int8 weights (I8 in the file) and
+ * their float32 scales under `<name>_scale`.
+ */
 export interface Checkpoint {
   meta: CheckpointMeta;
-  weights: Map<string, { shape: number[]; data: Float32Array }>;
+  weights: Map<string, { shape: number[]; data: Float32Array | Int8Array }>;
   /** AdamW moments by parameter name, when the checkpoint was saved for resuming. */
   optimizer?: { m: Map<string, Float32Array>; v: Map<string, Float32Array> };
 }
@@ -97,7 +101,7 @@ export async function encodeCheckpoint(model: GPT, tokenizer: Tokenizer, extra: 
 /** A decoded (or imported) checkpoint as checkpoint bytes again, from the host copy of its tensors. */
 export function checkpointBytes(ckpt: Checkpoint): Uint8Array {
   const tensors: Record<string, SafetensorsTensor> = {};
-  for (const [name, w] of ckpt.weights) tensors[name] = { dtype: 'F32', shape: [...w.shape], data: w.data };
+  for (const [name, w] of ckpt.weights) tensors[name] = { dtype: w.data instanceof Int8Array ? 'I8' : 'F32', shape: [...w.shape], data: w.data };
   for (const [kind, moments] of Object.entries(ckpt.optimizer ?? {})) {
     for (const [name, data] of moments) tensors[`optim.${kind}.${name}`] = { dtype: 'F32', shape: [...ckpt.weights.get(name)!.shape], data };
   }
@@ -126,14 +130,18 @@ export function decodeCheckpoint(bytes: Uint8Array, source = 'checkpoint'): Chec
   if (isRecord(meta.train)) meta.train = { ...TRAIN_DEFAULTS, ...meta.train };
   const problem = metaProblem(meta as unknown as Record<string, unknown>) ?? nonFiniteProblem(Object.entries(parsed.tensors));
   if (problem) throw new Error(`${source}: ${problem}`);
-  const weights = new Map<string, { shape: number[]; data: Float32Array }>();
+  const weights = new Map<string, { shape: number[]; data: Float32Array | Int8Array }>();
   const m = new Map<string, Float32Array>();
   const v = new Map<string, Float32Array>();
   for (const [name, t] of Object.entries(parsed.tensors)) {
-    if (!(t.data instanceof Float32Array)) throw new Error(`${source}: tensor '${name}' has dtype ${t.dtype}, expected a float type`);
-    if (name.startsWith('optim.m.')) m.set(name.slice(8), t.data);
-    else if (name.startsWith('optim.v.')) v.set(name.slice(8), t.data);
-    else weights.set(name, { shape: t.shape, data: t.data });
+    const moment = name.startsWith('optim.m.') || name.startsWith('optim.v.');
+    // int8 weights belong to a quantized model (whose loading checks each name's dtype)
+    if (!(t.data instanceof Float32Array) && (moment || !(t.data instanceof Int8Array && meta.model.quantization))) {
+      throw new Error(`${source}: tensor '${name}' has dtype ${t.dtype}, expected a float type${moment ? '' : ' (I8 only in a quantized checkpoint)'}`);
+    }
+    if (name.startsWith('optim.m.')) m.set(name.slice(8), t.data as Float32Array);
+    else if (name.startsWith('optim.v.')) v.set(name.slice(8), t.data as Float32Array);
+    else weights.set(name, { shape: t.shape, data: t.data as Float32Array | Int8Array });
   }
   return { meta, weights, ...(m.size && { optimizer: { m, v } }) };
 }
@@ -154,6 +162,9 @@ function metaProblem(meta: Record<string, unknown>): string | null {
     (model.activation === undefined || ACTIVATIONS.includes(model.activation as Activation)
       ? null
       : `${field('model.activation')} must be one of ${ACTIVATIONS.map((a) => `'${a}'`).join(', ')}, got ${show(model.activation)}`) ??
+    (model.quantization === undefined || QUANTIZATIONS.includes(model.quantization as Quantization)
+      ? null
+      : `${field('model.quantization')} must be one of ${QUANTIZATIONS.map((a) => `'${a}'`).join(', ')} or absent, got ${show(model.quantization)}`) ??
     headsProblem(model as unknown as GPTConfig, (k) => field(`model.${k}`)) ??
     shareLayersProblem(model as unknown as GPTConfig, (k) => field(`model.${k}`));
   if (modelProblem) return modelProblem;
@@ -164,6 +175,9 @@ function metaProblem(meta: Record<string, unknown>): string | null {
     return `${field('tokenizer')}: ${(e as Error).message}`;
   }
   if (tokenizer.vocabSize !== model.vocabSize) return `the tokenizer has ${tokenizer.vocabSize} tokens, ${field('model.vocabSize')} says ${model.vocabSize}`;
+  if (model.quantization !== undefined && (meta.train !== undefined || meta.trainer !== undefined)) {
+    return `a quantized (${show(model.quantization)}) checkpoint holds no training state; metadata fields train and trainer must be absent`;
+  }
   if (meta.train !== undefined) {
     const problem = object('train', meta.train) ?? trainConfigProblem(meta.train as Record<string, unknown>, (k) => field(`train.${k}`));
     if (problem) return problem;

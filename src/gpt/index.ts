@@ -23,6 +23,7 @@ export {
   type TrainerState,
 } from './trainer.js';
 export { generate, generateBatch, type BatchGenerateOptions, type GenerateOptions } from './generate.js';
+export { quantizeModel } from './quantize.js';
 export type { SamplingOptions } from '../ops/index.js';
 export * from './tokenizer/index.js';
 export {

@@ -2,10 +2,10 @@
 // head tied to the token embedding. Reads like nanoGPT's model.py; parameter names follow GPT-2
 // (`wte.weight`, `h.0.attn.c_attn.weight`, ...). Shapes: B batch, T time, C = nEmbd, V = vocab.
 import { profile } from '../kernels/profile.js';
-import { arange, crossEntropy, linearCrossEntropy, matmul, tensor, type Tensor } from '../ops/index.js';
+import { add, arange, crossEntropy, div, full, linearCrossEntropy, maximum, mul, ne, sum, tensor, type Tensor } from '../ops/index.js';
 import { Dropout, Embedding, LayerNorm } from '../nn/layers.js';
 import { Module, ModuleList } from '../nn/module.js';
-import { ACTIVATIONS, Block, cachedLength, type Activation, type KVCache } from '../nn/transformer.js';
+import { ACTIVATIONS, Block, cachedLength, QUANTIZATIONS, type Activation, type KVCache, type Quantization } from '../nn/transformer.js';
 import { Generator } from '../tensor/generator.js';
 import { scope } from '../tensor/scope.js';
 
@@ -25,6 +25,11 @@ export interface GPTConfig {
    * weights (1 or absent: none shared). Must divide nLayer.
    */
   shareLayers?: number;
+  /**
+   * 'int8': the token embedding (and so the tied LM head) and every Linear hold int8 weights with
+   * per-row scales (quantizeModel makes such a model; inference only). float32 when absent.
+   */
+  quantization?: Quantization;
 }
 
 /** Throws a one-line error naming the first setting of `cfg` that is out of range. */
@@ -38,6 +43,9 @@ export function validateConfig(cfg: GPTConfig): void {
   if (!(cfg.dropout >= 0 && cfg.dropout < 1)) throw new Error(`GPT config: dropout must be in [0, 1), got ${cfg.dropout}`);
   if (cfg.activation !== undefined && !ACTIVATIONS.includes(cfg.activation)) {
     throw new Error(`GPT config: activation must be one of ${ACTIVATIONS.join(', ')}, got ${JSON.stringify(cfg.activation)}`);
+  }
+  if (cfg.quantization !== undefined && !QUANTIZATIONS.includes(cfg.quantization)) {
+    throw new Error(`GPT config: quantization must be one of ${QUANTIZATIONS.join(', ')} (or absent: float32), got ${JSON.stringify(cfg.quantization)}`);
   }
 }
 
@@ -70,7 +78,7 @@ export class GPT extends Module {
     validateConfig(config);
     const rng = (this.rng = new Generator(opts.seed ?? 1337));
     const { vocabSize, blockSize, nLayer, nEmbd } = config;
-    this.wte = this.module('wte', new Embedding(vocabSize, nEmbd, { rng }));
+    this.wte = this.module('wte', new Embedding(vocabSize, nEmbd, { rng, int8: config.quantization === 'int8' }));
     this.wpe = this.module('wpe', new Embedding(blockSize, nEmbd, { rng }));
     this.drop = this.module('drop', new Dropout(config.dropout, rng));
     // with shareLayers K, layer i runs block floor(i / K): a shared block's parameters are listed
@@ -133,14 +141,33 @@ export class GPT extends Module {
       x = this.ln_f.forward(x);
       const { vocabSize: V, nEmbd: C } = this.config;
       if (opts.targets && 4 * B * T * V > profile().bindingLimit) {
-        const loss = linearCrossEntropy(x.reshape([B * T, C]), this.wte.weight, opts.targets.reshape([B * T]), -1); // tied LM head + loss, chunked
-        return { loss };
+        const [rows, targets] = [x.reshape([B * T, C]), opts.targets.reshape([B * T])];
+        if (this.wte.weightScale) return { loss: this.chunkedLoss(rows, targets) };
+        return { loss: linearCrossEntropy(rows, this.wte.weight, targets, -1) }; // tied LM head + loss, chunked
       }
       if (opts.lastOnly) x = x.slice(1, T - 1); // [B, 1, C]
-      const logits = matmul(x, this.wte.weight, { transB: true }); // [B, T, V], tied LM head
+      const logits = this.wte.project(x); // [B, T, V], tied LM head
       if (!opts.targets) return { logits };
       const loss = crossEntropy(logits.reshape([B * T, -1]), opts.targets.reshape([B * T]), { ignoreIndex: -1 });
       return { logits, loss };
     });
+  }
+
+  /**
+   * The mean cross-entropy of an int8 LM head whose logits would not fit one binding: rows a chunk
+   * at a time (inference: linearCrossEntropy is the trainable float32 form), each chunk's mean
+   * times its count of targets other than -1, summed, over the whole count.
+   */
+  private chunkedLoss(x: Tensor, targets: Tensor): Tensor {
+    const [N, V] = [x.shape[0]!, this.config.vocabSize];
+    const R = Math.max(1, Math.floor(profile().bindingLimit / (4 * V)));
+    let [total, count] = [full([], 0), full([], 0)];
+    for (let r0 = 0; r0 < N; r0 += R) {
+      const t = targets.slice(0, r0, Math.min(N, r0 + R));
+      const n = sum(ne(t, full(t.shape, -1, 'int32'))); // rows that count
+      const mean = crossEntropy(this.wte.project(x.slice(0, r0, r0 + t.size)), t, { ignoreIndex: -1 });
+      [total, count] = [add(total, mul(mean, maximum(n, 1))), add(count, n)];
+    }
+    return div(total, maximum(count, 1));
   }
 }

@@ -198,6 +198,52 @@ export interface Distillation extends DistillSettings {
   teacher: GPT;
 }
 
+/** B random blocks of T+1 tokens of `data`: inputs x and next-token targets y, both int32 [B, T]. */
+function drawBatch(data: Int32Array, B: number, T: number, rng: Generator): { x: Int32Array; y: Int32Array } {
+  const x = new Int32Array(B * T);
+  const y = new Int32Array(B * T);
+  for (let b = 0; b < B; b++) {
+    const start = rng.nextInt(data.length - T - 1);
+    x.set(data.subarray(start, start + T), b * T);
+    y.set(data.subarray(start + 1, start + T + 1), b * T);
+  }
+  return { x, y };
+}
+
+/** Throws unless each split holds more than T + 1 tokens (a batch needs T + 1 consecutive ones). */
+function checkSplits(data: { train: Int32Array; val: Int32Array }, T: number): void {
+  for (const [name, split] of Object.entries({ train: data.train, val: data.val })) {
+    if (split.length <= T + 1) throw new Error(`train: the ${name} split has ${split.length} tokens; it needs more than blockSize + 1 = ${T + 1}`);
+  }
+}
+
+/**
+ * Mean loss of `model` over evalIters random batches of each split (batches drawn from `seed`, the
+ * same ones every time): what the trainer evaluates, and `gpt eval` for any model, quantized too.
+ */
+export async function evaluateModel(
+  model: GPT,
+  data: { train: Int32Array; val: Int32Array },
+  opts: { batchSize: number; blockSize: number; evalIters: number; seed: number },
+): Promise<{ train: number; val: number }> {
+  const { batchSize: B, blockSize: T, evalIters, seed } = opts;
+  checkSplits(data, T);
+  const wasTraining = model.training;
+  model.eval();
+  const result = { train: 0, val: 0 };
+  for (const split of ['train', 'val'] as const) {
+    const rng = new Generator(seed + (split === 'train' ? 2 : 3));
+    let total = 0;
+    for (let i = 0; i < evalIters; i++) {
+      const { x, y } = drawBatch(data[split], B, T, rng);
+      total += await noGrad(() => scope(() => model.forward(tensor(x, [B, T]), { targets: tensor(y, [B, T]) }).loss!.item()));
+    }
+    result[split] = total / evalIters;
+  }
+  model.train(wasTraining);
+  return result;
+}
+
 /** Trains a GPT on token arrays: batches, AdamW with warmup + cosine schedule, clipping, evaluation, hooks for logs and saves. */
 export class Trainer {
   readonly model: GPT;
@@ -219,11 +265,10 @@ export class Trainer {
   ) {
     const problem = trainConfigProblem(cfg as unknown as Record<string, unknown>, (key) => `cfg.${key}`) ?? (distill && teacherProblem(distill, cfg, data.vocabSize));
     if (problem) throw new RangeError(`Trainer: ${problem}`);
-    for (const [name, split] of Object.entries({ train: data.train, val: data.val })) {
-      if (split.length <= cfg.blockSize + 1) {
-        throw new Error(`train: the ${name} split has ${split.length} tokens; it needs more than blockSize + 1 = ${cfg.blockSize + 1}`);
-      }
+    if (model?.config.quantization) {
+      throw new Error(`Trainer: a quantized (${model.config.quantization}) model cannot be trained; train the float32 model, then quantize it`);
     }
+    checkSplits(data, cfg.blockSize);
     distill?.teacher.eval();
     this.model = model ?? new GPT(modelConfig(cfg, data.vocabSize), { seed: cfg.seed });
     this.optimizer = new AdamW(this.model.parameters(), {
@@ -237,16 +282,7 @@ export class Trainer {
 
   /** B random blocks of T+1 tokens: inputs x and next-token targets y, both int32 [B, T]. */
   batch(split: 'train' | 'val', rng = this.dataRng): { x: Int32Array; y: Int32Array } {
-    const { batchSize: B, blockSize: T } = this.cfg;
-    const data = this.data[split];
-    const x = new Int32Array(B * T);
-    const y = new Int32Array(B * T);
-    for (let b = 0; b < B; b++) {
-      const start = rng.nextInt(data.length - T - 1);
-      x.set(data.subarray(start, start + T), b * T);
-      y.set(data.subarray(start + 1, start + T + 1), b * T);
-    }
-    return { x, y };
+    return drawBatch(this.data[split], this.cfg.batchSize, this.cfg.blockSize, rng);
   }
 
   lr(step = this.step): number {
@@ -313,23 +349,9 @@ export class Trainer {
 
   /** Mean loss over evalIters batches of each split, drawn from a fixed generator (comparable across evals). */
   async evaluate(): Promise<{ train: number; val: number }> {
-    const { batchSize: B, blockSize: T, evalIters, seed } = this.cfg;
-    this.model.eval();
-    const result = { train: 0, val: 0 };
-    for (const split of ['train', 'val'] as const) {
-      const rng = new Generator(seed + (split === 'train' ? 2 : 3));
-      let total = 0;
-      for (let i = 0; i < evalIters; i++) {
-        const { x, y } = this.batch(split, rng);
-        total += await noGrad(() =>
-          scope(() => this.model.forward(tensor(x, [B, T]), { targets: tensor(y, [B, T]) }).loss!.item()),
-        );
-      }
-      result[split] = total / evalIters;
-    }
-    this.model.train();
-    return result;
+    return evaluateModel(this.model, this.data, this.cfg);
   }
+
 
   /** Trains until maxIters, calling `onLog` every logInterval steps and after each evaluation. */
   async run(hooks: RunHooks = {}): Promise<void> {

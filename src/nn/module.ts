@@ -5,10 +5,10 @@ import '../ops/index.js'; // every op's Tensor method (x.gelu(), x.astype(), ...
 import { tensor, type Tensor } from '../ops/index.js';
 import { formatShape } from '../tensor/shape.js';
 
-/** Host values of one tensor: what loadStateDict() takes for each name. */
+/** Host values of one tensor: what loadStateDict() takes for each name (Int8Array for an int8 tensor). */
 export interface TensorData {
   shape: readonly number[];
-  data: Float32Array;
+  data: Float32Array | Int8Array;
 }
 
 /** A tree of named parameters and child modules (torch.nn.Module): subclasses register them with param() and module(). */
@@ -21,6 +21,16 @@ export abstract class Module {
   protected param(name: string, t: Tensor): Tensor {
     if (this.ownParams.has(name) || this.childModules.has(name)) throw new Error(`Module: '${name}' registered twice`);
     t.requiresGrad_();
+    this.ownParams.set(name, t);
+    return t;
+  }
+
+  /**
+   * Registers a tensor that is saved, loaded and freed with the parameters but not trained (an int8
+   * weight and its scales): listed by namedParameters(), never set to require grad.
+   */
+  protected constant(name: string, t: Tensor): Tensor {
+    if (this.ownParams.has(name) || this.childModules.has(name)) throw new Error(`Module: '${name}' registered twice`);
     this.ownParams.set(name, t);
     return t;
   }
@@ -88,6 +98,9 @@ export abstract class Module {
       const src = entries.get(name)!;
       if (src.shape.length !== p.shape.length || src.shape.some((d, i) => d !== p.shape[i])) {
         throw new Error(`loadStateDict: '${name}' has shape ${formatShape(src.shape)}, the model expects ${p.describe()}`);
+      }
+      if ((src.data instanceof Int8Array) !== (p.dtype === 'int8')) {
+        throw new Error(`loadStateDict: '${name}' holds ${src.data instanceof Int8Array ? 'int8' : 'float'} values, the model expects ${p.describe()}`);
       }
     }
     for (const [name, p] of params) {

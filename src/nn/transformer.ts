@@ -16,7 +16,14 @@ export interface TransformerConfig {
   bias: boolean;
   /** The MLP's GELU; 'gelu' when absent. */
   activation?: Activation;
+  /** 'int8': every Linear's weight int8 with per-row scales (inference only); float32 when absent. */
+  quantization?: Quantization;
 }
+
+/** The ways weights may be stored other than float32: 'int8' (src/ops/int8.ts). */
+export const QUANTIZATIONS = ['int8'] as const;
+/** How a model's weights are stored when not float32: 'int8', weight-only with per-row scales. */
+export type Quantization = (typeof QUANTIZATIONS)[number];
 
 /** The MLP's GELU: exact (erf, nanoGPT's choice) or GPT-2's tanh approximation ('gelu_new' in Hugging Face). */
 export const ACTIVATIONS = ['gelu', 'gelu_tanh'] as const;
@@ -90,9 +97,9 @@ export class CausalSelfAttention extends Module {
   constructor(cfg: TransformerConfig, rng: Generator) {
     super();
     this.nHead = cfg.nHead;
-    this.c_attn = this.module('c_attn', new Linear(cfg.nEmbd, 3 * cfg.nEmbd, { rng, bias: cfg.bias }));
+    this.c_attn = this.module('c_attn', new Linear(cfg.nEmbd, 3 * cfg.nEmbd, { rng, bias: cfg.bias, int8: cfg.quantization === 'int8' }));
     // GPT-2: residual projections scaled by 1/sqrt(2 nLayer)
-    this.c_proj = this.module('c_proj', new Linear(cfg.nEmbd, cfg.nEmbd, { rng, bias: cfg.bias, std: 0.02 / Math.sqrt(2 * cfg.nLayer) }));
+    this.c_proj = this.module('c_proj', new Linear(cfg.nEmbd, cfg.nEmbd, { rng, bias: cfg.bias, int8: cfg.quantization === 'int8', std: 0.02 / Math.sqrt(2 * cfg.nLayer) }));
     this.attnDropout = this.module('attn_dropout', new Dropout(cfg.dropout, rng));
     this.residDropout = this.module('resid_dropout', new Dropout(cfg.dropout, rng));
   }
@@ -139,8 +146,8 @@ export class MLP extends Module {
   constructor(cfg: TransformerConfig, rng: Generator) {
     super();
     this.activation = cfg.activation ?? 'gelu';
-    this.c_fc = this.module('c_fc', new Linear(cfg.nEmbd, 4 * cfg.nEmbd, { rng, bias: cfg.bias }));
-    this.c_proj = this.module('c_proj', new Linear(4 * cfg.nEmbd, cfg.nEmbd, { rng, bias: cfg.bias, std: 0.02 / Math.sqrt(2 * cfg.nLayer) }));
+    this.c_fc = this.module('c_fc', new Linear(cfg.nEmbd, 4 * cfg.nEmbd, { rng, bias: cfg.bias, int8: cfg.quantization === 'int8' }));
+    this.c_proj = this.module('c_proj', new Linear(4 * cfg.nEmbd, cfg.nEmbd, { rng, bias: cfg.bias, int8: cfg.quantization === 'int8', std: 0.02 / Math.sqrt(2 * cfg.nLayer) }));
     this.drop = this.module('dropout', new Dropout(cfg.dropout, rng));
   }
 

@@ -5,7 +5,7 @@ import { defineOp, NOT_DIFFERENTIABLE, withFront, type OpContext } from '../auto
 import { broadcastKernel, launchBroadcast } from '../kernels/wgsl/elementwise.js';
 import { checkDtype, checkTensor } from '../tensor/check.js';
 import { reshape } from './shape.js';
-import { Tensor, type DType } from '../tensor/tensor.js';
+import { Tensor, type PlainDType } from '../tensor/tensor.js';
 
 const kernels = {
   int32: broadcastKernel('cast_to_i32', 'i32(x)', { arity: 1, inType: 'f32', outType: 'i32' }),
@@ -15,7 +15,7 @@ const kernels = {
 const castOp = defineOp({
   name: 'cast',
   dtypes: { input: ['float32', 'int32'] },
-  forward(_ctx: OpContext, x: Tensor, dtype: DType) {
+  forward(_ctx: OpContext, x: Tensor, dtype: PlainDType) {
     const out = Tensor.empty(x.shape, dtype, 'cast');
     // read as a flat vector: one index computation per element whatever the rank
     if (x.size > 0) launchBroadcast(kernels[dtype], [{ buffer: x.buffer(), strides: [1] }], out.buffer(), [x.size], x.size);
@@ -26,7 +26,7 @@ const castOp = defineOp({
 });
 
 /** `x` converted to `dtype` ('float32' or 'int32'); to its own dtype, a view that keeps the gradient (as PyTorch's x.to(x.dtype)). */
-export const cast = withFront(castOp, (x: Tensor, dtype: DType): Tensor => {
+export const cast = withFront(castOp, (x: Tensor, dtype: PlainDType): Tensor => {
   checkTensor('cast', 'input', x);
   return checkDtype('cast', dtype) === x.dtype ? reshape(x, x.shape) : castOp(x, dtype);
 });

@@ -5,7 +5,7 @@ import { defineOp, NOT_DIFFERENTIABLE, withFront, type OpContext } from '../auto
 import { broadcastKernel, GELU_WGSL, launchBroadcast, launchUnary, ORDERED_WGSL, unaryKernel } from '../kernels/wgsl/elementwise.js';
 import { full } from '../tensor/create.js';
 import { broadcastShapes, broadcastStrides, stridesOf } from '../tensor/shape.js';
-import { Tensor, type DType } from '../tensor/tensor.js';
+import { Tensor, type DType, type PlainDType } from '../tensor/tensor.js';
 import { checkTensor, checkTensorOrNumber, INT32_MAX, INT32_MIN } from '../tensor/check.js';
 import { sumTo } from './broadcast.js';
 
@@ -223,7 +223,7 @@ function compareOp(name: CompareName) {
     name,
     dtypes: { input: ANY, other: ANY },
     forward(_ctx: OpContext, a: Tensor, b: Tensor) {
-      return broadcastLaunch(name, kernels[a.dtype], [a, b]);
+      return broadcastLaunch(name, kernels[a.dtype as PlainDType], [a, b]);
     },
     shape([a, b]) {
       if (a.dtype !== b.dtype) throw new TypeError(`${name}: arguments 'input' and 'other' must have one dtype, got ${a.describe()} and ${b.describe()}`);

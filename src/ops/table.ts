@@ -19,6 +19,7 @@ import {
 import { watchNonFinite } from './finite.js';
 import { embedding } from './gather.js';
 import { gradNorm } from './grad-norm.js';
+import { embeddingInt8, linearInt8 } from './int8.js';
 import { layerNorm } from './layernorm.js';
 import { linearCrossEntropy } from './linear-cross-entropy.js';
 import { matmul } from './matmul.js';
@@ -47,6 +48,8 @@ export const OPS = {
   matmul, embedding, dropout, softmax, logSoftmax, layerNorm, crossEntropy, linearCrossEntropy, distillLoss, causalAttention, biasGelu,
   // generation: a token per row of logits
   sampleLogits,
+  // int8 weights, inference only (int8.ts)
+  linearInt8, embeddingInt8,
 } satisfies Record<string, AnyOp>;
 
 export const UPDATES = { adamw, gradNorm, watchNonFinite } satisfies Record<string, AnyUpdate>;

@@ -5,8 +5,18 @@ import { device } from '../device/device.js';
 import { trackInScope } from './scope.js';
 import { formatShape, numel } from './shape.js';
 
-export type DType = 'float32' | 'int32';
-export type TypedArrayFor<D extends DType> = D extends 'int32' ? Int32Array : Float32Array;
+/**
+ * float32, int32, or int8: quantized weights (src/ops/int8.ts), stored as bytes in element order,
+ * four to a 32-bit word, as a safetensors I8 tensor holds them. int8 tensors are made from an
+ * Int8Array only, and only the int8 ops take them.
+ */
+export type DType = 'float32' | 'int32' | 'int8';
+/** The dtypes tensors are created in and computed with (every dtype but int8). */
+export type PlainDType = Exclude<DType, 'int8'>;
+export type TypedArrayFor<D extends DType> = D extends 'int32' ? Int32Array : D extends 'int8' ? Int8Array : Float32Array;
+
+/** Bytes a tensor of `n` elements of `dtype` occupies: whole 32-bit words, at least one. */
+export const storageBytes = (n: number, dtype: DType) => Math.max(4, Math.ceil((n * (dtype === 'int8' ? 1 : 4)) / 4) * 4);
 
 /** What autograd hangs on a tensor it produced; dropped when the tensor is disposed. */
 export interface GradFn {
@@ -59,7 +69,7 @@ export class Tensor {
 
   /** Allocates an uninitialised tensor. `label` names the buffer in GPU error messages. */
   static empty(shape: readonly number[], dtype: DType = 'float32', label = 'tensor'): Tensor {
-    const bytes = Math.max(4, numel(shape) * 4);
+    const bytes = storageBytes(numel(shape), dtype);
     return new Tensor(new Storage(device().alloc(bytes, label), bytes), shape, dtype);
   }
 
@@ -116,7 +126,8 @@ export class Tensor {
   /** Reads the data back; resolves after all queued GPU work. */
   async toArray(): Promise<TypedArrayFor<DType>> {
     const s = this.storage('toArray');
-    const data = await device().read(s.buffer, this.size * 4);
+    const data = await device().read(s.buffer, this.size * (this.dtype === 'int8' ? 1 : 4));
+    if (this.dtype === 'int8') return new Int8Array(data, 0, this.size);
     return this.dtype === 'int32' ? new Int32Array(data) : new Float32Array(data);
   }
 

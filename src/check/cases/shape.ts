@@ -3,7 +3,7 @@
 // clamped and empty bounds), concat of 1-3 pieces (empty ones too), on float32 and int32 alike;
 // and cast both ways, saturating out-of-range floats.
 import type { OpName } from '../../ops/index.js';
-import type { DType, Tensor } from '../../tensor/tensor.js';
+import type { DType, PlainDType, Tensor } from '../../tensor/tensor.js';
 import { bool, broadcastFrom, dim, ints, permutation, pick, shape, values } from '../draw.js';
 import type { Random } from '../random.js';
 import { numel } from '../reference/array.js';
@@ -82,7 +82,7 @@ const concat = {
     const rank = others.length + 1;
     const ax = r.int(0, others.length);
     const axis = bool(r) ? ax - rank : ax;
-    const dtype = pick<DType>(r, ['float32', 'int32']);
+    const dtype = pick<PlainDType>(r, ['float32', 'int32']);
     const piece = () => {
       const len = r.int(0, 4) === 0 ? 0 : dim(r, 13);
       return anyDtype(r, [...others.slice(0, ax), len, ...others.slice(ax)], dtype);
@@ -94,10 +94,10 @@ const concat = {
 
 /** float32 -> int32 (fractions, and now and then values beyond the int32 range) or int32 -> float32 (any int32), or the same dtype. */
 const cast = {
-  draw(r: Random): Sample<[Tensor, DType]> {
+  draw(r: Random): Sample<[Tensor, PlainDType]> {
     const s = shape(r);
-    const from = pick<DType>(r, ['float32', 'int32']);
-    const to = pick<DType>(r, ['float32', 'int32']);
+    const from = pick<PlainDType>(r, ['float32', 'int32']);
+    const to = pick<PlainDType>(r, ['float32', 'int32']);
     const x = from === 'int32' ? intInput(ints(r, s, -(2 ** 31), 2 ** 31 - 1)) : floatInput(values(r, s, ...pick(r, [[-1e5, 1e5], [-3e9, 3e9]] as const)), false);
     return { inputs: [x], args: ([t]) => [t!, to], reference: ([a]) => (from === to ? a! : castRef(a!, to)), dtype: to, tol: EXACT };
   },
