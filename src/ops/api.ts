@@ -164,6 +164,7 @@ export { OPS, UPDATES, type UpdateName } from './table.js';
 export { adamw, type AdamWHyper } from './adamw.js';
 export { gradNorm } from './grad-norm.js';
 export { watchNonFinite } from './finite.js';
+export { maskInPlace } from './mask.js';
 
 /** Swaps two dims (the last two by default): a permute. */
 export const transpose = transposeCore as Lifted<typeof transposeCore>;

@@ -20,6 +20,7 @@ import { embedding } from './gather.js';
 import { gradNorm } from './grad-norm.js';
 import { layerNorm } from './layernorm.js';
 import { linearCrossEntropy } from './linear-cross-entropy.js';
+import { maskInPlace } from './mask.js';
 import { matmul } from './matmul.js';
 import { argmax, max, mean, sum } from './reduce.js';
 import { concat, permute, reshape, slice } from './shape.js';
@@ -45,7 +46,7 @@ export const OPS = {
   matmul, embedding, dropout, softmax, logSoftmax, layerNorm, crossEntropy, linearCrossEntropy, causalAttention, biasGelu,
 } satisfies Record<string, AnyOp>;
 
-export const UPDATES = { adamw, gradNorm, watchNonFinite } satisfies Record<string, AnyUpdate>;
+export const UPDATES = { adamw, gradNorm, watchNonFinite, maskInPlace } satisfies Record<string, AnyUpdate>;
 
 export type OpName = keyof typeof OPS;
 export type UpdateName = keyof typeof UPDATES;
