@@ -8,6 +8,7 @@ import { doctor } from './doctor.js';
 import { flagHelp, noPositional, parseFlags, UsageError, type FlagSpec } from './flags.js';
 import { plot, PLOT_HELP } from './plot.js';
 import { prepare, PREPARE_HELP } from './prepare.js';
+import { prune, PRUNE_HELP } from './prune.js';
 import { evaluate, EVAL_HELP, sample, SAMPLE_HELP } from './sample.js';
 import { serve, SERVE_HELP } from './serve.js';
 import { train, TRAIN_HELP } from './train.js';
@@ -25,6 +26,7 @@ commands:
   eval       loss of a checkpoint on train/val data
   plot       train/val loss curves of runs as an SVG
   export     write a checkpoint as a Hugging Face GPT-2 directory
+  prune      prune a checkpoint: smallest weights masked, or whole heads / MLP neurons removed
   doctor     show the WebGPU adapter (or why none was found and how to fix it)
   serve      serve the browser demo page (web-dist/) and optionally a checkpoint
 
@@ -58,6 +60,7 @@ const COMMANDS: Record<string, Command> = {
   eval: { help: EVAL_HELP, run: evaluate, usesAdapter: true },
   plot: { help: PLOT_HELP, run: plot, usesAdapter: false },
   export: { help: EXPORT_HELP, run: exportModel, usesAdapter: true },
+  prune: { help: PRUNE_HELP, run: prune, usesAdapter: true },
   serve: { help: SERVE_HELP, run: serve, usesAdapter: false },
   doctor: {
     help: `usage: gpt doctor [flags]\n${flagHelp(DOCTOR_FLAGS)}`,

@@ -20,7 +20,38 @@ export interface GPTConfig {
   bias: boolean;
   /** The MLP's GELU: 'gelu' (exact, erf; nanoGPT's, the default) or 'gelu_tanh' (GPT-2's tanh approximation). */
   activation?: Activation;
+  /**
+   * Attention heads of each block, when they differ (structured pruning removes some); nHead in
+   * every block when absent. A head is nEmbd / nHead wide in every block.
+   */
+  nHeads?: number[];
+  /** The MLP's hidden width in each block, when it differs (pruned neurons); 4 * nEmbd when absent. */
+  mlpWidths?: number[];
 }
+
+/** The per-block shapes: each block's head count and MLP width. */
+const PER_LAYER = ['nHeads', 'mlpWidths'] as const;
+
+/** What is wrong with the per-block shapes of `cfg` (nHeads, mlpWidths), or null; `name` spells a key for the reader. */
+export function perLayerProblem(cfg: Record<string, unknown>, name: (key: string) => string): string | null {
+  for (const key of PER_LAYER) {
+    const list = cfg[key];
+    if (list === undefined) continue;
+    if (!Array.isArray(list) || list.length !== cfg.nLayer) return `${name(key)} must be an array of nLayer (${cfg.nLayer}) positive integers, got ${JSON.stringify(list)}`;
+    const bad = list.findIndex((n) => !Number.isInteger(n) || n < 1);
+    if (bad >= 0) return `${name(key)}[${bad}] must be a positive integer, got ${JSON.stringify(list[bad])}`;
+  }
+  return null;
+}
+
+/** Block i's shape: its head count (head size nEmbd / nHead throughout) and MLP width. */
+export function blockConfig(cfg: GPTConfig, i: number): GPTConfig & { headSize: number; mlpWidth: number } {
+  return { ...cfg, nHead: cfg.nHeads?.[i] ?? cfg.nHead, headSize: cfg.nEmbd / cfg.nHead, mlpWidth: cfg.mlpWidths?.[i] ?? 4 * cfg.nEmbd };
+}
+
+/** Whether some block's shape differs from the dense one (nHead heads, a 4 * nEmbd MLP). */
+export const hasPrunedShapes = (cfg: GPTConfig) =>
+  !!cfg.nHeads?.some((n) => n !== cfg.nHead) || !!cfg.mlpWidths?.some((w) => w !== 4 * cfg.nEmbd);
 
 /** Throws a one-line error naming the first setting of `cfg` that is out of range. */
 export function validateConfig(cfg: GPTConfig): void {
@@ -32,6 +63,8 @@ export function validateConfig(cfg: GPTConfig): void {
   if (cfg.activation !== undefined && !ACTIVATIONS.includes(cfg.activation)) {
     throw new Error(`GPT config: activation must be one of ${ACTIVATIONS.join(', ')}, got ${JSON.stringify(cfg.activation)}`);
   }
+  const problem = perLayerProblem(cfg as unknown as Record<string, unknown>, (k) => k);
+  if (problem) throw new Error(`GPT config: ${problem}`);
 }
 
 /** GPT-2 (nanoGPT's model.py): token and position embeddings, nLayer blocks, a final LayerNorm, a tied LM head. */
@@ -52,7 +85,7 @@ export class GPT extends Module {
     this.wte = this.module('wte', new Embedding(vocabSize, nEmbd, { rng }));
     this.wpe = this.module('wpe', new Embedding(blockSize, nEmbd, { rng }));
     this.drop = this.module('drop', new Dropout(config.dropout, rng));
-    this.h = this.module('h', new ModuleList(Array.from({ length: nLayer }, () => new Block(config, rng))));
+    this.h = this.module('h', new ModuleList(Array.from({ length: nLayer }, (_, i) => new Block(blockConfig(config, i), rng))));
     this.ln_f = this.module('ln_f', new LayerNorm(nEmbd, { bias: config.bias }));
   }
 

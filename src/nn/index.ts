@@ -4,3 +4,4 @@ export { Module, ModuleList, type TensorData } from './module.js';
 export { Linear, Embedding, LayerNorm, Dropout, type InitOptions } from './layers.js';
 export { CausalSelfAttention, MLP, Block, cachedLength, disposeCache, type TransformerConfig, type KVCache } from './transformer.js';
 export { Generator } from '../tensor/generator.js';
+export { pruneGlobal, magnitudeMasks, linearLayers, maskWeights, maskGradients, loadMasks, isMaskName, type PruneReport } from './prune.js';

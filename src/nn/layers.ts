@@ -1,7 +1,8 @@
 // The basic layers: Linear, Embedding, LayerNorm, Dropout. Weights follow PyTorch's layouts
 // (Linear.weight is [out, in]) so checkpoints map one to one onto nanoGPT/GPT-2 names.
-import { dropout, embedding, full, layerNorm, matmul, randn, type Tensor } from '../ops/index.js';
+import { dropout, embedding, full, layerNorm, maskInPlace, matmul, randn, type Tensor } from '../ops/index.js';
 import type { Generator } from '../tensor/generator.js';
+import { keep } from '../tensor/scope.js';
 import { Module } from './module.js';
 
 /** How a layer draws its initial weights. */
@@ -11,7 +12,11 @@ export interface InitOptions {
   std?: number;
 }
 
-/** y = x Wᵀ + b, W [out, in] as in PyTorch, initialised normal(0, std). */
+/**
+ * y = x Wᵀ + b, W [out, in] as in PyTorch, initialised normal(0, std). A pruned Linear also holds
+ * a 0/1 mask of W (the buffer `weight_mask`, PyTorch's name for it): W is zero where the mask is,
+ * and training keeps it so (src/nn/prune.ts).
+ */
 export class Linear extends Module {
   readonly weight: Tensor;
   readonly bias: Tensor | null;
@@ -20,6 +25,22 @@ export class Linear extends Module {
     super();
     this.weight = this.param('weight', randn([outFeatures, inFeatures], { seed: opts.rng.nextSeed(), std: opts.std ?? 0.02 }));
     this.bias = opts.bias === false ? null : this.param('bias', full([outFeatures], 0));
+  }
+
+  /** The 0/1 pruning mask of weight [out, in], or null when the layer is dense. */
+  get weightMask(): Tensor | null {
+    return this.buffer('weight_mask');
+  }
+
+  /** Takes `mask` (float32 0/1, weight's shape; the layer owns it from now on) and zeroes the weight where it is 0; null makes the layer dense again. */
+  setWeightMask(mask: Tensor | null): void {
+    if (mask) {
+      if (mask.dtype !== 'float32' || mask.shape.length !== 2 || mask.shape[0] !== this.outFeatures || mask.shape[1] !== this.inFeatures) {
+        throw new Error(`Linear.setWeightMask: expected a float32 [${this.outFeatures}, ${this.inFeatures}] mask, got ${mask.describe()}`);
+      }
+      maskInPlace([this.weight], [mask]);
+    }
+    this.setBuffer('weight_mask', mask && keep(mask));
   }
 
   /** x · Wᵀ without the bias, for callers that fuse the bias into what follows. */
