@@ -92,14 +92,22 @@ describe('training a pruned model', () => {
       const { x, y } = trainer.batch('train');
       model.forward(tensor(x, [4, 16]), { targets: tensor(y, [4, 16]) }).loss!.backward();
       const before = await Promise.all(layers.map((l) => read(l.weight.grad!)));
-      expect(before.flat().filter((g, i) => g !== 0 && masks.flat()[i] === 0).length, 'pruned weights do get raw gradients').toBeGreaterThan(0);
+      const flatMask = masks.flat();
+      expect(before.flat().filter((g, i) => g !== 0 && flatMask[i] === 0).length, 'pruned weights do get raw gradients').toBeGreaterThan(0);
       maskGradients(model);
       for (const [k, l] of layers.entries()) expect(await read(l.weight.grad!)).toEqual(before[k]!.map((g, i) => (masks[k]![i] ? g : 0)));
       model.zeroGrad();
     });
 
-    // moments as if the pruned weights had been trained: AdamW alone would move them
+    // steps from fresh moments: the trainer masks the gradients, so the pruned weights' moments stay exactly zero
     const opt = trainer.optimizer;
+    for (let i = 0; i < 2; i++) await trainer.trainStep();
+    const { m: m0, v: v0 } = await opt.readMoments();
+    for (const [k, l] of layers.entries()) {
+      const at = opt.params.indexOf(l.weight);
+      expect([...m0[at]!, ...v0[at]!].filter((x, i) => masks[k]![i % l.weight.size] === 0 && x !== 0), `moments of pruned weights of layer ${k}`).toEqual([]);
+    }
+    // moments as if the pruned weights had been trained: AdamW alone would move them
     const moments = opt.params.map((p) => Float32Array.from({ length: p.size }, (_, i) => 0.01 * Math.sin(i + 1)));
     opt.loadMoments(moments, moments.map((m) => m.map((x) => x * x)));
     const start = await Promise.all(layers.map((l) => read(l.weight)));
