@@ -2,7 +2,7 @@
 // fine-tuning (`gpt train --init-from`), structured pruning into a smaller model that samples,
 // evaluates and fine-tunes but that `gpt export` refuses, and one-line errors for bad flags.
 // In-process (fast).
-import { writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { loadCheckpoint } from '../src/node/checkpoint-dir.js';
@@ -95,9 +95,10 @@ describe('gpt prune', () => {
     expectOneLine(await prune('--sparsity', '1'), 2, /^gpt prune: flag --sparsity must be a finite number in \[0, 1\), got '1'$/);
     expectOneLine(await prune('--sparsity', '-0.5'), 2, /flag --sparsity must be a finite number in \[0, 1\), got '-0.5'$/);
     expectOneLine(await prune('--sparsity', '0.5', '--structured', 'rows'), 2, /flag --structured must be one of heads, neurons, got 'rows'$/);
-    expectOneLine(await prune(), 2, /^gpt prune: gpt prune needs --sparsity S/);
-    expectOneLine(await gpt('prune', '--sparsity', '0.5', '--out-dir', out), 2, /needs --init-from DIR/);
+    expectOneLine(await gpt('prune', '--sparsity', '0.5', '--out-dir', out), 2, /^gpt prune: gpt prune needs --init-from DIR, the checkpoint to prune$/);
+    expectOneLine(await gpt('prune', '--init-from', base), 2, /^gpt prune: gpt prune needs --out-dir DIR, where the pruned checkpoint goes$/);
     expectOneLine(await gpt('prune', '--sparsity', '0.5', '--init-from', base, '--out-dir', base), 2, /already holds a checkpoint: choose another --out-dir, or replace it with --overwrite$/);
+    expect(existsSync(out), 'nothing written').toBe(false);
     const help = await gpt('prune', '--help');
     expect(help.out).toMatch(/^usage: gpt prune --sparsity S \[--structured heads\|neurons\] --init-from DIR --out-dir DIR2/);
     expect((await gpt('--help')).out).toMatch(/\n {2}prune {6}prune a checkpoint/);

@@ -50,6 +50,7 @@ const ALLOWED: Record<string, Record<string, Allowed>> = {
   },
   eval: { 'eval-iters': int(1), 'batch-size': int(1), seed: int(0) },
   prepare: { 'vocab-size': int(256, 2 ** 26) },
+  prune: { sparsity: fraction },
   serve: { port: int(0, 65535) },
 };
 
@@ -64,6 +65,7 @@ function stopper(command: string, flag: string): string[] {
   const bpe = flag === 'vocab-size' ? ['--tokenizer', 'bpe'] : [];
   if (command === 'train' || command === 'prepare') return [...out, '--data', missing, ...bpe];
   if (command === 'serve') return ['--root', join(sandbox, 'no-root')];
+  if (command === 'prune') return [...out, '--init-from', join(sandbox, 'no-checkpoint')];
   return out; // sample, eval: no checkpoint there
 }
 

@@ -28,7 +28,7 @@ const PRUNE_FLAGS: FlagSpec<typeof PRUNE_DEFAULTS> = {
     outDir: 'where the pruned checkpoint goes',
     overwrite: 'replace a checkpoint already in --out-dir',
   },
-  defaultsShown: { sparsity: 'none, required', initFrom: 'none, required', outDir: 'none, required' },
+  defaultsShown: { initFrom: 'none, required', outDir: 'none, required' },
 };
 
 export const PRUNE_HELP = `usage: gpt prune --sparsity S [--structured heads|neurons] --init-from DIR --out-dir DIR2
@@ -43,9 +43,8 @@ const count = (n: number) => n.toLocaleString('en-US');
 export async function prune(args: string[]): Promise<number> {
   const { values: f, positional, given } = parseFlags(args, PRUNE_FLAGS);
   noPositional(positional);
-  for (const key of ['sparsity', 'initFrom', 'outDir'] as const) {
-    if (!given.has(key)) throw new UsageError(`gpt prune needs ${{ sparsity: '--sparsity S (in [0, 1))', initFrom: '--init-from DIR (the checkpoint to prune)', outDir: '--out-dir DIR (where the pruned one goes)' }[key]}`);
-  }
+  if (!given.has('initFrom')) throw new UsageError('gpt prune needs --init-from DIR, the checkpoint to prune');
+  if (!given.has('outDir')) throw new UsageError('gpt prune needs --out-dir DIR, where the pruned checkpoint goes');
   const ckpt = await loadCheckpoint(f.initFrom);
   return withDirectoryLock(f.outDir, async () => {
     if (!f.overwrite && existsSync(join(f.outDir, MANIFEST_FILE))) throw new UsageError(`${f.outDir} already holds a checkpoint: choose another --out-dir, or replace it with --overwrite`);

@@ -1,6 +1,7 @@
 // GPT-2: token + learned position embeddings, nLayer pre-LN blocks, a final LayerNorm, and an LM
 // head tied to the token embedding. Reads like nanoGPT's model.py; parameter names follow GPT-2
 // (`wte.weight`, `h.0.attn.c_attn.weight`, ...). Shapes: B batch, T time, C = nEmbd, V = vocab.
+// A structurally pruned GPT (src/gpt/prune.ts) has its own head count and MLP width per block.
 import { profile } from '../kernels/profile.js';
 import { arange, crossEntropy, linearCrossEntropy, matmul, type Tensor } from '../ops/index.js';
 import { Dropout, Embedding, LayerNorm } from '../nn/layers.js';
