@@ -14,6 +14,7 @@ import { blockConfig, GPT, type GPTConfig } from './model.js';
 
 /** What structured pruning removes: whole attention heads, or MLP neurons. */
 export const STRUCTURES = ['heads', 'neurons'] as const;
+/** One of STRUCTURES. */
 export type Structure = (typeof STRUCTURES)[number];
 
 /** The smaller model, and the units (head or neuron indices of the original) each block lost. */
