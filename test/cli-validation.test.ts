@@ -66,6 +66,7 @@ const ALLOWED: Record<string, Record<string, Allowed>> = {
     'vocab-size': int(1),
   },
   prepare: { 'vocab-size': int(256, 2 ** 26) },
+  prune: { sparsity: fraction },
   serve: { port: int(0, 65535) },
 };
 
@@ -82,6 +83,7 @@ function stopper(command: string, flag: string): string[] {
   if (command === 'distill') return [...out, '--data', missing, '--teacher', missing, ...bpe];
   if (command === 'serve') return ['--root', join(sandbox, 'no-root')];
   if (command === 'bench-generate') return ['--init-from', join(sandbox, 'out')];
+  if (command === 'prune') return [...out, '--init-from', join(sandbox, 'no-checkpoint')];
   return out; // sample, eval: no checkpoint there
 }
 

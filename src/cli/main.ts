@@ -9,6 +9,7 @@ import { doctor } from './doctor.js';
 import { flagHelp, noPositional, parseFlags, UsageError, type FlagSpec } from './flags.js';
 import { plot, PLOT_HELP } from './plot.js';
 import { prepare, PREPARE_HELP } from './prepare.js';
+import { prune, PRUNE_HELP } from './prune.js';
 import { quantize, QUANTIZE_HELP } from './quantize.js';
 import { evaluate, EVAL_HELP, sample, SAMPLE_HELP } from './sample.js';
 import { serve, SERVE_HELP } from './serve.js';
@@ -20,30 +21,19 @@ export const VERBOSE_FLAG = '--verbose';
 const USAGE = `usage: gpt <command> [flags]
 
 commands:
-<<<<<<< HEAD
-  demo       train a small GPT on the built-in corpus, sample from it, print what to try next
-  prepare    tokenize a text corpus into train/val splits
-  train      train a GPT (from scratch, --init-from resume, or fine-tune a checkpoint)
-  distill    train a smaller student GPT on a teacher checkpoint's soft targets
-  sample     generate text from a checkpoint
-  eval       loss of a checkpoint on train/val data
-  plot       train/val loss curves of runs as an SVG
-  export     write a checkpoint as a Hugging Face GPT-2 directory
-  quantize   write an int8 copy of a checkpoint for inference (about 4x smaller)
-  doctor     show the WebGPU adapter (or why none was found and how to fix it)
-  serve      serve the browser demo page (web-dist/) and optionally a checkpoint
-=======
   demo            train a small GPT on the built-in corpus, sample from it, print what to try next
   prepare         tokenize a text corpus into train/val splits
   train           train a GPT (from scratch, --init-from resume, or fine-tune a checkpoint)
+  distill         train a smaller student GPT on a teacher checkpoint's soft targets
   sample          generate text from a checkpoint
   eval            loss of a checkpoint on train/val data
   bench-generate  prompt-processing and decoding tokens/s of batched generation (batch 1 and 8)
   plot            train/val loss curves of runs as an SVG
   export          write a checkpoint as a Hugging Face GPT-2 directory
+  quantize        write an int8 copy of a checkpoint for inference (about 4x smaller)
+  prune           prune a checkpoint: smallest weights masked, or whole heads / MLP neurons removed
   doctor          show the WebGPU adapter (or why none was found and how to fix it)
   serve           serve the browser demo page (web-dist/) and optionally a checkpoint
->>>>>>> batch
 
 Run \`gpt <command> --help\` for a command's flags. Every command also takes ${VERBOSE_FLAG}: show the
 WebGPU driver's own notices (hidden otherwise) and the stack trace of an error.`;
@@ -78,6 +68,7 @@ const COMMANDS: Record<string, Command> = {
   plot: { help: PLOT_HELP, run: plot, usesAdapter: false },
   export: { help: EXPORT_HELP, run: exportModel, usesAdapter: true },
   quantize: { help: QUANTIZE_HELP, run: quantize, usesAdapter: true },
+  prune: { help: PRUNE_HELP, run: prune, usesAdapter: true },
   serve: { help: SERVE_HELP, run: serve, usesAdapter: false },
   doctor: {
     help: `usage: gpt doctor [flags]\n${flagHelp(DOCTOR_FLAGS)}`,

@@ -1,5 +1,5 @@
 // A GPT checkpoint as one self-contained safetensors file: the weights under their GPT-2 names,
-// optionally AdamW's moments under `optim.m.<name>` / `optim.v.<name>`, and in the metadata the
+// the pruning masks of a pruned model beside them (`h.0.mlp.c_fc.weight_mask`), optionally AdamW's moments under `optim.m.<name>` / `optim.v.<name>`, and in the metadata the
 // model config, the tokenizer, and (for resuming) the training config and trainer state. Platform
 // free: Node writes it atomically through src/io/checkpoint-files.ts, the browser as a download.
 // Neither side trusts the other: every metadata field is checked for its type and range (a training
@@ -8,10 +8,11 @@
 import { parseSafetensors, serializeSafetensors, type SafetensorsTensor } from '../io/safetensors.js';
 import { safetensorsTensors } from '../io/state-dict.js';
 import { NON_NEGATIVE_INT, POSITIVE_INT, rangeProblem, settingProblem, show, type RangesOf } from '../io/value-ranges.js';
+import { isMaskName, loadMasks } from '../nn/prune.js';
 import { ACTIVATIONS, QUANTIZATIONS, type Activation, type Quantization } from '../nn/transformer.js';
 import type { AdamW } from '../optim/adamw.js';
 import { tokenizerFromJSON, type Tokenizer, type TokenizerJSON } from './tokenizer/index.js';
-import { GPT, shareLayersProblem, type GPTConfig } from './model.js';
+import { GPT, perLayerProblem, shareLayersProblem, type GPTConfig } from './model.js';
 import {
   distillSettingsProblem, headsProblem, TRAIN_DEFAULTS, TRAIN_RANGES, trainConfigProblem, type DistillSettings, type TrainConfig, type TrainerState,
 } from './trainer.js';
@@ -70,7 +71,7 @@ export interface CheckpointExtras {
 /** A model with its tokenizer (and optionally training state) as one safetensors file's bytes; refuses NaN/Inf weights. */
 export async function encodeCheckpoint(model: GPT, tokenizer: Tokenizer, extra: CheckpointExtras = {}): Promise<Uint8Array> {
   const named = [...model.namedParameters()];
-  const tensors = await safetensorsTensors(named);
+  const tensors = await safetensorsTensors([...named, ...model.namedBuffers()]);
   if (extra.optimizer) {
     const index = new Map(extra.optimizer.params.map((p, i) => [p, i]));
     const { m, v } = await extra.optimizer.readMoments();
@@ -166,7 +167,8 @@ function metaProblem(meta: Record<string, unknown>): string | null {
       ? null
       : `${field('model.quantization')} must be one of ${QUANTIZATIONS.map((a) => `'${a}'`).join(', ')} or absent, got ${show(model.quantization)}`) ??
     headsProblem(model as unknown as GPTConfig, (k) => field(`model.${k}`)) ??
-    shareLayersProblem(model as unknown as GPTConfig, (k) => field(`model.${k}`));
+    shareLayersProblem(model as unknown as GPTConfig, (k) => field(`model.${k}`)) ??
+    perLayerProblem(model, (k) => field(`model.${k}`));
   if (modelProblem) return modelProblem;
   let tokenizer: Tokenizer;
   try {
@@ -221,12 +223,16 @@ function nonFiniteProblem(tensors: [string, { data: ArrayLike<number> }][]): str
   return null;
 }
 
-/** A model with the checkpoint's config and weights (shape-checked by loadStateDict). */
+/** A model with the checkpoint's config, weights (shape-checked by loadStateDict) and pruning masks. */
 export function modelFromCheckpoint(ckpt: Checkpoint, opts: { dropout?: number } = {}): { model: GPT; tokenizer: Tokenizer } {
   const config = { ...ckpt.meta.model, ...(opts.dropout !== undefined && { dropout: opts.dropout }) };
   const model = new GPT(config);
+  const masks: Checkpoint['weights'] = new Map();
+  const weights: Checkpoint['weights'] = new Map();
+  for (const [name, w] of ckpt.weights) (isMaskName(name) ? masks : weights).set(name, w);
   try {
-    model.loadStateDict(ckpt.weights);
+    model.loadStateDict(weights);
+    loadMasks(model, masks);
   } catch (e) {
     model.dispose();
     throw e;

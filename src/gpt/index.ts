@@ -1,7 +1,7 @@
 /// <reference types="@webgpu/types" preserve="true" />
 // webgpu-gpt/gpt: the GPT model, its trainer, generation, tokenizers and checkpoints (as bytes; the
 // atomic checkpoint directories of `gpt train` are in webgpu-gpt/node).
-export { GPT, validateConfig, shareLayersProblem, type GPTConfig } from './model.js';
+export { GPT, validateConfig, shareLayersProblem, blockConfig, type GPTConfig } from './model.js';
 export {
   Trainer,
   TrainingDivergedError,
@@ -39,3 +39,4 @@ export {
 } from './checkpoint.js';
 export { encodeHF, decodeHF, gptConfigFromHF, hfConfigFromGPT, HF_FILES, type HFModelFiles } from './hf/index.js';
 export { memoryPlan, checkPlanFits, describePlan, type MemoryPlan } from './memory-plan.js';
+export { pruneStructured, STRUCTURES, type Structure, type StructuredPrune } from './prune.js';

@@ -1,6 +1,7 @@
 // GPT-2: token + learned position embeddings, nLayer pre-LN blocks, a final LayerNorm, and an LM
 // head tied to the token embedding. Reads like nanoGPT's model.py; parameter names follow GPT-2
 // (`wte.weight`, `h.0.attn.c_attn.weight`, ...). Shapes: B batch, T time, C = nEmbd, V = vocab.
+// A structurally pruned GPT (src/gpt/prune.ts) has its own head count and MLP width per block.
 import { profile } from '../kernels/profile.js';
 import { add, arange, crossEntropy, div, full, linearCrossEntropy, maximum, mul, ne, sum, tensor, type Tensor } from '../ops/index.js';
 import { Dropout, Embedding, LayerNorm } from '../nn/layers.js';
@@ -30,7 +31,38 @@ export interface GPTConfig {
    * per-row scales (quantizeModel makes such a model; inference only). float32 when absent.
    */
   quantization?: Quantization;
+  /**
+   * Attention heads of each block, when they differ (structured pruning removes some); nHead in
+   * every block when absent. A head is nEmbd / nHead wide in every block.
+   */
+  nHeads?: number[];
+  /** The MLP's hidden width in each block, when it differs (pruned neurons); 4 * nEmbd when absent. */
+  mlpWidths?: number[];
 }
+
+/** The per-block shapes: each block's head count and MLP width. */
+const PER_LAYER = ['nHeads', 'mlpWidths'] as const;
+
+/** What is wrong with the per-block shapes of `cfg` (nHeads, mlpWidths), or null; `name` spells a key for the reader. */
+export function perLayerProblem(cfg: Record<string, unknown>, name: (key: string) => string): string | null {
+  for (const key of PER_LAYER) {
+    const list = cfg[key];
+    if (list === undefined) continue;
+    if (!Array.isArray(list) || list.length !== cfg.nLayer) return `${name(key)} must be an array of nLayer (${cfg.nLayer}) positive integers, got ${JSON.stringify(list)}`;
+    const bad = list.findIndex((n) => !Number.isInteger(n) || n < 1);
+    if (bad >= 0) return `${name(key)}[${bad}] must be a positive integer, got ${JSON.stringify(list[bad])}`;
+  }
+  return null;
+}
+
+/** Block i's shape: its head count (head size nEmbd / nHead throughout) and MLP width. */
+export function blockConfig(cfg: GPTConfig, i: number): GPTConfig & { headSize: number; mlpWidth: number } {
+  return { ...cfg, nHead: cfg.nHeads?.[i] ?? cfg.nHead, headSize: cfg.nEmbd / cfg.nHead, mlpWidth: cfg.mlpWidths?.[i] ?? 4 * cfg.nEmbd };
+}
+
+/** Whether some block's shape differs from the dense one (nHead heads, a 4 * nEmbd MLP). */
+export const hasPrunedShapes = (cfg: GPTConfig) =>
+  !!cfg.nHeads?.some((n) => n !== cfg.nHead) || !!cfg.mlpWidths?.some((w) => w !== 4 * cfg.nEmbd);
 
 /** Throws a one-line error naming the first setting of `cfg` that is out of range. */
 export function validateConfig(cfg: GPTConfig): void {
@@ -46,6 +78,11 @@ export function validateConfig(cfg: GPTConfig): void {
   }
   if (cfg.quantization !== undefined && !QUANTIZATIONS.includes(cfg.quantization)) {
     throw new Error(`GPT config: quantization must be one of ${QUANTIZATIONS.join(', ')} (or absent: float32), got ${JSON.stringify(cfg.quantization)}`);
+  }
+  const perLayer = perLayerProblem(cfg as unknown as Record<string, unknown>, (k) => k);
+  if (perLayer) throw new Error(`GPT config: ${perLayer}`);
+  if ((cfg.shareLayers ?? 1) > 1 && hasPrunedShapes(cfg)) {
+    throw new Error('GPT config: per-block shapes (nHeads, mlpWidths: a structurally pruned model) cannot be combined with shareLayers');
   }
 }
 
@@ -84,7 +121,7 @@ export class GPT extends Module {
     // with shareLayers K, layer i runs block floor(i / K): a shared block's parameters are listed
     // (and saved) once, under the name of the first layer of its group (h.0, h.K, h.2K, ...)
     const K = config.shareLayers ?? 1;
-    const blocks = Array.from({ length: nLayer / K }, () => new Block(config, rng));
+    const blocks = Array.from({ length: nLayer / K }, (_, j) => new Block(blockConfig(config, j * K), rng));
     this.h = this.module('h', new ModuleList(Array.from({ length: nLayer }, (_, i) => blocks[Math.floor(i / K)]!)));
     this.ln_f = this.module('ln_f', new LayerNorm(nEmbd, { bias: config.bias }));
   }

@@ -2,12 +2,14 @@
 // seeded generator, periodic evaluation, warmup + cosine LR, global-norm clipping, gradient
 // accumulation over micro-batches. Platform-free: file output (logs, checkpoints) is passed in.
 // A NaN or Inf loss or gradient norm stops the run (TrainingDivergedError) at the next readback,
-// before any evaluation hook could save the broken weights.
+// before any evaluation hook could save the broken weights. A pruned model's pruned weights stay
+// exactly zero: their gradients are masked before clipping and the step, the weights after it.
 import { noGrad } from '../autograd/mode.js';
 import { NON_NEGATIVE, NON_NEGATIVE_INT, POSITIVE, POSITIVE_INT, SEED, UNIT_INTERVAL, rangeProblem, settingProblem, type Range, type RangesOf } from '../io/value-ranges.js';
 import { distillLoss, tensor, type Tensor, watchNonFinite, zeros } from '../ops/index.js';
 import { AdamW } from '../optim/adamw.js';
 import { clipGradNorm } from '../optim/clip.js';
+import { maskGradients, maskWeights } from '../nn/prune.js';
 import { learningRate } from '../optim/schedule.js';
 import { device } from '../device/device.js';
 import { profile } from '../kernels/profile.js';
@@ -311,9 +313,11 @@ export class Trainer {
         lossSum = lossSum ? lossSum.add(part) : part;
         await device().breathe();
       }
+      maskGradients(this.model);
       const { norm, scale } = clipGradNorm(this.model.parameters(), this.cfg.gradClip > 0 ? this.cfg.gradClip : Infinity);
       watchNonFinite(this.health, [lossSum!, norm], this.step + 1);
       this.optimizer.step(scale);
+      maskWeights(this.model);
       this.optimizer.zeroGrad();
       this.step++;
       if (!readLoss) return { loss: NaN, gradNorm: NaN };

@@ -6,3 +6,4 @@ export {
   CausalSelfAttention, MLP, Block, cachedLength, disposeCache, keepCacheRows, QUANTIZATIONS, type Quantization, type TransformerConfig, type KVCache,
 } from './transformer.js';
 export { Generator } from '../tensor/generator.js';
+export { pruneGlobal, magnitudeMasks, linearLayers, maskWeights, maskGradients, loadMasks, isMaskName, type PruneReport } from './prune.js';

@@ -3,8 +3,9 @@
 // Linear and Embedding also come with int8 weights (`int8: true`, for inference): `weight` is then
 // int8 with per-row float32 scales `weight_scale` (src/ops/int8.ts), neither trained; they start
 // as zeros, to be loaded (quantizeInt8 makes them from float32 weights).
-import { dropout, embedding, embeddingInt8, full, layerNorm, linearInt8, matmul, randn, tensor, type Tensor } from '../ops/index.js';
+import { dropout, embedding, embeddingInt8, full, layerNorm, linearInt8, maskInPlace, matmul, randn, tensor, type Tensor } from '../ops/index.js';
 import type { Generator } from '../tensor/generator.js';
+import { keep } from '../tensor/scope.js';
 import { Module } from './module.js';
 
 /** How a layer draws its initial weights. */
@@ -43,7 +44,11 @@ abstract class RowWeights extends Module {
   }
 }
 
-/** y = x Wᵀ + b, W [out, in] as in PyTorch, initialised normal(0, std); or W int8 with per-row scales. */
+/**
+ * y = x Wᵀ + b, W [out, in] as in PyTorch, initialised normal(0, std); or W int8 with per-row
+ * scales. A pruned Linear also holds a 0/1 mask of W (the buffer `weight_mask`, PyTorch's name for
+ * it): W is zero where the mask is, and training keeps it so (src/nn/prune.ts).
+ */
 export class Linear extends RowWeights {
   readonly bias: Tensor | null;
 
@@ -53,6 +58,23 @@ export class Linear extends RowWeights {
   }
 
   // project(x): x · Wᵀ without the bias, for callers that fuse the bias into what follows
+
+  /** The 0/1 pruning mask of weight [out, in], or null when the layer is dense. */
+  get weightMask(): Tensor | null {
+    return this.buffer('weight_mask');
+  }
+
+  /** Takes `mask` (float32 0/1, weight's shape; the layer owns it from now on) and zeroes the weight where it is 0; null makes the layer dense again. */
+  setWeightMask(mask: Tensor | null): void {
+    if (mask) {
+      if (mask.dtype !== 'float32' || mask.shape.length !== 2 || mask.shape[0] !== this.outFeatures || mask.shape[1] !== this.inFeatures) {
+        throw new Error(`Linear.setWeightMask: expected a float32 [${this.outFeatures}, ${this.inFeatures}] mask, got ${mask.describe()}`);
+      }
+      if (this.weightScale) throw new Error('Linear.setWeightMask: an int8 weight cannot be pruned; prune the float32 model, then quantize it');
+      maskInPlace([this.weight], [mask]);
+    }
+    this.setBuffer('weight_mask', mask && keep(mask));
+  }
 
   forward(x: Tensor): Tensor {
     const y = this.project(x); // [..., in] -> [..., out]

@@ -172,6 +172,7 @@ export { INT8_MAX, quantizeRowsInt8 } from './int8.js';
 import { quantizeInt8 as quantizeInt8Core } from './int8.js';
 /** A float32 weight [N, K] as int8 Q [N, K] and per-row scales [N] (see quantizeRowsInt8). */
 export const quantizeInt8 = quantizeInt8Core as unknown as (w: Tensor) => Promise<{ q: Tensor; scale: Tensor }>;
+export { maskInPlace } from './mask.js';
 
 /** Swaps two dims (the last two by default): a permute. */
 export const transpose = transposeCore as Lifted<typeof transposeCore>;

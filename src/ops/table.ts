@@ -22,6 +22,7 @@ import { gradNorm } from './grad-norm.js';
 import { embeddingInt8, linearInt8 } from './int8.js';
 import { layerNorm } from './layernorm.js';
 import { linearCrossEntropy } from './linear-cross-entropy.js';
+import { maskInPlace } from './mask.js';
 import { matmul } from './matmul.js';
 import { argmax, max, mean, sum } from './reduce.js';
 import { sampleLogits } from './sample.js';
@@ -52,7 +53,7 @@ export const OPS = {
   linearInt8, embeddingInt8,
 } satisfies Record<string, AnyOp>;
 
-export const UPDATES = { adamw, gradNorm, watchNonFinite } satisfies Record<string, AnyUpdate>;
+export const UPDATES = { adamw, gradNorm, watchNonFinite, maskInPlace } satisfies Record<string, AnyUpdate>;
 
 export type OpName = keyof typeof OPS;
 export type UpdateName = keyof typeof UPDATES;
