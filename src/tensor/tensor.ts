@@ -5,8 +5,27 @@ import { device } from '../device/device.js';
 import { trackInScope } from './scope.js';
 import { formatShape, numel } from './shape.js';
 
-export type DType = 'float32' | 'int32';
+import type { FloatType } from '../kernels/kernel.js';
+import { f16BitsToF32 } from './half.js';
+
+/**
+ * float16 (IEEE binary16) needs the adapter's shader-f16 feature (kernels/profile.ts `f16`); its
+ * values read back as a Float32Array holding the float16 values exactly.
+ */
+export type DType = 'float32' | 'float16' | 'int32';
 export type TypedArrayFor<D extends DType> = D extends 'int32' ? Int32Array : Float32Array;
+
+/** The float dtypes: what a float op's tensor arguments may be (one of them per call). */
+export const FLOAT_DTYPES: readonly DType[] = ['float32', 'float16'];
+
+/** The storage type kernels use for a float dtype's elements. */
+export const floatType = (dtype: DType): FloatType => (dtype === 'float16' ? 'f16' : 'f32');
+
+/** Bytes an element of `dtype` takes in a buffer. */
+export const elementBytes = (dtype: DType): number => (dtype === 'float16' ? 2 : 4);
+
+/** Bytes a buffer of n elements of `dtype` takes: at least 4 and a multiple of 4 (WebGPU's copy and binding granule). */
+export const bufferBytes = (n: number, dtype: DType): number => Math.max(4, Math.ceil((n * elementBytes(dtype)) / 4) * 4);
 
 /** What autograd hangs on a tensor it produced; dropped when the tensor is disposed. */
 export interface GradFn {
@@ -59,7 +78,7 @@ export class Tensor {
 
   /** Allocates an uninitialised tensor. `label` names the buffer in GPU error messages. */
   static empty(shape: readonly number[], dtype: DType = 'float32', label = 'tensor'): Tensor {
-    const bytes = Math.max(4, numel(shape) * 4);
+    const bytes = bufferBytes(numel(shape), dtype);
     return new Tensor(new Storage(device().alloc(bytes, label), bytes), shape, dtype);
   }
 
@@ -116,8 +135,10 @@ export class Tensor {
   /** Reads the data back; resolves after all queued GPU work. */
   async toArray(): Promise<TypedArrayFor<DType>> {
     const s = this.storage('toArray');
-    const data = await device().read(s.buffer, this.size * 4);
-    return this.dtype === 'int32' ? new Int32Array(data) : new Float32Array(data);
+    const data = await device().read(s.buffer, bufferBytes(this.size, this.dtype));
+    if (this.dtype === 'int32') return new Int32Array(data, 0, this.size);
+    if (this.dtype === 'float32') return new Float32Array(data, 0, this.size);
+    return Float32Array.from(new Uint16Array(data, 0, this.size), f16BitsToF32);
   }
 
   /** The single value of a one-element tensor. */

@@ -13,9 +13,12 @@
 // out [S][batch][M][N], and `matmul_split_sum` adds the S partials of each element in order s = 0,
 // 1, ...: deterministic, no float atomics. For small M*N and large K (a weight gradient has
 // K = B*T), where one tile per workgroup would leave most of a GPU idle.
+// f16 operands (`float` 'f16') are widened to f32 as they are staged: the tiles in workgroup
+// memory, the products and the accumulators are f32, and C (or the f32 split-K partials' sum) is
+// rounded to f16 once, as it is stored.
 // What each shape gets (tile sizes, vec4, splits) is decided by matmul.ts from the profile.
 import type { Resource } from '../../device/bind-groups.js';
-import { Kernel, LINEAR, grid1d, perElement, variants } from '../kernel.js';
+import { Kernel, LINEAR, grid1d, perElement, variants, type FloatType, type StorageType } from '../kernel.js';
 import { TILES, type TileConfig, type TileName } from '../profile.js';
 
 const tileKey = (t: TileConfig) => `${t.bm}x${t.bn}x${t.bk}/${t.tm}x${t.tn}`;
@@ -26,7 +29,12 @@ interface Variant {
   transB: boolean;
   /** One vec4 per global load and store. */
   vec4: boolean;
+  /** How A, B and C store their elements. */
+  float: FloatType;
 }
+
+/** A float storage type, or a vec4 of it. */
+const storage = (float: FloatType, vec4: boolean): StorageType => (vec4 ? (float === 'f16' ? 'vec4h' : 'vec4f') : float);
 
 const loop = (n: number, f: (i: number) => string) => Array.from({ length: n }, (_, i) => f(i)).join('\n');
 
@@ -48,8 +56,8 @@ function stageTile(o: { name: 'a' | 'b'; tile: 'As' | 'Bs'; origin: 'm0' | 'n0';
   const last = alongK ? 'k0 + kk' : `${origin} + r`;
   const end = alongK ? 'k_end' : size;
   const read = vec4
-    ? `v = ${name}[base / 4u];`
-    : `for (var j = 0u; j < 4u; j++) { if (${last} + j < ${end}) { v[j] = ${name}[base + j]; } }`;
+    ? `v = vec4f(${name}[base / 4u]);`
+    : `for (var j = 0u; j < 4u; j++) { if (${last} + j < ${end}) { v[j] = f32(${name}[base + j]); } }`;
   const store = alongK
     ? loop(4, (j) => `      ${tile}[(kk + ${j}u) * ${outer / 4}u + r / 4u][r % 4u] = v[${j}];`)
     : `      ${tile}[kk * ${outer / 4}u + r / 4u] = v;`;
@@ -69,7 +77,9 @@ function tiledKernel(v: Variant, split: boolean): Kernel {
   const lx = bn / tn;
   const ly = bm / tm;
   const lanes = lx * ly;
-  const el = v.vec4 ? 'vec4f' : 'f32';
+  // split-K partials stay f32 (matmul_split_sum rounds their sum); C itself is stored as A and B are
+  const out = split ? 'f32' : v.float;
+  const narrow = (x: string) => (out === 'f16' ? `${v.vec4 ? 'vec4h' : 'f16'}(${x})` : x);
   const stageA = stageTile({ name: 'a', tile: 'As', origin: 'm0', size: 'p.M', ld: 'lda', outer: bm, bk, alongK: !v.transA, vec4: v.vec4, lanes });
   const stageB = stageTile({ name: 'b', tile: 'Bs', origin: 'n0', size: 'p.N', ld: 'ldb', outer: bn, bk, alongK: v.transB, vec4: v.vec4, lanes });
   const acc = (r: number, i: number, c: number) => `acc[${(4 * r + i) * (tn / 4) + c}]`;
@@ -78,14 +88,14 @@ function tiledKernel(v: Variant, split: boolean): Kernel {
     return loop(tn / 4, (c) => {
       const col = `4u * (lid.x + ${c * lx}u)`;
       return v.vec4
-        ? `  if (m0 + ${row} < p.M && n0 + ${col} < p.N) { c[(c_base + (m0 + ${row}) * p.N + n0 + ${col}) / 4u] = ${acc(r, i, c)}; }`
-        : `  for (var j = 0u; j < 4u; j++) { if (m0 + ${row} < p.M && n0 + ${col} + j < p.N) { c[c_base + (m0 + ${row}) * p.N + n0 + ${col} + j] = ${acc(r, i, c)}[j]; } }`;
+        ? `  if (m0 + ${row} < p.M && n0 + ${col} < p.N) { c[(c_base + (m0 + ${row}) * p.N + n0 + ${col}) / 4u] = ${narrow(acc(r, i, c))}; }`
+        : `  for (var j = 0u; j < 4u; j++) { if (m0 + ${row} < p.M && n0 + ${col} + j < p.N) { c[c_base + (m0 + ${row}) * p.N + n0 + ${col} + j] = ${narrow(`${acc(r, i, c)}[j]`)}; } }`;
     });
   };
   return new Kernel({
-    name: `matmul-tiled-${tileKey(v.tiles)}${v.transA ? '-ta' : ''}${v.transB ? '-tb' : ''}${v.vec4 ? '-vec4' : ''}${split ? '-split' : ''}`,
-    read: { a: el, b: el },
-    write: { c: el },
+    name: `matmul-tiled-${tileKey(v.tiles)}${v.transA ? '-ta' : ''}${v.transB ? '-tb' : ''}${v.vec4 ? '-vec4' : ''}${split ? '-split' : ''}${v.float === 'f16' ? '-f16' : ''}`,
+    read: { a: storage(v.float, v.vec4), b: storage(v.float, v.vec4) },
+    write: { c: storage(out, v.vec4) },
     params: {
       M: 'u32', N: 'u32', K: 'u32', tiles_n: 'u32', tiles_m: 'u32', tiles: 'u32', splits: 'u32', chunk: 'u32',
       batch_rank: 'u32', batch_shape: 'dims', a_strides: 'dims', b_strides: 'dims',
@@ -139,17 +149,20 @@ const kernels = variants((key: string) => {
 
 const SUM_WG = 256;
 
-/** out[i] = sum over s < splits of part[s * n + i], in order (vec4: 4 floats a lane). */
-const splitSum = variants((vec4: boolean) => new Kernel({
-  name: `matmul_split_sum${vec4 ? '-vec4' : ''}`,
-  read: { part: vec4 ? 'vec4f' : 'f32' },
-  write: { out: vec4 ? 'vec4f' : 'f32' },
-  params: { n: 'u32', splits: 'u32' },
-  body: perElement(SUM_WG, `
+/** out[i] = sum over s < splits of the f32 part[s * n + i], in order (vec4: 4 floats a lane), stored as `float`. */
+const splitSum = variants((key: `${boolean}:${FloatType}`) => {
+  const [vec4, float] = [key.startsWith('true'), key.endsWith('f16') ? 'f16' : 'f32'] as const;
+  return new Kernel({
+    name: `matmul_split_sum${vec4 ? '-vec4' : ''}${float === 'f16' ? '-f16' : ''}`,
+    read: { part: storage('f32', vec4) },
+    write: { out: storage(float, vec4) },
+    params: { n: 'u32', splits: 'u32' },
+    body: perElement(SUM_WG, `
   var s = part[i];
   for (var k = 1u; k < p.splits; k++) { s += part[k * p.n + i]; }
-  out[i] = s;`),
-}));
+  out[i] = ${float === 'f16' ? `${vec4 ? 'vec4h' : 'f16'}(s)` : 's'};`),
+  });
+});
 
 export interface TiledLaunch {
   M: number;
@@ -161,8 +174,10 @@ export interface TiledLaunch {
   aStrides: readonly number[];
   bStrides: readonly number[];
   tiles: TileName;
-  /** K splits (1: none); `part` holds splits * batch * M * N floats when > 1. */
+  /** K splits (1: none); `part` holds splits * batch * M * N f32 when > 1. */
   splits: number;
+  /** How A, B and C store their elements (f32 when absent). */
+  float?: FloatType;
 }
 
 /** Whether every global access of this product can be a vec4 (see the header). */
@@ -183,7 +198,8 @@ export function launchTiledMatmul(a: Resource, b: Resource, c: Resource, part: G
   const chunk = Math.ceil(Math.ceil(l.K / splits) / config.bk) * config.bk;
   if (tiles * splits >= 2 ** 32) throw new Error(`matmul: ${nBatch}x${l.M}x${l.N} output is too large`);
   const vec4 = vec4Aligned(l);
-  const key = JSON.stringify({ tiles: config, transA: l.transA, transB: l.transB, vec4, split: splits > 1 });
+  const float = l.float ?? 'f32';
+  const key = JSON.stringify({ tiles: config, transA: l.transA, transB: l.transB, vec4, float, split: splits > 1 });
   const out = splits > 1 ? part! : c;
   kernels(key).launch(
     [a, b, out],
@@ -197,5 +213,5 @@ export function launchTiledMatmul(a: Resource, b: Resource, c: Resource, part: G
   const n = nBatch * l.M * l.N;
   const sumVec4 = n % 4 === 0;
   const lanes = sumVec4 ? n / 4 : n;
-  splitSum(sumVec4).launch([part!, c], { n: lanes, splits }, grid1d(lanes, SUM_WG));
+  splitSum(`${sumVec4}:${float}`).launch([part!, c], { n: lanes, splits }, grid1d(lanes, SUM_WG));
 }
