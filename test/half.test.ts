@@ -4,10 +4,12 @@
 // the one-line errors: float16 on an adapter without shader-f16, float16 beside float32.
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
-import { arange, full, matmul, scope, tensor, zeros } from '../src/index.js';
+import { arange, full, matmul, scope, tensor, where, zeros } from '../src/index.js';
 import { Kernel } from '../src/kernels/kernel.js';
 import { broadcastKernel, unaryKernel } from '../src/kernels/wgsl/elementwise.js';
-import { setProfile } from '../src/kernels/profile.js';
+import { profile, setProfile } from '../src/kernels/profile.js';
+import { device } from '../src/device/device.js';
+import { gpt } from './cli-helpers.js';
 import { f16BitsToF32, f32ToF16Bits } from '../src/tensor/half.js';
 import { fcParams, setupDevice } from './helpers.js';
 
@@ -118,7 +120,16 @@ describe('float16 tensors', () => {
       expect(() => h.add(f)).toThrow("add: arguments 'input' and 'other' must have one float dtype, got float16[2] and float32[2] (no type promotion: cast one with .astype())");
       expect(() => tensor([[1, 2]], undefined, 'float16').matmul(tensor([[1], [2]]))).toThrow(/^matmul: arguments 'input' and 'other' must have one float dtype, got float16\[1, 2\] and float32\[2, 1\]/);
       expect(h.mul(2).dtype).toBe('float16'); // a number beside float16 is float16
+      expect(where(tensor([1, 0], [2], 'float16'), 3, -1).dtype).toBe('float16'); // two numbers: the condition's dtype
     });
+  });
+
+  it('float16 is on exactly where the adapter has shader-f16, and gpt doctor says so', async () => {
+    const has = device().info.features.includes('shader-f16');
+    expect(profile().f16).toBe(has);
+    const r = await gpt('doctor');
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(has ? /float16 +yes \(float16 tensors: f16 storage, f32 accumulation/ : /float16 +no \(no shader-f16/);
   });
 
   it('without shader-f16 every float16 use is an error naming the op', () => {

@@ -118,7 +118,7 @@ const broadcastRule = (name: string, ts: readonly Tensor[]) => ({ shape: broadca
  * duration of one op, of the dtype of the tensor beside them (so `ids.eq(3)` compares integers and
  * `h.mul(0.5)` stays float16).
  */
-function withScalars(op: string, fn: (a: Tensor, b: Tensor) => Tensor) {
+function withScalars(op: string, fn: (a: Tensor, b: Tensor) => Tensor, alone: DType = 'float32') {
   return (a: TensorOrScalar, b: TensorOrScalar): Tensor => {
     const args = [checkTensorOrNumber(op, 'input', a), checkTensorOrNumber(op, 'other', b)];
     const partner = args.find((v): v is Tensor => v instanceof Tensor);
@@ -130,7 +130,7 @@ function withScalars(op: string, fn: (a: Tensor, b: Tensor) => Tensor) {
       if (intPartner && !int) {
         throw new TypeError(`${op}: argument '${arg}' is ${v}, which does not fit the int32 tensor beside it; cast that tensor with .astype('float32') first`);
       }
-      temps.push(full([], v, partner?.dtype ?? 'float32'));
+      temps.push(full([], v, partner?.dtype ?? alone));
       return temps[temps.length - 1]!;
     };
     try {
@@ -278,5 +278,6 @@ const whereOp = defineOp({
 /** Elements of `a` where `cond` is non-zero, of `b` elsewhere (broadcasting all three). */
 export const where = withFront(whereOp, (cond: Tensor, a: TensorOrScalar, b: TensorOrScalar): Tensor => {
   checkTensor('where', 'condition', cond);
-  return withScalars('where', (x, y) => whereOp(cond, x, y))(a, b);
+  // two numbers take the condition's float dtype
+  return withScalars('where', (x, y) => whereOp(cond, x, y), cond.dtype === 'float16' ? 'float16' : 'float32')(a, b);
 });

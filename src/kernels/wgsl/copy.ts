@@ -5,17 +5,17 @@
 // [outer, len, inner] block between axis offsets (a rank-3 call: the strides of each side's full
 // axis, the offset along it folded into the base). Adjacent dims that stay adjacent in both layouts
 // are merged first, so most copies run at rank 1-3.
-// 1-D grid of 256-lane workgroups (2-D past 65535 groups); one lane per copied word.
+// 1-D grid of 256-lane workgroups (2-D past 65535 groups); one lane per copied word (or half).
 import { Kernel, perElement, MAX_RANK, grid1d, variants } from '../kernel.js';
 
 const WG = 256;
 
 const kernel = variants((element: 'u32' | 'f16') => new Kernel({
-    name: `copy_${element}`,
-    read: { src: element },
-    write: { dst: element },
-    params: { n: 'u32', rank: 'u32', src_base: 'u32', dst_base: 'u32', shape: 'dims', src_strides: 'dims', dst_strides: 'dims' },
-    body: /* wgsl */ `
+  name: `copy_${element}`,
+  read: { src: element },
+  write: { dst: element },
+  params: { n: 'u32', rank: 'u32', src_base: 'u32', dst_base: 'u32', shape: 'dims', src_strides: 'dims', dst_strides: 'dims' },
+  body: /* wgsl */ `
 ${perElement(WG, `
   var rem = i;
   var s = p.src_base;
@@ -28,7 +28,7 @@ ${perElement(WG, `
     d += c * dim(p.dst_strides, u32(k));
   }
   dst[d] = src[s];`)}`,
-  }));
+}));
 
 export interface CopyPlan {
   shape: readonly number[];
