@@ -78,7 +78,7 @@ const CASES: Case[] = [
   ['where([1], x, x)', (x) => where(bad([1]), x, x), TypeError, /^where: argument 'condition' must be a Tensor, got array \[1\]$/],
   ["where(c, x, 'a')", (x) => where(x, x, bad('a')), TypeError, /^where: argument 'other' must be a Tensor or a number, got string 'a'$/],
   ["neg('a')", () => neg(bad('a')), TypeError, /^neg: argument 'input' must be a Tensor, got string 'a'$/],
-  ['add(int32, int32)', () => add(tensor([1], [1], 'int32'), 2), TypeError, /^add: argument 'input' must be a float32 tensor, got int32\[1\]$/],
+  ['add(int32, int32)', () => add(tensor([1], [1], 'int32'), 2), TypeError, /^add: argument 'input' must be a float32 or float16 tensor, got int32\[1\]$/],
   // reductions
   ['sum of an array', () => sum(bad([1, 2])), TypeError, /^sum: argument 'input' must be a Tensor, got array \[1, 2\]$/],
   ["sum(x, '0')", (x) => sum(x, bad('0')), TypeError, /^sum: argument 'axes' must be an integer axis, an array of them or undefined, got string '0'$/],
