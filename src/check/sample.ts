@@ -33,9 +33,11 @@ export const F16_TINY = 2 ** -24;
 /**
  * A float16 result computed in float32 (every sum accumulated in float32) and rounded once: one
  * rounding (F16_EPS) plus float32's error, which is 2^13 times smaller even over thousands of terms;
- * the case's float32 tolerance still covers the kernel's own approximations (erf, exp).
+ * the case's float32 tolerance still covers the kernel's own approximations (erf, exp). Exact ops
+ * (copies, max, comparisons, where, embedding's forward) stay exact.
  */
-export const halfTol = (f32: Tolerance): Tolerance => ({ atol: Math.max(f32.atol, 2 * F16_TINY), rtol: Math.max(f32.rtol, 2 * F16_EPS) });
+export const halfTol = (f32: Tolerance): Tolerance =>
+  f32.atol === 0 && f32.rtol === 0 ? EXACT : { atol: Math.max(f32.atol, 2 * F16_TINY), rtol: Math.max(f32.rtol, 2 * F16_EPS) };
 
 /**
  * Gradients in float16: the upstream gradient, each backward rule's output and each broadcast

@@ -11,7 +11,7 @@ import { dropoutRef, embeddingRef } from '../reference/indexing.js';
 import { matmulRef } from '../reference/matmul.js';
 import { biasGeluRef, causalAttentionRef, crossEntropyRef, layerNormRef, logSoftmaxRef, softmaxRef } from '../reference/nn.js';
 import { dropoutMaskRef } from '../reference/philox.js';
-import { EXACT, floatInput, intInput, type OpCase, type Sample, type Tolerance } from '../sample.js';
+import { EXACT, floatInput, halfGradTol, intInput, type OpCase, type Sample, type Tolerance } from '../sample.js';
 
 /** Multiply-adds a drawn matmul does at most (its reference runs again for every finite difference). */
 const MATMUL_WORK = 40_000;
@@ -32,6 +32,8 @@ const matmul = {
       reference: ([x, y]) => matmulRef(x!, y!, transA, transB),
       // float32 dot products err like sqrt(K) for random-sign terms
       tol: { atol: 1e-5 * Math.sqrt(K!), rtol: 1e-4 },
+      // float16 gradients are sums of up to max(M, N, K) x batch products of rounded factors (|x| <= 1)
+      half: { gradTol: halfGradTol(Math.max(1, Math.sqrt(Math.max(M!, N!, K!) * numel(batch)) / 4)) },
     };
   },
 };
