@@ -15,31 +15,36 @@ const atLeast = (min: number): Allowed => (v) => Number.isFinite(v) && v >= min;
 const positive: Allowed = (v) => Number.isFinite(v) && v > 0;
 const fraction: Allowed = (v) => v >= 0 && v < 1; // [0, 1)
 
+/** Allowed values of `gpt train`'s numeric flags (and the student's, in `gpt distill`). */
+const TRAIN: Record<string, Allowed> = {
+  'n-layer': int(1),
+  'n-head': int(1),
+  'n-embd': int(1), // and divisible by --n-head (4): none of the values tried is
+  'share-layers': int(1), // and dividing --n-layer (4): none of the values tried is
+  'block-size': int(1),
+  dropout: fraction,
+  'batch-size': int(1),
+  'grad-accum': int(1),
+  'max-iters': int(1),
+  'learning-rate': positive,
+  'min-lr': (v) => v >= 0 && v <= 1e-3, // at most --learning-rate (1e-3)
+  'warmup-iters': int(0),
+  'lr-decay-iters': int(1),
+  beta1: fraction,
+  beta2: fraction,
+  'weight-decay': atLeast(0),
+  'grad-clip': atLeast(0), // 0: no clipping
+  'eval-interval': int(1),
+  'eval-iters': int(1),
+  'log-interval': int(1),
+  seed: int(0),
+  'vocab-size': int(256, 2 ** 26), // BPE: the 256 bytes, then merges
+};
+
 /** Allowed values of each numeric flag, by command. */
 const ALLOWED: Record<string, Record<string, Allowed>> = {
-  train: {
-    'n-layer': int(1),
-    'n-head': int(1),
-    'n-embd': int(1), // and divisible by --n-head (4): none of the values tried is
-    'block-size': int(1),
-    dropout: fraction,
-    'batch-size': int(1),
-    'grad-accum': int(1),
-    'max-iters': int(1),
-    'learning-rate': positive,
-    'min-lr': (v) => v >= 0 && v <= 1e-3, // at most --learning-rate (1e-3)
-    'warmup-iters': int(0),
-    'lr-decay-iters': int(1),
-    beta1: fraction,
-    beta2: fraction,
-    'weight-decay': atLeast(0),
-    'grad-clip': atLeast(0), // 0: no clipping
-    'eval-interval': int(1),
-    'eval-iters': int(1),
-    'log-interval': int(1),
-    seed: int(0),
-    'vocab-size': int(256, 2 ** 26), // BPE: the 256 bytes, then merges
-  },
+  train: TRAIN,
+  distill: { ...TRAIN, temperature: positive, alpha: (v) => v >= 0 && v <= 1 },
   sample: {
     'num-samples': int(1),
     'max-new-tokens': int(1),
@@ -49,7 +54,19 @@ const ALLOWED: Record<string, Record<string, Allowed>> = {
     seed: int(0),
   },
   eval: { 'eval-iters': int(1), 'batch-size': int(1), seed: int(0) },
+  'bench-generate': {
+    'prompt-tokens': int(1),
+    'new-tokens': int(2), // the first comes from the prefill
+    repeats: int(1),
+    seed: int(0),
+    'n-layer': int(1),
+    'n-head': int(1),
+    'n-embd': int(1),
+    'block-size': int(1),
+    'vocab-size': int(1),
+  },
   prepare: { 'vocab-size': int(256, 2 ** 26) },
+  prune: { sparsity: fraction },
   serve: { port: int(0, 65535) },
 };
 
@@ -63,7 +80,10 @@ function stopper(command: string, flag: string): string[] {
   const out = ['--out-dir', join(sandbox, 'out')];
   const bpe = flag === 'vocab-size' ? ['--tokenizer', 'bpe'] : [];
   if (command === 'train' || command === 'prepare') return [...out, '--data', missing, ...bpe];
+  if (command === 'distill') return [...out, '--data', missing, '--teacher', missing, ...bpe];
   if (command === 'serve') return ['--root', join(sandbox, 'no-root')];
+  if (command === 'bench-generate') return ['--init-from', join(sandbox, 'out')];
+  if (command === 'prune') return [...out, '--init-from', join(sandbox, 'no-checkpoint')];
   return out; // sample, eval: no checkpoint there
 }
 

@@ -104,7 +104,7 @@ describe('Hugging Face GPT-2 weights', () => {
     const back = await loadCheckpoint(out);
     expect(back.meta.model).toEqual(model.config);
     expect(back.meta.tokenizer).toEqual(tokenizer.toJSON());
-    for (const [name, p] of model.namedParameters()) expect(allBitsEqual(back.weights.get(name)!.data, (await p.toArray()) as Float32Array), name).toBe(true);
+    for (const [name, p] of model.namedParameters()) expect(allBitsEqual(back.weights.get(name)!.data as Float32Array, (await p.toArray()) as Float32Array), name).toBe(true);
     model.dispose();
   });
 

@@ -6,7 +6,7 @@
 import { requireF16 } from '../kernels/profile.js';
 import { describeValue } from '../tensor/check.js';
 import { formatShape, sameShape, type Shape } from '../tensor/shape.js';
-import { Tensor, type DType } from '../tensor/tensor.js';
+import { FLOAT_DTYPES, Tensor, type DType } from '../tensor/tensor.js';
 import { untrack } from '../tensor/scope.js';
 import { isGradEnabled, noGrad } from './mode.js';
 import { Node } from './node.js';
@@ -142,10 +142,11 @@ export function checkDtypes(op: string, slots: Record<string, ArgSlot> | undefin
 
 /**
  * Float tensor arguments of an op share one dtype: float32 and float16 do not mix (no type
- * promotion, unlike PyTorch; cast one side with .astype()). Int32 arguments (indices) may sit beside either.
+ * promotion, unlike PyTorch; cast one side with .astype()). Int32 arguments (indices) and int8
+ * ones (quantized weights) may sit beside either.
  */
 function checkOneFloat(op: string, named: readonly [string, Tensor][]): void {
-  const floats = named.filter(([, t]) => t.dtype !== 'int32');
+  const floats = named.filter(([, t]) => FLOAT_DTYPES.includes(t.dtype));
   const other = floats.find(([, t]) => t.dtype !== floats[0]![1].dtype);
   if (other) {
     const [first, t] = floats[0]!;

@@ -30,7 +30,10 @@ const exact = (i: Input): Ref => ({
 });
 
 function toTensor(x: Ref, dtype: Input['dtype'], grad: boolean): Tensor {
-  const t = dtype === 'int32' ? tensor(Int32Array.from(x.data), x.shape) : tensor(Float32Array.from(x.data), x.shape, dtype);
+  const t =
+    dtype === 'int32' ? tensor(Int32Array.from(x.data), x.shape)
+    : dtype === 'int8' ? tensor(Int8Array.from(x.data), x.shape)
+    : tensor(Float32Array.from(x.data), x.shape, dtype);
   return grad ? t.requiresGrad_() : t;
 }
 

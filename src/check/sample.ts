@@ -64,6 +64,8 @@ export interface Input {
 
 export const floatInput = (ref: Ref, grad = true): Input => ({ ref, dtype: 'float32', grad });
 export const intInput = (ref: Ref): Input => ({ ref, dtype: 'int32', grad: false });
+/** int8 values (quantized weights), integers in [-128, 127]. */
+export const int8Input = (ref: Ref): Input => ({ ref, dtype: 'int8', grad: false });
 
 /** Inputs, the float64 result expected from them, and how close the engine must come. */
 export interface Comparison {

@@ -5,7 +5,7 @@
 import { nextSteps, shellWord } from './next-steps.js';
 import { sample } from './sample.js';
 import { train } from './train.js';
-import { resolveFlags } from './train-flags.js';
+import { resolveFlags, TRAIN_FLAGS } from './train-flags.js';
 
 const DEMO_OUT = ['--out-dir', 'out/demo'];
 const DEMO_TRAIN = ['--max-iters', '1000', '--eval-interval', '250', '--eval-iters', '10', '--lr-decay-iters', '1000', ...DEMO_OUT, '--overwrite'];
@@ -19,7 +19,7 @@ Train flags given to demo override those above (see \`gpt train --help\`). With 
 it continues <out-dir> on its run's own settings (raise --max-iters to train further) instead.`;
 
 export async function demo(args: string[]): Promise<number> {
-  const { values } = await resolveFlags([...DEMO_OUT, ...args]); // a flag given twice: the later one wins
+  const { values } = await resolveFlags([...DEMO_OUT, ...args], TRAIN_FLAGS); // a flag given twice: the later one wins
   // the demo's settings would replace the resumed run's, and its --overwrite does not apply
   const trainArgs = values.initFrom === 'resume' ? [...DEMO_OUT, ...args] : [...DEMO_TRAIN, ...args];
   await train(trainArgs, { nextSteps: false });

@@ -2,15 +2,18 @@
 // Exit codes: 0 done, 1 failed, 2 bad usage (nothing was done), 3 training diverged (the last good
 // checkpoint is kept).
 import { TrainingDivergedError } from '../gpt/trainer.js';
+import { benchGenerate, BENCH_GENERATE_HELP } from './bench-generate.js';
 import { demo, DEMO_HELP } from './demo.js';
 import { exportModel, EXPORT_HELP } from './export.js';
 import { doctor } from './doctor.js';
 import { flagHelp, noPositional, parseFlags, UsageError, type FlagSpec } from './flags.js';
 import { plot, PLOT_HELP } from './plot.js';
 import { prepare, PREPARE_HELP } from './prepare.js';
+import { prune, PRUNE_HELP } from './prune.js';
+import { quantize, QUANTIZE_HELP } from './quantize.js';
 import { evaluate, EVAL_HELP, sample, SAMPLE_HELP } from './sample.js';
 import { serve, SERVE_HELP } from './serve.js';
-import { train, TRAIN_HELP } from './train.js';
+import { distill, DISTILL_HELP, train, TRAIN_HELP } from './train.js';
 
 /** Accepted by every command: the WebGPU driver's own notices on stderr, and stack traces of errors. */
 export const VERBOSE_FLAG = '--verbose';
@@ -18,15 +21,19 @@ export const VERBOSE_FLAG = '--verbose';
 const USAGE = `usage: gpt <command> [flags]
 
 commands:
-  demo       train a small GPT on the built-in corpus, sample from it, print what to try next
-  prepare    tokenize a text corpus into train/val splits
-  train      train a GPT (from scratch, --init-from resume, or fine-tune a checkpoint)
-  sample     generate text from a checkpoint
-  eval       loss of a checkpoint on train/val data
-  plot       train/val loss curves of runs as an SVG
-  export     write a checkpoint as a Hugging Face GPT-2 directory
-  doctor     show the WebGPU adapter (or why none was found and how to fix it)
-  serve      serve the browser demo page (web-dist/) and optionally a checkpoint
+  demo            train a small GPT on the built-in corpus, sample from it, print what to try next
+  prepare         tokenize a text corpus into train/val splits
+  train           train a GPT (from scratch, --init-from resume, or fine-tune a checkpoint)
+  distill         train a smaller student GPT on a teacher checkpoint's soft targets
+  sample          generate text from a checkpoint
+  eval            loss of a checkpoint on train/val data
+  bench-generate  prompt-processing and decoding tokens/s of batched generation (batch 1 and 8)
+  plot            train/val loss curves of runs as an SVG
+  export          write a checkpoint as a Hugging Face GPT-2 directory
+  quantize        write an int8 copy of a checkpoint for inference (about 4x smaller)
+  prune           prune a checkpoint: smallest weights masked, or whole heads / MLP neurons removed
+  doctor          show the WebGPU adapter (or why none was found and how to fix it)
+  serve           serve the browser demo page (web-dist/) and optionally a checkpoint
 
 Run \`gpt <command> --help\` for a command's flags. Every command also takes ${VERBOSE_FLAG}: show the
 WebGPU driver's own notices (hidden otherwise) and the stack trace of an error.`;
@@ -54,10 +61,14 @@ const COMMANDS: Record<string, Command> = {
   demo: { help: DEMO_HELP, run: demo, usesAdapter: true },
   prepare: { help: PREPARE_HELP, run: prepare, usesAdapter: false },
   train: { help: TRAIN_HELP, run: (args) => train(args), usesAdapter: true },
+  distill: { help: DISTILL_HELP, run: distill, usesAdapter: true },
   sample: { help: SAMPLE_HELP, run: sample, usesAdapter: true },
   eval: { help: EVAL_HELP, run: evaluate, usesAdapter: true },
+  'bench-generate': { help: BENCH_GENERATE_HELP, run: benchGenerate, usesAdapter: true },
   plot: { help: PLOT_HELP, run: plot, usesAdapter: false },
   export: { help: EXPORT_HELP, run: exportModel, usesAdapter: true },
+  quantize: { help: QUANTIZE_HELP, run: quantize, usesAdapter: true },
+  prune: { help: PRUNE_HELP, run: prune, usesAdapter: true },
   serve: { help: SERVE_HELP, run: serve, usesAdapter: false },
   doctor: {
     help: `usage: gpt doctor [flags]\n${flagHelp(DOCTOR_FLAGS)}`,

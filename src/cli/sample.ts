@@ -4,9 +4,9 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { initDevice } from '../device/device.js';
 import { modelFromCheckpoint, type Checkpoint } from '../gpt/checkpoint.js';
-import { generate } from '../gpt/generate.js';
+import { generateBatch } from '../gpt/generate.js';
 import { describeLeftOut, encodeKnown } from '../gpt/tokenizer/index.js';
-import { Trainer, TRAIN_DEFAULTS, TRAIN_DOCS, TRAIN_RANGES } from '../gpt/trainer.js';
+import { evaluateModel, TRAIN_DOCS, TRAIN_RANGES } from '../gpt/trainer.js';
 import { NON_NEGATIVE, NON_NEGATIVE_INT, POSITIVE_INT, SEED } from '../io/value-ranges.js';
 import { loadCheckpoint } from '../node/checkpoint-dir.js';
 import { BUILTIN_CORPUS, loadCorpus } from './corpus.js';
@@ -45,7 +45,7 @@ const SAMPLE_FLAGS: FlagSpec<typeof SAMPLE_DEFAULTS> = {
     outDir: OUT_DIR_DOC,
     initFrom: INIT_FROM_DOC,
     start: 'prompt text (or FILE:path to read it from a file)',
-    numSamples: 'how many samples to draw',
+    numSamples: 'how many samples to draw, generated together as one batch',
     maxNewTokens: 'tokens to generate per sample',
     temperature: '0 = greedy',
     topK: 'sample among the k likeliest tokens; 0 = off',
@@ -62,36 +62,41 @@ ${flagHelp(SAMPLE_FLAGS)}`;
 export async function sample(args: string[]): Promise<number> {
   const { values: f, positional } = parseFlags(args, SAMPLE_FLAGS);
   noPositional(positional);
-  const { model, tokenizer } = await openCheckpoint(checkpointPath(f), 1, false);
+  const { model, tokenizer } = await openCheckpoint(checkpointPath(f), f.numSamples, false);
   const start = f.start.startsWith('FILE:') ? await loadCorpus(f.start.slice(5)) : f.start;
   const known = encodeKnown(tokenizer, start);
   if (known.dropped) console.error(`note: --start: ${describeLeftOut(known)}`);
   if (!known.ids.length) throw new UsageError(`flag --start holds no character the checkpoint's tokenizer knows`);
   const prompt = [...known.ids];
-  for (let s = 0; s < f.numSamples; s++) {
-    process.stdout.write(start);
-    const ids: number[] = [];
-    let printed = '';
-    const t0 = performance.now();
-    for await (const id of generate(model, prompt, {
-      maxNewTokens: f.maxNewTokens,
-      temperature: f.temperature,
-      topK: f.topK > 0 ? f.topK : undefined,
-      topP: f.topP < 1 ? f.topP : undefined,
-      seed: f.seed + s,
-      kvCache: f.kvCache,
-    })) {
-      ids.push(id);
-      // decode the whole tail so multi-byte characters split across BPE tokens print once complete
-      const text = tokenizer.decode(ids);
-      const safe = text.endsWith('\uFFFD') ? text.slice(0, -1) : text;
-      process.stdout.write(safe.slice(printed.length));
-      printed = safe;
-    }
-    process.stdout.write(tokenizer.decode(ids).slice(printed.length));
-    const secs = (performance.now() - t0) / 1000;
-    process.stderr.write(`\n--- ${ids.length} tokens in ${secs.toFixed(1)} s (${(ids.length / secs).toFixed(1)} tok/s)\n`);
+  // all samples in one batch (one forward per step for all of them); sample n draws with seed + n - 1
+  const samples: number[][] = Array.from({ length: f.numSamples }, () => []);
+  const streaming = f.numSamples === 1; // one sample streams; several are printed whole, in order, when done
+  let printed = '';
+  if (streaming) process.stdout.write(start);
+  const t0 = performance.now();
+  for await (const step of generateBatch(model, samples.map(() => prompt), {
+    maxNewTokens: f.maxNewTokens,
+    temperature: f.temperature,
+    topK: f.topK > 0 ? f.topK : undefined,
+    topP: f.topP < 1 ? f.topP : undefined,
+    seed: f.seed,
+    kvCache: f.kvCache,
+  })) {
+    step.forEach((id, s) => id !== null && samples[s]!.push(id));
+    if (!streaming) continue;
+    // decode the whole tail so multi-byte characters split across BPE tokens print once complete
+    const text = tokenizer.decode(samples[0]!);
+    const safe = text.endsWith('\uFFFD') ? text.slice(0, -1) : text;
+    process.stdout.write(safe.slice(printed.length));
+    printed = safe;
   }
+  const secs = (performance.now() - t0) / 1000;
+  const total = samples.reduce((n, ids) => n + ids.length, 0);
+  samples.forEach((ids, s) => {
+    if (!streaming) process.stdout.write(`${s ? '\n' : ''}--- sample ${s + 1} of ${samples.length}\n${start}`);
+    process.stdout.write(tokenizer.decode(ids).slice(streaming ? printed.length : 0));
+  });
+  process.stderr.write(`\n--- ${total} tokens in ${secs.toFixed(1)} s (${(total / secs).toFixed(1)} tok/s${samples.length > 1 ? `, ${samples.length} samples in one batch` : ''})\n`);
   model.dispose();
   return 0;
 }
@@ -122,18 +127,15 @@ export async function evaluate(args: string[]): Promise<number> {
   const { values: f, positional } = parseFlags(args, EVAL_FLAGS);
   noPositional(positional);
   if (f.data && f.dataDir) throw new UsageError('give --data or --data-dir, not both');
-  // the Trainer that evaluates also holds AdamW's moments
-  const { ckpt, model, tokenizer } = await openCheckpoint(checkpointPath(f), f.batchSize, true);
+  const { ckpt, model, tokenizer } = await openCheckpoint(checkpointPath(f), f.batchSize, false);
   const prepared = join(f.outDir, 'data');
   const source = f.dataDir || f.data || (existsSync(join(prepared, 'meta.json')) ? prepared : ckpt.meta.data) || BUILTIN_CORPUS;
   console.log(`data: ${source}${source === ckpt.meta.data ? ' (what the run trained on)' : ''}`);
   const note = (line: string) => console.log(line);
   const ds = await loadTokens(source, { tokenizer: tokenizer.kind, vocabSize: tokenizer.vocabSize, existing: tokenizer, note });
-  const cfg = { ...TRAIN_DEFAULTS, ...ckpt.meta.train, blockSize: model.config.blockSize, batchSize: f.batchSize, evalIters: f.evalIters, seed: f.seed };
-  const trainer = new Trainer(cfg, { train: ds.train, val: ds.val, vocabSize: tokenizer.vocabSize }, model);
-  const { train, val } = await trainer.evaluate();
+  const cfg = { blockSize: model.config.blockSize, batchSize: f.batchSize, evalIters: f.evalIters, seed: f.seed };
+  const { train, val } = await evaluateModel(model, ds, cfg);
   console.log(`train loss ${train.toFixed(4)}, val loss ${val.toFixed(4)} (${f.evalIters} batches of ${f.batchSize}x${cfg.blockSize})`);
-  trainer.dispose();
   model.dispose();
   return 0;
 }

@@ -3,7 +3,7 @@
 // run starts from. A setting that would not be applied is an error, not silently dropped.
 import type { Checkpoint } from '../gpt/checkpoint.js';
 import type { Tokenizer } from '../gpt/tokenizer/index.js';
-import { TRAIN_DEFAULTS, TRAIN_DOCS, TRAIN_RANGES, trainConfigProblem, type TrainConfig } from '../gpt/trainer.js';
+import { DISTILL_DEFAULTS, DISTILL_DOCS, DISTILL_RANGES, TRAIN_DEFAULTS, TRAIN_DOCS, TRAIN_RANGES, trainConfigProblem, type TrainConfig } from '../gpt/trainer.js';
 import { readConfigFile } from './config-file.js';
 import { BUILTIN_CORPUS } from './corpus.js';
 import { BPE_VOCAB_SIZE, checkTokenizerFlagsApply, TOKENIZER_DEFAULTS, TOKENIZER_DOCS, TOKENIZER_FILE_SHOWN, TOKENIZERS } from './data.js';
@@ -24,7 +24,7 @@ export const CLI_DEFAULTS = {
 const DEFAULTS = { ...CLI_DEFAULTS, ...TRAIN_DEFAULTS };
 export type TrainFlags = typeof DEFAULTS;
 
-const TRAIN_FLAGS: FlagSpec<TrainFlags> = {
+export const TRAIN_FLAGS: FlagSpec<TrainFlags> = {
   defaults: DEFAULTS,
   ranges: { ...TRAIN_RANGES, vocabSize: BPE_VOCAB_SIZE },
   choices: { tokenizer: TOKENIZERS },
@@ -48,17 +48,42 @@ Trains a GPT (defaults: nanoGPT's Shakespeare-char CPU configuration). Values ar
 command line and in --config: numbers in decimal (3e-4), booleans true or false.
 ${flagHelp(TRAIN_FLAGS)}`;
 
-/** The model's shape: fixed by the checkpoint when resuming or fine-tuning. */
-const SHAPE_KEYS = ['blockSize', 'nLayer', 'nHead', 'nEmbd', 'bias'] as const;
+/** `gpt distill`'s settings: gpt train's for the student, and the teacher's. */
+const DISTILL_CLI_DEFAULTS = { teacher: '', ...DISTILL_DEFAULTS };
+export type DistillFlags = TrainFlags & typeof DISTILL_CLI_DEFAULTS;
 
-/** Defaults, then the config file, then the command line; each value checked against its range. */
-export async function resolveFlags(args: string[]): Promise<{ values: TrainFlags; given: Set<string> }> {
-  const cli = parseFlags(args, TRAIN_FLAGS);
+export const DISTILL_FLAGS: FlagSpec<DistillFlags> = {
+  ...TRAIN_FLAGS,
+  defaults: { ...DISTILL_CLI_DEFAULTS, ...DEFAULTS },
+  ranges: { ...DISTILL_RANGES, ...TRAIN_FLAGS.ranges },
+  docs: {
+    teacher: 'the teacher: a checkpoint of ours (directory or .safetensors file) or a Hugging Face GPT-2 directory; required unless resuming',
+    ...DISTILL_DOCS,
+    ...TRAIN_FLAGS.docs,
+  },
+};
+
+export const DISTILL_HELP = `usage: gpt distill --teacher DIR [--temperature T] [--alpha A] [train flags] --out-dir DIR2
+Knowledge distillation: trains a student GPT (usually smaller: --n-layer, --n-embd, ...) on the
+teacher's soft targets, the teacher run without gradients on each batch:
+  loss = alpha T² KL(softmax(teacher/T) || softmax(student/T)) + (1 - alpha) cross-entropy(student, labels)
+(the KL summed over the vocabulary, both terms averaged over tokens). The student uses the teacher's
+tokenizer; the step lines' loss is this mixed loss, evaluations give the student's own
+cross-entropy; checkpoints are as in \`gpt train\`, and --init-from resume continues a
+distillation with its recorded teacher and settings.
+${flagHelp(DISTILL_FLAGS)}`;
+
+/** The model's shape: fixed by the checkpoint when resuming or fine-tuning. */
+const SHAPE_KEYS = ['blockSize', 'nLayer', 'nHead', 'nEmbd', 'bias', 'shareLayers'] as const;
+
+/** Defaults, then the config file, then the command line; each value checked against its range (TRAIN_FLAGS or DISTILL_FLAGS). */
+export async function resolveFlags<F extends TrainFlags>(args: string[], spec: FlagSpec<F>): Promise<{ values: F; given: Set<string> }> {
+  const cli = parseFlags(args, spec);
   noPositional(cli.positional);
   let values = cli.values;
   const given = new Set<string>(cli.given);
   if (values.config) {
-    const fromFile = await readConfigFile(values.config, TRAIN_FLAGS);
+    const fromFile = await readConfigFile(values.config, spec);
     if (fromFile.config !== undefined) throw new UsageError(`config ${values.config}: a config file cannot name another ('config')`);
     values = { ...values, ...fromFile, ...pick(values, [...given]) };
     for (const key of Object.keys(fromFile)) given.add(key);
@@ -76,7 +101,7 @@ export async function resolveFlags(args: string[]): Promise<{ values: TrainFlags
 export function trainingConfig(values: TrainFlags, given: Set<string>, ckpt: Checkpoint | null, resume: boolean): TrainConfig {
   let cfg: TrainConfig = pick(values, Object.keys(TRAIN_DEFAULTS)) as TrainConfig;
   if (ckpt) {
-    const model = ckpt.meta.model;
+    const model = { ...ckpt.meta.model, shareLayers: ckpt.meta.model.shareLayers ?? 1 }; // absent: none shared
     for (const key of SHAPE_KEYS) {
       if (given.has(key) && values[key] !== model[key]) {
         throw new UsageError(`flag ${flagName(key)} ${values[key]} differs from the checkpoint's ${model[key]}: the model's shape cannot change with --init-from`);

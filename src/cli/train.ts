@@ -1,4 +1,5 @@
-// `gpt train`: train from scratch, resume a run, or fine-tune a checkpoint on a new corpus.
+// `gpt train`: train from scratch, resume a run, or fine-tune a checkpoint on a new corpus; and
+// `gpt distill`, the same run for a student learning from a teacher checkpoint (src/cli/teacher.ts).
 // Every setting is checked before the device opens; the run holds its --out-dir's lock throughout,
 // and never replaces a checkpoint it did not start from unless told to (--overwrite).
 import { randomUUID } from 'node:crypto';
@@ -7,7 +8,8 @@ import { join } from 'node:path';
 import { initDevice } from '../device/device.js';
 import { modelFromCheckpoint, restoreOptimizer, type Checkpoint } from '../gpt/checkpoint.js';
 import { Trainer, type StepLog, type TrainConfig } from '../gpt/trainer.js';
-import { tokenizerFromJSON } from '../gpt/tokenizer/index.js';
+import type { GPT } from '../gpt/model.js';
+import { tokenizerFromJSON, type Tokenizer } from '../gpt/tokenizer/index.js';
 import { MANIFEST_FILE } from '../io/checkpoint-files.js';
 import type { KernelTime } from '../device/profiler.js';
 import { loadCheckpoint, saveCheckpoint } from '../node/checkpoint-dir.js';
@@ -20,37 +22,61 @@ import { nextSteps } from './next-steps.js';
 import { Progress, formatSeconds } from './progress.js';
 import { rewindRunLog } from './resume-log.js';
 import { withDirectoryLock } from './run-lock.js';
-import { checkTokenizerFlags, resolveFlags, trainingConfig, type TrainFlags } from './train-flags.js';
+import { checkStudent, distillation, loadTeacher, type Teacher } from './teacher.js';
+import { checkTokenizerFlags, DISTILL_FLAGS, resolveFlags, TRAIN_FLAGS, trainingConfig, type DistillFlags, type TrainFlags } from './train-flags.js';
 
-export { TRAIN_HELP } from './train-flags.js';
+export { DISTILL_HELP, TRAIN_HELP } from './train-flags.js';
 
 /** `gpt train`; prints the commands to try next when it is done, unless `nextSteps` is false (the demo prints them last). */
-export async function train(args: string[], opts: { nextSteps?: boolean } = {}): Promise<number> {
-  const { values: flags, given } = await resolveFlags(args);
+export function train(args: string[], opts: { nextSteps?: boolean } = {}): Promise<number> {
+  return trainStudent(args, { ...opts, distilling: false });
+}
+
+/** `gpt distill`: `gpt train` for a student that learns from a teacher's soft targets (see DISTILL_HELP). */
+export function distill(args: string[]): Promise<number> {
+  return trainStudent(args, { distilling: true });
+}
+
+async function trainStudent(args: string[], opts: { nextSteps?: boolean; distilling: boolean }): Promise<number> {
+  const { distilling } = opts;
+  const { values: flags, given } = distilling ? await resolveFlags(args, DISTILL_FLAGS) : await resolveFlags(args, TRAIN_FLAGS);
   const resume = flags.initFrom === 'resume';
-  const source = resume || flags.initFrom === 'scratch' ? null : await loadCheckpoint(flags.initFrom);
+  const source = resume || flags.initFrom === 'scratch' ? null : trainable(await loadCheckpoint(flags.initFrom), flags.initFrom);
   const checked = resume ? null : trainingConfig(flags, given, source, false); // before anything is written
   return withDirectoryLock(flags.outDir, async () => {
     if (!resume && !flags.overwrite && existsSync(join(flags.outDir, MANIFEST_FILE))) {
       throw new UsageError(`${flags.outDir} already holds a checkpoint: continue it with --init-from resume, or replace it with --overwrite`);
     }
-    const ckpt = resume ? await loadCheckpoint(flags.outDir) : source;
+    const ckpt = resume ? trainable(await loadCheckpoint(flags.outDir), flags.outDir) : source;
+    if (resume && !distilling && ckpt!.meta.distill) {
+      throw new UsageError(`${flags.outDir} is a distillation run: continue it with gpt distill --init-from resume`);
+    }
     const cfg = checked ?? trainingConfig(flags, given, ckpt, true);
-    const { ds, data } = await dataset(flags, given, ckpt, resume, (s) => console.log(s));
+    const teacher = distilling ? await loadTeacher(flags as DistillFlags, given, ckpt, resume) : null;
+    const { ds, data } = await dataset(flags, given, ckpt, resume, (s) => console.log(s), teacher?.tokenizer);
     console.log(`tokens: train ${ds.train.length.toLocaleString('en-US')}, val ${ds.val.length.toLocaleString('en-US')}, vocab ${ds.tokenizer.vocabSize}`);
     if (ckpt && ckpt.meta.model.vocabSize !== ds.tokenizer.vocabSize) throw new Error(`checkpoint vocab ${ckpt.meta.model.vocabSize} != data vocab ${ds.tokenizer.vocabSize}`);
+    if (teacher) checkStudent(teacher, cfg, ds.tokenizer, ckpt ? 'the student checkpoint' : data);
     const dev = await initDevice();
     console.log(`device: ${dev.info.description || dev.info.vendor} (${dev.info.backend})`);
     console.log(checkModelFits({ ...cfg, vocabSize: ds.tokenizer.vocabSize }, cfg.batchSize, { training: true, limits: dev.info.limits }));
-    await run(flags, cfg, ds, data, ckpt, resume);
+    await run(flags, cfg, ds, data, ckpt, resume, teacher);
     if (opts.nextSteps ?? true) console.log(nextSteps(flags.outDir));
     return 0;
   });
 }
 
-async function run(flags: TrainFlags, cfg: TrainConfig, ds: Dataset, data: string, ckpt: Checkpoint | null, resume: boolean): Promise<void> {
+/** The checkpoint, unless it is a quantized one (inference only). */
+function trainable(ckpt: Checkpoint, path: string): Checkpoint {
+  const q = ckpt.meta.model.quantization;
+  if (q) throw new UsageError(`${path} is a quantized (${q}) checkpoint, for inference only: train from the float32 checkpoint it was made from, then quantize again`);
+  return ckpt;
+}
+
+async function run(flags: TrainFlags, cfg: TrainConfig, ds: Dataset, data: string, ckpt: Checkpoint | null, resume: boolean, teacher: Teacher | null): Promise<void> {
   const model = ckpt ? modelFromCheckpoint(ckpt, { dropout: cfg.dropout }).model : undefined;
-  const trainer = new Trainer(cfg, { train: ds.train, val: ds.val, vocabSize: ds.tokenizer.vocabSize }, model);
+  const distill = teacher ? distillation(teacher) : undefined;
+  const trainer = new Trainer(cfg, { train: ds.train, val: ds.val, vocabSize: ds.tokenizer.vocabSize }, model, distill);
   let bestVal = Infinity;
   if (resume) {
     restoreOptimizer(ckpt!, trainer.model, trainer.optimizer);
@@ -58,7 +84,11 @@ async function run(flags: TrainFlags, cfg: TrainConfig, ds: Dataset, data: strin
     bestVal = ckpt!.meta.bestVal ?? Infinity;
     console.log(`resuming at step ${trainer.step}`);
   } else if (ckpt) console.log(`fine-tuning from ${flags.initFrom}`);
-  console.log(`model: ${(trainer.model.numParams() / 1e6).toFixed(2)}M parameters (excluding position embeddings)`);
+  console.log(`model: ${describeModel(trainer.model)}`);
+  if (distill) {
+    const { temperature, alpha } = distill;
+    console.log(`teacher: ${teacher!.meta.teacher}, ${describeModel(distill.teacher)}; temperature ${temperature}, alpha ${alpha}`);
+  }
 
   // a resumed run continues its run id and log (from its checkpoint's step on); any other run starts both afresh
   const runId = (resume && ckpt!.meta.run) || randomUUID();
@@ -69,7 +99,7 @@ async function run(flags: TrainFlags, cfg: TrainConfig, ds: Dataset, data: strin
   const progress = new Progress(cfg.maxIters);
   const t0 = performance.now();
   const save = async (val: number) => {
-    const extra = { optimizer: trainer.optimizer, train: cfg, trainer: trainer.state(), bestVal: val, run: runId, data };
+    const extra = { optimizer: trainer.optimizer, train: cfg, trainer: trainer.state(), bestVal: val, run: runId, data, ...(teacher && { distill: teacher.meta }) };
     await saveCheckpoint(flags.outDir, trainer.model, ds.tokenizer, extra);
     progress.log(`saved checkpoint to ${flags.outDir} (step ${trainer.step}, val ${val.toFixed(4)})`);
   };
@@ -96,6 +126,7 @@ async function run(flags: TrainFlags, cfg: TrainConfig, ds: Dataset, data: strin
     progress.done();
     trainer.dispose();
     trainer.model.dispose();
+    distill?.teacher.dispose();
   }
   console.log(`done: ${trainer.step} steps in ${formatSeconds((performance.now() - t0) / 1000)}, best val loss ${bestVal.toFixed(4)}`);
 }
@@ -105,15 +136,30 @@ async function run(flags: TrainFlags, cfg: TrainConfig, ds: Dataset, data: strin
  * (--data-dir, or <out-dir>/data unless --data), else --data, else (resuming) what the run trained
  * on, else the built-in corpus; tokenized with the checkpoint's tokenizer when it has one.
  */
-async function dataset(flags: TrainFlags, given: Set<string>, ckpt: Checkpoint | null, resume: boolean, note: (s: string) => void): Promise<{ ds: Dataset; data: string }> {
-  const existing = ckpt ? tokenizerFromJSON(ckpt.meta.tokenizer) : undefined;
-  if (existing) checkTokenizerFlags(flags, given, existing, 'the checkpoint');
+async function dataset(
+  flags: TrainFlags,
+  given: Set<string>,
+  ckpt: Checkpoint | null,
+  resume: boolean,
+  note: (s: string) => void,
+  teacher?: Tokenizer,
+): Promise<{ ds: Dataset; data: string }> {
+  // a distilled student from scratch takes its teacher's tokenizer
+  const existing = ckpt ? tokenizerFromJSON(ckpt.meta.tokenizer) : teacher;
+  if (existing) checkTokenizerFlags(flags, given, existing, ckpt ? 'the checkpoint' : 'the teacher');
   const prepared = flags.dataDir || (!flags.data && existsSync(join(flags.outDir, 'data', 'meta.json')) ? join(flags.outDir, 'data') : '');
   const source = prepared || flags.data || (resume ? ckpt?.meta.data : undefined) || BUILTIN_CORPUS;
   note(`data: ${source}`);
   const ds = await loadTokens(source, { tokenizer: flags.tokenizer, vocabSize: flags.vocabSize, tokenizerFile: flags.tokenizerFile, existing, note });
   if (prepared) checkTokenizerFlags(flags, given, ds.tokenizer, prepared);
   return { ds, data: recordedSource(source) };
+}
+
+/** Parameters as nanoGPT counts them; a shared block's once (its sharing said). */
+function describeModel(model: GPT): string {
+  const { nLayer, shareLayers = 1 } = model.config;
+  const shared = shareLayers > 1 ? `, ${nLayer} layers sharing ${nLayer / shareLayers} blocks of weights, --share-layers ${shareLayers}` : '';
+  return `${(model.numParams() / 1e6).toFixed(2)}M parameters (excluding position embeddings${shared})`;
 }
 
 function profileTable(kernels: KernelTime[]): string {

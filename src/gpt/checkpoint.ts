@@ -1,5 +1,5 @@
 // A GPT checkpoint as one self-contained safetensors file: the weights under their GPT-2 names,
-// optionally AdamW's moments under `optim.m.<name>` / `optim.v.<name>`, and in the metadata the
+// the pruning masks of a pruned model beside them (`h.0.mlp.c_fc.weight_mask`), optionally AdamW's moments under `optim.m.<name>` / `optim.v.<name>`, and in the metadata the
 // model config, the tokenizer, and (for resuming) the training config and trainer state. Platform
 // free: Node writes it atomically through src/io/checkpoint-files.ts, the browser as a download.
 // Neither side trusts the other: every metadata field is checked for its type and range (a training
@@ -8,11 +8,14 @@
 import { parseSafetensors, serializeSafetensors, type SafetensorsTensor } from '../io/safetensors.js';
 import { safetensorsTensors } from '../io/state-dict.js';
 import { NON_NEGATIVE_INT, POSITIVE_INT, rangeProblem, settingProblem, show, type RangesOf } from '../io/value-ranges.js';
-import { ACTIVATIONS, type Activation } from '../nn/transformer.js';
+import { isMaskName, loadMasks } from '../nn/prune.js';
+import { ACTIVATIONS, QUANTIZATIONS, type Activation, type Quantization } from '../nn/transformer.js';
 import type { AdamW } from '../optim/adamw.js';
 import { tokenizerFromJSON, type Tokenizer, type TokenizerJSON } from './tokenizer/index.js';
-import { GPT, type GPTConfig } from './model.js';
-import { headsProblem, TRAIN_DEFAULTS, TRAIN_RANGES, trainConfigProblem, type TrainConfig, type TrainerState } from './trainer.js';
+import { GPT, perLayerProblem, shareLayersProblem, type GPTConfig } from './model.js';
+import {
+  distillSettingsProblem, headsProblem, TRAIN_DEFAULTS, TRAIN_RANGES, trainConfigProblem, type DistillSettings, type TrainConfig, type TrainerState,
+} from './trainer.js';
 
 /** The format tag in every checkpoint's metadata. */
 export const CHECKPOINT_FORMAT = 'webgpu-gpt-checkpoint/1';
@@ -29,15 +32,26 @@ export interface CheckpointMeta {
   run?: string;
   /** Where the run's text came from (a file, a URL, a prepared-data directory, builtin:webdocs), for evaluating it later. */
   data?: string;
+  /** A distillation run's teacher (the checkpoint path it was read from) and settings, for resuming it. */
+  distill?: DistillMeta;
+}
+
+/** How a distilled student was trained: `gpt distill --teacher DIR --temperature T --alpha A`. */
+export interface DistillMeta extends DistillSettings {
+  teacher: string;
 }
 
 const { blockSize, nLayer, nHead, nEmbd, dropout } = TRAIN_RANGES;
 const MODEL_RANGES: RangesOf<GPTConfig> = { vocabSize: POSITIVE_INT, blockSize, nLayer, nHead, nEmbd, dropout };
 
-/** A decoded checkpoint: its metadata and weights on the host (modelFromCheckpoint puts them on the GPU). */
+/**
+ * A decoded checkpoint: its metadata and weights on the host (modelFromCheckpoint puts them on the
+ * GPU). A quantized model's (meta.model.quantization 'int8') has int8 weights (I8 in the file) and
+ * their float32 scales under `<name>_scale`.
+ */
 export interface Checkpoint {
   meta: CheckpointMeta;
-  weights: Map<string, { shape: number[]; data: Float32Array }>;
+  weights: Map<string, { shape: number[]; data: Float32Array | Int8Array }>;
   /** AdamW moments by parameter name, when the checkpoint was saved for resuming. */
   optimizer?: { m: Map<string, Float32Array>; v: Map<string, Float32Array> };
 }
@@ -51,12 +65,13 @@ export interface CheckpointExtras {
   bestVal?: number;
   run?: string;
   data?: string;
+  distill?: DistillMeta;
 }
 
 /** A model with its tokenizer (and optionally training state) as one safetensors file's bytes; refuses NaN/Inf weights. */
 export async function encodeCheckpoint(model: GPT, tokenizer: Tokenizer, extra: CheckpointExtras = {}): Promise<Uint8Array> {
   const named = [...model.namedParameters()];
-  const tensors = await safetensorsTensors(named);
+  const tensors = await safetensorsTensors([...named, ...model.namedBuffers()]);
   if (extra.optimizer) {
     const index = new Map(extra.optimizer.params.map((p, i) => [p, i]));
     const { m, v } = await extra.optimizer.readMoments();
@@ -76,6 +91,7 @@ export async function encodeCheckpoint(model: GPT, tokenizer: Tokenizer, extra: 
     ...(extra.bestVal !== undefined && { bestVal: extra.bestVal }),
     ...(extra.run !== undefined && { run: extra.run }),
     ...(extra.data !== undefined && { data: extra.data }),
+    ...(extra.distill && { distill: extra.distill }),
   };
   // what this refuses to write, decodeCheckpoint would refuse to read
   const problem = metaProblem(meta as unknown as Record<string, unknown>) ?? nonFiniteProblem(Object.entries(tensors));
@@ -86,7 +102,7 @@ export async function encodeCheckpoint(model: GPT, tokenizer: Tokenizer, extra: 
 /** A decoded (or imported) checkpoint as checkpoint bytes again, from the host copy of its tensors. */
 export function checkpointBytes(ckpt: Checkpoint): Uint8Array {
   const tensors: Record<string, SafetensorsTensor> = {};
-  for (const [name, w] of ckpt.weights) tensors[name] = { dtype: 'F32', shape: [...w.shape], data: w.data };
+  for (const [name, w] of ckpt.weights) tensors[name] = { dtype: w.data instanceof Int8Array ? 'I8' : 'F32', shape: [...w.shape], data: w.data };
   for (const [kind, moments] of Object.entries(ckpt.optimizer ?? {})) {
     for (const [name, data] of moments) tensors[`optim.${kind}.${name}`] = { dtype: 'F32', shape: [...ckpt.weights.get(name)!.shape], data };
   }
@@ -115,14 +131,18 @@ export function decodeCheckpoint(bytes: Uint8Array, source = 'checkpoint'): Chec
   if (isRecord(meta.train)) meta.train = { ...TRAIN_DEFAULTS, ...meta.train };
   const problem = metaProblem(meta as unknown as Record<string, unknown>) ?? nonFiniteProblem(Object.entries(parsed.tensors));
   if (problem) throw new Error(`${source}: ${problem}`);
-  const weights = new Map<string, { shape: number[]; data: Float32Array }>();
+  const weights = new Map<string, { shape: number[]; data: Float32Array | Int8Array }>();
   const m = new Map<string, Float32Array>();
   const v = new Map<string, Float32Array>();
   for (const [name, t] of Object.entries(parsed.tensors)) {
-    if (!(t.data instanceof Float32Array)) throw new Error(`${source}: tensor '${name}' has dtype ${t.dtype}, expected a float type`);
-    if (name.startsWith('optim.m.')) m.set(name.slice(8), t.data);
-    else if (name.startsWith('optim.v.')) v.set(name.slice(8), t.data);
-    else weights.set(name, { shape: t.shape, data: t.data });
+    const moment = name.startsWith('optim.m.') || name.startsWith('optim.v.');
+    // int8 weights belong to a quantized model (whose loading checks each name's dtype)
+    if (!(t.data instanceof Float32Array) && (moment || !(t.data instanceof Int8Array && meta.model.quantization))) {
+      throw new Error(`${source}: tensor '${name}' has dtype ${t.dtype}, expected a float type${moment ? '' : ' (I8 only in a quantized checkpoint)'}`);
+    }
+    if (name.startsWith('optim.m.')) m.set(name.slice(8), t.data as Float32Array);
+    else if (name.startsWith('optim.v.')) v.set(name.slice(8), t.data as Float32Array);
+    else weights.set(name, { shape: t.shape, data: t.data as Float32Array | Int8Array });
   }
   return { meta, weights, ...(m.size && { optimizer: { m, v } }) };
 }
@@ -143,7 +163,12 @@ function metaProblem(meta: Record<string, unknown>): string | null {
     (model.activation === undefined || ACTIVATIONS.includes(model.activation as Activation)
       ? null
       : `${field('model.activation')} must be one of ${ACTIVATIONS.map((a) => `'${a}'`).join(', ')}, got ${show(model.activation)}`) ??
-    headsProblem(model as unknown as GPTConfig, (k) => field(`model.${k}`));
+    (model.quantization === undefined || QUANTIZATIONS.includes(model.quantization as Quantization)
+      ? null
+      : `${field('model.quantization')} must be one of ${QUANTIZATIONS.map((a) => `'${a}'`).join(', ')} or absent, got ${show(model.quantization)}`) ??
+    headsProblem(model as unknown as GPTConfig, (k) => field(`model.${k}`)) ??
+    shareLayersProblem(model as unknown as GPTConfig, (k) => field(`model.${k}`)) ??
+    perLayerProblem(model, (k) => field(`model.${k}`));
   if (modelProblem) return modelProblem;
   let tokenizer: Tokenizer;
   try {
@@ -152,6 +177,9 @@ function metaProblem(meta: Record<string, unknown>): string | null {
     return `${field('tokenizer')}: ${(e as Error).message}`;
   }
   if (tokenizer.vocabSize !== model.vocabSize) return `the tokenizer has ${tokenizer.vocabSize} tokens, ${field('model.vocabSize')} says ${model.vocabSize}`;
+  if (model.quantization !== undefined && (meta.train !== undefined || meta.trainer !== undefined)) {
+    return `a quantized (${show(model.quantization)}) checkpoint holds no training state; metadata fields train and trainer must be absent`;
+  }
   if (meta.train !== undefined) {
     const problem = object('train', meta.train) ?? trainConfigProblem(meta.train as Record<string, unknown>, (k) => field(`train.${k}`));
     if (problem) return problem;
@@ -174,6 +202,14 @@ function metaProblem(meta: Record<string, unknown>): string | null {
     const problem = meta[key] === undefined ? null : settingProblem(field(key), meta[key], '');
     if (problem) return problem;
   }
+  if (meta.distill !== undefined) {
+    const d = meta.distill as Record<string, unknown>;
+    const problem =
+      object('distill', d) ??
+      (typeof d.teacher === 'string' && d.teacher ? null : `${field('distill.teacher')} must be a checkpoint path, got ${show(d.teacher)}`) ??
+      distillSettingsProblem(d, (k) => field(`distill.${k}`));
+    if (problem) return problem;
+  }
   return null;
 }
 
@@ -187,12 +223,16 @@ function nonFiniteProblem(tensors: [string, { data: ArrayLike<number> }][]): str
   return null;
 }
 
-/** A model with the checkpoint's config and weights (shape-checked by loadStateDict). */
+/** A model with the checkpoint's config, weights (shape-checked by loadStateDict) and pruning masks. */
 export function modelFromCheckpoint(ckpt: Checkpoint, opts: { dropout?: number } = {}): { model: GPT; tokenizer: Tokenizer } {
   const config = { ...ckpt.meta.model, ...(opts.dropout !== undefined && { dropout: opts.dropout }) };
   const model = new GPT(config);
+  const masks: Checkpoint['weights'] = new Map();
+  const weights: Checkpoint['weights'] = new Map();
+  for (const [name, w] of ckpt.weights) (isMaskName(name) ? masks : weights).set(name, w);
   try {
-    model.loadStateDict(ckpt.weights);
+    model.loadStateDict(weights);
+    loadMasks(model, masks);
   } catch (e) {
     model.dispose();
     throw e;

@@ -1,57 +1,128 @@
-// Autoregressive generation, streamed as an async iterator of token ids. With the KV cache, each
-// new token runs the model on one position only. Learned absolute positions mean a full window
-// cannot be shifted, so once the context reaches blockSize the window slides like nanoGPT's
-// (the last blockSize tokens, re-encoded from scratch each step).
+// Autoregressive generation, streamed as an async iterator: one prompt (`generate`, token ids) or a
+// batch of prompts of different lengths (`generateBatch`, one array per step). A batch runs one
+// forward per step for all its unfinished sequences: the prompts, left-padded to the longest, in
+// one forward (prefill), then one token per sequence per step. With the KV cache each step runs
+// the model on the new positions only; the cache holds a row per sequence, its padding never
+// attended to (GPT.forward's `starts`), and a sequence that stops leaves the batch (its row is
+// dropped, and padding that no row needs any more with it). Learned absolute positions mean a full
+// window cannot be shifted, so once a sequence's context reaches blockSize the window slides like
+// nanoGPT's: the last blockSize tokens, re-encoded from scratch each step (the whole batch's, then).
 import { noGrad } from '../autograd/mode.js';
-import { cachedLength, disposeCache, type KVCache } from '../nn/transformer.js';
-import { tensor } from '../ops/index.js';
+import { disposeCache, keepCacheRows, type KVCache } from '../nn/transformer.js';
+import { checkSamplingOptions, sampleLogits, tensor, type SamplingOptions } from '../ops/index.js';
 import { Generator } from '../tensor/generator.js';
 import { scope } from '../tensor/scope.js';
 import type { GPT } from './model.js';
-import { checkSamplingOptions, sampleToken, type SamplingOptions } from './sample.js';
 
-/** How many tokens to generate and how: sampling settings, seed, KV cache. */
+/** How many tokens to generate and how: sampling settings, seed, KV cache, stop token. */
 export interface GenerateOptions extends SamplingOptions {
+  /** Tokens to generate at most (per sequence). */
   maxNewTokens: number;
   seed?: number;
   /** Reuse keys/values of earlier positions (default true). */
   kvCache?: boolean;
+  /** A token id that ends a sequence: it is yielded, then that sequence stops. */
+  stopToken?: number;
 }
 
-/** Streams `maxNewTokens` token ids continuing `prompt` (at least one id); the model is put in eval mode meanwhile. */
+/** generateBatch's options: GenerateOptions, with a seed per sequence. */
+export interface BatchGenerateOptions extends Omit<GenerateOptions, 'seed'> {
+  /** Sequence i draws from its own generator, seeded seed + i (default 0), or seed[i] when an array. */
+  seed?: number | readonly number[];
+}
+
+/** Streams up to `maxNewTokens` token ids continuing `prompt` (at least one id); the model is put in eval mode meanwhile. */
 export async function* generate(model: GPT, prompt: readonly number[], opts: GenerateOptions): AsyncGenerator<number> {
-  checkGenerateArgs(model, prompt, opts);
-  const rng = new Generator(opts.seed ?? 0);
+  checkArgs(model, [prompt], opts, 'generate');
+  for await (const [id] of decode(model, [prompt], opts)) yield id!;
+}
+
+/**
+ * Streams a batch: each step yields, for every prompt in order, the token its sequence drew, or
+ * null where the sequence had already stopped (maxNewTokens reached, or stopToken drawn); it ends
+ * when all have stopped. Sequence i draws with its own seeded generator, so its tokens do not
+ * depend on the other prompts: they are those of `generate` on prompt i alone with seed + i, up to
+ * float rounding of the logits (a batch's matmuls may sum in another order).
+ */
+export async function* generateBatch(
+  model: GPT,
+  prompts: readonly (readonly number[])[],
+  opts: BatchGenerateOptions,
+): AsyncGenerator<(number | null)[]> {
+  if (!Array.isArray(prompts) || !prompts.length) throw new TypeError('generateBatch: prompts must be a non-empty array of prompts (arrays of token ids)');
+  checkArgs(model, prompts, opts, 'generateBatch');
+  yield* decode(model, prompts, opts);
+}
+
+/** A sequence of the batch: its tokens so far (prompt first), how many it made, its generator. */
+interface Sequence {
+  tokens: number[];
+  made: number;
+  done: boolean;
+  rng: Generator;
+}
+
+async function* decode(model: GPT, prompts: readonly (readonly number[])[], opts: BatchGenerateOptions): AsyncGenerator<(number | null)[]> {
   const { blockSize } = model.config;
+  const { maxNewTokens, stopToken } = opts;
+  const seed = opts.seed ?? 0;
+  const seedOf = (i: number) => (typeof seed === 'number' ? seed + i : seed[i]!);
+  const seqs: Sequence[] = prompts.map((p, i) => ({ tokens: [...p], made: 0, done: maxNewTokens === 0, rng: new Generator(seedOf(i)) }));
   const useCache = opts.kvCache ?? true;
   const wasTraining = model.training;
   model.eval();
-  const tokens = [...prompt];
+  // the cache's rows: which sequence each is, and the slot its tokens start at (left padding before)
   let caches: KVCache[] | null = null;
+  let rows: number[] = [];
+  let starts: number[] = [];
   const dropCaches = () => {
     for (const c of caches ?? []) disposeCache(c);
     caches = null;
   };
   try {
-    for (let i = 0; i < opts.maxNewTokens; i++) {
-      const cached = cachedLength(caches?.[0]);
-      // incremental step only while the cache holds exactly the context so far and has room
-      const incremental = useCache && caches !== null && cached === tokens.length - 1 && tokens.length <= blockSize;
-      if (!incremental) {
-        dropCaches();
-        if (useCache && tokens.length <= blockSize) caches = model.h.items.map(() => ({ qkv: null }));
+    while (seqs.some((s) => !s.done)) {
+      let input: number[][];
+      if (caches) {
+        input = rows.map((r) => seqs[r]!.tokens.slice(-1)); // the cache holds every token but the last
+      } else {
+        // (re-)encode every unfinished sequence's window, left-padded to the longest
+        rows = seqs.flatMap((s, i) => (s.done ? [] : [i]));
+        const windows = rows.map((r) => seqs[r]!.tokens.slice(-blockSize));
+        const width = Math.max(...windows.map((w) => w.length));
+        starts = windows.map((w) => width - w.length);
+        input = windows.map((w) => [...new Array<number>(width - w.length).fill(0), ...w]);
+        if (useCache && rows.every((r) => seqs[r]!.tokens.length <= blockSize)) caches = model.h.items.map(() => ({ qkv: null }));
       }
-      const input = incremental ? tokens.slice(-1) : tokens.slice(-blockSize);
-      const logits = await noGrad(() =>
+      const padded = starts.some((s) => s > 0);
+      const us = rows.map((r) => seqs[r]!.rng.nextFloat()); // each sequence's seeded stream decides; the GPU draws with it
+      const drawn = await noGrad(() =>
         scope(async () => {
-          const idx = tensor(new Int32Array(input), [1, input.length]);
-          const out = model.forward(idx, { caches: caches ?? undefined, lastOnly: true }).logits; // [1, 1, V]
-          return (await out.toArray()) as Float32Array;
+          const idx = tensor(Int32Array.from(input.flat()), [input.length, input[0]!.length]);
+          const logits = model.forward(idx, { caches: caches ?? undefined, lastOnly: true, starts: padded ? starts : undefined }).logits; // [R, 1, V]
+          return sampleLogits(logits, tensor(us, [us.length, 1]), opts).toArray(); // [R, 1]: one id a row read back, not the logits
         }),
       );
-      const next = sampleToken(logits, opts, rng);
-      tokens.push(next);
-      yield next;
+      const step: (number | null)[] = seqs.map(() => null);
+      rows.forEach((r, k) => {
+        const s = seqs[r]!;
+        const next = drawn[k]!;
+        s.tokens.push(next);
+        s.made++;
+        s.done = s.made === maxNewTokens || next === stopToken;
+        step[r] = next;
+      });
+      // a cache goes on only while every row's context, with the token just drawn, fits the window
+      if (caches && rows.some((r) => seqs[r]!.tokens.length > blockSize)) dropCaches();
+      if (caches && rows.some((r) => seqs[r]!.done)) {
+        const kept = rows.flatMap((r, k) => (seqs[r]!.done ? [] : [k]));
+        if (!kept.length) dropCaches();
+        else {
+          const from = Math.min(...kept.map((k) => starts[k]!)); // padding every remaining row has
+          for (const c of caches!) keepCacheRows(c, kept, from);
+          [rows, starts] = [kept.map((k) => rows[k]!), kept.map((k) => starts[k]! - from)];
+        }
+      }
+      yield step;
     }
   } finally {
     dropCaches();
@@ -59,15 +130,25 @@ export async function* generate(model: GPT, prompt: readonly number[], opts: Gen
   }
 }
 
-/** One-line errors for a bad prompt or options, before any work is queued. */
-function checkGenerateArgs(model: GPT, prompt: readonly number[], opts: GenerateOptions | undefined): void {
-  if (!Array.isArray(prompt) || !prompt.length) throw new TypeError('generate: the prompt must be a non-empty array of token ids');
+/** One-line errors for bad prompts or options, before any work is queued; `op` names the caller. */
+function checkArgs(model: GPT, prompts: readonly (readonly number[])[], opts: BatchGenerateOptions | undefined, op: string): void {
   const { vocabSize } = model.config;
-  const bad = prompt.findIndex((id) => !(Number.isInteger(id) && id >= 0 && id < vocabSize));
-  if (bad >= 0) throw new RangeError(`generate: prompt[${bad}] = ${String(prompt[bad])} is not a token id in [0, ${vocabSize})`);
-  if (typeof opts !== 'object' || opts === null) throw new TypeError('generate: options { maxNewTokens, temperature?, topK?, topP?, seed? } are required');
-  const { maxNewTokens, seed } = opts;
-  if (!(Number.isInteger(maxNewTokens) && maxNewTokens >= 0)) throw new RangeError(`generate: maxNewTokens must be an integer >= 0, got ${String(maxNewTokens)}`);
-  if (seed !== undefined && !Number.isSafeInteger(seed)) throw new RangeError(`generate: seed must be an integer, got ${String(seed)}`);
-  checkSamplingOptions('generate', opts);
+  const single = op === 'generate';
+  prompts.forEach((prompt, i) => {
+    const name = single ? 'prompt' : `prompts[${i}]`;
+    if (!Array.isArray(prompt) || !prompt.length) throw new TypeError(`${op}: ${single ? 'the prompt' : name} must be a non-empty array of token ids`);
+    const bad = prompt.findIndex((id) => !isToken(id, vocabSize));
+    if (bad >= 0) throw new RangeError(`${op}: ${name}[${bad}] = ${String(prompt[bad])} is not a token id in [0, ${vocabSize})`);
+  });
+  if (typeof opts !== 'object' || opts === null) throw new TypeError(`${op}: options { maxNewTokens, temperature?, topK?, topP?, seed?, stopToken? } are required`);
+  const { maxNewTokens, seed, stopToken } = opts;
+  if (!(Number.isInteger(maxNewTokens) && maxNewTokens >= 0)) throw new RangeError(`${op}: maxNewTokens must be an integer >= 0, got ${String(maxNewTokens)}`);
+  const seeds = Array.isArray(seed) ? seed : [seed ?? 0];
+  if (Array.isArray(seed) && seed.length !== prompts.length) throw new RangeError(`${op}: seed must be one number, or one per prompt (${prompts.length}), got ${seed.length}`);
+  const badSeed = seeds.find((s) => !Number.isSafeInteger(s));
+  if (badSeed !== undefined) throw new RangeError(`${op}: seed must be an integer, got ${String(badSeed)}`);
+  if (stopToken !== undefined && !isToken(stopToken, vocabSize)) throw new RangeError(`${op}: stopToken must be a token id in [0, ${vocabSize}), got ${String(stopToken)}`);
+  checkSamplingOptions(op, opts);
 }
+
+const isToken = (id: unknown, vocabSize: number): id is number => Number.isInteger(id) && (id as number) >= 0 && (id as number) < vocabSize;

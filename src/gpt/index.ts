@@ -1,7 +1,7 @@
 /// <reference types="@webgpu/types" preserve="true" />
 // webgpu-gpt/gpt: the GPT model, its trainer, generation, tokenizers and checkpoints (as bytes; the
 // atomic checkpoint directories of `gpt train` are in webgpu-gpt/node).
-export { GPT, validateConfig, type GPTConfig } from './model.js';
+export { GPT, validateConfig, shareLayersProblem, blockConfig, type GPTConfig } from './model.js';
 export {
   Trainer,
   TrainingDivergedError,
@@ -10,13 +10,21 @@ export {
   TRAIN_RANGES,
   trainConfigProblem,
   modelConfig,
+  DISTILL_DEFAULTS,
+  DISTILL_DOCS,
+  DISTILL_RANGES,
+  distillSettingsProblem,
+  teacherProblem,
+  type Distillation,
+  type DistillSettings,
   type TrainConfig,
   type StepLog,
   type RunHooks,
   type TrainerState,
 } from './trainer.js';
-export { generate, type GenerateOptions } from './generate.js';
-export { sampleToken, type SamplingOptions } from './sample.js';
+export { generate, generateBatch, type BatchGenerateOptions, type GenerateOptions } from './generate.js';
+export { quantizeModel } from './quantize.js';
+export type { SamplingOptions } from '../ops/index.js';
 export * from './tokenizer/index.js';
 export {
   encodeCheckpoint,
@@ -27,6 +35,8 @@ export {
   type Checkpoint,
   type CheckpointMeta,
   type CheckpointExtras,
+  type DistillMeta,
 } from './checkpoint.js';
 export { encodeHF, decodeHF, gptConfigFromHF, hfConfigFromGPT, HF_FILES, type HFModelFiles } from './hf/index.js';
 export { memoryPlan, checkPlanFits, describePlan, type MemoryPlan } from './memory-plan.js';
+export { pruneStructured, STRUCTURES, type Structure, type StructuredPrune } from './prune.js';

@@ -24,9 +24,14 @@ export function memoryPlan(cfg: GPTConfig, batchSize: number, opts: { training: 
   const { vocabSize: V, blockSize: T, nLayer: L, nEmbd: C, nHead: NH } = cfg;
   const B = batchSize;
   const BT = B * T;
-  // per block: qkv 3C², projection C², MLP 8C² (+ biases), two LayerNorms; embeddings; final LayerNorm
-  const parameters = L * (12 * C * C + 13 * C) + (V + T + 2) * C;
-  const weights = parameters * F32;
+  // per block: qkv 3C², projection C², MLP 8C² (+ biases), two LayerNorms; embeddings; final LayerNorm;
+  // blocks that share weights (shareLayers) hold one set per group
+  const blocks = L / (cfg.shareLayers ?? 1);
+  const parameters = blocks * (12 * C * C + 13 * C) + (V + T + 2) * C;
+  // int8: the matrices (the block weights and the token embedding) one byte a weight, plus a scale a row
+  const int8 = cfg.quantization === 'int8';
+  const matrices = blocks * 12 * C * C + V * C;
+  const weights = int8 ? parameters * F32 - matrices * (F32 - 1) + (blocks * 12 * C + V) * F32 : parameters * F32;
   const training = opts.training;
   // kept for the backward, per token and layer: the LayerNorm inputs and outputs (4C), qkv and the
   // attention output (4C), the MLP's pre-activation and GELU output (8C); plus the embeddings' sum
@@ -43,8 +48,9 @@ export function memoryPlan(cfg: GPTConfig, batchSize: number, opts: { training: 
   const optimizer = training ? 2 * weights : 0;
   const total = weights + gradients + optimizer + activations + logits;
   const buffers: MemoryPlan['buffers'] = [
-    { name: `the token embedding (vocab ${V} x n-embd ${C})`, bytes: V * C * F32, bound: 'windowed' },
-    { name: `an MLP weight (n-embd ${C} x 4·n-embd)`, bytes: 4 * C * C * F32, bound: 'whole' },
+    // an int8 table is bound whole, by the embedding and by the LM head
+    { name: `the token embedding (vocab ${V} x n-embd ${C})`, bytes: V * C * (int8 ? 1 : F32), bound: int8 ? 'whole' : 'windowed' },
+    { name: `an MLP weight (n-embd ${C} x 4·n-embd)`, bytes: 4 * C * C * (int8 ? 1 : F32), bound: 'whole' },
     { name: `the MLP activations (batch-size ${B} x block-size ${T} x 4·n-embd ${C})`, bytes: BT * 4 * C * F32, bound: 'whole' },
     { name: `the attention's qkv (batch-size ${B} x block-size ${T} x 3·n-embd ${C})`, bytes: BT * 3 * C * F32, bound: 'whole' },
     { name: `the logits (${rows} rows x vocab ${V})`, bytes: rows * V * F32, bound: 'whole' },

@@ -1,11 +1,12 @@
 // GPT-2: token + learned position embeddings, nLayer pre-LN blocks, a final LayerNorm, and an LM
 // head tied to the token embedding. Reads like nanoGPT's model.py; parameter names follow GPT-2
 // (`wte.weight`, `h.0.attn.c_attn.weight`, ...). Shapes: B batch, T time, C = nEmbd, V = vocab.
+// A structurally pruned GPT (src/gpt/prune.ts) has its own head count and MLP width per block.
 import { profile } from '../kernels/profile.js';
-import { arange, crossEntropy, linearCrossEntropy, matmul, type Tensor } from '../ops/index.js';
+import { add, arange, crossEntropy, div, full, linearCrossEntropy, maximum, mul, ne, sum, tensor, type Tensor } from '../ops/index.js';
 import { Dropout, Embedding, LayerNorm } from '../nn/layers.js';
 import { Module, ModuleList } from '../nn/module.js';
-import { ACTIVATIONS, Block, cachedLength, type Activation, type KVCache } from '../nn/transformer.js';
+import { ACTIVATIONS, Block, cachedLength, QUANTIZATIONS, type Activation, type KVCache, type Quantization } from '../nn/transformer.js';
 import { Generator } from '../tensor/generator.js';
 import { scope } from '../tensor/scope.js';
 
@@ -20,7 +21,48 @@ export interface GPTConfig {
   bias: boolean;
   /** The MLP's GELU: 'gelu' (exact, erf; nanoGPT's, the default) or 'gelu_tanh' (GPT-2's tanh approximation). */
   activation?: Activation;
+  /**
+   * ALBERT-style parameter sharing: each group of shareLayers consecutive blocks runs one block's
+   * weights (1 or absent: none shared). Must divide nLayer.
+   */
+  shareLayers?: number;
+  /**
+   * 'int8': the token embedding (and so the tied LM head) and every Linear hold int8 weights with
+   * per-row scales (quantizeModel makes such a model; inference only). float32 when absent.
+   */
+  quantization?: Quantization;
+  /**
+   * Attention heads of each block, when they differ (structured pruning removes some); nHead in
+   * every block when absent. A head is nEmbd / nHead wide in every block.
+   */
+  nHeads?: number[];
+  /** The MLP's hidden width in each block, when it differs (pruned neurons); 4 * nEmbd when absent. */
+  mlpWidths?: number[];
 }
+
+/** The per-block shapes: each block's head count and MLP width. */
+const PER_LAYER = ['nHeads', 'mlpWidths'] as const;
+
+/** What is wrong with the per-block shapes of `cfg` (nHeads, mlpWidths), or null; `name` spells a key for the reader. */
+export function perLayerProblem(cfg: Record<string, unknown>, name: (key: string) => string): string | null {
+  for (const key of PER_LAYER) {
+    const list = cfg[key];
+    if (list === undefined) continue;
+    if (!Array.isArray(list) || list.length !== cfg.nLayer) return `${name(key)} must be an array of nLayer (${cfg.nLayer}) positive integers, got ${JSON.stringify(list)}`;
+    const bad = list.findIndex((n) => !Number.isInteger(n) || n < 1);
+    if (bad >= 0) return `${name(key)}[${bad}] must be a positive integer, got ${JSON.stringify(list[bad])}`;
+  }
+  return null;
+}
+
+/** Block i's shape: its head count (head size nEmbd / nHead throughout) and MLP width. */
+export function blockConfig(cfg: GPTConfig, i: number): GPTConfig & { headSize: number; mlpWidth: number } {
+  return { ...cfg, nHead: cfg.nHeads?.[i] ?? cfg.nHead, headSize: cfg.nEmbd / cfg.nHead, mlpWidth: cfg.mlpWidths?.[i] ?? 4 * cfg.nEmbd };
+}
+
+/** Whether some block's shape differs from the dense one (nHead heads, a 4 * nEmbd MLP). */
+export const hasPrunedShapes = (cfg: GPTConfig) =>
+  !!cfg.nHeads?.some((n) => n !== cfg.nHead) || !!cfg.mlpWidths?.some((w) => w !== 4 * cfg.nEmbd);
 
 /** Throws a one-line error naming the first setting of `cfg` that is out of range. */
 export function validateConfig(cfg: GPTConfig): void {
@@ -28,10 +70,34 @@ export function validateConfig(cfg: GPTConfig): void {
     if (!Number.isInteger(cfg[k]) || cfg[k] < 1) throw new Error(`GPT config: ${k} must be a positive integer, got ${cfg[k]}`);
   }
   if (cfg.nEmbd % cfg.nHead) throw new Error(`GPT config: nEmbd (${cfg.nEmbd}) must be divisible by nHead (${cfg.nHead})`);
+  const problem = shareLayersProblem(cfg, (k) => k);
+  if (problem) throw new Error(`GPT config: ${problem}`);
   if (!(cfg.dropout >= 0 && cfg.dropout < 1)) throw new Error(`GPT config: dropout must be in [0, 1), got ${cfg.dropout}`);
   if (cfg.activation !== undefined && !ACTIVATIONS.includes(cfg.activation)) {
     throw new Error(`GPT config: activation must be one of ${ACTIVATIONS.join(', ')}, got ${JSON.stringify(cfg.activation)}`);
   }
+  if (cfg.quantization !== undefined && !QUANTIZATIONS.includes(cfg.quantization)) {
+    throw new Error(`GPT config: quantization must be one of ${QUANTIZATIONS.join(', ')} (or absent: float32), got ${JSON.stringify(cfg.quantization)}`);
+  }
+  const perLayer = perLayerProblem(cfg as unknown as Record<string, unknown>, (k) => k);
+  if (perLayer) throw new Error(`GPT config: ${perLayer}`);
+  if ((cfg.shareLayers ?? 1) > 1 && hasPrunedShapes(cfg)) {
+    throw new Error('GPT config: per-block shapes (nHeads, mlpWidths: a structurally pruned model) cannot be combined with shareLayers');
+  }
+}
+
+/** What is wrong with a config's shareLayers (absent is 1), or null; `name` spells a key as the caller's user knows it. */
+export function shareLayersProblem(c: Pick<GPTConfig, 'nLayer' | 'shareLayers'>, name: (key: string) => string): string | null {
+  const k = c.shareLayers ?? 1;
+  if (!Number.isInteger(k) || k < 1) return `${name('shareLayers')} must be a positive integer, got ${k}`;
+  return c.nLayer % k ? `${name('shareLayers')} (${k}) must divide ${name('nLayer')} (${c.nLayer}): each group of ${k} consecutive blocks shares one block's weights` : null;
+}
+
+/** Left-padding offsets: one integer per row, each leaving the row at least one real slot of `slots`. */
+function checkStarts(starts: readonly number[], B: number, slots: number): void {
+  if (!Array.isArray(starts) || starts.length !== B) throw new Error(`GPT.forward: starts must hold one slot per row (${B}), got ${String(starts)}`);
+  const bad = starts.findIndex((s) => !(Number.isInteger(s) && s >= 0 && s < slots));
+  if (bad >= 0) throw new Error(`GPT.forward: starts[${bad}] = ${starts[bad]} is not a slot in [0, ${slots})`);
 }
 
 /** GPT-2 (nanoGPT's model.py): token and position embeddings, nLayer blocks, a final LayerNorm, a tied LM head. */
@@ -49,10 +115,14 @@ export class GPT extends Module {
     validateConfig(config);
     const rng = (this.rng = new Generator(opts.seed ?? 1337));
     const { vocabSize, blockSize, nLayer, nEmbd } = config;
-    this.wte = this.module('wte', new Embedding(vocabSize, nEmbd, { rng }));
+    this.wte = this.module('wte', new Embedding(vocabSize, nEmbd, { rng, int8: config.quantization === 'int8' }));
     this.wpe = this.module('wpe', new Embedding(blockSize, nEmbd, { rng }));
     this.drop = this.module('drop', new Dropout(config.dropout, rng));
-    this.h = this.module('h', new ModuleList(Array.from({ length: nLayer }, () => new Block(config, rng))));
+    // with shareLayers K, layer i runs block floor(i / K): a shared block's parameters are listed
+    // (and saved) once, under the name of the first layer of its group (h.0, h.K, h.2K, ...)
+    const K = config.shareLayers ?? 1;
+    const blocks = Array.from({ length: nLayer / K }, (_, j) => new Block(blockConfig(config, j * K), rng));
+    this.h = this.module('h', new ModuleList(Array.from({ length: nLayer }, (_, i) => blocks[Math.floor(i / K)]!)));
     this.ln_f = this.module('ln_f', new LayerNorm(nEmbd, { bias: config.bias }));
   }
 
@@ -62,36 +132,79 @@ export class GPT extends Module {
   }
 
   /**
+   * Every parameter under its own layer's name (h.0 ... h.{nLayer - 1}), a shared block's once for
+   * each layer that runs it: the layout of a model without sharing (GPT-2's, for export).
+   */
+  *layerParameters(): IterableIterator<[string, Tensor]> {
+    yield* this.wte.namedParameters('wte.');
+    yield* this.wpe.namedParameters('wpe.');
+    for (const [i, block] of this.h.items.entries()) yield* block.namedParameters(`h.${i}.`);
+    yield* this.ln_f.namedParameters('ln_f.');
+  }
+
+  /**
    * idx: int32 [B, T] token ids. Returns logits [B, T, V] (only the last position's, [B, 1, V],
    * with `lastOnly`: all that generation needs), or with targets (int32 [B, T]; -1 = ignore) the
    * mean cross-entropy. When the logits would not fit one binding (a large vocabulary times B*T
    * rows), the LM head and loss run fused a chunk of rows at a time and no logits are returned.
    * With a cache (one per layer), positions continue after the cached ones and the cache grows by T.
+   * With `starts` (inference only), the rows are sequences of different lengths, left-padded: row b's
+   * tokens start at slot starts[b] (of the cached slots and idx's together) and are at positions
+   * 0, 1, ... from there; the padding before is never attended to, and its outputs are meaningless.
    */
   forward(idx: Tensor, opts: { targets: Tensor; caches?: KVCache[] }): { loss: Tensor; logits?: Tensor };
-  forward(idx: Tensor, opts?: { caches?: KVCache[]; lastOnly?: boolean }): { logits: Tensor };
-  forward(idx: Tensor, opts: { targets?: Tensor; caches?: KVCache[]; lastOnly?: boolean } = {}): { logits?: Tensor; loss?: Tensor } {
+  forward(idx: Tensor, opts?: { caches?: KVCache[]; lastOnly?: boolean; starts?: readonly number[] }): { logits: Tensor };
+  forward(
+    idx: Tensor,
+    opts: { targets?: Tensor; caches?: KVCache[]; lastOnly?: boolean; starts?: readonly number[] } = {},
+  ): { logits?: Tensor; loss?: Tensor } {
     const [B, T] = idx.shape as [number, number];
     const past = cachedLength(opts.caches?.[0]);
     if (idx.rank !== 2) throw new Error(`GPT.forward: idx must be int32 [B, T], got ${idx.describe()}`);
-    if (past + T > this.config.blockSize) {
-      throw new Error(`GPT.forward: sequence of ${past + T} positions exceeds blockSize ${this.config.blockSize}`);
+    const { starts } = opts;
+    if (starts) checkStarts(starts, B, past + T);
+    const longest = past + T - (starts ? Math.min(...starts) : 0);
+    if (longest > this.config.blockSize) {
+      throw new Error(`GPT.forward: sequence of ${longest} positions exceeds blockSize ${this.config.blockSize}`);
     }
     return scope(() => {
-      const pos = arange(past, past + T); // [T]
+      // positions [T], or per row [B, T] when padded (0 in the padding)
+      const pos = starts
+        ? tensor(Int32Array.from({ length: B * T }, (_, k) => Math.max(0, past + (k % T) - starts[Math.floor(k / T)]!)), [B, T])
+        : arange(past, past + T);
+      const startsT = starts ? tensor(Int32Array.from(starts), [B]) : undefined;
       let x = this.drop.forward(this.wte.forward(idx).add(this.wpe.forward(pos))); // [B, T, C]
-      this.h.items.forEach((block, i) => (x = block.forward(x, opts.caches?.[i])));
+      this.h.items.forEach((block, i) => (x = block.forward(x, opts.caches?.[i], startsT)));
       x = this.ln_f.forward(x);
       const { vocabSize: V, nEmbd: C } = this.config;
       if (opts.targets && 4 * B * T * V > profile().bindingLimit) {
-        const loss = linearCrossEntropy(x.reshape([B * T, C]), this.wte.weight, opts.targets.reshape([B * T]), -1); // tied LM head + loss, chunked
-        return { loss };
+        const [rows, targets] = [x.reshape([B * T, C]), opts.targets.reshape([B * T])];
+        if (this.wte.weightScale) return { loss: this.chunkedLoss(rows, targets) };
+        return { loss: linearCrossEntropy(rows, this.wte.weight, targets, -1) }; // tied LM head + loss, chunked
       }
       if (opts.lastOnly) x = x.slice(1, T - 1); // [B, 1, C]
-      const logits = matmul(x, this.wte.weight, { transB: true }); // [B, T, V], tied LM head
+      const logits = this.wte.project(x); // [B, T, V], tied LM head
       if (!opts.targets) return { logits };
       const loss = crossEntropy(logits.reshape([B * T, -1]), opts.targets.reshape([B * T]), { ignoreIndex: -1 });
       return { logits, loss };
     });
+  }
+
+  /**
+   * The mean cross-entropy of an int8 LM head whose logits would not fit one binding: rows a chunk
+   * at a time (inference: linearCrossEntropy is the trainable float32 form), each chunk's mean
+   * times its count of targets other than -1, summed, over the whole count.
+   */
+  private chunkedLoss(x: Tensor, targets: Tensor): Tensor {
+    const [N, V] = [x.shape[0]!, this.config.vocabSize];
+    const R = Math.max(1, Math.floor(profile().bindingLimit / (4 * V)));
+    let [total, count] = [full([], 0), full([], 0)];
+    for (let r0 = 0; r0 < N; r0 += R) {
+      const t = targets.slice(0, r0, Math.min(N, r0 + R));
+      const n = sum(ne(t, full(t.shape, -1, 'int32'))); // rows that count
+      const mean = crossEntropy(this.wte.project(x.slice(0, r0, r0 + t.size)), t, { ignoreIndex: -1 });
+      [total, count] = [add(total, mul(mean, maximum(n, 1))), add(count, n)];
+    }
+    return div(total, maximum(count, 1));
   }
 }

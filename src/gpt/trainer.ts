@@ -2,12 +2,14 @@
 // seeded generator, periodic evaluation, warmup + cosine LR, global-norm clipping, gradient
 // accumulation over micro-batches. Platform-free: file output (logs, checkpoints) is passed in.
 // A NaN or Inf loss or gradient norm stops the run (TrainingDivergedError) at the next readback,
-// before any evaluation hook could save the broken weights.
+// before any evaluation hook could save the broken weights. A pruned model's pruned weights stay
+// exactly zero: their gradients are masked before clipping and the step, the weights after it.
 import { noGrad } from '../autograd/mode.js';
-import { NON_NEGATIVE, NON_NEGATIVE_INT, POSITIVE, POSITIVE_INT, SEED, UNIT_INTERVAL, settingProblem, type Range, type RangesOf } from '../io/value-ranges.js';
-import { tensor, type Tensor, watchNonFinite, zeros } from '../ops/index.js';
+import { NON_NEGATIVE, NON_NEGATIVE_INT, POSITIVE, POSITIVE_INT, SEED, UNIT_INTERVAL, rangeProblem, settingProblem, type Range, type RangesOf } from '../io/value-ranges.js';
+import { distillLoss, tensor, type Tensor, watchNonFinite, zeros } from '../ops/index.js';
 import { AdamW } from '../optim/adamw.js';
 import { clipGradNorm } from '../optim/clip.js';
+import { maskGradients, maskWeights } from '../nn/prune.js';
 import { learningRate } from '../optim/schedule.js';
 import { device } from '../device/device.js';
 import { profile } from '../kernels/profile.js';
@@ -15,13 +17,14 @@ import type { KernelTime } from '../device/profiler.js';
 import { Generator } from '../tensor/generator.js';
 import { keep, scope } from '../tensor/scope.js';
 import { memoryPlan, type MemoryPlan } from './memory-plan.js';
-import { GPT, type GPTConfig } from './model.js';
+import { GPT, shareLayersProblem, type GPTConfig } from './model.js';
 
 /** nanoGPT's Shakespeare-char configuration for CPUs (config/train_shakespeare_char.py, CPU line). */
 export const TRAIN_DEFAULTS = {
   nLayer: 4,
   nHead: 4,
   nEmbd: 128,
+  shareLayers: 1,
   blockSize: 64,
   dropout: 0,
   bias: false,
@@ -50,6 +53,7 @@ export const TRAIN_DOCS: { [K in keyof TrainConfig]: string } = {
   nLayer: 'transformer blocks',
   nHead: 'attention heads per block',
   nEmbd: 'embedding width (channels); a multiple of --n-head',
+  shareLayers: 'ALBERT-style sharing: each group of this many consecutive blocks runs one set of weights; divides --n-layer (1: none shared)',
   blockSize: 'context length, in tokens',
   dropout: 'dropout probability while training',
   bias: 'biases in the Linear and LayerNorm layers',
@@ -75,6 +79,7 @@ export const TRAIN_RANGES: RangesOf<TrainConfig> = {
   nLayer: POSITIVE_INT,
   nHead: POSITIVE_INT,
   nEmbd: POSITIVE_INT,
+  shareLayers: POSITIVE_INT,
   blockSize: POSITIVE_INT,
   dropout: UNIT_INTERVAL,
   batchSize: POSITIVE_INT,
@@ -105,7 +110,7 @@ export function trainConfigProblem(cfg: Record<string, unknown>, name: (key: str
   }
   const c = cfg as TrainConfig;
   if (c.minLr > c.learningRate) return `${name('minLr')} (${c.minLr}) must not exceed ${name('learningRate')} (${c.learningRate})`;
-  return headsProblem(c, name);
+  return headsProblem(c, name) ?? shareLayersProblem(c, name);
 }
 
 export function headsProblem(c: Pick<GPTConfig, 'nEmbd' | 'nHead'>, name: (key: string) => string): string | null {
@@ -151,10 +156,94 @@ export class TrainingDivergedError extends Error {
   }
 }
 
+/** What keeps `distill`'s teacher from teaching a student trained with `cfg` on `vocabSize` tokens, or null. */
+export function teacherProblem(distill: Distillation, cfg: Pick<TrainConfig, 'blockSize'>, vocabSize: number): string | null {
+  const t = distill.teacher.config;
+  if (t.vocabSize !== vocabSize) return `the teacher's vocabulary has ${t.vocabSize} tokens, the student's ${vocabSize}: distillation needs the same tokenizer`;
+  if (t.blockSize < cfg.blockSize) return `the student's blockSize ${cfg.blockSize} exceeds the teacher's ${t.blockSize}: the teacher cannot read such contexts`;
+  return distillSettingsProblem(distill as unknown as Record<string, unknown>, (k) => `distill.${k}`);
+}
+
 /** The model's config from a training config and the tokenizer's vocabulary size. */
 export function modelConfig(cfg: TrainConfig, vocabSize: number): GPTConfig {
-  const { blockSize, nLayer, nHead, nEmbd, dropout, bias } = cfg;
-  return { vocabSize, blockSize, nLayer, nHead, nEmbd, dropout, bias };
+  const { blockSize, nLayer, nHead, nEmbd, dropout, bias, shareLayers } = cfg;
+  // without sharing the field is left out: such a config (and checkpoint) reads as before it existed
+  return { vocabSize, blockSize, nLayer, nHead, nEmbd, dropout, bias, ...(shareLayers > 1 && { shareLayers }) };
+}
+
+/** Knowledge distillation's settings: the loss is distillLoss against this teacher's logits (see src/ops/distill-loss.ts). */
+export interface DistillSettings {
+  /** Softmax temperature of the soft targets (> 0). */
+  temperature: number;
+  /** Weight of the soft targets (alpha T² KL); the hard labels' cross-entropy gets 1 - alpha. */
+  alpha: number;
+}
+
+/** gpt distill's defaults: Hinton's T = 2, soft and hard targets weighted equally. */
+export const DISTILL_DEFAULTS: DistillSettings = { temperature: 2, alpha: 0.5 };
+/** What distillation settings may be: T > 0, alpha in [0, 1]. */
+export const DISTILL_RANGES: RangesOf<DistillSettings> = { temperature: POSITIVE, alpha: { min: 0, max: 1 } };
+/** What each distillation setting means (the `gpt distill --help` lines). */
+export const DISTILL_DOCS: { [K in keyof DistillSettings]: string } = {
+  temperature: "softmax temperature T of the teacher's soft targets (the KL term is scaled by T², Hinton's convention)",
+  alpha: "weight of the soft targets: loss = alpha T² KL(teacher || student) + (1 - alpha) cross-entropy(labels)",
+};
+
+/** What is wrong with distillation settings, or null; `name` spells a key as the caller's user knows it. */
+export function distillSettingsProblem(d: Record<string, unknown>, name: (key: string) => string): string | null {
+  return Object.entries(DISTILL_RANGES).map(([k, r]) => rangeProblem(name(k), d[k], r)).find((p) => p) ?? null;
+}
+
+/** A teacher model and how the student learns from it. */
+export interface Distillation extends DistillSettings {
+  /** Run in eval mode without gradients on each training batch; not trained, not disposed by the trainer. */
+  teacher: GPT;
+}
+
+/** B random blocks of T+1 tokens of `data`: inputs x and next-token targets y, both int32 [B, T]. */
+function drawBatch(data: Int32Array, B: number, T: number, rng: Generator): { x: Int32Array; y: Int32Array } {
+  const x = new Int32Array(B * T);
+  const y = new Int32Array(B * T);
+  for (let b = 0; b < B; b++) {
+    const start = rng.nextInt(data.length - T - 1);
+    x.set(data.subarray(start, start + T), b * T);
+    y.set(data.subarray(start + 1, start + T + 1), b * T);
+  }
+  return { x, y };
+}
+
+/** Throws unless each split holds more than T + 1 tokens (a batch needs T + 1 consecutive ones). */
+function checkSplits(data: { train: Int32Array; val: Int32Array }, T: number): void {
+  for (const [name, split] of Object.entries({ train: data.train, val: data.val })) {
+    if (split.length <= T + 1) throw new Error(`train: the ${name} split has ${split.length} tokens; it needs more than blockSize + 1 = ${T + 1}`);
+  }
+}
+
+/**
+ * Mean loss of `model` over evalIters random batches of each split (batches drawn from `seed`, the
+ * same ones every time): what the trainer evaluates, and `gpt eval` for any model, quantized too.
+ */
+export async function evaluateModel(
+  model: GPT,
+  data: { train: Int32Array; val: Int32Array },
+  opts: { batchSize: number; blockSize: number; evalIters: number; seed: number },
+): Promise<{ train: number; val: number }> {
+  const { batchSize: B, blockSize: T, evalIters, seed } = opts;
+  checkSplits(data, T);
+  const wasTraining = model.training;
+  model.eval();
+  const result = { train: 0, val: 0 };
+  for (const split of ['train', 'val'] as const) {
+    const rng = new Generator(seed + (split === 'train' ? 2 : 3));
+    let total = 0;
+    for (let i = 0; i < evalIters; i++) {
+      const { x, y } = drawBatch(data[split], B, T, rng);
+      total += await noGrad(() => scope(() => model.forward(tensor(x, [B, T]), { targets: tensor(y, [B, T]) }).loss!.item()));
+    }
+    result[split] = total / evalIters;
+  }
+  model.train(wasTraining);
+  return result;
 }
 
 /** Trains a GPT on token arrays: batches, AdamW with warmup + cosine schedule, clipping, evaluation, hooks for logs and saves. */
@@ -166,18 +255,23 @@ export class Trainer {
   /** int32 [2]: which of loss (bit 0) / gradient norm (bit 1) went non-finite, and at which step. */
   private readonly health: Tensor;
 
+  /**
+   * With `distill`, each step's loss is distillLoss of the student (`model`, trained) against the
+   * teacher's logits on the same batch; evaluations report the student's plain cross-entropy.
+   */
   constructor(
     readonly cfg: TrainConfig,
     readonly data: { train: Int32Array; val: Int32Array; vocabSize: number },
     model?: GPT,
+    readonly distill?: Distillation,
   ) {
-    const problem = trainConfigProblem(cfg as unknown as Record<string, unknown>, (key) => `cfg.${key}`);
+    const problem = trainConfigProblem(cfg as unknown as Record<string, unknown>, (key) => `cfg.${key}`) ?? (distill && teacherProblem(distill, cfg, data.vocabSize));
     if (problem) throw new RangeError(`Trainer: ${problem}`);
-    for (const [name, split] of Object.entries({ train: data.train, val: data.val })) {
-      if (split.length <= cfg.blockSize + 1) {
-        throw new Error(`train: the ${name} split has ${split.length} tokens; it needs more than blockSize + 1 = ${cfg.blockSize + 1}`);
-      }
+    if (model?.config.quantization) {
+      throw new Error(`Trainer: a quantized (${model.config.quantization}) model cannot be trained; train the float32 model, then quantize it`);
     }
+    checkSplits(data, cfg.blockSize);
+    distill?.teacher.eval();
     this.model = model ?? new GPT(modelConfig(cfg, data.vocabSize), { seed: cfg.seed });
     this.optimizer = new AdamW(this.model.parameters(), {
       lr: cfg.learningRate,
@@ -190,16 +284,7 @@ export class Trainer {
 
   /** B random blocks of T+1 tokens: inputs x and next-token targets y, both int32 [B, T]. */
   batch(split: 'train' | 'val', rng = this.dataRng): { x: Int32Array; y: Int32Array } {
-    const { batchSize: B, blockSize: T } = this.cfg;
-    const data = this.data[split];
-    const x = new Int32Array(B * T);
-    const y = new Int32Array(B * T);
-    for (let b = 0; b < B; b++) {
-      const start = rng.nextInt(data.length - T - 1);
-      x.set(data.subarray(start, start + T), b * T);
-      y.set(data.subarray(start + 1, start + T + 1), b * T);
-    }
-    return { x, y };
+    return drawBatch(this.data[split], this.cfg.batchSize, this.cfg.blockSize, rng);
   }
 
   lr(step = this.step): number {
@@ -221,17 +306,18 @@ export class Trainer {
         // each micro-batch's activations are freed after its backward, not at the end of the step
         const part = scope(() => {
           const { x, y } = this.batch('train');
-          const { loss } = this.model.forward(tensor(x, [B, T]), { targets: tensor(y, [B, T]) });
-          const scaled = loss!.mul(1 / gradAccum);
+          const scaled = this.trainingLoss(tensor(x, [B, T]), tensor(y, [B, T])).mul(1 / gradAccum);
           scaled.backward();
           return scaled.detach();
         });
         lossSum = lossSum ? lossSum.add(part) : part;
         await device().breathe();
       }
+      maskGradients(this.model);
       const { norm, scale } = clipGradNorm(this.model.parameters(), this.cfg.gradClip > 0 ? this.cfg.gradClip : Infinity);
       watchNonFinite(this.health, [lossSum!, norm], this.step + 1);
       this.optimizer.step(scale);
+      maskWeights(this.model);
       this.optimizer.zeroGrad();
       this.step++;
       if (!readLoss) return { loss: NaN, gradNorm: NaN };
@@ -240,6 +326,17 @@ export class Trainer {
       this.throwIfDiverged(health);
       return { loss, gradNorm };
     });
+  }
+
+  /** A micro-batch's loss: the model's cross-entropy, or with a teacher the distillation loss against its logits. */
+  private trainingLoss(x: Tensor, y: Tensor): Tensor {
+    if (!this.distill) return this.model.forward(x, { targets: y }).loss;
+    const { teacher, temperature, alpha } = this.distill;
+    const [B, T] = x.shape as [number, number];
+    const V = this.data.vocabSize;
+    const soft = noGrad(() => teacher.forward(x).logits); // [B, T, V], no graph
+    const { logits } = this.model.forward(x); // [B, T, V]
+    return distillLoss(logits.reshape([B * T, V]), soft.reshape([B * T, V]), y.reshape([B * T]), { temperature, alpha, ignoreIndex: -1 });
   }
 
   /** Throws TrainingDivergedError if a step so far had a non-finite loss or gradient norm (one readback). */
@@ -256,23 +353,9 @@ export class Trainer {
 
   /** Mean loss over evalIters batches of each split, drawn from a fixed generator (comparable across evals). */
   async evaluate(): Promise<{ train: number; val: number }> {
-    const { batchSize: B, blockSize: T, evalIters, seed } = this.cfg;
-    this.model.eval();
-    const result = { train: 0, val: 0 };
-    for (const split of ['train', 'val'] as const) {
-      const rng = new Generator(seed + (split === 'train' ? 2 : 3));
-      let total = 0;
-      for (let i = 0; i < evalIters; i++) {
-        const { x, y } = this.batch(split, rng);
-        total += await noGrad(() =>
-          scope(() => this.model.forward(tensor(x, [B, T]), { targets: tensor(y, [B, T]) }).loss!.item()),
-        );
-      }
-      result[split] = total / evalIters;
-    }
-    this.model.train();
-    return result;
+    return evaluateModel(this.model, this.data, this.cfg);
   }
+
 
   /** Trains until maxIters, calling `onLog` every logInterval steps and after each evaluation. */
   async run(hooks: RunHooks = {}): Promise<void> {

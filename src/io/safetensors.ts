@@ -6,13 +6,13 @@
 // relative to the start of the data; an optional "__metadata__" maps strings to strings. Tensors are
 // packed with no holes and nothing after the last one, little-endian.
 //
-// In memory a tensor is held as Float32Array (F32, F16, BF16), Int32Array (I32, I64) or Uint8Array
-// (U8); F16/BF16/I64 are converted on the way in and out.
+// In memory a tensor is held as Float32Array (F32, F16, BF16), Int32Array (I32, I64), Int8Array (I8)
+// or Uint8Array (U8); F16/BF16/I64 are converted on the way in and out.
 import { bf16BitsToF32, f16BitsToF32, f32ToBf16Bits, f32ToF16Bits } from '../tensor/half.js';
 
-export type TensorData = Float32Array | Int32Array | Uint8Array;
+export type TensorData = Float32Array | Int32Array | Int8Array | Uint8Array;
 
-/** One tensor of a safetensors file, held as Float32Array (F32, F16, BF16), Int32Array (I32, I64) or Uint8Array (U8). */
+/** One tensor of a safetensors file, held as Float32Array (F32, F16, BF16), Int32Array (I32, I64), Int8Array (I8) or Uint8Array (U8). */
 export interface SafetensorsTensor {
   dtype: SafetensorsDtype;
   shape: number[];
@@ -27,7 +27,7 @@ export interface Safetensors {
 
 interface Codec {
   bytes: number;
-  holds: Float32ArrayConstructor | Int32ArrayConstructor | Uint8ArrayConstructor;
+  holds: Float32ArrayConstructor | Int32ArrayConstructor | Int8ArrayConstructor | Uint8ArrayConstructor;
   /** Copies `src` (not aligned in general) into a fresh array of `count` elements. */
   read(src: Uint8Array, count: number, name: string): TensorData;
   /** Writes `data` into `dst`, which has exactly the right length. */
@@ -40,10 +40,11 @@ const DTYPES = {
   BF16: { bytes: 2, holds: Float32Array, read: readHalf(bf16BitsToF32), write: writeHalf(f32ToBf16Bits) },
   I32: { bytes: 4, holds: Int32Array, read: (src) => new Int32Array(copyBytes(src)), write: writeBytes },
   I64: { bytes: 8, holds: Int32Array, read: readI64, write: writeI64 },
+  I8: { bytes: 1, holds: Int8Array, read: (src) => new Int8Array(copyU8(src).buffer), write: writeBytes },
   U8: { bytes: 1, holds: Uint8Array, read: copyU8, write: writeBytes },
 } satisfies Record<string, Codec>;
 
-/** The dtypes read and written: F32, F16, BF16, I32, I64, U8. */
+/** The dtypes read and written: F32, F16, BF16, I32, I64, I8, U8. */
 export type SafetensorsDtype = keyof typeof DTYPES;
 
 const METADATA_KEY = '__metadata__';

@@ -1,6 +1,6 @@
 // A model's parameters by name (its state dict) as one safetensors file's bytes, and back: the same
 // code in Node (webgpu-gpt/node writes and reads the file) and in a browser (a download, an upload).
-// Names are kept as given (`h.0.attn.c_attn.weight`), values as float32.
+// Names are kept as given (`h.0.attn.c_attn.weight`), values as float32 (F32), int8 ones as I8.
 import type { Tensor } from '../tensor/tensor.js';
 import { parseSafetensors, serializeSafetensors, type SafetensorsTensor } from './safetensors.js';
 
@@ -11,8 +11,8 @@ export type StateDictSource = Map<string, Tensor> | { stateDict(): Map<string, T
 export async function safetensorsTensors(state: Iterable<[string, Tensor]>): Promise<Record<string, SafetensorsTensor>> {
   const out: Record<string, SafetensorsTensor> = {};
   for (const [name, t] of state) {
-    if (t.dtype !== 'float32') throw new TypeError(`safetensors: parameter '${name}' is ${t.describe()}, expected float32`);
-    out[name] = { dtype: 'F32', shape: [...t.shape], data: (await t.toArray()) as Float32Array };
+    if (t.dtype === 'int32') throw new TypeError(`safetensors: parameter '${name}' is ${t.describe()}, expected float32 or int8`);
+    out[name] = { dtype: t.dtype === 'int8' ? 'I8' : 'F32', shape: [...t.shape], data: (await t.toArray()) as Float32Array | Int8Array };
   }
   return out;
 }

@@ -1,6 +1,9 @@
 /// <reference types="@webgpu/types" preserve="true" />
 // webgpu-gpt/nn: modules (named parameters, state dicts), layers and the GPT-2 transformer pieces.
 export { Module, ModuleList, type TensorData } from './module.js';
-export { Linear, Embedding, LayerNorm, Dropout, type InitOptions } from './layers.js';
-export { CausalSelfAttention, MLP, Block, cachedLength, disposeCache, type TransformerConfig, type KVCache } from './transformer.js';
+export { Linear, Embedding, LayerNorm, Dropout, type InitOptions, type QuantizeOptions } from './layers.js';
+export {
+  CausalSelfAttention, MLP, Block, cachedLength, disposeCache, keepCacheRows, QUANTIZATIONS, type Quantization, type TransformerConfig, type KVCache,
+} from './transformer.js';
 export { Generator } from '../tensor/generator.js';
+export { pruneGlobal, magnitudeMasks, linearLayers, maskWeights, maskGradients, loadMasks, isMaskName, type PruneReport } from './prune.js';

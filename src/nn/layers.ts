@@ -1,7 +1,11 @@
 // The basic layers: Linear, Embedding, LayerNorm, Dropout. Weights follow PyTorch's layouts
 // (Linear.weight is [out, in]) so checkpoints map one to one onto nanoGPT/GPT-2 names.
-import { dropout, embedding, full, layerNorm, matmul, randn, type Tensor } from '../ops/index.js';
+// Linear and Embedding also come with int8 weights (`int8: true`, for inference): `weight` is then
+// int8 with per-row float32 scales `weight_scale` (src/ops/int8.ts), neither trained; they start
+// as zeros, to be loaded (quantizeInt8 makes them from float32 weights).
+import { dropout, embedding, embeddingInt8, full, layerNorm, linearInt8, maskInPlace, matmul, randn, tensor, type Tensor } from '../ops/index.js';
 import type { Generator } from '../tensor/generator.js';
+import { keep } from '../tensor/scope.js';
 import { Module } from './module.js';
 
 /** How a layer draws its initial weights. */
@@ -11,24 +15,69 @@ export interface InitOptions {
   std?: number;
 }
 
-/** y = x Wᵀ + b, W [out, in] as in PyTorch, initialised normal(0, std). */
-export class Linear extends Module {
+/** Whether a layer's weight is int8 with per-row scales (inference only). */
+export interface QuantizeOptions {
+  int8?: boolean;
+}
+
+/** A layer whose weight is a matrix of rows [rows, cols]: float32 normal(0, std), or int8 with per-row scales. */
+abstract class RowWeights extends Module {
   readonly weight: Tensor;
+  /** The per-row scales of an int8 weight, else null. */
+  readonly weightScale: Tensor | null;
+
+  constructor(rows: number, cols: number, opts: InitOptions & QuantizeOptions) {
+    super();
+    if (!opts.int8) {
+      this.weight = this.param('weight', randn([rows, cols], { seed: opts.rng.nextSeed(), std: opts.std ?? 0.02 }));
+      this.weightScale = null;
+    } else {
+      this.weight = this.constant('weight', tensor(new Int8Array(rows * cols), [rows, cols]));
+      this.weightScale = this.constant('weight_scale', full([rows], 0));
+    }
+  }
+
+  /** x [..., cols] · weightᵀ -> [..., rows]. */
+  project(x: Tensor): Tensor {
+    if (this.weightScale) return linearInt8(x, this.weight, this.weightScale);
+    return matmul(x, this.weight, { transB: true });
+  }
+}
+
+/**
+ * y = x Wᵀ + b, W [out, in] as in PyTorch, initialised normal(0, std); or W int8 with per-row
+ * scales. A pruned Linear also holds a 0/1 mask of W (the buffer `weight_mask`, PyTorch's name for
+ * it): W is zero where the mask is, and training keeps it so (src/nn/prune.ts).
+ */
+export class Linear extends RowWeights {
   readonly bias: Tensor | null;
 
-  constructor(readonly inFeatures: number, readonly outFeatures: number, opts: InitOptions & { bias?: boolean }) {
-    super();
-    this.weight = this.param('weight', randn([outFeatures, inFeatures], { seed: opts.rng.nextSeed(), std: opts.std ?? 0.02 }));
+  constructor(readonly inFeatures: number, readonly outFeatures: number, opts: InitOptions & QuantizeOptions & { bias?: boolean }) {
+    super(outFeatures, inFeatures, opts);
     this.bias = opts.bias === false ? null : this.param('bias', full([outFeatures], 0));
   }
 
-  /** x · Wᵀ without the bias, for callers that fuse the bias into what follows. */
-  project(x: Tensor): Tensor {
-    return matmul(x, this.weight, { transB: true }); // [..., in] @ [out, in]^T -> [..., out]
+  // project(x): x · Wᵀ without the bias, for callers that fuse the bias into what follows
+
+  /** The 0/1 pruning mask of weight [out, in], or null when the layer is dense. */
+  get weightMask(): Tensor | null {
+    return this.buffer('weight_mask');
+  }
+
+  /** Takes `mask` (float32 0/1, weight's shape; the layer owns it from now on) and zeroes the weight where it is 0; null makes the layer dense again. */
+  setWeightMask(mask: Tensor | null): void {
+    if (mask) {
+      if (mask.dtype !== 'float32' || mask.shape.length !== 2 || mask.shape[0] !== this.outFeatures || mask.shape[1] !== this.inFeatures) {
+        throw new Error(`Linear.setWeightMask: expected a float32 [${this.outFeatures}, ${this.inFeatures}] mask, got ${mask.describe()}`);
+      }
+      if (this.weightScale) throw new Error('Linear.setWeightMask: an int8 weight cannot be pruned; prune the float32 model, then quantize it');
+      maskInPlace([this.weight], [mask]);
+    }
+    this.setBuffer('weight_mask', mask && keep(mask));
   }
 
   forward(x: Tensor): Tensor {
-    const y = this.project(x);
+    const y = this.project(x); // [..., in] -> [..., out]
     if (!this.bias) return y;
     const out = y.add(this.bias);
     y.dispose();
@@ -36,16 +85,17 @@ export class Linear extends Module {
   }
 }
 
-/** A table of numEmbeddings vectors of `dim` values, looked up by int32 id. */
-export class Embedding extends Module {
-  readonly weight: Tensor;
-
-  constructor(readonly numEmbeddings: number, readonly dim: number, opts: InitOptions) {
-    super();
-    this.weight = this.param('weight', randn([numEmbeddings, dim], { seed: opts.rng.nextSeed(), std: opts.std ?? 0.02 }));
+/**
+ * A table of numEmbeddings vectors of `dim` values, looked up by int32 id; float32, or int8 with
+ * per-row scales. project(x) scores vectors against every row (a tied LM head).
+ */
+export class Embedding extends RowWeights {
+  constructor(readonly numEmbeddings: number, readonly dim: number, opts: InitOptions & QuantizeOptions) {
+    super(numEmbeddings, dim, opts);
   }
 
   forward(ids: Tensor): Tensor {
+    if (this.weightScale) return embeddingInt8(this.weight, this.weightScale, ids); // [...ids] -> [...ids, dim]
     return embedding(this.weight, ids); // [...ids] -> [...ids, dim]
   }
 }

@@ -1,14 +1,15 @@
-// Module: a tree of named parameters and child modules, like torch.nn.Module. Names are stable
-// and dotted (`h.0.attn.c_attn.weight`), in registration order; a parameter reachable under two
-// names (weight tying) is listed once, under the first.
+// Module: a tree of named parameters, buffers and child modules, like torch.nn.Module. Names are
+// stable and dotted (`h.0.attn.c_attn.weight`), in registration order; a parameter reachable under
+// two names (weight tying) is listed once, under the first. Buffers are state that is saved with
+// the model but not trained (a pruning mask); stateDict() holds the parameters only.
 import '../ops/index.js'; // every op's Tensor method (x.gelu(), x.astype(), ...) is attached before models run
 import { tensor, type Tensor } from '../ops/index.js';
 import { formatShape } from '../tensor/shape.js';
 
-/** Host values of one tensor: what loadStateDict() takes for each name. */
+/** Host values of one tensor: what loadStateDict() takes for each name (Int8Array for an int8 tensor). */
 export interface TensorData {
   shape: readonly number[];
-  data: Float32Array;
+  data: Float32Array | Int8Array;
 }
 
 /** A tree of named parameters and child modules (torch.nn.Module): subclasses register them with param() and module(). */
@@ -16,6 +17,7 @@ export abstract class Module {
   training = true;
   private readonly ownParams = new Map<string, Tensor>();
   private readonly childModules = new Map<string, Module>();
+  private readonly ownBuffers = new Map<string, Tensor>();
 
   /** Registers a trainable parameter (sets requiresGrad) and returns it. */
   protected param(name: string, t: Tensor): Tensor {
@@ -23,6 +25,28 @@ export abstract class Module {
     t.requiresGrad_();
     this.ownParams.set(name, t);
     return t;
+  }
+
+  /**
+   * Registers a tensor that is saved, loaded and freed with the parameters but not trained (an int8
+   * weight and its scales): listed by namedParameters(), never set to require grad.
+   */
+  protected constant(name: string, t: Tensor): Tensor {
+    if (this.ownParams.has(name) || this.childModules.has(name)) throw new Error(`Module: '${name}' registered twice`);
+    this.ownParams.set(name, t);
+    return t;
+  }
+
+  /** Sets buffer `name` (not trained; the module owns and frees it), or with null frees and removes it. */
+  protected setBuffer(name: string, t: Tensor | null): void {
+    if (this.ownParams.has(name) || this.childModules.has(name)) throw new Error(`Module: buffer '${name}' would shadow a parameter or module`);
+    this.ownBuffers.get(name)?.dispose();
+    if (t) this.ownBuffers.set(name, t);
+    else this.ownBuffers.delete(name);
+  }
+
+  protected buffer(name: string): Tensor | null {
+    return this.ownBuffers.get(name) ?? null;
   }
 
   /** Registers a child module and returns it. */
@@ -39,6 +63,18 @@ export abstract class Module {
       yield [prefix + name, p];
     }
     for (const [name, child] of this.childModules) yield* child.namedParameters(`${prefix}${name}.`, seen);
+  }
+
+  /** Buffers by dotted name (`h.0.attn.c_attn.weight_mask`), in module order. */
+  *namedBuffers(prefix = ''): Generator<[string, Tensor]> {
+    for (const [name, b] of this.ownBuffers) yield [prefix + name, b];
+    for (const [name, child] of this.childModules) yield* child.namedBuffers(`${prefix}${name}.`);
+  }
+
+  /** This module (named '') and every descendant by dotted path (`h.0.attn.c_attn`). */
+  *namedModules(prefix = ''): Generator<[string, Module]> {
+    yield [prefix.replace(/\.$/, ''), this];
+    for (const [name, child] of this.childModules) yield* child.namedModules(`${prefix}${name}.`);
   }
 
   parameters(): Tensor[] {
@@ -89,6 +125,9 @@ export abstract class Module {
       if (src.shape.length !== p.shape.length || src.shape.some((d, i) => d !== p.shape[i])) {
         throw new Error(`loadStateDict: '${name}' has shape ${formatShape(src.shape)}, the model expects ${p.describe()}`);
       }
+      if ((src.data instanceof Int8Array) !== (p.dtype === 'int8')) {
+        throw new Error(`loadStateDict: '${name}' holds ${src.data instanceof Int8Array ? 'int8' : 'float'} values, the model expects ${p.describe()}`);
+      }
     }
     for (const [name, p] of params) {
       const src = entries.get(name)!;
@@ -102,9 +141,10 @@ export abstract class Module {
     return this.parameters().reduce((n, p) => n + p.size, 0);
   }
 
-  /** Frees every parameter (and its gradient). */
+  /** Frees every parameter (and its gradient) and buffer. */
   dispose(): void {
     for (const p of this.parameters()) p.dispose();
+    for (const [, b] of this.namedBuffers()) b.dispose();
   }
 }
 

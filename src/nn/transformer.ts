@@ -1,6 +1,7 @@
 // Transformer pieces, GPT-2 style: causal multi-head self-attention, the GELU MLP, and the pre-LN
 // block with residuals. Shapes use the legend B (batch), T (time), C (channels), NH (heads),
-// HS (head size = C / NH).
+// HS (head size, C / NH unless set), A = NH * HS (the attention's inner width: C unless heads were
+// pruned away), F (the MLP's hidden width, 4C unless set).
 import { arange, biasGelu, causalAttention, concat, matmul, permute, slice, softmax, type Tensor, where } from '../ops/index.js';
 import type { Generator } from '../tensor/generator.js';
 import { keep, scope } from '../tensor/scope.js';
@@ -16,7 +17,18 @@ export interface TransformerConfig {
   bias: boolean;
   /** The MLP's GELU; 'gelu' when absent. */
   activation?: Activation;
+  /** 'int8': every Linear's weight int8 with per-row scales (inference only); float32 when absent. */
+  quantization?: Quantization;
+  /** Each head's width; nEmbd / nHead when absent (a block that lost heads to pruning keeps their size). */
+  headSize?: number;
+  /** The MLP's hidden width; 4 * nEmbd when absent. */
+  mlpWidth?: number;
 }
+
+/** The ways weights may be stored other than float32: 'int8' (src/ops/int8.ts). */
+export const QUANTIZATIONS = ['int8'] as const;
+/** How a model's weights are stored when not float32: 'int8', weight-only with per-row scales. */
+export type Quantization = (typeof QUANTIZATIONS)[number];
 
 /** The MLP's GELU: exact (erf, nanoGPT's choice) or GPT-2's tanh approximation ('gelu_new' in Hugging Face). */
 export const ACTIVATIONS = ['gelu', 'gelu_tanh'] as const;
@@ -32,7 +44,7 @@ function causalMask(Tq: number, Tk: number): Tensor {
 }
 
 /**
- * The packed q | k | v rows [B, Tc, 3C] of the positions decoded so far (attention reads their
+ * The packed q | k | v rows [B, Tc, 3A] of the positions decoded so far (attention reads their
  * keys and values), for incremental decoding. Owned by the cache; dispose with disposeCache.
  */
 export interface KVCache {
@@ -46,6 +58,29 @@ export const cachedLength = (cache?: KVCache): number => cache?.qkv?.shape[1] ??
 export function disposeCache(cache: KVCache): void {
   cache.qkv?.dispose();
   cache.qkv = null;
+}
+
+/**
+ * Keeps only the batch rows `rows` of a cache (in that order) and its slots from `fromSlot` on:
+ * for a batch whose other sequences stopped, and the left padding none of the rest needs.
+ */
+export function keepCacheRows(cache: KVCache, rows: readonly number[], fromSlot: number): void {
+  const { qkv } = cache;
+  if (!qkv) return;
+  // runs of consecutive rows are one slice each
+  const runs: [number, number][] = [];
+  for (const r of rows) {
+    const last = runs.at(-1);
+    if (last && last[1] === r) last[1]++;
+    else runs.push([r, r + 1]);
+  }
+  cache.qkv = keep(
+    scope(() => {
+      const picked = runs.length === 1 ? slice(qkv, 0, ...runs[0]!) : concat(runs.map(([a, b]) => slice(qkv, 0, a, b)), 0);
+      return slice(picked, 1, fromSlot);
+    }),
+  );
+  qkv.dispose();
 }
 
 /** Appends the new rows to the cache and returns the whole sequence so far. */
@@ -67,39 +102,48 @@ export class CausalSelfAttention extends Module {
   constructor(cfg: TransformerConfig, rng: Generator) {
     super();
     this.nHead = cfg.nHead;
-    this.c_attn = this.module('c_attn', new Linear(cfg.nEmbd, 3 * cfg.nEmbd, { rng, bias: cfg.bias }));
+    const A = cfg.nHead * (cfg.headSize ?? cfg.nEmbd / cfg.nHead);
+    const int8 = cfg.quantization === 'int8';
+    this.c_attn = this.module('c_attn', new Linear(cfg.nEmbd, 3 * A, { rng, bias: cfg.bias, int8 }));
     // GPT-2: residual projections scaled by 1/sqrt(2 nLayer)
-    this.c_proj = this.module('c_proj', new Linear(cfg.nEmbd, cfg.nEmbd, { rng, bias: cfg.bias, std: 0.02 / Math.sqrt(2 * cfg.nLayer) }));
+    this.c_proj = this.module('c_proj', new Linear(A, cfg.nEmbd, { rng, bias: cfg.bias, int8, std: 0.02 / Math.sqrt(2 * cfg.nLayer) }));
     this.attnDropout = this.module('attn_dropout', new Dropout(cfg.dropout, rng));
     this.residDropout = this.module('resid_dropout', new Dropout(cfg.dropout, rng));
   }
 
-  forward(x: Tensor, cache?: KVCache): Tensor {
+  /**
+   * x [B, T, C]; with a cache, x's positions follow the cached ones. `starts` (int32 [B]): the rows
+   * are left-padded sequences, row b's real tokens starting at slot starts[b] of the cache and x
+   * together; attention never reads the padding (inference only, see causalAttention).
+   */
+  forward(x: Tensor, cache?: KVCache, starts?: Tensor): Tensor {
     return scope(() => {
-      const qkv = this.c_attn.forward(x); // [B, T, 3C]
-      const context = cache ? extendCache(cache, qkv) : undefined; // [B, Tk, 3C]
+      const qkv = this.c_attn.forward(x); // [B, T, 3A]
+      const context = cache ? extendCache(cache, qkv) : undefined; // [B, Tk, 3A]
       // dropout on the attention weights needs them materialised; otherwise one fused kernel
-      const y = this.training && this.attnDropout.p > 0 ? this.unfused(qkv, context ?? qkv) : causalAttention(qkv, this.nHead, context);
+      const dropping = this.training && this.attnDropout.p > 0;
+      if (dropping && starts) throw new Error('CausalSelfAttention: left-padded rows (starts) run in eval mode only, without attention dropout');
+      const y = dropping ? this.unfused(qkv, context ?? qkv) : causalAttention(qkv, this.nHead, context, starts);
       return this.residDropout.forward(this.c_proj.forward(y)); // [B, T, C]
     });
   }
 
-  /** Attention from primitives (matmuls, mask, softmax, dropout): y [B, T, C]. */
+  /** Attention from primitives (matmuls, mask, softmax, dropout): y [B, T, A]. */
   private unfused(qkv: Tensor, context: Tensor): Tensor {
-    const [B, T, C3] = qkv.shape as [number, number, number];
+    const [B, T, A3] = qkv.shape as [number, number, number];
     const Tk = context.shape[1]!;
-    const [C, NH] = [C3 / 3, this.nHead];
-    const HS = C / NH;
+    const [A, NH] = [A3 / 3, this.nHead];
+    const HS = A / NH;
     const heads = (src: Tensor, i: number, len: number) =>
-      permute(slice(src, 2, i * C, (i + 1) * C).reshape([B, len, NH, HS]), [0, 2, 1, 3]); // [B, NH, len, HS]
+      permute(slice(src, 2, i * A, (i + 1) * A).reshape([B, len, NH, HS]), [0, 2, 1, 3]); // [B, NH, len, HS]
     const [q, k, v] = [heads(qkv, 0, T), heads(context, 1, Tk), heads(context, 2, Tk)];
     const scores = matmul(q, k, { transB: true }).mul(1 / Math.sqrt(HS)); // [B, NH, T, Tk]
     const att = this.attnDropout.forward(softmax(where(causalMask(T, Tk), scores, -1e9), -1));
-    return permute(matmul(att, v), [0, 2, 1, 3]).reshape([B, T, C]);
+    return permute(matmul(att, v), [0, 2, 1, 3]).reshape([B, T, A]);
   }
 }
 
-/** The feed-forward part of a block: Linear C -> 4C, GELU, Linear 4C -> C, dropout. */
+/** The feed-forward part of a block: Linear C -> F (4C unless set), GELU, Linear F -> C, dropout. */
 export class MLP extends Module {
   readonly c_fc: Linear;
   readonly c_proj: Linear;
@@ -109,8 +153,10 @@ export class MLP extends Module {
   constructor(cfg: TransformerConfig, rng: Generator) {
     super();
     this.activation = cfg.activation ?? 'gelu';
-    this.c_fc = this.module('c_fc', new Linear(cfg.nEmbd, 4 * cfg.nEmbd, { rng, bias: cfg.bias }));
-    this.c_proj = this.module('c_proj', new Linear(4 * cfg.nEmbd, cfg.nEmbd, { rng, bias: cfg.bias, std: 0.02 / Math.sqrt(2 * cfg.nLayer) }));
+    const F = cfg.mlpWidth ?? 4 * cfg.nEmbd;
+    const int8 = cfg.quantization === 'int8';
+    this.c_fc = this.module('c_fc', new Linear(cfg.nEmbd, F, { rng, bias: cfg.bias, int8 }));
+    this.c_proj = this.module('c_proj', new Linear(F, cfg.nEmbd, { rng, bias: cfg.bias, int8, std: 0.02 / Math.sqrt(2 * cfg.nLayer) }));
     this.drop = this.module('dropout', new Dropout(cfg.dropout, rng));
   }
 
@@ -118,7 +164,7 @@ export class MLP extends Module {
     return scope(() => {
       const { c_fc } = this;
       // the exact GELU has a kernel fused with the bias add; the tanh one (GPT-2's weights) follows it
-      let h: Tensor; // [B, T, 4C]
+      let h: Tensor; // [B, T, F]
       if (this.activation === 'gelu_tanh') h = c_fc.forward(x).geluTanh();
       else h = c_fc.bias ? biasGelu(c_fc.project(x), c_fc.bias) : c_fc.forward(x).gelu();
       return this.drop.forward(this.c_proj.forward(h)); // [B, T, C]
@@ -141,9 +187,10 @@ export class Block extends Module {
     this.mlp = this.module('mlp', new MLP(cfg, rng));
   }
 
-  forward(x: Tensor, cache?: KVCache): Tensor {
+  /** x [B, T, C]; `cache` and `starts` as CausalSelfAttention.forward takes them. */
+  forward(x: Tensor, cache?: KVCache, starts?: Tensor): Tensor {
     return scope(() => {
-      const h = x.add(this.attn.forward(this.ln_1.forward(x), cache)); // x + attn(ln_1(x))
+      const h = x.add(this.attn.forward(this.ln_1.forward(x), cache, starts)); // x + attn(ln_1(x))
       return h.add(this.mlp.forward(this.ln_2.forward(h))); // h + mlp(ln_2(h))
     });
   }

@@ -13,11 +13,13 @@ import { makeDirectories, readRegularFile, unlessMissing } from '../io/regular-f
 
 /**
  * Saves `model` with its tokenizer (and optionally optimizer state and training progress) as a
- * checkpoint directory. Atomic: a process killed mid-save leaves the previous checkpoint loadable.
+ * checkpoint directory; returns the size of the weights file. Atomic: a process killed mid-save
+ * leaves the previous checkpoint loadable.
  */
-export async function saveCheckpoint(dir: string, model: GPT, tokenizer: Tokenizer, extra: CheckpointExtras = {}): Promise<void> {
+export async function saveCheckpoint(dir: string, model: GPT, tokenizer: Tokenizer, extra: CheckpointExtras = {}): Promise<number> {
   const bytes = await encodeCheckpoint(model, tokenizer, extra);
   await writeCheckpointFiles(dir, bytes, { step: extra.trainer?.step, val: extra.bestVal, run: extra.run, model: model.config });
+  return bytes.length;
 }
 
 /**

@@ -7,14 +7,15 @@ import { backward } from '../autograd/backward.js';
 import { defineOp as defineCoreOp, type OpContext as CoreOpContext, type OpSpec as CoreOpSpec } from '../autograd/op.js';
 import * as create from '../tensor/create.js';
 import type { Shape } from '../tensor/shape.js';
-import { Tensor as Core, type DType } from '../tensor/tensor.js';
+import { Tensor as Core, type DType, type PlainDType } from '../tensor/tensor.js';
+import type { DistillOptions } from './distill-loss.js';
 import type { TensorOrScalar } from './elementwise.js';
 import type { MatmulOptions } from './matmul.js';
 import type { Axes } from './reduce.js';
 import { transpose as transposeCore } from './shape.js';
 import { OPS, type OpName } from './table.js';
 
-export type { Axes, DType, MatmulOptions, Shape, TensorOrScalar };
+export type { Axes, DistillOptions, DType, MatmulOptions, Shape, TensorOrScalar };
 
 export interface Tensor extends Core {
   grad: Tensor | null;
@@ -78,7 +79,7 @@ export interface Tensor extends Core {
   /** Elements [start, end) along `axis`, Python-style bounds. */
   slice(axis: number, start?: number, end?: number): Tensor;
   /** This converted to `dtype`. */
-  astype(dtype: DType): Tensor;
+  astype(dtype: PlainDType): Tensor;
 
   // ---- neural-network ops ---------------------------------------------------------------------
   /** op(this) · op(other) over the last two dims, batch dims broadcast (NumPy's matmul). */
@@ -157,13 +158,21 @@ export const {
   neg, exp, log, sqrt, rsqrt, tanh, relu, gelu, geluTanh,
   add, sub, mul, div, pow, maximum, eq, ne, lt, le, gt, ge, where,
   expand, sumTo, sum, mean, max, argmax, reshape, permute, slice, concat, cast,
-  matmul, embedding, dropout, softmax, logSoftmax, layerNorm, crossEntropy, linearCrossEntropy, causalAttention, biasGelu,
+  matmul, embedding, dropout, softmax, logSoftmax, layerNorm, crossEntropy, linearCrossEntropy, distillLoss, causalAttention, biasGelu,
+  sampleLogits,
+  linearInt8, embeddingInt8,
 } = ops;
+export { checkSamplingOptions, MIN_TEMPERATURE, type SamplingOptions } from './sample.js';
 /** The table itself (entries with their specs), for code that iterates the ops: src/check, tests. */
 export { OPS, UPDATES, type UpdateName } from './table.js';
 export { adamw, type AdamWHyper } from './adamw.js';
 export { gradNorm } from './grad-norm.js';
 export { watchNonFinite } from './finite.js';
+export { INT8_MAX, quantizeRowsInt8 } from './int8.js';
+import { quantizeInt8 as quantizeInt8Core } from './int8.js';
+/** A float32 weight [N, K] as int8 Q [N, K] and per-row scales [N] (see quantizeRowsInt8). */
+export const quantizeInt8 = quantizeInt8Core as unknown as (w: Tensor) => Promise<{ q: Tensor; scale: Tensor }>;
+export { maskInPlace } from './mask.js';
 
 /** Swaps two dims (the last two by default): a permute. */
 export const transpose = transposeCore as Lifted<typeof transposeCore>;

@@ -9,13 +9,13 @@ import { variants } from '../kernels/kernel.js';
 import { broadcastKernel, launchBroadcast, type ElementType } from '../kernels/wgsl/elementwise.js';
 import { checkDtype, checkTensor } from '../tensor/check.js';
 import { reshape } from './shape.js';
-import { Tensor, type DType } from '../tensor/tensor.js';
+import { Tensor, type PlainDType } from '../tensor/tensor.js';
 
-const STORAGE: Record<DType, ElementType> = { float32: 'f32', float16: 'f16', int32: 'i32' };
+const STORAGE: Record<PlainDType, ElementType> = { float32: 'f32', float16: 'f16', int32: 'i32' };
 
 // one kernel per (from, to) pair: loads widen to f32 (i32 stays), the store converts
-const kernels = variants((pair: `${DType}>${DType}`) => {
-  const [from, to] = pair.split('>') as [DType, DType];
+const kernels = variants((pair: `${PlainDType}>${PlainDType}`) => {
+  const [from, to] = pair.split('>') as [PlainDType, PlainDType];
   const expr = to === 'int32' ? 'i32(x)' : from === 'int32' ? 'f32(x)' : 'x';
   return broadcastKernel(`cast_${STORAGE[from]}_to_${STORAGE[to]}`, expr, { arity: 1, inType: STORAGE[from], outType: STORAGE[to] });
 });
@@ -23,10 +23,10 @@ const kernels = variants((pair: `${DType}>${DType}`) => {
 const castOp = defineOp({
   name: 'cast',
   dtypes: { input: ['float32', 'float16', 'int32'] },
-  forward(_ctx: OpContext, x: Tensor, dtype: DType) {
+  forward(_ctx: OpContext, x: Tensor, dtype: PlainDType) {
     const out = Tensor.empty(x.shape, dtype, 'cast');
     // read as a flat vector: one index computation per element whatever the rank
-    if (x.size > 0) launchBroadcast(kernels(`${x.dtype}>${dtype}`), [{ buffer: x.buffer(), strides: [1] }], out.buffer(), [x.size], x.size);
+    if (x.size > 0) launchBroadcast(kernels(`${x.dtype as PlainDType}>${dtype}`), [{ buffer: x.buffer(), strides: [1] }], out.buffer(), [x.size], x.size);
     return out;
   },
   shape: ([x, dtype]) => ({ shape: x.shape, dtype }),
@@ -34,7 +34,7 @@ const castOp = defineOp({
 });
 
 /** `x` converted to `dtype` ('float32', 'float16' or 'int32'); to its own dtype, a view that keeps the gradient (as PyTorch's x.to(x.dtype)). */
-export const cast = withFront(castOp, (x: Tensor, dtype: DType): Tensor => {
+export const cast = withFront(castOp, (x: Tensor, dtype: PlainDType): Tensor => {
   checkTensor('cast', 'input', x);
   return checkDtype('cast', dtype) === x.dtype ? reshape(x, x.shape) : castOp(x, dtype);
 });

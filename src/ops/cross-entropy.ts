@@ -21,16 +21,13 @@ const crossEntropyOp = defineOp({
     const valid = Tensor.empty([rows], 'float32', 'crossEntropy valid');
     const lse = Tensor.empty([rows], 'float32', 'crossEntropy lse');
     launchCrossEntropy({ x: logits.buffer(), targets: targets.buffer(), loss: loss.buffer(), valid: valid.buffer(), lse: lse.buffer() }, rows, V, ignoreIndex, floatType(logits.dtype));
-    const nValid = sum(valid); // counted on the GPU; max(., 1) makes an all-ignored batch 0 / 1 = 0
-    const count = maximum(nValid, 1);
-    const total = sum(loss);
-    const mean = div(total, count);
+    const { mean, count } = meanOverValid(loss, valid);
     ctx.save(logits, targets, lse, count);
-    for (const t of [loss, valid, lse, nValid, count, total]) t.dispose();
+    for (const t of [loss, valid, lse, count]) t.dispose();
     return mean;
   },
   shape([logits, targets, ignoreIndex]) {
-    checkArguments(logits, targets, ignoreIndex);
+    checkLogitsAndTargets('crossEntropy', logits, targets, ignoreIndex);
     return { shape: [], dtype: 'float32' };
   },
   backward(ctx, g, [, , ignoreIndex]) {
@@ -59,26 +56,40 @@ export const crossEntropy = withFront(crossEntropyOp, (logits: Tensor, targets: 
   crossEntropyOp(logits, targets, opts.ignoreIndex ?? -100),
 );
 
-/** Shapes, classes and ignoreIndex; targets with a host copy (made from JS data) must be in range now. */
-function checkArguments(logits: Tensor, targets: Tensor, ignoreIndex: number): void {
+/**
+ * The sum of per-row losses over the number of valid rows (counted on the GPU; max(., 1) makes an
+ * all-ignored batch 0 / 1 = 0), and that count (the backward's divisor).
+ */
+export function meanOverValid(loss: Tensor, valid: Tensor): { mean: Tensor; count: Tensor } {
+  const nValid = sum(valid);
+  const count = maximum(nValid, 1);
+  const total = sum(loss);
+  const mean = div(total, count);
+  nValid.dispose();
+  total.dispose();
+  return { mean, count };
+}
+
+/** Op `op`'s shapes, classes and ignoreIndex; targets with a host copy (made from JS data) must be in range now. */
+export function checkLogitsAndTargets(op: string, logits: Tensor, targets: Tensor, ignoreIndex: number): void {
   if (logits.rank < 1 || logits.rank !== targets.rank + 1 || targets.shape.some((d, i) => d !== logits.shape[i])) {
     throw new Error(
-      `crossEntropy: targets ${targets.describe()} must have the leading shape of logits ${logits.describe()} (logits [..., V], targets [...])`,
+      `${op}: targets ${targets.describe()} must have the leading shape of logits ${logits.describe()} (logits [..., V], targets [...])`,
     );
   }
   const V = logits.shape[logits.rank - 1]!;
-  if (V === 0) throw new Error(`crossEntropy: logits ${logits.describe()} have no classes (V = 0)`);
+  if (V === 0) throw new Error(`${op}: logits ${logits.describe()} have no classes (V = 0)`);
   if (!Number.isInteger(ignoreIndex) || ignoreIndex < -(2 ** 31) || ignoreIndex >= 2 ** 31) {
-    throw new Error(`crossEntropy: ignoreIndex must be an int32 integer, got ${ignoreIndex}`);
+    throw new Error(`${op}: ignoreIndex must be an int32 integer, got ${ignoreIndex}`);
   }
   // Targets made on the GPU have no host copy: the kernel clamps them and reports a fault (thrown by the next read).
-  const host = targets.storage('crossEntropy').host;
+  const host = targets.storage(op).host;
   if (host) {
     const bad = host.findIndex((t) => t !== ignoreIndex && (t < 0 || t >= V));
     if (bad >= 0) {
       const at = targets.rank > 1 ? ` [${unravelIndex(bad, targets.shape).join(', ')}]` : '';
       throw new Error(
-        `crossEntropy: target ${host[bad]} at position ${bad}${at} of ${targets.describe()} is out of range [0, ${V}) (ignoreIndex ${ignoreIndex}); logits ${formatShape(logits.shape)}`,
+        `${op}: target ${host[bad]} at position ${bad}${at} of ${targets.describe()} is out of range [0, ${V}) (ignoreIndex ${ignoreIndex}); logits ${formatShape(logits.shape)}`,
       );
     }
   }

@@ -5,7 +5,7 @@ import { defineOp, NOT_DIFFERENTIABLE, withFront, type OpContext } from '../auto
 import { broadcastKernel, floatKernels, GELU_WGSL, launchBroadcast, launchUnary, ORDERED_WGSL, unaryKernel } from '../kernels/wgsl/elementwise.js';
 import { full } from '../tensor/create.js';
 import { broadcastShapes, broadcastStrides, stridesOf } from '../tensor/shape.js';
-import { FLOAT_DTYPES, floatType, Tensor, type DType } from '../tensor/tensor.js';
+import { FLOAT_DTYPES, floatType, Tensor, type DType, type PlainDType } from '../tensor/tensor.js';
 import { variants, type FloatType } from '../kernels/kernel.js';
 import { checkTensor, checkTensorOrNumber, INT32_MAX, INT32_MIN } from '../tensor/check.js';
 import { sumTo } from './broadcast.js';
@@ -230,7 +230,7 @@ function compareOp(name: CompareName) {
     name,
     dtypes: { input: ANY, other: ANY },
     forward(_ctx: OpContext, a: Tensor, b: Tensor) {
-      return broadcastLaunch(name, kernels[a.dtype], [a, b], floatOf([a]));
+      return broadcastLaunch(name, kernels[a.dtype as PlainDType], [a, b], floatOf([a]));
     },
     shape([a, b]) {
       if (a.dtype !== b.dtype) throw new TypeError(`${name}: arguments 'input' and 'other' must have one dtype, got ${a.describe()} and ${b.describe()}`);

@@ -7,12 +7,12 @@ import { zeros } from '../tensor/create.js';
 import { FLOAT_DTYPES, floatType, Tensor } from '../tensor/tensor.js';
 
 /**
- * Throws naming the first id outside [0, V), when the ids have a host copy (int32 data created from
+ * Throws naming op `op` and the first id outside [0, V), when the ids have a host copy (int32 data created from
  * JS arrays). Ids computed on the device are not read back for this: the kernel clamps them and
  * reports a fault, thrown by the next read.
  */
-function checkIds(ids: Tensor, V: number): void {
-  const host = ids.storage('embedding').host;
+export function checkIds(op: string, ids: Tensor, V: number): void {
+  const host = ids.storage(op).host;
   if (!host) return;
   for (let i = 0; i < ids.size; i++) {
     const id = host[i]!;
@@ -22,7 +22,7 @@ function checkIds(ids: Tensor, V: number): void {
       pos.unshift(rem % ids.shape[d]!);
       rem = Math.floor(rem / ids.shape[d]!);
     }
-    throw new Error(`embedding: id ${id} at position [${pos.join(', ')}] of ${ids.describe()} is out of range [0, ${V})`);
+    throw new Error(`${op}: id ${id} at position [${pos.join(', ')}] of ${ids.describe()} is out of range [0, ${V})`);
   }
 }
 
@@ -32,7 +32,7 @@ export const embedding = defineOp({
   dtypes: { table: FLOAT_DTYPES, ids: ['int32'] },
   forward(ctx: OpContext, table: Tensor, ids: Tensor) {
     const [V, C] = table.shape as [number, number];
-    checkIds(ids, V);
+    checkIds('embedding', ids, V);
     const out = Tensor.empty([...ids.shape, C], table.dtype, 'embedding');
     launchEmbedding(table.buffer(), ids.buffer(), out.buffer(), ids.size, V, C, floatType(table.dtype));
     ctx.save(ids);

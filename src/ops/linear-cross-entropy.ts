@@ -20,8 +20,8 @@ import { matmul2d } from './matmul-blocks.js';
 import { assertRank } from '../tensor/check.js';
 import { zeros } from '../tensor/create.js';
 import { Tensor } from '../tensor/tensor.js';
-import { div, maximum } from './elementwise.js';
-import { sum } from './reduce.js';
+import { meanOverValid } from './cross-entropy.js';
+import { div } from './elementwise.js';
 
 const plain = { transA: false, transB: false, batchShape: [], aStrides: [], bStrides: [] };
 
@@ -63,12 +63,9 @@ export const linearCrossEntropy = defineOp({
       [loss, valid, lse].forEach((t, k) => device().copy(out[k]!.buffer(), 0, t.buffer(), 4 * r0, 4 * rows));
       for (const t of [xr, tr, logits, ...out]) t.dispose();
     }
-    const nValid = sum(valid);
-    const count = maximum(nValid, 1); // an all-ignored batch gives 0 / 1 = 0
-    const total = sum(loss);
-    const mean = div(total, count);
+    const { mean, count } = meanOverValid(loss, valid);
     ctx.save(x, w, targets, lse, count);
-    for (const t of [loss, valid, lse, nValid, count, total]) t.dispose();
+    for (const t of [loss, valid, lse, count]) t.dispose();
     return mean;
   },
   shape([x, w, targets, ignoreIndex]) {

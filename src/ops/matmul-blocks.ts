@@ -10,7 +10,7 @@ import { profile } from '../kernels/profile.js';
 import { launchCopy } from '../kernels/wgsl/copy.js';
 import { launchAccumulate } from '../kernels/wgsl/elementwise.js';
 import { launchMatmul } from '../kernels/wgsl/matmul.js';
-import { bufferBytes, elementBytes, floatType, Tensor } from '../tensor/tensor.js';
+import { bufferBytes, elementBytes, floatType, Tensor, type PlainDType } from '../tensor/tensor.js';
 import { cast } from './cast.js';
 
 export interface Product {
@@ -36,7 +36,7 @@ export function matmul2d(a: Tensor, b: Tensor, out: Tensor, p: Product): void {
     const [a32, b32] = [cast(a, 'float32'), cast(b, 'float32')];
     const out32 = Tensor.empty(out.shape, 'float32', 'matmul f32');
     blocked(a32, b32, out32, p, Math.floor(profile().bindingLimit / 4));
-    const rounded = cast(out32, out.dtype);
+    const rounded = cast(out32, out.dtype as PlainDType);
     device().copy(rounded.buffer(), 0, out.buffer(), 0, bufferBytes(out.size, out.dtype));
     for (const t of [a32, b32, out32, rounded]) t.dispose();
   }

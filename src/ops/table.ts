@@ -11,6 +11,7 @@ import { biasGelu } from './bias-gelu.js';
 import { expand, sumTo } from './broadcast.js';
 import { cast } from './cast.js';
 import { crossEntropy } from './cross-entropy.js';
+import { distillLoss } from './distill-loss.js';
 import { dropout } from './dropout.js';
 import {
   add, div, eq, exp, ge, gelu, geluTanh, gt, le, log, lt, maximum, mul, ne, neg, pow, relu, rsqrt, sqrt, sub, tanh, where,
@@ -18,10 +19,13 @@ import {
 import { watchNonFinite } from './finite.js';
 import { embedding } from './gather.js';
 import { gradNorm } from './grad-norm.js';
+import { embeddingInt8, linearInt8 } from './int8.js';
 import { layerNorm } from './layernorm.js';
 import { linearCrossEntropy } from './linear-cross-entropy.js';
+import { maskInPlace } from './mask.js';
 import { matmul } from './matmul.js';
 import { argmax, max, mean, sum } from './reduce.js';
+import { sampleLogits } from './sample.js';
 import { concat, permute, reshape, slice } from './shape.js';
 import { logSoftmax, softmax } from './softmax.js';
 import type { Update } from './update.js';
@@ -42,10 +46,14 @@ export const OPS = {
   reshape, permute, slice, concat,
   cast,
   // linear algebra and the fused ops of a transformer
-  matmul, embedding, dropout, softmax, logSoftmax, layerNorm, crossEntropy, linearCrossEntropy, causalAttention, biasGelu,
+  matmul, embedding, dropout, softmax, logSoftmax, layerNorm, crossEntropy, linearCrossEntropy, distillLoss, causalAttention, biasGelu,
+  // generation: a token per row of logits
+  sampleLogits,
+  // int8 weights, inference only (int8.ts)
+  linearInt8, embeddingInt8,
 } satisfies Record<string, AnyOp>;
 
-export const UPDATES = { adamw, gradNorm, watchNonFinite } satisfies Record<string, AnyUpdate>;
+export const UPDATES = { adamw, gradNorm, watchNonFinite, maskInPlace } satisfies Record<string, AnyUpdate>;
 
 export type OpName = keyof typeof OPS;
 export type UpdateName = keyof typeof UPDATES;

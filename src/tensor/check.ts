@@ -5,9 +5,9 @@
 // when it is the right kind but outside what is allowed (a negative dim, 2^40 as int32 data).
 // JS would otherwise coerce silently: '3' + 1, [1, 2] * 1 = NaN, null + 1 = 1.
 import { formatShape, normAxes, normAxis } from './shape.js';
-import { Tensor, type DType } from './tensor.js';
+import { Tensor, type DType, type PlainDType } from './tensor.js';
 
-const DTYPES: readonly DType[] = ['float32', 'float16', 'int32'];
+const DTYPES: readonly PlainDType[] = ['float32', 'float16', 'int32'];
 export const INT32_MIN = -(2 ** 31);
 export const INT32_MAX = 2 ** 31 - 1;
 export const INT32_RANGE = '[-2^31, 2^31 - 1]';
@@ -72,10 +72,10 @@ export function checkBoolean(op: string, arg: string, value: unknown): boolean {
   return value;
 }
 
-export function checkDtype(op: string, value: unknown): DType {
+export function checkDtype(op: string, value: unknown): PlainDType {
   const names = DTYPES.map((d) => `'${d}'`);
-  if (!DTYPES.includes(value as DType)) fail(TypeError, op, 'dtype', `${names.slice(0, -1).join(', ')} or ${names.at(-1)}`, describeValue(value));
-  return value as DType;
+  if (!DTYPES.includes(value as PlainDType)) fail(TypeError, op, 'dtype', `${names.slice(0, -1).join(', ')} or ${names.at(-1)}`, describeValue(value));
+  return value as PlainDType;
 }
 
 /** A shape: an array of non-negative safe integers. */

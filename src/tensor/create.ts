@@ -62,15 +62,17 @@ function flattenNested(data: NestedArray, dtype: DType): { shape: number[]; flat
 
 /**
  * A tensor from JS data: a nested array (shape inferred), or a flat array / typed array with a shape.
- * `dtype` defaults to int32 for an Int32Array, float32 otherwise. float32 data may hold NaN and
+ * `dtype` defaults to int32 for an Int32Array, int8 for an Int8Array (quantized weights; that
+ * dtype is made from an Int8Array only), float32 otherwise. float32 data may hold NaN and
  * +-Infinity (as in PyTorch); int32 data must be integers in [-2^31, 2^31 - 1]. float16 data is
  * rounded on the host, to nearest with ties to even (through float32 first), overflowing to +-Infinity.
  */
 export function tensor(
-  data: NestedArray | Float32Array | Int32Array | readonly number[],
+  data: NestedArray | Float32Array | Int32Array | Int8Array | readonly number[],
   shape?: Shape,
   dtype?: DType,
 ): Tensor {
+  if (data instanceof Int8Array && dtype == null) return int8Tensor(data, shape);
   dtype = dtype == null ? (data instanceof Int32Array ? 'int32' : 'float32') : checkDtype('tensor', dtype);
   let flat: ArrayLike<number>;
   let inferred: Shape;
@@ -96,6 +98,17 @@ export function tensor(
   if (typed.byteLength) device().write(buffer, typed);
   const host = dtype === 'int32' && typed.length <= HOST_COPY_LIMIT ? (typed as Int32Array) : undefined;
   return new Tensor(new Storage(buffer, bytes, host), inferred, dtype);
+}
+
+/** int8 data as it is: its bytes, four to a word (the last word padded with zeros). */
+function int8Tensor(data: Int8Array, shape: Shape = [data.length]): Tensor {
+  checkShape('tensor', 'shape', shape);
+  if (numel(shape) !== data.length) {
+    throw new RangeError(`tensor: ${data.length} values do not fill shape ${formatShape(shape)} (${numel(shape)} elements)`);
+  }
+  const t = Tensor.empty(shape, 'int8', 'tensor-data');
+  if (data.length) device().write(t.buffer(), data);
+  return t;
 }
 
 /** `value` everywhere; `op` names the caller in errors. */

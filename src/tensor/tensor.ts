@@ -9,11 +9,16 @@ import type { FloatType } from '../kernels/kernel.js';
 import { f16BitsToF32 } from './half.js';
 
 /**
- * float16 (IEEE binary16) needs the adapter's shader-f16 feature (kernels/profile.ts `f16`); its
- * values read back as a Float32Array holding the float16 values exactly.
+ * float32, float16, int32, or int8. float16 (IEEE binary16) needs the adapter's shader-f16 feature
+ * (kernels/profile.ts `f16`); its values read back as a Float32Array holding the float16 values
+ * exactly. int8 is quantized weights (src/ops/int8.ts), stored as bytes in element order, four to
+ * a 32-bit word, as a safetensors I8 tensor holds them; int8 tensors are made from an Int8Array
+ * only, and only the int8 ops take them.
  */
-export type DType = 'float32' | 'float16' | 'int32';
-export type TypedArrayFor<D extends DType> = D extends 'int32' ? Int32Array : Float32Array;
+export type DType = 'float32' | 'float16' | 'int32' | 'int8';
+/** The dtypes tensors are created in and computed with (every dtype but int8). */
+export type PlainDType = Exclude<DType, 'int8'>;
+export type TypedArrayFor<D extends DType> = D extends 'int32' ? Int32Array : D extends 'int8' ? Int8Array : Float32Array;
 
 /** The float dtypes: what a float op's tensor arguments may be (one of them per call). */
 export const FLOAT_DTYPES: readonly DType[] = ['float32', 'float16'];
@@ -22,7 +27,7 @@ export const FLOAT_DTYPES: readonly DType[] = ['float32', 'float16'];
 export const floatType = (dtype: DType): FloatType => (dtype === 'float16' ? 'f16' : 'f32');
 
 /** Bytes an element of `dtype` takes in a buffer. */
-export const elementBytes = (dtype: DType): number => (dtype === 'float16' ? 2 : 4);
+export const elementBytes = (dtype: DType): number => (dtype === 'float16' ? 2 : dtype === 'int8' ? 1 : 4);
 
 /** Bytes a buffer of n elements of `dtype` takes: at least 4 and a multiple of 4 (WebGPU's copy and binding granule). */
 export const bufferBytes = (n: number, dtype: DType): number => Math.max(4, Math.ceil((n * elementBytes(dtype)) / 4) * 4);
@@ -137,6 +142,7 @@ export class Tensor {
     const s = this.storage('toArray');
     const data = await device().read(s.buffer, bufferBytes(this.size, this.dtype));
     if (this.dtype === 'int32') return new Int32Array(data, 0, this.size);
+    if (this.dtype === 'int8') return new Int8Array(data, 0, this.size);
     if (this.dtype === 'float32') return new Float32Array(data, 0, this.size);
     return Float32Array.from(new Uint16Array(data, 0, this.size), f16BitsToF32);
   }

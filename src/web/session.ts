@@ -75,8 +75,8 @@ export class Session {
    */
   trainerFor(text: string, settings: TrainSettings = {}): Trainer {
     const { model, tokenizer } = this.need();
-    const { blockSize, nLayer, nHead, nEmbd, dropout, bias } = model.config;
-    const shape = { blockSize, nLayer, nHead, nEmbd, dropout, bias }; // fixed by the model
+    const { blockSize, nLayer, nHead, nEmbd, dropout, bias, shareLayers = 1 } = model.config;
+    const shape = { blockSize, nLayer, nHead, nEmbd, dropout, bias, shareLayers }; // fixed by the model
     if (this.trainer && text === this.trainText) {
       Object.assign(this.trainer.cfg, settings, shape);
       return this.trainer;

@@ -3,9 +3,10 @@
 import type { OpName } from '../../ops/index.js';
 import type { OpCase } from '../sample.js';
 import { ELEMENTWISE_CASES } from './elementwise.js';
+import { INT8_CASES } from './int8.js';
 import { NN_CASES } from './nn.js';
 import { REDUCE_CASES } from './reduce.js';
 import { SHAPE_CASES } from './shape.js';
 
-export const OP_CASES = { ...ELEMENTWISE_CASES, ...REDUCE_CASES, ...SHAPE_CASES, ...NN_CASES } satisfies { [K in OpName]: OpCase<K> };
+export const OP_CASES = { ...ELEMENTWISE_CASES, ...REDUCE_CASES, ...SHAPE_CASES, ...NN_CASES, ...INT8_CASES } satisfies { [K in OpName]: OpCase<K> };
 export { UPDATE_CASES } from './updates.js';

@@ -1,16 +1,18 @@
 // Cases of matmul and the fused ops of a transformer, with the shapes they take in a model and
 // the corners their kernels have: matmul transposes, vectors and broadcast batch dims; ids and
 // targets as int32 (ignored targets, custom ignoreIndex); dropout's Philox mask; layerNorm with
-// and without bias; attention's [B, T, 3C] with C split into heads, and a context for decoding.
+// and without bias; attention's [B, T, 3C] with C split into heads, a context for decoding, and left-padded rows.
 import type { OpName } from '../../ops/index.js';
+import type { SamplingOptions } from '../../ops/index.js';
 import type { Tensor } from '../../tensor/tensor.js';
-import { bool, broadcastFrom, cap, dim, float, logits, MAX_SIZE, pick, shape, values } from '../draw.js';
+import { bool, broadcastFrom, cap, dim, float, grid, logits, MAX_SIZE, pick, shape, values } from '../draw.js';
 import type { Random } from '../random.js';
 import { numel, ref, type Ref } from '../reference/array.js';
 import { dropoutRef, embeddingRef } from '../reference/indexing.js';
 import { matmulRef } from '../reference/matmul.js';
-import { biasGeluRef, causalAttentionRef, crossEntropyRef, layerNormRef, logSoftmaxRef, softmaxRef } from '../reference/nn.js';
+import { biasGeluRef, causalAttentionRef, crossEntropyRef, distillLossRef, layerNormRef, logSoftmaxRef, softmaxRef } from '../reference/nn.js';
 import { dropoutMaskRef } from '../reference/philox.js';
+import { sampleRef, sampleWalk } from '../reference/sample.js';
 import { EXACT, floatInput, halfGradTol, intInput, type OpCase, type Sample, type Tolerance } from '../sample.js';
 
 /** Multiply-adds a drawn matmul does at most (its reference runs again for every finite difference). */
@@ -156,11 +158,34 @@ const linearCrossEntropy = {
   },
 };
 
+/** Student and teacher logits of any kind each, temperatures around 1 and away from it, weights at both ends. */
+const distillLoss = {
+  draw(r: Random): Sample<[Tensor, Tensor, Tensor, { temperature: number; alpha: number; ignoreIndex?: number }]> {
+    const V = dim(r);
+    const lead = shape(r, 0, 2, 64);
+    const n = numel(lead);
+    const temperature = bool(r) ? pick(r, [1, 2, 0.5, 4]) : float(r, 0.3, 5);
+    const alpha = bool(r) ? pick(r, [0, 1, 0.5]) : float(r, 0, 1);
+    const ignoreIndex = pick(r, [undefined, -1, r.int(0, V - 1)]);
+    const ignored = ignoreIndex ?? -100;
+    const drop = r.ints(n, 0, 4); // a fifth of the rows ignored
+    const targets = r.ints(n, 0, V - 1).map((t, i) => (drop[i] === 0 ? ignored : t));
+    const opts = { temperature, alpha, ...(ignoreIndex !== undefined && { ignoreIndex }) };
+    return {
+      inputs: [floatInput(logits(r, [...lead, V])), floatInput(logits(r, [...lead, V]), false), intInput(ref(lead, targets))],
+      args: ([s, t, y]) => [s!, t!, y!, opts],
+      reference: ([s, t, y]) => distillLossRef(s!, t!, y!.data, temperature, alpha, ignored),
+      tol: { atol: 1e-5, rtol: 1e-5 },
+      gradTol: { atol: 1e-4, rtol: 1e-2 },
+    };
+  },
+};
+
 /** Elements a drawn attention's qkv has at most. */
 const ATTENTION_SIZE = 6000;
 
 const causalAttention = {
-  draw(r: Random): Sample<[Tensor, number, Tensor?]> {
+  draw(r: Random): Sample<[Tensor, number, (Tensor | null)?, Tensor?]> {
     const B = r.int(1, 2);
     const nHead = r.int(1, 3);
     // T past 64 spans several query blocks and key tiles; odd head sizes exercise the vec4 padding
@@ -168,7 +193,9 @@ const causalAttention = {
     let HS = pick(r, [1, 3, 4, 8, 32, 64]);
     while (B * T * 3 * nHead * HS > ATTENTION_SIZE) [T, HS] = HS > 4 ? [T, HS / 2] : [Math.ceil(T / 2), HS];
     const C3 = 3 * nHead * HS;
-    if (r.int(0, 2) > 0) {
+    const kind = r.int(0, 5); // 0-2: training, 3: decoding, 4-5: a left-padded batch (prefill, or decoding)
+    if (kind >= 4) return paddedAttention(r, B, T, C3, nHead);
+    if (kind < 3) {
       return {
         inputs: [floatInput(values(r, [B, T, C3], -2, 2))],
         args: ([qkv]) => [qkv!, nHead],
@@ -187,6 +214,30 @@ const causalAttention = {
   },
 };
 
+/**
+ * A left-padded batch: row b's first real slot drawn anywhere in [0, T] (T: all padding, each query
+ * then sees only itself), queries for the last Tq slots (all T of them when prefilling).
+ */
+function paddedAttention(r: Random, B: number, T: number, C3: number, nHead: number): Sample<[Tensor, number, (Tensor | null)?, Tensor?]> {
+  const starts = ref([B], Array.from({ length: B }, () => pick(r, [0, r.int(0, T), T])));
+  const tol = { atol: 2e-5, rtol: 1e-4 };
+  if (bool(r)) {
+    return {
+      inputs: [floatInput(values(r, [B, T, C3], -2, 2), false), intInput(starts)],
+      args: ([qkv, s]) => [qkv!, nHead, null, s!],
+      reference: ([qkv, s]) => causalAttentionRef(qkv!, nHead, qkv!, s!),
+      tol,
+    };
+  }
+  const Tq = r.int(1, T);
+  return {
+    inputs: [floatInput(values(r, [B, Tq, C3], -2, 2), false), floatInput(values(r, [B, T, C3], -2, 2), false), intInput(starts)],
+    args: ([qkv, context, s]) => [qkv!, nHead, context!, s!],
+    reference: ([qkv, context, s]) => causalAttentionRef(qkv!, nHead, context!, s!),
+    tol,
+  };
+}
+
 const biasGelu = {
   draw(r: Random): Sample<[Tensor, Tensor]> {
     const C = bool(r) ? dim(r) : pick(r, [64, 67, 257]);
@@ -200,6 +251,39 @@ const biasGelu = {
   },
 };
 
+/**
+ * sampleLogits on rows with ties (a coarse grid) or spread logits, greedy or tempered, with and
+ * without top-k and top-p. float32 sums may put a u or a topP that sits on a cut of the running
+ * weight on the other side than the float64 walk does, so topP is drawn clear of the cuts and each
+ * u is the middle of a candidate's share (the top one's when the drawn one is a sliver).
+ */
+const sampleLogits = {
+  draw(r: Random): Sample<[Tensor, Tensor, SamplingOptions?]> {
+    const V = dim(r);
+    const lead = shape(r, 0, 2, 8);
+    const x = bool(r) ? grid(r, [...lead, V], -3, 3, 0.5) : logits(r, [...lead, V]);
+    const opts = { temperature: pick(r, [0, 0.5, 1, 2]), topK: pick(r, [V, 1, r.int(1, V)]), topP: pick(r, [1, float(r, 0.05, 0.95)]) };
+    const rows = Array.from({ length: numel(lead) }, (_, i) => x.data.subarray(i * V, (i + 1) * V));
+    const clear = (cuts: number[], v: number) => cuts.every((c) => Math.abs(c - v) > 1e-4);
+    for (let tries = 0; !rows.every((row) => clear(sampleWalk(row, 0, opts).beforeTopP, opts.topP)); tries++) {
+      opts.topP = tries < 5 ? float(r, 0.05, 0.95) : 1;
+    }
+    const us = rows.map((row) => {
+      const cuts = sampleWalk(row, 0, opts).atDraw;
+      const j = r.int(0, Math.max(0, cuts.length - 1));
+      const [lo, hi] = [cuts[j - 1] ?? 0, cuts[j] ?? 1];
+      return Math.fround(hi - lo > 1e-3 ? (lo + hi) / 2 : (cuts[0] ?? 1) / 2);
+    });
+    return {
+      inputs: [floatInput(x, false), floatInput(ref(lead, us), false)],
+      args: ([t, u]) => [t!, u!, opts],
+      reference: ([t, u]) => sampleRef(t!, u!, opts),
+      dtype: 'int32',
+      tol: EXACT,
+    };
+  },
+};
+
 export const NN_CASES = {
   matmul,
   embedding,
@@ -209,7 +293,9 @@ export const NN_CASES = {
   layerNorm,
   crossEntropy,
   linearCrossEntropy,
+  distillLoss,
   causalAttention,
   biasGelu,
+  sampleLogits,
 } satisfies { [K in OpName]?: OpCase<K> };
 

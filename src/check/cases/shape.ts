@@ -4,7 +4,7 @@
 // and cast between float32, float16 and int32, saturating out-of-range floats.
 import { profile } from '../../kernels/profile.js';
 import type { OpName } from '../../ops/index.js';
-import type { DType, Tensor } from '../../tensor/tensor.js';
+import type { DType, PlainDType, Tensor } from '../../tensor/tensor.js';
 import { bool, broadcastFrom, dim, ints, permutation, pick, shape, values } from '../draw.js';
 import type { Random } from '../random.js';
 import { numel } from '../reference/array.js';
@@ -83,7 +83,7 @@ const concat = {
     const rank = others.length + 1;
     const ax = r.int(0, others.length);
     const axis = bool(r) ? ax - rank : ax;
-    const dtype = pick<DType>(r, ['float32', 'int32']);
+    const dtype = pick<PlainDType>(r, ['float32', 'int32']);
     const piece = () => {
       const len = r.int(0, 4) === 0 ? 0 : dim(r, 13);
       return anyDtype(r, [...others.slice(0, ax), len, ...others.slice(ax)], dtype);
@@ -100,9 +100,9 @@ const concat = {
  */
 const cast = {
   half: false as const,
-  draw(r: Random): Sample<[Tensor, DType]> {
+  draw(r: Random): Sample<[Tensor, PlainDType]> {
     const s = shape(r);
-    const dtypes: DType[] = ['float32', 'int32', ...(profile().f16 ? ['float16' as const] : [])];
+    const dtypes: PlainDType[] = ['float32', 'int32', ...(profile().f16 ? ['float16' as const] : [])];
     const from = pick(r, dtypes);
     const to = pick(r, dtypes);
     const x =

@@ -1,6 +1,7 @@
 // Cases of the in-place updates: AdamW over more parameters than one dispatch binds (some without
 // a gradient), the global gradient norm with clipping active, inactive or off (maxNorm Infinity:
-// the factor must be exactly 1), and the non-finite watch from a clean or an already-set status.
+// the factor must be exactly 1), the non-finite watch from a clean or an already-set status, and
+// masking in place over more tensors than one dispatch binds (NaN and Inf among the masked values).
 import type { UpdateName } from '../../ops/index.js';
 import { bool, float, pick, shape, values } from '../draw.js';
 import { ref, type Ref } from '../reference/array.js';
@@ -95,5 +96,24 @@ const watchNonFinite: UpdateCase<'watchNonFinite'> = {
   },
 };
 
-export const UPDATE_CASES = { adamw, gradNorm, watchNonFinite } satisfies { [K in UpdateName]: UpdateCase<K> };
+const maskInPlace: UpdateCase<'maskInPlace'> = {
+  draw(r) {
+    const count = r.int(1, 12);
+    const targets = Array.from({ length: count }, () => {
+      const t = values(r, shape(r, 0, 3, 300));
+      if (t.data.length && bool(r)) t.data[r.int(0, t.data.length - 1)] = pick(r, [NaN, Infinity, -Infinity]);
+      return t;
+    });
+    const density = float(r, 0, 1);
+    const masks = targets.map((t) => ref(t.shape, Array.from(t.data, () => +(float(r, 0, 1) < density))));
+    return {
+      inputs: [...targets, ...masks].map((x) => floatInput(x, false)),
+      args: (ts) => [ts.slice(0, count), ts.slice(count)],
+      reference: (xs) =>
+        targets.map((t, i) => ({ input: i, want: ref(t.shape, xs[i]!.data.map((x, j) => (xs[count + i]!.data[j] === 0 ? 0 : x))), tol: EXACT })),
+    };
+  },
+};
+
+export const UPDATE_CASES = { adamw, gradNorm, watchNonFinite, maskInPlace } satisfies { [K in UpdateName]: UpdateCase<K> };
 

@@ -62,10 +62,33 @@ export function crossEntropyRef(logits: Ref, targets: ArrayLike<number>, ignoreI
 }
 
 /**
+ * Mean over rows with target != ignoreIndex of alpha T² KL(softmax(t/T) || softmax(s/T))
+ * + (1 - alpha)(logsumexp(s) - s[target]), KL = sum_j p_j (log p_j - log q_j); 0 if no row counts.
+ */
+export function distillLossRef(student: Ref, teacher: Ref, targets: ArrayLike<number>, temperature: number, alpha: number, ignoreIndex = -100): Ref {
+  const V = student.shape.at(-1)!;
+  let total = 0;
+  let count = 0;
+  for (let r = 0; r < targets.length; r++) {
+    const t = targets[r]!;
+    if (t === ignoreIndex) continue;
+    const s = student.data.subarray(r * V, (r + 1) * V);
+    const logP = logSoftmaxRow(teacher.data.subarray(r * V, (r + 1) * V).map((v) => v / temperature));
+    const logQ = logSoftmaxRow(s.map((v) => v / temperature));
+    let kl = 0;
+    for (let j = 0; j < V; j++) kl += Math.exp(logP[j]!) * (logP[j]! - logQ[j]!);
+    total += alpha * temperature ** 2 * kl + (1 - alpha) * (logSumExp(s) - s[t]!);
+    count++;
+  }
+  return ref([], [count ? total / count : 0]);
+}
+
+/**
  * Causal self-attention over packed qkv [B, T, 3C] (q | k | v, head h at columns h*HS..):
  * y [B, T, C]. With `context` [B, Tk, 3C], keys/values come from it and the queries are its last T positions.
+ * With `starts` [B], row b is left-padded: its keys before slot starts[b] are left out.
  */
-export function causalAttentionRef(qkv: Ref, nHead: number, context: Ref = qkv): Ref {
+export function causalAttentionRef(qkv: Ref, nHead: number, context: Ref = qkv, starts?: Ref): Ref {
   const [B, T, C3] = qkv.shape as [number, number, number];
   const C = C3 / 3;
   const HS = C / nHead;
@@ -77,7 +100,10 @@ export function causalAttentionRef(qkv: Ref, nHead: number, context: Ref = qkv):
         const q = (d: number) => qkv.data[(b * T + i) * C3 + h * HS + d]!;
         const kv = (j: number, part: number, d: number) => context.data[(b * Tk + j) * C3 + part * C + h * HS + d]!;
         const s: number[] = [];
-        for (let j = 0; j <= Tk - T + i; j++) {
+        const slot = Tk - T + i;
+        // left padding: keys before the row's first real slot are skipped; a padding query sees only itself
+        const first = starts ? Math.min(Math.max(starts.data[b]!, 0), slot) : 0;
+        for (let j = first; j <= slot; j++) {
           let dot = 0;
           for (let d = 0; d < HS; d++) dot += q(d) * kv(j, 1, d);
           s.push(dot / Math.sqrt(HS));
@@ -87,7 +113,7 @@ export function causalAttentionRef(qkv: Ref, nHead: number, context: Ref = qkv):
         const z = e.reduce((a, c) => a + c, 0);
         for (let d = 0; d < HS; d++) {
           let acc = 0;
-          e.forEach((p, j) => (acc += (p / z) * kv(j, 2, d)));
+          e.forEach((p, j) => (acc += (p / z) * kv(first + j, 2, d)));
           y[(b * T + i) * C + h * HS + d] = acc;
         }
       }

@@ -5,7 +5,7 @@
 // a model that silently computes something else.
 import { POSITIVE_INT, rangeProblem, show, UNIT_INTERVAL, type Range } from '../../io/value-ranges.js';
 import type { Activation } from '../../nn/transformer.js';
-import type { GPTConfig } from '../model.js';
+import { hasPrunedShapes, type GPTConfig } from '../model.js';
 
 /** Our LayerNorm's epsilon (src/nn/layers.ts), which GPT-2's layer_norm_epsilon must match. */
 const LAYER_NORM_EPSILON = 1e-5;
@@ -58,9 +58,18 @@ export function gptConfigFromHF(json: unknown, source = 'config.json'): GPTConfi
   return config;
 }
 
-/** A GPT-2 config.json's contents for our model config (transformers' GPT2LMHeadModel loads it). */
+/**
+ * A GPT-2 config.json's contents for our model config (transformers' GPT2LMHeadModel loads it).
+ * Refuses a structurally pruned model: GPT-2's layout has one head count (of width n_embd / n_head)
+ * and one MLP width for every block.
+ */
 export function hfConfigFromGPT(config: GPTConfig): Record<string, unknown> {
   const { vocabSize, blockSize, nLayer, nHead, nEmbd, dropout } = config;
+  if (hasPrunedShapes(config)) {
+    throw new Error(
+      `Hugging Face's GPT-2 layout cannot hold this structurally pruned model (heads per block ${JSON.stringify(config.nHeads ?? [])}, MLP widths ${JSON.stringify(config.mlpWidths ?? [])}): every block must have n_head ${nHead} heads and an MLP of 4 * n_embd = ${4 * nEmbd}`,
+    );
+  }
   return {
     architectures: ['GPT2LMHeadModel'],
     ...FIXED,

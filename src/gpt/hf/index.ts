@@ -32,8 +32,13 @@ export interface HFModelFiles {
  * GPT-2 has them everywhere.
  */
 export async function encodeHF(model: GPT, tokenizer?: Tokenizer): Promise<HFModelFiles> {
+  if (model.config.quantization) {
+    throw new Error(`a quantized (${model.config.quantization}) model has no Hugging Face GPT-2 form; export the float32 checkpoint it was made from`);
+  }
   const params = new Map<string, TensorData>();
-  for (const [name, p] of model.namedParameters()) params.set(name, { shape: p.shape, data: (await p.toArray()) as Float32Array });
+  // GPT-2's layout has no shared layers: a model with shareLayers is written expanded, each layer
+  // with its group's weights (the same function; transformers loads it as an ordinary GPT-2)
+  for (const [name, p] of model.layerParameters()) params.set(name, { shape: p.shape, data: (await p.toArray()) as Float32Array });
   // transformers refuses a safetensors file whose metadata lacks format 'pt'
   const metadata = { format: 'pt', ...(tokenizer && { [TOKENIZER_KEY]: JSON.stringify(tokenizer.toJSON()) }) };
   const hasHFForm = tokenizer instanceof Gpt2Tokenizer || tokenizer instanceof BpeTokenizer;

@@ -3,7 +3,7 @@
 // handles, and head-row loads and stores, specialised by the head size HS. Loads widen f16 rows
 // (float16 tensors) to f32, so scores, the running max and sum and every accumulator are f32;
 // stores round to the row's storage type.
-import { LINEAR, narrow, type FloatType } from '../kernel.js';
+import { LINEAR, narrow, type FloatType, type StorageType } from '../kernel.js';
 
 /**
  * `u(f)`: f(d) for every vec4 d of a head row, as straight-line code. Constant indices keep the
@@ -47,6 +47,23 @@ fn store_${buf}(base: u32, d: u32, v: vec4f) {
     if (4u * d + c < ${hs}u) { ${buf}[base + 4u * d + c] = ${narrow(float, 'v[c]')}; }
   }
 }`;
+}
+
+/** The forward's inputs: packed queries, keys and values; the padded one also each row's first real slot. */
+export const forwardReads = (padded: boolean, float: FloatType): Record<string, StorageType> =>
+  padded ? { qkv: float, kv: float, starts: 'i32' } : { qkv: float, kv: float };
+
+/**
+ * WGSL first_key(b, slot): the first key a query at `slot` of row b sees (it sees keys
+ * first_key ..= slot). 0 without padding; with it, starts[b], the row's first real slot, except
+ * for a padding query (slot < starts[b]), which sees only itself: its output is never used, but
+ * stays finite so that no NaN reaches the real rows through later layers (p = 0 times a NaN value
+ * would still be NaN).
+ */
+export function keyRange(padded: boolean): string {
+  return padded
+    ? `fn first_key(b: u32, slot: u32) -> u32 { return min(u32(max(starts[b], 0)), slot); }`
+    : `fn first_key(b: u32, slot: u32) -> u32 { return 0u; }`;
 }
 
 export const PARAMS = { B: 'u32', n_head: 'u32', C: 'u32', Tq: 'u32', Tk: 'u32', scale: 'f32', groups: 'u32' } as const;

@@ -7,7 +7,7 @@
 // Measured on lavapipe (npm run bench, B12 NH4 T64 HS32): forward 4.6 -> 2.0 ms, forward +
 // backward 20.9 -> 12.0 ms against the workgroup-memory kernels.
 import { Kernel, type FloatType } from '../kernel.js';
-import { PARAMS, prelude, storeRow, unroller } from './attention-prelude.js';
+import { forwardReads, keyRange, PARAMS, prelude, storeRow, unroller } from './attention-prelude.js';
 
 /** Lanes per subgroup, and rows per workgroup. */
 export const SG = 8;
@@ -27,21 +27,28 @@ ${body}
 }`;
 }
 
-/** y and lse (attention.ts's contract); a lane per query. */
-export function forwardSgKernel(hs: number, float: FloatType): Kernel {
+/**
+ * y and lse (attention.ts's contract, padded or not); a lane per query. A key a lane does not see
+ * scores -1e30; should all SG keys of the first group a lane reads be such (padding before its row's
+ * first real slot), their weights exp(-1e30 - m) are 1 while m is still -1e30, but the first real
+ * key's rescale exp(-1e30 - s) = 0 then wipes them out (the values read are finite).
+ */
+export function forwardSgKernel(hs: number, padded: boolean, float: FloatType): Kernel {
   const u = unroller(hs);
   return new Kernel({
-    name: `attention_forward_subgroup${float === 'f16' ? '_f16' : ''}`,
+    name: `attention_forward${padded ? '_padded' : ''}_subgroup${float === 'f16' ? '_f16' : ''}`,
     enable: ['subgroups'],
-    read: { qkv: float, kv: float },
+    read: forwardReads(padded, float),
     write: { y: float, lse: 'f32' },
     params: PARAMS,
     body: /* wgsl */ `
 ${prelude(hs, ['qkv', 'kv'], SG)}
 ${storeRow('y', hs, float)}
+${keyRange(padded)}
 ${subgroupMain(`
   let i = blk.row0 + lane;
-  let past = p.Tk - p.Tq; // query i sits at position past + i and sees keys 0 ..= past + i
+  let past = p.Tk - p.Tq; // query i sits at position past + i and sees keys lo ..= past + i
+  let lo = first_key(blk.b, past + i);
   var q: array<vec4f, V4>;
   var acc: array<vec4f, V4>;
   let qbase = (blk.b * p.Tq + min(i, p.Tq - 1u)) * 3u * p.C + blk.h * HS;
@@ -49,10 +56,10 @@ ${u((d) => `  q[${d}] = load_qkv(qbase, ${d}u) * p.scale;`)}
   var m = -1e30; // running max of the scores
   var l = 0.0;   // running sum of exp(score - m)
   let k_end = past + min(blk.row0 + ${SG}u, p.Tq); // keys any lane sees
-  for (var j0 = 0u; j0 < k_end; j0 += ${SG}u) {
+  for (var j0 = first_key(blk.b, past + blk.row0); j0 < k_end; j0 += ${SG}u) {
     let kbase = (blk.b * p.Tk + min(j0 + lane, p.Tk - 1u)) * 3u * p.C + p.C + blk.h * HS; // this lane's key
 ${u((d) => `    let kl${d} = load_kv(kbase, ${d}u);\n    let vl${d} = load_kv(kbase + p.C, ${d}u);`)}
-${rows((r) => `    let s${r} = select(-1e30, ${u((d) => `dot(q[${d}], subgroupBroadcast(kl${d}, ${r}u))`, ' + ')}, j0 + ${r}u <= past + i);`)}
+${rows((r) => `    let s${r} = select(-1e30, ${u((d) => `dot(q[${d}], subgroupBroadcast(kl${d}, ${r}u))`, ' + ')}, j0 + ${r}u <= past + i${padded ? ` && j0 + ${r}u >= lo` : ''});`)}
     let m_new = ${Array.from({ length: SG }, (_, r) => `s${r}`).reduce((acc, x) => `max(${acc}, ${x})`, 'm')};
     let correction = exp(m - m_new);
     m = m_new;

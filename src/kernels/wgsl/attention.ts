@@ -4,6 +4,9 @@
 //                    (kv = qkv when training; the cached sequence when decoding).
 //   y   [B, Tq, C]:  heads merged, ready for c_proj.   lse [B, NH, Tq]: log-sum-exp of each
 //                    query's scaled scores, kept for the backward.
+//   starts [B] (int32, the padded forward only): a batch of left-padded sequences; row b's keys
+//                    before slot starts[b] are padding and never read (keyRange in
+//                    attention-prelude.ts).
 // Backward (kv = qkv): dq in one kernel (a lane per query; it also writes D = rowsum(dy * y)),
 // then dk and dv in another (a lane per key), both recomputing p = exp(s - lse). No atomics.
 // These kernels (for GPUs): 64 lanes per workgroup, one row (query or key) per lane, one workgroup
@@ -12,7 +15,7 @@
 // with 8-lane subgroups (llvmpipe), attention-subgroup.ts's kernels take their place.
 import { Kernel, grid1d, type FloatType } from '../kernel.js';
 import { profile } from '../profile.js';
-import { PARAMS, prelude, storeRow, unroller } from './attention-prelude.js';
+import { forwardReads, keyRange, PARAMS, prelude, storeRow, unroller } from './attention-prelude.js';
 import { backwardKeySgKernel, backwardQuerySgKernel, forwardSgKernel, SG } from './attention-subgroup.js';
 
 const LANES = 64;
@@ -59,19 +62,21 @@ function keyTile(src: string, rows: string): string {
     workgroupBarrier();`;
 }
 
-function forwardKernel(hs: number, float: FloatType): Kernel {
+function forwardKernel(hs: number, padded: boolean, float: FloatType): Kernel {
   const u = unroller(hs);
   return new Kernel({
-    name: `attention_forward${float === 'f16' ? '_f16' : ''}`,
-    read: { qkv: float, kv: float },
+    name: `attention_forward${padded ? '_padded' : ''}${float === 'f16' ? '_f16' : ''}`,
+    read: forwardReads(padded, float),
     write: { y: float, lse: 'f32' },
     params: PARAMS,
     body: /* wgsl */ `
 ${prelude(hs, ['qkv', 'kv'], LANES)}
 ${storeRow('y', hs, float)}
+${keyRange(padded)}
 ${attentionMain(hs, ['ks', 'vs'], [], `
   let i = r;
-  let past = p.Tk - p.Tq; // query i sits at position past + i and sees keys 0 ..= past + i
+  let past = p.Tk - p.Tq; // query i sits at position past + i and sees keys lo ..= past + i
+  let lo = first_key(blk.b, past + i);
   var q: array<vec4f, V4>;
   var acc: array<vec4f, V4>;
   if (live) {
@@ -81,10 +86,10 @@ ${u((d) => `    q[${d}] = load_qkv(base, ${d}u) * p.scale;`)}
   var m = -1e30; // running max of the scores
   var l = 0.0;   // running sum of exp(score - m)
   let k_end = past + min(blk.row0 + ${LANES}u, p.Tq); // keys any lane of this block sees
-  for (var k0 = 0u; k0 < k_end; k0 += TILE) {
+  for (var k0 = first_key(blk.b, past + blk.row0); k0 < k_end; k0 += TILE) {
 ${keyTile('kv', 'p.Tk')}
     let n = select(0u, min(TILE, past + i + 1u - k0), live && past + i >= k0);
-    for (var jj = 0u; jj < n; jj++) {
+    for (var jj = select(0u, lo - k0, lo > k0); jj < n; jj++) {
       let row = jj * V4;
       let s = ${u((d) => `dot(q[${d}], ks[row + ${d}u])`, ' + ')};
       if (s > m) { // a new max: rescale what was summed so far
@@ -213,9 +218,19 @@ ${u((d) => `    store_dqkv(base, ${d}u, dk[${d}] * p.scale);
   });
 }
 
-type Kind = 'fwd' | 'dq' | 'dkv';
-const WORKGROUP_KERNELS = { fwd: forwardKernel, dq: backwardQueryKernel, dkv: backwardKeyKernel };
-const SUBGROUP_KERNELS = { fwd: forwardSgKernel, dq: backwardQuerySgKernel, dkv: backwardKeySgKernel };
+type Kind = 'fwd' | 'fwd_padded' | 'dq' | 'dkv';
+const WORKGROUP_KERNELS = {
+  fwd: (hs: number, float: FloatType) => forwardKernel(hs, false, float),
+  fwd_padded: (hs: number, float: FloatType) => forwardKernel(hs, true, float),
+  dq: backwardQueryKernel,
+  dkv: backwardKeyKernel,
+};
+const SUBGROUP_KERNELS = {
+  fwd: (hs: number, float: FloatType) => forwardSgKernel(hs, false, float),
+  fwd_padded: (hs: number, float: FloatType) => forwardSgKernel(hs, true, float),
+  dq: backwardQuerySgKernel,
+  dkv: backwardKeySgKernel,
+};
 
 const cache = new Map<string, Kernel>();
 function kernel(kind: Kind, hs: number, subgroups: boolean, float: FloatType): Kernel {
@@ -244,10 +259,18 @@ function launchArgs(s: AttentionShape) {
   return { params, grid: grid1d(blocks, 1), hs: s.C / s.nHead, subgroups, float: s.float ?? 'f32' };
 }
 
-/** y [B, Tq, C] and lse [B, NH, Tq] from packed qkv [B, Tq, 3C] and kv [B, Tk, 3C]. */
-export function launchAttention(qkv: GPUBuffer, kv: GPUBuffer, y: GPUBuffer, lse: GPUBuffer, s: AttentionShape): void {
+/**
+ * y [B, Tq, C] and lse [B, NH, Tq] from packed qkv [B, Tq, 3C] and kv [B, Tk, 3C]; with `starts`
+ * (int32 [B]), row b's keys before slot starts[b] are left out (left padding).
+ */
+export function launchAttention(
+  b: { qkv: GPUBuffer; kv: GPUBuffer; starts?: GPUBuffer; y: GPUBuffer; lse: GPUBuffer },
+  s: AttentionShape,
+): void {
   const { params, grid, hs, subgroups, float } = launchArgs(s);
-  if (params.groups) kernel('fwd', hs, subgroups, float).launch([qkv, kv, y, lse], params, grid);
+  if (!params.groups) return;
+  if (b.starts) kernel('fwd_padded', hs, subgroups, float).launch([b.qkv, b.kv, b.starts, b.y, b.lse], params, grid);
+  else kernel('fwd', hs, subgroups, float).launch([b.qkv, b.kv, b.y, b.lse], params, grid);
 }
 
 /** dqkv [B, T, 3C] (fully written) from the forward's qkv, y, lse and the upstream dy; dsum is scratch [B, NH, T]. */

@@ -16,7 +16,8 @@ import { rowGrid, rowKernel, rowMain } from './row.js';
 const TARGET_OUT_OF_RANGE = defineFault('crossEntropy: a target computed on the GPU was outside [0, V) and not ignore_index (it was clamped)');
 
 // select() evaluates both arms, so rows past the end (grid rounding) read row 0, not out of bounds.
-const TARGET = `let t_raw = select(p.ignore_index, targets[select(0u, row, live)], live);
+// Shared with the distillation loss (distill-loss.ts), whose rows take targets the same way.
+export const TARGET = `let t_raw = select(p.ignore_index, targets[select(0u, row, live)], live);
   let ignored = t_raw == p.ignore_index;
   let t = u32(clamp(t_raw, 0, i32(p.V) - 1));`;
 

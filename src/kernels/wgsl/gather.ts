@@ -8,6 +8,8 @@
 // Forward `embedding`: out[n, c] = table[ids[n], c]. 1-D grid of 256-lane workgroups, one lane per
 // output element. A table larger than a binding is read a window of rows [v0, v0 + vw) at a time,
 // each pass writing the outputs whose id falls in it (and the backward writes dtable likewise).
+// `embedding-int8` (src/ops/int8.ts, quantized tables): out[n, c] = scale[v] * Q[v, c] for
+// v = ids[n], Q int8 [V, C] four to a word (int8.ts), the same grid; the table fits one binding.
 //
 // Backward: a stable counting sort of the positions by id, then one ordered sum per table row, so
 // the result is bit-identical from run to run however the GPU schedules the lanes:
@@ -25,12 +27,19 @@
 // (step 3). Memory: 2 N + 2 V + 1 u32 of scratch.
 import { defineFault } from '../../device/faults.js';
 import { Kernel, LINEAR, floatBytes, grid1d, gridRows, narrow, perElement, pieces, variants, windowOf, type FloatType } from '../kernel.js';
+import { INT8_WGSL } from './int8.js';
 
 const ID_OUT_OF_RANGE = defineFault('embedding: a token id computed on the GPU was outside [0, V) of its table (it was clamped)');
 
 const WG = 256;
 const ROW_WG = 64;
 const CLAMP = /* wgsl */ `fn clamp_id(id: i32, v: u32) -> u32 { return u32(clamp(id, 0, i32(v) - 1)); }`;
+
+// the table row of output element i (its id clamped; an id out of range reported once per row)
+const ROW_OF_ELEMENT = /* wgsl */ `
+  let id = ids[i / p.C];
+  if ((id < 0 || id >= i32(p.V)) && i % p.C == 0u) { raise_fault(${ID_OUT_OF_RANGE}u); }
+  let row = clamp_id(id, p.V);`;
 
 const gatherK = variants((float: FloatType) => new Kernel({
   name: `embedding${float === 'f16' ? '_f16' : ''}`,
@@ -40,13 +49,23 @@ const gatherK = variants((float: FloatType) => new Kernel({
   faults: true,
   body: /* wgsl */ `
 ${CLAMP}
-${perElement(WG, `
-  let id = ids[i / p.C];
-  if ((id < 0 || id >= i32(p.V)) && i % p.C == 0u) { raise_fault(${ID_OUT_OF_RANGE}u); }
-  let row = clamp_id(id, p.V);
+${perElement(WG, `${ROW_OF_ELEMENT}
   if (row < p.v0 || row >= p.v0 + p.vw) { return; }
   out[i] = table[(row - p.v0) * p.C + i % p.C];`)}`,
 }));
+
+const gatherInt8K = new Kernel({
+  name: 'embedding-int8',
+  read: { table: 'u32', scale: 'f32', ids: 'i32' },
+  write: { out: 'f32' },
+  params: { n: 'u32', C: 'u32', V: 'u32' },
+  faults: true,
+  body: /* wgsl */ `
+${CLAMP}${INT8_WGSL}
+${perElement(WG, `${ROW_OF_ELEMENT}
+  let e = row * p.C + i % p.C;
+  out[i] = i8_at(table[e / 4u], e % 4u) * scale[row];`)}`,
+});
 
 const rankK = new Kernel({
   name: 'embedding_rank',
@@ -147,6 +166,12 @@ export function launchEmbedding(table: GPUBuffer, ids: GPUBuffer, out: GPUBuffer
   for (const { start: v0, count: vw } of pieces(V, row)) {
     gatherK(float).launch([windowOf(table, v0, vw, row), ids, out], { n: N * C, C, V, v0, vw }, grid1d(N * C, WG));
   }
+}
+
+/** out[n, :] = scale[v] * Q[v, :] for v = clamp(ids[n]), N ids; Q int8 [V, C] in one binding. */
+export function launchEmbeddingInt8(table: GPUBuffer, scale: GPUBuffer, ids: GPUBuffer, out: GPUBuffer, N: number, V: number, C: number): void {
+  if (N * C === 0) return;
+  gatherInt8K.launch([table, scale, ids, out], { n: N * C, C, V }, grid1d(N * C, WG));
 }
 
 /** Scratch buffers of the backward (u32 each); `counts` must hold zeros. */

@@ -16,10 +16,16 @@
 // f16 operands (`float` 'f16') are widened to f32 as they are staged: the tiles in workgroup
 // memory, the products and the accumulators are f32, and C (or the f32 split-K partials' sum) is
 // rounded to f16 once, as it is stored.
+// int8 weights (`int8` variants, inference): B is Q int8 [N, K] (transB, four to a word, int8.ts)
+// with per-row scales, C = op(A) · (scale ⊙ Q)ᵀ. The B tile is staged as for a transposed f32 B,
+// each 4 consecutive k being one word sign-extended into a vec4 in registers (vec4 variants; else
+// byte by byte), so the products run on the f32 tiles unchanged; each column of C is multiplied
+// by its scale when stored (split-K: each partial, a linear map, before they are summed).
 // What each shape gets (tile sizes, vec4, splits) is decided by matmul.ts from the profile.
 import type { Resource } from '../../device/bind-groups.js';
 import { Kernel, LINEAR, grid1d, perElement, variants, type FloatType, type StorageType } from '../kernel.js';
 import { TILES, type TileConfig, type TileName } from '../profile.js';
+import { INT8_WGSL } from './int8.js';
 
 const tileKey = (t: TileConfig) => `${t.bm}x${t.bn}x${t.bk}/${t.tm}x${t.tn}`;
 
@@ -29,8 +35,10 @@ interface Variant {
   transB: boolean;
   /** One vec4 per global load and store. */
   vec4: boolean;
-  /** How A, B and C store their elements. */
+  /** How A, B and C store their elements (B's, unless int8). */
   float: FloatType;
+  /** B is int8 [N, K] with per-row scales (transB). */
+  int8: boolean;
 }
 
 /** A float storage type, or a vec4 of it. */
@@ -44,8 +52,8 @@ const loop = (n: number, f: (i: number) => string) => Array.from({ length: n }, 
  * contiguous axis. When that axis is k (`alongK`) the 4 values go to 4 k rows of the staged tile,
  * one vec4 component each; otherwise the slot is a vec4 of the staged tile as it is.
  */
-function stageTile(o: { name: 'a' | 'b'; tile: 'As' | 'Bs'; origin: 'm0' | 'n0'; size: 'p.M' | 'p.N'; ld: 'lda' | 'ldb'; outer: number; bk: number; alongK: boolean; vec4: boolean; lanes: number }): string {
-  const { name, tile, origin, size, ld, outer, bk, alongK, vec4, lanes } = o;
+function stageTile(o: { name: 'a' | 'b'; tile: 'As' | 'Bs'; origin: 'm0' | 'n0'; size: 'p.M' | 'p.N'; ld: 'lda' | 'ldb'; outer: number; bk: number; alongK: boolean; vec4: boolean; int8?: boolean; lanes: number }): string {
+  const { name, tile, origin, size, ld, outer, bk, alongK, vec4, int8, lanes } = o;
   const slots = (outer * bk) / 4;
   const coords = alongK
     ? `let r = s / ${bk / 4}u; let kk = 4u * (s % ${bk / 4}u);`
@@ -55,9 +63,11 @@ function stageTile(o: { name: 'a' | 'b'; tile: 'As' | 'Bs'; origin: 'm0' | 'n0';
   // the scalar variant checks each of the 4: the contiguous axis may end among them
   const last = alongK ? 'k0 + kk' : `${origin} + r`;
   const end = alongK ? 'k_end' : size;
+  // an int8 operand is words of 4 bytes: a word of 4 k (vec4), else the byte of each element
+  const element = (e: string) => (int8 ? `i8_at(${name}[(${e}) / 4u], (${e}) % 4u)` : `f32(${name}[${e}])`);
   const read = vec4
-    ? `v = vec4f(${name}[base / 4u]);`
-    : `for (var j = 0u; j < 4u; j++) { if (${last} + j < ${end}) { v[j] = f32(${name}[base + j]); } }`;
+    ? `v = ${int8 ? `i8x4(${name}[base / 4u])` : `vec4f(${name}[base / 4u])`};`
+    : `for (var j = 0u; j < 4u; j++) { if (${last} + j < ${end}) { v[j] = ${element('base + j')}; } }`;
   const store = alongK
     ? loop(4, (j) => `      ${tile}[(kk + ${j}u) * ${outer / 4}u + r / 4u][r % 4u] = v[${j}];`)
     : `      ${tile}[kk * ${outer / 4}u + r / 4u] = v;`;
@@ -81,27 +91,31 @@ function tiledKernel(v: Variant, split: boolean): Kernel {
   const out = split ? 'f32' : v.float;
   const narrow = (x: string) => (out === 'f16' ? `${v.vec4 ? 'vec4h' : 'f16'}(${x})` : x);
   const stageA = stageTile({ name: 'a', tile: 'As', origin: 'm0', size: 'p.M', ld: 'lda', outer: bm, bk, alongK: !v.transA, vec4: v.vec4, lanes });
-  const stageB = stageTile({ name: 'b', tile: 'Bs', origin: 'n0', size: 'p.N', ld: 'ldb', outer: bn, bk, alongK: v.transB, vec4: v.vec4, lanes });
+  const stageB = stageTile({ name: 'b', tile: 'Bs', origin: 'n0', size: 'p.N', ld: 'ldb', outer: bn, bk, alongK: v.transB, vec4: v.vec4, int8: v.int8, lanes });
   const acc = (r: number, i: number, c: number) => `acc[${(4 * r + i) * (tn / 4) + c}]`;
+  // int8: column n of C scaled by scale[n] (vec4 variants have N % 4 == 0, so all 4 columns exist)
+  const scaled = (x: string, n: string, j?: string) =>
+    !v.int8 ? x : j ? `${x} * scale[${n} + ${j}]` : `${x} * vec4f(scale[${n}], scale[${n} + 1u], scale[${n} + 2u], scale[${n} + 3u])`;
   const storeRow = (r: number, i: number) => {
     const row = `4u * (lid.y + ${r * ly}u) + ${i}u`;
     return loop(tn / 4, (c) => {
       const col = `4u * (lid.x + ${c * lx}u)`;
       return v.vec4
-        ? `  if (m0 + ${row} < p.M && n0 + ${col} < p.N) { c[(c_base + (m0 + ${row}) * p.N + n0 + ${col}) / 4u] = ${narrow(acc(r, i, c))}; }`
-        : `  for (var j = 0u; j < 4u; j++) { if (m0 + ${row} < p.M && n0 + ${col} + j < p.N) { c[c_base + (m0 + ${row}) * p.N + n0 + ${col} + j] = ${narrow(`${acc(r, i, c)}[j]`)}; } }`;
+        ? `  if (m0 + ${row} < p.M && n0 + ${col} < p.N) { c[(c_base + (m0 + ${row}) * p.N + n0 + ${col}) / 4u] = ${narrow(scaled(acc(r, i, c), `n0 + ${col}`))}; }`
+        : `  for (var j = 0u; j < 4u; j++) { if (m0 + ${row} < p.M && n0 + ${col} + j < p.N) { c[c_base + (m0 + ${row}) * p.N + n0 + ${col} + j] = ${narrow(scaled(`${acc(r, i, c)}[j]`, `n0 + ${col}`, 'j'))}; } }`;
     });
   };
+  const el = storage(v.float, v.vec4);
   return new Kernel({
-    name: `matmul-tiled-${tileKey(v.tiles)}${v.transA ? '-ta' : ''}${v.transB ? '-tb' : ''}${v.vec4 ? '-vec4' : ''}${split ? '-split' : ''}${v.float === 'f16' ? '-f16' : ''}`,
-    read: { a: storage(v.float, v.vec4), b: storage(v.float, v.vec4) },
+    name: `matmul-tiled-${tileKey(v.tiles)}${v.transA ? '-ta' : ''}${v.transB ? '-tb' : ''}${v.vec4 ? '-vec4' : ''}${v.int8 ? '-int8' : ''}${split ? '-split' : ''}${v.float === 'f16' ? '-f16' : ''}`,
+    read: v.int8 ? { a: el, b: 'u32', scale: 'f32' } : { a: el, b: el },
     write: { c: storage(out, v.vec4) },
     params: {
       M: 'u32', N: 'u32', K: 'u32', tiles_n: 'u32', tiles_m: 'u32', tiles: 'u32', splits: 'u32', chunk: 'u32',
       batch_rank: 'u32', batch_shape: 'dims', a_strides: 'dims', b_strides: 'dims',
     },
     body: /* wgsl */ `
-${LINEAR}
+${LINEAR}${v.int8 ? INT8_WGSL : ''}
 var<workgroup> As: array<vec4f, ${(bk * bm) / 4}>; // As[k * ${bm / 4} + i] = op(A)[4i .. 4i+3, k] of the tile
 var<workgroup> Bs: array<vec4f, ${(bk * bn) / 4}>; // Bs[k * ${bn / 4} + j] = op(B)[k, 4j .. 4j+3]
 
@@ -178,6 +192,8 @@ export interface TiledLaunch {
   splits: number;
   /** How A, B and C store their elements (f32 when absent). */
   float?: FloatType;
+  /** Set when B is int8 weights [N, K] (transB): their per-row scales. */
+  scale?: Resource;
 }
 
 /** Whether every global access of this product can be a vec4 (see the header). */
@@ -199,10 +215,10 @@ export function launchTiledMatmul(a: Resource, b: Resource, c: Resource, part: G
   if (tiles * splits >= 2 ** 32) throw new Error(`matmul: ${nBatch}x${l.M}x${l.N} output is too large`);
   const vec4 = vec4Aligned(l);
   const float = l.float ?? 'f32';
-  const key = JSON.stringify({ tiles: config, transA: l.transA, transB: l.transB, vec4, float, split: splits > 1 });
+  const key = JSON.stringify({ tiles: config, transA: l.transA, transB: l.transB, vec4, float, int8: !!l.scale, split: splits > 1 });
   const out = splits > 1 ? part! : c;
   kernels(key).launch(
-    [a, b, out],
+    l.scale ? [a, b, l.scale, out] : [a, b, out],
     {
       M: l.M, N: l.N, K: l.K, tiles_n: tilesN, tiles_m: tilesM, tiles, splits, chunk,
       batch_rank: l.batchShape.length, batch_shape: l.batchShape, a_strides: l.aStrides, b_strides: l.bStrides,

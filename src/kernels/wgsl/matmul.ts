@@ -3,7 +3,10 @@
 //   all row-major. C's batch dims are the NumPy broadcast of A's and B's; `a_strides` and
 //   `b_strides` are each input's batch strides along them, 0 on broadcast dims. Called by
 //   src/ops/matmul.ts through launchMatmul, which picks one of three paths: 'skinny' (one lane per
-//   output element; for at most 4 rows, e.g. decoding one token), else one of these two tiled ones:
+//   output element; for at most 4 rows, e.g. decoding one token), else one of these two tiled ones.
+//   int8 weights (a plan with `scale`, src/ops/int8.ts): the skinny path of int8.ts, else the
+//   buffer path's int8 variant, except where the profile picks textures: there the weights are
+//   dequantized to a transient float32 operand for the texture path (see int8.ts).
 //
 // Buffer path (GPUs): the register-tiled family of matmul-tiled.ts, tile size and split-K per
 // product from the profile (src/kernels/profile.ts matmulTiling).
@@ -50,6 +53,7 @@ import { device } from '../../device/device.js';
 import { Kernel, LINEAR, grid1d, narrow, perElement, variants, type FloatType } from '../kernel.js';
 import { tuned, type Tunable } from '../autotune.js';
 import { matmulTiling, matmulTilingIsAuto, matmulTilings, profile, SHARING_LANES, type MatmulTiling } from '../profile.js';
+import { launchDequantize, launchSkinnyInt8Matmul } from './int8.js';
 import { launchTiledMatmul, vec4Aligned } from './matmul-tiled.js';
 
 export interface MatmulPlan {
@@ -62,8 +66,10 @@ export interface MatmulPlan {
   batchShape: readonly number[];
   aStrides: readonly number[];
   bStrides: readonly number[];
-  /** How A, B and C store their elements (f32 when absent). */
+  /** How A, B and C store their elements (f32 when absent; A's and C's only, when B is int8). */
   float?: FloatType;
+  /** Set when B is int8 weights Q [N, K] (transB, no batch): their per-row scales, B = scale ⊙ Q. */
+  scale?: Resource;
 }
 
 /** Records C = op(A) · op(B) for every batch; `c` must hold batch * M * N floats. */
@@ -73,6 +79,18 @@ export function launchMatmul(a: Resource, b: Resource, c: Resource, plan: Matmul
   if (nBatch * M * N === 0) return;
   if (nBatch * M * N >= 2 ** 32) throw new Error(`matmul: ${nBatch}x${M}x${N} output is too large`);
   const { tiled, skinnyRows } = profile().matmul;
+  if (plan.scale) {
+    if (plan.transA || !plan.transB || nBatch !== 1) throw new Error('matmul: int8 weights are multiplied as A [M, K] · Qᵀ only');
+    if (M <= skinnyRows) return launchSkinnyInt8Matmul(a, b, plan.scale, c, M, N, K);
+    if (tiled === 'texture' && 4 * N * K <= profile().bindingLimit) {
+      const w = device().alloc(Math.max(4, 4 * N * K), 'matmul dequantized int8');
+      launchDequantize(b, plan.scale, w, N, K);
+      launchMatmul(a, w, c, { ...plan, scale: undefined });
+      device().release(w); // later dispatches may reuse it: this one is recorded
+      return;
+    }
+    return recordTiled(a, b, c, plan, 1, matmulTiling(M, N, K, 1));
+  }
   const path = M <= skinnyRows ? 'skinny' : tiled;
   if (path === 'skinny') return launchSkinnyMatmul(a, b, c, plan, nBatch);
   if (path === 'texture' && K > 0 && launchTextureMatmul(a, b, c, plan, nBatch)) return;

@@ -1,0 +1,51 @@
+// Cases of the int8 weight ops: random int8 weights over the whole symmetric range with positive
+// per-row scales (a zero scale now and then), against float64 products and lookups of the
+// dequantized weights. Rows of x both at most the skinny path's 4 and beyond (the tiled path);
+// odd K (rows of Q starting mid-word) and K a multiple of 4 (whole words); vectors as x.
+import type { OpName } from '../../ops/index.js';
+import type { Tensor } from '../../tensor/tensor.js';
+import { bool, cap, dim, ints, MAX_SIZE, pick, shape, values } from '../draw.js';
+import type { Random } from '../random.js';
+import { numel, ref, type Ref } from '../reference/array.js';
+import { embeddingRef } from '../reference/indexing.js';
+import { dequantizeRef } from '../reference/int8.js';
+import { matmulRef } from '../reference/matmul.js';
+import { floatInput, int8Input, intInput, type OpCase, type Sample } from '../sample.js';
+
+/** Scales in (0, 1/127] (weights within [-1, 1]), one row in eight with scale 0. */
+function scales(r: Random, n: number): Ref {
+  const s = values(r, [n], 1e-4, 1 / 127);
+  return { shape: [n], data: s.data.map((v) => (r.int(0, 7) === 0 ? 0 : v)) };
+}
+
+const linearInt8 = {
+  draw(r: Random): Sample<[Tensor, Tensor, Tensor]> {
+    // Q fits the small-bindings variant's 4 KiB binding (the op binds it whole)
+    const [N, K] = cap([dim(r), bool(r) ? 4 * r.int(1, 17) : dim(r)], MAX_SIZE);
+    const lead = pick(r, [[], [r.int(1, 4)], shape(r, 1, 2)]);
+    const M = cap(lead, Math.max(1, Math.floor(MAX_SIZE / K!)));
+    return {
+      inputs: [floatInput(values(r, [...M, K!], -1, 1), false), int8Input(ints(r, [N!, K!], -127, 127)), floatInput(scales(r, N!), false)],
+      args: ([x, q, s]) => [x!, q!, s!],
+      reference: ([x, q, s]) => matmulRef(x!, dequantizeRef(q!, s!), false, true),
+      // float32 dot products err like sqrt(K) for random-sign terms
+      tol: { atol: 1e-5 * Math.sqrt(K!), rtol: 1e-4 },
+    };
+  },
+};
+
+const embeddingInt8 = {
+  draw(r: Random): Sample<[Tensor, Tensor, Tensor]> {
+    const [V, C] = cap([dim(r), dim(r)], MAX_SIZE);
+    const idShape = shape(r, 0, 3, Math.min(500, Math.floor(MAX_SIZE / C!)));
+    const ids = ref(idShape, r.ints(numel(idShape), 0, V! - 1));
+    return {
+      inputs: [int8Input(ints(r, [V!, C!], -127, 127)), floatInput(scales(r, V!), false), intInput(ids)],
+      args: ([q, s, i]) => [q!, s!, i!],
+      reference: ([q, s, i]) => embeddingRef(dequantizeRef(q!, s!), i!),
+      tol: { atol: 0, rtol: 1e-7 }, // one float32 rounding of q * scale
+    };
+  },
+};
+
+export const INT8_CASES = { linearInt8, embeddingInt8 } satisfies { [K in OpName]?: OpCase<K> };

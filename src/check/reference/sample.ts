@@ -1,0 +1,45 @@
+// Float64 reference of sampleLogits: the host walk over the candidates sorted by logit (ties: the
+// lower id first), with top-k, top-p and the draw as plain loops over that order.
+import { MIN_TEMPERATURE, type SamplingOptions } from '../../ops/index.js';
+import { ref, type Ref } from './array.js';
+
+/** The token a walk picks, and where its cuts lie: the running weight over the candidates as a fraction of the whole, before top-p and at the draw. */
+export interface Walk {
+  token: number;
+  beforeTopP: number[];
+  atDraw: number[];
+}
+
+const fractions = (weights: number[]): number[] => {
+  let sum = 0;
+  const running = weights.map((w) => (sum += w));
+  return running.map((c) => c / sum);
+};
+
+/** The walk over one row of logits with the uniform number u. */
+export function sampleWalk(logits: ArrayLike<number>, u: number, opts: Required<SamplingOptions>): Walk {
+  let order = [...Array(logits.length).keys()];
+  if (opts.temperature === 0) return { token: order.reduce((best, i) => (logits[i]! > logits[best]! ? i : best), 0), beforeTopP: [], atDraw: [] };
+  order.sort((a, b) => logits[b]! - logits[a]! || a - b);
+  order = order.slice(0, opts.topK);
+  const t = Math.max(opts.temperature, MIN_TEMPERATURE);
+  const top = logits[order[0]!]!;
+  let weights = order.map((i) => Math.exp((logits[i]! - top) / t));
+  const beforeTopP = opts.topP < 1 ? fractions(weights) : [];
+  if (opts.topP < 1) {
+    // the shortest prefix weighing at least topP of the whole
+    const keep = beforeTopP.findIndex((c) => c >= opts.topP) + 1 || order.length;
+    order = order.slice(0, keep);
+    weights = weights.slice(0, keep);
+  }
+  const atDraw = fractions(weights);
+  const at = atDraw.findIndex((c) => c > u);
+  return { token: order[at >= 0 ? at : order.length - 1]!, beforeTopP, atDraw };
+}
+
+/** sampleLogits(logits [..., V], u [...]) in float64: the token ids, shaped like u. */
+export function sampleRef(logits: Ref, u: Ref, opts: Required<SamplingOptions>): Ref {
+  const V = logits.shape.at(-1)!;
+  const ids = Array.from(u.data, (ui, row) => sampleWalk(logits.data.subarray(row * V, (row + 1) * V), ui, opts).token);
+  return ref([...u.shape], ids);
+}

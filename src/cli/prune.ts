@@ -1,0 +1,86 @@
+// `gpt prune`: a checkpoint pruned into a new one. Unstructured (the default): global magnitude
+// pruning of every Linear weight, kept as masks that `gpt train --init-from` fine-tuning respects
+// (src/nn/prune.ts). Structured (--structured heads|neurons): whole attention heads or MLP neurons
+// removed from every block, a smaller and faster model (src/gpt/prune.ts). The new checkpoint has
+// no optimizer or trainer state: it is fine-tuned with --init-from, not resumed.
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { initDevice } from '../device/device.js';
+import { modelFromCheckpoint } from '../gpt/checkpoint.js';
+import { blockConfig, type GPT } from '../gpt/model.js';
+import { pruneStructured, STRUCTURES, type Structure } from '../gpt/prune.js';
+import { MANIFEST_FILE } from '../io/checkpoint-files.js';
+import { UNIT_INTERVAL } from '../io/value-ranges.js';
+import { pruneGlobal } from '../nn/prune.js';
+import { loadCheckpoint, saveCheckpoint } from '../node/checkpoint-dir.js';
+import { flagHelp, noPositional, parseFlags, UsageError, type FlagSpec } from './flags.js';
+import { withDirectoryLock } from './run-lock.js';
+
+const PRUNE_DEFAULTS = { sparsity: 0.5, structured: '', initFrom: '', outDir: '', overwrite: false };
+const PRUNE_FLAGS: FlagSpec<typeof PRUNE_DEFAULTS> = {
+  defaults: PRUNE_DEFAULTS,
+  ranges: { sparsity: UNIT_INTERVAL },
+  choices: { structured: STRUCTURES },
+  docs: {
+    sparsity: 'fraction pruned: of all Linear weights together (unstructured), or of the heads / MLP neurons of each block (--structured)',
+    structured: "'heads' or 'neurons': remove whole attention heads or MLP neurons (a smaller model); unstructured magnitude pruning when absent",
+    initFrom: 'the checkpoint to prune: a directory written by `gpt train`, a .safetensors file, or a Hugging Face GPT-2 directory',
+    outDir: 'where the pruned checkpoint goes',
+    overwrite: 'replace a checkpoint already in --out-dir',
+  },
+  defaultsShown: { initFrom: 'none, required', outDir: 'none, required' },
+};
+
+export const PRUNE_HELP = `usage: gpt prune --sparsity S [--structured heads|neurons] --init-from DIR --out-dir DIR2
+Prunes a checkpoint into a new one. Unstructured: the fraction S of all Linear weights (attention
+and MLP matrices; not embeddings, biases or LayerNorms) with the smallest magnitude is zeroed and
+masked, and stays zero when fine-tuned (gpt train --init-from DIR2). Structured: the fraction S of
+each block's attention heads or MLP neurons with the smallest weight norm is removed.
+${flagHelp(PRUNE_FLAGS)}`;
+
+const count = (n: number) => n.toLocaleString('en-US');
+
+export async function prune(args: string[]): Promise<number> {
+  const { values: f, positional, given } = parseFlags(args, PRUNE_FLAGS);
+  noPositional(positional);
+  if (!given.has('initFrom')) throw new UsageError('gpt prune needs --init-from DIR, the checkpoint to prune');
+  if (!given.has('outDir')) throw new UsageError('gpt prune needs --out-dir DIR, where the pruned checkpoint goes');
+  const ckpt = await loadCheckpoint(f.initFrom);
+  return withDirectoryLock(f.outDir, async () => {
+    if (!f.overwrite && existsSync(join(f.outDir, MANIFEST_FILE))) throw new UsageError(`${f.outDir} already holds a checkpoint: choose another --out-dir, or replace it with --overwrite`);
+    await initDevice();
+    const { model, tokenizer } = modelFromCheckpoint(ckpt, { dropout: 0 });
+    let pruned: GPT = model;
+    try {
+      console.log(`${f.initFrom}: ${count(model.numParams())} parameters (excluding position embeddings)`);
+      if (f.structured) pruned = await pruneStructuredReport(model, f.structured as Structure, f.sparsity);
+      else {
+        const r = await pruneGlobal(model, f.sparsity);
+        console.log(`pruned ${count(r.pruned)} of ${count(r.total)} Linear weights: sparsity ${(r.pruned / r.total).toFixed(4)} (|w| <= ${r.threshold.toPrecision(4)})`);
+        console.log(`after: ${count(model.numParams())} parameters, ${count(model.numParams() - r.pruned)} of them non-zero (masked weights stay zero when fine-tuned)`);
+      }
+      await saveCheckpoint(f.outDir, pruned, tokenizer, ckpt.meta.data === undefined ? {} : { data: ckpt.meta.data });
+    } finally {
+      if (pruned !== model) pruned.dispose();
+      model.dispose();
+    }
+    console.log(`wrote ${f.outDir}; fine-tune it with: gpt train --init-from ${f.outDir} --out-dir DIR --data FILE`);
+    return 0;
+  });
+}
+
+async function pruneStructuredReport(model: GPT, structure: Structure, sparsity: number): Promise<GPT> {
+  const { model: pruned, removed } = await pruneStructured(model, { structure, sparsity });
+  const key = structure === 'heads' ? 'nHeads' : 'mlpWidths';
+  const before = Array.from({ length: model.config.nLayer }, (_, i) => {
+    const b = blockConfig(model.config, i);
+    return structure === 'heads' ? b.nHead : b.mlpWidth;
+  });
+  const total = before.reduce((a, b) => a + b, 0);
+  const gone = removed.reduce((a, r) => a + r.length, 0);
+  console.log(`${structure} per block: ${before.join(', ')} -> ${pruned.config[key]!.join(', ')} (removed ${count(gone)} of ${count(total)}: sparsity ${(gone / total).toFixed(4)})`);
+  removed.forEach((r, i) => r.length && structure === 'heads' && console.log(`  block ${i}: removed heads ${r.join(', ')}`));
+  const [a, b] = [model.numParams(), pruned.numParams()];
+  console.log(`after: ${count(b)} parameters (${((100 * (a - b)) / a).toFixed(1)}% fewer)`);
+  return pruned;
+}

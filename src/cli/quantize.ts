@@ -1,0 +1,60 @@
+// `gpt quantize --bits 8 --init-from DIR --out-dir DIR2`: a float32 checkpoint as an int8 one for
+// inference (src/gpt/quantize.ts): the token embedding (the tied LM head) and every Linear's weight
+// int8 with per-row float32 scales, about 4x smaller. `gpt sample`, `gpt eval`, `gpt serve` and the
+// page read it like any checkpoint; training it is refused.
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { initDevice } from '../device/device.js';
+import { checkpointBytes, modelFromCheckpoint } from '../gpt/checkpoint.js';
+import { formatBytes } from '../gpt/memory-plan.js';
+import { quantizeModel } from '../gpt/quantize.js';
+import { MANIFEST_FILE } from '../io/checkpoint-files.js';
+import { POSITIVE_INT } from '../io/value-ranges.js';
+import { loadCheckpoint, saveCheckpoint } from '../node/checkpoint-dir.js';
+import { flagHelp, noPositional, parseFlags, UsageError, type FlagSpec } from './flags.js';
+import { withDirectoryLock } from './run-lock.js';
+
+const QUANTIZE_DEFAULTS = { bits: 8, initFrom: '', outDir: '', overwrite: false };
+const QUANTIZE_FLAGS: FlagSpec<typeof QUANTIZE_DEFAULTS> = {
+  defaults: QUANTIZE_DEFAULTS,
+  ranges: { bits: POSITIVE_INT },
+  docs: {
+    bits: 'bits per weight; only 8 (int8 weights, symmetric, a float32 scale per output channel)',
+    initFrom: 'the float32 checkpoint to quantize (any kind `gpt sample` reads)',
+    outDir: 'the directory to write the quantized checkpoint to',
+    overwrite: 'replace a checkpoint already in --out-dir',
+  },
+};
+
+export const QUANTIZE_HELP = `usage: gpt quantize --bits 8 --init-from DIR --out-dir DIR2 [flags]
+Writes an int8 copy of a checkpoint for inference (sample, eval, serve): the token embedding and every
+linear layer's weight as int8 with a float32 scale per row, about 4x smaller; it cannot be trained.
+${flagHelp(QUANTIZE_FLAGS)}`;
+
+export async function quantize(args: string[]): Promise<number> {
+  const { values: f, positional } = parseFlags(args, QUANTIZE_FLAGS);
+  noPositional(positional);
+  if (f.bits !== 8) throw new UsageError(`flag --bits must be 8 (int8 weights are the only quantization), got ${f.bits}`);
+  if (!f.initFrom) throw new UsageError('gpt quantize needs --init-from, the float32 checkpoint to quantize');
+  if (!f.outDir) throw new UsageError('gpt quantize needs --out-dir, the directory to write the int8 checkpoint to');
+  const ckpt = await loadCheckpoint(f.initFrom);
+  if (ckpt.meta.model.quantization) throw new UsageError(`${f.initFrom} is already quantized (${ckpt.meta.model.quantization})`);
+  return withDirectoryLock(f.outDir, async () => {
+    if (!f.overwrite && existsSync(join(f.outDir, MANIFEST_FILE))) {
+      throw new UsageError(`${f.outDir} already holds a checkpoint: pick another --out-dir, or replace it with --overwrite`);
+    }
+    await initDevice();
+    const { model, tokenizer } = modelFromCheckpoint(ckpt, { dropout: 0 });
+    const quantized = await quantizeModel(model).finally(() => model.dispose());
+    try {
+      const { run, data } = ckpt.meta;
+      const written = await saveCheckpoint(f.outDir, quantized, tokenizer, { run, data });
+      // the float32 model as an inference checkpoint (no optimizer state), to compare like with like
+      const float32 = checkpointBytes({ meta: { ...ckpt.meta, train: undefined, trainer: undefined }, weights: ckpt.weights }).length;
+      console.log(`float32 ${formatBytes(float32)} -> int8 ${formatBytes(written)} (${(float32 / written).toFixed(2)}x smaller): ${f.outDir}`);
+    } finally {
+      quantized.dispose();
+    }
+    return 0;
+  });
+}

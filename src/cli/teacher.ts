@@ -1,0 +1,51 @@
+// `gpt distill`'s teacher: which checkpoint teaches, at which temperature and alpha (the flags, or a
+// resumed run's own settings with the flags given on top), checked before anything is written; the
+// teacher model itself is made once the device is open.
+import { resolve } from 'node:path';
+import type { Checkpoint, DistillMeta } from '../gpt/checkpoint.js';
+import { modelFromCheckpoint } from '../gpt/checkpoint.js';
+import { tokenizerFromJSON, type Tokenizer } from '../gpt/tokenizer/index.js';
+import type { Distillation, TrainConfig } from '../gpt/trainer.js';
+import { loadCheckpoint } from '../node/checkpoint-dir.js';
+import { flagName, UsageError } from './flags.js';
+import { pick, type DistillFlags } from './train-flags.js';
+
+/** A teacher read from disk (weights on the host) with the settings it teaches by. */
+export interface Teacher {
+  meta: DistillMeta;
+  ckpt: Checkpoint;
+  tokenizer: Tokenizer;
+}
+
+/** The run's teacher: --teacher etc., or when resuming the student's recorded teacher with the flags given on top. */
+export async function loadTeacher(flags: DistillFlags, given: Set<string>, student: Checkpoint | null, resume: boolean): Promise<Teacher> {
+  const recorded = resume ? student?.meta.distill : undefined;
+  if (resume && !recorded && !given.has('teacher')) {
+    throw new UsageError(`${flags.outDir} was not trained by distillation: give --teacher DIR to distill into it`);
+  }
+  const chosen = { teacher: flags.teacher, temperature: flags.temperature, alpha: flags.alpha };
+  const meta: DistillMeta = recorded ? { ...recorded, ...pick(chosen, [...given]) } : chosen;
+  if (!meta.teacher) throw new UsageError('--teacher DIR is required: the checkpoint to learn from');
+  meta.teacher = resolve(meta.teacher); // recorded as an absolute path: a resumed run may start elsewhere
+  const ckpt = await loadCheckpoint(meta.teacher);
+  return { meta, ckpt, tokenizer: tokenizerFromJSON(ckpt.meta.tokenizer) };
+}
+
+/** Refuses a student the teacher cannot teach: other tokens, or longer contexts than the teacher reads. */
+export function checkStudent(teacher: Teacher, cfg: TrainConfig, tokenizer: Tokenizer, source: string): void {
+  const same = JSON.stringify(tokenizer.toJSON()) === JSON.stringify(teacher.tokenizer.toJSON());
+  if (!same) {
+    throw new UsageError(
+      `the student's ${tokenizer.kind} tokenizer (${tokenizer.vocabSize} tokens, from ${source}) differs from the teacher's ${teacher.tokenizer.kind} tokenizer ` +
+        `(${teacher.tokenizer.vocabSize} tokens, ${teacher.meta.teacher}): distillation needs the same vocabulary`,
+    );
+  }
+  const { blockSize } = teacher.ckpt.meta.model;
+  if (cfg.blockSize > blockSize) throw new UsageError(`${flagName('blockSize')} ${cfg.blockSize} exceeds the teacher's block size ${blockSize} (${teacher.meta.teacher})`);
+}
+
+/** The teacher on the GPU, in eval mode and without dropout (the caller disposes `teacher`). */
+export function distillation(teacher: Teacher): Distillation {
+  const { model } = modelFromCheckpoint(teacher.ckpt, { dropout: 0 });
+  return { teacher: model.eval(), temperature: teacher.meta.temperature, alpha: teacher.meta.alpha };
+}

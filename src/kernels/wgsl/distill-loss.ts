@@ -1,0 +1,125 @@
+// Fused distillation loss (Hinton et al. 2015): per row, with s the student's logits, t the
+// teacher's, T the temperature, p = softmax(t / T), q = softmax(s / T):
+//   loss[row] = kl_weight * KL(p || q) + ce_weight * (logsumexp(s) - s[target])
+// (kl_weight = alpha T², ce_weight = 1 - alpha; both 0 on rows whose target is ignore_index).
+// Layout: s and t rows x V row-major, targets i32 [rows]; a row per workgroup or per lane (row.ts).
+//   forward: one pass for the maxima ms, mt, one for the sums
+//     zs = sum exp(s - ms), zsT = sum exp((s - ms) / T), ztT = sum exp((t - mt) / T),
+//     w = sum exp((t - mt) / T) ((t - mt) - (s - ms)), so that
+//     KL = sum p (log p - log q) = (w / ztT) / T - log ztT + log zsT
+//     (the differences taken from each row's max: where teacher and student peak at the same
+//     entry its term is exactly 0, instead of a difference of two large numbers);
+//     stats[row] = (ms, log zs, log zsT, mt, log ztT) are kept for the backward.
+//   backward: ds = scale * (kl_grad (q - p) + ce_weight (softmax(s) - onehot(target))), 0 on ignored
+//     rows; kl_grad = alpha T (d/ds of T² KL is T (q - p)); scale (0-d) = upstream gradient / valid rows.
+// The teacher gets no gradient. Targets outside [0, V) are clamped and reported, as in cross-entropy.ts.
+// Called by src/ops/distill-loss.ts.
+import { defineFault } from '../../device/faults.js';
+import { Kernel } from '../kernel.js';
+import { TARGET } from './cross-entropy.js';
+import { rowGrid, rowKernel, rowMain } from './row.js';
+
+const TARGET_OUT_OF_RANGE = defineFault('distillLoss: a target computed on the GPU was outside [0, V) and not ignore_index (it was clamped)');
+/** Per-row statistics the forward keeps for the backward. */
+export const DISTILL_STATS = 5;
+
+const forwardK = rowKernel((lanes) => new Kernel({
+  name: 'distill_loss',
+  read: { x: 'f32', teacher: 'f32', targets: 'i32' },
+  write: { loss: 'f32', valid: 'f32', stats: 'f32' },
+  params: { rows: 'u32', V: 'u32', ignore_index: 'i32', inv_t: 'f32', kl_weight: 'f32', ce_weight: 'f32' },
+  faults: true,
+  body: rowMain(lanes, 'p.V', /* wgsl */ `
+  var ms = -3.402823e38;
+  var mt = -3.402823e38;
+  for (var j = lane; j < n; j += ROW_LANES) {
+    ms = max(ms, x[base + j]);
+    mt = max(mt, teacher[base + j]);
+  }
+  ms = wg_max(ms, lane);
+  mt = wg_max(mt, lane);
+  var zs = 0.0;
+  var zsT = 0.0;
+  var ztT = 0.0;
+  var w = 0.0;
+  for (var j = lane; j < n; j += ROW_LANES) {
+    let s = x[base + j];
+    let t = teacher[base + j];
+    zs += exp(s - ms);
+    zsT += exp((s - ms) * p.inv_t);
+    let e = exp((t - mt) * p.inv_t);
+    ztT += e;
+    w += e * ((t - mt) - (s - ms));
+  }
+  let ls = log(wg_sum(zs, lane));
+  let lsT = log(wg_sum(zsT, lane));
+  let zt = wg_sum(ztT, lane);
+  let ltT = log(zt);
+  let cross = wg_sum(w, lane);
+  ${TARGET}
+  if (live && lane == 0u) {
+    if (!ignored && (t_raw < 0 || t_raw >= i32(p.V))) { raise_fault(${TARGET_OUT_OF_RANGE}u); }
+    let kl = cross / zt * p.inv_t - ltT + lsT;
+    let ce = (ms - x[base + t]) + ls;
+    loss[row] = select(p.kl_weight * kl + p.ce_weight * ce, 0.0, ignored);
+    valid[row] = select(1.0, 0.0, ignored);
+    let at = row * ${DISTILL_STATS}u;
+    stats[at] = ms;
+    stats[at + 1u] = ls;
+    stats[at + 2u] = lsT;
+    stats[at + 3u] = mt;
+    stats[at + 4u] = ltT;
+  }`),
+}));
+
+const backwardK = rowKernel((lanes) => new Kernel({
+  name: 'distill_loss_backward',
+  read: { x: 'f32', teacher: 'f32', targets: 'i32', stats: 'f32', scale: 'f32' },
+  write: { dx: 'f32' },
+  params: { rows: 'u32', V: 'u32', ignore_index: 'i32', inv_t: 'f32', kl_grad: 'f32', ce_weight: 'f32' },
+  body: rowMain(lanes, 'p.V', /* wgsl */ `
+  if (!live) { return; }
+  ${TARGET}
+  let at = row * ${DISTILL_STATS}u;
+  let ms = stats[at];
+  let ls = stats[at + 1u];
+  let lsT = stats[at + 2u];
+  let mt = stats[at + 3u];
+  let ltT = stats[at + 4u];
+  let k = scale[0];
+  for (var j = lane; j < n; j += ROW_LANES) {
+    let s = x[base + j];
+    let q = exp((s - ms) * p.inv_t - lsT);
+    let pt = exp((teacher[base + j] - mt) * p.inv_t - ltT);
+    let soft = exp((s - ms) - ls) - select(0.0, 1.0, j == t);
+    // ignored rows get an exact 0 (as in cross-entropy.ts)
+    dx[base + j] = select(k * (p.kl_grad * (q - pt) + p.ce_weight * soft), 0.0, ignored);
+  }`),
+}));
+
+/** The loss weights and temperature as the kernels take them (see the header). */
+export interface DistillWeights {
+  rows: number;
+  V: number;
+  ignoreIndex: number;
+  temperature: number;
+  alpha: number;
+}
+
+export function launchDistillLoss(
+  b: { x: GPUBuffer; teacher: GPUBuffer; targets: GPUBuffer; loss: GPUBuffer; valid: GPUBuffer; stats: GPUBuffer },
+  w: DistillWeights,
+): void {
+  const { kernel, lanes } = forwardK(w.rows);
+  const params = { rows: w.rows, V: w.V, ignore_index: w.ignoreIndex, inv_t: 1 / w.temperature, kl_weight: w.alpha * w.temperature ** 2, ce_weight: 1 - w.alpha };
+  kernel.launch([b.x, b.teacher, b.targets, b.loss, b.valid, b.stats], params, rowGrid(w.rows, lanes));
+}
+
+export function launchDistillLossBackward(
+  b: { x: GPUBuffer; teacher: GPUBuffer; targets: GPUBuffer; stats: GPUBuffer; scale: GPUBuffer; dx: GPUBuffer },
+  w: DistillWeights,
+): void {
+  const { kernel, lanes } = backwardK(w.rows);
+  const params = { rows: w.rows, V: w.V, ignore_index: w.ignoreIndex, inv_t: 1 / w.temperature, kl_grad: w.alpha * w.temperature, ce_weight: 1 - w.alpha };
+  kernel.launch([b.x, b.teacher, b.targets, b.stats, b.scale, b.dx], params, rowGrid(w.rows, lanes));
+}

@@ -1,0 +1,77 @@
+// int8 weights in WGSL, and the int8-weight matmul's own kernels (its tiled variant is in
+// matmul-tiled.ts; src/ops/int8.ts calls them through matmul.ts's launchMatmul).
+// Storage: an int8 tensor's bytes lie in element order, four to a u32 word, little-endian (element
+// e is byte e % 4 of word e / 4), exactly as a safetensors I8 tensor's bytes land in a buffer. WGSL
+// has no 8-bit types, so kernels bind such a tensor as array<u32> and sign-extend bytes out of words
+// in registers (INT8_WGSL).
+// The product: C [M, N] = A [M, K] · Wᵀ, W = scale ⊙ Q row by row, Q int8 [N, K], scale f32 [N]; A
+// and C f32, row-major. matmul.ts picks the path:
+//   skinny (`matmul-int8-skinny`), for decoding: one lane per output element (64-lane workgroups,
+//     1-D grid) for the few rows a decoding step has (the profile's skinnyRows); the lane sums
+//     A[m, k] Q[n, k] over k and scales the sum once by scale[n]. When K is a multiple of 4 a row of
+//     Q is K/4 whole words and a row of A K/4 vec4s: a step reads one word (four weights) and one
+//     vec4 of A; otherwise each k takes its byte from the word holding it (rows start mid-word).
+//   tiled: the int8 variant of matmul-tiled.ts, dequantizing in registers; except where the profile
+//     picks the texture path (Mesa's CPU drivers, whose buffer loads are bounds-checked scalar
+//     loads): there `int8-dequantize` (a lane per weight) writes W in float32 to a transient buffer
+//     and the f32 texture path multiplies. Measured on lavapipe (2 busy cores, medians of 5): the
+//     reference model's [768x128]·[384x128]ᵀ, [768x128]·[65x128]ᵀ and [768x512]·[128x512]ᵀ took
+//     321, 24 and 563 ms with the int8 tiled kernel, 24, 3.0 and 72 ms dequantized + texture.
+import type { Resource } from '../../device/bind-groups.js';
+import { Kernel, grid1d, perElement, variants } from '../kernel.js';
+
+/** WGSL: i8_at(word, j), byte j of a word sign-extended, and i8x4(word), its four bytes in element order. */
+export const INT8_WGSL = /* wgsl */ `
+// byte j (0..3) of a word of four int8, sign-extended
+fn i8_at(word: u32, j: u32) -> f32 { return f32(bitcast<i32>(word << (24u - 8u * j)) >> 24u); }
+// all four bytes of a word, in element order
+fn i8x4(word: u32) -> vec4f { return vec4f(bitcast<vec4i>(vec4u(word) << vec4u(24u, 16u, 8u, 0u)) >> vec4u(24u)); }`;
+
+const SKINNY_WG = 64;
+
+const skinnyInt8 = variants((aligned: boolean) => new Kernel({
+  name: `matmul-int8-skinny${aligned ? '-vec4' : ''}`,
+  read: { a: aligned ? 'vec4f' : 'f32', q: 'u32', scale: 'f32' },
+  write: { c: 'f32' },
+  params: { n: 'u32', N: 'u32', K: 'u32' },
+  body: `${INT8_WGSL}
+${perElement(SKINNY_WG, aligned ? `
+  let col = i % p.N;
+  let row = i / p.N;
+  let kq = p.K / 4u;
+  var acc = vec4f(0.0);
+  for (var j = 0u; j < kq; j++) { acc += a[row * kq + j] * i8x4(q[col * kq + j]); }
+  c[i] = (acc.x + acc.y + acc.z + acc.w) * scale[col];` : `
+  let col = i % p.N;
+  let row = i / p.N;
+  var acc = 0.0;
+  for (var k = 0u; k < p.K; k++) {
+    let e = col * p.K + k;
+    acc += a[row * p.K + k] * i8_at(q[e / 4u], e % 4u);
+  }
+  c[i] = acc * scale[col];`)}`,
+}));
+
+const DEQUANTIZE_WG = 256;
+
+/** w[n, k] = scale[n] * Q[n, k] for the n = N * K weights. */
+const dequantizeKernel = new Kernel({
+  name: 'int8-dequantize',
+  read: { q: 'u32', scale: 'f32' },
+  write: { w: 'f32' },
+  params: { n: 'u32', K: 'u32' },
+  body: `${INT8_WGSL}
+${perElement(DEQUANTIZE_WG, `  w[i] = i8_at(q[i / 4u], i % 4u) * scale[i / p.K];`)}`,
+});
+
+/** Records W = scale ⊙ Q (float32 [N, K]) into `w`. */
+export function launchDequantize(q: Resource, scale: Resource, w: Resource, N: number, K: number): void {
+  const n = N * K;
+  if (n) dequantizeKernel.launch([q, scale, w], { n, K }, grid1d(n, DEQUANTIZE_WG));
+}
+
+/** Records C = A · (scale ⊙ Q)ᵀ with a lane per element of C. */
+export function launchSkinnyInt8Matmul(a: Resource, q: Resource, scale: Resource, c: Resource, M: number, N: number, K: number): void {
+  const n = M * N;
+  skinnyInt8(K % 4 === 0).launch([a, q, scale, c], { n, N, K }, grid1d(n, SKINNY_WG));
+}

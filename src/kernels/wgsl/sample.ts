@@ -1,0 +1,170 @@
+// sample_rows: one token id per row of logits [R, V], drawn after temperature, top-k and top-p
+// (nucleus) filtering, with the row's uniform number u in [0, 1) from the host's seeded generator.
+// It picks the token that a host walk would pick: candidates sorted by logit, descending, ties by
+// lower id first; keep the first top_k; keep the shortest prefix whose weight reaches top_p of the
+// kept weight; then the first candidate at which the running weight exceeds u * (kept weight).
+// Weights are exp((logit - max) / temperature).
+//
+// Nothing is sorted. Every cut of that order ("the candidates before a point") is a key threshold
+// plus a count of tied candidates taken in id order, so each stage is a bisection over the 32-bit
+// ordered keys of the logits (src/kernels/wgsl/elementwise.ts ordered_key), each step a pass over
+// the row and a workgroup sum; the tie that is drawn is then found by a bisection over the index.
+// About 120 passes over the row in the worst case, no workgroup memory beyond the sums, so any V.
+//
+// Layout: logits row-major [R, V] f32; u [R] f32; tokens [R] i32. One workgroup of 256 lanes per
+// row (gridRows); lanes stride over the row.
+import { gridRows, Kernel, windowOf } from '../kernel.js';
+import { ORDERED_WGSL } from './elementwise.js';
+
+const WG = 256;
+
+const kernel = new Kernel({
+  name: 'sample_rows',
+  read: { logits: 'f32', u: 'f32' },
+  write: { tokens: 'i32' },
+  params: { rows: 'u32', V: 'u32', inv_temp: 'f32', top_k: 'u32', top_p: 'f32', index_steps: 'u32' },
+  body: /* wgsl */ `
+${ORDERED_WGSL}
+const WG = ${WG}u;
+var<workgroup> red: array<vec2f, ${WG}>;
+var<workgroup> red_keys: array<vec2u, ${WG}>;
+var<private> base: u32;
+var<private> top: f32; // the row's largest logit
+var<private> lane: u32;
+
+/** (sum of v.x, sum of v.y) over the workgroup; every lane must call it. */
+fn wg_sum(v: vec2f) -> vec2f {
+  red[lane] = v;
+  workgroupBarrier();
+  for (var s = WG / 2u; s > 0u; s >>= 1u) {
+    if (lane < s) { red[lane] += red[lane + s]; }
+    workgroupBarrier();
+  }
+  return workgroupUniformLoad(&red[0]);
+}
+/** (min of k.x, max of k.y) over the workgroup; every lane must call it. */
+fn wg_min_max(k: vec2u) -> vec2u {
+  red_keys[lane] = k;
+  workgroupBarrier();
+  for (var s = WG / 2u; s > 0u; s >>= 1u) {
+    if (lane < s) { red_keys[lane] = vec2u(min(red_keys[lane].x, red_keys[lane + s].x), max(red_keys[lane].y, red_keys[lane + s].y)); }
+    workgroupBarrier();
+  }
+  return workgroupUniformLoad(&red_keys[0]);
+}
+
+// -0 and +0 are one logit to the host's sort: give them one key
+fn key_at(i: u32) -> u32 {
+  let bits = bitcast<u32>(logits[base + i]);
+  return ordered_key(select(bits, 0u, (bits & 0x7fffffffu) == 0u));
+}
+fn weight_of_key(k: u32) -> f32 { return exp((bitcast<f32>(from_ordered_key(k)) - top) * p.inv_temp); }
+
+// A cut of the sorted order: the candidates with key > key, then the first \`ties\` (in id order)
+// of those with key == key.
+struct Cut { key: u32, ties: f32 }
+
+/** (count, weight) of the candidates inside cut with key >= t. */
+fn inside_from(t: u32, cut: Cut) -> vec2f {
+  var acc = vec2f(0.0);
+  for (var i = lane; i < p.V; i += WG) {
+    let k = key_at(i);
+    if (k >= t && k > cut.key) { acc += vec2f(1.0, weight_of_key(k)); }
+  }
+  let tied = select(0.0, cut.ties, t <= cut.key);
+  return wg_sum(acc) + vec2f(tied, tied * weight_of_key(cut.key));
+}
+/** How many candidates have key k. */
+fn count_key(k: u32) -> f32 {
+  var c = 0.0;
+  for (var i = lane; i < p.V; i += WG) { c += select(0.0, 1.0, key_at(i) == k); }
+  return wg_sum(vec2f(c, 0.0)).x;
+}
+/** The ties at key t that a cut holds: all of them, or only the cut's own when t is its key. */
+fn ties_at(t: u32, cut: Cut) -> f32 { return select(count_key(t), cut.ties, t == cut.key); }
+
+/** The middle of [lo, hi], rounded up, without overflow. */
+fn upper_mid(lo: u32, hi: u32) -> u32 { return lo + (hi - lo) / 2u + ((hi - lo) & 1u); }
+
+/**
+ * The largest key t in [lo0, hi] at which the candidates of cut with key >= t count (by_count) or
+ * weigh more than need (or at least need, with at_least). The predicate must hold at lo0.
+ */
+fn largest_key(lo0: u32, hi: u32, cut: Cut, need: f32, by_count: bool, at_least: bool) -> u32 {
+  var lo = lo0;
+  var h = hi;
+  for (var step = 0u; step < 32u; step++) {
+    let mid = upper_mid(lo, h);
+    let s = inside_from(mid, cut);
+    let v = select(s.y, s.x, by_count);
+    let ok = select(v > need, v >= need, at_least);
+    lo = select(lo, mid, ok);
+    h = select(mid - 1u, h, ok);
+  }
+  return lo;
+}
+
+/** The id of the j-th (from 0) candidate with key k, in id order. */
+fn nth_with_key(k: u32, j: f32) -> u32 {
+  var lo = 0u;
+  var h = p.V - 1u;
+  for (var step = 0u; step < p.index_steps; step++) {
+    let mid = upper_mid(lo, h);
+    var c = 0.0;
+    for (var i = lane; i < mid; i += WG) { c += select(0.0, 1.0, key_at(i) == k); }
+    let ok = wg_sum(vec2f(c, 0.0)).x <= j;
+    lo = select(lo, mid, ok);
+    h = select(mid - 1u, h, ok);
+  }
+  return lo;
+}
+
+@compute @workgroup_size(${WG})
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_id) lid: vec3u) {
+  lane = lid.x;
+  let row = wid.x + wid.y * nwg.x;
+  if (row >= p.rows) { return; } // the same for the whole workgroup
+  base = row * p.V;
+  var range = vec2u(0xffffffffu, 0u);
+  for (var i = lane; i < p.V; i += WG) { let k = key_at(i); range = vec2u(min(range.x, k), max(range.y, k)); }
+  range = wg_min_max(range);
+  top = bitcast<f32>(from_ordered_key(range.y));
+  var cut = Cut(range.x, count_key(range.x)); // every candidate
+  if (p.top_k < p.V) {
+    let t = largest_key(range.x, range.y, cut, f32(p.top_k), true, true);
+    cut = Cut(t, f32(p.top_k) - inside_from(t + 1u, cut).x);
+  }
+  if (p.top_p < 1.0) {
+    // the shortest prefix weighing at least top_p of the cut's weight
+    let need = p.top_p * inside_from(range.x, cut).y;
+    let t = largest_key(cut.key, range.y, cut, need, false, true);
+    let above = inside_from(t + 1u, cut).y;
+    let w = weight_of_key(t);
+    let ties = ties_at(t, cut);
+    cut = Cut(t, select(ties, clamp(ceil((need - above) / w), 1.0, ties), w > 0.0));
+  }
+  // the draw: the first candidate at which the running weight exceeds r
+  let total = inside_from(range.x, cut).y;
+  let r = u[row] * total;
+  let t = largest_key(cut.key, range.y, cut, r, false, false);
+  let above = inside_from(t + 1u, cut).y;
+  let ties = ties_at(t, cut);
+  // r at or past the total (rounding): the last candidate, as the host walk ends
+  let j = select(clamp(floor((r - above) / weight_of_key(t)), 0.0, ties - 1.0), cut.ties - 1.0, r >= total);
+  let id = nth_with_key(select(t, cut.key, r >= total), j);
+  if (lane == 0u) { tokens[row] = i32(id); }
+}`,
+});
+
+/** Options of a draw: 1 / temperature (> 0), top-k (V = off) and top-p (1 = off). */
+export interface SampleParams {
+  invTemperature: number;
+  topK: number;
+  topP: number;
+}
+
+/** tokens[r] = the candidate of logits row r that u[r] picks (see the header). */
+export function launchSample(logits: GPUBuffer, u: GPUBuffer, tokens: GPUBuffer, rows: number, V: number, s: SampleParams): void {
+  const params = { rows, V, inv_temp: s.invTemperature, top_k: Math.min(s.topK, V), top_p: s.topP, index_steps: Math.ceil(Math.log2(V)) };
+  kernel.launch([windowOf(logits, 0, rows * V), u, tokens], params, gridRows(rows));
+}

@@ -1,0 +1,91 @@
+// distillLoss(studentLogits [..., V], teacherLogits [..., V], targets int32 [...], { temperature T,
+// alpha, ignoreIndex }): knowledge distillation's loss (Hinton et al. 2015, "Distilling the
+// Knowledge in a Neural Network"), the mean over rows whose target is not ignoreIndex of
+//   alpha T² KL(softmax(t / T) || softmax(s / T)) + (1 - alpha) crossEntropy(s, target)
+// with s the student's logits and t the teacher's. T² keeps the soft targets' gradient, which
+// shrinks like 1/T², on the scale of the hard-label one (Hinton's convention, as in DistilBERT and
+// nanoGPT-style distillation scripts); the KL is summed over the vocabulary and averaged over rows,
+// i.e. PyTorch's `kl_div(log_softmax(s/T), log_softmax(t/T), reduction='batchmean', log_target=True)`
+// times T² when no row is ignored. The teacher is not differentiated (its logits must not require
+// grad: run it under noGrad). One fused kernel forward and one backward (src/kernels/wgsl/distill-loss.ts).
+import { isGradEnabled } from '../autograd/mode.js';
+import { defineOp, withFront, type OpContext } from '../autograd/op.js';
+import { device } from '../device/device.js';
+import { DISTILL_STATS, launchDistillLoss, launchDistillLossBackward, type DistillWeights } from '../kernels/wgsl/distill-loss.js';
+import { formatShape, sameShape } from '../tensor/shape.js';
+import { Tensor } from '../tensor/tensor.js';
+import { checkLogitsAndTargets, meanOverValid } from './cross-entropy.js';
+import { div } from './elementwise.js';
+
+const weightsOf = (student: Tensor, targets: Tensor, temperature: number, alpha: number, ignoreIndex: number): DistillWeights => ({
+  rows: targets.size,
+  V: student.shape[student.rank - 1]!,
+  temperature,
+  alpha,
+  ignoreIndex,
+});
+
+const distillLossOp = defineOp({
+  name: 'distillLoss',
+  dtypes: { studentLogits: ['float32'], teacherLogits: ['float32'], targets: ['int32'] },
+  forward(ctx: OpContext, student: Tensor, teacher: Tensor, targets: Tensor, temperature: number, alpha: number, ignoreIndex: number) {
+    const w = weightsOf(student, targets, temperature, alpha, ignoreIndex);
+    const loss = Tensor.empty([w.rows], 'float32', 'distillLoss rows');
+    const valid = Tensor.empty([w.rows], 'float32', 'distillLoss valid');
+    const stats = Tensor.empty([w.rows, DISTILL_STATS], 'float32', 'distillLoss stats');
+    launchDistillLoss({ x: student.buffer(), teacher: teacher.buffer(), targets: targets.buffer(), loss: loss.buffer(), valid: valid.buffer(), stats: stats.buffer() }, w);
+    const { mean, count } = meanOverValid(loss, valid);
+    ctx.save(student, teacher, targets, stats, count);
+    for (const t of [loss, valid, stats, count]) t.dispose();
+    return mean;
+  },
+  shape([student, teacher, targets, temperature, alpha, ignoreIndex]) {
+    checkLogitsAndTargets('distillLoss', student, targets, ignoreIndex);
+    if (!sameShape(student.shape, teacher.shape)) {
+      throw new Error(`distillLoss: teacherLogits ${teacher.describe()} must have the shape of studentLogits ${student.describe()} (the same rows and vocabulary)`);
+    }
+    if (teacher.requiresGrad && isGradEnabled()) {
+      throw new Error(`distillLoss: teacherLogits ${teacher.describe()} require grad, but the teacher is not differentiated; compute them under noGrad() or pass teacherLogits.detach()`);
+    }
+    if (!(temperature > 0 && Number.isFinite(temperature))) throw new Error(`distillLoss: temperature must be a finite number > 0, got ${temperature}`);
+    if (!(alpha >= 0 && alpha <= 1)) throw new Error(`distillLoss: alpha must be in [0, 1], got ${alpha}`);
+    // the kernels bind the logits whole (unlike linearCrossEntropy, which goes a chunk of rows at a time)
+    const bytes = 4 * student.size;
+    const limit = device().info.limits.maxStorageBufferBindingSize ?? Infinity;
+    if (bytes > limit) {
+      throw new Error(
+        `distillLoss: logits ${formatShape(student.shape)} take ${bytes} bytes, more than one binding holds on this adapter (${limit}, maxStorageBufferBindingSize); ` +
+          'distill fewer rows at a time (a smaller batch or block size, or more gradient-accumulation steps)',
+      );
+    }
+    return { shape: [], dtype: 'float32' };
+  },
+  backward(ctx, g, [, , , temperature, alpha, ignoreIndex]) {
+    // d loss / d s = g / count * (alpha T (q - p) + (1 - alpha)(softmax(s) - onehot(target))) on valid rows
+    const [student, teacher, targets, stats, count] = ctx.saved as [Tensor, Tensor, Tensor, Tensor, Tensor];
+    const scale = div(g, count);
+    const dx = Tensor.empty(student.shape, 'float32', 'distillLoss backward');
+    launchDistillLossBackward(
+      { x: student.buffer(), teacher: teacher.buffer(), targets: targets.buffer(), stats: stats.buffer(), scale: scale.buffer(), dx: dx.buffer() },
+      weightsOf(student, targets, temperature, alpha, ignoreIndex),
+    );
+    scale.dispose();
+    return [dx, null, null];
+  },
+});
+
+/** distillLoss's settings: the softmax temperature T > 0, the soft targets' weight alpha in [0, 1], ignored targets (default -100). */
+export interface DistillOptions {
+  temperature: number;
+  alpha: number;
+  ignoreIndex?: number;
+}
+
+/**
+ * Mean over rows whose target != ignoreIndex of alpha T² KL(softmax(teacher / T) || softmax(student / T))
+ * + (1 - alpha) crossEntropy(student, target); a 0-d tensor, 0 if every row is ignored. Differentiable
+ * in studentLogits only.
+ */
+export const distillLoss = withFront(distillLossOp, (studentLogits: Tensor, teacherLogits: Tensor, targets: Tensor, opts: DistillOptions): Tensor =>
+  distillLossOp(studentLogits, teacherLogits, targets, opts?.temperature, opts?.alpha, opts?.ignoreIndex ?? -100),
+);

@@ -1,0 +1,61 @@
+// sampleLogits(logits [..., V], u [...]): a token id per row of logits, drawn with the row's
+// uniform number u in [0, 1) after temperature, top-k and top-p (nucleus) filtering, on the GPU, so
+// generation reads back one id per sequence instead of the logits. The draw walks the candidates
+// sorted by logit (ties: lower id first): the first at which the running weight exceeds u times
+// the kept weight (src/kernels/wgsl/sample.ts). temperature 0 is argmax. Not differentiable.
+import { defineOp, NOT_DIFFERENTIABLE, withFront, type OpContext } from '../autograd/op.js';
+import { launchSample } from '../kernels/wgsl/sample.js';
+import { formatShape } from '../tensor/shape.js';
+import { Tensor } from '../tensor/tensor.js';
+import { argmax } from './reduce.js';
+
+/** How the next token is drawn: temperature (0 = greedy; default 1), top-k, top-p (nucleus). */
+export interface SamplingOptions {
+  temperature?: number;
+  topK?: number;
+  topP?: number;
+}
+
+/** Temperatures below this draw as this one (1 / temperature must stay a finite float32). */
+export const MIN_TEMPERATURE = 1e-6;
+
+const sampleOp = defineOp({
+  name: 'sampleLogits',
+  dtypes: { logits: ['float32'], u: ['float32'] },
+  forward(_ctx: OpContext, logits: Tensor, u: Tensor, opts: Required<SamplingOptions>) {
+    const V = logits.shape[logits.rank - 1]!;
+    const tokens = Tensor.empty(u.shape, 'int32', 'sampleLogits');
+    const invTemperature = 1 / Math.max(opts.temperature, MIN_TEMPERATURE);
+    if (u.size > 0) launchSample(logits.buffer(), u.buffer(), tokens.buffer(), u.size, V, { invTemperature, topK: opts.topK, topP: opts.topP });
+    return tokens;
+  },
+  shape([logits, u]) {
+    const lead = logits.shape.slice(0, -1);
+    if (logits.rank < 1 || logits.shape.at(-1) === 0 || u.rank !== lead.length || u.shape.some((d, i) => d !== lead[i])) {
+      throw new RangeError(`sampleLogits: logits must be [..., V] with V >= 1 and u the leading shape [...], got ${formatShape(logits.shape)} and ${formatShape(u.shape)}`);
+    }
+    return { shape: u.shape, dtype: 'int32' };
+  },
+  backward: NOT_DIFFERENTIABLE,
+});
+
+/**
+ * A token id (int32, the shape of `u`) per row of `logits` [..., V]: the one that u in [0, 1) picks
+ * among the candidates kept by temperature, topK and topP; argmax for temperature 0.
+ */
+export const sampleLogits = withFront(sampleOp, (logits: Tensor, u: Tensor, opts: SamplingOptions = {}): Tensor => {
+  checkSamplingOptions('sampleLogits', opts);
+  const { temperature = 1, topK = Number.MAX_SAFE_INTEGER, topP = 1 } = opts;
+  if (temperature === 0) return argmax(logits, -1);
+  return sampleOp(logits, u, { temperature, topK, topP });
+});
+
+/** Throws a RangeError naming `op` and the option when a sampling setting is out of range. */
+export function checkSamplingOptions(op: string, opts: SamplingOptions): void {
+  const { temperature, topK, topP } = opts;
+  if (temperature !== undefined && !(Number.isFinite(temperature) && temperature >= 0)) {
+    throw new RangeError(`${op}: temperature must be a finite number >= 0 (0 = greedy), got ${String(temperature)}`);
+  }
+  if (topP !== undefined && !(topP > 0 && topP <= 1)) throw new RangeError(`${op}: topP must be in (0, 1], got ${String(topP)}`);
+  if (topK !== undefined && !(Number.isInteger(topK) && topK >= 1)) throw new RangeError(`${op}: topK must be a positive integer, got ${String(topK)}`);
+}

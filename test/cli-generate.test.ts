@@ -1,0 +1,66 @@
+// `gpt bench-generate` (prefill and decoding tokens/s per batch size) and `gpt sample --num-samples`
+// (its samples generated as one batch): what they print, and their usage errors. The samples are
+// checked against the library's single-prompt generate, seeded as the help says (seed + n - 1).
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { generate } from '../src/gpt/generate.js';
+import { GPT } from '../src/gpt/model.js';
+import { CharTokenizer } from '../src/gpt/tokenizer/index.js';
+import { saveCheckpoint } from '../src/node/checkpoint-dir.js';
+import { gpt, tempDir } from './cli-helpers.js';
+import { setupDevice } from './helpers.js';
+
+const dir = join(tempDir('cli-generate'), 'ckpt');
+const tokenizer = CharTokenizer.train('to be, or not to be: that is the question.\n');
+let model: GPT;
+beforeAll(async () => {
+  await setupDevice();
+  model = new GPT({ vocabSize: tokenizer.vocabSize, blockSize: 16, nLayer: 1, nHead: 2, nEmbd: 16, dropout: 0, bias: true }, { seed: 3 });
+  await saveCheckpoint(dir, model, tokenizer);
+});
+
+describe('gpt bench-generate', () => {
+  it('prints a row of prefill and decoding tokens/s per batch size', async () => {
+    const r = await gpt('bench-generate', '--init-from', dir, '--batch', '1,3', '--prompt-tokens', '4', '--new-tokens', '3', '--repeats', '1');
+    expect(r.code, r.err).toBe(0);
+    const lines = r.out.trim().split('\n');
+    expect(lines[0]).toMatch(/^model: .*ckpt \(1 layers, 2 heads, 16 wide, block 16, vocab \d+; .*prompts of 4 tokens, 3 new tokens each, greedy; median of 1 runs$/);
+    expect(lines.slice(1, 2)).toEqual([expect.stringMatching(/^batch +prefill tok\/s +decode tok\/s +decode ms\/step$/)]);
+    const rows = lines.slice(2).map((l) => l.split(/ +/).map(Number));
+    expect(rows.map((row) => row[0])).toEqual([1, 3]);
+    for (const row of rows) {
+      expect(row.slice(1).every((x) => x > 0 && Number.isFinite(x)), String(row)).toBe(true);
+      expect(row[2]! * row[3]!, 'decode tok/s x ms/step = batch x 1000').toBeCloseTo(row[0]! * 1000, -1);
+    }
+  });
+
+  it('times a random model of the shape the flags give, and refuses what it cannot do in one line', async () => {
+    const r = await gpt('bench-generate', '--n-layer', '1', '--n-head', '1', '--n-embd', '8', '--block-size', '8', '--vocab-size', '5', '--batch', '2', '--prompt-tokens', '2', '--new-tokens', '2', '--repeats', '1');
+    expect(r.code, r.err).toBe(0);
+    expect(r.out).toMatch(/^model: random \(1 layers, 1 heads, 8 wide, block 8, vocab 5;/);
+    const refused: [string[], string][] = [
+      [['--batch', '1,0'], "gpt bench-generate: flag --batch expects batch sizes in [1, 4096], comma-separated (e.g. 1,8), got '1,0'"],
+      [['--batch', '8;'], "gpt bench-generate: flag --batch expects batch sizes in [1, 4096], comma-separated (e.g. 1,8), got '8;'"],
+      [['--init-from', dir, '--n-layer', '2'], 'gpt bench-generate: --n-layer shapes the random model; it does not apply with --init-from'],
+      [['--n-embd', '30'], 'gpt bench-generate: --n-embd (30) must be divisible by --n-head (4)'],
+      [['--init-from', dir, '--prompt-tokens', '10', '--new-tokens', '7'], "gpt bench-generate: --prompt-tokens (10) + --new-tokens (7) must not exceed the model's block size (16)"],
+    ];
+    for (const [args, message] of refused) expect(await gpt('bench-generate', ...args)).toMatchObject({ code: 2, err: message });
+  });
+});
+
+describe('gpt sample --num-samples', () => {
+  it('draws the samples as one batch, each what generate gives its prompt with seed + n - 1', async () => {
+    const r = await gpt('sample', '--out-dir', dir, '--start', 'to ', '--num-samples', '3', '--max-new-tokens', '12', '--temperature', '1', '--seed', '40');
+    expect(r.code, r.err).toBe(0);
+    // (the in-process runner joins each write to stdout with a newline)
+    const samples = r.out.split(/^--- sample \d of 3\nto \n/m).slice(1).map((s) => s.replace(/\n\n?$/, ''));
+    expect(samples).toHaveLength(3);
+    for (let n = 0; n < 3; n++) {
+      const ids: number[] = [];
+      for await (const id of generate(model, tokenizer.encode('to '), { maxNewTokens: 12, temperature: 1, topK: 200, seed: 40 + n })) ids.push(id);
+      expect(samples[n], `sample ${n + 1}`).toBe(tokenizer.decode(ids));
+    }
+    expect(r.err).toMatch(/--- 36 tokens in .* s \(.* tok\/s, 3 samples in one batch\)/);
+  });
+});

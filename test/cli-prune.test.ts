@@ -1,0 +1,106 @@
+// `gpt prune` end to end on a tiny model trained here: unstructured pruning whose masks survive
+// fine-tuning (`gpt train --init-from`), structured pruning into a smaller model that samples,
+// evaluates and fine-tunes but that `gpt export` refuses, and one-line errors for bad flags.
+// In-process (fast).
+import { existsSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { loadCheckpoint } from '../src/node/checkpoint-dir.js';
+import { corpusText, gpt, tempDir, TINY } from './cli-helpers.js';
+import { setupDevice } from './helpers.js';
+
+const dir = tempDir('cli-prune');
+const corpus = join(dir, 'corpus.txt');
+const base = join(dir, 'base');
+const train = (...args: string[]) => gpt('train', '--data', corpus, ...TINY, ...args);
+/** Linear weight elements of TINY's one block (n-embd 16): c_attn 3C², attn c_proj C², c_fc 4C², mlp c_proj 4C². */
+const LINEAR_WEIGHTS = 12 * 16 * 16;
+
+function expectOneLine(r: { code: number; err: string }, code: number, message: RegExp) {
+  expect(r.code, r.err).toBe(code);
+  expect(r.err).toMatch(message);
+  expect(r.err).not.toContain('\n');
+}
+
+beforeAll(async () => {
+  await setupDevice();
+  writeFileSync(corpus, corpusText(8000));
+  const r = await train('--max-iters', '10', '--eval-interval', '5', '--out-dir', base);
+  expect(r.code, r.err).toBe(0);
+});
+
+/** Each mask of a checkpoint by name, with its weight's values. */
+async function masksOf(path: string) {
+  const { weights } = await loadCheckpoint(path);
+  return [...weights].filter(([n]) => n.endsWith('.weight_mask')).map(([n, m]) => ({ name: n, mask: m.data, weight: weights.get(n.replace(/_mask$/, ''))!.data }));
+}
+
+describe('gpt prune', () => {
+  it('unstructured: prunes round(S x all Linear weights), and fine-tuning keeps the pruned ones at zero', async () => {
+    const pruned = join(dir, 'pruned');
+    const r = await gpt('prune', '--sparsity', '0.3', '--init-from', base, '--out-dir', pruned);
+    expect(r.code, r.err).toBe(0);
+    const k = Math.round(0.3 * LINEAR_WEIGHTS);
+    expect(r.out).toContain(`pruned ${k.toLocaleString('en-US')} of ${LINEAR_WEIGHTS.toLocaleString('en-US')} Linear weights: sparsity ${(k / LINEAR_WEIGHTS).toFixed(4)}`);
+    const masks = await masksOf(pruned);
+    expect(masks.map((m) => m.name).sort()).toEqual(['h.0.attn.c_attn.weight_mask', 'h.0.attn.c_proj.weight_mask', 'h.0.mlp.c_fc.weight_mask', 'h.0.mlp.c_proj.weight_mask']);
+    expect(masks.reduce((n, m) => n + m.mask.filter((x) => x === 0).length, 0)).toBe(k);
+    // the pruned weights are the smallest: none kept is smaller in magnitude than one pruned
+    const base0 = (await loadCheckpoint(base)).weights;
+    const mags = (keep: number) => masks.flatMap((m) => [...base0.get(m.name.replace(/_mask$/, ''))!.data].filter((_, i) => m.mask[i] === keep).map(Math.abs));
+    expect(Math.max(...mags(0))).toBeLessThanOrEqual(Math.min(...mags(1)));
+
+    const tuned = join(dir, 'tuned');
+    const t = await train('--init-from', pruned, '--out-dir', tuned, '--max-iters', '6', '--eval-interval', '3', '--always-save');
+    expect(t.code, t.err).toBe(0);
+    const after = await masksOf(tuned);
+    for (const [i, m] of after.entries()) {
+      expect(m.mask, m.name).toEqual(masks[i]!.mask);
+      expect([...m.weight].filter((w, j) => m.mask[j] === 0 && w !== 0), `${m.name}: pruned weights after fine-tuning`).toEqual([]);
+      expect([...m.weight].some((w, j) => m.mask[j] === 1 && w !== masks[i]!.weight[j]), `${m.name}: live weights trained`).toBe(true);
+    }
+    for (const args of [['eval', '--eval-iters', '2'], ['sample', '--max-new-tokens', '5']]) {
+      const e = await gpt(...args, '--out-dir', tuned, ...(args[0] === 'eval' ? ['--data', corpus] : []));
+      expect(e.code, `${args[0]}: ${e.err}`).toBe(0);
+    }
+  });
+
+  it('structured: heads and neurons removed per block; the smaller model samples, evaluates and fine-tunes, but does not export', async () => {
+    const heads = join(dir, 'heads');
+    const r = await gpt('prune', '--sparsity', '0.5', '--structured', 'heads', '--init-from', base, '--out-dir', heads);
+    expect(r.code, r.err).toBe(0);
+    expect(r.out).toContain('heads per block: 2 -> 1 (removed 1 of 2: sparsity 0.5000)');
+    expect((await loadCheckpoint(heads)).meta.model.nHeads).toEqual([1]);
+    expect((await loadCheckpoint(heads)).weights.get('h.0.attn.c_attn.weight')!.shape).toEqual([3 * 8, 16]);
+
+    const neurons = join(dir, 'neurons');
+    const n = await gpt('prune', '--sparsity', '0.25', '--structured', 'neurons', '--init-from', base, '--out-dir', neurons);
+    expect(n.code, n.err).toBe(0);
+    expect(n.out).toContain('neurons per block: 64 -> 48 (removed 16 of 64: sparsity 0.2500)');
+    expect((await loadCheckpoint(neurons)).meta.model.mlpWidths).toEqual([48]);
+
+    for (const out of [heads, neurons]) {
+      expect((await gpt('sample', '--out-dir', out, '--max-new-tokens', '5')).code).toBe(0);
+      expect((await gpt('eval', '--out-dir', out, '--data', corpus, '--eval-iters', '2')).code).toBe(0);
+    }
+    const t = await train('--init-from', heads, '--out-dir', join(dir, 'heads-tuned'), '--max-iters', '3', '--eval-interval', '3');
+    expect(t.code, t.err).toBe(0);
+    expect((await loadCheckpoint(join(dir, 'heads-tuned'))).meta.model.nHeads).toEqual([1]);
+    expectOneLine(await gpt('export', '--out-dir', heads, '--to', join(dir, 'hf')), 1, /^gpt export: Hugging Face's GPT-2 layout cannot hold this structurally pruned model/);
+  });
+
+  it('refuses bad flags with one line naming the flag, before writing anything', async () => {
+    const out = join(dir, 'never');
+    const prune = (...args: string[]) => gpt('prune', '--init-from', base, '--out-dir', out, ...args);
+    expectOneLine(await prune('--sparsity', '1'), 2, /^gpt prune: flag --sparsity must be a finite number in \[0, 1\), got '1'$/);
+    expectOneLine(await prune('--sparsity', '-0.5'), 2, /flag --sparsity must be a finite number in \[0, 1\), got '-0.5'$/);
+    expectOneLine(await prune('--sparsity', '0.5', '--structured', 'rows'), 2, /flag --structured must be one of heads, neurons, got 'rows'$/);
+    expectOneLine(await gpt('prune', '--sparsity', '0.5', '--out-dir', out), 2, /^gpt prune: gpt prune needs --init-from DIR, the checkpoint to prune$/);
+    expectOneLine(await gpt('prune', '--init-from', base), 2, /^gpt prune: gpt prune needs --out-dir DIR, where the pruned checkpoint goes$/);
+    expectOneLine(await gpt('prune', '--sparsity', '0.5', '--init-from', base, '--out-dir', base), 2, /already holds a checkpoint: choose another --out-dir, or replace it with --overwrite$/);
+    expect(existsSync(out), 'nothing written').toBe(false);
+    const help = await gpt('prune', '--help');
+    expect(help.out).toMatch(/^usage: gpt prune --sparsity S \[--structured heads\|neurons\] --init-from DIR --out-dir DIR2/);
+    expect((await gpt('--help')).out).toMatch(/\n {2}prune +prune a checkpoint/);
+  });
+});

@@ -1,0 +1,119 @@
+// distillLoss(student [N, V], teacher [N, V], targets [N], { temperature, alpha, ignoreIndex })
+// beyond the op table's drawn calls (test/ops.test.ts): fast-check over shapes, temperatures,
+// alphas and ignored rows, the forward against the float64 reference and the student's gradient,
+// every element, against central finite differences of that reference; the teacher gets none;
+// both row layouts; errors. Tolerances as crossEntropy's (the loss is one of its terms):
+//   forward  atol 1e-5, rtol 1e-5      gradient  atol 1e-4, rtol 1e-2 (float64 differences)
+import fc from 'fast-check';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { distillLossRef, ref, type Ref } from '../src/check/reference/index.js';
+import { setProfile } from '../src/kernels/profile.js';
+import { device, distillLoss, noGrad, scope, tensor } from '../src/index.js';
+import { expectClose, fcParams, setupDevice, toTensor } from './helpers.js';
+
+beforeAll(setupDevice);
+
+const f32 = (lo: number, hi: number) => fc.float({ min: Math.fround(lo), max: Math.fround(hi), noNaN: true, noDefaultInfinity: true });
+
+/** A call: N rows of V logits each for student and teacher, targets with some rows ignored (-1), T and alpha. */
+const callArb = fc
+  .record({ N: fc.integer({ min: 1, max: 6 }), V: fc.integer({ min: 1, max: 9 }), spread: fc.constantFrom(1, 3, 20) })
+  .chain(({ N, V, spread }) =>
+    fc.record({
+      N: fc.constant(N),
+      V: fc.constant(V),
+      s: fc.array(f32(-spread, spread), { minLength: N * V, maxLength: N * V }),
+      t: fc.array(f32(-spread, spread), { minLength: N * V, maxLength: N * V }),
+      y: fc.array(fc.oneof(fc.integer({ min: 0, max: V - 1 }), fc.constant(-1)), { minLength: N, maxLength: N }),
+      temperature: fc.oneof(fc.constantFrom(1, 2, 0.5), f32(0.3, 6)),
+      alpha: fc.oneof(fc.constantFrom(0, 0.5, 1), f32(0, 1)),
+    }),
+  );
+
+/** d loss / d s by central differences of the float64 reference, element by element. */
+function finiteDifferences(s: Ref, t: Ref, y: number[], T: number, alpha: number): Float64Array {
+  const h = 1e-6;
+  const x = Float64Array.from(s.data);
+  const at = () => distillLossRef({ shape: s.shape, data: x }, t, y, T, alpha, -1).data[0]!;
+  return x.map((v, i) => {
+    x[i] = v + h;
+    const up = at();
+    x[i] = v - h;
+    const down = at();
+    x[i] = v;
+    return (up - down) / (2 * h);
+  });
+}
+
+for (const lanes of [1, 64] as const) {
+  describe(`distillLoss, ${lanes === 1 ? 'a lane' : '64 lanes'} per row`, () => {
+    beforeAll(() => setProfile({ rowLanes: lanes }));
+    afterAll(() => setProfile(null));
+
+    it('forward matches the float64 reference; the gradient matches finite differences; the teacher gets none', async () => {
+      await fc.assert(
+        fc.asyncProperty(callArb, ({ N, V, s, t, y, temperature, alpha }) =>
+          scope(async () => {
+            const [sr, tr] = [ref([N, V], s), ref([N, V], t)];
+            const student = toTensor(sr).requiresGrad_();
+            const teacher = toTensor(tr);
+            const loss = distillLoss(student, teacher, tensor(new Int32Array(y)), { temperature, alpha, ignoreIndex: -1 });
+            const what = `N=${N} V=${V} T=${temperature} alpha=${alpha} targets ${y}`;
+            await expectClose(loss, distillLossRef(sr, tr, y, temperature, alpha, -1), 1e-5, 1e-5, `${what} loss`);
+            loss.mul(3).backward(); // an upstream gradient other than 1
+            const want = finiteDifferences(sr, tr, y, temperature, alpha).map((g) => 3 * g);
+            await expectClose(student.grad!, { shape: [N, V], data: want }, 1e-4, 1e-2, `${what} gradient`);
+            expect(teacher.grad).toBeNull();
+          }),
+        ),
+        fcParams(15),
+      );
+    });
+  });
+}
+
+describe('distillLoss, its convention and its errors', () => {
+  it('alpha 1 at T: T² times the batch-mean KL; alpha 0: the cross-entropy (hand-computed rows)', () =>
+    scope(async () => {
+      // one row, V = 2: teacher logits (0, log 3) give p = (1/4, 3/4); student zeros give q = (1/2, 1/2) at any T = 1
+      const KL = 0.25 * Math.log(0.25 / 0.5) + 0.75 * Math.log(0.75 / 0.5);
+      const s = tensor([[0, 0]]);
+      const t = tensor([[0, Math.log(3)]]);
+      const y = tensor(new Int32Array([1]));
+      await expectClose(distillLoss(s, t, y, { temperature: 1, alpha: 1 }), ref([], [KL]), 1e-6, 1e-5, 'T=1');
+      // at T = 2 the teacher's logits (0, 2 log 3) give the same p; the student's zeros the same q, times T² = 4
+      await expectClose(distillLoss(s, tensor([[0, 2 * Math.log(3)]]), y, { temperature: 2, alpha: 1 }), ref([], [4 * KL]), 1e-6, 1e-5, 'T=2');
+      await expectClose(distillLoss(s, t, y, { temperature: 2, alpha: 0 }), ref([], [Math.log(2)]), 1e-6, 1e-5, 'alpha=0');
+      // every row ignored: 0, not NaN
+      await expectClose(distillLoss(s, t, tensor(new Int32Array([-100])), { temperature: 2, alpha: 0.5 }), ref([], [0]), 0, 0, 'ignored');
+    }));
+
+  it('refuses a teacher that requires grad, other shapes, T <= 0, alpha outside [0, 1], bad targets and logits past a binding, naming the op', () =>
+    scope(() => {
+      const s = tensor([[1, 2, 3]]).requiresGrad_();
+      const t = tensor([[3, 2, 1]]);
+      const y = tensor(new Int32Array([2]));
+      expect(() => distillLoss(s, s, y, { temperature: 1, alpha: 0.5 })).toThrow(/^distillLoss: teacherLogits float32\[1, 3\] require grad.*noGrad/);
+      expect(() => distillLoss(s, tensor([[1, 2]]), y, { temperature: 1, alpha: 0.5 })).toThrow(/^distillLoss: teacherLogits float32\[1, 2\] must have the shape of studentLogits/);
+      for (const temperature of [0, -1, NaN, Infinity]) {
+        expect(() => distillLoss(s, t, y, { temperature, alpha: 0.5 })).toThrow(/^distillLoss: temperature must be a finite number > 0/);
+      }
+      for (const alpha of [-0.1, 1.5, NaN]) expect(() => distillLoss(s, t, y, { temperature: 1, alpha })).toThrow(/^distillLoss: alpha must be in \[0, 1\]/);
+      expect(() => distillLoss(s, t, tensor(new Int32Array([3])), { temperature: 1, alpha: 0.5 })).toThrow(/^distillLoss: target 3 at position 0 .* out of range \[0, 3\)/);
+      expect(() => distillLoss(s, t, tensor([2]), { temperature: 1, alpha: 0.5 })).toThrow(/^distillLoss: argument 'targets' must be an int32 tensor/);
+      // logits larger than one binding: the adapter's limit, lowered here for the test
+      const limits = device().info.limits;
+      const real = limits.maxStorageBufferBindingSize!;
+      limits.maxStorageBufferBindingSize = 4096;
+      try {
+        const big = tensor(new Float32Array(40 * 30), [40, 30]);
+        expect(() => distillLoss(big, big, tensor(new Int32Array(40)), { temperature: 1, alpha: 0.5 })).toThrow(
+          /^distillLoss: logits \[40, 30\] take 4800 bytes, more than one binding holds on this adapter \(4096, maxStorageBufferBindingSize\); distill fewer rows/,
+        );
+      } finally {
+        limits.maxStorageBufferBindingSize = real;
+      }
+      // under noGrad nothing is differentiated: a teacher that requires grad is allowed
+      expect(() => noGrad(() => distillLoss(s, s, y, { temperature: 1, alpha: 0.5 }))).not.toThrow();
+    }));
+});

@@ -1,0 +1,126 @@
+// Distillation end to end: the trainer's first step against a float64 loss computed here from the
+// teacher's and student's logits on that step's batch; `gpt distill` with a tiny teacher trained in
+// the test (help, checkpoint metadata, resume, the teacher's tokenizer, one-line refusals); and
+// `gpt train --share-layers`.
+import { join } from 'node:path';
+import { writeFileSync } from 'node:fs';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { distillLossRef, ref } from '../src/check/reference/index.js';
+import { GPT } from '../src/gpt/model.js';
+import { CharTokenizer } from '../src/gpt/tokenizer/index.js';
+import { TRAIN_DEFAULTS, Trainer } from '../src/gpt/trainer.js';
+import { loadCheckpoint } from '../src/node/checkpoint-dir.js';
+import { noGrad, scope, tensor } from '../src/index.js';
+import { Generator } from '../src/tensor/generator.js';
+import { corpusText, gpt, tempDir, TINY } from './cli-helpers.js';
+import { setupDevice } from './helpers.js';
+
+const dir = tempDir('distill');
+const corpus = join(dir, 'corpus.txt');
+const teacherDir = join(dir, 'teacher');
+/** The student: smaller than the teacher (TINY's 1 layer x 16, against 2 x 32). */
+const distill = (...args: string[]) => gpt('distill', '--data', corpus, ...TINY, '--max-iters', '10', '--eval-interval', '5', ...args);
+
+function expectOneLine(r: { code: number; err: string }, code: number, message: RegExp) {
+  expect(r.code, r.err).toBe(code);
+  expect(r.err).toMatch(message);
+  expect(r.err).not.toContain('\n');
+}
+
+beforeAll(async () => {
+  await setupDevice();
+  writeFileSync(corpus, corpusText(8000));
+  const r = await gpt('train', '--data', corpus, ...TINY, '--n-layer', '2', '--n-embd', '32', '--max-iters', '10', '--eval-interval', '10', '--out-dir', teacherDir);
+  expect(r.code, r.err).toBe(0);
+});
+
+describe('Trainer with a teacher', () => {
+  it("a step's loss is alpha T² KL + (1 - alpha) CE of the student against the teacher on that step's batch", () =>
+    scope(async () => {
+      const text = corpusText(3000);
+      const tok = CharTokenizer.train(text);
+      const ids = Int32Array.from(tok.encode(text));
+      const cfg = { ...TRAIN_DEFAULTS, nLayer: 1, nHead: 2, nEmbd: 8, blockSize: 8, batchSize: 3, maxIters: 1, seed: 5 };
+      const teacher = new GPT({ vocabSize: tok.vocabSize, blockSize: 16, nLayer: 2, nHead: 2, nEmbd: 16, dropout: 0, bias: false }, { seed: 1 });
+      const [temperature, alpha] = [1.7, 0.3];
+      const trainer = new Trainer(cfg, { train: ids, val: ids, vocabSize: tok.vocabSize }, undefined, { teacher, temperature, alpha });
+      // the trainer's first batch, drawn again from its seed (the batches' generator is seeded seed + 1)
+      const { x, y } = trainer.batch('train', new Generator(cfg.seed + 1));
+      const idx = tensor(x, [3, 8]);
+      const s = await noGrad(() => trainer.model.forward(idx).logits.toArray());
+      const t = await noGrad(() => teacher.forward(idx).logits.toArray());
+      const V = tok.vocabSize;
+      const want = distillLossRef(ref([24, V], s), ref([24, V], t), y, temperature, alpha).data[0]!;
+      const { loss } = await trainer.trainStep();
+      expect(Math.abs(loss - want)).toBeLessThan(1e-5 + 1e-5 * want);
+      for (const p of teacher.parameters()) expect(p.grad).toBeNull(); // the teacher is not trained
+      trainer.dispose();
+      trainer.model.dispose();
+      teacher.dispose();
+    }));
+
+  it('refuses a teacher of another vocabulary or a shorter context', () => {
+    const ids = Int32Array.from({ length: 100 }, (_, i) => i % 10);
+    const teacher = new GPT({ vocabSize: 11, blockSize: 8, nLayer: 1, nHead: 1, nEmbd: 4, dropout: 0, bias: false });
+    const make = (vocabSize: number, blockSize: number) => () =>
+      new Trainer({ ...TRAIN_DEFAULTS, nLayer: 1, nHead: 1, nEmbd: 4, blockSize }, { train: ids, val: ids, vocabSize }, undefined, { teacher, temperature: 2, alpha: 0.5 });
+    expect(make(10, 8)).toThrow(/^Trainer: the teacher's vocabulary has 11 tokens, the student's 10/);
+    expect(make(11, 16)).toThrow(/^Trainer: the student's blockSize 16 exceeds the teacher's 8/);
+    teacher.dispose();
+  });
+});
+
+describe('gpt distill', () => {
+  it('is listed in gpt --help, with its own flags in gpt distill --help (and not in gpt train --help)', async () => {
+    expect((await gpt('--help')).out).toMatch(/^ {2}distill +train a smaller student GPT/m);
+    const help = (await gpt('distill', '--help')).out;
+    for (const flag of ['--teacher', '--temperature', '--alpha', '--n-layer', '--share-layers', '--out-dir']) expect(help).toContain(flag);
+    expect((await gpt('train', '--help')).out).not.toContain('--teacher');
+  });
+
+  it('trains a smaller student, records its teacher, resumes with it; gpt train will not resume it', async () => {
+    const out = join(dir, 'student');
+    const r = await distill('--teacher', teacherDir, '--temperature', '3', '--alpha', '0.7', '--out-dir', out);
+    expect(r.code, r.err).toBe(0);
+    expect(r.out).toContain(`teacher: ${teacherDir}`);
+    expect(r.out).toMatch(/temperature 3, alpha 0\.7/);
+    const ckpt = await loadCheckpoint(out);
+    expect(ckpt.meta.distill).toEqual({ teacher: teacherDir, temperature: 3, alpha: 0.7 });
+    expect(ckpt.meta.model.nLayer).toBe(1);
+    expect(ckpt.meta.tokenizer).toEqual((await loadCheckpoint(teacherDir)).meta.tokenizer);
+    const resumed = await gpt('distill', '--init-from', 'resume', '--max-iters', '15', '--out-dir', out);
+    expect(resumed.code, resumed.err).toBe(0);
+    expect(resumed.out).toMatch(/resuming at step 10/);
+    expect(resumed.out).toMatch(/temperature 3, alpha 0\.7/);
+    expectOneLine(await gpt('train', '--init-from', 'resume', '--max-iters', '20', '--out-dir', out), 2, /is a distillation run: continue it with gpt distill --init-from resume/);
+  });
+
+  it('refuses, in one line and before writing anything, what cannot be distilled', async () => {
+    const out = join(dir, 'refused');
+    expectOneLine(await distill('--out-dir', out), 2, /--teacher DIR is required/);
+    expectOneLine(await distill('--teacher', join(dir, 'nowhere'), '--out-dir', out), 1, /no checkpoint at/);
+    expectOneLine(await distill('--teacher', teacherDir, '--block-size', '32', '--out-dir', out), 2, /--block-size 32 exceeds the teacher's block size 16/);
+    expectOneLine(await distill('--teacher', teacherDir, '--tokenizer', 'bpe', '--out-dir', out), 2, /--tokenizer bpe differs from the char tokenizer of the teacher/);
+    for (const [flag, value] of [['--temperature', '0'], ['--alpha', '1.5']]) expectOneLine(await distill('--teacher', teacherDir, flag!, value!, '--out-dir', out), 2, new RegExp(`flag ${flag}`));
+    // a student checkpoint of another vocabulary (trained on text with other characters)
+    const other = join(dir, 'other.txt');
+    writeFileSync(other, corpusText(3000).toUpperCase());
+    const otherDir = join(dir, 'other');
+    expect((await gpt('train', '--data', other, ...TINY, '--max-iters', '2', '--eval-interval', '2', '--out-dir', otherDir)).code).toBe(0);
+    expectOneLine(await distill('--teacher', teacherDir, '--init-from', otherDir, '--out-dir', out), 2, /the student's char tokenizer \(\d+ tokens, from the student checkpoint\) differs from the teacher's char tokenizer/);
+  });
+});
+
+describe('gpt train --share-layers', () => {
+  it('trains and resumes a shared model, printing the shared count; refuses a K that does not divide --n-layer', async () => {
+    const out = join(dir, 'shared');
+    const r = await gpt('train', '--data', corpus, ...TINY, '--n-layer', '4', '--share-layers', '2', '--max-iters', '5', '--eval-interval', '5', '--out-dir', out);
+    expect(r.code, r.err).toBe(0);
+    expect(r.out).toMatch(/4 layers sharing 2 blocks of weights, --share-layers 2/);
+    expect((await loadCheckpoint(out)).meta.model.shareLayers).toBe(2);
+    const resumed = await gpt('train', '--init-from', 'resume', '--max-iters', '10', '--out-dir', out);
+    expect(resumed.code, resumed.err).toBe(0);
+    expectOneLine(await gpt('train', '--init-from', 'resume', '--share-layers', '1', '--max-iters', '12', '--out-dir', out), 2, /--share-layers 1 differs from the checkpoint's 2/);
+    expectOneLine(await gpt('train', '--data', corpus, ...TINY, '--n-layer', '3', '--share-layers', '2', '--out-dir', join(dir, 'no')), 2, /--share-layers \(2\) must divide --n-layer \(3\)/);
+  });
+});

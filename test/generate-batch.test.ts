@@ -1,0 +1,154 @@
+// Batched generation (generateBatch): prompts of different lengths in one forward per step, left-
+// padded, a KV-cache row per sequence. Checked against GPT-2's float64 forward (test/hf-reference.ts,
+// written independently) on a small model with random weights large enough that its tokens vary,
+// and against single-prompt generation of each prompt; per-sequence stop; seeded sampling per
+// sequence; GPU memory flat over many steps and back to where it was at the end.
+import { join } from 'node:path';
+import fc from 'fast-check';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { modelFromCheckpoint } from '../src/gpt/checkpoint.js';
+import { generate, generateBatch, type BatchGenerateOptions } from '../src/gpt/generate.js';
+import type { GPT } from '../src/gpt/model.js';
+import { device, noGrad, scope, tensor } from '../src/index.js';
+import { loadCheckpoint } from '../src/node/checkpoint-dir.js';
+import { tempDir } from './cli-helpers.js';
+import { fcParams, setupDevice } from './helpers.js';
+import { gpt2Logits, randomGPT2, SMALL, writeGPT2Dir } from './hf-reference.js';
+
+const params = randomGPT2(11);
+let model: GPT;
+beforeAll(async () => {
+  await setupDevice();
+  const dir = join(tempDir('generate-batch'), 'gpt2');
+  writeGPT2Dir(dir, params, { prefix: false, head: false });
+  model = modelFromCheckpoint(await loadCheckpoint(dir), { dropout: 0 }).model;
+});
+
+const { T: blockSize, V } = SMALL;
+const ids = (n: number, seed: number) => Array.from({ length: n }, (_, i) => (seed * 97 + i * 31 + ((i * i) % 7)) % V);
+/** Lengths 1, a few, blockSize - 1 and blockSize (the window already full: the first step re-encodes). */
+const PROMPTS = [ids(1, 1), ids(5, 2), ids(blockSize - 1, 3), ids(3, 4), ids(blockSize, 5)];
+/** Prompts whose windows stay within blockSize for 8 tokens: the KV cache serves every step. */
+const SHORT = [ids(1, 1), ids(5, 2), ids(8, 6), ids(3, 4)];
+
+/** Each sequence's tokens from a batch run. */
+async function batch(prompts: number[][], opts: BatchGenerateOptions): Promise<number[][]> {
+  const out: number[][] = prompts.map(() => []);
+  for await (const step of generateBatch(model, prompts, opts)) step.forEach((t, i) => t !== null && out[i]!.push(t));
+  return out;
+}
+
+async function single(prompt: number[], opts: Parameters<typeof generate>[2]): Promise<number[]> {
+  const out: number[] = [];
+  for await (const t of generate(model, prompt, opts)) out.push(t);
+  return out;
+}
+
+describe('generateBatch', () => {
+  it("prefill logits of left-padded prompts are GPT-2's float64 logits of each prompt alone", async () => {
+    const width = Math.max(...PROMPTS.map((p) => p.length));
+    const starts = PROMPTS.map((p) => width - p.length);
+    const padded = PROMPTS.flatMap((p, b) => [...new Array<number>(starts[b]!).fill(7), ...p]);
+    const logits = await noGrad(() =>
+      scope(async () => (await model.forward(tensor(Int32Array.from(padded), [PROMPTS.length, width]), { lastOnly: true, starts }).logits.toArray()) as Float32Array),
+    );
+    PROMPTS.forEach((p, b) => {
+      const want = gpt2Logits(params, p).at(-1)!;
+      const worst = Math.max(...want.map((w, v) => Math.abs(logits[b * V + v]! - w)));
+      expect(worst, `prompt ${b} (length ${p.length})`).toBeLessThan(1e-4);
+    });
+  });
+
+  it("greedy tokens are GPT-2's float64 greedy continuation of each prompt, past the window", async () => {
+    const n = 24; // the 1-token prompt passes blockSize 16 too: the windows slide
+    const got = await batch(PROMPTS, { maxNewTokens: n, temperature: 0 });
+    PROMPTS.forEach((p, b) => {
+      expect(got[b], `prompt ${b}`).toHaveLength(n);
+      // the reference is fed our tokens: a near tie (float32 against float64) cannot derail the rest
+      got[b]!.forEach((t, k) => {
+        const row = gpt2Logits(params, [...p, ...got[b]!.slice(0, k)].slice(-blockSize)).at(-1)!;
+        const best = row.reduce((m, x, v) => (x > row[m]! ? v : m), 0);
+        expect(row[best]! - row[t]!, `prompt ${b}, token ${k}: ours ${t}, float64 argmax ${best}`).toBeLessThan(1e-4);
+      });
+    });
+    expect(new Set(got.flat()).size, 'the model does not just repeat one token').toBeGreaterThan(5);
+  });
+
+  it('equals single-prompt generation of each prompt: greedy (cached; re-encoded past the window) and seeded sampling', async () => {
+    for (const [prompts, opts] of [
+      [PROMPTS, { maxNewTokens: 12, temperature: 0 }],
+      [SHORT, { maxNewTokens: 8, temperature: 0 }],
+      [SHORT, { maxNewTokens: 8, temperature: 1.2, topK: 40, seed: 5 }],
+    ] as const) {
+      const got = await batch([...prompts], opts);
+      for (const [b, p] of prompts.entries()) {
+        expect(got[b], `${JSON.stringify(opts)} prompt ${b}`).toEqual(await single(p, { ...opts, seed: ('seed' in opts ? opts.seed : 0) + b }));
+      }
+    }
+  });
+
+  it('random batches: greedy per sequence equals single-prompt generation (fast-check)', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.array(fc.integer({ min: 0, max: V - 1 }), { minLength: 1, maxLength: blockSize }), { minLength: 1, maxLength: 4 }),
+        fc.integer({ min: 1, max: 8 }),
+        async (prompts, n) => {
+          const got = await batch(prompts, { maxNewTokens: n, temperature: 0 });
+          for (const [b, p] of prompts.entries()) expect(got[b]).toEqual(await single(p, { maxNewTokens: n, temperature: 0 }));
+        },
+      ),
+      fcParams(4),
+    );
+  });
+
+  it("a sequence's seeded tokens do not depend on the rest of the batch", async () => {
+    const opts = { maxNewTokens: 10, temperature: 1, seed: [3, 9] };
+    const alone = await batch([PROMPTS[1]!, PROMPTS[3]!], opts);
+    const other = await batch([PROMPTS[1]!, PROMPTS[2]!], opts);
+    expect(other[0]).toEqual(alone[0]);
+  });
+
+  it('stops each sequence on its own: the stop token is yielded, then null; the rest go on unchanged', async () => {
+    const n = 8;
+    const free: number[][] = [];
+    for (const p of SHORT) free.push(await single(p, { maxNewTokens: n, temperature: 0 }));
+    // the longest prompt stops after 3 tokens (its cache row leaves, and the padding only it needed), the others where they draw it
+    const stopToken = free[2]![2]!;
+    const steps: (number | null)[][] = [];
+    for await (const step of generateBatch(model, SHORT, { maxNewTokens: n, temperature: 0, stopToken })) steps.push(step);
+    const cut = (s: number[]) => (s.includes(stopToken) ? s.slice(0, s.indexOf(stopToken) + 1) : s);
+    expect(cut(free[2]!)).toHaveLength(3);
+    expect(free.filter((s) => cut(s).length > 3).length, 'some sequences go on after it').toBeGreaterThan(0);
+    SHORT.forEach((_, b) => {
+      const mine = steps.map((s) => s[b]);
+      const want = cut(free[b]!);
+      expect(mine.slice(0, want.length), `sequence ${b}`).toEqual(want);
+      expect(mine.slice(want.length).every((t) => t === null), `sequence ${b} stopped`).toBe(true);
+    });
+    expect(steps.length).toBe(Math.max(...free.map((s) => cut(s).length)));
+  });
+
+  it('keeps GPU memory flat over many steps, and frees it all at the end or on break', async () => {
+    const before = device().memory();
+    const live: number[] = [];
+    const n = 4 * blockSize;
+    for await (const _ of generateBatch(model, PROMPTS.slice(0, 3), { maxNewTokens: n, temperature: 0.8, seed: 1 })) live.push(device().memory().liveBytes);
+    expect(live).toHaveLength(n);
+    // the cache grows until the longest window is full, then every step re-encodes the windows
+    expect(Math.max(...live.slice(2 * blockSize)), 'no growth after the windows fill').toBeLessThanOrEqual(Math.max(...live.slice(0, 2 * blockSize)));
+    expect(new Set(live.slice(2 * blockSize)).size, 'live bytes once every window slides').toBe(1);
+    expect(device().memory().liveBuffers).toBe(before.liveBuffers);
+    for await (const _ of generateBatch(model, PROMPTS, { maxNewTokens: 10, temperature: 0 })) break;
+    expect(device().memory().liveBytes).toBe(before.liveBytes);
+  });
+
+  it('refuses bad prompts and options in one line naming the argument', async () => {
+    const first = (prompts: unknown, opts: object) => generateBatch(model, prompts as number[][], opts as BatchGenerateOptions).next();
+    await expect(first([], { maxNewTokens: 1 })).rejects.toThrow(/^generateBatch: prompts must be a non-empty array of prompts/);
+    await expect(first([[1], []], { maxNewTokens: 1 })).rejects.toThrow(/^generateBatch: prompts\[1\] must be a non-empty array of token ids$/);
+    await expect(first([[1], [2, V]], { maxNewTokens: 1 })).rejects.toThrow(`generateBatch: prompts[1][1] = ${V} is not a token id in [0, ${V})`);
+    await expect(first([[1], [2]], { maxNewTokens: 1, seed: [1] })).rejects.toThrow(/^generateBatch: seed must be one number, or one per prompt \(2\), got 1$/);
+    await expect(first([[1]], { maxNewTokens: 1, stopToken: -1 })).rejects.toThrow(`generateBatch: stopToken must be a token id in [0, ${V}), got -1`);
+    expect(() => model.forward(tensor(new Int32Array(4), [2, 2]), { starts: [0, 2] })).toThrow(/GPT.forward: starts\[1\] = 2 is not a slot in \[0, 2\)/);
+  });
+});

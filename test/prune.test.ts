@@ -1,0 +1,242 @@
+// Pruning against independent float64 references: the masks of global magnitude pruning (ties
+// included), masked gradients and weights that stay exactly zero through AdamW steps (even with
+// moments that would move them), structured pruning (the shrunk model computes what the original
+// does with the removed heads' outputs or neurons' activations zeroed, and removes the units of
+// smallest norm), checkpoints that keep masks and per-block shapes, and the errors at the edges.
+import fc from 'fast-check';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { checkpointBytes, decodeCheckpoint, encodeCheckpoint, modelFromCheckpoint } from '../src/gpt/checkpoint.js';
+import { encodeHF } from '../src/gpt/hf/index.js';
+import { GPT, type GPTConfig } from '../src/gpt/model.js';
+import { pruneStructured, type Structure } from '../src/gpt/prune.js';
+import { CharTokenizer } from '../src/gpt/tokenizer/index.js';
+import { TRAIN_DEFAULTS, Trainer } from '../src/gpt/trainer.js';
+import { Linear, ModuleList } from '../src/nn/index.js';
+import { linearLayers, maskGradients, pruneGlobal } from '../src/nn/prune.js';
+import { disposeCache, type KVCache } from '../src/nn/transformer.js';
+import { noGrad, scope, tensor } from '../src/index.js';
+import { Generator } from '../src/tensor/generator.js';
+import { testCorpus } from './corpus.js';
+import { expectClose, fcParams, setupDevice } from './helpers.js';
+import { gptLogitsRef, magnitudeMasksRef } from './prune-reference.js';
+
+beforeAll(setupDevice);
+
+const read = async (t: { toArray(): Promise<ArrayLike<number>> }) => Array.from(await t.toArray());
+
+/** Sets every parameter of `model` to draws from `values` (a few distinct magnitudes make ties). */
+function fill(model: GPT | ModuleList<Linear>, values: (n: number) => Float32Array): void {
+  model.loadStateDict(new Map([...model.namedParameters()].map(([n, p]) => [n, { shape: [...p.shape], data: values(p.size) }])));
+}
+
+/** Normal draws of std `std` (LayerNorm gains around 1): weights large enough that every part of the forward matters. */
+function normals(seed: number, std: number, mean = 0) {
+  let s = seed >>> 0;
+  const u = () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) + 0.5) / 2 ** 32;
+  return (n: number) => Float32Array.from({ length: n }, () => mean + std * Math.sqrt(-2 * Math.log(u())) * Math.cos(2 * Math.PI * u()));
+}
+
+describe('global magnitude pruning', () => {
+  it('masks equal a float64 sort of every Linear weight (ties: earlier weights first), and zero the weights', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.tuple(fc.integer({ min: 1, max: 9 }), fc.integer({ min: 1, max: 9 })), { minLength: 1, maxLength: 4 }),
+        fc.integer({ min: 0, max: 99 }).map((p) => p / 100),
+        fc.integer({ min: 0, max: 2 ** 31 - 1 }),
+        fc.boolean(),
+        async (dims, sparsity, seed, ties) => {
+          const model = new ModuleList(dims.map(([o, i]) => new Linear(i, o, { rng: new Generator(seed), bias: true })));
+          const draw = normals(seed, 1);
+          // with ties: a few magnitudes of both signs (and -0), so the cut falls among equal |w|
+          fill(model, (n) => (ties ? draw(n).map((x) => [0, -0, 0.5, -0.5, 1, -1.5][Math.floor(Math.abs(x) * 3) % 6]!) : draw(n)));
+          const weights = await Promise.all(model.items.map((l) => read(l.weight)));
+          const biases = await Promise.all(model.items.map((l) => read(l.bias!)));
+          const want = magnitudeMasksRef(weights, sparsity);
+          const report = await pruneGlobal(model, sparsity);
+          expect(report.pruned).toBe(want.flat().filter((m) => m === 0).length);
+          for (const [k, l] of model.items.entries()) {
+            expect(await read(l.weightMask!)).toEqual(want[k]);
+            expect(await read(l.weight)).toEqual(weights[k]!.map((w, i) => (want[k]![i] ? w : 0)));
+            expect(await read(l.bias!), 'biases are not pruned').toEqual(biases[k]);
+          }
+          model.dispose();
+        },
+      ),
+      fcParams(20),
+    );
+  });
+
+  it('refuses a sparsity outside [0, 1) naming it', async () => {
+    const model = new ModuleList([new Linear(2, 2, { rng: new Generator(1) })]);
+    for (const s of [1, -0.1, NaN]) await expect(pruneGlobal(model, s)).rejects.toThrow(`pruneGlobal: sparsity must be in [0, 1), got ${s}`);
+    model.dispose();
+  });
+});
+
+const corpus = await testCorpus(20_000);
+const tokenizer = CharTokenizer.train(corpus);
+const ids = Int32Array.from(tokenizer.encode(corpus));
+const data = { train: ids.slice(0, 18_000), val: ids.slice(18_000), vocabSize: tokenizer.vocabSize };
+const cfg = { ...TRAIN_DEFAULTS, nLayer: 2, nHead: 2, nEmbd: 16, blockSize: 16, batchSize: 4, learningRate: 1e-2, warmupIters: 0, evalIters: 2 };
+
+describe('training a pruned model', () => {
+  it('masks the gradients and keeps pruned weights exactly zero through AdamW steps, even with moments that would move them', async () => {
+    const trainer = new Trainer(cfg, data);
+    const model = trainer.model;
+    await pruneGlobal(model, 0.6);
+    const layers = linearLayers(model).map(([, l]) => l);
+    const masks = await Promise.all(layers.map((l) => read(l.weightMask!)));
+
+    // one backward: masked gradients are the unmasked ones times the mask
+    await scope(async () => {
+      const { x, y } = trainer.batch('train');
+      model.forward(tensor(x, [4, 16]), { targets: tensor(y, [4, 16]) }).loss!.backward();
+      const before = await Promise.all(layers.map((l) => read(l.weight.grad!)));
+      const flatMask = masks.flat();
+      expect(before.flat().filter((g, i) => g !== 0 && flatMask[i] === 0).length, 'pruned weights do get raw gradients').toBeGreaterThan(0);
+      maskGradients(model);
+      for (const [k, l] of layers.entries()) expect(await read(l.weight.grad!)).toEqual(before[k]!.map((g, i) => (masks[k]![i] ? g : 0)));
+      model.zeroGrad();
+    });
+
+    // steps from fresh moments: the trainer masks the gradients, so the pruned weights' moments stay exactly zero
+    const opt = trainer.optimizer;
+    for (let i = 0; i < 2; i++) await trainer.trainStep();
+    const { m: m0, v: v0 } = await opt.readMoments();
+    for (const [k, l] of layers.entries()) {
+      const at = opt.params.indexOf(l.weight);
+      expect([...m0[at]!, ...v0[at]!].filter((x, i) => masks[k]![i % l.weight.size] === 0 && x !== 0), `moments of pruned weights of layer ${k}`).toEqual([]);
+    }
+    // moments as if the pruned weights had been trained: AdamW alone would move them
+    const moments = opt.params.map((p) => Float32Array.from({ length: p.size }, (_, i) => 0.01 * Math.sin(i + 1)));
+    opt.loadMoments(moments, moments.map((m) => m.map((x) => x * x)));
+    const start = await Promise.all(layers.map((l) => read(l.weight)));
+    for (let i = 0; i < 4; i++) await trainer.trainStep();
+    for (const [k, l] of layers.entries()) {
+      const w = await read(l.weight);
+      expect(w.filter((x, i) => masks[k]![i] === 0 && x !== 0), `pruned weights of layer ${k} stay zero`).toEqual([]);
+      expect(w.some((x, i) => masks[k]![i] === 1 && x !== start[k]![i]), `live weights of layer ${k} train`).toBe(true);
+    }
+    trainer.dispose();
+    model.dispose();
+  });
+});
+
+/** A GPT whose blocks already differ (3 and 4 heads of 4 wide, MLPs of 40 and 64), with biases, random weights. */
+const ragged: GPTConfig = { vocabSize: 11, blockSize: 8, nLayer: 2, nHead: 4, nEmbd: 16, dropout: 0, bias: true, nHeads: [3, 4], mlpWidths: [40, 64] };
+
+async function raggedModel(seed: number): Promise<GPT> {
+  const model = new GPT(ragged, { seed });
+  const [weights, gains] = [normals(seed, 0.4), normals(seed + 1, 0.2, 1)];
+  model.loadStateDict(new Map([...model.namedParameters()].map(([n, p]) => [n, { shape: [...p.shape], data: /ln_\w+\.weight/.test(n) ? gains(p.size) : weights(p.size) }])));
+  return model;
+}
+
+const hostWeights = async (model: GPT) => new Map(await Promise.all([...model.namedParameters()].map(async ([n, p]) => [n, { shape: [...p.shape], data: await read(p) }] as const)));
+
+/** Each block's units (heads or neurons) of smallest L2 norm over the producer's rows and the consumer's columns, in float64. */
+function smallestUnits(w: Awaited<ReturnType<typeof hostWeights>>, structure: Structure, sparsity: number): number[][] {
+  return [0, 1].map((l) => {
+    const [prod, cons] = structure === 'heads' ? [`h.${l}.attn.c_attn`, `h.${l}.attn.c_proj`] : [`h.${l}.mlp.c_fc`, `h.${l}.mlp.c_proj`];
+    const n = structure === 'heads' ? ragged.nHeads![l]! : ragged.mlpWidths![l]!;
+    const width = structure === 'heads' ? 4 : 1;
+    const P = w.get(`${prod}.weight`)!;
+    const Q = w.get(`${cons}.weight`)!;
+    const inner = n * width;
+    const norms = Array.from({ length: n }, (_, u) => {
+      let s = 0;
+      P.data.forEach((x, i) => {
+        const row = Math.floor(i / 16);
+        if (Math.floor((row % inner) / width) === u) s += x * x;
+      });
+      Q.data.forEach((x, i) => {
+        if (Math.floor((i % inner) / width) === u) s += x * x;
+      });
+      return { u, s };
+    });
+    norms.sort((a, b) => a.s - b.s || a.u - b.u);
+    return norms.slice(0, Math.min(n - 1, Math.round(sparsity * n))).map((x) => x.u).sort((a, b) => a - b);
+  });
+}
+
+describe('structured pruning', () => {
+  it('the shrunk model computes the original with the removed heads / neurons zeroed, and removes those of smallest norm', async () => {
+    const tokens = [3, 1, 4, 1, 5, 9, 2, 6];
+    await fc.assert(
+      fc.asyncProperty(fc.constantFrom<Structure>('heads', 'neurons'), fc.constantFrom(0.25, 0.5, 0.75, 0.9), fc.integer({ min: 1, max: 1000 }), async (structure, sparsity, seed) => {
+        const model = await raggedModel(seed);
+        const w = await hostWeights(model);
+        const { model: small, removed } = await pruneStructured(model, { structure, sparsity });
+        expect(removed).toEqual(smallestUnits(w, structure, sparsity));
+        const key = structure === 'heads' ? 'nHeads' : 'mlpWidths';
+        expect(small.config[key]).toEqual(ragged[key]!.map((n, l) => n - removed[l]!.length));
+        expect(small.numParams()).toBeLessThan(model.numParams());
+        const want = gptLogitsRef(ragged, w, tokens, structure === 'heads' ? { heads: removed } : { neurons: removed });
+        await noGrad(() =>
+          scope(async () => {
+            const { logits } = small.eval().forward(tensor(Int32Array.from(tokens), [1, 8]));
+            await expectClose(logits, { shape: [1, 8, 11], data: want.data }, 1e-4, 1e-4, `${structure} ${sparsity}`);
+            // decoding token by token with KV caches (each block's own width) gives the same last logits
+            const caches: KVCache[] = [{ qkv: null }, { qkv: null }];
+            let last = logits;
+            for (const t of tokens) last = small.forward(tensor(Int32Array.of(t), [1, 1]), { caches }).logits; // [1, 1, V]
+            caches.forEach(disposeCache);
+            await expectClose(last, { shape: [1, 1, 11], data: want.data.slice(7 * 11) }, 1e-4, 1e-4, `${structure} ${sparsity} cached`);
+          }),
+        );
+        small.dispose();
+        model.dispose();
+      }),
+      fcParams(6),
+    );
+  });
+
+  it('refuses a model with unstructured masks, and HF export of per-block shapes, in one line', async () => {
+    const model = await raggedModel(3);
+    await expect(encodeHF(model)).rejects.toThrow(/^Hugging Face's GPT-2 layout cannot hold this structurally pruned model \(heads per block \[3,4\], MLP widths \[40,64\]\)/);
+    await pruneGlobal(model, 0.5);
+    await expect(pruneStructured(model, { structure: 'heads', sparsity: 0.5 })).rejects.toThrow('pruneStructured: the model has unstructured pruning masks');
+    await expect(pruneStructured(model, { structure: 'rows' as Structure, sparsity: 0.5 })).rejects.toThrow("pruneStructured: structure must be one of heads, neurons, got \"rows\"");
+    model.dispose();
+  });
+});
+
+describe('checkpoints of pruned models', () => {
+  const tok = CharTokenizer.train('abcdefghij ');
+
+  it('keep masks and per-block shapes: the loaded model has the same masks, weights and logits', async () => {
+    const model = await raggedModel(5);
+    await pruneGlobal(model, 0.4);
+    const loaded = modelFromCheckpoint(decodeCheckpoint(await encodeCheckpoint(model, tok))).model;
+    expect(loaded.config).toEqual(model.config);
+    const named = (m: GPT) => new Map(linearLayers(m));
+    for (const [path, layer] of named(model)) {
+      const other = named(loaded).get(path)!;
+      expect(await read(other.weightMask!), path).toEqual(await read(layer.weightMask!));
+      expect(await read(other.weight), path).toEqual(await read(layer.weight));
+    }
+    const x = tensor(Int32Array.from([1, 2, 3, 4]), [1, 4]);
+    const [a, b] = await noGrad(() => Promise.all([model, loaded].map((m) => read(m.eval().forward(x).logits))));
+    expect(b).toEqual(a);
+    x.dispose();
+    model.dispose();
+    loaded.dispose();
+  });
+
+  it('refuse bad per-block shapes and masks with one line naming them', async () => {
+    const model = await raggedModel(6);
+    await pruneGlobal(model, 0.5);
+    const bytes = await encodeCheckpoint(model, tok);
+    const ckpt = decodeCheckpoint(bytes);
+    const bad = (meta: object) => ({ ...ckpt, meta: { ...ckpt.meta, model: { ...ckpt.meta.model, ...meta } } });
+    expect(() => decodeCheckpoint(checkpointBytes(bad({ nHeads: [3] })))).toThrow('checkpoint: metadata field model.nHeads must be an array of nLayer (2) positive integers, got [3]');
+    expect(() => decodeCheckpoint(checkpointBytes(bad({ mlpWidths: [40, 0] })))).toThrow('checkpoint: metadata field model.mlpWidths[1] must be a positive integer, got 0');
+    const halfMask = new Map(ckpt.weights);
+    const name = 'h.0.mlp.c_fc.weight_mask';
+    halfMask.set(name, { ...halfMask.get(name)!, data: halfMask.get(name)!.data.map(() => 0.5) });
+    expect(() => modelFromCheckpoint({ ...ckpt, weights: halfMask })).toThrow(`loadMasks: '${name}' holds 0.5 at index 0; a mask holds only 0 and 1`);
+    const stray = new Map(ckpt.weights).set('wte.weight_mask', { shape: [11, 16], data: new Float32Array(176) });
+    expect(() => modelFromCheckpoint({ ...ckpt, weights: stray })).toThrow("loadMasks: 'wte.weight_mask' is not the weight mask of a Linear layer of the model");
+    model.dispose();
+  });
+});

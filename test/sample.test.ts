@@ -1,0 +1,82 @@
+// sampleLogits at GPT-2's vocabulary, and generate() drawing on the GPU: the tokens equal the
+// float64 host walk (src/check/reference/sample.ts) over the same logits with the same uniform
+// numbers. test/ops.test.ts covers small rows, ties and every option through the op table.
+import { describe, expect, it } from 'vitest';
+import { sampleWalk } from '../src/check/reference/sample.js';
+import { generate, GPT, noGrad, sampleLogits, scope, tensor, type SamplingOptions } from '../src/index.js';
+import { Generator } from '../src/tensor/generator.js';
+import { seededValues, setupDevice } from './helpers.js';
+
+await setupDevice();
+
+const all = (o: SamplingOptions, V: number): Required<SamplingOptions> => ({ temperature: 1, topK: V, topP: 1, ...o });
+/** The middle of the share (between two cuts of the running weight) that holds v; v itself without cuts. */
+const middleOf = (cuts: number[], v: number) => {
+  const i = cuts.findIndex((c) => c >= v);
+  return i < 0 ? v : ((cuts[i - 1] ?? 0) + cuts[i]!) / 2;
+};
+/** Whether u lies clear of every cut of the walk (float32 sums may land on the other side of one). */
+const clear = (row: Float32Array, u: number, o: Required<SamplingOptions>) => {
+  const w = sampleWalk(row, u, o);
+  return [...w.beforeTopP.map((c) => [c, o.topP]), ...w.atDraw.map((c) => [c, u])].every(([c, v]) => Math.abs(c! - v!) > 1e-5);
+};
+
+describe('sampleLogits', () => {
+  it('draws the float64 walk\'s tokens over rows of 50,257 logits (ties included), with temperature, top-k and top-p', () =>
+    scope(async () => {
+      const V = 50_257;
+      const rows = 3;
+      // logits on a grid of 1/8 over [-4, 4]: thousands of ties at every level
+      const data = Float32Array.from(seededValues(rows * V, 11, -4, 4), (x) => Math.round(x * 8) / 8);
+      const logits = tensor(data, [rows, V]);
+      const settings: SamplingOptions[] = [{}, { temperature: 0.7 }, { topK: 200 }, { topK: 40, temperature: 1.5 }, { topP: 0.9 }, { topK: 1000, topP: 0.5, temperature: 0.8 }];
+      const picks = seededValues(2 * rows * settings.length, 12, 0, 1);
+      for (const [k, setting] of settings.entries()) {
+        for (let r = 0; r < rows; r++) {
+          const row = data.subarray(r * V, (r + 1) * V);
+          const o = all(setting, V);
+          // float32 sums may put a u or topP that sits on a cut on the other side: take middles
+          o.topP = middleOf(sampleWalk(row, 0, o).beforeTopP, o.topP);
+          const u = Math.fround(middleOf(sampleWalk(row, 0, o).atDraw, picks[2 * (k * rows + r)]!));
+          const got = await sampleLogits(logits.slice(0, r, r + 1), tensor([u]), o).toArray();
+          expect(got[0], `row ${r}, ${JSON.stringify(setting)}`).toBe(sampleWalk(row, u, o).token);
+        }
+      }
+    }));
+
+  it('refuses bad options and shapes with a one-line error', () =>
+    scope(() => {
+      const logits = tensor([[1, 2, 3]]);
+      expect(() => sampleLogits(logits, tensor([0.5]), { topP: 0 })).toThrow(/^sampleLogits: topP must be in \(0, 1\], got 0$/);
+      expect(() => sampleLogits(logits, tensor([0.5]), { topK: 1.5 })).toThrow(/^sampleLogits: topK must be a positive integer, got 1.5$/);
+      expect(() => sampleLogits(logits, tensor([0.5, 0.5]))).toThrow(/^sampleLogits: logits must be \[\.\.\., V\] with V >= 1 and u the leading shape/);
+    }));
+});
+
+describe('generate', () => {
+  it('draws each token on the GPU as the host walk over the model\'s logits does, with the seeded stream', async () => {
+    const model = new GPT({ vocabSize: 67, blockSize: 32, nLayer: 2, nHead: 2, nEmbd: 32, dropout: 0, bias: true }, { seed: 5 });
+    const opts = { temperature: 1.3, topK: 30, topP: 0.95 };
+    const prompt = [3, 14, 15];
+    const got: number[] = [];
+    for await (const t of generate(model, prompt, { ...opts, maxNewTokens: 12, seed: 9 })) got.push(t);
+    // the host side: full-context logits, the same uniform numbers, the float64 walk
+    const rng = new Generator(9);
+    const tokens = [...prompt];
+    let compared = 0;
+    for (const next of got) {
+      const u = rng.nextFloat();
+      const row = await noGrad(() =>
+        scope(async () => (await model.forward(tensor(new Int32Array(tokens), [1, tokens.length])).logits.slice(1, tokens.length - 1).toArray()) as Float32Array),
+      );
+      const o = all(opts, 67);
+      if (clear(row, Math.fround(u), o)) {
+        expect(next).toBe(sampleWalk(row, Math.fround(u), o).token);
+        compared++;
+      }
+      tokens.push(next);
+    }
+    expect(compared).toBeGreaterThan(9);
+    model.dispose();
+  });
+});
