@@ -66,7 +66,7 @@ describe('autograd errors', () => {
 
   it('gradient of an int32 tensor', () =>
     scope(() => {
-      expect(() => tensor([1, 2], [2], 'int32').requiresGrad_()).toThrow(/only float32 tensors can require grad, got int32\[2\]/);
+      expect(() => tensor([1, 2], [2], 'int32').requiresGrad_()).toThrow(/only float32 and float16 tensors can require grad, got int32\[2\]/);
     }));
 
   it('in-place change of a tensor saved for backward', () =>

@@ -62,7 +62,7 @@ describe('biasGelu errors name the op and the shapes', () => {
       expect(run(x, tensor(new Float32Array(2), [2]))).toThrow(/biasGelu: bias for x float32\[2, 3\] must have shape \[3\], got float32\[2\]/);
       expect(run(x, tensor(new Float32Array(3), [1, 3]))).toThrow(/biasGelu: .* must have shape \[3\], got float32\[1, 3\]/);
       expect(run(tensor(new Float32Array(1), []), tensor(new Float32Array(1), [1]))).toThrow(/^biasGelu: input \[\.\.\., C\] must have rank >= 1, got float32\[\]$/);
-      expect(run(tensor(new Int32Array(6), [2, 3]), tensor(new Float32Array(3), [3]))).toThrow(/^biasGelu: argument 'input' must be a float32 tensor, got int32\[2, 3\]$/);
+      expect(run(tensor(new Int32Array(6), [2, 3]), tensor(new Float32Array(3), [3]))).toThrow(/^biasGelu: argument 'input' must be a float32 or float16 tensor, got int32\[2, 3\]$/);
       const gone = tensor(new Float32Array(3), [3]);
       gone.dispose();
       expect(run(x, gone)).toThrow(/biasGelu: tensor float32\[3\] was used after dispose\(\)/);

@@ -48,6 +48,6 @@ describe('dropout errors name the op', () => {
       expect(() => ops.dropout(x, NaN, 0)).toThrow(/^dropout: argument 'p' must be a number in \[0, 1\), got NaN$/);
       expect(() => ops.dropout(x, 0.5, -1)).toThrow(/dropout: seed must be a non-negative safe integer, got -1/);
       expect(() => ops.dropout(x, 0.5, 1.5)).toThrow(/dropout: seed must be a non-negative safe integer, got 1.5/);
-      expect(() => ops.dropout(ops.ones([4], 'int32'), 0.5, 0)).toThrow(/^dropout: argument 'input' must be a float32 tensor, got int32\[4\]$/);
+      expect(() => ops.dropout(ops.ones([4], 'int32'), 0.5, 0)).toThrow(/^dropout: argument 'input' must be a float32 or float16 tensor, got int32\[4\]$/);
     }));
 });

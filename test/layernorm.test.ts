@@ -168,8 +168,8 @@ for (const lanes of [1, 64] as const) {
           expect(() => layerNorm(x, tensor([1, 1]))).toThrow(/^layerNorm: weight must have shape \[3\], got float32\[2\]/);
           expect(() => layerNorm(x, tensor([[1, 1, 1]]))).toThrow(/^layerNorm: weight must have shape \[3\], got float32\[1, 3\]/);
           expect(() => layerNorm(x, w, tensor([0, 0, 0, 0]))).toThrow(/^layerNorm: bias must have shape \[3\], got float32\[4\]/);
-          expect(() => layerNorm(tensor(new Int32Array([1, 2, 3]), [1, 3]), w)).toThrow(/^layerNorm: argument 'input' must be a float32 tensor, got int32\[1, 3\]$/);
-          expect(() => layerNorm(x, tensor(new Int32Array([1, 1, 1])))).toThrow(/^layerNorm: argument 'weight' must be a float32 tensor, got int32\[3\]$/);
+          expect(() => layerNorm(tensor(new Int32Array([1, 2, 3]), [1, 3]), w)).toThrow(/^layerNorm: argument 'input' must be a float32 or float16 tensor, got int32\[1, 3\]$/);
+          expect(() => layerNorm(x, tensor(new Int32Array([1, 1, 1])))).toThrow(/^layerNorm: argument 'weight' must be a float32 or float16 tensor, got int32\[3\]$/);
           expect(() => layerNorm(tensor(2), tensor([1]))).toThrow(/^layerNorm: input must have rank >= 1, got float32\[\]$/);
           expect(() => layerNorm(x, w, null, -1)).toThrow(/^layerNorm: eps must be a finite number >= 0, got -1/);
         }));

@@ -117,7 +117,7 @@ describe('matmul errors name the op and the shapes', () => {
     }));
   it('wrong dtype, scalar operand', () =>
     scope(() => {
-      expect(() => matmul(f([2, 3]), tensor(new Int32Array(12), [3, 4]))).toThrow(/^matmul: argument 'other' must be a float32 tensor, got int32\[3, 4\]$/);
+      expect(() => matmul(f([2, 3]), tensor(new Int32Array(12), [3, 4]))).toThrow(/^matmul: argument 'other' must be a float32 or float16 tensor, got int32\[3, 4\]$/);
       expect(() => matmul(f([]), f([3, 4]))).toThrow(/^matmul: input must have rank >= 1, got float32\[\]$/);
     }));
 });

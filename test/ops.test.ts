@@ -2,18 +2,23 @@
 // fast-check draws calls from the entry's case (src/check/cases/), and src/check's runner compares
 // the result with the float64 reference and, for a differentiable op, the gradients with finite
 // differences of it. An op added to the table is tested here without a line changed (and cannot
-// be added without a case). The per-op test files keep what a drawn call cannot express.
+// be added without a case); every op that takes float16 is checked again in float16 (on adapters
+// with shader-f16, as lavapipe has). The per-op test files keep what a drawn call cannot express.
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CHECKS, formatChecks, runChecks } from '../src/check/index.js';
+import { availableChecks, formatChecks, runChecks } from '../src/check/index.js';
 import { device } from '../src/index.js';
 import { profileVariants, setProfile } from '../src/kernels/profile.js';
 import { fcParams, randomFromGen, setupDevice } from './helpers.js';
 
 await setupDevice();
 
-/** Calls per entry and variant; each variant draws other ones (its own seed). */
+/**
+ * Calls per entry and variant; each variant draws other ones (its own seed). The float16 pass draws
+ * a quarter as many (its kernels are the float32 ones specialised; 10 calls an op over the variants).
+ */
 const SAMPLES = 8;
+const CHECKS = availableChecks();
 
 describe.each(profileVariants().map((v, k) => ({ ...v, k })))('kernel variant $name', ({ name: variant, overrides, k }) => {
   let liveBuffers = 0;
@@ -23,8 +28,8 @@ describe.each(profileVariants().map((v, k) => ({ ...v, k })))('kernel variant $n
   });
   afterAll(() => setProfile(null));
 
-  it.each(CHECKS)('$name matches its float64 reference', async ({ check }) => {
-    const params = { ...fcParams(SAMPLES), seed: fcParams().seed! + k };
+  it.each(CHECKS)('$name matches its float64 reference', async ({ check, dtype }) => {
+    const params = { ...fcParams(dtype === 'float16' ? SAMPLES / 4 : SAMPLES), seed: fcParams().seed! + k };
     const run = await fc.check(
       fc.asyncProperty(fc.gen(), async (g) => {
         const result = await check(randomFromGen(g));
@@ -37,6 +42,8 @@ describe.each(profileVariants().map((v, k) => ({ ...v, k })))('kernel variant $n
   });
 
   it('leaves no tensor behind', () => expect(device().memory().liveBuffers).toBe(liveBuffers));
+  it('checks every op that takes float16 in float16 too, where the adapter has shader-f16', () =>
+    expect(CHECKS.some((c) => c.dtype === 'float16')).toBe(device().info.features.includes('shader-f16')));
 });
 
 describe('gpt doctor --check', () => {

@@ -2,7 +2,7 @@
 // against hand-computed values, and every kind of corrupt file rejected with an error naming it.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { bf16BitsToF32, f16BitsToF32, f32ToBf16Bits, f32ToF16Bits } from '../src/io/half.js';
+import { bf16BitsToF32, f16BitsToF32, f32ToBf16Bits, f32ToF16Bits } from '../src/tensor/half.js';
 import { parseSafetensors, serializeSafetensors, type SafetensorsTensor } from '../src/io/safetensors.js';
 
 const fcParams = (numRuns: number): fc.Parameters<unknown> => ({

@@ -100,8 +100,8 @@ describe('bad input gets a clear error', () => {
   it('wrong dtype', () =>
     scope(() => {
       const i = tensor([1, 2], [2], 'int32');
-      expect(() => i.exp()).toThrow(/^exp: argument 'input' must be a float32 tensor, got int32\[2\]$/);
-      expect(() => tensor([1, 2]).mul(i)).toThrow(/^mul: argument 'other' must be a float32 tensor, got int32\[2\]$/);
+      expect(() => i.exp()).toThrow(/^exp: argument 'input' must be a float32 or float16 tensor, got int32\[2\]$/);
+      expect(() => tensor([1, 2]).mul(i)).toThrow(/^mul: argument 'other' must be a float32 or float16 tensor, got int32\[2\]$/);
     }));
   it('use after dispose', () => {
     const t = tensor([1, 2]);

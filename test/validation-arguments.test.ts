@@ -32,8 +32,8 @@ const CASES: Case[] = [
   ['2^31 as int32', () => tensor([0, 2 ** 31], undefined, 'int32'), RangeError, /got number 2147483648 at \[1\]$/],
   ['NaN as int32', () => tensor([[1], [NaN]], undefined, 'int32'), RangeError, /got number NaN at \[1, 0\]$/],
   ['2.5 from a Float32Array as int32', () => tensor(Float32Array.of(1, 2.5), [2], 'int32'), RangeError, /got number 2.5 at \[1\]$/],
-  ["dtype 'float16'", () => tensor([1], undefined, bad('float16')), TypeError,
-    /^tensor: argument 'dtype' must be 'float32' or 'int32', got string 'float16'$/],
+  ["dtype 'bfloat16'", () => tensor([1], undefined, bad('bfloat16')), TypeError,
+    /^tensor: argument 'dtype' must be 'float32', 'float16' or 'int32', got string 'bfloat16'$/],
   ['a fractional shape', () => tensor([1, 2], [2.5]), RangeError, /^tensor: argument 'shape' must be an array of non-negative integers, got array \[2.5\]$/],
   ['data that does not fill the shape', () => tensor([1, 2, 3], [2, 2]), RangeError, /^tensor: 3 values do not fill shape \[2, 2\] \(4 elements\)$/],
   // fills
@@ -41,7 +41,7 @@ const CASES: Case[] = [
   ['a fractional dim', () => ones([1.5]), RangeError, /^ones: argument 'shape' .*, got array \[1.5\]$/],
   ['a number as shape', () => zeros(bad(3)), TypeError, /^zeros: argument 'shape' must be an array of non-negative integers, got number 3$/],
   ['a string dim', () => zeros(bad(['2'])), TypeError, /^zeros: argument 'shape' .*, got array \['2'\] \(holding string '2'\)$/],
-  ["dtype 'float64'", () => ones([2], bad('float64')), TypeError, /^ones: argument 'dtype' must be 'float32' or 'int32', got string 'float64'$/],
+  ["dtype 'float64'", () => ones([2], bad('float64')), TypeError, /^ones: argument 'dtype' must be 'float32', 'float16' or 'int32', got string 'float64'$/],
   ["full(shape, '1')", () => full([2], bad('1')), TypeError, /^full: argument 'value' must be a number, got string '1'$/],
   ['2^31 as an int32 fill', () => full([2], 2 ** 31, 'int32'), RangeError,
     /^full: argument 'value' must be an integer in \[-2\^31, 2\^31 - 1\], got number 2147483648$/],
@@ -78,7 +78,7 @@ const CASES: Case[] = [
   ['where([1], x, x)', (x) => where(bad([1]), x, x), TypeError, /^where: argument 'condition' must be a Tensor, got array \[1\]$/],
   ["where(c, x, 'a')", (x) => where(x, x, bad('a')), TypeError, /^where: argument 'other' must be a Tensor or a number, got string 'a'$/],
   ["neg('a')", () => neg(bad('a')), TypeError, /^neg: argument 'input' must be a Tensor, got string 'a'$/],
-  ['add(int32, int32)', () => add(tensor([1], [1], 'int32'), 2), TypeError, /^add: argument 'input' must be a float32 tensor, got int32\[1\]$/],
+  ['add(int32, int32)', () => add(tensor([1], [1], 'int32'), 2), TypeError, /^add: argument 'input' must be a float32 or float16 tensor, got int32\[1\]$/],
   // reductions
   ['sum of an array', () => sum(bad([1, 2])), TypeError, /^sum: argument 'input' must be a Tensor, got array \[1, 2\]$/],
   ["sum(x, '0')", (x) => sum(x, bad('0')), TypeError, /^sum: argument 'axes' must be an integer axis, an array of them or undefined, got string '0'$/],

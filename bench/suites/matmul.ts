@@ -1,7 +1,11 @@
 // Matmul GFLOP/s: square sizes, the GPT linear layers of the nanoGPT-CPU config (B*T = 768 rows,
 // C = 128) and the batched attention products (B*NH = 48 heads, T = 64, HS = 32). Checked against
-// a float64 host product on a sample of output entries.
+// a float64 host product on a sample of output entries. Where the adapter has shader-f16, each
+// shape gets a float16 row beside it (ours only: f16 operands and result, f32 accumulation),
+// checked against the float64 product of the f16-rounded operands.
+import { profile } from '../../src/kernels/profile.js';
 import { matmul, tensor } from '../../src/ops/index.js';
+import { f16BitsToF32, f32ToF16Bits } from '../../src/tensor/half.js';
 import { oursCase, tfCase, jaxCase } from '../cases.js';
 import { na, pick, randomFloats, runCase, formatTol, type Context, type Row, type Tolerance } from '../harness.js';
 import type { Libs } from '../peers.js';
@@ -30,6 +34,20 @@ function shapes(ctx: Context): Shape[] {
 
 const SAMPLES = 512; // output entries checked against the float64 reference
 
+/** The float64 product of a and b ([batch, M, K] · [batch, K, N]) at flat output indices idx. */
+function sampledProduct(a: Float32Array, b: Float32Array, { M, K, N }: Shape, idx: readonly number[]): number[] {
+  return idx.map((o) => {
+    const bi = Math.floor(o / (M * N));
+    const i = Math.floor((o % (M * N)) / N);
+    const j = o % N;
+    let acc = 0;
+    for (let k = 0; k < K; k++) acc += a[bi * M * K + i * K + k]! * b[bi * K * N + k * N + j]!;
+    return acc;
+  });
+}
+
+const toHalf = (v: number) => f16BitsToF32(f32ToF16Bits(v));
+
 export async function matmulSuite(libs: Libs, ctx: Context): Promise<Row[]> {
   const rows: Row[] = [];
   for (const s of shapes(ctx)) {
@@ -41,14 +59,7 @@ export async function matmulSuite(libs: Libs, ctx: Context): Promise<Row[]> {
     // sampled float64 reference
     const total = batch * M * N;
     const idx = Array.from({ length: Math.min(SAMPLES, total) }, (_, i) => Math.floor((i * total) / Math.min(SAMPLES, total)));
-    const ref = idx.map((o) => {
-      const bi = Math.floor(o / (M * N));
-      const i = Math.floor((o % (M * N)) / N);
-      const j = o % N;
-      let acc = 0;
-      for (let k = 0; k < K; k++) acc += a[bi * M * K + i * K + k]! * b[bi * K * N + k * N + j]!;
-      return acc;
-    });
+    const ref = sampledProduct(a, b, s, idx);
     // inputs in [-1, 1): |sum| <= K, float32 rounding grows with K
     const tol: Tolerance = { atol: 4e-6 * K, rtol: 1e-4 };
     ctx.log(`matmul ${s.name}`);
@@ -75,6 +86,21 @@ export async function matmulSuite(libs: Libs, ctx: Context): Promise<Row[]> {
       },
     };
     rows.push(row);
+    if (!profile().f16) continue;
+    // float16: the result is rounded to f16 once (2^-11 relative) after an f32 sum
+    const [a16, b16] = [a.map(toHalf), b.map(toHalf)];
+    const tol16: Tolerance = { atol: 4e-6 * K, rtol: 2 ** -10 };
+    ctx.log(`matmul ${s.name} float16`);
+    rows.push({
+      ...row,
+      name: `${s.name} float16`,
+      tolerance: `${formatTol(tol16)} on ${idx.length} sampled entries vs float64 of the f16 operands`,
+      cells: {
+        ours: await runCase(ctx, 'ours', () => pick(oursCase([tensor(a16, aShape, 'float16'), tensor(b16, bShape, 'float16')], ([x, y]) => [matmul(x!, y!)]), [idx]), [sampledProduct(a16, b16, s, idx)], tol16),
+        tfjs: na('float16 not compared'),
+        jax: na('float16 not compared'),
+      },
+    });
   }
   return rows;
 }

@@ -2,22 +2,23 @@
 // backward rule once with the summed gradient of its output, and hand leaf gradients to `.grad`
 // (accumulating across calls until zeroed). Saved tensors are released as each node finishes,
 // so the graph cannot be backpropagated twice.
-import { broadcastKernel, launchBroadcast } from '../kernels/wgsl/elementwise.js';
+import { floatKernels, launchBroadcast } from '../kernels/wgsl/elementwise.js';
 import { onesLike } from '../tensor/create.js';
 import { untrack } from '../tensor/scope.js';
 import { formatShape, sameShape, stridesOf } from '../tensor/shape.js';
 import { describeValue } from '../tensor/check.js';
-import { Tensor } from '../tensor/tensor.js';
+import { floatType, Tensor } from '../tensor/tensor.js';
 import { noGrad } from './mode.js';
 import { Node } from './node.js';
 
-const addK = broadcastKernel('add', 'x + y'); // the add op's own kernel (one pipeline for both)
+// the add op's own kernels (one pipeline for both)
+const addK = floatKernels('add', 'x + y');
 
-/** a + b for tensors of the same shape (consumes both). */
+/** a + b for tensors of the same shape and dtype (consumes both). */
 function accumulate(a: Tensor, b: Tensor): Tensor {
-  const out = Tensor.empty(a.shape, 'float32', 'grad');
+  const out = Tensor.empty(a.shape, a.dtype, 'grad');
   const strides = stridesOf(a.shape);
-  launchBroadcast(addK, [{ buffer: a.buffer(), strides }, { buffer: b.buffer(), strides }], out.buffer(), a.shape, a.size);
+  launchBroadcast(addK(floatType(a.dtype)), [{ buffer: a.buffer(), strides }, { buffer: b.buffer(), strides }], out.buffer(), a.shape, a.size);
   a.dispose();
   b.dispose();
   return out;
@@ -95,6 +96,9 @@ export function backward(root: Tensor, grad?: Tensor): void {
           throw new Error(
             `backward of '${node.opName}': gradient ${formatShape(gi.shape)} for input ${i} does not match its shape ${formatShape(input.tensor.shape)}`,
           );
+        }
+        if (gi.dtype !== input.tensor.dtype) {
+          throw new Error(`backward of '${node.opName}': gradient ${gi.describe()} for input ${i} does not match its dtype (${input.tensor.describe()})`);
         }
         if (input.node) {
           const prev = grads.get(input.node);

@@ -3,9 +3,10 @@
 // checks the arguments, runs the forward and, when an input requires grad, records a node that
 // holds what the backward rule saved. The engine's ops (src/ops/) are entries of one table,
 // src/ops/table.ts; this module only wires an entry into the tape.
+import { requireF16 } from '../kernels/profile.js';
 import { describeValue } from '../tensor/check.js';
 import { formatShape, sameShape, type Shape } from '../tensor/shape.js';
-import { Tensor, type DType } from '../tensor/tensor.js';
+import { FLOAT_DTYPES, Tensor, type DType } from '../tensor/tensor.js';
 import { untrack } from '../tensor/scope.js';
 import { isGradEnabled, noGrad } from './mode.js';
 import { Node } from './node.js';
@@ -119,23 +120,48 @@ function checkSlot(op: string, arg: string, slot: TensorSlot, t: unknown): void 
 
 /**
  * Checks op `name`'s leading arguments against its entry's slots, keyed by argument name in
- * position order: each tensor present, not disposed, and of an accepted dtype.
+ * position order: each tensor present, not disposed, and of an accepted dtype; float16 ones only
+ * where the adapter runs float16 kernels. Returns the tensor arguments by name.
  */
-export function checkDtypes(op: string, slots: Record<string, ArgSlot> | undefined, args: readonly unknown[]): void {
+export function checkDtypes(op: string, slots: Record<string, ArgSlot> | undefined, args: readonly unknown[]): [string, Tensor][] {
+  const named: [string, Tensor][] = [];
+  const check = (arg: string, slot: TensorSlot, t: unknown) => {
+    checkSlot(op, arg, slot, t);
+    if (t instanceof Tensor) named.push([arg, t]);
+  };
   Object.entries(slots ?? {}).forEach(([arg, slot], i) => {
     const value = args[i];
     if (slot === null) return;
-    if (!('list' in slot)) return checkSlot(op, arg, slot, value);
+    if (!('list' in slot)) return check(arg, slot, value);
     if (!Array.isArray(value)) throw new TypeError(`${op}: argument '${arg}' must be an array of Tensors, got ${describeValue(value)}`);
-    value.forEach((t, j) => checkSlot(op, `${arg}[${j}]`, slot.list, t));
+    value.forEach((t, j) => check(`${arg}[${j}]`, slot.list, t));
   });
+  if (named.some(([, t]) => t.dtype === 'float16')) requireF16(op);
+  return named;
+}
+
+/**
+ * Float tensor arguments of an op share one dtype: float32 and float16 do not mix (no type
+ * promotion, unlike PyTorch; cast one side with .astype()). Int32 arguments (indices) and int8
+ * ones (quantized weights) may sit beside either.
+ */
+function checkOneFloat(op: string, named: readonly [string, Tensor][]): void {
+  const floats = named.filter(([, t]) => FLOAT_DTYPES.includes(t.dtype));
+  const other = floats.find(([, t]) => t.dtype !== floats[0]![1].dtype);
+  if (other) {
+    const [first, t] = floats[0]!;
+    throw new TypeError(
+      `${op}: arguments '${first}' and '${other[0]}' must have one float dtype, got ${t.describe()} and ${other[1].describe()} (no type promotion: cast one with .astype())`,
+    );
+  }
 }
 
 /** Wraps an op entry into the function callers use. */
 export function defineOp<A extends unknown[]>(spec: OpSpec<A>): Op<A> {
   const op = (...args: A): Tensor => {
-    checkDtypes(spec.name, spec.dtypes, args);
+    checkOneFloat(spec.name, checkDtypes(spec.name, spec.dtypes, args));
     const out = spec.shape?.(args);
+    if (out?.dtype === 'float16') requireF16(spec.name);
     const inputs = tensorsIn(args);
     const needsGrad = inputs.map((t) => t.requiresGrad);
     const differentiable = spec.backward !== NOT_DIFFERENTIABLE;

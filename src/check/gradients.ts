@@ -6,7 +6,7 @@ import { tensor, type Tensor } from '../ops/index.js';
 import { describeMismatch, errorRatio } from './compare.js';
 import { seededValues } from './random.js';
 import type { Ref } from './reference/array.js';
-import { GRAD_TOL, type Comparison } from './sample.js';
+import { GRAD_TOL, toHalf, type Comparison } from './sample.js';
 
 /** Elements of an input whose gradient is checked one by one; beyond, a drawn few and a direction. */
 export const FD_ELEMENTS = 16;
@@ -25,8 +25,9 @@ export interface SampleOptions {
 /** Backpropagates L from y (the engine's result on tensors ts made from xs) and compares each gradient asked for. */
 export async function checkGradients(c: Comparison, xs: Ref[], ts: Tensor[], y: Tensor, opts: SampleOptions): Promise<{ worst: number; failure?: string }> {
   const tol = c.gradTol ?? GRAD_TOL;
-  const w = Float32Array.from(seededValues(y.size, 1234 + y.size));
-  y.mul(tensor(w, y.shape)).sum().backward();
+  // the weights in y's dtype (float16 ones rounded, and the loss below sees them rounded)
+  const w = Float32Array.from(seededValues(y.size, 1234 + y.size), y.dtype === 'float16' ? toHalf : Math.fround);
+  y.mul(tensor(w, y.shape, y.dtype)).sum().backward();
   const loss = () => {
     const out = c.reference(xs).data;
     let s = 0;

@@ -3,7 +3,7 @@
 import { initDevice } from '../device/device.js';
 import { profileVariants, setProfile } from '../kernels/profile.js';
 import { seededRandom } from './random.js';
-import { CHECKS } from './run.js';
+import { availableChecks } from './run.js';
 
 export interface CheckRow {
   op: string;
@@ -37,7 +37,7 @@ export async function runChecks(opts: RunChecksOptions = {}): Promise<CheckRow[]
   try {
     for (const variant of profileVariants()) {
       setProfile(variant.overrides);
-      for (const [e, { name: op, check }] of CHECKS.entries()) {
+      for (const [e, { name: op, check }] of availableChecks().entries()) {
         const row: CheckRow = { op, variant: variant.name, samples: 0, worstError: 0, ok: true };
         for (let i = 0; i < samples && row.ok; i++) {
           const result = await check(seededRandom(sampleSeed(seed, e, i)));

@@ -1,7 +1,9 @@
 // The runner: one drawn call of an op or update against its float64 reference. For an op, the
 // result (dtype, shape, values), then for a differentiable one the gradients (gradients.ts); for
 // an update, what it writes, and that it leaves the rest alone. Everything runs in a scope, so
-// nothing outlives a check; a throw is a failed check, not an escaped error.
+// nothing outlives a check; a throw is a failed check, not an escaped error. Each op that takes
+// float16 is checked a second time in float16 (sample.ts: how inputs and tolerances change).
+import { profile } from '../kernels/profile.js';
 import { OPS, Tensor, tensor, UPDATES, type OpName, type UpdateName } from '../ops/index.js';
 import { scope } from '../tensor/scope.js';
 import { formatShape, sameShape } from '../tensor/shape.js';
@@ -10,7 +12,7 @@ import { describeMismatch, worstElement } from './compare.js';
 import { checkGradients, FD_ELEMENTS, type SampleOptions } from './gradients.js';
 import type { Random } from './random.js';
 import type { Ref } from './reference/array.js';
-import { EXACT, type Comparison, type Input } from './sample.js';
+import { EXACT, halfGradTol, halfTol, toHalf, type Comparison, type Input } from './sample.js';
 
 export interface CheckResult {
   /** The call: the op and its arguments, tensors as dtype[shape] (marked `grad` where differentiated). */
@@ -21,15 +23,36 @@ export interface CheckResult {
   failure?: string;
 }
 
-/** The inputs' values as their dtype holds them (a case may have computed float32 inputs in float64). */
-const exact = (i: Input): Ref => ({ shape: i.ref.shape, data: i.dtype === 'float32' ? i.ref.data.map(Math.fround) : i.ref.data });
+/** The inputs' values as their dtype holds them (a case may have computed float inputs in float64). */
+const exact = (i: Input): Ref => ({
+  shape: i.ref.shape,
+  data: i.dtype === 'float32' ? i.ref.data.map(Math.fround) : i.dtype === 'float16' ? i.ref.data.map(toHalf) : i.ref.data,
+});
 
 function toTensor(x: Ref, dtype: Input['dtype'], grad: boolean): Tensor {
   const t =
     dtype === 'int32' ? tensor(Int32Array.from(x.data), x.shape)
     : dtype === 'int8' ? tensor(Int8Array.from(x.data), x.shape)
-    : tensor(Float32Array.from(x.data), x.shape);
+    : tensor(Float32Array.from(x.data), x.shape, dtype);
   return grad ? t.requiresGrad_() : t;
+}
+
+/** The dtype a check runs its float inputs in. */
+export type CheckDtype = 'float32' | 'float16';
+
+/** `r` drawing float16 values: every value a case derives from them (a scalar operand too) is exact in float16. */
+const halfRandom = (r: Random): Random => ({ ...r, floats: (n, min, max) => Float64Array.from(r.floats(n, min, max), toHalf) });
+
+/** A drawn sample as the float16 pass runs it: float32 inputs become float16, with the case's float16 result dtype and tolerances. */
+function asHalf<S extends Comparison>(s: S): S {
+  return {
+    ...s,
+    inputs: s.inputs.map((i) => (i.dtype === 'float32' ? { ...i, dtype: 'float16' } : i)),
+    // a float result is float16 when a float input is (comparisons of int32 inputs stay float32)
+    dtype: s.half?.dtype ?? (s.dtype === 'int32' || !s.inputs.some((i) => i.dtype === 'float32') ? (s.dtype ?? 'float32') : 'float16'),
+    tol: s.half?.tol ?? halfTol(s.tol),
+    gradTol: s.half?.gradTol ?? halfGradTol(),
+  };
 }
 
 function describeArg(a: unknown): string {
@@ -64,9 +87,9 @@ export function checkSample(c: Comparison, engine: (ts: Tensor[]) => Tensor, opt
   });
 }
 
-/** Draws a call of op `name` from `random` and checks it, forward and (where the op has one) backward. */
-export function checkOp(name: OpName, random: Random): Promise<CheckResult> {
-  const sample = OP_CASES[name].draw(random);
+/** Draws a call of op `name` from `random` and checks it, forward and (where the op has one) backward, in `dtype`. */
+export function checkOp(name: OpName, random: Random, dtype: CheckDtype = 'float32'): Promise<CheckResult> {
+  const sample = dtype === 'float16' ? asHalf(OP_CASES[name].draw(halfRandom(random))) : OP_CASES[name].draw(random);
   const op = OPS[name] as unknown as (...args: unknown[]) => Tensor;
   const differentiable = typeof OPS[name].spec.backward === 'function';
   const candidates = sample.inputs.map((i) => differentiable && i.grad);
@@ -104,8 +127,29 @@ export function checkUpdate(name: UpdateName, random: Random): Promise<CheckResu
   });
 }
 
-/** Every entry of the op table with its check, ops then updates: what the tests and the doctor iterate. */
-export const CHECKS: { name: OpName | UpdateName; check: (random: Random) => Promise<CheckResult> }[] = [
-  ...(Object.keys(OPS) as OpName[]).map((name) => ({ name, check: (r: Random) => checkOp(name, r) })),
-  ...(Object.keys(UPDATES) as UpdateName[]).map((name) => ({ name, check: (r: Random) => checkUpdate(name, r) })),
+/** Whether op `name` takes float16 (its first tensor argument does) and its case runs in float16. */
+function takesHalf(name: OpName): boolean {
+  const first = Object.values(OPS[name].spec.dtypes ?? {}).find((slot) => slot !== null);
+  const slot = first && 'list' in first ? first.list : first;
+  const dtypes = !slot ? [] : Array.isArray(slot) ? slot : (slot as { optional: readonly string[] }).optional;
+  return dtypes.includes('float16') && (OP_CASES[name] as { half?: false }).half !== false;
+}
+
+export interface Check {
+  /** The entry, with ' (float16)' for its float16 pass. */
+  name: string;
+  dtype: CheckDtype;
+  check: (random: Random) => Promise<CheckResult>;
+}
+
+const opNames = Object.keys(OPS) as OpName[];
+
+/** Every entry of the op table with its check, ops then updates, then the float16 pass of the ops that take float16. */
+export const CHECKS: Check[] = [
+  ...opNames.map((name) => ({ name, dtype: 'float32' as const, check: (r: Random) => checkOp(name, r) })),
+  ...(Object.keys(UPDATES) as UpdateName[]).map((name) => ({ name, dtype: 'float32' as const, check: (r: Random) => checkUpdate(name, r) })),
+  ...opNames.filter(takesHalf).map((name) => ({ name: `${name} (float16)`, dtype: 'float16' as const, check: (r: Random) => checkOp(name, r, 'float16') })),
 ];
+
+/** The checks this adapter runs: the float16 pass only where float16 kernels can run (shader-f16). */
+export const availableChecks = (): Check[] => CHECKS.filter((c) => c.dtype === 'float32' || profile().f16);

@@ -67,5 +67,6 @@ function describeProfile(p: KernelProfile): string[] {
     `matmul            ${p.matmul.tiled === 'texture' ? 'texture tiles (rgba32float operands)' : 'register-tiled buffers'}; one lane per output for <= ${p.matmul.skinnyRows} rows`,
     `subgroup sharing  ${p.subgroupSharing ? 'yes (8-lane subgroupBroadcast in matmul and attention)' : 'no'}`,
     `row kernels       ${rows}`,
+    `float16           ${p.f16 ? 'yes (float16 tensors: f16 storage, f32 accumulation; --check runs every op in float16 too)' : 'no (no shader-f16: float16 tensors are an error naming the op)'}`,
   ];
 }

@@ -8,7 +8,7 @@
 //
 // In memory a tensor is held as Float32Array (F32, F16, BF16), Int32Array (I32, I64), Int8Array (I8)
 // or Uint8Array (U8); F16/BF16/I64 are converted on the way in and out.
-import { bf16BitsToF32, f16BitsToF32, f32ToBf16Bits, f32ToF16Bits } from './half.js';
+import { bf16BitsToF32, f16BitsToF32, f32ToBf16Bits, f32ToF16Bits } from '../tensor/half.js';
 
 export type TensorData = Float32Array | Int32Array | Int8Array | Uint8Array;
 

@@ -5,7 +5,17 @@ import type { BufferWindow, Resource } from '../device/bind-groups.js';
 import { device } from '../device/device.js';
 import { profile } from './profile.js';
 
-export type StorageType = 'f32' | 'vec4f' | 'i32' | 'u32' | 'atomic<u32>' | 'atomic<i32>';
+export type StorageType = 'f32' | 'vec4f' | 'f16' | 'vec4h' | 'i32' | 'u32' | 'atomic<u32>' | 'atomic<i32>';
+/**
+ * How a float tensor's elements are stored: 'f32', or 'f16' (float16 tensors). Kernels specialised
+ * by it load with `f32(x[i])` and compute in f32 (accumulations too), storing `${float}(v)`; a
+ * kernel that binds f16 storage gets `enable f16;`, and only such a kernel.
+ */
+export type FloatType = 'f32' | 'f16';
+/** Bytes of one element of a float storage type. */
+export const floatBytes = (t: FloatType): number => (t === 'f16' ? 2 : 4);
+/** WGSL storing the f32 value `v` as `float` (f16 rounds to nearest, ties to even). */
+export const narrow = (float: FloatType, v: string): string => (float === 'f16' ? `f16(${v})` : v);
 /** 2-D rgba32float textures: 'load' ones are read with textureLoad, 'store' ones written with textureStore. */
 export type TextureAccess = 'load' | 'store';
 /** Uniform fields: 4-byte scalars, or `dims`, an array of 8 u32 (shapes and strides, rank <= 8). */
@@ -96,7 +106,8 @@ export class Kernel {
         buffer: { type: 'uniform', hasDynamicOffset: true }, // the device picks the slot at dispatch
       });
     }
-    const enables = (spec.enable ?? []).map((e) => `enable ${e};\n`).join('');
+    const usesF16 = storage.some(([, t]) => t === 'f16' || t === 'vec4h');
+    const enables = [...new Set([...(usesF16 ? ['f16'] : []), ...(spec.enable ?? [])])].map((e) => `enable ${e};\n`).join('');
     this.wgsl = `${enables}// kernel: ${spec.name}\n${header.join('\n')}\n${DIM_HELPER}\n${spec.body}`;
   }
 
@@ -145,14 +156,17 @@ fn strided(i: u32, rank: u32, shape: array<vec4u, 2>, strides: array<vec4u, 2>) 
 // element by element run over it in pieces, each binding windows of their big buffers (offsets
 // aligned as the adapter requires) and taking the piece's first element as `base`.
 
-/** The pieces [start, start + count) of n elements of `elementBytes` each that one binding can cover. */
-export function pieces(n: number, elementBytes: number): { start: number; count: number }[] {
+/**
+ * The pieces [start, start + count) of n elements of `elementBytes` each that one binding can cover;
+ * each start aligned for a window of elements of `narrowest` bytes too (a cast binds both widths).
+ */
+export function pieces(n: number, elementBytes: number, narrowest = elementBytes): { start: number; count: number }[] {
   const limit = profile().bindingLimit;
   if (n === 0) return []; // nothing to do (and nothing to bind)
   if (n * elementBytes <= limit) return [{ start: 0, count: n }];
   const alignBytes = device().info.limits.minStorageBufferOffsetAlignment ?? 256;
   const gcd = (a: number, b: number): number => (b ? gcd(b, a % b) : a);
-  const align = alignBytes / gcd(alignBytes, elementBytes); // elements per aligned offset
+  const align = alignBytes / gcd(alignBytes, narrowest); // elements per aligned offset (a multiple of the wider ones')
   // at least one aligned piece (only a limit lowered for tests is ever below that)
   const step = Math.max(align, Math.floor(limit / elementBytes / align) * align);
   const out: { start: number; count: number }[] = [];

@@ -17,6 +17,9 @@
 //   rowLanes          row kernels (softmax, LayerNorm, cross-entropy, reductions) give a row 64 lanes
 //                     and a tree reduction on GPUs; CPU adapters give a row one lane, without
 //                     barriers, once there are at least 256 rows to keep their threads busy.
+//   f16               float16 tensors, on adapters with shader-f16 (requested at device creation):
+//                     ops on them run kernels specialised for f16 storage; without the feature any
+//                     float16 use is an error naming the op (tests turn it off to see that error).
 //   bindingLimit      the largest range one binding may cover (the adapter's storage-binding and
 //                     buffer limits): larger tensors are bound a window at a time (kernel.ts
 //                     pieces). Tests lower it to run the windowed paths on small tensors.
@@ -44,6 +47,7 @@ export interface KernelProfile {
   matmul: { tiled: 'texture' | 'buffer'; skinnyRows: number; tiles: 'auto' | TileName; splits: 'auto' | number };
   subgroupSharing: boolean;
   rowLanes: 'by-rows' | 1 | 64;
+  f16: boolean;
   bindingLimit: number;
 }
 
@@ -68,6 +72,7 @@ export function detectProfile(info: DeviceInfo): KernelProfile {
     matmul: { tiled: isMesaCpuDriver(info) ? 'texture' : 'buffer', skinnyRows: 4, tiles: 'auto', splits: 'auto' },
     subgroupSharing: cpu && canShareSubgroups(info),
     rowLanes: cpu ? 'by-rows' : 64,
+    f16: info.features.includes('shader-f16'),
     bindingLimit: Math.min(info.limits.maxStorageBufferBindingSize ?? 2 ** 27, info.limits.maxBufferSize ?? 2 ** 28),
   };
 }
@@ -86,12 +91,21 @@ function resolve(info: DeviceInfo, o: ProfileOverrides): KernelProfile {
   const base = detectProfile(info);
   const p = { ...base, ...o, matmul: { ...base.matmul, ...o.matmul } };
   p.subgroupSharing &&= canShareSubgroups(info); // never forced onto subgroups of another size
+  p.f16 &&= info.features.includes('shader-f16'); // never forced onto an adapter without it
   return p;
 }
 
 /** Overrides decisions until the next call; null goes back to the adapter's profile. */
 export function setProfile(next: ProfileOverrides | null): void {
   overrides = next ?? {};
+}
+
+/** Throws an error naming `op` unless float16 kernels can run here. */
+export function requireF16(op: string): void {
+  if (!profile().f16) {
+    const why = device().info.features.includes('shader-f16') ? 'float16 is turned off in the kernel profile' : `the adapter (${device().info.description || device().info.vendor || 'unnamed'}) has no shader-f16 feature`;
+    throw new TypeError(`${op}: float16 tensors need WebGPU's shader-f16 feature, and ${why}; use float32`);
+  }
 }
 
 export interface ProfileVariant {

@@ -27,7 +27,7 @@ export interface Tensor extends Core {
   backward(grad?: Tensor): void;
   /** The same data, cut from the graph. */
   detach(): Tensor;
-  /** Sets requiresGrad (float32 only) and returns this, for chaining. */
+  /** Sets requiresGrad (float32 and float16 only) and returns this, for chaining. */
   requiresGrad_(on?: boolean): Tensor;
 
   // ---- elementwise ----------------------------------------------------------------------------
@@ -52,7 +52,7 @@ export interface Tensor extends Core {
   pow(exponent: TensorOrScalar): Tensor;
   /** Elementwise maximum; NaN propagates, as torch.maximum */
   maximum(other: TensorOrScalar): Tensor;
-  /** 1.0 where equal, 0.0 elsewhere (float32 or int32 operands of one dtype) */
+  /** 1.0 where equal, 0.0 elsewhere (operands of one dtype; float16 ones give float16, others float32) */
   eq(other: TensorOrScalar): Tensor;
   ne(other: TensorOrScalar): Tensor;
   lt(other: TensorOrScalar): Tensor;
@@ -102,7 +102,7 @@ const methods: Methods & ThisType<Tensor> = {
   backward(grad) { backward(this, grad); },
   detach() { return this.view(this.shape); },
   requiresGrad_(on = true) {
-    if (on && this.dtype !== 'float32') throw new Error(`requiresGrad: only float32 tensors can require grad, got ${this.describe()}`);
+    if (on && this.dtype === 'int32') throw new Error(`requiresGrad: only float32 and float16 tensors can require grad, got ${this.describe()}`);
     this.requiresGrad = on;
     return this;
   },

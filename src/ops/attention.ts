@@ -4,6 +4,7 @@
 // the backward: it recomputes the weights from the saved log-sum-exp of each query's scores.
 // Decoding with a cache passes `context` [B, Tk, 3C], the whole sequence so far, whose last T
 // rows are qkv's positions; keys and values come from it (no gradient flows through a cache).
+// float16 qkv gives float16 y; the scores, the running max and sum and the saved log-sum-exp are float32.
 // A batch of sequences of different lengths, left-padded to one length, passes `starts` int32
 // [B]: row b's real tokens start at slot starts[b] of the Tk, and its keys before that slot are
 // never attended to (a query in the padding attends to itself alone; its output is to be ignored).
@@ -11,7 +12,7 @@
 import { defineOp, optional, type OpContext } from '../autograd/op.js';
 import { launchAttention, launchAttentionBackward, type AttentionShape } from '../kernels/wgsl/attention.js';
 import { formatShape } from '../tensor/shape.js';
-import { Tensor } from '../tensor/tensor.js';
+import { FLOAT_DTYPES, floatType, Tensor } from '../tensor/tensor.js';
 
 function attentionShape(qkv: Tensor, nHead: number, context?: Tensor, starts?: Tensor): AttentionShape {
   const what = `causalAttention: qkv ${qkv.describe()}${context ? `, context ${context.describe()}` : ''}, nHead ${nHead}`;
@@ -24,19 +25,19 @@ function attentionShape(qkv: Tensor, nHead: number, context?: Tensor, starts?: T
     throw new Error(`${what}: expected context [${B}, Tk >= ${T}, ${C3}], got ${formatShape(context.shape)}`);
   }
   if (starts && (starts.rank !== 1 || starts.shape[0] !== B)) throw new Error(`${what}: expected starts int32 [${B}], got ${starts.describe()}`);
-  return { B, nHead, C, Tq: T, Tk };
+  return { B, nHead, C, Tq: T, Tk, float: floatType(qkv.dtype) };
 }
 
 /** Causal self-attention of packed qkv [B, T, 3C] with nHead heads: y [B, T, C] (see the header for context and starts). */
 export const causalAttention = defineOp({
   name: 'causalAttention',
-  dtypes: { qkv: ['float32'], nHead: null, context: optional(['float32']), starts: optional(['int32']) },
+  dtypes: { qkv: FLOAT_DTYPES, nHead: null, context: optional(FLOAT_DTYPES), starts: optional(['int32']) },
   forward(ctx: OpContext, qkv: Tensor, nHead: number, context?: Tensor | null, starts?: Tensor) {
     const s = attentionShape(qkv, nHead, context ?? undefined, starts);
     if ((context || starts) && ctx.recording) {
       throw new Error(`causalAttention: no gradient through a KV cache or padding ${context ? 'context' : 'starts'}; decode under noGrad()`);
     }
-    const y = Tensor.empty([s.B, s.Tq, s.C], 'float32', 'causalAttention');
+    const y = Tensor.empty([s.B, s.Tq, s.C], qkv.dtype, 'causalAttention');
     const lse = Tensor.empty([s.B, s.nHead, s.Tq], 'float32', 'causalAttention');
     launchAttention({ qkv: qkv.buffer(), kv: (context ?? qkv).buffer(), starts: starts?.buffer(), y: y.buffer(), lse: lse.buffer() }, s);
     ctx.save(qkv, y, lse);
@@ -45,12 +46,12 @@ export const causalAttention = defineOp({
   },
   shape([qkv, nHead, context, starts]) {
     const s = attentionShape(qkv, nHead, context ?? undefined, starts);
-    return { shape: [s.B, s.Tq, s.C], dtype: 'float32' };
+    return { shape: [s.B, s.Tq, s.C], dtype: qkv.dtype };
   },
   backward(ctx, dy, [, nHead]) {
     const [qkv, y, lse] = ctx.saved as [Tensor, Tensor, Tensor];
     const s = attentionShape(qkv, nHead);
-    const dqkv = Tensor.empty(qkv.shape, 'float32', 'causalAttention backward');
+    const dqkv = Tensor.empty(qkv.shape, qkv.dtype, 'causalAttention backward');
     const dsum = Tensor.empty([s.B, s.nHead, s.Tq], 'float32', 'causalAttention backward');
     launchAttentionBackward(
       { qkv: qkv.buffer(), y: y.buffer(), dy: dy.buffer(), lse: lse.buffer(), dsum: dsum.buffer(), dqkv: dqkv.buffer() },

@@ -3,31 +3,31 @@
 // instead of add + gelu, and without materialising x + b. WGSL in src/kernels/wgsl/bias-gelu.ts.
 import { defineOp, type OpContext } from '../autograd/op.js';
 import { launchBiasGelu, launchBiasGeluBackward } from '../kernels/wgsl/bias-gelu.js';
-import { Tensor } from '../tensor/tensor.js';
+import { FLOAT_DTYPES, floatType, Tensor } from '../tensor/tensor.js';
 import { assertRank, assertShape } from '../tensor/check.js';
 import { sumTo } from './broadcast.js';
 
 /** gelu(x + b) for x [..., C] and b [C] (exact erf GELU, as `gelu`). */
 export const biasGelu = defineOp({
   name: 'biasGelu',
-  dtypes: { input: ['float32'], bias: ['float32'] },
+  dtypes: { input: FLOAT_DTYPES, bias: FLOAT_DTYPES },
   forward(ctx: OpContext, x: Tensor, b: Tensor) {
     const C = b.size;
-    const y = Tensor.empty(x.shape, 'float32', 'biasGelu');
-    launchBiasGelu(x.buffer('biasGelu'), b.buffer('biasGelu'), y.buffer(), x.size, C);
+    const y = Tensor.empty(x.shape, x.dtype, 'biasGelu');
+    launchBiasGelu(x.buffer('biasGelu'), b.buffer('biasGelu'), y.buffer(), x.size, C, floatType(x.dtype));
     ctx.save(x, b);
     return y;
   },
   shape([x, b]) {
     assertRank('biasGelu', x, 1, 'input [..., C]');
     assertShape('biasGelu', b, [x.shape[x.rank - 1]!], `bias for x ${x.describe()}`);
-    return { shape: x.shape, dtype: 'float32' };
+    return { shape: x.shape, dtype: x.dtype };
   },
   backward(ctx, g, [x, b]) {
     // a = x + b:  dx = dy gelu'(a),  db = sum over rows of dx;  gelu'(a) = Phi(a) + a phi(a)
     const [xs, bs] = ctx.saved as [Tensor, Tensor];
-    const dx = Tensor.empty(x.shape, 'float32', 'biasGelu dx');
-    launchBiasGeluBackward(xs.buffer(), bs.buffer(), g.buffer(), dx.buffer(), x.size, b.size);
+    const dx = Tensor.empty(x.shape, x.dtype, 'biasGelu dx');
+    launchBiasGeluBackward(xs.buffer(), bs.buffer(), g.buffer(), dx.buffer(), x.size, b.size, floatType(x.dtype));
     if (!ctx.needsGrad[1]) return [dx, null];
     const db = sumTo(dx, b.shape); // x is [C]: a view of dx
     if (!ctx.needsGrad[0]) {

@@ -4,14 +4,13 @@
 // sumTo is the one helper every broadcasting op's backward uses to bring a gradient back to its
 // input's shape; when nothing is summed it is a free view.
 import { defineOp, type Op, type OpContext } from '../autograd/op.js';
-import { broadcastKernel, launchBroadcast } from '../kernels/wgsl/elementwise.js';
+import { floatKernels, launchBroadcast } from '../kernels/wgsl/elementwise.js';
 import { launchReduce, planReduce } from '../kernels/wgsl/reduce.js';
 import { checkShape } from '../tensor/check.js';
 import { broadcastShapes, broadcastStrides, formatShape, sameShape, stridesOf, type Shape } from '../tensor/shape.js';
-import { Tensor, type DType } from '../tensor/tensor.js';
+import { FLOAT_DTYPES, floatType, Tensor } from '../tensor/tensor.js';
 
-const F32: readonly DType[] = ['float32'];
-const expandK = broadcastKernel('expand', 'x', { arity: 1 });
+const expandK = floatKernels('expand', 'x', { arity: 1 });
 
 /** The axes of `from` that sumTo(·, to) sums over: leading ones, and those broadcast from 1. */
 function summedAxes(from: Shape, to: Shape): number[] {
@@ -22,17 +21,17 @@ function summedAxes(from: Shape, to: Shape): number[] {
 /** x broadcast to `shape` (a materialised copy). */
 export const expand: Op<[Tensor, Shape]> = defineOp({
   name: 'expand',
-  dtypes: { input: F32 },
+  dtypes: { input: FLOAT_DTYPES },
   forward(_ctx: OpContext, t: Tensor, shape: Shape) {
-    const out = Tensor.empty(shape, 'float32', 'expand');
-    launchBroadcast(expandK, [{ buffer: t.buffer('expand'), strides: broadcastStrides(t.shape, shape) }], out.buffer(), shape, out.size);
+    const out = Tensor.empty(shape, t.dtype, 'expand');
+    launchBroadcast(expandK(floatType(t.dtype)), [{ buffer: t.buffer('expand'), strides: broadcastStrides(t.shape, shape) }], out.buffer(), shape, out.size);
     return out;
   },
   shape([t, shape]) {
     if (!sameShape(broadcastShapes('expand', t.shape, checkShape('expand', 'shape', shape)), shape)) {
       throw new RangeError(`expand: argument 'shape' must be a shape ${t.describe()} broadcasts to, got ${formatShape(shape)}`);
     }
-    return { shape, dtype: 'float32' };
+    return { shape, dtype: t.dtype };
   },
   backward(_ctx, g, [t]) {
     // d expand = the gradient summed back over the broadcast dims
@@ -43,12 +42,12 @@ export const expand: Op<[Tensor, Shape]> = defineOp({
 /** x summed down to `shape` (which x's shape broadcasts from); a view of x when nothing is summed. */
 export const sumTo: Op<[Tensor, Shape]> = defineOp({
   name: 'sumTo',
-  dtypes: { input: F32 },
+  dtypes: { input: FLOAT_DTYPES },
   forward(_ctx: OpContext, t: Tensor, shape: Shape) {
     const axes = summedAxes(t.shape, shape);
     if (!axes.length) return t.view(shape);
-    const out = Tensor.empty(shape, 'float32', 'sumTo');
-    launchReduce('sum', t.buffer('sumTo'), out.buffer(), planReduce(t.shape, stridesOf(t.shape), axes));
+    const out = Tensor.empty(shape, t.dtype, 'sumTo');
+    launchReduce('sum', t.buffer('sumTo'), out.buffer(), planReduce(t.shape, stridesOf(t.shape), axes), 1, floatType(t.dtype));
     return out;
   },
   shape([t, shape]) {
@@ -56,7 +55,7 @@ export const sumTo: Op<[Tensor, Shape]> = defineOp({
     if (shape.length > t.rank || !sameShape(broadcastShapes('sumTo', t.shape, shape), t.shape)) {
       throw new RangeError(`sumTo: cannot reduce ${t.describe()} to ${formatShape(shape)}`);
     }
-    return { shape, dtype: 'float32' };
+    return { shape, dtype: t.dtype };
   },
   backward(_ctx, g, [t]) {
     // d sumTo = the gradient broadcast back to the input's shape

@@ -1,23 +1,26 @@
 // crossEntropy(logits [..., V], targets int32 [...]): the mean over non-ignored rows of
 // -log softmax(logits)[target], as one fused kernel forward and one backward. If every row is
 // ignored the result is 0 (PyTorch gives NaN), so a fully padded batch cannot poison training.
+// float16 logits give a float32 loss: it is accumulated in float32 (as PyTorch's autocast runs
+// cross-entropy in float32), and the loss of a mixed-precision step is what gets scaled and
+// logged; the gradient of the logits is float16.
 import { defineOp, withFront, type OpContext } from '../autograd/op.js';
 import { launchCrossEntropy, launchCrossEntropyBackward } from '../kernels/wgsl/cross-entropy.js';
 import { formatShape } from '../tensor/shape.js';
-import { Tensor } from '../tensor/tensor.js';
+import { FLOAT_DTYPES, floatType, Tensor } from '../tensor/tensor.js';
 import { div, maximum } from './elementwise.js';
 import { sum } from './reduce.js';
 
 const crossEntropyOp = defineOp({
   name: 'crossEntropy',
-  dtypes: { logits: ['float32'], targets: ['int32'] },
+  dtypes: { logits: FLOAT_DTYPES, targets: ['int32'] },
   forward(ctx: OpContext, logits: Tensor, targets: Tensor, ignoreIndex: number) {
     const V = logits.shape[logits.rank - 1]!;
     const rows = targets.size;
     const loss = Tensor.empty([rows], 'float32', 'crossEntropy rows');
     const valid = Tensor.empty([rows], 'float32', 'crossEntropy valid');
     const lse = Tensor.empty([rows], 'float32', 'crossEntropy lse');
-    launchCrossEntropy({ x: logits.buffer(), targets: targets.buffer(), loss: loss.buffer(), valid: valid.buffer(), lse: lse.buffer() }, rows, V, ignoreIndex);
+    launchCrossEntropy({ x: logits.buffer(), targets: targets.buffer(), loss: loss.buffer(), valid: valid.buffer(), lse: lse.buffer() }, rows, V, ignoreIndex, floatType(logits.dtype));
     const { mean, count } = meanOverValid(loss, valid);
     ctx.save(logits, targets, lse, count);
     for (const t of [loss, valid, lse, count]) t.dispose();
@@ -32,12 +35,13 @@ const crossEntropyOp = defineOp({
     const [logits, targets, lse, count] = ctx.saved as [Tensor, Tensor, Tensor, Tensor];
     const V = logits.shape[logits.rank - 1]!;
     const scale = div(g, count);
-    const dx = Tensor.empty(logits.shape, 'float32', 'crossEntropy backward');
+    const dx = Tensor.empty(logits.shape, logits.dtype, 'crossEntropy backward');
     launchCrossEntropyBackward(
       { x: logits.buffer(), targets: targets.buffer(), lse: lse.buffer(), scale: scale.buffer(), dx: dx.buffer() },
       targets.size,
       V,
       ignoreIndex,
+      floatType(logits.dtype),
     );
     scale.dispose();
     return [dx, null];
@@ -46,7 +50,7 @@ const crossEntropyOp = defineOp({
 
 /**
  * Mean over rows whose target != ignoreIndex (default -100) of -log softmax(logits)[target].
- * logits float32 [..., V], targets int32 [...]; returns a 0-d tensor, 0 if every row is ignored.
+ * logits float32 or float16 [..., V], targets int32 [...]; returns a 0-d float32 tensor, 0 if every row is ignored.
  */
 export const crossEntropy = withFront(crossEntropyOp, (logits: Tensor, targets: Tensor, opts: { ignoreIndex?: number } = {}): Tensor =>
   crossEntropyOp(logits, targets, opts.ignoreIndex ?? -100),

@@ -4,23 +4,23 @@
 import { defineOp, withFront, type OpContext } from '../autograd/op.js';
 import { launchDropout } from '../kernels/wgsl/dropout.js';
 import { describeValue } from '../tensor/check.js';
-import { Tensor } from '../tensor/tensor.js';
+import { FLOAT_DTYPES, floatType, Tensor } from '../tensor/tensor.js';
 
 const dropoutOp = defineOp({
   name: 'dropout',
-  dtypes: { input: ['float32'] },
+  dtypes: { input: FLOAT_DTYPES },
   forward(_ctx: OpContext, x: Tensor, p: number, seed: number) {
     if (p === 0) return x.view(x.shape);
-    const out = Tensor.empty(x.shape, 'float32', 'dropout');
-    launchDropout(x.buffer(), out.buffer(), x.size, p, seed);
+    const out = Tensor.empty(x.shape, x.dtype, 'dropout');
+    launchDropout(x.buffer(), out.buffer(), x.size, p, seed, floatType(x.dtype));
     return out;
   },
-  shape: ([x]) => ({ shape: x.shape, dtype: 'float32' }),
+  shape: ([x]) => ({ shape: x.shape, dtype: x.dtype }),
   backward(_ctx, g, [, p, seed]) {
     // d dropout = mask * dg / (1 - p), the same mask from the same seed
     if (p === 0) return [g.view(g.shape)];
-    const dx = Tensor.empty(g.shape, 'float32', 'dropout backward');
-    launchDropout(g.buffer(), dx.buffer(), g.size, p, seed);
+    const dx = Tensor.empty(g.shape, g.dtype, 'dropout backward');
+    launchDropout(g.buffer(), dx.buffer(), g.size, p, seed, floatType(g.dtype));
     return [dx];
   },
 });

@@ -2,15 +2,15 @@
 // is its forward WGSL expression and its gradient, side by side. Gradient expressions read
 // `x` = upstream gradient and `y` = the saved value (input or output, as stated).
 import { defineOp, NOT_DIFFERENTIABLE, withFront, type OpContext } from '../autograd/op.js';
-import { broadcastKernel, GELU_WGSL, launchBroadcast, launchUnary, ORDERED_WGSL, unaryKernel } from '../kernels/wgsl/elementwise.js';
+import { broadcastKernel, floatKernels, GELU_WGSL, launchBroadcast, launchUnary, ORDERED_WGSL, unaryKernel } from '../kernels/wgsl/elementwise.js';
 import { full } from '../tensor/create.js';
 import { broadcastShapes, broadcastStrides, stridesOf } from '../tensor/shape.js';
-import { Tensor, type DType, type PlainDType } from '../tensor/tensor.js';
+import { FLOAT_DTYPES, floatType, Tensor, type DType, type PlainDType } from '../tensor/tensor.js';
+import { variants, type FloatType } from '../kernels/kernel.js';
 import { checkTensor, checkTensorOrNumber, INT32_MAX, INT32_MIN } from '../tensor/check.js';
 import { sumTo } from './broadcast.js';
 
-const F32: readonly DType[] = ['float32'];
-const ANY: readonly DType[] = ['float32', 'int32'];
+const ANY: readonly DType[] = ['float32', 'float16', 'int32'];
 
 // ---- unary -------------------------------------------------------------------------------
 const GELU_C = 'const GELU_K: f32 = 0.7978845608028654; // sqrt(2 / pi)';
@@ -55,26 +55,26 @@ export type UnaryName = keyof typeof UNARY;
 
 function unaryOp(name: UnaryName) {
   const spec: UnarySpec = UNARY[name];
-  const fwd = unaryKernel(name, spec.expr, spec.helpers);
-  const bwd = broadcastKernel(`${name}_backward`, spec.grad, { helpers: spec.gradHelpers ?? '' });
+  const fwd = variants((f: FloatType) => unaryKernel(name, spec.expr, spec.helpers, f));
+  const bwd = floatKernels(`${name}_backward`, spec.grad, { helpers: spec.gradHelpers ?? '' });
   return defineOp({
     name,
-    dtypes: { input: F32 },
+    dtypes: { input: FLOAT_DTYPES },
     forward(ctx: OpContext, a: Tensor) {
-      const out = Tensor.empty(a.shape, 'float32', name);
-      launchUnary(fwd, a.buffer(), out.buffer(), a.size);
+      const out = Tensor.empty(a.shape, a.dtype, name);
+      launchUnary(fwd(floatType(a.dtype)), a.buffer(), out.buffer(), a.size);
       ctx.save(spec.saves === 'input' ? a : out);
       return out;
     },
-    shape: ([a]) => ({ shape: a.shape, dtype: 'float32' }),
+    shape: ([a]) => ({ shape: a.shape, dtype: a.dtype }),
     backward(ctx, g) {
-      return [sameShapeBinary(bwd, g, ctx.saved[0]!)];
+      return [sameShapeBinary(bwd(floatType(g.dtype)), g, ctx.saved[0]!)];
     },
   });
 }
 
 function sameShapeBinary(k: ReturnType<typeof broadcastKernel>, a: Tensor, b: Tensor): Tensor {
-  const out = Tensor.empty(a.shape, 'float32', k.name);
+  const out = Tensor.empty(a.shape, a.dtype, k.name);
   const strides = stridesOf(a.shape);
   launchBroadcast(k, [{ buffer: a.buffer(), strides }, { buffer: b.buffer(), strides }], out.buffer(), a.shape, a.size);
   return out;
@@ -91,10 +91,10 @@ export const gelu = unaryOp('gelu');
 export const geluTanh = unaryOp('gelu_tanh');
 
 // ---- broadcasting ------------------------------------------------------------------------
-/** Launches a broadcasting kernel over `inputs`, returning the (float32) output of the broadcast shape. */
-function broadcastLaunch(op: string, k: ReturnType<typeof broadcastKernel>, inputs: Tensor[]): Tensor {
+/** Launches a broadcasting kernel over `inputs`, returning the output of the broadcast shape, of `dtype`. */
+function broadcastLaunch(op: string, k: ReturnType<typeof broadcastKernel>, inputs: Tensor[], dtype: DType): Tensor {
   const shape = broadcastShapes(op, ...inputs.map((t) => t.shape));
-  const out = Tensor.empty(shape, 'float32', op);
+  const out = Tensor.empty(shape, dtype, op);
   launchBroadcast(
     k,
     inputs.map((t) => ({ buffer: t.buffer(op), strides: broadcastStrides(t.shape, shape) })),
@@ -107,17 +107,22 @@ function broadcastLaunch(op: string, k: ReturnType<typeof broadcastKernel>, inpu
 
 export type TensorOrScalar = Tensor | number;
 
-/** The shape rule of a broadcasting op: the broadcast shape of its tensors, float32. */
-const broadcastRule = (name: string, ts: readonly Tensor[]) => ({ shape: broadcastShapes(name, ...ts.map((t) => t.shape)), dtype: 'float32' as const });
+/** The dtype of a float op's result: its (last) tensor's float dtype (they share one: autograd/op.ts checkOneFloat). */
+const floatOf = (ts: readonly Tensor[]): DType => (ts.at(-1)!.dtype === 'float16' ? 'float16' : 'float32');
+
+/** The shape rule of a broadcasting op: the broadcast shape of its tensors, of their float dtype. */
+const broadcastRule = (name: string, ts: readonly Tensor[]) => ({ shape: broadcastShapes(name, ...ts.map((t) => t.shape)), dtype: floatOf(ts) });
 
 /**
  * Checks the two operands of `op` (argument names as in PyTorch); numbers become 0-d tensors for the
- * duration of one op, int32 ones beside an int32 tensor (so `ids.eq(3)` compares integers).
+ * duration of one op, of the dtype of the tensor beside them (so `ids.eq(3)` compares integers and
+ * `h.mul(0.5)` stays float16).
  */
-function withScalars(op: string, fn: (a: Tensor, b: Tensor) => Tensor) {
+function withScalars(op: string, fn: (a: Tensor, b: Tensor) => Tensor, alone: DType = 'float32') {
   return (a: TensorOrScalar, b: TensorOrScalar): Tensor => {
     const args = [checkTensorOrNumber(op, 'input', a), checkTensorOrNumber(op, 'other', b)];
-    const intPartner = args.some((v) => v instanceof Tensor && v.dtype === 'int32');
+    const partner = args.find((v): v is Tensor => v instanceof Tensor);
+    const intPartner = partner?.dtype === 'int32';
     const temps: Tensor[] = [];
     const lift = (v: TensorOrScalar, arg: string) => {
       if (v instanceof Tensor) return v;
@@ -125,7 +130,7 @@ function withScalars(op: string, fn: (a: Tensor, b: Tensor) => Tensor) {
       if (intPartner && !int) {
         throw new TypeError(`${op}: argument '${arg}' is ${v}, which does not fit the int32 tensor beside it; cast that tensor with .astype('float32') first`);
       }
-      temps.push(full([], v, intPartner ? 'int32' : 'float32'));
+      temps.push(full([], v, partner?.dtype ?? alone));
       return temps[temps.length - 1]!;
     };
     try {
@@ -174,24 +179,24 @@ export type BinaryName = keyof typeof BINARY;
 function binaryOp(name: BinaryName) {
   const spec: BinarySpec = BINARY[name];
   const helpers = spec.helpers ?? '';
-  const fwd = broadcastKernel(name, spec.expr, { helpers });
-  const gradX = broadcastKernel(`${name}_backward_x`, spec.gradX, { arity: 3, helpers });
-  const gradY = broadcastKernel(`${name}_backward_y`, spec.gradY, { arity: 3, helpers });
+  const fwd = floatKernels(name, spec.expr, { helpers });
+  const gradX = floatKernels(`${name}_backward_x`, spec.gradX, { arity: 3, helpers });
+  const gradY = floatKernels(`${name}_backward_y`, spec.gradY, { arity: 3, helpers });
   // add's gradients, and sub's for x, are the upstream gradient itself: no kernel, no saved inputs
   const identity = (expr: string) => expr === 'c';
   const savesInputs = !(identity(spec.gradX) && (identity(spec.gradY) || spec.gradY === '-c'));
   const op = defineOp({
     name,
-    dtypes: { input: F32, other: F32 },
+    dtypes: { input: FLOAT_DTYPES, other: FLOAT_DTYPES },
     forward(ctx: OpContext, a: Tensor, b: Tensor) {
       if (savesInputs) ctx.save(a, b);
-      return broadcastLaunch(name, fwd, [a, b]);
+      return broadcastLaunch(name, fwd(floatType(a.dtype)), [a, b], a.dtype);
     },
     shape: (args) => broadcastRule(name, args),
     backward(ctx, g, [x, y]) {
       const grad = (k: typeof fwd, expr: string, target: Tensor) => {
         if (identity(expr)) return sumTo(g, target.shape);
-        const full = broadcastLaunch(`${name} backward`, k, savesInputs ? [g, ...ctx.saved] : [g, g, g]);
+        const full = broadcastLaunch(`${name} backward`, k(floatType(g.dtype)), savesInputs ? [g, ...ctx.saved] : [g, g, g], g.dtype);
         const reduced = sumTo(full, target.shape);
         full.dispose();
         return reduced;
@@ -209,7 +214,8 @@ export const div = binaryOp('div');
 export const pow = binaryOp('pow');
 export const maximum = binaryOp('maximum');
 
-// ---- comparisons (not differentiable): 1.0 where true, 0.0 where false -----------------------
+// ---- comparisons (not differentiable): 1.0 where true, 0.0 where false (float16 for float16
+// operands, float32 otherwise) ------------------------------------------------------------------
 const COMPARE = { eq: '==', ne: '!=', lt: '<', le: '<=', gt: '>', ge: '>=' } as const;
 export type CompareName = keyof typeof COMPARE;
 
@@ -217,13 +223,14 @@ function compareOp(name: CompareName) {
   const expr = `select(0.0, 1.0, x ${COMPARE[name]} y)`;
   const kernels = {
     float32: broadcastKernel(name, expr),
+    float16: broadcastKernel(`${name}_f16`, expr, { inType: 'f16', outType: 'f16' }),
     int32: broadcastKernel(`${name}_i32`, expr, { inType: 'i32' }),
   };
   const op = defineOp({
     name,
     dtypes: { input: ANY, other: ANY },
     forward(_ctx: OpContext, a: Tensor, b: Tensor) {
-      return broadcastLaunch(name, kernels[a.dtype as PlainDType], [a, b]);
+      return broadcastLaunch(name, kernels[a.dtype as PlainDType], [a, b], floatOf([a]));
     },
     shape([a, b]) {
       if (a.dtype !== b.dtype) throw new TypeError(`${name}: arguments 'input' and 'other' must have one dtype, got ${a.describe()} and ${b.describe()}`);
@@ -242,16 +249,16 @@ export const gt = compareOp('gt');
 export const ge = compareOp('ge');
 
 // ---- where -----------------------------------------------------------------------------------
-const whereK = broadcastKernel('where', 'select(y, x, c != 0.0)', { arity: 3 });
-const whereGradX = broadcastKernel('where_backward_x', 'select(0.0, y, c != 0.0)', { arity: 3 });
-const whereGradY = broadcastKernel('where_backward_y', 'select(y, 0.0, c != 0.0)', { arity: 3 });
+const whereK = floatKernels('where', 'select(y, x, c != 0.0)', { arity: 3 });
+const whereGradX = floatKernels('where_backward_x', 'select(0.0, y, c != 0.0)', { arity: 3 });
+const whereGradY = floatKernels('where_backward_y', 'select(y, 0.0, c != 0.0)', { arity: 3 });
 
 const whereOp = defineOp({
   name: 'where',
-  dtypes: { condition: F32, input: F32, other: F32 },
+  dtypes: { condition: FLOAT_DTYPES, input: FLOAT_DTYPES, other: FLOAT_DTYPES },
   forward(ctx: OpContext, cond: Tensor, a: Tensor, b: Tensor) {
     ctx.save(cond);
-    return broadcastLaunch('where', whereK, [cond, a, b]);
+    return broadcastLaunch('where', whereK(floatType(a.dtype)), [cond, a, b], a.dtype);
   },
   shape: (args) => broadcastRule('where', args),
   backward(ctx, g) {
@@ -259,7 +266,7 @@ const whereOp = defineOp({
     const [cond] = ctx.saved as [Tensor];
     const grad = (k: typeof whereK, i: number) => {
       if (!ctx.needsGrad[i]) return null;
-      const full = broadcastLaunch('where backward', k, [cond, g, g]);
+      const full = broadcastLaunch('where backward', k(floatType(g.dtype)), [cond, g, g], g.dtype);
       const reduced = sumTo(full, ctx.inputShapes[i]!);
       full.dispose();
       return reduced;
@@ -271,5 +278,6 @@ const whereOp = defineOp({
 /** Elements of `a` where `cond` is non-zero, of `b` elsewhere (broadcasting all three). */
 export const where = withFront(whereOp, (cond: Tensor, a: TensorOrScalar, b: TensorOrScalar): Tensor => {
   checkTensor('where', 'condition', cond);
-  return withScalars('where', (x, y) => whereOp(cond, x, y))(a, b);
+  // two numbers take the condition's float dtype
+  return withScalars('where', (x, y) => whereOp(cond, x, y), cond.dtype === 'float16' ? 'float16' : 'float32')(a, b);
 });

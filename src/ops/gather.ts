@@ -4,7 +4,7 @@
 import { defineOp, type OpContext } from '../autograd/op.js';
 import { launchEmbedding, launchEmbeddingBackward } from '../kernels/wgsl/gather.js';
 import { zeros } from '../tensor/create.js';
-import { Tensor } from '../tensor/tensor.js';
+import { FLOAT_DTYPES, floatType, Tensor } from '../tensor/tensor.js';
 
 /**
  * Throws naming op `op` and the first id outside [0, V), when the ids have a host copy (int32 data created from
@@ -29,26 +29,26 @@ export function checkIds(op: string, ids: Tensor, V: number): void {
 /** Rows of `table` [V, C] at `ids` (int32, any shape): [...ids.shape, C]. */
 export const embedding = defineOp({
   name: 'embedding',
-  dtypes: { table: ['float32'], ids: ['int32'] },
+  dtypes: { table: FLOAT_DTYPES, ids: ['int32'] },
   forward(ctx: OpContext, table: Tensor, ids: Tensor) {
     const [V, C] = table.shape as [number, number];
     checkIds('embedding', ids, V);
-    const out = Tensor.empty([...ids.shape, C], 'float32', 'embedding');
-    launchEmbedding(table.buffer(), ids.buffer(), out.buffer(), ids.size, V, C);
+    const out = Tensor.empty([...ids.shape, C], table.dtype, 'embedding');
+    launchEmbedding(table.buffer(), ids.buffer(), out.buffer(), ids.size, V, C, floatType(table.dtype));
     ctx.save(ids);
     return out;
   },
   shape([table, ids]) {
     if (table.rank !== 2) throw new Error(`embedding: table must be [V, C], got ${table.describe()}`);
     if (table.shape[0] === 0 && ids.size > 0) throw new Error(`embedding: table ${table.describe()} has no rows to look up`);
-    return { shape: [...ids.shape, table.shape[1]!], dtype: 'float32' };
+    return { shape: [...ids.shape, table.shape[1]!], dtype: table.dtype };
   },
   backward(ctx, g, [table]) {
     // d table[v] = sum over positions n with ids[n] == v of dout[n]
     const [ids] = ctx.saved as [Tensor];
     const [V, C] = table.shape as [number, number];
     const N = ids.size;
-    const dtable = Tensor.empty([V, C], 'float32', 'embedding backward');
+    const dtable = Tensor.empty([V, C], table.dtype, 'embedding backward');
     const scratch = {
       rank: Tensor.empty([N], 'int32', 'embedding rank'),
       counts: zeros([V], 'int32'),
@@ -58,7 +58,7 @@ export const embedding = defineOp({
     launchEmbeddingBackward(
       g.buffer(), ids.buffer(), dtable.buffer(),
       { rank: scratch.rank.buffer(), counts: scratch.counts.buffer(), starts: scratch.starts.buffer(), order: scratch.order.buffer() },
-      N, V, C,
+      N, V, C, floatType(table.dtype),
     );
     for (const t of Object.values(scratch)) t.dispose();
     return [dtable, null];

@@ -10,7 +10,8 @@ import { profile } from '../kernels/profile.js';
 import { launchCopy } from '../kernels/wgsl/copy.js';
 import { launchAccumulate } from '../kernels/wgsl/elementwise.js';
 import { launchMatmul } from '../kernels/wgsl/matmul.js';
-import { Tensor } from '../tensor/tensor.js';
+import { bufferBytes, elementBytes, floatType, Tensor, type PlainDType } from '../tensor/tensor.js';
+import { cast } from './cast.js';
 
 export interface Product {
   M: number;
@@ -20,12 +21,25 @@ export interface Product {
   transB: boolean;
 }
 
-/** C = op(A) · op(B) into `out`, directly when every buffer fits a binding, else a block at a time. */
+/**
+ * C = op(A) · op(B) into `out`, directly when every buffer fits a binding, else a block at a time.
+ * float16 operands that do not fit are multiplied through float32 copies (the blocks' byte
+ * offsets need not be 4-byte aligned in float16; the f32 sum is rounded once, as the direct
+ * kernels do), at twice the memory for that one product.
+ */
 export function matmul2d(a: Tensor, b: Tensor, out: Tensor, p: Product): void {
-  const floats = Math.floor(profile().bindingLimit / 4);
-  const plan = { ...p, batchShape: [], aStrides: [], bStrides: [] };
-  if (a.size <= floats && b.size <= floats && out.size <= floats) launchMatmul(a.buffer('matmul'), b.buffer('matmul'), out.buffer(), plan);
-  else blocked(a, b, out, p, floats);
+  const elements = Math.floor(profile().bindingLimit / elementBytes(a.dtype));
+  const plan = { ...p, batchShape: [], aStrides: [], bStrides: [], float: floatType(a.dtype) };
+  if (a.size <= elements && b.size <= elements && out.size <= elements) launchMatmul(a.buffer('matmul'), b.buffer('matmul'), out.buffer(), plan);
+  else if (a.dtype === 'float32') blocked(a, b, out, p, elements);
+  else {
+    const [a32, b32] = [cast(a, 'float32'), cast(b, 'float32')];
+    const out32 = Tensor.empty(out.shape, 'float32', 'matmul f32');
+    blocked(a32, b32, out32, p, Math.floor(profile().bindingLimit / 4));
+    const rounded = cast(out32, out.dtype as PlainDType);
+    device().copy(rounded.buffer(), 0, out.buffer(), 0, bufferBytes(out.size, out.dtype));
+    for (const t of [a32, b32, out32, rounded]) t.dispose();
+  }
 }
 
 /** Block sizes along M, N and K such that every block, band and partial product fits `floats`. */

@@ -8,7 +8,7 @@ import { launchMatmul } from '../kernels/wgsl/matmul.js';
 import { matmul2d } from './matmul-blocks.js';
 import { broadcastStrides, formatShape, numel, type Shape } from '../tensor/shape.js';
 import { assertRank } from '../tensor/check.js';
-import { Tensor } from '../tensor/tensor.js';
+import { FLOAT_DTYPES, floatType, Tensor } from '../tensor/tensor.js';
 import { sumTo } from './broadcast.js';
 import { reshape } from './shape.js';
 
@@ -51,7 +51,7 @@ function matmulShape(op: string, a: Shape, b: Shape, transA: boolean, transB: bo
 /** C = op(A) · op(B) as a plain tensor (no autograd): the forward, and each gradient term. */
 function mm(a: Tensor, b: Tensor, transA: boolean, transB: boolean): Tensor {
   const s = matmulShape('matmul', a.shape, b.shape, transA, transB);
-  const out = Tensor.empty(s.out, 'float32', 'matmul');
+  const out = Tensor.empty(s.out, a.dtype, 'matmul');
   const aBatch = a.shape.slice(0, -2);
   const bBatch = b.shape.slice(0, -2);
   // x [B, T, C] · W [C, N]: A's batch folds into M, one [B*T, C] · [C, N] product (a block at a
@@ -67,6 +67,7 @@ function mm(a: Tensor, b: Tensor, transA: boolean, transB: boolean): Tensor {
     batchShape: s.batch,
     aStrides: broadcastStrides(aBatch, s.batch).map((x) => x * matrix(a)),
     bStrides: broadcastStrides(bBatch, s.batch).map((x) => x * matrix(b)),
+    float: floatType(a.dtype),
   });
   return out;
 }
@@ -81,12 +82,12 @@ function mmTo(shape: Shape, a: Tensor, b: Tensor, transA: boolean, transB: boole
 
 const matmulOp = defineOp({
   name: 'matmul',
-  dtypes: { input: ['float32'], other: ['float32'] },
+  dtypes: { input: FLOAT_DTYPES, other: FLOAT_DTYPES },
   forward(ctx: OpContext, a: Tensor, b: Tensor, transA: boolean, transB: boolean) {
     ctx.save(a, b);
     return mm(a, b, transA, transB);
   },
-  shape: ([a, b, transA, transB]) => ({ shape: matmulShape('matmul', a.shape, b.shape, transA, transB).out, dtype: 'float32' }),
+  shape: ([a, b, transA, transB]) => ({ shape: matmulShape('matmul', a.shape, b.shape, transA, transB).out, dtype: a.dtype }),
   backward(ctx, g, [, , transA, transB]) {
     // C = op(A) op(B):  d op(A) = dC op(B)^T,  d op(B) = op(A)^T dC, and a transposed operand
     // takes the transpose of its term:
@@ -114,7 +115,7 @@ const matmulOp = defineOp({
 
 /**
  * op(a) · op(b) over the last two dims, batch dims broadcast (NumPy's matmul, plus transposes).
- * float32; rank-1 operands are vectors as in NumPy.
+ * float32, or float16 (accumulated in float32, rounded once); rank-1 operands are vectors as in NumPy.
  */
 export const matmul = withFront(matmulOp, (a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor => {
   const { transA = false, transB = false } = opts;

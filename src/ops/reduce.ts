@@ -2,17 +2,16 @@
 // takes the normalised axes (sorted, non-negative); its front checks and normalises the caller's.
 // Empty reductions follow PyTorch: sum = 0, mean = NaN, max and argmax are errors.
 import { defineOp, NOT_DIFFERENTIABLE, withFront, type OpContext } from '../autograd/op.js';
-import { broadcastKernel, launchBroadcast, ORDERED_WGSL } from '../kernels/wgsl/elementwise.js';
+import { floatKernels, launchBroadcast, ORDERED_WGSL } from '../kernels/wgsl/elementwise.js';
 import { launchReduce, planReduce, type ReduceKind } from '../kernels/wgsl/reduce.js';
 import { full } from '../tensor/create.js';
 import { broadcastStrides, stridesOf, type Shape } from '../tensor/shape.js';
-import { Tensor, type DType } from '../tensor/tensor.js';
+import { FLOAT_DTYPES, floatType, Tensor } from '../tensor/tensor.js';
 import { checkAxes, checkAxis, checkBoolean, checkTensor } from '../tensor/check.js';
 import { expand } from './broadcast.js';
 import { div, mul } from './elementwise.js';
 import { reshape } from './shape.js';
 
-const F32: readonly DType[] = ['float32'];
 
 export type Axes = number | readonly number[];
 
@@ -22,8 +21,8 @@ function reducedShape(shape: Shape, axes: number[], keepdim: boolean): number[] 
 
 function runReduce(op: string, kind: ReduceKind, a: Tensor, axes: number[], keepdim: boolean, mean = false): Tensor {
   const plan = planReduce(a.shape, stridesOf(a.shape), axes);
-  const out = Tensor.empty(reducedShape(a.shape, axes, keepdim), kind === 'argmax' ? 'int32' : 'float32', op);
-  launchReduce(kind, a.buffer(op), out.buffer(), plan, mean ? 1 / Math.max(plan.r, 1) : 1);
+  const out = Tensor.empty(reducedShape(a.shape, axes, keepdim), kind === 'argmax' ? 'int32' : a.dtype, op);
+  launchReduce(kind, a.buffer(op), out.buffer(), plan, mean ? 1 / Math.max(plan.r, 1) : 1, floatType(a.dtype));
   return out;
 }
 
@@ -49,13 +48,13 @@ function assertNonEmpty(op: string, a: Tensor, axes: number[]): void {
 function sumLike(name: 'sum' | 'mean') {
   const op = defineOp({
     name,
-    dtypes: { input: F32 },
+    dtypes: { input: FLOAT_DTYPES },
     forward(_ctx: OpContext, a: Tensor, axes: number[], keepdim: boolean) {
       // the mean of no elements is 0 / 0
-      if (name === 'mean' && axes.some((i) => a.shape[i] === 0)) return full(reducedShape(a.shape, axes, keepdim), NaN);
+      if (name === 'mean' && axes.some((i) => a.shape[i] === 0)) return full(reducedShape(a.shape, axes, keepdim), NaN, a.dtype);
       return runReduce(name, 'sum', a, axes, keepdim, name === 'mean');
     },
-    shape: ([a, axes, keepdim]) => ({ shape: reducedShape(a.shape, axes, keepdim), dtype: 'float32' }),
+    shape: ([a, axes, keepdim]) => ({ shape: reducedShape(a.shape, axes, keepdim), dtype: a.dtype }),
     backward(_ctx, g, [a, axes]) {
       // d sum = broadcast(dg); d mean = broadcast(dg) / R
       const shape = a.shape;
@@ -76,11 +75,11 @@ export const sum = sumLike('sum');
 export const mean = sumLike('mean');
 
 // 1 where an element ties with the max of its row (-0 with +0, NaN with NaN), 0 elsewhere
-const maxTiesK = broadcastKernel('max_ties', 'select(0.0, 1.0, max_ties(x, y))', { helpers: ORDERED_WGSL });
+const maxTiesK = floatKernels('max_ties', 'select(0.0, 1.0, max_ties(x, y))', { helpers: ORDERED_WGSL });
 
 const maxOp = defineOp({
   name: 'max',
-  dtypes: { input: F32 },
+  dtypes: { input: FLOAT_DTYPES },
   forward(ctx: OpContext, a: Tensor, axes: number[], keepdim: boolean) {
     const out = runReduce('max', 'max', a, axes, true);
     ctx.save(a, out);
@@ -91,15 +90,15 @@ const maxOp = defineOp({
   },
   shape([a, axes, keepdim]) {
     assertNonEmpty('max', a, axes);
-    return { shape: reducedShape(a.shape, axes, keepdim), dtype: 'float32' };
+    return { shape: reducedShape(a.shape, axes, keepdim), dtype: a.dtype };
   },
   backward(ctx, g) {
     // the gradient is shared equally among the elements that equal the max (the NaNs, if it is NaN)
     const [a, m] = ctx.saved as [Tensor, Tensor];
     const gk = reshape(g, m.shape);
-    const mask = Tensor.empty(a.shape, 'float32', 'max backward');
+    const mask = Tensor.empty(a.shape, a.dtype, 'max backward');
     const inputs = [a, m].map((t) => ({ buffer: t.buffer(), strides: broadcastStrides(t.shape, a.shape) }));
-    launchBroadcast(maxTiesK, inputs, mask.buffer(), a.shape, a.size);
+    launchBroadcast(maxTiesK(floatType(a.dtype)), inputs, mask.buffer(), a.shape, a.size);
     const axes = m.shape.flatMap((d, i) => (d === 1 && a.shape[i] !== 1 ? [i] : []));
     const count = runReduce('max backward', 'sum', mask, axes, true);
     const share = div(gk, count);
@@ -114,7 +113,7 @@ export const max = withFront(maxOp, (a: Tensor, axes?: Axes, keepdim: boolean = 
 
 const argmaxOp = defineOp({
   name: 'argmax',
-  dtypes: { input: F32 },
+  dtypes: { input: FLOAT_DTYPES },
   forward(_ctx: OpContext, a: Tensor, axes: number[], keepdim: boolean) {
     return runReduce('argmax', 'argmax', a, axes, keepdim);
   },

@@ -1,15 +1,17 @@
 // Shape ops. reshape is free (a view of the same storage); permute/transpose, slice and concat
 // materialise their result with one raw 32-bit copy kernel (src/kernels/wgsl/copy.ts), so they work
-// on float32 and int32 alike. slice and concat copy [outer, len, inner] blocks between axis offsets.
+// on float32 and int32 alike (float16 takes its 16-bit twin). slice and concat copy [outer, len, inner] blocks between axis offsets.
 import { defineOp, listOf, withFront, type OpContext } from '../autograd/op.js';
 import { device } from '../device/device.js';
 import { launchCopy } from '../kernels/wgsl/copy.js';
 import { zeros } from '../tensor/create.js';
 import { formatShape, numel, sameShape, stridesOf, type Shape } from '../tensor/shape.js';
 import { assertRank, checkAxis, checkTensor, describeValue } from '../tensor/check.js';
-import { Tensor, type DType } from '../tensor/tensor.js';
+import { elementBytes, Tensor, type DType } from '../tensor/tensor.js';
 
-const ANY: readonly DType[] = ['float32', 'int32'];
+const ANY: readonly DType[] = ['float32', 'float16', 'int32'];
+
+const bytesOf = (t: Tensor) => elementBytes(t.dtype) as 2 | 4;
 
 function resolveShape(op: string, t: Tensor, shape: Shape): number[] {
   if (!Array.isArray(shape)) throw new TypeError(`${op}: argument 'shape' must be an array of integers (one may be -1), got ${describeValue(shape)}`);
@@ -55,7 +57,7 @@ function permuteCopy(a: Tensor, perm: readonly number[]): Tensor {
   const shape = perm.map((d) => a.shape[d]!);
   const out = Tensor.empty(shape, a.dtype, 'permute');
   const strides = stridesOf(a.shape);
-  launchCopy(a.buffer('permute'), out.buffer(), { shape, srcStrides: perm.map((d) => strides[d]!), dstStrides: stridesOf(shape) });
+  launchCopy(a.buffer('permute'), out.buffer(), { shape, srcStrides: perm.map((d) => strides[d]!), dstStrides: stridesOf(shape), elementBytes: bytesOf(a) });
   return out;
 }
 
@@ -110,9 +112,11 @@ function copyBlock(
   [outer, len, inner]: [number, number, number],
   srcLen: number, srcOff: number, dstLen: number, dstOff: number,
 ): void {
-  if (outer <= BUFFER_COPY_RUNS) {
+  const bytes = bytesOf(src);
+  // buffer copies move whole 4-byte words: float16 runs must start and end on word boundaries
+  if (outer <= BUFFER_COPY_RUNS && [srcLen, srcOff, dstLen, dstOff, len].every((n) => (n * inner * bytes) % 4 === 0)) {
     // a few contiguous runs (a KV cache growing by a row per sequence, the last position of each)
-    for (let o = 0; o < outer; o++) device().copy(src.buffer(), 4 * (o * srcLen + srcOff) * inner, dst.buffer(), 4 * (o * dstLen + dstOff) * inner, 4 * len * inner);
+    for (let o = 0; o < outer; o++) device().copy(src.buffer(), bytes * (o * srcLen + srcOff) * inner, dst.buffer(), bytes * (o * dstLen + dstOff) * inner, bytes * len * inner);
     return;
   }
   launchCopy(src.buffer(), dst.buffer(), {
@@ -121,6 +125,7 @@ function copyBlock(
     dstStrides: [dstLen * inner, inner, 1],
     srcBase: srcOff * inner,
     dstBase: dstOff * inner,
+    elementBytes: bytes,
   });
 }
 
@@ -151,7 +156,7 @@ const sliceOp = defineOp({
   shape: ([a, axis, , len]) => ({ shape: a.shape.map((d, i) => (i === axis ? len : d)), dtype: a.dtype }),
   backward(_ctx, g, [a, axis, start, len]) {
     // d slice = the gradient placed in the sliced region of zeros
-    const dx = zeros(a.shape);
+    const dx = zeros(a.shape, g.dtype);
     const [outer, n, inner] = around(a.shape, axis);
     copyBlock(g, dx, [outer, len, inner], len, 0, n, start);
     return [dx];

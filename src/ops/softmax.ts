@@ -1,27 +1,28 @@
-// softmax and logSoftmax over the last axis (stable), each one fused kernel forward and backward.
+// softmax and logSoftmax over the last axis (stable), each one fused kernel forward and backward;
+// float16 rows are computed in float32 (max, sums, exp) and rounded once.
 import { defineOp, withFront, type OpContext } from '../autograd/op.js';
 import { launchSoftmax, launchSoftmaxBackward } from '../kernels/wgsl/softmax.js';
 import { assertRank, checkAxis } from '../tensor/check.js';
-import { Tensor } from '../tensor/tensor.js';
+import { FLOAT_DTYPES, floatType, Tensor } from '../tensor/tensor.js';
 
 function softmaxOp(name: 'softmax' | 'logSoftmax') {
   const log = name === 'logSoftmax';
   const op = defineOp({
     name,
-    dtypes: { input: ['float32'] },
+    dtypes: { input: FLOAT_DTYPES },
     forward(ctx: OpContext, x: Tensor) {
       const C = x.shape[x.rank - 1] ?? 1;
-      const y = Tensor.empty(x.shape, 'float32', name);
-      launchSoftmax(log, x.buffer(), y.buffer(), C ? x.size / C : 0, C);
+      const y = Tensor.empty(x.shape, x.dtype, name);
+      launchSoftmax(log, x.buffer(), y.buffer(), C ? x.size / C : 0, C, floatType(x.dtype));
       ctx.save(y);
       return y;
     },
-    shape: ([x]) => ({ shape: x.shape, dtype: 'float32' }),
+    shape: ([x]) => ({ shape: x.shape, dtype: x.dtype }),
     backward(ctx, g) {
       const y = ctx.saved[0]!;
       const C = y.shape[y.rank - 1] ?? 1;
-      const dx = Tensor.empty(y.shape, 'float32', `${name} backward`);
-      launchSoftmaxBackward(log, y.buffer(), g.buffer(), dx.buffer(), C ? y.size / C : 0, C);
+      const dx = Tensor.empty(y.shape, y.dtype, `${name} backward`);
+      launchSoftmaxBackward(log, y.buffer(), g.buffer(), dx.buffer(), C ? y.size / C : 0, C, floatType(y.dtype));
       return [dx];
     },
   });

@@ -7,7 +7,7 @@
 import { formatShape, normAxes, normAxis } from './shape.js';
 import { Tensor, type DType, type PlainDType } from './tensor.js';
 
-const DTYPES: readonly PlainDType[] = ['float32', 'int32'];
+const DTYPES: readonly PlainDType[] = ['float32', 'float16', 'int32'];
 export const INT32_MIN = -(2 ** 31);
 export const INT32_MAX = 2 ** 31 - 1;
 export const INT32_RANGE = '[-2^31, 2^31 - 1]';
@@ -73,7 +73,8 @@ export function checkBoolean(op: string, arg: string, value: unknown): boolean {
 }
 
 export function checkDtype(op: string, value: unknown): PlainDType {
-  if (!DTYPES.includes(value as PlainDType)) fail(TypeError, op, 'dtype', DTYPES.map((d) => `'${d}'`).join(' or '), describeValue(value));
+  const names = DTYPES.map((d) => `'${d}'`);
+  if (!DTYPES.includes(value as PlainDType)) fail(TypeError, op, 'dtype', `${names.slice(0, -1).join(', ')} or ${names.at(-1)}`, describeValue(value));
   return value as PlainDType;
 }
 

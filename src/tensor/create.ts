@@ -8,8 +8,10 @@ import {
   checkDtype, checkInt32, checkInt32Element, checkInteger, checkNumber, checkShape, checkTensor, describeValue, INT32_MAX,
   INT32_MIN, INT32_RANGE,
 } from './check.js';
+import { requireF16 } from '../kernels/profile.js';
+import { f32ToF16Bits } from './half.js';
 import { formatShape, numel, type Shape } from './shape.js';
-import { Storage, Tensor, type DType } from './tensor.js';
+import { bufferBytes, Storage, Tensor, type DType } from './tensor.js';
 
 export type NestedArray = number | NestedArray[];
 const HOST_COPY_LIMIT = 1 << 20; // int32 data up to this many elements keeps a host copy for index checks
@@ -62,7 +64,8 @@ function flattenNested(data: NestedArray, dtype: DType): { shape: number[]; flat
  * A tensor from JS data: a nested array (shape inferred), or a flat array / typed array with a shape.
  * `dtype` defaults to int32 for an Int32Array, int8 for an Int8Array (quantized weights; that
  * dtype is made from an Int8Array only), float32 otherwise. float32 data may hold NaN and
- * +-Infinity (as in PyTorch); int32 data must be integers in [-2^31, 2^31 - 1].
+ * +-Infinity (as in PyTorch); int32 data must be integers in [-2^31, 2^31 - 1]. float16 data is
+ * rounded on the host, to nearest with ties to even (through float32 first), overflowing to +-Infinity.
  */
 export function tensor(
   data: NestedArray | Float32Array | Int32Array | Int8Array | readonly number[],
@@ -88,8 +91,9 @@ export function tensor(
   if (numel(inferred) !== flat.length) {
     throw new RangeError(`tensor: ${flat.length} values do not fill shape ${formatShape(inferred)} (${numel(inferred)} elements)`);
   }
-  const typed = dtype === 'int32' ? Int32Array.from(flat) : Float32Array.from(flat);
-  const bytes = Math.max(4, typed.byteLength);
+  if (dtype === 'float16') requireF16('tensor');
+  const typed = dtype === 'int32' ? Int32Array.from(flat) : dtype === 'float16' ? Uint16Array.from(flat, f32ToF16Bits) : Float32Array.from(flat);
+  const bytes = bufferBytes(typed.length, dtype);
   const buffer = device().alloc(bytes, 'tensor-data');
   if (typed.byteLength) device().write(buffer, typed);
   const host = dtype === 'int32' && typed.length <= HOST_COPY_LIMIT ? (typed as Int32Array) : undefined;
@@ -112,11 +116,14 @@ function fill(op: string, shape: Shape, value: number, dtype: DType): Tensor {
   checkShape(op, 'shape', shape);
   checkDtype(op, dtype);
   checkNumber(op, 'value', value);
+  if (dtype === 'float16') requireF16(op);
   const t = Tensor.empty(shape, dtype, op);
   if (dtype === 'int32') launchFill('i32', t.buffer(), t.size, checkInt32(op, 'value', value), 0);
-  // float32 fills copy the value's bits with the integer fill: exact for NaN, +-Infinity and -0,
-  // which the f32 fill's start + i * step need not keep (WGSL may assume finite math)
-  else launchFill('i32', t.buffer(), t.size, new Int32Array(Float32Array.of(value).buffer)[0]!, 0);
+  // float fills copy the value's bits with the integer fill: exact for NaN, +-Infinity and -0,
+  // which the f32 fill's start + i * step need not keep (WGSL may assume finite math); float16
+  // writes a word of two elements' bits at a time
+  else if (dtype === 'float32') launchFill('i32', t.buffer(), t.size, new Int32Array(Float32Array.of(value).buffer)[0]!, 0);
+  else launchFill('i32', t.buffer(), Math.ceil(t.size / 2), (f32ToF16Bits(value) * 0x10001) | 0, 0);
   return t;
 }
 
@@ -149,8 +156,9 @@ export function arange(start: number, end?: number, step = 1, dtype?: DType): Te
       throw new RangeError(`arange: argument 'end' must keep int32 values in ${INT32_RANGE}, got ${end} (last value ${last})`);
     }
   }
+  if (dtype === 'float16') requireF16('arange');
   const t = Tensor.empty([n], dtype, 'arange');
-  launchFill(dtype === 'int32' ? 'i32' : 'f32', t.buffer(), n, start, step);
+  launchFill(dtype === 'int32' ? 'i32' : dtype === 'float16' ? 'f16' : 'f32', t.buffer(), n, start, step);
   return t;
 }
 

@@ -5,18 +5,32 @@ import { device } from '../device/device.js';
 import { trackInScope } from './scope.js';
 import { formatShape, numel } from './shape.js';
 
+import type { FloatType } from '../kernels/kernel.js';
+import { f16BitsToF32 } from './half.js';
+
 /**
- * float32, int32, or int8: quantized weights (src/ops/int8.ts), stored as bytes in element order,
- * four to a 32-bit word, as a safetensors I8 tensor holds them. int8 tensors are made from an
- * Int8Array only, and only the int8 ops take them.
+ * float32, float16, int32, or int8. float16 (IEEE binary16) needs the adapter's shader-f16 feature
+ * (kernels/profile.ts `f16`); its values read back as a Float32Array holding the float16 values
+ * exactly. int8 is quantized weights (src/ops/int8.ts), stored as bytes in element order, four to
+ * a 32-bit word, as a safetensors I8 tensor holds them; int8 tensors are made from an Int8Array
+ * only, and only the int8 ops take them.
  */
-export type DType = 'float32' | 'int32' | 'int8';
+export type DType = 'float32' | 'float16' | 'int32' | 'int8';
 /** The dtypes tensors are created in and computed with (every dtype but int8). */
 export type PlainDType = Exclude<DType, 'int8'>;
 export type TypedArrayFor<D extends DType> = D extends 'int32' ? Int32Array : D extends 'int8' ? Int8Array : Float32Array;
 
-/** Bytes a tensor of `n` elements of `dtype` occupies: whole 32-bit words, at least one. */
-export const storageBytes = (n: number, dtype: DType) => Math.max(4, Math.ceil((n * (dtype === 'int8' ? 1 : 4)) / 4) * 4);
+/** The float dtypes: what a float op's tensor arguments may be (one of them per call). */
+export const FLOAT_DTYPES: readonly DType[] = ['float32', 'float16'];
+
+/** The storage type kernels use for a float dtype's elements. */
+export const floatType = (dtype: DType): FloatType => (dtype === 'float16' ? 'f16' : 'f32');
+
+/** Bytes an element of `dtype` takes in a buffer. */
+export const elementBytes = (dtype: DType): number => (dtype === 'float16' ? 2 : dtype === 'int8' ? 1 : 4);
+
+/** Bytes a buffer of n elements of `dtype` takes: at least 4 and a multiple of 4 (WebGPU's copy and binding granule). */
+export const bufferBytes = (n: number, dtype: DType): number => Math.max(4, Math.ceil((n * elementBytes(dtype)) / 4) * 4);
 
 /** What autograd hangs on a tensor it produced; dropped when the tensor is disposed. */
 export interface GradFn {
@@ -69,7 +83,7 @@ export class Tensor {
 
   /** Allocates an uninitialised tensor. `label` names the buffer in GPU error messages. */
   static empty(shape: readonly number[], dtype: DType = 'float32', label = 'tensor'): Tensor {
-    const bytes = storageBytes(numel(shape), dtype);
+    const bytes = bufferBytes(numel(shape), dtype);
     return new Tensor(new Storage(device().alloc(bytes, label), bytes), shape, dtype);
   }
 
@@ -126,9 +140,11 @@ export class Tensor {
   /** Reads the data back; resolves after all queued GPU work. */
   async toArray(): Promise<TypedArrayFor<DType>> {
     const s = this.storage('toArray');
-    const data = await device().read(s.buffer, this.size * (this.dtype === 'int8' ? 1 : 4));
+    const data = await device().read(s.buffer, bufferBytes(this.size, this.dtype));
+    if (this.dtype === 'int32') return new Int32Array(data, 0, this.size);
     if (this.dtype === 'int8') return new Int8Array(data, 0, this.size);
-    return this.dtype === 'int32' ? new Int32Array(data) : new Float32Array(data);
+    if (this.dtype === 'float32') return new Float32Array(data, 0, this.size);
+    return Float32Array.from(new Uint16Array(data, 0, this.size), f16BitsToF32);
   }
 
   /** The single value of a one-element tensor. */

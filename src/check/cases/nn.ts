@@ -13,7 +13,7 @@ import { matmulRef } from '../reference/matmul.js';
 import { biasGeluRef, causalAttentionRef, crossEntropyRef, distillLossRef, layerNormRef, logSoftmaxRef, softmaxRef } from '../reference/nn.js';
 import { dropoutMaskRef } from '../reference/philox.js';
 import { sampleRef, sampleWalk } from '../reference/sample.js';
-import { EXACT, floatInput, intInput, type OpCase, type Sample, type Tolerance } from '../sample.js';
+import { EXACT, floatInput, halfGradTol, intInput, type OpCase, type Sample, type Tolerance } from '../sample.js';
 
 /** Multiply-adds a drawn matmul does at most (its reference runs again for every finite difference). */
 const MATMUL_WORK = 40_000;
@@ -34,6 +34,8 @@ const matmul = {
       reference: ([x, y]) => matmulRef(x!, y!, transA, transB),
       // float32 dot products err like sqrt(K) for random-sign terms
       tol: { atol: 1e-5 * Math.sqrt(K!), rtol: 1e-4 },
+      // float16 gradients are sums of up to max(M, N, K) x batch products of rounded factors (|x| <= 1)
+      half: { gradTol: halfGradTol(Math.max(1, Math.sqrt(Math.max(M!, N!, K!) * numel(batch)) / 4)) },
     };
   },
 };
@@ -133,6 +135,8 @@ const crossEntropy = {
       reference: ([x, t]) => crossEntropyRef(x!, t!.data, ignored),
       tol: { atol: 1e-5, rtol: 1e-5 },
       gradTol: { atol: 1e-4, rtol: 1e-2 },
+      // float16 logits: the loss is float32, summed in float32 from the exact float16 values
+      half: { dtype: 'float32', tol: { atol: 1e-5, rtol: 1e-5 } },
     };
   },
 };

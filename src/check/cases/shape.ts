@@ -1,7 +1,8 @@
 // Cases of broadcasting and the shape ops: expand / sumTo between a shape and one it broadcasts
 // from; reshape (a -1 now and then), permute (negative dims too), Python-style slices (negative,
 // clamped and empty bounds), concat of 1-3 pieces (empty ones too), on float32 and int32 alike;
-// and cast both ways, saturating out-of-range floats.
+// and cast between float32, float16 and int32, saturating out-of-range floats.
+import { profile } from '../../kernels/profile.js';
 import type { OpName } from '../../ops/index.js';
 import type { DType, PlainDType, Tensor } from '../../tensor/tensor.js';
 import { bool, broadcastFrom, dim, ints, permutation, pick, shape, values } from '../draw.js';
@@ -92,13 +93,22 @@ const concat = {
   },
 };
 
-/** float32 -> int32 (fractions, and now and then values beyond the int32 range) or int32 -> float32 (any int32), or the same dtype. */
+/**
+ * Between float32, float16 and int32, or to the same dtype: float32 fractions, now and then beyond
+ * the int32 range and float16's (overflow to +-Infinity); any int32; float16 values across its range,
+ * subnormals included. Drawn here for every pair, so the case has no float16 pass of its own.
+ */
 const cast = {
+  half: false as const,
   draw(r: Random): Sample<[Tensor, PlainDType]> {
     const s = shape(r);
-    const from = pick<PlainDType>(r, ['float32', 'int32']);
-    const to = pick<PlainDType>(r, ['float32', 'int32']);
-    const x = from === 'int32' ? intInput(ints(r, s, -(2 ** 31), 2 ** 31 - 1)) : floatInput(values(r, s, ...pick(r, [[-1e5, 1e5], [-3e9, 3e9]] as const)), false);
+    const dtypes: PlainDType[] = ['float32', 'int32', ...(profile().f16 ? ['float16' as const] : [])];
+    const from = pick(r, dtypes);
+    const to = pick(r, dtypes);
+    const x =
+      from === 'int32' ? intInput(ints(r, s, -(2 ** 31), 2 ** 31 - 1))
+      : from === 'float16' ? { ...floatInput(values(r, s, ...pick(r, [[-7e4, 7e4], [-1e-4, 1e-4], [-3, 3]] as const)), false), dtype: from }
+      : floatInput(values(r, s, ...pick(r, [[-1e5, 1e5], [-3e9, 3e9], [-7e4, 7e4]] as const)), false);
     return { inputs: [x], args: ([t]) => [t!, to], reference: ([a]) => (from === to ? a! : castRef(a!, to)), dtype: to, tol: EXACT };
   },
 };

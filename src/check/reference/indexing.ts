@@ -1,6 +1,7 @@
 // Float64 references for the indexing and copying ops (permute, slice, concat, embedding, dropout,
 // cast): simple loops over multi-indices, independent of the engine.
 import { forEachIndex, numel, ravel, strides, type Ref } from './array.js';
+import { toHalf } from '../sample.js';
 
 export function permuteRef(a: Ref, perm: readonly number[]): Ref {
   const shape = perm.map((d) => a.shape[d]!);
@@ -74,8 +75,8 @@ export function dropoutRef(x: Ref, mask: Uint8Array, p: number): Ref {
 /** The largest float32 below 2^31: where WGSL's i32() saturates. */
 const I32_FROM_F32_MAX = 2 ** 31 - 128;
 
-/** float32 -> int32 truncates toward zero, saturating to [-2^31, 2^31 - 128]; int32 -> float32 rounds to nearest. */
-export function castRef(x: Ref, to: 'float32' | 'int32'): Ref {
-  const f = to === 'int32' ? (v: number) => Math.min(Math.max(Math.trunc(v), -(2 ** 31)), I32_FROM_F32_MAX) : Math.fround;
+/** float -> int32 truncates toward zero, saturating to [-2^31, 2^31 - 128]; to a float rounds to nearest (even; float16 overflows to +-Infinity). */
+export function castRef(x: Ref, to: 'float32' | 'float16' | 'int32'): Ref {
+  const f = to === 'int32' ? (v: number) => Math.min(Math.max(Math.trunc(v), -(2 ** 31)), I32_FROM_F32_MAX) : to === 'float16' ? toHalf : Math.fround;
   return { shape: [...x.shape], data: x.data.map(f) };
 }

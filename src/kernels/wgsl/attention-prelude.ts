@@ -1,7 +1,9 @@
 // WGSL shared by the attention kernels (attention.ts: workgroup-memory tiles, for GPUs;
 // attention-subgroup.ts: subgroup broadcasts, for CPU drivers): uniforms, the block a workgroup
-// handles, and head-row loads and stores, specialised by the head size HS.
-import { LINEAR, type StorageType } from '../kernel.js';
+// handles, and head-row loads and stores, specialised by the head size HS. Loads widen f16 rows
+// (float16 tensors) to f32, so scores, the running max and sum and every accumulator are f32;
+// stores round to the row's storage type.
+import { LINEAR, narrow, type FloatType, type StorageType } from '../kernel.js';
 
 /**
  * `u(f)`: f(d) for every vec4 d of a head row, as straight-line code. Constant indices keep the
@@ -17,7 +19,7 @@ export function prelude(hs: number, buffers: string[], lanes: number): string {
   const loaders = buffers.map((buf) => `fn load_${buf}(base: u32, d: u32) -> vec4f {
   var r = vec4f(0.0);
   for (var c = 0u; c < 4u; c++) {
-    if (4u * d + c < HS) { r[c] = ${buf}[base + 4u * d + c]; }
+    if (4u * d + c < HS) { r[c] = f32(${buf}[base + 4u * d + c]); }
   }
   return r;
 }`);
@@ -38,18 +40,18 @@ fn block_of(wid: vec3u, nwg: vec3u, rows: u32) -> Block {
 }
 
 // buf[base + 4d .. base + 4d + 3] = v, clipped to the head size
-export function storeRow(buf: string, hs: number): string {
+export function storeRow(buf: string, hs: number, float: FloatType): string {
   return /* wgsl */ `
 fn store_${buf}(base: u32, d: u32, v: vec4f) {
   for (var c = 0u; c < 4u; c++) {
-    if (4u * d + c < ${hs}u) { ${buf}[base + 4u * d + c] = v[c]; }
+    if (4u * d + c < ${hs}u) { ${buf}[base + 4u * d + c] = ${narrow(float, 'v[c]')}; }
   }
 }`;
 }
 
 /** The forward's inputs: packed queries, keys and values; the padded one also each row's first real slot. */
-export const forwardReads = (padded: boolean): Record<string, StorageType> =>
-  padded ? { qkv: 'f32', kv: 'f32', starts: 'i32' } : { qkv: 'f32', kv: 'f32' };
+export const forwardReads = (padded: boolean, float: FloatType): Record<string, StorageType> =>
+  padded ? { qkv: float, kv: float, starts: 'i32' } : { qkv: float, kv: float };
 
 /**
  * WGSL first_key(b, slot): the first key a query at `slot` of row b sees (it sees keys

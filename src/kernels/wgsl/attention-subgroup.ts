@@ -6,7 +6,7 @@
 // workgroup-memory read is a gather per lane). The forward takes one softmax rescale per SG keys.
 // Measured on lavapipe (npm run bench, B12 NH4 T64 HS32): forward 4.6 -> 2.0 ms, forward +
 // backward 20.9 -> 12.0 ms against the workgroup-memory kernels.
-import { Kernel } from '../kernel.js';
+import { Kernel, type FloatType } from '../kernel.js';
 import { forwardReads, keyRange, PARAMS, prelude, storeRow, unroller } from './attention-prelude.js';
 
 /** Lanes per subgroup, and rows per workgroup. */
@@ -33,17 +33,17 @@ ${body}
  * first real slot), their weights exp(-1e30 - m) are 1 while m is still -1e30, but the first real
  * key's rescale exp(-1e30 - s) = 0 then wipes them out (the values read are finite).
  */
-export function forwardSgKernel(hs: number, padded: boolean): Kernel {
+export function forwardSgKernel(hs: number, padded: boolean, float: FloatType): Kernel {
   const u = unroller(hs);
   return new Kernel({
-    name: padded ? 'attention_forward_padded_subgroup' : 'attention_forward_subgroup',
+    name: `attention_forward${padded ? '_padded' : ''}_subgroup${float === 'f16' ? '_f16' : ''}`,
     enable: ['subgroups'],
-    read: forwardReads(padded),
-    write: { y: 'f32', lse: 'f32' },
+    read: forwardReads(padded, float),
+    write: { y: float, lse: 'f32' },
     params: PARAMS,
     body: /* wgsl */ `
 ${prelude(hs, ['qkv', 'kv'], SG)}
-${storeRow('y', hs)}
+${storeRow('y', hs, float)}
 ${keyRange(padded)}
 ${subgroupMain(`
   let i = blk.row0 + lane;
@@ -76,17 +76,17 @@ ${u((d) => `    store_y(base, ${d}u, acc[${d}] / l);`)}
 }
 
 // dq_i = scale * sum_j p_ij (dy_i . v_j - D_i) k_j, with D_i = dy_i . y_i; a lane per query.
-export function backwardQuerySgKernel(hs: number): Kernel {
+export function backwardQuerySgKernel(hs: number, float: FloatType): Kernel {
   const u = unroller(hs);
   return new Kernel({
-    name: 'attention_backward_dq_subgroup',
+    name: `attention_backward_dq_subgroup${float === 'f16' ? '_f16' : ''}`,
     enable: ['subgroups'],
-    read: { qkv: 'f32', y: 'f32', dy: 'f32', lse: 'f32' },
-    write: { dqkv: 'f32', dsum: 'f32' },
+    read: { qkv: float, y: float, dy: float, lse: 'f32' },
+    write: { dqkv: float, dsum: 'f32' },
     params: PARAMS,
     body: /* wgsl */ `
 ${prelude(hs, ['qkv', 'y', 'dy'], SG)}
-${storeRow('dqkv', hs)}
+${storeRow('dqkv', hs, float)}
 ${subgroupMain(`
   let i = blk.row0 + lane;
   let row = min(i, p.Tq - 1u);
@@ -120,17 +120,17 @@ ${u((d) => `    store_dqkv(base, ${d}u, dq[${d}] * p.scale);`)}
 }
 
 // dv_j = sum_i p_ij dy_i;  dk_j = scale * sum_i p_ij (dy_i . v_j - D_i) q_i   (queries i >= j); a lane per key.
-export function backwardKeySgKernel(hs: number): Kernel {
+export function backwardKeySgKernel(hs: number, float: FloatType): Kernel {
   const u = unroller(hs);
   return new Kernel({
-    name: 'attention_backward_dkv_subgroup',
+    name: `attention_backward_dkv_subgroup${float === 'f16' ? '_f16' : ''}`,
     enable: ['subgroups'],
-    read: { qkv: 'f32', dy: 'f32', lse: 'f32', dsum: 'f32' },
-    write: { dqkv: 'f32' },
+    read: { qkv: float, dy: float, lse: 'f32', dsum: 'f32' },
+    write: { dqkv: float },
     params: PARAMS,
     body: /* wgsl */ `
 ${prelude(hs, ['qkv', 'dy'], SG)}
-${storeRow('dqkv', hs)}
+${storeRow('dqkv', hs, float)}
 ${subgroupMain(`
   let j = blk.row0 + lane;
   var k: array<vec4f, V4>;

@@ -13,7 +13,7 @@
 // per (b, h, 64 rows); the other side streams through workgroup memory in tiles of TILE rows.
 // Specialised by HS (vec4-padded; loads and stores guard the padding) and TILE. On CPU adapters
 // with 8-lane subgroups (llvmpipe), attention-subgroup.ts's kernels take their place.
-import { Kernel, grid1d } from '../kernel.js';
+import { Kernel, grid1d, type FloatType } from '../kernel.js';
 import { profile } from '../profile.js';
 import { forwardReads, keyRange, PARAMS, prelude, storeRow, unroller } from './attention-prelude.js';
 import { backwardKeySgKernel, backwardQuerySgKernel, forwardSgKernel, SG } from './attention-subgroup.js';
@@ -62,16 +62,16 @@ function keyTile(src: string, rows: string): string {
     workgroupBarrier();`;
 }
 
-function forwardKernel(hs: number, padded: boolean): Kernel {
+function forwardKernel(hs: number, padded: boolean, float: FloatType): Kernel {
   const u = unroller(hs);
   return new Kernel({
-    name: padded ? 'attention_forward_padded' : 'attention_forward',
-    read: forwardReads(padded),
-    write: { y: 'f32', lse: 'f32' },
+    name: `attention_forward${padded ? '_padded' : ''}${float === 'f16' ? '_f16' : ''}`,
+    read: forwardReads(padded, float),
+    write: { y: float, lse: 'f32' },
     params: PARAMS,
     body: /* wgsl */ `
 ${prelude(hs, ['qkv', 'kv'], LANES)}
-${storeRow('y', hs)}
+${storeRow('y', hs, float)}
 ${keyRange(padded)}
 ${attentionMain(hs, ['ks', 'vs'], [], `
   let i = r;
@@ -113,16 +113,16 @@ ${u((d) => `    store_y(base, ${d}u, acc[${d}] / l);`)}
 }
 
 // dq_i = scale * sum_j p_ij (dy_i . v_j - D_i) k_j, with D_i = dy_i . y_i
-function backwardQueryKernel(hs: number): Kernel {
+function backwardQueryKernel(hs: number, float: FloatType): Kernel {
   const u = unroller(hs);
   return new Kernel({
-    name: 'attention_backward_dq',
-    read: { qkv: 'f32', y: 'f32', dy: 'f32', lse: 'f32' },
-    write: { dqkv: 'f32', dsum: 'f32' },
+    name: `attention_backward_dq${float === 'f16' ? '_f16' : ''}`,
+    read: { qkv: float, y: float, dy: float, lse: 'f32' },
+    write: { dqkv: float, dsum: 'f32' },
     params: PARAMS,
     body: /* wgsl */ `
 ${prelude(hs, ['qkv', 'y', 'dy'], LANES)}
-${storeRow('dqkv', hs)}
+${storeRow('dqkv', hs, float)}
 ${attentionMain(hs, ['ks', 'vs'], [], `
   let i = r;
   var q: array<vec4f, V4>;
@@ -160,16 +160,16 @@ ${u((d) => `    store_dqkv(base, ${d}u, dq[${d}] * p.scale);`)}
 }
 
 // dv_j = sum_i p_ij dy_i;  dk_j = scale * sum_i p_ij (dy_i . v_j - D_i) q_i   (queries i >= j)
-function backwardKeyKernel(hs: number): Kernel {
+function backwardKeyKernel(hs: number, float: FloatType): Kernel {
   const u = unroller(hs);
   return new Kernel({
-    name: 'attention_backward_dkv',
-    read: { qkv: 'f32', dy: 'f32', lse: 'f32', dsum: 'f32' },
-    write: { dqkv: 'f32' },
+    name: `attention_backward_dkv${float === 'f16' ? '_f16' : ''}`,
+    read: { qkv: float, dy: float, lse: 'f32', dsum: 'f32' },
+    write: { dqkv: float },
     params: PARAMS,
     body: /* wgsl */ `
 ${prelude(hs, ['qkv', 'dy'], LANES)}
-${storeRow('dqkv', hs)}
+${storeRow('dqkv', hs, float)}
 ${attentionMain(hs, ['qs', 'gs'], ['lses', 'dsums'], `
   let j = r;
   var k: array<vec4f, V4>;
@@ -220,23 +220,23 @@ ${u((d) => `    store_dqkv(base, ${d}u, dk[${d}] * p.scale);
 
 type Kind = 'fwd' | 'fwd_padded' | 'dq' | 'dkv';
 const WORKGROUP_KERNELS = {
-  fwd: (hs: number) => forwardKernel(hs, false),
-  fwd_padded: (hs: number) => forwardKernel(hs, true),
+  fwd: (hs: number, float: FloatType) => forwardKernel(hs, false, float),
+  fwd_padded: (hs: number, float: FloatType) => forwardKernel(hs, true, float),
   dq: backwardQueryKernel,
   dkv: backwardKeyKernel,
 };
 const SUBGROUP_KERNELS = {
-  fwd: (hs: number) => forwardSgKernel(hs, false),
-  fwd_padded: (hs: number) => forwardSgKernel(hs, true),
+  fwd: (hs: number, float: FloatType) => forwardSgKernel(hs, false, float),
+  fwd_padded: (hs: number, float: FloatType) => forwardSgKernel(hs, true, float),
   dq: backwardQuerySgKernel,
   dkv: backwardKeySgKernel,
 };
 
 const cache = new Map<string, Kernel>();
-function kernel(kind: Kind, hs: number, subgroups: boolean): Kernel {
-  const key = `${kind}:${hs}:${subgroups}`;
+function kernel(kind: Kind, hs: number, subgroups: boolean, float: FloatType): Kernel {
+  const key = `${kind}:${hs}:${subgroups}:${float}`;
   let k = cache.get(key);
-  if (!k) cache.set(key, (k = (subgroups ? SUBGROUP_KERNELS : WORKGROUP_KERNELS)[kind](hs)));
+  if (!k) cache.set(key, (k = (subgroups ? SUBGROUP_KERNELS : WORKGROUP_KERNELS)[kind](hs, float)));
   return k;
 }
 
@@ -247,6 +247,8 @@ export interface AttentionShape {
   C: number;
   Tq: number;
   Tk: number;
+  /** How qkv, y and their gradients store their elements (f32 when absent); lse is f32. */
+  float?: FloatType;
 }
 
 function launchArgs(s: AttentionShape) {
@@ -254,7 +256,7 @@ function launchArgs(s: AttentionShape) {
   const lanes = subgroups ? SG : LANES;
   const blocks = s.B * s.nHead * Math.ceil(s.Tq / lanes);
   const params = { B: s.B, n_head: s.nHead, C: s.C, Tq: s.Tq, Tk: s.Tk, scale: 1 / Math.sqrt(s.C / s.nHead), groups: blocks };
-  return { params, grid: grid1d(blocks, 1), hs: s.C / s.nHead, subgroups };
+  return { params, grid: grid1d(blocks, 1), hs: s.C / s.nHead, subgroups, float: s.float ?? 'f32' };
 }
 
 /**
@@ -265,10 +267,10 @@ export function launchAttention(
   b: { qkv: GPUBuffer; kv: GPUBuffer; starts?: GPUBuffer; y: GPUBuffer; lse: GPUBuffer },
   s: AttentionShape,
 ): void {
-  const { params, grid, hs, subgroups } = launchArgs(s);
+  const { params, grid, hs, subgroups, float } = launchArgs(s);
   if (!params.groups) return;
-  if (b.starts) kernel('fwd_padded', hs, subgroups).launch([b.qkv, b.kv, b.starts, b.y, b.lse], params, grid);
-  else kernel('fwd', hs, subgroups).launch([b.qkv, b.kv, b.y, b.lse], params, grid);
+  if (b.starts) kernel('fwd_padded', hs, subgroups, float).launch([b.qkv, b.kv, b.starts, b.y, b.lse], params, grid);
+  else kernel('fwd', hs, subgroups, float).launch([b.qkv, b.kv, b.y, b.lse], params, grid);
 }
 
 /** dqkv [B, T, 3C] (fully written) from the forward's qkv, y, lse and the upstream dy; dsum is scratch [B, NH, T]. */
@@ -276,8 +278,8 @@ export function launchAttentionBackward(
   b: { qkv: GPUBuffer; y: GPUBuffer; dy: GPUBuffer; lse: GPUBuffer; dsum: GPUBuffer; dqkv: GPUBuffer },
   s: AttentionShape,
 ): void {
-  const { params, grid, hs, subgroups } = launchArgs(s);
+  const { params, grid, hs, subgroups, float } = launchArgs(s);
   if (!params.groups) return;
-  kernel('dq', hs, subgroups).launch([b.qkv, b.y, b.dy, b.lse, b.dqkv, b.dsum], params, grid);
-  kernel('dkv', hs, subgroups).launch([b.qkv, b.dy, b.lse, b.dsum, b.dqkv], params, grid);
+  kernel('dq', hs, subgroups, float).launch([b.qkv, b.y, b.dy, b.lse, b.dqkv, b.dsum], params, grid);
+  kernel('dkv', hs, subgroups, float).launch([b.qkv, b.dy, b.lse, b.dsum, b.dqkv], params, grid);
 }

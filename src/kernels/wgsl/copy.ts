@@ -1,23 +1,21 @@
 // Strided copy of raw 32-bit words, so one kernel serves float32 and int32 alike (no float
-// conversion, every bit pattern survives). For flat index i over `shape` (row-major):
+// conversion, every bit pattern survives); its twin copies f16 elements (float16 tensors). For flat index i over `shape` (row-major):
 //   dst[dst_base + sum_d idx_d * dst_strides_d] = src[src_base + sum_d idx_d * src_strides_d]
 // Callers: permute/transpose (src strides permuted, dst contiguous) and slice/concat, which copy an
 // [outer, len, inner] block between axis offsets (a rank-3 call: the strides of each side's full
 // axis, the offset along it folded into the base). Adjacent dims that stay adjacent in both layouts
 // are merged first, so most copies run at rank 1-3.
-// 1-D grid of 256-lane workgroups (2-D past 65535 groups); one lane per copied word.
-import { Kernel, perElement, MAX_RANK, grid1d } from '../kernel.js';
+// 1-D grid of 256-lane workgroups (2-D past 65535 groups); one lane per copied word (or half).
+import { Kernel, perElement, MAX_RANK, grid1d, variants } from '../kernel.js';
 
 const WG = 256;
 
-let copyK: Kernel | undefined;
-function kernel(): Kernel {
-  return (copyK ??= new Kernel({
-    name: 'copy_u32',
-    read: { src: 'u32' },
-    write: { dst: 'u32' },
-    params: { n: 'u32', rank: 'u32', src_base: 'u32', dst_base: 'u32', shape: 'dims', src_strides: 'dims', dst_strides: 'dims' },
-    body: /* wgsl */ `
+const kernel = variants((element: 'u32' | 'f16') => new Kernel({
+  name: `copy_${element}`,
+  read: { src: element },
+  write: { dst: element },
+  params: { n: 'u32', rank: 'u32', src_base: 'u32', dst_base: 'u32', shape: 'dims', src_strides: 'dims', dst_strides: 'dims' },
+  body: /* wgsl */ `
 ${perElement(WG, `
   var rem = i;
   var s = p.src_base;
@@ -30,8 +28,7 @@ ${perElement(WG, `
     d += c * dim(p.dst_strides, u32(k));
   }
   dst[d] = src[s];`)}`,
-  }));
-}
+}));
 
 export interface CopyPlan {
   shape: readonly number[];
@@ -39,6 +36,8 @@ export interface CopyPlan {
   dstStrides: readonly number[];
   srcBase?: number;
   dstBase?: number;
+  /** Bytes of an element: 4 (the default: float32, int32) or 2 (float16). */
+  elementBytes?: 2 | 4;
 }
 
 /** Drops size-1 dims and merges neighbours that are contiguous in both layouts. */
@@ -70,7 +69,7 @@ export function launchCopy(src: GPUBuffer, dst: GPUBuffer, plan: CopyPlan): void
   if (n === 0) return;
   const { shape, src: srcStrides, dst: dstStrides } = collapse(plan);
   if (shape.length > MAX_RANK) throw new Error(`copy: rank ${shape.length} exceeds ${MAX_RANK} after merging dims`);
-  kernel().launch(
+  kernel(plan.elementBytes === 2 ? 'f16' : 'u32').launch(
     [src, dst],
     {
       n, rank: shape.length, src_base: plan.srcBase ?? 0, dst_base: plan.dstBase ?? 0,

@@ -7,9 +7,10 @@
 //     rows; scale (a 0-d buffer) = upstream gradient / number of valid rows.
 // Targets outside [0, V) that were not checked on the host are clamped, never read out of bounds,
 // and the forward reports them as a fault (an error at the next read).
-// Called by src/ops/cross-entropy.ts.
+// f16 logits are read widened to f32: max, sum, lse and the loss rows are f32 (the loss stays
+// float32), and dx is rounded to f16 once. Called by src/ops/cross-entropy.ts.
 import { defineFault } from '../../device/faults.js';
-import { Kernel } from '../kernel.js';
+import { Kernel, narrow, variants, type FloatType } from '../kernel.js';
 import { rowGrid, rowKernel, rowMain } from './row.js';
 
 const TARGET_OUT_OF_RANGE = defineFault('crossEntropy: a target computed on the GPU was outside [0, V) and not ignore_index (it was clamped)');
@@ -20,33 +21,33 @@ export const TARGET = `let t_raw = select(p.ignore_index, targets[select(0u, row
   let ignored = t_raw == p.ignore_index;
   let t = u32(clamp(t_raw, 0, i32(p.V) - 1));`;
 
-const forwardK = rowKernel((lanes) => new Kernel({
-  name: 'cross_entropy',
-  read: { x: 'f32', targets: 'i32' },
+const forwardK = variants((float: FloatType) => rowKernel((lanes) => new Kernel({
+  name: `cross_entropy${float === 'f16' ? '_f16' : ''}`,
+  read: { x: float, targets: 'i32' },
   write: { loss: 'f32', valid: 'f32', lse: 'f32' },
   params: { rows: 'u32', V: 'u32', ignore_index: 'i32' },
   faults: true,
   body: rowMain(lanes, 'p.V', /* wgsl */ `
   var m = -3.402823e38;
-  for (var j = lane; j < n; j += ROW_LANES) { m = max(m, x[base + j]); }
+  for (var j = lane; j < n; j += ROW_LANES) { m = max(m, f32(x[base + j])); }
   m = wg_max(m, lane);
   var s = 0.0;
-  for (var j = lane; j < n; j += ROW_LANES) { s += exp(x[base + j] - m); }
+  for (var j = lane; j < n; j += ROW_LANES) { s += exp(f32(x[base + j]) - m); }
   let ls = log(wg_sum(s, lane));
   let l = m + ls;
   ${TARGET}
   if (live && lane == 0u) {
     if (!ignored && (t_raw < 0 || t_raw >= i32(p.V))) { raise_fault(${TARGET_OUT_OF_RANGE}u); }
     lse[row] = l;
-    loss[row] = select((m - x[base + t]) + ls, 0.0, ignored); // not l - x[t]: exact when x[t] is near m
+    loss[row] = select((m - f32(x[base + t])) + ls, 0.0, ignored); // not l - x[t]: exact when x[t] is near m
     valid[row] = select(1.0, 0.0, ignored);
   }`),
-}));
+})));
 
-const backwardK = rowKernel((lanes) => new Kernel({
-  name: 'cross_entropy_backward',
-  read: { x: 'f32', targets: 'i32', lse: 'f32', scale: 'f32' },
-  write: { dx: 'f32' },
+const backwardK = variants((float: FloatType) => rowKernel((lanes) => new Kernel({
+  name: `cross_entropy_backward${float === 'f16' ? '_f16' : ''}`,
+  read: { x: float, targets: 'i32', lse: 'f32', scale: 'f32' },
+  write: { dx: float },
   params: { rows: 'u32', V: 'u32', ignore_index: 'i32' },
   body: rowMain(lanes, 'p.V', /* wgsl */ `
   if (!live) { return; }
@@ -55,17 +56,18 @@ const backwardK = rowKernel((lanes) => new Kernel({
   let k = scale[0];
   for (var j = lane; j < n; j += ROW_LANES) {
     // ignored rows get an exact 0 (not 0 * (...), which is -0, or NaN for non-finite logits)
-    dx[base + j] = select(k * (exp(x[base + j] - l) - select(0.0, 1.0, j == t)), 0.0, ignored);
+    dx[base + j] = ${narrow(float, 'select(k * (exp(f32(x[base + j]) - l) - select(0.0, 1.0, j == t)), 0.0, ignored)')};
   }`),
-}));
+})));
 
 export function launchCrossEntropy(
   b: { x: GPUBuffer; targets: GPUBuffer; loss: GPUBuffer; valid: GPUBuffer; lse: GPUBuffer },
   rows: number,
   V: number,
   ignoreIndex: number,
+  float: FloatType = 'f32',
 ): void {
-  const { kernel, lanes } = forwardK(rows);
+  const { kernel, lanes } = forwardK(float)(rows);
   kernel.launch([b.x, b.targets, b.loss, b.valid, b.lse], { rows, V, ignore_index: ignoreIndex }, rowGrid(rows, lanes));
 }
 
@@ -74,7 +76,8 @@ export function launchCrossEntropyBackward(
   rows: number,
   V: number,
   ignoreIndex: number,
+  float: FloatType = 'f32',
 ): void {
-  const { kernel, lanes } = backwardK(rows);
+  const { kernel, lanes } = backwardK(float)(rows);
   kernel.launch([b.x, b.targets, b.lse, b.scale, b.dx], { rows, V, ignore_index: ignoreIndex }, rowGrid(rows, lanes));
 }

@@ -6,7 +6,7 @@
 // Float kernels have a vec4 twin, launched when the size is a multiple of 4 and no input is
 // strided: a lane loads and stores 4 elements as vec4 and applies the expression to each (one
 // vec4 load instead of four bounds-checked scalar loads: ~1.8x on lavapipe for a 393k-element add).
-import { Kernel, pieces, windowOf, perElement, grid1d, type StorageType } from '../kernel.js';
+import { Kernel, narrow, pieces, windowOf, perElement, grid1d, variants, type FloatType, type StorageType } from '../kernel.js';
 
 // Exact GELU, a Phi(a) with Phi the standard normal CDF (PyTorch's nn.GELU(), nanoGPT's MLP), for
 // the gelu op and the fused bias + GELU kernel. WGSL has no erf: Abramowitz & Stegun 7.1.26,
@@ -65,6 +65,22 @@ function withVec4Twin(k: Kernel, make: () => Kernel): Kernel {
   return k;
 }
 
+/** Element types an elementwise kernel reads and writes: a float storage type, or i32. */
+export type ElementType = FloatType | 'i32';
+const BYTES = { f32: 4, f16: 2, i32: 4 } as const;
+const VEC4 = { f32: 'vec4f', f16: 'vec4h' } as const;
+/** Bytes of an element of each kernel's inputs and output (its vec4 twin's: four of them), for windows. */
+const widths = new Map<Kernel, { input: number; output: number }>();
+
+function sized(k: Kernel, input: number, output: number): Kernel {
+  widths.set(k, { input, output });
+  return k;
+}
+
+/** A value of `type` as f32 (f16 widens; f32 and i32 stay as they are): the kernels compute in f32. */
+const widen = (type: ElementType, v: string) => (type === 'f16' ? `f32(${v})` : v);
+const widen4 = (type: FloatType, v: string) => (type === 'f16' ? `vec4f(${v})` : v);
+
 /** `fn f(args) -> f32 { return expr; }`, and f applied to each component of vec4 arguments. */
 function scalarFn(args: readonly string[], expr: string): { fn: string; apply: string } {
   const fn = `fn f(${args.map((a) => `${a}: f32`).join(', ')}) -> f32 { return ${expr}; }`;
@@ -72,11 +88,11 @@ function scalarFn(args: readonly string[], expr: string): { fn: string; apply: s
   return { fn, apply };
 }
 
-/** y = f(x), `expr` in terms of `x` (f32). */
-export function unaryKernel(name: string, expr: string, helpers = ''): Kernel {
+/** y = f(x), `expr` in terms of `x` (f32), on `float` storage (computed in f32). */
+export function unaryKernel(name: string, expr: string, helpers = '', float: FloatType = 'f32'): Kernel {
   const { fn, apply } = scalarFn(['x'], expr);
   // the scalar kernel, or its vec4 twin: x is an element or a vec4 of them
-  const make = (type: 'f32' | 'vec4f', value: string, fns: string) => new Kernel({
+  const make = (type: StorageType, load: string, value: string, fns: string) => new Kernel({
     name,
     read: { a: type },
     write: { out: type },
@@ -85,15 +101,21 @@ export function unaryKernel(name: string, expr: string, helpers = ''): Kernel {
 ${helpers}
 ${fns}
 ${perElement(WG, `
-  let x = a[i];
+  let x = ${load};
   out[i] = ${value};`)}`,
   });
-  return cached(`unary:${name}:${expr}`, () => withVec4Twin(make('f32', expr, ''), () => make('vec4f', apply, fn)));
+  const bytes = BYTES[float];
+  const vec = VEC4[float];
+  return cached(`unary:${name}:${expr}:${float}`, () => withVec4Twin(
+    sized(make(float, widen(float, 'a[i]'), narrow(float, expr), ''), bytes, bytes),
+    () => sized(make(vec, widen4(float, 'a[i]'), float === 'f16' ? `vec4h(${apply})` : apply, fn), 4 * bytes, 4 * bytes),
+  ));
 }
 
 export function launchUnary(k: Kernel, a: GPUBuffer, out: GPUBuffer, n: number): void {
   const twin = n % 4 === 0 ? vec4Twins.get(k) : undefined;
-  const [kernel, lanes, bytes] = twin ? [twin(), n / 4, 16] : [k, n, 4];
+  const [kernel, lanes] = twin ? [twin(), n / 4] : [k, n];
+  const bytes = widths.get(kernel)!.output;
   for (const { start, count } of pieces(lanes, bytes)) {
     kernel.launch([windowOf(a, start, count, bytes), windowOf(out, start, count, bytes)], { n: count }, grid1d(count, WG));
   }
@@ -112,25 +134,25 @@ fn at(i: u32, mode: u32, strides: array<vec4u, 2>) -> u32 {
 }`;
 
 /**
- * out = f(x) for `arity` 1 (expand), f(x, y) for 2, or f(c, x, y) for 3 (where). `outType`/`inType`
- * pick f32 or i32 storage (`c` is always f32).
+ * out = f(x) for `arity` 1 (expand), f(x, y) for 2, or f(c, x, y) for 3 (where). `inType` and
+ * `outType` pick the storage of x, y and of the output: f32, f16 (loaded as f32, the expression
+ * computed in f32, stored rounded) or i32; `c` is stored as the floats are (f32 beside i32).
  */
 export function broadcastKernel(
   name: string,
   expr: string,
-  opts: { arity?: 1 | 2 | 3; inType?: 'f32' | 'i32'; outType?: 'f32' | 'i32'; helpers?: string } = {},
+  opts: { arity?: 1 | 2 | 3; inType?: ElementType; outType?: ElementType; helpers?: string } = {},
 ): Kernel {
   const { arity = 2, inType = 'f32', outType = 'f32', helpers = '' } = opts;
   const names = NAMES[arity];
-  const read = Object.fromEntries(names.map((n) => [`in_${n}`, n === 'c' ? ('f32' as const) : inType]));
+  const typeOf = (n: string): ElementType => (n === 'c' && inType === 'i32' ? 'f32' : inType);
+  const read = Object.fromEntries(names.map((n) => [`in_${n}`, typeOf(n)]));
   const params: Record<string, 'u32' | 'dims'> = { n: 'u32', base: 'u32', rank: 'u32', shape: 'dims' };
   for (const n of names) {
     params[`s_${n}`] = 'dims';
     params[`mode_${n}`] = 'u32';
   }
-  const loads = names.map((n) => `  let ${n} = in_${n}[at(i, p.mode_${n}, p.s_${n})];`).join('\n');
-  // vec4 twin: load modes 0 (contiguous) and 1 (a single value) only; strided inputs take the scalar kernel
-  const loads4 = names.map((n) => `  var ${n} = vec4f(in_${n}[0].x);\n  if (p.mode_${n} == 0u) { ${n} = in_${n}[i]; }`).join('\n');
+  const loads = names.map((n) => `  let ${n} = ${widen(typeOf(n), `in_${n}[at(i, p.mode_${n}, p.s_${n})]`)};`).join('\n');
   const { fn, apply } = scalarFn(names, expr);
   const make = (types: Record<string, StorageType>, outT: StorageType, fns: string, body: string, value: string) => new Kernel({
     name,
@@ -145,11 +167,22 @@ ${body}
   out[i] = ${value};`)}`,
   });
   return cached(`bcast:${name}:${expr}:${arity}:${inType}:${outType}`, () => {
-    const scalar = make(read, outType, BROADCAST_INDEX, loads, expr);
-    if (inType !== 'f32' || outType !== 'f32') return scalar;
-    const read4 = Object.fromEntries(names.map((n) => [`in_${n}`, 'vec4f' as const]));
-    return withVec4Twin(scalar, () => make(read4, 'vec4f', fn, loads4, apply));
+    const scalar = sized(make(read, outType, BROADCAST_INDEX, loads, outType === 'i32' ? expr : narrow(outType, expr)), BYTES[inType], BYTES[outType]);
+    if (inType === 'i32' || inType !== outType) return scalar;
+    // vec4 twin: load modes 0 (contiguous) and 1 (a single value) only; strided inputs take the scalar kernel
+    const vec = VEC4[inType];
+    const read4 = Object.fromEntries(names.map((n) => [`in_${n}`, vec]));
+    const loads4 = names
+      .map((n) => `  var ${n} = vec4f(${widen(inType, `in_${n}[0].x`)});\n  if (p.mode_${n} == 0u) { ${n} = ${widen4(inType, `in_${n}[i]`)}; }`)
+      .join('\n');
+    const value4 = inType === 'f16' ? `vec4h(${apply})` : apply;
+    return withVec4Twin(scalar, () => sized(make(read4, vec, fn, loads4, value4), 4 * BYTES[inType], 4 * BYTES[inType]));
   });
+}
+
+/** A broadcasting kernel per float storage type (inputs and output alike), each built on first use. */
+export function floatKernels(name: string, expr: string, opts: { arity?: 1 | 2 | 3; helpers?: string } = {}): (float: FloatType) => Kernel {
+  return variants((f: FloatType) => broadcastKernel(name, expr, { ...opts, inType: f, outType: f }));
 }
 
 export function launchBroadcast(
@@ -167,11 +200,12 @@ export function launchBroadcast(
     params[`mode_${names[j]}`] = modes[j]!;
   });
   const twin = n % 4 === 0 && !modes.includes(2) ? vec4Twins.get(k) : undefined;
-  const [kernel, lanes, bytes] = twin ? [twin(), n / 4, 16] : [k, n, 4];
-  for (const { start, count } of pieces(lanes, bytes)) {
+  const [kernel, lanes] = twin ? [twin(), n / 4] : [k, n];
+  const bytes = widths.get(kernel)!;
+  for (const { start, count } of pieces(lanes, Math.max(bytes.input, bytes.output), Math.min(bytes.input, bytes.output))) {
     // contiguous inputs and the output a window at a time; single values and strided inputs whole
-    const bound = inputs.map((inp, j) => (modes[j] === 0 ? windowOf(inp.buffer, start, count, bytes) : inp.buffer));
-    kernel.launch([...bound, windowOf(out, start, count, bytes)], { ...params, n: count, base: start }, grid1d(count, WG));
+    const bound = inputs.map((inp, j) => (modes[j] === 0 ? windowOf(inp.buffer, start, count, bytes.input) : inp.buffer));
+    kernel.launch([...bound, windowOf(out, start, count, bytes.output)], { ...params, n: count, base: start }, grid1d(count, WG));
   }
 }
 

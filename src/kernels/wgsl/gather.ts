@@ -1,5 +1,6 @@
 // Embedding lookup (gather rows) and its deterministic backward, a scatter-add without float atomics.
-//   table: [V, C] f32, ids: [N] i32 (any shape, flattened), out / g: [N, C] f32, dtable: [V, C] f32.
+//   table: [V, C] f32, ids: [N] i32 (any shape, flattened), out / g: [N, C] f32, dtable: [V, C] f32;
+//   or all of the floats f16 (float16 tables): rows are copied as they are, sums run in f32.
 // Ids are clamped to [0, V) inside every kernel, so a bad id never reads or writes out of bounds
 // (the op checks ids eagerly when it has a host copy of them; the forward reports a device-made id
 // out of range as a fault, an error at the next read).
@@ -25,7 +26,7 @@
 // faster than the data), V / 256 sequential scan steps (step 2), and O(N C + V C) reads and writes
 // (step 3). Memory: 2 N + 2 V + 1 u32 of scratch.
 import { defineFault } from '../../device/faults.js';
-import { Kernel, LINEAR, grid1d, gridRows, perElement, pieces, windowOf } from '../kernel.js';
+import { Kernel, LINEAR, floatBytes, grid1d, gridRows, narrow, perElement, pieces, variants, windowOf, type FloatType } from '../kernel.js';
 import { INT8_WGSL } from './int8.js';
 
 const ID_OUT_OF_RANGE = defineFault('embedding: a token id computed on the GPU was outside [0, V) of its table (it was clamped)');
@@ -40,10 +41,10 @@ const ROW_OF_ELEMENT = /* wgsl */ `
   if ((id < 0 || id >= i32(p.V)) && i % p.C == 0u) { raise_fault(${ID_OUT_OF_RANGE}u); }
   let row = clamp_id(id, p.V);`;
 
-const gatherK = new Kernel({
-  name: 'embedding',
-  read: { table: 'f32', ids: 'i32' },
-  write: { out: 'f32' },
+const gatherK = variants((float: FloatType) => new Kernel({
+  name: `embedding${float === 'f16' ? '_f16' : ''}`,
+  read: { table: float, ids: 'i32' },
+  write: { out: float },
   params: { n: 'u32', C: 'u32', V: 'u32', v0: 'u32', vw: 'u32' },
   faults: true,
   body: /* wgsl */ `
@@ -51,7 +52,7 @@ ${CLAMP}
 ${perElement(WG, `${ROW_OF_ELEMENT}
   if (row < p.v0 || row >= p.v0 + p.vw) { return; }
   out[i] = table[(row - p.v0) * p.C + i % p.C];`)}`,
-});
+}));
 
 const gatherInt8K = new Kernel({
   name: 'embedding-int8',
@@ -136,10 +137,10 @@ fn main(@builtin(local_invocation_index) lane: u32) {
 }`,
 });
 
-const backwardK = new Kernel({
-  name: 'embedding_backward',
-  read: { g: 'f32', starts: 'u32', order: 'u32' },
-  write: { dtable: 'f32' },
+const backwardK = variants((float: FloatType) => new Kernel({
+  name: `embedding_backward${float === 'f16' ? '_f16' : ''}`,
+  read: { g: float, starts: 'u32', order: 'u32' },
+  write: { dtable: float },
   params: { V: 'u32', C: 'u32', v0: 'u32', vw: 'u32' },
   body: /* wgsl */ `
 ${LINEAR}
@@ -152,17 +153,18 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
   let hi = starts[p.v0 + r + 1u];
   for (var c = lane; c < p.C; c += ${ROW_WG}u) {
     var acc = 0.0;
-    for (var j = lo; j < hi; j++) { acc += g[order[j] * p.C + c]; }
-    dtable[r * p.C + c] = acc;
+    for (var j = lo; j < hi; j++) { acc += f32(g[order[j] * p.C + c]); }
+    dtable[r * p.C + c] = ${narrow(float, 'acc')};
   }
 }`,
-});
+}));
 
 /** out[n, :] = table[clamp(ids[n]), :] for N ids. */
-export function launchEmbedding(table: GPUBuffer, ids: GPUBuffer, out: GPUBuffer, N: number, V: number, C: number): void {
+export function launchEmbedding(table: GPUBuffer, ids: GPUBuffer, out: GPUBuffer, N: number, V: number, C: number, float: FloatType = 'f32'): void {
   if (N * C === 0) return;
-  for (const { start: v0, count: vw } of pieces(V, 4 * C)) {
-    gatherK.launch([windowOf(table, v0, vw, 4 * C), ids, out], { n: N * C, C, V, v0, vw }, grid1d(N * C, WG));
+  const row = floatBytes(float) * C;
+  for (const { start: v0, count: vw } of pieces(V, row)) {
+    gatherK(float).launch([windowOf(table, v0, vw, row), ids, out], { n: N * C, C, V, v0, vw }, grid1d(N * C, WG));
   }
 }
 
@@ -182,14 +184,15 @@ export interface EmbeddingScratch {
 
 /** dtable[v, :] = sum of g[n, :] over the n with ids[n] == v, in increasing n. */
 export function launchEmbeddingBackward(
-  g: GPUBuffer, ids: GPUBuffer, dtable: GPUBuffer, s: EmbeddingScratch, N: number, V: number, C: number,
+  g: GPUBuffer, ids: GPUBuffer, dtable: GPUBuffer, s: EmbeddingScratch, N: number, V: number, C: number, float: FloatType = 'f32',
 ): void {
   if (V * C === 0) return;
   if (N > 0) {
     rankK.launch([ids, s.rank, s.counts], { N, V }, gridRows(Math.ceil(N / WG)));
   }
   offsetsK.launch([ids, s.rank, s.counts, s.starts, s.order], { N, V }, [1, 1, 1]);
-  for (const { start: v0, count: vw } of pieces(V, 4 * C)) {
-    backwardK.launch([g, s.starts, s.order, windowOf(dtable, v0, vw, 4 * C)], { V, C, v0, vw }, gridRows(vw));
+  const row = floatBytes(float) * C;
+  for (const { start: v0, count: vw } of pieces(V, row)) {
+    backwardK(float).launch([g, s.starts, s.order, windowOf(dtable, v0, vw, row)], { V, C, v0, vw }, gridRows(vw));
   }
 }

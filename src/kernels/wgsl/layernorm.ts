@@ -5,34 +5,38 @@
 //     dx = rstd * (g - mean(g) - xhat * mean(g * xhat))
 //   backward dw, db (a lane per column and chunk of rows, then a lane per column sums the chunks
 //     in order: deterministic, no atomics): dw = sum_rows dy * xhat, db = sum_rows dy
-// Called by src/ops/layernorm.ts.
+// f16 tensors (x, w, b, y, dy and the gradients) are read widened to f32: the statistics (mean
+// and rstd, kept f32 for the backward), the row and column sums are all f32, and each output is
+// rounded to f16 once. Called by src/ops/layernorm.ts.
 import { device } from '../../device/device.js';
-import { Kernel } from '../kernel.js';
+import { Kernel, narrow, variants, type FloatType } from '../kernel.js';
 import { rowGrid, rowKernel, rowMain } from './row.js';
 
-const forwardK = rowKernel((lanes) => new Kernel({
-  name: 'layernorm',
-  read: { x: 'f32', w: 'f32', b: 'f32' },
-  write: { y: 'f32', mean: 'f32', rstd: 'f32' },
+const suffix = (float: FloatType) => (float === 'f16' ? '_f16' : '');
+
+const forwardK = variants((float: FloatType) => rowKernel((lanes) => new Kernel({
+  name: `layernorm${suffix(float)}`,
+  read: { x: float, w: float, b: float },
+  write: { y: float, mean: 'f32', rstd: 'f32' },
   params: { rows: 'u32', C: 'u32', eps: 'f32', has_bias: 'u32' },
   body: rowMain(lanes, 'p.C', /* wgsl */ `
   var s = 0.0;
-  for (var j = lane; j < n; j += ROW_LANES) { s += x[base + j]; }
+  for (var j = lane; j < n; j += ROW_LANES) { s += f32(x[base + j]); }
   let mu = wg_sum(s, lane) / f32(p.C);
   var v = 0.0;
-  for (var j = lane; j < n; j += ROW_LANES) { let d = x[base + j] - mu; v += d * d; }
+  for (var j = lane; j < n; j += ROW_LANES) { let d = f32(x[base + j]) - mu; v += d * d; }
   let r = inverseSqrt(wg_sum(v, lane) / f32(p.C) + p.eps);
   for (var j = lane; j < n; j += ROW_LANES) {
-    let bias = select(0.0, b[j], p.has_bias == 1u);
-    y[base + j] = (x[base + j] - mu) * r * w[j] + bias;
+    let bias = select(0.0, f32(b[j]), p.has_bias == 1u);
+    y[base + j] = ${narrow(float, '(f32(x[base + j]) - mu) * r * f32(w[j]) + bias')};
   }
   if (live && lane == 0u) { mean[row] = mu; rstd[row] = r; }`),
-}));
+})));
 
-const backwardDxK = rowKernel((lanes) => new Kernel({
-  name: 'layernorm_backward_dx',
-  read: { x: 'f32', w: 'f32', mean: 'f32', rstd: 'f32', dy: 'f32' },
-  write: { dx: 'f32' },
+const backwardDxK = variants((float: FloatType) => rowKernel((lanes) => new Kernel({
+  name: `layernorm_backward_dx${suffix(float)}`,
+  read: { x: float, w: float, mean: 'f32', rstd: 'f32', dy: float },
+  write: { dx: float },
   params: { rows: 'u32', C: 'u32' },
   body: rowMain(lanes, 'p.C', /* wgsl */ `
   let safe = select(0u, row, live); // select() evaluates both arms: never index past the end
@@ -41,17 +45,17 @@ const backwardDxK = rowKernel((lanes) => new Kernel({
   var sg = 0.0;
   var sgx = 0.0;
   for (var j = lane; j < n; j += ROW_LANES) {
-    let g = dy[base + j] * w[j];
+    let g = f32(dy[base + j]) * f32(w[j]);
     sg += g;
-    sgx += g * (x[base + j] - mu) * r;
+    sgx += g * (f32(x[base + j]) - mu) * r;
   }
   let mg = wg_sum(sg, lane) / f32(p.C);
   let mgx = wg_sum(sgx, lane) / f32(p.C);
   for (var j = lane; j < n; j += ROW_LANES) {
-    let xhat = (x[base + j] - mu) * r;
-    dx[base + j] = r * (dy[base + j] * w[j] - mg - xhat * mgx);
+    let xhat = (f32(x[base + j]) - mu) * r;
+    dx[base + j] = ${narrow(float, 'r * (f32(dy[base + j]) * f32(w[j]) - mg - xhat * mgx)')};
   }`),
-}));
+})));
 
 const WG = 64;
 /** Rows per chunk of the dw, db sums: enough chunks to keep every driver thread busy. */
@@ -76,41 +80,44 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
 }
 
 // Chunk r of the rows (workgroup row y): partial sums of its rows for each column c (x), into
-// pw[r * C + c] and pb[r * C + c]; with one chunk those are dw and db themselves.
-const backwardWbK = new Kernel({
-  name: 'layernorm_backward_wb',
-  read: { x: 'f32', mean: 'f32', rstd: 'f32', dy: 'f32' },
-  write: { pw: 'f32', pb: 'f32' },
-  params: { rows: 'u32', C: 'u32', chunk: 'u32' },
-  body: columnSums(
-    'gid.y * p.chunk', 'min(p.rows, (gid.y + 1u) * p.chunk)',
-    'dy[i * p.C + c] * (x[i * p.C + c] - mean[i]) * rstd[i]', 'dy[i * p.C + c]',
-    'pw[gid.y * p.C + c] = sw;\n  pb[gid.y * p.C + c] = sb;',
-  ),
+// pw[r * C + c] and pb[r * C + c] (f32); with one chunk (`out` = float) those are dw and db themselves.
+const backwardWbK = variants((key: `${FloatType}>${FloatType}`) => {
+  const [float, out] = key.split('>') as [FloatType, FloatType];
+  return new Kernel({
+    name: `layernorm_backward_wb${suffix(float)}${out !== float ? '_partial' : ''}`,
+    read: { x: float, mean: 'f32', rstd: 'f32', dy: float },
+    write: { pw: out, pb: out },
+    params: { rows: 'u32', C: 'u32', chunk: 'u32' },
+    body: columnSums(
+      'gid.y * p.chunk', 'min(p.rows, (gid.y + 1u) * p.chunk)',
+      'f32(dy[i * p.C + c]) * (f32(x[i * p.C + c]) - mean[i]) * rstd[i]', 'f32(dy[i * p.C + c])',
+      `pw[gid.y * p.C + c] = ${narrow(out, 'sw')};\n  pb[gid.y * p.C + c] = ${narrow(out, 'sb')};`,
+    ),
+  });
 });
 
 // dw[c] = sum_r pw[r * C + c], db likewise (chunks in order: deterministic).
-const wbSumK = new Kernel({
-  name: 'layernorm_backward_wb_sum',
+const wbSumK = variants((float: FloatType) => new Kernel({
+  name: `layernorm_backward_wb_sum${suffix(float)}`,
   read: { pw: 'f32', pb: 'f32' },
-  write: { dw: 'f32', db: 'f32' },
+  write: { dw: float, db: float },
   params: { C: 'u32', chunks: 'u32' },
-  body: columnSums('0u', 'p.chunks', 'pw[i * p.C + c]', 'pb[i * p.C + c]', 'dw[c] = sw;\n  db[c] = sb;'),
-});
+  body: columnSums('0u', 'p.chunks', 'pw[i * p.C + c]', 'pb[i * p.C + c]', `dw[c] = ${narrow(float, 'sw')};\n  db[c] = ${narrow(float, 'sb')};`),
+}));
 
-function launchWeightGrads(b: { x: GPUBuffer; mean: GPUBuffer; rstd: GPUBuffer; dy: GPUBuffer; dw: GPUBuffer; db: GPUBuffer }, rows: number, C: number): void {
+function launchWeightGrads(b: { x: GPUBuffer; mean: GPUBuffer; rstd: GPUBuffer; dy: GPUBuffer; dw: GPUBuffer; db: GPUBuffer }, rows: number, C: number, float: FloatType): void {
   const chunks = Math.max(1, Math.min(WB_MAX_CHUNKS, Math.ceil(rows / WB_CHUNK_ROWS)));
   const chunk = Math.ceil(rows / chunks);
   const groups = Math.ceil(C / WG);
   if (chunks === 1) {
-    backwardWbK.launch([b.x, b.mean, b.rstd, b.dy, b.dw, b.db], { rows, C, chunk }, [groups, 1, 1]);
+    backwardWbK(`${float}>${float}`).launch([b.x, b.mean, b.rstd, b.dy, b.dw, b.db], { rows, C, chunk }, [groups, 1, 1]);
     return;
   }
   const dev = device();
   const pw = dev.alloc(4 * chunks * C, 'layernorm dw partials');
   const pb = dev.alloc(4 * chunks * C, 'layernorm db partials');
-  backwardWbK.launch([b.x, b.mean, b.rstd, b.dy, pw, pb], { rows, C, chunk }, [groups, chunks, 1]);
-  wbSumK.launch([pw, pb, b.dw, b.db], { C, chunks }, [groups, 1, 1]);
+  backwardWbK(`${float}>f32`).launch([b.x, b.mean, b.rstd, b.dy, pw, pb], { rows, C, chunk }, [groups, chunks, 1]);
+  wbSumK(float).launch([pw, pb, b.dw, b.db], { C, chunks }, [groups, 1, 1]);
   dev.release(pw); // scratch: later dispatches that reuse it run after these
   dev.release(pb);
 }
@@ -120,8 +127,9 @@ export function launchLayerNorm(
   rows: number,
   C: number,
   eps: number,
+  float: FloatType = 'f32',
 ): void {
-  const { kernel, lanes } = forwardK(rows);
+  const { kernel, lanes } = forwardK(float)(rows);
   kernel.launch([b.x, b.w, b.bias ?? b.w, b.y, b.mean, b.rstd], { rows, C, eps, has_bias: b.bias ? 1 : 0 }, rowGrid(rows, lanes));
 }
 
@@ -133,10 +141,11 @@ export function launchLayerNormBackward(
   },
   rows: number,
   C: number,
+  float: FloatType = 'f32',
 ): void {
   if (b.dx) {
-    const { kernel, lanes } = backwardDxK(rows);
+    const { kernel, lanes } = backwardDxK(float)(rows);
     kernel.launch([b.x, b.w, b.mean, b.rstd, b.dy, b.dx], { rows, C }, rowGrid(rows, lanes));
   }
-  if (b.dw && b.db) launchWeightGrads({ ...b, dw: b.dw, db: b.db }, rows, C);
+  if (b.dw && b.db) launchWeightGrads({ ...b, dw: b.dw, db: b.db }, rows, C, float);
 }

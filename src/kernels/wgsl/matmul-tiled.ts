@@ -13,6 +13,9 @@
 // out [S][batch][M][N], and `matmul_split_sum` adds the S partials of each element in order s = 0,
 // 1, ...: deterministic, no float atomics. For small M*N and large K (a weight gradient has
 // K = B*T), where one tile per workgroup would leave most of a GPU idle.
+// f16 operands (`float` 'f16') are widened to f32 as they are staged: the tiles in workgroup
+// memory, the products and the accumulators are f32, and C (or the f32 split-K partials' sum) is
+// rounded to f16 once, as it is stored.
 // int8 weights (`int8` variants, inference): B is Q int8 [N, K] (transB, four to a word, int8.ts)
 // with per-row scales, C = op(A) · (scale ⊙ Q)ᵀ. The B tile is staged as for a transposed f32 B,
 // each 4 consecutive k being one word sign-extended into a vec4 in registers (vec4 variants; else
@@ -20,7 +23,7 @@
 // by its scale when stored (split-K: each partial, a linear map, before they are summed).
 // What each shape gets (tile sizes, vec4, splits) is decided by matmul.ts from the profile.
 import type { Resource } from '../../device/bind-groups.js';
-import { Kernel, LINEAR, grid1d, perElement, variants } from '../kernel.js';
+import { Kernel, LINEAR, grid1d, perElement, variants, type FloatType, type StorageType } from '../kernel.js';
 import { TILES, type TileConfig, type TileName } from '../profile.js';
 import { INT8_WGSL } from './int8.js';
 
@@ -32,9 +35,14 @@ interface Variant {
   transB: boolean;
   /** One vec4 per global load and store. */
   vec4: boolean;
+  /** How A, B and C store their elements (B's, unless int8). */
+  float: FloatType;
   /** B is int8 [N, K] with per-row scales (transB). */
   int8: boolean;
 }
+
+/** A float storage type, or a vec4 of it. */
+const storage = (float: FloatType, vec4: boolean): StorageType => (vec4 ? (float === 'f16' ? 'vec4h' : 'vec4f') : float);
 
 const loop = (n: number, f: (i: number) => string) => Array.from({ length: n }, (_, i) => f(i)).join('\n');
 
@@ -56,9 +64,9 @@ function stageTile(o: { name: 'a' | 'b'; tile: 'As' | 'Bs'; origin: 'm0' | 'n0';
   const last = alongK ? 'k0 + kk' : `${origin} + r`;
   const end = alongK ? 'k_end' : size;
   // an int8 operand is words of 4 bytes: a word of 4 k (vec4), else the byte of each element
-  const element = (e: string) => (int8 ? `i8_at(${name}[(${e}) / 4u], (${e}) % 4u)` : `${name}[${e}]`);
+  const element = (e: string) => (int8 ? `i8_at(${name}[(${e}) / 4u], (${e}) % 4u)` : `f32(${name}[${e}])`);
   const read = vec4
-    ? `v = ${int8 ? `i8x4(${name}[base / 4u])` : `${name}[base / 4u]`};`
+    ? `v = ${int8 ? `i8x4(${name}[base / 4u])` : `vec4f(${name}[base / 4u])`};`
     : `for (var j = 0u; j < 4u; j++) { if (${last} + j < ${end}) { v[j] = ${element('base + j')}; } }`;
   const store = alongK
     ? loop(4, (j) => `      ${tile}[(kk + ${j}u) * ${outer / 4}u + r / 4u][r % 4u] = v[${j}];`)
@@ -79,7 +87,9 @@ function tiledKernel(v: Variant, split: boolean): Kernel {
   const lx = bn / tn;
   const ly = bm / tm;
   const lanes = lx * ly;
-  const el = v.vec4 ? 'vec4f' : 'f32';
+  // split-K partials stay f32 (matmul_split_sum rounds their sum); C itself is stored as A and B are
+  const out = split ? 'f32' : v.float;
+  const narrow = (x: string) => (out === 'f16' ? `${v.vec4 ? 'vec4h' : 'f16'}(${x})` : x);
   const stageA = stageTile({ name: 'a', tile: 'As', origin: 'm0', size: 'p.M', ld: 'lda', outer: bm, bk, alongK: !v.transA, vec4: v.vec4, lanes });
   const stageB = stageTile({ name: 'b', tile: 'Bs', origin: 'n0', size: 'p.N', ld: 'ldb', outer: bn, bk, alongK: v.transB, vec4: v.vec4, int8: v.int8, lanes });
   const acc = (r: number, i: number, c: number) => `acc[${(4 * r + i) * (tn / 4) + c}]`;
@@ -91,14 +101,15 @@ function tiledKernel(v: Variant, split: boolean): Kernel {
     return loop(tn / 4, (c) => {
       const col = `4u * (lid.x + ${c * lx}u)`;
       return v.vec4
-        ? `  if (m0 + ${row} < p.M && n0 + ${col} < p.N) { c[(c_base + (m0 + ${row}) * p.N + n0 + ${col}) / 4u] = ${scaled(acc(r, i, c), `n0 + ${col}`)}; }`
-        : `  for (var j = 0u; j < 4u; j++) { if (m0 + ${row} < p.M && n0 + ${col} + j < p.N) { c[c_base + (m0 + ${row}) * p.N + n0 + ${col} + j] = ${scaled(`${acc(r, i, c)}[j]`, `n0 + ${col}`, 'j')}; } }`;
+        ? `  if (m0 + ${row} < p.M && n0 + ${col} < p.N) { c[(c_base + (m0 + ${row}) * p.N + n0 + ${col}) / 4u] = ${narrow(scaled(acc(r, i, c), `n0 + ${col}`))}; }`
+        : `  for (var j = 0u; j < 4u; j++) { if (m0 + ${row} < p.M && n0 + ${col} + j < p.N) { c[c_base + (m0 + ${row}) * p.N + n0 + ${col} + j] = ${narrow(scaled(`${acc(r, i, c)}[j]`, `n0 + ${col}`, 'j'))}; } }`;
     });
   };
+  const el = storage(v.float, v.vec4);
   return new Kernel({
-    name: `matmul-tiled-${tileKey(v.tiles)}${v.transA ? '-ta' : ''}${v.transB ? '-tb' : ''}${v.vec4 ? '-vec4' : ''}${v.int8 ? '-int8' : ''}${split ? '-split' : ''}`,
+    name: `matmul-tiled-${tileKey(v.tiles)}${v.transA ? '-ta' : ''}${v.transB ? '-tb' : ''}${v.vec4 ? '-vec4' : ''}${v.int8 ? '-int8' : ''}${split ? '-split' : ''}${v.float === 'f16' ? '-f16' : ''}`,
     read: v.int8 ? { a: el, b: 'u32', scale: 'f32' } : { a: el, b: el },
-    write: { c: el },
+    write: { c: storage(out, v.vec4) },
     params: {
       M: 'u32', N: 'u32', K: 'u32', tiles_n: 'u32', tiles_m: 'u32', tiles: 'u32', splits: 'u32', chunk: 'u32',
       batch_rank: 'u32', batch_shape: 'dims', a_strides: 'dims', b_strides: 'dims',
@@ -152,17 +163,20 @@ const kernels = variants((key: string) => {
 
 const SUM_WG = 256;
 
-/** out[i] = sum over s < splits of part[s * n + i], in order (vec4: 4 floats a lane). */
-const splitSum = variants((vec4: boolean) => new Kernel({
-  name: `matmul_split_sum${vec4 ? '-vec4' : ''}`,
-  read: { part: vec4 ? 'vec4f' : 'f32' },
-  write: { out: vec4 ? 'vec4f' : 'f32' },
-  params: { n: 'u32', splits: 'u32' },
-  body: perElement(SUM_WG, `
+/** out[i] = sum over s < splits of the f32 part[s * n + i], in order (vec4: 4 floats a lane), stored as `float`. */
+const splitSum = variants((key: `${boolean}:${FloatType}`) => {
+  const [vec4, float] = [key.startsWith('true'), key.endsWith('f16') ? 'f16' : 'f32'] as const;
+  return new Kernel({
+    name: `matmul_split_sum${vec4 ? '-vec4' : ''}${float === 'f16' ? '-f16' : ''}`,
+    read: { part: storage('f32', vec4) },
+    write: { out: storage(float, vec4) },
+    params: { n: 'u32', splits: 'u32' },
+    body: perElement(SUM_WG, `
   var s = part[i];
   for (var k = 1u; k < p.splits; k++) { s += part[k * p.n + i]; }
-  out[i] = s;`),
-}));
+  out[i] = ${float === 'f16' ? `${vec4 ? 'vec4h' : 'f16'}(s)` : 's'};`),
+  });
+});
 
 export interface TiledLaunch {
   M: number;
@@ -174,8 +188,10 @@ export interface TiledLaunch {
   aStrides: readonly number[];
   bStrides: readonly number[];
   tiles: TileName;
-  /** K splits (1: none); `part` holds splits * batch * M * N floats when > 1. */
+  /** K splits (1: none); `part` holds splits * batch * M * N f32 when > 1. */
   splits: number;
+  /** How A, B and C store their elements (f32 when absent). */
+  float?: FloatType;
   /** Set when B is int8 weights [N, K] (transB): their per-row scales. */
   scale?: Resource;
 }
@@ -198,7 +214,8 @@ export function launchTiledMatmul(a: Resource, b: Resource, c: Resource, part: G
   const chunk = Math.ceil(Math.ceil(l.K / splits) / config.bk) * config.bk;
   if (tiles * splits >= 2 ** 32) throw new Error(`matmul: ${nBatch}x${l.M}x${l.N} output is too large`);
   const vec4 = vec4Aligned(l);
-  const key = JSON.stringify({ tiles: config, transA: l.transA, transB: l.transB, vec4, int8: !!l.scale, split: splits > 1 });
+  const float = l.float ?? 'f32';
+  const key = JSON.stringify({ tiles: config, transA: l.transA, transB: l.transB, vec4, float, int8: !!l.scale, split: splits > 1 });
   const out = splits > 1 ? part! : c;
   kernels(key).launch(
     l.scale ? [a, b, l.scale, out] : [a, b, out],
@@ -212,5 +229,5 @@ export function launchTiledMatmul(a: Resource, b: Resource, c: Resource, part: G
   const n = nBatch * l.M * l.N;
   const sumVec4 = n % 4 === 0;
   const lanes = sumVec4 ? n / 4 : n;
-  splitSum(sumVec4).launch([part!, c], { n: lanes, splits }, grid1d(lanes, SUM_WG));
+  splitSum(`${sumVec4}:${float}`).launch([part!, c], { n: lanes, splits }, grid1d(lanes, SUM_WG));
 }

@@ -31,6 +31,9 @@
 // block of C: per 4 k, RM A texels (scalars of 4 k for each row), RN B texels (as vec4 columns),
 // RM * RN/4 vec4 FMAs; no workgroup memory, no bounds checks but the store. Textures are pooled by
 // the device and released as soon as the dispatches are recorded.
+// f16 operands (plan.float 'f16'): every path reads them widened to f32 and accumulates in f32
+// (the texture path packs them into the same rgba32float textures, never a copy), and stores C
+// rounded to f16.
 // Subgroup sharing of A: the 8 lanes along N of one lid.y need the same A texels. Where subgroups
 // are exactly those 8 lanes (llvmpipe with 256-bit vectors), each lane fetches RM/8 of them and the
 // rest come by subgroupBroadcast, so a lane can afford RM = 32 (WY = 4: 128-row tiles). Measured on
@@ -47,7 +50,7 @@
 // tiles (slower than without), 16x16 lanes x 4x4 regs, 8x16 lanes x 4x8, 8x8 lanes x 4x8.
 import type { BufferWindow, Resource } from '../../device/bind-groups.js';
 import { device } from '../../device/device.js';
-import { Kernel, LINEAR, grid1d, perElement } from '../kernel.js';
+import { Kernel, LINEAR, grid1d, narrow, perElement, variants, type FloatType } from '../kernel.js';
 import { tuned, type Tunable } from '../autotune.js';
 import { matmulTiling, matmulTilingIsAuto, matmulTilings, profile, SHARING_LANES, type MatmulTiling } from '../profile.js';
 import { launchDequantize, launchSkinnyInt8Matmul } from './int8.js';
@@ -63,6 +66,8 @@ export interface MatmulPlan {
   batchShape: readonly number[];
   aStrides: readonly number[];
   bStrides: readonly number[];
+  /** How A, B and C store their elements (f32 when absent; A's and C's only, when B is int8). */
+  float?: FloatType;
   /** Set when B is int8 weights Q [N, K] (transB, no batch): their per-row scales, B = scale ⊙ Q. */
   scale?: Resource;
 }
@@ -112,11 +117,12 @@ function matmulTunable(plan: MatmulPlan, nBatch: number, fallback: MatmulTiling)
   // elements a buffer must hold for its batch strides (0 where broadcast) plus one matrix
   const extent = (strides: readonly number[], matrix: number) => strides.reduce((n, st, d) => n + (batchShape[d]! - 1) * st, matrix);
   return {
-    key: `matmul ${[...batchShape, M, N, K].join('x')} ${layout}`,
+    key: `matmul ${[...batchShape, M, N, K].join('x')} ${layout}${plan.float === 'f16' ? ' f16' : ''}`,
     fallback,
     candidates: matmulTilings(K),
     prepare(candidate) {
       const dev = device();
+      // 4 bytes an element: enough for f16 operands too
       const buffers = [extent(plan.aStrides, M * K), extent(plan.bStrides, K * N), nBatch * M * N].map((n) => dev.alloc(4 * n, 'matmul autotune'));
       const [a, b, c] = buffers as [GPUBuffer, GPUBuffer, GPUBuffer];
       return {
@@ -132,10 +138,10 @@ function matmulTunable(plan: MatmulPlan, nBatch: number, fallback: MatmulTiling)
 // or not), so a few rows (the profile's skinnyRows) get one lane per output element, each looping over K.
 const SKINNY_WG = 64;
 
-const skinnyKernel = new Kernel({
-  name: 'matmul-skinny',
-  read: { a: 'f32', b: 'f32' },
-  write: { c: 'f32' },
+const skinnyKernel = variants((float: FloatType) => new Kernel({
+  name: `matmul-skinny${float === 'f16' ? '-f16' : ''}`,
+  read: { a: float, b: float },
+  write: { c: float },
   params: {
     n: 'u32', M: 'u32', N: 'u32', K: 'u32', a_sm: 'u32', a_sk: 'u32', b_sk: 'u32', b_sn: 'u32',
     batch_rank: 'u32', batch_shape: 'dims', a_strides: 'dims', b_strides: 'dims',
@@ -147,14 +153,14 @@ const skinnyKernel = new Kernel({
   let a_base = strided(batch, p.batch_rank, p.batch_shape, p.a_strides) + row * p.a_sm;
   let b_base = strided(batch, p.batch_rank, p.batch_shape, p.b_strides) + col * p.b_sn;
   var acc = 0.0;
-  for (var k = 0u; k < p.K; k++) { acc += a[a_base + k * p.a_sk] * b[b_base + k * p.b_sk]; }
-  c[i] = acc;`),
-});
+  for (var k = 0u; k < p.K; k++) { acc += f32(a[a_base + k * p.a_sk]) * f32(b[b_base + k * p.b_sk]); }
+  c[i] = ${narrow(float, 'acc')};`),
+}));
 
 function launchSkinnyMatmul(a: Resource, b: Resource, c: Resource, plan: MatmulPlan, nBatch: number): void {
   const { M, N, K, transA, transB, batchShape } = plan;
   const n = nBatch * M * N;
-  skinnyKernel.launch([a, b, c], {
+  skinnyKernel(plan.float ?? 'f32').launch([a, b, c], {
     n, M, N, K, a_sm: transA ? 1 : K, a_sk: transA ? M : 1, b_sk: transB ? 1 : N, b_sn: transB ? K : 1,
     batch_rank: batchShape.length, batch_shape: batchShape, a_strides: plan.aStrides, b_strides: plan.bStrides,
   }, grid1d(n, SKINNY_WG));
@@ -167,9 +173,9 @@ const texKernels = new Map<string, Kernel>(); // by block, operand layouts and A
 
 // op(X)[b][r, c] = x[strided(b, ...) + r * sr + c * sc] for r < rows, c < cols, b < batches; a
 // texel of t holds op(X)[b][r, 4x .. 4x+3] at (x, b * pitch + r), zeros outside.
-const packKernel = new Kernel({
-  name: 'matmul-pack',
-  read: { x: 'f32' },
+const packKernel = variants((float: FloatType) => new Kernel({
+  name: `matmul-pack${float === 'f16' ? '-f16' : ''}`,
+  read: { x: float },
   textures: { t: 'store' },
   params: {
     rows: 'u32', cols: 'u32', pitch: 'u32', sr: 'u32', sc: 'u32', batches: 'u32', width: 'u32', height: 'u32',
@@ -186,12 +192,12 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
     let base = strided(b, p.batch_rank, p.batch_shape, p.strides) + r * p.sr;
     for (var j = 0u; j < 4u; j++) {
       let c = 4u * gid.x + j;
-      if (c < p.cols) { v[j] = x[base + c * p.sc]; }
+      if (c < p.cols) { v[j] = f32(x[base + c * p.sc]); }
     }
   }
   textureStore(t, gid.xy, v);
 }`,
-});
+}));
 
 /**
  * How an operand sits in its texture. 'k': a texel holds 4 consecutive k of one row of op(A) (one
@@ -202,7 +208,7 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
  */
 type TexLayout = 'k' | 'outer';
 
-function textureMatmulKernel(WY: number, RM: number, RNT: number, aLayout: TexLayout, bLayout: TexLayout, shareA: boolean): Kernel {
+function textureMatmulKernel(WY: number, RM: number, RNT: number, aLayout: TexLayout, bLayout: TexLayout, shareA: boolean, float: FloatType): Kernel {
   const loop = (n: number, f: (i: number) => string) => Array.from({ length: n }, (_, i) => f(i)).join('\n');
   const RQ = RNT / 4; // vec4 columns per lane
   const TMT = WY * RM;
@@ -230,9 +236,9 @@ function textureMatmulKernel(WY: number, RM: number, RNT: number, aLayout: TexLa
           loop(4, (c) => loop(RQ, (q) => `    let b${c}_${q} = vec4f(${[0, 1, 2, 3].map((x) => `t${4 * q + x}.${'xyzw'[c]}`).join(', ')});`)),
         ].join('\n');
   return new Kernel({
-    name: `matmul-texture-${TMT}x${TNT}-${aLayout}-${bLayout}${shareA ? '-shared' : ''}`, // C tile, layouts
+    name: `matmul-texture-${TMT}x${TNT}-${aLayout}-${bLayout}${shareA ? '-shared' : ''}${float === 'f16' ? '-f16' : ''}`, // C tile, layouts
     enable: shareA ? ['subgroups'] : [],
-    write: { c: 'f32' },
+    write: { c: float },
     textures: { ta: 'load', tb: 'load' },
     params: { M: 'u32', N: 'u32', kq: 'u32', kp: 'u32', tiles_n: 'u32', tiles_m: 'u32', tiles: 'u32' },
     body: /* wgsl */ `
@@ -241,7 +247,7 @@ ${LINEAR}
 fn store(base: u32, row: u32, col: u32, v: vec4f) {
   if (row >= p.M) { return; }
   for (var j = 0u; j < 4u; j++) {
-    if (col + j < p.N) { c[base + row * p.N + col + j] = v[j]; }
+    if (col + j < p.N) { c[base + row * p.N + col + j] = ${narrow(float, 'v[j]')}; }
   }
 }
 
@@ -288,14 +294,15 @@ function contiguous(shape: readonly number[], strides: readonly number[], matrix
 function fillTexture(
   x: Resource, t: GPUTexture, nBatch: number, batchShape: readonly number[], strides: readonly number[],
   o: { rows: number; cols: number; pitch: number; sr: number; sc: number; width: number; height: number },
+  float: FloatType,
 ): void {
-  // a copy moves whole rows of `cols` floats (4 cols bytes, a multiple of 256) with no padding rows
-  // between batches: the stored matrix must be exactly that, batches back to back
-  if (o.sr === o.cols && o.sc === 1 && o.rows === o.pitch && (4 * o.cols) % 256 === 0 && contiguous(batchShape, strides, o.rows * o.cols)) {
+  // a copy moves whole rows of `cols` f32 (4 cols bytes, a multiple of 256) with no padding rows
+  // between batches: the stored matrix must be exactly that, batches back to back (f16 is packed)
+  if (float === 'f32' && o.sr === o.cols && o.sc === 1 && o.rows === o.pitch && (4 * o.cols) % 256 === 0 && contiguous(batchShape, strides, o.rows * o.cols)) {
     device().copyToTexture(x as GPUBuffer | BufferWindow, t, o.cols, nBatch * o.rows);
     return;
   }
-  packKernel.launch(
+  packKernel(float).launch(
     [x, t],
     { ...o, batches: nBatch, batch_rank: batchShape.length, batch_shape: batchShape, strides },
     [Math.ceil(o.width / 8), Math.ceil(o.height / 8), 1],
@@ -334,11 +341,12 @@ function launchTextureMatmul(a: Resource, b: Resource, c: Resource, plan: Matmul
   const dev = device();
   const ta = dev.allocTexture(aFill.width, aFill.height, 'matmul-a');
   const tb = dev.allocTexture(bFill.width, bFill.height, 'matmul-b');
-  fillTexture(a, ta, nBatch, batchShape, plan.aStrides, aFill);
-  fillTexture(b, tb, nBatch, batchShape, plan.bStrides, bFill);
-  const key = `${WY}-${RM}-${RNT}-${aLayout}-${bLayout}-${shareA}`;
+  const float = plan.float ?? 'f32';
+  fillTexture(a, ta, nBatch, batchShape, plan.aStrides, aFill, float);
+  fillTexture(b, tb, nBatch, batchShape, plan.bStrides, bFill, float);
+  const key = `${WY}-${RM}-${RNT}-${aLayout}-${bLayout}-${shareA}-${float}`;
   let k = texKernels.get(key);
-  if (!k) texKernels.set(key, (k = textureMatmulKernel(WY, RM, RNT, aLayout, bLayout, shareA)));
+  if (!k) texKernels.set(key, (k = textureMatmulKernel(WY, RM, RNT, aLayout, bLayout, shareA, float)));
   k.launch([c, ta, tb], { M, N, kq, kp, tiles_n: tilesN, tiles_m: tilesM, tiles }, grid1d(tiles, 1));
   dev.releaseTexture(ta);
   dev.releaseTexture(tb);

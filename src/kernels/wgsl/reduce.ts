@@ -9,8 +9,9 @@
 //           max, as in PyTorch; -0 ties with +0)
 // max and argmax never compare floats: they read the f32 bits as u32 and take the max of their
 // ordered keys (ORDERED_WGSL), exact for +-inf and NaN whatever the driver assumes. Callers reject
-// empty max / argmax reductions (R = 0).
-import { Kernel, LINEAR } from '../kernel.js';
+// empty max / argmax reductions (R = 0). f16 inputs are widened to f32 as they are read (sums
+// accumulate in f32; max keys the widened bits) and the result is rounded to f16 once.
+import { Kernel, LINEAR, variants, type FloatType } from '../kernel.js';
 import { ORDERED_WGSL } from './elementwise.js';
 import { rowGrid, rowKernel } from './row.js';
 
@@ -28,14 +29,18 @@ const KINDS = {
   },
 } as const;
 
-function reduceKernel(kind: ReduceKind, lanes: number): Kernel {
+function reduceKernel(kind: ReduceKind, float: FloatType, lanes: number): Kernel {
   const isArg = kind === 'argmax';
   const k = KINDS[kind];
   const combine = kind === 'sum' ? 'acc + v' : 'max(acc, v)';
+  const half = float === 'f16';
+  // an element `e` as the accumulator wants it: f32 for sums, f32 bits for max and argmax
+  const element = (at: string) => (!half ? `x[${at}]` : kind === 'sum' ? `f32(x[${at}])` : `bitcast<u32>(f32(x[${at}]))`);
+  const result = !half || isArg ? k.result : kind === 'sum' ? `f16(${k.result})` : `f16(bitcast<f32>(${k.result}))`;
   return new Kernel({
-    name: `reduce_${kind}`,
-    read: { x: k.acc },
-    write: { out: k.out },
+    name: `reduce_${kind}${half ? '_f16' : ''}`,
+    read: { x: half ? 'f16' : k.acc },
+    write: { out: half && !isArg ? 'f16' : k.out },
     params: {
       n_out: 'u32', r: 'u32', keep_rank: 'u32', red_rank: 'u32', scale: 'f32',
       keep_shape: 'dims', keep_strides: 'dims', red_shape: 'dims', red_strides: 'dims',
@@ -57,7 +62,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
   var arg = 0xffffffffu;
   if (live) {
     for (var j = lane; j < p.r; j += ${lanes}u) {
-      let e = x[base + strided(j, p.red_rank, p.red_shape, p.red_strides)];
+      let e = ${element('base + strided(j, p.red_rank, p.red_shape, p.red_strides)')};
       let v = ${k.load};
       ${isArg ? 'if (v > acc || arg == 0xffffffffu) { acc = v; arg = j; }' : `acc = ${combine};`}
     }
@@ -82,17 +87,16 @@ ${lanes === 1 ? '' : `  vals[lane] = acc;
   acc = vals[0];
   arg = idxs[0];`}
   if (lane == 0u && live) {
-    out[o] = ${k.result};
+    out[o] = ${result};
   }
 }`,
   });
 }
 
-const kernels = {
-  sum: rowKernel((lanes) => reduceKernel('sum', lanes)),
-  max: rowKernel((lanes) => reduceKernel('max', lanes)),
-  argmax: rowKernel((lanes) => reduceKernel('argmax', lanes)),
-};
+const kernels = variants((key: `${ReduceKind}:${FloatType}`) => {
+  const [kind, float] = key.split(':') as [ReduceKind, FloatType];
+  return rowKernel((lanes) => reduceKernel(kind, float, lanes));
+});
 
 export interface ReducePlan {
   nOut: number;
@@ -120,8 +124,9 @@ export function planReduce(shape: readonly number[], strides: readonly number[],
   return plan;
 }
 
-export function launchReduce(kind: ReduceKind, x: GPUBuffer, out: GPUBuffer, plan: ReducePlan, scale = 1): void {
-  const { kernel, lanes } = kernels[kind](plan.nOut);
+/** Reduces x (elements of `float`) into out (the same, or i32 for argmax). */
+export function launchReduce(kind: ReduceKind, x: GPUBuffer, out: GPUBuffer, plan: ReducePlan, scale = 1, float: FloatType = 'f32'): void {
+  const { kernel, lanes } = kernels(`${kind}:${float}`)(plan.nOut);
   kernel.launch(
     [x, out],
     {

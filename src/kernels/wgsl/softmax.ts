@@ -5,57 +5,58 @@
 // upstream gradient):
 //   softmax:     dx = y * (dy - sum(dy * y))
 //   log-softmax: dx = dy - exp(y) * sum(dy)
-// Called by src/ops/softmax.ts.
-import { Kernel } from '../kernel.js';
+// f16 rows (float16 tensors) are read widened to f32: the max, the sums and every exp are f32,
+// and each output is rounded to f16 once. Called by src/ops/softmax.ts.
+import { Kernel, narrow, variants, type FloatType } from '../kernel.js';
 import { rowGrid, rowKernel, rowMain } from './row.js';
 
-function forwardKernel(log: boolean, lanes: number): Kernel {
+function forwardKernel(log: boolean, float: FloatType, lanes: number): Kernel {
   return new Kernel({
-    name: log ? 'log_softmax' : 'softmax',
-    read: { x: 'f32' },
-    write: { y: 'f32' },
+    name: `${log ? 'log_softmax' : 'softmax'}${float === 'f16' ? '_f16' : ''}`,
+    read: { x: float },
+    write: { y: float },
     params: { rows: 'u32', C: 'u32' },
     body: rowMain(lanes, 'p.C', /* wgsl */ `
   var m = -3.402823e38;
-  for (var j = lane; j < n; j += ROW_LANES) { m = max(m, x[base + j]); }
+  for (var j = lane; j < n; j += ROW_LANES) { m = max(m, f32(x[base + j])); }
   m = wg_max(m, lane);
   var s = 0.0;
-  for (var j = lane; j < n; j += ROW_LANES) { s += exp(x[base + j] - m); }
+  for (var j = lane; j < n; j += ROW_LANES) { s += exp(f32(x[base + j]) - m); }
   s = wg_sum(s, lane);
   ${log ? 'let ls = log(s);' : 'let inv = 1.0 / s;'}
   for (var j = lane; j < n; j += ROW_LANES) {
-    y[base + j] = ${log ? '(x[base + j] - m) - ls' : 'exp(x[base + j] - m) * inv'};
+    y[base + j] = ${narrow(float, log ? '(f32(x[base + j]) - m) - ls' : 'exp(f32(x[base + j]) - m) * inv')};
   }`),
   });
 }
 
-function backwardKernel(log: boolean, lanes: number): Kernel {
+function backwardKernel(log: boolean, float: FloatType, lanes: number): Kernel {
   return new Kernel({
-    name: log ? 'log_softmax_backward' : 'softmax_backward',
-    read: { y: 'f32', dy: 'f32' },
-    write: { dx: 'f32' },
+    name: `${log ? 'log_softmax_backward' : 'softmax_backward'}${float === 'f16' ? '_f16' : ''}`,
+    read: { y: float, dy: float },
+    write: { dx: float },
     params: { rows: 'u32', C: 'u32' },
     body: rowMain(lanes, 'p.C', /* wgsl */ `
   var s = 0.0;
-  for (var j = lane; j < n; j += ROW_LANES) { s += ${log ? 'dy[base + j]' : 'dy[base + j] * y[base + j]'}; }
+  for (var j = lane; j < n; j += ROW_LANES) { s += ${log ? 'f32(dy[base + j])' : 'f32(dy[base + j]) * f32(y[base + j])'}; }
   s = wg_sum(s, lane);
   for (var j = lane; j < n; j += ROW_LANES) {
-    dx[base + j] = ${log ? 'dy[base + j] - exp(y[base + j]) * s' : 'y[base + j] * (dy[base + j] - s)'};
+    dx[base + j] = ${narrow(float, log ? 'f32(dy[base + j]) - exp(f32(y[base + j])) * s' : 'f32(y[base + j]) * (f32(dy[base + j]) - s)')};
   }`),
   });
 }
 
 const kernels = {
-  forward: [false, true].map((log) => rowKernel((lanes) => forwardKernel(log, lanes))),
-  backward: [false, true].map((log) => rowKernel((lanes) => backwardKernel(log, lanes))),
+  forward: [false, true].map((log) => variants((float: FloatType) => rowKernel((lanes) => forwardKernel(log, float, lanes)))),
+  backward: [false, true].map((log) => variants((float: FloatType) => rowKernel((lanes) => backwardKernel(log, float, lanes)))),
 };
 
-export function launchSoftmax(log: boolean, x: GPUBuffer, y: GPUBuffer, rows: number, C: number): void {
-  const { kernel, lanes } = kernels.forward[+log]!(rows);
+export function launchSoftmax(log: boolean, x: GPUBuffer, y: GPUBuffer, rows: number, C: number, float: FloatType = 'f32'): void {
+  const { kernel, lanes } = kernels.forward[+log]!(float)(rows);
   kernel.launch([x, y], { rows, C }, rowGrid(rows, lanes));
 }
 
-export function launchSoftmaxBackward(log: boolean, y: GPUBuffer, dy: GPUBuffer, dx: GPUBuffer, rows: number, C: number): void {
-  const { kernel, lanes } = kernels.backward[+log]!(rows);
+export function launchSoftmaxBackward(log: boolean, y: GPUBuffer, dy: GPUBuffer, dx: GPUBuffer, rows: number, C: number, float: FloatType = 'f32'): void {
+  const { kernel, lanes } = kernels.backward[+log]!(float)(rows);
   kernel.launch([y, dy, dx], { rows, C }, rowGrid(rows, lanes));
 }
