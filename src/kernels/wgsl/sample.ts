@@ -11,15 +11,17 @@
 // the row and a workgroup sum; the tie that is drawn is then found by a bisection over the index.
 // About 120 passes over the row in the worst case, no workgroup memory beyond the sums, so any V.
 //
-// Layout: logits row-major [R, V] f32; u [R] f32; tokens [R] i32. One workgroup of 256 lanes per
-// row (gridRows); lanes stride over the row.
-import { gridRows, Kernel, windowOf } from '../kernel.js';
+// Layout: logits row-major [R, V] f32; u [R] f32; tokens [R] i32. One workgroup per row
+// (gridRows) of WG lanes striding over the row: 256, or 32 for rows of at most 2048 (a character
+// vocabulary), where the passes' tree sums, not the loads, are the cost (on lavapipe 256 lanes made
+// a 96-wide draw take 4 ms).
+import { gridRows, Kernel, variants, windowOf } from '../kernel.js';
 import { ORDERED_WGSL } from './elementwise.js';
 
-const WG = 256;
+const lanesFor = (V: number) => (V <= 2048 ? 32 : 256);
 
-const kernel = new Kernel({
-  name: 'sample_rows',
+const kernel = variants((WG: number) => new Kernel({
+  name: `sample_rows_${WG}`,
   read: { logits: 'f32', u: 'f32' },
   write: { tokens: 'i32' },
   params: { rows: 'u32', V: 'u32', inv_temp: 'f32', top_k: 'u32', top_p: 'f32', index_steps: 'u32' },
@@ -154,7 +156,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
   let id = nth_with_key(select(t, cut.key, r >= total), j);
   if (lane == 0u) { tokens[row] = i32(id); }
 }`,
-});
+}));
 
 /** Options of a draw: 1 / temperature (> 0), top-k (V = off) and top-p (1 = off). */
 export interface SampleParams {
@@ -166,5 +168,5 @@ export interface SampleParams {
 /** tokens[r] = the candidate of logits row r that u[r] picks (see the header). */
 export function launchSample(logits: GPUBuffer, u: GPUBuffer, tokens: GPUBuffer, rows: number, V: number, s: SampleParams): void {
   const params = { rows, V, inv_temp: s.invTemperature, top_k: Math.min(s.topK, V), top_p: s.topP, index_steps: Math.ceil(Math.log2(V)) };
-  kernel.launch([windowOf(logits, 0, rows * V), u, tokens], params, gridRows(rows));
+  kernel(lanesFor(V)).launch([windowOf(logits, 0, rows * V), u, tokens], params, gridRows(rows));
 }
