@@ -1,7 +1,7 @@
 // The benchmark suite: our engine against TensorFlow.js (webgpu backend) and jax-js (webgpu
 // device), all three on the same Dawn adapter in this process. Every benchmark first checks that
 // each library computed the same numbers (a mismatch is reported as an error and not timed), then
-// times it. Prints one table and writes bench/results/bench-<date>.json and latest.json.
+// times it. Prints one table and writes bench/results/bench-<date>.json and, for a full run, latest.json.
 //
 //   npm run bench                      all benchmarks
 //   npm run bench -- --smoke           small sizes, one repetition (a correctness run)
@@ -127,7 +127,8 @@ const json = JSON.stringify(result, null, 2) + '\n';
 const stamp = date.replace(/:/g, '-').replace(/\.\d+Z$/, 'Z');
 const file = `bench/results/bench-${stamp}${smoke ? '-smoke' : ''}.json`;
 writeFileSync(file, json);
-writeFileSync(smoke ? 'bench/results/latest-smoke.json' : 'bench/results/latest.json', json);
+// latest.json is the last full run (the README's table); an --only run keeps to its dated file
+if (!opt('--only')) writeFileSync(smoke ? 'bench/results/latest-smoke.json' : 'bench/results/latest.json', json);
 console.log(`wrote ${file}`);
 // a peer's error is a result (it is in the table); our engine failing or mismatching is a failure
 device().destroy();
