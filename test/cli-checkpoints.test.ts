@@ -15,7 +15,7 @@ import { MANIFEST_FILE, readCheckpointFiles, writeCheckpointFiles } from '../src
 import { LOCK_FILE } from '../src/io/dir-lock.js';
 import { loadCheckpoint } from '../src/node/checkpoint-dir.js';
 import { parseSafetensors, serializeSafetensors, type SafetensorsTensor } from '../src/io/safetensors.js';
-import { corpusText, gpt, tempDir, TINY } from './cli-helpers.js';
+import { corpusText, expectOneLine, gpt, tempDir, TINY } from './cli-helpers.js';
 import { setupDevice } from './helpers.js';
 
 const dir = tempDir('cli-checkpoints');
@@ -32,12 +32,6 @@ const fresh = () => join(dir, `fresh-${copies++}`);
 const train = (...args: string[]) => gpt('train', '--data', corpus, ...TINY, ...args);
 const readLog = (out: string) => readFileSync(join(out, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
 const files = (out: string) => readdirSync(out).sort();
-
-function expectOneLine(r: { code: number; err: string }, code: number, message: RegExp) {
-  expect(r.code, r.err).toBe(code);
-  expect(r.err).toMatch(message);
-  expect(r.err).not.toContain('\n');
-}
 
 beforeAll(async () => {
   await setupDevice();

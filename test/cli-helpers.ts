@@ -6,7 +6,7 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, vi } from 'vitest';
+import { afterAll, expect, vi } from 'vitest';
 import { main } from '../src/cli/main.js';
 
 /** A model that trains in well under a second on lavapipe. */
@@ -33,6 +33,13 @@ export interface Result {
   code: number | null;
   out: string;
   err: string;
+}
+
+/** A refusal: exit status `code` and one line on stderr matching `message`. */
+export function expectOneLine(r: { code: number | null; err: string }, code: number, message: RegExp) {
+  expect(r.code, r.err).toBe(code);
+  expect(r.err).toMatch(message);
+  expect(r.err).not.toContain('\n');
 }
 
 /** Runs the CLI in this process, returning its exit code and everything it printed. */

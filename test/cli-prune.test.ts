@@ -6,7 +6,7 @@ import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { loadCheckpoint } from '../src/node/checkpoint-dir.js';
-import { corpusText, gpt, tempDir, TINY } from './cli-helpers.js';
+import { corpusText, expectOneLine, gpt, tempDir, TINY } from './cli-helpers.js';
 import { setupDevice } from './helpers.js';
 
 const dir = tempDir('cli-prune');
@@ -15,12 +15,6 @@ const base = join(dir, 'base');
 const train = (...args: string[]) => gpt('train', '--data', corpus, ...TINY, ...args);
 /** Linear weight elements of TINY's one block (n-embd 16): c_attn 3C², attn c_proj C², c_fc 4C², mlp c_proj 4C². */
 const LINEAR_WEIGHTS = 12 * 16 * 16;
-
-function expectOneLine(r: { code: number; err: string }, code: number, message: RegExp) {
-  expect(r.code, r.err).toBe(code);
-  expect(r.err).toMatch(message);
-  expect(r.err).not.toContain('\n');
-}
 
 beforeAll(async () => {
   await setupDevice();

@@ -9,7 +9,7 @@ import { decodeCheckpoint, modelFromCheckpoint } from '../src/gpt/checkpoint.js'
 import { readCheckpointFiles } from '../src/io/checkpoint-files.js';
 import { noGrad, scope, tensor } from '../src/index.js';
 import { loadCheckpoint } from '../src/node/checkpoint-dir.js';
-import { corpusText, gpt, tempDir, TINY } from './cli-helpers.js';
+import { corpusText, expectOneLine, gpt, tempDir, TINY } from './cli-helpers.js';
 import { setupDevice } from './helpers.js';
 
 const dir = tempDir('cli-quantize');
@@ -28,12 +28,6 @@ function readSafetensors(bytes: Uint8Array): { tensors: Map<string, { dtype: str
     if (name !== '__metadata__') tensors.set(name, { dtype: t.dtype, shape: t.shape, raw: data.subarray(...t.data_offsets) });
   }
   return { tensors, metadata: header.__metadata__ as unknown as Record<string, string> };
-}
-
-function expectOneLine(r: { code: number; err: string }, code: number, message: RegExp) {
-  expect(r.code, r.err).toBe(code);
-  expect(r.err).toMatch(message);
-  expect(r.err.trim()).not.toContain('\n');
 }
 
 beforeAll(async () => {

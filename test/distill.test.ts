@@ -12,7 +12,7 @@ import { TRAIN_DEFAULTS, Trainer } from '../src/gpt/trainer.js';
 import { loadCheckpoint } from '../src/node/checkpoint-dir.js';
 import { noGrad, scope, tensor } from '../src/index.js';
 import { Generator } from '../src/tensor/generator.js';
-import { corpusText, gpt, tempDir, TINY } from './cli-helpers.js';
+import { corpusText, expectOneLine, gpt, tempDir, TINY } from './cli-helpers.js';
 import { setupDevice } from './helpers.js';
 
 const dir = tempDir('distill');
@@ -20,12 +20,6 @@ const corpus = join(dir, 'corpus.txt');
 const teacherDir = join(dir, 'teacher');
 /** The student: smaller than the teacher (TINY's 1 layer x 16, against 2 x 32). */
 const distill = (...args: string[]) => gpt('distill', '--data', corpus, ...TINY, '--max-iters', '10', '--eval-interval', '5', ...args);
-
-function expectOneLine(r: { code: number; err: string }, code: number, message: RegExp) {
-  expect(r.code, r.err).toBe(code);
-  expect(r.err).toMatch(message);
-  expect(r.err).not.toContain('\n');
-}
 
 beforeAll(async () => {
   await setupDevice();
