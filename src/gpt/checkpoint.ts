@@ -56,16 +56,10 @@ export interface Checkpoint {
   optimizer?: { m: Map<string, Float32Array>; v: Map<string, Float32Array> };
 }
 
-/** What a checkpoint may hold besides the weights, the model config and the tokenizer. */
-export interface CheckpointExtras {
+/** What a checkpoint may hold besides the weights, the model config and the tokenizer: the metadata's optional fields, and the optimizer. */
+export interface CheckpointExtras extends Pick<CheckpointMeta, 'train' | 'trainer' | 'bestVal' | 'run' | 'data' | 'distill'> {
   /** AdamW's moments, saved under `optim.m.<name>` / `optim.v.<name>` (needed to resume training). */
   optimizer?: AdamW;
-  train?: TrainConfig;
-  trainer?: TrainerState;
-  bestVal?: number;
-  run?: string;
-  data?: string;
-  distill?: DistillMeta;
 }
 
 /** A model with its tokenizer (and optionally training state) as one safetensors file's bytes; refuses NaN/Inf weights. */

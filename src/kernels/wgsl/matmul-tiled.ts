@@ -178,26 +178,32 @@ const splitSum = variants((key: `${boolean}:${FloatType}`) => {
   });
 });
 
-export interface TiledLaunch {
+/** A product C = op(A) · op(B), batched: its sizes, transposes, batch strides and storage. */
+export interface MatmulPlan {
   M: number;
   N: number;
   K: number;
   transA: boolean;
   transB: boolean;
+  /** C's batch shape, and each input's batch strides along it (0 on broadcast dims). */
   batchShape: readonly number[];
   aStrides: readonly number[];
   bStrides: readonly number[];
-  tiles: TileName;
-  /** K splits (1: none); `part` holds splits * batch * M * N f32 when > 1. */
-  splits: number;
-  /** How A, B and C store their elements (f32 when absent). */
+  /** How A, B and C store their elements (f32 when absent; A's and C's only, when B is int8). */
   float?: FloatType;
-  /** Set when B is int8 weights [N, K] (transB): their per-row scales. */
+  /** Set when B is int8 weights Q [N, K] (transB, no batch): their per-row scales, B = scale ⊙ Q. */
   scale?: Resource;
 }
 
+/** A plan with the tiling chosen for it. */
+export interface TiledLaunch extends MatmulPlan {
+  tiles: TileName;
+  /** K splits (1: none); `part` holds splits * batch * M * N f32 when > 1. */
+  splits: number;
+}
+
 /** Whether every global access of this product can be a vec4 (see the header). */
-export function vec4Aligned(l: Omit<TiledLaunch, 'tiles' | 'splits'>): boolean {
+export function vec4Aligned(l: MatmulPlan): boolean {
   const contiguousA = l.transA ? l.M : l.K;
   const contiguousB = l.transB ? l.K : l.N;
   return [contiguousA, contiguousB, l.N, ...l.aStrides, ...l.bStrides].every((d) => d % 4 === 0);

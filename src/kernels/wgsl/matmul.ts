@@ -54,23 +54,7 @@ import { Kernel, LINEAR, grid1d, narrow, perElement, variants, type FloatType } 
 import { tuned, type Tunable } from '../autotune.js';
 import { matmulTiling, matmulTilingIsAuto, matmulTilings, profile, SHARING_LANES, type MatmulTiling } from '../profile.js';
 import { launchDequantize, launchSkinnyInt8Matmul } from './int8.js';
-import { launchTiledMatmul, vec4Aligned } from './matmul-tiled.js';
-
-export interface MatmulPlan {
-  M: number;
-  N: number;
-  K: number;
-  transA: boolean;
-  transB: boolean;
-  /** C's batch shape, and each input's batch strides along it (0 on broadcast dims). */
-  batchShape: readonly number[];
-  aStrides: readonly number[];
-  bStrides: readonly number[];
-  /** How A, B and C store their elements (f32 when absent; A's and C's only, when B is int8). */
-  float?: FloatType;
-  /** Set when B is int8 weights Q [N, K] (transB, no batch): their per-row scales, B = scale ⊙ Q. */
-  scale?: Resource;
-}
+import { launchTiledMatmul, vec4Aligned, type MatmulPlan } from './matmul-tiled.js';
 
 /** Records C = op(A) · op(B) for every batch; `c` must hold batch * M * N floats. */
 export function launchMatmul(a: Resource, b: Resource, c: Resource, plan: MatmulPlan): void {
