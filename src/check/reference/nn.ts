@@ -46,19 +46,25 @@ export function layerNormRef(x: Ref, w: Ref, b: Ref | null, eps = 1e-5): Ref {
   });
 }
 
-/** Mean over rows with target != ignoreIndex of logsumexp(row) - row[target]; 0 if none. */
-export function crossEntropyRef(logits: Ref, targets: ArrayLike<number>, ignoreIndex = -100): Ref {
-  const V = logits.shape.at(-1)!;
+/** The mean of rowLoss(r, target) over rows r whose target != ignoreIndex; 0 if none. */
+function meanOverTargets(targets: ArrayLike<number>, ignoreIndex: number, rowLoss: (r: number, target: number) => number): Ref {
   let total = 0;
   let count = 0;
   for (let r = 0; r < targets.length; r++) {
-    const t = targets[r]!;
-    if (t === ignoreIndex) continue;
-    const row = logits.data.subarray(r * V, (r + 1) * V);
-    total += logSumExp(row) - row[t]!;
+    if (targets[r] === ignoreIndex) continue;
+    total += rowLoss(r, targets[r]!);
     count++;
   }
   return ref([], [count ? total / count : 0]);
+}
+
+/** Mean over rows with target != ignoreIndex of logsumexp(row) - row[target]; 0 if none. */
+export function crossEntropyRef(logits: Ref, targets: ArrayLike<number>, ignoreIndex = -100): Ref {
+  const V = logits.shape.at(-1)!;
+  return meanOverTargets(targets, ignoreIndex, (r, t) => {
+    const row = logits.data.subarray(r * V, (r + 1) * V);
+    return logSumExp(row) - row[t]!;
+  });
 }
 
 /**
@@ -67,20 +73,14 @@ export function crossEntropyRef(logits: Ref, targets: ArrayLike<number>, ignoreI
  */
 export function distillLossRef(student: Ref, teacher: Ref, targets: ArrayLike<number>, temperature: number, alpha: number, ignoreIndex = -100): Ref {
   const V = student.shape.at(-1)!;
-  let total = 0;
-  let count = 0;
-  for (let r = 0; r < targets.length; r++) {
-    const t = targets[r]!;
-    if (t === ignoreIndex) continue;
+  return meanOverTargets(targets, ignoreIndex, (r, t) => {
     const s = student.data.subarray(r * V, (r + 1) * V);
     const logP = logSoftmaxRow(teacher.data.subarray(r * V, (r + 1) * V).map((v) => v / temperature));
     const logQ = logSoftmaxRow(s.map((v) => v / temperature));
     let kl = 0;
     for (let j = 0; j < V; j++) kl += Math.exp(logP[j]!) * (logP[j]! - logQ[j]!);
-    total += alpha * temperature ** 2 * kl + (1 - alpha) * (logSumExp(s) - s[t]!);
-    count++;
-  }
-  return ref([], [count ? total / count : 0]);
+    return alpha * temperature ** 2 * kl + (1 - alpha) * (logSumExp(s) - s[t]!);
+  });
 }
 
 /**
