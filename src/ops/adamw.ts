@@ -8,7 +8,7 @@ import { listOf, NOT_DIFFERENTIABLE, optional } from '../autograd/op.js';
 import { device } from '../device/device.js';
 import { pieces, windowOf } from '../kernels/kernel.js';
 import { profile } from '../kernels/profile.js';
-import { adamwGroupSize, launchAdamW, type AdamWGroupMember, type AdamWHyper } from '../kernels/wgsl/adamw.js';
+import { ADAMW_CONTROL, adamwGroupSize, launchAdamW, type AdamWGroupMember, type AdamWHyper } from '../kernels/wgsl/adamw.js';
 import { assertShape } from '../tensor/check.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { defineUpdate } from './update.js';
@@ -19,8 +19,9 @@ const F32 = ['float32'] as const;
 
 /**
  * Updates `params` from `grads` (null: that parameter is left alone) and their moments in m and v;
- * `gradScale` (0-d) multiplies every gradient (the clipping factor), `decay[i]` says whether
- * parameter i gets weight decay.
+ * `gradScale` (0-d) multiplies every gradient (the clipping factor), or is a GradScaler's control
+ * (float32 [4], src/optim/grad-scaler.ts: its multiplier, and whether to skip this step);
+ * `decay[i]` says whether parameter i gets weight decay.
  */
 export const adamw = defineUpdate({
   name: 'adamw',
@@ -42,13 +43,14 @@ export const adamw = defineUpdate({
     const align = (device().info.limits.minStorageBufferOffsetAlignment ?? 256) / 4;
     const limit = Math.floor(profile().bindingLimit / 4);
     const lanes = adamwGroupSize();
+    const controlled = gradScale.rank === 1;
     let group: typeof members = [];
     const flush = () => {
       if (!group.length) return;
       const lo = Math.floor(group[0]!.at / align) * align;
       const last = group[group.length - 1]!;
       const window = (t: Tensor) => windowOf(t.buffer(), lo, last.at + last.size - lo);
-      launchAdamW(group, { m: window(m), v: window(v), mvBase: group[0]!.at - lo, gscale: gradScale.buffer() }, hyper);
+      launchAdamW(group, { m: window(m), v: window(v), mvBase: group[0]!.at - lo, gscale: gradScale.buffer(), controlled }, hyper);
       group = [];
     };
     for (const member of members) {
@@ -69,7 +71,7 @@ export const adamw = defineUpdate({
     grads.forEach((g, i) => g && assertShape('adamw', g, params[i]!.shape, `grads[${i}]`));
     assertShape('adamw', m, [total], 'm (every parameter back to back)');
     assertShape('adamw', v, [total], 'v (every parameter back to back)');
-    assertShape('adamw', gradScale, [], 'gradScale');
+    if (gradScale.rank !== 0) assertShape('adamw', gradScale, [ADAMW_CONTROL], 'gradScale (0-d, or a GradScaler control)');
     if (!Number.isSafeInteger(hyper.step) || hyper.step < 1) throw new Error(`adamw: step must be an integer >= 1, got ${hyper.step}`);
   },
   backward: NOT_DIFFERENTIABLE,

@@ -19,6 +19,7 @@ import {
 import { watchNonFinite } from './finite.js';
 import { embedding } from './gather.js';
 import { gradNorm } from './grad-norm.js';
+import { gradScalerUpdate } from './grad-scaler.js';
 import { embeddingInt8, linearInt8 } from './int8.js';
 import { layerNorm } from './layernorm.js';
 import { linearCrossEntropy } from './linear-cross-entropy.js';
@@ -53,7 +54,7 @@ export const OPS = {
   linearInt8, embeddingInt8,
 } satisfies Record<string, AnyOp>;
 
-export const UPDATES = { adamw, gradNorm, watchNonFinite, maskInPlace } satisfies Record<string, AnyUpdate>;
+export const UPDATES = { adamw, gradNorm, gradScalerUpdate, watchNonFinite, maskInPlace } satisfies Record<string, AnyUpdate>;
 
 export type OpName = keyof typeof OPS;
 export type UpdateName = keyof typeof UPDATES;

@@ -1,11 +1,14 @@
 // Cases of the in-place updates: AdamW over more parameters than one dispatch binds (some without
-// a gradient), the global gradient norm with clipping active, inactive or off (maxNorm Infinity:
+// a gradient; its gradient scale a 0-d multiplier or a GradScaler's control, skipping the step or
+// correcting the bias of the steps taken), a GradScaler's update from finite and non-finite norms
+// (clipping on or off, the scale growing, shrinking or at its bounds), the global gradient norm with clipping active, inactive or off (maxNorm Infinity:
 // the factor must be exactly 1), the non-finite watch from a clean or an already-set status, and
 // masking in place over more tensors than one dispatch binds (NaN and Inf among the masked values).
 import type { UpdateName } from '../../ops/index.js';
 import { bool, float, pick, shape, values } from '../draw.js';
 import { ref, type Ref } from '../reference/array.js';
-import { adamwStepRef, gradNormRef, nonFiniteWatchRef } from '../reference/optim.js';
+import { adamwStepRef, gradNormRef, gradScalerUpdateRef, nonFiniteWatchRef } from '../reference/optim.js';
+import { MAX_SCALE, MIN_SCALE } from '../../ops/index.js';
 import { EXACT, floatInput, intInput, type UpdateCase, type Written } from '../sample.js';
 
 /** Offsets of each array in the concatenation of all. */
@@ -21,12 +24,16 @@ const adamw: UpdateCase<'adamw'> = {
     // moments as a run in progress has them: v >= 0 and not vanishing next to m
     const m = values(r, [total], -0.1, 0.1);
     const v = values(r, [total], 0.01, 0.1);
-    const gradScale = ref([], [bool(r) ? 1 : float(r, 0.1, 1)]);
     const decay = params.map(() => bool(r));
     const hyper = {
       lr: float(r, 1e-4, 1e-2), beta1: float(r, 0.8, 0.95), beta2: float(r, 0.95, 0.999), eps: float(r, 1e-8, 1e-6), weightDecay: float(r, 0.01, 0.1),
       step: pick(r, [1, 2, r.int(1, 1000)]),
     };
+    const multiplier = bool(r) ? 1 : float(r, 0.1, 1);
+    // a GradScaler's control: [multiplier, skip, steps skipped so far (< step), its own count]
+    const control = bool(r) ? [multiplier, +(r.int(0, 3) === 0), pick(r, [0, r.int(0, hyper.step - 1)]), r.int(0, 9)] : null;
+    const gradScale = control ? ref([4], control) : ref([], [multiplier]);
+    const [skip, taken] = control ? [control[1] === 1, hyper.step - control[2]!] : [false, hyper.step];
     // inputs: params, the gradients there are, m, v, gradScale
     const inputs = [...params, ...grads, m, v, gradScale].map((x) => floatInput(x, false));
     const gradIndex = hasGrad.map((has, i) => (has ? count + hasGrad.slice(0, i).filter(Boolean).length : -1));
@@ -39,9 +46,9 @@ const adamw: UpdateCase<'adamw'> = {
         const starts = offsets(params.map((p) => p.data.length));
         const written: Written[] = [];
         params.forEach((p, i) => {
-          if (gradIndex[i]! < 0) return;
+          if (gradIndex[i]! < 0 || skip) return;
           const at = (a: Ref) => a.data.subarray(starts[i]!, starts[i]! + p.data.length);
-          const step = adamwStepRef(xs[i]!.data, xs[gradIndex[i]!]!.data, at(xs[mi]!), at(xs[vi]!), xs[si]!.data[0]!, { ...hyper, weightDecay: decay[i] ? hyper.weightDecay : 0 });
+          const step = adamwStepRef(xs[i]!.data, xs[gradIndex[i]!]!.data, at(xs[mi]!), at(xs[vi]!), xs[si]!.data[0]!, { ...hyper, step: taken, weightDecay: decay[i] ? hyper.weightDecay : 0 });
           mNew.set(step.m, starts[i]!);
           vNew.set(step.v, starts[i]!);
           written.push({ input: i, want: { shape: p.shape, data: step.p }, tol: { atol: 1e-6, rtol: 1e-5 } });
@@ -82,6 +89,35 @@ const gradNorm: UpdateCase<'gradNorm'> = {
   },
 };
 
+const gradScalerUpdate: UpdateCase<'gradScalerUpdate'> = {
+  draw(r) {
+    const scale = pick(r, [MIN_SCALE, MAX_SCALE, 2 ** r.int(-10, 20), float(r, 0.5, 70000)]);
+    const unscaled = pick(r, [0, float(r, 1e-4, 10), float(r, 10, 1000)]);
+    const norm = pick(r, [unscaled * scale, unscaled * scale, NaN, Infinity]);
+    const settings = {
+      maxNorm: pick(r, [null, float(r, 0.1, 5)]),
+      growthFactor: pick(r, [2, float(r, 1, 4)]),
+      backoffFactor: pick(r, [0.5, float(r, 0.1, 0.9)]),
+      growthInterval: pick(r, [1, r.int(1, 5), 2000]),
+    };
+    // the clean-step count just below the interval grows the scale; any other does not
+    const control = [float(r, 0, 1), r.int(0, 1), r.int(0, 100), pick(r, [0, settings.growthInterval - 1, r.int(0, settings.growthInterval - 1)])];
+    return {
+      inputs: [ref([], [norm]), ref([], [scale]), ref([4], control)].map((x) => floatInput(x, false)),
+      args: ([n, s, c]) => [n!, s!, c!, settings],
+      reference([n, s, c]) {
+        const want = gradScalerUpdateRef(n!.data[0]!, s!.data[0]!, Array.from(c!.data), settings, { min: MIN_SCALE, max: MAX_SCALE });
+        const close = { atol: 0, rtol: 2e-6 };
+        return [
+          { input: 0, want: ref([], [want.norm]), tol: Number.isFinite(want.norm) ? close : EXACT },
+          { input: 1, want: ref([], [want.scale]), tol: close },
+          { input: 2, want: ref([4], want.control), tol: close },
+        ];
+      },
+    };
+  },
+};
+
 const watchNonFinite: UpdateCase<'watchNonFinite'> = {
   draw(r) {
     const count = r.int(1, 4);
@@ -115,5 +151,5 @@ const maskInPlace: UpdateCase<'maskInPlace'> = {
   },
 };
 
-export const UPDATE_CASES = { adamw, gradNorm, watchNonFinite, maskInPlace } satisfies { [K in UpdateName]: UpdateCase<K> };
+export const UPDATE_CASES = { adamw, gradNorm, gradScalerUpdate, watchNonFinite, maskInPlace } satisfies { [K in UpdateName]: UpdateCase<K> };
 

@@ -27,6 +27,26 @@ export function gradNormRef(grads: ArrayLike<number>[], maxNorm: number): { norm
   return { norm, scale: Math.min(1, maxNorm / (norm + 1e-6)) };
 }
 
+/** One update of a GradScaler's scale and control [multiplier, skip, skipped, clean] from the scaled gradients' norm. */
+export function gradScalerUpdateRef(
+  norm: number,
+  scale: number,
+  control: readonly number[],
+  s: { maxNorm: number | null; growthFactor: number; backoffFactor: number; growthInterval: number },
+  bounds: { min: number; max: number },
+): { norm: number; scale: number; control: number[] } {
+  const [, , skipped, clean] = control as [number, number, number, number];
+  if (!Number.isFinite(norm)) return { norm, scale: Math.max(scale * s.backoffFactor, bounds.min), control: [0, 1, skipped + 1, 0] };
+  const unscaled = norm / scale;
+  const clip = s.maxNorm === null ? 1 : Math.min(1, s.maxNorm / (unscaled + 1e-6));
+  const grow = clean + 1 >= s.growthInterval;
+  return {
+    norm: unscaled,
+    scale: grow ? Math.min(scale * s.growthFactor, bounds.max) : scale,
+    control: [clip / scale, 0, skipped, grow ? 0 : clean + 1],
+  };
+}
+
 /**
  * The watch's status [bits, step] after one check of `values`: bit k set when value k is NaN or
  * +-Inf (sticky), the step recorded when the bits first become non-zero.

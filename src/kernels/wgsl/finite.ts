@@ -6,6 +6,9 @@
 // Called by src/ops/finite.ts.
 import { Kernel, variants } from '../kernel.js';
 
+/** WGSL `non_finite(x: f32) -> bool`: NaN or +-Inf, by the bit pattern (exponent all ones). */
+export const NON_FINITE_FN = /* wgsl */ `fn non_finite(x: f32) -> bool { return (bitcast<u32>(x) & 0x7f800000u) == 0x7f800000u; }`;
+
 /** Values one dispatch checks at most. */
 export const MAX_VALUES = 4;
 
@@ -17,7 +20,7 @@ const watchKernel = variants((count: number) => {
     write: { status: 'i32' },
     params: { step: 'i32' },
     body: /* wgsl */ `
-fn non_finite(x: f32) -> bool { return (bitcast<u32>(x) & 0x7f800000u) == 0x7f800000u; }
+${NON_FINITE_FN}
 @compute @workgroup_size(1)
 fn main() {
   var bits = 0;

@@ -1,0 +1,60 @@
+// Dynamic loss scaling's bookkeeping after a backward, on the GPU (one lane), so a mixed-precision
+// step needs no readback: from the global norm of the scaled gradients (norm, 0-d, from gradNorm),
+//   not finite:  skip this step (control = [0, 1, skipped + 1, 0]), scale *= backoff
+//   finite:      control = [clip / scale, 0, skipped, clean + 1], norm /= scale, where
+//                clip = min(1, max_norm / (norm + 1e-6)) of the unscaled norm (1 without clipping);
+//                after `interval` clean steps in a row, scale *= growth and the count restarts.
+// The scale stays within [MIN_SCALE, MAX_SCALE], so it can neither vanish nor overflow float32.
+// control is what AdamW reads as its gradient scale (src/kernels/wgsl/adamw.ts). Non-finite is
+// tested by the bit pattern (WGSL may assume finite floats).
+import { Kernel } from '../kernel.js';
+import { NON_FINITE_FN } from './finite.js';
+
+export const MIN_SCALE = 2 ** -24;
+export const MAX_SCALE = 2 ** 24;
+
+const scalerKernel = new Kernel({
+  name: 'grad_scaler_update',
+  write: { norm: 'f32', scale: 'f32', control: 'f32' },
+  params: { max_norm: 'f32', clip: 'u32', growth: 'f32', backoff: 'f32', interval: 'f32' },
+  body: /* wgsl */ `
+${NON_FINITE_FN}
+@compute @workgroup_size(1)
+fn main() {
+  let s = scale[0];
+  if (non_finite(norm[0])) {
+    control[0] = 0.0;
+    control[1] = 1.0;
+    control[2] += 1.0;
+    control[3] = 0.0;
+    scale[0] = max(s * p.backoff, ${MIN_SCALE});
+    return;
+  }
+  let nrm = norm[0] / s;
+  let clip = select(1.0, p.max_norm / max(nrm + 1e-6, p.max_norm), p.clip != 0u);
+  norm[0] = nrm;
+  control[0] = clip / s;
+  control[1] = 0.0;
+  let clean = control[3] + 1.0;
+  let grow = clean >= p.interval;
+  control[3] = select(clean, 0.0, grow);
+  scale[0] = select(s, min(s * p.growth, ${MAX_SCALE}.0), grow);
+}`,
+});
+
+export interface ScalerSettings {
+  /** Clip the unscaled gradients to this global norm; null: no clipping. */
+  maxNorm: number | null;
+  growthFactor: number;
+  backoffFactor: number;
+  growthInterval: number;
+}
+
+/** One update of scale (0-d) and control ([4]) from norm (0-d, rewritten unscaled when finite). */
+export function launchGradScalerUpdate(norm: GPUBuffer, scale: GPUBuffer, control: GPUBuffer, s: ScalerSettings): void {
+  scalerKernel.launch(
+    [norm, scale, control],
+    { max_norm: s.maxNorm ?? 0, clip: s.maxNorm === null ? 0 : 1, growth: s.growthFactor, backoff: s.backoffFactor, interval: s.growthInterval },
+    [1, 1, 1],
+  );
+}

@@ -1,0 +1,42 @@
+// gradScalerUpdate: dynamic loss scaling's step decision after a backward, on the GPU (math in
+// src/kernels/wgsl/grad-scaler.ts): skip the step when the scaled gradients overflowed, else
+// unscale and clip them through the multiplier AdamW applies, and grow or shrink the loss scale.
+import { NOT_DIFFERENTIABLE } from '../autograd/op.js';
+import { ADAMW_CONTROL } from '../kernels/wgsl/adamw.js';
+import { launchGradScalerUpdate, type ScalerSettings } from '../kernels/wgsl/grad-scaler.js';
+import { assertShape } from '../tensor/check.js';
+import type { Tensor } from '../tensor/tensor.js';
+import { defineUpdate } from './update.js';
+
+export type { ScalerSettings } from '../kernels/wgsl/grad-scaler.js';
+export { MAX_SCALE, MIN_SCALE } from '../kernels/wgsl/grad-scaler.js';
+
+const F32 = ['float32'] as const;
+
+/**
+ * norm (0-d): the global norm of the scaled gradients, rewritten unscaled; scale (0-d): the loss
+ * scale; control (float32 [4]): what adamw reads as gradScale (multiplier, skip flag, steps
+ * skipped so far, clean steps since the scale last changed).
+ */
+export const gradScalerUpdate = defineUpdate({
+  name: 'gradScalerUpdate',
+  dtypes: { norm: F32, scale: F32, control: F32, settings: null },
+  run(norm: Tensor, scale: Tensor, control: Tensor, settings: ScalerSettings) {
+    launchGradScalerUpdate(norm.buffer(), scale.buffer(), control.buffer(), settings);
+    return [norm, scale, control];
+  },
+  check([norm, scale, control, s]) {
+    assertShape('gradScalerUpdate', norm, [], 'norm');
+    assertShape('gradScalerUpdate', scale, [], 'scale');
+    assertShape('gradScalerUpdate', control, [ADAMW_CONTROL], 'control');
+    const bad: [string, unknown, boolean, string][] = [
+      ['maxNorm', s.maxNorm, s.maxNorm === null || (Number.isFinite(s.maxNorm) && s.maxNorm > 0), 'a finite number > 0, or null (no clipping)'],
+      ['growthFactor', s.growthFactor, Number.isFinite(s.growthFactor) && s.growthFactor >= 1, 'a finite number >= 1'],
+      ['backoffFactor', s.backoffFactor, s.backoffFactor > 0 && s.backoffFactor < 1, 'a number in (0, 1)'],
+      ['growthInterval', s.growthInterval, Number.isInteger(s.growthInterval) && s.growthInterval >= 1 && s.growthInterval <= 2 ** 24, 'an integer in [1, 2^24]'],
+    ];
+    const [name, value, , allowed] = bad.find(([, , ok]) => !ok) ?? [];
+    if (name) throw new RangeError(`gradScalerUpdate: ${name} must be ${allowed}, got ${value}`);
+  },
+  backward: NOT_DIFFERENTIABLE,
+});
