@@ -101,7 +101,7 @@ beforeAll(async () => {
   // a tiny model trained in Node, saved (with optimizer state, to resume) as one file
   const trainer = new Trainer(cfg, data);
   for (let i = 0; i < NODE_STEPS; i++) await trainer.trainStep(false);
-  const bytes = await encodeCheckpoint(trainer.model, tokenizer, { optimizer: trainer.optimizer, train: cfg, trainer: trainer.state() });
+  const bytes = await encodeCheckpoint(trainer.model, tokenizer, { optimizer: trainer.optimizer, train: cfg, trainer: await trainer.state() });
   ckptFile = join(dir, 'tiny.safetensors');
   writeFileSync(ckptFile, bytes);
   nodeModel = modelFromCheckpoint(decodeCheckpoint(bytes)).model;

@@ -5,6 +5,8 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { corpusText, gpt, tempDir, TINY } from './cli-helpers.js';
 import { setupDevice } from './helpers.js';
+import { profile } from '../src/kernels/profile.js';
+import { loadCheckpoint } from '../src/node/checkpoint-dir.js';
 
 beforeAll(setupDevice);
 
@@ -54,6 +56,26 @@ describe('gpt CLI', () => {
     expect(r.code, r.err).toBe(0);
     expect(r.out).toMatch(/fine-tuning from/);
     expect(existsSync(join(ft, 'checkpoint.json'))).toBe(true);
+  });
+
+  it('trains in mixed precision with --dtype float16, and resumes it (where the adapter has float16)', async (ctx) => {
+    if (!profile().f16) ctx.skip();
+    const mixed = join(dir, 'mixed');
+    const r = await gpt('train', ...TINY, '--data', corpus, '--dtype', 'float16', '--max-iters', '10', '--eval-interval', '5', '--out-dir', mixed);
+    expect(r.code, r.err).toBe(0);
+    expect(r.out).toMatch(/^dtype: float16; mixed precision: float16 activations and products, float32 master weights/m);
+    expect(r.out).toMatch(/step 10: loss [\d.]+, .* loss scale \d+ \(\d+ steps skipped\)/);
+    const { meta } = await loadCheckpoint(mixed);
+    expect(meta.train!.dtype).toBe('float16');
+    expect(meta.trainer!.scaler!.scale).toBeGreaterThan(0);
+    const resumed = await gpt('train', '--init-from', 'resume', '--max-iters', '15', '--out-dir', mixed);
+    expect(resumed.code, resumed.err).toBe(0);
+    expect(resumed.out).toMatch(/^dtype: float16;/m);
+    const auto = await gpt('train', ...TINY, '--data', corpus, '--max-iters', '1', '--eval-interval', '5', '--out-dir', join(dir, 'auto'));
+    expect(auto.out).toMatch(new RegExp(`^dtype: ${profile().trainingDtype} \\(auto: `, 'm'));
+    const bad = await gpt('train', '--dtype', 'bf16');
+    expect(bad.code).toBe(2);
+    expect(bad.err).toMatch(/^gpt train: flag --dtype must be one of auto, float32, float16, got .?bf16.?$/);
   });
 
   it('bad input gives one-line errors, not stack traces', async () => {

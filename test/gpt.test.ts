@@ -77,7 +77,7 @@ describe('GPT', () => {
 
     const first = new Trainer(cfg, data);
     await losses(first, 6);
-    const bytes = await encodeCheckpoint(first.model, tokenizer, { optimizer: first.optimizer, train: cfg, trainer: first.state() });
+    const bytes = await encodeCheckpoint(first.model, tokenizer, { optimizer: first.optimizer, train: cfg, trainer: await first.state() });
     first.dispose();
     first.model.dispose();
 

@@ -60,7 +60,7 @@ export async function trainStepSuite(libs: Libs, ctx: Context): Promise<TrainSte
   // ---- ours: the reference steps, then timing, counters and memory
   const steps: { x: Int32Array; y: Int32Array; lr: number; loss: number; gradNorm: number }[] = [];
   for (let s = 0; s < CHECK_STEPS; s++) {
-    const state = trainer.state();
+    const state = await trainer.state();
     const { x, y } = trainer.batch('train'); // the batch trainStep is about to draw
     trainer.restore(state);
     const lr = trainer.lr();

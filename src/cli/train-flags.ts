@@ -3,7 +3,7 @@
 // run starts from. A setting that would not be applied is an error, not silently dropped.
 import type { Checkpoint } from '../gpt/checkpoint.js';
 import type { Tokenizer } from '../gpt/tokenizer/index.js';
-import { DISTILL_DEFAULTS, DISTILL_DOCS, DISTILL_RANGES, TRAIN_DEFAULTS, TRAIN_DOCS, TRAIN_RANGES, trainConfigProblem, type TrainConfig } from '../gpt/trainer.js';
+import { DISTILL_DEFAULTS, DISTILL_DOCS, DISTILL_RANGES, TRAIN_DEFAULTS, TRAIN_DOCS, TRAIN_DTYPES, TRAIN_RANGES, trainConfigProblem, type TrainConfig } from '../gpt/trainer.js';
 import { readConfigFile } from './config-file.js';
 import { BUILTIN_CORPUS } from './corpus.js';
 import { BPE_VOCAB_SIZE, checkTokenizerFlagsApply, TOKENIZER_DEFAULTS, TOKENIZER_DOCS, TOKENIZER_FILE_SHOWN, TOKENIZERS } from './data.js';
@@ -27,7 +27,7 @@ export type TrainFlags = typeof DEFAULTS;
 export const TRAIN_FLAGS: FlagSpec<TrainFlags> = {
   defaults: DEFAULTS,
   ranges: { ...TRAIN_RANGES, vocabSize: BPE_VOCAB_SIZE },
-  choices: { tokenizer: TOKENIZERS },
+  choices: { tokenizer: TOKENIZERS, dtype: TRAIN_DTYPES },
   docs: {
     data: 'text file or URL to train on',
     dataDir: 'directory written by `gpt prepare`',

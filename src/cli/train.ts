@@ -7,7 +7,8 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { initDevice } from '../device/device.js';
 import { modelFromCheckpoint, restoreOptimizer, type Checkpoint } from '../gpt/checkpoint.js';
-import { Trainer, type StepLog, type TrainConfig } from '../gpt/trainer.js';
+import { Trainer, type StepLog, type TrainConfig, type TrainDtype } from '../gpt/trainer.js';
+import type { ComputeDtype } from '../nn/autocast.js';
 import type { GPT } from '../gpt/model.js';
 import { tokenizerFromJSON, type Tokenizer } from '../gpt/tokenizer/index.js';
 import { MANIFEST_FILE } from '../io/checkpoint-files.js';
@@ -85,6 +86,7 @@ async function run(flags: TrainFlags, cfg: TrainConfig, ds: Dataset, data: strin
     console.log(`resuming at step ${trainer.step}`);
   } else if (ckpt) console.log(`fine-tuning from ${flags.initFrom}`);
   console.log(`model: ${describeModel(trainer.model)}`);
+  console.log(`dtype: ${describeDtype(cfg.dtype, trainer.dtype)}`);
   if (distill) {
     const { temperature, alpha } = distill;
     console.log(`teacher: ${teacher!.meta.teacher}, ${describeModel(distill.teacher)}; temperature ${temperature}, alpha ${alpha}`);
@@ -99,7 +101,7 @@ async function run(flags: TrainFlags, cfg: TrainConfig, ds: Dataset, data: strin
   const progress = new Progress(cfg.maxIters);
   const t0 = performance.now();
   const save = async (val: number) => {
-    const extra = { optimizer: trainer.optimizer, train: cfg, trainer: trainer.state(), bestVal: val, run: runId, data, ...(teacher && { distill: teacher.meta }) };
+    const extra = { optimizer: trainer.optimizer, train: { ...cfg, dtype: trainer.dtype }, trainer: await trainer.state(), bestVal: val, run: runId, data, ...(teacher && { distill: teacher.meta }) };
     await saveCheckpoint(flags.outDir, trainer.model, ds.tokenizer, extra);
     progress.log(`saved checkpoint to ${flags.outDir} (step ${trainer.step}, val ${val.toFixed(4)})`);
   };
@@ -109,7 +111,8 @@ async function run(flags: TrainFlags, cfg: TrainConfig, ds: Dataset, data: strin
       onProfile: flags.profile ? (kernels) => progress.log(profileTable(kernels)) : undefined,
       onLog: async (l: StepLog) => {
         await log.step(l);
-        const line = `step ${l.step}: loss ${l.loss.toFixed(4)}, lr ${l.lr.toExponential(2)}, ${l.ms.toFixed(0)} ms/step, ${Math.round(l.tokensPerSec)} tok/s`;
+        const scale = l.lossScale === undefined ? '' : `, loss scale ${l.lossScale} (${l.skippedSteps} steps skipped)`;
+        const line = `step ${l.step}: loss ${l.loss.toFixed(4)}, lr ${l.lr.toExponential(2)}, ${l.ms.toFixed(0)} ms/step, ${Math.round(l.tokensPerSec)} tok/s${scale}`;
         if (process.stdout.isTTY) progress.update(l.step, `loss ${l.loss.toFixed(4)} ${l.ms.toFixed(0)}ms/step`);
         else progress.log(`${line}, eta ${progress.eta(l.step)}`);
       },
@@ -166,4 +169,11 @@ function profileTable(kernels: KernelTime[]): string {
   const total = kernels.reduce((a, k) => a + k.ms, 0);
   const rows = kernels.map((k) => `  ${k.name.padEnd(28)} ${String(k.calls).padStart(6)} ${k.ms.toFixed(2).padStart(10)} ${((100 * k.ms) / total).toFixed(1).padStart(6)}%`);
   return [`GPU time per kernel, one training step (${total.toFixed(1)} ms total):`, `  ${'kernel'.padEnd(28)} ${'calls'.padStart(6)} ${'ms'.padStart(10)} ${'share'.padStart(7)}`, ...rows].join('\n');
+}
+
+/** The log's dtype line: what the run computes in, and why when --dtype auto chose it. */
+function describeDtype(asked: TrainDtype, dtype: ComputeDtype): string {
+  const why = asked !== 'auto' ? '' : dtype === 'float16' ? ' (auto: this adapter multiplies float16 on tensor cores)' : ' (auto: float16 is not faster on this adapter; --dtype float16 to use it anyway)';
+  const what = dtype === 'float16' ? 'mixed precision: float16 activations and products, float32 master weights and AdamW state, dynamic loss scaling' : 'float32 throughout';
+  return `${dtype}${why}; ${what}`;
 }

@@ -11,6 +11,7 @@ import { NON_NEGATIVE_INT, POSITIVE_INT, rangeProblem, settingProblem, show, typ
 import { isMaskName, loadMasks } from '../nn/prune.js';
 import { ACTIVATIONS, QUANTIZATIONS, type Activation, type Quantization } from '../nn/transformer.js';
 import type { AdamW } from '../optim/adamw.js';
+import { MAX_SCALE, MIN_SCALE } from '../ops/index.js';
 import { tokenizerFromJSON, type Tokenizer, type TokenizerJSON } from './tokenizer/index.js';
 import { GPT, perLayerProblem, shareLayersProblem, type GPTConfig } from './model.js';
 import {
@@ -143,6 +144,17 @@ export function decodeCheckpoint(bytes: Uint8Array, source = 'checkpoint'): Chec
 
 const isRecord = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x);
 
+/** What is wrong with a mixed-precision run's saved loss scaler (trainer.scaler), or null. */
+function scalerProblem(s: unknown, field: (k: string) => string): string | null {
+  if (!isRecord(s)) return `${field('trainer.scaler')} must be an object, got ${show(s)}`;
+  const o = s as Record<string, unknown>;
+  return (
+    rangeProblem(field('trainer.scaler.scale'), o.scale, { min: MIN_SCALE, max: MAX_SCALE }) ??
+    rangeProblem(field('trainer.scaler.cleanSteps'), o.cleanSteps, NON_NEGATIVE_INT) ??
+    rangeProblem(field('trainer.scaler.skippedSteps'), o.skippedSteps, NON_NEGATIVE_INT)
+  );
+}
+
 /** What is wrong with a checkpoint's metadata, or null; a field is named by its path (train.seed). */
 function metaProblem(meta: Record<string, unknown>): string | null {
   const field = (path: string) => `metadata field ${path}`;
@@ -185,7 +197,8 @@ function metaProblem(meta: Record<string, unknown>): string | null {
       rangeProblem(field('trainer.step'), t.step, NON_NEGATIVE_INT) ??
       (['dataRng', 'modelRng'] as const)
         .map((k) => (typeof t[k] === 'string' && /^\d{1,20}$/.test(t[k]) ? null : `${field(`trainer.${k}`)} must be a generator state (decimal digits), got ${show(t[k])}`))
-        .find((p) => p);
+        .find((p) => p) ??
+      (t.scaler === undefined ? null : scalerProblem(t.scaler, field));
     if (problem) return problem;
   }
   if (meta.bestVal !== undefined) {

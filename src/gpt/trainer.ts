@@ -4,15 +4,20 @@
 // A NaN or Inf loss or gradient norm stops the run (TrainingDivergedError) at the next readback,
 // before any evaluation hook could save the broken weights. A pruned model's pruned weights stay
 // exactly zero: their gradients are masked before clipping and the step, the weights after it.
+// Mixed precision (dtype float16): the model computes under autocast('float16') with float32
+// master weights and AdamW state; the loss is scaled by a GradScaler, whose overflow-skipped steps
+// and scale changes happen on the GPU (src/optim/grad-scaler.ts).
 import { noGrad } from '../autograd/mode.js';
 import { NON_NEGATIVE, NON_NEGATIVE_INT, POSITIVE, POSITIVE_INT, SEED, UNIT_INTERVAL, rangeProblem, settingProblem, type Range, type RangesOf } from '../io/value-ranges.js';
 import { distillLoss, tensor, type Tensor, watchNonFinite, zeros } from '../ops/index.js';
 import { AdamW } from '../optim/adamw.js';
 import { clipGradNorm } from '../optim/clip.js';
+import { GradScaler, type GradScalerOptions, type GradScalerState } from '../optim/grad-scaler.js';
+import { autocast, COMPUTE_DTYPES, type ComputeDtype } from '../nn/autocast.js';
 import { maskGradients, maskWeights } from '../nn/prune.js';
 import { learningRate } from '../optim/schedule.js';
 import { device } from '../device/device.js';
-import { profile } from '../kernels/profile.js';
+import { profile, requireF16 } from '../kernels/profile.js';
 import type { KernelTime } from '../device/profiler.js';
 import { Generator } from '../tensor/generator.js';
 import { keep, scope } from '../tensor/scope.js';
@@ -43,7 +48,17 @@ export const TRAIN_DEFAULTS = {
   evalIters: 20,
   logInterval: 10,
   seed: 1337,
+  dtype: 'auto' as TrainDtype,
 };
+
+/** What a run may compute in: float32, float16 (mixed precision), or auto (the profile's choice for this adapter). */
+export const TRAIN_DTYPES = ['auto', ...COMPUTE_DTYPES] as const;
+export type TrainDtype = (typeof TRAIN_DTYPES)[number];
+
+/** The dtype a run computes in on this adapter: `dtype` itself, or for 'auto' the kernel profile's choice. */
+export function resolveTrainDtype(dtype: TrainDtype): ComputeDtype {
+  return dtype === 'auto' ? profile().trainingDtype : dtype;
+}
 
 /** A training run's settings (see TRAIN_DOCS for what each means). */
 export type TrainConfig = typeof TRAIN_DEFAULTS;
@@ -72,6 +87,7 @@ export const TRAIN_DOCS: { [K in keyof TrainConfig]: string } = {
   evalIters: 'batches per split in an evaluation',
   logInterval: 'steps between log lines',
   seed: 'seed of the initial weights, the batches and dropout',
+  dtype: 'float32, float16 (mixed precision: float16 activations and products, float32 master weights, dynamic loss scaling), or auto: the faster of the two on this adapter',
 };
 
 /** Every training config, from flags, a config file or a checkpoint, must be within these. */
@@ -109,6 +125,7 @@ export function trainConfigProblem(cfg: Record<string, unknown>, name: (key: str
     if (problem) return problem;
   }
   const c = cfg as TrainConfig;
+  if (!TRAIN_DTYPES.includes(c.dtype)) return `${name('dtype')} must be one of ${TRAIN_DTYPES.join(', ')}, got ${JSON.stringify(c.dtype)}`;
   if (c.minLr > c.learningRate) return `${name('minLr')} (${c.minLr}) must not exceed ${name('learningRate')} (${c.learningRate})`;
   return headsProblem(c, name) ?? shareLayersProblem(c, name);
 }
@@ -127,6 +144,9 @@ export interface StepLog {
   tokensPerSec: number;
   val?: number;
   train?: number;
+  /** Mixed precision: the loss scale after this step, and the steps skipped so far (overflowed gradients). */
+  lossScale?: number;
+  skippedSteps?: number;
 }
 
 /** Callbacks of Trainer.run(), awaited before training goes on. */
@@ -143,6 +163,8 @@ export interface TrainerState {
   step: number;
   dataRng: string;
   modelRng: string;
+  /** A mixed-precision run's loss scaler. */
+  scaler?: GradScalerState;
 }
 
 /** The loss or the gradient norm became NaN or infinite: the weights after `step` are unusable. */
@@ -226,9 +248,9 @@ function checkSplits(data: { train: Int32Array; val: Int32Array }, T: number): v
 export async function evaluateModel(
   model: GPT,
   data: { train: Int32Array; val: Int32Array },
-  opts: { batchSize: number; blockSize: number; evalIters: number; seed: number },
+  opts: { batchSize: number; blockSize: number; evalIters: number; seed: number; dtype?: ComputeDtype },
 ): Promise<{ train: number; val: number }> {
-  const { batchSize: B, blockSize: T, evalIters, seed } = opts;
+  const { batchSize: B, blockSize: T, evalIters, seed, dtype = 'float32' } = opts;
   checkSplits(data, T);
   const wasTraining = model.training;
   model.eval();
@@ -238,7 +260,8 @@ export async function evaluateModel(
     let total = 0;
     for (let i = 0; i < evalIters; i++) {
       const { x, y } = drawBatch(data[split], B, T, rng);
-      total += await noGrad(() => scope(() => model.forward(tensor(x, [B, T]), { targets: tensor(y, [B, T]) }).loss!.item()));
+      const loss = () => model.forward(tensor(x, [B, T]), { targets: tensor(y, [B, T]) }).loss!.item();
+      total += await noGrad(() => scope(() => autocast(dtype, loss)));
     }
     result[split] = total / evalIters;
   }
@@ -250,6 +273,10 @@ export async function evaluateModel(
 export class Trainer {
   readonly model: GPT;
   readonly optimizer: AdamW;
+  /** What the model computes in (cfg.dtype, 'auto' resolved for this adapter). */
+  readonly dtype: ComputeDtype;
+  /** The loss scaler of a float16 run, else null. */
+  readonly scaler: GradScaler | null;
   step = 0;
   private readonly dataRng: Generator;
   /** int32 [2]: which of loss (bit 0) / gradient norm (bit 1) went non-finite, and at which step. */
@@ -258,12 +285,14 @@ export class Trainer {
   /**
    * With `distill`, each step's loss is distillLoss of the student (`model`, trained) against the
    * teacher's logits on the same batch; evaluations report the student's plain cross-entropy.
+   * `scaler` sets a float16 run's GradScaler (PyTorch's defaults otherwise).
    */
   constructor(
     readonly cfg: TrainConfig,
     readonly data: { train: Int32Array; val: Int32Array; vocabSize: number },
     model?: GPT,
     readonly distill?: Distillation,
+    opts: { scaler?: GradScalerOptions } = {},
   ) {
     const problem = trainConfigProblem(cfg as unknown as Record<string, unknown>, (key) => `cfg.${key}`) ?? (distill && teacherProblem(distill, cfg, data.vocabSize));
     if (problem) throw new RangeError(`Trainer: ${problem}`);
@@ -271,6 +300,8 @@ export class Trainer {
       throw new Error(`Trainer: a quantized (${model.config.quantization}) model cannot be trained; train the float32 model, then quantize it`);
     }
     checkSplits(data, cfg.blockSize);
+    this.dtype = resolveTrainDtype(cfg.dtype);
+    if (this.dtype === 'float16') requireF16('Trainer (dtype float16)');
     distill?.teacher.eval();
     this.model = model ?? new GPT(modelConfig(cfg, data.vocabSize), { seed: cfg.seed });
     this.optimizer = new AdamW(this.model.parameters(), {
@@ -280,6 +311,7 @@ export class Trainer {
     });
     this.dataRng = new Generator(cfg.seed + 1);
     this.health = keep(zeros([2], 'int32'));
+    this.scaler = this.dtype === 'float16' ? new GradScaler(opts.scaler) : null;
   }
 
   /** B random blocks of T+1 tokens: inputs x and next-token targets y, both int32 [B, T]. */
@@ -296,7 +328,7 @@ export class Trainer {
    * One optimizer step (gradAccum micro-batches). Reads the loss back only if `readLoss`, and then
    * throws TrainingDivergedError if any step so far had a non-finite loss or gradient norm.
    */
-  async trainStep(readLoss = true): Promise<{ loss: number; gradNorm: number }> {
+  async trainStep(readLoss = true): Promise<{ loss: number; gradNorm: number; lossScale?: number; skippedSteps?: number }> {
     const { batchSize: B, blockSize: T, gradAccum } = this.cfg;
     this.model.train();
     this.optimizer.lr = this.lr();
@@ -306,26 +338,44 @@ export class Trainer {
         // each micro-batch's activations are freed after its backward, not at the end of the step
         const part = scope(() => {
           const { x, y } = this.batch('train');
-          const scaled = this.trainingLoss(tensor(x, [B, T]), tensor(y, [B, T])).mul(1 / gradAccum);
-          scaled.backward();
-          return scaled.detach();
+          const loss = autocast(this.dtype, () => this.trainingLoss(tensor(x, [B, T]), tensor(y, [B, T]))).mul(1 / gradAccum);
+          (this.scaler ? this.scaler.scaleLoss(loss) : loss).backward();
+          return loss.detach();
         });
         lossSum = lossSum ? lossSum.add(part) : part;
         await device().breathe();
       }
       maskGradients(this.model);
-      const { norm, scale } = clipGradNorm(this.model.parameters(), this.cfg.gradClip > 0 ? this.cfg.gradClip : Infinity);
-      watchNonFinite(this.health, [lossSum!, norm], this.step + 1);
-      this.optimizer.step(scale);
+      const norm = this.clipAndStep(lossSum!);
       maskWeights(this.model);
       this.optimizer.zeroGrad();
       this.step++;
       if (!readLoss) return { loss: NaN, gradNorm: NaN };
-      // one submit for all three
-      const [loss, gradNorm, health] = await Promise.all([lossSum!.item(), norm.item(), this.health.toArray()]);
+      // one submit for all
+      const [loss, gradNorm, health, scaler] = await Promise.all([lossSum!.item(), norm.item(), this.health.toArray(), this.scaler?.state()]);
       this.throwIfDiverged(health);
-      return { loss, gradNorm };
+      return { loss, gradNorm, ...(scaler && { lossScale: scaler.scale, skippedSteps: scaler.skippedSteps }) };
     });
+  }
+
+  /**
+   * Clips the gradients to cfg.gradClip and takes the optimizer step, all on the GPU; returns the
+   * gradient norm. A float16 run's scaler unscales them first and skips the step when they
+   * overflowed: its norm is then not finite by design, so only the loss is watched for divergence.
+   */
+  private clipAndStep(loss: Tensor): Tensor {
+    const maxNorm = this.cfg.gradClip > 0 ? this.cfg.gradClip : Infinity;
+    const params = this.model.parameters();
+    if (this.scaler) {
+      const norm = this.scaler.unscale(params, maxNorm);
+      watchNonFinite(this.health, [loss], this.step + 1);
+      this.optimizer.step(this.scaler.control);
+      return norm;
+    }
+    const { norm, scale } = clipGradNorm(params, maxNorm);
+    watchNonFinite(this.health, [loss, norm], this.step + 1);
+    this.optimizer.step(scale);
+    return norm;
   }
 
   /** A micro-batch's loss: the model's cross-entropy, or with a teacher the distillation loss against its logits. */
@@ -336,7 +386,8 @@ export class Trainer {
     const V = this.data.vocabSize;
     const soft = noGrad(() => teacher.forward(x).logits); // [B, T, V], no graph
     const { logits } = this.model.forward(x); // [B, T, V]
-    return distillLoss(logits.reshape([B * T, V]), soft.reshape([B * T, V]), y.reshape([B * T]), { temperature, alpha, ignoreIndex: -1 });
+    const rows = (t: Tensor) => t.reshape([B * T, V]).astype('float32'); // a float16 run's logits: the loss in float32
+    return distillLoss(rows(logits), rows(soft), y.reshape([B * T]), { temperature, alpha, ignoreIndex: -1 });
   }
 
   /** Throws TrainingDivergedError if a step so far had a non-finite loss or gradient norm (one readback). */
@@ -353,7 +404,7 @@ export class Trainer {
 
   /** Mean loss over evalIters batches of each split, drawn from a fixed generator (comparable across evals). */
   async evaluate(): Promise<{ train: number; val: number }> {
-    return evaluateModel(this.model, this.data, this.cfg);
+    return evaluateModel(this.model, this.data, { ...this.cfg, dtype: this.dtype });
   }
 
 
@@ -373,14 +424,14 @@ export class Trainer {
       const logNow = (this.step + 1) % logInterval === 0 || this.step + 1 === maxIters;
       const profile = hooks.onProfile && this.step === hooks.profileStep;
       if (profile) device().startProfiling();
-      const { loss, gradNorm } = await this.trainStep(logNow);
+      const { loss, gradNorm, lossScale, skippedSteps } = await this.trainStep(logNow);
       await device().breathe(); // a loop that never reads back still lets Dawn free its per-step objects
       if (profile) await hooks.onProfile!(await device().stopProfiling());
       if (logNow) {
         const now = performance.now();
         const ms = (now - last) / Math.max(1, this.step - lastStep);
         const tokensPerSec = (batchSize * blockSize * gradAccum * 1000) / ms;
-        await hooks.onLog?.({ step: this.step, loss, lr, gradNorm, ms, tokensPerSec });
+        await hooks.onLog?.({ step: this.step, loss, lr, gradNorm, ms, tokensPerSec, ...(lossScale !== undefined && { lossScale, skippedSteps }) });
         last = now;
         lastStep = this.step;
       }
@@ -399,15 +450,34 @@ export class Trainer {
     return losses;
   }
 
-  state(): TrainerState {
+  /** Where the run stands, for a checkpoint (the scaler's state is read back from the GPU). */
+  async state(): Promise<TrainerState> {
+    const scaler = await this.scaler?.state();
+    return { ...this.hostState(), ...(scaler && { scaler }) };
+  }
+
+  private hostState(): TrainerState {
     return { step: this.step, dataRng: this.dataRng.getState(), modelRng: this.model.rng.getState() };
   }
 
+  /** Continues `old`'s run with the same model (e.g. on other data): its optimizer moments, step, generators and loss scale. */
+  continueFrom(old: Trainer): void {
+    this.optimizer.m.assign(old.optimizer.m);
+    this.optimizer.v.assign(old.optimizer.v);
+    this.restore(old.hostState());
+    if (this.scaler && old.scaler) {
+      this.scaler.scale.assign(old.scaler.scale);
+      this.scaler.control.assign(old.scaler.control);
+    }
+  }
+
+  /** Continues from `state` (a float32 run ignores a scaler's state; a float16 one without it starts a fresh scaler). */
   restore(state: TrainerState): void {
     this.step = state.step;
     this.optimizer.stepCount = state.step;
     this.dataRng.setState(state.dataRng);
     this.model.rng.setState(state.modelRng);
+    if (state.scaler) this.scaler?.load(state.scaler);
   }
 
   /** What a step of this trainer needs on the GPU (src/gpt/memory-plan.ts), against the adapter's limits. */
@@ -424,5 +494,6 @@ export class Trainer {
   dispose(): void {
     this.optimizer.dispose();
     this.health.dispose();
+    this.scaler?.dispose();
   }
 }

@@ -20,6 +20,9 @@
 //   f16               float16 tensors, on adapters with shader-f16 (requested at device creation):
 //                     ops on them run kernels specialised for f16 storage; without the feature any
 //                     float16 use is an error naming the op (tests turn it off to see that error).
+//   trainingDtype     what `gpt train --dtype auto` computes in: float32, until the adapter has a
+//                     tensor-core float16 product (lavapipe emulates float16 on the CPU, slower
+//                     than float32 there; float16's register-tiled GPU kernel is unmeasured).
 //   bindingLimit      the largest range one binding may cover (the adapter's storage-binding and
 //                     buffer limits): larger tensors are bound a window at a time (kernel.ts
 //                     pieces). Tests lower it to run the windowed paths on small tensors.
@@ -48,6 +51,7 @@ export interface KernelProfile {
   subgroupSharing: boolean;
   rowLanes: 'by-rows' | 1 | 64;
   f16: boolean;
+  trainingDtype: 'float32' | 'float16';
   bindingLimit: number;
 }
 
@@ -73,6 +77,7 @@ export function detectProfile(info: DeviceInfo): KernelProfile {
     subgroupSharing: cpu && canShareSubgroups(info),
     rowLanes: cpu ? 'by-rows' : 64,
     f16: info.features.includes('shader-f16'),
+    trainingDtype: 'float32',
     bindingLimit: Math.min(info.limits.maxStorageBufferBindingSize ?? 2 ** 27, info.limits.maxBufferSize ?? 2 ** 28),
   };
 }
@@ -92,6 +97,7 @@ function resolve(info: DeviceInfo, o: ProfileOverrides): KernelProfile {
   const p = { ...base, ...o, matmul: { ...base.matmul, ...o.matmul } };
   p.subgroupSharing &&= canShareSubgroups(info); // never forced onto subgroups of another size
   p.f16 &&= info.features.includes('shader-f16'); // never forced onto an adapter without it
+  if (!p.f16) p.trainingDtype = 'float32';
   return p;
 }
 

@@ -5,6 +5,7 @@
 
 /** The dtypes a model may compute in. */
 export const COMPUTE_DTYPES = ['float32', 'float16'] as const;
+/** 'float32' or 'float16'. */
 export type ComputeDtype = (typeof COMPUTE_DTYPES)[number];
 
 let current: ComputeDtype = 'float32';

@@ -40,7 +40,10 @@ export class AdamW {
     this.one = keep(full([], 1));
   }
 
-  /** Applies one update from the parameters' .grad; `gradScale` (0-d) multiplies every gradient. */
+  /**
+   * Applies one update from the parameters' .grad; `gradScale` (0-d) multiplies every gradient, or
+   * is a GradScaler's control (which may also skip the step).
+   */
   step(gradScale?: Tensor): void {
     this.stepCount++;
     const hyper = { lr: this.lr, beta1: this.betas[0], beta2: this.betas[1], eps: this.eps, weightDecay: this.weightDecay, step: this.stepCount };

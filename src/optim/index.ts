@@ -1,5 +1,6 @@
 /// <reference types="@webgpu/types" preserve="true" />
-// webgpu-gpt/optim: AdamW, the warmup + cosine learning-rate schedule, global-norm gradient clipping.
+// webgpu-gpt/optim: AdamW, the warmup + cosine learning-rate schedule, global-norm gradient clipping, dynamic loss scaling.
 export { AdamW, type AdamWOptions } from './adamw.js';
 export { learningRate, type CosineSchedule } from './schedule.js';
 export { clipGradNorm } from './clip.js';
+export { GradScaler, type GradScalerOptions, type GradScalerState } from './grad-scaler.js';

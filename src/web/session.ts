@@ -87,9 +87,7 @@ export class Session {
     const trainer = new Trainer(cfg, splitTokens(known.ids, tokenizer.vocabSize), model);
     const old = this.trainer;
     if (old) {
-      trainer.optimizer.m.assign(old.optimizer.m);
-      trainer.optimizer.v.assign(old.optimizer.v);
-      trainer.restore(old.state());
+      trainer.continueFrom(old);
       old.dispose();
     } else if (this.loaded) {
       if (this.loaded.optimizer) restoreOptimizer(this.loaded, model, trainer.optimizer);
@@ -139,7 +137,7 @@ export class Session {
   async save(): Promise<Uint8Array> {
     const { model, tokenizer } = this.need();
     const t = this.trainer;
-    return encodeCheckpoint(model, tokenizer, t ? { optimizer: t.optimizer, train: { ...t.cfg }, trainer: t.state() } : {});
+    return encodeCheckpoint(model, tokenizer, t ? { optimizer: t.optimizer, train: { ...t.cfg }, trainer: await t.state() } : {});
   }
 
   private encodePrompt(prompt: string): number[] {

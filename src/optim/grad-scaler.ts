@@ -1,0 +1,94 @@
+// Dynamic loss scaling for mixed-precision training (PyTorch's GradScaler), without a readback:
+// the loss is multiplied by `scale` before backward so small float16 gradients do not flush to
+// zero; afterwards `unscale` measures the scaled gradients' global norm and, on the GPU, decides
+// whether the step is taken (finite gradients: unscaled and clipped through AdamW's multiplier) or
+// skipped (an overflow: nothing changes and the scale halves); the scale doubles after
+// growthInterval clean steps. The optimizer reads the decision from `control`:
+//   loss.mul(scaler.scale).backward(); const norm = scaler.unscale(params, maxNorm); opt.step(scaler.control);
+import { full, gradNorm, gradScalerUpdate, tensor, type Tensor } from '../ops/index.js';
+import { keep } from '../tensor/scope.js';
+
+/** The scaler's settings (PyTorch's defaults: initScale 2^16, growth 2, backoff 0.5, growthInterval 2000). */
+export interface GradScalerOptions {
+  initScale?: number;
+  growthFactor?: number;
+  backoffFactor?: number;
+  growthInterval?: number;
+}
+
+/** Where a scaler stands: saved in checkpoints so a resumed run scales as the uninterrupted one. */
+export interface GradScalerState {
+  scale: number;
+  /** Clean steps since the scale last changed. */
+  cleanSteps: number;
+  /** Steps skipped so far (their gradients overflowed). */
+  skippedSteps: number;
+}
+
+/** Dynamic loss scaling for float16 training: scaleLoss before backward, unscale after, and AdamW.step(control). */
+export class GradScaler {
+  /** 0-d float32: what the loss is multiplied by before backward. */
+  readonly scale: Tensor;
+  /** float32 [4]: this step's gradient multiplier, skip flag, steps skipped, clean steps (AdamW's gradScale). */
+  readonly control: Tensor;
+  readonly growthFactor: number;
+  readonly backoffFactor: number;
+  readonly growthInterval: number;
+
+  constructor(opts: GradScalerOptions = {}) {
+    const initScale = opts.initScale ?? 2 ** 16;
+    if (!(Number.isFinite(initScale) && initScale > 0)) throw new RangeError(`GradScaler: initScale must be a finite number > 0, got ${initScale}`);
+    this.growthFactor = opts.growthFactor ?? 2;
+    this.backoffFactor = opts.backoffFactor ?? 0.5;
+    this.growthInterval = opts.growthInterval ?? 2000;
+    this.scale = keep(full([], initScale));
+    this.control = keep(full([4], 0));
+  }
+
+  /** loss × scale (the tensor to call backward() on). */
+  scaleLoss(loss: Tensor): Tensor {
+    return loss.mul(this.scale);
+  }
+
+  /**
+   * After backward: the global norm of the unscaled gradients of `params` (0-d; not finite when
+   * the step is skipped), with this step's decision written to `control`; maxNorm clips the
+   * unscaled gradients (Infinity: no clipping).
+   */
+  unscale(params: Tensor[], maxNorm: number): Tensor {
+    const norm = full([], 0);
+    const unusedClip = full([], 1);
+    try {
+      gradNorm(params.flatMap((p) => (p.grad ? [p.grad] : [])), Infinity, norm, unusedClip);
+      const settings = { maxNorm: Number.isFinite(maxNorm) ? maxNorm : null, growthFactor: this.growthFactor, backoffFactor: this.backoffFactor, growthInterval: this.growthInterval };
+      gradScalerUpdate(norm, this.scale, this.control, settings);
+    } catch (e) {
+      norm.dispose();
+      throw e;
+    } finally {
+      unusedClip.dispose();
+    }
+    return norm;
+  }
+
+  /** The scale and counts, read back (for checkpoints and logs). */
+  async state(): Promise<GradScalerState> {
+    const [scale, control] = await Promise.all([this.scale.item(), this.control.toArray()]);
+    return { scale, cleanSteps: control[3]!, skippedSteps: control[2]! };
+  }
+
+  /** Sets the scale and counts (e.g. from a checkpoint). */
+  load(state: GradScalerState): void {
+    const s = tensor(new Float32Array([state.scale]), []);
+    const c = tensor(new Float32Array([0, 0, state.skippedSteps, state.cleanSteps]), [4]);
+    this.scale.assign(s);
+    this.control.assign(c);
+    s.dispose();
+    c.dispose();
+  }
+
+  dispose(): void {
+    this.scale.dispose();
+    this.control.dispose();
+  }
+}

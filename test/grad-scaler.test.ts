@@ -1,0 +1,121 @@
+// GradScaler (dynamic loss scaling) through the optimizer, against independent references: a
+// power-of-two scale is exact in float32, so scaled, unscaled and clipped steps must land where the
+// unscaled steps of plain AdamW land; an overflowed step must change nothing (weights, moments, bias
+// correction: the next taken step equals a first step); and the scale must follow PyTorch's
+// schedule (halve on overflow, double after growthInterval clean steps), driven by sequences of
+// finite and non-finite gradients drawn by fast-check and replayed by a host model of the rules.
+import fc from 'fast-check';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { AdamW } from '../src/optim/adamw.js';
+import { clipGradNorm } from '../src/optim/clip.js';
+import { GradScaler } from '../src/optim/grad-scaler.js';
+import { scope, tensor, type Tensor } from '../src/index.js';
+import { MAX_SCALE, MIN_SCALE } from '../src/ops/index.js';
+import { fcParams, seededValues, setupDevice } from './helpers.js';
+
+beforeAll(setupDevice);
+
+const SHAPES = [[3, 4], [4], [2, 2, 3]];
+const HYPER = { lr: 0.05, betas: [0.9, 0.99] as [number, number], eps: 1e-8, weightDecay: 0.1 };
+
+function params(seed: number): Tensor[] {
+  return SHAPES.map((s, i) => tensor([...seededValues(s.reduce((a, b) => a * b, 1), seed + i)], s).requiresGrad_());
+}
+
+/** Sets each parameter's gradient to `g(i) * factor` (the gradients a loss scaled by factor would give). */
+function setGrads(ps: Tensor[], step: number, factor: number, poison = false): void {
+  ps.forEach((p, i) => {
+    const g = Float32Array.from(seededValues(p.size, 1000 + 10 * step + i), (x) => 3 * x * factor);
+    if (poison && i === 1) g[0] = Infinity;
+    p.grad = tensor(g, p.shape);
+  });
+}
+
+const read = (ts: Tensor[]) => Promise.all(ts.map(async (t) => Array.from(await t.toArray())));
+
+describe('GradScaler', () => {
+  it('a scaled, unscaled and clipped step equals the unscaled clipped step of plain AdamW', () =>
+    scope(async () => {
+      const [plain, scaled] = [params(1), params(1)];
+      const [optA, optB] = [new AdamW(plain, HYPER), new AdamW(scaled, HYPER)];
+      const scaler = new GradScaler({ initScale: 2 ** 12 });
+      for (let step = 0; step < 3; step++) {
+        setGrads(plain, step, 1);
+        const { scale } = clipGradNorm(plain, 0.5); // active: the gradients' norm is larger
+        optA.step(scale);
+        optA.zeroGrad();
+        setGrads(scaled, step, 2 ** 12);
+        scaler.unscale(scaled, 0.5);
+        optB.step(scaler.control);
+        optB.zeroGrad();
+      }
+      const [a, b] = [await read(plain), await read(scaled)];
+      a.forEach((w, i) => w.forEach((x, j) => expect(b[i]![j]).toBeCloseTo(x, 6)));
+      expect((await scaler.state()).skippedSteps).toBe(0);
+      for (const t of [optA, optB, scaler]) t.dispose();
+    }));
+
+  it('an overflowed step changes nothing: the next taken step equals a first step', () =>
+    scope(async () => {
+      const [plain, scaled] = [params(2), params(2)];
+      const [optA, optB] = [new AdamW(plain, HYPER), new AdamW(scaled, HYPER)];
+      const scaler = new GradScaler({ initScale: 2 ** 8 });
+      const before = [await read(scaled), await read([optB.m, optB.v])];
+      setGrads(scaled, 0, 2 ** 8, true);
+      const norm = scaler.unscale(scaled, Infinity);
+      optB.step(scaler.control);
+      optB.zeroGrad();
+      expect(Number.isFinite(await norm.item())).toBe(false);
+      expect([await read(scaled), await read([optB.m, optB.v])]).toEqual(before); // bit for bit
+      expect(await scaler.state()).toEqual({ scale: 2 ** 7, cleanSteps: 0, skippedSteps: 1 });
+      // the first step taken, at the halved scale, is AdamW's step 1 (bias correction of one step)
+      setGrads(scaled, 1, 2 ** 7);
+      scaler.unscale(scaled, Infinity);
+      optB.step(scaler.control);
+      setGrads(plain, 1, 1);
+      optA.step();
+      const [a, b] = [await read(plain), await read(scaled)];
+      a.forEach((w, i) => w.forEach((x, j) => expect(b[i]![j]).toBeCloseTo(x, 6)));
+      for (const t of [optA, optB, scaler]) t.dispose();
+    }));
+
+  it('follows the schedule: halves on overflow, doubles after growthInterval clean steps, within its bounds', async () => {
+    const run = fc.asyncProperty(
+      fc.array(fc.boolean(), { minLength: 1, maxLength: 12 }),
+      fc.integer({ min: 1, max: 4 }),
+      fc.constantFrom(2 ** 16, MIN_SCALE * 2, MAX_SCALE / 2),
+      (overflows, growthInterval, initScale) =>
+        scope(async () => {
+          const ps = params(3);
+          const scaler = new GradScaler({ initScale, growthInterval });
+          // the host model of PyTorch's rules
+          let [scale, clean, skipped] = [initScale, 0, 0];
+          for (const [step, overflow] of overflows.entries()) {
+            setGrads(ps, step, 1, overflow);
+            scaler.unscale(ps, Infinity);
+            if (overflow) [scale, clean, skipped] = [Math.max(scale / 2, MIN_SCALE), 0, skipped + 1];
+            else if (++clean === growthInterval) [scale, clean] = [Math.min(scale * 2, MAX_SCALE), 0];
+          }
+          expect(await scaler.state()).toEqual({ scale, cleanSteps: clean, skippedSteps: skipped });
+          scaler.dispose();
+        }),
+    );
+    await fc.assert(run, fcParams(15));
+  });
+
+  it('saves and loads its state', () =>
+    scope(async () => {
+      const scaler = new GradScaler();
+      const state = { scale: 2 ** 9, cleanSteps: 3, skippedSteps: 5 };
+      scaler.load(state);
+      expect(await scaler.state()).toEqual(state);
+      scaler.dispose();
+    }));
+
+  it('refuses settings out of range, naming them', () => {
+    expect(() => new GradScaler({ initScale: 0 })).toThrow(/GradScaler: initScale must be a finite number > 0, got 0/);
+    const scaler = new GradScaler({ backoffFactor: 1 });
+    expect(() => scope(() => scaler.unscale(params(4), Infinity))).toThrow(/gradScalerUpdate: backoffFactor must be a number in \(0, 1\), got 1/);
+    scaler.dispose();
+  });
+});

@@ -1,0 +1,117 @@
+// Mixed-precision training (Trainer dtype float16: float16 compute under autocast, float32 master
+// weights and AdamW state, dynamic loss scaling on the GPU), on adapters with shader-f16: its losses
+// track a float32 run's from the same seed; forced overflows are skipped (counted, the scale shrinks
+// and grows back) without a readback of their own; a resumed run continues with exactly the same
+// losses and loss scale; bad settings are refused with one line.
+import { beforeAll, describe, expect, it } from 'vitest';
+import { decodeCheckpoint, encodeCheckpoint, modelFromCheckpoint, restoreOptimizer } from '../src/gpt/checkpoint.js';
+import { CharTokenizer } from '../src/gpt/tokenizer/index.js';
+import { TRAIN_DEFAULTS, Trainer, trainConfigProblem, type TrainConfig } from '../src/gpt/trainer.js';
+import { profile } from '../src/kernels/profile.js';
+import { testCorpus } from './corpus.js';
+import { setupDevice } from './helpers.js';
+
+let data: { train: Int32Array; val: Int32Array; vocabSize: number };
+let tokenizer: CharTokenizer;
+beforeAll(async () => {
+  await setupDevice();
+  const text = await testCorpus(60_000);
+  tokenizer = CharTokenizer.train(text);
+  const ids = Int32Array.from(tokenizer.encode(text));
+  const split = Math.floor(ids.length * 0.9);
+  data = { train: ids.slice(0, split), val: ids.slice(split), vocabSize: tokenizer.vocabSize };
+});
+
+const tiny: TrainConfig = {
+  ...TRAIN_DEFAULTS,
+  nLayer: 2, nHead: 2, nEmbd: 32, blockSize: 16, batchSize: 8, bias: true,
+  maxIters: 200, learningRate: 3e-3, warmupIters: 10, lrDecayIters: 200, evalIters: 4,
+};
+
+async function losses(trainer: Trainer, steps: number): Promise<number[]> {
+  const out: number[] = [];
+  for (let i = 0; i < steps; i++) out.push((await trainer.trainStep()).loss);
+  return out;
+}
+
+const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+
+/** Skips a test on adapters without shader-f16 (mixed precision needs it). */
+const needF16 = (ctx: { skip: () => void }) => void (profile().f16 || ctx.skip());
+
+describe('mixed-precision training', () => {
+  it('tracks the float32 run from the same seed over 200 steps', async (ctx) => {
+    needF16(ctx);
+    const [full, mixed] = [new Trainer(tiny, data), new Trainer({ ...tiny, dtype: 'float16' }, data)];
+    expect([full.dtype, mixed.dtype]).toEqual(['float32', 'float16']);
+    const [a, b] = [await losses(full, 200), await losses(mixed, 200)];
+    // float16 rounds each product's inputs to 11 significant bits: the curves part slowly (dropout
+    // off, the same batches); over windows of 20 steps they must stay within 0.05 nats, and both learn
+    for (let s = 0; s < 200; s += 20) expect(Math.abs(mean(a.slice(s, s + 20)) - mean(b.slice(s, s + 20))), `steps ${s}..${s + 19}`).toBeLessThan(0.05);
+    expect(mean(b.slice(-20))).toBeLessThan(mean(b.slice(0, 20)) - 0.5);
+    const [ea, eb] = [await full.evaluate(), await mixed.evaluate()];
+    expect(Math.abs(ea.val - eb.val)).toBeLessThan(0.05);
+    for (const t of [full, mixed]) {
+      t.dispose();
+      t.model.dispose();
+    }
+  });
+
+  it('skips overflowed steps on the GPU: counted, the scale shrinks, and grows back after clean steps', async (ctx) => {
+    needF16(ctx);
+    const trainer = new Trainer({ ...tiny, dtype: 'float16' }, data, undefined, undefined, { scaler: { initScale: 2 ** 24, growthInterval: 3 } });
+    const before = await trainer.model.parameters()[0]!.toArray();
+    const first = await trainer.trainStep();
+    // 2^24 times a loss gradient overflows float16 (largest finite 65504): nothing may change
+    expect(first.skippedSteps).toBe(1);
+    expect(first.lossScale).toBe(2 ** 23);
+    expect(await trainer.model.parameters()[0]!.toArray()).toEqual(before);
+    const logs = [first];
+    for (let i = 0; i < 40; i++) logs.push(await trainer.trainStep());
+    const skipped = logs.at(-1)!.skippedSteps!;
+    expect(skipped).toBeGreaterThan(1);
+    // each skip halved the scale; each run of 3 clean steps doubled it
+    const low = Math.min(...logs.map((l) => l.lossScale!));
+    expect(low).toBeLessThan(2 ** 23);
+    expect(logs.at(-1)!.lossScale!).toBeGreaterThan(low);
+    expect(logs.filter((l) => Number.isFinite(l.gradNorm)).length).toBe(logs.length - skipped);
+    expect(logs.at(-1)!.loss).toBeLessThan(first.loss);
+    trainer.dispose();
+    trainer.model.dispose();
+  });
+
+  it('a resumed run continues with exactly the same losses and loss scale', async (ctx) => {
+    needF16(ctx);
+    const cfg = { ...tiny, dtype: 'float16' as const, dropout: 0.1 };
+    const opts = { scaler: { initScale: 2 ** 20, growthInterval: 4 } }; // skips and growth within the run
+    const straight = new Trainer(cfg, data, undefined, undefined, opts);
+    const reference = await losses(straight, 16);
+    const first = new Trainer(cfg, data, undefined, undefined, opts);
+    await losses(first, 8);
+    const bytes = await encodeCheckpoint(first.model, tokenizer, { optimizer: first.optimizer, train: cfg, trainer: await first.state() });
+    first.dispose();
+    first.model.dispose();
+    const ckpt = decodeCheckpoint(bytes);
+    expect(ckpt.meta.trainer!.scaler).toBeDefined();
+    const { model } = modelFromCheckpoint(ckpt);
+    const resumed = new Trainer(ckpt.meta.train!, data, model, undefined, opts);
+    restoreOptimizer(ckpt, model, resumed.optimizer);
+    resumed.restore(ckpt.meta.trainer!);
+    expect(await losses(resumed, 8)).toEqual(reference.slice(8));
+    expect(await resumed.scaler!.state()).toEqual(await straight.scaler!.state());
+    for (const t of [straight, resumed]) {
+      t.dispose();
+      t.model.dispose();
+    }
+  });
+});
+
+describe('training dtype settings', () => {
+  it("refuses an unknown dtype with one line; auto resolves to the profile's choice", () => {
+    expect(trainConfigProblem({ ...tiny, dtype: 'bfloat16' }, (k) => k)).toBe('dtype must be one of auto, float32, float16, got "bfloat16"');
+    const trainer = new Trainer(tiny, data);
+    expect(trainer.dtype).toBe(profile().trainingDtype);
+    trainer.dispose();
+    trainer.model.dispose();
+  });
+});
