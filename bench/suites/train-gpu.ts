@@ -1,9 +1,11 @@
 // GPU-sized training steps, ours only: nanoGPT's Shakespeare-char GPU recipe (L6 NH6 C384 T256 B64)
 // and a GPT-2-small-shaped transformer (L12 NH12 C768 T1024 B8), both with the 65-character
 // vocabulary, in ms/step and tokens/s, plus the GPU time per kernel of one step (timestamp
-// queries) to show where a step goes. Skipped on CPU adapters unless asked for with
+// queries) to show where a step goes; each in float32 and, where the adapter has shader-f16, in
+// mixed precision (Trainer dtype float16). Skipped on CPU adapters unless asked for with
 // `--only train-gpu` (a step takes minutes there).
 import { device } from '../../src/device/device.js';
+import { profile } from '../../src/kernels/profile.js';
 import { TRAIN_DEFAULTS, Trainer, type TrainConfig } from '../../src/gpt/trainer.js';
 import { Generator } from '../../src/tensor/generator.js';
 import { na, time, type Context, type Row } from '../harness.js';
@@ -18,9 +20,11 @@ const TOP_KERNELS = 8;
 export async function trainGpuSuite(ctx: Context, asked: boolean): Promise<Row[]> {
   const skip = device().info.isFallbackAdapter && !asked;
   const rows: Row[] = [];
-  for (const { name, cfg: shape } of CONFIGS) {
-    const cfg: TrainConfig = { ...TRAIN_DEFAULTS, ...shape, warmupIters: 0 };
-    const label = `GPU config ${name} V${V} fwd+bwd+clip+AdamW`;
+  const dtypes = profile().f16 ? (['float32', 'float16'] as const) : (['float32'] as const);
+  const runs = CONFIGS.flatMap((c) => dtypes.map((dtype) => ({ ...c, dtype })));
+  for (const { name, cfg: shape, dtype } of runs) {
+    const cfg: TrainConfig = { ...TRAIN_DEFAULTS, ...shape, warmupIters: 0, dtype };
+    const label = `GPU config ${name} V${V} fwd+bwd+clip+AdamW ${dtype}`;
     if (skip) {
       rows.push({ family: 'train step', name: label, unit: 'ms/step', cells: { ours: na('CPU adapter: --only train-gpu runs it'), tfjs: na('ours only'), jax: na('ours only') } });
       continue;
@@ -47,7 +51,7 @@ export async function trainGpuSuite(ctx: Context, asked: boolean): Promise<Row[]
       const kernels = await device().stopProfiling();
       const total = kernels.reduce((s, k) => s + k.ms, 0);
       const top = kernels.slice(0, TOP_KERNELS).map((k) => `${k.name} ${((100 * k.ms) / total).toFixed(0)}%`).join(', ');
-      rows.push({ family: 'train step', name: `${name}: GPU time per step (kernels)`, unit: 'info', cells: { ours: { text: `${total.toFixed(1)} ms: ${top}` }, tfjs: na('ours only'), jax: na('ours only') } });
+      rows.push({ family: 'train step', name: `${name} ${dtype}: GPU time per step (kernels)`, unit: 'info', cells: { ours: { text: `${total.toFixed(1)} ms: ${top}` }, tfjs: na('ours only'), jax: na('ours only') } });
     }
     trainer.dispose();
     trainer.model.dispose();
