@@ -68,5 +68,6 @@ function describeProfile(p: KernelProfile): string[] {
     `subgroup sharing  ${p.subgroupSharing ? 'yes (8-lane subgroupBroadcast in matmul and attention)' : 'no'}`,
     `row kernels       ${rows}`,
     `float16           ${p.f16 ? 'yes (float16 tensors: f16 storage, f32 accumulation; --check runs every op in float16 too)' : 'no (no shader-f16: float16 tensors are an error naming the op)'}`,
+    `training dtype    ${p.trainingDtype} (what gpt train --dtype auto uses)`,
   ];
 }
