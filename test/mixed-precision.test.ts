@@ -7,7 +7,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { decodeCheckpoint, encodeCheckpoint, modelFromCheckpoint, restoreOptimizer } from '../src/gpt/checkpoint.js';
 import { CharTokenizer } from '../src/gpt/tokenizer/index.js';
 import { TRAIN_DEFAULTS, Trainer, trainConfigProblem, type TrainConfig } from '../src/gpt/trainer.js';
-import { profile } from '../src/kernels/profile.js';
+import { profile, setProfile } from '../src/kernels/profile.js';
 import { testCorpus } from './corpus.js';
 import { setupDevice } from './helpers.js';
 
@@ -113,5 +113,15 @@ describe('training dtype settings', () => {
     expect(trainer.dtype).toBe(profile().trainingDtype);
     trainer.dispose();
     trainer.model.dispose();
+  });
+
+  it('float16 without shader-f16 is a one-line error naming the trainer; auto falls back to float32', () => {
+    setProfile({ f16: false });
+    try {
+      expect(() => new Trainer({ ...tiny, dtype: 'float16' }, data)).toThrow(/^Trainer \(dtype float16\): float16 tensors need WebGPU's shader-f16 feature, and .*; use float32$/);
+      expect(profile().trainingDtype).toBe('float32');
+    } finally {
+      setProfile(null);
+    }
   });
 });
