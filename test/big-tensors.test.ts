@@ -5,7 +5,7 @@
 // pieces. Training must follow the unwindowed run step for step.
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { TRAIN_DEFAULTS, Trainer, type TrainConfig } from '../src/gpt/trainer.js';
-import { setProfile } from '../src/kernels/profile.js';
+import { profile, setProfile } from '../src/kernels/profile.js';
 import { device, scope, tensor, zeros } from '../src/index.js';
 import fc from 'fast-check';
 import { ref } from '../src/check/reference/index.js';
@@ -89,17 +89,18 @@ describe('tensors larger than a binding', () => {
 });
 
 describe('memory plan', () => {
-  it("a training step's measured peak is within 1.5x of the plan (small configs, one with a 2000-token vocabulary)", async () => {
+  it("a training step's measured peak is within 1.5x of the plan (small configs, one with a 2000-token vocabulary; float32 and mixed precision)", async () => {
     const { memoryPlan } = await import('../src/gpt/memory-plan.js');
-    for (const [nLayer, nEmbd, blockSize, batchSize, vocab] of [[2, 64, 64, 8, 65], [2, 64, 128, 4, 2000]] as const) {
+    const runs = [[2, 64, 64, 8, 65, 'float32'], [2, 64, 128, 4, 2000, 'float32'], [2, 64, 128, 4, 2000, 'float16']] as const;
+    for (const [nLayer, nEmbd, blockSize, batchSize, vocab, dtype] of runs.filter((r) => r[5] === 'float32' || profile().f16)) {
       const tokens = Int32Array.from({ length: 20_000 }, (_, i) => (i * 7) % vocab);
-      const trainer = new Trainer({ ...cfg, nLayer, nHead: 4, nEmbd, blockSize, batchSize }, { train: tokens.slice(0, 18_000), val: tokens.slice(18_000), vocabSize: vocab });
+      const trainer = new Trainer({ ...cfg, nLayer, nHead: 4, nEmbd, blockSize, batchSize, dtype }, { train: tokens.slice(0, 18_000), val: tokens.slice(18_000), vocabSize: vocab });
       await trainer.trainStep(true); // pool and pipelines warm
       device().resetPeakMemory();
       await trainer.trainStep(true);
       const peak = device().memory().peakBytes;
-      const plan = memoryPlan(trainer.model.config, batchSize, { training: true, bindingLimit: 2 ** 27 }).bytes.total;
-      console.log(`L${nLayer} C${nEmbd} T${blockSize} B${batchSize} V${vocab}: peak ${peak} B, plan ${plan} B`);
+      const plan = memoryPlan(trainer.model.config, batchSize, { training: true, bindingLimit: 2 ** 27, dtype }).bytes.total;
+      console.log(`L${nLayer} C${nEmbd} T${blockSize} B${batchSize} V${vocab} ${dtype}: peak ${peak} B, plan ${plan} B`);
       expect(peak / plan).toBeGreaterThan(1 / 1.5);
       expect(peak / plan).toBeLessThan(1.5);
       trainer.dispose();

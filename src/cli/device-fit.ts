@@ -3,11 +3,12 @@
 // limit rather than a createBuffer failure deep inside the first step (src/gpt/memory-plan.ts).
 import { checkPlanFits, describePlan, memoryPlan } from '../gpt/memory-plan.js';
 import type { GPTConfig } from '../gpt/model.js';
+import type { ComputeDtype } from '../nn/autocast.js';
 
 /** Throws if a buffer of the model's plan is over the adapter's limits; returns the plan as a log line. */
-export function checkModelFits(m: GPTConfig, batchSize: number, opts: { training: boolean; limits: Record<string, number> }): string {
+export function checkModelFits(m: GPTConfig, batchSize: number, opts: { training: boolean; limits: Record<string, number>; dtype?: ComputeDtype }): string {
   const bindingLimit = Math.min(opts.limits.maxStorageBufferBindingSize ?? Infinity, opts.limits.maxBufferSize ?? Infinity);
-  const plan = memoryPlan(m, batchSize, { training: opts.training, bindingLimit });
+  const plan = memoryPlan(m, batchSize, { training: opts.training, bindingLimit, dtype: opts.dtype });
   checkPlanFits(plan, opts.limits);
   return describePlan(plan);
 }

@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { initDevice } from '../device/device.js';
 import { modelFromCheckpoint, restoreOptimizer, type Checkpoint } from '../gpt/checkpoint.js';
-import { Trainer, type StepLog, type TrainConfig, type TrainDtype } from '../gpt/trainer.js';
+import { resolveTrainDtype, Trainer, type StepLog, type TrainConfig, type TrainDtype } from '../gpt/trainer.js';
 import type { ComputeDtype } from '../nn/autocast.js';
 import type { GPT } from '../gpt/model.js';
 import { tokenizerFromJSON, type Tokenizer } from '../gpt/tokenizer/index.js';
@@ -60,7 +60,7 @@ async function trainStudent(args: string[], opts: { nextSteps?: boolean; distill
     if (teacher) checkStudent(teacher, cfg, ds.tokenizer, ckpt ? 'the student checkpoint' : data);
     const dev = await initDevice();
     console.log(`device: ${dev.info.description || dev.info.vendor} (${dev.info.backend})`);
-    console.log(checkModelFits({ ...cfg, vocabSize: ds.tokenizer.vocabSize }, cfg.batchSize, { training: true, limits: dev.info.limits }));
+    console.log(checkModelFits({ ...cfg, vocabSize: ds.tokenizer.vocabSize }, cfg.batchSize, { training: true, limits: dev.info.limits, dtype: resolveTrainDtype(cfg.dtype) }));
     await run(flags, cfg, ds, data, ckpt, resume, teacher);
     if (opts.nextSteps ?? true) console.log(nextSteps(flags.outDir));
     return 0;

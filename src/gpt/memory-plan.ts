@@ -5,23 +5,28 @@
 // the limits are per buffer (maxBufferSize) and per binding (maxStorageBufferBindingSize); tensors
 // larger than a binding are bound a window at a time where their ops allow it (the embedding table,
 // AdamW's moments, gradients) and the LM head and loss run in row chunks when the logits would not
-// fit, so only the tensors whole kernels bind must fit a binding.
+// fit, so only the tensors whole kernels bind must fit a binding. A float16 (mixed-precision) run
+// keeps float32 weights, gradients and moments, but float16 activations and logits, and a float16
+// copy of each weight that its products keep for the backward.
+import type { ComputeDtype } from '../nn/autocast.js';
 import type { GPTConfig } from './model.js';
 
 const F32 = 4;
+const F16 = 2;
 
 /** A model's GPU memory: its parameter count, bytes by part, and the buffers that must fit the adapter's limits. */
 export interface MemoryPlan {
   parameters: number;
   /** Bytes of each part, and their sum (the expected peak of a training step, or of a forward). */
-  bytes: { weights: number; gradients: number; optimizer: number; activations: number; logits: number; total: number };
+  bytes: { weights: number; halfWeights: number; gradients: number; optimizer: number; activations: number; logits: number; total: number };
   /** Buffers that must fit whole in one buffer (maxBufferSize) or one binding: [what, bytes]. */
   buffers: { name: string; bytes: number; bound: 'whole' | 'windowed' }[];
 }
 
-/** The plan of `cfg` at `batchSize`, for a training step (training: true) or a forward alone. */
-export function memoryPlan(cfg: GPTConfig, batchSize: number, opts: { training: boolean; bindingLimit: number }): MemoryPlan {
+/** The plan of `cfg` at `batchSize`, for a training step (training: true) or a forward alone, computing in `dtype` (float32 by default). */
+export function memoryPlan(cfg: GPTConfig, batchSize: number, opts: { training: boolean; bindingLimit: number; dtype?: ComputeDtype }): MemoryPlan {
   const { vocabSize: V, blockSize: T, nLayer: L, nEmbd: C, nHead: NH } = cfg;
+  const A = opts.dtype === 'float16' ? F16 : F32; // bytes of an activation
   const B = batchSize;
   const BT = B * T;
   // per block: qkv 3C², projection C², MLP 8C² (+ biases), two LayerNorms; embeddings; final LayerNorm;
@@ -38,25 +43,26 @@ export function memoryPlan(cfg: GPTConfig, batchSize: number, opts: { training: 
   // and the final LayerNorm (3C per token); a forward alone holds a layer's worth at a time
   const perToken = training ? L * 16 * C + 3 * C : 16 * C;
   const attentionStats = training ? L * B * NH * T : B * NH * T;
-  const activations = (BT * perToken + attentionStats) * F32;
-  const logitBytes = BT * V * F32;
+  const activations = BT * perToken * A + attentionStats * F32; // the attention statistics stay float32
+  const logitBytes = BT * V * A;
   const fused = logitBytes > opts.bindingLimit;
-  const rows = fused ? Math.max(1, Math.floor(opts.bindingLimit / (V * F32))) : BT;
+  const rows = fused ? Math.max(1, Math.floor(opts.bindingLimit / (V * A))) : BT;
   // the logits and, in the backward, their gradient (fused: one chunk of rows of each)
-  const logits = rows * V * F32 * (training ? 2 : 1);
+  const logits = rows * V * A * (training ? 2 : 1);
+  const halfWeights = A === F16 ? parameters * F16 : 0;
   const gradients = training ? weights : 0;
   const optimizer = training ? 2 * weights : 0;
-  const total = weights + gradients + optimizer + activations + logits;
+  const total = weights + halfWeights + gradients + optimizer + activations + logits;
   const buffers: MemoryPlan['buffers'] = [
     // an int8 table is bound whole, by the embedding and by the LM head
     { name: `the token embedding (vocab ${V} x n-embd ${C})`, bytes: V * C * (int8 ? 1 : F32), bound: int8 ? 'whole' : 'windowed' },
     { name: `an MLP weight (n-embd ${C} x 4·n-embd)`, bytes: 4 * C * C * (int8 ? 1 : F32), bound: 'whole' },
-    { name: `the MLP activations (batch-size ${B} x block-size ${T} x 4·n-embd ${C})`, bytes: BT * 4 * C * F32, bound: 'whole' },
-    { name: `the attention's qkv (batch-size ${B} x block-size ${T} x 3·n-embd ${C})`, bytes: BT * 3 * C * F32, bound: 'whole' },
-    { name: `the logits (${rows} rows x vocab ${V})`, bytes: rows * V * F32, bound: 'whole' },
+    { name: `the MLP activations (batch-size ${B} x block-size ${T} x 4·n-embd ${C})`, bytes: BT * 4 * C * A, bound: 'whole' },
+    { name: `the attention's qkv (batch-size ${B} x block-size ${T} x 3·n-embd ${C})`, bytes: BT * 3 * C * A, bound: 'whole' },
+    { name: `the logits (${rows} rows x vocab ${V})`, bytes: rows * V * A, bound: 'whole' },
     ...(training ? [{ name: `AdamW's moments (one buffer for all ${parameters.toLocaleString('en-US')} parameters)`, bytes: weights, bound: 'windowed' as const }] : []),
   ];
-  return { parameters, bytes: { weights, gradients, optimizer, activations, logits, total }, buffers };
+  return { parameters, bytes: { weights, halfWeights, gradients, optimizer, activations, logits, total }, buffers };
 }
 
 /** Throws naming the first buffer of `plan` over the adapter's limit for it. */
@@ -71,8 +77,8 @@ export function checkPlanFits(plan: MemoryPlan, limits: Record<string, number>):
 
 /** The plan as lines for a log: each part, then the total. */
 export function describePlan(plan: MemoryPlan): string {
-  const { weights, gradients, optimizer, activations, logits, total } = plan.bytes;
-  const parts: [string, number][] = [['weights', weights], ['gradients', gradients], ['AdamW', optimizer], ['activations', activations], ['logits', logits]];
+  const { weights, halfWeights, gradients, optimizer, activations, logits, total } = plan.bytes;
+  const parts: [string, number][] = [['weights', weights], ['float16 weights', halfWeights], ['gradients', gradients], ['AdamW', optimizer], ['activations', activations], ['logits', logits]];
   return `GPU memory plan: ${parts.filter(([, b]) => b).map(([n, b]) => `${n} ${formatBytes(b)}`).join(', ')}; about ${formatBytes(total)} in all`;
 }
 

@@ -482,7 +482,7 @@ export class Trainer {
 
   /** What a step of this trainer needs on the GPU (src/gpt/memory-plan.ts), against the adapter's limits. */
   memoryPlan(): MemoryPlan {
-    return memoryPlan(this.model.config, this.cfg.batchSize, { training: true, bindingLimit: profile().bindingLimit });
+    return memoryPlan(this.model.config, this.cfg.batchSize, { training: true, bindingLimit: profile().bindingLimit, dtype: this.dtype });
   }
 
   /** GPU bytes held by tensors right now (flat across steps in a healthy loop). */
