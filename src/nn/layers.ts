@@ -24,10 +24,10 @@ export interface QuantizeOptions {
   int8?: boolean;
 }
 
-/** A layer whose weight is a matrix of rows [rows, cols]: float32 normal(0, std), or int8 with per-row scales. */
 /** An int8 layer's input: its kernels take float32 activations. */
 const asFloat32 = (x: Tensor) => (x.dtype === 'float32' ? x : cast(x, 'float32'));
 
+/** A layer whose weight is a matrix of rows [rows, cols]: float32 normal(0, std), or int8 with per-row scales. */
 abstract class RowWeights extends Module {
   readonly weight: Tensor;
   /** The per-row scales of an int8 weight, else null. */
