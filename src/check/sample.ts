@@ -72,6 +72,11 @@ export interface Comparison {
   inputs: Input[];
   /** The expected result from the inputs' values (in the inputs' order). */
   reference(xs: Ref[]): Ref;
+  /**
+   * The function whose derivative the gradients must be, where it is not `reference` (a rounding,
+   * whose derivative is taken as 1: the identity it approximates); the same shape of result.
+   */
+  gradReference?(xs: Ref[]): Ref;
   /** The result's dtype: float32 unless said. */
   dtype?: DType;
   tol: Tolerance;

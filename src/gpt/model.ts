@@ -4,11 +4,13 @@
 // A structurally pruned GPT (src/gpt/prune.ts) has its own head count and MLP width per block.
 import { profile } from '../kernels/profile.js';
 import { add, arange, crossEntropy, div, full, linearCrossEntropy, maximum, mul, ne, sum, tensor, type Tensor } from '../ops/index.js';
+import { castForCompute } from '../nn/autocast.js';
 import { Dropout, Embedding, LayerNorm } from '../nn/layers.js';
 import { Module, ModuleList } from '../nn/module.js';
 import { ACTIVATIONS, Block, cachedLength, QUANTIZATIONS, type Activation, type KVCache, type Quantization } from '../nn/transformer.js';
 import { Generator } from '../tensor/generator.js';
 import { scope } from '../tensor/scope.js';
+import { elementBytes } from '../tensor/tensor.js';
 
 /** A GPT's shape: vocabulary, context length (blockSize), layers, heads, width (nEmbd), dropout, biases, MLP activation. */
 export interface GPTConfig {
@@ -151,6 +153,9 @@ export class GPT extends Module {
    * With `starts` (inference only), the rows are sequences of different lengths, left-padded: row b's
    * tokens start at slot starts[b] (of the cached slots and idx's together) and are at positions
    * 0, 1, ... from there; the padding before is never attended to, and its outputs are meaningless.
+   * Under autocast('float16') (src/nn/autocast.ts) the model computes in float16 from its float32
+   * parameters: the residual stream and the logits are float16, the loss float32; the tied LM head
+   * casts wte's weight (the embedding casts only the rows it gathers).
    */
   forward(idx: Tensor, opts: { targets: Tensor; caches?: KVCache[] }): { loss: Tensor; logits?: Tensor };
   forward(idx: Tensor, opts?: { caches?: KVCache[]; lastOnly?: boolean; starts?: readonly number[] }): { logits: Tensor };
@@ -177,10 +182,10 @@ export class GPT extends Module {
       this.h.items.forEach((block, i) => (x = block.forward(x, opts.caches?.[i], startsT)));
       x = this.ln_f.forward(x);
       const { vocabSize: V, nEmbd: C } = this.config;
-      if (opts.targets && 4 * B * T * V > profile().bindingLimit) {
+      if (opts.targets && elementBytes(x.dtype) * B * T * V > profile().bindingLimit) {
         const [rows, targets] = [x.reshape([B * T, C]), opts.targets.reshape([B * T])];
         if (this.wte.weightScale) return { loss: this.chunkedLoss(rows, targets) };
-        return { loss: linearCrossEntropy(rows, this.wte.weight, targets, -1) }; // tied LM head + loss, chunked
+        return { loss: linearCrossEntropy(rows, castForCompute(this.wte.weight), targets, -1) }; // tied LM head + loss, chunked
       }
       if (opts.lastOnly) x = x.slice(1, T - 1); // [B, 1, C]
       const logits = this.wte.project(x); // [B, T, V], tied LM head

@@ -3,9 +3,13 @@
 // Linear and Embedding also come with int8 weights (`int8: true`, for inference): `weight` is then
 // int8 with per-row float32 scales `weight_scale` (src/ops/int8.ts), neither trained; they start
 // as zeros, to be loaded (quantizeInt8 makes them from float32 weights).
-import { dropout, embedding, embeddingInt8, full, layerNorm, linearInt8, maskInPlace, matmul, randn, tensor, type Tensor } from '../ops/index.js';
+// Under autocast('float16') (autocast.ts) Linear, Embedding and LayerNorm compute in float16, their
+// float32 parameters (and a float32 input) cast on the way in; int8 layers compute in float32 (their
+// kernels take float32 activations) between casts, so a float16 model can hold them.
+import { cast, dropout, embedding, embeddingInt8, full, layerNorm, linearInt8, maskInPlace, matmul, randn, tensor, type Tensor } from '../ops/index.js';
 import type { Generator } from '../tensor/generator.js';
-import { keep } from '../tensor/scope.js';
+import { keep, scope } from '../tensor/scope.js';
+import { castForCompute } from './autocast.js';
 import { Module } from './module.js';
 
 /** How a layer draws its initial weights. */
@@ -19,6 +23,9 @@ export interface InitOptions {
 export interface QuantizeOptions {
   int8?: boolean;
 }
+
+/** An int8 layer's input: its kernels take float32 activations. */
+const asFloat32 = (x: Tensor) => (x.dtype === 'float32' ? x : cast(x, 'float32'));
 
 /** A layer whose weight is a matrix of rows [rows, cols]: float32 normal(0, std), or int8 with per-row scales. */
 abstract class RowWeights extends Module {
@@ -37,10 +44,12 @@ abstract class RowWeights extends Module {
     }
   }
 
-  /** x [..., cols] · weightᵀ -> [..., rows]. */
+  /** x [..., cols] · weightᵀ -> [..., rows], in the compute dtype. */
   project(x: Tensor): Tensor {
-    if (this.weightScale) return linearInt8(x, this.weight, this.weightScale);
-    return matmul(x, this.weight, { transB: true });
+    return scope(() => {
+      if (this.weightScale) return castForCompute(linearInt8(asFloat32(x), this.weight, this.weightScale));
+      return matmul(castForCompute(x), castForCompute(this.weight), { transB: true });
+    });
   }
 }
 
@@ -77,11 +86,10 @@ export class Linear extends RowWeights {
   }
 
   forward(x: Tensor): Tensor {
-    const y = this.project(x); // [..., in] -> [..., out]
-    if (!this.bias) return y;
-    const out = y.add(this.bias);
-    y.dispose();
-    return out;
+    return scope(() => {
+      const y = this.project(x); // [..., in] -> [..., out]
+      return this.bias ? y.add(castForCompute(this.bias)) : y;
+    });
   }
 }
 
@@ -94,9 +102,15 @@ export class Embedding extends RowWeights {
     super(numEmbeddings, dim, opts);
   }
 
+  /**
+   * ids [...] -> [...ids, dim] in the compute dtype. Under autocast the gathered rows are cast, not
+   * the table: B*T rows rather than numEmbeddings (GPT-2: 50257) each forward, and the backward's
+   * scatter-add of repeated ids stays float32.
+   */
   forward(ids: Tensor): Tensor {
-    if (this.weightScale) return embeddingInt8(this.weight, this.weightScale, ids); // [...ids] -> [...ids, dim]
-    return embedding(this.weight, ids); // [...ids] -> [...ids, dim]
+    return scope(() =>
+      castForCompute(this.weightScale ? embeddingInt8(this.weight, this.weightScale, ids) : embedding(this.weight, ids)),
+    );
   }
 }
 
@@ -113,8 +127,9 @@ export class LayerNorm extends Module {
   }
   private readonly eps: number;
 
+  /** In the compute dtype; float16 keeps the statistics and every sum float32 (the kernels do). */
   forward(x: Tensor): Tensor {
-    return layerNorm(x, this.weight, this.bias, this.eps);
+    return scope(() => layerNorm(castForCompute(x), castForCompute(this.weight), this.bias && castForCompute(this.bias), this.eps));
   }
 }
 

@@ -5,6 +5,7 @@
 import { arange, biasGelu, causalAttention, concat, matmul, permute, slice, softmax, type Tensor, where } from '../ops/index.js';
 import type { Generator } from '../tensor/generator.js';
 import { keep, scope } from '../tensor/scope.js';
+import { castForCompute } from './autocast.js';
 import { Dropout, LayerNorm, Linear } from './layers.js';
 import { Module } from './module.js';
 
@@ -34,12 +35,12 @@ export type Quantization = (typeof QUANTIZATIONS)[number];
 export const ACTIVATIONS = ['gelu', 'gelu_tanh'] as const;
 export type Activation = (typeof ACTIVATIONS)[number];
 
-/** Causal mask [Tq, Tk] for queries at the last Tq of Tk positions: 1 where key j <= query i. */
+/** Causal mask [Tq, Tk] for queries at the last Tq of Tk positions: 1 where key j <= query i (in the compute dtype). */
 function causalMask(Tq: number, Tk: number): Tensor {
   return scope(() => {
     const queryPos = arange(Tk - Tq, Tk).reshape([Tq, 1]).astype('float32');
     const keyPos = arange(Tk).reshape([1, Tk]).astype('float32');
-    return queryPos.ge(keyPos);
+    return castForCompute(queryPos.ge(keyPos)); // positions compared in float32: exact past float16's 2048
   });
 }
 
@@ -166,7 +167,7 @@ export class MLP extends Module {
       // the exact GELU has a kernel fused with the bias add; the tanh one (GPT-2's weights) follows it
       let h: Tensor; // [B, T, F]
       if (this.activation === 'gelu_tanh') h = c_fc.forward(x).geluTanh();
-      else h = c_fc.bias ? biasGelu(c_fc.project(x), c_fc.bias) : c_fc.forward(x).gelu();
+      else h = c_fc.bias ? biasGelu(c_fc.project(x), castForCompute(c_fc.bias)) : c_fc.forward(x).gelu();
       return this.drop.forward(this.c_proj.forward(h)); // [B, T, C]
     });
   }

@@ -3,8 +3,12 @@
 // float32 values inside the int32 range); int -> float rounds to nearest; float32 -> float16 rounds
 // to nearest, ties to even, overflowing to +-Infinity (WGSL's f16(); test/half.test.ts holds the
 // adapter to that against a host reference, subnormals and NaN included); float16 -> float32 is
-// exact. Not differentiable; to the same dtype it is a view (a reshape) that keeps the gradient.
-import { defineOp, NOT_DIFFERENTIABLE, withFront, type OpContext } from '../autograd/op.js';
+// exact. Between float32 and float16 it is differentiable, as PyTorch's x.to(dtype): the gradient
+// is cast back to the input's dtype (mixed precision: float32 master weights cast to float16 get
+// float32 gradients). To or from int32 it is not (the result never requires grad). To the same
+// dtype it is a view (a reshape) that keeps the gradient.
+import { noGrad } from '../autograd/mode.js';
+import { defineOp, withFront, type OpContext } from '../autograd/op.js';
 import { variants } from '../kernels/kernel.js';
 import { broadcastKernel, launchBroadcast, type ElementType } from '../kernels/wgsl/elementwise.js';
 import { checkDtype, checkTensor } from '../tensor/check.js';
@@ -30,11 +34,16 @@ const castOp = defineOp({
     return out;
   },
   shape: ([x, dtype]) => ({ shape: x.shape, dtype }),
-  backward: NOT_DIFFERENTIABLE,
+  // d cast(x) = cast(dy) back to x's dtype (rounding's derivative taken as 1, the identity's)
+  backward: (_ctx, g, [x]): Tensor[] => [castOp(g, x.dtype as PlainDType)],
 });
 
-/** `x` converted to `dtype` ('float32', 'float16' or 'int32'); to its own dtype, a view that keeps the gradient (as PyTorch's x.to(x.dtype)). */
+/**
+ * `x` converted to `dtype` ('float32', 'float16' or 'int32'); differentiable between the float
+ * dtypes; to its own dtype, a view that keeps the gradient (as PyTorch's x.to(x.dtype)).
+ */
 export const cast = withFront(castOp, (x: Tensor, dtype: PlainDType): Tensor => {
   checkTensor('cast', 'input', x);
-  return checkDtype('cast', dtype) === x.dtype ? reshape(x, x.shape) : castOp(x, dtype);
+  if (checkDtype('cast', dtype) === x.dtype) return reshape(x, x.shape);
+  return dtype === 'int32' ? noGrad(() => castOp(x, dtype)) : castOp(x, dtype);
 });

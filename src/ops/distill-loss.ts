@@ -8,12 +8,14 @@
 // i.e. PyTorch's `kl_div(log_softmax(s/T), log_softmax(t/T), reduction='batchmean', log_target=True)`
 // times T² when no row is ignored. The teacher is not differentiated (its logits must not require
 // grad: run it under noGrad). One fused kernel forward and one backward (src/kernels/wgsl/distill-loss.ts).
+// float16 logits (student and teacher both: one float dtype) give a float32 loss, accumulated in
+// float32 as crossEntropy's; the student's gradient is float16.
 import { isGradEnabled } from '../autograd/mode.js';
 import { defineOp, withFront, type OpContext } from '../autograd/op.js';
 import { device } from '../device/device.js';
 import { DISTILL_STATS, launchDistillLoss, launchDistillLossBackward, type DistillWeights } from '../kernels/wgsl/distill-loss.js';
 import { formatShape, sameShape } from '../tensor/shape.js';
-import { Tensor } from '../tensor/tensor.js';
+import { elementBytes, FLOAT_DTYPES, floatType, Tensor } from '../tensor/tensor.js';
 import { checkLogitsAndTargets, meanOverValid } from './cross-entropy.js';
 import { div } from './elementwise.js';
 
@@ -27,13 +29,17 @@ const weightsOf = (student: Tensor, targets: Tensor, temperature: number, alpha:
 
 const distillLossOp = defineOp({
   name: 'distillLoss',
-  dtypes: { studentLogits: ['float32'], teacherLogits: ['float32'], targets: ['int32'] },
+  dtypes: { studentLogits: FLOAT_DTYPES, teacherLogits: FLOAT_DTYPES, targets: ['int32'] },
   forward(ctx: OpContext, student: Tensor, teacher: Tensor, targets: Tensor, temperature: number, alpha: number, ignoreIndex: number) {
     const w = weightsOf(student, targets, temperature, alpha, ignoreIndex);
     const loss = Tensor.empty([w.rows], 'float32', 'distillLoss rows');
     const valid = Tensor.empty([w.rows], 'float32', 'distillLoss valid');
     const stats = Tensor.empty([w.rows, DISTILL_STATS], 'float32', 'distillLoss stats');
-    launchDistillLoss({ x: student.buffer(), teacher: teacher.buffer(), targets: targets.buffer(), loss: loss.buffer(), valid: valid.buffer(), stats: stats.buffer() }, w);
+    launchDistillLoss(
+      { x: student.buffer(), teacher: teacher.buffer(), targets: targets.buffer(), loss: loss.buffer(), valid: valid.buffer(), stats: stats.buffer() },
+      w,
+      floatType(student.dtype),
+    );
     const { mean, count } = meanOverValid(loss, valid);
     ctx.save(student, teacher, targets, stats, count);
     for (const t of [loss, valid, stats, count]) t.dispose();
@@ -50,7 +56,7 @@ const distillLossOp = defineOp({
     if (!(temperature > 0 && Number.isFinite(temperature))) throw new Error(`distillLoss: temperature must be a finite number > 0, got ${temperature}`);
     if (!(alpha >= 0 && alpha <= 1)) throw new Error(`distillLoss: alpha must be in [0, 1], got ${alpha}`);
     // the kernels bind the logits whole (unlike linearCrossEntropy, which goes a chunk of rows at a time)
-    const bytes = 4 * student.size;
+    const bytes = elementBytes(student.dtype) * student.size;
     const limit = device().info.limits.maxStorageBufferBindingSize ?? Infinity;
     if (bytes > limit) {
       throw new Error(
@@ -64,10 +70,11 @@ const distillLossOp = defineOp({
     // d loss / d s = g / count * (alpha T (q - p) + (1 - alpha)(softmax(s) - onehot(target))) on valid rows
     const [student, teacher, targets, stats, count] = ctx.saved as [Tensor, Tensor, Tensor, Tensor, Tensor];
     const scale = div(g, count);
-    const dx = Tensor.empty(student.shape, 'float32', 'distillLoss backward');
+    const dx = Tensor.empty(student.shape, student.dtype, 'distillLoss backward');
     launchDistillLossBackward(
       { x: student.buffer(), teacher: teacher.buffer(), targets: targets.buffer(), stats: stats.buffer(), scale: scale.buffer(), dx: dx.buffer() },
       weightsOf(student, targets, temperature, alpha, ignoreIndex),
+      floatType(student.dtype),
     );
     scale.dispose();
     return [dx, null, null];

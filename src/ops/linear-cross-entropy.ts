@@ -5,6 +5,11 @@
 // larger than a binding itself (GPT-2's 50257 x 768 table is 154 MB); the backward recomputes each
 // chunk's logits from x and the weight instead of keeping them (as fused linear-cross-entropy
 // kernels do). Ignored rows (target == ignoreIndex) count as in crossEntropy.
+// float16 input and weight (a mixed-precision model's LM head) are widened to float32 copies for
+// the chunks, forward and backward: the logits, the loss and every sum are float32 (PyTorch's
+// autocast runs cross-entropy in float32 too), and the gradients are rounded to float16 once. The
+// node saves the float16 tensors, so between forward and backward they take half the memory; the
+// float32 copies live only while the op runs.
 //   forward, per chunk r and weight window j:  logits_r[:, j] = x_r · w_jᵀ, then loss rows and lse
 //   backward, per chunk: dlogits_r = scale (softmax(logits_r) - onehot), then per window j
 //     dx_r += dlogits_r[:, j] · w_j      dw_j += dlogits_r[:, j]ᵀ · x_r
@@ -19,7 +24,8 @@ import { launchMatmul } from '../kernels/wgsl/matmul.js';
 import { matmul2d } from './matmul-blocks.js';
 import { assertRank } from '../tensor/check.js';
 import { zeros } from '../tensor/create.js';
-import { Tensor } from '../tensor/tensor.js';
+import { FLOAT_DTYPES, Tensor } from '../tensor/tensor.js';
+import { cast } from './cast.js';
 import { meanOverValid } from './cross-entropy.js';
 import { div } from './elementwise.js';
 
@@ -28,7 +34,10 @@ const plain = { transA: false, transB: false, batchShape: [], aStrides: [], bStr
 /** Rows per chunk: as many as keep one chunk's logits within a binding. */
 const chunkRows = (V: number) => Math.max(1, Math.floor(profile().bindingLimit / (4 * V)));
 
-/** Rows [r0, r0 + rows) of a row-major [N, width] tensor, copied into a tensor of their own. */
+/** `t` as float32: itself, or a float32 copy of a float16 tensor (the caller disposes it). */
+const widen = (t: Tensor) => (t.dtype === 'float32' ? t : cast(t, 'float32'));
+
+/** Rows [r0, r0 + rows) of a row-major [N, width] tensor of 4-byte elements, copied into a tensor of their own. */
 function rowsOf(t: Tensor, r0: number, rows: number, width: number): Tensor {
   const out = Tensor.empty([rows, width], t.dtype, 'linearCrossEntropy rows');
   device().copy(t.buffer(), 4 * r0 * width, out.buffer(), 0, 4 * rows * width);
@@ -46,8 +55,9 @@ function logitsOf(x: Tensor, w: Tensor): Tensor {
 
 export const linearCrossEntropy = defineOp({
   name: 'linearCrossEntropy',
-  dtypes: { input: ['float32'], weight: ['float32'], targets: ['int32'] },
-  forward(ctx: OpContext, x: Tensor, w: Tensor, targets: Tensor, ignoreIndex: number) {
+  dtypes: { input: FLOAT_DTYPES, weight: FLOAT_DTYPES, targets: ['int32'] },
+  forward(ctx: OpContext, input: Tensor, weight: Tensor, targets: Tensor, ignoreIndex: number) {
+    const [x, w] = [widen(input), widen(weight)];
     const [N, C] = x.shape as [number, number];
     const V = w.shape[0]!;
     const loss = zeros([N]);
@@ -64,8 +74,9 @@ export const linearCrossEntropy = defineOp({
       for (const t of [xr, tr, logits, ...out]) t.dispose();
     }
     const { mean, count } = meanOverValid(loss, valid);
-    ctx.save(x, w, targets, lse, count);
+    ctx.save(input, weight, targets, lse, count);
     for (const t of [loss, valid, lse, count]) t.dispose();
+    for (const [t, wide] of [[input, x], [weight, w]]) if (wide !== t) wide.dispose();
     return mean;
   },
   shape([x, w, targets, ignoreIndex]) {
@@ -78,7 +89,8 @@ export const linearCrossEntropy = defineOp({
     return { shape: [], dtype: 'float32' };
   },
   backward(ctx, g, [, , , ignoreIndex]) {
-    const [x, w, targets, lse, count] = ctx.saved as [Tensor, Tensor, Tensor, Tensor, Tensor];
+    const [input, weight, targets, lse, count] = ctx.saved as [Tensor, Tensor, Tensor, Tensor, Tensor];
+    const [x, w] = [widen(input), widen(weight)];
     const [N, C] = x.shape as [number, number];
     const V = w.shape[0]!;
     const scale = div(g, count);
@@ -115,6 +127,14 @@ export const linearCrossEntropy = defineOp({
       for (const t of [xr, tr, lr, logits, dlogits, dxr]) t.dispose();
     }
     scale.dispose();
-    return [dx, dw, null];
+    // float16 inputs get float16 gradients, rounded once from the float32 sums
+    const narrow = (grad: Tensor | null, like: Tensor, wide: Tensor) => {
+      if (wide !== like) wide.dispose();
+      if (!grad || grad.dtype === like.dtype) return grad;
+      const rounded = cast(grad, like.dtype as 'float16');
+      grad.dispose();
+      return rounded;
+    };
+    return [narrow(dx, input, x), narrow(dw, weight, w), null];
   },
 });

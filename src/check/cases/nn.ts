@@ -154,6 +154,9 @@ const linearCrossEntropy = {
       reference: ([x, w, t]) => crossEntropyRef(matmulRef(x!, w!, false, true), t!.data, ignoreIndex),
       tol: { atol: 1e-5, rtol: 1e-5 },
       gradTol: { atol: 1e-4, rtol: 1e-2 },
+      // float16 input and weight: the loss is float32 from the exact float16 values (float32 logits);
+      // the gradients' one rounding to float16 (2^-11 relative) is well inside the float32 gradTol
+      half: { dtype: 'float32', tol: { atol: 1e-5, rtol: 1e-5 }, gradTol: { atol: 1e-4, rtol: 1e-2 } },
     };
   },
 };
@@ -177,6 +180,9 @@ const distillLoss = {
       reference: ([s, t, y]) => distillLossRef(s!, t!, y!.data, temperature, alpha, ignored),
       tol: { atol: 1e-5, rtol: 1e-5 },
       gradTol: { atol: 1e-4, rtol: 1e-2 },
+      // float16 logits: the loss is float32, summed in float32 from the exact float16 values; the
+      // student's gradient is rounded to float16 once (2^-11 relative, inside the float32 gradTol)
+      half: { dtype: 'float32', tol: { atol: 1e-5, rtol: 1e-5 }, gradTol: { atol: 1e-4, rtol: 1e-2 } },
     };
   },
 };

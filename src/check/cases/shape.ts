@@ -10,7 +10,7 @@ import type { Random } from '../random.js';
 import { numel } from '../reference/array.js';
 import { expandRef, sumToRef } from '../reference/broadcast.js';
 import { castRef, concatRef, permuteRef, sliceRef } from '../reference/indexing.js';
-import { EXACT, floatInput, intInput, type Input, type OpCase, type Sample } from '../sample.js';
+import { EXACT, F16_EPS, floatInput, intInput, type Input, type OpCase, type Sample } from '../sample.js';
 
 /** Values of a shape as float32 (differentiable) or int32 (integers in [-1000, 1000]). */
 const anyDtype = (r: Random, s: number[], dtype: DType = pick(r, ['float32', 'int32'])): Input =>
@@ -97,6 +97,11 @@ const concat = {
  * Between float32, float16 and int32, or to the same dtype: float32 fractions, now and then beyond
  * the int32 range and float16's (overflow to +-Infinity); any int32; float16 values across its range,
  * subnormals included. Drawn here for every pair, so the case has no float16 pass of its own.
+ * Between float dtypes the gradient is the upstream one cast back, the identity's (rounding's
+ * derivative taken as 1): exact to float32, rounded once to float16. It is checked against the
+ * identity less the drawn point (a constant: the same derivative, but central differences then sum
+ * values of the step's size, not of x's), where values stay within 1e5 (beyond, x + h itself loses
+ * the step h to rounding) and finite.
  */
 const cast = {
   half: false as const,
@@ -105,11 +110,21 @@ const cast = {
     const dtypes: PlainDType[] = ['float32', 'int32', ...(profile().f16 ? ['float16' as const] : [])];
     const from = pick(r, dtypes);
     const to = pick(r, dtypes);
+    const range = from === 'float16' ? pick(r, [[-7e4, 7e4], [-1e-4, 1e-4], [-3, 3]] as const) : pick(r, [[-1e5, 1e5], [-3e9, 3e9], [-7e4, 7e4]] as const);
+    // float16 inputs past 65504 hold Infinity, whose central differences are NaN
+    const grad = from !== 'int32' && to !== 'int32' && range[1] <= (from === 'float16' ? 65504 : 1e5);
     const x =
       from === 'int32' ? intInput(ints(r, s, -(2 ** 31), 2 ** 31 - 1))
-      : from === 'float16' ? { ...floatInput(values(r, s, ...pick(r, [[-7e4, 7e4], [-1e-4, 1e-4], [-3, 3]] as const)), false), dtype: from }
-      : floatInput(values(r, s, ...pick(r, [[-1e5, 1e5], [-3e9, 3e9], [-7e4, 7e4]] as const)), false);
-    return { inputs: [x], args: ([t]) => [t!, to], reference: ([a]) => (from === to ? a! : castRef(a!, to)), dtype: to, tol: EXACT };
+      : { ...floatInput(values(r, s, ...range), grad), dtype: from };
+    return {
+      inputs: [x],
+      args: ([t]) => [t!, to],
+      reference: ([a]) => (from === to ? a! : castRef(a!, to)),
+      gradReference: ([a]) => ({ shape: a!.shape, data: a!.data.map((v, i) => v - x.ref.data[i]!) }),
+      dtype: to,
+      tol: EXACT,
+      gradTol: { atol: 1e-5, rtol: to === 'float16' || from === 'float16' ? F16_EPS : 0 },
+    };
   },
 };
 

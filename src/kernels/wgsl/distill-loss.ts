@@ -13,9 +13,10 @@
 //   backward: ds = scale * (kl_grad (q - p) + ce_weight (softmax(s) - onehot(target))), 0 on ignored
 //     rows; kl_grad = alpha T (d/ds of T² KL is T (q - p)); scale (0-d) = upstream gradient / valid rows.
 // The teacher gets no gradient. Targets outside [0, V) are clamped and reported, as in cross-entropy.ts.
-// Called by src/ops/distill-loss.ts.
+// f16 logits (student and teacher alike) are read widened to f32: the statistics, sums and loss
+// rows are f32, and ds is rounded to f16 once. Called by src/ops/distill-loss.ts.
 import { defineFault } from '../../device/faults.js';
-import { Kernel } from '../kernel.js';
+import { Kernel, narrow, variants, type FloatType } from '../kernel.js';
 import { TARGET } from './cross-entropy.js';
 import { rowGrid, rowKernel, rowMain } from './row.js';
 
@@ -23,9 +24,11 @@ const TARGET_OUT_OF_RANGE = defineFault('distillLoss: a target computed on the G
 /** Per-row statistics the forward keeps for the backward. */
 export const DISTILL_STATS = 5;
 
-const forwardK = rowKernel((lanes) => new Kernel({
-  name: 'distill_loss',
-  read: { x: 'f32', teacher: 'f32', targets: 'i32' },
+const suffix = (float: FloatType) => (float === 'f16' ? '_f16' : '');
+
+const forwardK = variants((float: FloatType) => rowKernel((lanes) => new Kernel({
+  name: `distill_loss${suffix(float)}`,
+  read: { x: float, teacher: float, targets: 'i32' },
   write: { loss: 'f32', valid: 'f32', stats: 'f32' },
   params: { rows: 'u32', V: 'u32', ignore_index: 'i32', inv_t: 'f32', kl_weight: 'f32', ce_weight: 'f32' },
   faults: true,
@@ -33,8 +36,8 @@ const forwardK = rowKernel((lanes) => new Kernel({
   var ms = -3.402823e38;
   var mt = -3.402823e38;
   for (var j = lane; j < n; j += ROW_LANES) {
-    ms = max(ms, x[base + j]);
-    mt = max(mt, teacher[base + j]);
+    ms = max(ms, f32(x[base + j]));
+    mt = max(mt, f32(teacher[base + j]));
   }
   ms = wg_max(ms, lane);
   mt = wg_max(mt, lane);
@@ -43,8 +46,8 @@ const forwardK = rowKernel((lanes) => new Kernel({
   var ztT = 0.0;
   var w = 0.0;
   for (var j = lane; j < n; j += ROW_LANES) {
-    let s = x[base + j];
-    let t = teacher[base + j];
+    let s = f32(x[base + j]);
+    let t = f32(teacher[base + j]);
     zs += exp(s - ms);
     zsT += exp((s - ms) * p.inv_t);
     let e = exp((t - mt) * p.inv_t);
@@ -60,7 +63,7 @@ const forwardK = rowKernel((lanes) => new Kernel({
   if (live && lane == 0u) {
     if (!ignored && (t_raw < 0 || t_raw >= i32(p.V))) { raise_fault(${TARGET_OUT_OF_RANGE}u); }
     let kl = cross / zt * p.inv_t - ltT + lsT;
-    let ce = (ms - x[base + t]) + ls;
+    let ce = (ms - f32(x[base + t])) + ls;
     loss[row] = select(p.kl_weight * kl + p.ce_weight * ce, 0.0, ignored);
     valid[row] = select(1.0, 0.0, ignored);
     let at = row * ${DISTILL_STATS}u;
@@ -70,12 +73,12 @@ const forwardK = rowKernel((lanes) => new Kernel({
     stats[at + 3u] = mt;
     stats[at + 4u] = ltT;
   }`),
-}));
+})));
 
-const backwardK = rowKernel((lanes) => new Kernel({
-  name: 'distill_loss_backward',
-  read: { x: 'f32', teacher: 'f32', targets: 'i32', stats: 'f32', scale: 'f32' },
-  write: { dx: 'f32' },
+const backwardK = variants((float: FloatType) => rowKernel((lanes) => new Kernel({
+  name: `distill_loss_backward${suffix(float)}`,
+  read: { x: float, teacher: float, targets: 'i32', stats: 'f32', scale: 'f32' },
+  write: { dx: float },
   params: { rows: 'u32', V: 'u32', ignore_index: 'i32', inv_t: 'f32', kl_grad: 'f32', ce_weight: 'f32' },
   body: rowMain(lanes, 'p.V', /* wgsl */ `
   if (!live) { return; }
@@ -88,14 +91,14 @@ const backwardK = rowKernel((lanes) => new Kernel({
   let ltT = stats[at + 4u];
   let k = scale[0];
   for (var j = lane; j < n; j += ROW_LANES) {
-    let s = x[base + j];
+    let s = f32(x[base + j]);
     let q = exp((s - ms) * p.inv_t - lsT);
-    let pt = exp((teacher[base + j] - mt) * p.inv_t - ltT);
+    let pt = exp((f32(teacher[base + j]) - mt) * p.inv_t - ltT);
     let soft = exp((s - ms) - ls) - select(0.0, 1.0, j == t);
     // ignored rows get an exact 0 (as in cross-entropy.ts)
-    dx[base + j] = select(k * (p.kl_grad * (q - pt) + p.ce_weight * soft), 0.0, ignored);
+    dx[base + j] = ${narrow(float, 'select(k * (p.kl_grad * (q - pt) + p.ce_weight * soft), 0.0, ignored)')};
   }`),
-}));
+})));
 
 /** The loss weights and temperature as the kernels take them (see the header). */
 export interface DistillWeights {
@@ -109,8 +112,9 @@ export interface DistillWeights {
 export function launchDistillLoss(
   b: { x: GPUBuffer; teacher: GPUBuffer; targets: GPUBuffer; loss: GPUBuffer; valid: GPUBuffer; stats: GPUBuffer },
   w: DistillWeights,
+  float: FloatType = 'f32',
 ): void {
-  const { kernel, lanes } = forwardK(w.rows);
+  const { kernel, lanes } = forwardK(float)(w.rows);
   const params = { rows: w.rows, V: w.V, ignore_index: w.ignoreIndex, inv_t: 1 / w.temperature, kl_weight: w.alpha * w.temperature ** 2, ce_weight: 1 - w.alpha };
   kernel.launch([b.x, b.teacher, b.targets, b.loss, b.valid, b.stats], params, rowGrid(w.rows, lanes));
 }
@@ -118,8 +122,9 @@ export function launchDistillLoss(
 export function launchDistillLossBackward(
   b: { x: GPUBuffer; teacher: GPUBuffer; targets: GPUBuffer; stats: GPUBuffer; scale: GPUBuffer; dx: GPUBuffer },
   w: DistillWeights,
+  float: FloatType = 'f32',
 ): void {
-  const { kernel, lanes } = backwardK(w.rows);
+  const { kernel, lanes } = backwardK(float)(w.rows);
   const params = { rows: w.rows, V: w.V, ignore_index: w.ignoreIndex, inv_t: 1 / w.temperature, kl_grad: w.alpha * w.temperature, ce_weight: 1 - w.alpha };
   kernel.launch([b.x, b.teacher, b.targets, b.stats, b.scale, b.dx], params, rowGrid(w.rows, lanes));
 }
