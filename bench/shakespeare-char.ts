@@ -1,7 +1,7 @@
 // nanoGPT parity: the Shakespeare-char CPU configuration (n_layer 4, n_head 4, n_embd 128,
 // block 64, batch 12, 2000 iters, ...) on ../shared/data/tinyshakespeare.txt. nanoGPT reports a
 // val loss of 1.88 for it. Prints progress, the final val loss, wall time and tokens/s, and
-// writes bench/results/shakespeare-char.json. Usage: npm run bench:parity [-- --max-iters N --seed S --dtype D]
+// writes bench/results/shakespeare-char.json (-float16 with --dtype float16). Usage: npm run bench:parity [-- --max-iters N --seed S --dtype D]
 // With --gpu-recipe, nanoGPT's GPU configuration instead (n_layer 6, n_head 6, n_embd 384, block
 // 256, batch 64, dropout 0.2, 5000 iters, eval every 250 over 200 batches; nanoGPT: best val 1.4697),
 // reporting the best val loss, when it first reached 1.48 and the wall time to there
@@ -45,7 +45,7 @@ console.log(`adapter: ${dev.info.description} (${dev.info.backend}); vocab ${tok
 
 const problem = trainConfigProblem(cfg, (k) => `--${k}`);
 if (problem) throw new Error(`bench:parity: ${problem}`);
-const results = `bench/results/shakespeare-char${gpuRecipe ? '-gpu' : ''}${cfg.seed === TRAIN_DEFAULTS.seed ? '' : `-seed${cfg.seed}`}`;
+const results = `bench/results/shakespeare-char${gpuRecipe ? '-gpu' : ''}${dtype === 'float16' ? '-float16' : ''}${cfg.seed === TRAIN_DEFAULTS.seed ? '' : `-seed${cfg.seed}`}`;
 const log = await RunLog.open(`${results}.log.jsonl`, randomUUID());
 const trainer = new Trainer(cfg, { train: ids.slice(0, n), val: ids.slice(n), vocabSize: tok.vocabSize });
 console.log(`model: ${(trainer.model.numParams() / 1e6).toFixed(2)}M parameters, dtype ${trainer.dtype}${cfg.dtype === 'auto' ? ' (auto)' : ''}`);
