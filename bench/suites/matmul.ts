@@ -2,8 +2,10 @@
 // C = 128) and the batched attention products (B*NH = 48 heads, T = 64, HS = 32). Checked against
 // a float64 host product on a sample of output entries. Where the adapter has shader-f16, each
 // shape gets a float16 row beside it (ours only: f16 operands and result, f32 accumulation),
-// checked against the float64 product of the f16-rounded operands.
-import { profile } from '../../src/kernels/profile.js';
+// checked against the float64 product of the f16-rounded operands: the float32 products' kernels
+// with f16 operands, and a 'float16 subgroup-matrix' row for the tensor-core kernel where the
+// adapter has chromium-experimental-subgroup-matrix (else n/a with why).
+import { profile, setProfile, type ProfileOverrides } from '../../src/kernels/profile.js';
 import { matmul, tensor } from '../../src/ops/index.js';
 import { f16BitsToF32, f32ToF16Bits } from '../../src/tensor/half.js';
 import { oursCase, tfCase, jaxCase } from '../cases.js';
@@ -91,16 +93,26 @@ export async function matmulSuite(libs: Libs, ctx: Context): Promise<Row[]> {
     const [a16, b16] = [a.map(toHalf), b.map(toHalf)];
     const tol16: Tolerance = { atol: 4e-6 * K, rtol: 2 ** -10 };
     ctx.log(`matmul ${s.name} float16`);
-    rows.push({
+    const ref16 = sampledProduct(a16, b16, s, idx);
+    const tensorCores = profile().matmul.subgroupMatrix;
+    const half = async (overrides: ProfileOverrides) => {
+      setProfile(overrides);
+      try {
+        return await runCase(ctx, 'ours', () => pick(oursCase([tensor(a16, aShape, 'float16'), tensor(b16, bShape, 'float16')], ([x, y]) => [matmul(x!, y!)]), [idx]), [ref16], tol16);
+      } finally {
+        setProfile(null);
+      }
+    };
+    const halfRow = (name: string, ours: Row['cells']['ours']): Row => ({
       ...row,
-      name: `${s.name} float16`,
+      name,
       tolerance: `${formatTol(tol16)} on ${idx.length} sampled entries vs float64 of the f16 operands`,
-      cells: {
-        ours: await runCase(ctx, 'ours', () => pick(oursCase([tensor(a16, aShape, 'float16'), tensor(b16, bShape, 'float16')], ([x, y]) => [matmul(x!, y!)]), [idx]), [sampledProduct(a16, b16, s, idx)], tol16),
-        tfjs: na('float16 not compared'),
-        jax: na('float16 not compared'),
-      },
+      cells: { ours, tfjs: na('float16 not compared'), jax: na('float16 not compared') },
     });
+    rows.push(halfRow(`${s.name} float16`, await half({ matmul: { subgroupMatrix: null } })));
+    if (tensorCores) ctx.log(`matmul ${s.name} float16 subgroup-matrix`);
+    const sgm = tensorCores ? await half({}) : na('no chromium-experimental-subgroup-matrix with an f16 -> f32 configuration here, or the device-start self-check turned it off');
+    rows.push(halfRow(`${s.name} float16 subgroup-matrix`, sgm));
   }
   return rows;
 }

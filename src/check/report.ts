@@ -2,6 +2,7 @@
 // rows `gpt doctor --check` prints as a pass/fail table. The same cases and runner as the tests.
 import { initDevice } from '../device/device.js';
 import { profileVariants, setProfile } from '../kernels/profile.js';
+import { describeVerdicts } from '../kernels/self-check.js';
 import { seededRandom } from './random.js';
 import { availableChecks } from './run.js';
 
@@ -79,6 +80,7 @@ export function formatChecks(rows: CheckRow[]): string[] {
 /** `gpt doctor --check`: runs every check on this adapter and prints the table; true when all passed. */
 export async function doctorCheck(print: (line: string) => void, opts: Omit<RunChecksOptions, 'onRow'> = {}): Promise<boolean> {
   await initDevice();
+  print(describeVerdicts());
   const { samples, seed } = { ...DEFAULTS, ...opts };
   print(`Checking every op against its float64 reference: ${samples} drawn calls per op and kernel variant, seed ${seed}.`);
   print('Each cell: the worst error as a fraction of the tolerance (ok up to 1).');

@@ -1,11 +1,11 @@
 // `gpt doctor`: which WebGPU adapter the engine gets, with its features and key limits, or why
 // there is none and how to fix it.
 import { adapterInfo, describeAdapter, type DeviceInfo } from '../device/device.js';
-import { getPlatform } from '../device/platform.js';
+import { dawnToggles, envSetting, getPlatform } from '../device/platform.js';
 import { doctorCheck } from '../check/index.js';
 import { detectProfile, type KernelProfile } from '../kernels/profile.js';
 
-const KEY_FEATURES = ['shader-f16', 'timestamp-query', 'subgroups'];
+const KEY_FEATURES = ['shader-f16', 'timestamp-query', 'subgroups', 'chromium-experimental-subgroup-matrix'];
 
 export async function findAdapter(): Promise<{ info: DeviceInfo | null; reason?: string }> {
   const { adapter, reason } = await describeAdapter();
@@ -51,7 +51,12 @@ export async function doctor(flags: { quiet?: boolean; oneLine?: boolean; json?:
   console.log(`  backend       ${info.backend}${info.isFallbackAdapter ? ' (fallback/software adapter)' : ''}`);
   console.log(`  ${KEY_FEATURES.map((f) => `${f}: ${has(f)}`).join(', ')}`);
   if (info.subgroupSizes) console.log(`  subgroup size ${info.subgroupSizes[0]}${info.subgroupSizes[1] === info.subgroupSizes[0] ? '' : `-${info.subgroupSizes[1]}`} lanes`);
+  if (info.subgroupMatrixConfigs.length) {
+    console.log(`  subgroup matrices ${info.subgroupMatrixConfigs.map((c) => `${c.componentType} -> ${c.resultComponentType} ${c.M}x${c.N}x${c.K}`).join(', ')}`);
+  }
   console.log(`  features      ${info.features.join(' ')}`);
+  // GPT_DAWN_SAFE / GPT_ROBUSTNESS choose them (src/device/platform.ts)
+  if (info.platform === 'node') console.log(`  dawn flags    ${dawnToggles(envSetting).join(' ')}`);
   console.log('  kernel profile (which kernel family each op uses here; src/kernels/profile.ts)');
   for (const line of describeProfile(detectProfile(info))) console.log(`    ${line}`);
   console.log('  limits');
@@ -68,6 +73,14 @@ function describeProfile(p: KernelProfile): string[] {
     `subgroup sharing  ${p.subgroupSharing ? 'yes (8-lane subgroupBroadcast in matmul and attention)' : 'no'}`,
     `row kernels       ${rows}`,
     `float16           ${p.f16 ? 'yes (float16 tensors: f16 storage, f32 accumulation; --check runs every op in float16 too)' : 'no (no shader-f16: float16 tensors are an error naming the op)'}`,
+    ...(p.f16 ? [`float16 matmul    ${describeHalfMatmul(p)}`] : []),
     `training dtype    ${p.trainingDtype} (what gpt train --dtype auto uses)`,
   ];
+}
+
+function describeHalfMatmul({ matmul: m }: KernelProfile): string {
+  const s = m.subgroupMatrix;
+  if (!s) return `${m.tiled === 'texture' ? 'texture tiles' : 'register-tiled buffers'}, operands widened to f32 (no chromium-experimental-subgroup-matrix with an f16 -> f32 configuration)`;
+  const lanes = `${s.lanes}-lane subgroups${s.pinned ? ' (pinned)' : ''}`;
+  return `subgroup matrices (tensor cores): ${s.M}x${s.N}x${s.K} f16 -> f32 fragments, ${lanes}, 128x128 tiles, K step ${s.bk}; verified against float32 at device start`;
 }

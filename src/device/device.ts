@@ -27,6 +27,17 @@ export interface DeviceInfo {
   limits: Record<string, number>;
   /** The adapter's subgroup sizes [min, max], where it tells. */
   subgroupSizes: [number, number] | null;
+  /** The matrix shapes and types of chromium-experimental-subgroup-matrix (tensor cores); empty without it. */
+  subgroupMatrixConfigs: SubgroupMatrixConfig[];
+}
+
+/** One product a subgroup computes in one step: M x K (componentType) · K x N, accumulated as resultComponentType. */
+export interface SubgroupMatrixConfig {
+  componentType: string;
+  resultComponentType: string;
+  M: number;
+  N: number;
+  K: number;
 }
 
 export interface MemoryStats {
@@ -495,11 +506,25 @@ function formatCompileErrors(kernel: KernelLike, messages: readonly GPUCompilati
 // ---- the process-wide device --------------------------------------------------------------
 let current: Device | null = null;
 let opening: Promise<Device> | null = null;
+const openHooks: ((d: Device) => Promise<void>)[] = [];
+
+/**
+ * Runs `hook` on the device as it opens, before initDevice resolves (`device()` already works in
+ * it): the layers above use it to check their fast paths on this adapter (kernels/self-check.ts).
+ * Hooks registered after the device opened do not run.
+ */
+export function onDeviceOpen(hook: (d: Device) => Promise<void>): void {
+  openHooks.push(hook);
+}
 
 /** Opens (once) the WebGPU device with the adapter's real limits. */
 export function initDevice(): Promise<Device> {
-  if (current) return Promise.resolve(current);
-  opening ??= openDevice().then((d) => (current = d));
+  // callers during the hooks wait for them too: `opening`, not `current`
+  opening ??= openDevice().then(async (d) => {
+    current = d;
+    for (const hook of openHooks) await hook(d);
+    return d;
+  });
   return opening;
 }
 
@@ -535,10 +560,20 @@ export function adapterInfo(adapter: GPUAdapter, platform: Platform): DeviceInfo
     features: [...adapter.features].sort(),
     limits,
     subgroupSizes: i.subgroupMinSize && i.subgroupMaxSize ? [i.subgroupMinSize, i.subgroupMaxSize] : null,
+    subgroupMatrixConfigs: [...((i as { subgroupMatrixConfigs?: Iterable<SubgroupMatrixConfig> }).subgroupMatrixConfigs ?? [])].map(
+      ({ componentType, resultComponentType, M, N, K }) => ({ componentType, resultComponentType, M, N, K }),
+    ),
   };
 }
 
-const WANTED_FEATURES = ['shader-f16', 'timestamp-query', 'subgroups'] as const;
+const WANTED_FEATURES = ['shader-f16', 'timestamp-query', 'subgroups', 'chromium-experimental-subgroup-matrix'] as const;
+
+/** The features to request: the wanted ones the adapter has, and subgroup-size-control where the subgroup-matrix matmul may need to pin its subgroup size. */
+function requiredFeatures(adapter: GPUAdapter): GPUFeatureName[] {
+  const wanted: string[] = [...WANTED_FEATURES];
+  if (adapter.features.has('chromium-experimental-subgroup-matrix')) wanted.push('subgroup-size-control');
+  return wanted.filter((f) => adapter.features.has(f)) as GPUFeatureName[];
+}
 
 async function openDevice(): Promise<Device> {
   const platform = await getPlatform();
@@ -546,7 +581,6 @@ async function openDevice(): Promise<Device> {
   if (!adapter) throw new Error(`No WebGPU adapter found (${reason}). Run \`npx gpt doctor\` for how to fix it.`);
   const requiredLimits: Record<string, number> = {};
   for (const k of REPORTED_LIMITS) requiredLimits[k] = adapter.limits[k];
-  const requiredFeatures = WANTED_FEATURES.filter((f) => adapter.features.has(f)) as GPUFeatureName[];
-  const gpu = await adapter.requestDevice({ requiredLimits, requiredFeatures, label: 'webgpu-gpt' });
+  const gpu = await adapter.requestDevice({ requiredLimits, requiredFeatures: requiredFeatures(adapter), label: 'webgpu-gpt' });
   return new Device(gpu, adapterInfo(adapter, platform));
 }

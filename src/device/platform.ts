@@ -41,10 +41,37 @@ async function loadPlatform(): Promise<Platform> {
   for (const [k, v] of Object.entries(dawn.globals)) {
     if (!(k in globalThis)) (globalThis as Record<string, unknown>)[k] = v;
   }
-  // Dawn rounds GPU timestamps to ~65 us unless told not to (a browser's guard against timing
-  // attacks): the profiler and the autotuner time kernels shorter than that on GPUs.
-  const gpu = dawn.create(['disable-dawn-features=timestamp_quantization']);
+  const gpu = dawn.create(dawnToggles(envSetting));
   return { name: 'node', gpu, backend: `dawn/${DAWN_BACKENDS[process.platform] ?? process.platform}` };
+}
+
+/**
+ * The instance flags Node's Dawn is created with, from the environment settings `env` reads:
+ *   - always `disable-dawn-features=timestamp_quantization`: Dawn rounds GPU timestamps to ~65 us
+ *     unless told not to (a browser's guard against timing attacks); the profiler and the
+ *     autotuner time kernels shorter than that on GPUs.
+ *   - by default `allow_unsafe_apis,vulkan_enable_f16_on_nvidia`: on NVIDIA's Vulkan driver Dawn
+ *     exposes shader-f16 only with the second, and chromium-experimental-subgroup-matrix (tensor
+ *     cores: the subgroup-matrix matmul) only with the first (measured on an H200, 2026-12-04).
+ *     GPT_DAWN_SAFE=1 leaves both out: the adapter then offers what a browser would by default.
+ *   - GPT_ROBUSTNESS=0 (opt-in) adds `disable_robustness,disable_workgroup_init`: Dawn then stops
+ *     clamping every storage-buffer index and zeroing workgroup memory (18% of the matmul's time
+ *     on the H200). Our kernels guard their own accesses, but a bug in one would then read or
+ *     write out of bounds instead of being clamped: for trusted runs on a known-good build.
+ * Anything but unset, 0 or 1 in either setting is an error naming it.
+ */
+export function dawnToggles(env: (name: string) => string | undefined): string[] {
+  const flag = (name: string, fallback: boolean): boolean => {
+    const v = env(name);
+    if (v === undefined || v === '') return fallback;
+    if (v !== '0' && v !== '1') throw new Error(`${name}=${v}: expected 0 or 1`);
+    return v === '1';
+  };
+  const safe = flag('GPT_DAWN_SAFE', false);
+  const robust = flag('GPT_ROBUSTNESS', true);
+  if (safe && !robust) throw new Error('GPT_ROBUSTNESS=0 needs Dawn\'s unsafe APIs, which GPT_DAWN_SAFE=1 turns off: set one of them');
+  const enabled = [...(safe ? [] : ['allow_unsafe_apis', 'vulkan_enable_f16_on_nvidia']), ...(robust ? [] : ['disable_robustness', 'disable_workgroup_init'])];
+  return [...(enabled.length ? [`enable-dawn-features=${enabled.join(',')}`] : []), 'disable-dawn-features=timestamp_quantization'];
 }
 
 /** A setting from the process environment (Node); undefined in browsers. */

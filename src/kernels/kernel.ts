@@ -5,7 +5,7 @@ import type { BufferWindow, Resource } from '../device/bind-groups.js';
 import { device } from '../device/device.js';
 import { profile } from './profile.js';
 
-export type StorageType = 'f32' | 'vec4f' | 'f16' | 'vec4h' | 'i32' | 'u32' | 'atomic<u32>' | 'atomic<i32>';
+export type StorageType = 'f32' | 'vec4f' | 'f16' | 'vec4h' | 'i32' | 'u32' | 'vec4u' | 'atomic<u32>' | 'atomic<i32>';
 /**
  * How a float tensor's elements are stored: 'f32', or 'f16' (float16 tensors). Kernels specialised
  * by it load with `f32(x[i])` and compute in f32 (accumulations too), storing `${float}(v)`; a

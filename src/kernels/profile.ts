@@ -20,13 +20,22 @@
 //   f16               float16 tensors, on adapters with shader-f16 (requested at device creation):
 //                     ops on them run kernels specialised for f16 storage; without the feature any
 //                     float16 use is an error naming the op (tests turn it off to see that error).
-//   trainingDtype     what `gpt train --dtype auto` computes in: float32, until the adapter has a
-//                     tensor-core float16 product (lavapipe emulates float16 on the CPU, slower
-//                     than float32 there; float16's register-tiled GPU kernel is unmeasured).
+//   matmul.subgroupMatrix  float16 products (but the skinny ones) on tensor cores, where the adapter
+//                     has chromium-experimental-subgroup-matrix with an f16 -> f32 configuration
+//                     (matmul-subgroup-matrix.ts; detectSubgroupMatrix picks the configuration,
+//                     subgroup size and K step); else they take the float32 products' path
+//                     (register-tiled buffers on GPUs, textures on Mesa's CPU drivers), f16 operands
+//                     widened as they are staged; without shader-f16 there are none.
+//   trainingDtype     what `gpt train --dtype auto` computes in: float16 where its products run on
+//                     tensor cores (matmul.subgroupMatrix), else float32 (lavapipe emulates float16
+//                     on the CPU: 1.2-1.5x slower than float32 there; float16's register-tiled GPU
+//                     kernel is unmeasured).
 //   bindingLimit      the largest range one binding may cover (the adapter's storage-binding and
 //                     buffer limits): larger tensors are bound a window at a time (kernel.ts
 //                     pieces). Tests lower it to run the windowed paths on small tensors.
-import { device, type DeviceInfo } from '../device/device.js';
+// Fast paths are trusted once verified: at device start self-check.ts compares each one the
+// profile uses with the f32 kernel, and one that disagrees is turned off here (recordVerdict).
+import { device, type DeviceInfo, type SubgroupMatrixConfig } from '../device/device.js';
 
 export interface TileConfig {
   /** C tile of a workgroup: BM rows x BN columns; K step BK. */
@@ -46,8 +55,61 @@ export const SMALL_TILES: TileConfig = { bm: 64, bn: 64, bk: 16, tm: 4, tn: 4 };
 export const TILES = { large: LARGE_TILES, small: SMALL_TILES };
 export type TileName = keyof typeof TILES;
 
+/** The subgroup-matrix matmul's workgroup: a C tile of SGM_TILE x SGM_TILE, 8 subgroups of SGM_BLOCK_M x SGM_BLOCK_N each. */
+export const SGM_TILE = 128;
+export const SGM_SUBGROUPS = 8;
+export const SGM_BLOCK_M = 64;
+export const SGM_BLOCK_N = 32;
+/** K steps, largest first: 32 measured fastest on the H200 (issue #14); 16 where workgroup memory is short. */
+const SGM_K_STEPS = [32, 16];
+
+/** How the subgroup-matrix matmul runs on this adapter. */
+export interface SubgroupMatrixTiling {
+  /** The fragment product M x K · K x N: one of the adapter's f16 -> f32 configurations. */
+  M: number;
+  N: number;
+  K: number;
+  /** Lanes per subgroup the layout is written for; `pinned`: fixed with @subgroup_size (the adapter's size varies). */
+  lanes: number;
+  pinned: boolean;
+  /** The workgroup tile's K step. */
+  bk: number;
+}
+
+/** Workgroup memory of the subgroup-matrix matmul: the f16 A and B tiles, and an f32 fragment per subgroup for the epilogue. */
+export const sgmWorkgroupBytes = (t: Pick<SubgroupMatrixTiling, 'M' | 'N' | 'bk'>) => 2 * 2 * SGM_TILE * t.bk + 4 * SGM_SUBGROUPS * t.M * t.N;
+
+/** Largest fragments first: fewer loads and multiply-accumulates per FLOP (16x16x16, then 16x8x16, 16x8x8, 8x8x8). */
+const byFragmentSize = (x: SubgroupMatrixConfig, y: SubgroupMatrixConfig) => y.M * y.N * y.K - x.M * x.N * x.K || y.K - x.K;
+
+/**
+ * The subgroup-matrix matmul for this adapter, or null where it cannot run: it needs the feature
+ * (with shader-f16 and subgroups), an f16 -> f32 configuration whose fragments tile a subgroup's
+ * block and the K step, a known subgroup size (fixed by the adapter, or pinned with
+ * subgroup-size-control: 32 lanes where allowed), and room for its workgroup.
+ */
+export function detectSubgroupMatrix(info: DeviceInfo): SubgroupMatrixTiling | null {
+  const has = (f: string) => info.features.includes(f);
+  if (!has('chromium-experimental-subgroup-matrix') || !has('shader-f16') || !has('subgroups') || !info.subgroupSizes) return null;
+  const [min, max] = info.subgroupSizes;
+  const pinned = min !== max;
+  if (pinned && !has('subgroup-size-control')) return null; // the layout needs to know its subgroup size
+  const lanes = pinned ? Math.min(max, Math.max(min, 32)) : max;
+  const invocations = Math.min(info.limits.maxComputeInvocationsPerWorkgroup ?? 256, info.limits.maxComputeWorkgroupSizeX ?? 256);
+  if (SGM_SUBGROUPS * lanes > invocations) return null;
+  const memory = info.limits.maxComputeWorkgroupStorageSize ?? 16384;
+  const configs = info.subgroupMatrixConfigs
+    .filter((c) => c.componentType === 'f16' && c.resultComponentType === 'f32' && SGM_BLOCK_M % c.M === 0 && SGM_BLOCK_N % c.N === 0)
+    .sort(byFragmentSize);
+  for (const { M, N, K } of configs) {
+    const bk = SGM_K_STEPS.find((bk) => bk % K === 0 && sgmWorkgroupBytes({ M, N, bk }) <= memory);
+    if (bk) return { M, N, K, lanes, pinned, bk };
+  }
+  return null;
+}
+
 export interface KernelProfile {
-  matmul: { tiled: 'texture' | 'buffer'; skinnyRows: number; tiles: 'auto' | TileName; splits: 'auto' | number };
+  matmul: { tiled: 'texture' | 'buffer'; skinnyRows: number; tiles: 'auto' | TileName; splits: 'auto' | number; subgroupMatrix: SubgroupMatrixTiling | null };
   subgroupSharing: boolean;
   rowLanes: 'by-rows' | 1 | 64;
   f16: boolean;
@@ -72,31 +134,70 @@ export function canShareSubgroups(info: DeviceInfo): boolean {
 /** The profile this adapter gets when nothing is overridden. */
 export function detectProfile(info: DeviceInfo): KernelProfile {
   const cpu = info.isFallbackAdapter;
-  return {
-    matmul: { tiled: isMesaCpuDriver(info) ? 'texture' : 'buffer', skinnyRows: 4, tiles: 'auto', splits: 'auto' },
+  const p: KernelProfile = {
+    matmul: { tiled: isMesaCpuDriver(info) ? 'texture' : 'buffer', skinnyRows: 4, tiles: 'auto', splits: 'auto', subgroupMatrix: detectSubgroupMatrix(info) },
     subgroupSharing: cpu && canShareSubgroups(info),
     rowLanes: cpu ? 'by-rows' : 64,
     f16: info.features.includes('shader-f16'),
     trainingDtype: 'float32',
     bindingLimit: Math.min(info.limits.maxStorageBufferBindingSize ?? 2 ** 27, info.limits.maxBufferSize ?? 2 ** 28),
   };
+  return { ...p, trainingDtype: halfTrainingDtype(p) };
+}
+
+/** Train in float16 only where its products run on tensor cores. */
+const halfTrainingDtype = (p: KernelProfile) => (p.f16 && p.matmul.subgroupMatrix ? 'float16' : 'float32');
+
+/** The fast paths the device-start self-check verifies (self-check.ts); turning one off is a profile decision. */
+export type FastPath = 'subgroup-matrix' | 'f16-buffer';
+
+/** What turning a fast path off changes: tensor cores give way to the f32 products' path; without the f16 kernels there is no float16. */
+const TURN_OFF: Record<FastPath, ProfileOverrides> = {
+  'subgroup-matrix': { matmul: { subgroupMatrix: null } },
+  'f16-buffer': { f16: false },
+};
+
+/** What the self-check found of a fast path on an adapter: right ('verified'), or wrong and turned off ('off'). */
+export type Verdict = 'verified' | 'off';
+const verdicts = new WeakMap<DeviceInfo, Map<FastPath, Verdict>>();
+
+/** Records the self-check's verdict on `path` for this adapter, for the rest of the process. */
+export function recordVerdict(info: DeviceInfo, path: FastPath, verdict: Verdict): void {
+  verdicts.set(info, new Map([...verdictsOf(info), [path, verdict]]));
+  cached = null;
+}
+
+/** The self-check's verdicts on this adapter so far. */
+export const verdictsOf = (info: DeviceInfo): ReadonlyMap<FastPath, Verdict> => verdicts.get(info) ?? new Map();
+
+/** Forgets every verdict, turning the fast paths back on (tests that turned one off). */
+export function forgetVerdicts(info: DeviceInfo): void {
+  verdicts.delete(info);
+  cached = null;
 }
 
 let overrides: ProfileOverrides = {};
 let cached: { info: DeviceInfo; overrides: ProfileOverrides; profile: KernelProfile } | null = null;
 
-/** The profile kernels follow now: the adapter's, with any overrides applied. */
+/** The profile kernels follow now: the adapter's, less the fast paths turned off, with any overrides applied. */
 export function profile(): KernelProfile {
   const info = device().info;
   if (cached?.info !== info || cached.overrides !== overrides) cached = { info, overrides, profile: resolve(info, overrides) };
   return cached.profile;
 }
 
+/** `o` applied over `p` (nested objects merged). */
+export const merge = <P extends ProfileOverrides>(p: P, o: ProfileOverrides): P => ({ ...p, ...o, matmul: { ...p.matmul, ...o.matmul } });
+
 function resolve(info: DeviceInfo, o: ProfileOverrides): KernelProfile {
-  const base = detectProfile(info);
-  const p = { ...base, ...o, matmul: { ...base.matmul, ...o.matmul } };
+  const off = [...verdictsOf(info)].filter(([, v]) => v === 'off');
+  const base = off.reduce((p, [path]) => merge(p, TURN_OFF[path]), detectProfile(info));
+  const p = merge(base, o);
   p.subgroupSharing &&= canShareSubgroups(info); // never forced onto subgroups of another size
   p.f16 &&= info.features.includes('shader-f16'); // never forced onto an adapter without it
+  // nor tensor cores onto an adapter without them, or without float16
+  if (!p.f16 || !detectSubgroupMatrix(info)) p.matmul.subgroupMatrix = null;
+  if (o.trainingDtype === undefined) p.trainingDtype = halfTrainingDtype(p); // follows the fast paths left on
   if (!p.f16) p.trainingDtype = 'float32';
   return p;
 }
@@ -105,6 +206,9 @@ function resolve(info: DeviceInfo, o: ProfileOverrides): KernelProfile {
 export function setProfile(next: ProfileOverrides | null): void {
   overrides = next ?? {};
 }
+
+/** The overrides in force (to restore them after a temporary setProfile). */
+export const profileOverrides = (): ProfileOverrides => overrides;
 
 /** Throws an error naming `op` unless float16 kernels can run here. */
 export function requireF16(op: string): void {
@@ -121,14 +225,18 @@ export interface ProfileVariant {
 
 /**
  * Every variant this adapter can run, each family at least once: the adapter's own profile, the
- * GPU paths, and where the adapter has 8-lane subgroups the CPU paths without sharing and with one
- * lane per row whatever the row count; and the adapter's profile with a tiny binding limit.
+ * subgroup-matrix matmul where the adapter has one, the GPU paths without it, and where the
+ * adapter has 8-lane subgroups the CPU paths without sharing and with one lane per row whatever
+ * the row count; and the adapter's profile with a tiny binding limit.
  */
 export function profileVariants(): ProfileVariant[] {
   const info = device().info;
+  const tensorCores = detectSubgroupMatrix(info);
   const candidates: ProfileVariant[] = [
     { name: 'adapter', overrides: {} },
-    { name: 'gpu', overrides: { matmul: { tiled: 'buffer' }, subgroupSharing: false, rowLanes: 64 } },
+    // tensor cores where the adapter has them, even if the self-check turned them off (this column then shows why)
+    ...(tensorCores ? [{ name: 'subgroup-matrix', overrides: { f16: true, matmul: { tiled: 'buffer' as const, subgroupMatrix: tensorCores } } }] : []),
+    { name: 'gpu', overrides: { matmul: { tiled: 'buffer', subgroupMatrix: null }, subgroupSharing: false, rowLanes: 64 } },
     { name: 'cpu', overrides: { matmul: { tiled: 'texture' }, subgroupSharing: false, rowLanes: 1 } },
     { name: 'cpu-sharing', overrides: { matmul: { tiled: 'texture' }, subgroupSharing: true, rowLanes: 1 } },
     // tensors past a 4 KiB binding: every windowed path (elementwise pieces, embedding and AdamW

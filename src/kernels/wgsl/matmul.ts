@@ -31,9 +31,10 @@
 // block of C: per 4 k, RM A texels (scalars of 4 k for each row), RN B texels (as vec4 columns),
 // RM * RN/4 vec4 FMAs; no workgroup memory, no bounds checks but the store. Textures are pooled by
 // the device and released as soon as the dispatches are recorded.
-// f16 operands (plan.float 'f16'): every path reads them widened to f32 and accumulates in f32
-// (the texture path packs them into the same rgba32float textures, never a copy), and stores C
-// rounded to f16.
+// f16 operands (plan.float 'f16'): where the profile has subgroup matrices (tensor cores), every
+// product but the skinny ones runs matmul-subgroup-matrix.ts; otherwise every path reads them
+// widened to f32 and accumulates in f32 (the texture path packs them into the same rgba32float
+// textures, never a copy), and stores C rounded to f16.
 // Subgroup sharing of A: the 8 lanes along N of one lid.y need the same A texels. Where subgroups
 // are exactly those 8 lanes (llvmpipe with 256-bit vectors), each lane fetches RM/8 of them and the
 // rest come by subgroupBroadcast, so a lane can afford RM = 32 (WY = 4: 128-row tiles). Measured on
@@ -49,12 +50,17 @@
 // 0.94x (both operands packed, K = 32 cannot be copied). Tried and dropped: textures + workgroup
 // tiles (slower than without), 16x16 lanes x 4x4 regs, 8x16 lanes x 4x8, 8x8 lanes x 4x8.
 import type { BufferWindow, Resource } from '../../device/bind-groups.js';
-import { device } from '../../device/device.js';
+import { device, onDeviceOpen } from '../../device/device.js';
 import { Kernel, LINEAR, grid1d, narrow, perElement, variants, type FloatType } from '../kernel.js';
 import { tuned, type Tunable } from '../autotune.js';
 import { matmulTiling, matmulTilingIsAuto, matmulTilings, profile, SHARING_LANES, type MatmulTiling } from '../profile.js';
+import { checkFastPaths } from '../self-check.js';
 import { launchDequantize, launchSkinnyInt8Matmul } from './int8.js';
+import { launchSubgroupMatrixMatmul } from './matmul-subgroup-matrix.js';
 import { launchTiledMatmul, vec4Aligned, type MatmulPlan } from './matmul-tiled.js';
+
+// the fast paths of float16 products are verified on each adapter before use
+onDeviceOpen(() => checkFastPaths(launchMatmul));
 
 /** Records C = op(A) · op(B) for every batch; `c` must hold batch * M * N floats. */
 export function launchMatmul(a: Resource, b: Resource, c: Resource, plan: MatmulPlan): void {
@@ -62,7 +68,7 @@ export function launchMatmul(a: Resource, b: Resource, c: Resource, plan: Matmul
   const nBatch = batchShape.reduce((x, y) => x * y, 1);
   if (nBatch * M * N === 0) return;
   if (nBatch * M * N >= 2 ** 32) throw new Error(`matmul: ${nBatch}x${M}x${N} output is too large`);
-  const { tiled, skinnyRows } = profile().matmul;
+  const { tiled, skinnyRows, subgroupMatrix } = profile().matmul;
   if (plan.scale) {
     if (plan.transA || !plan.transB || nBatch !== 1) throw new Error('matmul: int8 weights are multiplied as A [M, K] · Qᵀ only');
     if (M <= skinnyRows) return launchSkinnyInt8Matmul(a, b, plan.scale, c, M, N, K);
@@ -77,6 +83,7 @@ export function launchMatmul(a: Resource, b: Resource, c: Resource, plan: Matmul
   }
   const path = M <= skinnyRows ? 'skinny' : tiled;
   if (path === 'skinny') return launchSkinnyMatmul(a, b, c, plan, nBatch);
+  if (plan.float === 'f16' && subgroupMatrix) return launchSubgroupMatrixMatmul(a, b, c, plan, subgroupMatrix);
   if (path === 'texture' && K > 0 && launchTextureMatmul(a, b, c, plan, nBatch)) return;
   const fallback = matmulTiling(M, N, K, nBatch);
   const tiling = matmulTilingIsAuto() ? tuned(matmulTunable(plan, nBatch, fallback)) : fallback;

@@ -1,0 +1,170 @@
+// Tensor-core matmul: C = op(A) · op(B) for float16 A and B, accumulated in f32 with WGSL's subgroup
+// matrices (chromium_experimental_subgroup_matrix: cooperative matrices on Vulkan, simdgroup
+// matrices on Metal), C stored as f16 or f32. Layout and batch broadcasting as in matmul.ts, which
+// dispatches float16 products here when the profile has a configuration (profile.ts
+// detectSubgroupMatrix: the fragment shape M x N x K, the subgroup size, the K step BK).
+// A workgroup of 8 subgroups computes a 128x128 tile of C, subgroup s the 64x32 block at rows
+// 64 * (s / 4), columns 32 * (s % 4): (64/M) x (32/N) fragments (4x2 of 16x16x16), each a
+// subgroup_matrix_result<f32> held through the whole K loop. Per K step the workgroup stages
+// op(A)'s 128 x BK and op(B)'s BK x 128 tiles in workgroup memory in the stored matrices' own
+// layouts (A [m][k], transposed [k][m]; B [k][n], transposed [n][k]): a transposed operand is
+// loaded column-major by subgroupMatrixLoad, so staging never transposes. Then each subgroup loads
+// its fragments from the tiles and multiply-accumulates: one stage, two barriers per K step.
+// Global loads move 8 f16 at a time as one vec4<u32> where the stored matrices' contiguous axis and
+// the batch strides are multiples of 8 (`vec8` variants), else 8 bounds-checked scalar loads.
+// Edges: rows, columns and k outside the matrices are staged as zeros, so the same tiles compute
+// any M, N, K; the epilogue passes each fragment through an M x N f32 slot of workgroup memory
+// (subgroupMatrixStore), from which the subgroup's lanes store the elements inside C, converted
+// to C's type. Every offset into workgroup memory derives from subgroup_id, workgroup_id and loop
+// counters: subgroup-uniform, as Dawn's uniformity analysis requires of subgroup-matrix calls.
+// The layout assumes subgroups of `lanes` lanes (the adapter's fixed size, or pinned with
+// @subgroup_size); workgroups have 8 * lanes invocations. No split-K: products with a small M x N
+// and a long K leave a GPU partly idle here. Issue #14's standalone kernel of this design reached
+// 114.6 TFLOP/s at 4096^3 and 156 at 8192^3 on an NVIDIA H200; this one is not yet measured there
+// (tests compile and validate it on Dawn's null backend; the device-start self-check verifies its
+// numbers wherever the feature exists).
+import type { Resource } from '../../device/bind-groups.js';
+import { Kernel, LINEAR, grid1d, narrow, variants, type FloatType } from '../kernel.js';
+import { SGM_BLOCK_M, SGM_BLOCK_N, SGM_SUBGROUPS, SGM_TILE, type SubgroupMatrixTiling } from '../profile.js';
+import type { MatmulPlan } from './matmul-tiled.js';
+
+export interface SubgroupMatrixVariant extends SubgroupMatrixTiling {
+  transA: boolean;
+  transB: boolean;
+  /** 8 f16 per global load (see the header). */
+  vec8: boolean;
+  /** How C stores its elements. */
+  out: FloatType;
+}
+
+const loop = (n: number, f: (i: number) => string) => Array.from({ length: n }, (_, i) => f(i)).join('\n');
+
+/**
+ * WGSL staging a `rows` x `cols` block of a stored matrix (cols along its contiguous axis) into
+ * `tile` row-major, zeros outside the matrix: 8 consecutive elements per slot, `lanes` lanes.
+ */
+function stage(o: { x: 'a' | 'b'; tile: 'As' | 'Bs'; rows: number; cols: number; row0: string; rowEnd: string; col0: string; colEnd: string; ld: string; vec8: boolean; lanes: number }): string {
+  const { x, tile, rows, cols, row0, rowEnd, col0, colEnd, ld, vec8, lanes } = o;
+  const read = vec8
+    ? `let w = ${x}[at / 8u];
+        ${[0, 1, 2, 3].map((q) => `let h${q} = bitcast<vec2h>(w[${q}]);`).join(' ')}
+        h = array(h0.x, h0.y, h1.x, h1.y, h2.x, h2.y, h3.x, h3.y);`
+    : `for (var j = 0u; j < 8u; j++) { if (${col0} + c + j < ${colEnd}) { h[j] = ${x}[at + j]; } }`;
+  return `    for (var s = lane; s < ${(rows * cols) / 8}u; s += ${lanes}u) {
+      let r = s / ${cols / 8}u;
+      let c = 8u * (s % ${cols / 8}u);
+      var h: array<f16, 8>;
+      if (${row0} + r < ${rowEnd} && ${col0} + c < ${colEnd}) {
+        let at = ${x}_base + (${row0} + r) * ${ld} + ${col0} + c;
+        ${read}
+      }
+      for (var j = 0u; j < 8u; j++) { ${tile}[r * ${cols}u + c + j] = h[j]; }
+    }`;
+}
+
+/** The kernel for one variant: its WGSL and bindings (built without a device, so tests can compile it anywhere). */
+export function subgroupMatrixKernel(v: SubgroupMatrixVariant): Kernel {
+  const { M, N, K, lanes, bk, transA, transB, vec8, out } = v;
+  const T = SGM_TILE;
+  const fm = SGM_BLOCK_M / M; // fragments of a subgroup's block along M
+  const fn = SGM_BLOCK_N / N; // and along N
+  const size = SGM_SUBGROUPS * lanes;
+  const blocksN = T / SGM_BLOCK_N; // subgroups along N
+  const operand = vec8 ? 'vec4u' : 'f16';
+  // op(A) staged as stored: A [m][k] (BK wide, row-major), A^T [k][m] (128 wide, read column-major)
+  const stageA = transA
+    ? stage({ x: 'a', tile: 'As', rows: bk, cols: T, row0: 'k0', rowEnd: 'p.K', col0: 'm0', colEnd: 'p.M', ld: 'p.M', vec8, lanes: size })
+    : stage({ x: 'a', tile: 'As', rows: T, cols: bk, row0: 'm0', rowEnd: 'p.M', col0: 'k0', colEnd: 'p.K', ld: 'p.K', vec8, lanes: size });
+  const stageB = transB
+    ? stage({ x: 'b', tile: 'Bs', rows: T, cols: bk, row0: 'n0', rowEnd: 'p.N', col0: 'k0', colEnd: 'p.K', ld: 'p.K', vec8, lanes: size })
+    : stage({ x: 'b', tile: 'Bs', rows: bk, cols: T, row0: 'k0', rowEnd: 'p.K', col0: 'n0', colEnd: 'p.N', ld: 'p.N', vec8, lanes: size });
+  const left = `subgroup_matrix_left<f16, ${K}, ${M}>`;
+  const right = `subgroup_matrix_right<f16, ${N}, ${K}>`;
+  const result = `subgroup_matrix_result<f32, ${N}, ${M}>`;
+  // fragment i of the subgroup's rows and j of its columns at depth kk of the staged tiles
+  const loadA = (i: number, kk: number) => transA
+    ? `subgroupMatrixLoad<${left}, col_major>(&As, ${kk * T}u + sm + ${i * M}u, ${T}u)`
+    : `subgroupMatrixLoad<${left}, row_major>(&As, (sm + ${i * M}u) * ${bk}u + ${kk}u, ${bk}u)`;
+  const loadB = (j: number, kk: number) => transB
+    ? `subgroupMatrixLoad<${right}, col_major>(&Bs, (sn + ${j * N}u) * ${bk}u + ${kk}u, ${bk}u)`
+    : `subgroupMatrixLoad<${right}, row_major>(&Bs, ${kk * T}u + sn + ${j * N}u, ${T}u)`;
+  const fragments = (f: (i: number, j: number) => string) => loop(fm, (i) => loop(fn, (j) => f(i, j)));
+  const steps = loop(bk / K, (s) => [
+    '    {',
+    loop(fm, (i) => `      let l${i} = ${loadA(i, s * K)};`),
+    loop(fn, (j) => `      let r${j} = ${loadB(j, s * K)};`),
+    fragments((i, j) => `      acc${i}_${j} = subgroupMatrixMultiplyAccumulate(l${i}, r${j}, acc${i}_${j});`),
+    '    }',
+  ].join('\n'));
+  const slot = M * N;
+  const epilogue = fragments((i, j) => `  subgroupMatrixStore<row_major>(&Cs, sg * ${slot}u, acc${i}_${j}, ${N}u);
+  workgroupBarrier();
+  for (var e = sl; e < ${slot}u; e += ${lanes}u) {
+    let row = m0 + sm + ${i * M}u + e / ${N}u;
+    let col = n0 + sn + ${j * N}u + e % ${N}u;
+    if (row < p.M && col < p.N) { c[c_base + row * p.N + col] = ${narrow(out, `Cs[sg * ${slot}u + e]`)}; }
+  }
+  workgroupBarrier();`);
+  return new Kernel({
+    name: `matmul-sgm-${M}x${N}x${K}-k${bk}-${lanes}${transA ? '-ta' : ''}${transB ? '-tb' : ''}${vec8 ? '-vec8' : ''}-${out}`,
+    enable: ['f16', 'subgroups', 'chromium_experimental_subgroup_matrix', ...(v.pinned ? ['subgroup_size_control'] : [])],
+    read: { a: operand, b: operand },
+    write: { c: out },
+    params: { M: 'u32', N: 'u32', K: 'u32', tiles_n: 'u32', tiles_m: 'u32', tiles: 'u32', batch_rank: 'u32', batch_shape: 'dims', a_strides: 'dims', b_strides: 'dims' },
+    body: /* wgsl */ `
+${LINEAR}
+var<workgroup> As: array<f16, ${T * bk}>; // op(A)'s tile as A stores it: ${transA ? '[k][m]' : '[m][k]'}
+var<workgroup> Bs: array<f16, ${bk * T}>; // op(B)'s tile as B stores it: ${transB ? '[n][k]' : '[k][n]'}
+var<workgroup> Cs: array<f32, ${SGM_SUBGROUPS * slot}>; // a fragment per subgroup, on its way to C
+
+@compute @workgroup_size(${size})${v.pinned ? ` @subgroup_size(${lanes})` : ''}
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lane: u32,
+        @builtin(subgroup_id) sg: u32, @builtin(subgroup_invocation_id) sl: u32) {
+  let t = linear(wid, nwg, 1u);
+  if (t >= p.tiles) { return; }
+  let n0 = (t % p.tiles_n) * ${T}u;
+  let m0 = ((t / p.tiles_n) % p.tiles_m) * ${T}u;
+  let batch = t / (p.tiles_n * p.tiles_m);
+  let a_base = strided(batch, p.batch_rank, p.batch_shape, p.a_strides);
+  let b_base = strided(batch, p.batch_rank, p.batch_shape, p.b_strides);
+  // this subgroup's block of the tile
+  let sm = (sg / ${blocksN}u) * ${SGM_BLOCK_M}u;
+  let sn = (sg % ${blocksN}u) * ${SGM_BLOCK_N}u;
+${fragments((i, j) => `  var acc${i}_${j} = ${result}();`)}
+  for (var k0 = 0u; k0 < p.K; k0 += ${bk}u) {
+${stageA}
+${stageB}
+    workgroupBarrier();
+${steps}
+    workgroupBarrier();
+  }
+  let c_base = batch * p.M * p.N;
+${epilogue}
+}`,
+  });
+}
+
+const kernels = variants((key: string) => subgroupMatrixKernel(JSON.parse(key) as SubgroupMatrixVariant));
+
+/** Whether every global load of this product can move 8 f16 at once (see the header). */
+export function vec8Aligned(l: MatmulPlan): boolean {
+  return [l.transA ? l.M : l.K, l.transB ? l.K : l.N, ...l.aStrides, ...l.bStrides].every((d) => d % 8 === 0);
+}
+
+/** Records C = op(A) · op(B) for f16 A and B on tensor cores; C is f16 unless `out` says f32. */
+export function launchSubgroupMatrixMatmul(a: Resource, b: Resource, c: Resource, plan: MatmulPlan, tiling: SubgroupMatrixTiling, out: FloatType = 'f16'): void {
+  const nBatch = plan.batchShape.reduce((x, y) => x * y, 1);
+  const tilesN = Math.ceil(plan.N / SGM_TILE);
+  const tilesM = Math.ceil(plan.M / SGM_TILE);
+  const tiles = tilesN * tilesM * nBatch;
+  if (tiles >= 2 ** 32) throw new Error(`matmul: ${nBatch}x${plan.M}x${plan.N} output is too large`);
+  const variant: SubgroupMatrixVariant = { ...tiling, transA: plan.transA, transB: plan.transB, vec8: vec8Aligned(plan), out };
+  kernels(JSON.stringify(variant)).launch(
+    [a, b, c],
+    {
+      M: plan.M, N: plan.N, K: plan.K, tiles_n: tilesN, tiles_m: tilesM, tiles,
+      batch_rank: plan.batchShape.length, batch_shape: plan.batchShape, a_strides: plan.aStrides, b_strides: plan.bStrides,
+    },
+    grid1d(tiles, 1),
+  );
+}

@@ -1,0 +1,34 @@
+// The flags Node's Dawn instance is created with, for each environment setting (platform.ts).
+import { describe, expect, it } from 'vitest';
+import { dawnToggles } from '../src/device/platform.js';
+
+const toggles = (env: Record<string, string>) => dawnToggles((name) => env[name]);
+/** The Dawn features a flag list enables (enable-dawn-features=a,b), and those it disables. */
+const parsed = (flags: string[]) => {
+  const list = (key: string) => flags.filter((f) => f.startsWith(`${key}=`)).flatMap((f) => f.slice(key.length + 1).split(','));
+  return { enabled: list('enable-dawn-features'), disabled: list('disable-dawn-features'), other: flags.filter((f) => !/^(en|dis)able-dawn-features=/.test(f)) };
+};
+
+describe('Dawn toggles', () => {
+  it('by default: unsafe APIs and f16 on NVIDIA (tensor cores, shader-f16 there), robustness kept, no timestamp rounding', () => {
+    expect(parsed(toggles({}))).toEqual({ enabled: ['allow_unsafe_apis', 'vulkan_enable_f16_on_nvidia'], disabled: ['timestamp_quantization'], other: [] });
+    expect(toggles({ GPT_DAWN_SAFE: '0', GPT_ROBUSTNESS: '1' })).toEqual(toggles({}));
+    expect(toggles({ GPT_DAWN_SAFE: '' })).toEqual(toggles({})); // an empty setting is no setting
+  });
+
+  it('GPT_DAWN_SAFE=1 leaves the unsafe toggles out', () => {
+    expect(parsed(toggles({ GPT_DAWN_SAFE: '1' }))).toEqual({ enabled: [], disabled: ['timestamp_quantization'], other: [] });
+  });
+
+  it('GPT_ROBUSTNESS=0 adds disable_robustness and disable_workgroup_init to the default ones', () => {
+    const { enabled, disabled } = parsed(toggles({ GPT_ROBUSTNESS: '0' }));
+    expect(enabled).toEqual(['allow_unsafe_apis', 'vulkan_enable_f16_on_nvidia', 'disable_robustness', 'disable_workgroup_init']);
+    expect(disabled).toEqual(['timestamp_quantization']);
+  });
+
+  it('a value other than 0 or 1, or both settings at once, is a one-line error naming the setting', () => {
+    expect(() => toggles({ GPT_ROBUSTNESS: 'off' })).toThrow(/^GPT_ROBUSTNESS=off: expected 0 or 1$/);
+    expect(() => toggles({ GPT_DAWN_SAFE: 'yes' })).toThrow(/^GPT_DAWN_SAFE=yes: expected 0 or 1$/);
+    expect(() => toggles({ GPT_DAWN_SAFE: '1', GPT_ROBUSTNESS: '0' })).toThrow(/^GPT_ROBUSTNESS=0 needs .*GPT_DAWN_SAFE=1[^\n]*$/);
+  });
+});

@@ -1,0 +1,66 @@
+// The device-start self-check (kernels/self-check.ts) on lavapipe, whose own profile uses no fast
+// path (its matmul reads textures): the f16 register-tiled buffer kernel is forced onto the
+// profile, checked for real against the float32 kernel, and broken on purpose through the test
+// hook, which must turn it off with one warning, once. (The subgroup-matrix path cannot run here.)
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { device } from '../src/index.js';
+import { forgetVerdicts, profile, setProfile, verdictsOf } from '../src/kernels/profile.js';
+import { checkFastPaths, describeVerdicts } from '../src/kernels/self-check.js';
+import { launchMatmul } from '../src/kernels/wgsl/matmul.js';
+import { setupDevice } from './helpers.js';
+
+beforeAll(async () => {
+  await setupDevice();
+  setProfile({ matmul: { tiled: 'buffer' } }); // float16 products now take the f16 buffer kernel
+});
+afterAll(() => {
+  setProfile(null);
+  forgetVerdicts(device().info);
+});
+
+describe('device-start self-check', () => {
+  it('has nothing to check in the adapter profile of a CPU driver (start-up does no work there)', () => {
+    if (profile().matmul.subgroupMatrix) return; // a GPU with tensor cores: checked at its start
+    if (device().info.isFallbackAdapter) expect([...verdictsOf(device().info)]).toEqual([]);
+  });
+
+  it('a wrong result turns the path off with one one-line warning, and it is not checked again', async () => {
+    const warnings: string[] = [];
+    let calls = 0;
+    const tamper = (_path: string, r: Uint16Array) => {
+      calls++;
+      r[17] ^= 0x0400; // one element's exponent: a different number
+    };
+    expect(profile().f16).toBe(true);
+    await checkFastPaths(launchMatmul, { tamper, warn: (l) => warnings.push(l) });
+    expect(verdictsOf(device().info).get('f16-buffer')).toBe('off');
+    expect(profile().f16).toBe(false); // the f16 kernels were wrong: no float16 tensors
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatch(/^webgpu-gpt: the float16 register-tiled matmul disagrees with the float32 kernel on this adapter \(1 of \d+ elements of .* differ, the first at \[0, 17\].*\); turned off: float16 tensors are unavailable$/);
+    await checkFastPaths(launchMatmul, { tamper, warn: (l) => warnings.push(l) });
+    expect(calls).toBe(1);
+    expect(warnings).toHaveLength(1);
+    expect(describeVerdicts()).toMatch(/float16 register-tiled matmul WRONG, turned off/);
+  });
+
+  it('the real f16 buffer kernel matches the float32 kernel: verified, nothing turned off, no warning', async () => {
+    forgetVerdicts(device().info);
+    const warnings: string[] = [];
+    await checkFastPaths(launchMatmul, { warn: (l) => warnings.push(l) });
+    expect(warnings).toEqual([]);
+    expect(verdictsOf(device().info).get('f16-buffer')).toBe('verified');
+    expect(profile().f16).toBe(true);
+    expect(describeVerdicts()).toMatch(/float16 register-tiled matmul verified/);
+  });
+
+  it('a path that throws is turned off too, with the first line of the error', async () => {
+    forgetVerdicts(device().info);
+    const warnings: string[] = [];
+    const broken = () => {
+      throw new Error('no such kernel\nsecond line');
+    };
+    await checkFastPaths(broken, { warn: (l) => warnings.push(l) });
+    expect(warnings).toEqual([expect.stringMatching(/\(it failed: no such kernel\); turned off/)]);
+    expect(profile().f16).toBe(false);
+  });
+});
