@@ -32,6 +32,7 @@ describe('the profile picks tensor cores', () => {
   it("an H200: 16x16x16 f16 -> f32 fragments, its fixed 32-lane subgroups, K step 32", () => {
     expect(detectSubgroupMatrix(adapter())).toEqual({ M: 16, N: 16, K: 16, lanes: 32, pinned: false, bk: 32 });
     expect(detectProfile(adapter()).matmul.subgroupMatrix).toEqual(detectSubgroupMatrix(adapter()));
+    expect(detectProfile(adapter()).trainingDtype, 'gpt train --dtype auto').toBe('float16');
   });
 
   it('the largest f16 -> f32 fragments there are, never f16 -> f16 or integer ones', () => {
@@ -44,6 +45,7 @@ describe('the profile picks tensor cores', () => {
 
   it('none without the feature, shader-f16 or a known subgroup size', () => {
     const without = (f: string) => adapter({ features: adapter().features.filter((x) => x !== f) });
+    expect(detectProfile(without('chromium-experimental-subgroup-matrix')).trainingDtype, 'no tensor cores: float32 is the default').toBe('float32');
     expect(detectSubgroupMatrix(without('chromium-experimental-subgroup-matrix'))).toBeNull();
     expect(detectSubgroupMatrix(without('shader-f16'))).toBeNull();
     expect(detectSubgroupMatrix(adapter({ subgroupSizes: null }))).toBeNull();
@@ -62,6 +64,7 @@ describe('the profile picks tensor cores', () => {
   it('a CPU driver without the feature keeps its texture matmul for float16', () => {
     const lavapipe = adapter({ description: 'llvmpipe (LLVM 19.1.7, 256 bits)', isFallbackAdapter: true, features: ['shader-f16', 'subgroups'], subgroupMatrixConfigs: [], subgroupSizes: [8, 8] });
     expect(detectProfile(lavapipe).matmul).toMatchObject({ tiled: 'texture', subgroupMatrix: null });
+    expect(detectProfile(lavapipe).trainingDtype, 'gpt train --dtype auto').toBe('float32');
   });
 });
 
