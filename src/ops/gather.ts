@@ -1,6 +1,6 @@
 // embedding(table, ids): rows of a [V, C] table picked by int32 ids of any shape -> [...ids, C].
 // The backward scatter-adds gradient rows into the table deterministically (a counting sort by id,
-// then ordered per-row sums; see src/kernels/wgsl/gather.ts). No gradient for the ids.
+// then ordered per-row sums, in pieces on GPUs; see src/kernels/wgsl/gather.ts). No gradient for the ids.
 import { defineOp, type OpContext } from '../autograd/op.js';
 import { embeddingBackwardPlan, launchEmbedding, launchEmbeddingBackward } from '../kernels/wgsl/gather.js';
 import { zeros } from '../tensor/create.js';

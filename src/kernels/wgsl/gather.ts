@@ -24,15 +24,18 @@
 //   3. `embedding_backward_pieces` (split sums only), a 64-lane workgroup per piece and 64 columns:
 //      a row with more than P ids is summed in pieces of P consecutive positions of its segment,
 //      partial[k, c] for piece k (a binary search of pstarts finds its row).
-//   4. `embedding_backward`, a 64-lane workgroup per table row v (gridRows over V; and per 64
-//      columns with split sums), lanes striding over C: dtable[v, c] = sum of g[order[j], c] for j
+//   4. `embedding_backward`, a 64-lane workgroup per table row v (gridRows over V; with split sums
+//      and few rows, per 64 columns too), lanes striding over C: dtable[v, c] = sum of g[order[j], c] for j
 //      in segment v in that order, or of the row's pieces in order; rows no id names get 0.
 // Split sums (profile().splitSums, GPUs; embeddingBackwardPlan): step 1 takes a tile per workgroup
 // (N / 256 x N / 512 workgroups: 2k at N = 16k, where a workgroup per block walks up to 64 tiles),
 // and P = sqrt(N), so no lane sums more than ~2 sqrt(N) rows: a frequent character of a 65-symbol
 // vocabulary (~2k of 16k ids) is 18 pieces of 128 on 6 x 18 workgroups, then 18 sums a lane, where
 // one workgroup would add 2k rows for each of its columns. CPU adapters keep a workgroup per block
-// (span = all) and one sum a row (P past any N): no pieces.
+// (span = all) and one sum a row (P past any N): no pieces. Measured on lavapipe (2 shared cores,
+// the fastest of 7 runs, noisy): the split path is no faster there (N = 16k ids, V = 65, C = 384:
+// ranks 0.4 s one way, 1.1 s the other), so CPU adapters keep it off; the offsets scan, a run of
+// rows a lane instead of V / 256 rounds of 16 barriers, went from 7.5-11.8 ms to 0.7 ms at V = 50257.
 // Cost: N^2 / 2 id comparisons (step 1, 32M for N = 8k; fine on a GPU, the one term that grows
 // faster than the data), 2 V / 256 sequential reads a lane (step 2), and O(N C + V C) reads and
 // writes (steps 3, 4). Memory: 2 N + 3 V + 2 u32 of scratch, and 2 N C / P f32 of piece sums.
@@ -45,6 +48,8 @@ const ID_OUT_OF_RANGE = defineFault('embedding: a token id computed on the GPU w
 
 const WG = 256;
 const ROW_WG = 64;
+/** Workgroups of the row sums (split sums) at least, when a row's columns can be split that far. */
+const BUSY_WORKGROUPS = 2048;
 const CLAMP = /* wgsl */ `fn clamp_id(id: i32, v: u32) -> u32 { return u32(clamp(id, 0, i32(v) - 1)); }`;
 
 // the table row of output element i (its id clamped; an id out of range reported once per row)
@@ -279,13 +284,14 @@ export function launchEmbeddingBackward(
     rankK.launch([ids, s.rank, s.counts], { N, V, span }, [x, y, Math.ceil(blocks / span)]);
   }
   offsetsK.launch([ids, s.rank, s.counts, s.starts, s.pstarts, s.order], { N, V, P }, [1, 1, 1]);
-  const columnBlocks = profile().splitSums ? Math.ceil(C / ROW_WG) : 1;
   if (bound > 0) {
     const [x, y] = gridRows(bound);
-    piecesK(float).launch([g, s.starts, s.pstarts, s.order, s.partial], { V, C, P }, [x, y, columnBlocks]);
+    piecesK(float).launch([g, s.starts, s.pstarts, s.order, s.partial], { V, C, P }, [x, y, Math.ceil(C / ROW_WG)]);
   }
   const row = floatBytes(float) * C;
   for (const { start: v0, count: vw } of pieces(V, row)) {
+    // a workgroup per 64 columns where rows alone are too few to fill a GPU (a 65-symbol vocabulary)
+    const columnBlocks = profile().splitSums ? Math.min(Math.ceil(C / ROW_WG), Math.ceil(BUSY_WORKGROUPS / vw)) : 1;
     const [x, y] = gridRows(vw);
     backwardK(float).launch([g, s.starts, s.pstarts, s.order, s.partial, windowOf(dtable, v0, vw, row)], { V, C, v0, vw, P }, [x, y, columnBlocks]);
   }
