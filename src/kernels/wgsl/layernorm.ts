@@ -68,7 +68,9 @@ const backwardDxK = variants((float: FloatType) => rowKernel((lanes) => new Kern
  *   GPUs (profile().splitSums): ~sqrt(rows) chunks of ~sqrt(rows) rows, 64 columns x 4 lanes a
  *   workgroup (row reads of 64 consecutive floats); then 16 columns x 16 lanes sum the chunks.
  *   16k rows of 384: 768 workgroups, 32 rows a lane, then 8 chunks a lane, where a lane per column
- *   walks 1024 rows on 96 workgroups of 64 lanes (16 chunks), most of a GPU idle.
+ *   walks 1024 rows on 96 workgroups of 64 lanes (16 chunks), most of a GPU idle. On lavapipe
+ *   (2 shared cores, fastest of 7 runs) the split is ~2x slower (dw, db of 4096 x 384: 8-11 ms
+ *   against 5-5.5; 16384 x 384: 41-57 against 18-24), so CPU adapters keep a lane per column.
  */
 const LAYOUTS = {
   lane: { cols: 64, split: 1 },
