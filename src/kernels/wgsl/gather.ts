@@ -24,18 +24,21 @@
 //   3. `embedding_backward_pieces` (split sums only), a 64-lane workgroup per piece and 64 columns:
 //      a row with more than P ids is summed in pieces of P consecutive positions of its segment,
 //      partial[k, c] for piece k (a binary search of pstarts finds its row).
-//   4. `embedding_backward`, a 64-lane workgroup per table row v (gridRows over V; with split sums
-//      and few rows, per 64 columns too), lanes striding over C: dtable[v, c] = sum of g[order[j], c] for j
-//      in segment v in that order, or of the row's pieces in order; rows no id names get 0.
+//   4. `embedding_backward`, a 64-lane workgroup per table row v (gridRows over V; with split
+//      sums and few rows, per 64 columns too), lanes striding over C: dtable[v, c] = sum of
+//      g[order[j], c] for j in segment v in that order, or of the row's pieces in order; rows no
+//      id names get 0.
 // Split sums (profile().splitSums, GPUs; embeddingBackwardPlan): step 1 takes a tile per workgroup
-// (N / 256 x N / 512 workgroups: 2k at N = 16k, where a workgroup per block walks up to 64 tiles),
-// and P = sqrt(N), so no lane sums more than ~2 sqrt(N) rows: a frequent character of a 65-symbol
-// vocabulary (~2k of 16k ids) is 18 pieces of 128 on 6 x 18 workgroups, then 18 sums a lane, where
-// one workgroup would add 2k rows for each of its columns. CPU adapters keep a workgroup per block
-// (span = all) and one sum a row (P past any N): no pieces. Measured on lavapipe (2 shared cores,
-// the fastest of 7 runs, noisy): the split path is no faster there (N = 16k ids, V = 65, C = 384:
-// ranks 0.4 s one way, 1.1 s the other), so CPU adapters keep it off; the offsets scan, a run of
-// rows a lane instead of V / 256 rounds of 16 barriers, went from 7.5-11.8 ms to 0.7 ms at V = 50257.
+// (an N / 256 x N / 256 grid, half of it working: 2k workgroups at N = 16k, where a workgroup per
+// block walks up to 64 tiles), and P = sqrt(N), so no lane sums more than ~2 sqrt(N) rows: a
+// frequent character of a 65-symbol vocabulary (~2k of 16k ids) is 16 pieces of 128 on 6 x 16
+// workgroups, then 16 sums a lane, where one workgroup would add 2k rows for each of its columns.
+// CPU adapters keep a workgroup per block (span = all) and one sum a row (P past any N): no
+// pieces. Measured on lavapipe (2 shared cores, the fastest of 7 runs, noisy): the split path is
+// slower there (N = 16k ids, V = 65, C = 384: ranks 0.4 s a workgroup per block, 1.1 s a tile per
+// workgroup; GPT-2's 50257 rows split in 12 column blocks: 1.8 s against 0.1 s, hence column
+// blocks only for few rows), so CPU adapters keep it off. The offsets scan, a run of rows a lane
+// instead of V / 256 rounds of 16 barriers, went from 7.5-11.8 ms to 0.7 ms at V = 50257.
 // Cost: N^2 / 2 id comparisons (step 1, 32M for N = 8k; fine on a GPU, the one term that grows
 // faster than the data), 2 V / 256 sequential reads a lane (step 2), and O(N C + V C) reads and
 // writes (steps 3, 4). Memory: 2 N + 3 V + 2 u32 of scratch, and 2 N C / P f32 of piece sums.
