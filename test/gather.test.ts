@@ -1,9 +1,13 @@
 // embedding (gather rows) beyond the op table's drawn calls (test/ops.test.ts): the table gradient
 // compared exactly (tolerance 0) with a float32 emulation of the kernel's fixed summation order
-// (each row summed in increasing position n), which pins down determinism, and within atol 1e-5 +
-// rtol 1e-5 of the float64 sum; a large vocabulary, empty ids, ids out of range, errors.
+// (each row summed in increasing position n; with split sums, profile().splitSums, a row of more
+// than P ids in pieces of P positions, then the pieces in order), which pins down determinism, and
+// within atol 1e-5 + rtol 1e-5 of the float64 sum; a large vocabulary, empty ids, ids out of range,
+// errors. The backward runs both ways (CPU adapters' one sum a row; GPUs' split sums).
 import fc from 'fast-check';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { embeddingBackwardPlan } from '../src/kernels/wgsl/gather.js';
+import { setProfile } from '../src/kernels/profile.js';
 import * as ops from '../src/index.js';
 import { dimArb, fcParams, seededValues, setupDevice, shapeArb } from './helpers.js';
 import { embeddingGradRef, numel, ref, type Ref } from '../src/check/reference/index.js';
@@ -20,11 +24,23 @@ function idsRef(shape: number[], V: number, seed: number): Ref {
 const idShapeArb = shapeArb(0, 3).filter((s) => numel(s) <= 8000);
 const idsTensor = (r: Ref) => tensor(Int32Array.from(r.data), r.shape);
 
-/** dtable the way the kernel computes it: float32 sums, each row in increasing position. */
+/**
+ * dtable the way the kernels compute it: float32 sums, each row in increasing position; a row of
+ * more than P ids (the plan of the backward under the current profile) summed in pieces of P
+ * positions, then its pieces in order.
+ */
 function embeddingGradF32(V: number, ids: Ref, g: Float32Array, C: number): Ref {
+  const { P } = embeddingBackwardPlan(ids.data.length);
+  const positions: number[][] = Array.from({ length: V }, () => []);
+  ids.data.forEach((id, n) => positions[id]!.push(n));
+  const sum = (terms: number[]) => terms.reduce((a, t) => Math.fround(a + t), 0);
   const acc = new Float32Array(V * C);
-  ids.data.forEach((id, n) => {
-    for (let c = 0; c < C; c++) acc[id * C + c] = Math.fround(acc[id * C + c]! + g[n * C + c]!);
+  positions.forEach((ns, v) => {
+    for (let c = 0; c < C; c++) {
+      const col = ns.map((n) => g[n * C + c]!);
+      const pieces = col.length > P ? Array.from({ length: Math.ceil(col.length / P) }, (_, k) => sum(col.slice(k * P, (k + 1) * P))) : [sum(col)];
+      acc[v * C + c] = sum(pieces);
+    }
   });
   return ref([V, C], acc);
 }
@@ -51,7 +67,10 @@ describe('embedding forward', () => {
     }));
 });
 
-describe('embedding backward', () => {
+for (const splitSums of [false, true]) describe(`embedding backward (${splitSums ? 'split sums' : 'a sum a row'})`, () => {
+  beforeAll(() => setProfile({ splitSums }));
+  afterAll(() => setProfile(null));
+
   it('scatter-adds repeated ids exactly in a fixed order (random V, C, ids)', async () => {
     await fc.assert(
       fc.asyncProperty(dimArb, dimArb, idShapeArb, fc.integer({ min: 1, max: 1e6 }), async (V, C, idShape, seed) => {
@@ -79,7 +98,7 @@ describe('embedding backward', () => {
     expect(Buffer.from(a.dtable.buffer).equals(Buffer.from(Float32Array.from(f32.data).buffer))).toBe(true);
   });
 
-  it('large vocab: V = 70000 rows (2-D grid, 274 scan chunks), N = 1000 ids over 4 rank blocks', async () => {
+  it('large vocab: V = 70000 rows (2-D grid, 274 rows a scan lane), N = 1000 ids over 4 rank blocks', async () => {
     const V = 70_000;
     const C = 3;
     // every id repeated somewhere, spread over the whole range including the last rows
@@ -92,6 +111,12 @@ describe('embedding backward', () => {
       if (bad < 0 && v !== f32.data[i]) bad = i;
     });
     expect(bad, `first mismatching element of d table`).toBe(-1);
+  });
+
+  it('few rows, many ids (V = 3, N = 5000: ~1700 ids a row, 20 rank blocks)', async () => {
+    const ids = idsRef([5000], 3, 41);
+    const { g, dtable } = await runEmbedding(3, 5, ids, 9);
+    expect([...dtable]).toEqual([...embeddingGradF32(3, ids, g, 5).data]);
   });
 
   it('empty ids give a zero gradient', () =>

@@ -1,6 +1,7 @@
 // layerNorm beyond the op table's drawn calls (test/ops.test.ts): rows around a large offset, wide
 // rows, constant rows, many rows (the weight gradient's chunks), more rows than a grid axis holds,
-// determinism, memory and errors; both row layouts.
+// determinism, memory and errors; both layouts (CPU adapters': a lane per row, a lane per column
+// of the weight gradient; GPUs': 64 lanes a row, the weight gradient's sums split, profile().splitSums).
 // Tolerances, |got - want| <= atol + rtol |want|:
 //   forward                      atol 1e-5, rtol 1e-4  (lavapipe's worst: 3.5e-7 (1 + |y|))
 //   forward, mean ~1000, std ~1  atol 1e-3, rtol 1e-3  (the f32 mean is off by ~ulp(1000) = 6e-5,
@@ -35,10 +36,10 @@ function varianceAtLeast(shape: number[], v: number[], min: number): boolean {
   return true;
 }
 
-// Both row layouts (src/kernels/wgsl/row.ts), whichever this adapter would pick.
+// Both layouts (src/kernels/wgsl/row.ts, layernorm.ts), whichever this adapter would pick.
 for (const lanes of [1, 64] as const) {
-  describe(`${lanes === 1 ? 'a lane' : '64 lanes'} per row`, () => {
-    beforeAll(() => setProfile({ rowLanes: lanes }));
+  describe(`${lanes === 1 ? 'a lane per row, a lane per column sum' : '64 lanes per row, split column sums'}`, () => {
+    beforeAll(() => setProfile({ rowLanes: lanes, splitSums: lanes === 64 }));
     afterAll(() => setProfile(null));
 
     describe('layerNorm forward', () => {

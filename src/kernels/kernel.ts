@@ -194,7 +194,8 @@ export function variants<K, V = Kernel>(make: (key: K) => V): (key: K) => V {
   };
 }
 
-const MAX_GROUPS = 65535;
+/** Workgroups along one grid axis at most (WebGPU's default maxComputeWorkgroupsPerDimension). */
+export const MAX_GROUPS = 65535;
 
 /** Workgroup counts covering n invocations of a 1-D kernel of `size` lanes; 2-D once n outgrows one axis. */
 export function grid1d(n: number, size: number): [number, number, number] {

@@ -17,6 +17,12 @@
 //   rowLanes          row kernels (softmax, LayerNorm, cross-entropy, reductions) give a row 64 lanes
 //                     and a tree reduction on GPUs; CPU adapters give a row one lane, without
 //                     barriers, once there are at least 256 rows to keep their threads busy.
+//   splitSums         long sums over rows (LayerNorm's dw and db over B*T rows, the embedding
+//                     backward's per-id sums and its id ranks) on GPUs: split into blocks summed by
+//                     many workgroups in parallel, then a short sum of the blocks in a fixed order
+//                     (deterministic, no float atomics); CPU adapters keep a lane per column and a
+//                     few chunks, which their few threads run faster (measured on lavapipe: see
+//                     layernorm.ts, gather.ts).
 //   f16               float16 tensors, on adapters with shader-f16 (requested at device creation):
 //                     ops on them run kernels specialised for f16 storage; without the feature any
 //                     float16 use is an error naming the op (tests turn it off to see that error).
@@ -112,6 +118,7 @@ export interface KernelProfile {
   matmul: { tiled: 'texture' | 'buffer'; skinnyRows: number; tiles: 'auto' | TileName; splits: 'auto' | number; subgroupMatrix: SubgroupMatrixTiling | null };
   subgroupSharing: boolean;
   rowLanes: 'by-rows' | 1 | 64;
+  splitSums: boolean;
   f16: boolean;
   trainingDtype: 'float32' | 'float16';
   bindingLimit: number;
@@ -138,6 +145,7 @@ export function detectProfile(info: DeviceInfo): KernelProfile {
     matmul: { tiled: isMesaCpuDriver(info) ? 'texture' : 'buffer', skinnyRows: 4, tiles: 'auto', splits: 'auto', subgroupMatrix: detectSubgroupMatrix(info) },
     subgroupSharing: cpu && canShareSubgroups(info),
     rowLanes: cpu ? 'by-rows' : 64,
+    splitSums: !cpu,
     f16: info.features.includes('shader-f16'),
     trainingDtype: 'float32',
     bindingLimit: Math.min(info.limits.maxStorageBufferBindingSize ?? 2 ** 27, info.limits.maxBufferSize ?? 2 ** 28),
@@ -236,9 +244,9 @@ export function profileVariants(): ProfileVariant[] {
     { name: 'adapter', overrides: {} },
     // tensor cores where the adapter has them, even if the self-check turned them off (this column then shows why)
     ...(tensorCores ? [{ name: 'subgroup-matrix', overrides: { f16: true, matmul: { tiled: 'buffer' as const, subgroupMatrix: tensorCores } } }] : []),
-    { name: 'gpu', overrides: { matmul: { tiled: 'buffer', subgroupMatrix: null }, subgroupSharing: false, rowLanes: 64 } },
-    { name: 'cpu', overrides: { matmul: { tiled: 'texture' }, subgroupSharing: false, rowLanes: 1 } },
-    { name: 'cpu-sharing', overrides: { matmul: { tiled: 'texture' }, subgroupSharing: true, rowLanes: 1 } },
+    { name: 'gpu', overrides: { matmul: { tiled: 'buffer', subgroupMatrix: null }, subgroupSharing: false, rowLanes: 64, splitSums: true } },
+    { name: 'cpu', overrides: { matmul: { tiled: 'texture' }, subgroupSharing: false, rowLanes: 1, splitSums: false } },
+    { name: 'cpu-sharing', overrides: { matmul: { tiled: 'texture' }, subgroupSharing: true, rowLanes: 1, splitSums: false } },
     // tensors past a 4 KiB binding: every windowed path (elementwise pieces, embedding and AdamW
     // windows, the chunked LM head) on the small tensors of a check
     { name: 'small-bindings', overrides: { bindingLimit: 4096 } },

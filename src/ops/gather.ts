@@ -1,8 +1,8 @@
 // embedding(table, ids): rows of a [V, C] table picked by int32 ids of any shape -> [...ids, C].
 // The backward scatter-adds gradient rows into the table deterministically (a counting sort by id,
-// then ordered per-row sums; see src/kernels/wgsl/gather.ts). No gradient for the ids.
+// then ordered per-row sums, in pieces on GPUs; see src/kernels/wgsl/gather.ts). No gradient for the ids.
 import { defineOp, type OpContext } from '../autograd/op.js';
-import { launchEmbedding, launchEmbeddingBackward } from '../kernels/wgsl/gather.js';
+import { embeddingBackwardPlan, launchEmbedding, launchEmbeddingBackward } from '../kernels/wgsl/gather.js';
 import { zeros } from '../tensor/create.js';
 import { FLOAT_DTYPES, floatType, Tensor } from '../tensor/tensor.js';
 
@@ -50,16 +50,15 @@ export const embedding = defineOp({
     const N = ids.size;
     const dtable = Tensor.empty([V, C], table.dtype, 'embedding backward');
     const scratch = {
-      rank: Tensor.empty([N], 'int32', 'embedding rank'),
+      rank: zeros([N], 'int32'),
       counts: zeros([V], 'int32'),
       starts: Tensor.empty([V + 1], 'int32', 'embedding starts'),
+      pstarts: Tensor.empty([V + 1], 'int32', 'embedding piece starts'),
       order: Tensor.empty([N], 'int32', 'embedding order'),
+      partial: Tensor.empty([Math.max(1, embeddingBackwardPlan(N).pieces * C)], 'float32', 'embedding piece sums'),
     };
-    launchEmbeddingBackward(
-      g.buffer(), ids.buffer(), dtable.buffer(),
-      { rank: scratch.rank.buffer(), counts: scratch.counts.buffer(), starts: scratch.starts.buffer(), order: scratch.order.buffer() },
-      N, V, C, floatType(table.dtype),
-    );
+    const buffers = Object.fromEntries(Object.entries(scratch).map(([k, t]) => [k, t.buffer()])) as Record<keyof typeof scratch, GPUBuffer>;
+    launchEmbeddingBackward(g.buffer(), ids.buffer(), dtable.buffer(), buffers, N, V, C, floatType(table.dtype));
     for (const t of Object.values(scratch)) t.dispose();
     return [dtable, null];
   },
