@@ -1,10 +1,11 @@
 // gradNorm: the global L2 norm of a list of gradients and the clipping factor
 // min(1, maxNorm / (norm + 1e-6)) (PyTorch's clip_grad_norm_), written into two 0-d tensors that
 // stay on the GPU: an optimizer multiplies by the factor inside its own step, so clipping never
-// waits for a readback. Sums of squares in one dispatch per group of gradients, one for the rest.
+// waits for a readback. Sums of squares in one dispatch per group of gradients (a workgroup per
+// slice of each), one for the rest.
 import { listOf, NOT_DIFFERENTIABLE } from '../autograd/op.js';
 import { pieces, windowOf } from '../kernels/kernel.js';
-import { gradNormGroupSize, launchClipScale, launchGradSumSquares } from '../kernels/wgsl/grad-norm.js';
+import { gradNormGroupSize, gradSlices, launchClipScale, launchGradSumSquares } from '../kernels/wgsl/grad-norm.js';
 import { assertShape } from '../tensor/check.js';
 import { Tensor } from '../tensor/tensor.js';
 import { defineUpdate } from './update.js';
@@ -20,9 +21,11 @@ export const gradNorm = defineUpdate({
     // a gradient larger than a binding is summed a window at a time, each window a part of its own
     const parts = grads.flatMap((g) => (g.size ? pieces(g.size, 4).map(({ start, count }) => ({ buffer: windowOf(g.buffer(), start, count), size: count })) : []));
     const group = gradNormGroupSize();
-    const partial = Tensor.empty([Math.max(1, parts.length)], 'float32', 'gradNorm'); // every slot read is written
-    for (let i = 0; i < parts.length; i += group) launchGradSumSquares(parts.slice(i, i + group), partial.buffer(), i);
-    launchClipScale(partial.buffer(), parts.length, maxNorm < F32_MAX ? maxNorm : null, norm.buffer(), scale.buffer()); // beyond f32: no limit
+    const slices = parts.reduce((n, part) => n + gradSlices(part.size), 0);
+    const partial = Tensor.empty([Math.max(1, slices)], 'float32', 'gradNorm'); // every slot read is written
+    let written = 0;
+    for (let i = 0; i < parts.length; i += group) written += launchGradSumSquares(parts.slice(i, i + group), partial.buffer(), written);
+    launchClipScale(partial.buffer(), written, maxNorm < F32_MAX ? maxNorm : null, norm.buffer(), scale.buffer()); // beyond f32: no limit
     partial.dispose();
     return [norm, scale];
   },

@@ -1,7 +1,11 @@
 // Global gradient norm for clipping, in two kernels and no float atomics:
-//   grad_sumsq: partial[base + k] = sum(g_k^2) for a group of up to MAX_GROUP gradient tensors
-//     bound side by side; one 256-lane workgroup per tensor (workgroup k), lanes striding over it,
-//     then a tree reduction in workgroup memory. WGSL cannot index bindings: a switch picks g_k.
+//   grad_sumsq: partial[base + w] = sum(g_k^2) over slice s of tensor k, for a group of up to
+//     MAX_GROUP gradient tensors bound side by side; one 256-lane workgroup w per slice of SLICE
+//     elements (tensor k's slices numbered after those of the tensors before it, `ends` holding the
+//     running counts), lanes striding over the slice, then a tree reduction in workgroup memory.
+//     Slicing keeps a large tensor (GPT-2's 38.6M-element embedding) from being one workgroup's
+//     serial tail on a GPU; a tensor of at most SLICE elements is one slice, summed as it always
+//     was. WGSL cannot index bindings: a switch picks g_k.
 //   clip_scale: norm = sqrt(sum(partial)), scale = maxNorm / max(norm + 1e-6, maxNorm), i.e.
 //     min(1, maxNorm / (norm + 1e-6)) as PyTorch's clip_grad_norm_, or exactly 1 when `clip` is 0
 //     (no limit: a uniform cannot hold Infinity, and FLT_MAX / FLT_MAX is 0 on GPUs that divide
@@ -14,6 +18,11 @@ import { Kernel, variants } from '../kernel.js';
 const WG = 256;
 /** Tensors per grad_sumsq dispatch at most (their sizes travel in a `dims` param, 8 entries). */
 const MAX_GROUP = 8;
+/** Elements a workgroup sums at most: 256 per lane. */
+const SLICE = 256 * WG;
+
+/** The partial sums a gradient of `size` elements gets (its slices). */
+export const gradSlices = (size: number) => Math.max(1, Math.ceil(size / SLICE));
 
 /** Gradients one grad_sumsq dispatch can sum on this adapter (one binding each, beside `partial`). */
 export function gradNormGroupSize(): number {
@@ -27,17 +36,20 @@ const sumsqKernel = variants((group: number) => {
     name: 'grad_sumsq',
     read: Object.fromEntries(idx.map((k) => [`g${k}`, 'f32'])),
     write: { partial: 'f32' },
-    params: { base: 'u32', sizes: 'dims' },
+    params: { base: 'u32', sizes: 'dims', ends: 'dims' },
     body: /* wgsl */ `
 var<workgroup> red: array<f32, ${WG}>;
 
 @compute @workgroup_size(${WG})
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lane: u32) {
-  let k = wid.x;
-  let n = dim(p.sizes, k);
+  let w = wid.x;
+  var k = 0u;
+  while (k < ${group - 1}u && w >= dim(p.ends, k)) { k++; }
+  let lo = (w - select(0u, dim(p.ends, max(k, 1u) - 1u), k > 0u)) * ${SLICE}u;
+  let hi = min(dim(p.sizes, k), lo + ${SLICE}u);
   var acc = 0.0;
   switch k {
-${idx.map((k) => `    case ${k}u: { for (var j = lane; j < n; j += ${WG}u) { acc += g${k}[j] * g${k}[j]; } }`).join('\n')}
+${idx.map((k) => `    case ${k}u: { for (var j = lo + lane; j < hi; j += ${WG}u) { acc += g${k}[j] * g${k}[j]; } }`).join('\n')}
     default: {}
   }
   red[lane] = acc;
@@ -46,7 +58,7 @@ ${idx.map((k) => `    case ${k}u: { for (var j = lane; j < n; j += ${WG}u) { acc
     if (lane < s) { red[lane] += red[lane + s]; }
     workgroupBarrier();
   }
-  if (lane == 0u) { partial[p.base + k] = red[0]; }
+  if (lane == 0u) { partial[p.base + w] = red[0]; }
 }`,
   });
 });
@@ -67,10 +79,17 @@ fn main() {
 }`,
 });
 
-/** partial[base + k] = sum of squares of grads[k] (at most MAX_GROUP of them, with their sizes). */
-export function launchGradSumSquares(grads: { buffer: Resource; size: number }[], partial: GPUBuffer, base: number): void {
+/**
+ * partial[base ...] = the sums of squares of grads' slices (at most MAX_GROUP gradients, with their
+ * sizes), in order; returns how many partial sums it wrote.
+ */
+export function launchGradSumSquares(grads: { buffer: Resource; size: number }[], partial: GPUBuffer, base: number): number {
   if (grads.length > gradNormGroupSize()) throw new Error(`grad_sumsq: ${grads.length} tensors in one group, at most ${gradNormGroupSize()}`);
-  sumsqKernel(grads.length).launch([...grads.map((g) => g.buffer), partial], { base, sizes: grads.map((g) => g.size) }, [grads.length, 1, 1]);
+  const ends: number[] = [];
+  let slices = 0;
+  for (const g of grads) ends.push((slices += gradSlices(g.size)));
+  sumsqKernel(grads.length).launch([...grads.map((g) => g.buffer), partial], { base, sizes: grads.map((g) => g.size), ends }, [slices, 1, 1]);
+  return slices;
 }
 
 /** norm[0] and scale[0] from the first `count` partial sums of squares; maxNorm null: scale 1. */
