@@ -43,9 +43,11 @@ ${tree('wg_max', 'max(red[lane], red[lane + s])')}`;
 /**
  * A row kernel's reductions and `main`, for rows of `len` elements with `lanes` lanes each. The
  * body runs with `row`, `live` (row < p.rows), `base` (its first element), `n` (its length; 0 past
- * the last row, so spare lanes loop zero times but still reach the barriers) and `lane`.
+ * the last row, so spare lanes loop zero times but still reach the barriers) and `lane`. `shift`,
+ * if given, is added to `base`: the elements before the first row in a window bound by
+ * shiftedWindow (kernel.ts), for kernels that run over rows a chunk at a time (rowChunks).
  */
-export function rowMain(lanes: number, len: string, body: string): string {
+export function rowMain(lanes: number, len: string, body: string, shift = ''): string {
   return /* wgsl */ `
 const ROW_LANES = ${lanes}u;
 ${reductions(lanes)}
@@ -54,7 +56,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
   let lane = lid.x;
   let row = (wid.x + wid.y * nwg.x) * ${WG / lanes}u + lid.y;
   let live = row < p.rows;
-  let base = select(0u, row * ${len}, live);
+  let base = select(0u, row * ${len}, live)${shift && ` + ${shift}`};
   let n = select(0u, ${len}, live);
 ${body}
 }`;
