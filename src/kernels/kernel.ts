@@ -190,6 +190,9 @@ export function shiftedWindow(buffer: GPUBuffer, start: number, count: number, e
   return { binding: windowOf(buffer, first, start - first + count, elementBytes), shift: start - first };
 }
 
+/** Bytes a shiftedWindow may hold and still fit a binding (its shift is less than one alignment's bytes, rounded up to a word). */
+export const windowRoom = (): number => profile().bindingLimit - alignBytes();
+
 /**
  * Rows [row0, row0 + rows) of `n`, for row kernels over tensors larger than a binding: one chunk
  * when `n` rows of `rowBytes` fit a binding, else as many rows to a chunk as fit one with room for
@@ -199,7 +202,7 @@ export function shiftedWindow(buffer: GPUBuffer, start: number, count: number, e
 export function rowChunks(n: number, rowBytes: number, op: string, what: string): { row0: number; rows: number }[] {
   const limit = profile().bindingLimit;
   if (n * rowBytes <= limit) return [{ row0: 0, rows: n }];
-  const room = limit - alignBytes(); // a shift is less than one alignment's bytes (rounded up to a word)
+  const room = windowRoom();
   const per = Math.floor(room / rowBytes);
   if (per < 1) {
     throw new RangeError(
