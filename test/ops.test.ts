@@ -10,9 +10,8 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { availableChecks, formatChecks, runChecks } from '../src/check/index.js';
 import { device } from '../src/index.js';
-import { Kernel } from '../src/kernels/kernel.js';
 import { profileVariants, setProfile } from '../src/kernels/profile.js';
-import { fcParams, randomFromGen, setupDevice } from './helpers.js';
+import { fcParams, randomFromGen, setupDevice, widestBinding } from './helpers.js';
 
 await setupDevice();
 
@@ -29,21 +28,6 @@ const CHECKS = availableChecks();
  * within a lowered limit.
  */
 const BINDS_WHOLE = new Set(['permute', 'slice', 'concat', 'matmul', 'linearCrossEntropy', 'embedding', 'layerNorm', 'causalAttention', 'biasGelu', 'embeddingInt8']);
-
-/** Runs `body`, recording the largest range any dispatch binds meanwhile. */
-async function widestBinding<T>(body: () => Promise<T>): Promise<[T, number]> {
-  const launch = Kernel.prototype.launch;
-  let widest = 0;
-  Kernel.prototype.launch = function (this: Kernel, buffers, params, workgroups) {
-    for (const b of buffers) if ('size' in b) widest = Math.max(widest, b.size); // buffers and windows (textures have no size)
-    launch.call(this, buffers, params, workgroups);
-  };
-  try {
-    return [await body(), widest];
-  } finally {
-    Kernel.prototype.launch = launch;
-  }
-}
 
 describe.each(profileVariants().map((v, k) => ({ ...v, k })))('kernel variant $name', ({ name: variant, overrides, k }) => {
   let liveBuffers = 0;
