@@ -11,17 +11,15 @@
 // ordered keys (ORDERED_WGSL), exact for +-inf and NaN whatever the driver assumes. Callers reject
 // empty max / argmax reductions (R = 0). f16 inputs are widened to f32 as they are read (sums
 // accumulate in f32; max keys the widened bits) and the result is rounded to f16 once.
-// An input larger than a binding is reduced a slab at a time (reduceSlabs: contiguous ranges along
-// one axis, each bound as a window `shift` elements before its start, writing a contiguous range of
-// the output `out_shift` elements into its window). Where slabs share outputs (a reduced axis is
-// split), the kernel's `combine` form folds its result into what earlier slabs wrote, in slab
-// order: sums add (in f32, also for f16 inputs: the caller rounds once at the end), max takes the
+// An input larger than a binding is reduced a slab at a time (contiguous ranges planned by
+// src/ops/reduce-launch.ts, each bound as a window `shift` elements before its start, writing a
+// contiguous range of the output `out_shift` elements into its window). Where slabs share outputs
+// (a reduced axis is split), the kernel's folding form (`_fold`) folds its result into what
+// earlier slabs wrote, in slab order: sums add (in f32, also for f16 inputs: the caller rounds once at the end), max takes the
 // max, and argmax keeps the ordered key of each output's max in `best` and takes a later slab's
 // index (plus `offset`, its first reduced index) only when its max is strictly greater, so that
 // the first maximum still wins.
-import { floatBytes, Kernel, LINEAR, shiftedWindow, variants, windowRoom, type FloatType } from '../kernel.js';
-import { profile } from '../profile.js';
-import { numel, stridesOf } from '../../tensor/shape.js';
+import { floatBytes, Kernel, LINEAR, shiftedWindow, variants, type FloatType } from '../kernel.js';
 import { ORDERED_WGSL } from './elementwise.js';
 import { rowGrid, rowKernel } from './row.js';
 
@@ -49,7 +47,7 @@ function reduceKernel(kind: ReduceKind, float: FloatType, lanes: number, fold: b
   const element = (at: string) => (!half ? `x[${at}]` : kind === 'sum' ? `f32(x[${at}])` : `bitcast<u32>(f32(x[${at}]))`);
   const result = !halfOut ? k.result : kind === 'sum' ? `f16(${k.result})` : `f16(bitcast<f32>(${k.result}))`;
   return new Kernel({
-    name: `reduce_${kind}${half ? '_f16' : ''}${fold ? '_combine' : ''}`,
+    name: `reduce_${kind}${half ? '_f16' : ''}${fold ? '_fold' : ''}`,
     read: { x: half ? 'f16' : k.acc },
     write: { out: halfOut ? 'f16' : k.out, ...(fold && isArg && { best: 'u32' as const }) },
     params: {
@@ -162,48 +160,6 @@ export interface ReduceSlab {
   outStart: number;
   accumulate: boolean;
   offset: number;
-}
-
-/**
- * A contiguous input of `shape` (elements of `elementBytes`) reduced over `axes`, as slabs each
- * bound as one window: the whole input when it and the result fit a binding, else ranges along the
- * outermost axis q whose trailing dims fit one (every index of the axes before q, and chunks of
- * q's). The slabs of one output come in order of their reduced indices.
- */
-export function reduceSlabs(shape: readonly number[], axes: readonly number[], elementBytes: number): ReduceSlab[] {
-  const n = numel(shape);
-  const whole = planReduce(shape, stridesOf(shape), axes);
-  const limit = profile().bindingLimit;
-  if (n * elementBytes <= limit && whole.nOut * 4 <= limit) return [{ start: 0, plan: whole, outStart: 0, accumulate: false, offset: 0 }];
-  const room = Math.max(1, Math.floor(windowRoom() / 4)); // elements a slab may have (its input and outputs at most 4 bytes each)
-  const strides = stridesOf(shape);
-  let q = shape.length - 1;
-  while (q > 0 && strides[q - 1]! <= room) q--; // the trailing dims from q on are more than a slab; from q + 1 on they fit
-  const inner = strides[q]!;
-  const per = Math.max(1, Math.floor(room / inner)); // indices of axis q per slab
-  // where an index of each axis moves the output (kept axes) and the reduced index (reduced axes)
-  const [outStrides, redStrides] = [shape.map(() => 0), shape.map(() => 0)];
-  for (let d = shape.length - 1, o = 1, r = 1; d >= 0; d--) {
-    if (axes.includes(d)) [redStrides[d], r] = [r, r * shape[d]!];
-    else [outStrides[d], o] = [o, o * shape[d]!];
-  }
-  const subAxes = axes.filter((a) => a >= q).map((a) => a - q);
-  const slabs: ReduceSlab[] = [];
-  for (let u = 0; u < numel(shape.slice(0, q)); u++) {
-    for (let c0 = 0; c0 < shape[q]!; c0 += per) {
-      const start = (u * shape[q]! + c0) * inner;
-      const idx = shape.map((d, i) => Math.floor(start / strides[i]!) % d); // the index of its first element
-      const sub = [Math.min(per, shape[q]! - c0), ...shape.slice(q + 1)];
-      slabs.push({
-        start,
-        plan: planReduce(sub, stridesOf(sub), subAxes),
-        outStart: idx.reduce((acc, i, d) => acc + i * outStrides[d]!, 0),
-        accumulate: idx.some((i, d) => i > 0 && axes.includes(d)),
-        offset: idx.reduce((acc, i, d) => acc + i * redStrides[d]!, 0),
-      });
-    }
-  }
-  return slabs;
 }
 
 /**
