@@ -2,9 +2,9 @@
 // take the paths a GPT-2 needs on a 128 MiB-binding adapter: the embedding table and its gradient
 // read and written a window of rows at a time, AdamW's moments bound a window per dispatch, the LM
 // head and loss fused a chunk of rows at a time (no [B*T, V] logits), fills and gradient norms in
-// pieces. Training must follow the unwindowed run step for step. Reductions, softmax and the
-// losses split such tensors too (into slabs, or chunks of rows), binding no more than the limit;
-// a single row larger than a binding is a one-line error.
+// pieces. Training must follow the unwindowed run step for step. Reductions, softmax, the losses
+// and biasGelu split such tensors too (into slabs, chunks of rows or pieces), binding no more than
+// the limit; a single row larger than a binding is a one-line error.
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { TRAIN_DEFAULTS, Trainer, type TrainConfig } from '../src/gpt/trainer.js';
 import { setProfile } from '../src/kernels/profile.js';
@@ -156,7 +156,7 @@ describe('ops on tensors larger than a binding', () => {
     }
   });
 
-  it('a row larger than a binding is a one-line error naming the op, the logits and the most a row may take', () => {
+  it('a row larger than a binding is a one-line error naming the op, the tensor and the most a row may take', () => {
     setProfile({ bindingLimit: LIMIT });
     const x = zeros([3, 300]); // rows of 1200 bytes
     const targets = tensor(new Int32Array(3), [3]);
@@ -166,6 +166,7 @@ describe('ops on tensors larger than a binding', () => {
       ['logSoftmax', () => x.logSoftmax()],
       ['crossEntropy', () => crossEntropy(x, targets)],
       ['distillLoss', () => distillLoss(x, x, targets, { temperature: 1, alpha: 0.5 })],
+      ['biasGelu', () => x.biasGelu(zeros([300]))],
     ] as const) {
       expect(() => scope(call), op).toThrow(new RegExp(`^${op}: (input|logits) float32\\[3, 300\\] has rows of 1200 bytes, but ${allowed} on this adapter \\(binding limit ${LIMIT} less \\d+ of offset alignment\\)$`));
     }
