@@ -8,12 +8,13 @@
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { TRAIN_DEFAULTS, Trainer, type TrainConfig } from '../src/gpt/trainer.js';
 import { setProfile } from '../src/kernels/profile.js';
-import { crossEntropy, device, distillLoss, logSoftmax, scope, softmax, tensor, zeros, type Tensor } from '../src/index.js';
+import { concat, crossEntropy, device, distillLoss, logSoftmax, scope, softmax, tensor, zeros, type Tensor } from '../src/index.js';
 import fc from 'fast-check';
 import { checkSample, floatInput, intInput, type Comparison } from '../src/check/index.js';
 import { ref } from '../src/check/reference/index.js';
 import { crossEntropyRef, distillLossRef, logSoftmaxRef, softmaxRef } from '../src/check/reference/nn.js';
 import { argmaxRef, maxRef, meanRef, sumRef } from '../src/check/reference/reduce.js';
+import { concatRef, permuteRef, sliceRef } from '../src/check/reference/indexing.js';
 import { expectClose, fcParams, seededValues, setupDevice, widestBinding } from './helpers.js';
 
 beforeAll(setupDevice);
@@ -122,6 +123,31 @@ describe('ops on tensors larger than a binding', () => {
           }),
       ),
       fcParams(20),
+    ));
+
+  it('permute, slice and concat copy boxes of tensors larger than a binding, equal to plain copies, binding at most the limit', () =>
+    fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.integer({ min: 1, max: 30 }), { minLength: 2, maxLength: 4 }).filter((s) => s.reduce((a, b) => a * b, 1) > LIMIT / 4 && s.reduce((a, b) => a * b, 1) <= 6000),
+        fc.integer(), fc.constantFrom('float32', 'float16') as fc.Arbitrary<'float32' | 'float16'>,
+        (shape, seed, dtype) =>
+          scope(async () => {
+            const data = Float32Array.from(seededValues(shape.reduce((a, b) => a * b, 1), seed, -100, 100), Math.round); // exact in float16
+            const a = ref(shape, data);
+            const perm = shape.map((_, i) => i).sort((i, j) => ((seed >> i) & 3) - ((seed >> j) & 3) || j - i);
+            const axis = Math.abs(seed) % shape.length;
+            const [from, to] = [Math.floor(shape[axis]! / 3), shape[axis]! - 1];
+            const x = tensor(data, shape, dtype);
+            setProfile({ bindingLimit: LIMIT });
+            const [[p, s, c], widest] = await widestBinding(async () => [x.permute(perm), x.slice(axis, from, to), concat([x, x], axis)]);
+            setProfile(null);
+            expect(widest).toBeLessThanOrEqual(LIMIT);
+            await expectClose(p, permuteRef(a, perm), 0, 0, `permute [${perm}]`);
+            await expectClose(s, sliceRef(a, axis, from, to), 0, 0, `slice ${axis} ${from}:${to}`);
+            await expectClose(c, concatRef([a, a], axis), 0, 0, `concat along ${axis}`);
+          }),
+      ),
+      fcParams(15),
     ));
 
   it('softmax, logSoftmax, crossEntropy and distillLoss, forward and backward, equal float64 a chunk of rows at a time', async () => {
