@@ -2,13 +2,13 @@
 // take the paths a GPT-2 needs on a 128 MiB-binding adapter: the embedding table and its gradient
 // read and written a window of rows at a time, AdamW's moments bound a window per dispatch, the LM
 // head and loss fused a chunk of rows at a time (no [B*T, V] logits), fills and gradient norms in
-// pieces. Training must follow the unwindowed run step for step. Reductions, softmax, the losses
-// and biasGelu split such tensors too (into slabs, chunks of rows or pieces), binding no more than
-// the limit; a single row larger than a binding is a one-line error.
+// pieces. Training must follow the unwindowed run step for step. Reductions, copies, softmax, the
+// losses, biasGelu and sampling split such tensors too (into slabs, boxes, chunks of rows or
+// pieces), binding no more than the limit; a single row larger than a binding is a one-line error.
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { TRAIN_DEFAULTS, Trainer, type TrainConfig } from '../src/gpt/trainer.js';
 import { setProfile } from '../src/kernels/profile.js';
-import { concat, crossEntropy, device, distillLoss, logSoftmax, scope, softmax, tensor, zeros, type Tensor } from '../src/index.js';
+import { concat, crossEntropy, device, distillLoss, logSoftmax, sampleLogits, scope, softmax, tensor, zeros, type Tensor } from '../src/index.js';
 import fc from 'fast-check';
 import { checkSample, floatInput, intInput, type Comparison } from '../src/check/index.js';
 import { ref } from '../src/check/reference/index.js';
@@ -193,6 +193,7 @@ describe('ops on tensors larger than a binding', () => {
       ['crossEntropy', () => crossEntropy(x, targets)],
       ['distillLoss', () => distillLoss(x, x, targets, { temperature: 1, alpha: 0.5 })],
       ['biasGelu', () => x.biasGelu(zeros([300]))],
+      ['sampleLogits', () => sampleLogits(x, zeros([3]))],
     ] as const) {
       expect(() => scope(call), op).toThrow(new RegExp(`^${op}: (input|logits) float32\\[3, 300\\] has rows of 1200 bytes, but ${allowed} on this adapter \\(binding limit ${LIMIT} less \\d+ of offset alignment\\)$`));
     }

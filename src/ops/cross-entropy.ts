@@ -6,7 +6,8 @@
 // logged; the gradient of the logits is float16. Logits larger than a binding go a chunk of rows at
 // a time (src/kernels/wgsl/cross-entropy.ts); a single row (V logits) must fit one binding.
 import { defineOp, withFront, type OpContext } from '../autograd/op.js';
-import { launchCrossEntropy, launchCrossEntropyBackward, logitChunks } from '../kernels/wgsl/cross-entropy.js';
+import { launchCrossEntropy, launchCrossEntropyBackward } from '../kernels/wgsl/cross-entropy.js';
+import { rowChunksOf } from '../kernels/wgsl/row.js';
 import { formatShape } from '../tensor/shape.js';
 import { FLOAT_DTYPES, floatType, Tensor } from '../tensor/tensor.js';
 import { div, maximum } from './elementwise.js';
@@ -29,7 +30,7 @@ const crossEntropyOp = defineOp({
   },
   shape([logits, targets, ignoreIndex]) {
     checkLogitsAndTargets('crossEntropy', logits, targets, ignoreIndex);
-    logitChunks('crossEntropy', `logits ${logits.describe()}`, targets.size, logits.shape[logits.rank - 1]!, floatType(logits.dtype)); // throws if a row is larger than a binding
+    rowChunksOf('crossEntropy', `logits ${logits.describe()}`, targets.size, logits.shape[logits.rank - 1]!, floatType(logits.dtype)); // throws if a row is larger than a binding
     return { shape: [], dtype: 'float32' };
   },
   backward(ctx, g, [, , ignoreIndex]) {

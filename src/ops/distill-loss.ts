@@ -11,8 +11,8 @@
 // a chunk of rows at a time where the logits are larger than a binding (a row must fit one).
 import { isGradEnabled } from '../autograd/mode.js';
 import { defineOp, withFront, type OpContext } from '../autograd/op.js';
-import { logitChunks } from '../kernels/wgsl/cross-entropy.js';
 import { DISTILL_STATS, launchDistillLoss, launchDistillLossBackward, type DistillWeights } from '../kernels/wgsl/distill-loss.js';
+import { rowChunksOf } from '../kernels/wgsl/row.js';
 import { sameShape } from '../tensor/shape.js';
 import { Tensor } from '../tensor/tensor.js';
 import { checkLogitsAndTargets, meanOverValid } from './cross-entropy.js';
@@ -50,7 +50,7 @@ const distillLossOp = defineOp({
     }
     if (!(temperature > 0 && Number.isFinite(temperature))) throw new Error(`distillLoss: temperature must be a finite number > 0, got ${temperature}`);
     if (!(alpha >= 0 && alpha <= 1)) throw new Error(`distillLoss: alpha must be in [0, 1], got ${alpha}`);
-    logitChunks('distillLoss', `logits ${student.describe()}`, targets.size, student.shape[student.rank - 1]!, 'f32', DISTILL_STATS); // throws if a row is larger than a binding
+    rowChunksOf('distillLoss', `logits ${student.describe()}`, targets.size, student.shape[student.rank - 1]!, 'f32', DISTILL_STATS); // throws if a row is larger than a binding
     return { shape: [], dtype: 'float32' };
   },
   backward(ctx, g, [, , , temperature, alpha, ignoreIndex]) {

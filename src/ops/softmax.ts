@@ -2,7 +2,7 @@
 // float16 rows are computed in float32 (max, sums, exp) and rounded once. A tensor larger than a
 // binding goes a chunk of rows at a time; a single row must fit one.
 import { defineOp, withFront, type OpContext } from '../autograd/op.js';
-import { floatBytes, rowChunks } from '../kernels/kernel.js';
+import { rowChunksOf } from '../kernels/wgsl/row.js';
 import { launchSoftmax, launchSoftmaxBackward } from '../kernels/wgsl/softmax.js';
 import { assertRank, checkAxis } from '../tensor/check.js';
 import { FLOAT_DTYPES, floatType, Tensor } from '../tensor/tensor.js';
@@ -21,7 +21,7 @@ function softmaxOp(name: 'softmax' | 'logSoftmax') {
     },
     shape([x]) {
       const C = x.shape[x.rank - 1] ?? 1;
-      rowChunks(C ? x.size / C : 0, C * floatBytes(floatType(x.dtype)), name, `input ${x.describe()}`); // throws if a row is larger than a binding
+      rowChunksOf(name, `input ${x.describe()}`, C ? x.size / C : 0, C, floatType(x.dtype)); // throws if a row is larger than a binding
       return { shape: x.shape, dtype: x.dtype };
     },
     backward(ctx, g) {

@@ -265,7 +265,7 @@ const biasGelu = {
 const sampleLogits = {
   draw(r: Random): Sample<[Tensor, Tensor, SamplingOptions?]> {
     const V = dim(r);
-    const lead = shape(r, 0, 2, 8);
+    const lead = rowsOf(r, V, 2, 8);
     const x = bool(r) ? grid(r, [...lead, V], -3, 3, 0.5) : logits(r, [...lead, V]);
     const opts = { temperature: pick(r, [0, 0.5, 1, 2]), topK: pick(r, [V, 1, r.int(1, V)]), topP: pick(r, [1, float(r, 0.05, 0.95)]) };
     const rows = Array.from({ length: numel(lead) }, (_, i) => x.data.subarray(i * V, (i + 1) * V));

@@ -9,12 +9,12 @@
 // and the forward reports them as a fault (an error at the next read).
 // f16 logits are read widened to f32: max, sum, lse and the loss rows are f32 (the loss stays
 // float32), and dx is rounded to f16 once. Logits larger than a binding go a chunk of rows at a
-// time (rowChunks), each buffer bound as a window from an aligned offset: `shift` elements before
-// the chunk's first logit, `row_shift` before its first row in the per-row buffers.
+// time (row.ts launchRowChunks): `shift` elements before the chunk's first logit in its window,
+// `row_shift` before its first row in the per-row buffers'.
 // Called by src/ops/cross-entropy.ts and linear-cross-entropy.ts.
 import { defineFault } from '../../device/faults.js';
-import { floatBytes, Kernel, narrow, rowChunks, shiftedWindow, variants, type FloatType } from '../kernel.js';
-import { rowGrid, rowKernel, rowMain } from './row.js';
+import { Kernel, narrow, variants, type FloatType } from '../kernel.js';
+import { launchRowChunks, rowKernel, rowMain } from './row.js';
 
 const TARGET_OUT_OF_RANGE = defineFault('crossEntropy: a target computed on the GPU was outside [0, V) and not ignore_index (it was clamped)');
 
@@ -65,44 +65,6 @@ const backwardK = variants((float: FloatType) => rowKernel((lanes) => new Kernel
   }`, 'p.shift'),
 })));
 
-/** How a buffer of a logits kernel is laid out: like the logits, an element a row, `statsWidth` elements a row, or bound whole. */
-type RowLayout = 'logits' | 'row' | 'stats' | 'whole';
-
-/** The chunks of rows launchLogitRows takes; an error naming `op` and `what` (the logits) where a row does not fit a binding. */
-export function logitChunks(op: string, what: string, rows: number, V: number, float: FloatType = 'f32', statsWidth = 0): { row0: number; rows: number }[] {
-  return rowChunks(rows, Math.max(V * floatBytes(float), 4 * statsWidth, 4), op, what);
-}
-
-/**
- * Launches a kernel over rows x V logits of `float`, its buffers in binding order with their
- * layouts, a chunk of rows at a time where they exceed a binding (params get `shift`, `row_shift`
- * and, with stats, `stats_shift`). Shared with distill-loss.ts.
- */
-export function launchLogitRows(
-  op: string,
-  kernel: (rows: number) => { kernel: Kernel; lanes: number },
-  buffers: readonly (readonly [GPUBuffer, RowLayout])[],
-  params: { rows: number; V: number } & Record<string, number>,
-  float: FloatType = 'f32',
-  statsWidth = 0,
-): void {
-  const { rows, V } = params;
-  const eb = floatBytes(float);
-  const range = { logits: [V, eb], row: [1, 4], stats: [statsWidth, 4] } as const;
-  for (const c of logitChunks(op, `logits [${rows}, ${V}]`, rows, V, float, statsWidth)) {
-    const { kernel: k, lanes } = kernel(c.rows);
-    const shifts: Record<string, number> = { shift: 0, row_shift: 0, ...(statsWidth && { stats_shift: 0 }) };
-    const bound = buffers.map(([buf, layout]) => {
-      if (layout === 'whole') return buf;
-      const [width, bytes] = range[layout];
-      const w = shiftedWindow(buf, c.row0 * width, c.rows * width, bytes);
-      shifts[{ logits: 'shift', row: 'row_shift', stats: 'stats_shift' }[layout]] = w.shift;
-      return w.binding;
-    });
-    k.launch(bound, { ...params, rows: c.rows, ...shifts }, rowGrid(c.rows, lanes));
-  }
-}
-
 export function launchCrossEntropy(
   b: { x: GPUBuffer; targets: GPUBuffer; loss: GPUBuffer; valid: GPUBuffer; lse: GPUBuffer },
   rows: number,
@@ -110,8 +72,8 @@ export function launchCrossEntropy(
   ignoreIndex: number,
   float: FloatType = 'f32',
 ): void {
-  const buffers = [[b.x, 'logits'], [b.targets, 'row'], [b.loss, 'row'], [b.valid, 'row'], [b.lse, 'row']] as const;
-  launchLogitRows('crossEntropy', forwardK(float), buffers, { rows, V, ignore_index: ignoreIndex }, float);
+  const buffers = [[b.x, 'rows'], [b.targets, 'row'], [b.loss, 'row'], [b.valid, 'row'], [b.lse, 'row']] as const;
+  launchRowChunks('crossEntropy', forwardK(float), buffers, V, { rows, V, ignore_index: ignoreIndex }, float);
 }
 
 export function launchCrossEntropyBackward(
@@ -121,6 +83,6 @@ export function launchCrossEntropyBackward(
   ignoreIndex: number,
   float: FloatType = 'f32',
 ): void {
-  const buffers = [[b.x, 'logits'], [b.targets, 'row'], [b.lse, 'row'], [b.scale, 'whole'], [b.dx, 'logits']] as const;
-  launchLogitRows('crossEntropy', backwardK(float), buffers, { rows, V, ignore_index: ignoreIndex }, float);
+  const buffers = [[b.x, 'rows'], [b.targets, 'row'], [b.lse, 'row'], [b.scale, 'whole'], [b.dx, 'rows']] as const;
+  launchRowChunks('crossEntropy', backwardK(float), buffers, V, { rows, V, ignore_index: ignoreIndex }, float);
 }

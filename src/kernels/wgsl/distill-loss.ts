@@ -14,11 +14,11 @@
 //     rows; kl_grad = alpha T (d/ds of T² KL is T (q - p)); scale (0-d) = upstream gradient / valid rows.
 // The teacher gets no gradient. Targets outside [0, V) are clamped and reported, and logits larger
 // than a binding go a chunk of rows at a time (`shift`, `row_shift`, `stats_shift`: where each
-// buffer's window starts), as in cross-entropy.ts. Called by src/ops/distill-loss.ts.
+// buffer's window starts, row.ts launchRowChunks), as in cross-entropy.ts. Called by src/ops/distill-loss.ts.
 import { defineFault } from '../../device/faults.js';
 import { Kernel } from '../kernel.js';
-import { launchLogitRows, TARGET } from './cross-entropy.js';
-import { rowKernel, rowMain } from './row.js';
+import { TARGET } from './cross-entropy.js';
+import { launchRowChunks, rowKernel, rowMain } from './row.js';
 
 const TARGET_OUT_OF_RANGE = defineFault('distillLoss: a target computed on the GPU was outside [0, V) and not ignore_index (it was clamped)');
 /** Per-row statistics the forward keeps for the backward. */
@@ -112,8 +112,8 @@ export function launchDistillLoss(
   w: DistillWeights,
 ): void {
   const params = { rows: w.rows, V: w.V, ignore_index: w.ignoreIndex, inv_t: 1 / w.temperature, kl_weight: w.alpha * w.temperature ** 2, ce_weight: 1 - w.alpha };
-  const buffers = [[b.x, 'logits'], [b.teacher, 'logits'], [b.targets, 'row'], [b.loss, 'row'], [b.valid, 'row'], [b.stats, 'stats']] as const;
-  launchLogitRows('distillLoss', forwardK, buffers, params, 'f32', DISTILL_STATS);
+  const buffers = [[b.x, 'rows'], [b.teacher, 'rows'], [b.targets, 'row'], [b.loss, 'row'], [b.valid, 'row'], [b.stats, 'stats']] as const;
+  launchRowChunks('distillLoss', forwardK, buffers, w.V, params, 'f32', DISTILL_STATS);
 }
 
 export function launchDistillLossBackward(
@@ -121,6 +121,6 @@ export function launchDistillLossBackward(
   w: DistillWeights,
 ): void {
   const params = { rows: w.rows, V: w.V, ignore_index: w.ignoreIndex, inv_t: 1 / w.temperature, kl_grad: w.alpha * w.temperature, ce_weight: 1 - w.alpha };
-  const buffers = [[b.x, 'logits'], [b.teacher, 'logits'], [b.targets, 'row'], [b.stats, 'stats'], [b.scale, 'whole'], [b.dx, 'logits']] as const;
-  launchLogitRows('distillLoss', backwardK, buffers, params, 'f32', DISTILL_STATS);
+  const buffers = [[b.x, 'rows'], [b.teacher, 'rows'], [b.targets, 'row'], [b.stats, 'stats'], [b.scale, 'whole'], [b.dx, 'rows']] as const;
+  launchRowChunks('distillLoss', backwardK, buffers, w.V, params, 'f32', DISTILL_STATS);
 }

@@ -7,10 +7,10 @@
 //   log-softmax: dx = dy - exp(y) * sum(dy)
 // f16 rows (float16 tensors) are read widened to f32: the max, the sums and every exp are f32,
 // and each output is rounded to f16 once. Tensors larger than a binding go a chunk of rows at a
-// time (rowChunks), each bound as a window `shift` elements before its first row. Called by
-// src/ops/softmax.ts.
-import { floatBytes, Kernel, narrow, rowChunks, shiftedWindow, variants, type FloatType } from '../kernel.js';
-import { rowGrid, rowKernel, rowMain } from './row.js';
+// time (row.ts launchRowChunks), each bound as a window `shift` elements before its first row.
+// Called by src/ops/softmax.ts.
+import { Kernel, narrow, variants, type FloatType } from '../kernel.js';
+import { launchRowChunks, rowKernel, rowMain } from './row.js';
 
 function forwardKernel(log: boolean, float: FloatType, lanes: number): Kernel {
   return new Kernel({
@@ -53,19 +53,10 @@ const kernels = {
   backward: [false, true].map((log) => variants((float: FloatType) => rowKernel((lanes) => backwardKernel(log, float, lanes)))),
 };
 
-/** Launches `kernel` over rows x C elements of `float`, a chunk of rows at a time where the buffers exceed a binding. */
-function launchRows(kernel: (rows: number) => { kernel: Kernel; lanes: number }, buffers: GPUBuffer[], rows: number, C: number, float: FloatType): void {
-  for (const chunk of rowChunks(rows, C * floatBytes(float), 'softmax', `[${rows}, ${C}]`)) {
-    const { kernel: k, lanes } = kernel(chunk.rows);
-    const windows = buffers.map((b) => shiftedWindow(b, chunk.row0 * C, chunk.rows * C, floatBytes(float)));
-    k.launch(windows.map((w) => w.binding), { rows: chunk.rows, C, shift: windows[0]!.shift }, rowGrid(chunk.rows, lanes));
-  }
-}
-
 export function launchSoftmax(log: boolean, x: GPUBuffer, y: GPUBuffer, rows: number, C: number, float: FloatType = 'f32'): void {
-  launchRows(kernels.forward[+log]!(float), [x, y], rows, C, float);
+  launchRowChunks(log ? 'logSoftmax' : 'softmax', kernels.forward[+log]!(float), [[x, 'rows'], [y, 'rows']], C, { rows, C }, float);
 }
 
 export function launchSoftmaxBackward(log: boolean, y: GPUBuffer, dy: GPUBuffer, dx: GPUBuffer, rows: number, C: number, float: FloatType = 'f32'): void {
-  launchRows(kernels.backward[+log]!(float), [y, dy, dx], rows, C, float);
+  launchRowChunks(log ? 'logSoftmax' : 'softmax', kernels.backward[+log]!(float), [[y, 'rows'], [dy, 'rows'], [dx, 'rows']], C, { rows, C }, float);
 }
