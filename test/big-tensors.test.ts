@@ -2,14 +2,20 @@
 // take the paths a GPT-2 needs on a 128 MiB-binding adapter: the embedding table and its gradient
 // read and written a window of rows at a time, AdamW's moments bound a window per dispatch, the LM
 // head and loss fused a chunk of rows at a time (no [B*T, V] logits), fills and gradient norms in
-// pieces. Training must follow the unwindowed run step for step.
+// pieces. Training must follow the unwindowed run step for step. Reductions, copies, softmax, the
+// losses, biasGelu and sampling split such tensors too (into slabs, boxes, chunks of rows or
+// pieces), binding no more than the limit; a single row larger than a binding is a one-line error.
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { TRAIN_DEFAULTS, Trainer, type TrainConfig } from '../src/gpt/trainer.js';
 import { profile, setProfile } from '../src/kernels/profile.js';
-import { device, scope, tensor, zeros } from '../src/index.js';
+import { concat, crossEntropy, device, distillLoss, logSoftmax, sampleLogits, scope, softmax, tensor, zeros, type Tensor } from '../src/index.js';
 import fc from 'fast-check';
+import { checkSample, floatInput, intInput, type Comparison } from '../src/check/index.js';
 import { ref } from '../src/check/reference/index.js';
-import { expectClose, fcParams, seededValues, setupDevice } from './helpers.js';
+import { crossEntropyRef, distillLossRef, logSoftmaxRef, softmaxRef } from '../src/check/reference/nn.js';
+import { argmaxRef, maxRef, meanRef, sumRef } from '../src/check/reference/reduce.js';
+import { concatRef, permuteRef, sliceRef } from '../src/check/reference/indexing.js';
+import { expectClose, fcParams, seededValues, setupDevice, widestBinding } from './helpers.js';
 
 beforeAll(setupDevice);
 afterEach(() => setProfile(null));
@@ -81,10 +87,132 @@ describe('tensors larger than a binding', () => {
   it("an op that does not split a tensor past the adapter's binding limit says so instead of failing validation", async () => {
     const limit = device().info.limits.maxStorageBufferBindingSize!;
     const liveBefore = device().memory().liveBytes;
-    const tooBig = () => zeros([2, limit / 8 + 64]).softmax(); // a little over the limit
-    expect(() => scope(tooBig)).toThrow(/^softmax: a \d+-byte buffer is bound whole but this adapter binds at most \d+ bytes/);
+    const C = limit / 8 + 64; // [2, C] float32: a little over the limit
+    const tooBig = () => zeros([2, C]).layerNorm(zeros([C])); // layerNorm's kernels bind x whole
+    expect(() => scope(tooBig)).toThrow(/^layernorm: a \d+-byte buffer is bound whole but this adapter binds at most \d+ bytes/);
     expect(device().memory().liveBytes, 'the scope freed what the failed op made').toBe(liveBefore);
     expect(Array.from(await zeros([2]).add(1).toArray()), 'the device is still usable').toEqual([1, 1]);
+  });
+});
+
+const LIMIT = 1024; // 256 float32 elements a binding
+
+describe('ops on tensors larger than a binding', () => {
+  const reductions = { sum: sumRef, mean: meanRef, max: maxRef, argmax: argmaxRef };
+  it('sum, mean, max and argmax over any axes equal float64 (ties, NaN and -0 among the values), binding at most the limit', () =>
+    fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.integer({ min: 1, max: 40 }), { minLength: 1, maxLength: 4 }).filter((s) => s.reduce((a, b) => a * b, 1) > LIMIT / 4 && s.reduce((a, b) => a * b, 1) <= 6000),
+        fc.constantFrom('sum', 'mean', 'max', 'argmax'), fc.boolean(), fc.integer(), fc.constantFrom('float32', 'float16') as fc.Arbitrary<'float32' | 'float16'>,
+        (shape, kind: keyof typeof reductions, keepdim, seed, dtype) =>
+          scope(async () => {
+            const n = shape.reduce((a, b) => a * b, 1);
+            // small integers (exact sums, many ties), a few NaN (max and argmax only) and -0
+            const data = Float32Array.from(seededValues(n, seed, -3, 3), (v, i) => (i % 97 === 13 ? -0 : kind.endsWith('max') && i % 389 === 7 ? NaN : Math.round(v)));
+            const axes = kind === 'argmax' ? (seed % 2 ? [Math.abs(seed) % shape.length] : shape.map((_, i) => i)) : shape.flatMap((_, i) => ((seed >> i) & 1 ? [i] : []));
+            const x = tensor(data, shape, dtype);
+            setProfile({ bindingLimit: LIMIT });
+            const [y, widest] = await widestBinding(async () => {
+              const t = kind === 'argmax' ? x.argmax(axes.length === 1 ? axes[0] : undefined, keepdim) : x[kind](axes, keepdim);
+              await t.toArray();
+              return t;
+            });
+            setProfile(null);
+            expect(widest).toBeLessThanOrEqual(LIMIT);
+            const tol = dtype === 'float16' && kind !== 'argmax' ? 2e-3 : 1e-6; // float16 sums past 2048 round
+            await expectClose(y, reductions[kind](ref(shape, data), axes, keepdim), tol, tol, `${kind} over [${axes}] of ${x.describe()}`);
+          }),
+      ),
+      fcParams(20),
+    ));
+
+  it('permute, slice and concat copy boxes of tensors larger than a binding, equal to plain copies, binding at most the limit', () =>
+    fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.integer({ min: 1, max: 30 }), { minLength: 2, maxLength: 4 }).filter((s) => s.reduce((a, b) => a * b, 1) > LIMIT / 4 && s.reduce((a, b) => a * b, 1) <= 6000),
+        fc.integer(), fc.constantFrom('float32', 'float16') as fc.Arbitrary<'float32' | 'float16'>,
+        (shape, seed, dtype) =>
+          scope(async () => {
+            const data = Float32Array.from(seededValues(shape.reduce((a, b) => a * b, 1), seed, -100, 100), Math.round); // exact in float16
+            const a = ref(shape, data);
+            const perm = shape.map((_, i) => i).sort((i, j) => ((seed >> i) & 3) - ((seed >> j) & 3) || j - i);
+            const axis = Math.abs(seed) % shape.length;
+            const [from, to] = [Math.floor(shape[axis]! / 3), shape[axis]! - 1];
+            const x = tensor(data, shape, dtype);
+            setProfile({ bindingLimit: LIMIT });
+            const [[p, s, c], widest] = await widestBinding(async () => [x.permute(perm), x.slice(axis, from, to), concat([x, x], axis)]);
+            setProfile(null);
+            expect(widest).toBeLessThanOrEqual(LIMIT);
+            await expectClose(p, permuteRef(a, perm), 0, 0, `permute [${perm}]`);
+            await expectClose(s, sliceRef(a, axis, from, to), 0, 0, `slice ${axis} ${from}:${to}`);
+            await expectClose(c, concatRef([a, a], axis), 0, 0, `concat along ${axis}`);
+          }),
+      ),
+      fcParams(15),
+    ));
+
+  it('softmax, logSoftmax, crossEntropy and distillLoss, forward and backward, equal float64 a chunk of rows at a time', async () => {
+    const [rows, V] = [67, 13]; // 3.5 KB of logits: chunks of 14 rows
+    const [s, t] = [1, 2].map((k) => ref([rows, V], seededValues(rows * V, k, -6, 6)));
+    const targets = ref([rows], Array.from({ length: rows }, (_, i) => (i % 5 === 0 ? -100 : (i * 7) % V)));
+    const cases: [string, Comparison, (ts: Tensor[]) => Tensor][] = [
+      ['softmax', { inputs: [floatInput(s!)], reference: ([x]) => softmaxRef(x!), tol: { atol: 1e-6, rtol: 1e-4 } }, ([x]) => softmax(x!)],
+      ['logSoftmax', { inputs: [floatInput(s!)], reference: ([x]) => logSoftmaxRef(x!), tol: { atol: 1e-5, rtol: 1e-5 } }, ([x]) => logSoftmax(x!)],
+      [
+        'crossEntropy',
+        { inputs: [floatInput(s!), intInput(targets)], reference: ([x, y]) => crossEntropyRef(x!, y!.data), tol: { atol: 1e-5, rtol: 1e-5 }, gradTol: { atol: 1e-4, rtol: 1e-2 } },
+        ([x, y]) => crossEntropy(x!, y!),
+      ],
+      [
+        'distillLoss',
+        {
+          inputs: [floatInput(s!), floatInput(t!, false), intInput(targets)],
+          reference: ([x, u, y]) => distillLossRef(x!, u!, y!.data, 2, 0.4),
+          tol: { atol: 1e-5, rtol: 1e-5 },
+          gradTol: { atol: 1e-4, rtol: 1e-2 },
+        },
+        ([x, u, y]) => distillLoss(x!, u!, y!, { temperature: 2, alpha: 0.4 }),
+      ],
+    ];
+    setProfile({ bindingLimit: LIMIT });
+    for (const [name, c, engine] of cases) {
+      const needsGrad = c.inputs.map((i) => i.grad);
+      const [result, widest] = await widestBinding(() => checkSample(c, engine, { needsGrad, elements: (n) => [0, 1, 200, 500, n - 1], describe: () => name }));
+      expect(result.failure, name).toBeUndefined();
+      expect(widest, `${name} bound past the limit`).toBeLessThanOrEqual(LIMIT);
+    }
+  });
+
+  it('a row larger than a binding is a one-line error naming the op, the tensor and the most a row may take', () => {
+    setProfile({ bindingLimit: LIMIT });
+    const x = zeros([3, 300]); // rows of 1200 bytes
+    const targets = tensor(new Int32Array(3), [3]);
+    const allowed = `a row must fit one binding: at most ${LIMIT - (device().info.limits.minStorageBufferOffsetAlignment ?? 256)} bytes`;
+    for (const [op, call] of [
+      ['softmax', () => x.softmax()],
+      ['logSoftmax', () => x.logSoftmax()],
+      ['crossEntropy', () => crossEntropy(x, targets)],
+      ['distillLoss', () => distillLoss(x, x, targets, { temperature: 1, alpha: 0.5 })],
+      ['biasGelu', () => x.biasGelu(zeros([300]))],
+      ['sampleLogits', () => sampleLogits(x, zeros([3]))],
+    ] as const) {
+      expect(() => scope(call), op).toThrow(new RegExp(`^${op}: (input|logits) float32\\[3, 300\\] has rows of 1200 bytes, but ${allowed} on this adapter \\(binding limit ${LIMIT} less \\d+ of offset alignment\\)$`));
+    }
+    x.dispose();
+    targets.dispose();
+  });
+
+  it('the argmax of a tensor past the adapter\'s own binding limit (the first maximum, in the later slab) equals a plain loop', async () => {
+    const C = device().info.limits.maxStorageBufferBindingSize! / 8 + 3; // [2, C] float32: two slabs, the second at an unaligned offset
+    const data = new Float32Array(2 * C);
+    for (let i = 0; i < data.length; i++) data[i] = (i % 1000) - 500;
+    data[3] = 999; // the first slab's maximum
+    data[C + 7] = 1000; // the maximum, in the second slab, tied by a later element
+    data[2 * C - 2] = 1000;
+    let want = 0;
+    for (let i = 1; i < data.length; i++) if (data[i]! > data[want]!) want = i;
+    const got = await scope(() => tensor(data, [2, C]).argmax().toArray());
+    expect(got[0]).toBe(want);
   });
 });
 

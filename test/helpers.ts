@@ -5,6 +5,7 @@ import { expect } from 'vitest';
 import { describeMismatch, worstElement, type Random } from '../src/check/index.js';
 import type { Ref } from '../src/check/reference/index.js';
 import { initDevice, tensor, type Tensor } from '../src/index.js';
+import { Kernel } from '../src/kernels/kernel.js';
 
 export { seededValues } from '../src/check/index.js';
 
@@ -51,4 +52,19 @@ export async function expectClose(t: Tensor, want: Ref, atol = 1e-5, rtol = 1e-4
   expect([...t.shape], `${what} shape`).toEqual(want.shape);
   const worst = worstElement(await t.toArray(), want.data, { atol, rtol });
   if (worst && worst.ratio > 1) throw new Error(`${what}: ${t.describe()} ${describeMismatch(worst, want.shape, { atol, rtol })}`);
+}
+
+/** Runs `body`, recording the largest range any dispatch binds meanwhile. */
+export async function widestBinding<T>(body: () => Promise<T>): Promise<[T, number]> {
+  const launch = Kernel.prototype.launch;
+  let widest = 0;
+  Kernel.prototype.launch = function (this: Kernel, buffers, params, workgroups) {
+    for (const b of buffers) if ('size' in b) widest = Math.max(widest, b.size); // buffers and windows (textures have no size)
+    launch.call(this, buffers, params, workgroups);
+  };
+  try {
+    return [await body(), widest];
+  } finally {
+    Kernel.prototype.launch = launch;
+  }
 }

@@ -30,6 +30,21 @@ export function shape(r: Random, minRank = 0, maxRank = 4, maxSize = MAX_SIZE): 
   return cap(Array.from({ length: rank }, () => dim(r)), maxSize);
 }
 
+/**
+ * A shape of rank 1 to `maxRank` with more than `minSize` elements (then capped at `maxSize`):
+ * drawn like `shape`, then random dims doubled until it is that large. Cases draw some of these so
+ * that the 'small-bindings' profile variant (a 4 KiB binding, profile.ts) sees tensors larger than
+ * a binding; more than 2048 elements are past it in float16 too.
+ */
+export function largeShape(r: Random, minSize = 2048, maxSize = MAX_SIZE, maxRank = 4): number[] {
+  const s = shape(r, 1, maxRank, Infinity);
+  while (numel(s) <= minSize) {
+    const i = r.int(0, s.length - 1);
+    s[i] = 2 * s[i]! + 1;
+  }
+  return cap(s, maxSize);
+}
+
 /** A shape that broadcasts to `s`: some leading dims dropped, some others set to 1. */
 export function broadcastFrom(r: Random, s: readonly number[]): number[] {
   return s.slice(r.int(0, s.length)).map((d) => (r.int(0, 3) === 0 ? 1 : d));

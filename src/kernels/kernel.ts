@@ -164,13 +164,53 @@ export function pieces(n: number, elementBytes: number, narrowest = elementBytes
   const limit = profile().bindingLimit;
   if (n === 0) return []; // nothing to do (and nothing to bind)
   if (n * elementBytes <= limit) return [{ start: 0, count: n }];
-  const alignBytes = device().info.limits.minStorageBufferOffsetAlignment ?? 256;
-  const gcd = (a: number, b: number): number => (b ? gcd(b, a % b) : a);
-  const align = alignBytes / gcd(alignBytes, narrowest); // elements per aligned offset (a multiple of the wider ones')
+  const align = alignment(narrowest); // a multiple of the wider elements' alignment
   // at least one aligned piece (only a limit lowered for tests is ever below that)
   const step = Math.max(align, Math.floor(limit / elementBytes / align) * align);
   const out: { start: number; count: number }[] = [];
   for (let start = 0; start < n; start += step) out.push({ start, count: Math.min(step, n - start) });
+  return out;
+}
+
+const alignBytes = (): number => device().info.limits.minStorageBufferOffsetAlignment ?? 256;
+
+/** Elements of `elementBytes` each between two offsets a binding may start at. */
+function alignment(elementBytes: number): number {
+  const gcd = (a: number, b: number): number => (b ? gcd(b, a % b) : a);
+  return alignBytes() / gcd(alignBytes(), elementBytes);
+}
+
+/**
+ * Elements [start, start + count) of `buffer` bound from the aligned element at or before `start`,
+ * for kernels that take any start: the binding, and `shift`, the elements before `start` in it
+ * (which the kernel adds to its indices; 0 where the buffer is bound whole).
+ */
+export function shiftedWindow(buffer: GPUBuffer, start: number, count: number, elementBytes = 4): { binding: GPUBuffer | BufferWindow; shift: number } {
+  const first = start - (start % alignment(elementBytes));
+  return { binding: windowOf(buffer, first, start - first + count, elementBytes), shift: start - first };
+}
+
+/** Bytes a shiftedWindow may hold and still fit a binding (its shift is less than one alignment's bytes, rounded up to a word). */
+export const windowRoom = (): number => profile().bindingLimit - alignBytes();
+
+/**
+ * Rows [row0, row0 + rows) of `n`, for row kernels over tensors larger than a binding: one chunk
+ * when `n` rows of `rowBytes` fit a binding, else as many rows to a chunk as fit one with room for
+ * a shiftedWindow's shift. A single row that does not fit is an error naming `op` and `what` (the
+ * tensor whose rows these are).
+ */
+export function rowChunks(n: number, rowBytes: number, op: string, what: string): { row0: number; rows: number }[] {
+  const limit = profile().bindingLimit;
+  if (n * rowBytes <= limit) return [{ row0: 0, rows: n }];
+  const room = windowRoom();
+  const per = Math.floor(room / rowBytes);
+  if (per < 1) {
+    throw new RangeError(
+      `${op}: ${what} has rows of ${rowBytes} bytes, but a row must fit one binding: at most ${room} bytes on this adapter (binding limit ${limit} less ${alignBytes()} of offset alignment)`,
+    );
+  }
+  const out: { row0: number; rows: number }[] = [];
+  for (let row0 = 0; row0 < n; row0 += per) out.push({ row0, rows: Math.min(per, n - row0) });
   return out;
 }
 

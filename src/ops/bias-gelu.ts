@@ -1,7 +1,9 @@
 // biasGelu(x, b) = gelu(x + b), exact (erf) GELU, with b [C] added along the last axis of x [..., C]:
 // the MLP's c_fc bias and activation in one forward and one backward dispatch (plus db's reduction)
-// instead of add + gelu, and without materialising x + b. WGSL in src/kernels/wgsl/bias-gelu.ts.
+// instead of add + gelu, and without materialising x + b. WGSL in src/kernels/wgsl/bias-gelu.ts;
+// x larger than a binding goes in pieces, the bias (a row of x) must fit one.
 import { defineOp, type OpContext } from '../autograd/op.js';
+import { floatBytes, rowChunks } from '../kernels/kernel.js';
 import { launchBiasGelu, launchBiasGeluBackward } from '../kernels/wgsl/bias-gelu.js';
 import { FLOAT_DTYPES, floatType, Tensor } from '../tensor/tensor.js';
 import { assertRank, assertShape } from '../tensor/check.js';
@@ -21,6 +23,7 @@ export const biasGelu = defineOp({
   shape([x, b]) {
     assertRank('biasGelu', x, 1, 'input [..., C]');
     assertShape('biasGelu', b, [x.shape[x.rank - 1]!], `bias for x ${x.describe()}`);
+    rowChunks(x.size / Math.max(b.size, 1), b.size * floatBytes(floatType(x.dtype)), 'biasGelu', `input ${x.describe()}`); // throws if a row (the bias) is larger than a binding
     return { shape: x.shape, dtype: x.dtype };
   },
   backward(ctx, g, [x, b]) {

@@ -5,10 +5,10 @@
 // input's shape; when nothing is summed it is a free view.
 import { defineOp, type Op, type OpContext } from '../autograd/op.js';
 import { floatKernels, launchBroadcast } from '../kernels/wgsl/elementwise.js';
-import { launchReduce, planReduce } from '../kernels/wgsl/reduce.js';
 import { checkShape } from '../tensor/check.js';
-import { broadcastShapes, broadcastStrides, formatShape, sameShape, stridesOf, type Shape } from '../tensor/shape.js';
+import { broadcastShapes, broadcastStrides, formatShape, sameShape, type Shape } from '../tensor/shape.js';
 import { FLOAT_DTYPES, floatType, Tensor } from '../tensor/tensor.js';
+import { reduceInto } from './reduce-launch.js';
 
 const expandK = floatKernels('expand', 'x', { arity: 1 });
 
@@ -46,9 +46,7 @@ export const sumTo: Op<[Tensor, Shape]> = defineOp({
   forward(_ctx: OpContext, t: Tensor, shape: Shape) {
     const axes = summedAxes(t.shape, shape);
     if (!axes.length) return t.view(shape);
-    const out = Tensor.empty(shape, t.dtype, 'sumTo');
-    launchReduce('sum', t.buffer('sumTo'), out.buffer(), planReduce(t.shape, stridesOf(t.shape), axes), 1, floatType(t.dtype));
-    return out;
+    return reduceInto('sumTo', 'sum', t, axes, shape);
   },
   shape([t, shape]) {
     checkShape('sumTo', 'shape', shape);

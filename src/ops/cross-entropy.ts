@@ -3,9 +3,11 @@
 // ignored the result is 0 (PyTorch gives NaN), so a fully padded batch cannot poison training.
 // float16 logits give a float32 loss: it is accumulated in float32 (as PyTorch's autocast runs
 // cross-entropy in float32), and the loss of a mixed-precision step is what gets scaled and
-// logged; the gradient of the logits is float16.
+// logged; the gradient of the logits is float16. Logits larger than a binding go a chunk of rows at
+// a time (src/kernels/wgsl/cross-entropy.ts); a single row (V logits) must fit one binding.
 import { defineOp, withFront, type OpContext } from '../autograd/op.js';
 import { launchCrossEntropy, launchCrossEntropyBackward } from '../kernels/wgsl/cross-entropy.js';
+import { rowChunksOf } from '../kernels/wgsl/row.js';
 import { formatShape } from '../tensor/shape.js';
 import { FLOAT_DTYPES, floatType, Tensor } from '../tensor/tensor.js';
 import { div, maximum } from './elementwise.js';
@@ -28,6 +30,7 @@ const crossEntropyOp = defineOp({
   },
   shape([logits, targets, ignoreIndex]) {
     checkLogitsAndTargets('crossEntropy', logits, targets, ignoreIndex);
+    rowChunksOf('crossEntropy', `logits ${logits.describe()}`, targets.size, logits.shape[logits.rank - 1]!, floatType(logits.dtype)); // throws if a row is larger than a binding
     return { shape: [], dtype: 'float32' };
   },
   backward(ctx, g, [, , ignoreIndex]) {

@@ -7,15 +7,16 @@
 // nanoGPT-style distillation scripts); the KL is summed over the vocabulary and averaged over rows,
 // i.e. PyTorch's `kl_div(log_softmax(s/T), log_softmax(t/T), reduction='batchmean', log_target=True)`
 // times T² when no row is ignored. The teacher is not differentiated (its logits must not require
-// grad: run it under noGrad). One fused kernel forward and one backward (src/kernels/wgsl/distill-loss.ts).
+// grad: run it under noGrad). One fused kernel forward and one backward (src/kernels/wgsl/distill-loss.ts),
+// a chunk of rows at a time where the logits are larger than a binding (a row must fit one).
 // float16 logits (student and teacher both: one float dtype) give a float32 loss, accumulated in
 // float32 as crossEntropy's; the student's gradient is float16.
 import { isGradEnabled } from '../autograd/mode.js';
 import { defineOp, withFront, type OpContext } from '../autograd/op.js';
-import { device } from '../device/device.js';
 import { DISTILL_STATS, launchDistillLoss, launchDistillLossBackward, type DistillWeights } from '../kernels/wgsl/distill-loss.js';
-import { formatShape, sameShape } from '../tensor/shape.js';
-import { elementBytes, FLOAT_DTYPES, floatType, Tensor } from '../tensor/tensor.js';
+import { rowChunksOf } from '../kernels/wgsl/row.js';
+import { sameShape } from '../tensor/shape.js';
+import { FLOAT_DTYPES, floatType, Tensor } from '../tensor/tensor.js';
 import { checkLogitsAndTargets, meanOverValid } from './cross-entropy.js';
 import { div } from './elementwise.js';
 
@@ -55,15 +56,7 @@ const distillLossOp = defineOp({
     }
     if (!(temperature > 0 && Number.isFinite(temperature))) throw new Error(`distillLoss: temperature must be a finite number > 0, got ${temperature}`);
     if (!(alpha >= 0 && alpha <= 1)) throw new Error(`distillLoss: alpha must be in [0, 1], got ${alpha}`);
-    // the kernels bind the logits whole (unlike linearCrossEntropy, which goes a chunk of rows at a time)
-    const bytes = elementBytes(student.dtype) * student.size;
-    const limit = device().info.limits.maxStorageBufferBindingSize ?? Infinity;
-    if (bytes > limit) {
-      throw new Error(
-        `distillLoss: logits ${formatShape(student.shape)} take ${bytes} bytes, more than one binding holds on this adapter (${limit}, maxStorageBufferBindingSize); ` +
-          'distill fewer rows at a time (a smaller batch or block size, or more gradient-accumulation steps)',
-      );
-    }
+    rowChunksOf('distillLoss', `logits ${student.describe()}`, targets.size, student.shape[student.rank - 1]!, floatType(student.dtype), DISTILL_STATS); // throws if a row is larger than a binding
     return { shape: [], dtype: 'float32' };
   },
   backward(ctx, g, [, , , temperature, alpha, ignoreIndex]) {

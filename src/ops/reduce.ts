@@ -3,13 +3,14 @@
 // Empty reductions follow PyTorch: sum = 0, mean = NaN, max and argmax are errors.
 import { defineOp, NOT_DIFFERENTIABLE, withFront, type OpContext } from '../autograd/op.js';
 import { floatKernels, launchBroadcast, ORDERED_WGSL } from '../kernels/wgsl/elementwise.js';
-import { launchReduce, planReduce, type ReduceKind } from '../kernels/wgsl/reduce.js';
+import type { ReduceKind } from '../kernels/wgsl/reduce.js';
 import { full } from '../tensor/create.js';
-import { broadcastStrides, stridesOf, type Shape } from '../tensor/shape.js';
+import { broadcastStrides, type Shape } from '../tensor/shape.js';
 import { FLOAT_DTYPES, floatType, Tensor } from '../tensor/tensor.js';
 import { checkAxes, checkAxis, checkBoolean, checkTensor } from '../tensor/check.js';
 import { expand } from './broadcast.js';
 import { div, mul } from './elementwise.js';
+import { reduceInto } from './reduce-launch.js';
 import { reshape } from './shape.js';
 
 
@@ -20,10 +21,8 @@ function reducedShape(shape: Shape, axes: number[], keepdim: boolean): number[] 
 }
 
 function runReduce(op: string, kind: ReduceKind, a: Tensor, axes: number[], keepdim: boolean, mean = false): Tensor {
-  const plan = planReduce(a.shape, stridesOf(a.shape), axes);
-  const out = Tensor.empty(reducedShape(a.shape, axes, keepdim), kind === 'argmax' ? 'int32' : a.dtype, op);
-  launchReduce(kind, a.buffer(op), out.buffer(), plan, mean ? 1 / Math.max(plan.r, 1) : 1, floatType(a.dtype));
-  return out;
+  const r = axes.reduce((n, i) => n * (a.shape[i] ?? 1), 1); // a 0-d tensor's axis 0 has one element
+  return reduceInto(op, kind, a, axes, reducedShape(a.shape, axes, keepdim), mean ? 1 / Math.max(r, 1) : 1);
 }
 
 /** A gradient of a keepdim=false reduction, reshaped so it broadcasts against the input again. */

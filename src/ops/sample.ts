@@ -2,8 +2,10 @@
 // uniform number u in [0, 1) after temperature, top-k and top-p (nucleus) filtering, on the GPU, so
 // generation reads back one id per sequence instead of the logits. The draw walks the candidates
 // sorted by logit (ties: lower id first): the first at which the running weight exceeds u times
-// the kept weight (src/kernels/wgsl/sample.ts). temperature 0 is argmax. Not differentiable.
+// the kept weight (src/kernels/wgsl/sample.ts), a chunk of rows at a time where the logits are larger
+// than a binding (a row must fit one). temperature 0 is argmax. Not differentiable.
 import { defineOp, NOT_DIFFERENTIABLE, withFront, type OpContext } from '../autograd/op.js';
+import { rowChunksOf } from '../kernels/wgsl/row.js';
 import { launchSample } from '../kernels/wgsl/sample.js';
 import { formatShape } from '../tensor/shape.js';
 import { Tensor } from '../tensor/tensor.js';
@@ -34,6 +36,7 @@ const sampleOp = defineOp({
     if (logits.rank < 1 || logits.shape.at(-1) === 0 || u.rank !== lead.length || u.shape.some((d, i) => d !== lead[i])) {
       throw new RangeError(`sampleLogits: logits must be [..., V] with V >= 1 and u the leading shape [...], got ${formatShape(logits.shape)} and ${formatShape(u.shape)}`);
     }
+    rowChunksOf('sampleLogits', `logits ${logits.describe()}`, u.size, logits.shape.at(-1)!); // throws if a row is larger than a binding
     return { shape: u.shape, dtype: 'int32' };
   },
   backward: NOT_DIFFERENTIABLE,

@@ -1,6 +1,8 @@
 // softmax and logSoftmax over the last axis (stable), each one fused kernel forward and backward;
-// float16 rows are computed in float32 (max, sums, exp) and rounded once.
+// float16 rows are computed in float32 (max, sums, exp) and rounded once. A tensor larger than a
+// binding goes a chunk of rows at a time; a single row must fit one.
 import { defineOp, withFront, type OpContext } from '../autograd/op.js';
+import { rowChunksOf } from '../kernels/wgsl/row.js';
 import { launchSoftmax, launchSoftmaxBackward } from '../kernels/wgsl/softmax.js';
 import { assertRank, checkAxis } from '../tensor/check.js';
 import { FLOAT_DTYPES, floatType, Tensor } from '../tensor/tensor.js';
@@ -17,7 +19,11 @@ function softmaxOp(name: 'softmax' | 'logSoftmax') {
       ctx.save(y);
       return y;
     },
-    shape: ([x]) => ({ shape: x.shape, dtype: x.dtype }),
+    shape([x]) {
+      const C = x.shape[x.rank - 1] ?? 1;
+      rowChunksOf(name, `input ${x.describe()}`, C ? x.size / C : 0, C, floatType(x.dtype)); // throws if a row is larger than a binding
+      return { shape: x.shape, dtype: x.dtype };
+    },
     backward(ctx, g) {
       const y = ctx.saved[0]!;
       const C = y.shape[y.rank - 1] ?? 1;

@@ -5,7 +5,7 @@
 import type { OpName } from '../../ops/index.js';
 import type { SamplingOptions } from '../../ops/index.js';
 import type { Tensor } from '../../tensor/tensor.js';
-import { bool, broadcastFrom, cap, dim, float, grid, logits, MAX_SIZE, pick, shape, values } from '../draw.js';
+import { bool, broadcastFrom, cap, dim, float, grid, largeShape, logits, MAX_SIZE, pick, shape, values } from '../draw.js';
 import type { Random } from '../random.js';
 import { numel, ref, type Ref } from '../reference/array.js';
 import { dropoutRef, embeddingRef } from '../reference/indexing.js';
@@ -76,10 +76,15 @@ const dropout = {
 };
 
 /** softmax or logSoftmax over the last axis (the default, -1, or rank - 1) of logits up to |1000|. */
+/** Leading dims of rows of `width`: drawn like `shape`, or (half the time) enough rows to be larger than a small binding (draw.ts largeShape). */
+const rowsOf = (r: Random, width: number, maxRank: number, maxSize: number) =>
+  bool(r) ? largeShape(r, Math.ceil(2048 / width), Math.floor(MAX_SIZE / width), maxRank) : shape(r, 0, maxRank, maxSize);
+
 function softmaxLike(reference: (x: Ref) => Ref, tol: Tolerance) {
   return {
     draw(r: Random): Sample<[Tensor, number?]> {
-      const x = logits(r, shape(r, 1));
+      const C = dim(r);
+      const x = logits(r, [...rowsOf(r, C, 3, Math.floor(MAX_SIZE / C)), C]);
       const rank = x.shape.length;
       const axis = pick(r, [undefined, -1, rank - 1]);
       return { inputs: [floatInput(x)], args: ([t]) => [t!, axis], reference: ([a]) => reference(a!), tol, gradTol: { atol: 1e-4, rtol: 1e-3 } };
@@ -122,7 +127,7 @@ const layerNorm = {
 const crossEntropy = {
   draw(r: Random): Sample<[Tensor, Tensor, { ignoreIndex?: number }?]> {
     const V = dim(r);
-    const lead = shape(r, 0, 2, 64);
+    const lead = rowsOf(r, V, 2, 64);
     const n = numel(lead);
     const ignoreIndex = pick(r, [undefined, -100, -1, 7, r.int(0, V - 1)]);
     const opts = ignoreIndex === undefined ? pick(r, [undefined, {}]) : { ignoreIndex };
@@ -165,7 +170,7 @@ const linearCrossEntropy = {
 const distillLoss = {
   draw(r: Random): Sample<[Tensor, Tensor, Tensor, { temperature: number; alpha: number; ignoreIndex?: number }]> {
     const V = dim(r);
-    const lead = shape(r, 0, 2, 64);
+    const lead = rowsOf(r, V, 2, 64);
     const n = numel(lead);
     const temperature = bool(r) ? pick(r, [1, 2, 0.5, 4]) : float(r, 0.3, 5);
     const alpha = bool(r) ? pick(r, [0, 1, 0.5]) : float(r, 0, 1);
@@ -266,7 +271,7 @@ const biasGelu = {
 const sampleLogits = {
   draw(r: Random): Sample<[Tensor, Tensor, SamplingOptions?]> {
     const V = dim(r);
-    const lead = shape(r, 0, 2, 8);
+    const lead = rowsOf(r, V, 2, 8);
     const x = bool(r) ? grid(r, [...lead, V], -3, 3, 0.5) : logits(r, [...lead, V]);
     const opts = { temperature: pick(r, [0, 0.5, 1, 2]), topK: pick(r, [V, 1, r.int(1, V)]), topP: pick(r, [1, float(r, 0.05, 0.95)]) };
     const rows = Array.from({ length: numel(lead) }, (_, i) => x.data.subarray(i * V, (i + 1) * V));

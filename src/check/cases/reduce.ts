@@ -1,8 +1,8 @@
 // Cases of the reductions: any subset of axes (as a list, unsorted and negative ones included, one
-// axis as a number, or all by default), keepdim or not.
+// axis as a number, or all by default), keepdim or not; half the inputs larger than a small binding.
 import type { Axes, OpName } from '../../ops/index.js';
 import type { Tensor } from '../../tensor/tensor.js';
-import { bool, distinct, grid, permutation, shape, values } from '../draw.js';
+import { bool, distinct, grid, largeShape, permutation, shape, values } from '../draw.js';
 import type { Random } from '../random.js';
 import type { Ref } from '../reference/array.js';
 import { argmaxRef, maxRef, meanRef, sumRef } from '../reference/reduce.js';
@@ -32,7 +32,7 @@ type ReduceRef = (a: Ref, axes: number[], keepdim: boolean) => Ref;
 function reduction(reference: ReduceRef, draw: (r: Random, s: number[]) => Ref) {
   return {
     draw(r: Random): Sample<[Tensor, Axes?, boolean?]> {
-      const x = draw(r, shape(r));
+      const x = draw(r, bool(r) ? largeShape(r) : shape(r));
       const [axes, norm] = axesOf(r, x.shape.length);
       const keepdim = bool(r);
       return { inputs: [floatInput(x)], args: ([t]) => [t!, axes, keepdim], reference: ([a]) => reference(a!, norm, keepdim), tol: { atol: 1e-4, rtol: 1e-4 } };
@@ -43,7 +43,7 @@ function reduction(reference: ReduceRef, draw: (r: Random, s: number[]) => Ref) 
 /** argmax along one axis or of the flattened tensor, on small integers (ties: the first wins). */
 const argmax = {
   draw(r: Random): Sample<[Tensor, number?, boolean?]> {
-    const x = grid(r, shape(r), -2, 2);
+    const x = grid(r, bool(r) ? largeShape(r) : shape(r), -2, 2);
     const rank = x.shape.length;
     const keepdim = bool(r);
     const [axis, axes] = rank && bool(r) ? oneAxis(r, rank) : [undefined, allAxes(rank)];

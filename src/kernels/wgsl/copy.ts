@@ -4,9 +4,13 @@
 // Callers: permute/transpose (src strides permuted, dst contiguous) and slice/concat, which copy an
 // [outer, len, inner] block between axis offsets (a rank-3 call: the strides of each side's full
 // axis, the offset along it folded into the base). Adjacent dims that stay adjacent in both layouts
-// are merged first, so most copies run at rank 1-3.
+// are merged first, so most copies run at rank 1-3. Where the source or destination is larger
+// than a binding, the index space is cut into boxes whose source and destination ranges each fit
+// one (halving the dim that spreads them most), each box binding windows of both.
 // 1-D grid of 256-lane workgroups (2-D past 65535 groups); one lane per copied word (or half).
-import { Kernel, perElement, MAX_RANK, grid1d, variants } from '../kernel.js';
+import type { Resource } from '../../device/bind-groups.js';
+import { Kernel, perElement, MAX_RANK, grid1d, shiftedWindow, variants, windowRoom } from '../kernel.js';
+import { profile } from '../profile.js';
 
 const WG = 256;
 
@@ -69,12 +73,38 @@ export function launchCopy(src: GPUBuffer, dst: GPUBuffer, plan: CopyPlan): void
   if (n === 0) return;
   const { shape, src: srcStrides, dst: dstStrides } = collapse(plan);
   if (shape.length > MAX_RANK) throw new Error(`copy: rank ${shape.length} exceeds ${MAX_RANK} after merging dims`);
-  kernel(plan.elementBytes === 2 ? 'f16' : 'u32').launch(
-    [src, dst],
-    {
-      n, rank: shape.length, src_base: plan.srcBase ?? 0, dst_base: plan.dstBase ?? 0,
-      shape, src_strides: srcStrides, dst_strides: dstStrides,
-    },
-    grid1d(n, WG),
-  );
+  const eb = plan.elementBytes ?? 4;
+  const launch = (s: Resource, d: Resource, box: Box) => {
+    const count = box.shape.reduce((a, b) => a * b, 1);
+    const params = { n: count, rank: shape.length, src_base: box.srcBase, dst_base: box.dstBase, shape: box.shape, src_strides: srcStrides, dst_strides: dstStrides };
+    kernel(eb === 2 ? 'f16' : 'u32').launch([s, d], params, grid1d(count, WG));
+  };
+  const whole = { shape, srcBase: plan.srcBase ?? 0, dstBase: plan.dstBase ?? 0 };
+  const limit = profile().bindingLimit;
+  if (src.size <= limit && dst.size <= limit) return launch(src, dst, whole);
+  for (const box of boxes(whole, srcStrides, dstStrides, Math.max(1, Math.floor(windowRoom() / eb)))) {
+    const [s, d] = [shiftedWindow(src, box.srcBase, span(box.shape, srcStrides), eb), shiftedWindow(dst, box.dstBase, span(box.shape, dstStrides), eb)];
+    launch(s.binding, d.binding, { shape: box.shape, srcBase: s.shift, dstBase: d.shift });
+  }
+}
+
+/** A box of a copy's index space: its lengths, and the source and destination elements of its first index. */
+interface Box {
+  shape: number[];
+  srcBase: number;
+  dstBase: number;
+}
+
+/** Elements from a box's first to its last along `strides` (non-negative), inclusive. */
+const span = (shape: readonly number[], strides: readonly number[]) => shape.reduce((a, len, d) => a + (len - 1) * strides[d]!, 1);
+
+/** `box` cut in halves until each one's source and destination spans are at most `room` elements. */
+function boxes(box: Box, src: readonly number[], dst: readonly number[], room: number): Box[] {
+  if (span(box.shape, src) <= room && span(box.shape, dst) <= room) return [box];
+  const spread = box.shape.map((len, d) => (len - 1) * Math.max(src[d]!, dst[d]!));
+  const d = spread.indexOf(Math.max(...spread));
+  const half = Math.ceil(box.shape[d]! / 2);
+  const first = { ...box, shape: box.shape.map((len, k) => (k === d ? half : len)) };
+  const second = { shape: box.shape.map((len, k) => (k === d ? len - half : len)), srcBase: box.srcBase + half * src[d]!, dstBase: box.dstBase + half * dst[d]! };
+  return [...boxes(first, src, dst, room), ...boxes(second, src, dst, room)];
 }

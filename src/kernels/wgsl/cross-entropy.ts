@@ -8,16 +8,21 @@
 // Targets outside [0, V) that were not checked on the host are clamped, never read out of bounds,
 // and the forward reports them as a fault (an error at the next read).
 // f16 logits are read widened to f32: max, sum, lse and the loss rows are f32 (the loss stays
-// float32), and dx is rounded to f16 once. Called by src/ops/cross-entropy.ts.
+// float32), and dx is rounded to f16 once. Logits larger than a binding go a chunk of rows at a
+// time (row.ts launchRowChunks): `shift` elements before the chunk's first logit in its window,
+// `row_shift` before its first row in the per-row buffers'.
+// Called by src/ops/cross-entropy.ts and linear-cross-entropy.ts.
 import { defineFault } from '../../device/faults.js';
 import { Kernel, narrow, variants, type FloatType } from '../kernel.js';
-import { rowGrid, rowKernel, rowMain } from './row.js';
+import { launchRowChunks, rowKernel, rowMain } from './row.js';
 
 const TARGET_OUT_OF_RANGE = defineFault('crossEntropy: a target computed on the GPU was outside [0, V) and not ignore_index (it was clamped)');
 
 // select() evaluates both arms, so rows past the end (grid rounding) read row 0, not out of bounds.
-// Shared with the distillation loss (distill-loss.ts), whose rows take targets the same way.
-export const TARGET = `let t_raw = select(p.ignore_index, targets[select(0u, row, live)], live);
+// Shared with the distillation loss (distill-loss.ts), whose rows take targets the same way; `r`
+// is the row in the per-row buffers.
+export const TARGET = `let r = row + p.row_shift;
+  let t_raw = select(p.ignore_index, targets[select(0u, r, live)], live);
   let ignored = t_raw == p.ignore_index;
   let t = u32(clamp(t_raw, 0, i32(p.V) - 1));`;
 
@@ -25,7 +30,7 @@ const forwardK = variants((float: FloatType) => rowKernel((lanes) => new Kernel(
   name: `cross_entropy${float === 'f16' ? '_f16' : ''}`,
   read: { x: float, targets: 'i32' },
   write: { loss: 'f32', valid: 'f32', lse: 'f32' },
-  params: { rows: 'u32', V: 'u32', ignore_index: 'i32' },
+  params: { rows: 'u32', V: 'u32', ignore_index: 'i32', shift: 'u32', row_shift: 'u32' },
   faults: true,
   body: rowMain(lanes, 'p.V', /* wgsl */ `
   var m = -3.402823e38;
@@ -38,26 +43,26 @@ const forwardK = variants((float: FloatType) => rowKernel((lanes) => new Kernel(
   ${TARGET}
   if (live && lane == 0u) {
     if (!ignored && (t_raw < 0 || t_raw >= i32(p.V))) { raise_fault(${TARGET_OUT_OF_RANGE}u); }
-    lse[row] = l;
-    loss[row] = select((m - f32(x[base + t])) + ls, 0.0, ignored); // not l - x[t]: exact when x[t] is near m
-    valid[row] = select(1.0, 0.0, ignored);
-  }`),
+    lse[r] = l;
+    loss[r] = select((m - f32(x[base + t])) + ls, 0.0, ignored); // not l - x[t]: exact when x[t] is near m
+    valid[r] = select(1.0, 0.0, ignored);
+  }`, 'p.shift'),
 })));
 
 const backwardK = variants((float: FloatType) => rowKernel((lanes) => new Kernel({
   name: `cross_entropy_backward${float === 'f16' ? '_f16' : ''}`,
   read: { x: float, targets: 'i32', lse: 'f32', scale: 'f32' },
   write: { dx: float },
-  params: { rows: 'u32', V: 'u32', ignore_index: 'i32' },
+  params: { rows: 'u32', V: 'u32', ignore_index: 'i32', shift: 'u32', row_shift: 'u32' },
   body: rowMain(lanes, 'p.V', /* wgsl */ `
   if (!live) { return; }
   ${TARGET}
-  let l = lse[row];
+  let l = lse[r];
   let k = scale[0];
   for (var j = lane; j < n; j += ROW_LANES) {
     // ignored rows get an exact 0 (not 0 * (...), which is -0, or NaN for non-finite logits)
     dx[base + j] = ${narrow(float, 'select(k * (exp(f32(x[base + j]) - l) - select(0.0, 1.0, j == t)), 0.0, ignored)')};
-  }`),
+  }`, 'p.shift'),
 })));
 
 export function launchCrossEntropy(
@@ -67,8 +72,8 @@ export function launchCrossEntropy(
   ignoreIndex: number,
   float: FloatType = 'f32',
 ): void {
-  const { kernel, lanes } = forwardK(float)(rows);
-  kernel.launch([b.x, b.targets, b.loss, b.valid, b.lse], { rows, V, ignore_index: ignoreIndex }, rowGrid(rows, lanes));
+  const buffers = [[b.x, 'rows'], [b.targets, 'row'], [b.loss, 'row'], [b.valid, 'row'], [b.lse, 'row']] as const;
+  launchRowChunks('crossEntropy', forwardK(float), buffers, V, { rows, V, ignore_index: ignoreIndex }, float);
 }
 
 export function launchCrossEntropyBackward(
@@ -78,6 +83,6 @@ export function launchCrossEntropyBackward(
   ignoreIndex: number,
   float: FloatType = 'f32',
 ): void {
-  const { kernel, lanes } = backwardK(float)(rows);
-  kernel.launch([b.x, b.targets, b.lse, b.scale, b.dx], { rows, V, ignore_index: ignoreIndex }, rowGrid(rows, lanes));
+  const buffers = [[b.x, 'rows'], [b.targets, 'row'], [b.lse, 'row'], [b.scale, 'whole'], [b.dx, 'rows']] as const;
+  launchRowChunks('crossEntropy', backwardK(float), buffers, V, { rows, V, ignore_index: ignoreIndex }, float);
 }

@@ -12,13 +12,15 @@
 //     stats[row] = (ms, log zs, log zsT, mt, log ztT) are kept for the backward.
 //   backward: ds = scale * (kl_grad (q - p) + ce_weight (softmax(s) - onehot(target))), 0 on ignored
 //     rows; kl_grad = alpha T (d/ds of T² KL is T (q - p)); scale (0-d) = upstream gradient / valid rows.
-// The teacher gets no gradient. Targets outside [0, V) are clamped and reported, as in cross-entropy.ts.
-// f16 logits (student and teacher alike) are read widened to f32: the statistics, sums and loss
-// rows are f32, and ds is rounded to f16 once. Called by src/ops/distill-loss.ts.
+// The teacher gets no gradient. Targets outside [0, V) are clamped and reported, and logits larger
+// than a binding go a chunk of rows at a time (`shift`, `row_shift`, `stats_shift`: where each
+// buffer's window starts, row.ts launchRowChunks), as in cross-entropy.ts. f16 logits (student and
+// teacher alike) are read widened to f32: the statistics, sums and loss rows are f32, and ds is
+// rounded to f16 once. Called by src/ops/distill-loss.ts.
 import { defineFault } from '../../device/faults.js';
 import { Kernel, narrow, variants, type FloatType } from '../kernel.js';
 import { TARGET } from './cross-entropy.js';
-import { rowGrid, rowKernel, rowMain } from './row.js';
+import { launchRowChunks, rowKernel, rowMain } from './row.js';
 
 const TARGET_OUT_OF_RANGE = defineFault('distillLoss: a target computed on the GPU was outside [0, V) and not ignore_index (it was clamped)');
 /** Per-row statistics the forward keeps for the backward. */
@@ -30,7 +32,7 @@ const forwardK = variants((float: FloatType) => rowKernel((lanes) => new Kernel(
   name: `distill_loss${suffix(float)}`,
   read: { x: float, teacher: float, targets: 'i32' },
   write: { loss: 'f32', valid: 'f32', stats: 'f32' },
-  params: { rows: 'u32', V: 'u32', ignore_index: 'i32', inv_t: 'f32', kl_weight: 'f32', ce_weight: 'f32' },
+  params: { rows: 'u32', V: 'u32', ignore_index: 'i32', inv_t: 'f32', kl_weight: 'f32', ce_weight: 'f32', shift: 'u32', row_shift: 'u32', stats_shift: 'u32' },
   faults: true,
   body: rowMain(lanes, 'p.V', /* wgsl */ `
   var ms = -3.402823e38;
@@ -64,26 +66,26 @@ const forwardK = variants((float: FloatType) => rowKernel((lanes) => new Kernel(
     if (!ignored && (t_raw < 0 || t_raw >= i32(p.V))) { raise_fault(${TARGET_OUT_OF_RANGE}u); }
     let kl = cross / zt * p.inv_t - ltT + lsT;
     let ce = (ms - f32(x[base + t])) + ls;
-    loss[row] = select(p.kl_weight * kl + p.ce_weight * ce, 0.0, ignored);
-    valid[row] = select(1.0, 0.0, ignored);
-    let at = row * ${DISTILL_STATS}u;
+    loss[r] = select(p.kl_weight * kl + p.ce_weight * ce, 0.0, ignored);
+    valid[r] = select(1.0, 0.0, ignored);
+    let at = p.stats_shift + row * ${DISTILL_STATS}u;
     stats[at] = ms;
     stats[at + 1u] = ls;
     stats[at + 2u] = lsT;
     stats[at + 3u] = mt;
     stats[at + 4u] = ltT;
-  }`),
+  }`, 'p.shift'),
 })));
 
 const backwardK = variants((float: FloatType) => rowKernel((lanes) => new Kernel({
   name: `distill_loss_backward${suffix(float)}`,
   read: { x: float, teacher: float, targets: 'i32', stats: 'f32', scale: 'f32' },
   write: { dx: float },
-  params: { rows: 'u32', V: 'u32', ignore_index: 'i32', inv_t: 'f32', kl_grad: 'f32', ce_weight: 'f32' },
+  params: { rows: 'u32', V: 'u32', ignore_index: 'i32', inv_t: 'f32', kl_grad: 'f32', ce_weight: 'f32', shift: 'u32', row_shift: 'u32', stats_shift: 'u32' },
   body: rowMain(lanes, 'p.V', /* wgsl */ `
   if (!live) { return; }
   ${TARGET}
-  let at = row * ${DISTILL_STATS}u;
+  let at = p.stats_shift + row * ${DISTILL_STATS}u;
   let ms = stats[at];
   let ls = stats[at + 1u];
   let lsT = stats[at + 2u];
@@ -97,7 +99,7 @@ const backwardK = variants((float: FloatType) => rowKernel((lanes) => new Kernel
     let soft = exp((s - ms) - ls) - select(0.0, 1.0, j == t);
     // ignored rows get an exact 0 (as in cross-entropy.ts)
     dx[base + j] = ${narrow(float, 'select(k * (p.kl_grad * (q - pt) + p.ce_weight * soft), 0.0, ignored)')};
-  }`),
+  }`, 'p.shift'),
 })));
 
 /** The loss weights and temperature as the kernels take them (see the header). */
@@ -114,9 +116,9 @@ export function launchDistillLoss(
   w: DistillWeights,
   float: FloatType = 'f32',
 ): void {
-  const { kernel, lanes } = forwardK(float)(w.rows);
   const params = { rows: w.rows, V: w.V, ignore_index: w.ignoreIndex, inv_t: 1 / w.temperature, kl_weight: w.alpha * w.temperature ** 2, ce_weight: 1 - w.alpha };
-  kernel.launch([b.x, b.teacher, b.targets, b.loss, b.valid, b.stats], params, rowGrid(w.rows, lanes));
+  const buffers = [[b.x, 'rows'], [b.teacher, 'rows'], [b.targets, 'row'], [b.loss, 'row'], [b.valid, 'row'], [b.stats, 'stats']] as const;
+  launchRowChunks('distillLoss', forwardK(float), buffers, w.V, params, float, DISTILL_STATS);
 }
 
 export function launchDistillLossBackward(
@@ -124,7 +126,7 @@ export function launchDistillLossBackward(
   w: DistillWeights,
   float: FloatType = 'f32',
 ): void {
-  const { kernel, lanes } = backwardK(float)(w.rows);
   const params = { rows: w.rows, V: w.V, ignore_index: w.ignoreIndex, inv_t: 1 / w.temperature, kl_grad: w.alpha * w.temperature, ce_weight: 1 - w.alpha };
-  kernel.launch([b.x, b.teacher, b.targets, b.stats, b.scale, b.dx], params, rowGrid(w.rows, lanes));
+  const buffers = [[b.x, 'rows'], [b.teacher, 'rows'], [b.targets, 'row'], [b.stats, 'stats'], [b.scale, 'whole'], [b.dx, 'rows']] as const;
+  launchRowChunks('distillLoss', backwardK(float), buffers, w.V, params, float, DISTILL_STATS);
 }

@@ -11,7 +11,15 @@
 // ordered keys (ORDERED_WGSL), exact for +-inf and NaN whatever the driver assumes. Callers reject
 // empty max / argmax reductions (R = 0). f16 inputs are widened to f32 as they are read (sums
 // accumulate in f32; max keys the widened bits) and the result is rounded to f16 once.
-import { Kernel, LINEAR, variants, type FloatType } from '../kernel.js';
+// An input larger than a binding is reduced a slab at a time (contiguous ranges planned by
+// src/ops/reduce-launch.ts, each bound as a window `shift` elements before its start, writing a
+// contiguous range of the output `out_shift` elements into its window). Where slabs share outputs
+// (a reduced axis is split), the kernel's folding form (`_fold`) folds its result into what
+// earlier slabs wrote, in slab order: sums add (in f32, also for f16 inputs: the caller rounds once at the end), max takes the
+// max, and argmax keeps the ordered key of each output's max in `best` and takes a later slab's
+// index (plus `offset`, its first reduced index) only when its max is strictly greater, so that
+// the first maximum still wins.
+import { floatBytes, Kernel, LINEAR, shiftedWindow, variants, type FloatType } from '../kernel.js';
 import { ORDERED_WGSL } from './elementwise.js';
 import { rowGrid, rowKernel } from './row.js';
 
@@ -29,21 +37,23 @@ const KINDS = {
   },
 } as const;
 
-function reduceKernel(kind: ReduceKind, float: FloatType, lanes: number): Kernel {
+function reduceKernel(kind: ReduceKind, float: FloatType, lanes: number, fold: boolean): Kernel {
   const isArg = kind === 'argmax';
   const k = KINDS[kind];
   const combine = kind === 'sum' ? 'acc + v' : 'max(acc, v)';
   const half = float === 'f16';
+  const halfOut = half && !isArg && !(fold && kind === 'sum'); // folded sums stay f32
   // an element `e` as the accumulator wants it: f32 for sums, f32 bits for max and argmax
   const element = (at: string) => (!half ? `x[${at}]` : kind === 'sum' ? `f32(x[${at}])` : `bitcast<u32>(f32(x[${at}]))`);
-  const result = !half || isArg ? k.result : kind === 'sum' ? `f16(${k.result})` : `f16(bitcast<f32>(${k.result}))`;
+  const result = !halfOut ? k.result : kind === 'sum' ? `f16(${k.result})` : `f16(bitcast<f32>(${k.result}))`;
   return new Kernel({
-    name: `reduce_${kind}${half ? '_f16' : ''}`,
+    name: `reduce_${kind}${half ? '_f16' : ''}${fold ? '_fold' : ''}`,
     read: { x: half ? 'f16' : k.acc },
-    write: { out: half && !isArg ? 'f16' : k.out },
+    write: { out: halfOut ? 'f16' : k.out, ...(fold && isArg && { best: 'u32' as const }) },
     params: {
       n_out: 'u32', r: 'u32', keep_rank: 'u32', red_rank: 'u32', scale: 'f32',
       keep_shape: 'dims', keep_strides: 'dims', red_shape: 'dims', red_strides: 'dims',
+      shift: 'u32', out_shift: 'u32', accumulate: 'u32', offset: 'u32',
     },
     body: /* wgsl */ `
 ${LINEAR}
@@ -57,7 +67,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
   let lane = lid.x;
   let o = linear(wid, nwg, 1u) * ${WG / lanes}u + lid.y;
   let live = o < p.n_out;
-  let base = strided(o, p.keep_rank, p.keep_shape, p.keep_strides);
+  let base = p.shift + strided(o, p.keep_rank, p.keep_shape, p.keep_strides);
   var acc = ${k.init};
   var arg = 0xffffffffu;
   if (live) {
@@ -87,15 +97,30 @@ ${lanes === 1 ? '' : `  vals[lane] = acc;
   acc = vals[0];
   arg = idxs[0];`}
   if (lane == 0u && live) {
-    out[o] = ${result};
+    let at = o + p.out_shift;
+${fold ? folded(kind, half, result) : `    out[at] = ${result};`}
   }
 }`,
   });
 }
 
-const kernels = variants((key: `${ReduceKind}:${FloatType}`) => {
-  const [kind, float] = key.split(':') as [ReduceKind, FloatType];
-  return rowKernel((lanes) => reduceKernel(kind, float, lanes));
+/** WGSL storing this slab's result at `at` folded into what earlier slabs stored there (when p.accumulate is 1). */
+function folded(kind: ReduceKind, half: boolean, result: string): string {
+  if (kind === 'sum') return `    out[at] = ${result} + select(0.0, out[at], p.accumulate == 1u);`;
+  if (kind === 'max') {
+    const before = half ? 'ordered_key(bitcast<u32>(f32(out[at])))' : 'ordered_key(out[at])';
+    return `    if (p.accumulate == 1u) { acc = max(acc, ${before}); }
+    out[at] = ${result};`;
+  }
+  return `    if (p.accumulate == 0u || acc > best[at]) {
+      best[at] = acc;
+      out[at] = i32(select(arg, 0u, arg == 0xffffffffu) + p.offset);
+    }`;
+}
+
+const kernels = variants((key: `${ReduceKind}:${FloatType}:${boolean}`) => {
+  const [kind, float, fold] = key.split(':') as [ReduceKind, FloatType, string];
+  return rowKernel((lanes) => reduceKernel(kind, float, lanes, fold === 'true'));
 });
 
 export interface ReducePlan {
@@ -124,15 +149,39 @@ export function planReduce(shape: readonly number[], strides: readonly number[],
   return plan;
 }
 
-/** Reduces x (elements of `float`) into out (the same, or i32 for argmax). */
-export function launchReduce(kind: ReduceKind, x: GPUBuffer, out: GPUBuffer, plan: ReducePlan, scale = 1, float: FloatType = 'f32'): void {
-  const { kernel, lanes } = kernels(`${kind}:${float}`)(plan.nOut);
-  kernel.launch(
-    [x, out],
-    {
-      n_out: plan.nOut, r: plan.r, keep_rank: plan.keepShape.length, red_rank: plan.redShape.length, scale,
-      keep_shape: plan.keepShape, keep_strides: plan.keepStrides, red_shape: plan.redShape, red_strides: plan.redStrides,
-    },
-    rowGrid(plan.nOut, lanes),
-  );
+/**
+ * A contiguous range of the input, elements [start, start + size of plan's shape), reduced on its
+ * own into outputs [outStart, outStart + plan.nOut): `accumulate` when earlier slabs wrote them
+ * too, `offset` its first element's index into the reduced dims (argmax's indices are global).
+ */
+export interface ReduceSlab {
+  start: number;
+  plan: ReducePlan;
+  outStart: number;
+  accumulate: boolean;
+  offset: number;
+}
+
+/**
+ * Reduces x (elements of `float`) into out (the same, or i32 for argmax) a slab at a time. Where
+ * slabs share outputs, sums are written to an f32 `out` and argmax needs `best` (a u32 per output).
+ */
+export function launchReduce(kind: ReduceKind, x: GPUBuffer, out: GPUBuffer, slabs: readonly ReduceSlab[], scale = 1, float: FloatType = 'f32', best?: GPUBuffer): void {
+  const fold = slabs.some((s) => s.accumulate);
+  const outBytes = kind === 'argmax' || (fold && kind === 'sum') ? 4 : floatBytes(float);
+  for (const { start, plan, outStart, accumulate, offset } of slabs) {
+    const { kernel, lanes } = kernels(`${kind}:${float}:${fold}`)(plan.nOut);
+    const input = shiftedWindow(x, start, plan.nOut * plan.r, floatBytes(float));
+    const output = shiftedWindow(out, outStart, plan.nOut, outBytes);
+    const partial = fold && kind === 'argmax' ? [shiftedWindow(best!, outStart, plan.nOut).binding] : []; // i32 and u32: out's shift
+    kernel.launch(
+      [input.binding, output.binding, ...partial],
+      {
+        n_out: plan.nOut, r: plan.r, keep_rank: plan.keepShape.length, red_rank: plan.redShape.length, scale,
+        keep_shape: plan.keepShape, keep_strides: plan.keepStrides, red_shape: plan.redShape, red_strides: plan.redStrides,
+        shift: input.shift, out_shift: output.shift, accumulate: +accumulate, offset,
+      },
+      rowGrid(plan.nOut, lanes),
+    );
+  }
 }

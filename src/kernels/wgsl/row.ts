@@ -7,8 +7,9 @@
 //     LayerNorm over 768 x 128: forward 5.5 -> 0.9 ms, backward dx 8.6 -> 1.6 ms. With few rows
 //     (a full sum is one row) a lane per row would leave the machine idle, so they keep 64 lanes.
 // Kernels write loops as `for (var j = lane; j < n; j += ROW_LANES)` and reduce with
-// wg_sum / wg_max, which do the right thing in both layouts.
-import { gridRows, variants, type Kernel } from '../kernel.js';
+// wg_sum / wg_max, which do the right thing in both layouts. Tensors larger than a binding go a
+// chunk of rows at a time (launchRowChunks), each buffer bound as a window from an aligned offset.
+import { floatBytes, gridRows, rowChunks, shiftedWindow, variants, type FloatType, type Kernel } from '../kernel.js';
 import { profile } from '../profile.js';
 
 const WG = 64;
@@ -43,9 +44,11 @@ ${tree('wg_max', 'max(red[lane], red[lane + s])')}`;
 /**
  * A row kernel's reductions and `main`, for rows of `len` elements with `lanes` lanes each. The
  * body runs with `row`, `live` (row < p.rows), `base` (its first element), `n` (its length; 0 past
- * the last row, so spare lanes loop zero times but still reach the barriers) and `lane`.
+ * the last row, so spare lanes loop zero times but still reach the barriers) and `lane`. `shift`,
+ * if given, is added to `base`: the elements before the first row in a window bound by
+ * shiftedWindow (kernel.ts), for kernels that run over rows a chunk at a time (rowChunks).
  */
-export function rowMain(lanes: number, len: string, body: string): string {
+export function rowMain(lanes: number, len: string, body: string, shift = ''): string {
   return /* wgsl */ `
 const ROW_LANES = ${lanes}u;
 ${reductions(lanes)}
@@ -54,7 +57,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
   let lane = lid.x;
   let row = (wid.x + wid.y * nwg.x) * ${WG / lanes}u + lid.y;
   let live = row < p.rows;
-  let base = select(0u, row * ${len}, live);
+  let base = select(0u, row * ${len}, live)${shift && ` + ${shift}`};
   let n = select(0u, ${len}, live);
 ${body}
 }`;
@@ -72,4 +75,42 @@ export function rowKernel(make: (lanes: 1 | 64) => Kernel): (rows: number) => { 
     const lanes = rowLanes(rows);
     return { kernel: built(lanes), lanes };
   };
+}
+
+/** How a buffer of a row kernel is laid out: [rows, width] like the input, an element a row, `statsWidth` elements a row, or bound whole. */
+type RowLayout = 'rows' | 'row' | 'stats' | 'whole';
+
+/** The chunks of rows launchRowChunks takes; an error naming `op` and `what` (the input) where a row does not fit a binding. */
+export function rowChunksOf(op: string, what: string, rows: number, width: number, float: FloatType = 'f32', statsWidth = 0): { row0: number; rows: number }[] {
+  return rowChunks(rows, Math.max(width * floatBytes(float), 4 * statsWidth, 4), op, what);
+}
+
+/**
+ * Launches a row kernel over `params.rows` rows of `width` elements of `float`, its buffers in
+ * binding order with their layouts (per-row ones 4 bytes an element), a chunk of rows at a time
+ * where they exceed a binding; params get the elements before each chunk's first element in its
+ * windows: `shift` ('rows'), `row_shift` ('row') and `stats_shift` ('stats').
+ */
+export function launchRowChunks(
+  op: string,
+  kernel: (rows: number) => { kernel: Kernel; lanes: number },
+  buffers: readonly (readonly [GPUBuffer, RowLayout])[],
+  width: number,
+  params: { rows: number } & Record<string, number>,
+  float: FloatType = 'f32',
+  statsWidth = 0,
+): void {
+  const range = { rows: [width, floatBytes(float), 'shift'], row: [1, 4, 'row_shift'], stats: [statsWidth, 4, 'stats_shift'] } as const;
+  for (const c of rowChunksOf(op, `[${params.rows}, ${width}]`, params.rows, width, float, statsWidth)) {
+    const { kernel: k, lanes } = kernel(c.rows);
+    const shifts: Record<string, number> = { shift: 0, row_shift: 0, stats_shift: 0 };
+    const bound = buffers.map(([buf, layout]) => {
+      if (layout === 'whole') return buf;
+      const [per, bytes, name] = range[layout];
+      const w = shiftedWindow(buf, c.row0 * per, c.rows * per, bytes);
+      shifts[name] = w.shift;
+      return w.binding;
+    });
+    k.launch(bound, { ...params, rows: c.rows, ...shifts }, rowGrid(c.rows, lanes));
+  }
 }

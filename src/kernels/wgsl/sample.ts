@@ -14,9 +14,11 @@
 // Layout: logits row-major [R, V] f32; u [R] f32; tokens [R] i32. One workgroup per row
 // (gridRows) of WG lanes striding over the row: 256, or 32 for rows of at most 2048 (a character
 // vocabulary), where the passes' tree sums, not the loads, are the cost (on lavapipe 256 lanes made
-// a 96-wide draw take 4 ms).
-import { gridRows, Kernel, variants, windowOf } from '../kernel.js';
+// a 96-wide draw take 4 ms). Logits larger than a binding go a chunk of rows at a time (row.ts
+// launchRowChunks: `shift`, `row_shift` are where each chunk starts in its windows).
+import { Kernel, variants } from '../kernel.js';
 import { ORDERED_WGSL } from './elementwise.js';
+import { launchRowChunks } from './row.js';
 
 const lanesFor = (V: number) => (V <= 2048 ? 32 : 256);
 
@@ -24,7 +26,7 @@ const kernel = variants((WG: number) => new Kernel({
   name: `sample_rows_${WG}`,
   read: { logits: 'f32', u: 'f32' },
   write: { tokens: 'i32' },
-  params: { rows: 'u32', V: 'u32', inv_temp: 'f32', top_k: 'u32', top_p: 'f32', index_steps: 'u32' },
+  params: { rows: 'u32', V: 'u32', inv_temp: 'f32', top_k: 'u32', top_p: 'f32', index_steps: 'u32', shift: 'u32', row_shift: 'u32' },
   body: /* wgsl */ `
 ${ORDERED_WGSL}
 const WG = ${WG}u;
@@ -126,7 +128,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
   lane = lid.x;
   let row = wid.x + wid.y * nwg.x;
   if (row >= p.rows) { return; } // the same for the whole workgroup
-  base = row * p.V;
+  base = p.shift + row * p.V;
   var range = vec2u(0xffffffffu, 0u);
   for (var i = lane; i < p.V; i += WG) { let k = key_at(i); range = vec2u(min(range.x, k), max(range.y, k)); }
   range = wg_min_max(range);
@@ -147,14 +149,14 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
   }
   // the draw: the first candidate at which the running weight exceeds r
   let total = inside_from(range.x, cut).y;
-  let r = u[row] * total;
+  let r = u[row + p.row_shift] * total;
   let t = largest_key(cut.key, range.y, cut, r, false, false);
   let above = inside_from(t + 1u, cut).y;
   let ties = ties_at(t, cut);
   // r at or past the total (rounding): the last candidate, as the host walk ends
   let j = select(clamp(floor((r - above) / weight_of_key(t)), 0.0, ties - 1.0), cut.ties - 1.0, r >= total);
   let id = nth_with_key(select(t, cut.key, r >= total), j);
-  if (lane == 0u) { tokens[row] = i32(id); }
+  if (lane == 0u) { tokens[row + p.row_shift] = i32(id); }
 }`,
 }));
 
@@ -168,5 +170,7 @@ export interface SampleParams {
 /** tokens[r] = the candidate of logits row r that u[r] picks (see the header). */
 export function launchSample(logits: GPUBuffer, u: GPUBuffer, tokens: GPUBuffer, rows: number, V: number, s: SampleParams): void {
   const params = { rows, V, inv_temp: s.invTemperature, top_k: Math.min(s.topK, V), top_p: s.topP, index_steps: Math.ceil(Math.log2(V)) };
-  kernel(lanesFor(V)).launch([windowOf(logits, 0, rows * V), u, tokens], params, gridRows(rows));
+  // a workgroup a row, as rowGrid lays out 64-lane rows
+  const buffers = [[logits, 'rows'], [u, 'row'], [tokens, 'row']] as const;
+  launchRowChunks('sampleLogits', () => ({ kernel: kernel(lanesFor(V)), lanes: 64 }), buffers, V, params);
 }

@@ -6,16 +6,18 @@
 //   softmax:     dx = y * (dy - sum(dy * y))
 //   log-softmax: dx = dy - exp(y) * sum(dy)
 // f16 rows (float16 tensors) are read widened to f32: the max, the sums and every exp are f32,
-// and each output is rounded to f16 once. Called by src/ops/softmax.ts.
+// and each output is rounded to f16 once. Tensors larger than a binding go a chunk of rows at a
+// time (row.ts launchRowChunks), each bound as a window `shift` elements before its first row.
+// Called by src/ops/softmax.ts.
 import { Kernel, narrow, variants, type FloatType } from '../kernel.js';
-import { rowGrid, rowKernel, rowMain } from './row.js';
+import { launchRowChunks, rowKernel, rowMain } from './row.js';
 
 function forwardKernel(log: boolean, float: FloatType, lanes: number): Kernel {
   return new Kernel({
     name: `${log ? 'log_softmax' : 'softmax'}${float === 'f16' ? '_f16' : ''}`,
     read: { x: float },
     write: { y: float },
-    params: { rows: 'u32', C: 'u32' },
+    params: { rows: 'u32', C: 'u32', shift: 'u32' },
     body: rowMain(lanes, 'p.C', /* wgsl */ `
   var m = -3.402823e38;
   for (var j = lane; j < n; j += ROW_LANES) { m = max(m, f32(x[base + j])); }
@@ -26,7 +28,7 @@ function forwardKernel(log: boolean, float: FloatType, lanes: number): Kernel {
   ${log ? 'let ls = log(s);' : 'let inv = 1.0 / s;'}
   for (var j = lane; j < n; j += ROW_LANES) {
     y[base + j] = ${narrow(float, log ? '(f32(x[base + j]) - m) - ls' : 'exp(f32(x[base + j]) - m) * inv')};
-  }`),
+  }`, 'p.shift'),
   });
 }
 
@@ -35,14 +37,14 @@ function backwardKernel(log: boolean, float: FloatType, lanes: number): Kernel {
     name: `${log ? 'log_softmax_backward' : 'softmax_backward'}${float === 'f16' ? '_f16' : ''}`,
     read: { y: float, dy: float },
     write: { dx: float },
-    params: { rows: 'u32', C: 'u32' },
+    params: { rows: 'u32', C: 'u32', shift: 'u32' },
     body: rowMain(lanes, 'p.C', /* wgsl */ `
   var s = 0.0;
   for (var j = lane; j < n; j += ROW_LANES) { s += ${log ? 'f32(dy[base + j])' : 'f32(dy[base + j]) * f32(y[base + j])'}; }
   s = wg_sum(s, lane);
   for (var j = lane; j < n; j += ROW_LANES) {
     dx[base + j] = ${narrow(float, log ? 'f32(dy[base + j]) - exp(f32(y[base + j])) * s' : 'f32(y[base + j]) * (f32(dy[base + j]) - s)')};
-  }`),
+  }`, 'p.shift'),
   });
 }
 
@@ -52,11 +54,9 @@ const kernels = {
 };
 
 export function launchSoftmax(log: boolean, x: GPUBuffer, y: GPUBuffer, rows: number, C: number, float: FloatType = 'f32'): void {
-  const { kernel, lanes } = kernels.forward[+log]!(float)(rows);
-  kernel.launch([x, y], { rows, C }, rowGrid(rows, lanes));
+  launchRowChunks(log ? 'logSoftmax' : 'softmax', kernels.forward[+log]!(float), [[x, 'rows'], [y, 'rows']], C, { rows, C }, float);
 }
 
 export function launchSoftmaxBackward(log: boolean, y: GPUBuffer, dy: GPUBuffer, dx: GPUBuffer, rows: number, C: number, float: FloatType = 'f32'): void {
-  const { kernel, lanes } = kernels.backward[+log]!(float)(rows);
-  kernel.launch([y, dy, dx], { rows, C }, rowGrid(rows, lanes));
+  launchRowChunks(log ? 'logSoftmax' : 'softmax', kernels.backward[+log]!(float), [[y, 'rows'], [dy, 'rows'], [dx, 'rows']], C, { rows, C }, float);
 }
