@@ -31,8 +31,8 @@ import { div } from './elementwise.js';
 
 const plain = { transA: false, transB: false, batchShape: [], aStrides: [], bStrides: [] };
 
-/** Rows per chunk: as many as keep one chunk's logits within a binding. */
-const chunkRows = (V: number) => Math.max(1, Math.floor(profile().bindingLimit / (4 * V)));
+/** Rows per chunk: as many as keep one chunk's logits, and its rows of x, within a binding. */
+const chunkRows = (V: number, C: number) => Math.max(1, Math.floor(profile().bindingLimit / (4 * Math.max(V, C))));
 
 /** `t` as float32: itself, or a float32 copy of a float16 tensor (the caller disposes it). */
 const widen = (t: Tensor) => (t.dtype === 'float32' ? t : cast(t, 'float32'));
@@ -63,7 +63,7 @@ export const linearCrossEntropy = defineOp({
     const loss = zeros([N]);
     const valid = zeros([N]);
     const lse = zeros([N]);
-    const R = chunkRows(V);
+    const R = chunkRows(V, C);
     for (let r0 = 0; r0 < N; r0 += R) {
       const rows = Math.min(R, N - r0);
       const [xr, tr] = [rowsOf(x, r0, rows, C), rowsOf(targets, r0, rows, 1)];
@@ -96,7 +96,7 @@ export const linearCrossEntropy = defineOp({
     const scale = div(g, count);
     const dx = ctx.needsGrad[0] ? zeros([N, C]) : null;
     const dw = ctx.needsGrad[1] ? zeros([V, C]) : null;
-    const R = chunkRows(V);
+    const R = chunkRows(V, C);
     for (let r0 = 0; r0 < N; r0 += R) {
       const rows = Math.min(R, N - r0);
       const [xr, tr, lr] = [rowsOf(x, r0, rows, C), rowsOf(targets, r0, rows, 1), rowsOf(lse, r0, rows, 1)];
