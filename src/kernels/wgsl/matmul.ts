@@ -6,7 +6,8 @@
 //   output element; for at most 4 rows, e.g. decoding one token), else one of these two tiled ones.
 //   int8 weights (a plan with `scale`, src/ops/int8.ts): the skinny path of int8.ts, else the
 //   buffer path's int8 variant, except where the profile picks textures: there the weights are
-//   dequantized to a transient float32 operand for the texture path (see int8.ts).
+//   dequantized to a transient float32 operand for the texture path (see int8.ts); and where the
+//   profile has int8 tensor cores (and K % 4 = 0), A quantized per row to int8 times Q on them.
 //
 // Buffer path (GPUs): the register-tiled family of matmul-tiled.ts, tile size and split-K per
 // product from the profile (src/kernels/profile.ts matmulTiling).
@@ -55,11 +56,11 @@ import { Kernel, LINEAR, grid1d, narrow, perElement, variants, type FloatType } 
 import { tuned, type Tunable } from '../autotune.js';
 import { matmulTiling, matmulTilingIsAuto, matmulTilings, profile, SHARING_LANES, type MatmulTiling } from '../profile.js';
 import { checkFastPaths } from '../self-check.js';
-import { launchDequantize, launchSkinnyInt8Matmul } from './int8.js';
-import { launchSubgroupMatrixMatmul } from './matmul-subgroup-matrix.js';
+import { launchDequantize, launchQuantizeRows, launchSkinnyInt8Matmul } from './int8.js';
+import { launchInt8SubgroupMatrixMatmul, launchSubgroupMatrixMatmul } from './matmul-subgroup-matrix.js';
 import { launchTiledMatmul, vec4Aligned, type MatmulPlan } from './matmul-tiled.js';
 
-// the fast paths of float16 products are verified on each adapter before use
+// the fast paths of float16 and int8 products are verified on each adapter before use
 onDeviceOpen(() => checkFastPaths(launchMatmul));
 
 /** Records C = op(A) · op(B) for every batch; `c` must hold batch * M * N floats. */
@@ -68,10 +69,19 @@ export function launchMatmul(a: Resource, b: Resource, c: Resource, plan: Matmul
   const nBatch = batchShape.reduce((x, y) => x * y, 1);
   if (nBatch * M * N === 0) return;
   if (nBatch * M * N >= 2 ** 32) throw new Error(`matmul: ${nBatch}x${M}x${N} output is too large`);
-  const { tiled, skinnyRows, subgroupMatrix } = profile().matmul;
+  const { tiled, skinnyRows, subgroupMatrix, int8SubgroupMatrix } = profile().matmul;
   if (plan.scale) {
     if (plan.transA || !plan.transB || nBatch !== 1) throw new Error('matmul: int8 weights are multiplied as A [M, K] · Qᵀ only');
     if (M <= skinnyRows) return launchSkinnyInt8Matmul(a, b, plan.scale, c, M, N, K);
+    if (int8SubgroupMatrix && K % 4 === 0 && K > 0) {
+      // A quantized per row into transients, released once recorded (later dispatches may reuse them)
+      const [aq, xs] = [device().alloc(M * K, 'matmul int8 activations'), device().alloc(4 * M, 'matmul int8 activation scales')];
+      launchQuantizeRows(a, aq, xs, M, K);
+      launchInt8SubgroupMatrixMatmul(aq, b, xs, plan.scale, c, M, N, K, int8SubgroupMatrix);
+      device().release(aq);
+      device().release(xs);
+      return;
+    }
     if (tiled === 'texture' && 4 * N * K <= profile().bindingLimit) {
       const w = device().alloc(Math.max(4, 4 * N * K), 'matmul dequantized int8');
       launchDequantize(b, plan.scale, w, N, K);
