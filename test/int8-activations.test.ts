@@ -5,6 +5,7 @@
 // Dawn's null backend and self-check.test.ts checks the device-start check's logic.
 import fc from 'fast-check';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { roundTiesEven } from '../src/check/reference/index.js';
 import { device } from '../src/index.js';
 import { setProfile } from '../src/kernels/profile.js';
 import { launchQuantizeRows } from '../src/kernels/wgsl/int8.js';
@@ -27,13 +28,6 @@ async function quantizeOnDevice(x: Float32Array, rows: number, K: number): Promi
   }
 }
 
-/** Round to nearest, ties to even (WGSL's round), in float64. */
-function roundEven(t: number): number {
-  const f = Math.floor(t);
-  const d = t - f;
-  return d < 0.5 ? f : d > 0.5 ? f + 1 : f % 2 === 0 ? f : f + 1;
-}
-
 /** Checks q and xs against float64: xs = max|x| / 127 (float32 rounding; 0 for zeros), q = round(x / xs) (either neighbour within float32 error of a tie), |x - q xs| <= xs / 2. */
 function expectQuantized(x: Float32Array, rows: number, K: number, q: Int8Array, xs: Float32Array): void {
   for (let r = 0; r < rows; r++) {
@@ -50,7 +44,7 @@ function expectQuantized(x: Float32Array, rows: number, K: number, q: Int8Array,
       }
       const t = row[k]! / s; // float64 quotient by the scale the kernel stored
       const near = Math.abs(Math.abs(t - Math.floor(t)) - 0.5) < 1e-5 * Math.max(1, Math.abs(t));
-      const want = Math.max(-127, Math.min(127, roundEven(t))) + 0; // no -0: int8 has none
+      const want = Math.max(-127, Math.min(127, roundTiesEven(t))) + 0; // no -0: int8 has none
       if (near) expect([Math.floor(t), Math.ceil(t)].map((v) => Math.max(-127, Math.min(127, v))), `[${r}, ${k}] near a tie`).toContain(got);
       else expect(got, `[${r}, ${k}] = round(${row[k]} / ${s})`).toBe(want);
       expect(Math.abs(row[k]! - got * s), `[${r}, ${k}] error`).toBeLessThanOrEqual((s / 2) * (1 + 1e-5));

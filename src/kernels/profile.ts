@@ -137,6 +137,15 @@ export interface KernelProfile {
   bindingLimit: number;
 }
 
+/**
+ * The int8 tensor cores' tiling when an int8-weight product of M rows and depth K runs on them
+ * (prompt processing: more rows than skinnyRows; rows of whole words, K a multiple of 4), else null.
+ */
+export function int8TensorCoresFor(M: number, K: number): SubgroupMatrixTiling | null {
+  const { skinnyRows, int8SubgroupMatrix } = profile().matmul;
+  return M > skinnyRows && K > 0 && K % 4 === 0 ? int8SubgroupMatrix : null;
+}
+
 /** Overrides of some decisions; nested objects are merged. */
 export type ProfileOverrides = Partial<Omit<KernelProfile, 'matmul'>> & { matmul?: Partial<KernelProfile['matmul']> };
 

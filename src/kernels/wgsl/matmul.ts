@@ -54,7 +54,7 @@ import type { BufferWindow, Resource } from '../../device/bind-groups.js';
 import { device, onDeviceOpen } from '../../device/device.js';
 import { Kernel, LINEAR, grid1d, narrow, perElement, variants, type FloatType } from '../kernel.js';
 import { tuned, type Tunable } from '../autotune.js';
-import { matmulTiling, matmulTilingIsAuto, matmulTilings, profile, SHARING_LANES, type MatmulTiling } from '../profile.js';
+import { int8TensorCoresFor, matmulTiling, matmulTilingIsAuto, matmulTilings, profile, SHARING_LANES, type MatmulTiling } from '../profile.js';
 import { checkFastPaths } from '../self-check.js';
 import { launchDequantize, launchQuantizeRows, launchSkinnyInt8Matmul } from './int8.js';
 import { launchInt8SubgroupMatrixMatmul, launchSubgroupMatrixMatmul } from './matmul-subgroup-matrix.js';
@@ -69,15 +69,16 @@ export function launchMatmul(a: Resource, b: Resource, c: Resource, plan: Matmul
   const nBatch = batchShape.reduce((x, y) => x * y, 1);
   if (nBatch * M * N === 0) return;
   if (nBatch * M * N >= 2 ** 32) throw new Error(`matmul: ${nBatch}x${M}x${N} output is too large`);
-  const { tiled, skinnyRows, subgroupMatrix, int8SubgroupMatrix } = profile().matmul;
+  const { tiled, skinnyRows, subgroupMatrix } = profile().matmul;
   if (plan.scale) {
     if (plan.transA || !plan.transB || nBatch !== 1) throw new Error('matmul: int8 weights are multiplied as A [M, K] · Qᵀ only');
     if (M <= skinnyRows) return launchSkinnyInt8Matmul(a, b, plan.scale, c, M, N, K);
-    if (int8SubgroupMatrix && K % 4 === 0 && K > 0) {
+    const int8TensorCores = int8TensorCoresFor(M, K);
+    if (int8TensorCores) {
       // A quantized per row into transients, released once recorded (later dispatches may reuse them)
       const [aq, xs] = [device().alloc(M * K, 'matmul int8 activations'), device().alloc(4 * M, 'matmul int8 activation scales')];
       launchQuantizeRows(a, aq, xs, M, K);
-      launchInt8SubgroupMatrixMatmul(aq, b, xs, plan.scale, c, M, N, K, int8SubgroupMatrix);
+      launchInt8SubgroupMatrixMatmul(aq, b, xs, plan.scale, c, M, N, K, int8TensorCores);
       device().release(aq);
       device().release(xs);
       return;
