@@ -22,8 +22,11 @@
 //     quantizes A per row (dynamic, symmetric: xScale[m] = max|A[m, :]| / 127, Aq = round(A /
 //     xScale) to nearest, ties to even, a row of zeros gets scale 0 and zeros), packed four to a
 //     u32 like Q, and matmul-subgroup-matrix.ts multiplies Aq · Qᵀ in i32, scaled by xScale[m]
-//     wScale[n]. The activations' rounding adds an error of up to xScale[m] / 2 per element (see
-//     the README's int8 section for what it does to the reference model's outputs).
+//     wScale[n]. The activations' rounding adds an error of up to xScale[m] / 2 per element: on
+//     the reference Shakespeare-char model (float64 emulation, one val batch of 8 x 64) every
+//     Linear's and the LM head's outputs moved by 0.22-0.89% RMS relative (0.28% over all), each
+//     within 0.31 of the bound xScale / 2 · sum|W|; val loss 1.9077 as with int8 weights alone
+//     (float32: 1.9075).
 import type { Resource } from '../../device/bind-groups.js';
 import { Kernel, grid1d, perElement, variants } from '../kernel.js';
 import { rowGrid, rowKernel, rowMain } from './row.js';

@@ -18,8 +18,8 @@
 // to C's type. Every offset into workgroup memory derives from subgroup_id, workgroup_id and loop
 // counters: subgroup-uniform, as Dawn's uniformity analysis requires of subgroup-matrix calls.
 // int8 (`element` 'i8', int8 weights' prompt processing, ops/int8.ts through matmul.ts): C f32 =
-// (Aq · Qᵀ) ⊙ (xScale ⊗ wScale) for int8 Aq [M, K] (activations quantized per row by
-// int8.ts launchQuantizeRows) and int8 Q [N, K] (the weights), both packed four to a u32 in element order with
+// (Aq · Qᵀ) ⊙ (xScale ⊗ wScale) for int8 Aq [M, K] (activations quantized per row by int8.ts
+// launchQuantizeRows) and int8 Q [N, K] (the weights), both packed four to a u32 in element order,
 // K a multiple of 4 (rows are whole words), so transA = false and transB = true only. Fragments are
 // i8 x i8 -> i32 (subgroup_matrix_left<i8> loaded from the u32 tiles: offsets and strides count
 // u32 words, as Dawn's load counts elements of the array it is given); tiles are staged as words,
