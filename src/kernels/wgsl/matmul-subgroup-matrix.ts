@@ -22,7 +22,9 @@
 // launchQuantizeRows) and int8 Q [N, K] (the weights), both packed four to a u32 in element order,
 // K a multiple of 4 (rows are whole words), so transA = false and transB = true only. Fragments are
 // i8 x i8 -> i32 (subgroup_matrix_left<i8> loaded from the u32 tiles: offsets and strides count
-// u32 words, as Dawn's load counts elements of the array it is given); tiles are staged as words,
+// u32 words, as Dawn's templated load counts elements of the array it is given since its change of
+// 2026-06-29; npm webgpu's Dawn is newer: it takes vector arrays, a change of 2026-08-11; the
+// device-start self-check would catch another count); tiles are staged as words,
 // 16 i8 per global vec4u load where K is a multiple of 16 (`wide`), else 4 bounds-checked words;
 // the epilogue scales each i32 sum by its row's and column's scale (exact integer sums: |sum| <=
 // 127² K, below 2³¹ up to K = 133,000).
