@@ -1,7 +1,11 @@
 // The device-start self-check (kernels/self-check.ts) on lavapipe, whose own profile uses no fast
 // path (its matmul reads textures): the f16 register-tiled buffer kernel is forced onto the
 // profile, checked for real against the float32 kernel, and broken on purpose through the test
-// hook, which must turn it off with one warning, once. (The subgroup-matrix path cannot run here.)
+// hook, which must turn it off with one warning, once. (The subgroup-matrix paths cannot run here.)
+// The int8 tensor-core path's check is asked for explicitly (the `paths` hook): lavapipe has no
+// subgroup matrices, so the forced path resolves to the float32-activation int8 kernels, which
+// compute the same exact integer products; that exercises the check against the host's integer
+// product, its tolerance and its turn-off logic, not the tensor-core kernel.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { device } from '../src/index.js';
 import { forgetVerdicts, profile, setProfile, verdictsOf } from '../src/kernels/profile.js';
@@ -27,7 +31,7 @@ describe('device-start self-check', () => {
   it('a wrong result turns the path off with one one-line warning, and it is not checked again', async () => {
     const warnings: string[] = [];
     let calls = 0;
-    const tamper = (_path: string, r: Uint16Array) => {
+    const tamper = (_path: string, r: Uint16Array | Float32Array) => {
       calls++;
       r[17] ^= 0x0400; // one element's exponent: a different number
     };
@@ -62,5 +66,24 @@ describe('device-start self-check', () => {
     await checkFastPaths(broken, { warn: (l) => warnings.push(l) });
     expect(warnings).toEqual([expect.stringMatching(/\(it failed: no such kernel\); turned off/)]);
     expect(profile().f16).toBe(false);
+  });
+
+  it('the int8 path: verified against the host integer product, and a sum off by one turns it off with one warning', async () => {
+    forgetVerdicts(device().info);
+    const warnings: string[] = [];
+    await checkFastPaths(launchMatmul, { paths: ['int8-subgroup-matrix'], warn: (l) => warnings.push(l) });
+    expect(warnings).toEqual([]);
+    expect(verdictsOf(device().info).get('int8-subgroup-matrix')).toBe('verified');
+    expect(describeVerdicts()).toMatch(/int8 subgroup-matrix \(tensor-core\) matmul verified/);
+    forgetVerdicts(device().info);
+    // element [1, 5]: column 5's weight scale is 2^-2, so one unit of the integer sum is 0.25
+    const offByOne = (_path: string, r: Uint16Array | Float32Array) => (r[1 * 132 + 5] += 0.25);
+    await checkFastPaths(launchMatmul, { paths: ['int8-subgroup-matrix'], tamper: offByOne, warn: (l) => warnings.push(l) });
+    expect(verdictsOf(device().info).get('int8-subgroup-matrix')).toBe('off');
+    expect(warnings).toEqual([
+      expect.stringMatching(/^webgpu-gpt: the int8 subgroup-matrix \(tensor-core\) matmul disagrees with the host's integer product on this adapter \(1 of 17952 elements of 136x40 · \(132x40\)ᵀ int8 differ, the first at \[1, 5\] .*\); turned off: int8 weights take the float32-activation kernels$/),
+    ]);
+    expect(profile().matmul.int8SubgroupMatrix).toBeNull();
+    forgetVerdicts(device().info);
   });
 });

@@ -1,7 +1,8 @@
 // The subgroup-matrix (tensor-core) matmul without a GPU: the profile's choice of configuration,
 // subgroup size and K step for made-up adapters (an H200 as issue #14 lists it, and variations),
-// and its WGSL compiled and validated by Dawn's null backend, which has the feature but runs
-// nothing. Its numbers cannot be checked here: the device-start self-check (self-check.test.ts)
+// for float16 products and for int8 weights' prompt processing (i8 -> i32), and its WGSL compiled
+// and validated by Dawn's null backend, which has the feature but runs nothing. Its numbers (the
+// int8 kernel's too) cannot be checked here: the device-start self-check (self-check.test.ts)
 // checks them wherever the feature exists, and `gpt doctor --check` runs every op on it there.
 import { afterAll, describe, expect, it } from 'vitest';
 import type { DeviceInfo, SubgroupMatrixConfig } from '../src/device/device.js';
@@ -68,6 +69,37 @@ describe('the profile picks tensor cores', () => {
   });
 });
 
+describe('the profile picks int8 tensor cores for int8 weights', () => {
+  it('an H200: 16x16x32 i8 -> i32 fragments, its 32-lane subgroups, K step 64 (the bytes of f16\'s 32)', () => {
+    const int8 = { M: 16, N: 16, K: 32, lanes: 32, pinned: false, bk: 64 };
+    expect(detectSubgroupMatrix(adapter(), 'i8')).toEqual(int8);
+    expect(detectProfile(adapter()).matmul.int8SubgroupMatrix).toEqual(int8);
+    expect(sgmWorkgroupBytes(int8, 'i8')).toBe(sgmWorkgroupBytes(detectSubgroupMatrix(adapter())!));
+  });
+
+  it('only i8 -> i32 configurations, the largest there is; none without them', () => {
+    const only = (...keep: SubgroupMatrixConfig[]) => detectSubgroupMatrix(adapter({ subgroupMatrixConfigs: keep }), 'i8');
+    expect(only(config('i8', 'i32', 16, 8, 32))).toMatchObject({ M: 16, N: 8, K: 32, bk: 64 });
+    expect(only(...H200_CONFIGS.filter((c) => c.componentType !== 'i8'))).toBeNull(); // f16 and u8 ones
+    expect(only(config('i8', 'i32', 16, 16, 128))).toBeNull(); // K beyond the K step
+    const noInt8 = adapter({ subgroupMatrixConfigs: H200_CONFIGS.filter((c) => c.componentType !== 'i8') });
+    expect(detectProfile(noInt8).matmul).toMatchObject({ int8SubgroupMatrix: null, subgroupMatrix: { M: 16, N: 16, K: 16 } });
+  });
+
+  it('needs the feature and subgroups but not shader-f16; K step 32 where workgroup memory is 16 KiB, smaller fragments in 12 KiB, none in 8', () => {
+    const without = (f: string) => adapter({ features: adapter().features.filter((x) => x !== f) });
+    expect(detectSubgroupMatrix(without('shader-f16'), 'i8')).toMatchObject({ M: 16, N: 16, K: 32 });
+    expect(detectProfile(without('shader-f16')).matmul).toMatchObject({ subgroupMatrix: null, int8SubgroupMatrix: { M: 16 } });
+    expect(detectSubgroupMatrix(without('chromium-experimental-subgroup-matrix'), 'i8')).toBeNull();
+    expect(detectSubgroupMatrix(without('subgroups'), 'i8')).toBeNull();
+    expect(detectSubgroupMatrix(adapter({}, { maxComputeWorkgroupStorageSize: 16384 }), 'i8')).toMatchObject({ bk: 32 });
+    expect(detectSubgroupMatrix(adapter({}, { maxComputeWorkgroupStorageSize: 12288 }), 'i8')).toMatchObject({ M: 16, N: 8, bk: 32 }); // smaller fragments fit
+    expect(detectSubgroupMatrix(adapter({}, { maxComputeWorkgroupStorageSize: 8192 }), 'i8')).toBeNull();
+    const lavapipe = adapter({ description: 'llvmpipe (LLVM 19.1.7, 256 bits)', isFallbackAdapter: true, features: ['shader-f16', 'subgroups'], subgroupMatrixConfigs: [], subgroupSizes: [8, 8] });
+    expect(detectProfile(lavapipe).matmul.int8SubgroupMatrix).toBeNull();
+  });
+});
+
 // ---- Dawn's null backend -------------------------------------------------------------------
 
 interface NullBackend {
@@ -111,7 +143,7 @@ async function validate(device: GPUDevice, k: Kernel, pipeline: boolean): Promis
 }
 
 const f16ToF32 = H200_CONFIGS.filter((c) => c.componentType === 'f16' && c.resultComponentType === 'f32');
-const layouts = [false, true].flatMap((transA) => [false, true].flatMap((transB) => [false, true].map((vec8) => ({ transA, transB, vec8 }))));
+const layouts = [false, true].flatMap((transA) => [false, true].flatMap((transB) => [false, true].map((wide) => ({ transA, transB, wide }))));
 
 describe.skipIf(typeof nullBackend === 'string')("the kernel's WGSL on Dawn's null backend", () => {
   const { device, limit } = nullBackend as NullBackend;
@@ -124,9 +156,9 @@ describe.skipIf(typeof nullBackend === 'string')("the kernel's WGSL on Dawn's nu
         // as the H200 runs it (K step 32, its fixed 32-lane subgroups): the null backend's subgroups
         // vary up to 128 lanes and its workgroup memory is 16 KiB, so only the compiler judges it
         const h200: SubgroupMatrixTiling = { M, N, K, lanes: 32, pinned: false, bk: 32 };
-        failures.push(...(await validate(device, subgroupMatrixKernel({ ...h200, ...layout, out }), false)));
+        failures.push(...(await validate(device, subgroupMatrixKernel({ ...h200, element: 'f16', ...layout, out }), false)));
         // pinned to 32 lanes with the K step that fits here: the whole pipeline validates
-        const here: SubgroupMatrixVariant = { M, N, K, lanes: 32, pinned: true, bk: 16, ...layout, out };
+        const here: SubgroupMatrixVariant = { M, N, K, lanes: 32, pinned: true, bk: 16, element: 'f16', ...layout, out };
         expect(sgmWorkgroupBytes(here)).toBeLessThanOrEqual(limit);
         failures.push(...(await validate(device, subgroupMatrixKernel(here), true)));
       }
@@ -134,8 +166,31 @@ describe.skipIf(typeof nullBackend === 'string')("the kernel's WGSL on Dawn's nu
     expect(failures).toEqual([]);
   });
 
+  const i8ToI32 = H200_CONFIGS.filter((c) => c.componentType === 'i8');
+  it.each(i8ToI32)('the int8 kernel compiles and validates for the H200 configuration $M x $N x $K, x · Qᵀ, both load widths', async ({ M, N, K }) => {
+    const failures: string[] = [];
+    for (const wide of [false, true]) {
+      const layout = { element: 'i8' as const, transA: false, transB: true, wide, out: 'f32' as const };
+      failures.push(...(await validate(device, subgroupMatrixKernel({ M, N, K, lanes: 32, pinned: false, bk: 64, ...layout }), false)));
+      const here: SubgroupMatrixVariant = { M, N, K, lanes: 32, pinned: true, bk: 32, ...layout };
+      expect(sgmWorkgroupBytes(here, 'i8')).toBeLessThanOrEqual(limit);
+      failures.push(...(await validate(device, subgroupMatrixKernel(here), true)));
+    }
+    expect(failures).toEqual([]);
+  });
+
+  it('the int8 kernel takes only the layout x · Qᵀ into f32, and its validation can fail too (an f16 fragment on u32 tiles)', async () => {
+    const base: SubgroupMatrixVariant = { M: 16, N: 16, K: 32, lanes: 32, pinned: true, bk: 32, element: 'i8', transA: false, transB: true, wide: true, out: 'f32' };
+    expect(() => subgroupMatrixKernel({ ...base, transB: false })).toThrow(/int8 operands are multiplied as A \[M, K\] · Qᵀ into f32 only/);
+    expect(() => subgroupMatrixKernel({ ...base, out: 'f16' })).toThrow(/f32 only/);
+    const k = subgroupMatrixKernel(base);
+    const broken = { ...k, name: k.name, layoutEntries: k.layoutEntries, wgsl: k.wgsl.replaceAll('subgroup_matrix_left<i8', 'subgroup_matrix_left<f16') } as Kernel;
+    expect(broken.wgsl).not.toBe(k.wgsl);
+    expect(await validate(device, broken, true)).not.toEqual([]);
+  });
+
   it('and the validation can fail: fragment offsets from the invocation index break subgroup uniformity', async () => {
-    const k = subgroupMatrixKernel({ M: 16, N: 16, K: 16, lanes: 32, pinned: true, bk: 16, transA: false, transB: false, vec8: true, out: 'f16' });
+    const k = subgroupMatrixKernel({ M: 16, N: 16, K: 16, lanes: 32, pinned: true, bk: 16, element: 'f16', transA: false, transB: false, wide: true, out: 'f16' });
     const broken = { ...k, name: k.name, layoutEntries: k.layoutEntries, wgsl: k.wgsl.replace('let sm = (sg /', 'let sm = (lane /') } as Kernel;
     expect(broken.wgsl).not.toBe(k.wgsl);
     expect((await validate(device, broken, true)).join('\n')).toMatch(/uniform/);

@@ -2,7 +2,9 @@
 // (quantizeModel: int8 weights with per-row scales, the skinny int8 kernel per decoded token), and
 // batched generation: prompt-processing and decoding tokens/s at batch 1 and 8
 // (src/gpt/generate-timing.ts, what `gpt bench-generate` prints) for this model and for a random
-// one of nanoGPT's Shakespeare-char GPU shape (6 layers, 6 heads, 384 wide, block 256). Ours only:
+// one of nanoGPT's Shakespeare-char GPU shape (6 layers, 6 heads, 384 wide, block 256); and the
+// int8 copy's batch-8 prefill with float32 activations and, where the adapter has i8 -> i32
+// subgroup matrices, with its activations quantized to int8 on tensor cores (else n/a). Ours only:
 // the peers have no generation loop in this suite. The model is the one the train-step benchmark
 // trained (a few steps, so its logits are not the near-uniform ones of a fresh model). Sampling is
 // seeded (temperature 1), so both modes of one model must produce the same tokens: a near tie
@@ -12,6 +14,7 @@ import { generate } from '../../src/gpt/generate.js';
 import { timeGeneration } from '../../src/gpt/generate-timing.js';
 import { GPT } from '../../src/gpt/model.js';
 import { quantizeModel } from '../../src/gpt/quantize.js';
+import { profile, setProfile, type ProfileOverrides } from '../../src/kernels/profile.js';
 import { median, na, time, type Cell, type Context, type Row } from '../harness.js';
 
 const NOT_PEERS = 'generation is benchmarked for our engine only';
@@ -63,7 +66,7 @@ export async function generateSuite(model: GPT, ctx: Context): Promise<Row[]> {
     const big = new GPT({ vocabSize: model.config.vocabSize, blockSize: 256, nLayer: 6, nHead: 6, nEmbd: 384, dropout: 0, bias: false }, { seed: 1 });
     const batched = [...(await batchRows(model, ctx)), ...(await batchRows(big, ctx))];
     big.dispose();
-    return [...float32.rows, ...int8.rows, ...ratio, ...batched];
+    return [...float32.rows, ...int8.rows, ...ratio, ...batched, ...(await int8PrefillRows(quantized, ctx))];
   } finally {
     quantized.dispose();
   }
@@ -87,4 +90,30 @@ async function batchRows(model: GPT, ctx: Context): Promise<Row[]> {
     );
   }
   return rows;
+}
+
+/** The int8 model's batch-8 prefill: float32 activations, then int8 activations on int8 tensor cores where the profile has them. */
+async function int8PrefillRows(model: GPT, ctx: Context): Promise<Row[]> {
+  const { nLayer, nHead, nEmbd, blockSize } = model.config;
+  const [batch, half] = [8, ctx.smoke ? 4 : blockSize / 2];
+  const name = (how: string) => `L${nLayer} NH${nHead} C${nEmbd} T${blockSize} int8 weights batch ${batch}: prefill ${half}-token prompts, ${how}`;
+  const prefill = async (overrides: ProfileOverrides): Promise<Cell> => {
+    setProfile(overrides);
+    try {
+      const t = await timeGeneration(model, { batch, promptTokens: half, newTokens: 2, repeats: ctx.smoke ? 1 : 3 });
+      return { ms: median(t.prefillMs), samplesMs: t.prefillMs, itersPerSample: 1 };
+    } finally {
+      setProfile(null);
+    }
+  };
+  const base = { family: 'generate', unit: 'tok/s', work: batch * half, tolerance: 'int8 activations: checked by test/int8-activations.test.ts and the device-start self-check' } as const;
+  const peers = { tfjs: na(NOT_PEERS), jax: na(NOT_PEERS) };
+  ctx.log(`  int8 weights batch ${batch} prefill: float32 activations, then int8 tensor cores`);
+  const tensorCores = profile().matmul.int8SubgroupMatrix
+    ? await prefill({})
+    : na('no chromium-experimental-subgroup-matrix with an i8 -> i32 configuration here, or the device-start self-check turned it off');
+  return [
+    { ...base, name: name('float32 activations'), cells: { ours: await prefill({ matmul: { int8SubgroupMatrix: null } }), ...peers } },
+    { ...base, name: name('int8 activations on tensor cores'), cells: { ours: tensorCores, ...peers } },
+  ];
 }

@@ -32,6 +32,11 @@
 //                     subgroup size and K step); else they take the float32 products' path
 //                     (register-tiled buffers on GPUs, textures on Mesa's CPU drivers), f16 operands
 //                     widened as they are staged; without shader-f16 there are none.
+//   matmul.int8SubgroupMatrix  int8-weight products with more rows than skinnyRows (prompt
+//                     processing), where the adapter has chromium-experimental-subgroup-matrix with an
+//                     i8 -> i32 configuration: the activations are quantized per row to int8 and
+//                     multiplied with the int8 weights on tensor cores (matmul-subgroup-matrix.ts,
+//                     picked as for f16; the quantization kernel is in int8.ts); else the float32-activation paths.
 //   trainingDtype     what `gpt train --dtype auto` computes in: float16 where its products run on
 //                     tensor cores (matmul.subgroupMatrix), else float32 (lavapipe emulates float16
 //                     on the CPU: 1.2-1.5x slower than float32 there; float16's register-tiled GPU
@@ -66,12 +71,19 @@ export const SGM_TILE = 128;
 export const SGM_SUBGROUPS = 8;
 export const SGM_BLOCK_M = 64;
 export const SGM_BLOCK_N = 32;
-/** K steps, largest first: 32 measured fastest on the H200 (issue #14); 16 where workgroup memory is short. */
-const SGM_K_STEPS = [32, 16];
+
+/** What a subgroup-matrix matmul multiplies: float16 (f16 -> f32 fragments) or int8 (i8 -> i32). */
+export type SgmElement = 'f16' | 'i8';
+const SGM_ELEMENTS: Record<SgmElement, { bytes: number; result: string; kSteps: number[] }> = {
+  // K steps, largest first: 32 measured fastest on the H200 for f16 (issue #14); 16 where workgroup
+  // memory is short. int8 takes the same bytes per step (64, else 32 i8; unmeasured).
+  f16: { bytes: 2, result: 'f32', kSteps: [32, 16] },
+  i8: { bytes: 1, result: 'i32', kSteps: [64, 32] },
+};
 
 /** How the subgroup-matrix matmul runs on this adapter. */
 export interface SubgroupMatrixTiling {
-  /** The fragment product M x K · K x N: one of the adapter's f16 -> f32 configurations. */
+  /** The fragment product M x K · K x N: one of the adapter's f16 -> f32 (i8 -> i32) configurations. */
   M: number;
   N: number;
   K: number;
@@ -82,21 +94,22 @@ export interface SubgroupMatrixTiling {
   bk: number;
 }
 
-/** Workgroup memory of the subgroup-matrix matmul: the f16 A and B tiles, and an f32 fragment per subgroup for the epilogue. */
-export const sgmWorkgroupBytes = (t: Pick<SubgroupMatrixTiling, 'M' | 'N' | 'bk'>) => 2 * 2 * SGM_TILE * t.bk + 4 * SGM_SUBGROUPS * t.M * t.N;
+/** Workgroup memory of the subgroup-matrix matmul: the A and B tiles, and a 4-byte-element fragment per subgroup for the epilogue. */
+export const sgmWorkgroupBytes = (t: Pick<SubgroupMatrixTiling, 'M' | 'N' | 'bk'>, element: SgmElement = 'f16') =>
+  2 * SGM_ELEMENTS[element].bytes * SGM_TILE * t.bk + 4 * SGM_SUBGROUPS * t.M * t.N;
 
 /** Largest fragments first: fewer loads and multiply-accumulates per FLOP (16x16x16, then 16x8x16, 16x8x8, 8x8x8). */
 const byFragmentSize = (x: SubgroupMatrixConfig, y: SubgroupMatrixConfig) => y.M * y.N * y.K - x.M * x.N * x.K || y.K - x.K;
 
 /**
- * The subgroup-matrix matmul for this adapter, or null where it cannot run: it needs the feature
- * (with shader-f16 and subgroups), an f16 -> f32 configuration whose fragments tile a subgroup's
- * block and the K step, a known subgroup size (fixed by the adapter, or pinned with
- * subgroup-size-control: 32 lanes where allowed), and room for its workgroup.
+ * The subgroup-matrix matmul of `element` for this adapter, or null where it cannot run: it needs
+ * the feature (with subgroups, and shader-f16 for f16), an f16 -> f32 (i8 -> i32) configuration
+ * whose fragments tile a subgroup's block and the K step, a known subgroup size (fixed by the
+ * adapter, or pinned with subgroup-size-control: 32 lanes where allowed), and room for its workgroup.
  */
-export function detectSubgroupMatrix(info: DeviceInfo): SubgroupMatrixTiling | null {
+export function detectSubgroupMatrix(info: DeviceInfo, element: SgmElement = 'f16'): SubgroupMatrixTiling | null {
   const has = (f: string) => info.features.includes(f);
-  if (!has('chromium-experimental-subgroup-matrix') || !has('shader-f16') || !has('subgroups') || !info.subgroupSizes) return null;
+  if (!has('chromium-experimental-subgroup-matrix') || (element === 'f16' && !has('shader-f16')) || !has('subgroups') || !info.subgroupSizes) return null;
   const [min, max] = info.subgroupSizes;
   const pinned = min !== max;
   if (pinned && !has('subgroup-size-control')) return null; // the layout needs to know its subgroup size
@@ -105,23 +118,39 @@ export function detectSubgroupMatrix(info: DeviceInfo): SubgroupMatrixTiling | n
   if (SGM_SUBGROUPS * lanes > invocations) return null;
   const memory = info.limits.maxComputeWorkgroupStorageSize ?? 16384;
   const configs = info.subgroupMatrixConfigs
-    .filter((c) => c.componentType === 'f16' && c.resultComponentType === 'f32' && SGM_BLOCK_M % c.M === 0 && SGM_BLOCK_N % c.N === 0)
+    .filter((c) => c.componentType === element && c.resultComponentType === SGM_ELEMENTS[element].result && SGM_BLOCK_M % c.M === 0 && SGM_BLOCK_N % c.N === 0)
     .sort(byFragmentSize);
   for (const { M, N, K } of configs) {
-    const bk = SGM_K_STEPS.find((bk) => bk % K === 0 && sgmWorkgroupBytes({ M, N, bk }) <= memory);
+    const bk = SGM_ELEMENTS[element].kSteps.find((bk) => bk % K === 0 && sgmWorkgroupBytes({ M, N, bk }, element) <= memory);
     if (bk) return { M, N, K, lanes, pinned, bk };
   }
   return null;
 }
 
 export interface KernelProfile {
-  matmul: { tiled: 'texture' | 'buffer'; skinnyRows: number; tiles: 'auto' | TileName; splits: 'auto' | number; subgroupMatrix: SubgroupMatrixTiling | null };
+  matmul: {
+    tiled: 'texture' | 'buffer';
+    skinnyRows: number;
+    tiles: 'auto' | TileName;
+    splits: 'auto' | number;
+    subgroupMatrix: SubgroupMatrixTiling | null;
+    int8SubgroupMatrix: SubgroupMatrixTiling | null;
+  };
   subgroupSharing: boolean;
   rowLanes: 'by-rows' | 1 | 64;
   splitSums: boolean;
   f16: boolean;
   trainingDtype: 'float32' | 'float16';
   bindingLimit: number;
+}
+
+/**
+ * The int8 tensor cores' tiling when an int8-weight product of M rows and depth K runs on them
+ * (prompt processing: more rows than skinnyRows; rows of whole words, K a multiple of 4), else null.
+ */
+export function int8TensorCoresFor(M: number, K: number): SubgroupMatrixTiling | null {
+  const { skinnyRows, int8SubgroupMatrix } = profile().matmul;
+  return M > skinnyRows && K > 0 && K % 4 === 0 ? int8SubgroupMatrix : null;
 }
 
 /** Overrides of some decisions; nested objects are merged. */
@@ -142,7 +171,9 @@ export function canShareSubgroups(info: DeviceInfo): boolean {
 export function detectProfile(info: DeviceInfo): KernelProfile {
   const cpu = info.isFallbackAdapter;
   const p: KernelProfile = {
-    matmul: { tiled: isMesaCpuDriver(info) ? 'texture' : 'buffer', skinnyRows: 4, tiles: 'auto', splits: 'auto', subgroupMatrix: detectSubgroupMatrix(info) },
+    matmul: { tiled: isMesaCpuDriver(info) ? 'texture' : 'buffer', skinnyRows: 4, tiles: 'auto', splits: 'auto',
+      subgroupMatrix: detectSubgroupMatrix(info), int8SubgroupMatrix: detectSubgroupMatrix(info, 'i8'),
+    },
     subgroupSharing: cpu && canShareSubgroups(info),
     rowLanes: cpu ? 'by-rows' : 64,
     splitSums: !cpu,
@@ -157,12 +188,16 @@ export function detectProfile(info: DeviceInfo): KernelProfile {
 const halfTrainingDtype = (p: KernelProfile) => (p.f16 && p.matmul.subgroupMatrix ? 'float16' : 'float32');
 
 /** The fast paths the device-start self-check verifies (self-check.ts); turning one off is a profile decision. */
-export type FastPath = 'subgroup-matrix' | 'f16-buffer';
+export type FastPath = 'subgroup-matrix' | 'f16-buffer' | 'int8-subgroup-matrix';
 
-/** What turning a fast path off changes: tensor cores give way to the f32 products' path; without the f16 kernels there is no float16. */
+/**
+ * What turning a fast path off changes: tensor cores give way to the f32 products' path (int8
+ * weights: the float32-activation kernels); without the f16 kernels there is no float16.
+ */
 const TURN_OFF: Record<FastPath, ProfileOverrides> = {
   'subgroup-matrix': { matmul: { subgroupMatrix: null } },
   'f16-buffer': { f16: false },
+  'int8-subgroup-matrix': { matmul: { int8SubgroupMatrix: null } },
 };
 
 /** What the self-check found of a fast path on an adapter: right ('verified'), or wrong and turned off ('off'). */
@@ -205,6 +240,7 @@ function resolve(info: DeviceInfo, o: ProfileOverrides): KernelProfile {
   p.f16 &&= info.features.includes('shader-f16'); // never forced onto an adapter without it
   // nor tensor cores onto an adapter without them, or without float16
   if (!p.f16 || !detectSubgroupMatrix(info)) p.matmul.subgroupMatrix = null;
+  if (!detectSubgroupMatrix(info, 'i8')) p.matmul.int8SubgroupMatrix = null;
   if (o.trainingDtype === undefined) p.trainingDtype = halfTrainingDtype(p); // follows the fast paths left on
   if (!p.f16) p.trainingDtype = 'float32';
   return p;
@@ -239,12 +275,14 @@ export interface ProfileVariant {
  */
 export function profileVariants(): ProfileVariant[] {
   const info = device().info;
-  const tensorCores = detectSubgroupMatrix(info);
+  const [tensorCores, int8TensorCores] = [detectSubgroupMatrix(info), detectSubgroupMatrix(info, 'i8')];
   const candidates: ProfileVariant[] = [
     { name: 'adapter', overrides: {} },
     // tensor cores where the adapter has them, even if the self-check turned them off (this column then shows why)
-    ...(tensorCores ? [{ name: 'subgroup-matrix', overrides: { f16: true, matmul: { tiled: 'buffer' as const, subgroupMatrix: tensorCores } } }] : []),
-    { name: 'gpu', overrides: { matmul: { tiled: 'buffer', subgroupMatrix: null }, subgroupSharing: false, rowLanes: 64, splitSums: true } },
+    ...(tensorCores || int8TensorCores
+      ? [{ name: 'subgroup-matrix', overrides: { f16: true, matmul: { tiled: 'buffer' as const, subgroupMatrix: tensorCores, int8SubgroupMatrix: int8TensorCores } } }]
+      : []),
+    { name: 'gpu', overrides: { matmul: { tiled: 'buffer', subgroupMatrix: null, int8SubgroupMatrix: null }, subgroupSharing: false, rowLanes: 64, splitSums: true } },
     { name: 'cpu', overrides: { matmul: { tiled: 'texture' }, subgroupSharing: false, rowLanes: 1, splitSums: false } },
     { name: 'cpu-sharing', overrides: { matmul: { tiled: 'texture' }, subgroupSharing: true, rowLanes: 1, splitSums: false } },
     // tensors past a 4 KiB binding: every windowed path (elementwise pieces, embedding and AdamW

@@ -7,19 +7,26 @@
 // the f32 kernel bit for bit, with no tolerance to argue about. Mesa's CPU drivers use neither
 // path (their matmul reads textures), so start-up there does no work. The products cross a
 // 128-wide tile's edge in M and N, end K mid-step, and cover both transposes and both load widths.
+// The int8 tensor-core path (int8 weights' prompt processing: activations quantized per row, then
+// i8 x i8 -> i32 fragments) runs the same shapes as x · Qᵀ through the real dispatch (launch with
+// an int8 plan), against the host's integer product: x holds integers in [-127, 127] with 127 in
+// every row, so quantizing x keeps its integers (its scale is 1 within float32 rounding), and the
+// weights' scales are powers of two; every sum is below 2^20 in magnitude, so a tolerance of
+// 2^-20 relative admits the scale's rounding and nothing else (a sum off by one fails).
 import type { Resource } from '../device/bind-groups.js';
 import { device } from '../device/device.js';
-import { floatBytes, type FloatType } from './kernel.js';
 import { merge, profile, profileOverrides, recordVerdict, setProfile, verdictsOf, type FastPath, type ProfileOverrides } from './profile.js';
 import type { MatmulPlan } from './wgsl/matmul-tiled.js';
 
 type Launch = (a: Resource, b: Resource, c: Resource, plan: MatmulPlan) => void;
 
 export interface SelfCheckOptions {
-  /** Changes a fast path's f16 result bits before they are compared (tests: a broken path). */
-  tamper?: (path: FastPath, result: Uint16Array) => void;
+  /** Changes a fast path's result (f16 bits, or the int8 path's f32) before it is compared (tests: a broken path). */
+  tamper?: (path: FastPath, result: Uint16Array | Float32Array) => void;
   /** Where the one-line warnings go (console.warn). */
   warn?: (line: string) => void;
+  /** Checks these paths whatever the profile uses (tests: the int8 path's logic where the adapter lacks it). */
+  paths?: FastPath[];
 }
 
 interface Product {
@@ -39,24 +46,27 @@ const PRODUCTS: Product[] = [
 ];
 /** Operands are integers in [-RANGE, RANGE]: sums stay below 2048 in magnitude, exact in f16. */
 const RANGE = 3;
+const INT8_RANGE = 127;
 
-const DESCRIBE: Record<FastPath, { what: string; instead: string }> = {
-  'subgroup-matrix': { what: 'subgroup-matrix (tensor-core) matmul', instead: 'float16 products take the float32 products\' kernels' },
-  'f16-buffer': { what: 'float16 register-tiled matmul', instead: 'float16 tensors are unavailable' },
+const FLOAT32_KERNEL = 'the float32 kernel';
+const DESCRIBE: Record<FastPath, { what: string; against: string; instead: string }> = {
+  'subgroup-matrix': { what: 'subgroup-matrix (tensor-core) matmul', against: FLOAT32_KERNEL, instead: 'float16 products take the float32 products\' kernels' },
+  'f16-buffer': { what: 'float16 register-tiled matmul', against: FLOAT32_KERNEL, instead: 'float16 tensors are unavailable' },
+  'int8-subgroup-matrix': { what: 'int8 subgroup-matrix (tensor-core) matmul', against: 'the host\'s integer product', instead: 'int8 weights take the float32-activation kernels' },
 };
 
 /** What forces each path onto a product. */
 const FORCE: Record<FastPath, ProfileOverrides> = {
   'subgroup-matrix': {},
   'f16-buffer': { matmul: { subgroupMatrix: null } },
+  'int8-subgroup-matrix': {},
 };
 
-/** The fast paths the profile uses now and the self-check has not judged yet, in the order to check them. */
-function unjudged(): FastPath[] {
+/** The fast paths the profile uses now, in the order to check them. */
+function inUse(): FastPath[] {
   const p = profile();
-  const judged = verdictsOf(device().info);
-  const inUse: FastPath[] = p.matmul.subgroupMatrix ? ['subgroup-matrix'] : p.f16 && p.matmul.tiled === 'buffer' ? ['f16-buffer'] : [];
-  return inUse.filter((path) => !judged.has(path));
+  const half: FastPath[] = p.matmul.subgroupMatrix ? ['subgroup-matrix'] : p.f16 && p.matmul.tiled === 'buffer' ? ['f16-buffer'] : [];
+  return p.matmul.int8SubgroupMatrix ? [...half, 'int8-subgroup-matrix'] : half;
 }
 
 /** binary16 bits of an integer of magnitude below 2048 (all of them are exact). */
@@ -67,14 +77,14 @@ function halfBits(v: number): number {
   return (v < 0 ? 0x8000 : 0) | ((e + 15) << 10) | (((m - 2 ** e) * 2 ** (10 - e)) & 0x3ff);
 }
 
-/** Deterministic integers in [-RANGE, RANGE] (mulberry32). */
-function integers(n: number, seed: number): number[] {
+/** Deterministic integers in [-range, range] (mulberry32). */
+function integers(n: number, seed: number, range = RANGE): number[] {
   let s = seed >>> 0;
   return Array.from({ length: n }, () => {
     s = (s + 0x6d2b79f5) >>> 0;
     let t = Math.imul(s ^ (s >>> 15), 1 | s);
     t ^= t + Math.imul(t ^ (t >>> 7), 61 | t);
-    return (((t ^ (t >>> 14)) >>> 0) % (2 * RANGE + 1)) - RANGE;
+    return (((t ^ (t >>> 14)) >>> 0) % (2 * range + 1)) - range;
   });
 }
 
@@ -85,15 +95,13 @@ async function compare(launch: Launch, product: Product, force: ProfileOverrides
   const plan = { M, N, K, transA, transB, batchShape: [], aStrides: [], bStrides: [] };
   const a = integers(M * K, seed);
   const b = integers(K * N, seed + 1);
-  const upload = (values: number[], float: FloatType) => {
-    const buffer = dev.alloc(Math.ceil((values.length * floatBytes(float)) / 4) * 4, 'self-check');
-    const data = float === 'f16' ? new Uint16Array(values.length + (values.length % 2)) : new Float32Array(values);
-    if (float === 'f16') values.forEach((v, i) => (data[i] = halfBits(v)));
-    dev.write(buffer, data);
-    return buffer;
+  const half = (values: number[]) => {
+    const data = new Uint16Array(values.length + (values.length % 2));
+    values.forEach((v, i) => (data[i] = halfBits(v)));
+    return data;
   };
-  const buffers = [upload(a, 'f16'), upload(b, 'f16'), dev.alloc(Math.ceil(M * N / 2) * 4, 'self-check'), upload(a, 'f32'), upload(b, 'f32'), dev.alloc(4 * M * N, 'self-check')];
-  const [a16, b16, c16, a32, b32, c32] = buffers as [GPUBuffer, GPUBuffer, GPUBuffer, GPUBuffer, GPUBuffer, GPUBuffer];
+  const buffers = [upload(half(a)), upload(half(b)), scratch(2 * M * N), upload(new Float32Array(a)), upload(new Float32Array(b)), scratch(4 * M * N)];
+  const [a16, b16, c16, a32, b32, c32] = buffers;
   const saved = profileOverrides();
   try {
     const fixed = merge(saved, { matmul: { tiles, splits: 1 } }); // no autotuning at start-up
@@ -118,23 +126,76 @@ async function compare(launch: Launch, product: Product, force: ProfileOverrides
   }
 }
 
+/** A scratch buffer of at least `bytes` (whole words). */
+const scratch = (bytes: number) => device().alloc(Math.max(4, Math.ceil(bytes / 4) * 4), 'self-check');
+
+/** A scratch buffer holding `data` (padded to whole words). */
+function upload(data: Uint16Array | Float32Array | Int8Array): GPUBuffer {
+  const buffer = scratch(data.byteLength);
+  const words = new Uint8Array(Math.ceil(data.byteLength / 4) * 4);
+  words.set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+  device().write(buffer, words);
+  return buffer;
+}
+
+/** Runs x · (wScale ⊙ Q)ᵀ through the int8 path under `force`, against the host's integer product (see the header); the first mismatch, or null. */
+async function compareInt8(launch: Launch, product: Product, force: ProfileOverrides, seed: number, tamper: (r: Float32Array) => void): Promise<string | null> {
+  const { M, N, K } = product;
+  const x = integers(M * K, seed, INT8_RANGE);
+  const q = integers(N * K, seed + 1, INT8_RANGE);
+  for (let m = 0; m < M; m++) x[m * K + (m % K)] = m % 2 ? -INT8_RANGE : INT8_RANGE;
+  const wScale = Array.from({ length: N }, (_, n) => 2 ** -(n % 3));
+  const want = new Float64Array(M * N);
+  for (let m = 0; m < M; m++) {
+    for (let n = 0; n < N; n++) {
+      let sum = 0;
+      for (let k = 0; k < K; k++) sum += x[m * K + k]! * q[n * K + k]!;
+      want[m * N + n] = sum * wScale[n]!;
+    }
+  }
+  const buffers = [upload(new Float32Array(x)), upload(new Int8Array(q)), upload(new Float32Array(wScale)), scratch(4 * M * N)];
+  const [xb, qb, sb, cb] = buffers;
+  const saved = profileOverrides();
+  try {
+    setProfile(merge(saved, force));
+    launch(xb, qb, cb, { M, N, K, transA: false, transB: true, batchShape: [], aStrides: [], bStrides: [], scale: sb });
+    setProfile(saved);
+    const got = new Float32Array(await device().read(cb, 4 * M * N));
+    tamper(got);
+    const wrong = (w: number, i: number) => !(Math.abs(got[i]! - w) <= 2 ** -20 * Math.abs(w));
+    const bad = want.findIndex(wrong);
+    if (bad < 0) return null;
+    const count = want.filter(wrong).length;
+    return `${count} of ${M * N} elements of ${M}x${K} · (${N}x${K})ᵀ int8 differ, the first at [${Math.floor(bad / N)}, ${bad % N}] (int8 path ${got[bad]}, host ${want[bad]})`;
+  } finally {
+    setProfile(saved);
+    buffers.forEach((b) => device().release(b));
+  }
+}
+
 /**
  * Checks every fast path the profile uses and has not judged yet; a wrong one is turned off
  * (profile.ts recordVerdict) with a one-line warning. Never throws: a path that throws is wrong.
  */
 export async function checkFastPaths(launch: Launch, opts: SelfCheckOptions = {}): Promise<void> {
   const warn = opts.warn ?? ((line: string) => console.warn(line));
-  for (let path = unjudged()[0]; path; path = unjudged()[0]) {
+  const next = () => (opts.paths ?? inUse()).find((path) => !verdictsOf(device().info).has(path));
+  for (let path = next(); path; path = next()) {
     let failure: string | null = null;
+    const tamper = (r: Uint16Array | Float32Array) => opts.tamper?.(path!, r);
     try {
       for (const [i, product] of PRODUCTS.entries()) {
-        failure ??= await compare(launch, product, FORCE[path], 7919 * (i + 1), (r) => opts.tamper?.(path!, r));
+        const seed = 7919 * (i + 1);
+        failure ??= path === 'int8-subgroup-matrix'
+          ? await compareInt8(launch, product, FORCE[path], seed, tamper)
+          : await compare(launch, product, FORCE[path], seed, tamper);
       }
     } catch (e) {
       failure = `it failed: ${(e as Error).message.split('\n')[0]}`;
     }
     recordVerdict(device().info, path, failure ? 'off' : 'verified');
-    if (failure) warn(`webgpu-gpt: the ${DESCRIBE[path].what} disagrees with the float32 kernel on this adapter (${failure}); turned off: ${DESCRIBE[path].instead}`);
+    const { what, against, instead } = DESCRIBE[path];
+    if (failure) warn(`webgpu-gpt: the ${what} disagrees with ${against} on this adapter (${failure}); turned off: ${instead}`);
   }
 }
 
@@ -142,5 +203,5 @@ export async function checkFastPaths(launch: Launch, opts: SelfCheckOptions = {}
 export function describeVerdicts(): string {
   const verdicts = [...verdictsOf(device().info)];
   if (!verdicts.length) return 'Device-start self-check: no fast path in use on this adapter (nothing to verify).';
-  return `Device-start self-check against the float32 kernel: ${verdicts.map(([path, v]) => `${DESCRIBE[path].what} ${v === 'verified' ? 'verified' : 'WRONG, turned off'}`).join('; ')}.`;
+  return `Device-start self-check against the float32 kernel (int8: the host's integer product): ${verdicts.map(([path, v]) => `${DESCRIBE[path].what} ${v === 'verified' ? 'verified' : 'WRONG, turned off'}`).join('; ')}.`;
 }

@@ -17,8 +17,19 @@
 //     and the f32 texture path multiplies. Measured on lavapipe (2 busy cores, medians of 5): the
 //     reference model's [768x128]·[384x128]ᵀ, [768x128]·[65x128]ᵀ and [768x512]·[128x512]ᵀ took
 //     321, 24 and 563 ms with the int8 tiled kernel, 24, 3.0 and 72 ms dequantized + texture.
+//   tensor cores, for prompt processing (more rows than skinnyRows) where the profile has an
+//     i8 -> i32 subgroup-matrix configuration and K is a multiple of 4: `int8-quantize-rows`
+//     quantizes A per row (dynamic, symmetric: xScale[m] = max|A[m, :]| / 127, Aq = round(A /
+//     xScale) to nearest, ties to even, a row of zeros gets scale 0 and zeros), packed four to a
+//     u32 like Q, and matmul-subgroup-matrix.ts multiplies Aq · Qᵀ in i32, scaled by xScale[m]
+//     wScale[n]. The activations' rounding adds an error of up to xScale[m] / 2 per element: on
+//     the reference Shakespeare-char model (float64 emulation, one val batch of 8 x 64) every
+//     Linear's and the LM head's outputs moved by 0.22-0.89% RMS relative (0.28% over all), each
+//     within 0.31 of the bound xScale / 2 · sum|W|; val loss 1.90771, against 1.90765 with int8
+//     weights alone and 1.90749 in float32 (bench/int8-activations-accuracy.ts).
 import type { Resource } from '../../device/bind-groups.js';
 import { Kernel, grid1d, perElement, variants } from '../kernel.js';
+import { rowGrid, rowKernel, rowMain } from './row.js';
 
 /** WGSL: i8_at(word, j), byte j of a word sign-extended, and i8x4(word), its four bytes in element order. */
 export const INT8_WGSL = /* wgsl */ `
@@ -74,4 +85,30 @@ export function launchDequantize(q: Resource, scale: Resource, w: Resource, N: n
 export function launchSkinnyInt8Matmul(a: Resource, q: Resource, scale: Resource, c: Resource, M: number, N: number, K: number): void {
   const n = M * N;
   skinnyInt8(K % 4 === 0).launch([a, q, scale, c], { n, N, K }, grid1d(n, SKINNY_WG));
+}
+
+/** Per row of x [rows, K] f32 (K a multiple of 4): xs[row] = max|x| / 127 and q, its int8 quantization packed four to a u32. */
+const quantizeRows = rowKernel((lanes) => new Kernel({
+  name: 'int8-quantize-rows',
+  read: { x: 'f32' },
+  write: { q: 'u32', xs: 'f32' },
+  params: { rows: 'u32', K: 'u32' },
+  body: rowMain(lanes, 'p.K', /* wgsl */ `
+  var m = 0.0;
+  for (var j = lane; j < n; j += ROW_LANES) { m = max(m, abs(x[base + j])); }
+  let s = wg_max(m, lane) / 127.0;
+  if (live && lane == 0u) { xs[row] = s; }
+  for (var w = lane; w < n / 4u; w += ROW_LANES) {
+    let v = vec4f(x[base + 4u * w], x[base + 4u * w + 1u], x[base + 4u * w + 2u], x[base + 4u * w + 3u]);
+    let r = select(vec4f(0.0), clamp(round(v / s), vec4f(-127.0), vec4f(127.0)), s > 0.0);
+    q[base / 4u + w] = pack4xI8(vec4i(r));
+  }`),
+}));
+
+/** Records the dynamic int8 quantization of x [rows, K] f32 into q (rows * K / 4 words) and xs [rows]. */
+export function launchQuantizeRows(x: Resource, q: Resource, xs: Resource, rows: number, K: number): void {
+  if (K % 4 !== 0) throw new Error(`int8-quantize-rows: rows of ${K} values are not whole words (K must be a multiple of 4)`);
+  if (rows === 0) return;
+  const { kernel, lanes } = quantizeRows(rows);
+  kernel.launch([x, q, xs], { rows, K }, rowGrid(rows, lanes));
 }

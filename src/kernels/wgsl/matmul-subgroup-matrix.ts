@@ -11,12 +11,23 @@
 // loaded column-major by subgroupMatrixLoad, so staging never transposes. Then each subgroup loads
 // its fragments from the tiles and multiply-accumulates: one stage, two barriers per K step.
 // Global loads move 8 f16 at a time as one vec4<u32> where the stored matrices' contiguous axis and
-// the batch strides are multiples of 8 (`vec8` variants), else 8 bounds-checked scalar loads.
+// the batch strides are multiples of 8 (`wide` variants), else 8 bounds-checked scalar loads.
 // Edges: rows, columns and k outside the matrices are staged as zeros, so the same tiles compute
 // any M, N, K; the epilogue passes each fragment through an M x N f32 slot of workgroup memory
 // (subgroupMatrixStore), from which the subgroup's lanes store the elements inside C, converted
 // to C's type. Every offset into workgroup memory derives from subgroup_id, workgroup_id and loop
 // counters: subgroup-uniform, as Dawn's uniformity analysis requires of subgroup-matrix calls.
+// int8 (`element` 'i8', int8 weights' prompt processing, ops/int8.ts through matmul.ts): C f32 =
+// (Aq · Qᵀ) ⊙ (xScale ⊗ wScale) for int8 Aq [M, K] (activations quantized per row by int8.ts
+// launchQuantizeRows) and int8 Q [N, K] (the weights), both packed four to a u32 in element order,
+// K a multiple of 4 (rows are whole words), so transA = false and transB = true only. Fragments are
+// i8 x i8 -> i32 (subgroup_matrix_left<i8> loaded from the u32 tiles: offsets and strides count
+// u32 words, as Dawn's templated load counts elements of the array it is given since its change of
+// 2026-06-29; npm webgpu's Dawn is newer: it takes vector arrays, a change of 2026-08-11; the
+// device-start self-check would catch another count); tiles are staged as words,
+// 16 i8 per global vec4u load where K is a multiple of 16 (`wide`), else 4 bounds-checked words;
+// the epilogue scales each i32 sum by its row's and column's scale (exact integer sums: |sum| <=
+// 127² K, below 2³¹ up to K = 133,000).
 // The layout assumes subgroups of `lanes` lanes (the adapter's fixed size, or pinned with
 // @subgroup_size); workgroups have 8 * lanes invocations. No split-K: products with a small M x N
 // and a long K leave a GPU partly idle here. Issue #14's standalone kernel of this design reached
@@ -25,68 +36,88 @@
 // numbers wherever the feature exists).
 import type { Resource } from '../../device/bind-groups.js';
 import { Kernel, LINEAR, grid1d, narrow, variants, type FloatType } from '../kernel.js';
-import { SGM_BLOCK_M, SGM_BLOCK_N, SGM_SUBGROUPS, SGM_TILE, type SubgroupMatrixTiling } from '../profile.js';
+import { SGM_BLOCK_M, SGM_BLOCK_N, SGM_SUBGROUPS, SGM_TILE, type SgmElement, type SubgroupMatrixTiling } from '../profile.js';
 import type { MatmulPlan } from './matmul-tiled.js';
 
 export interface SubgroupMatrixVariant extends SubgroupMatrixTiling {
+  /** What A and B hold: f16, or int8 packed four to a u32 (then C is f32 = sums times scales). */
+  element: SgmElement;
   transA: boolean;
   transB: boolean;
-  /** 8 f16 per global load (see the header). */
-  vec8: boolean;
+  /** 16 bytes per global load, 8 f16 or 16 i8 (see the header). */
+  wide: boolean;
   /** How C stores its elements. */
   out: FloatType;
 }
 
+/** How a tile holds an element type: as `unit`s of `pack` elements each, `perLoad` units per 16-byte global load. */
+const TILE_UNITS: Record<SgmElement, { unit: 'f16' | 'u32'; pack: number; perLoad: number; result: string }> = {
+  f16: { unit: 'f16', pack: 1, perLoad: 8, result: 'f32' },
+  i8: { unit: 'u32', pack: 4, perLoad: 4, result: 'i32' },
+};
+
 const loop = (n: number, f: (i: number) => string) => Array.from({ length: n }, (_, i) => f(i)).join('\n');
 
 /**
- * WGSL staging a `rows` x `cols` block of a stored matrix (cols along its contiguous axis) into
- * `tile` row-major, zeros outside the matrix: 8 consecutive elements per slot, `lanes` lanes.
+ * WGSL staging a `rows` x `cols` block of a stored matrix (cols along its contiguous axis, all in
+ * tile units) into `tile` row-major, zeros outside the matrix: a 16-byte slot of consecutive units
+ * per load, `lanes` lanes.
  */
-function stage(o: { x: 'a' | 'b'; tile: 'As' | 'Bs'; rows: number; cols: number; row0: string; rowEnd: string; col0: string; colEnd: string; ld: string; vec8: boolean; lanes: number }): string {
-  const { x, tile, rows, cols, row0, rowEnd, col0, colEnd, ld, vec8, lanes } = o;
-  const read = vec8
-    ? `let w = ${x}[at / 8u];
-        ${[0, 1, 2, 3].map((q) => `let h${q} = bitcast<vec2h>(w[${q}]);`).join(' ')}
+function stage(o: { x: 'a' | 'b'; tile: 'As' | 'Bs'; rows: number; cols: number; row0: string; rowEnd: string; col0: string; colEnd: string; ld: string; wide: boolean; lanes: number; element: SgmElement }): string {
+  const { x, tile, rows, cols, row0, rowEnd, col0, colEnd, ld, wide, lanes } = o;
+  const { unit, perLoad: n } = TILE_UNITS[o.element];
+  const unpack = unit === 'f16'
+    ? `${[0, 1, 2, 3].map((q) => `let h${q} = bitcast<vec2h>(w[${q}]);`).join(' ')}
         h = array(h0.x, h0.y, h1.x, h1.y, h2.x, h2.y, h3.x, h3.y);`
-    : `for (var j = 0u; j < 8u; j++) { if (${col0} + c + j < ${colEnd}) { h[j] = ${x}[at + j]; } }`;
-  return `    for (var s = lane; s < ${(rows * cols) / 8}u; s += ${lanes}u) {
-      let r = s / ${cols / 8}u;
-      let c = 8u * (s % ${cols / 8}u);
-      var h: array<f16, 8>;
+    : 'h = array(w.x, w.y, w.z, w.w);';
+  const read = wide
+    ? `let w = ${x}[at / ${n}u];
+        ${unpack}`
+    : `for (var j = 0u; j < ${n}u; j++) { if (${col0} + c + j < ${colEnd}) { h[j] = ${x}[at + j]; } }`;
+  return `    for (var s = lane; s < ${(rows * cols) / n}u; s += ${lanes}u) {
+      let r = s / ${cols / n}u;
+      let c = ${n}u * (s % ${cols / n}u);
+      var h: array<${unit}, ${n}>;
       if (${row0} + r < ${rowEnd} && ${col0} + c < ${colEnd}) {
         let at = ${x}_base + (${row0} + r) * ${ld} + ${col0} + c;
         ${read}
       }
-      for (var j = 0u; j < 8u; j++) { ${tile}[r * ${cols}u + c + j] = h[j]; }
+      for (var j = 0u; j < ${n}u; j++) { ${tile}[r * ${cols}u + c + j] = h[j]; }
     }`;
 }
 
 /** The kernel for one variant: its WGSL and bindings (built without a device, so tests can compile it anywhere). */
 export function subgroupMatrixKernel(v: SubgroupMatrixVariant): Kernel {
-  const { M, N, K, lanes, bk, transA, transB, vec8, out } = v;
+  const { M, N, K, lanes, bk, element, transA, transB, wide, out } = v;
+  const int8 = element === 'i8';
+  if (int8 && (transA || !transB || out !== 'f32')) throw new Error('matmul-sgm: int8 operands are multiplied as A [M, K] · Qᵀ into f32 only');
+  const { unit, pack, result: acc } = TILE_UNITS[element];
   const T = SGM_TILE;
   const fm = SGM_BLOCK_M / M; // fragments of a subgroup's block along M
   const fn = SGM_BLOCK_N / N; // and along N
   const size = SGM_SUBGROUPS * lanes;
   const blocksN = T / SGM_BLOCK_N; // subgroups along N
-  const operand = vec8 ? 'vec4u' : 'f16';
+  const operand = wide ? 'vec4u' : unit;
+  const kw = bk / pack; // tile units along K
+  const units = (e: string) => (pack === 1 ? e : `(${e} / ${pack}u)`); // k in tile units (K % 4 = 0 for i8)
+  const common = { wide, lanes: size, element };
   // op(A) staged as stored: A [m][k] (BK wide, row-major), A^T [k][m] (128 wide, read column-major)
   const stageA = transA
-    ? stage({ x: 'a', tile: 'As', rows: bk, cols: T, row0: 'k0', rowEnd: 'p.K', col0: 'm0', colEnd: 'p.M', ld: 'p.M', vec8, lanes: size })
-    : stage({ x: 'a', tile: 'As', rows: T, cols: bk, row0: 'm0', rowEnd: 'p.M', col0: 'k0', colEnd: 'p.K', ld: 'p.K', vec8, lanes: size });
+    ? stage({ x: 'a', tile: 'As', rows: bk, cols: T, row0: 'k0', rowEnd: 'p.K', col0: 'm0', colEnd: 'p.M', ld: 'p.M', ...common })
+    : stage({ x: 'a', tile: 'As', rows: T, cols: kw, row0: 'm0', rowEnd: 'p.M', col0: units('k0'), colEnd: units('p.K'), ld: units('p.K'), ...common });
   const stageB = transB
-    ? stage({ x: 'b', tile: 'Bs', rows: T, cols: bk, row0: 'n0', rowEnd: 'p.N', col0: 'k0', colEnd: 'p.K', ld: 'p.K', vec8, lanes: size })
-    : stage({ x: 'b', tile: 'Bs', rows: bk, cols: T, row0: 'k0', rowEnd: 'p.K', col0: 'n0', colEnd: 'p.N', ld: 'p.N', vec8, lanes: size });
-  const left = `subgroup_matrix_left<f16, ${K}, ${M}>`;
-  const right = `subgroup_matrix_right<f16, ${N}, ${K}>`;
-  const result = `subgroup_matrix_result<f32, ${N}, ${M}>`;
-  // fragment i of the subgroup's rows and j of its columns at depth kk of the staged tiles
+    ? stage({ x: 'b', tile: 'Bs', rows: T, cols: kw, row0: 'n0', rowEnd: 'p.N', col0: units('k0'), colEnd: units('p.K'), ld: units('p.K'), ...common })
+    : stage({ x: 'b', tile: 'Bs', rows: bk, cols: T, row0: 'k0', rowEnd: 'p.K', col0: 'n0', colEnd: 'p.N', ld: 'p.N', ...common });
+  const left = `subgroup_matrix_left<${element}, ${K}, ${M}>`;
+  const right = `subgroup_matrix_right<${element}, ${N}, ${K}>`;
+  const result = `subgroup_matrix_result<${acc}, ${N}, ${M}>`;
+  // fragment i of the subgroup's rows and j of its columns at depth kk of the staged tiles; offsets
+  // and strides count tile units (Dawn's loads count elements of the array they are given)
   const loadA = (i: number, kk: number) => transA
     ? `subgroupMatrixLoad<${left}, col_major>(&As, ${kk * T}u + sm + ${i * M}u, ${T}u)`
-    : `subgroupMatrixLoad<${left}, row_major>(&As, (sm + ${i * M}u) * ${bk}u + ${kk}u, ${bk}u)`;
+    : `subgroupMatrixLoad<${left}, row_major>(&As, (sm + ${i * M}u) * ${kw}u + ${kk / pack}u, ${kw}u)`;
   const loadB = (j: number, kk: number) => transB
-    ? `subgroupMatrixLoad<${right}, col_major>(&Bs, (sn + ${j * N}u) * ${bk}u + ${kk}u, ${bk}u)`
+    ? `subgroupMatrixLoad<${right}, col_major>(&Bs, (sn + ${j * N}u) * ${kw}u + ${kk / pack}u, ${kw}u)`
     : `subgroupMatrixLoad<${right}, row_major>(&Bs, ${kk * T}u + sn + ${j * N}u, ${T}u)`;
   const fragments = (f: (i: number, j: number) => string) => loop(fm, (i) => loop(fn, (j) => f(i, j)));
   const steps = loop(bk / K, (s) => [
@@ -97,25 +128,27 @@ export function subgroupMatrixKernel(v: SubgroupMatrixVariant): Kernel {
     '    }',
   ].join('\n'));
   const slot = M * N;
+  // int8: the exact i32 sum times its row's and column's scales
+  const store = int8 ? `f32(Cs[sg * ${slot}u + e]) * xs[row] * ws[col]` : narrow(out, `Cs[sg * ${slot}u + e]`);
   const epilogue = fragments((i, j) => `  subgroupMatrixStore<row_major>(&Cs, sg * ${slot}u, acc${i}_${j}, ${N}u);
   workgroupBarrier();
   for (var e = sl; e < ${slot}u; e += ${lanes}u) {
     let row = m0 + sm + ${i * M}u + e / ${N}u;
     let col = n0 + sn + ${j * N}u + e % ${N}u;
-    if (row < p.M && col < p.N) { c[c_base + row * p.N + col] = ${narrow(out, `Cs[sg * ${slot}u + e]`)}; }
+    if (row < p.M && col < p.N) { c[c_base + row * p.N + col] = ${store}; }
   }
   workgroupBarrier();`);
   return new Kernel({
-    name: `matmul-sgm-${M}x${N}x${K}-k${bk}-${lanes}${transA ? '-ta' : ''}${transB ? '-tb' : ''}${vec8 ? '-vec8' : ''}-${out}`,
-    enable: ['f16', 'subgroups', 'chromium_experimental_subgroup_matrix', ...(v.pinned ? ['subgroup_size_control'] : [])],
-    read: { a: operand, b: operand },
+    name: `matmul-sgm-${element}-${M}x${N}x${K}-k${bk}-${lanes}${transA ? '-ta' : ''}${transB ? '-tb' : ''}${wide ? '-wide' : ''}-${out}`,
+    enable: [...(int8 ? [] : ['f16']), 'subgroups', 'chromium_experimental_subgroup_matrix', ...(v.pinned ? ['subgroup_size_control'] : [])],
+    read: { a: operand, b: operand, ...(int8 ? { xs: 'f32' as const, ws: 'f32' as const } : {}) },
     write: { c: out },
     params: { M: 'u32', N: 'u32', K: 'u32', tiles_n: 'u32', tiles_m: 'u32', tiles: 'u32', batch_rank: 'u32', batch_shape: 'dims', a_strides: 'dims', b_strides: 'dims' },
     body: /* wgsl */ `
 ${LINEAR}
-var<workgroup> As: array<f16, ${T * bk}>; // op(A)'s tile as A stores it: ${transA ? '[k][m]' : '[m][k]'}
-var<workgroup> Bs: array<f16, ${bk * T}>; // op(B)'s tile as B stores it: ${transB ? '[n][k]' : '[k][n]'}
-var<workgroup> Cs: array<f32, ${SGM_SUBGROUPS * slot}>; // a fragment per subgroup, on its way to C
+var<workgroup> As: array<${unit}, ${(T * bk) / pack}>; // op(A)'s tile as A stores it: ${transA ? '[k][m]' : '[m][k]'}
+var<workgroup> Bs: array<${unit}, ${(bk * T) / pack}>; // op(B)'s tile as B stores it: ${transB ? '[n][k]' : '[k][n]'}
+var<workgroup> Cs: array<${acc}, ${SGM_SUBGROUPS * slot}>; // a fragment per subgroup, on its way to C
 
 @compute @workgroup_size(${size})${v.pinned ? ` @subgroup_size(${lanes})` : ''}
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lane: u32,
@@ -146,25 +179,40 @@ ${epilogue}
 
 const kernels = variants((key: string) => subgroupMatrixKernel(JSON.parse(key) as SubgroupMatrixVariant));
 
-/** Whether every global load of this product can move 8 f16 at once (see the header). */
-export function vec8Aligned(l: MatmulPlan): boolean {
-  return [l.transA ? l.M : l.K, l.transB ? l.K : l.N, ...l.aStrides, ...l.bStrides].every((d) => d % 8 === 0);
+/** Whether every global load of this product can move 16 bytes (8 f16, 16 i8) at once (see the header). */
+export function wideAligned(l: MatmulPlan, element: SgmElement = 'f16'): boolean {
+  const n = 16 / (element === 'f16' ? 2 : 1);
+  return [l.transA ? l.M : l.K, l.transB ? l.K : l.N, ...l.aStrides, ...l.bStrides].every((d) => d % n === 0);
 }
 
-/** Records C = op(A) · op(B) for f16 A and B on tensor cores; C is f16 unless `out` says f32. */
-export function launchSubgroupMatrixMatmul(a: Resource, b: Resource, c: Resource, plan: MatmulPlan, tiling: SubgroupMatrixTiling, out: FloatType = 'f16'): void {
+/** Records one variant's launch over the tiles of C. */
+function record(resources: Resource[], plan: MatmulPlan, variant: SubgroupMatrixVariant): void {
   const nBatch = plan.batchShape.reduce((x, y) => x * y, 1);
   const tilesN = Math.ceil(plan.N / SGM_TILE);
   const tilesM = Math.ceil(plan.M / SGM_TILE);
   const tiles = tilesN * tilesM * nBatch;
   if (tiles >= 2 ** 32) throw new Error(`matmul: ${nBatch}x${plan.M}x${plan.N} output is too large`);
-  const variant: SubgroupMatrixVariant = { ...tiling, transA: plan.transA, transB: plan.transB, vec8: vec8Aligned(plan), out };
   kernels(JSON.stringify(variant)).launch(
-    [a, b, c],
+    resources,
     {
       M: plan.M, N: plan.N, K: plan.K, tiles_n: tilesN, tiles_m: tilesM, tiles,
       batch_rank: plan.batchShape.length, batch_shape: plan.batchShape, a_strides: plan.aStrides, b_strides: plan.bStrides,
     },
     grid1d(tiles, 1),
   );
+}
+
+/** Records C = op(A) · op(B) for f16 A and B on tensor cores; C is f16 unless `out` says f32. */
+export function launchSubgroupMatrixMatmul(a: Resource, b: Resource, c: Resource, plan: MatmulPlan, tiling: SubgroupMatrixTiling, out: FloatType = 'f16'): void {
+  record([a, b, c], plan, { ...tiling, element: 'f16', transA: plan.transA, transB: plan.transB, wide: wideAligned(plan), out });
+}
+
+/**
+ * Records C [M, N] f32 = (Aq · Qᵀ) ⊙ (xScale ⊗ wScale) on tensor cores, for int8 Aq [M, K] and
+ * Q [N, K] packed four to a u32 (K a multiple of 4), xScale [M] and wScale [N] f32.
+ */
+export function launchInt8SubgroupMatrixMatmul(aq: Resource, q: Resource, xScale: Resource, wScale: Resource, c: Resource, M: number, N: number, K: number, tiling: SubgroupMatrixTiling): void {
+  if (K % 4 !== 0) throw new Error(`matmul: int8 tensor-core products need K a multiple of 4, got ${K}`);
+  const plan: MatmulPlan = { M, N, K, transA: false, transB: true, batchShape: [], aStrides: [], bStrides: [] };
+  record([aq, q, xScale, wScale, c], plan, { ...tiling, element: 'i8', transA: false, transB: true, wide: wideAligned(plan, 'i8'), out: 'f32' });
 }

@@ -6,7 +6,8 @@
 //   output element; for at most 4 rows, e.g. decoding one token), else one of these two tiled ones.
 //   int8 weights (a plan with `scale`, src/ops/int8.ts): the skinny path of int8.ts, else the
 //   buffer path's int8 variant, except where the profile picks textures: there the weights are
-//   dequantized to a transient float32 operand for the texture path (see int8.ts).
+//   dequantized to a transient float32 operand for the texture path (see int8.ts); and where the
+//   profile has int8 tensor cores (and K % 4 = 0), A quantized per row to int8 times Q on them.
 //
 // Buffer path (GPUs): the register-tiled family of matmul-tiled.ts, tile size and split-K per
 // product from the profile (src/kernels/profile.ts matmulTiling).
@@ -53,13 +54,13 @@ import type { BufferWindow, Resource } from '../../device/bind-groups.js';
 import { device, onDeviceOpen } from '../../device/device.js';
 import { Kernel, LINEAR, grid1d, narrow, perElement, variants, type FloatType } from '../kernel.js';
 import { tuned, type Tunable } from '../autotune.js';
-import { matmulTiling, matmulTilingIsAuto, matmulTilings, profile, SHARING_LANES, type MatmulTiling } from '../profile.js';
+import { int8TensorCoresFor, matmulTiling, matmulTilingIsAuto, matmulTilings, profile, SHARING_LANES, type MatmulTiling } from '../profile.js';
 import { checkFastPaths } from '../self-check.js';
-import { launchDequantize, launchSkinnyInt8Matmul } from './int8.js';
-import { launchSubgroupMatrixMatmul } from './matmul-subgroup-matrix.js';
+import { launchDequantize, launchQuantizeRows, launchSkinnyInt8Matmul } from './int8.js';
+import { launchInt8SubgroupMatrixMatmul, launchSubgroupMatrixMatmul } from './matmul-subgroup-matrix.js';
 import { launchTiledMatmul, vec4Aligned, type MatmulPlan } from './matmul-tiled.js';
 
-// the fast paths of float16 products are verified on each adapter before use
+// the fast paths of float16 and int8 products are verified on each adapter before use
 onDeviceOpen(() => checkFastPaths(launchMatmul));
 
 /** Records C = op(A) · op(B) for every batch; `c` must hold batch * M * N floats. */
@@ -72,6 +73,16 @@ export function launchMatmul(a: Resource, b: Resource, c: Resource, plan: Matmul
   if (plan.scale) {
     if (plan.transA || !plan.transB || nBatch !== 1) throw new Error('matmul: int8 weights are multiplied as A [M, K] · Qᵀ only');
     if (M <= skinnyRows) return launchSkinnyInt8Matmul(a, b, plan.scale, c, M, N, K);
+    const int8TensorCores = int8TensorCoresFor(M, K);
+    if (int8TensorCores) {
+      // A quantized per row into transients, released once recorded (later dispatches may reuse them)
+      const [aq, xs] = [device().alloc(M * K, 'matmul int8 activations'), device().alloc(4 * M, 'matmul int8 activation scales')];
+      launchQuantizeRows(a, aq, xs, M, K);
+      launchInt8SubgroupMatrixMatmul(aq, b, xs, plan.scale, c, M, N, K, int8TensorCores);
+      device().release(aq);
+      device().release(xs);
+      return;
+    }
     if (tiled === 'texture' && 4 * N * K <= profile().bindingLimit) {
       const w = device().alloc(Math.max(4, 4 * N * K), 'matmul dequantized int8');
       launchDequantize(b, plan.scale, w, N, K);
