@@ -195,6 +195,17 @@ describe('the demo page in Chromium (WebGPU)', () => {
     expect(await page.evaluate(() => window.__gpt.summary().step)).toBe(NODE_STEPS + PAGE_STEPS);
   });
 
+  it("every op matches its float64 reference in the page, under each kernel variant its adapter runs (float16 too where it has shader-f16)", async () => {
+    usePage();
+    const t0 = performance.now();
+    const rows = await page.evaluate(() => window.__gpt.checkOps({ samples: 1 }));
+    const { adapter } = (await page.evaluate(() => window.__gpt.ready)) as Extract<ReadyState, { ok: true }>;
+    const variants = [...new Set(rows.map((r) => r.variant))];
+    console.log(`page: ${rows.length} checks (${variants.join(', ')}) in ${(performance.now() - t0).toFixed(0)} ms; shader-f16: ${adapter.features.includes('shader-f16')}`);
+    expect(rows.filter((r) => !r.ok).map((r) => `${r.op} (${r.variant}): ${r.error}`)).toEqual([]);
+    expect(rows.some((r) => r.op.endsWith('(float16)'))).toBe(adapter.features.includes('shader-f16'));
+  }, 600_000);
+
   it('a checkpoint saved by the page loads in Node with the same logits, and `gpt sample` reads it', async () => {
     usePage();
     const b64 = await page.evaluate(async () => {

@@ -1,6 +1,7 @@
 // The page's test hook, `window.__gpt`: what an end-to-end test (test/browser.test.ts) drives
 // through Playwright. Each call goes through the same code as the page's buttons and updates the
 // page, so a screenshot after a test run shows what it did.
+import type { CheckRow } from '../check/report.js';
 import type { DeviceInfo } from '../device/device.js';
 import type { ModelShape, ModelSummary, TrainSettings } from './session.js';
 
@@ -24,6 +25,8 @@ export interface GptHook {
   evaluate(opts?: { text?: string; settings?: TrainSettings }): Promise<{ train: number; val: number }>;
   /** The checkpoint the Save button would download. */
   saveCheckpointBytes(): Promise<Uint8Array>;
+  /** `gpt doctor --check` in the page: every op against its float64 reference under every kernel variant this adapter runs. */
+  checkOps(opts?: { samples?: number; seed?: number }): Promise<CheckRow[]>;
 }
 
 declare global {

@@ -3,6 +3,7 @@
 // the `gpt` CLI reads. Imports only platform-free modules (checked by scripts/build-web.mjs).
 // Long work (training, generation) awaits the GPU between steps and yields to the event loop, so
 // the page stays responsive; one piece of work runs at a time.
+import { runChecks } from '../check/report.js';
 import { device, initDevice, type DeviceInfo } from '../device/device.js';
 import { TRAIN_RANGES } from '../gpt/trainer.js';
 import { rangeProblem, type Range } from '../io/value-ranges.js';
@@ -72,7 +73,7 @@ const session = new Session();
 const chart = new LossChart(ui.chart);
 let gpuReady = false;
 let serverCheckpoint = false;
-let busy: 'loading' | 'generating' | 'training' | 'saving' | null = null;
+let busy: 'loading' | 'generating' | 'training' | 'saving' | 'checking' | null = null;
 let stopRequested = false;
 /** The step a stopped training run was heading for (Resume continues to it). */
 let runTarget: number | null = null;
@@ -416,4 +417,5 @@ window.__gpt = {
       return losses;
     }),
   saveCheckpointBytes: () => exclusive('saving', () => session.save()),
+  checkOps: (opts = {}) => exclusive('checking', () => runChecks(opts)),
 };
