@@ -209,6 +209,11 @@ describe('checkpoints that must be refused', () => {
     model.dispose();
   });
 
+  it('a checkpoint from before --dtype existed resumes in float32, as its run trained', async () => {
+    const bytes = await edited((_, m) => void delete (m.train as Record<string, unknown>).dtype);
+    expect(decodeCheckpoint(bytes, 'ckpt').meta.train!.dtype).toBe('float32');
+  });
+
   it('metadata of the wrong type: one line naming the field', async () => {
     type Edit = (meta: Record<string, any>) => unknown;
     const cases: [Edit, string][] = [

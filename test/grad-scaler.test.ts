@@ -103,6 +103,19 @@ describe('GradScaler', () => {
     await fc.assert(run, fcParams(15));
   });
 
+  it('a maxNorm past float32 does not clip (as gradNorm), never a NaN multiplier', () =>
+    scope(async () => {
+      const ps = params(5);
+      const [huge, none] = [new GradScaler({ initScale: 2 }), new GradScaler({ initScale: 2 })];
+      setGrads(ps, 0, 2);
+      huge.unscale(ps, 1e39);
+      none.unscale(ps, Infinity);
+      const [a, b] = [await huge.control.toArray(), await none.control.toArray()];
+      expect(Array.from(a)).toEqual(Array.from(b));
+      expect(a[0]).toBe(0.5); // 1 / scale: unscaled, not clipped
+      for (const s of [huge, none]) s.dispose();
+    }));
+
   it('saves and loads its state', () =>
     scope(async () => {
       const scaler = new GradScaler();
@@ -113,7 +126,8 @@ describe('GradScaler', () => {
     }));
 
   it('refuses settings out of range, naming them', () => {
-    expect(() => new GradScaler({ initScale: 0 })).toThrow(/GradScaler: initScale must be a finite number > 0, got 0/);
+    expect(() => new GradScaler({ initScale: 0 })).toThrow(/^GradScaler: initScale must be in \[2\^-24, 2\^24\], got 0$/);
+    expect(() => new GradScaler({ initScale: 2 ** 30 })).toThrow(/^GradScaler: initScale must be in \[2\^-24, 2\^24\], got 1073741824$/);
     const scaler = new GradScaler({ backoffFactor: 1 });
     expect(() => scope(() => scaler.unscale(params(4), Infinity))).toThrow(/gradScalerUpdate: backoffFactor must be a number in \(0, 1\), got 1/);
     scaler.dispose();

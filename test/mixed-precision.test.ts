@@ -2,9 +2,10 @@
 // weights and AdamW state, dynamic loss scaling on the GPU), on adapters with shader-f16: its losses
 // track a float32 run's from the same seed; forced overflows are skipped (counted, the scale shrinks
 // and grows back) without a readback of their own; a resumed run continues with exactly the same
-// losses and loss scale; bad settings are refused with one line.
+// losses and loss scale; distillation runs in float16 too; bad settings are refused with one line.
 import { beforeAll, describe, expect, it } from 'vitest';
 import { decodeCheckpoint, encodeCheckpoint, modelFromCheckpoint, restoreOptimizer } from '../src/gpt/checkpoint.js';
+import { GPT } from '../src/gpt/model.js';
 import { CharTokenizer } from '../src/gpt/tokenizer/index.js';
 import { TRAIN_DEFAULTS, Trainer, trainConfigProblem, type TrainConfig } from '../src/gpt/trainer.js';
 import { profile, setProfile } from '../src/kernels/profile.js';
@@ -103,6 +104,24 @@ describe('mixed-precision training', () => {
       t.dispose();
       t.model.dispose();
     }
+  });
+});
+
+describe('mixed-precision distillation', () => {
+  it('trains a student in float16 on a float16 teacher: its loss tracks the float32 run', async (ctx) => {
+    needF16(ctx);
+    const teacher = new GPT({ vocabSize: data.vocabSize, blockSize: 16, nLayer: 2, nHead: 2, nEmbd: 32, dropout: 0, bias: false }, { seed: 3 });
+    const distill = { teacher, temperature: 2, alpha: 0.5 };
+    const cfg = { ...tiny, nLayer: 1, maxIters: 20 };
+    const [full, mixed] = [new Trainer(cfg, data, undefined, distill), new Trainer({ ...cfg, dtype: 'float16' }, data, undefined, distill)];
+    const [a, b] = [await losses(full, 20), await losses(mixed, 20)];
+    expect(Math.abs(mean(a) - mean(b))).toBeLessThan(0.05);
+    expect(b.at(-1)!).toBeLessThan(b[0]!);
+    for (const t of [full, mixed]) {
+      t.dispose();
+      t.model.dispose();
+    }
+    teacher.dispose();
   });
 });
 

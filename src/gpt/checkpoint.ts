@@ -122,8 +122,8 @@ export function decodeCheckpoint(bytes: Uint8Array, source = 'checkpoint'): Chec
   }
   if (!isRecord(meta)) throw new Error(`${source}: metadata must be a JSON object, got ${show(meta)}`);
   if (meta.format !== CHECKPOINT_FORMAT) throw new Error(`${source}: unknown checkpoint format ${JSON.stringify(meta.format)}, expected ${CHECKPOINT_FORMAT}`);
-  // a checkpoint from before a setting existed trains on with its default
-  if (isRecord(meta.train)) meta.train = { ...TRAIN_DEFAULTS, ...meta.train };
+  // a checkpoint from before a setting existed trains on with its default; before dtype, every run was float32
+  if (isRecord(meta.train)) meta.train = { ...TRAIN_DEFAULTS, dtype: 'float32', ...(meta.train as Record<string, unknown>) };
   const problem = metaProblem(meta as unknown as Record<string, unknown>) ?? nonFiniteProblem(Object.entries(parsed.tensors));
   if (problem) throw new Error(`${source}: ${problem}`);
   const weights = new Map<string, { shape: number[]; data: Float32Array | Int8Array }>();

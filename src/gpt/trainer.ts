@@ -386,8 +386,8 @@ export class Trainer {
     const V = this.data.vocabSize;
     const soft = noGrad(() => teacher.forward(x).logits); // [B, T, V], no graph
     const { logits } = this.model.forward(x); // [B, T, V]
-    const rows = (t: Tensor) => t.reshape([B * T, V]).astype('float32'); // a float16 run's logits: the loss in float32
-    return distillLoss(rows(logits), rows(soft), y.reshape([B * T]), { temperature, alpha, ignoreIndex: -1 });
+    // a float16 run's logits stay float16 (both under autocast): distillLoss sums in float32 itself
+    return distillLoss(logits.reshape([B * T, V]), soft.reshape([B * T, V]), y.reshape([B * T]), { temperature, alpha, ignoreIndex: -1 });
   }
 
   /** Throws TrainingDivergedError if a step so far had a non-finite loss or gradient norm (one readback). */

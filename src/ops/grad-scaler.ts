@@ -12,6 +12,7 @@ export type { ScalerSettings } from '../kernels/wgsl/grad-scaler.js';
 export { MAX_SCALE, MIN_SCALE } from '../kernels/wgsl/grad-scaler.js';
 
 const F32 = ['float32'] as const;
+const F32_MAX = 3.4028234663852886e38;
 
 /**
  * norm (0-d): the global norm of the scaled gradients, rewritten unscaled; scale (0-d): the loss
@@ -30,7 +31,7 @@ export const gradScalerUpdate = defineUpdate({
     assertShape('gradScalerUpdate', scale, [], 'scale');
     assertShape('gradScalerUpdate', control, [ADAMW_CONTROL], 'control');
     const bad: [string, unknown, boolean, string][] = [
-      ['maxNorm', s.maxNorm, s.maxNorm === null || (Number.isFinite(s.maxNorm) && s.maxNorm > 0), 'a finite number > 0, or null (no clipping)'],
+      ['maxNorm', s.maxNorm, s.maxNorm === null || (s.maxNorm > 0 && s.maxNorm <= F32_MAX), 'a number in (0, 3.4e38] (float32), or null (no clipping)'],
       ['growthFactor', s.growthFactor, Number.isFinite(s.growthFactor) && s.growthFactor >= 1, 'a finite number >= 1'],
       ['backoffFactor', s.backoffFactor, s.backoffFactor > 0 && s.backoffFactor < 1, 'a number in (0, 1)'],
       ['growthInterval', s.growthInterval, Number.isInteger(s.growthInterval) && s.growthInterval >= 1 && s.growthInterval <= 2 ** 24, 'an integer in [1, 2^24]'],

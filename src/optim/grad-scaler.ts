@@ -5,7 +5,7 @@
 // skipped (an overflow: nothing changes and the scale halves); the scale doubles after
 // growthInterval clean steps. The optimizer reads the decision from `control`:
 //   loss.mul(scaler.scale).backward(); const norm = scaler.unscale(params, maxNorm); opt.step(scaler.control);
-import { full, gradNorm, gradScalerUpdate, tensor, type Tensor } from '../ops/index.js';
+import { full, gradNorm, gradScalerUpdate, MAX_SCALE, MIN_SCALE, tensor, type Tensor } from '../ops/index.js';
 import { keep } from '../tensor/scope.js';
 
 /** The scaler's settings (PyTorch's defaults: initScale 2^16, growth 2, backoff 0.5, growthInterval 2000). */
@@ -25,6 +25,8 @@ export interface GradScalerState {
   skippedSteps: number;
 }
 
+const F32_MAX = 3.4028234663852886e38;
+
 /** Dynamic loss scaling for float16 training: scaleLoss before backward, unscale after, and AdamW.step(control). */
 export class GradScaler {
   /** 0-d float32: what the loss is multiplied by before backward. */
@@ -37,7 +39,7 @@ export class GradScaler {
 
   constructor(opts: GradScalerOptions = {}) {
     const initScale = opts.initScale ?? 2 ** 16;
-    if (!(Number.isFinite(initScale) && initScale > 0)) throw new RangeError(`GradScaler: initScale must be a finite number > 0, got ${initScale}`);
+    if (!(initScale >= MIN_SCALE && initScale <= MAX_SCALE)) throw new RangeError(`GradScaler: initScale must be in [2^-24, 2^24], got ${initScale}`);
     this.growthFactor = opts.growthFactor ?? 2;
     this.backoffFactor = opts.backoffFactor ?? 0.5;
     this.growthInterval = opts.growthInterval ?? 2000;
@@ -60,7 +62,8 @@ export class GradScaler {
     const unusedClip = full([], 1);
     try {
       gradNorm(params.flatMap((p) => (p.grad ? [p.grad] : [])), Infinity, norm, unusedClip);
-      const settings = { maxNorm: Number.isFinite(maxNorm) ? maxNorm : null, growthFactor: this.growthFactor, backoffFactor: this.backoffFactor, growthInterval: this.growthInterval };
+      // past float32's range (Infinity too) no clipping, as gradNorm: a uniform holds no larger value
+      const settings = { maxNorm: maxNorm < F32_MAX ? maxNorm : null, growthFactor: this.growthFactor, backoffFactor: this.backoffFactor, growthInterval: this.growthInterval };
       gradScalerUpdate(norm, this.scale, this.control, settings);
     } catch (e) {
       norm.dispose();

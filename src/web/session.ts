@@ -83,7 +83,8 @@ export class Session {
     }
     const known = encodeKnown(tokenizer, text);
     this.textNote = describeLeftOut(known);
-    const cfg: TrainConfig = { ...TRAIN_DEFAULTS, ...this.loaded?.meta.train, ...this.trainer?.cfg, ...settings, ...shape };
+    // the page trains in its adapter's own dtype (auto), whatever the checkpoint's run used
+    const cfg: TrainConfig = { ...TRAIN_DEFAULTS, ...this.loaded?.meta.train, ...this.trainer?.cfg, ...settings, ...shape, dtype: 'auto' };
     const trainer = new Trainer(cfg, splitTokens(known.ids, tokenizer.vocabSize), model);
     const old = this.trainer;
     if (old) {
@@ -137,7 +138,7 @@ export class Session {
   async save(): Promise<Uint8Array> {
     const { model, tokenizer } = this.need();
     const t = this.trainer;
-    return encodeCheckpoint(model, tokenizer, t ? { optimizer: t.optimizer, train: { ...t.cfg }, trainer: await t.state() } : {});
+    return encodeCheckpoint(model, tokenizer, t ? { optimizer: t.optimizer, train: { ...t.cfg, dtype: t.dtype }, trainer: await t.state() } : {});
   }
 
   private encodePrompt(prompt: string): number[] {

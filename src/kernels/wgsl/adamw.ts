@@ -35,7 +35,7 @@ const adamwKernel = variants((key: `${number}${'' | '-controlled'}`) => {
     write: { m: 'f32', v: 'f32', ...Object.fromEntries(idx.map((k) => [`param${k}`, 'f32'])) },
     params: {
       n: 'u32', mv_base: 'u32', decay: 'u32', step: 'u32', ends: 'dims',
-      lr: 'f32', b1: 'f32', b2: 'f32', eps: 'f32', wd: 'f32', bc1: 'f32', bc2: 'f32',
+      lr: 'f32', b1: 'f32', b2: 'f32', eps: 'f32', wd: 'f32', bc1: 'f32', bc2: 'f32', lb1: 'f32', lb2: 'f32',
     },
     body: /* wgsl */ `
 // the updated value of a parameter element x with gradient g and moments at m[j], v[j]
@@ -61,13 +61,15 @@ ${idx.map((k) => `    case ${k}u: { param${k}[local] = step(param${k}[local], gr
   });
 });
 
-// a skipped step writes nothing; after skipped ones, the bias corrections of the steps taken
+// a skipped step writes nothing; after skipped ones, the bias corrections of the steps taken,
+// b^t as exp2(t log2 b) with log2 b from the host in float64 (WGSL's pow, exp2(y log2 x), loses
+// up to 2^-21 absolute in log2 of a b near 1)
 const CONTROLLED_PRELUDE = /* wgsl */ `
   if (gscale[1] != 0.0) { return; }
   let skipped = u32(gscale[2]);
-  let taken = f32(p.step - skipped);
-  let bc1 = select(p.bc1, 1.0 - pow(p.b1, taken), skipped > 0u);
-  let bc2 = select(p.bc2, 1.0 - pow(p.b2, taken), skipped > 0u);`;
+  let taken = f32(max(i32(p.step) - i32(skipped), 1));
+  let bc1 = select(p.bc1, 1.0 - exp2(taken * p.lb1), skipped > 0u);
+  let bc2 = select(p.bc2, 1.0 - exp2(taken * p.lb2), skipped > 0u);`;
 
 export interface AdamWHyper {
   lr: number;
@@ -85,6 +87,9 @@ export interface AdamWGroupMember {
   /** Whether weight decay applies to it. */
   decay: boolean;
 }
+
+/** log2 of a beta for exp2 in the kernel; beta 0 (no momentum) as a large negative finite number (uniforms hold no -Infinity). */
+const log2Beta = (b: number) => Math.max(Math.log2(b), -1e4);
 
 /** Length of a GradScaler's control, which may stand for gscale. */
 export const ADAMW_CONTROL = 4;
@@ -110,6 +115,7 @@ export function launchAdamW(
       n, mv_base: moments.mvBase, decay: members.reduce((bits, m, i) => bits | (+m.decay << i), 0), step: h.step, ends,
       lr: h.lr, b1: h.beta1, b2: h.beta2, eps: h.eps, wd: h.weightDecay,
       bc1: 1 - h.beta1 ** h.step, bc2: 1 - h.beta2 ** h.step,
+      lb1: log2Beta(h.beta1), lb2: log2Beta(h.beta2),
     },
     grid1d(n, WG),
   );

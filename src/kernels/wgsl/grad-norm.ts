@@ -13,7 +13,7 @@
 // Called by src/ops/grad-norm.ts.
 import { device } from '../../device/device.js';
 import type { Resource } from '../../device/bind-groups.js';
-import { Kernel, variants } from '../kernel.js';
+import { gridRows, Kernel, variants } from '../kernel.js';
 
 const WG = 256;
 /** Tensors per grad_sumsq dispatch at most (their sizes travel in a `dims` param, 8 entries). */
@@ -41,8 +41,9 @@ const sumsqKernel = variants((group: number) => {
 var<workgroup> red: array<f32, ${WG}>;
 
 @compute @workgroup_size(${WG})
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lane: u32) {
-  let w = wid.x;
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lane: u32) {
+  let w = wid.x + wid.y * nwg.x; // more than 65,535 slices spread over y (gridRows)
+  if (w >= dim(p.ends, ${group - 1}u)) { return; }
   var k = 0u;
   while (k < ${group - 1}u && w >= dim(p.ends, k)) { k++; }
   let lo = (w - select(0u, dim(p.ends, max(k, 1u) - 1u), k > 0u)) * ${SLICE}u;
@@ -88,7 +89,7 @@ export function launchGradSumSquares(grads: { buffer: Resource; size: number }[]
   const ends: number[] = [];
   let slices = 0;
   for (const g of grads) ends.push((slices += gradSlices(g.size)));
-  sumsqKernel(grads.length).launch([...grads.map((g) => g.buffer), partial], { base, sizes: grads.map((g) => g.size), ends }, [slices, 1, 1]);
+  sumsqKernel(grads.length).launch([...grads.map((g) => g.buffer), partial], { base, sizes: grads.map((g) => g.size), ends }, gridRows(slices));
   return slices;
 }
 
