@@ -166,7 +166,7 @@ export { checkSamplingOptions, MIN_TEMPERATURE, type SamplingOptions } from './s
 /** The table itself (entries with their specs), for code that iterates the ops: src/check, tests. */
 export { OPS, UPDATES, type UpdateName } from './table.js';
 export { adamw, type AdamWHyper } from './adamw.js';
-export { gradNorm } from './grad-norm.js';
+export { clipLimit, gradNorm } from './grad-norm.js';
 export { gradScalerUpdate, MAX_SCALE, MIN_SCALE, type ScalerSettings } from './grad-scaler.js';
 export { watchNonFinite } from './finite.js';
 export { INT8_MAX, quantizeRowsInt8 } from './int8.js';

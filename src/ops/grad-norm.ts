@@ -5,13 +5,14 @@
 // slice of each), one for the rest.
 import { listOf, NOT_DIFFERENTIABLE } from '../autograd/op.js';
 import { pieces, windowOf } from '../kernels/kernel.js';
-import { gradNormGroupSize, gradSlices, launchClipScale, launchGradSumSquares } from '../kernels/wgsl/grad-norm.js';
+import { clipLimit, gradNormGroupSize, gradSlices, launchClipScale, launchGradSumSquares } from '../kernels/wgsl/grad-norm.js';
 import { assertShape } from '../tensor/check.js';
 import { Tensor } from '../tensor/tensor.js';
 import { defineUpdate } from './update.js';
 
+export { clipLimit } from '../kernels/wgsl/grad-norm.js';
+
 const F32 = ['float32'] as const;
-const F32_MAX = 3.4028234663852886e38;
 
 /** norm = sqrt(sum of every gradient's squares); scale = the clipping factor, exactly 1 for maxNorm Infinity. */
 export const gradNorm = defineUpdate({
@@ -25,7 +26,7 @@ export const gradNorm = defineUpdate({
     const partial = Tensor.empty([Math.max(1, slices)], 'float32', 'gradNorm'); // every slot read is written
     let written = 0;
     for (let i = 0; i < parts.length; i += group) written += launchGradSumSquares(parts.slice(i, i + group), partial.buffer(), written);
-    launchClipScale(partial.buffer(), written, maxNorm < F32_MAX ? maxNorm : null, norm.buffer(), scale.buffer()); // beyond f32: no limit
+    launchClipScale(partial.buffer(), written, clipLimit(maxNorm), norm.buffer(), scale.buffer());
     partial.dispose();
     return [norm, scale];
   },

@@ -3,6 +3,7 @@
 // unscale and clip them through the multiplier AdamW applies, and grow or shrink the loss scale.
 import { NOT_DIFFERENTIABLE } from '../autograd/op.js';
 import { ADAMW_CONTROL } from '../kernels/wgsl/adamw.js';
+import { F32_MAX } from '../kernels/wgsl/grad-norm.js';
 import { launchGradScalerUpdate, type ScalerSettings } from '../kernels/wgsl/grad-scaler.js';
 import { assertShape } from '../tensor/check.js';
 import type { Tensor } from '../tensor/tensor.js';
@@ -12,7 +13,6 @@ export type { ScalerSettings } from '../kernels/wgsl/grad-scaler.js';
 export { MAX_SCALE, MIN_SCALE } from '../kernels/wgsl/grad-scaler.js';
 
 const F32 = ['float32'] as const;
-const F32_MAX = 3.4028234663852886e38;
 
 /**
  * norm (0-d): the global norm of the scaled gradients, rewritten unscaled; scale (0-d): the loss

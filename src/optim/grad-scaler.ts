@@ -5,7 +5,7 @@
 // skipped (an overflow: nothing changes and the scale halves); the scale doubles after
 // growthInterval clean steps. The optimizer reads the decision from `control`:
 //   loss.mul(scaler.scale).backward(); const norm = scaler.unscale(params, maxNorm); opt.step(scaler.control);
-import { full, gradNorm, gradScalerUpdate, MAX_SCALE, MIN_SCALE, tensor, type Tensor } from '../ops/index.js';
+import { clipLimit, full, gradNorm, gradScalerUpdate, MAX_SCALE, MIN_SCALE, tensor, type Tensor } from '../ops/index.js';
 import { keep } from '../tensor/scope.js';
 
 /** The scaler's settings (PyTorch's defaults: initScale 2^16, growth 2, backoff 0.5, growthInterval 2000). */
@@ -24,8 +24,6 @@ export interface GradScalerState {
   /** Steps skipped so far (their gradients overflowed). */
   skippedSteps: number;
 }
-
-const F32_MAX = 3.4028234663852886e38;
 
 /** Dynamic loss scaling for float16 training: scaleLoss before backward, unscale after, and AdamW.step(control). */
 export class GradScaler {
@@ -62,8 +60,7 @@ export class GradScaler {
     const unusedClip = full([], 1);
     try {
       gradNorm(params.flatMap((p) => (p.grad ? [p.grad] : [])), Infinity, norm, unusedClip);
-      // past float32's range (Infinity too) no clipping, as gradNorm: a uniform holds no larger value
-      const settings = { maxNorm: maxNorm < F32_MAX ? maxNorm : null, growthFactor: this.growthFactor, backoffFactor: this.backoffFactor, growthInterval: this.growthInterval };
+      const settings = { maxNorm: clipLimit(maxNorm), growthFactor: this.growthFactor, backoffFactor: this.backoffFactor, growthInterval: this.growthInterval };
       gradScalerUpdate(norm, this.scale, this.control, settings);
     } catch (e) {
       norm.dispose();

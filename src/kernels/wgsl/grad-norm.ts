@@ -24,6 +24,11 @@ const SLICE = 256 * WG;
 /** The partial sums a gradient of `size` elements gets (its slices). */
 export const gradSlices = (size: number) => Math.max(1, Math.ceil(size / SLICE));
 
+export const F32_MAX = 3.4028234663852886e38;
+
+/** The clipping limit a kernel's uniform takes for maxNorm: past float32's range (Infinity too), null, no clipping. */
+export const clipLimit = (maxNorm: number): number | null => (maxNorm < F32_MAX ? maxNorm : null);
+
 /** Gradients one grad_sumsq dispatch can sum on this adapter (one binding each, beside `partial`). */
 export function gradNormGroupSize(): number {
   const bindings = device().info.limits.maxStorageBuffersPerShaderStage ?? 8;
