@@ -6,7 +6,7 @@ import { disposeCache, type KVCache } from '../src/nn/transformer.js';
 import { CharTokenizer } from '../src/gpt/tokenizer/index.js';
 import { TRAIN_DEFAULTS, Trainer, type TrainConfig } from '../src/gpt/trainer.js';
 import { device, noGrad, scope, tensor } from '../src/index.js';
-import { setupDevice } from './helpers.js';
+import { setupDevice, trainLosses } from './helpers.js';
 import { testCorpus } from './corpus.js';
 
 beforeAll(setupDevice);
@@ -33,11 +33,6 @@ function unigramEntropy(tokens: Int32Array, vocab: number): number {
   return h;
 }
 
-async function losses(trainer: Trainer, steps: number): Promise<number[]> {
-  const out: number[] = [];
-  for (let i = 0; i < steps; i++) out.push((await trainer.trainStep()).loss);
-  return out;
-}
 
 describe('GPT', () => {
   it('counts parameters like nanoGPT and names them like GPT-2', () => {
@@ -73,10 +68,10 @@ describe('GPT', () => {
   it('a run resumed from a checkpoint continues with exactly the same losses', async () => {
     const cfg = { ...tiny, dropout: 0.1 }; // dropout: the RNG state must be restored too
     const straight = new Trainer(cfg, data);
-    const reference = await losses(straight, 12);
+    const reference = await trainLosses(straight, 12);
 
     const first = new Trainer(cfg, data);
-    await losses(first, 6);
+    await trainLosses(first, 6);
     const bytes = await encodeCheckpoint(first.model, tokenizer, { optimizer: first.optimizer, train: cfg, trainer: await first.state() });
     first.dispose();
     first.model.dispose();
@@ -86,7 +81,7 @@ describe('GPT', () => {
     const resumed = new Trainer(ckpt.meta.train!, data, model);
     restoreOptimizer(ckpt, model, resumed.optimizer);
     resumed.restore(ckpt.meta.trainer!);
-    const after = await losses(resumed, 6);
+    const after = await trainLosses(resumed, 6);
     expect(after).toEqual(reference.slice(6));
     for (const t of [straight, resumed]) {
       t.dispose();

@@ -5,9 +5,17 @@ import { expect } from 'vitest';
 import { describeMismatch, worstElement, type Random } from '../src/check/index.js';
 import type { Ref } from '../src/check/reference/index.js';
 import { initDevice, tensor, type Tensor } from '../src/index.js';
+import type { Trainer } from '../src/gpt/trainer.js';
 import { Kernel } from '../src/kernels/kernel.js';
 
 export { seededValues } from '../src/check/index.js';
+
+/** The losses of `steps` optimizer steps of `trainer`, read back each step. */
+export async function trainLosses(trainer: Trainer, steps: number): Promise<number[]> {
+  const out: number[] = [];
+  for (let i = 0; i < steps; i++) out.push((await trainer.trainStep()).loss);
+  return out;
+}
 
 export async function setupDevice() {
   try {

@@ -10,7 +10,7 @@ import { CharTokenizer } from '../src/gpt/tokenizer/index.js';
 import { TRAIN_DEFAULTS, Trainer, trainConfigProblem, type TrainConfig } from '../src/gpt/trainer.js';
 import { profile, setProfile } from '../src/kernels/profile.js';
 import { testCorpus } from './corpus.js';
-import { setupDevice } from './helpers.js';
+import { setupDevice, trainLosses } from './helpers.js';
 
 let data: { train: Int32Array; val: Int32Array; vocabSize: number };
 let tokenizer: CharTokenizer;
@@ -29,11 +29,6 @@ const tiny: TrainConfig = {
   maxIters: 200, learningRate: 3e-3, warmupIters: 10, lrDecayIters: 200, evalIters: 4,
 };
 
-async function losses(trainer: Trainer, steps: number): Promise<number[]> {
-  const out: number[] = [];
-  for (let i = 0; i < steps; i++) out.push((await trainer.trainStep()).loss);
-  return out;
-}
 
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 
@@ -45,7 +40,7 @@ describe('mixed-precision training', () => {
     needF16(ctx);
     const [full, mixed] = [new Trainer(tiny, data), new Trainer({ ...tiny, dtype: 'float16' }, data)];
     expect([full.dtype, mixed.dtype]).toEqual(['float32', 'float16']);
-    const [a, b] = [await losses(full, 200), await losses(mixed, 200)];
+    const [a, b] = [await trainLosses(full, 200), await trainLosses(mixed, 200)];
     // float16 rounds each product's inputs to 11 significant bits: the curves part slowly (dropout
     // off, the same batches); over windows of 20 steps they must stay within 0.05 nats, and both learn
     for (let s = 0; s < 200; s += 20) expect(Math.abs(mean(a.slice(s, s + 20)) - mean(b.slice(s, s + 20))), `steps ${s}..${s + 19}`).toBeLessThan(0.05);
@@ -86,9 +81,9 @@ describe('mixed-precision training', () => {
     const cfg = { ...tiny, dtype: 'float16' as const, dropout: 0.1 };
     const opts = { scaler: { initScale: 2 ** 20, growthInterval: 4 } }; // skips and growth within the run
     const straight = new Trainer(cfg, data, undefined, undefined, opts);
-    const reference = await losses(straight, 16);
+    const reference = await trainLosses(straight, 16);
     const first = new Trainer(cfg, data, undefined, undefined, opts);
-    await losses(first, 8);
+    await trainLosses(first, 8);
     const bytes = await encodeCheckpoint(first.model, tokenizer, { optimizer: first.optimizer, train: cfg, trainer: await first.state() });
     first.dispose();
     first.model.dispose();
@@ -98,7 +93,7 @@ describe('mixed-precision training', () => {
     const resumed = new Trainer(ckpt.meta.train!, data, model, undefined, opts);
     restoreOptimizer(ckpt, model, resumed.optimizer);
     resumed.restore(ckpt.meta.trainer!);
-    expect(await losses(resumed, 8)).toEqual(reference.slice(8));
+    expect(await trainLosses(resumed, 8)).toEqual(reference.slice(8));
     expect(await resumed.scaler!.state()).toEqual(await straight.scaler!.state());
     for (const t of [straight, resumed]) {
       t.dispose();
@@ -114,7 +109,7 @@ describe('mixed-precision distillation', () => {
     const distill = { teacher, temperature: 2, alpha: 0.5 };
     const cfg = { ...tiny, nLayer: 1, maxIters: 20 };
     const [full, mixed] = [new Trainer(cfg, data, undefined, distill), new Trainer({ ...cfg, dtype: 'float16' }, data, undefined, distill)];
-    const [a, b] = [await losses(full, 20), await losses(mixed, 20)];
+    const [a, b] = [await trainLosses(full, 20), await trainLosses(mixed, 20)];
     expect(Math.abs(mean(a) - mean(b))).toBeLessThan(0.05);
     expect(b.at(-1)!).toBeLessThan(b[0]!);
     for (const t of [full, mixed]) {
