@@ -1,8 +1,11 @@
 // Fused causal attention beyond the op table's drawn calls (test/ops.test.ts, which holds forward,
-// decoding with a context, left-padded rows, and the qkv gradient to the float64 reference under
-// every kernel variant): left padding never read, and the errors.
+// decoding with a context, left-padded rows, dropout, and the qkv gradient to the float64
+// reference under every kernel variant): left padding never read, dropout drawn in every call
+// here, and the errors.
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
+import { checkSample, FD_ELEMENTS } from '../src/check/index.js';
+import { droppingAttention } from '../src/check/cases/nn.js';
 import { causalAttentionRef, ref, type Ref } from '../src/check/reference/index.js';
 import { causalAttention, noGrad, scope, tensor } from '../src/index.js';
 import { profileVariants, setProfile } from '../src/kernels/profile.js';
@@ -51,6 +54,60 @@ describe('causalAttention with left-padded rows (starts)', () => {
       }),
       fcParams(6),
     );
+  });
+});
+
+describe('causalAttention with dropout on its weights (training)', () => {
+  afterAll(() => setProfile(null));
+
+  it.each(profileVariants())('keeps the weights a float64 Philox draw keeps, forward and gradient ($name variant)', async ({ overrides }) => {
+    setProfile(overrides);
+    await fc.assert(
+      fc.asyncProperty(fc.gen(), async (g) => {
+        const r = randomFromGen(g);
+        const sample = droppingAttention(r);
+        const n = sample.inputs[0]!.ref.data.length;
+        const result = await checkSample(sample, (ts) => causalAttention(...sample.args(ts)), {
+          needsGrad: [true],
+          elements: () => (n <= FD_ELEMENTS ? [...Array(n).keys()] : [0, n - 1, ...r.ints(FD_ELEMENTS - 2, 0, n - 1)]),
+          describe: (ts) => `causalAttention(${ts[0]!.describe()}, ${sample.args(ts).slice(1).join(', ')})`,
+        });
+        expect(result.failure, result.what).toBeUndefined();
+      }),
+      fcParams(8),
+    );
+  });
+
+  it('drops a share p of the weights, each kept one scaled by 1 / (1 - p)', async () => {
+    // q = 0 makes the weights of query i uniform, 1 / (i + 1); with v = 1 everywhere,
+    // y_i (i + 1)(1 - p) is the number of weights kept: a whole number, about (1 - p)(i + 1)
+    const [B, T, nHead, HS, p] = [2, 64, 4, 4, 0.3];
+    const C = nHead * HS;
+    const qkv = new Float32Array(B * T * 3 * C).map((_, i) => (i % (3 * C) >= 2 * C ? 1 : 0));
+    const y = (await noGrad(() => scope(async () => (await causalAttention(tensor(qkv, [B, T, 3 * C]), nHead, null, undefined, p, 11).toArray()) as Float32Array)));
+    let kept = 0;
+    let total = 0;
+    for (let b = 0; b < B; b++)
+      for (let i = 0; i < T; i++)
+        for (let h = 0; h < nHead; h++) {
+          const count = y[(b * T + i) * C + h * HS]! * (i + 1) * (1 - p);
+          expect(Math.abs(count - Math.round(count)), 'a whole number of kept weights').toBeLessThan(1e-3);
+          kept += Math.round(count);
+          total += i + 1;
+        }
+    // 16,640 weights: the kept share is within 4 standard deviations of 1 - p
+    expect(Math.abs(kept / total - (1 - p))).toBeLessThan(4 * Math.sqrt((p * (1 - p)) / total));
+  });
+
+  it('rejects a p outside [0, 1), a bad seed, and dropout with a cache or padding', () => {
+    scope(() => {
+      const qkv = tensor(new Float32Array(2 * 3 * 12), [2, 3, 12]);
+      expect(() => causalAttention(qkv, 2, null, undefined, 1, 0)).toThrow(/causalAttention: dropout p must be a number in \[0, 1\), got 1/);
+      expect(() => causalAttention(qkv, 2, null, undefined, -0.1, 0)).toThrow(/dropout p must be a number in \[0, 1\), got -0.1/);
+      expect(() => causalAttention(qkv, 2, null, undefined, 0.1, -1)).toThrow(/causalAttention: seed must be a non-negative safe integer, got -1/);
+      expect(() => causalAttention(qkv, 2, qkv, undefined, 0.1, 1)).toThrow(/dropout p 0.1 is for training: no context or starts with it/);
+      expect(() => causalAttention(qkv, 2, null, tensor(new Int32Array(2), [2]), 0.1, 1)).toThrow(/dropout p 0.1 is for training/);
+    });
   });
 });
 

@@ -140,7 +140,12 @@ export class Dropout extends Module {
   }
 
   forward(x: Tensor): Tensor {
-    const active = this.training && this.p > 0;
-    return dropout(x, this.p, active ? this.rng.nextSeed() : 0, active); // inactive: identity, gradient passes
+    const { p, seed } = this.draw();
+    return dropout(x, p, seed); // p 0: identity, gradient passes
+  }
+
+  /** This call's drop probability (0 unless training) and mask seed, for an op that drops inside its kernel. */
+  draw(): { p: number; seed: number } {
+    return this.training && this.p > 0 ? { p: this.p, seed: this.rng.nextSeed() } : { p: 0, seed: 0 };
   }
 }

@@ -2,7 +2,7 @@
 // block with residuals. Shapes use the legend B (batch), T (time), C (channels), NH (heads),
 // HS (head size, C / NH unless set), A = NH * HS (the attention's inner width: C unless heads were
 // pruned away), F (the MLP's hidden width, 4C unless set).
-import { arange, biasGelu, causalAttention, concat, matmul, permute, slice, softmax, type Tensor, where } from '../ops/index.js';
+import { biasGelu, causalAttention, concat, slice, type Tensor } from '../ops/index.js';
 import type { Generator } from '../tensor/generator.js';
 import { keep, scope } from '../tensor/scope.js';
 import { castForCompute } from './autocast.js';
@@ -34,15 +34,6 @@ export type Quantization = (typeof QUANTIZATIONS)[number];
 /** The MLP's GELU: exact (erf, nanoGPT's choice) or GPT-2's tanh approximation ('gelu_new' in Hugging Face). */
 export const ACTIVATIONS = ['gelu', 'gelu_tanh'] as const;
 export type Activation = (typeof ACTIVATIONS)[number];
-
-/** Causal mask [Tq, Tk] for queries at the last Tq of Tk positions: 1 where key j <= query i (in the compute dtype). */
-function causalMask(Tq: number, Tk: number): Tensor {
-  return scope(() => {
-    const queryPos = arange(Tk - Tq, Tk).reshape([Tq, 1]).astype('float32');
-    const keyPos = arange(Tk).reshape([1, Tk]).astype('float32');
-    return castForCompute(queryPos.ge(keyPos)); // positions compared in float32: exact past float16's 2048
-  });
-}
 
 /**
  * The packed q | k | v rows [B, Tc, 3A] of the positions decoded so far (attention reads their
@@ -121,26 +112,12 @@ export class CausalSelfAttention extends Module {
     return scope(() => {
       const qkv = this.c_attn.forward(x); // [B, T, 3A]
       const context = cache ? extendCache(cache, qkv) : undefined; // [B, Tk, 3A]
-      // dropout on the attention weights needs them materialised; otherwise one fused kernel
-      const dropping = this.training && this.attnDropout.p > 0;
-      if (dropping && starts) throw new Error('CausalSelfAttention: left-padded rows (starts) run in eval mode only, without attention dropout');
-      const y = dropping ? this.unfused(qkv, context ?? qkv) : causalAttention(qkv, this.nHead, context, starts);
+      // dropout on the attention weights happens inside the fused kernel (training only)
+      const { p, seed } = this.attnDropout.draw();
+      if (p > 0 && starts) throw new Error('CausalSelfAttention: left-padded rows (starts) run in eval mode only, without attention dropout');
+      const y = causalAttention(qkv, this.nHead, context ?? null, starts, p, seed);
       return this.residDropout.forward(this.c_proj.forward(y)); // [B, T, C]
     });
-  }
-
-  /** Attention from primitives (matmuls, mask, softmax, dropout): y [B, T, A]. */
-  private unfused(qkv: Tensor, context: Tensor): Tensor {
-    const [B, T, A3] = qkv.shape as [number, number, number];
-    const Tk = context.shape[1]!;
-    const [A, NH] = [A3 / 3, this.nHead];
-    const HS = A / NH;
-    const heads = (src: Tensor, i: number, len: number) =>
-      permute(slice(src, 2, i * A, (i + 1) * A).reshape([B, len, NH, HS]), [0, 2, 1, 3]); // [B, NH, len, HS]
-    const [q, k, v] = [heads(qkv, 0, T), heads(context, 1, Tk), heads(context, 2, Tk)];
-    const scores = matmul(q, k, { transB: true }).mul(1 / Math.sqrt(HS)); // [B, NH, T, Tk]
-    const att = this.attnDropout.forward(softmax(where(causalMask(T, Tk), scores, -1e9), -1));
-    return permute(matmul(att, v), [0, 2, 1, 3]).reshape([B, T, A]);
   }
 }
 

@@ -195,16 +195,35 @@ const distillLoss = {
 /** Elements a drawn attention's qkv has at most. */
 const ATTENTION_SIZE = 6000;
 
+type AttentionArgs = [Tensor, number, (Tensor | null)?, Tensor?, number?, number?];
+
+/** A drawn attention's sizes: T past 64 spans several query blocks and key tiles; odd head sizes exercise the vec4 padding. */
+function attentionSizes(r: Random): { B: number; nHead: number; T: number; C3: number } {
+  const B = r.int(1, 2);
+  const nHead = r.int(1, 3);
+  let T = bool(r) ? r.int(1, 9) : pick(r, [63, 64, 65, 130]);
+  let HS = pick(r, [1, 3, 4, 8, 32, 64]);
+  while (B * T * 3 * nHead * HS > ATTENTION_SIZE) [T, HS] = HS > 4 ? [T, HS / 2] : [Math.ceil(T / 2), HS];
+  return { B, nHead, T, C3: 3 * nHead * HS };
+}
+
+/** Training attention with dropout on its weights: p drawn in (0, 1), the mask's seed anywhere in the safe integers. */
+export function droppingAttention(r: Random): Sample<AttentionArgs> {
+  const { B, nHead, T, C3 } = attentionSizes(r);
+  const drop = { p: pick(r, [0.1, 0.5, 0.9, float(r, 0.01, 0.99)]), seed: seed(r) };
+  return {
+    inputs: [floatInput(values(r, [B, T, C3], -2, 2))],
+    args: ([qkv]) => [qkv!, nHead, null, undefined, drop.p, drop.seed],
+    reference: ([qkv]) => causalAttentionRef(qkv!, nHead, qkv!, undefined, drop),
+    tol: { atol: 2e-5, rtol: 1e-4 },
+  };
+}
+
 const causalAttention = {
-  draw(r: Random): Sample<[Tensor, number, (Tensor | null)?, Tensor?]> {
-    const B = r.int(1, 2);
-    const nHead = r.int(1, 3);
-    // T past 64 spans several query blocks and key tiles; odd head sizes exercise the vec4 padding
-    let T = bool(r) ? r.int(1, 9) : pick(r, [63, 64, 65, 130]);
-    let HS = pick(r, [1, 3, 4, 8, 32, 64]);
-    while (B * T * 3 * nHead * HS > ATTENTION_SIZE) [T, HS] = HS > 4 ? [T, HS / 2] : [Math.ceil(T / 2), HS];
-    const C3 = 3 * nHead * HS;
-    const kind = r.int(0, 5); // 0-2: training, 3: decoding, 4-5: a left-padded batch (prefill, or decoding)
+  draw(r: Random): Sample<AttentionArgs> {
+    const kind = r.int(0, 6); // 0-2: training, 3: decoding, 4-5: a left-padded batch (prefill, or decoding), 6: training with dropout
+    if (kind === 6) return droppingAttention(r);
+    const { B, nHead, T, C3 } = attentionSizes(r);
     if (kind >= 4) return paddedAttention(r, B, T, C3, nHead);
     if (kind < 3) {
       return {
@@ -229,7 +248,7 @@ const causalAttention = {
  * A left-padded batch: row b's first real slot drawn anywhere in [0, T] (T: all padding, each query
  * then sees only itself), queries for the last Tq slots (all T of them when prefilling).
  */
-function paddedAttention(r: Random, B: number, T: number, C3: number, nHead: number): Sample<[Tensor, number, (Tensor | null)?, Tensor?]> {
+function paddedAttention(r: Random, B: number, T: number, C3: number, nHead: number): Sample<AttentionArgs> {
   const starts = ref([B], Array.from({ length: B }, () => pick(r, [0, r.int(0, T), T])));
   const tol = { atol: 2e-5, rtol: 1e-4 };
   if (bool(r)) {

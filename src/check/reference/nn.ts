@@ -3,6 +3,7 @@
 // independent of the engine's kernels.
 import { ref, type Ref } from './array.js';
 import { gelu } from './math.js';
+import { attentionKeepRef } from './philox.js';
 
 /** Applies f to each last-axis row of `a` (same output shape). */
 export function mapRows(a: Ref, f: (row: Float64Array) => ArrayLike<number>): Ref {
@@ -87,13 +88,16 @@ export function distillLossRef(student: Ref, teacher: Ref, targets: ArrayLike<nu
  * Causal self-attention over packed qkv [B, T, 3C] (q | k | v, head h at columns h*HS..):
  * y [B, T, C]. With `context` [B, Tk, 3C], keys/values come from it and the queries are its last T positions.
  * With `starts` [B], row b is left-padded: its keys before slot starts[b] are left out.
+ * With `dropout`, each weight is kept (scaled by 1 / (1 - p)) or dropped by attentionKeepRef.
  */
-export function causalAttentionRef(qkv: Ref, nHead: number, context: Ref = qkv, starts?: Ref): Ref {
+export function causalAttentionRef(qkv: Ref, nHead: number, context: Ref = qkv, starts?: Ref, dropout?: { p: number; seed: number }): Ref {
   const [B, T, C3] = qkv.shape as [number, number, number];
   const C = C3 / 3;
   const HS = C / nHead;
   const Tk = context.shape[1]!;
   const y = new Float64Array(B * T * C);
+  // dropout: a kept weight scaled by 1 / (1 - p), a dropped one 0
+  const keep = (bh: number, i: number, j: number) => (!dropout ? 1 : attentionKeepRef(bh, i, j, dropout.p, dropout.seed) ? 1 / (1 - dropout.p) : 0);
   for (let b = 0; b < B; b++)
     for (let h = 0; h < nHead; h++)
       for (let i = 0; i < T; i++) {
@@ -113,7 +117,7 @@ export function causalAttentionRef(qkv: Ref, nHead: number, context: Ref = qkv, 
         const z = e.reduce((a, c) => a + c, 0);
         for (let d = 0; d < HS; d++) {
           let acc = 0;
-          e.forEach((p, j) => (acc += (p / z) * kv(first + j, 2, d)));
+          e.forEach((p, j) => (acc += (p / z) * keep(b * nHead + h, i, first + j) * kv(first + j, 2, d)));
           y[(b * T + i) * C + h * HS + d] = acc;
         }
       }

@@ -61,3 +61,11 @@ export function dropoutMaskRef(n: number, p: number, seed: number): Uint8Array {
   for (let i = 0; i < n; i++) out[i] = uniform01(draw(i, seed)[0]) >= p ? 1 : 0;
   return out;
 }
+
+/**
+ * Attention dropout's keep decision for key j of query i in head row bh (b * nHead + h): word
+ * j % 4 of philox((floor(j / 4), i, bh, 0), seed), tested as dropout's.
+ */
+export function attentionKeepRef(bh: number, i: number, j: number, p: number, seed: number): boolean {
+  return uniform01(philox4x32([Math.floor(j / 4), i, bh, 0], seedKey(seed))[j % 4]!) >= p;
+}

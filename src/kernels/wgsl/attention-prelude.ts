@@ -3,7 +3,13 @@
 // handles, and head-row loads and stores, specialised by the head size HS. Loads widen f16 rows
 // (float16 tensors) to f32, so scores, the running max and sum and every accumulator are f32;
 // stores round to the row's storage type.
+// Dropout on the attention weights (training): the weight of key j for query i of head row
+// bh = b * n_head + h is kept, scaled by 1 / (1 - p), iff the word j % 4 of
+// philox((j / 4, i, bh, 0), seed) passes dropout's test ((w >> 8) >= ceil(p 2^24), as
+// src/kernels/wgsl/dropout.ts); a pure function of (bh, i, j, seed), so the three kernels
+// regenerate the same mask, and one Philox draw decides four keys.
 import { LINEAR, narrow, type FloatType, type StorageType } from '../kernel.js';
+import { PHILOX } from './random.js';
 
 /**
  * `u(f)`: f(d) for every vec4 d of a head row, as straight-line code. Constant indices keep the
@@ -66,4 +72,25 @@ export function keyRange(padded: boolean): string {
     : `fn first_key(b: u32, slot: u32) -> u32 { return 0u; }`;
 }
 
-export const PARAMS = { B: 'u32', n_head: 'u32', C: 'u32', Tq: 'u32', Tk: 'u32', scale: 'f32', groups: 'u32' } as const;
+/**
+ * WGSL for kernels that drop attention weights (empty otherwise): dropout_words(bh, i, j4), the
+ * words deciding keys 4 j4 .. 4 j4 + 3 of query i; keep(w), a weight's factor (1 / (1 - p) or
+ * 0); kept_bits(words), the four decisions as bits 0-3.
+ */
+export function dropoutHelpers(dropping: boolean): string {
+  if (!dropping) return '';
+  return /* wgsl */ `
+${PHILOX}
+fn dropout_words(bh: u32, i: u32, j4: u32) -> vec4u { return philox(vec4u(j4, i, bh, 0u), vec2u(p.seed_lo, p.seed_hi)); }
+fn keep(w: u32) -> f32 { return select(0.0, p.keep_scale, (w >> 8u) >= p.threshold); }
+fn kept_bits(w: vec4u) -> u32 {
+  return select(0u, 1u, (w.x >> 8u) >= p.threshold) | select(0u, 2u, (w.y >> 8u) >= p.threshold)
+       | select(0u, 4u, (w.z >> 8u) >= p.threshold) | select(0u, 8u, (w.w >> 8u) >= p.threshold);
+}`;
+}
+
+/** The kernels' uniforms; the last four matter only to those that drop weights (threshold = ceil(p 2^24), keep_scale = 1 / (1 - p)). */
+export const PARAMS = {
+  B: 'u32', n_head: 'u32', C: 'u32', Tq: 'u32', Tk: 'u32', scale: 'f32', groups: 'u32',
+  threshold: 'u32', keep_scale: 'f32', seed_lo: 'u32', seed_hi: 'u32',
+} as const;

@@ -7,7 +7,7 @@
 // Measured on lavapipe (npm run bench, B12 NH4 T64 HS32): forward 4.6 -> 2.0 ms, forward +
 // backward 20.9 -> 12.0 ms against the workgroup-memory kernels.
 import { Kernel, type FloatType } from '../kernel.js';
-import { forwardReads, keyRange, PARAMS, prelude, storeRow, unroller } from './attention-prelude.js';
+import { dropoutHelpers, forwardReads, keyRange, PARAMS, prelude, storeRow, unroller } from './attention-prelude.js';
 
 /** Lanes per subgroup, and rows per workgroup. */
 export const SG = 8;
@@ -15,7 +15,19 @@ export const SG = 8;
 /** f(r) for each row r of a group of SG, as straight-line code (subgroupBroadcast needs constant lanes). */
 const rows = (f: (r: number) => string, sep = '\n') => Array.from({ length: SG }, (_, r) => f(r)).join(sep);
 
-/** `main` of a one-subgroup workgroup: `blk` (b, h, row0), `lane`, then `body`. */
+/** The kernel name's suffix for its storage type and dropout. */
+const suffix = (float: FloatType, dropping: boolean) => `${float === 'f16' ? '_f16' : ''}${dropping ? '_dropout' : ''}`;
+
+/**
+ * WGSL (dropping only): z0 .. z7, the dropout factors of keys j0 .. j0 + 7 for this lane's query
+ * i (j0 a multiple of 8: no padding when dropping), from two draws.
+ */
+const keyFactors = (dropping: boolean, indent: string) =>
+  dropping
+    ? `${indent}let w0 = dropout_words(bh, i, j0 / 4u);\n${indent}let w1 = dropout_words(bh, i, j0 / 4u + 1u);\n${rows((r) => `${indent}let z${r} = keep(w${r >> 2}[${r & 3}]);`)}`
+    : '';
+
+/** `main` of a one-subgroup workgroup: `blk` (b, h, row0), its head row `bh`, `lane`, then `body`. */
 function subgroupMain(body: string): string {
   return /* wgsl */ `
 @compute @workgroup_size(${SG})
@@ -23,6 +35,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
         @builtin(subgroup_invocation_id) lane: u32) {
   if (linear(wid, nwg, 1u) >= p.groups) { return; }
   let blk = block_of(wid, nwg, p.Tq);
+  let bh = blk.b * p.n_head + blk.h;
 ${body}
 }`;
 }
@@ -33,10 +46,10 @@ ${body}
  * first real slot), their weights exp(-1e30 - m) are 1 while m is still -1e30, but the first real
  * key's rescale exp(-1e30 - s) = 0 then wipes them out (the values read are finite).
  */
-export function forwardSgKernel(hs: number, padded: boolean, float: FloatType): Kernel {
+export function forwardSgKernel(hs: number, padded: boolean, float: FloatType, dropping = false): Kernel {
   const u = unroller(hs);
   return new Kernel({
-    name: `attention_forward${padded ? '_padded' : ''}_subgroup${float === 'f16' ? '_f16' : ''}`,
+    name: `attention_forward${padded ? '_padded' : ''}_subgroup${suffix(float, dropping)}`,
     enable: ['subgroups'],
     read: forwardReads(padded, float),
     write: { y: float, lse: 'f32' },
@@ -45,6 +58,7 @@ export function forwardSgKernel(hs: number, padded: boolean, float: FloatType): 
 ${prelude(hs, ['qkv', 'kv'], SG)}
 ${storeRow('y', hs, float)}
 ${keyRange(padded)}
+${dropoutHelpers(dropping)}
 ${subgroupMain(`
   let i = blk.row0 + lane;
   let past = p.Tk - p.Tq; // query i sits at position past + i and sees keys lo ..= past + i
@@ -65,7 +79,8 @@ ${rows((r) => `    let s${r} = select(-1e30, ${u((d) => `dot(q[${d}], subgroupBr
     m = m_new;
 ${rows((r) => `    let p${r} = exp(s${r} - m);`)}
     l = l * correction + ${rows((r) => `p${r}`, ' + ')};
-${u((d) => `    acc[${d}] = acc[${d}] * correction + ${rows((r) => `p${r} * subgroupBroadcast(vl${d}, ${r}u)`, ' + ')};`)}
+${keyFactors(dropping, '    ')}
+${u((d) => `    acc[${d}] = acc[${d}] * correction + ${rows((r) => `p${r}${dropping ? ` * z${r}` : ''} * subgroupBroadcast(vl${d}, ${r}u)`, ' + ')};`)}
   }
   if (i < p.Tq) {
     let base = (blk.b * p.Tq + i) * p.C + blk.h * HS;
@@ -76,10 +91,10 @@ ${u((d) => `    store_y(base, ${d}u, acc[${d}] / l);`)}
 }
 
 // dq_i = scale * sum_j p_ij (dy_i . v_j - D_i) k_j, with D_i = dy_i . y_i; a lane per query.
-export function backwardQuerySgKernel(hs: number, float: FloatType): Kernel {
+export function backwardQuerySgKernel(hs: number, float: FloatType, dropping = false): Kernel {
   const u = unroller(hs);
   return new Kernel({
-    name: `attention_backward_dq_subgroup${float === 'f16' ? '_f16' : ''}`,
+    name: `attention_backward_dq_subgroup${suffix(float, dropping)}`,
     enable: ['subgroups'],
     read: { qkv: float, y: float, dy: float, lse: 'f32' },
     write: { dqkv: float, dsum: 'f32' },
@@ -87,6 +102,7 @@ export function backwardQuerySgKernel(hs: number, float: FloatType): Kernel {
     body: /* wgsl */ `
 ${prelude(hs, ['qkv', 'y', 'dy'], SG)}
 ${storeRow('dqkv', hs, float)}
+${dropoutHelpers(dropping)}
 ${subgroupMain(`
   let i = blk.row0 + lane;
   let row = min(i, p.Tq - 1u);
@@ -105,11 +121,12 @@ ${u((d) => `  q[${d}] = load_qkv(base, ${d}u) * p.scale;
   for (var j0 = 0u; j0 < k_end; j0 += ${SG}u) {
     let kbase = (blk.b * p.Tq + min(j0 + lane, p.Tq - 1u)) * 3u * p.C + p.C + blk.h * HS; // this lane's key
 ${u((d) => `    let kl${d} = load_qkv(kbase, ${d}u);\n    let vl${d} = load_qkv(kbase + p.C, ${d}u);`)}
+${keyFactors(dropping, '    ')}
 ${rows((r) => `    {
 ${u((d) => `      let k${d} = subgroupBroadcast(kl${d}, ${r}u);`)}
       let s = ${u((d) => `dot(q[${d}], k${d})`, ' + ')};
       let dp = ${u((d) => `dot(g[${d}], subgroupBroadcast(vl${d}, ${r}u))`, ' + ')};
-      let ds = select(0.0, exp(s - lse_i) * (dp - d_i), j0 + ${r}u <= i);
+      let ds = select(0.0, exp(s - lse_i) * (${dropping ? `z${r} * ` : ''}dp - d_i), j0 + ${r}u <= i);
 ${u((d) => `      dq[${d}] += ds * k${d};`)}
     }`)}
   }
@@ -120,10 +137,10 @@ ${u((d) => `    store_dqkv(base, ${d}u, dq[${d}] * p.scale);`)}
 }
 
 // dv_j = sum_i p_ij dy_i;  dk_j = scale * sum_i p_ij (dy_i . v_j - D_i) q_i   (queries i >= j); a lane per key.
-export function backwardKeySgKernel(hs: number, float: FloatType): Kernel {
+export function backwardKeySgKernel(hs: number, float: FloatType, dropping = false): Kernel {
   const u = unroller(hs);
   return new Kernel({
-    name: `attention_backward_dkv_subgroup${float === 'f16' ? '_f16' : ''}`,
+    name: `attention_backward_dkv_subgroup${suffix(float, dropping)}`,
     enable: ['subgroups'],
     read: { qkv: float, dy: float, lse: 'f32', dsum: 'f32' },
     write: { dqkv: float },
@@ -131,6 +148,7 @@ export function backwardKeySgKernel(hs: number, float: FloatType): Kernel {
     body: /* wgsl */ `
 ${prelude(hs, ['qkv', 'dy'], SG)}
 ${storeRow('dqkv', hs, float)}
+${dropoutHelpers(dropping)}
 ${subgroupMain(`
   let j = blk.row0 + lane;
   var k: array<vec4f, V4>;
@@ -147,14 +165,17 @@ ${u((d) => `  k[${d}] = load_qkv(base, ${d}u) * p.scale;
     let gbase = (blk.b * p.Tq + il) * p.C + blk.h * HS;
 ${u((d) => `    let ql${d} = load_qkv(qbase, ${d}u);\n    let gl${d} = load_dy(gbase, ${d}u);`)}
     let lse_l = lse[lse_base + il];
-    let dsum_l = dsum[lse_base + il];
+    let dsum_l = dsum[lse_base + il];${dropping ? `
+    // bit c: whether key row0 + c is kept for this lane's query i0 + lane (row0 a multiple of 8)
+    let kept = kept_bits(dropout_words(bh, i0 + lane, blk.row0 / 4u)) | (kept_bits(dropout_words(bh, i0 + lane, blk.row0 / 4u + 1u)) << 4u);` : ''}
 ${rows((r) => `    {
 ${u((d) => `      let q${d} = subgroupBroadcast(ql${d}, ${r}u);\n      let g${d} = subgroupBroadcast(gl${d}, ${r}u);`)}
       let s = ${u((d) => `dot(k[${d}], q${d})`, ' + ')};
       let dp = ${u((d) => `dot(v[${d}], g${d})`, ' + ')};
       let pij = select(0.0, exp(s - subgroupBroadcast(lse_l, ${r}u)), i0 + ${r}u >= j && i0 + ${r}u < p.Tq);
-      let ds = pij * (dp - subgroupBroadcast(dsum_l, ${r}u));
-${u((d) => `      dv[${d}] += pij * g${d};
+${dropping ? `      let z = select(0.0, p.keep_scale, ((subgroupBroadcast(kept, ${r}u) >> lane) & 1u) != 0u);
+` : ''}      let ds = pij * (${dropping ? 'z * ' : ''}dp - subgroupBroadcast(dsum_l, ${r}u));
+${u((d) => `      dv[${d}] += ${dropping ? 'z * ' : ''}pij * g${d};
       dk[${d}] += ds * q${d};`)}
     }`)}
   }

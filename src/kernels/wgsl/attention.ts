@@ -9,14 +9,19 @@
 //                    attention-prelude.ts).
 // Backward (kv = qkv): dq in one kernel (a lane per query; it also writes D = rowsum(dy * y)),
 // then dk and dv in another (a lane per key), both recomputing p = exp(s - lse). No atomics.
+// Training may drop attention weights (attention-prelude.ts: a mask regenerated from the seed):
+// a kept weight is z = 1 / (1 - p) times p_ij, a dropped one 0; lse stays that of the undropped
+// weights, and with dp_ij = dy_i . v_j the gradients are dv_j = sum_i z p_ij dy_i and
+// ds_ij = p_ij (z dp_ij - D_i), D_i = dy_i . y_i = sum_j z p_ij dp_ij as without dropout.
 // These kernels (for GPUs): 64 lanes per workgroup, one row (query or key) per lane, one workgroup
 // per (b, h, 64 rows); the other side streams through workgroup memory in tiles of TILE rows.
 // Specialised by HS (vec4-padded; loads and stores guard the padding) and TILE. On CPU adapters
 // with 8-lane subgroups (llvmpipe), attention-subgroup.ts's kernels take their place.
 import { Kernel, grid1d, type FloatType } from '../kernel.js';
 import { profile } from '../profile.js';
-import { forwardReads, keyRange, PARAMS, prelude, storeRow, unroller } from './attention-prelude.js';
+import { dropoutHelpers, forwardReads, keyRange, PARAMS, prelude, storeRow, unroller } from './attention-prelude.js';
 import { backwardKeySgKernel, backwardQuerySgKernel, forwardSgKernel, SG } from './attention-subgroup.js';
+import { splitSeed } from './random.js';
 
 const LANES = 64;
 
@@ -28,21 +33,24 @@ function tileRows(hs: number): number {
 }
 
 /**
- * A kernel's `main`: this workgroup's (b, h) and 64-row block as `blk`, and this lane's row (a
- * query, or a key) as `r`, `live` when r < Tq; `tiles` are workgroup-memory tiles of TILE head
- * rows, `scalars` of TILE floats. `body` follows.
+ * A kernel's `main`: this workgroup's (b, h) and 64-row block as `blk`, its head row
+ * b * n_head + h as `bh`, and this lane's row (a query, or a key) as `r`, `live` when r < Tq;
+ * `tiles` are workgroup-memory tiles of TILE head rows, `scalars` of TILE floats, `words` of
+ * 2 TILE u32. `body` follows.
  */
-function attentionMain(hs: number, tiles: string[], scalars: string[], body: string): string {
+function attentionMain(hs: number, tiles: string[], scalars: string[], body: string, words: string[] = []): string {
   return /* wgsl */ `
 const TILE = ${tileRows(hs)}u;
 ${tiles.map((t) => `var<workgroup> ${t}: array<vec4f, TILE * V4>;`).join('\n')}
 ${scalars.map((t) => `var<workgroup> ${t}: array<f32, TILE>;`).join('\n')}
+${words.map((t) => `var<workgroup> ${t}: array<u32, 2u * TILE>;`).join('\n')}
 
 @compute @workgroup_size(${LANES})
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
         @builtin(local_invocation_index) lane: u32) {
   if (linear(wid, nwg, 1u) >= p.groups) { return; }
   let blk = block_of(wid, nwg, p.Tq);
+  let bh = blk.b * p.n_head + blk.h;
   let r = blk.row0 + lane;
   let live = r < p.Tq;
 ${body}
@@ -62,10 +70,24 @@ function keyTile(src: string, rows: string): string {
     workgroupBarrier();`;
 }
 
-function forwardKernel(hs: number, padded: boolean, float: FloatType): Kernel {
+/** The suffix of a kernel's name for its storage type and dropout. */
+const suffix = (float: FloatType, dropping: boolean) => `${float === 'f16' ? '_f16' : ''}${dropping ? '_dropout' : ''}`;
+
+/**
+ * WGSL: `z`, the dropout factor of key j (= k0 + jj) for this lane's query i, in a loop over
+ * keys that starts at a multiple of 4 (no padding when dropping); one draw per four keys.
+ */
+const keyFactor = (dropping: boolean) =>
+  dropping
+    ? `      let j = k0 + jj;
+      if ((j & 3u) == 0u) { words = dropout_words(bh, i, j >> 2u); }
+      let z = keep(words[j & 3u]);`
+    : '';
+
+function forwardKernel(hs: number, padded: boolean, float: FloatType, dropping = false): Kernel {
   const u = unroller(hs);
   return new Kernel({
-    name: `attention_forward${padded ? '_padded' : ''}${float === 'f16' ? '_f16' : ''}`,
+    name: `attention_forward${padded ? '_padded' : ''}${suffix(float, dropping)}`,
     read: forwardReads(padded, float),
     write: { y: float, lse: 'f32' },
     params: PARAMS,
@@ -73,6 +95,7 @@ function forwardKernel(hs: number, padded: boolean, float: FloatType): Kernel {
 ${prelude(hs, ['qkv', 'kv'], LANES)}
 ${storeRow('y', hs, float)}
 ${keyRange(padded)}
+${dropoutHelpers(dropping)}
 ${attentionMain(hs, ['ks', 'vs'], [], `
   let i = r;
   let past = p.Tk - p.Tq; // query i sits at position past + i and sees keys lo ..= past + i
@@ -85,6 +108,7 @@ ${u((d) => `    q[${d}] = load_qkv(base, ${d}u) * p.scale;`)}
   }
   var m = -1e30; // running max of the scores
   var l = 0.0;   // running sum of exp(score - m)
+  var words: vec4u;
   let k_end = past + min(blk.row0 + ${LANES}u, p.Tq); // keys any lane of this block sees
   for (var k0 = first_key(blk.b, past + blk.row0); k0 < k_end; k0 += TILE) {
 ${keyTile('kv', 'p.Tk')}
@@ -100,7 +124,8 @@ ${u((d) => `        acc[${d}] *= correction;`)}
       }
       let pj = exp(s - m);
       l += pj;
-${u((d) => `      acc[${d}] += pj * vs[row + ${d}u];`)}
+${keyFactor(dropping)}
+${u((d) => `      acc[${d}] += ${dropping ? 'z * ' : ''}pj * vs[row + ${d}u];`)}
     }
     workgroupBarrier();
   }
@@ -113,16 +138,17 @@ ${u((d) => `    store_y(base, ${d}u, acc[${d}] / l);`)}
 }
 
 // dq_i = scale * sum_j p_ij (dy_i . v_j - D_i) k_j, with D_i = dy_i . y_i
-function backwardQueryKernel(hs: number, float: FloatType): Kernel {
+function backwardQueryKernel(hs: number, float: FloatType, dropping = false): Kernel {
   const u = unroller(hs);
   return new Kernel({
-    name: `attention_backward_dq${float === 'f16' ? '_f16' : ''}`,
+    name: `attention_backward_dq${suffix(float, dropping)}`,
     read: { qkv: float, y: float, dy: float, lse: 'f32' },
     write: { dqkv: float, dsum: 'f32' },
     params: PARAMS,
     body: /* wgsl */ `
 ${prelude(hs, ['qkv', 'y', 'dy'], LANES)}
 ${storeRow('dqkv', hs, float)}
+${dropoutHelpers(dropping)}
 ${attentionMain(hs, ['ks', 'vs'], [], `
   let i = r;
   var q: array<vec4f, V4>;
@@ -130,6 +156,7 @@ ${attentionMain(hs, ['ks', 'vs'], [], `
   var dq: array<vec4f, V4>;
   var lse_i = 0.0;
   var d_i = 0.0;
+  var words: vec4u;
   if (live) {
     let base = (blk.b * p.Tq + i) * 3u * p.C + blk.h * HS;
     let ybase = (blk.b * p.Tq + i) * p.C + blk.h * HS;
@@ -147,7 +174,8 @@ ${keyTile('qkv', 'p.Tq')}
       let row = jj * V4;
       let s = ${u((d) => `dot(q[${d}], ks[row + ${d}u])`, ' + ')};
       let dp = ${u((d) => `dot(g[${d}], vs[row + ${d}u])`, ' + ')};
-      let ds = exp(s - lse_i) * (dp - d_i);
+${keyFactor(dropping)}
+      let ds = exp(s - lse_i) * (${dropping ? 'z * ' : ''}dp - d_i);
 ${u((d) => `      dq[${d}] += ds * ks[row + ${d}u];`)}
     }
     workgroupBarrier();
@@ -160,16 +188,17 @@ ${u((d) => `    store_dqkv(base, ${d}u, dq[${d}] * p.scale);`)}
 }
 
 // dv_j = sum_i p_ij dy_i;  dk_j = scale * sum_i p_ij (dy_i . v_j - D_i) q_i   (queries i >= j)
-function backwardKeyKernel(hs: number, float: FloatType): Kernel {
+function backwardKeyKernel(hs: number, float: FloatType, dropping = false): Kernel {
   const u = unroller(hs);
   return new Kernel({
-    name: `attention_backward_dkv${float === 'f16' ? '_f16' : ''}`,
+    name: `attention_backward_dkv${suffix(float, dropping)}`,
     read: { qkv: float, dy: float, lse: 'f32', dsum: 'f32' },
     write: { dqkv: float },
     params: PARAMS,
     body: /* wgsl */ `
 ${prelude(hs, ['qkv', 'dy'], LANES)}
 ${storeRow('dqkv', hs, float)}
+${dropoutHelpers(dropping)}
 ${attentionMain(hs, ['qs', 'gs'], ['lses', 'dsums'], `
   let j = r;
   var k: array<vec4f, V4>;
@@ -195,7 +224,14 @@ ${u((d) => `    k[${d}] = load_qkv(base, ${d}u) * p.scale;
         lses[r] = lse[lse_base + q0 + r];
         dsums[r] = dsum[lse_base + q0 + r];
       }
-    }
+    }${dropping ? `
+    // the block's dropout decisions for this tile: word 2 ii + half, bit c = key row0 + 32 half + c of query q0 + ii
+    for (var w = lane; w < 2u * TILE; w += ${LANES}u) {
+      let key4 = (blk.row0 + 32u * (w % 2u)) / 4u;
+      var bits = 0u;
+      for (var g = 0u; g < 8u; g++) { bits |= kept_bits(dropout_words(bh, q0 + w / 2u, key4 + g)) << (4u * g); }
+      kept[w] = bits;
+    }` : ''}
     workgroupBarrier();
     let first = select(0u, j - q0, j > q0); // queries i >= j of this tile
     let end = select(0u, min(TILE, p.Tq - q0), live);
@@ -203,9 +239,10 @@ ${u((d) => `    k[${d}] = load_qkv(base, ${d}u) * p.scale;
       let row = ii * V4;
       let s = ${u((d) => `dot(k[${d}], qs[row + ${d}u])`, ' + ')};
       let dp = ${u((d) => `dot(v[${d}], gs[row + ${d}u])`, ' + ')};
-      let pij = exp(s - lses[ii]);
-      let ds = pij * (dp - dsums[ii]);
-${u((d) => `      dv[${d}] += pij * gs[row + ${d}u];
+      let pij = exp(s - lses[ii]);${dropping ? `
+      let z = select(0.0, p.keep_scale, ((kept[2u * ii + lane / 32u] >> (lane % 32u)) & 1u) != 0u);` : ''}
+      let ds = pij * (${dropping ? 'z * ' : ''}dp - dsums[ii]);
+${u((d) => `      dv[${d}] += ${dropping ? 'z * ' : ''}pij * gs[row + ${d}u];
       dk[${d}] += ds * qs[row + ${d}u];`)}
     }
     workgroupBarrier();
@@ -214,29 +251,30 @@ ${u((d) => `      dv[${d}] += pij * gs[row + ${d}u];
     let base = (blk.b * p.Tq + j) * 3u * p.C + p.C + blk.h * HS;
 ${u((d) => `    store_dqkv(base, ${d}u, dk[${d}] * p.scale);
     store_dqkv(base + p.C, ${d}u, dv[${d}]);`)}
-  }`)}`,
+  }`, dropping ? ['kept'] : [])}`,
   });
 }
 
 type Kind = 'fwd' | 'fwd_padded' | 'dq' | 'dkv';
-const WORKGROUP_KERNELS = {
-  fwd: (hs: number, float: FloatType) => forwardKernel(hs, false, float),
-  fwd_padded: (hs: number, float: FloatType) => forwardKernel(hs, true, float),
+type Make = (hs: number, float: FloatType, dropping: boolean) => Kernel;
+const WORKGROUP_KERNELS: Record<Kind, Make> = {
+  fwd: (hs, float, dropping) => forwardKernel(hs, false, float, dropping),
+  fwd_padded: (hs, float) => forwardKernel(hs, true, float),
   dq: backwardQueryKernel,
   dkv: backwardKeyKernel,
 };
-const SUBGROUP_KERNELS = {
-  fwd: (hs: number, float: FloatType) => forwardSgKernel(hs, false, float),
-  fwd_padded: (hs: number, float: FloatType) => forwardSgKernel(hs, true, float),
+const SUBGROUP_KERNELS: Record<Kind, Make> = {
+  fwd: (hs, float, dropping) => forwardSgKernel(hs, false, float, dropping),
+  fwd_padded: (hs, float) => forwardSgKernel(hs, true, float),
   dq: backwardQuerySgKernel,
   dkv: backwardKeySgKernel,
 };
 
 const cache = new Map<string, Kernel>();
-function kernel(kind: Kind, hs: number, subgroups: boolean, float: FloatType): Kernel {
-  const key = `${kind}:${hs}:${subgroups}:${float}`;
+function kernel(kind: Kind, hs: number, subgroups: boolean, float: FloatType, dropping: boolean): Kernel {
+  const key = `${kind}:${hs}:${subgroups}:${float}:${dropping}`;
   let k = cache.get(key);
-  if (!k) cache.set(key, (k = (subgroups ? SUBGROUP_KERNELS : WORKGROUP_KERNELS)[kind](hs, float)));
+  if (!k) cache.set(key, (k = (subgroups ? SUBGROUP_KERNELS : WORKGROUP_KERNELS)[kind](hs, float, dropping)));
   return k;
 }
 
@@ -249,14 +287,20 @@ export interface AttentionShape {
   Tk: number;
   /** How qkv, y and their gradients store their elements (f32 when absent); lse is f32. */
   float?: FloatType;
+  /** Training's dropout on the attention weights: probability p in [0, 1) (0: none) and the mask's seed; Tk = Tq, no padding. */
+  dropout?: { p: number; seed: number };
 }
 
 function launchArgs(s: AttentionShape) {
   const subgroups = profile().subgroupSharing; // SG-lane subgroups (the profile checks the size)
   const lanes = subgroups ? SG : LANES;
   const blocks = s.B * s.nHead * Math.ceil(s.Tq / lanes);
-  const params = { B: s.B, n_head: s.nHead, C: s.C, Tq: s.Tq, Tk: s.Tk, scale: 1 / Math.sqrt(s.C / s.nHead), groups: blocks };
-  return { params, grid: grid1d(blocks, 1), hs: s.C / s.nHead, subgroups, float: s.float ?? 'f32' };
+  const { p, seed } = s.dropout ?? { p: 0, seed: 0 };
+  const params = {
+    B: s.B, n_head: s.nHead, C: s.C, Tq: s.Tq, Tk: s.Tk, scale: 1 / Math.sqrt(s.C / s.nHead), groups: blocks,
+    threshold: Math.ceil(p * 2 ** 24), keep_scale: 1 / (1 - p), ...splitSeed(seed),
+  };
+  return { params, grid: grid1d(blocks, 1), hs: s.C / s.nHead, subgroups, float: s.float ?? 'f32', dropping: p > 0 };
 }
 
 /**
@@ -267,10 +311,11 @@ export function launchAttention(
   b: { qkv: GPUBuffer; kv: GPUBuffer; starts?: GPUBuffer; y: GPUBuffer; lse: GPUBuffer },
   s: AttentionShape,
 ): void {
-  const { params, grid, hs, subgroups, float } = launchArgs(s);
+  const { params, grid, hs, subgroups, float, dropping } = launchArgs(s);
   if (!params.groups) return;
-  if (b.starts) kernel('fwd_padded', hs, subgroups, float).launch([b.qkv, b.kv, b.starts, b.y, b.lse], params, grid);
-  else kernel('fwd', hs, subgroups, float).launch([b.qkv, b.kv, b.y, b.lse], params, grid);
+  if (dropping && (b.starts || s.Tk !== s.Tq)) throw new Error('attention: dropout is for training, without padding or a cache');
+  if (b.starts) kernel('fwd_padded', hs, subgroups, float, false).launch([b.qkv, b.kv, b.starts, b.y, b.lse], params, grid);
+  else kernel('fwd', hs, subgroups, float, dropping).launch([b.qkv, b.kv, b.y, b.lse], params, grid);
 }
 
 /** dqkv [B, T, 3C] (fully written) from the forward's qkv, y, lse and the upstream dy; dsum is scratch [B, NH, T]. */
@@ -278,8 +323,8 @@ export function launchAttentionBackward(
   b: { qkv: GPUBuffer; y: GPUBuffer; dy: GPUBuffer; lse: GPUBuffer; dsum: GPUBuffer; dqkv: GPUBuffer },
   s: AttentionShape,
 ): void {
-  const { params, grid, hs, subgroups, float } = launchArgs(s);
+  const { params, grid, hs, subgroups, float, dropping } = launchArgs(s);
   if (!params.groups) return;
-  kernel('dq', hs, subgroups, float).launch([b.qkv, b.y, b.dy, b.lse, b.dqkv, b.dsum], params, grid);
-  kernel('dkv', hs, subgroups, float).launch([b.qkv, b.dy, b.lse, b.dsum, b.dqkv], params, grid);
+  kernel('dq', hs, subgroups, float, dropping).launch([b.qkv, b.y, b.dy, b.lse, b.dqkv, b.dsum], params, grid);
+  kernel('dkv', hs, subgroups, float, dropping).launch([b.qkv, b.dy, b.lse, b.dsum, b.dqkv], params, grid);
 }

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# One device session's measurements in one call, run on a GPU machine inside ../shared/gpu-kit:
+#   bash .gpu-kit/run.sh 'bash bench/gpu-session.sh doctor tests bench parity'
+# Steps (in the order given): doctor (gpt doctor --check: adapter, profile, fast-path verdicts,
+# every op against float64), tests (the suite but the browser test), bench (bench suite with the
+# big matmuls and the GPU training rows), parity (nanoGPT's Shakespeare-char GPU recipe,
+# npm run bench:parity -- --gpu-recipe). Each step is bounded by its own limit and by what is left
+# of GPU_SESSION_SECONDS (default 540: under the device's 10 minutes a call); logs and JSON go to
+# $OUT (the device tool's folder) or ./gpu-session/.
+set -u
+out=${OUT:-$PWD/gpu-session}; mkdir -p "$out"
+end=$((SECONDS + ${GPU_SESSION_SECONDS:-540}))
+tree=$PWD bundles=${GPU_KIT_BUNDLES:?run inside .gpu-kit/run.sh}
+
+# step NAME LIMIT DIR COMMAND...: COMMAND in DIR, at most LIMIT seconds and what is left, output to NAME.log
+step() {
+  local name=$1 limit=$2 dir=$3; shift 3
+  local left=$((end - SECONDS)); ((left < limit)) && limit=$left
+  if ((limit < 20)); then echo "== $name: skipped, ${left}s left"; return; fi
+  echo "== $name (at most ${limit}s)"
+  local t0=$SECONDS
+  (cd "$dir" && timeout "$limit" "$@") > "$out/$name.log" 2>&1
+  echo "   exit $? after $((SECONDS - t0))s; last lines:"; grep -v '^Warning' "$out/$name.log" | tail -4 | sed 's/^/   /'
+}
+
+for s in "$@"; do
+  case $s in
+    doctor) step doctor 90 "$tree" node bin/gpt.js doctor --check ;;
+    tests) step tests 150 "$tree" npx vitest run --exclude test/browser.test.ts ;;
+    bench) step bench 240 "$bundles" node bench.mjs --big --only matmul,attention,train,train-gpu,gpt2,generate
+           cp "$bundles"/bench/results/bench-*.json "$out/" 2>/dev/null ;;
+    parity) step parity 300 "$bundles" node parity.mjs --gpu-recipe
+            cp "$bundles"/bench/results/shakespeare-char-gpu* "$out/" 2>/dev/null ;;
+    *) echo "gpu-session: unknown step '$s' (doctor, tests, bench, parity)"; exit 2 ;;
+  esac
+done
+ls -la "$out"
