@@ -111,6 +111,33 @@ describe('causalAttention with dropout on its weights (training)', () => {
   });
 });
 
+describe('GPU attention backward: dk and dv in one kernel or two (profile attentionKeys)', () => {
+  afterAll(() => setProfile(null));
+
+  it('gives the same gradient bit for bit, with and without dropout (the same sums in the same order)', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.gen(), async (g) => {
+        const r = randomFromGen(g);
+        const [B, nHead, HS, T] = [r.int(1, 2), r.int(1, 2), [3, 8, 64][r.int(0, 2)]!, [5, 64, 100][r.int(0, 2)]!];
+        const [p, seed] = [r.int(0, 1) ? 0 : 0.25, r.int(0, 1000)];
+        const qkv = Float32Array.from(r.floats(B * T * 3 * nHead * HS, -2, 2));
+        const dy = Float32Array.from(r.floats(B * T * nHead * HS, -1, 1));
+        const gradient = (attentionKeys: 'together' | 'split') => {
+          setProfile({ subgroupSharing: false, attentionKeys });
+          return scope(async () => {
+            const x = tensor(qkv, [B, T, 3 * nHead * HS]).requiresGrad_();
+            causalAttention(x, nHead, null, undefined, p, seed).backward(tensor(dy, [B, T, nHead * HS]));
+            return (await x.grad!.toArray()) as Float32Array;
+          });
+        };
+        const [together, split] = [await gradient('together'), await gradient('split')];
+        expect(Buffer.from(split.buffer).equals(Buffer.from(together.buffer))).toBe(true);
+      }),
+      fcParams(4),
+    );
+  });
+});
+
 describe('causalAttention', () => {
   it('rejects bad shapes and gradients through a cache or padding, naming the op and shapes', () => {
     scope(() => {

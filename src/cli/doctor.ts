@@ -71,6 +71,7 @@ function describeProfile(p: KernelProfile): string[] {
   return [
     `matmul            ${p.matmul.tiled === 'texture' ? 'texture tiles (rgba32float operands)' : 'register-tiled buffers'}; one lane per output for <= ${p.matmul.skinnyRows} rows`,
     `subgroup sharing  ${p.subgroupSharing ? 'yes (8-lane subgroupBroadcast in matmul and attention)' : 'no'}`,
+    `attention         ${p.subgroupSharing ? 'a subgroup of 8 rows per workgroup, keys and values shared by subgroupBroadcast' : `64 rows per workgroup, workgroup-memory tiles; dk and dv ${p.attentionKeys === 'auto' ? 'together or split, measured per shape' : p.attentionKeys}`}`,
     `row kernels       ${rows}`,
     `long sums         ${p.splitSums ? 'split over many workgroups, then summed in a fixed order (LayerNorm dw/db, embedding backward)' : 'a lane per column over a few chunks of rows'}`,
     `float16           ${p.f16 ? 'yes (float16 tensors: f16 storage, f32 accumulation; --check runs every op in float16 too)' : 'no (no shader-f16: float16 tensors are an error naming the op)'}`,

@@ -14,6 +14,12 @@
 //   subgroupSharing   on CPU adapters whose subgroups are exactly 8 lanes (one 256-bit SIMD
 //                     instruction on llvmpipe), the texture matmul and attention share loads with
 //                     subgroupBroadcast; GPUs keep the kernels tuned for them.
+//   attentionKeys     how the workgroup-memory attention kernels (GPUs) compute dk and dv: in one
+//                     kernel, a lane holding four head rows ('together'), or in two kernels holding
+//                     two and three ('split': no register spills where a lane's registers run short,
+//                     at the price of recomputing the weights); 'auto' measures both per shape
+//                     (autotune.ts), 'together' until measured. The subgroup kernels of CPU drivers
+//                     keep them together.
 //   rowLanes          row kernels (softmax, LayerNorm, cross-entropy, reductions) give a row 64 lanes
 //                     and a tree reduction on GPUs; CPU adapters give a row one lane, without
 //                     barriers, once there are at least 256 rows to keep their threads busy.
@@ -127,6 +133,10 @@ export function detectSubgroupMatrix(info: DeviceInfo, element: SgmElement = 'f1
   return null;
 }
 
+/** The ways GPUs' attention backward may compute dk and dv (profile attentionKeys). */
+export const ATTENTION_KEYS = ['together', 'split'] as const;
+export type AttentionKeys = (typeof ATTENTION_KEYS)[number];
+
 export interface KernelProfile {
   matmul: {
     tiled: 'texture' | 'buffer';
@@ -137,6 +147,7 @@ export interface KernelProfile {
     int8SubgroupMatrix: SubgroupMatrixTiling | null;
   };
   subgroupSharing: boolean;
+  attentionKeys: 'auto' | AttentionKeys;
   rowLanes: 'by-rows' | 1 | 64;
   splitSums: boolean;
   f16: boolean;
@@ -175,6 +186,7 @@ export function detectProfile(info: DeviceInfo): KernelProfile {
       subgroupMatrix: detectSubgroupMatrix(info), int8SubgroupMatrix: detectSubgroupMatrix(info, 'i8'),
     },
     subgroupSharing: cpu && canShareSubgroups(info),
+    attentionKeys: 'auto',
     rowLanes: cpu ? 'by-rows' : 64,
     splitSums: !cpu,
     f16: info.features.includes('shader-f16'),
@@ -282,7 +294,7 @@ export function profileVariants(): ProfileVariant[] {
     ...(tensorCores || int8TensorCores
       ? [{ name: 'subgroup-matrix', overrides: { f16: true, matmul: { tiled: 'buffer' as const, subgroupMatrix: tensorCores, int8SubgroupMatrix: int8TensorCores } } }]
       : []),
-    { name: 'gpu', overrides: { matmul: { tiled: 'buffer', subgroupMatrix: null, int8SubgroupMatrix: null }, subgroupSharing: false, rowLanes: 64, splitSums: true } },
+    { name: 'gpu', overrides: { matmul: { tiled: 'buffer', subgroupMatrix: null, int8SubgroupMatrix: null }, subgroupSharing: false, attentionKeys: 'split', rowLanes: 64, splitSums: true } },
     { name: 'cpu', overrides: { matmul: { tiled: 'texture' }, subgroupSharing: false, rowLanes: 1, splitSums: false } },
     { name: 'cpu-sharing', overrides: { matmul: { tiled: 'texture' }, subgroupSharing: true, rowLanes: 1, splitSums: false } },
     // tensors past a 4 KiB binding: every windowed path (elementwise pieces, embedding and AdamW

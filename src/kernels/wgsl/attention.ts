@@ -17,8 +17,10 @@
 // per (b, h, 64 rows); the other side streams through workgroup memory in tiles of TILE rows.
 // Specialised by HS (vec4-padded; loads and stores guard the padding) and TILE. On CPU adapters
 // with 8-lane subgroups (llvmpipe), attention-subgroup.ts's kernels take their place.
-import { Kernel, grid1d, type FloatType } from '../kernel.js';
-import { profile } from '../profile.js';
+import { device } from '../../device/device.js';
+import { tuned, type Tunable } from '../autotune.js';
+import { floatBytes, Kernel, grid1d, type FloatType } from '../kernel.js';
+import { ATTENTION_KEYS, profile, type AttentionKeys } from '../profile.js';
 import { dropoutHelpers, forwardReads, keyRange, PARAMS, prelude, storeRow, unroller } from './attention-prelude.js';
 import { backwardKeySgKernel, backwardQuerySgKernel, forwardSgKernel, SG } from './attention-subgroup.js';
 import { splitSeed } from './random.js';
@@ -187,28 +189,35 @@ ${u((d) => `    store_dqkv(base, ${d}u, dq[${d}] * p.scale);`)}
   });
 }
 
+/** What a key kernel writes: dk and dv together, or one of them (two kernels; see AttentionKeys). */
+type KeyPart = 'dkv' | 'dk' | 'dv';
+
 // dv_j = sum_i p_ij dy_i;  dk_j = scale * sum_i p_ij (dy_i . v_j - D_i) q_i   (queries i >= j)
-function backwardKeyKernel(hs: number, float: FloatType, dropping = false): Kernel {
+// Together a lane holds four head rows (k, v, dk, dv); apart, dv's kernel holds two (k, dv) and
+// dk's three (k, v, dk), each recomputing p_ij: the same sums in the same order either way.
+function backwardKeyKernel(hs: number, float: FloatType, dropping = false, part: KeyPart = 'dkv'): Kernel {
   const u = unroller(hs);
+  const [dk, dv] = [part !== 'dv', part !== 'dk'];
+  const z = dropping ? 'z * ' : '';
   return new Kernel({
-    name: `attention_backward_dkv${suffix(float, dropping)}`,
-    read: { qkv: float, dy: float, lse: 'f32', dsum: 'f32' },
+    name: `attention_backward_${part}${suffix(float, dropping)}`,
+    read: dk ? { qkv: float, dy: float, lse: 'f32', dsum: 'f32' } : { qkv: float, dy: float, lse: 'f32' },
     write: { dqkv: float },
     params: PARAMS,
     body: /* wgsl */ `
 ${prelude(hs, ['qkv', 'dy'], LANES)}
 ${storeRow('dqkv', hs, float)}
 ${dropoutHelpers(dropping)}
-${attentionMain(hs, ['qs', 'gs'], ['lses', 'dsums'], `
+${attentionMain(hs, ['qs', 'gs'], dk ? ['lses', 'dsums'] : ['lses'], `
   let j = r;
-  var k: array<vec4f, V4>;
+  var k: array<vec4f, V4>;${dk ? `
   var v: array<vec4f, V4>;
-  var dk: array<vec4f, V4>;
-  var dv: array<vec4f, V4>;
+  var dk: array<vec4f, V4>;` : ''}${dv ? `
+  var dv: array<vec4f, V4>;` : ''}
   if (live) {
     let base = (blk.b * p.Tq + j) * 3u * p.C + p.C + blk.h * HS;
-${u((d) => `    k[${d}] = load_qkv(base, ${d}u) * p.scale;
-    v[${d}] = load_qkv(base + p.C, ${d}u);`)}
+${u((d) => `    k[${d}] = load_qkv(base, ${d}u) * p.scale;${dk ? `
+    v[${d}] = load_qkv(base + p.C, ${d}u);` : ''}`)}
   }
   let lse_base = (blk.b * p.n_head + blk.h) * p.Tq;
   for (var q0 = blk.row0; q0 < p.Tq; q0 += TILE) { // TILE divides 64: queries i >= j start here
@@ -221,8 +230,8 @@ ${u((d) => `    k[${d}] = load_qkv(base, ${d}u) * p.scale;
     }
     for (var r = lane; r < TILE; r += ${LANES}u) {
       if (q0 + r < p.Tq) {
-        lses[r] = lse[lse_base + q0 + r];
-        dsums[r] = dsum[lse_base + q0 + r];
+        lses[r] = lse[lse_base + q0 + r];${dk ? `
+        dsums[r] = dsum[lse_base + q0 + r];` : ''}
       }
     }${dropping ? `
     // the block's dropout decisions for this tile: word 2 ii + half, bit c = key row0 + 32 half + c of query q0 + ii
@@ -238,32 +247,32 @@ ${u((d) => `    k[${d}] = load_qkv(base, ${d}u) * p.scale;
     for (var ii = first; ii < end; ii++) {
       let row = ii * V4;
       let s = ${u((d) => `dot(k[${d}], qs[row + ${d}u])`, ' + ')};
-      let dp = ${u((d) => `dot(v[${d}], gs[row + ${d}u])`, ' + ')};
       let pij = exp(s - lses[ii]);${dropping ? `
-      let z = select(0.0, p.keep_scale, ((kept[2u * ii + lane / 32u] >> (lane % 32u)) & 1u) != 0u);` : ''}
-      let ds = pij * (${dropping ? 'z * ' : ''}dp - dsums[ii]);
-${u((d) => `      dv[${d}] += ${dropping ? 'z * ' : ''}pij * gs[row + ${d}u];
-      dk[${d}] += ds * qs[row + ${d}u];`)}
+      let z = select(0.0, p.keep_scale, ((kept[2u * ii + lane / 32u] >> (lane % 32u)) & 1u) != 0u);` : ''}${dk ? `
+      let dp = ${u((d) => `dot(v[${d}], gs[row + ${d}u])`, ' + ')};
+      let ds = pij * (${z}dp - dsums[ii]);` : ''}
+${u((d) => [dv && `      dv[${d}] += ${z}pij * gs[row + ${d}u];`, dk && `      dk[${d}] += ds * qs[row + ${d}u];`].filter(Boolean).join('\n'))}
     }
     workgroupBarrier();
   }
   if (live) {
     let base = (blk.b * p.Tq + j) * 3u * p.C + p.C + blk.h * HS;
-${u((d) => `    store_dqkv(base, ${d}u, dk[${d}] * p.scale);
-    store_dqkv(base + p.C, ${d}u, dv[${d}]);`)}
+${u((d) => [dk && `    store_dqkv(base, ${d}u, dk[${d}] * p.scale);`, dv && `    store_dqkv(base + p.C, ${d}u, dv[${d}]);`].filter(Boolean).join('\n'))}
   }`, dropping ? ['kept'] : [])}`,
   });
 }
 
-type Kind = 'fwd' | 'fwd_padded' | 'dq' | 'dkv';
+type Kind = 'fwd' | 'fwd_padded' | 'dq' | KeyPart;
 type Make = (hs: number, float: FloatType, dropping: boolean) => Kernel;
 const WORKGROUP_KERNELS: Record<Kind, Make> = {
   fwd: (hs, float, dropping) => forwardKernel(hs, false, float, dropping),
   fwd_padded: (hs, float) => forwardKernel(hs, true, float),
   dq: backwardQueryKernel,
-  dkv: backwardKeyKernel,
+  dkv: (hs, float, dropping) => backwardKeyKernel(hs, float, dropping, 'dkv'),
+  dk: (hs, float, dropping) => backwardKeyKernel(hs, float, dropping, 'dk'),
+  dv: (hs, float, dropping) => backwardKeyKernel(hs, float, dropping, 'dv'),
 };
-const SUBGROUP_KERNELS: Record<Kind, Make> = {
+const SUBGROUP_KERNELS: Record<Exclude<Kind, 'dk' | 'dv'>, Make> = {
   fwd: (hs, float, dropping) => forwardSgKernel(hs, false, float, dropping),
   fwd_padded: (hs, float) => forwardSgKernel(hs, true, float),
   dq: backwardQuerySgKernel,
@@ -274,7 +283,10 @@ const cache = new Map<string, Kernel>();
 function kernel(kind: Kind, hs: number, subgroups: boolean, float: FloatType, dropping: boolean): Kernel {
   const key = `${kind}:${hs}:${subgroups}:${float}:${dropping}`;
   let k = cache.get(key);
-  if (!k) cache.set(key, (k = (subgroups ? SUBGROUP_KERNELS : WORKGROUP_KERNELS)[kind](hs, float, dropping)));
+  if (!k) {
+    const make = subgroups && kind !== 'dk' && kind !== 'dv' ? SUBGROUP_KERNELS[kind] : WORKGROUP_KERNELS[kind];
+    cache.set(key, (k = make(hs, float, dropping)));
+  }
   return k;
 }
 
@@ -323,8 +335,38 @@ export function launchAttentionBackward(
   b: { qkv: GPUBuffer; y: GPUBuffer; dy: GPUBuffer; lse: GPUBuffer; dsum: GPUBuffer; dqkv: GPUBuffer },
   s: AttentionShape,
 ): void {
-  const { params, grid, hs, subgroups, float, dropping } = launchArgs(s);
+  const args = launchArgs(s);
+  const { params, grid, hs, subgroups, float, dropping } = args;
   if (!params.groups) return;
   kernel('dq', hs, subgroups, float, dropping).launch([b.qkv, b.y, b.dy, b.lse, b.dqkv, b.dsum], params, grid);
-  kernel('dkv', hs, subgroups, float, dropping).launch([b.qkv, b.dy, b.lse, b.dsum, b.dqkv], params, grid);
+  // the subgroup kernels hold a lane's four rows without trouble (CPU drivers); GPUs choose
+  const choice = profile().attentionKeys;
+  const keys = subgroups ? 'together' : choice === 'auto' ? tuned(keysTunable(s, args)) : choice;
+  recordKeys(b, args, keys);
+}
+
+/** The key kernels: dk and dv together, or apart. */
+function recordKeys(b: { qkv: GPUBuffer; dy: GPUBuffer; lse: GPUBuffer; dsum: GPUBuffer; dqkv: GPUBuffer }, args: ReturnType<typeof launchArgs>, keys: AttentionKeys): void {
+  const { params, grid, hs, subgroups, float, dropping } = args;
+  if (keys === 'together') return kernel('dkv', hs, subgroups, float, dropping).launch([b.qkv, b.dy, b.lse, b.dsum, b.dqkv], params, grid);
+  kernel('dk', hs, subgroups, float, dropping).launch([b.qkv, b.dy, b.lse, b.dsum, b.dqkv], params, grid);
+  kernel('dv', hs, subgroups, float, dropping).launch([b.qkv, b.dy, b.lse, b.dqkv], params, grid);
+}
+
+/** Both ways of computing dk and dv, to measure on scratch buffers of this attention's shape. */
+function keysTunable(s: AttentionShape, args: ReturnType<typeof launchArgs>): Tunable<AttentionKeys> {
+  const { hs, float, dropping } = args;
+  const rows = s.B * s.Tq;
+  return {
+    key: `attention keys ${s.B}x${s.nHead}x${s.Tq} hs${hs}${float === 'f16' ? ' f16' : ''}${dropping ? ' dropout' : ''}`,
+    fallback: 'together',
+    candidates: ATTENTION_KEYS,
+    prepare(candidate) {
+      const dev = device();
+      const e = floatBytes(float);
+      const sizes = { qkv: 3 * s.C * rows * e, dy: s.C * rows * e, lse: 4 * s.nHead * rows, dsum: 4 * s.nHead * rows, dqkv: 3 * s.C * rows * e };
+      const b = Object.fromEntries(Object.entries(sizes).map(([k, n]) => [k, dev.alloc(n, 'attention autotune')])) as Record<keyof typeof sizes, GPUBuffer>;
+      return { run: () => recordKeys(b, args, candidate), dispose: () => Object.values(b).forEach((x) => dev.release(x)) };
+    },
+  };
 }
