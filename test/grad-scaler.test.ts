@@ -3,13 +3,14 @@
 // unscaled steps of plain AdamW land; an overflowed step must change nothing (weights, moments, bias
 // correction: the next taken step equals a first step); and the scale must follow PyTorch's
 // schedule (halve on overflow, double after growthInterval clean steps), driven by sequences of
-// finite and non-finite gradients drawn by fast-check and replayed by a host model of the rules.
+// finite and non-finite gradients drawn by fast-check and replayed by a host model of the rules,
+// which also says when a watch must be marked (the first step skipped at the minimum scale).
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { AdamW } from '../src/optim/adamw.js';
 import { clipGradNorm } from '../src/optim/clip.js';
 import { GradScaler } from '../src/optim/grad-scaler.js';
-import { scope, tensor, type Tensor } from '../src/index.js';
+import { scope, tensor, zeros, type Tensor } from '../src/index.js';
 import { MAX_SCALE, MIN_SCALE } from '../src/ops/index.js';
 import { fcParams, seededValues, setupDevice } from './helpers.js';
 
@@ -79,7 +80,7 @@ describe('GradScaler', () => {
       for (const t of [optA, optB, scaler]) t.dispose();
     }));
 
-  it('follows the schedule: halves on overflow, doubles after growthInterval clean steps, within its bounds', async () => {
+  it('follows the schedule: halves on overflow, doubles after growthInterval clean steps, within its bounds; marks a skip at the minimum', async () => {
     const run = fc.asyncProperty(
       fc.array(fc.boolean(), { minLength: 1, maxLength: 12 }),
       fc.integer({ min: 1, max: 4 }),
@@ -88,15 +89,18 @@ describe('GradScaler', () => {
         scope(async () => {
           const ps = params(3);
           const scaler = new GradScaler({ initScale, growthInterval });
-          // the host model of PyTorch's rules
-          let [scale, clean, skipped] = [initScale, 0, 0];
+          const status = zeros([2], 'int32');
+          // the host model of PyTorch's rules, and the first step skipped at the minimum scale (0: none)
+          let [scale, clean, skipped, stuck] = [initScale, 0, 0, 0];
           for (const [step, overflow] of overflows.entries()) {
             setGrads(ps, step, 1, overflow);
-            scaler.unscale(ps, Infinity);
+            scaler.unscale(ps, Infinity, { status, flag: 4, step: step + 1 });
+            if (overflow && scale === MIN_SCALE) stuck ||= step + 1;
             if (overflow) [scale, clean, skipped] = [Math.max(scale / 2, MIN_SCALE), 0, skipped + 1];
             else if (++clean === growthInterval) [scale, clean] = [Math.min(scale * 2, MAX_SCALE), 0];
           }
           expect(await scaler.state()).toEqual({ scale, cleanSteps: clean, skippedSteps: skipped });
+          expect(Array.from(await status.toArray())).toEqual(stuck ? [4, stuck] : [0, 0]);
           scaler.dispose();
         }),
     );
@@ -131,5 +135,10 @@ describe('GradScaler', () => {
     const scaler = new GradScaler({ backoffFactor: 1 });
     expect(() => scope(() => scaler.unscale(params(4), Infinity))).toThrow(/gradScalerUpdate: backoffFactor must be a number in \(0, 1\), got 1/);
     scaler.dispose();
+    const fine = new GradScaler();
+    const status = zeros([2], 'int32');
+    expect(() => scope(() => fine.unscale(params(4), Infinity, { status, flag: 0, step: 1 }))).toThrow(/^gradScalerUpdate: mark must be \{ flag, step \} with integers in .*, got \{"flag":0,"step":1\}$/);
+    status.dispose();
+    fine.dispose();
   });
 });

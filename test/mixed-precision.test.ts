@@ -1,14 +1,17 @@
 // Mixed-precision training (Trainer dtype float16: float16 compute under autocast, float32 master
 // weights and AdamW state, dynamic loss scaling on the GPU), on adapters with shader-f16: its losses
 // track a float32 run's from the same seed; forced overflows are skipped (counted, the scale shrinks
-// and grows back) without a readback of their own; a resumed run continues with exactly the same
-// losses and loss scale; distillation runs in float16 too; bad settings are refused with one line.
+// and grows back) without a readback of their own; gradients that overflow even at the minimum loss
+// scale stop the run at the first step skipped there, before an evaluation hook could run, while
+// a scale that gets low but fits goes on; a resumed run continues with exactly the same losses and
+// loss scale; distillation runs in float16 too; bad settings are refused with one line.
 import { beforeAll, describe, expect, it } from 'vitest';
 import { decodeCheckpoint, encodeCheckpoint, modelFromCheckpoint, restoreOptimizer } from '../src/gpt/checkpoint.js';
 import { GPT } from '../src/gpt/model.js';
 import { CharTokenizer } from '../src/gpt/tokenizer/index.js';
-import { TRAIN_DEFAULTS, Trainer, trainConfigProblem, type TrainConfig } from '../src/gpt/trainer.js';
+import { modelConfig, TRAIN_DEFAULTS, Trainer, trainConfigProblem, TrainingDivergedError, type TrainConfig } from '../src/gpt/trainer.js';
 import { profile, setProfile } from '../src/kernels/profile.js';
+import { MIN_SCALE, type Tensor } from '../src/ops/index.js';
 import { testCorpus } from './corpus.js';
 import { setupDevice, trainLosses } from './helpers.js';
 
@@ -29,8 +32,24 @@ const tiny: TrainConfig = {
   maxIters: 200, learningRate: 3e-3, warmupIters: 10, lrDecayIters: 200, evalIters: 4,
 };
 
+/** Smaller still, for runs of many skipped steps. */
+const small: TrainConfig = { ...tiny, nLayer: 1, nEmbd: 16, batchSize: 4 };
 
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+
+/**
+ * A model whose training loss is `factor` times its cross-entropy: the loss stays finite in float32
+ * while its gradients are `factor` times larger (e.g. 1e16: beyond float16 at any loss scale >= 2^-24).
+ */
+function loudModel(cfg: TrainConfig, factor: number): GPT {
+  const model = new GPT(modelConfig(cfg, data.vocabSize), { seed: cfg.seed });
+  const forward = model.forward.bind(model) as (idx: Tensor, opts?: { targets?: Tensor }) => { logits?: Tensor; loss?: Tensor };
+  model.forward = ((idx: Tensor, opts?: { targets?: Tensor }) => {
+    const out = forward(idx, opts);
+    return out.loss ? { ...out, loss: out.loss.mul(factor) } : out;
+  }) as typeof model.forward;
+  return model;
+}
 
 /** Skips a test on adapters without shader-f16 (mixed precision needs it). */
 const needF16 = (ctx: { skip: () => void }) => void (profile().f16 || ctx.skip());
@@ -72,6 +91,44 @@ describe('mixed-precision training', () => {
     expect(logs.at(-1)!.lossScale!).toBeGreaterThan(low);
     expect(logs.filter((l) => Number.isFinite(l.gradNorm)).length).toBe(logs.length - skipped);
     expect(logs.at(-1)!.loss).toBeLessThan(first.loss);
+    trainer.dispose();
+    trainer.model.dispose();
+  });
+
+  it('gradients that overflow even at the minimum loss scale stop the run at the first step skipped there', async (ctx) => {
+    needF16(ctx);
+    // health is read only before evaluations here (logInterval past maxIters): the one at step 45
+    const cfg: TrainConfig = { ...small, dtype: 'float16', maxIters: 100, evalInterval: 45, logInterval: 1000 };
+    const trainer = new Trainer(cfg, data, loudModel(cfg, 1e16));
+    const before = await Promise.all(trainer.model.parameters().map((p) => p.toArray()));
+    const evals: number[] = [];
+    const err = await trainer.run({ onEval: (l) => void evals.push(l.step) }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(TrainingDivergedError);
+    // PyTorch's initial scale 2^16 halves on each skip: steps 1..40 bring it to 2^-24, step 41 is skipped there
+    const stuck = Math.log2(2 ** 16 / MIN_SCALE) + 1;
+    expect((err as TrainingDivergedError).step).toBe(stuck);
+    expect((err as Error).message).toMatch(new RegExp(`^training diverged at step ${stuck}: the gradients overflowed float16 at the minimum loss scale 2\\^-24, so every step would be skipped \\(.*\\); stopped`));
+    expect(evals).toEqual([0]); // the evaluation at step 45 (where a checkpoint would be saved) never ran
+    expect(trainer.step).toBe(45);
+    expect(await trainer.scaler!.state()).toEqual({ scale: MIN_SCALE, cleanSteps: 0, skippedSteps: 45 });
+    const after = await Promise.all(trainer.model.parameters().map((p) => p.toArray()));
+    expect(after).toEqual(before); // every step was skipped
+    trainer.dispose();
+    trainer.model.dispose();
+  });
+
+  it('a scale that gets low but fits is no divergence: 1e11 times the gradients train a few halvings above 2^-24', async (ctx) => {
+    needF16(ctx);
+    const cfg: TrainConfig = { ...small, dtype: 'float16' };
+    const trainer = new Trainer(cfg, data, loudModel(cfg, 1e11));
+    const logs = [];
+    for (let i = 0; i < 50; i++) logs.push(await trainer.trainStep()); // reads health every step
+    // ~36 skips bring the scale from 2^16 to where the gradients fit float16, above the floor
+    const last = logs.at(-1)!;
+    expect(last.lossScale!).toBeGreaterThan(MIN_SCALE);
+    expect(last.lossScale!).toBeLessThan(2 ** -16);
+    expect(last.skippedSteps!).toBeLessThan(50);
+    expect(last.loss).toBeLessThan(logs[0]!.loss);
     trainer.dispose();
     trainer.model.dispose();
   });

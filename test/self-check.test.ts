@@ -1,7 +1,10 @@
 // The device-start self-check (kernels/self-check.ts) on lavapipe, whose own profile uses no fast
 // path (its matmul reads textures): the f16 register-tiled buffer kernel is forced onto the
 // profile, checked for real against the float32 kernel, and broken on purpose through the test
-// hook, which must turn it off with one warning, once. (The subgroup-matrix paths cannot run here.)
+// hook, which must turn it off with one warning, once; a kernel wrong only for batched products
+// (an operand's batch stride ignored, C's batches misplaced) must be caught by the batched
+// products. (The subgroup-matrix paths cannot run here: their check's logic is the same, and is
+// run by asking for it with the `paths` hook over the f16 kernels, as for int8 below.)
 // The int8 tensor-core path's check is asked for explicitly (the `paths` hook): lavapipe has no
 // subgroup matrices, so the forced path resolves to the float32-activation int8 kernels, which
 // compute the same exact integer products; that exercises the check against the host's integer
@@ -11,6 +14,7 @@ import { device } from '../src/index.js';
 import { forgetVerdicts, profile, setProfile, verdictsOf } from '../src/kernels/profile.js';
 import { checkFastPaths, describeVerdicts } from '../src/kernels/self-check.js';
 import { launchMatmul } from '../src/kernels/wgsl/matmul.js';
+import type { MatmulPlan } from '../src/kernels/wgsl/matmul-tiled.js';
 import { setupDevice } from './helpers.js';
 
 beforeAll(async () => {
@@ -66,6 +70,36 @@ describe('device-start self-check', () => {
     await checkFastPaths(broken, { warn: (l) => warnings.push(l) });
     expect(warnings).toEqual([expect.stringMatching(/\(it failed: no such kernel\); turned off/)]);
     expect(profile().f16).toBe(false);
+  });
+
+  /** launchMatmul with float16 products' plans changed by `bug` (the float32 kernel it is compared with stays right). */
+  const brokenF16 = (bug: (plan: MatmulPlan) => MatmulPlan): typeof launchMatmul => (a, b, c, plan) => launchMatmul(a, b, c, plan.float === 'f16' ? bug(plan) : plan);
+
+  it("a kernel that ignores an operand's batch strides is turned off by the batched products (the unbatched ones pass)", async () => {
+    forgetVerdicts(device().info);
+    const warnings: string[] = [];
+    const oneMatrixOfB = brokenF16((plan) => ({ ...plan, bStrides: plan.bStrides.map(() => 0) }));
+    await checkFastPaths(oneMatrixOfB, { warn: (l) => warnings.push(l) });
+    expect(verdictsOf(device().info).get('f16-buffer')).toBe('off');
+    expect(profile().f16).toBe(false);
+    // B [1, 3] is broadcast along the first batch dim only: batch [0, 0] is right, [0, 1] is not
+    expect(warnings).toEqual([
+      expect.stringMatching(/^webgpu-gpt: the float16 register-tiled matmul disagrees with the float32 kernel on this adapter \(\d+ of 8640 elements of \[2, 3\] · \[1, 3\] batches of 40x22 · 22x36ᵀ differ, the first at \[0, 1, \d+, \d+\] .*\); turned off: float16 tensors are unavailable$/),
+    ]);
+  });
+
+  it("the subgroup-matrix path's check (asked for here): a kernel that puts every batch's C in the first is turned off", async () => {
+    forgetVerdicts(device().info);
+    const warnings: string[] = [];
+    // C's batches all written at batch 0's place: computed from the right operands, stored wrong
+    const firstBatchOnly = brokenF16((plan) => (plan.batchShape.length ? { ...plan, batchShape: [1], aStrides: [0], bStrides: [0] } : plan));
+    await checkFastPaths(firstBatchOnly, { paths: ['subgroup-matrix'], warn: (l) => warnings.push(l) });
+    expect(verdictsOf(device().info).get('subgroup-matrix')).toBe('off');
+    expect(profile().matmul.subgroupMatrix).toBeNull();
+    expect(warnings).toEqual([
+      expect.stringMatching(/^webgpu-gpt: the subgroup-matrix \(tensor-core\) matmul disagrees with the float32 kernel on this adapter \(\d+ of 8640 elements of \[2, 3\] · \[1, 3\] batches .* differ, the first at \[0, 1, \d+, \d+\] .*\); turned off: float16 products take the float32 products' kernels$/),
+    ]);
+    expect(describeVerdicts()).toMatch(/subgroup-matrix \(tensor-core\) matmul WRONG, turned off/);
   });
 
   it('the int8 path: verified against the host integer product, and a sum off by one turns it off with one warning', async () => {

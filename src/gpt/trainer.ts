@@ -6,10 +6,11 @@
 // exactly zero: their gradients are masked before clipping and the step, the weights after it.
 // Mixed precision (dtype float16): the model computes under autocast('float16') with float32
 // master weights and AdamW state; the loss is scaled by a GradScaler, whose overflow-skipped steps
-// and scale changes happen on the GPU (src/optim/grad-scaler.ts).
+// and scale changes happen on the GPU (src/optim/grad-scaler.ts). A step skipped at the minimum
+// loss scale stops the run as a divergence: no scale can make such gradients fit float16.
 import { noGrad } from '../autograd/mode.js';
 import { NON_NEGATIVE, NON_NEGATIVE_INT, POSITIVE, POSITIVE_INT, SEED, UNIT_INTERVAL, rangeProblem, settingProblem, type Range, type RangesOf } from '../io/value-ranges.js';
-import { distillLoss, tensor, type Tensor, watchNonFinite, zeros } from '../ops/index.js';
+import { distillLoss, MIN_SCALE, tensor, type Tensor, watchNonFinite, zeros } from '../ops/index.js';
 import { AdamW } from '../optim/adamw.js';
 import { clipGradNorm } from '../optim/clip.js';
 import { GradScaler, type GradScalerOptions, type GradScalerState } from '../optim/grad-scaler.js';
@@ -167,16 +168,37 @@ export interface TrainerState {
   scaler?: GradScalerState;
 }
 
-/** The loss or the gradient norm became NaN or infinite: the weights after `step` are unusable. */
+/**
+ * The run cannot go on: the loss or the gradient norm became NaN or infinite (the weights after
+ * `step` are unusable), or a float16 run's gradients overflowed even at the minimum loss scale
+ * (every step from `step` on would be skipped). `what` says which, with what to change.
+ */
 export class TrainingDivergedError extends Error {
   constructor(
     readonly step: number,
     readonly what: string,
   ) {
-    super(`training diverged at step ${step}: ${what} ${what.includes(' and ') ? 'are' : 'is'} not finite (lower --learning-rate or set --grad-clip); stopped, the weights of later steps were not saved`);
+    super(`training diverged at step ${step}: ${what}; stopped, the weights of later steps were not saved`);
     this.name = 'TrainingDivergedError';
   }
 }
+
+/** Bits of a trainer's `health` status: which check failed (watchNonFinite sets the first two, the GradScaler the third). */
+const LOSS_NOT_FINITE = 1;
+const NORM_NOT_FINITE = 2;
+const OVERFLOW_AT_MIN_SCALE = 4;
+
+/** TrainingDivergedError's `what` for the bits of a health status. */
+function divergence(bits: number): string {
+  const nonFinite = [bits & LOSS_NOT_FINITE && 'the loss', bits & NORM_NOT_FINITE && 'the gradient norm'].filter(Boolean).join(' and ');
+  return [
+    nonFinite && notFinite(nonFinite),
+    bits & OVERFLOW_AT_MIN_SCALE && `the gradients overflowed float16 at the minimum loss scale 2^${Math.log2(MIN_SCALE)}, so every step would be skipped (lower --learning-rate, or train with --dtype float32)`,
+  ].filter(Boolean).join('; ');
+}
+
+/** `what` is (are) NaN or infinite, with the usual remedies. */
+const notFinite = (what: string) => `${what} ${what.includes(' and ') ? 'are' : 'is'} not finite (lower --learning-rate or set --grad-clip)`;
 
 /** What keeps `distill`'s teacher from teaching a student trained with `cfg` on `vocabSize` tokens, or null. */
 export function teacherProblem(distill: Distillation, cfg: Pick<TrainConfig, 'blockSize'>, vocabSize: number): string | null {
@@ -279,7 +301,7 @@ export class Trainer {
   readonly scaler: GradScaler | null;
   step = 0;
   private readonly dataRng: Generator;
-  /** int32 [2]: which of loss (bit 0) / gradient norm (bit 1) went non-finite, and at which step. */
+  /** int32 [2]: which check failed first (the bits above: loss or gradient norm not finite, overflow at the minimum scale), and at which step. */
   private readonly health: Tensor;
 
   /**
@@ -326,7 +348,7 @@ export class Trainer {
 
   /**
    * One optimizer step (gradAccum micro-batches). Reads the loss back only if `readLoss`, and then
-   * throws TrainingDivergedError if any step so far had a non-finite loss or gradient norm.
+   * throws TrainingDivergedError if any step so far diverged (see checkFinite).
    */
   async trainStep(readLoss = true): Promise<{ loss: number; gradNorm: number; lossScale?: number; skippedSteps?: number }> {
     const { batchSize: B, blockSize: T, gradAccum } = this.cfg;
@@ -361,13 +383,14 @@ export class Trainer {
   /**
    * Clips the gradients to cfg.gradClip and takes the optimizer step, all on the GPU; returns the
    * gradient norm. A float16 run's scaler unscales them first and skips the step when they
-   * overflowed: its norm is then not finite by design, so only the loss is watched for divergence.
+   * overflowed: its norm is then not finite by design, so the loss is watched for divergence, and
+   * the scaler marks a step skipped at its minimum scale.
    */
   private clipAndStep(loss: Tensor): Tensor {
     const maxNorm = this.cfg.gradClip > 0 ? this.cfg.gradClip : Infinity;
     const params = this.model.parameters();
     if (this.scaler) {
-      const norm = this.scaler.unscale(params, maxNorm);
+      const norm = this.scaler.unscale(params, maxNorm, { status: this.health, flag: OVERFLOW_AT_MIN_SCALE, step: this.step + 1 });
       watchNonFinite(this.health, [loss], this.step + 1);
       this.optimizer.step(this.scaler.control);
       return norm;
@@ -390,16 +413,13 @@ export class Trainer {
     return distillLoss(logits.reshape([B * T, V]), soft.reshape([B * T, V]), y.reshape([B * T]), { temperature, alpha, ignoreIndex: -1 });
   }
 
-  /** Throws TrainingDivergedError if a step so far had a non-finite loss or gradient norm (one readback). */
+  /** Throws TrainingDivergedError if a step so far had a non-finite loss or gradient norm, or overflowed at the minimum scale (one readback). */
   async checkFinite(): Promise<void> {
     this.throwIfDiverged(await this.health.toArray());
   }
 
   private throwIfDiverged(health: ArrayLike<number>): void {
-    const bits = health[0]!;
-    if (!bits) return;
-    const what = [bits & 1 && 'the loss', bits & 2 && 'the gradient norm'].filter(Boolean).join(' and ');
-    throw new TrainingDivergedError(health[1]!, what);
+    if (health[0]) throw new TrainingDivergedError(health[1]!, divergence(health[0]));
   }
 
   /** Mean loss over evalIters batches of each split, drawn from a fixed generator (comparable across evals). */
@@ -445,7 +465,7 @@ export class Trainer {
     await this.checkFinite();
     const losses = await this.evaluate();
     for (const [split, loss] of Object.entries(losses)) {
-      if (!Number.isFinite(loss)) throw new TrainingDivergedError(this.step, `the ${split} loss of the evaluation`);
+      if (!Number.isFinite(loss)) throw new TrainingDivergedError(this.step, notFinite(`the ${split} loss of the evaluation`));
     }
     return losses;
   }

@@ -6,7 +6,14 @@
 // small integers, so every product and sum is exact in f16 and f32 alike: a fast path must match
 // the f32 kernel bit for bit, with no tolerance to argue about. Mesa's CPU drivers use neither
 // path (their matmul reads textures), so start-up there does no work. The products cross a
-// 128-wide tile's edge in M and N, end K mid-step, and cover both transposes and both load widths.
+// 128-wide tile's edge in M and N, end K mid-step, and cover both transposes and both load widths;
+// two more are batched as attention's products are ([B, NH] batches of q · kᵀ and att · v), one
+// operand broadcast along a batch dim (its batch stride 0, as in a broadcast product's backward),
+// so a path that misplaces a batch (C's offset, an operand's batch stride) fails. Every float16
+// product's C is float16: launchMatmul stores C in its operands' type and linearCrossEntropy
+// widens its float16 operands to float32 first, so no fast path makes float32 C from float16
+// operands (the tensor-core kernel's `out` 'f32' variant has no caller); the int8 path's
+// float32 C is checked below. Four small products per float16 path in all, two for int8.
 // The int8 tensor-core path (int8 weights' prompt processing: activations quantized per row, then
 // i8 x i8 -> i32 fragments) runs the same shapes as x · Qᵀ through the real dispatch (launch with
 // an int8 plan), against the host's integer product: x holds integers in [-127, 127] with 127 in
@@ -37,13 +44,28 @@ interface Product {
   transB: boolean;
   /** The tile size of the buffer kernels (fixed: no autotuning at start-up). */
   tiles: 'large' | 'small';
+  /** A's and B's batch dims (NumPy-broadcast, the same rank; a 1 is broadcast); none: one matrix each. */
+  batch?: { a: number[]; b: number[] };
 }
 
-// The first loads 8 elements at a time nowhere (N % 8 = 4), the second everywhere.
+// The first loads 8 elements at a time nowhere (N % 8 = 4), the second everywhere; the batched
+// ones (not for int8 weights, which are never batched) 8 at a time nowhere (K = 22), everywhere.
 const PRODUCTS: Product[] = [
   { M: 136, N: 132, K: 40, transA: false, transB: false, tiles: 'small' },
   { M: 72, N: 144, K: 48, transA: true, transB: true, tiles: 'small' },
+  { M: 40, N: 36, K: 22, transA: false, transB: true, tiles: 'small', batch: { a: [2, 3], b: [1, 3] } },
+  { M: 48, N: 40, K: 32, transA: true, transB: false, tiles: 'small', batch: { a: [1, 3], b: [2, 3] } },
 ];
+
+/** C's batch shape and each operand's batch strides along it (0 where broadcast), in elements. */
+function batching(p: Product): { batchShape: number[]; aStrides: number[]; bStrides: number[] } {
+  const { a = [], b = [] } = p.batch ?? {};
+  const batchShape = a.map((n, d) => Math.max(n, b[d]!));
+  const strides = (dims: number[], matrix: number) => dims.map((n, d) => (n === 1 ? 0 : dims.slice(d + 1).reduce((x, y) => x * y, matrix)));
+  return { batchShape, aStrides: strides(a, p.M * p.K), bStrides: strides(b, p.K * p.N) };
+}
+
+const count = (dims: number[]) => dims.reduce((x, y) => x * y, 1);
 /** Operands are integers in [-RANGE, RANGE]: sums stay below 2048 in magnitude, exact in f16. */
 const RANGE = 3;
 const INT8_RANGE = 127;
@@ -92,15 +114,16 @@ function integers(n: number, seed: number, range = RANGE): number[] {
 async function compare(launch: Launch, product: Product, force: ProfileOverrides, seed: number, tamper: (r: Uint16Array) => void): Promise<string | null> {
   const { M, N, K, transA, transB, tiles } = product;
   const dev = device();
-  const plan = { M, N, K, transA, transB, batchShape: [], aStrides: [], bStrides: [] };
-  const a = integers(M * K, seed);
-  const b = integers(K * N, seed + 1);
+  const plan = { M, N, K, transA, transB, ...batching(product) };
+  const C = count(plan.batchShape) * M * N;
+  const a = integers(count(product.batch?.a ?? []) * M * K, seed);
+  const b = integers(count(product.batch?.b ?? []) * K * N, seed + 1);
   const half = (values: number[]) => {
     const data = new Uint16Array(values.length + (values.length % 2));
     values.forEach((v, i) => (data[i] = halfBits(v)));
     return data;
   };
-  const buffers = [upload(half(a)), upload(half(b)), scratch(2 * M * N), upload(new Float32Array(a)), upload(new Float32Array(b)), scratch(4 * M * N)];
+  const buffers = [upload(half(a)), upload(half(b)), scratch(2 * C), upload(new Float32Array(a)), upload(new Float32Array(b)), scratch(4 * C)];
   const [a16, b16, c16, a32, b32, c32] = buffers;
   const saved = profileOverrides();
   try {
@@ -110,20 +133,30 @@ async function compare(launch: Launch, product: Product, force: ProfileOverrides
     setProfile(fixed);
     launch(a32, b32, c32, plan);
     setProfile(saved);
-    const got = new Uint16Array(await dev.read(c16, 2 * M * N));
-    const want = new Float32Array(await dev.read(c32, 4 * M * N));
+    const got = new Uint16Array(await dev.read(c16, 2 * C));
+    const want = new Float32Array(await dev.read(c32, 4 * C));
     tamper(got);
     // the f32 result is an exact integer, which the f16 one must encode (zero of either sign)
     const wrong = (w: number, i: number) => !(Number.isInteger(w) && (got[i] === halfBits(w) || (w === 0 && got[i] === 0x8000)));
     const bad = want.findIndex(wrong);
     if (bad < 0) return null;
-    const count = want.filter(wrong).length;
-    const where = `${M}x${K}${transA ? 'ᵀ' : ''} · ${K}x${N}${transB ? 'ᵀ' : ''}`;
-    return `${count} of ${M * N} elements of ${where} differ, the first at [${Math.floor(bad / N)}, ${bad % N}] (f16 bits 0x${got[bad]!.toString(16)}, float32 kernel ${want[bad]})`;
+    const batches = product.batch ? `[${product.batch.a.join(', ')}] · [${product.batch.b.join(', ')}] batches of ` : '';
+    const where = `${batches}${M}x${K}${transA ? 'ᵀ' : ''} · ${K}x${N}${transB ? 'ᵀ' : ''}`;
+    return `${want.filter(wrong).length} of ${C} elements of ${where} differ, the first at [${unravel(bad, [...plan.batchShape, M, N]).join(', ')}] (f16 bits 0x${got[bad]!.toString(16)}, float32 kernel ${want[bad]})`;
   } finally {
     setProfile(saved);
     buffers.forEach((x) => dev.release(x));
   }
+}
+
+/** The index of flat element `i` of a row-major array of `shape`. */
+function unravel(i: number, shape: number[]): number[] {
+  const index = new Array<number>(shape.length);
+  for (let d = shape.length - 1; d >= 0; d--) {
+    index[d] = i % shape[d]!;
+    i = Math.floor(i / shape[d]!);
+  }
+  return index;
 }
 
 /** A scratch buffer of at least `bytes` (whole words). */
@@ -186,9 +219,8 @@ export async function checkFastPaths(launch: Launch, opts: SelfCheckOptions = {}
     try {
       for (const [i, product] of PRODUCTS.entries()) {
         const seed = 7919 * (i + 1);
-        failure ??= path === 'int8-subgroup-matrix'
-          ? await compareInt8(launch, product, FORCE[path], seed, tamper)
-          : await compare(launch, product, FORCE[path], seed, tamper);
+        if (path !== 'int8-subgroup-matrix') failure ??= await compare(launch, product, FORCE[path], seed, tamper);
+        else if (!product.batch) failure ??= await compareInt8(launch, product, FORCE[path], seed, tamper);
       }
     } catch (e) {
       failure = `it failed: ${(e as Error).message.split('\n')[0]}`;

@@ -5,7 +5,14 @@
 // skipped (an overflow: nothing changes and the scale halves); the scale doubles after
 // growthInterval clean steps. The optimizer reads the decision from `control`:
 //   loss.mul(scaler.scale).backward(); const norm = scaler.unscale(params, maxNorm); opt.step(scaler.control);
-import { clipLimit, full, gradNorm, gradScalerUpdate, MAX_SCALE, MIN_SCALE, tensor, type Tensor } from '../ops/index.js';
+// A step skipped while the scale already is at its floor, MIN_SCALE = 2^-24, is past what any
+// scale can help: the backward overflowed float16 (or made a NaN) with everything 2^24 times
+// smaller, i.e. unscaled values past 65504 * 2^24 ~ 1.1e12. PyTorch's scaler then skips forever.
+// One such skip is the rule, not N in a row: it already takes a diverged run (and, from 2^16,
+// 40 skips on the way down), and waiting could only burn time, never save weights, since a
+// skipped step changes nothing. Given a watch, unscale marks its status then, on the GPU, for
+// the training loop to stop at its next readback.
+import { clipLimit, full, gradNorm, gradScalerUpdate, MAX_SCALE, MIN_SCALE, tensor, type FloorMark, type Tensor } from '../ops/index.js';
 import { keep } from '../tensor/scope.js';
 
 /** The scaler's settings (PyTorch's defaults: initScale 2^16, growth 2, backoff 0.5, growthInterval 2000). */
@@ -23,6 +30,11 @@ export interface GradScalerState {
   cleanSteps: number;
   /** Steps skipped so far (their gradients overflowed). */
   skippedSteps: number;
+}
+
+/** Where a step skipped at the minimum scale is recorded: watchNonFinite's status (int32 [2]), the bits to set and the step. */
+export interface FloorWatch extends FloorMark {
+  status: Tensor;
 }
 
 /** Dynamic loss scaling for float16 training: scaleLoss before backward, unscale after, and AdamW.step(control). */
@@ -53,15 +65,16 @@ export class GradScaler {
   /**
    * After backward: the global norm of the unscaled gradients of `params` (0-d; not finite when
    * the step is skipped), with this step's decision written to `control`; maxNorm clips the
-   * unscaled gradients (Infinity: no clipping).
+   * unscaled gradients (Infinity: no clipping). With `floor`, a step skipped while the scale is
+   * MIN_SCALE sets the bits floor.flag of floor.status (and the step, if it is the first mark).
    */
-  unscale(params: Tensor[], maxNorm: number): Tensor {
+  unscale(params: Tensor[], maxNorm: number, floor?: FloorWatch): Tensor {
     const norm = full([], 0);
     const unusedClip = full([], 1);
     try {
       gradNorm(params.flatMap((p) => (p.grad ? [p.grad] : [])), Infinity, norm, unusedClip);
       const settings = { maxNorm: clipLimit(maxNorm), growthFactor: this.growthFactor, backoffFactor: this.backoffFactor, growthInterval: this.growthInterval };
-      gradScalerUpdate(norm, this.scale, this.control, settings);
+      gradScalerUpdate(norm, this.scale, this.control, floor?.status ?? null, settings, floor && { flag: floor.flag, step: floor.step });
     } catch (e) {
       norm.dispose();
       throw e;

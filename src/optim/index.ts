@@ -3,4 +3,4 @@
 export { AdamW, type AdamWOptions } from './adamw.js';
 export { learningRate, type CosineSchedule } from './schedule.js';
 export { clipGradNorm } from './clip.js';
-export { GradScaler, type GradScalerOptions, type GradScalerState } from './grad-scaler.js';
+export { GradScaler, type FloorWatch, type GradScalerOptions, type GradScalerState } from './grad-scaler.js';

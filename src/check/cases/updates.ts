@@ -1,7 +1,8 @@
 // Cases of the in-place updates: AdamW over more parameters than one dispatch binds (some without
 // a gradient; its gradient scale a 0-d multiplier or a GradScaler's control, skipping the step or
 // correcting the bias of the steps taken), a GradScaler's update from finite and non-finite norms
-// (clipping on or off, the scale growing, shrinking or at its bounds), the global gradient norm
+// (clipping on or off, the scale growing, shrinking or at its bounds; a divergence watch's status
+// absent, clean or already marked), the global gradient norm
 // (one gradient now and then past a workgroup's slice) with clipping active, inactive or off (maxNorm Infinity:
 // the factor must be exactly 1), the non-finite watch from a clean or an already-set status, and
 // masking in place over more tensors than one dispatch binds (NaN and Inf among the masked values).
@@ -97,7 +98,8 @@ const gradNorm: UpdateCase<'gradNorm'> = {
 
 const gradScalerUpdate: UpdateCase<'gradScalerUpdate'> = {
   draw(r) {
-    const scale = pick(r, [MIN_SCALE, MAX_SCALE, 2 ** r.int(-10, 20), float(r, 0.5, 70000)]);
+    // at its floor (a skip marks the watch), just above it (a skip reaches the floor, marks nothing), ...
+    const scale = pick(r, [MIN_SCALE, 2 * MIN_SCALE, MAX_SCALE, 2 ** r.int(-10, 20), float(r, 0.5, 70000)]);
     const unscaled = pick(r, [0, float(r, 1e-4, 10), float(r, 10, 1000)]);
     const norm = pick(r, [unscaled * scale, unscaled * scale, NaN, Infinity]);
     const settings = {
@@ -108,16 +110,21 @@ const gradScalerUpdate: UpdateCase<'gradScalerUpdate'> = {
     };
     // the clean-step count just below the interval grows the scale; any other does not
     const control = [float(r, 0, 1), r.int(0, 1), r.int(0, 100), pick(r, [0, settings.growthInterval - 1, r.int(0, settings.growthInterval - 1)])];
+    // a divergence watch's status (clean or marked before), the bits a skip at MIN_SCALE sets and the step
+    const status = pick(r, [null, [0, 0], [r.int(1, 15), r.int(0, 1000)]]);
+    const mark = { flag: pick(r, [4, r.int(1, 2 ** 31 - 1)]), step: r.int(0, 2 ** 31 - 1) };
     return {
-      inputs: [ref([], [norm]), ref([], [scale]), ref([4], control)].map((x) => floatInput(x, false)),
-      args: ([n, s, c]) => [n!, s!, c!, settings],
-      reference([n, s, c]) {
-        const want = gradScalerUpdateRef(n!.data[0]!, s!.data[0]!, Array.from(c!.data), settings, { min: MIN_SCALE, max: MAX_SCALE });
+      inputs: [...[ref([], [norm]), ref([], [scale]), ref([4], control)].map((x) => floatInput(x, false)), ...(status ? [intInput(ref([2], status))] : [])],
+      args: ([n, s, c, st]) => (st ? [n!, s!, c!, st, settings, mark] : [n!, s!, c!, null, settings]),
+      reference([n, s, c, st]) {
+        const watch = st && { status: [st.data[0]!, st.data[1]!] as const, ...mark };
+        const want = gradScalerUpdateRef(n!.data[0]!, s!.data[0]!, Array.from(c!.data), settings, { min: MIN_SCALE, max: MAX_SCALE }, watch);
         const close = { atol: 0, rtol: 2e-6 };
         return [
           { input: 0, want: ref([], [want.norm]), tol: Number.isFinite(want.norm) ? close : EXACT },
           { input: 1, want: ref([], [want.scale]), tol: close },
           { input: 2, want: ref([4], want.control), tol: close },
+          ...(want.status ? [{ input: 3, want: ref([2], want.status), tol: EXACT }] : []),
         ];
       },
     };

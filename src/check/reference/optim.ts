@@ -1,5 +1,5 @@
 // Float64 references for the in-place updates: one AdamW step, the global gradient norm with its
-// clipping factor, and the non-finite watch.
+// clipping factor, a GradScaler's update, and the non-finite watch.
 import type { AdamWHyper } from '../../ops/index.js';
 
 /**
@@ -27,16 +27,21 @@ export function gradNormRef(grads: ArrayLike<number>[], maxNorm: number): { norm
   return { norm, scale: Math.min(1, maxNorm / (norm + 1e-6)) };
 }
 
-/** One update of a GradScaler's scale and control [multiplier, skip, skipped, clean] from the scaled gradients' norm. */
+/**
+ * One update of a GradScaler's scale and control [multiplier, skip, skipped, clean] from the scaled
+ * gradients' norm; with `watch`, its status after the update (marked by a skip at bounds.min).
+ */
 export function gradScalerUpdateRef(
   norm: number,
   scale: number,
   control: readonly number[],
   s: { maxNorm: number | null; growthFactor: number; backoffFactor: number; growthInterval: number },
   bounds: { min: number; max: number },
-): { norm: number; scale: number; control: number[] } {
+  watch?: { status: readonly [number, number]; flag: number; step: number },
+): { norm: number; scale: number; control: number[]; status?: [number, number] } {
   const [, , skipped, clean] = control as [number, number, number, number];
-  if (!Number.isFinite(norm)) return { norm, scale: Math.max(scale * s.backoffFactor, bounds.min), control: [0, 1, skipped + 1, 0] };
+  const status = watch && markRef(watch.status, !Number.isFinite(norm) && scale === bounds.min ? watch.flag : 0, watch.step);
+  if (!Number.isFinite(norm)) return { norm, scale: Math.max(scale * s.backoffFactor, bounds.min), control: [0, 1, skipped + 1, 0], status };
   const unscaled = norm / scale;
   const clip = s.maxNorm === null ? 1 : Math.min(1, s.maxNorm / (unscaled + 1e-6));
   const grow = clean + 1 >= s.growthInterval;
@@ -44,6 +49,7 @@ export function gradScalerUpdateRef(
     norm: unscaled,
     scale: grow ? Math.min(scale * s.growthFactor, bounds.max) : scale,
     control: [clip / scale, 0, skipped, grow ? 0 : clean + 1],
+    status,
   };
 }
 
@@ -53,5 +59,10 @@ export function gradScalerUpdateRef(
  */
 export function nonFiniteWatchRef(status: readonly [number, number], values: readonly number[], step: number): [number, number] {
   const bits = values.reduce((acc, v, k) => (Number.isFinite(v) ? acc : acc | (1 << k)), 0);
+  return markRef(status, bits, step);
+}
+
+/** A watch's status [bits, step] with `bits` set: the step recorded when they are its first. */
+function markRef(status: readonly [number, number], bits: number, step: number): [number, number] {
   return [status[0] | bits, bits !== 0 && status[0] === 0 ? step : status[1]];
 }

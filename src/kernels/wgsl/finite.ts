@@ -9,6 +9,16 @@ import { Kernel, variants } from '../kernel.js';
 /** WGSL `non_finite(x: f32) -> bool`: NaN or +-Inf, by the bit pattern (exponent all ones). */
 export const NON_FINITE_FN = /* wgsl */ `fn non_finite(x: f32) -> bool { return (bitcast<u32>(x) & 0x7f800000u) == 0x7f800000u; }`;
 
+/**
+ * WGSL `mark(bits: i32, step: i32)` for kernels with a `status` (i32 [2]) binding: status[0] |= bits,
+ * and status[1] = step the first time status[0] becomes non-zero (the watch's layout; the loss
+ * scaler marks it too, src/kernels/wgsl/grad-scaler.ts).
+ */
+export const MARK_FN = /* wgsl */ `fn mark(bits: i32, step: i32) {
+  if (bits != 0 && status[0] == 0) { status[1] = step; }
+  status[0] |= bits;
+}`;
+
 /** Values one dispatch checks at most. */
 export const MAX_VALUES = 4;
 
@@ -21,12 +31,12 @@ const watchKernel = variants((count: number) => {
     params: { step: 'i32' },
     body: /* wgsl */ `
 ${NON_FINITE_FN}
+${MARK_FN}
 @compute @workgroup_size(1)
 fn main() {
   var bits = 0;
 ${idx.map((k) => `  if (non_finite(v${k}[0])) { bits |= ${1 << k}; }`).join('\n')}
-  if (bits != 0 && status[0] == 0) { status[1] = p.step; }
-  status[0] |= bits;
+  mark(bits, p.step);
 }`,
   });
 });
