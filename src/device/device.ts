@@ -13,6 +13,10 @@ export interface KernelLike {
   readonly name: string;
   readonly wgsl: string;
   readonly layoutEntries: GPUBindGroupLayoutEntry[];
+  /** Bytes of its uniforms; 0 when it has none. */
+  readonly paramBytes: number;
+  /** Writes a dispatch's uniform values at byte `at` of `view`. */
+  writeParams(view: DataView, at: number, values: Readonly<Record<string, number | readonly number[]>>): void;
 }
 
 export interface DeviceInfo {
@@ -53,6 +57,7 @@ export interface DeviceStats {
 }
 
 const UNIFORM_SLOT = 256; // minUniformBufferOffsetAlignment on every adapter we know
+const NO_OFFSETS: number[] = [];
 const MAX_DISPATCHES_PER_SUBMIT = 512;
 /** Bind groups kept for reuse (a GPT training step binds a few hundred distinct combinations). */
 const BIND_GROUP_CACHE = 4096;
@@ -93,11 +98,14 @@ export class Device {
   private readonly pendingChecks: Promise<void>[] = [];
   private encoder: GPUCommandEncoder | null = null;
   private pass: GPUComputePassEncoder | null = null;
+  /** The pipeline the open pass has set (null: none yet). */
+  private passPipeline: GPUComputePipeline | null = null;
   private pendingDispatches = 0;
   // The params of every dispatch of a batch, one slot each, uploaded by queue.writeBuffer just
   // before the batch is submitted. Queue operations run in order, so the next batch may rewrite
   // the same buffer while the GPU still runs this one: each batch reads its own values.
   private readonly uniformHost = new ArrayBuffer(UNIFORM_SLOT * MAX_DISPATCHES_PER_SUBMIT);
+  private readonly uniformView = new DataView(this.uniformHost);
   private readonly uniformGpu: GPUBuffer;
   private uniformUsed = 0;
   private readonly toDestroy: (GPUBuffer | GPUTexture)[] = []; // after the next submit
@@ -288,21 +296,22 @@ export class Device {
   dispatch(
     kernel: KernelLike,
     buffers: Resource[],
-    params: ArrayBuffer | null,
+    params: Readonly<Record<string, number | readonly number[]>>,
     workgroups: readonly [number, number, number],
   ): void {
     this.assertUsable(kernel.name);
     this.assertBindable(kernel.name, buffers);
     const { pipeline, layout } = this.pipeline(kernel);
-    const uniformOffsets: number[] = [];
-    if (params) {
-      if (params.byteLength > UNIFORM_SLOT) throw new Error(`${kernel.name}: params exceed ${UNIFORM_SLOT} bytes`);
+    const bytes = kernel.paramBytes;
+    let uniformOffsets: number[] = NO_OFFSETS;
+    if (bytes) {
+      if (bytes > UNIFORM_SLOT) throw new Error(`${kernel.name}: params exceed ${UNIFORM_SLOT} bytes`);
       if (this.uniformUsed + UNIFORM_SLOT > this.uniformHost.byteLength) this.flush();
-      new Uint8Array(this.uniformHost, this.uniformUsed, params.byteLength).set(new Uint8Array(params));
-      uniformOffsets.push(this.uniformUsed);
+      kernel.writeParams(this.uniformView, this.uniformUsed, params); // straight into this batch's slot
+      uniformOffsets = [this.uniformUsed];
       this.uniformUsed += UNIFORM_SLOT;
     }
-    const uniform = params ? { buffer: this.uniformGpu, offset: 0, size: params.byteLength } : null;
+    const uniform = bytes ? { buffer: this.uniformGpu, offset: 0, size: bytes } : null;
     let bound = buffers;
     let key = this.bindGroups.key(pipeline, bound, uniform && this.uniformGpu);
     let bindGroup = this.bindGroups.find(key);
@@ -319,7 +328,8 @@ export class Device {
       this.pass = this.getEncoder().beginComputePass({ label: kernel.name, timestampWrites: this.profiler.passFor(kernel.name) });
     }
     const pass = this.getPass();
-    pass.setPipeline(pipeline);
+    if (this.passPipeline !== pipeline) pass.setPipeline(pipeline); // a run of one kernel sets it once
+    this.passPipeline = pipeline;
     pass.setBindGroup(0, bindGroup, uniformOffsets);
     pass.dispatchWorkgroups(workgroups[0], workgroups[1], workgroups[2]);
     if (writeBack.length) {
@@ -487,6 +497,7 @@ export class Device {
   private endPass(): void {
     this.pass?.end();
     this.pass = null;
+    this.passPipeline = null;
   }
 }
 

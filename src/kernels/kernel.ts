@@ -50,7 +50,7 @@ export class Kernel {
   readonly wgsl: string;
   readonly layoutEntries: GPUBindGroupLayoutEntry[];
   private readonly fields: { name: string; type: ParamType; offset: number }[] = [];
-  private readonly paramBytes: number;
+  private readonly uniformBytes: number;
   private readonly faults: boolean;
 
   constructor(spec: KernelSpec) {
@@ -96,7 +96,7 @@ export class Kernel {
       structFields.push(`  ${name}: ${type === 'dims' ? 'array<vec4u, 2>' : type},`);
       offset += type === 'dims' ? 32 : 4;
     }
-    this.paramBytes = Math.ceil(offset / 16) * 16;
+    this.uniformBytes = this.fields.length ? Math.ceil(offset / 16) * 16 : 0;
     if (this.fields.length) {
       header.push(`struct Params {\n${structFields.join('\n')}\n}`);
       header.push(`@group(0) @binding(${bound}) var<uniform> p: Params;`);
@@ -111,28 +111,31 @@ export class Kernel {
     this.wgsl = `${enables}// kernel: ${spec.name}\n${header.join('\n')}\n${DIM_HELPER}\n${spec.body}`;
   }
 
-  pack(values: ParamValues): ArrayBuffer | null {
-    if (!this.fields.length) return null;
-    const buf = new ArrayBuffer(this.paramBytes);
-    const view = new DataView(buf);
+  /** Bytes of this kernel's uniforms (0: none). */
+  get paramBytes(): number {
+    return this.uniformBytes;
+  }
+
+  /** Writes `values` as this kernel's uniforms at byte `at` of `view` (the device's staging slot; no allocation). */
+  writeParams(view: DataView, at: number, values: ParamValues): void {
     for (const { name, type, offset } of this.fields) {
       const v = values[name];
       if (v === undefined) throw new Error(`${this.name}: missing param '${name}'`);
+      const o = at + offset;
       if (type === 'dims') {
         const arr = v as readonly number[];
         if (arr.length > MAX_RANK) throw new Error(`${this.name}: rank ${arr.length} exceeds ${MAX_RANK}`);
-        arr.forEach((x, i) => view.setUint32(offset + 4 * i, x, true));
-      } else if (type === 'f32') view.setFloat32(offset, v as number, true);
-      else if (type === 'i32') view.setInt32(offset, v as number, true);
-      else view.setUint32(offset, v as number, true);
+        for (let i = 0; i < MAX_RANK; i++) view.setUint32(o + 4 * i, i < arr.length ? arr[i]! : 0, true);
+      } else if (type === 'f32') view.setFloat32(o, v as number, true);
+      else if (type === 'i32') view.setInt32(o, v as number, true);
+      else view.setUint32(o, v as number, true);
     }
-    return buf;
   }
 
   /** Records one dispatch; resources in declaration order (read, write, then textures). */
   launch(buffers: Resource[], params: ParamValues, workgroups: readonly [number, number, number]): void {
     const dev = device();
-    dev.dispatch(this, this.faults ? [...buffers, dev.faultWord] : buffers, this.pack(params), workgroups);
+    dev.dispatch(this, this.faults ? [...buffers, dev.faultWord] : buffers, params, workgroups);
   }
 }
 
