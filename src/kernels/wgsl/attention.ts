@@ -109,8 +109,8 @@ ${attentionMain(hs, ['ks', 'vs'], [], `
 ${u((d) => `    q[${d}] = load_qkv(base, ${d}u) * p.scale;`)}
   }
   var m = -1e30; // running max of the scores
-  var l = 0.0;   // running sum of exp(score - m)
-  var words: vec4u;
+  var l = 0.0;   // running sum of exp(score - m)${dropping ? `
+  var words: vec4u;` : ''}
   let k_end = past + min(blk.row0 + ${LANES}u, p.Tq); // keys any lane of this block sees
   for (var k0 = first_key(blk.b, past + blk.row0); k0 < k_end; k0 += TILE) {
 ${keyTile('kv', 'p.Tk')}
@@ -157,8 +157,8 @@ ${attentionMain(hs, ['ks', 'vs'], [], `
   var g: array<vec4f, V4>;
   var dq: array<vec4f, V4>;
   var lse_i = 0.0;
-  var d_i = 0.0;
-  var words: vec4u;
+  var d_i = 0.0;${dropping ? `
+  var words: vec4u;` : ''}
   if (live) {
     let base = (blk.b * p.Tq + i) * 3u * p.C + blk.h * HS;
     let ybase = (blk.b * p.Tq + i) * p.C + blk.h * HS;
