@@ -217,10 +217,11 @@ export function rowChunks(n: number, rowBytes: number, op: string, what: string)
 /**
  * Elements [start, start + count) of `buffer` as a binding: the whole buffer when the range starts
  * it and the buffer fits a binding (kernels index only their count), else a window. Whole buffers
- * keep the bind groups a loop makes few (bind-groups.ts).
+ * keep the bind groups a loop makes few (bind-groups.ts); `exact` asks for the window anyway, where
+ * the dispatch writes another window of the buffer too (bindings written must not overlap).
  */
-export function windowOf(buffer: GPUBuffer, start: number, count: number, elementBytes = 4): GPUBuffer | BufferWindow {
-  if (start === 0 && buffer.size <= profile().bindingLimit) return buffer;
+export function windowOf(buffer: GPUBuffer, start: number, count: number, elementBytes = 4, exact = false): GPUBuffer | BufferWindow {
+  if (start === 0 && buffer.size <= profile().bindingLimit && !exact) return buffer;
   return { buffer, offset: start * elementBytes, size: Math.max(elementBytes, Math.ceil((count * elementBytes) / 4) * 4) };
 }
 
@@ -265,4 +266,33 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg:
   if (i >= p.n) { return; }
 ${body}
 }`;
+}
+
+// ---- grouped kernels ---------------------------------------------------------------------------
+// A grouped kernel works on several tensors in one dispatch (the "multi-tensor apply" of fused
+// optimizers): a 1-D grid over the group's elements back to back, `ends` holding the members'
+// running element counts. WGSL cannot index bindings, so each member's tensors are bindings of
+// their own and a switch on the member picks them.
+
+/** Members per grouped dispatch at most: their running counts fill one `dims` param (8 entries). */
+export const MAX_GROUP = 8;
+
+/** Members one grouped dispatch can take on this adapter: `each` storage bindings a member, `others` beside them. */
+export function groupSize(each: number, others = 0): number {
+  const bindings = device().info.limits.maxStorageBuffersPerShaderStage ?? 8;
+  return Math.max(1, Math.min(MAX_GROUP, Math.floor((bindings - others) / each)));
+}
+
+/** WGSL for element `i` of a group of `group` members: `k`, the member it falls in, and `j`, its index there. */
+export const groupMember = (group: number): string => `
+  var k = 0u;
+  while (k < ${group - 1}u && i >= dim(p.ends, k)) { k++; }
+  let j = i - select(0u, dim(p.ends, max(k, 1u) - 1u), k > 0u);`;
+
+/** The `ends` param of members of these sizes, and `n`, their total. */
+export function groupEnds(sizes: readonly number[]): { ends: number[]; n: number } {
+  const ends: number[] = [];
+  let n = 0;
+  for (const size of sizes) ends.push((n += size));
+  return { ends, n };
 }
