@@ -4,7 +4,8 @@
 // copies of the float32 weights, cast once for all its micro-batches (src/nn/autocast.ts), and
 // their float16 gradients added back into the float32 ones (castCached's backward, cast.ts).
 // Values as cast's: float32 -> float16 rounds to nearest, ties to even; float16 -> float32 is exact;
-// a sum is taken in float32 and stored in the target's dtype. Math in src/kernels/wgsl/cast-group.ts.
+// an add is the add op's on the cast value (summed in float32, stored in the target's dtype). Math
+// in src/kernels/wgsl/cast-group.ts.
 import { listOf, NOT_DIFFERENTIABLE } from '../autograd/op.js';
 import { pieces, windowOf } from '../kernels/kernel.js';
 import { castGroupSize, launchCastGroup, type CastGroupMember } from '../kernels/wgsl/cast-group.js';
@@ -13,7 +14,7 @@ import { elementBytes, FLOAT_DTYPES, floatType, type Tensor } from '../tensor/te
 import { defineUpdate } from './update.js';
 
 /**
- * targets[i] = sources[i] cast to targets[i]'s dtype, or where adds[i], targets[i] + sources[i]
+ * targets[i] = sources[i] cast to targets[i]'s dtype, or where adds[i], targets[i] + that cast
  * (float32 or float16 each; shapes equal; no tensor written twice or both read and written).
  */
 export const castInto = defineUpdate({

@@ -183,11 +183,11 @@ const castInto: UpdateCase<'castInto'> = {
     return {
       inputs: [...members.map((m) => input(m.source, m.from)), ...members.map((m) => input(m.target, m.to))],
       args: (ts) => [ts.slice(0, count), ts.slice(count), members.map((m) => m.add)],
-      // xs hold what the tensors hold (each rounded to its dtype); a sum is float32's, then stored
+      // xs hold what the tensors hold (each rounded to its dtype); the cast is added in float32, then stored
       reference: (xs) =>
         members.map((m, i) => {
-          const [src, dst] = [xs[i]!, xs[count + i]!];
-          const value = m.add ? ref(src.shape, src.data.map((v, j) => Math.fround(dst.data[j]! + v))) : src;
+          const [cast, dst] = [castRef(xs[i]!, m.to), xs[count + i]!];
+          const value = m.add ? ref(cast.shape, cast.data.map((v, j) => Math.fround(dst.data[j]! + v))) : cast;
           return { input: count + i, want: castRef(value, m.to), tol: EXACT };
         }),
     };

@@ -1,12 +1,14 @@
 // Casts between float storage types, in place, for a group of up to MAX_GROUP tensors in one
 // dispatch (mixed precision: float32 weights into their float16 copies once a step, float16
 // gradients back into float32 ones). For element j of member k:
-//   dst_k[j] = src_k[j]                 (f16() rounds to nearest, ties to even; f32() is exact)
-//   dst_k[j] = dst_k[j] + src_k[j]      where bit k of `adds` is set: summed in f32, then stored
+//   dst_k[j] = cast(src_k[j])              (to f16: rounded to nearest, ties to even; to f32: exact)
+//   dst_k[j] = dst_k[j] + cast(src_k[j])   where bit k of `adds` is set: summed in f32, then stored
+// (a cast, then an add in the target's type: what the cast and add ops give, one rounding each; an
+// f32 sum rounded to f16 would give the same, but compilers may drop a rounding between f16 and f32).
 // A grouped kernel (kernel.ts): each source and destination a binding of its own, `ends` the
 // running element counts. 1-D grid of 256-lane workgroups over the group's elements.
 import type { Resource } from '../../device/bind-groups.js';
-import { Kernel, narrow, perElement, grid1d, groupEnds, groupMember, groupSize, variants, type FloatType } from '../kernel.js';
+import { Kernel, perElement, grid1d, groupEnds, groupMember, groupSize, variants, type FloatType } from '../kernel.js';
 
 const WG = 256;
 
@@ -25,7 +27,7 @@ const castGroupKernel = variants((key: `${number}:${FloatType}>${FloatType}`) =>
 ${perElement(WG, `${groupMember(idx.length)}
   let add = ((p.adds >> k) & 1u) == 1u;
   switch k {
-${idx.map((k) => `    case ${k}u: { let v = f32(src${k}[j]); dst${k}[j] = ${narrow(to, `select(v, f32(dst${k}[j]) + v, add)`)}; }`).join('\n')}
+${idx.map((k) => `    case ${k}u: { let v = ${to}(src${k}[j]); dst${k}[j] = select(v, dst${k}[j] + v, add); }`).join('\n')}
     default: {}
   }`)}`,
   });
