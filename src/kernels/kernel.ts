@@ -270,11 +270,12 @@ ${body}
 
 // ---- grouped kernels ---------------------------------------------------------------------------
 // A grouped kernel works on several tensors in one dispatch (the "multi-tensor apply" of fused
-// optimizers): a 1-D grid over the group's elements back to back, `ends` holding the members'
-// running element counts. WGSL cannot index bindings, so each member's tensors are bindings of
-// their own and a switch on the member picks them.
+// optimizers). Each member gets whole workgroups of its own, back to back: the member is the same
+// across a workgroup (no lane searches for it, no lanes of one workgroup in different cases of the
+// switch that picks its bindings: WGSL cannot index bindings, so each member's tensors are bindings
+// of their own). `ends` holds the members' running workgroup counts, `sizes` their element counts.
 
-/** Members per grouped dispatch at most: their running counts fill one `dims` param (8 entries). */
+/** Members per grouped dispatch at most: their counts fill one `dims` param each (8 entries). */
 export const MAX_GROUP = 8;
 
 /** Members one grouped dispatch can take on this adapter: `each` storage bindings a member, `others` beside them. */
@@ -283,16 +284,27 @@ export function groupSize(each: number, others = 0): number {
   return Math.max(1, Math.min(MAX_GROUP, Math.floor((bindings - others) / each)));
 }
 
-/** WGSL for element `i` of a group of `group` members: `k`, the member it falls in, and `j`, its index there. */
-export const groupMember = (group: number): string => `
+/**
+ * The `main` of a grouped kernel of `group` members and `size`-lane workgroups, launched as
+ * groupLaunch says: `body` runs with `k`, the member, and `j`, an element of it (j < its size).
+ */
+export function perMember(size: number, group: number, body: string): string {
+  return `
+@compute @workgroup_size(${size})
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lane: u32) {
+  let w = wid.x + wid.y * nwg.x;
   var k = 0u;
-  while (k < ${group - 1}u && i >= dim(p.ends, k)) { k++; }
-  let j = i - select(0u, dim(p.ends, max(k, 1u) - 1u), k > 0u);`;
+  while (k < ${group - 1}u && w >= dim(p.ends, k)) { k++; }
+  let j = (w - select(0u, dim(p.ends, max(k, 1u) - 1u), k > 0u)) * ${size}u + lane;
+  if (j >= dim(p.sizes, k)) { return; }
+${body}
+}`;
+}
 
-/** The `ends` param of members of these sizes, and `n`, their total. */
-export function groupEnds(sizes: readonly number[]): { ends: number[]; n: number } {
+/** The `sizes` and `ends` params of a perMember kernel over members of these sizes, and its grid (null: nothing to do). */
+export function groupLaunch(sizes: readonly number[], size: number): { params: { sizes: number[]; ends: number[] }; grid: [number, number, number] | null } {
   const ends: number[] = [];
-  let n = 0;
-  for (const size of sizes) ends.push((n += size));
-  return { ends, n };
+  let groups = 0;
+  for (const n of sizes) ends.push((groups += Math.ceil(n / size)));
+  return { params: { sizes: [...sizes], ends }, grid: groups ? grid1d(groups * size, size) : null };
 }

@@ -175,8 +175,9 @@ const castInto: UpdateCase<'castInto'> = {
   draw(r) {
     const count = r.int(1, 12);
     const dtypes: PlainDType[] = ['float32', ...(profile().f16 ? ['float16' as const] : [])];
+    const vec4 = bool(r); // every size a multiple of 4: the kernel's vec4 path
     const members = Array.from({ length: count }, () => {
-      const s = bool(r) ? shape(r, 0, 3, 300) : largeShape(r, 1100, 2500, 2);
+      const s = vec4 ? [4 * r.int(0, 625)] : bool(r) ? shape(r, 0, 3, 300) : largeShape(r, 1100, 2500, 2);
       return { from: pick(r, dtypes), to: pick(r, dtypes), add: bool(r), source: halfEdges(r, s), target: halfEdges(r, s) };
     });
     const input = (x: Ref, dtype: PlainDType) => ({ ...floatInput(x, false), dtype });

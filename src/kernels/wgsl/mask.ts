@@ -2,10 +2,9 @@
 // their gradients, each kept at exactly zero where its 0/1 mask is 0). For element j of tensor k:
 //   target_k[j] = mask_k[j] != 0 ? target_k[j] : 0
 // (a select, not a product: a masked NaN or Inf becomes 0 too). A grouped kernel (kernel.ts): each
-// tensor and mask a binding of its own, `ends` the running element counts. 1-D grid of 256-lane
-// workgroups over the group's elements.
+// tensor and mask a binding of its own, each tensor its own 256-lane workgroups, a lane per element.
 import type { Resource } from '../../device/bind-groups.js';
-import { Kernel, perElement, grid1d, groupEnds, groupMember, groupSize, variants } from '../kernel.js';
+import { Kernel, groupLaunch, groupSize, perMember, variants } from '../kernel.js';
 
 const WG = 256;
 
@@ -18,9 +17,9 @@ const maskKernel = variants((group: number) => {
     name: 'mask_in_place',
     read: Object.fromEntries(idx.map((k) => [`mask${k}`, 'f32'])),
     write: Object.fromEntries(idx.map((k) => [`target${k}`, 'f32'])),
-    params: { n: 'u32', ends: 'dims' },
+    params: { sizes: 'dims', ends: 'dims' },
     body: /* wgsl */ `
-${perElement(WG, `${groupMember(group)}
+${perMember(WG, group, `
   switch k {
 ${idx.map((k) => `    case ${k}u: { if (mask${k}[j] == 0.0) { target${k}[j] = 0.0; } }`).join('\n')}
     default: {}
@@ -37,7 +36,7 @@ export interface MaskGroupMember {
 /** One dispatch masking `members` (at most maskGroupSize()) in place. */
 export function launchMask(members: MaskGroupMember[]): void {
   if (members.length > maskGroupSize()) throw new Error(`mask_in_place: ${members.length} tensors in one group, at most ${maskGroupSize()}`);
-  const { ends, n } = groupEnds(members.map((m) => m.size));
-  if (!n) return;
-  maskKernel(members.length).launch([...members.map((m) => m.mask), ...members.map((m) => m.target)], { n, ends }, grid1d(n, WG));
+  const { params, grid } = groupLaunch(members.map((m) => m.size), WG);
+  if (!grid) return;
+  maskKernel(members.length).launch([...members.map((m) => m.mask), ...members.map((m) => m.target)], params, grid);
 }
