@@ -16,7 +16,10 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { GPT, type GPTConfig } from '../src/gpt/model.js';
 import { quantizeModel } from '../src/gpt/quantize.js';
 import { profile, setProfile } from '../src/kernels/profile.js';
-import { autocast, device, noGrad, scope, tensor, type Tensor } from '../src/index.js';
+import { autocast, CastCache, device, maskInPlace, noGrad, scope, tensor, zeros, type Tensor } from '../src/index.js';
+import { castForCompute } from '../src/nn/autocast.js';
+import { castGroupSize } from '../src/kernels/wgsl/cast-group.js';
+import { f16BitsToF32, f32ToF16Bits } from '../src/tensor/half.js';
 import { fcParams, setupDevice } from './helpers.js';
 
 beforeAll(setupDevice);
@@ -151,5 +154,74 @@ describe('autocast float16', () => {
     expect(new Set(live.slice(1)), `live bytes per iteration ${live.join(', ')}`).toEqual(new Set([live[1]]));
     for (const t of [idx, targets]) t.dispose();
     model.dispose();
+  });
+});
+
+/** A float32 value rounded to float16 on the host (round to nearest even): the reference for a cast. */
+const half = (x: number) => f16BitsToF32(f32ToF16Bits(x));
+/** Float32 values of `n` elements across magnitudes (so that sums in another order round otherwise). */
+const spread = (n: number, seed: number) => Float32Array.from({ length: n }, (_, i) => Math.sin(seed * 97 + i * 13.7) * 10 ** ((seed + i * 7) % 7 - 3));
+
+describe('a CastCache (a training step\'s float16 weights, cast once)', () => {
+  it('holds the host rounding of each tensor, cast in as few dispatches as the bindings allow (4 KiB bindings too); a copy is handed out until its tensor changes', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(fc.integer({ min: 1, max: 2500 }), { minLength: 1, maxLength: 12 }), fc.boolean(), fc.integer({ min: 0, max: 1000 }), async (sizes, small, seed) => {
+        setProfile(small ? { bindingLimit: 4096 } : null);
+        await scope(async () => {
+          const ts = sizes.map((n, k) => tensor(spread(n, seed + k), [n]));
+          const before = device().stats.dispatches;
+          const cache = new CastCache(ts);
+          // each tensor a member, or a member per piece where it exceeds a binding
+          const members = sizes.reduce((m, n) => m + (small ? Math.ceil((4 * n) / 4096) : 1), 0);
+          expect(device().stats.dispatches - before, `${members} members`).toBe(Math.ceil(members / castGroupSize()));
+          try {
+            const handed = ts.map((t) => autocast('float16', () => castForCompute(t), cache));
+            expect(device().stats.dispatches - before, 'no cast per use').toBe(Math.ceil(members / castGroupSize()));
+            for (const [k, h] of handed.entries()) expect(Array.from(await h.toArray()), `tensor ${k}`).toEqual(Array.from(spread(sizes[k]!, seed + k), half));
+            // an in-place update (an optimizer step, a pruning mask) or assign: the copy is stale, cast afresh
+            maskInPlace([ts[0]!], [zeros(ts[0]!.shape)]);
+            ts.at(-1)!.assign(ts.at(-1)!.mul(-2));
+            for (const t of [ts[0]!, ts.at(-1)!]) expect(Array.from(await autocast('float16', () => castForCompute(t), cache).toArray())).toEqual(Array.from(await t.toArray(), half));
+            expect(cache.copyOf(ts[0]!)).toBeNull();
+          } finally {
+            cache.dispose();
+          }
+        });
+      }),
+      fcParams(6),
+    );
+  });
+
+  it('gradients through its copies are those of a cast at each use, bit for bit: any order of uses, direct uses beside them, accumulated over backward calls', async () => {
+    // uses of a few float32 leaves, each through a float16 cast or directly, weighted by values of
+    // many magnitudes and summed: each leaf's gradient is a sum whose rounding depends on its order
+    const use = fc.record({ leaf: fc.nat(3), cast: fc.boolean(), seed: fc.nat(1000) });
+    await fc.assert(
+      fc.asyncProperty(fc.array(use, { minLength: 1, maxLength: 24 }), fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 40 }), async (uses, calls, n) => {
+        const grads = async (cached: boolean) =>
+          scope(async () => {
+            const leaves = [0, 1, 2, 3].map((k) => tensor(spread(n, 5 + k), [n]).requiresGrad_());
+            const cache = cached ? new CastCache(leaves) : undefined;
+            let held: Tensor | null = null; // a view of leaf 0's gradient, held across the calls: it must not change
+            let heldValues: number[] = [];
+            for (let c = 0; c < calls; c++) {
+              autocast('float16', () => {
+                const terms = uses.map(({ leaf, cast, seed }) => {
+                  const w = tensor(spread(n, seed + c), [n]);
+                  return cast ? castForCompute(leaves[leaf]!).mul(w.astype('float16')).astype('float32').sum() : leaves[leaf]!.mul(w).sum();
+                });
+                terms.reduce((a, b) => a.add(b)).backward();
+              }, cache);
+              if (!held && leaves[0]!.grad) [held, heldValues] = [leaves[0]!.grad.view([n]), Array.from(await leaves[0]!.grad.toArray())];
+            }
+            cache?.dispose();
+            if (held) expect(Array.from(await held.toArray()), 'a view of an earlier gradient').toEqual(heldValues);
+            return Promise.all(leaves.map(async (l) => (l.grad ? Array.from(await l.grad.toArray()) : null)));
+          });
+        const [want, got] = [await grads(false), await grads(true)];
+        got.forEach((g, k) => expect(g, `leaf ${k}`).toEqual(want[k]));
+      }),
+      fcParams(15),
+    );
   });
 });

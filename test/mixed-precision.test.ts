@@ -10,6 +10,8 @@ import { decodeCheckpoint, encodeCheckpoint, modelFromCheckpoint, restoreOptimiz
 import { GPT } from '../src/gpt/model.js';
 import { CharTokenizer } from '../src/gpt/tokenizer/index.js';
 import { modelConfig, TRAIN_DEFAULTS, Trainer, trainConfigProblem, TrainingDivergedError, type TrainConfig } from '../src/gpt/trainer.js';
+import { device } from '../src/device/device.js';
+import { castGroupSize } from '../src/kernels/wgsl/cast-group.js';
 import { profile, setProfile } from '../src/kernels/profile.js';
 import { MIN_SCALE, type Tensor } from '../src/ops/index.js';
 import { testCorpus } from './corpus.js';
@@ -156,6 +158,35 @@ describe('mixed-precision training', () => {
       t.dispose();
       t.model.dispose();
     }
+  });
+});
+
+describe('casting the weights once a step', () => {
+  it('gradAccum 4, shared layers: far fewer dispatches, and bit for bit the losses and weights of a cast at every use', async (ctx) => {
+    needF16(ctx);
+    const cfg = { ...tiny, dtype: 'float16' as const, batchSize: 2, gradAccum: 4, shareLayers: 2, dropout: 0.1 };
+    const runs: { dispatches: number; losses: number[]; weights: ArrayLike<number>[] }[] = [];
+    for (const castCache of [false, true]) {
+      const trainer = new Trainer(cfg, data, undefined, undefined, { castCache });
+      const losses = await trainLosses(trainer, 2); // the first step compiles what the second runs
+      const before = device().stats.dispatches;
+      await trainer.trainStep(false);
+      const dispatches = device().stats.dispatches - before;
+      losses.push(...(await trainLosses(trainer, 2)));
+      runs.push({ dispatches, losses, weights: await Promise.all(trainer.model.parameters().map((p) => p.toArray())) });
+      trainer.dispose();
+      trainer.model.dispose();
+    }
+    const [perUse, once] = runs as [(typeof runs)[0], (typeof runs)[0]];
+    expect(once.losses).toEqual(perUse.losses);
+    once.weights.forEach((w, i) => expect(w, `weight ${i}`).toEqual(perUse.weights[i]));
+    // the forward alone cast U weights a micro-batch: the shared block's P - 4 weights (all but wte,
+    // wpe and ln_f's two) in each of its nLayer runs, wte (the LM head) and ln_f's two; the cache casts
+    // all P at once, castGroupSize() a dispatch; the backward's grouped casts and adds come on top
+    const P = once.weights.length;
+    const U = cfg.nLayer * (P - 4) + 3;
+    console.log(`dispatches per step, gradAccum 4: ${perUse.dispatches} casting at every use, ${once.dispatches} casting once (${U} weight uses a micro-batch, ${P} weights)`);
+    expect(perUse.dispatches - once.dispatches).toBeGreaterThan(cfg.gradAccum * U - Math.ceil(P / castGroupSize()));
   });
 });
 

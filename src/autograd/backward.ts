@@ -1,13 +1,14 @@
 // Reverse-mode sweep: order the recorded nodes reachable from the root topologically, run each
 // backward rule once with the summed gradient of its output, and hand leaf gradients to `.grad`
-// (accumulating across calls until zeroed). Saved tensors are released as each node finishes,
-// so the graph cannot be backpropagated twice.
+// (accumulating across calls until zeroed; a rule may hand a leaf's gradient over late, late.ts).
+// Saved tensors are released as each node finishes, so the graph cannot be backpropagated twice.
 import { floatKernels, launchBroadcast } from '../kernels/wgsl/elementwise.js';
 import { onesLike } from '../tensor/create.js';
 import { untrack } from '../tensor/scope.js';
 import { formatShape, sameShape, stridesOf } from '../tensor/shape.js';
 import { describeValue } from '../tensor/check.js';
 import { floatType, Tensor } from '../tensor/tensor.js';
+import { beforeLeafGrad, lateSweep } from './late.js';
 import { noGrad } from './mode.js';
 import { Node } from './node.js';
 
@@ -49,6 +50,7 @@ function topoOrder(root: Node): Node[] {
 
 function giveLeafGrad(leaf: Tensor, g: Tensor): void {
   if (leaf.isDisposed) return g.dispose();
+  beforeLeafGrad(leaf);
   untrack(g); // owned by the leaf, not by the scope that ran backward
   leaf.grad = leaf.grad ? accumulate(leaf.grad, g) : g;
   untrack(leaf.grad);
@@ -69,7 +71,7 @@ export function backward(root: Tensor, grad?: Tensor): void {
   if (grad && !sameShape(grad.shape, root.shape)) {
     throw new RangeError(`backward: gradient shape ${formatShape(grad.shape)} does not match tensor shape ${formatShape(root.shape)}`);
   }
-  noGrad(() => {
+  noGrad(() => lateSweep(() => {
     const seed = grad ? grad.view(grad.shape) : onesLike(root);
     const rootNode = root.gradFn instanceof Node ? root.gradFn : null;
     if (!rootNode) return giveLeafGrad(root, seed);
@@ -106,5 +108,5 @@ export function backward(root: Tensor, grad?: Tensor): void {
         } else giveLeafGrad(input.tensor, gi);
       });
     }
-  });
+  }));
 }

@@ -81,6 +81,8 @@ export interface OpSpec<A extends unknown[], T extends Tensor = Tensor> {
    * and attributes; their data may be gone, use `ctx.saved` for it.
    */
   backward: BackwardRule<A, T> | typeof NOT_DIFFERENTIABLE;
+  /** The float tensor arguments may differ in dtype (castCached: a tensor and its copy in another); by default they share one. */
+  floatsMayDiffer?: boolean;
 }
 
 /** An op as callers use it (arguments P), with its entry (forward arguments A). */
@@ -159,7 +161,8 @@ function checkOneFloat(op: string, named: readonly [string, Tensor][]): void {
 /** Wraps an op entry into the function callers use. */
 export function defineOp<A extends unknown[]>(spec: OpSpec<A>): Op<A> {
   const op = (...args: A): Tensor => {
-    checkOneFloat(spec.name, checkDtypes(spec.name, spec.dtypes, args));
+    const named = checkDtypes(spec.name, spec.dtypes, args);
+    if (!spec.floatsMayDiffer) checkOneFloat(spec.name, named);
     const out = spec.shape?.(args);
     if (out?.dtype === 'float16') requireF16(spec.name);
     const inputs = tensorsIn(args);

@@ -14,7 +14,7 @@ import { distillLoss, MIN_SCALE, tensor, type Tensor, watchNonFinite, zeros } fr
 import { AdamW } from '../optim/adamw.js';
 import { clipGradNorm } from '../optim/clip.js';
 import { GradScaler, type GradScalerOptions, type GradScalerState } from '../optim/grad-scaler.js';
-import { autocast, COMPUTE_DTYPES, type ComputeDtype } from '../nn/autocast.js';
+import { autocast, CastCache, COMPUTE_DTYPES, type ComputeDtype } from '../nn/autocast.js';
 import { maskGradients, maskWeights } from '../nn/prune.js';
 import { learningRate } from '../optim/schedule.js';
 import { device } from '../device/device.js';
@@ -303,18 +303,22 @@ export class Trainer {
   private readonly dataRng: Generator;
   /** int32 [2]: which check failed first (the bits above: loss or gradient norm not finite, overflow at the minimum scale), and at which step. */
   private readonly health: Tensor;
+  /** Whether a step casts the weights to float16 once for all its micro-batches (a CastCache). */
+  private readonly castCache: boolean;
 
   /**
    * With `distill`, each step's loss is distillLoss of the student (`model`, trained) against the
    * teacher's logits on the same batch; evaluations report the student's plain cross-entropy.
-   * `scaler` sets a float16 run's GradScaler (PyTorch's defaults otherwise).
+   * `scaler` sets a float16 run's GradScaler (PyTorch's defaults otherwise); `castCache: false`
+   * has it cast each weight at every use instead of once a step (PyTorch's autocast cache_enabled):
+   * the same results, in more dispatches.
    */
   constructor(
     readonly cfg: TrainConfig,
     readonly data: { train: Int32Array; val: Int32Array; vocabSize: number },
     model?: GPT,
     readonly distill?: Distillation,
-    opts: { scaler?: GradScalerOptions } = {},
+    opts: { scaler?: GradScalerOptions; castCache?: boolean } = {},
   ) {
     const problem = trainConfigProblem(cfg as unknown as Record<string, unknown>, (key) => `cfg.${key}`) ?? (distill && teacherProblem(distill, cfg, data.vocabSize));
     if (problem) throw new RangeError(`Trainer: ${problem}`);
@@ -334,6 +338,7 @@ export class Trainer {
     this.dataRng = new Generator(cfg.seed + 1);
     this.health = keep(zeros([2], 'int32'));
     this.scaler = this.dtype === 'float16' ? new GradScaler(opts.scaler) : null;
+    this.castCache = this.dtype === 'float16' && opts.castCache !== false;
   }
 
   /** B random blocks of T+1 tokens: inputs x and next-token targets y, both int32 [B, T]. */
@@ -356,16 +361,23 @@ export class Trainer {
     this.optimizer.lr = this.lr();
     return scope(async () => {
       let lossSum: Tensor | null = null;
-      for (let micro = 0; micro < gradAccum; micro++) {
-        // each micro-batch's activations are freed after its backward, not at the end of the step
-        const part = scope(() => {
-          const { x, y } = this.batch('train');
-          const loss = autocast(this.dtype, () => this.trainingLoss(tensor(x, [B, T]), tensor(y, [B, T]))).mul(1 / gradAccum);
-          (this.scaler ? this.scaler.scaleLoss(loss) : loss).backward();
-          return loss.detach();
-        });
-        lossSum = lossSum ? lossSum.add(part) : part;
-        await device().breathe();
+      // float16 copies of the weights (the teacher's too), cast once for all the micro-batches: the
+      // weights change only after them, and the copies are gone before that
+      const casts = this.castCache ? new CastCache([...this.model.parameters(), ...(this.distill?.teacher.parameters() ?? [])]) : undefined;
+      try {
+        for (let micro = 0; micro < gradAccum; micro++) {
+          // each micro-batch's activations are freed after its backward, not at the end of the step
+          const part = scope(() => {
+            const { x, y } = this.batch('train');
+            const loss = autocast(this.dtype, () => this.trainingLoss(tensor(x, [B, T]), tensor(y, [B, T])), casts).mul(1 / gradAccum);
+            (this.scaler ? this.scaler.scaleLoss(loss) : loss).backward();
+            return loss.detach();
+          });
+          lossSum = lossSum ? lossSum.add(part) : part;
+          await device().breathe();
+        }
+      } finally {
+        casts?.dispose();
       }
       maskGradients(this.model);
       const norm = this.clipAndStep(lossSum!);

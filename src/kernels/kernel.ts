@@ -220,10 +220,11 @@ export function rowChunks(n: number, rowBytes: number, op: string, what: string)
 /**
  * Elements [start, start + count) of `buffer` as a binding: the whole buffer when the range starts
  * it and the buffer fits a binding (kernels index only their count), else a window. Whole buffers
- * keep the bind groups a loop makes few (bind-groups.ts).
+ * keep the bind groups a loop makes few (bind-groups.ts); `exact` asks for the window anyway, where
+ * the dispatch writes another window of the buffer too (bindings written must not overlap).
  */
-export function windowOf(buffer: GPUBuffer, start: number, count: number, elementBytes = 4): GPUBuffer | BufferWindow {
-  if (start === 0 && buffer.size <= profile().bindingLimit) return buffer;
+export function windowOf(buffer: GPUBuffer, start: number, count: number, elementBytes = 4, exact = false): GPUBuffer | BufferWindow {
+  if (start === 0 && buffer.size <= profile().bindingLimit && !exact) return buffer;
   return { buffer, offset: start * elementBytes, size: Math.max(elementBytes, Math.ceil((count * elementBytes) / 4) * 4) };
 }
 
@@ -268,4 +269,45 @@ fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg:
   if (i >= p.n) { return; }
 ${body}
 }`;
+}
+
+// ---- grouped kernels ---------------------------------------------------------------------------
+// A grouped kernel works on several tensors in one dispatch (the "multi-tensor apply" of fused
+// optimizers). Each member gets whole workgroups of its own, back to back: the member is the same
+// across a workgroup (no lane searches for it, no lanes of one workgroup in different cases of the
+// switch that picks its bindings: WGSL cannot index bindings, so each member's tensors are bindings
+// of their own). `ends` holds the members' running workgroup counts, `sizes` their element counts.
+
+/** Members per grouped dispatch at most: their counts fill one `dims` param each (8 entries). */
+export const MAX_GROUP = 8;
+
+/** Members one grouped dispatch can take on this adapter: `each` storage bindings a member, `others` beside them. */
+export function groupSize(each: number, others = 0): number {
+  const bindings = device().info.limits.maxStorageBuffersPerShaderStage ?? 8;
+  return Math.max(1, Math.min(MAX_GROUP, Math.floor((bindings - others) / each)));
+}
+
+/**
+ * The `main` of a grouped kernel of `group` members and `size`-lane workgroups, launched as
+ * groupLaunch says: `body` runs with `k`, the member, and `j`, an element of it (j < its size).
+ */
+export function perMember(size: number, group: number, body: string): string {
+  return `
+@compute @workgroup_size(${size})
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lane: u32) {
+  let w = wid.x + wid.y * nwg.x;
+  var k = 0u;
+  while (k < ${group - 1}u && w >= dim(p.ends, k)) { k++; }
+  let j = (w - select(0u, dim(p.ends, max(k, 1u) - 1u), k > 0u)) * ${size}u + lane;
+  if (j >= dim(p.sizes, k)) { return; }
+${body}
+}`;
+}
+
+/** The `sizes` and `ends` params of a perMember kernel over members of these sizes, and its grid (null: nothing to do). */
+export function groupLaunch(sizes: readonly number[], size: number): { params: { sizes: number[]; ends: number[] }; grid: [number, number, number] | null } {
+  const ends: number[] = [];
+  let groups = 0;
+  for (const n of sizes) ends.push((groups += Math.ceil(n / size)));
+  return { params: { sizes: [...sizes], ends }, grid: groups ? grid1d(groups * size, size) : null };
 }

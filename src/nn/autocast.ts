@@ -2,7 +2,13 @@
 // float16 (their float32 parameters cast on the way in, the casts differentiable so gradients
 // reach the float32 master weights in float32); outside, or with 'float32', nothing changes.
 // Synchronous like noGrad: a forward and its backward run inside fn.
-import { cast, type Tensor } from '../ops/index.js';
+// With a CastCache (a training step's: its weights do not change until its optimizer step),
+// castForCompute takes a weight's float16 copy from it, cast once with the other weights in a few
+// grouped launches, instead of casting at every use in every micro-batch (PyTorch's autocast keeps
+// such a cache of its leaf weights' casts within an autocast region). The values are the same, and
+// so are the gradients: castCached's backward adds them back as a cast's would, grouped too.
+import { cast, castCached, castInto, Tensor } from '../ops/index.js';
+import { keep } from '../tensor/scope.js';
 
 /** The dtypes a model may compute in. */
 export const COMPUTE_DTYPES = ['float32', 'float16'] as const;
@@ -10,28 +16,68 @@ export const COMPUTE_DTYPES = ['float32', 'float16'] as const;
 export type ComputeDtype = (typeof COMPUTE_DTYPES)[number];
 
 let current: ComputeDtype = 'float32';
+let currentCache: CastCache | null = null;
 
 /** The dtype layers compute in now. */
 export function computeDtype(): ComputeDtype {
   return current;
 }
 
-/** Runs fn (synchronous) with layers computing in `dtype`. */
-export function autocast<R>(dtype: ComputeDtype, fn: () => R): R {
+/**
+ * Runs fn (synchronous) with layers computing in `dtype`, float16 copies taken from `casts` where
+ * it holds them (an inner autocast without a cache keeps the outer one's).
+ */
+export function autocast<R>(dtype: ComputeDtype, fn: () => R, casts?: CastCache): R {
   if (!COMPUTE_DTYPES.includes(dtype)) throw new Error(`autocast: dtype must be one of ${COMPUTE_DTYPES.join(', ')}, got ${JSON.stringify(dtype)}`);
-  const prev = current;
+  const [prev, prevCache] = [current, currentCache];
   current = dtype;
+  currentCache = casts ?? currentCache;
   try {
     return fn();
   } finally {
-    current = prev;
+    [current, currentCache] = [prev, prevCache];
   }
 }
 
 /**
  * `t` as a layer computes with it: under autocast('float16') a float32 tensor (a parameter, an
- * input) cast to float16, differentiably; otherwise `t` itself, so nothing runs that did not before.
+ * input) cast to float16, differentiably (its copy in the cache, if it has a valid one);
+ * otherwise `t` itself, so nothing runs that did not before.
  */
 export function castForCompute(t: Tensor): Tensor {
-  return current === 'float16' && t.dtype === 'float32' ? cast(t, 'float16') : t;
+  if (current !== 'float16' || t.dtype !== 'float32') return t;
+  const copy = currentCache?.copyOf(t);
+  return copy ? castCached(t, copy) : cast(t, 'float16');
+}
+
+/**
+ * Float16 copies of float32 tensors (a model's weights), cast together by castInto. A copy is
+ * handed out only while its tensor holds the data it was cast from: the same storage (not
+ * replaced by assign or a load) with no in-place write since (an optimizer step, a pruning mask);
+ * otherwise castForCompute casts afresh. Dispose it when the step is done.
+ */
+export class CastCache {
+  private readonly copies = new Map<Tensor, { copy: Tensor; storage: object; version: number }>();
+
+  constructor(tensors: readonly Tensor[]) {
+    const sources = [...new Set(tensors)].filter((t) => t.dtype === 'float32');
+    const copies = sources.map((t) => keep(Tensor.empty(t.shape, 'float16', 'cast cache')));
+    castInto(sources, copies);
+    sources.forEach((t, i) => {
+      const storage = t.storage('CastCache');
+      this.copies.set(t, { copy: copies[i]!, storage, version: storage.version });
+    });
+  }
+
+  /** `t`'s float16 copy, or null when there is none or `t`'s data changed since it was cast. */
+  copyOf(t: Tensor): Tensor | null {
+    const entry = this.copies.get(t);
+    const storage = t.isDisposed ? null : t.storage();
+    return entry && storage === entry.storage && storage.version === entry.version ? entry.copy : null;
+  }
+
+  dispose(): void {
+    for (const { copy } of this.copies.values()) copy.dispose();
+    this.copies.clear();
+  }
 }

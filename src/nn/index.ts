@@ -1,6 +1,6 @@
 /// <reference types="@webgpu/types" preserve="true" />
 // webgpu-gpt/nn: modules (named parameters, state dicts), layers and the GPT-2 transformer pieces.
-export { autocast, computeDtype, COMPUTE_DTYPES, type ComputeDtype } from './autocast.js';
+export { autocast, CastCache, computeDtype, COMPUTE_DTYPES, type ComputeDtype } from './autocast.js';
 export { Module, ModuleList, type TensorData } from './module.js';
 export { Linear, Embedding, LayerNorm, Dropout, type InitOptions, type QuantizeOptions } from './layers.js';
 export {

@@ -157,7 +157,7 @@ export type { OpName };
 export const {
   neg, exp, log, sqrt, rsqrt, tanh, relu, gelu, geluTanh,
   add, sub, mul, div, pow, maximum, eq, ne, lt, le, gt, ge, where,
-  expand, sumTo, sum, mean, max, argmax, reshape, permute, slice, concat, cast,
+  expand, sumTo, sum, mean, max, argmax, reshape, permute, slice, concat, cast, castCached,
   matmul, embedding, dropout, softmax, logSoftmax, layerNorm, crossEntropy, linearCrossEntropy, distillLoss, causalAttention, biasGelu,
   sampleLogits,
   linearInt8, embeddingInt8,
@@ -174,6 +174,7 @@ import { quantizeInt8 as quantizeInt8Core } from './int8.js';
 /** A float32 weight [N, K] as int8 Q [N, K] and per-row scales [N] (see quantizeRowsInt8). */
 export const quantizeInt8 = quantizeInt8Core as unknown as (w: Tensor) => Promise<{ q: Tensor; scale: Tensor }>;
 export { maskInPlace } from './mask.js';
+export { castInto } from './cast-into.js';
 
 /** Swaps two dims (the last two by default): a permute. */
 export const transpose = transposeCore as Lifted<typeof transposeCore>;

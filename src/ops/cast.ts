@@ -7,13 +7,22 @@
 // is cast back to the input's dtype (mixed precision: float32 master weights cast to float16 get
 // float32 gradients). To or from int32 it is not (the result never requires grad). To the same
 // dtype it is a view (a reshape) that keeps the gradient.
+// castCached(x, copy) is cast(x, copy.dtype) where copy already holds that cast (castInto made it
+// with others: a training step's float16 weights, cast once for all its micro-batches): copy's
+// values, with cast's gradient. Its backward hands a leaf's gradient over late (autograd/late.ts),
+// and they are cast back and summed in grouped castInto launches: the same values, summed in the
+// same order, as a cast's and an add's each.
+import { giveLeafGradLater, type LateGradient } from '../autograd/late.js';
 import { noGrad } from '../autograd/mode.js';
 import { defineOp, withFront, type OpContext } from '../autograd/op.js';
 import { variants } from '../kernels/kernel.js';
+import { castGroupSize } from '../kernels/wgsl/cast-group.js';
 import { broadcastKernel, launchBroadcast, type ElementType } from '../kernels/wgsl/elementwise.js';
-import { checkDtype, checkTensor } from '../tensor/check.js';
+import { assertShape, checkDtype, checkTensor } from '../tensor/check.js';
+import { untrack } from '../tensor/scope.js';
+import { castInto } from './cast-into.js';
 import { reshape } from './shape.js';
-import { Tensor, type PlainDType } from '../tensor/tensor.js';
+import { FLOAT_DTYPES, Tensor, type PlainDType } from '../tensor/tensor.js';
 
 const STORAGE: Record<PlainDType, ElementType> = { float32: 'f32', float16: 'f16', int32: 'i32' };
 
@@ -47,3 +56,50 @@ export const cast = withFront(castOp, (x: Tensor, dtype: PlainDType): Tensor => 
   if (checkDtype('cast', dtype) === x.dtype) return reshape(x, x.shape);
   return dtype === 'int32' ? noGrad(() => castOp(x, dtype)) : castOp(x, dtype);
 });
+
+/** x (float32 or float16) cast to `copy`'s dtype, given that cast: copy's values, differentiable as cast(x, copy.dtype). */
+export const castCached = defineOp({
+  name: 'castCached',
+  dtypes: { input: FLOAT_DTYPES, copy: FLOAT_DTYPES },
+  floatsMayDiffer: true,
+  forward: (_ctx: OpContext, _x: Tensor, copy: Tensor) => copy,
+  shape([x, copy]) {
+    assertShape('castCached', copy, x.shape, 'copy');
+    return { shape: x.shape, dtype: copy.dtype };
+  },
+  // cast's gradient for x (copy stands for x's cast: none of its own); a leaf's, late and grouped
+  backward(ctx, g, [x]): (Tensor | null)[] {
+    if (!ctx.needsGrad[0]) return [null, null];
+    if (x.gradFn) return [castOp(g, x.dtype as PlainDType), null];
+    giveLeafGradLater(x, g.view(g.shape), addCastsLate, castGroupSize());
+    return [null, null];
+  },
+});
+
+/**
+ * Late gradients into their leaves' .grad, cast to the leaf's dtype: a leaf's first one written and
+ * the next added, in place by castInto, a round for each repeat of a leaf (in the order received).
+ * A .grad that other tensors share (a view) is copied first, so that the sum does not show through
+ * them (backward's accumulate makes a new tensor too).
+ */
+function addCastsLate(late: LateGradient[]): void {
+  const rounds: LateGradient[][] = [];
+  const repeats = new Map<Tensor, number>();
+  for (const l of late) {
+    const k = repeats.get(l.leaf) ?? 0;
+    repeats.set(l.leaf, k + 1);
+    (rounds[k] ??= []).push(l);
+  }
+  const ownGrad = (leaf: Tensor) => untrack((leaf.grad = Tensor.empty(leaf.shape, leaf.dtype, 'grad')));
+  for (const round of rounds) {
+    const shared = round.map((l) => l.leaf).filter((leaf) => leaf.grad?.storage().shared);
+    const old = shared.map((leaf) => leaf.grad!);
+    shared.forEach(ownGrad);
+    castInto(old, shared.map((leaf) => leaf.grad!));
+    for (const g of old) g.dispose();
+    const adds = round.map((l) => l.leaf.grad !== null);
+    for (const { leaf } of round) if (!leaf.grad) ownGrad(leaf);
+    castInto(round.map((l) => l.grad), round.map((l) => l.leaf.grad!), adds);
+    for (const { grad } of round) grad.dispose();
+  }
+}

@@ -9,7 +9,8 @@ import { adamw } from './adamw.js';
 import { causalAttention } from './attention.js';
 import { biasGelu } from './bias-gelu.js';
 import { expand, sumTo } from './broadcast.js';
-import { cast } from './cast.js';
+import { cast, castCached } from './cast.js';
+import { castInto } from './cast-into.js';
 import { crossEntropy } from './cross-entropy.js';
 import { distillLoss } from './distill-loss.js';
 import { dropout } from './dropout.js';
@@ -45,7 +46,7 @@ export const OPS = {
   expand, sumTo,
   sum, mean, max, argmax,
   reshape, permute, slice, concat,
-  cast,
+  cast, castCached,
   // linear algebra and the fused ops of a transformer
   matmul, embedding, dropout, softmax, logSoftmax, layerNorm, crossEntropy, linearCrossEntropy, distillLoss, causalAttention, biasGelu,
   // generation: a token per row of logits
@@ -54,7 +55,7 @@ export const OPS = {
   linearInt8, embeddingInt8,
 } satisfies Record<string, AnyOp>;
 
-export const UPDATES = { adamw, gradNorm, gradScalerUpdate, watchNonFinite, maskInPlace } satisfies Record<string, AnyUpdate>;
+export const UPDATES = { adamw, gradNorm, gradScalerUpdate, watchNonFinite, maskInPlace, castInto } satisfies Record<string, AnyUpdate>;
 
 export type OpName = keyof typeof OPS;
 export type UpdateName = keyof typeof UPDATES;

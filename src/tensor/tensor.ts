@@ -55,6 +55,10 @@ export class Storage {
     this.refs++;
     return this;
   }
+  /** Whether more than one tensor holds this storage (a write through one shows through the others). */
+  get shared(): boolean {
+    return this.refs > 1;
+  }
   releaseRef(): void {
     if (--this.refs === 0) device().release(this.buffer);
   }

@@ -1,13 +1,13 @@
 // Cases of broadcasting and the shape ops: expand / sumTo between a shape and one it broadcasts
 // from; reshape (a -1 now and then), permute (negative dims too), Python-style slices (negative,
 // clamped and empty bounds), concat of 1-3 pieces (empty ones too), on float32 and int32 alike;
-// and cast between float32, float16 and int32, saturating out-of-range floats.
+// and cast between float32, float16 and int32, saturating out-of-range floats (castCached too).
 import { profile } from '../../kernels/profile.js';
 import type { OpName } from '../../ops/index.js';
 import type { DType, PlainDType, Tensor } from '../../tensor/tensor.js';
 import { bool, broadcastFrom, dim, ints, permutation, pick, shape, values } from '../draw.js';
 import type { Random } from '../random.js';
-import { numel } from '../reference/array.js';
+import { numel, type Ref } from '../reference/array.js';
 import { expandRef, sumToRef } from '../reference/broadcast.js';
 import { castRef, concatRef, permuteRef, sliceRef } from '../reference/indexing.js';
 import { EXACT, F16_EPS, floatInput, intInput, type Input, type OpCase, type Sample } from '../sample.js';
@@ -120,13 +120,35 @@ const cast = {
       inputs: [x],
       args: ([t]) => [t!, to],
       reference: ([a]) => (from === to ? a! : castRef(a!, to)),
-      gradReference: ([a]) => ({ shape: a!.shape, data: a!.data.map((v, i) => v - x.ref.data[i]!) }),
       dtype: to,
       tol: EXACT,
-      gradTol: { atol: 1e-5, rtol: to === 'float16' || from === 'float16' ? F16_EPS : 0 },
+      ...castGradient(x, from, to),
     };
   },
 };
 
-export const SHAPE_CASES = { expand, sumTo, reshape, permute, slice, concat, cast } satisfies { [K in OpName]?: OpCase<K> };
+/** cast's gradient from `from` to `to`, checked as above: the identity less x's drawn point, exact to float32, rounded once to float16. */
+const castGradient = (x: Input, from: PlainDType, to: PlainDType) => ({
+  gradReference: ([a]: Ref[]): Ref => ({ shape: a!.shape, data: a!.data.map((v, i) => v - x.ref.data[i]!) }),
+  gradTol: { atol: 1e-5, rtol: to === 'float16' || from === 'float16' ? F16_EPS : 0 },
+});
+
+/**
+ * castCached(x, copy) with copy the host's cast of x, between float32 and float16 where the adapter
+ * has shader-f16 (to the same dtype too), values within float16's range and its subnormals: copy's
+ * values exactly, and cast's gradient, which reaches the leaf x late, through a grouped castInto.
+ */
+const castCached = {
+  half: false as const,
+  draw(r: Random): Sample<[Tensor, Tensor]> {
+    const s = shape(r);
+    const dtypes: PlainDType[] = ['float32', ...(profile().f16 ? ['float16' as const] : [])];
+    const [from, to] = [pick(r, dtypes), pick(r, dtypes)];
+    const x = { ...floatInput(values(r, s, ...pick(r, [[-6e4, 6e4], [-1e-4, 1e-4], [-3, 3]] as const))), dtype: from };
+    const copy = { ...floatInput(castRef(castRef(x.ref, from), to), false), dtype: to };
+    return { inputs: [x, copy], args: ([t, c]) => [t!, c!], reference: ([, c]) => c!, dtype: to, tol: EXACT, ...castGradient(x, from, to) };
+  },
+};
+
+export const SHAPE_CASES = { expand, sumTo, reshape, permute, slice, concat, cast, castCached } satisfies { [K in OpName]?: OpCase<K> };
 

@@ -5,10 +5,17 @@
 // absent, clean or already marked), the global gradient norm
 // (one gradient now and then past a workgroup's slice) with clipping active, inactive or off (maxNorm Infinity:
 // the factor must be exactly 1), the non-finite watch from a clean or an already-set status, and
-// masking in place over more tensors than one dispatch binds (NaN and Inf among the masked values).
+// masking in place over more tensors than one dispatch binds (NaN and Inf among the masked values),
+// and casts into other tensors over more than one dispatch binds, between float32 and float16 each
+// way, written or added, against the host's float16 rounding (ties, overflow, subnormals), some
+// tensors past a 4 KiB binding.
 import type { UpdateName } from '../../ops/index.js';
-import { bool, float, pick, shape, values } from '../draw.js';
+import { bool, float, grid, largeShape, pick, shape, values } from '../draw.js';
 import { ref, type Ref } from '../reference/array.js';
+import { castRef } from '../reference/indexing.js';
+import { profile } from '../../kernels/profile.js';
+import type { PlainDType } from '../../tensor/tensor.js';
+import type { Random } from '../random.js';
 import { adamwStepRef, gradNormRef, gradScalerUpdateRef, nonFiniteWatchRef } from '../reference/optim.js';
 import { MAX_SCALE, MIN_SCALE } from '../../ops/index.js';
 import { EXACT, floatInput, intInput, type UpdateCase, type Written } from '../sample.js';
@@ -164,5 +171,36 @@ const maskInPlace: UpdateCase<'maskInPlace'> = {
   },
 };
 
-export const UPDATE_CASES = { adamw, gradNorm, gradScalerUpdate, watchNonFinite, maskInPlace } satisfies { [K in UpdateName]: UpdateCase<K> };
+/**
+ * Values of a shape where float16 conversions go wrong: past its largest finite value (overflow to
+ * +-Infinity), subnormals, exact ties of its rounding (multiples of 2^-12 around 1), plain ones.
+ */
+const halfEdges = (r: Random, s: number[]): Ref =>
+  pick(r, [() => values(r, s, -7e4, 7e4), () => values(r, s, -1e-4, 1e-4), () => grid(r, s, -4, 4, 2 ** -12), () => values(r, s)])();
+
+const castInto: UpdateCase<'castInto'> = {
+  draw(r) {
+    const count = r.int(1, 12);
+    const dtypes: PlainDType[] = ['float32', ...(profile().f16 ? ['float16' as const] : [])];
+    const vec4 = bool(r); // every size a multiple of 4: the kernel's vec4 path
+    const members = Array.from({ length: count }, () => {
+      const s = vec4 ? [4 * r.int(0, 625)] : bool(r) ? shape(r, 0, 3, 300) : largeShape(r, 1100, 2500, 2);
+      return { from: pick(r, dtypes), to: pick(r, dtypes), add: bool(r), source: halfEdges(r, s), target: halfEdges(r, s) };
+    });
+    const input = (x: Ref, dtype: PlainDType) => ({ ...floatInput(x, false), dtype });
+    return {
+      inputs: [...members.map((m) => input(m.source, m.from)), ...members.map((m) => input(m.target, m.to))],
+      args: (ts) => [ts.slice(0, count), ts.slice(count), members.map((m) => m.add)],
+      // xs hold what the tensors hold (each rounded to its dtype); the cast is added in float32, then stored
+      reference: (xs) =>
+        members.map((m, i) => {
+          const [cast, dst] = [castRef(xs[i]!, m.to), xs[count + i]!];
+          const value = m.add ? ref(cast.shape, cast.data.map((v, j) => Math.fround(dst.data[j]! + v))) : cast;
+          return { input: count + i, want: castRef(value, m.to), tol: EXACT };
+        }),
+    };
+  },
+};
+
+export const UPDATE_CASES = { adamw, gradNorm, gradScalerUpdate, watchNonFinite, maskInPlace, castInto } satisfies { [K in UpdateName]: UpdateCase<K> };
 
