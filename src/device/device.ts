@@ -58,6 +58,8 @@ export interface DeviceStats {
 
 const UNIFORM_SLOT = 256; // minUniformBufferOffsetAlignment on every adapter we know
 const NO_OFFSETS: number[] = [];
+/** The share of the last GPU wait a CPU adapter's next wait sleeps through before polling. */
+const WAIT_SLEEP_FRACTION = 0.8;
 const MAX_DISPATCHES_PER_SUBMIT = 512;
 /** Bind groups kept for reuse (a GPT training step binds a few hundred distinct combinations). */
 const BIND_GROUP_CACHE = 4096;
@@ -111,6 +113,10 @@ export class Device {
   private readonly toDestroy: (GPUBuffer | GPUTexture)[] = []; // after the next submit
   private lost: string | null = null;
   private pendingFlush: Promise<void> | null = null;
+  /** Whether waits sleep before Dawn's polling starts (waitForGpu): Node on a CPU adapter. */
+  private readonly sleepyWaits: boolean;
+  /** The dispatch count when the last GPU wait ended, and that wait's milliseconds per dispatch recorded before it. */
+  private waited = { dispatchesAt: 0, msPerDispatch: 0 };
   private profiler: Profiler | null = null;
 
   constructor(
@@ -118,6 +124,7 @@ export class Device {
     info: DeviceInfo,
   ) {
     this.info = info;
+    this.sleepyWaits = info.platform === 'node' && info.isFallbackAdapter;
     const { maxBufferSize, maxStorageBufferBindingSize } = info.limits;
     this.pool = new BufferPool(gpu, (e) => this.errors.push(e), Math.min(maxBufferSize ?? Infinity, maxStorageBufferBindingSize ?? Infinity));
     this.textures = new TexturePool(gpu);
@@ -221,8 +228,25 @@ export class Device {
     if (this.stats.submits + (this.encoder ? 1 : 0) - this.finishedSubmits < SUBMITS_TO_BREATHE) return;
     this.flush();
     const submitted = this.stats.submits;
-    await this.gpu.queue.onSubmittedWorkDone();
+    await this.waitForGpu(() => this.gpu.queue.onSubmittedWorkDone());
     this.finishedSubmits = Math.max(this.finishedSubmits, submitted);
+  }
+
+  /**
+   * Awaits `start()`'s GPU promise. Dawn's Node bindings poll a pending promise from setImmediate,
+   * so the main thread spins for the whole wait; on a CPU adapter that is a core the driver's own
+   * threads need (lavapipe on 2 cores). There a wait first sleeps through most of what it is
+   * expected to take: the last wait's time per dispatch recorded before it, times the dispatches
+   * recorded since (the time counts the sleep, so the estimate follows the GPU down as well as up).
+   */
+  private async waitForGpu<T>(start: () => Promise<T>): Promise<T> {
+    const t0 = performance.now();
+    const dispatches = this.stats.dispatches - this.waited.dispatchesAt;
+    const expectedMs = this.waited.msPerDispatch * dispatches;
+    if (this.sleepyWaits && expectedMs >= 2) await new Promise((r) => setTimeout(r, WAIT_SLEEP_FRACTION * expectedMs));
+    const result = await start();
+    if (dispatches > 0) this.waited = { dispatchesAt: this.stats.dispatches, msPerDispatch: (performance.now() - t0) / dispatches };
+    return result;
   }
 
   /** Copies `rows` rows of `texture.width` texels (4 floats each) from `source`, rows `4 * floatsPerRow` bytes apart (a multiple of 256), in command order. */
@@ -257,7 +281,7 @@ export class Device {
     await this.flushSoon();
     const submitted = this.stats.submits;
     try {
-      await staging.mapAsync(GPUMapMode.READ);
+      await this.waitForGpu(() => staging.mapAsync(GPUMapMode.READ));
       this.finishedSubmits = Math.max(this.finishedSubmits, submitted);
       await this.throwPendingErrors();
       const mapped = staging.getMappedRange();
