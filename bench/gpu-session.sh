@@ -5,11 +5,12 @@
 # every op against float64), tests (the suite but the browser test), bench (bench suite with the
 # big matmuls and the GPU training rows), parity (nanoGPT's Shakespeare-char GPU recipe,
 # npm run bench:parity -- --gpu-recipe). Each step is bounded by its own limit and by what is left
-# of GPU_SESSION_SECONDS (default 540: under the device's 10 minutes a call); logs and JSON go to
+# of GPU_SESSION_SECONDS (default 480: run.sh's unpacking and checks fit beside it in the device's 10
+# minutes a call); logs and JSON go to
 # $OUT (the device tool's folder) or ./gpu-session/.
 set -u
 out=${OUT:-$PWD/gpu-session}; mkdir -p "$out"
-end=$((SECONDS + ${GPU_SESSION_SECONDS:-540}))
+end=$((SECONDS + ${GPU_SESSION_SECONDS:-480}))
 tree=$PWD bundles=${GPU_KIT_BUNDLES:?run inside .gpu-kit/run.sh}
 
 # step NAME LIMIT DIR COMMAND...: COMMAND in DIR, at most LIMIT seconds and what is left, output to NAME.log

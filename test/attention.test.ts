@@ -9,6 +9,7 @@ import { droppingAttention } from '../src/check/cases/nn.js';
 import { causalAttentionRef, ref, type Ref } from '../src/check/reference/index.js';
 import { causalAttention, noGrad, scope, tensor } from '../src/index.js';
 import { profileVariants, setProfile } from '../src/kernels/profile.js';
+import { CausalSelfAttention, disposeCache, Generator } from '../src/nn/index.js';
 import { expectClose, fcParams, randomFromGen, setupDevice, toTensor } from './helpers.js';
 
 await setupDevice();
@@ -78,6 +79,26 @@ describe('causalAttention with dropout on its weights (training)', () => {
     );
   });
 
+  it.each(profileVariants())('spans several key tiles at head sizes 32 and 64, with and without dropout ($name variant)', async ({ overrides }) => {
+    // the op table's draws keep qkv small, so wide heads come only with a few positions there
+    setProfile(overrides);
+    await fc.assert(
+      fc.asyncProperty(fc.gen(), async (g) => {
+        const r = randomFromGen(g);
+        const sizes = { B: 1, nHead: 1, T: [65, 130][r.int(0, 1)]!, C3: 3 * [32, 64][r.int(0, 1)]! };
+        const sample = droppingAttention(r, sizes, r.int(0, 1) ? 0 : undefined);
+        const n = sample.inputs[0]!.ref.data.length;
+        const result = await checkSample(sample, (ts) => causalAttention(...sample.args(ts)), {
+          needsGrad: [true],
+          elements: () => [0, n - 1, ...r.ints(FD_ELEMENTS - 2, 0, n - 1)],
+          describe: (ts) => `causalAttention(${ts[0]!.describe()}, ${sample.args(ts).slice(1).join(', ')})`,
+        });
+        expect(result.failure, result.what).toBeUndefined();
+      }),
+      fcParams(2),
+    );
+  });
+
   it('drops a share p of the weights, each kept one scaled by 1 / (1 - p)', async () => {
     // q = 0 makes the weights of query i uniform, 1 / (i + 1); with v = 1 everywhere,
     // y_i (i + 1)(1 - p) is the number of weights kept: a whole number, about (1 - p)(i + 1)
@@ -114,7 +135,7 @@ describe('causalAttention with dropout on its weights (training)', () => {
 describe('GPU attention backward: dk and dv in one kernel or two (profile attentionKeys)', () => {
   afterAll(() => setProfile(null));
 
-  it('gives the same gradient bit for bit, with and without dropout (the same sums in the same order)', async () => {
+  it('gives the same gradient, with and without dropout (the same sums in the same order: within 4 ulp, bit for bit on lavapipe)', async () => {
     await fc.assert(
       fc.asyncProperty(fc.gen(), async (g) => {
         const r = randomFromGen(g);
@@ -131,10 +152,28 @@ describe('GPU attention backward: dk and dv in one kernel or two (profile attent
           });
         };
         const [together, split] = [await gradient('together'), await gradient('split')];
-        expect(Buffer.from(split.buffer).equals(Buffer.from(together.buffer))).toBe(true);
+        // a GPU's compiler may contract the two shaders' sums differently (FMA): 4 ulp at most
+        const worst = Math.max(...split.map((v, i) => Math.abs(v - together[i]!) / (Math.abs(together[i]!) * 2 ** -21 + 2 ** -126)));
+        expect(worst).toBeLessThanOrEqual(1);
       }),
       fcParams(4),
     );
+  });
+});
+
+describe('CausalSelfAttention with attention dropout', () => {
+  it('refuses a KV cache or left-padded rows while training (dropout applies), naming eval mode', () => {
+    const layer = new CausalSelfAttention({ nEmbd: 8, nHead: 2, nLayer: 1, dropout: 0.1, bias: false }, new Generator(1));
+    scope(() => {
+      const x = tensor(new Float32Array(2 * 3 * 8).fill(0.5), [2, 3, 8]);
+      expect(() => layer.forward(x, { qkv: null })).toThrow(/CausalSelfAttention: decoding with a KV cache runs in eval mode only \(model.eval\(\)\)/);
+      expect(() => layer.forward(x, undefined, tensor(new Int32Array(2), [2]))).toThrow(/left-padded rows \(starts\) runs in eval mode only/);
+      layer.eval();
+      const cache = { qkv: null };
+      noGrad(() => layer.forward(x, cache).dispose()); // eval: no dropout, the cache is fine
+      disposeCache(cache);
+    });
+    layer.dispose();
   });
 });
 

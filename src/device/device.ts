@@ -326,6 +326,7 @@ export class Device {
     this.assertUsable(kernel.name);
     this.assertBindable(kernel.name, buffers);
     const { pipeline, layout } = this.pipeline(kernel);
+    if (this.profiler?.full) this.flush(); // before this dispatch claims a uniform slot of the batch
     const bytes = kernel.paramBytes;
     let uniformOffsets: number[] = NO_OFFSETS;
     if (bytes) {
@@ -347,7 +348,6 @@ export class Device {
     }
     bindGroup ??= this.bindGroups.create(key, layout, kernel.name, bound, uniform);
     if (this.profiler) {
-      if (this.profiler.full) this.flush();
       this.endPass();
       this.pass = this.getEncoder().beginComputePass({ label: kernel.name, timestampWrites: this.profiler.passFor(kernel.name) });
     }

@@ -114,7 +114,9 @@ export class CausalSelfAttention extends Module {
       const context = cache ? extendCache(cache, qkv) : undefined; // [B, Tk, 3A]
       // dropout on the attention weights happens inside the fused kernel (training only)
       const { p, seed } = this.attnDropout.draw();
-      if (p > 0 && starts) throw new Error('CausalSelfAttention: left-padded rows (starts) run in eval mode only, without attention dropout');
+      if (p > 0 && (starts || cache)) {
+        throw new Error(`CausalSelfAttention: ${starts ? 'left-padded rows (starts)' : 'decoding with a KV cache'} runs in eval mode only (model.eval()), without attention dropout`);
+      }
       const y = causalAttention(qkv, this.nHead, context ?? null, starts, p, seed);
       return this.residDropout.forward(this.c_proj.forward(y)); // [B, T, C]
     });

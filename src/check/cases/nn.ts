@@ -207,10 +207,13 @@ function attentionSizes(r: Random): { B: number; nHead: number; T: number; C3: n
   return { B, nHead, T, C3: 3 * nHead * HS };
 }
 
-/** Training attention with dropout on its weights: p drawn in (0, 1), the mask's seed anywhere in the safe integers. */
-export function droppingAttention(r: Random): Sample<AttentionArgs> {
-  const { B, nHead, T, C3 } = attentionSizes(r);
-  const drop = { p: pick(r, [0.1, 0.5, 0.9, float(r, 0.01, 0.99)]), seed: seed(r) };
+/**
+ * Training attention with dropout on its weights: p drawn in (0, 1) unless given, the mask's seed
+ * anywhere in the safe integers; sizes drawn unless given.
+ */
+export function droppingAttention(r: Random, sizes = attentionSizes(r), p?: number): Sample<AttentionArgs> {
+  const { B, nHead, T, C3 } = sizes;
+  const drop = { p: p ?? pick(r, [0.1, 0.5, 0.9, float(r, 0.01, 0.99)]), seed: seed(r) };
   return {
     inputs: [floatInput(values(r, [B, T, C3], -2, 2))],
     args: ([qkv]) => [qkv!, nHead, null, undefined, drop.p, drop.seed],
