@@ -4,7 +4,7 @@
 // here, and the errors.
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
-import { checkSample, FD_ELEMENTS } from '../src/check/index.js';
+import { checkSample, FD_ELEMENTS, type Random, type Sample } from '../src/check/index.js';
 import { droppingAttention } from '../src/check/cases/nn.js';
 import { causalAttentionRef, ref, type Ref } from '../src/check/reference/index.js';
 import { causalAttention, noGrad, scope, tensor } from '../src/index.js';
@@ -61,12 +61,12 @@ describe('causalAttention with left-padded rows (starts)', () => {
 describe('causalAttention with dropout on its weights (training)', () => {
   afterAll(() => setProfile(null));
 
-  it.each(profileVariants())('keeps the weights a float64 Philox draw keeps, forward and gradient ($name variant)', async ({ overrides }) => {
-    setProfile(overrides);
-    await fc.assert(
+  /** Drawn calls (`draw`) against the float64 reference, forward and a few gradient elements by finite differences. */
+  const matchesReference = (draw: (r: Random) => Sample<Parameters<typeof causalAttention>>, runs: number) =>
+    fc.assert(
       fc.asyncProperty(fc.gen(), async (g) => {
         const r = randomFromGen(g);
-        const sample = droppingAttention(r);
+        const sample = draw(r);
         const n = sample.inputs[0]!.ref.data.length;
         const result = await checkSample(sample, (ts) => causalAttention(...sample.args(ts)), {
           needsGrad: [true],
@@ -75,28 +75,19 @@ describe('causalAttention with dropout on its weights (training)', () => {
         });
         expect(result.failure, result.what).toBeUndefined();
       }),
-      fcParams(8),
+      fcParams(runs),
     );
+
+  it.each(profileVariants())('keeps the weights a float64 Philox draw keeps, forward and gradient ($name variant)', async ({ overrides }) => {
+    setProfile(overrides);
+    await matchesReference((r) => droppingAttention(r), 8);
   });
 
   it.each(profileVariants())('spans several key tiles at head sizes 32 and 64, with and without dropout ($name variant)', async ({ overrides }) => {
     // the op table's draws keep qkv small, so wide heads come only with a few positions there
     setProfile(overrides);
-    await fc.assert(
-      fc.asyncProperty(fc.gen(), async (g) => {
-        const r = randomFromGen(g);
-        const sizes = { B: 1, nHead: 1, T: [65, 130][r.int(0, 1)]!, C3: 3 * [32, 64][r.int(0, 1)]! };
-        const sample = droppingAttention(r, sizes, r.int(0, 1) ? 0 : undefined);
-        const n = sample.inputs[0]!.ref.data.length;
-        const result = await checkSample(sample, (ts) => causalAttention(...sample.args(ts)), {
-          needsGrad: [true],
-          elements: () => [0, n - 1, ...r.ints(FD_ELEMENTS - 2, 0, n - 1)],
-          describe: (ts) => `causalAttention(${ts[0]!.describe()}, ${sample.args(ts).slice(1).join(', ')})`,
-        });
-        expect(result.failure, result.what).toBeUndefined();
-      }),
-      fcParams(2),
-    );
+    const sizes = (r: Random) => ({ B: 1, nHead: 1, T: [65, 130][r.int(0, 1)]!, C3: 3 * [32, 64][r.int(0, 1)]! });
+    await matchesReference((r) => droppingAttention(r, sizes(r), r.int(0, 1) ? 0 : undefined), 2);
   });
 
   it('drops a share p of the weights, each kept one scaled by 1 / (1 - p)', async () => {

@@ -8,6 +8,7 @@ import { describeFaults } from './faults.js';
 import { getPlatform, type Platform } from './platform.js';
 import { BufferPool, sizeClass, TexturePool } from './pool.js';
 import { Profiler, type KernelTime } from './profiler.js';
+import { WaitPacer } from './wait-pacer.js';
 
 export interface KernelLike {
   readonly name: string;
@@ -58,8 +59,6 @@ export interface DeviceStats {
 
 const UNIFORM_SLOT = 256; // minUniformBufferOffsetAlignment on every adapter we know
 const NO_OFFSETS: number[] = [];
-/** The share of the last GPU wait a CPU adapter's next wait sleeps through before polling. */
-const WAIT_SLEEP_FRACTION = 0.8;
 const MAX_DISPATCHES_PER_SUBMIT = 512;
 /** Bind groups kept for reuse (a GPT training step binds a few hundred distinct combinations). */
 const BIND_GROUP_CACHE = 4096;
@@ -88,7 +87,7 @@ export class Device {
   readonly stats: DeviceStats = { dispatches: 0, submits: 0 };
   private readonly pool: BufferPool;
   private readonly textures: TexturePool;
-  private readonly pipelines = new Map<string, { pipeline: GPUComputePipeline; layout: GPUBindGroupLayout }>();
+  private readonly pipelines = new Map<string, { pipeline: GPUComputePipeline; layout: GPUBindGroupLayout; id: number }>();
   private readonly bindGroups: BindGroupCache;
   /** Bits set by kernels that met bad input (see faults.ts); every read checks and clears them. */
   readonly faultWord: GPUBuffer;
@@ -113,10 +112,8 @@ export class Device {
   private readonly toDestroy: (GPUBuffer | GPUTexture)[] = []; // after the next submit
   private lost: string | null = null;
   private pendingFlush: Promise<void> | null = null;
-  /** Whether waits sleep before Dawn's polling starts (waitForGpu): Node on a CPU adapter. */
-  private readonly sleepyWaits: boolean;
-  /** The dispatch count when the last GPU wait ended, and that wait's milliseconds per dispatch recorded before it. */
-  private waited = { dispatchesAt: 0, msPerDispatch: 0 };
+  /** Paces GPU waits in Node on a CPU adapter, where Dawn's polling would take a core (wait-pacer.ts). */
+  private readonly pacer: WaitPacer | null;
   private profiler: Profiler | null = null;
 
   constructor(
@@ -124,7 +121,7 @@ export class Device {
     info: DeviceInfo,
   ) {
     this.info = info;
-    this.sleepyWaits = info.platform === 'node' && info.isFallbackAdapter;
+    this.pacer = info.platform === 'node' && info.isFallbackAdapter ? new WaitPacer() : null;
     const { maxBufferSize, maxStorageBufferBindingSize } = info.limits;
     this.pool = new BufferPool(gpu, (e) => this.errors.push(e), Math.min(maxBufferSize ?? Infinity, maxStorageBufferBindingSize ?? Infinity));
     this.textures = new TexturePool(gpu);
@@ -232,21 +229,9 @@ export class Device {
     this.finishedSubmits = Math.max(this.finishedSubmits, submitted);
   }
 
-  /**
-   * Awaits `start()`'s GPU promise. Dawn's Node bindings poll a pending promise from setImmediate,
-   * so the main thread spins for the whole wait; on a CPU adapter that is a core the driver's own
-   * threads need (lavapipe on 2 cores). There a wait first sleeps through most of what it is
-   * expected to take: the last wait's time per dispatch recorded before it, times the dispatches
-   * recorded since (the time counts the sleep, so the estimate follows the GPU down as well as up).
-   */
-  private async waitForGpu<T>(start: () => Promise<T>): Promise<T> {
-    const t0 = performance.now();
-    const dispatches = this.stats.dispatches - this.waited.dispatchesAt;
-    const expectedMs = this.waited.msPerDispatch * dispatches;
-    if (this.sleepyWaits && expectedMs >= 2) await new Promise((r) => setTimeout(r, WAIT_SLEEP_FRACTION * expectedMs));
-    const result = await start();
-    if (dispatches > 0) this.waited = { dispatchesAt: this.stats.dispatches, msPerDispatch: (performance.now() - t0) / dispatches };
-    return result;
+  /** Awaits `start()`'s GPU promise, paced on CPU adapters in Node (wait-pacer.ts). */
+  private waitForGpu<T>(start: () => Promise<T>): Promise<T> {
+    return this.pacer ? this.pacer.wait(start) : start();
   }
 
   /** Copies `rows` rows of `texture.width` texels (4 floats each) from `source`, rows `4 * floatsPerRow` bytes apart (a multiple of 256), in command order. */
@@ -325,7 +310,7 @@ export class Device {
   ): void {
     this.assertUsable(kernel.name);
     this.assertBindable(kernel.name, buffers);
-    const { pipeline, layout } = this.pipeline(kernel);
+    const { pipeline, layout, id } = this.pipeline(kernel);
     if (this.profiler?.full) this.flush(); // before this dispatch claims a uniform slot of the batch
     const bytes = kernel.paramBytes;
     let uniformOffsets: number[] = NO_OFFSETS;
@@ -356,6 +341,7 @@ export class Device {
     this.passPipeline = pipeline;
     pass.setBindGroup(0, bindGroup, uniformOffsets);
     pass.dispatchWorkgroups(workgroups[0], workgroups[1], workgroups[2]);
+    this.pacer?.note(id, workgroups[0], workgroups[1], workgroups[2]);
     if (writeBack.length) {
       this.endPass();
       for (const [proxy, w] of writeBack) this.getEncoder().copyBufferToBuffer(proxy, 0, w.buffer, w.offset, w.size);
@@ -482,7 +468,7 @@ export class Device {
       layout: this.gpu.createPipelineLayout({ label: kernel.name, bindGroupLayouts: [layout] }),
       compute: { module, entryPoint: 'main' },
     });
-    hit = { pipeline, layout };
+    hit = { pipeline, layout, id: this.pipelines.size };
     this.pipelines.set(kernel.wgsl, hit);
     return hit;
   }

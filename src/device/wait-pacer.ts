@@ -1,0 +1,51 @@
+// Pacing GPU waits in Node on a CPU adapter. Dawn's Node bindings poll a pending promise from
+// setImmediate, so the main thread spins for the whole of a wait, on a core that a CPU adapter's
+// own threads (lavapipe's) need. Work that repeats (a training step, a decoding step, a
+// benchmark's iteration) is recognised by what was recorded since the last wait (each dispatch's
+// pipeline and grid): a wait for work seen before first sleeps through most of what it took then,
+// and polls only for the rest; new work is waited for as before. A sleep that outlasted the work
+// (done on waking) halves that estimate.
+
+/** The share of the expected wait slept through before polling. */
+const SLEEP_FRACTION = 0.8;
+/** Waits expected to be shorter are not worth a timer. */
+const MIN_SLEEP_MS = 2;
+/** Resolved this soon after waking: the work was done before the sleep ended. */
+const DONE_ON_WAKING_MS = 1;
+/** Work patterns remembered (the oldest forgotten first). */
+const PATTERNS = 256;
+
+const mix = (h: number, v: number) => Math.imul(h ^ v, 16777619) >>> 0;
+
+export class WaitPacer {
+  /** What was recorded since the last wait: a hash, and how many dispatches. */
+  private key = 2166136261;
+  private count = 0;
+  /** Milliseconds a wait took, by work pattern. */
+  private readonly took = new Map<number, number>();
+
+  /** Notes a recorded dispatch: its pipeline's number and its grid. */
+  note(pipeline: number, x: number, y: number, z: number): void {
+    this.key = mix(mix(mix(mix(this.key, pipeline), x), y), z);
+    this.count++;
+  }
+
+  /** Awaits `start()`'s GPU promise, first sleeping through most of the time the same work took before. */
+  async wait<T>(start: () => Promise<T>): Promise<T> {
+    const [key, count] = [this.key, this.count];
+    const expected = count ? this.took.get(key) : undefined;
+    const t0 = performance.now();
+    const slept = expected !== undefined && expected >= MIN_SLEEP_MS ? SLEEP_FRACTION * expected : 0;
+    if (slept) await new Promise((r) => setTimeout(r, slept));
+    const woke = performance.now();
+    const result = await start();
+    const done = performance.now();
+    if (count) {
+      this.took.delete(key); // re-inserted as the newest
+      this.took.set(key, slept && done - woke < DONE_ON_WAKING_MS ? expected! / 2 : done - t0);
+      if (this.took.size > PATTERNS) this.took.delete(this.took.keys().next().value!);
+      if (this.count === count) [this.key, this.count] = [2166136261, 0]; // nothing recorded meanwhile
+    }
+    return result;
+  }
+}
