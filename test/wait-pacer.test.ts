@@ -1,0 +1,59 @@
+// The wait pacer (src/device/wait-pacer.ts) on fake timers: repeated work waits first sleep through
+// most of what it took before, new work is polled at once, and an oversleep halves the estimate.
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { WaitPacer } from '../src/device/wait-pacer.js';
+
+/**
+ * Runs pacer.wait on work the GPU finishes `ms` after the call (whenever its promise is asked for),
+ * on fake timers; resolves to [when the promise was asked for, when the wait ended], from the call.
+ */
+async function timedWait(pacer: WaitPacer, ms: number): Promise<[number, number]> {
+  const t0 = performance.now();
+  let asked = NaN;
+  const p = pacer.wait(() => {
+    asked = performance.now() - t0;
+    return new Promise<void>((r) => setTimeout(r, Math.max(0, t0 + ms - performance.now())));
+  });
+  await vi.runAllTimersAsync();
+  await p;
+  return [asked, performance.now() - t0];
+}
+
+describe('WaitPacer', () => {
+  beforeEach(() => vi.useFakeTimers({ toFake: ['setTimeout', 'performance'] }));
+  afterEach(() => vi.useRealTimers());
+
+  it('polls new work at once and sleeps through 0.8 of what the same work took before', async () => {
+    const pacer = new WaitPacer();
+    const record = (k: number) => { pacer.note(k, 4, 1, 1); pacer.note(k + 1, 8, 1, 1); };
+    record(1);
+    expect((await timedWait(pacer, 100))[0]).toBe(0); // never seen: asked for at once
+    record(1);
+    const [asked, done] = await timedWait(pacer, 100);
+    expect(asked).toBeCloseTo(80, 5); // the same pipelines and grids: 0.8 of the 100 ms it took
+    expect(done).toBeCloseTo(100, 5); // polled for the last 20
+    record(3); // other work
+    expect((await timedWait(pacer, 100))[0]).toBe(0);
+    pacer.note(1, 4, 1, 1);
+    pacer.note(2, 16, 1, 1); // a grid changed: other work too
+    expect((await timedWait(pacer, 100))[0]).toBe(0);
+  });
+
+  it('halves an estimate the sleep outlasted, and follows work that got slower', async () => {
+    const pacer = new WaitPacer();
+    const run = async (ms: number) => { pacer.note(7, 1, 1, 1); return (await timedWait(pacer, ms))[0]; };
+    await run(100);
+    expect(await run(10)).toBeCloseTo(80, 5); // slept 80 ms for 10 ms of work: done on waking
+    expect(await run(10)).toBeCloseTo(40, 5); // 100 / 2, times 0.8
+    expect(await run(10)).toBeCloseTo(20, 5);
+    expect(await run(200)).toBeCloseTo(10, 5); // slower now: the wait took 200 ms
+    expect(await run(200)).toBeCloseTo(160, 5);
+  });
+
+  it('sleeps through nothing when nothing was recorded since the last wait (a second read of done work)', async () => {
+    const pacer = new WaitPacer();
+    pacer.note(1, 1, 1, 1);
+    await timedWait(pacer, 50);
+    expect((await timedWait(pacer, 50))[0]).toBe(0);
+  });
+});
