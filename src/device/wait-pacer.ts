@@ -8,8 +8,8 @@
 
 /** The share of the expected wait slept through before polling. */
 const SLEEP_FRACTION = 0.8;
-/** Waits expected to be shorter are not worth a timer. */
-const MIN_SLEEP_MS = 2;
+/** Waits expected to be shorter are left to polling: a timer wakes late by a millisecond or more, which short waits (a decoding step) feel. */
+const MIN_SLEEP_MS = 20;
 /** Resolved this soon after waking: the work was done before the sleep ended. */
 const DONE_ON_WAKING_MS = 1;
 /** Work patterns remembered (the oldest forgotten first). */
