@@ -38,14 +38,14 @@ function tileRows(hs: number): number {
  * A kernel's `main`: this workgroup's (b, h) and 64-row block as `blk`, its head row
  * b * n_head + h as `bh`, and this lane's row (a query, or a key) as `r`, `live` when r < Tq;
  * `tiles` are workgroup-memory tiles of TILE head rows, `scalars` of TILE floats, `words` of
- * 2 TILE u32. `body` follows.
+ * 4 TILE u32. `body` follows.
  */
 function attentionMain(hs: number, tiles: string[], scalars: string[], body: string, words: string[] = []): string {
   return /* wgsl */ `
 const TILE = ${tileRows(hs)}u;
 ${tiles.map((t) => `var<workgroup> ${t}: array<vec4f, TILE * V4>;`).join('\n')}
 ${scalars.map((t) => `var<workgroup> ${t}: array<f32, TILE>;`).join('\n')}
-${words.map((t) => `var<workgroup> ${t}: array<u32, 2u * TILE>;`).join('\n')}
+${words.map((t) => `var<workgroup> ${t}: array<u32, 4u * TILE>;`).join('\n')}
 
 @compute @workgroup_size(${LANES})
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
@@ -234,11 +234,12 @@ ${u((d) => `    k[${d}] = load_qkv(base, ${d}u) * p.scale;${dk ? `
         dsums[r] = dsum[lse_base + q0 + r];` : ''}
       }
     }${dropping ? `
-    // the block's dropout decisions for this tile: word 2 ii + half, bit c = key row0 + 32 half + c of query q0 + ii
-    for (var w = lane; w < 2u * TILE; w += ${LANES}u) {
-      let key4 = (blk.row0 + 32u * (w % 2u)) / 4u;
+    // the block's dropout decisions for this tile, four draws a lane at any TILE: word 4 ii + quarter,
+    // bit c = key row0 + 16 quarter + c of query q0 + ii
+    for (var w = lane; w < 4u * TILE; w += ${LANES}u) {
+      let key4 = (blk.row0 + 16u * (w % 4u)) / 4u;
       var bits = 0u;
-      for (var g = 0u; g < 8u; g++) { bits |= kept_bits(dropout_words(bh, q0 + w / 2u, key4 + g)) << (4u * g); }
+      for (var g = 0u; g < 4u; g++) { bits |= kept_bits(dropout_words(bh, q0 + w / 4u, key4 + g)) << (4u * g); }
       kept[w] = bits;
     }` : ''}
     workgroupBarrier();
@@ -248,7 +249,7 @@ ${u((d) => `    k[${d}] = load_qkv(base, ${d}u) * p.scale;${dk ? `
       let row = ii * V4;
       let s = ${u((d) => `dot(k[${d}], qs[row + ${d}u])`, ' + ')};
       let pij = exp(s - lses[ii]);${dropping ? `
-      let z = select(0.0, p.keep_scale, ((kept[2u * ii + lane / 32u] >> (lane % 32u)) & 1u) != 0u);` : ''}${dk ? `
+      let z = select(0.0, p.keep_scale, ((kept[4u * ii + lane / 16u] >> (lane % 16u)) & 1u) != 0u);` : ''}${dk ? `
       let dp = ${u((d) => `dot(v[${d}], gs[row + ${d}u])`, ' + ')};
       let ds = pij * (${z}dp - dsums[ii]);` : ''}
 ${u((d) => [dv && `      dv[${d}] += ${z}pij * gs[row + ${d}u];`, dk && `      dk[${d}] += ds * qs[row + ${d}u];`].filter(Boolean).join('\n'))}
