@@ -50,7 +50,8 @@ export class Kernel {
   readonly wgsl: string;
   readonly layoutEntries: GPUBindGroupLayoutEntry[];
   private readonly fields: { name: string; type: ParamType; offset: number }[] = [];
-  private readonly uniformBytes: number;
+  /** Bytes of this kernel's uniforms (0: none). */
+  readonly paramBytes: number;
   private readonly faults: boolean;
 
   constructor(spec: KernelSpec) {
@@ -96,7 +97,7 @@ export class Kernel {
       structFields.push(`  ${name}: ${type === 'dims' ? 'array<vec4u, 2>' : type},`);
       offset += type === 'dims' ? 32 : 4;
     }
-    this.uniformBytes = this.fields.length ? Math.ceil(offset / 16) * 16 : 0;
+    this.paramBytes = this.fields.length ? Math.ceil(offset / 16) * 16 : 0;
     if (this.fields.length) {
       header.push(`struct Params {\n${structFields.join('\n')}\n}`);
       header.push(`@group(0) @binding(${bound}) var<uniform> p: Params;`);
@@ -109,11 +110,6 @@ export class Kernel {
     const usesF16 = storage.some(([, t]) => t === 'f16' || t === 'vec4h');
     const enables = [...new Set([...(usesF16 ? ['f16'] : []), ...(spec.enable ?? [])])].map((e) => `enable ${e};\n`).join('');
     this.wgsl = `${enables}// kernel: ${spec.name}\n${header.join('\n')}\n${DIM_HELPER}\n${spec.body}`;
-  }
-
-  /** Bytes of this kernel's uniforms (0: none). */
-  get paramBytes(): number {
-    return this.uniformBytes;
   }
 
   /** Writes `values` as this kernel's uniforms at byte `at` of `view` (the device's staging slot; no allocation). */

@@ -7,7 +7,8 @@
 //   loss.mul(scaler.scale).backward(); const norm = scaler.unscale(params, maxNorm); opt.step(scaler.control);
 // A step skipped while the scale already is at its floor, MIN_SCALE = 2^-24, is past what any
 // scale can help: the backward overflowed float16 (or made a NaN) with everything 2^24 times
-// smaller, i.e. unscaled values past 65504 * 2^24 ~ 1.1e12. PyTorch's scaler then skips forever.
+// smaller, i.e. unscaled values past 65504 * 2^24 ~ 1.1e12. PyTorch's scaler has no floor: it
+// keeps halving the scale and skipping steps.
 // One such skip is the rule, not N in a row: it already takes a diverged run (and, from 2^16,
 // 40 skips on the way down), and waiting could only burn time, never save weights, since a
 // skipped step changes nothing. Given a watch, unscale marks its status then, on the GPU, for

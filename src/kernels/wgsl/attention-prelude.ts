@@ -89,6 +89,9 @@ fn kept_bits(w: vec4u) -> u32 {
 }`;
 }
 
+/** The suffix of an attention kernel's name for its storage type and dropout. */
+export const suffix = (float: FloatType, dropping: boolean) => `${float === 'f16' ? '_f16' : ''}${dropping ? '_dropout' : ''}`;
+
 /** The kernels' uniforms; the last four matter only to those that drop weights (threshold = ceil(p 2^24), keep_scale = 1 / (1 - p)). */
 export const PARAMS = {
   B: 'u32', n_head: 'u32', C: 'u32', Tq: 'u32', Tk: 'u32', scale: 'f32', groups: 'u32',

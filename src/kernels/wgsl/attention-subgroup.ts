@@ -7,16 +7,13 @@
 // Measured on lavapipe (npm run bench, B12 NH4 T64 HS32): forward 4.6 -> 2.0 ms, forward +
 // backward 20.9 -> 12.0 ms against the workgroup-memory kernels.
 import { Kernel, type FloatType } from '../kernel.js';
-import { dropoutHelpers, forwardReads, keyRange, PARAMS, prelude, storeRow, unroller } from './attention-prelude.js';
+import { dropoutHelpers, forwardReads, keyRange, PARAMS, prelude, storeRow, suffix, unroller } from './attention-prelude.js';
 
 /** Lanes per subgroup, and rows per workgroup. */
 export const SG = 8;
 
 /** f(r) for each row r of a group of SG, as straight-line code (subgroupBroadcast needs constant lanes). */
 const rows = (f: (r: number) => string, sep = '\n') => Array.from({ length: SG }, (_, r) => f(r)).join(sep);
-
-/** The kernel name's suffix for its storage type and dropout. */
-const suffix = (float: FloatType, dropping: boolean) => `${float === 'f16' ? '_f16' : ''}${dropping ? '_dropout' : ''}`;
 
 /**
  * WGSL (dropping only): z0 .. z7, the dropout factors of keys j0 .. j0 + 7 for this lane's query

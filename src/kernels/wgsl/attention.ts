@@ -21,7 +21,7 @@ import { device } from '../../device/device.js';
 import { tuned, type Tunable } from '../autotune.js';
 import { floatBytes, Kernel, grid1d, type FloatType } from '../kernel.js';
 import { ATTENTION_KEYS, profile, type AttentionKeys } from '../profile.js';
-import { dropoutHelpers, forwardReads, keyRange, PARAMS, prelude, storeRow, unroller } from './attention-prelude.js';
+import { dropoutHelpers, forwardReads, keyRange, PARAMS, prelude, storeRow, suffix, unroller } from './attention-prelude.js';
 import { backwardKeySgKernel, backwardQuerySgKernel, forwardSgKernel, SG } from './attention-subgroup.js';
 import { splitSeed } from './random.js';
 
@@ -71,9 +71,6 @@ function keyTile(src: string, rows: string): string {
     }
     workgroupBarrier();`;
 }
-
-/** The suffix of a kernel's name for its storage type and dropout. */
-const suffix = (float: FloatType, dropping: boolean) => `${float === 'f16' ? '_f16' : ''}${dropping ? '_dropout' : ''}`;
 
 /**
  * WGSL: `z`, the dropout factor of key j (= k0 + jj) for this lane's query i, in a loop over
