@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # One device session's measurements in one call, run on a GPU machine inside ../shared/gpu-kit:
-#   bash .gpu-kit/run.sh 'bash bench/gpu-session.sh doctor tests bench parity'
+#   bash .gpu-kit/run.sh 'bash bench/gpu-session.sh doctor tests bench host parity'
 # Steps (in the order given): doctor (gpt doctor --check: adapter, profile, fast-path verdicts,
 # every op against float64), tests (the suite but the browser test), bench (bench suite with the
 # big matmuls and the GPU training rows), parity (nanoGPT's Shakespeare-char GPU recipe,
-# npm run bench:parity -- --gpu-recipe). Each step is bounded by its own limit and by what is left
+# npm run bench:parity -- --gpu-recipe), host (what the host side of a step costs on this machine's
+# CPU, on Dawn's null backend: npm run bench:host; seconds). Each step is bounded by its own limit and by what is left
 # of GPU_SESSION_SECONDS (default 480: run.sh's unpacking and checks fit beside it in the device's 10
 # minutes a call); logs and JSON go to
 # $OUT (the device tool's folder) or ./gpu-session/.
@@ -30,9 +31,11 @@ for s in "$@"; do
     tests) step tests 150 "$tree" npx vitest run --exclude test/browser.test.ts ;;
     bench) step bench 240 "$bundles" node bench.mjs --big --only matmul,attention,train,train-gpu,gpt2,generate
            cp "$bundles"/bench/results/bench-*.json "$out/" 2>/dev/null ;;
+    host) step host 60 "$tree" node scripts/run-ts.mjs bench/host-step.ts
+          cp "$tree"/bench/results/host-step.json "$out/" 2>/dev/null ;;
     parity) step parity 300 "$bundles" node parity.mjs --gpu-recipe
             cp "$bundles"/bench/results/shakespeare-char-gpu* "$out/" 2>/dev/null ;;
-    *) echo "gpu-session: unknown step '$s' (doctor, tests, bench, parity)"; exit 2 ;;
+    *) echo "gpu-session: unknown step '$s' (doctor, tests, bench, host, parity)"; exit 2 ;;
   esac
 done
 ls -la "$out"

@@ -26,6 +26,13 @@ describe('Dawn toggles', () => {
     expect(disabled).toEqual(['timestamp_quantization']);
   });
 
+  it('GPT_DAWN_BACKEND picks Dawn\'s native backend (null: the one that runs nothing); an unknown name is an error listing the known', () => {
+    expect(parsed(toggles({ GPT_DAWN_BACKEND: 'null' })).other).toEqual(['backend=null']);
+    expect(parsed(toggles({ GPT_DAWN_BACKEND: 'opengl', GPT_DAWN_SAFE: '1' }))).toEqual({ enabled: [], disabled: ['timestamp_quantization'], other: ['backend=opengl'] });
+    expect(toggles({ GPT_DAWN_BACKEND: '' })).toEqual(toggles({}));
+    expect(() => toggles({ GPT_DAWN_BACKEND: 'cuda' })).toThrow(/^GPT_DAWN_BACKEND=cuda: expected one of vulkan, metal, d3d12, d3d11, opengl, opengles, null$/);
+  });
+
   it('a value other than 0 or 1, or both settings at once, is a one-line error naming the setting', () => {
     expect(() => toggles({ GPT_ROBUSTNESS: 'off' })).toThrow(/^GPT_ROBUSTNESS=off: expected 0 or 1$/);
     expect(() => toggles({ GPT_DAWN_SAFE: 'yes' })).toThrow(/^GPT_DAWN_SAFE=yes: expected 0 or 1$/);

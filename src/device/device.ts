@@ -84,6 +84,12 @@ const REPORTED_LIMITS = [
 
 export class Device {
   readonly info: DeviceInfo;
+  /**
+   * False on Dawn's null backend (GPT_DAWN_BACKEND=null), which validates and records every command
+   * and runs none: reads then return zeros and raise no faults, so the host side of any workload
+   * runs as it would on a GPU (`npm run bench:host` measures it).
+   */
+  readonly executes: boolean;
   readonly stats: DeviceStats = { dispatches: 0, submits: 0 };
   private readonly pool: BufferPool;
   private readonly textures: TexturePool;
@@ -121,6 +127,7 @@ export class Device {
     info: DeviceInfo,
   ) {
     this.info = info;
+    this.executes = info.device !== NULL_BACKEND_DEVICE;
     this.pacer = info.platform === 'node' && info.isFallbackAdapter ? new WaitPacer() : null;
     const { maxBufferSize, maxStorageBufferBindingSize } = info.limits;
     this.pool = new BufferPool(gpu, (e) => this.errors.push(e), Math.min(maxBufferSize ?? Infinity, maxStorageBufferBindingSize ?? Infinity));
@@ -269,6 +276,7 @@ export class Device {
       await this.waitForGpu(() => staging.mapAsync(GPUMapMode.READ));
       this.finishedSubmits = Math.max(this.finishedSubmits, submitted);
       await this.throwPendingErrors();
+      if (!this.executes) return new ArrayBuffer(bytes);
       const mapped = staging.getMappedRange();
       this.throwFaults(new Uint32Array(mapped, size, 1)[0]!);
       return mapped.slice(0, bytes);
@@ -586,6 +594,9 @@ export function adapterInfo(adapter: GPUAdapter, platform: Platform): DeviceInfo
     ),
   };
 }
+
+/** The adapter name of Dawn's null backend (`backend=null`), which executes nothing. */
+const NULL_BACKEND_DEVICE = 'null-backend';
 
 const WANTED_FEATURES = ['shader-f16', 'timestamp-query', 'subgroups', 'chromium-experimental-subgroup-matrix'] as const;
 

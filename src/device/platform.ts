@@ -9,6 +9,8 @@ export interface Platform {
   backend: string;
 }
 
+/** The names Dawn's `backend=` instance flag accepts. */
+const DAWN_BACKEND_NAMES = ['vulkan', 'metal', 'd3d12', 'd3d11', 'opengl', 'opengles', 'null'];
 const DAWN_BACKENDS: Record<string, string> = { linux: 'vulkan', darwin: 'metal', win32: 'd3d12' };
 
 let cached: Promise<Platform> | undefined;
@@ -42,7 +44,8 @@ async function loadPlatform(): Promise<Platform> {
     if (!(k in globalThis)) (globalThis as Record<string, unknown>)[k] = v;
   }
   const gpu = dawn.create(dawnToggles(envSetting));
-  return { name: 'node', gpu, backend: `dawn/${DAWN_BACKENDS[process.platform] ?? process.platform}` };
+  const native = envSetting('GPT_DAWN_BACKEND') || DAWN_BACKENDS[process.platform] || process.platform;
+  return { name: 'node', gpu, backend: `dawn/${native}` };
 }
 
 /**
@@ -70,8 +73,16 @@ export function dawnToggles(env: (name: string) => string | undefined): string[]
   const safe = flag('GPT_DAWN_SAFE', false);
   const robust = flag('GPT_ROBUSTNESS', true);
   if (safe && !robust) throw new Error('GPT_ROBUSTNESS=0 needs Dawn\'s unsafe APIs, which GPT_DAWN_SAFE=1 turns off: set one of them');
+  const backend = env('GPT_DAWN_BACKEND') || undefined;
+  if (backend !== undefined && !DAWN_BACKEND_NAMES.includes(backend)) {
+    throw new Error(`GPT_DAWN_BACKEND=${backend}: expected one of ${DAWN_BACKEND_NAMES.join(', ')}`);
+  }
   const enabled = [...(safe ? [] : ['allow_unsafe_apis', 'vulkan_enable_f16_on_nvidia']), ...(robust ? [] : ['disable_robustness', 'disable_workgroup_init'])];
-  return [...(enabled.length ? [`enable-dawn-features=${enabled.join(',')}`] : []), 'disable-dawn-features=timestamp_quantization'];
+  return [
+    ...(backend ? [`backend=${backend}`] : []),
+    ...(enabled.length ? [`enable-dawn-features=${enabled.join(',')}`] : []),
+    'disable-dawn-features=timestamp_quantization',
+  ];
 }
 
 /** A setting from the process environment (Node); undefined in browsers. */

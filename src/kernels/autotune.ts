@@ -5,7 +5,7 @@
 // readCache/writeCache: a JSON file in the user's cache directory, or localStorage), so later runs
 // start tuned. Candidates compute the same products, so tuning changes results at most by float32
 // reassociation (split-K). Off (defaults only) with GPT_AUTOTUNE=0, as the tests run, or
-// setAutotune(false).
+// setAutotune(false), and on Dawn's null backend (nothing runs there to time).
 import { device } from '../device/device.js';
 import { envSetting, readCache, writeCache } from '../device/platform.js';
 
@@ -42,7 +42,7 @@ const adapterKey = () => {
 
 /** The candidate to run for `t`: its tuned winner when known, else the fallback (and a measurement is queued). */
 export function tuned<C>(t: Tunable<C>): C {
-  if (!enabled || t.candidates.length < 2) return t.fallback;
+  if (!enabled || t.candidates.length < 2 || !device().executes) return t.fallback;
   if (!winners) {
     loading ??= load();
     return t.fallback;

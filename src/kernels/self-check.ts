@@ -211,6 +211,7 @@ async function compareInt8(launch: Launch, product: Product, force: ProfileOverr
  * (profile.ts recordVerdict) with a one-line warning. Never throws: a path that throws is wrong.
  */
 export async function checkFastPaths(launch: Launch, opts: SelfCheckOptions = {}): Promise<void> {
+  if (!device().executes) return; // nothing runs, so nothing can be compared
   const warn = opts.warn ?? ((line: string) => console.warn(line));
   const next = () => (opts.paths ?? inUse()).find((path) => !verdictsOf(device().info).has(path));
   for (let path = next(); path; path = next()) {

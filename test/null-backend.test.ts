@@ -1,0 +1,56 @@
+// Dawn's null backend (GPT_DAWN_BACKEND=null): every command is validated and recorded, none runs.
+// The host side of any workload must run there as on a GPU (`npm run bench:host` times it), so
+// reads give zeros instead of stale memory or fault bits, and nothing that needs results (the
+// device-start self-check, the autotuner) acts on them.
+import { beforeAll, describe, expect, it } from 'vitest';
+import { describeVerdicts } from '../src/kernels/self-check.js';
+import { setAutotune, tuned } from '../src/kernels/autotune.js';
+import { GPT } from '../src/gpt/model.js';
+import { TRAIN_DEFAULTS, Trainer } from '../src/gpt/trainer.js';
+import { device, initDevice, tensor } from '../src/index.js';
+
+beforeAll(async () => {
+  process.env.GPT_DAWN_BACKEND = 'null'; // read when this file's process opens its device
+  await initDevice();
+});
+
+describe("Dawn's null backend", () => {
+  it('is the device: it says it executes nothing, and the self-check judged nothing', () => {
+    expect(device().info.device).toBe('null-backend');
+    expect(device().info.backend).toBe('dawn/null');
+    expect(device().executes).toBe(false);
+    expect(describeVerdicts()).toMatch(/nothing to verify/);
+  });
+
+  it('reads return zeros, not what the staging buffer held (stale memory, or fault bits no kernel raised)', async () => {
+    const x = tensor(Float32Array.from({ length: 300 }, (_, i) => i + 1), [300]);
+    for (let i = 0; i < 3; i++) expect(Array.from(await x.mul(3).toArray())).toEqual(new Array(300).fill(0));
+  });
+
+  it('the autotuner keeps the defaults: timings of work that never ran mean nothing', () => {
+    setAutotune(true); // the tests run with GPT_AUTOTUNE=0
+    const t = { key: 'null-backend test', fallback: 'a', candidates: ['a', 'b'], prepare: () => ({ run: () => {}, dispose: () => {} }) };
+    expect(tuned(t)).toBe('a');
+    expect(tuned(t)).toBe('a');
+    setAutotune(false);
+  });
+
+  it('a GPT trains and generates through every host path without a GPU error', async () => {
+    const cfg = { ...TRAIN_DEFAULTS, nLayer: 2, nHead: 2, nEmbd: 32, blockSize: 16, batchSize: 2, warmupIters: 0, dropout: 0.1 };
+    const ids = Int32Array.from({ length: 400 }, (_, i) => i % 11);
+    for (const dtype of ['float32', 'float16'] as const) {
+      const trainer = new Trainer({ ...cfg, dtype }, { train: ids.slice(0, 300), val: ids.slice(300), vocabSize: 11 });
+      for (let i = 0; i < 2; i++) expect((await trainer.trainStep(true)).loss).toBe(0);
+      trainer.dispose();
+      trainer.model.dispose();
+    }
+    const model = new GPT({ vocabSize: 11, blockSize: 16, nLayer: 2, nHead: 2, nEmbd: 32, dropout: 0, bias: true });
+    model.eval();
+    const { generate } = await import('../src/gpt/generate.js');
+    const out: number[] = [];
+    for await (const t of generate(model, [1, 2], { maxNewTokens: 4, temperature: 1, seed: 1, kvCache: true })) out.push(t);
+    expect(out).toHaveLength(4);
+    model.dispose();
+    await device().sync();
+  });
+});
