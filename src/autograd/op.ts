@@ -93,7 +93,12 @@ export interface Op<P extends unknown[], A extends unknown[] = P> {
 
 /** The tensors among an op's arguments, arrays of tensors included (concat). */
 function tensorsIn(args: readonly unknown[]): Tensor[] {
-  return args.flatMap((a) => (a instanceof Tensor ? [a] : Array.isArray(a) ? a.filter((t): t is Tensor => t instanceof Tensor) : []));
+  const found: Tensor[] = [];
+  for (const a of args) {
+    if (a instanceof Tensor) found.push(a);
+    else if (Array.isArray(a)) for (const t of a) if (t instanceof Tensor) found.push(t);
+  }
+  return found;
 }
 
 /**
@@ -107,39 +112,53 @@ export type ArgSlot = TensorSlot | { list: TensorSlot } | null;
 export const optional = (dtypes: readonly DType[]): TensorSlot => ({ optional: dtypes });
 export const listOf = (slot: TensorSlot): ArgSlot => ({ list: slot });
 
-/** Checks one tensor argument (or list element) `arg` against its slot. */
-function checkSlot(op: string, arg: string, slot: TensorSlot, t: unknown): void {
+/** Checks one tensor argument (or element `index` of a list argument) `t` against its slot; whether it is a tensor. */
+function checkSlot(op: string, arg: string, index: number | null, slot: TensorSlot, t: unknown): t is Tensor {
   const isOptional = !Array.isArray(slot);
-  if (isOptional && (t === null || t === undefined)) return;
+  if (isOptional && (t === null || t === undefined)) return false;
   const allowed = isOptional ? (slot as { optional: readonly DType[] }).optional : (slot as readonly DType[]);
-  if (!(t instanceof Tensor)) throw new TypeError(`${op}: argument '${arg}' must be a Tensor, got ${describeValue(t)}`);
+  const name = () => (index === null ? arg : `${arg}[${index}]`);
+  if (!(t instanceof Tensor)) throw new TypeError(`${op}: argument '${name()}' must be a Tensor, got ${describeValue(t)}`);
   t.storage(op); // use-after-dispose is reported before anything else
   if (!allowed.includes(t.dtype)) {
     const kind = allowed.join(' or ');
-    throw new TypeError(`${op}: argument '${arg}' must be ${/^[aeiou]/.test(kind) ? 'an' : 'a'} ${kind} tensor, got ${t.describe()}`);
+    throw new TypeError(`${op}: argument '${name()}' must be ${/^[aeiou]/.test(kind) ? 'an' : 'a'} ${kind} tensor, got ${t.describe()}`);
   }
+  return true;
 }
 
 /**
  * Checks op `name`'s leading arguments against its entry's slots, keyed by argument name in
  * position order: each tensor present, not disposed, and of an accepted dtype; float16 ones only
- * where the adapter runs float16 kernels. Returns the tensor arguments by name.
+ * where the adapter runs float16 kernels. Returns the tensor arguments (list elements included).
  */
-export function checkDtypes(op: string, slots: Record<string, ArgSlot> | undefined, args: readonly unknown[]): [string, Tensor][] {
-  const named: [string, Tensor][] = [];
-  const check = (arg: string, slot: TensorSlot, t: unknown) => {
-    checkSlot(op, arg, slot, t);
-    if (t instanceof Tensor) named.push([arg, t]);
-  };
-  Object.entries(slots ?? {}).forEach(([arg, slot], i) => {
-    const value = args[i];
-    if (slot === null) return;
-    if (!('list' in slot)) return check(arg, slot, value);
+export function checkDtypes(op: string, slots: Record<string, ArgSlot> | undefined, args: readonly unknown[]): Tensor[] {
+  const tensors: Tensor[] = [];
+  let i = 0;
+  for (const arg in slots) {
+    const slot = slots[arg]!;
+    const value = args[i++];
+    if (slot === null) continue;
+    if (!('list' in slot)) {
+      if (checkSlot(op, arg, null, slot, value)) tensors.push(value);
+      continue;
+    }
     if (!Array.isArray(value)) throw new TypeError(`${op}: argument '${arg}' must be an array of Tensors, got ${describeValue(value)}`);
-    value.forEach((t, j) => check(`${arg}[${j}]`, slot.list, t));
+    for (let j = 0; j < value.length; j++) if (checkSlot(op, arg, j, slot.list, value[j])) tensors.push(value[j] as Tensor);
+  }
+  if (tensors.some((t) => t.dtype === 'float16')) requireF16(op);
+  return tensors;
+}
+
+/** The argument names of `tensors` (checkDtypes' result for `args`), for error messages. */
+function argNames(slots: Record<string, ArgSlot> | undefined, args: readonly unknown[]): Map<Tensor, string> {
+  const names = new Map<Tensor, string>();
+  Object.keys(slots ?? {}).forEach((arg, i) => {
+    const value = args[i];
+    if (value instanceof Tensor) names.set(value, arg);
+    else if (Array.isArray(value)) value.forEach((t, j) => t instanceof Tensor && names.set(t, `${arg}[${j}]`));
   });
-  if (named.some(([, t]) => t.dtype === 'float16')) requireF16(op);
-  return named;
+  return names;
 }
 
 /**
@@ -147,13 +166,15 @@ export function checkDtypes(op: string, slots: Record<string, ArgSlot> | undefin
  * promotion, unlike PyTorch; cast one side with .astype()). Int32 arguments (indices) and int8
  * ones (quantized weights) may sit beside either.
  */
-function checkOneFloat(op: string, named: readonly [string, Tensor][]): void {
-  const floats = named.filter(([, t]) => FLOAT_DTYPES.includes(t.dtype));
-  const other = floats.find(([, t]) => t.dtype !== floats[0]![1].dtype);
-  if (other) {
-    const [first, t] = floats[0]!;
+function checkOneFloat(op: string, tensors: readonly Tensor[], slots: Record<string, ArgSlot> | undefined, args: readonly unknown[]): void {
+  let first: Tensor | undefined;
+  for (const t of tensors) {
+    if (!FLOAT_DTYPES.includes(t.dtype)) continue;
+    first ??= t;
+    if (t.dtype === first.dtype) continue;
+    const names = argNames(slots, args);
     throw new TypeError(
-      `${op}: arguments '${first}' and '${other[0]}' must have one float dtype, got ${t.describe()} and ${other[1].describe()} (no type promotion: cast one with .astype())`,
+      `${op}: arguments '${names.get(first)}' and '${names.get(t)}' must have one float dtype, got ${first.describe()} and ${t.describe()} (no type promotion: cast one with .astype())`,
     );
   }
 }
@@ -161,8 +182,8 @@ function checkOneFloat(op: string, named: readonly [string, Tensor][]): void {
 /** Wraps an op entry into the function callers use. */
 export function defineOp<A extends unknown[]>(spec: OpSpec<A>): Op<A> {
   const op = (...args: A): Tensor => {
-    const named = checkDtypes(spec.name, spec.dtypes, args);
-    if (!spec.floatsMayDiffer) checkOneFloat(spec.name, named);
+    const checked = checkDtypes(spec.name, spec.dtypes, args);
+    if (!spec.floatsMayDiffer) checkOneFloat(spec.name, checked, spec.dtypes, args);
     const out = spec.shape?.(args);
     if (out?.dtype === 'float16') requireF16(spec.name);
     const inputs = tensorsIn(args);

@@ -333,10 +333,17 @@ export function matmulTiling(M: number, N: number, K: number, batch: number): Ma
 export const maxSplits = (K: number) => Math.max(1, Math.min(MAX_SPLITS, Math.floor(K / MIN_SPLIT_K)));
 
 /** Every tiling worth measuring for a product of depth K (autotuning candidates). */
-export function matmulTilings(K: number): MatmulTiling[] {
-  const splits = [1, 2, 4, 8, 16].filter((s) => s <= maxSplits(K));
-  return (Object.keys(TILES) as TileName[]).flatMap((tiles) => splits.map((s) => ({ tiles, splits: s })));
+export function matmulTilings(K: number): readonly MatmulTiling[] {
+  const max = maxSplits(K);
+  let list = tilingsUpTo.get(max);
+  if (!list) {
+    const splits = [1, 2, 4, 8, 16].filter((s) => s <= max);
+    tilingsUpTo.set(max, (list = (Object.keys(TILES) as TileName[]).flatMap((tiles) => splits.map((s) => ({ tiles, splits: s })))));
+  }
+  return list;
 }
+/** matmulTilings by their bound on splits (asked for at every product: each list built once). */
+const tilingsUpTo = new Map<number, readonly MatmulTiling[]>();
 
 /** Whether the tiling of buffer matmuls is the profile's to choose (then autotuning may refine it). */
 export const matmulTilingIsAuto = () => profile().matmul.tiles === 'auto' && profile().matmul.splits === 'auto';

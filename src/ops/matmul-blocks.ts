@@ -21,6 +21,8 @@ export interface Product {
   transB: boolean;
 }
 
+const NO_DIMS: readonly number[] = [];
+
 /**
  * C = op(A) · op(B) into `out`, directly when every buffer fits a binding, else a block at a time.
  * float16 operands that do not fit are multiplied through float32 copies (the blocks' byte
@@ -29,7 +31,7 @@ export interface Product {
  */
 export function matmul2d(a: Tensor, b: Tensor, out: Tensor, p: Product): void {
   const elements = Math.floor(profile().bindingLimit / elementBytes(a.dtype));
-  const plan = { ...p, batchShape: [], aStrides: [], bStrides: [], float: floatType(a.dtype) };
+  const plan = { M: p.M, N: p.N, K: p.K, transA: p.transA, transB: p.transB, batchShape: NO_DIMS, aStrides: NO_DIMS, bStrides: NO_DIMS, float: floatType(a.dtype) };
   if (a.size <= elements && b.size <= elements && out.size <= elements) launchMatmul(a.buffer('matmul'), b.buffer('matmul'), out.buffer(), plan);
   else if (a.dtype === 'float32') blocked(a, b, out, p, elements);
   else {

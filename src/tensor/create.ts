@@ -9,7 +9,7 @@ import {
   INT32_MIN, INT32_RANGE,
 } from './check.js';
 import { requireF16 } from '../kernels/profile.js';
-import { f32ToF16Bits } from './half.js';
+import { f32ToF16Bits, float32Bits } from './half.js';
 import { formatShape, numel, type Shape } from './shape.js';
 import { bufferBytes, Storage, Tensor, type DType } from './tensor.js';
 
@@ -122,7 +122,7 @@ function fill(op: string, shape: Shape, value: number, dtype: DType): Tensor {
   // float fills copy the value's bits with the integer fill: exact for NaN, +-Infinity and -0,
   // which the f32 fill's start + i * step need not keep (WGSL may assume finite math); float16
   // writes a word of two elements' bits at a time
-  else if (dtype === 'float32') launchFill('i32', t.buffer(), t.size, new Int32Array(Float32Array.of(value).buffer)[0]!, 0);
+  else if (dtype === 'float32') launchFill('i32', t.buffer(), t.size, float32Bits(value), 0);
   else launchFill('i32', t.buffer(), Math.ceil(t.size / 2), (f32ToF16Bits(value) * 0x10001) | 0, 0);
   return t;
 }

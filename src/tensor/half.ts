@@ -4,6 +4,12 @@
 const f32 = new Float32Array(1);
 const u32 = new Uint32Array(f32.buffer);
 
+/** The bits of `x` as a float32, as a signed 32-bit integer. */
+export function float32Bits(x: number): number {
+  f32[0] = x;
+  return u32[0]! | 0;
+}
+
 export function f16BitsToF32(h: number): number {
   const sign = h & 0x8000 ? -1 : 1;
   const exp = (h >>> 10) & 0x1f;

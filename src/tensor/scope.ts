@@ -8,10 +8,11 @@ interface Disposable {
 }
 
 const stack: Set<Disposable>[] = [];
-const scoped = new WeakSet<object>(); // every tensor ever created, to recognise them in results
 
-export function trackInScope(t: Disposable): void {
-  scoped.add(t);
+/** The key of a property every tracked object has (true), to recognise them in a scope's results. */
+export const SCOPED = Symbol('scoped');
+
+export function trackInScope(t: Disposable & { readonly [SCOPED]: true }): void {
   stack[stack.length - 1]?.add(t);
 }
 
@@ -64,7 +65,7 @@ function close(owned: Set<Disposable>, result: unknown): void {
 /** Finds the tensors inside a scope's result: the value itself, or inside arrays, plain objects, Maps. */
 function collect(v: unknown, into: Set<Disposable>, depth: number): void {
   if (!v || typeof v !== 'object' || depth > 4) return;
-  if (scoped.has(v)) {
+  if ((v as { [SCOPED]?: true })[SCOPED]) {
     into.add(v as Disposable);
     return;
   }

@@ -2,7 +2,7 @@
 // always, so reshape shares the storage for free. Ops live in src/ops and are attached as methods
 // there (the tensor layer knows nothing of them, nor of autograd beyond an opaque `gradFn`).
 import { device } from '../device/device.js';
-import { trackInScope } from './scope.js';
+import { SCOPED, trackInScope } from './scope.js';
 import { formatShape, numel } from './shape.js';
 
 import type { FloatType } from '../kernels/kernel.js';
@@ -64,8 +64,9 @@ export class Storage {
   }
 }
 
-const leakReports = new FinalizationRegistry<string>((what) => {
-  console.warn(`[webgpu-gpt] a tensor was garbage-collected without dispose(): ${what}. Its GPU memory is still held.`);
+// what a leak report names, formatted only when one is made (tensors are created by the thousand a step)
+const leakReports = new FinalizationRegistry<{ dtype: DType; shape: readonly number[]; id: number }>(({ dtype, shape, id }) => {
+  console.warn(`[webgpu-gpt] a tensor was garbage-collected without dispose(): ${dtype}${formatShape(shape)} (id ${id}). Its GPU memory is still held.`);
 });
 
 export class Tensor {
@@ -77,12 +78,15 @@ export class Tensor {
   gradFn: GradFn | null = null;
   private storageRef: Storage | null;
 
+  /** Marks tensors for the scopes (scope.ts), which find them among a scope's results. */
+  readonly [SCOPED] = true;
+
   constructor(storage: Storage, shape: readonly number[], readonly dtype: DType) {
     this.storageRef = storage;
-    this.shape = Object.freeze([...shape]);
+    this.shape = Object.isFrozen(shape) ? shape : Object.freeze([...shape]); // a tensor's shape is frozen: views share it
     this.size = numel(shape);
     trackInScope(this);
-    leakReports.register(this, `${dtype}${formatShape(shape)} (id ${this.id})`, this);
+    leakReports.register(this, { dtype, shape: this.shape, id: this.id }, this);
   }
 
   /** Allocates an uninitialised tensor. `label` names the buffer in GPU error messages. */

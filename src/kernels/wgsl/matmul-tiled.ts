@@ -156,9 +156,11 @@ ${loop(tm / 4, (r) => loop(4, (i) => storeRow(r, i)))}
   });
 }
 
+/** A variant by its key `tiles:flags:float`, flags one character each of transA transB vec4 int8 split ('1' or '0'). */
 const kernels = variants((key: string) => {
-  const v = JSON.parse(key) as Variant & { split: boolean };
-  return tiledKernel(v, v.split);
+  const [tiles, flags, float] = key.split(':') as [TileName, string, FloatType];
+  const [transA, transB, vec4, int8, split] = [...flags].map((f) => f === '1') as [boolean, boolean, boolean, boolean, boolean];
+  return tiledKernel({ tiles: TILES[tiles], transA, transB, vec4, float, int8 }, split);
 });
 
 const SUM_WG = 256;
@@ -195,41 +197,36 @@ export interface MatmulPlan {
   scale?: Resource;
 }
 
-/** A plan with the tiling chosen for it. */
-export interface TiledLaunch extends MatmulPlan {
-  tiles: TileName;
-  /** K splits (1: none); `part` holds splits * batch * M * N f32 when > 1. */
-  splits: number;
-}
 
 /** Whether every global access of this product can be a vec4 (see the header). */
 export function vec4Aligned(l: MatmulPlan): boolean {
   const contiguousA = l.transA ? l.M : l.K;
   const contiguousB = l.transB ? l.K : l.N;
-  return [contiguousA, contiguousB, l.N, ...l.aStrides, ...l.bStrides].every((d) => d % 4 === 0);
+  const four = (d: number) => d % 4 === 0;
+  return four(contiguousA) && four(contiguousB) && four(l.N) && l.aStrides.every(four) && l.bStrides.every(four);
 }
 
-/** Records C = op(A) · op(B); `part` is the split-K scratch (unused when splits = 1). */
-export function launchTiledMatmul(a: Resource, b: Resource, c: Resource, part: GPUBuffer | null, l: TiledLaunch): void {
+/** Records C = op(A) · op(B) in `tiles`, K split in `splits`; `part` is the split-K scratch (unused when splits = 1). */
+export function launchTiledMatmul(a: Resource, b: Resource, c: Resource, part: GPUBuffer | null, l: MatmulPlan, tiles: TileName, splits: number): void {
   const nBatch = l.batchShape.reduce((x, y) => x * y, 1);
-  const config = TILES[l.tiles];
+  const config = TILES[tiles];
   const tilesN = Math.ceil(l.N / config.bn);
   const tilesM = Math.ceil(l.M / config.bm);
-  const tiles = tilesN * tilesM * nBatch;
-  const splits = Math.max(1, l.splits);
+  const workgroups = tilesN * tilesM * nBatch;
+  splits = Math.max(1, splits);
   const chunk = Math.ceil(Math.ceil(l.K / splits) / config.bk) * config.bk;
-  if (tiles * splits >= 2 ** 32) throw new Error(`matmul: ${nBatch}x${l.M}x${l.N} output is too large`);
+  if (workgroups * splits >= 2 ** 32) throw new Error(`matmul: ${nBatch}x${l.M}x${l.N} output is too large`);
   const vec4 = vec4Aligned(l);
   const float = l.float ?? 'f32';
-  const key = JSON.stringify({ tiles: config, transA: l.transA, transB: l.transB, vec4, float, int8: !!l.scale, split: splits > 1 });
+  const flags = `${+l.transA}${+l.transB}${+vec4}${+!!l.scale}${+(splits > 1)}`;
   const out = splits > 1 ? part! : c;
-  kernels(key).launch(
+  kernels(`${tiles}:${flags}:${float}`).launch(
     l.scale ? [a, b, l.scale, out] : [a, b, out],
     {
-      M: l.M, N: l.N, K: l.K, tiles_n: tilesN, tiles_m: tilesM, tiles, splits, chunk,
+      M: l.M, N: l.N, K: l.K, tiles_n: tilesN, tiles_m: tilesM, tiles: workgroups, splits, chunk,
       batch_rank: l.batchShape.length, batch_shape: l.batchShape, a_strides: l.aStrides, b_strides: l.bStrides,
     },
-    grid1d(tiles * splits, 1),
+    grid1d(workgroups * splits, 1),
   );
   if (splits === 1) return;
   const n = nBatch * l.M * l.N;

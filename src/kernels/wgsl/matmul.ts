@@ -108,7 +108,7 @@ function recordTiled(a: Resource, b: Resource, c: Resource, plan: MatmulPlan, nB
   const maxBinding = device().info.limits.maxStorageBufferBindingSize ?? 2 ** 27;
   const splits = Math.max(1, Math.min(tiling.splits, Math.floor(maxBinding / (4 * nBatch * M * N))));
   const part = splits > 1 ? device().alloc(4 * splits * nBatch * M * N, 'matmul split-K') : null;
-  launchTiledMatmul(a, b, c, part, { ...plan, tiles: tiling.tiles, splits });
+  launchTiledMatmul(a, b, c, part, plan, tiling.tiles, splits);
   if (part) device().release(part);
 }
 
