@@ -5,8 +5,9 @@
 // dispatch is a hit. `outstanding` counts the groups not yet collected, for the device to ration
 // new ones. The uniform slot is a dynamic offset, not part of the key.
 //
-// Least recently used entries go past `capacity`; every entry that binds a resource goes when the
-// resource is destroyed, so a cached group never outlives a buffer it names.
+// The least recently used entries (to within capacity/4 finds) go past `capacity`; every entry
+// that binds a resource goes when the resource is destroyed, so a cached group never outlives a
+// buffer it names.
 /** A byte range of a buffer bound as the whole of a binding (offset aligned as the adapter requires). */
 export interface BufferWindow {
   buffer: GPUBuffer;
@@ -22,12 +23,15 @@ export const objectOf = (r: Resource): GPUBuffer | GPUTexture => (isWindow(r) ? 
 interface Entry {
   group: GPUBindGroup;
   resources: number[];
+  /** The count of finds when the entry last moved to the most recently used end. */
+  moved: number;
 }
 
 export class BindGroupCache {
   private readonly ids = new WeakMap<object, number>();
   private nextId = 1;
-  private readonly entries = new Map<string, Entry>(); // insertion order = least recently used first
+  private finds = 0;
+  private readonly entries = new Map<string, Entry>(); // insertion order = least recently moved first
   private readonly keysOf = new Map<number, Set<string>>(); // resource id -> keys that bind it
   private readonly views = new WeakMap<GPUTexture, GPUTextureView>();
   /** Bind groups created so far, and how many of them were garbage-collected. */
@@ -46,12 +50,19 @@ export class BindGroupCache {
     return `${this.idOf(layoutKey)}:${ids}${uniform ? `:${this.idOf(uniform)}` : ''}`;
   }
 
-  /** The cached group under `key`, now the most recently used; undefined on a miss. */
+  /**
+   * The cached group under `key`, now among the most recently used; undefined on a miss. A hit
+   * moves to the recent end only if it has not moved in the last capacity/4 finds: a loop's groups
+   * stay far from eviction without a Map delete and insert at every dispatch.
+   */
   find(key: string): GPUBindGroup | undefined {
     const hit = this.entries.get(key);
     if (!hit) return undefined;
-    this.entries.delete(key);
-    this.entries.set(key, hit);
+    if (++this.finds - hit.moved > this.capacity >> 2) {
+      this.entries.delete(key);
+      this.entries.set(key, hit);
+      hit.moved = this.finds;
+    }
     return hit.group;
   }
 
@@ -66,7 +77,7 @@ export class BindGroupCache {
     this.created++;
     this.collection.register(group, null);
     const ids = resources.map((r) => this.idOf(objectOf(r)));
-    this.entries.set(key, { group, resources: ids });
+    this.entries.set(key, { group, resources: ids, moved: this.finds });
     for (const id of ids) {
       let keys = this.keysOf.get(id);
       if (!keys) this.keysOf.set(id, (keys = new Set()));

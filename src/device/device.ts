@@ -164,6 +164,11 @@ export class Device {
     this.pool.release(buffer);
   }
 
+  /** `buffer.size`, from the pool's records where it has them (GPUBuffer.size is a native call; kernels ask at every dispatch). */
+  bufferSize(buffer: GPUBuffer): number {
+    return this.pool.sizeOf(buffer) ?? buffer.size;
+  }
+
   /**
    * A width x height rgba32float texture (sampled, storage-writable, copy destination), pooled
    * like buffers. Kernels use them as scratch within one op and release them right after recording.
@@ -362,7 +367,7 @@ export class Device {
   private assertBindable(kernel: string, buffers: readonly Resource[]): void {
     const limit = this.info.limits.maxStorageBufferBindingSize ?? Infinity;
     for (const r of buffers) {
-      const bytes = 'offset' in r ? r.size : 'size' in r ? r.size : 0;
+      const bytes = 'offset' in r ? r.size : 'createView' in r ? 0 : this.bufferSize(r); // textures are not storage buffers
       if (bytes > limit) {
         throw new RangeError(
           `${kernel}: a ${bytes}-byte buffer is bound whole but this adapter binds at most ${limit} bytes (maxStorageBufferBindingSize); this op does not split tensors that large`,

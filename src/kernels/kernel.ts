@@ -220,7 +220,7 @@ export function rowChunks(n: number, rowBytes: number, op: string, what: string)
  * the dispatch writes another window of the buffer too (bindings written must not overlap).
  */
 export function windowOf(buffer: GPUBuffer, start: number, count: number, elementBytes = 4, exact = false): GPUBuffer | BufferWindow {
-  if (start === 0 && buffer.size <= profile().bindingLimit && !exact) return buffer;
+  if (start === 0 && !exact && device().bufferSize(buffer) <= profile().bindingLimit) return buffer;
   return { buffer, offset: start * elementBytes, size: Math.max(elementBytes, Math.ceil((count * elementBytes) / 4) * 4) };
 }
 
