@@ -27,6 +27,18 @@ describe('device layer', () => {
     setProfile(null);
   });
 
+  it('CPU adapters submit whole batches of 512 dispatches; GPUs start small after running dry (test/null-backend.test.ts)', async () => {
+    const x = tensor(new Float32Array(64), [64]);
+    await device().sync();
+    const { submits } = device().stats;
+    scope(() => {
+      for (let i = 0; i < 100; i++) x.gelu();
+    });
+    expect(device().stats.submits - submits).toBe(device().info.isFallbackAdapter ? 0 : 2);
+    await device().sync();
+    x.dispose();
+  });
+
   it('size classes waste at most 25% and are monotonic', () => {
     let prev = 0;
     for (let b = 1; b < 1 << 20; b = Math.ceil(b * 1.37)) {

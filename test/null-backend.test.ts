@@ -7,7 +7,7 @@ import { describeVerdicts } from '../src/kernels/self-check.js';
 import { setAutotune, tuned } from '../src/kernels/autotune.js';
 import { GPT } from '../src/gpt/model.js';
 import { TRAIN_DEFAULTS, Trainer } from '../src/gpt/trainer.js';
-import { device, initDevice, tensor } from '../src/index.js';
+import { device, initDevice, scope, tensor } from '../src/index.js';
 
 beforeAll(async () => {
   process.env.GPT_DAWN_BACKEND = 'null'; // read when this file's process opens its device
@@ -25,6 +25,22 @@ describe("Dawn's null backend", () => {
   it('reads return zeros, not what the staging buffer held (stale memory, or fault bits no kernel raised)', async () => {
     const x = tensor(Float32Array.from({ length: 300 }, (_, i) => i + 1), [300]);
     for (let i = 0; i < 3; i++) expect(Array.from(await x.mul(3).toArray())).toEqual(new Array(300).fill(0));
+  });
+
+  it('counts as a GPU for submits: after the GPU ran dry the first comes after 32 dispatches, each next after twice as many', async () => {
+    const x = tensor(new Float32Array(64), [64]);
+    await device().sync();
+    const { dispatches, submits } = device().stats;
+    scope(() => {
+      for (let i = 0; i < 100; i++) x.gelu();
+    });
+    expect(device().stats.dispatches - dispatches).toBe(100);
+    expect(device().stats.submits - submits).toBe(2); // after 32, then 64 more; 4 wait for the next
+    await device().sync(); // the GPU runs dry: back to 32
+    scope(() => {
+      for (let i = 0; i < 40; i++) x.gelu();
+    });
+    expect(device().stats.submits - submits).toBe(4);
   });
 
   it('the autotuner keeps the defaults: timings of work that never ran mean nothing', () => {

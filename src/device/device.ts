@@ -60,6 +60,11 @@ export interface DeviceStats {
 const UNIFORM_SLOT = 256; // minUniformBufferOffsetAlignment on every adapter we know
 const NO_OFFSETS: number[] = [];
 const MAX_DISPATCHES_PER_SUBMIT = 512;
+// On a GPU the first submit after it ran dry comes after this many dispatches, and each next one
+// after twice as many (up to the most): the GPU starts while the host records the rest of a step,
+// instead of waiting for a batch of 512. CPU adapters keep whole batches: their driver runs on the
+// cores that record, so starting early overlaps nothing.
+const FIRST_SUBMIT_ON_GPU = 32;
 /** Bind groups kept for reuse (a GPT training step binds a few hundred distinct combinations). */
 const BIND_GROUP_CACHE = 4096;
 // Bind groups not yet garbage-collected, each possibly holding a descriptor set (bind-groups.ts):
@@ -108,6 +113,9 @@ export class Device {
   /** The pipeline the open pass has set (null: none yet). */
   private passPipeline: GPUComputePipeline | null = null;
   private pendingDispatches = 0;
+  /** Dispatches the open encoder takes before it is submitted (see FIRST_SUBMIT_ON_GPU). */
+  private submitAfter: number;
+  private readonly firstSubmit: number;
   // The params of every dispatch of a batch, one slot each, uploaded by queue.writeBuffer just
   // before the batch is submitted. Queue operations run in order, so the next batch may rewrite
   // the same buffer while the GPU still runs this one: each batch reads its own values.
@@ -128,6 +136,7 @@ export class Device {
   ) {
     this.info = info;
     this.executes = info.device !== NULL_BACKEND_DEVICE;
+    this.firstSubmit = this.submitAfter = info.isFallbackAdapter ? MAX_DISPATCHES_PER_SUBMIT : FIRST_SUBMIT_ON_GPU;
     this.pacer = info.platform === 'node' && info.isFallbackAdapter ? new WaitPacer() : null;
     const { maxBufferSize, maxStorageBufferBindingSize } = info.limits;
     this.pool = new BufferPool(gpu, (e) => this.errors.push(e), Math.min(maxBufferSize ?? Infinity, maxStorageBufferBindingSize ?? Infinity));
@@ -238,7 +247,13 @@ export class Device {
     this.flush();
     const submitted = this.stats.submits;
     await this.waitForGpu(() => this.gpu.queue.onSubmittedWorkDone());
+    this.finished(submitted);
+  }
+
+  /** Records that the GPU has finished the first `submitted` submits. */
+  private finished(submitted: number): void {
     this.finishedSubmits = Math.max(this.finishedSubmits, submitted);
+    if (this.finishedSubmits === this.stats.submits) this.submitAfter = this.firstSubmit; // it ran dry
   }
 
   /** Awaits `start()`'s GPU promise, paced on CPU adapters in Node (wait-pacer.ts). */
@@ -279,7 +294,7 @@ export class Device {
     const submitted = this.stats.submits;
     try {
       await this.waitForGpu(() => staging.mapAsync(GPUMapMode.READ));
-      this.finishedSubmits = Math.max(this.finishedSubmits, submitted);
+      this.finished(submitted);
       await this.throwPendingErrors();
       if (!this.executes) return new ArrayBuffer(bytes);
       const mapped = staging.getMappedRange();
@@ -360,7 +375,7 @@ export class Device {
       for (const [proxy, w] of writeBack) this.getEncoder().copyBufferToBuffer(proxy, 0, w.buffer, w.offset, w.size);
     }
     this.stats.dispatches++;
-    if (++this.pendingDispatches >= MAX_DISPATCHES_PER_SUBMIT) this.flush();
+    if (++this.pendingDispatches >= this.submitAfter) this.flush();
   }
 
   /** A clear error, before WebGPU's validation, for a buffer bound whole past the adapter's binding limit. */
@@ -387,6 +402,7 @@ export class Device {
       this.stats.submits++;
       this.encoder = null;
       this.pendingDispatches = 0;
+      this.submitAfter = Math.min(MAX_DISPATCHES_PER_SUBMIT, 2 * this.submitAfter);
       this.uniformUsed = 0;
     }
     for (const b of this.toDestroy.splice(0)) b.destroy();
