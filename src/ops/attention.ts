@@ -20,17 +20,17 @@ import { formatShape } from '../tensor/shape.js';
 import { FLOAT_DTYPES, floatType, Tensor } from '../tensor/tensor.js';
 
 function attentionShape(qkv: Tensor, nHead: number, context?: Tensor, starts?: Tensor, p = 0, seed = 0): AttentionShape {
-  const what = `causalAttention: qkv ${qkv.describe()}${context ? `, context ${context.describe()}` : ''}, nHead ${nHead}`;
-  if (qkv.rank !== 3 || qkv.shape[2]! % 3) throw new Error(`${what}: expected qkv [B, T, 3C]`);
+  const what = () => `causalAttention: qkv ${qkv.describe()}${context ? `, context ${context.describe()}` : ''}, nHead ${nHead}`;
+  if (qkv.rank !== 3 || qkv.shape[2]! % 3) throw new Error(`${what()}: expected qkv [B, T, 3C]`);
   const [B, T, C3] = qkv.shape as [number, number, number];
   const C = C3 / 3;
-  if (!Number.isInteger(nHead) || nHead < 1 || C % nHead) throw new Error(`${what}: C = ${C} must split into nHead heads`);
+  if (!Number.isInteger(nHead) || nHead < 1 || C % nHead) throw new Error(`${what()}: C = ${C} must split into nHead heads`);
   const Tk = context?.shape[1] ?? T;
   if (context && (context.rank !== 3 || context.shape[0] !== B || context.shape[2] !== C3 || Tk < T)) {
-    throw new Error(`${what}: expected context [${B}, Tk >= ${T}, ${C3}], got ${formatShape(context.shape)}`);
+    throw new Error(`${what()}: expected context [${B}, Tk >= ${T}, ${C3}], got ${formatShape(context.shape)}`);
   }
-  if (starts && (starts.rank !== 1 || starts.shape[0] !== B)) throw new Error(`${what}: expected starts int32 [${B}], got ${starts.describe()}`);
-  if (p > 0 && (context || starts)) throw new Error(`${what}: dropout p ${p} is for training: no context or starts with it`);
+  if (starts && (starts.rank !== 1 || starts.shape[0] !== B)) throw new Error(`${what()}: expected starts int32 [${B}], got ${starts.describe()}`);
+  if (p > 0 && (context || starts)) throw new Error(`${what()}: dropout p ${p} is for training: no context or starts with it`);
   return { B, nHead, C, Tq: T, Tk, float: floatType(qkv.dtype), dropout: { p, seed } };
 }
 

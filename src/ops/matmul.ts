@@ -27,11 +27,11 @@ interface MatmulShape {
 
 /** Shapes of op(A) · op(B), or an error naming both shapes and what was expected. */
 function matmulShape(op: string, a: Shape, b: Shape, transA: boolean, transB: boolean): MatmulShape {
-  const desc = `${formatShape(a)}${transA ? '^T' : ''} @ ${formatShape(b)}${transB ? '^T' : ''}`;
+  const desc = () => `${formatShape(a)}${transA ? '^T' : ''} @ ${formatShape(b)}${transB ? '^T' : ''}`; // for errors only
   const [M, Ka] = transA ? [a.at(-1)!, a.at(-2)!] : [a.at(-2)!, a.at(-1)!];
   const [Kb, N] = transB ? [b.at(-1)!, b.at(-2)!] : [b.at(-2)!, b.at(-1)!];
   if (Ka !== Kb) {
-    throw new RangeError(`${op}: inner dimensions differ in ${desc}: op(A) has ${Ka} columns, op(B) has ${Kb} rows`);
+    throw new RangeError(`${op}: inner dimensions differ in ${desc()}: op(A) has ${Ka} columns, op(B) has ${Kb} rows`);
   }
   const ab = a.slice(0, -2);
   const bb = b.slice(0, -2);
@@ -41,7 +41,7 @@ function matmulShape(op: string, a: Shape, b: Shape, transA: boolean, transB: bo
     const x = ab[ab.length - rank + i] ?? 1;
     const y = bb[bb.length - rank + i] ?? 1;
     if (x !== y && x !== 1 && y !== 1) {
-      throw new Error(`${op}: batch dims ${formatShape(ab)} and ${formatShape(bb)} of ${desc} cannot be broadcast together`);
+      throw new Error(`${op}: batch dims ${formatShape(ab)} and ${formatShape(bb)} of ${desc()} cannot be broadcast together`);
     }
     batch[i] = x === 1 ? y : x;
   }

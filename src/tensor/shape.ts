@@ -23,7 +23,8 @@ export function stridesOf(shape: Shape): number[] {
 
 /** NumPy broadcasting of two or more shapes; throws naming `op` when they are incompatible. */
 export function broadcastShapes(op: string, ...shapes: Shape[]): number[] {
-  const rank = Math.max(...shapes.map((s) => s.length));
+  let rank = 0;
+  for (const s of shapes) rank = Math.max(rank, s.length);
   const out = new Array<number>(rank).fill(1);
   for (const s of shapes) {
     for (let i = 0; i < s.length; i++) {
