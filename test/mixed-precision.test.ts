@@ -4,16 +4,21 @@
 // and grows back) without a readback of their own; gradients that overflow even at the minimum loss
 // scale stop the run at the first step skipped there, before an evaluation hook could run, while
 // a scale that gets low but fits goes on; a resumed run continues with exactly the same losses and
-// loss scale; distillation runs in float16 too; bad settings are refused with one line.
+// loss scale; distillation runs in float16 too; an evaluation casts the weights once and reads its
+// losses once, with the numbers of a batch-by-batch one; bad settings are refused with one line.
 import { beforeAll, describe, expect, it } from 'vitest';
 import { decodeCheckpoint, encodeCheckpoint, modelFromCheckpoint, restoreOptimizer } from '../src/gpt/checkpoint.js';
 import { GPT } from '../src/gpt/model.js';
 import { CharTokenizer } from '../src/gpt/tokenizer/index.js';
-import { modelConfig, TRAIN_DEFAULTS, Trainer, trainConfigProblem, TrainingDivergedError, type TrainConfig } from '../src/gpt/trainer.js';
+import { drawBatch, evaluateModel, modelConfig, TRAIN_DEFAULTS, Trainer, trainConfigProblem, TrainingDivergedError, type TrainConfig } from '../src/gpt/trainer.js';
+import { noGrad } from '../src/autograd/mode.js';
+import { autocast } from '../src/nn/autocast.js';
+import { Generator } from '../src/tensor/generator.js';
+import { scope } from '../src/tensor/scope.js';
 import { device } from '../src/device/device.js';
 import { castGroupSize } from '../src/kernels/wgsl/cast-group.js';
 import { profile, setProfile } from '../src/kernels/profile.js';
-import { MIN_SCALE, type Tensor } from '../src/ops/index.js';
+import { MIN_SCALE, tensor, type Tensor } from '../src/ops/index.js';
 import { testCorpus } from './corpus.js';
 import { setupDevice, trainLosses } from './helpers.js';
 
@@ -72,6 +77,39 @@ describe('mixed-precision training', () => {
       t.dispose();
       t.model.dispose();
     }
+  });
+
+  it('an evaluation casts the weights once and reads the losses once, with the numbers of a batch-by-batch evaluation', async () => {
+    const model = new GPT({ ...modelConfig(tiny, data.vocabSize), dropout: 0 });
+    const { batchSize: B, blockSize: T } = tiny;
+    const seed = 5;
+    for (const dtype of profile().f16 ? (['float32', 'float16'] as const) : (['float32'] as const)) {
+      // batch by batch: the same batches, each loss read before the next batch, weights cast at every use
+      const byBatch = { train: 0, val: 0 };
+      for (const split of ['train', 'val'] as const) {
+        const rng = new Generator(seed + (split === 'train' ? 2 : 3));
+        for (let i = 0; i < 3; i++) {
+          const { x, y } = drawBatch(data[split], B, T, rng);
+          byBatch[split] += await noGrad(() => scope(() => autocast(dtype, () => model.forward(tensor(x, [B, T]), { targets: tensor(y, [B, T]) }).loss!.item())));
+        }
+        byBatch[split] /= 3;
+      }
+      const live = device().memory().liveBytes;
+      const [submits, dispatches] = [device().stats.submits, device().stats.dispatches];
+      const got = await evaluateModel(model, data, { batchSize: B, blockSize: T, evalIters: 3, seed, dtype });
+      expect(got, dtype).toEqual(byBatch);
+      expect(device().memory().liveBytes, 'no GPU memory kept').toBe(live);
+      // a batch-by-batch float32 evaluation submits at every read; this one once for each split
+      expect(device().stats.submits - submits, dtype).toBeLessThanOrEqual(2);
+      if (dtype === 'float16') {
+        // the cast weights: one grouped cast for all, not a cast per weight and batch
+        const perBatch = Math.ceil((device().stats.dispatches - dispatches) / 6);
+        const plain = device().stats.dispatches;
+        await noGrad(() => scope(() => autocast('float16', () => model.forward(tensor(new Int32Array(B * T), [B, T]), { targets: tensor(new Int32Array(B * T), [B, T]) }))));
+        expect(perBatch, 'dispatches a batch').toBeLessThan(device().stats.dispatches - plain);
+      }
+    }
+    model.dispose();
   });
 
   it('skips overflowed steps on the GPU: counted, the scale shrinks, and grows back after clean steps', async (ctx) => {
