@@ -2,7 +2,8 @@
 // padded, a KV-cache row per sequence. Checked against GPT-2's float64 forward (test/hf-reference.ts,
 // written independently) on a small model with random weights large enough that its tokens vary,
 // and against single-prompt generation of each prompt; per-sequence stop; seeded sampling per
-// sequence; GPU memory flat over many steps and back to where it was at the end.
+// sequence; the next step recorded while the consumer takes a token; GPU memory flat over many
+// steps and back to where it was at the end.
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -126,6 +127,27 @@ describe('generateBatch', () => {
       expect(mine.slice(want.length).every((t) => t === null), `sequence ${b} stopped`).toBe(true);
     });
     expect(steps.length).toBe(Math.max(...free.map((s) => cut(s).length)));
+  });
+
+  it('records the next step before the consumer takes a token (KV cache: its input is the draws on the GPU), with the tokens of one step at a time', async () => {
+    const opts = { maxNewTokens: 8, temperature: 0.9, seed: [5, 6, 7, 8] };
+    const forward = model.forward.bind(model);
+    const calls: string[] = [];
+    model.forward = ((...args: Parameters<GPT['forward']>) => (calls.push('forward'), forward(...args))) as GPT['forward'];
+    const got: number[][] = SHORT.map(() => []);
+    try {
+      for await (const step of generateBatch(model, SHORT, opts)) {
+        calls.push('token');
+        step.forEach((t, i) => t !== null && got[i]!.push(t));
+      }
+    } finally {
+      model.forward = forward;
+    }
+    // the prefill and the first cached step go before the first token; after it, one step ahead throughout
+    expect(calls.slice(0, 3)).toEqual(['forward', 'forward', 'token']);
+    expect(calls.filter((c) => c === 'forward')).toHaveLength(opts.maxNewTokens);
+    // one step at a time: every window re-encoded each step, no cache, nothing ahead
+    expect(got).toEqual(await batch(SHORT, { ...opts, kvCache: false }));
   });
 
   it('keeps GPU memory flat over many steps, and frees it all at the end or on break', async () => {

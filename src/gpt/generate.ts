@@ -9,9 +9,10 @@
 // nanoGPT's: the last blockSize tokens, re-encoded from scratch each step (the whole batch's, then).
 import { noGrad } from '../autograd/mode.js';
 import { disposeCache, keepCacheRows, type KVCache } from '../nn/transformer.js';
-import { checkSamplingOptions, sampleLogits, tensor, type SamplingOptions } from '../ops/index.js';
+import { device } from '../device/device.js';
+import { checkSamplingOptions, sampleLogits, tensor, type SamplingOptions, type Tensor } from '../ops/index.js';
 import { Generator } from '../tensor/generator.js';
-import { scope } from '../tensor/scope.js';
+import { keep, scope } from '../tensor/scope.js';
 import type { GPT } from './model.js';
 
 /** How many tokens to generate and how: sampling settings, seed, KV cache, stop token. */
@@ -79,38 +80,61 @@ async function* decode(model: GPT, prompts: readonly (readonly number[])[], opts
     for (const c of caches ?? []) disposeCache(c);
     caches = null;
   };
+  /** Records one step of `rows` on `input` (their token ids, or the last step's draws on the GPU) and starts reading its draws back. */
+  const record = (input: number[][] | Tensor): Step => {
+    const padded = starts.some((s) => s > 0);
+    const us = rows.map((r) => seqs[r]!.rng.nextFloat()); // each sequence's seeded stream decides; the GPU draws with it
+    const ids = keep(
+      noGrad(() =>
+        scope(() => {
+          const idx = Array.isArray(input) ? tensor(Int32Array.from(input.flat()), [input.length, input[0]!.length]) : input;
+          const logits = model.forward(idx, { caches: caches ?? undefined, lastOnly: true, starts: padded ? starts : undefined }).logits; // [R, 1, V]
+          return sampleLogits(logits, tensor(us, [us.length, 1]), opts); // [R, 1]: one id a row is read back, not the logits
+        }),
+      ),
+    );
+    const drawn = ids.toArray();
+    device().flush(); // submitted now: its read resolves when this step is done, not a step recorded after it
+    return { rows: [...rows], at: rows.map((_, k) => k), ids, drawn };
+  };
+  let current: Step | null = null;
   try {
     while (seqs.some((s) => !s.done)) {
-      let input: number[][];
-      if (caches) {
-        input = rows.map((r) => seqs[r]!.tokens.slice(-1)); // the cache holds every token but the last
-      } else {
-        // (re-)encode every unfinished sequence's window, left-padded to the longest
-        rows = seqs.flatMap((s, i) => (s.done ? [] : [i]));
-        const windows = rows.map((r) => seqs[r]!.tokens.slice(-blockSize));
-        const width = Math.max(...windows.map((w) => w.length));
-        starts = windows.map((w) => width - w.length);
-        input = windows.map((w) => [...new Array<number>(width - w.length).fill(0), ...w]);
-        if (useCache && rows.every((r) => seqs[r]!.tokens.length <= blockSize)) caches = model.h.items.map(() => ({ qkv: null }));
+      if (!current) {
+        let input: number[][];
+        if (caches) {
+          input = rows.map((r) => seqs[r]!.tokens.slice(-1)); // the cache holds every token but the last
+        } else {
+          // (re-)encode every unfinished sequence's window, left-padded to the longest
+          rows = seqs.flatMap((s, i) => (s.done ? [] : [i]));
+          const windows = rows.map((r) => seqs[r]!.tokens.slice(-blockSize));
+          const width = Math.max(...windows.map((w) => w.length));
+          starts = windows.map((w) => width - w.length);
+          input = windows.map((w) => [...new Array<number>(width - w.length).fill(0), ...w]);
+          if (useCache && rows.every((r) => seqs[r]!.tokens.length <= blockSize)) caches = model.h.items.map(() => ({ qkv: null }));
+        }
+        current = record(input);
       }
-      const padded = starts.some((s) => s > 0);
-      const us = rows.map((r) => seqs[r]!.rng.nextFloat()); // each sequence's seeded stream decides; the GPU draws with it
-      const drawn = await noGrad(() =>
-        scope(async () => {
-          const idx = tensor(Int32Array.from(input.flat()), [input.length, input[0]!.length]);
-          const logits = model.forward(idx, { caches: caches ?? undefined, lastOnly: true, starts: padded ? starts : undefined }).logits; // [R, 1, V]
-          return sampleLogits(logits, tensor(us, [us.length, 1]), opts).toArray(); // [R, 1]: one id a row read back, not the logits
-        }),
-      );
+      // The next step is recorded before this one's draws come back (the GPU runs it while they do
+      // and while the host takes them) where its input is exactly those draws: the same rows, none
+      // of them at maxNewTokens now, and the cache going on. A row that draws stopToken leaves it.
+      const ahead: Step | null =
+        caches && current.ids.shape[0] === rows.length && rows.every((r) => seqs[r]!.made + 1 < maxNewTokens && seqs[r]!.tokens.length < blockSize)
+          ? record(current.ids)
+          : null;
+      const drawn = await current.drawn;
+      current.ids.dispose();
       const step: (number | null)[] = seqs.map(() => null);
-      rows.forEach((r, k) => {
+      const taken = current;
+      taken.rows.forEach((r, k) => {
         const s = seqs[r]!;
-        const next = drawn[k]!;
+        const next = drawn[taken.at[k]!]!;
         s.tokens.push(next);
         s.made++;
         s.done = s.made === maxNewTokens || next === stopToken;
         step[r] = next;
       });
+      current = ahead;
       // a cache goes on only while every row's context, with the token just drawn, fits the window
       if (caches && rows.some((r) => seqs[r]!.tokens.length > blockSize)) dropCaches();
       if (caches && rows.some((r) => seqs[r]!.done)) {
@@ -121,13 +145,32 @@ async function* decode(model: GPT, prompts: readonly (readonly number[])[], opts
           for (const c of caches!) keepCacheRows(c, kept, from);
           [rows, starts] = [kept.map((k) => rows[k]!), kept.map((k) => starts[k]! - from)];
         }
+        // the step ahead ran every row: keep the draws of those left (its ids no longer fit them as an input)
+        if (ahead) [ahead.rows, ahead.at] = [kept.map((k) => ahead.rows[k]!), kept.map((k) => ahead.at[k]!)];
       }
+      if (current && !current.rows.length) current = abandon(current);
       yield step;
     }
   } finally {
+    if (current) abandon(current);
     dropCaches();
     model.train(wasTraining);
   }
+}
+
+/** A decoding step on the GPU: the sequences it draws for (`at[k]`: row k's place in its draws), its drawn ids, their readback. */
+interface Step {
+  rows: number[];
+  at: number[];
+  ids: Tensor;
+  drawn: Promise<ArrayLike<number>>;
+}
+
+/** Frees a step whose draws nobody will take (its readback may still be running). */
+function abandon(step: Step): null {
+  step.drawn.catch(() => undefined);
+  step.ids.dispose();
+  return null;
 }
 
 /** One-line errors for bad prompts or options, before any work is queued; `op` names the caller. */
