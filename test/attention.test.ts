@@ -23,7 +23,7 @@ function rowsOf(a: Ref, b: number, from: number, to: number): Ref {
 describe('causalAttention with left-padded rows (starts)', () => {
   afterAll(() => setProfile(null));
 
-  it.each(profileVariants())('reads no padding: each row equals attention over its real part alone ($name variant)', async ({ overrides }) => {
+  it.each(profileVariants())('reads no padding, nor a cache\'s slots past contextLength: each row equals attention over its real part alone ($name variant)', async ({ overrides }) => {
     setProfile(overrides);
     await fc.assert(
       fc.asyncProperty(fc.gen(), async (g) => {
@@ -40,8 +40,18 @@ describe('causalAttention with left-padded rows (starts)', () => {
         };
         const context = fill(Tk);
         const qkv = Tq === Tk ? context : fill(Tq);
+        // a cache with room to grow: each row's Tk slots, then `spare` more holding large values (read, they would swamp the result)
+        const spare = Tq < Tk && r.int(0, 1) ? r.int(1, 5) : 0;
+        const rows = Tk + spare;
+        const roomy = ref([B, rows, C3], Array.from({ length: B * rows * C3 }, (_, i) => {
+          const [b, slot] = [Math.floor(i / (rows * C3)), Math.floor(i / C3) % rows];
+          return slot < Tk ? context.data[(b * Tk + slot) * C3 + (i % C3)]! : 40;
+        }));
         const y = (await noGrad(() =>
-          scope(async () => (await causalAttention(toTensor(qkv), nHead, Tq === Tk ? null : toTensor(context), tensor(Int32Array.from(starts), [B])).toArray()) as Float32Array),
+          scope(async () => {
+            const kv = Tq === Tk ? null : toTensor(spare ? roomy : context);
+            return (await causalAttention(toTensor(qkv), nHead, kv, tensor(Int32Array.from(starts), [B]), 0, 0, spare ? Tk : undefined).toArray()) as Float32Array;
+          }),
         ));
         expect(y.every(Number.isFinite), 'padding queries give finite outputs').toBe(true);
         const C = C3 / 3;
@@ -49,7 +59,7 @@ describe('causalAttention with left-padded rows (starts)', () => {
           const firstQuery = Math.max(0, starts[b]! - (Tk - Tq)); // the first query in the row's real part
           const want = causalAttentionRef(rowsOf(qkv, b, firstQuery, Tq), nHead, rowsOf(context, b, starts[b]!, Tk));
           const got = tensor(y.slice((b * Tq + firstQuery) * C, (b + 1) * Tq * C), [1, Tq - firstQuery, C]);
-          await expectClose(got, want, 2e-5, 1e-4, `row ${b} of B ${B}, Tq ${Tq}, Tk ${Tk}, start ${starts[b]}, HS ${HS}`);
+          await expectClose(got, want, 2e-5, 1e-4, `row ${b} of B ${B}, Tq ${Tq}, Tk ${Tk} (+${spare} spare), start ${starts[b]}, HS ${HS}`);
           got.dispose();
         }
       }),
@@ -176,6 +186,10 @@ describe('causalAttention', () => {
       expect(() => causalAttention(qkv, 3)).toThrow(/C = 4 must split into nHead heads/);
       expect(() => causalAttention(qkv, 2, tensor(new Float32Array(2 * 2 * 12), [2, 2, 12]))).toThrow(/expected context \[2, Tk >= 3, 12\]/);
       expect(() => causalAttention(qkv, 2, null, tensor(new Int32Array(3), [3]))).toThrow(/expected starts int32 \[2\], got int32\[3\]/);
+      const cache = tensor(new Float32Array(2 * 8 * 12), [2, 8, 12]);
+      expect(() => causalAttention(qkv, 2, cache, undefined, 0, 0, 2)).toThrow(/contextLength must be an integer in \[3, 8\] \(the filled slots of context's rows\), got 2$/);
+      expect(() => causalAttention(qkv, 2, cache, undefined, 0, 0, 9)).toThrow(/contextLength must be an integer in \[3, 8\]/);
+      expect(() => causalAttention(qkv, 2, null, undefined, 0, 0, 3)).toThrow(/contextLength .* got 3 without a context$/);
       expect(() => causalAttention(qkv, 2, null, tensor(new Float32Array(2), [2]))).toThrow(/argument 'starts' must be an int32 tensor/);
       qkv.requiresGrad = true;
       expect(() => causalAttention(qkv, 2, qkv)).toThrow(/no gradient through a KV cache/);

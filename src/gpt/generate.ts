@@ -111,7 +111,7 @@ async function* decode(model: GPT, prompts: readonly (readonly number[])[], opts
           const width = Math.max(...windows.map((w) => w.length));
           starts = windows.map((w) => width - w.length);
           input = windows.map((w) => [...new Array<number>(width - w.length).fill(0), ...w]);
-          if (useCache && rows.every((r) => seqs[r]!.tokens.length <= blockSize)) caches = model.h.items.map(() => ({ qkv: null }));
+          if (useCache && rows.every((r) => seqs[r]!.tokens.length <= blockSize)) caches = model.h.items.map(() => ({ qkv: null, capacity: blockSize }));
         }
         current = record(input);
       }

@@ -2,7 +2,7 @@
 // block with residuals. Shapes use the legend B (batch), T (time), C (channels), NH (heads),
 // HS (head size, C / NH unless set), A = NH * HS (the attention's inner width: C unless heads were
 // pruned away), F (the MLP's hidden width, 4C unless set).
-import { biasGelu, causalAttention, concat, slice, type Tensor } from '../ops/index.js';
+import { biasGelu, causalAttention, concat, slice, sliceAssign, type Tensor, zeros } from '../ops/index.js';
 import type { Generator } from '../tensor/generator.js';
 import { keep, scope } from '../tensor/scope.js';
 import { castForCompute } from './autocast.js';
@@ -36,29 +36,38 @@ export const ACTIVATIONS = ['gelu', 'gelu_tanh'] as const;
 export type Activation = (typeof ACTIVATIONS)[number];
 
 /**
- * The packed q | k | v rows [B, Tc, 3A] of the positions decoded so far (attention reads their
- * keys and values), for incremental decoding. Owned by the cache; dispose with disposeCache.
+ * The packed q | k | v rows of the positions decoded so far (attention reads their keys and
+ * values), for incremental decoding: `qkv` [B, R, 3A] holds them in the first `length` slots of
+ * each row, with room for more. A step writes its positions into that room; when there is none,
+ * the cache moves to twice the slots it needs (at most `capacity`), so over a generation it is
+ * copied about once, not at every step. Owned by the cache; dispose with disposeCache.
  */
 export interface KVCache {
   qkv: Tensor | null;
+  /** The slots filled in each row of qkv (all of them when absent). */
+  length?: number;
+  /** The most slots worth allocating (a model's block size); unbounded when absent. */
+  capacity?: number;
 }
 
 /** Positions a KV cache holds (0 for none). */
-export const cachedLength = (cache?: KVCache): number => cache?.qkv?.shape[1] ?? 0;
+export const cachedLength = (cache?: KVCache): number => (cache?.qkv ? (cache.length ?? cache.qkv.shape[1]!) : 0);
 
 /** Frees a KV cache's tensors; the cache can be filled again. */
 export function disposeCache(cache: KVCache): void {
   cache.qkv?.dispose();
   cache.qkv = null;
+  cache.length = 0;
 }
 
 /**
- * Keeps only the batch rows `rows` of a cache (in that order) and its slots from `fromSlot` on:
- * for a batch whose other sequences stopped, and the left padding none of the rest needs.
+ * Keeps only the batch rows `rows` of a cache (in that order) and its filled slots from `fromSlot`
+ * on: for a batch whose other sequences stopped, and the left padding none of the rest needs.
  */
 export function keepCacheRows(cache: KVCache, rows: readonly number[], fromSlot: number): void {
   const { qkv } = cache;
   if (!qkv) return;
+  const length = cachedLength(cache);
   // runs of consecutive rows are one slice each
   const runs: [number, number][] = [];
   for (const r of rows) {
@@ -69,18 +78,29 @@ export function keepCacheRows(cache: KVCache, rows: readonly number[], fromSlot:
   cache.qkv = keep(
     scope(() => {
       const picked = runs.length === 1 ? slice(qkv, 0, ...runs[0]!) : concat(runs.map(([a, b]) => slice(qkv, 0, a, b)), 0);
-      return slice(picked, 1, fromSlot);
+      return slice(picked, 1, fromSlot, length);
     }),
   );
+  cache.length = length - fromSlot;
   qkv.dispose();
 }
 
-/** Appends the new rows to the cache and returns the whole sequence so far. */
+/** Writes the new positions into the cache (moving it to a larger one first if it is full); returns its rows, filled up to cache.length. */
 function extendCache(cache: KVCache, qkv: Tensor): Tensor {
-  const all = cache.qkv ? concat([cache.qkv, qkv], 1) : qkv;
-  cache.qkv?.dispose();
-  cache.qkv = keep(all.detach());
-  return all;
+  const [B, T, W] = qkv.shape as [number, number, number];
+  const filled = cachedLength(cache);
+  const length = filled + T;
+  let store = cache.qkv;
+  if (!store || store.shape[1]! < length) {
+    const slots = Math.max(length, Math.min(2 * length, cache.capacity ?? Infinity));
+    const grown = keep(zeros([B, slots, W], qkv.dtype));
+    if (store) sliceAssign(grown, store, 1, 0); // its slots past `filled` too: fewer than grown's
+    store?.dispose();
+    cache.qkv = store = grown;
+  }
+  sliceAssign(store, qkv, 1, filled);
+  cache.length = length;
+  return store;
 }
 
 /** Multi-head causal self-attention: one fused q|k|v projection, attention over earlier positions, an output projection. */
@@ -111,13 +131,13 @@ export class CausalSelfAttention extends Module {
   forward(x: Tensor, cache?: KVCache, starts?: Tensor): Tensor {
     return scope(() => {
       const qkv = this.c_attn.forward(x); // [B, T, 3A]
-      const context = cache ? extendCache(cache, qkv) : undefined; // [B, Tk, 3A]
+      const context = cache ? extendCache(cache, qkv) : undefined; // [B, R, 3A], its first Tk slots filled
       // dropout on the attention weights happens inside the fused kernel (training only)
       const { p, seed } = this.attnDropout.draw();
       if (p > 0 && (starts || cache)) {
         throw new Error(`CausalSelfAttention: ${starts ? 'left-padded rows (starts)' : 'decoding with a KV cache'} runs in eval mode only (model.eval()), without attention dropout`);
       }
-      const y = causalAttention(qkv, this.nHead, context ?? null, starts, p, seed);
+      const y = causalAttention(qkv, this.nHead, context ?? null, starts, p, seed, cache && cachedLength(cache));
       return this.residDropout.forward(this.c_proj.forward(y)); // [B, T, C]
     });
   }

@@ -175,6 +175,7 @@ import { quantizeInt8 as quantizeInt8Core } from './int8.js';
 export const quantizeInt8 = quantizeInt8Core as unknown as (w: Tensor) => Promise<{ q: Tensor; scale: Tensor }>;
 export { maskInPlace } from './mask.js';
 export { castInto } from './cast-into.js';
+export { sliceAssign } from './shape.js';
 
 /** Swaps two dims (the last two by default): a permute. */
 export const transpose = transposeCore as Lifted<typeof transposeCore>;

@@ -3,7 +3,9 @@
 // y[b, t, h] = softmax_j<=t(q_t . k_j / sqrt(HS)) v_j per head h. No [T, T] tensor is kept for
 // the backward: it recomputes the weights from the saved log-sum-exp of each query's scores.
 // Decoding with a cache passes `context` [B, Tk, 3C], the whole sequence so far, whose last T
-// rows are qkv's positions; keys and values come from it (no gradient flows through a cache).
+// rows are qkv's positions; keys and values come from it (no gradient flows through a cache). A
+// cache with room to grow passes its rows whole, [B, R, 3C], and `contextLength` Tk <= R: the
+// slots filled so far.
 // float16 qkv gives float16 y; the scores, the running max and sum and the saved log-sum-exp are float32.
 // A batch of sequences of different lengths, left-padded to one length, passes `starts` int32
 // [B]: row b's real tokens start at slot starts[b] of the Tk, and its keys before that slot are
@@ -19,26 +21,30 @@ import { describeValue } from '../tensor/check.js';
 import { formatShape } from '../tensor/shape.js';
 import { FLOAT_DTYPES, floatType, Tensor } from '../tensor/tensor.js';
 
-function attentionShape(qkv: Tensor, nHead: number, context?: Tensor, starts?: Tensor, p = 0, seed = 0): AttentionShape {
+function attentionShape(qkv: Tensor, nHead: number, context?: Tensor, starts?: Tensor, p = 0, seed = 0, contextLength?: number): AttentionShape {
   const what = () => `causalAttention: qkv ${qkv.describe()}${context ? `, context ${context.describe()}` : ''}, nHead ${nHead}`;
   if (qkv.rank !== 3 || qkv.shape[2]! % 3) throw new Error(`${what()}: expected qkv [B, T, 3C]`);
   const [B, T, C3] = qkv.shape as [number, number, number];
   const C = C3 / 3;
   if (!Number.isInteger(nHead) || nHead < 1 || C % nHead) throw new Error(`${what()}: C = ${C} must split into nHead heads`);
-  const Tk = context?.shape[1] ?? T;
-  if (context && (context.rank !== 3 || context.shape[0] !== B || context.shape[2] !== C3 || Tk < T)) {
+  const kvRows = context?.shape[1] ?? T;
+  const Tk = contextLength ?? kvRows;
+  if (context && (context.rank !== 3 || context.shape[0] !== B || context.shape[2] !== C3 || kvRows < T)) {
     throw new Error(`${what()}: expected context [${B}, Tk >= ${T}, ${C3}], got ${formatShape(context.shape)}`);
+  }
+  if (contextLength !== undefined && !(context && Number.isInteger(Tk) && Tk >= T && Tk <= kvRows)) {
+    throw new Error(`${what()}: contextLength must be an integer in [${T}, ${kvRows}] (the filled slots of context's rows), got ${contextLength}${context ? '' : ' without a context'}`);
   }
   if (starts && (starts.rank !== 1 || starts.shape[0] !== B)) throw new Error(`${what()}: expected starts int32 [${B}], got ${starts.describe()}`);
   if (p > 0 && (context || starts)) throw new Error(`${what()}: dropout p ${p} is for training: no context or starts with it`);
-  return { B, nHead, C, Tq: T, Tk, float: floatType(qkv.dtype), dropout: { p, seed } };
+  return { B, nHead, C, Tq: T, Tk, kvRows, float: floatType(qkv.dtype), dropout: { p, seed } };
 }
 
 const attentionOp = defineOp({
   name: 'causalAttention',
   dtypes: { qkv: FLOAT_DTYPES, nHead: null, context: optional(FLOAT_DTYPES), starts: optional(['int32']), p: null, seed: null },
-  forward(ctx: OpContext, qkv: Tensor, nHead: number, context: Tensor | null, starts: Tensor | undefined, p: number, seed: number) {
-    const s = attentionShape(qkv, nHead, context ?? undefined, starts, p, seed);
+  forward(ctx: OpContext, qkv: Tensor, nHead: number, context: Tensor | null, starts: Tensor | undefined, p: number, seed: number, contextLength?: number) {
+    const s = attentionShape(qkv, nHead, context ?? undefined, starts, p, seed, contextLength);
     if ((context || starts) && ctx.recording) {
       throw new Error(`causalAttention: no gradient through a KV cache or padding ${context ? 'context' : 'starts'}; decode under noGrad()`);
     }
@@ -49,8 +55,8 @@ const attentionOp = defineOp({
     lse.dispose();
     return y;
   },
-  shape([qkv, nHead, context, starts, p, seed]) {
-    const s = attentionShape(qkv, nHead, context ?? undefined, starts, p, seed);
+  shape([qkv, nHead, context, starts, p, seed, contextLength]) {
+    const s = attentionShape(qkv, nHead, context ?? undefined, starts, p, seed, contextLength);
     return { shape: [s.B, s.Tq, s.C], dtype: qkv.dtype };
   },
   backward(ctx, dy, [, nHead, , , p, seed]) {
@@ -69,13 +75,15 @@ const attentionOp = defineOp({
 
 /**
  * Causal self-attention of packed qkv [B, T, 3C] with nHead heads: y [B, T, C] (see the header for
- * context and starts); `p` > 0 drops attention weights (training) by a mask drawn from `seed`.
+ * context and starts); `p` > 0 drops attention weights (training) by a mask drawn from `seed`;
+ * `contextLength`: only the first that many slots of each context row are filled (a KV cache with
+ * room to grow), all of them when absent.
  */
 export const causalAttention = withFront(
   attentionOp,
-  (qkv: Tensor, nHead: number, context: Tensor | null = null, starts?: Tensor, p: number = 0, seed: number = 0): Tensor => {
+  (qkv: Tensor, nHead: number, context: Tensor | null = null, starts?: Tensor, p: number = 0, seed: number = 0, contextLength?: number): Tensor => {
     if (typeof p !== 'number' || !(p >= 0 && p < 1)) throw new RangeError(`causalAttention: dropout p must be a number in [0, 1), got ${typeof p === 'number' ? p : describeValue(p)}`);
     if (!Number.isSafeInteger(seed) || seed < 0) throw new RangeError(`causalAttention: seed must be a non-negative safe integer, got ${typeof seed === 'number' ? seed : describeValue(seed)}`);
-    return attentionOp(qkv, nHead, context, starts, p, seed);
+    return attentionOp(qkv, nHead, context, starts, p, seed, contextLength);
   },
 );

@@ -1,13 +1,14 @@
 // Shape ops. reshape is free (a view of the same storage); permute/transpose, slice and concat
 // materialise their result with one raw 32-bit copy kernel (src/kernels/wgsl/copy.ts), so they work
 // on float32 and int32 alike (float16 takes its 16-bit twin). slice and concat copy [outer, len, inner] blocks between axis offsets.
-import { defineOp, listOf, withFront, type OpContext } from '../autograd/op.js';
+import { defineOp, listOf, NOT_DIFFERENTIABLE, withFront, type OpContext } from '../autograd/op.js';
 import { device } from '../device/device.js';
 import { launchCopy } from '../kernels/wgsl/copy.js';
 import { zeros } from '../tensor/create.js';
 import { formatShape, numel, sameShape, stridesOf, type Shape } from '../tensor/shape.js';
 import { assertRank, checkAxis, checkTensor, describeValue } from '../tensor/check.js';
 import { elementBytes, Tensor, type DType } from '../tensor/tensor.js';
+import { defineUpdate } from './update.js';
 
 const ANY: readonly DType[] = ['float32', 'float16', 'int32'];
 
@@ -173,6 +174,31 @@ export const slice = withFront(sliceOp, (t: Tensor, axis: number, start: number 
   const s = bound(start, n);
   const e = end === undefined ? n : bound(end, n);
   return sliceOp(t, ax, s, Math.max(e - s, 0));
+});
+
+/**
+ * Sets the elements [start, start + n) along `axis` of `dst` to `src` (n: src's length there; its
+ * other dims are dst's), in place: PyTorch's `dst.narrow(axis, start, n).copy_(src)`. A KV cache
+ * writes each step's positions into its room to grow with it, instead of copying itself whole.
+ */
+export const sliceAssign = defineUpdate({
+  name: 'sliceAssign',
+  dtypes: { dst: ANY, src: ANY },
+  run(dst: Tensor, src: Tensor, axis: number, start: number) {
+    const ax = axisOf('sliceAssign', dst, axis);
+    copyBlock(src, dst, around(src.shape, ax), src.shape[ax]!, 0, dst.shape[ax]!, start);
+    return [dst];
+  },
+  check([dst, src, axis, start]) {
+    const ax = axisOf('sliceAssign', dst, axis);
+    const fits = src.rank === dst.rank && src.shape.every((d, i) => (i === ax ? d <= dst.shape[i]! : d === dst.shape[i]));
+    if (src.dtype !== dst.dtype || !fits) {
+      throw new Error(`sliceAssign: src ${src.describe()} must be dst ${dst.describe()}'s dtype and shape, at most as long along axis ${ax}`);
+    }
+    const room = dst.shape[ax]! - src.shape[ax]!;
+    if (!Number.isInteger(start) || start < 0 || start > room) throw new Error(`sliceAssign: start must be an integer in [0, ${room}], got ${start}`);
+  },
+  backward: NOT_DIFFERENTIABLE,
 });
 
 const concatOp = defineOp({

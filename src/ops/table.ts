@@ -28,7 +28,7 @@ import { maskInPlace } from './mask.js';
 import { matmul } from './matmul.js';
 import { argmax, max, mean, sum } from './reduce.js';
 import { sampleLogits } from './sample.js';
-import { concat, permute, reshape, slice } from './shape.js';
+import { concat, permute, reshape, slice, sliceAssign } from './shape.js';
 import { logSoftmax, softmax } from './softmax.js';
 import type { Update } from './update.js';
 
@@ -55,7 +55,7 @@ export const OPS = {
   linearInt8, embeddingInt8,
 } satisfies Record<string, AnyOp>;
 
-export const UPDATES = { adamw, gradNorm, gradScalerUpdate, watchNonFinite, maskInPlace, castInto } satisfies Record<string, AnyUpdate>;
+export const UPDATES = { adamw, gradNorm, gradScalerUpdate, watchNonFinite, maskInPlace, castInto, sliceAssign } satisfies Record<string, AnyUpdate>;
 
 export type OpName = keyof typeof OPS;
 export type UpdateName = keyof typeof UPDATES;

@@ -8,7 +8,8 @@
 // masking in place over more tensors than one dispatch binds (NaN and Inf among the masked values),
 // and casts into other tensors over more than one dispatch binds, between float32 and float16 each
 // way, written or added, against the host's float16 rounding (ties, overflow, subnormals), some
-// tensors past a 4 KiB binding.
+// tensors past a 4 KiB binding; a slice of a tensor assigned in place along any axis (float32 or
+// int32, empty slices too).
 import type { UpdateName } from '../../ops/index.js';
 import { bool, float, grid, largeShape, pick, shape, values } from '../draw.js';
 import { ref, type Ref } from '../reference/array.js';
@@ -202,5 +203,35 @@ const castInto: UpdateCase<'castInto'> = {
   },
 };
 
-export const UPDATE_CASES = { adamw, gradNorm, gradScalerUpdate, watchNonFinite, maskInPlace, castInto } satisfies { [K in UpdateName]: UpdateCase<K> };
+const sliceAssign: UpdateCase<'sliceAssign'> = {
+  draw(r) {
+    const dims = shape(r, 1, 4, 400);
+    const axis = r.int(0, dims.length - 1);
+    const len = r.int(0, dims[axis]!);
+    const start = r.int(0, dims[axis]! - len);
+    const dst = values(r, dims);
+    const src = values(r, dims.map((d, i) => (i === axis ? len : d)));
+    const int = bool(r);
+    const axisArg = pick(r, [axis, axis - dims.length]); // a negative axis counts from the end
+    const input = (x: Ref) => (int ? intInput(ref(x.shape, x.data.map(Math.round))) : floatInput(x, false));
+    return {
+      inputs: [input(dst), input(src)],
+      args: ([d, s]) => [d!, s!, axisArg, start],
+      reference: ([d, s]) => {
+        // dst's element at index (o, j, k) of [outer, n, inner] around the axis comes from src's (o, j - start, k) inside the slice
+        const inner = dims.slice(axis + 1).reduce((a, b) => a * b, 1);
+        const n = dims[axis]!;
+        const want = d!.data.map((x, flat) => {
+          const j = Math.floor(flat / inner) % n;
+          if (j < start || j >= start + len) return x;
+          const o = Math.floor(flat / (inner * n));
+          return s!.data[(o * len + j - start) * inner + (flat % inner)]!;
+        });
+        return [{ input: 0, want: ref(dims, want), tol: EXACT }];
+      },
+    };
+  },
+};
+
+export const UPDATE_CASES = { adamw, gradNorm, gradScalerUpdate, watchNonFinite, maskInPlace, castInto, sliceAssign } satisfies { [K in UpdateName]: UpdateCase<K> };
 

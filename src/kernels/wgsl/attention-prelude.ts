@@ -92,8 +92,12 @@ fn kept_bits(w: vec4u) -> u32 {
 /** The suffix of an attention kernel's name for its storage type and dropout. */
 export const suffix = (float: FloatType, dropping: boolean) => `${float === 'f16' ? '_f16' : ''}${dropping ? '_dropout' : ''}`;
 
-/** The kernels' uniforms; the last four matter only to those that drop weights (threshold = ceil(p 2^24), keep_scale = 1 / (1 - p)). */
+/**
+ * The kernels' uniforms: kv_rows is the slots a row of kv holds (Tk, or more in a KV cache with room
+ * to grow); the last four matter only to kernels that drop weights (threshold = ceil(p 2^24),
+ * keep_scale = 1 / (1 - p)).
+ */
 export const PARAMS = {
-  B: 'u32', n_head: 'u32', C: 'u32', Tq: 'u32', Tk: 'u32', scale: 'f32', groups: 'u32',
+  B: 'u32', n_head: 'u32', C: 'u32', Tq: 'u32', Tk: 'u32', kv_rows: 'u32', scale: 'f32', groups: 'u32',
   threshold: 'u32', keep_scale: 'f32', seed_lo: 'u32', seed_hi: 'u32',
 } as const;

@@ -68,7 +68,7 @@ ${u((d) => `  q[${d}] = load_qkv(qbase, ${d}u) * p.scale;`)}
   var l = 0.0;   // running sum of exp(score - m)
   let k_end = past + min(blk.row0 + ${SG}u, p.Tq); // keys any lane sees
   for (var j0 = first_key(blk.b, past + blk.row0); j0 < k_end; j0 += ${SG}u) {
-    let kbase = (blk.b * p.Tk + min(j0 + lane, p.Tk - 1u)) * 3u * p.C + p.C + blk.h * HS; // this lane's key
+    let kbase = (blk.b * p.kv_rows + min(j0 + lane, p.Tk - 1u)) * 3u * p.C + p.C + blk.h * HS; // this lane's key
 ${u((d) => `    let kl${d} = load_kv(kbase, ${d}u);\n    let vl${d} = load_kv(kbase + p.C, ${d}u);`)}
 ${rows((r) => `    let s${r} = select(-1e30, ${u((d) => `dot(q[${d}], subgroupBroadcast(kl${d}, ${r}u))`, ' + ')}, j0 + ${r}u <= past + i${padded ? ` && j0 + ${r}u >= lo` : ''});`)}
     let m_new = ${Array.from({ length: SG }, (_, r) => `s${r}`).reduce((acc, x) => `max(${acc}, ${x})`, 'm')};

@@ -1,7 +1,8 @@
 // Causal self-attention, flash style: online softmax, the [Tq, Tk] weights are never stored.
 //   qkv [B, Tq, 3C]: nanoGPT's c_attn output, q | k | v, head h at columns h*HS .. h*HS+HS-1 of each.
-//   kv  [B, Tk, 3C]: where keys and values are read; the queries are its last Tq positions
-//                    (kv = qkv when training; the cached sequence when decoding).
+//   kv  [B, R, 3C]: where keys and values are read, the first Tk of each row's R >= Tk slots; the
+//                    queries are their last Tq positions (kv = qkv when training, R = Tk = Tq; a
+//                    KV cache with room to grow when decoding).
 //   y   [B, Tq, C]:  heads merged, ready for c_proj.   lse [B, NH, Tq]: log-sum-exp of each
 //                    query's scaled scores, kept for the backward.
 //   starts [B] (int32, the padded forward only): a batch of left-padded sequences; row b's keys
@@ -60,11 +61,11 @@ ${body}
 }
 
 /** Keys and values k0 .. k0 + TILE of `src` (rows [B, rows, 3C]) into the tiles ks, vs; then a barrier. */
-function keyTile(src: string, rows: string): string {
+function keyTile(src: string, rows: string, stride = rows): string {
   return /* wgsl */ `    for (var slot = lane; slot < TILE * V4; slot += ${LANES}u) {
       let j = k0 + slot / V4;
       if (j < ${rows}) {
-        let base = (blk.b * ${rows} + j) * 3u * p.C + p.C + blk.h * HS;
+        let base = (blk.b * ${stride} + j) * 3u * p.C + p.C + blk.h * HS;
         ks[slot] = load_${src}(base, slot % V4);
         vs[slot] = load_${src}(base + p.C, slot % V4);
       }
@@ -110,7 +111,7 @@ ${u((d) => `    q[${d}] = load_qkv(base, ${d}u) * p.scale;`)}
   var words: vec4u;` : ''}
   let k_end = past + min(blk.row0 + ${LANES}u, p.Tq); // keys any lane of this block sees
   for (var k0 = first_key(blk.b, past + blk.row0); k0 < k_end; k0 += TILE) {
-${keyTile('kv', 'p.Tk')}
+${keyTile('kv', 'p.Tk', 'p.kv_rows')}
     let n = select(0u, min(TILE, past + i + 1u - k0), live && past + i >= k0);
     for (var jj = select(0u, lo - k0, lo > k0); jj < n; jj++) {
       let row = jj * V4;
@@ -299,6 +300,8 @@ export interface AttentionShape {
   float?: FloatType;
   /** Training's dropout on the attention weights: probability p in [0, 1) (0: none) and the mask's seed; Tk = Tq, no padding. */
   dropout?: { p: number; seed: number };
+  /** The slots a row of kv holds, of which the first Tk are read (Tk when absent): a KV cache with room to grow. */
+  kvRows?: number;
 }
 
 function launchArgs(s: AttentionShape) {
@@ -307,14 +310,14 @@ function launchArgs(s: AttentionShape) {
   const blocks = s.B * s.nHead * Math.ceil(s.Tq / lanes);
   const { p, seed } = s.dropout ?? { p: 0, seed: 0 };
   const params = {
-    B: s.B, n_head: s.nHead, C: s.C, Tq: s.Tq, Tk: s.Tk, scale: 1 / Math.sqrt(s.C / s.nHead), groups: blocks,
+    B: s.B, n_head: s.nHead, C: s.C, Tq: s.Tq, Tk: s.Tk, kv_rows: s.kvRows ?? s.Tk, scale: 1 / Math.sqrt(s.C / s.nHead), groups: blocks,
     threshold: Math.ceil(p * 2 ** 24), keep_scale: 1 / (1 - p), ...splitSeed(seed),
   };
   return { params, grid: grid1d(blocks, 1), hs: s.C / s.nHead, subgroups, float: s.float ?? 'f32', dropping: p > 0 };
 }
 
 /**
- * y [B, Tq, C] and lse [B, NH, Tq] from packed qkv [B, Tq, 3C] and kv [B, Tk, 3C]; with `starts`
+ * y [B, Tq, C] and lse [B, NH, Tq] from packed qkv [B, Tq, 3C] and kv [B, kvRows, 3C] (its first Tk slots a row); with `starts`
  * (int32 [B]), row b's keys before slot starts[b] are left out (left padding).
  */
 export function launchAttention(
