@@ -43,6 +43,10 @@ describe("Dawn's null backend", () => {
     expect(device().stats.submits - submits).toBe(4);
   });
 
+  it('profiling is refused with one line: no kernel runs to write its timestamps', () => {
+    expect(() => device().startProfiling()).toThrow(/^profiling needs an adapter that runs commands; Dawn's null backend \(GPT_DAWN_BACKEND=null\) runs none$/);
+  });
+
   it('the autotuner keeps the defaults: timings of work that never ran mean nothing', () => {
     setAutotune(true); // the tests run with GPT_AUTOTUNE=0
     const t = { key: 'null-backend test', fallback: 'a', candidates: ['a', 'b'], prepare: () => ({ run: () => {}, dispose: () => {} }) };
