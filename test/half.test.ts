@@ -119,6 +119,9 @@ describe('float16 tensors', () => {
       const f = tensor([1, 2]);
       expect(() => h.add(f)).toThrow("add: arguments 'input' and 'other' must have one float dtype, got float16[2] and float32[2] (no type promotion: cast one with .astype())");
       expect(() => tensor([[1, 2]], undefined, 'float16').matmul(tensor([[1], [2]]))).toThrow(/^matmul: arguments 'input' and 'other' must have one float dtype, got float16\[1, 2\] and float32\[2, 1\]/);
+      // a tensor passed twice is named at its first position: the first float argument, then the first of the other dtype
+      expect(() => where(h, f, h)).toThrow(/^where: arguments 'condition' and 'input' must have one float dtype, got float16\[2\] and float32\[2\]/);
+      expect(() => where(f, h, h)).toThrow(/^where: arguments 'condition' and 'input' must have one float dtype, got float32\[2\] and float16\[2\]/);
       expect(h.mul(2).dtype).toBe('float16'); // a number beside float16 is float16
       expect(where(tensor([1, 0], [2], 'float16'), 3, -1).dtype).toBe('float16'); // two numbers: the condition's dtype
     });

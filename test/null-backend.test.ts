@@ -5,7 +5,10 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { describeVerdicts } from '../src/kernels/self-check.js';
 import { setAutotune, tuned } from '../src/kernels/autotune.js';
+import { encodeCheckpoint } from '../src/gpt/checkpoint.js';
+import { encodeHF } from '../src/gpt/hf/index.js';
 import { GPT } from '../src/gpt/model.js';
+import { CharTokenizer } from '../src/gpt/tokenizer/index.js';
 import { TRAIN_DEFAULTS, Trainer } from '../src/gpt/trainer.js';
 import { device, initDevice, scope, tensor } from '../src/index.js';
 
@@ -41,6 +44,19 @@ describe("Dawn's null backend", () => {
       for (let i = 0; i < 40; i++) x.gelu();
     });
     expect(device().stats.submits - submits).toBe(4);
+  });
+
+  it('profiling is refused with one line: no kernel runs to write its timestamps', () => {
+    expect(() => device().startProfiling()).toThrow(/^profiling needs an adapter that runs commands; Dawn's null backend \(GPT_DAWN_BACKEND=null\) runs none$/);
+  });
+
+  it('no checkpoint is written: its weights would read back as zeros, over a real checkpoint', async () => {
+    const model = new GPT({ vocabSize: 11, blockSize: 8, nLayer: 1, nHead: 2, nEmbd: 8, dropout: 0, bias: true });
+    const tokenizer = new CharTokenizer([...'abcdefghijk']);
+    const refusal = /^checkpoint not saved: Dawn's null backend \(GPT_DAWN_BACKEND=null\) runs nothing, so the weights read back as zeros$/;
+    await expect(encodeCheckpoint(model, tokenizer)).rejects.toThrow(refusal);
+    await expect(encodeHF(model, tokenizer)).rejects.toThrow(refusal);
+    model.dispose();
   });
 
   it('the autotuner keeps the defaults: timings of work that never ran mean nothing', () => {

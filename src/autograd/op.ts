@@ -150,13 +150,14 @@ export function checkDtypes(op: string, slots: Record<string, ArgSlot> | undefin
   return tensors;
 }
 
-/** The argument names of `tensors` (checkDtypes' result for `args`), for error messages. */
+/** The argument names of `tensors` (checkDtypes' result for `args`), for error messages: a tensor passed twice is named where it first appears. */
 function argNames(slots: Record<string, ArgSlot> | undefined, args: readonly unknown[]): Map<Tensor, string> {
   const names = new Map<Tensor, string>();
+  const name = (t: unknown, arg: string) => t instanceof Tensor && !names.has(t) && names.set(t, arg);
   Object.keys(slots ?? {}).forEach((arg, i) => {
     const value = args[i];
-    if (value instanceof Tensor) names.set(value, arg);
-    else if (Array.isArray(value)) value.forEach((t, j) => t instanceof Tensor && names.set(t, `${arg}[${j}]`));
+    if (Array.isArray(value)) value.forEach((t, j) => name(t, `${arg}[${j}]`));
+    else name(value, arg);
   });
   return names;
 }

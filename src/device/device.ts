@@ -431,6 +431,8 @@ export class Device {
   /** Starts timing every dispatch (needs the adapter's timestamp-query feature). */
   startProfiling(): void {
     if (!this.gpu.features.has('timestamp-query')) throw new Error('profiling needs the timestamp-query feature, which this adapter lacks');
+    // its timestamps would be whatever the readback buffers held: nothing runs to write them
+    if (!this.executes) throw new Error("profiling needs an adapter that runs commands; Dawn's null backend (GPT_DAWN_BACKEND=null) runs none");
     this.flush();
     this.profiler ??= new Profiler(this.gpu);
     this.profiler.reset();

@@ -5,6 +5,7 @@
 // Neither side trusts the other: every metadata field is checked for its type and range (a training
 // config as strictly as the flags that made it), and a tensor holding NaN or Inf is refused, so a
 // diverged run cannot replace a good checkpoint and a damaged one fails in one line, not mid-sample.
+import { device } from '../device/device.js';
 import { parseSafetensors, serializeSafetensors, type SafetensorsTensor } from '../io/safetensors.js';
 import { safetensorsTensors } from '../io/state-dict.js';
 import { NON_NEGATIVE_INT, POSITIVE_INT, rangeProblem, settingProblem, show, type RangesOf } from '../io/value-ranges.js';
@@ -63,8 +64,18 @@ export interface CheckpointExtras extends Pick<CheckpointMeta, 'train' | 'traine
   optimizer?: AdamW;
 }
 
+/**
+ * Throws where weights cannot be read back: on Dawn's null backend nothing runs and every read is
+ * zeros, so a run there (gpt train --init-from resume, prune, quantize, export) would write zeros
+ * over a real checkpoint.
+ */
+export function assertWeightsReadable(): void {
+  if (!device().executes) throw new Error("checkpoint not saved: Dawn's null backend (GPT_DAWN_BACKEND=null) runs nothing, so the weights read back as zeros");
+}
+
 /** A model with its tokenizer (and optionally training state) as one safetensors file's bytes; refuses NaN/Inf weights. */
 export async function encodeCheckpoint(model: GPT, tokenizer: Tokenizer, extra: CheckpointExtras = {}): Promise<Uint8Array> {
+  assertWeightsReadable();
   const named = [...model.namedParameters()];
   const tensors = await safetensorsTensors([...named, ...model.namedBuffers()]);
   if (extra.optimizer) {

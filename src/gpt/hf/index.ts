@@ -4,7 +4,7 @@
 // and writes the directory.
 import { parseSafetensors, serializeSafetensors } from '../../io/safetensors.js';
 import type { TensorData } from '../../nn/module.js';
-import { CHECKPOINT_FORMAT, type Checkpoint } from '../checkpoint.js';
+import { assertWeightsReadable, CHECKPOINT_FORMAT, type Checkpoint } from '../checkpoint.js';
 import type { GPT } from '../model.js';
 import { BpeTokenizer, Gpt2Tokenizer, tokenizerFromHuggingFace, tokenizerFromJSON, toHuggingFaceJSON, type Tokenizer } from '../tokenizer/index.js';
 import { gptConfigFromHF, hfConfigFromGPT } from './config.js';
@@ -35,6 +35,7 @@ export async function encodeHF(model: GPT, tokenizer?: Tokenizer): Promise<HFMod
   if (model.config.quantization) {
     throw new Error(`a quantized (${model.config.quantization}) model has no Hugging Face GPT-2 form; export the float32 checkpoint it was made from`);
   }
+  assertWeightsReadable();
   const params = new Map<string, TensorData>();
   // GPT-2's layout has no shared layers: a model with shareLayers is written expanded, each layer
   // with its group's weights (the same function; transformers loads it as an ordinary GPT-2)
