@@ -95,13 +95,14 @@ async function* decode(model: GPT, prompts: readonly (readonly number[])[], opts
     );
     const drawn = ids.toArray();
     device().flush(); // submitted now: its read resolves when this step is done, not a step recorded after it
-    return { rows: [...rows], at: rows.map((_, k) => k), ids, drawn };
+    return { rows: [...rows], at: rows.map((_, k) => k), ids, drawn, prefill: false };
   };
   let current: Step | null = null;
   try {
     while (seqs.some((s) => !s.done)) {
       if (!current) {
         let input: number[][];
+        const cached = caches !== null;
         if (caches) {
           input = rows.map((r) => seqs[r]!.tokens.slice(-1)); // the cache holds every token but the last
         } else {
@@ -113,13 +114,15 @@ async function* decode(model: GPT, prompts: readonly (readonly number[])[], opts
           input = windows.map((w) => [...new Array<number>(width - w.length).fill(0), ...w]);
           if (useCache && rows.every((r) => seqs[r]!.tokens.length <= blockSize)) caches = model.h.items.map(() => ({ qkv: null, capacity: blockSize }));
         }
-        current = record(input);
+        current = { ...record(input), prefill: !cached };
       }
       // The next step is recorded before this one's draws come back (the GPU runs it while they do
       // and while the host takes them) where its input is exactly those draws: the same rows, none
       // of them at maxNewTokens now, and the cache going on. A row that draws stopToken leaves it.
+      // Not after a prefill: the first token comes as soon as it can (on a CPU adapter, recording
+      // a step ahead takes the cores the prefill runs on).
       const ahead: Step | null =
-        caches && current.ids.shape[0] === rows.length && rows.every((r) => seqs[r]!.made + 1 < maxNewTokens && seqs[r]!.tokens.length < blockSize)
+        caches && !current.prefill && current.ids.shape[0] === rows.length && rows.every((r) => seqs[r]!.made + 1 < maxNewTokens && seqs[r]!.tokens.length < blockSize)
           ? record(current.ids)
           : null;
       const drawn = await current.drawn;
@@ -158,12 +161,14 @@ async function* decode(model: GPT, prompts: readonly (readonly number[])[], opts
   }
 }
 
-/** A decoding step on the GPU: the sequences it draws for (`at[k]`: row k's place in its draws), its drawn ids, their readback. */
+/** A decoding step on the GPU: the sequences it draws for (`at[k]`: row k's place in its draws), its drawn ids, their readback, its kind. */
 interface Step {
   rows: number[];
   at: number[];
   ids: Tensor;
   drawn: Promise<ArrayLike<number>>;
+  /** Whether it (re-)encoded whole windows (a prefill), rather than one position a row from the cache. */
+  prefill: boolean;
 }
 
 /** Frees a step whose draws nobody will take (its readback may still be running). */
