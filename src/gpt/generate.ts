@@ -4,7 +4,9 @@
 // one forward (prefill), then one token per sequence per step. With the KV cache each step runs
 // the model on the new positions only; the cache holds a row per sequence, its padding never
 // attended to (GPT.forward's `starts`), and a sequence that stops leaves the batch (its row is
-// dropped, and padding that no row needs any more with it). Learned absolute positions mean a full
+// dropped, and padding that no row needs any more with it); after the first token, each step is
+// recorded before the previous one's tokens are read back, on its draws still on the GPU (a
+// sequence that stopped in between leaves it). Learned absolute positions mean a full
 // window cannot be shifted, so once a sequence's context reaches blockSize the window slides like
 // nanoGPT's: the last blockSize tokens, re-encoded from scratch each step (the whole batch's, then).
 import { noGrad } from '../autograd/mode.js';
