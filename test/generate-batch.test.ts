@@ -11,6 +11,7 @@ import { modelFromCheckpoint } from '../src/gpt/checkpoint.js';
 import { generate, generateBatch, type BatchGenerateOptions } from '../src/gpt/generate.js';
 import type { GPT } from '../src/gpt/model.js';
 import { device, noGrad, scope, tensor } from '../src/index.js';
+import { Tensor } from '../src/tensor/tensor.js';
 import { loadCheckpoint } from '../src/node/checkpoint-dir.js';
 import { tempDir } from './cli-helpers.js';
 import { fcParams, setupDevice } from './helpers.js';
@@ -190,6 +191,24 @@ describe('generateBatch', () => {
       expect(device().memory().liveBytes, `throw at step ${at}`).toBe(before.liveBytes);
       expect(device().memory().liveBuffers).toBe(before.liveBuffers);
     }
+  });
+
+  it("frees the step ahead when a step's readback fails (a lost device): the error reaches the consumer, nothing is left unhandled", async () => {
+    const before = device().memory();
+    const read = Tensor.prototype.toArray;
+    let reads = 0;
+    // the prefill's draws come back; from the second step on (whose step ahead is recorded before it is read) every readback fails
+    Tensor.prototype.toArray = function (this: Tensor) {
+      return ++reads >= 2 ? Promise.reject(new Error('device lost')) : read.call(this);
+    } as Tensor['toArray'];
+    try {
+      await expect(batch(SHORT, { maxNewTokens: 8, temperature: 0 })).rejects.toThrow('device lost');
+    } finally {
+      Tensor.prototype.toArray = read;
+    }
+    expect(reads, 'a step ahead was recorded').toBe(3);
+    expect(device().memory().liveBytes).toBe(before.liveBytes);
+    expect(device().memory().liveBuffers).toBe(before.liveBuffers);
   });
 
   it('keeps GPU memory flat over many steps, and frees it all at the end or on break', async () => {
