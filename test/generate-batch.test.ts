@@ -11,6 +11,7 @@ import { modelFromCheckpoint } from '../src/gpt/checkpoint.js';
 import { generate, generateBatch, type BatchGenerateOptions } from '../src/gpt/generate.js';
 import type { GPT } from '../src/gpt/model.js';
 import { device, noGrad, scope, tensor } from '../src/index.js';
+import { Tensor } from '../src/tensor/tensor.js';
 import { loadCheckpoint } from '../src/node/checkpoint-dir.js';
 import { tempDir } from './cli-helpers.js';
 import { fcParams, setupDevice } from './helpers.js';
@@ -148,6 +149,66 @@ describe('generateBatch', () => {
     expect(calls).toEqual(['forward', 'token', 'forward', ...ahead, 'token']);
     // one step at a time: every window re-encoded each step, no cache, nothing ahead
     expect(got).toEqual(await batch(SHORT, { ...opts, kvCache: false }));
+  });
+
+  it('random batches with stop tokens and the window filling: the step ahead gives the tokens of one step at a time and of each prompt alone, and frees its memory (fast-check)', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.array(fc.integer({ min: 0, max: V - 1 }), { minLength: 1, maxLength: blockSize }), { minLength: 1, maxLength: 4 }),
+        fc.integer({ min: 1, max: blockSize + 4 }),
+        fc.constantFrom(0, 1.5),
+        fc.nat(1000),
+        fc.nat(),
+        async (prompts, n, temperature, seed, pick) => {
+          const before = device().memory();
+          const opts = { maxNewTokens: n, temperature, seed };
+          const free = await batch(prompts, { ...opts, kvCache: false });
+          // a token some row draws partway, so that row stops while the others go on
+          const drawnOnce = free.flat();
+          const stopToken = drawnOnce[pick % drawnOnce.length]!;
+          const want = await batch(prompts, { ...opts, stopToken, kvCache: false });
+          expect(await batch(prompts, { ...opts, stopToken }), `stop ${stopToken}`).toEqual(want);
+          for (const [b, p] of prompts.entries()) expect(want[b], `prompt ${b} alone`).toEqual(await single(p, { ...opts, stopToken, seed: seed + b }));
+          expect(device().memory().liveBytes).toBe(before.liveBytes);
+          expect(device().memory().liveBuffers).toBe(before.liveBuffers);
+        },
+      ),
+      fcParams(6),
+    );
+  });
+
+  it('frees every step, the one ahead too, when the consumer breaks or throws at any step', async () => {
+    const before = device().memory();
+    for (const at of [0, 1, 2, 5]) {
+      let k = at;
+      for await (const _ of generateBatch(model, SHORT, { maxNewTokens: 8, temperature: 0 })) if (k-- === 0) break;
+      expect(device().memory().liveBytes, `break at step ${at}`).toBe(before.liveBytes);
+      const run = async () => {
+        k = at;
+        for await (const _ of generateBatch(model, SHORT, { maxNewTokens: 8, temperature: 0 })) if (k-- === 0) throw new Error('consumer');
+      };
+      await expect(run()).rejects.toThrow('consumer');
+      expect(device().memory().liveBytes, `throw at step ${at}`).toBe(before.liveBytes);
+      expect(device().memory().liveBuffers).toBe(before.liveBuffers);
+    }
+  });
+
+  it("frees the step ahead when a step's readback fails (a lost device): the error reaches the consumer, nothing is left unhandled", async () => {
+    const before = device().memory();
+    const read = Tensor.prototype.toArray;
+    let reads = 0;
+    // the prefill's draws come back; from the second step on (whose step ahead is recorded before it is read) every readback fails
+    Tensor.prototype.toArray = function (this: Tensor) {
+      return ++reads >= 2 ? Promise.reject(new Error('device lost')) : read.call(this);
+    } as Tensor['toArray'];
+    try {
+      await expect(batch(SHORT, { maxNewTokens: 8, temperature: 0 })).rejects.toThrow('device lost');
+    } finally {
+      Tensor.prototype.toArray = read;
+    }
+    expect(reads, 'a step ahead was recorded').toBe(3);
+    expect(device().memory().liveBytes).toBe(before.liveBytes);
+    expect(device().memory().liveBuffers).toBe(before.liveBuffers);
   });
 
   it('keeps GPU memory flat over many steps, and frees it all at the end or on break', async () => {

@@ -1,6 +1,6 @@
 // permute / transpose / slice / concat / cast beyond the op table's drawn calls (test/ops.test.ts):
 // transpose's defaults, rank 6, raw bit patterns, a round trip, cast's saturation and views, and
-// the errors. The copies are exact (tolerance 0, int32 and float32 bit patterns alike).
+// the errors; sliceAssign on float16 off the word grid. The copies are exact (tolerance 0, int32 and float32 bit patterns alike).
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as ops from '../src/index.js';
 import { expectClose, seededValues, setupDevice } from './helpers.js';
@@ -55,6 +55,26 @@ describe('slice / concat', () => {
     }));
 });
 
+describe('sliceAssign', () => {
+  it('float16 slices at offsets off a 4-byte word (the copy kernel, not a buffer copy), and on word boundaries', () =>
+    scope(async () => {
+      // [2, 7, 3] float16: 3 halves a slot, so an odd start or length leaves the word grid
+      const dims = [2, 7, 3];
+      const inner = 3;
+      for (const [start, len] of [[0, 7], [1, 1], [2, 3], [3, 4], [0, 2], [5, 0]] as const) {
+        const d = intValues(dims, start + 10);
+        const sv = intValues([2, len, 3], len + 20);
+        const dst = asTensor(d, 'float32').astype('float16');
+        ops.sliceAssign(dst, asTensor(sv, 'float32').astype('float16'), -2, start);
+        const want = d.data.map((x, flat) => {
+          const j = Math.floor(flat / inner) % 7;
+          return j < start || j >= start + len ? x : sv.data[(Math.floor(flat / (inner * 7)) * len + j - start) * inner + (flat % inner)]!;
+        });
+        expect([...(await dst.toArray())], `start ${start}, length ${len}`).toEqual([...want]);
+      }
+    }));
+});
+
 describe('cast', () => {
   it('float32 -> int32 truncates toward zero; int32 -> float32 is exact; same dtype is a view', () =>
     scope(async () => {
@@ -91,6 +111,18 @@ describe('errors name the op', () => {
       expect(() => ops.slice(t, 2, 0, 1)).toThrow(/^slice: argument 'axis' must be an integer in \[-2, 1\] for float32\[[\d, ]+\], got number 2$/);
       expect(() => ops.slice(ops.zeros([]), 0, 0, 1)).toThrow(/^slice: input must have rank >= 1, got float32\[\]$/);
       expect(() => ops.slice(t, 0, 0.5, 1)).toThrow(/slice: bounds must be integers/);
+    }));
+
+  it('sliceAssign', () =>
+    scope(() => {
+      const a = ops.zeros([2, 3]);
+      expect(() => ops.sliceAssign(a, ops.zeros([2, 2]), 1, 2)).toThrow(/^sliceAssign: start must be an integer in \[0, 1\], got 2$/);
+      expect(() => ops.sliceAssign(a, ops.zeros([2, 2], 'int32'), 1, 0)).toThrow(/^sliceAssign: src int32\[2, 2\] must be dst float32\[2, 3\]'s dtype and shape/);
+      expect(() => ops.sliceAssign(a, ops.zeros([2, 4]), 1, 0)).toThrow(/^sliceAssign: src float32\[2, 4\] must be/);
+      expect(() => ops.sliceAssign(a, ops.zeros([2, 2]), 2, 0)).toThrow(/^sliceAssign: argument 'axis' must be an integer in \[-2, 1\]/);
+      // src sharing dst's storage (itself, or a view of it): a one-line error, not the GPU's validation error
+      expect(() => ops.sliceAssign(a, a, 1, 0)).toThrow(/^sliceAssign: src float32\[2, 3\] shares dst float32\[2, 3\]'s storage; copy it first$/);
+      expect(() => ops.sliceAssign(a, a.reshape([2, 3]), 0, 0)).toThrow(/^sliceAssign: src .* shares dst .*'s storage/);
     }));
 
   it('concat', () =>

@@ -56,4 +56,34 @@ describe('WaitPacer', () => {
     await timedWait(pacer, 50);
     expect((await timedWait(pacer, 50))[0]).toBe(0);
   });
+
+  it('knows repeated work recorded while an earlier wait is pending (decoding one step ahead: step k+1 recorded before step k is read)', async () => {
+    const pacer = new WaitPacer();
+    const t0 = performance.now();
+    const asked: number[] = [];
+    // each step takes 100 ms of GPU time after the one before; its wait starts when it is recorded
+    let gpuFree = 0;
+    const step = () => {
+      pacer.note(5, 4, 1, 1);
+      const recorded = performance.now() - t0;
+      gpuFree = Math.max(gpuFree, recorded) + 100;
+      const done = gpuFree;
+      return pacer.wait(() => {
+        asked.push(performance.now() - t0 - recorded);
+        return new Promise<void>((r) => setTimeout(r, Math.max(0, t0 + done - performance.now())));
+      });
+    };
+    let current = step();
+    for (let k = 0; k < 6; k++) {
+      const ahead = step(); // recorded before the current step's wait ends
+      let settled = false;
+      void current.then(() => (settled = true));
+      while (!settled) await vi.advanceTimersByTimeAsync(1); // the next step is recorded as soon as this one is read, its step ahead still running
+      current = ahead;
+    }
+    await vi.runAllTimersAsync();
+    await current;
+    expect(asked.slice(0, 2), 'new work: polled at once').toEqual([0, 0]);
+    expect(asked.slice(3).every((ms) => ms > 0), `the same step, recognised: slept first (${asked.join(', ')})`).toBe(true);
+  });
 });

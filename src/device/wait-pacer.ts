@@ -1,7 +1,7 @@
 // Pacing GPU waits in Node on a CPU adapter. Dawn's Node bindings poll a pending promise from
 // setImmediate, so the main thread spins for the whole of a wait, on a core that a CPU adapter's
 // own threads (lavapipe's) need. Work that repeats (a training step, a decoding step, a
-// benchmark's iteration) is recognised by what was recorded since the last wait (each dispatch's
+// benchmark's iteration) is recognised by what was recorded since the last wait began (each dispatch's
 // pipeline and grid): a wait for work seen before first sleeps through most of what it took then,
 // and polls only for the rest; new work is waited for as before. A sleep that outlasted the work
 // (done on waking) halves that estimate.
@@ -33,6 +33,9 @@ export class WaitPacer {
   /** Awaits `start()`'s GPU promise, first sleeping through most of the time the same work took before. */
   async wait<T>(start: () => Promise<T>): Promise<T> {
     const [key, count] = [this.key, this.count];
+    // what is recorded from now on is the next wait's work, even while this one is pending (a
+    // decoding step recorded ahead, before the step before it is read back)
+    [this.key, this.count] = [2166136261, 0];
     const expected = count ? this.took.get(key) : undefined;
     const t0 = performance.now();
     const slept = expected !== undefined && expected >= MIN_SLEEP_MS ? SLEEP_FRACTION * expected : 0;
@@ -44,7 +47,6 @@ export class WaitPacer {
       this.took.delete(key); // re-inserted as the newest
       this.took.set(key, slept && done - woke < DONE_ON_WAKING_MS ? expected! / 2 : done - t0);
       if (this.took.size > PATTERNS) this.took.delete(this.took.keys().next().value!);
-      if (this.count === count) [this.key, this.count] = [2166136261, 0]; // nothing recorded meanwhile
     }
     return result;
   }

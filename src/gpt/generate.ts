@@ -127,7 +127,13 @@ async function* decode(model: GPT, prompts: readonly (readonly number[])[], opts
         caches && !current.prefill && current.ids.shape[0] === rows.length && rows.every((r) => seqs[r]!.made + 1 < maxNewTokens && seqs[r]!.tokens.length < blockSize)
           ? record(current.ids)
           : null;
-      const drawn = await current.drawn;
+      let drawn: ArrayLike<number>;
+      try {
+        drawn = await current.drawn;
+      } catch (e) {
+        if (ahead) abandon(ahead); // recorded, not yet current: finally would miss it (its readback rejects too, unheard)
+        throw e;
+      }
       current.ids.dispose();
       const step: (number | null)[] = seqs.map(() => null);
       const taken = current;

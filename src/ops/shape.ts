@@ -195,6 +195,8 @@ export const sliceAssign = defineUpdate({
     if (src.dtype !== dst.dtype || !fits) {
       throw new Error(`sliceAssign: src ${src.describe()} must be dst ${dst.describe()}'s dtype and shape, at most as long along axis ${ax}`);
     }
+    // a buffer copy, or a kernel binding it twice, from a buffer into itself is invalid in WebGPU
+    if (src.storage('sliceAssign') === dst.storage('sliceAssign')) throw new Error(`sliceAssign: src ${src.describe()} shares dst ${dst.describe()}'s storage; copy it first`);
     const room = dst.shape[ax]! - src.shape[ax]!;
     if (!Number.isInteger(start) || start < 0 || start > room) throw new Error(`sliceAssign: start must be an integer in [0, ${room}], got ${start}`);
   },
