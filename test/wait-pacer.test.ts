@@ -57,6 +57,21 @@ describe('WaitPacer', () => {
     expect((await timedWait(pacer, 50))[0]).toBe(0);
   });
 
+  it('waits begun together (the reads of one Promise.all) share the first one\'s sleep instead of polling through it', async () => {
+    const pacer = new WaitPacer();
+    pacer.note(9, 2, 1, 1);
+    await timedWait(pacer, 100);
+    pacer.note(9, 2, 1, 1);
+    const t0 = performance.now();
+    const asked: number[] = [];
+    const read = () => pacer.wait(() => (asked.push(performance.now() - t0), new Promise<void>((r) => setTimeout(r, Math.max(0, t0 + 100 - performance.now())))));
+    const all = Promise.all([read(), read(), read()]);
+    await vi.runAllTimersAsync();
+    await all;
+    expect(asked).toHaveLength(3);
+    for (const ms of asked) expect(ms).toBeCloseTo(80, 5);
+  });
+
   it('knows repeated work recorded while an earlier wait is pending (decoding one step ahead: step k+1 recorded before step k is read)', async () => {
     const pacer = new WaitPacer();
     const t0 = performance.now();

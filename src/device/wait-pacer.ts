@@ -23,6 +23,8 @@ export class WaitPacer {
   private count = 0;
   /** Milliseconds a wait took, by work pattern. */
   private readonly took = new Map<number, number>();
+  /** The sleep of a wait in progress: waits begun with nothing recorded since share it (the reads of one Promise.all). */
+  private sleeping: Promise<void> | null = null;
 
   /** Notes a recorded dispatch: its pipeline's number and its grid. */
   note(pipeline: number, x: number, y: number, z: number): void {
@@ -39,7 +41,13 @@ export class WaitPacer {
     const expected = count ? this.took.get(key) : undefined;
     const t0 = performance.now();
     const slept = expected !== undefined && expected >= MIN_SLEEP_MS ? SLEEP_FRACTION * expected : 0;
-    if (slept) await new Promise((r) => setTimeout(r, slept));
+    if (slept) {
+      const sleep = (this.sleeping = new Promise((r) => setTimeout(r, slept)));
+      await sleep;
+      if (this.sleeping === sleep) this.sleeping = null;
+    } else if (!count && this.sleeping) {
+      await this.sleeping;
+    }
     const woke = performance.now();
     const result = await start();
     const done = performance.now();
