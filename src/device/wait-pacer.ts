@@ -15,11 +15,13 @@ const DONE_ON_WAKING_MS = 1;
 /** Work patterns remembered (the oldest forgotten first). */
 const PATTERNS = 256;
 
+/** The hash of no dispatches (FNV-1a's offset basis). */
+const NOTHING = 2166136261;
 const mix = (h: number, v: number) => Math.imul(h ^ v, 16777619) >>> 0;
 
 export class WaitPacer {
   /** What was recorded since the last wait: a hash, and how many dispatches. */
-  private key = 2166136261;
+  private key = NOTHING;
   private count = 0;
   /** Milliseconds a wait took, by work pattern. */
   private readonly took = new Map<number, number>();
@@ -37,7 +39,7 @@ export class WaitPacer {
     const [key, count] = [this.key, this.count];
     // what is recorded from now on is the next wait's work, even while this one is pending (a
     // decoding step recorded ahead, before the step before it is read back)
-    [this.key, this.count] = [2166136261, 0];
+    [this.key, this.count] = [NOTHING, 0];
     const expected = count ? this.took.get(key) : undefined;
     const t0 = performance.now();
     const slept = expected !== undefined && expected >= MIN_SLEEP_MS ? SLEEP_FRACTION * expected : 0;

@@ -274,11 +274,12 @@ export async function evaluateModel(
 ): Promise<{ train: number; val: number }> {
   const { batchSize: B, blockSize: T, evalIters, seed, dtype = 'float32' } = opts;
   checkSplits(data, T);
+  // float16 copies of the weights made once for every batch (before eval mode: a cast that throws
+  // leaves the model's mode as it was); each batch's loss stays on the GPU until all are recorded,
+  // so the GPU never waits on a readback between batches
+  const casts = dtype === 'float16' ? new CastCache([...model.parameters()]) : undefined;
   const wasTraining = model.training;
   model.eval();
-  // float16 copies of the weights made once for every batch; each batch's loss stays on the GPU
-  // until all are recorded, so the GPU never waits on a readback between batches
-  const casts = dtype === 'float16' ? new CastCache([...model.parameters()]) : undefined;
   const result = { train: 0, val: 0 };
   try {
     for (const split of ['train', 'val'] as const) {
