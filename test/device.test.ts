@@ -96,6 +96,15 @@ describe('device layer', () => {
     await scope(async () => expect([...(await tensor([1]).add(1).toArray())]).toEqual([2]));
   });
 
+  it("refuses, when built, a var declared in a block without an initializer (Tint zeroes it once, not on each pass)", () => {
+    const kernel = (body: string) => () => new Kernel({ name: 'stale_var', write: { out: 'f32' }, body: `@compute @workgroup_size(1)\nfn main() {\n${body}\n}` });
+    const refusal = /^stale_var: 'var h' is declared in a block without an initializer, so Tint zeroes it once, not on each pass; write 'var h = T\(\);'$/;
+    expect(kernel('  for (var i = 0u; i < 4u; i++) {\n    var h: array<f32, 2>;\n    out[i] = h[0];\n  }')).toThrow(refusal);
+    expect(kernel('  if (out[0] > 0.0) {\n    var h: f32;\n    out[1] = h;\n  }')).toThrow(refusal);
+    // at the function's top, or with an initializer, it is zeroed where it is declared
+    expect(kernel('  var h: array<f32, 2>;\n  for (var i = 0u; i < 4u; i++) {\n    var g = array<f32, 2>();\n    out[i] = h[0] + g[1];\n  }')).not.toThrow();
+  });
+
   it('validation errors surface at the next readback naming the kernel', async () => {
     const k = new Kernel({
       name: 'needs_two_buffers',

@@ -53,6 +53,20 @@ export function randomFromGen(g: fc.GeneratorValue): Random {
   };
 }
 
+/** A product op(A) · op(B) = [M, K] · [K, N] with A's and B's batch dims (NumPy-broadcast, the same rank). */
+export interface MatmulCase {
+  M: number;
+  N: number;
+  K: number;
+  transA: boolean;
+  transB: boolean;
+  batchA: number[];
+  batchB: number[];
+}
+
+/** A's or B's stored shape for op(A) = [M, K], op(B) = [K, N]. */
+export const storedShape = (batch: number[], rows: number, cols: number, trans: boolean) => [...batch, ...(trans ? [cols, rows] : [rows, cols])];
+
 export const toTensor = (r: Ref): Tensor => tensor(Float32Array.from(r.data), r.shape);
 
 /** |got - want| <= atol + rtol |want| everywhere, with the worst element in the message. */

@@ -5,7 +5,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { matmul, scope, tensor } from '../src/index.js';
 import { setProfile, type ProfileOverrides } from '../src/kernels/profile.js';
-import { expectClose, seededValues, setupDevice, toTensor } from './helpers.js';
+import { expectClose, seededValues, setupDevice, storedShape, toTensor, type MatmulCase } from './helpers.js';
 import { matmulRef, numel, ref, type Ref } from '../src/check/reference/index.js';
 
 beforeAll(setupDevice);
@@ -15,26 +15,17 @@ const tol = (K: number) => [1e-5 * Math.sqrt(Math.max(K, 1)), 1e-4] as const;
 /** Seeded values in [-1, 1], rounded to float32 so engine and reference see the same inputs. */
 const values = (shape: number[], seed: number): Ref => ref(shape, seededValues(numel(shape), seed).map(Math.fround));
 
-/** A's or B's stored shape for op(A) = [M, K], op(B) = [K, N]. */
-const stored = (batch: number[], rows: number, cols: number, trans: boolean) => [...batch, ...(trans ? [cols, rows] : [rows, cols])];
 
-interface Case {
-  M: number;
-  N: number;
-  K: number;
-  transA: boolean;
-  transB: boolean;
-  batchA: number[];
-  batchB: number[];
+interface Case extends MatmulCase {
   seed: number;
 }
 
 function inputs(c: Case): [Ref, Ref] {
-  return [values(stored(c.batchA, c.M, c.K, c.transA), c.seed), values(stored(c.batchB, c.K, c.N, c.transB), c.seed + 1)];
+  return [values(storedShape(c.batchA, c.M, c.K, c.transA), c.seed), values(storedShape(c.batchB, c.K, c.N, c.transB), c.seed + 1)];
 }
 
 const describeCase = (c: Case) =>
-  `A ${JSON.stringify(stored(c.batchA, c.M, c.K, c.transA))}${c.transA ? '^T' : ''} @ B ${JSON.stringify(stored(c.batchB, c.K, c.N, c.transB))}${c.transB ? '^T' : ''}`;
+  `A ${JSON.stringify(storedShape(c.batchA, c.M, c.K, c.transA))}${c.transA ? '^T' : ''} @ B ${JSON.stringify(storedShape(c.batchB, c.K, c.N, c.transB))}${c.transB ? '^T' : ''}`;
 
 async function checkForward(c: Case): Promise<void> {
   const [a, b] = inputs(c);

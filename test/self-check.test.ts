@@ -3,8 +3,9 @@
 // profile, checked for real against the float32 kernel, and broken on purpose through the test
 // hook, which must turn it off with one warning, once; a kernel wrong only for batched products
 // (an operand's batch stride ignored, C's batches misplaced) must be caught by the batched
-// products. (The subgroup-matrix paths cannot run here: their check's logic is the same, and is
-// run by asking for it with the `paths` hook over the f16 kernels, as for int8 below.)
+// products. (The subgroup-matrix paths need tensor cores: their check's logic is the same, and is
+// run by asking for it with the `paths` hook over the f16 kernels, as for int8 below; with
+// software fragments, tensor-cores-emulated.test.ts checks the tensor-core kernels themselves.)
 // The int8 tensor-core path's check is asked for explicitly (the `paths` hook): lavapipe has no
 // subgroup matrices, so the forced path resolves to the float32-activation int8 kernels, which
 // compute the same exact integer products; that exercises the check against the host's integer

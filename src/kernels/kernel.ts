@@ -56,6 +56,7 @@ export class Kernel {
 
   constructor(spec: KernelSpec) {
     this.name = spec.name;
+    assertBlockVarsInitialised(spec.name, spec.body);
     const storage = [
       ...Object.entries(spec.read ?? {}).map(([n, t]) => [n, t, 'read'] as const),
       ...Object.entries(spec.write ?? {}).map(([n, t]) => [n, t, 'read_write'] as const),
@@ -132,6 +133,21 @@ export class Kernel {
   launch(buffers: Resource[], params: ParamValues, workgroups: readonly [number, number, number]): void {
     const dev = device();
     dev.dispatch(this, this.faults ? [...buffers, dev.faultWord] : buffers, params, workgroups);
+  }
+}
+
+/**
+ * Throws if `body` declares a `var` without an initializer inside a block (a loop's or an if's
+ * body): Tint gives such a variable its zero value once, where the function starts, not each time
+ * the block runs (Dawn's SPIR-V has no store at the declaration), so a loop's pass would see the
+ * last pass's values. `var x = T();` is zeroed on every pass.
+ */
+function assertBlockVarsInitialised(kernel: string, body: string): void {
+  let depth = 0;
+  for (const line of body.split('\n')) {
+    const bare = depth >= 2 && /^\s*var\s+(\w+)\s*:[^=]*;/.exec(line);
+    if (bare) throw new Error(`${kernel}: 'var ${bare[1]}' is declared in a block without an initializer, so Tint zeroes it once, not on each pass; write 'var ${bare[1]} = T();'`);
+    for (const ch of line) depth += ch === '{' ? 1 : ch === '}' ? -1 : 0;
   }
 }
 

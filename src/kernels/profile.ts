@@ -37,7 +37,9 @@
 //                     (matmul-subgroup-matrix.ts; detectSubgroupMatrix picks the configuration,
 //                     subgroup size and K step); else they take the float32 products' path
 //                     (register-tiled buffers on GPUs, textures on Mesa's CPU drivers), f16 operands
-//                     widened as they are staged; without shader-f16 there are none.
+//                     widened as they are staged; without shader-f16 there are none. Tests set
+//                     `emulated` tilings (emulatedTensorCores): the same kernels with software
+//                     fragments, on any adapter with float16.
 //   matmul.int8SubgroupMatrix  int8-weight products with more rows than skinnyRows (prompt
 //                     processing), where the adapter has chromium-experimental-subgroup-matrix with an
 //                     i8 -> i32 configuration: the activations are quantized per row to int8 and
@@ -98,6 +100,11 @@ export interface SubgroupMatrixTiling {
   pinned: boolean;
   /** The workgroup tile's K step. */
   bk: number;
+  /**
+   * Fragments in software (matmul-subgroup-matrix.ts softwareFragments): the kernel's tiling on an
+   * adapter without tensor cores, slowly; tests check its numbers this way (EMULATED_TENSOR_CORES).
+   */
+  emulated?: boolean;
 }
 
 /** Workgroup memory of the subgroup-matrix matmul: the A and B tiles, and a 4-byte-element fragment per subgroup for the epilogue. */
@@ -251,8 +258,9 @@ function resolve(info: DeviceInfo, o: ProfileOverrides): KernelProfile {
   p.subgroupSharing &&= canShareSubgroups(info); // never forced onto subgroups of another size
   p.f16 &&= info.features.includes('shader-f16'); // never forced onto an adapter without it
   // nor tensor cores onto an adapter without them, or without float16
-  if (!p.f16 || !detectSubgroupMatrix(info)) p.matmul.subgroupMatrix = null;
-  if (!detectSubgroupMatrix(info, 'i8')) p.matmul.int8SubgroupMatrix = null;
+  // (software fragments excepted: they need float16 only)
+  if (!p.f16 || !(detectSubgroupMatrix(info) || p.matmul.subgroupMatrix?.emulated)) p.matmul.subgroupMatrix = null;
+  if (!(detectSubgroupMatrix(info, 'i8') || p.matmul.int8SubgroupMatrix?.emulated)) p.matmul.int8SubgroupMatrix = null;
   if (o.trainingDtype === undefined) p.trainingDtype = halfTrainingDtype(p); // follows the fast paths left on
   if (!p.f16) p.trainingDtype = 'float32';
   return p;
@@ -306,6 +314,26 @@ export function profileVariants(): ProfileVariant[] {
     const key = JSON.stringify(resolve(info, v.overrides));
     return !seen.has(key) && seen.add(key);
   });
+}
+
+/** The H200's tensor-core tilings (issue #14), with software fragments. */
+const EMULATED: Record<SgmElement, SubgroupMatrixTiling> = {
+  f16: { M: 16, N: 16, K: 16, lanes: 32, pinned: false, bk: 32, emulated: true },
+  i8: { M: 16, N: 16, K: 32, lanes: 32, pinned: false, bk: 64, emulated: true },
+};
+
+/**
+ * The profile variant that runs float16 and int8 products through the tensor-core kernels' tiling
+ * with software fragments (tests: their numbers on any adapter), where the adapter has float16 and
+ * room for those workgroups; else null.
+ */
+export function emulatedTensorCores(): ProfileVariant | null {
+  const { features, limits } = device().info;
+  const memory = limits.maxComputeWorkgroupStorageSize ?? 16384;
+  const invocations = Math.min(limits.maxComputeInvocationsPerWorkgroup ?? 256, limits.maxComputeWorkgroupSizeX ?? 256);
+  const fits = (e: SgmElement) => sgmWorkgroupBytes(EMULATED[e], e) <= memory && SGM_SUBGROUPS * EMULATED[e].lanes <= invocations;
+  if (!features.includes('shader-f16') || !fits('f16') || !fits('i8')) return null;
+  return { name: 'emulated tensor cores', overrides: { f16: true, matmul: { tiled: 'buffer', subgroupMatrix: EMULATED.f16, int8SubgroupMatrix: EMULATED.i8 } } };
 }
 
 /** Workgroups that keep a large GPU busy (an H200 has 132 multiprocessors): what tiles and splits aim for. */

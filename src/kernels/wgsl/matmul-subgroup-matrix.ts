@@ -31,9 +31,11 @@
 // The layout assumes subgroups of `lanes` lanes (the adapter's fixed size, or pinned with
 // @subgroup_size); workgroups have 8 * lanes invocations. No split-K: products with a small M x N
 // and a long K leave a GPU partly idle here. Issue #14's standalone kernel of this design reached
-// 114.6 TFLOP/s at 4096^3 and 156 at 8192^3 on an NVIDIA H200; this one is not yet measured there
-// (tests compile and validate it on Dawn's null backend; the device-start self-check verifies its
-// numbers wherever the feature exists).
+// 114.6 TFLOP/s at 4096^3 and 156 at 8192^3 on an NVIDIA H200; this one is not yet measured there.
+// Tests compile and validate it on Dawn's null backend, and run its tiling with software fragments
+// (an `emulated` tiling, softwareFragments below: the same tiles, offsets, strides and epilogue,
+// each fragment operation done by plain WGSL) on any adapter against float64; the device-start
+// self-check verifies its numbers wherever the feature exists.
 import type { Resource } from '../../device/bind-groups.js';
 import { Kernel, LINEAR, grid1d, narrow, variants, type FloatType } from '../kernel.js';
 import { SGM_BLOCK_M, SGM_BLOCK_N, SGM_SUBGROUPS, SGM_TILE, type SgmElement, type SubgroupMatrixTiling } from '../profile.js';
@@ -77,13 +79,111 @@ function stage(o: { x: 'a' | 'b'; tile: 'As' | 'Bs'; rows: number; cols: number;
   return `    for (var s = lane; s < ${(rows * cols) / n}u; s += ${lanes}u) {
       let r = s / ${cols / n}u;
       let c = ${n}u * (s % ${cols / n}u);
-      var h: array<${unit}, ${n}>;
+      var h = array<${unit}, ${n}>(); // zeros outside the matrix, on every pass (kernel.ts: Tint zeroes a bare var once)
       if (${row0} + r < ${rowEnd} && ${col0} + c < ${colEnd}) {
         let at = ${x}_base + (${row0} + r) * ${ld} + ${col0} + c;
         ${read}
       }
       for (var j = 0u; j < ${n}u; j++) { ${tile}[r * ${cols}u + c + j] = h[j]; }
     }`;
+}
+
+/** How the kernel declares, loads, multiplies and stores its fragments (WGSL text for each). */
+interface FragmentOps {
+  enable: string[];
+  /** After `@workgroup_size`, and main's parameters after its invocation index; `prelude` opens main. */
+  attributes: string;
+  ids: string;
+  prelude: string;
+  /** Module-scope WGSL the others call (empty, or ending in a blank line). */
+  helpers: string;
+  /** A zeroed result fragment. */
+  zero: string;
+  load(operand: 'left' | 'right', at: string, layout: 'row_major' | 'col_major', stride: string): string;
+  /** A statement adding left · right to the result fragment `acc`. */
+  multiplyAccumulate(left: string, right: string, acc: string): string;
+  /** Stores a result fragment row-major into Cs. */
+  store(at: string, acc: string, stride: string): string;
+}
+
+/** WGSL's subgroup matrices: `left` fragments load from As, `right` ones from Bs. */
+function hardwareFragments(v: SubgroupMatrixVariant): FragmentOps {
+  const { M, N, K, lanes, element } = v;
+  const type = {
+    left: `subgroup_matrix_left<${element}, ${K}, ${M}>`,
+    right: `subgroup_matrix_right<${element}, ${N}, ${K}>`,
+  };
+  return {
+    enable: ['subgroups', 'chromium_experimental_subgroup_matrix', ...(v.pinned ? ['subgroup_size_control'] : [])],
+    attributes: v.pinned ? ` @subgroup_size(${lanes})` : '',
+    ids: `,
+        @builtin(subgroup_id) sg: u32, @builtin(subgroup_invocation_id) sl: u32`,
+    prelude: '',
+    helpers: '',
+    zero: `subgroup_matrix_result<${TILE_UNITS[element].result}, ${N}, ${M}>()`,
+    load: (operand, at, layout, stride) => `subgroupMatrixLoad<${type[operand]}, ${layout}>(&${operand === 'left' ? 'As' : 'Bs'}, ${at}, ${stride})`,
+    multiplyAccumulate: (left, right, acc) => `${acc} = subgroupMatrixMultiplyAccumulate(${left}, ${right}, ${acc})`,
+    store: (at, acc, stride) => `subgroupMatrixStore<row_major>(&Cs, ${at}, ${acc}, ${stride})`,
+  };
+}
+
+/**
+ * Fragments in software, for an `emulated` tiling: the same tiles, offsets and strides with the
+ * semantics of WGSL's subgroup matrices (left M x K, right K x N, result M x N; element (r, c) at
+ * offset + r * stride + c row-major, offset + c * stride + r column-major, counting tile units,
+ * int8 elements four to a word in element order), so the kernel's tiling runs on any adapter.
+ * Subgroups are consecutive runs of `lanes` invocations; a left or right fragment is where it lies
+ * in As or Bs, read as it is multiplied (between the same barriers as a load); lane l owns the
+ * elements l, l + lanes, ... of a result fragment, row-major.
+ */
+function softwareFragments(v: SubgroupMatrixVariant): FragmentOps {
+  const { M, N, K, lanes, element } = v;
+  const { pack, result: acc } = TILE_UNITS[element];
+  const owned = Math.ceil((M * N) / lanes);
+  const read = (tile: string) => (element === 'f16' ? `f32(${tile}[i])` : `extractBits(bitcast<i32>(${tile}[i / 4u]), 8u * (i % 4u), 8u)`);
+  return {
+    enable: [],
+    attributes: '',
+    ids: '',
+    prelude: `  let sg = lane / ${lanes}u;
+  let sl = lane % ${lanes}u;
+  owned_count = select(${owned}u, 0u, p.tiles == 0u); // p.tiles > 0 wherever this runs
+  k_count = select(${K}u, 0u, p.tiles == 0u);
+`,
+    helpers: `struct Fragment { at: u32, stride: u32, col_major: bool }
+struct Owned { v: array<${acc}, ${owned}> }
+// trip counts the compiler cannot fold, so that it keeps these loops rolled (set in main; lavapipe
+// takes minutes to compile them unrolled 16 times over)
+var<private> owned_count: u32;
+var<private> k_count: u32;
+fn element_index(f: Fragment, r: u32, c: u32) -> u32 {
+  return ${pack}u * f.at + select(r * ${pack}u * f.stride + c, c * ${pack}u * f.stride + r, f.col_major);
+}
+fn left_element(f: Fragment, r: u32, c: u32) -> ${acc} { let i = element_index(f, r, c); return ${read('As')}; }
+fn right_element(f: Fragment, r: u32, c: u32) -> ${acc} { let i = element_index(f, r, c); return ${read('Bs')}; }
+fn multiply_accumulate(l: Fragment, r: Fragment, acc: Owned, sl: u32) -> Owned {
+  var sum = acc;
+  for (var j = 0u; j < owned_count; j++) {
+    let e = sl + ${lanes}u * j;
+    if (e < ${M * N}u) {
+      for (var k = 0u; k < k_count; k++) { sum.v[j] += left_element(l, e / ${N}u, k) * right_element(r, k, e % ${N}u); }
+    }
+  }
+  return sum;
+}
+fn store_fragment(at: u32, acc: Owned, stride: u32, sl: u32) {
+  for (var j = 0u; j < owned_count; j++) {
+    let e = sl + ${lanes}u * j;
+    if (e < ${M * N}u) { Cs[at + (e / ${N}u) * stride + e % ${N}u] = acc.v[j]; }
+  }
+}
+
+`,
+    zero: 'Owned()',
+    load: (_operand, at, layout, stride) => `Fragment(${at}, ${stride}, ${layout === 'col_major'})`,
+    multiplyAccumulate: (left, right, accumulator) => `${accumulator} = multiply_accumulate(${left}, ${right}, ${accumulator}, sl)`,
+    store: (at, accumulator, stride) => `store_fragment(${at}, ${accumulator}, ${stride}, sl)`,
+  };
 }
 
 /** The kernel for one variant: its WGSL and bindings (built without a device, so tests can compile it anywhere). */
@@ -108,29 +208,27 @@ export function subgroupMatrixKernel(v: SubgroupMatrixVariant): Kernel {
   const stageB = transB
     ? stage({ x: 'b', tile: 'Bs', rows: T, cols: kw, row0: 'n0', rowEnd: 'p.N', col0: units('k0'), colEnd: units('p.K'), ld: units('p.K'), ...common })
     : stage({ x: 'b', tile: 'Bs', rows: bk, cols: T, row0: 'k0', rowEnd: 'p.K', col0: 'n0', colEnd: 'p.N', ld: 'p.N', ...common });
-  const left = `subgroup_matrix_left<${element}, ${K}, ${M}>`;
-  const right = `subgroup_matrix_right<${element}, ${N}, ${K}>`;
-  const result = `subgroup_matrix_result<${acc}, ${N}, ${M}>`;
+  const ops = v.emulated ? softwareFragments(v) : hardwareFragments(v);
   // fragment i of the subgroup's rows and j of its columns at depth kk of the staged tiles; offsets
   // and strides count tile units (Dawn's loads count elements of the array they are given)
   const loadA = (i: number, kk: number) => transA
-    ? `subgroupMatrixLoad<${left}, col_major>(&As, ${kk * T}u + sm + ${i * M}u, ${T}u)`
-    : `subgroupMatrixLoad<${left}, row_major>(&As, (sm + ${i * M}u) * ${kw}u + ${kk / pack}u, ${kw}u)`;
+    ? ops.load('left', `${kk * T}u + sm + ${i * M}u`, 'col_major', `${T}u`)
+    : ops.load('left', `(sm + ${i * M}u) * ${kw}u + ${kk / pack}u`, 'row_major', `${kw}u`);
   const loadB = (j: number, kk: number) => transB
-    ? `subgroupMatrixLoad<${right}, col_major>(&Bs, (sn + ${j * N}u) * ${kw}u + ${kk / pack}u, ${kw}u)`
-    : `subgroupMatrixLoad<${right}, row_major>(&Bs, ${kk * T}u + sn + ${j * N}u, ${T}u)`;
+    ? ops.load('right', `(sn + ${j * N}u) * ${kw}u + ${kk / pack}u`, 'col_major', `${kw}u`)
+    : ops.load('right', `${kk * T}u + sn + ${j * N}u`, 'row_major', `${T}u`);
   const fragments = (f: (i: number, j: number) => string) => loop(fm, (i) => loop(fn, (j) => f(i, j)));
   const steps = loop(bk / K, (s) => [
     '    {',
     loop(fm, (i) => `      let l${i} = ${loadA(i, s * K)};`),
     loop(fn, (j) => `      let r${j} = ${loadB(j, s * K)};`),
-    fragments((i, j) => `      acc${i}_${j} = subgroupMatrixMultiplyAccumulate(l${i}, r${j}, acc${i}_${j});`),
+    fragments((i, j) => `      ${ops.multiplyAccumulate(`l${i}`, `r${j}`, `acc${i}_${j}`)};`),
     '    }',
   ].join('\n'));
   const slot = M * N;
   // int8: the exact i32 sum times its row's and column's scales
   const store = int8 ? `f32(Cs[sg * ${slot}u + e]) * xs[row] * ws[col]` : narrow(out, `Cs[sg * ${slot}u + e]`);
-  const epilogue = fragments((i, j) => `  subgroupMatrixStore<row_major>(&Cs, sg * ${slot}u, acc${i}_${j}, ${N}u);
+  const epilogue = fragments((i, j) => `  ${ops.store(`sg * ${slot}u`, `acc${i}_${j}`, `${N}u`)};
   workgroupBarrier();
   for (var e = sl; e < ${slot}u; e += ${lanes}u) {
     let row = m0 + sm + ${i * M}u + e / ${N}u;
@@ -140,7 +238,7 @@ export function subgroupMatrixKernel(v: SubgroupMatrixVariant): Kernel {
   workgroupBarrier();`);
   return new Kernel({
     name: `matmul-sgm-${element}-${M}x${N}x${K}-k${bk}-${lanes}${transA ? '-ta' : ''}${transB ? '-tb' : ''}${wide ? '-wide' : ''}-${out}`,
-    enable: [...(int8 ? [] : ['f16']), 'subgroups', 'chromium_experimental_subgroup_matrix', ...(v.pinned ? ['subgroup_size_control'] : [])],
+    enable: [...(int8 ? [] : ['f16']), ...ops.enable],
     read: { a: operand, b: operand, ...(int8 ? { xs: 'f32' as const, ws: 'f32' as const } : {}) },
     write: { c: out },
     params: { M: 'u32', N: 'u32', K: 'u32', tiles_n: 'u32', tiles_m: 'u32', tiles: 'u32', batch_rank: 'u32', batch_shape: 'dims', a_strides: 'dims', b_strides: 'dims' },
@@ -150,10 +248,9 @@ var<workgroup> As: array<${unit}, ${(T * bk) / pack}>; // op(A)'s tile as A stor
 var<workgroup> Bs: array<${unit}, ${(bk * T) / pack}>; // op(B)'s tile as B stores it: ${transB ? '[n][k]' : '[k][n]'}
 var<workgroup> Cs: array<${acc}, ${SGM_SUBGROUPS * slot}>; // a fragment per subgroup, on its way to C
 
-@compute @workgroup_size(${size})${v.pinned ? ` @subgroup_size(${lanes})` : ''}
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lane: u32,
-        @builtin(subgroup_id) sg: u32, @builtin(subgroup_invocation_id) sl: u32) {
-  let t = linear(wid, nwg, 1u);
+${ops.helpers}@compute @workgroup_size(${size})${ops.attributes}
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lane: u32${ops.ids}) {
+${ops.prelude}  let t = linear(wid, nwg, 1u);
   if (t >= p.tiles) { return; }
   let n0 = (t % p.tiles_n) * ${T}u;
   let m0 = ((t / p.tiles_n) % p.tiles_m) * ${T}u;
@@ -163,7 +260,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
   // this subgroup's block of the tile
   let sm = (sg / ${blocksN}u) * ${SGM_BLOCK_M}u;
   let sn = (sg % ${blocksN}u) * ${SGM_BLOCK_N}u;
-${fragments((i, j) => `  var acc${i}_${j} = ${result}();`)}
+${fragments((i, j) => `  var acc${i}_${j} = ${ops.zero};`)}
   for (var k0 = 0u; k0 < p.K; k0 += ${bk}u) {
 ${stageA}
 ${stageB}
