@@ -2,7 +2,8 @@
 // fragments (profile tilings marked `emulated`: the same staging, tiles, fragment offsets and
 // strides, and epilogue, each fragment load, multiply-accumulate and store done by plain WGSL with
 // the subgroup-matrix semantics) runs here, on lavapipe. Its results are compared exactly with a
-// float64 product: operands are small integers, so every sum is exact in f32 and in f16. Then the
+// float64 product: operands are small integers, so every sum is exact in f32 and in f16; split-K
+// too, through the engine's dispatch. Then the
 // op table's float16 matmul runs on it through the engine, the device-start self-check passes it
 // (float16 and int8), and a float16 training run on it tracks one on the adapter's own kernels.
 // What this cannot see: a driver's own fragment layouts, and Dawn's counting of int8 offsets
@@ -18,6 +19,7 @@ import { cast, device, scope, Tensor, tensor } from '../src/index.js';
 import { emulatedTensorCores, forgetVerdicts, setProfile, verdictsOf, type ProfileOverrides, type SubgroupMatrixTiling } from '../src/kernels/profile.js';
 import { checkFastPaths } from '../src/kernels/self-check.js';
 import { launchMatmul } from '../src/kernels/wgsl/matmul.js';
+import type { MatmulPlan } from '../src/kernels/wgsl/matmul-tiled.js';
 import { launchInt8SubgroupMatrixMatmul, launchSubgroupMatrixMatmul } from '../src/kernels/wgsl/matmul-subgroup-matrix.js';
 import { fcParams, randomFromGen, setupDevice, storedShape, trainLosses, type MatmulCase } from './helpers.js';
 import { TRAIN_DEFAULTS, Trainer } from '../src/gpt/trainer.js';
@@ -36,8 +38,10 @@ function integers(n: number, seed: number, range = 3): Float32Array {
 
 const batchStrides = (dims: number[], matrix: number) => dims.map((n, d) => (n === 1 ? 0 : dims.slice(d + 1).reduce((x, y) => x * y, matrix)));
 
-/** op(A) · op(B) through the kernel with `tiling`, in f16 (C f16 or f32), against float64. */
-async function runMatmulCase(p: MatmulCase, tiling: SubgroupMatrixTiling, out: 'f16' | 'f32', seed: number): Promise<string | null> {
+type Launch = (a: GPUBuffer, b: GPUBuffer, c: GPUBuffer, plan: MatmulPlan) => void;
+
+/** op(A) · op(B) of f16 operands through `launch` (C f16, or f32), against float64: null, or what differs. */
+async function runProduct(p: MatmulCase, launch: Launch, seed: number, out: 'f16' | 'f32' = 'f16'): Promise<string | null> {
   const aShape = storedShape(p.batchA, p.M, p.K, p.transA);
   const bShape = storedShape(p.batchB, p.K, p.N, p.transB);
   const a = integers(aShape.reduce((x, y) => x * y, 1), seed);
@@ -48,14 +52,17 @@ async function runMatmulCase(p: MatmulCase, tiling: SubgroupMatrixTiling, out: '
     const c = Tensor.empty(want.shape, out === 'f16' ? 'float16' : 'float32');
     const batchShape = p.batchA.map((n, d) => Math.max(n, p.batchB[d]!));
     const plan = { M: p.M, N: p.N, K: p.K, transA: p.transA, transB: p.transB, batchShape, aStrides: batchStrides(p.batchA, p.M * p.K), bStrides: batchStrides(p.batchB, p.K * p.N) };
-    launchSubgroupMatrixMatmul(a16.buffer(), b16.buffer(), c.buffer(), plan, tiling, out);
+    launch(a16.buffer(), b16.buffer(), c.buffer(), plan);
     const got = await (out === 'f16' ? cast(c, 'float32') : c).toArray();
     const bad = want.data.findIndex((w, i) => got[i] !== w);
     return bad < 0 ? null : `${want.data.filter((w, i) => got[i] !== w).length} of ${want.data.length} elements differ, the first at flat ${bad}: ${got[bad]} for ${want.data[bad]}`;
   });
 }
 
-/** MatmulCases crossing tile edges, K ending mid-step over several steps, both transposes, batches; `aligned` makes every stored row a multiple of 8 (the 16-byte loads). */
+/** The tensor-core kernel with `tiling`, C stored as `out`. */
+const withTiling = (tiling: SubgroupMatrixTiling, out: 'f16' | 'f32' = 'f16'): Launch => (a, b, c, plan) => launchSubgroupMatrixMatmul(a, b, c, plan, tiling, out);
+
+/** Products crossing tile edges, K ending mid-step over several steps, both transposes, batches; `aligned` makes every stored row a multiple of 8 (the 16-byte loads). */
 const productArb = (aligned: boolean) => {
   const dim = (max: number) => (aligned ? fc.integer({ min: 1, max: max / 8 }).map((n) => 8 * n) : fc.integer({ min: 1, max }));
   return fc.record({
@@ -76,17 +83,26 @@ describe.skipIf(!emulated)('the tensor-core matmul with software fragments', () 
 
   it.each([false, true])('the H200 tiling equals float64 on drawn products, 16-byte loads %s', async (aligned) => {
     await fc.assert(fc.asyncProperty(productArb(aligned), fc.integer({ min: 1, max: 1000 }), async (p, seed) => {
-      expect(await runMatmulCase(p, h200, 'f16', seed), JSON.stringify(p)).toBeNull();
+      expect(await runProduct(p, withTiling(h200), seed), JSON.stringify(p)).toBeNull();
     }), fcParams(12));
   });
 
   it('float32 C (no caller yet) and a K of 0', async () => {
-    expect(await runMatmulCase({ M: 70, N: 33, K: 50, transA: true, transB: false, batchA: [], batchB: [] }, h200, 'f32', 5)).toBeNull();
-    expect(await runMatmulCase({ M: 20, N: 9, K: 0, transA: false, transB: false, batchA: [], batchB: [] }, h200, 'f16', 6)).toBeNull();
+    expect(await runProduct({ M: 70, N: 33, K: 50, transA: true, transB: false, batchA: [], batchB: [] }, withTiling(h200, 'f32'), 5, 'f32')).toBeNull();
+    expect(await runProduct({ M: 20, N: 9, K: 0, transA: false, transB: false, batchA: [], batchB: [] }, withTiling(h200), 6)).toBeNull();
   });
 
   it.each(others)('%s', async (_name, tiling, product) => {
-    expect(await runMatmulCase(product, tiling, 'f16', 7)).toBeNull();
+    expect(await runProduct(product, withTiling(tiling), 7)).toBeNull();
+  });
+
+  it('split-K through the engine: K in 2 to 16 splits of f32 partials, summed in order', async () => {
+    const splitsArb = fc.constantFrom(2, 3, 5, 16);
+    await fc.assert(fc.asyncProperty(productArb(false), splitsArb, fc.integer({ min: 1, max: 1000 }), async (p, splits, seed) => {
+      setProfile({ ...emulated!.overrides, matmul: { ...emulated!.overrides.matmul, splits } });
+      const viaEngine: Launch = (a, b, c, plan) => launchMatmul(a, b, c, { ...plan, float: 'f16' });
+      expect(await runProduct({ ...p, K: 5 * p.K }, viaEngine, seed), `${JSON.stringify(p)}, K x 5, ${splits} splits`).toBeNull();
+    }), fcParams(4));
   });
 
   it('int8: x · Qᵀ times the row and column scales, equal to float64 within the f32 rounding of the scaling', async () => {

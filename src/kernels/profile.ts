@@ -10,7 +10,8 @@
 //                     take a lane per output element.
 //   matmul.tiles,     the buffer family's tile size and K splits per product (matmulTiling): large
 //   matmul.splits     128x128 tiles when there are enough of them to fill a GPU, else 64x64 tiles,
-//                     and split-K when even those leave it idle ('auto'; tests and benchmarks force).
+//                     and split-K when even those leave it idle ('auto'; tests and benchmarks force);
+//                     the tensor-core family's splits too (tensorCoreSplits: its tiles are 128x128).
 //   subgroupSharing   on CPU adapters whose subgroups are exactly 8 lanes (one 256-bit SIMD
 //                     instruction on llvmpipe), the texture matmul and attention share loads with
 //                     subgroupBroadcast; GPUs keep the kernels tuned for them.
@@ -352,21 +353,37 @@ export function matmulTiling(M: number, N: number, K: number, batch: number): Ma
   const { tiles, splits } = profile().matmul;
   const count = (t: TileName) => Math.ceil(M / TILES[t].bm) * Math.ceil(N / TILES[t].bn) * batch;
   const chosen = tiles !== 'auto' ? tiles : count('large') >= BUSY_WORKGROUPS / 4 ? 'large' : 'small';
-  if (splits !== 'auto') return { tiles: chosen, splits };
-  const wanted = Math.round(BUSY_WORKGROUPS / count(chosen));
-  return { tiles: chosen, splits: Math.max(1, Math.min(MAX_SPLITS, wanted, maxSplits(K))) };
+  return { tiles: chosen, splits: splits !== 'auto' ? splits : splitsToFill(count(chosen), K) };
 }
+
+/** The default K splits of a tensor-core product (SGM_TILE-square tiles) for `batch` products of M x K · K x N. */
+export function tensorCoreSplits(M: number, N: number, K: number, batch: number): number {
+  const { splits } = profile().matmul;
+  return splits !== 'auto' ? splits : splitsToFill(Math.ceil(M / SGM_TILE) * Math.ceil(N / SGM_TILE) * batch, K);
+}
+
+/** Splits of depth K that bring `workgroups` tiles near BUSY_WORKGROUPS, MIN_SPLIT_K a split at least. */
+const splitsToFill = (workgroups: number, K: number) => Math.max(1, Math.min(MAX_SPLITS, Math.round(BUSY_WORKGROUPS / workgroups), maxSplits(K)));
 
 /** The splits worth trying for a depth K: each split gets MIN_SPLIT_K at least. */
 export const maxSplits = (K: number) => Math.max(1, Math.min(MAX_SPLITS, Math.floor(K / MIN_SPLIT_K)));
+
+/** The K splits worth measuring for a product of depth K (autotuning candidates; the tensor-core family's). */
+export function splitCandidates(K: number): readonly number[] {
+  const max = maxSplits(K);
+  let list = splitsUpTo.get(max);
+  if (!list) splitsUpTo.set(max, (list = [1, 2, 4, 8, 16].filter((s) => s <= max)));
+  return list;
+}
+/** splitCandidates by their bound (asked for at every product: each list built once). */
+const splitsUpTo = new Map<number, readonly number[]>();
 
 /** Every tiling worth measuring for a product of depth K (autotuning candidates). */
 export function matmulTilings(K: number): readonly MatmulTiling[] {
   const max = maxSplits(K);
   let list = tilingsUpTo.get(max);
   if (!list) {
-    const splits = [1, 2, 4, 8, 16].filter((s) => s <= max);
-    tilingsUpTo.set(max, (list = (Object.keys(TILES) as TileName[]).flatMap((tiles) => splits.map((s) => ({ tiles, splits: s })))));
+    tilingsUpTo.set(max, (list = (Object.keys(TILES) as TileName[]).flatMap((tiles) => splitCandidates(K).map((s) => ({ tiles, splits: s })))));
   }
   return list;
 }

@@ -29,8 +29,10 @@
 // the epilogue scales each i32 sum by its row's and column's scale (exact integer sums: |sum| <=
 // 127² K, below 2³¹ up to K = 133,000).
 // The layout assumes subgroups of `lanes` lanes (the adapter's fixed size, or pinned with
-// @subgroup_size); workgroups have 8 * lanes invocations. No split-K: products with a small M x N
-// and a long K leave a GPU partly idle here. Issue #14's standalone kernel of this design reached
+// @subgroup_size); workgroups have 8 * lanes invocations. Products with a small M x N
+// and a long K (weight gradients: K = batch x block) split K over several workgroups, each
+// writing f32 partials that matmul-tiled.ts's split sum adds in a fixed order (matmul.ts picks the
+// splits, as for the buffer family). Issue #14's standalone kernel of this design reached
 // 114.6 TFLOP/s at 4096^3 and 156 at 8192^3 on an NVIDIA H200; this one is not yet measured there.
 // Tests compile and validate it on Dawn's null backend, and run its tiling with software fragments
 // (an `emulated` tiling, softwareFragments below: the same tiles, offsets, strides and epilogue,
@@ -241,7 +243,7 @@ export function subgroupMatrixKernel(v: SubgroupMatrixVariant): Kernel {
     enable: [...(int8 ? [] : ['f16']), ...ops.enable],
     read: { a: operand, b: operand, ...(int8 ? { xs: 'f32' as const, ws: 'f32' as const } : {}) },
     write: { c: out },
-    params: { M: 'u32', N: 'u32', K: 'u32', tiles_n: 'u32', tiles_m: 'u32', tiles: 'u32', batch_rank: 'u32', batch_shape: 'dims', a_strides: 'dims', b_strides: 'dims' },
+    params: { M: 'u32', N: 'u32', K: 'u32', tiles_n: 'u32', tiles_m: 'u32', tiles: 'u32', splits: 'u32', chunk: 'u32', batch_rank: 'u32', batch_shape: 'dims', a_strides: 'dims', b_strides: 'dims' },
     body: /* wgsl */ `
 ${LINEAR}
 var<workgroup> As: array<${unit}, ${(T * bk) / pack}>; // op(A)'s tile as A stores it: ${transA ? '[k][m]' : '[m][k]'}
@@ -250,8 +252,10 @@ var<workgroup> Cs: array<${acc}, ${SGM_SUBGROUPS * slot}>; // a fragment per sub
 
 ${ops.helpers}@compute @workgroup_size(${size})${ops.attributes}
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lane: u32${ops.ids}) {
-${ops.prelude}  let t = linear(wid, nwg, 1u);
-  if (t >= p.tiles) { return; }
+${ops.prelude}  let g = linear(wid, nwg, 1u);
+  if (g >= p.tiles * p.splits) { return; }
+  let split = g % p.splits;
+  let t = g / p.splits;
   let n0 = (t % p.tiles_n) * ${T}u;
   let m0 = ((t / p.tiles_n) % p.tiles_m) * ${T}u;
   let batch = t / (p.tiles_n * p.tiles_m);
@@ -261,14 +265,16 @@ ${ops.prelude}  let t = linear(wid, nwg, 1u);
   let sm = (sg / ${blocksN}u) * ${SGM_BLOCK_M}u;
   let sn = (sg % ${blocksN}u) * ${SGM_BLOCK_N}u;
 ${fragments((i, j) => `  var acc${i}_${j} = ${ops.zero};`)}
-  for (var k0 = 0u; k0 < p.K; k0 += ${bk}u) {
+  let k_begin = split * p.chunk; // a multiple of the K step: only the last split's last step crosses K
+  let k_end = min(p.K, k_begin + p.chunk);
+  for (var k0 = k_begin; k0 < k_end; k0 += ${bk}u) {
 ${stageA}
 ${stageB}
     workgroupBarrier();
 ${steps}
     workgroupBarrier();
   }
-  let c_base = batch * p.M * p.N;
+  let c_base = (split * (p.tiles / (p.tiles_n * p.tiles_m)) + batch) * p.M * p.N;
 ${epilogue}
 }`,
   });
@@ -282,26 +288,32 @@ export function wideAligned(l: MatmulPlan, element: SgmElement = 'f16'): boolean
   return [l.transA ? l.M : l.K, l.transB ? l.K : l.N, ...l.aStrides, ...l.bStrides].every((d) => d % n === 0);
 }
 
-/** Records one variant's launch over the tiles of C. */
-function record(resources: Resource[], plan: MatmulPlan, variant: SubgroupMatrixVariant): void {
+/** Records one variant's launch over the tiles of C, K split in `splits` (C then holds the f32 partials [splits][batch][M][N]). */
+function record(resources: Resource[], plan: MatmulPlan, variant: SubgroupMatrixVariant, splits = 1): void {
   const nBatch = plan.batchShape.reduce((x, y) => x * y, 1);
   const tilesN = Math.ceil(plan.N / SGM_TILE);
   const tilesM = Math.ceil(plan.M / SGM_TILE);
   const tiles = tilesN * tilesM * nBatch;
-  if (tiles >= 2 ** 32) throw new Error(`matmul: ${nBatch}x${plan.M}x${plan.N} output is too large`);
+  if (tiles * splits >= 2 ** 32) throw new Error(`matmul: ${nBatch}x${plan.M}x${plan.N} output is too large`);
+  const chunk = Math.ceil(Math.ceil(plan.K / splits) / variant.bk) * variant.bk;
   kernels(JSON.stringify(variant)).launch(
     resources,
     {
-      M: plan.M, N: plan.N, K: plan.K, tiles_n: tilesN, tiles_m: tilesM, tiles,
+      M: plan.M, N: plan.N, K: plan.K, tiles_n: tilesN, tiles_m: tilesM, tiles, splits, chunk,
       batch_rank: plan.batchShape.length, batch_shape: plan.batchShape, a_strides: plan.aStrides, b_strides: plan.bStrides,
     },
-    grid1d(tiles, 1),
+    grid1d(tiles * splits, 1),
   );
 }
 
-/** Records C = op(A) · op(B) for f16 A and B on tensor cores; C is f16 unless `out` says f32. */
-export function launchSubgroupMatrixMatmul(a: Resource, b: Resource, c: Resource, plan: MatmulPlan, tiling: SubgroupMatrixTiling, out: FloatType = 'f16'): void {
-  record([a, b, c], plan, { ...tiling, element: 'f16', transA: plan.transA, transB: plan.transB, wide: wideAligned(plan), out });
+/**
+ * Records C = op(A) · op(B) for f16 A and B on tensor cores; C is f16 unless `out` says f32. With
+ * `splits` > 1, split s sums k in [s * chunk, (s + 1) * chunk) and C is the f32 partials
+ * [splits][batch][M][N] for matmul-tiled.ts launchSplitSum to add in order.
+ */
+export function launchSubgroupMatrixMatmul(a: Resource, b: Resource, c: Resource, plan: MatmulPlan, tiling: SubgroupMatrixTiling, out: FloatType = 'f16', splits = 1): void {
+  if (splits > 1 && out !== 'f32') throw new Error('matmul-sgm: split-K partials are f32');
+  record([a, b, c], plan, { ...tiling, element: 'f16', transA: plan.transA, transB: plan.transB, wide: wideAligned(plan), out }, splits);
 }
 
 /**

@@ -228,9 +228,12 @@ export function launchTiledMatmul(a: Resource, b: Resource, c: Resource, part: G
     },
     grid1d(workgroups * splits, 1),
   );
-  if (splits === 1) return;
-  const n = nBatch * l.M * l.N;
+  if (splits > 1) launchSplitSum(part!, c, nBatch * l.M * l.N, splits, float);
+}
+
+/** Records C[i] = the sum over s < splits of the f32 partials part[s * n + i], in order, stored as `float`. */
+export function launchSplitSum(part: Resource, c: Resource, n: number, splits: number, float: FloatType): void {
   const sumVec4 = n % 4 === 0;
   const lanes = sumVec4 ? n / 4 : n;
-  splitSum(`${sumVec4}:${float}`).launch([part!, c], { n: lanes, splits }, grid1d(lanes, SUM_WG));
+  splitSum(`${sumVec4}:${float}`).launch([part, c], { n: lanes, splits }, grid1d(lanes, SUM_WG));
 }

@@ -54,11 +54,11 @@ import type { BufferWindow, Resource } from '../../device/bind-groups.js';
 import { device, onDeviceOpen } from '../../device/device.js';
 import { Kernel, LINEAR, grid1d, narrow, perElement, variants, type FloatType } from '../kernel.js';
 import { tuned, type Tunable } from '../autotune.js';
-import { int8TensorCoresFor, matmulTiling, matmulTilingIsAuto, matmulTilings, profile, SHARING_LANES, type MatmulTiling } from '../profile.js';
+import { int8TensorCoresFor, matmulTiling, matmulTilingIsAuto, matmulTilings, profile, SHARING_LANES, splitCandidates, tensorCoreSplits, type MatmulTiling, type SubgroupMatrixTiling } from '../profile.js';
 import { checkFastPaths } from '../self-check.js';
 import { launchDequantize, launchQuantizeRows, launchSkinnyInt8Matmul } from './int8.js';
 import { launchInt8SubgroupMatrixMatmul, launchSubgroupMatrixMatmul } from './matmul-subgroup-matrix.js';
-import { launchTiledMatmul, vec4Aligned, type MatmulPlan } from './matmul-tiled.js';
+import { launchSplitSum, launchTiledMatmul, vec4Aligned, type MatmulPlan } from './matmul-tiled.js';
 
 // the fast paths of float16 and int8 products are verified on each adapter before use
 onDeviceOpen(() => checkFastPaths(launchMatmul));
@@ -94,41 +94,59 @@ export function launchMatmul(a: Resource, b: Resource, c: Resource, plan: Matmul
   }
   const path = M <= skinnyRows ? 'skinny' : tiled;
   if (path === 'skinny') return launchSkinnyMatmul(a, b, c, plan, nBatch);
-  if (plan.float === 'f16' && subgroupMatrix) return launchSubgroupMatrixMatmul(a, b, c, plan, subgroupMatrix);
+  if (plan.float === 'f16' && subgroupMatrix) {
+    const fallback = tensorCoreSplits(M, N, K, nBatch);
+    const record = (a: Resource, b: Resource, c: Resource, splits: number) => recordTensorCores(a, b, c, plan, nBatch, subgroupMatrix, splits);
+    const splits = matmulTilingIsAuto() ? tuned(productTunable(plan, nBatch, 'tensor cores', fallback, splitCandidates(K), record)) : fallback;
+    return record(a, b, c, splits);
+  }
   if (path === 'texture' && K > 0 && launchTextureMatmul(a, b, c, plan, nBatch)) return;
   const fallback = matmulTiling(M, N, K, nBatch);
-  const tiling = matmulTilingIsAuto() ? tuned(matmulTunable(plan, nBatch, fallback)) : fallback;
-  recordTiled(a, b, c, plan, nBatch, tiling);
+  const record = (a: Resource, b: Resource, c: Resource, tiling: MatmulTiling) => recordTiled(a, b, c, plan, nBatch, tiling);
+  record(a, b, c, matmulTilingIsAuto() ? tuned(productTunable(plan, nBatch, 'tiled', fallback, matmulTilings(K), record)) : fallback);
 }
 
-/** The tiled family's launch, with its split-K scratch (released once recorded: later dispatches may reuse it). */
-function recordTiled(a: Resource, b: Resource, c: Resource, plan: MatmulPlan, nBatch: number, tiling: MatmulTiling): void {
-  const { M, N } = plan;
-  // split-K partials must fit one binding; fewer splits otherwise
+/** At most `wanted` K splits whose f32 partials fit one binding, and their scratch (null for one split; released once recorded: later dispatches may reuse it). */
+function splitScratch(wanted: number, elements: number): { splits: number; part: GPUBuffer | null } {
   const maxBinding = device().info.limits.maxStorageBufferBindingSize ?? 2 ** 27;
-  const splits = Math.max(1, Math.min(tiling.splits, Math.floor(maxBinding / (4 * nBatch * M * N))));
-  const part = splits > 1 ? device().alloc(4 * splits * nBatch * M * N, 'matmul split-K') : null;
+  const splits = Math.max(1, Math.min(wanted, Math.floor(maxBinding / (4 * elements))));
+  return { splits, part: splits > 1 ? device().alloc(4 * splits * elements, 'matmul split-K') : null };
+}
+
+/** The tiled family's launch, with its split-K scratch. */
+function recordTiled(a: Resource, b: Resource, c: Resource, plan: MatmulPlan, nBatch: number, tiling: MatmulTiling): void {
+  const { splits, part } = splitScratch(tiling.splits, nBatch * plan.M * plan.N);
   launchTiledMatmul(a, b, c, part, plan, tiling.tiles, splits);
   if (part) device().release(part);
 }
 
-/** Tiles and splits to measure for this product, on scratch operands of its shape and layout. */
-function matmulTunable(plan: MatmulPlan, nBatch: number, fallback: MatmulTiling): Tunable<MatmulTiling> {
+/** The tensor-core launch, K split in `wanted` (f32 partials, then their sum in order). */
+function recordTensorCores(a: Resource, b: Resource, c: Resource, plan: MatmulPlan, nBatch: number, tiling: SubgroupMatrixTiling, wanted: number): void {
+  const elements = nBatch * plan.M * plan.N;
+  const { splits, part } = splitScratch(wanted, elements);
+  if (!part) return launchSubgroupMatrixMatmul(a, b, c, plan, tiling);
+  launchSubgroupMatrixMatmul(a, b, part, plan, tiling, 'f32', splits);
+  launchSplitSum(part, c, elements, splits, 'f16');
+  device().release(part);
+}
+
+/** A family's candidates (tiles and splits, or splits) to measure for this product, on scratch operands of its shape and layout. */
+function productTunable<C>(plan: MatmulPlan, nBatch: number, family: string, fallback: C, candidates: readonly C[], record: (a: Resource, b: Resource, c: Resource, candidate: C) => void): Tunable<C> {
   const { M, N, K, transA, transB, batchShape } = plan;
   const layout = `${transA ? 'ta' : ''}${transB ? 'tb' : ''}${vec4Aligned(plan) ? ' vec4' : ''}`;
   // elements a buffer must hold for its batch strides (0 where broadcast) plus one matrix
   const extent = (strides: readonly number[], matrix: number) => strides.reduce((n, st, d) => n + (batchShape[d]! - 1) * st, matrix);
   return {
-    key: `matmul ${[...batchShape, M, N, K].join('x')} ${layout}${plan.float === 'f16' ? ' f16' : ''}`,
+    key: `matmul ${[...batchShape, M, N, K].join('x')} ${layout}${plan.float === 'f16' ? ' f16' : ''}${family === 'tiled' ? '' : ` ${family}`}`,
     fallback,
-    candidates: matmulTilings(K),
+    candidates,
     prepare(candidate) {
       const dev = device();
       // 4 bytes an element: enough for f16 operands too
       const buffers = [extent(plan.aStrides, M * K), extent(plan.bStrides, K * N), nBatch * M * N].map((n) => dev.alloc(4 * n, 'matmul autotune'));
       const [a, b, c] = buffers as [GPUBuffer, GPUBuffer, GPUBuffer];
       return {
-        run: () => recordTiled(a, b, c, plan, nBatch, candidate),
+        run: () => record(a, b, c, candidate),
         dispose: () => buffers.forEach((x) => dev.release(x)),
       };
     },
