@@ -120,6 +120,7 @@ describe('errors name the op', () => {
       expect(() => ops.sliceAssign(a, ops.zeros([2, 2], 'int32'), 1, 0)).toThrow(/^sliceAssign: src int32\[2, 2\] must be dst float32\[2, 3\]'s dtype and shape/);
       expect(() => ops.sliceAssign(a, ops.zeros([2, 4]), 1, 0)).toThrow(/^sliceAssign: src float32\[2, 4\] must be/);
       expect(() => ops.sliceAssign(a, ops.zeros([2, 2]), 2, 0)).toThrow(/^sliceAssign: argument 'axis' must be an integer in \[-2, 1\]/);
+      expect(() => ops.sliceAssign(ops.zeros([]), ops.zeros([]), 0, 0)).toThrow(/^sliceAssign: dst must have rank >= 1, got float32\[\]$/);
       // src sharing dst's storage (itself, or a view of it): a one-line error, not the GPU's validation error
       expect(() => ops.sliceAssign(a, a, 1, 0)).toThrow(/^sliceAssign: src float32\[2, 3\] shares dst float32\[2, 3\]'s storage; copy it first$/);
       expect(() => ops.sliceAssign(a, a.reshape([2, 3]), 0, 0)).toThrow(/^sliceAssign: src .* shares dst .*'s storage/);

@@ -130,8 +130,8 @@ function copyBlock(
   });
 }
 
-function axisOf(op: string, t: Tensor, axis: number): number {
-  assertRank(op, t, 1);
+function axisOf(op: string, t: Tensor, axis: number, what = 'input'): number {
+  assertRank(op, t, 1, what);
   return checkAxis(op, 'axis', axis, t);
 }
 
@@ -185,12 +185,12 @@ export const sliceAssign = defineUpdate({
   name: 'sliceAssign',
   dtypes: { dst: ANY, src: ANY },
   run(dst: Tensor, src: Tensor, axis: number, start: number) {
-    const ax = axisOf('sliceAssign', dst, axis);
+    const ax = axisOf('sliceAssign', dst, axis, 'dst');
     copyBlock(src, dst, around(src.shape, ax), src.shape[ax]!, 0, dst.shape[ax]!, start);
     return [dst];
   },
   check([dst, src, axis, start]) {
-    const ax = axisOf('sliceAssign', dst, axis);
+    const ax = axisOf('sliceAssign', dst, axis, 'dst');
     const fits = src.rank === dst.rank && src.shape.every((d, i) => (i === ax ? d <= dst.shape[i]! : d === dst.shape[i]));
     if (src.dtype !== dst.dtype || !fits) {
       throw new Error(`sliceAssign: src ${src.describe()} must be dst ${dst.describe()}'s dtype and shape, at most as long along axis ${ax}`);
