@@ -2,7 +2,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { decodeCheckpoint, encodeCheckpoint, modelFromCheckpoint, restoreOptimizer } from '../src/gpt/checkpoint.js';
 import { generate } from '../src/gpt/generate.js';
 import { GPT } from '../src/gpt/model.js';
-import { disposeCache, type KVCache } from '../src/nn/transformer.js';
+import { disposeCache, keepCacheRows, type KVCache } from '../src/nn/transformer.js';
 import { CharTokenizer } from '../src/gpt/tokenizer/index.js';
 import { TRAIN_DEFAULTS, Trainer, type TrainConfig } from '../src/gpt/trainer.js';
 import { device, noGrad, scope, tensor } from '../src/index.js';
@@ -114,6 +114,26 @@ describe('GPT', () => {
       const step = (await noGrad(() => model.forward(tensor(new Int32Array(seq.slice(4)), [1, 1]), { caches })).logits.toArray()) as Float32Array;
       const lastRow = full.slice(4 * 11);
       step.forEach((v, i) => expect(v).toBeCloseTo(lastRow[i]!, 4));
+      caches.forEach(disposeCache);
+      model.dispose();
+    }));
+
+  it('a cache that keeps some rows keeps its room to grow, and the next step equals a full forward', () =>
+    scope(async () => {
+      const model = new GPT({ vocabSize: 11, blockSize: 16, nLayer: 1, nHead: 2, nEmbd: 8, dropout: 0, bias: true }, { seed: 4 });
+      const seqs = [[1, 5, 2, 9, 3, 4], [7, 7, 1, 0, 2, 8], [3, 10, 6, 6, 1, 5]];
+      const ids = (cols: [number, number], rows = [0, 1, 2]) => tensor(new Int32Array(rows.flatMap((r) => seqs[r]!.slice(...cols))), [rows.length, cols[1] - cols[0]]);
+      const caches: KVCache[] = model.h.items.map(() => ({ qkv: null, capacity: 16 }));
+      noGrad(() => model.forward(ids([0, 4]), { caches }));
+      noGrad(() => model.forward(ids([4, 5]), { caches })); // 5 positions: moved to 10 slots
+      const slots = caches[0]!.qkv!.shape[1]!;
+      expect(slots).toBeGreaterThan(5);
+      caches.forEach((c) => keepCacheRows(c, [2, 0], 0));
+      expect([caches[0]!.qkv!.shape[0], caches[0]!.qkv!.shape[1], caches[0]!.length]).toEqual([2, slots, 5]);
+      const step = (await noGrad(() => model.forward(ids([5, 6], [2, 0]), { caches })).logits.toArray()) as Float32Array;
+      expect(caches[0]!.qkv!.shape[1], 'no move: the step wrote into the room kept').toBe(slots);
+      const full = (await model.forward(ids([0, 6], [2, 0])).logits.toArray()) as Float32Array;
+      [0, 1].forEach((b) => step.slice(b * 11, (b + 1) * 11).forEach((v, i) => expect(v).toBeCloseTo(full[(b * 6 + 5) * 11 + i]!, 4)));
       caches.forEach(disposeCache);
       model.dispose();
     }));

@@ -61,8 +61,9 @@ export function disposeCache(cache: KVCache): void {
 }
 
 /**
- * Keeps only the batch rows `rows` of a cache (in that order) and its filled slots from `fromSlot`
- * on: for a batch whose other sequences stopped, and the left padding none of the rest needs.
+ * Keeps only the batch rows `rows` of a cache (in that order) and its slots from `fromSlot` on: for
+ * a batch whose other sequences stopped, and the left padding none of the rest needs. The room to
+ * grow stays: the next steps write into it rather than move the cache again.
  */
 export function keepCacheRows(cache: KVCache, rows: readonly number[], fromSlot: number): void {
   const { qkv } = cache;
@@ -78,7 +79,7 @@ export function keepCacheRows(cache: KVCache, rows: readonly number[], fromSlot:
   cache.qkv = keep(
     scope(() => {
       const picked = runs.length === 1 ? slice(qkv, 0, ...runs[0]!) : concat(runs.map(([a, b]) => slice(qkv, 0, a, b)), 0);
-      return slice(picked, 1, fromSlot, length);
+      return slice(picked, 1, fromSlot, qkv.shape[1]!);
     }),
   );
   cache.length = length - fromSlot;
