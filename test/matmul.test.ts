@@ -39,7 +39,7 @@ describe('matmul matches the float64 reference on fixed cases', () => {
   // auto picks skinny for <= 4 rows, else the texture path on llvmpipe/lavapipe and the buffer path
   // elsewhere: check all, the texture path with and without subgroup sharing of A (where the adapter
   // has it) and with each of its blocks (32 rows a lane with 4 or 2 lanes along M, 4 or 8 columns).
-  it.each(['buffer', 'texture', 'texture without subgroups', 'skinny'] as const)('bigger fixed cases (not multiples of the tile, 256^3, rows copied to textures), %s path', async (variant) => {
+  it.each(['buffer', 'buffer, 128x128 tiles, K in 3 splits', 'texture', 'texture without subgroups', 'skinny'] as const)('bigger fixed cases (not multiples of the tile, 256^3, rows copied to textures), %s path', async (variant) => {
     const cases: Case[] = [
       { M: 130, N: 128, K: 192, transA: false, transB: false, batchA: [2], batchB: [2], seed: 6 },
       { M: 70, N: 64, K: 64, transA: false, transB: false, batchA: [3], batchB: [1], seed: 7 },
@@ -65,6 +65,8 @@ describe('matmul matches the float64 reference on fixed cases', () => {
     ];
     const paths: Record<typeof variant, ProfileOverrides> = {
       buffer: { matmul: { tiled: 'buffer', skinnyRows: 0 } },
+      // what GPUs run for large products (auto picks it past 128 tiles, and splits past K = 512)
+      'buffer, 128x128 tiles, K in 3 splits': { matmul: { tiled: 'buffer', skinnyRows: 0, tiles: 'large', splits: 3 } },
       texture: { matmul: { tiled: 'texture', skinnyRows: 0 } },
       'texture without subgroups': { matmul: { tiled: 'texture', skinnyRows: 0 }, subgroupSharing: false },
       skinny: { matmul: { skinnyRows: Infinity } },
