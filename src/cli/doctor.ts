@@ -94,5 +94,5 @@ function describeHalfMatmul({ matmul: m }: KernelProfile): string {
   const s = m.subgroupMatrix;
   if (!s) return `${m.tiled === 'texture' ? 'texture tiles' : 'register-tiled buffers'}, operands widened to f32 (no chromium-experimental-subgroup-matrix with an f16 -> f32 configuration)`;
   const lanes = `${s.lanes}-lane subgroups${s.pinned ? ' (pinned)' : ''}`;
-  return `subgroup matrices (tensor cores): ${s.M}x${s.N}x${s.K} f16 -> f32 fragments, ${lanes}, 128x128 tiles, K step ${s.bk}; verified against float32 at device start`;
+  return `subgroup matrices (tensor cores): ${s.M}x${s.N}x${s.K} f16 -> f32 fragments, ${lanes}, 128x128 tiles, K step ${s.bk}, split-K when few tiles; verified against float32 at device start`;
 }
