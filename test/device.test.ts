@@ -101,8 +101,11 @@ describe('device layer', () => {
     const refusal = /^stale_var: 'var h' is declared in a block without an initializer, so Tint zeroes it once, not on each pass; write 'var h = T\(\);'$/;
     expect(kernel('  for (var i = 0u; i < 4u; i++) {\n    var h: array<f32, 2>;\n    out[i] = h[0];\n  }')).toThrow(refusal);
     expect(kernel('  if (out[0] > 0.0) {\n    var h: f32;\n    out[1] = h;\n  }')).toThrow(refusal);
+    // on the line that opens its block, or a nested loop's own counter
+    expect(kernel('  for (var i = 0u; i < 4u; i++) { var h: f32; h += 1.0; out[i] = h; }')).toThrow(refusal);
+    expect(kernel('  for (var i = 0u; i < 4u; i++) {\n    for (var h: u32; h < 2u; h++) { out[i] += 1.0; }\n  }')).toThrow(refusal);
     // at the function's top, or with an initializer, it is zeroed where it is declared
-    expect(kernel('  var h: array<f32, 2>;\n  for (var i = 0u; i < 4u; i++) {\n    var g = array<f32, 2>();\n    out[i] = h[0] + g[1];\n  }')).not.toThrow();
+    expect(kernel('  var h: array<f32, 2>;\n  for (var i = 0u; i < 4u; i++) {\n    var g = array<f32, 2>(); // not var x: f32;\n    out[i] = h[0] + g[1];\n  }')).not.toThrow();
   });
 
   it('validation errors surface at the next readback naming the kernel', async () => {

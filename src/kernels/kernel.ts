@@ -143,11 +143,13 @@ export class Kernel {
  * last pass's values. `var x = T();` is zeroed on every pass.
  */
 function assertBlockVarsInitialised(kernel: string, body: string): void {
+  const code = body.replace(/\/\/[^\n]*/g, ''); // comments may say anything
   let depth = 0;
-  for (const line of body.split('\n')) {
-    const bare = depth >= 2 && /^\s*var\s+(\w+)\s*:[^=]*;/.exec(line);
-    if (bare) throw new Error(`${kernel}: 'var ${bare[1]}' is declared in a block without an initializer, so Tint zeroes it once, not on each pass; write 'var ${bare[1]} = T();'`);
-    for (const ch of line) depth += ch === '{' ? 1 : ch === '}' ? -1 : 0;
+  let at = 0;
+  // every declaration, wherever it sits on its line (`{ var x: f32; ... }` too), at the brace depth where it starts
+  for (const bare of code.matchAll(/\bvar\s+(\w+)\s*:[^=;]*;/g)) {
+    for (; at < bare.index; at++) depth += code[at] === '{' ? 1 : code[at] === '}' ? -1 : 0;
+    if (depth >= 2) throw new Error(`${kernel}: 'var ${bare[1]}' is declared in a block without an initializer, so Tint zeroes it once, not on each pass; write 'var ${bare[1]} = T();'`);
   }
 }
 
