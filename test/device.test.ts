@@ -101,8 +101,26 @@ describe('device layer', () => {
     const refusal = /^stale_var: 'var h' is declared in a block without an initializer, so Tint zeroes it once, not on each pass; write 'var h = T\(\);'$/;
     expect(kernel('  for (var i = 0u; i < 4u; i++) {\n    var h: array<f32, 2>;\n    out[i] = h[0];\n  }')).toThrow(refusal);
     expect(kernel('  if (out[0] > 0.0) {\n    var h: f32;\n    out[1] = h;\n  }')).toThrow(refusal);
+    // on the line that opens its block, or a nested loop's own counter
+    expect(kernel('  for (var i = 0u; i < 4u; i++) { var h: f32; h += 1.0; out[i] = h; }')).toThrow(refusal);
+    expect(kernel('  for (var i = 0u; i < 4u; i++) {\n    for (var h: u32; h < 2u; h++) { out[i] += 1.0; }\n  }')).toThrow(refusal);
     // at the function's top, or with an initializer, it is zeroed where it is declared
-    expect(kernel('  var h: array<f32, 2>;\n  for (var i = 0u; i < 4u; i++) {\n    var g = array<f32, 2>();\n    out[i] = h[0] + g[1];\n  }')).not.toThrow();
+    expect(kernel('  var h: array<f32, 2>;\n  for (var i = 0u; i < 4u; i++) {\n    var g = array<f32, 2>(); // not var x: f32;\n    out[i] = h[0] + g[1];\n  }')).not.toThrow();
+  });
+
+  it('refuses, when built, a store into one component of a workgroup vector through a computed index (FXC rewrites the whole vector: lanes race)', () => {
+    const kernel = (store: string) => () => new Kernel({
+      name: 'shared_component',
+      write: { out: 'f32' },
+      body: `var<workgroup> tile: array<vec4f, 4>;\n@compute @workgroup_size(16)\nfn main(@builtin(local_invocation_index) lane: u32) {\n  ${store}\n  workgroupBarrier();\n  out[lane] = tile[lane / 4u][lane % 4u];\n}`,
+    });
+    const refusal = (index: string) => new RegExp(`^shared_component: 'tile\\[lane / 4u\\]\\[${index}\\] =' stores one component of a workgroup vector through a computed index, .*; store it with a swizzle \\(\\.x, \\.y, \\.z, \\.w\\)$`);
+    expect(kernel('tile[lane / 4u][lane % 4u] = 1.0;')).toThrow(refusal('lane % 4u'));
+    expect(kernel('tile[lane / 4u] [ (lane + 1u) % 4u ] += 1.0;')).toThrow(refusal(' \\(lane \\+ 1u\\) % 4u '));
+    // a swizzle, a literal component, the whole vector: one store each everywhere (and reads are free)
+    expect(kernel('tile[lane / 4u].y = 1.0;')).not.toThrow();
+    expect(kernel('tile[lane / 4u][2u] = 1.0;')).not.toThrow();
+    expect(kernel('tile[lane % 4u] = vec4f(f32(lane));')).not.toThrow();
   });
 
   it('validation errors surface at the next readback naming the kernel', async () => {

@@ -84,6 +84,9 @@ describe('gradient clipping', () => {
       expect(await big.scale.item()).toBeCloseTo(1 / (5 + 1e-6), 6);
       const small = clipGradNorm([a, b], 10);
       expect(await small.scale.item()).toBe(1);
+      // a limit past 2^126 but finite in float32: no clipping, scale exactly 1 (a GPU dividing through
+      // a reciprocal flushes 1 / 1e38 to 0, so 1e38 / 1e38 was 0 there; lavapipe divides exactly)
+      expect(await clipGradNorm([a, b], 1e38).scale.item()).toBe(1);
       const off = clipGradNorm([a, b], Infinity); // --grad-clip 0: measure only
       expect(await off.norm.item()).toBeCloseTo(5, 5);
       expect(await off.scale.item()).toBe(1);

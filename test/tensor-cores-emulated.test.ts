@@ -16,7 +16,7 @@ import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import { availableChecks } from '../src/check/index.js';
 import { matmulRef, ref } from '../src/check/reference/index.js';
 import { cast, device, scope, Tensor, tensor } from '../src/index.js';
-import { emulatedTensorCores, forgetVerdicts, setProfile, verdictsOf, type ProfileOverrides, type SubgroupMatrixTiling } from '../src/kernels/profile.js';
+import { emulatedTensorCores, forgetVerdicts, int8TensorCoresFor, profile, setProfile, verdictsOf, type ProfileOverrides, type SubgroupMatrixTiling } from '../src/kernels/profile.js';
 import { checkFastPaths } from '../src/kernels/self-check.js';
 import { launchMatmul } from '../src/kernels/wgsl/matmul.js';
 import type { MatmulPlan } from '../src/kernels/wgsl/matmul-tiled.js';
@@ -145,6 +145,17 @@ describe.skipIf(!emulated)('the engine on emulated tensor cores', () => {
     }
     return names;
   }
+
+  it('int8 products deeper than i32 sums can hold leave the tensor cores (127² K past 2³¹ - 1 would wrap)', () => {
+    setProfile(emulated!.overrides);
+    // the deepest K, a multiple of 4, whose sum of K products 127 · 127 stays within int32
+    let deepest = 4;
+    while (127n * 127n * BigInt(deepest + 4) <= 2n ** 31n - 1n) deepest += 4;
+    const M = profile().matmul.skinnyRows + 1; // prompt processing, not decoding
+    expect(int8TensorCoresFor(M, deepest)).not.toBeNull();
+    expect(int8TensorCoresFor(M, deepest + 4)).toBeNull();
+    expect(int8TensorCoresFor(M, 2 * deepest)).toBeNull();
+  });
 
   // (linearCrossEntropy widens float16 operands to float32 first; int8 weights take the tensor cores
   // for rows of whole words past skinnyRows, which the self-check below sends through the engine)

@@ -57,6 +57,7 @@ export class Kernel {
   constructor(spec: KernelSpec) {
     this.name = spec.name;
     assertBlockVarsInitialised(spec.name, spec.body);
+    assertSharedComponentStores(spec.name, spec.body);
     const storage = [
       ...Object.entries(spec.read ?? {}).map(([n, t]) => [n, t, 'read'] as const),
       ...Object.entries(spec.write ?? {}).map(([n, t]) => [n, t, 'read_write'] as const),
@@ -143,12 +144,51 @@ export class Kernel {
  * last pass's values. `var x = T();` is zeroed on every pass.
  */
 function assertBlockVarsInitialised(kernel: string, body: string): void {
+  const code = body.replace(/\/\/[^\n]*/g, ''); // comments may say anything
   let depth = 0;
-  for (const line of body.split('\n')) {
-    const bare = depth >= 2 && /^\s*var\s+(\w+)\s*:[^=]*;/.exec(line);
-    if (bare) throw new Error(`${kernel}: 'var ${bare[1]}' is declared in a block without an initializer, so Tint zeroes it once, not on each pass; write 'var ${bare[1]} = T();'`);
-    for (const ch of line) depth += ch === '{' ? 1 : ch === '}' ? -1 : 0;
+  let at = 0;
+  // every declaration, wherever it sits on its line (`{ var x: f32; ... }` too), at the brace depth where it starts
+  for (const bare of code.matchAll(/\bvar\s+(\w+)\s*:[^=;]*;/g)) {
+    for (; at < bare.index; at++) depth += code[at] === '{' ? 1 : code[at] === '}' ? -1 : 0;
+    if (depth >= 2) throw new Error(`${kernel}: 'var ${bare[1]}' is declared in a block without an initializer, so Tint zeroes it once, not on each pass; write 'var ${bare[1]} = T();'`);
   }
+}
+
+/**
+ * Throws if `body` stores into one component of a vector in workgroup memory through an index that
+ * is not a literal (`tile[i][j] = x`): Tint's HLSL for FXC (Dawn's D3D11 backend, and D3D12 without
+ * DXC) writes such a component by reading the whole vector and writing it back, so lanes storing
+ * neighbouring components of one vector lose each other's writes (lavapipe, running a workgroup's
+ * lanes one after another, never shows it). A swizzle (`tile[i].x = x`) stores its one component.
+ */
+function assertSharedComponentStores(kernel: string, body: string): void {
+  for (const [, name, array] of body.matchAll(/var<workgroup>\s+(\w+)\s*:\s*(array<\s*)?vec/g)) {
+    const depth = array ? 2 : 1; // the index that picks a component
+    for (const use of body.matchAll(new RegExp(`\\b${name}\\s*\\[`, 'g'))) {
+      const indices: string[] = [];
+      let at = use.index + use[0].length - 1; // at an opening bracket
+      while (body[at] === '[') {
+        const close = closingBracket(body, at);
+        indices.push(body.slice(at + 1, close));
+        at = close + 1;
+        while (/\s/.test(body[at] ?? '')) at++;
+      }
+      const stored = /^(<<|>>|[-+*/%&|^])?=(?!=)/.test(body.slice(at, at + 3));
+      const component = indices[depth - 1];
+      if (stored && component !== undefined && !/^\s*\d+[iu]?\s*$/.test(component)) {
+        throw new Error(`${kernel}: '${name}[${indices.join('][')}] =' stores one component of a workgroup vector through a computed index, which FXC-compiled HLSL does by rewriting the whole vector (a race between lanes); store it with a swizzle (.x, .y, .z, .w)`);
+      }
+    }
+  }
+}
+
+/** Where the bracket opened at `at` of `text` closes. */
+function closingBracket(text: string, at: number): number {
+  for (let open = 0; at < text.length; at++) {
+    open += text[at] === '[' ? 1 : text[at] === ']' ? -1 : 0;
+    if (open === 0) return at;
+  }
+  return at;
 }
 
 // Every kernel gets these: `dim(p.shape, i)` reads entry i of a `dims` param, and

@@ -164,12 +164,19 @@ export interface KernelProfile {
 }
 
 /**
+ * The deepest int8 tensor-core product: its i32 sums of K products of two int8 values in
+ * [-127, 127] stay below 2^31 (past it they would wrap on every adapter, silently).
+ */
+export const INT8_TENSOR_CORE_MAX_K = Math.floor((2 ** 31 - 1) / 127 ** 2);
+
+/**
  * The int8 tensor cores' tiling when an int8-weight product of M rows and depth K runs on them
- * (prompt processing: more rows than skinnyRows; rows of whole words, K a multiple of 4), else null.
+ * (prompt processing: more rows than skinnyRows; rows of whole words, K a multiple of 4; K at most
+ * INT8_TENSOR_CORE_MAX_K), else null.
  */
 export function int8TensorCoresFor(M: number, K: number): SubgroupMatrixTiling | null {
   const { skinnyRows, int8SubgroupMatrix } = profile().matmul;
-  return M > skinnyRows && K > 0 && K % 4 === 0 ? int8SubgroupMatrix : null;
+  return M > skinnyRows && K > 0 && K % 4 === 0 && K <= INT8_TENSOR_CORE_MAX_K ? int8SubgroupMatrix : null;
 }
 
 /** Overrides of some decisions; nested objects are merged. */

@@ -6,10 +6,11 @@
 //     Slicing keeps a large tensor (GPT-2's 38.6M-element embedding) from being one workgroup's
 //     serial tail on a GPU; a tensor of at most SLICE elements is one slice, summed as it always
 //     was. WGSL cannot index bindings: a switch picks g_k.
-//   clip_scale: norm = sqrt(sum(partial)), scale = maxNorm / max(norm + 1e-6, maxNorm), i.e.
-//     min(1, maxNorm / (norm + 1e-6)) as PyTorch's clip_grad_norm_, or exactly 1 when `clip` is 0
-//     (no limit: a uniform cannot hold Infinity, and FLT_MAX / FLT_MAX is 0 on GPUs that divide
-//     by multiplying with a flushed reciprocal); one lane.
+//   clip_scale: norm = sqrt(sum(partial)), scale = min(1, maxNorm / (norm + 1e-6)) as PyTorch's
+//     clip_grad_norm_: exactly 1 where norm + 1e-6 <= maxNorm or `clip` is 0 (no limit: a uniform
+//     cannot hold Infinity), dividing only where it clips. GPUs that divide by multiplying with a
+//     reciprocal flush 1 / x to 0 for x past 2^126 (WGSL promises x / y only for |y| <= 2^126),
+//     so maxNorm / maxNorm gave 0 for a limit of 1e38; and x / x need not be exactly 1. One lane.
 // Called by src/ops/grad-norm.ts.
 import { device } from '../../device/device.js';
 import type { Resource } from '../../device/bind-groups.js';
@@ -81,7 +82,8 @@ fn main() {
   for (var i = 0u; i < p.count; i++) { total += partial[i]; }
   let nrm = sqrt(total);
   norm[0] = nrm;
-  scale[0] = select(1.0, p.max_norm / max(nrm + 1e-6, p.max_norm), p.clip != 0u);
+  let d = nrm + 1e-6;
+  scale[0] = select(1.0, p.max_norm / d, p.clip != 0u && d > p.max_norm);
 }`,
 });
 

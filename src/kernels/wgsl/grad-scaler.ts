@@ -2,7 +2,8 @@
 // step needs no readback: from the global norm of the scaled gradients (norm, 0-d, from gradNorm),
 //   not finite:  skip this step (control = [0, 1, skipped + 1, 0]), scale *= backoff
 //   finite:      control = [clip / scale, 0, skipped, clean + 1], norm /= scale, where
-//                clip = min(1, max_norm / (norm + 1e-6)) of the unscaled norm (1 without clipping);
+//                clip = min(1, max_norm / (norm + 1e-6)) of the unscaled norm (exactly 1 without
+//                clipping, dividing only where it clips: as clip_scale in grad-norm.ts);
 //                after `interval` clean steps in a row, scale *= growth and the count restarts.
 // The scale stays within [MIN_SCALE, MAX_SCALE], so it can neither vanish nor overflow float32.
 // A skip while the scale already is MIN_SCALE means the gradients overflow at the smallest scale
@@ -37,7 +38,8 @@ ${watched ? `    if (s <= ${MIN_SCALE}) { mark(p.flag, p.step); }` : ''}
     return;
   }
   let nrm = norm[0] / s;
-  let clip = select(1.0, p.max_norm / max(nrm + 1e-6, p.max_norm), p.clip != 0u);
+  let d = nrm + 1e-6;
+  let clip = select(1.0, p.max_norm / d, p.clip != 0u && d > p.max_norm);
   norm[0] = nrm;
   control[0] = clip / s;
   control[1] = 0.0;

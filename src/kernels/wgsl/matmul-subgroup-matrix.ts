@@ -27,7 +27,8 @@
 // device-start self-check would catch another count); tiles are staged as words,
 // 16 i8 per global vec4u load where K is a multiple of 16 (`wide`), else 4 bounds-checked words;
 // the epilogue scales each i32 sum by its row's and column's scale (exact integer sums: |sum| <=
-// 127² K, below 2³¹ up to K = 133,000).
+// 127² K, below 2³¹ up to K = 133,144, INT8_TENSOR_CORE_MAX_K: deeper products would wrap, so
+// profile.ts int8TensorCoresFor sends them to the float32-activation kernels).
 // The layout assumes subgroups of `lanes` lanes (the adapter's fixed size, or pinned with
 // @subgroup_size); workgroups have 8 * lanes invocations. Products with a small M x N
 // and a long K (weight gradients: K = batch x block) split K over several workgroups, each
@@ -40,7 +41,7 @@
 // self-check verifies its numbers wherever the feature exists.
 import type { Resource } from '../../device/bind-groups.js';
 import { Kernel, LINEAR, grid1d, narrow, variants, type FloatType } from '../kernel.js';
-import { SGM_BLOCK_M, SGM_BLOCK_N, SGM_SUBGROUPS, SGM_TILE, type SgmElement, type SubgroupMatrixTiling } from '../profile.js';
+import { INT8_TENSOR_CORE_MAX_K, SGM_BLOCK_M, SGM_BLOCK_N, SGM_SUBGROUPS, SGM_TILE, type SgmElement, type SubgroupMatrixTiling } from '../profile.js';
 import type { MatmulPlan } from './matmul-tiled.js';
 
 export interface SubgroupMatrixVariant extends SubgroupMatrixTiling {
@@ -321,7 +322,7 @@ export function launchSubgroupMatrixMatmul(a: Resource, b: Resource, c: Resource
  * Q [N, K] packed four to a u32 (K a multiple of 4), xScale [M] and wScale [N] f32.
  */
 export function launchInt8SubgroupMatrixMatmul(aq: Resource, q: Resource, xScale: Resource, wScale: Resource, c: Resource, M: number, N: number, K: number, tiling: SubgroupMatrixTiling): void {
-  if (K % 4 !== 0) throw new Error(`matmul: int8 tensor-core products need K a multiple of 4, got ${K}`);
+  if (K % 4 !== 0 || K > INT8_TENSOR_CORE_MAX_K) throw new Error(`matmul: int8 tensor-core products need K a multiple of 4 and at most ${INT8_TENSOR_CORE_MAX_K} (i32 sums), got ${K}`);
   const plan: MatmulPlan = { M, N, K, transA: false, transB: true, batchShape: [], aStrides: [], bStrides: [] };
   record([aq, q, xScale, wScale, c], plan, { ...tiling, element: 'i8', transA: false, transB: true, wide: wideAligned(plan, 'i8'), out: 'f32' });
 }

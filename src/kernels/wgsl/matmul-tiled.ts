@@ -68,8 +68,11 @@ function stageTile(o: { name: 'a' | 'b'; tile: 'As' | 'Bs'; origin: 'm0' | 'n0';
   const read = vec4
     ? `v = ${int8 ? `i8x4(${name}[base / 4u])` : `vec4f(${name}[base / 4u])`};`
     : `for (var j = 0u; j < 4u; j++) { if (${last} + j < ${end}) { v[j] = ${element('base + j')}; } }`;
+  // along k: component r % 4 of 4 staged vec4s, which neighbouring lanes share, so by a swizzle
+  // (kernel.ts assertSharedComponentStores: FXC rewrites a whole vector for tile[i][r % 4u] = x)
+  const components = [...'xyzw'].map((c, q) => `        ${q < 3 ? `case ${q}u` : 'default'}: { ${[0, 1, 2, 3].map((j) => `${tile}[(kk + ${j}u) * ${outer / 4}u + r / 4u].${c} = v[${j}];`).join(' ')} }`);
   const store = alongK
-    ? loop(4, (j) => `      ${tile}[(kk + ${j}u) * ${outer / 4}u + r / 4u][r % 4u] = v[${j}];`)
+    ? `      switch (r % 4u) {\n${components.join('\n')}\n      }`
     : `      ${tile}[kk * ${outer / 4}u + r / 4u] = v;`;
   return `    for (var s = lane; s < ${slots}u; s += ${lanes}u) {
       ${coords}
