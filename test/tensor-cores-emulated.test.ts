@@ -87,7 +87,7 @@ describe.skipIf(!emulated)('the tensor-core matmul with software fragments', () 
     }), fcParams(12));
   });
 
-  it('float32 C (no caller yet) and a K of 0', async () => {
+  it('float32 C (split-K partials hold it) and a K of 0', async () => {
     expect(await runProduct({ M: 70, N: 33, K: 50, transA: true, transB: false, batchA: [], batchB: [] }, withTiling(h200, 'f32'), 5, 'f32')).toBeNull();
     expect(await runProduct({ M: 20, N: 9, K: 0, transA: false, transB: false, batchA: [], batchB: [] }, withTiling(h200), 6)).toBeNull();
   });
@@ -176,6 +176,9 @@ describe.skipIf(!emulated)('the engine on emulated tensor cores', () => {
     const warnings: string[] = [];
     const names = await dispatched(() => checkFastPaths(launchMatmul, { paths: ['subgroup-matrix', 'int8-subgroup-matrix'], warn: (w) => warnings.push(w) }));
     expect([...names].filter((n) => n.startsWith('matmul-sgm-')).map((n) => n.split('-')[2])).toEqual(expect.arrayContaining(['f16', 'i8']));
+    // split-K too (what weight gradients take on GPUs): f16 operands into f32 partials, then their sum
+    const ran = [...names];
+    expect([ran.some((n) => /^matmul-sgm-f16-.*-f32$/.test(n)), ran.some((n) => /^matmul_split_sum.*-f16$/.test(n))], `it ran ${ran.join(', ')}`).toEqual([true, true]);
     expect(warnings).toEqual([]);
     expect(Object.fromEntries(verdictsOf(device().info))).toMatchObject({ 'subgroup-matrix': 'verified', 'int8-subgroup-matrix': 'verified' });
   });

@@ -9,11 +9,13 @@
 // 128-wide tile's edge in M and N, end K mid-step, and cover both transposes and both load widths;
 // two more are batched as attention's products are ([B, NH] batches of q · kᵀ and att · v), one
 // operand broadcast along a batch dim (its batch stride 0, as in a broadcast product's backward),
-// so a path that misplaces a batch (C's offset, an operand's batch stride) fails. Every float16
+// so a path that misplaces a batch (C's offset, an operand's batch stride) fails. Two split K in
+// two, as GPUs run products with few tiles and a long K (weight gradients): each split's f32
+// partials (the tensor-core kernel's `out` 'f32' variant), then their sum. Every float16
 // product's C is float16: launchMatmul stores C in its operands' type and linearCrossEntropy
 // widens its float16 operands to float32 first, so no fast path makes float32 C from float16
-// operands (the tensor-core kernel's `out` 'f32' variant has no caller); the int8 path's
-// float32 C is checked below. Four small products per float16 path in all, two for int8.
+// operands but split-K's partials; the int8 path's float32 C is checked below. Four small
+// products per float16 path in all, two for int8.
 // The int8 tensor-core path (int8 weights' prompt processing: activations quantized per row, then
 // i8 x i8 -> i32 fragments) runs the same shapes as x · Qᵀ through the real dispatch (launch with
 // an int8 plan), against the host's integer product: x holds integers in [-127, 127] with 127 in
@@ -44,17 +46,21 @@ interface Product {
   transB: boolean;
   /** The tile size of the buffer kernels (fixed: no autotuning at start-up). */
   tiles: 'large' | 'small';
+  /** K splits (1 when absent): f32 partials summed in order, the path of weight gradients on GPUs. */
+  splits?: number;
   /** A's and B's batch dims (NumPy-broadcast, the same rank; a 1 is broadcast); none: one matrix each. */
   batch?: { a: number[]; b: number[] };
 }
 
 // The first loads 8 elements at a time nowhere (N % 8 = 4), the second everywhere; the batched
 // ones (not for int8 weights, which are never batched) 8 at a time nowhere (K = 22), everywhere.
+// The second and the last split K in two (the int8 path never splits): partials of both halves,
+// the second ending mid-step, and batched partials placed by batch and split.
 const PRODUCTS: Product[] = [
   { M: 136, N: 132, K: 40, transA: false, transB: false, tiles: 'small' },
-  { M: 72, N: 144, K: 48, transA: true, transB: true, tiles: 'small' },
+  { M: 72, N: 144, K: 48, transA: true, transB: true, tiles: 'small', splits: 2 },
   { M: 40, N: 36, K: 22, transA: false, transB: true, tiles: 'small', batch: { a: [2, 3], b: [1, 3] } },
-  { M: 48, N: 40, K: 32, transA: true, transB: false, tiles: 'small', batch: { a: [1, 3], b: [2, 3] } },
+  { M: 48, N: 40, K: 64, transA: true, transB: false, tiles: 'small', batch: { a: [1, 3], b: [2, 3] }, splits: 2 },
 ];
 
 /** C's batch shape and each operand's batch strides along it (0 where broadcast), in elements. */
@@ -112,7 +118,7 @@ function integers(n: number, seed: number, range = RANGE): number[] {
 
 /** Runs one product in f16 under `force` and in f32 under the profile as it is; the first mismatch, or null. */
 async function compare(launch: Launch, product: Product, force: ProfileOverrides, seed: number, tamper: (r: Uint16Array) => void): Promise<string | null> {
-  const { M, N, K, transA, transB, tiles } = product;
+  const { M, N, K, transA, transB, tiles, splits = 1 } = product;
   const dev = device();
   const plan = { M, N, K, transA, transB, ...batching(product) };
   const C = count(plan.batchShape) * M * N;
@@ -127,7 +133,7 @@ async function compare(launch: Launch, product: Product, force: ProfileOverrides
   const [a16, b16, c16, a32, b32, c32] = buffers;
   const saved = profileOverrides();
   try {
-    const fixed = merge(saved, { matmul: { tiles, splits: 1 } }); // no autotuning at start-up
+    const fixed = merge(saved, { matmul: { tiles, splits } }); // no autotuning at start-up
     setProfile(merge(fixed, force));
     launch(a16, b16, c16, { ...plan, float: 'f16' });
     setProfile(fixed);
