@@ -104,6 +104,8 @@ describe('device layer', () => {
     // on the line that opens its block, or a nested loop's own counter
     expect(kernel('  for (var i = 0u; i < 4u; i++) { var h: f32; h += 1.0; out[i] = h; }')).toThrow(refusal);
     expect(kernel('  for (var i = 0u; i < 4u; i++) {\n    for (var h: u32; h < 2u; h++) { out[i] += 1.0; }\n  }')).toThrow(refusal);
+    // the function address space spelled out is the same variable
+    expect(kernel('  for (var i = 0u; i < 4u; i++) { var<function> h: f32; h += 1.0; out[i] = h; }')).toThrow(refusal);
     // at the function's top, or with an initializer, it is zeroed where it is declared
     expect(kernel('  var h: array<f32, 2>;\n  for (var i = 0u; i < 4u; i++) {\n    var g = array<f32, 2>(); // not var x: f32;\n    out[i] = h[0] + g[1];\n  }')).not.toThrow();
   });
@@ -117,6 +119,9 @@ describe('device layer', () => {
     const refusal = (index: string) => new RegExp(`^shared_component: 'tile\\[lane / 4u\\]\\[${index}\\] =' stores one component of a workgroup vector through a computed index, .*; store it with a swizzle \\(\\.x, \\.y, \\.z, \\.w\\)$`);
     expect(kernel('tile[lane / 4u][lane % 4u] = 1.0;')).toThrow(refusal('lane % 4u'));
     expect(kernel('tile[lane / 4u] [ (lane + 1u) % 4u ] += 1.0;')).toThrow(refusal(' \\(lane \\+ 1u\\) % 4u '));
+    // an increment or decrement stores too (of integer vectors; the check reads text, not types)
+    expect(kernel('tile[lane / 4u][lane % 4u]++;')).toThrow(refusal('lane % 4u'));
+    expect(kernel('tile[lane / 4u][lane % 4u] --;')).toThrow(refusal('lane % 4u'));
     // a swizzle, a literal component, the whole vector: one store each everywhere (and reads are free)
     expect(kernel('tile[lane / 4u].y = 1.0;')).not.toThrow();
     expect(kernel('tile[lane / 4u][2u] = 1.0;')).not.toThrow();

@@ -147,8 +147,8 @@ function assertBlockVarsInitialised(kernel: string, body: string): void {
   const code = body.replace(/\/\/[^\n]*/g, ''); // comments may say anything
   let depth = 0;
   let at = 0;
-  // every declaration, wherever it sits on its line (`{ var x: f32; ... }` too), at the brace depth where it starts
-  for (const bare of code.matchAll(/\bvar\s+(\w+)\s*:[^=;]*;/g)) {
+  // every declaration, wherever it sits on its line (`{ var x: f32; ... }` too, or `var<function>`), at the brace depth where it starts
+  for (const bare of code.matchAll(/\bvar(?:\s*<\s*function\s*>)?\s+(\w+)\s*:[^=;]*;/g)) {
     for (; at < bare.index; at++) depth += code[at] === '{' ? 1 : code[at] === '}' ? -1 : 0;
     if (depth >= 2) throw new Error(`${kernel}: 'var ${bare[1]}' is declared in a block without an initializer, so Tint zeroes it once, not on each pass; write 'var ${bare[1]} = T();'`);
   }
@@ -173,7 +173,7 @@ function assertSharedComponentStores(kernel: string, body: string): void {
         at = close + 1;
         while (/\s/.test(body[at] ?? '')) at++;
       }
-      const stored = /^(<<|>>|[-+*/%&|^])?=(?!=)/.test(body.slice(at, at + 3));
+      const stored = /^((<<|>>|[-+*/%&|^])?=(?!=)|\+\+|--)/.test(body.slice(at, at + 3)); // an assignment, compound or not, ++ or --
       const component = indices[depth - 1];
       if (stored && component !== undefined && !/^\s*\d+[iu]?\s*$/.test(component)) {
         throw new Error(`${kernel}: '${name}[${indices.join('][')}] =' stores one component of a workgroup vector through a computed index, which FXC-compiled HLSL does by rewriting the whole vector (a race between lanes); store it with a swizzle (.x, .y, .z, .w)`);
