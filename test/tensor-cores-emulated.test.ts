@@ -180,6 +180,8 @@ describe.skipIf(!emulated)('the engine on emulated tensor cores', () => {
     // split-K too (what weight gradients take on GPUs): f16 operands into f32 partials, then their sum
     const ran = [...names];
     expect([ran.some((n) => /^matmul-sgm-f16-.*-f32$/.test(n)), ran.some((n) => /^matmul_split_sum.*-f16$/.test(n))], `it ran ${ran.join(', ')}`).toEqual([true, true]);
+    // against the float32 kernel in one split: a wrong split sum cannot be wrong on both sides alike
+    expect(ran.filter((n) => /^matmul_split_sum(-vec4)?$/.test(n)), 'float32 split sums').toEqual([]);
     expect(warnings).toEqual([]);
     expect(Object.fromEntries(verdictsOf(device().info))).toMatchObject({ 'subgroup-matrix': 'verified', 'int8-subgroup-matrix': 'verified' });
   });
