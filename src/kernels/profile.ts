@@ -103,7 +103,7 @@ export interface SubgroupMatrixTiling {
   bk: number;
   /**
    * Fragments in software (matmul-subgroup-matrix.ts softwareFragments): the kernel's tiling on an
-   * adapter without tensor cores, slowly; tests check its numbers this way (EMULATED_TENSOR_CORES).
+   * adapter without tensor cores, slowly; tests check its numbers this way (emulatedTensorCores).
    */
   emulated?: boolean;
 }
@@ -111,6 +111,12 @@ export interface SubgroupMatrixTiling {
 /** Workgroup memory of the subgroup-matrix matmul: the A and B tiles, and a 4-byte-element fragment per subgroup for the epilogue. */
 export const sgmWorkgroupBytes = (t: Pick<SubgroupMatrixTiling, 'M' | 'N' | 'bk'>, element: SgmElement = 'f16') =>
   2 * SGM_ELEMENTS[element].bytes * SGM_TILE * t.bk + 4 * SGM_SUBGROUPS * t.M * t.N;
+
+/** The invocations (along x) and the bytes of workgroup memory a workgroup may have on this adapter. */
+const workgroupRoom = ({ limits }: DeviceInfo) => ({
+  invocations: Math.min(limits.maxComputeInvocationsPerWorkgroup ?? 256, limits.maxComputeWorkgroupSizeX ?? 256),
+  memory: limits.maxComputeWorkgroupStorageSize ?? 16384,
+});
 
 /** Largest fragments first: fewer loads and multiply-accumulates per FLOP (16x16x16, then 16x8x16, 16x8x8, 8x8x8). */
 const byFragmentSize = (x: SubgroupMatrixConfig, y: SubgroupMatrixConfig) => y.M * y.N * y.K - x.M * x.N * x.K || y.K - x.K;
@@ -128,9 +134,8 @@ export function detectSubgroupMatrix(info: DeviceInfo, element: SgmElement = 'f1
   const pinned = min !== max;
   if (pinned && !has('subgroup-size-control')) return null; // the layout needs to know its subgroup size
   const lanes = pinned ? Math.min(max, Math.max(min, 32)) : max;
-  const invocations = Math.min(info.limits.maxComputeInvocationsPerWorkgroup ?? 256, info.limits.maxComputeWorkgroupSizeX ?? 256);
+  const { invocations, memory } = workgroupRoom(info);
   if (SGM_SUBGROUPS * lanes > invocations) return null;
-  const memory = info.limits.maxComputeWorkgroupStorageSize ?? 16384;
   const configs = info.subgroupMatrixConfigs
     .filter((c) => c.componentType === element && c.resultComponentType === SGM_ELEMENTS[element].result && SGM_BLOCK_M % c.M === 0 && SGM_BLOCK_N % c.N === 0)
     .sort(byFragmentSize);
@@ -336,11 +341,10 @@ const EMULATED: Record<SgmElement, SubgroupMatrixTiling> = {
  * room for those workgroups; else null.
  */
 export function emulatedTensorCores(): ProfileVariant | null {
-  const { features, limits } = device().info;
-  const memory = limits.maxComputeWorkgroupStorageSize ?? 16384;
-  const invocations = Math.min(limits.maxComputeInvocationsPerWorkgroup ?? 256, limits.maxComputeWorkgroupSizeX ?? 256);
+  const info = device().info;
+  const { invocations, memory } = workgroupRoom(info);
   const fits = (e: SgmElement) => sgmWorkgroupBytes(EMULATED[e], e) <= memory && SGM_SUBGROUPS * EMULATED[e].lanes <= invocations;
-  if (!features.includes('shader-f16') || !fits('f16') || !fits('i8')) return null;
+  if (!info.features.includes('shader-f16') || !fits('f16') || !fits('i8')) return null;
   return { name: 'emulated tensor cores', overrides: { f16: true, matmul: { tiled: 'buffer', subgroupMatrix: EMULATED.f16, int8SubgroupMatrix: EMULATED.i8 } } };
 }
 

@@ -42,7 +42,7 @@
 import type { Resource } from '../../device/bind-groups.js';
 import { Kernel, LINEAR, grid1d, narrow, variants, type FloatType } from '../kernel.js';
 import { INT8_TENSOR_CORE_MAX_K, SGM_BLOCK_M, SGM_BLOCK_N, SGM_SUBGROUPS, SGM_TILE, type SgmElement, type SubgroupMatrixTiling } from '../profile.js';
-import type { MatmulPlan } from './matmul-tiled.js';
+import { splitChunk, type MatmulPlan } from './matmul-tiled.js';
 
 export interface SubgroupMatrixVariant extends SubgroupMatrixTiling {
   /** What A and B hold: f16, or int8 packed four to a u32 (then C is f32 = sums times scales). */
@@ -296,7 +296,7 @@ function record(resources: Resource[], plan: MatmulPlan, variant: SubgroupMatrix
   const tilesM = Math.ceil(plan.M / SGM_TILE);
   const tiles = tilesN * tilesM * nBatch;
   if (tiles * splits >= 2 ** 32) throw new Error(`matmul: ${nBatch}x${plan.M}x${plan.N} output is too large`);
-  const chunk = Math.ceil(Math.ceil(plan.K / splits) / variant.bk) * variant.bk;
+  const chunk = splitChunk(plan.K, splits, variant.bk);
   kernels(JSON.stringify(variant)).launch(
     resources,
     {

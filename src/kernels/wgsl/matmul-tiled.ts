@@ -217,7 +217,7 @@ export function launchTiledMatmul(a: Resource, b: Resource, c: Resource, part: G
   const tilesM = Math.ceil(l.M / config.bm);
   const workgroups = tilesN * tilesM * nBatch;
   splits = Math.max(1, splits);
-  const chunk = Math.ceil(Math.ceil(l.K / splits) / config.bk) * config.bk;
+  const chunk = splitChunk(l.K, splits, config.bk);
   if (workgroups * splits >= 2 ** 32) throw new Error(`matmul: ${nBatch}x${l.M}x${l.N} output is too large`);
   const vec4 = vec4Aligned(l);
   const float = l.float ?? 'f32';
@@ -233,6 +233,9 @@ export function launchTiledMatmul(a: Resource, b: Resource, c: Resource, part: G
   );
   if (splits > 1) launchSplitSum(part!, c, nBatch * l.M * l.N, splits, float);
 }
+
+/** K of each of `splits` splits of depth K, a multiple of the K step `bk` (so only the last split's last step crosses K). */
+export const splitChunk = (K: number, splits: number, bk: number): number => Math.ceil(Math.ceil(K / splits) / bk) * bk;
 
 /** Records C[i] = the sum over s < splits of the f32 partials part[s * n + i], in order, stored as `float`. */
 export function launchSplitSum(part: Resource, c: Resource, n: number, splits: number, float: FloatType): void {
