@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { sizeClass } from '../src/device/pool.js';
+import { BufferPool, sizeClass } from '../src/device/pool.js';
 import { Kernel } from '../src/kernels/kernel.js';
 import { profile, setProfile } from '../src/kernels/profile.js';
 import { device, scope, tensor } from '../src/index.js';
@@ -48,6 +48,19 @@ describe('device layer', () => {
       expect(c).toBeGreaterThanOrEqual(prev);
       prev = c;
     }
+  });
+
+  it("a size class never rounds a request past the binding limit or the adapter's largest buffer", () => {
+    const sizes: number[] = [];
+    const gpu = {
+      pushErrorScope: () => {},
+      popErrorScope: async () => null,
+      createBuffer: ({ size }: { size: number }) => (sizes.push(size), { size }),
+    } as unknown as GPUDevice;
+    const pool = new BufferPool(gpu, () => {}, 1000, 3000);
+    for (const bytes of [40, 900, 1000, 1001, 2900, 3000]) pool.acquire(bytes, 'probe');
+    // 900 and 1000 would be 1024, past the binding limit; 2900 and 3000 would be 3072, past the largest
+    expect(sizes).toEqual([sizeClass(40), 900, 1000, sizeClass(1001), 3000, 3000]);
   });
 
   it('pools buffers: a freed buffer of the same class is reused', () => {

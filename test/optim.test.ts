@@ -6,6 +6,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { AdamW } from '../src/optim/adamw.js';
 import { clipGradNorm } from '../src/optim/clip.js';
 import { learningRate } from '../src/optim/schedule.js';
+import { setProfile } from '../src/kernels/profile.js';
 import { scope, tensor } from '../src/index.js';
 import { expectClose, seededValues, setupDevice } from './helpers.js';
 import { adamwStepRef, ref } from '../src/check/reference/index.js';
@@ -19,6 +20,22 @@ function adamwRef(p: number[], grads: number[][], o: { lr: number; b1: number; b
     state = adamwStepRef(state.p, g, state.m, state.v, 1, { lr: o.lr, beta1: o.b1, beta2: o.b2, eps: o.eps, weightDecay: o.wd, step: t + 1 });
   });
   return state.p;
+}
+
+/** Greedy runs of consecutive sizes summing to at most `room` (a size larger than room alone), as [first, end). */
+function shardsOf(sizes: number[], room: number): [number, number][] {
+  const out: [number, number][] = [];
+  let first = 0;
+  let sum = 0;
+  sizes.forEach((n, i) => {
+    if (i > first && sum + n > room) {
+      out.push([first, i]);
+      [first, sum] = [i, 0];
+    }
+    sum += n;
+  });
+  out.push([first, sizes.length]);
+  return out;
 }
 
 describe('AdamW', () => {
@@ -41,14 +58,21 @@ describe('AdamW', () => {
       opt.dispose();
     }));
 
-  it('updates many parameters in grouped dispatches: each matches the reference, one without a grad stays put', () =>
+  // a buffer limit of 64 bytes (16 moments) shards them: 20 parameters over many shards, one larger than a shard alone
+  it.each([
+    ['one shard', null],
+    ['moments sharded by a 64-byte buffer limit', 64],
+  ])('updates many parameters in grouped dispatches: each matches the reference, one without a grad stays put (%s)', (_, bufferLimit) =>
     scope(async () => {
+      setProfile(bufferLimit ? { bufferLimit } : null);
       const o = { lr: 0.02, b1: 0.8, b2: 0.95, eps: 1e-8, wd: 0.05 };
       const shapes = [[3, 2], [5], [1], [2, 2, 2], [7], [4, 1], [1], [3], [9, 2], [2], [1, 1], [6], [2, 5], [3], [1], [8], [2, 3], [4], [5, 5], [2]];
       const frozen = 6; // never gets a gradient: splits the groups around it
       const inits = shapes.map((s, i) => [...seededValues(s.reduce((a, b) => a * b, 1), 100 + i)]);
       const params = shapes.map((s, i) => tensor(inits[i]!, s).requiresGrad_());
       const opt = new AdamW(params, { lr: o.lr, betas: [o.b1, o.b2], eps: o.eps, weightDecay: o.wd });
+      // shards cover the parameters in order, each within the limit unless a parameter alone is larger
+      expect(opt.shards.map((sh) => [sh.first, sh.end])).toEqual(shardsOf(shapes.map((sh) => sh.reduce((a, b) => a * b, 1)), (bufferLimit ?? Infinity) / 4));
       const scale = 0.5; // e.g. a clipping factor: multiplies every gradient
       const grads = params.map((p, i) => [0, 1, 2].map((t) => [...seededValues(p.size, 1000 + 10 * i + t)]));
       for (let t = 0; t < 3; t++) {
@@ -64,11 +88,12 @@ describe('AdamW', () => {
       const { m, v } = await opt.readMoments();
       const again = new AdamW(params);
       again.loadMoments(m, v);
-      expect(await again.m.toArray()).toEqual(await opt.m.toArray());
-      expect(await again.v.toArray()).toEqual(await opt.v.toArray());
+      const flat = (o: AdamW) => Promise.all(o.shards.flatMap((sh) => [sh.m.toArray(), sh.v.toArray()]));
+      expect(await flat(again)).toEqual(await flat(opt));
       expect(() => again.loadMoments(m.slice(1), v)).toThrow(/AdamW.loadMoments: parameter 0 .* got \d+ values/);
       opt.dispose();
       again.dispose();
+      setProfile(null);
     }));
 });
 

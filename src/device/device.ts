@@ -139,7 +139,8 @@ export class Device {
     this.firstSubmit = this.submitAfter = info.isFallbackAdapter ? MAX_DISPATCHES_PER_SUBMIT : FIRST_SUBMIT_ON_GPU;
     this.pacer = info.platform === 'node' && info.isFallbackAdapter ? new WaitPacer() : null;
     const { maxBufferSize, maxStorageBufferBindingSize } = info.limits;
-    this.pool = new BufferPool(gpu, (e) => this.errors.push(e), Math.min(maxBufferSize ?? Infinity, maxStorageBufferBindingSize ?? Infinity));
+    const largest = maxBufferSize ?? Infinity;
+    this.pool = new BufferPool(gpu, (e) => this.errors.push(e), Math.min(largest, maxStorageBufferBindingSize ?? Infinity), largest);
     this.textures = new TexturePool(gpu);
     this.bindGroups = new BindGroupCache(gpu, BIND_GROUP_CACHE);
     this.uniformGpu = gpu.createBuffer({

@@ -67,11 +67,14 @@ export class BufferPool {
     private readonly onError: (e: Error) => void,
     /** The largest buffer the adapter can bind whole: a size class never rounds a request past it. */
     private readonly bindable: number,
+    /** The largest buffer the adapter can create (maxBufferSize): nor past this. */
+    private readonly largest: number,
   ) {}
 
   acquire(bytes: number, label: string): GPUBuffer {
     let size = sizeClass(bytes);
     if (size > this.bindable && bytes <= this.bindable) size = Math.ceil(bytes / 4) * 4;
+    if (size > this.largest) size = Math.max(bytes, Math.floor(this.largest / 4) * 4);
     let buffer = this.free.get(size)?.pop();
     if (buffer) {
       this.pooledBytes -= size;

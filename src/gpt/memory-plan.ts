@@ -5,7 +5,8 @@
 // the limits are per buffer (maxBufferSize) and per binding (maxStorageBufferBindingSize); tensors
 // larger than a binding are bound a window at a time where their ops allow it (the embedding table,
 // AdamW's moments, gradients) and the LM head and loss run in row chunks when the logits would not
-// fit, so only the tensors whole kernels bind must fit a binding. A float16 (mixed-precision) run
+// fit, so only the tensors whole kernels bind must fit a binding. AdamW shards its moments by
+// maxBufferSize, so they need no buffer larger than the largest parameter's. A float16 (mixed-precision) run
 // keeps float32 weights, gradients and moments, but float16 activations and logits, and a float16
 // copy of each weight that its products keep for the backward.
 import type { ComputeDtype } from '../nn/autocast.js';
@@ -60,7 +61,6 @@ export function memoryPlan(cfg: GPTConfig, batchSize: number, opts: { training: 
     { name: `the MLP activations (batch-size ${B} x block-size ${T} x 4·n-embd ${C})`, bytes: BT * 4 * C * A, bound: 'whole' },
     { name: `the attention's qkv (batch-size ${B} x block-size ${T} x 3·n-embd ${C})`, bytes: BT * 3 * C * A, bound: 'whole' },
     { name: `the logits (${rows} rows x vocab ${V})`, bytes: rows * V * A, bound: 'whole' },
-    ...(training ? [{ name: `AdamW's moments (one buffer for all ${parameters.toLocaleString('en-US')} parameters)`, bytes: weights, bound: 'windowed' as const }] : []),
   ];
   return { parameters, bytes: { weights, halfWeights, gradients, optimizer, activations, logits, total }, buffers };
 }

@@ -507,8 +507,7 @@ export class Trainer {
 
   /** Continues `old`'s run with the same model (e.g. on other data): its optimizer moments, step, generators and loss scale. */
   continueFrom(old: Trainer): void {
-    this.optimizer.m.assign(old.optimizer.m);
-    this.optimizer.v.assign(old.optimizer.v);
+    this.optimizer.copyMoments(old.optimizer);
     this.restore(old.hostState());
     if (this.scaler && old.scaler) {
       this.scaler.scale.assign(old.scaler.scale);

@@ -53,6 +53,8 @@
 //   bindingLimit      the largest range one binding may cover (the adapter's storage-binding and
 //                     buffer limits): larger tensors are bound a window at a time (kernel.ts
 //                     pieces). Tests lower it to run the windowed paths on small tensors.
+//   bufferLimit       the largest buffer (maxBufferSize): AdamW keeps its moments in shards within
+//                     it. Tests lower it to shard small models.
 // Fast paths are trusted once verified: at device start self-check.ts compares each one the
 // profile uses with the f32 kernel, and one that disagrees is turned off here (recordVerdict).
 import { device, type DeviceInfo, type SubgroupMatrixConfig } from '../device/device.js';
@@ -166,6 +168,7 @@ export interface KernelProfile {
   f16: boolean;
   trainingDtype: 'float32' | 'float16';
   bindingLimit: number;
+  bufferLimit: number;
 }
 
 /**
@@ -212,6 +215,7 @@ export function detectProfile(info: DeviceInfo): KernelProfile {
     f16: info.features.includes('shader-f16'),
     trainingDtype: 'float32',
     bindingLimit: Math.min(info.limits.maxStorageBufferBindingSize ?? 2 ** 27, info.limits.maxBufferSize ?? 2 ** 28),
+    bufferLimit: info.limits.maxBufferSize ?? 2 ** 28,
   };
   return { ...p, trainingDtype: halfTrainingDtype(p) };
 }

@@ -1,8 +1,10 @@
 // AdamW (Loshchilov & Hutter) with decoupled weight decay applied only to parameters of rank >= 2
 // (matmul and embedding weights), as nanoGPT does; biases and LayerNorm gains are not decayed.
-// The moments of all parameters live back to back in two flat buffers, so a step is one fused
-// `adamw` op (src/ops/adamw.ts): a few in-place dispatches.
+// The moments of the parameters live back to back in flat buffers, so a step is one fused `adamw`
+// op (src/ops/adamw.ts), a few in-place dispatches, per shard: a run of consecutive parameters whose
+// moments fit one buffer (maxBufferSize; one shard for all but models of billions of parameters).
 // Gradient clipping enters as a GPU-side scale factor, so a step never waits for the GPU.
+import { profile } from '../kernels/profile.js';
 import { adamw, full, tensor, type Tensor, zeros } from '../ops/index.js';
 import { keep } from '../tensor/scope.js';
 
@@ -14,6 +16,14 @@ export interface AdamWOptions {
   weightDecay?: number;
 }
 
+/** The moments of the parameters `first` to `end - 1`, back to back in `m` and `v`. */
+export interface MomentShard {
+  first: number;
+  end: number;
+  m: Tensor;
+  v: Tensor;
+}
+
 /** AdamW over a list of parameters: step() applies one update from their .grad, in a few fused dispatches. */
 export class AdamW {
   lr: number;
@@ -21,11 +31,8 @@ export class AdamW {
   readonly eps: number;
   readonly weightDecay: number;
   stepCount = 0;
-  /** First and second moments of every parameter, flat, in the order given to the constructor. */
-  readonly m: Tensor;
-  readonly v: Tensor;
-  /** Where each parameter's moments start in m and v. */
-  readonly offsets: number[];
+  /** First and second moments of every parameter, in the order given to the constructor, a shard per buffer. */
+  readonly shards: MomentShard[] = [];
   private readonly one: Tensor;
 
   constructor(readonly params: Tensor[], opts: AdamWOptions = {}) {
@@ -33,10 +40,13 @@ export class AdamW {
     this.betas = opts.betas ?? [0.9, 0.999];
     this.eps = opts.eps ?? 1e-8;
     this.weightDecay = opts.weightDecay ?? 0.01;
-    let total = 0;
-    this.offsets = params.map((p) => (total += p.size) - p.size);
-    this.m = keep(zeros([total]));
-    this.v = keep(zeros([total]));
+    // each parameter is one buffer itself, so it fits a shard alone
+    const room = Math.floor(profile().bufferLimit / 4);
+    for (let first = 0, end = 0; first < params.length; first = end) {
+      let size = params[end++]!.size;
+      while (end < params.length && size + params[end]!.size <= room) size += params[end++]!.size;
+      this.shards.push({ first, end, m: keep(zeros([size])), v: keep(zeros([size])) });
+    }
     this.one = keep(full([], 1));
   }
 
@@ -47,29 +57,54 @@ export class AdamW {
   step(gradScale?: Tensor): void {
     this.stepCount++;
     const hyper = { lr: this.lr, beta1: this.betas[0], beta2: this.betas[1], eps: this.eps, weightDecay: this.weightDecay, step: this.stepCount };
-    const grads = this.params.map((p) => p.grad);
-    // weight decay only for matmul and embedding weights (rank >= 2), as nanoGPT does
-    adamw(this.params, grads, this.m, this.v, gradScale ?? this.one, this.params.map((p) => p.rank >= 2), hyper);
+    for (const { first, end, m, v } of this.shards) {
+      const params = this.params.slice(first, end);
+      // weight decay only for matmul and embedding weights (rank >= 2), as nanoGPT does
+      adamw(params, params.map((p) => p.grad), m, v, gradScale ?? this.one, params.map((p) => p.rank >= 2), hyper);
+    }
   }
 
   /** Each parameter's moments, read back to the host (for checkpoints). */
   async readMoments(): Promise<{ m: Float32Array[]; v: Float32Array[] }> {
-    const split = (flat: Float32Array) => this.params.map((p, i) => flat.slice(this.offsets[i], this.offsets[i]! + p.size));
-    return { m: split((await this.m.toArray()) as Float32Array), v: split((await this.v.toArray()) as Float32Array) };
+    const out = { m: [] as Float32Array[], v: [] as Float32Array[] };
+    for (const shard of this.shards) {
+      for (const k of ['m', 'v'] as const) {
+        const flat = (await shard[k].toArray()) as Float32Array;
+        let at = 0;
+        for (const p of this.params.slice(shard.first, shard.end)) out[k].push(flat.slice(at, (at += p.size)));
+      }
+    }
+    return out;
   }
 
   /** Sets every parameter's moments (per parameter, in constructor order; e.g. from a checkpoint). */
   loadMoments(m: ArrayLike<number>[], v: ArrayLike<number>[]): void {
-    for (const [dst, parts] of [[this.m, m], [this.v, v]] as const) {
-      const flat = new Float32Array(dst.size);
-      this.params.forEach((p, i) => {
-        if (parts[i]?.length !== p.size) throw new Error(`AdamW.loadMoments: parameter ${i} ${p.describe()} got ${parts[i]?.length ?? 'no'} values`);
-        flat.set(parts[i]!, this.offsets[i]);
-      });
-      const t = tensor(flat, [flat.length]);
-      dst.assign(t);
-      t.dispose();
+    for (const shard of this.shards) {
+      for (const [k, parts] of [['m', m], ['v', v]] as const) {
+        const flat = new Float32Array(shard[k].size);
+        let at = 0;
+        for (let i = shard.first; i < shard.end; i++) {
+          const p = this.params[i]!;
+          if (parts[i]?.length !== p.size) throw new Error(`AdamW.loadMoments: parameter ${i} ${p.describe()} got ${parts[i]?.length ?? 'no'} values`);
+          flat.set(parts[i]!, at);
+          at += p.size;
+        }
+        const t = tensor(flat, [flat.length]);
+        shard[k].assign(t);
+        t.dispose();
+      }
     }
+  }
+
+  /** Takes `other`'s moments (an optimizer over the same parameters, e.g. a run continued on other data). */
+  copyMoments(other: AdamW): void {
+    if (other.shards.length !== this.shards.length || other.shards.some((s, i) => s.end !== this.shards[i]!.end)) {
+      throw new Error(`AdamW.copyMoments: the other optimizer's ${other.params.length} parameters are sharded differently from these ${this.params.length}`);
+    }
+    this.shards.forEach((s, i) => {
+      s.m.assign(other.shards[i]!.m);
+      s.v.assign(other.shards[i]!.v);
+    });
   }
 
   zeroGrad(): void {
@@ -80,6 +115,6 @@ export class AdamW {
   }
 
   dispose(): void {
-    for (const t of [this.m, this.v, this.one]) t.dispose();
+    for (const t of [...this.shards.flatMap((s) => [s.m, s.v]), this.one]) t.dispose();
   }
 }
