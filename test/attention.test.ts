@@ -170,7 +170,9 @@ describe('CausalSelfAttention with attention dropout', () => {
     const layer = new CausalSelfAttention({ nEmbd: 8, nHead: 2, nLayer: 1, dropout: 0.1, bias: false }, new Generator(1));
     scope(() => {
       const x = tensor(new Float32Array(2 * 3 * 8).fill(0.5), [2, 3, 8]);
-      expect(() => layer.forward(x, { qkv: null })).toThrow(/CausalSelfAttention: decoding with a KV cache runs in eval mode only \(model.eval\(\)\)/);
+      const refused = { qkv: null };
+      expect(() => layer.forward(x, refused)).toThrow(/CausalSelfAttention: decoding with a KV cache runs in eval mode only \(model.eval\(\)\)/);
+      expect(refused, 'a refused call leaves the cache as it was').toEqual({ qkv: null });
       expect(() => layer.forward(x, undefined, tensor(new Int32Array(2), [2]))).toThrow(/left-padded rows \(starts\) runs in eval mode only/);
       layer.eval();
       const cache = { qkv: null };

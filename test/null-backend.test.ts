@@ -27,7 +27,8 @@ describe("Dawn's null backend", () => {
 
   it('reads return zeros, not what the staging buffer held (stale memory, or fault bits no kernel raised)', async () => {
     const x = tensor(Float32Array.from({ length: 300 }, (_, i) => i + 1), [300]);
-    for (let i = 0; i < 3; i++) expect(Array.from(await x.mul(3).toArray())).toEqual(new Array(300).fill(0));
+    for (let i = 0; i < 3; i++) expect(Array.from(await scope(() => x.mul(3).toArray()))).toEqual(new Array(300).fill(0));
+    x.dispose();
   });
 
   it('counts as a GPU for submits: after the GPU ran dry the first comes after 32 dispatches, each next after twice as many', async () => {
@@ -44,6 +45,7 @@ describe("Dawn's null backend", () => {
       for (let i = 0; i < 40; i++) x.gelu();
     });
     expect(device().stats.submits - submits).toBe(4);
+    x.dispose();
   });
 
   it('profiling is refused with one line: no kernel runs to write its timestamps', () => {

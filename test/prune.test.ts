@@ -216,7 +216,7 @@ describe('checkpoints of pruned models', () => {
       expect(await read(other.weight), path).toEqual(await read(layer.weight));
     }
     const x = tensor(Int32Array.from([1, 2, 3, 4]), [1, 4]);
-    const [a, b] = await noGrad(() => Promise.all([model, loaded].map((m) => read(m.eval().forward(x).logits))));
+    const [a, b] = await noGrad(() => Promise.all([model, loaded].map((m) => scope(() => read(m.eval().forward(x).logits!)))));
     expect(b).toEqual(a);
     x.dispose();
     model.dispose();

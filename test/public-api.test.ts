@@ -76,7 +76,8 @@ describe('state dicts as safetensors', () => {
     const c = new Linear(3, 4, { rng: new Generator(3) });
     c.loadStateDict(await loadStateDict(file));
     expect(await c.weight.toArray()).toEqual(await a.weight.toArray());
-    expect(() => new Linear(4, 3, { rng: new Generator(0) }).loadStateDict(state)).toThrow(/'weight' has shape \[4, 3\], the model expects/);
-    for (const m of [a, b, c]) m.dispose();
+    const d = new Linear(4, 3, { rng: new Generator(0) });
+    expect(() => d.loadStateDict(state)).toThrow(/'weight' has shape \[4, 3\], the model expects/);
+    for (const m of [a, b, c, d]) m.dispose();
   });
 });

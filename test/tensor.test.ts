@@ -2,6 +2,13 @@ import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { arange, device, full, keep, ones, scope, sum, tensor, zeros, Tensor } from '../src/index.js';
 import { expectClose, setupDevice } from './helpers.js';
 import { ref } from '../src/check/reference/index.js';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
 
 beforeAll(setupDevice);
 
@@ -134,6 +141,24 @@ describe('leaks are reported', () => {
     expect(warn.mock.calls.map((c) => String(c[0])).join('\n')).toMatch(/garbage-collected without dispose\(\): float32\[2, 2\]/);
     expect(device().memory().liveBytes).toBeGreaterThan(before); // reported, still held
     warn.mockRestore();
+  });
+
+  it('GPT_LEAK_TRACE=1 adds where the leaked tensor was created', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gpt-leak-trace-'));
+    const script = join(dir, 'leak.ts');
+    writeFileSync(
+      script,
+      [
+        `import { initDevice, tensor } from ${JSON.stringify(resolve('src/index.js'))};`,
+        'await initDevice();',
+        'function leakyHelper() { tensor([1, 2, 3]); }',
+        'leakyHelper();',
+        'for (let i = 0; i < 10; i++) { (globalThis as { gc: () => void }).gc(); await new Promise((r) => setTimeout(r, 20)); }',
+      ].join('\n'),
+    );
+    const { stderr } = await run(process.execPath, ['--expose-gc', 'scripts/run-ts.mjs', script], { env: { ...process.env, GPT_LEAK_TRACE: '1' } });
+    rmSync(dir, { recursive: true, force: true });
+    expect(stderr).toMatch(/garbage-collected without dispose\(\): float32\[3\] \(id \d+\)\. Its GPU memory is still held\.\n  created at tensor \(.*\n.*at leakyHelper/);
   });
 });
 

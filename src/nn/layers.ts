@@ -144,8 +144,13 @@ export class Dropout extends Module {
     return dropout(x, p, seed); // p 0: identity, gradient passes
   }
 
+  /** Whether a call drops anything now (training, with p > 0). */
+  get active(): boolean {
+    return this.training && this.p > 0;
+  }
+
   /** This call's drop probability (0 unless training) and mask seed, for an op that drops inside its kernel. */
   draw(): { p: number; seed: number } {
-    return this.training && this.p > 0 ? { p: this.p, seed: this.rng.nextSeed() } : { p: 0, seed: 0 };
+    return this.active ? { p: this.p, seed: this.rng.nextSeed() } : { p: 0, seed: 0 };
   }
 }

@@ -130,14 +130,15 @@ export class CausalSelfAttention extends Module {
    * together; attention never reads the padding (inference only, see causalAttention).
    */
   forward(x: Tensor, cache?: KVCache, starts?: Tensor): Tensor {
+    // before the cache is touched: a refused call leaves it as it was
+    if (this.attnDropout.active && (starts || cache)) {
+      throw new Error(`CausalSelfAttention: ${starts ? 'left-padded rows (starts)' : 'decoding with a KV cache'} runs in eval mode only (model.eval()), without attention dropout`);
+    }
     return scope(() => {
       const qkv = this.c_attn.forward(x); // [B, T, 3A]
       const context = cache ? extendCache(cache, qkv) : undefined; // [B, R, 3A], its first Tk slots filled
       // dropout on the attention weights happens inside the fused kernel (training only)
       const { p, seed } = this.attnDropout.draw();
-      if (p > 0 && (starts || cache)) {
-        throw new Error(`CausalSelfAttention: ${starts ? 'left-padded rows (starts)' : 'decoding with a KV cache'} runs in eval mode only (model.eval()), without attention dropout`);
-      }
       const y = causalAttention(qkv, this.nHead, context ?? null, starts, p, seed, cache && cachedLength(cache));
       return this.residDropout.forward(this.c_proj.forward(y)); // [B, T, C]
     });

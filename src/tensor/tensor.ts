@@ -2,6 +2,7 @@
 // always, so reshape shares the storage for free. Ops live in src/ops and are attached as methods
 // there (the tensor layer knows nothing of them, nor of autograd beyond an opaque `gradFn`).
 import { device } from '../device/device.js';
+import { envSetting } from '../device/platform.js';
 import { SCOPED, trackInScope } from './scope.js';
 import { formatShape, numel } from './shape.js';
 
@@ -64,10 +65,23 @@ export class Storage {
   }
 }
 
-// what a leak report names, formatted only when one is made (tensors are created by the thousand a step)
-const leakReports = new FinalizationRegistry<{ dtype: DType; shape: readonly number[]; id: number }>(({ dtype, shape, id }) => {
-  console.warn(`[webgpu-gpt] a tensor was garbage-collected without dispose(): ${dtype}${formatShape(shape)} (id ${id}). Its GPU memory is still held.`);
+// what a leak report names, formatted only when one is made (tensors are created by the thousand a
+// step); GPT_LEAK_TRACE=1 adds where each tensor was created (a stack trace a tensor: slow), as a
+// string: an unformatted Error would hold its frames' receivers, the tensor among them
+const traceLeaks = envSetting('GPT_LEAK_TRACE') === '1';
+const leakReports = new FinalizationRegistry<{ dtype: DType; shape: readonly number[]; id: number; created?: string }>(({ dtype, shape, id, created }) => {
+  const where = created ? `\n  created ${created.split('\n').slice(3).join('\n  ').trim()}` : ' (GPT_LEAK_TRACE=1 tells where it was created)';
+  console.warn(`[webgpu-gpt] a tensor was garbage-collected without dispose(): ${dtype}${formatShape(shape)} (id ${id}). Its GPU memory is still held.${where}`);
 });
+
+/** Where a tensor is being created: 30 frames, past the ones inside the engine's op plumbing. */
+function creationStack(): string {
+  const limit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 30;
+  const stack = new Error().stack!;
+  Error.stackTraceLimit = limit;
+  return stack;
+}
 
 export class Tensor {
   readonly id = nextId++;
@@ -86,7 +100,7 @@ export class Tensor {
     this.shape = Object.isFrozen(shape) ? shape : Object.freeze([...shape]); // a tensor's shape is frozen: views share it
     this.size = numel(shape);
     trackInScope(this);
-    leakReports.register(this, { dtype, shape: this.shape, id: this.id }, this);
+    leakReports.register(this, { dtype, shape: this.shape, id: this.id, ...(traceLeaks && { created: creationStack() }) }, this);
   }
 
   /** Allocates an uninitialised tensor. `label` names the buffer in GPU error messages. */
