@@ -1,4 +1,4 @@
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { decodeCheckpoint, encodeCheckpoint, modelFromCheckpoint, restoreOptimizer } from '../src/gpt/checkpoint.js';
 import { generate } from '../src/gpt/generate.js';
 import { GPT } from '../src/gpt/model.js';
@@ -7,6 +7,7 @@ import { CharTokenizer } from '../src/gpt/tokenizer/index.js';
 import { TRAIN_DEFAULTS, Trainer, type TrainConfig } from '../src/gpt/trainer.js';
 import { device, noGrad, scope, tensor } from '../src/index.js';
 import { setupDevice, trainLosses } from './helpers.js';
+import { setProfile } from '../src/kernels/profile.js';
 import { testCorpus } from './corpus.js';
 
 beforeAll(setupDevice);
@@ -35,6 +36,7 @@ function unigramEntropy(tokens: Int32Array, vocab: number): number {
 
 
 describe('GPT', () => {
+  afterEach(() => setProfile(null));
   it('counts parameters like nanoGPT and names them like GPT-2', () => {
     const model = new GPT({ vocabSize: 65, blockSize: 64, nLayer: 4, nHead: 4, nEmbd: 128, dropout: 0, bias: false });
     const names = [...model.namedParameters()].map(([n]) => n);
@@ -84,6 +86,32 @@ describe('GPT', () => {
     const after = await trainLosses(resumed, 6);
     expect(after).toEqual(reference.slice(6));
     for (const t of [straight, resumed]) {
+      t.dispose();
+      t.model.dispose();
+    }
+  });
+
+  it.each([
+    ['one shard of moments', null],
+    ['moments in shards of 16 KiB', 16384],
+  ])('continueFrom moves a run to other data: the same losses as resuming its checkpoint there (%s)', async (_, bufferLimit) => {
+    setProfile(bufferLimit ? { bufferLimit } : null);
+    const cfg = { ...tiny, dropout: 0.1 };
+    const other = { train: data.train.slice().reverse(), val: data.val, vocabSize: data.vocabSize };
+    const first = new Trainer(cfg, data);
+    await trainLosses(first, 4);
+    // the other route: a checkpoint of the run, resumed on the other data
+    const ckpt = decodeCheckpoint(await encodeCheckpoint(first.model, tokenizer, { optimizer: first.optimizer, train: cfg, trainer: await first.state() }));
+    const { model } = modelFromCheckpoint(ckpt);
+    const resumed = new Trainer(cfg, other, model);
+    restoreOptimizer(ckpt, model, resumed.optimizer);
+    resumed.restore(ckpt.meta.trainer!);
+    const moved = new Trainer(cfg, other, first.model);
+    moved.continueFrom(first);
+    first.dispose();
+    expect(moved.optimizer.shards.length > 1, 'sharded').toBe(bufferLimit !== null);
+    expect(await trainLosses(moved, 4)).toEqual(await trainLosses(resumed, 4));
+    for (const t of [moved, resumed]) {
       t.dispose();
       t.model.dispose();
     }
