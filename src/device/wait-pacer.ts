@@ -3,8 +3,9 @@
 // own threads (lavapipe's) need. Work that repeats (a training step, a decoding step, a
 // benchmark's iteration) is recognised by what was recorded since the last wait began (each dispatch's
 // pipeline and grid): a wait for work seen before first sleeps through most of what it took then,
-// and polls only for the rest; new work is waited for as before. A sleep that outlasted the work
-// (done on waking) halves that estimate.
+// and polls only for the rest; new work is waited for as before. The estimate is the shorter of the
+// first two waits, so a one-off in the first (compiling its shaders: seconds on lavapipe) is not
+// slept through again; a sleep that outlasted the work (done on waking) halves the estimate.
 
 /** The share of the expected wait slept through before polling. */
 const SLEEP_FRACTION = 0.8;
@@ -23,8 +24,8 @@ export class WaitPacer {
   /** What was recorded since the last wait: a hash, and how many dispatches. */
   private key = NOTHING;
   private count = 0;
-  /** Milliseconds a wait took, by work pattern. */
-  private readonly took = new Map<number, number>();
+  /** Milliseconds a wait is expected to take, by work pattern; not `confirmed` after one wait. */
+  private readonly took = new Map<number, { ms: number; confirmed: boolean }>();
   /** The sleep of a wait in progress: waits begun with nothing recorded since share it (the reads of one Promise.all). */
   private sleeping: Promise<void> | null = null;
 
@@ -40,7 +41,8 @@ export class WaitPacer {
     // what is recorded from now on is the next wait's work, even while this one is pending (a
     // decoding step recorded ahead, before the step before it is read back)
     [this.key, this.count] = [NOTHING, 0];
-    const expected = count ? this.took.get(key) : undefined;
+    const seen = count ? this.took.get(key) : undefined;
+    const expected = seen?.confirmed ? seen.ms : undefined;
     const t0 = performance.now();
     const slept = expected !== undefined && expected >= MIN_SLEEP_MS ? SLEEP_FRACTION * expected : 0;
     if (slept) {
@@ -54,8 +56,11 @@ export class WaitPacer {
     const result = await start();
     const done = performance.now();
     if (count) {
+      // as known now: waits of the same work may overlap (a decoding step recorded ahead)
+      const before = this.took.get(key);
+      const ms = slept && done - woke < DONE_ON_WAKING_MS ? expected! / 2 : before && !before.confirmed ? Math.min(before.ms, done - t0) : done - t0;
       this.took.delete(key); // re-inserted as the newest
-      this.took.set(key, slept && done - woke < DONE_ON_WAKING_MS ? expected! / 2 : done - t0);
+      this.took.set(key, { ms, confirmed: before !== undefined });
       if (this.took.size > PATTERNS) this.took.delete(this.took.keys().next().value!);
     }
     return result;
