@@ -16,6 +16,10 @@
 // vocabulary), where the passes' tree sums, not the loads, are the cost (on lavapipe 256 lanes made
 // a 96-wide draw take 4 ms). Logits larger than a binding go a chunk of rows at a time (row.ts
 // launchRowChunks: `shift`, `row_shift` are where each chunk starts in its windows).
+// The tree sums' first stride is a uniform (`half`, WG / 2), not a constant: with a constant,
+// lavapipe unrolled the tree around its barriers at every inlined call, and the first draw of a
+// fresh machine compiled for 15 s at 256 lanes, 6 s at 32 (now 1.8 and 1.7 s; later draws within
+// noise of before).
 import { Kernel, variants } from '../kernel.js';
 import { ORDERED_WGSL } from './elementwise.js';
 import { launchRowChunks } from './row.js';
@@ -26,7 +30,7 @@ const kernel = variants((WG: number) => new Kernel({
   name: `sample_rows_${WG}`,
   read: { logits: 'f32', u: 'f32' },
   write: { tokens: 'i32' },
-  params: { rows: 'u32', V: 'u32', inv_temp: 'f32', top_k: 'u32', top_p: 'f32', index_steps: 'u32', shift: 'u32', row_shift: 'u32' },
+  params: { rows: 'u32', V: 'u32', inv_temp: 'f32', top_k: 'u32', top_p: 'f32', index_steps: 'u32', half: 'u32', shift: 'u32', row_shift: 'u32' },
   body: /* wgsl */ `
 ${ORDERED_WGSL}
 const WG = ${WG}u;
@@ -40,7 +44,7 @@ var<private> lane: u32;
 fn wg_sum(v: vec2f) -> vec2f {
   red[lane] = v;
   workgroupBarrier();
-  for (var s = WG / 2u; s > 0u; s >>= 1u) {
+  for (var s = p.half; s > 0u; s >>= 1u) {
     if (lane < s) { red[lane] += red[lane + s]; }
     workgroupBarrier();
   }
@@ -50,7 +54,7 @@ fn wg_sum(v: vec2f) -> vec2f {
 fn wg_min_max(k: vec2u) -> vec2u {
   red_keys[lane] = k;
   workgroupBarrier();
-  for (var s = WG / 2u; s > 0u; s >>= 1u) {
+  for (var s = p.half; s > 0u; s >>= 1u) {
     if (lane < s) { red_keys[lane] = vec2u(min(red_keys[lane].x, red_keys[lane + s].x), max(red_keys[lane].y, red_keys[lane + s].y)); }
     workgroupBarrier();
   }
@@ -169,8 +173,9 @@ export interface SampleParams {
 
 /** tokens[r] = the candidate of logits row r that u[r] picks (see the header). */
 export function launchSample(logits: GPUBuffer, u: GPUBuffer, tokens: GPUBuffer, rows: number, V: number, s: SampleParams): void {
-  const params = { rows, V, inv_temp: s.invTemperature, top_k: Math.min(s.topK, V), top_p: s.topP, index_steps: Math.ceil(Math.log2(V)) };
+  const lanes = lanesFor(V);
+  const params = { rows, V, inv_temp: s.invTemperature, top_k: Math.min(s.topK, V), top_p: s.topP, index_steps: Math.ceil(Math.log2(V)), half: lanes / 2 };
   // a workgroup a row, as rowGrid lays out 64-lane rows
   const buffers = [[logits, 'rows'], [u, 'row'], [tokens, 'row']] as const;
-  launchRowChunks('sampleLogits', () => ({ kernel: kernel(lanesFor(V)), lanes: 64 }), buffers, V, params);
+  launchRowChunks('sampleLogits', () => ({ kernel: kernel(lanes), lanes: 64 }), buffers, V, params);
 }
