@@ -91,6 +91,9 @@ describe('AdamW', () => {
       const flat = (o: AdamW) => Promise.all(o.shards.flatMap((sh) => [sh.m.toArray(), sh.v.toArray()]));
       expect(await flat(again)).toEqual(await flat(opt));
       expect(() => again.loadMoments(m.slice(1), v)).toThrow(/AdamW.loadMoments: parameter 0 .* got \d+ values/);
+      // refused at the last parameter: nothing was loaded, not even the shards before it
+      expect(() => again.loadMoments(m.map((x) => x.map(() => 7)), v.slice(0, -1))).toThrow(/AdamW.loadMoments: parameter 19 .* got no values/);
+      expect(await flat(again)).toEqual(await flat(opt));
       opt.dispose();
       again.dispose();
       setProfile(null);

@@ -79,15 +79,19 @@ export class AdamW {
 
   /** Sets every parameter's moments (per parameter, in constructor order; e.g. from a checkpoint). */
   loadMoments(m: ArrayLike<number>[], v: ArrayLike<number>[]): void {
+    // all checked before any is loaded: a refused call changes nothing
+    this.params.forEach((p, i) => {
+      for (const parts of [m, v]) {
+        if (parts[i]?.length !== p.size) throw new Error(`AdamW.loadMoments: parameter ${i} ${p.describe()} got ${parts[i]?.length ?? 'no'} values`);
+      }
+    });
     for (const shard of this.shards) {
       for (const [k, parts] of [['m', m], ['v', v]] as const) {
         const flat = new Float32Array(shard[k].size);
         let at = 0;
         for (let i = shard.first; i < shard.end; i++) {
-          const p = this.params[i]!;
-          if (parts[i]?.length !== p.size) throw new Error(`AdamW.loadMoments: parameter ${i} ${p.describe()} got ${parts[i]?.length ?? 'no'} values`);
           flat.set(parts[i]!, at);
-          at += p.size;
+          at += this.params[i]!.size;
         }
         const t = tensor(flat, [flat.length]);
         shard[k].assign(t);
