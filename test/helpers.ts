@@ -25,6 +25,13 @@ export async function setupDevice() {
   }
 }
 
+/**
+ * The timeout of a test that compiles many kernels at head size 64 or in float16: lavapipe with a
+ * cold shader cache (a fresh machine) spends 15-35 s on some of them, and such tests took 100-413 s
+ * there against the default 120 s (a few seconds with the cache warm).
+ */
+export const COLD_COMPILE_MS = 600_000;
+
 /** Fixed in CI; set FC_SEED to explore other cases locally. */
 export const fcParams = (numRuns = 25): fc.Parameters<unknown> => ({
   numRuns,

@@ -20,7 +20,7 @@ import { castGroupSize } from '../src/kernels/wgsl/cast-group.js';
 import { profile, setProfile } from '../src/kernels/profile.js';
 import { MIN_SCALE, tensor, type Tensor } from '../src/ops/index.js';
 import { testCorpus } from './corpus.js';
-import { setupDevice, trainLosses } from './helpers.js';
+import { COLD_COMPILE_MS, setupDevice, trainLosses } from './helpers.js';
 
 let data: { train: Int32Array; val: Int32Array; vocabSize: number };
 let tokenizer: CharTokenizer;
@@ -61,13 +61,9 @@ function loudModel(cfg: TrainConfig, factor: number): GPT {
 /** Skips a test on adapters without shader-f16 (mixed precision needs it). */
 const needF16 = (ctx: { skip: () => void }) => void (profile().f16 || ctx.skip());
 
-/**
- * The first training steps compile every float32 and float16 training kernel: lavapipe with a cold
- * shader cache (a fresh machine) took 220 s for the first test here, alone; the default is 120 s.
- */
-const COLD_COMPILE_MS = 600_000;
 
 describe('mixed-precision training', () => {
+  // the first training steps compile every float32 and float16 training kernel
   it('tracks the float32 run from the same seed over 200 steps', { timeout: COLD_COMPILE_MS }, async (ctx) => {
     needF16(ctx);
     const [full, mixed] = [new Trainer(tiny, data), new Trainer({ ...tiny, dtype: 'float16' }, data)];
