@@ -7,9 +7,9 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { checkSample, FD_ELEMENTS, type Random, type Sample } from '../src/check/index.js';
 import { droppingAttention } from '../src/check/cases/nn.js';
 import { causalAttentionRef, ref, type Ref } from '../src/check/reference/index.js';
-import { causalAttention, noGrad, scope, tensor } from '../src/index.js';
+import { causalAttention, device, noGrad, scope, tensor } from '../src/index.js';
 import { profileVariants, setProfile } from '../src/kernels/profile.js';
-import { CausalSelfAttention, disposeCache, Generator } from '../src/nn/index.js';
+import { CausalSelfAttention, cachedLength, disposeCache, Generator, type KVCache } from '../src/nn/index.js';
 import { COLD_COMPILE_MS, expectClose, fcParams, randomFromGen, setupDevice, toTensor } from './helpers.js';
 
 await setupDevice();
@@ -180,6 +180,30 @@ describe('CausalSelfAttention with attention dropout', () => {
       noGrad(() => layer.forward(x, cache).dispose()); // eval: no dropout, the cache is fine
       disposeCache(cache);
     });
+    layer.dispose();
+  });
+});
+
+describe('CausalSelfAttention refuses a bad decoding step before it touches the cache', () => {
+  it('a step recording gradients, or of other rows than the cache: the cache, its contents and the live bytes as they were', async () => {
+    const layer = new CausalSelfAttention({ nEmbd: 8, nHead: 2, nLayer: 1, dropout: 0, bias: false }, new Generator(1)).eval();
+    const x = (B: number, T: number) => tensor(Float32Array.from({ length: B * T * 8 }, (_, i) => Math.sin(i)), [B, T, 8]);
+    const [prompt, next, oneRow] = [x(2, 3), x(2, 1), x(1, 4)];
+    const cache: KVCache = { qkv: null };
+    noGrad(() => layer.forward(prompt, cache).dispose()); // 3 positions of 2 rows, room for 6
+    const store = cache.qkv!;
+    const before = { length: cachedLength(cache), data: Array.from(await store.toArray()), live: device().memory().liveBytes };
+    // no noGrad: causalAttention refuses a cache while recording, after the cache took the step
+    expect(() => layer.forward(next, cache)).toThrow(/no gradient through a KV cache/);
+    expect(cachedLength(cache), 'the positions cached, after a step recording gradients').toBe(before.length);
+    // 1 row where the cache has 2, past its room: the cache grows before the copy into it refuses
+    expect(() => noGrad(() => layer.forward(oneRow, cache))).toThrow(/CausalSelfAttention: the KV cache holds float32\[2, 6, 24\], this step's qkv is float32\[1, 4, 24\]/);
+    expect(cachedLength(cache), 'the positions cached, after a step of other rows').toBe(before.length);
+    expect(cache.qkv, 'the same store').toBe(store);
+    expect(Array.from(await store.toArray()), 'nothing written into its room').toEqual(before.data);
+    expect(device().memory().liveBytes, 'nothing allocated and left behind').toBe(before.live);
+    for (const t of [prompt, next, oneRow]) t.dispose();
+    disposeCache(cache);
     layer.dispose();
   });
 });

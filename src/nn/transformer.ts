@@ -86,12 +86,21 @@ export function keepCacheRows(cache: KVCache, rows: readonly number[], fromSlot:
   qkv.dispose();
 }
 
-/** Writes the new positions into the cache (moving it to a larger one first if it is full); returns its rows, filled up to cache.length. */
+/**
+ * Writes the new positions into the cache (moving it to a larger one first if it is full); returns
+ * its rows, filled up to cache.length. A step the cache cannot take is refused before anything
+ * changes: rows, width or dtype other than the cache's, or one recording gradients (causalAttention
+ * lets none flow through a cache).
+ */
 function extendCache(cache: KVCache, qkv: Tensor): Tensor {
   const [B, T, W] = qkv.shape as [number, number, number];
+  let store = cache.qkv;
+  if (store && (store.shape[0] !== B || store.shape[2] !== W || store.dtype !== qkv.dtype)) {
+    throw new Error(`CausalSelfAttention: the KV cache holds ${store.describe()}, this step's qkv is ${qkv.describe()}: a step needs the cache's rows, width and dtype`);
+  }
+  if (qkv.requiresGrad) throw new Error('CausalSelfAttention: no gradient through a KV cache; decode under noGrad()');
   const filled = cachedLength(cache);
   const length = filled + T;
-  let store = cache.qkv;
   if (!store || store.shape[1]! < length) {
     const slots = Math.max(length, Math.min(2 * length, cache.capacity ?? Infinity));
     const grown = keep(zeros([B, slots, W], qkv.dtype));
