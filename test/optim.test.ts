@@ -2,7 +2,7 @@
 // The updates themselves are held to their float64 references by the op table (test/ops.test.ts);
 // here: several steps from zero moments, decay only for rank >= 2 weights, parameters without a
 // gradient, moments saved and loaded, clipping through the class.
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { AdamW } from '../src/optim/adamw.js';
 import { clipGradNorm } from '../src/optim/clip.js';
 import { learningRate } from '../src/optim/schedule.js';
@@ -39,6 +39,7 @@ function shardsOf(sizes: number[], room: number): [number, number][] {
 }
 
 describe('AdamW', () => {
+  afterEach(() => setProfile(null));
   it('matches the float64 reference over several steps; decays only rank >= 2 weights', () =>
     scope(async () => {
       const init = [...seededValues(6, 1)];
@@ -96,7 +97,6 @@ describe('AdamW', () => {
       expect(await flat(again)).toEqual(await flat(opt));
       opt.dispose();
       again.dispose();
-      setProfile(null);
     }));
 });
 

@@ -6,7 +6,7 @@
 // larger than a binding are bound a window at a time where their ops allow it (the embedding table,
 // AdamW's moments, gradients) and the LM head and loss run in row chunks when the logits would not
 // fit, so only the tensors whole kernels bind must fit a binding. AdamW shards its moments by
-// maxBufferSize, so they need no buffer larger than the largest parameter's. A float16
+// maxBufferSize (a parameter larger than that alone), so no moment buffer is past it. A float16
 // (mixed-precision) run keeps float32 weights, gradients and moments, but float16 activations and
 // logits, and a float16 copy of each weight that its products keep for the backward.
 import type { ComputeDtype } from '../nn/autocast.js';

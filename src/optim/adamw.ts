@@ -102,7 +102,7 @@ export class AdamW {
 
   /** Takes `other`'s moments (an optimizer over the same parameters, e.g. a run continued on other data). */
   copyMoments(other: AdamW): void {
-    if (other.shards.length !== this.shards.length || other.shards.some((s, i) => s.end !== this.shards[i]!.end)) {
+    if (other.shards.length !== this.shards.length || other.shards.some((s, i) => s.end !== this.shards[i]!.end || s.m.size !== this.shards[i]!.m.size)) {
       throw new Error(`AdamW.copyMoments: the other optimizer's ${other.params.length} parameters are sharded differently from these ${this.params.length}`);
     }
     this.shards.forEach((s, i) => {
