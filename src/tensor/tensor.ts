@@ -74,7 +74,7 @@ const leakReports = new FinalizationRegistry<{ dtype: DType; shape: readonly num
   console.warn(`[webgpu-gpt] a tensor was garbage-collected without dispose(): ${dtype}${formatShape(shape)} (id ${id}). Its GPU memory is still held.${where}`);
 });
 
-/** Where a tensor is being created: 30 frames, past the ones inside the engine's op plumbing. */
+/** Where a tensor is being created: 30 frames, enough to reach the caller past the engine's op plumbing. */
 function creationStack(): string {
   const limit = Error.stackTraceLimit;
   Error.stackTraceLimit = 30;
