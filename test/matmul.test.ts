@@ -36,10 +36,10 @@ async function checkForward(c: Case): Promise<void> {
 }
 
 describe('matmul matches the float64 reference on fixed cases', () => {
-  // auto picks skinny for <= 4 rows, else the texture path on llvmpipe/lavapipe and the buffer path
+  // auto picks skinny for <= 4 rows (each of its kernels checked here), else the texture path on llvmpipe/lavapipe and the buffer path
   // elsewhere: check all, the texture path with and without subgroup sharing of A (where the adapter
   // has it) and with each of its blocks (32 rows a lane with 4 or 2 lanes along M, 4 or 8 columns).
-  it.each(['buffer', 'buffer, 128x128 tiles, K in 3 splits', 'texture', 'texture without subgroups', 'skinny'] as const)('bigger fixed cases (not multiples of the tile, 256^3, rows copied to textures), %s path', async (variant) => {
+  it.each(['buffer', 'buffer, 128x128 tiles, K in 3 splits', 'texture', 'texture without subgroups', 'skinny, element', 'skinny, columns', 'skinny, workgroup'] as const)('bigger fixed cases (not multiples of the tile, 256^3, rows copied to textures), %s path', async (variant) => {
     const cases: Case[] = [
       { M: 130, N: 128, K: 192, transA: false, transB: false, batchA: [2], batchB: [2], seed: 6 },
       { M: 70, N: 64, K: 64, transA: false, transB: false, batchA: [3], batchB: [1], seed: 7 },
@@ -62,6 +62,12 @@ describe('matmul matches the float64 reference on fixed cases', () => {
       // fewer than 128 rows, N <= 32 (4 columns a lane): attention's att·v, and every layout
       { M: 64, N: 32, K: 64, transA: false, transB: false, batchA: [3], batchB: [3], seed: 17 },
       { M: 100, N: 20, K: 37, transA: true, transB: true, batchA: [], batchB: [], seed: 18 },
+      // decoding: 1 to 4 rows times a transposed weight (the skinny vec4 kernels' layout), N not a
+      // multiple of 4, batch dims broadcast or not, K past the workgroup kernel's 64 lanes of vec4s
+      { M: 1, N: 65, K: 128, transA: false, transB: true, batchA: [], batchB: [], seed: 19 },
+      { M: 3, N: 130, K: 64, transA: false, transB: true, batchA: [2], batchB: [], seed: 20 },
+      { M: 4, N: 7, K: 4, transA: false, transB: true, batchA: [2], batchB: [2], seed: 21 },
+      { M: 2, N: 33, K: 1028, transA: false, transB: true, batchA: [], batchB: [], seed: 22 },
     ];
     const paths: Record<typeof variant, ProfileOverrides> = {
       buffer: { matmul: { tiled: 'buffer', skinnyRows: 0 } },
@@ -69,7 +75,10 @@ describe('matmul matches the float64 reference on fixed cases', () => {
       'buffer, 128x128 tiles, K in 3 splits': { matmul: { tiled: 'buffer', skinnyRows: 0, tiles: 'large', splits: 3 } },
       texture: { matmul: { tiled: 'texture', skinnyRows: 0 } },
       'texture without subgroups': { matmul: { tiled: 'texture', skinnyRows: 0 }, subgroupSharing: false },
-      skinny: { matmul: { skinnyRows: Infinity } },
+      // every product through one skinny kernel (those the vec4 kernels cannot take through 'element')
+      'skinny, element': { matmul: { skinnyRows: Infinity, skinny: 'element' } },
+      'skinny, columns': { matmul: { skinnyRows: Infinity, skinny: 'columns' } },
+      'skinny, workgroup': { matmul: { skinnyRows: Infinity, skinny: 'workgroup' } },
     };
     setProfile(paths[variant]);
     try {

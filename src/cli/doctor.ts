@@ -66,10 +66,18 @@ export async function doctor(flags: { quiet?: boolean; oneLine?: boolean; json?:
   return (await doctorCheck((line) => console.log(line))) ? 0 : 1;
 }
 
+/** The skinny matmul kernels (matmul-skinny.ts) in words; 'element' is also what the others cannot take. */
+const SKINNY_WORDS: Record<KernelProfile['matmul']['skinny'], string> = {
+  element: 'a lane per output',
+  columns: 'a lane per 4 columns of every row (vec4 loads)',
+  workgroup: 'a workgroup per 4 columns, its lanes splitting K',
+  auto: 'a lane or a workgroup per 4 columns, measured per shape',
+};
+
 function describeProfile(p: KernelProfile): string[] {
   const rows = p.rowLanes === 'by-rows' ? 'a lane per row from 256 rows, else 64 lanes' : `${p.rowLanes} lanes per row`;
   return [
-    `matmul            ${p.matmul.tiled === 'texture' ? 'texture tiles (rgba32float operands)' : 'register-tiled buffers'}; one lane per output for <= ${p.matmul.skinnyRows} rows`,
+    `matmul            ${p.matmul.tiled === 'texture' ? 'texture tiles (rgba32float operands)' : 'register-tiled buffers'}; <= ${p.matmul.skinnyRows} rows: ${SKINNY_WORDS[p.matmul.skinny]}`,
     `subgroup sharing  ${p.subgroupSharing ? 'yes (8-lane subgroupBroadcast in matmul and attention)' : 'no'}`,
     `attention         ${p.subgroupSharing ? 'a subgroup of 8 rows per workgroup, keys and values shared by subgroupBroadcast' : `64 rows per workgroup, workgroup-memory tiles; dk and dv ${p.attentionKeys === 'auto' ? 'together or split, measured per shape' : p.attentionKeys}`}`,
     `row kernels       ${rows}`,

@@ -6,8 +6,14 @@
 //   matmul.tiled      Mesa's CPU drivers (llvmpipe/lavapipe) turn every storage-buffer load into a
 //                     bounds-checked scalar load, so operands go through rgba32float textures there
 //                     ('texture'); GPUs run the register-tiled buffer kernel ('buffer').
-//   matmul.skinnyRows products with at most this many rows per batch (decoding one token at a time)
-//                     take a lane per output element.
+//   matmul.skinnyRows products with at most this many rows per batch (decoding a token for each of a
+//                     few sequences) take a skinny kernel (matmul-skinny.ts), not a tile of 64 rows or
+//                     more: 4 on GPUs; 8 on CPU adapters, where 'columns' beats the texture tiles up
+//                     to ~16 rows (lavapipe, GPT-2's [8 x 768]·[2304 x 768]^T: 4.25 vs 7.93 ms).
+//   matmul.skinny     which one, where the layout lets it choose (A row-major, B a transposed weight):
+//                     CPU adapters 'columns' (a lane per 4 columns, vec4 loads; lavapipe: 1.3-2x
+//                     'element' at GPT-2's shapes, see matmul-skinny.ts); GPUs 'auto', measured per
+//                     shape, 'workgroup' (coalesced loads, a tree sum) until measured.
 //   matmul.tiles,     the buffer family's tile size and K splits per product (matmulTiling): large
 //   matmul.splits     128x128 tiles when there are enough of them to fill a GPU, else 64x64 tiles,
 //                     and split-K when even those leave it idle ('auto'; tests and benchmarks force);
@@ -148,6 +154,10 @@ export function detectSubgroupMatrix(info: DeviceInfo, element: SgmElement = 'f1
   return null;
 }
 
+/** The kernels of skinny products (profile matmul.skinny; matmul-skinny.ts). */
+export const SKINNY_KERNELS = ['element', 'columns', 'workgroup'] as const;
+export type SkinnyKernel = (typeof SKINNY_KERNELS)[number];
+
 /** The ways GPUs' attention backward may compute dk and dv (profile attentionKeys). */
 export const ATTENTION_KEYS = ['together', 'split'] as const;
 export type AttentionKeys = (typeof ATTENTION_KEYS)[number];
@@ -156,6 +166,7 @@ export interface KernelProfile {
   matmul: {
     tiled: 'texture' | 'buffer';
     skinnyRows: number;
+    skinny: 'auto' | SkinnyKernel;
     tiles: 'auto' | TileName;
     splits: 'auto' | number;
     subgroupMatrix: SubgroupMatrixTiling | null;
@@ -205,7 +216,7 @@ export function canShareSubgroups(info: DeviceInfo): boolean {
 export function detectProfile(info: DeviceInfo): KernelProfile {
   const cpu = info.isFallbackAdapter;
   const p: KernelProfile = {
-    matmul: { tiled: isMesaCpuDriver(info) ? 'texture' : 'buffer', skinnyRows: 4, tiles: 'auto', splits: 'auto',
+    matmul: { tiled: isMesaCpuDriver(info) ? 'texture' : 'buffer', skinnyRows: cpu ? 8 : 4, skinny: cpu ? 'columns' : 'auto', tiles: 'auto', splits: 'auto',
       subgroupMatrix: detectSubgroupMatrix(info), int8SubgroupMatrix: detectSubgroupMatrix(info, 'i8'),
     },
     subgroupSharing: cpu && canShareSubgroups(info),
@@ -319,9 +330,9 @@ export function profileVariants(): ProfileVariant[] {
     ...(tensorCores || int8TensorCores
       ? [{ name: 'subgroup-matrix', overrides: { f16: true, matmul: { tiled: 'buffer' as const, subgroupMatrix: tensorCores, int8SubgroupMatrix: int8TensorCores } } }]
       : []),
-    { name: 'gpu', overrides: { matmul: { tiled: 'buffer', subgroupMatrix: null, int8SubgroupMatrix: null }, subgroupSharing: false, attentionKeys: 'split', rowLanes: 64, splitSums: true } },
-    { name: 'cpu', overrides: { matmul: { tiled: 'texture' }, subgroupSharing: false, rowLanes: 1, splitSums: false } },
-    { name: 'cpu-sharing', overrides: { matmul: { tiled: 'texture' }, subgroupSharing: true, rowLanes: 1, splitSums: false } },
+    { name: 'gpu', overrides: { matmul: { tiled: 'buffer', skinny: 'workgroup', subgroupMatrix: null, int8SubgroupMatrix: null }, subgroupSharing: false, attentionKeys: 'split', rowLanes: 64, splitSums: true } },
+    { name: 'cpu', overrides: { matmul: { tiled: 'texture', skinny: 'columns' }, subgroupSharing: false, rowLanes: 1, splitSums: false } },
+    { name: 'cpu-sharing', overrides: { matmul: { tiled: 'texture', skinny: 'element' }, subgroupSharing: true, rowLanes: 1, splitSums: false } },
     // tensors past a 4 KiB binding: every windowed path (elementwise pieces, embedding and AdamW
     // windows, the chunked LM head) on the small tensors of a check
     { name: 'small-bindings', overrides: { bindingLimit: 4096 } },

@@ -2,8 +2,8 @@
 //   A: [..., M, K] (trans_a: [..., K, M]), B: [..., K, N] (trans_b: [..., N, K]), C: [...batch, M, N],
 //   all row-major. C's batch dims are the NumPy broadcast of A's and B's; `a_strides` and
 //   `b_strides` are each input's batch strides along them, 0 on broadcast dims. Called by
-//   src/ops/matmul.ts through launchMatmul, which picks one of three paths: 'skinny' (one lane per
-//   output element; for at most 4 rows, e.g. decoding one token), else one of these two tiled ones.
+//   src/ops/matmul.ts through launchMatmul, which picks one of three paths: 'skinny' (for at most
+//   4 rows, e.g. decoding one token: matmul-skinny.ts), else one of these two tiled ones.
 //   int8 weights (a plan with `scale`, src/ops/int8.ts): the skinny path of int8.ts, else the
 //   buffer path's int8 variant, except where the profile picks textures: there the weights are
 //   dequantized to a transient float32 operand for the texture path (see int8.ts); and where the
@@ -52,11 +52,12 @@
 // tiles (slower than without), 16x16 lanes x 4x4 regs, 8x16 lanes x 4x8, 8x8 lanes x 4x8.
 import type { BufferWindow, Resource } from '../../device/bind-groups.js';
 import { device, onDeviceOpen } from '../../device/device.js';
-import { Kernel, LINEAR, grid1d, narrow, perElement, variants, type FloatType } from '../kernel.js';
+import { Kernel, LINEAR, grid1d, narrow, variants, type FloatType } from '../kernel.js';
 import { tuned, type Tunable } from '../autotune.js';
-import { int8TensorCoresFor, matmulTiling, matmulTilingIsAuto, matmulTilings, profile, SHARING_LANES, splitCandidates, tensorCoreSplits, type MatmulTiling, type SubgroupMatrixTiling } from '../profile.js';
+import { int8TensorCoresFor, matmulTiling, matmulTilingIsAuto, matmulTilings, profile, SHARING_LANES, splitCandidates, tensorCoreSplits, type MatmulTiling, type SkinnyKernel, type SubgroupMatrixTiling } from '../profile.js';
 import { checkFastPaths } from '../self-check.js';
 import { launchDequantize, launchQuantizeRows, launchSkinnyInt8Matmul } from './int8.js';
+import { launchSkinnyMatmul, skinnyKernelsFor } from './matmul-skinny.js';
 import { launchInt8SubgroupMatrixMatmul, launchSubgroupMatrixMatmul } from './matmul-subgroup-matrix.js';
 import { launchSplitSum, launchTiledMatmul, vec4Aligned, type MatmulPlan } from './matmul-tiled.js';
 
@@ -93,7 +94,7 @@ export function launchMatmul(a: Resource, b: Resource, c: Resource, plan: Matmul
     return recordTiled(a, b, c, plan, 1, matmulTiling(M, N, K, 1));
   }
   const path = M <= skinnyRows ? 'skinny' : tiled;
-  if (path === 'skinny') return launchSkinnyMatmul(a, b, c, plan, nBatch);
+  if (path === 'skinny') return recordSkinny(a, b, c, plan, nBatch);
   if (plan.float === 'f16' && subgroupMatrix) {
     const fallback = tensorCoreSplits(M, N, K, nBatch);
     const record = (a: Resource, b: Resource, c: Resource, splits: number) => recordTensorCores(a, b, c, plan, nBatch, subgroupMatrix, splits);
@@ -104,6 +105,16 @@ export function launchMatmul(a: Resource, b: Resource, c: Resource, plan: Matmul
   const fallback = matmulTiling(M, N, K, nBatch);
   const record = (a: Resource, b: Resource, c: Resource, tiling: MatmulTiling) => recordTiled(a, b, c, plan, nBatch, tiling);
   record(a, b, c, matmulTilingIsAuto() ? tuned(productTunable(plan, nBatch, 'tiled', fallback, matmulTilings(K), record)) : fallback);
+}
+
+/** The skinny product with the profile's kernel; 'auto' measures the ones that fit its layout ('workgroup' until measured). */
+function recordSkinny(a: Resource, b: Resource, c: Resource, plan: MatmulPlan, nBatch: number): void {
+  const { skinny } = profile().matmul;
+  const fits = skinnyKernelsFor(plan);
+  const record = (a: Resource, b: Resource, c: Resource, kernel: SkinnyKernel) => launchSkinnyMatmul(a, b, c, plan, nBatch, kernel);
+  if (skinny !== 'auto') return record(a, b, c, fits.includes(skinny) ? skinny : 'element');
+  const fallback = fits.includes('workgroup') ? 'workgroup' : 'element';
+  record(a, b, c, tuned(productTunable(plan, nBatch, 'skinny', fallback, fits, record)));
 }
 
 /** At most `wanted` K splits whose f32 partials fit one binding, and their scratch (null for one split; released once recorded: later dispatches may reuse it). */
@@ -151,39 +162,6 @@ function productTunable<C>(plan: MatmulPlan, nBatch: number, family: string, fal
       };
     },
   };
-}
-
-// ---- skinny path ----------------------------------------------------------------------------
-// A tile of 64 rows for one row of output wastes 63/64 of the work (every lane computes, in range
-// or not), so a few rows (the profile's skinnyRows) get one lane per output element, each looping over K.
-const SKINNY_WG = 64;
-
-const skinnyKernel = variants((float: FloatType) => new Kernel({
-  name: `matmul-skinny${float === 'f16' ? '-f16' : ''}`,
-  read: { a: float, b: float },
-  write: { c: float },
-  params: {
-    n: 'u32', M: 'u32', N: 'u32', K: 'u32', a_sm: 'u32', a_sk: 'u32', b_sk: 'u32', b_sn: 'u32',
-    batch_rank: 'u32', batch_shape: 'dims', a_strides: 'dims', b_strides: 'dims',
-  },
-  body: perElement(SKINNY_WG, `
-  let col = i % p.N;
-  let row = (i / p.N) % p.M;
-  let batch = i / (p.N * p.M);
-  let a_base = strided(batch, p.batch_rank, p.batch_shape, p.a_strides) + row * p.a_sm;
-  let b_base = strided(batch, p.batch_rank, p.batch_shape, p.b_strides) + col * p.b_sn;
-  var acc = 0.0;
-  for (var k = 0u; k < p.K; k++) { acc += f32(a[a_base + k * p.a_sk]) * f32(b[b_base + k * p.b_sk]); }
-  c[i] = ${narrow(float, 'acc')};`),
-}));
-
-function launchSkinnyMatmul(a: Resource, b: Resource, c: Resource, plan: MatmulPlan, nBatch: number): void {
-  const { M, N, K, transA, transB, batchShape } = plan;
-  const n = nBatch * M * N;
-  skinnyKernel(plan.float ?? 'f32').launch([a, b, c], {
-    n, M, N, K, a_sm: transA ? 1 : K, a_sk: transA ? M : 1, b_sk: transB ? 1 : N, b_sn: transB ? K : 1,
-    batch_rank: batchShape.length, batch_shape: batchShape, a_strides: plan.aStrides, b_strides: plan.bStrides,
-  }, grid1d(n, SKINNY_WG));
 }
 
 // ---- texture path ---------------------------------------------------------------------------
