@@ -1,7 +1,8 @@
 // The same model in a real browser: a tiny GPT trained in Node is served next to the demo page
 // (`gpt serve`), Chromium (playwright-core, headless, WebGPU on SwiftShader) opens the page, and
 // the page's test hook (window.__gpt) must reproduce Node's logits and greedy text, train the
-// model further (with Node's losses), and save a checkpoint that Node loads with the same logits.
+// model further (with Node's losses), and save a checkpoint that Node loads with the same logits;
+// then open a Hugging Face GPT-2 model's files through the page's file input (GPT-2's logits).
 // Also: the static server's content types and path-traversal rejection, and the bundle guard
 // against Node-only imports. Fails (never skips) when Chromium or WebGPU in it is missing.
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -22,6 +23,7 @@ import { TRAIN_DEFAULTS, Trainer, type TrainConfig } from '../src/gpt/trainer.js
 import { noGrad, scope, tensor } from '../src/index.js';
 import type { ReadyState } from '../src/web/hook.js';
 import { setupDevice } from './helpers.js';
+import { gpt2Logits, miniGpt2Tokenizer, randomGPT2, writeGPT2Dir } from './hf-reference.js';
 import { testCorpus } from './corpus.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'gpt-browser-'));
@@ -253,6 +255,25 @@ describe('the demo page in Chromium (WebGPU)', () => {
     expect(png.length).toBeGreaterThan(10_000);
     expect(await page.locator('#adapter').getAttribute('class')).toContain('ok');
     expect(pageErrors).toEqual([]);
+  });
+
+  // after the screenshot: this replaces the page's model
+  it("opens a Hugging Face GPT-2 model's files picked together (GPT-2's logits); a pick without a model is one line saying what to pick", async () => {
+    usePage();
+    const hf = join(dir, 'hf-gpt2');
+    const params = randomGPT2();
+    writeGPT2Dir(hf, params, { prefix: false, head: true });
+    const input = page.locator('#load-file');
+    await input.setInputFiles([join(hf, 'config.json')]);
+    await expect.poll(() => page.locator('#error').textContent()).toMatch(/^config\.json without its weights \(model\.safetensors\): open a checkpoint/);
+    await input.setInputFiles(['config.json', 'model.safetensors', 'tokenizer.json'].map((f) => join(hf, f)));
+    await expect.poll(() => page.evaluate(() => window.__gpt.summary().source)).toBe('Hugging Face model');
+    expect(await page.locator('#error').isHidden()).toBe(true);
+    const prompt = 'the model reads';
+    const want = gpt2Logits(params, miniGpt2Tokenizer().encode(prompt)).at(-1)!;
+    const diff = maxAbsDiff(await page.evaluate((p) => window.__gpt.logitsFor(p), prompt), want);
+    console.log(`Hugging Face GPT-2 model in the page: max |browser - float64 GPT-2| = ${diff.toExponential(2)}`);
+    expect(diff).toBeLessThan(1e-4);
   });
 });
 

@@ -1,6 +1,7 @@
-// The demo page: find the WebGPU adapter, load a checkpoint (the server's, or a file), stream text
-// from it, train a small GPT in the tab with a live loss chart, and save the result as a checkpoint
-// the `gpt` CLI reads. Imports only platform-free modules (checked by scripts/build-web.mjs).
+// The demo page: find the WebGPU adapter, load a model (the server's checkpoint, a checkpoint file,
+// or a Hugging Face GPT-2 model's files), stream text from it, train a small GPT in the tab with a
+// live loss chart, and save the result as a checkpoint the `gpt` CLI reads. Imports only
+// platform-free modules (checked by scripts/build-web.mjs).
 // Long work (training, generation) awaits the GPU between steps and yields to the event loop, so
 // the page stays responsive; one piece of work runs at a time.
 import { runChecks } from '../check/report.js';
@@ -9,7 +10,7 @@ import { TRAIN_RANGES } from '../gpt/trainer.js';
 import { rangeProblem, type Range } from '../io/value-ranges.js';
 import { LossChart } from './chart.js';
 import type { GptHook, ReadyState } from './hook.js';
-import { Session, type ModelShape, type ModelSummary, type TrainSettings } from './session.js';
+import { pickModelFiles, Session, type ModelShape, type ModelSummary, type TrainSettings } from './session.js';
 
 /** Served next to the page by `gpt serve --checkpoint PATH`. */
 const CHECKPOINT_URL = 'checkpoint.safetensors';
@@ -170,13 +171,28 @@ function showModel(s: ModelSummary, note = ''): void {
 }
 
 async function loadBytes(bytes: Uint8Array, source: string): Promise<ModelSummary> {
-  const s = session.load(bytes, source);
+  return shown(session.load(bytes, source), bytes.length);
+}
+
+/** A model just loaded from `bytes` bytes of weights, shown (a run before it is forgotten). */
+function shown(s: ModelSummary, bytes: number): ModelSummary {
   runTarget = null;
   lastEvalStep = -1;
   chart.clear();
   ui.trainStats.textContent = '';
-  showModel(s, `${(bytes.length / 2 ** 20).toFixed(2)} MiB`);
+  showModel(s, `${(bytes / 2 ** 20).toFixed(2)} MiB`);
   return s;
+}
+
+/** Files picked together: one checkpoint, or a Hugging Face GPT-2 model's files (pickModelFiles). */
+async function loadFiles(files: File[]): Promise<ModelSummary> {
+  const picked = pickModelFiles(files.map((f) => f.name));
+  const file = (name: string) => files.find((f) => f.name === name)!;
+  const bytes = async (name: string) => new Uint8Array(await file(name).arrayBuffer());
+  if ('checkpoint' in picked) return loadBytes(await bytes(picked.checkpoint), picked.checkpoint);
+  const weights = await bytes(picked.weights);
+  const hf = { config: await file(picked.config).text(), weights, ...(picked.tokenizer && { tokenizer: await file(picked.tokenizer).text() }) };
+  return shown(session.loadHF(hf, 'Hugging Face model'), weights.length);
 }
 
 async function loadFromUrl(url: string): Promise<ModelSummary> {
@@ -329,9 +345,9 @@ function showTextInfo(): void {
 // ---- wiring -----------------------------------------------------------------------------------
 ui.loadUrl.onclick = action(() => exclusive('loading', () => loadFromUrl(CHECKPOINT_URL)));
 ui.loadFile.onchange = action(async () => {
-  const file = ui.loadFile.files?.[0];
+  const files = Array.from(ui.loadFile.files ?? []);
   ui.loadFile.value = '';
-  if (file) await exclusive('loading', async () => loadBytes(new Uint8Array(await file.arrayBuffer()), file.name));
+  if (files.length) await exclusive('loading', () => loadFiles(files));
 });
 ui.save.onclick = action(() => exclusive('saving', saveDownload));
 ui.generate.onclick = action(() => exclusive('generating', () => runGenerate(ui.prompt.value, samplingFromUi())));

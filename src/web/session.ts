@@ -4,6 +4,7 @@
 import { noGrad } from '../autograd/mode.js';
 import { decodeCheckpoint, encodeCheckpoint, modelFromCheckpoint, restoreOptimizer, type Checkpoint } from '../gpt/checkpoint.js';
 import { generate, type GenerateOptions } from '../gpt/generate.js';
+import { decodeHF, HF_FILES, type HFModelFiles } from '../gpt/hf/index.js';
 import type { GPT, GPTConfig } from '../gpt/model.js';
 import { CharTokenizer, describeLeftOut, encodeKnown, type Tokenizer } from '../gpt/tokenizer/index.js';
 import { TRAIN_DEFAULTS, Trainer, type TrainConfig } from '../gpt/trainer.js';
@@ -36,12 +37,12 @@ export class Session {
 
   /** Replaces the model with the one in a checkpoint file's bytes. */
   load(bytes: Uint8Array, source: string): ModelSummary {
-    const ckpt = decodeCheckpoint(bytes, source);
-    const { model, tokenizer } = modelFromCheckpoint(ckpt);
-    ckpt.weights.clear(); // on the GPU now
-    this.replace(model, tokenizer, source);
-    this.loaded = ckpt;
-    return this.summary();
+    return this.adopt(decodeCheckpoint(bytes, source), source);
+  }
+
+  /** Replaces the model with a Hugging Face GPT-2 model's: config.json's text, model.safetensors's bytes, tokenizer.json's text. */
+  loadHF(files: HFModelFiles, source: string): ModelSummary {
+    return this.adopt(decodeHF(files, source), source);
   }
 
   /** A fresh model with a character tokenizer of `text`, and a trainer on that text. */
@@ -152,6 +153,14 @@ export class Session {
     return { model: this.model, tokenizer: this.tokenizer };
   }
 
+  private adopt(ckpt: Checkpoint, source: string): ModelSummary {
+    const { model, tokenizer } = modelFromCheckpoint(ckpt);
+    ckpt.weights.clear(); // on the GPU now
+    this.replace(model, tokenizer, source);
+    this.loaded = ckpt;
+    return this.summary();
+  }
+
   private replace(model: GPT, tokenizer: Tokenizer, source: string): void {
     if (this.trainer) this.trainer.dispose();
     if (this.model && this.model !== model) this.model.dispose();
@@ -168,4 +177,25 @@ export class Session {
 function splitTokens(ids: Int32Array, vocabSize: number): { train: Int32Array; val: Int32Array; vocabSize: number } {
   const n = Math.floor(ids.length * 0.9);
   return { train: ids.slice(0, n), val: ids.slice(n), vocabSize };
+}
+
+/** Which of the files picked together to load: one checkpoint, or a Hugging Face GPT-2 model's files (its tokenizer.json when picked). */
+export type PickedModel = { checkpoint: string } | { config: string; weights: string; tokenizer?: string };
+
+/**
+ * The model among files picked together, by name: a lone .safetensors file is a checkpoint (ours);
+ * with config.json, the files of a Hugging Face model directory (others, such as its README or
+ * vocab.json, are left alone). Anything else is a one-line error saying what to pick.
+ */
+export function pickModelFiles(names: readonly string[]): PickedModel {
+  const weights = names.filter((n) => n.toLowerCase().endsWith('.safetensors'));
+  const what = `open a checkpoint (one .safetensors file), or a Hugging Face GPT-2 model's ${HF_FILES.config}, ${HF_FILES.weights} and ${HF_FILES.tokenizer} together`;
+  const listed = names.map((n) => JSON.stringify(n)).join(', ');
+  if (weights.length > 1) throw new Error(`several .safetensors files picked (${weights.join(', ')}): ${what}`);
+  if (!names.includes(HF_FILES.config)) {
+    if (names.length === 1 && weights.length === 1) return { checkpoint: weights[0]! };
+    throw new Error(`no model in ${listed}: ${what}`);
+  }
+  if (!weights.length) throw new Error(`${HF_FILES.config} without its weights (${HF_FILES.weights}): ${what}`);
+  return { config: HF_FILES.config, weights: weights[0]!, ...(names.includes(HF_FILES.tokenizer) && { tokenizer: HF_FILES.tokenizer }) };
 }
