@@ -1,13 +1,14 @@
 // crossEntropy(logits [..., V], int32 targets [...]) beyond the op table's drawn calls
 // (test/ops.test.ts): a wide vocabulary, every row ignored (0, PyTorch gives NaN), targets made on
 // the GPU (clamped and reported), more rows than a grid axis holds, an upstream gradient, errors;
-// both row layouts. Tolerances, |got - want| <= atol + rtol |want|:
+// both row layouts; and linearCrossEntropy with a vocabulary past the texture path's textures.
+// Tolerances, |got - want| <= atol + rtol |want|:
 //   forward    atol 1e-5, rtol 1e-5  (lavapipe's worst: 6e-6 abs with logits in [-80, 80])
 import { beforeAll, describe, expect, it, afterAll } from 'vitest';
-import { setProfile } from '../src/kernels/profile.js';
-import { arange, crossEntropy, device, scope, tensor } from '../src/index.js';
+import { profile, setProfile } from '../src/kernels/profile.js';
+import { arange, crossEntropy, device, linearCrossEntropy, scope, tensor } from '../src/index.js';
 import { expectClose, seededValues, setupDevice, toTensor } from './helpers.js';
-import { crossEntropyRef, ref, softmaxRef } from '../src/check/reference/index.js';
+import { crossEntropyRef, matmulRef, ref, softmaxRef } from '../src/check/reference/index.js';
 
 beforeAll(setupDevice);
 
@@ -114,3 +115,31 @@ for (const lanes of [1, 64] as const) {
     });
   });
 }
+
+describe('linearCrossEntropy past the texture path\'s largest texture', () => {
+  // GPT-2's LM head on Mesa's CPU drivers: V = 50257 rows of the weight are more than one texture
+  // holds, so the weight goes in windows whose products each take one texture launch
+  it('gives float64 loss and gradients with every product on textures (V = maxTextureDimension2D + 100)', async () => {
+    if (profile().matmul.tiled !== 'texture') return; // other adapters have no such limit
+    const [N, C, V] = [70, 12, (device().info.limits.maxTextureDimension2D ?? 8192) + 100];
+    const x = ref([N, C], seededValues(N * C, 41).map(Math.fround));
+    const w = ref([V, C], seededValues(V * C, 42).map(Math.fround));
+    const t = Array.from({ length: N }, (_, i) => (i * 7919) % V);
+    await scope(async () => {
+      const [xt, wt] = [toTensor(x), toTensor(w)];
+      xt.requiresGrad = wt.requiresGrad = true;
+      device().startProfiling();
+      const loss = linearCrossEntropy(xt, wt, tensor(new Int32Array(t)), IGNORE);
+      loss.backward();
+      const kernels = (await device().stopProfiling()).map((k) => k.name);
+      const logits = matmulRef(x, w, false, true);
+      await expectClose(loss, crossEntropyRef(logits, t), 1e-5, 1e-5, 'loss');
+      // dlogits = (softmax - onehot) / N; dx = dlogits · w, dw = dlogitsᵀ · x
+      const d = softmaxRef(logits);
+      for (let r = 0; r < N; r++) for (let j = 0; j < V; j++) d.data[r * V + j] = (d.data[r * V + j]! - (j === t[r] ? 1 : 0)) / N;
+      await expectClose(xt.grad!, matmulRef(d, w), 1e-6, 1e-4, 'dx');
+      await expectClose(wt.grad!, matmulRef(d, x, true), 1e-6, 1e-4, 'dw');
+      expect(kernels.filter((k) => k.startsWith('matmul-tiled'))).toEqual([]);
+    });
+  });
+});

@@ -4,7 +4,8 @@
 // [-1, 1] rounded to float32 (float32 dot-product error grows like sqrt(K) for random-sign terms).
 import { beforeAll, describe, expect, it } from 'vitest';
 import { matmul, scope, tensor } from '../src/index.js';
-import { setProfile, type ProfileOverrides } from '../src/kernels/profile.js';
+import { device } from '../src/device/device.js';
+import { profile, setProfile, type ProfileOverrides } from '../src/kernels/profile.js';
 import { expectClose, seededValues, setupDevice, storedShape, toTensor, type MatmulCase } from './helpers.js';
 import { matmulRef, numel, ref, type Ref } from '../src/check/reference/index.js';
 
@@ -83,6 +84,31 @@ describe('matmul matches the float64 reference on fixed cases', () => {
     setProfile(paths[variant]);
     try {
       for (const c of cases) await checkForward(c);
+    } finally {
+      setProfile(null);
+    }
+  });
+
+  it("products past the texture path's largest texture go in blocks of texture products, not to the buffer kernel", async () => {
+    if (profile().matmul.tiled !== 'texture') return; // other adapters have no such limit (matmulLaunchLimits)
+    const max = device().info.limits.maxTextureDimension2D ?? 8192;
+    // each past one limit: N of a transposed B ('k' rows), K of an untransposed B ('outer' rows),
+    // M of an untransposed A ('k' rows), M of a transposed A ('outer' texels along M)
+    const cases: Case[] = [
+      { M: 130, N: max + 70, K: 64, transA: false, transB: true, batchA: [], batchB: [], seed: 30 },
+      { M: 70, N: 40, K: max + 30, transA: false, transB: false, batchA: [], batchB: [], seed: 31 },
+      { M: max + 50, N: 24, K: 36, transA: false, transB: false, batchA: [], batchB: [], seed: 32 },
+      { M: 4 * max + 20, N: 8, K: 12, transA: true, transB: false, batchA: [], batchB: [], seed: 33 },
+    ];
+    setProfile({ matmul: { skinnyRows: 0 } });
+    try {
+      for (const c of cases) {
+        device().startProfiling();
+        await checkForward(c);
+        const kernels = (await device().stopProfiling()).map((k) => k.name);
+        expect(kernels.filter((k) => k.startsWith('matmul-tiled')), describeCase(c)).toEqual([]);
+        expect(kernels.some((k) => k.startsWith('matmul-texture')), describeCase(c)).toBe(true);
+      }
     } finally {
       setProfile(null);
     }

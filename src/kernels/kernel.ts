@@ -212,11 +212,12 @@ fn strided(i: u32, rank: u32, shape: array<vec4u, 2>, strides: array<vec4u, 2>) 
 // aligned as the adapter requires) and taking the piece's first element as `base`.
 
 /**
- * The pieces [start, start + count) of n elements of `elementBytes` each that one binding can cover;
- * each start aligned for a window of elements of `narrowest` bytes too (a cast binds both widths).
+ * The pieces [start, start + count) of n elements of `elementBytes` each that one binding can cover,
+ * at most `most` elements each where the kernel takes fewer at once; each start aligned for a window
+ * of elements of `narrowest` bytes too (a cast binds both widths).
  */
-export function pieces(n: number, elementBytes: number, narrowest = elementBytes): { start: number; count: number }[] {
-  const limit = profile().bindingLimit;
+export function pieces(n: number, elementBytes: number, narrowest = elementBytes, most = Infinity): { start: number; count: number }[] {
+  const limit = Math.min(profile().bindingLimit, most * elementBytes);
   if (n === 0) return []; // nothing to do (and nothing to bind)
   if (n * elementBytes <= limit) return [{ start: 0, count: n }];
   const align = alignment(narrowest); // a multiple of the wider elements' alignment

@@ -11,7 +11,8 @@
 // node saves the float16 tensors, so between forward and backward they take half the memory; the
 // float32 copies live only while the op runs.
 //   forward, per chunk r and weight window j:  logits_r[:, j] = x_r · w_jᵀ, then loss rows and lse
-//   backward, per chunk: dlogits_r = scale (softmax(logits_r) - onehot), then per window j
+//   backward, per chunk: dlogits_r = scale (softmax(logits_r) - onehot), then per window j (of
+//   rows of the weight that fit a binding and one launch of each product: matmulLaunchLimits)
 //     dx_r += dlogits_r[:, j] · w_j      dw_j += dlogits_r[:, j]ᵀ · x_r
 import { defineOp, type OpContext } from '../autograd/op.js';
 import { device } from '../device/device.js';
@@ -20,7 +21,7 @@ import { profile } from '../kernels/profile.js';
 import { launchCopy } from '../kernels/wgsl/copy.js';
 import { launchCrossEntropy, launchCrossEntropyBackward } from '../kernels/wgsl/cross-entropy.js';
 import { launchAccumulate } from '../kernels/wgsl/elementwise.js';
-import { launchMatmul } from '../kernels/wgsl/matmul.js';
+import { launchMatmul, matmulLaunchLimits } from '../kernels/wgsl/matmul.js';
 import { matmul2d } from './matmul-blocks.js';
 import { assertRank } from '../tensor/check.js';
 import { zeros } from '../tensor/create.js';
@@ -33,6 +34,9 @@ const plain = { transA: false, transB: false, batchShape: [], aStrides: [], bStr
 
 /** Rows per chunk: as many as keep one chunk's logits, and its rows of x, within a binding. */
 const chunkRows = (V: number, C: number) => Math.max(1, Math.floor(profile().bindingLimit / (4 * Math.max(V, C))));
+
+/** Rows of the weight per window in the backward: as many as both products take in one launch (dlogits_j · w_j has K of them, dlogits_jᵀ · x_r M). */
+const windowRows = (rows: number) => Math.min(matmulLaunchLimits({ ...plain, M: rows }).K, matmulLaunchLimits({ ...plain, M: Infinity, transA: true }).M);
 
 /** `t` as float32: itself, or a float32 copy of a float16 tensor (the caller disposes it). */
 const widen = (t: Tensor) => (t.dtype === 'float32' ? t : cast(t, 'float32'));
@@ -104,7 +108,7 @@ export const linearCrossEntropy = defineOp({
       const dlogits = Tensor.empty([rows, V], 'float32', 'linearCrossEntropy dlogits');
       launchCrossEntropyBackward({ x: logits.buffer(), targets: tr.buffer(), lse: lr.buffer(), scale: scale.buffer(), dx: dlogits.buffer() }, rows, V, ignoreIndex);
       const dxr = zeros([rows, C]);
-      for (const { start: v0, count: vw } of pieces(V, 4 * C)) {
+      for (const { start: v0, count: vw } of pieces(V, 4 * C, 4 * C, windowRows(rows))) {
         let block = dlogits;
         if (vw !== V) {
           block = Tensor.empty([rows, vw], 'float32', 'linearCrossEntropy dlogits block');

@@ -1,6 +1,7 @@
 // One matrix product C [M, N] = op(A) · op(B) whose operands or result may be larger than one
 // binding (GPT-2's 50257 x 768 tied embedding as the LM head, and its gradient): computed a block
-// at a time when a direct product could not bind its buffers. A block of an operand is cut from a
+// at a time when a direct product could not bind its buffers, or when it is larger than one launch
+// of the adapter's kernel takes (matmulLaunchLimits: the texture path's textures). A block of an operand is cut from a
 // band of its stored rows (a buffer copy, which no binding limit applies to), then its columns (the
 // copy kernel); the blocks' products are summed over the contraction into a band of C's rows,
 // which is copied into C.
@@ -9,7 +10,7 @@ import { device } from '../device/device.js';
 import { profile } from '../kernels/profile.js';
 import { launchCopy } from '../kernels/wgsl/copy.js';
 import { launchAccumulate } from '../kernels/wgsl/elementwise.js';
-import { launchMatmul } from '../kernels/wgsl/matmul.js';
+import { launchMatmul, matmulLaunchLimits } from '../kernels/wgsl/matmul.js';
 import { bufferBytes, elementBytes, floatType, Tensor, type PlainDType } from '../tensor/tensor.js';
 import { cast } from './cast.js';
 
@@ -22,6 +23,7 @@ export interface Product {
 }
 
 const NO_DIMS: readonly number[] = [];
+type Limits = ReturnType<typeof matmulLaunchLimits>;
 
 /**
  * C = op(A) · op(B) into `out`, directly when every buffer fits a binding, else a block at a time.
@@ -32,21 +34,23 @@ const NO_DIMS: readonly number[] = [];
 export function matmul2d(a: Tensor, b: Tensor, out: Tensor, p: Product): void {
   const elements = Math.floor(profile().bindingLimit / elementBytes(a.dtype));
   const plan = { M: p.M, N: p.N, K: p.K, transA: p.transA, transB: p.transB, batchShape: NO_DIMS, aStrides: NO_DIMS, bStrides: NO_DIMS, float: floatType(a.dtype) };
-  if (a.size <= elements && b.size <= elements && out.size <= elements) launchMatmul(a.buffer('matmul'), b.buffer('matmul'), out.buffer(), plan);
-  else if (a.dtype === 'float32') blocked(a, b, out, p, elements);
+  const most = matmulLaunchLimits(plan);
+  const launchable = p.M <= most.M && p.N <= most.N && p.K <= most.K;
+  if (launchable && a.size <= elements && b.size <= elements && out.size <= elements) launchMatmul(a.buffer('matmul'), b.buffer('matmul'), out.buffer(), plan);
+  else if (a.dtype === 'float32') blocked(a, b, out, p, elements, most);
   else {
     const [a32, b32] = [cast(a, 'float32'), cast(b, 'float32')];
     const out32 = Tensor.empty(out.shape, 'float32', 'matmul f32');
-    blocked(a32, b32, out32, p, Math.floor(profile().bindingLimit / 4));
+    blocked(a32, b32, out32, p, Math.floor(profile().bindingLimit / 4), matmulLaunchLimits({ ...plan, float: 'f32' }));
     const rounded = cast(out32, out.dtype as PlainDType);
     device().copy(rounded.buffer(), 0, out.buffer(), 0, bufferBytes(out.size, out.dtype));
     for (const t of [a32, b32, out32, rounded]) t.dispose();
   }
 }
 
-/** Block sizes along M, N and K such that every block, band and partial product fits `floats`. */
-function blockSizes({ M, N, K, transA, transB }: Product, floats: number): [number, number, number] {
-  let [mc, nc, kc] = [M, N, K];
+/** Block sizes along M, N and K such that every block, band and partial product fits `floats`, and each block's product one launch (`most`). */
+function blockSizes({ M, N, K, transA, transB }: Product, floats: number, most: Limits): [number, number, number] {
+  let [mc, nc, kc] = [Math.min(M, most.M), Math.min(N, most.N), Math.min(K, most.K)];
   // an operand's block is cut from a band of its whole stored rows
   if (transA) kc = Math.min(kc, Math.floor(floats / M));
   else mc = Math.min(mc, Math.floor(floats / K));
@@ -63,9 +67,9 @@ function blockSizes({ M, N, K, transA, transB }: Product, floats: number): [numb
   return [mc, nc, kc];
 }
 
-function blocked(a: Tensor, b: Tensor, out: Tensor, p: Product, floats: number): void {
+function blocked(a: Tensor, b: Tensor, out: Tensor, p: Product, floats: number, most: Limits): void {
   const { M, N, K, transA, transB } = p;
-  const [mc, nc, kc] = blockSizes(p, floats);
+  const [mc, nc, kc] = blockSizes(p, floats, most);
   for (let m0 = 0; m0 < M; m0 += mc) {
     const mr = Math.min(mc, M - m0);
     const band = Tensor.empty([mr, N], 'float32', 'matmul band');

@@ -307,6 +307,31 @@ function fillTexture(
   );
 }
 
+/** The largest C tile of the texture path (TMT and TNT below are 32, 64 or 128). */
+const TEXTURE_TILE_MAX = 128;
+
+/**
+ * The largest M, N and K one launch of a 2-D product (no batch dims) takes on this adapter: where
+ * the profile sends it to the texture path, the textures of its operands are at most
+ * maxTextureDimension2D texels on a side (GPT-2's 50257-row LM head and its gradients are not), and
+ * larger products go in blocks (src/ops/matmul-blocks.ts) rather than to the buffer kernel, which
+ * is far slower there (lavapipe: [512 x 768]·[50257 x 768]^T at 1.7 GFLOP/s, blocks of 7168 rows
+ * at 12). Other paths take any size.
+ */
+export function matmulLaunchLimits(p: Pick<MatmulPlan, 'M' | 'transA' | 'transB' | 'float'>): { M: number; N: number; K: number } {
+  const { tiled, skinnyRows, subgroupMatrix } = profile().matmul;
+  if (p.M <= skinnyRows || tiled !== 'texture' || (p.float === 'f16' && subgroupMatrix)) return { M: Infinity, N: Infinity, K: Infinity };
+  const max = device().info.limits.maxTextureDimension2D ?? 8192;
+  // 'k' layouts: a texel row per row of op(A) / column of op(B) (padded to the tile), kq texels wide;
+  // 'outer' layouts: 4 of them a texel, Kp (K padded to 4) texel rows
+  const tiles = (texels: number) => Math.floor(texels / TEXTURE_TILE_MAX) * TEXTURE_TILE_MAX;
+  return {
+    M: tiles(p.transA ? 4 * max : max),
+    N: tiles(p.transB ? max : 4 * max),
+    K: p.transA || !p.transB ? max - (max % 4) : 4 * max,
+  };
+}
+
 /** The texture path; false (nothing recorded) when a texture would exceed the adapter's limit. */
 function launchTextureMatmul(a: Resource, b: Resource, c: Resource, plan: MatmulPlan, nBatch: number): boolean {
   const { M, N, K, transA, transB, batchShape } = plan;
