@@ -33,6 +33,18 @@ export function skinnyKernelsFor(plan: MatmulPlan): readonly SkinnyKernel[] {
   return !plan.transA && plan.transB && plan.K % 4 === 0 && plan.K > 0 ? SKINNY_KERNELS : ['element'];
 }
 
+/**
+ * Rows 'element' takes at most where the vec4 kernels cannot: past 4 the tiles beat a lane per
+ * output (lavapipe, [M x 2304]·[2304 x 768], element / texture tiles: M 4 7.9 / 8.3 ms, M 5
+ * 17.8 / 11.6, M 8 29.4 / 14.5), so a profile's skinnyRows past 4 is for the vec4 kernels.
+ */
+export const ELEMENT_ROWS = 4;
+
+/** Whether this product takes the skinny path under the profile's skinnyRows. */
+export function isSkinny(plan: MatmulPlan, skinnyRows: number): boolean {
+  return plan.M <= (skinnyKernelsFor(plan).length > 1 ? skinnyRows : Math.min(skinnyRows, ELEMENT_ROWS));
+}
+
 const BATCH_PARAMS = { batch_rank: 'u32', batch_shape: 'dims', a_strides: 'dims', b_strides: 'dims' } as const;
 
 const elementKernel = variants((float: FloatType) => new Kernel({
@@ -87,32 +99,27 @@ ${each(rows, (r) => `      let a${r} = vec4f(a[x${r} + ${k}]);
 const VEC4_PARAMS = { n: 'u32', M: 'u32', N: 'u32', K4: 'u32', ...BATCH_PARAMS } as const;
 const vec4Storage = (float: FloatType) => (float === 'f16' ? 'vec4h' : 'vec4f');
 
+/** A vec4 kernel per float type and rows (`key`), named `matmul-skinny-${kind}-...`, its body from the shared parts. */
+const vec4Kernel = (kind: string, body: (v: ReturnType<typeof vec4Parts>, rows: number) => string) =>
+  variants((key: `${FloatType} ${number}`) => {
+    const [float, rows] = [key.split(' ')[0] as FloatType, Number(key.split(' ')[1])];
+    return new Kernel({
+      name: `matmul-skinny-${kind}-${rows}${float === 'f16' ? '-f16' : ''}`,
+      read: { a: vec4Storage(float), b: vec4Storage(float) },
+      write: { c: float },
+      params: VEC4_PARAMS,
+      body: body(vec4Parts(rows, float), rows),
+    });
+  });
+
 /** A lane per 4 columns (`n` = batches x column groups lanes). */
-const columnsKernel = variants((key: `${FloatType} ${number}`) => {
-  const [float, rows] = [key.split(' ')[0] as FloatType, Number(key.split(' ')[1])];
-  const v = vec4Parts(rows, float);
-  return new Kernel({
-    name: `matmul-skinny-columns-${rows}${float === 'f16' ? '-f16' : ''}`,
-    read: { a: vec4Storage(float), b: vec4Storage(float) },
-    write: { c: float },
-    params: VEC4_PARAMS,
-    body: perElement(LANES, `
+const columnsKernel = vec4Kernel('columns', (v) => perElement(LANES, `
   let g = i;${v.bases}${v.rows(`
     for (var k = 0u; k < p.K4; k++) {${v.dots('k')}
-    }${v.stores((r) => `acc${r}`)}`)}`),
-  });
-});
+    }${v.stores((r) => `acc${r}`)}`)}`));
 
 /** A workgroup per 4 columns (`n` = batches x column groups workgroups); the tree sum's strides halve from LANES / 2. */
-const workgroupKernel = variants((key: `${FloatType} ${number}`) => {
-  const [float, rows] = [key.split(' ')[0] as FloatType, Number(key.split(' ')[1])];
-  const v = vec4Parts(rows, float);
-  return new Kernel({
-    name: `matmul-skinny-workgroup-${rows}${float === 'f16' ? '-f16' : ''}`,
-    read: { a: vec4Storage(float), b: vec4Storage(float) },
-    write: { c: float },
-    params: VEC4_PARAMS,
-    body: /* wgsl */ `${LINEAR}
+const workgroupKernel = vec4Kernel('workgroup', (v, rows) => /* wgsl */ `${LINEAR}
 var<workgroup> part: array<vec4f, ${LANES * rows}>;
 
 @compute @workgroup_size(${LANES})
@@ -132,9 +139,7 @@ ${each(rows, (r) => `        part[l * ${rows}u + ${r}u] += part[(l + s) * ${rows
     if (l == 0u) {${v.stores((r) => `part[${r}u]`)}
     }
     workgroupBarrier(); // the next group of rows writes part again`)}
-}`,
-  });
-});
+}`);
 
 /** Records the skinny product with `kernel` (one of skinnyKernelsFor(plan)). */
 export function launchSkinnyMatmul(a: Resource, b: Resource, c: Resource, plan: MatmulPlan, nBatch: number, kernel: SkinnyKernel): void {
