@@ -10,8 +10,9 @@
 //   workgroup  the same layouts: a workgroup of 64 lanes per 4 output columns; the lanes split K
 //              (lane l takes the vec4s l, l + 64, ...: neighbouring lanes read neighbouring memory,
 //              which GPUs coalesce), then sum their partials in a tree in workgroup memory.
-// Rows: ROWS = min(M, 4) sums per column, the kernels specialised by it; more rows (tests forcing
-// this path) go in groups of ROWS, a partial last group recomputing row M - 1 without storing it.
+// Rows: ROWS = min(M, 4) sums per column, the kernels specialised by it; more rows (5 to 8 on CPU
+// adapters, any number where tests force this path) go in groups of ROWS, a partial last group
+// recomputing row M - 1 without storing it.
 // Columns past N in the last group of 4 likewise read column N - 1 and are not stored.
 // Measured on lavapipe (2 cores, quiet; bench/skinny-matmul.ts, medians of 5 rounds, 2026-12-05),
 // [M x K]·[N x K]^T at GPT-2's shapes, element / columns / workgroup / texture tiles, ms:
