@@ -5,7 +5,8 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { matmul, scope, tensor } from '../src/index.js';
 import { device } from '../src/device/device.js';
-import { profile, setProfile, type ProfileOverrides } from '../src/kernels/profile.js';
+import { profile, setProfile, SKINNY_KERNELS, type ProfileOverrides } from '../src/kernels/profile.js';
+import { toHalf } from '../src/check/sample.js';
 import { expectClose, seededValues, setupDevice, storedShape, toTensor, type MatmulCase } from './helpers.js';
 import { matmulRef, numel, ref, type Ref } from '../src/check/reference/index.js';
 
@@ -15,6 +16,8 @@ const tol = (K: number) => [1e-5 * Math.sqrt(Math.max(K, 1)), 1e-4] as const;
 
 /** Seeded values in [-1, 1], rounded to float32 so engine and reference see the same inputs. */
 const values = (shape: number[], seed: number): Ref => ref(shape, seededValues(numel(shape), seed).map(Math.fround));
+const halfValues = (shape: number[], seed: number): Ref => ref(shape, seededValues(numel(shape), seed).map(toHalf));
+const toHalfTensor = (r: Ref) => tensor(Float32Array.from(r.data), r.shape, 'float16');
 
 
 interface Case extends MatmulCase {
@@ -37,8 +40,8 @@ async function checkForward(c: Case): Promise<void> {
 }
 
 describe('matmul matches the float64 reference on fixed cases', () => {
-  // auto picks skinny for <= 4 rows (each of its kernels checked here), else the texture path on llvmpipe/lavapipe and the buffer path
-  // elsewhere: check all, the texture path with and without subgroup sharing of A (where the adapter
+  // auto picks skinny for the profile's skinnyRows (each of its kernels checked here; layouts only 'element' takes, <= 4 rows),
+  // else the texture path on llvmpipe/lavapipe and the buffer path elsewhere: check all, the texture path with and without subgroup sharing of A (where the adapter
   // has it) and with each of its blocks (32 rows a lane with 4 or 2 lanes along M, 4 or 8 columns).
   it.each(['buffer', 'buffer, 128x128 tiles, K in 3 splits', 'texture', 'texture without subgroups', 'skinny, element', 'skinny, columns', 'skinny, workgroup'] as const)('bigger fixed cases (not multiples of the tile, 256^3, rows copied to textures), %s path', async (variant) => {
     const cases: Case[] = [
@@ -69,6 +72,12 @@ describe('matmul matches the float64 reference on fixed cases', () => {
       { M: 3, N: 130, K: 64, transA: false, transB: true, batchA: [2], batchB: [], seed: 20 },
       { M: 4, N: 7, K: 4, transA: false, transB: true, batchA: [2], batchB: [2], seed: 21 },
       { M: 2, N: 33, K: 1028, transA: false, transB: true, batchA: [], batchB: [], seed: 22 },
+      // 5 to 8 rows (CPU adapters' skinnyRows): a group of 4 rows and a partial one, both operands broadcast
+      { M: 7, N: 9, K: 36, transA: false, transB: true, batchA: [2, 1], batchB: [3], seed: 23 },
+      // few rows in layouts only 'element' takes: transposed A, B not transposed, K not a multiple of 4
+      { M: 3, N: 5, K: 37, transA: true, transB: false, batchA: [2], batchB: [1], seed: 24 },
+      { M: 4, N: 6, K: 8, transA: false, transB: false, batchA: [], batchB: [2], seed: 25 },
+      { M: 2, N: 9, K: 6, transA: false, transB: true, batchA: [], batchB: [], seed: 26 },
     ];
     const paths: Record<typeof variant, ProfileOverrides> = {
       buffer: { matmul: { tiled: 'buffer', skinnyRows: 0 } },
@@ -76,7 +85,7 @@ describe('matmul matches the float64 reference on fixed cases', () => {
       'buffer, 128x128 tiles, K in 3 splits': { matmul: { tiled: 'buffer', skinnyRows: 0, tiles: 'large', splits: 3 } },
       texture: { matmul: { tiled: 'texture', skinnyRows: 0 } },
       'texture without subgroups': { matmul: { tiled: 'texture', skinnyRows: 0 }, subgroupSharing: false },
-      // every product through one skinny kernel (those the vec4 kernels cannot take through 'element')
+      // every product through one skinny kernel (those the vec4 kernels cannot take: through 'element' up to 4 rows, else tiles)
       'skinny, element': { matmul: { skinnyRows: Infinity, skinny: 'element' } },
       'skinny, columns': { matmul: { skinnyRows: Infinity, skinny: 'columns' } },
       'skinny, workgroup': { matmul: { skinnyRows: Infinity, skinny: 'workgroup' } },
@@ -113,6 +122,28 @@ describe('matmul matches the float64 reference on fixed cases', () => {
       setProfile(null);
     }
   });
+
+  // float16 operands are read as vec4h; rows past 4 in groups; a workgroup per 4 columns of each of
+  // 70000 batches is more workgroups than one grid axis holds; operands past a binding go in blocks
+  it.each(SKINNY_KERNELS)('skinny %s kernel: float16, 70000 batches, operands past a 4 KiB binding', (kernel) =>
+    scope(async () => {
+      setProfile({ matmul: { skinnyRows: Infinity, skinny: kernel } });
+      try {
+        for (const [batch, M, N, K] of [[[2], 1, 7, 260], [[], 6, 13, 64], [[3], 4, 3, 4]] as const) {
+          const [a, b] = [halfValues([...batch, M, K], M + N), halfValues([N, K], K)];
+          const got = matmul(toHalfTensor(a), toHalfTensor(b), { transB: true });
+          // float32 sums of float16 products, rounded once to float16
+          await expectClose(got, matmulRef(a, b, false, true), 1e-5 * Math.sqrt(K), 1e-3, `float16 [${[...batch, M, K]}]·[${N}, ${K}]^T`);
+        }
+        const [a, b] = [values([70_000, 1, 4], 7), values([70_000, 2, 4], 8)];
+        await expectClose(matmul(toTensor(a), toTensor(b), { transB: true }), matmulRef(a, b, false, true), ...tol(4), '70000 batches');
+        setProfile({ bindingLimit: 4096, matmul: { skinnyRows: Infinity, skinny: kernel } });
+        const [x, w] = [values([3, 256], 9), values([300, 256], 10)];
+        await expectClose(matmul(toTensor(x), toTensor(w), { transB: true }), matmulRef(x, w, false, true), ...tol(256), 'blocks of a 4 KiB binding');
+      } finally {
+        setProfile(null);
+      }
+    }));
 
   it('more tiles than one grid axis holds (70000 batches)', () =>
     scope(async () => {

@@ -4,6 +4,7 @@ import { adapterInfo, describeAdapter, type DeviceInfo } from '../device/device.
 import { dawnToggles, envSetting, getPlatform } from '../device/platform.js';
 import { doctorCheck } from '../check/index.js';
 import { detectProfile, type KernelProfile } from '../kernels/profile.js';
+import { ELEMENT_ROWS } from '../kernels/wgsl/matmul-skinny.js';
 
 const KEY_FEATURES = ['shader-f16', 'timestamp-query', 'subgroups', 'chromium-experimental-subgroup-matrix'];
 
@@ -71,13 +72,18 @@ const SKINNY_WORDS: Record<KernelProfile['matmul']['skinny'], string> = {
   element: 'a lane per output',
   columns: 'a lane per 4 columns of every row (vec4 loads)',
   workgroup: 'a workgroup per 4 columns, its lanes splitting K',
-  auto: 'a lane or a workgroup per 4 columns, measured per shape',
+  auto: 'a lane per output, or a lane or a workgroup per 4 columns, measured per shape',
 };
+
+/** The skinny path: the profile's kernel for x · Wᵀ, and what other layouts take. */
+function describeSkinny({ matmul: m }: KernelProfile): string {
+  return `<= ${m.skinnyRows} rows of x · Wᵀ (K a multiple of 4): ${SKINNY_WORDS[m.skinny]}; other layouts a lane per output, <= ${Math.min(m.skinnyRows, ELEMENT_ROWS)} rows`;
+}
 
 function describeProfile(p: KernelProfile): string[] {
   const rows = p.rowLanes === 'by-rows' ? 'a lane per row from 256 rows, else 64 lanes' : `${p.rowLanes} lanes per row`;
   return [
-    `matmul            ${p.matmul.tiled === 'texture' ? 'texture tiles (rgba32float operands)' : 'register-tiled buffers'}; <= ${p.matmul.skinnyRows} rows: ${SKINNY_WORDS[p.matmul.skinny]}`,
+    `matmul            ${p.matmul.tiled === 'texture' ? 'texture tiles (rgba32float operands)' : 'register-tiled buffers'}; ${describeSkinny(p)}`,
     `subgroup sharing  ${p.subgroupSharing ? 'yes (8-lane subgroupBroadcast in matmul and attention)' : 'no'}`,
     `attention         ${p.subgroupSharing ? 'a subgroup of 8 rows per workgroup, keys and values shared by subgroupBroadcast' : `64 rows per workgroup, workgroup-memory tiles; dk and dv ${p.attentionKeys === 'auto' ? 'together or split, measured per shape' : p.attentionKeys}`}`,
     `row kernels       ${rows}`,

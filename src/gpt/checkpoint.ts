@@ -124,7 +124,11 @@ export function decodeCheckpoint(bytes: Uint8Array, source = 'checkpoint'): Chec
     throw new Error(`${source}: not a readable safetensors file (${(e as Error).message})`);
   }
   const raw = parsed.metadata.webgpu_gpt;
-  if (!raw) throw new Error(`${source}: safetensors file without webgpu-gpt metadata (config and tokenizer)`);
+  if (!raw) {
+    // PyTorch's safetensors (format 'pt'), such as a Hugging Face model's model.safetensors, need the model's config.json
+    const hf = parsed.metadata.format === 'pt' ? "; PyTorch weights, such as a Hugging Face GPT-2 model's model.safetensors, load together with the model's config.json and tokenizer.json" : '';
+    throw new Error(`${source}: safetensors file without webgpu-gpt metadata (config and tokenizer)${hf}`);
+  }
   let meta: CheckpointMeta;
   try {
     meta = JSON.parse(raw) as CheckpointMeta;

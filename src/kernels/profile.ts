@@ -10,6 +10,7 @@
 //                     few sequences) take a skinny kernel (matmul-skinny.ts), not a tile of 64 rows or
 //                     more: 4 on GPUs; 8 on CPU adapters, where 'columns' beats the texture tiles up
 //                     to ~16 rows (lavapipe, GPT-2's [8 x 768]·[2304 x 768]^T: 4.25 vs 7.93 ms).
+//                     Layouts only 'element' takes go skinny up to 4 rows at most (ELEMENT_ROWS).
 //   matmul.skinny     which one, where the layout lets it choose (A row-major, B a transposed weight):
 //                     CPU adapters 'columns' (a lane per 4 columns, vec4 loads; lavapipe: 1.3-2x
 //                     'element' at GPT-2's shapes, see matmul-skinny.ts); GPUs 'auto', measured per

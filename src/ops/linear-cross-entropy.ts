@@ -36,7 +36,7 @@ const plain = { transA: false, transB: false, batchShape: [], aStrides: [], bStr
 const chunkRows = (V: number, C: number) => Math.max(1, Math.floor(profile().bindingLimit / (4 * Math.max(V, C))));
 
 /** Rows of the weight per window in the backward: as many as both products take in one launch (dlogits_j · w_j has K of them, dlogits_jᵀ · x_r M). */
-const windowRows = (rows: number) => Math.min(matmulLaunchLimits({ ...plain, M: rows }).K, matmulLaunchLimits({ ...plain, M: Infinity, transA: true }).M);
+const windowRows = (rows: number, V: number) => Math.min(matmulLaunchLimits({ ...plain, M: rows, K: V }).K, matmulLaunchLimits({ ...plain, M: V, K: rows, transA: true }).M);
 
 /** `t` as float32: itself, or a float32 copy of a float16 tensor (the caller disposes it). */
 const widen = (t: Tensor) => (t.dtype === 'float32' ? t : cast(t, 'float32'));
@@ -108,7 +108,7 @@ export const linearCrossEntropy = defineOp({
       const dlogits = Tensor.empty([rows, V], 'float32', 'linearCrossEntropy dlogits');
       launchCrossEntropyBackward({ x: logits.buffer(), targets: tr.buffer(), lse: lr.buffer(), scale: scale.buffer(), dx: dlogits.buffer() }, rows, V, ignoreIndex);
       const dxr = zeros([rows, C]);
-      for (const { start: v0, count: vw } of pieces(V, 4 * C, 4 * C, windowRows(rows))) {
+      for (const { start: v0, count: vw } of pieces(V, 4 * C, 4 * C, windowRows(rows, V))) {
         let block = dlogits;
         if (vw !== V) {
           block = Tensor.empty([rows, vw], 'float32', 'linearCrossEntropy dlogits block');

@@ -183,19 +183,23 @@ function splitTokens(ids: Int32Array, vocabSize: number): { train: Int32Array; v
 export type PickedModel = { checkpoint: string } | { config: string; weights: string; tokenizer?: string };
 
 /**
- * The model among files picked together, by name: a lone .safetensors file is a checkpoint (ours);
- * with config.json, the files of a Hugging Face model directory (others, such as its README or
- * vocab.json, are left alone). Anything else is a one-line error saying what to pick.
+ * The model among files picked together, by name (any case, as file systems that ignore it may
+ * show them): a lone .safetensors file is a checkpoint (ours); with config.json, the files of a
+ * Hugging Face model directory (others, such as its README or vocab.json, are left alone).
+ * Anything else is a one-line error saying what to pick.
  */
 export function pickModelFiles(names: readonly string[]): PickedModel {
+  const named = (file: string) => names.find((n) => n.toLowerCase() === file);
   const weights = names.filter((n) => n.toLowerCase().endsWith('.safetensors'));
-  const what = `open a checkpoint (one .safetensors file), or a Hugging Face GPT-2 model's ${HF_FILES.config}, ${HF_FILES.weights} and ${HF_FILES.tokenizer} together`;
+  const [config, tokenizer] = [named(HF_FILES.config), named(HF_FILES.tokenizer)];
+  const what = `open a checkpoint (one .safetensors file alone), or a Hugging Face GPT-2 model's ${HF_FILES.config}, ${HF_FILES.weights} and ${HF_FILES.tokenizer} together`;
   const listed = names.map((n) => JSON.stringify(n)).join(', ');
   if (weights.length > 1) throw new Error(`several .safetensors files picked (${weights.join(', ')}): ${what}`);
-  if (!names.includes(HF_FILES.config)) {
+  if (!config) {
     if (names.length === 1 && weights.length === 1) return { checkpoint: weights[0]! };
-    throw new Error(`no model in ${listed}: ${what}`);
+    if (!names.length) throw new Error(`no file picked: ${what}`);
+    throw new Error(`${weights.length ? `no ${HF_FILES.config} among` : 'no model in'} ${listed}: ${what}`);
   }
-  if (!weights.length) throw new Error(`${HF_FILES.config} without its weights (${HF_FILES.weights}): ${what}`);
-  return { config: HF_FILES.config, weights: weights[0]!, ...(names.includes(HF_FILES.tokenizer) && { tokenizer: HF_FILES.tokenizer }) };
+  if (!weights.length) throw new Error(`${config} without its weights (${HF_FILES.weights}): ${what}`);
+  return { config, weights: weights[0]!, ...(tokenizer && { tokenizer }) };
 }

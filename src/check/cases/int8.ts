@@ -1,10 +1,11 @@
 // Cases of the int8 weight ops: random int8 weights over the whole symmetric range with positive
 // per-row scales (a zero scale now and then), against float64 products and lookups of the
-// dequantized weights. Rows of x both at most the skinny path's 4 and beyond (the tiled path);
-// odd K (rows of Q starting mid-word) and K a multiple of 4 (whole words); vectors as x. Where the
-// profile puts a product on int8 tensor cores (prompt processing), x is rounded to int8 per row
-// first: the tolerance then adds that rounding's bound, max over rows of scale_x / 2 times the
-// largest sum_k |W[n, k]| (the device-start self-check holds those kernels to exact integer sums).
+// dequantized weights. Rows of x both within the profile's skinnyRows (the skinny path: 4 on
+// GPUs, 8 on CPU adapters) and beyond (the tiled path); odd K (rows of Q starting mid-word) and K a
+// multiple of 4 (whole words); vectors as x. Where the profile puts a product on int8 tensor cores
+// (prompt processing), x is rounded to int8 per row first: the tolerance then adds that rounding's
+// bound, max over rows of scale_x / 2 times the largest sum_k |W[n, k]| (the device-start
+// self-check holds those kernels to exact integer sums).
 import type { OpName } from '../../ops/index.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import { bool, cap, dim, ints, MAX_SIZE, pick, shape, values } from '../draw.js';

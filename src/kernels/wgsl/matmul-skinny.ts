@@ -10,8 +10,9 @@
 //   workgroup  the same layouts: a workgroup of 64 lanes per 4 output columns; the lanes split K
 //              (lane l takes the vec4s l, l + 64, ...: neighbouring lanes read neighbouring memory,
 //              which GPUs coalesce), then sum their partials in a tree in workgroup memory.
-// Rows: ROWS = min(M, 4) sums per column, the kernels specialised by it; more rows (tests forcing
-// this path) go in groups of ROWS, a partial last group recomputing row M - 1 without storing it.
+// Rows: ROWS = min(M, 4) sums per column, the kernels specialised by it; more rows (5 to 8 on CPU
+// adapters, any number where tests force this path) go in groups of ROWS, a partial last group
+// recomputing row M - 1 without storing it.
 // Columns past N in the last group of 4 likewise read column N - 1 and are not stored.
 // Measured on lavapipe (2 cores, quiet; bench/skinny-matmul.ts, medians of 5 rounds, 2026-12-05),
 // [M x K]·[N x K]^T at GPT-2's shapes, element / columns / workgroup / texture tiles, ms:
@@ -29,8 +30,20 @@ const LANES = 64;
 const MAX_ROWS = 4;
 
 /** The skinny kernels that can compute this product: the vec4 ones need A row-major, B transposed and K a multiple of 4. */
-export function skinnyKernelsFor(plan: MatmulPlan): readonly SkinnyKernel[] {
+export function skinnyKernelsFor(plan: Pick<MatmulPlan, 'K' | 'transA' | 'transB'>): readonly SkinnyKernel[] {
   return !plan.transA && plan.transB && plan.K % 4 === 0 && plan.K > 0 ? SKINNY_KERNELS : ['element'];
+}
+
+/**
+ * Rows 'element' takes at most where the vec4 kernels cannot: past 4 the tiles beat a lane per
+ * output (lavapipe, [M x 2304]·[2304 x 768], element / texture tiles: M 4 7.9 / 8.3 ms, M 5
+ * 17.8 / 11.6, M 8 29.4 / 14.5), so a profile's skinnyRows past 4 is for the vec4 kernels.
+ */
+export const ELEMENT_ROWS = 4;
+
+/** Whether this product takes the skinny path under the profile's skinnyRows. */
+export function isSkinny(plan: Pick<MatmulPlan, 'M' | 'K' | 'transA' | 'transB'>, skinnyRows: number): boolean {
+  return plan.M <= (skinnyKernelsFor(plan).length > 1 ? skinnyRows : Math.min(skinnyRows, ELEMENT_ROWS));
 }
 
 const BATCH_PARAMS = { batch_rank: 'u32', batch_shape: 'dims', a_strides: 'dims', b_strides: 'dims' } as const;
@@ -87,32 +100,27 @@ ${each(rows, (r) => `      let a${r} = vec4f(a[x${r} + ${k}]);
 const VEC4_PARAMS = { n: 'u32', M: 'u32', N: 'u32', K4: 'u32', ...BATCH_PARAMS } as const;
 const vec4Storage = (float: FloatType) => (float === 'f16' ? 'vec4h' : 'vec4f');
 
+/** A vec4 kernel per float type and rows (`key`), named `matmul-skinny-${kind}-...`, its body from the shared parts. */
+const vec4Kernel = (kind: string, body: (v: ReturnType<typeof vec4Parts>, rows: number) => string) =>
+  variants((key: `${FloatType} ${number}`) => {
+    const [float, rows] = [key.split(' ')[0] as FloatType, Number(key.split(' ')[1])];
+    return new Kernel({
+      name: `matmul-skinny-${kind}-${rows}${float === 'f16' ? '-f16' : ''}`,
+      read: { a: vec4Storage(float), b: vec4Storage(float) },
+      write: { c: float },
+      params: VEC4_PARAMS,
+      body: body(vec4Parts(rows, float), rows),
+    });
+  });
+
 /** A lane per 4 columns (`n` = batches x column groups lanes). */
-const columnsKernel = variants((key: `${FloatType} ${number}`) => {
-  const [float, rows] = [key.split(' ')[0] as FloatType, Number(key.split(' ')[1])];
-  const v = vec4Parts(rows, float);
-  return new Kernel({
-    name: `matmul-skinny-columns-${rows}${float === 'f16' ? '-f16' : ''}`,
-    read: { a: vec4Storage(float), b: vec4Storage(float) },
-    write: { c: float },
-    params: VEC4_PARAMS,
-    body: perElement(LANES, `
+const columnsKernel = vec4Kernel('columns', (v) => perElement(LANES, `
   let g = i;${v.bases}${v.rows(`
     for (var k = 0u; k < p.K4; k++) {${v.dots('k')}
-    }${v.stores((r) => `acc${r}`)}`)}`),
-  });
-});
+    }${v.stores((r) => `acc${r}`)}`)}`));
 
 /** A workgroup per 4 columns (`n` = batches x column groups workgroups); the tree sum's strides halve from LANES / 2. */
-const workgroupKernel = variants((key: `${FloatType} ${number}`) => {
-  const [float, rows] = [key.split(' ')[0] as FloatType, Number(key.split(' ')[1])];
-  const v = vec4Parts(rows, float);
-  return new Kernel({
-    name: `matmul-skinny-workgroup-${rows}${float === 'f16' ? '-f16' : ''}`,
-    read: { a: vec4Storage(float), b: vec4Storage(float) },
-    write: { c: float },
-    params: VEC4_PARAMS,
-    body: /* wgsl */ `${LINEAR}
+const workgroupKernel = vec4Kernel('workgroup', (v, rows) => /* wgsl */ `${LINEAR}
 var<workgroup> part: array<vec4f, ${LANES * rows}>;
 
 @compute @workgroup_size(${LANES})
@@ -132,9 +140,7 @@ ${each(rows, (r) => `        part[l * ${rows}u + ${r}u] += part[(l + s) * ${rows
     if (l == 0u) {${v.stores((r) => `part[${r}u]`)}
     }
     workgroupBarrier(); // the next group of rows writes part again`)}
-}`,
-  });
-});
+}`);
 
 /** Records the skinny product with `kernel` (one of skinnyKernelsFor(plan)). */
 export function launchSkinnyMatmul(a: Resource, b: Resource, c: Resource, plan: MatmulPlan, nBatch: number, kernel: SkinnyKernel): void {

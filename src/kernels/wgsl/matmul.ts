@@ -2,8 +2,9 @@
 //   A: [..., M, K] (trans_a: [..., K, M]), B: [..., K, N] (trans_b: [..., N, K]), C: [...batch, M, N],
 //   all row-major. C's batch dims are the NumPy broadcast of A's and B's; `a_strides` and
 //   `b_strides` are each input's batch strides along them, 0 on broadcast dims. Called by
-//   src/ops/matmul.ts through launchMatmul, which picks one of three paths: 'skinny' (for at most
-//   4 rows, e.g. decoding one token: matmul-skinny.ts), else one of these two tiled ones.
+//   src/ops/matmul.ts through launchMatmul, which picks one of three paths: 'skinny' (for the
+//   profile's skinnyRows, e.g. decoding a token for each of a few sequences: matmul-skinny.ts),
+//   else one of these two tiled ones.
 //   int8 weights (a plan with `scale`, src/ops/int8.ts): the skinny path of int8.ts, else the
 //   buffer path's int8 variant, except where the profile picks textures: there the weights are
 //   dequantized to a transient float32 operand for the texture path (see int8.ts); and where the
@@ -57,7 +58,7 @@ import { tuned, type Tunable } from '../autotune.js';
 import { int8TensorCoresFor, matmulTiling, matmulTilingIsAuto, matmulTilings, profile, SHARING_LANES, splitCandidates, tensorCoreSplits, type MatmulTiling, type SkinnyKernel, type SubgroupMatrixTiling } from '../profile.js';
 import { checkFastPaths } from '../self-check.js';
 import { launchDequantize, launchQuantizeRows, launchSkinnyInt8Matmul } from './int8.js';
-import { launchSkinnyMatmul, skinnyKernelsFor } from './matmul-skinny.js';
+import { isSkinny, launchSkinnyMatmul, skinnyKernelsFor } from './matmul-skinny.js';
 import { launchInt8SubgroupMatrixMatmul, launchSubgroupMatrixMatmul } from './matmul-subgroup-matrix.js';
 import { launchSplitSum, launchTiledMatmul, vec4Aligned, type MatmulPlan } from './matmul-tiled.js';
 
@@ -93,15 +94,14 @@ export function launchMatmul(a: Resource, b: Resource, c: Resource, plan: Matmul
     }
     return recordTiled(a, b, c, plan, 1, matmulTiling(M, N, K, 1));
   }
-  const path = M <= skinnyRows ? 'skinny' : tiled;
-  if (path === 'skinny') return recordSkinny(a, b, c, plan, nBatch);
+  if (isSkinny(plan, skinnyRows)) return recordSkinny(a, b, c, plan, nBatch);
   if (plan.float === 'f16' && subgroupMatrix) {
     const fallback = tensorCoreSplits(M, N, K, nBatch);
     const record = (a: Resource, b: Resource, c: Resource, splits: number) => recordTensorCores(a, b, c, plan, nBatch, subgroupMatrix, splits);
     const splits = matmulTilingIsAuto() ? tuned(productTunable(plan, nBatch, 'tensor cores', fallback, splitCandidates(K), record)) : fallback;
     return record(a, b, c, splits);
   }
-  if (path === 'texture' && K > 0 && launchTextureMatmul(a, b, c, plan, nBatch)) return;
+  if (tiled === 'texture' && K > 0 && launchTextureMatmul(a, b, c, plan, nBatch)) return;
   const fallback = matmulTiling(M, N, K, nBatch);
   const record = (a: Resource, b: Resource, c: Resource, tiling: MatmulTiling) => recordTiled(a, b, c, plan, nBatch, tiling);
   record(a, b, c, matmulTilingIsAuto() ? tuned(productTunable(plan, nBatch, 'tiled', fallback, matmulTilings(K), record)) : fallback);
@@ -318,9 +318,9 @@ const TEXTURE_TILE_MAX = 128;
  * is far slower there (lavapipe: [512 x 768]·[50257 x 768]^T at 1.7 GFLOP/s, blocks of 7168 rows
  * at 12). Other paths take any size.
  */
-export function matmulLaunchLimits(p: Pick<MatmulPlan, 'M' | 'transA' | 'transB' | 'float'>): { M: number; N: number; K: number } {
+export function matmulLaunchLimits(p: Pick<MatmulPlan, 'M' | 'K' | 'transA' | 'transB' | 'float'>): { M: number; N: number; K: number } {
   const { tiled, skinnyRows, subgroupMatrix } = profile().matmul;
-  if (p.M <= skinnyRows || tiled !== 'texture' || (p.float === 'f16' && subgroupMatrix)) return { M: Infinity, N: Infinity, K: Infinity };
+  if (isSkinny(p, skinnyRows) || tiled !== 'texture' || (p.float === 'f16' && subgroupMatrix)) return { M: Infinity, N: Infinity, K: Infinity };
   const max = device().info.limits.maxTextureDimension2D ?? 8192;
   // 'k' layouts: a texel row per row of op(A) / column of op(B) (padded to the tile), kq texels wide;
   // 'outer' layouts: 4 of them a texel, Kp (K padded to 4) texel rows

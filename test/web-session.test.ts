@@ -1,0 +1,75 @@
+// The demo page's model loading without a browser (src/web/session.ts is platform-free): which
+// files picked together make a model (pickModelFiles: any case, a one-line error saying what to
+// pick otherwise), a Hugging Face GPT-2 model's files give GPT-2's logits (an independent float64
+// forward), and a failed load leaves the model before it loaded and usable, nothing left on the GPU.
+// The page's file input itself is driven in test/browser.test.ts.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { device } from '../src/device/device.js';
+import { pickModelFiles, Session } from '../src/web/session.js';
+import { tempDir } from './cli-helpers.js';
+import { setupDevice } from './helpers.js';
+import { gpt2Config, gpt2Logits, miniGpt2Tokenizer, randomGPT2, writeGPT2Dir } from './hf-reference.js';
+
+beforeAll(setupDevice);
+
+const WHAT = /: open a checkpoint \(one \.safetensors file alone\), or a Hugging Face GPT-2 model's config\.json, model\.safetensors and tokenizer\.json together$/;
+
+describe('pickModelFiles', () => {
+  it.each([
+    [['gpt-step500.safetensors'], { checkpoint: 'gpt-step500.safetensors' }],
+    [['README.md', 'config.json', 'model.safetensors', 'vocab.json', 'tokenizer.json'], { config: 'config.json', weights: 'model.safetensors', tokenizer: 'tokenizer.json' }],
+    [['config.json', 'model.safetensors'], { config: 'config.json', weights: 'model.safetensors' }],
+    // file systems that ignore case may show other cases: the names are kept as picked
+    [['CONFIG.JSON', 'Model.SafeTensors', 'Tokenizer.json'], { config: 'CONFIG.JSON', weights: 'Model.SafeTensors', tokenizer: 'Tokenizer.json' }],
+  ])('%j -> %j', (names, want) => expect(pickModelFiles(names)).toEqual(want));
+
+  it.each([
+    [[], /^no file picked/],
+    [['a.safetensors', 'b.safetensors'], /^several \.safetensors files picked \(a\.safetensors, b\.safetensors\)/],
+    [['config.json', 'model.safetensors', 'model-2.safetensors', 'tokenizer.json'], /^several \.safetensors files picked/],
+    [['README.md', 'config.json'], /^config\.json without its weights \(model\.safetensors\)/],
+    [['config.json', 'pytorch_model.bin', 'tokenizer.json'], /^config\.json without its weights/],
+    [['tokenizer.json'], /^no model in "tokenizer\.json"/],
+    [['model.safetensors', 'tokenizer.json'], /^no config\.json among "model\.safetensors", "tokenizer\.json"/],
+    [['gpt.safetensors', 'notes.txt'], /^no config\.json among "gpt\.safetensors", "notes\.txt"/],
+  ])('%j is refused in one line saying what to pick', (names, message) => {
+    expect(() => pickModelFiles(names)).toThrow(message);
+    expect(() => pickModelFiles(names)).toThrow(WHAT);
+  });
+});
+
+describe('Session loads a Hugging Face GPT-2 model', () => {
+  const dir = tempDir('web-session');
+  const params = randomGPT2(11);
+  writeGPT2Dir(dir, params, { prefix: false, head: true });
+  const file = (name: string) => readFileSync(join(dir, name));
+  const files = { config: file('config.json').toString('utf8'), weights: new Uint8Array(file('model.safetensors')), tokenizer: file('tokenizer.json').toString('utf8') };
+  const prompt = 'the model reads';
+
+  it("gives GPT-2's logits; failed loads keep it, usable, and leave nothing on the GPU", async () => {
+    const session = new Session();
+    expect(session.loadHF(files, 'Hugging Face model').source).toBe('Hugging Face model');
+    const logits = await session.logits(prompt);
+    const want = gpt2Logits(params, miniGpt2Tokenizer().encode(prompt)).at(-1)!;
+    expect(Math.max(...want.map((w, i) => Math.abs(logits[i]! - w)))).toBeLessThan(1e-4);
+
+    const live = device().memory().liveBytes;
+    const failures: [() => unknown, RegExp][] = [
+      [() => session.loadHF({ ...files, config: '{' }, 'bad'), /^bad\/config\.json: not valid JSON/],
+      [() => session.loadHF({ config: files.config, weights: files.weights }, 'no tokenizer'), /^no tokenizer: no tokenizer\.json/],
+      // weights of another shape: refused after the new model was made (it is disposed)
+      [() => session.loadHF({ ...files, config: JSON.stringify(gpt2Config({ n_embd: 48 })) }, 'wider'), /^loadStateDict: 'wte\.weight' has shape \[260, 24\], the model expects float32\[260, 48\]$/],
+      // a lone Hugging Face model.safetensors opened as a checkpoint says what it needs
+      [() => session.load(files.weights, 'model.safetensors'), /^model\.safetensors: safetensors file without webgpu-gpt metadata .*; PyTorch weights, such as a Hugging Face GPT-2 model's model\.safetensors, load together with the model's config\.json and tokenizer\.json$/],
+    ];
+    for (const [load, message] of failures) {
+      expect(load).toThrow(message);
+      expect(session.source).toBe('Hugging Face model');
+      expect(device().memory().liveBytes).toBe(live);
+    }
+    expect(Array.from(await session.logits(prompt))).toEqual(Array.from(logits));
+    session.model!.dispose();
+  });
+});
