@@ -7,7 +7,8 @@
 // are merged first, so most copies run at rank 1-3. Where the source or destination is larger
 // than a binding, the index space is cut into boxes whose source and destination ranges each fit
 // one (halving the dim that spreads them most), each box binding windows of both.
-// 1-D grid of 256-lane workgroups (2-D past 65535 groups); one lane per copied word (or half).
+// 1-D grid of 256-lane workgroups (2-D past 65535 groups); one lane per copied word (or half), or
+// per 4 words where a copy is rows of whole vec4s (rowsKernel below).
 import type { Resource } from '../../device/bind-groups.js';
 import { Kernel, perElement, MAX_RANK, grid1d, shiftedWindow, variants, windowRoom } from '../kernel.js';
 import { profile } from '../profile.js';
@@ -33,6 +34,30 @@ ${perElement(WG, `
   }
   dst[d] = src[s];`)}`,
 }));
+
+// Rows (rank <= 2 after merging, rows contiguous on both sides) of 4-byte words: a lane per word,
+// or per 4 words as a vec4 where lengths, bases and row strides are multiples of 4; no index loop.
+// Most copies of the big tensors are such blocks (matmul-blocks.ts's bands, the LM head's windows).
+const rowsKernel = variants((vec4: boolean) => new Kernel({
+  name: `copy_rows${vec4 ? '_vec4' : ''}`,
+  read: { src: vec4 ? 'vec4u' : 'u32' },
+  write: { dst: vec4 ? 'vec4u' : 'u32' },
+  params: { n: 'u32', cols: 'u32', src_base: 'u32', dst_base: 'u32', src_pitch: 'u32', dst_pitch: 'u32' },
+  body: perElement(WG, `
+  let r = i / p.cols;
+  let c = i % p.cols;
+  dst[p.dst_base + r * p.dst_pitch + c] = src[p.src_base + r * p.src_pitch + c];`),
+}));
+
+/** A copy of 4-byte words as rows (see rowsKernel): its kernel and params, or null when it is not rows. */
+function asRows(shape: readonly number[], src: readonly number[], dst: readonly number[], srcBase: number, dstBase: number) {
+  if (shape.length > 2 || !(src.at(-1) === 1 && dst.at(-1) === 1)) return null;
+  const [rows, cols] = shape.length === 2 ? [shape[0]!, shape[1]!] : [1, shape[0]!];
+  const [srcPitch, dstPitch] = shape.length === 2 ? [src[0]!, dst[0]!] : [0, 0];
+  const w = [cols, srcBase, dstBase, srcPitch, dstPitch].every((x) => x % 4 === 0) ? 4 : 1;
+  const params = { n: (rows * cols) / w, cols: cols / w, src_base: srcBase / w, dst_base: dstBase / w, src_pitch: srcPitch / w, dst_pitch: dstPitch / w };
+  return { kernel: rowsKernel(w === 4), params };
+}
 
 export interface CopyPlan {
   shape: readonly number[];
@@ -76,6 +101,8 @@ export function launchCopy(src: GPUBuffer, dst: GPUBuffer, plan: CopyPlan): void
   const eb = plan.elementBytes ?? 4;
   const launch = (s: Resource, d: Resource, box: Box) => {
     const count = box.shape.reduce((a, b) => a * b, 1);
+    const rows = eb === 4 ? asRows(box.shape, srcStrides, dstStrides, box.srcBase, box.dstBase) : null;
+    if (rows) return rows.kernel.launch([s, d], rows.params, grid1d(rows.params.n, WG));
     const params = { n: count, rank: shape.length, src_base: box.srcBase, dst_base: box.dstBase, shape: box.shape, src_strides: srcStrides, dst_strides: dstStrides };
     kernel(eb === 2 ? 'f16' : 'u32').launch([s, d], params, grid1d(count, WG));
   };
