@@ -1,10 +1,10 @@
 // One matrix product C [M, N] = op(A) · op(B) whose operands or result may be larger than one
 // binding (GPT-2's 50257 x 768 tied embedding as the LM head, and its gradient): computed a block
 // at a time when a direct product could not bind its buffers, or when it is larger than one launch
-// of the adapter's kernel takes (matmulLaunchLimits: the texture path's textures). A block of an operand is cut from a
-// band of its stored rows (a buffer copy, which no binding limit applies to), then its columns (the
-// copy kernel); the blocks' products are summed over the contraction into a band of C's rows,
-// which is copied into C.
+// of the adapter's kernel takes (matmulLaunchLimits: the texture path's textures). A block of an
+// operand is cut from a band of its stored rows (a buffer copy, which no binding limit applies
+// to), then its columns (the copy kernel); the blocks' products are summed over the contraction
+// into a band of C's rows, which is copied into C.
 //   A stored [M, K] (transA: [K, M]), B stored [K, N] (transB: [N, K]), C [M, N]; all row-major.
 import { device } from '../device/device.js';
 import { profile } from '../kernels/profile.js';

@@ -67,7 +67,7 @@ const elementKernel = variants((float: FloatType) => new Kernel({
 const each = (n: number, f: (i: number) => string, sep = '\n') => Array.from({ length: n }, (_, i) => f(i)).join(sep);
 
 /**
- * WGSL shared by the vec4 kernels, for column group `g` (4 columns) of batch `batch`: `bases()`
+ * WGSL shared by the vec4 kernels, for column group `g` (4 columns) of batch `batch`: `bases`
  * sets w0..w3, the vec4 offsets of the 4 rows of B, and the row loop `rows(body)` runs `body` for
  * each group of ROWS rows with x0.. their vec4 offsets in A; `dots(k)` adds the products of vec4
  * k to acc0..; `stores(sum)` writes sum(r) of each row r and column n0 + j in range.
