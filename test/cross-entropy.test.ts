@@ -118,12 +118,13 @@ for (const lanes of [1, 64] as const) {
 
 describe('linearCrossEntropy past the texture path\'s largest texture', () => {
   // GPT-2's LM head on Mesa's CPU drivers: V = 50257 rows of the weight are more than one texture
-  // holds, so the weight goes in windows whose products each take one texture launch
-  it('gives float64 loss and gradients with every product on textures (V = maxTextureDimension2D + 100)', async () => {
-    if (profile().matmul.tiled !== 'texture') return; // other adapters have no such limit
-    const [N, C, V] = [70, 12, (device().info.limits.maxTextureDimension2D ?? 8192) + 100];
-    const x = ref([N, C], seededValues(N * C, 41).map(Math.fround));
-    const w = ref([V, C], seededValues(V * C, 42).map(Math.fround));
+  // holds, so the weight goes in windows whose products each take one texture launch; likewise a
+  // chunk of more rows than a texture holds (a small vocabulary lets a binding hold them)
+  const max = () => device().info.limits.maxTextureDimension2D ?? 8192;
+  /** Loss, dx and dw against float64, with no product on the buffer kernel. */
+  async function check(N: number, C: number, V: number, seed: number): Promise<void> {
+    const x = ref([N, C], seededValues(N * C, seed).map(Math.fround));
+    const w = ref([V, C], seededValues(V * C, seed + 1).map(Math.fround));
     const t = Array.from({ length: N }, (_, i) => (i * 7919) % V);
     await scope(async () => {
       const [xt, wt] = [toTensor(x), toTensor(w)];
@@ -133,13 +134,35 @@ describe('linearCrossEntropy past the texture path\'s largest texture', () => {
       loss.backward();
       const kernels = (await device().stopProfiling()).map((k) => k.name);
       const logits = matmulRef(x, w, false, true);
-      await expectClose(loss, crossEntropyRef(logits, t), 1e-5, 1e-5, 'loss');
+      const what = `N ${N}, C ${C}, V ${V}`;
+      await expectClose(loss, crossEntropyRef(logits, t), 1e-5, 1e-5, `${what}: loss`);
       // dlogits = (softmax - onehot) / N; dx = dlogits · w, dw = dlogitsᵀ · x
       const d = softmaxRef(logits);
       for (let r = 0; r < N; r++) for (let j = 0; j < V; j++) d.data[r * V + j] = (d.data[r * V + j]! - (j === t[r] ? 1 : 0)) / N;
-      await expectClose(xt.grad!, matmulRef(d, w), 1e-6, 1e-4, 'dx');
-      await expectClose(wt.grad!, matmulRef(d, x, true), 1e-6, 1e-4, 'dw');
-      expect(kernels.filter((k) => k.startsWith('matmul-tiled'))).toEqual([]);
+      await expectClose(xt.grad!, matmulRef(d, w), 1e-6, 1e-4, `${what}: dx`);
+      await expectClose(wt.grad!, matmulRef(d, x, true), 1e-6, 1e-4, `${what}: dw`);
+      expect(kernels.filter((k) => k.startsWith('matmul-tiled')), what).toEqual([]);
     });
+  }
+
+  it('gives float64 loss and gradients with every product on textures (V = maxTextureDimension2D + 100)', async () => {
+    if (profile().matmul.tiled !== 'texture') return; // other adapters have no such limit
+    await check(70, 12, max() + 100, 41);
+  });
+
+  it('and with chunks of more rows than a texture holds (N = maxTextureDimension2D + 100, V = 16)', async () => {
+    if (profile().matmul.tiled !== 'texture') return;
+    await check(max() + 100, 8, 16, 43);
+  });
+
+  it('and with a weight larger than a (lowered) binding, the last chunk skinny (3 rows)', async () => {
+    if (profile().matmul.tiled !== 'texture') return;
+    // 1 MiB: chunks of 15 rows of logits, the weight [V, 20] (1.3 MB) bound in windows
+    setProfile({ bindingLimit: 2 ** 20 });
+    try {
+      await check(18, 20, max() + 100, 45);
+    } finally {
+      setProfile(null);
+    }
   });
 });

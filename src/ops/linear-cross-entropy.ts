@@ -1,7 +1,7 @@
 // linearCrossEntropy(x [N, C], weight [V, C], targets [N]) = crossEntropy(x · weightᵀ, targets): an
 // LM head and its loss without ever holding the [N, V] logits, for when they would not fit one
 // binding (GPT-2's logits at B*T = 16k rows are 3.3 GB). Rows of x go a chunk at a time, each
-// chunk's logits fitting one binding; the weight is read a window of rows at a time when it is
+// chunk's logits fitting one binding (and its rows one launch of the backward's products); the weight is read a window of rows at a time when it is
 // larger than a binding itself (GPT-2's 50257 x 768 table is 154 MB); the backward recomputes each
 // chunk's logits from x and the weight instead of keeping them (as fused linear-cross-entropy
 // kernels do). Ignored rows (target == ignoreIndex) count as in crossEntropy.
@@ -32,8 +32,14 @@ import { div } from './elementwise.js';
 
 const plain = { transA: false, transB: false, batchShape: [], aStrides: [], bStrides: [] };
 
-/** Rows per chunk: as many as keep one chunk's logits, and its rows of x, within a binding. */
-const chunkRows = (V: number, C: number) => Math.max(1, Math.floor(profile().bindingLimit / (4 * Math.max(V, C))));
+/**
+ * Rows per chunk: as many as keep one chunk's logits, and its rows of x, within a binding, and as
+ * the backward's products take in one launch (dlogits_j · w_j has M of them, dlogits_jᵀ · x_r K).
+ */
+function chunkRows(V: number, C: number): number {
+  const fit = Math.max(1, Math.floor(profile().bindingLimit / (4 * Math.max(V, C))));
+  return Math.min(fit, matmulLaunchLimits({ ...plain, M: fit, K: V }).M, matmulLaunchLimits({ ...plain, M: V, K: fit, transA: true }).K);
+}
 
 /** Rows of the weight per window in the backward: as many as both products take in one launch (dlogits_j · w_j has K of them, dlogits_jᵀ · x_r M). */
 const windowRows = (rows: number, V: number) => Math.min(matmulLaunchLimits({ ...plain, M: rows, K: V }).K, matmulLaunchLimits({ ...plain, M: V, K: rows, transA: true }).M);
