@@ -102,22 +102,33 @@ describe('matmul matches the float64 reference on fixed cases', () => {
     if (profile().matmul.tiled !== 'texture') return; // other adapters have no such limit (matmulLaunchLimits)
     const max = device().info.limits.maxTextureDimension2D ?? 8192;
     // each past one limit: N of a transposed B ('k' rows), K of an untransposed B ('outer' rows),
-    // M of an untransposed A ('k' rows), M of a transposed A ('outer' texels along M)
+    // M of an untransposed A ('k' rows), M of a transposed A ('outer' texels along M), N of an
+    // untransposed B ('outer' texels along N), K of a transposed A ('outer' rows), K of both 'k'
+    // layouts (texels along K)
     const cases: Case[] = [
       { M: 130, N: max + 70, K: 64, transA: false, transB: true, batchA: [], batchB: [], seed: 30 },
       { M: 70, N: 40, K: max + 30, transA: false, transB: false, batchA: [], batchB: [], seed: 31 },
       { M: max + 50, N: 24, K: 36, transA: false, transB: false, batchA: [], batchB: [], seed: 32 },
       { M: 4 * max + 20, N: 8, K: 12, transA: true, transB: false, batchA: [], batchB: [], seed: 33 },
+      { M: 12, N: 4 * max + 40, K: 8, transA: false, transB: false, batchA: [], batchB: [], seed: 34 },
+      { M: 20, N: 12, K: max + 30, transA: true, transB: true, batchA: [], batchB: [], seed: 35 },
+      { M: 9, N: 9, K: 4 * max + 20, transA: false, transB: true, batchA: [], batchB: [], seed: 36 },
     ];
+    const onTextures = async (what: string, body: () => Promise<void>) => {
+      device().startProfiling();
+      await body();
+      const kernels = (await device().stopProfiling()).map((k) => k.name);
+      expect(kernels.filter((k) => k.startsWith('matmul-tiled')), what).toEqual([]);
+      expect(kernels.some((k) => k.startsWith('matmul-texture')), what).toBe(true);
+    };
     setProfile({ matmul: { skinnyRows: 0 } });
     try {
-      for (const c of cases) {
-        device().startProfiling();
-        await checkForward(c);
-        const kernels = (await device().stopProfiling()).map((k) => k.name);
-        expect(kernels.filter((k) => k.startsWith('matmul-tiled')), describeCase(c)).toEqual([]);
-        expect(kernels.some((k) => k.startsWith('matmul-texture')), describeCase(c)).toBe(true);
-      }
+      for (const c of cases) await onTextures(describeCase(c), () => checkForward(c));
+      // float16 operands go in blocks of float32 copies (float32 sums rounded once to float16)
+      const [a, b] = [halfValues([40, 32], 37), halfValues([max + 70, 32], 38)];
+      await onTextures('float16', () =>
+        scope(() => expectClose(matmul(toHalfTensor(a), toHalfTensor(b), { transB: true }), matmulRef(a, b, false, true), 1e-5 * Math.sqrt(32), 1e-3, 'float16')),
+      );
     } finally {
       setProfile(null);
     }
