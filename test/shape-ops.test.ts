@@ -1,10 +1,13 @@
 // permute / transpose / slice / concat / cast beyond the op table's drawn calls (test/ops.test.ts):
 // transpose's defaults, rank 6, raw bit patterns, a round trip, cast's saturation and views, and
-// the errors; sliceAssign on float16 off the word grid. The copies are exact (tolerance 0, int32 and float32 bit patterns alike).
+// the errors; sliceAssign on float16 off the word grid; copies of rows (the copy kernel's rows and
+// vec4 forms) whole and in windows of a lowered binding. The copies are exact (tolerance 0, int32 and float32 bit patterns alike).
+import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as ops from '../src/index.js';
-import { expectClose, seededValues, setupDevice } from './helpers.js';
-import { numel, permuteRef, ref, type Ref } from '../src/check/reference/index.js';
+import { setProfile } from '../src/kernels/profile.js';
+import { expectClose, fcParams, seededValues, setupDevice } from './helpers.js';
+import { concatRef, numel, permuteRef, ref, sliceRef, type Ref } from '../src/check/reference/index.js';
 
 beforeAll(setupDevice);
 
@@ -73,6 +76,77 @@ describe('sliceAssign', () => {
         expect([...(await dst.toArray())], `start ${start}, length ${len}`).toEqual([...want]);
       }
     }));
+});
+
+describe('copies of rows (rank <= 2 once merged: the copy kernel without its index loop, vec4 where aligned)', () => {
+  // [outer, L, inner] with outer past the 16 runs a buffer copy takes: slice, concat and
+  // sliceAssign (the KV cache) along L copy rows of len * inner words at a base of start * inner,
+  // aligned to vec4s or not; permutes keep the last dim (rows) or not. Bindings whole, or of 1 KiB
+  // (256 words: the copy goes in boxes, each binding shifted windows); float32, int32, float16.
+  const dtypes = ['float32', 'int32', 'float16'] as const;
+  const cast = (r: Ref, dtype: ops.DType) => (dtype === 'float16' ? asTensor(r, 'float32').astype('float16') : asTensor(r, dtype));
+  it('slice, concat, sliceAssign and permute match the reference exactly', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.record({
+          outer: fc.integer({ min: 17, max: 24 }),
+          L: fc.integer({ min: 1, max: 12 }),
+          inner: fc.constantFrom(1, 2, 3, 4, 8, 12),
+          cut: fc.tuple(fc.nat(12), fc.nat(12)),
+          dtype: fc.constantFrom(...dtypes),
+          bindingLimit: fc.constantFrom(null, 1024),
+          seed: fc.nat(1000),
+        }),
+        async ({ outer, L, inner, cut, dtype, bindingLimit, seed }) => {
+          const [start, end] = [Math.min(cut[0], L), Math.min(cut[0] + cut[1], L)];
+          const len = end - start;
+          const a = intValues([outer, L, inner], seed);
+          const v = intValues([outer, len, inner], seed + 1);
+          setProfile(bindingLimit === null ? null : { bindingLimit });
+          try {
+            await scope(async () => {
+              const what = `[${outer}, ${L}, ${inner}] ${dtype} [${start}, ${end}) binding ${bindingLimit}`;
+              const t = cast(a, dtype);
+              await expectClose(ops.slice(t, 1, start, end), sliceRef(a, 1, start, end), 0, 0, `${what}: slice`);
+              await expectClose(ops.concat([t, cast(v, dtype)], 1), concatRef([a, v], 1), 0, 0, `${what}: concat`);
+              const dst = cast(a, dtype);
+              ops.sliceAssign(dst, cast(v, dtype), 1, start);
+              const want = a.data.map((x, flat) => {
+                const j = Math.floor(flat / inner) % L;
+                return j < start || j >= end ? x : v.data[(Math.floor(flat / (inner * L)) * len + j - start) * inner + (flat % inner)]!;
+              });
+              await expectClose(dst, ref(a.shape, want), 0, 0, `${what}: sliceAssign`);
+              for (const perm of [[1, 0, 2], [0, 2, 1], [2, 1, 0]]) await expectClose(ops.permute(t, perm), permuteRef(a, perm), 0, 0, `${what}: permute ${perm}`);
+            });
+          } finally {
+            setProfile(null);
+          }
+        },
+      ),
+      fcParams(30),
+    );
+  });
+
+  it('takes the vec4 form where rows are aligned, in windows too, and the scalar one where not', async () => {
+    // 2 of [20, 8, inner] along L: from 2 and 1 with inner 4 (8-word rows at words 8, 4 of each 32:
+    // aligned), from 1 with inner 2 (4-word rows at word 2 of 16: the base is not) and inner 3
+    for (const bindingLimit of [null, 1024]) {
+      setProfile(bindingLimit === null ? null : { bindingLimit });
+      try {
+        for (const [inner, start, kernel] of [[4, 2, 'copy_rows_vec4'], [4, 1, 'copy_rows_vec4'], [2, 1, 'copy_rows'], [3, 1, 'copy_rows']] as const) {
+          const a = intValues([20, 8, inner], inner + start);
+          await scope(async () => {
+            ops.device().startProfiling();
+            const got = ops.slice(asTensor(a, 'float32'), 1, start, start + 2);
+            await expectClose(got, sliceRef(a, 1, start, start + 2), 0, 0, `inner ${inner}, start ${start}, binding ${bindingLimit}`);
+            expect((await ops.device().stopProfiling()).map((k) => k.name), `inner ${inner}, start ${start}, binding ${bindingLimit}`).toContain(kernel);
+          });
+        }
+      } finally {
+        setProfile(null);
+      }
+    }
+  });
 });
 
 describe('cast', () => {
