@@ -1,9 +1,10 @@
+import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { BufferPool, sizeClass } from '../src/device/pool.js';
-import { Kernel } from '../src/kernels/kernel.js';
+import { Kernel, pieces } from '../src/kernels/kernel.js';
 import { profile, setProfile } from '../src/kernels/profile.js';
 import { device, scope, tensor } from '../src/index.js';
-import { setupDevice } from './helpers.js';
+import { fcParams, setupDevice } from './helpers.js';
 
 beforeAll(setupDevice);
 
@@ -61,6 +62,42 @@ describe('device layer', () => {
     for (const bytes of [40, 900, 1000, 1001, 2900, 3000]) pool.acquire(bytes, 'probe');
     // 900 and 1000 would be 1024, past the binding limit; 2900 and 3000 would be 3072, past the largest
     expect(sizes).toEqual([sizeClass(40), 900, 1000, sizeClass(1001), 3000, 3000]);
+  });
+
+  it('binding pieces cover n elements in order, each start aligned for both widths, each within the binding and `most`', () => {
+    const align = device().info.limits.minStorageBufferOffsetAlignment ?? 256;
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 0, max: 5000 }),
+        fc.constantFrom(2, 4, 8, 12, 48, 3072),
+        fc.constantFrom(1, 2),
+        fc.constantFrom(64, 1000, 4096, 2 ** 16),
+        fc.oneof(fc.constant(Infinity), fc.integer({ min: 1, max: 3000 })),
+        (n, bytes, narrowerBy, bindingLimit, most) => {
+          const narrowest = bytes / narrowerBy;
+          setProfile({ bindingLimit });
+          try {
+            const got = pieces(n, bytes, narrowest, most);
+            // the smallest piece whose start and end land on an aligned offset of both widths
+            const step = align / gcd(align, narrowest);
+            let next = 0;
+            for (const { start, count } of got) {
+              expect(start).toBe(next);
+              expect(count).toBeGreaterThan(0);
+              expect((start * narrowest) % align).toBe(0);
+              // within both limits, unless one is below a single aligned step (then one step)
+              if (got.length > 1) expect(count).toBeLessThanOrEqual(Math.max(step, Math.min(Math.floor(bindingLimit / bytes), most)));
+              next = start + count;
+            }
+            expect(next).toBe(n);
+            if (got.length === 1) expect((n * bytes <= bindingLimit && n <= most) || n <= step).toBe(true);
+          } finally {
+            setProfile(null);
+          }
+        },
+      ),
+      fcParams(40),
+    );
   });
 
   it('pools buffers: a freed buffer of the same class is reused', () => {
@@ -154,3 +191,5 @@ describe('device layer', () => {
     out.dispose();
   });
 });
+
+const gcd = (a: number, b: number): number => (b ? gcd(b, a % b) : a);

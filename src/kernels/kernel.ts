@@ -213,15 +213,17 @@ fn strided(i: u32, rank: u32, shape: array<vec4u, 2>, strides: array<vec4u, 2>) 
 
 /**
  * The pieces [start, start + count) of n elements of `elementBytes` each that one binding can cover,
- * at most `most` elements each where the kernel takes fewer at once; each start aligned for a window
- * of elements of `narrowest` bytes too (a cast binds both widths).
+ * at most `most` elements each where the kernel takes fewer at once (but never less than one
+ * alignment); each start aligned for a window of elements of `narrowest` bytes too (a cast binds
+ * both widths).
  */
 export function pieces(n: number, elementBytes: number, narrowest = elementBytes, most = Infinity): { start: number; count: number }[] {
   const limit = Math.min(profile().bindingLimit, most * elementBytes);
   if (n === 0) return []; // nothing to do (and nothing to bind)
   if (n * elementBytes <= limit) return [{ start: 0, count: n }];
   const align = alignment(narrowest); // a multiple of the wider elements' alignment
-  // at least one aligned piece (only a limit lowered for tests is ever below that)
+  // at least one aligned piece (only a limit lowered for tests, or a `most` below one alignment, is
+  // ever below that: then each piece is one alignment long, past `most`)
   const step = Math.max(align, Math.floor(limit / elementBytes / align) * align);
   const out: { start: number; count: number }[] = [];
   for (let start = 0; start < n; start += step) out.push({ start, count: Math.min(step, n - start) });
