@@ -6,7 +6,7 @@
 // Under autocast('float16') (autocast.ts) Linear, Embedding and LayerNorm compute in float16, their
 // float32 parameters (and a float32 input) cast on the way in; int8 layers compute in float32 (their
 // kernels take float32 activations) between casts, so a float16 model can hold them.
-import { cast, dropout, embedding, embeddingInt8, full, layerNorm, linearInt8, maskInPlace, matmul, randn, tensor, type Tensor } from '../ops/index.js';
+import { cast, dropout, embedding, embeddingInt8, full, layerNorm, linear, linearInt8, maskInPlace, matmul, randn, tensor, type Tensor } from '../ops/index.js';
 import type { Generator } from '../tensor/generator.js';
 import { keep, scope } from '../tensor/scope.js';
 import { castForCompute } from './autocast.js';
@@ -87,6 +87,8 @@ export class Linear extends RowWeights {
 
   forward(x: Tensor): Tensor {
     return scope(() => {
+      // float weights: one op, so that decoding's few rows add the bias in the product's kernel
+      if (this.bias && !this.weightScale) return linear(castForCompute(x), castForCompute(this.weight), castForCompute(this.bias));
       const y = this.project(x); // [..., in] -> [..., out]
       return this.bias ? y.add(castForCompute(this.bias)) : y;
     });

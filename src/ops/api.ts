@@ -158,7 +158,7 @@ export const {
   neg, exp, log, sqrt, rsqrt, tanh, relu, gelu, geluTanh,
   add, sub, mul, div, pow, maximum, eq, ne, lt, le, gt, ge, where,
   expand, sumTo, sum, mean, max, argmax, reshape, permute, slice, concat, cast, castCached,
-  matmul, embedding, dropout, softmax, logSoftmax, layerNorm, crossEntropy, linearCrossEntropy, distillLoss, causalAttention, biasGelu,
+  matmul, linear, embedding, dropout, softmax, logSoftmax, layerNorm, crossEntropy, linearCrossEntropy, distillLoss, causalAttention, biasGelu,
   sampleLogits,
   linearInt8, embeddingInt8,
 } = ops;

@@ -23,6 +23,7 @@ import { gradNorm } from './grad-norm.js';
 import { gradScalerUpdate } from './grad-scaler.js';
 import { embeddingInt8, linearInt8 } from './int8.js';
 import { layerNorm } from './layernorm.js';
+import { linear } from './linear.js';
 import { linearCrossEntropy } from './linear-cross-entropy.js';
 import { maskInPlace } from './mask.js';
 import { matmul } from './matmul.js';
@@ -48,7 +49,7 @@ export const OPS = {
   reshape, permute, slice, concat,
   cast, castCached,
   // linear algebra and the fused ops of a transformer
-  matmul, embedding, dropout, softmax, logSoftmax, layerNorm, crossEntropy, linearCrossEntropy, distillLoss, causalAttention, biasGelu,
+  matmul, linear, embedding, dropout, softmax, logSoftmax, layerNorm, crossEntropy, linearCrossEntropy, distillLoss, causalAttention, biasGelu,
   // generation: a token per row of logits
   sampleLogits,
   // int8 weights, inference only (int8.ts)

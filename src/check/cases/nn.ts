@@ -10,7 +10,7 @@ import type { Random } from '../random.js';
 import { numel, ref, type Ref } from '../reference/array.js';
 import { dropoutRef, embeddingRef } from '../reference/indexing.js';
 import { matmulRef } from '../reference/matmul.js';
-import { biasGeluRef, causalAttentionRef, crossEntropyRef, distillLossRef, layerNormRef, logSoftmaxRef, softmaxRef } from '../reference/nn.js';
+import { biasGeluRef, causalAttentionRef, crossEntropyRef, distillLossRef, layerNormRef, linearRef, logSoftmaxRef, softmaxRef } from '../reference/nn.js';
 import { dropoutMaskRef } from '../reference/philox.js';
 import { sampleRef, sampleWalk } from '../reference/sample.js';
 import { EXACT, floatInput, halfGradTol, intInput, type OpCase, type Sample, type Tolerance } from '../sample.js';
@@ -36,6 +36,26 @@ const matmul = {
       tol: { atol: 1e-5 * Math.sqrt(K!), rtol: 1e-4 },
       // float16 gradients are sums of up to max(M, N, K) x batch products of rounded factors (|x| <= 1)
       half: { gradTol: halfGradTol(Math.max(1, Math.sqrt(Math.max(M!, N!, K!) * numel(batch)) / 4)) },
+    };
+  },
+};
+
+/**
+ * A Linear layer: rows drawn like a model's (a few, as decoding has: the skinny kernels add the
+ * bias as they store; or many), K a multiple of 4 half the time (the vec4 skinny kernels' layout).
+ */
+const linear = {
+  draw(r: Random): Sample<[Tensor, Tensor, Tensor]> {
+    const [N, K] = [dim(r), bool(r) ? 4 * r.int(1, 17) : dim(r)];
+    const lead = bool(r) ? [r.int(1, 9)] : shape(r, 0, 3, Math.max(1, Math.floor(MATMUL_WORK / (N * K))));
+    return {
+      inputs: [floatInput(values(r, [...lead, K], -1, 1)), floatInput(values(r, [N, K], -1, 1)), floatInput(values(r, [N], -1, 1))],
+      args: ([x, w, b]) => [x!, w!, b!],
+      reference: ([x, w, b]) => linearRef(x!, w!, b!),
+      tol: { atol: 1e-5 * Math.sqrt(K), rtol: 1e-4 },
+      // float16 where the bias is not fused: the product is rounded to float16 (|x · wᵀ| up to
+      // about sqrt(K)) before the bias is added, so the error scales with it, not with the result
+      half: { tol: { atol: 2 ** -10 * (1 + Math.sqrt(K)), rtol: 2 ** -10 }, gradTol: halfGradTol(Math.max(1, Math.sqrt(Math.max(N, K, numel(lead))) / 4)) },
     };
   },
 };
@@ -319,6 +339,7 @@ const sampleLogits = {
 
 export const NN_CASES = {
   matmul,
+  linear,
   embedding,
   dropout,
   softmax: softmaxLike(softmaxRef, { atol: 1e-6, rtol: 1e-4 }),

@@ -124,6 +124,20 @@ export function causalAttentionRef(qkv: Ref, nHead: number, context: Ref = qkv, 
   return { shape: [B, T, C], data: y };
 }
 
+/** x · wᵀ + b for x [..., K], w [N, K], b [N] (a Linear layer). */
+export function linearRef(x: Ref, w: Ref, b: Ref): Ref {
+  const [N, K] = w.shape as [number, number];
+  const rows = x.data.length / K;
+  const y = new Float64Array(rows * N);
+  for (let r = 0; r < rows; r++)
+    for (let n = 0; n < N; n++) {
+      let acc = b.data[n]!;
+      for (let k = 0; k < K; k++) acc += x.data[r * K + k]! * w.data[n * K + k]!;
+      y[r * N + n] = acc;
+    }
+  return { shape: [...x.shape.slice(0, -1), N], data: y };
+}
+
 /** gelu(x + b), b broadcast along the last axis. */
 export function biasGeluRef(x: Ref, b: Ref): Ref {
   const C = b.data.length;

@@ -21,7 +21,7 @@
 //   768 x 50257:  M 1  67.0 / 43.4 / 153 / 1025     M 4  198 / 76.8 / 269 / 984       M 8  402 / 112 / 338 / 938
 // GPT-2 124M decoding, batch 1: 216 -> 140 ms a token. GPUs: unmeasured ('auto' measures there).
 import type { Resource } from '../../device/bind-groups.js';
-import { Kernel, grid1d, LINEAR, narrow, perElement, variants, type FloatType } from '../kernel.js';
+import { Kernel, grid1d, LINEAR, narrow, perElement, variants, type FloatType, type StorageType } from '../kernel.js';
 import { SKINNY_KERNELS, type SkinnyKernel } from '../profile.js';
 import type { MatmulPlan } from './matmul-tiled.js';
 
@@ -48,12 +48,25 @@ export function isSkinny(plan: Pick<MatmulPlan, 'M' | 'K' | 'transA' | 'transB'>
 
 const BATCH_PARAMS = { batch_rank: 'u32', batch_shape: 'dims', a_strides: 'dims', b_strides: 'dims' } as const;
 
-const elementKernel = variants((float: FloatType) => new Kernel({
-  name: `matmul-skinny${float === 'f16' ? '-f16' : ''}`,
-  read: { a: float, b: float },
-  write: { c: float },
-  params: { n: 'u32', M: 'u32', N: 'u32', K: 'u32', a_sm: 'u32', a_sk: 'u32', b_sk: 'u32', b_sn: 'u32', ...BATCH_PARAMS },
-  body: perElement(LANES, `
+/** A kernel's `key`: its float type, rows (the vec4 kernels), and whether it adds a bias. */
+const parseKey = (key: string) => {
+  const [float, rows, bias] = key.split(' ');
+  return { float: float as FloatType, rows: Number(rows), bias: bias === 'bias' };
+};
+const keyOf = (float: FloatType, rows: number, bias: boolean) => `${float} ${rows} ${bias ? 'bias' : '-'}`;
+/** The bindings A, B (and the bias) read: the bias, [N], comes between B and C. */
+const reads = (t: StorageType, float: FloatType, bias: boolean) => ({ a: t, b: t, ...(bias && { bias: float }) });
+/** C's element: a float32 sum, plus the bias of column `col` when the kernel adds one, in C's type. */
+const stored = (float: FloatType, bias: boolean, sum: string, col: string) => narrow(float, bias ? `${sum} + f32(bias[${col}])` : sum);
+
+const elementKernel = variants((key: string) => {
+  const { float, bias } = parseKey(key);
+  return new Kernel({
+    name: `matmul-skinny${bias ? '-bias' : ''}${float === 'f16' ? '-f16' : ''}`,
+    read: reads(float, float, bias),
+    write: { c: float },
+    params: { n: 'u32', M: 'u32', N: 'u32', K: 'u32', a_sm: 'u32', a_sk: 'u32', b_sk: 'u32', b_sn: 'u32', ...BATCH_PARAMS },
+    body: perElement(LANES, `
   let col = i % p.N;
   let row = (i / p.N) % p.M;
   let batch = i / (p.N * p.M);
@@ -61,8 +74,9 @@ const elementKernel = variants((float: FloatType) => new Kernel({
   let b_base = strided(batch, p.batch_rank, p.batch_shape, p.b_strides) + col * p.b_sn;
   var acc = 0.0;
   for (var k = 0u; k < p.K; k++) { acc += f32(a[a_base + k * p.a_sk]) * f32(b[b_base + k * p.b_sk]); }
-  c[i] = ${narrow(float, 'acc')};`),
-}));
+  c[i] = ${stored(float, bias, 'acc', 'col')};`),
+  });
+});
 
 const each = (n: number, f: (i: number) => string, sep = '\n') => Array.from({ length: n }, (_, i) => f(i)).join(sep);
 
@@ -72,7 +86,7 @@ const each = (n: number, f: (i: number) => string, sep = '\n') => Array.from({ l
  * each group of ROWS rows with x0.. their vec4 offsets in A; `dots(k)` adds the products of vec4
  * k to acc0..; `stores(sum)` writes sum(r) of each row r and column n0 + j in range.
  */
-const vec4Parts = (rows: number, float: FloatType) => ({
+const vec4Parts = (rows: number, float: FloatType, bias: boolean) => ({
   bases: `
   let n0 = 4u * (g % ((p.N + 3u) / 4u));
   let batch = g / ((p.N + 3u) / 4u);
@@ -93,23 +107,23 @@ ${each(rows, (r) => `      let a${r} = vec4f(a[x${r} + ${k}]);
     if (r0 + ${r}u < p.M) {
       let out = (batch * p.M + r0 + ${r}u) * p.N + n0;
       let s = ${sum(r)};
-      for (var j = 0u; j < 4u && n0 + j < p.N; j++) { c[out + j] = ${narrow(float, 's[j]')}; }
+      for (var j = 0u; j < 4u && n0 + j < p.N; j++) { c[out + j] = ${stored(float, bias, 's[j]', 'n0 + j')}; }
     }`),
 });
 
 const VEC4_PARAMS = { n: 'u32', M: 'u32', N: 'u32', K4: 'u32', ...BATCH_PARAMS } as const;
 const vec4Storage = (float: FloatType) => (float === 'f16' ? 'vec4h' : 'vec4f');
 
-/** A vec4 kernel per float type and rows (`key`), named `matmul-skinny-${kind}-...`, its body from the shared parts. */
+/** A vec4 kernel per float type, rows and bias (`key`), named `matmul-skinny-${kind}-...`, its body from the shared parts. */
 const vec4Kernel = (kind: string, body: (v: ReturnType<typeof vec4Parts>, rows: number) => string) =>
-  variants((key: `${FloatType} ${number}`) => {
-    const [float, rows] = [key.split(' ')[0] as FloatType, Number(key.split(' ')[1])];
+  variants((key: string) => {
+    const { float, rows, bias } = parseKey(key);
     return new Kernel({
-      name: `matmul-skinny-${kind}-${rows}${float === 'f16' ? '-f16' : ''}`,
-      read: { a: vec4Storage(float), b: vec4Storage(float) },
+      name: `matmul-skinny-${kind}-${rows}${bias ? '-bias' : ''}${float === 'f16' ? '-f16' : ''}`,
+      read: reads(vec4Storage(float), float, bias),
       write: { c: float },
       params: VEC4_PARAMS,
-      body: body(vec4Parts(rows, float), rows),
+      body: body(vec4Parts(rows, float, bias), rows),
     });
   });
 
@@ -147,16 +161,17 @@ export function launchSkinnyMatmul(a: Resource, b: Resource, c: Resource, plan: 
   const { M, N, K, transA, transB, batchShape } = plan;
   const float = plan.float ?? 'f32';
   const batch = { batch_rank: batchShape.length, batch_shape: batchShape, a_strides: plan.aStrides, b_strides: plan.bStrides };
+  const bound = plan.bias ? [a, b, plan.bias, c] : [a, b, c];
   if (kernel === 'element') {
     const n = nBatch * M * N;
-    elementKernel(float).launch([a, b, c], {
+    elementKernel(keyOf(float, 0, !!plan.bias)).launch(bound, {
       n, M, N, K, a_sm: transA ? 1 : K, a_sk: transA ? M : 1, b_sk: transB ? 1 : N, b_sn: transB ? K : 1, ...batch,
     }, grid1d(n, LANES));
     return;
   }
-  const key = `${float} ${Math.min(M, MAX_ROWS)}` as const;
+  const key = keyOf(float, Math.min(M, MAX_ROWS), !!plan.bias);
   const n = nBatch * Math.ceil(N / 4);
   const params = { n, M, N, K4: K / 4, ...batch };
-  if (kernel === 'columns') columnsKernel(key).launch([a, b, c], params, grid1d(n, LANES));
-  else workgroupKernel(key).launch([a, b, c], params, grid1d(n, 1));
+  if (kernel === 'columns') columnsKernel(key).launch(bound, params, grid1d(n, LANES));
+  else workgroupKernel(key).launch(bound, params, grid1d(n, 1));
 }

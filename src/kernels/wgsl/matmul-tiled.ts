@@ -198,6 +198,8 @@ export interface MatmulPlan {
   float?: FloatType;
   /** Set when B is int8 weights Q [N, K] (transB, no batch): their per-row scales, B = scale ⊙ Q. */
   scale?: Resource;
+  /** A bias [N] (in A's float type) added to every row of C: only where matmulAddsBias says the path adds it. */
+  bias?: Resource;
 }
 
 

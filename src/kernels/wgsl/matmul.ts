@@ -65,12 +65,22 @@ import { launchSplitSum, launchTiledMatmul, vec4Aligned, type MatmulPlan } from 
 // the fast paths of float16 and int8 products are verified on each adapter before use
 onDeviceOpen(() => checkFastPaths(launchMatmul));
 
-/** Records C = op(A) · op(B) for every batch; `c` must hold batch * M * N floats. */
+/**
+ * Whether launchMatmul adds a bias row to C itself for this product (plan.bias): the skinny
+ * kernels do, as they store (decoding's Linear layers: one dispatch, not two); elsewhere the
+ * caller adds it (src/ops/linear.ts).
+ */
+export function matmulAddsBias(plan: Pick<MatmulPlan, 'M' | 'K' | 'transA' | 'transB' | 'scale'>): boolean {
+  return !plan.scale && isSkinny(plan, profile().matmul.skinnyRows);
+}
+
+/** Records C = op(A) · op(B) (+ plan.bias on every row, see matmulAddsBias) for every batch; `c` must hold batch * M * N floats. */
 export function launchMatmul(a: Resource, b: Resource, c: Resource, plan: MatmulPlan): void {
   const { M, N, K, batchShape } = plan;
   const nBatch = batchShape.reduce((x, y) => x * y, 1);
   if (nBatch * M * N === 0) return;
   if (nBatch * M * N >= 2 ** 32) throw new Error(`matmul: ${nBatch}x${M}x${N} output is too large`);
+  if (plan.bias && !matmulAddsBias(plan)) throw new Error(`matmul: a ${M}-row product adds no bias here (matmulAddsBias); add it apart`);
   const { tiled, skinnyRows, subgroupMatrix } = profile().matmul;
   if (plan.scale) {
     if (plan.transA || !plan.transB || nBatch !== 1) throw new Error('matmul: int8 weights are multiplied as A [M, K] · Qᵀ only');
