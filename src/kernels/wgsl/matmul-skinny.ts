@@ -14,6 +14,8 @@
 // adapters, any number where tests force this path) go in groups of ROWS, a partial last group
 // recomputing row M - 1 without storing it.
 // Columns past N in the last group of 4 likewise read column N - 1 and are not stored.
+// Each kernel also comes with a bias [N] added to every row as C is stored (plan.bias: the
+// linear op, src/ops/linear.ts), so a decoding step's Linear layer is one dispatch.
 // Measured on lavapipe (2 cores, quiet; bench/skinny-matmul.ts, medians of 5 rounds, 2026-12-05),
 // [M x K]·[N x K]^T at GPT-2's shapes, element / columns / workgroup / texture tiles, ms:
 //   768 x 2304:   M 1  3.08 / 1.73 / 6.80 / 9.61    M 4  11.1 / 2.79 / 8.62 / 6.65    M 8  20.0 / 4.25 / 13.5 / 7.93
