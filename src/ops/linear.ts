@@ -7,12 +7,15 @@ import { defineOp, type OpContext } from '../autograd/op.js';
 import { matmulAddsBias, launchMatmul } from '../kernels/wgsl/matmul.js';
 import { elementBytes, FLOAT_DTYPES, floatType, Tensor } from '../tensor/tensor.js';
 import { assertRank, assertShape } from '../tensor/check.js';
+import { numel } from '../tensor/shape.js';
 import { profile } from '../kernels/profile.js';
 import { sumTo } from './broadcast.js';
 import { add } from './elementwise.js';
 import { matmul } from './matmul.js';
 
 const NO_DIMS: readonly number[] = [];
+/** x's rows: the product of its leading dims (not x.size / K, which is NaN where K = 0). */
+const rowsOf = (x: Tensor) => numel(x.shape.slice(0, -1));
 
 /** x · weightᵀ + bias, for x [..., K], weight [N, K] (PyTorch's Linear layout) and bias [N]. */
 export const linear = defineOp({
@@ -21,7 +24,7 @@ export const linear = defineOp({
   forward(ctx: OpContext, x: Tensor, w: Tensor, b: Tensor) {
     ctx.save(x, w);
     const [N, K] = w.shape as [number, number];
-    const plan = { M: x.size / K, N, K, transA: false, transB: true, batchShape: NO_DIMS, aStrides: NO_DIMS, bStrides: NO_DIMS, float: floatType(x.dtype) };
+    const plan = { M: rowsOf(x), N, K, transA: false, transB: true, batchShape: NO_DIMS, aStrides: NO_DIMS, bStrides: NO_DIMS, float: floatType(x.dtype) };
     const fits = Math.max(x.size, w.size, plan.M * N) * elementBytes(x.dtype) <= profile().bindingLimit;
     if (fits && matmulAddsBias(plan)) {
       const y = Tensor.empty([...x.shape.slice(0, -1), N], x.dtype, 'linear');
@@ -35,7 +38,6 @@ export const linear = defineOp({
   },
   shape([x, w, b]) {
     assertRank('linear', x, 1, 'input [..., K]');
-    assertRank('linear', w, 2, 'weight [N, K]');
     if (w.rank !== 2 || w.shape[1] !== x.shape.at(-1)) {
       throw new Error(`linear: weight ${w.describe()} must be [N, K] for input ${x.describe()} (K = ${x.shape.at(-1)})`);
     }
@@ -48,7 +50,8 @@ export const linear = defineOp({
     const dx = ctx.needsGrad[0] ? matmul(g, w) : null;
     let dw: Tensor | null = null;
     if (ctx.needsGrad[1]) {
-      const [g2, x2] = [g.view([g.size / N, N]), x.view([x.size / K, K])];
+      const rows = rowsOf(x);
+      const [g2, x2] = [g.view([rows, N]), x.view([rows, K])];
       dw = matmul(g2, x2, { transA: true });
       g2.dispose();
       x2.dispose();

@@ -1,7 +1,7 @@
 // Float64 references for the fused ops of a transformer (softmax, logSoftmax, layerNorm,
 // crossEntropy, causal attention, biasGelu): plain loops over last-axis rows, written for clarity,
 // independent of the engine's kernels.
-import { ref, type Ref } from './array.js';
+import { numel, ref, type Ref } from './array.js';
 import { gelu } from './math.js';
 import { attentionKeepRef } from './philox.js';
 
@@ -127,7 +127,7 @@ export function causalAttentionRef(qkv: Ref, nHead: number, context: Ref = qkv, 
 /** x · wᵀ + b for x [..., K], w [N, K], b [N] (a Linear layer). */
 export function linearRef(x: Ref, w: Ref, b: Ref): Ref {
   const [N, K] = w.shape as [number, number];
-  const rows = x.data.length / K;
+  const rows = numel(x.shape.slice(0, -1)); // not x.data.length / K: NaN where K = 0
   const y = new Float64Array(rows * N);
   for (let r = 0; r < rows; r++)
     for (let n = 0; n < N; n++) {

@@ -121,7 +121,7 @@ export function launchMatmul(a: Resource, b: Resource, c: Resource, plan: Matmul
 function recordSkinny(a: Resource, b: Resource, c: Resource, plan: MatmulPlan, nBatch: number): void {
   const { skinny } = profile().matmul;
   const fits = skinnyKernelsFor(plan);
-  const record = (a: Resource, b: Resource, c: Resource, kernel: SkinnyKernel) => launchSkinnyMatmul(a, b, c, plan, nBatch, kernel);
+  const record = (a: Resource, b: Resource, c: Resource, kernel: SkinnyKernel, bias = plan.bias) => launchSkinnyMatmul(a, b, c, { ...plan, bias }, nBatch, kernel);
   if (skinny !== 'auto') return record(a, b, c, fits.includes(skinny) ? skinny : 'element');
   const fallback = fits.includes('workgroup') ? 'workgroup' : 'element';
   record(a, b, c, tuned(productTunable(plan, nBatch, 'skinny', fallback, fits, record)));
@@ -152,7 +152,7 @@ function recordTensorCores(a: Resource, b: Resource, c: Resource, plan: MatmulPl
 }
 
 /** A family's candidates (tiles and splits, or splits) to measure for this product, on scratch operands of its shape and layout. */
-function productTunable<C>(plan: MatmulPlan, nBatch: number, family: string, fallback: C, candidates: readonly C[], record: (a: Resource, b: Resource, c: Resource, candidate: C) => void): Tunable<C> {
+function productTunable<C>(plan: MatmulPlan, nBatch: number, family: string, fallback: C, candidates: readonly C[], record: (a: Resource, b: Resource, c: Resource, candidate: C, bias?: Resource) => void): Tunable<C> {
   const { M, N, K, transA, transB, batchShape } = plan;
   const layout = `${transA ? 'ta' : ''}${transB ? 'tb' : ''}${vec4Aligned(plan) ? ' vec4' : ''}`;
   // elements a buffer must hold for its batch strides (0 where broadcast) plus one matrix
@@ -163,11 +163,13 @@ function productTunable<C>(plan: MatmulPlan, nBatch: number, family: string, fal
     candidates,
     prepare(candidate) {
       const dev = device();
-      // 4 bytes an element: enough for f16 operands too
-      const buffers = [extent(plan.aStrides, M * K), extent(plan.bStrides, K * N), nBatch * M * N].map((n) => dev.alloc(4 * n, 'matmul autotune'));
-      const [a, b, c] = buffers as [GPUBuffer, GPUBuffer, GPUBuffer];
+      // 4 bytes an element: enough for f16 operands too; a scratch bias as well where the product
+      // adds one (the measurement runs later, when the caller's bias may be freed and destroyed)
+      const sizes = [extent(plan.aStrides, M * K), extent(plan.bStrides, K * N), nBatch * M * N, ...(plan.bias ? [N] : [])];
+      const buffers = sizes.map((n) => dev.alloc(4 * n, 'matmul autotune'));
+      const [a, b, c, bias] = buffers as [GPUBuffer, GPUBuffer, GPUBuffer, GPUBuffer?];
       return {
-        run: () => record(a, b, c, candidate),
+        run: () => record(a, b, c, candidate, bias),
         dispose: () => buffers.forEach((x) => dev.release(x)),
       };
     },
