@@ -1,10 +1,11 @@
 // linearCrossEntropy(x [N, C], weight [V, C], targets [N]) = crossEntropy(x · weightᵀ, targets): an
 // LM head and its loss without ever holding the [N, V] logits, for when they would not fit one
 // binding (GPT-2's logits at B*T = 16k rows are 3.3 GB). Rows of x go a chunk at a time, each
-// chunk's logits fitting one binding (and its rows one launch of the backward's products); the weight is read a window of rows at a time when it is
-// larger than a binding itself (GPT-2's 50257 x 768 table is 154 MB); the backward recomputes each
-// chunk's logits from x and the weight instead of keeping them (as fused linear-cross-entropy
-// kernels do). Ignored rows (target == ignoreIndex) count as in crossEntropy.
+// chunk's logits fitting one binding (and its rows one launch of the backward's products); the
+// weight is read a window of rows at a time when it is larger than a binding itself (GPT-2's
+// 50257 x 768 table is 154 MB); the backward recomputes each chunk's logits from x and the weight
+// instead of keeping them (as fused linear-cross-entropy kernels do). Ignored rows (target ==
+// ignoreIndex) count as in crossEntropy.
 // float16 input and weight (a mixed-precision model's LM head) are widened to float32 copies for
 // the chunks, forward and backward: the logits, the loss and every sum are float32 (PyTorch's
 // autocast runs cross-entropy in float32 too), and the gradients are rounded to float16 once. The
@@ -32,17 +33,27 @@ import { div } from './elementwise.js';
 
 const plain = { transA: false, transB: false, batchShape: [], aStrides: [], bStrides: [] };
 
+/** One launch's limits of the backward's two products for a chunk of `rows`: dlogits_j · w_j (dx) and dlogits_jᵀ · x_r (dw). */
+const backwardLimits = (rows: number, V: number) => ({
+  dx: matmulLaunchLimits({ ...plain, M: rows, K: V }),
+  dw: matmulLaunchLimits({ ...plain, M: V, K: rows, transA: true }),
+});
+
 /**
  * Rows per chunk: as many as keep one chunk's logits, and its rows of x, within a binding, and as
- * the backward's products take in one launch (dlogits_j · w_j has M of them, dlogits_jᵀ · x_r K).
+ * the backward's products take in one launch (dx's product has M of them, dw's K).
  */
 function chunkRows(V: number, C: number): number {
   const fit = Math.max(1, Math.floor(profile().bindingLimit / (4 * Math.max(V, C))));
-  return Math.min(fit, matmulLaunchLimits({ ...plain, M: fit, K: V }).M, matmulLaunchLimits({ ...plain, M: V, K: fit, transA: true }).K);
+  const { dx, dw } = backwardLimits(fit, V);
+  return Math.min(fit, dx.M, dw.K);
 }
 
-/** Rows of the weight per window in the backward: as many as both products take in one launch (dlogits_j · w_j has K of them, dlogits_jᵀ · x_r M). */
-const windowRows = (rows: number, V: number) => Math.min(matmulLaunchLimits({ ...plain, M: rows, K: V }).K, matmulLaunchLimits({ ...plain, M: V, K: rows, transA: true }).M);
+/** Rows of the weight per window in the backward: as many as both products take in one launch (dx's product has K of them, dw's M). */
+function windowRows(rows: number, V: number): number {
+  const { dx, dw } = backwardLimits(rows, V);
+  return Math.min(dx.K, dw.M);
+}
 
 /** `t` as float32: itself, or a float32 copy of a float16 tensor (the caller disposes it). */
 const widen = (t: Tensor) => (t.dtype === 'float32' ? t : cast(t, 'float32'));

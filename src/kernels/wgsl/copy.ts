@@ -100,9 +100,9 @@ export function launchCopy(src: GPUBuffer, dst: GPUBuffer, plan: CopyPlan): void
   if (shape.length > MAX_RANK) throw new Error(`copy: rank ${shape.length} exceeds ${MAX_RANK} after merging dims`);
   const eb = plan.elementBytes ?? 4;
   const launch = (s: Resource, d: Resource, box: Box) => {
-    const count = box.shape.reduce((a, b) => a * b, 1);
     const rows = eb === 4 ? asRows(box.shape, srcStrides, dstStrides, box.srcBase, box.dstBase) : null;
     if (rows) return rows.kernel.launch([s, d], rows.params, grid1d(rows.params.n, WG));
+    const count = box.shape.reduce((a, b) => a * b, 1);
     const params = { n: count, rank: shape.length, src_base: box.srcBase, dst_base: box.dstBase, shape: box.shape, src_strides: srcStrides, dst_strides: dstStrides };
     kernel(eb === 2 ? 'f16' : 'u32').launch([s, d], params, grid1d(count, WG));
   };

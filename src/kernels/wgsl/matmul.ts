@@ -319,7 +319,7 @@ function fillTexture(
   );
 }
 
-/** The largest C tile of the texture path (TMT and TNT below are 32, 64 or 128). */
+/** The largest C tile side of the texture path, a multiple of each (TMT below is 64 or 128, TNT 32, 64 or 128). */
 const TEXTURE_TILE_MAX = 128;
 
 /**
