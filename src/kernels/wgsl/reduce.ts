@@ -58,6 +58,12 @@ function reduceKernel(kind: ReduceKind, float: FloatType, lanes: number, fold: b
     body: /* wgsl */ `
 ${LINEAR}
 ${kind === 'sum' ? '' : ORDERED_WGSL}
+// the offset of reduced element j from its output's first; one reduced dim (the common case, after
+// planReduce merges dims) needs no division
+fn reduced_offset(j: u32) -> u32 {
+  if (p.red_rank == 1u) { return j * dim(p.red_strides, 0u); }
+  return strided(j, p.red_rank, p.red_shape, p.red_strides);
+}
 var<workgroup> vals: array<${k.acc}, ${WG}>;
 var<workgroup> idxs: array<u32, ${WG}>;
 
@@ -72,7 +78,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
   var arg = 0xffffffffu;
   if (live) {
     for (var j = lane; j < p.r; j += ${lanes}u) {
-      let e = ${element('base + strided(j, p.red_rank, p.red_shape, p.red_strides)')};
+      let e = ${element('base + reduced_offset(j)')};
       let v = ${k.load};
       ${isArg ? 'if (v > acc || arg == 0xffffffffu) { acc = v; arg = j; }' : `acc = ${combine};`}
     }
@@ -132,17 +138,30 @@ export interface ReducePlan {
   redStrides: number[];
 }
 
-/** Splits an input shape into kept and reduced dims (with the input's strides for each). */
+/**
+ * Splits an input shape into kept and reduced dims (with the input's strides for each). Dims of
+ * one side that step through memory as one dim would ([B, T] of a [B, T, C] tensor's column sums)
+ * are merged into it: the kernel's index arithmetic is a u32 division and remainder per dim.
+ */
 export function planReduce(shape: readonly number[], strides: readonly number[], axes: readonly number[]): ReducePlan {
   const plan: ReducePlan = { nOut: 1, r: 1, keepShape: [], keepStrides: [], redShape: [], redStrides: [] };
+  const push = (dims: number[], dimStrides: number[], d: number, stride: number) => {
+    if (d === 1) return;
+    const last = dims.length - 1;
+    if (last >= 0 && dimStrides[last] === d * stride) {
+      dims[last]! *= d;
+      dimStrides[last] = stride;
+    } else {
+      dims.push(d);
+      dimStrides.push(stride);
+    }
+  };
   shape.forEach((d, i) => {
     if (axes.includes(i)) {
-      plan.redShape.push(d);
-      plan.redStrides.push(strides[i]!);
+      push(plan.redShape, plan.redStrides, d, strides[i]!);
       plan.r *= d;
     } else {
-      plan.keepShape.push(d);
-      plan.keepStrides.push(strides[i]!);
+      push(plan.keepShape, plan.keepStrides, d, strides[i]!);
       plan.nOut *= d;
     }
   });
