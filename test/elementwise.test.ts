@@ -3,7 +3,9 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as ops from '../src/index.js';
 import { numel, ref, zipN } from '../src/check/reference/index.js';
-import { expectClose, setupDevice, toTensor } from './helpers.js';
+import fc from 'fast-check';
+import { setProfile } from '../src/kernels/profile.js';
+import { expectClose, fcParams, setupDevice, toTensor } from './helpers.js';
 
 beforeAll(setupDevice);
 
@@ -42,6 +44,35 @@ describe('vec4 kernels', () => {
         await expectClose(ops.where(toTensor(cc), toTensor(aa), toTensor(bb)), zipN([cc, aa, bb], pick), 0, 0, 'where');
       }
     }));
+
+  // a trailing block of the output's dims repeated (a bias over rows, positions over a batch) is
+  // read as the output's index modulo the block: vec4 where the block is a multiple of 4, scalar
+  // where not, and a window at a time past the binding limit
+  it('periodic broadcasts (x[i % q]) equal float64: bias over rows, positions over a batch, with and without vec4, windowed', () =>
+    fc.assert(
+      fc.asyncProperty(
+        fc.tuple(fc.integer({ min: 1, max: 5 }), fc.integer({ min: 1, max: 6 }), fc.integer({ min: 1, max: 9 })),
+        fc.integer({ min: 0, max: 3 }), fc.boolean(), fc.constantFrom('add', 'mul', 'sub'), fc.boolean(),
+        ([B, T, C], form, swap, name, windowed) =>
+          ops.scope(async () => {
+            const f = BINARY[name]!.f;
+            const shape = [B, T, C];
+            // the repeated block: [C], [T, C], [1, T, C], [1, 1, C]
+            const block = [[C], [T, C], [1, T, C], [1, 1, C]][form]!;
+            const vals = (n: number, seed: number) => Array.from({ length: n }, (_, i) => Math.round(Math.sin(seed * 5 + i * 1.7) * 8) / 4);
+            const x = ref(shape, vals(numel(shape), 1));
+            const b = ref(block, vals(numel(block), 2));
+            const [l, r] = swap ? [b, x] : [x, b];
+            const fn = (ops as unknown as Record<string, (x: ops.Tensor, y: ops.Tensor) => ops.Tensor>)[name]!;
+            const [lt, rt] = [toTensor(l), toTensor(r)];
+            setProfile(windowed ? { bindingLimit: 64 } : null); // 16 floats a window
+            const y = fn(lt, rt);
+            setProfile(null);
+            await expectClose(y, zipN([l, r], f), 1e-6, 1e-6, `${name} ${JSON.stringify(l.shape)} ${JSON.stringify(r.shape)}${windowed ? ', 64-byte bindings' : ''}`);
+          }),
+      ),
+      fcParams(40),
+    ));
 });
 
 describe('pow at a zero base (WGSL leaves pow(0, y) undefined)', () => {

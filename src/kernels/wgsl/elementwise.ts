@@ -124,12 +124,15 @@ export function launchUnary(k: Kernel, a: GPUBuffer, out: GPUBuffer, n: number):
 const NAMES = { 1: ['x'], 2: ['x', 'y'], 3: ['c', 'x', 'y'] } as const;
 
 const BROADCAST_INDEX = /* wgsl */ `
-// Load modes: 0 contiguous (the output's own index), 1 a single value, 2 strided (broadcast).
-// Contiguous inputs are bound as windows of the same elements as the output (a piece of a tensor
-// larger than a binding); strided ones whole, indexed from the piece's first element p.base.
-fn at(i: u32, mode: u32, strides: array<vec4u, 2>) -> u32 {
+// Load modes: 0 contiguous (the output's own index), 1 a single value, 2 strided (broadcast),
+// 3 periodic: a trailing block of the output's dims repeated (a bias over rows), the output's
+// index modulo its size q, one remainder where strided takes one per dim. Contiguous inputs are
+// bound as windows of the same elements as the output (a piece of a tensor larger than a
+// binding); the others whole, indexed from the piece's first element p.base.
+fn at(i: u32, mode: u32, strides: array<vec4u, 2>, q: u32) -> u32 {
   if (mode == 0u) { return i; }
   if (mode == 1u) { return 0u; }
+  if (mode == 3u) { return (p.base + i) % q; }
   return strided(p.base + i, p.rank, p.shape, strides);
 }`;
 
@@ -151,8 +154,9 @@ export function broadcastKernel(
   for (const n of names) {
     params[`s_${n}`] = 'dims';
     params[`mode_${n}`] = 'u32';
+    params[`q_${n}`] = 'u32';
   }
-  const loads = names.map((n) => `  let ${n} = ${widen(typeOf(n), `in_${n}[at(i, p.mode_${n}, p.s_${n})]`)};`).join('\n');
+  const loads = names.map((n) => `  let ${n} = ${widen(typeOf(n), `in_${n}[at(i, p.mode_${n}, p.s_${n}, p.q_${n})]`)};`).join('\n');
   const { fn, apply } = scalarFn(names, expr);
   const make = (types: Record<string, StorageType>, outT: StorageType, fns: string, body: string, value: string) => new Kernel({
     name,
@@ -169,11 +173,13 @@ ${body}
   return cached(`bcast:${name}:${expr}:${arity}:${inType}:${outType}`, () => {
     const scalar = sized(make(read, outType, BROADCAST_INDEX, loads, outType === 'i32' ? expr : narrow(outType, expr)), BYTES[inType], BYTES[outType]);
     if (inType === 'i32' || inType !== outType) return scalar;
-    // vec4 twin: load modes 0 (contiguous) and 1 (a single value) only; strided inputs take the scalar kernel
+    // vec4 twin: load modes 0 (contiguous), 1 (a single value) and 3 (periodic, q counted in vec4s); strided inputs take the scalar kernel
     const vec = VEC4[inType];
     const read4 = Object.fromEntries(names.map((n) => [`in_${n}`, vec]));
     const loads4 = names
-      .map((n) => `  var ${n} = vec4f(${widen(inType, `in_${n}[0].x`)});\n  if (p.mode_${n} == 0u) { ${n} = ${widen4(inType, `in_${n}[i]`)}; }`)
+      .map((n) => `  var ${n} = vec4f(${widen(inType, `in_${n}[0].x`)});
+  if (p.mode_${n} == 0u) { ${n} = ${widen4(inType, `in_${n}[i]`)}; }
+  else if (p.mode_${n} == 3u) { ${n} = ${widen4(inType, `in_${n}[(p.base + i) % p.q_${n}]`)}; }`)
       .join('\n');
     const value4 = inType === 'f16' ? `vec4h(${apply})` : apply;
     return withVec4Twin(scalar, () => sized(make(read4, vec, fn, loads4, value4), 4 * BYTES[inType], 4 * BYTES[inType]));
@@ -194,19 +200,33 @@ export function launchBroadcast(
 ): void {
   const names = NAMES[inputs.length as 1 | 2 | 3];
   const params: Record<string, number | number[]> = { n, base: 0, rank: outShape.length, shape: [...outShape] };
-  const modes = inputs.map((inp) => (readsInOrder(inp.strides, outShape) ? 0 : inp.strides.every((s) => s === 0) ? 1 : 2));
+  const periods = inputs.map((inp) => periodOf(inp.strides, outShape));
+  const modes = inputs.map((inp, j) => (readsInOrder(inp.strides, outShape) ? 0 : inp.strides.every((s) => s === 0) ? 1 : periods[j] ? 3 : 2));
+  const twin = n % 4 === 0 && modes.every((m, j) => m < 2 || (m === 3 && periods[j]! % 4 === 0)) ? vec4Twins.get(k) : undefined;
   inputs.forEach((inp, j) => {
     params[`s_${names[j]}`] = inp.strides;
     params[`mode_${names[j]}`] = modes[j]!;
+    params[`q_${names[j]}`] = twin ? periods[j]! / 4 : periods[j]!;
   });
-  const twin = n % 4 === 0 && !modes.includes(2) ? vec4Twins.get(k) : undefined;
   const [kernel, lanes] = twin ? [twin(), n / 4] : [k, n];
   const bytes = widths.get(kernel)!;
   for (const { start, count } of pieces(lanes, Math.max(bytes.input, bytes.output), Math.min(bytes.input, bytes.output))) {
-    // contiguous inputs and the output a window at a time; single values and strided inputs whole
+    // contiguous inputs and the output a window at a time; the others whole
     const bound = inputs.map((inp, j) => (modes[j] === 0 ? windowOf(inp.buffer, start, count, bytes.input) : inp.buffer));
     kernel.launch([...bound, windowOf(out, start, count, bytes.output)], { ...params, n: count, base: start }, grid1d(count, WG));
   }
+}
+
+/**
+ * The size q of the trailing block of the output's dims that an input holds in order, when it is
+ * read as that block repeated (strides 0 along every real dim before it: x[i % q]); else 0.
+ */
+function periodOf(strides: readonly number[], shape: readonly number[]): number {
+  let q = 1;
+  let d = shape.length - 1;
+  for (; d >= 0 && (shape[d] === 1 || strides[d] === q); d--) q *= shape[d]!;
+  for (; d >= 0; d--) if (shape[d] !== 1 && strides[d] !== 0) return 0;
+  return q;
 }
 
 /** Whether strided reads visit the input exactly in output order (no broadcast along a real dim). */
