@@ -27,7 +27,9 @@ const offsets = (sizes: number[]) => sizes.map((_, i) => sizes.slice(0, i).reduc
 const adamw: UpdateCase<'adamw'> = {
   draw(r) {
     const count = r.int(1, 10);
-    const params = Array.from({ length: count }, () => values(r, shape(r, 0, 3, 200)));
+    // half the time every size a multiple of 4, as a GPT's are: the kernel's vec4 form
+    const aligned = bool(r);
+    const params = Array.from({ length: count }, () => values(r, aligned ? [r.int(1, 5), 4 * r.int(1, 10)] : shape(r, 0, 3, 200)));
     const hasGrad = params.map(() => r.int(0, 4) > 0);
     const grads = params.flatMap((p, i) => (hasGrad[i] ? [values(r, p.shape, -1, 1)] : []));
     const total = params.reduce((n, p) => n + p.data.length, 0);
