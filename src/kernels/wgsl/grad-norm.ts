@@ -1,6 +1,6 @@
 // Global gradient norm for clipping, in two kernels and no float atomics:
 //   grad_sumsq: partial[base + w] = sum(g_k^2) over slice s of tensor k, for a group of up to
-//     MAX_GROUP gradient tensors bound side by side; one 256-lane workgroup w per slice of SLICE
+//     MAX_GROUP (kernel.ts) gradient tensors bound side by side; one 256-lane workgroup w per slice of SLICE
 //     elements (tensor k's slices numbered after those of the tensors before it, `ends` holding the
 //     running counts), lanes striding over the slice, then a tree reduction in workgroup memory.
 //     Slicing keeps a large tensor (GPT-2's 38.6M-element embedding) from being one workgroup's
@@ -12,13 +12,10 @@
 //     reciprocal flush 1 / x to 0 for x past 2^126 (WGSL promises x / y only for |y| <= 2^126),
 //     so maxNorm / maxNorm gave 0 for a limit of 1e38; and x / x need not be exactly 1. One lane.
 // Called by src/ops/grad-norm.ts.
-import { device } from '../../device/device.js';
 import type { Resource } from '../../device/bind-groups.js';
-import { gridRows, Kernel, variants } from '../kernel.js';
+import { gridRows, groupSize, Kernel, variants } from '../kernel.js';
 
 const WG = 256;
-/** Tensors per grad_sumsq dispatch at most (their sizes travel in a `dims` param, 8 entries). */
-const MAX_GROUP = 8;
 /** Elements a workgroup sums at most: 256 per lane. */
 const SLICE = 256 * WG;
 
@@ -31,10 +28,7 @@ export const F32_MAX = 3.4028234663852886e38;
 export const clipLimit = (maxNorm: number): number | null => (maxNorm < F32_MAX ? maxNorm : null);
 
 /** Gradients one grad_sumsq dispatch can sum on this adapter (one binding each, beside `partial`). */
-export function gradNormGroupSize(): number {
-  const bindings = device().info.limits.maxStorageBuffersPerShaderStage ?? 8;
-  return Math.max(1, Math.min(MAX_GROUP, bindings - 1));
-}
+export const gradNormGroupSize = (): number => groupSize(1, 1);
 
 const sumsqKernel = variants((group: number) => {
   const idx = Array.from({ length: group }, (_, k) => k);
