@@ -5,13 +5,13 @@
 //   dx = dy · weight,   dweight = dyᵀ · x (rows folded),   dbias = dy summed over the rows.
 import { defineOp, type OpContext } from '../autograd/op.js';
 import { matmulAddsBias, launchMatmul } from '../kernels/wgsl/matmul.js';
-import { elementBytes, FLOAT_DTYPES, floatType, Tensor } from '../tensor/tensor.js';
+import { FLOAT_DTYPES, floatType, Tensor } from '../tensor/tensor.js';
 import { assertRank, assertShape } from '../tensor/check.js';
 import { numel } from '../tensor/shape.js';
-import { profile } from '../kernels/profile.js';
 import { sumTo } from './broadcast.js';
 import { add } from './elementwise.js';
 import { matmul } from './matmul.js';
+import { fitsOneLaunch } from './matmul-blocks.js';
 
 const NO_DIMS: readonly number[] = [];
 /** x's rows: the product of its leading dims (not x.size / K, which is NaN where K = 0). */
@@ -25,8 +25,7 @@ export const linear = defineOp({
     ctx.save(x, w);
     const [N, K] = w.shape as [number, number];
     const plan = { M: rowsOf(x), N, K, transA: false, transB: true, batchShape: NO_DIMS, aStrides: NO_DIMS, bStrides: NO_DIMS, float: floatType(x.dtype) };
-    const fits = Math.max(x.size, w.size, plan.M * N) * elementBytes(x.dtype) <= profile().bindingLimit;
-    if (fits && matmulAddsBias(plan)) {
+    if (matmulAddsBias(plan) && fitsOneLaunch(plan, x.size, w.size)) {
       const y = Tensor.empty([...x.shape.slice(0, -1), N], x.dtype, 'linear');
       launchMatmul(x.buffer('linear'), w.buffer('linear'), y.buffer(), { ...plan, bias: b.buffer('linear') });
       return y;

@@ -11,6 +11,8 @@ import { profile } from '../kernels/profile.js';
 import { launchCopy } from '../kernels/wgsl/copy.js';
 import { launchAccumulate } from '../kernels/wgsl/elementwise.js';
 import { launchMatmul, matmulLaunchLimits } from '../kernels/wgsl/matmul.js';
+import type { MatmulPlan } from '../kernels/wgsl/matmul-tiled.js';
+import { floatBytes } from '../kernels/kernel.js';
 import { bufferBytes, elementBytes, floatType, Tensor, type PlainDType } from '../tensor/tensor.js';
 import { cast } from './cast.js';
 
@@ -34,10 +36,8 @@ type Limits = ReturnType<typeof matmulLaunchLimits>;
 export function matmul2d(a: Tensor, b: Tensor, out: Tensor, p: Product): void {
   const elements = Math.floor(profile().bindingLimit / elementBytes(a.dtype));
   const plan = { M: p.M, N: p.N, K: p.K, transA: p.transA, transB: p.transB, batchShape: NO_DIMS, aStrides: NO_DIMS, bStrides: NO_DIMS, float: floatType(a.dtype) };
-  const most = matmulLaunchLimits(plan);
-  const launchable = p.M <= most.M && p.N <= most.N && p.K <= most.K;
-  if (launchable && a.size <= elements && b.size <= elements && out.size <= elements) launchMatmul(a.buffer('matmul'), b.buffer('matmul'), out.buffer(), plan);
-  else if (a.dtype === 'float32') blocked(a, b, out, p, elements, most);
+  if (fitsOneLaunch(plan, a.size, b.size)) launchMatmul(a.buffer('matmul'), b.buffer('matmul'), out.buffer(), plan);
+  else if (a.dtype === 'float32') blocked(a, b, out, p, elements, matmulLaunchLimits(plan));
   else {
     const [a32, b32] = [cast(a, 'float32'), cast(b, 'float32')];
     const out32 = Tensor.empty(out.shape, 'float32', 'matmul f32');
@@ -46,6 +46,16 @@ export function matmul2d(a: Tensor, b: Tensor, out: Tensor, p: Product): void {
     device().copy(rounded.buffer(), 0, out.buffer(), 0, bufferBytes(out.size, out.dtype));
     for (const t of [a32, b32, out32, rounded]) t.dispose();
   }
+}
+
+/**
+ * Whether the product of `plan` (operands of `aSize` and `bSize` elements) is one launch of the
+ * adapter's kernel: every buffer fits a binding, and the shape the kernel's launch limits.
+ */
+export function fitsOneLaunch(plan: Pick<MatmulPlan, 'M' | 'N' | 'K' | 'transA' | 'transB' | 'float'>, aSize: number, bSize: number): boolean {
+  const most = matmulLaunchLimits(plan);
+  const bytes = Math.max(aSize, bSize, plan.M * plan.N) * floatBytes(plan.float ?? 'f32');
+  return plan.M <= most.M && plan.N <= most.N && plan.K <= most.K && bytes <= profile().bindingLimit;
 }
 
 /** Block sizes along M, N and K such that every block, band and partial product fits `floats`, and each block's product one launch (`most`). */
