@@ -4,7 +4,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import * as ops from '../src/index.js';
 import { numel, ref, zipN } from '../src/check/reference/index.js';
 import fc from 'fast-check';
-import { setProfile } from '../src/kernels/profile.js';
+import { profile, setProfile } from '../src/kernels/profile.js';
 import { expectClose, fcParams, setupDevice, toTensor } from './helpers.js';
 
 beforeAll(setupDevice);
@@ -69,6 +69,35 @@ describe('vec4 kernels', () => {
             const y = fn(lt, rt);
             setProfile(null);
             await expectClose(y, zipN([l, r], f), 1e-6, 1e-6, `${name} ${JSON.stringify(l.shape)} ${JSON.stringify(r.shape)}${windowed ? ', 64-byte bindings' : ''}`);
+          }),
+      ),
+      fcParams(40),
+    ));
+
+  // the other operands a periodic read serves: each of where's three (its condition too), int32
+  // comparisons (scalar kernels only), float16 (vec4h); blocks with a size-1 dim inside ([T, 1, C]),
+  // and look-alikes that are not periodic ([T, 1, C] and [T, S, 1] of [B, T, S, C] with S > 1)
+  it('periodic operands of where and of comparisons, float16 and int32, equal float64', () =>
+    fc.assert(
+      fc.asyncProperty(
+        fc.tuple(fc.integer({ min: 1, max: 4 }), fc.integer({ min: 1, max: 5 }), fc.integer({ min: 1, max: 2 }), fc.integer({ min: 1, max: 8 })),
+        fc.constantFrom('float32', 'float16', 'int32'), fc.integer({ min: 0, max: 3 }), fc.integer({ min: 0, max: 2 }), fc.boolean(),
+        ([B, T, S, C], dtype, form, slot, windowed) =>
+          ops.scope(async () => {
+            if (dtype === 'float16' && !profile().f16) return;
+            const shape = [B, T, S, C];
+            const block = [[C], [1, C], [T, 1, C], [T, S, 1]][form]!;
+            const vals = (s: number[], seed: number) => ref(s, Array.from({ length: numel(s) }, (_, i) => Math.round(Math.sin(seed * 5 + i * 1.7) * 3)));
+            const operands = [0, 1, 2].map((k) => vals(k === slot ? block : shape, k));
+            const lift = (r: typeof operands[number], d: ops.DType) => ops.tensor(Float32Array.from(r.data), r.shape, d);
+            setProfile(windowed ? { bindingLimit: 64 } : null);
+            // int32: the block on the left or the right of lt, beside a full operand
+            const pair = slot === 1 ? [operands[0]!, operands[1]!] : [operands[slot]!, operands[1]!];
+            const [got, want] = dtype === 'int32'
+              ? [ops.lt(lift(pair[0]!, 'int32'), lift(pair[1]!, 'int32')), zipN(pair, (x, y) => +(x < y))]
+              : [ops.where(...(operands.map((r) => lift(r, dtype)) as [ops.Tensor, ops.Tensor, ops.Tensor])), zipN(operands, (c, x, y) => (c ? x : y))];
+            setProfile(null);
+            await expectClose(got, want, 0, 0, `${dtype === 'int32' ? 'lt' : 'where'} ${dtype}, operand ${slot} of ${JSON.stringify(block)}${windowed ? ', 64-byte bindings' : ''}`);
           }),
       ),
       fcParams(40),

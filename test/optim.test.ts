@@ -7,7 +7,7 @@ import { AdamW } from '../src/optim/adamw.js';
 import { clipGradNorm } from '../src/optim/clip.js';
 import { learningRate } from '../src/optim/schedule.js';
 import { setProfile } from '../src/kernels/profile.js';
-import { scope, tensor } from '../src/index.js';
+import { adamw, scope, tensor } from '../src/index.js';
 import { expectClose, seededValues, setupDevice } from './helpers.js';
 import { adamwStepRef, ref } from '../src/check/reference/index.js';
 
@@ -97,6 +97,55 @@ describe('AdamW', () => {
       expect(await flat(again)).toEqual(await flat(opt));
       opt.dispose();
       again.dispose();
+    }));
+});
+
+describe('the AdamW kernel: vec4 and scalar groups', () => {
+  afterEach(() => setProfile(null));
+  // a run of sizes a multiple of 4 from a moment 4 (after parameters of 3 and 1 without a
+  // gradient), longer than a group (2, 6 or 8 parameters, as the adapter's bindings allow); groups
+  // mixing multiples of 4 with others, some starting off a multiple of 4; windows of a 64-byte
+  // binding; a 0-d gradient scale or a GradScaler's control (bias corrected for the steps taken,
+  // or the step skipped)
+  const sizes = [3, 1, 8, 12, 16, 4, 20, 40, 8, 4, 5, 7, 72, 100, 36, 9, 44, 2, 128];
+  const hasGrad = sizes.map((_, i) => ![0, 1, 11].includes(i));
+  it.each([
+    ['0-d scale', null, [0.5]],
+    ['0-d scale, 64-byte bindings', 64, [0.5]],
+    ['control, 2 of 5 steps skipped', null, [0.25, 0, 2, 1]],
+    ['control, 2 of 5 steps skipped, 64-byte bindings', 64, [0.25, 0, 2, 1]],
+    ['control, this step skipped', 64, [0.25, 1, 2, 0]],
+  ] as const)('every parameter, m and v equal float64 (%s)', (_, bindingLimit, scale) =>
+    scope(async () => {
+      const hyper = { lr: 0.01, beta1: 0.9, beta2: 0.98, eps: 1e-8, weightDecay: 0.1, step: 5 };
+      const total = sizes.reduce((a, b) => a + b, 0);
+      const values = (n: number, seed: number, lo = -1, hi = 1) => Float32Array.from(seededValues(n, seed, lo, hi)); // as the tensors hold them
+      const [m0, v0] = [values(total, 1, -0.1, 0.1), values(total, 2, 0.01, 0.1)];
+      const ps = sizes.map((n, i) => values(n, 10 + i));
+      const gs = sizes.map((n, i) => values(n, 50 + i));
+      const decay = sizes.map((_, i) => i % 2 === 0);
+      const params = ps.map((p) => tensor(p));
+      const [m, v] = [tensor(m0), tensor(v0)];
+      setProfile(bindingLimit ? { bindingLimit } : null);
+      adamw(params, gs.map((g, i) => (hasGrad[i] ? tensor(g) : null)), m, v, tensor([...scale], scale.length > 1 ? [4] : []), decay, hyper);
+      setProfile(null);
+      const [skip, taken] = scale.length > 1 ? [scale[1] === 1, hyper.step - scale[2]!] : [false, hyper.step];
+      const [mWant, vWant] = [Float64Array.from(m0), Float64Array.from(v0)];
+      let at = 0;
+      for (const [i, n] of sizes.entries()) {
+        let want: ArrayLike<number> = ps[i]!;
+        if (hasGrad[i] && !skip) {
+          const h = { ...hyper, step: taken, weightDecay: decay[i] ? hyper.weightDecay : 0 };
+          const next = adamwStepRef(ps[i]!, gs[i]!, m0.subarray(at, at + n), v0.subarray(at, at + n), scale[0], h);
+          want = next.p;
+          mWant.set(next.m, at);
+          vWant.set(next.v, at);
+        }
+        await expectClose(params[i]!, ref([n], want), 1e-6, 1e-5, `param ${i} of ${n}`);
+        at += n;
+      }
+      await expectClose(m, ref([total], mWant), 1e-7, 1e-5, 'm');
+      await expectClose(v, ref([total], vWant), 1e-7, 1e-5, 'v');
     }));
 });
 

@@ -3,7 +3,7 @@
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it, afterAll } from 'vitest';
 import { setProfile } from '../src/kernels/profile.js';
-import { argmax, max, scope, sum, tensor, type Tensor } from '../src/index.js';
+import { argmax, full, max, scope, sum, sumTo, tensor, zeros, type Tensor } from '../src/index.js';
 import { expectClose, fcParams, setupDevice, shapeArb, toTensor } from './helpers.js';
 import { argmaxRef, maxRef, numel, ref, sumRef, type Ref } from '../src/check/reference/index.js';
 
@@ -128,3 +128,30 @@ for (const lanes of [1, 64] as const) {
     });
   });
 }
+
+// A 0-size dim makes the strides of the dims before it 0: summing nothing into an output larger
+// than a binding must still give zeros (not a slab plan divided by those strides, nor no slabs at
+// all and whatever the output's pooled buffer held).
+describe('sums of no elements', () => {
+  afterAll(() => setProfile(null));
+  it.each([[[2, 0, 12], [1]], [[2, 0, 1, 300], [1]], [[3, 0, 50, 4], [1, 3]], [[0, 700], [0]]])('%j over axes %j are zeros, also past a 64- or 1024-byte binding', (shape, axes) =>
+    scope(async () => {
+      const x = ref(shape, []);
+      for (const limit of [null, 64, 1024]) {
+        for (const keep of [false, true]) {
+          const want = sumRef(x, axes, keep);
+          full(want.shape, 7).dispose(); // a pooled buffer of the output's size, not zeroed
+          setProfile(limit ? { bindingLimit: limit } : null);
+          const got = sum(zeros(shape), axes, keep);
+          setProfile(null);
+          await expectExact(got, want, `sum over ${axes}, keepdim ${keep}, binding limit ${limit}`);
+        }
+        const to = shape.map((d, i) => (axes.includes(i) ? 1 : d));
+        full(to, 7).dispose();
+        setProfile(limit ? { bindingLimit: limit } : null);
+        const got = sumTo(zeros(shape), to);
+        setProfile(null);
+        await expectExact(got, sumRef(x, axes, true), `sumTo ${to}, binding limit ${limit}`);
+      }
+    }));
+});

@@ -7,11 +7,15 @@ import { floatBytes, windowRoom } from '../kernels/kernel.js';
 import { profile } from '../kernels/profile.js';
 import { launchReduce, planReduce, type ReduceKind, type ReduceSlab } from '../kernels/wgsl/reduce.js';
 import { numel, stridesOf, type Shape } from '../tensor/shape.js';
+import { full } from '../tensor/create.js';
 import { floatType, Tensor } from '../tensor/tensor.js';
 import { cast } from './cast.js';
 
 /** `a` reduced over `axes` (sorted) into a new tensor of `shape` (argmax: int32); sums times `scale`. */
 export function reduceInto(op: string, kind: ReduceKind, a: Tensor, axes: readonly number[], shape: Shape, scale = 1): Tensor {
+  // no elements: sums of nothing are 0 (callers reject max and argmax of nothing), and a 0-size
+  // dim gives the dims before it stride 0, which reduceSlabs would divide by
+  if (a.size === 0) return full(shape, 0, kind === 'argmax' ? 'int32' : a.dtype);
   const float = floatType(a.dtype);
   const slabs = reduceSlabs(a.shape, axes, floatBytes(float));
   const folds = slabs.some((s) => s.accumulate);
