@@ -84,6 +84,21 @@ describe('gpt train and its --out-dir', () => {
     expect(new Set(after.map((l) => l.run))).toEqual(new Set([run]));
   });
 
+  it('an --overwrite run that ends before its first save keeps the old log with the old checkpoint', async () => {
+    const out = copy();
+    const before = { manifest: readFileSync(join(out, MANIFEST_FILE)), log: readFileSync(join(out, 'log.jsonl'), 'utf8') };
+    const diverged = await train('--overwrite', '--learning-rate', '1e6', '--warmup-iters', '0', '--max-iters', '40', '--eval-interval', '40', '--out-dir', out);
+    expectOneLine(diverged, 3, /^gpt train: training diverged at step \d+/);
+    expect(readFileSync(join(out, MANIFEST_FILE))).toEqual(before.manifest);
+    const log = readFileSync(join(out, 'log.jsonl'), 'utf8');
+    expect(log.startsWith(before.log)).toBe(true); // the checkpoint's history, then what the failed run logged
+
+    // its first save replaces the checkpoint: from then on the log is the new run's alone
+    const over = await train('--overwrite', '--max-iters', '2', '--eval-interval', '2', '--out-dir', out);
+    expect(over.code, over.err).toBe(0);
+    expect(new Set(readLog(out).map((l) => l.run))).toEqual(new Set([(await readCheckpointFiles(out)).manifest.meta.run]));
+  });
+
   it('a diverging run exits 3 and keeps the last good checkpoint', async () => {
     const out = copy();
     const manifest = readFileSync(join(out, MANIFEST_FILE));

@@ -21,7 +21,7 @@ import { checkModelFits } from './device-fit.js';
 import { UsageError } from './flags.js';
 import { nextSteps } from './next-steps.js';
 import { Progress, formatSeconds } from './progress.js';
-import { rewindRunLog } from './resume-log.js';
+import { keepOnlyRun, rewindRunLog } from './resume-log.js';
 import { withDirectoryLock } from './run-lock.js';
 import { checkStudent, distillation, loadTeacher, type Teacher } from './teacher.js';
 import { checkTokenizerFlags, DISTILL_FLAGS, resolveFlags, TRAIN_FLAGS, trainingConfig, type DistillFlags, type TrainFlags } from './train-flags.js';
@@ -92,17 +92,21 @@ async function run(flags: TrainFlags, cfg: TrainConfig, ds: Dataset, data: strin
     console.log(`teacher: ${teacher!.meta.teacher}, ${describeModel(distill.teacher)}; temperature ${temperature}, alpha ${alpha}`);
   }
 
-  // a resumed run continues its run id and log (from its checkpoint's step on); any other run starts both afresh
+  // a resumed run continues its run id and log (from its checkpoint's step on); any other run starts
+  // both afresh, its log cleared of other runs only once its first save has replaced their checkpoint
   const runId = (resume && ckpt!.meta.run) || randomUUID();
   const logPath = join(flags.outDir, 'log.jsonl');
-  if (resume) await rewindRunLog(logPath, runId, trainer.step);
-  const log = await RunLog.open(logPath, runId, { append: resume });
+  await rewindRunLog(logPath, runId, resume ? trainer.step : -1); // a new run's id has no records: only a cut line goes
+  const log = await RunLog.open(logPath, runId, { append: true });
+  let othersInLog = !resume;
   const resumedAt = resume ? trainer.step : -1; // its evaluation is in the log: the save at that step followed it
   const progress = new Progress(cfg.maxIters);
   const t0 = performance.now();
   const save = async (val: number) => {
     const extra = { optimizer: trainer.optimizer, train: { ...cfg, dtype: trainer.dtype }, trainer: await trainer.state(), bestVal: val, run: runId, data, ...(teacher && { distill: teacher.meta }) };
     await saveCheckpoint(flags.outDir, trainer.model, ds.tokenizer, extra);
+    if (othersInLog) await keepOnlyRun(logPath, runId);
+    othersInLog = false;
     progress.log(`saved checkpoint to ${flags.outDir} (step ${trainer.step}, val ${val.toFixed(4)})`);
   };
   try {
