@@ -19,6 +19,7 @@ import { BUILTIN_CORPUS } from './corpus.js';
 import { loadTokens, recordedSource, type Dataset } from './data.js';
 import { checkModelFits } from './device-fit.js';
 import { UsageError } from './flags.js';
+import { floatCheckpoint } from './float-checkpoint.js';
 import { nextSteps } from './next-steps.js';
 import { Progress, formatSeconds } from './progress.js';
 import { keepOnlyRun, rewindRunLog } from './resume-log.js';
@@ -68,11 +69,7 @@ async function trainStudent(args: string[], opts: { nextSteps?: boolean; distill
 }
 
 /** The checkpoint, unless it is a quantized one (inference only). */
-function trainable(ckpt: Checkpoint, path: string): Checkpoint {
-  const q = ckpt.meta.model.quantization;
-  if (q) throw new UsageError(`${path} is a quantized (${q}) checkpoint, for inference only: train from the float32 checkpoint it was made from, then quantize again`);
-  return ckpt;
-}
+const trainable = (ckpt: Checkpoint, path: string) => floatCheckpoint(ckpt, path, 'train from');
 
 async function run(flags: TrainFlags, cfg: TrainConfig, ds: Dataset, data: string, ckpt: Checkpoint | null, resume: boolean, teacher: Teacher | null): Promise<void> {
   const model = ckpt ? modelFromCheckpoint(ckpt, { dropout: cfg.dropout }).model : undefined;
