@@ -188,6 +188,24 @@ describe('gpt train and its --out-dir', () => {
     expectOneLine(await gpt('train', '--data', empty, '--out-dir', out), 1, /empty\.txt is empty/);
     expect(existsSync(out)).toBe(false);
   });
+
+  it("prepared data with a token id outside its tokenizer's vocabulary is refused when read, naming the file and place", async () => {
+    const prepared = fresh();
+    expect((await gpt('prepare', '--data', corpus, '--out-dir', prepared)).code).toBe(0);
+    const vocab = (JSON.parse(readFileSync(join(prepared, 'data', 'meta.json'), 'utf8')) as { vocabSize: number }).vocabSize;
+    // one bad id among thousands: a run might never draw it, and -1 as a target would be ignore_index
+    for (const [file, id] of [['train.bin', vocab], ['val.bin', -1]] as const) {
+      const data = join(fresh(), 'data');
+      cpSync(join(prepared, 'data'), data, { recursive: true });
+      const bytes = readFileSync(join(data, file));
+      bytes.writeInt32LE(id, 4 * 7);
+      writeFileSync(join(data, file), bytes);
+      const out = fresh();
+      const r = await gpt('train', '--data-dir', data, ...TINY, '--max-iters', '2', '--out-dir', out);
+      expectOneLine(r, 1, new RegExp(`${file}: token ${id} at index 7 is outside the vocabulary \\[0, ${vocab}\\) of meta\\.json's tokenizer$`));
+      expect(existsSync(out)).toBe(false);
+    }
+  });
 });
 
 describe('checkpoints that must be refused', () => {

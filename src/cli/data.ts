@@ -106,10 +106,16 @@ export async function loadDataset(dir: string): Promise<Dataset> {
   } catch (e) {
     throw new Error(`cannot read prepared data in ${dir} (${(e as Error).message}); run \`gpt prepare\` first`);
   }
+  const tokenizer = tokenizerFromJSON(meta.tokenizer);
   const ints = async (name: string, count: number) => {
-    const buf = await readRegularFile(join(dir, name));
-    if (buf.length !== count * 4) throw new Error(`${join(dir, name)} has ${buf.length} bytes, meta.json expects ${count * 4}`);
-    return new Int32Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.length));
+    const path = join(dir, name);
+    const buf = await readRegularFile(path);
+    if (buf.length !== count * 4) throw new Error(`${path} has ${buf.length} bytes, meta.json expects ${count * 4}`);
+    const ids = new Int32Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.length));
+    // checked here, not when a batch happens to draw it (an id of -1 would pass as an ignored target)
+    const bad = ids.findIndex((id) => id < 0 || id >= tokenizer.vocabSize);
+    if (bad >= 0) throw new Error(`${path}: token ${ids[bad]} at index ${bad} is outside the vocabulary [0, ${tokenizer.vocabSize}) of meta.json's tokenizer`);
+    return ids;
   };
-  return { tokenizer: tokenizerFromJSON(meta.tokenizer), train: await ints('train.bin', meta.train), val: await ints('val.bin', meta.val) };
+  return { tokenizer, train: await ints('train.bin', meta.train), val: await ints('val.bin', meta.val) };
 }
