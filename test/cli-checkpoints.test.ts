@@ -277,4 +277,11 @@ describe('checkpoints that must be refused', () => {
     writeFileSync(file, await edited((_, m) => void (m.trainer = { step: 'x' })));
     expectOneLine(await gpt('sample', '--out-dir', file), 1, /^gpt sample: .*bad-meta\.safetensors: metadata field trainer\.step must be an integer >= 0, got "x"$/);
   });
+
+  it("a file of a checkpoint's directory named instead of the directory: the error says which to give", async () => {
+    const manifest = join(fixture, MANIFEST_FILE);
+    const hint = `${manifest} is the manifest of the checkpoint in ${fixture}: give the directory`;
+    expectOneLine(await gpt('sample', '--out-dir', manifest, '--max-new-tokens', '2'), 1, new RegExp(`^gpt sample: ${hint}$`));
+    expectOneLine(await train('--init-from', manifest, '--out-dir', fresh()), 1, new RegExp(`^gpt train: ${hint}$`));
+  });
 });
