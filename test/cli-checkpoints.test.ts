@@ -205,6 +205,22 @@ describe('gpt train and its --out-dir', () => {
       expectOneLine(r, 1, new RegExp(`${file}: token ${id} at index 7 is outside the vocabulary \\[0, ${vocab}\\) of meta\\.json's tokenizer$`));
       expect(existsSync(out)).toBe(false);
     }
+    // a meta.json that is not what gpt prepare writes: one line naming the file and the field
+    const meta = JSON.parse(readFileSync(join(prepared, 'data', 'meta.json'), 'utf8')) as Record<string, unknown>;
+    const metas: [unknown, string][] = [
+      [null, 'expected a JSON object, got null'],
+      [{ ...meta, train: -1 }, 'field "train" must be an integer >= 0, got -1'],
+      [{ ...meta, val: '9' }, 'field "val" must be an integer >= 0, got "9"'],
+      [{ ...meta, tokenizer: undefined }, 'tokenizerFromJSON: expected a tokenizer object, got undefined'],
+    ];
+    for (const [edited, message] of metas) {
+      const data = join(fresh(), 'data');
+      cpSync(join(prepared, 'data'), data, { recursive: true });
+      writeFileSync(join(data, 'meta.json'), JSON.stringify(edited));
+      const r = await gpt('train', '--data-dir', data, ...TINY, '--max-iters', '2', '--out-dir', fresh());
+      expect(r.err).toBe(`gpt train: ${join(data, 'meta.json')}: ${message}`);
+      expect(r.code).toBe(1);
+    }
   });
 });
 
