@@ -25,7 +25,7 @@ import { Progress, formatSeconds } from './progress.js';
 import { keepOnlyRun, rewindRunLog } from './resume-log.js';
 import { withDirectoryLock } from './run-lock.js';
 import { checkStudent, distillation, loadTeacher, type Teacher } from './teacher.js';
-import { checkTokenizerFlags, DISTILL_FLAGS, resolveFlags, TRAIN_FLAGS, trainingConfig, type DistillFlags, type TrainFlags } from './train-flags.js';
+import { checkTokenizerFlags, DISTILL_FLAGS, profiledStep, resolveFlags, TRAIN_FLAGS, trainingConfig, type DistillFlags, type TrainFlags } from './train-flags.js';
 
 export { DISTILL_HELP, TRAIN_HELP } from './train-flags.js';
 
@@ -108,7 +108,7 @@ async function run(flags: TrainFlags, cfg: TrainConfig, ds: Dataset, data: strin
   };
   try {
     await trainer.run({
-      profileStep: trainer.step + 2, // past the first steps' shader compilation
+      profileStep: profiledStep(trainer.step),
       onProfile: flags.profile ? (kernels) => progress.log(profileTable(kernels)) : undefined,
       onLog: async (l: StepLog) => {
         await log.step(l);
