@@ -189,6 +189,24 @@ describe('gpt train and its --out-dir', () => {
     expect(existsSync(out)).toBe(false);
   });
 
+  it('a text too short for the block size: one line for train and eval, the device not opened by train', async () => {
+    const short = join(dir, 'short.txt');
+    writeFileSync(short, corpusText(100)); // 90 train and 10 val tokens; TINY's block size is 16
+    const message = /^gpt (train|eval): the val split has 10 tokens, too few for sequences of blockSize 16 and their next-token targets: it needs more than 17$/;
+    const out = fresh();
+    const r = await gpt('train', '--data', short, ...TINY, '--out-dir', out);
+    expectOneLine(r, 1, message);
+    expect(r.out).not.toMatch(/device:/);
+    expect(existsSync(out)).toBe(false);
+    expectOneLine(await gpt('eval', '--out-dir', fixture, '--data', short, '--eval-iters', '1'), 1, message);
+  });
+
+  it("a --start the checkpoint's tokenizer cannot encode is one line (and the model opened for it is freed)", async () => {
+    const r = await gpt('sample', '--out-dir', fixture, '--start', '\u00ff\u20ac', '--max-new-tokens', '2');
+    expect(r.code).toBe(2);
+    expect(r.err.split('\n')).toEqual(['note: --start: 2 characters the tokenizer does not know were left out: "ÿ" (U+00FF), "€" (U+20AC)', "gpt sample: flag --start holds no character the checkpoint's tokenizer knows"]);
+  });
+
   it("prepared data with a token id outside its tokenizer's vocabulary is refused when read, naming the file and place", async () => {
     const prepared = fresh();
     expect((await gpt('prepare', '--data', corpus, '--out-dir', prepared)).code).toBe(0);

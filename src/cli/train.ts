@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { initDevice } from '../device/device.js';
 import { modelFromCheckpoint, restoreOptimizer, type Checkpoint } from '../gpt/checkpoint.js';
-import { resolveTrainDtype, Trainer, type StepLog, type TrainConfig, type TrainDtype } from '../gpt/trainer.js';
+import { checkSplits, resolveTrainDtype, Trainer, type StepLog, type TrainConfig, type TrainDtype } from '../gpt/trainer.js';
 import type { ComputeDtype } from '../nn/autocast.js';
 import type { GPT } from '../gpt/model.js';
 import { tokenizerFromJSON, type Tokenizer } from '../gpt/tokenizer/index.js';
@@ -58,6 +58,7 @@ async function trainStudent(args: string[], opts: { nextSteps?: boolean; distill
     const { ds, data } = await dataset(flags, given, ckpt, resume, (s) => console.log(s), teacher?.tokenizer);
     console.log(`tokens: train ${ds.train.length.toLocaleString('en-US')}, val ${ds.val.length.toLocaleString('en-US')}, vocab ${ds.tokenizer.vocabSize}`);
     if (ckpt && ckpt.meta.model.vocabSize !== ds.tokenizer.vocabSize) throw new Error(`checkpoint vocab ${ckpt.meta.model.vocabSize} != data vocab ${ds.tokenizer.vocabSize}`);
+    checkSplits(ds, cfg.blockSize); // before the device opens
     if (teacher) checkStudent(teacher, cfg, ds.tokenizer, ckpt ? 'the student checkpoint' : data);
     const dev = await initDevice();
     console.log(`device: ${dev.info.description || dev.info.vendor} (${dev.info.backend})`);

@@ -257,9 +257,11 @@ export function drawBatch(data: Int32Array, B: number, T: number, rng: Generator
 }
 
 /** Throws unless each split holds more than T + 1 tokens (a batch needs T + 1 consecutive ones). */
-function checkSplits(data: { train: Int32Array; val: Int32Array }, T: number): void {
+export function checkSplits(data: { train: Int32Array; val: Int32Array }, T: number): void {
   for (const [name, split] of Object.entries({ train: data.train, val: data.val })) {
-    if (split.length <= T + 1) throw new Error(`train: the ${name} split has ${split.length} tokens; it needs more than blockSize + 1 = ${T + 1}`);
+    if (split.length <= T + 1) {
+      throw new Error(`the ${name} split has ${split.length} tokens, too few for sequences of blockSize ${T} and their next-token targets: it needs more than ${T + 1}`);
+    }
   }
 }
 
