@@ -129,6 +129,19 @@ describe('gpt train and its --out-dir', () => {
     expect(existsSync(join(out, LOCK_FILE))).toBe(true); // not ours to remove
   });
 
+  it('gpt prepare writes <out-dir>/data under the same lock: not while a run holds the directory', async () => {
+    const out = copy();
+    const live = process.ppid;
+    writeFileSync(join(out, LOCK_FILE), JSON.stringify({ pid: live, hostname: hostname(), started: '2026-01-01T00:00:00.000Z' }) + '\n');
+    const held = await gpt('prepare', '--data', corpus, '--out-dir', out);
+    expectOneLine(held, 1, new RegExp(`is in use by another run \\(pid ${live}, since 2026-01-01T00:00:00.000Z\\)`));
+    expect(existsSync(join(out, 'data'))).toBe(false);
+    expect(existsSync(join(out, LOCK_FILE))).toBe(true);
+    const free = fresh();
+    expect((await gpt('prepare', '--data', corpus, '--out-dir', free)).code).toBe(0);
+    expect(files(free)).toEqual(['data']); // and no lock left
+  });
+
   it('a run that fails early leaves neither a lock nor an empty --out-dir', async () => {
     const out = fresh();
     const r = await gpt('train', '--data', join(dir, 'no-such.txt'), '--out-dir', out);
