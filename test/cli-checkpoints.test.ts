@@ -218,6 +218,10 @@ describe('gpt train and its --out-dir', () => {
     const r = await gpt('sample', '--out-dir', fixture, '--start', '\u00ff\u20ac', '--max-new-tokens', '2');
     expect(r.code).toBe(2);
     expect(r.err.split('\n')).toEqual(['note: --start: 2 characters the tokenizer does not know were left out: "ÿ" (U+00FF), "€" (U+20AC)', "gpt sample: flag --start holds no character the checkpoint's tokenizer knows"]);
+    const empty = join(dir, 'empty-prompt.txt');
+    writeFileSync(empty, '');
+    const fromFile = await gpt('sample', '--out-dir', fixture, '--start', `FILE:${empty}`, '--max-new-tokens', '2');
+    expectOneLine(fromFile, 2, new RegExp(`^gpt sample: flag --start FILE:${empty} names an empty file$`));
   });
 
   it("prepared data with a token id outside its tokenizer's vocabulary is refused when read, naming the file and place", async () => {
