@@ -285,7 +285,7 @@ export async function evaluateModel(
   const result = { train: 0, val: 0 };
   try {
     for (const split of ['train', 'val'] as const) {
-      const rng = new Generator(seed + (split === 'train' ? 2 : 3));
+      const rng = new Generator(seed, split === 'train' ? 2 : 3);
       const losses = await noGrad(() =>
         scope(async () => {
           const batches: Tensor[] = [];
@@ -350,7 +350,7 @@ export class Trainer {
       betas: [cfg.beta1, cfg.beta2],
       weightDecay: cfg.weightDecay,
     });
-    this.dataRng = new Generator(cfg.seed + 1);
+    this.dataRng = new Generator(cfg.seed, 1);
     this.health = keep(zeros([2], 'int32'));
     this.scaler = this.dtype === 'float16' ? new GradScaler(opts.scaler) : null;
     this.castCache = this.dtype === 'float16' && opts.castCache !== false;
