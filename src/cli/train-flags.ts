@@ -36,7 +36,7 @@ export const TRAIN_FLAGS: FlagSpec<TrainFlags> = {
     initFrom: "'scratch', 'resume' (continue <out-dir>), or a checkpoint to fine-tune: a dir/file of ours, or a Hugging Face GPT-2 directory (config.json + model.safetensors)",
     ...TOKENIZER_DOCS,
     alwaysSave: 'save at every evaluation, not only when val loss improves',
-    overwrite: 'replace the checkpoint already in <out-dir> (and start its log.jsonl over)',
+    overwrite: 'replace the checkpoint already in <out-dir>: at the first save, which starts its log.jsonl over (until then both are kept)',
     profile: 'print GPU time per kernel for one training step (timestamp queries)',
     ...TRAIN_DOCS,
   },
