@@ -84,6 +84,21 @@ describe('gpt train and its --out-dir', () => {
     expect(new Set(after.map((l) => l.run))).toEqual(new Set([run]));
   });
 
+  it('an --overwrite run that ends before its first save keeps the old log with the old checkpoint', async () => {
+    const out = copy();
+    const before = { manifest: readFileSync(join(out, MANIFEST_FILE)), log: readFileSync(join(out, 'log.jsonl'), 'utf8') };
+    const diverged = await train('--overwrite', '--learning-rate', '1e6', '--warmup-iters', '0', '--max-iters', '40', '--eval-interval', '40', '--out-dir', out);
+    expectOneLine(diverged, 3, /^gpt train: training diverged at step \d+/);
+    expect(readFileSync(join(out, MANIFEST_FILE))).toEqual(before.manifest);
+    const log = readFileSync(join(out, 'log.jsonl'), 'utf8');
+    expect(log.startsWith(before.log)).toBe(true); // the checkpoint's history, then what the failed run logged
+
+    // its first save replaces the checkpoint: from then on the log is the new run's alone
+    const over = await train('--overwrite', '--max-iters', '2', '--eval-interval', '2', '--out-dir', out);
+    expect(over.code, over.err).toBe(0);
+    expect(new Set(readLog(out).map((l) => l.run))).toEqual(new Set([(await readCheckpointFiles(out)).manifest.meta.run]));
+  });
+
   it('a diverging run exits 3 and keeps the last good checkpoint', async () => {
     const out = copy();
     const manifest = readFileSync(join(out, MANIFEST_FILE));
@@ -112,6 +127,19 @@ describe('gpt train and its --out-dir', () => {
     const held = await gpt('train', '--data', corpus, '--init-from', 'resume', '--max-iters', '14', '--out-dir', out);
     expectOneLine(held, 1, new RegExp(`is in use by another run \\(pid ${live}, since 2026-01-01T00:00:00.000Z\\); if that run is gone, delete .*${LOCK_FILE}$`));
     expect(existsSync(join(out, LOCK_FILE))).toBe(true); // not ours to remove
+  });
+
+  it('gpt prepare writes <out-dir>/data under the same lock: not while a run holds the directory', async () => {
+    const out = copy();
+    const live = process.ppid;
+    writeFileSync(join(out, LOCK_FILE), JSON.stringify({ pid: live, hostname: hostname(), started: '2026-01-01T00:00:00.000Z' }) + '\n');
+    const held = await gpt('prepare', '--data', corpus, '--out-dir', out);
+    expectOneLine(held, 1, new RegExp(`is in use by another run \\(pid ${live}, since 2026-01-01T00:00:00.000Z\\)`));
+    expect(existsSync(join(out, 'data'))).toBe(false);
+    expect(existsSync(join(out, LOCK_FILE))).toBe(true);
+    const free = fresh();
+    expect((await gpt('prepare', '--data', corpus, '--out-dir', free)).code).toBe(0);
+    expect(files(free)).toEqual(['data']); // and no lock left
   });
 
   it('a run that fails early leaves neither a lock nor an empty --out-dir', async () => {
@@ -172,6 +200,62 @@ describe('gpt train and its --out-dir', () => {
     const out = fresh();
     expectOneLine(await gpt('train', '--data', empty, '--out-dir', out), 1, /empty\.txt is empty/);
     expect(existsSync(out)).toBe(false);
+  });
+
+  it('a text too short for the block size: one line for train and eval, the device not opened by train', async () => {
+    const short = join(dir, 'short.txt');
+    writeFileSync(short, corpusText(100)); // 90 train and 10 val tokens; TINY's block size is 16
+    const message = /^gpt (train|eval): the val split has 10 tokens, too few for sequences of blockSize 16 and their next-token targets: it needs more than 17$/;
+    const out = fresh();
+    const r = await gpt('train', '--data', short, ...TINY, '--out-dir', out);
+    expectOneLine(r, 1, message);
+    expect(r.out).not.toMatch(/device:/);
+    expect(existsSync(out)).toBe(false);
+    expectOneLine(await gpt('eval', '--out-dir', fixture, '--data', short, '--eval-iters', '1'), 1, message);
+  });
+
+  it("a --start the checkpoint's tokenizer cannot encode is one line (and the model opened for it is freed)", async () => {
+    const r = await gpt('sample', '--out-dir', fixture, '--start', '\u00ff\u20ac', '--max-new-tokens', '2');
+    expect(r.code).toBe(2);
+    expect(r.err.split('\n')).toEqual(['note: --start: 2 characters the tokenizer does not know were left out: "ÿ" (U+00FF), "€" (U+20AC)', "gpt sample: flag --start holds no character the checkpoint's tokenizer knows"]);
+    const empty = join(dir, 'empty-prompt.txt');
+    writeFileSync(empty, '');
+    const fromFile = await gpt('sample', '--out-dir', fixture, '--start', `FILE:${empty}`, '--max-new-tokens', '2');
+    expectOneLine(fromFile, 2, new RegExp(`^gpt sample: flag --start FILE:${empty} names an empty file$`));
+  });
+
+  it("prepared data with a token id outside its tokenizer's vocabulary is refused when read, naming the file and place", async () => {
+    const prepared = fresh();
+    expect((await gpt('prepare', '--data', corpus, '--out-dir', prepared)).code).toBe(0);
+    const vocab = (JSON.parse(readFileSync(join(prepared, 'data', 'meta.json'), 'utf8')) as { vocabSize: number }).vocabSize;
+    // one bad id among thousands: a run might never draw it, and -1 as a target would be ignore_index
+    for (const [file, id] of [['train.bin', vocab], ['val.bin', -1]] as const) {
+      const data = join(fresh(), 'data');
+      cpSync(join(prepared, 'data'), data, { recursive: true });
+      const bytes = readFileSync(join(data, file));
+      bytes.writeInt32LE(id, 4 * 7);
+      writeFileSync(join(data, file), bytes);
+      const out = fresh();
+      const r = await gpt('train', '--data-dir', data, ...TINY, '--max-iters', '2', '--out-dir', out);
+      expectOneLine(r, 1, new RegExp(`${file}: token ${id} at index 7 is outside the vocabulary \\[0, ${vocab}\\) of meta\\.json's tokenizer$`));
+      expect(existsSync(out)).toBe(false);
+    }
+    // a meta.json that is not what gpt prepare writes: one line naming the file and the field
+    const meta = JSON.parse(readFileSync(join(prepared, 'data', 'meta.json'), 'utf8')) as Record<string, unknown>;
+    const metas: [unknown, string][] = [
+      [null, 'expected a JSON object, got null'],
+      [{ ...meta, train: -1 }, 'field "train" must be an integer >= 0, got -1'],
+      [{ ...meta, val: '9' }, 'field "val" must be an integer >= 0, got "9"'],
+      [{ ...meta, tokenizer: undefined }, 'tokenizerFromJSON: expected a tokenizer object, got undefined'],
+    ];
+    for (const [edited, message] of metas) {
+      const data = join(fresh(), 'data');
+      cpSync(join(prepared, 'data'), data, { recursive: true });
+      writeFileSync(join(data, 'meta.json'), JSON.stringify(edited));
+      const r = await gpt('train', '--data-dir', data, ...TINY, '--max-iters', '2', '--out-dir', fresh());
+      expect(r.err).toBe(`gpt train: ${join(data, 'meta.json')}: ${message}`);
+      expect(r.code).toBe(1);
+    }
   });
 });
 
@@ -243,5 +327,12 @@ describe('checkpoints that must be refused', () => {
     const file = join(dir, 'bad-meta.safetensors');
     writeFileSync(file, await edited((_, m) => void (m.trainer = { step: 'x' })));
     expectOneLine(await gpt('sample', '--out-dir', file), 1, /^gpt sample: .*bad-meta\.safetensors: metadata field trainer\.step must be an integer >= 0, got "x"$/);
+  });
+
+  it("a file of a checkpoint's directory named instead of the directory: the error says which to give", async () => {
+    const manifest = join(fixture, MANIFEST_FILE);
+    const hint = `${manifest} is the manifest of the checkpoint in ${fixture}: give the directory`;
+    expectOneLine(await gpt('sample', '--out-dir', manifest, '--max-new-tokens', '2'), 1, new RegExp(`^gpt sample: ${hint}$`));
+    expectOneLine(await train('--init-from', manifest, '--out-dir', fresh()), 1, new RegExp(`^gpt train: ${hint}$`));
   });
 });

@@ -56,4 +56,6 @@ it('a URL of no server: the reason, not just "fetch failed"', async () => {
   const port = (closed.address() as AddressInfo).port;
   await new Promise((resolve) => closed.close(resolve));
   await expect(loadCorpus(`http://127.0.0.1:${port}/`, LIMITS)).rejects.toThrow(`cannot download http://127.0.0.1:${port}/: ECONNREFUSED`);
+  // a port fetch refuses to use (the Fetch standard's blocked ports): the cause has a message, no code
+  await expect(loadCorpus('http://127.0.0.1:6000/', LIMITS)).rejects.toThrow('cannot download http://127.0.0.1:6000/: bad port');
 });

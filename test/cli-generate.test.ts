@@ -65,4 +65,11 @@ describe('gpt sample --num-samples', () => {
     }
     expect(r.err).toMatch(/--- 36 tokens in .* s \(.* tok\/s, 3 samples in one batch\)/);
   });
+
+  it('at the largest --seed, each sample still draws from its own seed (seed + n - 1 is not rounded onto its neighbour)', async () => {
+    const r = await gpt('sample', '--out-dir', dir, '--start', 'to ', '--num-samples', '3', '--max-new-tokens', '24', '--temperature', '2', '--top-k', '0', '--seed', String(Number.MAX_SAFE_INTEGER));
+    expect(r.code, r.err).toBe(0);
+    const samples = r.out.split(/^--- sample \d of 3\nto \n/m).slice(1).map((s) => s.replace(/\n\n?$/, ''));
+    expect(new Set(samples).size, samples.join(' | ')).toBe(3);
+  });
 });

@@ -1,7 +1,7 @@
 // `gpt quantize` end to end on a tiny model trained here: the int8 checkpoint's bytes read with a
 // parser of our own (u64 header length, JSON header, raw little-endian data) against the float64
 // quantization of the float32 checkpoint's weights; then sample, eval and its refusals.
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { quantizeRef, ref } from '../src/check/reference/index.js';
@@ -104,7 +104,10 @@ describe('gpt quantize', () => {
     expectOneLine(await gpt('quantize', '--init-from', float, '--out-dir', int8), 2, /already holds a checkpoint/);
     expectOneLine(await gpt('train', '--init-from', int8, '--data', corpus, ...TINY, '--out-dir', join(dir, 'ft')), 2, /is a quantized \(int8\) checkpoint, for inference only/);
     expectOneLine(await gpt('train', '--init-from', 'resume', '--out-dir', int8), 2, /is a quantized \(int8\) checkpoint/);
-    expectOneLine(await gpt('export', '--out-dir', int8, '--to', join(dir, 'hf')), 1, /quantized \(int8\) model has no Hugging Face GPT-2 form/);
+    // what changes a model needs its float32 weights: bad usage, refused before anything is written
+    expectOneLine(await gpt('export', '--out-dir', int8, '--to', join(dir, 'hf')), 2, /is a quantized \(int8\) checkpoint, for inference only: export the float32 checkpoint it was made from$/);
+    expectOneLine(await gpt('prune', '--init-from', int8, '--out-dir', join(dir, 'pruned')), 2, /is a quantized \(int8\) checkpoint, for inference only: prune the float32 checkpoint it was made from$/);
+    expect(existsSync(join(dir, 'hf')) || existsSync(join(dir, 'pruned'))).toBe(false);
     const help = await gpt('quantize', '--help');
     expect(help.out).toMatch(/^usage: gpt quantize --bits 8 --init-from DIR --out-dir DIR2/);
     expect((await gpt('--help')).out).toMatch(/quantize +write an int8 copy/);

@@ -62,6 +62,10 @@ describe('flags', () => {
     writeFileSync(config, JSON.stringify({ max_iters: 0 }));
     const r = await gpt('train', '--config', config);
     expect([r.code, r.err]).toEqual([2, `gpt train: config ${config}: 'max_iters' must be an integer >= 1, got 0`]);
+    // two spellings of one setting: which would win is the file's key order, so neither does
+    writeFileSync(config, '{"max_iters": 3, "maxIters": 5}');
+    const twice = await gpt('train', '--config', config, '--out-dir', join(dir, 'out'));
+    expect([twice.code, twice.err]).toEqual([2, `gpt train: config ${config}: 'max_iters' and 'maxIters' are the same setting (--max-iters); give it once`]);
   });
 
   it('--help documents every flag of every command, with one default', async () => {

@@ -102,4 +102,16 @@ describe('gpt CLI', () => {
     }
     expect((await gpt('train', '--help')).out).toMatch(/--n-layer\s+transformer blocks \(default: 4; an integer >= 1\)/);
   });
+
+  it('no command, or an unknown one, is bad usage (exit 2) with the usage on stderr; --help is not', async () => {
+    for (const args of [[], ['--version'], ['trian']]) {
+      const r = await gpt(...args);
+      expect(r.code, args.join(' ')).toBe(2);
+      expect(r.out, args.join(' ')).toBe('');
+      expect(r.err, args.join(' ')).toMatch(/usage: gpt <command> \[flags\]/);
+    }
+    const help = await gpt('--help');
+    expect([help.code, help.err]).toEqual([0, '']);
+    expect(help.out).toMatch(/^usage: gpt <command> \[flags\]/);
+  });
 });

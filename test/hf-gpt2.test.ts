@@ -171,5 +171,9 @@ describe('Hugging Face GPT-2 weights', () => {
     const missing = await gpt('sample', '--init-from', untokenized);
     expect(missing.code).toBe(1);
     expect(missing.err).toMatch(/no-tokenizer: no tokenizer\.json \(the model's tokenizer\)$/);
+    // a tokenizer.json that cannot be read: the error names the file, not only the directory
+    writeFileSync(join(untokenized, 'tokenizer.json'), 'null');
+    const broken = await gpt('sample', '--init-from', untokenized);
+    expect([broken.code, broken.err]).toEqual([1, `gpt sample: ${join(untokenized, 'tokenizer.json')}: expected an object`]);
   });
 });

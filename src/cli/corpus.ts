@@ -63,8 +63,9 @@ async function download(url: string, { maxBytes, stallMs }: DownloadLimits): Pro
     }
     return Buffer.concat(chunks);
   } catch (e) {
-    // fetch's own errors say only "fetch failed"; the cause says why (ECONNREFUSED, ENOTFOUND)
-    const why = stalled ? `no data from the server for ${stallMs / 1000} s` : ((e as { cause?: { code?: string } }).cause?.code ?? (e as Error).message);
+    // fetch's own errors say only "fetch failed"; the cause says why (ECONNREFUSED, ENOTFOUND; a blocked port has only a message)
+    const cause = (e as { cause?: { code?: string; message?: string } }).cause;
+    const why = stalled ? `no data from the server for ${stallMs / 1000} s` : (cause?.code ?? cause?.message ?? (e as Error).message);
     throw new Error(`cannot download ${url}: ${why}`);
   } finally {
     clearTimeout(timer);

@@ -4,7 +4,7 @@ import { stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { writeFileAtomic } from '../io/atomic-file.js';
 import { makeDirectories, readRegularFile } from '../io/regular-files.js';
-import type { Range } from '../io/value-ranges.js';
+import { NON_NEGATIVE_INT, rangeProblem, show, type Range } from '../io/value-ranges.js';
 import { BpeTokenizer, CharTokenizer, describeLeftOut, encodeKnown, tokenizerFromJSON, type Tokenizer } from '../gpt/tokenizer/index.js';
 import { BYTE_TOKENS, PAIR_BASE } from '../gpt/tokenizer/pairs.js';
 import { BUILTIN_CORPUS, loadCorpus } from './corpus.js';
@@ -100,16 +100,35 @@ export async function saveDataset(dir: string, ds: Dataset): Promise<void> {
 }
 
 export async function loadDataset(dir: string): Promise<Dataset> {
-  let meta: { tokenizer: unknown; train: number; val: number };
+  const metaPath = join(dir, 'meta.json');
+  let meta: unknown;
   try {
-    meta = JSON.parse((await readRegularFile(join(dir, 'meta.json'))).toString('utf8'));
+    meta = JSON.parse((await readRegularFile(metaPath)).toString('utf8'));
   } catch (e) {
     throw new Error(`cannot read prepared data in ${dir} (${(e as Error).message}); run \`gpt prepare\` first`);
   }
-  const ints = async (name: string, count: number) => {
-    const buf = await readRegularFile(join(dir, name));
-    if (buf.length !== count * 4) throw new Error(`${join(dir, name)} has ${buf.length} bytes, meta.json expects ${count * 4}`);
-    return new Int32Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.length));
+  if (typeof meta !== 'object' || meta === null || Array.isArray(meta)) throw new Error(`${metaPath}: expected a JSON object, got ${show(meta)}`);
+  const fields = meta as { tokenizer?: unknown; train?: unknown; val?: unknown };
+  const count = (key: 'train' | 'val') => {
+    const problem = rangeProblem(`${metaPath}: field "${key}"`, fields[key], NON_NEGATIVE_INT);
+    if (problem) throw new Error(problem);
+    return fields[key] as number;
   };
-  return { tokenizer: tokenizerFromJSON(meta.tokenizer), train: await ints('train.bin', meta.train), val: await ints('val.bin', meta.val) };
+  let tokenizer: Tokenizer;
+  try {
+    tokenizer = tokenizerFromJSON(fields.tokenizer);
+  } catch (e) {
+    throw new Error(`${metaPath}: ${(e as Error).message}`);
+  }
+  const ints = async (name: string, count: number) => {
+    const path = join(dir, name);
+    const buf = await readRegularFile(path);
+    if (buf.length !== count * 4) throw new Error(`${path} has ${buf.length} bytes, meta.json expects ${count * 4}`);
+    const ids = new Int32Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.length));
+    // checked here, not when a batch happens to draw it (an id of -1 would pass as an ignored target)
+    const bad = ids.findIndex((id) => id < 0 || id >= tokenizer.vocabSize);
+    if (bad >= 0) throw new Error(`${path}: token ${ids[bad]} at index ${bad} is outside the vocabulary [0, ${tokenizer.vocabSize}) of meta.json's tokenizer`);
+    return ids;
+  };
+  return { tokenizer, train: await ints('train.bin', count('train')), val: await ints('val.bin', count('val')) };
 }

@@ -5,6 +5,7 @@ import { initDevice } from '../device/device.js';
 import { modelFromCheckpoint } from '../gpt/checkpoint.js';
 import { loadCheckpoint, saveHFModel } from '../node/checkpoint-dir.js';
 import { flagHelp, noPositional, parseFlags, UsageError, type FlagSpec } from './flags.js';
+import { floatCheckpoint } from './float-checkpoint.js';
 
 const EXPORT_DEFAULTS = { outDir: 'out', initFrom: 'resume', to: '' };
 const EXPORT_FLAGS: FlagSpec<typeof EXPORT_DEFAULTS> = {
@@ -26,7 +27,7 @@ export async function exportModel(args: string[]): Promise<number> {
   noPositional(positional);
   if (!f.to) throw new UsageError('gpt export needs --to DIR, the directory to write');
   const source = f.initFrom === 'resume' ? f.outDir : f.initFrom;
-  const ckpt = await loadCheckpoint(source);
+  const ckpt = floatCheckpoint(await loadCheckpoint(source), source, 'export');
   await initDevice();
   const { model, tokenizer } = modelFromCheckpoint(ckpt);
   try {

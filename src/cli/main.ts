@@ -92,9 +92,13 @@ export function opensAdapter(argv: string[]): boolean {
 export async function main(argv: string[]): Promise<number> {
   const verbose = argv.includes(VERBOSE_FLAG);
   const [name, ...args] = argv.filter((a) => a !== VERBOSE_FLAG);
-  if (!name || name === '--help' || name === '-h') {
+  if (name === '--help' || name === '-h') {
     console.log(USAGE);
-    return name ? 0 : 1;
+    return 0;
+  }
+  if (!name) {
+    console.error(USAGE);
+    return 2; // bad usage: nothing was done
   }
   const cmd = COMMANDS[name];
   if (!cmd) {

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { BUILTIN_CORPUS, loadCorpus } from './corpus.js';
 import { BPE_VOCAB_SIZE, buildDataset, checkTokenizerFlagsApply, saveDataset, TOKENIZER_DEFAULTS, TOKENIZER_DOCS, TOKENIZER_FILE_SHOWN, TOKENIZERS } from './data.js';
 import { flagHelp, noPositional, parseFlags, type FlagSpec } from './flags.js';
+import { withDirectoryLock } from './run-lock.js';
 
 const PREPARE_DEFAULTS = { data: BUILTIN_CORPUS, outDir: 'out', ...TOKENIZER_DEFAULTS };
 const PREPARE_FLAGS: FlagSpec<typeof PREPARE_DEFAULTS> = {
@@ -29,7 +30,8 @@ export async function prepare(args: string[]): Promise<number> {
   const t0 = performance.now();
   const ds = await buildDataset(text, { source: f.data, tokenizer: f.tokenizer, vocabSize: f.vocabSize, tokenizerFile: f.tokenizerFile });
   const dir = join(f.outDir, 'data');
-  await saveDataset(dir, ds);
+  // under the directory's lock: a run there reads this data (and a resumed one reads it again)
+  await withDirectoryLock(f.outDir, () => saveDataset(dir, ds));
   console.log(
     `${f.data}: ${text.length.toLocaleString('en-US')} characters -> ${(ds.train.length + ds.val.length).toLocaleString('en-US')} tokens ` +
       `(${f.tokenizer}, vocab ${ds.tokenizer.vocabSize}) in ${((performance.now() - t0) / 1000).toFixed(1)} s`,

@@ -14,6 +14,7 @@ import { UNIT_INTERVAL } from '../io/value-ranges.js';
 import { pruneGlobal } from '../nn/prune.js';
 import { loadCheckpoint, saveCheckpoint } from '../node/checkpoint-dir.js';
 import { flagHelp, noPositional, parseFlags, UsageError, type FlagSpec } from './flags.js';
+import { floatCheckpoint } from './float-checkpoint.js';
 import { withDirectoryLock } from './run-lock.js';
 
 const PRUNE_DEFAULTS = { sparsity: 0.5, structured: '', initFrom: '', outDir: '', overwrite: false };
@@ -45,7 +46,7 @@ export async function prune(args: string[]): Promise<number> {
   noPositional(positional);
   if (!given.has('initFrom')) throw new UsageError('gpt prune needs --init-from DIR, the checkpoint to prune');
   if (!given.has('outDir')) throw new UsageError('gpt prune needs --out-dir DIR, where the pruned checkpoint goes');
-  const ckpt = await loadCheckpoint(f.initFrom);
+  const ckpt = floatCheckpoint(await loadCheckpoint(f.initFrom), f.initFrom, 'prune');
   return withDirectoryLock(f.outDir, async () => {
     if (!f.overwrite && existsSync(join(f.outDir, MANIFEST_FILE))) throw new UsageError(`${f.outDir} already holds a checkpoint: choose another --out-dir, or replace it with --overwrite`);
     await initDevice();

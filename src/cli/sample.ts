@@ -62,42 +62,46 @@ ${flagHelp(SAMPLE_FLAGS)}`;
 export async function sample(args: string[]): Promise<number> {
   const { values: f, positional } = parseFlags(args, SAMPLE_FLAGS);
   noPositional(positional);
+  const start = f.start.startsWith('FILE:') ? await loadCorpus(f.start.slice(5)) : f.start; // read before the device opens
+  if (!start) throw new UsageError(`flag --start ${f.start} names an empty file`); // an empty --start itself is refused with the flags
   const { model, tokenizer } = await openCheckpoint(checkpointPath(f), f.numSamples, false);
-  const start = f.start.startsWith('FILE:') ? await loadCorpus(f.start.slice(5)) : f.start;
-  const known = encodeKnown(tokenizer, start);
-  if (known.dropped) console.error(`note: --start: ${describeLeftOut(known)}`);
-  if (!known.ids.length) throw new UsageError(`flag --start holds no character the checkpoint's tokenizer knows`);
-  const prompt = [...known.ids];
-  // all samples in one batch (one forward per step for all of them); sample n draws with seed + n - 1
-  const samples: number[][] = Array.from({ length: f.numSamples }, () => []);
-  const streaming = f.numSamples === 1; // one sample streams; several are printed whole, in order, when done
-  let printed = '';
-  if (streaming) process.stdout.write(start);
-  const t0 = performance.now();
-  for await (const step of generateBatch(model, samples.map(() => prompt), {
-    maxNewTokens: f.maxNewTokens,
-    temperature: f.temperature,
-    topK: f.topK > 0 ? f.topK : undefined,
-    topP: f.topP < 1 ? f.topP : undefined,
-    seed: f.seed,
-    kvCache: f.kvCache,
-  })) {
-    step.forEach((id, s) => id !== null && samples[s]!.push(id));
-    if (!streaming) continue;
-    // decode the whole tail so multi-byte characters split across BPE tokens print once complete
-    const text = tokenizer.decode(samples[0]!);
-    const safe = text.endsWith('\uFFFD') ? text.slice(0, -1) : text;
-    process.stdout.write(safe.slice(printed.length));
-    printed = safe;
+  try {
+    const known = encodeKnown(tokenizer, start);
+    if (known.dropped) console.error(`note: --start: ${describeLeftOut(known)}`);
+    if (!known.ids.length) throw new UsageError(`flag --start holds no character the checkpoint's tokenizer knows`);
+    const prompt = [...known.ids];
+    // all samples in one batch (one forward per step for all of them); sample n draws with seed + n - 1
+    const samples: number[][] = Array.from({ length: f.numSamples }, () => []);
+    const streaming = f.numSamples === 1; // one sample streams; several are printed whole, in order, when done
+    let printed = '';
+    if (streaming) process.stdout.write(start);
+    const t0 = performance.now();
+    for await (const step of generateBatch(model, samples.map(() => prompt), {
+      maxNewTokens: f.maxNewTokens,
+      temperature: f.temperature,
+      topK: f.topK > 0 ? f.topK : undefined,
+      topP: f.topP < 1 ? f.topP : undefined,
+      seed: f.seed,
+      kvCache: f.kvCache,
+    })) {
+      step.forEach((id, s) => id !== null && samples[s]!.push(id));
+      if (!streaming) continue;
+      // decode the whole tail so multi-byte characters split across BPE tokens print once complete
+      const text = tokenizer.decode(samples[0]!);
+      const safe = text.endsWith('\uFFFD') ? text.slice(0, -1) : text;
+      process.stdout.write(safe.slice(printed.length));
+      printed = safe;
+    }
+    const secs = (performance.now() - t0) / 1000;
+    const total = samples.reduce((n, ids) => n + ids.length, 0);
+    samples.forEach((ids, s) => {
+      if (!streaming) process.stdout.write(`${s ? '\n' : ''}--- sample ${s + 1} of ${samples.length}\n${start}`);
+      process.stdout.write(tokenizer.decode(ids).slice(streaming ? printed.length : 0));
+    });
+    process.stderr.write(`\n--- ${total} tokens in ${secs.toFixed(1)} s (${(total / secs).toFixed(1)} tok/s${samples.length > 1 ? `, ${samples.length} samples in one batch` : ''})\n`);
+  } finally {
+    model.dispose(); // also when the prompt is refused or generation fails
   }
-  const secs = (performance.now() - t0) / 1000;
-  const total = samples.reduce((n, ids) => n + ids.length, 0);
-  samples.forEach((ids, s) => {
-    if (!streaming) process.stdout.write(`${s ? '\n' : ''}--- sample ${s + 1} of ${samples.length}\n${start}`);
-    process.stdout.write(tokenizer.decode(ids).slice(streaming ? printed.length : 0));
-  });
-  process.stderr.write(`\n--- ${total} tokens in ${secs.toFixed(1)} s (${(total / secs).toFixed(1)} tok/s${samples.length > 1 ? `, ${samples.length} samples in one batch` : ''})\n`);
-  model.dispose();
   return 0;
 }
 
@@ -128,15 +132,18 @@ export async function evaluate(args: string[]): Promise<number> {
   noPositional(positional);
   if (f.data && f.dataDir) throw new UsageError('give --data or --data-dir, not both');
   const { ckpt, model, tokenizer } = await openCheckpoint(checkpointPath(f), f.batchSize, false);
-  const prepared = join(f.outDir, 'data');
-  const source = f.dataDir || f.data || (existsSync(join(prepared, 'meta.json')) ? prepared : ckpt.meta.data) || BUILTIN_CORPUS;
-  console.log(`data: ${source}${source === ckpt.meta.data ? ' (what the run trained on)' : ''}`);
-  const note = (line: string) => console.log(line);
-  const ds = await loadTokens(source, { tokenizer: tokenizer.kind, vocabSize: tokenizer.vocabSize, existing: tokenizer, note });
-  const cfg = { blockSize: model.config.blockSize, batchSize: f.batchSize, evalIters: f.evalIters, seed: f.seed };
-  const { train, val } = await evaluateModel(model, ds, cfg);
-  console.log(`train loss ${train.toFixed(4)}, val loss ${val.toFixed(4)} (${f.evalIters} batches of ${f.batchSize}x${cfg.blockSize})`);
-  model.dispose();
+  try {
+    const prepared = join(f.outDir, 'data');
+    const source = f.dataDir || f.data || (existsSync(join(prepared, 'meta.json')) ? prepared : ckpt.meta.data) || BUILTIN_CORPUS;
+    console.log(`data: ${source}${source === ckpt.meta.data ? ' (what the run trained on)' : ''}`);
+    const note = (line: string) => console.log(line);
+    const ds = await loadTokens(source, { tokenizer: tokenizer.kind, vocabSize: tokenizer.vocabSize, existing: tokenizer, note });
+    const cfg = { blockSize: model.config.blockSize, batchSize: f.batchSize, evalIters: f.evalIters, seed: f.seed };
+    const { train, val } = await evaluateModel(model, ds, cfg);
+    console.log(`train loss ${train.toFixed(4)}, val loss ${val.toFixed(4)} (${f.evalIters} batches of ${f.batchSize}x${cfg.blockSize})`);
+  } finally {
+    model.dispose(); // also when the data cannot be read or is too short
+  }
   return 0;
 }
 

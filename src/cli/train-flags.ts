@@ -36,7 +36,7 @@ export const TRAIN_FLAGS: FlagSpec<TrainFlags> = {
     initFrom: "'scratch', 'resume' (continue <out-dir>), or a checkpoint to fine-tune: a dir/file of ours, or a Hugging Face GPT-2 directory (config.json + model.safetensors)",
     ...TOKENIZER_DOCS,
     alwaysSave: 'save at every evaluation, not only when val loss improves',
-    overwrite: 'replace the checkpoint already in <out-dir> (and start its log.jsonl over)',
+    overwrite: 'replace the checkpoint already in <out-dir>: at the first save, which starts its log.jsonl over (until then both are kept)',
     profile: 'print GPU time per kernel for one training step (timestamp queries)',
     ...TRAIN_DOCS,
   },
@@ -123,8 +123,15 @@ export function trainingConfig(values: TrainFlags, given: Set<string>, ckpt: Che
   }
   const problem = trainConfigProblem(cfg, flagName);
   if (problem) throw new UsageError(problem);
+  const profiled = profiledStep(resume ? ckpt!.meta.trainer!.step : 0);
+  if (values.profile && cfg.maxIters < profiled) {
+    throw new UsageError(`flag --profile times the run's step ${profiled} (its first compiles shaders): --max-iters ${cfg.maxIters} ends before it`);
+  }
   return cfg;
 }
+
+/** The step --profile times in a run that starts at step `start`: past the first steps' shader compilation. */
+export const profiledStep = (start: number) => start + 2;
 
 /** --tokenizer / --vocab-size given where the tokens come from `source` (a checkpoint, prepared data) must agree with it. */
 export function checkTokenizerFlags(values: TrainFlags, given: Set<string>, tokenizer: Tokenizer, source: string): void {

@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { initDevice } from '../device/device.js';
 import { modelFromCheckpoint, restoreOptimizer, type Checkpoint } from '../gpt/checkpoint.js';
-import { resolveTrainDtype, Trainer, type StepLog, type TrainConfig, type TrainDtype } from '../gpt/trainer.js';
+import { checkSplits, resolveTrainDtype, Trainer, type StepLog, type TrainConfig, type TrainDtype } from '../gpt/trainer.js';
 import type { ComputeDtype } from '../nn/autocast.js';
 import type { GPT } from '../gpt/model.js';
 import { tokenizerFromJSON, type Tokenizer } from '../gpt/tokenizer/index.js';
@@ -19,12 +19,13 @@ import { BUILTIN_CORPUS } from './corpus.js';
 import { loadTokens, recordedSource, type Dataset } from './data.js';
 import { checkModelFits } from './device-fit.js';
 import { UsageError } from './flags.js';
+import { floatCheckpoint } from './float-checkpoint.js';
 import { nextSteps } from './next-steps.js';
 import { Progress, formatSeconds } from './progress.js';
-import { rewindRunLog } from './resume-log.js';
+import { keepOnlyRun, rewindRunLog } from './resume-log.js';
 import { withDirectoryLock } from './run-lock.js';
 import { checkStudent, distillation, loadTeacher, type Teacher } from './teacher.js';
-import { checkTokenizerFlags, DISTILL_FLAGS, resolveFlags, TRAIN_FLAGS, trainingConfig, type DistillFlags, type TrainFlags } from './train-flags.js';
+import { checkTokenizerFlags, DISTILL_FLAGS, profiledStep, resolveFlags, TRAIN_FLAGS, trainingConfig, type DistillFlags, type TrainFlags } from './train-flags.js';
 
 export { DISTILL_HELP, TRAIN_HELP } from './train-flags.js';
 
@@ -57,6 +58,7 @@ async function trainStudent(args: string[], opts: { nextSteps?: boolean; distill
     const { ds, data } = await dataset(flags, given, ckpt, resume, (s) => console.log(s), teacher?.tokenizer);
     console.log(`tokens: train ${ds.train.length.toLocaleString('en-US')}, val ${ds.val.length.toLocaleString('en-US')}, vocab ${ds.tokenizer.vocabSize}`);
     if (ckpt && ckpt.meta.model.vocabSize !== ds.tokenizer.vocabSize) throw new Error(`checkpoint vocab ${ckpt.meta.model.vocabSize} != data vocab ${ds.tokenizer.vocabSize}`);
+    checkSplits(ds, cfg.blockSize); // before the device opens
     if (teacher) checkStudent(teacher, cfg, ds.tokenizer, ckpt ? 'the student checkpoint' : data);
     const dev = await initDevice();
     console.log(`device: ${dev.info.description || dev.info.vendor} (${dev.info.backend})`);
@@ -68,11 +70,7 @@ async function trainStudent(args: string[], opts: { nextSteps?: boolean; distill
 }
 
 /** The checkpoint, unless it is a quantized one (inference only). */
-function trainable(ckpt: Checkpoint, path: string): Checkpoint {
-  const q = ckpt.meta.model.quantization;
-  if (q) throw new UsageError(`${path} is a quantized (${q}) checkpoint, for inference only: train from the float32 checkpoint it was made from, then quantize again`);
-  return ckpt;
-}
+const trainable = (ckpt: Checkpoint, path: string) => floatCheckpoint(ckpt, path, 'train from');
 
 async function run(flags: TrainFlags, cfg: TrainConfig, ds: Dataset, data: string, ckpt: Checkpoint | null, resume: boolean, teacher: Teacher | null): Promise<void> {
   const model = ckpt ? modelFromCheckpoint(ckpt, { dropout: cfg.dropout }).model : undefined;
@@ -92,22 +90,26 @@ async function run(flags: TrainFlags, cfg: TrainConfig, ds: Dataset, data: strin
     console.log(`teacher: ${teacher!.meta.teacher}, ${describeModel(distill.teacher)}; temperature ${temperature}, alpha ${alpha}`);
   }
 
-  // a resumed run continues its run id and log (from its checkpoint's step on); any other run starts both afresh
+  // a resumed run continues its run id and log (from its checkpoint's step on); any other run starts
+  // both afresh, its log cleared of other runs only once its first save has replaced their checkpoint
   const runId = (resume && ckpt!.meta.run) || randomUUID();
   const logPath = join(flags.outDir, 'log.jsonl');
-  if (resume) await rewindRunLog(logPath, runId, trainer.step);
-  const log = await RunLog.open(logPath, runId, { append: resume });
+  await rewindRunLog(logPath, runId, resume ? trainer.step : -1); // a new run's id has no records: only a cut line goes
+  const log = await RunLog.open(logPath, runId, { append: true });
+  let othersInLog = !resume;
   const resumedAt = resume ? trainer.step : -1; // its evaluation is in the log: the save at that step followed it
   const progress = new Progress(cfg.maxIters);
   const t0 = performance.now();
   const save = async (val: number) => {
     const extra = { optimizer: trainer.optimizer, train: { ...cfg, dtype: trainer.dtype }, trainer: await trainer.state(), bestVal: val, run: runId, data, ...(teacher && { distill: teacher.meta }) };
     await saveCheckpoint(flags.outDir, trainer.model, ds.tokenizer, extra);
+    if (othersInLog) await keepOnlyRun(logPath, runId);
+    othersInLog = false;
     progress.log(`saved checkpoint to ${flags.outDir} (step ${trainer.step}, val ${val.toFixed(4)})`);
   };
   try {
     await trainer.run({
-      profileStep: trainer.step + 2, // past the first steps' shader compilation
+      profileStep: profiledStep(trainer.step),
       onProfile: flags.profile ? (kernels) => progress.log(profileTable(kernels)) : undefined,
       onLog: async (l: StepLog) => {
         await log.step(l);

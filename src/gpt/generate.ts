@@ -69,8 +69,8 @@ async function* decode(model: GPT, prompts: readonly (readonly number[])[], opts
   const { blockSize } = model.config;
   const { maxNewTokens, stopToken } = opts;
   const seed = opts.seed ?? 0;
-  const seedOf = (i: number) => (typeof seed === 'number' ? seed + i : seed[i]!);
-  const seqs: Sequence[] = prompts.map((p, i) => ({ tokens: [...p], made: 0, done: maxNewTokens === 0, rng: new Generator(seedOf(i)) }));
+  const rngOf = (i: number) => (typeof seed === 'number' ? new Generator(seed, i) : new Generator(seed[i]!));
+  const seqs: Sequence[] = prompts.map((p, i) => ({ tokens: [...p], made: 0, done: maxNewTokens === 0, rng: rngOf(i) }));
   const useCache = opts.kvCache ?? true;
   const wasTraining = model.training;
   model.eval();

@@ -257,9 +257,11 @@ export function drawBatch(data: Int32Array, B: number, T: number, rng: Generator
 }
 
 /** Throws unless each split holds more than T + 1 tokens (a batch needs T + 1 consecutive ones). */
-function checkSplits(data: { train: Int32Array; val: Int32Array }, T: number): void {
+export function checkSplits(data: { train: Int32Array; val: Int32Array }, T: number): void {
   for (const [name, split] of Object.entries({ train: data.train, val: data.val })) {
-    if (split.length <= T + 1) throw new Error(`train: the ${name} split has ${split.length} tokens; it needs more than blockSize + 1 = ${T + 1}`);
+    if (split.length <= T + 1) {
+      throw new Error(`the ${name} split has ${split.length} tokens, too few for sequences of blockSize ${T} and their next-token targets: it needs more than ${T + 1}`);
+    }
   }
 }
 
@@ -283,7 +285,7 @@ export async function evaluateModel(
   const result = { train: 0, val: 0 };
   try {
     for (const split of ['train', 'val'] as const) {
-      const rng = new Generator(seed + (split === 'train' ? 2 : 3));
+      const rng = new Generator(seed, split === 'train' ? 2 : 3);
       const losses = await noGrad(() =>
         scope(async () => {
           const batches: Tensor[] = [];
@@ -348,7 +350,7 @@ export class Trainer {
       betas: [cfg.beta1, cfg.beta2],
       weightDecay: cfg.weightDecay,
     });
-    this.dataRng = new Generator(cfg.seed + 1);
+    this.dataRng = new Generator(cfg.seed, 1);
     this.health = keep(zeros([2], 'int32'));
     this.scaler = this.dtype === 'float16' ? new GradScaler(opts.scaler) : null;
     this.castCache = this.dtype === 'float16' && opts.castCache !== false;

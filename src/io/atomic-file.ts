@@ -27,7 +27,9 @@ export async function writeFileAtomic(path: string, data: Uint8Array | string): 
     await rename(temp, path);
   } catch (e) {
     await rm(temp, { force: true }).catch(() => undefined); // keep the original error
-    throw e;
+    // named by the file asked for: Node's message names the temporary file
+    const code = (e as NodeJS.ErrnoException).code;
+    throw Object.assign(new Error(`cannot write ${path}: ${code ?? (e as Error).message}`, { cause: e }), { code });
   }
   await syncDirectory(dir); // makes the rename itself survive a power cut
 }

@@ -2,7 +2,7 @@
 // `gpt train` writes them, a bare .safetensors file (e.g. one saved by the browser page), or a
 // Hugging Face GPT-2 directory (config.json + model.safetensors; src/gpt/hf), read and written.
 import { stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { decodeCheckpoint, encodeCheckpoint, type Checkpoint, type CheckpointExtras } from '../gpt/checkpoint.js';
 import { decodeHF, encodeHF, HF_FILES } from '../gpt/hf/index.js';
 import type { GPT } from '../gpt/model.js';
@@ -33,7 +33,10 @@ export async function loadCheckpoint(path: string): Promise<Checkpoint> {
   } catch {
     throw new Error(`no checkpoint at ${path}`);
   }
-  if (!isDir) return decodeCheckpoint(new Uint8Array(await readRegularFile(path)), path);
+  if (!isDir) {
+    if (basename(path) === MANIFEST_FILE) throw new Error(`${path} is the manifest of the checkpoint in ${dirname(path)}: give the directory`);
+    return decodeCheckpoint(new Uint8Array(await readRegularFile(path)), path);
+  }
   // a run's directory may hold a config.json of flags too: its manifest decides
   const isHF = !(await exists(join(path, MANIFEST_FILE))) && (await exists(join(path, HF_FILES.config)));
   if (isHF) return loadHFModel(path);

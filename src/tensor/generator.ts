@@ -3,8 +3,12 @@
 export class Generator {
   private state: bigint;
 
-  constructor(seed: number) {
-    this.state = BigInt.asUintN(64, BigInt(seed));
+  /**
+   * Seeded `seed + offset`, added exactly: a stream derived from a seed near 2^53 (seed + 1,
+   * seed + 2, ...) would otherwise round onto its neighbour's and repeat it.
+   */
+  constructor(seed: number, offset = 0) {
+    this.state = BigInt.asUintN(64, BigInt(seed) + BigInt(offset));
   }
 
   /** splitmix64: the next 64-bit value. */

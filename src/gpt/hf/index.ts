@@ -83,6 +83,7 @@ function tokenizerOf(kept: string | undefined, hfJson: string | undefined, sourc
   try {
     return kept === undefined ? tokenizerFromHuggingFace(hfJson) : tokenizerFromJSON(kept);
   } catch (e) {
-    throw new Error(`${source}: ${(e as Error).message}`);
+    const where = kept === undefined ? HF_FILES.tokenizer : `${HF_FILES.weights} (metadata ${TOKENIZER_KEY})`;
+    throw new Error(`${source}/${where}: ${(e as Error).message}`);
   }
 }
