@@ -8,7 +8,7 @@ import { appendFileSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSyn
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { decodeCheckpoint, encodeCheckpoint } from '../src/gpt/checkpoint.js';
+import { decodeCheckpoint, encodeCheckpoint, modelFromCheckpoint } from '../src/gpt/checkpoint.js';
 import { GPT } from '../src/gpt/model.js';
 import { CharTokenizer } from '../src/gpt/tokenizer/index.js';
 import { MANIFEST_FILE, readCheckpointFiles, writeCheckpointFiles } from '../src/io/checkpoint-files.js';
@@ -156,13 +156,36 @@ describe('gpt train and its --out-dir', () => {
     expect(existsSync(out)).toBe(false);
   });
 
+  // nanoGPT's crop_block_size: GPT-2's 1024 positions fine-tuned at 256
+  it('fine-tuning at a shorter --block-size cuts the position embeddings to their first rows; the rest of the model is the checkpoint\'s', async () => {
+    const out = fresh();
+    const r = await gpt('train', '--init-from', fixture, '--block-size', '8', '--data', corpus, '--max-iters', '2', '--learning-rate', '1e-9', '--min-lr', '0', '--weight-decay', '0', '--out-dir', out);
+    expect(r.code, r.err).toBe(0);
+    expect(r.out).toContain('its position embeddings cut from 16 to 8 (--block-size)');
+    const [before, after] = [await loadCheckpoint(fixture), await loadCheckpoint(out)];
+    expect(after.meta.model.blockSize).toBe(8);
+    expect(after.meta.train!.blockSize).toBe(8);
+    const wpe = before.weights.get('wpe.weight')!;
+    expect(after.weights.get('wpe.weight')!.shape).toEqual([8, wpe.shape[1]]);
+    // a learning rate of 1e-9 for 2 steps moves no weight by more than ~1e-8
+    const close = (a: ArrayLike<number>, b: ArrayLike<number>) => Array.from(a).every((x, i) => Math.abs(x - b[i]!) < 1e-6);
+    expect(close(after.weights.get('wpe.weight')!.data, wpe.data.subarray(0, 8 * wpe.shape[1]!))).toBe(true);
+    for (const [name, w] of before.weights) if (name !== 'wpe.weight') expect(close(after.weights.get(name)!.data, w.data), name).toBe(true);
+    const resumed = await gpt('train', '--data', corpus, '--init-from', 'resume', '--max-iters', '3', '--out-dir', out);
+    expect(resumed.code, resumed.err).toBe(0);
+    for (const blockSize of [17, 0, 2.5]) {
+      expect(() => modelFromCheckpoint(before, { blockSize })).toThrow(`modelFromCheckpoint: blockSize must be an integer in [1, 16] (the checkpoint's context: position embeddings can be cut, not grown), got ${blockSize}`);
+    }
+  });
+
   it('flags that cannot apply on resume or fine-tuning are errors, not ignored', async () => {
     const out = copy();
     expectOneLine(await gpt('train', '--data', corpus, '--init-from', 'resume', '--n-layer', '3', '--out-dir', out), 2, /flag --n-layer 3 differs from the checkpoint's 1: the model's shape cannot change with --init-from$/);
     expectOneLine(await gpt('train', '--data', corpus, '--init-from', 'resume', '--tokenizer', 'bpe', '--max-iters', '12', '--out-dir', out), 2, /flag --tokenizer bpe differs from the char tokenizer of the checkpoint/);
     const target = fresh();
-    expectOneLine(await gpt('train', '--init-from', fixture, '--block-size', '32', '--data', corpus, '--out-dir', target), 2, /flag --block-size 32 differs from the checkpoint's 16/);
+    expectOneLine(await gpt('train', '--init-from', fixture, '--block-size', '32', '--data', corpus, '--out-dir', target), 2, /flag --block-size 32 exceeds the checkpoint's 16: fine-tuning can cut its position embeddings to a shorter context, not grow them$/);
     expect(existsSync(target)).toBe(false);
+    expectOneLine(await gpt('train', '--data', corpus, '--init-from', 'resume', '--block-size', '8', '--max-iters', '12', '--out-dir', out), 2, /flag --block-size 8 differs from the checkpoint's 16: the model's shape cannot change with --init-from$/);
     expectOneLine(await gpt('train', '--data', corpus, '--init-from', 'resume', '--overwrite', '--out-dir', out), 2, /--overwrite does not apply to --init-from resume/);
     // the data order and dropout continue the checkpoint's random streams: a new seed would change only the eval batches
     const resume = (...args: string[]) => gpt('train', '--data', corpus, '--init-from', 'resume', '--out-dir', out, ...args);

@@ -102,8 +102,13 @@ export function trainingConfig(values: TrainFlags, given: Set<string>, ckpt: Che
   let cfg: TrainConfig = pick(values, Object.keys(TRAIN_DEFAULTS)) as TrainConfig;
   if (ckpt) {
     const model = { ...ckpt.meta.model, shareLayers: ckpt.meta.model.shareLayers ?? 1 }; // absent: none shared
+    // fine-tuning at a shorter context cuts the position embeddings (nanoGPT's crop_block_size)
+    const cropped = !resume && given.has('blockSize') && values.blockSize < model.blockSize;
     for (const key of SHAPE_KEYS) {
-      if (given.has(key) && values[key] !== model[key]) {
+      if (key === 'blockSize' && !resume && given.has(key) && values.blockSize > model.blockSize) {
+        throw new UsageError(`flag --block-size ${values.blockSize} exceeds the checkpoint's ${model.blockSize}: fine-tuning can cut its position embeddings to a shorter context, not grow them`);
+      }
+      if (given.has(key) && values[key] !== model[key] && !(key === 'blockSize' && cropped)) {
         throw new UsageError(`flag ${flagName(key)} ${values[key]} differs from the checkpoint's ${model[key]}: the model's shape cannot change with --init-from`);
       }
     }
@@ -119,7 +124,7 @@ export function trainingConfig(values: TrainFlags, given: Set<string>, ckpt: Che
         throw new UsageError(`the run in ${values.outDir} already reached step ${trainer.step}: raise --max-iters (now ${cfg.maxIters}) to train further`);
       }
     }
-    Object.assign(cfg, pick(model, [...SHAPE_KEYS]));
+    Object.assign(cfg, pick(model, [...SHAPE_KEYS]), cropped && { blockSize: values.blockSize });
   }
   const problem = trainConfigProblem(cfg, flagName);
   if (problem) throw new UsageError(problem);

@@ -73,7 +73,7 @@ async function trainStudent(args: string[], opts: { nextSteps?: boolean; distill
 const trainable = (ckpt: Checkpoint, path: string) => floatCheckpoint(ckpt, path, 'train from');
 
 async function run(flags: TrainFlags, cfg: TrainConfig, ds: Dataset, data: string, ckpt: Checkpoint | null, resume: boolean, teacher: Teacher | null): Promise<void> {
-  const model = ckpt ? modelFromCheckpoint(ckpt, { dropout: cfg.dropout }).model : undefined;
+  const model = ckpt ? modelFromCheckpoint(ckpt, { dropout: cfg.dropout, blockSize: cfg.blockSize }).model : undefined;
   const distill = teacher ? distillation(teacher) : undefined;
   const trainer = new Trainer(cfg, { train: ds.train, val: ds.val, vocabSize: ds.tokenizer.vocabSize }, model, distill);
   let bestVal = Infinity;
@@ -82,7 +82,10 @@ async function run(flags: TrainFlags, cfg: TrainConfig, ds: Dataset, data: strin
     trainer.restore(ckpt!.meta.trainer!);
     bestVal = ckpt!.meta.bestVal ?? Infinity;
     console.log(`resuming at step ${trainer.step}`);
-  } else if (ckpt) console.log(`fine-tuning from ${flags.initFrom}`);
+  } else if (ckpt) {
+    const trained = ckpt.meta.model.blockSize;
+    console.log(`fine-tuning from ${flags.initFrom}${cfg.blockSize < trained ? `, its position embeddings cut from ${trained} to ${cfg.blockSize} (--block-size)` : ''}`);
+  }
   console.log(`model: ${describeModel(trainer.model)}`);
   console.log(`dtype: ${describeDtype(cfg.dtype, trainer.dtype)}`);
   if (distill) {

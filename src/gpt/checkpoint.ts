@@ -51,9 +51,15 @@ const MODEL_RANGES: RangesOf<GPTConfig> = { vocabSize: POSITIVE_INT, blockSize, 
  * GPU). A quantized model's (meta.model.quantization 'int8') has int8 weights (I8 in the file) and
  * their float32 scales under `<name>_scale`.
  */
+/** A stored tensor: its shape and row-major values. */
+export interface CheckpointWeight {
+  shape: number[];
+  data: Float32Array | Int8Array;
+}
+
 export interface Checkpoint {
   meta: CheckpointMeta;
-  weights: Map<string, { shape: number[]; data: Float32Array | Int8Array }>;
+  weights: Map<string, CheckpointWeight>;
   /** AdamW moments by parameter name, when the checkpoint was saved for resuming. */
   optimizer?: { m: Map<string, Float32Array>; v: Map<string, Float32Array> };
 }
@@ -245,13 +251,22 @@ function nonFiniteProblem(tensors: [string, { data: ArrayLike<number> }][]): str
   return null;
 }
 
-/** A model with the checkpoint's config, weights (shape-checked by loadStateDict) and pruning masks. */
-export function modelFromCheckpoint(ckpt: Checkpoint, opts: { dropout?: number } = {}): { model: GPT; tokenizer: Tokenizer } {
-  const config = { ...ckpt.meta.model, ...(opts.dropout !== undefined && { dropout: opts.dropout }) };
+/**
+ * A model with the checkpoint's config, weights (shape-checked by loadStateDict) and pruning masks.
+ * `blockSize` below the checkpoint's cuts the position embeddings to their first rows, for
+ * fine-tuning at a shorter context (nanoGPT's crop_block_size: GPT-2's 1024 positions down to 256).
+ */
+export function modelFromCheckpoint(ckpt: Checkpoint, opts: { dropout?: number; blockSize?: number } = {}): { model: GPT; tokenizer: Tokenizer } {
+  const trained = ckpt.meta.model.blockSize;
+  const blockSize = opts.blockSize ?? trained;
+  if (!Number.isInteger(blockSize) || blockSize < 1 || blockSize > trained) {
+    throw new RangeError(`modelFromCheckpoint: blockSize must be an integer in [1, ${trained}] (the checkpoint's context: position embeddings can be cut, not grown), got ${blockSize}`);
+  }
+  const config = { ...ckpt.meta.model, blockSize, ...(opts.dropout !== undefined && { dropout: opts.dropout }) };
   const model = new GPT(config);
   const masks: Checkpoint['weights'] = new Map();
   const weights: Checkpoint['weights'] = new Map();
-  for (const [name, w] of ckpt.weights) (isMaskName(name) ? masks : weights).set(name, w);
+  for (const [name, w] of ckpt.weights) (isMaskName(name) ? masks : weights).set(name, name.startsWith('wpe.') ? firstRows(w, blockSize) : w);
   try {
     model.loadStateDict(weights);
     loadMasks(model, masks);
@@ -260,6 +275,13 @@ export function modelFromCheckpoint(ckpt: Checkpoint, opts: { dropout?: number }
     throw e;
   }
   return { model, tokenizer: tokenizerFromJSON(ckpt.meta.tokenizer) };
+}
+
+/** A weight's first `rows` rows (all of it when it has no more). */
+function firstRows(w: CheckpointWeight, rows: number): CheckpointWeight {
+  const [all, ...rest] = w.shape;
+  if (all! <= rows) return w;
+  return { shape: [rows, ...rest], data: w.data.subarray(0, (w.data.length / all!) * rows) };
 }
 
 /** Puts saved AdamW moments back (for resuming). */
