@@ -89,8 +89,8 @@ describe('gpt prune', () => {
     expectOneLine(await prune('--sparsity', '1'), 2, /^gpt prune: flag --sparsity must be a finite number in \[0, 1\), got '1'$/);
     expectOneLine(await prune('--sparsity', '-0.5'), 2, /flag --sparsity must be a finite number in \[0, 1\), got '-0.5'$/);
     expectOneLine(await prune('--sparsity', '0.5', '--structured', 'rows'), 2, /flag --structured must be one of heads, neurons, got 'rows'$/);
-    expectOneLine(await gpt('prune', '--sparsity', '0.5', '--out-dir', out), 2, /^gpt prune: gpt prune needs --init-from DIR, the checkpoint to prune$/);
-    expectOneLine(await gpt('prune', '--init-from', base), 2, /^gpt prune: gpt prune needs --out-dir DIR, where the pruned checkpoint goes$/);
+    expectOneLine(await gpt('prune', '--sparsity', '0.5', '--out-dir', out), 2, /^gpt prune: --init-from DIR is required: the checkpoint to prune$/);
+    expectOneLine(await gpt('prune', '--init-from', base), 2, /^gpt prune: --out-dir DIR is required: where the pruned checkpoint goes$/);
     expectOneLine(await gpt('prune', '--sparsity', '0.5', '--init-from', base, '--out-dir', base), 2, /already holds a checkpoint: choose another --out-dir, or replace it with --overwrite$/);
     expect(existsSync(out), 'nothing written').toBe(false);
     const help = await gpt('prune', '--help');

@@ -99,7 +99,7 @@ describe('gpt quantize', () => {
 
   it('refuses what it cannot do, in one line', async () => {
     expectOneLine(await gpt('quantize', '--bits', '4', '--init-from', float, '--out-dir', join(dir, 'q4')), 2, /flag --bits must be 8 .*got 4/);
-    expectOneLine(await gpt('quantize', '--init-from', float), 2, /needs --out-dir/);
+    expectOneLine(await gpt('quantize', '--init-from', float), 2, /^gpt quantize: --out-dir DIR is required: where the int8 checkpoint goes$/);
     expectOneLine(await gpt('quantize', '--init-from', int8, '--out-dir', join(dir, 'twice')), 2, /is already quantized \(int8\)/);
     expectOneLine(await gpt('quantize', '--init-from', float, '--out-dir', int8), 2, /already holds a checkpoint/);
     expectOneLine(await gpt('train', '--init-from', int8, '--data', corpus, ...TINY, '--out-dir', join(dir, 'ft')), 2, /is a quantized \(int8\) checkpoint, for inference only/);

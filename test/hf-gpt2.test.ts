@@ -164,7 +164,7 @@ describe('Hugging Face GPT-2 weights', () => {
     const fromExport = await gpt('sample', '--init-from', exported, '--start', start, '--max-new-tokens', '6', '--temperature', '0');
     expect(fromExport.code, fromExport.err).toBe(0);
     expect(fromExport.out).toBe(fromRun.out);
-    expect((await gpt('export', '--out-dir', ft)).err).toMatch(/needs --to DIR/);
+    expect((await gpt('export', '--out-dir', ft)).err).toMatch(/--to DIR is required/);
 
     const untokenized = join(dir, 'no-tokenizer');
     writeGPT2Dir(untokenized, params, { prefix: true, head: false, tokenizer: false });

@@ -25,7 +25,7 @@ ${flagHelp(EXPORT_FLAGS)}`;
 export async function exportModel(args: string[]): Promise<number> {
   const { values: f, positional } = parseFlags(args, EXPORT_FLAGS);
   noPositional(positional);
-  if (!f.to) throw new UsageError('gpt export needs --to DIR, the directory to write');
+  if (!f.to) throw new UsageError('--to DIR is required: the directory to write');
   const source = f.initFrom === 'resume' ? f.outDir : f.initFrom;
   const ckpt = floatCheckpoint(await loadCheckpoint(source), source, 'export');
   await initDevice();

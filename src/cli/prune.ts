@@ -44,8 +44,8 @@ const count = (n: number) => n.toLocaleString('en-US');
 export async function prune(args: string[]): Promise<number> {
   const { values: f, positional, given } = parseFlags(args, PRUNE_FLAGS);
   noPositional(positional);
-  if (!given.has('initFrom')) throw new UsageError('gpt prune needs --init-from DIR, the checkpoint to prune');
-  if (!given.has('outDir')) throw new UsageError('gpt prune needs --out-dir DIR, where the pruned checkpoint goes');
+  if (!given.has('initFrom')) throw new UsageError('--init-from DIR is required: the checkpoint to prune');
+  if (!given.has('outDir')) throw new UsageError('--out-dir DIR is required: where the pruned checkpoint goes');
   const ckpt = floatCheckpoint(await loadCheckpoint(f.initFrom), f.initFrom, 'prune');
   return withDirectoryLock(f.outDir, async () => {
     if (!f.overwrite && existsSync(join(f.outDir, MANIFEST_FILE))) throw new UsageError(`${f.outDir} already holds a checkpoint: choose another --out-dir, or replace it with --overwrite`);

@@ -35,8 +35,8 @@ export async function quantize(args: string[]): Promise<number> {
   const { values: f, positional } = parseFlags(args, QUANTIZE_FLAGS);
   noPositional(positional);
   if (f.bits !== 8) throw new UsageError(`flag --bits must be 8 (int8 weights are the only quantization), got ${f.bits}`);
-  if (!f.initFrom) throw new UsageError('gpt quantize needs --init-from, the float32 checkpoint to quantize');
-  if (!f.outDir) throw new UsageError('gpt quantize needs --out-dir, the directory to write the int8 checkpoint to');
+  if (!f.initFrom) throw new UsageError('--init-from DIR is required: the float32 checkpoint to quantize');
+  if (!f.outDir) throw new UsageError('--out-dir DIR is required: where the int8 checkpoint goes');
   const ckpt = await loadCheckpoint(f.initFrom);
   if (ckpt.meta.model.quantization) throw new UsageError(`${f.initFrom} is already quantized (${ckpt.meta.model.quantization})`);
   return withDirectoryLock(f.outDir, async () => {

@@ -58,8 +58,8 @@ export function memoryPlan(cfg: GPTConfig, batchSize: number, opts: { training: 
     // an int8 table is bound whole, by the embedding and by the LM head
     { name: `the token embedding (vocab ${V} x n-embd ${C})`, bytes: V * C * (int8 ? 1 : F32), bound: int8 ? 'whole' : 'windowed' },
     { name: `an MLP weight (n-embd ${C} x 4·n-embd)`, bytes: 4 * C * C * (int8 ? 1 : F32), bound: 'whole' },
-    { name: `the MLP activations (batch-size ${B} x block-size ${T} x 4·n-embd ${C})`, bytes: BT * 4 * C * A, bound: 'whole' },
-    { name: `the attention's qkv (batch-size ${B} x block-size ${T} x 3·n-embd ${C})`, bytes: BT * 3 * C * A, bound: 'whole' },
+    { name: `the MLP activations (batch ${B} x block ${T} x 4·n-embd ${C})`, bytes: BT * 4 * C * A, bound: 'whole' },
+    { name: `the attention's qkv (batch ${B} x block ${T} x 3·n-embd ${C})`, bytes: BT * 3 * C * A, bound: 'whole' },
     { name: `the logits (${rows} rows x vocab ${V})`, bytes: rows * V * A, bound: 'whole' },
   ];
   return { parameters, bytes: { weights, halfWeights, gradients, optimizer, activations, logits, total }, buffers };
