@@ -1,4 +1,4 @@
-// AdamW step, in place, for a group of up to MAX_GROUP parameter tensors in one dispatch (the
+// AdamW step, in place, for a group of up to MAX_GROUP (kernel.ts) parameter tensors in one dispatch (the
 // "multi-tensor apply" of fused optimizers). For element j of parameter k:
 //   g' = g * gscale                   (gscale: a 0-d tensor, e.g. the grad-clipping factor)
 //   m = b1 m + (1 - b1) g'            v = b2 v + (1 - b2) g'^2
@@ -98,9 +98,12 @@ export function launchAdamW(
   h: AdamWHyper,
 ): void {
   if (members.length > adamwGroupSize()) throw new Error(`adamw: ${members.length} parameters in one group, at most ${adamwGroupSize()}`);
-  const starts: number[] = [];
   let at = moments.mvBase;
-  for (const m of members) starts.push(at), (at += m.size);
+  const starts = members.map((m) => {
+    const start = at;
+    at += m.size;
+    return start;
+  });
   const vec4 = starts.every((s, k) => s % 4 === 0 && members[k]!.size % 4 === 0);
   const per = vec4 ? 4 : 1;
   const { params, grid } = groupLaunch(members.map((m) => m.size / per), WG);
