@@ -46,17 +46,17 @@ export interface DistillMeta extends DistillSettings {
 const { blockSize, nLayer, nHead, nEmbd, dropout } = TRAIN_RANGES;
 const MODEL_RANGES: RangesOf<GPTConfig> = { vocabSize: POSITIVE_INT, blockSize, nLayer, nHead, nEmbd, dropout };
 
-/**
- * A decoded checkpoint: its metadata and weights on the host (modelFromCheckpoint puts them on the
- * GPU). A quantized model's (meta.model.quantization 'int8') has int8 weights (I8 in the file) and
- * their float32 scales under `<name>_scale`.
- */
 /** A stored tensor: its shape and row-major values. */
 export interface CheckpointWeight {
   shape: number[];
   data: Float32Array | Int8Array;
 }
 
+/**
+ * A decoded checkpoint: its metadata and weights on the host (modelFromCheckpoint puts them on the
+ * GPU). A quantized model's (meta.model.quantization 'int8') has int8 weights (I8 in the file) and
+ * their float32 scales under `<name>_scale`.
+ */
 export interface Checkpoint {
   meta: CheckpointMeta;
   weights: Map<string, CheckpointWeight>;
