@@ -21,6 +21,19 @@ describe('tape semantics', () => {
       await expectClose(x.grad!, ref([3], [1, 1, 1]), 0, 0, 'after clearing');
     }));
 
+  it('a disposed .grad counts as cleared: the next backward starts afresh', () =>
+    scope(async () => {
+      const x = vec([1, 2]).requiresGrad_();
+      x.mul(x).sum().backward();
+      x.grad!.dispose(); // without `x.grad = null`
+      x.mul(3).sum().backward();
+      await expectClose(x.grad!, ref([2], [3, 3]), 0, 0, 'after dispose');
+      x.grad!.dispose();
+      scope(() => void (x.grad = vec([5, 5]))); // set inside a scope that has ended
+      x.sum().backward();
+      await expectClose(x.grad!, ref([2], [1, 1]), 0, 0, 'after a scope freed it');
+    }));
+
   it('sums gradients of a tensor used twice (diamond)', () =>
     scope(async () => {
       const x = vec([0.5, -1]).requiresGrad_();

@@ -52,7 +52,10 @@ function giveLeafGrad(leaf: Tensor, g: Tensor): void {
   if (leaf.isDisposed) return g.dispose();
   beforeLeafGrad(leaf);
   untrack(g); // owned by the leaf, not by the scope that ran backward
-  leaf.grad = leaf.grad ? accumulate(leaf.grad, g) : g;
+  // a gradient the caller disposed (grad.dispose() without `= null`, or one set inside a scope that
+  // ended) is a cleared one, as zeroGrad() leaves it
+  const prev = leaf.grad?.isDisposed ? null : leaf.grad;
+  leaf.grad = prev ? accumulate(prev, g) : g;
   untrack(leaf.grad);
 }
 
