@@ -98,6 +98,31 @@ describe('AdamW', () => {
       opt.dispose();
       again.dispose();
     }));
+
+  it('refuses a parameter passed twice and hyperparameters outside their ranges, in one line naming them', () =>
+    scope(async () => {
+      const p = tensor([1, 2]).requiresGrad_();
+      expect(() => new AdamW([p, p])).toThrow(/^AdamW: params\[1\] float32\[2\] is params\[0\] again; pass each parameter once$/);
+      const bad: [object, RegExp][] = [
+        [{ lr: NaN }, /^AdamW: argument 'lr' must be a finite number >= 0, got number NaN$/],
+        [{ lr: '0.1' }, /^AdamW: argument 'lr' must be a finite number >= 0, got string '0.1'$/],
+        [{ eps: -1 }, /^AdamW: argument 'eps' must be a finite number >= 0, got number -1$/],
+        [{ weightDecay: Infinity }, /^AdamW: argument 'weightDecay' must be a finite number >= 0, got number Infinity$/],
+        [{ betas: [1, 0.999] }, /^AdamW: argument 'betas' must be two numbers in \[0, 1\), got array \[1, 0.999\]$/],
+        [{ betas: 0.9 }, /^AdamW: argument 'betas' must be two numbers in \[0, 1\), got number 0.9$/],
+      ];
+      for (const [opts, message] of bad) expect(() => new AdamW([p], opts)).toThrow(message);
+      expect(() => new AdamW((() => [p]) as never)).toThrow(/^AdamW: argument 'params' must be an array of Tensors, got function$/);
+      expect(() => new AdamW([1] as never)).toThrow(/^AdamW: argument 'params\[0\]' must be a Tensor, got number 1$/);
+      // lr set between steps (a schedule) is checked by the step, before anything moves
+      const opt = new AdamW([p]);
+      p.grad = tensor([1, 1]);
+      opt.lr = NaN;
+      expect(() => opt.step()).toThrow(/^AdamW.step: argument 'lr' must be a finite number >= 0, got number NaN$/);
+      expect(opt.stepCount).toBe(0);
+      expect(Array.from(await p.toArray())).toEqual([1, 2]);
+      opt.dispose();
+    }));
 });
 
 describe('the AdamW kernel: vec4 and scalar groups', () => {
