@@ -226,4 +226,23 @@ describe('learning-rate schedule', () => {
     expect(learningRate(5000, s)).toBe(1e-4);
     for (let t = 101; t < 2000; t += 50) expect(learningRate(t, s)).toBeLessThan(learningRate(t - 1, s));
   });
+
+  it('edge schedules follow nanoGPT; a negative step or a missing field is refused, not turned into a negative or NaN rate', () => {
+    // nanoGPT's get_lr in float64, as written there
+    const nano = (it: number, o: typeof s) => {
+      if (it < o.warmupSteps) return (o.lr * (it + 1)) / (o.warmupSteps + 1);
+      if (it > o.decaySteps) return o.minLr;
+      const ratio = (it - o.warmupSteps) / (o.decaySteps - o.warmupSteps);
+      return o.minLr + 0.5 * (1 + Math.cos(Math.PI * ratio)) * (o.lr - o.minLr);
+    };
+    const noWarmup = { ...s, warmupSteps: 0, decaySteps: 10 };
+    for (const t of [0, 1, 5, 10, 11]) expect(learningRate(t, noWarmup)).toBeCloseTo(nano(t, noWarmup), 15);
+    const decayFirst = { ...s, warmupSteps: 10, decaySteps: 5 }; // warmup, then minLr at once
+    for (const t of [0, 9, 10, 11, 50]) expect(learningRate(t, decayFirst)).toBeCloseTo(nano(t, decayFirst), 15);
+    expect(() => learningRate(-5, s)).toThrow(/^learningRate: argument 'step' must be an integer >= 0, got number -5$/);
+    expect(() => learningRate(NaN, s)).toThrow(/^learningRate: argument 'step' must be an integer >= 0, got number NaN$/);
+    expect(() => learningRate(3, { lr: 1 } as never)).toThrow(/^learningRate: argument 'minLr' must be a finite number, got undefined$/);
+    expect(() => learningRate(3, { ...s, lr: -1 })).toThrow(/^learningRate: argument 'lr' must be a finite number >= 0, got number -1$/);
+    expect(() => learningRate(3, { ...s, warmupSteps: 1.5 })).toThrow(/^learningRate: argument 'warmupSteps' must be an integer >= 0, got number 1.5$/);
+  });
 });
