@@ -116,4 +116,19 @@ describe('pow at a zero base (WGSL leaves pow(0, y) undefined)', () => {
         expect((await x.grad!.toArray())[0], `d(x^${y})/dx at 0`).toBe(slope);
       }
     }));
+
+  it("gradients where the formulas give 0 * Inf are PyTorch's: d(x^0)/dx = 0 for every x, d(0^y)/dy = 0 for y >= 0", () =>
+    ops.scope(async () => {
+      // d(x^0)/dx = 0 * x^-1: NaN at x = 0 before; x^0 = 1 is constant, its derivative 0 (torch.pow's backward too)
+      const x = ops.tensor([0, 2, -3]).requiresGrad_();
+      x.pow(0).sum().backward();
+      expect([...(await x.grad!.toArray())]).toEqual([0, 0, 0]);
+      // tensor exponent at a zero base: d/dx = y 0^(y-1), d/dy = 0^y log 0 (NaN and -Inf before for y = 0)
+      const ys = [0, 1, 2, 0.5];
+      const base = ops.zeros([ys.length]).requiresGrad_();
+      const exponent = ops.tensor(ys).requiresGrad_();
+      base.pow(exponent).sum().backward();
+      expect([...(await base.grad!.toArray())]).toEqual(ys.map((y) => (y === 0 ? 0 : y * 0 ** (y - 1))));
+      expect([...(await exponent.grad!.toArray())]).toEqual([0, 0, 0, 0]);
+    }));
 });
