@@ -171,12 +171,13 @@ const BINARY = {
     gradX: 'select(c * y * pow_any(x, y - 1.0), 0.0, y == 0.0)',
     gradY: 'select(c * pow_any(x, y) * log(x), 0.0, x == 0.0 && y >= 0.0)',
   },
-  // NaN propagates (torch.maximum); ties split the gradient equally, as PyTorch does
+  // NaN propagates (torch.maximum); ties split the gradient equally, and the smaller operand gets
+  // none, as PyTorch does: where one is NaN neither is smaller, so both get the gradient
   maximum: {
     expr: 'ieee_max(x, y)',
     helpers: ORDERED_WGSL,
-    gradX: 'c * select(select(0.0, 0.5, x == y), 1.0, x > y)',
-    gradY: 'c * select(select(0.0, 0.5, x == y), 1.0, y > x)',
+    gradX: 'c * select(select(1.0, 0.5, x == y), 0.0, x < y)',
+    gradY: 'c * select(select(1.0, 0.5, x == y), 0.0, y < x)',
   },
 } satisfies Record<string, BinarySpec>;
 
