@@ -82,6 +82,14 @@ describe('autograd errors', () => {
       expect(() => tensor([1, 2], [2], 'int32').requiresGrad_()).toThrow(/only float32 and float16 tensors can require grad, got int32\[2\]/);
     }));
 
+  it('requiresGrad_ with something other than a boolean', () =>
+    scope(() => {
+      // requiresGrad_('no') set requiresGrad to the string, which reads as true
+      const x = tensor([1, 2]);
+      expect(() => x.requiresGrad_('no' as never)).toThrow(/^requiresGrad_: argument 'on' must be a boolean, got string 'no'$/);
+      expect(x.requiresGrad).toBe(false);
+    }));
+
   it('in-place change of a tensor saved for backward', () =>
     scope(() => {
       const w = vec([1, 2]).requiresGrad_();
