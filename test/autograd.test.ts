@@ -150,6 +150,28 @@ describe('autograd memory', () => {
   });
 });
 
+describe('user-defined ops that break the contract', () => {
+  // a backward returning [] or 5 left the input's .grad silently null, [5] failed reading 'length' of
+  // undefined, and a forward returning [1, 2] was handed back as the op's result
+  const twice = (name: string, backward: (g: Tensor) => unknown) =>
+    defineOp({ name, forward: (_ctx: OpContext, a: Tensor): Tensor => a.mul(2), backward: (_ctx, g): Tensor[] => backward(g) as Tensor[] });
+  it.each([
+    ['too few', (): unknown => [], /^backward of 'too few': the backward rule must return an array of a Tensor or null for each of its 1 tensor input, got array \[\]$/],
+    ['not an array', (): unknown => 5, /^backward of 'not an array': the backward rule must return an array of .*, got number 5$/],
+    ['a number inside', (): unknown => [5], /^backward of 'a number inside': gradient 0 must be a Tensor or null for each of its 1 tensor input, got number 5$/],
+  ] as const)('a backward rule returning %s', (name, rule, message) =>
+    scope(() => {
+      const x = vec([1, 2]).requiresGrad_();
+      expect(() => twice(name, rule)(x).sum().backward()).toThrow(message);
+    }));
+
+  it('a forward returning something other than a tensor', () =>
+    scope(() => {
+      const op = defineOp({ name: 'listy', forward: (_ctx: OpContext, _a: Tensor): Tensor => [1, 2] as never, backward: (_ctx, g): Tensor[] => [g] });
+      expect(() => op(vec([1]))).toThrow(/^listy: the op's forward must return a Tensor, got array \[1, 2\]$/);
+    }));
+});
+
 describe('gradcheck', () => {
   const square = defineOp({
     name: 'square',
