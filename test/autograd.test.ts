@@ -21,6 +21,19 @@ describe('tape semantics', () => {
       await expectClose(x.grad!, ref([3], [1, 1, 1]), 0, 0, 'after clearing');
     }));
 
+  it('a disposed .grad counts as cleared: the next backward starts afresh', () =>
+    scope(async () => {
+      const x = vec([1, 2]).requiresGrad_();
+      x.mul(x).sum().backward();
+      x.grad!.dispose(); // without `x.grad = null`
+      x.mul(3).sum().backward();
+      await expectClose(x.grad!, ref([2], [3, 3]), 0, 0, 'after dispose');
+      x.grad!.dispose();
+      scope(() => void (x.grad = vec([5, 5]))); // set inside a scope that has ended
+      x.sum().backward();
+      await expectClose(x.grad!, ref([2], [1, 1]), 0, 0, 'after a scope freed it');
+    }));
+
   it('sums gradients of a tensor used twice (diamond)', () =>
     scope(async () => {
       const x = vec([0.5, -1]).requiresGrad_();
@@ -67,6 +80,14 @@ describe('autograd errors', () => {
   it('gradient of an int32 tensor', () =>
     scope(() => {
       expect(() => tensor([1, 2], [2], 'int32').requiresGrad_()).toThrow(/only float32 and float16 tensors can require grad, got int32\[2\]/);
+    }));
+
+  it('requiresGrad_ with something other than a boolean', () =>
+    scope(() => {
+      // requiresGrad_('no') set requiresGrad to the string, which reads as true
+      const x = tensor([1, 2]);
+      expect(() => x.requiresGrad_('no' as never)).toThrow(/^requiresGrad_: argument 'on' must be a boolean, got string 'no'$/);
+      expect(x.requiresGrad).toBe(false);
     }));
 
   it('in-place change of a tensor saved for backward', () =>
@@ -127,6 +148,28 @@ describe('autograd memory', () => {
     expect(device().memory().liveBytes).toBe(before);
     x.dispose();
   });
+});
+
+describe('user-defined ops that break the contract', () => {
+  // a backward returning [] or 5 left the input's .grad silently null, [5] failed reading 'length' of
+  // undefined, and a forward returning [1, 2] was handed back as the op's result
+  const twice = (name: string, backward: (g: Tensor) => unknown) =>
+    defineOp({ name, forward: (_ctx: OpContext, a: Tensor): Tensor => a.mul(2), backward: (_ctx, g): Tensor[] => backward(g) as Tensor[] });
+  it.each([
+    ['too few', (): unknown => [], /^backward of 'too few': the backward rule must return an array of a Tensor or null for each of its 1 tensor input, got array \[\]$/],
+    ['not an array', (): unknown => 5, /^backward of 'not an array': the backward rule must return an array of .*, got number 5$/],
+    ['a number inside', (): unknown => [5], /^backward of 'a number inside': gradient 0 must be a Tensor or null for each of its 1 tensor input, got number 5$/],
+  ] as const)('a backward rule returning %s', (name, rule, message) =>
+    scope(() => {
+      const x = vec([1, 2]).requiresGrad_();
+      expect(() => twice(name, rule)(x).sum().backward()).toThrow(message);
+    }));
+
+  it('a forward returning something other than a tensor', () =>
+    scope(() => {
+      const op = defineOp({ name: 'listy', forward: (_ctx: OpContext, _a: Tensor): Tensor => [1, 2] as never, backward: (_ctx, g): Tensor[] => [g] });
+      expect(() => op(vec([1]))).toThrow(/^listy: the op's forward must return a Tensor, got array \[1, 2\]$/);
+    }));
 });
 
 describe('gradcheck', () => {

@@ -104,6 +104,21 @@ describe('vec4 kernels', () => {
     ));
 });
 
+describe('maximum with a NaN operand', () => {
+  it("passes the gradient to both operands where either is NaN, as torch.maximum's backward (it gave none to either)", () =>
+    ops.scope(async () => {
+      const xs = [NaN, 1, NaN, 2, 3];
+      const ys = [1, NaN, NaN, 2, 1];
+      const x = ops.tensor(xs).requiresGrad_();
+      const y = ops.tensor(ys).requiresGrad_();
+      x.maximum(y).mul(ops.tensor([1, 2, 3, 4, 5])).sum().backward();
+      // PyTorch: where(x == y, g / 2, g) masked to 0 where x < y (for x) or x > y (for y)
+      const share = (a: number, b: number, g: number) => (a === b ? g / 2 : a < b ? 0 : g);
+      expect([...(await x.grad!.toArray())]).toEqual(xs.map((a, i) => share(a, ys[i]!, i + 1)));
+      expect([...(await y.grad!.toArray())]).toEqual(ys.map((b, i) => share(b, xs[i]!, i + 1)));
+    }));
+});
+
 describe('pow at a zero base (WGSL leaves pow(0, y) undefined)', () => {
   it('0^y is 1 for y = 0, 0 for y > 0, +Inf for y < 0, as JS and IEEE say; and d(x^1)/dx = 1 at 0', () =>
     ops.scope(async () => {
@@ -115,5 +130,20 @@ describe('pow at a zero base (WGSL leaves pow(0, y) undefined)', () => {
         x.pow(y).sum().backward();
         expect((await x.grad!.toArray())[0], `d(x^${y})/dx at 0`).toBe(slope);
       }
+    }));
+
+  it("gradients where the formulas give 0 * Inf are PyTorch's: d(x^0)/dx = 0 for every x, d(0^y)/dy = 0 for y >= 0", () =>
+    ops.scope(async () => {
+      // d(x^0)/dx = 0 * x^-1: NaN at x = 0 before; x^0 = 1 is constant, its derivative 0 (torch.pow's backward too)
+      const x = ops.tensor([0, 2, -3]).requiresGrad_();
+      x.pow(0).sum().backward();
+      expect([...(await x.grad!.toArray())]).toEqual([0, 0, 0]);
+      // tensor exponent at a zero base: d/dx = y 0^(y-1), d/dy = 0^y log 0 (NaN and -Inf before for y = 0)
+      const ys = [0, 1, 2, 0.5];
+      const base = ops.zeros([ys.length]).requiresGrad_();
+      const exponent = ops.tensor(ys).requiresGrad_();
+      base.pow(exponent).sum().backward();
+      expect([...(await base.grad!.toArray())]).toEqual(ys.map((y) => (y === 0 ? 0 : y * 0 ** (y - 1))));
+      expect([...(await exponent.grad!.toArray())]).toEqual([0, 0, 0, 0]);
     }));
 });

@@ -177,6 +177,24 @@ describe('generateBatch', () => {
     );
   });
 
+  it('two generations interleaved on one model: eval while either runs, the mode before the first restored after the last', async () => {
+    // the first to end put the model back to training under the other, the last left it in eval
+    const was = model.training;
+    for (const startTraining of [true, false]) {
+      model.train(startTraining);
+      const a = generate(model, [1], { maxNewTokens: 2, temperature: 0 });
+      const b = generate(model, [2], { maxNewTokens: 3, temperature: 0 });
+      await a.next();
+      await b.next();
+      expect(model.training).toBe(false);
+      while (!(await a.next()).done);
+      expect(model.training, 'one still running').toBe(false);
+      while (!(await b.next()).done);
+      expect(model.training, 'both ended').toBe(startTraining);
+    }
+    model.train(was);
+  });
+
   it('frees every step, the one ahead too, when the consumer breaks or throws at any step', async () => {
     const before = device().memory();
     for (const at of [0, 1, 2, 5]) {

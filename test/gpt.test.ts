@@ -132,6 +132,20 @@ describe('GPT', () => {
     model.dispose();
   });
 
+  it('idx and targets of the wrong kind or shape are refused in one line naming GPT.forward', () =>
+    scope(() => {
+      const model = new GPT({ vocabSize: 11, blockSize: 8, nLayer: 1, nHead: 2, nEmbd: 8, dropout: 0, bias: true }, { seed: 3 });
+      const idx = tensor(new Int32Array([1, 2]), [1, 2]);
+      // targets [1, 3] for idx [1, 2] failed as 'reshape: cannot reshape int32[1, 3] (3 elements) to [2]'
+      expect(() => model.forward(idx, { targets: tensor(new Int32Array([1, 2, 3]), [1, 3]) }))
+        .toThrow(/^GPT.forward: targets must be int32 shaped like idx \[1, 2\], got int32\[1, 3\]$/);
+      expect(() => model.forward(idx, { targets: tensor([[1, 2]]) })).toThrow(/^GPT.forward: targets must be int32 shaped like idx \[1, 2\], got float32\[1, 2\]$/);
+      expect(() => model.forward(idx, { targets: [[1, 2]] as never })).toThrow(/^GPT.forward: argument 'targets' must be a Tensor, got array \[\[1, 2\]\]$/);
+      expect(() => model.forward(null as never)).toThrow(/^GPT.forward: argument 'idx' must be a Tensor, got null$/);
+      expect(() => model.forward(tensor([[1, 2]]))).toThrow(/^GPT.forward: idx must be int32 \[B, T\], got float32\[1, 2\]$/);
+      model.dispose();
+    }));
+
   it('the KV-cache path computes the same logits as a full forward', () =>
     scope(async () => {
       const model = new GPT({ vocabSize: 11, blockSize: 8, nLayer: 1, nHead: 2, nEmbd: 8, dropout: 0, bias: true }, { seed: 3 });

@@ -132,9 +132,10 @@ describe('GradScaler', () => {
   it('refuses settings out of range, naming them', () => {
     expect(() => new GradScaler({ initScale: 0 })).toThrow(/^GradScaler: initScale must be in \[2\^-24, 2\^24\], got 0$/);
     expect(() => new GradScaler({ initScale: 2 ** 30 })).toThrow(/^GradScaler: initScale must be in \[2\^-24, 2\^24\], got 1073741824$/);
-    const scaler = new GradScaler({ backoffFactor: 1 });
-    expect(() => scope(() => scaler.unscale(params(4), Infinity))).toThrow(/gradScalerUpdate: backoffFactor must be a number in \(0, 1\), got 1/);
-    scaler.dispose();
+    // refused when made, not at the first unscale under the kernel's name
+    expect(() => new GradScaler({ backoffFactor: 1 })).toThrow(/^GradScaler: backoffFactor must be a number in \(0, 1\), got 1$/);
+    expect(() => new GradScaler({ growthFactor: 0.5 })).toThrow(/^GradScaler: growthFactor must be a finite number >= 1, got 0.5$/);
+    expect(() => new GradScaler({ growthInterval: NaN })).toThrow(/^GradScaler: growthInterval must be an integer in \[1, 2\^24\], got NaN$/);
     const fine = new GradScaler();
     const status = zeros([2], 'int32');
     expect(() => scope(() => fine.unscale(params(4), Infinity, { status, flag: 0, step: 1 }))).toThrow(/^gradScalerUpdate: mark must be \{ flag, step \} with integers in .*, got \{"flag":0,"step":1\}$/);

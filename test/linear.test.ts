@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { device, linear, scope, tensor } from '../src/index.js';
+import { device, Embedding, Generator, Linear, linear, scope, tensor } from '../src/index.js';
 import { autotuneSettled, setAutotune } from '../src/kernels/autotune.js';
 import { profile, setProfile } from '../src/kernels/profile.js';
 import { checkGrad } from './gradcheck.js';
@@ -133,6 +133,16 @@ describe('linear errors', () => {
       const t = (s: number[]) => tensor(new Float32Array(numel(s)), s);
       expect(() => linear(t(x), t(w), t(b))).toThrow(message);
     }));
+
+  it('the Linear and Embedding layers: sizes and options named in one line', () => {
+    // new Linear(2, 3) without options read 'int8' of undefined; Linear(-1, 3) failed as 'randn: ...'
+    const rng = new Generator(0);
+    expect(() => new Linear(2, 3, undefined as never)).toThrow(/^Linear: argument 'opts' must be \{ rng: Generator, std\? \} \(or \{ int8: true \}\), got undefined$/);
+    expect(() => new Linear(2, 3, { std: 0.1 } as never)).toThrow(/^Linear: argument 'opts' must be .*, got an object \(Object\)$/);
+    expect(() => new Linear(-1, 3, { rng })).toThrow(/^Linear: argument 'inFeatures' must be an integer >= 0, got number -1$/);
+    expect(() => new Linear(2, 2.5, { rng })).toThrow(/^Linear: argument 'outFeatures' must be an integer >= 0, got number 2.5$/);
+    expect(() => new Embedding(5, '3' as never, { rng })).toThrow(/^Embedding: argument 'dim' must be an integer >= 0, got string '3'$/);
+  });
 
   it('a float16 bias for float32 x and weight', () =>
     scope(() => {

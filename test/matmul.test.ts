@@ -190,4 +190,11 @@ describe('matmul errors name the op and the shapes', () => {
       expect(() => matmul(f([2, 3]), tensor(new Int32Array(12), [3, 4]))).toThrow(/^matmul: argument 'other' must be a float32 or float16 tensor, got int32\[3, 4\]$/);
       expect(() => matmul(f([]), f([3, 4]))).toThrow(/^matmul: input must have rank >= 1, got float32\[\]$/);
     }));
+  it('options: a misspelt one or a flag that is not a boolean', () =>
+    scope(() => {
+      // { transposeB: true } was ignored (an inner-dimension error for [1, 2] @ [1, 2]ᵀ), transB: 'yes' taken as true
+      expect(() => matmul(f([1, 2]), f([1, 2]), { transposeB: true } as never)).toThrow(/^matmul: unknown option 'transposeB'; the options are transA and transB$/);
+      expect(() => matmul(f([1, 2]), f([1, 2]), { transB: 'yes' } as never)).toThrow(/^matmul: argument 'transB' must be a boolean, got string 'yes'$/);
+      expect(() => matmul(f([1, 2]), f([1, 2]), null as never)).toThrow(/^matmul: argument 'opts' must be \{ transA\?, transB\? \}, got null$/);
+    }));
 });

@@ -98,6 +98,31 @@ describe('AdamW', () => {
       opt.dispose();
       again.dispose();
     }));
+
+  it('refuses a parameter passed twice and hyperparameters outside their ranges, in one line naming them', () =>
+    scope(async () => {
+      const p = tensor([1, 2]).requiresGrad_();
+      expect(() => new AdamW([p, p])).toThrow(/^AdamW: params\[1\] float32\[2\] is params\[0\] again; pass each parameter once$/);
+      const bad: [object, RegExp][] = [
+        [{ lr: NaN }, /^AdamW: argument 'lr' must be a finite number >= 0, got number NaN$/],
+        [{ lr: '0.1' }, /^AdamW: argument 'lr' must be a finite number >= 0, got string '0.1'$/],
+        [{ eps: -1 }, /^AdamW: argument 'eps' must be a finite number >= 0, got number -1$/],
+        [{ weightDecay: Infinity }, /^AdamW: argument 'weightDecay' must be a finite number >= 0, got number Infinity$/],
+        [{ betas: [1, 0.999] }, /^AdamW: argument 'betas' must be two numbers in \[0, 1\), got array \[1, 0.999\]$/],
+        [{ betas: 0.9 }, /^AdamW: argument 'betas' must be two numbers in \[0, 1\), got number 0.9$/],
+      ];
+      for (const [opts, message] of bad) expect(() => new AdamW([p], opts)).toThrow(message);
+      expect(() => new AdamW((() => [p]) as never)).toThrow(/^AdamW: argument 'params' must be an array of Tensors, got function$/);
+      expect(() => new AdamW([1] as never)).toThrow(/^AdamW: argument 'params\[0\]' must be a Tensor, got number 1$/);
+      // lr set between steps (a schedule) is checked by the step, before anything moves
+      const opt = new AdamW([p]);
+      p.grad = tensor([1, 1]);
+      opt.lr = NaN;
+      expect(() => opt.step()).toThrow(/^AdamW.step: argument 'lr' must be a finite number >= 0, got number NaN$/);
+      expect(opt.stepCount).toBe(0);
+      expect(Array.from(await p.toArray())).toEqual([1, 2]);
+      opt.dispose();
+    }));
 });
 
 describe('the AdamW kernel: vec4 and scalar groups', () => {
@@ -200,5 +225,24 @@ describe('learning-rate schedule', () => {
     expect(learningRate(2000, s)).toBeCloseTo(1e-4, 12);
     expect(learningRate(5000, s)).toBe(1e-4);
     for (let t = 101; t < 2000; t += 50) expect(learningRate(t, s)).toBeLessThan(learningRate(t - 1, s));
+  });
+
+  it('edge schedules follow nanoGPT; a negative step or a missing field is refused, not turned into a negative or NaN rate', () => {
+    // nanoGPT's get_lr in float64, as written there
+    const nano = (it: number, o: typeof s) => {
+      if (it < o.warmupSteps) return (o.lr * (it + 1)) / (o.warmupSteps + 1);
+      if (it > o.decaySteps) return o.minLr;
+      const ratio = (it - o.warmupSteps) / (o.decaySteps - o.warmupSteps);
+      return o.minLr + 0.5 * (1 + Math.cos(Math.PI * ratio)) * (o.lr - o.minLr);
+    };
+    const noWarmup = { ...s, warmupSteps: 0, decaySteps: 10 };
+    for (const t of [0, 1, 5, 10, 11]) expect(learningRate(t, noWarmup)).toBeCloseTo(nano(t, noWarmup), 15);
+    const decayFirst = { ...s, warmupSteps: 10, decaySteps: 5 }; // warmup, then minLr at once
+    for (const t of [0, 9, 10, 11, 50]) expect(learningRate(t, decayFirst)).toBeCloseTo(nano(t, decayFirst), 15);
+    expect(() => learningRate(-5, s)).toThrow(/^learningRate: argument 'step' must be an integer >= 0, got number -5$/);
+    expect(() => learningRate(NaN, s)).toThrow(/^learningRate: argument 'step' must be an integer >= 0, got number NaN$/);
+    expect(() => learningRate(3, { lr: 1 } as never)).toThrow(/^learningRate: argument 'minLr' must be a finite number, got undefined$/);
+    expect(() => learningRate(3, { ...s, lr: -1 })).toThrow(/^learningRate: argument 'lr' must be a finite number >= 0, got number -1$/);
+    expect(() => learningRate(3, { ...s, warmupSteps: 1.5 })).toThrow(/^learningRate: argument 'warmupSteps' must be an integer >= 0, got number 1.5$/);
   });
 });

@@ -80,4 +80,22 @@ describe('state dicts as safetensors', () => {
     expect(() => d.loadStateDict(state)).toThrow(/'weight' has shape \[4, 3\], the model expects/);
     for (const m of [a, b, c, d]) m.dispose();
   });
+
+  it('a refused state dict says why in one line and leaves every parameter as it was', async () => {
+    const a = new Linear(2, 3, { rng: new Generator(1) });
+    const b = new Linear(2, 3, { rng: new Generator(2) });
+    const before = [Array.from(await a.weight.toArray()), Array.from(await a.bias!.toArray())];
+    const bad: [unknown, RegExp][] = [
+      // the weight is right; the bias, checked after it, has one value for shape [3]
+      [{ weight: { shape: [3, 2], data: new Float32Array(6).fill(7) }, bias: { shape: [3], data: new Float32Array(1) } },
+        /^loadStateDict: 'bias' has 1 values for shape \[3\] \(3\)$/],
+      [b.stateDict(), /^loadStateDict: 'weight' must be \{ shape, data \} host values for float32\[3, 2\], got a float32\[3, 2\] tensor \(read it with toArray\(\), .*\)$/],
+      [{ weight: null, bias: null }, /^loadStateDict: 'weight' must be \{ shape, data \} host values for float32\[3, 2\], got null$/],
+      [null, /^loadStateDict: argument 'state' must be a Map or an object of \{ shape, data \} by name, got null$/],
+    ];
+    for (const [state, message] of bad) expect(() => a.loadStateDict(state as never)).toThrow(message);
+    expect([Array.from(await a.weight.toArray()), Array.from(await a.bias!.toArray())]).toEqual(before);
+    a.dispose();
+    b.dispose();
+  });
 });

@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it, vi } from 'vitest';
-import { arange, device, full, keep, ones, scope, sum, tensor, zeros, Tensor } from '../src/index.js';
+import { arange, device, full, keep, noGrad, ones, scope, sum, tensor, zeros, Tensor } from '../src/index.js';
 import { expectClose, setupDevice } from './helpers.js';
 import { ref } from '../src/check/reference/index.js';
 import { execFile } from 'node:child_process';
@@ -123,6 +123,11 @@ describe('bad input gets a clear error', () => {
       expect(() => t.argmax(-3)).toThrow(/^argmax: argument 'axis' must be an integer in \[-2, 1\] for float32\[1, 2\], got number -3$/);
       expect(() => t.sum([0, 0])).toThrow(/sum: repeated axis/);
     }));
+  it('scope and noGrad given something other than a function', () => {
+    // scope(t) for scope(() => t) failed as 'fn is not a function'
+    expect(() => scope(5 as never)).toThrow(/^scope: argument 'fn' must be a function, got number$/);
+    expect(() => noGrad(null as never)).toThrow(/^noGrad: argument 'fn' must be a function, got null$/);
+  });
 });
 
 describe('leaks are reported', () => {

@@ -215,3 +215,24 @@ describe('tokenizerFromJSON', () => {
     expect(() => tokenizerFromJSON({ kind: 'bpe', merges: [[97, 98], [97, 98]] })).toThrow(/merge 1 repeats the pair \[97, 98\]/);
   });
 });
+
+describe('arguments of the wrong kind', () => {
+  // a number or null failed deep inside ('text.match is not a function'); a string of ids decoded
+  // its digits as ids ('12' -> the tokens 1 and 2), an id '1' was used as 1
+  const char = CharTokenizer.train('hello');
+  const bpe = BpeTokenizer.train('hello world '.repeat(5), 260);
+  for (const [name, t] of [['CharTokenizer', char], ['BpeTokenizer', bpe]] as const) {
+    it(`${name}: one line naming the method, the argument and what it takes`, () => {
+      expect(() => t.encode(5 as never)).toThrow(new RegExp(`^${name}.encode: argument 'text' must be a string, got number 5$`));
+      expect(() => t.encode(null as never)).toThrow(new RegExp(`^${name}.encode: argument 'text' must be a string, got null$`));
+      expect(() => t.decode('12' as never)).toThrow(new RegExp(`^${name}.decode: argument 'ids' must be an array or typed array of token ids, got string '12'$`));
+      expect(() => t.decode(null as never)).toThrow(new RegExp(`^${name}.decode: argument 'ids' must be an array or typed array of token ids, got null$`));
+      expect(() => t.decode(['1'] as never)).toThrow(new RegExp(`^${name}.decode: argument 'ids' must be an array or typed array of token ids, got string '1' at \\[0\\]$`));
+      expect(t.decode(Int32Array.from(t.encode('hello')))).toBe('hello');
+    });
+  }
+  it('training takes a string only', () => {
+    expect(() => CharTokenizer.train(5 as never)).toThrow(/^CharTokenizer.train: argument 'text' must be a string, got number 5$/);
+    expect(() => BpeTokenizer.train(5 as never, 260)).toThrow(/^BpeTokenizer.train: argument 'text' must be a string, got number 5$/);
+  });
+});

@@ -52,8 +52,26 @@ function giveLeafGrad(leaf: Tensor, g: Tensor): void {
   if (leaf.isDisposed) return g.dispose();
   beforeLeafGrad(leaf);
   untrack(g); // owned by the leaf, not by the scope that ran backward
-  leaf.grad = leaf.grad ? accumulate(leaf.grad, g) : g;
+  // a gradient the caller disposed (grad.dispose() without `= null`, or one set inside a scope that
+  // ended) is a cleared one, as zeroGrad() leaves it
+  const prev = leaf.grad?.isDisposed ? null : leaf.grad;
+  leaf.grad = prev ? accumulate(prev, g) : g;
   untrack(leaf.grad);
+}
+
+/**
+ * A backward rule's result: a gradient (or null) per tensor input. A user-defined op's rule that
+ * returned fewer, or something else, silently left its inputs without gradients.
+ */
+function checkGrads(node: Node, grads: unknown): (Tensor | null | undefined)[] {
+  const expected = `a Tensor or null for each of its ${node.inputs.length} tensor input${node.inputs.length === 1 ? '' : 's'}`;
+  if (!Array.isArray(grads) || grads.length !== node.inputs.length) {
+    throw new Error(`backward of '${node.opName}': the backward rule must return an array of ${expected}, got ${describeValue(grads)}`);
+  }
+  grads.forEach((gi, i) => {
+    if (gi !== null && gi !== undefined && !(gi instanceof Tensor)) throw new Error(`backward of '${node.opName}': gradient ${i} must be ${expected}, got ${describeValue(gi)}`);
+  });
+  return grads;
 }
 
 export function backward(root: Tensor, grad?: Tensor): void {
@@ -87,7 +105,7 @@ export function backward(root: Tensor, grad?: Tensor): void {
           `backward: the graph through '${node.opName}' was already freed by an earlier backward() or by disposing its tensors`,
         );
       }
-      const inputGrads = node.backwardRule(g);
+      const inputGrads = checkGrads(node, node.backwardRule(g));
       g.dispose();
       node.releaseSaved();
       node.inputs.forEach((input, i) => {

@@ -6,6 +6,7 @@ export function isGradEnabled(): boolean {
 }
 
 export function noGrad<R>(fn: () => R): R {
+  if (typeof fn !== 'function') throw new TypeError(`noGrad: argument 'fn' must be a function, got ${fn === null ? 'null' : typeof fn}`);
   const prev = enabled;
   enabled = false;
   let result: R;

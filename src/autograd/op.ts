@@ -193,6 +193,7 @@ export function defineOp<A extends unknown[]>(spec: OpSpec<A>): Op<A> {
     const recording = differentiable && isGradEnabled() && needsGrad.some(Boolean);
     const ctx = new OpContext(recording, needsGrad, inputs.map((t) => t.shape), out ?? { shape: [], dtype: 'float32' });
     const returned = noGrad(() => spec.forward(ctx, ...args));
+    if (!(returned instanceof Tensor)) throw new TypeError(`${spec.name}: the op's forward must return a Tensor, got ${describeValue(returned)}`);
     // a forward that hands back one of its inputs gets a view of it: the input keeps its own gradFn
     const result = inputs.includes(returned) ? returned.view(returned.shape) : returned;
     if (out && (result.dtype !== out.dtype || !sameShape(result.shape, out.shape))) {

@@ -72,8 +72,7 @@ async function* decode(model: GPT, prompts: readonly (readonly number[])[], opts
   const rngOf = (i: number) => (typeof seed === 'number' ? new Generator(seed, i) : new Generator(seed[i]!));
   const seqs: Sequence[] = prompts.map((p, i) => ({ tokens: [...p], made: 0, done: maxNewTokens === 0, rng: rngOf(i) }));
   const useCache = opts.kvCache ?? true;
-  const wasTraining = model.training;
-  model.eval();
+  enterEval(model);
   // the cache's rows: which sequence each is, and the slot its tokens start at (left padding before)
   let caches: KVCache[] | null = null;
   let rows: number[] = [];
@@ -165,8 +164,27 @@ async function* decode(model: GPT, prompts: readonly (readonly number[])[], opts
   } finally {
     if (current) abandon(current);
     dropCaches();
-    model.train(wasTraining);
+    leaveEval(model);
   }
+}
+
+// Generations in progress per model, and its mode before the first: with two streams interleaved,
+// the first to end must not put the model back into training under the other, nor the last leave it
+// in eval when it was training.
+const generating = new WeakMap<GPT, { count: number; wasTraining: boolean }>();
+
+function enterEval(model: GPT): void {
+  const open = generating.get(model);
+  if (open) open.count++;
+  else generating.set(model, { count: 1, wasTraining: model.training });
+  model.eval();
+}
+
+function leaveEval(model: GPT): void {
+  const open = generating.get(model)!;
+  if (--open.count) return;
+  generating.delete(model);
+  model.train(open.wasTraining);
 }
 
 /** A decoding step on the GPU: the sequences it draws for (`at[k]`: row k's place in its draws), its drawn ids, their readback, its kind. */

@@ -11,6 +11,8 @@ import { ACTIVATIONS, Block, cachedLength, QUANTIZATIONS, type Activation, type 
 import { Generator } from '../tensor/generator.js';
 import { scope } from '../tensor/scope.js';
 import { elementBytes } from '../tensor/tensor.js';
+import { checkTensor } from '../tensor/check.js';
+import { formatShape, sameShape } from '../tensor/shape.js';
 
 /** A GPT's shape: vocabulary, context length (blockSize), layers, heads, width (nEmbd), dropout, biases, MLP activation. */
 export interface GPTConfig {
@@ -163,9 +165,15 @@ export class GPT extends Module {
     idx: Tensor,
     opts: { targets?: Tensor; caches?: KVCache[]; lastOnly?: boolean; starts?: readonly number[] } = {},
   ): { logits?: Tensor; loss?: Tensor } {
+    checkTensor('GPT.forward', 'idx', idx);
     const [B, T] = idx.shape as [number, number];
     const past = cachedLength(opts.caches?.[0]);
-    if (idx.rank !== 2) throw new Error(`GPT.forward: idx must be int32 [B, T], got ${idx.describe()}`);
+    if (idx.rank !== 2 || idx.dtype !== 'int32') throw new Error(`GPT.forward: idx must be int32 [B, T], got ${idx.describe()}`);
+    const { targets } = opts;
+    // a mismatch would surface as a reshape error that names neither the model nor the targets
+    if (targets != null && (checkTensor('GPT.forward', 'targets', targets).dtype !== 'int32' || !sameShape(targets.shape, idx.shape))) {
+      throw new Error(`GPT.forward: targets must be int32 shaped like idx ${formatShape(idx.shape)}, got ${targets.describe()}`);
+    }
     const { starts } = opts;
     if (starts) checkStarts(starts, B, past + T);
     const longest = past + T - (starts ? Math.min(...starts) : 0);

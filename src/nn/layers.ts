@@ -8,6 +8,7 @@
 // kernels take float32 activations) between casts, so a float16 model can hold them.
 import { cast, dropout, embedding, embeddingInt8, full, layerNorm, linear, linearInt8, maskInPlace, matmul, randn, tensor, type Tensor } from '../ops/index.js';
 import type { Generator } from '../tensor/generator.js';
+import { checkInteger, describeValue } from '../tensor/check.js';
 import { keep, scope } from '../tensor/scope.js';
 import { castForCompute } from './autocast.js';
 import { Module } from './module.js';
@@ -33,8 +34,14 @@ abstract class RowWeights extends Module {
   /** The per-row scales of an int8 weight, else null. */
   readonly weightScale: Tensor | null;
 
-  constructor(rows: number, cols: number, opts: InitOptions & QuantizeOptions) {
+  constructor(layer: string, [rowsArg, colsArg]: [string, string], rows: number, cols: number, opts: InitOptions & QuantizeOptions) {
     super();
+    // checked here, so that errors name the layer rather than randn, or read a property of undefined
+    checkInteger(layer, rowsArg, rows, 0, Number.MAX_SAFE_INTEGER, 'an integer >= 0');
+    checkInteger(layer, colsArg, cols, 0, Number.MAX_SAFE_INTEGER, 'an integer >= 0');
+    if (opts === null || typeof opts !== 'object' || (!opts.int8 && typeof opts.rng?.nextSeed !== 'function')) {
+      throw new TypeError(`${layer}: argument 'opts' must be { rng: Generator, std? } (or { int8: true }), got ${describeValue(opts)}`);
+    }
     if (!opts.int8) {
       this.weight = this.param('weight', randn([rows, cols], { seed: opts.rng.nextSeed(), std: opts.std ?? 0.02 }));
       this.weightScale = null;
@@ -62,7 +69,7 @@ export class Linear extends RowWeights {
   readonly bias: Tensor | null;
 
   constructor(readonly inFeatures: number, readonly outFeatures: number, opts: InitOptions & QuantizeOptions & { bias?: boolean }) {
-    super(outFeatures, inFeatures, opts);
+    super('Linear', ['outFeatures', 'inFeatures'], outFeatures, inFeatures, opts);
     this.bias = opts.bias === false ? null : this.param('bias', full([outFeatures], 0));
   }
 
@@ -101,7 +108,7 @@ export class Linear extends RowWeights {
  */
 export class Embedding extends RowWeights {
   constructor(readonly numEmbeddings: number, readonly dim: number, opts: InitOptions & QuantizeOptions) {
-    super(numEmbeddings, dim, opts);
+    super('Embedding', ['numEmbeddings', 'dim'], numEmbeddings, dim, opts);
   }
 
   /**

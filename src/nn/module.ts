@@ -3,13 +3,22 @@
 // two names (weight tying) is listed once, under the first. Buffers are state that is saved with
 // the model but not trained (a pruning mask); stateDict() holds the parameters only.
 import '../ops/index.js'; // every op's Tensor method (x.gelu(), x.astype(), ...) is attached before models run
-import { tensor, type Tensor } from '../ops/index.js';
+import { tensor, Tensor } from '../ops/index.js';
+import { describeValue } from '../tensor/check.js';
 import { formatShape } from '../tensor/shape.js';
 
 /** Host values of one tensor: what loadStateDict() takes for each name (Int8Array for an int8 tensor). */
 export interface TensorData {
   shape: readonly number[];
   data: Float32Array | Int8Array;
+}
+
+/** That `src` is host values, not a tensor (another model's stateDict() holds its GPU tensors) or something else. */
+function checkTensorData(name: string, src: unknown, p: Tensor): asserts src is TensorData {
+  const allowed = `loadStateDict: '${name}' must be { shape, data } host values for ${p.describe()}`;
+  if (src instanceof Tensor) throw new TypeError(`${allowed}, got ${describeValue(src)} (read it with toArray(), or copy a model with stateDictFromSafetensors(await stateDictToSafetensors(other)))`);
+  const { shape, data } = (src ?? {}) as Partial<TensorData>;
+  if (!Array.isArray(shape) || !(ArrayBuffer.isView(data) || Array.isArray(data))) throw new TypeError(`${allowed}, got ${describeValue(src)}`);
 }
 
 /** A tree of named parameters and child modules (torch.nn.Module): subclasses register them with param() and module(). */
@@ -109,6 +118,9 @@ export abstract class Module {
 
   /** Loads values by name; every parameter must be present with its exact shape (strict). */
   loadStateDict(state: Map<string, TensorData> | Record<string, TensorData>): void {
+    if (state === null || typeof state !== 'object') {
+      throw new TypeError(`loadStateDict: argument 'state' must be a Map or an object of { shape, data } by name, got ${describeValue(state)}`);
+    }
     const entries = state instanceof Map ? state : new Map(Object.entries(state));
     const params = this.stateDict();
     const missing = [...params.keys()].filter((k) => !entries.has(k));
@@ -122,12 +134,15 @@ export abstract class Module {
     }
     for (const [name, p] of params) {
       const src = entries.get(name)!;
+      checkTensorData(name, src, p);
       if (src.shape.length !== p.shape.length || src.shape.some((d, i) => d !== p.shape[i])) {
         throw new Error(`loadStateDict: '${name}' has shape ${formatShape(src.shape)}, the model expects ${p.describe()}`);
       }
       if ((src.data instanceof Int8Array) !== (p.dtype === 'int8')) {
         throw new Error(`loadStateDict: '${name}' holds ${src.data instanceof Int8Array ? 'int8' : 'float'} values, the model expects ${p.describe()}`);
       }
+      // checked with the rest, so that a refused state dict leaves every parameter as it was
+      if (src.data.length !== p.size) throw new RangeError(`loadStateDict: '${name}' has ${src.data.length} values for shape ${formatShape(src.shape)} (${p.size})`);
     }
     for (const [name, p] of params) {
       const src = entries.get(name)!;

@@ -6,6 +6,7 @@
 import { backward } from '../autograd/backward.js';
 import { defineOp as defineCoreOp, type OpContext as CoreOpContext, type OpSpec as CoreOpSpec } from '../autograd/op.js';
 import * as create from '../tensor/create.js';
+import { checkBoolean } from '../tensor/check.js';
 import type { Shape } from '../tensor/shape.js';
 import { Tensor as Core, type DType, type PlainDType } from '../tensor/tensor.js';
 import type { DistillOptions } from './distill-loss.js';
@@ -102,6 +103,7 @@ const methods: Methods & ThisType<Tensor> = {
   backward(grad) { backward(this, grad); },
   detach() { return this.view(this.shape); },
   requiresGrad_(on = true) {
+    checkBoolean('requiresGrad_', 'on', on); // requiresGrad_('no') would set a truthy string
     if (on && this.dtype === 'int32') throw new Error(`requiresGrad: only float32 and float16 tensors can require grad, got ${this.describe()}`);
     this.requiresGrad = on;
     return this;
@@ -167,7 +169,7 @@ export { checkSamplingOptions, MIN_TEMPERATURE, type SamplingOptions } from './s
 export { OPS, UPDATES, type UpdateName } from './table.js';
 export { adamw, type AdamWHyper } from './adamw.js';
 export { clipLimit, gradNorm } from './grad-norm.js';
-export { gradScalerUpdate, MAX_SCALE, MIN_SCALE, type FloorMark, type ScalerSettings } from './grad-scaler.js';
+export { badScalerFactor, gradScalerUpdate, MAX_SCALE, MIN_SCALE, type FloorMark, type ScalerSettings } from './grad-scaler.js';
 export { watchNonFinite } from './finite.js';
 export { INT8_MAX, quantizeRowsInt8 } from './int8.js';
 import { quantizeInt8 as quantizeInt8Core } from './int8.js';

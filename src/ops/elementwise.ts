@@ -163,14 +163,21 @@ const BINARY = {
   sub: { expr: 'x - y', gradX: 'c', gradY: '-c' },
   mul: { expr: 'x * y', gradX: 'c * y', gradY: 'c * x' },
   div: { expr: 'x / y', gradX: 'c / y', gradY: '-c * x / (y * y)' }, // d(a/b) = da/b - a db/b^2
-  // d a^b = b a^(b-1) da + a^b log(a) db
-  pow: { expr: 'pow_any(x, y)', helpers: POW_ANY, gradX: 'c * y * pow_any(x, y - 1.0)', gradY: 'c * pow_any(x, y) * log(x)' },
-  // NaN propagates (torch.maximum); ties split the gradient equally, as PyTorch does
+  // d a^b = b a^(b-1) da + a^b log(a) db; as PyTorch, 0 where b = 0 (a^0 is 1 for every a, 0^-1 * 0 would be
+  // NaN) and, for db, where a = 0 and b >= 0 (0^b is constant in b there, 0 * log 0 would be NaN)
+  pow: {
+    expr: 'pow_any(x, y)',
+    helpers: POW_ANY,
+    gradX: 'select(c * y * pow_any(x, y - 1.0), 0.0, y == 0.0)',
+    gradY: 'select(c * pow_any(x, y) * log(x), 0.0, x == 0.0 && y >= 0.0)',
+  },
+  // NaN propagates (torch.maximum); ties split the gradient equally, and the smaller operand gets
+  // none, as PyTorch does: where one is NaN neither is smaller, so both get the gradient
   maximum: {
     expr: 'ieee_max(x, y)',
     helpers: ORDERED_WGSL,
-    gradX: 'c * select(select(0.0, 0.5, x == y), 1.0, x > y)',
-    gradY: 'c * select(select(0.0, 0.5, x == y), 1.0, y > x)',
+    gradX: 'c * select(select(1.0, 0.5, x == y), 0.0, x < y)',
+    gradY: 'c * select(select(1.0, 0.5, x == y), 0.0, y < x)',
   },
 } satisfies Record<string, BinarySpec>;
 

@@ -15,6 +15,17 @@ export { MAX_SCALE, MIN_SCALE } from '../kernels/wgsl/grad-scaler.js';
 
 const F32 = ['float32'] as const;
 
+/** The scaler's growth and backoff settings out of range, as [name, value, allowed] (none when all are fine). */
+export function badScalerFactor(s: Pick<ScalerSettings, 'growthFactor' | 'backoffFactor' | 'growthInterval'>): [string, unknown, string] | undefined {
+  const rules: [string, unknown, boolean, string][] = [
+    ['growthFactor', s.growthFactor, Number.isFinite(s.growthFactor) && s.growthFactor >= 1, 'a finite number >= 1'],
+    ['backoffFactor', s.backoffFactor, s.backoffFactor > 0 && s.backoffFactor < 1, 'a number in (0, 1)'],
+    ['growthInterval', s.growthInterval, Number.isInteger(s.growthInterval) && s.growthInterval >= 1 && s.growthInterval <= 2 ** 24, 'an integer in [1, 2^24]'],
+  ];
+  const bad = rules.find(([, , ok]) => !ok);
+  return bad && [bad[0], bad[1], bad[3]];
+}
+
 /**
  * norm (0-d): the global norm of the scaled gradients, rewritten unscaled; scale (0-d): the loss
  * scale; control (float32 [4]): what adamw reads as gradScale (multiplier, skip flag, steps
@@ -34,11 +45,10 @@ export const gradScalerUpdate = defineUpdate({
     assertShape('gradScalerUpdate', scale, [], 'scale');
     assertShape('gradScalerUpdate', control, [ADAMW_CONTROL], 'control');
     if (status) assertShape('gradScalerUpdate', status, [2], 'status');
+    const factor = badScalerFactor(s);
     const bad: [string, unknown, boolean, string][] = [
       ['maxNorm', s.maxNorm, s.maxNorm === null || (s.maxNorm > 0 && s.maxNorm <= F32_MAX), 'a number in (0, 3.4e38] (float32), or null (no clipping)'],
-      ['growthFactor', s.growthFactor, Number.isFinite(s.growthFactor) && s.growthFactor >= 1, 'a finite number >= 1'],
-      ['backoffFactor', s.backoffFactor, s.backoffFactor > 0 && s.backoffFactor < 1, 'a number in (0, 1)'],
-      ['growthInterval', s.growthInterval, Number.isInteger(s.growthInterval) && s.growthInterval >= 1 && s.growthInterval <= 2 ** 24, 'an integer in [1, 2^24]'],
+      ...(factor ? [[factor[0], factor[1], false, factor[2]] as [string, unknown, boolean, string]] : []),
       ['mark', mark && JSON.stringify(mark), !status || (mark !== undefined && Number.isInteger(mark.flag) && mark.flag >= 1 && mark.flag < 2 ** 31 && Number.isInteger(mark.step) && mark.step >= 0 && mark.step < 2 ** 31),
         '{ flag, step } with integers in [1, 2^31) and [0, 2^31) where a status is given'],
     ];

@@ -7,7 +7,7 @@ import { defineOp, withFront, type OpContext } from '../autograd/op.js';
 import { launchMatmul } from '../kernels/wgsl/matmul.js';
 import { matmul2d } from './matmul-blocks.js';
 import { broadcastStrides, formatShape, numel, type Shape } from '../tensor/shape.js';
-import { assertRank } from '../tensor/check.js';
+import { assertRank, checkBoolean, describeValue } from '../tensor/check.js';
 import { FLOAT_DTYPES, floatType, Tensor } from '../tensor/tensor.js';
 import { sumTo } from './broadcast.js';
 import { reshape } from './shape.js';
@@ -117,8 +117,19 @@ const matmulOp = defineOp({
  * op(a) · op(b) over the last two dims, batch dims broadcast (NumPy's matmul, plus transposes).
  * float32, or float16 (accumulated in float32, rounded once); rank-1 operands are vectors as in NumPy.
  */
+/** matmul's options: a misspelt one ({ transposeB: true }) was ignored, a string flag taken as true. */
+function checkOptions(opts: unknown): MatmulOptions {
+  if (opts === null || typeof opts !== 'object') throw new TypeError(`matmul: argument 'opts' must be { transA?, transB? }, got ${describeValue(opts)}`);
+  const unknown = Object.keys(opts).find((k) => k !== 'transA' && k !== 'transB');
+  if (unknown) throw new TypeError(`matmul: unknown option '${unknown}'; the options are transA and transB`);
+  const { transA, transB } = opts as MatmulOptions;
+  if (transA !== undefined) checkBoolean('matmul', 'transA', transA);
+  if (transB !== undefined) checkBoolean('matmul', 'transB', transB);
+  return opts as MatmulOptions;
+}
+
 export const matmul = withFront(matmulOp, (a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor => {
-  const { transA = false, transB = false } = opts;
+  const { transA = false, transB = false } = checkOptions(opts);
   assertRank('matmul', a, 1, 'input');
   assertRank('matmul', b, 1, 'other');
   if (a.rank >= 2 && b.rank >= 2) return matmulOp(a, b, transA, transB);

@@ -7,6 +7,7 @@
 import { profile } from '../kernels/profile.js';
 import { adamw, full, tensor, type Tensor, zeros } from '../ops/index.js';
 import { keep } from '../tensor/scope.js';
+import { checkTensor, describeValue } from '../tensor/check.js';
 
 /** AdamW's hyperparameters (defaults: lr 1e-3, betas [0.9, 0.999], eps 1e-8, weightDecay 0.01). */
 export interface AdamWOptions {
@@ -24,6 +25,15 @@ export interface MomentShard {
   v: Tensor;
 }
 
+/** A finite number >= 0 (NaN would reach every parameter; a string would be coerced by the kernel's uniforms). */
+function nonNegative(op: string, arg: string, value: unknown): number {
+  const allowed = `${op}: argument '${arg}' must be a finite number >= 0, got ${describeValue(value)}`;
+  if (typeof value !== 'number') throw new TypeError(allowed);
+  if (!(Number.isFinite(value) && value >= 0)) throw new RangeError(allowed);
+  return value;
+}
+const checkLr = (op: string, lr: unknown): number => nonNegative(op, 'lr', lr);
+
 /** AdamW over a list of parameters: step() applies one update from their .grad, in a few fused dispatches. */
 export class AdamW {
   lr: number;
@@ -36,10 +46,19 @@ export class AdamW {
   private readonly one: Tensor;
 
   constructor(readonly params: Tensor[], opts: AdamWOptions = {}) {
-    this.lr = opts.lr ?? 1e-3;
-    this.betas = opts.betas ?? [0.9, 0.999];
-    this.eps = opts.eps ?? 1e-8;
-    this.weightDecay = opts.weightDecay ?? 0.01;
+    if (!Array.isArray(params)) throw new TypeError(`AdamW: argument 'params' must be an array of Tensors, got ${describeValue(params)}`);
+    params.forEach((p, i) => checkTensor('AdamW', `params[${i}]`, p));
+    // one tensor twice would be updated twice a step, its moments in two places (PyTorch refuses it too)
+    const twice = params.findIndex((p, i) => params.indexOf(p) !== i);
+    if (twice >= 0) throw new Error(`AdamW: params[${twice}] ${params[twice]!.describe()} is params[${params.indexOf(params[twice]!)}] again; pass each parameter once`);
+    this.lr = checkLr('AdamW', opts.lr ?? 1e-3);
+    const betas = opts.betas ?? [0.9, 0.999];
+    if (!Array.isArray(betas) || betas.length !== 2 || betas.some((b) => typeof b !== 'number' || !(b >= 0 && b < 1))) {
+      throw new RangeError(`AdamW: argument 'betas' must be two numbers in [0, 1), got ${describeValue(betas)}`);
+    }
+    this.betas = betas;
+    this.eps = nonNegative('AdamW', 'eps', opts.eps ?? 1e-8);
+    this.weightDecay = nonNegative('AdamW', 'weightDecay', opts.weightDecay ?? 0.01);
     // each parameter is one buffer itself, so it fits a shard alone
     const room = Math.floor(profile().bufferLimit / 4);
     for (let first = 0, end = 0; first < params.length; first = end) {
@@ -55,6 +74,7 @@ export class AdamW {
    * is a GradScaler's control (which may also skip the step).
    */
   step(gradScale?: Tensor): void {
+    checkLr('AdamW.step', this.lr); // lr is set between steps (a schedule)
     this.stepCount++;
     const hyper = { lr: this.lr, beta1: this.betas[0], beta2: this.betas[1], eps: this.eps, weightDecay: this.weightDecay, step: this.stepCount };
     for (const { first, end, m, v } of this.shards) {

@@ -1,4 +1,6 @@
 // nanoGPT's learning-rate schedule: linear warmup, cosine decay to minLr at decaySteps, then flat.
+import { checkInteger, checkNumber, describeValue } from '../tensor/check.js';
+
 /** The schedule: peak lr after warmupSteps, decaying to minLr at decaySteps. */
 export interface CosineSchedule {
   lr: number;
@@ -7,8 +9,21 @@ export interface CosineSchedule {
   decaySteps: number;
 }
 
-/** The learning rate at `step` (0-based): linear warmup, cosine decay to minLr, then flat. */
+const STEPS = 'an integer >= 0';
+
+/**
+ * The learning rate at `step` (0-based): linear warmup, cosine decay to minLr, then flat. A
+ * decaySteps at or before warmupSteps goes from the warmup's peak straight to minLr (nanoGPT's order of tests).
+ */
 export function learningRate(step: number, s: CosineSchedule): number {
+  // a negative step or a missing field would hand the optimizer a negative or NaN rate
+  checkInteger('learningRate', 'step', step, 0, Number.MAX_SAFE_INTEGER, STEPS);
+  if (s === null || typeof s !== 'object') throw new TypeError(`learningRate: argument 'schedule' must be { lr, minLr, warmupSteps, decaySteps }, got ${describeValue(s)}`);
+  for (const k of ['lr', 'minLr'] as const) {
+    const v = checkNumber('learningRate', k, s[k], true);
+    if (v < 0) throw new RangeError(`learningRate: argument '${k}' must be a finite number >= 0, got ${describeValue(v)}`);
+  }
+  for (const k of ['warmupSteps', 'decaySteps'] as const) checkInteger('learningRate', k, s[k], 0, Number.MAX_SAFE_INTEGER, STEPS);
   if (step < s.warmupSteps) return (s.lr * (step + 1)) / (s.warmupSteps + 1);
   if (step > s.decaySteps) return s.minLr;
   const ratio = (step - s.warmupSteps) / Math.max(1, s.decaySteps - s.warmupSteps);

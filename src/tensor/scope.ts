@@ -28,6 +28,8 @@ export function keep<T extends Disposable>(t: T): T {
 }
 
 export function scope<R>(fn: () => R): R {
+  // scope(tensor) (the tensor, not a callback making it) would fail as 'fn is not a function'
+  if (typeof fn !== 'function') throw new TypeError(`scope: argument 'fn' must be a function, got ${fn === null ? 'null' : typeof fn}`);
   const owned = new Set<Disposable>();
   stack.push(owned);
   let result: R;

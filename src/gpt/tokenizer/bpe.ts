@@ -1,7 +1,7 @@
 // Our own byte-level BPE, trained on the user's text: the byte tokens are ids 0..255 in byte order,
 // learned merges add the rest, and text is cut by splitChunks (a refinement of GPT-2's pattern).
 import { ByteLevelBpe } from './byte-level-bpe.js';
-import type { BpeTokenizerJSON } from './tokenizer.js';
+import { checkText, type BpeTokenizerJSON } from './tokenizer.js';
 import { BYTE_TOKENS, PAIR_BASE } from './pairs.js';
 import { splitChunks } from './split.js';
 import { learnMerges, type MergeProgress } from './train-bpe.js';
@@ -29,7 +29,7 @@ export class BpeTokenizer extends ByteLevelBpe {
       throw new Error(`BpeTokenizer.train: vocabSize must be an integer in [${BYTE_TOKENS}, ${PAIR_BASE}], got ${vocabSize}`);
     }
     const freqs = new Map<string, number>();
-    for (const chunk of splitChunks(text)) freqs.set(chunk, (freqs.get(chunk) ?? 0) + 1);
+    for (const chunk of splitChunks(checkText('BpeTokenizer.train', text))) freqs.set(chunk, (freqs.get(chunk) ?? 0) + 1);
     const chunks = [...freqs].map(([chunk, freq]): [Uint8Array, number] => [utf8.encode(chunk), freq]);
     return new BpeTokenizer(learnMerges(chunks, vocabSize - BYTE_TOKENS, opts.onProgress));
   }

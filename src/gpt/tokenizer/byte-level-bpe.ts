@@ -4,7 +4,7 @@
 // round-trips exactly. A lone surrogate cannot be UTF-8 encoded: TextEncoder turns it into U+FFFD,
 // so that is what decode returns for it. Special tokens (GPT-2's <|endoftext|>) follow the merges:
 // decode writes their text, encode never produces them (text that spells one is ordinary text).
-import type { Tokenizer, TokenizerJSON } from './tokenizer.js';
+import { checkIds, checkText, type Tokenizer, type TokenizerJSON } from './tokenizer.js';
 import { BYTE_TOKENS, mergePair, pairKey } from './pairs.js';
 
 const CACHE_LIMIT = 100_000; // encoded chunks remembered; natural text repeats its words a lot
@@ -65,11 +65,12 @@ export abstract class ByteLevelBpe implements Tokenizer {
 
   encode(text: string): number[] {
     const out: number[] = [];
-    for (const chunk of this.chunks(text)) for (const id of this.encodeChunk(chunk)) out.push(id);
+    for (const chunk of this.chunks(checkText(`${this.owner}.encode`, text))) for (const id of this.encodeChunk(chunk)) out.push(id);
     return out;
   }
 
   decode(ids: ArrayLike<number>): string {
+    checkIds(`${this.owner}.decode`, ids);
     const parts: Uint8Array[] = [];
     let length = 0;
     for (let i = 0; i < ids.length; i++) {

@@ -1,7 +1,7 @@
 // Character-level tokenizer, as in nanoGPT's shakespeare_char: one id per distinct character of the
 // training text, ids in code-point order. A character is a code point, not a UTF-16 unit, so an emoji
 // is one token; a lone surrogate is a character of its own and round-trips like any other.
-import type { CharTokenizerJSON, Tokenizer } from './tokenizer.js';
+import { checkIds, checkText, type CharTokenizerJSON, type Tokenizer } from './tokenizer.js';
 
 /** One token per distinct character (code point) of the training text, ids in code-point order. */
 export class CharTokenizer implements Tokenizer {
@@ -22,7 +22,7 @@ export class CharTokenizer implements Tokenizer {
   }
 
   static train(text: string): CharTokenizer {
-    const distinct = [...new Set(text)]; // a string iterates by code point
+    const distinct = [...new Set(checkText('CharTokenizer.train', text))]; // a string iterates by code point
     return new CharTokenizer(distinct.sort((a, b) => a.codePointAt(0)! - b.codePointAt(0)!));
   }
 
@@ -38,7 +38,7 @@ export class CharTokenizer implements Tokenizer {
   /** Throws on a character outside the vocabulary; encodeKnown() leaves such characters out instead. */
   encode(text: string): number[] {
     const out: number[] = [];
-    for (const ch of text) {
+    for (const ch of checkText('CharTokenizer.encode', text)) {
       const id = this.ids.get(ch);
       if (id === undefined) {
         throw new Error(`CharTokenizer: character ${describeChar(ch)} is not in the vocabulary (encodeKnown() leaves unknown characters out)`);
@@ -54,6 +54,7 @@ export class CharTokenizer implements Tokenizer {
   }
 
   decode(ids: ArrayLike<number>): string {
+    checkIds('CharTokenizer.decode', ids);
     const parts = new Array<string>(ids.length);
     for (let i = 0; i < ids.length; i++) {
       const ch = this.chars[ids[i]!];

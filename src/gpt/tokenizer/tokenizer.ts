@@ -1,5 +1,23 @@
 // The contract every tokenizer meets, so the trainer, the sampler and checkpoints need not know
 // which kind they hold. toJSON() is what a checkpoint stores; tokenizerFromJSON() brings it back.
+import { describeValue } from '../../tensor/check.js';
+
+/** `text` if it is a string: a number or null would fail deep inside, a String object be taken silently. */
+export function checkText(op: string, text: unknown): string {
+  if (typeof text !== 'string') throw new TypeError(`${op}: argument 'text' must be a string, got ${describeValue(text)}`);
+  return text;
+}
+
+/** `ids` if it is an array or typed array of numbers: a string would decode its digits as ids, '1' index as 1. */
+export function checkIds(op: string, ids: unknown): ArrayLike<number> {
+  const allowed = `${op}: argument 'ids' must be an array or typed array of token ids, got`;
+  if (!Array.isArray(ids) && !(ArrayBuffer.isView(ids) && !(ids instanceof DataView))) throw new TypeError(`${allowed} ${describeValue(ids)}`);
+  if (Array.isArray(ids)) ids.forEach((id, i) => {
+    if (typeof id !== 'number') throw new TypeError(`${allowed} ${describeValue(id)} at [${i}]`);
+  });
+  return ids as ArrayLike<number>;
+}
+
 /** Text to token ids and back: what the trainer, the sampler and checkpoints use, whatever the kind. */
 export interface Tokenizer {
   readonly kind: TokenizerJSON['kind'];
