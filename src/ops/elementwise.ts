@@ -172,12 +172,13 @@ const BINARY = {
     gradY: 'select(c * pow_any(x, y) * log(x), 0.0, x == 0.0 && y >= 0.0)',
   },
   // NaN propagates (torch.maximum); ties split the gradient equally, and the smaller operand gets
-  // none, as PyTorch does: where one is NaN neither is smaller, so both get the gradient
+  // none, as PyTorch does: where one is NaN neither is smaller, so both get the gradient (compared
+  // by their bits: WGSL lets drivers assume no NaN in float compares)
   maximum: {
     expr: 'ieee_max(x, y)',
     helpers: ORDERED_WGSL,
-    gradX: 'c * select(select(1.0, 0.5, x == y), 0.0, x < y)',
-    gradY: 'c * select(select(1.0, 0.5, x == y), 0.0, y < x)',
+    gradX: 'c * select(select(1.0, 0.5, ieee_eq(x, y)), 0.0, ieee_lt(x, y))',
+    gradY: 'c * select(select(1.0, 0.5, ieee_eq(x, y)), 0.0, ieee_lt(y, x))',
   },
 } satisfies Record<string, BinarySpec>;
 

@@ -27,8 +27,9 @@ fn gelu_erf_grad(v: f32) -> f32 {
 // on NaN or +-Infinity may give anything. ordered_key maps f32 bits to a u32 whose unsigned order is
 // the float order (-inf < ... < -0 < +0 < ... < +inf) and every NaN to the top key, so the max of
 // keys is IEEE's max with NaN propagating; from_ordered_key maps a key back to f32 bits (the top key
-// to the NaN 0x7fffffff). max_ties is a == b as max's gradient wants it: -0 equals +0, NaN equals NaN.
-// Used by maximum, relu, the max / argmax reductions and max's backward.
+// to the NaN 0x7fffffff). max_ties is a == b as max's gradient wants it: -0 equals +0, NaN equals NaN;
+// ieee_eq and ieee_lt are IEEE's a == b and a < b (false where either is NaN; -0 equals +0).
+// Used by maximum and its gradient, relu, the max / argmax reductions and max's backward.
 export const ORDERED_WGSL = /* wgsl */ `fn ordered_key(bits: u32) -> u32 {
   if ((bits & 0x7fffffffu) > 0x7f800000u) { return 0xffffffffu; }
   return bits ^ select(0x80000000u, 0xffffffffu, (bits & 0x80000000u) != 0u);
@@ -43,6 +44,15 @@ fn max_ties(a: f32, b: f32) -> bool {
   let ba = bitcast<u32>(a);
   let bb = bitcast<u32>(b);
   return ordered_key(ba) == ordered_key(bb) || ((ba | bb) & 0x7fffffffu) == 0u;
+}
+fn ieee_eq(a: f32, b: f32) -> bool {
+  let ba = bitcast<u32>(a);
+  let bb = bitcast<u32>(b);
+  return (ba == bb && ordered_key(ba) != 0xffffffffu) || ((ba | bb) & 0x7fffffffu) == 0u;
+}
+fn ieee_lt(a: f32, b: f32) -> bool {
+  let kb = ordered_key(bitcast<u32>(b));
+  return kb != 0xffffffffu && ordered_key(bitcast<u32>(a)) < kb && !ieee_eq(a, b);
 }`;
 
 const WG = 256;
