@@ -113,10 +113,6 @@ const matmulOp = defineOp({
   },
 });
 
-/**
- * op(a) · op(b) over the last two dims, batch dims broadcast (NumPy's matmul, plus transposes).
- * float32, or float16 (accumulated in float32, rounded once); rank-1 operands are vectors as in NumPy.
- */
 /** matmul's options: a misspelt one ({ transposeB: true }) was ignored, a string flag taken as true. */
 function checkOptions(opts: unknown): MatmulOptions {
   if (opts === null || typeof opts !== 'object') throw new TypeError(`matmul: argument 'opts' must be { transA?, transB? }, got ${describeValue(opts)}`);
@@ -128,6 +124,10 @@ function checkOptions(opts: unknown): MatmulOptions {
   return opts as MatmulOptions;
 }
 
+/**
+ * op(a) · op(b) over the last two dims, batch dims broadcast (NumPy's matmul, plus transposes).
+ * float32, or float16 (accumulated in float32, rounded once); rank-1 operands are vectors as in NumPy.
+ */
 export const matmul = withFront(matmulOp, (a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor => {
   const { transA = false, transB = false } = checkOptions(opts);
   assertRank('matmul', a, 1, 'input');
