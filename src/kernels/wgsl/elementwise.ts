@@ -249,17 +249,22 @@ function readsInOrder(strides: readonly number[], shape: readonly number[]): boo
   return true;
 }
 
-const accumulateK = new Kernel({
-  name: 'accumulate',
-  read: { x: 'f32' },
-  write: { acc: 'f32' },
+const accumulateKernel = variants((type: 'f32' | 'vec4f') => new Kernel({
+  name: type === 'f32' ? 'accumulate' : 'accumulate_vec4',
+  read: { x: type },
+  write: { acc: type },
   params: { n: 'u32' },
   body: perElement(WG, `  acc[i] = acc[i] + x[i];`),
-});
+}));
 
-/** acc[accStart + i] += x[i] for i < n, in place (a window at a time where they exceed a binding; accStart aligned for a binding offset). */
+/**
+ * acc[accStart + i] += x[i] for i < n, in place (a window at a time where they exceed a binding;
+ * accStart aligned for a binding offset); 4 elements a lane where n and accStart allow.
+ */
 export function launchAccumulate(acc: GPUBuffer, x: GPUBuffer, n: number, accStart = 0): void {
-  for (const { start, count } of pieces(n, 4)) {
-    accumulateK.launch([windowOf(x, start, count), windowOf(acc, accStart + start, count)], { n: count }, grid1d(count, WG));
+  const per = n % 4 === 0 && accStart % 4 === 0 ? 4 : 1;
+  const kernel = accumulateKernel(per === 4 ? 'vec4f' : 'f32');
+  for (const { start, count } of pieces(n / per, 4 * per)) {
+    kernel.launch([windowOf(x, start, count, 4 * per), windowOf(acc, accStart / per + start, count, 4 * per)], { n: count }, grid1d(count, WG));
   }
 }
