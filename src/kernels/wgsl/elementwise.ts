@@ -210,8 +210,10 @@ export function launchBroadcast(
 ): void {
   const names = NAMES[inputs.length as 1 | 2 | 3];
   const params: Record<string, number | number[]> = { n, base: 0, rank: outShape.length, shape: [...outShape] };
+  // the whole output's size as the period: read in order; 1: a single value; 0: no period, strided
+  const size = outShape.reduce((a, b) => a * b, 1);
   const periods = inputs.map((inp) => periodOf(inp.strides, outShape));
-  const modes = inputs.map((inp, j) => (readsInOrder(inp.strides, outShape) ? 0 : inp.strides.every((s) => s === 0) ? 1 : periods[j] ? 3 : 2));
+  const modes = periods.map((q) => (q === size ? 0 : q === 1 ? 1 : q ? 3 : 2));
   const twin = n % 4 === 0 && modes.every((m, j) => m < 2 || (m === 3 && periods[j]! % 4 === 0)) ? vec4Twins.get(k) : undefined;
   inputs.forEach((inp, j) => {
     params[`s_${names[j]}`] = inp.strides;
@@ -237,16 +239,6 @@ function periodOf(strides: readonly number[], shape: readonly number[]): number 
   for (; d >= 0 && (shape[d] === 1 || strides[d] === q); d--) q *= shape[d]!;
   for (; d >= 0; d--) if (shape[d] !== 1 && strides[d] !== 0) return 0;
   return q;
-}
-
-/** Whether strided reads visit the input exactly in output order (no broadcast along a real dim). */
-function readsInOrder(strides: readonly number[], shape: readonly number[]): boolean {
-  let expected = 1;
-  for (let d = shape.length - 1; d >= 0; d--) {
-    if (shape[d] !== 1 && strides[d] !== expected) return false;
-    expected *= shape[d]!;
-  }
-  return true;
 }
 
 const accumulateKernel = variants((type: 'f32' | 'vec4f') => new Kernel({
