@@ -103,11 +103,12 @@ export function trainingConfig(values: TrainFlags, given: Set<string>, ckpt: Che
   if (ckpt) {
     const model = { ...ckpt.meta.model, shareLayers: ckpt.meta.model.shareLayers ?? 1 }; // absent: none shared
     // fine-tuning at a shorter context cuts the position embeddings (nanoGPT's crop_block_size)
-    const cropped = !resume && given.has('blockSize') && values.blockSize < model.blockSize;
+    const fineTuningBlock = !resume && given.has('blockSize');
+    if (fineTuningBlock && values.blockSize > model.blockSize) {
+      throw new UsageError(`flag --block-size ${values.blockSize} exceeds the checkpoint's ${model.blockSize}: fine-tuning can cut its position embeddings to a shorter context, not grow them`);
+    }
+    const cropped = fineTuningBlock && values.blockSize < model.blockSize;
     for (const key of SHAPE_KEYS) {
-      if (key === 'blockSize' && !resume && given.has(key) && values.blockSize > model.blockSize) {
-        throw new UsageError(`flag --block-size ${values.blockSize} exceeds the checkpoint's ${model.blockSize}: fine-tuning can cut its position embeddings to a shorter context, not grow them`);
-      }
       if (given.has(key) && values[key] !== model[key] && !(key === 'blockSize' && cropped)) {
         throw new UsageError(`flag ${flagName(key)} ${values[key]} differs from the checkpoint's ${model[key]}: the model's shape cannot change with --init-from`);
       }
