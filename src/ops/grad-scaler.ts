@@ -15,15 +15,16 @@ export { MAX_SCALE, MIN_SCALE } from '../kernels/wgsl/grad-scaler.js';
 
 const F32 = ['float32'] as const;
 
-/** The scaler's growth and backoff settings out of range, as [name, value, allowed] (none when all are fine). */
-export function badScalerFactor(s: Pick<ScalerSettings, 'growthFactor' | 'backoffFactor' | 'growthInterval'>): [string, unknown, string] | undefined {
-  const rules: [string, unknown, boolean, string][] = [
+/** A range rule: the setting's name, its value, whether it is in range, and what is allowed. */
+export type SettingRule = [name: string, value: unknown, ok: boolean, allowed: string];
+
+/** The rules of the scaler's growth and backoff settings (the update op and GradScaler's constructor check them). */
+export function scalerFactorRules(s: Pick<ScalerSettings, 'growthFactor' | 'backoffFactor' | 'growthInterval'>): SettingRule[] {
+  return [
     ['growthFactor', s.growthFactor, Number.isFinite(s.growthFactor) && s.growthFactor >= 1, 'a finite number >= 1'],
     ['backoffFactor', s.backoffFactor, s.backoffFactor > 0 && s.backoffFactor < 1, 'a number in (0, 1)'],
     ['growthInterval', s.growthInterval, Number.isInteger(s.growthInterval) && s.growthInterval >= 1 && s.growthInterval <= 2 ** 24, 'an integer in [1, 2^24]'],
   ];
-  const bad = rules.find(([, , ok]) => !ok);
-  return bad && [bad[0], bad[1], bad[3]];
 }
 
 /**
@@ -45,10 +46,9 @@ export const gradScalerUpdate = defineUpdate({
     assertShape('gradScalerUpdate', scale, [], 'scale');
     assertShape('gradScalerUpdate', control, [ADAMW_CONTROL], 'control');
     if (status) assertShape('gradScalerUpdate', status, [2], 'status');
-    const factor = badScalerFactor(s);
-    const bad: [string, unknown, boolean, string][] = [
+    const bad: SettingRule[] = [
       ['maxNorm', s.maxNorm, s.maxNorm === null || (s.maxNorm > 0 && s.maxNorm <= F32_MAX), 'a number in (0, 3.4e38] (float32), or null (no clipping)'],
-      ...(factor ? [[factor[0], factor[1], false, factor[2]] as [string, unknown, boolean, string]] : []),
+      ...scalerFactorRules(s),
       ['mark', mark && JSON.stringify(mark), !status || (mark !== undefined && Number.isInteger(mark.flag) && mark.flag >= 1 && mark.flag < 2 ** 31 && Number.isInteger(mark.step) && mark.step >= 0 && mark.step < 2 ** 31),
         '{ flag, step } with integers in [1, 2^31) and [0, 2^31) where a status is given'],
     ];

@@ -13,7 +13,7 @@
 // 40 skips on the way down), and waiting could only burn time, never save weights, since a
 // skipped step changes nothing. Given a watch, unscale marks its status then, on the GPU, for
 // the training loop to stop at its next readback.
-import { badScalerFactor, clipLimit, full, gradNorm, gradScalerUpdate, MAX_SCALE, MIN_SCALE, tensor, type FloorMark, type Tensor } from '../ops/index.js';
+import { clipLimit, full, gradNorm, gradScalerUpdate, MAX_SCALE, MIN_SCALE, scalerFactorRules, tensor, type FloorMark, type Tensor } from '../ops/index.js';
 import { keep } from '../tensor/scope.js';
 
 /** The scaler's settings (PyTorch's defaults: initScale 2^16, growth 2, backoff 0.5, growthInterval 2000). */
@@ -55,8 +55,8 @@ export class GradScaler {
     this.backoffFactor = opts.backoffFactor ?? 0.5;
     this.growthInterval = opts.growthInterval ?? 2000;
     // refused here, not at the first unscale (under the kernel's name, a backward later)
-    const bad = badScalerFactor(this);
-    if (bad) throw new RangeError(`GradScaler: ${bad[0]} must be ${bad[2]}, got ${bad[1]}`);
+    const [name, value, , allowed] = scalerFactorRules(this).find(([, , ok]) => !ok) ?? [];
+    if (name) throw new RangeError(`GradScaler: ${name} must be ${allowed}, got ${value}`);
     this.scale = keep(full([], initScale));
     this.control = keep(full([4], 0));
   }
