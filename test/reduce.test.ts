@@ -3,9 +3,10 @@
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it, afterAll } from 'vitest';
 import { setProfile } from '../src/kernels/profile.js';
-import { argmax, full, max, scope, sum, sumTo, tensor, zeros, type Tensor } from '../src/index.js';
+import { argmax, full, max, mean, scope, sum, sumTo, tensor, zeros, type Tensor } from '../src/index.js';
 import { expectClose, fcParams, setupDevice, shapeArb, toTensor } from './helpers.js';
-import { argmaxRef, maxRef, numel, ref, sumRef, type Ref } from '../src/check/reference/index.js';
+import { argmaxRef, maxRef, meanRef, numel, ref, sumRef, type Ref } from '../src/check/reference/index.js';
+import { f16BitsToF32, f32ToF16Bits } from '../src/tensor/half.js';
 
 beforeAll(setupDevice);
 
@@ -128,6 +129,43 @@ for (const lanes of [1, 64] as const) {
     });
   });
 }
+
+// Sums over rows go by columns on GPUs (profile().splitSums: column-sums.ts, chunks of rows then
+// the chunks); forced here on whatever adapter runs the tests: sums, means, float16 inputs, and
+// rows split across slabs by a small binding (partial sums folded into the output).
+describe('sums over rows by columns (GPUs\' layout)', () => {
+  afterAll(() => setProfile(null));
+  const half = (x: number) => f16BitsToF32(f32ToF16Bits(x));
+  it('match float64 sums over [B, T, C] -> [C] for any sizes', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.record({
+          B: fc.integer({ min: 1, max: 4 }),
+          T: fc.integer({ min: 16, max: 700 }),
+          C: fc.oneof(fc.integer({ min: 1, max: 80 }), fc.constantFrom(64, 129, 384)),
+          op: fc.constantFrom('sum', 'mean', 'sumTo'),
+          float16: fc.boolean(),
+          limit: fc.constantFrom(null, 4096, 65536),
+          seed: fc.integer(),
+        }),
+        ({ B, T, C, op, float16, limit, seed }) =>
+          scope(async () => {
+            const n = B * T * C;
+            const round = float16 ? half : Math.fround;
+            const x = ref([B, T, C], Array.from({ length: n }, (_, i) => round(Math.sin(seed + i * 12.9898) * 2)));
+            setProfile({ splitSums: true, rowLanes: 64, ...(limit && { bindingLimit: limit }) });
+            const t = float16 ? toTensor(x).astype('float16') : toTensor(x);
+            const got = op === 'sum' ? sum(t, [0, 1]) : op === 'mean' ? mean(t, [0, 1]) : sumTo(t, [1, 1, C]);
+            setProfile(null);
+            const want = op === 'mean' ? meanRef(x, [0, 1]) : sumRef(x, [0, 1], op === 'sumTo');
+            const magnitude = op === 'mean' ? 2 : 2 * Math.sqrt(B * T) * 4; // the outputs' scale, for float16's rounding
+            await expectClose(got.astype('float32'), want, float16 ? magnitude * 2 ** -10 : 1e-3, 1e-4, `${op} of [${B}, ${T}, ${C}]${float16 ? ' float16' : ''}, limit ${limit}`);
+          }),
+      ),
+      fcParams(30),
+    );
+  });
+});
 
 // A 0-size dim makes the strides of the dims before it 0: summing nothing into an output larger
 // than a binding must still give zeros (not a slab plan divided by those strides, nor no slabs at

@@ -31,12 +31,12 @@
 //   rowLanes          row kernels (softmax, LayerNorm, cross-entropy, reductions) give a row 64 lanes
 //                     and a tree reduction on GPUs; CPU adapters give a row one lane, without
 //                     barriers, once there are at least 256 rows to keep their threads busy.
-//   splitSums         long sums over rows (LayerNorm's dw and db over B*T rows, the embedding
-//                     backward's per-id sums and its id ranks) on GPUs: split into blocks summed by
-//                     many workgroups in parallel, then a short sum of the blocks in a fixed order
-//                     (deterministic, no float atomics); CPU adapters keep a lane per column and a
-//                     few chunks, which their few threads run faster (measured on lavapipe: see
-//                     layernorm.ts, gather.ts).
+//   splitSums         long sums over rows (LayerNorm's dw and db over B*T rows, bias gradients,
+//                     the embedding backward's per-id sums and its id ranks) on GPUs: split into
+//                     blocks summed by many workgroups in parallel, then a short sum of the blocks
+//                     in a fixed order (deterministic, no float atomics); CPU adapters keep a lane
+//                     per column and a few chunks, which their few threads run faster (measured on
+//                     lavapipe: see column-sums.ts, gather.ts).
 //   f16               float16 tensors, on adapters with shader-f16 (requested at device creation):
 //                     ops on them run kernels specialised for f16 storage; without the feature any
 //                     float16 use is an error naming the op (tests turn it off to see that error).

@@ -4,16 +4,14 @@
 //   backward dx (laid out as the forward), with xhat = (x - mean) rstd and g = dy * w:
 //     dx = rstd * (g - mean(g) - xhat * mean(g * xhat))
 //   backward dw, db: dw = sum_rows dy * xhat, db = sum_rows dy, in two steps, both in a fixed order
-//     (deterministic, no atomics): partial sums per chunk of rows, a workgroup per (64 columns,
-//     chunk); then a sum of the chunks per column. CPU adapters: a lane per column, at most 16
-//     chunks; GPUs (profile().splitSums): ~sqrt(rows) chunks, several lanes a column in both
-//     steps (columnSums below), so neither step leaves a long serial loop to a few lanes.
+//     (deterministic, no atomics): partial sums per chunk of rows, then a sum of the chunks per
+//     column, both by column-sums.ts (its header says how each adapter lays them out).
 // f16 tensors (x, w, b, y, dy and the gradients) are read widened to f32: the statistics (mean
 // and rstd, kept f32 for the backward), the row and column sums are all f32, and each output is
 // rounded to f16 once. Called by src/ops/layernorm.ts.
 import { device } from '../../device/device.js';
 import { Kernel, narrow, variants, type FloatType } from '../kernel.js';
-import { profile } from '../profile.js';
+import { columnGrid, columnPlan, columnSums, type ColumnLayout } from './column-sums.js';
 import { rowGrid, rowKernel, rowMain } from './row.js';
 
 const suffix = (float: FloatType) => (float === 'f16' ? '_f16' : '');
@@ -61,113 +59,49 @@ const backwardDxK = variants((float: FloatType) => rowKernel((lanes) => new Kern
   }`),
 })));
 
-/**
- * Workgroups of the column sums: `cols` columns x `split` lanes a column; the lanes of a column
- * take every split-th row and add their partial sums in a fixed tree.
- *   CPU adapters: a lane per column, in both steps, and at most 16 chunks of 64 rows or more.
- *   GPUs (profile().splitSums): ~sqrt(rows) chunks of ~sqrt(rows) rows, 64 columns x 4 lanes a
- *   workgroup (row reads of 64 consecutive floats); then 16 columns x 16 lanes sum the chunks.
- *   16k rows of 384: 768 workgroups, 32 rows a lane, then 8 chunks a lane, where a lane per column
- *   walks 1024 rows on 96 workgroups of 64 lanes (16 chunks), most of a GPU idle. On lavapipe
- *   (2 shared cores, fastest of 7 runs) the split is ~2x slower (dw, db of 4096 x 384: 8-11 ms
- *   against 5-5.5; 16384 x 384: 41-57 against 18-24), so CPU adapters keep a lane per column.
- */
-const LAYOUTS = {
-  lane: { cols: 64, split: 1 },
-  rows: { cols: 64, split: 4 },
-  chunks: { cols: 16, split: 16 },
-};
-type LayoutName = keyof typeof LAYOUTS;
-const CPU_CHUNK_ROWS = 64;
-const CPU_MAX_CHUNKS = 16;
-
-/**
- * `main` of a column-sum kernel of `layout` (grid: columns / cols x chunks): sums `w` and `b` (of
- * row i, column c) over rows from .. to - 1 of chunk wid.y into sw and sb, then runs `store`.
- */
-function columnSums({ cols, split }: { cols: number; split: number }, from: string, to: string, w: string, b: string, store: string): string {
-  const tree = split === 1 ? '' : /* wgsl */ `
-  let k = lid.y * ${cols}u + lid.x;
-  red_w[k] = sw;
-  red_b[k] = sb;
-  workgroupBarrier();
-  for (var s = ${split / 2}u; s > 0u; s >>= 1u) {
-    if (lid.y < s) {
-      red_w[k] += red_w[k + s * ${cols}u];
-      red_b[k] += red_b[k + s * ${cols}u];
-    }
-    workgroupBarrier();
-  }
-  sw = red_w[k];
-  sb = red_b[k];`;
-  return /* wgsl */ `
-${split === 1 ? '' : `var<workgroup> red_w: array<f32, ${cols * split}>;
-var<workgroup> red_b: array<f32, ${cols * split}>;`}
-@compute @workgroup_size(${cols}, ${split})
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u) {
-  let c = wid.x * ${cols}u + lid.x;
-  let live = c < p.C;
-  var sw = 0.0;
-  var sb = 0.0;
-  if (live) {
-    for (var i = ${from} + lid.y; i < ${to}; i += ${split}u) {
-      sw += ${w};
-      sb += ${b};
-    }
-  }${tree}
-  if (live && lid.y == 0u) {
-    ${store}
-  }
-}`;
-}
-
-const splitSuffix = (name: LayoutName) => (name === 'lane' ? '' : '_split');
+const splitSuffix = (name: ColumnLayout) => (name === 'lane' ? '' : '_split');
 
 // Chunk r of the rows (workgroup row wid.y): partial sums of its rows for each column c, into
 // pw[r * C + c] and pb[r * C + c] (f32); with one chunk (`out` = float) those are dw and db themselves.
 // Keyed `${x and dy}>${the sums}>${layout}`.
-const backwardWbK = variants((key: `${FloatType}>${FloatType}>${LayoutName}`) => {
-  const [float, out, layout] = key.split('>') as [FloatType, FloatType, LayoutName];
+const backwardWbK = variants((key: `${FloatType}>${FloatType}>${ColumnLayout}`) => {
+  const [float, out, layout] = key.split('>') as [FloatType, FloatType, ColumnLayout];
   return new Kernel({
     name: `layernorm_backward_wb${suffix(float)}${out !== float ? '_partial' : ''}${splitSuffix(layout)}`,
     read: { x: float, mean: 'f32', rstd: 'f32', dy: float },
     write: { pw: out, pb: out },
     params: { rows: 'u32', C: 'u32', chunk: 'u32' },
     body: columnSums(
-      LAYOUTS[layout], 'wid.y * p.chunk', 'min(p.rows, (wid.y + 1u) * p.chunk)',
-      'f32(dy[i * p.C + c]) * (f32(x[i * p.C + c]) - mean[i]) * rstd[i]', 'f32(dy[i * p.C + c])',
-      `pw[wid.y * p.C + c] = ${narrow(out, 'sw')};\n    pb[wid.y * p.C + c] = ${narrow(out, 'sb')};`,
+      layout, 'p.C', 'wid.y * p.chunk', 'min(p.rows, (wid.y + 1u) * p.chunk)',
+      ['f32(dy[i * p.C + c]) * (f32(x[i * p.C + c]) - mean[i]) * rstd[i]', 'f32(dy[i * p.C + c])'],
+      `pw[wid.y * p.C + c] = ${narrow(out, 's0')};\n    pb[wid.y * p.C + c] = ${narrow(out, 's1')};`,
     ),
   });
 });
 
 // dw[c] = sum_r pw[r * C + c], db likewise (chunks in a fixed order: deterministic).
-const wbSumK = variants((key: `${FloatType}>${LayoutName}`) => {
-  const [float, layout] = key.split('>') as [FloatType, LayoutName];
+const wbSumK = variants((key: `${FloatType}>${ColumnLayout}`) => {
+  const [float, layout] = key.split('>') as [FloatType, ColumnLayout];
   return new Kernel({
     name: `layernorm_backward_wb_sum${suffix(float)}${splitSuffix(layout)}`,
     read: { pw: 'f32', pb: 'f32' },
     write: { dw: float, db: float },
     params: { C: 'u32', chunks: 'u32' },
-    body: columnSums(LAYOUTS[layout], '0u', 'p.chunks', 'pw[i * p.C + c]', 'pb[i * p.C + c]', `dw[c] = ${narrow(float, 'sw')};\n    db[c] = ${narrow(float, 'sb')};`),
+    body: columnSums(layout, 'p.C', '0u', 'p.chunks', ['pw[i * p.C + c]', 'pb[i * p.C + c]'], `dw[c] = ${narrow(float, 's0')};\n    db[c] = ${narrow(float, 's1')};`),
   });
 });
 
 function launchWeightGrads(b: { x: GPUBuffer; mean: GPUBuffer; rstd: GPUBuffer; dy: GPUBuffer; dw: GPUBuffer; db: GPUBuffer }, rows: number, C: number, float: FloatType): void {
-  const split = profile().splitSums;
-  const [rowsLayout, chunksLayout]: LayoutName[] = split ? ['rows', 'chunks'] : ['lane', 'lane'];
-  const chunks = Math.max(1, split ? Math.ceil(Math.sqrt(rows)) : Math.min(CPU_MAX_CHUNKS, Math.ceil(rows / CPU_CHUNK_ROWS)));
-  const chunk = Math.ceil(rows / chunks);
-  const groups = Math.ceil(C / LAYOUTS[rowsLayout].cols);
+  const { rowsLayout, chunksLayout, chunks, chunk } = columnPlan(rows);
   if (chunks === 1) {
-    backwardWbK(`${float}>${float}>${rowsLayout}`).launch([b.x, b.mean, b.rstd, b.dy, b.dw, b.db], { rows, C, chunk }, [groups, 1, 1]);
+    backwardWbK(`${float}>${float}>${rowsLayout}`).launch([b.x, b.mean, b.rstd, b.dy, b.dw, b.db], { rows, C, chunk }, columnGrid(rowsLayout, C));
     return;
   }
   const dev = device();
   const pw = dev.alloc(4 * chunks * C, 'layernorm dw partials');
   const pb = dev.alloc(4 * chunks * C, 'layernorm db partials');
-  backwardWbK(`${float}>f32>${rowsLayout}`).launch([b.x, b.mean, b.rstd, b.dy, pw, pb], { rows, C, chunk }, [groups, chunks, 1]);
-  wbSumK(`${float}>${chunksLayout}`).launch([pw, pb, b.dw, b.db], { C, chunks }, [Math.ceil(C / LAYOUTS[chunksLayout].cols), 1, 1]);
+  backwardWbK(`${float}>f32>${rowsLayout}`).launch([b.x, b.mean, b.rstd, b.dy, pw, pb], { rows, C, chunk }, columnGrid(rowsLayout, C, chunks));
+  wbSumK(`${float}>${chunksLayout}`).launch([pw, pb, b.dw, b.db], { C, chunks }, columnGrid(chunksLayout, C));
   dev.release(pw); // scratch: later dispatches that reuse it run after these
   dev.release(pb);
 }

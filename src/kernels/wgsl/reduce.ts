@@ -1,8 +1,12 @@
 // Reductions (sum / max / argmax) over any set of axes. Outputs are laid out like rows of a row
 // kernel (row.ts): one 64-lane workgroup per output element, lanes striding over the reduced
 // elements, then a tree reduction in workgroup memory; or, on CPU adapters with many outputs, a
-// lane per output element looping over all of them, no barriers. Grids spread over x and y past 65535. The input is addressed as kept dims x reduced dims, each
-// with its own shape and strides, so no transpose is ever materialised.
+// lane per output element looping over all of them, no barriers. Grids spread over x and y past
+// 65535. The input is addressed as kept dims x reduced dims, each with its own shape and strides,
+// so no transpose is ever materialised.
+// Sums over the rows of a [rows, columns] layout (a bias gradient: [B, T, C] summed over B and T)
+// on GPUs (profile().splitSums) take column-sums.ts instead, in two steps: a 64-lane workgroup per
+// output would stride through memory a row apart, with rows summed serially by its lanes.
 //   sum:    out = scale * sum(x)          (mean passes scale = 1/R)
 //   max:    out = max(x), IEEE: NaN if any element is NaN, -inf only if all are
 //   argmax: out = first index of the max  (i32, index into the flattened reduced dims; a NaN is the
@@ -19,8 +23,11 @@
 // max, and argmax keeps the ordered key of each output's max in `best` and takes a later slab's
 // index (plus `offset`, its first reduced index) only when its max is strictly greater, so that
 // the first maximum still wins.
-import { floatBytes, Kernel, LINEAR, shiftedWindow, variants, type FloatType } from '../kernel.js';
+import { device } from '../../device/device.js';
+import { floatBytes, Kernel, LINEAR, MAX_GROUPS, shiftedWindow, variants, type FloatType } from '../kernel.js';
 import { ORDERED_WGSL } from './elementwise.js';
+import { profile } from '../profile.js';
+import { columnGrid, columnPlan, columnSums, COLUMN_LAYOUTS } from './column-sums.js';
 import { rowGrid, rowKernel } from './row.js';
 
 const WG = 64;
@@ -110,6 +117,37 @@ ${fold ? folded(kind, half, result) : `    out[at] = ${result};`}
   });
 }
 
+/** A slab's sums over rows on GPUs, step 1 (`_partial`): chunk wid.y's sum of each column into part[wid.y * C + c] (f32). */
+const columnPartialK = variants((float: FloatType) => new Kernel({
+  name: `reduce_sum_columns_partial${float === 'f16' ? '_f16' : ''}`,
+  read: { x: float },
+  write: { part: 'f32' },
+  params: { C: 'u32', rows: 'u32', chunk: 'u32', row_stride: 'u32', shift: 'u32' },
+  body: columnSums('rows', 'p.C', 'wid.y * p.chunk', 'min(p.rows, (wid.y + 1u) * p.chunk)', ['f32(x[p.shift + i * p.row_stride + c])'], 'part[wid.y * p.C + c] = s0;'),
+}));
+
+/** Step 2: the chunks' sums of each column in order, times scale, stored as reduceKernel stores (folded into earlier slabs' where they share outputs). */
+const columnTotalK = variants((key: `${FloatType}:${boolean}`) => {
+  const [float, fold] = key.split(':') as [FloatType, string];
+  const halfOut = float === 'f16' && fold !== 'true'; // folded sums stay f32
+  const result = halfOut ? `f16(${KINDS.sum.result})` : KINDS.sum.result;
+  return new Kernel({
+    name: `reduce_sum_columns${float === 'f16' ? '_f16' : ''}${fold === 'true' ? '_fold' : ''}`,
+    read: { part: 'f32' },
+    write: { out: halfOut ? 'f16' : 'f32' },
+    params: { C: 'u32', chunks: 'u32', scale: 'f32', out_shift: 'u32', accumulate: 'u32' },
+    body: columnSums('chunks', 'p.C', '0u', 'p.chunks', ['part[i * p.C + c]'], `let acc = s0;
+    let at = c + p.out_shift;
+${fold === 'true' ? folded('sum', true, result) : `    out[at] = ${result};`}`),
+  });
+});
+
+/** Sums over rows that go by columns on this adapter: GPUs, a [rows, columns] slab (columns next to each other in memory) of enough rows and few enough columns for one grid row. */
+const MIN_COLUMN_ROWS = 64;
+const byColumns = (kind: ReduceKind, plan: ReducePlan) =>
+  kind === 'sum' && profile().splitSums && plan.keepStrides.length === 1 && plan.keepStrides[0] === 1 && plan.redStrides.length === 1 &&
+  plan.r >= MIN_COLUMN_ROWS && plan.nOut <= MAX_GROUPS * COLUMN_LAYOUTS.rows.cols;
+
 /** WGSL storing this slab's result at `at` folded into what earlier slabs stored there (when p.accumulate is 1). */
 function folded(kind: ReduceKind, half: boolean, result: string): string {
   if (kind === 'sum') return `    out[at] = ${result} + select(0.0, out[at], p.accumulate == 1u);`;
@@ -189,9 +227,13 @@ export function launchReduce(kind: ReduceKind, x: GPUBuffer, out: GPUBuffer, sla
   const fold = slabs.some((s) => s.accumulate);
   const outBytes = kind === 'argmax' || (fold && kind === 'sum') ? 4 : floatBytes(float);
   for (const { start, plan, outStart, accumulate, offset } of slabs) {
-    const { kernel, lanes } = kernels(`${kind}:${float}:${fold}`)(plan.nOut);
     const input = shiftedWindow(x, start, plan.nOut * plan.r, floatBytes(float));
     const output = shiftedWindow(out, outStart, plan.nOut, outBytes);
+    if (byColumns(kind, plan)) {
+      launchColumnSums(input, output, plan, { scale, float, fold, accumulate });
+      continue;
+    }
+    const { kernel, lanes } = kernels(`${kind}:${float}:${fold}`)(plan.nOut);
     const partial = fold && kind === 'argmax' ? [shiftedWindow(best!, outStart, plan.nOut).binding] : []; // i32 and u32: out's shift
     kernel.launch(
       [input.binding, output.binding, ...partial],
@@ -203,4 +245,17 @@ export function launchReduce(kind: ReduceKind, x: GPUBuffer, out: GPUBuffer, sla
       rowGrid(plan.nOut, lanes),
     );
   }
+}
+
+type Window = ReturnType<typeof shiftedWindow>;
+
+/** A slab's sums over rows by columns (byColumns): chunks of rows into f32 partial sums, then the chunks into out. */
+function launchColumnSums(input: Window, output: Window, plan: ReducePlan, o: { scale: number; float: FloatType; fold: boolean; accumulate: boolean }): void {
+  const C = plan.nOut;
+  const { chunks, chunk } = columnPlan(plan.r);
+  const dev = device();
+  const part = dev.alloc(4 * chunks * C, 'column sums partials');
+  columnPartialK(o.float).launch([input.binding, part], { C, rows: plan.r, chunk, row_stride: plan.redStrides[0]!, shift: input.shift }, columnGrid('rows', C, chunks));
+  columnTotalK(`${o.float}:${o.fold}`).launch([part, output.binding], { C, chunks, scale: o.scale, out_shift: output.shift, accumulate: +o.accumulate }, columnGrid('chunks', C));
+  dev.release(part); // scratch: later dispatches that reuse it run after these
 }
