@@ -1,5 +1,5 @@
 // The CLI as real processes, where only a process shows it: two runs on one --out-dir (the second
-// is refused, naming the first's pid), the lock released on SIGINT and SIGTERM with the process
+// is refused, naming the first's pid), the lock released on SIGINT, SIGTERM and SIGHUP with the process
 // still ending by that signal, no hang on paths that used to hang (/proc, FIFOs), and `gpt serve
 // --host 0.0.0.0` saying what it exposes.
 import { spawnSync } from 'node:child_process';
@@ -26,11 +26,12 @@ beforeAll(async () => {
 });
 
 describe('gpt train holds a lock on its --out-dir', () => {
-  it('a second run on the same directory is refused; the lock goes with SIGINT and SIGTERM', async () => {
-    const [a, c] = [join(dir, 'a'), join(dir, 'c')];
+  it('a second run on the same directory is refused; the lock goes with SIGINT, SIGTERM and SIGHUP', async () => {
+    const [a, c, h] = [join(dir, 'a'), join(dir, 'c'), join(dir, 'h')];
     const first = await spawnGpt(endless(a));
     const other = await spawnGpt(endless(c));
-    await Promise.all([first.printed(/saved checkpoint/), other.printed(/saved checkpoint/)]);
+    const hungUp = await spawnGpt(endless(h)); // its terminal closed
+    await Promise.all([first.printed(/saved checkpoint/), other.printed(/saved checkpoint/), hungUp.printed(/saved checkpoint/)]);
 
     const second = await runGpt(endless(a), 30_000);
     expect(second.code, second.err).toBe(1);
@@ -39,9 +40,10 @@ describe('gpt train holds a lock on its --out-dir', () => {
 
     first.child.kill('SIGINT');
     other.child.kill('SIGTERM');
-    const [endA, endC] = await Promise.all([first.done, other.done]);
-    expect([endA.signal, endC.signal]).toEqual(['SIGINT', 'SIGTERM']);
-    for (const out of [a, c]) {
+    hungUp.child.kill('SIGHUP');
+    const ends = await Promise.all([first.done, other.done, hungUp.done]);
+    expect(ends.map((e) => e.signal)).toEqual(['SIGINT', 'SIGTERM', 'SIGHUP']);
+    for (const out of [a, c, h]) {
       expect(existsSync(join(out, LOCK_FILE)), out).toBe(false);
       expect((await loadCheckpoint(out)).meta.trainer!.step).toBeGreaterThan(0); // killed mid-run, still loads
     }

@@ -1,9 +1,13 @@
 // A training run holds its --out-dir's lock from start to end (src/io/dir-lock.ts), so two runs
-// never write one checkpoint. The lock goes however the run ends: return, error, Ctrl-C / SIGTERM
-// (released, then the signal is raised again so the process still ends as killed by it), or exit.
+// never write one checkpoint. The lock goes however the run ends: return, error, Ctrl-C / SIGTERM /
+// a closed terminal's SIGHUP (released, then the signal is raised again so the process still ends
+// as killed by it), or exit.
 import { rmdir } from 'node:fs/promises';
 import { lockDirectory } from '../io/dir-lock.js';
 import { makeDirectories } from '../io/regular-files.js';
+
+/** The signals that end a run by default without Node's 'exit' event. */
+const ENDING_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
 
 export async function withDirectoryLock<T>(dir: string, work: () => Promise<T>): Promise<T> {
   const created = await makeDirectories(dir);
@@ -24,12 +28,10 @@ export async function withDirectoryLock<T>(dir: string, work: () => Promise<T>):
   };
   const release = () => {
     lock.release();
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    for (const signal of ENDING_SIGNALS) process.off(signal, onSignal);
     process.off('exit', release);
   };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  for (const signal of ENDING_SIGNALS) process.once(signal, onSignal);
   process.once('exit', release);
   try {
     return await work();
