@@ -7,6 +7,7 @@ import {
   add, arange, argmax, concat, expand, full, max, maximum, mean, neg, ones, pow, rand, randn, scope, sum, tensor, where,
   zeros, zerosLike, type Tensor,
 } from '../src/index.js';
+import { Dropout, Generator } from '../src/nn/index.js';
 import { setupDevice } from './helpers.js';
 
 beforeAll(setupDevice);
@@ -110,6 +111,8 @@ const CASES: Case[] = [
   ['[1, 2] @ [1, 2]', (x) => x.reshape([1, 2]).matmul(x.reshape([1, 2])), RangeError, /^matmul: inner dimensions differ in \[1, 2\] @ \[1, 2\]/],
   ["x.dropout('0.5')", (x) => x.dropout(bad('0.5'), 1), TypeError, /^dropout: argument 'p' must be a number in \[0, 1\), got string '0.5'$/],
   ['x.dropout(1)', (x) => x.dropout(1, 1), RangeError, /^dropout: argument 'p' must be a number in \[0, 1\), got 1$/],
+  // at construction, not at the first training forward
+  ['new Dropout(2)', () => new Dropout(2, new Generator(0)), RangeError, /^Dropout: argument 'p' must be a number in \[0, 1\), got 2$/],
   ['ids.eq(2.5)', () => tensor([1, 2], [2], 'int32').eq(2.5), TypeError,
     /^eq: argument 'other' is 2.5, which does not fit the int32 tensor beside it; cast that tensor with .astype\('float32'\) first$/],
   // backward

@@ -6,7 +6,7 @@
 // Under autocast('float16') (autocast.ts) Linear, Embedding and LayerNorm compute in float16, their
 // float32 parameters (and a float32 input) cast on the way in; int8 layers compute in float32 (their
 // kernels take float32 activations) between casts, so a float16 model can hold them.
-import { cast, dropout, embedding, embeddingInt8, full, layerNorm, linear, linearInt8, maskInPlace, matmul, randn, tensor, type Tensor } from '../ops/index.js';
+import { cast, checkDropProbability, dropout, embedding, embeddingInt8, full, layerNorm, linear, linearInt8, maskInPlace, matmul, randn, tensor, type Tensor } from '../ops/index.js';
 import type { Generator } from '../tensor/generator.js';
 import { checkInteger, describeValue } from '../tensor/check.js';
 import { keep, scope } from '../tensor/scope.js';
@@ -146,6 +146,7 @@ export class LayerNorm extends Module {
 export class Dropout extends Module {
   constructor(readonly p: number, private readonly rng: Generator) {
     super();
+    checkDropProbability('Dropout', p); // here, not at the first training forward
   }
 
   forward(x: Tensor): Tensor {

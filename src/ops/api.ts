@@ -176,6 +176,7 @@ import { quantizeInt8 as quantizeInt8Core } from './int8.js';
 /** A float32 weight [N, K] as int8 Q [N, K] and per-row scales [N] (see quantizeRowsInt8). */
 export const quantizeInt8 = quantizeInt8Core as unknown as (w: Tensor) => Promise<{ q: Tensor; scale: Tensor }>;
 export { maskInPlace } from './mask.js';
+export { checkDropProbability } from './dropout.js';
 export { castInto } from './cast-into.js';
 export { sliceAssign } from './shape.js';
 

@@ -30,8 +30,13 @@ const dropoutOp = defineOp({
  * safe integer). With p = 0 or training = false the result is a view of `x`.
  */
 export const dropout = withFront(dropoutOp, (x: Tensor, p: number, seed: number, training: boolean = true): Tensor => {
-  if (typeof p !== 'number') throw new TypeError(`dropout: argument 'p' must be a number in [0, 1), got ${describeValue(p)}`);
-  if (!(p >= 0 && p < 1)) throw new RangeError(`dropout: argument 'p' must be a number in [0, 1), got ${p}`);
+  checkDropProbability('dropout', p);
   if (!Number.isSafeInteger(seed) || seed < 0) throw new Error(`dropout: seed must be a non-negative safe integer, got ${seed}`);
   return dropoutOp(x, training ? p : 0, seed);
 });
+
+/** A one-line error naming `what` unless `p` is a drop probability: a number in [0, 1). */
+export function checkDropProbability(what: string, p: unknown): void {
+  if (typeof p !== 'number') throw new TypeError(`${what}: argument 'p' must be a number in [0, 1), got ${describeValue(p)}`);
+  if (!(p >= 0 && p < 1)) throw new RangeError(`${what}: argument 'p' must be a number in [0, 1), got ${p}`);
+}
