@@ -44,6 +44,28 @@ describe('sampleLogits', () => {
       }
     }));
 
+  // +Inf, NaN and -Inf logits (a mask, a diverged model) draw softmax's limits, never computing with
+  // infinities on the GPU (WGSL may assume them away): see src/check/reference/sample.ts
+  it('draws the float64 walk\'s tokens where logits are +Inf, NaN or -Inf', () =>
+    scope(async () => {
+      const [inf, nan] = [Infinity, NaN];
+      const rows = [
+        [1, inf, 2, inf, -inf], [-inf, 1, 2, -inf, 0.5], [-inf, -inf, -inf, -inf, -inf], [nan, 1, inf, nan, 2], [3e38, -3e38, 1e38, -inf, 0],
+        [-inf, -inf, 7, -inf, -inf], [0, -0, -inf, 0, -0],
+      ];
+      const settings: SamplingOptions[] = [{}, { temperature: 1e-6 }, { temperature: 50 }, { topK: 2 }, { topP: 0.5 }, { topK: 3, topP: 0.9 }];
+      const us = [0, 0.1, 0.3, 0.45, 0.55, 0.7, 0.9, 0.999].map(Math.fround);
+      for (const row of rows) {
+        const data = Float32Array.from(row);
+        const repeated = tensor(Float32Array.from(us.flatMap(() => row)), [us.length, row.length]); // a draw per u
+        for (const setting of settings) {
+          const o = all(setting, row.length);
+          const got = await sampleLogits(repeated, tensor(us), o).toArray();
+          expect([...got], `${row}, ${JSON.stringify(setting)}`).toEqual(us.map((u) => sampleWalk(data, u, o).token));
+        }
+      }
+    }));
+
   it('refuses bad options and shapes with a one-line error', () =>
     scope(() => {
       const logits = tensor([[1, 2, 3]]);

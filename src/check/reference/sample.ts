@@ -1,5 +1,8 @@
 // Float64 reference of sampleLogits: the host walk over the candidates sorted by logit (ties: the
-// lower id first), with top-k, top-p and the draw as plain loops over that order.
+// lower id first), with top-k, top-p and the draw as plain loops over that order. Logits that are
+// not finite weigh what softmax's limits give: a NaN is the largest logit (as in argmax); a +Inf
+// or NaN largest logit takes all the weight, shared by its ties; a -Inf logit weighs nothing
+// unless every logit is -Inf.
 import { MIN_TEMPERATURE, type SamplingOptions } from '../../ops/index.js';
 import { ref, type Ref } from './array.js';
 
@@ -16,15 +19,18 @@ const fractions = (weights: number[]): number[] => {
   return running.map((c) => c / sum);
 };
 
+/** Sorts larger logits first, NaNs before all (equal to each other), -0 tying with +0. */
+const descending = (x: number, y: number) => +Number.isNaN(y) - +Number.isNaN(x) || (x === y || (Number.isNaN(x) && Number.isNaN(y)) ? 0 : y > x ? 1 : -1);
+
 /** The walk over one row of logits with the uniform number u. */
 export function sampleWalk(logits: ArrayLike<number>, u: number, opts: Required<SamplingOptions>): Walk {
-  let order = [...Array(logits.length).keys()];
-  if (opts.temperature === 0) return { token: order.reduce((best, i) => (logits[i]! > logits[best]! ? i : best), 0), beforeTopP: [], atDraw: [] };
-  order.sort((a, b) => logits[b]! - logits[a]! || a - b);
+  let order = [...Array(logits.length).keys()].sort((a, b) => descending(logits[a]!, logits[b]!) || a - b);
+  if (opts.temperature === 0) return { token: order[0]!, beforeTopP: [], atDraw: [] };
   order = order.slice(0, opts.topK);
   const t = Math.max(opts.temperature, MIN_TEMPERATURE);
   const top = logits[order[0]!]!;
-  let weights = order.map((i) => Math.exp((logits[i]! - top) / t));
+  const weight = (x: number) => (x === top || Object.is(x, top) ? 1 : Number.isNaN(top) || top === Infinity || x === -Infinity ? 0 : Math.exp((x - top) / t));
+  let weights = order.map((i) => weight(logits[i]!));
   const beforeTopP = opts.topP < 1 ? fractions(weights) : [];
   if (opts.topP < 1) {
     // the shortest prefix weighing at least topP of the whole

@@ -3,7 +3,10 @@
 // It picks the token that a host walk would pick: candidates sorted by logit, descending, ties by
 // lower id first; keep the first top_k; keep the shortest prefix whose weight reaches top_p of the
 // kept weight; then the first candidate at which the running weight exceeds u * (kept weight).
-// Weights are exp((logit - max) / temperature).
+// Weights are exp((logit - max) / temperature), in the limits where logits are not finite (no
+// kernel computes with infinities: WGSL may assume them away): a NaN is the largest logit (as in
+// argmax); a +Inf or NaN largest logit takes all the weight, shared by its ties; a -Inf logit
+// weighs nothing, unless every logit is -Inf (then all weigh the same).
 //
 // Nothing is sorted. Every cut of that order ("the candidates before a point") is a key threshold
 // plus a count of tied candidates taken in id order, so each stage is a bisection over the 32-bit
@@ -38,6 +41,7 @@ var<workgroup> red: array<vec2f, ${WG}>;
 var<workgroup> red_keys: array<vec2u, ${WG}>;
 var<private> base: u32;
 var<private> top: f32; // the row's largest logit
+var<private> top_key: u32; // and its key
 var<private> lane: u32;
 
 /** (sum of v.x, sum of v.y) over the workgroup; every lane must call it. */
@@ -66,7 +70,15 @@ fn key_at(i: u32) -> u32 {
   let bits = bitcast<u32>(logits[base + i]);
   return ordered_key(select(bits, 0u, (bits & 0x7fffffffu) == 0u));
 }
-fn weight_of_key(k: u32) -> f32 { return exp((bitcast<f32>(from_ordered_key(k)) - top) * p.inv_temp); }
+const INF_KEY = 0xff800000u; // ordered_key(+Inf); NaNs' is larger
+const NEG_INF_KEY = 0x007fffffu; // ordered_key(-Inf)
+fn weight_of_key(k: u32) -> f32 {
+  if (k == top_key) { return 1.0; }
+  if (top_key >= INF_KEY || k == NEG_INF_KEY) { return 0.0; }
+  // (logit - top) / temperature without overflow: halves subtract exactly, and below -128 exp is 0 in f32
+  let half_gap = bitcast<f32>(from_ordered_key(k)) * 0.5 - top * 0.5;
+  return exp(max(half_gap, -64.0 / p.inv_temp) * 2.0 * p.inv_temp);
+}
 
 // A cut of the sorted order: the candidates with key > key, then the first \`ties\` (in id order)
 // of those with key == key.
@@ -81,6 +93,10 @@ fn inside_from(t: u32, cut: Cut) -> vec2f {
   }
   let tied = select(0.0, cut.ties, t <= cut.key);
   return wg_sum(acc) + vec2f(tied, tied * weight_of_key(cut.key));
+}
+/** (count, weight) of the candidates inside cut with key > t (none above the largest key, NaNs'). */
+fn inside_above(t: u32, cut: Cut) -> vec2f {
+  return select(inside_from(t + 1u, cut), vec2f(0.0), t == 0xffffffffu);
 }
 /** How many candidates have key k. */
 fn count_key(k: u32) -> f32 {
@@ -136,17 +152,18 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
   var range = vec2u(0xffffffffu, 0u);
   for (var i = lane; i < p.V; i += WG) { let k = key_at(i); range = vec2u(min(range.x, k), max(range.y, k)); }
   range = wg_min_max(range);
-  top = bitcast<f32>(from_ordered_key(range.y));
+  top_key = range.y;
+  top = bitcast<f32>(from_ordered_key(top_key));
   var cut = Cut(range.x, count_key(range.x)); // every candidate
   if (p.top_k < p.V) {
     let t = largest_key(range.x, range.y, cut, f32(p.top_k), true, true);
-    cut = Cut(t, f32(p.top_k) - inside_from(t + 1u, cut).x);
+    cut = Cut(t, f32(p.top_k) - inside_above(t, cut).x);
   }
   if (p.top_p < 1.0) {
     // the shortest prefix weighing at least top_p of the cut's weight
     let need = p.top_p * inside_from(range.x, cut).y;
     let t = largest_key(cut.key, range.y, cut, need, false, true);
-    let above = inside_from(t + 1u, cut).y;
+    let above = inside_above(t, cut).y;
     let w = weight_of_key(t);
     let ties = ties_at(t, cut);
     cut = Cut(t, select(ties, clamp(ceil((need - above) / w), 1.0, ties), w > 0.0));
@@ -155,7 +172,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
   let total = inside_from(range.x, cut).y;
   let r = u[row + p.row_shift] * total;
   let t = largest_key(cut.key, range.y, cut, r, false, false);
-  let above = inside_from(t + 1u, cut).y;
+  let above = inside_above(t, cut).y;
   let ties = ties_at(t, cut);
   // r at or past the total (rounding): the last candidate, as the host walk ends
   let j = select(clamp(floor((r - above) / weight_of_key(t)), 0.0, ties - 1.0), cut.ties - 1.0, r >= total);
