@@ -44,6 +44,20 @@ describe('sampleLogits', () => {
       }
     }));
 
+  it('never draws a masked (-inf) logit, however high the temperature (1 / temperature is 0 in float32 past about 1e38)', () =>
+    scope(async () => {
+      const row = Float32Array.from([-Infinity, 0.5, -Infinity, -Infinity, 2, -1, -Infinity]);
+      const finite = 3;
+      for (const temperature of [1e40, 1e300]) {
+        for (let k = 0; k < finite; k++) {
+          const u = Math.fround((k + 0.5) / finite); // mid-share: the walk's cuts lie at k / 3
+          const o = all({ temperature }, row.length);
+          const got = await sampleLogits(tensor(row, [1, row.length]), tensor([u]), o).toArray();
+          expect(got[0], `temperature ${temperature}, u ${u}`).toBe(sampleWalk(row, u, o).token);
+        }
+      }
+    }));
+
   it('refuses bad options and shapes with a one-line error', () =>
     scope(() => {
       const logits = tensor([[1, 2, 3]]);

@@ -66,7 +66,9 @@ fn key_at(i: u32) -> u32 {
   let bits = bitcast<u32>(logits[base + i]);
   return ordered_key(select(bits, 0u, (bits & 0x7fffffffu) == 0u));
 }
-fn weight_of_key(k: u32) -> f32 { return exp((bitcast<f32>(from_ordered_key(k)) - top) * p.inv_temp); }
+// -inf (a masked logit; its key, 0x007fffff, is the least) weighs 0 at any temperature: past about
+// 1e38, 1 / temperature is 0 in f32, and -inf * 0 is NaN
+fn weight_of_key(k: u32) -> f32 { return select(exp((bitcast<f32>(from_ordered_key(k)) - top) * p.inv_temp), 0.0, k == 0x007fffffu); }
 
 // A cut of the sorted order: the candidates with key > key, then the first \`ties\` (in id order)
 // of those with key == key.
