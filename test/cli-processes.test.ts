@@ -1,8 +1,7 @@
 // The CLI as real processes, where only a process shows it: two runs on one --out-dir (the second
 // is refused, naming the first's pid), the lock released on SIGINT and SIGTERM with the process
 // still ending by that signal, no hang on paths that used to hang (/proc, FIFOs), `gpt sample | head`
-// ending quietly, and `gpt serve
-// --host 0.0.0.0` saying what it exposes.
+// ending quietly, and `gpt serve --host 0.0.0.0` saying what it exposes.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
