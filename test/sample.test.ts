@@ -94,3 +94,33 @@ describe('generate', () => {
     model.dispose();
   });
 });
+
+/** splitmix64's output mix inverted: the seed whose Generator's first nextFloat() lies within 2^-25 of 1 (those round to 1 in float32). */
+function seedDrawingNearOne(): number {
+  const M = (1n << 64n) - 1n;
+  const inverse = (a: bigint) => [...Array(6)].reduce((x: bigint) => (x * (2n - a * x)) & M, a); // mod 2^64, by Newton's iteration
+  const unshift = (z: bigint, s: bigint) => [...Array(3)].reduce((x: bigint) => z ^ (x >> s), z); // x ^ (x >> s) undone (s >= 27: 3 rounds)
+  const unmix = (z: bigint) => unshift((unshift((unshift(z, 31n) * inverse(0x94d049bb133111ebn)) & M, 27n) * inverse(0xbf58476d1ce4e5b9n)) & M, 30n);
+  for (let z = M; ; z--) {
+    const seed = (unmix(z) - 0x9e3779b97f4a7c15n) & M; // the state is seed + the golden gamma when mixed
+    if (seed <= BigInt(Number.MAX_SAFE_INTEGER)) return Number(seed);
+  }
+}
+
+describe('generate, a uniform number within 2^-25 of 1', () => {
+  it('draws what the float64 walk draws, not the least likely token (float32 rounded u up to 1: the walk past every candidate)', async () => {
+    const seed = seedDrawingNearOne();
+    const u = new Generator(seed).nextFloat();
+    expect(u).toBeGreaterThan(1 - 2 ** -25);
+    const model = new GPT({ vocabSize: 67, blockSize: 32, nLayer: 2, nHead: 2, nEmbd: 32, dropout: 0, bias: true }, { seed: 5 });
+    const prompt = [3, 14, 15];
+    const opts = { temperature: 1e-6 }; // all the weight on the top token
+    const got: number[] = [];
+    for await (const t of generate(model, prompt, { ...opts, maxNewTokens: 1, seed })) got.push(t);
+    const row = await noGrad(() =>
+      scope(async () => (await model.forward(tensor(new Int32Array(prompt), [1, prompt.length])).logits.slice(1, prompt.length - 1).toArray()) as Float32Array),
+    );
+    expect(got).toEqual([sampleWalk(row, u, all(opts, 67)).token]);
+    model.dispose();
+  });
+});

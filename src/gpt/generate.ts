@@ -17,6 +17,9 @@ import { Generator } from '../tensor/generator.js';
 import { keep, scope } from '../tensor/scope.js';
 import type { GPT } from './model.js';
 
+/** The largest float32 below 1. */
+const BELOW_ONE = 1 - 2 ** -24;
+
 /** How many tokens to generate and how: sampling settings, seed, KV cache, stop token. */
 export interface GenerateOptions extends SamplingOptions {
   /** Tokens to generate at most (per sequence). */
@@ -84,7 +87,9 @@ async function* decode(model: GPT, prompts: readonly (readonly number[])[], opts
   /** Records one step of `rows` on `input` (their token ids, or the last step's draws on the GPU) and starts reading its draws back. */
   const record = (input: number[][] | Tensor): Step => {
     const padded = starts.some((s) => s > 0);
-    const us = rows.map((r) => seqs[r]!.rng.nextFloat()); // each sequence's seeded stream decides; the GPU draws with it
+    // each sequence's seeded stream decides; the GPU draws with it, in float32, where u within
+    // 2^-25 of 1 would round to 1: past every candidate's share, the draw would take the least likely
+    const us = rows.map((r) => Math.min(seqs[r]!.rng.nextFloat(), BELOW_ONE));
     const ids = keep(
       noGrad(() =>
         scope(() => {
