@@ -61,8 +61,12 @@ describe('sampleLogits', () => {
   it('refuses bad options and shapes with a one-line error', () =>
     scope(() => {
       const logits = tensor([[1, 2, 3]]);
-      expect(() => sampleLogits(logits, tensor([0.5]), { topP: 0 })).toThrow(/^sampleLogits: topP must be in \(0, 1\], got 0$/);
-      expect(() => sampleLogits(logits, tensor([0.5]), { topK: 1.5 })).toThrow(/^sampleLogits: topK must be a positive integer, got 1.5$/);
+      expect(() => sampleLogits(logits, tensor([0.5]), { topP: 0 })).toThrow(/^sampleLogits: topP must be in \(0, 1\], got number 0$/);
+      expect(() => sampleLogits(logits, tensor([0.5]), { topK: 1.5 })).toThrow(/^sampleLogits: topK must be a positive integer, got number 1.5$/);
+      // strings are refused, not coerced ('0.5' > 0 is true), and say they are strings
+      expect(() => sampleLogits(logits, tensor([0.5]), { topP: '0.5' as never })).toThrow(/^sampleLogits: topP must be in \(0, 1\], got string '0.5'$/);
+      expect(() => sampleLogits(logits, tensor([0.5]), { temperature: '1' as never })).toThrow(/^sampleLogits: temperature must be a finite number >= 0 \(0 = greedy\), got string '1'$/);
+      expect(() => sampleLogits(logits, tensor([0.5]), null as never)).toThrow(/^sampleLogits: options \{ temperature\?, topK\?, topP\? \} must be an object, got null$/);
       expect(() => sampleLogits(logits, tensor([0.5, 0.5]))).toThrow(/^sampleLogits: logits must be \[\.\.\., V\] with V >= 1 and u the leading shape/);
     }));
 });

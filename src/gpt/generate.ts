@@ -13,6 +13,7 @@ import { noGrad } from '../autograd/mode.js';
 import { disposeCache, keepCacheRows, type KVCache } from '../nn/transformer.js';
 import { device } from '../device/device.js';
 import { checkSamplingOptions, sampleLogits, tensor, type SamplingOptions, type Tensor } from '../ops/index.js';
+import { describeValue } from '../tensor/check.js';
 import { Generator } from '../tensor/generator.js';
 import { keep, scope } from '../tensor/scope.js';
 import type { GPT } from './model.js';
@@ -217,16 +218,16 @@ function checkArgs(model: GPT, prompts: readonly (readonly number[])[], opts: Ba
     const name = single ? 'prompt' : `prompts[${i}]`;
     if (!Array.isArray(prompt) || !prompt.length) throw new TypeError(`${op}: ${single ? 'the prompt' : name} must be a non-empty array of token ids`);
     const bad = prompt.findIndex((id) => !isToken(id, vocabSize));
-    if (bad >= 0) throw new RangeError(`${op}: ${name}[${bad}] = ${String(prompt[bad])} is not a token id in [0, ${vocabSize})`);
+    if (bad >= 0) throw new RangeError(`${op}: ${name}[${bad}] = ${describeValue(prompt[bad])} is not a token id in [0, ${vocabSize})`);
   });
   if (typeof opts !== 'object' || opts === null) throw new TypeError(`${op}: options { maxNewTokens, temperature?, topK?, topP?, seed?, stopToken? } are required`);
   const { maxNewTokens, seed, stopToken } = opts;
-  if (!(Number.isInteger(maxNewTokens) && maxNewTokens >= 0)) throw new RangeError(`${op}: maxNewTokens must be an integer >= 0, got ${String(maxNewTokens)}`);
+  if (!(Number.isInteger(maxNewTokens) && maxNewTokens >= 0)) throw new RangeError(`${op}: maxNewTokens must be an integer >= 0, got ${describeValue(maxNewTokens)}`);
   const seeds = Array.isArray(seed) ? seed : [seed ?? 0];
   if (Array.isArray(seed) && seed.length !== prompts.length) throw new RangeError(`${op}: seed must be one number, or one per prompt (${prompts.length}), got ${seed.length}`);
   const badSeed = seeds.find((s) => !Number.isSafeInteger(s));
-  if (badSeed !== undefined) throw new RangeError(`${op}: seed must be an integer, got ${String(badSeed)}`);
-  if (stopToken !== undefined && !isToken(stopToken, vocabSize)) throw new RangeError(`${op}: stopToken must be a token id in [0, ${vocabSize}), got ${String(stopToken)}`);
+  if (badSeed !== undefined) throw new RangeError(`${op}: seed must be an integer, got ${describeValue(badSeed)}`);
+  if (stopToken !== undefined && !isToken(stopToken, vocabSize)) throw new RangeError(`${op}: stopToken must be a token id in [0, ${vocabSize}), got ${describeValue(stopToken)}`);
   checkSamplingOptions(op, opts);
 }
 
