@@ -221,8 +221,9 @@ function checkArgs(model: GPT, prompts: readonly (readonly number[])[], opts: Ba
     if (bad >= 0) throw new RangeError(`${op}: ${name}[${bad}] = ${describeValue(prompt[bad])} is not a token id in [0, ${vocabSize})`);
   });
   if (typeof opts !== 'object' || opts === null) throw new TypeError(`${op}: options { maxNewTokens, temperature?, topK?, topP?, seed?, stopToken? } are required`);
-  const { maxNewTokens, seed, stopToken } = opts;
+  const { maxNewTokens, seed, stopToken, kvCache } = opts;
   if (!(Number.isInteger(maxNewTokens) && maxNewTokens >= 0)) throw new RangeError(`${op}: maxNewTokens must be an integer >= 0, got ${describeValue(maxNewTokens)}`);
+  if (kvCache !== undefined && typeof kvCache !== 'boolean') throw new TypeError(`${op}: kvCache must be true or false, got ${describeValue(kvCache)}`); // 'false' would turn it on
   const seeds = Array.isArray(seed) ? seed : [seed ?? 0];
   if (Array.isArray(seed) && seed.length !== prompts.length) throw new RangeError(`${op}: seed must be one number, or one per prompt (${prompts.length}), got ${seed.length}`);
   const badSeed = seeds.find((s) => !Number.isSafeInteger(s));
