@@ -139,8 +139,9 @@ export async function startServer(opts: ServeOptions = {}): Promise<StaticServer
       res.end();
       return 200;
     }
-    // pipeline, not pipe: a client gone mid-download must close the file too (pipe only unpipes, the file stays open and this request never ends)
-    await pipeline(createReadStream(file), res).catch(() => undefined); // a read error or a client gone: both are closed already
+    // pipeline, not pipe: a client gone mid-download closes the file too (pipe only unpiped: the file
+    // stayed open and the request never ended); on a read error or a client gone both are closed
+    await pipeline(createReadStream(file), res).catch(() => undefined);
     return 200;
   };
 

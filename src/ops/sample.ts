@@ -54,7 +54,7 @@ export const sampleLogits = withFront(sampleOp, (logits: Tensor, u: Tensor, opts
   return sampleOp(logits, u, { temperature, topK, topP });
 });
 
-/** Throws a RangeError naming `op` and the option when a sampling setting is out of range. */
+/** Throws an error naming `op` and the option when a sampling setting is out of range or not a number (or the options not an object). */
 export function checkSamplingOptions(op: string, opts: SamplingOptions): void {
   if (typeof opts !== 'object' || opts === null) throw new TypeError(`${op}: options { temperature?, topK?, topP? } must be an object, got ${describeValue(opts)}`);
   const { temperature, topK, topP } = opts;
