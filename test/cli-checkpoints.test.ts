@@ -245,6 +245,7 @@ describe('gpt train and its --out-dir', () => {
     writeFileSync(empty, '');
     const fromFile = await gpt('sample', '--out-dir', fixture, '--start', `FILE:${empty}`, '--max-new-tokens', '2');
     expectOneLine(fromFile, 2, new RegExp(`^gpt sample: flag --start FILE:${empty} names an empty file$`));
+    expectOneLine(await gpt('sample', '--out-dir', fixture, '--start', 'FILE:'), 2, /^gpt sample: flag --start FILE: names no file: give FILE:path$/);
   });
 
   it("prepared data with a token id outside its tokenizer's vocabulary is refused when read, naming the file and place", async () => {

@@ -1,7 +1,7 @@
 // The CLI as real processes, where only a process shows it: two runs on one --out-dir (the second
-// is refused, naming the first's pid), the lock released on SIGINT, SIGTERM and SIGHUP with the process
-// still ending by that signal, no hang on paths that used to hang (/proc, FIFOs), and `gpt serve
-// --host 0.0.0.0` saying what it exposes.
+// is refused, naming the first's pid), the lock released on SIGINT, SIGTERM and SIGHUP with the
+// process still ending by that signal, no hang on paths that used to hang (/proc, FIFOs), `gpt
+// sample | head` ending quietly, and `gpt serve --host 0.0.0.0` saying what it exposes.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -93,5 +93,17 @@ describe('gpt serve', () => {
     expect(port, out).toBeDefined();
     expect(out).toContain(`open http://127.0.0.1:${port}/`);
     expect(err).toBe('warning: bound to 0.0.0.0, so other machines on the network can load the page and download the checkpoint\n');
+  });
+});
+
+describe('gpt sample | head', () => {
+  it('a reader that goes away ends the run quietly: no stack trace, no endless generation', async () => {
+    const sampling = await spawnGpt(['sample', '--out-dir', fixture, '--max-new-tokens', '1000000'], 60_000, 'launcher');
+    await sampling.printed(/./);
+    sampling.child.stdout!.destroy(); // as head does once it has its lines
+    const r = await sampling.done;
+    expect(r.timedOut, 'still generating after its reader left').toBe(false);
+    expect(r.err).toBe('');
+    expect(r.code).toBe(0);
   });
 });

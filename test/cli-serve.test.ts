@@ -1,7 +1,9 @@
 // `gpt serve` answers only requests whose Host header names it (the bound address and port), so a
-// page of another origin cannot read the checkpoint through DNS rebinding.
-import { mkdirSync, writeFileSync } from 'node:fs';
+// page of another origin cannot read the checkpoint through DNS rebinding; a download the client
+// abandons closes its file.
+import { mkdirSync, readdirSync, readlinkSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer, type StaticServer } from '../src/cli/serve.js';
@@ -59,5 +61,36 @@ describe('gpt serve checks the Host header', () => {
     for (const host of ['127.0.0.1', '127.8.0.1', 'LocalHost', '::1', '0:0:0:0:0:0:0:1', '::ffff:127.0.0.1', '::FFFF:7f00:1']) expect(isLoopback(host), host).toBe(true);
     for (const host of ['0.0.0.0', '::', '::ffff:0.0.0.0', '::ffff:192.0.2.7', '192.0.2.7', '127.0.0.1.evil.example', 'example.com']) expect(isLoopback(host), host).toBe(false);
     expect(acceptedHosts('::ffff:127.0.0.1', 80).has('localhost')).toBe(true);
+  });
+});
+
+describe('gpt serve, a download the client abandons', () => {
+  it('closes the file and ends the request (it is logged)', async () => {
+    writeFileSync(join(root, 'big.bin'), Buffer.alloc(32 << 20, 7)); // far more than the socket buffers hold
+    const logged: string[] = [];
+    const server = await startServer({ root, port: 0, onRequest: (m, u, s) => logged.push(`${s} ${m} ${u}`) });
+    const port = Number(new URL(server.url).port);
+    const target = (fd: string) => {
+      try {
+        return readlinkSync(`/proc/self/fd/${fd}`);
+      } catch {
+        return ''; // the directory listing's own descriptor, closed by now
+      }
+    };
+    const openFiles = () => readdirSync('/proc/self/fd').filter((fd) => target(fd).endsWith('big.bin')).length;
+    try {
+      for (let i = 0; i < 3; i++) {
+        await new Promise<void>((done, fail) => {
+          const socket = connect(port, '127.0.0.1', () => socket.write(`GET /big.bin HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\n\r\n`));
+          socket.once('data', () => done(void socket.destroy()));
+          socket.once('error', fail);
+        });
+      }
+      await expect.poll(() => logged.length, { timeout: 5000 }).toBe(3);
+      expect(logged).toEqual(Array(3).fill('200 GET /big.bin'));
+      expect(openFiles()).toBe(0);
+    } finally {
+      await server.close();
+    }
   });
 });

@@ -247,9 +247,9 @@ describe('generateBatch', () => {
     const first = (prompts: unknown, opts: object) => generateBatch(model, prompts as number[][], opts as BatchGenerateOptions).next();
     await expect(first([], { maxNewTokens: 1 })).rejects.toThrow(/^generateBatch: prompts must be a non-empty array of prompts/);
     await expect(first([[1], []], { maxNewTokens: 1 })).rejects.toThrow(/^generateBatch: prompts\[1\] must be a non-empty array of token ids$/);
-    await expect(first([[1], [2, V]], { maxNewTokens: 1 })).rejects.toThrow(`generateBatch: prompts[1][1] = ${V} is not a token id in [0, ${V})`);
+    await expect(first([[1], [2, V]], { maxNewTokens: 1 })).rejects.toThrow(`generateBatch: prompts[1][1] = number ${V} is not a token id in [0, ${V})`);
     await expect(first([[1], [2]], { maxNewTokens: 1, seed: [1] })).rejects.toThrow(/^generateBatch: seed must be one number, or one per prompt \(2\), got 1$/);
-    await expect(first([[1]], { maxNewTokens: 1, stopToken: -1 })).rejects.toThrow(`generateBatch: stopToken must be a token id in [0, ${V}), got -1`);
+    await expect(first([[1]], { maxNewTokens: 1, stopToken: -1 })).rejects.toThrow(`generateBatch: stopToken must be a token id in [0, ${V}), got number -1`);
     expect(() => scope(() => model.forward(tensor(new Int32Array(4), [2, 2]), { starts: [0, 2] }))).toThrow(/GPT.forward: starts\[1\] = 2 is not a slot in \[0, 2\)/);
   });
 });

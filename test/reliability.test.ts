@@ -167,12 +167,14 @@ describe('library entry points check their arguments', () => {
     const trainer = new Trainer(tiny, data);
     const first = (prompt: number[], opts: object) => generate(trainer.model, prompt, opts as GenerateOptions).next();
     await expect(first([], { maxNewTokens: 1 })).rejects.toThrow(/^generate: the prompt must be a non-empty array of token ids$/);
-    await expect(first([1, V], { maxNewTokens: 1 })).rejects.toThrow(`generate: prompt[1] = ${V} is not a token id in [0, ${V})`);
-    await expect(first([1.5], { maxNewTokens: 1 })).rejects.toThrow(/^generate: prompt\[0\] = 1.5 is not a token id/);
-    await expect(first([1], { maxNewTokens: -1 })).rejects.toThrow(/^generate: maxNewTokens must be an integer >= 0, got -1$/);
+    await expect(first([1, V], { maxNewTokens: 1 })).rejects.toThrow(`generate: prompt[1] = number ${V} is not a token id in [0, ${V})`);
+    await expect(first([1.5], { maxNewTokens: 1 })).rejects.toThrow(/^generate: prompt\[0\] = number 1.5 is not a token id/);
+    await expect(first([1], { maxNewTokens: '3' })).rejects.toThrow(/^generate: maxNewTokens must be an integer >= 0, got string '3'$/);
+    await expect(first([1], { maxNewTokens: 1, kvCache: 'false' })).rejects.toThrow(/^generate: kvCache must be true or false, got string 'false'$/);
+    await expect(first([1], { maxNewTokens: -1 })).rejects.toThrow(/^generate: maxNewTokens must be an integer >= 0, got number -1$/);
     await expect(first([1], { maxNewTokens: 1, temperature: NaN })).rejects.toThrow(/^generate: temperature must be a finite number >= 0/);
-    await expect(first([1], { maxNewTokens: 1, topK: 0 })).rejects.toThrow(/^generate: topK must be a positive integer, got 0$/);
-    await expect(first([1], { maxNewTokens: 1, topP: 1.5 })).rejects.toThrow(/^generate: topP must be in \(0, 1\], got 1.5$/);
+    await expect(first([1], { maxNewTokens: 1, topK: 0 })).rejects.toThrow(/^generate: topK must be a positive integer, got number 0$/);
+    await expect(first([1], { maxNewTokens: 1, topP: 1.5 })).rejects.toThrow(/^generate: topP must be in \(0, 1\], got number 1.5$/);
     const tokens: number[] = [];
     for await (const t of generate(trainer.model, [1], { maxNewTokens: 2, temperature: 0 })) tokens.push(t);
     expect(tokens.length).toBe(2); // a good call still works

@@ -45,15 +45,16 @@ describe('sampleLogits', () => {
     }));
 
   // +Inf, NaN and -Inf logits (a mask, a diverged model) draw softmax's limits, never computing with
-  // infinities on the GPU (WGSL may assume them away): see src/check/reference/sample.ts
+  // infinities on the GPU (WGSL may assume them away): see src/check/reference/sample.ts. Past a
+  // temperature of about 1e38, 1 / temperature is 0 in float32: a masked logit still weighs 0.
   it('draws the float64 walk\'s tokens where logits are +Inf, NaN or -Inf', () =>
     scope(async () => {
       const [inf, nan] = [Infinity, NaN];
       const rows = [
-        [1, inf, 2, inf, -inf], [-inf, 1, 2, -inf, 0.5], [-inf, -inf, -inf, -inf, -inf], [nan, 1, inf, nan, 2], [3e38, -3e38, 1e38, -inf, 0],
-        [-inf, -inf, 7, -inf, -inf], [0, -0, -inf, 0, -0],
+        [1, inf, 2, inf, -inf], [-inf, 1, 2, -inf, 0.5], [-inf, -inf, -inf, -inf, -inf], [nan, 1, inf, nan, 2], [3e37, -3e37, 1e37, -inf, 0],
+        [-inf, -inf, 7, -inf, -inf], [0, -0, -inf, 0, -0], [-inf, 0.5, -inf, -inf, 2, -1, -inf],
       ];
-      const settings: SamplingOptions[] = [{}, { temperature: 1e-6 }, { temperature: 50 }, { topK: 2 }, { topP: 0.5 }, { topK: 3, topP: 0.9 }];
+      const settings: SamplingOptions[] = [{}, { temperature: 1e-6 }, { temperature: 50 }, { temperature: 1e40 }, { temperature: 1e300 }, { topK: 2 }, { topP: 0.5 }, { topK: 3, topP: 0.9 }];
       const us = [0, 0.1, 0.3, 0.45, 0.55, 0.7, 0.9, 0.999].map(Math.fround);
       for (const row of rows) {
         const data = Float32Array.from(row);
@@ -69,8 +70,12 @@ describe('sampleLogits', () => {
   it('refuses bad options and shapes with a one-line error', () =>
     scope(() => {
       const logits = tensor([[1, 2, 3]]);
-      expect(() => sampleLogits(logits, tensor([0.5]), { topP: 0 })).toThrow(/^sampleLogits: topP must be in \(0, 1\], got 0$/);
-      expect(() => sampleLogits(logits, tensor([0.5]), { topK: 1.5 })).toThrow(/^sampleLogits: topK must be a positive integer, got 1.5$/);
+      expect(() => sampleLogits(logits, tensor([0.5]), { topP: 0 })).toThrow(/^sampleLogits: topP must be in \(0, 1\], got number 0$/);
+      expect(() => sampleLogits(logits, tensor([0.5]), { topK: 1.5 })).toThrow(/^sampleLogits: topK must be a positive integer, got number 1.5$/);
+      // strings are refused, not coerced ('0.5' > 0 is true), and say they are strings
+      expect(() => sampleLogits(logits, tensor([0.5]), { topP: '0.5' as never })).toThrow(/^sampleLogits: topP must be in \(0, 1\], got string '0.5'$/);
+      expect(() => sampleLogits(logits, tensor([0.5]), { temperature: '1' as never })).toThrow(/^sampleLogits: temperature must be a finite number >= 0 \(0 = greedy\), got string '1'$/);
+      expect(() => sampleLogits(logits, tensor([0.5]), null as never)).toThrow(/^sampleLogits: options \{ temperature\?, topK\?, topP\? \} must be an object, got null$/);
       expect(() => sampleLogits(logits, tensor([0.5, 0.5]))).toThrow(/^sampleLogits: logits must be \[\.\.\., V\] with V >= 1 and u the leading shape/);
     }));
 });
@@ -99,6 +104,36 @@ describe('generate', () => {
       tokens.push(next);
     }
     expect(compared).toBeGreaterThan(9);
+    model.dispose();
+  });
+});
+
+/** splitmix64's output mix inverted: the seed whose Generator's first nextFloat() lies within 2^-25 of 1 (those round to 1 in float32). */
+function seedDrawingNearOne(): number {
+  const M = (1n << 64n) - 1n;
+  const inverse = (a: bigint) => [...Array(6)].reduce((x: bigint) => (x * (2n - a * x)) & M, a); // mod 2^64, by Newton's iteration
+  const unshift = (z: bigint, s: bigint) => [...Array(3)].reduce((x: bigint) => z ^ (x >> s), z); // x ^ (x >> s) undone (s >= 27: 3 rounds)
+  const unmix = (z: bigint) => unshift((unshift((unshift(z, 31n) * inverse(0x94d049bb133111ebn)) & M, 27n) * inverse(0xbf58476d1ce4e5b9n)) & M, 30n);
+  for (let z = M; ; z--) {
+    const seed = (unmix(z) - 0x9e3779b97f4a7c15n) & M; // the state is seed + the golden gamma when mixed
+    if (seed <= BigInt(Number.MAX_SAFE_INTEGER)) return Number(seed);
+  }
+}
+
+describe('generate, a uniform number within 2^-25 of 1', () => {
+  it('draws what the float64 walk draws, not the least likely token (float32 rounded u up to 1: the walk past every candidate)', async () => {
+    const seed = seedDrawingNearOne();
+    const u = new Generator(seed).nextFloat();
+    expect(u).toBeGreaterThan(1 - 2 ** -25);
+    const model = new GPT({ vocabSize: 67, blockSize: 32, nLayer: 2, nHead: 2, nEmbd: 32, dropout: 0, bias: true }, { seed: 5 });
+    const prompt = [3, 14, 15];
+    const opts = { temperature: 1e-6 }; // all the weight on the top token
+    const got: number[] = [];
+    for await (const t of generate(model, prompt, { ...opts, maxNewTokens: 1, seed })) got.push(t);
+    const row = await noGrad(() =>
+      scope(async () => (await model.forward(tensor(new Int32Array(prompt), [1, prompt.length])).logits.slice(1, prompt.length - 1).toArray()) as Float32Array),
+    );
+    expect(got).toEqual([sampleWalk(row, u, all(opts, 67)).token]);
     model.dispose();
   });
 });

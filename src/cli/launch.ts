@@ -26,8 +26,24 @@ export async function launch(argv: string[], script: string): Promise<number> {
     process.channel.unref(); // the channel only tells us when the parent is gone
     process.once('disconnect', () => process.kill(process.pid, 'SIGTERM'));
   }
-  if (child || argv.includes(VERBOSE_FLAG) || !opensAdapter(argv)) return main(argv);
+  if (child || argv.includes(VERBOSE_FLAG) || !opensAdapter(argv)) {
+    endWhenReaderLeaves();
+    return main(argv);
+  }
   return runFiltered(script, argv);
+}
+
+/**
+ * `gpt sample | head`: once the reader of stdout is gone, the run ends quietly, as a process that
+ * SIGPIPE ends (Node ignores SIGPIPE: the next write fails with EPIPE, thrown as a stack trace, and
+ * where it did not end the process, generation would go on for no one). Exit handlers still run
+ * (the --out-dir lock is released).
+ */
+function endWhenReaderLeaves(): void {
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code !== 'EPIPE') throw e;
+    process.exit(0);
+  });
 }
 
 function runFiltered(script: string, argv: string[]): Promise<number> {

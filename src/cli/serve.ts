@@ -10,6 +10,7 @@ import { createReadStream, existsSync } from 'node:fs';
 import { realpath, stat } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { pipeline } from 'node:stream/promises';
 import { extname, join, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { MANIFEST_FILE, readCheckpointFiles } from '../io/checkpoint-files.js';
@@ -138,15 +139,9 @@ export async function startServer(opts: ServeOptions = {}): Promise<StaticServer
       res.end();
       return 200;
     }
-    await new Promise<void>((done) => {
-      const stream = createReadStream(file);
-      stream.on('error', () => {
-        res.destroy();
-        done();
-      });
-      stream.on('end', done);
-      stream.pipe(res);
-    });
+    // pipeline, not pipe: a client gone mid-download closes the file too (pipe only unpiped: the file
+    // stayed open and the request never ended); on a read error or a client gone both are closed
+    await pipeline(createReadStream(file), res).catch(() => undefined);
     return 200;
   };
 

@@ -13,9 +13,13 @@ import { noGrad } from '../autograd/mode.js';
 import { disposeCache, keepCacheRows, type KVCache } from '../nn/transformer.js';
 import { device } from '../device/device.js';
 import { checkSamplingOptions, sampleLogits, tensor, type SamplingOptions, type Tensor } from '../ops/index.js';
+import { describeValue } from '../tensor/check.js';
 import { Generator } from '../tensor/generator.js';
 import { keep, scope } from '../tensor/scope.js';
 import type { GPT } from './model.js';
+
+/** The largest float32 below 1. */
+const BELOW_ONE = 1 - 2 ** -24;
 
 /** How many tokens to generate and how: sampling settings, seed, KV cache, stop token. */
 export interface GenerateOptions extends SamplingOptions {
@@ -84,7 +88,9 @@ async function* decode(model: GPT, prompts: readonly (readonly number[])[], opts
   /** Records one step of `rows` on `input` (their token ids, or the last step's draws on the GPU) and starts reading its draws back. */
   const record = (input: number[][] | Tensor): Step => {
     const padded = starts.some((s) => s > 0);
-    const us = rows.map((r) => seqs[r]!.rng.nextFloat()); // each sequence's seeded stream decides; the GPU draws with it
+    // each sequence's seeded stream decides; the GPU draws with it, in float32, where u within
+    // 2^-25 of 1 would round to 1: past every candidate's share, the draw would take the least likely
+    const us = rows.map((r) => Math.min(seqs[r]!.rng.nextFloat(), BELOW_ONE));
     const ids = keep(
       noGrad(() =>
         scope(() => {
@@ -212,16 +218,17 @@ function checkArgs(model: GPT, prompts: readonly (readonly number[])[], opts: Ba
     const name = single ? 'prompt' : `prompts[${i}]`;
     if (!Array.isArray(prompt) || !prompt.length) throw new TypeError(`${op}: ${single ? 'the prompt' : name} must be a non-empty array of token ids`);
     const bad = prompt.findIndex((id) => !isToken(id, vocabSize));
-    if (bad >= 0) throw new RangeError(`${op}: ${name}[${bad}] = ${String(prompt[bad])} is not a token id in [0, ${vocabSize})`);
+    if (bad >= 0) throw new RangeError(`${op}: ${name}[${bad}] = ${describeValue(prompt[bad])} is not a token id in [0, ${vocabSize})`);
   });
   if (typeof opts !== 'object' || opts === null) throw new TypeError(`${op}: options { maxNewTokens, temperature?, topK?, topP?, seed?, stopToken? } are required`);
-  const { maxNewTokens, seed, stopToken } = opts;
-  if (!(Number.isInteger(maxNewTokens) && maxNewTokens >= 0)) throw new RangeError(`${op}: maxNewTokens must be an integer >= 0, got ${String(maxNewTokens)}`);
+  const { maxNewTokens, seed, stopToken, kvCache } = opts;
+  if (!(Number.isInteger(maxNewTokens) && maxNewTokens >= 0)) throw new RangeError(`${op}: maxNewTokens must be an integer >= 0, got ${describeValue(maxNewTokens)}`);
+  if (kvCache !== undefined && typeof kvCache !== 'boolean') throw new TypeError(`${op}: kvCache must be true or false, got ${describeValue(kvCache)}`); // 'false' would turn it on
   const seeds = Array.isArray(seed) ? seed : [seed ?? 0];
   if (Array.isArray(seed) && seed.length !== prompts.length) throw new RangeError(`${op}: seed must be one number, or one per prompt (${prompts.length}), got ${seed.length}`);
   const badSeed = seeds.find((s) => !Number.isSafeInteger(s));
-  if (badSeed !== undefined) throw new RangeError(`${op}: seed must be an integer, got ${String(badSeed)}`);
-  if (stopToken !== undefined && !isToken(stopToken, vocabSize)) throw new RangeError(`${op}: stopToken must be a token id in [0, ${vocabSize}), got ${String(stopToken)}`);
+  if (badSeed !== undefined) throw new RangeError(`${op}: seed must be an integer, got ${describeValue(badSeed)}`);
+  if (stopToken !== undefined && !isToken(stopToken, vocabSize)) throw new RangeError(`${op}: stopToken must be a token id in [0, ${vocabSize}), got ${describeValue(stopToken)}`);
   checkSamplingOptions(op, opts);
 }
 

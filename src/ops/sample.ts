@@ -7,6 +7,7 @@
 import { defineOp, NOT_DIFFERENTIABLE, withFront, type OpContext } from '../autograd/op.js';
 import { rowChunksOf } from '../kernels/wgsl/row.js';
 import { launchSample } from '../kernels/wgsl/sample.js';
+import { describeValue } from '../tensor/check.js';
 import { formatShape } from '../tensor/shape.js';
 import { Tensor } from '../tensor/tensor.js';
 import { argmax } from './reduce.js';
@@ -53,12 +54,14 @@ export const sampleLogits = withFront(sampleOp, (logits: Tensor, u: Tensor, opts
   return sampleOp(logits, u, { temperature, topK, topP });
 });
 
-/** Throws a RangeError naming `op` and the option when a sampling setting is out of range. */
+/** Throws an error naming `op` and the option when a sampling setting is out of range or not a number (or the options not an object). */
 export function checkSamplingOptions(op: string, opts: SamplingOptions): void {
+  if (typeof opts !== 'object' || opts === null) throw new TypeError(`${op}: options { temperature?, topK?, topP? } must be an object, got ${describeValue(opts)}`);
   const { temperature, topK, topP } = opts;
-  if (temperature !== undefined && !(Number.isFinite(temperature) && temperature >= 0)) {
-    throw new RangeError(`${op}: temperature must be a finite number >= 0 (0 = greedy), got ${String(temperature)}`);
+  // typeof first: a string such as '0.5' would pass the comparisons by coercion
+  if (temperature !== undefined && !(typeof temperature === 'number' && Number.isFinite(temperature) && temperature >= 0)) {
+    throw new RangeError(`${op}: temperature must be a finite number >= 0 (0 = greedy), got ${describeValue(temperature)}`);
   }
-  if (topP !== undefined && !(topP > 0 && topP <= 1)) throw new RangeError(`${op}: topP must be in (0, 1], got ${String(topP)}`);
-  if (topK !== undefined && !(Number.isInteger(topK) && topK >= 1)) throw new RangeError(`${op}: topK must be a positive integer, got ${String(topK)}`);
+  if (topP !== undefined && !(typeof topP === 'number' && topP > 0 && topP <= 1)) throw new RangeError(`${op}: topP must be in (0, 1], got ${describeValue(topP)}`);
+  if (topK !== undefined && !(Number.isInteger(topK) && topK >= 1)) throw new RangeError(`${op}: topK must be a positive integer, got ${describeValue(topK)}`);
 }
