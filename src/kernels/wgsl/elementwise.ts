@@ -235,7 +235,7 @@ export function launchBroadcast(
   const widest = Math.max(bytes.input, bytes.output);
   // where there are such inputs, pieces start anywhere (each buffer a shifted window), and end where
   // one of them would read more than a window holds (a period's or a row's end)
-  const room = Math.floor(windowRoom() / widest);
+  const room = Math.max(1, Math.floor(windowRoom() / widest)); // (a limit lowered below one alignment leaves none)
   const fits = (start: number, count: number) => windowed.every((w) => !w || readRange(w, start, count)[1] <= room);
   const parts = windowed.some(Boolean) ? piecesThatFit(lanes, room, fits) : pieces(lanes, widest, Math.min(bytes.input, bytes.output));
   for (const { start, count } of parts) {
