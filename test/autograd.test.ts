@@ -148,6 +148,24 @@ describe('autograd memory', () => {
     expect(device().memory().liveBytes).toBe(before);
     x.dispose();
   });
+
+  // what a forward saved before it threw (matmul's operands, then 'one row is wider than a binding')
+  // was held by no node and no scope: its storage stayed live until garbage collection
+  it('a forward that throws after saving frees what it saved with its scope', async () => {
+    const failing = defineOp({
+      name: 'fails late',
+      forward(ctx: OpContext, a: Tensor): Tensor {
+        ctx.save(a);
+        throw new Error('fails late: refused');
+      },
+      backward: (_ctx, g) => [g],
+    });
+    const before = device().memory().liveBytes;
+    await scope(async () => {
+      expect(() => failing(vec([1, 2, 3]).requiresGrad_())).toThrow(/^fails late: refused$/);
+    });
+    expect(device().memory().liveBytes).toBe(before);
+  });
 });
 
 describe('user-defined ops that break the contract', () => {

@@ -5,7 +5,7 @@ import * as ops from '../src/index.js';
 import { numel, ref, zipN } from '../src/check/reference/index.js';
 import fc from 'fast-check';
 import { profile, setProfile } from '../src/kernels/profile.js';
-import { expectClose, fcParams, setupDevice, toTensor } from './helpers.js';
+import { expectClose, fcParams, setupDevice, toTensor, widestBinding } from './helpers.js';
 
 beforeAll(setupDevice);
 
@@ -101,6 +101,41 @@ describe('vec4 kernels', () => {
           }),
       ),
       fcParams(40),
+    ));
+});
+
+// an operand read out of order (periodic or strided) larger than a binding was bound whole, past
+// the limit (a GPU's validation error); it is bound a window of what each piece of the output reads
+describe('broadcast operands larger than a binding', () => {
+  it('periodic and strided operands of add, mul, where and expand equal float64, binding at most the limit', () =>
+    fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.integer({ min: 1, max: 12 }), { minLength: 1, maxLength: 4 }), fc.integer({ min: 1, max: 15 }),
+        fc.constantFrom('add', 'mul', 'where', 'expand'), fc.constantFrom('float32', 'float16'), fc.constantFrom(64, 100, 260), fc.boolean(),
+        (shape, kept, name, dtype, limit, swap) =>
+          ops.scope(async () => {
+            if (dtype === 'float16' && !profile().f16) return;
+            const small = shape.map((d, i) => ((kept >> i) & 1 ? d : 1)); // the broadcast operand: some dims 1
+            const vals = (s: number[], seed: number) => ref(s, Array.from({ length: numel(s) }, (_, i) => Math.round(Math.sin(seed * 5 + i * 1.7) * 8) / 4));
+            const [big, part] = [vals(shape, 1), vals(small, 2)];
+            const lift = (r: typeof big) => ops.tensor(Float32Array.from(r.data), r.shape, dtype);
+            const [bt, pt, ct] = [lift(big), lift(part), lift(vals(small, 3))];
+            setProfile({ bindingLimit: limit });
+            const [got, widest] = await widestBinding(async () =>
+              name === 'expand' ? pt.expand(shape)
+              : name === 'where' ? ops.where(ct, swap ? bt : pt, swap ? pt : bt)
+              : (ops as unknown as Record<string, (x: ops.Tensor, y: ops.Tensor) => ops.Tensor>)[name]!(swap ? bt : pt, swap ? pt : bt));
+            setProfile(null);
+            const f = name === 'add' ? (x: number, y: number) => x + y : (x: number, y: number) => x * y;
+            const want = name === 'expand' ? zipN([part, big], (x) => x)
+              : name === 'where' ? zipN([vals(small, 3), swap ? big : part, swap ? part : big], (c, x, y) => (c ? x : y))
+              : zipN(swap ? [big, part] : [part, big], f);
+            const what = `${name} ${dtype} ${JSON.stringify(small)} with ${JSON.stringify(shape)}, ${limit}-byte bindings`;
+            await expectClose(got, want, 0, 0, what);
+            expect(widest, what).toBeLessThanOrEqual(limit);
+          }),
+      ),
+      fcParams(60),
     ));
 });
 

@@ -192,7 +192,13 @@ export function defineOp<A extends unknown[]>(spec: OpSpec<A>): Op<A> {
     const differentiable = spec.backward !== NOT_DIFFERENTIABLE;
     const recording = differentiable && isGradEnabled() && needsGrad.some(Boolean);
     const ctx = new OpContext(recording, needsGrad, inputs.map((t) => t.shape), out ?? { shape: [], dtype: 'float32' });
-    const returned = noGrad(() => spec.forward(ctx, ...args));
+    let returned: Tensor;
+    try {
+      returned = noGrad(() => spec.forward(ctx, ...args));
+    } catch (e) {
+      ctx.release(); // no node will own what the forward saved
+      throw e;
+    }
     if (!(returned instanceof Tensor)) throw new TypeError(`${spec.name}: the op's forward must return a Tensor, got ${describeValue(returned)}`);
     // a forward that hands back one of its inputs gets a view of it: the input keeps its own gradFn
     const result = inputs.includes(returned) ? returned.view(returned.shape) : returned;

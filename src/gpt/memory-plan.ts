@@ -47,9 +47,13 @@ export function memoryPlan(cfg: GPTConfig, batchSize: number, opts: { training: 
   const activations = BT * perToken * A + attentionStats * F32; // the attention statistics stay float32
   const logitBytes = BT * V * A;
   const fused = logitBytes > opts.bindingLimit;
-  const rows = fused ? Math.max(1, Math.floor(opts.bindingLimit / (V * A))) : BT;
+  // fused, the LM head and loss run in float32 (linear-cross-entropy.ts): a float16 model's weight
+  // and rows widened to float32 copies while the op runs, and in the backward their float32 gradients
+  const logit = fused ? F32 : A; // bytes of a logit
+  const rows = fused ? Math.max(1, Math.floor(opts.bindingLimit / (Math.max(V, C) * logit))) : BT;
+  const widened = fused && A === F16 ? (V + BT) * C * F32 * (training ? 2 : 1) : 0;
   // the logits and, in the backward, their gradient (fused: one chunk of rows of each)
-  const logits = rows * V * A * (training ? 2 : 1);
+  const logits = rows * V * logit * (training ? 2 : 1) + widened;
   const halfWeights = A === F16 ? parameters * F16 : 0;
   const gradients = training ? weights : 0;
   const optimizer = training ? 2 * weights : 0;
@@ -60,7 +64,7 @@ export function memoryPlan(cfg: GPTConfig, batchSize: number, opts: { training: 
     { name: `an MLP weight (n-embd ${C} x 4·n-embd)`, bytes: 4 * C * C * (int8 ? 1 : F32), bound: 'whole' },
     { name: `the MLP activations (batch ${B} x block ${T} x 4·n-embd ${C})`, bytes: BT * 4 * C * A, bound: 'whole' },
     { name: `the attention's qkv (batch ${B} x block ${T} x 3·n-embd ${C})`, bytes: BT * 3 * C * A, bound: 'whole' },
-    { name: `the logits (${rows} rows x vocab ${V})`, bytes: rows * V * A, bound: 'whole' },
+    { name: `the logits (${rows} rows x vocab ${V})`, bytes: rows * V * logit, bound: 'whole' },
   ];
   return { parameters, bytes: { weights, halfWeights, gradients, optimizer, activations, logits, total }, buffers };
 }

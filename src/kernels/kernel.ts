@@ -230,6 +230,27 @@ export function pieces(n: number, elementBytes: number, narrowest = elementBytes
   return out;
 }
 
+/**
+ * Pieces [start, start + count) of n elements, at most `most` each, starting anywhere (for kernels
+ * that bind shifted windows): as long as `fits(start, count)` allows (fewer elements never need
+ * more; a single one always fits).
+ */
+export function piecesThatFit(n: number, most: number, fits: (start: number, count: number) => boolean): { start: number; count: number }[] {
+  const out: { start: number; count: number }[] = [];
+  for (let start = 0; start < n; ) {
+    let [lo, hi] = [1, Math.min(most, n - start)];
+    if (fits(start, hi)) lo = hi;
+    while (lo < hi) {
+      const mid = Math.ceil((lo + hi) / 2);
+      if (fits(start, mid)) lo = mid;
+      else hi = mid - 1;
+    }
+    out.push({ start, count: lo });
+    start += lo;
+  }
+  return out;
+}
+
 const alignBytes = (): number => device().info.limits.minStorageBufferOffsetAlignment ?? 256;
 
 /** Elements of `elementBytes` each between two offsets a binding may start at. */
@@ -279,9 +300,12 @@ export function rowChunks(n: number, rowBytes: number, op: string, what: string)
  * the dispatch writes another window of the buffer too (bindings written must not overlap).
  */
 export function windowOf(buffer: GPUBuffer, start: number, count: number, elementBytes = 4, exact = false): GPUBuffer | BufferWindow {
-  if (start === 0 && !exact && device().bufferSize(buffer) <= profile().bindingLimit) return buffer;
+  if (start === 0 && !exact && bindsWhole(buffer)) return buffer;
   return { buffer, offset: start * elementBytes, size: Math.max(elementBytes, Math.ceil((count * elementBytes) / 4) * 4) };
 }
+
+/** Whether `buffer` fits one binding whole. */
+export const bindsWhole = (buffer: GPUBuffer): boolean => device().bufferSize(buffer) <= profile().bindingLimit;
 
 /** `make` memoized by its argument: each variant of a kernel family is built (and compiled) once. */
 export function variants<K, V = Kernel>(make: (key: K) => V): (key: K) => V {

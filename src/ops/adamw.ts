@@ -27,21 +27,25 @@ export const adamw = defineUpdate({
   name: 'adamw',
   dtypes: { params: listOf(F32), grads: listOf(optional(F32)), m: F32, v: F32, gradScale: F32 },
   run(params: readonly Tensor[], grads: readonly (Tensor | null)[], m: Tensor, v: Tensor, gradScale: Tensor, decay: readonly boolean[], hyper: AdamWHyper) {
-    // members: the parameters with gradients, a window at a time where one is larger than a binding
+    const align = (device().info.limits.minStorageBufferOffsetAlignment ?? 256) / 4;
+    const limit = Math.floor(profile().bindingLimit / 4);
+    // members: the parameters with gradients, a window at a time where one's moments, bound from the
+    // aligned element before them, are larger than a binding (then pieces of the parameter are
+    // written through windows that do not overlap)
     const members: (AdamWGroupMember & { at: number })[] = [];
     let offset = 0;
     params.forEach((p, i) => {
       const g = grads[i];
       if (g) {
-        for (const { start, count } of pieces(p.size, 4)) {
-          members.push({ param: windowOf(p.buffer(), start, count), grad: windowOf(g.buffer(), start, count), size: count, decay: decay[i]!, at: offset + start });
+        const parts = pieces(p.size, 4, 4, limit - (offset % align));
+        for (const { start, count } of parts) {
+          const param = windowOf(p.buffer(), start, count, 4, parts.length > 1);
+          members.push({ param, grad: windowOf(g.buffer(), start, count), size: count, decay: decay[i]!, at: offset + start });
         }
       }
       offset += p.size;
     });
     // groups: runs of members whose moments are contiguous, bound as one aligned window of m and v
-    const align = (device().info.limits.minStorageBufferOffsetAlignment ?? 256) / 4;
-    const limit = Math.floor(profile().bindingLimit / 4);
     const lanes = adamwGroupSize();
     const controlled = gradScale.rank === 1;
     let group: typeof members = [];

@@ -6,7 +6,7 @@
 // Float kernels have a vec4 twin, launched when the size is a multiple of 4 and no input is
 // strided: a lane loads and stores 4 elements as vec4 and applies the expression to each (one
 // vec4 load instead of four bounds-checked scalar loads: ~1.8x on lavapipe for a 393k-element add).
-import { Kernel, narrow, pieces, windowOf, perElement, grid1d, variants, type FloatType, type StorageType } from '../kernel.js';
+import { bindsWhole, Kernel, narrow, pieces, piecesThatFit, shiftedWindow, windowOf, windowRoom, perElement, grid1d, variants, type FloatType, type StorageType } from '../kernel.js';
 
 // Exact GELU, a Phi(a) with Phi the standard normal CDF (PyTorch's nn.GELU(), nanoGPT's MLP), for
 // the gelu op and the fused bias + GELU kernel. WGSL has no erf: Abramowitz & Stegun 7.1.26,
@@ -138,12 +138,14 @@ const BROADCAST_INDEX = /* wgsl */ `
 // 3 periodic: a trailing block of the output's dims repeated (a bias over rows), the output's
 // index modulo its size q, one remainder where strided takes one per dim. Contiguous inputs are
 // bound as windows of the same elements as the output (a piece of a tensor larger than a
-// binding); the others whole, indexed from the piece's first element p.base.
-fn at(i: u32, mode: u32, strides: array<vec4u, 2>, q: u32) -> u32 {
-  if (mode == 0u) { return i; }
+// binding; p.in_shift elements before the piece's first); the others whole, or, larger than a
+// binding, as a window from element o of what the piece reads, indexed from the piece's first
+// element p.base.
+fn at(i: u32, mode: u32, strides: array<vec4u, 2>, q: u32, o: u32) -> u32 {
+  if (mode == 0u) { return i + p.in_shift; }
   if (mode == 1u) { return 0u; }
-  if (mode == 3u) { return (p.base + i) % q; }
-  return strided(p.base + i, p.rank, p.shape, strides);
+  if (mode == 3u) { return (p.base + i) % q - o; }
+  return strided(p.base + i, p.rank, p.shape, strides) - o;
 }`;
 
 /**
@@ -160,13 +162,14 @@ export function broadcastKernel(
   const names = NAMES[arity];
   const typeOf = (n: string): ElementType => (n === 'c' && inType === 'i32' ? 'f32' : inType);
   const read = Object.fromEntries(names.map((n) => [`in_${n}`, typeOf(n)]));
-  const params: Record<string, 'u32' | 'dims'> = { n: 'u32', base: 'u32', rank: 'u32', shape: 'dims' };
+  const params: Record<string, 'u32' | 'dims'> = { n: 'u32', base: 'u32', rank: 'u32', shape: 'dims', in_shift: 'u32', out_shift: 'u32' };
   for (const n of names) {
     params[`s_${n}`] = 'dims';
     params[`mode_${n}`] = 'u32';
     params[`q_${n}`] = 'u32';
+    params[`o_${n}`] = 'u32';
   }
-  const loads = names.map((n) => `  let ${n} = ${widen(typeOf(n), `in_${n}[at(i, p.mode_${n}, p.s_${n}, p.q_${n})]`)};`).join('\n');
+  const loads = names.map((n) => `  let ${n} = ${widen(typeOf(n), `in_${n}[at(i, p.mode_${n}, p.s_${n}, p.q_${n}, p.o_${n})]`)};`).join('\n');
   const { fn, apply } = scalarFn(names, expr);
   const make = (types: Record<string, StorageType>, outT: StorageType, fns: string, body: string, value: string) => new Kernel({
     name,
@@ -178,7 +181,7 @@ ${fns}
 ${helpers}
 ${perElement(WG, `
 ${body}
-  out[i] = ${value};`)}`,
+  out[i + p.out_shift] = ${value};`)}`,
   });
   return cached(`bcast:${name}:${expr}:${arity}:${inType}:${outType}`, () => {
     const scalar = sized(make(read, outType, BROADCAST_INDEX, loads, outType === 'i32' ? expr : narrow(outType, expr)), BYTES[inType], BYTES[outType]);
@@ -188,8 +191,8 @@ ${body}
     const read4 = Object.fromEntries(names.map((n) => [`in_${n}`, vec]));
     const loads4 = names
       .map((n) => `  var ${n} = vec4f(${widen(inType, `in_${n}[0].x`)});
-  if (p.mode_${n} == 0u) { ${n} = ${widen4(inType, `in_${n}[i]`)}; }
-  else if (p.mode_${n} == 3u) { ${n} = ${widen4(inType, `in_${n}[(p.base + i) % p.q_${n}]`)}; }`)
+  if (p.mode_${n} == 0u) { ${n} = ${widen4(inType, `in_${n}[i + p.in_shift]`)}; }
+  else if (p.mode_${n} == 3u) { ${n} = ${widen4(inType, `in_${n}[(p.base + i) % p.q_${n} - p.o_${n}]`)}; }`)
       .join('\n');
     const value4 = inType === 'f16' ? `vec4h(${apply})` : apply;
     return withVec4Twin(scalar, () => sized(make(read4, vec, fn, loads4, value4), 4 * BYTES[inType], 4 * BYTES[inType]));
@@ -219,14 +222,58 @@ export function launchBroadcast(
     params[`s_${names[j]}`] = inp.strides;
     params[`mode_${names[j]}`] = modes[j]!;
     params[`q_${names[j]}`] = twin ? periods[j]! / 4 : periods[j]!;
+    params[`o_${names[j]}`] = 0;
   });
   const [kernel, lanes] = twin ? [twin(), n / 4] : [k, n];
   const bytes = widths.get(kernel)!;
-  for (const { start, count } of pieces(lanes, Math.max(bytes.input, bytes.output), Math.min(bytes.input, bytes.output))) {
-    // contiguous inputs and the output a window at a time; the others whole
-    const bound = inputs.map((inp, j) => (modes[j] === 0 ? windowOf(inp.buffer, start, count, bytes.input) : inp.buffer));
-    kernel.launch([...bound, windowOf(out, start, count, bytes.output)], { ...params, n: count, base: start }, grid1d(count, WG));
+  // inputs read out of order that do not fit a binding, as the dims and strides (in lanes) they are read through
+  const windowed = inputs.map((inp, j) => {
+    if (modes[j]! < 2 || bindsWhole(inp.buffer)) return null;
+    const q = params[`q_${names[j]}`] as number;
+    return modes[j] === 3 ? { shape: [lanes / q, q], strides: [0, 1] } : { shape: outShape, strides: inp.strides };
+  });
+  const widest = Math.max(bytes.input, bytes.output);
+  // where there are such inputs, pieces start anywhere (each buffer a shifted window), and end where
+  // one of them would read more than a window holds (a period's or a row's end)
+  const room = Math.max(1, Math.floor(windowRoom() / widest)); // (a limit lowered below one alignment leaves none)
+  const fits = (start: number, count: number) => windowed.every((w) => !w || readRange(w, start, count)[1] <= room);
+  const parts = windowed.some(Boolean) ? piecesThatFit(lanes, room, fits) : pieces(lanes, widest, Math.min(bytes.input, bytes.output));
+  for (const { start, count } of parts) {
+    const output = shiftedWindow(out, start, count, bytes.output);
+    let inShift = 0;
+    const bound = inputs.map((inp, j) => {
+      const w = windowed[j];
+      if (!w && modes[j] !== 0) return inp.buffer;
+      const [first, span] = w ? readRange(w, start, count) : [start, count];
+      const { binding, shift } = shiftedWindow(inp.buffer, first, span, bytes.input);
+      if (w) params[`o_${names[j]}`] = first - shift;
+      else inShift = shift;
+      return binding;
+    });
+    kernel.launch([...bound, output.binding], { ...params, n: count, base: start, in_shift: inShift, out_shift: output.shift }, grid1d(count, WG));
   }
+}
+
+/**
+ * The elements of an input read through `strides` (0 along broadcast dims) by the output elements
+ * [start, start + count) of `shape`, as its first element and a count covering them: the index
+ * they share along the dims before the first where they differ, any along the dims after it.
+ */
+function readRange({ shape, strides }: { shape: readonly number[]; strides: readonly number[] }, start: number, count: number): [number, number] {
+  let [lo, hi] = [0, 0];
+  let [a, b] = [start, start + count - 1];
+  const [first, last] = [shape.map(() => 0), shape.map(() => 0)];
+  for (let d = shape.length - 1; d >= 0; d--) {
+    [first[d], last[d]] = [a % shape[d]!, b % shape[d]!];
+    [a, b] = [Math.floor(a / shape[d]!), Math.floor(b / shape[d]!)];
+  }
+  let differ = false;
+  for (let d = 0; d < shape.length; d++) {
+    lo += differ ? 0 : first[d]! * strides[d]!;
+    hi += (differ ? shape[d]! - 1 : last[d]!) * strides[d]!;
+    differ ||= first[d] !== last[d];
+  }
+  return [lo, hi - lo + 1];
 }
 
 /**
