@@ -251,7 +251,7 @@ export function piecesThatFit(n: number, most: number, fits: (start: number, cou
   return out;
 }
 
-const alignBytes = (): number => device().info.limits.minStorageBufferOffsetAlignment ?? 256;
+const alignBytes = (): number => profile().offsetAlignment;
 
 /** Elements of `elementBytes` each between two offsets a binding may start at. */
 function alignment(elementBytes: number): number {

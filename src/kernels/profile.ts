@@ -62,6 +62,9 @@
 //                     pieces). Tests lower it to run the windowed paths on small tensors.
 //   bufferLimit       the largest buffer (maxBufferSize): AdamW keeps its moments in shards within
 //                     it. Tests lower it to shard small models.
+//   offsetAlignment   the bytes a binding's offset is a multiple of (minStorageBufferOffsetAlignment):
+//                     windows start at such offsets. Tests raise it to GPUs' usual 256 where the
+//                     adapter allows less (lavapipe: 16), so the windows GPUs bind run here too.
 // Fast paths are trusted once verified: at device start self-check.ts compares each one the
 // profile uses with the f32 kernel, and one that disagrees is turned off here (recordVerdict).
 import { device, type DeviceInfo, type SubgroupMatrixConfig } from '../device/device.js';
@@ -181,6 +184,7 @@ export interface KernelProfile {
   trainingDtype: 'float32' | 'float16';
   bindingLimit: number;
   bufferLimit: number;
+  offsetAlignment: number;
 }
 
 /**
@@ -228,6 +232,7 @@ export function detectProfile(info: DeviceInfo): KernelProfile {
     trainingDtype: 'float32',
     bindingLimit: Math.min(info.limits.maxStorageBufferBindingSize ?? 2 ** 27, info.limits.maxBufferSize ?? 2 ** 28),
     bufferLimit: info.limits.maxBufferSize ?? 2 ** 28,
+    offsetAlignment: info.limits.minStorageBufferOffsetAlignment ?? 256,
   };
   return { ...p, trainingDtype: halfTrainingDtype(p) };
 }
@@ -336,7 +341,7 @@ export function profileVariants(): ProfileVariant[] {
     { name: 'cpu-sharing', overrides: { matmul: { tiled: 'texture', skinny: 'element' }, subgroupSharing: true, rowLanes: 1, splitSums: false } },
     // tensors past a 4 KiB binding: every windowed path (elementwise pieces, embedding and AdamW
     // windows, the chunked LM head) on the small tensors of a check
-    { name: 'small-bindings', overrides: { bindingLimit: 4096 } },
+    { name: 'small-bindings', overrides: { bindingLimit: 4096, offsetAlignment: 256 } },
   ];
   const seen = new Set<string>();
   return candidates.filter((v) => {

@@ -5,7 +5,6 @@
 // uses, and a parameter larger than a binding is updated a window at a time. Math in
 // src/kernels/wgsl/adamw.ts.
 import { listOf, NOT_DIFFERENTIABLE, optional } from '../autograd/op.js';
-import { device } from '../device/device.js';
 import { pieces, windowOf } from '../kernels/kernel.js';
 import { profile } from '../kernels/profile.js';
 import { ADAMW_CONTROL, adamwGroupSize, launchAdamW, type AdamWGroupMember, type AdamWHyper } from '../kernels/wgsl/adamw.js';
@@ -27,7 +26,7 @@ export const adamw = defineUpdate({
   name: 'adamw',
   dtypes: { params: listOf(F32), grads: listOf(optional(F32)), m: F32, v: F32, gradScale: F32 },
   run(params: readonly Tensor[], grads: readonly (Tensor | null)[], m: Tensor, v: Tensor, gradScale: Tensor, decay: readonly boolean[], hyper: AdamWHyper) {
-    const align = (device().info.limits.minStorageBufferOffsetAlignment ?? 256) / 4;
+    const align = profile().offsetAlignment / 4;
     const limit = Math.floor(profile().bindingLimit / 4);
     // members: the parameters with gradients, a window at a time where one's moments, bound from the
     // aligned element before them, are larger than a binding (then pieces of the parameter are
