@@ -126,6 +126,17 @@ describe('GradScaler', () => {
       const state = { scale: 2 ** 9, cleanSteps: 3, skippedSteps: 5 };
       scaler.load(state);
       expect(await scaler.state()).toEqual(state);
+      // a state no scaler can reach is refused, the scaler left as it was: a scale of 0 would
+      // unscale by 1/0 (NaN weights), a fractional count would never match the growth interval
+      const bad: [Record<string, unknown>, RegExp][] = [
+        [{ ...state, scale: 0 }, /^GradScaler.load: state.scale must be a number in \[2\^-24, 2\^24\], got 0$/],
+        [{ ...state, scale: NaN }, /^GradScaler.load: state.scale must be .*, got NaN$/],
+        [{ ...state, cleanSteps: 1.5 }, /^GradScaler.load: state.cleanSteps must be an integer >= 0, got 1.5$/],
+        [{ ...state, skippedSteps: -1 }, /^GradScaler.load: state.skippedSteps must be an integer >= 0, got -1$/],
+      ];
+      for (const [s, message] of bad) expect(() => scaler.load(s as never)).toThrow(message);
+      expect(() => scaler.load(null as never)).toThrow(/^GradScaler.load: state must be an object, got null$/);
+      expect(await scaler.state()).toEqual(state);
       scaler.dispose();
     }));
 

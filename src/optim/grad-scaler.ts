@@ -13,7 +13,7 @@
 // 40 skips on the way down), and waiting could only burn time, never save weights, since a
 // skipped step changes nothing. Given a watch, unscale marks its status then, on the GPU, for
 // the training loop to stop at its next readback.
-import { clipLimit, full, gradNorm, gradScalerUpdate, MAX_SCALE, MIN_SCALE, scalerFactorRules, tensor, type FloorMark, type Tensor } from '../ops/index.js';
+import { clipLimit, full, gradNorm, gradScalerUpdate, MAX_SCALE, MIN_SCALE, scalerFactorRules, scalerStateRules, tensor, type FloorMark, type Tensor } from '../ops/index.js';
 import { keep } from '../tensor/scope.js';
 
 /** The scaler's settings (PyTorch's defaults: initScale 2^16, growth 2, backoff 0.5, growthInterval 2000). */
@@ -94,8 +94,11 @@ export class GradScaler {
     return { scale, cleanSteps: control[3]!, skippedSteps: control[2]! };
   }
 
-  /** Sets the scale and counts (e.g. from a checkpoint). */
+  /** Sets the scale and counts (e.g. from a checkpoint); a state out of range (a scale of 0: NaN weights) is refused. */
   load(state: GradScalerState): void {
+    if (typeof state !== 'object' || state === null) throw new TypeError(`GradScaler.load: state must be an object, got ${state}`);
+    const [name, value, , allowed] = scalerStateRules(state).find(([, , ok]) => !ok) ?? [];
+    if (name) throw new RangeError(`GradScaler.load: state.${name} must be ${allowed}, got ${value}`);
     const s = tensor(new Float32Array([state.scale]), []);
     const c = tensor(new Float32Array([0, 0, state.skippedSteps, state.cleanSteps]), [4]);
     this.scale.assign(s);
