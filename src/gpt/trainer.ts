@@ -517,10 +517,13 @@ export class Trainer {
     }
   }
 
-  /** Continues from `state` (a float32 run ignores a scaler's state; a float16 one without it starts a fresh scaler). */
+  /**
+   * Continues from `state` (a float32 run ignores a scaler's state, but AdamW counts only the steps
+   * its float16 run took, as that run's scaler did; a float16 one without it starts a fresh scaler).
+   */
   restore(state: TrainerState): void {
     this.step = state.step;
-    this.optimizer.stepCount = state.step;
+    this.optimizer.stepCount = state.step - (this.scaler ? 0 : (state.scaler?.skippedSteps ?? 0));
     this.dataRng.setState(state.dataRng);
     this.model.rng.setState(state.modelRng);
     if (state.scaler) this.scaler?.load(state.scaler);
