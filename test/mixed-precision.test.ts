@@ -242,8 +242,19 @@ describe('resuming a float16 run in float32', () => {
       expect(worst, `parameter ${i}`).toBeLessThanOrEqual(1e-3 * Math.max(...moved) + 1e-7);
     }
     for (const t of [...grads, clip]) t.dispose();
-    resumed.dispose();
-    model.dispose();
+    opt.step = step_;
+    // and in its own checkpoints: resumed from one, it goes on as it would have
+    const again = decodeCheckpoint(await encodeCheckpoint(model, tokenizer, { optimizer: opt, train: resumed.cfg, trainer: await resumed.state() }));
+    const straight = await trainLosses(resumed, 3);
+    const { model: model2 } = modelFromCheckpoint(again);
+    const resumed2 = new Trainer(again.meta.train!, data, model2);
+    restoreOptimizer(again, model2, resumed2.optimizer);
+    resumed2.restore(again.meta.trainer!);
+    expect(await trainLosses(resumed2, 3)).toEqual(straight);
+    for (const t of [resumed, resumed2]) {
+      t.dispose();
+      t.model.dispose();
+    }
   });
 });
 
