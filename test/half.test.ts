@@ -53,6 +53,16 @@ describe('float16 tensors', () => {
     );
   });
 
+  it('numbers (float64) become float16 by one rounding to nearest, not through a float32 that can make a false tie', async () => {
+    await scope(async () => {
+      // just past a tie, just below the overflow tie, just past half the smallest subnormal; the ties themselves
+      const given = [1 + 2 ** -11 + 2 ** -40, 65519.999999999, 2 ** -25 + 2 ** -60, -(1 + 2 ** -11 + 2 ** -40), 1 + 2 ** -11, 1 + 3 * 2 ** -11, 65520, 2 ** -25, 1 + 2 ** -11 - 2 ** -40];
+      const nearest = [1 + 2 ** -10, 65504, 2 ** -24, -(1 + 2 ** -10), 1, 1 + 2 ** -9, Infinity, 0, 1];
+      same(await tensor(given, [given.length], 'float16').toArray(), nearest);
+      for (const [i, v] of given.entries()) same(await full([1], v, 'float16').toArray(), [nearest[i]!]);
+    });
+  });
+
   it('casts float16 <-> int32 (truncation toward zero; ints beyond 65504 overflow to Inf)', async () => {
     await fc.assert(
       fc.asyncProperty(fc.array(fc.integer({ min: -70000, max: 70000 }), { minLength: 1, maxLength: 9 }), async (ints) => {
