@@ -168,6 +168,17 @@ describe('float16 tensors', () => {
     });
   });
 
+  it("mean's float16 gradient is the upstream gradient / R, rounded once (1 / R is no float16)", async () => {
+    await scope(async () => {
+      for (const R of [1000, 3, 70000]) {
+        const x = zeros([R], 'float16').requiresGrad_();
+        x.mean().backward(tensor([60000], [], 'float16')); // a loss scale's worth of gradient
+        const got = await x.grad!.toArray();
+        expect([got[0], got[R - 1]]).toEqual([half(60000 / R), half(60000 / R)]);
+      }
+    });
+  });
+
   it('float16 is on exactly where the adapter has shader-f16, and gpt doctor says so', async () => {
     const has = device().info.features.includes('shader-f16');
     expect(profile().f16).toBe(has);
