@@ -6,7 +6,8 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { AdamW } from '../src/optim/adamw.js';
 import { clipGradNorm } from '../src/optim/clip.js';
 import { learningRate } from '../src/optim/schedule.js';
-import { setProfile } from '../src/kernels/profile.js';
+import { profile, setProfile } from '../src/kernels/profile.js';
+import { GradScaler } from '../src/optim/grad-scaler.js';
 import { adamw, scope, tensor } from '../src/index.js';
 import { expectClose, seededValues, setupDevice } from './helpers.js';
 import { adamwStepRef, ref } from '../src/check/reference/index.js';
@@ -172,6 +173,23 @@ describe('the AdamW kernel: vec4 and scalar groups', () => {
       await expectClose(m, ref([total], mWant), 1e-7, 1e-5, 'm');
       await expectClose(v, ref([total], vWant), 1e-7, 1e-5, 'v');
     }));
+});
+
+describe('float16 parameters', () => {
+  it('are refused up front by AdamW, clipGradNorm and GradScaler, naming the parameter by its place in the list given', (ctx) => {
+    if (!profile().f16) return ctx.skip();
+    scope(() => {
+      const a = tensor([1, 2]).requiresGrad_(); // no gradient: the float16 one is params[1], not the first gradient
+      const b = tensor([1, 2], [2], 'float16').requiresGrad_();
+      b.mul(b).sum().backward();
+      const advice = 'float16 compute keeps float32 parameters and runs the forward under autocast';
+      expect(() => new AdamW([a, b])).toThrow(new RegExp(`^AdamW: params\\[1\\] is float16\\[2\\]; AdamW updates float32 parameters \\(${advice}\\)$`));
+      expect(() => clipGradNorm([a, b], 1)).toThrow(new RegExp(`^clipGradNorm: params\\[1\\].grad is float16\\[2\\]; gradients are measured in float32 \\(${advice}\\)$`));
+      const scaler = new GradScaler();
+      expect(() => scaler.unscale([a, b], 1)).toThrow(/^GradScaler.unscale: params\[1\].grad is float16\[2\]; gradients are measured in float32/);
+      scaler.dispose();
+    });
+  });
 });
 
 describe('gradient clipping', () => {

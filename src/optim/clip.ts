@@ -2,13 +2,14 @@
 // min(1, maxNorm / (norm + 1e-6)) stay on the GPU as 0-d tensors (the `gradNorm` op); the
 // optimizer multiplies every gradient by the factor inside its fused step.
 import { gradNorm, Tensor } from '../ops/index.js';
+import { float32Grads } from './float32-only.js';
 
 /** maxNorm = Infinity (or anything past float32's range) measures the norm without clipping (scale exactly 1). */
 export function clipGradNorm(params: Tensor[], maxNorm: number): { norm: Tensor; scale: Tensor } {
   const norm = Tensor.empty([], 'float32', 'clipGradNorm');
   const scale = Tensor.empty([], 'float32', 'clipGradNorm');
   try {
-    gradNorm(params.flatMap((p) => (p.grad ? [p.grad] : [])), maxNorm, norm, scale);
+    gradNorm(float32Grads('clipGradNorm', params), maxNorm, norm, scale);
   } catch (e) {
     norm.dispose();
     scale.dispose();

@@ -15,6 +15,7 @@
 // the training loop to stop at its next readback.
 import { clipLimit, full, gradNorm, gradScalerUpdate, MAX_SCALE, MIN_SCALE, scalerFactorRules, scalerStateRules, tensor, type FloorMark, type Tensor } from '../ops/index.js';
 import { keep } from '../tensor/scope.js';
+import { float32Grads } from './float32-only.js';
 
 /** The scaler's settings (PyTorch's defaults: initScale 2^16, growth 2, backoff 0.5, growthInterval 2000). */
 export interface GradScalerOptions {
@@ -76,7 +77,7 @@ export class GradScaler {
     const norm = full([], 0);
     const unusedClip = full([], 1);
     try {
-      gradNorm(params.flatMap((p) => (p.grad ? [p.grad] : [])), Infinity, norm, unusedClip);
+      gradNorm(float32Grads('GradScaler.unscale', params), Infinity, norm, unusedClip);
       const settings = { maxNorm: clipLimit(maxNorm), growthFactor: this.growthFactor, backoffFactor: this.backoffFactor, growthInterval: this.growthInterval };
       gradScalerUpdate(norm, this.scale, this.control, floor?.status ?? null, settings, floor && { flag: floor.flag, step: floor.step });
     } catch (e) {
