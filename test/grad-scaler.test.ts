@@ -147,6 +147,10 @@ describe('GradScaler', () => {
     expect(() => new GradScaler({ backoffFactor: 1 })).toThrow(/^GradScaler: backoffFactor must be a number in \(0, 1\), got 1$/);
     expect(() => new GradScaler({ growthFactor: 0.5 })).toThrow(/^GradScaler: growthFactor must be a finite number >= 1, got 0.5$/);
     expect(() => new GradScaler({ growthInterval: NaN })).toThrow(/^GradScaler: growthInterval must be an integer in \[1, 2\^24\], got NaN$/);
+    // strings are refused, shown as strings (a uniform would coerce '0.5'; 'got 10' would read as fine)
+    expect(() => new GradScaler({ backoffFactor: '0.5' as never })).toThrow(/^GradScaler: backoffFactor must be a number in \(0, 1\), got string '0.5'$/);
+    expect(() => new GradScaler({ initScale: '65536' as never })).toThrow(/^GradScaler: initScale must be in \[2\^-24, 2\^24\], got string '65536'$/);
+    expect(() => new GradScaler({ growthInterval: '10' as never })).toThrow(/^GradScaler: growthInterval must be an integer in \[1, 2\^24\], got string '10'$/);
     const fine = new GradScaler();
     const status = zeros([2], 'int32');
     expect(() => scope(() => fine.unscale(params(4), Infinity, { status, flag: 0, step: 1 }))).toThrow(/^gradScalerUpdate: mark must be \{ flag, step \} with integers in .*, got \{"flag":0,"step":1\}$/);

@@ -22,7 +22,7 @@ export type SettingRule = [name: string, value: unknown, ok: boolean, allowed: s
 export function scalerFactorRules(s: Pick<ScalerSettings, 'growthFactor' | 'backoffFactor' | 'growthInterval'>): SettingRule[] {
   return [
     ['growthFactor', s.growthFactor, Number.isFinite(s.growthFactor) && s.growthFactor >= 1, 'a finite number >= 1'],
-    ['backoffFactor', s.backoffFactor, s.backoffFactor > 0 && s.backoffFactor < 1, 'a number in (0, 1)'],
+    ['backoffFactor', s.backoffFactor, typeof s.backoffFactor === 'number' && s.backoffFactor > 0 && s.backoffFactor < 1, 'a number in (0, 1)'],
     ['growthInterval', s.growthInterval, Number.isInteger(s.growthInterval) && s.growthInterval >= 1 && s.growthInterval <= 2 ** 24, 'an integer in [1, 2^24]'],
   ];
 }
