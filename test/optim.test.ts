@@ -212,6 +212,18 @@ describe('gradient clipping', () => {
       expect(await off.scale.item()).toBe(1);
     }));
 
+  it('maxNorm must be a number > 0 (Infinity: no clipping): NaN is refused, not taken as no clipping, naming the function called', () =>
+    scope(() => {
+      const p = tensor([1, 2]).requiresGrad_();
+      p.grad = tensor([3, 4]);
+      const scaler = new GradScaler();
+      for (const [v, shown] of [[0, 'number 0'], [-1, 'number -1'], [NaN, 'number NaN'], ['1', "string '1'"], [undefined, 'undefined']] as const) {
+        expect(() => clipGradNorm([p], v as never)).toThrow(`clipGradNorm: argument 'maxNorm' must be a number > 0 (Infinity: no clipping), got ${shown}`);
+        expect(() => scaler.unscale([p], v as never)).toThrow(`GradScaler.unscale: argument 'maxNorm' must be a number > 0 (Infinity: no clipping), got ${shown}`);
+      }
+      scaler.dispose();
+    }));
+
   it('norm and scale match the float64 reference for many gradients of many shapes (grouped dispatches)', () =>
     scope(async () => {
       const shapes = [[3, 5], [7], [1], [64, 33], [2, 2, 2], [300], [5, 1], [1, 1], [17, 4], [9], [1000], [2, 3]];

@@ -16,6 +16,7 @@
 import { clipLimit, full, gradNorm, gradScalerUpdate, MAX_SCALE, MIN_SCALE, scalerFactorRules, scalerStateRules, tensor, type FloorMark, type Tensor } from '../ops/index.js';
 import { keep } from '../tensor/scope.js';
 import { describeValue } from '../tensor/check.js';
+import { checkMaxNorm } from './clip.js';
 import { float32Grads } from './float32-only.js';
 
 /** The scaler's settings (PyTorch's defaults: initScale 2^16, growth 2, backoff 0.5, growthInterval 2000). */
@@ -78,6 +79,7 @@ export class GradScaler {
    * MIN_SCALE sets the bits floor.flag of floor.status (and the step, if it is the first mark).
    */
   unscale(params: Tensor[], maxNorm: number, floor?: FloorWatch): Tensor {
+    checkMaxNorm('GradScaler.unscale', maxNorm);
     const norm = full([], 0);
     const unusedClip = full([], 1);
     try {
