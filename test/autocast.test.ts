@@ -135,6 +135,27 @@ describe('autocast float16', () => {
     model.dispose();
   });
 
+  it('an async fn computes in float16 until its promise settles, as noGrad keeps its mode; a non-function is refused in one line', async () => {
+    const model = new GPT(configOf(false, 0), { seed: 3 });
+    await scope(async () => {
+      const { idx } = batch(3, 20);
+      const settled = autocast('float16', async () => {
+        await new Promise((r) => setTimeout(r, 1));
+        return model.forward(idx).logits;
+      });
+      expect((await settled).dtype).toBe('float16');
+      expect(model.forward(idx).logits.dtype).toBe('float32'); // and float32 again after it
+      const failed = autocast('float16', async () => {
+        await new Promise((r) => setTimeout(r, 1));
+        throw new Error('inside');
+      });
+      await expect(failed).rejects.toThrow('inside');
+      expect(model.forward(idx).logits.dtype).toBe('float32');
+    });
+    expect(() => autocast('float16', null as never)).toThrow(/^autocast: argument 'fn' must be a function, got null$/);
+    model.dispose();
+  });
+
   it('a training loop under autocast keeps live GPU bytes flat', async () => {
     const model = new GPT(configOf(true, 0.1), { seed: 3 });
     const { idx, targets } = batch(3, 20);

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { corpusText, gpt, tempDir, TINY } from './cli-helpers.js';
 import { setupDevice } from './helpers.js';
-import { profile } from '../src/kernels/profile.js';
+import { profile, setProfile } from '../src/kernels/profile.js';
 import { loadCheckpoint } from '../src/node/checkpoint-dir.js';
 
 beforeAll(setupDevice);
@@ -56,6 +56,26 @@ describe('gpt CLI', () => {
     expect(r.code, r.err).toBe(0);
     expect(r.out).toMatch(/fine-tuning from/);
     expect(existsSync(join(ft, 'checkpoint.json'))).toBe(true);
+  });
+
+  it('where float16 cannot run, --dtype float16 and resuming a float16 run are one line naming --dtype', async (ctx) => {
+    if (!profile().f16) ctx.skip();
+    const half = join(dir, 'half-elsewhere');
+    const r = await gpt('train', ...TINY, '--data', corpus, '--dtype', 'float16', '--max-iters', '2', '--eval-interval', '2', '--out-dir', half);
+    expect(r.code, r.err).toBe(0);
+    setProfile({ f16: false }); // as on an adapter without shader-f16
+    try {
+      const given = await gpt('train', ...TINY, '--data', corpus, '--dtype', 'float16', '--max-iters', '2', '--out-dir', join(dir, 'half-refused'));
+      expect(given.code).toBe(2);
+      expect(given.err).toMatch(/^gpt train: flag --dtype float16 needs WebGPU's shader-f16 feature, and float16 is turned off in the kernel profile; use --dtype float32 or auto$/);
+      const resumed = await gpt('train', '--init-from', 'resume', '--max-iters', '4', '--out-dir', half);
+      expect(resumed.code).toBe(2);
+      expect(resumed.err).toMatch(new RegExp(`^gpt train: the run in ${half} trained with --dtype float16, which needs WebGPU's shader-f16 feature, and .*; resume it with --dtype float32 or auto$`));
+      const fallback = await gpt('train', '--init-from', 'resume', '--dtype', 'float32', '--max-iters', '4', '--out-dir', half);
+      expect(fallback.code, fallback.err).toBe(0);
+    } finally {
+      setProfile(null);
+    }
   });
 
   it('trains in mixed precision with --dtype float16, and resumes it (where the adapter has float16)', async (ctx) => {

@@ -126,6 +126,17 @@ describe('GradScaler', () => {
       const state = { scale: 2 ** 9, cleanSteps: 3, skippedSteps: 5 };
       scaler.load(state);
       expect(await scaler.state()).toEqual(state);
+      // a state no scaler can reach is refused, the scaler left as it was: a scale of 0 would
+      // unscale by 1/0 (NaN weights), a fractional count would never match the growth interval
+      const bad: [Record<string, unknown>, RegExp][] = [
+        [{ ...state, scale: 0 }, /^GradScaler.load: state.scale must be a number in \[2\^-24, 2\^24\], got 0$/],
+        [{ ...state, scale: NaN }, /^GradScaler.load: state.scale must be .*, got NaN$/],
+        [{ ...state, cleanSteps: 1.5 }, /^GradScaler.load: state.cleanSteps must be an integer >= 0, got 1.5$/],
+        [{ ...state, skippedSteps: -1 }, /^GradScaler.load: state.skippedSteps must be an integer >= 0, got -1$/],
+      ];
+      for (const [s, message] of bad) expect(() => scaler.load(s as never)).toThrow(message);
+      expect(() => scaler.load(null as never)).toThrow(/^GradScaler.load: state must be an object, got null$/);
+      expect(await scaler.state()).toEqual(state);
       scaler.dispose();
     }));
 
@@ -136,6 +147,10 @@ describe('GradScaler', () => {
     expect(() => new GradScaler({ backoffFactor: 1 })).toThrow(/^GradScaler: backoffFactor must be a number in \(0, 1\), got 1$/);
     expect(() => new GradScaler({ growthFactor: 0.5 })).toThrow(/^GradScaler: growthFactor must be a finite number >= 1, got 0.5$/);
     expect(() => new GradScaler({ growthInterval: NaN })).toThrow(/^GradScaler: growthInterval must be an integer in \[1, 2\^24\], got NaN$/);
+    // strings are refused, shown as strings (a uniform would coerce '0.5'; 'got 10' would read as fine)
+    expect(() => new GradScaler({ backoffFactor: '0.5' as never })).toThrow(/^GradScaler: backoffFactor must be a number in \(0, 1\), got string '0.5'$/);
+    expect(() => new GradScaler({ initScale: '65536' as never })).toThrow(/^GradScaler: initScale must be in \[2\^-24, 2\^24\], got string '65536'$/);
+    expect(() => new GradScaler({ growthInterval: '10' as never })).toThrow(/^GradScaler: growthInterval must be an integer in \[1, 2\^24\], got string '10'$/);
     const fine = new GradScaler();
     const status = zeros([2], 'int32');
     expect(() => scope(() => fine.unscale(params(4), Infinity, { status, flag: 0, step: 1 }))).toThrow(/^gradScalerUpdate: mark must be \{ flag, step \} with integers in .*, got \{"flag":0,"step":1\}$/);

@@ -4,7 +4,7 @@
 // the one-line errors: float16 on an adapter without shader-f16, float16 beside float32.
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
-import { arange, full, matmul, scope, tensor, where, zeros } from '../src/index.js';
+import { add, arange, div, full, lt, matmul, maximum, mul, pow, scope, sub, tensor, where, zeros, type Tensor } from '../src/index.js';
 import { Kernel } from '../src/kernels/kernel.js';
 import { broadcastKernel, unaryKernel } from '../src/kernels/wgsl/elementwise.js';
 import { profile, setProfile } from '../src/kernels/profile.js';
@@ -51,6 +51,16 @@ describe('float16 tensors', () => {
       }),
       fcParams(20),
     );
+  });
+
+  it('numbers (float64) become float16 by one rounding to nearest, not through a float32 that can make a false tie', async () => {
+    await scope(async () => {
+      // just past a tie, just below the overflow tie, just past half the smallest subnormal; the ties themselves
+      const given = [1 + 2 ** -11 + 2 ** -40, 65519.999999999, 2 ** -25 + 2 ** -60, -(1 + 2 ** -11 + 2 ** -40), 1 + 2 ** -11, 1 + 3 * 2 ** -11, 65520, 2 ** -25, 1 + 2 ** -11 - 2 ** -40];
+      const nearest = [1 + 2 ** -10, 65504, 2 ** -24, -(1 + 2 ** -10), 1, 1 + 2 ** -9, Infinity, 0, 1];
+      same(await tensor(given, [given.length], 'float16').toArray(), nearest);
+      for (const [i, v] of given.entries()) same(await full([1], v, 'float16').toArray(), [nearest[i]!]);
+    });
   });
 
   it('casts float16 <-> int32 (truncation toward zero; ints beyond 65504 overflow to Inf)', async () => {
@@ -127,6 +137,48 @@ describe('float16 tensors', () => {
     });
   });
 
+  it('a number beside float16 keeps its float32 value: the op is computed with it and rounded once', async () => {
+    await scope(async () => {
+      const xs = [1000, 3388, 0.5, -7.25, 65504, 2 ** -24].map(half);
+      const x = tensor(xs, [xs.length], 'float16').requiresGrad_();
+      // numbers float16 cannot hold (past its range, below its subnormals, between its values) and one it can
+      const numbers = [70000, 524288, 1e-8, 0.1, 1 / 3, 0.375];
+      type Case = [string, (a: Tensor | number, b: Tensor | number) => Tensor, (a: number, b: number) => number];
+      const cases: Case[] = [
+        ['add', add, (a, b) => a + b], ['sub', sub, (a, b) => a - b], ['mul', mul, (a, b) => a * b],
+        ['div', div, (a, b) => a / b], ['maximum', maximum, Math.max], ['lt', lt, (a, b) => +(a < b)],
+      ];
+      // float64 of the float16 inputs and the float32 number, rounded to float16 once; within a float16
+      // step where WGSL's division may be off by 2.5 float32 ulps and the result lands near a tie
+      const close = (got: ArrayLike<number>, want: number[], what: string) =>
+        want.forEach((w, i) => expect(Object.is(got[i], w) || Math.abs(got[i]! - w) <= 2 ** -10 * Math.abs(w), `${what}[${i}]: got ${got[i]}, expected ${w}`).toBe(true));
+      for (const s of numbers.map(Math.fround)) {
+        for (const [name, op, ref] of cases) {
+          close(await op(x, s).toArray(), xs.map((v) => half(ref(v, s))), `${name}(x, ${s})`);
+          close(await op(s, x).toArray(), xs.map((v) => half(ref(s, v))), `${name}(${s}, x)`);
+        }
+        const positive = xs.filter((v) => v > 0);
+        close(await pow(tensor(positive, [positive.length], 'float16'), s).toArray(), positive.map((v) => half(v ** s)), `pow(x, ${s})`);
+      }
+      // the gradient too: d(x / s) = 1 / s, rounded once (1 / 70000 is 1.43e-5, not 1 / Inf = 0)
+      const y = div(x, 70000);
+      expect(y.dtype).toBe('float16');
+      y.sum().backward();
+      close(await x.grad!.toArray(), xs.map(() => half(1 / Math.fround(70000))), 'grad of x / 70000');
+    });
+  });
+
+  it("mean's float16 gradient is the upstream gradient / R, rounded once (1 / R is no float16)", async () => {
+    await scope(async () => {
+      for (const R of [1000, 3, 70000]) {
+        const x = zeros([R], 'float16').requiresGrad_();
+        x.mean().backward(tensor([60000], [], 'float16')); // a loss scale's worth of gradient
+        const got = await x.grad!.toArray();
+        expect([got[0], got[R - 1]]).toEqual([half(60000 / R), half(60000 / R)]);
+      }
+    });
+  });
+
   it('float16 is on exactly where the adapter has shader-f16, and gpt doctor says so', async () => {
     const has = device().info.features.includes('shader-f16');
     expect(profile().f16).toBe(has);
@@ -145,6 +197,7 @@ describe('float16 tensors', () => {
       expect(() => arange(0, 2, 1, 'float16')).toThrow(message('arange'));
       expect(() => h.exp()).toThrow(message('exp'));
       expect(() => h.softmax()).toThrow(message('softmax'));
+      expect(() => h.div(70000)).toThrow(message('div')); // a number float16 cannot hold: computed in float32 between casts
       expect(() => tensor([1, 2]).astype('float16')).toThrow(message('cast'));
     });
   });

@@ -14,7 +14,8 @@ import { drawBatch, evaluateModel, modelConfig, TRAIN_DEFAULTS, Trainer, trainCo
 import { noGrad } from '../src/autograd/mode.js';
 import { autocast } from '../src/nn/autocast.js';
 import { Generator } from '../src/tensor/generator.js';
-import { scope } from '../src/tensor/scope.js';
+import { keep, scope } from '../src/tensor/scope.js';
+import { adamwStepRef } from '../src/check/reference/optim.js';
 import { device } from '../src/device/device.js';
 import { castGroupSize } from '../src/kernels/wgsl/cast-group.js';
 import { profile, setProfile } from '../src/kernels/profile.js';
@@ -195,6 +196,62 @@ describe('mixed-precision training', () => {
     expect(await trainLosses(resumed, 8)).toEqual(reference.slice(8));
     expect(await resumed.scaler!.state()).toEqual(await straight.scaler!.state());
     for (const t of [straight, resumed]) {
+      t.dispose();
+      t.model.dispose();
+    }
+  });
+});
+
+describe('resuming a float16 run in float32', () => {
+  it("AdamW's bias correction goes on counting the steps taken, not the ones the loss scaler skipped", async (ctx) => {
+    needF16(ctx);
+    // 2^24 overflows the first steps: some are skipped
+    const half = new Trainer({ ...tiny, dtype: 'float16' }, data, undefined, undefined, { scaler: { initScale: 2 ** 24 } });
+    await trainLosses(half, 4);
+    const bytes = await encodeCheckpoint(half.model, tokenizer, { optimizer: half.optimizer, train: half.cfg, trainer: await half.state() });
+    half.dispose();
+    half.model.dispose();
+    const ckpt = decodeCheckpoint(bytes);
+    const { step, scaler } = ckpt.meta.trainer!;
+    expect(scaler!.skippedSteps).toBeGreaterThan(0);
+    const { model } = modelFromCheckpoint(ckpt);
+    const resumed = new Trainer({ ...ckpt.meta.train!, dtype: 'float32' }, data, model);
+    restoreOptimizer(ckpt, model, resumed.optimizer);
+    resumed.restore(ckpt.meta.trainer!);
+    const opt = resumed.optimizer;
+    const before = await Promise.all(opt.params.map((p) => p.toArray()));
+    const { m, v } = await opt.readMoments();
+    // the gradients and clipping factor the step is given, kept past the step's scope
+    let given: { grads: Tensor[]; clip: Tensor; lr: number } | null = null;
+    const step_ = opt.step.bind(opt);
+    opt.step = (clip?: Tensor) => {
+      given = { grads: opt.params.map((p) => keep(p.grad!.mul(1))), clip: keep(clip!.mul(1)), lr: opt.lr };
+      step_(clip);
+    };
+    await resumed.trainStep();
+    const { grads, clip, lr } = given!;
+    const clipScale = await clip.item();
+    // float64 AdamW at the count of steps the float16 run took, plus this one
+    const taken = step - scaler!.skippedSteps + 1;
+    for (const [i, p] of opt.params.entries()) {
+      const hyper = { lr, beta1: opt.betas[0], beta2: opt.betas[1], eps: opt.eps, weightDecay: p.rank >= 2 ? opt.weightDecay : 0, step: taken };
+      const want = adamwStepRef(before[i]!, await grads[i]!.toArray(), m[i]!, v[i]!, clipScale, hyper).p;
+      const got = await p.toArray();
+      const moved = want.map((w, k) => Math.abs(w - before[i]![k]!));
+      const worst = Math.max(...want.map((w, k) => Math.abs(got[k]! - w)));
+      expect(worst, `parameter ${i}`).toBeLessThanOrEqual(1e-3 * Math.max(...moved) + 1e-7);
+    }
+    for (const t of [...grads, clip]) t.dispose();
+    opt.step = step_;
+    // and in its own checkpoints: resumed from one, it goes on as it would have
+    const again = decodeCheckpoint(await encodeCheckpoint(model, tokenizer, { optimizer: opt, train: resumed.cfg, trainer: await resumed.state() }));
+    const straight = await trainLosses(resumed, 3);
+    const { model: model2 } = modelFromCheckpoint(again);
+    const resumed2 = new Trainer(again.meta.train!, data, model2);
+    restoreOptimizer(again, model2, resumed2.optimizer);
+    resumed2.restore(again.meta.trainer!);
+    expect(await trainLosses(resumed2, 3)).toEqual(straight);
+    for (const t of [resumed, resumed2]) {
       t.dispose();
       t.model.dispose();
     }

@@ -6,7 +6,8 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { AdamW } from '../src/optim/adamw.js';
 import { clipGradNorm } from '../src/optim/clip.js';
 import { learningRate } from '../src/optim/schedule.js';
-import { setProfile } from '../src/kernels/profile.js';
+import { profile, setProfile } from '../src/kernels/profile.js';
+import { GradScaler } from '../src/optim/grad-scaler.js';
 import { adamw, scope, tensor } from '../src/index.js';
 import { expectClose, seededValues, setupDevice, widestBinding } from './helpers.js';
 import { adamwStepRef, ref } from '../src/check/reference/index.js';
@@ -177,6 +178,23 @@ describe('the AdamW kernel: vec4 and scalar groups', () => {
     }));
 });
 
+describe('float16 parameters', () => {
+  it('are refused up front by AdamW, clipGradNorm and GradScaler, naming the parameter by its place in the list given', (ctx) => {
+    if (!profile().f16) return ctx.skip();
+    scope(() => {
+      const a = tensor([1, 2]).requiresGrad_(); // no gradient: the float16 one is params[1], not the first gradient
+      const b = tensor([1, 2], [2], 'float16').requiresGrad_();
+      b.mul(b).sum().backward();
+      const advice = 'float16 compute keeps float32 parameters and runs the forward under autocast';
+      expect(() => new AdamW([a, b])).toThrow(new RegExp(`^AdamW: params\\[1\\] is float16\\[2\\]; AdamW updates float32 parameters \\(${advice}\\)$`));
+      expect(() => clipGradNorm([a, b], 1)).toThrow(new RegExp(`^clipGradNorm: params\\[1\\].grad is float16\\[2\\]; gradients are measured in float32 \\(${advice}\\)$`));
+      const scaler = new GradScaler();
+      expect(() => scaler.unscale([a, b], 1)).toThrow(/^GradScaler.unscale: params\[1\].grad is float16\[2\]; gradients are measured in float32/);
+      scaler.dispose();
+    });
+  });
+});
+
 describe('gradient clipping', () => {
   it('computes the global norm and scales only when it exceeds maxNorm', () =>
     scope(async () => {
@@ -195,6 +213,18 @@ describe('gradient clipping', () => {
       const off = clipGradNorm([a, b], Infinity); // --grad-clip 0: measure only
       expect(await off.norm.item()).toBeCloseTo(5, 5);
       expect(await off.scale.item()).toBe(1);
+    }));
+
+  it('maxNorm must be a number > 0 (Infinity: no clipping): NaN is refused, not taken as no clipping, naming the function called', () =>
+    scope(() => {
+      const p = tensor([1, 2]).requiresGrad_();
+      p.grad = tensor([3, 4]);
+      const scaler = new GradScaler();
+      for (const [v, shown] of [[0, 'number 0'], [-1, 'number -1'], [NaN, 'number NaN'], ['1', "string '1'"], [undefined, 'undefined']] as const) {
+        expect(() => clipGradNorm([p], v as never)).toThrow(`clipGradNorm: argument 'maxNorm' must be a number > 0 (Infinity: no clipping), got ${shown}`);
+        expect(() => scaler.unscale([p], v as never)).toThrow(`GradScaler.unscale: argument 'maxNorm' must be a number > 0 (Infinity: no clipping), got ${shown}`);
+      }
+      scaler.dispose();
     }));
 
   it('norm and scale match the float64 reference for many gradients of many shapes (grouped dispatches)', () =>

@@ -8,7 +8,8 @@ import { fileURLToPath } from 'node:url';
 import ts from 'typescript';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { buildWeb } from '../scripts/build-web.mjs';
-import { Generator, Linear, stateDictFromSafetensors, stateDictToSafetensors } from '../src/index.js';
+import { Generator, Linear, Module, parseSafetensors, stateDictFromSafetensors, stateDictToSafetensors, tensor, type Tensor } from '../src/index.js';
+import { profile } from '../src/kernels/profile.js';
 import { loadStateDict, saveStateDict } from '../src/node/index.js';
 import { tempDir } from './cli-helpers.js';
 import { setupDevice } from './helpers.js';
@@ -79,6 +80,33 @@ describe('state dicts as safetensors', () => {
     const d = new Linear(4, 3, { rng: new Generator(0) });
     expect(() => d.loadStateDict(state)).toThrow(/'weight' has shape \[4, 3\], the model expects/);
     for (const m of [a, b, c, d]) m.dispose();
+  });
+
+  it('float16 parameters go out as F16 and back into float16 parameters; float32 values loaded into them are rounded', async (ctx) => {
+    if (!profile().f16) return ctx.skip();
+    class Mixed extends Module {
+      readonly w = this.param('w', tensor([1.5, -2], [2]));
+      readonly h: Tensor;
+      constructor(values: number[]) {
+        super();
+        this.h = this.param('h', tensor(values, [4], 'float16'));
+      }
+    }
+    const a = new Mixed([0.1, 1 + 2 ** -11, 65504, -0]);
+    const half = [0.0999755859375, 1, 65504, -0]; // binary16 of those values (1 + 2^-11 a tie, to even)
+    const bytes = await stateDictToSafetensors(a);
+    const { tensors } = parseSafetensors(bytes);
+    expect([tensors.w!.dtype, tensors.h!.dtype]).toEqual(['F32', 'F16']);
+    expect(Array.from(tensors.h!.data)).toEqual(half);
+    const b = new Mixed([0, 0, 0, 0]);
+    b.loadStateDict(stateDictFromSafetensors(bytes).state);
+    expect(b.h.dtype).toBe('float16');
+    expect(Array.from(await b.h.toArray())).toEqual(half);
+    // ties to even (1 + 3 * 2^-11, 2^-25), overflow to Infinity
+    b.loadStateDict({ w: { shape: [2], data: new Float32Array([3, 4]) }, h: { shape: [4], data: new Float32Array([1 + 3 * 2 ** -11, 70000, 2 ** -25, 0.1]) } });
+    expect(Array.from(await b.h.toArray())).toEqual([1 + 2 ** -9, Infinity, 0, 0.0999755859375]);
+    expect(Array.from(await b.w.toArray())).toEqual([3, 4]);
+    for (const m of [a, b]) m.dispose();
   });
 
   it('a refused state dict says why in one line and leaves every parameter as it was', async () => {

@@ -13,6 +13,7 @@ import type { GPT } from '../gpt/model.js';
 import { tokenizerFromJSON, type Tokenizer } from '../gpt/tokenizer/index.js';
 import { MANIFEST_FILE } from '../io/checkpoint-files.js';
 import type { KernelTime } from '../device/profiler.js';
+import { whyNoF16 } from '../kernels/profile.js';
 import { loadCheckpoint, saveCheckpoint } from '../node/checkpoint-dir.js';
 import { RunLog } from '../node/run-log.js';
 import { BUILTIN_CORPUS } from './corpus.js';
@@ -62,6 +63,7 @@ async function trainStudent(args: string[], opts: { nextSteps?: boolean; distill
     if (teacher) checkStudent(teacher, cfg, ds.tokenizer, ckpt ? 'the student checkpoint' : data);
     const dev = await initDevice();
     console.log(`device: ${dev.info.description || dev.info.vendor} (${dev.info.backend})`);
+    checkDtypeRuns(cfg.dtype, given, resume ? flags.outDir : null);
     console.log(checkModelFits({ ...cfg, vocabSize: ds.tokenizer.vocabSize }, cfg.batchSize, { training: true, limits: dev.info.limits, dtype: resolveTrainDtype(cfg.dtype) }));
     await run(flags, cfg, ds, data, ckpt, resume, teacher);
     if (opts.nextSteps ?? true) console.log(nextSteps(flags.outDir));
@@ -174,6 +176,15 @@ function profileTable(kernels: KernelTime[]): string {
   const total = kernels.reduce((a, k) => a + k.ms, 0);
   const rows = kernels.map((k) => `  ${k.name.padEnd(28)} ${String(k.calls).padStart(6)} ${k.ms.toFixed(2).padStart(10)} ${((100 * k.ms) / total).toFixed(1).padStart(6)}%`);
   return [`GPU time per kernel, one training step (${total.toFixed(1)} ms total):`, `  ${'kernel'.padEnd(28)} ${'calls'.padStart(6)} ${'ms'.padStart(10)} ${'share'.padStart(7)}`, ...rows].join('\n');
+}
+
+/** A float16 run (--dtype float16, or the resumed run's) where float16 cannot run: one line saying which flag to give instead. */
+function checkDtypeRuns(dtype: TrainDtype, given: Set<string>, resumedFrom: string | null): void {
+  const why = dtype === 'float16' ? whyNoF16() : null;
+  if (!why) return;
+  const needs = `needs WebGPU's shader-f16 feature, and ${why}`;
+  if (given.has('dtype') || resumedFrom === null) throw new UsageError(`flag --dtype float16 ${needs}; use --dtype float32 or auto`);
+  throw new UsageError(`the run in ${resumedFrom} trained with --dtype float16, which ${needs}; resume it with --dtype float32 or auto`);
 }
 
 /** The log's dtype line: what the run computes in, and why when --dtype auto chose it. */

@@ -12,7 +12,7 @@ import { NON_NEGATIVE_INT, POSITIVE_INT, rangeProblem, settingProblem, show, typ
 import { isMaskName, loadMasks } from '../nn/prune.js';
 import { ACTIVATIONS, QUANTIZATIONS, type Activation, type Quantization } from '../nn/transformer.js';
 import type { AdamW } from '../optim/adamw.js';
-import { MAX_SCALE, MIN_SCALE } from '../ops/index.js';
+import { scalerStateRules } from '../ops/index.js';
 import { tokenizerFromJSON, type Tokenizer, type TokenizerJSON } from './tokenizer/index.js';
 import { GPT, perLayerProblem, shareLayersProblem, type GPTConfig } from './model.js';
 import {
@@ -168,12 +168,8 @@ const isRecord = (x: unknown): x is Record<string, unknown> => typeof x === 'obj
 /** What is wrong with a mixed-precision run's saved loss scaler (trainer.scaler), or null. */
 function scalerProblem(s: unknown, field: (k: string) => string): string | null {
   if (!isRecord(s)) return `${field('trainer.scaler')} must be an object, got ${show(s)}`;
-  const o = s as Record<string, unknown>;
-  return (
-    rangeProblem(field('trainer.scaler.scale'), o.scale, { min: MIN_SCALE, max: MAX_SCALE }) ??
-    rangeProblem(field('trainer.scaler.cleanSteps'), o.cleanSteps, NON_NEGATIVE_INT) ??
-    rangeProblem(field('trainer.scaler.skippedSteps'), o.skippedSteps, NON_NEGATIVE_INT)
-  );
+  const [name, value, , allowed] = scalerStateRules(s).find(([, , ok]) => !ok) ?? [];
+  return name ? `${field(`trainer.scaler.${name}`)} must be ${allowed}, got ${show(value)}` : null;
 }
 
 /** What is wrong with a checkpoint's metadata, or null; a field is named by its path (train.seed). */

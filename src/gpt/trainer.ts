@@ -320,6 +320,8 @@ export class Trainer {
   private readonly health: Tensor;
   /** Whether a step casts the weights to float16 once for all its micro-batches (a CastCache). */
   private readonly castCache: boolean;
+  /** A float32 run's copy of the scaler state of the float16 run it continues: handed on in its checkpoints, so the steps skipped there stay out of AdamW's count. */
+  private carriedScaler?: GradScalerState;
 
   /**
    * With `distill`, each step's loss is distillLoss of the student (`model`, trained) against the
@@ -504,7 +506,7 @@ export class Trainer {
   }
 
   private hostState(): TrainerState {
-    return { step: this.step, dataRng: this.dataRng.getState(), modelRng: this.model.rng.getState() };
+    return { step: this.step, dataRng: this.dataRng.getState(), modelRng: this.model.rng.getState(), ...(this.carriedScaler && { scaler: this.carriedScaler }) };
   }
 
   /** Continues `old`'s run with the same model (e.g. on other data): its optimizer moments, step, generators and loss scale. */
@@ -517,10 +519,15 @@ export class Trainer {
     }
   }
 
-  /** Continues from `state` (a float32 run ignores a scaler's state; a float16 one without it starts a fresh scaler). */
+  /**
+   * Continues from `state` (a float16 run without a scaler's state starts a fresh scaler). A float32
+   * run keeps a scaler's state to hand on, and its AdamW counts only the steps the float16 run took
+   * (the bias correction there counted them so).
+   */
   restore(state: TrainerState): void {
     this.step = state.step;
-    this.optimizer.stepCount = state.step;
+    this.carriedScaler = this.scaler || !state.scaler ? undefined : { ...state.scaler };
+    this.optimizer.stepCount = state.step - (this.carriedScaler?.skippedSteps ?? 0);
     this.dataRng.setState(state.dataRng);
     this.model.rng.setState(state.modelRng);
     if (state.scaler) this.scaler?.load(state.scaler);

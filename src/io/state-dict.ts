@@ -1,23 +1,26 @@
 // A model's parameters by name (its state dict) as one safetensors file's bytes, and back: the same
 // code in Node (webgpu-gpt/node writes and reads the file) and in a browser (a download, an upload).
-// Names are kept as given (`h.0.attn.c_attn.weight`), values as float32 (F32), int8 ones as I8.
+// Names are kept as given (`h.0.attn.c_attn.weight`), values in their dtype: F32, F16 or I8.
 import type { Tensor } from '../tensor/tensor.js';
 import { parseSafetensors, serializeSafetensors, type SafetensorsTensor } from './safetensors.js';
 
 /** Parameters by name: a Map such as `module.stateDict()` returns, or the module itself. */
 export type StateDictSource = Map<string, Tensor> | { stateDict(): Map<string, Tensor> };
 
+/** The safetensors dtype a parameter is written as: its own (a float16 one read back exactly as float32, encoded as F16 again). */
+const STORED_AS = { float32: 'F32', float16: 'F16', int8: 'I8' } as const;
+
 /** Parameter values read back from the GPU, by name, ready for safetensors. */
 export async function safetensorsTensors(state: Iterable<[string, Tensor]>): Promise<Record<string, SafetensorsTensor>> {
   const out: Record<string, SafetensorsTensor> = {};
   for (const [name, t] of state) {
-    if (t.dtype === 'int32') throw new TypeError(`safetensors: parameter '${name}' is ${t.describe()}, expected float32 or int8`);
-    out[name] = { dtype: t.dtype === 'int8' ? 'I8' : 'F32', shape: [...t.shape], data: (await t.toArray()) as Float32Array | Int8Array };
+    if (t.dtype === 'int32') throw new TypeError(`safetensors: parameter '${name}' is ${t.describe()}, expected float32, float16 or int8`);
+    out[name] = { dtype: STORED_AS[t.dtype], shape: [...t.shape], data: (await t.toArray()) as Float32Array | Int8Array };
   }
   return out;
 }
 
-/** The state dict as safetensors bytes (float32), with optional string metadata. */
+/** The state dict as safetensors bytes (each parameter in its dtype), with optional string metadata. */
 export async function stateDictToSafetensors(state: StateDictSource, metadata?: Record<string, string>): Promise<Uint8Array> {
   const entries = state instanceof Map ? state : state.stateDict();
   return serializeSafetensors(await safetensorsTensors(entries), metadata);

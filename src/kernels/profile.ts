@@ -308,12 +308,16 @@ export function setProfile(next: ProfileOverrides | null): void {
 /** The overrides in force (to restore them after a temporary setProfile). */
 export const profileOverrides = (): ProfileOverrides => overrides;
 
+/** Why float16 kernels cannot run here, or null where they can. */
+export function whyNoF16(): string | null {
+  if (profile().f16) return null;
+  return device().info.features.includes('shader-f16') ? 'float16 is turned off in the kernel profile' : `the adapter (${device().info.description || device().info.vendor || 'unnamed'}) has no shader-f16 feature`;
+}
+
 /** Throws an error naming `op` unless float16 kernels can run here. */
 export function requireF16(op: string): void {
-  if (!profile().f16) {
-    const why = device().info.features.includes('shader-f16') ? 'float16 is turned off in the kernel profile' : `the adapter (${device().info.description || device().info.vendor || 'unnamed'}) has no shader-f16 feature`;
-    throw new TypeError(`${op}: float16 tensors need WebGPU's shader-f16 feature, and ${why}; use float32`);
-  }
+  const why = whyNoF16();
+  if (why) throw new TypeError(`${op}: float16 tensors need WebGPU's shader-f16 feature, and ${why}; use float32`);
 }
 
 export interface ProfileVariant {

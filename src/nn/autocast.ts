@@ -1,7 +1,8 @@
 // Mixed precision, PyTorch's autocast: inside autocast('float16', fn) the layers compute in
 // float16 (their float32 parameters cast on the way in, the casts differentiable so gradients
 // reach the float32 master weights in float32); outside, or with 'float32', nothing changes.
-// Synchronous like noGrad: a forward and its backward run inside fn.
+// A forward and its backward run inside fn; an async fn keeps the dtype until its promise settles, as
+// noGrad keeps its mode.
 // With a CastCache (a training step's: its weights do not change until its optimizer step),
 // castForCompute takes a weight's float16 copy from it, cast once with the other weights in a few
 // grouped launches, instead of casting at every use in every micro-batch (PyTorch's autocast keeps
@@ -24,19 +25,27 @@ export function computeDtype(): ComputeDtype {
 }
 
 /**
- * Runs fn (synchronous) with layers computing in `dtype`, float16 copies taken from `casts` where
- * it holds them (an inner autocast without a cache keeps the outer one's).
+ * Runs fn with layers computing in `dtype`, float16 copies taken from `casts` where it holds them
+ * (an inner autocast without a cache keeps the outer one's); an async fn until its promise
+ * settles, as noGrad (restored at once, the code after its first await computed in float32).
  */
 export function autocast<R>(dtype: ComputeDtype, fn: () => R, casts?: CastCache): R {
   if (!COMPUTE_DTYPES.includes(dtype)) throw new Error(`autocast: dtype must be one of ${COMPUTE_DTYPES.join(', ')}, got ${JSON.stringify(dtype)}`);
+  if (typeof fn !== 'function') throw new TypeError(`autocast: argument 'fn' must be a function, got ${fn === null ? 'null' : typeof fn}`);
   const [prev, prevCache] = [current, currentCache];
+  const restore = () => void ([current, currentCache] = [prev, prevCache]);
   current = dtype;
   currentCache = casts ?? currentCache;
+  let result: R;
   try {
-    return fn();
-  } finally {
-    [current, currentCache] = [prev, prevCache];
+    result = fn();
+  } catch (e) {
+    restore();
+    throw e;
   }
+  if (result instanceof Promise) return result.finally(restore) as R;
+  restore();
+  return result;
 }
 
 /**

@@ -146,7 +146,8 @@ export abstract class Module {
     }
     for (const [name, p] of params) {
       const src = entries.get(name)!;
-      const t = tensor(src.data, p.shape);
+      // in the parameter's dtype: float values into a float16 one are rounded as a cast would
+      const t = p.dtype === 'int8' ? tensor(src.data, p.shape) : tensor(src.data, p.shape, p.dtype);
       p.assign(t);
       t.dispose();
     }

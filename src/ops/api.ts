@@ -169,7 +169,7 @@ export { checkSamplingOptions, MIN_TEMPERATURE, type SamplingOptions } from './s
 export { OPS, UPDATES, type UpdateName } from './table.js';
 export { adamw, type AdamWHyper } from './adamw.js';
 export { clipLimit, gradNorm } from './grad-norm.js';
-export { gradScalerUpdate, scalerFactorRules, MAX_SCALE, MIN_SCALE, type FloorMark, type ScalerSettings } from './grad-scaler.js';
+export { gradScalerUpdate, scalerFactorRules, scalerStateRules, MAX_SCALE, MIN_SCALE, type FloorMark, type ScalerSettings } from './grad-scaler.js';
 export { watchNonFinite } from './finite.js';
 export { INT8_MAX, quantizeRowsInt8 } from './int8.js';
 import { quantizeInt8 as quantizeInt8Core } from './int8.js';

@@ -7,8 +7,11 @@ import { full } from '../tensor/create.js';
 import { broadcastShapes, broadcastStrides, stridesOf } from '../tensor/shape.js';
 import { FLOAT_DTYPES, floatType, Tensor, type DType, type PlainDType } from '../tensor/tensor.js';
 import { variants, type FloatType } from '../kernels/kernel.js';
+import { requireF16 } from '../kernels/profile.js';
 import { checkTensor, checkTensorOrNumber, INT32_MAX, INT32_MIN } from '../tensor/check.js';
+import { f16BitsToF32, f32ToF16Bits } from '../tensor/half.js';
 import { sumTo } from './broadcast.js';
+import { cast } from './cast.js';
 
 const ANY: readonly DType[] = ['float32', 'float16', 'int32'];
 
@@ -113,15 +116,29 @@ const floatOf = (ts: readonly Tensor[]): DType => (ts.at(-1)!.dtype === 'float16
 /** The shape rule of a broadcasting op: the broadcast shape of its tensors, of their float dtype. */
 const broadcastRule = (name: string, ts: readonly Tensor[]) => ({ shape: broadcastShapes(name, ...ts.map((t) => t.shape)), dtype: floatOf(ts) });
 
+/** Whether float16 holds the float32 value of v exactly. */
+const fitsFloat16 = (v: number) => Object.is(f16BitsToF32(f32ToF16Bits(v)), Math.fround(v));
+
 /**
  * Checks the two operands of `op` (argument names as in PyTorch); numbers become 0-d tensors for the
  * duration of one op, of the dtype of the tensor beside them (so `ids.eq(3)` compares integers and
- * `h.mul(0.5)` stays float16).
+ * `h.mul(0.5)` stays float16). Where the op `computes` with a number that float16 cannot hold beside
+ * a float16 tensor (h.div(70000), h.mul(0.1)), it runs on float32 casts and its result is rounded to
+ * float16 once, as PyTorch's CUDA kernels compute with the number in float32: rounding it first
+ * would turn 1000 / 70000 into 1000 / Inf = 0.
  */
-function withScalars(op: string, fn: (a: Tensor, b: Tensor) => Tensor, alone: DType = 'float32') {
-  return (a: TensorOrScalar, b: TensorOrScalar): Tensor => {
+function withScalars(op: string, fn: (a: Tensor, b: Tensor) => Tensor, alone: DType = 'float32', computes = true) {
+  const lifted = (a: TensorOrScalar, b: TensorOrScalar): Tensor => {
     const args = [checkTensorOrNumber(op, 'input', a), checkTensorOrNumber(op, 'other', b)];
     const partner = args.find((v): v is Tensor => v instanceof Tensor);
+    if (computes && partner?.dtype === 'float16' && args.some((v) => typeof v === 'number' && !fitsFloat16(v))) {
+      requireF16(op); // before the casts, so that an adapter without shader-f16 is refused under this op's name
+      const wide = args.map((v) => (v instanceof Tensor ? cast(v, 'float32') : v));
+      const result = lifted(wide[0]!, wide[1]!);
+      const out = cast(result, 'float16');
+      for (const t of [...wide, result]) if (t instanceof Tensor) t.dispose();
+      return out;
+    }
     const intPartner = partner?.dtype === 'int32';
     const temps: Tensor[] = [];
     const lift = (v: TensorOrScalar, arg: string) => {
@@ -139,6 +156,7 @@ function withScalars(op: string, fn: (a: Tensor, b: Tensor) => Tensor, alone: DT
       for (const t of temps) t.dispose();
     }
   };
+  return lifted;
 }
 
 interface BinarySpec {
@@ -287,5 +305,6 @@ const whereOp = defineOp({
 export const where = withFront(whereOp, (cond: Tensor, a: TensorOrScalar, b: TensorOrScalar): Tensor => {
   checkTensor('where', 'condition', cond);
   // two numbers take the condition's float dtype
-  return withScalars('where', (x, y) => whereOp(cond, x, y), cond.dtype === 'float16' ? 'float16' : 'float32')(a, b);
+  // a number is selected, not computed with: rounded to float16 once either way
+  return withScalars('where', (x, y) => whereOp(cond, x, y), cond.dtype === 'float16' ? 'float16' : 'float32', false)(a, b);
 });

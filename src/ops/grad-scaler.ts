@@ -5,7 +5,7 @@
 import { NOT_DIFFERENTIABLE, optional } from '../autograd/op.js';
 import { ADAMW_CONTROL } from '../kernels/wgsl/adamw.js';
 import { F32_MAX } from '../kernels/wgsl/grad-norm.js';
-import { launchGradScalerUpdate, type FloorMark, type ScalerSettings } from '../kernels/wgsl/grad-scaler.js';
+import { launchGradScalerUpdate, MAX_SCALE, MIN_SCALE, type FloorMark, type ScalerSettings } from '../kernels/wgsl/grad-scaler.js';
 import { assertShape } from '../tensor/check.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { defineUpdate } from './update.js';
@@ -22,8 +22,18 @@ export type SettingRule = [name: string, value: unknown, ok: boolean, allowed: s
 export function scalerFactorRules(s: Pick<ScalerSettings, 'growthFactor' | 'backoffFactor' | 'growthInterval'>): SettingRule[] {
   return [
     ['growthFactor', s.growthFactor, Number.isFinite(s.growthFactor) && s.growthFactor >= 1, 'a finite number >= 1'],
-    ['backoffFactor', s.backoffFactor, s.backoffFactor > 0 && s.backoffFactor < 1, 'a number in (0, 1)'],
+    ['backoffFactor', s.backoffFactor, typeof s.backoffFactor === 'number' && s.backoffFactor > 0 && s.backoffFactor < 1, 'a number in (0, 1)'],
     ['growthInterval', s.growthInterval, Number.isInteger(s.growthInterval) && s.growthInterval >= 1 && s.growthInterval <= 2 ** 24, 'an integer in [1, 2^24]'],
+  ];
+}
+
+/** The rules of a scaler's state (GradScaler.load's argument, a checkpoint's trainer.scaler): what the GPU counters can hold. */
+export function scalerStateRules(s: Partial<Record<'scale' | 'cleanSteps' | 'skippedSteps', unknown>>): SettingRule[] {
+  const count = (v: unknown) => Number.isSafeInteger(v) && (v as number) >= 0;
+  return [
+    ['scale', s.scale, typeof s.scale === 'number' && s.scale >= MIN_SCALE && s.scale <= MAX_SCALE, 'a number in [2^-24, 2^24]'],
+    ['cleanSteps', s.cleanSteps, count(s.cleanSteps), 'an integer >= 0'],
+    ['skippedSteps', s.skippedSteps, count(s.skippedSteps), 'an integer >= 0'],
   ];
 }
 

@@ -8,6 +8,7 @@ import { profile } from '../kernels/profile.js';
 import { adamw, full, tensor, type Tensor, zeros } from '../ops/index.js';
 import { keep } from '../tensor/scope.js';
 import { checkTensor, describeValue } from '../tensor/check.js';
+import { checkFloat32Params } from './float32-only.js';
 
 /** AdamW's hyperparameters (defaults: lr 1e-3, betas [0.9, 0.999], eps 1e-8, weightDecay 0.01). */
 export interface AdamWOptions {
@@ -48,6 +49,7 @@ export class AdamW {
   constructor(readonly params: Tensor[], opts: AdamWOptions = {}) {
     if (!Array.isArray(params)) throw new TypeError(`AdamW: argument 'params' must be an array of Tensors, got ${describeValue(params)}`);
     params.forEach((p, i) => checkTensor('AdamW', `params[${i}]`, p));
+    checkFloat32Params('AdamW', params);
     // one tensor twice would be updated twice a step, its moments in two places (PyTorch refuses it too)
     const twice = params.findIndex((p, i) => params.indexOf(p) !== i);
     if (twice >= 0) throw new Error(`AdamW: params[${twice}] ${params[twice]!.describe()} is params[${params.indexOf(params[twice]!)}] again; pass each parameter once`);

@@ -2,13 +2,22 @@
 // min(1, maxNorm / (norm + 1e-6)) stay on the GPU as 0-d tensors (the `gradNorm` op); the
 // optimizer multiplies every gradient by the factor inside its fused step.
 import { gradNorm, Tensor } from '../ops/index.js';
+import { describeValue } from '../tensor/check.js';
+import { float32Grads } from './float32-only.js';
+
+/** maxNorm as clipGradNorm and GradScaler.unscale take it: a number > 0, Infinity for none (NaN must not pass as none). */
+export function checkMaxNorm(op: string, maxNorm: unknown): number {
+  if (typeof maxNorm !== 'number' || !(maxNorm > 0)) throw new RangeError(`${op}: argument 'maxNorm' must be a number > 0 (Infinity: no clipping), got ${describeValue(maxNorm)}`);
+  return maxNorm;
+}
 
 /** maxNorm = Infinity (or anything past float32's range) measures the norm without clipping (scale exactly 1). */
 export function clipGradNorm(params: Tensor[], maxNorm: number): { norm: Tensor; scale: Tensor } {
+  checkMaxNorm('clipGradNorm', maxNorm);
   const norm = Tensor.empty([], 'float32', 'clipGradNorm');
   const scale = Tensor.empty([], 'float32', 'clipGradNorm');
   try {
-    gradNorm(params.flatMap((p) => (p.grad ? [p.grad] : [])), maxNorm, norm, scale);
+    gradNorm(float32Grads('clipGradNorm', params), maxNorm, norm, scale);
   } catch (e) {
     norm.dispose();
     scale.dispose();

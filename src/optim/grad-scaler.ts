@@ -13,8 +13,11 @@
 // 40 skips on the way down), and waiting could only burn time, never save weights, since a
 // skipped step changes nothing. Given a watch, unscale marks its status then, on the GPU, for
 // the training loop to stop at its next readback.
-import { clipLimit, full, gradNorm, gradScalerUpdate, MAX_SCALE, MIN_SCALE, scalerFactorRules, tensor, type FloorMark, type Tensor } from '../ops/index.js';
+import { clipLimit, full, gradNorm, gradScalerUpdate, MAX_SCALE, MIN_SCALE, scalerFactorRules, scalerStateRules, tensor, type FloorMark, type Tensor } from '../ops/index.js';
 import { keep } from '../tensor/scope.js';
+import { describeValue } from '../tensor/check.js';
+import { checkMaxNorm } from './clip.js';
+import { float32Grads } from './float32-only.js';
 
 /** The scaler's settings (PyTorch's defaults: initScale 2^16, growth 2, backoff 0.5, growthInterval 2000). */
 export interface GradScalerOptions {
@@ -33,6 +36,9 @@ export interface GradScalerState {
   skippedSteps: number;
 }
 
+/** A setting's value in a message: a number as itself, anything else with its type (a string '10' is not 10). */
+const shown = (v: unknown): string => (typeof v === 'number' ? String(v) : describeValue(v));
+
 /** Where a step skipped at the minimum scale is recorded: watchNonFinite's status (int32 [2]), the bits to set and the step. */
 export interface FloorWatch extends FloorMark {
   status: Tensor;
@@ -50,13 +56,13 @@ export class GradScaler {
 
   constructor(opts: GradScalerOptions = {}) {
     const initScale = opts.initScale ?? 2 ** 16;
-    if (!(initScale >= MIN_SCALE && initScale <= MAX_SCALE)) throw new RangeError(`GradScaler: initScale must be in [2^-24, 2^24], got ${initScale}`);
+    if (!(typeof initScale === 'number' && initScale >= MIN_SCALE && initScale <= MAX_SCALE)) throw new RangeError(`GradScaler: initScale must be in [2^-24, 2^24], got ${shown(initScale)}`);
     this.growthFactor = opts.growthFactor ?? 2;
     this.backoffFactor = opts.backoffFactor ?? 0.5;
     this.growthInterval = opts.growthInterval ?? 2000;
     // refused here, not at the first unscale (under the kernel's name, a backward later)
     const [name, value, , allowed] = scalerFactorRules(this).find(([, , ok]) => !ok) ?? [];
-    if (name) throw new RangeError(`GradScaler: ${name} must be ${allowed}, got ${value}`);
+    if (name) throw new RangeError(`GradScaler: ${name} must be ${allowed}, got ${shown(value)}`);
     this.scale = keep(full([], initScale));
     this.control = keep(full([4], 0));
   }
@@ -73,10 +79,11 @@ export class GradScaler {
    * MIN_SCALE sets the bits floor.flag of floor.status (and the step, if it is the first mark).
    */
   unscale(params: Tensor[], maxNorm: number, floor?: FloorWatch): Tensor {
+    checkMaxNorm('GradScaler.unscale', maxNorm);
     const norm = full([], 0);
     const unusedClip = full([], 1);
     try {
-      gradNorm(params.flatMap((p) => (p.grad ? [p.grad] : [])), Infinity, norm, unusedClip);
+      gradNorm(float32Grads('GradScaler.unscale', params), Infinity, norm, unusedClip);
       const settings = { maxNorm: clipLimit(maxNorm), growthFactor: this.growthFactor, backoffFactor: this.backoffFactor, growthInterval: this.growthInterval };
       gradScalerUpdate(norm, this.scale, this.control, floor?.status ?? null, settings, floor && { flag: floor.flag, step: floor.step });
     } catch (e) {
@@ -94,8 +101,11 @@ export class GradScaler {
     return { scale, cleanSteps: control[3]!, skippedSteps: control[2]! };
   }
 
-  /** Sets the scale and counts (e.g. from a checkpoint). */
+  /** Sets the scale and counts (e.g. from a checkpoint); a state out of range (a scale of 0: NaN weights) is refused. */
   load(state: GradScalerState): void {
+    if (typeof state !== 'object' || state === null) throw new TypeError(`GradScaler.load: state must be an object, got ${state}`);
+    const [name, value, , allowed] = scalerStateRules(state).find(([, , ok]) => !ok) ?? [];
+    if (name) throw new RangeError(`GradScaler.load: state.${name} must be ${allowed}, got ${shown(value)}`);
     const s = tensor(new Float32Array([state.scale]), []);
     const c = tensor(new Float32Array([0, 0, state.skippedSteps, state.cleanSteps]), [4]);
     this.scale.assign(s);

@@ -1,5 +1,6 @@
 // 16-bit floats as stored in checkpoints: IEEE binary16 (F16) and bfloat16 (BF16), converted to
-// and from float32. Encoding rounds to nearest, ties to even, like the hardware and PyTorch do.
+// and from float32. Encoding rounds to nearest, ties to even, like the hardware and PyTorch do (F16
+// from a float64 number too, in one rounding).
 
 const f32 = new Float32Array(1);
 const u32 = new Uint32Array(f32.buffer);
@@ -19,8 +20,12 @@ export function f16BitsToF32(h: number): number {
   return sign * (1 + mant / 1024) * 2 ** (exp - 15);
 }
 
+/** x's binary16 bits, rounded once to nearest, ties to even: from a float32, or from any number (a float64). */
 export function f32ToF16Bits(x: number): number {
   f32[0] = x;
+  // a float64 that float32 cannot hold is rounded to float32 toward odd, so that the rounding to
+  // float16 below meets no false tie (1 + 2^-11 + 2^-40 would go to 1 + 2^-11, then to even, 1)
+  if (Number.isFinite(x) && f32[0] !== x && !(u32[0]! & 1)) u32[0]! += Math.abs(f32[0]!) < Math.abs(x) ? 1 : -1;
   const bits = u32[0]!;
   const sign = (bits >>> 16) & 0x8000;
   const exp = (bits >>> 23) & 0xff;
