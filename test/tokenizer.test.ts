@@ -167,6 +167,18 @@ describe('BpeTokenizer', () => {
     expect(BpeTokenizer.train(text, 400).toJSON()).toEqual(BpeTokenizer.train(text, 400).toJSON());
   });
 
+  it('trains quickly on text whose chunks are long (Chinese: a paragraph of letters is one chunk)', () => {
+    let x = 1; // MINSTD: 400 common-looking CJK characters in a fixed order
+    const hanzi = Array.from({ length: 60_000 }, () => String.fromCodePoint(0x4e00 + ((x = (x * 48271) % 2147483647) % 400))).join('');
+    const paragraphs = hanzi.match(/.{1,500}/gu)!.join('\n');
+    const t0 = performance.now();
+    const tok = BpeTokenizer.train(paragraphs, 1000);
+    const ms = performance.now() - t0;
+    console.log(`BPE vocab 1000 on ${paragraphs.length} characters of 500-character paragraphs: trained in ${ms.toFixed(0)} ms`);
+    expect(tok.vocabSize).toBe(1000);
+    expect(ms).toBeLessThan(5_000); // about 0.7 s; recounting each chunk the merge touched took 18 s
+  });
+
   it('compresses English prose more than 2x at vocab 512', () => {
     let lastProgress = [0, 0];
     const t0 = performance.now();
