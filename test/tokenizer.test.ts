@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { BpeTokenizer, CharTokenizer, describeLeftOut, encodeKnown, splitChunks, tokenizerFromJSON } from '../src/gpt/tokenizer/index.js';
+import { BpeTokenizer, CharTokenizer, describeLeftOut, encodeKnown, Gpt2Tokenizer, splitChunks, tokenizerFromJSON } from '../src/gpt/tokenizer/index.js';
 import { testCorpus } from './corpus.js';
 import { existsSync, readFileSync } from 'node:fs';
 
@@ -243,6 +243,12 @@ describe('arguments of the wrong kind', () => {
       expect(t.decode(Int32Array.from(t.encode('hello')))).toBe('hello');
     });
   }
+  it('encodeKnown takes a string, the constructors arrays', () => {
+    expect(() => encodeKnown(char, 5 as never)).toThrow(/^encodeKnown: argument 'text' must be a string, got number 5$/);
+    expect(() => new CharTokenizer('abc' as never)).toThrow(/^CharTokenizer: argument 'chars' must be an array of characters, got string 'abc'$/);
+    expect(() => new BpeTokenizer(null as never)).toThrow(/^BpeTokenizer: argument 'merges' must be an array of \[a, b\] token id pairs, got null$/);
+    expect(() => new Gpt2Tokenizer([], '<|endoftext|>' as never)).toThrow(/^Gpt2Tokenizer: argument 'special' must be an array of strings, got string '<\|endoftext\|>'$/);
+  });
   it('training takes a string only', () => {
     expect(() => CharTokenizer.train(5 as never)).toThrow(/^CharTokenizer.train: argument 'text' must be a string, got number 5$/);
     expect(() => BpeTokenizer.train(5 as never, 260)).toThrow(/^BpeTokenizer.train: argument 'text' must be a string, got number 5$/);

@@ -4,7 +4,7 @@
 // round-trips exactly. A lone surrogate cannot be UTF-8 encoded: TextEncoder turns it into U+FFFD,
 // so that is what decode returns for it. Special tokens (GPT-2's <|endoftext|>) follow the merges:
 // decode writes their text, encode never produces them (text that spells one is ordinary text).
-import { checkIds, checkText, type Tokenizer, type TokenizerJSON } from './tokenizer.js';
+import { checkArray, checkIds, checkText, type Tokenizer, type TokenizerJSON } from './tokenizer.js';
 import { BYTE_TOKENS, mergePair, pairKey } from './pairs.js';
 
 const CACHE_LIMIT = 100_000; // encoded chunks remembered; natural text repeats its words a lot
@@ -32,7 +32,7 @@ export abstract class ByteLevelBpe implements Tokenizer {
       this.byteIds[b] = id;
       this.tokens.push(Uint8Array.of(b));
     });
-    merges.forEach((pair, i) => {
+    checkArray(owner, 'merges', merges, 'an array of [a, b] token id pairs').forEach((pair, i) => {
       const limit = BYTE_TOKENS + i;
       const ok = Array.isArray(pair) && pair.length === 2 && pair.every((id) => Number.isInteger(id) && id >= 0 && id < limit);
       if (!ok) throw new Error(`${owner}: merge ${i} must be a pair of token ids below ${limit}, got ${JSON.stringify(pair)}`);
@@ -45,7 +45,7 @@ export abstract class ByteLevelBpe implements Tokenizer {
       joined.set(this.tokens[b]!, this.tokens[a]!.length);
       this.tokens.push(joined);
     });
-    special.forEach((text, k) => {
+    checkArray(owner, 'special', special, 'an array of strings').forEach((text, k) => {
       if (typeof text !== 'string' || !text) throw new Error(`${owner}: special token ${k} must be a non-empty string, got ${JSON.stringify(text)}`);
       this.tokens.push(utf8.encode(text));
     });

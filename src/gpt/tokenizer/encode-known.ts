@@ -3,7 +3,7 @@
 // can say which and how many instead of failing. One policy for the CLI and the browser page.
 // (A byte-level BPE tokenizer covers every text, so nothing is ever left out there.)
 import { CharTokenizer, describeChar } from './char.js';
-import type { Tokenizer } from './tokenizer.js';
+import { checkText, type Tokenizer } from './tokenizer.js';
 
 /** The result of encodeKnown(). */
 export interface KnownTokens {
@@ -20,7 +20,7 @@ export function encodeKnown(tokenizer: Tokenizer, text: string): KnownTokens {
   const ids: number[] = [];
   const unknown = new Map<string, number>();
   let dropped = 0;
-  for (const ch of text) {
+  for (const ch of checkText('encodeKnown', text)) {
     const id = tokenizer.idOf(ch);
     if (id !== undefined) ids.push(id);
     else {
