@@ -5,7 +5,8 @@
 // so that is what decode returns for it. Special tokens (GPT-2's <|endoftext|>) follow the merges:
 // decode writes their text, encode never produces them (text that spells one is ordinary text).
 import { checkArray, checkIds, checkText, type Tokenizer, type TokenizerJSON } from './tokenizer.js';
-import { BYTE_TOKENS, mergePair, pairKey } from './pairs.js';
+import { mergeByRank } from './merge-by-rank.js';
+import { BYTE_TOKENS, pairKey } from './pairs.js';
 
 const CACHE_LIMIT = 100_000; // encoded chunks remembered; natural text repeats its words a lot
 const utf8 = new TextEncoder();
@@ -89,22 +90,12 @@ export abstract class ByteLevelBpe implements Tokenizer {
     return fromUtf8.decode(all);
   }
 
-  // Applies the lowest-ranked merge present, all its occurrences at once, until none applies: GPT-2's
-  // bpe(), which also replays training's order, so the training text encodes to the tokens it saw.
+  // GPT-2's bpe() (see mergeByRank), which also replays training's order, so the training text
+  // encodes to the tokens it saw.
   private encodeChunk(chunk: string): readonly number[] {
     const cached = this.cache.get(chunk);
     if (cached !== undefined) return cached;
-    let ids = Array.from(utf8.encode(chunk), (b) => this.byteIds[b]!);
-    for (;;) {
-      let bestRank = Infinity;
-      for (let i = 0; i + 1 < ids.length; i++) {
-        const rank = this.ranks.get(pairKey(ids[i]!, ids[i + 1]!));
-        if (rank !== undefined && rank < bestRank) bestRank = rank;
-      }
-      if (bestRank === Infinity) break;
-      const [a, b] = this.merges[bestRank]!;
-      ids = mergePair(ids, a, b, BYTE_TOKENS + bestRank);
-    }
+    const ids = mergeByRank(Array.from(utf8.encode(chunk), (b) => this.byteIds[b]!), (a, b) => this.ranks.get(pairKey(a, b)));
     if (this.cache.size >= CACHE_LIMIT) this.cache.clear();
     this.cache.set(chunk, ids);
     return ids;
