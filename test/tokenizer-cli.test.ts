@@ -89,6 +89,16 @@ describe('gpt prepare --tokenizer gpt2', () => {
   });
 });
 
+describe('prepared data', () => {
+  it('a --data-dir naming the --out-dir of gpt prepare says where the data went', async () => {
+    const outDir = join(sandbox, 'prepared');
+    expect((await gpt('prepare', '--data', corpus, '--out-dir', outDir)).code).toBe(0);
+    const r = await gpt('train', ...TINY, '--data-dir', outDir, '--out-dir', join(sandbox, 'run-prepared'));
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(new RegExp(`^gpt train: cannot read prepared data in ${outDir} \\(.*\\); pass ${join(outDir, 'data')}, where \`gpt prepare --out-dir ${outDir}\` wrote it$`));
+  });
+});
+
 describe('a model trained with --tokenizer gpt2', () => {
   it('trains on text tokenized by GPT-2, keeps the tokenizer in its checkpoint and samples from a prompt', async () => {
     const out = join(sandbox, 'run');
