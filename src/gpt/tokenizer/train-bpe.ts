@@ -1,8 +1,8 @@
 // Learning BPE merges. Identical chunks are stored once with their multiplicity, and each merge
 // rewrites only the chunks that contain the merged pair, moving the counts of the pairs on either
 // side of each occurrence; there is no recount, not even of a whole chunk, so a megabyte of text
-// trains in about a second, and a long chunk (a paragraph of Chinese is one) costs only where a
-// merge occurs in it.
+// trains in about a second, and a long chunk (a paragraph of Chinese is one) changes counts only
+// where the merge occurs in it.
 import { PairHeap } from './pair-heap.js';
 import { BYTE_TOKENS, mergePair, pairKey, pairOf } from './pairs.js';
 
