@@ -112,6 +112,16 @@ describe('encodeKnown', () => {
     expect(describeLeftOut(encodeKnown(tok, 'ab'))).toBe('');
   });
 
+  it('takes a text of more characters than a JavaScript array holds (about 134M; pushing past that aborts V8)', () => {
+    const tok = CharTokenizer.train('ab');
+    const text = 'ab'.repeat(75_000_000);
+    const t0 = performance.now();
+    const { ids, dropped } = encodeKnown(tok, text);
+    console.log(`encodeKnown: ${text.length.toLocaleString('en-US')} characters in ${(performance.now() - t0).toFixed(0)} ms`);
+    expect([ids.length, dropped]).toEqual([150_000_000, 0]);
+    expect([ids[0], ids[1], ids[149_999_998], ids[149_999_999]]).toEqual([0, 1, 0, 1]);
+  });
+
   it('a BPE tokenizer covers every text', () => {
     const tok = BpeTokenizer.train('abc abc', 260);
     expect(encodeKnown(tok, 'xyz $').dropped).toBe(0);

@@ -17,18 +17,20 @@ export interface KnownTokens {
 /** Token ids of `text`; a character tokenizer leaves out (and counts) the characters it does not know. */
 export function encodeKnown(tokenizer: Tokenizer, text: string): KnownTokens {
   if (!(tokenizer instanceof CharTokenizer)) return { ids: Int32Array.from(tokenizer.encode(text)), unknown: new Map(), dropped: 0 };
-  const ids: number[] = [];
+  // at most one id per UTF-16 unit; a number[] past ~134M entries is a fatal V8 error, not an exception
+  const ids = new Int32Array(checkText('encodeKnown', text).length);
+  let length = 0;
   const unknown = new Map<string, number>();
   let dropped = 0;
-  for (const ch of checkText('encodeKnown', text)) {
+  for (const ch of text) {
     const id = tokenizer.idOf(ch);
-    if (id !== undefined) ids.push(id);
+    if (id !== undefined) ids[length++] = id;
     else {
       unknown.set(ch, (unknown.get(ch) ?? 0) + 1);
       dropped++;
     }
   }
-  return { ids: Int32Array.from(ids), unknown, dropped };
+  return { ids: ids.subarray(0, length), unknown, dropped };
 }
 
 /** e.g. `3 characters the tokenizer does not know were left out: "$" (U+0024) x2, "é" (U+00E9)`; '' when none were. */
