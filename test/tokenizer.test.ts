@@ -122,6 +122,14 @@ describe('encodeKnown', () => {
     expect([ids[0], ids[1], ids[149_999_998], ids[149_999_999]]).toEqual([0, 1, 0, 1]);
   });
 
+  it('takes a text of more BPE tokens than a JavaScript array holds', () => {
+    const bytes = BpeTokenizer.train('', 256); // no merges: a token per byte
+    const text = ` ${'a'.repeat(999)}`.repeat(120_000); // 120k chunks " aa…a" of 1000 tokens each
+    const { ids } = encodeKnown(bytes, text);
+    expect(ids.length).toBe(120_000_000);
+    expect([ids[0], ids[1], ids[999], ids[1000], ids[119_999_999]]).toEqual([32, 97, 97, 32, 97]);
+  });
+
   it('a BPE tokenizer covers every text', () => {
     const tok = BpeTokenizer.train('abc abc', 260);
     expect(encodeKnown(tok, 'xyz $').dropped).toBe(0);

@@ -56,7 +56,7 @@ export abstract class ByteLevelBpe implements Tokenizer {
   }
 
   /** The chunks merges stay within; they join back into the text. */
-  protected abstract chunks(text: string): string[];
+  protected abstract chunks(text: string): Iterable<string>;
 
   abstract toJSON(): TokenizerJSON;
 
@@ -65,9 +65,24 @@ export abstract class ByteLevelBpe implements Tokenizer {
   }
 
   encode(text: string): number[] {
-    const out: number[] = [];
-    for (const chunk of this.chunks(checkText(`${this.owner}.encode`, text))) for (const id of this.encodeChunk(chunk)) out.push(id);
-    return out;
+    return Array.from(this.encodeIds(text));
+  }
+
+  /** encode()'s ids as an Int32Array, which holds a corpus's: a number[] holds about 134M at most. */
+  encodeIds(text: string): Int32Array {
+    let out = new Int32Array(1024);
+    let length = 0;
+    for (const chunk of this.chunks(checkText(`${this.owner}.encode`, text))) {
+      const ids = this.encodeChunk(chunk);
+      if (length + ids.length > out.length) {
+        const grown = new Int32Array(Math.max(2 * out.length, length + ids.length));
+        grown.set(out);
+        out = grown;
+      }
+      out.set(ids, length);
+      length += ids.length;
+    }
+    return out.slice(0, length);
   }
 
   decode(ids: ArrayLike<number>): string {

@@ -2,6 +2,7 @@
 // fine-tuned on new text: characters outside the vocabulary are left out and counted, so the caller
 // can say which and how many instead of failing. One policy for the CLI and the browser page.
 // (A byte-level BPE tokenizer covers every text, so nothing is ever left out there.)
+import { ByteLevelBpe } from './byte-level-bpe.js';
 import { CharTokenizer, describeChar } from './char.js';
 import { checkText, type Tokenizer } from './tokenizer.js';
 
@@ -16,7 +17,10 @@ export interface KnownTokens {
 
 /** Token ids of `text`; a character tokenizer leaves out (and counts) the characters it does not know. */
 export function encodeKnown(tokenizer: Tokenizer, text: string): KnownTokens {
-  if (!(tokenizer instanceof CharTokenizer)) return { ids: Int32Array.from(tokenizer.encode(text)), unknown: new Map(), dropped: 0 };
+  if (!(tokenizer instanceof CharTokenizer)) {
+    const ids = tokenizer instanceof ByteLevelBpe ? tokenizer.encodeIds(text) : Int32Array.from(tokenizer.encode(text));
+    return { ids, unknown: new Map(), dropped: 0 };
+  }
   // at most one id per UTF-16 unit; a number[] past ~134M entries is a fatal V8 error, not an exception
   const ids = new Int32Array(checkText('encodeKnown', text).length);
   let length = 0;
