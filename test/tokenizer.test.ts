@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { BpeTokenizer, CharTokenizer, describeLeftOut, encodeKnown, splitChunks, tokenizerFromJSON } from '../src/gpt/tokenizer/index.js';
+import { BpeTokenizer, CharTokenizer, describeLeftOut, encodeKnown, Gpt2Tokenizer, splitChunks, tokenizerFromJSON } from '../src/gpt/tokenizer/index.js';
 import { testCorpus } from './corpus.js';
 import { existsSync, readFileSync } from 'node:fs';
 
@@ -112,6 +112,24 @@ describe('encodeKnown', () => {
     expect(describeLeftOut(encodeKnown(tok, 'ab'))).toBe('');
   });
 
+  it('takes a text of more characters than a JavaScript array holds (about 134M; pushing past that aborts V8)', () => {
+    const tok = CharTokenizer.train('ab');
+    const text = 'ab'.repeat(75_000_000);
+    const t0 = performance.now();
+    const { ids, dropped } = encodeKnown(tok, text);
+    console.log(`encodeKnown: ${text.length.toLocaleString('en-US')} characters in ${(performance.now() - t0).toFixed(0)} ms`);
+    expect([ids.length, dropped]).toEqual([150_000_000, 0]);
+    expect([ids[0], ids[1], ids[149_999_998], ids[149_999_999]]).toEqual([0, 1, 0, 1]);
+  });
+
+  it('takes a text of more BPE tokens than a JavaScript array holds', () => {
+    const bytes = BpeTokenizer.train('', 256); // no merges: a token per byte
+    const text = ` ${'a'.repeat(999)}`.repeat(120_000); // 120k chunks " aa…a" of 1000 tokens each
+    const { ids } = encodeKnown(bytes, text);
+    expect(ids.length).toBe(120_000_000);
+    expect([ids[0], ids[1], ids[999], ids[1000], ids[119_999_999]]).toEqual([32, 97, 97, 32, 97]);
+  });
+
   it('a BPE tokenizer covers every text', () => {
     const tok = BpeTokenizer.train('abc abc', 260);
     expect(encodeKnown(tok, 'xyz $').dropped).toBe(0);
@@ -165,6 +183,38 @@ describe('BpeTokenizer', () => {
   it('trains deterministically', () => {
     const text = PROSE.slice(0, 100_000);
     expect(BpeTokenizer.train(text, 400).toJSON()).toEqual(BpeTokenizer.train(text, 400).toJSON());
+  });
+
+  it('trains quickly on text whose chunks are long (Chinese: a paragraph of letters is one chunk)', () => {
+    let x = 1; // MINSTD: 400 common-looking CJK characters in a fixed order
+    const hanzi = Array.from({ length: 60_000 }, () => String.fromCodePoint(0x4e00 + ((x = (x * 48271) % 2147483647) % 400))).join('');
+    const paragraphs = hanzi.match(/.{1,500}/gu)!.join('\n');
+    const t0 = performance.now();
+    const tok = BpeTokenizer.train(paragraphs, 1000);
+    const ms = performance.now() - t0;
+    console.log(`BPE vocab 1000 on ${paragraphs.length} characters of 500-character paragraphs: trained in ${ms.toFixed(0)} ms`);
+    expect(tok.vocabSize).toBe(1000);
+    expect(ms).toBeLessThan(5_000); // about 0.7 s; recounting each chunk the merge touched took 18 s
+  });
+
+  it('encodes a long chunk quickly, as applying every merge in rank order does (400k letters of DNA are one chunk)', () => {
+    let x = 1; // MINSTD
+    const dna = Array.from({ length: 400_000 }, () => 'ACGT'[(x = (x * 48271) % 2147483647) % 4]).join('');
+    const tok = BpeTokenizer.train(dna.slice(0, 20_000), 2000);
+    const t0 = performance.now();
+    const ids = tok.encode(dna);
+    const ms = performance.now() - t0;
+    console.log(`BPE vocab 2000: ${dna.length} characters of one chunk encoded in ${ms.toFixed(0)} ms`);
+    expect(ms).toBeLessThan(3_000); // about 0.5 s; rescanning the chunk for the lowest rank after each merge took 9 s
+    // each merge in turn over the whole chunk: a merge's pairs exist only once the merges before it are done
+    let naive = Array.from(new TextEncoder().encode(dna.slice(0, 5_000)));
+    for (const [r, [a, b]] of tok.toJSON().merges.entries()) {
+      const out: number[] = [];
+      for (let i = 0; i < naive.length; i++) out.push(naive[i] === a && naive[i + 1] === b ? (i++, 256 + r) : naive[i]!);
+      naive = out;
+    }
+    expect(tok.encode(dna.slice(0, 5_000))).toEqual(naive);
+    expect(tok.decode(ids)).toBe(dna);
   });
 
   it('compresses English prose more than 2x at vocab 512', () => {
@@ -231,6 +281,12 @@ describe('arguments of the wrong kind', () => {
       expect(t.decode(Int32Array.from(t.encode('hello')))).toBe('hello');
     });
   }
+  it('encodeKnown takes a string, the constructors arrays', () => {
+    expect(() => encodeKnown(char, 5 as never)).toThrow(/^encodeKnown: argument 'text' must be a string, got number 5$/);
+    expect(() => new CharTokenizer('abc' as never)).toThrow(/^CharTokenizer: argument 'chars' must be an array of characters, got string 'abc'$/);
+    expect(() => new BpeTokenizer(null as never)).toThrow(/^BpeTokenizer: argument 'merges' must be an array of \[a, b\] token id pairs, got null$/);
+    expect(() => new Gpt2Tokenizer([], '<|endoftext|>' as never)).toThrow(/^Gpt2Tokenizer: argument 'special' must be an array of strings, got string '<\|endoftext\|>'$/);
+  });
   it('training takes a string only', () => {
     expect(() => CharTokenizer.train(5 as never)).toThrow(/^CharTokenizer.train: argument 'text' must be a string, got number 5$/);
     expect(() => BpeTokenizer.train(5 as never, 260)).toThrow(/^BpeTokenizer.train: argument 'text' must be a string, got number 5$/);

@@ -1,9 +1,9 @@
 // Our own byte-level BPE, trained on the user's text: the byte tokens are ids 0..255 in byte order,
-// learned merges add the rest, and text is cut by splitChunks (a refinement of GPT-2's pattern).
+// learned merges add the rest, and text is cut by splitChunks' pattern (a refinement of GPT-2's).
 import { ByteLevelBpe } from './byte-level-bpe.js';
 import { checkText, type BpeTokenizerJSON } from './tokenizer.js';
 import { BYTE_TOKENS, PAIR_BASE } from './pairs.js';
-import { splitChunks } from './split.js';
+import { eachChunk } from './split.js';
 import { learnMerges, type MergeProgress } from './train-bpe.js';
 
 /** Options of BpeTokenizer.train(). */
@@ -29,7 +29,7 @@ export class BpeTokenizer extends ByteLevelBpe {
       throw new Error(`BpeTokenizer.train: vocabSize must be an integer in [${BYTE_TOKENS}, ${PAIR_BASE}], got ${vocabSize}`);
     }
     const freqs = new Map<string, number>();
-    for (const chunk of splitChunks(checkText('BpeTokenizer.train', text))) freqs.set(chunk, (freqs.get(chunk) ?? 0) + 1);
+    for (const chunk of eachChunk(checkText('BpeTokenizer.train', text))) freqs.set(chunk, (freqs.get(chunk) ?? 0) + 1);
     const chunks = [...freqs].map(([chunk, freq]): [Uint8Array, number] => [utf8.encode(chunk), freq]);
     return new BpeTokenizer(learnMerges(chunks, vocabSize - BYTE_TOKENS, opts.onProgress));
   }
@@ -43,7 +43,7 @@ export class BpeTokenizer extends ByteLevelBpe {
     return { kind: 'bpe', merges: this.merges.map(([a, b]) => [a, b]) };
   }
 
-  protected chunks(text: string): string[] {
-    return splitChunks(text);
+  protected chunks(text: string): Iterable<string> {
+    return eachChunk(text);
   }
 }

@@ -4,8 +4,9 @@
 // round-trips exactly. A lone surrogate cannot be UTF-8 encoded: TextEncoder turns it into U+FFFD,
 // so that is what decode returns for it. Special tokens (GPT-2's <|endoftext|>) follow the merges:
 // decode writes their text, encode never produces them (text that spells one is ordinary text).
-import { checkIds, checkText, type Tokenizer, type TokenizerJSON } from './tokenizer.js';
-import { BYTE_TOKENS, mergePair, pairKey } from './pairs.js';
+import { checkArray, checkIds, checkText, type Tokenizer, type TokenizerJSON } from './tokenizer.js';
+import { mergeByRank } from './merge-by-rank.js';
+import { BYTE_TOKENS, pairKey } from './pairs.js';
 
 const CACHE_LIMIT = 100_000; // encoded chunks remembered; natural text repeats its words a lot
 const utf8 = new TextEncoder();
@@ -32,7 +33,7 @@ export abstract class ByteLevelBpe implements Tokenizer {
       this.byteIds[b] = id;
       this.tokens.push(Uint8Array.of(b));
     });
-    merges.forEach((pair, i) => {
+    checkArray(owner, 'merges', merges, 'an array of [a, b] token id pairs').forEach((pair, i) => {
       const limit = BYTE_TOKENS + i;
       const ok = Array.isArray(pair) && pair.length === 2 && pair.every((id) => Number.isInteger(id) && id >= 0 && id < limit);
       if (!ok) throw new Error(`${owner}: merge ${i} must be a pair of token ids below ${limit}, got ${JSON.stringify(pair)}`);
@@ -45,7 +46,7 @@ export abstract class ByteLevelBpe implements Tokenizer {
       joined.set(this.tokens[b]!, this.tokens[a]!.length);
       this.tokens.push(joined);
     });
-    special.forEach((text, k) => {
+    checkArray(owner, 'special', special, 'an array of strings').forEach((text, k) => {
       if (typeof text !== 'string' || !text) throw new Error(`${owner}: special token ${k} must be a non-empty string, got ${JSON.stringify(text)}`);
       this.tokens.push(utf8.encode(text));
     });
@@ -55,7 +56,7 @@ export abstract class ByteLevelBpe implements Tokenizer {
   }
 
   /** The chunks merges stay within; they join back into the text. */
-  protected abstract chunks(text: string): string[];
+  protected abstract chunks(text: string): Iterable<string>;
 
   abstract toJSON(): TokenizerJSON;
 
@@ -64,9 +65,24 @@ export abstract class ByteLevelBpe implements Tokenizer {
   }
 
   encode(text: string): number[] {
-    const out: number[] = [];
-    for (const chunk of this.chunks(checkText(`${this.owner}.encode`, text))) for (const id of this.encodeChunk(chunk)) out.push(id);
-    return out;
+    return Array.from(this.encodeIds(text));
+  }
+
+  /** encode()'s ids as an Int32Array, which holds a corpus's: a number[] holds about 134M at most. */
+  encodeIds(text: string): Int32Array {
+    let out = new Int32Array(1024);
+    let length = 0;
+    for (const chunk of this.chunks(checkText(`${this.owner}.encode`, text))) {
+      const ids = this.encodeChunk(chunk);
+      if (length + ids.length > out.length) {
+        const grown = new Int32Array(Math.max(2 * out.length, length + ids.length));
+        grown.set(out);
+        out = grown;
+      }
+      out.set(ids, length);
+      length += ids.length;
+    }
+    return out.slice(0, length);
   }
 
   decode(ids: ArrayLike<number>): string {
@@ -89,22 +105,12 @@ export abstract class ByteLevelBpe implements Tokenizer {
     return fromUtf8.decode(all);
   }
 
-  // Applies the lowest-ranked merge present, all its occurrences at once, until none applies: GPT-2's
-  // bpe(), which also replays training's order, so the training text encodes to the tokens it saw.
+  // GPT-2's bpe() (see mergeByRank), which also replays training's order, so the training text
+  // encodes to the tokens it saw.
   private encodeChunk(chunk: string): readonly number[] {
     const cached = this.cache.get(chunk);
     if (cached !== undefined) return cached;
-    let ids = Array.from(utf8.encode(chunk), (b) => this.byteIds[b]!);
-    for (;;) {
-      let bestRank = Infinity;
-      for (let i = 0; i + 1 < ids.length; i++) {
-        const rank = this.ranks.get(pairKey(ids[i]!, ids[i + 1]!));
-        if (rank !== undefined && rank < bestRank) bestRank = rank;
-      }
-      if (bestRank === Infinity) break;
-      const [a, b] = this.merges[bestRank]!;
-      ids = mergePair(ids, a, b, BYTE_TOKENS + bestRank);
-    }
+    const ids = mergeByRank(Array.from(utf8.encode(chunk), (b) => this.byteIds[b]!), (a, b) => this.ranks.get(pairKey(a, b)));
     if (this.cache.size >= CACHE_LIMIT) this.cache.clear();
     this.cache.set(chunk, ids);
     return ids;

@@ -1,7 +1,7 @@
 // Character-level tokenizer, as in nanoGPT's shakespeare_char: one id per distinct character of the
 // training text, ids in code-point order. A character is a code point, not a UTF-16 unit, so an emoji
 // is one token; a lone surrogate is a character of its own and round-trips like any other.
-import { checkIds, checkText, type CharTokenizerJSON, type Tokenizer } from './tokenizer.js';
+import { checkArray, checkIds, checkText, type CharTokenizerJSON, type Tokenizer } from './tokenizer.js';
 
 /** One token per distinct character (code point) of the training text, ids in code-point order. */
 export class CharTokenizer implements Tokenizer {
@@ -11,7 +11,7 @@ export class CharTokenizer implements Tokenizer {
 
   // chars[id] is the character of token id.
   constructor(chars: readonly string[]) {
-    chars.forEach((ch, id) => {
+    checkArray('CharTokenizer', 'chars', chars, 'an array of characters').forEach((ch, id) => {
       if (typeof ch !== 'string' || [...ch].length !== 1) {
         throw new Error(`CharTokenizer: vocabulary entry ${id} must be a single character, got ${JSON.stringify(ch)}`);
       }

@@ -2,8 +2,9 @@
 // fine-tuned on new text: characters outside the vocabulary are left out and counted, so the caller
 // can say which and how many instead of failing. One policy for the CLI and the browser page.
 // (A byte-level BPE tokenizer covers every text, so nothing is ever left out there.)
+import { ByteLevelBpe } from './byte-level-bpe.js';
 import { CharTokenizer, describeChar } from './char.js';
-import type { Tokenizer } from './tokenizer.js';
+import { checkText, type Tokenizer } from './tokenizer.js';
 
 /** The result of encodeKnown(). */
 export interface KnownTokens {
@@ -16,19 +17,24 @@ export interface KnownTokens {
 
 /** Token ids of `text`; a character tokenizer leaves out (and counts) the characters it does not know. */
 export function encodeKnown(tokenizer: Tokenizer, text: string): KnownTokens {
-  if (!(tokenizer instanceof CharTokenizer)) return { ids: Int32Array.from(tokenizer.encode(text)), unknown: new Map(), dropped: 0 };
-  const ids: number[] = [];
+  if (!(tokenizer instanceof CharTokenizer)) {
+    const ids = tokenizer instanceof ByteLevelBpe ? tokenizer.encodeIds(text) : Int32Array.from(tokenizer.encode(text));
+    return { ids, unknown: new Map(), dropped: 0 };
+  }
+  // at most one id per UTF-16 unit; a number[] past ~134M entries is a fatal V8 error, not an exception
+  const ids = new Int32Array(checkText('encodeKnown', text).length);
+  let length = 0;
   const unknown = new Map<string, number>();
   let dropped = 0;
   for (const ch of text) {
     const id = tokenizer.idOf(ch);
-    if (id !== undefined) ids.push(id);
+    if (id !== undefined) ids[length++] = id;
     else {
       unknown.set(ch, (unknown.get(ch) ?? 0) + 1);
       dropped++;
     }
   }
-  return { ids: Int32Array.from(ids), unknown, dropped };
+  return { ids: ids.subarray(0, length), unknown, dropped };
 }
 
 /** e.g. `3 characters the tokenizer does not know were left out: "$" (U+0024) x2, "é" (U+00E9)`; '' when none were. */

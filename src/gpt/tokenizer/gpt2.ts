@@ -8,6 +8,7 @@
 // specialId('<|endoftext|>') itself. decode() writes a special token's text.
 import { ByteLevelBpe } from './byte-level-bpe.js';
 import { GPT2_BYTE_ORDER } from './byte-chars.js';
+import { eachMatch } from './split.js';
 import type { Gpt2TokenizerJSON } from './tokenizer.js';
 
 // GPT-2's pattern: a contraction, a letter run, a digit run or a symbol run (each led by at most one
@@ -53,7 +54,7 @@ export class Gpt2Tokenizer extends ByteLevelBpe {
     return { kind: 'gpt2', merges: this.merges.flat(), special: [...this.special] };
   }
 
-  protected chunks(text: string): string[] {
-    return gpt2Chunks(text);
+  protected chunks(text: string): Iterable<string> {
+    return eachMatch(text, GPT2_SPLIT);
   }
 }

@@ -55,7 +55,9 @@ export function tokenizerFromHuggingFace(json: unknown): Gpt2Tokenizer | BpeToke
   }
   if (!isObject(json)) return fail('expected an object');
   const model = json.model;
-  if (!isObject(model) || (model.type ?? 'BPE') !== 'BPE') return fail(`model must be of type "BPE", got ${JSON.stringify(isObject(model) ? model.type : model)}`);
+  // GPT-2's encoder.json passed for a tokenizer.json has a "model" too: the token id 19849
+  if (!isObject(model)) return fail(`no "model" object (got ${JSON.stringify(model)}): not a Hugging Face tokenizer.json`);
+  if ((model.type ?? 'BPE') !== 'BPE') return fail(`model must be of type "BPE", got ${JSON.stringify(model.type)}`);
   refuseOtherSettings(json, model);
   const split = splitOf(json.pre_tokenizer);
   if (!split) {

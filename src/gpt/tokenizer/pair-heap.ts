@@ -1,6 +1,7 @@
 // Max-heap of (count, pair key): most frequent first, ties to the smaller key, i.e. the
 // lexicographically smaller pair, so training is deterministic. Entries are never updated in place;
 // the trainer pushes a fresh entry when a count changes and skips stale ones as they surface.
+// Encoding (merge-by-rank.ts) keeps (-rank, position) in it: lowest rank first, leftmost among equals.
 export class PairHeap {
   private readonly counts: number[] = [];
   private readonly keys: number[] = [];

@@ -18,3 +18,11 @@ export const CHUNK_PATTERN = CHUNK.source;
 export function splitChunks(text: string): string[] {
   return text.match(CHUNK) ?? [];
 }
+
+/** splitChunks one chunk at a time. */
+export const eachChunk = (text: string): Iterable<string> => eachMatch(text, CHUNK);
+
+/** The matches of a global pattern one at a time: a corpus may have more than an array holds (about 134M). */
+export function* eachMatch(text: string, pattern: RegExp): Generator<string> {
+  for (const m of text.matchAll(pattern)) yield m[0];
+}

@@ -8,6 +8,12 @@ export function checkText(op: string, text: unknown): string {
   return text;
 }
 
+/** `list` if it is an array: a string or a number failed with '... .forEach is not a function'. */
+export function checkArray<T>(op: string, name: string, list: readonly T[], allowed: string): readonly T[] {
+  if (!Array.isArray(list)) throw new TypeError(`${op}: argument '${name}' must be ${allowed}, got ${describeValue(list)}`);
+  return list;
+}
+
 /** `ids` if it is an array or typed array of numbers: a string would decode its digits as ids, '1' index as 1. */
 export function checkIds(op: string, ids: unknown): ArrayLike<number> {
   const allowed = `${op}: argument 'ids' must be an array or typed array of token ids, got`;

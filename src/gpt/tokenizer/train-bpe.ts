@@ -1,6 +1,8 @@
-// Learning BPE merges. Identical chunks are stored once with their multiplicity, and after each
-// merge only the chunks that contained the merged pair are rewritten, with the pair counts adjusted
-// by the difference; there is no full recount, so a megabyte of text trains in about a second.
+// Learning BPE merges. Identical chunks are stored once with their multiplicity, and each merge
+// rewrites only the chunks that contain the merged pair, moving the counts of the pairs on either
+// side of each occurrence; there is no recount, not even of a whole chunk, so a megabyte of text
+// trains in about a second, and a long chunk (a paragraph of Chinese is one) changes counts only
+// where the merge occurs in it.
 import { PairHeap } from './pair-heap.js';
 import { BYTE_TOKENS, mergePair, pairKey, pairOf } from './pairs.js';
 
@@ -20,28 +22,27 @@ export function learnMerges(chunks: Iterable<[Uint8Array, number]>, numMerges: n
   const counts = new Map<number, number>(); // pair -> occurrences in the text
   const where = new Map<number, Set<number>>(); // pair -> words that contain it (or once did)
   const touched = new Set<number>(); // pairs whose count changed during the current merge
-  const addPairs = (w: number, sign: 1 | -1): void => {
-    const ids = words[w]!;
-    for (let i = 0; i + 1 < ids.length; i++) {
-      const key = pairKey(ids[i]!, ids[i + 1]!);
-      const count = (counts.get(key) ?? 0) + sign * freqs[w]!;
-      if (count === 0) counts.delete(key);
-      else counts.set(key, count);
-      touched.add(key);
-      if (sign === 1) {
-        let set = where.get(key);
-        if (set === undefined) where.set(key, (set = new Set()));
-        set.add(w);
-      }
+  const count = (a: number, b: number, change: number, w: number): void => {
+    const key = pairKey(a, b);
+    const now = (counts.get(key) ?? 0) + change;
+    if (now === 0) counts.delete(key);
+    else counts.set(key, now);
+    touched.add(key);
+    if (change > 0) {
+      let set = where.get(key);
+      if (set === undefined) where.set(key, (set = new Set()));
+      set.add(w);
     }
   };
-  words.forEach((_, w) => addPairs(w, 1));
+  words.forEach((ids, w) => {
+    for (let i = 0; i + 1 < ids.length; i++) count(ids[i]!, ids[i + 1]!, freqs[w]!, w);
+  });
 
   const heap = new PairHeap();
   const pushTouched = (): void => {
     for (const key of touched) {
-      const count = counts.get(key);
-      if (count !== undefined) heap.push(count, key);
+      const now = counts.get(key);
+      if (now !== undefined) heap.push(now, key);
     }
     touched.clear();
   };
@@ -53,12 +54,9 @@ export function learnMerges(chunks: Iterable<[Uint8Array, number]>, numMerges: n
     if (best === undefined) break; // every chunk is a single token
     const [a, b] = pairOf(best);
     const merged = BYTE_TOKENS + merges.length;
-    for (const w of where.get(best)!) {
-      if (!containsPair(words[w]!, a, b)) continue; // a stale entry of `where`
-      addPairs(w, -1);
-      words[w] = mergePair(words[w]!, a, b, merged);
-      addPairs(w, 1);
-    }
+    // `where` may list words that lost the pair to an earlier merge; they come back unchanged
+    for (const w of where.get(best)!) words[w] = mergePair(words[w]!, a, b, merged, (x, y, sign) => count(x, y, sign * freqs[w]!, w));
+    counts.delete(best); // every occurrence is merged (their side pairs moved above)
     where.delete(best);
     pushTouched();
     merges.push([a, b]);
@@ -73,9 +71,4 @@ function popCurrent(heap: PairHeap, counts: Map<number, number>): number | undef
     if (counts.get(top.key) === top.count) return top.key;
   }
   return undefined;
-}
-
-function containsPair(ids: readonly number[], a: number, b: number): boolean {
-  for (let i = 0; i + 1 < ids.length; i++) if (ids[i] === a && ids[i + 1] === b) return true;
-  return false;
 }

@@ -39,10 +39,12 @@ export function vocabFromStrings(vocab: ReadonlyMap<string, number>, merges: rea
     return pair as [number, number];
   });
   const first = BYTE_TOKENS + merges.length; // the first special token
+  // the rest in id order, not placed by id: an id of 2^31 in a damaged file would size an array
   const special: string[] = [];
-  for (const [token, id] of vocab) if (id >= first) special[id - first] = token;
-  const gap = Array.from(special, (token) => token === undefined).indexOf(true);
-  if (gap >= 0) throw new Error(`no token has id ${first + gap}: ${LAYOUT}`);
+  for (const [token, id] of [...vocab].filter(([, id]) => id >= first).sort((x, y) => x[1] - y[1])) {
+    if (id > first + special.length) throw new Error(`no token has id ${first + special.length}: ${LAYOUT}`);
+    if (id === first + special.length) special.push(token); // a repeated id fails the count below
+  }
   if (vocab.size !== first + special.length) throw new Error(`${vocab.size} tokens for ${first + special.length} ids: some share an id, or are neither a byte nor made by a merge`);
   return { byteOrder, merges: ids, special };
 }
