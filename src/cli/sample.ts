@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { initDevice } from '../device/device.js';
 import { modelFromCheckpoint, type Checkpoint } from '../gpt/checkpoint.js';
 import { generateBatch } from '../gpt/generate.js';
-import { describeLeftOut, encodeKnown } from '../gpt/tokenizer/index.js';
+import { describeLeftOut, encodeKnown, TextStream } from '../gpt/tokenizer/index.js';
 import { evaluateModel, TRAIN_DOCS, TRAIN_RANGES } from '../gpt/trainer.js';
 import { NON_NEGATIVE, NON_NEGATIVE_INT, POSITIVE_INT, SEED } from '../io/value-ranges.js';
 import { loadCheckpoint } from '../node/checkpoint-dir.js';
@@ -74,7 +74,7 @@ export async function sample(args: string[]): Promise<number> {
     // all samples in one batch (one forward per step for all of them); sample n draws with seed + n - 1
     const samples: number[][] = Array.from({ length: f.numSamples }, () => []);
     const streaming = f.numSamples === 1; // one sample streams; several are printed whole, in order, when done
-    let printed = '';
+    const stream = new TextStream(tokenizer);
     if (streaming) process.stdout.write(start);
     const t0 = performance.now();
     for await (const step of generateBatch(model, samples.map(() => prompt), {
@@ -86,19 +86,17 @@ export async function sample(args: string[]): Promise<number> {
       kvCache: f.kvCache,
     })) {
       step.forEach((id, s) => id !== null && samples[s]!.push(id));
-      if (!streaming) continue;
-      // decode the whole tail so multi-byte characters split across BPE tokens print once complete
-      const text = tokenizer.decode(samples[0]!);
-      const safe = text.endsWith('\uFFFD') ? text.slice(0, -1) : text;
-      process.stdout.write(safe.slice(printed.length));
-      printed = safe;
+      if (streaming && step[0] !== null) process.stdout.write(stream.push(step[0]!));
     }
     const secs = (performance.now() - t0) / 1000;
     const total = samples.reduce((n, ids) => n + ids.length, 0);
-    samples.forEach((ids, s) => {
-      if (!streaming) process.stdout.write(`${s ? '\n' : ''}--- sample ${s + 1} of ${samples.length}\n${start}`);
-      process.stdout.write(tokenizer.decode(ids).slice(streaming ? printed.length : 0));
-    });
+    if (streaming) process.stdout.write(stream.flush());
+    else {
+      samples.forEach((ids, s) => {
+        process.stdout.write(`${s ? '\n' : ''}--- sample ${s + 1} of ${samples.length}\n${start}`);
+        process.stdout.write(tokenizer.decode(ids));
+      });
+    }
     process.stderr.write(`\n--- ${total} tokens in ${secs.toFixed(1)} s (${(total / secs).toFixed(1)} tok/s${samples.length > 1 ? `, ${samples.length} samples in one batch` : ''})\n`);
   } finally {
     model.dispose(); // also when the prompt is refused or generation fails

@@ -6,7 +6,7 @@ import { decodeCheckpoint, encodeCheckpoint, modelFromCheckpoint, restoreOptimiz
 import { generate, type GenerateOptions } from '../gpt/generate.js';
 import { decodeHF, HF_FILES, type HFModelFiles } from '../gpt/hf/index.js';
 import type { GPT, GPTConfig } from '../gpt/model.js';
-import { CharTokenizer, describeLeftOut, encodeKnown, type Tokenizer } from '../gpt/tokenizer/index.js';
+import { CharTokenizer, describeLeftOut, encodeKnown, TextStream, type Tokenizer } from '../gpt/tokenizer/index.js';
 import { TRAIN_DEFAULTS, Trainer, type TrainConfig } from '../gpt/trainer.js';
 import { tensor } from '../ops/index.js';
 import { scope } from '../tensor/scope.js';
@@ -121,18 +121,11 @@ export class Session {
   /** Streams the continuation of `prompt`: new text (complete characters only) and tokens so far. */
   async *generate(prompt: string, opts: GenerateOptions): AsyncGenerator<{ text: string; tokens: number }> {
     const { model, tokenizer } = this.need();
-    const ids: number[] = [];
-    let shown = '';
-    for await (const id of generate(model, this.encodePrompt(prompt), opts)) {
-      ids.push(id);
-      // decode the whole continuation: a BPE token may end inside a multi-byte character
-      const text = tokenizer.decode(ids);
-      const safe = text.endsWith('\uFFFD') ? text.slice(0, -1) : text;
-      yield { text: safe.slice(shown.length), tokens: ids.length };
-      shown = safe;
-    }
-    const rest = tokenizer.decode(ids).slice(shown.length);
-    if (rest) yield { text: rest, tokens: ids.length };
+    const stream = new TextStream(tokenizer);
+    let tokens = 0;
+    for await (const id of generate(model, this.encodePrompt(prompt), opts)) yield { text: stream.push(id), tokens: ++tokens };
+    const rest = stream.flush();
+    if (rest) yield { text: rest, tokens };
   }
 
   /** The checkpoint as one safetensors file; with the optimizer state when the page trained it. */
