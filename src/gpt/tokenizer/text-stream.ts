@@ -9,6 +9,7 @@ import type { Tokenizer } from './tokenizer.js';
 /** Whether decoded text ends inside a character: an incomplete UTF-8 sequence's U+FFFD, or a high surrogate. */
 const open = (text: string) => text.endsWith('\uFFFD') || /[\uD800-\uDBFF]$/.test(text);
 
+/** Token ids in, text out: `push` each generated id, `flush` at the end; the pieces add up to the decode of all of them. */
 export class TextStream {
   private pending: number[] = [];
   private shown = 0; // characters of the pending ids' text already returned
