@@ -86,7 +86,7 @@ async function checkLinear(M: number, N: number, K: number, seed: number): Promi
 describe('linearInt8 equals float64 of the dequantized weights, odd shapes, on each path', () => {
   const shapes = fc.record({ M: dim, N: dim, K: fc.oneof(dim, fc.integer({ min: 1, max: 40 }).map((k) => 4 * k)), seed: fc.integer({ min: 0, max: 1000 }) });
   it.each([
-    { path: 'skinny (a lane per output, every row count)', overrides: { matmul: { skinnyRows: 1 << 30 } } },
+    { path: 'skinny (a lane per 4 columns and up to 4 rows; every row count)', overrides: { matmul: { skinnyRows: 1 << 30 } } },
     { path: 'tiled int8 kernel (64x64 tiles)', overrides: { matmul: { tiled: 'buffer' as const, skinnyRows: 0, tiles: 'small' as const, splits: 1 } } },
     { path: 'tiled int8 kernel (128x128 tiles, split-K in 3)', overrides: { matmul: { tiled: 'buffer' as const, skinnyRows: 0, tiles: 'large' as const, splits: 3 } } },
     { path: 'dequantized, then the texture path', overrides: { matmul: { tiled: 'texture' as const, skinnyRows: 0 } } },
