@@ -142,11 +142,11 @@ ${fold === 'true' ? folded('sum', true, result) : `    out[at] = ${result};`}`),
   });
 });
 
-/** Sums over rows that go by columns on this adapter: GPUs, a [rows, columns] slab (columns next to each other in memory) of enough rows and few enough columns for one grid row. */
+/** Sums over rows that go by columns on this adapter: GPUs, a [rows, columns] slab (columns next to each other in memory) of enough rows and few enough columns for both steps' grids. */
 const MIN_COLUMN_ROWS = 64;
 const byColumns = (kind: ReduceKind, plan: ReducePlan) =>
   kind === 'sum' && profile().splitSums && plan.keepStrides.length === 1 && plan.keepStrides[0] === 1 && plan.redStrides.length === 1 &&
-  plan.r >= MIN_COLUMN_ROWS && plan.nOut <= MAX_GROUPS * COLUMN_LAYOUTS.rows.cols;
+  plan.r >= MIN_COLUMN_ROWS && plan.nOut <= MAX_GROUPS * Math.min(COLUMN_LAYOUTS.rows.cols, COLUMN_LAYOUTS.chunks.cols);
 
 /** WGSL storing this slab's result at `at` folded into what earlier slabs stored there (when p.accumulate is 1). */
 function folded(kind: ReduceKind, half: boolean, result: string): string {
