@@ -87,7 +87,7 @@ function describeProfile(p: KernelProfile): string[] {
     `subgroup sharing  ${p.subgroupSharing ? 'yes (8-lane subgroupBroadcast in matmul and attention)' : 'no'}`,
     `attention         ${p.subgroupSharing ? 'a subgroup of 8 rows per workgroup, keys and values shared by subgroupBroadcast' : `64 rows per workgroup, workgroup-memory tiles; dk and dv ${p.attentionKeys === 'auto' ? 'together or split, measured per shape' : p.attentionKeys}`}`,
     `row kernels       ${rows}`,
-    `long sums         ${p.splitSums ? 'split over many workgroups, then summed in a fixed order (LayerNorm dw/db, embedding backward)' : 'a lane per column over a few chunks of rows'}`,
+    `long sums         ${p.splitSums ? 'split over many workgroups, then summed in a fixed order (LayerNorm dw/db, bias gradients, embedding backward)' : 'a lane per column over a few chunks of rows'}`,
     `float16           ${p.f16 ? 'yes (float16 tensors: f16 storage, f32 accumulation; --check runs every op in float16 too)' : 'no (no shader-f16: float16 tensors are an error naming the op)'}`,
     ...(p.f16 ? [`float16 matmul    ${describeHalfMatmul(p)}`] : []),
     `int8 weights      ${describeInt8Matmul(p)}`,
@@ -98,7 +98,7 @@ function describeProfile(p: KernelProfile): string[] {
 /** How a Linear with int8 weights multiplies prompt-processing rows (decoding's few rows take the skinny kernel). */
 function describeInt8Matmul({ matmul: m }: KernelProfile): string {
   const s = m.int8SubgroupMatrix;
-  const decoding = `a lane per output for <= ${m.skinnyRows} rows`;
+  const decoding = `<= ${m.skinnyRows} rows: a lane per 4 columns of up to 4 rows (K a multiple of 4)`;
   if (!s) return `${decoding}; more rows: float32 activations, ${m.tiled === 'texture' ? 'weights dequantized for texture tiles' : 'dequantized in registers'} (no i8 -> i32 subgroup-matrix configuration)`;
   const lanes = `${s.lanes}-lane subgroups${s.pinned ? ' (pinned)' : ''}`;
   return `${decoding}; more rows: activations quantized per row to int8, subgroup matrices (tensor cores) ${s.M}x${s.N}x${s.K} i8 -> i32, ${lanes}, 128x128 tiles, K step ${s.bk}; verified against the host at device start`;
