@@ -92,6 +92,13 @@ describe('gpt prune', () => {
     expectOneLine(await gpt('prune', '--sparsity', '0.5', '--out-dir', out), 2, /^gpt prune: --init-from DIR is required: the checkpoint to prune$/);
     expectOneLine(await gpt('prune', '--init-from', base), 2, /^gpt prune: --out-dir DIR is required: where the pruned checkpoint goes$/);
     expectOneLine(await gpt('prune', '--sparsity', '0.5', '--init-from', base, '--out-dir', base), 2, /already holds a checkpoint: choose another --out-dir, or replace it with --overwrite$/);
+    // what structured pruning cannot shrink: shared blocks, a model already pruned by magnitude
+    const shared = join(dir, 'shared');
+    expect((await train('--n-layer', '2', '--share-layers', '2', '--out-dir', shared, '--max-iters', '1', '--eval-interval', '1')).code).toBe(0);
+    expectOneLine(await gpt('prune', '--structured', 'heads', '--init-from', shared, '--out-dir', out), 2, /^gpt prune: --structured heads: .*shared shares each block's weights among 2 layers \(--share-layers 2\).*; prune it without --structured$/);
+    const masked = join(dir, 'masked');
+    expect((await gpt('prune', '--init-from', base, '--out-dir', masked)).code).toBe(0);
+    expectOneLine(await gpt('prune', '--structured', 'neurons', '--init-from', masked, '--out-dir', out), 2, /^gpt prune: --structured neurons: .*masked is already pruned by magnitude/);
     expect(existsSync(out), 'nothing written').toBe(false);
     const help = await gpt('prune', '--help');
     expect(help.out).toMatch(/^usage: gpt prune --sparsity S \[--structured heads\|neurons\] --init-from DIR --out-dir DIR2/);

@@ -68,6 +68,19 @@ describe('gpt quantize', () => {
     expect([...file.tensors.keys()].filter((n) => n.startsWith('optim.'))).toEqual([]);
   });
 
+  it('compares a pruned model with its float32 weights, not with its pruning masks too', async () => {
+    // the size reported for the float32 model: a pruned copy has the same weights (half of them zero)
+    const float32MiB = async (from: string, to: string) => {
+      const r = await gpt('quantize', '--init-from', from, '--out-dir', to);
+      expect(r.code, r.err).toBe(0);
+      return Number(/^float32 ([\d.]+) MiB/.exec(r.out)![1]);
+    };
+    const pruned = join(dir, 'pruned-float32');
+    expect((await gpt('prune', '--sparsity', '0.5', '--init-from', float, '--out-dir', pruned)).code).toBe(0);
+    const [dense, sparse] = [await float32MiB(float, join(dir, 'dense-int8')), await float32MiB(pruned, join(dir, 'pruned-int8'))];
+    expect(Math.abs(sparse - dense) / dense).toBeLessThan(0.02); // the masks would add ~80%
+  });
+
   it('loads back as an int8 model whose logits are those of the model it saved', async () => {
     const ckpt = await loadCheckpoint(int8);
     const { model } = modelFromCheckpoint(ckpt);

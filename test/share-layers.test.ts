@@ -2,7 +2,7 @@
 // block's weights. Checked against independent references: a model without sharing whose layers
 // hold copies of the shared weights computes the same loss, and the gradient of a shared weight is
 // the sum of its copies' gradients there; the safetensors header, read here by hand, lists each
-// shared tensor once and the checkpoint loads back to the same model; GPT-2 export writes every
+// shared tensor (and pruning mask) once and the checkpoint loads back to the same model; GPT-2 export writes every
 // layer (a plain GPT-2 that computes the same function); configs that cannot be grouped are refused.
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -10,6 +10,8 @@ import { decodeCheckpoint, encodeCheckpoint, modelFromCheckpoint } from '../src/
 import { generate } from '../src/gpt/generate.js';
 import { decodeHF, encodeHF } from '../src/gpt/hf/index.js';
 import { GPT, type GPTConfig } from '../src/gpt/model.js';
+import type { Linear } from '../src/nn/layers.js';
+import { pruneGlobal } from '../src/nn/prune.js';
 import { CharTokenizer } from '../src/gpt/tokenizer/index.js';
 import { TRAIN_DEFAULTS, Trainer } from '../src/gpt/trainer.js';
 import { parseSafetensors, serializeSafetensors } from '../src/io/safetensors.js';
@@ -132,6 +134,27 @@ describe('shareLayers', () => {
       const want = await model.forward(idx).logits.toArray();
       await expectClose(loaded.forward(idx).logits, { shape: [2, 8, V], data: Float64Array.from(want) }, 0, 0, 'logits after loading');
       optimizer.dispose();
+      model.dispose();
+      loaded.dispose();
+    }));
+
+  it('a pruned shared model stores each mask once, under its group\'s first layer, and loads back with them', () =>
+    scope(async () => {
+      const model = new GPT(configOf({ K: 2, groups: 2, nEmbd: 8, bias: true }), { seed: 6 });
+      await pruneGlobal(model, 0.5);
+      const bytes = await encodeCheckpoint(model, tokenizer);
+      const masks = [...decodeCheckpoint(bytes).weights.keys()].filter((k) => k.endsWith('.weight_mask'));
+      const linears = ['attn.c_attn', 'attn.c_proj', 'mlp.c_fc', 'mlp.c_proj'];
+      expect(masks.sort()).toEqual([0, 2].flatMap((i) => linears.map((l) => `h.${i}.${l}.weight_mask`)).sort());
+      const loaded = modelFromCheckpoint(decodeCheckpoint(bytes)).model;
+      // every layer's mask, shared ones under each of their paths
+      const mask = (m: GPT, path: string) => (new Map(m.namedModules()).get(path) as Linear).weightMask!.toArray();
+      for (const path of [0, 1, 2, 3].flatMap((i) => linears.map((l) => `h.${i}.${l}`))) {
+        expect(Array.from(await mask(loaded, path)), path).toEqual(Array.from(await mask(model, path)));
+      }
+      const { idx } = batch(7);
+      const want = await model.forward(idx).logits.toArray();
+      await expectClose(loaded.forward(idx).logits, { shape: [2, 8, V], data: Float64Array.from(want) }, 0, 0, 'logits after loading');
       model.dispose();
       loaded.dispose();
     }));

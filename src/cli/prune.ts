@@ -6,12 +6,12 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { initDevice } from '../device/device.js';
-import { modelFromCheckpoint } from '../gpt/checkpoint.js';
+import { modelFromCheckpoint, type Checkpoint } from '../gpt/checkpoint.js';
 import { blockConfig, type GPT } from '../gpt/model.js';
 import { pruneStructured, STRUCTURES, type Structure } from '../gpt/prune.js';
 import { MANIFEST_FILE } from '../io/checkpoint-files.js';
 import { UNIT_INTERVAL } from '../io/value-ranges.js';
-import { pruneGlobal } from '../nn/prune.js';
+import { isMaskName, pruneGlobal } from '../nn/prune.js';
 import { loadCheckpoint, saveCheckpoint } from '../node/checkpoint-dir.js';
 import { flagHelp, noPositional, parseFlags, UsageError, type FlagSpec } from './flags.js';
 import { floatCheckpoint } from './float-checkpoint.js';
@@ -47,6 +47,7 @@ export async function prune(args: string[]): Promise<number> {
   if (!given.has('initFrom')) throw new UsageError('--init-from DIR is required: the checkpoint to prune');
   if (!given.has('outDir')) throw new UsageError('--out-dir DIR is required: where the pruned checkpoint goes');
   const ckpt = floatCheckpoint(await loadCheckpoint(f.initFrom), f.initFrom, 'prune');
+  if (f.structured) refuseStructured(ckpt, f.initFrom, f.structured);
   return withDirectoryLock(f.outDir, async () => {
     if (!f.overwrite && existsSync(join(f.outDir, MANIFEST_FILE))) throw new UsageError(`${f.outDir} already holds a checkpoint: choose another --out-dir, or replace it with --overwrite`);
     await initDevice();
@@ -68,6 +69,15 @@ export async function prune(args: string[]): Promise<number> {
     console.log(`wrote ${f.outDir}; fine-tune it with: gpt train --init-from ${f.outDir} --out-dir DIR --data FILE`);
     return 0;
   });
+}
+
+/** What pruneStructured refuses, as bad usage naming the flag, before the device opens. */
+function refuseStructured(ckpt: Checkpoint, path: string, structure: string): void {
+  const k = ckpt.meta.model.shareLayers ?? 1;
+  if (k > 1) throw new UsageError(`--structured ${structure}: ${path} shares each block's weights among ${k} layers (--share-layers ${k}), which cannot lose heads or neurons; prune it without --structured`);
+  if ([...ckpt.weights.keys()].some(isMaskName)) {
+    throw new UsageError(`--structured ${structure}: ${path} is already pruned by magnitude (it holds weight masks); prune heads or neurons first, then by magnitude`);
+  }
 }
 
 async function pruneStructuredReport(model: GPT, structure: Structure, sparsity: number): Promise<GPT> {

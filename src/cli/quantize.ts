@@ -9,6 +9,7 @@ import { checkpointBytes, modelFromCheckpoint } from '../gpt/checkpoint.js';
 import { formatBytes } from '../gpt/memory-plan.js';
 import { quantizeModel } from '../gpt/quantize.js';
 import { MANIFEST_FILE } from '../io/checkpoint-files.js';
+import { isMaskName } from '../nn/prune.js';
 import { POSITIVE_INT } from '../io/value-ranges.js';
 import { loadCheckpoint, saveCheckpoint } from '../node/checkpoint-dir.js';
 import { flagHelp, noPositional, parseFlags, UsageError, type FlagSpec } from './flags.js';
@@ -49,8 +50,10 @@ export async function quantize(args: string[]): Promise<number> {
     try {
       const { run, data } = ckpt.meta;
       const written = await saveCheckpoint(f.outDir, quantized, tokenizer, { run, data });
-      // the float32 model as an inference checkpoint (no optimizer state), to compare like with like
-      const float32 = checkpointBytes({ meta: { ...ckpt.meta, train: undefined, trainer: undefined }, weights: ckpt.weights }).length;
+      // the float32 model as an inference checkpoint, to compare like with like: no optimizer state,
+      // and no pruning masks (a float32 pruned checkpoint holds one per Linear; the int8 one, none)
+      const weights = new Map([...ckpt.weights].filter(([name]) => !isMaskName(name)));
+      const float32 = checkpointBytes({ meta: { ...ckpt.meta, train: undefined, trainer: undefined }, weights }).length;
       console.log(`float32 ${formatBytes(float32)} -> int8 ${formatBytes(written)} (${(float32 / written).toFixed(2)}x smaller): ${f.outDir}`);
     } finally {
       quantized.dispose();

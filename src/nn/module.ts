@@ -74,10 +74,14 @@ export abstract class Module {
     for (const [name, child] of this.childModules) yield* child.namedParameters(`${prefix}${name}.`, seen);
   }
 
-  /** Buffers by dotted name (`h.0.attn.c_attn.weight_mask`), in module order. */
-  *namedBuffers(prefix = ''): Generator<[string, Tensor]> {
-    for (const [name, b] of this.ownBuffers) yield [prefix + name, b];
-    for (const [name, child] of this.childModules) yield* child.namedBuffers(`${prefix}${name}.`);
+  /** Buffers by dotted name (`h.0.attn.c_attn.weight_mask`), in module order; like parameters, a buffer several paths reach (shared blocks) once, under the first. */
+  *namedBuffers(prefix = '', seen = new Set<Tensor>()): Generator<[string, Tensor]> {
+    for (const [name, b] of this.ownBuffers) {
+      if (seen.has(b)) continue;
+      seen.add(b);
+      yield [prefix + name, b];
+    }
+    for (const [name, child] of this.childModules) yield* child.namedBuffers(`${prefix}${name}.`, seen);
   }
 
   /** This module (named '') and every descendant by dotted path (`h.0.attn.c_attn`). */
