@@ -95,6 +95,8 @@ describe('Hugging Face GPT-2 weights', () => {
     // the files transformers reads: its names, its Conv1D layout, the metadata it requires
     const config = JSON.parse(readFileSync(join(out, 'config.json'), 'utf8')) as Record<string, unknown>;
     expect(config).toMatchObject({ model_type: 'gpt2', activation_function: 'gelu_new', n_positions: 16, n_embd: 24, n_layer: 2, n_head: 3, vocab_size: 260 });
+    // <|endoftext|> is the last of the mini tokenizer's 260 tokens, as GPT-2's 50256 is of its 50257
+    expect([config.bos_token_id, config.eos_token_id]).toEqual([259, 259]);
     expect(tokenizerFromHuggingFace(readFileSync(join(out, 'tokenizer.json'), 'utf8')).toJSON()).toEqual(tokenizer.toJSON());
     const saved = parseSafetensors(new Uint8Array(readFileSync(join(out, 'model.safetensors'))));
     expect(saved.metadata.format).toBe('pt');
@@ -115,6 +117,9 @@ describe('Hugging Face GPT-2 weights', () => {
     const out = join(dir, 'no-bias');
     await saveHFModel(out, model, chars);
     expect(existsSync(join(out, 'tokenizer.json'))).toBe(false); // a char tokenizer has no such form
+    // nor an end-of-text token: GPT2Config's default, 50256, would name none of its 37
+    const hfConfig = JSON.parse(readFileSync(join(out, 'config.json'), 'utf8')) as Record<string, unknown>;
+    expect([hfConfig.bos_token_id, hfConfig.eos_token_id]).toEqual([null, null]);
     const back = await loadCheckpoint(out);
     expect(back.meta.tokenizer).toEqual(chars.toJSON());
     expect(back.meta.model).toEqual({ ...config, bias: true, activation: 'gelu' });

@@ -60,10 +60,12 @@ export function gptConfigFromHF(json: unknown, source = 'config.json'): GPTConfi
 
 /**
  * A GPT-2 config.json's contents for our model config (transformers' GPT2LMHeadModel loads it).
+ * `endOfText`: the tokenizer's <|endoftext|> id, written as bos_token_id and eos_token_id; null
+ * where it has none (GPT2Config's default, 50256, would name no token of a smaller vocabulary).
  * Refuses a structurally pruned model: GPT-2's layout has one head count (of width n_embd / n_head)
  * and one MLP width for every block.
  */
-export function hfConfigFromGPT(config: GPTConfig): Record<string, unknown> {
+export function hfConfigFromGPT(config: GPTConfig, endOfText: number | null = null): Record<string, unknown> {
   const { vocabSize, blockSize, nLayer, nHead, nEmbd, dropout } = config;
   if (hasPrunedShapes(config)) {
     throw new Error(
@@ -85,6 +87,8 @@ export function hfConfigFromGPT(config: GPTConfig): Record<string, unknown> {
     embd_pdrop: dropout,
     attn_pdrop: dropout,
     initializer_range: 0.02,
+    bos_token_id: endOfText,
+    eos_token_id: endOfText,
     torch_dtype: 'float32',
   };
 }

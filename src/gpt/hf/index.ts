@@ -43,8 +43,9 @@ export async function encodeHF(model: GPT, tokenizer?: Tokenizer): Promise<HFMod
   // transformers refuses a safetensors file whose metadata lacks format 'pt'
   const metadata = { format: 'pt', ...(tokenizer && { [TOKENIZER_KEY]: JSON.stringify(tokenizer.toJSON()) }) };
   const hasHFForm = tokenizer instanceof Gpt2Tokenizer || tokenizer instanceof BpeTokenizer;
+  const endOfText = tokenizer instanceof Gpt2Tokenizer ? (tokenizer.specialId('<|endoftext|>') ?? null) : null;
   return {
-    config: JSON.stringify(hfConfigFromGPT(model.config), null, 2) + '\n',
+    config: JSON.stringify(hfConfigFromGPT(model.config, endOfText), null, 2) + '\n',
     weights: serializeSafetensors(weightsToHF(params), metadata),
     ...(hasHFForm && { tokenizer: JSON.stringify(toHuggingFaceJSON(tokenizer)) }),
   };
