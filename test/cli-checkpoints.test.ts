@@ -178,6 +178,25 @@ describe('gpt train and its --out-dir', () => {
     }
   });
 
+  it("fine-tuning draws dropout from --seed, not from the checkpoint's model seed", async () => {
+    // splits of blockSize + 2 tokens: one start for every batch, so only dropout can tell two seeds apart
+    const prepared = fresh();
+    expect((await gpt('prepare', '--data', corpus, '--out-dir', prepared)).code).toBe(0);
+    const data = join(prepared, 'data');
+    for (const file of ['train.bin', 'val.bin']) writeFileSync(join(data, file), readFileSync(join(data, file)).subarray(0, 4 * 18));
+    const meta = JSON.parse(readFileSync(join(data, 'meta.json'), 'utf8')) as Record<string, unknown>;
+    writeFileSync(join(data, 'meta.json'), JSON.stringify({ ...meta, train: 18, val: 18 }));
+    const firstLoss = async (seed: string) => {
+      const out = fresh();
+      const r = await gpt('train', '--init-from', fixture, '--data-dir', data, '--dropout', '0.5', '--seed', seed, '--max-iters', '1', '--log-interval', '1', '--out-dir', out);
+      expect(r.code, r.err).toBe(0);
+      return readLog(out).find((l) => l.type === 'train')!.loss;
+    };
+    const [a, again, b] = [await firstLoss('1'), await firstLoss('1'), await firstLoss('2')];
+    expect(again).toBe(a);
+    expect(b).not.toBe(a);
+  });
+
   it('flags that cannot apply on resume or fine-tuning are errors, not ignored', async () => {
     const out = copy();
     expectOneLine(await gpt('train', '--data', corpus, '--init-from', 'resume', '--n-layer', '3', '--out-dir', out), 2, /flag --n-layer 3 differs from the checkpoint's 1: the model's shape cannot change with --init-from$/);

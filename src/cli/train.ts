@@ -75,7 +75,8 @@ async function trainStudent(args: string[], opts: { nextSteps?: boolean; distill
 const trainable = (ckpt: Checkpoint, path: string) => floatCheckpoint(ckpt, path, 'train from');
 
 async function run(flags: TrainFlags, cfg: TrainConfig, ds: Dataset, data: string, ckpt: Checkpoint | null, resume: boolean, teacher: Teacher | null): Promise<void> {
-  const model = ckpt ? modelFromCheckpoint(ckpt, { dropout: cfg.dropout, blockSize: cfg.blockSize }).model : undefined;
+  // fine-tuning draws dropout from --seed (resuming restores the run's generator over it)
+  const model = ckpt ? modelFromCheckpoint(ckpt, { dropout: cfg.dropout, blockSize: cfg.blockSize, seed: cfg.seed }).model : undefined;
   const distill = teacher ? distillation(teacher) : undefined;
   const trainer = new Trainer(cfg, { train: ds.train, val: ds.val, vocabSize: ds.tokenizer.vocabSize }, model, distill);
   let bestVal = Infinity;
