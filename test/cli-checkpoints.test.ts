@@ -4,11 +4,12 @@
 // with one line naming the tensor or field, and flags that would not be applied are errors.
 // In-process (fast); the lock between two real processes is in cli-processes.test.ts.
 import { spawnSync } from 'node:child_process';
-import { appendFileSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { decodeCheckpoint, encodeCheckpoint, modelFromCheckpoint } from '../src/gpt/checkpoint.js';
+import { checkpointBytes, decodeCheckpoint, encodeCheckpoint, modelFromCheckpoint } from '../src/gpt/checkpoint.js';
+import { device } from '../src/device/device.js';
 import { GPT } from '../src/gpt/model.js';
 import { CharTokenizer } from '../src/gpt/tokenizer/index.js';
 import { MANIFEST_FILE, readCheckpointFiles, writeCheckpointFiles } from '../src/io/checkpoint-files.js';
@@ -215,6 +216,25 @@ describe('gpt train and its --out-dir', () => {
     expect(readFileSync(join(out, 'log.jsonl'))).toEqual(log); // nothing logged
     const same = await resume('--n-layer', '1', '--seed', '1337', '--max-iters', '12');
     expect(same.code, same.err).toBe(0);
+  });
+
+  it('a resume that fails once the model is on the GPU (no optimizer state, an unreadable log) frees it', async () => {
+    // a checkpoint saved with its training state but without AdamW's moments
+    const bare = fresh();
+    const { meta, weights } = await loadCheckpoint(fixture);
+    await writeCheckpointFiles(bare, checkpointBytes({ meta, weights }));
+    const unreadableLog = copy();
+    rmSync(join(unreadableLog, 'log.jsonl'));
+    mkdirSync(join(unreadableLog, 'log.jsonl'));
+    const cases: [string, RegExp][] = [
+      [bare, /^gpt train: resume: the checkpoint has no optimizer state/],
+      [unreadableLog, /log\.jsonl is a directory, not a regular file$/],
+    ];
+    for (const [out, message] of cases) {
+      const live = device().memory().liveBytes;
+      expectOneLine(await gpt('train', '--data', corpus, '--init-from', 'resume', '--max-iters', '12', '--out-dir', out), 1, message);
+      expect(device().memory().liveBytes, out).toBe(live);
+    }
   });
 
   it("a resumed run drops what a crashed run logged past its checkpoint: each step's record once", async () => {

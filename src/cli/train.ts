@@ -79,6 +79,19 @@ async function run(flags: TrainFlags, cfg: TrainConfig, ds: Dataset, data: strin
   const model = ckpt ? modelFromCheckpoint(ckpt, { dropout: cfg.dropout, blockSize: cfg.blockSize, seed: cfg.seed }).model : undefined;
   const distill = teacher ? distillation(teacher) : undefined;
   const trainer = new Trainer(cfg, { train: ds.train, val: ds.val, vocabSize: ds.tokenizer.vocabSize }, model, distill);
+  // freed however the run ends, a refusal before its first step too (no optimizer state, an unreadable log)
+  try {
+    await trainRun(trainer, flags, ds, data, ckpt, resume, teacher);
+  } finally {
+    trainer.dispose();
+    trainer.model.dispose();
+    distill?.teacher.dispose();
+  }
+}
+
+/** The run itself: restore a resumed run, train with logs and saves, say how it ended. */
+async function trainRun(trainer: Trainer, flags: TrainFlags, ds: Dataset, data: string, ckpt: Checkpoint | null, resume: boolean, teacher: Teacher | null): Promise<void> {
+  const { cfg, distill } = trainer;
   let bestVal = Infinity;
   if (resume) {
     restoreOptimizer(ckpt!, trainer.model, trainer.optimizer);
@@ -135,9 +148,6 @@ async function run(flags: TrainFlags, cfg: TrainConfig, ds: Dataset, data: strin
     });
   } finally {
     progress.done();
-    trainer.dispose();
-    trainer.model.dispose();
-    distill?.teacher.dispose();
   }
   console.log(`done: ${trainer.step} steps in ${formatSeconds((performance.now() - t0) / 1000)}, best val loss ${bestVal.toFixed(4)}`);
 }
