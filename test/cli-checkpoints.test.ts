@@ -11,7 +11,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { checkpointBytes, decodeCheckpoint, encodeCheckpoint, modelFromCheckpoint } from '../src/gpt/checkpoint.js';
 import { device } from '../src/device/device.js';
 import { GPT } from '../src/gpt/model.js';
-import { CharTokenizer } from '../src/gpt/tokenizer/index.js';
+import { CharTokenizer, tokenizerFromJSON } from '../src/gpt/tokenizer/index.js';
 import { MANIFEST_FILE, readCheckpointFiles, writeCheckpointFiles } from '../src/io/checkpoint-files.js';
 import { LOCK_FILE } from '../src/io/dir-lock.js';
 import { loadCheckpoint } from '../src/node/checkpoint-dir.js';
@@ -235,6 +235,27 @@ describe('gpt train and its --out-dir', () => {
       expectOneLine(await gpt('train', '--data', corpus, '--init-from', 'resume', '--max-iters', '12', '--out-dir', out), 1, message);
       expect(device().memory().liveBytes, out).toBe(live);
     }
+  });
+
+  it('a run resumed on other data measures its best val loss there: its first evaluation saves', async () => {
+    const out = fresh();
+    expect((await train('--max-iters', '30', '--eval-interval', '10', '--learning-rate', '1e-2', '--warmup-iters', '0', '--out-dir', out)).code).toBe(0);
+    const { meta } = await loadCheckpoint(out);
+    // independent uniform characters of the vocabulary: no model gets below ln(V) on them, far above the fixture's val loss
+    const tokenizer = tokenizerFromJSON(meta.tokenizer);
+    let seed = 7;
+    const ids = Array.from({ length: 4000 }, () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31), (seed >> 8) % tokenizer.vocabSize));
+    const other = join(dir, 'uniform.txt');
+    writeFileSync(other, tokenizer.decode(ids));
+    const floor = Math.log(tokenizer.vocabSize) - 0.3; // an estimate from a few batches may dip below ln(V) a little
+    expect(meta.bestVal!).toBeLessThan(floor);
+    const r = await gpt('train', '--data', other, '--init-from', 'resume', '--max-iters', '50', '--out-dir', out);
+    expect(r.code, r.err).toBe(0);
+    const after = await loadCheckpoint(out);
+    expect(after.meta.data).toBe(other);
+    expect(after.meta.bestVal!).toBeGreaterThan(floor);
+    expect(r.out).toMatch(new RegExp(`best val loss ${after.meta.bestVal!.toFixed(4)}$`, 'm'));
+    expect(r.out).toContain(`resuming at step 30, on other data than ${corpus}: the first evaluation saves`);
   });
 
   it("a resumed run drops what a crashed run logged past its checkpoint: each step's record once", async () => {

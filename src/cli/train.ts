@@ -96,8 +96,11 @@ async function trainRun(trainer: Trainer, flags: TrainFlags, ds: Dataset, data: 
   if (resume) {
     restoreOptimizer(ckpt!, trainer.model, trainer.optimizer);
     trainer.restore(ckpt!.meta.trainer!);
-    bestVal = ckpt!.meta.bestVal ?? Infinity;
-    console.log(`resuming at step ${trainer.step}`);
+    // a val loss measured on other data says nothing here: such a run saves at its first evaluation
+    const recorded = ckpt!.meta.data;
+    const otherData = recorded !== undefined && recorded !== data;
+    bestVal = otherData ? Infinity : (ckpt!.meta.bestVal ?? Infinity);
+    console.log(`resuming at step ${trainer.step}${otherData ? `, on other data than ${recorded}: the first evaluation saves` : ''}`);
   } else if (ckpt) {
     const trained = ckpt.meta.model.blockSize;
     console.log(`fine-tuning from ${flags.initFrom}${cfg.blockSize < trained ? `, its position embeddings cut from ${trained} to ${cfg.blockSize} (--block-size)` : ''}`);
