@@ -4,13 +4,14 @@
 // with one line naming the tensor or field, and flags that would not be applied are errors.
 // In-process (fast); the lock between two real processes is in cli-processes.test.ts.
 import { spawnSync } from 'node:child_process';
-import { appendFileSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { decodeCheckpoint, encodeCheckpoint, modelFromCheckpoint } from '../src/gpt/checkpoint.js';
+import { checkpointBytes, decodeCheckpoint, encodeCheckpoint, modelFromCheckpoint } from '../src/gpt/checkpoint.js';
+import { device } from '../src/device/device.js';
 import { GPT } from '../src/gpt/model.js';
-import { CharTokenizer } from '../src/gpt/tokenizer/index.js';
+import { CharTokenizer, tokenizerFromJSON } from '../src/gpt/tokenizer/index.js';
 import { MANIFEST_FILE, readCheckpointFiles, writeCheckpointFiles } from '../src/io/checkpoint-files.js';
 import { LOCK_FILE } from '../src/io/dir-lock.js';
 import { loadCheckpoint } from '../src/node/checkpoint-dir.js';
@@ -178,6 +179,25 @@ describe('gpt train and its --out-dir', () => {
     }
   });
 
+  it("fine-tuning draws dropout from --seed, not from the checkpoint's model seed", async () => {
+    // splits of blockSize + 2 tokens: one start for every batch, so only dropout can tell two seeds apart
+    const prepared = fresh();
+    expect((await gpt('prepare', '--data', corpus, '--out-dir', prepared)).code).toBe(0);
+    const data = join(prepared, 'data');
+    for (const file of ['train.bin', 'val.bin']) writeFileSync(join(data, file), readFileSync(join(data, file)).subarray(0, 4 * 18));
+    const meta = JSON.parse(readFileSync(join(data, 'meta.json'), 'utf8')) as Record<string, unknown>;
+    writeFileSync(join(data, 'meta.json'), JSON.stringify({ ...meta, train: 18, val: 18 }));
+    const firstLoss = async (seed: string) => {
+      const out = fresh();
+      const r = await gpt('train', '--init-from', fixture, '--data-dir', data, '--dropout', '0.5', '--seed', seed, '--max-iters', '1', '--log-interval', '1', '--out-dir', out);
+      expect(r.code, r.err).toBe(0);
+      return readLog(out).find((l) => l.type === 'train')!.loss;
+    };
+    const [a, again, b] = [await firstLoss('1'), await firstLoss('1'), await firstLoss('2')];
+    expect(again).toBe(a);
+    expect(b).not.toBe(a);
+  });
+
   it('flags that cannot apply on resume or fine-tuning are errors, not ignored', async () => {
     const out = copy();
     expectOneLine(await gpt('train', '--data', corpus, '--init-from', 'resume', '--n-layer', '3', '--out-dir', out), 2, /flag --n-layer 3 differs from the checkpoint's 1: the model's shape cannot change with --init-from$/);
@@ -196,6 +216,46 @@ describe('gpt train and its --out-dir', () => {
     expect(readFileSync(join(out, 'log.jsonl'))).toEqual(log); // nothing logged
     const same = await resume('--n-layer', '1', '--seed', '1337', '--max-iters', '12');
     expect(same.code, same.err).toBe(0);
+  });
+
+  it('a resume that fails once the model is on the GPU (no optimizer state, an unreadable log) frees it', async () => {
+    // a checkpoint saved with its training state but without AdamW's moments
+    const bare = fresh();
+    const { meta, weights } = await loadCheckpoint(fixture);
+    await writeCheckpointFiles(bare, checkpointBytes({ meta, weights }));
+    const unreadableLog = copy();
+    rmSync(join(unreadableLog, 'log.jsonl'));
+    mkdirSync(join(unreadableLog, 'log.jsonl'));
+    const cases: [string, RegExp][] = [
+      [bare, /^gpt train: resume: the checkpoint has no optimizer state/],
+      [unreadableLog, /log\.jsonl is a directory, not a regular file$/],
+    ];
+    for (const [out, message] of cases) {
+      const live = device().memory().liveBytes;
+      expectOneLine(await gpt('train', '--data', corpus, '--init-from', 'resume', '--max-iters', '12', '--out-dir', out), 1, message);
+      expect(device().memory().liveBytes, out).toBe(live);
+    }
+  });
+
+  it('a run resumed on other data measures its best val loss there: its first evaluation saves', async () => {
+    const out = fresh();
+    expect((await train('--max-iters', '30', '--eval-interval', '10', '--learning-rate', '1e-2', '--warmup-iters', '0', '--out-dir', out)).code).toBe(0);
+    const { meta } = await loadCheckpoint(out);
+    // independent uniform characters of the vocabulary: no model gets below ln(V) on them, far above the fixture's val loss
+    const tokenizer = tokenizerFromJSON(meta.tokenizer);
+    let seed = 7;
+    const ids = Array.from({ length: 4000 }, () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31), (seed >> 8) % tokenizer.vocabSize));
+    const other = join(dir, 'uniform.txt');
+    writeFileSync(other, tokenizer.decode(ids));
+    const floor = Math.log(tokenizer.vocabSize) - 0.3; // an estimate from a few batches may dip below ln(V) a little
+    expect(meta.bestVal!).toBeLessThan(floor);
+    const r = await gpt('train', '--data', other, '--init-from', 'resume', '--max-iters', '50', '--out-dir', out);
+    expect(r.code, r.err).toBe(0);
+    const after = await loadCheckpoint(out);
+    expect(after.meta.data).toBe(other);
+    expect(after.meta.bestVal!).toBeGreaterThan(floor);
+    expect(r.out).toMatch(new RegExp(`best val loss ${after.meta.bestVal!.toFixed(4)}$`, 'm'));
+    expect(r.out).toContain(`resuming at step 30, on other data than ${corpus}: the first evaluation saves`);
   });
 
   it("a resumed run drops what a crashed run logged past its checkpoint: each step's record once", async () => {

@@ -75,15 +75,32 @@ async function trainStudent(args: string[], opts: { nextSteps?: boolean; distill
 const trainable = (ckpt: Checkpoint, path: string) => floatCheckpoint(ckpt, path, 'train from');
 
 async function run(flags: TrainFlags, cfg: TrainConfig, ds: Dataset, data: string, ckpt: Checkpoint | null, resume: boolean, teacher: Teacher | null): Promise<void> {
-  const model = ckpt ? modelFromCheckpoint(ckpt, { dropout: cfg.dropout, blockSize: cfg.blockSize }).model : undefined;
+  // fine-tuning draws dropout from --seed (resuming restores the run's generator over it)
+  const model = ckpt ? modelFromCheckpoint(ckpt, { dropout: cfg.dropout, blockSize: cfg.blockSize, seed: cfg.seed }).model : undefined;
   const distill = teacher ? distillation(teacher) : undefined;
   const trainer = new Trainer(cfg, { train: ds.train, val: ds.val, vocabSize: ds.tokenizer.vocabSize }, model, distill);
+  // freed however the run ends, a refusal before its first step too (no optimizer state, an unreadable log)
+  try {
+    await trainRun(trainer, flags, ds, data, ckpt, resume, teacher);
+  } finally {
+    trainer.dispose();
+    trainer.model.dispose();
+    distill?.teacher.dispose();
+  }
+}
+
+/** The run itself: restore a resumed run, train with logs and saves, say how it ended. */
+async function trainRun(trainer: Trainer, flags: TrainFlags, ds: Dataset, data: string, ckpt: Checkpoint | null, resume: boolean, teacher: Teacher | null): Promise<void> {
+  const { cfg, distill } = trainer;
   let bestVal = Infinity;
   if (resume) {
     restoreOptimizer(ckpt!, trainer.model, trainer.optimizer);
     trainer.restore(ckpt!.meta.trainer!);
-    bestVal = ckpt!.meta.bestVal ?? Infinity;
-    console.log(`resuming at step ${trainer.step}`);
+    // a val loss measured on other data says nothing here: such a run saves at its first evaluation
+    const recorded = ckpt!.meta.data;
+    const otherData = recorded !== undefined && recorded !== data;
+    bestVal = otherData ? Infinity : (ckpt!.meta.bestVal ?? Infinity);
+    console.log(`resuming at step ${trainer.step}${otherData ? `, on other data than ${recorded}: the first evaluation saves` : ''}`);
   } else if (ckpt) {
     const trained = ckpt.meta.model.blockSize;
     console.log(`fine-tuning from ${flags.initFrom}${cfg.blockSize < trained ? `, its position embeddings cut from ${trained} to ${cfg.blockSize} (--block-size)` : ''}`);
@@ -134,9 +151,6 @@ async function run(flags: TrainFlags, cfg: TrainConfig, ds: Dataset, data: strin
     });
   } finally {
     progress.done();
-    trainer.dispose();
-    trainer.model.dispose();
-    distill?.teacher.dispose();
   }
   console.log(`done: ${trainer.step} steps in ${formatSeconds((performance.now() - t0) / 1000)}, best val loss ${bestVal.toFixed(4)}`);
 }

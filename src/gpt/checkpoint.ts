@@ -251,15 +251,16 @@ function nonFiniteProblem(tensors: [string, { data: ArrayLike<number> }][]): str
  * A model with the checkpoint's config, weights (shape-checked by loadStateDict) and pruning masks.
  * `blockSize` below the checkpoint's cuts the position embeddings to their first rows, for
  * fine-tuning at a shorter context (nanoGPT's crop_block_size: GPT-2's 1024 positions down to 256).
+ * `seed` seeds the model's generator (its dropout masks), as it would a new model's.
  */
-export function modelFromCheckpoint(ckpt: Checkpoint, opts: { dropout?: number; blockSize?: number } = {}): { model: GPT; tokenizer: Tokenizer } {
+export function modelFromCheckpoint(ckpt: Checkpoint, opts: { dropout?: number; blockSize?: number; seed?: number } = {}): { model: GPT; tokenizer: Tokenizer } {
   const trained = ckpt.meta.model.blockSize;
   const blockSize = opts.blockSize ?? trained;
   if (!Number.isInteger(blockSize) || blockSize < 1 || blockSize > trained) {
     throw new RangeError(`modelFromCheckpoint: blockSize must be an integer in [1, ${trained}] (the checkpoint's context: position embeddings can be cut, not grown), got ${blockSize}`);
   }
   const config = { ...ckpt.meta.model, blockSize, ...(opts.dropout !== undefined && { dropout: opts.dropout }) };
-  const model = new GPT(config);
+  const model = new GPT(config, { seed: opts.seed });
   const masks: Checkpoint['weights'] = new Map();
   const weights: Checkpoint['weights'] = new Map();
   for (const [name, w] of ckpt.weights) (isMaskName(name) ? masks : weights).set(name, name.startsWith('wpe.') ? firstRows(w, blockSize) : w);
