@@ -55,6 +55,19 @@ describe('gpt train and its --out-dir', () => {
     for (const f of user) expect(readFileSync(join(out, f), 'utf8')).toBe('user weights');
   });
 
+  it('--always-save records the best val loss so far beside the saved weights\' own (what a resumed run must beat)', async () => {
+    const out = fresh();
+    // a learning rate too high to settle: the val loss rises again after its best
+    const r = await train('--max-iters', '12', '--eval-interval', '2', '--learning-rate', '1', '--always-save', '--out-dir', out);
+    expect(r.code, r.err).toBe(0);
+    const vals = readLog(out).filter((e) => e.type === 'eval' && (e.step as number) > 0).map((e) => e.val as number);
+    const [best, last] = [Math.min(...vals), vals.at(-1)!];
+    expect(last, 'the run this test needs: its last evaluation is not its best').toBeGreaterThan(best);
+    const { meta } = await loadCheckpoint(out);
+    expect([meta.val, meta.bestVal]).toEqual([last, best]);
+    expect(r.out).toContain(`best val loss ${best.toFixed(4)}`);
+  });
+
   it('refuses to replace a checkpoint without --overwrite; with it, starts a new run and log', async () => {
     const out = copy();
     const before = { manifest: readFileSync(join(out, MANIFEST_FILE)), log: readFileSync(join(out, 'log.jsonl')) };

@@ -29,6 +29,9 @@ export interface CheckpointMeta {
   tokenizer: TokenizerJSON;
   train?: TrainConfig;
   trainer?: TrainerState;
+  /** The val loss of these weights when they were saved. */
+  val?: number;
+  /** The run's best val loss so far (what a resumed run's saves must beat; with --always-save, not necessarily `val`). */
   bestVal?: number;
   /** The training run that wrote it (log.jsonl records carry it); a resumed run keeps it. */
   run?: string;
@@ -65,7 +68,7 @@ export interface Checkpoint {
 }
 
 /** What a checkpoint may hold besides the weights, the model config and the tokenizer: the metadata's optional fields, and the optimizer. */
-export interface CheckpointExtras extends Pick<CheckpointMeta, 'train' | 'trainer' | 'bestVal' | 'run' | 'data' | 'distill'> {
+export interface CheckpointExtras extends Pick<CheckpointMeta, 'train' | 'trainer' | 'val' | 'bestVal' | 'run' | 'data' | 'distill'> {
   /** AdamW's moments, saved under `optim.m.<name>` / `optim.v.<name>` (needed to resume training). */
   optimizer?: AdamW;
 }
@@ -100,6 +103,7 @@ export async function encodeCheckpoint(model: GPT, tokenizer: Tokenizer, extra: 
     tokenizer: tokenizer.toJSON(),
     ...(extra.train && { train: extra.train }),
     ...(extra.trainer && { trainer: extra.trainer }),
+    ...(extra.val !== undefined && { val: extra.val }),
     ...(extra.bestVal !== undefined && { bestVal: extra.bestVal }),
     ...(extra.run !== undefined && { run: extra.run }),
     ...(extra.data !== undefined && { data: extra.data }),
@@ -218,8 +222,8 @@ function metaProblem(meta: Record<string, unknown>): string | null {
       (t.scaler === undefined ? null : scalerProblem(t.scaler, field));
     if (problem) return problem;
   }
-  if (meta.bestVal !== undefined) {
-    const problem = rangeProblem(field('bestVal'), meta.bestVal, {});
+  for (const key of ['val', 'bestVal'] as const) {
+    const problem = meta[key] === undefined ? null : rangeProblem(field(key), meta[key], {});
     if (problem) return problem;
   }
   for (const key of ['run', 'data'] as const) {

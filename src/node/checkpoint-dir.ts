@@ -18,7 +18,7 @@ import { makeDirectories, readRegularFile, unlessMissing } from '../io/regular-f
  */
 export async function saveCheckpoint(dir: string, model: GPT, tokenizer: Tokenizer, extra: CheckpointExtras = {}): Promise<number> {
   const bytes = await encodeCheckpoint(model, tokenizer, extra);
-  await writeCheckpointFiles(dir, bytes, { step: extra.trainer?.step, val: extra.bestVal, run: extra.run, model: model.config });
+  await writeCheckpointFiles(dir, bytes, { step: extra.trainer?.step, val: extra.val ?? extra.bestVal, run: extra.run, model: model.config });
   return bytes.length;
 }
 
