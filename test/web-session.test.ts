@@ -5,7 +5,7 @@
 // The page's file input itself is driven in test/browser.test.ts.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { device } from '../src/device/device.js';
 import { pickModelFiles, Session } from '../src/web/session.js';
 import { tempDir } from './cli-helpers.js';
@@ -71,5 +71,31 @@ describe('Session loads a Hugging Face GPT-2 model', () => {
     }
     expect(Array.from(await session.logits(prompt))).toEqual(Array.from(logits));
     session.model!.dispose();
+  });
+});
+
+describe('Session prompts', () => {
+  // a character model whose text has no newline, "é" or "Z"
+  const text = 'hello world, a small text on one line. '.repeat(20);
+  const session = new Session();
+  const greedy = async (prompt: string) => {
+    let out = '';
+    for await (const piece of session.generate(prompt, { maxNewTokens: 6, temperature: 0 })) out += piece.text;
+    return out;
+  };
+  afterAll(() => session.model?.dispose());
+
+  it('leaves characters the tokenizer does not know out of the prompt (as gpt sample does) and says which', async () => {
+    session.newModel(text, { nLayer: 1, nHead: 2, nEmbd: 16, blockSize: 16 }, { batchSize: 2 });
+    const want = await greedy('hello wo');
+    expect(session.promptNote).toBe('');
+    expect(await greedy('Zhéllo wo')).toBe(want);
+    expect(session.promptNote).toBe('2 characters the tokenizer does not know were left out: "Z" (U+005A), "é" (U+00E9)');
+    expect(Array.from(await session.logits('hello woé'))).toEqual(Array.from(await session.logits('hello wo')));
+  });
+
+  it('refuses a prompt with nothing to start from in one line saying so', async () => {
+    await expect(greedy('')).rejects.toThrow(/^the prompt is empty and this model's tokenizer has no newline to start from: type a prompt$/);
+    await expect(greedy('ZZé')).rejects.toThrow(/^the prompt holds no character this model's tokenizer knows \(3 characters the tokenizer does not know were left out: "Z" \(U\+005A\) x2, "é" \(U\+00E9\)\)$/);
   });
 });

@@ -242,7 +242,8 @@ async function runGenerate(prompt: string, opts: Parameters<GptHook['generate']>
     await yieldToPage();
   }
   const secs = (performance.now() - t0) / 1000;
-  ui.genStats.textContent = `${tokens} tokens in ${secs.toFixed(1)} s · ${(tokens / secs).toFixed(1)} tokens/s${stopRequested ? ' (stopped)' : ''}`;
+  const note = session.promptNote ? ` · prompt: ${session.promptNote}` : '';
+  ui.genStats.textContent = `${tokens} tokens in ${secs.toFixed(1)} s · ${(tokens / secs).toFixed(1)} tokens/s${stopRequested ? ' (stopped)' : ''}${note}`;
   return text;
 }
 

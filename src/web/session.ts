@@ -31,6 +31,8 @@ export class Session {
   trainer: Trainer | null = null;
   /** Note about the last training text (e.g. characters the tokenizer does not know). */
   textNote = '';
+  /** Note about the last prompt (characters the tokenizer does not know, left out). */
+  promptNote = '';
   private trainText: string | null = null;
   /** The loaded checkpoint's optimizer and trainer state, applied when training starts. */
   private loaded: Checkpoint | null = null;
@@ -135,10 +137,16 @@ export class Session {
     return encodeCheckpoint(model, tokenizer, t ? { optimizer: t.optimizer, train: { ...t.cfg, dtype: t.dtype }, trainer: await t.state() } : {});
   }
 
+  /**
+   * The prompt's ids, as `gpt sample` encodes --start: characters the tokenizer does not know are
+   * left out (promptNote says which); an empty prompt starts from a newline.
+   */
   private encodePrompt(prompt: string): number[] {
-    const ids = this.need().tokenizer.encode(prompt || '\n');
-    if (!ids.length) throw new Error('the prompt encodes to no tokens');
-    return ids;
+    const known = encodeKnown(this.need().tokenizer, prompt || '\n');
+    this.promptNote = describeLeftOut(known);
+    if (known.ids.length) return Array.from(known.ids);
+    if (!prompt) throw new Error('the prompt is empty and this model\'s tokenizer has no newline to start from: type a prompt');
+    throw new Error(`the prompt holds no character this model's tokenizer knows (${this.promptNote})`);
   }
 
   private need(): { model: GPT; tokenizer: Tokenizer } {
