@@ -7,6 +7,9 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { device } from '../src/device/device.js';
+import { decodeCheckpoint, encodeCheckpoint } from '../src/gpt/checkpoint.js';
+import { CharTokenizer } from '../src/gpt/tokenizer/index.js';
+import { TRAIN_DEFAULTS, Trainer } from '../src/gpt/trainer.js';
 import { pickModelFiles, Session } from '../src/web/session.js';
 import { tempDir } from './cli-helpers.js';
 import { setupDevice } from './helpers.js';
@@ -97,5 +100,32 @@ describe('Session prompts', () => {
   it('refuses a prompt with nothing to start from in one line saying so', async () => {
     await expect(greedy('')).rejects.toThrow(/^the prompt is empty and this model's tokenizer has no newline to start from: type a prompt$/);
     await expect(greedy('ZZé')).rejects.toThrow(/^the prompt holds no character this model's tokenizer knows \(3 characters the tokenizer does not know were left out: "Z" \(U\+005A\) x2, "é" \(U\+00E9\)\)$/);
+  });
+});
+
+describe('Session saves', () => {
+  it("a model loaded and not trained since with its checkpoint's step, run settings and optimizer moments", async () => {
+    const text = 'a checkpoint saved in Node, loaded and saved again in the page. '.repeat(10);
+    const tokenizer = CharTokenizer.train(text);
+    const ids = Int32Array.from(tokenizer.encode(text));
+    const cfg = { ...TRAIN_DEFAULTS, nLayer: 1, nHead: 2, nEmbd: 16, blockSize: 16, batchSize: 2, evalIters: 1 };
+    const trainer = new Trainer(cfg, { train: ids.slice(0, 500), val: ids.slice(500), vocabSize: tokenizer.vocabSize });
+    for (let i = 0; i < 3; i++) await trainer.trainStep(false);
+    const bytes = await encodeCheckpoint(trainer.model, tokenizer, { optimizer: trainer.optimizer, train: cfg, trainer: await trainer.state(), bestVal: 2.5 });
+    trainer.dispose();
+    trainer.model.dispose();
+
+    const session = new Session();
+    session.load(bytes, 'gpt-step3.safetensors');
+    const want = decodeCheckpoint(bytes);
+    const got = decodeCheckpoint(await session.save());
+    session.model!.dispose();
+    expect(got.meta).toEqual(want.meta);
+    expect(got.optimizer, 'the optimizer moments').toBeDefined();
+    for (const k of ['m', 'v'] as const) {
+      expect([...got.optimizer![k].keys()]).toEqual([...want.optimizer![k].keys()]);
+      for (const [name, data] of want.optimizer![k]) expect(Array.from(got.optimizer![k].get(name)!), `${k} of ${name}`).toEqual(Array.from(data));
+    }
+    for (const [name, w] of want.weights) expect(Array.from(got.weights.get(name)!.data), name).toEqual(Array.from(w.data));
   });
 });

@@ -12,7 +12,7 @@ import { NON_NEGATIVE_INT, POSITIVE_INT, rangeProblem, settingProblem, show, typ
 import { isMaskName, loadMasks } from '../nn/prune.js';
 import { ACTIVATIONS, QUANTIZATIONS, type Activation, type Quantization } from '../nn/transformer.js';
 import type { AdamW } from '../optim/adamw.js';
-import { scalerStateRules } from '../ops/index.js';
+import { scalerStateRules, type Tensor } from '../ops/index.js';
 import { tokenizerFromJSON, type Tokenizer, type TokenizerJSON } from './tokenizer/index.js';
 import { GPT, perLayerProblem, shareLayersProblem, type GPTConfig } from './model.js';
 import {
@@ -68,6 +68,8 @@ export interface Checkpoint {
 export interface CheckpointExtras extends Pick<CheckpointMeta, 'train' | 'trainer' | 'bestVal' | 'run' | 'data' | 'distill'> {
   /** AdamW's moments, saved under `optim.m.<name>` / `optim.v.<name>` (needed to resume training). */
   optimizer?: AdamW;
+  /** Or moments already on the host by parameter name, as a decoded checkpoint holds them. */
+  moments?: Checkpoint['optimizer'];
 }
 
 /**
@@ -84,15 +86,12 @@ export async function encodeCheckpoint(model: GPT, tokenizer: Tokenizer, extra: 
   assertWeightsReadable();
   const named = [...model.namedParameters()];
   const tensors = await safetensorsTensors([...named, ...model.namedBuffers()]);
-  if (extra.optimizer) {
-    const index = new Map(extra.optimizer.params.map((p, i) => [p, i]));
-    const { m, v } = await extra.optimizer.readMoments();
-    for (const [name, p] of named) {
-      const i = index.get(p);
-      if (i === undefined) continue;
-      tensors[`optim.m.${name}`] = { dtype: 'F32', shape: [...p.shape], data: m[i]! };
-      tensors[`optim.v.${name}`] = { dtype: 'F32', shape: [...p.shape], data: v[i]! };
-    }
+  const moments = extra.optimizer ? await momentsByName(extra.optimizer, named) : extra.moments;
+  for (const [name, p] of named) {
+    const [m, v] = [moments?.m.get(name), moments?.v.get(name)];
+    if (!m || !v) continue;
+    tensors[`optim.m.${name}`] = { dtype: 'F32', shape: [...p.shape], data: m };
+    tensors[`optim.v.${name}`] = { dtype: 'F32', shape: [...p.shape], data: v };
   }
   const meta: CheckpointMeta = {
     format: CHECKPOINT_FORMAT,
@@ -109,6 +108,20 @@ export async function encodeCheckpoint(model: GPT, tokenizer: Tokenizer, extra: 
   const problem = metaProblem(meta as unknown as Record<string, unknown>) ?? nonFiniteProblem(Object.entries(tensors));
   if (problem) throw new Error(`checkpoint not saved: ${problem}`);
   return serializeSafetensors(tensors, { webgpu_gpt: JSON.stringify(meta) });
+}
+
+/** The optimizer's moments of the named parameters it holds, read back, by name. */
+async function momentsByName(optimizer: AdamW, named: [string, Tensor][]): Promise<NonNullable<Checkpoint['optimizer']>> {
+  const index = new Map(optimizer.params.map((p, i) => [p, i]));
+  const { m, v } = await optimizer.readMoments();
+  const out: NonNullable<Checkpoint['optimizer']> = { m: new Map(), v: new Map() };
+  for (const [name, p] of named) {
+    const i = index.get(p);
+    if (i === undefined) continue;
+    out.m.set(name, m[i]!);
+    out.v.set(name, v[i]!);
+  }
+  return out;
 }
 
 /** A decoded (or imported) checkpoint as checkpoint bytes again, from the host copy of its tensors. */

@@ -130,11 +130,16 @@ export class Session {
     if (rest) yield { text: rest, tokens };
   }
 
-  /** The checkpoint as one safetensors file; with the optimizer state when the page trained it. */
+  /**
+   * The checkpoint as one safetensors file: with the optimizer state when the page trained it; a
+   * model loaded and not trained since keeps its checkpoint's run state (step, optimizer moments).
+   */
   async save(): Promise<Uint8Array> {
     const { model, tokenizer } = this.need();
     const t = this.trainer;
-    return encodeCheckpoint(model, tokenizer, t ? { optimizer: t.optimizer, train: { ...t.cfg, dtype: t.dtype }, trainer: await t.state() } : {});
+    if (t) return encodeCheckpoint(model, tokenizer, { optimizer: t.optimizer, train: { ...t.cfg, dtype: t.dtype }, trainer: await t.state() });
+    const { format: _format, model: _model, tokenizer: _tokenizer, ...runState } = this.loaded?.meta ?? {};
+    return encodeCheckpoint(model, tokenizer, { ...runState, moments: this.loaded?.optimizer });
   }
 
   /**
