@@ -17,6 +17,12 @@ import { gpt2Config, gpt2Logits, miniGpt2Tokenizer, randomGPT2, writeGPT2Dir } f
 
 beforeAll(setupDevice);
 
+/** Frees what a session holds on the GPU. */
+function release(session: Session): void {
+  session.trainer?.dispose();
+  session.model?.dispose();
+}
+
 const WHAT = /: open a checkpoint \(one \.safetensors file alone\), or a Hugging Face GPT-2 model's config\.json, model\.safetensors and tokenizer\.json together$/;
 
 describe('pickModelFiles', () => {
@@ -86,7 +92,7 @@ describe('Session prompts', () => {
     for await (const piece of session.generate(prompt, { maxNewTokens: 6, temperature: 0 })) out += piece.text;
     return out;
   };
-  afterAll(() => session.model?.dispose());
+  afterAll(() => release(session));
 
   it('leaves characters the tokenizer does not know out of the prompt (as gpt sample does) and says which', async () => {
     session.newModel(text, { nLayer: 1, nHead: 2, nEmbd: 16, blockSize: 16 }, { batchSize: 2 });
@@ -127,5 +133,29 @@ describe('Session saves', () => {
       for (const [name, data] of want.optimizer![k]) expect(Array.from(got.optimizer![k].get(name)!), `${k} of ${name}`).toEqual(Array.from(data));
     }
     for (const [name, w] of want.weights) expect(Array.from(got.weights.get(name)!.data), name).toEqual(Array.from(w.data));
+  });
+});
+
+describe('Session after a diverged run', () => {
+  it('refuses the model, whose weights hold NaN now, in one line saying what to do; a new model replaces it', async () => {
+    const text = 'a run with far too high a learning rate.\n'.repeat(20);
+    const shape = { nLayer: 1, nHead: 2, nEmbd: 16, blockSize: 16 };
+    const session = new Session();
+    session.newModel(text, shape, { batchSize: 2, learningRate: 1e30, minLr: 1e30, warmupIters: 0 });
+    const trainer = session.trainerFor(text);
+    const broken = /^training diverged at step \d+ \(the loss or the gradient norm is not finite\), so the model's weights are no longer usable: start a new model \(with a lower learning rate\) or load a checkpoint$/;
+    await expect((async () => {
+      for (let i = 0; i < 5; i++) await session.trainStep(trainer);
+    })()).rejects.toThrow(broken);
+    // NaN weights would give text from NaN logits, and lowering the rate would not bring them back
+    await expect(session.generate('a run', { maxNewTokens: 3 }).next()).rejects.toThrow(broken);
+    await expect(session.logits('a run')).rejects.toThrow(broken);
+    await expect(session.save()).rejects.toThrow(broken);
+    expect(() => session.trainerFor(text, { learningRate: 1e-3, minLr: 1e-3 })).toThrow(broken);
+    expect(session.summary().step).toBeGreaterThan(0);
+
+    session.newModel(text, shape, { batchSize: 2 });
+    expect(Number.isFinite(await session.trainStep(session.trainerFor(text)))).toBe(true);
+    release(session);
   });
 });

@@ -324,7 +324,7 @@ async function trainRun(steps: number, text: string, settings: TrainSettings): P
   while (trainer.step < target && !stopRequested) {
     if (trainer.step % evalInterval === 0) await evaluate();
     const t0 = performance.now();
-    const { loss } = await trainer.trainStep();
+    const loss = await session.trainStep(trainer);
     const rate = (batchSize * blockSize * gradAccum * 1000) / (performance.now() - t0);
     tokensPerSec = tokensPerSec ? 0.8 * tokensPerSec + 0.2 * rate : rate;
     losses.push(loss);

@@ -7,7 +7,7 @@ import { generate, type GenerateOptions } from '../gpt/generate.js';
 import { decodeHF, HF_FILES, type HFModelFiles } from '../gpt/hf/index.js';
 import type { GPT, GPTConfig } from '../gpt/model.js';
 import { CharTokenizer, describeLeftOut, encodeKnown, TextStream, type Tokenizer } from '../gpt/tokenizer/index.js';
-import { TRAIN_DEFAULTS, Trainer, type TrainConfig } from '../gpt/trainer.js';
+import { TRAIN_DEFAULTS, Trainer, TrainingDivergedError, type TrainConfig } from '../gpt/trainer.js';
 import { tensor } from '../ops/index.js';
 import { scope } from '../tensor/scope.js';
 
@@ -34,6 +34,8 @@ export class Session {
   /** Note about the last prompt (characters the tokenizer does not know, left out). */
   promptNote = '';
   private trainText: string | null = null;
+  /** Why the model cannot be used any more (its training diverged), or ''. */
+  private broken = '';
   /** The loaded checkpoint's optimizer and trainer state, applied when training starts. */
   private loaded: Checkpoint | null = null;
 
@@ -77,7 +79,7 @@ export class Session {
    * the optimizer state over). `settings` apply to this and later steps.
    */
   trainerFor(text: string, settings: TrainSettings = {}): Trainer {
-    const { model, tokenizer } = this.need();
+    const { model, tokenizer } = this.usable();
     const { blockSize, nLayer, nHead, nEmbd, dropout, bias, shareLayers = 1 } = model.config;
     const shape = { blockSize, nLayer, nHead, nEmbd, dropout, bias, shareLayers }; // fixed by the model
     if (this.trainer && text === this.trainText) {
@@ -104,7 +106,7 @@ export class Session {
 
   /** Logits [V] for the token after `prompt` (its last blockSize tokens), dropout off. */
   async logits(prompt: string): Promise<Float32Array> {
-    const { model } = this.need();
+    const { model } = this.usable();
     const ids = this.encodePrompt(prompt).slice(-model.config.blockSize);
     const wasTraining = model.training;
     model.eval();
@@ -120,9 +122,23 @@ export class Session {
     }
   }
 
+  /**
+   * One optimizer step of `trainer` (trainerFor's), its loss. A run that diverges has put NaN or
+   * Inf into the weights: the model is refused from then on, until a new one or a load replaces it.
+   */
+  async trainStep(trainer: Trainer): Promise<number> {
+    try {
+      return (await trainer.trainStep()).loss;
+    } catch (e) {
+      if (!(e instanceof TrainingDivergedError)) throw e;
+      this.broken = `training diverged at step ${e.step} (the loss or the gradient norm is not finite), so the model's weights are no longer usable: start a new model (with a lower learning rate) or load a checkpoint`;
+      throw new Error(this.broken);
+    }
+  }
+
   /** Streams the continuation of `prompt`: new text (complete characters only) and tokens so far. */
   async *generate(prompt: string, opts: GenerateOptions): AsyncGenerator<{ text: string; tokens: number }> {
-    const { model, tokenizer } = this.need();
+    const { model, tokenizer } = this.usable();
     const stream = new TextStream(tokenizer);
     let tokens = 0;
     for await (const id of generate(model, this.encodePrompt(prompt), opts)) yield { text: stream.push(id), tokens: ++tokens };
@@ -135,7 +151,7 @@ export class Session {
    * model loaded and not trained since keeps its checkpoint's run state (step, optimizer moments).
    */
   async save(): Promise<Uint8Array> {
-    const { model, tokenizer } = this.need();
+    const { model, tokenizer } = this.usable();
     const t = this.trainer;
     if (t) return encodeCheckpoint(model, tokenizer, { optimizer: t.optimizer, train: { ...t.cfg, dtype: t.dtype }, trainer: await t.state() });
     const { format: _format, model: _model, tokenizer: _tokenizer, ...runState } = this.loaded?.meta ?? {};
@@ -147,11 +163,17 @@ export class Session {
    * left out (promptNote says which); an empty prompt starts from a newline.
    */
   private encodePrompt(prompt: string): number[] {
-    const known = encodeKnown(this.need().tokenizer, prompt || '\n');
+    const known = encodeKnown(this.usable().tokenizer, prompt || '\n');
     this.promptNote = describeLeftOut(known);
     if (known.ids.length) return Array.from(known.ids);
     if (!prompt) throw new Error('the prompt is empty and this model\'s tokenizer has no newline to start from: type a prompt');
     throw new Error(`the prompt holds no character this model's tokenizer knows (${this.promptNote})`);
+  }
+
+  /** The model, unless a training run left its weights unusable. */
+  private usable(): { model: GPT; tokenizer: Tokenizer } {
+    if (this.broken) throw new Error(this.broken);
+    return this.need();
   }
 
   private need(): { model: GPT; tokenizer: Tokenizer } {
@@ -176,6 +198,7 @@ export class Session {
     this.trainer = null;
     this.trainText = null;
     this.loaded = null;
+    this.broken = '';
   }
 }
 
