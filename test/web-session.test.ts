@@ -2,14 +2,17 @@
 // files picked together make a model (pickModelFiles: any case, a one-line error saying what to
 // pick otherwise), a Hugging Face GPT-2 model's files give GPT-2's logits (an independent float64
 // forward), and a failed load leaves the model before it loaded and usable, nothing left on the GPU.
+// Also: prompts with characters the tokenizer lacks, saving a loaded model, a diverged run, and the
+// loss chart of a long run (drawn on a stand-in canvas).
 // The page's file input itself is driven in test/browser.test.ts.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { device } from '../src/device/device.js';
 import { decodeCheckpoint, encodeCheckpoint } from '../src/gpt/checkpoint.js';
 import { CharTokenizer } from '../src/gpt/tokenizer/index.js';
 import { TRAIN_DEFAULTS, Trainer } from '../src/gpt/trainer.js';
+import { LossChart } from '../src/web/chart.js';
 import { pickModelFiles, Session } from '../src/web/session.js';
 import { tempDir } from './cli-helpers.js';
 import { setupDevice } from './helpers.js';
@@ -157,5 +160,30 @@ describe('Session after a diverged run', () => {
     session.newModel(text, shape, { batchSize: 2 });
     expect(Number.isFinite(await session.trainStep(session.trainerFor(text)))).toBe(true);
     release(session);
+  });
+});
+
+describe('LossChart', () => {
+  it("draws a long run's 200,000 steps inside the plot area", () => {
+    const [W, H] = [600, 300];
+    const points: [number, number][] = [];
+    const g = new Proxy({}, {
+      get: (_, key) => (key === 'measureText' ? () => ({ width: 50 }) : key === 'moveTo' || key === 'lineTo' ? (x: number, y: number) => points.push([x, y]) : () => undefined),
+      set: () => true,
+    });
+    vi.stubGlobal('ResizeObserver', class { observe() {} });
+    vi.stubGlobal('requestAnimationFrame', () => 0);
+    vi.stubGlobal('window', { devicePixelRatio: 1 });
+    try {
+      const chart = new LossChart({ clientWidth: W, clientHeight: H, getContext: () => g } as unknown as HTMLCanvasElement);
+      for (let step = 1; step <= 200_000; step++) chart.addStep(step, 2 + Math.sin(step / 1000));
+      chart.addEval(200_000, 1.5, 3.5);
+      chart.draw();
+    } finally {
+      vi.unstubAllGlobals();
+    }
+    expect(points.length).toBeGreaterThan(400_000);
+    const outside = points.filter(([x, y]) => !(x >= 0 && x <= W && y >= 0 && y <= H));
+    expect(outside.slice(0, 3)).toEqual([]);
   });
 });
