@@ -67,12 +67,15 @@ describe('Session loads a Hugging Face GPT-2 model', () => {
     const want = gpt2Logits(params, miniGpt2Tokenizer().encode(prompt)).at(-1)!;
     expect(Math.max(...want.map((w, i) => Math.abs(logits[i]! - w)))).toBeLessThan(1e-4);
 
+    const ours = await session.save(); // this model as a webgpu-gpt checkpoint
     const live = device().memory().liveBytes;
     const failures: [() => unknown, RegExp][] = [
       [() => session.loadHF({ ...files, config: '{' }, 'bad'), /^bad\/config\.json: not valid JSON/],
       [() => session.loadHF({ config: files.config, weights: files.weights }, 'no tokenizer'), /^no tokenizer: no tokenizer\.json/],
       // weights of another shape: refused after the new model was made (it is disposed)
       [() => session.loadHF({ ...files, config: JSON.stringify(gpt2Config({ n_embd: 48 })) }, 'wider'), /^loadStateDict: 'wte\.weight' has shape \[260, 24\], the model expects float32\[260, 48\]$/],
+      // and one of ours picked with a config.json (GPT-2's names without the prefix, most of them)
+      [() => session.loadHF({ ...files, weights: ours }, 'picked'), /^picked\/model\.safetensors: a webgpu-gpt checkpoint, not a Hugging Face model's weights: load it on its own, without config\.json$/],
       // a lone Hugging Face model.safetensors opened as a checkpoint says what it needs
       [() => session.load(files.weights, 'model.safetensors'), /^model\.safetensors: safetensors file without webgpu-gpt metadata .*; PyTorch weights, such as a Hugging Face GPT-2 model's model\.safetensors, load together with the model's config\.json and tokenizer\.json$/],
     ];

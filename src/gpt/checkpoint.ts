@@ -21,6 +21,8 @@ import {
 
 /** The format tag in every checkpoint's metadata. */
 export const CHECKPOINT_FORMAT = 'webgpu-gpt-checkpoint/1';
+/** The safetensors metadata key that holds a checkpoint's metadata (JSON). */
+export const CHECKPOINT_KEY = 'webgpu_gpt';
 
 /** A checkpoint's metadata: the model config, the tokenizer and, for resuming, the training state. */
 export interface CheckpointMeta {
@@ -107,7 +109,7 @@ export async function encodeCheckpoint(model: GPT, tokenizer: Tokenizer, extra: 
   // what this refuses to write, decodeCheckpoint would refuse to read
   const problem = metaProblem(meta as unknown as Record<string, unknown>) ?? nonFiniteProblem(Object.entries(tensors));
   if (problem) throw new Error(`checkpoint not saved: ${problem}`);
-  return serializeSafetensors(tensors, { webgpu_gpt: JSON.stringify(meta) });
+  return serializeSafetensors(tensors, { [CHECKPOINT_KEY]: JSON.stringify(meta) });
 }
 
 /** The optimizer's moments of the named parameters it holds, read back, by name. */
@@ -131,7 +133,7 @@ export function checkpointBytes(ckpt: Checkpoint): Uint8Array {
   for (const [kind, moments] of Object.entries(ckpt.optimizer ?? {})) {
     for (const [name, data] of moments) tensors[`optim.${kind}.${name}`] = { dtype: 'F32', shape: [...ckpt.weights.get(name)!.shape], data };
   }
-  return serializeSafetensors(tensors, { webgpu_gpt: JSON.stringify(ckpt.meta) });
+  return serializeSafetensors(tensors, { [CHECKPOINT_KEY]: JSON.stringify(ckpt.meta) });
 }
 
 /** Reads checkpoint bytes, checking every metadata field and refusing NaN/Inf tensors; `source` names it in errors. */
@@ -142,7 +144,7 @@ export function decodeCheckpoint(bytes: Uint8Array, source = 'checkpoint'): Chec
   } catch (e) {
     throw new Error(`${source}: not a readable safetensors file (${(e as Error).message})`);
   }
-  const raw = parsed.metadata.webgpu_gpt;
+  const raw = parsed.metadata[CHECKPOINT_KEY];
   if (!raw) {
     // PyTorch's safetensors (format 'pt'), such as a Hugging Face model's model.safetensors, need the model's config.json
     const hf = parsed.metadata.format === 'pt' ? "; PyTorch weights, such as a Hugging Face GPT-2 model's model.safetensors, load together with the model's config.json and tokenizer.json" : '';
