@@ -115,6 +115,20 @@ describe('Session prompts', () => {
   });
 });
 
+describe('Session training text', () => {
+  it("too little of it that the model's tokenizer knows says which characters were left out", () => {
+    const session = new Session();
+    session.newModel('some english text.\n'.repeat(20), { nLayer: 1, nHead: 2, nEmbd: 16, blockSize: 16 }, { batchSize: 2 });
+    try {
+      expect(() => session.trainerFor('日本語'.repeat(100))).toThrow(
+        /^the train split has 0 tokens, too few for sequences of blockSize 16 .* \(300 characters the tokenizer does not know were left out: "日" \(U\+65E5\) x100, "本" \(U\+672C\) x100, "語" \(U\+8A9E\) x100\)$/,
+      );
+    } finally {
+      release(session);
+    }
+  });
+});
+
 describe('Session saves', () => {
   it("a model loaded and not trained since with its checkpoint's step, run settings and optimizer moments", async () => {
     const text = 'a checkpoint saved in Node, loaded and saved again in the page. '.repeat(10);

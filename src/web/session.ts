@@ -90,7 +90,13 @@ export class Session {
     this.textNote = describeLeftOut(known);
     // the page trains in its adapter's own dtype (auto), whatever the checkpoint's run used
     const cfg: TrainConfig = { ...TRAIN_DEFAULTS, ...this.loaded?.meta.train, ...this.trainer?.cfg, ...settings, ...shape, dtype: 'auto' };
-    const trainer = new Trainer(cfg, splitTokens(known.ids, tokenizer.vocabSize), model);
+    let trainer: Trainer;
+    try {
+      trainer = new Trainer(cfg, splitTokens(known.ids, tokenizer.vocabSize), model);
+    } catch (e) {
+      // too few tokens from a long text: its characters are not the model's
+      throw known.dropped ? new Error(`${(e as Error).message} (${this.textNote})`) : e;
+    }
     const old = this.trainer;
     if (old) {
       trainer.continueFrom(old);
