@@ -5,7 +5,7 @@
 // then open a Hugging Face GPT-2 model's files through the page's file input (GPT-2's logits).
 // Also: the static server's content types and path-traversal rejection, and the bundle guard
 // against Node-only imports. Fails (never skips) when Chromium or WebGPU in it is missing.
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -274,6 +274,23 @@ describe('the demo page in Chromium (WebGPU)', () => {
     const diff = maxAbsDiff(await page.evaluate((p) => window.__gpt.logitsFor(p), prompt), want);
     console.log(`Hugging Face GPT-2 model in the page: max |browser - float64 GPT-2| = ${diff.toExponential(2)}`);
     expect(diff).toBeLessThan(1e-4);
+  });
+
+  it('a bad field or an unreadable file is one line on the page, and the model stays', async () => {
+    usePage();
+    const source = await page.evaluate(() => window.__gpt.summary().source);
+    await page.fill('#steps', '0');
+    await page.click('#new-model');
+    await expect.poll(() => page.locator('#error').textContent()).toBe("steps must be an integer >= 1, got '0'");
+    expect(await page.evaluate(() => window.__gpt.summary().source)).toBe(source);
+    // a sparse file Chromium refuses to read whole (it does from about 2 GiB)
+    const huge = join(dir, 'huge.safetensors');
+    writeFileSync(huge, '');
+    truncateSync(huge, 3 * 2 ** 30);
+    await page.locator('#load-file').setInputFiles(huge);
+    await expect.poll(() => page.locator('#error').textContent()).toMatch(/^cannot read huge\.safetensors \(3\.00 GiB\) into memory: \S/);
+    expect(await page.evaluate(() => window.__gpt.summary().source)).toBe(source);
+    await page.fill('#steps', '500');
   });
 });
 

@@ -2,17 +2,29 @@
 // files picked together make a model (pickModelFiles: any case, a one-line error saying what to
 // pick otherwise), a Hugging Face GPT-2 model's files give GPT-2's logits (an independent float64
 // forward), and a failed load leaves the model before it loaded and usable, nothing left on the GPU.
+// Also: prompts with characters the tokenizer lacks, saving a loaded model, a diverged run, and the
+// loss chart of a long run (drawn on a stand-in canvas).
 // The page's file input itself is driven in test/browser.test.ts.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { device } from '../src/device/device.js';
+import { decodeCheckpoint, encodeCheckpoint } from '../src/gpt/checkpoint.js';
+import { CharTokenizer } from '../src/gpt/tokenizer/index.js';
+import { TRAIN_DEFAULTS, Trainer } from '../src/gpt/trainer.js';
+import { LossChart } from '../src/web/chart.js';
 import { pickModelFiles, Session } from '../src/web/session.js';
 import { tempDir } from './cli-helpers.js';
 import { setupDevice } from './helpers.js';
 import { gpt2Config, gpt2Logits, miniGpt2Tokenizer, randomGPT2, writeGPT2Dir } from './hf-reference.js';
 
 beforeAll(setupDevice);
+
+/** Frees what a session holds on the GPU. */
+function release(session: Session): void {
+  session.trainer?.dispose();
+  session.model?.dispose();
+}
 
 const WHAT = /: open a checkpoint \(one \.safetensors file alone\), or a Hugging Face GPT-2 model's config\.json, model\.safetensors and tokenizer\.json together$/;
 
@@ -55,12 +67,15 @@ describe('Session loads a Hugging Face GPT-2 model', () => {
     const want = gpt2Logits(params, miniGpt2Tokenizer().encode(prompt)).at(-1)!;
     expect(Math.max(...want.map((w, i) => Math.abs(logits[i]! - w)))).toBeLessThan(1e-4);
 
+    const ours = await session.save(); // this model as a webgpu-gpt checkpoint
     const live = device().memory().liveBytes;
     const failures: [() => unknown, RegExp][] = [
       [() => session.loadHF({ ...files, config: '{' }, 'bad'), /^bad\/config\.json: not valid JSON/],
       [() => session.loadHF({ config: files.config, weights: files.weights }, 'no tokenizer'), /^no tokenizer: no tokenizer\.json/],
       // weights of another shape: refused after the new model was made (it is disposed)
       [() => session.loadHF({ ...files, config: JSON.stringify(gpt2Config({ n_embd: 48 })) }, 'wider'), /^loadStateDict: 'wte\.weight' has shape \[260, 24\], the model expects float32\[260, 48\]$/],
+      // and one of ours picked with a config.json (GPT-2's names without the prefix, most of them)
+      [() => session.loadHF({ ...files, weights: ours }, 'picked'), /^picked\/model\.safetensors: a webgpu-gpt checkpoint, not a Hugging Face model's weights: load it on its own, without config\.json$/],
       // a lone Hugging Face model.safetensors opened as a checkpoint says what it needs
       [() => session.load(files.weights, 'model.safetensors'), /^model\.safetensors: safetensors file without webgpu-gpt metadata .*; PyTorch weights, such as a Hugging Face GPT-2 model's model\.safetensors, load together with the model's config\.json and tokenizer\.json$/],
     ];
@@ -71,5 +86,121 @@ describe('Session loads a Hugging Face GPT-2 model', () => {
     }
     expect(Array.from(await session.logits(prompt))).toEqual(Array.from(logits));
     session.model!.dispose();
+  });
+});
+
+describe('Session prompts', () => {
+  // a character model whose text has no newline, "é" or "Z"
+  const text = 'hello world, a small text on one line. '.repeat(20);
+  const session = new Session();
+  const greedy = async (prompt: string) => {
+    let out = '';
+    for await (const piece of session.generate(prompt, { maxNewTokens: 6, temperature: 0 })) out += piece.text;
+    return out;
+  };
+  afterAll(() => release(session));
+
+  it('leaves characters the tokenizer does not know out of the prompt (as gpt sample does) and says which', async () => {
+    session.newModel(text, { nLayer: 1, nHead: 2, nEmbd: 16, blockSize: 16 }, { batchSize: 2 });
+    const want = await greedy('hello wo');
+    expect(session.promptNote).toBe('');
+    expect(await greedy('Zhéllo wo')).toBe(want);
+    expect(session.promptNote).toBe('2 characters the tokenizer does not know were left out: "Z" (U+005A), "é" (U+00E9)');
+    expect(Array.from(await session.logits('hello woé'))).toEqual(Array.from(await session.logits('hello wo')));
+  });
+
+  it('refuses a prompt with nothing to start from in one line saying so', async () => {
+    await expect(greedy('')).rejects.toThrow(/^the prompt is empty and this model's tokenizer has no newline to start from: type a prompt$/);
+    await expect(greedy('ZZé')).rejects.toThrow(/^the prompt holds no character this model's tokenizer knows \(3 characters the tokenizer does not know were left out: "Z" \(U\+005A\) x2, "é" \(U\+00E9\)\)$/);
+  });
+});
+
+describe('Session training text', () => {
+  it("too little of it that the model's tokenizer knows says which characters were left out", () => {
+    const session = new Session();
+    session.newModel('some english text.\n'.repeat(20), { nLayer: 1, nHead: 2, nEmbd: 16, blockSize: 16 }, { batchSize: 2 });
+    try {
+      expect(() => session.trainerFor('日本語'.repeat(100))).toThrow(
+        /^the train split has 0 tokens, too few for sequences of blockSize 16 .* \(300 characters the tokenizer does not know were left out: "日" \(U\+65E5\) x100, "本" \(U\+672C\) x100, "語" \(U\+8A9E\) x100\)$/,
+      );
+    } finally {
+      release(session);
+    }
+  });
+});
+
+describe('Session saves', () => {
+  it("a model loaded and not trained since with its checkpoint's step, run settings and optimizer moments", async () => {
+    const text = 'a checkpoint saved in Node, loaded and saved again in the page. '.repeat(10);
+    const tokenizer = CharTokenizer.train(text);
+    const ids = Int32Array.from(tokenizer.encode(text));
+    const cfg = { ...TRAIN_DEFAULTS, nLayer: 1, nHead: 2, nEmbd: 16, blockSize: 16, batchSize: 2, evalIters: 1 };
+    const trainer = new Trainer(cfg, { train: ids.slice(0, 500), val: ids.slice(500), vocabSize: tokenizer.vocabSize });
+    for (let i = 0; i < 3; i++) await trainer.trainStep(false);
+    const bytes = await encodeCheckpoint(trainer.model, tokenizer, { optimizer: trainer.optimizer, train: cfg, trainer: await trainer.state(), bestVal: 2.5 });
+    trainer.dispose();
+    trainer.model.dispose();
+
+    const session = new Session();
+    session.load(bytes, 'gpt-step3.safetensors');
+    const want = decodeCheckpoint(bytes);
+    const got = decodeCheckpoint(await session.save());
+    session.model!.dispose();
+    expect(got.meta).toEqual(want.meta);
+    expect(got.optimizer, 'the optimizer moments').toBeDefined();
+    for (const k of ['m', 'v'] as const) {
+      expect([...got.optimizer![k].keys()]).toEqual([...want.optimizer![k].keys()]);
+      for (const [name, data] of want.optimizer![k]) expect(Array.from(got.optimizer![k].get(name)!), `${k} of ${name}`).toEqual(Array.from(data));
+    }
+    for (const [name, w] of want.weights) expect(Array.from(got.weights.get(name)!.data), name).toEqual(Array.from(w.data));
+  });
+});
+
+describe('Session after a diverged run', () => {
+  it('refuses the model, whose weights hold NaN now, in one line saying what to do; a new model replaces it', async () => {
+    const text = 'a run with far too high a learning rate.\n'.repeat(20);
+    const shape = { nLayer: 1, nHead: 2, nEmbd: 16, blockSize: 16 };
+    const session = new Session();
+    session.newModel(text, shape, { batchSize: 2, learningRate: 1e30, minLr: 1e30, warmupIters: 0 });
+    const trainer = session.trainerFor(text);
+    const broken = /^training diverged at step \d+ \(the loss or the gradient norm is not finite\), so the model's weights are no longer usable: start a new model \(with a lower learning rate\) or load a checkpoint$/;
+    await expect((async () => {
+      for (let i = 0; i < 5; i++) await session.trainStep(trainer);
+    })()).rejects.toThrow(broken);
+    // NaN weights would give text from NaN logits, and lowering the rate would not bring them back
+    await expect(session.generate('a run', { maxNewTokens: 3 }).next()).rejects.toThrow(broken);
+    await expect(session.logits('a run')).rejects.toThrow(broken);
+    await expect(session.save()).rejects.toThrow(broken);
+    expect(() => session.trainerFor(text, { learningRate: 1e-3, minLr: 1e-3 })).toThrow(broken);
+    expect(session.summary().step).toBeGreaterThan(0);
+
+    session.newModel(text, shape, { batchSize: 2 });
+    expect(Number.isFinite(await session.trainStep(session.trainerFor(text)))).toBe(true);
+    release(session);
+  });
+});
+
+describe('LossChart', () => {
+  it("draws a long run's 200,000 steps inside the plot area", () => {
+    const [W, H] = [600, 300];
+    const points: [number, number][] = [];
+    const g = new Proxy({}, {
+      get: (_, key) => (key === 'measureText' ? () => ({ width: 50 }) : key === 'moveTo' || key === 'lineTo' ? (x: number, y: number) => points.push([x, y]) : () => undefined),
+      set: () => true,
+    });
+    vi.stubGlobal('ResizeObserver', class { observe() {} });
+    vi.stubGlobal('requestAnimationFrame', () => 0);
+    vi.stubGlobal('window', { devicePixelRatio: 1 });
+    try {
+      const chart = new LossChart({ clientWidth: W, clientHeight: H, getContext: () => g } as unknown as HTMLCanvasElement);
+      for (let step = 1; step <= 200_000; step++) chart.addStep(step, 2 + Math.sin(step / 1000));
+      chart.addEval(200_000, 1.5, 3.5);
+      chart.draw();
+    } finally {
+      vi.unstubAllGlobals();
+    }
+    expect(points.length).toBeGreaterThan(400_000);
+    const outside = points.filter(([x, y]) => !(x >= 0 && x <= W && y >= 0 && y <= H));
+    expect(outside.slice(0, 3)).toEqual([]);
   });
 });

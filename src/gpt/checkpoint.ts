@@ -12,7 +12,7 @@ import { NON_NEGATIVE_INT, POSITIVE_INT, rangeProblem, settingProblem, show, typ
 import { isMaskName, loadMasks } from '../nn/prune.js';
 import { ACTIVATIONS, QUANTIZATIONS, type Activation, type Quantization } from '../nn/transformer.js';
 import type { AdamW } from '../optim/adamw.js';
-import { scalerStateRules } from '../ops/index.js';
+import { scalerStateRules, type Tensor } from '../ops/index.js';
 import { tokenizerFromJSON, type Tokenizer, type TokenizerJSON } from './tokenizer/index.js';
 import { GPT, perLayerProblem, shareLayersProblem, type GPTConfig } from './model.js';
 import {
@@ -21,6 +21,8 @@ import {
 
 /** The format tag in every checkpoint's metadata. */
 export const CHECKPOINT_FORMAT = 'webgpu-gpt-checkpoint/1';
+/** The safetensors metadata key that holds a checkpoint's metadata (JSON). */
+export const CHECKPOINT_KEY = 'webgpu_gpt';
 
 /** A checkpoint's metadata: the model config, the tokenizer and, for resuming, the training state. */
 export interface CheckpointMeta {
@@ -71,6 +73,8 @@ export interface Checkpoint {
 export interface CheckpointExtras extends Pick<CheckpointMeta, 'train' | 'trainer' | 'val' | 'bestVal' | 'run' | 'data' | 'distill'> {
   /** AdamW's moments, saved under `optim.m.<name>` / `optim.v.<name>` (needed to resume training). */
   optimizer?: AdamW;
+  /** Or moments already on the host by parameter name, as a decoded checkpoint holds them. */
+  moments?: Checkpoint['optimizer'];
 }
 
 /**
@@ -87,15 +91,12 @@ export async function encodeCheckpoint(model: GPT, tokenizer: Tokenizer, extra: 
   assertWeightsReadable();
   const named = [...model.namedParameters()];
   const tensors = await safetensorsTensors([...named, ...model.namedBuffers()]);
-  if (extra.optimizer) {
-    const index = new Map(extra.optimizer.params.map((p, i) => [p, i]));
-    const { m, v } = await extra.optimizer.readMoments();
-    for (const [name, p] of named) {
-      const i = index.get(p);
-      if (i === undefined) continue;
-      tensors[`optim.m.${name}`] = { dtype: 'F32', shape: [...p.shape], data: m[i]! };
-      tensors[`optim.v.${name}`] = { dtype: 'F32', shape: [...p.shape], data: v[i]! };
-    }
+  const moments = extra.optimizer ? await momentsByName(extra.optimizer, named) : extra.moments;
+  for (const [name, p] of named) {
+    const [m, v] = [moments?.m.get(name), moments?.v.get(name)];
+    if (!m || !v) continue;
+    tensors[`optim.m.${name}`] = { dtype: 'F32', shape: [...p.shape], data: m };
+    tensors[`optim.v.${name}`] = { dtype: 'F32', shape: [...p.shape], data: v };
   }
   const meta: CheckpointMeta = {
     format: CHECKPOINT_FORMAT,
@@ -112,7 +113,21 @@ export async function encodeCheckpoint(model: GPT, tokenizer: Tokenizer, extra: 
   // what this refuses to write, decodeCheckpoint would refuse to read
   const problem = metaProblem(meta as unknown as Record<string, unknown>) ?? nonFiniteProblem(Object.entries(tensors));
   if (problem) throw new Error(`checkpoint not saved: ${problem}`);
-  return serializeSafetensors(tensors, { webgpu_gpt: JSON.stringify(meta) });
+  return serializeSafetensors(tensors, { [CHECKPOINT_KEY]: JSON.stringify(meta) });
+}
+
+/** The optimizer's moments of the named parameters it holds, read back, by name. */
+async function momentsByName(optimizer: AdamW, named: [string, Tensor][]): Promise<NonNullable<Checkpoint['optimizer']>> {
+  const index = new Map(optimizer.params.map((p, i) => [p, i]));
+  const { m, v } = await optimizer.readMoments();
+  const out: NonNullable<Checkpoint['optimizer']> = { m: new Map(), v: new Map() };
+  for (const [name, p] of named) {
+    const i = index.get(p);
+    if (i === undefined) continue;
+    out.m.set(name, m[i]!);
+    out.v.set(name, v[i]!);
+  }
+  return out;
 }
 
 /** A decoded (or imported) checkpoint as checkpoint bytes again, from the host copy of its tensors. */
@@ -122,7 +137,7 @@ export function checkpointBytes(ckpt: Checkpoint): Uint8Array {
   for (const [kind, moments] of Object.entries(ckpt.optimizer ?? {})) {
     for (const [name, data] of moments) tensors[`optim.${kind}.${name}`] = { dtype: 'F32', shape: [...ckpt.weights.get(name)!.shape], data };
   }
-  return serializeSafetensors(tensors, { webgpu_gpt: JSON.stringify(ckpt.meta) });
+  return serializeSafetensors(tensors, { [CHECKPOINT_KEY]: JSON.stringify(ckpt.meta) });
 }
 
 /** Reads checkpoint bytes, checking every metadata field and refusing NaN/Inf tensors; `source` names it in errors. */
@@ -133,7 +148,7 @@ export function decodeCheckpoint(bytes: Uint8Array, source = 'checkpoint'): Chec
   } catch (e) {
     throw new Error(`${source}: not a readable safetensors file (${(e as Error).message})`);
   }
-  const raw = parsed.metadata.webgpu_gpt;
+  const raw = parsed.metadata[CHECKPOINT_KEY];
   if (!raw) {
     // PyTorch's safetensors (format 'pt'), such as a Hugging Face model's model.safetensors, need the model's config.json
     const hf = parsed.metadata.format === 'pt' ? "; PyTorch weights, such as a Hugging Face GPT-2 model's model.safetensors, load together with the model's config.json and tokenizer.json" : '';

@@ -56,11 +56,9 @@ export class LossChart {
       g.fillText('loss will appear here while training', pad.left, H / 2);
       return;
     }
-    const allSteps = [...this.steps.map((s) => s.step), ...this.evals.map((e) => e.step)];
-    const x0 = Math.min(...allSteps);
-    const x1 = Math.max(x0 + 1, ...allSteps);
-    let y0 = Math.min(...values);
-    let y1 = Math.max(...values);
+    const [x0, xMax] = extent([...this.steps.map((s) => s.step), ...this.evals.map((e) => e.step)]);
+    const x1 = Math.max(x0 + 1, xMax);
+    let [y0, y1] = extent(values);
     const margin = Math.max(0.05, (y1 - y0) * 0.08);
     y0 = Math.max(0, y0 - margin);
     y1 += margin;
@@ -113,6 +111,13 @@ export class LossChart {
       lx += g.measureText(label).width + 36;
     }
   }
+}
+
+/** The smallest and largest of `xs`, in a loop: spread into Math.min, a long run's ~130k points overflow the stack. */
+function extent(xs: readonly number[]): [number, number] {
+  let [lo, hi] = [Infinity, -Infinity];
+  for (const x of xs) [lo, hi] = [Math.min(lo, x), Math.max(hi, x)];
+  return [lo, hi];
 }
 
 function dot(g: CanvasRenderingContext2D, x: number, y: number, color: string): void {

@@ -6,6 +6,7 @@
 // the page stays responsive; one piece of work runs at a time.
 import { runChecks } from '../check/report.js';
 import { device, initDevice, type DeviceInfo } from '../device/device.js';
+import { formatBytes } from '../gpt/memory-plan.js';
 import { TRAIN_RANGES } from '../gpt/trainer.js';
 import { rangeProblem, type Range } from '../io/value-ranges.js';
 import { LossChart } from './chart.js';
@@ -188,11 +189,21 @@ function shown(s: ModelSummary, bytes: number): ModelSummary {
 async function loadFiles(files: File[]): Promise<ModelSummary> {
   const picked = pickModelFiles(files.map((f) => f.name));
   const file = (name: string) => files.find((f) => f.name === name)!;
-  const bytes = async (name: string) => new Uint8Array(await file(name).arrayBuffer());
+  const bytes = (name: string) => readPicked(file(name), async (f) => new Uint8Array(await f.arrayBuffer()));
+  const text = (name: string) => readPicked(file(name), (f) => f.text());
   if ('checkpoint' in picked) return loadBytes(await bytes(picked.checkpoint), picked.checkpoint);
   const weights = await bytes(picked.weights);
-  const hf = { config: await file(picked.config).text(), weights, ...(picked.tokenizer && { tokenizer: await file(picked.tokenizer).text() }) };
+  const hf = { config: await text(picked.config), weights, ...(picked.tokenizer && { tokenizer: await text(picked.tokenizer) }) };
   return shown(session.loadHF(hf, 'Hugging Face model'), weights.length);
+}
+
+/** A picked file read whole; one the browser cannot read (Chromium refuses files of about 2 GiB and more) is named, with its size. */
+async function readPicked<T>(file: File, read: (f: File) => Promise<T>): Promise<T> {
+  try {
+    return await read(file);
+  } catch (e) {
+    throw new Error(`cannot read ${file.name} (${formatBytes(file.size)}) into memory: ${(e as Error).message}`);
+  }
 }
 
 async function loadFromUrl(url: string): Promise<ModelSummary> {
@@ -242,7 +253,8 @@ async function runGenerate(prompt: string, opts: Parameters<GptHook['generate']>
     await yieldToPage();
   }
   const secs = (performance.now() - t0) / 1000;
-  ui.genStats.textContent = `${tokens} tokens in ${secs.toFixed(1)} s · ${(tokens / secs).toFixed(1)} tokens/s${stopRequested ? ' (stopped)' : ''}`;
+  const note = session.promptNote ? ` · prompt: ${session.promptNote}` : '';
+  ui.genStats.textContent = `${tokens} tokens in ${secs.toFixed(1)} s · ${(tokens / secs).toFixed(1)} tokens/s${stopRequested ? ' (stopped)' : ''}${note}`;
   return text;
 }
 
@@ -267,6 +279,8 @@ function shapeFromUi(): ModelShape {
     blockSize: num(ui.blockSize, 'block', { int: true, min: 2 }),
   };
 }
+
+const stepsFromUi = () => num(ui.steps, 'steps', { int: true, min: 1 });
 
 /** Settings for the page's runs: a short warmup, then a constant learning rate. */
 function settingsFromUi(): TrainSettings {
@@ -310,7 +324,7 @@ async function trainRun(steps: number, text: string, settings: TrainSettings): P
   while (trainer.step < target && !stopRequested) {
     if (trainer.step % evalInterval === 0) await evaluate();
     const t0 = performance.now();
-    const { loss } = await trainer.trainStep();
+    const loss = await session.trainStep(trainer);
     const rate = (batchSize * blockSize * gradAccum * 1000) / (performance.now() - t0);
     tokensPerSec = tokensPerSec ? 0.8 * tokensPerSec + 0.2 * rate : rate;
     losses.push(loss);
@@ -362,16 +376,19 @@ ui.textFile.onchange = action(async () => {
   showTextInfo();
 });
 ui.text.oninput = showTextInfo;
+// every field is read before anything changes: a bad one must not cost the model on the page
 ui.newModel.onclick = action(() =>
   exclusive('training', async () => {
-    newModel(ui.text.value, shapeFromUi(), settingsFromUi());
-    await trainRun(num(ui.steps, 'steps', { int: true, min: 1 }), ui.text.value, settingsFromUi());
+    const [shape, settings, steps] = [shapeFromUi(), settingsFromUi(), stepsFromUi()];
+    newModel(ui.text.value, shape, settings);
+    await trainRun(steps, ui.text.value, settings);
   }),
 );
 ui.train.onclick = action(() =>
   exclusive('training', async () => {
-    if (!session.model) newModel(ui.text.value, shapeFromUi(), settingsFromUi());
-    await trainRun(num(ui.steps, 'steps', { int: true, min: 1 }), ui.text.value, settingsFromUi());
+    const [shape, settings, steps] = [session.model ? null : shapeFromUi(), settingsFromUi(), stepsFromUi()];
+    if (shape) newModel(ui.text.value, shape, settings);
+    await trainRun(steps, ui.text.value, settings);
   }),
 );
 

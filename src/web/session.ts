@@ -7,7 +7,7 @@ import { generate, type GenerateOptions } from '../gpt/generate.js';
 import { decodeHF, HF_FILES, type HFModelFiles } from '../gpt/hf/index.js';
 import type { GPT, GPTConfig } from '../gpt/model.js';
 import { CharTokenizer, describeLeftOut, encodeKnown, TextStream, type Tokenizer } from '../gpt/tokenizer/index.js';
-import { TRAIN_DEFAULTS, Trainer, type TrainConfig } from '../gpt/trainer.js';
+import { TRAIN_DEFAULTS, Trainer, TrainingDivergedError, type TrainConfig } from '../gpt/trainer.js';
 import { tensor } from '../ops/index.js';
 import { scope } from '../tensor/scope.js';
 
@@ -31,7 +31,11 @@ export class Session {
   trainer: Trainer | null = null;
   /** Note about the last training text (e.g. characters the tokenizer does not know). */
   textNote = '';
+  /** Note about the last prompt (characters the tokenizer does not know, left out). */
+  promptNote = '';
   private trainText: string | null = null;
+  /** Why the model cannot be used any more (its training diverged), or ''. */
+  private broken = '';
   /** The loaded checkpoint's optimizer and trainer state, applied when training starts. */
   private loaded: Checkpoint | null = null;
 
@@ -75,7 +79,7 @@ export class Session {
    * the optimizer state over). `settings` apply to this and later steps.
    */
   trainerFor(text: string, settings: TrainSettings = {}): Trainer {
-    const { model, tokenizer } = this.need();
+    const { model, tokenizer } = this.usable();
     const { blockSize, nLayer, nHead, nEmbd, dropout, bias, shareLayers = 1 } = model.config;
     const shape = { blockSize, nLayer, nHead, nEmbd, dropout, bias, shareLayers }; // fixed by the model
     if (this.trainer && text === this.trainText) {
@@ -86,7 +90,13 @@ export class Session {
     this.textNote = describeLeftOut(known);
     // the page trains in its adapter's own dtype (auto), whatever the checkpoint's run used
     const cfg: TrainConfig = { ...TRAIN_DEFAULTS, ...this.loaded?.meta.train, ...this.trainer?.cfg, ...settings, ...shape, dtype: 'auto' };
-    const trainer = new Trainer(cfg, splitTokens(known.ids, tokenizer.vocabSize), model);
+    let trainer: Trainer;
+    try {
+      trainer = new Trainer(cfg, splitTokens(known.ids, tokenizer.vocabSize), model);
+    } catch (e) {
+      // too few tokens from a long text: its characters are not the model's
+      throw known.dropped ? new Error(`${(e as Error).message} (${this.textNote})`) : e;
+    }
     const old = this.trainer;
     if (old) {
       trainer.continueFrom(old);
@@ -102,7 +112,7 @@ export class Session {
 
   /** Logits [V] for the token after `prompt` (its last blockSize tokens), dropout off. */
   async logits(prompt: string): Promise<Float32Array> {
-    const { model } = this.need();
+    const { model } = this.usable();
     const ids = this.encodePrompt(prompt).slice(-model.config.blockSize);
     const wasTraining = model.training;
     model.eval();
@@ -118,9 +128,23 @@ export class Session {
     }
   }
 
+  /**
+   * One optimizer step of `trainer` (trainerFor's), its loss. A run that diverges has put NaN or
+   * Inf into the weights: the model is refused from then on, until a new one or a load replaces it.
+   */
+  async trainStep(trainer: Trainer): Promise<number> {
+    try {
+      return (await trainer.trainStep()).loss;
+    } catch (e) {
+      if (!(e instanceof TrainingDivergedError)) throw e;
+      this.broken = `training diverged at step ${e.step} (the loss or the gradient norm is not finite), so the model's weights are no longer usable: start a new model (with a lower learning rate) or load a checkpoint`;
+      throw new Error(this.broken);
+    }
+  }
+
   /** Streams the continuation of `prompt`: new text (complete characters only) and tokens so far. */
   async *generate(prompt: string, opts: GenerateOptions): AsyncGenerator<{ text: string; tokens: number }> {
-    const { model, tokenizer } = this.need();
+    const { model, tokenizer } = this.usable();
     const stream = new TextStream(tokenizer);
     let tokens = 0;
     for await (const id of generate(model, this.encodePrompt(prompt), opts)) yield { text: stream.push(id), tokens: ++tokens };
@@ -128,17 +152,34 @@ export class Session {
     if (rest) yield { text: rest, tokens };
   }
 
-  /** The checkpoint as one safetensors file; with the optimizer state when the page trained it. */
+  /**
+   * The checkpoint as one safetensors file: with the optimizer state when the page trained it; a
+   * model loaded and not trained since keeps its checkpoint's run state (step, optimizer moments).
+   */
   async save(): Promise<Uint8Array> {
-    const { model, tokenizer } = this.need();
+    const { model, tokenizer } = this.usable();
     const t = this.trainer;
-    return encodeCheckpoint(model, tokenizer, t ? { optimizer: t.optimizer, train: { ...t.cfg, dtype: t.dtype }, trainer: await t.state() } : {});
+    if (t) return encodeCheckpoint(model, tokenizer, { optimizer: t.optimizer, train: { ...t.cfg, dtype: t.dtype }, trainer: await t.state() });
+    const { format: _format, model: _model, tokenizer: _tokenizer, ...runState } = this.loaded?.meta ?? {};
+    return encodeCheckpoint(model, tokenizer, { ...runState, moments: this.loaded?.optimizer });
   }
 
+  /**
+   * The prompt's ids, as `gpt sample` encodes --start: characters the tokenizer does not know are
+   * left out (promptNote says which); an empty prompt starts from a newline.
+   */
   private encodePrompt(prompt: string): number[] {
-    const ids = this.need().tokenizer.encode(prompt || '\n');
-    if (!ids.length) throw new Error('the prompt encodes to no tokens');
-    return ids;
+    const known = encodeKnown(this.usable().tokenizer, prompt || '\n');
+    this.promptNote = describeLeftOut(known);
+    if (known.ids.length) return Array.from(known.ids);
+    if (!prompt) throw new Error('the prompt is empty and this model\'s tokenizer has no newline to start from: type a prompt');
+    throw new Error(`the prompt holds no character this model's tokenizer knows (${this.promptNote})`);
+  }
+
+  /** The model, unless a training run left its weights unusable. */
+  private usable(): { model: GPT; tokenizer: Tokenizer } {
+    if (this.broken) throw new Error(this.broken);
+    return this.need();
   }
 
   private need(): { model: GPT; tokenizer: Tokenizer } {
@@ -163,6 +204,7 @@ export class Session {
     this.trainer = null;
     this.trainText = null;
     this.loaded = null;
+    this.broken = '';
   }
 }
 

@@ -4,7 +4,7 @@
 // and writes the directory.
 import { parseSafetensors, serializeSafetensors } from '../../io/safetensors.js';
 import type { TensorData } from '../../nn/module.js';
-import { assertWeightsReadable, CHECKPOINT_FORMAT, type Checkpoint } from '../checkpoint.js';
+import { assertWeightsReadable, CHECKPOINT_FORMAT, CHECKPOINT_KEY, type Checkpoint } from '../checkpoint.js';
 import type { GPT } from '../model.js';
 import { BpeTokenizer, Gpt2Tokenizer, tokenizerFromHuggingFace, tokenizerFromJSON, toHuggingFaceJSON, type Tokenizer } from '../tokenizer/index.js';
 import { gptConfigFromHF, hfConfigFromGPT } from './config.js';
@@ -70,6 +70,10 @@ export function decodeHF(files: HFModelFiles, source = 'model'): Checkpoint {
     parsed = parseSafetensors(files.weights);
   } catch (e) {
     throw new Error(`${at(HF_FILES.weights)}: not a readable safetensors file (${(e as Error).message})`);
+  }
+  if (parsed.metadata[CHECKPOINT_KEY] !== undefined) {
+    // its names are GPT-2's without the prefix: loading would fail only on the tensors it has more or less
+    throw new Error(`${at(HF_FILES.weights)}: a webgpu-gpt checkpoint, not a Hugging Face model's weights: load it on its own, without ${HF_FILES.config}`);
   }
   const weights = weightsFromHF(parsed.tensors, at(HF_FILES.weights));
   const tokenizer = tokenizerOf(parsed.metadata[TOKENIZER_KEY], files.tokenizer, source);
