@@ -6,7 +6,8 @@
 // losses, biasGelu and sampling split such tensors too (into slabs, boxes, chunks of rows or
 // pieces), binding no more than the limit; a single row larger than a binding is a one-line error.
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { TRAIN_DEFAULTS, Trainer, type TrainConfig } from '../src/gpt/trainer.js';
+import { checkPlanFits, memoryPlan } from '../src/gpt/memory-plan.js';
+import { modelConfig, TRAIN_DEFAULTS, Trainer, type TrainConfig } from '../src/gpt/trainer.js';
 import { profile, setProfile } from '../src/kernels/profile.js';
 import { concat, crossEntropy, device, distillLoss, logSoftmax, sampleLogits, scope, softmax, tensor, zeros, type Tensor } from '../src/index.js';
 import fc from 'fast-check';
@@ -51,6 +52,18 @@ describe('tensors larger than a binding', () => {
     whole.forEach((l, i) => expect(Math.abs(windowed[i]! - l), `step ${i}`).toBeLessThan(2e-4 * Math.max(1, Math.abs(l))));
     expect(whole.at(-2)!).toBeLessThan(whole[0]!); // it learned: the comparison is not of constants
   });
+  it('binds whole only what the memory plan says must fit a binding: the MLP activations go a window at a time', async () => {
+    // [64 rows, 4 x 16] float32: 16 KiB of MLP activations, past a 14 KiB binding that qkv (12 KiB)
+    // and the embedding table (12.8 KB), which kernels bind whole, fit
+    const limit = 14 * 1024;
+    const plan = memoryPlan(modelConfig(cfg, V), cfg.batchSize, { training: true, bindingLimit: limit });
+    expect(() => checkPlanFits(plan, { maxStorageBufferBindingSize: limit, maxBufferSize: 2 * limit })).not.toThrow();
+    const whole = await losses(null, 2);
+    const [windowed, widest] = await widestBinding(() => losses(limit, 2));
+    expect(widest).toBeLessThanOrEqual(limit);
+    whole.forEach((l, i) => expect(Math.abs(windowed[i]! - l), `step ${i}`).toBeLessThan(2e-4 * Math.max(1, Math.abs(l))));
+  });
+
   it('matmul with operands and results larger than a binding, any transposes, and its gradients, equal float64', () =>
     fc.assert(
       fc.asyncProperty(
