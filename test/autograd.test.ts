@@ -183,6 +183,24 @@ describe('user-defined ops that break the contract', () => {
       expect(() => twice(name, rule)(x).sum().backward()).toThrow(message);
     }));
 
+  // a rule returning its upstream gradient (PyTorch's `return grad_output`) handed the input a
+  // gradient backward had just disposed ('toArray: ... used after dispose()', or 'mul backward' one
+  // op further down), and one tensor for two inputs became both leaves' .grad: clearing one freed the other
+  it('a backward rule returning its upstream gradient, or one tensor for two inputs', () =>
+    scope(async () => {
+      const passThrough = defineOp({ name: 'passThrough', forward: (_ctx: OpContext, a: Tensor) => a.mul(1), backward: (_ctx, g) => [g] });
+      const x = vec([1, 2]).requiresGrad_();
+      passThrough(x).mul(vec([3, 4])).sum().backward();
+      passThrough(x.mul(5)).sum().backward();
+      await expectClose(x.grad!, ref([2], [3 + 5, 4 + 5]), 0, 0, 'through a leaf, then an interior node');
+      const sum = defineOp({ name: 'sum2', forward: (_ctx: OpContext, a: Tensor, b: Tensor) => a.add(b), backward: (_ctx, g) => { const d = g.mul(1); return [d, d]; } });
+      const [a, b] = [vec([1, 2]).requiresGrad_(), vec([3, 4]).requiresGrad_()];
+      sum(a, b).mul(vec([6, 7])).sum().backward();
+      a.grad!.dispose();
+      a.grad = null;
+      await expectClose(b.grad!, ref([2], [6, 7]), 0, 0, "b's gradient after a's was cleared");
+    }));
+
   it('a forward returning something other than a tensor', () =>
     scope(() => {
       const op = defineOp({ name: 'listy', forward: (_ctx: OpContext, _a: Tensor): Tensor => [1, 2] as never, backward: (_ctx, g): Tensor[] => [g] });

@@ -4,7 +4,7 @@
 // Saved tensors are released as each node finishes, so the graph cannot be backpropagated twice.
 import { floatKernels, launchBroadcast } from '../kernels/wgsl/elementwise.js';
 import { onesLike } from '../tensor/create.js';
-import { untrack } from '../tensor/scope.js';
+import { scope, untrack } from '../tensor/scope.js';
 import { formatShape, sameShape, stridesOf } from '../tensor/shape.js';
 import { describeValue } from '../tensor/check.js';
 import { floatType, Tensor } from '../tensor/tensor.js';
@@ -105,7 +105,10 @@ export function backward(root: Tensor, grad?: Tensor): void {
           `backward: the graph through '${node.opName}' was already freed by an earlier backward() or by disposing its tensors`,
         );
       }
-      const inputGrads = checkGrads(node, node.backwardRule(g));
+      // each gradient gets a handle of its own: a rule may return `g` itself, a tensor it did not make
+      // or one tensor for two inputs, which disposing `g` or accumulating would free under another
+      // holder; what the rule made and did not return is freed here
+      const inputGrads = scope(() => checkGrads(node, node.backwardRule(g)).map((gi) => gi && gi.view(gi.shape)));
       g.dispose();
       node.releaseSaved();
       node.inputs.forEach((input, i) => {
