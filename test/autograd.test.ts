@@ -49,6 +49,19 @@ describe('tape semantics', () => {
       await expectClose(x.grad!, ref([2], [20, 400]), 0, 0, 'seeded');
     }));
 
+  // view() was the core's handle on the storage, outside the graph: x.view(shape) in a loss left
+  // x.grad null (or, beside another parameter, silently without x's share)
+  it('view is reshape under its PyTorch name: the gradient flows through it', () =>
+    scope(async () => {
+      const x = vec([1, 2, 3, 4]).requiresGrad_();
+      const w = tensor([[1, 2], [3, 4]]).requiresGrad_();
+      const y = x.view([2, 2]);
+      expect(y.gradFn?.opName).toBe('reshape');
+      y.mul(w).sum().backward();
+      await expectClose(x.grad!, ref([4], [1, 2, 3, 4]), 0, 0, 'd/dx of sum(x.view * w)');
+      expect(x.detach().view([2, 2]).requiresGrad).toBe(false);
+    }));
+
   it('noGrad and detach record nothing', () =>
     scope(async () => {
       const x = vec([1, 2]).requiresGrad_();

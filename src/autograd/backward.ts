@@ -90,7 +90,7 @@ export function backward(root: Tensor, grad?: Tensor): void {
     throw new RangeError(`backward: gradient shape ${formatShape(grad.shape)} does not match tensor shape ${formatShape(root.shape)}`);
   }
   noGrad(() => lateSweep(() => {
-    const seed = grad ? grad.view(grad.shape) : onesLike(root);
+    const seed = grad ? grad.alias(grad.shape) : onesLike(root);
     const rootNode = root.gradFn instanceof Node ? root.gradFn : null;
     if (!rootNode) return giveLeafGrad(root, seed);
     const grads = new Map<Node, Tensor>([[rootNode, seed]]);
@@ -108,7 +108,7 @@ export function backward(root: Tensor, grad?: Tensor): void {
       // each gradient gets a handle of its own: a rule may return `g` itself, a tensor it did not make
       // or one tensor for two inputs, which disposing `g` or accumulating would free under another
       // holder; what the rule made and did not return is freed here
-      const inputGrads = scope(() => checkGrads(node, node.backwardRule(g)).map((gi) => gi && gi.view(gi.shape)));
+      const inputGrads = scope(() => checkGrads(node, node.backwardRule(g)).map((gi) => gi && gi.alias(gi.shape)));
       g.dispose();
       node.releaseSaved();
       node.inputs.forEach((input, i) => {

@@ -129,9 +129,12 @@ export class Tensor {
     return `${this.dtype}${formatShape(this.shape)}`;
   }
 
-  /** A new tensor sharing this one's storage under another shape of the same size. */
-  view(shape: readonly number[]): Tensor {
-    return new Tensor(this.storage('view').retain(), shape, this.dtype);
+  /**
+   * Another handle on this tensor's storage under a shape of the same size, outside autograd (no
+   * gradFn): for the engine's own code. Users reshape (or view, its PyTorch name), which is recorded.
+   */
+  alias(shape: readonly number[]): Tensor {
+    return new Tensor(this.storage('alias').retain(), shape, this.dtype);
   }
 
   /**
