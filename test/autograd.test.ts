@@ -118,6 +118,24 @@ describe('autograd errors', () => {
     scope(() => {
       expect(() => vec([1]).backward()).toThrow(/does not require grad/);
     }));
+
+  // a disposed loss (its graph dropped with it) returned without a word and without gradients; a
+  // .grad set by hand in another shape was summed into, keeping its shape (x [2] got a [3] gradient);
+  // an int32 seed failed in 'sumTo', a disposed one in the engine's internal 'alias'
+  it('a disposed root or seed, a seed of another dtype, a .grad of another shape', () =>
+    scope(() => {
+      const x = vec([1, 2]).requiresGrad_();
+      const loss = x.mul(2).sum();
+      loss.dispose();
+      expect(() => loss.backward()).toThrow(/^backward: tensor float32\[\] was used after dispose\(\)$/);
+      const seed = vec([1, 1]);
+      seed.dispose();
+      expect(() => x.mul(2).backward(seed)).toThrow(/^backward: tensor float32\[2\] was used after dispose\(\)$/);
+      expect(() => x.mul(2).backward(tensor(new Int32Array([1, 1])))).toThrow(/^backward: argument 'grad' must be a float32 tensor like float32\[2\], got int32\[2\]$/);
+      x.grad = vec([10, 20, 30]);
+      expect(() => x.mul(2).sum().backward()).toThrow(/^backward: the \.grad of float32\[2\] is float32\[3\]; set it to a tensor of its shape and dtype, or null$/);
+      expect(x.grad.shape).toEqual([3]);
+    }));
 });
 
 describe('autograd memory', () => {

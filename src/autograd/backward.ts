@@ -55,6 +55,11 @@ function giveLeafGrad(leaf: Tensor, g: Tensor): void {
   // a gradient the caller disposed (grad.dispose() without `= null`, or one set inside a scope that
   // ended) is a cleared one, as zeroGrad() leaves it
   const prev = leaf.grad?.isDisposed ? null : leaf.grad;
+  // a .grad set by hand would otherwise be summed into in its own shape
+  if (prev && (prev.dtype !== leaf.dtype || !sameShape(prev.shape, leaf.shape))) {
+    g.dispose();
+    throw new Error(`backward: the .grad of ${leaf.describe()} is ${prev.describe()}; set it to a tensor of its shape and dtype, or null`);
+  }
   leaf.grad = prev ? accumulate(prev, g) : g;
   untrack(leaf.grad);
 }
@@ -78,6 +83,9 @@ export function backward(root: Tensor, grad?: Tensor): void {
   if (grad !== undefined && !(grad instanceof Tensor)) {
     throw new TypeError(`backward: argument 'grad' must be a Tensor shaped like ${root.describe()} (or omitted for a scalar), got ${describeValue(grad)}`);
   }
+  // a disposed root dropped its graph: refused, where it returned without a word
+  root.storage('backward');
+  grad?.storage('backward');
   if (!root.requiresGrad) {
     throw new Error(`backward: tensor ${root.describe()} does not require grad (no input had requiresGrad set)`);
   }
@@ -89,6 +97,7 @@ export function backward(root: Tensor, grad?: Tensor): void {
   if (grad && !sameShape(grad.shape, root.shape)) {
     throw new RangeError(`backward: gradient shape ${formatShape(grad.shape)} does not match tensor shape ${formatShape(root.shape)}`);
   }
+  if (grad && grad.dtype !== root.dtype) throw new TypeError(`backward: argument 'grad' must be a ${root.dtype} tensor like ${root.describe()}, got ${grad.describe()}`);
   noGrad(() => lateSweep(() => {
     const seed = grad ? grad.alias(grad.shape) : onesLike(root);
     const rootNode = root.gradFn instanceof Node ? root.gradFn : null;
