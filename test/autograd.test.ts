@@ -90,9 +90,13 @@ describe('autograd errors', () => {
       expect(() => loss.backward()).toThrow(/already freed/);
     }));
 
-  it('gradient of an int32 tensor', () =>
+  // an int8 tensor (quantized weights) was let through: only int32 was refused
+  it('gradient of an int32 or int8 tensor', () =>
     scope(() => {
-      expect(() => tensor([1, 2], [2], 'int32').requiresGrad_()).toThrow(/only float32 and float16 tensors can require grad, got int32\[2\]/);
+      expect(() => tensor([1, 2], [2], 'int32').requiresGrad_()).toThrow(/^requiresGrad_: only float32 and float16 tensors can require grad, got int32\[2\]$/);
+      const q = tensor(new Int8Array([1, 2, 3, 4]));
+      expect(() => q.requiresGrad_()).toThrow(/^requiresGrad_: only float32 and float16 tensors can require grad, got int8\[4\]$/);
+      expect(q.requiresGrad).toBe(false);
     }));
 
   it('requiresGrad_ with something other than a boolean', () =>

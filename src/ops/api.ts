@@ -8,7 +8,7 @@ import { defineOp as defineCoreOp, type OpContext as CoreOpContext, type OpSpec 
 import * as create from '../tensor/create.js';
 import { checkBoolean } from '../tensor/check.js';
 import type { Shape } from '../tensor/shape.js';
-import { Tensor as Core, type DType, type PlainDType } from '../tensor/tensor.js';
+import { FLOAT_DTYPES, Tensor as Core, type DType, type PlainDType } from '../tensor/tensor.js';
 import type { DistillOptions } from './distill-loss.js';
 import type { TensorOrScalar } from './elementwise.js';
 import type { MatmulOptions } from './matmul.js';
@@ -107,7 +107,7 @@ const methods: Methods & ThisType<Tensor> = {
   },
   requiresGrad_(on = true) {
     checkBoolean('requiresGrad_', 'on', on); // requiresGrad_('no') would set a truthy string
-    if (on && this.dtype === 'int32') throw new Error(`requiresGrad: only float32 and float16 tensors can require grad, got ${this.describe()}`);
+    if (on && !FLOAT_DTYPES.includes(this.dtype)) throw new Error(`requiresGrad_: only float32 and float16 tensors can require grad, got ${this.describe()}`);
     this.requiresGrad = on;
     return this;
   },
