@@ -19,6 +19,10 @@ function checkTensorData(name: string, src: unknown, p: Tensor): asserts src is 
   if (src instanceof Tensor) throw new TypeError(`${allowed}, got ${describeValue(src)} (read it with toArray(), or copy a model with stateDictFromSafetensors(await stateDictToSafetensors(other)))`);
   const { shape, data } = (src ?? {}) as Partial<TensorData>;
   if (!Array.isArray(shape) || !(ArrayBuffer.isView(data) || Array.isArray(data))) throw new TypeError(`${allowed}, got ${describeValue(src)}`);
+  // checked with the rest, so that a refused state dict leaves every parameter as it was
+  if (!shape.every(Number.isSafeInteger)) throw new TypeError(`loadStateDict: '${name}' must have a shape of integers, got ${describeValue(shape)}`);
+  const notNumber = Array.isArray(data) ? data.findIndex((v) => typeof v !== 'number') : -1;
+  if (notNumber >= 0) throw new TypeError(`loadStateDict: '${name}' must hold numbers, got ${describeValue(data[notNumber])} at [${notNumber}]`);
 }
 
 /** A tree of named parameters and child modules (torch.nn.Module): subclasses register them with param() and module(). */
