@@ -4,7 +4,7 @@
 // the model but not trained (a pruning mask); stateDict() holds the parameters only.
 import '../ops/index.js'; // every op's Tensor method (x.gelu(), x.astype(), ...) is attached before models run
 import { tensor, Tensor } from '../ops/index.js';
-import { describeValue } from '../tensor/check.js';
+import { checkBoolean, describeValue } from '../tensor/check.js';
 import { formatShape } from '../tensor/shape.js';
 
 /** Host values of one tensor: what loadStateDict() takes for each name (Int8Array for an int8 tensor). */
@@ -100,6 +100,7 @@ export abstract class Module {
   }
 
   train(on = true): this {
+    checkBoolean('Module.train', 'on', on); // train('no') would set a truthy string: dropout on
     for (const m of this.modules()) m.training = on;
     return this;
   }

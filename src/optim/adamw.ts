@@ -7,7 +7,7 @@
 import { profile } from '../kernels/profile.js';
 import { adamw, full, tensor, type Tensor, zeros } from '../ops/index.js';
 import { keep } from '../tensor/scope.js';
-import { checkTensor, describeValue } from '../tensor/check.js';
+import { checkNonNegative, checkTensor, describeValue } from '../tensor/check.js';
 import { checkFloat32Params } from './float32-only.js';
 
 /** AdamW's hyperparameters (defaults: lr 1e-3, betas [0.9, 0.999], eps 1e-8, weightDecay 0.01). */
@@ -26,14 +26,8 @@ export interface MomentShard {
   v: Tensor;
 }
 
-/** A finite number >= 0 (NaN would reach every parameter; a string would be coerced by the kernel's uniforms). */
-function nonNegative(op: string, arg: string, value: unknown): number {
-  const allowed = `${op}: argument '${arg}' must be a finite number >= 0, got ${describeValue(value)}`;
-  if (typeof value !== 'number') throw new TypeError(allowed);
-  if (!(Number.isFinite(value) && value >= 0)) throw new RangeError(allowed);
-  return value;
-}
-const checkLr = (op: string, lr: unknown): number => nonNegative(op, 'lr', lr);
+// NaN would reach every parameter; a string would be coerced by the kernel's uniforms
+const checkLr = (op: string, lr: unknown): number => checkNonNegative(op, 'lr', lr);
 
 /** AdamW over a list of parameters: step() applies one update from their .grad, in a few fused dispatches. */
 export class AdamW {
@@ -59,8 +53,8 @@ export class AdamW {
       throw new RangeError(`AdamW: argument 'betas' must be two numbers in [0, 1), got ${describeValue(betas)}`);
     }
     this.betas = betas;
-    this.eps = nonNegative('AdamW', 'eps', opts.eps ?? 1e-8);
-    this.weightDecay = nonNegative('AdamW', 'weightDecay', opts.weightDecay ?? 0.01);
+    this.eps = checkNonNegative('AdamW', 'eps', opts.eps ?? 1e-8);
+    this.weightDecay = checkNonNegative('AdamW', 'weightDecay', opts.weightDecay ?? 0.01);
     // each parameter is one buffer itself, so it fits a shard alone
     const room = Math.floor(profile().bufferLimit / 4);
     for (let first = 0, end = 0; first < params.length; first = end) {

@@ -55,6 +55,14 @@ export function checkNumber(op: string, arg: string, value: unknown, finite = fa
   return value;
 }
 
+/** A finite number >= 0 (NaN would pass a `< 0` test; a string would be coerced where it is used). */
+export function checkNonNegative(op: string, arg: string, value: unknown): number {
+  const allowed = 'a finite number >= 0';
+  if (typeof value !== 'number') fail(TypeError, op, arg, allowed, describeValue(value));
+  if (!(Number.isFinite(value) && value >= 0)) fail(RangeError, op, arg, allowed, describeValue(value));
+  return value;
+}
+
 /** An integer in [min, max]; `allowed` says so in words. */
 export function checkInteger(op: string, arg: string, value: unknown, min: number, max: number, allowed: string): number {
   if (typeof value !== 'number') fail(TypeError, op, arg, allowed, describeValue(value));
