@@ -60,6 +60,28 @@ describe('AdamW', () => {
       opt.dispose();
     }));
 
+  // the step count was the optimizer's: a parameter whose first gradient came at step 3 had its
+  // moments bias-corrected for step 3 (its first update 0.64 lr rather than lr; after 1000 steps
+  // without a gradient, 3.2 lr). torch.optim.AdamW counts steps per parameter, those with a gradient
+  it('counts steps per parameter: one without a gradient at some steps is corrected for the steps it took', () =>
+    scope(async () => {
+      const o = { lr: 0.01, b1: 0.9, b2: 0.99, eps: 1e-8, wd: 0 };
+      const init = [...seededValues(4, 2)];
+      const grads = [0, 1, 2].map((s) => [...seededValues(4, 20 + s)]);
+      const has = [[true, true, true], [false, false, true], [true, false, true]]; // per parameter, per step
+      const params = has.map(() => tensor(init, [4]).requiresGrad_());
+      const opt = new AdamW(params, { lr: o.lr, betas: [o.b1, o.b2], eps: o.eps, weightDecay: o.wd });
+      for (let t = 0; t < 3; t++) {
+        params.forEach((p, i) => (p.grad = has[i]![t] ? tensor(grads[t]!, [4]) : null));
+        opt.step();
+        opt.zeroGrad();
+      }
+      for (const [i, p] of params.entries()) {
+        await expectClose(p, ref([4], adamwRef(init, grads.filter((_, t) => has[i]![t]), o)), 1e-6, 1e-5, `param ${i}`);
+      }
+      opt.dispose();
+    }));
+
   // a buffer limit of 64 bytes (16 moments) shards them: 20 parameters over many shards, one larger than a shard alone
   it.each([
     ['one shard', null],

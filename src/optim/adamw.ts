@@ -35,7 +35,10 @@ export class AdamW {
   readonly betas: [number, number];
   readonly eps: number;
   readonly weightDecay: number;
+  /** Steps taken (each parameter's own count: this, less the steps it had no gradient at). */
   stepCount = 0;
+  /** Per parameter, the steps it had no gradient at: PyTorch counts steps per parameter, for bias correction. */
+  private readonly missed: number[];
   /** First and second moments of every parameter, in the order given to the constructor, a shard per buffer. */
   readonly shards: MomentShard[] = [];
   private readonly one: Tensor;
@@ -63,6 +66,7 @@ export class AdamW {
       this.shards.push({ first, end, m: keep(zeros([size])), v: keep(zeros([size])) });
     }
     this.one = keep(full([], 1));
+    this.missed = params.map(() => 0);
   }
 
   /**
@@ -72,11 +76,16 @@ export class AdamW {
   step(gradScale?: Tensor): void {
     checkLr('AdamW.step', this.lr); // lr is set between steps (a schedule)
     this.stepCount++;
-    const hyper = { lr: this.lr, beta1: this.betas[0], beta2: this.betas[1], eps: this.eps, weightDecay: this.weightDecay, step: this.stepCount };
+    const hyper = { lr: this.lr, beta1: this.betas[0], beta2: this.betas[1], eps: this.eps, weightDecay: this.weightDecay };
+    this.params.forEach((p, i) => p.grad || this.missed[i]!++);
     for (const { first, end, m, v } of this.shards) {
       const params = this.params.slice(first, end);
+      const steps = params.map((p, k) => (p.grad ? this.stepCount - this.missed[first + k]! : 0));
+      // one update per step count among them (one, unless some parameter missed a gradient);
       // weight decay only for matmul and embedding weights (rank >= 2), as nanoGPT does
-      adamw(params, params.map((p) => p.grad), m, v, gradScale ?? this.one, params.map((p) => p.rank >= 2), hyper);
+      for (const step of new Set(steps.filter((t) => t > 0))) {
+        adamw(params, params.map((p, k) => (steps[k] === step ? p.grad : null)), m, v, gradScale ?? this.one, params.map((p) => p.rank >= 2), { ...hyper, step });
+      }
     }
   }
 
@@ -125,6 +134,7 @@ export class AdamW {
       s.m.assign(other.shards[i]!.m);
       s.v.assign(other.shards[i]!.v);
     });
+    this.missed.splice(0, Infinity, ...other.missed);
   }
 
   zeroGrad(): void {
