@@ -277,6 +277,14 @@ describe('gradcheck', () => {
     expect(r.worst).toBeDefined();
   });
 
+  // eps 0 made every difference NaN: { ok: false, maxError: Infinity } for a correct gradient
+  it('refuses options it cannot check with, naming them', async () => {
+    await expect(gradcheck(square, input, { eps: 0 })).rejects.toThrow(/^gradcheck: argument 'eps' must be a finite number > 0, got number 0$/);
+    await expect(gradcheck(square, input, { atol: -1 })).rejects.toThrow(/^gradcheck: argument 'atol' must be a finite number >= 0, got number -1$/);
+    await expect(gradcheck(square, input, { rtol: '0.1' as never })).rejects.toThrow(/^gradcheck: argument 'rtol' must be a finite number >= 0, got string '0.1'$/);
+    await expect(gradcheck(5 as never, input)).rejects.toThrow(/^gradcheck: argument 'fn' must be a function, got number 5$/);
+  });
+
   it('rejects a gradient that is NaN (NaN never passes a tolerance)', async () => {
     const nanSquare = defineOp({
       name: 'nan_square',
