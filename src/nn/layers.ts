@@ -13,10 +13,15 @@ import { keep, scope } from '../tensor/scope.js';
 import { castForCompute } from './autocast.js';
 import { Module } from './module.js';
 
-/** How a layer draws its initial weights. */
+/**
+ * How a layer draws its initial weights: normal(0, std), std 0.02 by default (GPT-2's and nanoGPT's
+ * init; a Linear's bias starts at 0). PyTorch's defaults differ: nn.Linear draws weight and bias
+ * from U(±1/sqrt(inFeatures)) (std 1/sqrt(3 inFeatures) has its variance), nn.Embedding normal(0, 1).
+ */
 export interface InitOptions {
-  /** Generator for the initial weights (normal with this std). */
+  /** Generator for the initial weights. */
   rng: Generator;
+  /** Standard deviation of the weights (default 0.02). */
   std?: number;
 }
 

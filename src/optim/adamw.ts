@@ -15,6 +15,10 @@ export interface AdamWOptions {
   lr?: number;
   betas?: [number, number];
   eps?: number;
+  /**
+   * Decoupled weight decay, applied to parameters of rank >= 2 only (nanoGPT's groups): unlike
+   * torch.optim.AdamW, which decays every parameter given, biases and LayerNorm gains are not decayed.
+   */
   weightDecay?: number;
 }
 
