@@ -155,6 +155,7 @@ export class Dropout extends Module {
   constructor(readonly p: number, private readonly rng: Generator) {
     super();
     checkDropProbability('Dropout', p); // here, not at the first training forward
+    if (typeof rng?.nextSeed !== 'function') throw new TypeError(`Dropout: argument 'rng' must be a Generator, got ${describeValue(rng)}`);
   }
 
   forward(x: Tensor): Tensor {
