@@ -237,6 +237,23 @@ describe('gradient clipping', () => {
       expect(await off.scale.item()).toBe(1);
     }));
 
+  // torch's clip_grad_norm_ scales the gradients in place; here the scale goes to the optimizer's
+  // step, and clipGradNorm(params, 1) then opt.step() stepped with the unclipped gradients, without a word
+  it("AdamW.step refuses gradients clipGradNorm clipped unless given its scale", () =>
+    scope(async () => {
+      const p = tensor([1, 2]).requiresGrad_();
+      const opt = new AdamW([p], { lr: 0.1, weightDecay: 0 });
+      p.grad = tensor([30, 40]);
+      const { scale } = clipGradNorm([p], 1);
+      expect(() => opt.step()).toThrow(/^AdamW\.step: clipGradNorm clipped these gradients through its 'scale' \(they are not changed in place\); pass it: step\(scale\)$/);
+      expect(await p.toArray()).toEqual(new Float32Array([1, 2]));
+      opt.step(scale);
+      clipGradNorm([p], Infinity); // measured, not clipped: nothing to pass
+      opt.step();
+      expect(opt.stepCount).toBe(2);
+      opt.dispose();
+    }));
+
   it('maxNorm must be a number > 0 (Infinity: no clipping): NaN is refused, not taken as no clipping, naming the function called', () =>
     scope(() => {
       const p = tensor([1, 2]).requiresGrad_();

@@ -8,6 +8,7 @@ import { profile } from '../kernels/profile.js';
 import { adamw, full, tensor, type Tensor, zeros } from '../ops/index.js';
 import { keep } from '../tensor/scope.js';
 import { checkNonNegative, checkTensor, describeValue } from '../tensor/check.js';
+import { clippedGrads } from './clip.js';
 import { checkFloat32Params } from './float32-only.js';
 
 /** AdamW's hyperparameters (defaults: lr 1e-3, betas [0.9, 0.999], eps 1e-8, weightDecay 0.01). */
@@ -79,6 +80,11 @@ export class AdamW {
    */
   step(gradScale?: Tensor): void {
     checkLr('AdamW.step', this.lr); // lr is set between steps (a schedule)
+    const grads = this.params.flatMap((p) => (p.grad ? [p.grad] : []));
+    if (!gradScale && grads.some((g) => clippedGrads.has(g))) {
+      throw new Error("AdamW.step: clipGradNorm clipped these gradients through its 'scale' (they are not changed in place); pass it: step(scale)");
+    }
+    for (const g of grads) clippedGrads.delete(g);
     this.stepCount++;
     const hyper = { lr: this.lr, beta1: this.betas[0], beta2: this.betas[1], eps: this.eps, weightDecay: this.weightDecay };
     this.params.forEach((p, i) => p.grad || this.missed[i]!++);
