@@ -99,6 +99,16 @@ describe('autograd errors', () => {
       expect(q.requiresGrad).toBe(false);
     }));
 
+  // it turned the flag off and kept the graph: ops after it silently recorded nothing, and its
+  // backward said 'no input had requiresGrad set' (PyTorch refuses it too)
+  it('requiresGrad_(false) on a tensor an op computed', () =>
+    scope(() => {
+      const y = vec([1, 2]).requiresGrad_().mul(2);
+      expect(() => y.requiresGrad_(false)).toThrow(/^requiresGrad_: float32\[2\] was computed by 'mul' \(not a leaf\); use detach\(\) for the same data outside the graph$/);
+      expect(y.requiresGrad).toBe(true);
+      expect(vec([1]).requiresGrad_().requiresGrad_(false).requiresGrad).toBe(false); // a leaf may
+    }));
+
   it('requiresGrad_ with something other than a boolean', () =>
     scope(() => {
       // requiresGrad_('no') set requiresGrad to the string, which reads as true

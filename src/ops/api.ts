@@ -108,6 +108,7 @@ const methods: Methods & ThisType<Tensor> = {
   requiresGrad_(on = true) {
     checkBoolean('requiresGrad_', 'on', on); // requiresGrad_('no') would set a truthy string
     if (on && !FLOAT_DTYPES.includes(this.dtype)) throw new Error(`requiresGrad_: only float32 and float16 tensors can require grad, got ${this.describe()}`);
+    if (!on && this.gradFn) throw new Error(`requiresGrad_: ${this.describe()} was computed by '${this.gradFn.opName}' (not a leaf); use detach() for the same data outside the graph`);
     this.requiresGrad = on;
     return this;
   },
