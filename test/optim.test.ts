@@ -60,6 +60,26 @@ describe('AdamW', () => {
       opt.dispose();
     }));
 
+  // the optimizer held the caller's array: reordering it afterwards gave each parameter another's
+  // moments (and a parameter pushed onto it was never updated), without a word
+  it("keeps its own list of the parameters: the caller's array changing later changes nothing", () =>
+    scope(async () => {
+      const o = { lr: 0.01, b1: 0.9, b2: 0.99, eps: 1e-8, wd: 0 };
+      const inits = [[...seededValues(3, 5)], [...seededValues(5, 6)]];
+      const grads = [0, 1].map((t) => inits.map((x, i) => [...seededValues(x.length, 50 + 10 * i + t)]));
+      const params = inits.map((x) => tensor(x, [x.length]).requiresGrad_());
+      const given = [...params];
+      const opt = new AdamW(given, { lr: o.lr, betas: [o.b1, o.b2], eps: o.eps, weightDecay: o.wd });
+      for (const g of grads) {
+        params.forEach((p, i) => (p.grad = tensor(g[i]!, p.shape)));
+        opt.step();
+        opt.zeroGrad();
+        given.reverse();
+      }
+      for (const [i, p] of params.entries()) await expectClose(p, ref([...p.shape], adamwRef(inits[i]!, grads.map((g) => g[i]!), o)), 1e-6, 1e-5, `param ${i}`);
+      opt.dispose();
+    }));
+
   // the step count was the optimizer's: a parameter whose first gradient came at step 3 had its
   // moments bias-corrected for step 3 (its first update 0.64 lr rather than lr; after 1000 steps
   // without a gradient, 3.2 lr). torch.optim.AdamW counts steps per parameter, those with a gradient

@@ -48,8 +48,12 @@ export class AdamW {
   readonly shards: MomentShard[] = [];
   private readonly one: Tensor;
 
-  constructor(readonly params: Tensor[], opts: AdamWOptions = {}) {
+  /** The parameters, in the order given (a copy: the caller's array may change, the moments' order does not). */
+  readonly params: readonly Tensor[];
+
+  constructor(params: Tensor[], opts: AdamWOptions = {}) {
     if (!Array.isArray(params)) throw new TypeError(`AdamW: argument 'params' must be an array of Tensors, got ${describeValue(params)}`);
+    this.params = [...params];
     params.forEach((p, i) => checkTensor('AdamW', `params[${i}]`, p));
     checkFloat32Params('AdamW', params);
     // one tensor twice would be updated twice a step, its moments in two places (PyTorch refuses it too)
