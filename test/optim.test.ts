@@ -153,6 +153,9 @@ describe('AdamW', () => {
         [{ weightDecay: Infinity }, /^AdamW: argument 'weightDecay' must be a finite number >= 0, got number Infinity$/],
         [{ betas: [1, 0.999] }, /^AdamW: argument 'betas' must be two numbers in \[0, 1\), got array \[1, 0.999\]$/],
         [{ betas: 0.9 }, /^AdamW: argument 'betas' must be two numbers in \[0, 1\), got number 0.9$/],
+        // PyTorch's spelling (or amsgrad, which this AdamW has not) was ignored: weight decay stayed 0.01
+        [{ lr: 0.1, weight_decay: 0.1 }, /^AdamW: unknown option 'weight_decay' \(the options are lr, betas, eps, weightDecay\)$/],
+        [{ amsgrad: true }, /^AdamW: unknown option 'amsgrad' \(the options are lr, betas, eps, weightDecay\)$/],
       ];
       for (const [opts, message] of bad) expect(() => new AdamW([p], opts)).toThrow(message);
       expect(() => new AdamW((() => [p]) as never)).toThrow(/^AdamW: argument 'params' must be an array of Tensors, got function$/);

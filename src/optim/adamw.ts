@@ -7,7 +7,7 @@
 import { profile } from '../kernels/profile.js';
 import { adamw, full, tensor, type Tensor, zeros } from '../ops/index.js';
 import { keep } from '../tensor/scope.js';
-import { checkNonNegative, checkTensor, describeValue } from '../tensor/check.js';
+import { checkNonNegative, checkOptionKeys, checkTensor, describeValue } from '../tensor/check.js';
 import { clippedGrads } from './clip.js';
 import { checkFloat32Params } from './float32-only.js';
 
@@ -59,6 +59,7 @@ export class AdamW {
     // one tensor twice would be updated twice a step, its moments in two places (PyTorch refuses it too)
     const twice = params.findIndex((p, i) => params.indexOf(p) !== i);
     if (twice >= 0) throw new Error(`AdamW: params[${twice}] ${params[twice]!.describe()} is params[${params.indexOf(params[twice]!)}] again; pass each parameter once`);
+    checkOptionKeys('AdamW', opts, ['lr', 'betas', 'eps', 'weightDecay']);
     this.lr = checkLr('AdamW', opts.lr ?? 1e-3);
     const betas = opts.betas ?? [0.9, 0.999];
     if (!Array.isArray(betas) || betas.length !== 2 || betas.some((b) => typeof b !== 'number' || !(b >= 0 && b < 1))) {
