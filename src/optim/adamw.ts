@@ -95,7 +95,8 @@ export class AdamW {
     this.params.forEach((p, i) => p.grad || this.missed[i]!++);
     for (const { first, end, m, v } of this.shards) {
       const params = this.params.slice(first, end);
-      const steps = params.map((p, k) => (p.grad ? this.stepCount - this.missed[first + k]! : 0));
+      // at least 1: stepCount may be set lower between steps (a resumed run)
+      const steps = params.map((p, k) => (p.grad ? Math.max(1, this.stepCount - this.missed[first + k]!) : 0));
       // one update per step count among them (one, unless some parameter missed a gradient);
       // weight decay only for matmul and embedding weights (rank >= 2), as nanoGPT does
       for (const step of new Set(steps.filter((t) => t > 0))) {
