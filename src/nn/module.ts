@@ -69,7 +69,32 @@ export abstract class Module {
     return m;
   }
 
+  /**
+   * Throws for a field holding a module (alone or in an array) or a trainable tensor that was not
+   * registered: PyTorch registers them on assignment, and here they would be left out of
+   * parameters(), stateDict() and train()/eval() without a word.
+   */
+  private checkFieldsRegistered(): void {
+    const children = new Set(this.childModules.values());
+    const params = new Set(this.ownParams.values());
+    const where = (field: string) => `Module: ${this.constructor.name}.${field}`;
+    const purpose = 'so that it is trained, saved and switched by train()/eval()';
+    for (const [field, value] of Object.entries(this)) {
+      if (value instanceof Module && !children.has(value)) {
+        throw new Error(`${where(field)} holds a ${value.constructor.name} that is not registered; assign it with this.module('${field}', ...), ${purpose}`);
+      }
+      if (Array.isArray(value)) {
+        const i = value.findIndex((v) => v instanceof Module && !children.has(v));
+        if (i >= 0) throw new Error(`${where(`${field}[${i}]`)} holds a ${value[i].constructor.name} that is not registered; hold the list in this.module('${field}', new ModuleList([...])), ${purpose}`);
+      }
+      if (value instanceof Tensor && value.requiresGrad && !value.gradFn && !params.has(value)) {
+        throw new Error(`${where(field)} holds a ${value.describe()} tensor that requires grad but is not registered; assign it with this.param('${field}', ...), so that it is trained and saved`);
+      }
+    }
+  }
+
   *namedParameters(prefix = '', seen = new Set<Tensor>()): Generator<[string, Tensor]> {
+    this.checkFieldsRegistered();
     for (const [name, p] of this.ownParams) {
       if (seen.has(p)) continue;
       seen.add(p);
@@ -95,6 +120,7 @@ export abstract class Module {
   }
 
   *modules(): Generator<Module> {
+    this.checkFieldsRegistered();
     yield this;
     for (const child of this.childModules.values()) yield* child.modules();
   }
