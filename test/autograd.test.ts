@@ -88,6 +88,13 @@ describe('autograd errors', () => {
       const loss = x.exp().sum();
       loss.backward();
       expect(() => loss.backward()).toThrow(/already freed/);
+      // two losses over one graph (PyTorch's retain_graph=True case): the error says what to do instead
+      const h = x.exp();
+      const [l1, l2] = [h.sum(), h.mul(2).sum()];
+      l1.backward();
+      expect(() => l2.backward()).toThrow(
+        /^backward: the graph through 'exp' was already freed by an earlier backward\(\) or by disposing its tensors \(there is no retain_graph: backpropagate the sum of the losses once, or run the forward again\)$/,
+      );
     }));
 
   // an int8 tensor (quantized weights) was let through: only int32 was refused

@@ -111,7 +111,8 @@ export function backward(root: Tensor, grad?: Tensor): void {
         g.dispose();
         for (const t of grads.values()) t.dispose();
         throw new Error(
-          `backward: the graph through '${node.opName}' was already freed by an earlier backward() or by disposing its tensors`,
+          `backward: the graph through '${node.opName}' was already freed by an earlier backward() or by disposing its tensors ` +
+            '(there is no retain_graph: backpropagate the sum of the losses once, or run the forward again)',
         );
       }
       // each gradient gets a handle of its own: a rule may return `g` itself, a tensor it did not make
