@@ -49,6 +49,19 @@ describe('tape semantics', () => {
       await expectClose(x.grad!, ref([2], [20, 400]), 0, 0, 'seeded');
     }));
 
+  // view() was the core's handle on the storage, outside the graph: x.view(shape) in a loss left
+  // x.grad null (or, beside another parameter, silently without x's share)
+  it('view is reshape under its PyTorch name: the gradient flows through it', () =>
+    scope(async () => {
+      const x = vec([1, 2, 3, 4]).requiresGrad_();
+      const w = tensor([[1, 2], [3, 4]]).requiresGrad_();
+      const y = x.view([2, 2]);
+      expect(y.gradFn?.opName).toBe('reshape');
+      y.mul(w).sum().backward();
+      await expectClose(x.grad!, ref([4], [1, 2, 3, 4]), 0, 0, 'd/dx of sum(x.view * w)');
+      expect(x.detach().view([2, 2]).requiresGrad).toBe(false);
+    }));
+
   it('noGrad and detach record nothing', () =>
     scope(async () => {
       const x = vec([1, 2]).requiresGrad_();
@@ -75,11 +88,32 @@ describe('autograd errors', () => {
       const loss = x.exp().sum();
       loss.backward();
       expect(() => loss.backward()).toThrow(/already freed/);
+      // two losses over one graph (PyTorch's retain_graph=True case): the error says what to do instead
+      const h = x.exp();
+      const [l1, l2] = [h.sum(), h.mul(2).sum()];
+      l1.backward();
+      expect(() => l2.backward()).toThrow(
+        /^backward: the graph through 'exp' was already freed by an earlier backward\(\) or by disposing its tensors \(there is no retain_graph: backpropagate the sum of the losses once, or run the forward again\)$/,
+      );
     }));
 
-  it('gradient of an int32 tensor', () =>
+  // an int8 tensor (quantized weights) was let through: only int32 was refused
+  it('gradient of an int32 or int8 tensor', () =>
     scope(() => {
-      expect(() => tensor([1, 2], [2], 'int32').requiresGrad_()).toThrow(/only float32 and float16 tensors can require grad, got int32\[2\]/);
+      expect(() => tensor([1, 2], [2], 'int32').requiresGrad_()).toThrow(/^requiresGrad_: only float32 and float16 tensors can require grad, got int32\[2\]$/);
+      const q = tensor(new Int8Array([1, 2, 3, 4]));
+      expect(() => q.requiresGrad_()).toThrow(/^requiresGrad_: only float32 and float16 tensors can require grad, got int8\[4\]$/);
+      expect(q.requiresGrad).toBe(false);
+    }));
+
+  // it turned the flag off and kept the graph: ops after it silently recorded nothing, and its
+  // backward said 'no input had requiresGrad set' (PyTorch refuses it too)
+  it('requiresGrad_(false) on a tensor an op computed', () =>
+    scope(() => {
+      const y = vec([1, 2]).requiresGrad_().mul(2);
+      expect(() => y.requiresGrad_(false)).toThrow(/^requiresGrad_: float32\[2\] was computed by 'mul' \(not a leaf\); use detach\(\) for the same data outside the graph$/);
+      expect(y.requiresGrad).toBe(true);
+      expect(vec([1]).requiresGrad_().requiresGrad_(false).requiresGrad).toBe(false); // a leaf may
     }));
 
   it('requiresGrad_ with something other than a boolean', () =>
@@ -104,6 +138,24 @@ describe('autograd errors', () => {
   it('backward on a tensor that does not require grad', () =>
     scope(() => {
       expect(() => vec([1]).backward()).toThrow(/does not require grad/);
+    }));
+
+  // a disposed loss (its graph dropped with it) returned without a word and without gradients; a
+  // .grad set by hand in another shape was summed into, keeping its shape (x [2] got a [3] gradient);
+  // an int32 seed failed in 'sumTo', a disposed one in the engine's internal 'alias'
+  it('a disposed root or seed, a seed of another dtype, a .grad of another shape', () =>
+    scope(() => {
+      const x = vec([1, 2]).requiresGrad_();
+      const loss = x.mul(2).sum();
+      loss.dispose();
+      expect(() => loss.backward()).toThrow(/^backward: tensor float32\[\] was used after dispose\(\)$/);
+      const seed = vec([1, 1]);
+      seed.dispose();
+      expect(() => x.mul(2).backward(seed)).toThrow(/^backward: tensor float32\[2\] was used after dispose\(\)$/);
+      expect(() => x.mul(2).backward(tensor(new Int32Array([1, 1])))).toThrow(/^backward: argument 'grad' must be a float32 tensor like float32\[2\], got int32\[2\]$/);
+      x.grad = vec([10, 20, 30]);
+      expect(() => x.mul(2).sum().backward()).toThrow(/^backward: the \.grad of float32\[2\] is float32\[3\]; set it to a tensor of its shape and dtype, or null$/);
+      expect(x.grad.shape).toEqual([3]);
     }));
 });
 
@@ -183,6 +235,24 @@ describe('user-defined ops that break the contract', () => {
       expect(() => twice(name, rule)(x).sum().backward()).toThrow(message);
     }));
 
+  // a rule returning its upstream gradient (PyTorch's `return grad_output`) handed the input a
+  // gradient backward had just disposed ('toArray: ... used after dispose()', or 'mul backward' one
+  // op further down), and one tensor for two inputs became both leaves' .grad: clearing one freed the other
+  it('a backward rule returning its upstream gradient, or one tensor for two inputs', () =>
+    scope(async () => {
+      const passThrough = defineOp({ name: 'passThrough', forward: (_ctx: OpContext, a: Tensor) => a.mul(1), backward: (_ctx, g) => [g] });
+      const x = vec([1, 2]).requiresGrad_();
+      passThrough(x).mul(vec([3, 4])).sum().backward();
+      passThrough(x.mul(5)).sum().backward();
+      await expectClose(x.grad!, ref([2], [3 + 5, 4 + 5]), 0, 0, 'through a leaf, then an interior node');
+      const sum = defineOp({ name: 'sum2', forward: (_ctx: OpContext, a: Tensor, b: Tensor) => a.add(b), backward: (_ctx, g) => { const d = g.mul(1); return [d, d]; } });
+      const [a, b] = [vec([1, 2]).requiresGrad_(), vec([3, 4]).requiresGrad_()];
+      sum(a, b).mul(vec([6, 7])).sum().backward();
+      a.grad!.dispose();
+      a.grad = null;
+      await expectClose(b.grad!, ref([2], [6, 7]), 0, 0, "b's gradient after a's was cleared");
+    }));
+
   it('a forward returning something other than a tensor', () =>
     scope(() => {
       const op = defineOp({ name: 'listy', forward: (_ctx: OpContext, _a: Tensor): Tensor => [1, 2] as never, backward: (_ctx, g): Tensor[] => [g] });
@@ -222,6 +292,14 @@ describe('gradcheck', () => {
     const r = await gradcheck(wrongSquare, input);
     expect(r.ok).toBe(false);
     expect(r.worst).toBeDefined();
+  });
+
+  // eps 0 made every difference NaN: { ok: false, maxError: Infinity } for a correct gradient
+  it('refuses options it cannot check with, naming them', async () => {
+    await expect(gradcheck(square, input, { eps: 0 })).rejects.toThrow(/^gradcheck: argument 'eps' must be a finite number > 0, got number 0$/);
+    await expect(gradcheck(square, input, { atol: -1 })).rejects.toThrow(/^gradcheck: argument 'atol' must be a finite number >= 0, got number -1$/);
+    await expect(gradcheck(square, input, { rtol: '0.1' as never })).rejects.toThrow(/^gradcheck: argument 'rtol' must be a finite number >= 0, got string '0.1'$/);
+    await expect(gradcheck(5 as never, input)).rejects.toThrow(/^gradcheck: argument 'fn' must be a function, got number 5$/);
   });
 
   it('rejects a gradient that is NaN (NaN never passes a tolerance)', async () => {

@@ -151,6 +151,8 @@ describe('GradScaler', () => {
     expect(() => new GradScaler({ backoffFactor: '0.5' as never })).toThrow(/^GradScaler: backoffFactor must be a number in \(0, 1\), got string '0.5'$/);
     expect(() => new GradScaler({ initScale: '65536' as never })).toThrow(/^GradScaler: initScale must be in \[2\^-24, 2\^24\], got string '65536'$/);
     expect(() => new GradScaler({ growthInterval: '10' as never })).toThrow(/^GradScaler: growthInterval must be an integer in \[1, 2\^24\], got string '10'$/);
+    // PyTorch's spelling was ignored: the scale started at 2^16
+    expect(() => new GradScaler({ init_scale: 1024 } as never)).toThrow(/^GradScaler: unknown option 'init_scale' \(the options are initScale, growthFactor, backoffFactor, growthInterval\)$/);
     const fine = new GradScaler();
     const status = zeros([2], 'int32');
     expect(() => scope(() => fine.unscale(params(4), Infinity, { status, flag: 0, step: 1 }))).toThrow(/^gradScalerUpdate: mark must be \{ flag, step \} with integers in .*, got \{"flag":0,"step":1\}$/);

@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { device, Embedding, Generator, Linear, linear, scope, tensor } from '../src/index.js';
+import { device, Embedding, Generator, LayerNorm, Linear, linear, scope, tensor } from '../src/index.js';
 import { autotuneSettled, setAutotune } from '../src/kernels/autotune.js';
 import { profile, setProfile } from '../src/kernels/profile.js';
 import { checkGrad } from './gradcheck.js';
@@ -142,6 +142,15 @@ describe('linear errors', () => {
     expect(() => new Linear(-1, 3, { rng })).toThrow(/^Linear: argument 'inFeatures' must be an integer >= 0, got number -1$/);
     expect(() => new Linear(2, 2.5, { rng })).toThrow(/^Linear: argument 'outFeatures' must be an integer >= 0, got number 2.5$/);
     expect(() => new Embedding(5, '3' as never, { rng })).toThrow(/^Embedding: argument 'dim' must be an integer >= 0, got string '3'$/);
+    // std failed as 'randn: ...'; LayerNorm(-1) as 'full: ...', and eps -1 was taken until the first forward
+    expect(() => new Linear(2, 3, { rng, std: -1 })).toThrow(/^Linear: argument 'std' must be a finite number >= 0, got number -1$/);
+    expect(() => new Embedding(5, 3, { rng, std: '1' as never })).toThrow(/^Embedding: argument 'std' must be a finite number >= 0, got string '1'$/);
+    expect(() => new LayerNorm(-1)).toThrow(/^LayerNorm: argument 'dim' must be an integer >= 0, got number -1$/);
+    expect(() => new LayerNorm(4, { eps: -1 })).toThrow(/^LayerNorm: argument 'eps' must be a finite number >= 0, got number -1$/);
+    // train('no') set training to the truthy string: dropout stayed on
+    const ln = new LayerNorm(4);
+    expect(() => ln.train('no' as never)).toThrow(/^Module\.train: argument 'on' must be a boolean, got string 'no'$/);
+    ln.dispose();
   });
 
   it('a float16 bias for float32 x and weight', () =>

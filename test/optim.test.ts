@@ -60,6 +60,48 @@ describe('AdamW', () => {
       opt.dispose();
     }));
 
+  // the optimizer held the caller's array: reordering it afterwards gave each parameter another's
+  // moments (and a parameter pushed onto it was never updated), without a word
+  it("keeps its own list of the parameters: the caller's array changing later changes nothing", () =>
+    scope(async () => {
+      const o = { lr: 0.01, b1: 0.9, b2: 0.99, eps: 1e-8, wd: 0 };
+      const inits = [[...seededValues(3, 5)], [...seededValues(5, 6)]];
+      const grads = [0, 1].map((t) => inits.map((x, i) => [...seededValues(x.length, 50 + 10 * i + t)]));
+      const params = inits.map((x) => tensor(x, [x.length]).requiresGrad_());
+      const given = [...params];
+      const opt = new AdamW(given, { lr: o.lr, betas: [o.b1, o.b2], eps: o.eps, weightDecay: o.wd });
+      for (const g of grads) {
+        params.forEach((p, i) => (p.grad = tensor(g[i]!, p.shape)));
+        opt.step();
+        opt.zeroGrad();
+        given.reverse();
+      }
+      for (const [i, p] of params.entries()) await expectClose(p, ref([...p.shape], adamwRef(inits[i]!, grads.map((g) => g[i]!), o)), 1e-6, 1e-5, `param ${i}`);
+      opt.dispose();
+    }));
+
+  // the step count was the optimizer's: a parameter whose first gradient came at step 3 had its
+  // moments bias-corrected for step 3 (its first update 0.64 lr rather than lr; after 1000 steps
+  // without a gradient, 3.2 lr). torch.optim.AdamW counts steps per parameter, those with a gradient
+  it('counts steps per parameter: one without a gradient at some steps is corrected for the steps it took', () =>
+    scope(async () => {
+      const o = { lr: 0.01, b1: 0.9, b2: 0.99, eps: 1e-8, wd: 0 };
+      const init = [...seededValues(4, 2)];
+      const grads = [0, 1, 2].map((s) => [...seededValues(4, 20 + s)]);
+      const has = [[true, true, true], [false, false, true], [true, false, true]]; // per parameter, per step
+      const params = has.map(() => tensor(init, [4]).requiresGrad_());
+      const opt = new AdamW(params, { lr: o.lr, betas: [o.b1, o.b2], eps: o.eps, weightDecay: o.wd });
+      for (let t = 0; t < 3; t++) {
+        params.forEach((p, i) => (p.grad = has[i]![t] ? tensor(grads[t]!, [4]) : null));
+        opt.step();
+        opt.zeroGrad();
+      }
+      for (const [i, p] of params.entries()) {
+        await expectClose(p, ref([4], adamwRef(init, grads.filter((_, t) => has[i]![t]), o)), 1e-6, 1e-5, `param ${i}`);
+      }
+      opt.dispose();
+    }));
+
   // a buffer limit of 64 bytes (16 moments) shards them: 20 parameters over many shards, one larger than a shard alone
   it.each([
     ['one shard', null],
@@ -111,6 +153,9 @@ describe('AdamW', () => {
         [{ weightDecay: Infinity }, /^AdamW: argument 'weightDecay' must be a finite number >= 0, got number Infinity$/],
         [{ betas: [1, 0.999] }, /^AdamW: argument 'betas' must be two numbers in \[0, 1\), got array \[1, 0.999\]$/],
         [{ betas: 0.9 }, /^AdamW: argument 'betas' must be two numbers in \[0, 1\), got number 0.9$/],
+        // PyTorch's spelling (or amsgrad, which this AdamW has not) was ignored: weight decay stayed 0.01
+        [{ lr: 0.1, weight_decay: 0.1 }, /^AdamW: unknown option 'weight_decay' \(the options are lr, betas, eps, weightDecay\)$/],
+        [{ amsgrad: true }, /^AdamW: unknown option 'amsgrad' \(the options are lr, betas, eps, weightDecay\)$/],
       ];
       for (const [opts, message] of bad) expect(() => new AdamW([p], opts)).toThrow(message);
       expect(() => new AdamW((() => [p]) as never)).toThrow(/^AdamW: argument 'params' must be an array of Tensors, got function$/);
@@ -213,6 +258,23 @@ describe('gradient clipping', () => {
       const off = clipGradNorm([a, b], Infinity); // --grad-clip 0: measure only
       expect(await off.norm.item()).toBeCloseTo(5, 5);
       expect(await off.scale.item()).toBe(1);
+    }));
+
+  // torch's clip_grad_norm_ scales the gradients in place; here the scale goes to the optimizer's
+  // step, and clipGradNorm(params, 1) then opt.step() stepped with the unclipped gradients, without a word
+  it("AdamW.step refuses gradients clipGradNorm clipped unless given its scale", () =>
+    scope(async () => {
+      const p = tensor([1, 2]).requiresGrad_();
+      const opt = new AdamW([p], { lr: 0.1, weightDecay: 0 });
+      p.grad = tensor([30, 40]);
+      const { scale } = clipGradNorm([p], 1);
+      expect(() => opt.step()).toThrow(/^AdamW\.step: clipGradNorm clipped these gradients through its 'scale' \(they are not changed in place\); pass it: step\(scale\)$/);
+      expect(await p.toArray()).toEqual(new Float32Array([1, 2]));
+      opt.step(scale);
+      clipGradNorm([p], Infinity); // measured, not clipped: nothing to pass
+      opt.step();
+      expect(opt.stepCount).toBe(2);
+      opt.dispose();
     }));
 
   it('maxNorm must be a number > 0 (Infinity: no clipping): NaN is refused, not taken as no clipping, naming the function called', () =>

@@ -120,6 +120,12 @@ describe('state dicts as safetensors', () => {
       [b.stateDict(), /^loadStateDict: 'weight' must be \{ shape, data \} host values for float32\[3, 2\], got a float32\[3, 2\] tensor \(read it with toArray\(\), .*\)$/],
       [{ weight: null, bias: null }, /^loadStateDict: 'weight' must be \{ shape, data \} host values for float32\[3, 2\], got null$/],
       [null, /^loadStateDict: argument 'state' must be a Map or an object of \{ shape, data \} by name, got null$/],
+      // a string among array values failed in 'tensor' after the weight had been loaded; a shape of
+      // strings said "has shape [3, 2], the model expects float32[3, 2]"
+      [{ weight: { shape: [3, 2], data: new Float32Array(6).fill(7) }, bias: { shape: [3], data: [1, 'x', 3] } },
+        /^loadStateDict: 'bias' must hold numbers, got string 'x' at \[1\]$/],
+      [{ weight: { shape: ['3', 2], data: new Float32Array(6) }, bias: { shape: [3], data: new Float32Array(3) } },
+        /^loadStateDict: 'weight' must have a shape of integers, got array \['3', 2\]$/],
     ];
     for (const [state, message] of bad) expect(() => a.loadStateDict(state as never)).toThrow(message);
     expect([Array.from(await a.weight.toArray()), Array.from(await a.bias!.toArray())]).toEqual(before);

@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it, vi } from 'vitest';
-import { arange, device, full, keep, noGrad, ones, scope, sum, tensor, zeros, Tensor } from '../src/index.js';
+import { arange, device, full, Generator, keep, Linear, noGrad, ones, scope, sum, tensor, zeros, Tensor } from '../src/index.js';
 import { expectClose, setupDevice } from './helpers.js';
 import { ref } from '../src/check/reference/index.js';
 import { execFile } from 'node:child_process';
@@ -116,6 +116,21 @@ describe('bad input gets a clear error', () => {
     expect(() => t.exp()).toThrow(/exp: tensor float32\[2\] was used after dispose\(\)/);
     return expect(t.toArray()).rejects.toThrow(/toArray: tensor float32\[2\] was used after dispose/);
   });
+  // a module built in a scope and returned from it (not a tensor, so not kept) lost its parameters
+  // at the scope's end, and its next forward said only 'was used after dispose()'
+  it('use after the scope that created it ended: the error says so', () =>
+    scope(() => {
+      const lin = scope(() => new Linear(2, 3, { rng: new Generator(0) }));
+      expect(() => lin.forward(tensor([[1, 2]]))).toThrow(
+        /^linear: tensor float32\[3, 2\] was used after the scope that created it ended \(a scope keeps the tensors it returns, alone or in arrays, plain objects and Maps; keep\(\) others, e\.g\. a module's parameters\)$/,
+      );
+      let inner!: Tensor;
+      scope(() => {
+        inner = tensor([1]);
+        inner.dispose(); // by hand, before its scope ended
+      });
+      expect(() => inner.exp()).toThrow(/^exp: tensor float32\[1\] was used after dispose\(\)$/);
+    }));
   it('wrong axis', () =>
     scope(() => {
       const t = tensor([[1, 2]]);

@@ -113,6 +113,8 @@ const CASES: Case[] = [
   ['x.dropout(1)', (x) => x.dropout(1, 1), RangeError, /^dropout: argument 'p' must be a number in \[0, 1\), got 1$/],
   // at construction, not at the first training forward
   ['new Dropout(2)', () => new Dropout(2, new Generator(0)), RangeError, /^Dropout: argument 'p' must be a number in \[0, 1\), got 2$/],
+  // without a generator it failed at the first training forward, reading 'nextSeed' of undefined
+  ['new Dropout(0.1)', () => new Dropout(0.1, bad(undefined)), TypeError, /^Dropout: argument 'rng' must be a Generator, got undefined$/],
   ['ids.eq(2.5)', () => tensor([1, 2], [2], 'int32').eq(2.5), TypeError,
     /^eq: argument 'other' is 2.5, which does not fit the int32 tensor beside it; cast that tensor with .astype\('float32'\) first$/],
   // backward

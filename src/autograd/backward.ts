@@ -4,7 +4,7 @@
 // Saved tensors are released as each node finishes, so the graph cannot be backpropagated twice.
 import { floatKernels, launchBroadcast } from '../kernels/wgsl/elementwise.js';
 import { onesLike } from '../tensor/create.js';
-import { untrack } from '../tensor/scope.js';
+import { scope, untrack } from '../tensor/scope.js';
 import { formatShape, sameShape, stridesOf } from '../tensor/shape.js';
 import { describeValue } from '../tensor/check.js';
 import { floatType, Tensor } from '../tensor/tensor.js';
@@ -55,6 +55,11 @@ function giveLeafGrad(leaf: Tensor, g: Tensor): void {
   // a gradient the caller disposed (grad.dispose() without `= null`, or one set inside a scope that
   // ended) is a cleared one, as zeroGrad() leaves it
   const prev = leaf.grad?.isDisposed ? null : leaf.grad;
+  // a .grad set by hand would otherwise be summed into in its own shape
+  if (prev && (prev.dtype !== leaf.dtype || !sameShape(prev.shape, leaf.shape))) {
+    g.dispose();
+    throw new Error(`backward: the .grad of ${leaf.describe()} is ${prev.describe()}; set it to a tensor of its shape and dtype, or null`);
+  }
   leaf.grad = prev ? accumulate(prev, g) : g;
   untrack(leaf.grad);
 }
@@ -78,6 +83,9 @@ export function backward(root: Tensor, grad?: Tensor): void {
   if (grad !== undefined && !(grad instanceof Tensor)) {
     throw new TypeError(`backward: argument 'grad' must be a Tensor shaped like ${root.describe()} (or omitted for a scalar), got ${describeValue(grad)}`);
   }
+  // a disposed root dropped its graph: refused, where it returned without a word
+  root.storage('backward');
+  grad?.storage('backward');
   if (!root.requiresGrad) {
     throw new Error(`backward: tensor ${root.describe()} does not require grad (no input had requiresGrad set)`);
   }
@@ -89,8 +97,9 @@ export function backward(root: Tensor, grad?: Tensor): void {
   if (grad && !sameShape(grad.shape, root.shape)) {
     throw new RangeError(`backward: gradient shape ${formatShape(grad.shape)} does not match tensor shape ${formatShape(root.shape)}`);
   }
+  if (grad && grad.dtype !== root.dtype) throw new TypeError(`backward: argument 'grad' must be a ${root.dtype} tensor like ${root.describe()}, got ${grad.describe()}`);
   noGrad(() => lateSweep(() => {
-    const seed = grad ? grad.view(grad.shape) : onesLike(root);
+    const seed = grad ? grad.alias(grad.shape) : onesLike(root);
     const rootNode = root.gradFn instanceof Node ? root.gradFn : null;
     if (!rootNode) return giveLeafGrad(root, seed);
     const grads = new Map<Node, Tensor>([[rootNode, seed]]);
@@ -102,10 +111,14 @@ export function backward(root: Tensor, grad?: Tensor): void {
         g.dispose();
         for (const t of grads.values()) t.dispose();
         throw new Error(
-          `backward: the graph through '${node.opName}' was already freed by an earlier backward() or by disposing its tensors`,
+          `backward: the graph through '${node.opName}' was already freed by an earlier backward() or by disposing its tensors ` +
+            '(there is no retain_graph: backpropagate the sum of the losses once, or run the forward again)',
         );
       }
-      const inputGrads = checkGrads(node, node.backwardRule(g));
+      // each gradient gets a handle of its own: a rule may return `g` itself, a tensor it did not make
+      // or one tensor for two inputs, which disposing `g` or accumulating would free under another
+      // holder; what the rule made and did not return is freed here
+      const inputGrads = scope(() => checkGrads(node, node.backwardRule(g)).map((gi) => gi && gi.alias(gi.shape)));
       g.dispose();
       node.releaseSaved();
       node.inputs.forEach((input, i) => {

@@ -30,7 +30,7 @@ export class OpContext<T extends Tensor = Tensor> {
   save(...ts: T[]): void {
     if (!this.recording) return;
     for (const t of ts) {
-      const handle = t.view(t.shape) as T;
+      const handle = t.alias(t.shape) as T;
       untrack(handle);
       this.saved.push(handle);
       this.versions.push(handle.storage().version);
@@ -201,7 +201,7 @@ export function defineOp<A extends unknown[]>(spec: OpSpec<A>): Op<A> {
     }
     if (!(returned instanceof Tensor)) throw new TypeError(`${spec.name}: the op's forward must return a Tensor, got ${describeValue(returned)}`);
     // a forward that hands back one of its inputs gets a view of it: the input keeps its own gradFn
-    const result = inputs.includes(returned) ? returned.view(returned.shape) : returned;
+    const result = inputs.includes(returned) ? returned.alias(returned.shape) : returned;
     if (out && (result.dtype !== out.dtype || !sameShape(result.shape, out.shape))) {
       throw new Error(`${spec.name}: the forward made ${result.describe()}, its shape rule says ${out.dtype}${formatShape(out.shape)}`);
     }

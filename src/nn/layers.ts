@@ -8,15 +8,20 @@
 // kernels take float32 activations) between casts, so a float16 model can hold them.
 import { cast, checkDropProbability, dropout, embedding, embeddingInt8, full, layerNorm, linear, linearInt8, maskInPlace, matmul, randn, tensor, type Tensor } from '../ops/index.js';
 import type { Generator } from '../tensor/generator.js';
-import { checkInteger, describeValue } from '../tensor/check.js';
+import { checkInteger, checkNonNegative, describeValue } from '../tensor/check.js';
 import { keep, scope } from '../tensor/scope.js';
 import { castForCompute } from './autocast.js';
 import { Module } from './module.js';
 
-/** How a layer draws its initial weights. */
+/**
+ * How a layer draws its initial weights: normal(0, std), std 0.02 by default (GPT-2's and nanoGPT's
+ * init; a Linear's bias starts at 0). PyTorch's defaults differ: nn.Linear draws weight and bias
+ * from U(±1/sqrt(inFeatures)) (std 1/sqrt(3 inFeatures) has its variance), nn.Embedding normal(0, 1).
+ */
 export interface InitOptions {
-  /** Generator for the initial weights (normal with this std). */
+  /** Generator for the initial weights. */
   rng: Generator;
+  /** Standard deviation of the weights (default 0.02). */
   std?: number;
 }
 
@@ -43,7 +48,8 @@ abstract class RowWeights extends Module {
       throw new TypeError(`${layer}: argument 'opts' must be { rng: Generator, std? } (or { int8: true }), got ${describeValue(opts)}`);
     }
     if (!opts.int8) {
-      this.weight = this.param('weight', randn([rows, cols], { seed: opts.rng.nextSeed(), std: opts.std ?? 0.02 }));
+      const std = opts.std === undefined ? 0.02 : checkNonNegative(layer, 'std', opts.std);
+      this.weight = this.param('weight', randn([rows, cols], { seed: opts.rng.nextSeed(), std }));
       this.weightScale = null;
     } else {
       this.weight = this.constant('weight', tensor(new Int8Array(rows * cols), [rows, cols]));
@@ -130,7 +136,9 @@ export class LayerNorm extends Module {
 
   constructor(readonly dim: number, opts: { bias?: boolean; eps?: number } = {}) {
     super();
-    this.eps = opts.eps ?? 1e-5;
+    // checked here, so that errors name the layer rather than full, or come at the first forward
+    checkInteger('LayerNorm', 'dim', dim, 0, Number.MAX_SAFE_INTEGER, 'an integer >= 0');
+    this.eps = opts.eps === undefined ? 1e-5 : checkNonNegative('LayerNorm', 'eps', opts.eps);
     this.weight = this.param('weight', full([dim], 1));
     this.bias = opts.bias === false ? null : this.param('bias', full([dim], 0));
   }
@@ -147,6 +155,7 @@ export class Dropout extends Module {
   constructor(readonly p: number, private readonly rng: Generator) {
     super();
     checkDropProbability('Dropout', p); // here, not at the first training forward
+    if (typeof rng?.nextSeed !== 'function') throw new TypeError(`Dropout: argument 'rng' must be a Generator, got ${describeValue(rng)}`);
   }
 
   forward(x: Tensor): Tensor {

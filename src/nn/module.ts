@@ -4,7 +4,7 @@
 // the model but not trained (a pruning mask); stateDict() holds the parameters only.
 import '../ops/index.js'; // every op's Tensor method (x.gelu(), x.astype(), ...) is attached before models run
 import { tensor, Tensor } from '../ops/index.js';
-import { describeValue } from '../tensor/check.js';
+import { checkBoolean, describeValue } from '../tensor/check.js';
 import { formatShape } from '../tensor/shape.js';
 
 /** Host values of one tensor: what loadStateDict() takes for each name (Int8Array for an int8 tensor). */
@@ -19,6 +19,10 @@ function checkTensorData(name: string, src: unknown, p: Tensor): asserts src is 
   if (src instanceof Tensor) throw new TypeError(`${allowed}, got ${describeValue(src)} (read it with toArray(), or copy a model with stateDictFromSafetensors(await stateDictToSafetensors(other)))`);
   const { shape, data } = (src ?? {}) as Partial<TensorData>;
   if (!Array.isArray(shape) || !(ArrayBuffer.isView(data) || Array.isArray(data))) throw new TypeError(`${allowed}, got ${describeValue(src)}`);
+  // checked with the rest, so that a refused state dict leaves every parameter as it was
+  if (!shape.every(Number.isSafeInteger)) throw new TypeError(`loadStateDict: '${name}' must have a shape of integers, got ${describeValue(shape)}`);
+  const notNumber = Array.isArray(data) ? data.findIndex((v) => typeof v !== 'number') : -1;
+  if (notNumber >= 0) throw new TypeError(`loadStateDict: '${name}' must hold numbers, got ${describeValue(data[notNumber])} at [${notNumber}]`);
 }
 
 /** A tree of named parameters and child modules (torch.nn.Module): subclasses register them with param() and module(). */
@@ -65,7 +69,32 @@ export abstract class Module {
     return m;
   }
 
+  /**
+   * Throws for a field holding a module (alone or in an array) or a trainable tensor that was not
+   * registered: PyTorch registers them on assignment, and here they would be left out of
+   * parameters(), stateDict() and train()/eval() without a word.
+   */
+  private checkFieldsRegistered(): void {
+    const children = new Set(this.childModules.values());
+    const params = new Set(this.ownParams.values());
+    const where = (field: string) => `Module: ${this.constructor.name}.${field}`;
+    const purpose = 'so that it is trained, saved and switched by train()/eval()';
+    for (const [field, value] of Object.entries(this)) {
+      if (value instanceof Module && !children.has(value)) {
+        throw new Error(`${where(field)} holds a ${value.constructor.name} that is not registered; assign it with this.module('${field}', ...), ${purpose}`);
+      }
+      if (Array.isArray(value)) {
+        const i = value.findIndex((v) => v instanceof Module && !children.has(v));
+        if (i >= 0) throw new Error(`${where(`${field}[${i}]`)} holds a ${value[i].constructor.name} that is not registered; hold the list in this.module('${field}', new ModuleList([...])), ${purpose}`);
+      }
+      if (value instanceof Tensor && value.requiresGrad && !value.gradFn && !params.has(value)) {
+        throw new Error(`${where(field)} holds a ${value.describe()} tensor that requires grad but is not registered; assign it with this.param('${field}', ...), so that it is trained and saved`);
+      }
+    }
+  }
+
   *namedParameters(prefix = '', seen = new Set<Tensor>()): Generator<[string, Tensor]> {
+    this.checkFieldsRegistered();
     for (const [name, p] of this.ownParams) {
       if (seen.has(p)) continue;
       seen.add(p);
@@ -95,11 +124,13 @@ export abstract class Module {
   }
 
   *modules(): Generator<Module> {
+    this.checkFieldsRegistered();
     yield this;
     for (const child of this.childModules.values()) yield* child.modules();
   }
 
   train(on = true): this {
+    checkBoolean('Module.train', 'on', on); // train('no') would set a truthy string: dropout on
     for (const m of this.modules()) m.training = on;
     return this;
   }

@@ -8,7 +8,7 @@ import { defineOp as defineCoreOp, type OpContext as CoreOpContext, type OpSpec 
 import * as create from '../tensor/create.js';
 import { checkBoolean } from '../tensor/check.js';
 import type { Shape } from '../tensor/shape.js';
-import { Tensor as Core, type DType, type PlainDType } from '../tensor/tensor.js';
+import { FLOAT_DTYPES, Tensor as Core, type DType, type PlainDType } from '../tensor/tensor.js';
 import type { DistillOptions } from './distill-loss.js';
 import type { TensorOrScalar } from './elementwise.js';
 import type { MatmulOptions } from './matmul.js';
@@ -20,8 +20,6 @@ export type { Axes, DistillOptions, DType, MatmulOptions, Shape, TensorOrScalar 
 
 export interface Tensor extends Core {
   grad: Tensor | null;
-  /** A new tensor sharing this one's storage under another shape of the same size. */
-  view(shape: Shape): Tensor;
 
   // ---- autograd -------------------------------------------------------------------------------
   /** Backpropagates from this tensor (a scalar, or pass its gradient); leaves get `.grad`. */
@@ -73,6 +71,8 @@ export interface Tensor extends Core {
   expand(shape: Shape): Tensor;
   /** Same data, another shape (one dimension may be -1); free. */
   reshape(shape: Shape): Tensor;
+  /** reshape under PyTorch's name: the same storage, and the gradient flows through it. */
+  view(shape: Shape): Tensor;
   /** Out dim k is this tensor's dim dims[k]. */
   permute(dims: readonly number[]): Tensor;
   /** Swaps two dims (the last two by default). */
@@ -101,10 +101,14 @@ type Methods = Omit<Tensor, keyof Core>;
 
 const methods: Methods & ThisType<Tensor> = {
   backward(grad) { backward(this, grad); },
-  detach() { return this.view(this.shape); },
+  detach() {
+    this.storage('detach');
+    return this.alias(this.shape) as Tensor;
+  },
   requiresGrad_(on = true) {
     checkBoolean('requiresGrad_', 'on', on); // requiresGrad_('no') would set a truthy string
-    if (on && this.dtype === 'int32') throw new Error(`requiresGrad: only float32 and float16 tensors can require grad, got ${this.describe()}`);
+    if (on && !FLOAT_DTYPES.includes(this.dtype)) throw new Error(`requiresGrad_: only float32 and float16 tensors can require grad, got ${this.describe()}`);
+    if (!on && this.gradFn) throw new Error(`requiresGrad_: ${this.describe()} was computed by '${this.gradFn.opName}' (not a leaf); use detach() for the same data outside the graph`);
     this.requiresGrad = on;
     return this;
   },
@@ -135,6 +139,7 @@ const methods: Methods & ThisType<Tensor> = {
   argmax(axis, keepdim) { return ops.argmax(this, axis, keepdim); },
   expand(shape) { return ops.expand(this, shape); },
   reshape(shape) { return ops.reshape(this, shape); },
+  view(shape) { return ops.reshape(this, shape); },
   permute(dims) { return ops.permute(this, dims); },
   transpose(d0, d1) { return transpose(this, d0, d1); },
   slice(axis, start, end) { return ops.slice(this, axis, start, end); },

@@ -45,7 +45,7 @@ export const sumTo: Op<[Tensor, Shape]> = defineOp({
   dtypes: { input: FLOAT_DTYPES },
   forward(_ctx: OpContext, t: Tensor, shape: Shape) {
     const axes = summedAxes(t.shape, shape);
-    if (!axes.length) return t.view(shape);
+    if (!axes.length) return t.alias(shape);
     return reduceInto('sumTo', 'sum', t, axes, shape);
   },
   shape([t, shape]) {

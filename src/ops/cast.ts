@@ -71,7 +71,7 @@ export const castCached = defineOp({
   backward(ctx, g, [x]): (Tensor | null)[] {
     if (!ctx.needsGrad[0]) return [null, null];
     if (x.gradFn) return [castOp(g, x.dtype as PlainDType), null];
-    giveLeafGradLater(x, g.view(g.shape), addCastsLate, castGroupSize());
+    giveLeafGradLater(x, g.alias(g.shape), addCastsLate, castGroupSize());
     return [null, null];
   },
 });

@@ -10,7 +10,7 @@ const dropoutOp = defineOp({
   name: 'dropout',
   dtypes: { input: FLOAT_DTYPES },
   forward(_ctx: OpContext, x: Tensor, p: number, seed: number) {
-    if (p === 0) return x.view(x.shape);
+    if (p === 0) return x.alias(x.shape);
     const out = Tensor.empty(x.shape, x.dtype, 'dropout');
     launchDropout(x.buffer(), out.buffer(), x.size, p, seed, floatType(x.dtype));
     return out;
@@ -18,7 +18,7 @@ const dropoutOp = defineOp({
   shape: ([x]) => ({ shape: x.shape, dtype: x.dtype }),
   backward(_ctx, g, [, p, seed]) {
     // d dropout = mask * dg / (1 - p), the same mask from the same seed
-    if (p === 0) return [g.view(g.shape)];
+    if (p === 0) return [g.alias(g.shape)];
     const dx = Tensor.empty(g.shape, g.dtype, 'dropout backward');
     launchDropout(g.buffer(), dx.buffer(), g.size, p, seed, floatType(g.dtype));
     return [dx];

@@ -3,6 +3,7 @@
 // float32 differences are noisy, so keep inputs O(1), eps around 1e-2..1e-3 and tolerances loose;
 // the engine's own tests compare against a float64 reference instead.
 import { noGrad } from '../autograd/mode.js';
+import { checkNonNegative, describeValue } from '../tensor/check.js';
 import { scope } from '../tensor/scope.js';
 import { tensor, type Tensor } from './api.js';
 
@@ -26,7 +27,12 @@ export async function gradcheck(
   inputs: { data: ArrayLike<number>; shape: readonly number[] }[],
   opts: GradcheckOptions = {},
 ): Promise<GradcheckResult> {
+  if (typeof fn !== 'function') throw new TypeError(`gradcheck: argument 'fn' must be a function, got ${describeValue(fn)}`);
   const { eps = 1e-2, atol = 1e-2, rtol = 1e-2, seed = 1 } = opts;
+  // eps 0 makes every difference NaN, a failure whatever the gradient
+  if (typeof eps !== 'number' || !(Number.isFinite(eps) && eps > 0)) throw new RangeError(`gradcheck: argument 'eps' must be a finite number > 0, got ${describeValue(eps)}`);
+  checkNonNegative('gradcheck', 'atol', atol);
+  checkNonNegative('gradcheck', 'rtol', rtol);
   return scope(async () => {
     const make = (data: ArrayLike<number>, shape: readonly number[]) => tensor(Float32Array.from(data), shape);
     const xs = inputs.map((i) => make(i.data, i.shape).requiresGrad_());

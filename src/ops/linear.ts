@@ -50,7 +50,7 @@ export const linear = defineOp({
     let dw: Tensor | null = null;
     if (ctx.needsGrad[1]) {
       const rows = rowsOf(x);
-      const [g2, x2] = [g.view([rows, N]), x.view([rows, K])];
+      const [g2, x2] = [g.alias([rows, N]), x.alias([rows, K])];
       dw = matmul(g2, x2, { transA: true });
       g2.dispose();
       x2.dispose();

@@ -102,10 +102,10 @@ const matmulOp = defineOp({
       // B shared by the whole batch and A not broadcast: fold the batch into the contraction,
       //   dB = sum_i A_i^T dC_i = [A_1; A_2; ...]^T [dC_1; dC_2; ...]   (one product, no sumTo;
       //   transB: dB = [dC_1; dC_2; ...]^T [A_1; A_2; ...])
-      const a2 = a.view([aRows, a.shape.at(-1)!]);
-      const g2 = g.view([aRows, g.shape.at(-1)!]);
+      const a2 = a.alias([aRows, a.shape.at(-1)!]);
+      const g2 = g.alias([aRows, g.shape.at(-1)!]);
       const d2 = transB ? mm(g2, a2, true, false) : mm(a2, g2, true, false);
-      const dB = d2.view(b.shape);
+      const dB = d2.alias(b.shape);
       for (const t of [a2, g2, d2]) t.dispose();
       return [dA, dB];
     }

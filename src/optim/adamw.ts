@@ -7,7 +7,8 @@
 import { profile } from '../kernels/profile.js';
 import { adamw, full, tensor, type Tensor, zeros } from '../ops/index.js';
 import { keep } from '../tensor/scope.js';
-import { checkTensor, describeValue } from '../tensor/check.js';
+import { checkNonNegative, checkOptionKeys, checkTensor, describeValue } from '../tensor/check.js';
+import { clippedGrads } from './clip.js';
 import { checkFloat32Params } from './float32-only.js';
 
 /** AdamW's hyperparameters (defaults: lr 1e-3, betas [0.9, 0.999], eps 1e-8, weightDecay 0.01). */
@@ -15,6 +16,10 @@ export interface AdamWOptions {
   lr?: number;
   betas?: [number, number];
   eps?: number;
+  /**
+   * Decoupled weight decay, applied to parameters of rank >= 2 only (nanoGPT's groups): unlike
+   * torch.optim.AdamW, which decays every parameter given, biases and LayerNorm gains are not decayed.
+   */
   weightDecay?: number;
 }
 
@@ -26,14 +31,8 @@ export interface MomentShard {
   v: Tensor;
 }
 
-/** A finite number >= 0 (NaN would reach every parameter; a string would be coerced by the kernel's uniforms). */
-function nonNegative(op: string, arg: string, value: unknown): number {
-  const allowed = `${op}: argument '${arg}' must be a finite number >= 0, got ${describeValue(value)}`;
-  if (typeof value !== 'number') throw new TypeError(allowed);
-  if (!(Number.isFinite(value) && value >= 0)) throw new RangeError(allowed);
-  return value;
-}
-const checkLr = (op: string, lr: unknown): number => nonNegative(op, 'lr', lr);
+// NaN would reach every parameter; a string would be coerced by the kernel's uniforms
+const checkLr = (op: string, lr: unknown): number => checkNonNegative(op, 'lr', lr);
 
 /** AdamW over a list of parameters: step() applies one update from their .grad, in a few fused dispatches. */
 export class AdamW {
@@ -41,26 +40,34 @@ export class AdamW {
   readonly betas: [number, number];
   readonly eps: number;
   readonly weightDecay: number;
+  /** Steps taken (each parameter's own count: this, less the steps it had no gradient at). */
   stepCount = 0;
+  /** Per parameter, the steps it had no gradient at: PyTorch counts steps per parameter, for bias correction. */
+  private readonly missed: number[];
   /** First and second moments of every parameter, in the order given to the constructor, a shard per buffer. */
   readonly shards: MomentShard[] = [];
   private readonly one: Tensor;
 
-  constructor(readonly params: Tensor[], opts: AdamWOptions = {}) {
+  /** The parameters, in the order given (a copy: the caller's array may change, the moments' order does not). */
+  readonly params: readonly Tensor[];
+
+  constructor(params: Tensor[], opts: AdamWOptions = {}) {
     if (!Array.isArray(params)) throw new TypeError(`AdamW: argument 'params' must be an array of Tensors, got ${describeValue(params)}`);
+    this.params = [...params];
     params.forEach((p, i) => checkTensor('AdamW', `params[${i}]`, p));
     checkFloat32Params('AdamW', params);
     // one tensor twice would be updated twice a step, its moments in two places (PyTorch refuses it too)
     const twice = params.findIndex((p, i) => params.indexOf(p) !== i);
     if (twice >= 0) throw new Error(`AdamW: params[${twice}] ${params[twice]!.describe()} is params[${params.indexOf(params[twice]!)}] again; pass each parameter once`);
+    checkOptionKeys('AdamW', opts, ['lr', 'betas', 'eps', 'weightDecay']);
     this.lr = checkLr('AdamW', opts.lr ?? 1e-3);
     const betas = opts.betas ?? [0.9, 0.999];
     if (!Array.isArray(betas) || betas.length !== 2 || betas.some((b) => typeof b !== 'number' || !(b >= 0 && b < 1))) {
       throw new RangeError(`AdamW: argument 'betas' must be two numbers in [0, 1), got ${describeValue(betas)}`);
     }
     this.betas = betas;
-    this.eps = nonNegative('AdamW', 'eps', opts.eps ?? 1e-8);
-    this.weightDecay = nonNegative('AdamW', 'weightDecay', opts.weightDecay ?? 0.01);
+    this.eps = checkNonNegative('AdamW', 'eps', opts.eps ?? 1e-8);
+    this.weightDecay = checkNonNegative('AdamW', 'weightDecay', opts.weightDecay ?? 0.01);
     // each parameter is one buffer itself, so it fits a shard alone
     const room = Math.floor(profile().bufferLimit / 4);
     for (let first = 0, end = 0; first < params.length; first = end) {
@@ -69,6 +76,7 @@ export class AdamW {
       this.shards.push({ first, end, m: keep(zeros([size])), v: keep(zeros([size])) });
     }
     this.one = keep(full([], 1));
+    this.missed = params.map(() => 0);
   }
 
   /**
@@ -77,12 +85,23 @@ export class AdamW {
    */
   step(gradScale?: Tensor): void {
     checkLr('AdamW.step', this.lr); // lr is set between steps (a schedule)
+    const grads = this.params.flatMap((p) => (p.grad ? [p.grad] : []));
+    if (!gradScale && grads.some((g) => clippedGrads.has(g))) {
+      throw new Error("AdamW.step: clipGradNorm clipped these gradients through its 'scale' (they are not changed in place); pass it: step(scale)");
+    }
+    for (const g of grads) clippedGrads.delete(g);
     this.stepCount++;
-    const hyper = { lr: this.lr, beta1: this.betas[0], beta2: this.betas[1], eps: this.eps, weightDecay: this.weightDecay, step: this.stepCount };
+    const hyper = { lr: this.lr, beta1: this.betas[0], beta2: this.betas[1], eps: this.eps, weightDecay: this.weightDecay };
+    this.params.forEach((p, i) => p.grad || this.missed[i]!++);
     for (const { first, end, m, v } of this.shards) {
       const params = this.params.slice(first, end);
+      // at least 1: stepCount may be set lower between steps (a resumed run)
+      const steps = params.map((p, k) => (p.grad ? Math.max(1, this.stepCount - this.missed[first + k]!) : 0));
+      // one update per step count among them (one, unless some parameter missed a gradient);
       // weight decay only for matmul and embedding weights (rank >= 2), as nanoGPT does
-      adamw(params, params.map((p) => p.grad), m, v, gradScale ?? this.one, params.map((p) => p.rank >= 2), hyper);
+      for (const step of new Set(steps.filter((t) => t > 0))) {
+        adamw(params, params.map((p, k) => (steps[k] === step ? p.grad : null)), m, v, gradScale ?? this.one, params.map((p) => p.rank >= 2), { ...hyper, step });
+      }
     }
   }
 
@@ -131,6 +150,7 @@ export class AdamW {
       s.m.assign(other.shards[i]!.m);
       s.v.assign(other.shards[i]!.v);
     });
+    this.missed.splice(0, Infinity, ...other.missed);
   }
 
   zeroGrad(): void {

@@ -11,7 +11,17 @@ export function checkMaxNorm(op: string, maxNorm: unknown): number {
   return maxNorm;
 }
 
-/** maxNorm = Infinity (or anything past float32's range) measures the norm without clipping (scale exactly 1). */
+/**
+ * Gradients clipGradNorm clipped (a finite maxNorm), not yet stepped with its scale: AdamW.step
+ * refuses them without one, where torch's clip_grad_norm_ would have scaled them in place.
+ */
+export const clippedGrads = new WeakSet<Tensor>();
+
+/**
+ * The global norm of the gradients of `params` and the factor min(1, maxNorm / (norm + 1e-6)) that
+ * clips them, both 0-d on the GPU. The gradients are not changed: pass `scale` to AdamW.step(scale).
+ * maxNorm = Infinity (or anything past float32's range) measures the norm without clipping (scale exactly 1).
+ */
 export function clipGradNorm(params: Tensor[], maxNorm: number): { norm: Tensor; scale: Tensor } {
   checkMaxNorm('clipGradNorm', maxNorm);
   const norm = Tensor.empty([], 'float32', 'clipGradNorm');
@@ -23,5 +33,6 @@ export function clipGradNorm(params: Tensor[], maxNorm: number): { norm: Tensor;
     scale.dispose();
     throw e;
   }
+  if (Number.isFinite(maxNorm)) for (const p of params) if (p.grad) clippedGrads.add(p.grad);
   return { norm, scale };
 }

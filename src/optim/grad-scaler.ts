@@ -15,7 +15,7 @@
 // the training loop to stop at its next readback.
 import { clipLimit, full, gradNorm, gradScalerUpdate, MAX_SCALE, MIN_SCALE, scalerFactorRules, scalerStateRules, tensor, type FloorMark, type Tensor } from '../ops/index.js';
 import { keep } from '../tensor/scope.js';
-import { describeValue } from '../tensor/check.js';
+import { checkOptionKeys, describeValue } from '../tensor/check.js';
 import { checkMaxNorm } from './clip.js';
 import { float32Grads } from './float32-only.js';
 
@@ -55,6 +55,7 @@ export class GradScaler {
   readonly growthInterval: number;
 
   constructor(opts: GradScalerOptions = {}) {
+    checkOptionKeys('GradScaler', opts, ['initScale', 'growthFactor', 'backoffFactor', 'growthInterval']);
     const initScale = opts.initScale ?? 2 ** 16;
     if (!(typeof initScale === 'number' && initScale >= MIN_SCALE && initScale <= MAX_SCALE)) throw new RangeError(`GradScaler: initScale must be in [2^-24, 2^24], got ${shown(initScale)}`);
     this.growthFactor = opts.growthFactor ?? 2;

@@ -55,6 +55,20 @@ export function checkNumber(op: string, arg: string, value: unknown, finite = fa
   return value;
 }
 
+/** That `opts` (an options object) names only `known` keys: a misspelt one (PyTorch's weight_decay) would be ignored. */
+export function checkOptionKeys(op: string, opts: object, known: readonly string[]): void {
+  const unknown = Object.keys(opts).find((k) => !known.includes(k));
+  if (unknown !== undefined) throw new TypeError(`${op}: unknown option '${unknown}' (the options are ${known.join(', ')})`);
+}
+
+/** A finite number >= 0 (NaN would pass a `< 0` test; a string would be coerced where it is used). */
+export function checkNonNegative(op: string, arg: string, value: unknown): number {
+  const allowed = 'a finite number >= 0';
+  if (typeof value !== 'number') fail(TypeError, op, arg, allowed, describeValue(value));
+  if (!(Number.isFinite(value) && value >= 0)) fail(RangeError, op, arg, allowed, describeValue(value));
+  return value;
+}
+
 /** An integer in [min, max]; `allowed` says so in words. */
 export function checkInteger(op: string, arg: string, value: unknown, min: number, max: number, allowed: string): number {
   if (typeof value !== 'number') fail(TypeError, op, arg, allowed, describeValue(value));

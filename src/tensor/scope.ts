@@ -9,6 +9,9 @@ interface Disposable {
 
 const stack: Set<Disposable>[] = [];
 
+/** What scopes freed at their end (not disposed by hand), for the use-after-dispose error to say so. */
+export const freedByScope = new WeakSet<Disposable>();
+
 /** The key of a property every tracked object has (true), to recognise them in a scope's results. */
 export const SCOPED = Symbol('scoped');
 
@@ -60,7 +63,10 @@ function close(owned: Set<Disposable>, result: unknown): void {
   const parent = stack[stack.length - 1];
   for (const t of owned) {
     if (kept.has(t)) parent?.add(t);
-    else t.dispose();
+    else if (!t.isDisposed) {
+      freedByScope.add(t);
+      t.dispose();
+    }
   }
 }
 

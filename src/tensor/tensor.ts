@@ -3,7 +3,7 @@
 // there (the tensor layer knows nothing of them, nor of autograd beyond an opaque `gradFn`).
 import { device } from '../device/device.js';
 import { envSetting } from '../device/platform.js';
-import { SCOPED, trackInScope } from './scope.js';
+import { freedByScope, SCOPED, trackInScope } from './scope.js';
 import { formatShape, numel } from './shape.js';
 
 import type { FloatType } from '../kernels/kernel.js';
@@ -40,6 +40,10 @@ export interface GradFn {
 }
 
 let nextId = 1;
+
+// a module returned from a scope is not a tensor it keeps: its parameters are freed with the scope
+const SCOPE_ENDED =
+  "the scope that created it ended (a scope keeps the tensors it returns, alone or in arrays, plain objects and Maps; keep() others, e.g. a module's parameters)";
 
 /** A GPU buffer shared by a tensor and its reshaped views; freed when the last one lets go. */
 export class Storage {
@@ -118,7 +122,7 @@ export class Tensor {
 
   /** The storage, or an error naming `op` if the tensor was disposed. */
   storage(op = 'use'): Storage {
-    if (!this.storageRef) throw new Error(`${op}: tensor ${this.describe()} was used after dispose()`);
+    if (!this.storageRef) throw new Error(`${op}: tensor ${this.describe()} was used after ${freedByScope.has(this) ? SCOPE_ENDED : 'dispose()'}`);
     return this.storageRef;
   }
   buffer(op = 'use'): GPUBuffer {
@@ -129,9 +133,12 @@ export class Tensor {
     return `${this.dtype}${formatShape(this.shape)}`;
   }
 
-  /** A new tensor sharing this one's storage under another shape of the same size. */
-  view(shape: readonly number[]): Tensor {
-    return new Tensor(this.storage('view').retain(), shape, this.dtype);
+  /**
+   * Another handle on this tensor's storage under a shape of the same size, outside autograd (no
+   * gradFn): for the engine's own code. Users reshape (or view, its PyTorch name), which is recorded.
+   */
+  alias(shape: readonly number[]): Tensor {
+    return new Tensor(this.storage('alias').retain(), shape, this.dtype);
   }
 
   /**

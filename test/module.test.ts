@@ -1,0 +1,50 @@
+// Module as a PyTorch user writes one: what registration lists (names, order, train/eval), and the
+// fields it would leave out. PyTorch registers a module or parameter on assignment; here
+// this.module()/this.param() do, and a field assigned without them is refused when the tree is walked.
+import { beforeAll, describe, expect, it } from 'vitest';
+import { Generator, LayerNorm, Linear, Module, ModuleList, tensor, type Tensor } from '../src/index.js';
+import { setupDevice } from './helpers.js';
+
+beforeAll(setupDevice);
+
+const rng = new Generator(0);
+
+describe('Module', () => {
+  it("lists parameters by dotted name, a module's own first, then its children in registration order; train and eval reach every module", () => {
+    class Net extends Module {
+      readonly blocks = this.module('blocks', new ModuleList([new Linear(2, 3, { rng }), new Linear(3, 1, { rng, bias: false })]));
+      readonly scale = this.param('scale', tensor([1]));
+      readonly norm = this.module('norm', new LayerNorm(1));
+    }
+    const net = new Net();
+    expect([...net.namedParameters()].map(([n, p]) => `${n} ${p.describe()}`)).toEqual([
+      'scale float32[1]', 'blocks.0.weight float32[3, 2]', 'blocks.0.bias float32[3]', 'blocks.1.weight float32[1, 3]', 'norm.weight float32[1]', 'norm.bias float32[1]',
+    ]);
+    expect([...net.eval().modules()].map((m) => m.training)).toEqual([false, false, false, false, false]);
+    expect([...net.train().modules()].every((m) => m.training)).toBe(true);
+    net.dispose();
+  });
+
+  // `this.fc = new Linear(...)` (registered by PyTorch's __setattr__) was left out of parameters(),
+  // stateDict() and train()/eval() without a word: the optimizer never updated it, checkpoints lacked it
+  it('refuses a field holding a module or a trainable tensor that was not registered, naming it', () => {
+    class Forgot extends Module {
+      readonly fc: Linear = new Linear(2, 2, { rng });
+    }
+    class ForgotInList extends Module {
+      readonly layers: Linear[] = [this.module('a', new Linear(2, 2, { rng })), new Linear(2, 2, { rng })];
+    }
+    class ForgotParam extends Module {
+      readonly w: Tensor = tensor([1, 2]).requiresGrad_();
+      readonly offset: Tensor = tensor([3]); // not trained: a field may hold it
+    }
+    const [a, b, c] = [new Forgot(), new ForgotInList(), new ForgotParam()];
+    expect(() => a.parameters()).toThrow(/^Module: Forgot\.fc holds a Linear that is not registered; assign it with this\.module\('fc', \.\.\.\), so that it is trained, saved and switched by train\(\)\/eval\(\)$/);
+    expect(() => b.eval()).toThrow(/^Module: ForgotInList\.layers\[1\] holds a Linear that is not registered; hold the list in this\.module\('layers', new ModuleList\(\[\.\.\.\]\)\), so that it is trained, saved and switched by train\(\)\/eval\(\)$/);
+    expect(() => c.stateDict()).toThrow(/^Module: ForgotParam\.w holds a float32\[2\] tensor that requires grad but is not registered; assign it with this\.param\('w', \.\.\.\), so that it is trained and saved$/);
+    a.fc.dispose();
+    b.layers.forEach((l) => l.dispose());
+    c.w.dispose();
+    c.offset.dispose();
+  });
+});
