@@ -64,7 +64,7 @@ export async function generateSuite(model: GPT, ctx: Context): Promise<Row[]> {
     const int8 = await modelRows(quantized, ', int8 weights', ctx);
     const ratio = float32.cached.ms && int8.cached.ms ? [info('int8 / float32 tok/s, KV cache', `${(float32.cached.ms / int8.cached.ms).toFixed(2)}x`)] : [];
     const big = new GPT({ vocabSize: model.config.vocabSize, blockSize: 256, nLayer: 6, nHead: 6, nEmbd: 384, dropout: 0, bias: false }, { seed: 1 });
-    const batched = [...(await batchRows(model, ctx)), ...(await batchRows(big, ctx))];
+    const batched = [...(await batchRows(model, ctx)), ...(await batchRows(quantized, ctx, ' int8 weights')), ...(await batchRows(big, ctx))];
     big.dispose();
     return [...float32.rows, ...int8.rows, ...ratio, ...batched, ...(await int8PrefillRows(quantized, ctx))];
   } finally {
@@ -72,11 +72,11 @@ export async function generateSuite(model: GPT, ctx: Context): Promise<Row[]> {
   }
 }
 
-/** Prefill and decoding rows at batch 1 and 8: prompts of half the window, continued by the other half. */
-async function batchRows(model: GPT, ctx: Context): Promise<Row[]> {
+/** Prefill and decoding rows at batch 1 and 8: prompts of half the window, continued by the other half; `label` says what the model is. */
+async function batchRows(model: GPT, ctx: Context, label = ''): Promise<Row[]> {
   const { nLayer, nHead, nEmbd, blockSize } = model.config;
   const half = ctx.smoke ? 4 : blockSize / 2;
-  const shape = `L${nLayer} NH${nHead} C${nEmbd} T${blockSize}`;
+  const shape = `L${nLayer} NH${nHead} C${nEmbd} T${blockSize}${label}`;
   const rows: Row[] = [];
   for (const batch of [1, 8]) {
     const t = await timeGeneration(model, { batch, promptTokens: half, newTokens: half, repeats: ctx.smoke ? 1 : 3 });
