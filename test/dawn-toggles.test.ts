@@ -1,6 +1,7 @@
 // The flags Node's Dawn instance is created with, for each environment setting (platform.ts).
 import { describe, expect, it } from 'vitest';
 import { dawnToggles } from '../src/device/platform.js';
+import { runGpt } from './cli-helpers.js';
 
 const toggles = (env: Record<string, string>) => dawnToggles((name) => env[name]);
 /** The Dawn features a flag list enables (enable-dawn-features=a,b), and those it disables. */
@@ -38,4 +39,24 @@ describe('Dawn toggles', () => {
     expect(() => toggles({ GPT_DAWN_SAFE: 'yes' })).toThrow(/^GPT_DAWN_SAFE=yes: expected 0 or 1$/);
     expect(() => toggles({ GPT_DAWN_SAFE: '1', GPT_ROBUSTNESS: '0' })).toThrow(/^GPT_ROBUSTNESS=0 needs .*GPT_DAWN_SAFE=1[^\n]*$/);
   });
+
+  it('gpt doctor names a bad setting in one line, not as a missing driver', async () => {
+    const names = ['GPT_ROBUSTNESS', 'GPT_DAWN_SAFE'];
+    const saved = names.map((n) => process.env[n]);
+    const setEnv = (values: (string | undefined)[]) =>
+      names.forEach((n, i) => (values[i] === undefined ? delete process.env[n] : (process.env[n] = values[i]))); // the child inherits it
+    try {
+      for (const [values, message] of [
+        [['off', undefined], 'GPT_ROBUSTNESS=off: expected 0 or 1'],
+        [['0', '1'], "GPT_ROBUSTNESS=0 needs Dawn's unsafe APIs, which GPT_DAWN_SAFE=1 turns off: set one of them"],
+      ] as const) {
+        setEnv([...values]);
+        const r = await runGpt(['doctor']);
+        expect(r.code, r.err).toBe(1);
+        expect(r.err).toBe(`gpt doctor: ${message}\n`);
+      }
+    } finally {
+      setEnv(saved);
+    }
+  }, 120_000);
 });

@@ -28,10 +28,22 @@ const HOW_TO_FIX = `How to fix:
   - A GPU: install its Vulkan driver (vulkaninfo should list it) and the Vulkan loader (libvulkan1).
   - Check with: vulkaninfo --summary (package vulkan-tools).`;
 
+/** What is wrong with the environment settings Node's Dawn is created with (GPT_DAWN_SAFE, ...), if anything. */
+function settingProblem(): string | null {
+  try {
+    dawnToggles(envSetting);
+    return null;
+  } catch (e) {
+    return (e as Error).message;
+  }
+}
+
 export async function doctor(flags: { quiet?: boolean; oneLine?: boolean; json?: boolean; check?: boolean }): Promise<number> {
   const { info, reason } = await findAdapter();
   if (!info) {
-    if (!flags.quiet) console.error(`No WebGPU adapter found: ${reason}\n${HOW_TO_FIX}`);
+    // a bad GPT_* setting keeps Dawn from being created: the setting, not a driver, is what to fix
+    const setting = settingProblem();
+    if (!flags.quiet) console.error(setting ? `gpt doctor: ${setting}` : `No WebGPU adapter found: ${reason}\n${HOW_TO_FIX}`);
     return 1;
   }
   if (flags.quiet) return 0;

@@ -129,14 +129,15 @@ export function trainingConfig(values: TrainFlags, given: Set<string>, ckpt: Che
   }
   const problem = trainConfigProblem(cfg, flagName);
   if (problem) throw new UsageError(problem);
+  // the profiled step starts at step `profiled` and is logged as the next one: the run must reach that
   const profiled = profiledStep(resume ? ckpt!.meta.trainer!.step : 0);
-  if (values.profile && cfg.maxIters < profiled) {
-    throw new UsageError(`flag --profile times the run's step ${profiled} (its first compiles shaders): --max-iters ${cfg.maxIters} ends before it`);
+  if (values.profile && cfg.maxIters <= profiled) {
+    throw new UsageError(`flag --profile times the run's step ${profiled + 1} (the ones before it compile shaders): --max-iters ${cfg.maxIters} ends before it`);
   }
   return cfg;
 }
 
-/** The step --profile times in a run that starts at step `start`: past the first steps' shader compilation. */
+/** The step count at which --profile starts timing a step, in a run that starts at `start`: past the first two steps' shader compilation. */
 export const profiledStep = (start: number) => start + 2;
 
 /** --tokenizer / --vocab-size given where the tokens come from `source` (a checkpoint, prepared data) must agree with it. */
