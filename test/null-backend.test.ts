@@ -11,6 +11,9 @@ import { GPT } from '../src/gpt/model.js';
 import { CharTokenizer } from '../src/gpt/tokenizer/index.js';
 import { TRAIN_DEFAULTS, Trainer } from '../src/gpt/trainer.js';
 import { device, initDevice, scope, tensor } from '../src/index.js';
+import { existsSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { corpusText, gpt, tempDir, TINY } from './cli-helpers.js';
 
 beforeAll(async () => {
   process.env.GPT_DAWN_BACKEND = 'null'; // read when this file's process opens its device
@@ -59,6 +62,17 @@ describe("Dawn's null backend", () => {
     await expect(encodeCheckpoint(model, tokenizer)).rejects.toThrow(refusal);
     await expect(encodeHF(model, tokenizer)).rejects.toThrow(refusal);
     model.dispose();
+  });
+
+  it('gpt train refuses before it makes a directory, a log or a step: no save could follow', async () => {
+    const dir = tempDir('null-train');
+    const corpus = join(dir, 'corpus.txt');
+    writeFileSync(corpus, corpusText(3000));
+    const out = join(dir, 'run');
+    const r = await gpt('train', '--data', corpus, ...TINY, '--max-iters', '4', '--out-dir', out);
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/^gpt train: Dawn's null backend \(GPT_DAWN_BACKEND=null\) runs nothing: a run there could save no checkpoint/);
+    expect(existsSync(out)).toBe(false);
   });
 
   it('the autotuner keeps the defaults: timings of work that never ran mean nothing', () => {

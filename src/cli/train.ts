@@ -62,6 +62,8 @@ async function trainStudent(args: string[], opts: { nextSteps?: boolean; distill
     checkSplits(ds, cfg.blockSize); // before the device opens
     if (teacher) checkStudent(teacher, cfg, ds.tokenizer, ckpt ? 'the student checkpoint' : data);
     const dev = await initDevice();
+    // before a directory, a log or a step: no save could follow
+    if (!dev.executes) throw new Error("Dawn's null backend (GPT_DAWN_BACKEND=null) runs nothing: a run there could save no checkpoint (its weights read back as zeros)");
     console.log(`device: ${dev.info.description || dev.info.vendor} (${dev.info.backend})`);
     checkDtypeRuns(cfg.dtype, given, resume ? flags.outDir : null);
     console.log(checkModelFits({ ...cfg, vocabSize: ds.tokenizer.vocabSize }, cfg.batchSize, { training: true, limits: dev.info.limits, dtype: resolveTrainDtype(cfg.dtype) }));
