@@ -314,6 +314,10 @@ describe('gpt train and its --out-dir', () => {
     const r = await gpt('sample', '--out-dir', fixture, '--start', '\u00ff\u20ac', '--max-new-tokens', '2');
     expect(r.code).toBe(2);
     expect(r.err.split('\n')).toEqual(['note: --start: 2 characters the tokenizer does not know were left out: "ÿ" (U+00FF), "€" (U+20AC)', "gpt sample: flag --start holds no character the checkpoint's tokenizer knows"]);
+    // a prompt with some known characters is shown as the model continues it: without the others
+    const partly = await gpt('sample', '--out-dir', fixture, '--start', '\u00ffthe', '--max-new-tokens', '2', '--temperature', '0');
+    expect(partly.code, partly.err).toBe(0);
+    expect(partly.out.startsWith('the')).toBe(true);
     const empty = join(dir, 'empty-prompt.txt');
     writeFileSync(empty, '');
     const fromFile = await gpt('sample', '--out-dir', fixture, '--start', `FILE:${empty}`, '--max-new-tokens', '2');

@@ -71,11 +71,12 @@ export async function sample(args: string[]): Promise<number> {
     if (known.dropped) console.error(`note: --start: ${describeLeftOut(known)}`);
     if (!known.ids.length) throw new UsageError(`flag --start holds no character the checkpoint's tokenizer knows`);
     const prompt = [...known.ids];
+    const shown = tokenizer.decode(prompt); // the prompt the model continues: without what was left out
     // all samples in one batch (one forward per step for all of them); sample n draws with seed + n - 1
     const samples: number[][] = Array.from({ length: f.numSamples }, () => []);
     const streaming = f.numSamples === 1; // one sample streams; several are printed whole, in order, when done
     const stream = new TextStream(tokenizer);
-    if (streaming) process.stdout.write(start);
+    if (streaming) process.stdout.write(shown);
     const t0 = performance.now();
     for await (const step of generateBatch(model, samples.map(() => prompt), {
       maxNewTokens: f.maxNewTokens,
@@ -93,7 +94,7 @@ export async function sample(args: string[]): Promise<number> {
     if (streaming) process.stdout.write(stream.flush());
     else {
       samples.forEach((ids, s) => {
-        process.stdout.write(`${s ? '\n' : ''}--- sample ${s + 1} of ${samples.length}\n${start}`);
+        process.stdout.write(`${s ? '\n' : ''}--- sample ${s + 1} of ${samples.length}\n${shown}`);
         process.stdout.write(tokenizer.decode(ids));
       });
     }
