@@ -3,6 +3,7 @@
 // tokenizer.json (src/gpt/hf), which transformers' GPT2LMHeadModel.from_pretrained reads.
 import { initDevice } from '../device/device.js';
 import { modelFromCheckpoint } from '../gpt/checkpoint.js';
+import { hfLayoutProblem } from '../gpt/hf/index.js';
 import { loadCheckpoint, saveHFModel } from '../node/checkpoint-dir.js';
 import { flagHelp, noPositional, parseFlags, UsageError, type FlagSpec } from './flags.js';
 import { floatCheckpoint } from './float-checkpoint.js';
@@ -28,6 +29,8 @@ export async function exportModel(args: string[]): Promise<number> {
   if (!f.to) throw new UsageError('--to DIR is required: the directory to write');
   const source = f.initFrom === 'resume' ? f.outDir : f.initFrom;
   const ckpt = floatCheckpoint(await loadCheckpoint(source), source, 'export');
+  const problem = hfLayoutProblem(ckpt.meta.model);
+  if (problem) throw new UsageError(problem); // before the device opens, as the other refusals
   await initDevice();
   const { model, tokenizer } = modelFromCheckpoint(ckpt);
   try {

@@ -58,6 +58,13 @@ export function gptConfigFromHF(json: unknown, source = 'config.json'): GPTConfi
   return config;
 }
 
+/** Why GPT-2's layout cannot hold a model of `config` (one head count and MLP width for every block), or null. */
+export function hfLayoutProblem(config: GPTConfig): string | null {
+  if (!hasPrunedShapes(config)) return null;
+  const { nHead, nEmbd } = config;
+  return `Hugging Face's GPT-2 layout cannot hold this structurally pruned model (heads per block ${JSON.stringify(config.nHeads ?? [])}, MLP widths ${JSON.stringify(config.mlpWidths ?? [])}): every block must have n_head ${nHead} heads and an MLP of 4 * n_embd = ${4 * nEmbd}`;
+}
+
 /**
  * A GPT-2 config.json's contents for our model config (transformers' GPT2LMHeadModel loads it).
  * `endOfText`: the tokenizer's <|endoftext|> id, written as bos_token_id and eos_token_id; null
@@ -67,11 +74,8 @@ export function gptConfigFromHF(json: unknown, source = 'config.json'): GPTConfi
  */
 export function hfConfigFromGPT(config: GPTConfig, endOfText: number | null = null): Record<string, unknown> {
   const { vocabSize, blockSize, nLayer, nHead, nEmbd, dropout } = config;
-  if (hasPrunedShapes(config)) {
-    throw new Error(
-      `Hugging Face's GPT-2 layout cannot hold this structurally pruned model (heads per block ${JSON.stringify(config.nHeads ?? [])}, MLP widths ${JSON.stringify(config.mlpWidths ?? [])}): every block must have n_head ${nHead} heads and an MLP of 4 * n_embd = ${4 * nEmbd}`,
-    );
-  }
+  const problem = hfLayoutProblem(config);
+  if (problem) throw new Error(problem);
   return {
     architectures: ['GPT2LMHeadModel'],
     ...FIXED,

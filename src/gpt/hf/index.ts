@@ -10,7 +10,7 @@ import { BpeTokenizer, Gpt2Tokenizer, tokenizerFromHuggingFace, tokenizerFromJSO
 import { gptConfigFromHF, hfConfigFromGPT } from './config.js';
 import { weightsFromHF, weightsToHF } from './weights.js';
 
-export { gptConfigFromHF, hfConfigFromGPT } from './config.js';
+export { gptConfigFromHF, hfConfigFromGPT, hfLayoutProblem } from './config.js';
 
 /** The file names of a Hugging Face model directory. */
 export const HF_FILES = { config: 'config.json', weights: 'model.safetensors', tokenizer: 'tokenizer.json' } as const;
