@@ -140,7 +140,7 @@ export async function evaluate(args: string[]): Promise<number> {
     const ds = await loadTokens(source, { tokenizer: tokenizer.kind, vocabSize: tokenizer.vocabSize, existing: tokenizer, note });
     const cfg = { blockSize: model.config.blockSize, batchSize: f.batchSize, evalIters: f.evalIters, seed: f.seed };
     const { train, val } = await evaluateModel(model, ds, cfg);
-    console.log(`train loss ${train.toFixed(4)}, val loss ${val.toFixed(4)} (${f.evalIters} batches of ${f.batchSize}x${cfg.blockSize})`);
+    console.log(`train loss ${train.toFixed(4)}, val loss ${val.toFixed(4)} (${f.evalIters} batch${f.evalIters === 1 ? '' : 'es'} of ${f.batchSize}x${cfg.blockSize})`);
   } finally {
     model.dispose(); // also when the data cannot be read or is too short
   }
