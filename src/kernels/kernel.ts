@@ -14,6 +14,8 @@ export type StorageType = 'f32' | 'vec4f' | 'f16' | 'vec4h' | 'i32' | 'u32' | 'v
 export type FloatType = 'f32' | 'f16';
 /** Bytes of one element of a float storage type. */
 export const floatBytes = (t: FloatType): number => (t === 'f16' ? 2 : 4);
+/** The largest finite float32. */
+export const F32_MAX = 3.4028234663852886e38;
 /** WGSL storing the f32 value `v` as `float` (f16 rounds to nearest, ties to even). */
 export const narrow = (float: FloatType, v: string): string => (float === 'f16' ? `f16(${v})` : v);
 /** 2-D rgba32float textures: 'load' ones are read with textureLoad, 'store' ones written with textureStore. */

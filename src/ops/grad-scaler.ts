@@ -4,7 +4,7 @@
 // a skip at the smallest scale (the run cannot make progress) marks a divergence watch's status.
 import { NOT_DIFFERENTIABLE, optional } from '../autograd/op.js';
 import { ADAMW_CONTROL } from '../kernels/wgsl/adamw.js';
-import { F32_MAX } from '../kernels/wgsl/grad-norm.js';
+import { F32_MAX } from '../kernels/kernel.js';
 import { launchGradScalerUpdate, MAX_SCALE, MIN_SCALE, type FloorMark, type ScalerSettings } from '../kernels/wgsl/grad-scaler.js';
 import { assertShape } from '../tensor/check.js';
 import type { Tensor } from '../tensor/tensor.js';

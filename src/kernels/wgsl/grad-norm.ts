@@ -13,7 +13,7 @@
 //     so maxNorm / maxNorm gave 0 for a limit of 1e38; and x / x need not be exactly 1. One lane.
 // Called by src/ops/grad-norm.ts.
 import type { Resource } from '../../device/bind-groups.js';
-import { gridRows, groupSize, Kernel, variants } from '../kernel.js';
+import { F32_MAX, gridRows, groupSize, Kernel, variants } from '../kernel.js';
 
 const WG = 256;
 /** Elements a workgroup sums at most: 256 per lane. */
@@ -21,8 +21,6 @@ const SLICE = 256 * WG;
 
 /** The partial sums a gradient of `size` elements gets (its slices). */
 export const gradSlices = (size: number) => Math.max(1, Math.ceil(size / SLICE));
-
-export const F32_MAX = 3.4028234663852886e38;
 
 /** The clipping limit a kernel's uniform takes for maxNorm: past float32's range (Infinity too), null, no clipping. */
 export const clipLimit = (maxNorm: number): number | null => (maxNorm < F32_MAX ? maxNorm : null);

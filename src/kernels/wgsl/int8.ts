@@ -32,6 +32,7 @@
 //     weights alone and 1.90749 in float32 (bench/int8-activations-accuracy.ts).
 import type { Resource } from '../../device/bind-groups.js';
 import { Kernel, grid1d, perElement, variants } from '../kernel.js';
+import { each } from './matmul-skinny.js';
 import { rowGrid, rowKernel, rowMain } from './row.js';
 
 /** WGSL: i8_at(word, j), byte j of a word sign-extended, and i8x4(word), its four bytes in element order. */
@@ -46,7 +47,6 @@ const SKINNY_WG = 64;
 /** Rows and columns a lane of the vec4 kernel sums at once. */
 const MAX_ROWS = 4;
 const COLS = 4;
-const each = (n: number, f: (i: number) => string) => Array.from({ length: n }, (_, i) => f(i)).join('\n');
 
 /**
  * The skinny kernel: `rows` > 0 the vec4 one (a lane per COLS columns and `rows` rows; columns past

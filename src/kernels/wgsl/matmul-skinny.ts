@@ -80,7 +80,8 @@ const elementKernel = variants((key: string) => {
   });
 });
 
-const each = (n: number, f: (i: number) => string, sep = '\n') => Array.from({ length: n }, (_, i) => f(i)).join(sep);
+/** f(0), ..., f(n - 1) joined: unrolled WGSL. */
+export const each = (n: number, f: (i: number) => string, sep = '\n') => Array.from({ length: n }, (_, i) => f(i)).join(sep);
 
 /**
  * WGSL shared by the vec4 kernels, for column group `g` (4 columns) of batch `batch`: `bases`

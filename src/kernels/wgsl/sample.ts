@@ -23,7 +23,7 @@
 // lavapipe unrolled the tree around its barriers at every inlined call, and the first draw of a
 // fresh machine compiled for 15 s at 256 lanes, 6 s at 32 (now 1.8 and 1.7 s; later draws within
 // noise of before).
-import { Kernel, variants } from '../kernel.js';
+import { F32_MAX, Kernel, variants } from '../kernel.js';
 import { ORDERED_WGSL } from './elementwise.js';
 import { launchRowChunks } from './row.js';
 
@@ -76,7 +76,7 @@ fn weight_of_key(k: u32) -> f32 {
   if (k == top_key) { return 1.0; }
   if (top_key >= INF_KEY || k == NEG_INF_KEY) { return 0.0; }
   // (logit - top) / temperature without overflow: halves subtract exactly, and at min_gap (-64 *
-  // temperature) or below the weight is exp(-128) or less, 0 in f32; min_gap is -FLT_MAX / 4 at
+  // temperature) or below the weight is exp(-128) or less, 0 in f32; min_gap is -F32_MAX / 4 at
   // the least, as a driver may fold exp's scaling by log2(e) into the product (lavapipe does)
   let half_gap = bitcast<f32>(from_ordered_key(k)) * 0.5 - top * 0.5;
   return exp(max(half_gap, p.min_gap) * p.inv_temp * 2.0);
@@ -183,8 +183,6 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
 }`,
 }));
 
-const FLT_MAX = 3.4028234663852886e38;
-
 /** Options of a draw: 1 / temperature (> 0), top-k (V = off) and top-p (1 = off). */
 export interface SampleParams {
   invTemperature: number;
@@ -195,7 +193,7 @@ export interface SampleParams {
 /** tokens[r] = the candidate of logits row r that u[r] picks (see the header). */
 export function launchSample(logits: GPUBuffer, u: GPUBuffer, tokens: GPUBuffer, rows: number, V: number, s: SampleParams): void {
   const lanes = lanesFor(V);
-  const minGap = Math.max(-64 / s.invTemperature, -FLT_MAX / 4); // finite, also where 1 / temperature rounds to 0 in f32
+  const minGap = Math.max(-64 / s.invTemperature, -F32_MAX / 4); // finite, also where 1 / temperature rounds to 0 in f32
   const params = { rows, V, inv_temp: s.invTemperature, min_gap: minGap, top_k: Math.min(s.topK, V), top_p: s.topP, index_steps: Math.ceil(Math.log2(V)), half: lanes / 2 };
   // a workgroup a row, as rowGrid lays out 64-lane rows
   const buffers = [[logits, 'rows'], [u, 'row'], [tokens, 'row']] as const;
