@@ -6,7 +6,7 @@ import { setProfile } from '../src/kernels/profile.js';
 import { argmax, full, max, mean, scope, sum, sumTo, tensor, zeros, type Tensor } from '../src/index.js';
 import { expectClose, fcParams, setupDevice, shapeArb, toTensor } from './helpers.js';
 import { argmaxRef, maxRef, meanRef, numel, ref, sumRef, type Ref } from '../src/check/reference/index.js';
-import { f16BitsToF32, f32ToF16Bits } from '../src/tensor/half.js';
+import { toHalf } from '../src/check/index.js';
 
 beforeAll(setupDevice);
 
@@ -135,7 +135,6 @@ for (const lanes of [1, 64] as const) {
 // rows split across slabs by a small binding (partial sums folded into the output).
 describe('sums over rows by columns (GPUs\' layout)', () => {
   afterAll(() => setProfile(null));
-  const half = (x: number) => f16BitsToF32(f32ToF16Bits(x));
   it('match float64 sums over [B, T, C] -> [C] for any sizes', async () => {
     await fc.assert(
       fc.asyncProperty(
@@ -151,7 +150,7 @@ describe('sums over rows by columns (GPUs\' layout)', () => {
         ({ B, T, C, op, float16, limit, seed }) =>
           scope(async () => {
             const n = B * T * C;
-            const round = float16 ? half : Math.fround;
+            const round = float16 ? toHalf : Math.fround;
             const x = ref([B, T, C], Array.from({ length: n }, (_, i) => round(Math.sin(seed + i * 12.9898) * 2)));
             setProfile({ splitSums: true, rowLanes: 64, ...(limit && { bindingLimit: limit }) });
             const t = float16 ? toTensor(x).astype('float16') : toTensor(x);
