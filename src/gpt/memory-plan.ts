@@ -5,10 +5,11 @@
 // the limits are per buffer (maxBufferSize) and per binding (maxStorageBufferBindingSize); tensors
 // larger than a binding are bound a window at a time where their ops allow it (the embedding table,
 // AdamW's moments, gradients, the MLP's activations) and the LM head and loss run in row chunks
-// when the logits would not fit, so only the tensors whole kernels bind must fit a binding. AdamW shards its moments by
-// maxBufferSize (a parameter larger than that alone), so no moment buffer is past it. A float16
-// (mixed-precision) run keeps float32 weights, gradients and moments, but float16 activations and
-// logits, and a float16 copy of each weight that its products keep for the backward.
+// when the logits would not fit, so only the tensors whole kernels bind must fit a binding. AdamW
+// shards its moments by maxBufferSize (a parameter larger than that alone), so no moment buffer is
+// past it. A float16 (mixed-precision) run keeps float32 weights, gradients and moments, but
+// float16 activations and logits, and a float16 copy of each weight that its products keep for the
+// backward.
 import type { ComputeDtype } from '../nn/autocast.js';
 import type { GPTConfig } from './model.js';
 
