@@ -322,6 +322,9 @@ export function variants<K, V = Kernel>(make: (key: K) => V): (key: K) => V {
 /** Workgroups along one grid axis at most (WebGPU's default maxComputeWorkgroupsPerDimension). */
 export const MAX_GROUPS = 65535;
 
+/** f(0), ..., f(n - 1) joined: unrolled WGSL. */
+export const each = (n: number, f: (i: number) => string, sep = '\n'): string => Array.from({ length: n }, (_, i) => f(i)).join(sep);
+
 /** Workgroup counts covering n invocations of a 1-D kernel of `size` lanes; 2-D once n outgrows one axis. */
 export function grid1d(n: number, size: number): [number, number, number] {
   const groups = Math.max(1, Math.ceil(n / size));

@@ -31,8 +31,7 @@
 //     within 0.31 of the bound xScale / 2 · sum|W|; val loss 1.90771, against 1.90765 with int8
 //     weights alone and 1.90749 in float32 (bench/int8-activations-accuracy.ts).
 import type { Resource } from '../../device/bind-groups.js';
-import { Kernel, grid1d, perElement, variants } from '../kernel.js';
-import { each } from './matmul-skinny.js';
+import { each, Kernel, grid1d, perElement, variants } from '../kernel.js';
 import { rowGrid, rowKernel, rowMain } from './row.js';
 
 /** WGSL: i8_at(word, j), byte j of a word sign-extended, and i8x4(word), its four bytes in element order. */

@@ -23,7 +23,7 @@
 //   768 x 50257:  M 1  67.0 / 43.4 / 153 / 1025     M 4  198 / 76.8 / 269 / 984       M 8  402 / 112 / 338 / 938
 // GPT-2 124M decoding, batch 1: 216 -> 140 ms a token. GPUs: unmeasured ('auto' measures there).
 import type { Resource } from '../../device/bind-groups.js';
-import { Kernel, grid1d, LINEAR, narrow, perElement, variants, type FloatType, type StorageType } from '../kernel.js';
+import { each, Kernel, grid1d, LINEAR, narrow, perElement, variants, type FloatType, type StorageType } from '../kernel.js';
 import { SKINNY_KERNELS, type SkinnyKernel } from '../profile.js';
 import type { MatmulPlan } from './matmul-tiled.js';
 
@@ -80,8 +80,6 @@ const elementKernel = variants((key: string) => {
   });
 });
 
-/** f(0), ..., f(n - 1) joined: unrolled WGSL. */
-export const each = (n: number, f: (i: number) => string, sep = '\n') => Array.from({ length: n }, (_, i) => f(i)).join(sep);
 
 /**
  * WGSL shared by the vec4 kernels, for column group `g` (4 columns) of batch `batch`: `bases`
