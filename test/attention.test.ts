@@ -104,6 +104,23 @@ describe('causalAttention with dropout on its weights (training)', () => {
     await matchesReference((r) => droppingAttention(r, sizes(r), r.int(0, 1) ? 0 : undefined), 2);
   });
 
+  it.each(profileVariants())('takes long head rows in a loop, a few rows a key tile, with and without dropout ($name variant)', async ({ overrides }) => {
+    // head size 302: 76 vec4s (a loop, not straight-line code), the last one half padding; key tiles of 4 rows on GPUs
+    setProfile(overrides);
+    const sizes = (r: Random) => ({ B: r.int(1, 2), nHead: 1, T: [5, 9][r.int(0, 1)]!, C3: 3 * 302 });
+    await matchesReference((r) => droppingAttention(r, sizes(r), r.int(0, 1) ? 0 : undefined), 3);
+  });
+
+  it('refuses, naming the op and the limit, a head row whose key tile would not fit the workgroup memory of GPU kernels', () => {
+    setProfile({ subgroupSharing: false });
+    const room = device().info.limits.maxComputeWorkgroupStorageSize!;
+    const HS = room / 8 + 4; // the forward's two tiles (keys and values) of one row each take more than all of it
+    scope(() => {
+      const qkv = tensor(new Float32Array(3 * HS), [1, 1, 3 * HS]);
+      expect(() => causalAttention(qkv, 1)).toThrow(new RegExp(`causalAttention: head size ${HS} needs \\d+ bytes of workgroup memory, this adapter allows ${room} \\(maxComputeWorkgroupStorageSize\\)`));
+    });
+  });
+
   it('drops a share p of the weights, each kept one scaled by 1 / (1 - p)', async () => {
     // q = 0 makes the weights of query i uniform, 1 / (i + 1); with v = 1 everywhere,
     // y_i (i + 1)(1 - p) is the number of weights kept: a whole number, about (1 - p)(i + 1)

@@ -22,16 +22,24 @@ import { device } from '../../device/device.js';
 import { tuned, type Tunable } from '../autotune.js';
 import { floatBytes, Kernel, grid1d, type FloatType } from '../kernel.js';
 import { ATTENTION_KEYS, profile, type AttentionKeys } from '../profile.js';
-import { dropoutHelpers, forwardReads, keyRange, PARAMS, prelude, storeRow, suffix, unroller } from './attention-prelude.js';
+import { dropoutHelpers, forwardReads, keyRange, PARAMS, prelude, storeRow, suffix, eachVec4 } from './attention-prelude.js';
 import { backwardKeySgKernel, backwardQuerySgKernel, forwardSgKernel, SG } from './attention-subgroup.js';
 import { splitSeed } from './random.js';
 
 const LANES = 64;
 
-/** Rows per workgroup-memory tile: two tiles of HS floats per row stay within ~12 KB. */
-function tileRows(hs: number): number {
+/**
+ * Rows per workgroup-memory tile (a power of two dividing 64) for a kernel whose tiles take
+ * `rowBytes` a row: two tiles of HS floats per row stay within ~12 KB, and all within the adapter's
+ * workgroup memory; a head row too long for even one row a tile is refused.
+ */
+function tileRows(hs: number, rowBytes: number): number {
+  const room = device().info.limits.maxComputeWorkgroupStorageSize ?? 16384;
   let t = 64;
-  while (t > 4 && t * hs > 1536) t /= 2;
+  while (t > 1 && (t * hs > 1536 || t * rowBytes > room)) t /= 2;
+  if (t * rowBytes > room) {
+    throw new Error(`causalAttention: head size ${hs} needs ${rowBytes} bytes of workgroup memory, this adapter allows ${room} (maxComputeWorkgroupStorageSize): use more heads`);
+  }
   return t;
 }
 
@@ -42,8 +50,9 @@ function tileRows(hs: number): number {
  * 4 TILE u32. `body` follows.
  */
 function attentionMain(hs: number, tiles: string[], scalars: string[], body: string, words: string[] = []): string {
+  const rowBytes = 16 * Math.ceil(hs / 4) * tiles.length + 4 * scalars.length + 16 * words.length;
   return /* wgsl */ `
-const TILE = ${tileRows(hs)}u;
+const TILE = ${tileRows(hs, rowBytes)}u;
 ${tiles.map((t) => `var<workgroup> ${t}: array<vec4f, TILE * V4>;`).join('\n')}
 ${scalars.map((t) => `var<workgroup> ${t}: array<f32, TILE>;`).join('\n')}
 ${words.map((t) => `var<workgroup> ${t}: array<u32, 4u * TILE>;`).join('\n')}
@@ -85,7 +94,7 @@ const keyFactor = (dropping: boolean) =>
     : '';
 
 function forwardKernel(hs: number, padded: boolean, float: FloatType, dropping = false): Kernel {
-  const u = unroller(hs);
+  const each = eachVec4(hs);
   return new Kernel({
     name: `attention_forward${padded ? '_padded' : ''}${suffix(float, dropping)}`,
     read: forwardReads(padded, float),
@@ -104,7 +113,7 @@ ${attentionMain(hs, ['ks', 'vs'], [], `
   var acc: array<vec4f, V4>;
   if (live) {
     let base = (blk.b * p.Tq + i) * 3u * p.C + blk.h * HS;
-${u((d) => `    q[${d}] = load_qkv(base, ${d}u) * p.scale;`)}
+${each((d) => `    q[${d}] = load_qkv(base, ${d}) * p.scale;`)}
   }
   var m = -1e30; // running max of the scores
   var l = 0.0;   // running sum of exp(score - m)${dropping ? `
@@ -115,23 +124,24 @@ ${keyTile('kv', 'p.Tk', 'p.kv_rows')}
     let n = select(0u, min(TILE, past + i + 1u - k0), live && past + i >= k0);
     for (var jj = select(0u, lo - k0, lo > k0); jj < n; jj++) {
       let row = jj * V4;
-      let s = ${u((d) => `dot(q[${d}], ks[row + ${d}u])`, ' + ')};
+      var s = 0.0;
+${each((d) => `      s += dot(q[${d}], ks[row + ${d}]);`)}
       if (s > m) { // a new max: rescale what was summed so far
         let correction = exp(m - s);
         l *= correction;
-${u((d) => `        acc[${d}] *= correction;`)}
+${each((d) => `        acc[${d}] *= correction;`)}
         m = s;
       }
       let pj = exp(s - m);
       l += pj;
 ${keyFactor(dropping)}
-${u((d) => `      acc[${d}] += ${dropping ? 'z * ' : ''}pj * vs[row + ${d}u];`)}
+${each((d) => `      acc[${d}] += ${dropping ? 'z * ' : ''}pj * vs[row + ${d}];`)}
     }
     workgroupBarrier();
   }
   if (live) {
     let base = (blk.b * p.Tq + i) * p.C + blk.h * HS;
-${u((d) => `    store_y(base, ${d}u, acc[${d}] / l);`)}
+${each((d) => `    store_y(base, ${d}, acc[${d}] / l);`)}
     lse[(blk.b * p.n_head + blk.h) * p.Tq + i] = m + log(l);
   }`)}`,
   });
@@ -139,7 +149,7 @@ ${u((d) => `    store_y(base, ${d}u, acc[${d}] / l);`)}
 
 // dq_i = scale * sum_j p_ij (dy_i . v_j - D_i) k_j, with D_i = dy_i . y_i
 function backwardQueryKernel(hs: number, float: FloatType, dropping = false): Kernel {
-  const u = unroller(hs);
+  const each = eachVec4(hs);
   return new Kernel({
     name: `attention_backward_dq${suffix(float, dropping)}`,
     read: { qkv: float, y: float, dy: float, lse: 'f32' },
@@ -160,9 +170,9 @@ ${attentionMain(hs, ['ks', 'vs'], [], `
   if (live) {
     let base = (blk.b * p.Tq + i) * 3u * p.C + blk.h * HS;
     let ybase = (blk.b * p.Tq + i) * p.C + blk.h * HS;
-${u((d) => `    q[${d}] = load_qkv(base, ${d}u) * p.scale;
-    g[${d}] = load_dy(ybase, ${d}u);
-    d_i += dot(g[${d}], load_y(ybase, ${d}u));`)}
+${each((d) => `    q[${d}] = load_qkv(base, ${d}) * p.scale;
+    g[${d}] = load_dy(ybase, ${d});
+    d_i += dot(g[${d}], load_y(ybase, ${d}));`)}
     lse_i = lse[(blk.b * p.n_head + blk.h) * p.Tq + i];
     dsum[(blk.b * p.n_head + blk.h) * p.Tq + i] = d_i;
   }
@@ -172,17 +182,19 @@ ${keyTile('qkv', 'p.Tq')}
     let n = select(0u, min(TILE, i + 1u - k0), live && i >= k0);
     for (var jj = 0u; jj < n; jj++) {
       let row = jj * V4;
-      let s = ${u((d) => `dot(q[${d}], ks[row + ${d}u])`, ' + ')};
-      let dp = ${u((d) => `dot(g[${d}], vs[row + ${d}u])`, ' + ')};
+      var s = 0.0;
+${each((d) => `      s += dot(q[${d}], ks[row + ${d}]);`)}
+      var dp = 0.0;
+${each((d) => `      dp += dot(g[${d}], vs[row + ${d}]);`)}
 ${keyFactor(dropping)}
       let ds = exp(s - lse_i) * (${dropping ? 'z * ' : ''}dp - d_i);
-${u((d) => `      dq[${d}] += ds * ks[row + ${d}u];`)}
+${each((d) => `      dq[${d}] += ds * ks[row + ${d}];`)}
     }
     workgroupBarrier();
   }
   if (live) {
     let base = (blk.b * p.Tq + i) * 3u * p.C + blk.h * HS;
-${u((d) => `    store_dqkv(base, ${d}u, dq[${d}] * p.scale);`)}
+${each((d) => `    store_dqkv(base, ${d}, dq[${d}] * p.scale);`)}
   }`)}`,
   });
 }
@@ -194,7 +206,7 @@ type KeyPart = 'dkv' | 'dk' | 'dv';
 // Together a lane holds four head rows (k, v, dk, dv); apart, dv's kernel holds two (k, dv) and
 // dk's three (k, v, dk), each recomputing p_ij: the same sums in the same order either way.
 function backwardKeyKernel(hs: number, float: FloatType, dropping = false, part: KeyPart = 'dkv'): Kernel {
-  const u = unroller(hs);
+  const each = eachVec4(hs);
   const [dk, dv] = [part !== 'dv', part !== 'dk'];
   const z = dropping ? 'z * ' : '';
   return new Kernel({
@@ -214,8 +226,8 @@ ${attentionMain(hs, ['qs', 'gs'], dk ? ['lses', 'dsums'] : ['lses'], `
   var dv: array<vec4f, V4>;` : ''}
   if (live) {
     let base = (blk.b * p.Tq + j) * 3u * p.C + p.C + blk.h * HS;
-${u((d) => `    k[${d}] = load_qkv(base, ${d}u) * p.scale;${dk ? `
-    v[${d}] = load_qkv(base + p.C, ${d}u);` : ''}`)}
+${each((d) => `    k[${d}] = load_qkv(base, ${d}) * p.scale;${dk ? `
+    v[${d}] = load_qkv(base + p.C, ${d});` : ''}`)}
   }
   let lse_base = (blk.b * p.n_head + blk.h) * p.Tq;
   for (var q0 = blk.row0; q0 < p.Tq; q0 += TILE) { // TILE divides 64: queries i >= j start here
@@ -245,18 +257,20 @@ ${u((d) => `    k[${d}] = load_qkv(base, ${d}u) * p.scale;${dk ? `
     let end = select(0u, min(TILE, p.Tq - q0), live);
     for (var ii = first; ii < end; ii++) {
       let row = ii * V4;
-      let s = ${u((d) => `dot(k[${d}], qs[row + ${d}u])`, ' + ')};
+      var s = 0.0;
+${each((d) => `      s += dot(k[${d}], qs[row + ${d}]);`)}
       let pij = exp(s - lses[ii]);${dropping ? `
       let z = select(0.0, p.keep_scale, ((kept[4u * ii + lane / 16u] >> (lane % 16u)) & 1u) != 0u);` : ''}${dk ? `
-      let dp = ${u((d) => `dot(v[${d}], gs[row + ${d}u])`, ' + ')};
+      var dp = 0.0;
+${each((d) => `      dp += dot(v[${d}], gs[row + ${d}]);`)}
       let ds = pij * (${z}dp - dsums[ii]);` : ''}
-${u((d) => [dv && `      dv[${d}] += ${z}pij * gs[row + ${d}u];`, dk && `      dk[${d}] += ds * qs[row + ${d}u];`].filter(Boolean).join('\n'))}
+${each((d) => [dv && `      dv[${d}] += ${z}pij * gs[row + ${d}];`, dk && `      dk[${d}] += ds * qs[row + ${d}];`].filter(Boolean).join('\n'))}
     }
     workgroupBarrier();
   }
   if (live) {
     let base = (blk.b * p.Tq + j) * 3u * p.C + p.C + blk.h * HS;
-${u((d) => [dk && `    store_dqkv(base, ${d}u, dk[${d}] * p.scale);`, dv && `    store_dqkv(base + p.C, ${d}u, dv[${d}]);`].filter(Boolean).join('\n'))}
+${each((d) => [dk && `    store_dqkv(base, ${d}, dk[${d}] * p.scale);`, dv && `    store_dqkv(base + p.C, ${d}, dv[${d}]);`].filter(Boolean).join('\n'))}
   }`, dropping ? ['kept'] : [])}`,
   });
 }
