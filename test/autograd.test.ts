@@ -253,6 +253,25 @@ describe('user-defined ops that break the contract', () => {
       await expectClose(b.grad!, ref([2], [6, 7]), 0, 0, "b's gradient after a's was cleared");
     }));
 
+  // a rule that threw or broke its contract left the gradients waiting in the sweep (its own
+  // upstream one, those for other branches) held by nothing: outside a scope they stayed live
+  it.each([
+    ['throws', (): unknown => { throw new Error('rule failed'); }, /^rule failed$/],
+    ['returns a wrong shape', (g: Tensor): unknown => [g.sum()], /^backward of 'returns a wrong shape': gradient \[\] for input 0 does not match its shape \[2\]$/],
+    ['returns too many', (g: Tensor): unknown => [g, g], /^backward of 'returns too many': the backward rule must return an array/],
+  ] as const)('a backward rule that %s frees every pending gradient', (name, rule, message) => {
+    const before = device().memory();
+    const [x, y] = [vec([1, 2]).requiresGrad_(), vec([3, 4]).requiresGrad_()];
+    const made = [x.exp()]; // every tensor made, disposed by hand: no scope to catch what backward drops
+    made.push(twice(name, rule)(made[0]!), x.mul(y));
+    made.push(made[1]!.add(made[2]!));
+    made.push(made[3]!.sum());
+    expect(() => made[4]!.backward()).toThrow(message);
+    for (const t of [...made, x, y]) t.dispose();
+    expect(device().memory().liveBytes).toBe(before.liveBytes);
+    expect(device().memory().liveBuffers).toBe(before.liveBuffers);
+  });
+
   it('a forward returning something other than a tensor', () =>
     scope(() => {
       const op = defineOp({ name: 'listy', forward: (_ctx: OpContext, _a: Tensor): Tensor => [1, 2] as never, backward: (_ctx, g): Tensor[] => [g] });
