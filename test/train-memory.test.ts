@@ -4,7 +4,7 @@
 // bytes and buffers after warm-up, the pool must stop growing, and no new bind groups may be
 // created: a leak of one 4-byte scalar per step shows up as a changed count, not as noise to be
 // tolerated.
-import { beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { TRAIN_DEFAULTS, Trainer, type TrainConfig } from '../src/gpt/trainer.js';
 import { device } from '../src/index.js';
 import { profile } from '../src/kernels/profile.js';
@@ -72,6 +72,38 @@ describe.each(RUNS)('training memory ($dtype)', ({ dtype, steps }) => {
     expect(after(bindGroups), 'bind groups created after warm-up').toEqual([bindGroups[WARMUP]]);
     expect(losses.at(-1)!, 'the model learned the sequence').toBeLessThan(Math.log(V) - 1);
     trainer.dispose();
+    trainer.model.dispose();
+  });
+});
+
+describe('a training step that throws', () => {
+  const small = { ...cfg, maxIters: 10, lrDecayIters: 10, gradAccum: 2 };
+
+  // a throw after the backward (here the optimizer's step, as a lost device would) left the step's
+  // gradients on the parameters: live bytes grew, and the next step summed them into its own
+  it('leaves no gradients behind, and live bytes as they were', async () => {
+    const trainer = new Trainer(small, data);
+    await trainer.trainStep();
+    const before = device().memory();
+    vi.spyOn(trainer.optimizer, 'step').mockImplementationOnce(() => {
+      throw new Error('AdamW.step: refused');
+    });
+    await expect(trainer.trainStep()).rejects.toThrow(/^AdamW.step: refused$/);
+    expect(trainer.model.parameters().filter((p) => p.grad).length, 'parameters holding a gradient').toBe(0);
+    expect(device().memory().liveBytes).toBe(before.liveBytes);
+    expect(device().memory().liveBuffers).toBe(before.liveBuffers);
+    trainer.dispose();
+    trainer.model.dispose();
+  });
+
+  // it failed with 'watchNonFinite: tensor int32[2] was used after dispose()' after its backward,
+  // and the gradients it had made stayed live
+  it('after dispose() is refused up front, naming the trainer', async () => {
+    const trainer = new Trainer(small, data);
+    trainer.dispose();
+    const before = device().memory();
+    await expect(trainer.trainStep()).rejects.toThrow(/^Trainer.trainStep: the trainer was disposed/);
+    expect(device().memory().liveBytes).toBe(before.liveBytes);
     trainer.model.dispose();
   });
 });
