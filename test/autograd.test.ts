@@ -218,6 +218,27 @@ describe('autograd memory', () => {
     });
     expect(device().memory().liveBytes).toBe(before);
   });
+
+  // outside a scope nothing held what the forward had made: its intermediates, and its result
+  // when the op refused it afterwards (not a tensor of the shape its rule says)
+  it('a forward that throws outside any scope frees what it made', () => {
+    const late = defineOp({
+      name: 'fails late',
+      forward(_ctx: OpContext, a: Tensor): Tensor {
+        a.mul(2).exp();
+        throw new Error('fails late: refused');
+      },
+      backward: (_ctx, g) => [g],
+    });
+    const misshapen = defineOp({ name: 'misshapen', forward: (_ctx: OpContext, a: Tensor) => a.mul(2).sum(), shape: ([a]) => ({ shape: a.shape, dtype: a.dtype }), backward: (_ctx, g) => [g] });
+    const x = vec([1, 2, 3]).requiresGrad_();
+    const before = device().memory();
+    expect(() => late(x)).toThrow(/^fails late: refused$/);
+    expect(() => misshapen(x)).toThrow(/^misshapen: the forward made float32\[\], its shape rule says float32\[3\]$/);
+    expect(device().memory().liveBytes).toBe(before.liveBytes);
+    expect(device().memory().liveBuffers).toBe(before.liveBuffers);
+    x.dispose();
+  });
 });
 
 describe('user-defined ops that break the contract', () => {
