@@ -5,7 +5,8 @@
 // created: a leak of one 4-byte scalar per step shows up as a changed count, not as noise to be
 // tolerated.
 import { beforeAll, describe, expect, it, vi } from 'vitest';
-import { TRAIN_DEFAULTS, Trainer, type TrainConfig } from '../src/gpt/trainer.js';
+import { GPT } from '../src/gpt/model.js';
+import { modelConfig, TRAIN_DEFAULTS, Trainer, type TrainConfig } from '../src/gpt/trainer.js';
 import { device } from '../src/index.js';
 import { profile } from '../src/kernels/profile.js';
 import { setupDevice } from './helpers.js';
@@ -76,7 +77,7 @@ describe.each(RUNS)('training memory ($dtype)', ({ dtype, steps }) => {
   });
 });
 
-describe('a training step that throws', () => {
+describe('a Trainer that throws', () => {
   const small = { ...cfg, maxIters: 10, lrDecayIters: 10, gradAccum: 2 };
 
   // a throw after the backward (here the optimizer's step, as a lost device would) left the step's
@@ -94,6 +95,19 @@ describe('a training step that throws', () => {
     expect(device().memory().liveBuffers).toBe(before.liveBuffers);
     trainer.dispose();
     trainer.model.dispose();
+  });
+
+  // the scaler refused its options after the model and the optimizer's moments were allocated:
+  // all of them stayed live, held by nothing
+  it('refused at construction leaves live bytes as they were', async (ctx) => {
+    if (!profile().f16) ctx.skip(); // a loss scaler is for float16 runs
+    const before = device().memory();
+    expect(() => new Trainer({ ...small, dtype: 'float16' }, data, undefined, undefined, { scaler: { initScale: 2 ** 40 } })).toThrow(/^GradScaler: initScale must be in/);
+    const model = new GPT(modelConfig(small, V)); // a model whose parameters AdamW refuses: disposed
+    model.dispose();
+    expect(() => new Trainer({ ...small, dtype: 'float16' }, data, model)).toThrow(/^AdamW: params\[0\]: tensor float32\[20, 16\] was used after dispose\(\)$/);
+    expect(device().memory().liveBytes).toBe(before.liveBytes);
+    expect(device().memory().liveBuffers).toBe(before.liveBuffers);
   });
 
   // it failed with 'watchNonFinite: tensor int32[2] was used after dispose()' after its backward,

@@ -346,15 +346,22 @@ export class Trainer {
     this.dtype = resolveTrainDtype(cfg.dtype);
     if (this.dtype === 'float16') requireF16('Trainer (dtype float16)');
     distill?.teacher.eval();
+    // what may refuse comes before what it would leave allocated: the scaler's options, then a
+    // given model's parameters (a refused Trainer left a whole model and its moments live)
+    this.scaler = this.dtype === 'float16' ? new GradScaler(opts.scaler) : null;
     this.model = model ?? new GPT(modelConfig(cfg, data.vocabSize), { seed: cfg.seed });
-    this.optimizer = new AdamW(this.model.parameters(), {
-      lr: cfg.learningRate,
-      betas: [cfg.beta1, cfg.beta2],
-      weightDecay: cfg.weightDecay,
-    });
+    try {
+      this.optimizer = new AdamW(this.model.parameters(), {
+        lr: cfg.learningRate,
+        betas: [cfg.beta1, cfg.beta2],
+        weightDecay: cfg.weightDecay,
+      });
+    } catch (e) {
+      this.scaler?.dispose();
+      throw e;
+    }
     this.dataRng = new Generator(cfg.seed, 1);
     this.health = keep(zeros([2], 'int32'));
-    this.scaler = this.dtype === 'float16' ? new GradScaler(opts.scaler) : null;
     this.castCache = this.dtype === 'float16' && opts.castCache !== false;
   }
 
