@@ -7,7 +7,7 @@
 import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { GPT } from '../src/gpt/model.js';
 import { modelConfig, TRAIN_DEFAULTS, Trainer, type TrainConfig } from '../src/gpt/trainer.js';
-import { device } from '../src/index.js';
+import { device, zeros } from '../src/index.js';
 import { profile } from '../src/kernels/profile.js';
 import { setupDevice } from './helpers.js';
 
@@ -108,6 +108,21 @@ describe('a Trainer that throws', () => {
     expect(() => new Trainer({ ...small, dtype: 'float16' }, data, model)).toThrow(/^AdamW: params\[0\]: tensor float32\[20, 16\] was used after dispose\(\)$/);
     expect(device().memory().liveBytes).toBe(before.liveBytes);
     expect(device().memory().liveBuffers).toBe(before.liveBuffers);
+  });
+
+  // a step that threw while profiled left profiling on for the rest of the process: each later
+  // dispatch in a timestamped pass of its own, a readback a submit
+  it('while profiled turns profiling off again', async (ctx) => {
+    if (!device().info.features.includes('timestamp-query')) ctx.skip();
+    const trainer = new Trainer({ ...small, maxIters: 3, evalInterval: 100 }, data);
+    vi.spyOn(trainer, 'trainStep').mockImplementationOnce(async () => {
+      zeros([4]).dispose(); // a dispatch, as a real step's would be profiled
+      throw new Error('step refused');
+    });
+    await expect(trainer.run({ profileStep: 0, onProfile: () => undefined })).rejects.toThrow(/^step refused$/);
+    expect(await device().stopProfiling(), 'what a profiler still running reports').toEqual([]);
+    trainer.dispose();
+    trainer.model.dispose();
   });
 
   // it failed with 'watchNonFinite: tensor int32[2] was used after dispose()' after its backward,

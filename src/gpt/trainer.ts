@@ -493,8 +493,16 @@ export class Trainer {
       const logNow = (this.step + 1) % logInterval === 0 || this.step + 1 === maxIters;
       const profile = hooks.onProfile && this.step === hooks.profileStep;
       if (profile) device().startProfiling();
-      const { loss, gradNorm, lossScale, skippedSteps } = await this.trainStep(logNow);
-      await device().breathe(); // a loop that never reads back still lets Dawn free its per-step objects
+      let result: Awaited<ReturnType<Trainer['trainStep']>>;
+      try {
+        result = await this.trainStep(logNow);
+        await device().breathe(); // a loop that never reads back still lets Dawn free its per-step objects
+      } catch (e) {
+        // off again: left on, every later dispatch of the process ran in a timestamped pass of its own
+        if (profile) await device().stopProfiling().catch(() => undefined);
+        throw e;
+      }
+      const { loss, gradNorm, lossScale, skippedSteps } = result;
       if (profile) await hooks.onProfile!(await device().stopProfiling());
       if (logNow) {
         const now = performance.now();
