@@ -116,12 +116,14 @@ describe('autograd errors', () => {
       expect(vec([1]).requiresGrad_().requiresGrad_(false).requiresGrad).toBe(false); // a leaf may
     }));
 
-  it('requiresGrad_ with something other than a boolean', () =>
+  it('requiresGrad_ with something other than a boolean, or on a disposed tensor', () =>
     scope(() => {
       // requiresGrad_('no') set requiresGrad to the string, which reads as true
       const x = tensor([1, 2]);
       expect(() => x.requiresGrad_('no' as never)).toThrow(/^requiresGrad_: argument 'on' must be a boolean, got string 'no'$/);
       expect(x.requiresGrad).toBe(false);
+      x.dispose();
+      expect(() => x.requiresGrad_()).toThrow(/^requiresGrad_: tensor float32\[2\] was used after dispose\(\)$/);
     }));
 
   it('in-place change of a tensor saved for backward', () =>
