@@ -245,4 +245,18 @@ describe('a CastCache (a training step\'s float16 weights, cast once)', () => {
       fcParams(15),
     );
   });
+
+  // the float16 copies were allocated (and kept) before the cast refused: a disposed tensor among
+  // them, or float16 turned off (evaluateModel's dtype float16 there) left them live for good
+  it('that cannot be made leaves live bytes as they were', () => {
+    const [a, b] = [zeros([5]), zeros([7])];
+    b.dispose();
+    const before = device().memory();
+    expect(() => new CastCache([a, b])).toThrow(/^castInto: tensor float32\[7\] was used after dispose\(\)$/);
+    setProfile({ f16: false });
+    expect(() => new CastCache([a])).toThrow(/^castInto: float16 tensors need WebGPU's shader-f16 feature/);
+    expect(device().memory().liveBytes).toBe(before.liveBytes);
+    expect(device().memory().liveBuffers).toBe(before.liveBuffers);
+    a.dispose();
+  });
 });

@@ -116,12 +116,14 @@ describe('autograd errors', () => {
       expect(vec([1]).requiresGrad_().requiresGrad_(false).requiresGrad).toBe(false); // a leaf may
     }));
 
-  it('requiresGrad_ with something other than a boolean', () =>
+  it('requiresGrad_ with something other than a boolean, or on a disposed tensor', () =>
     scope(() => {
       // requiresGrad_('no') set requiresGrad to the string, which reads as true
       const x = tensor([1, 2]);
       expect(() => x.requiresGrad_('no' as never)).toThrow(/^requiresGrad_: argument 'on' must be a boolean, got string 'no'$/);
       expect(x.requiresGrad).toBe(false);
+      x.dispose();
+      expect(() => x.requiresGrad_()).toThrow(/^requiresGrad_: tensor float32\[2\] was used after dispose\(\)$/);
     }));
 
   it('in-place change of a tensor saved for backward', () =>
@@ -218,6 +220,27 @@ describe('autograd memory', () => {
     });
     expect(device().memory().liveBytes).toBe(before);
   });
+
+  // outside a scope nothing held what the forward had made: its intermediates, and its result
+  // when the op refused it afterwards (not a tensor of the shape its rule says)
+  it('a forward that throws outside any scope frees what it made', () => {
+    const late = defineOp({
+      name: 'fails late',
+      forward(_ctx: OpContext, a: Tensor): Tensor {
+        a.mul(2).exp();
+        throw new Error('fails late: refused');
+      },
+      backward: (_ctx, g) => [g],
+    });
+    const misshapen = defineOp({ name: 'misshapen', forward: (_ctx: OpContext, a: Tensor) => a.mul(2).sum(), shape: ([a]) => ({ shape: a.shape, dtype: a.dtype }), backward: (_ctx, g) => [g] });
+    const x = vec([1, 2, 3]).requiresGrad_();
+    const before = device().memory();
+    expect(() => late(x)).toThrow(/^fails late: refused$/);
+    expect(() => misshapen(x)).toThrow(/^misshapen: the forward made float32\[\], its shape rule says float32\[3\]$/);
+    expect(device().memory().liveBytes).toBe(before.liveBytes);
+    expect(device().memory().liveBuffers).toBe(before.liveBuffers);
+    x.dispose();
+  });
 });
 
 describe('user-defined ops that break the contract', () => {
@@ -252,6 +275,25 @@ describe('user-defined ops that break the contract', () => {
       a.grad = null;
       await expectClose(b.grad!, ref([2], [6, 7]), 0, 0, "b's gradient after a's was cleared");
     }));
+
+  // a rule that threw or broke its contract left the gradients waiting in the sweep (its own
+  // upstream one, those for other branches) held by nothing: outside a scope they stayed live
+  it.each([
+    ['throws', (): unknown => { throw new Error('rule failed'); }, /^rule failed$/],
+    ['returns a wrong shape', (g: Tensor): unknown => [g.sum()], /^backward of 'returns a wrong shape': gradient \[\] for input 0 does not match its shape \[2\]$/],
+    ['returns too many', (g: Tensor): unknown => [g, g], /^backward of 'returns too many': the backward rule must return an array/],
+  ] as const)('a backward rule that %s frees every pending gradient', (name, rule, message) => {
+    const before = device().memory();
+    const [x, y] = [vec([1, 2]).requiresGrad_(), vec([3, 4]).requiresGrad_()];
+    const made = [x.exp()]; // every tensor made, disposed by hand: no scope to catch what backward drops
+    made.push(twice(name, rule)(made[0]!), x.mul(y));
+    made.push(made[1]!.add(made[2]!));
+    made.push(made[3]!.sum());
+    expect(() => made[4]!.backward()).toThrow(message);
+    for (const t of [...made, x, y]) t.dispose();
+    expect(device().memory().liveBytes).toBe(before.liveBytes);
+    expect(device().memory().liveBuffers).toBe(before.liveBuffers);
+  });
 
   it('a forward returning something other than a tensor', () =>
     scope(() => {

@@ -216,6 +216,26 @@ describe('ops on tensors larger than a binding', () => {
     targets.dispose();
   });
 
+  // matmul allocated its output, then found a row wider than a binding: outside a scope the output
+  // was held by nothing (live until garbage collection); every op refusing late frees what it made
+  it('an op refused after allocating, outside any scope, leaves live bytes as they were', () => {
+    setProfile({ bindingLimit: LIMIT });
+    const [a, b] = [zeros([3, 300]), zeros([300, 2])];
+    const targets = tensor(new Int32Array(3), [3]);
+    const before = device().memory();
+    for (const [op, call] of [
+      ['matmul', () => a.matmul(b)],
+      ['softmax', () => a.softmax()],
+      ['crossEntropy', () => crossEntropy(a, targets)],
+      ['distillLoss', () => distillLoss(a, a, targets, { temperature: 1, alpha: 0.5 })],
+    ] as const) {
+      expect(call, op).toThrow(new RegExp(`^${op}: `));
+      expect(device().memory().liveBytes, op).toBe(before.liveBytes);
+      expect(device().memory().liveBuffers, op).toBe(before.liveBuffers);
+    }
+    for (const t of [a, b, targets]) t.dispose();
+  });
+
   it('the argmax of a tensor past the adapter\'s own binding limit (the first maximum, in the later slab) equals a plain loop', async () => {
     const C = device().info.limits.maxStorageBufferBindingSize! / 8 + 3; // [2, C] float32: two slabs, the second at an unaligned offset
     const data = new Float32Array(2 * C);

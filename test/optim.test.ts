@@ -169,6 +169,22 @@ describe('AdamW', () => {
       expect(Array.from(await p.toArray())).toEqual([1, 2]);
       opt.dispose();
     }));
+
+  // a disposed parameter (its .grad disposed with it) was skipped as one without a gradient, and a
+  // disposed optimizer counted the step before failing in the 'adamw' kernel's argument check
+  it('refuses a disposed parameter or a disposed optimizer, before anything moves', () =>
+    scope(async () => {
+      const [p, q] = [tensor([1, 2]).requiresGrad_(), tensor([3]).requiresGrad_()];
+      const opt = new AdamW([p, q]);
+      p.grad = tensor([1, 1]);
+      q.dispose();
+      expect(() => opt.step()).toThrow(/^AdamW.step: params\[1\] float32\[1\] was disposed; an optimizer's parameters must live as long as it steps$/);
+      expect(() => new AdamW([q])).toThrow(/^AdamW: params\[0\]: tensor float32\[1\] was used after dispose\(\)$/);
+      opt.dispose();
+      expect(() => opt.step()).toThrow(/^AdamW.step: the optimizer was disposed/);
+      expect(opt.stepCount).toBe(0);
+      expect(Array.from(await p.toArray())).toEqual([1, 2]);
+    }));
 });
 
 describe('the AdamW kernel: vec4 and scalar groups', () => {

@@ -4,9 +4,10 @@
 // bytes and buffers after warm-up, the pool must stop growing, and no new bind groups may be
 // created: a leak of one 4-byte scalar per step shows up as a changed count, not as noise to be
 // tolerated.
-import { beforeAll, describe, expect, it } from 'vitest';
-import { TRAIN_DEFAULTS, Trainer, type TrainConfig } from '../src/gpt/trainer.js';
-import { device } from '../src/index.js';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
+import { GPT } from '../src/gpt/model.js';
+import { modelConfig, TRAIN_DEFAULTS, Trainer, type TrainConfig } from '../src/gpt/trainer.js';
+import { device, zeros } from '../src/index.js';
 import { profile } from '../src/kernels/profile.js';
 import { setupDevice } from './helpers.js';
 
@@ -72,6 +73,66 @@ describe.each(RUNS)('training memory ($dtype)', ({ dtype, steps }) => {
     expect(after(bindGroups), 'bind groups created after warm-up').toEqual([bindGroups[WARMUP]]);
     expect(losses.at(-1)!, 'the model learned the sequence').toBeLessThan(Math.log(V) - 1);
     trainer.dispose();
+    trainer.model.dispose();
+  });
+});
+
+describe('a Trainer that throws', () => {
+  const small = { ...cfg, maxIters: 10, lrDecayIters: 10, gradAccum: 2 };
+
+  // a throw after the backward (here the optimizer's step, as a lost device would) left the step's
+  // gradients on the parameters: live bytes grew, and the next step summed them into its own
+  it('leaves no gradients behind, and live bytes as they were', async () => {
+    const trainer = new Trainer(small, data);
+    await trainer.trainStep();
+    const before = device().memory();
+    vi.spyOn(trainer.optimizer, 'step').mockImplementationOnce(() => {
+      throw new Error('AdamW.step: refused');
+    });
+    await expect(trainer.trainStep()).rejects.toThrow(/^AdamW.step: refused$/);
+    expect(trainer.model.parameters().filter((p) => p.grad).length, 'parameters holding a gradient').toBe(0);
+    expect(device().memory().liveBytes).toBe(before.liveBytes);
+    expect(device().memory().liveBuffers).toBe(before.liveBuffers);
+    trainer.dispose();
+    trainer.model.dispose();
+  });
+
+  // the scaler refused its options after the model and the optimizer's moments were allocated:
+  // all of them stayed live, held by nothing
+  it('refused at construction leaves live bytes as they were', async (ctx) => {
+    if (!profile().f16) ctx.skip(); // a loss scaler is for float16 runs
+    const before = device().memory();
+    expect(() => new Trainer({ ...small, dtype: 'float16' }, data, undefined, undefined, { scaler: { initScale: 2 ** 40 } })).toThrow(/^GradScaler: initScale must be in/);
+    const model = new GPT(modelConfig(small, V)); // a model whose parameters AdamW refuses: disposed
+    model.dispose();
+    expect(() => new Trainer({ ...small, dtype: 'float16' }, data, model)).toThrow(/^AdamW: params\[0\]: tensor float32\[20, 16\] was used after dispose\(\)$/);
+    expect(device().memory().liveBytes).toBe(before.liveBytes);
+    expect(device().memory().liveBuffers).toBe(before.liveBuffers);
+  });
+
+  // a step that threw while profiled left profiling on for the rest of the process: each later
+  // dispatch in a timestamped pass of its own, a readback a submit
+  it('while profiled turns profiling off again', async (ctx) => {
+    if (!device().info.features.includes('timestamp-query')) ctx.skip();
+    const trainer = new Trainer({ ...small, maxIters: 3, evalInterval: 100 }, data);
+    vi.spyOn(trainer, 'trainStep').mockImplementationOnce(async () => {
+      zeros([4]).dispose(); // a dispatch, as a real step's would be profiled
+      throw new Error('step refused');
+    });
+    await expect(trainer.run({ profileStep: 0, onProfile: () => undefined })).rejects.toThrow(/^step refused$/);
+    expect(await device().stopProfiling(), 'what a profiler still running reports').toEqual([]);
+    trainer.dispose();
+    trainer.model.dispose();
+  });
+
+  // it failed with 'watchNonFinite: tensor int32[2] was used after dispose()' after its backward,
+  // and the gradients it had made stayed live
+  it('after dispose() is refused up front, naming the trainer', async () => {
+    const trainer = new Trainer(small, data);
+    trainer.dispose();
+    const before = device().memory();
+    await expect(trainer.trainStep()).rejects.toThrow(/^Trainer.trainStep: the trainer was disposed/);
+    expect(device().memory().liveBytes).toBe(before.liveBytes);
     trainer.model.dispose();
   });
 });

@@ -112,6 +112,9 @@ const CASES: Case[] = [
   ["x.dropout('0.5')", (x) => x.dropout(bad('0.5'), 1), TypeError, /^dropout: argument 'p' must be a number in \[0, 1\), got string '0.5'$/],
   ['x.dropout(1)', (x) => x.dropout(1, 1), RangeError, /^dropout: argument 'p' must be a number in \[0, 1\), got 1$/],
   // at construction, not at the first training forward
+  ['new Generator(1.5)', () => new Generator(1.5), RangeError, /^Generator: argument 'seed' must be a safe integer \(negative ones wrap to 64 bits\), got number 1.5$/],
+  ["new Generator('7')", () => new Generator(bad('7')), TypeError, /^Generator: argument 'seed' must be a safe integer .*, got string '7'$/],
+  ['new Generator(1, NaN)', () => new Generator(1, NaN), RangeError, /^Generator: argument 'offset' must be a safe integer .*, got number NaN$/],
   ['new Dropout(2)', () => new Dropout(2, new Generator(0)), RangeError, /^Dropout: argument 'p' must be a number in \[0, 1\), got 2$/],
   // without a generator it failed at the first training forward, reading 'nextSeed' of undefined
   ['new Dropout(0.1)', () => new Dropout(0.1, bad(undefined)), TypeError, /^Dropout: argument 'rng' must be a Generator, got undefined$/],

@@ -79,6 +79,31 @@ function checkGrads(node: Node, grads: unknown): (Tensor | null | undefined)[] {
   return grads;
 }
 
+/** Gives each input of `node` its gradient: to the node that made it, or to a leaf's .grad; frees the rest (all not handed over, on a throw). */
+function handOver(node: Node, inputGrads: (Tensor | null | undefined)[], grads: Map<Node, Tensor>): void {
+  try {
+    node.inputs.forEach((input, i) => {
+      const gi = inputGrads[i];
+      if (!gi || !input.needsGrad) return;
+      if (!sameShape(gi.shape, input.tensor.shape)) {
+        throw new Error(
+          `backward of '${node.opName}': gradient ${formatShape(gi.shape)} for input ${i} does not match its shape ${formatShape(input.tensor.shape)}`,
+        );
+      }
+      if (gi.dtype !== input.tensor.dtype) {
+        throw new Error(`backward of '${node.opName}': gradient ${gi.describe()} for input ${i} does not match its dtype (${input.tensor.describe()})`);
+      }
+      inputGrads[i] = null;
+      if (input.node) {
+        const prev = grads.get(input.node);
+        grads.set(input.node, prev ? accumulate(prev, gi) : gi);
+      } else giveLeafGrad(input.tensor, gi);
+    });
+  } finally {
+    for (const gi of inputGrads) gi?.dispose();
+  }
+}
+
 export function backward(root: Tensor, grad?: Tensor): void {
   if (grad !== undefined && !(grad instanceof Tensor)) {
     throw new TypeError(`backward: argument 'grad' must be a Tensor shaped like ${root.describe()} (or omitted for a scalar), got ${describeValue(grad)}`);
@@ -102,42 +127,31 @@ export function backward(root: Tensor, grad?: Tensor): void {
     const seed = grad ? grad.alias(grad.shape) : onesLike(root);
     const rootNode = root.gradFn instanceof Node ? root.gradFn : null;
     if (!rootNode) return giveLeafGrad(root, seed);
+    // gradients waiting for their node; on a throw (a rule that fails or breaks its contract) they
+    // are freed here: outside a scope nothing else holds them
     const grads = new Map<Node, Tensor>([[rootNode, seed]]);
-    for (const node of topoOrder(rootNode)) {
-      const g = grads.get(node);
-      if (!g) continue;
-      grads.delete(node);
-      if (node.consumed) {
-        g.dispose();
-        for (const t of grads.values()) t.dispose();
-        throw new Error(
-          `backward: the graph through '${node.opName}' was already freed by an earlier backward() or by disposing its tensors ` +
-            '(there is no retain_graph: backpropagate the sum of the losses once, or run the forward again)',
-        );
-      }
-      // each gradient gets a handle of its own: a rule may return `g` itself, a tensor it did not make
-      // or one tensor for two inputs, which disposing `g` or accumulating would free under another
-      // holder; what the rule made and did not return is freed here
-      const inputGrads = scope(() => checkGrads(node, node.backwardRule(g)).map((gi) => gi && gi.alias(gi.shape)));
-      g.dispose();
-      node.releaseSaved();
-      node.inputs.forEach((input, i) => {
-        const gi = inputGrads[i];
-        if (!gi) return;
-        if (!input.needsGrad) return gi.dispose();
-        if (!sameShape(gi.shape, input.tensor.shape)) {
+    try {
+      for (const node of topoOrder(rootNode)) {
+        const g = grads.get(node);
+        if (!g) continue;
+        if (node.consumed) {
           throw new Error(
-            `backward of '${node.opName}': gradient ${formatShape(gi.shape)} for input ${i} does not match its shape ${formatShape(input.tensor.shape)}`,
+            `backward: the graph through '${node.opName}' was already freed by an earlier backward() or by disposing its tensors ` +
+              '(there is no retain_graph: backpropagate the sum of the losses once, or run the forward again)',
           );
         }
-        if (gi.dtype !== input.tensor.dtype) {
-          throw new Error(`backward of '${node.opName}': gradient ${gi.describe()} for input ${i} does not match its dtype (${input.tensor.describe()})`);
-        }
-        if (input.node) {
-          const prev = grads.get(input.node);
-          grads.set(input.node, prev ? accumulate(prev, gi) : gi);
-        } else giveLeafGrad(input.tensor, gi);
-      });
+        // each gradient gets a handle of its own: a rule may return `g` itself, a tensor it did not make
+        // or one tensor for two inputs, which disposing `g` or accumulating would free under another
+        // holder; what the rule made and did not return is freed here
+        const inputGrads = scope(() => checkGrads(node, node.backwardRule(g)).map((gi) => gi && gi.alias(gi.shape)));
+        grads.delete(node);
+        g.dispose();
+        node.releaseSaved();
+        handOver(node, inputGrads, grads);
+      }
+    } catch (e) {
+      for (const t of grads.values()) t.dispose();
+      throw e;
     }
   }));
 }

@@ -7,7 +7,7 @@ import { requireF16 } from '../kernels/profile.js';
 import { describeValue } from '../tensor/check.js';
 import { formatShape, sameShape, type Shape } from '../tensor/shape.js';
 import { FLOAT_DTYPES, Tensor, type DType } from '../tensor/tensor.js';
-import { untrack } from '../tensor/scope.js';
+import { freeOnThrow, untrack } from '../tensor/scope.js';
 import { isGradEnabled, noGrad } from './mode.js';
 import { Node } from './node.js';
 
@@ -192,18 +192,22 @@ export function defineOp<A extends unknown[]>(spec: OpSpec<A>): Op<A> {
     const differentiable = spec.backward !== NOT_DIFFERENTIABLE;
     const recording = differentiable && isGradEnabled() && needsGrad.some(Boolean);
     const ctx = new OpContext(recording, needsGrad, inputs.map((t) => t.shape), out ?? { shape: [], dtype: 'float32' });
-    let returned: Tensor;
+    let result: Tensor;
     try {
-      returned = noGrad(() => spec.forward(ctx, ...args));
+      // what the forward allocated before it threw (its output, say) is freed with what it saved
+      result = freeOnThrow(() => {
+        const returned = noGrad(() => spec.forward(ctx, ...args));
+        if (!(returned instanceof Tensor)) throw new TypeError(`${spec.name}: the op's forward must return a Tensor, got ${describeValue(returned)}`);
+        // a forward that hands back one of its inputs gets a view of it: the input keeps its own gradFn
+        const viewed = inputs.includes(returned) ? returned.alias(returned.shape) : returned;
+        if (out && (viewed.dtype !== out.dtype || !sameShape(viewed.shape, out.shape))) {
+          throw new Error(`${spec.name}: the forward made ${viewed.describe()}, its shape rule says ${out.dtype}${formatShape(out.shape)}`);
+        }
+        return viewed;
+      });
     } catch (e) {
       ctx.release(); // no node will own what the forward saved
       throw e;
-    }
-    if (!(returned instanceof Tensor)) throw new TypeError(`${spec.name}: the op's forward must return a Tensor, got ${describeValue(returned)}`);
-    // a forward that hands back one of its inputs gets a view of it: the input keeps its own gradFn
-    const result = inputs.includes(returned) ? returned.alias(returned.shape) : returned;
-    if (out && (result.dtype !== out.dtype || !sameShape(result.shape, out.shape))) {
-      throw new Error(`${spec.name}: the forward made ${result.describe()}, its shape rule says ${out.dtype}${formatShape(out.shape)}`);
     }
     if (recording) {
       const backward = spec.backward as BackwardRule<A>;

@@ -346,15 +346,22 @@ export class Trainer {
     this.dtype = resolveTrainDtype(cfg.dtype);
     if (this.dtype === 'float16') requireF16('Trainer (dtype float16)');
     distill?.teacher.eval();
+    // what may refuse comes before what it would leave allocated: the scaler's options, then a
+    // given model's parameters (a refused Trainer left a whole model and its moments live)
+    this.scaler = this.dtype === 'float16' ? new GradScaler(opts.scaler) : null;
     this.model = model ?? new GPT(modelConfig(cfg, data.vocabSize), { seed: cfg.seed });
-    this.optimizer = new AdamW(this.model.parameters(), {
-      lr: cfg.learningRate,
-      betas: [cfg.beta1, cfg.beta2],
-      weightDecay: cfg.weightDecay,
-    });
+    try {
+      this.optimizer = new AdamW(this.model.parameters(), {
+        lr: cfg.learningRate,
+        betas: [cfg.beta1, cfg.beta2],
+        weightDecay: cfg.weightDecay,
+      });
+    } catch (e) {
+      this.scaler?.dispose();
+      throw e;
+    }
     this.dataRng = new Generator(cfg.seed, 1);
     this.health = keep(zeros([2], 'int32'));
-    this.scaler = this.dtype === 'float16' ? new GradScaler(opts.scaler) : null;
     this.castCache = this.dtype === 'float16' && opts.castCache !== false;
   }
 
@@ -373,33 +380,21 @@ export class Trainer {
    * throws TrainingDivergedError if any step so far diverged (see checkFinite).
    */
   async trainStep(readLoss = true): Promise<{ loss: number; gradNorm: number; lossScale?: number; skippedSteps?: number }> {
-    const { batchSize: B, blockSize: T, gradAccum } = this.cfg;
+    if (this.health.isDisposed) throw new Error('Trainer.trainStep: the trainer was disposed (dispose() frees its optimizer state); make a new Trainer');
     this.model.train();
     this.optimizer.lr = this.lr();
     return scope(async () => {
-      let lossSum: Tensor | null = null;
-      // float16 copies of the weights (the teacher's too), cast once for all the micro-batches: the
-      // weights change only after them, and the copies are gone before that
-      const casts = this.castCache ? new CastCache([...this.model.parameters(), ...(this.distill?.teacher.parameters() ?? [])]) : undefined;
+      let norm: Tensor;
+      let lossSum: Tensor;
       try {
-        for (let micro = 0; micro < gradAccum; micro++) {
-          // each micro-batch's activations are freed after its backward, not at the end of the step
-          const part = scope(() => {
-            const { x, y } = this.batch('train');
-            const loss = autocast(this.dtype, () => this.trainingLoss(tensor(x, [B, T]), tensor(y, [B, T])), casts).mul(1 / gradAccum);
-            (this.scaler ? this.scaler.scaleLoss(loss) : loss).backward();
-            return loss.detach();
-          });
-          lossSum = lossSum ? lossSum.add(part) : part;
-          await device().breathe();
-        }
+        lossSum = await this.backwardMicroBatches();
+        maskGradients(this.model);
+        norm = this.clipAndStep(lossSum);
+        maskWeights(this.model);
       } finally {
-        casts?.dispose();
+        // after a throw too: gradients left on the parameters would be summed into the next step's
+        this.optimizer.zeroGrad();
       }
-      maskGradients(this.model);
-      const norm = this.clipAndStep(lossSum!);
-      maskWeights(this.model);
-      this.optimizer.zeroGrad();
       this.step++;
       if (!readLoss) return { loss: NaN, gradNorm: NaN };
       // one submit for all
@@ -407,6 +402,31 @@ export class Trainer {
       this.throwIfDiverged(health);
       return { loss, gradNorm, ...(scaler && { lossScale: scaler.scale, skippedSteps: scaler.skippedSteps }) };
     });
+  }
+
+  /** Forward and backward over the step's gradAccum micro-batches, summing their gradients into .grad; returns their loss (on the GPU). */
+  private async backwardMicroBatches(): Promise<Tensor> {
+    const { batchSize: B, blockSize: T, gradAccum } = this.cfg;
+    let lossSum: Tensor | null = null;
+    // float16 copies of the weights (the teacher's too), cast once for all the micro-batches: the
+    // weights change only after them, and the copies are gone before that
+    const casts = this.castCache ? new CastCache([...this.model.parameters(), ...(this.distill?.teacher.parameters() ?? [])]) : undefined;
+    try {
+      for (let micro = 0; micro < gradAccum; micro++) {
+        // each micro-batch's activations are freed after its backward, not at the end of the step
+        const part = scope(() => {
+          const { x, y } = this.batch('train');
+          const loss = autocast(this.dtype, () => this.trainingLoss(tensor(x, [B, T]), tensor(y, [B, T])), casts).mul(1 / gradAccum);
+          (this.scaler ? this.scaler.scaleLoss(loss) : loss).backward();
+          return loss.detach();
+        });
+        lossSum = lossSum ? lossSum.add(part) : part;
+        await device().breathe();
+      }
+    } finally {
+      casts?.dispose();
+    }
+    return lossSum!;
   }
 
   /**
@@ -473,8 +493,16 @@ export class Trainer {
       const logNow = (this.step + 1) % logInterval === 0 || this.step + 1 === maxIters;
       const profile = hooks.onProfile && this.step === hooks.profileStep;
       if (profile) device().startProfiling();
-      const { loss, gradNorm, lossScale, skippedSteps } = await this.trainStep(logNow);
-      await device().breathe(); // a loop that never reads back still lets Dawn free its per-step objects
+      let result: Awaited<ReturnType<Trainer['trainStep']>>;
+      try {
+        result = await this.trainStep(logNow);
+        await device().breathe(); // a loop that never reads back still lets Dawn free its per-step objects
+      } catch (e) {
+        // off again: left on, every later dispatch of the process ran in a timestamped pass of its own
+        if (profile) await device().stopProfiling().catch(() => undefined);
+        throw e;
+      }
+      const { loss, gradNorm, lossScale, skippedSteps } = result;
       if (profile) await hooks.onProfile!(await device().stopProfiling());
       if (logNow) {
         const now = performance.now();

@@ -71,7 +71,12 @@ export class CastCache {
   constructor(tensors: readonly Tensor[]) {
     const sources = [...new Set(tensors)].filter((t) => t.dtype === 'float32');
     const copies = sources.map((t) => keep(Tensor.empty(t.shape, 'float16', 'cast cache')));
-    castInto(sources, copies);
+    try {
+      castInto(sources, copies);
+    } catch (e) {
+      for (const c of copies) c.dispose(); // kept: nothing else would free them
+      throw e;
+    }
     sources.forEach((t, i) => {
       const storage = t.storage('CastCache');
       this.copies.set(t, { copy: copies[i]!, storage, version: storage.version });

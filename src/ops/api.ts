@@ -107,6 +107,7 @@ const methods: Methods & ThisType<Tensor> = {
   },
   requiresGrad_(on = true) {
     checkBoolean('requiresGrad_', 'on', on); // requiresGrad_('no') would set a truthy string
+    this.storage('requiresGrad_'); // a disposed tensor took the flag without a word
     if (on && !FLOAT_DTYPES.includes(this.dtype)) throw new Error(`requiresGrad_: only float32 and float16 tensors can require grad, got ${this.describe()}`);
     if (!on && this.gradFn) throw new Error(`requiresGrad_: ${this.describe()} was computed by '${this.gradFn.opName}' (not a leaf); use detach() for the same data outside the graph`);
     this.requiresGrad = on;

@@ -54,7 +54,7 @@ export class AdamW {
   constructor(params: Tensor[], opts: AdamWOptions = {}) {
     if (!Array.isArray(params)) throw new TypeError(`AdamW: argument 'params' must be an array of Tensors, got ${describeValue(params)}`);
     this.params = [...params];
-    params.forEach((p, i) => checkTensor('AdamW', `params[${i}]`, p));
+    params.forEach((p, i) => checkTensor('AdamW', `params[${i}]`, p).storage(`AdamW: params[${i}]`));
     checkFloat32Params('AdamW', params);
     // one tensor twice would be updated twice a step, its moments in two places (PyTorch refuses it too)
     const twice = params.findIndex((p, i) => params.indexOf(p) !== i);
@@ -85,6 +85,10 @@ export class AdamW {
    */
   step(gradScale?: Tensor): void {
     checkLr('AdamW.step', this.lr); // lr is set between steps (a schedule)
+    // checked before anything moves: a disposed parameter (its .grad gone with it) was skipped without a word
+    if (this.one.isDisposed) throw new Error('AdamW.step: the optimizer was disposed (dispose() frees its moments); make a new AdamW');
+    const gone = this.params.findIndex((p) => p.isDisposed);
+    if (gone >= 0) throw new Error(`AdamW.step: params[${gone}] ${this.params[gone]!.describe()} was disposed; an optimizer's parameters must live as long as it steps`);
     const grads = this.params.flatMap((p) => (p.grad ? [p.grad] : []));
     if (!gradScale && grads.some((g) => clippedGrads.has(g))) {
       throw new Error("AdamW.step: clipGradNorm clipped these gradients through its 'scale' (they are not changed in place); pass it: step(scale)");

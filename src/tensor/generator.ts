@@ -1,5 +1,7 @@
 // A small seeded generator for host-side randomness (batch positions, per-call dropout and init
 // seeds). Its whole state is one number pair, so checkpoints can save and restore it exactly.
+import { checkInteger } from './check.js';
+
 export class Generator {
   private state: bigint;
 
@@ -8,6 +10,10 @@ export class Generator {
    * seed + 2, ...) would otherwise round onto its neighbour's and repeat it.
    */
   constructor(seed: number, offset = 0) {
+    // BigInt(1.5) would fail as 'The number 1.5 cannot be converted to a BigInt', naming nothing
+    const integer = 'a safe integer (negative ones wrap to 64 bits)';
+    checkInteger('Generator', 'seed', seed, Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER, integer);
+    checkInteger('Generator', 'offset', offset, Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER, integer);
     this.state = BigInt.asUintN(64, BigInt(seed) + BigInt(offset));
   }
 

@@ -55,6 +55,29 @@ export function scope<R>(fn: () => R): R {
   return result;
 }
 
+/**
+ * Runs `fn`; if it throws, disposes the tensors it created and did not keep(). Otherwise changes
+ * nothing: they go on to the enclosing scope, as without it. (An op's forward: what it allocated
+ * before refusing, e.g. its output, is held by nothing outside a scope.)
+ */
+export function freeOnThrow<R>(fn: () => R): R {
+  const made = new Set<Disposable>();
+  stack.push(made);
+  let threw = true;
+  try {
+    const result = fn();
+    threw = false;
+    return result;
+  } finally {
+    stack.splice(stack.lastIndexOf(made), 1);
+    const parent = stack[stack.length - 1];
+    for (const t of made) {
+      if (threw) t.dispose();
+      else parent?.add(t);
+    }
+  }
+}
+
 function close(owned: Set<Disposable>, result: unknown): void {
   const i = stack.lastIndexOf(owned);
   if (i >= 0) stack.splice(i, 1);
