@@ -91,6 +91,9 @@ async function run(flags: TrainFlags, cfg: TrainConfig, ds: Dataset, data: strin
   }
 }
 
+/** How long the first steps may go before `gpt train` says it is compiling kernels. */
+const COMPILE_NOTICE_MS = 10_000;
+
 /** The run itself: restore a resumed run, train with logs and saves, say how it ended. */
 async function trainRun(trainer: Trainer, flags: TrainFlags, ds: Dataset, data: string, ckpt: Checkpoint | null, resume: boolean, teacher: Teacher | null): Promise<void> {
   const { cfg, distill } = trainer;
@@ -124,6 +127,9 @@ async function trainRun(trainer: Trainer, flags: TrainFlags, ds: Dataset, data: 
   const resumedAt = resume ? trainer.step : -1; // its evaluation is in the log: the save at that step followed it
   const progress = new Progress(cfg.maxIters);
   const t0 = performance.now();
+  // the first evaluation and steps compile every kernel the run uses: tens of seconds where a CPU
+  // driver meets them for the first time, silent but for this line
+  const compiling = setTimeout(() => progress.log('compiling the GPU kernels for the first steps (the driver keeps them for later runs)...'), COMPILE_NOTICE_MS);
   const save = async (val: number) => {
     const extra = { optimizer: trainer.optimizer, train: { ...cfg, dtype: trainer.dtype }, trainer: await trainer.state(), val, bestVal, run: runId, data, ...(teacher && { distill: teacher.meta }) };
     await saveCheckpoint(flags.outDir, trainer.model, ds.tokenizer, extra);
@@ -136,6 +142,7 @@ async function trainRun(trainer: Trainer, flags: TrainFlags, ds: Dataset, data: 
       profileStep: profiledStep(trainer.step),
       onProfile: flags.profile ? (kernels) => progress.log(profileTable(kernels)) : undefined,
       onLog: async (l: StepLog) => {
+        clearTimeout(compiling);
         await log.step(l);
         const scale = l.lossScale === undefined ? '' : `, loss scale ${l.lossScale} (${l.skippedSteps} steps skipped)`;
         const line = `step ${l.step}: loss ${l.loss.toFixed(4)}, lr ${l.lr.toExponential(2)}, ${l.ms.toFixed(0)} ms/step, ${Math.round(l.tokensPerSec)} tok/s${scale}`;
@@ -152,6 +159,7 @@ async function trainRun(trainer: Trainer, flags: TrainFlags, ds: Dataset, data: 
       },
     });
   } finally {
+    clearTimeout(compiling);
     progress.done();
   }
   console.log(`done: ${trainer.step} steps in ${formatSeconds((performance.now() - t0) / 1000)}, best val loss ${bestVal.toFixed(4)}`);
