@@ -7,7 +7,9 @@
 // pieces), binding no more than the limit; a single row larger than a binding is a one-line error.
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { checkPlanFits, memoryPlan } from '../src/gpt/memory-plan.js';
+import { GPT } from '../src/gpt/model.js';
 import { modelConfig, TRAIN_DEFAULTS, Trainer, type TrainConfig } from '../src/gpt/trainer.js';
+import { pruneGlobal } from '../src/nn/prune.js';
 import { profile, setProfile } from '../src/kernels/profile.js';
 import { concat, crossEntropy, device, distillLoss, logSoftmax, sampleLogits, scope, softmax, tensor, zeros, type Tensor } from '../src/index.js';
 import fc from 'fast-check';
@@ -275,5 +277,39 @@ describe('memory plan', () => {
       trainer.dispose();
       trainer.model.dispose();
     }
+  });
+
+  // each was missing from the plan: a pruned model's masks are as large as its Linear weights, a teacher can be larger than its student
+  it("counts a pruned model's masks and a distillation's teacher: the step's measured peak within 1.2x of the trainer's plan", async () => {
+    const tokens = Int32Array.from({ length: 4000 }, (_, i) => (i * 7) % 65);
+    const data = { train: tokens.slice(0, 3600), val: tokens.slice(3600), vocabSize: 65 };
+    const [C, L] = [128, 2];
+    const peakOfStep = async (trainer: Trainer) => {
+      await trainer.trainStep(true); // pool and pipelines warm
+      device().resetPeakMemory();
+      await trainer.trainStep(true);
+      return device().memory().peakBytes;
+    };
+    const pruned = new Trainer({ ...cfg, nLayer: L, nHead: 4, nEmbd: C, blockSize: 16, batchSize: 2 }, data);
+    await pruneGlobal(pruned.model, 0.5);
+    const plan = pruned.memoryPlan();
+    expect(plan.bytes.masks, 'a float32 0/1 for each Linear weight: 12 C² a block').toBe(4 * 12 * C * C * L);
+    const peak = await peakOfStep(pruned);
+    expect(peak / plan.bytes.total, `pruned: peak ${peak} B, plan ${plan.bytes.total} B`).toBeGreaterThan(1 / 1.2);
+    expect(peak / plan.bytes.total, `pruned: peak ${peak} B, plan ${plan.bytes.total} B`).toBeLessThan(1.2);
+    pruned.dispose();
+    pruned.model.dispose();
+
+    const teacher = new GPT({ vocabSize: 65, blockSize: 32, nLayer: L, nHead: 4, nEmbd: C, dropout: 0, bias: false }, { seed: 1 });
+    const student = new Trainer({ ...cfg, nLayer: 1, nHead: 2, nEmbd: 16, blockSize: 16, batchSize: 2 }, data, undefined, { teacher, temperature: 2, alpha: 0.5 });
+    const distilled = student.memoryPlan();
+    expect(distilled.bytes.teacher, "at least the teacher's weights").toBeGreaterThan(4 * teacher.parameterCount());
+    const distilledPeak = await peakOfStep(student);
+    const what = `distilling: peak ${distilledPeak} B, plan ${distilled.bytes.total} B`;
+    expect(distilledPeak / distilled.bytes.total, what).toBeGreaterThan(1 / 1.2);
+    expect(distilledPeak / distilled.bytes.total, what).toBeLessThan(1.2);
+    student.dispose();
+    student.model.dispose();
+    teacher.dispose();
   });
 });

@@ -66,7 +66,9 @@ async function trainStudent(args: string[], opts: { nextSteps?: boolean; distill
     if (!dev.executes) throw new Error("Dawn's null backend (GPT_DAWN_BACKEND=null) runs nothing: a run there could save no checkpoint (its weights read back as zeros)");
     console.log(`device: ${dev.info.description || dev.info.vendor} (${dev.info.backend})`);
     checkDtypeRuns(cfg.dtype, given, resume ? flags.outDir : null);
-    console.log(checkModelFits({ ...cfg, vocabSize: ds.tokenizer.vocabSize }, cfg.batchSize, { training: true, limits: dev.info.limits, dtype: resolveTrainDtype(cfg.dtype) }));
+    const maskedWeights = [...(ckpt?.weights ?? [])].reduce((n, [name, w]) => n + (name.endsWith('.weight_mask') ? w.data.length : 0), 0);
+    const fits = { training: true, limits: dev.info.limits, dtype: resolveTrainDtype(cfg.dtype), maskedWeights, teacher: teacher?.ckpt.meta.model };
+    console.log(checkModelFits({ ...cfg, vocabSize: ds.tokenizer.vocabSize }, cfg.batchSize, fits));
     await run(flags, cfg, ds, data, ckpt, resume, teacher);
     if (opts.nextSteps ?? true) console.log(nextSteps(flags.outDir));
     return 0;

@@ -9,7 +9,8 @@
 // shards its moments by maxBufferSize (a parameter larger than that alone), so no moment buffer is
 // past it. A float16 (mixed-precision) run keeps float32 weights, gradients and moments, but
 // float16 activations and logits, and a float16 copy of each weight that its products keep for the
-// backward.
+// backward. A pruned model holds its masks (a float32 0/1 per masked weight), a distillation its
+// teacher: weights and what one forward holds at the student's batch.
 import type { ComputeDtype } from '../nn/autocast.js';
 import type { GPTConfig } from './model.js';
 
@@ -20,13 +21,25 @@ const F16 = 2;
 export interface MemoryPlan {
   parameters: number;
   /** Bytes of each part, and their sum (the expected peak of a training step, or of a forward). */
-  bytes: { weights: number; halfWeights: number; gradients: number; optimizer: number; activations: number; logits: number; total: number };
+  bytes: { weights: number; halfWeights: number; gradients: number; optimizer: number; activations: number; logits: number; masks: number; teacher: number; total: number };
   /** Buffers that must fit whole in one buffer (maxBufferSize) or one binding: [what, bytes]. */
   buffers: { name: string; bytes: number; bound: 'whole' | 'windowed' }[];
 }
 
+export interface PlanOptions {
+  /** A training step (gradients, moments, activations kept for the backward), or a forward alone. */
+  training: boolean;
+  bindingLimit: number;
+  /** What it computes in (float32 when absent). */
+  dtype?: ComputeDtype;
+  /** Weights under a pruning mask (a float32 0/1 each): `*.weight_mask` buffers. */
+  maskedWeights?: number;
+  /** A distillation's teacher, run forward (without gradients) on each batch. */
+  teacher?: GPTConfig;
+}
+
 /** The plan of `cfg` at `batchSize`, for a training step (training: true) or a forward alone, computing in `dtype` (float32 by default). */
-export function memoryPlan(cfg: GPTConfig, batchSize: number, opts: { training: boolean; bindingLimit: number; dtype?: ComputeDtype }): MemoryPlan {
+export function memoryPlan(cfg: GPTConfig, batchSize: number, opts: PlanOptions): MemoryPlan {
   const { vocabSize: V, blockSize: T, nLayer: L, nEmbd: C, nHead: NH } = cfg;
   const A = opts.dtype === 'float16' ? F16 : F32; // bytes of an activation
   const B = batchSize;
@@ -58,7 +71,10 @@ export function memoryPlan(cfg: GPTConfig, batchSize: number, opts: { training: 
   const halfWeights = A === F16 ? parameters * F16 : 0;
   const gradients = training ? weights : 0;
   const optimizer = training ? 2 * weights : 0;
-  const total = weights + halfWeights + gradients + optimizer + activations + logits;
+  const masks = (opts.maskedWeights ?? 0) * F32;
+  // the teacher runs on the student's batches: at its block size
+  const teacher = opts.teacher ? memoryPlan({ ...opts.teacher, blockSize: T }, batchSize, { training: false, bindingLimit: opts.bindingLimit, dtype: opts.dtype }) : null;
+  const total = weights + halfWeights + gradients + optimizer + activations + logits + masks + (teacher?.bytes.total ?? 0);
   const buffers: MemoryPlan['buffers'] = [
     // an int8 table is bound whole, by the embedding and by the LM head
     { name: `the token embedding (vocab ${V} x n-embd ${C})`, bytes: V * C * (int8 ? 1 : F32), bound: int8 ? 'whole' : 'windowed' },
@@ -68,7 +84,8 @@ export function memoryPlan(cfg: GPTConfig, batchSize: number, opts: { training: 
     { name: `the attention's qkv (batch ${B} x block ${T} x 3·n-embd ${C})`, bytes: BT * 3 * C * A, bound: 'whole' },
     { name: `the logits (${rows} rows x vocab ${V})`, bytes: rows * V * logit, bound: 'whole' },
   ];
-  return { parameters, bytes: { weights, halfWeights, gradients, optimizer, activations, logits, total }, buffers };
+  buffers.push(...(teacher?.buffers.map((b) => ({ ...b, name: `the teacher's ${b.name.replace(/^(the|an) /, '')}` })) ?? []));
+  return { parameters, bytes: { weights, halfWeights, gradients, optimizer, activations, logits, masks, teacher: teacher?.bytes.total ?? 0, total }, buffers };
 }
 
 /** Throws naming the first buffer of `plan` over the adapter's limit for it. */
@@ -83,8 +100,11 @@ export function checkPlanFits(plan: MemoryPlan, limits: Record<string, number>):
 
 /** The plan as lines for a log: each part, then the total. */
 export function describePlan(plan: MemoryPlan): string {
-  const { weights, halfWeights, gradients, optimizer, activations, logits, total } = plan.bytes;
-  const parts: [string, number][] = [['weights', weights], ['float16 weights', halfWeights], ['gradients', gradients], ['AdamW', optimizer], ['activations', activations], ['logits', logits]];
+  const { weights, halfWeights, gradients, optimizer, activations, logits, masks, teacher, total } = plan.bytes;
+  const parts: [string, number][] = [
+    ['weights', weights], ['float16 weights', halfWeights], ['gradients', gradients], ['AdamW', optimizer], ['activations', activations], ['logits', logits],
+    ['pruning masks', masks], ['teacher', teacher],
+  ];
   return `GPU memory plan: ${parts.filter(([, b]) => b).map(([n, b]) => `${n} ${formatBytes(b)}`).join(', ')}; about ${formatBytes(total)} in all`;
 }
 

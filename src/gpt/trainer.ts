@@ -563,7 +563,9 @@ export class Trainer {
 
   /** What a step of this trainer needs on the GPU (src/gpt/memory-plan.ts), against the adapter's limits. */
   memoryPlan(): MemoryPlan {
-    return memoryPlan(this.model.config, this.cfg.batchSize, { training: true, bindingLimit: profile().bindingLimit, dtype: this.dtype });
+    const maskedWeights = [...this.model.namedBuffers()].reduce((n, [name, b]) => n + (name.endsWith('.weight_mask') ? b.size : 0), 0);
+    const plan = { training: true, bindingLimit: profile().bindingLimit, dtype: this.dtype, maskedWeights, teacher: this.distill?.teacher.config };
+    return memoryPlan(this.model.config, this.cfg.batchSize, plan);
   }
 
   /** GPU bytes held by tensors right now (flat across steps in a healthy loop). */
