@@ -68,6 +68,10 @@ describe('Hugging Face GPT-2 weights', () => {
       [{ model_type: 'gpt_neo' }, /config\.json: model_type "gpt_neo" is not supported/],
       [{ n_head: 5 }, /config\.json: n_embd \(24\) must be divisible by n_head \(5\)$/],
       [{ n_layer: 0 }, /config\.json: n_layer must be an integer >= 1, got 0$/],
+      // sizes the weights do not have, refused before a model of that size is allocated
+      [{ n_layer: 1e9 }, /config\.json: n_layer 1000000000 .*model\.safetensors.* 2 blocks/],
+      [{ n_embd: 3000, n_head: 3 }, /config\.json: .*model\.safetensors.*wte\.weight.*\[260, 24\].*n_embd 3000/],
+      [{ n_positions: 1e6 }, /config\.json: .*model\.safetensors.*wpe\.weight.*\[16, 24\].*n_positions 1000000/],
     ];
     for (const [change, message] of refused) {
       const path = join(dir, `refused-${Object.keys(change)[0]}`);
