@@ -202,7 +202,7 @@ describe('GPT', () => {
       return serializeSafetensors(tensors, { webgpu_gpt: JSON.stringify(meta) });
     };
     // a billion layers would be allocated (for minutes, or until memory runs out) before loading found them missing
-    expect(() => decodeCheckpoint(edited({ nLayer: 1e9 }), 'ckpt')).toThrow(/^ckpt: metadata field model\.nLayer 1000000000 .*the weights.* 1 block/);
+    expect(() => decodeCheckpoint(edited({ nLayer: 1e9 }), 'ckpt')).toThrow(/^ckpt: metadata field model\.nLayer 1000000000 .* 1 block/);
     expect(() => decodeCheckpoint(edited({ nEmbd: 4096, nHead: 2 }), 'ckpt')).toThrow(/^ckpt: .*wte\.weight.*\[\d+, 8\].*metadata field model\.nEmbd 4096/);
     expect(() => decodeCheckpoint(edited({ blockSize: 1e6 }), 'ckpt')).toThrow(/^ckpt: .*wpe\.weight.*\[8, 8\].*metadata field model\.blockSize 1000000/);
   });

@@ -179,7 +179,7 @@ export function decodeCheckpoint(bytes: Uint8Array, source = 'checkpoint'): Chec
     else if (name.startsWith('optim.v.')) v.set(name.slice(8), t.data as Float32Array);
     else weights.set(name, { shape: t.shape, data: t.data as Float32Array | Int8Array });
   }
-  const disagreement = configWeightsProblem(meta.model, weights, (k) => `metadata field model.${k}`, 'the weights');
+  const disagreement = configWeightsProblem(meta.model, weights, (k) => `metadata field model.${k}`, 'the file');
   if (disagreement) throw new Error(`${source}: ${disagreement}`);
   return { meta, weights, ...(m.size && { optimizer: { m, v } }) };
 }
