@@ -204,6 +204,11 @@ describe('GPT', () => {
     // a billion layers would be allocated (for minutes, or until memory runs out) before loading found them missing
     expect(() => decodeCheckpoint(edited({ nLayer: 1e9 }), 'ckpt')).toThrow(/^ckpt: metadata field model\.nLayer 1000000000 .* 1 block/);
     expect(() => decodeCheckpoint(edited({ nEmbd: 4096, nHead: 2 }), 'ckpt')).toThrow(/^ckpt: .*wte\.weight.*\[\d+, 8\].*metadata field model\.nEmbd 4096/);
+    // a tensor missing is found when the model loads, which names the checkpoint too
+    const lessLnF = { ...tensors };
+    delete lessLnF['ln_f.weight'];
+    const missing = decodeCheckpoint(serializeSafetensors(lessLnF, metadata), 'ckpt');
+    expect(() => modelFromCheckpoint(missing)).toThrow(/^ckpt: loadStateDict: missing ln_f\.weight$/);
     expect(() => decodeCheckpoint(edited({ blockSize: 1e6 }), 'ckpt')).toThrow(/^ckpt: .*wpe\.weight.*\[8, 8\].*metadata field model\.blockSize 1000000/);
   });
 });

@@ -83,7 +83,7 @@ describe('Session loads a Hugging Face GPT-2 model', () => {
       // weights of another shape than config.json says: refused before a model is made
       [() => session.loadHF({ ...files, config: JSON.stringify(gpt2Config({ n_embd: 48 })) }, 'wider'), /^wider\/config\.json: .*model\.safetensors.*wte\.weight.*\[260, 24\].*n_embd 48$/],
       // a tensor missing: refused after the new model was made (it is disposed)
-      [() => session.loadHF({ ...files, weights: withoutTensor(files.weights, 'ln_f.bias') }, 'cut'), /^loadStateDict: missing ln_f\.bias$/],
+      [() => session.loadHF({ ...files, weights: withoutTensor(files.weights, 'ln_f.bias') }, 'cut'), /^cut: loadStateDict: missing ln_f\.bias$/],
       // and one of ours picked with a config.json (GPT-2's names without the prefix, most of them)
       [() => session.loadHF({ ...files, weights: ours }, 'picked'), /^picked\/model\.safetensors: a webgpu-gpt checkpoint, not a Hugging Face model's weights: load it on its own, without config\.json$/],
       // a lone Hugging Face model.safetensors opened as a checkpoint says what it needs

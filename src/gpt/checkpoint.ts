@@ -67,6 +67,8 @@ export interface Checkpoint {
   weights: Map<string, CheckpointWeight>;
   /** AdamW moments by parameter name, when the checkpoint was saved for resuming. */
   optimizer?: { m: Map<string, Float32Array>; v: Map<string, Float32Array> };
+  /** Where it was read from (decodeCheckpoint's, decodeHF's `source`), named in loading's errors. */
+  source?: string;
 }
 
 /** What a checkpoint may hold besides the weights, the model config and the tokenizer: the metadata's optional fields, and the optimizer. */
@@ -181,7 +183,7 @@ export function decodeCheckpoint(bytes: Uint8Array, source = 'checkpoint'): Chec
   }
   const disagreement = configWeightsProblem(meta.model, weights, (k) => `metadata field model.${k}`, 'the file');
   if (disagreement) throw new Error(`${source}: ${disagreement}`);
-  return { meta, weights, ...(m.size && { optimizer: { m, v } }) };
+  return { meta, weights, ...(m.size && { optimizer: { m, v } }), source };
 }
 
 const isRecord = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x);
@@ -319,7 +321,7 @@ export function modelFromCheckpoint(ckpt: Checkpoint, opts: { dropout?: number; 
     loadMasks(model, masks);
   } catch (e) {
     model.dispose();
-    throw e;
+    throw ckpt.source === undefined ? e : new Error(`${ckpt.source}: ${(e as Error).message}`);
   }
   return { model, tokenizer: tokenizerFromJSON(ckpt.meta.tokenizer) };
 }

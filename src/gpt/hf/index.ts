@@ -82,7 +82,7 @@ export function decodeHF(files: HFModelFiles, source = 'model'): Checkpoint {
   if (tokenizer.vocabSize !== model.vocabSize) {
     throw new Error(`${source}: the tokenizer has ${tokenizer.vocabSize} tokens, ${HF_FILES.config} says vocab_size ${model.vocabSize}`);
   }
-  return { meta: { format: CHECKPOINT_FORMAT, model, tokenizer: tokenizer.toJSON() }, weights };
+  return { meta: { format: CHECKPOINT_FORMAT, model, tokenizer: tokenizer.toJSON() }, weights, source };
 }
 
 function tokenizerOf(kept: string | undefined, hfJson: string | undefined, source: string): Tokenizer {
