@@ -357,6 +357,13 @@ describe('gpt train and its --out-dir', () => {
       expect(r.err).toBe(`gpt train: ${join(data, 'meta.json')}: ${message}`);
       expect(r.code).toBe(1);
     }
+    // cut short: the file named as not JSON, not "cannot read prepared data ...; run `gpt prepare` first"
+    const data = join(fresh(), 'data');
+    cpSync(join(prepared, 'data'), data, { recursive: true });
+    writeFileSync(join(data, 'meta.json'), '{"tokenizer": {"kind"');
+    const cut = await gpt('train', '--data-dir', data, ...TINY, '--max-iters', '2', '--out-dir', fresh());
+    expectOneLine(cut, 1, /meta\.json: not valid JSON \(.*\)$/);
+    expect(cut.err.startsWith(`gpt train: ${join(data, 'meta.json')}: not valid JSON (`)).toBe(true);
   });
 });
 
