@@ -437,6 +437,15 @@ describe('checkpoints that must be refused', () => {
     expectOneLine(await gpt('sample', '--out-dir', file), 1, /^gpt sample: .*bad-meta\.safetensors: metadata field trainer\.step must be an integer >= 0, got "x"$/);
   });
 
+  it('a forged value of a million characters is shown cut short, the error still one line naming the file and the field', async () => {
+    const file = join(dir, 'long-meta.safetensors');
+    writeFileSync(file, await edited((_, m) => void ((m.model as Record<string, unknown>).nEmbd = 'x'.repeat(1e6))));
+    const r = await gpt('sample', '--out-dir', file);
+    expect(r.err.length).toBeLessThan(2000); // was all million
+    expectOneLine(r, 1, /^gpt sample: .*long-meta\.safetensors: metadata field model\.nEmbd must be an integer >= 1, got "xxx/);
+    expect(r.err).toContain('characters left out');
+  });
+
   it("a file of a checkpoint's directory named instead of the directory: the error says which to give", async () => {
     const manifest = join(fixture, MANIFEST_FILE);
     const hint = `${manifest} is the manifest of the checkpoint in ${fixture}: give the directory`;
