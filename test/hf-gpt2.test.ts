@@ -78,6 +78,11 @@ describe('Hugging Face GPT-2 weights', () => {
       writeGPT2Dir(path, params, { prefix: false, head: false, config: gpt2Config(change) });
       await expect(loadCheckpoint(path)).rejects.toThrow(message);
     }
+    // NaN or Inf weights (a diverged fine-tune saved by transformers) are refused as our own checkpoints' are
+    const fc = params.get('h.0.mlp.c_fc.weight')!;
+    const diverged = join(dir, 'diverged');
+    writeGPT2Dir(diverged, new Map([...params, ['h.0.mlp.c_fc.weight', { ...fc, data: fc.data.map((x, i) => (i === 7 ? NaN : x)) }]]), { prefix: true, head: false });
+    await expect(loadCheckpoint(diverged)).rejects.toThrow(/diverged\/model\.safetensors: tensor 'transformer\.h\.0\.mlp\.c_fc\.weight' holds NaN \(at index 7\)/);
     const untied = join(dir, 'untied');
     writeGPT2Dir(untied, new Map([...params, ['lm_head.weight', { ...params.get('wte.weight')!, data: params.get('wte.weight')!.data.map((x) => x + 1) }]]), { prefix: true, head: false });
     await expect(loadCheckpoint(untied)).rejects.toThrow(/model\.safetensors: lm_head\.weight differs from wte\.weight; only a head tied to the token embedding is supported$/);

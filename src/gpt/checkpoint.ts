@@ -290,7 +290,7 @@ export function configWeightsProblem(
 }
 
 /** The first tensor holding NaN or ±Inf: such weights come from a diverged run and sample garbage. */
-function nonFiniteProblem(tensors: [string, { data: ArrayLike<number> }][]): string | null {
+export function nonFiniteProblem(tensors: [string, { data: ArrayLike<number> }][]): string | null {
   for (const [name, { data }] of tensors) {
     for (let i = 0; i < data.length; i++) {
       if (!Number.isFinite(data[i])) return `tensor '${name}' holds ${data[i]} (at index ${i}); a checkpoint must hold finite values only`;
