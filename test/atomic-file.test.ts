@@ -128,6 +128,19 @@ describe('checkpoint files', () => {
     for (const name of mine) expect(await readFile(join(dir, name), 'utf8')).toBe('user data');
   });
 
+  it("a damaged or hand-edited manifest cannot make a save overwrite or delete the user's files", async () => {
+    const dir = await freshDir();
+    const mine = ['notes.txt', 'gpt2.safetensors', 'data.bin'];
+    for (const name of mine) await writeFile(join(dir, name), 'user data');
+    await writeCheckpointFiles(dir, weights(1));
+    const path = join(dir, MANIFEST_FILE);
+    const manifest = JSON.parse(await readFile(path, 'utf8')) as Record<string, unknown>;
+    await writeFile(path, JSON.stringify({ ...manifest, next: 'notes.txt', stale: ['gpt2.safetensors', 'data.bin'] }));
+    for (let i = 2; i < 4; i++) await writeCheckpointFiles(dir, weights(i));
+    for (const name of mine) expect(await readFile(join(dir, name), 'utf8')).toBe('user data');
+    expect(new Uint8Array((await readCheckpointFiles(dir)).weights)).toEqual(weights(3));
+  });
+
   it('reports a missing, truncated or corrupt checkpoint as such', async () => {
     const empty = await freshDir();
     await expect(readCheckpointFiles(empty)).rejects.toThrow(

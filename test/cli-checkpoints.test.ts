@@ -357,6 +357,13 @@ describe('gpt train and its --out-dir', () => {
       expect(r.err).toBe(`gpt train: ${join(data, 'meta.json')}: ${message}`);
       expect(r.code).toBe(1);
     }
+    // cut short: the file named as not JSON, not "cannot read prepared data ...; run `gpt prepare` first"
+    const data = join(fresh(), 'data');
+    cpSync(join(prepared, 'data'), data, { recursive: true });
+    writeFileSync(join(data, 'meta.json'), '{"tokenizer": {"kind"');
+    const cut = await gpt('train', '--data-dir', data, ...TINY, '--max-iters', '2', '--out-dir', fresh());
+    expectOneLine(cut, 1, /meta\.json: not valid JSON \(.*\)$/);
+    expect(cut.err.startsWith(`gpt train: ${join(data, 'meta.json')}: not valid JSON (`)).toBe(true);
   });
 });
 
@@ -428,6 +435,15 @@ describe('checkpoints that must be refused', () => {
     const file = join(dir, 'bad-meta.safetensors');
     writeFileSync(file, await edited((_, m) => void (m.trainer = { step: 'x' })));
     expectOneLine(await gpt('sample', '--out-dir', file), 1, /^gpt sample: .*bad-meta\.safetensors: metadata field trainer\.step must be an integer >= 0, got "x"$/);
+  });
+
+  it('a forged value of a million characters is shown cut short, the error still one line naming the file and the field', async () => {
+    const file = join(dir, 'long-meta.safetensors');
+    writeFileSync(file, await edited((_, m) => void ((m.model as Record<string, unknown>).nEmbd = 'x'.repeat(1e6))));
+    const r = await gpt('sample', '--out-dir', file);
+    expect(r.err.length).toBeLessThan(2000); // was all million
+    expectOneLine(r, 1, /^gpt sample: .*long-meta\.safetensors: metadata field model\.nEmbd must be an integer >= 1, got "xxx/);
+    expect(r.err).toContain('characters left out');
   });
 
   it("a file of a checkpoint's directory named instead of the directory: the error says which to give", async () => {

@@ -66,6 +66,9 @@ describe('flags', () => {
     writeFileSync(config, '{"max_iters": 3, "maxIters": 5}');
     const twice = await gpt('train', '--config', config, '--out-dir', join(dir, 'out'));
     expect([twice.code, twice.err]).toEqual([2, `gpt train: config ${config}: 'max_iters' and 'maxIters' are the same setting (--max-iters); give it once`]);
+    // saved by an editor that starts UTF-8 with a byte-order mark (Windows Notepad): read as the same JSON
+    writeFileSync(config, '\uFEFF{"max_iters": 0}');
+    expect((await gpt('train', '--config', config)).err).toBe(`gpt train: config ${config}: 'max_iters' must be an integer >= 1, got 0`);
   });
 
   it('--help documents every flag of every command, with one default', async () => {

@@ -8,6 +8,7 @@ import { TRAIN_DEFAULTS, Trainer, type TrainConfig } from '../src/gpt/trainer.js
 import { device, noGrad, scope, tensor } from '../src/index.js';
 import { setupDevice, trainLosses } from './helpers.js';
 import { setProfile } from '../src/kernels/profile.js';
+import { parseSafetensors, serializeSafetensors } from '../src/io/safetensors.js';
 import { testCorpus } from './corpus.js';
 
 beforeAll(setupDevice);
@@ -188,5 +189,26 @@ describe('GPT', () => {
     ckpt.meta.model = { ...ckpt.meta.model, nEmbd: 16 };
     expect(() => modelFromCheckpoint(ckpt)).toThrow(/loadStateDict: 'wte.weight' has shape \[\d+, 8\], the model expects float32\[\d+, 16\]/);
     model.dispose();
+  });
+
+  it('metadata that disagrees with the weights is refused before a model of its size is built', async () => {
+    const model = new GPT({ vocabSize: tokenizer.vocabSize, blockSize: 8, nLayer: 1, nHead: 2, nEmbd: 8, dropout: 0, bias: false });
+    const { tensors, metadata } = parseSafetensors(await encodeCheckpoint(model, tokenizer));
+    model.dispose();
+    /** The checkpoint with `changes` written over its metadata's model config, as a hand edit would. */
+    const edited = (changes: Record<string, number>) => {
+      const meta = JSON.parse(metadata.webgpu_gpt!) as { model: Record<string, number> };
+      Object.assign(meta.model, changes);
+      return serializeSafetensors(tensors, { webgpu_gpt: JSON.stringify(meta) });
+    };
+    // a billion layers would be allocated (for minutes, or until memory runs out) before loading found them missing
+    expect(() => decodeCheckpoint(edited({ nLayer: 1e9 }), 'ckpt')).toThrow(/^ckpt: metadata field model\.nLayer 1000000000 .* 1 block/);
+    expect(() => decodeCheckpoint(edited({ nEmbd: 4096, nHead: 2 }), 'ckpt')).toThrow(/^ckpt: .*wte\.weight.*\[\d+, 8\].*metadata field model\.nEmbd 4096/);
+    // a tensor missing is found when the model loads, which names the checkpoint too
+    const lessLnF = { ...tensors };
+    delete lessLnF['ln_f.weight'];
+    const missing = decodeCheckpoint(serializeSafetensors(lessLnF, metadata), 'ckpt');
+    expect(() => modelFromCheckpoint(missing)).toThrow(/^ckpt: loadStateDict: missing ln_f\.weight$/);
+    expect(() => decodeCheckpoint(edited({ blockSize: 1e6 }), 'ckpt')).toThrow(/^ckpt: .*wpe\.weight.*\[8, 8\].*metadata field model\.blockSize 1000000/);
   });
 });

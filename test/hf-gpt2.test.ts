@@ -68,12 +68,21 @@ describe('Hugging Face GPT-2 weights', () => {
       [{ model_type: 'gpt_neo' }, /config\.json: model_type "gpt_neo" is not supported/],
       [{ n_head: 5 }, /config\.json: n_embd \(24\) must be divisible by n_head \(5\)$/],
       [{ n_layer: 0 }, /config\.json: n_layer must be an integer >= 1, got 0$/],
+      // sizes the weights do not have, refused before a model of that size is allocated
+      [{ n_layer: 1e9 }, /config\.json: n_layer 1000000000 .*model\.safetensors.* 2 blocks/],
+      [{ n_embd: 3000, n_head: 3 }, /config\.json: .*model\.safetensors.*wte\.weight.*\[260, 24\].*n_embd 3000/],
+      [{ n_positions: 1e6 }, /config\.json: .*model\.safetensors.*wpe\.weight.*\[16, 24\].*n_positions 1000000/],
     ];
     for (const [change, message] of refused) {
       const path = join(dir, `refused-${Object.keys(change)[0]}`);
       writeGPT2Dir(path, params, { prefix: false, head: false, config: gpt2Config(change) });
       await expect(loadCheckpoint(path)).rejects.toThrow(message);
     }
+    // NaN or Inf weights (a diverged fine-tune saved by transformers) are refused as our own checkpoints' are
+    const fc = params.get('h.0.mlp.c_fc.weight')!;
+    const diverged = join(dir, 'diverged');
+    writeGPT2Dir(diverged, new Map([...params, ['h.0.mlp.c_fc.weight', { ...fc, data: fc.data.map((x, i) => (i === 7 ? NaN : x)) }]]), { prefix: true, head: false });
+    await expect(loadCheckpoint(diverged)).rejects.toThrow(/diverged\/model\.safetensors: tensor 'transformer\.h\.0\.mlp\.c_fc\.weight' holds NaN \(at index 7\)/);
     const untied = join(dir, 'untied');
     writeGPT2Dir(untied, new Map([...params, ['lm_head.weight', { ...params.get('wte.weight')!, data: params.get('wte.weight')!.data.map((x) => x + 1) }]]), { prefix: true, head: false });
     await expect(loadCheckpoint(untied)).rejects.toThrow(/model\.safetensors: lm_head\.weight differs from wte\.weight; only a head tied to the token embedding is supported$/);

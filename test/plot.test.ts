@@ -41,6 +41,16 @@ describe('log.jsonl', () => {
       { step: 100, seconds: 100, loss: 3 },
     ]);
     expect(() => parseRunLog('{"type":"eval"}\nnot json\n', 'x/log.jsonl')).toThrow('x/log.jsonl:2: not a JSON line');
+    // JSON, but not a record: was "Cannot read properties of null (reading 'type')"
+    expect(() => parseRunLog('{"type":"eval"}\nnull\n', 'x/log.jsonl')).toThrow(/^x\/log\.jsonl:2: not a JSON object/);
+    expect(() => parseRunLog('[1, 2]\n', 'x/log.jsonl')).toThrow(/^x\/log\.jsonl:1: not a JSON object/);
+  });
+
+  it('a last line cut short (a run killed while writing it, or writing it now) is left out', () => {
+    const log = syntheticLog('a');
+    const cut = parseRunLog(log + '{"type":"eval","run":"a","st', 'log.jsonl');
+    expect(cut).toEqual(parseRunLog(log, 'log.jsonl'));
+    expect(cut[0]!.train).toHaveLength(10);
   });
 
   it('ticks are round values covering the range', () => {

@@ -68,6 +68,12 @@ describe("GPT-2's vocabulary files", () => {
     expect(() => gpt2FromVocabFiles(ENCODER_JSON, '#version: 0.2\nĠ t\nĠa\n')).toThrow(/vocab\.bpe: line 3 must be two tokens separated by one space, got "Ġa"/);
     // a merge left out: every later token is one id off
     expect(() => gpt2FromVocabFiles(ENCODER_JSON, MERGE_LINES.slice(1).join('\n'))).toThrow(/merge 0 \(\["Ġ","a"\]\) makes token 257, expected 256: the vocabulary must be numbered as GPT-2's/);
+    // cut short (an empty file, a download cut at a line's end): the tokens of the missing merges
+    // would have become special tokens, which encode() never produces, silently
+    expect(() => gpt2FromVocabFiles(ENCODER_JSON, '')).toThrow(/token "Ġt" \(id 256\) joins "Ġ" and "t", but no merge makes it/);
+    expect(() => gpt2FromVocabFiles(ENCODER_JSON, MERGE_LINES.slice(0, 1000).join('\n'))).toThrow(/token .* \(id 1256\) joins .*, but no merge makes it/);
+    const cut = changed(huggingFaceGpt2('strings'), (json) => (json.model.merges = MERGE_LINES.slice(0, 1000)));
+    expect(() => tokenizerFromHuggingFace(cut)).toThrow(/token .* \(id 1256\) joins .*, but no merge makes it/);
   });
 });
 

@@ -263,6 +263,9 @@ describe('tokenizerFromJSON', () => {
     expect(() => tokenizerFromJSON({ kind: 'bpe', merges: [[97, 98], [256, 257]] })).toThrow(/merge 1 must be a pair of token ids below 257, got \[256,257\]/);
     expect(() => tokenizerFromJSON({ kind: 'bpe', merges: [[97, 98, 99]] })).toThrow(/merge 0 must be a pair/);
     expect(() => tokenizerFromJSON({ kind: 'bpe', merges: [[97, 98], [97, 98]] })).toThrow(/merge 1 repeats the pair \[97, 98\]/);
+    // each merge joining the last token to itself doubles it: 45 of them made 8 GB of tokens, then a RangeError
+    const doubling = [[97, 97], ...Array.from({ length: 45 }, (_, i) => [256 + i, 256 + i])];
+    expect(() => tokenizerFromJSON({ kind: 'bpe', merges: doubling })).toThrow(/^BpeTokenizer: merge 26 makes a token of 134217728 bytes, .*256 MiB/);
   });
 });
 

@@ -12,6 +12,7 @@ import { device } from '../src/device/device.js';
 import { decodeCheckpoint, encodeCheckpoint } from '../src/gpt/checkpoint.js';
 import { CharTokenizer } from '../src/gpt/tokenizer/index.js';
 import { TRAIN_DEFAULTS, Trainer } from '../src/gpt/trainer.js';
+import { parseSafetensors, serializeSafetensors } from '../src/io/safetensors.js';
 import { LossChart } from '../src/web/chart.js';
 import { pickModelFiles, Session } from '../src/web/session.js';
 import { tempDir } from './cli-helpers.js';
@@ -52,6 +53,13 @@ describe('pickModelFiles', () => {
   });
 });
 
+/** Safetensors `bytes` less the tensor `name`. */
+function withoutTensor(bytes: Uint8Array, name: string): Uint8Array {
+  const { tensors, metadata } = parseSafetensors(bytes);
+  delete tensors[name];
+  return serializeSafetensors(tensors, metadata);
+}
+
 describe('Session loads a Hugging Face GPT-2 model', () => {
   const dir = tempDir('web-session');
   const params = randomGPT2(11);
@@ -72,8 +80,10 @@ describe('Session loads a Hugging Face GPT-2 model', () => {
     const failures: [() => unknown, RegExp][] = [
       [() => session.loadHF({ ...files, config: '{' }, 'bad'), /^bad\/config\.json: not valid JSON/],
       [() => session.loadHF({ config: files.config, weights: files.weights }, 'no tokenizer'), /^no tokenizer: no tokenizer\.json/],
-      // weights of another shape: refused after the new model was made (it is disposed)
-      [() => session.loadHF({ ...files, config: JSON.stringify(gpt2Config({ n_embd: 48 })) }, 'wider'), /^loadStateDict: 'wte\.weight' has shape \[260, 24\], the model expects float32\[260, 48\]$/],
+      // weights of another shape than config.json says: refused before a model is made
+      [() => session.loadHF({ ...files, config: JSON.stringify(gpt2Config({ n_embd: 48 })) }, 'wider'), /^wider\/config\.json: .*model\.safetensors.*wte\.weight.*\[260, 24\].*n_embd 48$/],
+      // a tensor missing: refused after the new model was made (it is disposed)
+      [() => session.loadHF({ ...files, weights: withoutTensor(files.weights, 'ln_f.bias') }, 'cut'), /^cut: loadStateDict: missing ln_f\.bias$/],
       // and one of ours picked with a config.json (GPT-2's names without the prefix, most of them)
       [() => session.loadHF({ ...files, weights: ours }, 'picked'), /^picked\/model\.safetensors: a webgpu-gpt checkpoint, not a Hugging Face model's weights: load it on its own, without config\.json$/],
       // a lone Hugging Face model.safetensors opened as a checkpoint says what it needs

@@ -7,7 +7,8 @@ import { checkSetting, flagName, settingKey, UsageError, type FlagSpec } from '.
 export async function readConfigFile<T extends Record<string, unknown>>(path: string, spec: FlagSpec<T>): Promise<Partial<T>> {
   let parsed: unknown;
   try {
-    parsed = JSON.parse((await readRegularFile(path)).toString('utf8'));
+    // TextDecoder drops a leading byte-order mark, which some editors write (Buffer.toString keeps it)
+    parsed = JSON.parse(new TextDecoder().decode(await readRegularFile(path)));
   } catch (e) {
     throw new UsageError(`cannot read config ${path}: ${(e as Error).message}`);
   }

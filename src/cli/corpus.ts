@@ -2,6 +2,7 @@
 // the English prose of the web-platform API documentation that ships inside the `typescript` npm
 // package (the JSDoc comments of lib.dom.d.ts, ~690k characters), so the main command works
 // offline right after set-up without any text copied into this repository.
+import { constants } from 'node:buffer';
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { readRegularFile } from '../io/regular-files.js';
@@ -32,7 +33,10 @@ export async function loadCorpus(source: string, limits: DownloadLimits = DOWNLO
   }
   try {
     return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
-  } catch {
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ERR_STRING_TOO_LONG') {
+      throw new Error(`${source}: too large, more than ${constants.MAX_STRING_LENGTH} characters (the most a JavaScript string holds); split it or pass a part`);
+    }
     throw new Error(`${source} is not valid UTF-8 text`);
   }
 }

@@ -101,14 +101,20 @@ export async function saveDataset(dir: string, ds: Dataset): Promise<void> {
 
 export async function loadDataset(dir: string): Promise<Dataset> {
   const metaPath = join(dir, 'meta.json');
-  let meta: unknown;
+  let text: string;
   try {
-    meta = JSON.parse((await readRegularFile(metaPath)).toString('utf8'));
+    text = (await readRegularFile(metaPath)).toString('utf8');
   } catch (e) {
     // `gpt prepare --out-dir X` writes to X/data, so X itself is an easy slip
     const inner = join(dir, 'data');
     const next = (await stat(join(inner, 'meta.json')).catch(() => null)) ? `pass ${inner}, where \`gpt prepare --out-dir ${dir}\` wrote it` : 'run `gpt prepare` first';
     throw new Error(`cannot read prepared data in ${dir} (${(e as Error).message}); ${next}`);
+  }
+  let meta: unknown;
+  try {
+    meta = JSON.parse(text);
+  } catch (e) {
+    throw new Error(`${metaPath}: not valid JSON (${(e as Error).message})`);
   }
   if (typeof meta !== 'object' || meta === null || Array.isArray(meta)) throw new Error(`${metaPath}: expected a JSON object, got ${show(meta)}`);
   const fields = meta as { tokenizer?: unknown; train?: unknown; val?: unknown };

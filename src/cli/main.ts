@@ -112,8 +112,17 @@ export async function main(argv: string[]): Promise<number> {
   try {
     return await cmd.run(args);
   } catch (e) {
-    console.error(`gpt ${name}: ${(e as Error).message}`);
+    console.error(`gpt ${name}: ${shortened((e as Error).message)}`);
     if (verbose || process.env.GPT_DEBUG) console.error(e);
     return e instanceof UsageError ? 2 : e instanceof TrainingDivergedError ? 3 : 1;
   }
+}
+
+/**
+ * A message of readable length: errors quote what a file holds, and a forged file's value can be a
+ * million characters. The start (what is wrong, where) and the end (often what is allowed) are kept.
+ */
+function shortened(message: string, head = 600, tail = 300): string {
+  const left = message.length - head - tail;
+  return left > 100 ? `${message.slice(0, head)} … (${left} characters left out) … ${message.slice(-tail)}` : message;
 }

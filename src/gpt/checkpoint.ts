@@ -67,6 +67,8 @@ export interface Checkpoint {
   weights: Map<string, CheckpointWeight>;
   /** AdamW moments by parameter name, when the checkpoint was saved for resuming. */
   optimizer?: { m: Map<string, Float32Array>; v: Map<string, Float32Array> };
+  /** Where it was read from (decodeCheckpoint's, decodeHF's `source`), named in loading's errors. */
+  source?: string;
 }
 
 /** What a checkpoint may hold besides the weights, the model config and the tokenizer: the metadata's optional fields, and the optimizer. */
@@ -179,7 +181,9 @@ export function decodeCheckpoint(bytes: Uint8Array, source = 'checkpoint'): Chec
     else if (name.startsWith('optim.v.')) v.set(name.slice(8), t.data as Float32Array);
     else weights.set(name, { shape: t.shape, data: t.data as Float32Array | Int8Array });
   }
-  return { meta, weights, ...(m.size && { optimizer: { m, v } }) };
+  const disagreement = configWeightsProblem(meta.model, weights, (k) => `metadata field model.${k}`, 'the file');
+  if (disagreement) throw new Error(`${source}: ${disagreement}`);
+  return { meta, weights, ...(m.size && { optimizer: { m, v } }), source };
 }
 
 const isRecord = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x);
@@ -256,8 +260,37 @@ function metaProblem(meta: Record<string, unknown>): string | null {
   return null;
 }
 
+/**
+ * What in `config` disagrees with the shapes of the stored `weights` (by our names), or null; `name`
+ * spells a config key as the file does and `stored` names the weights. Checked before a model is
+ * built: a damaged or hand-edited nLayer of 1e9 would otherwise be allocated (for minutes, or until
+ * memory runs out) before loading found its weights missing. Position embeddings may hold more rows
+ * than the context (they are cut, as when fine-tuning at a shorter one), never fewer.
+ */
+export function configWeightsProblem(
+  config: GPTConfig,
+  weights: ReadonlyMap<string, { shape: readonly number[] }>,
+  name: (key: keyof GPTConfig) => string,
+  stored: string,
+): string | null {
+  const { vocabSize, blockSize, nLayer, nEmbd } = config;
+  const K = config.shareLayers ?? 1;
+  const blocks = new Set([...weights.keys()].flatMap((n) => /^h\.(\d+)\./.exec(n)?.[1] ?? [])).size;
+  if (blocks !== nLayer / K) {
+    const shared = K > 1 ? ` (${nLayer / K} blocks of ${K} layers, ${name('shareLayers')} ${K})` : '';
+    return `${name('nLayer')} ${nLayer}${shared} disagrees with ${stored}, which holds ${blocks} block${blocks === 1 ? '' : 's'}`;
+  }
+  const shapeProblem = (tensor: string, rows: keyof GPTConfig, fits: (stored: number) => boolean) => {
+    const shape = weights.get(tensor)?.shape;
+    if (!shape) return `${stored} has no ${tensor}`;
+    if (shape.length === 2 && fits(shape[0]!) && shape[1] === nEmbd) return null;
+    return `${stored} holds ${tensor} of shape [${shape.join(', ')}], which disagrees with ${name(rows)} ${config[rows]} and ${name('nEmbd')} ${nEmbd}`;
+  };
+  return shapeProblem('wte.weight', 'vocabSize', (rows) => rows === vocabSize) ?? shapeProblem('wpe.weight', 'blockSize', (rows) => rows >= blockSize);
+}
+
 /** The first tensor holding NaN or ±Inf: such weights come from a diverged run and sample garbage. */
-function nonFiniteProblem(tensors: [string, { data: ArrayLike<number> }][]): string | null {
+export function nonFiniteProblem(tensors: [string, { data: ArrayLike<number> }][]): string | null {
   for (const [name, { data }] of tensors) {
     for (let i = 0; i < data.length; i++) {
       if (!Number.isFinite(data[i])) return `tensor '${name}' holds ${data[i]} (at index ${i}); a checkpoint must hold finite values only`;
@@ -288,7 +321,7 @@ export function modelFromCheckpoint(ckpt: Checkpoint, opts: { dropout?: number; 
     loadMasks(model, masks);
   } catch (e) {
     model.dispose();
-    throw e;
+    throw ckpt.source === undefined ? e : new Error(`${ckpt.source}: ${(e as Error).message}`);
   }
   return { model, tokenizer: tokenizerFromJSON(ckpt.meta.tokenizer) };
 }

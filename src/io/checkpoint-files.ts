@@ -13,8 +13,9 @@
 // not do: a kill between the two renames leaves new weights under the old manifest, which the
 // checksum catches, but the previous checkpoint is gone by then.)
 //
-// Only files this directory's manifests name are ever deleted, never a file merely named like ours
-// (a user's model-gpt2-small.safetensors stays). So that a killed save leaves nothing unnamed, each
+// Only files this directory's manifests name, and named as a save names them, are ever overwritten or
+// deleted, never a file merely named like ours (a user's model-gpt2-small.safetensors stays), nor one
+// a hand-edited manifest names (notes.txt). So that a killed save leaves nothing unnamed, each
 // manifest records `next`, the name the next save writes its weights under (a killed save's
 // complete but uncommitted weights sit there and are simply overwritten), and `stale`, the earlier
 // weights still to delete (a save killed after its commit has not deleted them yet). Temporary files
@@ -57,6 +58,8 @@ export class CheckpointError extends Error {
 }
 
 const freshWeightsName = () => `model-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}.safetensors`;
+/** A name freshWeightsName could have made: the only files a save overwrites or deletes, whatever a (hand-edited) manifest names. */
+const isWeightsName = (name: string) => /^model-[0-9a-z]+-[0-9a-z]{1,6}\.safetensors$/.test(name);
 
 export async function writeCheckpointFiles(
   dir: string,
@@ -65,8 +68,8 @@ export async function writeCheckpointFiles(
 ): Promise<CheckpointManifest> {
   await makeDirectories(dir);
   const previous = await readManifestOrNull(dir);
-  const name = previous?.next ?? freshWeightsName();
-  const stale = previous ? [previous.weights, ...(previous.stale ?? [])].filter((n) => n !== name) : [];
+  const name = previous?.next !== undefined && isWeightsName(previous.next) ? previous.next : freshWeightsName();
+  const stale = previous ? [previous.weights, ...(previous.stale ?? [])].filter((n) => n !== name && isWeightsName(n)) : [];
   const manifest: CheckpointManifest = {
     weights: name,
     weightsBytes: weights.length,

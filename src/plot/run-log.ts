@@ -20,14 +20,18 @@ export interface RunCurves {
 /** The runs in a log's text, in order of their first record; `source` names the log in errors. */
 export function parseRunLog(text: string, source: string): RunCurves[] {
   const runs = new Map<string, RunCurves & { start: number | null }>();
-  text.split('\n').forEach((line, i) => {
+  const lines = text.split('\n');
+  lines.forEach((line, i) => {
     if (!line.trim()) return;
-    let r: Record<string, unknown>;
+    let r: unknown;
     try {
-      r = JSON.parse(line) as Record<string, unknown>;
+      r = JSON.parse(line);
     } catch {
+      // after the last newline: a line being written, or cut short by a kill (a crashed run is plotted too)
+      if (i === lines.length - 1) return;
       throw new Error(`${source}:${i + 1}: not a JSON line`);
     }
+    if (!isRecord(r)) throw new Error(`${source}:${i + 1}: not a JSON object (a record), got ${line.slice(0, 40)}`);
     if (r.type !== 'train' && r.type !== 'eval') return;
     const id = typeof r.run === 'string' ? r.run : '';
     const time = typeof r.time === 'string' ? Date.parse(r.time) : NaN;
@@ -41,3 +45,5 @@ export function parseRunLog(text: string, source: string): RunCurves[] {
   });
   return [...runs.values()].map(({ run, train, val }) => ({ run, train, val }));
 }
+
+const isRecord = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x);

@@ -25,6 +25,9 @@ const FIXED: Record<string, unknown> = {
   layer_norm_epsilon: LAYER_NORM_EPSILON,
 };
 
+/** config.json's names of the sizes in our GPTConfig. */
+export const HF_NAMES: Partial<Record<keyof GPTConfig, string>> = { vocabSize: 'vocab_size', blockSize: 'n_positions', nLayer: 'n_layer', nHead: 'n_head', nEmbd: 'n_embd' };
+
 /** Our model config from a GPT-2 config.json's contents; `source` names the file in errors. */
 export function gptConfigFromHF(json: unknown, source = 'config.json'): GPTConfig {
   const error = (problem: string) => new Error(`${source}: ${problem}`);

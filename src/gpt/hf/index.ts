@@ -4,10 +4,10 @@
 // and writes the directory.
 import { parseSafetensors, serializeSafetensors } from '../../io/safetensors.js';
 import type { TensorData } from '../../nn/module.js';
-import { assertWeightsReadable, CHECKPOINT_FORMAT, CHECKPOINT_KEY, type Checkpoint } from '../checkpoint.js';
+import { assertWeightsReadable, CHECKPOINT_FORMAT, CHECKPOINT_KEY, configWeightsProblem, type Checkpoint } from '../checkpoint.js';
 import type { GPT } from '../model.js';
 import { BpeTokenizer, Gpt2Tokenizer, tokenizerFromHuggingFace, tokenizerFromJSON, toHuggingFaceJSON, type Tokenizer } from '../tokenizer/index.js';
-import { gptConfigFromHF, hfConfigFromGPT } from './config.js';
+import { gptConfigFromHF, hfConfigFromGPT, HF_NAMES } from './config.js';
 import { weightsFromHF, weightsToHF } from './weights.js';
 
 export { gptConfigFromHF, hfConfigFromGPT, hfLayoutProblem } from './config.js';
@@ -76,11 +76,13 @@ export function decodeHF(files: HFModelFiles, source = 'model'): Checkpoint {
     throw new Error(`${at(HF_FILES.weights)}: a webgpu-gpt checkpoint, not a Hugging Face model's weights: load it on its own, without ${HF_FILES.config}`);
   }
   const weights = weightsFromHF(parsed.tensors, at(HF_FILES.weights));
+  const disagreement = configWeightsProblem(model, weights, (k) => HF_NAMES[k] ?? k, HF_FILES.weights);
+  if (disagreement) throw new Error(`${at(HF_FILES.config)}: ${disagreement}`);
   const tokenizer = tokenizerOf(parsed.metadata[TOKENIZER_KEY], files.tokenizer, source);
   if (tokenizer.vocabSize !== model.vocabSize) {
     throw new Error(`${source}: the tokenizer has ${tokenizer.vocabSize} tokens, ${HF_FILES.config} says vocab_size ${model.vocabSize}`);
   }
-  return { meta: { format: CHECKPOINT_FORMAT, model, tokenizer: tokenizer.toJSON() }, weights };
+  return { meta: { format: CHECKPOINT_FORMAT, model, tokenizer: tokenizer.toJSON() }, weights, source };
 }
 
 function tokenizerOf(kept: string | undefined, hfJson: string | undefined, source: string): Tokenizer {

@@ -8,6 +8,7 @@
 // - GPT-2 has a bias in every Linear and LayerNorm: a model of ours without them exports zeros.
 import type { TensorData } from '../../nn/module.js';
 import type { SafetensorsTensor } from '../../io/safetensors.js';
+import { nonFiniteProblem } from '../checkpoint.js';
 
 const PREFIX = 'transformer.';
 const HEAD = 'lm_head.weight';
@@ -37,6 +38,8 @@ export function weightsFromHF(tensors: Record<string, SafetensorsTensor>, source
     const name = saved.startsWith(PREFIX) ? saved.slice(PREFIX.length) : saved;
     if (MASK_BUFFER.test(name)) continue;
     if (!(t.data instanceof Float32Array)) throw new Error(`${source}: tensor '${saved}' has dtype ${t.dtype}, expected a float type`);
+    const problem = nonFiniteProblem([[saved, t]]);
+    if (problem) throw new Error(`${source}: ${problem}`);
     const value = { shape: t.shape, data: t.data };
     if (name === HEAD) head = value;
     else weights.set(name, CONV1D.test(name) && t.shape.length === 2 ? transposed(value) : value);

@@ -9,6 +9,9 @@ import { mergeByRank } from './merge-by-rank.js';
 import { BYTE_TOKENS, pairKey } from './pairs.js';
 
 const CACHE_LIMIT = 100_000; // encoded chunks remembered; natural text repeats its words a lot
+// Every token's bytes are held for decode(): a forged merge list, each merge joining the last token to
+// itself, would double them 45 times over in a file of 700 bytes. GPT-2's tokens take 0.3 MiB.
+const TOKEN_BYTES_LIMIT = 256 * 2 ** 20;
 const utf8 = new TextEncoder();
 // ignoreBOM keeps a leading U+FEFF, which the default decoder would silently drop.
 const fromUtf8 = new TextDecoder('utf-8', { ignoreBOM: true });
@@ -29,6 +32,7 @@ export abstract class ByteLevelBpe implements Tokenizer {
 
   // `owner` names the tokenizer in errors.
   protected constructor(private readonly owner: string, byteOrder: readonly number[], merges: readonly (readonly [number, number])[], special: readonly string[]) {
+    let total = byteOrder.length; // bytes of the tokens so far
     byteOrder.forEach((b, id) => {
       this.byteIds[b] = id;
       this.tokens.push(Uint8Array.of(b));
@@ -38,10 +42,15 @@ export abstract class ByteLevelBpe implements Tokenizer {
       const ok = Array.isArray(pair) && pair.length === 2 && pair.every((id) => Number.isInteger(id) && id >= 0 && id < limit);
       if (!ok) throw new Error(`${owner}: merge ${i} must be a pair of token ids below ${limit}, got ${JSON.stringify(pair)}`);
       const [a, b] = pair;
+      const length = this.tokens[a]!.length + this.tokens[b]!.length;
+      total += length;
+      if (total > TOKEN_BYTES_LIMIT) {
+        throw new Error(`${owner}: merge ${i} makes a token of ${length} bytes, bringing the vocabulary's to ${total}, over the 256 MiB a real vocabulary stays far below`);
+      }
       const key = pairKey(a, b);
       if (this.ranks.has(key)) throw new Error(`${owner}: merge ${i} repeats the pair [${a}, ${b}]`);
       this.ranks.set(key, i);
-      const joined = new Uint8Array(this.tokens[a]!.length + this.tokens[b]!.length);
+      const joined = new Uint8Array(length);
       joined.set(this.tokens[a]!);
       joined.set(this.tokens[b]!, this.tokens[a]!.length);
       this.tokens.push(joined);

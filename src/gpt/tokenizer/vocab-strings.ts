@@ -45,8 +45,25 @@ export function vocabFromStrings(vocab: ReadonlyMap<string, number>, merges: rea
     if (id > first + special.length) throw new Error(`no token has id ${first + special.length}: ${LAYOUT}`);
     if (id === first + special.length) special.push(token); // a repeated id fails the count below
   }
+  // the token of a merge left out (merges cut short: an empty or truncated vocab.bpe) would pass for a
+  // special token, which encode() never produces; GPT-2's <|endoftext|> joins no two of its tokens
+  for (const [k, token] of special.entries()) {
+    const cut = joinPoint(token, vocab);
+    if (cut > 0) {
+      throw new Error(
+        `token ${JSON.stringify(token)} (id ${first + k}) joins ${JSON.stringify(token.slice(0, cut))} and ${JSON.stringify(token.slice(cut))}, ` +
+          `but no merge makes it: the ${merges.length} merges end early (a truncated merges list?)`,
+      );
+    }
+  }
   if (vocab.size !== first + special.length) throw new Error(`${vocab.size} tokens for ${first + special.length} ids: some share an id, or are neither a byte nor made by a merge`);
   return { byteOrder, merges: ids, special };
+}
+
+/** Where `token` splits into two tokens of `vocab`, or -1. */
+function joinPoint(token: string, vocab: ReadonlyMap<string, number>): number {
+  for (let i = 1; i < token.length; i++) if (vocab.has(token.slice(0, i)) && vocab.has(token.slice(i))) return i;
+  return -1;
 }
 
 /** The token strings (string -> id) and merges (pairs of strings) of a tokenizer's vocabulary. */
