@@ -324,6 +324,29 @@ describe('gradient clipping', () => {
         expect(Math.abs((await scale.item()) - wantScale) / wantScale).toBeLessThan(1e-5);
       }
     }));
+
+  // Squares of gradients near 1e20 overflow float32 and those near 1e-25 underflow it, though the
+  // norms (up to ~1e24 and down to ~1e-23 here) are float32 numbers: summed naively, the norm was
+  // Infinity (every gradient then clipped to 0) or 0. Each slice is scaled by a power of two first.
+  it('is right where the squares overflow or underflow float32 (gradients of 1e20, 1e-25), across slices of very different sizes', () =>
+    scope(async () => {
+      const big = Float32Array.from(seededValues(70_000, 61, -1, 1), (v) => v * 1e20); // two slices
+      const tiny = Float32Array.from(seededValues(300, 62, -1, 1), (v) => v * 1e-25);
+      for (const grads of [[big], [tiny], [big, tiny], [tiny, Float32Array.of(3, 4)]]) {
+        const params = grads.map((g) => {
+          const p = tensor(new Float32Array(g.length)).requiresGrad_();
+          p.grad = tensor(g);
+          return p;
+        });
+        let sumsq = 0;
+        for (const g of grads) for (const v of g) sumsq += v * v;
+        const want = Math.sqrt(sumsq);
+        const { norm, scale } = clipGradNorm(params, 1);
+        expect(Math.abs((await norm.item()) - want) / want, `norm ${want}`).toBeLessThan(1e-5);
+        const wantScale = Math.min(1, 1 / (want + 1e-6));
+        expect(Math.abs((await scale.item()) - wantScale) / wantScale, `scale ${wantScale}`).toBeLessThan(1e-5);
+      }
+    }));
 });
 
 describe('learning-rate schedule', () => {
