@@ -242,19 +242,25 @@ describe('the AdamW kernel: vec4 and scalar groups', () => {
 describe('AdamW at the edges of its hyperparameters', () => {
   // 1 - beta in float32 from a beta rounded to float32 cancels: for beta2 = 0.999 it was off by
   // 1.3e-5 relative, so the first step's update g / |g| came out 1 + 6.4e-6 (about 100 ulp).
+  // A GradScaler's control [multiplier, skip, skipped, clean]: after skipped steps the kernel
+  // corrects for the steps taken (step - skipped) itself.
   it.each([
-    ['step 1, eps 0', 1, 0],
-    ['step 1, eps 1e-8', 1, 1e-8],
-    ['step 1e6, eps 0', 1e6, 0],
-  ] as const)('the update of gradients from 1e-15 to 1e15 equals float64 to a few ulp (%s)', (_, step, eps) =>
+    ['step 1, eps 0', 1, 0, null],
+    ['step 1, eps 1e-8', 1, 1e-8, null],
+    ['step 1e6, eps 0', 1e6, 0, null],
+    ['step 4 after 3 skipped, eps 0', 4, 0, [1, 0, 3, 0]],
+    ['step 1e6 after 10 skipped, eps 0', 1e6, 0, [1, 0, 10, 0]],
+  ] as const)('the update of gradients from 1e-15 to 1e15 equals float64 to a few ulp (%s)', (_, step, eps, control) =>
     scope(async () => {
       const g = Float32Array.from([1e-15, -3e-7, 0.5, -2, 7e4, -1e15]);
       const n = g.length;
       for (const [beta1, beta2] of [[0.9, 0.999], [0.9, 0.95], [0.99, 0.9999]]) {
         const hyper = { lr: 1, beta1, beta2, eps, weightDecay: 1, step };
         const param = tensor(new Float32Array(n)); // 0: the result is -update, whatever the decay
-        adamw([param], [tensor(g)], tensor(new Float32Array(n)), tensor(new Float32Array(n)), tensor(1), [true], hyper);
-        const want = adamwStepRef(new Float64Array(n), g, new Float64Array(n), new Float64Array(n), 1, hyper).p;
+        const gscale = control ? tensor([...control], [4]) : tensor(1);
+        adamw([param], [tensor(g)], tensor(new Float32Array(n)), tensor(new Float32Array(n)), gscale, [true], hyper);
+        const taken = { ...hyper, step: step - (control?.[2] ?? 0) };
+        const want = adamwStepRef(new Float64Array(n), g, new Float64Array(n), new Float64Array(n), 1, taken).p;
         await expectClose(param, ref([n], want), 0, 5e-7, `beta1 ${beta1}, beta2 ${beta2}`);
       }
     }));
