@@ -182,3 +182,28 @@ describe('pow at a zero base (WGSL leaves pow(0, y) undefined)', () => {
       expect([...(await exponent.grad!.toArray())]).toEqual([0, 0, 0, 0]);
     }));
 });
+
+describe('GELU at large |x|', () => {
+  // gelu_tanh's derivative has a term 0.5 x (1 - t^2) k (1 + 0.134145 x^2): past |x| ~ 1.8e19, x^2
+  // overflows float32 and 0 * Inf gave NaN where the derivative is 1 (x > 0) or 0 (x < 0).
+  // (gelu's exact erf form differs from the tanh form by < 1e-20 at these points)
+  it('geluTanh and gelu, forward and gradient, equal float64 at +-10, +-20, +-1e4, +-1e20, +-3e38', () =>
+    ops.scope(async () => {
+      const k = Math.sqrt(2 / Math.PI);
+      const xs = [10, 20, 1e4, 1e20, 3e38].flatMap((v) => [v, -v]).map(Math.fround);
+      // the tanh form in float64, saturated where k (x + 0.044715 x^3) is past float64's tanh resolution
+      const tanhPart = (x: number) => Math.tanh(Math.max(-40, Math.min(40, k * x + k * 0.044715 * x ** 3)));
+      const wantY = xs.map((x) => 0.5 * x * (1 + tanhPart(x)));
+      const wantDx = xs.map((x) => {
+        const t = tanhPart(x);
+        return 0.5 * (1 + t) + (1 - t * t === 0 ? 0 : 0.5 * x * (1 - t * t) * k * (1 + 3 * 0.044715 * x * x));
+      });
+      for (const [fn, y, dx] of [[ops.geluTanh, wantY, wantDx], [ops.gelu, wantY, wantDx]] as const) {
+        const x = ops.tensor(xs).requiresGrad_();
+        const out = fn(x);
+        out.sum().backward();
+        await expectClose(out, ref([xs.length], y), 1e-20, 1e-6, `${fn === ops.gelu ? 'gelu' : 'geluTanh'}`);
+        await expectClose(x.grad!, ref([xs.length], dx), 1e-20, 1e-6, `${fn === ops.gelu ? 'gelu' : 'geluTanh'} gradient`);
+      }
+    }));
+});

@@ -239,6 +239,33 @@ describe('the AdamW kernel: vec4 and scalar groups', () => {
     }));
 });
 
+describe('AdamW at the edges of its hyperparameters', () => {
+  // 1 - beta in float32 from a beta rounded to float32 cancels: for beta2 = 0.999 it was off by
+  // 1.3e-5 relative, so the first step's update g / |g| came out 1 + 6.4e-6 (about 100 ulp).
+  // A GradScaler's control [multiplier, skip, skipped, clean]: after skipped steps the kernel
+  // corrects for the steps taken (step - skipped) itself.
+  it.each([
+    ['step 1, eps 0', 1, 0, null],
+    ['step 1, eps 1e-8', 1, 1e-8, null],
+    ['step 1e6, eps 0', 1e6, 0, null],
+    ['step 4 after 3 skipped, eps 0', 4, 0, [1, 0, 3, 0]],
+    ['step 1e6 after 10 skipped, eps 0', 1e6, 0, [1, 0, 10, 0]],
+  ] as const)('the update of gradients from 1e-15 to 1e15 equals float64 to a few ulp (%s)', (_, step, eps, control) =>
+    scope(async () => {
+      const g = Float32Array.from([1e-15, -3e-7, 0.5, -2, 7e4, -1e15]);
+      const n = g.length;
+      for (const [beta1, beta2] of [[0.9, 0.999], [0.9, 0.95], [0.99, 0.9999]]) {
+        const hyper = { lr: 1, beta1, beta2, eps, weightDecay: 1, step };
+        const param = tensor(new Float32Array(n)); // 0: the result is -update, whatever the decay
+        const gscale = control ? tensor([...control], [4]) : tensor(1);
+        adamw([param], [tensor(g)], tensor(new Float32Array(n)), tensor(new Float32Array(n)), gscale, [true], hyper);
+        const taken = { ...hyper, step: step - (control?.[2] ?? 0) };
+        const want = adamwStepRef(new Float64Array(n), g, new Float64Array(n), new Float64Array(n), 1, taken).p;
+        await expectClose(param, ref([n], want), 0, 5e-7, `beta1 ${beta1}, beta2 ${beta2}`);
+      }
+    }));
+});
+
 describe('float16 parameters', () => {
   it('are refused up front by AdamW, clipGradNorm and GradScaler, naming the parameter by its place in the list given', (ctx) => {
     if (!profile().f16) return ctx.skip();
@@ -322,6 +349,29 @@ describe('gradient clipping', () => {
         expect(Math.abs((await norm.item()) - want) / want).toBeLessThan(1e-5);
         const wantScale = Math.min(1, maxNorm / (want + 1e-6));
         expect(Math.abs((await scale.item()) - wantScale) / wantScale).toBeLessThan(1e-5);
+      }
+    }));
+
+  // Squares of gradients near 1e20 overflow float32 and those near 1e-25 underflow it, though the
+  // norms (up to ~1e24 and down to ~1e-23 here) are float32 numbers: summed naively, the norm was
+  // Infinity (every gradient then clipped to 0) or 0. Each slice is scaled by a power of two first.
+  it('is right where the squares overflow or underflow float32 (gradients of 1e20, 1e-25), across slices of very different sizes', () =>
+    scope(async () => {
+      const big = Float32Array.from(seededValues(70_000, 61, -1, 1), (v) => v * 1e20); // two slices
+      const tiny = Float32Array.from(seededValues(300, 62, -1, 1), (v) => v * 1e-25);
+      for (const grads of [[big], [tiny], [big, tiny], [tiny, Float32Array.of(3, 4)]]) {
+        const params = grads.map((g) => {
+          const p = tensor(new Float32Array(g.length)).requiresGrad_();
+          p.grad = tensor(g);
+          return p;
+        });
+        let sumsq = 0;
+        for (const g of grads) for (const v of g) sumsq += v * v;
+        const want = Math.sqrt(sumsq);
+        const { norm, scale } = clipGradNorm(params, 1);
+        expect(Math.abs((await norm.item()) - want) / want, `norm ${want}`).toBeLessThan(1e-5);
+        const wantScale = Math.min(1, 1 / (want + 1e-6));
+        expect(Math.abs((await scale.item()) - wantScale) / wantScale, `scale ${wantScale}`).toBeLessThan(1e-5);
       }
     }));
 });

@@ -35,6 +35,18 @@ for (const lanes of [1, 64] as const) {
             }
           }));
 
+        // A lane's sum of exps in one float32 chain drifted with the row's length: at a lane per row,
+        // 3.1e-5 in logSoftmax (16 ulp of |y| ~ 40) and 3.2e-5 relative in softmax. Tolerances here:
+        // logSoftmax 2 ulp of |y| (log of the sum to a few ulp), softmax 1e-5 (exp of x - max, |x - max|
+        // up to 40, is good to ~40 ulp whatever the sum).
+        it('handles very long rows (C = 100,000; GPT-2 has 50,257 logits) with logits in [-20, 20]', () =>
+          scope(async () => {
+            const C = 100_000;
+            const x = ref([2, C], seededValues(2 * C, 11, -20, 20).map(Math.fround));
+            const [tightAtol, tightRtol] = name === 'softmax' ? [1e-9, 1e-5] : [1e-6, 2.5e-7];
+            await expectClose(fn(toTensor(x)), reference(x), tightAtol, tightRtol, `${name} C=${C}`);
+          }));
+
         it('handles more rows than one grid axis holds (66000 rows), forward and backward', () =>
           scope(async () => {
             const shape = [66_000, 3];

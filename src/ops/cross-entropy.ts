@@ -8,6 +8,7 @@
 import { defineOp, withFront, type OpContext } from '../autograd/op.js';
 import { launchCrossEntropy, launchCrossEntropyBackward } from '../kernels/wgsl/cross-entropy.js';
 import { rowChunksOf } from '../kernels/wgsl/row.js';
+import { describeValue } from '../tensor/check.js';
 import { formatShape } from '../tensor/shape.js';
 import { FLOAT_DTYPES, floatType, Tensor } from '../tensor/tensor.js';
 import { div, maximum } from './elementwise.js';
@@ -56,8 +57,16 @@ const crossEntropyOp = defineOp({
  * logits float32 or float16 [..., V], targets int32 [...]; returns a 0-d float32 tensor, 0 if every row is ignored.
  */
 export const crossEntropy = withFront(crossEntropyOp, (logits: Tensor, targets: Tensor, opts: { ignoreIndex?: number } = {}): Tensor =>
-  crossEntropyOp(logits, targets, opts.ignoreIndex ?? -100),
+  crossEntropyOp(logits, targets, checkOptions(opts).ignoreIndex ?? -100),
 );
+
+/** crossEntropy's options: a bare number (linearCrossEntropy's ignoreIndex) or a misspelt key was ignored, -100 used. */
+function checkOptions(opts: unknown): { ignoreIndex?: number } {
+  if (opts === null || typeof opts !== 'object') throw new TypeError(`crossEntropy: argument 'opts' must be { ignoreIndex? }, got ${describeValue(opts)}`);
+  const unknown = Object.keys(opts).find((k) => k !== 'ignoreIndex');
+  if (unknown) throw new TypeError(`crossEntropy: unknown option '${unknown}'; the one option is ignoreIndex`);
+  return opts;
+}
 
 /**
  * The sum of per-row losses over the number of valid rows (counted on the GPU; max(., 1) makes an

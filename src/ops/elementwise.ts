@@ -16,7 +16,14 @@ import { cast } from './cast.js';
 const ANY: readonly DType[] = ['float32', 'float16', 'int32'];
 
 // ---- unary -------------------------------------------------------------------------------
-const GELU_C = 'const GELU_K: f32 = 0.7978845608028654; // sqrt(2 / pi)';
+// gelu_tanh's tanh argument k (a + 0.044715 a^3), k = sqrt(2 / pi), with a clamped to +-1e4 (the
+// tanh is +-1 in float32 from |a| ~ 4.5): a^3 overflowed float32 past 7e12 and the derivative's
+// a^2 past 1.8e19, where 0 * Inf gave NaN; nor need a driver assuming finite math see an Infinity
+const GELU_C = `const GELU_K: f32 = 0.7978845608028654;
+fn gelu_tanh_arg(a: f32) -> f32 {
+  let c = clamp(a, -1e4, 1e4);
+  return GELU_K * (c + 0.044715 * c * c * c);
+}`;
 const TANH_SAFE = 'fn tanh_safe(v: f32) -> f32 { return tanh(clamp(v, -15.0, 15.0)); }';
 
 interface UnarySpec {
@@ -41,15 +48,16 @@ const UNARY = {
   gelu: { expr: 'gelu_erf(x)', helpers: GELU_WGSL, saves: 'input', grad: 'x * gelu_erf_grad(y)', gradHelpers: GELU_WGSL },
   // GPT-2's tanh approximation: 0.5 a (1 + tanh(k (a + 0.044715 a^3)))
   gelu_tanh: {
-    expr: '0.5 * x * (1.0 + tanh_safe(GELU_K * (x + 0.044715 * x * x * x)))',
+    expr: '0.5 * x * (1.0 + tanh_safe(gelu_tanh_arg(x)))',
     helpers: `${GELU_C}\n${TANH_SAFE}`,
     saves: 'input',
     // d gelu = [0.5 (1 + t) + 0.5 a (1 - t^2) k (1 + 3 * 0.044715 a^2)] da, t = tanh(k (a + 0.044715 a^3))
     grad: 'x * gelu_tanh_grad(y)',
     gradHelpers: `${GELU_C}\n${TANH_SAFE}
 fn gelu_tanh_grad(a: f32) -> f32 {
-  let t = tanh_safe(GELU_K * (a + 0.044715 * a * a * a));
-  return 0.5 * (1.0 + t) + 0.5 * a * (1.0 - t * t) * GELU_K * (1.0 + 0.134145 * a * a);
+  let t = tanh_safe(gelu_tanh_arg(a));
+  let c = clamp(a, -1e4, 1e4); // 1 - t^2 is 0 past it
+  return 0.5 * (1.0 + t) + 0.5 * c * (1.0 - t * t) * GELU_K * (1.0 + 0.134145 * c * c);
 }`,
   },
 } satisfies Record<string, UnarySpec>;

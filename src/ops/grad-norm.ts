@@ -5,7 +5,7 @@
 // slice of each), one for the rest.
 import { listOf, NOT_DIFFERENTIABLE } from '../autograd/op.js';
 import { pieces, windowOf } from '../kernels/kernel.js';
-import { clipLimit, gradNormGroupSize, gradSlices, launchClipScale, launchGradSumSquares } from '../kernels/wgsl/grad-norm.js';
+import { clipLimit, gradNormGroupSize, gradSlices, launchClipScale, launchGradSumSquares, SLICE_PARTIAL } from '../kernels/wgsl/grad-norm.js';
 import { assertShape } from '../tensor/check.js';
 import { Tensor } from '../tensor/tensor.js';
 import { defineUpdate } from './update.js';
@@ -23,7 +23,7 @@ export const gradNorm = defineUpdate({
     const parts = grads.flatMap((g) => (g.size ? pieces(g.size, 4).map(({ start, count }) => ({ buffer: windowOf(g.buffer(), start, count), size: count })) : []));
     const group = gradNormGroupSize();
     const slices = parts.reduce((n, part) => n + gradSlices(part.size), 0);
-    const partial = Tensor.empty([Math.max(1, slices)], 'float32', 'gradNorm'); // every slot read is written
+    const partial = Tensor.empty([SLICE_PARTIAL * Math.max(1, slices)], 'float32', 'gradNorm'); // every slot read is written
     let written = 0;
     for (let i = 0; i < parts.length; i += group) written += launchGradSumSquares(parts.slice(i, i + group), partial.buffer(), written);
     launchClipScale(partial.buffer(), written, clipLimit(maxNorm), norm.buffer(), scale.buffer());

@@ -5,10 +5,11 @@
 //   p = p - lr (m / bc1 / (sqrt(v / bc2) + eps) + wd_k p)     (decoupled weight decay)
 // m and v are the optimizer's flat moment buffers (every parameter back to back); parameter k's
 // moments start at `starts[k]` in the group's window of them, and bit k of `decay` says whether it
-// is decayed. bc1 = 1 - b1^t, bc2 = 1 - b2^t come precomputed. With a GradScaler (mixed
-// precision), gscale is its control [4] instead: the multiplier, a skip flag (1: the gradients were
-// not finite, leave everything unchanged), the steps skipped so far (bias correction counts the
-// steps taken: t = step - skipped) and the scaler's own count.
+// is decayed. bc1 = 1 - b1^t, bc2 = 1 - b2^t come precomputed, and so do 1 - b1 and 1 - b2 (in
+// float32 from a b2 = 0.999 rounded to float32 the difference was 1.3e-5 off: the first update
+// 6e-6). With a GradScaler (mixed precision), gscale is its control [4] instead: the multiplier,
+// a skip flag (1: the gradients were not finite, leave everything unchanged), the steps skipped
+// so far (bias correction counts the steps taken: t = step - skipped) and the scaler's own count.
 // A grouped kernel (kernel.ts): each parameter and gradient a binding of its own, each parameter
 // its own 256-lane workgroups, a lane per element, or per 4 elements (vec4 loads and math) where
 // every size and start of the group is a multiple of 4 (GPT's are): measured on lavapipe, a small
@@ -32,14 +33,14 @@ const adamwKernel = variants((key: `${number}:${'f32' | 'vec4f'}:${'plain' | 'co
     write: { m: type, v: type, ...Object.fromEntries(idx.map((k) => [`param${k}`, type])) },
     params: {
       sizes: 'dims', ends: 'dims', starts: 'dims', decay: 'u32', step: 'u32',
-      lr: 'f32', b1: 'f32', b2: 'f32', eps: 'f32', wd: 'f32', bc1: 'f32', bc2: 'f32', lb1: 'f32', lb2: 'f32',
+      lr: 'f32', b1: 'f32', b2: 'f32', ob1: 'f32', ob2: 'f32', eps: 'f32', wd: 'f32', bc1: 'f32', bc2: 'f32', lnb1: 'f32', lnb2: 'f32',
     },
-    body: /* wgsl */ `
+    body: /* wgsl */ `${controlled ? ONE_MINUS_POW : ''}
 // the updated value of parameter elements x with gradients g and moments at m[at], v[at]
 fn step(x: ${type}, g: ${type}, at: u32, wd: f32, bc1: f32, bc2: f32) -> ${type} {
   let grad = g * gscale[0];
-  let m1 = p.b1 * m[at] + (1.0 - p.b1) * grad;
-  let v1 = p.b2 * v[at] + (1.0 - p.b2) * grad * grad;
+  let m1 = p.b1 * m[at] + p.ob1 * grad;
+  let v1 = p.b2 * v[at] + p.ob2 * grad * grad;
   m[at] = m1;
   v[at] = v1;
   let update = (m1 / bc1) / (sqrt(v1 / bc2) + p.eps);
@@ -56,14 +57,25 @@ ${idx.map((k) => `    case ${k}u: { param${k}[j] = step(param${k}[j], grad${k}[j
 });
 
 // a skipped step writes nothing; after skipped ones, the bias corrections of the steps taken,
-// b^t as exp2(t log2 b) with log2 b from the host in float64 (WGSL's pow, exp2(y log2 x), loses
+// 1 - b^t by one_minus_pow with ln b from the host in float64 (WGSL's pow, exp2(y log2 x), loses
 // up to 2^-21 absolute in log2 of a b near 1)
 const CONTROLLED_PRELUDE = /* wgsl */ `
   if (gscale[1] != 0.0) { return; }
   let skipped = u32(gscale[2]);
   let taken = f32(max(i32(p.step) - i32(skipped), 1));
-  let bc1 = select(p.bc1, 1.0 - exp2(taken * p.lb1), skipped > 0u);
-  let bc2 = select(p.bc2, 1.0 - exp2(taken * p.lb2), skipped > 0u);`;
+  let bc1 = select(p.bc1, one_minus_pow(taken, p.lnb1), skipped > 0u);
+  let bc2 = select(p.bc2, one_minus_pow(taken, p.lnb2), skipped > 0u);`;
+
+// 1 - b^t = -expm1(t ln b) = -2 sinh(h) exp(h), h = t ln b / 2: sinh's series where b^t is near 1
+// (|h| <= 1/4: the next term is below 5e-11 relative), where 1 - exp(2h) would cancel (b = 0.999,
+// t = 1: 1 - exp2(log2 b) was 5e-5 off, the update as much); 1 - exp(2h) past it (>= 0.39: no cancellation)
+const ONE_MINUS_POW = /* wgsl */ `
+fn one_minus_pow(t: f32, ln_b: f32) -> f32 {
+  let h = 0.5 * t * ln_b;
+  let h2 = h * h;
+  let near = -2.0 * h * (1.0 + h2 / 6.0 * (1.0 + h2 / 20.0 * (1.0 + h2 / 42.0))) * exp(h);
+  return select(1.0 - exp(2.0 * h), near, h > -0.25);
+}`;
 
 export interface AdamWHyper {
   lr: number;
@@ -82,8 +94,8 @@ export interface AdamWGroupMember {
   decay: boolean;
 }
 
-/** log2 of a beta for exp2 in the kernel; beta 0 (no momentum) as a large negative finite number (uniforms hold no -Infinity). */
-const log2Beta = (b: number) => Math.max(Math.log2(b), -1e4);
+/** ln of a beta for one_minus_pow in the kernel; beta 0 (no momentum) as a large negative finite number (uniforms hold no -Infinity). */
+const lnBeta = (b: number) => Math.max(Math.log(b), -1e4);
 
 /** Length of a GradScaler's control, which may stand for gscale. */
 export const ADAMW_CONTROL = 4;
@@ -113,9 +125,9 @@ export function launchAdamW(
     [moments.gscale, ...members.map((m) => m.grad), moments.m, moments.v, ...members.map((m) => m.param)],
     {
       ...params, starts: starts.map((s) => s / per), decay: members.reduce((bits, m, i) => bits | (+m.decay << i), 0), step: h.step,
-      lr: h.lr, b1: h.beta1, b2: h.beta2, eps: h.eps, wd: h.weightDecay,
+      lr: h.lr, b1: h.beta1, b2: h.beta2, ob1: 1 - h.beta1, ob2: 1 - h.beta2, eps: h.eps, wd: h.weightDecay,
       bc1: 1 - h.beta1 ** h.step, bc2: 1 - h.beta2 ** h.step,
-      lb1: log2Beta(h.beta1), lb2: log2Beta(h.beta2),
+      lnb1: lnBeta(h.beta1), lnb2: lnBeta(h.beta2),
     },
     grid,
   );

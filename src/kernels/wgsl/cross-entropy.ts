@@ -14,7 +14,7 @@
 // Called by src/ops/cross-entropy.ts and linear-cross-entropy.ts.
 import { defineFault } from '../../device/faults.js';
 import { Kernel, narrow, variants, type FloatType } from '../kernel.js';
-import { launchRowChunks, rowKernel, rowMain } from './row.js';
+import { blockedSum, launchRowChunks, rowKernel, rowMain } from './row.js';
 
 const TARGET_OUT_OF_RANGE = defineFault('crossEntropy: a target computed on the GPU was outside [0, V) and not ignore_index (it was clamped)');
 
@@ -37,7 +37,7 @@ const forwardK = variants((float: FloatType) => rowKernel((lanes) => new Kernel(
   for (var j = lane; j < n; j += ROW_LANES) { m = max(m, f32(x[base + j])); }
   m = wg_max(m, lane);
   var s = 0.0;
-  for (var j = lane; j < n; j += ROW_LANES) { s += exp(f32(x[base + j]) - m); }
+  ${blockedSum('s', 'exp(f32(x[base + j]) - m)')}
   let ls = log(wg_sum(s, lane));
   let l = m + ls;
   ${TARGET}

@@ -1,12 +1,19 @@
 // Global gradient norm for clipping, in two kernels and no float atomics:
-//   grad_sumsq: partial[base + w] = sum(g_k^2) over slice s of tensor k, for a group of up to
+//   grad_sumsq: partial[2 (base + w)] = sum((g_k 2^-e)^2) over slice s of tensor k and
+//     partial[2 (base + w) + 1] = e, the exponent of the slice's largest |g| (clamped to f32's normal
+//     range), for a group of up to
 //     MAX_GROUP (kernel.ts) gradient tensors bound side by side; one 256-lane workgroup w per slice of SLICE
 //     elements (tensor k's slices numbered after those of the tensors before it, `ends` holding the
 //     running counts), lanes striding over the slice, then a tree reduction in workgroup memory.
 //     Slicing keeps a large tensor (GPT-2's 38.6M-element embedding) from being one workgroup's
 //     serial tail on a GPU; a tensor of at most SLICE elements is one slice, summed as it always
-//     was. WGSL cannot index bindings: a switch picks g_k.
-//   clip_scale: norm = sqrt(sum(partial)), scale = min(1, maxNorm / (norm + 1e-6)) as PyTorch's
+//     was. WGSL cannot index bindings: a switch picks g_k. Scaling by a power of two is exact, so
+//     the sums are those of the plain squares where those fit, but squares that overflow float32
+//     (gradients past ~1.8e19: the norm was Infinity, clipping every gradient to 0) or underflow it
+//     (below ~1e-19: the norm was 0) no longer do; the max is taken on the bits (no float compares,
+//     NaN and Infinity give the top exponent and still reach the sum).
+//   clip_scale: E = the largest slice exponent, norm = sqrt(sum(partial_s 2^(2 (e_s - E)))) 2^E
+//     (Infinity only where the norm itself is past float32), scale = min(1, maxNorm / (norm + 1e-6)) as PyTorch's
 //     clip_grad_norm_: exactly 1 where norm + 1e-6 <= maxNorm or `clip` is 0 (no limit: a uniform
 //     cannot hold Infinity), dividing only where it clips. GPUs that divide by multiplying with a
 //     reciprocal flush 1 / x to 0 for x past 2^126 (WGSL promises x / y only for |y| <= 2^126),
@@ -37,6 +44,7 @@ const sumsqKernel = variants((group: number) => {
     params: { base: 'u32', sizes: 'dims', ends: 'dims' },
     body: /* wgsl */ `
 var<workgroup> red: array<f32, ${WG}>;
+var<workgroup> top: atomic<u32>; // the slice's largest |g| as bits (zero-initialised)
 
 @compute @workgroup_size(${WG})
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lane: u32) {
@@ -46,9 +54,17 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
   while (k < ${group - 1}u && w >= dim(p.ends, k)) { k++; }
   let lo = (w - select(0u, dim(p.ends, max(k, 1u) - 1u), k > 0u)) * ${SLICE}u;
   let hi = min(dim(p.sizes, k), lo + ${SLICE}u);
+  var bits = 0u;
+  switch k {
+${idx.map((k) => `    case ${k}u: { for (var j = lo + lane; j < hi; j += ${WG}u) { bits = max(bits, bitcast<u32>(g${k}[j]) & 0x7fffffffu); } }`).join('\n')}
+    default: {}
+  }
+  atomicMax(&top, bits);
+  let e = clamp(i32(workgroupUniformLoad(&top) >> 23u) - 127, -126, 127);
+  let unit = bitcast<f32>(u32(127 - e) << 23u); // 2^-e
   var acc = 0.0;
   switch k {
-${idx.map((k) => `    case ${k}u: { for (var j = lo + lane; j < hi; j += ${WG}u) { acc += g${k}[j] * g${k}[j]; } }`).join('\n')}
+${idx.map((k) => `    case ${k}u: { for (var j = lo + lane; j < hi; j += ${WG}u) { let v = g${k}[j] * unit; acc += v * v; } }`).join('\n')}
     default: {}
   }
   red[lane] = acc;
@@ -57,7 +73,10 @@ ${idx.map((k) => `    case ${k}u: { for (var j = lo + lane; j < hi; j += ${WG}u)
     if (lane < s) { red[lane] += red[lane + s]; }
     workgroupBarrier();
   }
-  if (lane == 0u) { partial[p.base + w] = red[0]; }
+  if (lane == 0u) {
+    partial[2u * (p.base + w)] = red[0];
+    partial[2u * (p.base + w) + 1u] = f32(e);
+  }
 }`,
   });
 });
@@ -70,17 +89,22 @@ const scaleKernel = new Kernel({
   body: /* wgsl */ `
 @compute @workgroup_size(1)
 fn main() {
+  var top = -126;
+  for (var i = 0u; i < p.count; i++) { top = max(top, i32(partial[2u * i + 1u])); }
   var total = 0.0;
-  for (var i = 0u; i < p.count; i++) { total += partial[i]; }
-  let nrm = sqrt(total);
+  for (var i = 0u; i < p.count; i++) { total += ldexp(partial[2u * i], 2 * (i32(partial[2u * i + 1u]) - top)); }
+  let nrm = ldexp(sqrt(total), top);
   norm[0] = nrm;
   let d = nrm + 1e-6;
   scale[0] = select(1.0, p.max_norm / d, p.clip != 0u && d > p.max_norm);
 }`,
 });
 
+/** Floats of `partial` a slice takes: its scaled sum of squares and its exponent. */
+export const SLICE_PARTIAL = 2;
+
 /**
- * partial[base ...] = the sums of squares of grads' slices (at most MAX_GROUP gradients, with their
+ * partial[SLICE_PARTIAL base ...] = the scaled sums of squares of grads' slices and their exponents (at most MAX_GROUP gradients, with their
  * sizes), in order; returns how many partial sums it wrote.
  */
 export function launchGradSumSquares(grads: { buffer: Resource; size: number }[], partial: GPUBuffer, base: number): number {
@@ -92,7 +116,7 @@ export function launchGradSumSquares(grads: { buffer: Resource; size: number }[]
   return slices;
 }
 
-/** norm[0] and scale[0] from the first `count` partial sums of squares; maxNorm null: scale 1. */
+/** norm[0] and scale[0] from the first `count` slices' partial sums of squares; maxNorm null: scale 1. */
 export function launchClipScale(partial: GPUBuffer, count: number, maxNorm: number | null, norm: GPUBuffer, scale: GPUBuffer): void {
   scaleKernel.launch([partial, norm, scale], { count, max_norm: maxNorm ?? 0, clip: maxNorm === null ? 0 : 1 }, [1, 1, 1]);
 }

@@ -12,7 +12,7 @@
 import { device } from '../../device/device.js';
 import { Kernel, narrow, variants, type FloatType } from '../kernel.js';
 import { columnGrid, columnPlan, columnSums, type ColumnLayout } from './column-sums.js';
-import { rowGrid, rowKernel, rowMain } from './row.js';
+import { blockedSum, rowGrid, rowKernel, rowMain } from './row.js';
 
 const suffix = (float: FloatType) => (float === 'f16' ? '_f16' : '');
 
@@ -23,10 +23,10 @@ const forwardK = variants((float: FloatType) => rowKernel((lanes) => new Kernel(
   params: { rows: 'u32', C: 'u32', eps: 'f32', has_bias: 'u32' },
   body: rowMain(lanes, 'p.C', /* wgsl */ `
   var s = 0.0;
-  for (var j = lane; j < n; j += ROW_LANES) { s += f32(x[base + j]); }
+  ${blockedSum('s', 'f32(x[base + j])')}
   let mu = wg_sum(s, lane) / f32(p.C);
   var v = 0.0;
-  for (var j = lane; j < n; j += ROW_LANES) { let d = f32(x[base + j]) - mu; v += d * d; }
+  ${blockedSum('v', '(f32(x[base + j]) - mu) * (f32(x[base + j]) - mu)')}
   let r = inverseSqrt(wg_sum(v, lane) / f32(p.C) + p.eps);
   for (var j = lane; j < n; j += ROW_LANES) {
     let bias = select(0.0, f32(b[j]), p.has_bias == 1u);

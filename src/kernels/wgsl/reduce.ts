@@ -28,7 +28,7 @@ import { floatBytes, Kernel, LINEAR, MAX_GROUPS, shiftedWindow, variants, type F
 import { ORDERED_WGSL } from './elementwise.js';
 import { profile } from '../profile.js';
 import { columnGrid, columnPlan, columnSums, COLUMN_LAYOUTS } from './column-sums.js';
-import { rowGrid, rowKernel } from './row.js';
+import { blockedSum, rowGrid, rowKernel } from './row.js';
 
 const WG = 64;
 export type ReduceKind = 'sum' | 'max' | 'argmax';
@@ -84,11 +84,11 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
   var acc = ${k.init};
   var arg = 0xffffffffu;
   if (live) {
-    for (var j = lane; j < p.r; j += ${lanes}u) {
+    ${kind === 'sum' ? blockedSum('acc', element('base + reduced_offset(j)'), 'lane', 'p.r', `${lanes}u`) : `for (var j = lane; j < p.r; j += ${lanes}u) {
       let e = ${element('base + reduced_offset(j)')};
       let v = ${k.load};
       ${isArg ? 'if (v > acc || arg == 0xffffffffu) { acc = v; arg = j; }' : `acc = ${combine};`}
-    }
+    }`}
   }
 ${lanes === 1 ? '' : `  vals[lane] = acc;
   idxs[lane] = arg;

@@ -63,6 +63,23 @@ ${body}
 }`;
 }
 
+/** Terms of a lane's sum added apart before they join its running total (blockedSum). */
+const SUM_BLOCK = 64;
+
+/**
+ * WGSL adding `term` (of the element index `j`) for j = from, from + step, ... below `to` into the
+ * f32 `acc`, in blocks of SUM_BLOCK terms summed apart: rounding then grows with SUM_BLOCK +
+ * terms / SUM_BLOCK additions, not with the terms (a lane per row sums a row of 50,257 or 100,000
+ * logits alone: one float32 chain put 3e-5 into their log-sum-exp).
+ */
+export function blockedSum(acc: string, term: string, from = 'lane', to = 'n', step = 'ROW_LANES'): string {
+  return /* wgsl */ `for (var j0 = ${from}; j0 < ${to}; j0 += ${step} * ${SUM_BLOCK}u) {
+    var block = 0.0;
+    for (var j = j0; j < min(${to}, j0 + ${step} * ${SUM_BLOCK}u); j += ${step}) { block += ${term}; }
+    ${acc} += block;
+  }`;
+}
+
 /** The grid for `rows` rows at `lanes` lanes per row. */
 export function rowGrid(rows: number, lanes: number): [number, number, number] {
   return gridRows(Math.ceil(rows / (WG / lanes)));

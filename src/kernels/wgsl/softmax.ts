@@ -10,7 +10,7 @@
 // time (row.ts launchRowChunks), each bound as a window `shift` elements before its first row.
 // Called by src/ops/softmax.ts.
 import { Kernel, narrow, variants, type FloatType } from '../kernel.js';
-import { launchRowChunks, rowKernel, rowMain } from './row.js';
+import { blockedSum, launchRowChunks, rowKernel, rowMain } from './row.js';
 
 function forwardKernel(log: boolean, float: FloatType, lanes: number): Kernel {
   return new Kernel({
@@ -23,7 +23,7 @@ function forwardKernel(log: boolean, float: FloatType, lanes: number): Kernel {
   for (var j = lane; j < n; j += ROW_LANES) { m = max(m, f32(x[base + j])); }
   m = wg_max(m, lane);
   var s = 0.0;
-  for (var j = lane; j < n; j += ROW_LANES) { s += exp(f32(x[base + j]) - m); }
+  ${blockedSum('s', 'exp(f32(x[base + j]) - m)')}
   s = wg_sum(s, lane);
   ${log ? 'let ls = log(s);' : 'let inv = 1.0 / s;'}
   for (var j = lane; j < n; j += ROW_LANES) {
@@ -40,7 +40,7 @@ function backwardKernel(log: boolean, float: FloatType, lanes: number): Kernel {
     params: { rows: 'u32', C: 'u32', shift: 'u32' },
     body: rowMain(lanes, 'p.C', /* wgsl */ `
   var s = 0.0;
-  for (var j = lane; j < n; j += ROW_LANES) { s += ${log ? 'f32(dy[base + j])' : 'f32(dy[base + j]) * f32(y[base + j])'}; }
+  ${blockedSum('s', log ? 'f32(dy[base + j])' : 'f32(dy[base + j]) * f32(y[base + j])')}
   s = wg_sum(s, lane);
   for (var j = lane; j < n; j += ROW_LANES) {
     dx[base + j] = ${narrow(float, log ? 'f32(dy[base + j]) - exp(f32(y[base + j])) * s' : 'f32(y[base + j]) * (f32(dy[base + j]) - s)')};
