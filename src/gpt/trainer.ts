@@ -9,7 +9,7 @@
 // and scale changes happen on the GPU (src/optim/grad-scaler.ts). A step skipped at the minimum
 // loss scale stops the run as a divergence: no scale can make such gradients fit float16.
 import { noGrad } from '../autograd/mode.js';
-import { NON_NEGATIVE, NON_NEGATIVE_INT, POSITIVE, POSITIVE_INT, SEED, UNIT_INTERVAL, rangeProblem, settingProblem, type Range, type RangesOf } from '../io/value-ranges.js';
+import { NON_NEGATIVE, NON_NEGATIVE_INT, POSITIVE, POSITIVE_INT, SEED, UNIT_INTERVAL, rangeProblem, settingProblem, show, type Range, type RangesOf } from '../io/value-ranges.js';
 import { concat, distillLoss, MIN_SCALE, tensor, type Tensor, watchNonFinite, zeros } from '../ops/index.js';
 import { AdamW } from '../optim/adamw.js';
 import { clipGradNorm } from '../optim/clip.js';
@@ -20,6 +20,7 @@ import { learningRate } from '../optim/schedule.js';
 import { device } from '../device/device.js';
 import { profile, requireF16 } from '../kernels/profile.js';
 import type { KernelTime } from '../device/profiler.js';
+import { checkBoolean, checkOptionKeys, describeValue } from '../tensor/check.js';
 import { Generator } from '../tensor/generator.js';
 import { keep, scope } from '../tensor/scope.js';
 import { memoryPlan, type MemoryPlan } from './memory-plan.js';
@@ -208,6 +209,15 @@ export function teacherProblem(distill: Distillation, cfg: Pick<TrainConfig, 'bl
   return distillSettingsProblem(distill as unknown as Record<string, unknown>, (k) => `distill.${k}`);
 }
 
+/** How a given model's shape differs from the one `cfg` and the vocabulary describe, or null (cfg's would be ignored without a word). */
+function modelShapeProblem(model: GPT, cfg: TrainConfig, vocabSize: number): string | null {
+  const want: Record<string, unknown> = { ...modelConfig(cfg, vocabSize), shareLayers: cfg.shareLayers };
+  const has: Record<string, unknown> = { ...model.config, shareLayers: model.config.shareLayers ?? 1 };
+  const key = Object.keys(want).find((k) => has[k] !== want[k]);
+  if (key === undefined) return null;
+  return `the model's ${key} is ${show(has[key])}, ${key === 'vocabSize' ? 'data' : 'cfg'}.${key} ${show(want[key])}; a given model must have the shape the config describes`;
+}
+
 /** The model's config from a training config and the tokenizer's vocabulary size. */
 export function modelConfig(cfg: TrainConfig, vocabSize: number): GPTConfig {
   const { blockSize, nLayer, nHead, nEmbd, dropout, bias, shareLayers } = cfg;
@@ -337,11 +347,18 @@ export class Trainer {
     readonly distill?: Distillation,
     opts: { scaler?: GradScalerOptions; castCache?: boolean } = {},
   ) {
+    if (cfg === null || typeof cfg !== 'object') throw new TypeError(`Trainer: argument 'cfg' must be a TrainConfig ({ ...TRAIN_DEFAULTS, ... }), got ${describeValue(cfg)}`);
+    checkOptionKeys('Trainer', cfg, Object.keys(TRAIN_DEFAULTS));
+    checkOptionKeys('Trainer', opts, ['scaler', 'castCache']);
+    if (opts.castCache !== undefined) checkBoolean('Trainer', 'castCache', opts.castCache);
     const problem = trainConfigProblem(cfg as unknown as Record<string, unknown>, (key) => `cfg.${key}`) ?? (distill && teacherProblem(distill, cfg, data.vocabSize));
     if (problem) throw new RangeError(`Trainer: ${problem}`);
+    if (model !== undefined && !(model instanceof GPT)) throw new TypeError(`Trainer: argument 'model' must be a GPT or undefined, got ${describeValue(model)}`);
     if (model?.config.quantization) {
       throw new Error(`Trainer: a quantized (${model.config.quantization}) model cannot be trained; train the float32 model, then quantize it`);
     }
+    const shape = model && modelShapeProblem(model, cfg, data.vocabSize);
+    if (shape) throw new RangeError(`Trainer: ${shape}`);
     checkSplits(data, cfg.blockSize);
     this.dtype = resolveTrainDtype(cfg.dtype);
     if (this.dtype === 'float16') requireF16('Trainer (dtype float16)');

@@ -1,0 +1,77 @@
+// Bad options of the public modules, models, trainer, generation, optimizers and tokenizers get a
+// one-line error naming the function, the option, what is allowed and what was given: a truthy
+// string is not `true`, a misspelt key is not silently ignored, a string is not coerced to a number.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { GPT, TRAIN_DEFAULTS, Trainer, type GPTConfig, type TrainConfig } from '../src/index.js';
+import { Embedding, Generator, LayerNorm, Linear } from '../src/nn/index.js';
+import { setupDevice } from './helpers.js';
+
+let model: GPT;
+beforeAll(async () => {
+  await setupDevice();
+  model = new GPT(cfg);
+});
+afterAll(() => model.dispose());
+
+// Wrong values reach the API through `any`, as they would from plain JS.
+const bad = (v: unknown) => v as any;
+const rng = () => new Generator(1);
+
+/** f on a new GPT of config c, disposed after (a refused call must leave it to its owner). */
+async function withModel(c: GPTConfig, f: (m: GPT) => unknown): Promise<unknown> {
+  const m = new GPT(c);
+  try {
+    return await f(m);
+  } finally {
+    m.dispose();
+  }
+}
+
+const cfg: GPTConfig = { vocabSize: 16, blockSize: 8, nLayer: 1, nHead: 2, nEmbd: 8, dropout: 0, bias: true };
+const ids = Int32Array.from({ length: 400 }, (_, i) => (i * 7) % 16);
+const data = { train: ids.slice(0, 300), val: ids.slice(300), vocabSize: 16 };
+const train: TrainConfig = { ...TRAIN_DEFAULTS, nLayer: 1, nHead: 2, nEmbd: 8, blockSize: 8, batchSize: 2, dtype: 'float32' };
+
+type Case = [what: string, call: () => unknown, kind: typeof Error, message: RegExp];
+
+const CASES: Case[] = [
+  // layers
+  ["Linear bias 'yes'", () => new Linear(4, 4, bad({ rng: rng(), bias: 'yes' })), TypeError, /^Linear: argument 'bias' must be a boolean, got string 'yes'$/],
+  ['Linear bias 0', () => new Linear(4, 4, bad({ rng: rng(), bias: 0 })), TypeError, /^Linear: argument 'bias' must be a boolean, got number 0$/],
+  ["Linear int8 'yes'", () => new Linear(4, 4, bad({ int8: 'yes' })), TypeError, /^Linear: argument 'int8' must be a boolean, got string 'yes'$/],
+  ['Linear misspelt Bias', () => new Linear(4, 4, bad({ rng: rng(), Bias: false })), TypeError,
+    /^Linear: unknown option 'Bias' \(the options are rng, std, int8, bias\)$/],
+  ['Embedding misspelt sd', () => new Embedding(4, 4, bad({ rng: rng(), sd: 1 })), TypeError, /^Embedding: unknown option 'sd' \(the options are rng, std, int8\)$/],
+  ['LayerNorm bias 3', () => new LayerNorm(4, bad({ bias: 3 })), TypeError, /^LayerNorm: argument 'bias' must be a boolean, got number 3$/],
+  ['LayerNorm misspelt epsilon', () => new LayerNorm(4, bad({ epsilon: 1e-3 })), TypeError, /^LayerNorm: unknown option 'epsilon' \(the options are bias, eps\)$/],
+  ['LayerNorm opts null', () => new LayerNorm(4, bad(null)), TypeError, /^LayerNorm: argument 'opts' must be \{ bias\?, eps\? \}, got null$/],
+  // GPT config
+  ['GPT config null', () => new GPT(bad(null)), TypeError, /^GPT config: must be an object .*, got null$/],
+  ['GPT misspelt nEmbed', () => new GPT(bad({ ...cfg, nEmbed: 64 })), TypeError, /^GPT config: unknown option 'nEmbed' \(the options are vocabSize, .*\)$/],
+  ["GPT bias 'yes'", () => new GPT(bad({ ...cfg, bias: 'yes' })), TypeError, /^GPT config: bias must be true or false, got "yes"$/],
+  ['GPT bias missing', () => new GPT(bad({ ...cfg, bias: undefined })), TypeError, /^GPT config: bias must be true or false, got undefined$/],
+  ["GPT vocabSize '16'", () => new GPT(bad({ ...cfg, vocabSize: '16' })), Error, /^GPT config: vocabSize must be a positive integer, got "16"$/],
+  ['GPT opts misspelt sead', () => new GPT(cfg, bad({ sead: 1 })), TypeError, /^GPT: unknown option 'sead' \(the options are seed\)$/],
+  // Trainer
+  ['Trainer model wider than cfg', () => withModel({ ...cfg, nEmbd: 16 }, (m) => new Trainer(train, data, m)), RangeError,
+    /^Trainer: the model's nEmbd is 16, cfg\.nEmbd 8; a given model must have the shape the config describes$/],
+  ['Trainer model of another vocabulary', () => withModel({ ...cfg, vocabSize: 32 }, (m) => new Trainer(train, data, m)), RangeError,
+    /^Trainer: the model's vocabSize is 32, data\.vocabSize 16; /],
+  ['Trainer model with a shorter context', () => withModel({ ...cfg, blockSize: 4 }, (m) => new Trainer(train, data, m)), RangeError, /^Trainer: the model's blockSize is 4, cfg\.blockSize 8; /],
+  ['Trainer cfg misspelt lr', () => new Trainer(bad({ ...train, lr: 1e-3 }), data), TypeError, /^Trainer: unknown option 'lr' \(the options are nLayer, .*\)$/],
+  ['Trainer cfg weightdecay', () => new Trainer(bad({ ...train, weightdecay: 0.1 }), data), TypeError, /^Trainer: unknown option 'weightdecay' /],
+  ['Trainer opts misspelt', () => new Trainer(train, data, undefined, undefined, bad({ cast_cache: false })), TypeError,
+    /^Trainer: unknown option 'cast_cache' \(the options are scaler, castCache\)$/],
+  ["Trainer castCache 'no'", () => new Trainer(train, data, undefined, undefined, bad({ castCache: 'no' })), TypeError,
+    /^Trainer: argument 'castCache' must be a boolean, got string 'no'$/],
+];
+
+describe('bad options: one-line errors naming the function and the option', () => {
+  for (const [what, call, kind, message] of CASES) {
+    it(what, async () => {
+      const err = await (async () => call())().then(() => null, (e: unknown) => e);
+      expect(err, `${what} was accepted`).toBeInstanceOf(kind);
+      expect((err as Error).message).toMatch(message);
+    });
+  }
+});
