@@ -2,8 +2,11 @@
 // one-line error naming the function, the option, what is allowed and what was given: a truthy
 // string is not `true`, a misspelt key is not silently ignored, a string is not coerced to a number.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { GPT, TRAIN_DEFAULTS, Trainer, type GPTConfig, type TrainConfig } from '../src/index.js';
-import { Embedding, Generator, LayerNorm, Linear } from '../src/nn/index.js';
+import {
+  BpeTokenizer, clipGradNorm, generate, generateBatch, GPT, learningRate, pruneStructured, quantizeModel, sampleLogits, TRAIN_DEFAULTS,
+  scope, Trainer, zeros, type GPTConfig, type TrainConfig,
+} from '../src/index.js';
+import { Embedding, Generator, LayerNorm, Linear, pruneGlobal } from '../src/nn/index.js';
 import { setupDevice } from './helpers.js';
 
 let model: GPT;
@@ -64,6 +67,30 @@ const CASES: Case[] = [
     /^Trainer: unknown option 'cast_cache' \(the options are scaler, castCache\)$/],
   ["Trainer castCache 'no'", () => new Trainer(train, data, undefined, undefined, bad({ castCache: 'no' })), TypeError,
     /^Trainer: argument 'castCache' must be a boolean, got string 'no'$/],
+  // generation and sampling
+  ['generate misspelt temprature', () => generate(model, [1], bad({ maxNewTokens: 2, temprature: 0.5 })).next(), TypeError,
+    /^generate: unknown option 'temprature' \(the options are maxNewTokens, temperature, topK, topP, seed, kvCache, stopToken\)$/],
+  ['generateBatch misspelt topk', () => generateBatch(model, [[1]], bad({ maxNewTokens: 2, topk: 3 })).next(), TypeError,
+    /^generateBatch: unknown option 'topk' /],
+  ['sampleLogits misspelt topk', () => scope(() => sampleLogits(zeros([1, 4]), zeros([1]), bad({ topk: 2 }))), TypeError,
+    /^sampleLogits: unknown option 'topk' \(the options are temperature, topK, topP\)$/],
+  // optim
+  ['learningRate misspelt warmup', () => learningRate(0, bad({ lr: 1, minLr: 0, warmupSteps: 0, decaySteps: 10, warmup: 5 })), TypeError,
+    /^learningRate: unknown option 'warmup' \(the options are lr, minLr, warmupSteps, decaySteps\)$/],
+  ['clipGradNorm of one tensor', () => scope(() => clipGradNorm(bad(zeros([2])), 1)), TypeError, /^clipGradNorm: argument 'params' must be an array of Tensors, got a float32\[2\] tensor$/],
+  // tokenizers
+  ['BpeTokenizer.train misspelt onProgres', () => BpeTokenizer.train('hello world', 260, bad({ onProgres: () => 0 })), TypeError,
+    /^BpeTokenizer\.train: unknown option 'onProgres' \(the options are onProgress\)$/],
+  // quantize and prune
+  ['quantizeModel of an object', () => quantizeModel(bad({})), TypeError, /^quantizeModel: argument 'model' must be a GPT, got an object \(Object\)$/],
+  ["pruneStructured sparsity '0.5'", () => pruneStructured(model, bad({ structure: 'heads', sparsity: '0.5' })), RangeError,
+    /^pruneStructured: sparsity must be in \[0, 1\), got string '0\.5'$/],
+  ['pruneStructured misspelt sparsty', () => pruneStructured(model, bad({ structure: 'heads', sparsity: 0.5, sparsty: 1 })), TypeError,
+    /^pruneStructured: unknown option 'sparsty' \(the options are structure, sparsity\)$/],
+  ['pruneStructured without options', () => pruneStructured(model, bad(undefined)), TypeError,
+    /^pruneStructured: argument 'opts' must be \{ structure, sparsity \}, got undefined$/],
+  ["pruneGlobal sparsity '0.5'", () => pruneGlobal(model, bad('0.5')), RangeError, /^pruneGlobal: sparsity must be in \[0, 1\), got string '0\.5'$/],
+  ['pruneGlobal of null', () => pruneGlobal(bad(null), 0.5), TypeError, /^pruneGlobal: argument 'model' must be a Module, got null$/],
 ];
 
 describe('bad options: one-line errors naming the function and the option', () => {
