@@ -3,6 +3,7 @@
 // string is not `true`, a misspelt key is not silently ignored, a string is not coerced to a number.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  AdamW, CharTokenizer, crossEntropy, decodeCheckpoint, distillLoss, encodeCheckpoint, modelFromCheckpoint, tensor,
   BpeTokenizer, clipGradNorm, generate, generateBatch, GPT, learningRate, pruneStructured, quantizeModel, sampleLogits, TRAIN_DEFAULTS,
   scope, Trainer, zeros, type GPTConfig, type TrainConfig,
 } from '../src/index.js';
@@ -19,6 +20,8 @@ afterAll(() => model.dispose());
 // Wrong values reach the API through `any`, as they would from plain JS.
 const bad = (v: unknown) => v as any;
 const rng = () => new Generator(1);
+const ids2 = Int32Array.of(1, 2); // made a tensor inside each case's scope
+const chars = CharTokenizer.train('abcdefghijklmnop');
 
 /** f on a new GPT of config c, disposed after (a refused call must leave it to its owner). */
 async function withModel(c: GPTConfig, f: (m: GPT) => unknown): Promise<unknown> {
@@ -47,7 +50,7 @@ const CASES: Case[] = [
   ['Embedding misspelt sd', () => new Embedding(4, 4, bad({ rng: rng(), sd: 1 })), TypeError, /^Embedding: unknown option 'sd' \(the options are rng, std, int8\)$/],
   ['LayerNorm bias 3', () => new LayerNorm(4, bad({ bias: 3 })), TypeError, /^LayerNorm: argument 'bias' must be a boolean, got number 3$/],
   ['LayerNorm misspelt epsilon', () => new LayerNorm(4, bad({ epsilon: 1e-3 })), TypeError, /^LayerNorm: unknown option 'epsilon' \(the options are bias, eps\)$/],
-  ['LayerNorm opts null', () => new LayerNorm(4, bad(null)), TypeError, /^LayerNorm: argument 'opts' must be \{ bias\?, eps\? \}, got null$/],
+  ['LayerNorm opts null', () => new LayerNorm(4, bad(null)), TypeError, /^LayerNorm: the options must be an object of bias, eps, got null$/],
   // GPT config
   ['GPT config null', () => new GPT(bad(null)), TypeError, /^GPT config: must be an object .*, got null$/],
   ['GPT misspelt nEmbed', () => new GPT(bad({ ...cfg, nEmbed: 64 })), TypeError, /^GPT config: unknown option 'nEmbed' \(the options are vocabSize, .*\)$/],
@@ -55,6 +58,10 @@ const CASES: Case[] = [
   ['GPT bias missing', () => new GPT(bad({ ...cfg, bias: undefined })), TypeError, /^GPT config: bias must be true or false, got undefined$/],
   ["GPT vocabSize '16'", () => new GPT(bad({ ...cfg, vocabSize: '16' })), Error, /^GPT config: vocabSize must be a positive integer, got "16"$/],
   ['GPT opts misspelt sead', () => new GPT(cfg, bad({ sead: 1 })), TypeError, /^GPT: unknown option 'sead' \(the options are seed\)$/],
+  ['GPT.forward misspelt target', () => scope(() => model.forward(tensor(ids2, [1, 2]), bad({ target: ids2 }))), TypeError,
+    /^GPT\.forward: unknown option 'target' \(the options are targets, caches, lastOnly, starts\)$/],
+  ["GPT.forward lastOnly 'yes'", () => scope(() => model.forward(tensor(ids2, [1, 2]), bad({ lastOnly: 'yes' }))), TypeError, /^GPT\.forward: argument 'lastOnly' must be a boolean, got string 'yes'$/],
+  ['GPT opts null', () => new GPT(cfg, bad(null)), TypeError, /^GPT: the options must be an object of seed, got null$/],
   // Trainer
   ['Trainer model wider than cfg', () => withModel({ ...cfg, nEmbd: 16 }, (m) => new Trainer(train, data, m)), RangeError,
     /^Trainer: the model's nEmbd is 16, cfg\.nEmbd 8; a given model must have the shape the config describes$/],
@@ -67,6 +74,13 @@ const CASES: Case[] = [
     /^Trainer: unknown option 'cast_cache' \(the options are scaler, castCache\)$/],
   ["Trainer castCache 'no'", () => new Trainer(train, data, undefined, undefined, bad({ castCache: 'no' })), TypeError,
     /^Trainer: argument 'castCache' must be a boolean, got string 'no'$/],
+  ['Trainer data.train a Float32Array', () => new Trainer(train, { ...data, train: bad(new Float32Array(300)) }), TypeError,
+    /^Trainer: argument 'data\.train' must be an Int32Array of token ids, got an object \(Float32Array\)$/],
+  ['Trainer data null', () => new Trainer(train, bad(null)), TypeError, /^Trainer: data: the options must be an object of train, val, vocabSize, got null$/],
+  ['Trainer distill misspelt alfa', () => new Trainer(train, data, undefined, bad({ teacher: model, temperature: 2, alpha: 0.5, alfa: 1 })), TypeError,
+    /^Trainer: distill: unknown option 'alfa' \(the options are teacher, temperature, alpha\)$/],
+  ['Trainer distill teacher {}', () => new Trainer(train, data, undefined, bad({ teacher: {}, temperature: 2, alpha: 0.5 })), TypeError,
+    /^Trainer: argument 'distill\.teacher' must be a GPT, got an object \(Object\)$/],
   // generation and sampling
   ['generate misspelt temprature', () => generate(model, [1], bad({ maxNewTokens: 2, temprature: 0.5 })).next(), TypeError,
     /^generate: unknown option 'temprature' \(the options are maxNewTokens, temperature, topK, topP, seed, kvCache, stopToken\)$/],
@@ -74,13 +88,33 @@ const CASES: Case[] = [
     /^generateBatch: unknown option 'topk' /],
   ['sampleLogits misspelt topk', () => scope(() => sampleLogits(zeros([1, 4]), zeros([1]), bad({ topk: 2 }))), TypeError,
     /^sampleLogits: unknown option 'topk' \(the options are temperature, topK, topP\)$/],
+  // losses
+  ['crossEntropy misspelt ignore_index', () => scope(() => crossEntropy(zeros([2, 4]), zeros([2], 'int32'), bad({ ignore_index: 1 }))), TypeError,
+    /^crossEntropy: unknown option 'ignore_index' \(the options are ignoreIndex\)$/],
+  ['crossEntropy with -100 for the options', () => scope(() => crossEntropy(zeros([2, 4]), zeros([2], 'int32'), bad(-100))), TypeError,
+    /^crossEntropy: the options must be an object of ignoreIndex, got number -100$/],
+  ['distillLoss misspelt alfa', () => scope(() => distillLoss(zeros([2, 4]), zeros([2, 4]), zeros([2], 'int32'), bad({ temperature: 2, alpha: 0.5, alfa: 1 }))), TypeError,
+    /^distillLoss: unknown option 'alfa' \(the options are temperature, alpha, ignoreIndex\)$/],
   // optim
+  ['AdamW.step(1)', () => {
+    const adam = new AdamW([]);
+    try {
+      adam.step(bad(1));
+    } finally {
+      adam.dispose();
+    }
+  }, TypeError, /^AdamW\.step: argument 'gradScale' must be a Tensor, got number 1$/],
+  ['AdamW opts null', () => new AdamW([], bad(null)), TypeError, /^AdamW: the options must be an object of lr, betas, eps, weightDecay, got null$/],
   ['learningRate misspelt warmup', () => learningRate(0, bad({ lr: 1, minLr: 0, warmupSteps: 0, decaySteps: 10, warmup: 5 })), TypeError,
     /^learningRate: unknown option 'warmup' \(the options are lr, minLr, warmupSteps, decaySteps\)$/],
   ['clipGradNorm of one tensor', () => scope(() => clipGradNorm(bad(zeros([2])), 1)), TypeError, /^clipGradNorm: argument 'params' must be an array of Tensors, got a float32\[2\] tensor$/],
   // tokenizers
   ['BpeTokenizer.train misspelt onProgres', () => BpeTokenizer.train('hello world', 260, bad({ onProgres: () => 0 })), TypeError,
     /^BpeTokenizer\.train: unknown option 'onProgres' \(the options are onProgress\)$/],
+  // checkpoints
+  ['modelFromCheckpoint misspelt blocksize', async () => modelFromCheckpoint(decodeCheckpoint(await encodeCheckpoint(model, chars)), bad({ blocksize: 4 })), TypeError,
+    /^modelFromCheckpoint: unknown option 'blocksize' \(the options are dropout, blockSize, seed\)$/],
+  ['encodeCheckpoint misspelt optimiser', () => encodeCheckpoint(model, chars, bad({ optimiser: null })), TypeError, /^encodeCheckpoint: unknown option 'optimiser' /],
   // quantize and prune
   ['quantizeModel of an object', () => quantizeModel(bad({})), TypeError, /^quantizeModel: argument 'model' must be a GPT, got an object \(Object\)$/],
   ["pruneStructured sparsity '0.5'", () => pruneStructured(model, bad({ structure: 'heads', sparsity: '0.5' })), RangeError,
@@ -88,7 +122,7 @@ const CASES: Case[] = [
   ['pruneStructured misspelt sparsty', () => pruneStructured(model, bad({ structure: 'heads', sparsity: 0.5, sparsty: 1 })), TypeError,
     /^pruneStructured: unknown option 'sparsty' \(the options are structure, sparsity\)$/],
   ['pruneStructured without options', () => pruneStructured(model, bad(undefined)), TypeError,
-    /^pruneStructured: argument 'opts' must be \{ structure, sparsity \}, got undefined$/],
+    /^pruneStructured: the options must be an object of structure, sparsity, got undefined$/],
   ["pruneGlobal sparsity '0.5'", () => pruneGlobal(model, bad('0.5')), RangeError, /^pruneGlobal: sparsity must be in \[0, 1\), got string '0\.5'$/],
   ['pruneGlobal of null', () => pruneGlobal(bad(null), 0.5), TypeError, /^pruneGlobal: argument 'model' must be a Module, got null$/],
 ];

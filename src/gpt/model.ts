@@ -11,7 +11,7 @@ import { ACTIVATIONS, Block, cachedLength, QUANTIZATIONS, type Activation, type 
 import { Generator } from '../tensor/generator.js';
 import { scope } from '../tensor/scope.js';
 import { elementBytes } from '../tensor/tensor.js';
-import { checkOptionKeys, checkTensor, describeValue } from '../tensor/check.js';
+import { checkBoolean, checkOptionKeys, checkTensor, describeValue } from '../tensor/check.js';
 import { settingProblem, show } from '../io/value-ranges.js';
 import { formatShape, sameShape } from '../tensor/shape.js';
 
@@ -177,6 +177,8 @@ export class GPT extends Module {
     opts: { targets?: Tensor; caches?: KVCache[]; lastOnly?: boolean; starts?: readonly number[] } = {},
   ): { logits?: Tensor; loss?: Tensor } {
     checkTensor('GPT.forward', 'idx', idx);
+    checkOptionKeys('GPT.forward', opts, ['targets', 'caches', 'lastOnly', 'starts']); // { target } would return no loss
+    if (opts.lastOnly !== undefined) checkBoolean('GPT.forward', 'lastOnly', opts.lastOnly);
     const [B, T] = idx.shape as [number, number];
     const past = cachedLength(opts.caches?.[0]);
     if (idx.rank !== 2 || idx.dtype !== 'int32') throw new Error(`GPT.forward: idx must be int32 [B, T], got ${idx.describe()}`);

@@ -9,7 +9,7 @@
 // would, since its columns of the consumer are gone with it (test/prune.test.ts holds it to that).
 // The pruned shape goes in the config as per-block nHeads / mlpWidths (src/gpt/model.ts).
 import { checkSparsity, linearLayers } from '../nn/prune.js';
-import { checkOptionKeys, describeValue } from '../tensor/check.js';
+import { checkOptionKeys } from '../tensor/check.js';
 import type { TensorData } from '../nn/module.js';
 import { blockConfig, GPT, type GPTConfig } from './model.js';
 
@@ -82,7 +82,6 @@ function unitsToRemove(u: Units, producer: TensorData, consumer: TensorData, spa
  * structurally first, then by magnitude.
  */
 export async function pruneStructured(model: GPT, opts: { structure: Structure; sparsity: number }): Promise<StructuredPrune> {
-  if (opts === null || typeof opts !== 'object') throw new TypeError(`pruneStructured: argument 'opts' must be { structure, sparsity }, got ${describeValue(opts)}`);
   checkOptionKeys('pruneStructured', opts, ['structure', 'sparsity']);
   const { structure, sparsity } = opts;
   if (!STRUCTURES.includes(structure)) throw new RangeError(`pruneStructured: structure must be one of ${STRUCTURES.join(', ')}, got ${JSON.stringify(structure)}`);

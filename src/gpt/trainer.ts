@@ -266,6 +266,15 @@ export function drawBatch(data: Int32Array, B: number, T: number, rng: Generator
   return { x, y };
 }
 
+/** Throws unless `data` is { train, val, vocabSize } with int32 token arrays (a Float32Array or number[] would be read as other tokens, or not at all). */
+function checkData(data: unknown): void {
+  checkOptionKeys('Trainer: data', data as object, ['train', 'val', 'vocabSize']);
+  const d = data as Record<string, unknown>;
+  for (const split of ['train', 'val']) {
+    if (!(d[split] instanceof Int32Array)) throw new TypeError(`Trainer: argument 'data.${split}' must be an Int32Array of token ids, got ${describeValue(d[split])}`);
+  }
+}
+
 /** Throws unless each split holds more than T + 1 tokens (a batch needs T + 1 consecutive ones). */
 export function checkSplits(data: { train: Int32Array; val: Int32Array }, T: number): void {
   for (const [name, split] of Object.entries({ train: data.train, val: data.val })) {
@@ -350,6 +359,11 @@ export class Trainer {
     if (cfg === null || typeof cfg !== 'object') throw new TypeError(`Trainer: argument 'cfg' must be a TrainConfig ({ ...TRAIN_DEFAULTS, ... }), got ${describeValue(cfg)}`);
     checkOptionKeys('Trainer', cfg, Object.keys(TRAIN_DEFAULTS));
     checkOptionKeys('Trainer', opts, ['scaler', 'castCache']);
+    checkData(data);
+    if (distill !== undefined) {
+      checkOptionKeys('Trainer: distill', distill, ['teacher', 'temperature', 'alpha']);
+      if (!(distill.teacher instanceof GPT)) throw new TypeError(`Trainer: argument 'distill.teacher' must be a GPT, got ${describeValue(distill.teacher)}`);
+    }
     if (opts.castCache !== undefined) checkBoolean('Trainer', 'castCache', opts.castCache);
     const problem = trainConfigProblem(cfg as unknown as Record<string, unknown>, (key) => `cfg.${key}`) ?? (distill && teacherProblem(distill, cfg, data.vocabSize));
     if (problem) throw new RangeError(`Trainer: ${problem}`);
@@ -397,6 +411,7 @@ export class Trainer {
    * throws TrainingDivergedError if any step so far diverged (see checkFinite).
    */
   async trainStep(readLoss = true): Promise<{ loss: number; gradNorm: number; lossScale?: number; skippedSteps?: number }> {
+    checkBoolean('Trainer.trainStep', 'readLoss', readLoss);
     if (this.health.isDisposed) throw new Error('Trainer.trainStep: the trainer was disposed (dispose() frees its optimizer state); make a new Trainer');
     this.model.train();
     this.optimizer.lr = this.lr();
@@ -496,6 +511,7 @@ export class Trainer {
 
   /** Trains until maxIters, calling `onLog` every logInterval steps and after each evaluation. */
   async run(hooks: RunHooks = {}): Promise<void> {
+    checkOptionKeys('Trainer.run', hooks, ['onLog', 'onEval', 'onProfile', 'profileStep']);
     const { maxIters, logInterval, evalInterval, batchSize, blockSize, gradAccum } = this.cfg;
     let last = performance.now();
     let lastStep = this.step;

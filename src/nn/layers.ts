@@ -151,7 +151,6 @@ export class LayerNorm extends Module {
     super();
     // checked here, so that errors name the layer rather than full, or come at the first forward
     checkInteger('LayerNorm', 'dim', dim, 0, Number.MAX_SAFE_INTEGER, 'an integer >= 0');
-    if (opts === null || typeof opts !== 'object') throw new TypeError(`LayerNorm: argument 'opts' must be { bias?, eps? }, got ${describeValue(opts)}`);
     checkOptionKeys('LayerNorm', opts, ['bias', 'eps']);
     const bias = flag('LayerNorm', 'bias', opts.bias, true);
     this.eps = opts.eps === undefined ? 1e-5 : checkNonNegative('LayerNorm', 'eps', opts.eps);

@@ -8,6 +8,7 @@
 import { defineOp, withFront, type OpContext } from '../autograd/op.js';
 import { launchCrossEntropy, launchCrossEntropyBackward } from '../kernels/wgsl/cross-entropy.js';
 import { rowChunksOf } from '../kernels/wgsl/row.js';
+import { checkOptionKeys } from '../tensor/check.js';
 import { formatShape } from '../tensor/shape.js';
 import { FLOAT_DTYPES, floatType, Tensor } from '../tensor/tensor.js';
 import { div, maximum } from './elementwise.js';
@@ -55,8 +56,10 @@ const crossEntropyOp = defineOp({
  * Mean over rows whose target != ignoreIndex (default -100) of -log softmax(logits)[target].
  * logits float32 or float16 [..., V], targets int32 [...]; returns a 0-d float32 tensor, 0 if every row is ignored.
  */
-export const crossEntropy = withFront(crossEntropyOp, (logits: Tensor, targets: Tensor, opts: { ignoreIndex?: number } = {}): Tensor =>
-  crossEntropyOp(logits, targets, opts.ignoreIndex ?? -100),
+export const crossEntropy = withFront(crossEntropyOp, (logits: Tensor, targets: Tensor, opts: { ignoreIndex?: number } = {}): Tensor => {
+  checkOptionKeys('crossEntropy', opts, ['ignoreIndex']); // crossEntropy(l, t, -100) or { ignore_index } would be ignored
+  return crossEntropyOp(logits, targets, opts.ignoreIndex ?? -100);
+}
 );
 
 /**

@@ -15,6 +15,7 @@ import { isGradEnabled } from '../autograd/mode.js';
 import { defineOp, withFront, type OpContext } from '../autograd/op.js';
 import { DISTILL_STATS, launchDistillLoss, launchDistillLossBackward, type DistillWeights } from '../kernels/wgsl/distill-loss.js';
 import { rowChunksOf } from '../kernels/wgsl/row.js';
+import { checkOptionKeys } from '../tensor/check.js';
 import { sameShape } from '../tensor/shape.js';
 import { FLOAT_DTYPES, floatType, Tensor } from '../tensor/tensor.js';
 import { checkLogitsAndTargets, meanOverValid } from './cross-entropy.js';
@@ -86,6 +87,8 @@ export interface DistillOptions {
  * + (1 - alpha) crossEntropy(student, target); a 0-d tensor, 0 if every row is ignored. Differentiable
  * in studentLogits only.
  */
-export const distillLoss = withFront(distillLossOp, (studentLogits: Tensor, teacherLogits: Tensor, targets: Tensor, opts: DistillOptions): Tensor =>
-  distillLossOp(studentLogits, teacherLogits, targets, opts?.temperature, opts?.alpha, opts?.ignoreIndex ?? -100),
+export const distillLoss = withFront(distillLossOp, (studentLogits: Tensor, teacherLogits: Tensor, targets: Tensor, opts: DistillOptions): Tensor => {
+  checkOptionKeys('distillLoss', opts, ['temperature', 'alpha', 'ignoreIndex']);
+  return distillLossOp(studentLogits, teacherLogits, targets, opts.temperature, opts.alpha, opts.ignoreIndex ?? -100);
+}
 );

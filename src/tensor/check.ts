@@ -57,6 +57,7 @@ export function checkNumber(op: string, arg: string, value: unknown, finite = fa
 
 /** That `opts` (an options object) names only `known` keys: a misspelt one (PyTorch's weight_decay) would be ignored. */
 export function checkOptionKeys(op: string, opts: object, known: readonly string[]): void {
+  if (opts === null || typeof opts !== 'object') throw new TypeError(`${op}: the options must be an object of ${known.join(', ')}, got ${describeValue(opts)}`);
   const unknown = Object.keys(opts).find((k) => !known.includes(k));
   if (unknown !== undefined) throw new TypeError(`${op}: unknown option '${unknown}' (the options are ${known.join(', ')})`);
 }
