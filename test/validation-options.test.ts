@@ -3,7 +3,7 @@
 // string is not `true`, a misspelt key is not silently ignored, a string is not coerced to a number.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  AdamW, CharTokenizer, crossEntropy, decodeCheckpoint, distillLoss, encodeCheckpoint, modelFromCheckpoint, tensor,
+  AdamW, CharTokenizer, crossEntropy, decodeCheckpoint, distillLoss, encodeCheckpoint, layerNorm, modelFromCheckpoint, tensor,
   BpeTokenizer, clipGradNorm, generate, generateBatch, GPT, learningRate, pruneStructured, quantizeModel, sampleLogits, TRAIN_DEFAULTS,
   scope, Trainer, zeros, type GPTConfig, type TrainConfig,
 } from '../src/index.js';
@@ -37,6 +37,17 @@ const cfg: GPTConfig = { vocabSize: 16, blockSize: 8, nLayer: 1, nHead: 2, nEmbd
 const ids = Int32Array.from({ length: 400 }, (_, i) => (i * 7) % 16);
 const data = { train: ids.slice(0, 300), val: ids.slice(300), vocabSize: 16 };
 const train: TrainConfig = { ...TRAIN_DEFAULTS, nLayer: 1, nHead: 2, nEmbd: 8, blockSize: 8, batchSize: 2, dtype: 'float32' };
+
+/** f on a new Trainer of `train`, disposed after with its model. */
+async function withTrainer(f: (t: Trainer) => unknown): Promise<unknown> {
+  const t = new Trainer(train, data);
+  try {
+    return await f(t);
+  } finally {
+    t.dispose();
+    t.model.dispose();
+  }
+}
 
 type Case = [what: string, call: () => unknown, kind: typeof Error, message: RegExp];
 
@@ -81,6 +92,9 @@ const CASES: Case[] = [
     /^Trainer: distill: unknown option 'alfa' \(the options are teacher, temperature, alpha\)$/],
   ['Trainer distill teacher {}', () => new Trainer(train, data, undefined, bad({ teacher: {}, temperature: 2, alpha: 0.5 })), TypeError,
     /^Trainer: argument 'distill\.teacher' must be a GPT, got an object \(Object\)$/],
+  ['Trainer.run misspelt onLogg', () => withTrainer((t) => t.run(bad({ onLogg: () => undefined }))), TypeError,
+    /^Trainer\.run: unknown option 'onLogg' \(the options are onLog, onEval, onProfile, profileStep\)$/],
+  ["Trainer.trainStep('no')", () => withTrainer((t) => t.trainStep(bad('no'))), TypeError, /^Trainer\.trainStep: argument 'readLoss' must be a boolean, got string 'no'$/],
   // generation and sampling
   ['generate misspelt temprature', () => generate(model, [1], bad({ maxNewTokens: 2, temprature: 0.5 })).next(), TypeError,
     /^generate: unknown option 'temprature' \(the options are maxNewTokens, temperature, topK, topP, seed, kvCache, stopToken\)$/],
@@ -95,6 +109,9 @@ const CASES: Case[] = [
     /^crossEntropy: the options must be an object of ignoreIndex, got number -100$/],
   ['distillLoss misspelt alfa', () => scope(() => distillLoss(zeros([2, 4]), zeros([2, 4]), zeros([2], 'int32'), bad({ temperature: 2, alpha: 0.5, alfa: 1 }))), TypeError,
     /^distillLoss: unknown option 'alfa' \(the options are temperature, alpha, ignoreIndex\)$/],
+  ["distillLoss alpha '0.5'", () => scope(() => distillLoss(zeros([2, 4]), zeros([2, 4]), zeros([2], 'int32'), bad({ temperature: 2, alpha: '0.5' }))), Error,
+    /^distillLoss: alpha must be in \[0, 1\], got string '0\.5'$/],
+  ["layerNorm eps '1e-5'", () => scope(() => layerNorm(zeros([2, 2]), zeros([2]), null, bad('1e-5'))), Error, /^layerNorm: eps must be a finite number >= 0, got string '1e-5'$/],
   // optim
   ['AdamW.step(1)', () => {
     const adam = new AdamW([]);

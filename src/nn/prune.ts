@@ -8,7 +8,7 @@
 // after the step (so moments carried over from before pruning cannot revive them).
 import { maskInPlace, tensor } from '../ops/index.js';
 import { Linear } from './layers.js';
-import { describeValue } from '../tensor/check.js';
+import { describeValue, showValue } from '../tensor/check.js';
 import { Module, type TensorData } from './module.js';
 
 /** What pruneGlobal did: weights pruned (zero and masked) out of the Linear weights' total, and the magnitude at the cut. */
@@ -92,7 +92,7 @@ export async function pruneGlobal(model: Module, sparsity: number): Promise<Prun
 
 /** sparsity as the pruning functions take it (typeof first: '0.5' would pass the comparisons by coercion). */
 export function checkSparsity(fn: string, sparsity: unknown): void {
-  if (!(typeof sparsity === 'number' && sparsity >= 0 && sparsity < 1)) throw new RangeError(`${fn}: sparsity must be in [0, 1), got ${typeof sparsity === 'number' ? sparsity : describeValue(sparsity)}`);
+  if (!(typeof sparsity === 'number' && sparsity >= 0 && sparsity < 1)) throw new RangeError(`${fn}: sparsity must be in [0, 1), got ${showValue(sparsity)}`);
 }
 
 /** The Linear layers of `model` that hold a mask. */

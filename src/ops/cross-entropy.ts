@@ -8,7 +8,7 @@
 import { defineOp, withFront, type OpContext } from '../autograd/op.js';
 import { launchCrossEntropy, launchCrossEntropyBackward } from '../kernels/wgsl/cross-entropy.js';
 import { rowChunksOf } from '../kernels/wgsl/row.js';
-import { checkOptionKeys } from '../tensor/check.js';
+import { checkOptionKeys, showValue } from '../tensor/check.js';
 import { formatShape } from '../tensor/shape.js';
 import { FLOAT_DTYPES, floatType, Tensor } from '../tensor/tensor.js';
 import { div, maximum } from './elementwise.js';
@@ -86,7 +86,7 @@ export function checkLogitsAndTargets(op: string, logits: Tensor, targets: Tenso
   const V = logits.shape[logits.rank - 1]!;
   if (V === 0) throw new Error(`${op}: logits ${logits.describe()} have no classes (V = 0)`);
   if (!Number.isInteger(ignoreIndex) || ignoreIndex < -(2 ** 31) || ignoreIndex >= 2 ** 31) {
-    throw new Error(`${op}: ignoreIndex must be an int32 integer, got ${ignoreIndex}`);
+    throw new Error(`${op}: ignoreIndex must be an int32 integer, got ${showValue(ignoreIndex)}`);
   }
   // Targets made on the GPU have no host copy: the kernel clamps them and reports a fault (thrown by the next read).
   const host = targets.storage(op).host;

@@ -21,6 +21,9 @@ export function describeValue(value: unknown): string {
   return kind === shown ? kind : `${kind} ${shown}`;
 }
 
+/** A number bare (1.5, NaN), anything else as describeValue says it (string '1.5'): for messages whose numbers read bare. */
+export const showValue = (value: unknown): string => (typeof value === 'number' ? String(value) : describeValue(value));
+
 /** A short one-line rendering: arrays up to 4 entries, strings up to 24 characters. */
 function show(value: unknown): string {
   if (value instanceof Tensor) return value.describe();
