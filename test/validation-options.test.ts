@@ -7,7 +7,7 @@ import {
   BpeTokenizer, clipGradNorm, generate, generateBatch, GPT, learningRate, pruneStructured, quantizeModel, sampleLogits, TRAIN_DEFAULTS,
   scope, Trainer, zeros, type GPTConfig, type TrainConfig,
 } from '../src/index.js';
-import { Embedding, Generator, LayerNorm, Linear, pruneGlobal } from '../src/nn/index.js';
+import { Block, CausalSelfAttention, Embedding, Generator, LayerNorm, Linear, MLP, pruneGlobal } from '../src/nn/index.js';
 import { setupDevice } from './helpers.js';
 
 let model: GPT;
@@ -62,6 +62,11 @@ const CASES: Case[] = [
   ['LayerNorm bias 3', () => new LayerNorm(4, bad({ bias: 3 })), TypeError, /^LayerNorm: argument 'bias' must be a boolean, got number 3$/],
   ['LayerNorm misspelt epsilon', () => new LayerNorm(4, bad({ epsilon: 1e-3 })), TypeError, /^LayerNorm: unknown option 'epsilon' \(the options are bias, eps\)$/],
   ['LayerNorm opts null', () => new LayerNorm(4, bad(null)), TypeError, /^LayerNorm: the options must be an object of bias, eps, got null$/],
+  ['Block without nLayer', () => new Block(bad({ nEmbd: 8, nHead: 2, dropout: 0, bias: true }), rng()), TypeError,
+    /^Block: argument 'cfg\.nLayer' must be an integer >= 1, got undefined$/],
+  ['CausalSelfAttention nHead 3 of nEmbd 8', () => new CausalSelfAttention({ nEmbd: 8, nHead: 3, nLayer: 1, dropout: 0, bias: true }, rng()), RangeError,
+    /^CausalSelfAttention: the head size \(cfg\.headSize, else cfg\.nEmbd \/ cfg\.nHead\) must be an integer >= 1, got 2\.66+\d*$/],
+  ['MLP without bias', () => new MLP(bad({ nEmbd: 8, nHead: 2, nLayer: 1, dropout: 0 }), rng()), TypeError, /^MLP: argument 'cfg\.bias' must be a boolean, got undefined$/],
   // GPT config
   ['GPT config null', () => new GPT(bad(null)), TypeError, /^GPT config: must be an object .*, got null$/],
   ['GPT misspelt nEmbed', () => new GPT(bad({ ...cfg, nEmbed: 64 })), TypeError, /^GPT config: unknown option 'nEmbed' \(the options are vocabSize, .*\)$/],
