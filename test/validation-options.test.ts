@@ -3,11 +3,11 @@
 // string is not `true`, a misspelt key is not silently ignored, a string is not coerced to a number.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  AdamW, CharTokenizer, crossEntropy, decodeCheckpoint, distillLoss, encodeCheckpoint, layerNorm, modelFromCheckpoint, tensor,
+  AdamW, CharTokenizer, crossEntropy, decodeCheckpoint, distillLoss, encodeCheckpoint, encodeHF, layerNorm, memoryPlan, modelFromCheckpoint, tensor,
   BpeTokenizer, clipGradNorm, generate, generateBatch, GPT, learningRate, pruneStructured, quantizeModel, sampleLogits, TRAIN_DEFAULTS,
   scope, Trainer, zeros, type GPTConfig, type TrainConfig,
 } from '../src/index.js';
-import { Block, CausalSelfAttention, Embedding, Generator, LayerNorm, Linear, MLP, pruneGlobal } from '../src/nn/index.js';
+import { Block, CausalSelfAttention, Embedding, Generator, LayerNorm, Linear, MLP, ModuleList, pruneGlobal } from '../src/nn/index.js';
 import { setupDevice } from './helpers.js';
 
 let model: GPT;
@@ -67,6 +67,8 @@ const CASES: Case[] = [
   ['CausalSelfAttention nHead 3 of nEmbd 8', () => new CausalSelfAttention({ nEmbd: 8, nHead: 3, nLayer: 1, dropout: 0, bias: true }, rng()), RangeError,
     /^CausalSelfAttention: the head size \(cfg\.headSize, else cfg\.nEmbd \/ cfg\.nHead\) must be an integer >= 1, got 2\.66+\d*$/],
   ['MLP without bias', () => new MLP(bad({ nEmbd: 8, nHead: 2, nLayer: 1, dropout: 0 }), rng()), TypeError, /^MLP: argument 'cfg\.bias' must be a boolean, got undefined$/],
+  ['ModuleList of numbers', () => new ModuleList(bad([3])), TypeError, /^ModuleList: argument 'items' must be an array of Modules, got number 3 at \[0\]$/],
+  ['ModuleList(3)', () => new ModuleList(bad(3)), TypeError, /^ModuleList: argument 'items' must be an array of Modules, got number 3$/],
   // GPT config
   ['GPT config null', () => new GPT(bad(null)), TypeError, /^GPT config: must be an object .*, got null$/],
   ['GPT misspelt nEmbed', () => new GPT(bad({ ...cfg, nEmbed: 64 })), TypeError, /^GPT config: unknown option 'nEmbed' \(the options are vocabSize, .*\)$/],
@@ -101,6 +103,11 @@ const CASES: Case[] = [
     /^Trainer\.run: unknown option 'onLogg' \(the options are onLog, onEval, onProfile, profileStep\)$/],
   ["Trainer.trainStep('no')", () => withTrainer((t) => t.trainStep(bad('no'))), TypeError, /^Trainer\.trainStep: argument 'readLoss' must be a boolean, got string 'no'$/],
   // generation and sampling
+  ['generate with an object for the model', () => generate(bad({}), [1], { maxNewTokens: 1 }).next(), TypeError, /^generate: argument 'model' must be a GPT, got an object \(Object\)$/],
+  ['GPT.forward caches 3', () => scope(() => model.forward(tensor(ids2, [1, 2]), bad({ caches: 3 }))), TypeError,
+    /^GPT\.forward: argument 'caches' must be an array of KV caches, got number 3$/],
+  ["memoryPlan batchSize '2'", () => memoryPlan(cfg, bad('2'), { training: true, bindingLimit: 2 ** 30 }), TypeError,
+    /^memoryPlan: argument 'batchSize' must be an integer >= 1, got string '2'$/],
   ['generate misspelt temprature', () => generate(model, [1], bad({ maxNewTokens: 2, temprature: 0.5 })).next(), TypeError,
     /^generate: unknown option 'temprature' \(the options are maxNewTokens, temperature, topK, topP, seed, kvCache, stopToken\)$/],
   ['generateBatch misspelt topk', () => generateBatch(model, [[1]], bad({ maxNewTokens: 2, topk: 3 })).next(), TypeError,
@@ -134,6 +141,7 @@ const CASES: Case[] = [
   ['BpeTokenizer.train misspelt onProgres', () => BpeTokenizer.train('hello world', 260, bad({ onProgres: () => 0 })), TypeError,
     /^BpeTokenizer\.train: unknown option 'onProgres' \(the options are onProgress\)$/],
   // checkpoints
+  ['encodeHF of an object', () => encodeHF(bad({})), TypeError, /^encodeHF: argument 'model' must be a GPT, got an object \(Object\)$/],
   ['modelFromCheckpoint misspelt blocksize', async () => modelFromCheckpoint(decodeCheckpoint(await encodeCheckpoint(model, chars)), bad({ blocksize: 4 })), TypeError,
     /^modelFromCheckpoint: unknown option 'blocksize' \(the options are dropout, blockSize, seed\)$/],
   ['encodeCheckpoint misspelt optimiser', () => encodeCheckpoint(model, chars, bad({ optimiser: null })), TypeError, /^encodeCheckpoint: unknown option 'optimiser' /],

@@ -16,7 +16,7 @@ import { checkSamplingOptions, sampleLogits, tensor, type SamplingOptions, type 
 import { checkOptionKeys, describeValue } from '../tensor/check.js';
 import { Generator } from '../tensor/generator.js';
 import { keep, scope } from '../tensor/scope.js';
-import type { GPT } from './model.js';
+import { GPT } from './model.js';
 
 /** The largest float32 below 1. */
 const BELOW_ONE = 1 - 2 ** -24;
@@ -213,6 +213,7 @@ function abandon(step: Step): null {
 
 /** One-line errors for bad prompts or options, before any work is queued; `op` names the caller. */
 function checkArgs(model: GPT, prompts: readonly (readonly number[])[], opts: BatchGenerateOptions | undefined, op: string): void {
+  if (!(model instanceof GPT)) throw new TypeError(`${op}: argument 'model' must be a GPT, got ${describeValue(model)}`);
   const { vocabSize } = model.config;
   const single = op === 'generate';
   prompts.forEach((prompt, i) => {

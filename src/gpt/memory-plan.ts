@@ -11,6 +11,7 @@
 // float16 activations and logits, and a float16 copy of each weight that its products keep for the
 // backward.
 import type { ComputeDtype } from '../nn/autocast.js';
+import { checkInteger } from '../tensor/check.js';
 import type { GPTConfig } from './model.js';
 
 const F32 = 4;
@@ -27,6 +28,7 @@ export interface MemoryPlan {
 
 /** The plan of `cfg` at `batchSize`, for a training step (training: true) or a forward alone, computing in `dtype` (float32 by default). */
 export function memoryPlan(cfg: GPTConfig, batchSize: number, opts: { training: boolean; bindingLimit: number; dtype?: ComputeDtype }): MemoryPlan {
+  checkInteger('memoryPlan', 'batchSize', batchSize, 1, Number.MAX_SAFE_INTEGER, 'an integer >= 1'); // '2' would be coerced
   const { vocabSize: V, blockSize: T, nLayer: L, nEmbd: C, nHead: NH } = cfg;
   const A = opts.dtype === 'float16' ? F16 : F32; // bytes of an activation
   const B = batchSize;

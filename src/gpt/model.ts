@@ -179,6 +179,7 @@ export class GPT extends Module {
     checkTensor('GPT.forward', 'idx', idx);
     checkOptionKeys('GPT.forward', opts, ['targets', 'caches', 'lastOnly', 'starts']); // { target } would return no loss
     if (opts.lastOnly !== undefined) checkBoolean('GPT.forward', 'lastOnly', opts.lastOnly);
+    if (opts.caches !== undefined && !Array.isArray(opts.caches)) throw new TypeError(`GPT.forward: argument 'caches' must be an array of KV caches, got ${describeValue(opts.caches)}`);
     const [B, T] = idx.shape as [number, number];
     const past = cachedLength(opts.caches?.[0]);
     if (idx.rank !== 2 || idx.dtype !== 'int32') throw new Error(`GPT.forward: idx must be int32 [B, T], got ${idx.describe()}`);
