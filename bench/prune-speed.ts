@@ -26,7 +26,8 @@ async function timeOne(path: string): Promise<{ stepMs: number; tokPerSec: numbe
   const { model } = modelFromCheckpoint(ckpt, { dropout: 0 });
   const V = model.config.vocabSize;
   const ids = Int32Array.from({ length: 20_000 }, (_, i) => (i * 7919) % V); // any tokens: only the time counts
-  const trainer = new Trainer({ ...TRAIN_DEFAULTS, blockSize: model.config.blockSize }, { train: ids, val: ids, vocabSize: V }, model);
+  const { blockSize, nLayer, nHead, nEmbd, bias, shareLayers = 1 } = model.config; // the Trainer refuses a config of another shape
+  const trainer = new Trainer({ ...TRAIN_DEFAULTS, blockSize, nLayer, nHead, nEmbd, bias, shareLayers, dropout: 0 }, { train: ids, val: ids, vocabSize: V }, model);
   const times: number[] = [];
   for (let i = 0; i < STEPS + 2; i++) {
     const t0 = performance.now();

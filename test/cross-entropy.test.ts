@@ -107,8 +107,8 @@ for (const lanes of [1, 64] as const) {
           expect(() => crossEntropy(logits, t([-1, 0]))).toThrow(/^crossEntropy: target -1 at position 0 of int32\[2\] is out of range \[0, 3\)/);
           expect(() => crossEntropy(logits, t([0, -1]), { ignoreIndex: -1 })).not.toThrow();
           // linearCrossEntropy takes ignoreIndex as a number: here one was ignored, and -100 used
-          expect(() => crossEntropy(logits, t([0, 1]), 0 as never)).toThrow(/^crossEntropy: argument 'opts' must be \{ ignoreIndex\? \}, got number 0$/);
-          expect(() => crossEntropy(logits, t([0, 1]), { ignore_index: 0 } as never)).toThrow(/^crossEntropy: unknown option 'ignore_index'; the one option is ignoreIndex$/);
+          expect(() => crossEntropy(logits, t([0, 1]), 0 as never)).toThrow(/^crossEntropy: the options must be an object of ignoreIndex, got number 0$/);
+          expect(() => crossEntropy(logits, t([0, 1]), { ignore_index: 0 } as never)).toThrow(/^crossEntropy: unknown option 'ignore_index' \(the options are ignoreIndex\)$/);
           expect(() => crossEntropy(tensor(Float32Array.from(seededValues(12, 1)), [2, 2, 3]), t([0, 1, 2, 5], [2, 2]))).toThrow(
             /^crossEntropy: target 5 at position 3 \[1, 1\] of int32\[2, 2\] is out of range \[0, 3\)/,
           );

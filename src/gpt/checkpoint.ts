@@ -10,6 +10,7 @@ import { parseSafetensors, serializeSafetensors, type SafetensorsTensor } from '
 import { safetensorsTensors } from '../io/state-dict.js';
 import { NON_NEGATIVE_INT, POSITIVE_INT, rangeProblem, settingProblem, show, type RangesOf } from '../io/value-ranges.js';
 import { isMaskName, loadMasks } from '../nn/prune.js';
+import { checkOptionKeys } from '../tensor/check.js';
 import { ACTIVATIONS, QUANTIZATIONS, type Activation, type Quantization } from '../nn/transformer.js';
 import type { AdamW } from '../optim/adamw.js';
 import { scalerStateRules, type Tensor } from '../ops/index.js';
@@ -90,6 +91,7 @@ export function assertWeightsReadable(): void {
 
 /** A model with its tokenizer (and optionally training state) as one safetensors file's bytes; refuses NaN/Inf weights. */
 export async function encodeCheckpoint(model: GPT, tokenizer: Tokenizer, extra: CheckpointExtras = {}): Promise<Uint8Array> {
+  checkOptionKeys('encodeCheckpoint', extra, ['train', 'trainer', 'val', 'bestVal', 'run', 'data', 'distill', 'optimizer', 'moments']);
   assertWeightsReadable();
   const named = [...model.namedParameters()];
   const tensors = await safetensorsTensors([...named, ...model.namedBuffers()]);
@@ -306,6 +308,7 @@ export function nonFiniteProblem(tensors: [string, { data: ArrayLike<number> }][
  * `seed` seeds the model's generator (its dropout masks), as it would a new model's.
  */
 export function modelFromCheckpoint(ckpt: Checkpoint, opts: { dropout?: number; blockSize?: number; seed?: number } = {}): { model: GPT; tokenizer: Tokenizer } {
+  checkOptionKeys('modelFromCheckpoint', opts, ['dropout', 'blockSize', 'seed']);
   const trained = ckpt.meta.model.blockSize;
   const blockSize = opts.blockSize ?? trained;
   if (!Number.isInteger(blockSize) || blockSize < 1 || blockSize > trained) {

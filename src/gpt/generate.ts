@@ -13,10 +13,10 @@ import { noGrad } from '../autograd/mode.js';
 import { disposeCache, keepCacheRows, type KVCache } from '../nn/transformer.js';
 import { device } from '../device/device.js';
 import { checkSamplingOptions, sampleLogits, tensor, type SamplingOptions, type Tensor } from '../ops/index.js';
-import { describeValue } from '../tensor/check.js';
+import { checkOptionKeys, describeValue } from '../tensor/check.js';
 import { Generator } from '../tensor/generator.js';
 import { keep, scope } from '../tensor/scope.js';
-import type { GPT } from './model.js';
+import { GPT } from './model.js';
 
 /** The largest float32 below 1. */
 const BELOW_ONE = 1 - 2 ** -24;
@@ -71,7 +71,8 @@ interface Sequence {
 
 async function* decode(model: GPT, prompts: readonly (readonly number[])[], opts: BatchGenerateOptions): AsyncGenerator<(number | null)[]> {
   const { blockSize } = model.config;
-  const { maxNewTokens, stopToken } = opts;
+  const { maxNewTokens, stopToken, temperature, topK, topP } = opts;
+  const sampling = { temperature, topK, topP };
   const seed = opts.seed ?? 0;
   const rngOf = (i: number) => (typeof seed === 'number' ? new Generator(seed, i) : new Generator(seed[i]!));
   const seqs: Sequence[] = prompts.map((p, i) => ({ tokens: [...p], made: 0, done: maxNewTokens === 0, rng: rngOf(i) }));
@@ -96,7 +97,7 @@ async function* decode(model: GPT, prompts: readonly (readonly number[])[], opts
         scope(() => {
           const idx = Array.isArray(input) ? tensor(Int32Array.from(input.flat()), [input.length, input[0]!.length]) : input;
           const logits = model.forward(idx, { caches: caches ?? undefined, lastOnly: true, starts: padded ? starts : undefined }).logits; // [R, 1, V]
-          return sampleLogits(logits, tensor(us, [us.length, 1]), opts); // [R, 1]: one id a row is read back, not the logits
+          return sampleLogits(logits, tensor(us, [us.length, 1]), sampling); // [R, 1]: one id a row is read back, not the logits
         }),
       ),
     );
@@ -212,6 +213,7 @@ function abandon(step: Step): null {
 
 /** One-line errors for bad prompts or options, before any work is queued; `op` names the caller. */
 function checkArgs(model: GPT, prompts: readonly (readonly number[])[], opts: BatchGenerateOptions | undefined, op: string): void {
+  if (!(model instanceof GPT)) throw new TypeError(`${op}: argument 'model' must be a GPT, got ${describeValue(model)}`);
   const { vocabSize } = model.config;
   const single = op === 'generate';
   prompts.forEach((prompt, i) => {
@@ -221,6 +223,7 @@ function checkArgs(model: GPT, prompts: readonly (readonly number[])[], opts: Ba
     if (bad >= 0) throw new RangeError(`${op}: ${name}[${bad}] = ${describeValue(prompt[bad])} is not a token id in [0, ${vocabSize})`);
   });
   if (typeof opts !== 'object' || opts === null) throw new TypeError(`${op}: options { maxNewTokens, temperature?, topK?, topP?, seed?, stopToken? } are required`);
+  checkOptionKeys(op, opts, ['maxNewTokens', 'temperature', 'topK', 'topP', 'seed', 'kvCache', 'stopToken']);
   const { maxNewTokens, seed, stopToken, kvCache } = opts;
   if (!(Number.isInteger(maxNewTokens) && maxNewTokens >= 0)) throw new RangeError(`${op}: maxNewTokens must be an integer >= 0, got ${describeValue(maxNewTokens)}`);
   if (kvCache !== undefined && typeof kvCache !== 'boolean') throw new TypeError(`${op}: kvCache must be true or false, got ${describeValue(kvCache)}`); // 'false' would turn it on

@@ -12,6 +12,7 @@
 // backward. A pruned model holds its masks (a float32 0/1 per masked weight), a distillation its
 // teacher: weights and what one forward holds at the student's batch.
 import type { ComputeDtype } from '../nn/autocast.js';
+import { checkInteger } from '../tensor/check.js';
 import type { GPTConfig } from './model.js';
 
 const F32 = 4;
@@ -40,6 +41,7 @@ export interface PlanOptions {
 
 /** The plan of `cfg` at `batchSize`, for a training step (training: true) or a forward alone, computing in `dtype` (float32 by default). */
 export function memoryPlan(cfg: GPTConfig, batchSize: number, opts: PlanOptions): MemoryPlan {
+  checkInteger('memoryPlan', 'batchSize', batchSize, 1, Number.MAX_SAFE_INTEGER, 'an integer >= 1'); // '2' would be coerced
   const { vocabSize: V, blockSize: T, nLayer: L, nEmbd: C, nHead: NH } = cfg;
   const A = opts.dtype === 'float16' ? F16 : F32; // bytes of an activation
   const B = batchSize;

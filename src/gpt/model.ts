@@ -11,7 +11,8 @@ import { ACTIVATIONS, Block, cachedLength, QUANTIZATIONS, type Activation, type 
 import { Generator } from '../tensor/generator.js';
 import { scope } from '../tensor/scope.js';
 import { elementBytes } from '../tensor/tensor.js';
-import { checkTensor } from '../tensor/check.js';
+import { checkBoolean, checkOptionKeys, checkTensor, describeValue } from '../tensor/check.js';
+import { settingProblem, show } from '../io/value-ranges.js';
 import { formatShape, sameShape } from '../tensor/shape.js';
 
 /** A GPT's shape: vocabulary, context length (blockSize), layers, heads, width (nEmbd), dropout, biases, MLP activation. */
@@ -44,6 +45,11 @@ export interface GPTConfig {
   mlpWidths?: number[];
 }
 
+/** Every key a GPTConfig may have: another one (nEmbed for nEmbd) would be silently ignored. */
+const CONFIG_KEYS: readonly (keyof GPTConfig)[] = [
+  'vocabSize', 'blockSize', 'nLayer', 'nHead', 'nEmbd', 'dropout', 'bias', 'activation', 'shareLayers', 'quantization', 'nHeads', 'mlpWidths',
+];
+
 /** The per-block shapes: each block's head count and MLP width. */
 const PER_LAYER = ['nHeads', 'mlpWidths'] as const;
 
@@ -70,13 +76,17 @@ export const hasPrunedShapes = (cfg: GPTConfig) =>
 
 /** Throws a one-line error naming the first setting of `cfg` that is out of range. */
 export function validateConfig(cfg: GPTConfig): void {
+  if (cfg === null || typeof cfg !== 'object') throw new TypeError(`GPT config: must be an object { vocabSize, blockSize, nLayer, nHead, nEmbd, dropout, bias, ... }, got ${describeValue(cfg)}`);
+  checkOptionKeys('GPT config', cfg, CONFIG_KEYS);
   for (const k of ['vocabSize', 'blockSize', 'nLayer', 'nHead', 'nEmbd'] as const) {
-    if (!Number.isInteger(cfg[k]) || cfg[k] < 1) throw new Error(`GPT config: ${k} must be a positive integer, got ${cfg[k]}`);
+    if (!Number.isInteger(cfg[k]) || cfg[k] < 1) throw new Error(`GPT config: ${k} must be a positive integer, got ${show(cfg[k])}`);
   }
+  const bias = settingProblem('bias', cfg.bias, false); // undefined or 'yes' would pass for true in the layers
+  if (bias) throw new TypeError(`GPT config: ${bias}`);
   if (cfg.nEmbd % cfg.nHead) throw new Error(`GPT config: nEmbd (${cfg.nEmbd}) must be divisible by nHead (${cfg.nHead})`);
   const problem = shareLayersProblem(cfg, (k) => k);
   if (problem) throw new Error(`GPT config: ${problem}`);
-  if (!(cfg.dropout >= 0 && cfg.dropout < 1)) throw new Error(`GPT config: dropout must be in [0, 1), got ${cfg.dropout}`);
+  if (!(typeof cfg.dropout === 'number' && cfg.dropout >= 0 && cfg.dropout < 1)) throw new Error(`GPT config: dropout must be in [0, 1), got ${show(cfg.dropout)}`);
   if (cfg.activation !== undefined && !ACTIVATIONS.includes(cfg.activation)) {
     throw new Error(`GPT config: activation must be one of ${ACTIVATIONS.join(', ')}, got ${JSON.stringify(cfg.activation)}`);
   }
@@ -117,6 +127,7 @@ export class GPT extends Module {
   constructor(readonly config: GPTConfig, opts: { seed?: number } = {}) {
     super();
     validateConfig(config);
+    checkOptionKeys('GPT', opts, ['seed']);
     const rng = (this.rng = new Generator(opts.seed ?? 1337));
     const { vocabSize, blockSize, nLayer, nEmbd } = config;
     this.wte = this.module('wte', new Embedding(vocabSize, nEmbd, { rng, int8: config.quantization === 'int8' }));
@@ -166,6 +177,9 @@ export class GPT extends Module {
     opts: { targets?: Tensor; caches?: KVCache[]; lastOnly?: boolean; starts?: readonly number[] } = {},
   ): { logits?: Tensor; loss?: Tensor } {
     checkTensor('GPT.forward', 'idx', idx);
+    checkOptionKeys('GPT.forward', opts, ['targets', 'caches', 'lastOnly', 'starts']); // { target } would return no loss
+    if (opts.lastOnly !== undefined) checkBoolean('GPT.forward', 'lastOnly', opts.lastOnly);
+    if (opts.caches !== undefined && !Array.isArray(opts.caches)) throw new TypeError(`GPT.forward: argument 'caches' must be an array of KV caches, got ${describeValue(opts.caches)}`);
     const [B, T] = idx.shape as [number, number];
     const past = cachedLength(opts.caches?.[0]);
     if (idx.rank !== 2 || idx.dtype !== 'int32') throw new Error(`GPT.forward: idx must be int32 [B, T], got ${idx.describe()}`);

@@ -8,7 +8,8 @@
 // are not comparable between layers. Removing a unit computes exactly what zeroing its output
 // would, since its columns of the consumer are gone with it (test/prune.test.ts holds it to that).
 // The pruned shape goes in the config as per-block nHeads / mlpWidths (src/gpt/model.ts).
-import { linearLayers } from '../nn/prune.js';
+import { checkSparsity, linearLayers } from '../nn/prune.js';
+import { checkOptionKeys } from '../tensor/check.js';
 import type { TensorData } from '../nn/module.js';
 import { blockConfig, GPT, type GPTConfig } from './model.js';
 
@@ -81,9 +82,10 @@ function unitsToRemove(u: Units, producer: TensorData, consumer: TensorData, spa
  * structurally first, then by magnitude.
  */
 export async function pruneStructured(model: GPT, opts: { structure: Structure; sparsity: number }): Promise<StructuredPrune> {
+  checkOptionKeys('pruneStructured', opts, ['structure', 'sparsity']);
   const { structure, sparsity } = opts;
   if (!STRUCTURES.includes(structure)) throw new RangeError(`pruneStructured: structure must be one of ${STRUCTURES.join(', ')}, got ${JSON.stringify(structure)}`);
-  if (!(sparsity >= 0 && sparsity < 1)) throw new RangeError(`pruneStructured: sparsity must be in [0, 1), got ${sparsity}`);
+  checkSparsity('pruneStructured', sparsity);
   if (linearLayers(model).some(([, l]) => l.weightMask)) {
     throw new Error('pruneStructured: the model has unstructured pruning masks; prune heads or neurons first, then by magnitude');
   }

@@ -4,10 +4,12 @@
 // float32. About 4x smaller; the model it makes cannot be trained (Trainer refuses it).
 import { quantizeRowsInt8 } from '../ops/index.js';
 import type { TensorData } from '../nn/module.js';
+import { describeValue } from '../tensor/check.js';
 import { GPT } from './model.js';
 
 /** A new GPT with `model`'s weights quantized to int8 (`model` is left as it was; dispose both). */
 export async function quantizeModel(model: GPT): Promise<GPT> {
+  if (!(model instanceof GPT)) throw new TypeError(`quantizeModel: argument 'model' must be a GPT, got ${describeValue(model)}`);
   if (model.config.quantization) throw new Error(`quantizeModel: the model is already quantized (${model.config.quantization})`);
   const quantized = new GPT({ ...model.config, quantization: 'int8' });
   try {

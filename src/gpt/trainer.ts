@@ -9,7 +9,7 @@
 // and scale changes happen on the GPU (src/optim/grad-scaler.ts). A step skipped at the minimum
 // loss scale stops the run as a divergence: no scale can make such gradients fit float16.
 import { noGrad } from '../autograd/mode.js';
-import { NON_NEGATIVE, NON_NEGATIVE_INT, POSITIVE, POSITIVE_INT, SEED, UNIT_INTERVAL, rangeProblem, settingProblem, type Range, type RangesOf } from '../io/value-ranges.js';
+import { NON_NEGATIVE, NON_NEGATIVE_INT, POSITIVE, POSITIVE_INT, SEED, UNIT_INTERVAL, rangeProblem, settingProblem, show, type Range, type RangesOf } from '../io/value-ranges.js';
 import { concat, distillLoss, MIN_SCALE, tensor, type Tensor, watchNonFinite, zeros } from '../ops/index.js';
 import { AdamW } from '../optim/adamw.js';
 import { clipGradNorm } from '../optim/clip.js';
@@ -20,6 +20,7 @@ import { learningRate } from '../optim/schedule.js';
 import { device } from '../device/device.js';
 import { profile, requireF16 } from '../kernels/profile.js';
 import type { KernelTime } from '../device/profiler.js';
+import { checkBoolean, checkOptionKeys, describeValue } from '../tensor/check.js';
 import { Generator } from '../tensor/generator.js';
 import { keep, scope } from '../tensor/scope.js';
 import { memoryPlan, type MemoryPlan } from './memory-plan.js';
@@ -208,6 +209,15 @@ export function teacherProblem(distill: Distillation, cfg: Pick<TrainConfig, 'bl
   return distillSettingsProblem(distill as unknown as Record<string, unknown>, (k) => `distill.${k}`);
 }
 
+/** How a given model's shape differs from the one `cfg` and the vocabulary describe, or null (cfg's would be ignored without a word). */
+function modelShapeProblem(model: GPT, cfg: TrainConfig, vocabSize: number): string | null {
+  const want: Record<string, unknown> = { ...modelConfig(cfg, vocabSize), shareLayers: cfg.shareLayers };
+  const has: Record<string, unknown> = { ...model.config, shareLayers: model.config.shareLayers ?? 1 };
+  const key = Object.keys(want).find((k) => has[k] !== want[k]);
+  if (key === undefined) return null;
+  return `the model's ${key} is ${show(has[key])}, ${key === 'vocabSize' ? 'data' : 'cfg'}.${key} ${show(want[key])}; a given model must have the shape the config describes`;
+}
+
 /** The model's config from a training config and the tokenizer's vocabulary size. */
 export function modelConfig(cfg: TrainConfig, vocabSize: number): GPTConfig {
   const { blockSize, nLayer, nHead, nEmbd, dropout, bias, shareLayers } = cfg;
@@ -254,6 +264,15 @@ export function drawBatch(data: Int32Array, B: number, T: number, rng: Generator
     y.set(data.subarray(start + 1, start + T + 1), b * T);
   }
   return { x, y };
+}
+
+/** Throws unless `data` is { train, val, vocabSize } with int32 token arrays (a Float32Array or number[] would be read as other tokens, or not at all). */
+function checkData(data: unknown): void {
+  checkOptionKeys('Trainer: data', data as object, ['train', 'val', 'vocabSize']);
+  const d = data as Record<string, unknown>;
+  for (const split of ['train', 'val']) {
+    if (!(d[split] instanceof Int32Array)) throw new TypeError(`Trainer: argument 'data.${split}' must be an Int32Array of token ids, got ${describeValue(d[split])}`);
+  }
 }
 
 /** Throws unless each split holds more than T + 1 tokens (a batch needs T + 1 consecutive ones). */
@@ -337,11 +356,23 @@ export class Trainer {
     readonly distill?: Distillation,
     opts: { scaler?: GradScalerOptions; castCache?: boolean } = {},
   ) {
+    if (cfg === null || typeof cfg !== 'object') throw new TypeError(`Trainer: argument 'cfg' must be a TrainConfig ({ ...TRAIN_DEFAULTS, ... }), got ${describeValue(cfg)}`);
+    checkOptionKeys('Trainer', cfg, Object.keys(TRAIN_DEFAULTS));
+    checkOptionKeys('Trainer', opts, ['scaler', 'castCache']);
+    checkData(data);
+    if (distill !== undefined) {
+      checkOptionKeys('Trainer: distill', distill, ['teacher', 'temperature', 'alpha']);
+      if (!(distill.teacher instanceof GPT)) throw new TypeError(`Trainer: argument 'distill.teacher' must be a GPT, got ${describeValue(distill.teacher)}`);
+    }
+    if (opts.castCache !== undefined) checkBoolean('Trainer', 'castCache', opts.castCache);
     const problem = trainConfigProblem(cfg as unknown as Record<string, unknown>, (key) => `cfg.${key}`) ?? (distill && teacherProblem(distill, cfg, data.vocabSize));
     if (problem) throw new RangeError(`Trainer: ${problem}`);
+    if (model !== undefined && !(model instanceof GPT)) throw new TypeError(`Trainer: argument 'model' must be a GPT or undefined, got ${describeValue(model)}`);
     if (model?.config.quantization) {
       throw new Error(`Trainer: a quantized (${model.config.quantization}) model cannot be trained; train the float32 model, then quantize it`);
     }
+    const shape = model && modelShapeProblem(model, cfg, data.vocabSize);
+    if (shape) throw new RangeError(`Trainer: ${shape}`);
     checkSplits(data, cfg.blockSize);
     this.dtype = resolveTrainDtype(cfg.dtype);
     if (this.dtype === 'float16') requireF16('Trainer (dtype float16)');
@@ -380,6 +411,7 @@ export class Trainer {
    * throws TrainingDivergedError if any step so far diverged (see checkFinite).
    */
   async trainStep(readLoss = true): Promise<{ loss: number; gradNorm: number; lossScale?: number; skippedSteps?: number }> {
+    checkBoolean('Trainer.trainStep', 'readLoss', readLoss);
     if (this.health.isDisposed) throw new Error('Trainer.trainStep: the trainer was disposed (dispose() frees its optimizer state); make a new Trainer');
     this.model.train();
     this.optimizer.lr = this.lr();
@@ -479,6 +511,7 @@ export class Trainer {
 
   /** Trains until maxIters, calling `onLog` every logInterval steps and after each evaluation. */
   async run(hooks: RunHooks = {}): Promise<void> {
+    checkOptionKeys('Trainer.run', hooks, ['onLog', 'onEval', 'onProfile', 'profileStep']);
     const { maxIters, logInterval, evalInterval, batchSize, blockSize, gradAccum } = this.cfg;
     let last = performance.now();
     let lastStep = this.step;

@@ -8,7 +8,7 @@
 // kernels take float32 activations) between casts, so a float16 model can hold them.
 import { cast, checkDropProbability, dropout, embedding, embeddingInt8, full, layerNorm, linear, linearInt8, maskInPlace, matmul, randn, tensor, type Tensor } from '../ops/index.js';
 import type { Generator } from '../tensor/generator.js';
-import { checkInteger, checkNonNegative, describeValue } from '../tensor/check.js';
+import { checkBoolean, checkInteger, checkNonNegative, checkOptionKeys, describeValue } from '../tensor/check.js';
 import { keep, scope } from '../tensor/scope.js';
 import { castForCompute } from './autocast.js';
 import { Module } from './module.js';
@@ -30,6 +30,9 @@ export interface QuantizeOptions {
   int8?: boolean;
 }
 
+/** A layer's on/off option, `def` when absent: 'yes' would be truthy, 0 falsy. */
+const flag = (layer: string, name: string, value: unknown, def: boolean): boolean => (value === undefined ? def : checkBoolean(layer, name, value));
+
 /** An int8 layer's input: its kernels take float32 activations. */
 const asFloat32 = (x: Tensor) => (x.dtype === 'float32' ? x : cast(x, 'float32'));
 
@@ -39,14 +42,24 @@ abstract class RowWeights extends Module {
   /** The per-row scales of an int8 weight, else null. */
   readonly weightScale: Tensor | null;
 
-  constructor(layer: string, [rowsArg, colsArg]: [string, string], rows: number, cols: number, opts: InitOptions & QuantizeOptions) {
+  /** `options`: the keys `opts` may have (a subclass's own ones too); any boolean among them is checked here, before a weight is allocated. */
+  constructor(
+    layer: string,
+    [rowsArg, colsArg]: [string, string],
+    rows: number,
+    cols: number,
+    opts: InitOptions & QuantizeOptions & { bias?: boolean },
+    options: readonly string[],
+  ) {
     super();
     // checked here, so that errors name the layer rather than randn, or read a property of undefined
     checkInteger(layer, rowsArg, rows, 0, Number.MAX_SAFE_INTEGER, 'an integer >= 0');
     checkInteger(layer, colsArg, cols, 0, Number.MAX_SAFE_INTEGER, 'an integer >= 0');
-    if (opts === null || typeof opts !== 'object' || (!opts.int8 && typeof opts.rng?.nextSeed !== 'function')) {
-      throw new TypeError(`${layer}: argument 'opts' must be { rng: Generator, std? } (or { int8: true }), got ${describeValue(opts)}`);
-    }
+    const usage = `${layer}: argument 'opts' must be { rng: Generator, std? } (or { int8: true })`;
+    if (opts === null || typeof opts !== 'object') throw new TypeError(`${usage}, got ${describeValue(opts)}`);
+    checkOptionKeys(layer, opts, options);
+    flag(layer, 'bias', opts.bias, true);
+    if (!flag(layer, 'int8', opts.int8, false) && typeof opts.rng?.nextSeed !== 'function') throw new TypeError(`${usage}, got ${describeValue(opts)}`);
     if (!opts.int8) {
       const std = opts.std === undefined ? 0.02 : checkNonNegative(layer, 'std', opts.std);
       this.weight = this.param('weight', randn([rows, cols], { seed: opts.rng.nextSeed(), std }));
@@ -75,7 +88,7 @@ export class Linear extends RowWeights {
   readonly bias: Tensor | null;
 
   constructor(readonly inFeatures: number, readonly outFeatures: number, opts: InitOptions & QuantizeOptions & { bias?: boolean }) {
-    super('Linear', ['outFeatures', 'inFeatures'], outFeatures, inFeatures, opts);
+    super('Linear', ['outFeatures', 'inFeatures'], outFeatures, inFeatures, opts, ['rng', 'std', 'int8', 'bias']);
     this.bias = opts.bias === false ? null : this.param('bias', full([outFeatures], 0));
   }
 
@@ -114,7 +127,7 @@ export class Linear extends RowWeights {
  */
 export class Embedding extends RowWeights {
   constructor(readonly numEmbeddings: number, readonly dim: number, opts: InitOptions & QuantizeOptions) {
-    super('Embedding', ['numEmbeddings', 'dim'], numEmbeddings, dim, opts);
+    super('Embedding', ['numEmbeddings', 'dim'], numEmbeddings, dim, opts, ['rng', 'std', 'int8']);
   }
 
   /**
@@ -138,9 +151,11 @@ export class LayerNorm extends Module {
     super();
     // checked here, so that errors name the layer rather than full, or come at the first forward
     checkInteger('LayerNorm', 'dim', dim, 0, Number.MAX_SAFE_INTEGER, 'an integer >= 0');
+    checkOptionKeys('LayerNorm', opts, ['bias', 'eps']);
+    const bias = flag('LayerNorm', 'bias', opts.bias, true);
     this.eps = opts.eps === undefined ? 1e-5 : checkNonNegative('LayerNorm', 'eps', opts.eps);
     this.weight = this.param('weight', full([dim], 1));
-    this.bias = opts.bias === false ? null : this.param('bias', full([dim], 0));
+    this.bias = bias ? this.param('bias', full([dim], 0)) : null;
   }
   private readonly eps: number;
 

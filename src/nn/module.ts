@@ -204,6 +204,10 @@ export class ModuleList<M extends Module> extends Module {
   readonly items: M[];
   constructor(items: M[]) {
     super();
+    const bad = Array.isArray(items) ? items.findIndex((m) => !(m instanceof Module)) : -1;
+    if (!Array.isArray(items) || bad >= 0) {
+      throw new TypeError(`ModuleList: argument 'items' must be an array of Modules, got ${describeValue(bad >= 0 ? items[bad] : items)}${bad >= 0 ? ` at [${bad}]` : ''}`);
+    }
     this.items = items.map((m, i) => this.module(String(i), m));
   }
 }

@@ -8,7 +8,8 @@
 // after the step (so moments carried over from before pruning cannot revive them).
 import { maskInPlace, tensor } from '../ops/index.js';
 import { Linear } from './layers.js';
-import type { Module, TensorData } from './module.js';
+import { describeValue, showValue } from '../tensor/check.js';
+import { Module, type TensorData } from './module.js';
 
 /** What pruneGlobal did: weights pruned (zero and masked) out of the Linear weights' total, and the magnitude at the cut. */
 export interface PruneReport {
@@ -73,6 +74,7 @@ export function magnitudeMasks(weights: Float32Array[], sparsity: number): { mas
  * so they are pruned again first. Sparsity in [0, 1).
  */
 export async function pruneGlobal(model: Module, sparsity: number): Promise<PruneReport> {
+  if (!(model instanceof Module)) throw new TypeError(`pruneGlobal: argument 'model' must be a Module, got ${describeValue(model)}`);
   checkSparsity('pruneGlobal', sparsity);
   const layers = linearLayers(model);
   if (!layers.length) throw new Error('pruneGlobal: the model has no Linear layer to prune');
@@ -88,8 +90,9 @@ export async function pruneGlobal(model: Module, sparsity: number): Promise<Prun
   return { pruned, total: weights.reduce((n, w) => n + w.length, 0), threshold };
 }
 
-function checkSparsity(fn: string, sparsity: number): void {
-  if (!(sparsity >= 0 && sparsity < 1)) throw new RangeError(`${fn}: sparsity must be in [0, 1), got ${sparsity}`);
+/** sparsity as the pruning functions take it (typeof first: '0.5' would pass the comparisons by coercion). */
+export function checkSparsity(fn: string, sparsity: unknown): void {
+  if (!(typeof sparsity === 'number' && sparsity >= 0 && sparsity < 1)) throw new RangeError(`${fn}: sparsity must be in [0, 1), got ${showValue(sparsity)}`);
 }
 
 /** The Linear layers of `model` that hold a mask. */

@@ -3,6 +3,7 @@
 // HS (head size, C / NH unless set), A = NH * HS (the attention's inner width: C unless heads were
 // pruned away), F (the MLP's hidden width, 4C unless set).
 import { biasGelu, causalAttention, concat, slice, sliceAssign, type Tensor, zeros } from '../ops/index.js';
+import { checkBoolean, checkInteger } from '../tensor/check.js';
 import type { Generator } from '../tensor/generator.js';
 import { keep, scope } from '../tensor/scope.js';
 import { castForCompute } from './autocast.js';
@@ -24,6 +25,17 @@ export interface TransformerConfig {
   headSize?: number;
   /** The MLP's hidden width; 4 * nEmbd when absent. */
   mlpWidth?: number;
+}
+
+/**
+ * Throws a one-line error naming `piece` and the setting of `cfg` its layers could not be built
+ * from: a missing nLayer made the projections' std NaN, nHead 3 of nEmbd 8 a fractional head size.
+ */
+function checkConfig(piece: string, cfg: TransformerConfig): void {
+  for (const k of ['nEmbd', 'nHead', 'nLayer'] as const) checkInteger(piece, `cfg.${k}`, cfg?.[k], 1, Number.MAX_SAFE_INTEGER, 'an integer >= 1');
+  checkBoolean(piece, 'cfg.bias', cfg.bias); // undefined would give every layer a bias
+  const headSize = cfg.headSize ?? cfg.nEmbd / cfg.nHead;
+  if (!Number.isInteger(headSize) || headSize < 1) throw new RangeError(`${piece}: the head size (cfg.headSize, else cfg.nEmbd / cfg.nHead) must be an integer >= 1, got ${headSize}`);
 }
 
 /** The ways weights may be stored other than float32: 'int8' (src/ops/int8.ts). */
@@ -123,6 +135,7 @@ export class CausalSelfAttention extends Module {
 
   constructor(cfg: TransformerConfig, rng: Generator) {
     super();
+    checkConfig('CausalSelfAttention', cfg);
     this.nHead = cfg.nHead;
     const A = cfg.nHead * (cfg.headSize ?? cfg.nEmbd / cfg.nHead);
     const int8 = cfg.quantization === 'int8';
@@ -163,6 +176,7 @@ export class MLP extends Module {
 
   constructor(cfg: TransformerConfig, rng: Generator) {
     super();
+    checkConfig('MLP', cfg);
     this.activation = cfg.activation ?? 'gelu';
     const F = cfg.mlpWidth ?? 4 * cfg.nEmbd;
     const int8 = cfg.quantization === 'int8';
@@ -192,6 +206,7 @@ export class Block extends Module {
 
   constructor(cfg: TransformerConfig, rng: Generator) {
     super();
+    checkConfig('Block', cfg);
     this.ln_1 = this.module('ln_1', new LayerNorm(cfg.nEmbd, { bias: cfg.bias }));
     this.attn = this.module('attn', new CausalSelfAttention(cfg, rng));
     this.ln_2 = this.module('ln_2', new LayerNorm(cfg.nEmbd, { bias: cfg.bias }));

@@ -8,7 +8,7 @@
 import { defineOp, withFront, type OpContext } from '../autograd/op.js';
 import { launchCrossEntropy, launchCrossEntropyBackward } from '../kernels/wgsl/cross-entropy.js';
 import { rowChunksOf } from '../kernels/wgsl/row.js';
-import { describeValue } from '../tensor/check.js';
+import { checkOptionKeys, showValue } from '../tensor/check.js';
 import { formatShape } from '../tensor/shape.js';
 import { FLOAT_DTYPES, floatType, Tensor } from '../tensor/tensor.js';
 import { div, maximum } from './elementwise.js';
@@ -56,17 +56,10 @@ const crossEntropyOp = defineOp({
  * Mean over rows whose target != ignoreIndex (default -100) of -log softmax(logits)[target].
  * logits float32 or float16 [..., V], targets int32 [...]; returns a 0-d float32 tensor, 0 if every row is ignored.
  */
-export const crossEntropy = withFront(crossEntropyOp, (logits: Tensor, targets: Tensor, opts: { ignoreIndex?: number } = {}): Tensor =>
-  crossEntropyOp(logits, targets, checkOptions(opts).ignoreIndex ?? -100),
-);
-
-/** crossEntropy's options: a bare number (linearCrossEntropy's ignoreIndex) or a misspelt key was ignored, -100 used. */
-function checkOptions(opts: unknown): { ignoreIndex?: number } {
-  if (opts === null || typeof opts !== 'object') throw new TypeError(`crossEntropy: argument 'opts' must be { ignoreIndex? }, got ${describeValue(opts)}`);
-  const unknown = Object.keys(opts).find((k) => k !== 'ignoreIndex');
-  if (unknown) throw new TypeError(`crossEntropy: unknown option '${unknown}'; the one option is ignoreIndex`);
-  return opts;
-}
+export const crossEntropy = withFront(crossEntropyOp, (logits: Tensor, targets: Tensor, opts: { ignoreIndex?: number } = {}): Tensor => {
+  checkOptionKeys('crossEntropy', opts, ['ignoreIndex']); // crossEntropy(l, t, -100) or { ignore_index } would be ignored
+  return crossEntropyOp(logits, targets, opts.ignoreIndex ?? -100);
+});
 
 /**
  * The sum of per-row losses over the number of valid rows (counted on the GPU; max(., 1) makes an
@@ -92,7 +85,7 @@ export function checkLogitsAndTargets(op: string, logits: Tensor, targets: Tenso
   const V = logits.shape[logits.rank - 1]!;
   if (V === 0) throw new Error(`${op}: logits ${logits.describe()} have no classes (V = 0)`);
   if (!Number.isInteger(ignoreIndex) || ignoreIndex < -(2 ** 31) || ignoreIndex >= 2 ** 31) {
-    throw new Error(`${op}: ignoreIndex must be an int32 integer, got ${ignoreIndex}`);
+    throw new Error(`${op}: ignoreIndex must be an int32 integer, got ${showValue(ignoreIndex)}`);
   }
   // Targets made on the GPU have no host copy: the kernel clamps them and reports a fault (thrown by the next read).
   const host = targets.storage(op).host;

@@ -15,6 +15,7 @@ import { isGradEnabled } from '../autograd/mode.js';
 import { defineOp, withFront, type OpContext } from '../autograd/op.js';
 import { DISTILL_STATS, launchDistillLoss, launchDistillLossBackward, type DistillWeights } from '../kernels/wgsl/distill-loss.js';
 import { rowChunksOf } from '../kernels/wgsl/row.js';
+import { checkOptionKeys, showValue } from '../tensor/check.js';
 import { sameShape } from '../tensor/shape.js';
 import { FLOAT_DTYPES, floatType, Tensor } from '../tensor/tensor.js';
 import { checkLogitsAndTargets, meanOverValid } from './cross-entropy.js';
@@ -54,8 +55,8 @@ const distillLossOp = defineOp({
     if (teacher.requiresGrad && isGradEnabled()) {
       throw new Error(`distillLoss: teacherLogits ${teacher.describe()} require grad, but the teacher is not differentiated; compute them under noGrad() or pass teacherLogits.detach()`);
     }
-    if (!(temperature > 0 && Number.isFinite(temperature))) throw new Error(`distillLoss: temperature must be a finite number > 0, got ${temperature}`);
-    if (!(alpha >= 0 && alpha <= 1)) throw new Error(`distillLoss: alpha must be in [0, 1], got ${alpha}`);
+    if (!(typeof temperature === 'number' && temperature > 0 && Number.isFinite(temperature))) throw new Error(`distillLoss: temperature must be a finite number > 0, got ${showValue(temperature)}`);
+    if (!(typeof alpha === 'number' && alpha >= 0 && alpha <= 1)) throw new Error(`distillLoss: alpha must be in [0, 1], got ${showValue(alpha)}`); // typeof first: '0.5' passes the comparisons
     rowChunksOf('distillLoss', `logits ${student.describe()}`, targets.size, student.shape[student.rank - 1]!, floatType(student.dtype), DISTILL_STATS); // throws if a row is larger than a binding
     return { shape: [], dtype: 'float32' };
   },
@@ -86,6 +87,8 @@ export interface DistillOptions {
  * + (1 - alpha) crossEntropy(student, target); a 0-d tensor, 0 if every row is ignored. Differentiable
  * in studentLogits only.
  */
-export const distillLoss = withFront(distillLossOp, (studentLogits: Tensor, teacherLogits: Tensor, targets: Tensor, opts: DistillOptions): Tensor =>
-  distillLossOp(studentLogits, teacherLogits, targets, opts?.temperature, opts?.alpha, opts?.ignoreIndex ?? -100),
+export const distillLoss = withFront(distillLossOp, (studentLogits: Tensor, teacherLogits: Tensor, targets: Tensor, opts: DistillOptions): Tensor => {
+  checkOptionKeys('distillLoss', opts, ['temperature', 'alpha', 'ignoreIndex']);
+  return distillLossOp(studentLogits, teacherLogits, targets, opts.temperature, opts.alpha, opts.ignoreIndex ?? -100);
+}
 );

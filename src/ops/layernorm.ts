@@ -6,7 +6,7 @@ import { defineOp, optional, withFront, type OpContext } from '../autograd/op.js
 import { launchLayerNorm, launchLayerNormBackward } from '../kernels/wgsl/layernorm.js';
 import { numel } from '../tensor/shape.js';
 import { FLOAT_DTYPES, floatType, Tensor } from '../tensor/tensor.js';
-import { assertRank, assertShape } from '../tensor/check.js';
+import { assertRank, assertShape, showValue } from '../tensor/check.js';
 
 
 const layerNormOp = defineOp({
@@ -29,7 +29,7 @@ const layerNormOp = defineOp({
     const C = x.shape[x.rank - 1]!;
     assertShape('layerNorm', w, [C], 'weight');
     if (b) assertShape('layerNorm', b, [C], 'bias');
-    if (!(eps >= 0) || !Number.isFinite(eps)) throw new Error(`layerNorm: eps must be a finite number >= 0, got ${eps}`);
+    if (!(eps >= 0) || !Number.isFinite(eps)) throw new Error(`layerNorm: eps must be a finite number >= 0, got ${showValue(eps)}`);
     return { shape: x.shape, dtype: x.dtype };
   },
   backward(ctx, g, [, , b]) {

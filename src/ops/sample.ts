@@ -7,7 +7,7 @@
 import { defineOp, NOT_DIFFERENTIABLE, withFront, type OpContext } from '../autograd/op.js';
 import { rowChunksOf } from '../kernels/wgsl/row.js';
 import { launchSample } from '../kernels/wgsl/sample.js';
-import { describeValue } from '../tensor/check.js';
+import { checkOptionKeys, describeValue } from '../tensor/check.js';
 import { formatShape } from '../tensor/shape.js';
 import { Tensor } from '../tensor/tensor.js';
 import { argmax } from './reduce.js';
@@ -49,6 +49,7 @@ const sampleOp = defineOp({
  */
 export const sampleLogits = withFront(sampleOp, (logits: Tensor, u: Tensor, opts: SamplingOptions = {}): Tensor => {
   checkSamplingOptions('sampleLogits', opts);
+  checkOptionKeys('sampleLogits', opts, ['temperature', 'topK', 'topP']);
   const { temperature = 1, topK = Number.MAX_SAFE_INTEGER, topP = 1 } = opts;
   if (temperature === 0) return argmax(logits, -1);
   return sampleOp(logits, u, { temperature, topK, topP });

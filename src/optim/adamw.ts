@@ -85,6 +85,7 @@ export class AdamW {
    */
   step(gradScale?: Tensor): void {
     checkLr('AdamW.step', this.lr); // lr is set between steps (a schedule)
+    if (gradScale !== undefined) checkTensor('AdamW.step', 'gradScale', gradScale);
     // checked before anything moves: a disposed parameter (its .grad gone with it) was skipped without a word
     if (this.one.isDisposed) throw new Error('AdamW.step: the optimizer was disposed (dispose() frees its moments); make a new AdamW');
     const gone = this.params.findIndex((p) => p.isDisposed);

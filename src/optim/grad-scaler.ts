@@ -15,7 +15,7 @@
 // the training loop to stop at its next readback.
 import { clipLimit, full, gradNorm, gradScalerUpdate, MAX_SCALE, MIN_SCALE, scalerFactorRules, scalerStateRules, tensor, type FloorMark, type Tensor } from '../ops/index.js';
 import { keep } from '../tensor/scope.js';
-import { checkOptionKeys, describeValue } from '../tensor/check.js';
+import { checkOptionKeys, showValue } from '../tensor/check.js';
 import { checkMaxNorm } from './clip.js';
 import { float32Grads } from './float32-only.js';
 
@@ -37,7 +37,6 @@ export interface GradScalerState {
 }
 
 /** A setting's value in a message: a number as itself, anything else with its type (a string '10' is not 10). */
-const shown = (v: unknown): string => (typeof v === 'number' ? String(v) : describeValue(v));
 
 /** Where a step skipped at the minimum scale is recorded: watchNonFinite's status (int32 [2]), the bits to set and the step. */
 export interface FloorWatch extends FloorMark {
@@ -57,13 +56,13 @@ export class GradScaler {
   constructor(opts: GradScalerOptions = {}) {
     checkOptionKeys('GradScaler', opts, ['initScale', 'growthFactor', 'backoffFactor', 'growthInterval']);
     const initScale = opts.initScale ?? 2 ** 16;
-    if (!(typeof initScale === 'number' && initScale >= MIN_SCALE && initScale <= MAX_SCALE)) throw new RangeError(`GradScaler: initScale must be in [2^-24, 2^24], got ${shown(initScale)}`);
+    if (!(typeof initScale === 'number' && initScale >= MIN_SCALE && initScale <= MAX_SCALE)) throw new RangeError(`GradScaler: initScale must be in [2^-24, 2^24], got ${showValue(initScale)}`);
     this.growthFactor = opts.growthFactor ?? 2;
     this.backoffFactor = opts.backoffFactor ?? 0.5;
     this.growthInterval = opts.growthInterval ?? 2000;
     // refused here, not at the first unscale (under the kernel's name, a backward later)
     const [name, value, , allowed] = scalerFactorRules(this).find(([, , ok]) => !ok) ?? [];
-    if (name) throw new RangeError(`GradScaler: ${name} must be ${allowed}, got ${shown(value)}`);
+    if (name) throw new RangeError(`GradScaler: ${name} must be ${allowed}, got ${showValue(value)}`);
     this.scale = keep(full([], initScale));
     this.control = keep(full([4], 0));
   }
@@ -106,7 +105,7 @@ export class GradScaler {
   load(state: GradScalerState): void {
     if (typeof state !== 'object' || state === null) throw new TypeError(`GradScaler.load: state must be an object, got ${state}`);
     const [name, value, , allowed] = scalerStateRules(state).find(([, , ok]) => !ok) ?? [];
-    if (name) throw new RangeError(`GradScaler.load: state.${name} must be ${allowed}, got ${shown(value)}`);
+    if (name) throw new RangeError(`GradScaler.load: state.${name} must be ${allowed}, got ${showValue(value)}`);
     const s = tensor(new Float32Array([state.scale]), []);
     const c = tensor(new Float32Array([0, 0, state.skippedSteps, state.cleanSteps]), [4]);
     this.scale.assign(s);

@@ -1,5 +1,5 @@
 // nanoGPT's learning-rate schedule: linear warmup, cosine decay to minLr at decaySteps, then flat.
-import { checkInteger, checkNumber, describeValue } from '../tensor/check.js';
+import { checkInteger, checkNumber, checkOptionKeys, describeValue } from '../tensor/check.js';
 
 /** The schedule: peak lr after warmupSteps, decaying to minLr at decaySteps. */
 export interface CosineSchedule {
@@ -19,6 +19,7 @@ export function learningRate(step: number, s: CosineSchedule): number {
   // a negative step or a missing field would hand the optimizer a negative or NaN rate
   checkInteger('learningRate', 'step', step, 0, Number.MAX_SAFE_INTEGER, STEPS);
   if (s === null || typeof s !== 'object') throw new TypeError(`learningRate: argument 'schedule' must be { lr, minLr, warmupSteps, decaySteps }, got ${describeValue(s)}`);
+  checkOptionKeys('learningRate', s, ['lr', 'minLr', 'warmupSteps', 'decaySteps']);
   for (const k of ['lr', 'minLr'] as const) {
     const v = checkNumber('learningRate', k, s[k], true);
     if (v < 0) throw new RangeError(`learningRate: argument '${k}' must be a finite number >= 0, got ${describeValue(v)}`);

@@ -21,6 +21,9 @@ export function describeValue(value: unknown): string {
   return kind === shown ? kind : `${kind} ${shown}`;
 }
 
+/** A number bare (1.5, NaN), anything else as describeValue says it (string '1.5'): for messages whose numbers read bare. */
+export const showValue = (value: unknown): string => (typeof value === 'number' ? String(value) : describeValue(value));
+
 /** A short one-line rendering: arrays up to 4 entries, strings up to 24 characters. */
 function show(value: unknown): string {
   if (value instanceof Tensor) return value.describe();
@@ -57,6 +60,7 @@ export function checkNumber(op: string, arg: string, value: unknown, finite = fa
 
 /** That `opts` (an options object) names only `known` keys: a misspelt one (PyTorch's weight_decay) would be ignored. */
 export function checkOptionKeys(op: string, opts: object, known: readonly string[]): void {
+  if (opts === null || typeof opts !== 'object') throw new TypeError(`${op}: the options must be an object of ${known.join(', ')}, got ${describeValue(opts)}`);
   const unknown = Object.keys(opts).find((k) => !known.includes(k));
   if (unknown !== undefined) throw new TypeError(`${op}: unknown option '${unknown}' (the options are ${known.join(', ')})`);
 }

@@ -5,7 +5,8 @@
 import { parseSafetensors, serializeSafetensors } from '../../io/safetensors.js';
 import type { TensorData } from '../../nn/module.js';
 import { assertWeightsReadable, CHECKPOINT_FORMAT, CHECKPOINT_KEY, configWeightsProblem, type Checkpoint } from '../checkpoint.js';
-import type { GPT } from '../model.js';
+import { GPT } from '../model.js';
+import { describeValue } from '../../tensor/check.js';
 import { BpeTokenizer, Gpt2Tokenizer, tokenizerFromHuggingFace, tokenizerFromJSON, toHuggingFaceJSON, type Tokenizer } from '../tokenizer/index.js';
 import { gptConfigFromHF, hfConfigFromGPT, HF_NAMES } from './config.js';
 import { weightsFromHF, weightsToHF } from './weights.js';
@@ -32,6 +33,7 @@ export interface HFModelFiles {
  * GPT-2 has them everywhere.
  */
 export async function encodeHF(model: GPT, tokenizer?: Tokenizer): Promise<HFModelFiles> {
+  if (!(model instanceof GPT)) throw new TypeError(`encodeHF: argument 'model' must be a GPT, got ${describeValue(model)}`);
   if (model.config.quantization) {
     throw new Error(`a quantized (${model.config.quantization}) model has no Hugging Face GPT-2 form; export the float32 checkpoint it was made from`);
   }

@@ -1,5 +1,6 @@
 // Our own byte-level BPE, trained on the user's text: the byte tokens are ids 0..255 in byte order,
 // learned merges add the rest, and text is cut by splitChunks' pattern (a refinement of GPT-2's).
+import { checkOptionKeys } from '../../tensor/check.js';
 import { ByteLevelBpe } from './byte-level-bpe.js';
 import { checkText, type BpeTokenizerJSON } from './tokenizer.js';
 import { BYTE_TOKENS, PAIR_BASE } from './pairs.js';
@@ -28,6 +29,7 @@ export class BpeTokenizer extends ByteLevelBpe {
     if (!Number.isInteger(vocabSize) || vocabSize < BYTE_TOKENS || vocabSize > PAIR_BASE) {
       throw new Error(`BpeTokenizer.train: vocabSize must be an integer in [${BYTE_TOKENS}, ${PAIR_BASE}], got ${vocabSize}`);
     }
+    checkOptionKeys('BpeTokenizer.train', opts, ['onProgress']);
     const freqs = new Map<string, number>();
     for (const chunk of eachChunk(checkText('BpeTokenizer.train', text))) freqs.set(chunk, (freqs.get(chunk) ?? 0) + 1);
     const chunks = [...freqs].map(([chunk, freq]): [Uint8Array, number] => [utf8.encode(chunk), freq]);

@@ -1,0 +1,168 @@
+// Bad options of the public modules, models, trainer, generation, optimizers and tokenizers get a
+// one-line error naming the function, the option, what is allowed and what was given: a truthy
+// string is not `true`, a misspelt key is not silently ignored, a string is not coerced to a number.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  AdamW, CharTokenizer, crossEntropy, decodeCheckpoint, distillLoss, encodeCheckpoint, encodeHF, layerNorm, memoryPlan, modelFromCheckpoint, tensor,
+  BpeTokenizer, clipGradNorm, generate, generateBatch, GPT, learningRate, pruneStructured, quantizeModel, sampleLogits, TRAIN_DEFAULTS,
+  scope, Trainer, zeros, type GPTConfig, type TrainConfig,
+} from '../src/index.js';
+import { Block, CausalSelfAttention, Embedding, Generator, LayerNorm, Linear, MLP, ModuleList, pruneGlobal } from '../src/nn/index.js';
+import { setupDevice } from './helpers.js';
+
+let model: GPT;
+beforeAll(async () => {
+  await setupDevice();
+  model = new GPT(cfg);
+});
+afterAll(() => model.dispose());
+
+// Wrong values reach the API through `any`, as they would from plain JS.
+const bad = (v: unknown) => v as any;
+const rng = () => new Generator(1);
+const ids2 = Int32Array.of(1, 2); // made a tensor inside each case's scope
+const chars = CharTokenizer.train('abcdefghijklmnop');
+
+/** f on a new GPT of config c, disposed after (a refused call must leave it to its owner). */
+async function withModel(c: GPTConfig, f: (m: GPT) => unknown): Promise<unknown> {
+  const m = new GPT(c);
+  try {
+    return await f(m);
+  } finally {
+    m.dispose();
+  }
+}
+
+const cfg: GPTConfig = { vocabSize: 16, blockSize: 8, nLayer: 1, nHead: 2, nEmbd: 8, dropout: 0, bias: true };
+const ids = Int32Array.from({ length: 400 }, (_, i) => (i * 7) % 16);
+const data = { train: ids.slice(0, 300), val: ids.slice(300), vocabSize: 16 };
+const train: TrainConfig = { ...TRAIN_DEFAULTS, nLayer: 1, nHead: 2, nEmbd: 8, blockSize: 8, batchSize: 2, dtype: 'float32' };
+
+/** f on a new Trainer of `train`, disposed after with its model. */
+async function withTrainer(f: (t: Trainer) => unknown): Promise<unknown> {
+  const t = new Trainer(train, data);
+  try {
+    return await f(t);
+  } finally {
+    t.dispose();
+    t.model.dispose();
+  }
+}
+
+type Case = [what: string, call: () => unknown, kind: typeof Error, message: RegExp];
+
+const CASES: Case[] = [
+  // layers
+  ["Linear bias 'yes'", () => new Linear(4, 4, bad({ rng: rng(), bias: 'yes' })), TypeError, /^Linear: argument 'bias' must be a boolean, got string 'yes'$/],
+  ['Linear bias 0', () => new Linear(4, 4, bad({ rng: rng(), bias: 0 })), TypeError, /^Linear: argument 'bias' must be a boolean, got number 0$/],
+  ["Linear int8 'yes'", () => new Linear(4, 4, bad({ int8: 'yes' })), TypeError, /^Linear: argument 'int8' must be a boolean, got string 'yes'$/],
+  ['Linear misspelt Bias', () => new Linear(4, 4, bad({ rng: rng(), Bias: false })), TypeError,
+    /^Linear: unknown option 'Bias' \(the options are rng, std, int8, bias\)$/],
+  ['Embedding misspelt sd', () => new Embedding(4, 4, bad({ rng: rng(), sd: 1 })), TypeError, /^Embedding: unknown option 'sd' \(the options are rng, std, int8\)$/],
+  ['LayerNorm bias 3', () => new LayerNorm(4, bad({ bias: 3 })), TypeError, /^LayerNorm: argument 'bias' must be a boolean, got number 3$/],
+  ['LayerNorm misspelt epsilon', () => new LayerNorm(4, bad({ epsilon: 1e-3 })), TypeError, /^LayerNorm: unknown option 'epsilon' \(the options are bias, eps\)$/],
+  ['LayerNorm opts null', () => new LayerNorm(4, bad(null)), TypeError, /^LayerNorm: the options must be an object of bias, eps, got null$/],
+  ['Block without nLayer', () => new Block(bad({ nEmbd: 8, nHead: 2, dropout: 0, bias: true }), rng()), TypeError,
+    /^Block: argument 'cfg\.nLayer' must be an integer >= 1, got undefined$/],
+  ['CausalSelfAttention nHead 3 of nEmbd 8', () => new CausalSelfAttention({ nEmbd: 8, nHead: 3, nLayer: 1, dropout: 0, bias: true }, rng()), RangeError,
+    /^CausalSelfAttention: the head size \(cfg\.headSize, else cfg\.nEmbd \/ cfg\.nHead\) must be an integer >= 1, got 2\.66+\d*$/],
+  ['MLP without bias', () => new MLP(bad({ nEmbd: 8, nHead: 2, nLayer: 1, dropout: 0 }), rng()), TypeError, /^MLP: argument 'cfg\.bias' must be a boolean, got undefined$/],
+  ['ModuleList of numbers', () => new ModuleList(bad([3])), TypeError, /^ModuleList: argument 'items' must be an array of Modules, got number 3 at \[0\]$/],
+  ['ModuleList(3)', () => new ModuleList(bad(3)), TypeError, /^ModuleList: argument 'items' must be an array of Modules, got number 3$/],
+  // GPT config
+  ['GPT config null', () => new GPT(bad(null)), TypeError, /^GPT config: must be an object .*, got null$/],
+  ['GPT misspelt nEmbed', () => new GPT(bad({ ...cfg, nEmbed: 64 })), TypeError, /^GPT config: unknown option 'nEmbed' \(the options are vocabSize, .*\)$/],
+  ["GPT bias 'yes'", () => new GPT(bad({ ...cfg, bias: 'yes' })), TypeError, /^GPT config: bias must be true or false, got "yes"$/],
+  ['GPT bias missing', () => new GPT(bad({ ...cfg, bias: undefined })), TypeError, /^GPT config: bias must be true or false, got undefined$/],
+  ["GPT vocabSize '16'", () => new GPT(bad({ ...cfg, vocabSize: '16' })), Error, /^GPT config: vocabSize must be a positive integer, got "16"$/],
+  ['GPT opts misspelt sead', () => new GPT(cfg, bad({ sead: 1 })), TypeError, /^GPT: unknown option 'sead' \(the options are seed\)$/],
+  ['GPT.forward misspelt target', () => scope(() => model.forward(tensor(ids2, [1, 2]), bad({ target: ids2 }))), TypeError,
+    /^GPT\.forward: unknown option 'target' \(the options are targets, caches, lastOnly, starts\)$/],
+  ["GPT.forward lastOnly 'yes'", () => scope(() => model.forward(tensor(ids2, [1, 2]), bad({ lastOnly: 'yes' }))), TypeError, /^GPT\.forward: argument 'lastOnly' must be a boolean, got string 'yes'$/],
+  ['GPT opts null', () => new GPT(cfg, bad(null)), TypeError, /^GPT: the options must be an object of seed, got null$/],
+  // Trainer
+  ['Trainer model wider than cfg', () => withModel({ ...cfg, nEmbd: 16 }, (m) => new Trainer(train, data, m)), RangeError,
+    /^Trainer: the model's nEmbd is 16, cfg\.nEmbd 8; a given model must have the shape the config describes$/],
+  ['Trainer model of another vocabulary', () => withModel({ ...cfg, vocabSize: 32 }, (m) => new Trainer(train, data, m)), RangeError,
+    /^Trainer: the model's vocabSize is 32, data\.vocabSize 16; /],
+  ['Trainer model with a shorter context', () => withModel({ ...cfg, blockSize: 4 }, (m) => new Trainer(train, data, m)), RangeError, /^Trainer: the model's blockSize is 4, cfg\.blockSize 8; /],
+  ['Trainer cfg misspelt lr', () => new Trainer(bad({ ...train, lr: 1e-3 }), data), TypeError, /^Trainer: unknown option 'lr' \(the options are nLayer, .*\)$/],
+  ['Trainer cfg weightdecay', () => new Trainer(bad({ ...train, weightdecay: 0.1 }), data), TypeError, /^Trainer: unknown option 'weightdecay' /],
+  ['Trainer opts misspelt', () => new Trainer(train, data, undefined, undefined, bad({ cast_cache: false })), TypeError,
+    /^Trainer: unknown option 'cast_cache' \(the options are scaler, castCache\)$/],
+  ["Trainer castCache 'no'", () => new Trainer(train, data, undefined, undefined, bad({ castCache: 'no' })), TypeError,
+    /^Trainer: argument 'castCache' must be a boolean, got string 'no'$/],
+  ['Trainer data.train a Float32Array', () => new Trainer(train, { ...data, train: bad(new Float32Array(300)) }), TypeError,
+    /^Trainer: argument 'data\.train' must be an Int32Array of token ids, got an object \(Float32Array\)$/],
+  ['Trainer data null', () => new Trainer(train, bad(null)), TypeError, /^Trainer: data: the options must be an object of train, val, vocabSize, got null$/],
+  ['Trainer distill misspelt alfa', () => new Trainer(train, data, undefined, bad({ teacher: model, temperature: 2, alpha: 0.5, alfa: 1 })), TypeError,
+    /^Trainer: distill: unknown option 'alfa' \(the options are teacher, temperature, alpha\)$/],
+  ['Trainer distill teacher {}', () => new Trainer(train, data, undefined, bad({ teacher: {}, temperature: 2, alpha: 0.5 })), TypeError,
+    /^Trainer: argument 'distill\.teacher' must be a GPT, got an object \(Object\)$/],
+  ['Trainer.run misspelt onLogg', () => withTrainer((t) => t.run(bad({ onLogg: () => undefined }))), TypeError,
+    /^Trainer\.run: unknown option 'onLogg' \(the options are onLog, onEval, onProfile, profileStep\)$/],
+  ["Trainer.trainStep('no')", () => withTrainer((t) => t.trainStep(bad('no'))), TypeError, /^Trainer\.trainStep: argument 'readLoss' must be a boolean, got string 'no'$/],
+  // generation and sampling
+  ['generate with an object for the model', () => generate(bad({}), [1], { maxNewTokens: 1 }).next(), TypeError, /^generate: argument 'model' must be a GPT, got an object \(Object\)$/],
+  ['GPT.forward caches 3', () => scope(() => model.forward(tensor(ids2, [1, 2]), bad({ caches: 3 }))), TypeError,
+    /^GPT\.forward: argument 'caches' must be an array of KV caches, got number 3$/],
+  ["memoryPlan batchSize '2'", () => memoryPlan(cfg, bad('2'), { training: true, bindingLimit: 2 ** 30 }), TypeError,
+    /^memoryPlan: argument 'batchSize' must be an integer >= 1, got string '2'$/],
+  ['generate misspelt temprature', () => generate(model, [1], bad({ maxNewTokens: 2, temprature: 0.5 })).next(), TypeError,
+    /^generate: unknown option 'temprature' \(the options are maxNewTokens, temperature, topK, topP, seed, kvCache, stopToken\)$/],
+  ['generateBatch misspelt topk', () => generateBatch(model, [[1]], bad({ maxNewTokens: 2, topk: 3 })).next(), TypeError,
+    /^generateBatch: unknown option 'topk' /],
+  ['sampleLogits misspelt topk', () => scope(() => sampleLogits(zeros([1, 4]), zeros([1]), bad({ topk: 2 }))), TypeError,
+    /^sampleLogits: unknown option 'topk' \(the options are temperature, topK, topP\)$/],
+  // losses
+  ['crossEntropy misspelt ignore_index', () => scope(() => crossEntropy(zeros([2, 4]), zeros([2], 'int32'), bad({ ignore_index: 1 }))), TypeError,
+    /^crossEntropy: unknown option 'ignore_index' \(the options are ignoreIndex\)$/],
+  ['crossEntropy with -100 for the options', () => scope(() => crossEntropy(zeros([2, 4]), zeros([2], 'int32'), bad(-100))), TypeError,
+    /^crossEntropy: the options must be an object of ignoreIndex, got number -100$/],
+  ['distillLoss misspelt alfa', () => scope(() => distillLoss(zeros([2, 4]), zeros([2, 4]), zeros([2], 'int32'), bad({ temperature: 2, alpha: 0.5, alfa: 1 }))), TypeError,
+    /^distillLoss: unknown option 'alfa' \(the options are temperature, alpha, ignoreIndex\)$/],
+  ["distillLoss alpha '0.5'", () => scope(() => distillLoss(zeros([2, 4]), zeros([2, 4]), zeros([2], 'int32'), bad({ temperature: 2, alpha: '0.5' }))), Error,
+    /^distillLoss: alpha must be in \[0, 1\], got string '0\.5'$/],
+  ["layerNorm eps '1e-5'", () => scope(() => layerNorm(zeros([2, 2]), zeros([2]), null, bad('1e-5'))), Error, /^layerNorm: eps must be a finite number >= 0, got string '1e-5'$/],
+  // optim
+  ['AdamW.step(1)', () => {
+    const adam = new AdamW([]);
+    try {
+      adam.step(bad(1));
+    } finally {
+      adam.dispose();
+    }
+  }, TypeError, /^AdamW\.step: argument 'gradScale' must be a Tensor, got number 1$/],
+  ['AdamW opts null', () => new AdamW([], bad(null)), TypeError, /^AdamW: the options must be an object of lr, betas, eps, weightDecay, got null$/],
+  ['learningRate misspelt warmup', () => learningRate(0, bad({ lr: 1, minLr: 0, warmupSteps: 0, decaySteps: 10, warmup: 5 })), TypeError,
+    /^learningRate: unknown option 'warmup' \(the options are lr, minLr, warmupSteps, decaySteps\)$/],
+  ['clipGradNorm of one tensor', () => scope(() => clipGradNorm(bad(zeros([2])), 1)), TypeError, /^clipGradNorm: argument 'params' must be an array of Tensors, got a float32\[2\] tensor$/],
+  // tokenizers
+  ['BpeTokenizer.train misspelt onProgres', () => BpeTokenizer.train('hello world', 260, bad({ onProgres: () => 0 })), TypeError,
+    /^BpeTokenizer\.train: unknown option 'onProgres' \(the options are onProgress\)$/],
+  // checkpoints
+  ['encodeHF of an object', () => encodeHF(bad({})), TypeError, /^encodeHF: argument 'model' must be a GPT, got an object \(Object\)$/],
+  ['modelFromCheckpoint misspelt blocksize', async () => modelFromCheckpoint(decodeCheckpoint(await encodeCheckpoint(model, chars)), bad({ blocksize: 4 })), TypeError,
+    /^modelFromCheckpoint: unknown option 'blocksize' \(the options are dropout, blockSize, seed\)$/],
+  ['encodeCheckpoint misspelt optimiser', () => encodeCheckpoint(model, chars, bad({ optimiser: null })), TypeError, /^encodeCheckpoint: unknown option 'optimiser' /],
+  // quantize and prune
+  ['quantizeModel of an object', () => quantizeModel(bad({})), TypeError, /^quantizeModel: argument 'model' must be a GPT, got an object \(Object\)$/],
+  ["pruneStructured sparsity '0.5'", () => pruneStructured(model, bad({ structure: 'heads', sparsity: '0.5' })), RangeError,
+    /^pruneStructured: sparsity must be in \[0, 1\), got string '0\.5'$/],
+  ['pruneStructured misspelt sparsty', () => pruneStructured(model, bad({ structure: 'heads', sparsity: 0.5, sparsty: 1 })), TypeError,
+    /^pruneStructured: unknown option 'sparsty' \(the options are structure, sparsity\)$/],
+  ['pruneStructured without options', () => pruneStructured(model, bad(undefined)), TypeError,
+    /^pruneStructured: the options must be an object of structure, sparsity, got undefined$/],
+  ["pruneGlobal sparsity '0.5'", () => pruneGlobal(model, bad('0.5')), RangeError, /^pruneGlobal: sparsity must be in \[0, 1\), got string '0\.5'$/],
+  ['pruneGlobal of null', () => pruneGlobal(bad(null), 0.5), TypeError, /^pruneGlobal: argument 'model' must be a Module, got null$/],
+];
+
+describe('bad options: one-line errors naming the function and the option', () => {
+  for (const [what, call, kind, message] of CASES) {
+    it(what, async () => {
+      const err = await (async () => call())().then(() => null, (e: unknown) => e);
+      expect(err, `${what} was accepted`).toBeInstanceOf(kind);
+      expect((err as Error).message).toMatch(message);
+    });
+  }
+});
