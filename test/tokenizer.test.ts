@@ -99,6 +99,10 @@ describe('CharTokenizer', () => {
     expect(() => tok.encode('😀')).toThrow(/U\+1F600\) is not in the vocabulary/);
     expect(() => tok.decode([3])).toThrow(/token id 3 is outside the vocabulary of 3/);
   });
+
+  it('refuses to train on empty text (a vocabulary of no characters made a model of no classes)', () => {
+    expect(() => CharTokenizer.train('')).toThrow(/^CharTokenizer.train: the text is empty: a vocabulary needs at least one character$/);
+  });
 });
 
 describe('encodeKnown', () => {

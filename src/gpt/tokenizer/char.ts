@@ -23,6 +23,7 @@ export class CharTokenizer implements Tokenizer {
 
   static train(text: string): CharTokenizer {
     const distinct = [...new Set(checkText('CharTokenizer.train', text))]; // a string iterates by code point
+    if (!distinct.length) throw new Error('CharTokenizer.train: the text is empty: a vocabulary needs at least one character');
     return new CharTokenizer(distinct.sort((a, b) => a.codePointAt(0)! - b.codePointAt(0)!));
   }
 
