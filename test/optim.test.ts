@@ -359,7 +359,8 @@ describe('gradient clipping', () => {
     scope(async () => {
       const big = Float32Array.from(seededValues(70_000, 61, -1, 1), (v) => v * 1e20); // two slices
       const tiny = Float32Array.from(seededValues(300, 62, -1, 1), (v) => v * 1e-25);
-      for (const grads of [[big], [tiny], [big, tiny], [tiny, Float32Array.of(3, 4)]]) {
+      // 2e38: past 2^127, the largest exponent a scale 2^-e can undo as a normal number
+      for (const grads of [[big], [tiny], [big, tiny], [tiny, Float32Array.of(3, 4)], [Float32Array.of(2e38, -1), tiny]]) {
         const params = grads.map((g) => {
           const p = tensor(new Float32Array(g.length)).requiresGrad_();
           p.grad = tensor(g);

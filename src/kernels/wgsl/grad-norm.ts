@@ -1,7 +1,7 @@
 // Global gradient norm for clipping, in two kernels and no float atomics:
 //   grad_sumsq: partial[2 (base + w)] = sum((g_k 2^-e)^2) over slice s of tensor k and
-//     partial[2 (base + w) + 1] = e, the exponent of the slice's largest |g| (clamped to f32's normal
-//     range), for a group of up to
+//     partial[2 (base + w) + 1] = e, the exponent of the slice's largest |g| (clamped to [-126, 126],
+//     where 2^-e is a normal float32), for a group of up to
 //     MAX_GROUP (kernel.ts) gradient tensors bound side by side; one 256-lane workgroup w per slice of SLICE
 //     elements (tensor k's slices numbered after those of the tensors before it, `ends` holding the
 //     running counts), lanes striding over the slice, then a tree reduction in workgroup memory.
@@ -60,7 +60,8 @@ ${idx.map((k) => `    case ${k}u: { for (var j = lo + lane; j < hi; j += ${WG}u)
     default: {}
   }
   atomicMax(&top, bits);
-  let e = clamp(i32(workgroupUniformLoad(&top) >> 23u) - 127, -126, 127);
+  // at most 126: 2^-127 is not a normal float32 (its bits would read as 0), and |g| 2^-126 < 4 anyway
+  let e = clamp(i32(workgroupUniformLoad(&top) >> 23u) - 127, -126, 126);
   let unit = bitcast<f32>(u32(127 - e) << 23u); // 2^-e
   var acc = 0.0;
   switch k {
