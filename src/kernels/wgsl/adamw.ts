@@ -72,8 +72,9 @@ const CONTROLLED_PRELUDE = /* wgsl */ `
 const ONE_MINUS_POW = /* wgsl */ `
 fn one_minus_pow(t: f32, ln_b: f32) -> f32 {
   let h = 0.5 * t * ln_b;
-  let h2 = h * h;
-  let near = -2.0 * h * (1.0 + h2 / 6.0 * (1.0 + h2 / 20.0 * (1.0 + h2 / 42.0))) * exp(h);
+  let s = max(h, -0.25); // the series only where it is used: at beta 0 (ln b -1e4) h2 would overflow
+  let s2 = s * s;
+  let near = -2.0 * s * (1.0 + s2 / 6.0 * (1.0 + s2 / 20.0 * (1.0 + s2 / 42.0))) * exp(s);
   return select(1.0 - exp(2.0 * h), near, h > -0.25);
 }`;
 
