@@ -64,12 +64,7 @@ async function loadPlatform(): Promise<Platform> {
  * Anything but unset, 0 or 1 in either setting is an error naming it.
  */
 export function dawnToggles(env: (name: string) => string | undefined): string[] {
-  const flag = (name: string, fallback: boolean): boolean => {
-    const v = env(name);
-    if (v === undefined || v === '') return fallback;
-    if (v !== '0' && v !== '1') throw new Error(`${name}=${v}: expected 0 or 1`);
-    return v === '1';
-  };
+  const flag = (name: string, fallback: boolean) => envFlag(name, fallback, env);
   const safe = flag('GPT_DAWN_SAFE', false);
   const robust = flag('GPT_ROBUSTNESS', true);
   if (safe && !robust) throw new Error('GPT_ROBUSTNESS=0 needs Dawn\'s unsafe APIs, which GPT_DAWN_SAFE=1 turns off: set one of them');
@@ -83,6 +78,14 @@ export function dawnToggles(env: (name: string) => string | undefined): string[]
     ...(enabled.length ? [`enable-dawn-features=${enabled.join(',')}`] : []),
     'disable-dawn-features=timestamp_quantization',
   ];
+}
+
+/** A 0/1 setting (GPT_AUTOTUNE, ...): unset or empty is `fallback`; anything else ('false', 'yes') is an error naming it, not a guess. */
+export function envFlag(name: string, fallback: boolean, env: (name: string) => string | undefined = envSetting): boolean {
+  const v = env(name);
+  if (v === undefined || v === '') return fallback;
+  if (v !== '0' && v !== '1') throw new Error(`${name}=${v}: expected 0 or 1`);
+  return v === '1';
 }
 
 /** A setting from the process environment (Node); undefined in browsers. */

@@ -7,7 +7,7 @@
 // reassociation (split-K). Off (defaults only) with GPT_AUTOTUNE=0, as the tests run, or
 // setAutotune(false), and on Dawn's null backend (nothing runs there to time).
 import { device } from '../device/device.js';
-import { envSetting, readCache, writeCache } from '../device/platform.js';
+import { envFlag, readCache, writeCache } from '../device/platform.js';
 
 const CACHE_FILE = 'autotune.json';
 /** Runs of each candidate per measurement; the fastest counts (the first may include compilation). */
@@ -24,7 +24,7 @@ export interface Tunable<C> {
   prepare(candidate: C): { run: () => void; dispose: () => void };
 }
 
-let enabled = envSetting('GPT_AUTOTUNE') !== '0';
+let enabled: boolean | undefined; // GPT_AUTOTUNE, read at first use (a bad value is an op's error, not an import's)
 let winners: Map<string, unknown> | null = null; // adapter-scoped; loaded on first use
 let loading: Promise<void> | null = null;
 const queued = new Set<string>();
@@ -42,13 +42,21 @@ const adapterKey = () => {
 
 /** The candidate to run for `t`: its tuned winner when known, else the fallback (and a measurement is queued). */
 export function tuned<C>(t: Tunable<C>): C {
-  if (!enabled || t.candidates.length < 2 || !device().executes) return t.fallback;
+  if (!(enabled ??= envFlag('GPT_AUTOTUNE', true)) || t.candidates.length < 2 || !device().executes) return t.fallback;
   if (!winners) {
     loading ??= load();
     return t.fallback;
   }
   const key = `${adapterKey()} ${t.key}`;
-  if (winners.has(key)) return winners.get(key) as C;
+  if (winners.has(key)) {
+    const winner = knownCandidate(t, winners.get(key));
+    if (winner !== undefined) {
+      winners.set(key, winner); // later calls find it by identity
+      return winner;
+    }
+    warn(`the cached winner of '${t.key}' is none of its candidates: ${JSON.stringify(winners.get(key)).slice(0, 200)}`);
+    winners.delete(key); // measured again
+  }
   if (!queued.has(key)) {
     queued.add(key);
     queue = queue.then(() => measure(key, t)).catch(() => undefined);
@@ -62,14 +70,29 @@ export async function autotuneSettled(): Promise<void> {
   await queue;
 }
 
+/**
+ * The candidate of `t` a cached winner names, or undefined: the file is anyone's to edit, and a
+ * value no candidate has (a tile name, a fractional split count) could fail or compute wrong.
+ */
+function knownCandidate<C>(t: Tunable<C>, saved: unknown): C | undefined {
+  if (t.candidates.includes(saved as C)) return saved as C; // checked before, or measured here
+  const text = JSON.stringify(saved);
+  return t.candidates.find((c) => JSON.stringify(c) === text);
+}
+
+const warn = (why: string) => console.warn(`[webgpu-gpt] autotune: ${why}; ignored (${CACHE_FILE} in the cache directory, GPT_CACHE_DIR)`);
+
 async function load(): Promise<void> {
-  let saved: Record<string, unknown> = {};
+  const text = (await readCache(CACHE_FILE)) ?? '{}';
+  let saved: unknown;
   try {
-    saved = JSON.parse((await readCache(CACHE_FILE)) ?? '{}') as Record<string, unknown>;
+    saved = JSON.parse(text);
   } catch {
-    // a damaged cache is an empty one
+    // unreadable: below
   }
-  winners = new Map(Object.entries(saved));
+  const isObject = typeof saved === 'object' && saved !== null && !Array.isArray(saved);
+  if (!isObject) warn(`the cache is not a JSON object of winners: ${JSON.stringify(text.slice(0, 60))}`);
+  winners = new Map(isObject ? Object.entries(saved as object) : []); // a damaged cache is an empty one
 }
 
 async function measure<C>(key: string, t: Tunable<C>): Promise<void> {
