@@ -59,4 +59,18 @@ describe('Dawn toggles', () => {
       setEnv(saved);
     }
   }, 120_000);
+
+  it('a backend Dawn has no adapter on here is named as the reason, not only a missing driver', async () => {
+    const backend = process.platform === 'darwin' ? 'd3d12' : 'metal';
+    const saved = process.env.GPT_DAWN_BACKEND;
+    process.env.GPT_DAWN_BACKEND = backend; // the child inherits it
+    try {
+      const r = await runGpt(['doctor']);
+      expect(r.code, r.err).toBe(1);
+      expect(r.err).toMatch(new RegExp(`^No WebGPU adapter found: none on Dawn's ${backend} backend here \\(GPT_DAWN_BACKEND=${backend}; unset it for this platform's default\\)\n`));
+    } finally {
+      if (saved === undefined) delete process.env.GPT_DAWN_BACKEND;
+      else process.env.GPT_DAWN_BACKEND = saved;
+    }
+  }, 120_000);
 });
