@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { writeCache } from '../src/device/platform.js';
 import { device, matmul, scope } from '../src/index.js';
 import { autotuneSettled, setAutotune, tuned } from '../src/kernels/autotune.js';
 import { setProfile } from '../src/kernels/profile.js';
@@ -108,6 +109,26 @@ describe('cached winners', () => {
       const r = await run(process.execPath, ['scripts/run-ts.mjs', script], { env: { ...process.env, GPT_CACHE_DIR: dir } });
       expect(r.stdout).toBe('done\n');
       expect(r.stderr).toContain(`[webgpu-gpt] autotune: the cache is not a JSON object of winners: ${shown}; ignored`);
+    }
+  });
+});
+
+describe('the cache directory', () => {
+  it('one that cannot be written (GPT_CACHE_DIR naming a file) is named in one warning, once', async () => {
+    const file = join(cacheDir, 'a-file');
+    writeFileSync(file, '');
+    const warn = vi.spyOn(console, 'warn').mockImplementation(() => {});
+    const dir = process.env.GPT_CACHE_DIR;
+    try {
+      process.env.GPT_CACHE_DIR = file;
+      await writeCache('test.json', '{}');
+      await writeCache('test.json', '{}');
+      const lines = warn.mock.calls.map((c) => String(c[0]));
+      expect(lines).toHaveLength(1);
+      expect(lines[0]).toMatch(new RegExp(`^\\[webgpu-gpt\\] test\\.json not saved: GPT_CACHE_DIR=${file} is not a writable directory \\(E[A-Z]+: [^\n]*\\)$`));
+    } finally {
+      process.env.GPT_CACHE_DIR = dir;
+      warn.mockRestore();
     }
   });
 });

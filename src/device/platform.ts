@@ -95,7 +95,7 @@ export function envSetting(name: string): string | undefined {
 
 // Small persistent files for the engine's own caches (autotuning results): in Node under the user's
 // cache directory ($XDG_CACHE_HOME or ~/.cache, then webgpu-gpt/; GPT_CACHE_DIR overrides), in
-// browsers in localStorage. A cache is optional: failures read as "nothing cached" and are not saved.
+// browsers in localStorage. A cache is optional: failures read as "nothing cached"; one that cannot be saved is warned about once.
 const CACHE_PREFIX = 'webgpu-gpt:';
 
 async function nodeCacheDir(): Promise<{ fs: typeof import('node:fs/promises'); dir: string } | null> {
@@ -118,15 +118,20 @@ export async function readCache(name: string): Promise<string | null> {
   }
 }
 
+let warnedUnsaved = false; // a directory that cannot be written is said once, not at every save
+
 export async function writeCache(name: string, text: string): Promise<void> {
+  let where = 'localStorage';
   try {
     const node = await nodeCacheDir();
     if (!node) return globalThis.localStorage?.setItem(CACHE_PREFIX + name, text);
+    where = envSetting('GPT_CACHE_DIR') ? `GPT_CACHE_DIR=${node.dir}` : `${node.dir} (GPT_CACHE_DIR picks another)`;
     await node.fs.mkdir(node.dir, { recursive: true });
     const temp = `${node.dir}/.${name}.${process.pid}.tmp`;
     await node.fs.writeFile(temp, text);
     await node.fs.rename(temp, `${node.dir}/${name}`); // readers see the old file or the new one
-  } catch {
-    // not cached this time
+  } catch (e) {
+    if (!warnedUnsaved) console.warn(`[webgpu-gpt] ${name} not saved: ${where} is not a writable directory (${(e as Error).message.split('\n')[0]})`);
+    warnedUnsaved = true;
   }
 }
