@@ -33,7 +33,7 @@ async function loadPlatform(): Promise<Platform> {
   // Mesa's CPU drivers (lavapipe/llvmpipe) run big dispatches 40-50% faster with more threads than
   // cores (measured on 2 cores); the variable is read when Dawn loads the driver, and is ignored by
   // every other driver. A value set by the user wins.
-  process.env.LP_NUM_THREADS ??= '8';
+  process.env.LP_NUM_THREADS ||= '8'; // empty too: Mesa reads an empty value as its own default
   const specifier = 'webgpu';
   const dawn = (await import(/* @vite-ignore */ specifier)) as {
     create: (flags: string[]) => GPU;
