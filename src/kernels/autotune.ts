@@ -6,7 +6,7 @@
 // start tuned. Candidates compute the same products, so tuning changes results at most by float32
 // reassociation (split-K). Off (defaults only) with GPT_AUTOTUNE=0, as the tests run, or
 // setAutotune(false), and on Dawn's null backend (nothing runs there to time).
-import { device } from '../device/device.js';
+import { device, onDeviceOpen } from '../device/device.js';
 import { envFlag, readCache, writeCache } from '../device/platform.js';
 
 const CACHE_FILE = 'autotune.json';
@@ -24,7 +24,8 @@ export interface Tunable<C> {
   prepare(candidate: C): { run: () => void; dispose: () => void };
 }
 
-let enabled: boolean | undefined; // GPT_AUTOTUNE, read at first use (a bad value is an op's error, not an import's)
+let enabled: boolean | undefined; // GPT_AUTOTUNE unless set: read as the device opens, so a bad value fails there on every adapter, not an import
+onDeviceOpen(async () => void (enabled ??= envFlag('GPT_AUTOTUNE', true)));
 let winners: Map<string, unknown> | null = null; // adapter-scoped; loaded on first use
 let loading: Promise<void> | null = null;
 const queued = new Set<string>();
@@ -42,7 +43,7 @@ const adapterKey = () => {
 
 /** The candidate to run for `t`: its tuned winner when known, else the fallback (and a measurement is queued). */
 export function tuned<C>(t: Tunable<C>): C {
-  if (!(enabled ??= envFlag('GPT_AUTOTUNE', true)) || t.candidates.length < 2 || !device().executes) return t.fallback;
+  if (!enabled || t.candidates.length < 2 || !device().executes) return t.fallback;
   if (!winners) {
     loading ??= load();
     return t.fallback;
