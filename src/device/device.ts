@@ -597,7 +597,7 @@ export async function describeAdapter(): Promise<{ adapter: GPUAdapter | null; r
   const adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
   if (adapter) return { adapter };
   const backend = envSetting('GPT_DAWN_BACKEND'); // a real backend this platform's Dawn lacks (metal on Linux) gets here
-  return { adapter: null, reason: backend ? `none on Dawn's ${backend} backend here (GPT_DAWN_BACKEND=${backend}; unset it for this platform's default)` : 'requestAdapter() returned null' };
+  return { adapter: null, reason: backend ? `GPT_DAWN_BACKEND=${backend}: Dawn has no adapter on that backend here; unset it for this platform's default` : 'requestAdapter() returned null' };
 }
 
 export function adapterInfo(adapter: GPUAdapter, platform: Platform): DeviceInfo {
