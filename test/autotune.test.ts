@@ -1,7 +1,7 @@
 // The autotuner's persistent cache (src/kernels/autotune.ts): a JSON file anyone can edit, so what
 // it names is checked against the candidates before a kernel runs it.
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
@@ -83,6 +83,20 @@ describe('cached winners', () => {
     } finally {
       warn.mockRestore();
     }
+  });
+
+  it("a save keeps the winners another process saved since this one loaded the cache", async () => {
+    await autotuneSettled(); // the measurements queued above are saved
+    const file = join(cacheDir, 'autotune.json');
+    const others = { ...JSON.parse(readFileSync(file, 'utf8')), 'another process matmul 1x2x3': 'element' };
+    writeFileSync(file, JSON.stringify(others));
+    await scope(async () => {
+      await matmul(toTensor(values([45, K], 45)), toTensor(values([K, N], 2))).toArray(); // queues a measurement, saved when done
+      await autotuneSettled();
+    });
+    const saved = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+    expect(saved['another process matmul 1x2x3']).toBe('element');
+    expect(saved[tileKey(45)]).toBeDefined();
   });
 
   it('a cache that is not a JSON object of winners is an empty one, with a warning: no crash', async () => {

@@ -83,17 +83,21 @@ function knownCandidate<C>(t: Tunable<C>, saved: unknown): C | undefined {
 
 const warn = (why: string) => console.warn(`[webgpu-gpt] autotune: ${why}; ignored (${CACHE_FILE} in the cache directory, GPT_CACHE_DIR)`);
 
+/** The saved winners by key, or null where the cache file is damaged (not a JSON object). */
+function parseCache(text: string): Record<string, unknown> | null {
+  try {
+    const saved: unknown = JSON.parse(text);
+    return typeof saved === 'object' && saved !== null && !Array.isArray(saved) ? (saved as Record<string, unknown>) : null;
+  } catch {
+    return null;
+  }
+}
+
 async function load(): Promise<void> {
   const text = (await readCache(CACHE_FILE)) ?? '{}';
-  let saved: unknown;
-  try {
-    saved = JSON.parse(text);
-  } catch {
-    // unreadable: below
-  }
-  const isObject = typeof saved === 'object' && saved !== null && !Array.isArray(saved);
-  if (!isObject) warn(`the cache is not a JSON object of winners: ${JSON.stringify(text.slice(0, 60))}`);
-  winners = new Map(isObject ? Object.entries(saved as object) : []); // a damaged cache is an empty one
+  const saved = parseCache(text);
+  if (!saved) warn(`the cache is not a JSON object of winners: ${JSON.stringify(text.slice(0, 60))}`);
+  winners = new Map(Object.entries(saved ?? {})); // a damaged cache is an empty one
 }
 
 async function measure<C>(key: string, t: Tunable<C>): Promise<void> {
@@ -115,5 +119,7 @@ async function measure<C>(key: string, t: Tunable<C>): Promise<void> {
   }
   if (!best) return;
   winners!.set(key, best.candidate);
-  await writeCache(CACHE_FILE, JSON.stringify(Object.fromEntries(winners!), null, 1));
+  // with the winners other processes saved since this one loaded (theirs would be lost otherwise)
+  const onDisk = parseCache((await readCache(CACHE_FILE)) ?? '{}');
+  await writeCache(CACHE_FILE, JSON.stringify({ ...onDisk, ...Object.fromEntries(winners!) }, null, 1));
 }
