@@ -3,7 +3,7 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { corpusText, gpt, tempDir, TINY } from './cli-helpers.js';
+import { corpusText, expectOneLine, gpt, tempDir, TINY } from './cli-helpers.js';
 import { setupDevice } from './helpers.js';
 import { profile, setProfile } from '../src/kernels/profile.js';
 import { loadCheckpoint } from '../src/node/checkpoint-dir.js';
@@ -112,6 +112,23 @@ describe('gpt CLI', () => {
     const unknown = await gpt('fly');
     expect(unknown.code).toBe(2);
     expect(unknown.err).toMatch(/^gpt: unknown command 'fly'/);
+  });
+
+  it('GPT_DEBUG=1 adds the stack trace; 0 does not; anything else is refused naming it', async () => {
+    const saved = process.env.GPT_DEBUG;
+    const withDebug = async (value: string) => {
+      process.env.GPT_DEBUG = value;
+      return gpt('train', '--max-iters', 'many');
+    };
+    try {
+      expect((await withDebug('0')).err).toBe("gpt train: flag --max-iters expects a decimal number, got 'many'");
+      expect((await withDebug('')).err).toBe("gpt train: flag --max-iters expects a decimal number, got 'many'");
+      expect((await withDebug('1')).err).toMatch(/^gpt train: flag --max-iters expects [^\n]*\n.*Error: flag --max-iters expects/); // the error itself too
+      for (const value of ['false', 'yes', ' 1 ']) expectOneLine(await withDebug(value), 2, new RegExp(`^gpt: GPT_DEBUG=${value}: expected 0 or 1$`));
+    } finally {
+      if (saved === undefined) delete process.env.GPT_DEBUG;
+      else process.env.GPT_DEBUG = saved;
+    }
   });
 
   it('every command has --help', async () => {

@@ -1,8 +1,14 @@
 // The flags Node's Dawn instance is created with, for each environment setting (platform.ts).
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { dawnToggles } from '../src/device/platform.js';
 import { runGpt } from './cli-helpers.js';
 
+const run = promisify(execFile);
 const toggles = (env: Record<string, string>) => dawnToggles((name) => env[name]);
 /** The Dawn features a flag list enables (enable-dawn-features=a,b), and those it disables. */
 const parsed = (flags: string[]) => {
@@ -59,4 +65,36 @@ describe('Dawn toggles', () => {
       setEnv(saved);
     }
   }, 120_000);
+
+  it('a backend Dawn has no adapter on here is named as the reason, not only a missing driver', async () => {
+    const backend = process.platform === 'darwin' ? 'd3d12' : 'metal';
+    const saved = process.env.GPT_DAWN_BACKEND;
+    process.env.GPT_DAWN_BACKEND = backend; // the child inherits it
+    try {
+      const r = await runGpt(['doctor']);
+      expect(r.code, r.err).toBe(1);
+      expect(r.err).toMatch(new RegExp(`^No WebGPU adapter found: GPT_DAWN_BACKEND=${backend}: Dawn has no adapter on that backend here; unset it for this platform's default\n`));
+    } finally {
+      if (saved === undefined) delete process.env.GPT_DAWN_BACKEND;
+      else process.env.GPT_DAWN_BACKEND = saved;
+    }
+  }, 120_000);
+});
+
+describe('LP_NUM_THREADS', () => {
+  it('unset or empty becomes 8 when Dawn loads (an empty setting is no setting); a value given is kept', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gpt-lp-threads-'));
+    const script = join(dir, 'threads.ts');
+    writeFileSync(script, [`import { getPlatform } from ${JSON.stringify(resolve('src/device/platform.js'))};`, 'await getPlatform();', 'console.log(process.env.LP_NUM_THREADS);'].join('\n'));
+    try {
+      for (const [given, want] of [[undefined, '8'], ['', '8'], ['3', '3']] as const) {
+        const env = { ...process.env, LP_NUM_THREADS: given };
+        if (given === undefined) delete env.LP_NUM_THREADS;
+        const { stdout } = await run(process.execPath, ['scripts/run-ts.mjs', script], { env });
+        expect(stdout, `LP_NUM_THREADS=${given}`).toBe(`${want}\n`);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });

@@ -183,6 +183,15 @@ describe('leaks are reported', () => {
     rmSync(dir, { recursive: true, force: true });
     expect(stderr).toMatch(/garbage-collected without dispose\(\): float32\[3\] \(id \d+\)\. Its GPU memory is still held\.\n  created at tensor \(.*\n.*at leakyHelper/);
   });
+
+  it('GPT_LEAK_TRACE other than 0 or 1 is an error naming it, not read as off', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gpt-leak-trace-'));
+    const script = join(dir, 'bad.ts');
+    writeFileSync(script, [`import { initDevice, tensor } from ${JSON.stringify(resolve('src/index.js'))};`, 'await initDevice();', 'tensor([1]);'].join('\n'));
+    const failure = await run(process.execPath, ['scripts/run-ts.mjs', script], { env: { ...process.env, GPT_LEAK_TRACE: 'true' } }).catch((e: { stderr: string }) => e);
+    rmSync(dir, { recursive: true, force: true });
+    expect(failure.stderr).toMatch(/GPT_LEAK_TRACE=true: expected 0 or 1\n/);
+  });
 });
 
 describe('expectClose can fail', () => {

@@ -1,6 +1,7 @@
 // The `gpt` command line. Each subcommand parses its own flags; errors print one line, not a trace.
 // Exit codes: 0 done, 1 failed, 2 bad usage (nothing was done), 3 training diverged (the last good
 // checkpoint is kept).
+import { envFlag } from '../device/platform.js';
 import { TrainingDivergedError } from '../gpt/trainer.js';
 import { benchGenerate, BENCH_GENERATE_HELP } from './bench-generate.js';
 import { demo, DEMO_HELP } from './demo.js';
@@ -90,7 +91,13 @@ export function opensAdapter(argv: string[]): boolean {
 }
 
 export async function main(argv: string[]): Promise<number> {
-  const verbose = argv.includes(VERBOSE_FLAG);
+  let showStack: boolean; // of an error: --verbose or GPT_DEBUG=1
+  try {
+    showStack = argv.includes(VERBOSE_FLAG) || envFlag('GPT_DEBUG', false);
+  } catch (e) {
+    console.error(`gpt: ${(e as Error).message}`);
+    return 2;
+  }
   const [name, ...args] = argv.filter((a) => a !== VERBOSE_FLAG);
   if (name === '--help' || name === '-h') {
     console.log(USAGE);
@@ -113,7 +120,7 @@ export async function main(argv: string[]): Promise<number> {
     return await cmd.run(args);
   } catch (e) {
     console.error(`gpt ${name}: ${shortened((e as Error).message)}`);
-    if (verbose || process.env.GPT_DEBUG) console.error(e);
+    if (showStack) console.error(e);
     return e instanceof UsageError ? 2 : e instanceof TrainingDivergedError ? 3 : 1;
   }
 }

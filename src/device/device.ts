@@ -5,7 +5,7 @@
 // JS errors that name the kernel.
 import { BindGroupCache, type BufferWindow, type Resource } from './bind-groups.js';
 import { describeFaults } from './faults.js';
-import { getPlatform, type Platform } from './platform.js';
+import { envSetting, getPlatform, type Platform } from './platform.js';
 import { BufferPool, sizeClass, TexturePool } from './pool.js';
 import { Profiler, type KernelTime } from './profiler.js';
 import { WaitPacer } from './wait-pacer.js';
@@ -595,7 +595,9 @@ export async function describeAdapter(): Promise<{ adapter: GPUAdapter | null; r
     return { adapter: null, reason: (e as Error).message };
   }
   const adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
-  return adapter ? { adapter } : { adapter: null, reason: 'requestAdapter() returned null' };
+  if (adapter) return { adapter };
+  const backend = envSetting('GPT_DAWN_BACKEND'); // a real backend this platform's Dawn lacks (metal on Linux) gets here
+  return { adapter: null, reason: backend ? `GPT_DAWN_BACKEND=${backend}: Dawn has no adapter on that backend here; unset it for this platform's default` : 'requestAdapter() returned null' };
 }
 
 export function adapterInfo(adapter: GPUAdapter, platform: Platform): DeviceInfo {

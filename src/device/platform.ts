@@ -33,7 +33,7 @@ async function loadPlatform(): Promise<Platform> {
   // Mesa's CPU drivers (lavapipe/llvmpipe) run big dispatches 40-50% faster with more threads than
   // cores (measured on 2 cores); the variable is read when Dawn loads the driver, and is ignored by
   // every other driver. A value set by the user wins.
-  process.env.LP_NUM_THREADS ??= '8';
+  process.env.LP_NUM_THREADS ||= '8'; // empty too: Mesa reads an empty value as its own default
   const specifier = 'webgpu';
   const dawn = (await import(/* @vite-ignore */ specifier)) as {
     create: (flags: string[]) => GPU;
@@ -64,12 +64,7 @@ async function loadPlatform(): Promise<Platform> {
  * Anything but unset, 0 or 1 in either setting is an error naming it.
  */
 export function dawnToggles(env: (name: string) => string | undefined): string[] {
-  const flag = (name: string, fallback: boolean): boolean => {
-    const v = env(name);
-    if (v === undefined || v === '') return fallback;
-    if (v !== '0' && v !== '1') throw new Error(`${name}=${v}: expected 0 or 1`);
-    return v === '1';
-  };
+  const flag = (name: string, fallback: boolean) => envFlag(name, fallback, env);
   const safe = flag('GPT_DAWN_SAFE', false);
   const robust = flag('GPT_ROBUSTNESS', true);
   if (safe && !robust) throw new Error('GPT_ROBUSTNESS=0 needs Dawn\'s unsafe APIs, which GPT_DAWN_SAFE=1 turns off: set one of them');
@@ -85,6 +80,14 @@ export function dawnToggles(env: (name: string) => string | undefined): string[]
   ];
 }
 
+/** A 0/1 setting (GPT_AUTOTUNE, ...): unset or empty is `fallback`; anything else ('false', 'yes') is an error naming it, not a guess. */
+export function envFlag(name: string, fallback: boolean, env: (name: string) => string | undefined = envSetting): boolean {
+  const v = env(name);
+  if (v === undefined || v === '') return fallback;
+  if (v !== '0' && v !== '1') throw new Error(`${name}=${v}: expected 0 or 1`);
+  return v === '1';
+}
+
 /** A setting from the process environment (Node); undefined in browsers. */
 export function envSetting(name: string): string | undefined {
   return typeof process !== 'undefined' ? process.env?.[name] : undefined;
@@ -92,7 +95,7 @@ export function envSetting(name: string): string | undefined {
 
 // Small persistent files for the engine's own caches (autotuning results): in Node under the user's
 // cache directory ($XDG_CACHE_HOME or ~/.cache, then webgpu-gpt/; GPT_CACHE_DIR overrides), in
-// browsers in localStorage. A cache is optional: failures read as "nothing cached" and are not saved.
+// browsers in localStorage. A cache is optional: failures read as "nothing cached"; one that cannot be saved is warned about once.
 const CACHE_PREFIX = 'webgpu-gpt:';
 
 async function nodeCacheDir(): Promise<{ fs: typeof import('node:fs/promises'); dir: string } | null> {
@@ -115,15 +118,20 @@ export async function readCache(name: string): Promise<string | null> {
   }
 }
 
+let warnedUnsaved = false; // a directory that cannot be written is said once, not at every save
+
 export async function writeCache(name: string, text: string): Promise<void> {
+  let where = 'localStorage';
   try {
     const node = await nodeCacheDir();
     if (!node) return globalThis.localStorage?.setItem(CACHE_PREFIX + name, text);
+    where = envSetting('GPT_CACHE_DIR') ? `GPT_CACHE_DIR=${node.dir}` : `${node.dir} (GPT_CACHE_DIR picks another)`;
     await node.fs.mkdir(node.dir, { recursive: true });
     const temp = `${node.dir}/.${name}.${process.pid}.tmp`;
     await node.fs.writeFile(temp, text);
     await node.fs.rename(temp, `${node.dir}/${name}`); // readers see the old file or the new one
-  } catch {
-    // not cached this time
+  } catch (e) {
+    if (!warnedUnsaved) console.warn(`[webgpu-gpt] ${name} not saved: ${where} is not a writable directory (${(e as Error).message.split('\n')[0]})`);
+    warnedUnsaved = true;
   }
 }

@@ -6,8 +6,8 @@
 // start tuned. Candidates compute the same products, so tuning changes results at most by float32
 // reassociation (split-K). Off (defaults only) with GPT_AUTOTUNE=0, as the tests run, or
 // setAutotune(false), and on Dawn's null backend (nothing runs there to time).
-import { device } from '../device/device.js';
-import { envSetting, readCache, writeCache } from '../device/platform.js';
+import { device, onDeviceOpen } from '../device/device.js';
+import { envFlag, readCache, writeCache } from '../device/platform.js';
 
 const CACHE_FILE = 'autotune.json';
 /** Runs of each candidate per measurement; the fastest counts (the first may include compilation). */
@@ -24,7 +24,8 @@ export interface Tunable<C> {
   prepare(candidate: C): { run: () => void; dispose: () => void };
 }
 
-let enabled = envSetting('GPT_AUTOTUNE') !== '0';
+let enabled: boolean | undefined; // GPT_AUTOTUNE unless set: read as the device opens, so a bad value fails there on every adapter, not an import
+onDeviceOpen(async () => void (enabled ??= envFlag('GPT_AUTOTUNE', true)));
 let winners: Map<string, unknown> | null = null; // adapter-scoped; loaded on first use
 let loading: Promise<void> | null = null;
 const queued = new Set<string>();
@@ -48,7 +49,15 @@ export function tuned<C>(t: Tunable<C>): C {
     return t.fallback;
   }
   const key = `${adapterKey()} ${t.key}`;
-  if (winners.has(key)) return winners.get(key) as C;
+  if (winners.has(key)) {
+    const winner = knownCandidate(t, winners.get(key));
+    if (winner !== undefined) {
+      winners.set(key, winner); // later calls find it by identity
+      return winner;
+    }
+    warn(`the cached winner of '${t.key}' is none of its candidates: ${JSON.stringify(winners.get(key)).slice(0, 200)}`);
+    winners.delete(key); // measured again
+  }
   if (!queued.has(key)) {
     queued.add(key);
     queue = queue.then(() => measure(key, t)).catch(() => undefined);
@@ -62,14 +71,33 @@ export async function autotuneSettled(): Promise<void> {
   await queue;
 }
 
-async function load(): Promise<void> {
-  let saved: Record<string, unknown> = {};
+/**
+ * The candidate of `t` a cached winner names, or undefined: the file is anyone's to edit, and a
+ * value no candidate has (a tile name, a fractional split count) could fail or compute wrong.
+ */
+function knownCandidate<C>(t: Tunable<C>, saved: unknown): C | undefined {
+  if (t.candidates.includes(saved as C)) return saved as C; // checked before, or measured here
+  const text = JSON.stringify(saved);
+  return t.candidates.find((c) => JSON.stringify(c) === text);
+}
+
+const warn = (why: string) => console.warn(`[webgpu-gpt] autotune: ${why}; ignored (${CACHE_FILE} in the cache directory, GPT_CACHE_DIR)`);
+
+/** The saved winners by key, or null where the cache file is damaged (not a JSON object). */
+function parseCache(text: string): Record<string, unknown> | null {
   try {
-    saved = JSON.parse((await readCache(CACHE_FILE)) ?? '{}') as Record<string, unknown>;
+    const saved: unknown = JSON.parse(text);
+    return typeof saved === 'object' && saved !== null && !Array.isArray(saved) ? (saved as Record<string, unknown>) : null;
   } catch {
-    // a damaged cache is an empty one
+    return null;
   }
-  winners = new Map(Object.entries(saved));
+}
+
+async function load(): Promise<void> {
+  const text = (await readCache(CACHE_FILE)) ?? '{}';
+  const saved = parseCache(text);
+  if (!saved) warn(`the cache is not a JSON object of winners: ${JSON.stringify(text.slice(0, 60))}`);
+  winners = new Map(Object.entries(saved ?? {})); // a damaged cache is an empty one
 }
 
 async function measure<C>(key: string, t: Tunable<C>): Promise<void> {
@@ -91,5 +119,7 @@ async function measure<C>(key: string, t: Tunable<C>): Promise<void> {
   }
   if (!best) return;
   winners!.set(key, best.candidate);
-  await writeCache(CACHE_FILE, JSON.stringify(Object.fromEntries(winners!), null, 1));
+  // with the winners other processes saved since this one loaded (theirs would be lost otherwise)
+  const onDisk = parseCache((await readCache(CACHE_FILE)) ?? '{}');
+  await writeCache(CACHE_FILE, JSON.stringify({ ...onDisk, ...Object.fromEntries(winners!) }, null, 1));
 }

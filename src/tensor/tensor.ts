@@ -2,7 +2,7 @@
 // always, so reshape shares the storage for free. Ops live in src/ops and are attached as methods
 // there (the tensor layer knows nothing of them, nor of autograd beyond an opaque `gradFn`).
 import { device } from '../device/device.js';
-import { envSetting } from '../device/platform.js';
+import { envFlag } from '../device/platform.js';
 import { freedByScope, SCOPED, trackInScope } from './scope.js';
 import { formatShape, numel } from './shape.js';
 
@@ -72,7 +72,7 @@ export class Storage {
 // what a leak report names, formatted only when one is made (tensors are created by the thousand a
 // step); GPT_LEAK_TRACE=1 adds where each tensor was created (a stack trace a tensor: slow), as a
 // string: an unformatted Error would hold its frames' receivers, the tensor among them
-const traceLeaks = envSetting('GPT_LEAK_TRACE') === '1';
+let traceLeaks: boolean | undefined; // read at the first tensor: a bad value is its error, not an import's
 const leakReports = new FinalizationRegistry<{ dtype: DType; shape: readonly number[]; id: number; created?: string }>(({ dtype, shape, id, created }) => {
   const where = created ? `\n  created ${created.split('\n').slice(3).join('\n  ').trim()}` : ' (GPT_LEAK_TRACE=1 tells where it was created)';
   console.warn(`[webgpu-gpt] a tensor was garbage-collected without dispose(): ${dtype}${formatShape(shape)} (id ${id}). Its GPU memory is still held.${where}`);
@@ -100,11 +100,12 @@ export class Tensor {
   readonly [SCOPED] = true;
 
   constructor(storage: Storage, shape: readonly number[], readonly dtype: DType) {
+    const created = (traceLeaks ??= envFlag('GPT_LEAK_TRACE', false)) ? creationStack() : undefined; // first: a bad setting throws before the tensor is tracked
     this.storageRef = storage;
     this.shape = Object.isFrozen(shape) ? shape : Object.freeze([...shape]); // a tensor's shape is frozen: views share it
     this.size = numel(shape);
     trackInScope(this);
-    leakReports.register(this, { dtype, shape: this.shape, id: this.id, ...(traceLeaks && { created: creationStack() }) }, this);
+    leakReports.register(this, { dtype, shape: this.shape, id: this.id, ...(created && { created }) }, this);
   }
 
   /** Allocates an uninitialised tensor. `label` names the buffer in GPU error messages. */
