@@ -72,6 +72,27 @@ describe('training divergence', () => {
   });
 });
 
+describe('a trainer runs one thing at a time', () => {
+  it('a trainStep, evaluate or run started while another is in flight is refused in one line; the trainer then gives the sequential numbers', async () => {
+    const reference = new Trainer(tiny, data);
+    const want = [(await reference.trainStep()).loss, (await reference.trainStep()).loss, (await reference.evaluate()).val];
+    done(reference);
+    const trainer = new Trainer(tiny, data);
+    const busy = /^Trainer\.(trainStep|evaluate|run): Trainer\.trainStep\(\) is still running; await it before starting another/;
+    const first = trainer.trainStep();
+    await expect(trainer.trainStep()).rejects.toThrow(busy);
+    await expect(trainer.evaluate()).rejects.toThrow(busy);
+    await expect(trainer.run()).rejects.toThrow(busy);
+    const got = [(await first).loss, (await trainer.trainStep()).loss, (await trainer.evaluate()).val];
+    expect(got).toEqual(want);
+    const running = trainer.run();
+    await expect(trainer.trainStep()).rejects.toThrow(/^Trainer\.trainStep: Trainer\.run\(\) is still running/);
+    await running;
+    expect(trainer.step).toBe(tiny.maxIters);
+    done(trainer);
+  });
+});
+
 describe('gradient accumulation', () => {
   it("frees each micro-batch's activations after its backward: the peak does not grow with grad-accum", async () => {
     const cfg: TrainConfig = { ...tiny, batchSize: 8, blockSize: 64, nEmbd: 32 };

@@ -325,6 +325,9 @@ export async function evaluateModel(
   return result;
 }
 
+/** What a training step reports: its loss and gradient norm (NaN when not read back), a float16 run's loss scale. */
+type StepResult = { loss: number; gradNorm: number; lossScale?: number; skippedSteps?: number };
+
 /** Trains a GPT on token arrays: batches, AdamW with warmup + cosine schedule, clipping, evaluation, hooks for logs and saves. */
 export class Trainer {
   readonly model: GPT;
@@ -341,6 +344,8 @@ export class Trainer {
   private readonly castCache: boolean;
   /** A float32 run's copy of the scaler state of the float16 run it continues: handed on in its checkpoints, so the steps skipped there stay out of AdamW's count. */
   private carriedScaler?: GradScalerState;
+  /** The trainStep, evaluate or run in flight, if any. */
+  private running: string | null = null;
 
   /**
    * With `distill`, each step's loss is distillLoss of the student (`model`, trained) against the
@@ -410,8 +415,27 @@ export class Trainer {
    * One optimizer step (gradAccum micro-batches). Reads the loss back only if `readLoss`, and then
    * throws TrainingDivergedError if any step so far diverged (see checkFinite).
    */
-  async trainStep(readLoss = true): Promise<{ loss: number; gradNorm: number; lossScale?: number; skippedSteps?: number }> {
+  async trainStep(readLoss = true): Promise<StepResult> {
     checkBoolean('Trainer.trainStep', 'readLoss', readLoss);
+    return this.exclusive('trainStep', () => this.takeStep(readLoss));
+  }
+
+  /**
+   * Runs `fn` (what `op` does) alone: a step, evaluation or run started while another is in flight
+   * (not awaited) would read the weights halfway through its update, or sum its gradients into its
+   * step, so it is refused instead.
+   */
+  private async exclusive<R>(op: string, fn: () => Promise<R>): Promise<R> {
+    if (this.running) throw new Error(`Trainer.${op}: Trainer.${this.running}() is still running; await it before starting another (a trainer runs one at a time)`);
+    this.running = op;
+    try {
+      return await fn();
+    } finally {
+      this.running = null;
+    }
+  }
+
+  private async takeStep(readLoss: boolean): Promise<StepResult> {
     if (this.health.isDisposed) throw new Error('Trainer.trainStep: the trainer was disposed (dispose() frees its optimizer state); make a new Trainer');
     this.model.train();
     this.optimizer.lr = this.lr();
@@ -505,6 +529,10 @@ export class Trainer {
 
   /** Mean loss over evalIters batches of each split, drawn from a fixed generator (comparable across evals). */
   async evaluate(): Promise<{ train: number; val: number }> {
+    return this.exclusive('evaluate', () => this.evaluateNow());
+  }
+
+  private evaluateNow(): Promise<{ train: number; val: number }> {
     return evaluateModel(this.model, this.data, { ...this.cfg, dtype: this.dtype });
   }
 
@@ -512,6 +540,10 @@ export class Trainer {
   /** Trains until maxIters, calling `onLog` every logInterval steps and after each evaluation. */
   async run(hooks: RunHooks = {}): Promise<void> {
     checkOptionKeys('Trainer.run', hooks, ['onLog', 'onEval', 'onProfile', 'profileStep']);
+    return this.exclusive('run', () => this.runSteps(hooks));
+  }
+
+  private async runSteps(hooks: RunHooks): Promise<void> {
     const { maxIters, logInterval, evalInterval, batchSize, blockSize, gradAccum } = this.cfg;
     let last = performance.now();
     let lastStep = this.step;
@@ -526,9 +558,9 @@ export class Trainer {
       const logNow = (this.step + 1) % logInterval === 0 || this.step + 1 === maxIters;
       const profile = hooks.onProfile && this.step === hooks.profileStep;
       if (profile) device().startProfiling();
-      let result: Awaited<ReturnType<Trainer['trainStep']>>;
+      let result: StepResult;
       try {
-        result = await this.trainStep(logNow);
+        result = await this.takeStep(logNow);
         await device().breathe(); // a loop that never reads back still lets Dawn free its per-step objects
       } catch (e) {
         // off again: left on, every later dispatch of the process ran in a timestamped pass of its own
@@ -553,7 +585,7 @@ export class Trainer {
   /** evaluate(), after checking that no step diverged and that both losses are finite. */
   private async checkedEvaluate(): Promise<{ train: number; val: number }> {
     await this.checkFinite();
-    const losses = await this.evaluate();
+    const losses = await this.evaluateNow();
     for (const [split, loss] of Object.entries(losses)) {
       if (!Number.isFinite(loss)) throw new TrainingDivergedError(this.step, notFinite(`the ${split} loss of the evaluation`));
     }
