@@ -41,7 +41,7 @@ export interface BatchGenerateOptions extends Omit<GenerateOptions, 'seed'> {
 /** Streams up to `maxNewTokens` token ids continuing `prompt` (at least one id); the model is put in eval mode meanwhile. */
 export async function* generate(model: GPT, prompt: readonly number[], opts: GenerateOptions): AsyncGenerator<number> {
   checkArgs(model, [prompt], opts, 'generate');
-  for await (const [id] of decode(model, [prompt], opts)) yield id!;
+  for await (const [id] of decode(model, [prompt], opts, 'generate')) yield id!;
 }
 
 /**
@@ -58,7 +58,7 @@ export async function* generateBatch(
 ): AsyncGenerator<(number | null)[]> {
   if (!Array.isArray(prompts) || !prompts.length) throw new TypeError('generateBatch: prompts must be a non-empty array of prompts (arrays of token ids)');
   checkArgs(model, prompts, opts, 'generateBatch');
-  yield* decode(model, prompts, opts);
+  yield* decode(model, prompts, opts, 'generateBatch');
 }
 
 /** A sequence of the batch: its tokens so far (prompt first), how many it made, its generator. */
@@ -69,7 +69,7 @@ interface Sequence {
   rng: Generator;
 }
 
-async function* decode(model: GPT, prompts: readonly (readonly number[])[], opts: BatchGenerateOptions): AsyncGenerator<(number | null)[]> {
+async function* decode(model: GPT, prompts: readonly (readonly number[])[], opts: BatchGenerateOptions, op: string): AsyncGenerator<(number | null)[]> {
   const { blockSize } = model.config;
   const { maxNewTokens, stopToken, temperature, topK, topP } = opts;
   const sampling = { temperature, topK, topP };
@@ -88,6 +88,8 @@ async function* decode(model: GPT, prompts: readonly (readonly number[])[], opts
   };
   /** Records one step of `rows` on `input` (their token ids, or the last step's draws on the GPU) and starts reading its draws back. */
   const record = (input: number[][] | Tensor): Step => {
+    // eval mode was set at the start: training mode now means model.train() while paused (dropout would change the tokens)
+    if (model.training) throw new Error(`${op}: the model was put in training mode (model.train()) while this generation was paused; it decodes in eval mode: switch after the generation ends, or return() it first`);
     const padded = starts.some((s) => s > 0);
     // each sequence's seeded stream decides; the GPU draws with it, in float32, where u within
     // 2^-25 of 1 would round to 1: past every candidate's share, the draw would take the least likely
@@ -191,7 +193,7 @@ function leaveEval(model: GPT): void {
   const open = generating.get(model)!;
   if (--open.count) return;
   generating.delete(model);
-  model.train(open.wasTraining);
+  model.train(model.training || open.wasTraining); // a model.train() made meanwhile stands
 }
 
 /** A decoding step on the GPU: the sequences it draws for (`at[k]`: row k's place in its draws), its drawn ids, their readback, its kind. */
