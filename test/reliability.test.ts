@@ -4,7 +4,8 @@
 // cached bind groups never outlive the buffers they bind, and the trainer and generate() refuse bad
 // arguments up front.
 import { beforeAll, describe, expect, it } from 'vitest';
-import { TRAIN_DEFAULTS, Trainer, TrainingDivergedError, type TrainConfig } from '../src/gpt/trainer.js';
+import { evaluateModel, TRAIN_DEFAULTS, Trainer, TrainingDivergedError, type TrainConfig } from '../src/gpt/trainer.js';
+import { GPT } from '../src/gpt/model.js';
 import { generate, type GenerateOptions } from '../src/gpt/generate.js';
 import { crossEntropy, device, embedding, full, scope, tensor, zeros } from '../src/index.js';
 import { setupDevice } from './helpers.js';
@@ -90,6 +91,24 @@ describe('a trainer runs one thing at a time', () => {
     await running;
     expect(trainer.step).toBe(tiny.maxIters);
     done(trainer);
+  });
+});
+
+describe('evaluation and generation share the model\'s eval mode', () => {
+  it('two evaluateModel at once, or one while a generation is paused, give the sequential losses and leave the model in the mode it had', async () => {
+    const model = new GPT({ vocabSize: V, blockSize: 16, nLayer: 1, nHead: 2, nEmbd: 16, dropout: 0.5, bias: true }, { seed: 1 });
+    const opts = { batchSize: 2, blockSize: 16, evalIters: 2, seed: 3 };
+    const want = await evaluateModel(model, data, opts);
+    expect(model.training).toBe(true);
+    expect(await Promise.all([evaluateModel(model, data, opts), evaluateModel(model, data, opts)])).toEqual([want, want]);
+    expect(model.training, 'two evaluations').toBe(true);
+    const g = generate(model, [1], { maxNewTokens: 3, kvCache: false });
+    await g.next();
+    const during = evaluateModel(model, data, opts);
+    while (!(await g.next()).done);
+    expect(await during).toEqual(want);
+    expect(model.training, 'an evaluation during a generation').toBe(true);
+    model.dispose();
   });
 });
 

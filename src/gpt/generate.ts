@@ -10,6 +10,7 @@
 // window cannot be shifted, so once a sequence's context reaches blockSize the window slides like
 // nanoGPT's: the last blockSize tokens, re-encoded from scratch each step (the whole batch's, then).
 import { noGrad } from '../autograd/mode.js';
+import { enterEval, leaveEval } from '../nn/eval-mode.js';
 import { disposeCache, keepCacheRows, type KVCache } from '../nn/transformer.js';
 import { device } from '../device/device.js';
 import { checkSamplingOptions, sampleLogits, tensor, type SamplingOptions, type Tensor } from '../ops/index.js';
@@ -175,25 +176,6 @@ async function* decode(model: GPT, prompts: readonly (readonly number[])[], opts
     dropCaches();
     leaveEval(model);
   }
-}
-
-// Generations in progress per model, and its mode before the first: with two streams interleaved,
-// the first to end must not put the model back into training under the other, nor the last leave it
-// in eval when it was training.
-const generating = new WeakMap<GPT, { count: number; wasTraining: boolean }>();
-
-function enterEval(model: GPT): void {
-  const open = generating.get(model);
-  if (open) open.count++;
-  else generating.set(model, { count: 1, wasTraining: model.training });
-  model.eval();
-}
-
-function leaveEval(model: GPT): void {
-  const open = generating.get(model)!;
-  if (--open.count) return;
-  generating.delete(model);
-  model.train(model.training || open.wasTraining); // a model.train() made meanwhile stands
 }
 
 /** A decoding step on the GPU: the sequences it draws for (`at[k]`: row k's place in its draws), its drawn ids, their readback, its kind. */

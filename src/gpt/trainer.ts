@@ -15,6 +15,7 @@ import { AdamW } from '../optim/adamw.js';
 import { clipGradNorm } from '../optim/clip.js';
 import { GradScaler, type GradScalerOptions, type GradScalerState } from '../optim/grad-scaler.js';
 import { autocast, CastCache, COMPUTE_DTYPES, type ComputeDtype } from '../nn/autocast.js';
+import { enterEval, leaveEval } from '../nn/eval-mode.js';
 import { maskGradients, maskWeights } from '../nn/prune.js';
 import { learningRate } from '../optim/schedule.js';
 import { device } from '../device/device.js';
@@ -299,8 +300,7 @@ export async function evaluateModel(
   // leaves the model's mode as it was); each batch's loss stays on the GPU until all are recorded,
   // so the GPU never waits on a readback between batches
   const casts = dtype === 'float16' ? new CastCache([...model.parameters()]) : undefined;
-  const wasTraining = model.training;
-  model.eval();
+  enterEval(model); // shared with generations (and evaluations) in progress on the model
   const result = { train: 0, val: 0 };
   try {
     for (const split of ['train', 'val'] as const) {
@@ -320,7 +320,7 @@ export async function evaluateModel(
     }
   } finally {
     casts?.dispose();
-    model.train(wasTraining);
+    leaveEval(model);
   }
   return result;
 }
