@@ -92,6 +92,21 @@ describe('a trainer runs one thing at a time', () => {
     expect(trainer.step).toBe(tiny.maxIters);
     done(trainer);
   });
+
+  it('a generation (or model.eval()) on its model while a step runs: the step is refused in one line, not finished without dropout', async () => {
+    const trainer = new Trainer({ ...tiny, dropout: 0.5, gradAccum: 2 }, data);
+    const modeChanged = /^Trainer\.trainStep: the model was put in eval mode \(a generate, evaluateModel or model\.eval\(\) on it\) while this step ran/;
+    const step = trainer.trainStep();
+    const tokens = (async () => {
+      for await (const _ of generate(trainer.model, [1], { maxNewTokens: 2, kvCache: false }));
+    })();
+    await expect(step).rejects.toThrow(modeChanged);
+    await tokens;
+    const again = trainer.trainStep();
+    trainer.model.eval();
+    await expect(again).rejects.toThrow(modeChanged);
+    done(trainer);
+  });
 });
 
 describe('evaluation and generation share the model\'s eval mode', () => {

@@ -469,6 +469,8 @@ export class Trainer {
     const casts = this.castCache ? new CastCache([...this.model.parameters(), ...(this.distill?.teacher.parameters() ?? [])]) : undefined;
     try {
       for (let micro = 0; micro < gradAccum; micro++) {
+        // set by trainStep; eval now means another task took the model between micro-batches (their dropout would differ)
+        if (!this.model.training) throw new Error('Trainer.trainStep: the model was put in eval mode (a generate, evaluateModel or model.eval() on it) while this step ran; await the step first');
         // each micro-batch's activations are freed after its backward, not at the end of the step
         const part = scope(() => {
           const { x, y } = this.batch('train');
