@@ -93,6 +93,15 @@ describe('a trainer runs one thing at a time', () => {
     done(trainer);
   });
 
+  it('state() while a step is in flight is refused in one line (it would save half a step: its batch drawn, its count not yet taken)', async () => {
+    const trainer = new Trainer(tiny, data);
+    const step = trainer.trainStep();
+    await expect(trainer.state()).rejects.toThrow(/^Trainer\.state: a trainStep is still running; await it first/);
+    await step;
+    expect((await trainer.state()).step).toBe(1);
+    done(trainer);
+  });
+
   it('a generation (or model.eval()) on its model while a step runs: the step is refused in one line, not finished without dropout', async () => {
     const trainer = new Trainer({ ...tiny, dropout: 0.5, gradAccum: 2 }, data);
     const modeChanged = /^Trainer\.trainStep: the model was put in eval mode \(a generate, evaluateModel or model\.eval\(\) on it\) while this step ran/;

@@ -346,6 +346,8 @@ export class Trainer {
   private carriedScaler?: GradScalerState;
   /** The trainStep, evaluate or run in flight, if any. */
   private running: string | null = null;
+  /** Whether a step is between its first batch and its count (run's hooks come between steps). */
+  private stepInFlight = false;
 
   /**
    * With `distill`, each step's loss is distillLoss of the student (`model`, trained) against the
@@ -439,25 +441,30 @@ export class Trainer {
     if (this.health.isDisposed) throw new Error('Trainer.trainStep: the trainer was disposed (dispose() frees its optimizer state); make a new Trainer');
     this.model.train();
     this.optimizer.lr = this.lr();
-    return scope(async () => {
-      let norm: Tensor;
-      let lossSum: Tensor;
-      try {
-        lossSum = await this.backwardMicroBatches();
-        maskGradients(this.model);
-        norm = this.clipAndStep(lossSum);
-        maskWeights(this.model);
-      } finally {
-        // after a throw too: gradients left on the parameters would be summed into the next step's
-        this.optimizer.zeroGrad();
-      }
-      this.step++;
-      if (!readLoss) return { loss: NaN, gradNorm: NaN };
-      // one submit for all
-      const [loss, gradNorm, health, scaler] = await Promise.all([lossSum!.item(), norm.item(), this.health.toArray(), this.scaler?.state()]);
-      this.throwIfDiverged(health);
-      return { loss, gradNorm, ...(scaler && { lossScale: scaler.scale, skippedSteps: scaler.skippedSteps }) };
-    });
+    this.stepInFlight = true;
+    try {
+      return await scope(async () => {
+        let norm: Tensor;
+        let lossSum: Tensor;
+        try {
+          lossSum = await this.backwardMicroBatches();
+          maskGradients(this.model);
+          norm = this.clipAndStep(lossSum);
+          maskWeights(this.model);
+        } finally {
+          // after a throw too: gradients left on the parameters would be summed into the next step's
+          this.optimizer.zeroGrad();
+        }
+        this.step++;
+        if (!readLoss) return { loss: NaN, gradNorm: NaN };
+        // one submit for all
+        const [loss, gradNorm, health, scaler] = await Promise.all([lossSum!.item(), norm.item(), this.health.toArray(), this.scaler?.state()]);
+        this.throwIfDiverged(health);
+        return { loss, gradNorm, ...(scaler && { lossScale: scaler.scale, skippedSteps: scaler.skippedSteps }) };
+      });
+    } finally {
+      this.stepInFlight = false;
+    }
   }
 
   /** Forward and backward over the step's gradAccum micro-batches, summing their gradients into .grad; returns their loss (on the GPU). */
@@ -596,6 +603,7 @@ export class Trainer {
 
   /** Where the run stands, for a checkpoint (the scaler's state is read back from the GPU). */
   async state(): Promise<TrainerState> {
+    if (this.stepInFlight) throw new Error('Trainer.state: a trainStep is still running; await it first (its state now is half a step: its batch drawn, its count not taken)');
     const scaler = await this.scaler?.state();
     return { ...this.hostState(), ...(scaler && { scaler }) };
   }
