@@ -86,11 +86,18 @@ describe('a trainer runs one thing at a time', () => {
     await expect(trainer.run()).rejects.toThrow(busy);
     const got = [(await first).loss, (await trainer.trainStep()).loss, (await trainer.evaluate()).val];
     expect(got).toEqual(want);
-    const running = trainer.run();
+    const evaluated: number[] = []; // a hook runs while run() waits on it: it may use the trainer
+    const running = trainer.run({ onLog: async () => void evaluated.push((await trainer.evaluate()).val) });
     await expect(trainer.trainStep()).rejects.toThrow(/^Trainer\.trainStep: Trainer\.run\(\) is still running/);
     await running;
     expect(trainer.step).toBe(tiny.maxIters);
+    expect(evaluated.length).toBeGreaterThan(0);
     done(trainer);
+    const short = new Trainer({ ...tiny, maxIters: 1, logInterval: 1 }, data);
+    let stray: Promise<unknown> | undefined;
+    await expect(short.run({ onLog: () => void (stray = short.evaluate()) })).rejects.toThrow(/^Trainer\.run: a hook returned with Trainer\.evaluate\(\) still running; await it in the hook$/);
+    await stray;
+    done(short);
   });
 
   it('state() while a step is in flight is refused in one line (it would save half a step: its batch drawn, its count not yet taken)', async () => {

@@ -559,7 +559,7 @@ export class Trainer {
     while (this.step < maxIters) {
       if (this.step % evalInterval === 0) {
         const losses = await this.checkedEvaluate();
-        await hooks.onEval?.({ step: this.step, loss: NaN, lr: this.lr(), gradNorm: NaN, ms: 0, tokensPerSec: 0, ...losses });
+        await this.callHook(() => hooks.onEval?.({ step: this.step, loss: NaN, lr: this.lr(), gradNorm: NaN, ms: 0, tokensPerSec: 0, ...losses }));
         last = performance.now();
         lastStep = this.step;
       }
@@ -577,18 +577,34 @@ export class Trainer {
         throw e;
       }
       const { loss, gradNorm, lossScale, skippedSteps } = result;
-      if (profile) await hooks.onProfile!(await device().stopProfiling());
+      if (profile) {
+        const times = await device().stopProfiling();
+        await this.callHook(() => hooks.onProfile!(times));
+      }
       if (logNow) {
         const now = performance.now();
         const ms = (now - last) / Math.max(1, this.step - lastStep);
         const tokensPerSec = (batchSize * blockSize * gradAccum * 1000) / ms;
-        await hooks.onLog?.({ step: this.step, loss, lr, gradNorm, ms, tokensPerSec, ...(lossScale !== undefined && { lossScale, skippedSteps }) });
+        await this.callHook(() => hooks.onLog?.({ step: this.step, loss, lr, gradNorm, ms, tokensPerSec, ...(lossScale !== undefined && { lossScale, skippedSteps }) }));
         last = now;
         lastStep = this.step;
       }
     }
     const losses = await this.checkedEvaluate();
-    await hooks.onEval?.({ step: this.step, loss: NaN, lr: this.lr(), gradNorm: NaN, ms: 0, tokensPerSec: 0, ...losses });
+    await this.callHook(() => hooks.onEval?.({ step: this.step, loss: NaN, lr: this.lr(), gradNorm: NaN, ms: 0, tokensPerSec: 0, ...losses }));
+  }
+
+  /** Calls a run's hook with the trainer free: run waits on it, so the hook may evaluate, or even step. */
+  private async callHook(call: () => unknown): Promise<void> {
+    const running = this.running;
+    this.running = null;
+    let left: string | null;
+    try {
+      await call();
+    } finally {
+      [left, this.running] = [this.running, running];
+    }
+    if (left) throw new Error(`Trainer.run: a hook returned with Trainer.${left}() still running; await it in the hook`);
   }
 
   /** evaluate(), after checking that no step diverged and that both losses are finite. */
