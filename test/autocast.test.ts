@@ -156,6 +156,27 @@ describe('autocast float16', () => {
     model.dispose();
   });
 
+  it('an async autocast computes in float16 in its own task only: a task interleaved with it stays float32', async () => {
+    const model = new GPT(configOf(false, 0), { seed: 3 });
+    const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+    await scope(async () => {
+      const { idx } = batch(3, 20);
+      const [inside, outside] = await Promise.all([
+        autocast('float16', async () => {
+          await sleep(20);
+          return model.forward(idx).logits; // after the other task ran meanwhile
+        }),
+        (async () => {
+          await sleep(5); // while the autocast above waits
+          return model.forward(idx).logits;
+        })(),
+      ]);
+      expect(inside.dtype).toBe('float16');
+      expect(outside.dtype).toBe('float32');
+    });
+    model.dispose();
+  });
+
   it('a training loop under autocast keeps live GPU bytes flat', async () => {
     const model = new GPT(configOf(true, 0.1), { seed: 3 });
     const { idx, targets } = batch(3, 20);

@@ -62,6 +62,24 @@ describe('tape semantics', () => {
       expect(x.detach().view([2, 2]).requiresGrad).toBe(false);
     }));
 
+  it('an async noGrad turns recording off for its own task only, not for a task interleaved with it', () =>
+    scope(async () => {
+      const x = vec([1, 2]).requiresGrad_();
+      const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+      const [inside, outside] = await Promise.all([
+        noGrad(async () => {
+          await sleep(20);
+          return x.mul(2); // after the other task ran meanwhile
+        }),
+        (async () => {
+          await sleep(5); // while the noGrad above waits
+          return x.mul(3);
+        })(),
+      ]);
+      expect(inside.requiresGrad).toBe(false);
+      expect(outside.requiresGrad).toBe(true);
+    }));
+
   it('noGrad and detach record nothing', () =>
     scope(async () => {
       const x = vec([1, 2]).requiresGrad_();

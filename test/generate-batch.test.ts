@@ -195,6 +195,23 @@ describe('generateBatch', () => {
     model.train(was);
   });
 
+  it('model.train() while a generation is paused: refused at its next step in one line (with the cache or without), not decoded with dropout; nothing leaks', async () => {
+    const was = model.training;
+    const before = device().memory().liveBytes;
+    for (const kvCache of [true, false]) {
+      const g = generateBatch(model, SHORT, { maxNewTokens: 6, temperature: 0, kvCache });
+      await g.next();
+      model.train();
+      const run = async () => {
+        while (!(await g.next()).done);
+      };
+      await expect(run()).rejects.toThrow(/^generateBatch: the model was put in training mode \(model\.train\(\)\) while this generation was paused/);
+      expect(model.training, 'the mode it was given, kept').toBe(true);
+      expect(device().memory().liveBytes).toBe(before);
+    }
+    model.train(was);
+  });
+
   it('frees every step, the one ahead too, when the consumer breaks or throws at any step', async () => {
     const before = device().memory();
     for (const at of [0, 1, 2, 5]) {

@@ -4,7 +4,8 @@
 // cached bind groups never outlive the buffers they bind, and the trainer and generate() refuse bad
 // arguments up front.
 import { beforeAll, describe, expect, it } from 'vitest';
-import { TRAIN_DEFAULTS, Trainer, TrainingDivergedError, type TrainConfig } from '../src/gpt/trainer.js';
+import { evaluateModel, TRAIN_DEFAULTS, Trainer, TrainingDivergedError, type TrainConfig } from '../src/gpt/trainer.js';
+import { GPT } from '../src/gpt/model.js';
 import { generate, type GenerateOptions } from '../src/gpt/generate.js';
 import { crossEntropy, device, embedding, full, scope, tensor, zeros } from '../src/index.js';
 import { setupDevice } from './helpers.js';
@@ -69,6 +70,76 @@ describe('training divergence', () => {
     await expect(trainer.run({ onLog: (l) => void logged.push(l.loss) })).rejects.toBeInstanceOf(TrainingDivergedError);
     expect(logged.every(Number.isFinite), `logged losses ${logged}`).toBe(true);
     done(trainer);
+  });
+});
+
+describe('a trainer runs one thing at a time', () => {
+  it('a trainStep, evaluate or run started while another is in flight is refused in one line; the trainer then gives the sequential numbers', async () => {
+    const reference = new Trainer(tiny, data);
+    const want = [(await reference.trainStep()).loss, (await reference.trainStep()).loss, (await reference.evaluate()).val];
+    done(reference);
+    const trainer = new Trainer(tiny, data);
+    const busy = /^Trainer\.(trainStep|evaluate|run): Trainer\.trainStep\(\) is still running; await it before starting another/;
+    const first = trainer.trainStep();
+    await expect(trainer.trainStep()).rejects.toThrow(busy);
+    await expect(trainer.evaluate()).rejects.toThrow(busy);
+    await expect(trainer.run()).rejects.toThrow(busy);
+    const got = [(await first).loss, (await trainer.trainStep()).loss, (await trainer.evaluate()).val];
+    expect(got).toEqual(want);
+    const evaluated: number[] = []; // a hook runs while run() waits on it: it may use the trainer
+    const running = trainer.run({ onLog: async () => void evaluated.push((await trainer.evaluate()).val) });
+    await expect(trainer.trainStep()).rejects.toThrow(/^Trainer\.trainStep: Trainer\.run\(\) is still running/);
+    await running;
+    expect(trainer.step).toBe(tiny.maxIters);
+    expect(evaluated.length).toBeGreaterThan(0);
+    done(trainer);
+    const short = new Trainer({ ...tiny, maxIters: 1, logInterval: 1 }, data);
+    let stray: Promise<unknown> | undefined;
+    await expect(short.run({ onLog: () => void (stray = short.evaluate()) })).rejects.toThrow(/^Trainer\.run: a hook returned with Trainer\.evaluate\(\) still running; await it in the hook$/);
+    await stray;
+    done(short);
+  });
+
+  it('state() while a step is in flight is refused in one line (it would save half a step: its batch drawn, its count not yet taken)', async () => {
+    const trainer = new Trainer(tiny, data);
+    const step = trainer.trainStep();
+    await expect(trainer.state()).rejects.toThrow(/^Trainer\.state: a trainStep is still running; await it first/);
+    await step;
+    expect((await trainer.state()).step).toBe(1);
+    done(trainer);
+  });
+
+  it('a generation (or model.eval()) on its model while a step runs: the step is refused in one line, not finished without dropout', async () => {
+    const trainer = new Trainer({ ...tiny, dropout: 0.5, gradAccum: 2 }, data);
+    const modeChanged = /^Trainer\.trainStep: the model was put in eval mode \(a generate, evaluateModel or model\.eval\(\) on it\) while this step ran/;
+    const step = trainer.trainStep();
+    const tokens = (async () => {
+      for await (const _ of generate(trainer.model, [1], { maxNewTokens: 2, kvCache: false }));
+    })();
+    await expect(step).rejects.toThrow(modeChanged);
+    await tokens;
+    const again = trainer.trainStep();
+    trainer.model.eval();
+    await expect(again).rejects.toThrow(modeChanged);
+    done(trainer);
+  });
+});
+
+describe('evaluation and generation share the model\'s eval mode', () => {
+  it('two evaluateModel at once, or one while a generation is paused, give the sequential losses and leave the model in the mode it had', async () => {
+    const model = new GPT({ vocabSize: V, blockSize: 16, nLayer: 1, nHead: 2, nEmbd: 16, dropout: 0.5, bias: true }, { seed: 1 });
+    const opts = { batchSize: 2, blockSize: 16, evalIters: 2, seed: 3 };
+    const want = await evaluateModel(model, data, opts);
+    expect(model.training).toBe(true);
+    expect(await Promise.all([evaluateModel(model, data, opts), evaluateModel(model, data, opts)])).toEqual([want, want]);
+    expect(model.training, 'two evaluations').toBe(true);
+    const g = generate(model, [1], { maxNewTokens: 3, kvCache: false });
+    await g.next();
+    const during = evaluateModel(model, data, opts);
+    while (!(await g.next()).done);
+    expect(await during).toEqual(want);
+    expect(model.training, 'an evaluation during a generation').toBe(true);
+    model.dispose();
   });
 });
 

@@ -68,6 +68,36 @@ describe('views and scopes', () => {
     expect(device().memory().liveBytes).toBe(before);
   });
 
+  it('two async scopes interleaved at awaits each free only what their own task created', async () => {
+    const before = device().memory().liveBytes;
+    const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+    let outside: Tensor | undefined;
+    let innerA: Tensor | undefined;
+    const [a, b] = await Promise.all([
+      scope(async () => {
+        await sleep(5);
+        innerA = tensor([1, 2]);
+        await sleep(20); // scope B ends meanwhile
+        return innerA.add(1);
+      }),
+      scope(async () => {
+        await sleep(10); // scope A is open, waiting
+        const t = tensor([10, 20]);
+        return t.mul(2);
+      }),
+      (async () => {
+        await sleep(15); // both open: this task is in neither
+        outside = tensor([7]);
+      })(),
+    ]);
+    expect(innerA!.isDisposed).toBe(true);
+    expect([...(await a.toArray())]).toEqual([2, 3]);
+    expect([...(await b.toArray())]).toEqual([20, 40]);
+    expect(outside!.isDisposed).toBe(false);
+    for (const t of [a, b, outside!]) t.dispose();
+    expect(device().memory().liveBytes).toBe(before);
+  });
+
   it('nested scopes hand returned tensors to the parent; keep() escapes all scopes', async () => {
     let fromInner: Tensor | undefined;
     let kept: Tensor | undefined;

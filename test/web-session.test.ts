@@ -119,6 +119,18 @@ describe('Session prompts', () => {
     expect(Array.from(await session.logits('hello woé'))).toEqual(Array.from(await session.logits('hello wo')));
   });
 
+  it('logits() and a generation at once: the one ending first leaves the model in eval for the other', async () => {
+    session.newModel(text, { nLayer: 1, nHead: 2, nEmbd: 16, blockSize: 16 }, { batchSize: 2 });
+    const want = await greedy('hello wo');
+    const logits = session.logits('hello'); // not awaited: still reading back while the generation starts
+    let out = '';
+    const stream = session.generate('hello wo', { maxNewTokens: 6, temperature: 0 });
+    out += (await stream.next()).value!.text;
+    await logits;
+    for await (const piece of { [Symbol.asyncIterator]: () => stream }) out += piece.text;
+    expect(out).toBe(want);
+  });
+
   it('refuses a prompt with nothing to start from in one line saying so', async () => {
     await expect(greedy('')).rejects.toThrow(/^the prompt is empty and this model's tokenizer has no newline to start from: type a prompt$/);
     await expect(greedy('ZZé')).rejects.toThrow(/^the prompt holds no character this model's tokenizer knows \(3 characters the tokenizer does not know were left out: "Z" \(U\+005A\) x2, "é" \(U\+00E9\)\)$/);

@@ -1,22 +1,14 @@
-// Whether ops record the graph. `noGrad(fn)` turns recording off for fn (sync or async).
-let enabled = true;
+// Whether ops record the graph. `noGrad(fn)` turns recording off for fn (sync or async); an async
+// fn's tasks only, not another task running meanwhile (src/tensor/async-context.ts).
+import { AsyncContext } from '../tensor/async-context.js';
+
+const gradEnabled = new AsyncContext(true);
 
 export function isGradEnabled(): boolean {
-  return enabled;
+  return gradEnabled.get();
 }
 
 export function noGrad<R>(fn: () => R): R {
   if (typeof fn !== 'function') throw new TypeError(`noGrad: argument 'fn' must be a function, got ${fn === null ? 'null' : typeof fn}`);
-  const prev = enabled;
-  enabled = false;
-  let result: R;
-  try {
-    result = fn();
-  } catch (e) {
-    enabled = prev;
-    throw e;
-  }
-  if (result instanceof Promise) return result.finally(() => (enabled = prev)) as R;
-  enabled = prev;
-  return result;
+  return gradEnabled.run(false, fn);
 }

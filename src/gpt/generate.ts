@@ -10,6 +10,7 @@
 // window cannot be shifted, so once a sequence's context reaches blockSize the window slides like
 // nanoGPT's: the last blockSize tokens, re-encoded from scratch each step (the whole batch's, then).
 import { noGrad } from '../autograd/mode.js';
+import { enterEval, leaveEval } from '../nn/eval-mode.js';
 import { disposeCache, keepCacheRows, type KVCache } from '../nn/transformer.js';
 import { device } from '../device/device.js';
 import { checkSamplingOptions, sampleLogits, tensor, type SamplingOptions, type Tensor } from '../ops/index.js';
@@ -41,7 +42,7 @@ export interface BatchGenerateOptions extends Omit<GenerateOptions, 'seed'> {
 /** Streams up to `maxNewTokens` token ids continuing `prompt` (at least one id); the model is put in eval mode meanwhile. */
 export async function* generate(model: GPT, prompt: readonly number[], opts: GenerateOptions): AsyncGenerator<number> {
   checkArgs(model, [prompt], opts, 'generate');
-  for await (const [id] of decode(model, [prompt], opts)) yield id!;
+  for await (const [id] of decode(model, [prompt], opts, 'generate')) yield id!;
 }
 
 /**
@@ -58,7 +59,7 @@ export async function* generateBatch(
 ): AsyncGenerator<(number | null)[]> {
   if (!Array.isArray(prompts) || !prompts.length) throw new TypeError('generateBatch: prompts must be a non-empty array of prompts (arrays of token ids)');
   checkArgs(model, prompts, opts, 'generateBatch');
-  yield* decode(model, prompts, opts);
+  yield* decode(model, prompts, opts, 'generateBatch');
 }
 
 /** A sequence of the batch: its tokens so far (prompt first), how many it made, its generator. */
@@ -69,7 +70,7 @@ interface Sequence {
   rng: Generator;
 }
 
-async function* decode(model: GPT, prompts: readonly (readonly number[])[], opts: BatchGenerateOptions): AsyncGenerator<(number | null)[]> {
+async function* decode(model: GPT, prompts: readonly (readonly number[])[], opts: BatchGenerateOptions, op: string): AsyncGenerator<(number | null)[]> {
   const { blockSize } = model.config;
   const { maxNewTokens, stopToken, temperature, topK, topP } = opts;
   const sampling = { temperature, topK, topP };
@@ -88,6 +89,8 @@ async function* decode(model: GPT, prompts: readonly (readonly number[])[], opts
   };
   /** Records one step of `rows` on `input` (their token ids, or the last step's draws on the GPU) and starts reading its draws back. */
   const record = (input: number[][] | Tensor): Step => {
+    // eval mode was set at the start: training mode now means model.train() while paused (dropout would change the tokens)
+    if (model.training) throw new Error(`${op}: the model was put in training mode (model.train()) while this generation was paused; it decodes in eval mode: switch after the generation ends, or return() it first`);
     const padded = starts.some((s) => s > 0);
     // each sequence's seeded stream decides; the GPU draws with it, in float32, where u within
     // 2^-25 of 1 would round to 1: past every candidate's share, the draw would take the least likely
@@ -173,25 +176,6 @@ async function* decode(model: GPT, prompts: readonly (readonly number[])[], opts
     dropCaches();
     leaveEval(model);
   }
-}
-
-// Generations in progress per model, and its mode before the first: with two streams interleaved,
-// the first to end must not put the model back into training under the other, nor the last leave it
-// in eval when it was training.
-const generating = new WeakMap<GPT, { count: number; wasTraining: boolean }>();
-
-function enterEval(model: GPT): void {
-  const open = generating.get(model);
-  if (open) open.count++;
-  else generating.set(model, { count: 1, wasTraining: model.training });
-  model.eval();
-}
-
-function leaveEval(model: GPT): void {
-  const open = generating.get(model)!;
-  if (--open.count) return;
-  generating.delete(model);
-  model.train(open.wasTraining);
 }
 
 /** A decoding step on the GPU: the sequences it draws for (`at[k]`: row k's place in its draws), its drawn ids, their readback, its kind. */

@@ -15,6 +15,7 @@ import { AdamW } from '../optim/adamw.js';
 import { clipGradNorm } from '../optim/clip.js';
 import { GradScaler, type GradScalerOptions, type GradScalerState } from '../optim/grad-scaler.js';
 import { autocast, CastCache, COMPUTE_DTYPES, type ComputeDtype } from '../nn/autocast.js';
+import { enterEval, leaveEval } from '../nn/eval-mode.js';
 import { maskGradients, maskWeights } from '../nn/prune.js';
 import { learningRate } from '../optim/schedule.js';
 import { device } from '../device/device.js';
@@ -299,8 +300,7 @@ export async function evaluateModel(
   // leaves the model's mode as it was); each batch's loss stays on the GPU until all are recorded,
   // so the GPU never waits on a readback between batches
   const casts = dtype === 'float16' ? new CastCache([...model.parameters()]) : undefined;
-  const wasTraining = model.training;
-  model.eval();
+  enterEval(model); // shared with generations (and evaluations) in progress on the model
   const result = { train: 0, val: 0 };
   try {
     for (const split of ['train', 'val'] as const) {
@@ -320,10 +320,13 @@ export async function evaluateModel(
     }
   } finally {
     casts?.dispose();
-    model.train(wasTraining);
+    leaveEval(model);
   }
   return result;
 }
+
+/** What a training step reports: its loss and gradient norm (NaN when not read back), a float16 run's loss scale. */
+type StepResult = { loss: number; gradNorm: number; lossScale?: number; skippedSteps?: number };
 
 /** Trains a GPT on token arrays: batches, AdamW with warmup + cosine schedule, clipping, evaluation, hooks for logs and saves. */
 export class Trainer {
@@ -341,6 +344,10 @@ export class Trainer {
   private readonly castCache: boolean;
   /** A float32 run's copy of the scaler state of the float16 run it continues: handed on in its checkpoints, so the steps skipped there stay out of AdamW's count. */
   private carriedScaler?: GradScalerState;
+  /** The trainStep, evaluate or run in flight, if any. */
+  private running: string | null = null;
+  /** Whether a step is between its first batch and its count (run's hooks come between steps). */
+  private stepInFlight = false;
 
   /**
    * With `distill`, each step's loss is distillLoss of the student (`model`, trained) against the
@@ -410,30 +417,54 @@ export class Trainer {
    * One optimizer step (gradAccum micro-batches). Reads the loss back only if `readLoss`, and then
    * throws TrainingDivergedError if any step so far diverged (see checkFinite).
    */
-  async trainStep(readLoss = true): Promise<{ loss: number; gradNorm: number; lossScale?: number; skippedSteps?: number }> {
+  async trainStep(readLoss = true): Promise<StepResult> {
     checkBoolean('Trainer.trainStep', 'readLoss', readLoss);
+    return this.exclusive('trainStep', () => this.takeStep(readLoss));
+  }
+
+  /**
+   * Runs `fn` (what `op` does) alone: a step, evaluation or run started while another is in flight
+   * (not awaited) would read the weights halfway through its update, or sum its gradients into its
+   * step, so it is refused instead.
+   */
+  private async exclusive<R>(op: string, fn: () => Promise<R>): Promise<R> {
+    if (this.running) throw new Error(`Trainer.${op}: Trainer.${this.running}() is still running; await it before starting another (a trainer runs one at a time)`);
+    this.running = op;
+    try {
+      return await fn();
+    } finally {
+      this.running = null;
+    }
+  }
+
+  private async takeStep(readLoss: boolean): Promise<StepResult> {
     if (this.health.isDisposed) throw new Error('Trainer.trainStep: the trainer was disposed (dispose() frees its optimizer state); make a new Trainer');
     this.model.train();
     this.optimizer.lr = this.lr();
-    return scope(async () => {
-      let norm: Tensor;
-      let lossSum: Tensor;
-      try {
-        lossSum = await this.backwardMicroBatches();
-        maskGradients(this.model);
-        norm = this.clipAndStep(lossSum);
-        maskWeights(this.model);
-      } finally {
-        // after a throw too: gradients left on the parameters would be summed into the next step's
-        this.optimizer.zeroGrad();
-      }
-      this.step++;
-      if (!readLoss) return { loss: NaN, gradNorm: NaN };
-      // one submit for all
-      const [loss, gradNorm, health, scaler] = await Promise.all([lossSum!.item(), norm.item(), this.health.toArray(), this.scaler?.state()]);
-      this.throwIfDiverged(health);
-      return { loss, gradNorm, ...(scaler && { lossScale: scaler.scale, skippedSteps: scaler.skippedSteps }) };
-    });
+    this.stepInFlight = true;
+    try {
+      return await scope(async () => {
+        let norm: Tensor;
+        let lossSum: Tensor;
+        try {
+          lossSum = await this.backwardMicroBatches();
+          maskGradients(this.model);
+          norm = this.clipAndStep(lossSum);
+          maskWeights(this.model);
+        } finally {
+          // after a throw too: gradients left on the parameters would be summed into the next step's
+          this.optimizer.zeroGrad();
+        }
+        this.step++;
+        if (!readLoss) return { loss: NaN, gradNorm: NaN };
+        // one submit for all
+        const [loss, gradNorm, health, scaler] = await Promise.all([lossSum!.item(), norm.item(), this.health.toArray(), this.scaler?.state()]);
+        this.throwIfDiverged(health);
+        return { loss, gradNorm, ...(scaler && { lossScale: scaler.scale, skippedSteps: scaler.skippedSteps }) };
+      });
+    } finally {
+      this.stepInFlight = false;
+    }
   }
 
   /** Forward and backward over the step's gradAccum micro-batches, summing their gradients into .grad; returns their loss (on the GPU). */
@@ -445,6 +476,8 @@ export class Trainer {
     const casts = this.castCache ? new CastCache([...this.model.parameters(), ...(this.distill?.teacher.parameters() ?? [])]) : undefined;
     try {
       for (let micro = 0; micro < gradAccum; micro++) {
+        // set by trainStep; eval now means another task took the model between micro-batches (their dropout would differ)
+        if (!this.model.training) throw new Error('Trainer.trainStep: the model was put in eval mode (a generate, evaluateModel or model.eval() on it) while this step ran; await the step first');
         // each micro-batch's activations are freed after its backward, not at the end of the step
         const part = scope(() => {
           const { x, y } = this.batch('train');
@@ -505,6 +538,10 @@ export class Trainer {
 
   /** Mean loss over evalIters batches of each split, drawn from a fixed generator (comparable across evals). */
   async evaluate(): Promise<{ train: number; val: number }> {
+    return this.exclusive('evaluate', () => this.evaluateNow());
+  }
+
+  private evaluateNow(): Promise<{ train: number; val: number }> {
     return evaluateModel(this.model, this.data, { ...this.cfg, dtype: this.dtype });
   }
 
@@ -512,13 +549,17 @@ export class Trainer {
   /** Trains until maxIters, calling `onLog` every logInterval steps and after each evaluation. */
   async run(hooks: RunHooks = {}): Promise<void> {
     checkOptionKeys('Trainer.run', hooks, ['onLog', 'onEval', 'onProfile', 'profileStep']);
+    return this.exclusive('run', () => this.runSteps(hooks));
+  }
+
+  private async runSteps(hooks: RunHooks): Promise<void> {
     const { maxIters, logInterval, evalInterval, batchSize, blockSize, gradAccum } = this.cfg;
     let last = performance.now();
     let lastStep = this.step;
     while (this.step < maxIters) {
       if (this.step % evalInterval === 0) {
         const losses = await this.checkedEvaluate();
-        await hooks.onEval?.({ step: this.step, loss: NaN, lr: this.lr(), gradNorm: NaN, ms: 0, tokensPerSec: 0, ...losses });
+        await this.callHook(() => hooks.onEval?.({ step: this.step, loss: NaN, lr: this.lr(), gradNorm: NaN, ms: 0, tokensPerSec: 0, ...losses }));
         last = performance.now();
         lastStep = this.step;
       }
@@ -526,9 +567,9 @@ export class Trainer {
       const logNow = (this.step + 1) % logInterval === 0 || this.step + 1 === maxIters;
       const profile = hooks.onProfile && this.step === hooks.profileStep;
       if (profile) device().startProfiling();
-      let result: Awaited<ReturnType<Trainer['trainStep']>>;
+      let result: StepResult;
       try {
-        result = await this.trainStep(logNow);
+        result = await this.takeStep(logNow);
         await device().breathe(); // a loop that never reads back still lets Dawn free its per-step objects
       } catch (e) {
         // off again: left on, every later dispatch of the process ran in a timestamped pass of its own
@@ -536,24 +577,40 @@ export class Trainer {
         throw e;
       }
       const { loss, gradNorm, lossScale, skippedSteps } = result;
-      if (profile) await hooks.onProfile!(await device().stopProfiling());
+      if (profile) {
+        const times = await device().stopProfiling();
+        await this.callHook(() => hooks.onProfile!(times));
+      }
       if (logNow) {
         const now = performance.now();
         const ms = (now - last) / Math.max(1, this.step - lastStep);
         const tokensPerSec = (batchSize * blockSize * gradAccum * 1000) / ms;
-        await hooks.onLog?.({ step: this.step, loss, lr, gradNorm, ms, tokensPerSec, ...(lossScale !== undefined && { lossScale, skippedSteps }) });
+        await this.callHook(() => hooks.onLog?.({ step: this.step, loss, lr, gradNorm, ms, tokensPerSec, ...(lossScale !== undefined && { lossScale, skippedSteps }) }));
         last = now;
         lastStep = this.step;
       }
     }
     const losses = await this.checkedEvaluate();
-    await hooks.onEval?.({ step: this.step, loss: NaN, lr: this.lr(), gradNorm: NaN, ms: 0, tokensPerSec: 0, ...losses });
+    await this.callHook(() => hooks.onEval?.({ step: this.step, loss: NaN, lr: this.lr(), gradNorm: NaN, ms: 0, tokensPerSec: 0, ...losses }));
+  }
+
+  /** Calls a run's hook with the trainer free: run waits on it, so the hook may evaluate, or even step. */
+  private async callHook(call: () => unknown): Promise<void> {
+    const running = this.running;
+    this.running = null;
+    let left: string | null;
+    try {
+      await call();
+    } finally {
+      [left, this.running] = [this.running, running];
+    }
+    if (left) throw new Error(`Trainer.run: a hook returned with Trainer.${left}() still running; await it in the hook`);
   }
 
   /** evaluate(), after checking that no step diverged and that both losses are finite. */
   private async checkedEvaluate(): Promise<{ train: number; val: number }> {
     await this.checkFinite();
-    const losses = await this.evaluate();
+    const losses = await this.evaluateNow();
     for (const [split, loss] of Object.entries(losses)) {
       if (!Number.isFinite(loss)) throw new TrainingDivergedError(this.step, notFinite(`the ${split} loss of the evaluation`));
     }
@@ -562,6 +619,7 @@ export class Trainer {
 
   /** Where the run stands, for a checkpoint (the scaler's state is read back from the GPU). */
   async state(): Promise<TrainerState> {
+    if (this.stepInFlight) throw new Error('Trainer.state: a trainStep is still running; await it first (its state now is half a step: its batch drawn, its count not taken)');
     const scaler = await this.scaler?.state();
     return { ...this.hostState(), ...(scaler && { scaler }) };
   }

@@ -2,13 +2,14 @@
 // float16 (their float32 parameters cast on the way in, the casts differentiable so gradients
 // reach the float32 master weights in float32); outside, or with 'float32', nothing changes.
 // A forward and its backward run inside fn; an async fn keeps the dtype until its promise settles, as
-// noGrad keeps its mode.
+// noGrad keeps its mode, and only in its own tasks (not in another interleaved with it).
 // With a CastCache (a training step's: its weights do not change until its optimizer step),
 // castForCompute takes a weight's float16 copy from it, cast once with the other weights in a few
 // grouped launches, instead of casting at every use in every micro-batch (PyTorch's autocast keeps
 // such a cache of its leaf weights' casts within an autocast region). The values are the same, and
 // so are the gradients: castCached's backward adds them back as a cast's would, grouped too.
 import { cast, castCached, castInto, Tensor } from '../ops/index.js';
+import { AsyncContext } from '../tensor/async-context.js';
 import { keep } from '../tensor/scope.js';
 
 /** The dtypes a model may compute in. */
@@ -16,36 +17,22 @@ export const COMPUTE_DTYPES = ['float32', 'float16'] as const;
 /** A dtype a model may compute in: 'float32' or 'float16'. */
 export type ComputeDtype = (typeof COMPUTE_DTYPES)[number];
 
-let current: ComputeDtype = 'float32';
-let currentCache: CastCache | null = null;
+const mode = new AsyncContext<{ dtype: ComputeDtype; casts: CastCache | null }>({ dtype: 'float32', casts: null });
 
 /** The dtype layers compute in now. */
 export function computeDtype(): ComputeDtype {
-  return current;
+  return mode.get().dtype;
 }
 
 /**
  * Runs fn with layers computing in `dtype`, float16 copies taken from `casts` where it holds them
  * (an inner autocast without a cache keeps the outer one's); an async fn until its promise
- * settles, as noGrad (restored at once, the code after its first await computed in float32).
+ * settles, as noGrad, in its own tasks only (src/tensor/async-context.ts).
  */
 export function autocast<R>(dtype: ComputeDtype, fn: () => R, casts?: CastCache): R {
   if (!COMPUTE_DTYPES.includes(dtype)) throw new Error(`autocast: dtype must be one of ${COMPUTE_DTYPES.join(', ')}, got ${JSON.stringify(dtype)}`);
   if (typeof fn !== 'function') throw new TypeError(`autocast: argument 'fn' must be a function, got ${fn === null ? 'null' : typeof fn}`);
-  const [prev, prevCache] = [current, currentCache];
-  const restore = () => void ([current, currentCache] = [prev, prevCache]);
-  current = dtype;
-  currentCache = casts ?? currentCache;
-  let result: R;
-  try {
-    result = fn();
-  } catch (e) {
-    restore();
-    throw e;
-  }
-  if (result instanceof Promise) return result.finally(restore) as R;
-  restore();
-  return result;
+  return mode.run({ dtype, casts: casts ?? mode.get().casts }, fn);
 }
 
 /**
@@ -54,8 +41,9 @@ export function autocast<R>(dtype: ComputeDtype, fn: () => R, casts?: CastCache)
  * otherwise `t` itself, so nothing runs that did not before.
  */
 export function castForCompute(t: Tensor): Tensor {
-  if (current !== 'float16' || t.dtype !== 'float32') return t;
-  const copy = currentCache?.copyOf(t);
+  const { dtype, casts } = mode.get();
+  if (dtype !== 'float16' || t.dtype !== 'float32') return t;
+  const copy = casts?.copyOf(t);
   return copy ? castCached(t, copy) : cast(t, 'float16');
 }
 

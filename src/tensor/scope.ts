@@ -1,13 +1,29 @@
 // Memory scopes: every tensor created while a scope is open belongs to it and is disposed when the
 // scope ends, except the tensors the scope returns (they move to the enclosing scope). Works across
-// `await`: the scope stays open until the callback's promise settles. Scopes are a stack, so
-// concurrent (interleaved) async scopes are not supported.
+// `await`: the scope stays open until the callback's promise settles, for the callback's own tasks
+// (src/tensor/async-context.ts): a task interleaved with it keeps its own scope.
+import { AsyncContext } from './async-context.js';
+
 interface Disposable {
   dispose(): void;
   readonly isDisposed: boolean;
 }
 
-const stack: Set<Disposable>[] = [];
+/** An open scope: what it owns, the scope it was opened in; closed once it ended. */
+interface Scope {
+  owned: Set<Disposable>;
+  parent: Scope | null;
+  closed: boolean;
+}
+
+const context = new AsyncContext<Scope | null>(null);
+
+/** The innermost open scope (a task that outlived its scope, never awaited by it, falls back to the enclosing one). */
+function innermost(from = context.get()): Scope | null {
+  let s = from;
+  while (s?.closed) s = s.parent;
+  return s;
+}
 
 /** What scopes freed at their end (not disposed by hand), for the use-after-dispose error to say so. */
 export const freedByScope = new WeakSet<Disposable>();
@@ -16,42 +32,41 @@ export const freedByScope = new WeakSet<Disposable>();
 export const SCOPED = Symbol('scoped');
 
 export function trackInScope(t: Disposable & { readonly [SCOPED]: true }): void {
-  stack[stack.length - 1]?.add(t);
+  innermost()?.owned.add(t);
 }
 
 /** Removes a tensor from the scope that owns it (e.g. a parameter's .grad, owned by the parameter). */
 export function untrack(t: Disposable): void {
-  for (let i = stack.length - 1; i >= 0; i--) if (stack[i]!.delete(t)) return;
+  for (let s = innermost(); s; s = s.parent) if (s.owned.delete(t)) return;
 }
 
 /** Keeps `t` alive past the end of every open scope. */
 export function keep<T extends Disposable>(t: T): T {
-  for (const s of stack) s.delete(t);
+  for (let s = innermost(); s; s = s.parent) s.owned.delete(t);
   return t;
 }
 
 export function scope<R>(fn: () => R): R {
   // scope(tensor) (the tensor, not a callback making it) would fail as 'fn is not a function'
   if (typeof fn !== 'function') throw new TypeError(`scope: argument 'fn' must be a function, got ${fn === null ? 'null' : typeof fn}`);
-  const owned = new Set<Disposable>();
-  stack.push(owned);
+  const opened: Scope = { owned: new Set(), parent: innermost(), closed: false };
   let result: R;
   try {
-    result = fn();
+    result = context.run(opened, fn);
   } catch (e) {
-    close(owned, undefined);
+    close(opened, undefined);
     throw e;
   }
   if (result instanceof Promise) {
     return result.then(
-      (r) => (close(owned, r), r),
+      (r) => (close(opened, r), r),
       (e) => {
-        close(owned, undefined);
+        close(opened, undefined);
         throw e;
       },
     ) as R;
   }
-  close(owned, result);
+  close(opened, result);
   return result;
 }
 
@@ -61,31 +76,29 @@ export function scope<R>(fn: () => R): R {
  * before refusing, e.g. its output, is held by nothing outside a scope.)
  */
 export function freeOnThrow<R>(fn: () => R): R {
-  const made = new Set<Disposable>();
-  stack.push(made);
+  const made: Scope = { owned: new Set(), parent: innermost(), closed: false };
   let threw = true;
   try {
-    const result = fn();
+    const result = context.run(made, fn);
     threw = false;
     return result;
   } finally {
-    stack.splice(stack.lastIndexOf(made), 1);
-    const parent = stack[stack.length - 1];
-    for (const t of made) {
+    made.closed = true;
+    const parent = innermost(made.parent);
+    for (const t of made.owned) {
       if (threw) t.dispose();
-      else parent?.add(t);
+      else parent?.owned.add(t);
     }
   }
 }
 
-function close(owned: Set<Disposable>, result: unknown): void {
-  const i = stack.lastIndexOf(owned);
-  if (i >= 0) stack.splice(i, 1);
+function close(s: Scope, result: unknown): void {
+  s.closed = true;
   const kept = new Set<Disposable>();
   collect(result, kept, 0);
-  const parent = stack[stack.length - 1];
-  for (const t of owned) {
-    if (kept.has(t)) parent?.add(t);
+  const parent = innermost(s.parent);
+  for (const t of s.owned) {
+    if (kept.has(t)) parent?.owned.add(t);
     else if (!t.isDisposed) {
       freedByScope.add(t);
       t.dispose();

@@ -10,6 +10,7 @@ import { CharTokenizer, describeLeftOut, encodeKnown, TextStream, type Tokenizer
 import { TRAIN_DEFAULTS, Trainer, TrainingDivergedError, type TrainConfig } from '../gpt/trainer.js';
 import { tensor } from '../ops/index.js';
 import { scope } from '../tensor/scope.js';
+import { enterEval, leaveEval } from '../nn/eval-mode.js';
 
 export type ModelShape = Pick<GPTConfig, 'nLayer' | 'nHead' | 'nEmbd' | 'blockSize'>;
 /** Training settings the page may change between runs (the model's shape is fixed). */
@@ -114,8 +115,7 @@ export class Session {
   async logits(prompt: string): Promise<Float32Array> {
     const { model } = this.usable();
     const ids = this.encodePrompt(prompt).slice(-model.config.blockSize);
-    const wasTraining = model.training;
-    model.eval();
+    enterEval(model); // shared with a generation in progress
     try {
       return await noGrad(() =>
         scope(async () => {
@@ -124,7 +124,7 @@ export class Session {
         }),
       );
     } finally {
-      model.train(wasTraining);
+      leaveEval(model);
     }
   }
 
