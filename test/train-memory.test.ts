@@ -115,7 +115,8 @@ describe('a Trainer that throws', () => {
   it('while profiled turns profiling off again', async (ctx) => {
     if (!device().info.features.includes('timestamp-query')) ctx.skip();
     const trainer = new Trainer({ ...small, maxIters: 3, evalInterval: 100 }, data);
-    vi.spyOn(trainer, 'trainStep').mockImplementationOnce(async () => {
+    // run takes its steps by the private takeStep (trainStep is its guarded public door)
+    vi.spyOn(trainer as unknown as { takeStep: () => Promise<unknown> }, 'takeStep').mockImplementationOnce(async () => {
       zeros([4]).dispose(); // a dispatch, as a real step's would be profiled
       throw new Error('step refused');
     });
