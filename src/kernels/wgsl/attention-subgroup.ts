@@ -7,7 +7,7 @@
 // Measured on lavapipe (npm run bench, B12 NH4 T64 HS32): forward 4.6 -> 2.0 ms, forward +
 // backward 20.9 -> 12.0 ms against the workgroup-memory kernels.
 import { Kernel, type FloatType } from '../kernel.js';
-import { dropoutHelpers, forwardReads, keyRange, PARAMS, prelude, storeRow, suffix, eachVec4 } from './attention-prelude.js';
+import { dropoutHelpers, eachVec4, forwardReads, keyRange, PARAMS, prelude, storeRow, suffix } from './attention-prelude.js';
 
 /** Lanes per subgroup, and rows per workgroup. */
 export const SG = 8;

@@ -22,7 +22,7 @@ import { device } from '../../device/device.js';
 import { tuned, type Tunable } from '../autotune.js';
 import { floatBytes, Kernel, grid1d, type FloatType } from '../kernel.js';
 import { ATTENTION_KEYS, profile, type AttentionKeys } from '../profile.js';
-import { dropoutHelpers, forwardReads, keyRange, PARAMS, prelude, storeRow, suffix, eachVec4 } from './attention-prelude.js';
+import { dropoutHelpers, eachVec4, forwardReads, keyRange, PARAMS, prelude, storeRow, suffix } from './attention-prelude.js';
 import { backwardKeySgKernel, backwardQuerySgKernel, forwardSgKernel, SG } from './attention-subgroup.js';
 import { splitSeed } from './random.js';
 
