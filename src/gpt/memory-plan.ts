@@ -74,7 +74,7 @@ export function memoryPlan(cfg: GPTConfig, batchSize: number, opts: PlanOptions)
   const gradients = training ? weights : 0;
   const optimizer = training ? 2 * weights : 0;
   const masks = (opts.maskedWeights ?? 0) * F32;
-  // the teacher runs on the student's batches: at its block size
+  // the teacher runs on the student's batches, at the student's block size
   const teacher = opts.teacher ? memoryPlan({ ...opts.teacher, blockSize: T }, batchSize, { training: false, bindingLimit: opts.bindingLimit, dtype: opts.dtype }) : null;
   const total = weights + halfWeights + gradients + optimizer + activations + logits + masks + (teacher?.bytes.total ?? 0);
   const buffers: MemoryPlan['buffers'] = [
