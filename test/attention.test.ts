@@ -145,6 +145,7 @@ describe('causalAttention with dropout on its weights (training)', () => {
   it('rejects a p outside [0, 1), a bad seed, and dropout with a cache or padding', () => {
     scope(() => {
       const qkv = tensor(new Float32Array(2 * 3 * 12), [2, 3, 12]);
+      expect(() => causalAttention(qkv, '2' as never)).toThrow(/^causalAttention: nHead must be an integer >= 1, got string '2'$/);
       expect(() => causalAttention(qkv, 2, null, undefined, 1, 0)).toThrow(/causalAttention: dropout p must be a number in \[0, 1\), got 1/);
       expect(() => causalAttention(qkv, 2, null, undefined, -0.1, 0)).toThrow(/dropout p must be a number in \[0, 1\), got -0.1/);
       expect(() => causalAttention(qkv, 2, null, undefined, 0.1, -1)).toThrow(/causalAttention: seed must be a non-negative safe integer, got -1/);

@@ -26,6 +26,7 @@ function attentionShape(qkv: Tensor, nHead: number, context?: Tensor, starts?: T
   if (qkv.rank !== 3 || qkv.shape[2]! % 3) throw new Error(`${what()}: expected qkv [B, T, 3C]`);
   const [B, T, C3] = qkv.shape as [number, number, number];
   const C = C3 / 3;
+  if (typeof nHead !== 'number') throw new TypeError(`causalAttention: nHead must be an integer >= 1, got ${showValue(nHead)}`);
   if (!Number.isInteger(nHead) || nHead < 1 || C % nHead) throw new Error(`${what()}: C = ${C} must split into nHead heads`);
   const kvRows = context?.shape[1] ?? T;
   const Tk = contextLength ?? kvRows;
