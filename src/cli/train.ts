@@ -9,6 +9,7 @@ import { initDevice } from '../device/device.js';
 import { modelFromCheckpoint, restoreOptimizer, type Checkpoint } from '../gpt/checkpoint.js';
 import { checkSplits, resolveTrainDtype, Trainer, type StepLog, type TrainConfig, type TrainDtype } from '../gpt/trainer.js';
 import type { ComputeDtype } from '../nn/autocast.js';
+import { isMaskName } from '../nn/prune.js';
 import type { GPT } from '../gpt/model.js';
 import { tokenizerFromJSON, type Tokenizer } from '../gpt/tokenizer/index.js';
 import { MANIFEST_FILE } from '../io/checkpoint-files.js';
@@ -66,7 +67,7 @@ async function trainStudent(args: string[], opts: { nextSteps?: boolean; distill
     if (!dev.executes) throw new Error("Dawn's null backend (GPT_DAWN_BACKEND=null) runs nothing: a run there could save no checkpoint (its weights read back as zeros)");
     console.log(`device: ${dev.info.description || dev.info.vendor} (${dev.info.backend})`);
     checkDtypeRuns(cfg.dtype, given, resume ? flags.outDir : null);
-    const maskedWeights = [...(ckpt?.weights ?? [])].reduce((n, [name, w]) => n + (name.endsWith('.weight_mask') ? w.data.length : 0), 0);
+    const maskedWeights = [...(ckpt?.weights ?? [])].reduce((n, [name, w]) => n + (isMaskName(name) ? w.data.length : 0), 0);
     const fits = { training: true, limits: dev.info.limits, dtype: resolveTrainDtype(cfg.dtype), maskedWeights, teacher: teacher?.ckpt.meta.model };
     console.log(checkModelFits({ ...cfg, vocabSize: ds.tokenizer.vocabSize }, cfg.batchSize, fits));
     await run(flags, cfg, ds, data, ckpt, resume, teacher);

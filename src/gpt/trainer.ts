@@ -16,7 +16,7 @@ import { clipGradNorm } from '../optim/clip.js';
 import { GradScaler, type GradScalerOptions, type GradScalerState } from '../optim/grad-scaler.js';
 import { autocast, CastCache, COMPUTE_DTYPES, type ComputeDtype } from '../nn/autocast.js';
 import { enterEval, leaveEval } from '../nn/eval-mode.js';
-import { maskGradients, maskWeights } from '../nn/prune.js';
+import { isMaskName, maskGradients, maskWeights } from '../nn/prune.js';
 import { learningRate } from '../optim/schedule.js';
 import { device } from '../device/device.js';
 import { profile, requireF16 } from '../kernels/profile.js';
@@ -654,7 +654,7 @@ export class Trainer {
 
   /** What a step of this trainer needs on the GPU (src/gpt/memory-plan.ts), against the adapter's limits. */
   memoryPlan(): MemoryPlan {
-    const maskedWeights = [...this.model.namedBuffers()].reduce((n, [name, b]) => n + (name.endsWith('.weight_mask') ? b.size : 0), 0);
+    const maskedWeights = [...this.model.namedBuffers()].reduce((n, [name, b]) => n + (isMaskName(name) ? b.size : 0), 0);
     const plan = { training: true, bindingLimit: profile().bindingLimit, dtype: this.dtype, maskedWeights, teacher: this.distill?.teacher.config };
     return memoryPlan(this.model.config, this.cfg.batchSize, plan);
   }
