@@ -1,29 +1,20 @@
 // The autotuner's persistent cache (src/kernels/autotune.ts): a JSON file anyone can edit, so what
 // it names is checked against the candidates before a kernel runs it.
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { writeCache } from '../src/device/platform.js';
 import { device, matmul, scope } from '../src/index.js';
 import { autotuneSettled, setAutotune } from '../src/kernels/autotune.js';
 import { setProfile } from '../src/kernels/profile.js';
 import { matmulRef, numel, ref, type Ref } from '../src/check/reference/index.js';
-import { expectClose, seededValues, setupDevice, toTensor } from './helpers.js';
+import { autotuneCacheDir, expectClose, seededValues, setupDevice, toTensor } from './helpers.js';
 
 beforeAll(setupDevice);
 const run = promisify(execFile);
-const cacheDir = mkdtempSync(join(tmpdir(), 'gpt-autotune-'));
-const savedDir = process.env.GPT_CACHE_DIR;
-afterAll(() => {
-  setAutotune(false);
-  setProfile(null);
-  if (savedDir === undefined) delete process.env.GPT_CACHE_DIR;
-  else process.env.GPT_CACHE_DIR = savedDir;
-  rmSync(cacheDir, { recursive: true, force: true });
-});
+const cacheDir = autotuneCacheDir('gpt-autotune-');
 
 const values = (shape: number[], seed: number): Ref => ref(shape, seededValues(numel(shape), seed).map(Math.fround));
 const adapterKey = () => {

@@ -1,12 +1,17 @@
 // Shared test helpers: one device per test file, random shapes and values from fast-check (also as
 // the Random the op-table cases draw from), and a comparison that prints the worst element when it fails.
 import fc from 'fast-check';
-import { expect } from 'vitest';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, expect } from 'vitest';
 import { describeMismatch, worstElement, type Random } from '../src/check/index.js';
 import type { Ref } from '../src/check/reference/index.js';
 import { initDevice, tensor, type Tensor } from '../src/index.js';
 import type { Trainer } from '../src/gpt/trainer.js';
+import { setAutotune } from '../src/kernels/autotune.js';
 import { Kernel } from '../src/kernels/kernel.js';
+import { setProfile } from '../src/kernels/profile.js';
 
 export { seededValues } from '../src/check/index.js';
 
@@ -96,4 +101,21 @@ export async function widestBinding<T>(body: () => Promise<T>): Promise<[T, numb
   } finally {
     Kernel.prototype.launch = launch;
   }
+}
+
+/**
+ * A fresh directory for autotune winners (for GPT_CACHE_DIR) in the calling file or describe block;
+ * afterAll turns autotuning off, resets the profile, restores GPT_CACHE_DIR and removes the directory.
+ */
+export function autotuneCacheDir(prefix: string): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  const saved = process.env.GPT_CACHE_DIR;
+  afterAll(() => {
+    setAutotune(false);
+    setProfile(null);
+    if (saved === undefined) delete process.env.GPT_CACHE_DIR;
+    else process.env.GPT_CACHE_DIR = saved;
+    rmSync(dir, { recursive: true, force: true });
+  });
+  return dir;
 }

@@ -4,15 +4,12 @@
 // kernels' autotuning with a bias (it runs later, on scratch), and the errors. Against float64
 // (linearRef, central differences): |got - want| <= atol + rtol |want|, atol 1e-3, rtol 1e-2 for
 // gradients; forward 1e-5 sqrt(K) + 1e-4 |want| (float32 dot products).
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { device, Embedding, Generator, LayerNorm, Linear, linear, scope, tensor } from '../src/index.js';
 import { autotuneSettled, setAutotune } from '../src/kernels/autotune.js';
 import { profile, setProfile } from '../src/kernels/profile.js';
 import { checkGrad } from './gradcheck.js';
-import { expectClose, seededValues, setupDevice, toTensor } from './helpers.js';
+import { autotuneCacheDir, expectClose, seededValues, setupDevice, toTensor } from './helpers.js';
 import { linearRef, numel, ref, type Ref } from '../src/check/reference/index.js';
 
 beforeAll(setupDevice);
@@ -84,15 +81,7 @@ describe('linear forward', () => {
 });
 
 describe('linear with autotuning (skinny kernels "auto")', () => {
-  const cacheDir = mkdtempSync(join(tmpdir(), 'linear-autotune-'));
-  const saved = process.env.GPT_CACHE_DIR;
-  afterAll(() => {
-    setAutotune(false);
-    setProfile(null);
-    if (saved === undefined) delete process.env.GPT_CACHE_DIR;
-    else process.env.GPT_CACHE_DIR = saved;
-    rmSync(cacheDir, { recursive: true, force: true });
-  });
+  const cacheDir = autotuneCacheDir('linear-autotune-');
 
   it('the measurement, queued by a call whose bias is freed and destroyed before it runs, binds scratch: no GPU error, the same results after', async () => {
     process.env.GPT_CACHE_DIR = cacheDir; // winners go to a scratch cache, not the user's
