@@ -77,7 +77,7 @@ layers.forEach(([name, l], i) => (l.project = (x: Tensor) => {
   captured.push({ name, x: x.toArray() as Promise<Float32Array>, K: x.shape.at(-1)! });
   return originals[i]!(x);
 }));
-await noGrad(() => scope(() => void q8.forward(tensor(data.val.slice(1000, 1000 + B * T), [B, T]))));
+await noGrad(() => scope(() => void q8.forward(tensor(data.val.subarray(1000, 1000 + B * T), [B, T]))));
 const weights = new Map<string, { q: Int8Array; scale: Float32Array }>();
 for (const [name, l] of layers) weights.set(name, { q: (await l.weight.toArray()) as Int8Array, scale: (await l.weightScale!.toArray()) as Float32Array });
 const total = { errSq: 0, refSq: 0, ofBound: 0 };

@@ -197,8 +197,9 @@ describe('gpt train and its --out-dir', () => {
     const prepared = fresh();
     expect((await gpt('prepare', '--data', corpus, '--out-dir', prepared)).code).toBe(0);
     const data = join(prepared, 'data');
-    for (const file of ['train.bin', 'val.bin']) writeFileSync(join(data, file), readFileSync(join(data, file)).subarray(0, 4 * 18));
     const meta = JSON.parse(readFileSync(join(data, 'meta.json'), 'utf8')) as Record<string, unknown>;
+    expect(meta.dtype).toBe('uint16');
+    for (const file of ['train.bin', 'val.bin']) writeFileSync(join(data, file), readFileSync(join(data, file)).subarray(0, 2 * 18));
     writeFileSync(join(data, 'meta.json'), JSON.stringify({ ...meta, train: 18, val: 18 }));
     const firstLoss = async (seed: string) => {
       const out = fresh();
@@ -330,11 +331,21 @@ describe('gpt train and its --out-dir', () => {
     expect((await gpt('prepare', '--data', corpus, '--out-dir', prepared)).code).toBe(0);
     const vocab = (JSON.parse(readFileSync(join(prepared, 'data', 'meta.json'), 'utf8')) as { vocabSize: number }).vocabSize;
     // one bad id among thousands: a run might never draw it, and -1 as a target would be ignore_index
-    for (const [file, id] of [['train.bin', vocab], ['val.bin', -1]] as const) {
+    // (in int32 data, as gpt prepare wrote before it recorded a dtype and writes for a vocabulary over 65,536)
+    for (const [file, id, dtype] of [['train.bin', vocab, 'uint16'], ['val.bin', -1, 'int32']] as const) {
       const data = join(fresh(), 'data');
       cpSync(join(prepared, 'data'), data, { recursive: true });
+      if (dtype === 'int32') {
+        for (const name of ['train.bin', 'val.bin']) {
+          const bytes = readFileSync(join(data, name));
+          writeFileSync(join(data, name), new Uint8Array(Int32Array.from(new Uint16Array(bytes.buffer, bytes.byteOffset, bytes.length / 2)).buffer));
+        }
+        const { dtype: _, ...meta } = JSON.parse(readFileSync(join(data, 'meta.json'), 'utf8')) as Record<string, unknown>;
+        writeFileSync(join(data, 'meta.json'), JSON.stringify(meta));
+      }
       const bytes = readFileSync(join(data, file));
-      bytes.writeInt32LE(id, 4 * 7);
+      if (dtype === 'int32') bytes.writeInt32LE(id, 4 * 7);
+      else bytes.writeUInt16LE(id, 2 * 7);
       writeFileSync(join(data, file), bytes);
       const out = fresh();
       const r = await gpt('train', '--data-dir', data, ...TINY, '--max-iters', '2', '--out-dir', out);

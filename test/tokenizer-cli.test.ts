@@ -33,8 +33,9 @@ async function prepared(outDir: string, ...flags: string[]): Promise<Int32Array>
   expect(r.out).toMatch(/ -> [\d,]+ tokens \(gpt2, vocab 50257\)/);
   const meta = JSON.parse(readFileSync(join(outDir, 'data', 'meta.json'), 'utf8'));
   expect(meta.tokenizer.kind).toBe('gpt2');
+  expect(meta.dtype).toBe('uint16'); // GPT-2's 50,257 ids fit, as in nanoGPT's train.bin
   const bytes = readFileSync(join(outDir, 'data', 'train.bin'));
-  return new Int32Array(bytes.buffer, bytes.byteOffset, bytes.length / 4);
+  return Int32Array.from(new Uint16Array(bytes.buffer, bytes.byteOffset, bytes.length / 2));
 }
 
 describe('gpt prepare --tokenizer gpt2', () => {

@@ -2,10 +2,13 @@
 // the English prose of the web-platform API documentation that ships inside the `typescript` npm
 // package (the JSDoc comments of lib.dom.d.ts, ~690k characters), so the main command works
 // offline right after set-up without any text copied into this repository.
+//
+// `gpt prepare` reads a file in pieces (openCorpus), so a corpus may be larger than a JavaScript
+// string holds; each piece ends where tokenization would split the text anyway.
 import { constants } from 'node:buffer';
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
-import { readRegularFile } from '../io/regular-files.js';
+import { openRegularFile, readRegularFile } from '../io/regular-files.js';
 
 export const BUILTIN_CORPUS = 'builtin:webdocs';
 
@@ -35,10 +38,95 @@ export async function loadCorpus(source: string, limits: DownloadLimits = DOWNLO
     return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ERR_STRING_TOO_LONG') {
-      throw new Error(`${source}: too large, more than ${constants.MAX_STRING_LENGTH} characters (the most a JavaScript string holds); split it or pass a part`);
+      throw new Error(`${source}: too large, more than ${constants.MAX_STRING_LENGTH} characters (the most a JavaScript string holds); tokenize it with \`gpt prepare --data ${source}\`, which reads it in pieces, and train on the prepared data`);
     }
     throw new Error(`${source} is not valid UTF-8 text`);
   }
+}
+
+/** A corpus read piece by piece: `pieces()` reads it anew at each call (learning a vocabulary and tokenizing each take a pass). */
+export interface Corpus {
+  /** Its size in bytes. */
+  bytes: number;
+  pieces(): AsyncGenerator<CorpusPiece>;
+}
+
+export interface CorpusPiece {
+  text: string;
+  /** How many bytes of the corpus the pieces so far hold. */
+  end: number;
+  /** Whether the piece ends mid-line, where no break between printable ASCII characters was found (see pieceEnd). */
+  rough: boolean;
+}
+
+/** Pieces of a file are at most this many bytes. */
+export const PIECE_BYTES = 32 * 2 ** 20;
+
+/** `source` (a file, a URL, builtin:webdocs) as a Corpus; a file is read in pieces of at most `pieceBytes`. */
+export async function openCorpus(source: string, pieceBytes = PIECE_BYTES): Promise<Corpus> {
+  if (source === BUILTIN_CORPUS || /^https?:\/\//.test(source)) {
+    const text = await loadCorpus(source);
+    const bytes = Buffer.byteLength(text);
+    return { bytes, pieces: async function* () { yield { text, end: bytes, rough: false }; } };
+  }
+  const handle = await openSource(source);
+  const { size } = await handle.stat().finally(() => handle.close());
+  return { bytes: size, pieces: () => filePieces(source, pieceBytes) };
+}
+
+async function openSource(path: string) {
+  try {
+    return await openRegularFile(path);
+  } catch (e) {
+    throw new Error(`cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+}
+
+async function* filePieces(path: string, pieceBytes: number): AsyncGenerator<CorpusPiece> {
+  const handle = await openSource(path);
+  try {
+    const buffer = new Uint8Array(pieceBytes);
+    let [held, start, ended] = [0, 0, false]; // buffer[0, held) is the file from byte `start` on
+    for (let first = true; ; first = false) {
+      while (!ended && held < buffer.length) {
+        const n = (await handle.read(buffer, held, buffer.length - held, start + held)).bytesRead;
+        [held, ended] = [held + n, n === 0];
+      }
+      if (held === 0) return;
+      const cut = ended ? { at: held, rough: false } : pieceEnd(buffer, held);
+      // a byte-order mark is dropped at the start of the file only
+      const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: !first });
+      let text: string;
+      try {
+        text = decoder.decode(buffer.subarray(0, cut.at));
+      } catch {
+        throw new Error(`${path} is not valid UTF-8 text (in bytes ${start} to ${start + cut.at})`);
+      }
+      yield { text, end: start + cut.at, rough: cut.rough };
+      buffer.copyWithin(0, cut.at, held);
+      [held, start] = [held - cut.at, start + cut.at];
+    }
+  } finally {
+    await handle.close();
+  }
+}
+
+const printableAscii = (byte: number) => byte > 0x20 && byte < 0x7f;
+
+/**
+ * Where a piece of buffer[0, held) ends: after the last line break between two printable ASCII
+ * characters ("x\nY"). Neither GPT-2's pre-tokenization nor ours (splitChunks) joins characters
+ * across such a break, so the pieces tokenize exactly as the whole text does; a break after a space
+ * or before one would not do ("x \n", "\n\n" and "\r\n" are chunks of their own). Failing that,
+ * the piece ends before the last character (rough): tokens there may differ from the whole text's.
+ */
+export function pieceEnd(buffer: Uint8Array, held: number): { at: number; rough: boolean } {
+  for (let i = held - 1; i >= 2; i--) {
+    if (buffer[i - 1] === 0x0a && printableAscii(buffer[i]!) && printableAscii(buffer[i - 2]!)) return { at: i, rough: false };
+  }
+  let at = held - 1;
+  while (at > 0 && (buffer[at]! & 0xc0) === 0x80) at--; // not inside a UTF-8 sequence
+  return { at: at > 0 ? at : held, rough: true };
 }
 
 /** The body of `url`, given up when the server stalls for `stallMs` or sends more than `maxBytes`. */

@@ -1,10 +1,14 @@
 // Corpus -> tokens -> train/val split (first 90% / last 10%, as nanoGPT), stored under
-// <out-dir>/data as int32 little-endian train.bin / val.bin plus meta.json with the tokenizer.
-import { stat } from 'node:fs/promises';
+// <out-dir>/data as little-endian train.bin / val.bin (uint16 where the vocabulary fits, as nanoGPT's;
+// int32 otherwise, and in data prepared before the dtype was recorded) plus meta.json with the
+// tokenizer, written last. Prepared tokens are read from disk as batches draw them (TokenFile).
+import { open, readdir, rename, rm, stat, truncate } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { writeFileAtomic } from '../io/atomic-file.js';
+import { tempFilePrefix, tempPathFor, writeFileAtomic } from '../io/atomic-file.js';
 import { makeDirectories, readRegularFile } from '../io/regular-files.js';
 import { NON_NEGATIVE_INT, rangeProblem, show, type Range } from '../io/value-ranges.js';
+import type { TokenSource } from '../gpt/trainer.js';
+import { TOKEN_DTYPES, tokenBytes, tokenDtypeFor, TokenFile, TokenWriter, type TokenDtype } from '../node/token-file.js';
 import { BpeTokenizer, CharTokenizer, describeLeftOut, encodeKnown, tokenizerFromJSON, type Tokenizer } from '../gpt/tokenizer/index.js';
 import { BYTE_TOKENS, PAIR_BASE } from '../gpt/tokenizer/pairs.js';
 import { BUILTIN_CORPUS, loadCorpus } from './corpus.js';
@@ -37,8 +41,17 @@ export function checkTokenizerFlagsApply(given: ReadonlySet<string>, tokenizer: 
 
 export interface Dataset {
   tokenizer: Tokenizer;
-  train: Int32Array;
-  val: Int32Array;
+  train: TokenSource;
+  val: TokenSource;
+  /** Gives back the files prepared data is read from; nothing to do for tokens in memory. */
+  close(): Promise<void>;
+}
+
+/** How many of `total` tokens are the train split: the first 90%, as nanoGPT's prepare.py. */
+function trainCount(total: number, source: string): number {
+  const n = Math.floor(total * 0.9);
+  if (n === 0) throw new Error(`${source} is too short: ${total} token(s) cannot be split into train and val`);
+  return n;
 }
 
 /** How a run's text is tokenized: the --tokenizer, --vocab-size and --tokenizer-file flags, or a checkpoint's tokenizer. */
@@ -62,14 +75,15 @@ export async function buildDataset(text: string, opts: TokenizerChoice & { sourc
   const known = encodeKnown(tokenizer, text);
   if (known.dropped) opts.note?.(`note: ${opts.source}: ${describeLeftOut(known)}`);
   const { ids } = known;
-  const n = Math.floor(ids.length * 0.9);
-  if (n === 0) throw new Error(`${opts.source} is too short: ${ids.length} token(s) cannot be split into train and val`);
-  return { tokenizer, train: ids.slice(0, n), val: ids.slice(n) };
+  const n = trainCount(ids.length, opts.source);
+  return { tokenizer, train: ids.slice(0, n), val: ids.slice(n), close: async () => undefined };
 }
 
-async function newTokenizer(text: string, opts: TokenizerChoice): Promise<Tokenizer> {
-  if (opts.tokenizer === 'char') return CharTokenizer.train(text);
-  if (opts.tokenizer === 'bpe') return BpeTokenizer.train(text, opts.vocabSize);
+/** A new tokenizer as `opts` choose it, learnt from the text (given whole or in pieces) where it is char or bpe. */
+export async function newTokenizer(text: string | AsyncIterable<string>, opts: TokenizerChoice): Promise<Tokenizer> {
+  const pieces = typeof text === 'string' ? [text] : text;
+  if (opts.tokenizer === 'char') return CharTokenizer.trainOnPieces(pieces);
+  if (opts.tokenizer === 'bpe') return BpeTokenizer.trainOnPieces(pieces, opts.vocabSize);
   if (opts.tokenizer === 'gpt2') return loadGpt2Tokenizer(opts.tokenizerFile ?? '');
   throw new Error(`unknown tokenizer '${opts.tokenizer}' (expected ${TOKENIZERS.join(', ')})`);
 }
@@ -80,23 +94,104 @@ async function newTokenizer(text: string, opts: TokenizerChoice): Promise<Tokeni
  */
 export async function loadTokens(source: string, opts: TokenizerChoice): Promise<Dataset> {
   if (!(await stat(source).catch(() => null))?.isDirectory()) return buildDataset(await loadCorpus(source), { source, ...opts });
-  const ds = await loadDataset(source);
+  const nanoGpt = !(await exists(join(source, 'meta.json'))) && (await exists(join(source, 'train.bin')));
+  const ds = nanoGpt ? await loadNanoGptData(source, opts) : await loadDataset(source);
   if (opts.existing && JSON.stringify(opts.existing.toJSON()) !== JSON.stringify(ds.tokenizer.toJSON())) {
     throw new Error(`the data in ${source} was tokenized differently from the checkpoint; pass --data FILE to re-tokenize`);
   }
   return ds;
 }
 
+/** A Dataset of the two files `openTrain` and `openVal` open (the first closed again if the second cannot be). */
+async function splitFiles(tokenizer: Tokenizer, openTrain: () => Promise<TokenFile>, openVal: () => Promise<TokenFile>): Promise<Dataset> {
+  const train = await openTrain();
+  const val = await openVal().catch(async (e: unknown) => {
+    await train.close();
+    throw e;
+  });
+  return { tokenizer, train, val, close: async () => void (await Promise.all([train.close(), val.close()])) };
+}
+
+const exists = async (path: string) => (await stat(path).catch(() => null)) !== null;
+
+/**
+ * nanoGPT's prepared GPT-2 data (data/openwebtext, data/shakespeare: train.bin and val.bin of uint16
+ * GPT-2 ids, no meta.json), read with GPT-2's tokenizer: the checkpoint's, or --tokenizer gpt2's.
+ */
+async function loadNanoGptData(dir: string, opts: TokenizerChoice): Promise<Dataset> {
+  const tokenizer = opts.existing ?? (opts.tokenizer === 'gpt2' ? await loadGpt2Tokenizer(opts.tokenizerFile ?? '') : null);
+  if (tokenizer?.kind !== 'gpt2') {
+    const given = opts.existing ? `the checkpoint's tokenizer is ${opts.existing.kind}` : `--tokenizer is ${opts.tokenizer}`;
+    throw new Error(`${dir} has train.bin but no meta.json: nanoGPT's prepared data (uint16 GPT-2 ids) reads with --tokenizer gpt2, and ${given}; for other data, run \`gpt prepare\``);
+  }
+  const openSplit = async (name: string) => {
+    const path = join(dir, name);
+    const { size } = await stat(path).catch(() => ({ size: -1 }));
+    if (size < 0) throw new Error(`${dir} has train.bin but no ${name}`);
+    if (size % 2) throw new Error(`${path} has ${size} bytes: not uint16 ids, as nanoGPT writes them`);
+    return TokenFile.open(path, { dtype: 'uint16', count: size / 2, vocabSize: tokenizer.vocabSize, vocabularyOf: "GPT-2's tokenizer" });
+  };
+  return splitFiles(tokenizer, () => openSplit('train.bin'), () => openSplit('val.bin'));
+}
+
 /** `source` as a checkpoint records it, so that it still names the same data from another directory. */
 export const recordedSource = (source: string) => (source === BUILTIN_CORPUS || /^https?:\/\//.test(source) ? source : resolve(source));
 
-export async function saveDataset(dir: string, ds: Dataset): Promise<void> {
+/**
+ * Streams the ids that `fill` appends into <dir>: train.bin and val.bin (the first 90% and the last
+ * 10%), then meta.json. All ids go to one temporary file first, since the split is known only at the
+ * end; the last 10% is then copied out and the file cut to the first 90%. The caller holds the
+ * directory's lock, so the temporary files an interrupted earlier write left (gigabytes, for a
+ * large corpus) are no other writer's and are deleted.
+ */
+export async function writeDataset(
+  dir: string,
+  tokenizer: Tokenizer,
+  source: string,
+  fill: (append: (ids: Int32Array) => Promise<void>) => Promise<void>,
+): Promise<{ train: number; val: number }> {
   await makeDirectories(dir);
-  const bytes = (a: Int32Array) => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
-  await writeFileAtomic(join(dir, 'train.bin'), bytes(ds.train));
-  await writeFileAtomic(join(dir, 'val.bin'), bytes(ds.val));
-  const meta = { tokenizer: ds.tokenizer.toJSON(), vocabSize: ds.tokenizer.vocabSize, train: ds.train.length, val: ds.val.length };
-  await writeFileAtomic(join(dir, 'meta.json'), JSON.stringify(meta) + '\n');
+  const temps = DATA_FILES.map(tempFilePrefix);
+  const leftover = (await readdir(dir)).filter((f) => temps.some((prefix) => f.startsWith(prefix)));
+  await Promise.all(leftover.map((f) => rm(join(dir, f), { force: true })));
+  const dtype = tokenDtypeFor(tokenizer.vocabSize);
+  const width = tokenBytes(dtype);
+  const [allTemp, valTemp] = [tempPathFor(join(dir, 'train.bin')), tempPathFor(join(dir, 'val.bin'))];
+  try {
+    const all = await TokenWriter.create(allTemp, dtype);
+    try {
+      await fill((ids) => all.append(ids));
+    } finally {
+      await all.close();
+    }
+    const train = trainCount(all.count, source);
+    await copyTail(allTemp, valTemp, train * width);
+    await truncate(allTemp, train * width);
+    await rename(allTemp, join(dir, 'train.bin'));
+    await rename(valTemp, join(dir, 'val.bin'));
+    const meta = { tokenizer: tokenizer.toJSON(), vocabSize: tokenizer.vocabSize, train, val: all.count - train, dtype };
+    await writeFileAtomic(join(dir, 'meta.json'), JSON.stringify(meta) + '\n');
+    return { train, val: all.count - train };
+  } finally {
+    await Promise.all([allTemp, valTemp].map((p) => rm(p, { force: true })));
+  }
+}
+
+const DATA_FILES = ['train.bin', 'val.bin', 'meta.json'];
+
+/** Copies the bytes of `from` from `start` on into a new file `to`, durably. */
+async function copyTail(from: string, to: string, start: number): Promise<void> {
+  const [source, target] = [await open(from, 'r'), await open(to, 'wx')];
+  try {
+    const buffer = new Uint8Array(16 * 2 ** 20);
+    for (let at = start, n = 1; n > 0; at += n) {
+      n = (await source.read(buffer, 0, buffer.length, at)).bytesRead;
+      await target.write(buffer.subarray(0, n));
+    }
+    await target.sync();
+  } finally {
+    await Promise.all([source.close(), target.close()]);
+  }
 }
 
 export async function loadDataset(dir: string): Promise<Dataset> {
@@ -117,7 +212,7 @@ export async function loadDataset(dir: string): Promise<Dataset> {
     throw new Error(`${metaPath}: not valid JSON (${(e as Error).message})`);
   }
   if (typeof meta !== 'object' || meta === null || Array.isArray(meta)) throw new Error(`${metaPath}: expected a JSON object, got ${show(meta)}`);
-  const fields = meta as { tokenizer?: unknown; train?: unknown; val?: unknown };
+  const fields = meta as { tokenizer?: unknown; train?: unknown; val?: unknown; dtype?: unknown };
   const count = (key: 'train' | 'val') => {
     const problem = rangeProblem(`${metaPath}: field "${key}"`, fields[key], NON_NEGATIVE_INT);
     if (problem) throw new Error(problem);
@@ -129,15 +224,8 @@ export async function loadDataset(dir: string): Promise<Dataset> {
   } catch (e) {
     throw new Error(`${metaPath}: ${(e as Error).message}`);
   }
-  const ints = async (name: string, count: number) => {
-    const path = join(dir, name);
-    const buf = await readRegularFile(path);
-    if (buf.length !== count * 4) throw new Error(`${path} has ${buf.length} bytes, meta.json expects ${count * 4}`);
-    const ids = new Int32Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.length));
-    // checked here, not when a batch happens to draw it (an id of -1 would pass as an ignored target)
-    const bad = ids.findIndex((id) => id < 0 || id >= tokenizer.vocabSize);
-    if (bad >= 0) throw new Error(`${path}: token ${ids[bad]} at index ${bad} is outside the vocabulary [0, ${tokenizer.vocabSize}) of meta.json's tokenizer`);
-    return ids;
-  };
-  return { tokenizer, train: await ints('train.bin', count('train')), val: await ints('val.bin', count('val')) };
+  const dtype = fields.dtype ?? 'int32'; // data prepared before meta.json recorded its dtype is int32
+  if (!TOKEN_DTYPES.includes(dtype as TokenDtype)) throw new Error(`${metaPath}: field "dtype" must be one of ${TOKEN_DTYPES.join(', ')}, got ${show(dtype)}`);
+  const openSplit = (name: string, count: number) => TokenFile.open(join(dir, name), { dtype: dtype as TokenDtype, count, vocabSize: tokenizer.vocabSize, vocabularyOf: "meta.json's tokenizer" });
+  return splitFiles(tokenizer, () => openSplit('train.bin', count('train')), () => openSplit('val.bin', count('val')));
 }

@@ -1,8 +1,12 @@
-// `gpt prepare`: tokenize a corpus once into <out-dir>/data (train.bin, val.bin, meta.json).
+// `gpt prepare`: tokenize a corpus once into <out-dir>/data (train.bin, val.bin, meta.json). A file
+// is read in pieces, in one pass to learn a char or bpe vocabulary and one to tokenize, so a corpus
+// may be larger than memory; progress shows on long work.
 import { join } from 'node:path';
-import { BUILTIN_CORPUS, loadCorpus } from './corpus.js';
-import { BPE_VOCAB_SIZE, buildDataset, checkTokenizerFlagsApply, saveDataset, TOKENIZER_DEFAULTS, TOKENIZER_DOCS, TOKENIZER_FILE_SHOWN, TOKENIZERS } from './data.js';
+import { describeLeftOut, encodeKnown, type Tokenizer } from '../gpt/tokenizer/index.js';
+import { BUILTIN_CORPUS, openCorpus, PIECE_BYTES, type Corpus, type CorpusPiece } from './corpus.js';
+import { BPE_VOCAB_SIZE, checkTokenizerFlagsApply, newTokenizer, TOKENIZER_DEFAULTS, TOKENIZER_DOCS, TOKENIZER_FILE_SHOWN, TOKENIZERS, writeDataset } from './data.js';
 import { flagHelp, noPositional, parseFlags, type FlagSpec } from './flags.js';
+import { formatSeconds, Progress } from './progress.js';
 import { withDirectoryLock } from './run-lock.js';
 
 const PREPARE_DEFAULTS = { data: BUILTIN_CORPUS, outDir: 'out', ...TOKENIZER_DEFAULTS };
@@ -19,23 +23,74 @@ const PREPARE_FLAGS: FlagSpec<typeof PREPARE_DEFAULTS> = {
 };
 
 export const PREPARE_HELP = `usage: gpt prepare [flags]
-Tokenizes a UTF-8 text (file or URL) and splits it 90/10 into train/val.
+Tokenizes a UTF-8 text (file or URL) and splits it 90/10 into train/val. A file may be larger than
+memory: it is read in pieces, and training reads the tokens from disk as it draws them.
 ${flagHelp(PREPARE_FLAGS)}`;
 
 export async function prepare(args: string[]): Promise<number> {
   const { values: f, positional, given } = parseFlags(args, PREPARE_FLAGS);
   noPositional(positional);
   checkTokenizerFlagsApply(given, f.tokenizer);
-  const text = await loadCorpus(f.data);
+  const corpus = await openCorpus(f.data);
+  if (corpus.bytes === 0) throw new Error(`${f.data} is empty: there is no text to train on`);
   const t0 = performance.now();
-  const ds = await buildDataset(text, { source: f.data, tokenizer: f.tokenizer, vocabSize: f.vocabSize, tokenizerFile: f.tokenizerFile });
+  // a pass that only char and bpe take: gpt2's vocabulary is read, not learnt
+  const tokenizer = await newTokenizer(texts(passOver(corpus, 'learning the vocabulary')), { tokenizer: f.tokenizer, vocabSize: f.vocabSize, tokenizerFile: f.tokenizerFile });
   const dir = join(f.outDir, 'data');
+  const seen = { chars: 0, pieces: 0, rough: 0 };
   // under the directory's lock: a run there reads this data (and a resumed one reads it again)
-  await withDirectoryLock(f.outDir, () => saveDataset(dir, ds));
-  console.log(
-    `${f.data}: ${text.length.toLocaleString('en-US')} characters -> ${(ds.train.length + ds.val.length).toLocaleString('en-US')} tokens ` +
-      `(${f.tokenizer}, vocab ${ds.tokenizer.vocabSize}) in ${((performance.now() - t0) / 1000).toFixed(1)} s`,
+  const counts = await withDirectoryLock(f.outDir, () =>
+    writeDataset(dir, tokenizer, f.data, async (append) => {
+      for await (const piece of passOver(corpus, 'tokenizing')) {
+        await append(encodeAll(tokenizer, piece.text, f.data));
+        [seen.chars, seen.pieces, seen.rough] = [seen.chars + piece.text.length, seen.pieces + 1, seen.rough + Number(piece.rough)];
+      }
+    }),
   );
-  console.log(`train ${ds.train.length.toLocaleString('en-US')} / val ${ds.val.length.toLocaleString('en-US')} tokens written to ${dir}`);
+  if (seen.rough && f.tokenizer !== 'char') {
+    console.log(
+      `note: ${seen.rough} of the ${seen.pieces} pieces of ${f.data} were cut mid-line (no line break between printable ASCII characters ` +
+        `in ${PIECE_BYTES / 2 ** 20} MiB); tokens at those ${seen.rough} places may differ from tokenizing the text whole`,
+    );
+  }
+  console.log(
+    `${f.data}: ${seen.chars.toLocaleString('en-US')} characters -> ${(counts.train + counts.val).toLocaleString('en-US')} tokens ` +
+      `(${f.tokenizer}, vocab ${tokenizer.vocabSize}) in ${((performance.now() - t0) / 1000).toFixed(1)} s`,
+  );
+  console.log(`train ${counts.train.toLocaleString('en-US')} / val ${counts.val.toLocaleString('en-US')} tokens written to ${dir}`);
   return 0;
+}
+
+/** Every id of `text`: the vocabulary was learnt from this very text, so a character it lacks means the file changed meanwhile. */
+function encodeAll(tokenizer: Tokenizer, text: string, source: string): Int32Array {
+  const known = encodeKnown(tokenizer, text);
+  if (known.dropped) throw new Error(`${source} changed while it was being prepared: ${describeLeftOut(known)}`);
+  return known.ids;
+}
+
+async function* texts(pieces: AsyncIterable<CorpusPiece>): AsyncGenerator<string> {
+  for await (const piece of pieces) yield piece.text;
+}
+
+// Plain output (a log, a pipe) gets a progress line this often.
+const PLAIN_EVERY_MS = 15_000;
+
+/** The corpus's pieces, with progress shown from the second piece on (a bar on a terminal, a line now and then otherwise). */
+async function* passOver(corpus: Corpus, what: string): AsyncGenerator<CorpusPiece> {
+  const total = Math.max(1, Math.round(corpus.bytes / 2 ** 20));
+  const progress = new Progress(total);
+  const t0 = performance.now();
+  let [shown, pieces] = [t0, 0];
+  for await (const piece of corpus.pieces()) {
+    yield piece;
+    if (++pieces < 2 || piece.end === corpus.bytes) continue;
+    const mib = Math.round(piece.end / 2 ** 20);
+    const rate = piece.end / 2 ** 20 / ((performance.now() - t0) / 1000);
+    progress.update(mib, `MiB ${what}, ${rate.toFixed(1)} MiB/s`);
+    if (!process.stdout.isTTY && performance.now() - shown > PLAIN_EVERY_MS) {
+      shown = performance.now();
+      progress.log(`${what}: ${mib} of ${total} MiB, ${rate.toFixed(1)} MiB/s, ${formatSeconds((corpus.bytes - piece.end) / 2 ** 20 / rate)} left`);
+    }
+  }
+  progress.done();
 }

@@ -113,7 +113,7 @@ const EVAL_FLAGS: FlagSpec<typeof EVAL_DEFAULTS> = {
     outDir: OUT_DIR_DOC,
     initFrom: INIT_FROM_DOC,
     data: 'text file or URL to evaluate on (tokenized with the checkpoint tokenizer)',
-    dataDir: 'prepared data directory',
+    dataDir: "prepared data directory (`gpt prepare`'s, or nanoGPT's of GPT-2 ids)",
     evalIters: TRAIN_DOCS.evalIters,
     batchSize: TRAIN_DOCS.batchSize,
     seed: 'seed of the batches drawn',
@@ -139,7 +139,7 @@ export async function evaluate(args: string[]): Promise<number> {
     const note = (line: string) => console.log(line);
     const ds = await loadTokens(source, { tokenizer: tokenizer.kind, vocabSize: tokenizer.vocabSize, existing: tokenizer, note });
     const cfg = { blockSize: model.config.blockSize, batchSize: f.batchSize, evalIters: f.evalIters, seed: f.seed };
-    const { train, val } = await evaluateModel(model, ds, cfg);
+    const { train, val } = await evaluateModel(model, ds, cfg).finally(() => ds.close());
     console.log(`train loss ${train.toFixed(4)}, val loss ${val.toFixed(4)} (${f.evalIters} batch${f.evalIters === 1 ? '' : 'es'} of ${f.batchSize}x${cfg.blockSize})`);
   } finally {
     model.dispose(); // also when the data cannot be read or is too short

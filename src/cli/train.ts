@@ -58,19 +58,23 @@ async function trainStudent(args: string[], opts: { nextSteps?: boolean; distill
     const cfg = checked ?? trainingConfig(flags, given, ckpt, true);
     const teacher = distilling ? await loadTeacher(flags as DistillFlags, given, ckpt, resume) : null;
     const { ds, data } = await dataset(flags, given, ckpt, resume, (s) => console.log(s), teacher?.tokenizer);
-    console.log(`tokens: train ${ds.train.length.toLocaleString('en-US')}, val ${ds.val.length.toLocaleString('en-US')}, vocab ${ds.tokenizer.vocabSize}`);
-    if (ckpt && ckpt.meta.model.vocabSize !== ds.tokenizer.vocabSize) throw new Error(`checkpoint vocab ${ckpt.meta.model.vocabSize} != data vocab ${ds.tokenizer.vocabSize}`);
-    checkSplits(ds, cfg.blockSize); // before the device opens
-    if (teacher) checkStudent(teacher, cfg, ds.tokenizer, ckpt ? 'the student checkpoint' : data);
-    const dev = await initDevice();
-    // before a directory, a log or a step: no save could follow
-    if (!dev.executes) throw new Error("Dawn's null backend (GPT_DAWN_BACKEND=null) runs nothing: a run there could save no checkpoint (its weights read back as zeros)");
-    console.log(`device: ${dev.info.description || dev.info.vendor} (${dev.info.backend})`);
-    checkDtypeRuns(cfg.dtype, given, resume ? flags.outDir : null);
-    const maskedWeights = [...(ckpt?.weights ?? [])].reduce((n, [name, w]) => n + (isMaskName(name) ? w.data.length : 0), 0);
-    const fits = { training: true, limits: dev.info.limits, dtype: resolveTrainDtype(cfg.dtype), maskedWeights, teacher: teacher?.ckpt.meta.model };
-    console.log(checkModelFits({ ...cfg, vocabSize: ds.tokenizer.vocabSize }, cfg.batchSize, fits));
-    await run(flags, cfg, ds, data, ckpt, resume, teacher);
+    try {
+      console.log(`tokens: train ${ds.train.length.toLocaleString('en-US')}, val ${ds.val.length.toLocaleString('en-US')}, vocab ${ds.tokenizer.vocabSize}`);
+      if (ckpt && ckpt.meta.model.vocabSize !== ds.tokenizer.vocabSize) throw new Error(`checkpoint vocab ${ckpt.meta.model.vocabSize} != data vocab ${ds.tokenizer.vocabSize}`);
+      checkSplits(ds, cfg.blockSize); // before the device opens
+      if (teacher) checkStudent(teacher, cfg, ds.tokenizer, ckpt ? 'the student checkpoint' : data);
+      const dev = await initDevice();
+      // before a directory, a log or a step: no save could follow
+      if (!dev.executes) throw new Error("Dawn's null backend (GPT_DAWN_BACKEND=null) runs nothing: a run there could save no checkpoint (its weights read back as zeros)");
+      console.log(`device: ${dev.info.description || dev.info.vendor} (${dev.info.backend})`);
+      checkDtypeRuns(cfg.dtype, given, resume ? flags.outDir : null);
+      const maskedWeights = [...(ckpt?.weights ?? [])].reduce((n, [name, w]) => n + (isMaskName(name) ? w.data.length : 0), 0);
+      const fits = { training: true, limits: dev.info.limits, dtype: resolveTrainDtype(cfg.dtype), maskedWeights, teacher: teacher?.ckpt.meta.model };
+      console.log(checkModelFits({ ...cfg, vocabSize: ds.tokenizer.vocabSize }, cfg.batchSize, fits));
+      await run(flags, cfg, ds, data, ckpt, resume, teacher);
+    } finally {
+      await ds.close(); // prepared data is read from its files until here
+    }
     if (opts.nextSteps ?? true) console.log(nextSteps(flags.outDir));
     return 0;
   });
@@ -188,7 +192,12 @@ async function dataset(
   const source = prepared || flags.data || (resume ? ckpt?.meta.data : undefined) || BUILTIN_CORPUS;
   note(`data: ${source}`);
   const ds = await loadTokens(source, { tokenizer: flags.tokenizer, vocabSize: flags.vocabSize, tokenizerFile: flags.tokenizerFile, existing, note });
-  if (prepared) checkTokenizerFlags(flags, given, ds.tokenizer, prepared);
+  try {
+    if (prepared) checkTokenizerFlags(flags, given, ds.tokenizer, prepared);
+  } catch (e) {
+    await ds.close();
+    throw e;
+  }
   return { ds, data: recordedSource(source) };
 }
 

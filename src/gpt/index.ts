@@ -21,6 +21,8 @@ export {
   type StepLog,
   type RunHooks,
   type TrainerState,
+  type TokenSource,
+  type TokenSplits,
 } from './trainer.js';
 export { generate, generateBatch, type BatchGenerateOptions, type GenerateOptions } from './generate.js';
 export { quantizeModel } from './quantize.js';

@@ -255,29 +255,50 @@ export interface Distillation extends DistillSettings {
   teacher: GPT;
 }
 
+/**
+ * Token ids a trainer draws its batches from: an Int32Array, or anything that reads ids [begin, end)
+ * as one, such as a file of tokens read on demand (webgpu-gpt/node's TokenFile).
+ */
+export interface TokenSource {
+  readonly length: number;
+  subarray(begin: number, end: number): Int32Array;
+}
+
+/** The splits a trainer draws from. */
+export interface TokenSplits {
+  train: TokenSource;
+  val: TokenSource;
+}
+
 /** B random blocks of T+1 tokens of `data`: inputs x and next-token targets y, both int32 [B, T]. */
-export function drawBatch(data: Int32Array, B: number, T: number, rng: Generator): { x: Int32Array; y: Int32Array } {
+export function drawBatch(data: TokenSource, B: number, T: number, rng: Generator): { x: Int32Array; y: Int32Array } {
   const x = new Int32Array(B * T);
   const y = new Int32Array(B * T);
   for (let b = 0; b < B; b++) {
     const start = rng.nextInt(data.length - T - 1);
-    x.set(data.subarray(start, start + T), b * T);
-    y.set(data.subarray(start + 1, start + T + 1), b * T);
+    const block = data.subarray(start, start + T + 1); // one read of a file's tokens, not two
+    x.set(block.subarray(0, T), b * T);
+    y.set(block.subarray(1), b * T);
   }
   return { x, y };
 }
 
-/** Throws unless `data` is { train, val, vocabSize } with int32 token arrays (a Float32Array or number[] would be read as other tokens, or not at all). */
+/** Throws unless `data` is { train, val, vocabSize } with token sources (a Float32Array or number[] would be read as other tokens, or not at all). */
 function checkData(data: unknown): void {
   checkOptionKeys('Trainer: data', data as object, ['train', 'val', 'vocabSize']);
   const d = data as Record<string, unknown>;
   for (const split of ['train', 'val']) {
-    if (!(d[split] instanceof Int32Array)) throw new TypeError(`Trainer: argument 'data.${split}' must be an Int32Array of token ids, got ${describeValue(d[split])}`);
+    if (!isTokenSource(d[split])) {
+      throw new TypeError(`Trainer: argument 'data.${split}' must be an Int32Array of token ids or a TokenSource (length, subarray), got ${describeValue(d[split])}`);
+    }
   }
 }
 
+const isTokenSource = (v: unknown): v is TokenSource =>
+  v instanceof Int32Array || (!ArrayBuffer.isView(v) && typeof v === 'object' && v !== null && Number.isInteger((v as TokenSource).length) && typeof (v as TokenSource).subarray === 'function');
+
 /** Throws unless each split holds more than T + 1 tokens (a batch needs T + 1 consecutive ones). */
-export function checkSplits(data: { train: Int32Array; val: Int32Array }, T: number): void {
+export function checkSplits(data: TokenSplits, T: number): void {
   for (const [name, split] of Object.entries({ train: data.train, val: data.val })) {
     if (split.length <= T + 1) {
       throw new Error(`the ${name} split has ${split.length} tokens, too few for sequences of blockSize ${T} and their next-token targets: it needs more than ${T + 1}`);
@@ -291,7 +312,7 @@ export function checkSplits(data: { train: Int32Array; val: Int32Array }, T: num
  */
 export async function evaluateModel(
   model: GPT,
-  data: { train: Int32Array; val: Int32Array },
+  data: TokenSplits,
   opts: { batchSize: number; blockSize: number; evalIters: number; seed: number; dtype?: ComputeDtype },
 ): Promise<{ train: number; val: number }> {
   const { batchSize: B, blockSize: T, evalIters, seed, dtype = 'float32' } = opts;
@@ -358,7 +379,7 @@ export class Trainer {
    */
   constructor(
     readonly cfg: TrainConfig,
-    readonly data: { train: Int32Array; val: Int32Array; vocabSize: number },
+    readonly data: TokenSplits & { vocabSize: number },
     model?: GPT,
     readonly distill?: Distillation,
     opts: { scaler?: GradScalerOptions; castCache?: boolean } = {},

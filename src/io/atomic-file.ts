@@ -12,10 +12,12 @@ export interface NamedFile {
 /** Temporary files start with this, so that nothing mistakes them for real files. */
 export const tempFilePrefix = (target: string) => `.${target}.tmp-`;
 
+/** A fresh temporary name for writing `path`: in its directory, so that a rename moves it into place atomically. */
+export const tempPathFor = (path: string) => join(dirname(path), tempFilePrefix(basename(path)) + `${process.pid}-${Math.random().toString(36).slice(2, 10)}`);
+
 export async function writeFileAtomic(path: string, data: Uint8Array | string): Promise<void> {
   const dir = dirname(path);
-  const unique = `${process.pid}-${Math.random().toString(36).slice(2, 10)}`;
-  const temp = join(dir, tempFilePrefix(basename(path)) + unique);
+  const temp = tempPathFor(path);
   try {
     const file = await open(temp, 'wx'); // 'x': never clobber another writer's temporary file
     try {

@@ -4,20 +4,31 @@
 // Node's recursive mkdir loops forever where mkdir keeps failing with ENOENT under an existing parent
 // (/proc/self/x), so missing directories are created one level at a time instead.
 import { constants, type Stats } from 'node:fs';
-import { mkdir, open, stat } from 'node:fs/promises';
+import { mkdir, open, stat, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 
 export class NotRegularFileError extends Error {}
 
 export async function readRegularFile(path: string): Promise<Buffer> {
-  const handle = await open(path, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0));
+  const handle = await openRegularFile(path);
   try {
-    const s = await handle.stat();
-    if (!s.isFile()) throw new NotRegularFileError(`${path} is ${kindOf(s)}, not a regular file`);
     return await handle.readFile();
   } finally {
     await handle.close();
   }
+}
+
+/** `path` opened for reading, if it is a regular file. */
+export async function openRegularFile(path: string): Promise<FileHandle> {
+  const handle = await open(path, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0));
+  try {
+    const s = await handle.stat();
+    if (!s.isFile()) throw new NotRegularFileError(`${path} is ${kindOf(s)}, not a regular file`);
+  } catch (e) {
+    await handle.close();
+    throw e;
+  }
+  return handle;
 }
 
 export function kindOf(s: Stats): string {

@@ -4,3 +4,4 @@
 export { saveCheckpoint, loadCheckpoint, saveHFModel } from './checkpoint-dir.js';
 export { saveStateDict, loadStateDict } from './state-dict-file.js';
 export { RunLog } from './run-log.js';
+export { TokenFile, TokenWriter, tokenDtypeFor, TOKEN_DTYPES, type TokenDtype, type TokenFileSpec } from './token-file.js';

@@ -14,6 +14,19 @@ export interface BpeTrainOptions {
 
 const utf8 = new TextEncoder();
 
+function checkTrainArgs(op: string, vocabSize: number, opts: BpeTrainOptions): void {
+  if (!Number.isInteger(vocabSize) || vocabSize < BYTE_TOKENS || vocabSize > PAIR_BASE) {
+    throw new Error(`${op}: vocabSize must be an integer in [${BYTE_TOKENS}, ${PAIR_BASE}], got ${vocabSize}`);
+  }
+  checkOptionKeys(op, opts, ['onProgress']);
+}
+
+/** Adds the pre-tokenization chunks of `text` to `freqs`, each with how often it occurs. */
+function countChunks(freqs: Map<string, number>, text: string): Map<string, number> {
+  for (const chunk of eachChunk(text)) freqs.set(chunk, (freqs.get(chunk) ?? 0) + 1);
+  return freqs;
+}
+
 /** Byte-level BPE (GPT-2 style): 256 byte tokens plus learned merges; every text encodes. */
 export class BpeTokenizer extends ByteLevelBpe {
   readonly kind = 'bpe';
@@ -26,12 +39,19 @@ export class BpeTokenizer extends ByteLevelBpe {
 
   // Learns merges until the vocabulary has vocabSize tokens, or fewer if the text runs out of pairs.
   static train(text: string, vocabSize: number, opts: BpeTrainOptions = {}): BpeTokenizer {
-    if (!Number.isInteger(vocabSize) || vocabSize < BYTE_TOKENS || vocabSize > PAIR_BASE) {
-      throw new Error(`BpeTokenizer.train: vocabSize must be an integer in [${BYTE_TOKENS}, ${PAIR_BASE}], got ${vocabSize}`);
-    }
-    checkOptionKeys('BpeTokenizer.train', opts, ['onProgress']);
+    checkTrainArgs('BpeTokenizer.train', vocabSize, opts);
+    return BpeTokenizer.fromCounts(countChunks(new Map(), checkText('BpeTokenizer.train', text)), vocabSize, opts);
+  }
+
+  /** train() on a text given in pieces (a corpus larger than one string holds), each cut where pre-tokenization splits anyway. */
+  static async trainOnPieces(pieces: AsyncIterable<string> | Iterable<string>, vocabSize: number, opts: BpeTrainOptions = {}): Promise<BpeTokenizer> {
+    checkTrainArgs('BpeTokenizer.trainOnPieces', vocabSize, opts);
     const freqs = new Map<string, number>();
-    for (const chunk of eachChunk(checkText('BpeTokenizer.train', text))) freqs.set(chunk, (freqs.get(chunk) ?? 0) + 1);
+    for await (const piece of pieces) countChunks(freqs, checkText('BpeTokenizer.trainOnPieces', piece));
+    return BpeTokenizer.fromCounts(freqs, vocabSize, opts);
+  }
+
+  private static fromCounts(freqs: Map<string, number>, vocabSize: number, opts: BpeTrainOptions): BpeTokenizer {
     const chunks = [...freqs].map(([chunk, freq]): [Uint8Array, number] => [utf8.encode(chunk), freq]);
     return new BpeTokenizer(learnMerges(chunks, vocabSize - BYTE_TOKENS, opts.onProgress));
   }

@@ -22,9 +22,19 @@ export class CharTokenizer implements Tokenizer {
   }
 
   static train(text: string): CharTokenizer {
-    const distinct = [...new Set(checkText('CharTokenizer.train', text))]; // a string iterates by code point
-    if (!distinct.length) throw new Error('CharTokenizer.train: the text is empty: a vocabulary needs at least one character');
-    return new CharTokenizer(distinct.sort((a, b) => a.codePointAt(0)! - b.codePointAt(0)!));
+    return CharTokenizer.fromDistinct(new Set(checkText('CharTokenizer.train', text)), 'CharTokenizer.train'); // a string iterates by code point
+  }
+
+  /** train() on a text given in pieces (a corpus larger than one string holds), each of whole characters. */
+  static async trainOnPieces(pieces: AsyncIterable<string> | Iterable<string>): Promise<CharTokenizer> {
+    const distinct = new Set<string>();
+    for await (const piece of pieces) for (const ch of checkText('CharTokenizer.trainOnPieces', piece)) distinct.add(ch);
+    return CharTokenizer.fromDistinct(distinct, 'CharTokenizer.trainOnPieces');
+  }
+
+  private static fromDistinct(distinct: Set<string>, op: string): CharTokenizer {
+    if (!distinct.size) throw new Error(`${op}: the text is empty: a vocabulary needs at least one character`);
+    return new CharTokenizer([...distinct].sort((a, b) => a.codePointAt(0)! - b.codePointAt(0)!));
   }
 
   static fromJSON(json: CharTokenizerJSON): CharTokenizer {

@@ -1,0 +1,216 @@
+// Corpora larger than memory: `gpt prepare` reads a file in pieces that tokenize as the whole text
+// does, streams the ids to disk (uint16 where the vocabulary fits), and training reads the windows
+// it draws from the files (TokenFile). The oracle for pieces is the same tokenizer on the whole text.
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { openCorpus, PIECE_BYTES, type Corpus } from '../src/cli/corpus.js';
+import { loadDataset, loadTokens, writeDataset } from '../src/cli/data.js';
+import { loadGpt2Tokenizer } from '../src/cli/tokenizer-files.js';
+import { BpeTokenizer, CharTokenizer, encodeKnown, type Tokenizer } from '../src/gpt/tokenizer/index.js';
+import { drawBatch } from '../src/gpt/trainer.js';
+import { TokenFile, TokenWriter } from '../src/node/token-file.js';
+import { Generator } from '../src/tensor/generator.js';
+import { corpusText, gpt, tempDir, TINY } from './cli-helpers.js';
+
+const sandbox = tempDir('token-data');
+let files = 0;
+const fileOf = (data: string | Uint8Array) => {
+  const path = join(sandbox, `f${files++}`);
+  writeFileSync(path, data);
+  return path;
+};
+
+async function piecesOf(corpus: Corpus) {
+  const pieces = [];
+  for await (const p of corpus.pieces()) pieces.push(p);
+  return pieces;
+}
+
+const GPT2 = await loadGpt2Tokenizer('');
+const random = (n: number, below: number, seed: number) => {
+  const g = new Generator(seed, 0);
+  return Int32Array.from({ length: n }, () => g.nextInt(below));
+};
+const BPE = BpeTokenizer.train(corpusText(20_000), 400);
+const ids = (t: Tokenizer, text: string) => [...encodeKnown(t, text).ids];
+
+// Lines of words, spaces, digits, symbols, CRs and non-ASCII characters: places where a cut is safe
+// ("x\nY") and places where it is not ("x \n", "\n\n", "\r\n", "é\n").
+const lineArb = fc
+  .array(fc.constantFrom('the', ' ', '  ', 'War', '42', ';', '!?', '\r', 'é', '日本', '😀', "'s", '\t', 'x'), { maxLength: 8 })
+  .map((parts) => parts.join(''));
+const textArb = fc.array(lineArb, { minLength: 1, maxLength: 30 }).map((lines) => lines.join('\n'));
+
+describe('a corpus read in pieces', () => {
+  it('joins back into the text, each piece within the size, and tokenizes as the whole text does where no piece is cut mid-line', async () => {
+    let exact = 0;
+    await fc.assert(
+      fc.asyncProperty(textArb, fc.integer({ min: 8, max: 64 }), async (text, pieceBytes) => {
+        const pieces = await piecesOf(await openCorpus(fileOf(text), pieceBytes));
+        expect(pieces.map((p) => p.text).join('')).toBe(text);
+        pieces.forEach((p, i) => expect(p.end - (pieces[i - 1]?.end ?? 0)).toBeLessThanOrEqual(pieceBytes));
+        expect(pieces.at(-1)?.end ?? 0).toBe(Buffer.byteLength(text));
+        const char = CharTokenizer.train(text || 'x');
+        for (const t of [GPT2, BPE, char]) {
+          if (pieces.some((p) => p.rough) && t !== char) continue; // a character tokenizer tokenizes any cut exactly
+          expect(pieces.flatMap((p) => ids(t, p.text)), t.kind).toEqual(ids(t, text));
+        }
+        if (pieces.length > 1 && !pieces.some((p) => p.rough)) exact++;
+      }),
+      { numRuns: 300, seed: 7 },
+    );
+    expect(exact).toBeGreaterThan(30); // the property above ran on many texts cut only at safe places
+  });
+
+  it('without a line break between printable characters, pieces end between characters (rough), never inside one', async () => {
+    const text = 'é日😀'.repeat(40); // no ASCII at all: 2-, 3- and 4-byte characters
+    const pieces = await piecesOf(await openCorpus(fileOf(text), 10));
+    expect(pieces.length).toBeGreaterThan(10);
+    expect(pieces.slice(0, -1).every((p) => p.rough)).toBe(true);
+    expect(pieces.map((p) => p.text).join('')).toBe(text);
+  });
+
+  it('keeps a byte-order mark that starts a later piece, drops the one that starts the file, and names invalid UTF-8 with its bytes', async () => {
+    const text = 'ab\ncd\n\uFEFFef\ngh';
+    const pieces = await piecesOf(await openCorpus(fileOf('\uFEFF' + text), 8));
+    expect(pieces.map((p) => p.text).join('')).toBe(text);
+    const bad = fileOf(new Uint8Array([...Buffer.from('ab\ncd\nef\n'), 0xff, 0x61]));
+    await expect(piecesOf(await openCorpus(bad, 6))).rejects.toThrow(`${bad} is not valid UTF-8 text (in bytes 6 to 11)`);
+  });
+
+  it('trains the same char and bpe vocabularies from pieces as from the whole text', async () => {
+    const text = corpusText(6_000);
+    const pieces = (await piecesOf(await openCorpus(fileOf(text), 700))).map((p) => p.text);
+    expect(pieces.length).toBeGreaterThan(5);
+    expect((await CharTokenizer.trainOnPieces(pieces)).toJSON()).toEqual(CharTokenizer.train(text).toJSON());
+    expect((await BpeTokenizer.trainOnPieces(pieces, 320)).toJSON()).toEqual(BpeTokenizer.train(text, 320).toJSON());
+    await expect(CharTokenizer.trainOnPieces([])).rejects.toThrow('CharTokenizer.trainOnPieces: the text is empty');
+    await expect(BpeTokenizer.trainOnPieces(['a'], 100)).rejects.toThrow('BpeTokenizer.trainOnPieces: vocabSize must be an integer in [256, ');
+  });
+});
+
+describe('token files', () => {
+  for (const [dtype, vocab] of [['uint16', 50_257], ['int32', 100_000]] as const) {
+    it(`${dtype}: windows read from the file equal the ids written, appended in parts`, async () => {
+      const want = random(5_000, vocab, 1);
+      const path = join(sandbox, `ids-${dtype}`);
+      const w = await TokenWriter.create(path, dtype);
+      for (let at = 0; at < want.length; at += 777) await w.append(want.subarray(at, at + 777));
+      await w.close();
+      expect(readFileSync(path).length).toBe(want.length * (dtype === 'uint16' ? 2 : 4));
+      const f = await TokenFile.open(path, { dtype, count: want.length, vocabSize: vocab });
+      const g = new Generator(3, 0);
+      for (let i = 0; i < 50; i++) {
+        const begin = g.nextInt(want.length);
+        const end = begin + g.nextInt(want.length - begin + 1);
+        expect([...f.subarray(begin, end)]).toEqual([...want.subarray(begin, end)]);
+      }
+      // a batch drawn from the file is the batch drawn from the ids in memory
+      expect(drawBatch(f, 4, 33, new Generator(9, 1))).toEqual(drawBatch(want, 4, 33, new Generator(9, 1)));
+      expect(() => f.subarray(10, 5_001)).toThrow(`TokenFile.subarray: [10, 5001) is not a range of the 5000 tokens of ${path}`);
+      await f.close();
+      expect(() => f.subarray(0, 1)).toThrow(`TokenFile: ${path} was closed`);
+    });
+  }
+
+  it('refuses a file of the wrong size, an id outside the vocabulary (naming it and its index), and an id too large to write', async () => {
+    const path = join(sandbox, 'bad-ids');
+    const ids = random(3_000, 60, 2);
+    ids[2_345] = 61;
+    const w = await TokenWriter.create(path, 'uint16');
+    await w.append(ids);
+    await w.close();
+    await expect(TokenFile.open(path, { dtype: 'uint16', count: 2_999, vocabSize: 62 })).rejects.toThrow(`${path} has 6000 bytes, 2999 uint16 tokens take 5998`);
+    await expect(TokenFile.open(path, { dtype: 'uint16', count: 3_000, vocabSize: 61, vocabularyOf: 'the tokenizer' })).rejects.toThrow(
+      `${path}: token 61 at index 2345 is outside the vocabulary [0, 61) of the tokenizer`,
+    );
+    await expect(TokenFile.open(path, { dtype: 'int16' as 'uint16', count: 3_000, vocabSize: 62 })).rejects.toThrow('TokenFile.open: dtype must be one of uint16, int32, got string');
+    const w16 = await TokenWriter.create(join(sandbox, 'too-wide'), 'uint16');
+    await expect(w16.append(Int32Array.of(1, 65_536))).rejects.toThrow('TokenWriter: token 65536 does not fit uint16');
+    await w16.abandon();
+  });
+});
+
+describe('prepared data', () => {
+  it("writes the first 90% to train.bin and the rest to val.bin (uint16 for a small vocabulary), and leaves no temporary file, an earlier run's neither", async () => {
+    const dir = join(sandbox, 'prepared', 'data');
+    const tokenizer = CharTokenizer.train('abcdefgh');
+    const parts = [random(1_000, 8, 4), random(1, 8, 5), random(2_345, 8, 6)];
+    const all = parts.flatMap((p) => [...p]);
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, '.train.bin.tmp-1-killed'), 'what a killed gpt prepare left');
+    const counts = await writeDataset(dir, tokenizer, 'test', async (append) => {
+      for (const p of parts) await append(p);
+    });
+    const n = Math.floor(all.length * 0.9);
+    expect(counts).toEqual({ train: n, val: all.length - n });
+    expect(readdirSync(dir).sort()).toEqual(['meta.json', 'train.bin', 'val.bin']);
+    expect(JSON.parse(readFileSync(join(dir, 'meta.json'), 'utf8')).dtype).toBe('uint16');
+    const ds = await loadDataset(dir);
+    expect([...ds.train.subarray(0, n)]).toEqual(all.slice(0, n));
+    expect([...ds.val.subarray(0, all.length - n)]).toEqual(all.slice(n));
+    await ds.close();
+    // a fill that throws leaves the data as it was, and no temporary file
+    await expect(writeDataset(dir, tokenizer, 'test', async (append) => {
+      await append(random(100, 8, 7));
+      throw new Error('stopped');
+    })).rejects.toThrow('stopped');
+    expect(readdirSync(dir).sort()).toEqual(['meta.json', 'train.bin', 'val.bin']);
+    expect([...(await loadDataset(dir)).val.subarray(0, 5)]).toEqual(all.slice(n, n + 5));
+  });
+
+  it('reads data prepared before meta.json recorded a dtype as int32', async () => {
+    const dir = join(sandbox, 'int32', 'data');
+    mkdirSync(dir, { recursive: true });
+    const tokenizer = CharTokenizer.train('abc');
+    const [train, val] = [Int32Array.of(0, 1, 2, 1, 0), Int32Array.of(2, 2)];
+    writeFileSync(join(dir, 'train.bin'), new Uint8Array(train.buffer));
+    writeFileSync(join(dir, 'val.bin'), new Uint8Array(val.buffer));
+    writeFileSync(join(dir, 'meta.json'), JSON.stringify({ tokenizer: tokenizer.toJSON(), vocabSize: 3, train: 5, val: 2 }));
+    const ds = await loadDataset(dir);
+    expect([...ds.train.subarray(0, 5), ...ds.val.subarray(0, 2)]).toEqual([...train, ...val]);
+    await ds.close();
+    writeFileSync(join(dir, 'meta.json'), JSON.stringify({ tokenizer: tokenizer.toJSON(), vocabSize: 3, train: 5, val: 2, dtype: 'uint8' }));
+    await expect(loadDataset(dir)).rejects.toThrow(`${join(dir, 'meta.json')}: field "dtype" must be one of uint16, int32, got "uint8"`);
+  });
+
+  it(`gpt prepare reads a file of more than one ${PIECE_BYTES / 2 ** 20} MiB piece into the tokens of the whole text`, async () => {
+    const line = corpusText(50_000);
+    const text = line.repeat(Math.ceil((PIECE_BYTES * 1.3) / Buffer.byteLength(line)));
+    const out = join(sandbox, 'two-pieces');
+    const r = await gpt('prepare', '--data', fileOf(text), '--out-dir', out);
+    expect(r.code, r.err).toBe(0);
+    const ds = await loadDataset(join(out, 'data'));
+    const want = encodeKnown(CharTokenizer.train(text), text).ids;
+    const n = Math.floor(want.length * 0.9);
+    expect([ds.train.length, ds.val.length]).toEqual([n, want.length - n]);
+    const [train, val] = [ds.train.subarray(0, n), ds.val.subarray(0, want.length - n)];
+    expect(train.every((id, i) => id === want[i]) && val.every((id, i) => id === want[n + i])).toBe(true);
+    await ds.close();
+  }, 120_000);
+
+  it("reads nanoGPT's prepared GPT-2 data (uint16 train.bin and val.bin, no meta.json) with --tokenizer gpt2, and trains on it", async () => {
+    const dir = join(sandbox, 'nanogpt-shakespeare');
+    mkdirSync(dir);
+    const text = corpusText(8_000);
+    const all = GPT2.encode(text);
+    const n = Math.floor(all.length * 0.9);
+    writeFileSync(join(dir, 'train.bin'), new Uint8Array(Uint16Array.from(all.slice(0, n)).buffer));
+    writeFileSync(join(dir, 'val.bin'), new Uint8Array(Uint16Array.from(all.slice(n)).buffer));
+    const ds = await loadTokens(dir, { tokenizer: 'gpt2', vocabSize: 512 });
+    expect(ds.tokenizer.kind).toBe('gpt2');
+    expect([...ds.train.subarray(0, n), ...ds.val.subarray(0, all.length - n)]).toEqual(all);
+    await ds.close();
+    await expect(loadTokens(dir, { tokenizer: 'char', vocabSize: 512 })).rejects.toThrow(
+      `${dir} has train.bin but no meta.json: nanoGPT's prepared data (uint16 GPT-2 ids) reads with --tokenizer gpt2, and --tokenizer is char; for other data, run \`gpt prepare\``,
+    );
+    const out = join(sandbox, 'nanogpt-run');
+    const r = await gpt('train', '--data-dir', dir, '--tokenizer', 'gpt2', ...TINY, '--max-iters', '2', '--out-dir', out);
+    expect(r.code, r.err).toBe(0);
+    expect(r.out).toContain(`tokens: train ${n.toLocaleString('en-US')}, val ${(all.length - n).toLocaleString('en-US')}, vocab 50257`);
+    writeFileSync(join(dir, 'val.bin'), new Uint8Array(3));
+    await expect(loadTokens(dir, { tokenizer: 'gpt2', vocabSize: 512 })).rejects.toThrow(`${join(dir, 'val.bin')} has 3 bytes: not uint16 ids, as nanoGPT writes them`);
+  }, 120_000);
+});
