@@ -7,7 +7,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { openCorpus, PIECE_BYTES, type Corpus } from '../src/cli/corpus.js';
 import { loadDataset, loadTokens, writeDataset } from '../src/cli/data.js';
-import { loadGpt2Tokenizer } from '../src/cli/tokenizer-files.js';
+import { gpt3EncoderDir, loadGpt2Tokenizer } from '../src/cli/tokenizer-files.js';
 import { BpeTokenizer, CharTokenizer, encodeKnown, type Tokenizer } from '../src/gpt/tokenizer/index.js';
 import { drawBatch } from '../src/gpt/trainer.js';
 import { TokenFile, TokenWriter } from '../src/node/token-file.js';
@@ -204,10 +204,11 @@ describe('prepared data', () => {
     expect([...ds.train.subarray(0, n), ...ds.val.subarray(0, all.length - n)]).toEqual(all);
     await ds.close();
     await expect(loadTokens(dir, { tokenizer: 'char', vocabSize: 512 })).rejects.toThrow(
-      `${dir} has train.bin but no meta.json: nanoGPT's prepared data (uint16 GPT-2 ids) reads with --tokenizer gpt2, and --tokenizer is char; for other data, run \`gpt prepare\``,
+      `${dir} has train.bin but neither meta.json nor meta.pkl: nanoGPT's prepared GPT-2 ids (uint16) read with --tokenizer gpt2, and --tokenizer is char; for other data, run \`gpt prepare\``,
     );
     const out = join(sandbox, 'nanogpt-run');
-    const r = await gpt('train', '--data-dir', dir, '--tokenizer', 'gpt2', ...TINY, '--max-iters', '2', '--out-dir', out);
+    // --tokenizer-file names GPT-2's vocabulary for such data, as for text
+    const r = await gpt('train', '--data-dir', dir, '--tokenizer', 'gpt2', '--tokenizer-file', gpt3EncoderDir()!, ...TINY, '--max-iters', '2', '--out-dir', out);
     expect(r.code, r.err).toBe(0);
     expect(r.out).toContain(`tokens: train ${n.toLocaleString('en-US')}, val ${(all.length - n).toLocaleString('en-US')}, vocab 50257`);
     writeFileSync(join(dir, 'val.bin'), new Uint8Array(3));

@@ -5,7 +5,8 @@
 import { open, readdir, rename, rm, stat, truncate } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { tempFilePrefix, tempPathFor, writeFileAtomic } from '../io/atomic-file.js';
-import { makeDirectories, readRegularFile } from '../io/regular-files.js';
+import { parsePickle } from '../io/pickle.js';
+import { makeDirectories, readRegularFile, unlessMissing } from '../io/regular-files.js';
 import { NON_NEGATIVE_INT, rangeProblem, show, type Range } from '../io/value-ranges.js';
 import type { TokenSource } from '../gpt/trainer.js';
 import { TOKEN_DTYPES, tokenBytes, tokenDtypeFor, TokenFile, TokenWriter, type TokenDtype } from '../node/token-file.js';
@@ -45,6 +46,8 @@ export interface Dataset {
   val: TokenSource;
   /** Gives back the files prepared data is read from; nothing to do for tokens in memory. */
   close(): Promise<void>;
+  /** Whether the tokenizer came with the prepared data (meta.json, meta.pkl), not from the tokenizer flags. */
+  tokenizerOfData?: boolean;
 }
 
 /** How many of `total` tokens are the train split: the first 90%, as nanoGPT's prepare.py. */
@@ -103,35 +106,57 @@ export async function loadTokens(source: string, opts: TokenizerChoice): Promise
 }
 
 /** A Dataset of the two files `openTrain` and `openVal` open (the first closed again if the second cannot be). */
-async function splitFiles(tokenizer: Tokenizer, openTrain: () => Promise<TokenFile>, openVal: () => Promise<TokenFile>): Promise<Dataset> {
+async function splitFiles(tokenizer: Tokenizer, tokenizerOfData: boolean, openTrain: () => Promise<TokenFile>, openVal: () => Promise<TokenFile>): Promise<Dataset> {
   const train = await openTrain();
   const val = await openVal().catch(async (e: unknown) => {
     await train.close();
     throw e;
   });
-  return { tokenizer, train, val, close: async () => void (await Promise.all([train.close(), val.close()])) };
+  return { tokenizer, train, val, tokenizerOfData, close: async () => void (await Promise.all([train.close(), val.close()])) };
 }
 
 const exists = async (path: string) => (await stat(path).catch(() => null)) !== null;
 
 /**
- * nanoGPT's prepared GPT-2 data (data/openwebtext, data/shakespeare: train.bin and val.bin of uint16
- * GPT-2 ids, no meta.json), read with GPT-2's tokenizer: the checkpoint's, or --tokenizer gpt2's.
+ * nanoGPT's prepared data (train.bin and val.bin of uint16 ids, no meta.json): data/shakespeare_char
+ * with its meta.pkl (a Python pickle of the character vocabulary), or GPT-2 ids where there is no
+ * meta.pkl (data/openwebtext, data/shakespeare), read with GPT-2's tokenizer: the checkpoint's, or
+ * --tokenizer gpt2's. nanoGPT's train.py and sample.py make the same choice.
  */
 async function loadNanoGptData(dir: string, opts: TokenizerChoice): Promise<Dataset> {
-  const tokenizer = opts.existing ?? (opts.tokenizer === 'gpt2' ? await loadGpt2Tokenizer(opts.tokenizerFile ?? '') : null);
-  if (tokenizer?.kind !== 'gpt2') {
+  const ofData = await nanoGptCharTokenizer(dir);
+  const tokenizer = ofData ?? opts.existing ?? (opts.tokenizer === 'gpt2' ? await loadGpt2Tokenizer(opts.tokenizerFile ?? '') : null);
+  if (tokenizer === null || (tokenizer.kind !== 'gpt2' && tokenizer.kind !== 'char')) {
     const given = opts.existing ? `the checkpoint's tokenizer is ${opts.existing.kind}` : `--tokenizer is ${opts.tokenizer}`;
-    throw new Error(`${dir} has train.bin but no meta.json: nanoGPT's prepared data (uint16 GPT-2 ids) reads with --tokenizer gpt2, and ${given}; for other data, run \`gpt prepare\``);
+    throw new Error(`${dir} has train.bin but neither meta.json nor meta.pkl: nanoGPT's prepared GPT-2 ids (uint16) read with --tokenizer gpt2, and ${given}; for other data, run \`gpt prepare\``);
   }
+  const vocabularyOf = tokenizer.kind === 'char' ? "meta.pkl's vocabulary" : "GPT-2's tokenizer";
   const openSplit = async (name: string) => {
     const path = join(dir, name);
     const { size } = await stat(path).catch(() => ({ size: -1 }));
     if (size < 0) throw new Error(`${dir} has train.bin but no ${name}`);
     if (size % 2) throw new Error(`${path} has ${size} bytes: not uint16 ids, as nanoGPT writes them`);
-    return TokenFile.open(path, { dtype: 'uint16', count: size / 2, vocabSize: tokenizer.vocabSize, vocabularyOf: "GPT-2's tokenizer" });
+    return TokenFile.open(path, { dtype: 'uint16', count: size / 2, vocabSize: tokenizer.vocabSize, vocabularyOf });
   };
-  return splitFiles(tokenizer, () => openSplit('train.bin'), () => openSplit('val.bin'));
+  return splitFiles(tokenizer, ofData !== null, () => openSplit('train.bin'), () => openSplit('val.bin'));
+}
+
+/** The character vocabulary of nanoGPT's meta.pkl in `dir` ({ vocab_size, itos, stoi }), or null where there is none. */
+async function nanoGptCharTokenizer(dir: string): Promise<CharTokenizer | null> {
+  const path = join(dir, 'meta.pkl');
+  const bytes = await unlessMissing(readRegularFile(path));
+  if (bytes === null) return null;
+  const meta = parsePickle(bytes, path);
+  const itos = meta instanceof Map ? meta.get('itos') : undefined;
+  if (!(itos instanceof Map)) throw new Error(`${path}: expected a dict with "itos" (id -> character), as nanoGPT's shakespeare_char writes`);
+  const chars = Array.from({ length: itos.size }, (_, id) => itos.get(id));
+  const bad = chars.findIndex((ch) => typeof ch !== 'string');
+  if (bad >= 0) throw new Error(`${path}: "itos" must map each id 0..${itos.size - 1} to a character; id ${bad} maps to ${show(chars[bad] ?? null)}`);
+  try {
+    return new CharTokenizer(chars as string[]);
+  } catch (e) {
+    throw new Error(`${path}: ${(e as Error).message}`);
+  }
 }
 
 /** `source` as a checkpoint records it, so that it still names the same data from another directory. */
@@ -227,5 +252,5 @@ export async function loadDataset(dir: string): Promise<Dataset> {
   const dtype = fields.dtype ?? 'int32'; // data prepared before meta.json recorded its dtype is int32
   if (!TOKEN_DTYPES.includes(dtype as TokenDtype)) throw new Error(`${metaPath}: field "dtype" must be one of ${TOKEN_DTYPES.join(', ')}, got ${show(dtype)}`);
   const openSplit = (name: string, count: number) => TokenFile.open(join(dir, name), { dtype: dtype as TokenDtype, count, vocabSize: tokenizer.vocabSize, vocabularyOf: "meta.json's tokenizer" });
-  return splitFiles(tokenizer, () => openSplit('train.bin', count('train')), () => openSplit('val.bin', count('val')));
+  return splitFiles(tokenizer, true, () => openSplit('train.bin', count('train')), () => openSplit('val.bin', count('val')));
 }

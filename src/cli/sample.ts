@@ -113,7 +113,7 @@ const EVAL_FLAGS: FlagSpec<typeof EVAL_DEFAULTS> = {
     outDir: OUT_DIR_DOC,
     initFrom: INIT_FROM_DOC,
     data: 'text file or URL to evaluate on (tokenized with the checkpoint tokenizer)',
-    dataDir: "prepared data directory (`gpt prepare`'s, or nanoGPT's of GPT-2 ids)",
+    dataDir: "prepared data directory (`gpt prepare`'s, or nanoGPT's)",
     evalIters: TRAIN_DOCS.evalIters,
     batchSize: TRAIN_DOCS.batchSize,
     seed: 'seed of the batches drawn',

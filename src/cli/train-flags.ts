@@ -30,7 +30,7 @@ export const TRAIN_FLAGS: FlagSpec<TrainFlags> = {
   choices: { tokenizer: TOKENIZERS, dtype: TRAIN_DTYPES },
   docs: {
     data: 'text file or URL to train on',
-    dataDir: "directory written by `gpt prepare`, or nanoGPT's train.bin + val.bin of GPT-2 ids (with --tokenizer gpt2)",
+    dataDir: "directory written by `gpt prepare`, or nanoGPT's (train.bin + val.bin, with meta.pkl's characters or, with --tokenizer gpt2, GPT-2 ids)",
     outDir: 'where the checkpoint, log.jsonl and the lock go',
     config: 'JSON file of settings (keys as flags: kebab-case, snake_case or camelCase)',
     initFrom: "'scratch', 'resume' (continue <out-dir>), or a checkpoint to fine-tune: a dir/file of ours, or a Hugging Face GPT-2 directory (config.json + model.safetensors)",

@@ -193,7 +193,7 @@ async function dataset(
   note(`data: ${source}`);
   const ds = await loadTokens(source, { tokenizer: flags.tokenizer, vocabSize: flags.vocabSize, tokenizerFile: flags.tokenizerFile, existing, note });
   try {
-    if (prepared) checkTokenizerFlags(flags, given, ds.tokenizer, prepared);
+    if (prepared && ds.tokenizerOfData) checkTokenizerFlags(flags, given, ds.tokenizer, prepared);
   } catch (e) {
     await ds.close();
     throw e;

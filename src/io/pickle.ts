@@ -1,0 +1,106 @@
+// Python pickles of plain data (protocols 2 to 5): dicts, lists, tuples, strings, numbers, booleans
+// and None, as nanoGPT's meta.pkl holds (its character vocabulary). Nothing else is read: an opcode
+// that would name a class or call a function is refused, so a pickle can build data here, never run
+// code, as Python's own loader would.
+
+/** What a pickle of plain data holds: a dict is a Map (its keys may be numbers), a list or tuple an array. */
+export type PickleValue = null | boolean | number | string | PickleValue[] | Map<PickleValue, PickleValue>;
+
+const MARK = Symbol('mark');
+type Slot = PickleValue | typeof MARK;
+
+/** The value pickled in `bytes`; `name` (a file name) leads every error. */
+export function parsePickle(bytes: Uint8Array, name = 'pickle'): PickleValue {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const utf8 = new TextDecoder('utf-8', { fatal: true });
+  const stack: Slot[] = [];
+  const memo: PickleValue[] = [];
+  let at = 0;
+  const fail = (why: string, where = at): never => {
+    throw new Error(`${name}: ${why} (at byte ${where})`);
+  };
+  const take = (n: number) => {
+    if (at + n > bytes.length) fail('cut short');
+    at += n;
+    return at - n;
+  };
+  const u8 = () => bytes[take(1)]!;
+  const u16 = () => view.getUint16(take(2), true);
+  const u32 = () => view.getUint32(take(4), true);
+  const text = (n: number) => {
+    const start = take(n);
+    try {
+      return utf8.decode(bytes.subarray(start, start + n));
+    } catch {
+      return fail('a string that is not UTF-8');
+    }
+  };
+  const pop = (): PickleValue => {
+    const v = stack.pop();
+    if (v === undefined || v === MARK) fail('an opcode found too few values');
+    return v as PickleValue;
+  };
+  const popToMark = (): PickleValue[] => {
+    const i = stack.lastIndexOf(MARK);
+    if (i < 0) fail('no mark to pop to');
+    return stack.splice(i).slice(1) as PickleValue[];
+  };
+  const top = <T>(check: (v: Slot) => v is T & Slot, what: string): T => {
+    const v = stack.at(-1);
+    if (v === undefined || !check(v)) fail(`expected a ${what} to add to`);
+    return v as T;
+  };
+  const dict = () => top<Map<PickleValue, PickleValue>>((v): v is Map<PickleValue, PickleValue> => v instanceof Map, 'dict');
+  const list = () => top<PickleValue[]>((v): v is PickleValue[] => Array.isArray(v), 'list');
+  const setPairs = (d: Map<PickleValue, PickleValue>, flat: PickleValue[]) => {
+    for (let i = 0; i + 1 < flat.length; i += 2) d.set(flat[i]!, flat[i + 1]!);
+  };
+  const get = (i: number) => (i < memo.length ? memo[i]! : fail(`memo entry ${i} is not there`));
+
+  for (;;) {
+    const op = u8();
+    switch (op) {
+      case 0x80: u8(); break; // PROTO
+      case 0x95: take(8); break; // FRAME: a length hint
+      case 0x2e: return stack.length === 1 ? pop() : fail(`STOP with ${stack.length} values on the stack`); // '.'
+      case 0x28: stack.push(MARK); break; // '(' MARK
+      case 0x7d: stack.push(new Map()); break; // '}' EMPTY_DICT
+      case 0x5d: stack.push([]); break; // ']' EMPTY_LIST
+      case 0x29: stack.push([]); break; // ')' EMPTY_TUPLE
+      case 0x4e: stack.push(null); break; // 'N' NONE
+      case 0x88: stack.push(true); break; // NEWTRUE
+      case 0x89: stack.push(false); break; // NEWFALSE
+      case 0x4b: stack.push(u8()); break; // 'K' BININT1
+      case 0x4d: stack.push(u16()); break; // 'M' BININT2
+      case 0x4a: stack.push(view.getInt32(take(4), true)); break; // 'J' BININT
+      case 0x47: stack.push(view.getFloat64(take(8), false)); break; // 'G' BINFLOAT, big-endian
+      case 0x8a: { const n = u8(); const start = take(n); stack.push(long(bytes.subarray(start, start + n), fail)); break; } // LONG1
+      case 0x8c: stack.push(text(u8())); break; // SHORT_BINUNICODE
+      case 0x58: stack.push(text(u32())); break; // 'X' BINUNICODE
+      case 0x94: memo.push(stack.length ? (stack.at(-1) as PickleValue) : fail('MEMOIZE with nothing to store')); break;
+      case 0x71: memo[u8()] = stack.at(-1) as PickleValue; break; // 'q' BINPUT
+      case 0x72: memo[u32()] = stack.at(-1) as PickleValue; break; // 'r' LONG_BINPUT
+      case 0x68: stack.push(get(u8())); break; // 'h' BINGET
+      case 0x6a: stack.push(get(u32())); break; // 'j' LONG_BINGET
+      case 0x73: { const v = pop(); const k = pop(); dict().set(k, v); break; } // 's' SETITEM
+      case 0x75: { const flat = popToMark(); setPairs(dict(), flat); break; } // 'u' SETITEMS
+      case 0x61: { const v = pop(); list().push(v); break; } // 'a' APPEND
+      case 0x65: { const items = popToMark(); list().push(...items); break; } // 'e' APPENDS
+      case 0x74: stack.push(popToMark()); break; // 't' TUPLE
+      case 0x85: stack.push([pop()]); break; // TUPLE1
+      case 0x86: { const b = pop(); stack.push([pop(), b]); break; } // TUPLE2
+      case 0x87: { const c = pop(); const b = pop(); stack.push([pop(), b, c]); break; } // TUPLE3
+      default:
+        fail(`opcode 0x${op.toString(16).padStart(2, '0')} is not one of plain data (dicts, lists, tuples, strings, numbers): it is not read`, at - 1);
+    }
+  }
+}
+
+/** A little-endian two's-complement integer (LONG1), within float64's exact integers. */
+function long(bytes: Uint8Array, fail: (why: string) => never): number {
+  let v = 0n;
+  for (let i = bytes.length - 1; i >= 0; i--) v = (v << 8n) | BigInt(bytes[i]!);
+  if (bytes.length && bytes[bytes.length - 1]! & 0x80) v -= 1n << BigInt(8 * bytes.length);
+  if (v > BigInt(Number.MAX_SAFE_INTEGER) || v < -BigInt(Number.MAX_SAFE_INTEGER)) fail(`an integer beyond 2^53: ${v}`);
+  return Number(v);
+}
