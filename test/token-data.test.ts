@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { openCorpus, PIECE_BYTES, type Corpus } from '../src/cli/corpus.js';
-import { loadDataset, loadTokens, writeDataset } from '../src/cli/data.js';
+import { buildDataset, loadDataset, loadTokens, writeDataset } from '../src/cli/data.js';
 import { gpt3EncoderDir, loadGpt2Tokenizer } from '../src/cli/tokenizer-files.js';
 import { BpeTokenizer, CharTokenizer, encodeKnown, type Tokenizer } from '../src/gpt/tokenizer/index.js';
 import { drawBatch } from '../src/gpt/trainer.js';
@@ -214,4 +214,18 @@ describe('prepared data', () => {
     writeFileSync(join(dir, 'val.bin'), new Uint8Array(3));
     await expect(loadTokens(dir, { tokenizer: 'gpt2', vocabSize: 512 })).rejects.toThrow(`${join(dir, 'val.bin')} has 3 bytes: not uint16 ids, as nanoGPT writes them`);
   }, 120_000);
+});
+
+describe('a large text given to gpt train --data', () => {
+  it('brings a note that gpt prepare would tokenize it once and read it from disk', async () => {
+    const notes: string[] = [];
+    const text = 'ab\n'.repeat(2 ** 24) + 'c'; // 50M characters: no note
+    const ds = await buildDataset(text, { source: 'mid.txt', tokenizer: 'char', vocabSize: 512, note: (l) => notes.push(l) });
+    expect(ds.train.length + ds.val.length).toBe(text.length);
+    expect(notes).toEqual([]);
+    await buildDataset(text + 'd'.repeat(2 ** 24), { source: 'big.txt', tokenizer: 'char', vocabSize: 512, note: (l) => notes.push(l) });
+    expect(notes).toEqual([
+      'note: big.txt (67,108,865 characters) is tokenized anew at each start and held in memory; `gpt prepare --data big.txt` does it once, and --data-dir then reads the tokens from disk',
+    ]);
+  }, 60_000);
 });

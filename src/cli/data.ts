@@ -50,6 +50,9 @@ export interface Dataset {
   tokenizerOfData?: boolean;
 }
 
+// A text this long (64M characters) takes seconds to tokenize at every start, and gigabytes to hold.
+const PREPARE_HINT_CHARS = 2 ** 26;
+
 /** How many of `total` tokens are the train split: the first 90%, as nanoGPT's prepare.py. */
 function trainCount(total: number, source: string): number {
   const n = Math.floor(total * 0.9);
@@ -74,6 +77,9 @@ export interface TokenizerChoice {
  */
 export async function buildDataset(text: string, opts: TokenizerChoice & { source: string }): Promise<Dataset> {
   if (!text) throw new Error(`${opts.source} is empty: there is no text to train on`);
+  if (text.length > PREPARE_HINT_CHARS) {
+    opts.note?.(`note: ${opts.source} (${text.length.toLocaleString('en-US')} characters) is tokenized anew at each start and held in memory; \`gpt prepare --data ${opts.source}\` does it once, and --data-dir then reads the tokens from disk`);
+  }
   const tokenizer = opts.existing ?? (await newTokenizer(text, opts));
   const known = encodeKnown(tokenizer, text);
   if (known.dropped) opts.note?.(`note: ${opts.source}: ${describeLeftOut(known)}`);
