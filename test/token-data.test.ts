@@ -229,3 +229,49 @@ describe('a large text given to gpt train --data', () => {
     ]);
   }, 60_000);
 });
+
+describe('gpt prepare --data DIR: a directory of documents', () => {
+  const docs: [string, string][] = [
+    ['b.txt', 'Second document.\nIt has two lines.'],
+    ['a/z.md', '\uFEFFA nested file, its byte-order mark dropped, é😀'],
+    ['a/c.txt', 'First, by path order.\n'],
+    ['.hidden', 'never read'],
+    ['a/.git/config', 'never read either'],
+  ];
+  const inOrder = ['a/c.txt', 'a/z.md', 'b.txt'].map((name) => docs.find(([n]) => n === name)![1].replace('\uFEFF', ''));
+  const corpusDir = join(sandbox, 'documents');
+  for (const [name, text] of docs) {
+    mkdirSync(join(corpusDir, name, '..'), { recursive: true });
+    writeFileSync(join(corpusDir, name), text);
+  }
+  const prepared = async (tokenizer: string) => {
+    const out = join(sandbox, `documents-${tokenizer}`);
+    const r = await gpt('prepare', '--data', corpusDir, '--tokenizer', tokenizer, '--out-dir', out);
+    expect(r.code, r.err).toBe(0);
+    const ds = await loadDataset(join(out, 'data'));
+    const ids = [...ds.train.subarray(0, ds.train.length), ...ds.val.subarray(0, ds.val.length)];
+    await ds.close();
+    return { ids, out: r.out };
+  };
+
+  it("with GPT-2's tokenizer: the files in path order, hidden ones left out, each followed by <|endoftext|>, as nanoGPT's openwebtext", async () => {
+    const { ids, out } = await prepared('gpt2');
+    expect(ids).toEqual(inOrder.flatMap((text) => [...GPT2.encode(text), 50256]));
+    expect(out).toContain(`3 documents (the files of ${corpusDir}), each followed by <|endoftext|>`);
+  });
+
+  it('with a char tokenizer: the files joined as they are', async () => {
+    const { ids, out } = await prepared('char');
+    const text = inOrder.join('');
+    expect(ids).toEqual([...CharTokenizer.train(text).encode(text)]);
+    expect(out).toContain('joined as they are (the char tokenizer has no end-of-text token)');
+  });
+
+  it('an empty directory is refused, naming it', async () => {
+    const empty = join(sandbox, 'no-documents');
+    mkdirSync(join(empty, '.git'), { recursive: true });
+    writeFileSync(join(empty, '.git', 'HEAD'), 'x');
+    const r = await gpt('prepare', '--data', empty, '--out-dir', join(sandbox, 'none'));
+    expect(r.err).toBe(`gpt prepare: ${empty} holds no files to read as text`);
+  });
+});

@@ -6,7 +6,8 @@
 // `gpt prepare` reads a file in pieces (openCorpus), so a corpus may be larger than a JavaScript
 // string holds; each piece ends where tokenization would split the text anyway.
 import { constants } from 'node:buffer';
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile, stat } from 'node:fs/promises';
+import { join, sep } from 'node:path';
 import { createRequire } from 'node:module';
 import { openRegularFile, readRegularFile } from '../io/regular-files.js';
 
@@ -48,6 +49,10 @@ export async function loadCorpus(source: string, limits: DownloadLimits = DOWNLO
 export interface Corpus {
   /** Its size in bytes. */
   bytes: number;
+  /** How many documents it holds: the files of a directory, else 1. */
+  documents: number;
+  /** Whether it is a directory of documents, each to be followed by an end-of-text token where the tokenizer has one. */
+  separateDocuments: boolean;
   pieces(): AsyncGenerator<CorpusPiece>;
 }
 
@@ -57,21 +62,50 @@ export interface CorpusPiece {
   end: number;
   /** Whether the piece ends mid-line, where no break between printable ASCII characters was found (see pieceEnd). */
   rough: boolean;
+  /** Whether the piece ends its document (its file). */
+  documentEnd: boolean;
 }
 
 /** Pieces of a file are at most this many bytes. */
 export const PIECE_BYTES = 32 * 2 ** 20;
 
-/** `source` (a file, a URL, builtin:webdocs) as a Corpus; a file is read in pieces of at most `pieceBytes`. */
+/**
+ * `source` (a file, a directory of files, a URL, builtin:webdocs) as a Corpus; files are read in
+ * pieces of at most `pieceBytes`. A directory's files, hidden ones left out, are its documents, in
+ * the order of their paths.
+ */
 export async function openCorpus(source: string, pieceBytes = PIECE_BYTES): Promise<Corpus> {
   if (source === BUILTIN_CORPUS || /^https?:\/\//.test(source)) {
     const text = await loadCorpus(source);
     const bytes = Buffer.byteLength(text);
-    return { bytes, pieces: async function* () { yield { text, end: bytes, rough: false }; } };
+    const pieces = async function* () {
+      yield { text, end: bytes, rough: false, documentEnd: true };
+    };
+    return { bytes, documents: 1, separateDocuments: false, pieces };
   }
+  if ((await stat(source).catch(() => null))?.isDirectory()) return directoryCorpus(source, pieceBytes);
   const handle = await openSource(source);
   const { size } = await handle.stat().finally(() => handle.close());
-  return { bytes: size, pieces: () => filePieces(source, pieceBytes) };
+  return { bytes: size, documents: 1, separateDocuments: false, pieces: () => filePieces(source, pieceBytes) };
+}
+
+async function directoryCorpus(dir: string, pieceBytes: number): Promise<Corpus> {
+  const files: { path: string; size: number }[] = [];
+  for (const name of (await readdir(dir, { recursive: true })).sort()) {
+    if (name.split(sep).some((part) => part.startsWith('.'))) continue; // .git, .DS_Store
+    const path = join(dir, name);
+    const s = await stat(path).catch(() => null); // follows links; a dangling one is left out
+    if (s?.isFile()) files.push({ path, size: s.size });
+  }
+  if (!files.length) throw new Error(`${dir} holds no files to read as text`);
+  const pieces = async function* () {
+    let before = 0; // bytes of the files read so far
+    for (const { path, size } of files) {
+      for await (const piece of filePieces(path, pieceBytes)) yield { ...piece, end: before + piece.end };
+      before += size;
+    }
+  };
+  return { bytes: files.reduce((n, f) => n + f.size, 0), documents: files.length, separateDocuments: true, pieces };
 }
 
 async function openSource(path: string) {
@@ -102,7 +136,7 @@ async function* filePieces(path: string, pieceBytes: number): AsyncGenerator<Cor
       } catch {
         throw new Error(`${path} is not valid UTF-8 text (in bytes ${start} to ${start + cut.at})`);
       }
-      yield { text, end: start + cut.at, rough: cut.rough };
+      yield { text, end: start + cut.at, rough: cut.rough, documentEnd: cut.at === held && ended };
       buffer.copyWithin(0, cut.at, held);
       [held, start] = [held - cut.at, start + cut.at];
     }

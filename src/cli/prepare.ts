@@ -2,7 +2,7 @@
 // is read in pieces, in one pass to learn a char or bpe vocabulary and one to tokenize, so a corpus
 // may be larger than memory; progress shows on long work.
 import { join } from 'node:path';
-import { describeLeftOut, encodeKnown, type Tokenizer } from '../gpt/tokenizer/index.js';
+import { describeLeftOut, encodeKnown, Gpt2Tokenizer, type Tokenizer } from '../gpt/tokenizer/index.js';
 import { BUILTIN_CORPUS, openCorpus, PIECE_BYTES, type Corpus, type CorpusPiece } from './corpus.js';
 import { BPE_VOCAB_SIZE, checkTokenizerFlagsApply, newTokenizer, TOKENIZER_DEFAULTS, TOKENIZER_DOCS, TOKENIZER_FILE_SHOWN, TOKENIZERS, writeDataset } from './data.js';
 import { flagHelp, noPositional, parseFlags, type FlagSpec } from './flags.js';
@@ -15,7 +15,7 @@ const PREPARE_FLAGS: FlagSpec<typeof PREPARE_DEFAULTS> = {
   ranges: { vocabSize: BPE_VOCAB_SIZE },
   choices: { tokenizer: TOKENIZERS },
   docs: {
-    data: 'text file or URL to tokenize',
+    data: 'text file, directory of text files (documents: with --tokenizer gpt2 each is followed by <|endoftext|>), or URL to tokenize',
     outDir: 'the tokens go to <out-dir>/data',
     ...TOKENIZER_DOCS,
   },
@@ -23,8 +23,9 @@ const PREPARE_FLAGS: FlagSpec<typeof PREPARE_DEFAULTS> = {
 };
 
 export const PREPARE_HELP = `usage: gpt prepare [flags]
-Tokenizes a UTF-8 text (file or URL) and splits it 90/10 into train/val. A file may be larger than
-memory: it is read in pieces, and training reads the tokens from disk as it draws them.
+Tokenizes a UTF-8 text (a file, a directory of files, or a URL) and splits it 90/10 into train/val.
+The text may be larger than memory: files are read in pieces, and training reads the tokens from
+disk as it draws them.
 ${flagHelp(PREPARE_FLAGS)}`;
 
 export async function prepare(args: string[]): Promise<number> {
@@ -38,15 +39,22 @@ export async function prepare(args: string[]): Promise<number> {
   const tokenizer = await newTokenizer(texts(passOver(corpus, 'learning the vocabulary')), { tokenizer: f.tokenizer, vocabSize: f.vocabSize, tokenizerFile: f.tokenizerFile });
   const dir = join(f.outDir, 'data');
   const seen = { chars: 0, pieces: 0, rough: 0 };
+  // nanoGPT's openwebtext/prepare.py: each document followed by <|endoftext|>
+  const endOfText = corpus.separateDocuments && tokenizer instanceof Gpt2Tokenizer ? (tokenizer.specialId('<|endoftext|>') ?? null) : null;
   // under the directory's lock: a run there reads this data (and a resumed one reads it again)
   const counts = await withDirectoryLock(f.outDir, () =>
     writeDataset(dir, tokenizer, f.data, async (append) => {
       for await (const piece of passOver(corpus, 'tokenizing')) {
         await append(encodeAll(tokenizer, piece.text, f.data));
+        if (piece.documentEnd && endOfText !== null) await append(Int32Array.of(endOfText));
         [seen.chars, seen.pieces, seen.rough] = [seen.chars + piece.text.length, seen.pieces + 1, seen.rough + Number(piece.rough)];
       }
     }),
   );
+  if (corpus.separateDocuments) {
+    const joined = endOfText !== null ? 'each followed by <|endoftext|>' : `joined as they are (the ${f.tokenizer} tokenizer has no end-of-text token)`;
+    console.log(`${corpus.documents.toLocaleString('en-US')} documents (the files of ${f.data}), ${joined}`);
+  }
   if (seen.rough && f.tokenizer !== 'char') {
     console.log(
       `note: ${seen.rough} of the ${seen.pieces} pieces of ${f.data} were cut mid-line (no line break between printable ASCII characters ` +
@@ -80,10 +88,12 @@ async function* passOver(corpus: Corpus, what: string): AsyncGenerator<CorpusPie
   const total = Math.max(1, Math.round(corpus.bytes / 2 ** 20));
   const progress = new Progress(total);
   const t0 = performance.now();
-  let [shown, pieces] = [t0, 0];
+  let [drawn, shown, pieces] = [t0, t0, 0];
   for await (const piece of corpus.pieces()) {
     yield piece;
-    if (++pieces < 2 || piece.end === corpus.bytes) continue;
+    // from the second piece on, and at most every 200 ms: a directory may hold many small files
+    if (++pieces < 2 || piece.end === corpus.bytes || performance.now() - drawn < 200) continue;
+    drawn = performance.now();
     const mib = Math.round(piece.end / 2 ** 20);
     const rate = piece.end / 2 ** 20 / ((performance.now() - t0) / 1000);
     progress.update(mib, `MiB ${what}, ${rate.toFixed(1)} MiB/s`);
