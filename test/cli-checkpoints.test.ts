@@ -68,6 +68,31 @@ describe('gpt train and its --out-dir', () => {
     expect(r.out).toContain(`best val loss ${best.toFixed(4)}`);
   });
 
+  it('--always-save is recorded with the run: resumed, it saves at every evaluation as before, unless given --always-save false', async () => {
+    const out = fresh();
+    const r = await train('--max-iters', '12', '--eval-interval', '2', '--learning-rate', '1', '--always-save', '--out-dir', out);
+    expect(r.code, r.err).toBe(0);
+    const { meta } = await loadCheckpoint(out);
+    expect(meta.alwaysSave).toBe(true);
+    // the resumed run's first evaluation measures the saved weights again: only saving at every evaluation saves there
+    expect(meta.val!, 'the run this test needs: its last evaluation is not its best').toBeGreaterThan(meta.bestVal!);
+    const savedSteps = (output: string) => [...output.matchAll(/saved checkpoint to \S+ \(step (\d+),/g)].map((m) => Number(m[1]));
+    const resume = (...args: string[]) => gpt('train', '--data', corpus, '--init-from', 'resume', '--out-dir', out, ...args);
+    const kept = await resume('--max-iters', '16');
+    expect(kept.code, kept.err).toBe(0);
+    expect(savedSteps(kept.out)).toEqual([12, 14, 16]);
+    expect((await loadCheckpoint(out)).meta.alwaysSave).toBe(true);
+
+    // the flag given wins: saves only where the val loss beats the best so far (the log's evaluations past the resumed step)
+    const before = await loadCheckpoint(out);
+    const told = await resume('--always-save', 'false', '--max-iters', '24');
+    expect(told.code, told.err).toBe(0);
+    let best = before.meta.bestVal!;
+    const improved = readLog(out).filter((e) => e.type === 'eval' && (e.step as number) > 16 && (e.val as number) < best && ((best = e.val as number), true));
+    expect(savedSteps(told.out)).toEqual(improved.map((e) => e.step));
+    if (improved.length) expect((await loadCheckpoint(out)).meta.alwaysSave).toBe(false);
+  });
+
   it('refuses to replace a checkpoint without --overwrite; with it, starts a new run and log', async () => {
     const out = copy();
     const before = { manifest: readFileSync(join(out, MANIFEST_FILE)), log: readFileSync(join(out, 'log.jsonl')) };
@@ -438,6 +463,7 @@ describe('checkpoints that must be refused', () => {
       [(m) => void (m.train.minLr = 1), 'metadata field train.minLr (1) must not exceed metadata field train.learningRate (0.001)'],
       [(m) => void (m.train = 'fast'), 'metadata field train must be an object, got "fast"'],
       [(m) => void (m.run = 5), 'metadata field run must be a string, got 5'],
+      [(m) => void (m.alwaysSave = 'yes'), 'metadata field alwaysSave must be true or false, got "yes"'],
     ];
     for (const [edit, message] of cases) {
       const bytes = await edited((_, meta) => edit(meta));

@@ -406,5 +406,9 @@ describe('learning-rate schedule', () => {
     expect(() => learningRate(3, { lr: 1 } as never)).toThrow(/^learningRate: argument 'minLr' must be a finite number, got undefined$/);
     expect(() => learningRate(3, { ...s, lr: -1 })).toThrow(/^learningRate: argument 'lr' must be a finite number >= 0, got number -1$/);
     expect(() => learningRate(3, { ...s, warmupSteps: 1.5 })).toThrow(/^learningRate: argument 'warmupSteps' must be an integer >= 0, got number 1.5$/);
+    // a minLr above lr would make the cosine rise; lr 0 with minLr 0 is a schedule of no updates
+    expect(() => learningRate(3, { ...s, lr: 1e-4, minLr: 1e-3 })).toThrow(/^learningRate: argument 'minLr' \(0\.001\) must not exceed 'lr' \(0\.0001\): the schedule decays from lr to minLr$/);
+    expect(() => learningRate(3, { ...s, lr: 0 })).toThrow(/^learningRate: argument 'minLr' \(0\.0001\) must not exceed 'lr' \(0\)/);
+    for (const t of [0, 100, 1050, 5000]) expect(learningRate(t, { ...s, lr: 0, minLr: 0 })).toBe(0);
   });
 });

@@ -109,6 +109,26 @@ describe('a trainer runs one thing at a time', () => {
     done(trainer);
   });
 
+  it('restore() or continueFrom() while a step is in flight (on either trainer) is refused in one line; the step ends as it would have', async () => {
+    const reference = new Trainer(tiny, data);
+    const want = (await reference.trainStep()).loss;
+    const saved = await reference.state();
+    done(reference);
+    const trainer = new Trainer(tiny, data);
+    const other = new Trainer(tiny, data, trainer.model);
+    const busy = (op: string) => new RegExp(`^Trainer\\.${op}: Trainer\\.trainStep\\(\\) is still running; await it before starting another`);
+    const step = trainer.trainStep();
+    expect(() => trainer.restore(saved)).toThrow(busy('restore'));
+    expect(() => other.continueFrom(trainer)).toThrow(busy('continueFrom \\(the trainer it continues\\)'));
+    expect(() => trainer.continueFrom(other)).toThrow(busy('continueFrom'));
+    expect((await step).loss).toBe(want);
+    expect(await trainer.state()).toEqual(saved); // one step counted, from generators nothing rewound
+    other.continueFrom(trainer);
+    expect(other.step).toBe(1);
+    other.dispose();
+    done(trainer);
+  });
+
   it('a generation (or model.eval()) on its model while a step runs: the step is refused in one line, not finished without dropout', async () => {
     const trainer = new Trainer({ ...tiny, dropout: 0.5, gradAccum: 2 }, data);
     const modeChanged = /^Trainer\.trainStep: the model was put in eval mode \(a generate, evaluateModel or model\.eval\(\) on it\) while this step ran/;

@@ -88,6 +88,10 @@ const CASES: Case[] = [
   ['Trainer model with a shorter context', () => withModel({ ...cfg, blockSize: 4 }, (m) => new Trainer(train, data, m)), RangeError, /^Trainer: the model's blockSize is 4, cfg\.blockSize 8; /],
   ['Trainer cfg misspelt lr', () => new Trainer(bad({ ...train, lr: 1e-3 }), data), TypeError, /^Trainer: unknown option 'lr' \(the options are nLayer, .*\)$/],
   ['Trainer cfg weightdecay', () => new Trainer(bad({ ...train, weightdecay: 0.1 }), data), TypeError, /^Trainer: unknown option 'weightdecay' /],
+  // the cosine schedule would rise instead of decaying; a learning rate of 0 would train nothing
+  ['Trainer cfg minLr above learningRate', () => new Trainer({ ...train, learningRate: 1e-4, minLr: 1e-3 }, data), RangeError,
+    /^Trainer: cfg\.minLr \(0\.001\) must not exceed cfg\.learningRate \(0\.0001\)$/],
+  ['Trainer cfg learningRate 0', () => new Trainer({ ...train, learningRate: 0, minLr: 0 }, data), RangeError, /^Trainer: cfg\.learningRate must be a finite number > 0, got 0$/],
   ['Trainer opts misspelt', () => new Trainer(train, data, undefined, undefined, bad({ cast_cache: false })), TypeError,
     /^Trainer: unknown option 'cast_cache' \(the options are scaler, castCache\)$/],
   ["Trainer castCache 'no'", () => new Trainer(train, data, undefined, undefined, bad({ castCache: 'no' })), TypeError,

@@ -151,6 +151,24 @@ describe('Session training text', () => {
   });
 });
 
+describe('Session training on other text', () => {
+  it('while a step is in flight is refused in one line, leaving nothing on the GPU; the step ends and training goes on', async () => {
+    const text = 'some english text.\n'.repeat(20);
+    const session = new Session();
+    session.newModel(text, { nLayer: 1, nHead: 2, nEmbd: 16, blockSize: 16 }, { batchSize: 2 });
+    const trainer = session.trainerFor(text);
+    await session.trainStep(trainer); // a step's lasting allocations made
+    const live = device().memory().liveBytes;
+    const step = session.trainStep(trainer);
+    expect(() => session.trainerFor('other english text.\n'.repeat(20))).toThrow(/^Trainer\.continueFrom \(the trainer it continues\): Trainer\.trainStep\(\) is still running; /);
+    expect(Number.isFinite(await step)).toBe(true);
+    expect(device().memory().liveBytes).toBe(live);
+    expect(session.trainerFor(text)).toBe(trainer);
+    expect(Number.isFinite(await session.trainStep(trainer))).toBe(true);
+    release(session);
+  });
+});
+
 describe('Session saves', () => {
   it("a model loaded and not trained since with its checkpoint's step, run settings and optimizer moments", async () => {
     const text = 'a checkpoint saved in Node, loaded and saved again in the page. '.repeat(10);

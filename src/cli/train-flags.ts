@@ -35,7 +35,7 @@ export const TRAIN_FLAGS: FlagSpec<TrainFlags> = {
     config: 'JSON file of settings (keys as flags: kebab-case, snake_case or camelCase)',
     initFrom: "'scratch', 'resume' (continue <out-dir>), or a checkpoint to fine-tune: a dir/file of ours, or a Hugging Face GPT-2 directory (config.json + model.safetensors)",
     ...TOKENIZER_DOCS,
-    alwaysSave: 'save at every evaluation, not only when val loss improves',
+    alwaysSave: 'save at every evaluation, not only when val loss improves; --init-from resume keeps the run\'s setting',
     overwrite: 'replace the checkpoint already in <out-dir>: at the first save, which starts its log.jsonl over (until then both are kept)',
     profile: 'print GPU time per kernel for one training step (timestamp queries)',
     ...TRAIN_DOCS,

@@ -71,7 +71,9 @@ async function trainStudent(args: string[], opts: { nextSteps?: boolean; distill
       const maskedWeights = [...(ckpt?.weights ?? [])].reduce((n, [name, w]) => n + (isMaskName(name) ? w.data.length : 0), 0);
       const fits = { training: true, limits: dev.info.limits, dtype: resolveTrainDtype(cfg.dtype), maskedWeights, teacher: teacher?.ckpt.meta.model };
       console.log(checkModelFits({ ...cfg, vocabSize: ds.tokenizer.vocabSize }, cfg.batchSize, fits));
-      await run(flags, cfg, ds, data, ckpt, resume, teacher);
+      // a resumed run saves as it did (its --always-save is recorded beside its training config) unless told otherwise
+      const alwaysSave = resume && !given.has('alwaysSave') ? (ckpt!.meta.alwaysSave ?? false) : flags.alwaysSave;
+      await run({ ...flags, alwaysSave }, cfg, ds, data, ckpt, resume, teacher);
     } finally {
       await ds.close(); // prepared data is read from its files until here
     }
@@ -138,7 +140,7 @@ async function trainRun(trainer: Trainer, flags: TrainFlags, ds: Dataset, data: 
   // driver meets them for the first time, silent but for this line
   const compiling = setTimeout(() => progress.log('compiling the GPU kernels for the first steps (the driver keeps them for later runs)...'), COMPILE_NOTICE_MS);
   const save = async (val: number) => {
-    const extra = { optimizer: trainer.optimizer, train: { ...cfg, dtype: trainer.dtype }, trainer: await trainer.state(), val, bestVal, run: runId, data, ...(teacher && { distill: teacher.meta }) };
+    const extra = { optimizer: trainer.optimizer, train: { ...cfg, dtype: trainer.dtype }, trainer: await trainer.state(), val, bestVal, run: runId, data, alwaysSave: flags.alwaysSave, ...(teacher && { distill: teacher.meta }) };
     await saveCheckpoint(flags.outDir, trainer.model, ds.tokenizer, extra);
     if (othersInLog) await keepOnlyRun(logPath, runId);
     othersInLog = false;

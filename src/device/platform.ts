@@ -98,6 +98,20 @@ export function envSetting(name: string): string | undefined {
 // browsers in localStorage. A cache is optional: failures read as "nothing cached"; one that cannot be saved is warned about once.
 const CACHE_PREFIX = 'webgpu-gpt:';
 
+// A relative GPT_CACHE_DIR is taken from the working directory when the engine loaded, as the shell
+// that set it means it, not from the one at each use: a program that chdir()s would otherwise read
+// and write a second cache.
+const startDir = workingDir();
+
+/** Node's working directory; '' in a browser, or where it was deleted (a relative cache directory then fails at use, warned). */
+function workingDir(): string {
+  try {
+    return typeof process !== 'undefined' && process.versions?.node ? process.cwd() : '';
+  } catch {
+    return '';
+  }
+}
+
 async function nodeCacheDir(): Promise<{ fs: typeof import('node:fs/promises'); dir: string } | null> {
   if (typeof process === 'undefined' || !process.versions?.node) return null;
   const [fsName, pathName, osName] = ['node:fs/promises', 'node:path', 'node:os']; // computed: no browser bundle follows them
@@ -105,7 +119,7 @@ async function nodeCacheDir(): Promise<{ fs: typeof import('node:fs/promises'); 
   const path = (await import(/* @vite-ignore */ pathName)) as typeof import('node:path');
   const os = (await import(/* @vite-ignore */ osName)) as typeof import('node:os');
   const base = envSetting('XDG_CACHE_HOME') || path.join(os.homedir(), '.cache');
-  return { fs, dir: envSetting('GPT_CACHE_DIR') || path.join(base, 'webgpu-gpt') };
+  return { fs, dir: path.resolve(startDir, envSetting('GPT_CACHE_DIR') || path.join(base, 'webgpu-gpt')) };
 }
 
 export async function readCache(name: string): Promise<string | null> {

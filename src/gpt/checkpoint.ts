@@ -42,6 +42,8 @@ export interface CheckpointMeta {
   data?: string;
   /** A distillation run's teacher (the checkpoint path it was read from) and settings, for resuming it. */
   distill?: DistillMeta;
+  /** Whether the run saves at every evaluation (gpt train --always-save), which a resumed run keeps doing. */
+  alwaysSave?: boolean;
 }
 
 /** How a distilled student was trained: `gpt distill --teacher DIR --temperature T --alpha A`. */
@@ -73,7 +75,7 @@ export interface Checkpoint {
 }
 
 /** What a checkpoint may hold besides the weights, the model config and the tokenizer: the metadata's optional fields, and the optimizer. */
-export interface CheckpointExtras extends Pick<CheckpointMeta, 'train' | 'trainer' | 'val' | 'bestVal' | 'run' | 'data' | 'distill'> {
+export interface CheckpointExtras extends Pick<CheckpointMeta, 'train' | 'trainer' | 'val' | 'bestVal' | 'run' | 'data' | 'distill' | 'alwaysSave'> {
   /** AdamW's moments, saved under `optim.m.<name>` / `optim.v.<name>` (needed to resume training). */
   optimizer?: AdamW;
   /** Or moments already on the host by parameter name, as a decoded checkpoint holds them. */
@@ -91,7 +93,7 @@ export function assertWeightsReadable(): void {
 
 /** A model with its tokenizer (and optionally training state) as one safetensors file's bytes; refuses NaN/Inf weights. */
 export async function encodeCheckpoint(model: GPT, tokenizer: Tokenizer, extra: CheckpointExtras = {}): Promise<Uint8Array> {
-  checkOptionKeys('encodeCheckpoint', extra, ['train', 'trainer', 'val', 'bestVal', 'run', 'data', 'distill', 'optimizer', 'moments']);
+  checkOptionKeys('encodeCheckpoint', extra, ['train', 'trainer', 'val', 'bestVal', 'run', 'data', 'distill', 'alwaysSave', 'optimizer', 'moments']);
   assertWeightsReadable();
   const named = [...model.namedParameters()];
   const tensors = await safetensorsTensors([...named, ...model.namedBuffers()]);
@@ -113,6 +115,7 @@ export async function encodeCheckpoint(model: GPT, tokenizer: Tokenizer, extra: 
     ...(extra.run !== undefined && { run: extra.run }),
     ...(extra.data !== undefined && { data: extra.data }),
     ...(extra.distill && { distill: extra.distill }),
+    ...(extra.alwaysSave !== undefined && { alwaysSave: extra.alwaysSave }),
   };
   // what this refuses to write, decodeCheckpoint would refuse to read
   const problem = metaProblem(meta as unknown as Record<string, unknown>) ?? nonFiniteProblem(Object.entries(tensors));
@@ -249,6 +252,10 @@ function metaProblem(meta: Record<string, unknown>): string | null {
   }
   for (const key of ['run', 'data'] as const) {
     const problem = meta[key] === undefined ? null : settingProblem(field(key), meta[key], '');
+    if (problem) return problem;
+  }
+  if (meta.alwaysSave !== undefined) {
+    const problem = settingProblem(field('alwaysSave'), meta.alwaysSave, false);
     if (problem) return problem;
   }
   if (meta.distill !== undefined) {

@@ -449,13 +449,18 @@ export class Trainer {
    * step, so it is refused instead.
    */
   private async exclusive<R>(op: string, fn: () => Promise<R>): Promise<R> {
-    if (this.running) throw new Error(`Trainer.${op}: Trainer.${this.running}() is still running; await it before starting another (a trainer runs one at a time)`);
+    this.assertIdle(op);
     this.running = op;
     try {
       return await fn();
     } finally {
       this.running = null;
     }
+  }
+
+  /** Throws while a trainStep, evaluate or run is in flight: `op` would meet its state halfway through. */
+  private assertIdle(op: string): void {
+    if (this.running) throw new Error(`Trainer.${op}: Trainer.${this.running}() is still running; await it before starting another (a trainer runs one at a time)`);
   }
 
   private async takeStep(readLoss: boolean): Promise<StepResult> {
@@ -651,6 +656,9 @@ export class Trainer {
 
   /** Continues `old`'s run with the same model (e.g. on other data): its optimizer moments, step, generators and loss scale. */
   continueFrom(old: Trainer): void {
+    // either one mid-step would mix a half-updated step into the copy, or the copy into the step
+    this.assertIdle('continueFrom');
+    old.assertIdle('continueFrom (the trainer it continues)');
     this.optimizer.copyMoments(old.optimizer);
     this.restore(old.hostState());
     if (this.scaler && old.scaler) {
@@ -665,6 +673,7 @@ export class Trainer {
    * (the bias correction there counted them so).
    */
   restore(state: TrainerState): void {
+    this.assertIdle('restore'); // a step in flight would count itself onto the restored step and draw from the restored generators
     this.step = state.step;
     this.carriedScaler = this.scaler || !state.scaler ? undefined : { ...state.scaler };
     this.optimizer.stepCount = state.step - (this.carriedScaler?.skippedSteps ?? 0);

@@ -24,6 +24,8 @@ export function learningRate(step: number, s: CosineSchedule): number {
     const v = checkNumber('learningRate', k, s[k], true);
     if (v < 0) throw new RangeError(`learningRate: argument '${k}' must be a finite number >= 0, got ${describeValue(v)}`);
   }
+  // the cosine would then rise from lr to minLr; lr 0 with minLr 0 (no updates) stays allowed
+  if (s.minLr > s.lr) throw new RangeError(`learningRate: argument 'minLr' (${s.minLr}) must not exceed 'lr' (${s.lr}): the schedule decays from lr to minLr`);
   for (const k of ['warmupSteps', 'decaySteps'] as const) checkInteger('learningRate', k, s[k], 0, Number.MAX_SAFE_INTEGER, STEPS);
   if (step < s.warmupSteps) return (s.lr * (step + 1)) / (s.warmupSteps + 1);
   if (step > s.decaySteps) return s.minLr;

@@ -99,13 +99,17 @@ export class Session {
       throw known.dropped ? new Error(`${(e as Error).message} (${this.textNote})`) : e;
     }
     const old = this.trainer;
-    if (old) {
-      trainer.continueFrom(old);
-      old.dispose();
-    } else if (this.loaded) {
-      if (this.loaded.optimizer) restoreOptimizer(this.loaded, model, trainer.optimizer);
-      if (this.loaded.meta.trainer) trainer.restore(this.loaded.meta.trainer);
+    try {
+      if (old) trainer.continueFrom(old); // refused while old's step is in flight
+      else if (this.loaded) {
+        if (this.loaded.optimizer) restoreOptimizer(this.loaded, model, trainer.optimizer);
+        if (this.loaded.meta.trainer) trainer.restore(this.loaded.meta.trainer);
+      }
+    } catch (e) {
+      trainer.dispose(); // its optimizer state; the model stays the session's
+      throw e;
     }
+    old?.dispose();
     this.trainer = trainer;
     this.trainText = text;
     return trainer;
