@@ -167,6 +167,18 @@ describe('Session training on other text', () => {
     expect(Number.isFinite(await session.trainStep(trainer))).toBe(true);
     release(session);
   });
+
+  it("new settings for the same text are checked as a new Trainer's config, and a refused one leaves the settings as they were", async () => {
+    const text = 'some english text.\n'.repeat(20);
+    const session = new Session();
+    session.newModel(text, { nLayer: 1, nHead: 2, nEmbd: 16, blockSize: 16 }, { batchSize: 2 });
+    const trainer = session.trainerFor(text);
+    expect(() => session.trainerFor(text, { learningRate: 1e-4, minLr: 1e-3 })).toThrow(/^Session\.trainerFor: minLr \(0\.001\) must not exceed learningRate \(0\.0001\)/);
+    expect(() => session.trainerFor(text, { batchSize: 0 })).toThrow(/^Session\.trainerFor: batchSize must be an integer >= 1, got 0$/);
+    expect([trainer.cfg.learningRate, trainer.cfg.batchSize]).toEqual([TRAIN_DEFAULTS.learningRate, 2]);
+    expect(session.trainerFor(text, { learningRate: 3e-4 }).cfg.learningRate).toBe(3e-4);
+    release(session);
+  });
 });
 
 describe('Session saves', () => {

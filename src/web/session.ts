@@ -7,7 +7,7 @@ import { generate, type GenerateOptions } from '../gpt/generate.js';
 import { decodeHF, HF_FILES, type HFModelFiles } from '../gpt/hf/index.js';
 import type { GPT, GPTConfig } from '../gpt/model.js';
 import { CharTokenizer, describeLeftOut, encodeKnown, TextStream, type Tokenizer } from '../gpt/tokenizer/index.js';
-import { TRAIN_DEFAULTS, Trainer, TrainingDivergedError, type TrainConfig } from '../gpt/trainer.js';
+import { TRAIN_DEFAULTS, Trainer, trainConfigProblem, TrainingDivergedError, type TrainConfig } from '../gpt/trainer.js';
 import { tensor } from '../ops/index.js';
 import { scope } from '../tensor/scope.js';
 import { enterEval, leaveEval } from '../nn/eval-mode.js';
@@ -84,7 +84,10 @@ export class Session {
     const { blockSize, nLayer, nHead, nEmbd, dropout, bias, shareLayers = 1 } = model.config;
     const shape = { blockSize, nLayer, nHead, nEmbd, dropout, bias, shareLayers }; // fixed by the model
     if (this.trainer && text === this.trainText) {
-      Object.assign(this.trainer.cfg, settings, shape);
+      const cfg = { ...this.trainer.cfg, ...settings, ...shape };
+      const problem = trainConfigProblem(cfg, (key) => key); // as a new Trainer checks its config
+      if (problem) throw new RangeError(`Session.trainerFor: ${problem}`);
+      Object.assign(this.trainer.cfg, cfg);
       return this.trainer;
     }
     const known = encodeKnown(tokenizer, text);
