@@ -213,4 +213,12 @@ describe('prepared data', () => {
     writeFileSync(join(dir, 'val.bin'), new Uint8Array(3));
     await expect(loadTokens(dir, { tokenizer: 'gpt2', vocabSize: 512 })).rejects.toThrow(`${join(dir, 'val.bin')} has 3 bytes: not uint16 ids, as nanoGPT writes them`);
   }, 120_000);
+
+  it("refuses nanoGPT's character-level data (meta.pkl beside train.bin), whose uint16 ids GPT-2's tokenizer would misread", async () => {
+    const dir = join(sandbox, 'nanogpt-shakespeare-char');
+    mkdirSync(dir);
+    const ids = new Uint8Array(Uint16Array.from(random(100, 65, 8)).buffer); // ids of nanoGPT's 65 characters
+    for (const file of ['train.bin', 'val.bin', 'meta.pkl']) writeFileSync(join(dir, file), ids);
+    await expect(loadTokens(dir, { tokenizer: 'gpt2', vocabSize: 512 })).rejects.toThrow(`${dir} has meta.pkl: nanoGPT's character-level data`);
+  });
 });

@@ -119,6 +119,10 @@ const exists = async (path: string) => (await stat(path).catch(() => null)) !== 
  * GPT-2 ids, no meta.json), read with GPT-2's tokenizer: the checkpoint's, or --tokenizer gpt2's.
  */
 async function loadNanoGptData(dir: string, opts: TokenizerChoice): Promise<Dataset> {
+  // its character-level data (shakespeare_char) has uint16 ids too, which GPT-2's tokenizer would silently misread
+  if (await exists(join(dir, 'meta.pkl'))) {
+    throw new Error(`${dir} has meta.pkl: nanoGPT's character-level data, whose vocabulary (a Python pickle) cannot be read here; run \`gpt prepare --data\` on the text it was made from`);
+  }
   const tokenizer = opts.existing ?? (opts.tokenizer === 'gpt2' ? await loadGpt2Tokenizer(opts.tokenizerFile ?? '') : null);
   if (tokenizer?.kind !== 'gpt2') {
     const given = opts.existing ? `the checkpoint's tokenizer is ${opts.existing.kind}` : `--tokenizer is ${opts.tokenizer}`;
