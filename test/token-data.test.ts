@@ -4,7 +4,7 @@
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { openCorpus, PIECE_BYTES, type Corpus } from '../src/cli/corpus.js';
 import { loadDataset, loadTokens, writeDataset } from '../src/cli/data.js';
 import { loadGpt2Tokenizer } from '../src/cli/tokenizer-files.js';
@@ -159,6 +159,22 @@ describe('prepared data', () => {
     })).rejects.toThrow('stopped');
     expect(readdirSync(dir).sort()).toEqual(['meta.json', 'train.bin', 'val.bin']);
     expect([...(await loadDataset(dir)).val.subarray(0, 5)]).toEqual(all.slice(n, n + 5));
+  });
+
+  it("closes the files of prepared data refused for being tokenized differently from the checkpoint", async () => {
+    const dir = join(sandbox, 'other-tokenizer', 'data');
+    await writeDataset(dir, CharTokenizer.train('abc'), 'test', (append) => append(random(50, 3, 9)));
+    const opened = vi.spyOn(TokenFile, 'open');
+    const closed = vi.spyOn(TokenFile.prototype, 'close');
+    try {
+      await expect(loadTokens(dir, { tokenizer: 'char', vocabSize: 512, existing: CharTokenizer.train('abcd') })).rejects.toThrow(
+        `the data in ${dir} was tokenized differently from the checkpoint`,
+      );
+      expect(opened).toHaveBeenCalledTimes(2);
+      expect(closed).toHaveBeenCalledTimes(2);
+    } finally {
+      [opened, closed].forEach((s) => s.mockRestore());
+    }
   });
 
   it('reads data prepared before meta.json recorded a dtype as int32', async () => {

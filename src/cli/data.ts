@@ -97,6 +97,7 @@ export async function loadTokens(source: string, opts: TokenizerChoice): Promise
   const nanoGpt = !(await exists(join(source, 'meta.json'))) && (await exists(join(source, 'train.bin')));
   const ds = nanoGpt ? await loadNanoGptData(source, opts) : await loadDataset(source);
   if (opts.existing && JSON.stringify(opts.existing.toJSON()) !== JSON.stringify(ds.tokenizer.toJSON())) {
+    await ds.close();
     throw new Error(`the data in ${source} was tokenized differently from the checkpoint; pass --data FILE to re-tokenize`);
   }
   return ds;
