@@ -115,6 +115,14 @@ describe('token files', () => {
     });
   }
 
+  it('drawBatch refuses a TokenSource whose subarray returns another number of ids than asked for', () => {
+    const ids = random(100, 50, 10);
+    for (const extra of [-1, 1]) {
+      const source = { length: ids.length, subarray: (begin: number, end: number) => ids.subarray(begin, end + extra) };
+      expect(() => drawBatch(source, 2, 8, new Generator(1, 0))).toThrow(new RegExp(`^drawBatch: data\\.subarray\\(\\d+, \\d+\\) returned ${9 + extra} ids, expected 9$`));
+    }
+  });
+
   it('refuses a file of the wrong size, an id outside the vocabulary (naming it and its index), and an id too large to write', async () => {
     const path = join(sandbox, 'bad-ids');
     const ids = random(3_000, 60, 2);
