@@ -72,6 +72,12 @@ describe('a corpus read in pieces', () => {
     expect(pieces.map((p) => p.text).join('')).toBe(text);
   });
 
+  it('reads a file that fills a piece exactly as one piece, not cut before its last character', async () => {
+    for (const text of ['abcdefghij', 'ab\ncd\néf']) {
+      expect(await piecesOf(await openCorpus(fileOf(text), Buffer.byteLength(text)))).toEqual([{ text, end: Buffer.byteLength(text), rough: false }]);
+    }
+  });
+
   it('keeps a byte-order mark that starts a later piece, drops the one that starts the file, and names invalid UTF-8 with its bytes', async () => {
     const text = 'ab\ncd\n\uFEFFef\ngh';
     const pieces = await piecesOf(await openCorpus(fileOf('\uFEFF' + text), 8));

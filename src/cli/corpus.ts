@@ -92,6 +92,8 @@ async function* filePieces(path: string, pieceBytes: number): AsyncGenerator<Cor
         const n = (await handle.read(buffer, held, buffer.length - held, start + held)).bytesRead;
         [held, ended] = [held + n, n === 0];
       }
+      // a full buffer may hold the rest of the file exactly: then it is the last piece, not one to cut
+      if (!ended) ended = (await handle.read(new Uint8Array(1), 0, 1, start + held)).bytesRead === 0;
       if (held === 0) return;
       const cut = ended ? { at: held, rough: false } : pieceEnd(buffer, held);
       // a byte-order mark is dropped at the start of the file only
