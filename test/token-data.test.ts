@@ -1,7 +1,7 @@
 // Corpora larger than memory: `gpt prepare` reads a file in pieces that tokenize as the whole text
 // does, streams the ids to disk (uint16 where the vocabulary fits), and training reads the windows
 // it draws from the files (TokenFile). The oracle for pieces is the same tokenizer on the whole text.
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, readdirSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it, vi } from 'vitest';
@@ -76,6 +76,15 @@ describe('a corpus read in pieces', () => {
     for (const text of ['abcdefghij', 'ab\ncd\néf']) {
       expect(await piecesOf(await openCorpus(fileOf(text), Buffer.byteLength(text)))).toEqual([{ text, end: Buffer.byteLength(text), rough: false }]);
     }
+  });
+
+  it('refuses a file that grew or shrank after it was opened (a pass would read another text than the other pass)', async () => {
+    const path = fileOf('ab\ncd\nef\n');
+    const corpus = await openCorpus(path, 4);
+    appendFileSync(path, 'gh\n');
+    await expect(piecesOf(corpus)).rejects.toThrow(`${path} changed while it was being read: 9 bytes when opened, 12 now`);
+    truncateSync(path, 5);
+    await expect(piecesOf(corpus)).rejects.toThrow(`${path} changed while it was being read: 9 bytes when opened, 5 now`);
   });
 
   it('keeps a byte-order mark that starts a later piece, drops the one that starts the file, and names invalid UTF-8 with its bytes', async () => {

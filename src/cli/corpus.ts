@@ -71,7 +71,7 @@ export async function openCorpus(source: string, pieceBytes = PIECE_BYTES): Prom
   }
   const handle = await openSource(source);
   const { size } = await handle.stat().finally(() => handle.close());
-  return { bytes: size, pieces: () => filePieces(source, pieceBytes) };
+  return { bytes: size, pieces: () => filePieces(source, pieceBytes, size) };
 }
 
 async function openSource(path: string) {
@@ -82,7 +82,8 @@ async function openSource(path: string) {
   }
 }
 
-async function* filePieces(path: string, pieceBytes: number): AsyncGenerator<CorpusPiece> {
+/** The pieces of the file at `path`, which must still be `size` bytes long: each pass must read the text the others read. */
+async function* filePieces(path: string, pieceBytes: number, size: number): AsyncGenerator<CorpusPiece> {
   const handle = await openSource(path);
   try {
     const buffer = new Uint8Array(pieceBytes);
@@ -94,7 +95,10 @@ async function* filePieces(path: string, pieceBytes: number): AsyncGenerator<Cor
       }
       // a full buffer may hold the rest of the file exactly: then it is the last piece, not one to cut
       if (!ended) ended = (await handle.read(new Uint8Array(1), 0, 1, start + held)).bytesRead === 0;
-      if (held === 0) return;
+      if (held === 0) {
+        if (start !== size) throw new Error(`${path} changed while it was being read: ${size} bytes when opened, ${start} now`);
+        return;
+      }
       const cut = ended ? { at: held, rough: false } : pieceEnd(buffer, held);
       // a byte-order mark is dropped at the start of the file only
       const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: !first });
