@@ -294,6 +294,11 @@ describe('gpt train and its --out-dir', () => {
     const empty = join(dir, 'empty.txt');
     writeFileSync(empty, '');
     expectOneLine(await gpt('prepare', '--data', empty, '--out-dir', fresh()), 1, /empty\.txt is empty: there is no text to train on$/);
+    const bom = join(dir, 'bom-only.txt');
+    writeFileSync(bom, '\uFEFF'); // a byte-order mark alone: bytes, but no text
+    for (const tokenizer of ['char', 'bpe']) {
+      expectOneLine(await gpt('prepare', '--data', bom, '--tokenizer', tokenizer, '--out-dir', fresh()), 1, /^gpt prepare: \S+bom-only\.txt is empty: there is no text to train on$/);
+    }
     const out = fresh();
     expectOneLine(await gpt('train', '--data', empty, '--out-dir', out), 1, /empty\.txt is empty/);
     expect(existsSync(out)).toBe(false);

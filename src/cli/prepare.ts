@@ -32,10 +32,10 @@ export async function prepare(args: string[]): Promise<number> {
   noPositional(positional);
   checkTokenizerFlagsApply(given, f.tokenizer);
   const corpus = await openCorpus(f.data);
-  if (corpus.bytes === 0) throw new Error(`${f.data} is empty: there is no text to train on`);
+  if (corpus.bytes === 0) throw emptyCorpus(f.data);
   const t0 = performance.now();
   // a pass that only char and bpe take: gpt2's vocabulary is read, not learnt
-  const tokenizer = await newTokenizer(texts(passOver(corpus, 'learning the vocabulary')), { tokenizer: f.tokenizer, vocabSize: f.vocabSize, tokenizerFile: f.tokenizerFile });
+  const tokenizer = await newTokenizer(texts(passOver(corpus, 'learning the vocabulary'), f.data), { tokenizer: f.tokenizer, vocabSize: f.vocabSize, tokenizerFile: f.tokenizerFile });
   const dir = join(f.outDir, 'data');
   const seen = { chars: 0, pieces: 0, rough: 0 };
   // under the directory's lock: a run there reads this data (and a resumed one reads it again)
@@ -68,8 +68,16 @@ function encodeAll(tokenizer: Tokenizer, text: string, source: string): Int32Arr
   return known.ids;
 }
 
-async function* texts(pieces: AsyncIterable<CorpusPiece>): AsyncGenerator<string> {
-  for await (const piece of pieces) yield piece.text;
+const emptyCorpus = (source: string) => new Error(`${source} is empty: there is no text to train on`);
+
+/** The pieces' texts; a file of a byte-order mark alone is as empty as one of no bytes. */
+async function* texts(pieces: AsyncIterable<CorpusPiece>, source: string): AsyncGenerator<string> {
+  let chars = 0;
+  for await (const piece of pieces) {
+    chars += piece.text.length;
+    yield piece.text;
+  }
+  if (!chars) throw emptyCorpus(source);
 }
 
 // Plain output (a log, a pipe) gets a progress line this often.
