@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { appendFileSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { checkpointBytes, decodeCheckpoint, encodeCheckpoint, modelFromCheckpoint } from '../src/gpt/checkpoint.js';
 import { device } from '../src/device/device.js';
 import { GPT } from '../src/gpt/model.js';
@@ -147,8 +147,14 @@ describe('gpt train and its --out-dir', () => {
     const out = copy();
     const live = process.ppid;
     writeFileSync(join(out, LOCK_FILE), JSON.stringify({ pid: live, hostname: hostname(), started: '2026-01-01T00:00:00.000Z' }) + '\n');
-    const held = await gpt('prepare', '--data', corpus, '--out-dir', out);
-    expectOneLine(held, 1, new RegExp(`is in use by another run \\(pid ${live}, since 2026-01-01T00:00:00.000Z\\)`));
+    const learnt = vi.spyOn(CharTokenizer, 'trainOnPieces');
+    try {
+      const held = await gpt('prepare', '--data', corpus, '--out-dir', out);
+      expectOneLine(held, 1, new RegExp(`is in use by another run \\(pid ${live}, since 2026-01-01T00:00:00.000Z\\)`));
+      expect(learnt).not.toHaveBeenCalled(); // refused before a pass over the corpus, which may take minutes
+    } finally {
+      learnt.mockRestore();
+    }
     expect(existsSync(join(out, 'data'))).toBe(false);
     expect(existsSync(join(out, LOCK_FILE))).toBe(true);
     const free = fresh();

@@ -34,19 +34,21 @@ export async function prepare(args: string[]): Promise<number> {
   const corpus = await openCorpus(f.data);
   if (corpus.bytes === 0) throw emptyCorpus(f.data);
   const t0 = performance.now();
-  // a pass that only char and bpe take: gpt2's vocabulary is read, not learnt
-  const tokenizer = await newTokenizer(texts(passOver(corpus, 'learning the vocabulary'), f.data), { tokenizer: f.tokenizer, vocabSize: f.vocabSize, tokenizerFile: f.tokenizerFile });
   const dir = join(f.outDir, 'data');
   const seen = { chars: 0, pieces: 0, rough: 0 };
-  // under the directory's lock: a run there reads this data (and a resumed one reads it again)
-  const counts = await withDirectoryLock(f.outDir, () =>
-    writeDataset(dir, tokenizer, f.data, async (append) => {
+  // under the directory's lock: a run there reads this data (and a resumed one reads it again); taken
+  // before the first pass, so that a held lock is told at once, not after minutes of learning
+  const { tokenizer, counts } = await withDirectoryLock(f.outDir, async () => {
+    // a pass that only char and bpe take: gpt2's vocabulary is read, not learnt
+    const tokenizer = await newTokenizer(texts(passOver(corpus, 'learning the vocabulary'), f.data), { tokenizer: f.tokenizer, vocabSize: f.vocabSize, tokenizerFile: f.tokenizerFile });
+    const counts = await writeDataset(dir, tokenizer, f.data, async (append) => {
       for await (const piece of passOver(corpus, 'tokenizing')) {
         await append(encodeAll(tokenizer, piece.text, f.data));
         [seen.chars, seen.pieces, seen.rough] = [seen.chars + piece.text.length, seen.pieces + 1, seen.rough + Number(piece.rough)];
       }
-    }),
-  );
+    });
+    return { tokenizer, counts };
+  });
   if (seen.rough && f.tokenizer !== 'char') {
     console.log(
       `note: ${seen.rough} of the ${seen.pieces} pieces of ${f.data} were cut mid-line (no line break between printable ASCII characters ` +
