@@ -175,11 +175,17 @@ describe('prepared data', () => {
     expect([...ds.train.subarray(0, n)]).toEqual(all.slice(0, n));
     expect([...ds.val.subarray(0, all.length - n)]).toEqual(all.slice(n));
     await ds.close();
-    // a fill that throws leaves the data as it was, and no temporary file
-    await expect(writeDataset(dir, tokenizer, 'test', async (append) => {
-      await append(random(100, 8, 7));
-      throw new Error('stopped');
-    })).rejects.toThrow('stopped');
+    // a fill that throws leaves the data as it was, and no temporary file (nor syncs the one it deletes)
+    const synced = vi.spyOn(TokenWriter.prototype, 'close');
+    try {
+      await expect(writeDataset(dir, tokenizer, 'test', async (append) => {
+        await append(random(100, 8, 7));
+        throw new Error('stopped');
+      })).rejects.toThrow('stopped');
+      expect(synced).not.toHaveBeenCalled();
+    } finally {
+      synced.mockRestore();
+    }
     expect(readdirSync(dir).sort()).toEqual(['meta.json', 'train.bin', 'val.bin']);
     expect([...(await loadDataset(dir)).val.subarray(0, 5)]).toEqual(all.slice(n, n + 5));
   });

@@ -164,11 +164,11 @@ export async function writeDataset(
   const [allTemp, valTemp] = [tempPathFor(join(dir, 'train.bin')), tempPathFor(join(dir, 'val.bin'))];
   try {
     const all = await TokenWriter.create(allTemp, dtype);
-    try {
-      await fill((ids) => all.append(ids));
-    } finally {
-      await all.close();
-    }
+    await fill((ids) => all.append(ids)).catch(async (e: unknown) => {
+      await all.abandon(); // deleted below: syncing its gigabytes first would only delay the error
+      throw e;
+    });
+    await all.close();
     const train = trainCount(all.count, source);
     await copyTail(allTemp, valTemp, train * width);
     await truncate(allTemp, train * width);
