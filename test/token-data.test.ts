@@ -33,7 +33,7 @@ const random = (n: number, below: number, seed: number) => {
   const g = new Generator(seed, 0);
   return Int32Array.from({ length: n }, () => g.nextInt(below));
 };
-const BPE = BpeTokenizer.train(corpusText(20_000), 400);
+const BPE = BpeTokenizer.train(corpusText(20_000) + corpusText(5_000).replaceAll('\n', '\r\n'), 400); // with merges across "\r\n" and into it (",\r\n")
 const ids = (t: Tokenizer, text: string) => [...encodeKnown(t, text).ids];
 
 // Lines of words, spaces, digits, symbols, CRs and non-ASCII characters: places where a cut is safe
@@ -62,6 +62,14 @@ describe('a corpus read in pieces', () => {
       { numRuns: 300, seed: 7 },
     );
     expect(exact).toBeGreaterThan(30); // the property above ran on many texts cut only at safe places
+  });
+
+  it('cuts a text with Windows line ends (\\r\\n) at its lines, where no token changes, not mid-line', async () => {
+    const text = corpusText(3_000).replaceAll('\n', '\r\n');
+    const pieces = await piecesOf(await openCorpus(fileOf(text), 200));
+    expect(pieces.length).toBeGreaterThan(10);
+    expect(pieces.filter((p) => p.rough)).toEqual([]);
+    for (const t of [GPT2, BPE]) expect(pieces.flatMap((p) => ids(t, p.text)), t.kind).toEqual(ids(t, text));
   });
 
   it('without a line break between printable characters, pieces end between characters (rough), never inside one', async () => {

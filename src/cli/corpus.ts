@@ -55,7 +55,7 @@ export interface CorpusPiece {
   text: string;
   /** How many bytes of the corpus the pieces so far hold. */
   end: number;
-  /** Whether the piece ends mid-line, where no break between printable ASCII characters was found (see pieceEnd). */
+  /** Whether the piece ends mid-line, where no line break that is safe to cut at was found (see pieceEnd). */
   rough: boolean;
 }
 
@@ -118,17 +118,22 @@ async function* filePieces(path: string, pieceBytes: number, size: number): Asyn
 }
 
 const printableAscii = (byte: number) => byte > 0x20 && byte < 0x7f;
+const asciiLetterOrDigit = (byte: number) => (byte >= 0x30 && byte <= 0x39) || ((byte | 0x20) >= 0x61 && (byte | 0x20) <= 0x7a);
 
 /**
  * Where a piece of buffer[0, held) ends: after the last line break between two printable ASCII
- * characters ("x\nY"). Neither GPT-2's pre-tokenization nor ours (splitChunks) joins characters
- * across such a break, so the pieces tokenize exactly as the whole text does; a break after a space
- * or before one would not do ("x \n", "\n\n" and "\r\n" are chunks of their own). Failing that,
- * the piece ends before the last character (rough): tokens there may differ from the whole text's.
+ * characters ("x\nY"), or before the "\r" of a Windows line end that follows a letter or digit
+ * ("a|\r\n": a file with such line ends has no "x\nY"). Neither GPT-2's pre-tokenization nor ours
+ * (splitChunks) joins characters across these, so the pieces tokenize exactly as the whole text
+ * does; a break after a space or before one would not do ("x \n", "\n\n" and "\r\n" are chunks of
+ * their own), nor would one after "\r\n" (GPT-2 splits "\r", "\n" before a word, not at a text's
+ * end) or within it (ours keeps it whole). Failing these, the piece ends before the last character
+ * (rough): tokens there may differ from the whole text's.
  */
 export function pieceEnd(buffer: Uint8Array, held: number): { at: number; rough: boolean } {
   for (let i = held - 1; i >= 2; i--) {
     if (buffer[i - 1] === 0x0a && printableAscii(buffer[i]!) && printableAscii(buffer[i - 2]!)) return { at: i, rough: false };
+    if (buffer[i] === 0x0d && asciiLetterOrDigit(buffer[i - 1]!)) return { at: i, rough: false };
   }
   let at = held - 1;
   while (at > 0 && (buffer[at]! & 0xc0) === 0x80) at--; // not inside a UTF-8 sequence

@@ -51,7 +51,7 @@ export async function prepare(args: string[]): Promise<number> {
   });
   if (seen.rough && f.tokenizer !== 'char') {
     console.log(
-      `note: ${seen.rough} of the ${seen.pieces} pieces of ${f.data} were cut mid-line (no line break between printable ASCII characters ` +
+      `note: ${seen.rough} of the ${seen.pieces} pieces of ${f.data} were cut mid-line (no line break that is safe to cut at ` +
         `in ${PIECE_BYTES / 2 ** 20} MiB); tokens at those ${seen.rough} places may differ from tokenizing the text whole`,
     );
   }
