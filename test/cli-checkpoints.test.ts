@@ -300,6 +300,11 @@ describe('gpt train and its --out-dir', () => {
     const empty = join(dir, 'empty.txt');
     writeFileSync(empty, '');
     expectOneLine(await gpt('prepare', '--data', empty, '--out-dir', fresh()), 1, /empty\.txt is empty: there is no text to train on$/);
+    const one = join(dir, 'one-char.txt');
+    writeFileSync(one, 'x');
+    const failed = fresh();
+    expectOneLine(await gpt('prepare', '--data', one, '--out-dir', failed), 1, /one-char\.txt is too short: 1 token\(s\) cannot be split into train and val$/);
+    expect(existsSync(failed)).toBe(false); // nor an empty <out-dir>/data
     const bom = join(dir, 'bom-only.txt');
     writeFileSync(bom, '\uFEFF'); // a byte-order mark alone: bytes, but no text
     for (const tokenizer of ['char', 'bpe']) {

@@ -2,7 +2,7 @@
 // <out-dir>/data as little-endian train.bin / val.bin (uint16 where the vocabulary fits, as nanoGPT's;
 // int32 otherwise, and in data prepared before the dtype was recorded) plus meta.json with the
 // tokenizer, written last. Prepared tokens are read from disk as batches draw them (TokenFile).
-import { open, readdir, rename, rm, stat, truncate } from 'node:fs/promises';
+import { open, readdir, rename, rm, rmdir, stat, truncate } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { tempFilePrefix, tempPathFor, writeFileAtomic } from '../io/atomic-file.js';
 import { makeDirectories, readRegularFile } from '../io/regular-files.js';
@@ -155,7 +155,7 @@ export async function writeDataset(
   source: string,
   fill: (append: (ids: Int32Array) => Promise<void>) => Promise<void>,
 ): Promise<{ train: number; val: number }> {
-  await makeDirectories(dir);
+  const created = await makeDirectories(dir);
   const temps = DATA_FILES.map(tempFilePrefix);
   const leftover = (await readdir(dir)).filter((f) => temps.some((prefix) => f.startsWith(prefix)));
   await Promise.all(leftover.map((f) => rm(join(dir, f), { force: true })));
@@ -177,8 +177,10 @@ export async function writeDataset(
     const meta = { tokenizer: tokenizer.toJSON(), vocabSize: tokenizer.vocabSize, train, val: all.count - train, dtype };
     await writeFileAtomic(join(dir, 'meta.json'), JSON.stringify(meta) + '\n');
     return { train, val: all.count - train };
-  } finally {
+  } catch (e) {
     await Promise.all([allTemp, valTemp].map((p) => rm(p, { force: true })));
+    if (created) await rmdir(dir).catch(() => undefined); // a first write that fails leaves no empty directory (rmdir keeps a non-empty one)
+    throw e;
   }
 }
 
