@@ -244,6 +244,22 @@ describe('prepared data', () => {
     await ds.close();
   }, 120_000);
 
+  it('on a terminal, a pass that fails after its progress bar showed ends the bar, so that the error starts a line', async () => {
+    const line = corpusText(50_000);
+    const text = line.repeat(Math.ceil((PIECE_BYTES * 2.1) / Buffer.byteLength(line)));
+    const path = fileOf(Buffer.concat([Buffer.from(text), Buffer.from([0xff])])); // invalid UTF-8 in the third piece
+    const tty = process.stdout.isTTY;
+    process.stdout.isTTY = true;
+    try {
+      const r = await gpt('prepare', '--data', path, '--out-dir', join(sandbox, 'failed-on-a-terminal'));
+      expect(r.err).toMatch(/is not valid UTF-8 text/);
+      expect(r.out).toMatch(/\[#+\.*\] \d+\/\d+ MiB learning the vocabulary/);
+      expect(r.out.endsWith('\n')).toBe(true);
+    } finally {
+      process.stdout.isTTY = tty;
+    }
+  }, 120_000);
+
   it("reads nanoGPT's prepared GPT-2 data (uint16 train.bin and val.bin, no meta.json) with --tokenizer gpt2, and trains on it", async () => {
     const dir = join(sandbox, 'nanogpt-shakespeare');
     mkdirSync(dir);

@@ -91,16 +91,19 @@ async function* passOver(corpus: Corpus, what: string): AsyncGenerator<CorpusPie
   const progress = new Progress(total);
   const t0 = performance.now();
   let [shown, pieces] = [t0, 0];
-  for await (const piece of corpus.pieces()) {
-    yield piece;
-    if (++pieces < 2 || piece.end === corpus.bytes) continue;
-    const mib = Math.round(piece.end / 2 ** 20);
-    const rate = piece.end / 2 ** 20 / ((performance.now() - t0) / 1000);
-    progress.update(mib, `MiB ${what}, ${rate.toFixed(1)} MiB/s`);
-    if (!process.stdout.isTTY && performance.now() - shown > PLAIN_EVERY_MS) {
-      shown = performance.now();
-      progress.log(`${what}: ${mib} of ${total} MiB, ${rate.toFixed(1)} MiB/s, ${formatSeconds((corpus.bytes - piece.end) / 2 ** 20 / rate)} left`);
+  try {
+    for await (const piece of corpus.pieces()) {
+      yield piece;
+      if (++pieces < 2 || piece.end === corpus.bytes) continue;
+      const mib = Math.round(piece.end / 2 ** 20);
+      const rate = piece.end / 2 ** 20 / ((performance.now() - t0) / 1000);
+      progress.update(mib, `MiB ${what}, ${rate.toFixed(1)} MiB/s`);
+      if (!process.stdout.isTTY && performance.now() - shown > PLAIN_EVERY_MS) {
+        shown = performance.now();
+        progress.log(`${what}: ${mib} of ${total} MiB, ${rate.toFixed(1)} MiB/s, ${formatSeconds((corpus.bytes - piece.end) / 2 ** 20 / rate)} left`);
+      }
     }
+  } finally {
+    progress.done(); // also when a piece fails: the error then starts a line of its own, not the bar's
   }
-  progress.done();
 }
