@@ -1,10 +1,10 @@
 // Corpora larger than memory: `gpt prepare` reads a file in pieces that tokenize as the whole text
 // does, streams the ids to disk (uint16 where the vocabulary fits), and training reads the windows
 // it draws from the files (TokenFile). The oracle for pieces is the same tokenizer on the whole text.
-import { appendFileSync, mkdirSync, readdirSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, readdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
-import { describe, expect, it, vi } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import { openCorpus, PIECE_BYTES, type Corpus } from '../src/cli/corpus.js';
 import { loadDataset, loadTokens, writeDataset } from '../src/cli/data.js';
 import { loadGpt2Tokenizer } from '../src/cli/tokenizer-files.js';
@@ -15,6 +15,7 @@ import { Generator } from '../src/tensor/generator.js';
 import { corpusText, gpt, tempDir, TINY } from './cli-helpers.js';
 
 const sandbox = tempDir('token-data');
+afterAll(() => rmSync(sandbox, { recursive: true, force: true })); // corpora of 40-70 MiB
 let files = 0;
 const fileOf = (data: string | Uint8Array) => {
   const path = join(sandbox, `f${files++}`);
