@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { appendFileSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { checkpointBytes, decodeCheckpoint, encodeCheckpoint, modelFromCheckpoint } from '../src/gpt/checkpoint.js';
 import { device } from '../src/device/device.js';
 import { GPT } from '../src/gpt/model.js';
@@ -172,8 +172,14 @@ describe('gpt train and its --out-dir', () => {
     const out = copy();
     const live = process.ppid;
     writeFileSync(join(out, LOCK_FILE), JSON.stringify({ pid: live, hostname: hostname(), started: '2026-01-01T00:00:00.000Z' }) + '\n');
-    const held = await gpt('prepare', '--data', corpus, '--out-dir', out);
-    expectOneLine(held, 1, new RegExp(`is in use by another run \\(pid ${live}, since 2026-01-01T00:00:00.000Z\\)`));
+    const learnt = vi.spyOn(CharTokenizer, 'trainOnPieces');
+    try {
+      const held = await gpt('prepare', '--data', corpus, '--out-dir', out);
+      expectOneLine(held, 1, new RegExp(`is in use by another run \\(pid ${live}, since 2026-01-01T00:00:00.000Z\\)`));
+      expect(learnt).not.toHaveBeenCalled(); // refused before a pass over the corpus, which may take minutes
+    } finally {
+      learnt.mockRestore();
+    }
     expect(existsSync(join(out, 'data'))).toBe(false);
     expect(existsSync(join(out, LOCK_FILE))).toBe(true);
     const free = fresh();
@@ -319,6 +325,16 @@ describe('gpt train and its --out-dir', () => {
     const empty = join(dir, 'empty.txt');
     writeFileSync(empty, '');
     expectOneLine(await gpt('prepare', '--data', empty, '--out-dir', fresh()), 1, /empty\.txt is empty: there is no text to train on$/);
+    const one = join(dir, 'one-char.txt');
+    writeFileSync(one, 'x');
+    const failed = fresh();
+    expectOneLine(await gpt('prepare', '--data', one, '--out-dir', failed), 1, /one-char\.txt is too short: 1 token\(s\) cannot be split into train and val$/);
+    expect(existsSync(failed)).toBe(false); // nor an empty <out-dir>/data
+    const bom = join(dir, 'bom-only.txt');
+    writeFileSync(bom, '\uFEFF'); // a byte-order mark alone: bytes, but no text
+    for (const tokenizer of ['char', 'bpe']) {
+      expectOneLine(await gpt('prepare', '--data', bom, '--tokenizer', tokenizer, '--out-dir', fresh()), 1, /^gpt prepare: \S+bom-only\.txt is empty: there is no text to train on$/);
+    }
     const out = fresh();
     expectOneLine(await gpt('train', '--data', empty, '--out-dir', out), 1, /empty\.txt is empty/);
     expect(existsSync(out)).toBe(false);

@@ -1,10 +1,10 @@
 // Corpora larger than memory: `gpt prepare` reads a file in pieces that tokenize as the whole text
 // does, streams the ids to disk (uint16 where the vocabulary fits), and training reads the windows
 // it draws from the files (TokenFile). The oracle for pieces is the same tokenizer on the whole text.
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import { openCorpus, PIECE_BYTES, type Corpus } from '../src/cli/corpus.js';
 import { buildDataset, loadDataset, loadTokens, writeDataset } from '../src/cli/data.js';
 import { gpt3EncoderDir, loadGpt2Tokenizer } from '../src/cli/tokenizer-files.js';
@@ -15,6 +15,7 @@ import { Generator } from '../src/tensor/generator.js';
 import { corpusText, gpt, tempDir, TINY } from './cli-helpers.js';
 
 const sandbox = tempDir('token-data');
+afterAll(() => rmSync(sandbox, { recursive: true, force: true })); // corpora of 40-70 MiB
 let files = 0;
 const fileOf = (data: string | Uint8Array) => {
   const path = join(sandbox, `f${files++}`);
@@ -33,7 +34,7 @@ const random = (n: number, below: number, seed: number) => {
   const g = new Generator(seed, 0);
   return Int32Array.from({ length: n }, () => g.nextInt(below));
 };
-const BPE = BpeTokenizer.train(corpusText(20_000), 400);
+const BPE = BpeTokenizer.train(corpusText(20_000) + corpusText(5_000).replaceAll('\n', '\r\n'), 400); // with merges across "\r\n" and into it (",\r\n")
 const ids = (t: Tokenizer, text: string) => [...encodeKnown(t, text).ids];
 
 // Lines of words, spaces, digits, symbols, CRs and non-ASCII characters: places where a cut is safe
@@ -52,6 +53,7 @@ describe('a corpus read in pieces', () => {
         expect(pieces.map((p) => p.text).join('')).toBe(text);
         pieces.forEach((p, i) => expect(p.end - (pieces[i - 1]?.end ?? 0)).toBeLessThanOrEqual(pieceBytes));
         expect(pieces.at(-1)?.end ?? 0).toBe(Buffer.byteLength(text));
+        expect(pieces.map((p) => p.documentEnd)).toEqual(pieces.map((_, i) => i === pieces.length - 1));
         const char = CharTokenizer.train(text || 'x');
         for (const t of [GPT2, BPE, char]) {
           if (pieces.some((p) => p.rough) && t !== char) continue; // a character tokenizer tokenizes any cut exactly
@@ -64,12 +66,35 @@ describe('a corpus read in pieces', () => {
     expect(exact).toBeGreaterThan(30); // the property above ran on many texts cut only at safe places
   });
 
+  it('cuts a text with Windows line ends (\\r\\n) at its lines, where no token changes, not mid-line', async () => {
+    const text = corpusText(3_000).replaceAll('\n', '\r\n');
+    const pieces = await piecesOf(await openCorpus(fileOf(text), 200));
+    expect(pieces.length).toBeGreaterThan(10);
+    expect(pieces.filter((p) => p.rough)).toEqual([]);
+    for (const t of [GPT2, BPE]) expect(pieces.flatMap((p) => ids(t, p.text)), t.kind).toEqual(ids(t, text));
+  });
+
   it('without a line break between printable characters, pieces end between characters (rough), never inside one', async () => {
     const text = 'é日😀'.repeat(40); // no ASCII at all: 2-, 3- and 4-byte characters
     const pieces = await piecesOf(await openCorpus(fileOf(text), 10));
     expect(pieces.length).toBeGreaterThan(10);
     expect(pieces.slice(0, -1).every((p) => p.rough)).toBe(true);
     expect(pieces.map((p) => p.text).join('')).toBe(text);
+  });
+
+  it('reads a file that fills a piece exactly as one piece, not cut before its last character', async () => {
+    for (const text of ['abcdefghij', 'ab\ncd\néf']) {
+      expect(await piecesOf(await openCorpus(fileOf(text), Buffer.byteLength(text)))).toEqual([{ text, end: Buffer.byteLength(text), rough: false, documentEnd: true }]);
+    }
+  });
+
+  it('refuses a file that grew or shrank after it was opened (a pass would read another text than the other pass)', async () => {
+    const path = fileOf('ab\ncd\nef\n');
+    const corpus = await openCorpus(path, 4);
+    appendFileSync(path, 'gh\n');
+    await expect(piecesOf(corpus)).rejects.toThrow(`${path} changed while it was being read: 9 bytes when opened, 12 now`);
+    truncateSync(path, 5);
+    await expect(piecesOf(corpus)).rejects.toThrow(`${path} changed while it was being read: 9 bytes when opened, 5 now`);
   });
 
   it('keeps a byte-order mark that starts a later piece, drops the one that starts the file, and names invalid UTF-8 with its bytes', async () => {
@@ -115,6 +140,14 @@ describe('token files', () => {
     });
   }
 
+  it('drawBatch refuses a TokenSource whose subarray returns another number of ids than asked for', () => {
+    const ids = random(100, 50, 10);
+    for (const extra of [-1, 1]) {
+      const source = { length: ids.length, subarray: (begin: number, end: number) => ids.subarray(begin, end + extra) };
+      expect(() => drawBatch(source, 2, 8, new Generator(1, 0))).toThrow(new RegExp(`^drawBatch: data\\.subarray\\(\\d+, \\d+\\) returned ${9 + extra} ids, expected 9$`));
+    }
+  });
+
   it('refuses a file of the wrong size, an id outside the vocabulary (naming it and its index), and an id too large to write', async () => {
     const path = join(sandbox, 'bad-ids');
     const ids = random(3_000, 60, 2);
@@ -152,13 +185,46 @@ describe('prepared data', () => {
     expect([...ds.train.subarray(0, n)]).toEqual(all.slice(0, n));
     expect([...ds.val.subarray(0, all.length - n)]).toEqual(all.slice(n));
     await ds.close();
-    // a fill that throws leaves the data as it was, and no temporary file
-    await expect(writeDataset(dir, tokenizer, 'test', async (append) => {
-      await append(random(100, 8, 7));
-      throw new Error('stopped');
-    })).rejects.toThrow('stopped');
+    // a fill that throws leaves the data as it was, and no temporary file (nor syncs the one it deletes)
+    const synced = vi.spyOn(TokenWriter.prototype, 'close');
+    try {
+      await expect(writeDataset(dir, tokenizer, 'test', async (append) => {
+        await append(random(100, 8, 7));
+        throw new Error('stopped');
+      })).rejects.toThrow('stopped');
+      expect(synced).not.toHaveBeenCalled();
+    } finally {
+      synced.mockRestore();
+    }
     expect(readdirSync(dir).sort()).toEqual(['meta.json', 'train.bin', 'val.bin']);
     expect([...(await loadDataset(dir)).val.subarray(0, 5)]).toEqual(all.slice(n, n + 5));
+  });
+
+  it("closes the files of prepared data refused for being tokenized differently from the checkpoint", async () => {
+    const dir = join(sandbox, 'other-tokenizer', 'data');
+    await writeDataset(dir, CharTokenizer.train('abc'), 'test', (append) => append(random(50, 3, 9)));
+    const opened = vi.spyOn(TokenFile, 'open');
+    const closed = vi.spyOn(TokenFile.prototype, 'close');
+    try {
+      await expect(loadTokens(dir, { tokenizer: 'char', vocabSize: 512, existing: CharTokenizer.train('abcd') })).rejects.toThrow(
+        `the data in ${dir} was tokenized differently from the checkpoint`,
+      );
+      expect(opened).toHaveBeenCalledTimes(2);
+      expect(closed).toHaveBeenCalledTimes(2);
+    } finally {
+      [opened, closed].forEach((s) => s.mockRestore());
+    }
+  });
+
+  it.runIf(existsSync('/proc/self/fd'))('a meta.json refused after train.bin was opened leaves no file open', async () => {
+    const dir = join(sandbox, 'bad-val-count', 'data');
+    const tokenizer = CharTokenizer.train('ab');
+    await writeDataset(dir, tokenizer, 'test', (append) => append(random(50, 2, 9)));
+    const meta = JSON.parse(readFileSync(join(dir, 'meta.json'), 'utf8'));
+    writeFileSync(join(dir, 'meta.json'), JSON.stringify({ ...meta, val: '5' })); // checked only when val.bin is opened
+    const open = readdirSync('/proc/self/fd').length;
+    await expect(loadDataset(dir)).rejects.toThrow('field "val" must be an integer >= 0, got "5"');
+    expect(readdirSync('/proc/self/fd').length).toBe(open);
   });
 
   it('reads data prepared before meta.json recorded a dtype as int32', async () => {
@@ -191,6 +257,22 @@ describe('prepared data', () => {
     await ds.close();
   }, 120_000);
 
+  it('on a terminal, a pass that fails after its progress bar showed ends the bar, so that the error starts a line', async () => {
+    const line = corpusText(50_000);
+    const text = line.repeat(Math.ceil((PIECE_BYTES * 2.1) / Buffer.byteLength(line)));
+    const path = fileOf(Buffer.concat([Buffer.from(text), Buffer.from([0xff])])); // invalid UTF-8 in the third piece
+    const tty = process.stdout.isTTY;
+    process.stdout.isTTY = true;
+    try {
+      const r = await gpt('prepare', '--data', path, '--out-dir', join(sandbox, 'failed-on-a-terminal'));
+      expect(r.err).toMatch(/is not valid UTF-8 text/);
+      expect(r.out).toMatch(/\[#+\.*\] \d+\/\d+ MiB learning the vocabulary/);
+      expect(r.out.endsWith('\n')).toBe(true);
+    } finally {
+      process.stdout.isTTY = tty;
+    }
+  }, 120_000);
+
   it("reads nanoGPT's prepared GPT-2 data (uint16 train.bin and val.bin, no meta.json) with --tokenizer gpt2, and trains on it", async () => {
     const dir = join(sandbox, 'nanogpt-shakespeare');
     mkdirSync(dir);
@@ -214,6 +296,17 @@ describe('prepared data', () => {
     writeFileSync(join(dir, 'val.bin'), new Uint8Array(3));
     await expect(loadTokens(dir, { tokenizer: 'gpt2', vocabSize: 512 })).rejects.toThrow(`${join(dir, 'val.bin')} has 3 bytes: not uint16 ids, as nanoGPT writes them`);
   }, 120_000);
+
+  it("never reads nanoGPT's GPT-2 ids (no meta.pkl) with a character checkpoint's tokenizer, which would misread them", async () => {
+    const dir = join(sandbox, 'nanogpt-gpt2-ids');
+    mkdirSync(dir);
+    const ids = new Uint8Array(Uint16Array.from(random(100, 65, 8)).buffer); // ids below 65: a char vocabulary's range too
+    for (const file of ['train.bin', 'val.bin']) writeFileSync(join(dir, file), ids);
+    const existing = CharTokenizer.train('abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 .,;:!?\n\'-"()&$');
+    await expect(loadTokens(dir, { tokenizer: 'char', vocabSize: 512, existing })).rejects.toThrow(
+      `${dir} has train.bin but neither meta.json nor meta.pkl: nanoGPT's prepared GPT-2 ids (uint16) read with --tokenizer gpt2, and the checkpoint's tokenizer is char;`,
+    );
+  });
 });
 
 describe('a large text given to gpt train --data', () => {

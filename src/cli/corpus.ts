@@ -60,7 +60,7 @@ export interface CorpusPiece {
   text: string;
   /** How many bytes of the corpus the pieces so far hold. */
   end: number;
-  /** Whether the piece ends mid-line, where no break between printable ASCII characters was found (see pieceEnd). */
+  /** Whether the piece ends mid-line, where no line break that is safe to cut at was found (see pieceEnd). */
   rough: boolean;
   /** Whether the piece ends its document (its file). */
   documentEnd: boolean;
@@ -86,7 +86,7 @@ export async function openCorpus(source: string, pieceBytes = PIECE_BYTES): Prom
   if ((await stat(source).catch(() => null))?.isDirectory()) return directoryCorpus(source, pieceBytes);
   const handle = await openSource(source);
   const { size } = await handle.stat().finally(() => handle.close());
-  return { bytes: size, documents: 1, separateDocuments: false, pieces: () => filePieces(source, pieceBytes) };
+  return { bytes: size, documents: 1, separateDocuments: false, pieces: () => filePieces(source, pieceBytes, size) };
 }
 
 async function directoryCorpus(dir: string, pieceBytes: number): Promise<Corpus> {
@@ -101,7 +101,7 @@ async function directoryCorpus(dir: string, pieceBytes: number): Promise<Corpus>
   const pieces = async function* () {
     let before = 0; // bytes of the files read so far
     for (const { path, size } of files) {
-      for await (const piece of filePieces(path, pieceBytes)) yield { ...piece, end: before + piece.end };
+      for await (const piece of filePieces(path, pieceBytes, size)) yield { ...piece, end: before + piece.end };
       before += size;
     }
   };
@@ -116,7 +116,8 @@ async function openSource(path: string) {
   }
 }
 
-async function* filePieces(path: string, pieceBytes: number): AsyncGenerator<CorpusPiece> {
+/** The pieces of the file at `path`, which must still be `size` bytes long: each pass must read the text the others read. */
+async function* filePieces(path: string, pieceBytes: number, size: number): AsyncGenerator<CorpusPiece> {
   const handle = await openSource(path);
   try {
     const buffer = new Uint8Array(pieceBytes);
@@ -126,7 +127,12 @@ async function* filePieces(path: string, pieceBytes: number): AsyncGenerator<Cor
         const n = (await handle.read(buffer, held, buffer.length - held, start + held)).bytesRead;
         [held, ended] = [held + n, n === 0];
       }
-      if (held === 0) return;
+      // a full buffer may hold the rest of the file exactly: then it is the last piece, not one to cut
+      if (!ended) ended = (await handle.read(new Uint8Array(1), 0, 1, start + held)).bytesRead === 0;
+      if (held === 0) {
+        if (start !== size) throw new Error(`${path} changed while it was being read: ${size} bytes when opened, ${start} now`);
+        return;
+      }
       const cut = ended ? { at: held, rough: false } : pieceEnd(buffer, held);
       // a byte-order mark is dropped at the start of the file only
       const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: !first });
@@ -146,17 +152,22 @@ async function* filePieces(path: string, pieceBytes: number): AsyncGenerator<Cor
 }
 
 const printableAscii = (byte: number) => byte > 0x20 && byte < 0x7f;
+const asciiLetterOrDigit = (byte: number) => (byte >= 0x30 && byte <= 0x39) || ((byte | 0x20) >= 0x61 && (byte | 0x20) <= 0x7a);
 
 /**
  * Where a piece of buffer[0, held) ends: after the last line break between two printable ASCII
- * characters ("x\nY"). Neither GPT-2's pre-tokenization nor ours (splitChunks) joins characters
- * across such a break, so the pieces tokenize exactly as the whole text does; a break after a space
- * or before one would not do ("x \n", "\n\n" and "\r\n" are chunks of their own). Failing that,
- * the piece ends before the last character (rough): tokens there may differ from the whole text's.
+ * characters ("x\nY"), or before the "\r" of a Windows line end that follows a letter or digit
+ * ("a|\r\n": a file with such line ends has no "x\nY"). Neither GPT-2's pre-tokenization nor ours
+ * (splitChunks) joins characters across these, so the pieces tokenize exactly as the whole text
+ * does; a break after a space or before one would not do ("x \n", "\n\n" and "\r\n" are chunks of
+ * their own), nor would one after "\r\n" (GPT-2 splits "\r", "\n" before a word, not at a text's
+ * end) or within it (ours keeps it whole). Failing these, the piece ends before the last character
+ * (rough): tokens there may differ from the whole text's.
  */
 export function pieceEnd(buffer: Uint8Array, held: number): { at: number; rough: boolean } {
   for (let i = held - 1; i >= 2; i--) {
     if (buffer[i - 1] === 0x0a && printableAscii(buffer[i]!) && printableAscii(buffer[i - 2]!)) return { at: i, rough: false };
+    if (buffer[i] === 0x0d && asciiLetterOrDigit(buffer[i - 1]!)) return { at: i, rough: false };
   }
   let at = held - 1;
   while (at > 0 && (buffer[at]! & 0xc0) === 0x80) at--; // not inside a UTF-8 sequence

@@ -2,7 +2,7 @@
 // <out-dir>/data as little-endian train.bin / val.bin (uint16 where the vocabulary fits, as nanoGPT's;
 // int32 otherwise, and in data prepared before the dtype was recorded) plus meta.json with the
 // tokenizer, written last. Prepared tokens are read from disk as batches draw them (TokenFile).
-import { open, readdir, rename, rm, stat, truncate } from 'node:fs/promises';
+import { open, readdir, rename, rm, rmdir, stat, truncate } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { tempFilePrefix, tempPathFor, writeFileAtomic } from '../io/atomic-file.js';
 import { parsePickle } from '../io/pickle.js';
@@ -106,6 +106,7 @@ export async function loadTokens(source: string, opts: TokenizerChoice): Promise
   const nanoGpt = !(await exists(join(source, 'meta.json'))) && (await exists(join(source, 'train.bin')));
   const ds = nanoGpt ? await loadNanoGptData(source, opts) : await loadDataset(source);
   if (opts.existing && JSON.stringify(opts.existing.toJSON()) !== JSON.stringify(ds.tokenizer.toJSON())) {
+    await ds.close();
     throw new Error(`the data in ${source} was tokenized differently from the checkpoint; pass --data FILE to re-tokenize`);
   }
   return ds;
@@ -114,10 +115,13 @@ export async function loadTokens(source: string, opts: TokenizerChoice): Promise
 /** A Dataset of the two files `openTrain` and `openVal` open (the first closed again if the second cannot be). */
 async function splitFiles(tokenizer: Tokenizer, tokenizerOfData: boolean, openTrain: () => Promise<TokenFile>, openVal: () => Promise<TokenFile>): Promise<Dataset> {
   const train = await openTrain();
-  const val = await openVal().catch(async (e: unknown) => {
+  let val: TokenFile;
+  try {
+    val = await openVal(); // which may throw before it returns a promise (meta.json's count of val)
+  } catch (e) {
     await train.close();
     throw e;
-  });
+  }
   return { tokenizer, train, val, tokenizerOfData, close: async () => void (await Promise.all([train.close(), val.close()])) };
 }
 
@@ -132,7 +136,8 @@ const exists = async (path: string) => (await stat(path).catch(() => null)) !== 
 async function loadNanoGptData(dir: string, opts: TokenizerChoice): Promise<Dataset> {
   const ofData = await nanoGptCharTokenizer(dir);
   const tokenizer = ofData ?? opts.existing ?? (opts.tokenizer === 'gpt2' ? await loadGpt2Tokenizer(opts.tokenizerFile ?? '') : null);
-  if (tokenizer === null || (tokenizer.kind !== 'gpt2' && tokenizer.kind !== 'char')) {
+  // without meta.pkl the ids are GPT-2's: another tokenizer (a char checkpoint's) would silently misread them
+  if (tokenizer === null || (!ofData && tokenizer.kind !== 'gpt2')) {
     const given = opts.existing ? `the checkpoint's tokenizer is ${opts.existing.kind}` : `--tokenizer is ${opts.tokenizer}`;
     throw new Error(`${dir} has train.bin but neither meta.json nor meta.pkl: nanoGPT's prepared GPT-2 ids (uint16) read with --tokenizer gpt2, and ${given}; for other data, run \`gpt prepare\``);
   }
@@ -181,7 +186,7 @@ export async function writeDataset(
   source: string,
   fill: (append: (ids: Int32Array) => Promise<void>) => Promise<void>,
 ): Promise<{ train: number; val: number }> {
-  await makeDirectories(dir);
+  const created = await makeDirectories(dir);
   const temps = DATA_FILES.map(tempFilePrefix);
   const leftover = (await readdir(dir)).filter((f) => temps.some((prefix) => f.startsWith(prefix)));
   await Promise.all(leftover.map((f) => rm(join(dir, f), { force: true })));
@@ -190,11 +195,11 @@ export async function writeDataset(
   const [allTemp, valTemp] = [tempPathFor(join(dir, 'train.bin')), tempPathFor(join(dir, 'val.bin'))];
   try {
     const all = await TokenWriter.create(allTemp, dtype);
-    try {
-      await fill((ids) => all.append(ids));
-    } finally {
-      await all.close();
-    }
+    await fill((ids) => all.append(ids)).catch(async (e: unknown) => {
+      await all.abandon(); // deleted below: syncing its gigabytes first would only delay the error
+      throw e;
+    });
+    await all.close();
     const train = trainCount(all.count, source);
     await copyTail(allTemp, valTemp, train * width);
     await truncate(allTemp, train * width);
@@ -203,8 +208,10 @@ export async function writeDataset(
     const meta = { tokenizer: tokenizer.toJSON(), vocabSize: tokenizer.vocabSize, train, val: all.count - train, dtype };
     await writeFileAtomic(join(dir, 'meta.json'), JSON.stringify(meta) + '\n');
     return { train, val: all.count - train };
-  } finally {
+  } catch (e) {
     await Promise.all([allTemp, valTemp].map((p) => rm(p, { force: true })));
+    if (created) await rmdir(dir).catch(() => undefined); // a first write that fails leaves no empty directory (rmdir keeps a non-empty one)
+    throw e;
   }
 }
 
@@ -212,7 +219,11 @@ const DATA_FILES = ['train.bin', 'val.bin', 'meta.json'];
 
 /** Copies the bytes of `from` from `start` on into a new file `to`, durably. */
 async function copyTail(from: string, to: string, start: number): Promise<void> {
-  const [source, target] = [await open(from, 'r'), await open(to, 'wx')];
+  const source = await open(from, 'r');
+  const target = await open(to, 'wx').catch(async (e: unknown) => {
+    await source.close();
+    throw e;
+  });
   try {
     const buffer = new Uint8Array(16 * 2 ** 20);
     for (let at = start, n = 1; n > 0; at += n) {

@@ -33,31 +33,33 @@ export async function prepare(args: string[]): Promise<number> {
   noPositional(positional);
   checkTokenizerFlagsApply(given, f.tokenizer);
   const corpus = await openCorpus(f.data);
-  if (corpus.bytes === 0) throw new Error(`${f.data} is empty: there is no text to train on`);
+  if (corpus.bytes === 0) throw emptyCorpus(f.data);
   const t0 = performance.now();
-  // a pass that only char and bpe take: gpt2's vocabulary is read, not learnt
-  const tokenizer = await newTokenizer(texts(passOver(corpus, 'learning the vocabulary')), { tokenizer: f.tokenizer, vocabSize: f.vocabSize, tokenizerFile: f.tokenizerFile });
   const dir = join(f.outDir, 'data');
   const seen = { chars: 0, pieces: 0, rough: 0 };
-  // nanoGPT's openwebtext/prepare.py: each document followed by <|endoftext|>
-  const endOfText = corpus.separateDocuments && tokenizer instanceof Gpt2Tokenizer ? (tokenizer.specialId('<|endoftext|>') ?? null) : null;
-  // under the directory's lock: a run there reads this data (and a resumed one reads it again)
-  const counts = await withDirectoryLock(f.outDir, () =>
-    writeDataset(dir, tokenizer, f.data, async (append) => {
+  // under the directory's lock: a run there reads this data (and a resumed one reads it again); taken
+  // before the first pass, so that a held lock is told at once, not after minutes of learning
+  const { tokenizer, counts, endOfText } = await withDirectoryLock(f.outDir, async () => {
+    // a pass that only char and bpe take: gpt2's vocabulary is read, not learnt
+    const tokenizer = await newTokenizer(texts(passOver(corpus, 'learning the vocabulary'), f.data), { tokenizer: f.tokenizer, vocabSize: f.vocabSize, tokenizerFile: f.tokenizerFile });
+    // nanoGPT's openwebtext/prepare.py: each document followed by <|endoftext|>
+    const endOfText = corpus.separateDocuments && tokenizer instanceof Gpt2Tokenizer ? (tokenizer.specialId('<|endoftext|>') ?? null) : null;
+    const counts = await writeDataset(dir, tokenizer, f.data, async (append) => {
       for await (const piece of passOver(corpus, 'tokenizing')) {
         await append(encodeAll(tokenizer, piece.text, f.data));
         if (piece.documentEnd && endOfText !== null) await append(Int32Array.of(endOfText));
         [seen.chars, seen.pieces, seen.rough] = [seen.chars + piece.text.length, seen.pieces + 1, seen.rough + Number(piece.rough)];
       }
-    }),
-  );
+    });
+    return { tokenizer, counts, endOfText };
+  });
   if (corpus.separateDocuments) {
     const joined = endOfText !== null ? 'each followed by <|endoftext|>' : `joined as they are (the ${f.tokenizer} tokenizer has no end-of-text token)`;
     console.log(`${corpus.documents.toLocaleString('en-US')} documents (the files of ${f.data}), ${joined}`);
   }
   if (seen.rough && f.tokenizer !== 'char') {
     console.log(
-      `note: ${seen.rough} of the ${seen.pieces} pieces of ${f.data} were cut mid-line (no line break between printable ASCII characters ` +
+      `note: ${seen.rough} of the ${seen.pieces} pieces of ${f.data} were cut mid-line (no line break that is safe to cut at ` +
         `in ${PIECE_BYTES / 2 ** 20} MiB); tokens at those ${seen.rough} places may differ from tokenizing the text whole`,
     );
   }
@@ -76,8 +78,16 @@ function encodeAll(tokenizer: Tokenizer, text: string, source: string): Int32Arr
   return known.ids;
 }
 
-async function* texts(pieces: AsyncIterable<CorpusPiece>): AsyncGenerator<string> {
-  for await (const piece of pieces) yield piece.text;
+const emptyCorpus = (source: string) => new Error(`${source} is empty: there is no text to train on`);
+
+/** The pieces' texts; a file of a byte-order mark alone is as empty as one of no bytes. */
+async function* texts(pieces: AsyncIterable<CorpusPiece>, source: string): AsyncGenerator<string> {
+  let chars = 0;
+  for await (const piece of pieces) {
+    chars += piece.text.length;
+    yield piece.text;
+  }
+  if (!chars) throw emptyCorpus(source);
 }
 
 // Plain output (a log, a pipe) gets a progress line this often.
@@ -89,18 +99,21 @@ async function* passOver(corpus: Corpus, what: string): AsyncGenerator<CorpusPie
   const progress = new Progress(total);
   const t0 = performance.now();
   let [drawn, shown, pieces] = [t0, t0, 0];
-  for await (const piece of corpus.pieces()) {
-    yield piece;
-    // from the second piece on, and at most every 200 ms: a directory may hold many small files
-    if (++pieces < 2 || piece.end === corpus.bytes || performance.now() - drawn < 200) continue;
-    drawn = performance.now();
-    const mib = Math.round(piece.end / 2 ** 20);
-    const rate = piece.end / 2 ** 20 / ((performance.now() - t0) / 1000);
-    progress.update(mib, `MiB ${what}, ${rate.toFixed(1)} MiB/s`);
-    if (!process.stdout.isTTY && performance.now() - shown > PLAIN_EVERY_MS) {
-      shown = performance.now();
-      progress.log(`${what}: ${mib} of ${total} MiB, ${rate.toFixed(1)} MiB/s, ${formatSeconds((corpus.bytes - piece.end) / 2 ** 20 / rate)} left`);
+  try {
+    for await (const piece of corpus.pieces()) {
+      yield piece;
+      // from the second piece on, and at most every 200 ms: a directory may hold many small files
+      if (++pieces < 2 || piece.end === corpus.bytes || performance.now() - drawn < 200) continue;
+      drawn = performance.now();
+      const mib = Math.round(piece.end / 2 ** 20);
+      const rate = piece.end / 2 ** 20 / ((performance.now() - t0) / 1000);
+      progress.update(mib, `MiB ${what}, ${rate.toFixed(1)} MiB/s`);
+      if (!process.stdout.isTTY && performance.now() - shown > PLAIN_EVERY_MS) {
+        shown = performance.now();
+        progress.log(`${what}: ${mib} of ${total} MiB, ${rate.toFixed(1)} MiB/s, ${formatSeconds((corpus.bytes - piece.end) / 2 ** 20 / rate)} left`);
+      }
     }
+  } finally {
+    progress.done(); // also when a piece fails: the error then starts a line of its own, not the bar's
   }
-  progress.done();
 }

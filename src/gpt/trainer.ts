@@ -277,6 +277,8 @@ export function drawBatch(data: TokenSource, B: number, T: number, rng: Generato
   for (let b = 0; b < B; b++) {
     const start = rng.nextInt(data.length - T - 1);
     const block = data.subarray(start, start + T + 1); // one read of a file's tokens, not two
+    // a TokenSource that reads short would leave zeros in the batch (a long one overruns into the next row)
+    if (block.length !== T + 1) throw new Error(`drawBatch: data.subarray(${start}, ${start + T + 1}) returned ${block.length} ids, expected ${T + 1}`);
     x.set(block.subarray(0, T), b * T);
     y.set(block.subarray(1), b * T);
   }

@@ -19,11 +19,10 @@ export const tokenBytes = (dtype: TokenDtype): number => (dtype === 'uint16' ? 2
 /** The narrowest dtype that holds every id of a vocabulary of `vocabSize` tokens. */
 export const tokenDtypeFor = (vocabSize: number): TokenDtype => (vocabSize <= 2 ** 16 ? 'uint16' : 'int32');
 
-/** The ids of `bytes` (a whole number of tokens of `dtype`) as int32, the dtype a batch holds. */
+/** The ids of `bytes` (a whole number of tokens of `dtype`, at the start of a buffer of their own) as int32, the dtype a batch holds. */
 function idsOf(bytes: Uint8Array, dtype: TokenDtype): Int32Array {
-  const aligned = bytes.byteOffset % 4 === 0 ? bytes : bytes.slice(); // a typed array view needs its element alignment
-  if (dtype === 'int32') return new Int32Array(aligned.buffer, aligned.byteOffset, aligned.length / 4);
-  return Int32Array.from(new Uint16Array(aligned.buffer, aligned.byteOffset, aligned.length / 2));
+  if (dtype === 'int32') return new Int32Array(bytes.buffer, 0, bytes.length / 4);
+  return Int32Array.from(new Uint16Array(bytes.buffer, 0, bytes.length / 2));
 }
 
 /** How a TokenFile is opened: what the file must hold. */
