@@ -1,6 +1,6 @@
 // `gpt serve` answers only requests whose Host header names it (the bound address and port), so a
 // page of another origin cannot read the checkpoint through DNS rebinding; a download the client
-// abandons closes its file.
+// abandons closes its file; a port or host it cannot listen on is one line naming the flag.
 import { mkdirSync, readdirSync, readlinkSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { connect } from 'node:net';
@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer, type StaticServer } from '../src/cli/serve.js';
 import { acceptedHosts, isLoopback } from '../src/cli/host-check.js';
-import { tempDir } from './cli-helpers.js';
+import { expectOneLine, gpt, tempDir } from './cli-helpers.js';
 
 const root = join(tempDir('cli-serve'), 'web');
 mkdirSync(root);
@@ -92,5 +92,21 @@ describe('gpt serve, a download the client abandons', () => {
     } finally {
       await server.close();
     }
+  });
+});
+
+describe('gpt serve, an address it cannot listen on', () => {
+  it('a port already in use is one line naming --port (and --port 0)', async () => {
+    const taken = await startServer({ root, port: 0 });
+    const port = new URL(taken.url).port;
+    try {
+      expectOneLine(await gpt('serve', '--root', root, '--port', port), 1, new RegExp(`^gpt serve: --port ${port}: 127\\.0\\.0\\.1:${port} is already in use .*--port 0`));
+    } finally {
+      await taken.close();
+    }
+  });
+
+  it('a host that is no address of this machine is one line naming --host', async () => {
+    expectOneLine(await gpt('serve', '--root', root, '--port', '0', '--host', '192.0.2.7'), 1, /^gpt serve: --host 192\.0\.2\.7: not an address of this machine/);
   });
 });

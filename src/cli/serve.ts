@@ -156,15 +156,15 @@ export async function startServer(opts: ServeOptions = {}): Promise<StaticServer
   });
   const host = opts.host ?? '127.0.0.1';
   await new Promise<void>((ok, fail) => {
-    server.once('error', fail);
+    const refused = (e: NodeJS.ErrnoException) => fail(listenError(e, host, opts.port ?? 8080));
+    server.once('error', refused);
     server.listen(opts.port ?? 8080, host, () => {
-      server.off('error', fail);
+      server.off('error', refused);
       ok();
     });
   });
   const { port } = server.address() as AddressInfo;
   hosts = acceptedHosts(host, port);
-  const bracket = (h: string) => (h.includes(':') ? `[${h}]` : h);
   const everywhere = host === '0.0.0.0' || host === '::';
   return {
     url: `http://${everywhere ? '127.0.0.1' : bracket(host)}:${port}/`,
@@ -176,6 +176,19 @@ export async function startServer(opts: ServeOptions = {}): Promise<StaticServer
         server.close(() => done());
       }),
   };
+}
+
+const bracket = (h: string) => (h.includes(':') ? `[${h}]` : h);
+
+/** Why the server could not listen, naming the flag to change (Node's 'listen EADDRINUSE: address already in use' names none). */
+function listenError(e: NodeJS.ErrnoException, host: string, port: number): Error {
+  const at = `${bracket(host)}:${port}`;
+  if (e.code === 'EADDRINUSE') return new Error(`--port ${port}: ${at} is already in use (another gpt serve?); pick another port, or --port 0 for any free one`);
+  if (e.code === 'EACCES') return new Error(`--port ${port}: no permission to listen on ${at} (ports below 1024 need privileges); pick one from 1024 up, or --port 0 for any free one`);
+  if (e.code === 'EADDRNOTAVAIL' || e.code === 'ENOTFOUND' || e.code === 'EAI_AGAIN') {
+    return new Error(`--host ${host}: not an address of this machine (${e.code}); 127.0.0.1 serves this machine only, 0.0.0.0 every network it is on`);
+  }
+  return e;
 }
 
 function notFound(res: ServerResponse): number {
