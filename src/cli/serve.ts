@@ -6,7 +6,7 @@
 // encoding), then resolved and checked against the root again. Requests must name this server in
 // their Host header (src/cli/host-check.ts): otherwise a page of another origin could read the
 // checkpoint through DNS rebinding.
-import { createReadStream, existsSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { realpath, stat } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -15,7 +15,7 @@ import { extname, join, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { MANIFEST_FILE, readCheckpointFiles } from '../io/checkpoint-files.js';
 import { checkpointBytes } from '../gpt/checkpoint.js';
-import { kindOf } from '../io/regular-files.js';
+import { kindOf, openRegularFile } from '../io/regular-files.js';
 import { loadCheckpoint } from '../node/checkpoint-dir.js';
 import { flagHelp, noPositional, parseFlags, type FlagSpec } from './flags.js';
 import { acceptedHosts, isLoopback } from './host-check.js';
@@ -131,17 +131,27 @@ export async function startServer(opts: ServeOptions = {}): Promise<StaticServer
       if (!real || !real.startsWith(root + sep)) return notFound(res);
       file = real;
     }
-    const s = await stat(file).catch(() => null);
-    if (!s?.isFile()) return notFound(res);
+    // the size and the bytes of one open file: a checkpoint saved again meanwhile (renamed over) is
+    // sent whole, old or new (stat, then opening by name, sent the new bytes under the old size)
+    const handle = await openRegularFile(file).catch(() => null);
+    if (!handle) return notFound(res);
+    let size: number;
+    try {
+      size = (await handle.stat()).size;
+    } catch (e) {
+      await handle.close();
+      throw e;
+    }
     const type = CONTENT_TYPES[extname(file).toLowerCase()] ?? 'application/octet-stream';
-    res.writeHead(200, { 'Content-Type': type, 'Content-Length': s.size });
+    res.writeHead(200, { 'Content-Type': type, 'Content-Length': size });
     if (req.method === 'HEAD') {
+      await handle.close();
       res.end();
       return 200;
     }
     // pipeline, not pipe: a client gone mid-download closes the file too (pipe only unpiped: the file
     // stayed open and the request never ended); on a read error or a client gone both are closed
-    await pipeline(createReadStream(file), res).catch(() => undefined);
+    await pipeline(handle.createReadStream(), res).catch(() => undefined);
     return 200;
   };
 
