@@ -1,12 +1,13 @@
 // `gpt serve --checkpoint` while the checkpoint is saved again (by `gpt train`, or a file renamed
 // over): every response is one whole save, old or new, never the old size with the new bytes nor a
 // failure. The saves are made to land at the worst moment: as the response starts, or between the
-// reading of a directory's manifest and of the weights it names (which the save deletes).
-import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+// reading of a directory's manifest and of the weights it names (which the save deletes). A
+// checkpoint damaged since the start is a 500 whose reason is logged, not a silent failure.
+import { mkdirSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
 import { request, ServerResponse } from 'node:http';
 import { basename, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { startServer, type StaticServer } from '../src/cli/serve.js';
+import { startServer, type ServeOptions, type StaticServer } from '../src/cli/serve.js';
 import { encodeCheckpoint } from '../src/gpt/checkpoint.js';
 import { GPT } from '../src/gpt/model.js';
 import { CharTokenizer } from '../src/gpt/tokenizer/index.js';
@@ -105,6 +106,28 @@ describe('gpt serve, a checkpoint saved again while it is served', () => {
     const savedAgain = saveBeforeWeightsRead(ck, saves[0]);
     expect(whichSave(Buffer.from((await readCheckpointFiles(ck)).weights))).toBe(0);
     expect(savedAgain()).toBe(true);
+  });
+});
+
+describe('gpt serve, a checkpoint directory damaged since it started', () => {
+  it('answers 500 and logs why, once', async () => {
+    const ck = join(dir, 'damaged');
+    await writeCheckpointFiles(ck, saves[0]);
+    const logged: Parameters<NonNullable<ServeOptions['onRequest']>>[] = [];
+    const server = await startServer({ root, port: 0, checkpoint: ck, onRequest: (...args) => logged.push(args) });
+    try {
+      const weights = readdirSync(ck).find((f) => f.startsWith('model-'))!;
+      writeFileSync(join(ck, weights), saves[0].map((b) => b ^ 1)); // same size, other bytes
+      const r = await getCheckpoint(server);
+      expect(r.status).toBe(500);
+      expect(r.body.toString()).toMatch(/gpt serve's output/);
+      await expect.poll(() => logged.length).toBe(1);
+      const [method, url, status, error] = logged[0]!;
+      expect([method, url, status]).toEqual(['GET', '/checkpoint.safetensors', 500]);
+      expect(error).toMatch(new RegExp(`^checkpoint at ${ck} is corrupt: weights checksum mismatch \\(${weights} has CRC-32 [0-9a-f]{8}, checkpoint.json records [0-9a-f]{8}\\)$`));
+    } finally {
+      await server.close();
+    }
   });
 });
 

@@ -46,8 +46,8 @@ export interface ServeOptions {
   port?: number;
   /** A checkpoint (a .safetensors file, or a directory written by `gpt train`) served at /checkpoint.safetensors. */
   checkpoint?: string;
-  /** Called once per request, after the response is sent (for logging). */
-  onRequest?: (method: string, url: string, status: number) => void;
+  /** Called once per request, after the response is sent (for logging); `error` says why one failed (status 500). */
+  onRequest?: (method: string, url: string, status: number, error?: string) => void;
 }
 
 export interface StaticServer {
@@ -156,13 +156,13 @@ export async function startServer(opts: ServeOptions = {}): Promise<StaticServer
   };
 
   const server = createServer((req, res) => {
-    handle(req, res).then(
-      (status) => opts.onRequest?.(req.method ?? '?', req.url ?? '?', status),
-      () => {
-        if (!res.headersSent) res.writeHead(500).end();
-        else res.destroy();
-      },
-    );
+    const log = (status: number, error?: string) => opts.onRequest?.(req.method ?? '?', req.url ?? '?', status, error);
+    handle(req, res).then(log, (e: Error) => {
+      // the page can only show the status: the reason goes to the server's log
+      if (!res.headersSent) res.writeHead(500, { 'Content-Type': 'text/plain; charset=utf-8' }).end("internal error: the reason is in gpt serve's output\n");
+      else res.destroy();
+      log(500, e.message);
+    });
   });
   const host = opts.host ?? '127.0.0.1';
   await new Promise<void>((ok, fail) => {
@@ -231,7 +231,10 @@ export async function serve(args: string[]): Promise<number> {
     port: f.port,
     ...(f.root && { root: f.root }),
     ...(f.checkpoint && { checkpoint: f.checkpoint }),
-    ...(!f.quiet && { onRequest: (m: string, u: string, s: number) => console.log(`${s} ${m} ${u}`) }),
+    onRequest: (m, u, s, error) => {
+      if (error) console.error(`${s} ${m} ${u}: ${error}`); // even with --quiet
+      else if (!f.quiet) console.log(`${s} ${m} ${u}`);
+    },
   });
   console.log(`serving ${f.root || 'web-dist/'}${f.checkpoint ? ` and ${f.checkpoint} at ${CHECKPOINT_URL}` : ''} on ${srv.bound}`);
   if (!isLoopback(f.host)) console.error(`warning: bound to ${f.host}, so other machines on the network can load the page${f.checkpoint ? ' and download the checkpoint' : ''}`);
