@@ -2,10 +2,11 @@
 // (`gpt serve`), Chromium (playwright-core, headless, WebGPU on SwiftShader) opens the page, and
 // the page's test hook (window.__gpt) must reproduce Node's logits and greedy text, train the
 // model further (with Node's losses), and save a checkpoint that Node loads with the same logits;
-// then open a Hugging Face GPT-2 model's files through the page's file input (GPT-2's logits).
+// then open a Hugging Face GPT-2 model's files through the page's file input (GPT-2's logits); a
+// served checkpoint that fails is said on the page.
 // Also: the static server's content types and path-traversal rejection, and the bundle guard
 // against Node-only imports. Fails (never skips) when Chromium or WebGPU in it is missing.
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,6 +20,7 @@ import { decodeCheckpoint, encodeCheckpoint, modelFromCheckpoint } from '../src/
 import { generate } from '../src/gpt/generate.js';
 import type { GPT } from '../src/gpt/model.js';
 import { CharTokenizer } from '../src/gpt/tokenizer/index.js';
+import { writeCheckpointFiles } from '../src/io/checkpoint-files.js';
 import { TRAIN_DEFAULTS, Trainer, type TrainConfig } from '../src/gpt/trainer.js';
 import { noGrad, scope, tensor } from '../src/index.js';
 import type { ReadyState } from '../src/web/hook.js';
@@ -291,6 +293,25 @@ describe('the demo page in Chromium (WebGPU)', () => {
     await expect.poll(() => page.locator('#error').textContent()).toMatch(/^cannot read huge\.safetensors \(3\.00 GiB\) into memory: \S/);
     expect(await page.evaluate(() => window.__gpt.summary().source)).toBe(source);
     await page.fill('#steps', '500');
+  });
+
+  it("a served checkpoint damaged since the server started is one line on the page, with the server's reason", async () => {
+    usePage();
+    const run = join(dir, 'run');
+    await writeCheckpointFiles(run, readFileSync(ckptFile));
+    const damaged = await startServer({ root: join(dir, 'web'), port: 0, checkpoint: run });
+    const weights = readdirSync(run).find((f) => f.startsWith('model-'))!;
+    writeFileSync(join(run, weights), readFileSync(ckptFile).map((b) => b ^ 1)); // same size, other bytes
+    const other = await context!.newPage();
+    try {
+      await other.goto(damaged.url);
+      expect(await other.evaluate(() => window.__gpt.ready)).toMatchObject({ ok: true, checkpoint: null });
+      expect(await other.locator('#error').textContent()).toBe("cannot load checkpoint.safetensors: HTTP 500 (internal error: the reason is in gpt serve's output)");
+      expect(await other.locator('#load-url').isDisabled(), 'Load stays offered, to try again').toBe(false);
+    } finally {
+      await other.close();
+      await damaged.close();
+    }
   });
 });
 

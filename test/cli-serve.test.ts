@@ -1,14 +1,15 @@
 // `gpt serve` answers only requests whose Host header names it (the bound address and port), so a
 // page of another origin cannot read the checkpoint through DNS rebinding; a download the client
-// abandons closes its file.
+// abandons closes its file; a port or host it cannot listen on is one line naming the flag; Ctrl-C
+// ends the process whatever its clients hold open.
 import { mkdirSync, readdirSync, readlinkSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
-import { connect } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer, type StaticServer } from '../src/cli/serve.js';
 import { acceptedHosts, isLoopback } from '../src/cli/host-check.js';
-import { tempDir } from './cli-helpers.js';
+import { expectOneLine, gpt, spawnGpt, tempDir } from './cli-helpers.js';
 
 const root = join(tempDir('cli-serve'), 'web');
 mkdirSync(root);
@@ -91,6 +92,55 @@ describe('gpt serve, a download the client abandons', () => {
       expect(openFiles()).toBe(0);
     } finally {
       await server.close();
+    }
+  });
+});
+
+describe('gpt serve, an address it cannot listen on', () => {
+  it('a port already in use is one line naming --port (and --port 0)', async () => {
+    const taken = await startServer({ root, port: 0 });
+    const port = new URL(taken.url).port;
+    try {
+      expectOneLine(await gpt('serve', '--root', root, '--port', port), 1, new RegExp(`^gpt serve: --port ${port}: 127\\.0\\.0\\.1:${port} is already in use .*--port 0`));
+    } finally {
+      await taken.close();
+    }
+  });
+
+  it('a host that is no address of this machine is one line naming --host', async () => {
+    expectOneLine(await gpt('serve', '--root', root, '--port', '0', '--host', '192.0.2.7'), 1, /^gpt serve: --host 192\.0\.2\.7: not an address of this machine/);
+  });
+});
+
+describe('gpt serve, Ctrl-C', () => {
+  it('ends the process at once, past idle connections, a request half sent and a download not read', async () => {
+    writeFileSync(join(root, 'big.bin'), Buffer.alloc(32 << 20, 7));
+    const server = await spawnGpt(['serve', '--root', root, '--port', '0', '--quiet'], 30_000);
+    const port = Number((await server.printed(/open \S+/)).match(/open http:\/\/127\.0\.0\.1:(\d+)/)![1]);
+    const client = (send: string, read = true) =>
+      new Promise<Socket>((opened) => {
+        const socket = connect(port, '127.0.0.1', () => {
+          socket.write(send);
+          if (!read) socket.pause(); // the server's writes back up
+          opened(socket);
+        });
+        socket.on('error', () => undefined);
+      });
+    const sockets = [
+      await client(''),
+      await client(`GET / HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\n`),
+      await client(`GET /big.bin HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\n\r\n`, false),
+    ];
+    try {
+      await new Promise((r) => setTimeout(r, 300));
+      const t0 = performance.now();
+      server.child.kill('SIGINT');
+      const done = await server.done;
+      expect(done.timedOut, 'still running 30 s after Ctrl-C').toBe(false);
+      expect(done.code).toBe(0);
+      expect(performance.now() - t0).toBeLessThan(5000);
+    } finally {
+      sockets.forEach((s) => s.destroy());
     }
   });
 });

@@ -6,7 +6,7 @@
 // encoding), then resolved and checked against the root again. Requests must name this server in
 // their Host header (src/cli/host-check.ts): otherwise a page of another origin could read the
 // checkpoint through DNS rebinding.
-import { createReadStream, existsSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { realpath, stat } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -15,7 +15,7 @@ import { extname, join, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { MANIFEST_FILE, readCheckpointFiles } from '../io/checkpoint-files.js';
 import { checkpointBytes } from '../gpt/checkpoint.js';
-import { kindOf } from '../io/regular-files.js';
+import { kindOf, openRegularFile } from '../io/regular-files.js';
 import { loadCheckpoint } from '../node/checkpoint-dir.js';
 import { flagHelp, noPositional, parseFlags, type FlagSpec } from './flags.js';
 import { acceptedHosts, isLoopback } from './host-check.js';
@@ -46,8 +46,8 @@ export interface ServeOptions {
   port?: number;
   /** A checkpoint (a .safetensors file, or a directory written by `gpt train`) served at /checkpoint.safetensors. */
   checkpoint?: string;
-  /** Called once per request, after the response is sent (for logging). */
-  onRequest?: (method: string, url: string, status: number) => void;
+  /** Called once per request, after the response is sent (for logging); `error` says why one failed (status 500). */
+  onRequest?: (method: string, url: string, status: number, error?: string) => void;
 }
 
 export interface StaticServer {
@@ -131,40 +131,50 @@ export async function startServer(opts: ServeOptions = {}): Promise<StaticServer
       if (!real || !real.startsWith(root + sep)) return notFound(res);
       file = real;
     }
-    const s = await stat(file).catch(() => null);
-    if (!s?.isFile()) return notFound(res);
+    // the size and the bytes of one open file: a checkpoint saved again meanwhile (renamed over) is
+    // sent whole, old or new (stat, then opening by name, sent the new bytes under the old size)
+    const handle = await openRegularFile(file).catch(() => null);
+    if (!handle) return notFound(res);
+    let size: number;
+    try {
+      size = (await handle.stat()).size;
+    } catch (e) {
+      await handle.close();
+      throw e;
+    }
     const type = CONTENT_TYPES[extname(file).toLowerCase()] ?? 'application/octet-stream';
-    res.writeHead(200, { 'Content-Type': type, 'Content-Length': s.size });
+    res.writeHead(200, { 'Content-Type': type, 'Content-Length': size });
     if (req.method === 'HEAD') {
+      await handle.close();
       res.end();
       return 200;
     }
     // pipeline, not pipe: a client gone mid-download closes the file too (pipe only unpiped: the file
     // stayed open and the request never ended); on a read error or a client gone both are closed
-    await pipeline(createReadStream(file), res).catch(() => undefined);
+    await pipeline(handle.createReadStream(), res).catch(() => undefined);
     return 200;
   };
 
   const server = createServer((req, res) => {
-    handle(req, res).then(
-      (status) => opts.onRequest?.(req.method ?? '?', req.url ?? '?', status),
-      () => {
-        if (!res.headersSent) res.writeHead(500).end();
-        else res.destroy();
-      },
-    );
+    const log = (status: number, error?: string) => opts.onRequest?.(req.method ?? '?', req.url ?? '?', status, error);
+    handle(req, res).then(log, (e: Error) => {
+      // the page can only show the status: the reason goes to the server's log
+      if (!res.headersSent) res.writeHead(500, { 'Content-Type': 'text/plain; charset=utf-8' }).end("internal error: the reason is in gpt serve's output\n");
+      else res.destroy();
+      log(500, e.message);
+    });
   });
   const host = opts.host ?? '127.0.0.1';
   await new Promise<void>((ok, fail) => {
-    server.once('error', fail);
+    const refused = (e: NodeJS.ErrnoException) => fail(listenError(e, host, opts.port ?? 8080));
+    server.once('error', refused);
     server.listen(opts.port ?? 8080, host, () => {
-      server.off('error', fail);
+      server.off('error', refused);
       ok();
     });
   });
   const { port } = server.address() as AddressInfo;
   hosts = acceptedHosts(host, port);
-  const bracket = (h: string) => (h.includes(':') ? `[${h}]` : h);
   const everywhere = host === '0.0.0.0' || host === '::';
   return {
     url: `http://${everywhere ? '127.0.0.1' : bracket(host)}:${port}/`,
@@ -176,6 +186,19 @@ export async function startServer(opts: ServeOptions = {}): Promise<StaticServer
         server.close(() => done());
       }),
   };
+}
+
+const bracket = (h: string) => (h.includes(':') ? `[${h}]` : h);
+
+/** Why the server could not listen, naming the flag to change (Node's 'listen EADDRINUSE: address already in use' names none). */
+function listenError(e: NodeJS.ErrnoException, host: string, port: number): Error {
+  const at = `${bracket(host)}:${port}`;
+  if (e.code === 'EADDRINUSE') return new Error(`--port ${port}: ${at} is already in use (another gpt serve?); pick another port, or --port 0 for any free one`);
+  if (e.code === 'EACCES') return new Error(`--port ${port}: no permission to listen on ${at} (ports below 1024 need privileges); pick one from 1024 up, or --port 0 for any free one`);
+  if (e.code === 'EADDRNOTAVAIL' || e.code === 'ENOTFOUND' || e.code === 'EAI_AGAIN') {
+    return new Error(`--host ${host}: not an address of this machine (${e.code}); 127.0.0.1 serves this machine only, 0.0.0.0 every network it is on`);
+  }
+  return e;
 }
 
 function notFound(res: ServerResponse): number {
@@ -208,7 +231,10 @@ export async function serve(args: string[]): Promise<number> {
     port: f.port,
     ...(f.root && { root: f.root }),
     ...(f.checkpoint && { checkpoint: f.checkpoint }),
-    ...(!f.quiet && { onRequest: (m: string, u: string, s: number) => console.log(`${s} ${m} ${u}`) }),
+    onRequest: (m, u, s, error) => {
+      if (error) console.error(`${s} ${m} ${u}: ${error}`); // even with --quiet
+      else if (!f.quiet) console.log(`${s} ${m} ${u}`);
+    },
   });
   console.log(`serving ${f.root || 'web-dist/'}${f.checkpoint ? ` and ${f.checkpoint} at ${CHECKPOINT_URL}` : ''} on ${srv.bound}`);
   if (!isLoopback(f.host)) console.error(`warning: bound to ${f.host}, so other machines on the network can load the page${f.checkpoint ? ' and download the checkpoint' : ''}`);

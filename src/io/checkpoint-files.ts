@@ -23,7 +23,8 @@
 //
 // Load: read checkpoint.json, then the weights file it names, and check its size and CRC-32, so that
 // a truncated, damaged or swapped weights file is an error rather than a silently different model.
-// Only regular files are read (a FIFO would hang the reader).
+// Only regular files are read (a FIFO would hang the reader). A save committing between the two
+// reads deletes the weights the first manifest named: the reader then reads the new pair.
 // One writer per directory at a time (`gpt train` holds a directory lock, src/io/dir-lock.ts).
 import { readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -105,13 +106,18 @@ async function existing(dir: string, names: string[]): Promise<string[]> {
   return [...new Set(found.filter((n) => n !== null))];
 }
 
-export async function readCheckpointFiles(dir: string): Promise<{ weights: Uint8Array; manifest: CheckpointManifest }> {
+/** The current weights, checked against the manifest; `attempts`: how many manifests to try when saves land mid-read. */
+export async function readCheckpointFiles(dir: string, attempts = 3): Promise<{ weights: Uint8Array; manifest: CheckpointManifest }> {
   const text = await readOrNull(join(dir, MANIFEST_FILE));
   if (text === null) throw new CheckpointError('missing', dir, `there is no ${MANIFEST_FILE}`);
   const manifest = parseManifest(dir, text.toString('utf8'));
   const weights = await readOrNull(join(dir, manifest.weights));
   const name = manifest.weights;
   if (weights === null) {
+    // a save that committed after the manifest was read (a reader beside `gpt train`, `gpt serve`)
+    // deleted the weights it named: the new manifest names complete ones
+    const now = await readOrNull(join(dir, MANIFEST_FILE));
+    if (attempts > 1 && now !== null && !now.equals(text)) return readCheckpointFiles(dir, attempts - 1);
     throw new CheckpointError('missing', dir, `weights file ${name} named by ${MANIFEST_FILE} does not exist`);
   }
   const sizes = `${name} has ${weights.length} bytes, ${MANIFEST_FILE} records ${manifest.weightsBytes}`;

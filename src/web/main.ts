@@ -208,7 +208,11 @@ async function readPicked<T>(file: File, read: (f: File) => Promise<T>): Promise
 
 async function loadFromUrl(url: string): Promise<ModelSummary> {
   const res = await fetch(url, { cache: 'no-store' });
-  if (!res.ok) throw new Error(`cannot load ${url}: HTTP ${res.status}`);
+  if (!res.ok) {
+    // the server's one-line reason (gpt serve's: where to look), when it sent one
+    const reason = res.headers.get('Content-Type')?.startsWith('text/plain') ? (await res.text()).trim().split('\n')[0] : '';
+    throw new Error(`cannot load ${url}: HTTP ${res.status}${reason ? ` (${reason})` : ''}`);
+  }
   return loadBytes(new Uint8Array(await res.arrayBuffer()), url.split('/').pop() || url);
 }
 
@@ -410,7 +414,9 @@ const ready: Promise<ReadyState> = (async (): Promise<ReadyState> => {
   ui.adapter.className = 'status ok';
   ui.adapter.textContent = describeAdapter(adapter);
   let checkpoint: ModelSummary | null = null;
-  serverCheckpoint = (await fetch(CHECKPOINT_URL, { method: 'HEAD', cache: 'no-store' }).catch(() => null))?.ok ?? false;
+  // only a 404 means no checkpoint: one served but failing (damaged since the server started) is loaded, and its error shown
+  const head = await fetch(CHECKPOINT_URL, { method: 'HEAD', cache: 'no-store' }).catch(() => null);
+  serverCheckpoint = head !== null && head.status !== 404;
   refresh();
   if (serverCheckpoint) checkpoint = await exclusive('loading', () => loadFromUrl(CHECKPOINT_URL)).catch((e) => (showError(e), null));
   return { ok: true, adapter, checkpoint };
