@@ -61,6 +61,10 @@ describe('Hugging Face GPT-2 weights', () => {
   it.each<{ variant: string; config?: Record<string, unknown>; activation?: GPT2Activation } & Partial<GPT2DirOptions>>([
     { variant: "activation_function 'gelu' (exact)", config: { activation_function: 'gelu' }, activation: 'gelu' },
     { variant: "activation_function 'gelu_pytorch_tanh'", config: { activation_function: 'gelu_pytorch_tanh' } },
+    { variant: "activation_function 'gelu_fast'", config: { activation_function: 'gelu_fast' } },
+    { variant: "activation_function 'gelu_accurate'", config: { activation_function: 'gelu_accurate' } },
+    { variant: "activation_function 'gelu_python' (exact)", config: { activation_function: 'gelu_python' }, activation: 'gelu' },
+    { variant: 'reorder_and_upcast_attn (the same function in float32)', config: { reorder_and_upcast_attn: true } },
     { variant: 'n_inner 4 * n_embd, layer_norm_epsilon 1e-05 spelled out', config: { n_inner: 96, layer_norm_epsilon: 1e-5 } },
     { variant: 'n_ctx without n_positions (older configs)', config: { n_positions: undefined } },
     { variant: 'F16 weights (torch_dtype float16)', dtype: 'F16', config: { torch_dtype: 'float16' } },
@@ -83,11 +87,11 @@ describe('Hugging Face GPT-2 weights', () => {
   it('refuses what our GPT does not compute, in one line naming the field', async () => {
     const refused: [Record<string, unknown>, RegExp][] = [
       [{ scale_attn_by_inverse_layer_idx: true }, /config\.json: scale_attn_by_inverse_layer_idx true is not supported \(only false\)$/],
-      [{ reorder_and_upcast_attn: true }, /config\.json: reorder_and_upcast_attn true is not supported/],
+      [{ scale_attn_weights: false }, /config\.json: scale_attn_weights false is not supported \(only true\)$/],
       [{ add_cross_attention: true }, /config\.json: add_cross_attention true/],
       [{ tie_word_embeddings: false }, /config\.json: tie_word_embeddings false/],
       [{ layer_norm_epsilon: 1e-6 }, /config\.json: layer_norm_epsilon 0\.000001 is not supported \(only 0\.00001\)$/],
-      [{ activation_function: 'relu' }, /config\.json: activation_function "relu" is not supported \(only gelu_new, gelu_pytorch_tanh, gelu\)$/],
+      [{ activation_function: 'relu' }, /config\.json: activation_function "relu" is not supported \(only gelu_new, gelu_pytorch_tanh, gelu_fast, gelu_accurate, gelu, gelu_python\)$/],
       [{ n_inner: 64 }, /config\.json: n_inner 64 is not supported \(only 4 \* n_embd = 96, or null\)$/],
       [{ model_type: 'gpt_neo' }, /config\.json: model_type "gpt_neo" is not supported/],
       [{ n_head: 5 }, /config\.json: n_embd \(24\) must be divisible by n_head \(5\)$/],

@@ -1,6 +1,6 @@
 // Hugging Face GPT-2's config.json (transformers' GPT2Config) and our GPTConfig, both ways. Only
 // configs our GPT computes the same function for are accepted: a setting that would change it
-// (scaled or upcast attention, cross-attention, an untied head, another activation, LayerNorm
+// (attention scaled otherwise, cross-attention, an untied head, another activation, LayerNorm
 // epsilon or MLP width) is refused with a one-line error naming the field, rather than loaded into
 // a model that silently computes something else.
 import { POSITIVE_INT, rangeProblem, show, UNIT_INTERVAL, type Range } from '../../io/value-ranges.js';
@@ -10,16 +10,25 @@ import { hasPrunedShapes, type GPTConfig } from '../model.js';
 /** Our LayerNorm's epsilon (src/nn/layers.ts), which GPT-2's layer_norm_epsilon must match. */
 const LAYER_NORM_EPSILON = 1e-5;
 
-/** GPT2Config's activation_function names for the GELUs our MLP has. */
-const ACTIVATION_FROM_HF: Record<string, Activation> = { gelu_new: 'gelu_tanh', gelu_pytorch_tanh: 'gelu_tanh', gelu: 'gelu' };
+/**
+ * transformers' activation_function names (its ACT2CLS) for the GELUs our MLP has: gelu_fast and
+ * gelu_accurate are the tanh approximation as gelu_new is, gelu_python the exact one as gelu is.
+ */
+const ACTIVATION_FROM_HF: Record<string, Activation> = {
+  gelu_new: 'gelu_tanh', gelu_pytorch_tanh: 'gelu_tanh', gelu_fast: 'gelu_tanh', gelu_accurate: 'gelu_tanh',
+  gelu: 'gelu', gelu_python: 'gelu',
+};
 const ACTIVATION_TO_HF: Record<Activation, string> = { gelu_tanh: 'gelu_new', gelu: 'gelu' };
 
-/** Settings that change what GPT-2 computes, with the only value (GPT2Config's default) our GPT computes. */
+/**
+ * Settings that change what GPT-2 computes, with the only value (GPT2Config's default) our GPT
+ * computes. Not reorder_and_upcast_attn: it scales before the product and computes it in float32,
+ * the same function in float32 as ours.
+ */
 const FIXED: Record<string, unknown> = {
   model_type: 'gpt2',
   scale_attn_weights: true,
   scale_attn_by_inverse_layer_idx: false,
-  reorder_and_upcast_attn: false,
   add_cross_attention: false,
   tie_word_embeddings: true,
   layer_norm_epsilon: LAYER_NORM_EPSILON,
