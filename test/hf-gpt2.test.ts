@@ -72,12 +72,15 @@ describe('Hugging Face GPT-2 weights', () => {
     { variant: 'uint8 causal-mask buffers', mask: 'U8' },
     { variant: 'bool causal-mask buffers', mask: 'BOOL' },
     { variant: 'sharded (model.safetensors.index.json and 3 files)', shards: 3 },
+    { variant: 'the tokenizer as vocab.json + merges.txt', tokenizer: 'vocab+merges' },
   ])('loads $variant, computing its logits within 1e-4', async ({ variant, config, activation, ...saved }) => {
     const path = join(dir, `variant-${variant.replace(/\W+/g, '-')}`);
     // values exact in F16 and BF16 alike (multiples of 1/32 below 8), so that the file holds what the reference reads
     const exact = new Map([...params].map(([n, t]) => [n, { ...t, data: t.data.map((x) => Math.round(x * 32) / 32) }]));
     writeGPT2Dir(path, exact, { prefix: true, head: false, ...saved, config: gpt2Config(config) });
-    const { model } = modelFromCheckpoint(await loadCheckpoint(path), { dropout: 0 });
+    const ckpt = await loadCheckpoint(path);
+    expect(ckpt.meta.tokenizer).toEqual(tokenizer.toJSON());
+    const { model } = modelFromCheckpoint(ckpt, { dropout: 0 });
     const want = sequences.flatMap((ids) => gpt2Logits(exact, ids, activation).flatMap((row) => [...row]));
     const got = await logitsOf(model);
     expect(Math.max(...want.map((w, i) => Math.abs(got[i]! - w)))).toBeLessThan(1e-4);
@@ -290,7 +293,7 @@ describe('Hugging Face GPT-2 weights', () => {
     writeGPT2Dir(untokenized, params, { prefix: true, head: false, tokenizer: false });
     const missing = await gpt('sample', '--init-from', untokenized);
     expect(missing.code).toBe(1);
-    expect(missing.err).toMatch(/no-tokenizer: no tokenizer\.json \(the model's tokenizer\)$/);
+    expect(missing.err).toMatch(/no-tokenizer: no tokenizer\.json, nor vocab\.json with merges\.txt \(the model's tokenizer\)$/);
     // a tokenizer.json that cannot be read: the error names the file, not only the directory
     writeFileSync(join(untokenized, 'tokenizer.json'), 'null');
     const broken = await gpt('sample', '--init-from', untokenized);

@@ -81,8 +81,8 @@ export function gpt2Config(changes: Record<string, unknown> = {}): Record<string
 export interface GPT2DirOptions {
   prefix: boolean;
   head: boolean;
-  /** Write the mini tokenizer's tokenizer.json (default true). */
-  tokenizer?: boolean;
+  /** Write the mini tokenizer's tokenizer.json (default true), or GPT-2's own pair vocab.json + merges.txt, as older saves hold it. */
+  tokenizer?: boolean | 'vocab+merges';
   config?: Record<string, unknown>;
   /** The weights' dtype (default F32); the values must be exact in it, as the serializer rounds. */
   dtype?: 'F32' | 'F16' | 'BF16';
@@ -94,7 +94,7 @@ export interface GPT2DirOptions {
 
 /**
  * Writes `params` into `dir` as transformers would: config.json and model.safetensors (or its
- * shards and their index), with HF's causal-mask buffers; and the mini tokenizer's tokenizer.json.
+ * shards and their index), with HF's causal-mask buffers; and the mini tokenizer's files.
  */
 export function writeGPT2Dir(dir: string, params: GPT2Params, opts: GPT2DirOptions): void {
   const { T, L } = SMALL;
@@ -112,7 +112,12 @@ export function writeGPT2Dir(dir: string, params: GPT2Params, opts: GPT2DirOptio
   writeFileSync(join(dir, 'config.json'), JSON.stringify(opts.config ?? gpt2Config(), null, 2));
   if (opts.shards === undefined) writeFileSync(join(dir, 'model.safetensors'), serializeSafetensors(tensors, { format: 'pt' }));
   else writeShards(dir, tensors, opts.shards);
-  if (opts.tokenizer ?? true) writeFileSync(join(dir, 'tokenizer.json'), JSON.stringify(toHuggingFaceJSON(miniGpt2Tokenizer())));
+  const hfTokenizer = toHuggingFaceJSON(miniGpt2Tokenizer());
+  if (opts.tokenizer === 'vocab+merges') {
+    const { vocab, merges } = (hfTokenizer as { model: { vocab: Record<string, number>; merges: (string | string[])[] } }).model;
+    writeFileSync(join(dir, 'vocab.json'), JSON.stringify(vocab));
+    writeFileSync(join(dir, 'merges.txt'), ['#version: 0.2', ...merges.map((m) => (Array.isArray(m) ? m.join(' ') : m))].join('\n') + '\n');
+  } else if (opts.tokenizer ?? true) writeFileSync(join(dir, 'tokenizer.json'), JSON.stringify(hfTokenizer));
 }
 
 /** `tensors` dealt round-robin into `n` files model-0000i-of-0000n.safetensors, and the index naming each one's file. */

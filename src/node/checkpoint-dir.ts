@@ -54,8 +54,8 @@ const UNREAD_WEIGHTS = ['pytorch_model.bin', 'pytorch_model.bin.index.json', 'tf
 
 /**
  * Reads a Hugging Face GPT-2 directory: config.json (first: a refused model's weights are not
- * read), model.safetensors or the shards model.safetensors.index.json names, and tokenizer.json
- * when there is one. The weights are read a tensor at a time, so that gpt2-large and gpt2-xl,
+ * read), model.safetensors or the shards model.safetensors.index.json names, and tokenizer.json or
+ * vocab.json + merges.txt. The weights are read a tensor at a time, so that gpt2-large and gpt2-xl,
  * past Node's 2 GiB file reads, load too.
  */
 async function loadHFModel(dir: string): Promise<Checkpoint> {
@@ -72,8 +72,9 @@ async function loadHFModel(dir: string): Promise<Checkpoint> {
   for (const file of weightMap ? new Set(weightMap.values()) : [HF_FILES.weights]) files.push({ file, ...(await readWeightsFile(dir, file)) });
   const problem = weightMap && shardIndexProblem(weightMap, files);
   if (problem) throw new Error(`${join(dir, HF_FILES.index)}: ${problem}`);
-  const tokenizer = (await read(HF_FILES.tokenizer))?.toString('utf8');
-  return hfCheckpoint(model, files, tokenizer, dir);
+  const text = async (file: string) => (await read(file))?.toString('utf8');
+  const [tokenizer, vocab, merges] = [await text(HF_FILES.tokenizer), await text(HF_FILES.vocab), await text(HF_FILES.merges)];
+  return hfCheckpoint(model, files, { tokenizer, vocab, merges }, dir);
 }
 
 /** One weights file of the model in `dir`, its causal-mask buffers left unread. */
