@@ -67,6 +67,12 @@ describe('Hugging Face GPT-2 weights', () => {
     { variant: 'reorder_and_upcast_attn (the same function in float32)', config: { reorder_and_upcast_attn: true } },
     { variant: 'n_inner 4 * n_embd, layer_norm_epsilon 1e-05 spelled out', config: { n_inner: 96, layer_norm_epsilon: 1e-5 } },
     { variant: 'n_ctx without n_positions (older configs)', config: { n_positions: undefined } },
+    {
+      variant: "GPT2Config's other names for the sizes",
+      config: { hidden_size: 24, n_embd: undefined, num_hidden_layers: 2, n_layer: undefined, max_position_embeddings: 16, n_positions: undefined, n_ctx: undefined, num_attention_heads: 3, n_head: undefined },
+    },
+    // no shape tells the head count: 6 heads of 4 would load and compute another function
+    { variant: 'num_attention_heads 3 beside n_head 6 (transformers reads 3)', config: { num_attention_heads: 3, n_head: 6 } },
     { variant: 'F16 weights (torch_dtype float16)', dtype: 'F16', config: { torch_dtype: 'float16' } },
     { variant: 'BF16 weights (torch_dtype bfloat16)', dtype: 'BF16', config: { torch_dtype: 'bfloat16' } },
     { variant: 'uint8 causal-mask buffers', mask: 'U8' },
@@ -212,14 +218,23 @@ describe('Hugging Face GPT-2 weights', () => {
     await saveHFModel(out, model, tokenizer);
     // the files transformers reads: its names, its Conv1D layout, the metadata it requires
     const config = JSON.parse(readFileSync(join(out, 'config.json'), 'utf8')) as Record<string, unknown>;
-    expect(config).toMatchObject({ model_type: 'gpt2', activation_function: 'gelu_new', n_positions: 16, n_embd: 24, n_layer: 2, n_head: 3, vocab_size: 260 });
+    // every GPT2Config field that decides the function, at the value transformers must read for this model
+    expect(config).toMatchObject({
+      architectures: ['GPT2LMHeadModel'], model_type: 'gpt2', activation_function: 'gelu_new', n_positions: 16, n_embd: 24, n_layer: 2, n_head: 3, vocab_size: 260,
+      n_inner: null, layer_norm_epsilon: 1e-5, tie_word_embeddings: true, scale_attn_weights: true, scale_attn_by_inverse_layer_idx: false, add_cross_attention: false,
+    });
+    expect(config.reorder_and_upcast_attn ?? false).toBe(false);
     // <|endoftext|> is the last of the mini tokenizer's 260 tokens, as GPT-2's 50256 is of its 50257
     expect([config.bos_token_id, config.eos_token_id]).toEqual([259, 259]);
     expect(tokenizerFromHuggingFace(readFileSync(join(out, 'tokenizer.json'), 'utf8')).toJSON()).toEqual(tokenizer.toJSON());
     const saved = parseSafetensors(new Uint8Array(readFileSync(join(out, 'model.safetensors'))));
     expect(saved.metadata.format).toBe('pt');
     expect(Object.keys(saved.tensors).sort()).toEqual([...params.keys()].map((n) => `transformer.${n}`).sort());
-    for (const [name, t] of params) expect(allBitsEqual(saved.tensors[`transformer.${name}`]!.data as Float32Array, t.data), name).toBe(true);
+    for (const [name, t] of params) {
+      const written = saved.tensors[`transformer.${name}`]!;
+      expect([written.dtype, written.shape], name).toEqual(['F32', t.shape]); // Conv1D's [in, out]
+      expect(allBitsEqual(written.data as Float32Array, t.data), name).toBe(true);
+    }
     // and back, through the directory reader every command uses
     const back = await loadCheckpoint(out);
     expect(back.meta.model).toEqual(model.config);
@@ -238,6 +253,7 @@ describe('Hugging Face GPT-2 weights', () => {
     // nor an end-of-text token: GPT2Config's default, 50256, would name none of its 37
     const hfConfig = JSON.parse(readFileSync(join(out, 'config.json'), 'utf8')) as Record<string, unknown>;
     expect([hfConfig.bos_token_id, hfConfig.eos_token_id]).toEqual([null, null]);
+    expect(hfConfig.activation_function).toBe('gelu'); // transformers' 'gelu' is the exact one, nanoGPT's
     const back = await loadCheckpoint(out);
     expect(back.meta.tokenizer).toEqual(chars.toJSON());
     expect(back.meta.model).toEqual({ ...config, bias: true, activation: 'gelu' });

@@ -34,6 +34,12 @@ const FIXED: Record<string, unknown> = {
   layer_norm_epsilon: LAYER_NORM_EPSILON,
 };
 
+/**
+ * GPT2Config's attribute_map: the other names transformers reads four sizes under. Written
+ * alongside the GPT-2 name, such a name wins there (it is set last), so it wins here too.
+ */
+const ALIASES: Record<string, string> = { n_embd: 'hidden_size', n_positions: 'max_position_embeddings', n_head: 'num_attention_heads', n_layer: 'num_hidden_layers' };
+
 /** config.json's names of the sizes in our GPTConfig. */
 export const HF_NAMES: Partial<Record<keyof GPTConfig, string>> = { vocabSize: 'vocab_size', blockSize: 'n_positions', nLayer: 'n_layer', nHead: 'n_head', nEmbd: 'n_embd' };
 
@@ -50,16 +56,20 @@ export function gptConfigFromHF(json: unknown, source = 'config.json'): GPTConfi
     if (problem) throw error(problem);
     return value as number;
   };
-  const nEmbd = number('n_embd', POSITIVE_INT);
+  /** The field transformers reads `name` from. */
+  const spelled = (name: string) => (hf[ALIASES[name]!] === undefined ? name : ALIASES[name]!);
+  const positions = spelled('n_positions');
+  const nEmbd = number(spelled('n_embd'), POSITIVE_INT);
   if (hf.n_inner != null && hf.n_inner !== 4 * nEmbd) throw error(`n_inner ${show(hf.n_inner)} is not supported (only 4 * n_embd = ${4 * nEmbd}, or null)`);
   const name = hf.activation_function ?? 'gelu_new';
   const activation = typeof name === 'string' ? ACTIVATION_FROM_HF[name] : undefined;
   if (!activation) throw error(`activation_function ${show(name)} is not supported (only ${Object.keys(ACTIVATION_FROM_HF).join(', ')})`);
   const config: GPTConfig = {
     vocabSize: number('vocab_size', POSITIVE_INT),
-    blockSize: number(hf.n_positions === undefined ? 'n_ctx' : 'n_positions', POSITIVE_INT),
-    nLayer: number('n_layer', POSITIVE_INT),
-    nHead: number('n_head', POSITIVE_INT),
+    // older configs name the context n_ctx only
+    blockSize: number(hf[positions] === undefined && hf.n_ctx !== undefined ? 'n_ctx' : positions, POSITIVE_INT),
+    nLayer: number(spelled('n_layer'), POSITIVE_INT),
+    nHead: number(spelled('n_head'), POSITIVE_INT),
     nEmbd,
     // one rate for GPT-2's three dropouts, as in nanoGPT; only fine-tuning uses it
     dropout: number('resid_pdrop', UNIT_INTERVAL, hf.resid_pdrop ?? 0.1),
