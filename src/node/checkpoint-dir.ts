@@ -55,8 +55,8 @@ const UNREAD_WEIGHTS = ['pytorch_model.bin', 'pytorch_model.bin.index.json', 'tf
 /**
  * Reads a Hugging Face GPT-2 directory: config.json (first: a refused model's weights are not
  * read), model.safetensors or the shards model.safetensors.index.json names, and tokenizer.json or
- * vocab.json + merges.txt. The weights are read a tensor at a time, so that gpt2-large and gpt2-xl,
- * past Node's 2 GiB file reads, load too.
+ * vocab.json + merges.txt. The weights are read a tensor at a time: gpt2-large's and gpt2-xl's
+ * files are past the 2 GiB Node reads at once.
  */
 async function loadHFModel(dir: string): Promise<Checkpoint> {
   const read = (file: string) => unlessMissing(readRegularFile(join(dir, file)));
