@@ -107,6 +107,7 @@ describe('Hugging Face GPT-2 weights', () => {
       [{ n_layer: 0 }, /config\.json: n_layer must be an integer >= 1, got 0$/],
       // sizes the weights do not have, refused before a model of that size is allocated
       [{ n_layer: 1e9 }, /config\.json: n_layer 1000000000 .*model\.safetensors.* 2 blocks/],
+      [{ vocab_size: 300 }, /config\.json: model\.safetensors holds wte\.weight of shape \[260, 24\], which disagrees with vocab_size 300 and n_embd 24$/],
       [{ n_embd: 3000, n_head: 3 }, /config\.json: .*model\.safetensors.*wte\.weight.*\[260, 24\].*n_embd 3000/],
       [{ n_positions: 1e6 }, /config\.json: .*model\.safetensors.*wpe\.weight.*\[16, 24\].*n_positions 1000000/],
     ];
