@@ -77,29 +77,75 @@ export function gpt2Config(changes: Record<string, unknown> = {}): Record<string
   };
 }
 
+/** How writeGPT2Dir saves: names prefixed `transformer.` or bare, lm_head or not, and what else. */
+export interface GPT2DirOptions {
+  prefix: boolean;
+  head: boolean;
+  /** Write the mini tokenizer's tokenizer.json (default true), or GPT-2's own pair vocab.json + merges.txt, as older saves hold it. */
+  tokenizer?: boolean | 'vocab+merges';
+  config?: Record<string, unknown>;
+  /** The weights' dtype (default F32); the values must be exact in it, as the serializer rounds. */
+  dtype?: 'F32' | 'F16' | 'BF16';
+  /** The causal-mask buffers' dtype, as transformers versions saved them (default F32). */
+  mask?: 'F32' | 'U8' | 'BOOL';
+  /** Split the weights over this many files named by model.safetensors.index.json, as save_pretrained does a big model. */
+  shards?: number;
+}
+
 /**
- * Writes `params` into `dir` as transformers would: config.json and model.safetensors, with HF's
- * causal-mask buffers, names prefixed `transformer.` or bare (the hub's gpt2), lm_head or not; and
- * the mini tokenizer's tokenizer.json unless `tokenizer` is false.
+ * Writes `params` into `dir` as transformers would: config.json and model.safetensors (or its
+ * shards and their index), with HF's causal-mask buffers; and the mini tokenizer's files.
  */
-export function writeGPT2Dir(dir: string, params: GPT2Params, opts: { prefix: boolean; head: boolean; tokenizer?: boolean; config?: Record<string, unknown> }): void {
+export function writeGPT2Dir(dir: string, params: GPT2Params, opts: GPT2DirOptions): void {
   const { T, L } = SMALL;
   const tensors: Record<string, SafetensorsTensor> = {};
   const name = (n: string) => (opts.prefix ? `transformer.${n}` : n);
-  for (const [n, { shape, data }] of params) tensors[name(n)] = { dtype: 'F32', shape, data };
+  for (const [n, { shape, data }] of params) tensors[name(n)] = { dtype: opts.dtype ?? 'F32', shape, data };
   const mask = Float32Array.from({ length: T * T }, (_, i) => (i % T <= Math.floor(i / T) ? 1 : 0));
   for (let l = 0; l < L; l++) {
-    tensors[name(`h.${l}.attn.bias`)] = { dtype: 'F32', shape: [1, 1, T, T], data: mask };
+    const maskDtype = opts.mask ?? 'F32';
+    tensors[name(`h.${l}.attn.bias`)] = { dtype: maskDtype, shape: [1, 1, T, T], data: maskDtype === 'F32' ? mask : Uint8Array.from(mask) };
     tensors[name(`h.${l}.attn.masked_bias`)] = { dtype: 'F32', shape: [], data: Float32Array.of(-1e4) };
   }
-  if (opts.head) tensors['lm_head.weight'] = { dtype: 'F32', ...params.get('wte.weight')! };
+  if (opts.head) tensors['lm_head.weight'] = { dtype: opts.dtype ?? 'F32', ...params.get('wte.weight')! };
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, 'config.json'), JSON.stringify(opts.config ?? gpt2Config(), null, 2));
-  writeFileSync(join(dir, 'model.safetensors'), serializeSafetensors(tensors, { format: 'pt' }));
-  if (opts.tokenizer ?? true) writeFileSync(join(dir, 'tokenizer.json'), JSON.stringify(toHuggingFaceJSON(miniGpt2Tokenizer())));
+  if (opts.shards === undefined) writeFileSync(join(dir, 'model.safetensors'), serializeSafetensors(tensors, { format: 'pt' }));
+  else writeShards(dir, tensors, opts.shards);
+  const hfTokenizer = toHuggingFaceJSON(miniGpt2Tokenizer());
+  if (opts.tokenizer === 'vocab+merges') {
+    const { vocab, merges } = (hfTokenizer as { model: { vocab: Record<string, number>; merges: (string | string[])[] } }).model;
+    writeFileSync(join(dir, 'vocab.json'), JSON.stringify(vocab));
+    writeFileSync(join(dir, 'merges.txt'), ['#version: 0.2', ...merges.map((m) => (Array.isArray(m) ? m.join(' ') : m))].join('\n') + '\n');
+  } else if (opts.tokenizer ?? true) writeFileSync(join(dir, 'tokenizer.json'), JSON.stringify(hfTokenizer));
 }
 
-const geluTanh = (x: number) => 0.5 * x * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (x + 0.044715 * x ** 3)));
+/** `tensors` dealt round-robin into `n` files model-0000i-of-0000n.safetensors, and the index naming each one's file. */
+function writeShards(dir: string, tensors: Record<string, SafetensorsTensor>, n: number): void {
+  const file = (i: number) => `model-${String(i + 1).padStart(5, '0')}-of-${String(n).padStart(5, '0')}.safetensors`;
+  const shards = Array.from({ length: n }, () => ({}) as Record<string, SafetensorsTensor>);
+  const weightMap: Record<string, string> = {};
+  Object.entries(tensors).forEach(([name, t], i) => {
+    shards[i % n]![name] = t;
+    weightMap[name] = file(i % n);
+  });
+  shards.forEach((shard, i) => writeFileSync(join(dir, file(i)), serializeSafetensors(shard, { format: 'pt' })));
+  writeFileSync(join(dir, 'model.safetensors.index.json'), JSON.stringify({ metadata: { total_size: 0 }, weight_map: weightMap }, null, 2));
+}
+
+/** GPT2Config's activation_function names and their float64 definitions. */
+const ACTIVATIONS = {
+  gelu_new: (x: number) => 0.5 * x * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (x + 0.044715 * x ** 3))),
+  gelu: (x: number) => 0.5 * x * (1 + erf(x / Math.SQRT2)),
+};
+export type GPT2Activation = keyof typeof ACTIVATIONS;
+
+/** erf by Abramowitz & Stegun 7.1.26 (absolute error below 1.5e-7: far under the tests' tolerances). */
+function erf(x: number): number {
+  const t = 1 / (1 + 0.3275911 * Math.abs(x));
+  const poly = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429))));
+  return Math.sign(x) * (1 - poly * Math.exp(-x * x));
+}
 
 /** x [T, I] @ W [I, O] + b [O] (Conv1D), in float64. */
 function conv1d(x: Float64Array[], w: { shape: number[]; data: Float32Array }, b: { data: Float32Array }): Float64Array[] {
@@ -143,8 +189,8 @@ function attention(qkv: Float64Array[], C: number, NH: number): Float64Array[] {
 
 const addInPlace = (x: Float64Array[], y: Float64Array[]) => x.forEach((row, t) => row.forEach((_, i) => (row[i]! += y[t]![i]!)));
 
-/** GPT-2's logits [T, V] for one sequence of token ids, in float64: embeddings, pre-LN blocks, final LN, tied head. */
-export function gpt2Logits(p: GPT2Params, ids: number[]): Float64Array[] {
+/** GPT-2's logits [T, V] for one sequence of token ids, in float64: embeddings, pre-LN blocks (MLP activation `activation`), final LN, tied head. */
+export function gpt2Logits(p: GPT2Params, ids: number[], activation: GPT2Activation = 'gelu_new'): Float64Array[] {
   const { C, NH, L } = SMALL;
   const get = (n: string) => p.get(n)!;
   const wte = get('wte.weight').data;
@@ -154,7 +200,7 @@ export function gpt2Logits(p: GPT2Params, ids: number[]): Float64Array[] {
     const w = (n: string) => get(`h.${l}.${n}`);
     const qkv = conv1d(layerNorm(x, w('ln_1.weight'), w('ln_1.bias')), w('attn.c_attn.weight'), w('attn.c_attn.bias'));
     addInPlace(x, conv1d(attention(qkv, C, NH), w('attn.c_proj.weight'), w('attn.c_proj.bias')));
-    const hidden = conv1d(layerNorm(x, w('ln_2.weight'), w('ln_2.bias')), w('mlp.c_fc.weight'), w('mlp.c_fc.bias')).map((r) => r.map(geluTanh));
+    const hidden = conv1d(layerNorm(x, w('ln_2.weight'), w('ln_2.bias')), w('mlp.c_fc.weight'), w('mlp.c_fc.bias')).map((r) => r.map(ACTIVATIONS[activation]));
     addInPlace(x, conv1d(hidden, w('mlp.c_proj.weight'), w('mlp.c_proj.bias')));
   }
   const V = wte.length / C;

@@ -106,19 +106,21 @@ describe('safetensors byte layout', () => {
       '"b.bias":{"dtype":"I64","shape":[2],"data_offsets":[8,24]},' +
       '"h.0.attn.c_attn.weight":{"dtype":"F32","shape":[2,1],"data_offsets":[0,8]},' +
       '"u":{"dtype":"U8","shape":[3],"data_offsets":[24,27]},' +
-      '"empty":{"dtype":"F32","shape":[0,3],"data_offsets":[27,27]}}';
+      '"mask":{"dtype":"BOOL","shape":[2],"data_offsets":[27,29]},' +
+      '"empty":{"dtype":"F32","shape":[0,3],"data_offsets":[29,29]}}';
     expect((8 + utf8(header).length) % 4).not.toBe(0); // the data really starts unaligned
     const i64 = [0xfd, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x07, 0, 0, 0, 0, 0, 0, 0]; // -3, 7
-    const file = handBuilt(header, [0, 0, 0xc0, 0x3f, 0, 0, 0, 0xc0, ...i64, 1, 2, 255]); // 1.5, -2
+    const file = handBuilt(header, [0, 0, 0xc0, 0x3f, 0, 0, 0, 0xc0, ...i64, 1, 2, 255, 1, 0]); // 1.5, -2
     const { tensors, metadata } = parseSafetensors(file);
     expect(metadata).toEqual({ format: 'pt' });
     expect(tensors).toEqual({
       'h.0.attn.c_attn.weight': { dtype: 'F32', shape: [2, 1], data: Float32Array.of(1.5, -2) },
       'b.bias': { dtype: 'I64', shape: [2], data: Int32Array.of(-3, 7) },
       u: { dtype: 'U8', shape: [3], data: Uint8Array.of(1, 2, 255) },
+      mask: { dtype: 'BOOL', shape: [2], data: Uint8Array.of(1, 0) }, // torch.bool: older transformers saves' causal masks
       empty: { dtype: 'F32', shape: [0, 3], data: new Float32Array(0) },
     });
-    expect(Object.keys(tensors)).toEqual(['h.0.attn.c_attn.weight', 'b.bias', 'u', 'empty']); // data order
+    expect(Object.keys(tensors)).toEqual(['h.0.attn.c_attn.weight', 'b.bias', 'u', 'mask', 'empty']); // data order
     file.fill(0); // copies, not views of the file
     expect(tensors['h.0.attn.c_attn.weight']!.data).toEqual(Float32Array.of(1.5, -2));
     expect(tensors.u!.data).toEqual(Uint8Array.of(1, 2, 255));

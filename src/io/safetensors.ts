@@ -7,12 +7,12 @@
 // packed with no holes and nothing after the last one, little-endian.
 //
 // In memory a tensor is held as Float32Array (F32, F16, BF16), Int32Array (I32, I64), Int8Array (I8)
-// or Uint8Array (U8); F16/BF16/I64 are converted on the way in and out.
+// or Uint8Array (U8, BOOL); F16/BF16/I64 are converted on the way in and out.
 import { bf16BitsToF32, f16BitsToF32, f32ToBf16Bits, f32ToF16Bits } from '../tensor/half.js';
 
 export type TensorData = Float32Array | Int32Array | Int8Array | Uint8Array;
 
-/** One tensor of a safetensors file, held as Float32Array (F32, F16, BF16), Int32Array (I32, I64), Int8Array (I8) or Uint8Array (U8). */
+/** One tensor of a safetensors file, held as Float32Array (F32, F16, BF16), Int32Array (I32, I64), Int8Array (I8) or Uint8Array (U8, BOOL). */
 export interface SafetensorsTensor {
   dtype: SafetensorsDtype;
   shape: number[];
@@ -42,9 +42,11 @@ const DTYPES = {
   I64: { bytes: 8, holds: Int32Array, read: readI64, write: writeI64 },
   I8: { bytes: 1, holds: Int8Array, read: (src) => new Int8Array(copyU8(src).buffer), write: writeBytes },
   U8: { bytes: 1, holds: Uint8Array, read: copyU8, write: writeBytes },
+  // PyTorch's torch.bool (older transformers saves hold GPT-2's causal mask so), one byte of 0 or 1
+  BOOL: { bytes: 1, holds: Uint8Array, read: copyU8, write: writeBytes },
 } satisfies Record<string, Codec>;
 
-/** The dtypes read and written: F32, F16, BF16, I32, I64, I8, U8. */
+/** The dtypes read and written: F32, F16, BF16, I32, I64, I8, U8, BOOL. */
 export type SafetensorsDtype = keyof typeof DTYPES;
 
 const METADATA_KEY = '__metadata__';
@@ -89,20 +91,43 @@ export function serializeSafetensors(
 
 /** Reads a safetensors file, checking its header, offsets and sizes (a damaged file is an error naming what is wrong). */
 export function parseSafetensors(bytes: Uint8Array): Safetensors {
-  if (bytes.length < 8) fail(`file is ${bytes.length} bytes, too short for the 8-byte header length`);
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const headerLength = view.getUint32(0, true) + view.getUint32(4, true) * 2 ** 32;
-  if (headerLength > bytes.length - 8) {
-    fail(`header length ${headerLength} runs past the end of the ${bytes.length}-byte file (truncated?)`);
-  }
-  const header = parseHeader(bytes.subarray(8, 8 + headerLength));
+  const headerLength = safetensorsHeaderLength(bytes, bytes.length);
   const data = bytes.subarray(8 + headerLength);
+  const { metadata, layout } = parseSafetensorsHeader(bytes.subarray(8, 8 + headerLength), data.length);
+  const tensors = layout.map((t) => [t.name, decodeSafetensorsTensor(t, data.subarray(t.begin, t.end))] as const);
+  // fromEntries defines own properties, so a tensor named "__proto__" stays a tensor.
+  return { tensors: Object.fromEntries(tensors), metadata };
+}
 
+/** Where one tensor lies in a safetensors file's data (the bytes after the header). */
+export interface SafetensorsEntry {
+  name: string;
+  dtype: SafetensorsDtype;
+  shape: number[];
+  begin: number;
+  end: number;
+}
+
+/**
+ * The header's length from a safetensors file's first 8 bytes, checked against the file's size:
+ * with this and parseSafetensorsHeader a reader can take a file's tensors one at a time.
+ */
+export function safetensorsHeaderLength(first8: Uint8Array, fileSize: number): number {
+  if (fileSize < 8 || first8.length < 8) fail(`file is ${fileSize} bytes, too short for the 8-byte header length`);
+  const view = new DataView(first8.buffer, first8.byteOffset, 8);
+  const headerLength = view.getUint32(0, true) + view.getUint32(4, true) * 2 ** 32;
+  if (headerLength > fileSize - 8) fail(`header length ${headerLength} runs past the end of the ${fileSize}-byte file (truncated?)`);
+  return headerLength;
+}
+
+/** A safetensors header's metadata and tensors, in data order, checked to tile the `dataLength` bytes after it exactly. */
+export function parseSafetensorsHeader(raw: Uint8Array, dataLength: number): { metadata: Record<string, string>; layout: SafetensorsEntry[] } {
+  const header = parseHeader(raw);
   let metadata: Record<string, string> = {};
-  const layout: { name: string; dtype: SafetensorsDtype; shape: number[]; begin: number; end: number }[] = [];
+  const layout: SafetensorsEntry[] = [];
   for (const [name, info] of Object.entries(header)) {
     if (name === METADATA_KEY) metadata = checkMetadata(info);
-    else layout.push({ name, ...checkTensorInfo(name, info, data.length) });
+    else layout.push({ name, ...checkTensorInfo(name, info, dataLength) });
   }
 
   // Tensors must tile the data exactly: no overlap, no hole, nothing after the last one.
@@ -116,14 +141,13 @@ export function parseSafetensors(bytes: Uint8Array): Safetensors {
     if (t.begin > expected) fail(`hole of ${t.begin - expected} bytes before tensor "${t.name}" (corrupt file)`);
     expected = t.end;
   });
-  if (expected < data.length) fail(`${data.length - expected} trailing bytes after the last tensor (corrupt file)`);
+  if (expected < dataLength) fail(`${dataLength - expected} trailing bytes after the last tensor (corrupt file)`);
+  return { metadata, layout };
+}
 
-  const tensors = layout.map(({ name, dtype, shape, begin, end }) => {
-    const count = (end - begin) / DTYPES[dtype].bytes;
-    return [name, { dtype, shape, data: DTYPES[dtype].read(data.subarray(begin, end), count, name) }] as const;
-  });
-  // fromEntries defines own properties, so a tensor named "__proto__" stays a tensor.
-  return { tensors: Object.fromEntries(tensors), metadata };
+/** One tensor from its `end - begin` bytes (copied: the result owns its memory). */
+export function decodeSafetensorsTensor({ name, dtype, shape, begin, end }: SafetensorsEntry, bytes: Uint8Array): SafetensorsTensor {
+  return { dtype, shape, data: DTYPES[dtype].read(bytes, (end - begin) / DTYPES[dtype].bytes, name) };
 }
 
 function checkTensor(name: string, t: SafetensorsTensor): Codec {

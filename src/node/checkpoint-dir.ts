@@ -1,15 +1,18 @@
 // Checkpoints on disk (Node only): a directory written atomically (src/io/checkpoint-files.ts), as
 // `gpt train` writes them, a bare .safetensors file (e.g. one saved by the browser page), or a
-// Hugging Face GPT-2 directory (config.json + model.safetensors; src/gpt/hf), read and written.
+// Hugging Face GPT-2 directory (config.json + model.safetensors, or its shards; src/gpt/hf), read
+// and written.
 import { stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { decodeCheckpoint, encodeCheckpoint, type Checkpoint, type CheckpointExtras } from '../gpt/checkpoint.js';
-import { decodeHF, encodeHF, HF_FILES } from '../gpt/hf/index.js';
+import { encodeHF, hfCheckpoint, hfModelConfig, HF_FILES, isMaskBuffer, parseShardIndex, shardIndexProblem, type HFWeightsFile } from '../gpt/hf/index.js';
 import type { GPT } from '../gpt/model.js';
 import type { Tokenizer } from '../gpt/tokenizer/index.js';
 import { writeFilesAtomic } from '../io/atomic-file.js';
+import type { Safetensors } from '../io/safetensors.js';
 import { MANIFEST_FILE, readCheckpointFiles, writeCheckpointFiles } from '../io/checkpoint-files.js';
 import { makeDirectories, readRegularFile, unlessMissing } from '../io/regular-files.js';
+import { readSafetensorsFile } from './safetensors-file.js';
 
 /**
  * Saves `model` with its tokenizer (and optionally optimizer state and training progress) as a
@@ -46,19 +49,51 @@ export async function loadCheckpoint(path: string): Promise<Checkpoint> {
 
 const exists = async (path: string) => (await unlessMissing(stat(path))) !== null;
 
-/** Reads a Hugging Face GPT-2 directory: config.json + model.safetensors, and tokenizer.json when there is one. */
+/** Weights files transformers saves that are not read here (transformers converts them to model.safetensors). */
+const UNREAD_WEIGHTS = ['pytorch_model.bin', 'pytorch_model.bin.index.json', 'tf_model.h5', 'flax_model.msgpack'];
+
+/**
+ * Reads a Hugging Face GPT-2 directory: config.json (first: a refused model's weights are not
+ * read), model.safetensors or the shards model.safetensors.index.json names, and tokenizer.json or
+ * vocab.json + merges.txt. The weights are read a tensor at a time: gpt2-large's and gpt2-xl's
+ * files are past the 2 GiB Node reads at once.
+ */
 async function loadHFModel(dir: string): Promise<Checkpoint> {
   const read = (file: string) => unlessMissing(readRegularFile(join(dir, file)));
-  const required = async (file: string) => {
-    const bytes = await read(file);
-    if (!bytes) throw new Error(`${dir}: no ${file} (a GPT-2 model directory holds ${HF_FILES.config} and ${HF_FILES.weights})`);
-    return bytes;
-  };
-  const config = (await required(HF_FILES.config)).toString('utf8');
-  // the Buffer is parsed in place: GPT-2's weights are not copied once more
-  const weights = await required(HF_FILES.weights);
-  const tokenizer = (await read(HF_FILES.tokenizer))?.toString('utf8');
-  return decodeHF({ config, weights, ...(tokenizer !== undefined && { tokenizer }) }, dir);
+  const config = await read(HF_FILES.config);
+  if (!config) throw new Error(`${dir}: no ${HF_FILES.config}`); // removed since the directory was looked at
+  const model = hfModelConfig(config.toString('utf8'), dir);
+  // transformers' order: one file if there is one, else the index of its shards
+  const single = await exists(join(dir, HF_FILES.weights));
+  const index = single ? null : await read(HF_FILES.index);
+  if (!single && !index) throw new Error(await noWeightsProblem(dir));
+  const weightMap = index && parseShardIndex(index.toString('utf8'), join(dir, HF_FILES.index));
+  const files: HFWeightsFile[] = [];
+  for (const file of weightMap ? new Set(weightMap.values()) : [HF_FILES.weights]) files.push({ file, ...(await readWeightsFile(dir, file)) });
+  const problem = weightMap && shardIndexProblem(weightMap, files);
+  if (problem) throw new Error(`${join(dir, HF_FILES.index)}: ${problem}`);
+  const text = async (file: string) => (await read(file))?.toString('utf8');
+  const [tokenizer, vocab, merges] = [await text(HF_FILES.tokenizer), await text(HF_FILES.vocab), await text(HF_FILES.merges)];
+  return hfCheckpoint(model, files, { tokenizer, vocab, merges }, dir);
+}
+
+/** One weights file of the model in `dir`, its causal-mask buffers left unread. */
+async function readWeightsFile(dir: string, file: string): Promise<Safetensors> {
+  try {
+    return await readSafetensorsFile(join(dir, file), (name) => !isMaskBuffer(name));
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new Error(`${dir}: no ${file} (a shard ${HF_FILES.index} names)`);
+    throw new Error(`${join(dir, file)}: not a readable safetensors file (${(e as Error).message})`);
+  }
+}
+
+/** Why `dir`, which has a config.json, has no weights to read: naming the weights it has in a form not read here, and how to convert them. */
+async function noWeightsProblem(dir: string): Promise<string> {
+  const unread: string[] = [];
+  for (const file of UNREAD_WEIGHTS) if (await exists(join(dir, file))) unread.push(file);
+  const missing = `${dir}: no ${HF_FILES.weights} (nor ${HF_FILES.index})`;
+  if (!unread.length) return `${missing}: a GPT-2 model directory holds ${HF_FILES.config} and ${HF_FILES.weights}`;
+  return `${missing}; its ${unread.join(', ')} is not read here: convert it with transformers, GPT2LMHeadModel.from_pretrained(DIR).save_pretrained(DIR, safe_serialization=True), which writes ${HF_FILES.weights}`;
 }
 
 /**

@@ -1,6 +1,6 @@
 // Hugging Face GPT-2's config.json (transformers' GPT2Config) and our GPTConfig, both ways. Only
 // configs our GPT computes the same function for are accepted: a setting that would change it
-// (scaled or upcast attention, cross-attention, an untied head, another activation, LayerNorm
+// (attention scaled otherwise, cross-attention, an untied head, another activation, LayerNorm
 // epsilon or MLP width) is refused with a one-line error naming the field, rather than loaded into
 // a model that silently computes something else.
 import { POSITIVE_INT, rangeProblem, show, UNIT_INTERVAL, type Range } from '../../io/value-ranges.js';
@@ -10,20 +10,35 @@ import { hasPrunedShapes, type GPTConfig } from '../model.js';
 /** Our LayerNorm's epsilon (src/nn/layers.ts), which GPT-2's layer_norm_epsilon must match. */
 const LAYER_NORM_EPSILON = 1e-5;
 
-/** GPT2Config's activation_function names for the GELUs our MLP has. */
-const ACTIVATION_FROM_HF: Record<string, Activation> = { gelu_new: 'gelu_tanh', gelu_pytorch_tanh: 'gelu_tanh', gelu: 'gelu' };
+/**
+ * transformers' activation_function names (its ACT2CLS) for the GELUs our MLP has: gelu_fast and
+ * gelu_accurate are the tanh approximation as gelu_new is, gelu_python the exact one as gelu is.
+ */
+const ACTIVATION_FROM_HF: Record<string, Activation> = {
+  gelu_new: 'gelu_tanh', gelu_pytorch_tanh: 'gelu_tanh', gelu_fast: 'gelu_tanh', gelu_accurate: 'gelu_tanh',
+  gelu: 'gelu', gelu_python: 'gelu',
+};
 const ACTIVATION_TO_HF: Record<Activation, string> = { gelu_tanh: 'gelu_new', gelu: 'gelu' };
 
-/** Settings that change what GPT-2 computes, with the only value (GPT2Config's default) our GPT computes. */
+/**
+ * Settings that change what GPT-2 computes, with the only value (GPT2Config's default) our GPT
+ * computes. Not reorder_and_upcast_attn: it scales before the product and computes it in float32,
+ * the same function in float32 as ours.
+ */
 const FIXED: Record<string, unknown> = {
   model_type: 'gpt2',
   scale_attn_weights: true,
   scale_attn_by_inverse_layer_idx: false,
-  reorder_and_upcast_attn: false,
   add_cross_attention: false,
   tie_word_embeddings: true,
   layer_norm_epsilon: LAYER_NORM_EPSILON,
 };
+
+/**
+ * GPT2Config's attribute_map: the other names transformers reads four sizes under. Written
+ * alongside the GPT-2 name, such a name wins there (it is set last), so it wins here too.
+ */
+const ALIASES: Record<string, string> = { n_embd: 'hidden_size', n_positions: 'max_position_embeddings', n_head: 'num_attention_heads', n_layer: 'num_hidden_layers' };
 
 /** config.json's names of the sizes in our GPTConfig. */
 export const HF_NAMES: Partial<Record<keyof GPTConfig, string>> = { vocabSize: 'vocab_size', blockSize: 'n_positions', nLayer: 'n_layer', nHead: 'n_head', nEmbd: 'n_embd' };
@@ -41,16 +56,20 @@ export function gptConfigFromHF(json: unknown, source = 'config.json'): GPTConfi
     if (problem) throw error(problem);
     return value as number;
   };
-  const nEmbd = number('n_embd', POSITIVE_INT);
+  /** The field transformers reads `name` from. */
+  const spelled = (name: string) => (hf[ALIASES[name]!] === undefined ? name : ALIASES[name]!);
+  const positions = spelled('n_positions');
+  const nEmbd = number(spelled('n_embd'), POSITIVE_INT);
   if (hf.n_inner != null && hf.n_inner !== 4 * nEmbd) throw error(`n_inner ${show(hf.n_inner)} is not supported (only 4 * n_embd = ${4 * nEmbd}, or null)`);
   const name = hf.activation_function ?? 'gelu_new';
   const activation = typeof name === 'string' ? ACTIVATION_FROM_HF[name] : undefined;
   if (!activation) throw error(`activation_function ${show(name)} is not supported (only ${Object.keys(ACTIVATION_FROM_HF).join(', ')})`);
   const config: GPTConfig = {
     vocabSize: number('vocab_size', POSITIVE_INT),
-    blockSize: number(hf.n_positions === undefined ? 'n_ctx' : 'n_positions', POSITIVE_INT),
-    nLayer: number('n_layer', POSITIVE_INT),
-    nHead: number('n_head', POSITIVE_INT),
+    // older configs name the context n_ctx only
+    blockSize: number(hf[positions] === undefined && hf.n_ctx !== undefined ? 'n_ctx' : positions, POSITIVE_INT),
+    nLayer: number(spelled('n_layer'), POSITIVE_INT),
+    nHead: number(spelled('n_head'), POSITIVE_INT),
     nEmbd,
     // one rate for GPT-2's three dropouts, as in nanoGPT; only fine-tuning uses it
     dropout: number('resid_pdrop', UNIT_INTERVAL, hf.resid_pdrop ?? 0.1),

@@ -1,29 +1,41 @@
 // A Hugging Face GPT-2 model as our checkpoint, and our GPT as one: the pair of files `config.json`
 // + `model.safetensors` that transformers' GPT2LMHeadModel saves and loads (the hub's gpt2,
-// gpt2-medium, ... and their fine-tunes). Platform free: bytes in, bytes out; webgpu-gpt/node reads
-// and writes the directory.
+// gpt2-medium, ... and their fine-tunes), or config.json + the shards a model.safetensors.index.json
+// names (src/gpt/hf/shards.ts). Platform free: bytes or read tensors in, bytes out; webgpu-gpt/node
+// reads and writes the directory.
 import { parseSafetensors, serializeSafetensors } from '../../io/safetensors.js';
 import type { TensorData } from '../../nn/module.js';
 import { assertWeightsReadable, CHECKPOINT_FORMAT, CHECKPOINT_KEY, configWeightsProblem, type Checkpoint } from '../checkpoint.js';
-import { GPT } from '../model.js';
+import { GPT, type GPTConfig } from '../model.js';
 import { describeValue } from '../../tensor/check.js';
-import { BpeTokenizer, Gpt2Tokenizer, tokenizerFromHuggingFace, tokenizerFromJSON, toHuggingFaceJSON, type Tokenizer } from '../tokenizer/index.js';
+import { BpeTokenizer, Gpt2Tokenizer, gpt2FromVocabFiles, tokenizerFromHuggingFace, tokenizerFromJSON, toHuggingFaceJSON, type Tokenizer } from '../tokenizer/index.js';
 import { gptConfigFromHF, hfConfigFromGPT, HF_NAMES } from './config.js';
-import { weightsFromHF, weightsToHF } from './weights.js';
+import { weightsFromHF, weightsToHF, type HFWeightsFile } from './weights.js';
 
 export { gptConfigFromHF, hfConfigFromGPT, hfLayoutProblem } from './config.js';
+export { isMaskBuffer, type HFWeightsFile } from './weights.js';
+export { parseShardIndex, shardIndexProblem } from './shards.js';
 
 /** The file names of a Hugging Face model directory. */
-export const HF_FILES = { config: 'config.json', weights: 'model.safetensors', tokenizer: 'tokenizer.json' } as const;
+export const HF_FILES = {
+  config: 'config.json', weights: 'model.safetensors', index: 'model.safetensors.index.json',
+  tokenizer: 'tokenizer.json', vocab: 'vocab.json', merges: 'merges.txt',
+} as const;
 
 /** Where our tokenizer travels in an exported model.safetensors's metadata (transformers ignores it). */
 const TOKENIZER_KEY = 'webgpu_gpt_tokenizer';
 
-/** A Hugging Face GPT-2 model's files: config.json's text, model.safetensors's bytes, tokenizer.json's text when there is one. */
-export interface HFModelFiles {
+/** A Hugging Face model's tokenizer files: tokenizer.json's text, or GPT-2's own pair (older saves have only these). */
+export interface HFTokenizerFiles {
+  tokenizer?: string;
+  vocab?: string;
+  merges?: string;
+}
+
+/** A Hugging Face GPT-2 model's files: config.json's text, model.safetensors's bytes, and its tokenizer files' texts. */
+export interface HFModelFiles extends HFTokenizerFiles {
   config: string;
   weights: Uint8Array;
-  tokenizer?: string;
 }
 
 /**
@@ -59,40 +71,63 @@ export async function encodeHF(model: GPT, tokenizer?: Tokenizer): Promise<HFMod
  * `source` names the directory in errors.
  */
 export function decodeHF(files: HFModelFiles, source = 'model'): Checkpoint {
-  const at = (file: string) => `${source}/${file}`;
-  let json: unknown;
-  try {
-    json = JSON.parse(files.config);
-  } catch (e) {
-    throw new Error(`${at(HF_FILES.config)}: not valid JSON (${(e as Error).message})`);
-  }
-  const model = gptConfigFromHF(json, at(HF_FILES.config));
+  const model = hfModelConfig(files.config, source);
   let parsed;
   try {
     parsed = parseSafetensors(files.weights);
   } catch (e) {
-    throw new Error(`${at(HF_FILES.weights)}: not a readable safetensors file (${(e as Error).message})`);
+    throw new Error(`${source}/${HF_FILES.weights}: not a readable safetensors file (${(e as Error).message})`);
   }
-  if (parsed.metadata[CHECKPOINT_KEY] !== undefined) {
+  return hfCheckpoint(model, [{ file: HF_FILES.weights, ...parsed }], files, source);
+}
+
+/** Our model config from the text of the config.json in `source` (read first: a refused model's weights need not be). */
+export function hfModelConfig(text: string, source: string): GPTConfig {
+  const at = `${source}/${HF_FILES.config}`;
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (e) {
+    throw new Error(`${at}: not valid JSON (${(e as Error).message})`);
+  }
+  return gptConfigFromHF(json, at);
+}
+
+/**
+ * The checkpoint of a GPT-2 model of config `model` (hfModelConfig's) whose weights were read from
+ * `files` (model.safetensors, or every shard of a sharded model). Its tokenizer: the one encodeHF
+ * kept in the weights' metadata, else tokenizer.json, else vocab.json + merges.txt. `source` names
+ * the directory in errors.
+ */
+export function hfCheckpoint(model: GPTConfig, files: HFWeightsFile[], tokenizerFiles: HFTokenizerFiles, source: string): Checkpoint {
+  const at = (file: string) => `${source}/${file}`;
+  const ours = files.find((f) => f.metadata[CHECKPOINT_KEY] !== undefined);
+  if (ours) {
     // its names are GPT-2's without the prefix: loading would fail only on the tensors it has more or less
-    throw new Error(`${at(HF_FILES.weights)}: a webgpu-gpt checkpoint, not a Hugging Face model's weights: load it on its own, without ${HF_FILES.config}`);
+    throw new Error(`${at(ours.file)}: a webgpu-gpt checkpoint, not a Hugging Face model's weights: load it on its own, without ${HF_FILES.config}`);
   }
-  const weights = weightsFromHF(parsed.tensors, at(HF_FILES.weights));
-  const disagreement = configWeightsProblem(model, weights, (k) => HF_NAMES[k] ?? k, HF_FILES.weights);
+  const weights = weightsFromHF(files, at);
+  const stored = files.length === 1 ? files[0]!.file : `the shards of ${HF_FILES.index}`;
+  const disagreement = configWeightsProblem(model, weights, (k) => HF_NAMES[k] ?? k, stored);
   if (disagreement) throw new Error(`${at(HF_FILES.config)}: ${disagreement}`);
-  const tokenizer = tokenizerOf(parsed.metadata[TOKENIZER_KEY], files.tokenizer, source);
+  const kept = files.find((f) => f.metadata[TOKENIZER_KEY] !== undefined);
+  const tokenizer = tokenizerOf(kept && { file: kept.file, json: kept.metadata[TOKENIZER_KEY]! }, tokenizerFiles, source);
   if (tokenizer.vocabSize !== model.vocabSize) {
     throw new Error(`${source}: the tokenizer has ${tokenizer.vocabSize} tokens, ${HF_FILES.config} says vocab_size ${model.vocabSize}`);
   }
   return { meta: { format: CHECKPOINT_FORMAT, model, tokenizer: tokenizer.toJSON() }, weights, source };
 }
 
-function tokenizerOf(kept: string | undefined, hfJson: string | undefined, source: string): Tokenizer {
-  if (kept === undefined && hfJson === undefined) throw new Error(`${source}: no ${HF_FILES.tokenizer} (the model's tokenizer)`);
+function tokenizerOf(kept: { file: string; json: string } | undefined, { tokenizer, vocab, merges }: HFTokenizerFiles, source: string): Tokenizer {
+  const [where, read] =
+    kept !== undefined ? [`${kept.file} (metadata ${TOKENIZER_KEY})`, () => tokenizerFromJSON(kept.json)]
+    : tokenizer !== undefined ? [HF_FILES.tokenizer, () => tokenizerFromHuggingFace(tokenizer)]
+    : vocab !== undefined && merges !== undefined ? [`${HF_FILES.vocab} + ${HF_FILES.merges}`, () => gpt2FromVocabFiles(vocab, merges)]
+    : [];
+  if (!read) throw new Error(`${source}: no ${HF_FILES.tokenizer}, nor ${HF_FILES.vocab} with ${HF_FILES.merges} (the model's tokenizer)`);
   try {
-    return kept === undefined ? tokenizerFromHuggingFace(hfJson) : tokenizerFromJSON(kept);
+    return read();
   } catch (e) {
-    const where = kept === undefined ? HF_FILES.tokenizer : `${HF_FILES.weights} (metadata ${TOKENIZER_KEY})`;
     throw new Error(`${source}/${where}: ${(e as Error).message}`);
   }
 }

@@ -5,19 +5,33 @@
 // - a model saved from GPT2LMHeadModel prefixes every name with `transformer.`; the hub's gpt2 does not;
 // - `lm_head.weight` is the token embedding (tied), written or not depending on how it was saved;
 // - `attn.bias` / `attn.masked_bias` are HF's causal-mask buffers, not weights (older saves hold them);
-// - GPT-2 has a bias in every Linear and LayerNorm: a model of ours without them exports zeros.
+// - GPT-2 has a bias in every Linear and LayerNorm: a model of ours without them exports zeros;
+// - a big model's weights may be split over several files (shards, src/gpt/hf/shards.ts), read together.
 import type { TensorData } from '../../nn/module.js';
-import type { SafetensorsTensor } from '../../io/safetensors.js';
+import type { Safetensors } from '../../io/safetensors.js';
 import { nonFiniteProblem } from '../checkpoint.js';
 
 const PREFIX = 'transformer.';
 const HEAD = 'lm_head.weight';
 const CONV1D = /^h\.\d+\.(attn\.c_attn|attn\.c_proj|mlp\.c_fc|mlp\.c_proj)\.weight$/;
 const MASK_BUFFER = /^h\.\d+\.attn\.(bias|masked_bias)$/;
+/** Every tensor of GPT2LMHeadModel (without the prefix), buffers aside. */
+const GPT2_TENSOR = /^(wte\.weight|wpe\.weight|ln_f\.(weight|bias)|h\.\d+\.(ln_1|ln_2|attn\.c_attn|attn\.c_proj|mlp\.c_fc|mlp\.c_proj)\.(weight|bias)|lm_head\.weight)$/;
 /** Weights whose layer has no bias in GPT-2: the embeddings. */
 const NO_BIAS = ['wte.weight', 'wpe.weight'];
 
 type HostTensor = { shape: number[]; data: Float32Array };
+
+/** One weights file of a GPT-2 model (model.safetensors, or a shard of a sharded one), as read. */
+export interface HFWeightsFile extends Safetensors {
+  /** Its name, for errors. */
+  file: string;
+}
+
+const unprefixed = (saved: string) => (saved.startsWith(PREFIX) ? saved.slice(PREFIX.length) : saved);
+
+/** Whether a saved tensor is one of HF's causal-mask buffers, which are not weights (a reader may skip them unread). */
+export const isMaskBuffer = (saved: string) => MASK_BUFFER.test(unprefixed(saved));
 
 /** A [rows, cols] matrix as [cols, rows] (Conv1D's layout to Linear's and back). */
 function transposed({ shape, data }: TensorData): HostTensor {
@@ -28,24 +42,33 @@ function transposed({ shape, data }: TensorData): HostTensor {
 }
 
 /**
- * Our GPT's parameters from the tensors of a GPT-2 model.safetensors (names and shapes are checked
- * when loaded into the model); a head that is not the token embedding is refused.
+ * Our GPT's parameters from the tensors of a GPT-2 model's weights files (names and shapes are
+ * checked when loaded into the model); `at` names a file in errors. A tensor GPT2LMHeadModel does
+ * not have (another prefix, another model's head) and a head that is not the token embedding are
+ * refused.
  */
-export function weightsFromHF(tensors: Record<string, SafetensorsTensor>, source: string): Map<string, HostTensor> {
+export function weightsFromHF(files: HFWeightsFile[], at: (file: string) => string): Map<string, HostTensor> {
   const weights = new Map<string, HostTensor>();
+  const fileOf = new Map<string, string>();
   let head: HostTensor | undefined;
-  for (const [saved, t] of Object.entries(tensors)) {
-    const name = saved.startsWith(PREFIX) ? saved.slice(PREFIX.length) : saved;
-    if (MASK_BUFFER.test(name)) continue;
-    if (!(t.data instanceof Float32Array)) throw new Error(`${source}: tensor '${saved}' has dtype ${t.dtype}, expected a float type`);
-    const problem = nonFiniteProblem([[saved, t]]);
-    if (problem) throw new Error(`${source}: ${problem}`);
-    const value = { shape: t.shape, data: t.data };
-    if (name === HEAD) head = value;
-    else weights.set(name, CONV1D.test(name) && t.shape.length === 2 ? transposed(value) : value);
+  for (const { file, tensors } of files) {
+    const error = (problem: string) => new Error(`${at(file)}: ${problem}`);
+    for (const [saved, t] of Object.entries(tensors)) {
+      const name = unprefixed(saved);
+      if (MASK_BUFFER.test(name)) continue;
+      if (!GPT2_TENSOR.test(name)) throw error(`tensor '${saved}' is not one of GPT2LMHeadModel's (wte.weight, h.0.attn.c_attn.weight, ..., lm_head.weight, optionally prefixed '${PREFIX}')`);
+      if (fileOf.has(name)) throw error(`tensor '${saved}' is GPT-2's ${name}, which ${fileOf.get(name)} holds already`);
+      fileOf.set(name, file);
+      if (!(t.data instanceof Float32Array)) throw error(`tensor '${saved}' has dtype ${t.dtype}, expected a float type`);
+      const problem = nonFiniteProblem([[saved, t]]);
+      if (problem) throw error(problem);
+      const value = { shape: t.shape, data: t.data };
+      if (name === HEAD) head = value;
+      else weights.set(name, CONV1D.test(name) && t.shape.length === 2 ? transposed(value) : value);
+    }
   }
   const wte = weights.get('wte.weight');
-  if (head && wte && !sameValues(head, wte)) throw new Error(`${source}: ${HEAD} differs from wte.weight; only a head tied to the token embedding is supported`);
+  if (head && wte && !sameValues(head, wte)) throw new Error(`${at(fileOf.get(HEAD)!)}: ${HEAD} differs from wte.weight; only a head tied to the token embedding is supported`);
   return weights;
 }
 
@@ -55,8 +78,8 @@ const sameValues = (a: TensorData, b: TensorData) => a.shape.join() === b.shape.
  * A GPT-2 model.safetensors's tensors (F32, named as GPT2LMHeadModel saves them, head left tied)
  * from our GPT's parameters by name.
  */
-export function weightsToHF(ours: Map<string, TensorData>): Record<string, SafetensorsTensor> {
-  const out: Record<string, SafetensorsTensor> = {};
+export function weightsToHF(ours: Map<string, TensorData>): Safetensors['tensors'] {
+  const out: Safetensors['tensors'] = {};
   const put = (name: string, { shape, data }: TensorData) => (out[PREFIX + name] = { dtype: 'F32', shape: [...shape], data });
   for (const [name, value] of ours) {
     if (name.endsWith('.bias')) continue; // placed after its weight, as PyTorch lists them
