@@ -48,7 +48,7 @@ const SAMPLE_FLAGS: FlagSpec<typeof SAMPLE_DEFAULTS> = {
     numSamples: 'how many samples to draw, generated together as one batch',
     maxNewTokens: 'tokens to generate per sample',
     temperature: '0 = greedy',
-    topK: 'sample among the k likeliest tokens; 0 = off',
+    topK: 'sample among the k likeliest tokens (and those tied with the k-th); 0 = off',
     topP: 'sample within this probability mass; 1 = off',
     seed: 'seed of sample 1 (sample n uses seed + n - 1)',
     kvCache: 'reuse keys/values of earlier positions',

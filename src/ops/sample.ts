@@ -12,7 +12,7 @@ import { formatShape } from '../tensor/shape.js';
 import { Tensor } from '../tensor/tensor.js';
 import { argmax } from './reduce.js';
 
-/** How the next token is drawn: temperature (0 = greedy; default 1), top-k, top-p (nucleus). */
+/** How the next token is drawn: temperature (0 = greedy; default 1), top-k (ties at the k-th logit kept, as nanoGPT and Hugging Face), top-p (nucleus). */
 export interface SamplingOptions {
   temperature?: number;
   topK?: number;

@@ -26,7 +26,8 @@ const descending = (x: number, y: number) => +Number.isNaN(y) - +Number.isNaN(x)
 export function sampleWalk(logits: ArrayLike<number>, u: number, opts: Required<SamplingOptions>): Walk {
   let order = [...Array(logits.length).keys()].sort((a, b) => descending(logits[a]!, logits[b]!) || a - b);
   if (opts.temperature === 0) return { token: order[0]!, beforeTopP: [], atDraw: [] };
-  order = order.slice(0, opts.topK);
+  const kth = logits[order[Math.min(opts.topK, order.length) - 1]!]!;
+  order = order.filter((i) => descending(logits[i]!, kth) <= 0); // the k-th largest and its ties, as nanoGPT and Hugging Face keep them
   const t = Math.max(opts.temperature, MIN_TEMPERATURE);
   const top = logits[order[0]!]!;
   const weight = (x: number) => (x === top || Object.is(x, top) ? 1 : Number.isNaN(top) || top === Infinity || x === -Infinity ? 0 : Math.exp((x - top) / t));

@@ -1,8 +1,9 @@
 // sample_rows: one token id per row of logits [R, V], drawn after temperature, top-k and top-p
 // (nucleus) filtering, with the row's uniform number u in [0, 1) from the host's seeded generator.
 // It picks the token that a host walk would pick: candidates sorted by logit, descending, ties by
-// lower id first; keep the first top_k; keep the shortest prefix whose weight reaches top_p of the
-// kept weight; then the first candidate at which the running weight exceeds u * (kept weight).
+// lower id first; keep those at least the top_k-th largest logit (its ties too, as nanoGPT and
+// Hugging Face keep them); keep the shortest prefix whose weight reaches top_p of the kept weight;
+// then the first candidate at which the running weight exceeds u * (kept weight).
 // Weights are exp((logit - max) / temperature), in the limits where logits are not finite (no
 // kernel computes with infinities: WGSL may assume them away): a NaN is the largest logit (as in
 // argmax); a +Inf or NaN largest logit takes all the weight, shared by its ties; a -Inf logit
@@ -159,7 +160,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
   var cut = Cut(range.x, count_key(range.x)); // every candidate
   if (p.top_k < p.V) {
     let t = largest_key(range.x, range.y, cut, f32(p.top_k), true, true);
-    cut = Cut(t, f32(p.top_k) - inside_above(t, cut).x);
+    cut = Cut(t, count_key(t));
   }
   if (p.top_p < 1.0) {
     // the shortest prefix weighing at least top_p of the cut's weight
