@@ -63,6 +63,7 @@ const CASES: [string, Float32Array, SamplingOptions][] = [
   ['a tiny top-p keeps the top token', spread(37, 3), { topP: 1e-9 }],
   ['a small temperature over near ties', Float32Array.from([5, 4.999, 4.998, 0, -1, 4]), { temperature: 1e-3 }],
   ['-Inf logits (a mask) and huge ones', Float32Array.from([3e38, -Infinity, 2.9999e38, -3e38, -Infinity, 2.99995e38]), { temperature: 1e34 }],
+  ['huge logits at a huge temperature: gaps past F32_MAX / 2, weights well above 0', Float32Array.from([3e38, -3e38, 1e38, 2e38, -Infinity]), { temperature: 1e38 }],
   ['huge logits at temperature 1', Float32Array.from([1e30, -1e30, 1e30 - 1e24, 0]), {}],
   ['2051 logits (256 lanes, not a multiple)', spread(2051, 4), { topK: 1500, topP: 0.9, temperature: 1.2 }],
   ['33 logits (32 lanes, not a multiple)', spread(33, 5), { topK: 20, topP: 0.95, temperature: 0.7 }],

@@ -34,7 +34,7 @@ const kernel = variants((WG: number) => new Kernel({
   name: `sample_rows_${WG}`,
   read: { logits: 'f32', u: 'f32' },
   write: { tokens: 'i32' },
-  params: { rows: 'u32', V: 'u32', inv_temp: 'f32', min_gap: 'f32', top_k: 'u32', top_p: 'f32', index_steps: 'u32', half: 'u32', shift: 'u32', row_shift: 'u32' },
+  params: { rows: 'u32', V: 'u32', scale: 'f32', min_gap: 'f32', top_k: 'u32', top_p: 'f32', index_steps: 'u32', half: 'u32', shift: 'u32', row_shift: 'u32' },
   body: /* wgsl */ `
 ${ORDERED_WGSL}
 const WG = ${WG}u;
@@ -76,11 +76,11 @@ const NEG_INF_KEY = 0x007fffffu; // ordered_key(-Inf)
 fn weight_of_key(k: u32) -> f32 {
   if (k == top_key) { return 1.0; }
   if (top_key >= INF_KEY || k == NEG_INF_KEY) { return 0.0; }
-  // (logit - top) / temperature without overflow: halves subtract exactly, and at min_gap (-64 *
-  // temperature) or below the weight is exp(-128) or less, 0 in f32; min_gap is -F32_MAX / 4 at
-  // the least, as a driver may fold exp's scaling by log2(e) into the product (lavapipe does)
-  let half_gap = bitcast<f32>(from_ordered_key(k)) * 0.5 - top * 0.5;
-  return exp(max(half_gap, p.min_gap) * p.inv_temp * 2.0);
+  // (logit - top) / temperature without overflow: eighths subtract exactly and stay above
+  // -F32_MAX / 4, as a driver may fold exp's scaling by log2(e) into the product (lavapipe does),
+  // so no gap is clamped; at min_gap or below the weight is exp(-128) or less, 0 in f32
+  let gap = bitcast<f32>(from_ordered_key(k)) * 0.125 - top * 0.125;
+  return exp(max(gap, p.min_gap) * p.scale);
 }
 
 // A cut of the sorted order: the candidates with key > key, then the first \`ties\` (in id order)
@@ -194,8 +194,9 @@ export interface SampleParams {
 /** tokens[r] = the candidate of logits row r that u[r] picks (see the header). */
 export function launchSample(logits: GPUBuffer, u: GPUBuffer, tokens: GPUBuffer, rows: number, V: number, s: SampleParams): void {
   const lanes = lanesFor(V);
-  const minGap = Math.max(-64 / s.invTemperature, -F32_MAX / 4); // finite, also where 1 / temperature rounds to 0 in f32
-  const params = { rows, V, inv_temp: s.invTemperature, min_gap: minGap, top_k: Math.min(s.topK, V), top_p: s.topP, index_steps: Math.ceil(Math.log2(V)), half: lanes / 2 };
+  const scale = 8 * s.invTemperature; // the eighths of the gaps to (logit - top) / temperature
+  const minGap = Math.max(-128 / scale, -F32_MAX / 4); // finite, also where 1 / temperature rounds to 0 in f32
+  const params = { rows, V, scale, min_gap: minGap, top_k: Math.min(s.topK, V), top_p: s.topP, index_steps: Math.ceil(Math.log2(V)), half: lanes / 2 };
   // a workgroup a row, as rowGrid lays out 64-lane rows
   const buffers = [[logits, 'rows'], [u, 'row'], [tokens, 'row']] as const;
   launchRowChunks('sampleLogits', () => ({ kernel: kernel(lanes), lanes: 64 }), buffers, V, params);
