@@ -46,7 +46,7 @@ function inverseCdf(ref: ReturnType<typeof reference>, u: number): number | null
   return last; // u past the float64 total: the last kept candidate
 }
 
-/** One row of V logits: spread over [-4, 4], or given. */
+/** A row of V logits spread over [-4, 4]; a uniform stream in float32 below 1, as generate draws them. */
 const spread = (V: number, seed: number) => Float32Array.from(seededValues(V, seed, -4, 4));
 const uniforms = (n: number, seed: number) => {
   const g = new Generator(seed);
