@@ -3,7 +3,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { bf16BitsToF32, f16BitsToF32, f32ToBf16Bits, f32ToF16Bits } from '../src/tensor/half.js';
-import { parseSafetensors, serializeSafetensors, type SafetensorsTensor } from '../src/io/safetensors.js';
+import { layoutSafetensors, parseSafetensors, safetensorsPieces, serializeSafetensors, type SafetensorsTensor } from '../src/io/safetensors.js';
 
 const fcParams = (numRuns: number): fc.Parameters<unknown> => ({
   numRuns,
@@ -139,16 +139,13 @@ describe('safetensors byte layout', () => {
     expect(tensors.u!.data.buffer.byteLength).toBe(3);
   });
 
-  it('writes the u64 length, the header in the given order padded with spaces, then packed data', () => {
-    const bytes = serializeSafetensors(
-      {
-        'h.0.w': { dtype: 'F32', shape: [2], data: Float32Array.of(1.5, -2) },
-        idx: { dtype: 'I64', shape: [1], data: Int32Array.of(-3) },
-        half: { dtype: 'F16', shape: [2], data: Float32Array.of(1, -2) },
-        bf: { dtype: 'BF16', shape: [], data: Float32Array.of(3.140625) },
-      },
-      { format: 'pt' },
-    );
+  it('writes the u64 length, the header in the given order padded with spaces, then packed data, whole or a piece per tensor', () => {
+    const tensors: Record<string, SafetensorsTensor> = {
+      'h.0.w': { dtype: 'F32', shape: [2], data: Float32Array.of(1.5, -2) },
+      idx: { dtype: 'I64', shape: [1], data: Int32Array.of(-3) },
+      half: { dtype: 'F16', shape: [2], data: Float32Array.of(1, -2) },
+      bf: { dtype: 'BF16', shape: [], data: Float32Array.of(3.140625) },
+    };
     const json =
       '{"__metadata__":{"format":"pt"},' +
       '"h.0.w":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},' +
@@ -157,14 +154,16 @@ describe('safetensors byte layout', () => {
       '"bf":{"dtype":"BF16","shape":[],"data_offsets":[20,22]}}';
     const n = Math.ceil(json.length / 8) * 8;
     expect(n).toBeGreaterThan(json.length); // this case does need padding
-    expect([...bytes.subarray(0, 8)]).toEqual([n & 0xff, n >> 8, 0, 0, 0, 0, 0, 0]);
-    expect(new TextDecoder().decode(bytes.subarray(8, 8 + n))).toBe(json.padEnd(n, ' '));
-    expect([...bytes.subarray(8 + n)]).toEqual([
-      ...[0, 0, 0xc0, 0x3f, 0, 0, 0, 0xc0], // F32 1.5, -2
-      ...[0xfd, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff], // I64 -3
-      ...[0x00, 0x3c, 0x00, 0xc0], // F16 1 = 0x3C00, -2 = 0xC000
-      ...[0x49, 0x40], // BF16 3.140625 = 0x4049
-    ]);
+    const pieces = [
+      [n & 0xff, n >> 8, 0, 0, 0, 0, 0, 0, ...utf8(json.padEnd(n, ' '))],
+      [0, 0, 0xc0, 0x3f, 0, 0, 0, 0xc0], // F32 1.5, -2
+      [0xfd, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff], // I64 -3
+      [0x00, 0x3c, 0x00, 0xc0], // F16 1 = 0x3C00, -2 = 0xC000
+      [0x49, 0x40], // BF16 3.140625 = 0x4049
+    ];
+    expect([...serializeSafetensors(tensors, { format: 'pt' })]).toEqual(pieces.flat());
+    expect([...safetensorsPieces(layoutSafetensors(tensors, { format: 'pt' }))].map((p) => [...p])).toEqual(pieces);
+    expect(layoutSafetensors(tensors, { format: 'pt' }).size).toBe(pieces.flat().length);
   });
 
   it('writes an empty file as "{}" padded to 8 bytes', () => {

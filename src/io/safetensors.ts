@@ -52,12 +52,28 @@ export type SafetensorsDtype = keyof typeof DTYPES;
 const METADATA_KEY = '__metadata__';
 const TENSOR_KEYS = ['dtype', 'shape', 'data_offsets'];
 
-/** The bytes of a safetensors file holding `tensors` (in the order given) and optional string metadata. */
-export function serializeSafetensors(
-  tensors: Record<string, SafetensorsTensor>,
-  metadata?: Record<string, string>,
-): Uint8Array {
-  const entries = Object.entries(tensors);
+/** Where one tensor goes in a safetensors file being written, and how its bytes are made. */
+export interface PlacedTensor {
+  name: string;
+  /** Its byte range in the data (the bytes after the header). */
+  begin: number;
+  end: number;
+  /** Writes the tensor's bytes into `dst`, which has exactly `end - begin` bytes. */
+  encode(dst: Uint8Array): void;
+}
+
+/** A safetensors file laid out but not yet encoded: what a writer needs to produce it whole or a tensor at a time. */
+export interface SafetensorsLayout {
+  /** The file's first bytes: the 8-byte header length, then the header padded with spaces. */
+  head: Uint8Array;
+  /** The tensors in file order. */
+  tensors: PlacedTensor[];
+  /** The file's size in bytes. */
+  size: number;
+}
+
+/** Checks `tensors` (in the order given) and optional string metadata and places them in a safetensors file. */
+export function layoutSafetensors(tensors: Record<string, SafetensorsTensor>, metadata?: Record<string, string>): SafetensorsLayout {
   const headerParts: string[] = [];
   if (metadata !== undefined) {
     for (const [k, v] of Object.entries(metadata)) {
@@ -67,26 +83,48 @@ export function serializeSafetensors(
     headerParts.push(`${JSON.stringify(METADATA_KEY)}:${JSON.stringify(metadata)}`);
   }
   let offset = 0;
-  const placed = entries.map(([name, t]) => {
+  const placed = Object.entries(tensors).map(([name, t]): PlacedTensor => {
     const codec = checkTensor(name, t);
     const begin = offset;
     offset += t.data.length * codec.bytes;
     // Built by hand rather than with JSON.stringify(object) so the header keeps the given order.
     const info = { dtype: t.dtype, shape: t.shape, data_offsets: [begin, offset] };
     headerParts.push(`${JSON.stringify(name)}:${JSON.stringify(info)}`);
-    return { data: t.data, codec, begin, end: offset };
+    return { name, begin, end: offset, encode: (dst) => codec.write(t.data, dst) };
   });
   const json = new TextEncoder().encode(`{${headerParts.join(',')}}`);
   const headerLength = Math.ceil(json.length / 8) * 8;
-  const out = new Uint8Array(8 + headerLength + offset);
-  const view = new DataView(out.buffer);
+  const head = new Uint8Array(8 + headerLength);
+  const view = new DataView(head.buffer);
   view.setUint32(0, headerLength % 2 ** 32, true);
   view.setUint32(4, Math.floor(headerLength / 2 ** 32), true);
-  out.set(json, 8);
-  out.fill(0x20, 8 + json.length, 8 + headerLength);
-  const body = out.subarray(8 + headerLength);
-  for (const { data, codec, begin, end } of placed) codec.write(data, body.subarray(begin, end));
+  head.set(json, 8);
+  head.fill(0x20, 8 + json.length);
+  return { head, tensors: placed, size: head.length + offset };
+}
+
+/** The bytes of a safetensors file holding `tensors` (in the order given) and optional string metadata. */
+export function serializeSafetensors(tensors: Record<string, SafetensorsTensor>, metadata?: Record<string, string>): Uint8Array {
+  const { head, tensors: placed, size } = layoutSafetensors(tensors, metadata);
+  const out = new Uint8Array(size);
+  out.set(head);
+  const body = out.subarray(head.length);
+  for (const t of placed) t.encode(body.subarray(t.begin, t.end));
   return out;
+}
+
+/**
+ * The file's bytes in pieces: the head, then each tensor's bytes in a buffer of its own, made as
+ * the piece is asked for. A writer taking them one at a time holds one tensor's bytes at once,
+ * never the whole file (past Node's 4 GiB Buffer limit for a large model with optimizer state).
+ */
+export function* safetensorsPieces({ head, tensors }: SafetensorsLayout): Generator<Uint8Array> {
+  yield head;
+  for (const t of tensors) {
+    const bytes = new Uint8Array(t.end - t.begin);
+    t.encode(bytes);
+    yield bytes;
+  }
 }
 
 /** Reads a safetensors file, checking its header, offsets and sizes (a damaged file is an error naming what is wrong). */
