@@ -6,7 +6,7 @@
 // config as strictly as the flags that made it), and a tensor holding NaN or Inf is refused, so a
 // diverged run cannot replace a good checkpoint and a damaged one fails in one line, not mid-sample.
 import { device } from '../device/device.js';
-import { parseSafetensors, serializeSafetensors, type SafetensorsTensor } from '../io/safetensors.js';
+import { parseSafetensors, serializeSafetensors, type Safetensors, type SafetensorsTensor } from '../io/safetensors.js';
 import { safetensorsTensors } from '../io/state-dict.js';
 import { NON_NEGATIVE_INT, POSITIVE_INT, rangeProblem, settingProblem, show, type RangesOf } from '../io/value-ranges.js';
 import { isMaskName, loadMasks } from '../nn/prune.js';
@@ -93,6 +93,15 @@ export function assertWeightsReadable(): void {
 
 /** A model with its tokenizer (and optionally training state) as one safetensors file's bytes; refuses NaN/Inf weights. */
 export async function encodeCheckpoint(model: GPT, tokenizer: Tokenizer, extra: CheckpointExtras = {}): Promise<Uint8Array> {
+  const { tensors, metadata } = await checkpointTensors(model, tokenizer, extra);
+  return serializeSafetensors(tensors, metadata);
+}
+
+/**
+ * What encodeCheckpoint writes, not yet serialized: the tensors read back from the GPU (and the
+ * optimizer) and the checked metadata. Node writes them to disk a tensor at a time.
+ */
+export async function checkpointTensors(model: GPT, tokenizer: Tokenizer, extra: CheckpointExtras = {}): Promise<Safetensors> {
   checkOptionKeys('encodeCheckpoint', extra, ['train', 'trainer', 'val', 'bestVal', 'run', 'data', 'distill', 'alwaysSave', 'optimizer', 'moments']);
   assertWeightsReadable();
   const named = [...model.namedParameters()];
@@ -120,7 +129,7 @@ export async function encodeCheckpoint(model: GPT, tokenizer: Tokenizer, extra: 
   // what this refuses to write, decodeCheckpoint would refuse to read
   const problem = metaProblem(meta as unknown as Record<string, unknown>) ?? nonFiniteProblem(Object.entries(tensors));
   if (problem) throw new Error(`checkpoint not saved: ${problem}`);
-  return serializeSafetensors(tensors, { [CHECKPOINT_KEY]: JSON.stringify(meta) });
+  return { tensors, metadata: { [CHECKPOINT_KEY]: JSON.stringify(meta) } };
 }
 
 /** The optimizer's moments of the named parameters it holds, read back, by name. */
@@ -139,12 +148,18 @@ async function momentsByName(optimizer: AdamW, named: [string, Tensor][]): Promi
 
 /** A decoded (or imported) checkpoint as checkpoint bytes again, from the host copy of its tensors. */
 export function checkpointBytes(ckpt: Checkpoint): Uint8Array {
+  const { tensors, metadata } = checkpointSafetensors(ckpt);
+  return serializeSafetensors(tensors, metadata);
+}
+
+/** What checkpointBytes writes, not yet serialized. */
+export function checkpointSafetensors(ckpt: Checkpoint): Safetensors {
   const tensors: Record<string, SafetensorsTensor> = {};
   for (const [name, w] of ckpt.weights) tensors[name] = { dtype: w.data instanceof Int8Array ? 'I8' : 'F32', shape: [...w.shape], data: w.data };
   for (const [kind, moments] of Object.entries(ckpt.optimizer ?? {})) {
     for (const [name, data] of moments) tensors[`optim.${kind}.${name}`] = { dtype: 'F32', shape: [...ckpt.weights.get(name)!.shape], data };
   }
-  return serializeSafetensors(tensors, { [CHECKPOINT_KEY]: JSON.stringify(ckpt.meta) });
+  return { tensors, metadata: { [CHECKPOINT_KEY]: JSON.stringify(ckpt.meta) } };
 }
 
 /** Reads checkpoint bytes, checking every metadata field and refusing NaN/Inf tensors; `source` names it in errors. */
@@ -153,8 +168,16 @@ export function decodeCheckpoint(bytes: Uint8Array, source = 'checkpoint'): Chec
   try {
     parsed = parseSafetensors(bytes);
   } catch (e) {
-    throw new Error(`${source}: not a readable safetensors file (${(e as Error).message})`);
+    throw unreadableCheckpoint(source, e);
   }
+  return decodeCheckpointTensors(parsed, source);
+}
+
+/** The error for a checkpoint whose safetensors could not be read (`cause` says why). */
+export const unreadableCheckpoint = (source: string, cause: unknown) => new Error(`${source}: not a readable safetensors file (${(cause as Error).message})`);
+
+/** decodeCheckpoint of a safetensors file already read (in Node, a tensor at a time), with every check decodeCheckpoint makes. */
+export function decodeCheckpointTensors(parsed: Safetensors, source = 'checkpoint'): Checkpoint {
   const raw = parsed.metadata[CHECKPOINT_KEY];
   if (!raw) {
     // PyTorch's safetensors (format 'pt'), such as a Hugging Face model's model.safetensors, need the model's config.json
