@@ -12,7 +12,7 @@ import { crc32 as zlibCrc32 } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeFileAtomic } from '../src/io/atomic-file.js';
 import { readCheckpointFiles, writeCheckpointFiles, MANIFEST_FILE } from '../src/io/checkpoint-files.js';
-import { crc32, crc32Hex } from '../src/io/checksum.js';
+import { crc32, crcHex } from '../src/io/checksum.js';
 import { parseSafetensors, serializeSafetensors } from '../src/io/safetensors.js';
 
 const seed = process.env.FC_SEED ? Number(process.env.FC_SEED) : 42;
@@ -163,8 +163,8 @@ describe('checkpoint files', () => {
         'changed weights',
         (p) => writeFile(p, weights(8)),
         (name) =>
-          `is corrupt: weights checksum mismatch (${name} has CRC-32 ${crc32Hex(weights(8))}, ` +
-          `checkpoint.json records ${crc32Hex(weights(7))})`,
+          `is corrupt: weights checksum mismatch (${name} has CRC-32 ${crcHex(zlibCrc32(weights(8)))}, ` +
+          `checkpoint.json records ${crcHex(zlibCrc32(weights(7)))})`,
       ],
       [
         'deleted weights',
