@@ -13,21 +13,26 @@ const CHUNK = 2 ** 30;
 export async function readSafetensorsFile(path: string, wanted: (name: string) => boolean = () => true): Promise<Safetensors> {
   const handle = await openRegularFile(path);
   try {
-    const { size } = await handle.stat();
-    const headerLength = safetensorsHeaderLength(await readAt(handle, 0, Math.min(8, size)), size);
-    const dataStart = 8 + headerLength;
-    const { metadata, layout } = parseSafetensorsHeader(await readAt(handle, 8, headerLength), size - dataStart);
-    const tensors: Safetensors['tensors'] = {};
-    for (const entry of layout) {
-      if (!wanted(entry.name)) continue;
-      const bytes = await readAt(handle, dataStart + entry.begin, entry.end - entry.begin);
-      // defineProperty: a tensor named "__proto__" stays a tensor
-      Object.defineProperty(tensors, entry.name, { value: decodeSafetensorsTensor(entry, bytes), enumerable: true, writable: true, configurable: true });
-    }
-    return { tensors, metadata };
+    return await readSafetensors(handle, wanted);
   } finally {
     await handle.close();
   }
+}
+
+/** readSafetensorsFile of a file already open (read by position: the handle's own position is left alone). */
+export async function readSafetensors(handle: FileHandle, wanted: (name: string) => boolean = () => true): Promise<Safetensors> {
+  const { size } = await handle.stat();
+  const headerLength = safetensorsHeaderLength(await readAt(handle, 0, Math.min(8, size)), size);
+  const dataStart = 8 + headerLength;
+  const { metadata, layout } = parseSafetensorsHeader(await readAt(handle, 8, headerLength), size - dataStart);
+  const tensors: Safetensors['tensors'] = {};
+  for (const entry of layout) {
+    if (!wanted(entry.name)) continue;
+    const bytes = await readAt(handle, dataStart + entry.begin, entry.end - entry.begin);
+    // defineProperty: a tensor named "__proto__" stays a tensor
+    Object.defineProperty(tensors, entry.name, { value: decodeSafetensorsTensor(entry, bytes), enumerable: true, writable: true, configurable: true });
+  }
+  return { tensors, metadata };
 }
 
 /** `length` bytes of the file from `position` (the file was sized first: a short read means it shrank meanwhile). */
