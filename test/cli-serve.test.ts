@@ -9,7 +9,10 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer, type StaticServer } from '../src/cli/serve.js';
 import { acceptedHosts, isLoopback } from '../src/cli/host-check.js';
+import { checkpointBytes } from '../src/gpt/checkpoint.js';
+import { loadCheckpoint } from '../src/node/checkpoint-dir.js';
 import { expectOneLine, gpt, spawnGpt, tempDir } from './cli-helpers.js';
+import { randomGPT2, writeGPT2Dir } from './hf-reference.js';
 
 const root = join(tempDir('cli-serve'), 'web');
 mkdirSync(root);
@@ -90,6 +93,34 @@ describe('gpt serve, a download the client abandons', () => {
       await expect.poll(() => logged.length, { timeout: 5000 }).toBe(3);
       expect(logged).toEqual(Array(3).fill('200 GET /big.bin'));
       expect(openFiles()).toBe(0);
+    } finally {
+      await server.close();
+    }
+  });
+});
+
+describe('gpt serve, a Hugging Face model directory', () => {
+  it('sends it in our format, a tensor at a time, as the bytes the checkpoint encodes to in memory', async () => {
+    const hf = join(tempDir('cli-serve-hf'), 'gpt2');
+    writeGPT2Dir(hf, randomGPT2(), { prefix: true, head: false });
+    const want = checkpointBytes(await loadCheckpoint(hf));
+    const server = await startServer({ root, port: 0, checkpoint: hf });
+    try {
+      const { port } = new URL(server.url);
+      const get = (method: string) =>
+        new Promise<{ length: number; body: Buffer }>((resolve, reject) => {
+          const req = request({ host: '127.0.0.1', port, method, path: '/checkpoint.safetensors' }, (res) => {
+            const parts: Buffer[] = [];
+            res.on('data', (d: Buffer) => parts.push(d));
+            res.on('end', () => resolve({ length: Number(res.headers['content-length']), body: Buffer.concat(parts) }));
+          });
+          req.on('error', reject);
+          req.end();
+        });
+      const got = await get('GET');
+      expect(got.length).toBe(want.length);
+      expect(got.body.equals(want)).toBe(true);
+      expect(await get('HEAD')).toEqual({ length: want.length, body: Buffer.alloc(0) });
     } finally {
       await server.close();
     }
