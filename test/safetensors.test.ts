@@ -1,7 +1,11 @@
 // safetensors: round trips, the exact byte layout checked against buffers built by hand, F16/BF16
 // against hand-computed values, and every kind of corrupt file rejected with an error naming it.
 import fc from 'fast-check';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { readSafetensorsFile } from '../src/node/safetensors-file.js';
 import { bf16BitsToF32, f16BitsToF32, f32ToBf16Bits, f32ToF16Bits } from '../src/tensor/half.js';
 import { layoutSafetensors, parseSafetensors, safetensorsPieces, serializeSafetensors, type SafetensorsTensor } from '../src/io/safetensors.js';
 
@@ -96,6 +100,33 @@ describe('safetensors round trip', () => {
     // 3e38 is not a bfloat16: it rounds to 0x7F62 = 1.765625 * 2^127.
     expect(back.bf16!.data).toEqual(Float32Array.of(1, -3.140625, 2 ** -133, 1.765625 * 2 ** 127));
     expect(back.i64!.data).toEqual(tensors.i64!.data);
+  });
+});
+
+describe('safetensors read from disk a tensor at a time', () => {
+  it('gives what parsing the whole file gives, every dtype, at unaligned offsets too', async () => {
+    const tensors: Record<string, SafetensorsTensor> = {
+      u8: { dtype: 'U8', shape: [3], data: Uint8Array.of(1, 2, 255) }, // the F32 after it starts at an odd offset
+      f32: { dtype: 'F32', shape: [2, 2], data: Float32Array.of(1.5, -0, NaN, 3e38) },
+      empty: { dtype: 'F32', shape: [0, 4], data: new Float32Array(0) },
+      i8: { dtype: 'I8', shape: [2], data: Int8Array.of(-128, 127) },
+      bool: { dtype: 'BOOL', shape: [1], data: Uint8Array.of(1) },
+      i32: { dtype: 'I32', shape: [2], data: Int32Array.of(-7, 2 ** 31 - 1) },
+      f16: { dtype: 'F16', shape: [1], data: Float32Array.of(-2) },
+      bf16: { dtype: 'BF16', shape: [1], data: Float32Array.of(3.140625) },
+      i64: { dtype: 'I64', shape: [1], data: Int32Array.of(-3) },
+    };
+    const bytes = serializeSafetensors(tensors, { a: 'b' });
+    const path = join(mkdtempSync(join(tmpdir(), 'safetensors-file-')), 'x.safetensors');
+    writeFileSync(path, bytes);
+    const read = await readSafetensorsFile(path);
+    const parsed = parseSafetensors(bytes);
+    expect(read).toEqual(parsed);
+    for (const [name, t] of Object.entries(parsed.tensors)) {
+      expect(read.tensors[name]!.data.constructor, name).toBe(t.data.constructor);
+      expect(bytesOf(read.tensors[name]!.data), name).toEqual(bytesOf(t.data));
+    }
+    rmSync(dirname(path), { recursive: true });
   });
 });
 

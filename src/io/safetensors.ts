@@ -27,6 +27,8 @@ export interface Safetensors {
 
 interface Codec {
   bytes: number;
+  /** Held in memory byte for byte as stored (on a little-endian host): a reader can fill the array in place. */
+  asStored: boolean;
   holds: Float32ArrayConstructor | Int32ArrayConstructor | Int8ArrayConstructor | Uint8ArrayConstructor;
   /** Copies `src` (not aligned in general) into a fresh array of `count` elements. */
   read(src: Uint8Array, count: number, name: string): TensorData;
@@ -35,15 +37,15 @@ interface Codec {
 }
 
 const DTYPES = {
-  F32: { bytes: 4, holds: Float32Array, read: (src) => new Float32Array(copyBytes(src)), write: writeBytes },
-  F16: { bytes: 2, holds: Float32Array, read: readHalf(f16BitsToF32), write: writeHalf(f32ToF16Bits) },
-  BF16: { bytes: 2, holds: Float32Array, read: readHalf(bf16BitsToF32), write: writeHalf(f32ToBf16Bits) },
-  I32: { bytes: 4, holds: Int32Array, read: (src) => new Int32Array(copyBytes(src)), write: writeBytes },
-  I64: { bytes: 8, holds: Int32Array, read: readI64, write: writeI64 },
-  I8: { bytes: 1, holds: Int8Array, read: (src) => new Int8Array(copyU8(src).buffer), write: writeBytes },
-  U8: { bytes: 1, holds: Uint8Array, read: copyU8, write: writeBytes },
+  F32: { asStored: true, bytes: 4, holds: Float32Array, read: (src) => new Float32Array(copyBytes(src)), write: writeBytes },
+  F16: { asStored: false, bytes: 2, holds: Float32Array, read: readHalf(f16BitsToF32), write: writeHalf(f32ToF16Bits) },
+  BF16: { asStored: false, bytes: 2, holds: Float32Array, read: readHalf(bf16BitsToF32), write: writeHalf(f32ToBf16Bits) },
+  I32: { asStored: true, bytes: 4, holds: Int32Array, read: (src) => new Int32Array(copyBytes(src)), write: writeBytes },
+  I64: { asStored: false, bytes: 8, holds: Int32Array, read: readI64, write: writeI64 },
+  I8: { asStored: true, bytes: 1, holds: Int8Array, read: (src) => new Int8Array(copyU8(src).buffer), write: writeBytes },
+  U8: { asStored: true, bytes: 1, holds: Uint8Array, read: copyU8, write: writeBytes },
   // PyTorch's torch.bool (older transformers saves hold GPT-2's causal mask so), one byte of 0 or 1
-  BOOL: { bytes: 1, holds: Uint8Array, read: copyU8, write: writeBytes },
+  BOOL: { asStored: true, bytes: 1, holds: Uint8Array, read: copyU8, write: writeBytes },
 } satisfies Record<string, Codec>;
 
 /** The dtypes read and written: F32, F16, BF16, I32, I64, I8, U8, BOOL. */
@@ -186,6 +188,17 @@ export function parseSafetensorsHeader(raw: Uint8Array, dataLength: number): { m
 /** One tensor from its `end - begin` bytes (copied: the result owns its memory). */
 export function decodeSafetensorsTensor({ name, dtype, shape, begin, end }: SafetensorsEntry, bytes: Uint8Array): SafetensorsTensor {
   return { dtype, shape, data: DTYPES[dtype].read(bytes, (end - begin) / DTYPES[dtype].bytes, name) };
+}
+
+/**
+ * The tensor `entry` describes, allocated but not yet filled, with the bytes a reader fills in place
+ * (saving decodeSafetensorsTensor's copy); null for a dtype converted on the way in (F16, BF16, I64).
+ */
+export function emptySafetensorsTensor({ dtype, shape, begin, end }: SafetensorsEntry): { tensor: SafetensorsTensor; bytes: Uint8Array } | null {
+  const codec: Codec = DTYPES[dtype];
+  if (!codec.asStored || !LITTLE_ENDIAN) return null;
+  const data = new codec.holds((end - begin) / codec.bytes);
+  return { tensor: { dtype, shape, data }, bytes: new Uint8Array(data.buffer) };
 }
 
 function checkTensor(name: string, t: SafetensorsTensor): Codec {

@@ -4,10 +4,13 @@
 // and tensors that are not wanted (GPT-2's causal-mask buffers) are not read at all.
 import type { FileHandle } from 'node:fs/promises';
 import { openRegularFile } from '../io/regular-files.js';
-import { decodeSafetensorsTensor, parseSafetensorsHeader, safetensorsHeaderLength, type Safetensors } from '../io/safetensors.js';
+import { decodeSafetensorsTensor, emptySafetensorsTensor, parseSafetensorsHeader, safetensorsHeaderLength, type Safetensors, type SafetensorsEntry, type SafetensorsTensor } from '../io/safetensors.js';
 
-/** Bytes read per call: a single read may not pass 2 GiB. */
-const CHUNK = 2 ** 30;
+/**
+ * Bytes read per call: a single read may not pass 2 GiB, and smaller reads into fresh memory are
+ * faster (a 2.4 GB file read in 256 MiB reads took 2.2-2.8 s, in 16 MiB ones 1.3 s).
+ */
+const CHUNK = 2 ** 24;
 
 /** The tensors of the safetensors file at `path` that `wanted` accepts (all by default), and its metadata. */
 export async function readSafetensorsFile(path: string, wanted: (name: string) => boolean = () => true): Promise<Safetensors> {
@@ -28,16 +31,27 @@ export async function readSafetensors(handle: FileHandle, wanted: (name: string)
   const tensors: Safetensors['tensors'] = {};
   for (const entry of layout) {
     if (!wanted(entry.name)) continue;
-    const bytes = await readAt(handle, dataStart + entry.begin, entry.end - entry.begin);
+    const value = await readTensor(handle, entry, dataStart + entry.begin);
     // defineProperty: a tensor named "__proto__" stays a tensor
-    Object.defineProperty(tensors, entry.name, { value: decodeSafetensorsTensor(entry, bytes), enumerable: true, writable: true, configurable: true });
+    Object.defineProperty(tensors, entry.name, { value, enumerable: true, writable: true, configurable: true });
   }
   return { tensors, metadata };
 }
 
-/** `length` bytes of the file from `position` (the file was sized first: a short read means it shrank meanwhile). */
-async function readAt(handle: FileHandle, position: number, length: number): Promise<Uint8Array> {
-  const out = new Uint8Array(length);
+/** One tensor from its bytes at `position`, read straight into its array where it is held as stored (F32: no second copy). */
+async function readTensor(handle: FileHandle, entry: SafetensorsEntry, position: number): Promise<SafetensorsTensor> {
+  const inPlace = emptySafetensorsTensor(entry);
+  if (!inPlace) return decodeSafetensorsTensor(entry, await readAt(handle, position, entry.end - entry.begin));
+  await readInto(handle, position, inPlace.bytes);
+  return inPlace.tensor;
+}
+
+/** `length` bytes of the file from `position`. */
+const readAt = (handle: FileHandle, position: number, length: number) => readInto(handle, position, new Uint8Array(length));
+
+/** Fills `out` with the file's bytes from `position` (the file was sized first: a short read means it shrank meanwhile). */
+async function readInto(handle: FileHandle, position: number, out: Uint8Array): Promise<Uint8Array> {
+  const length = out.length;
   for (let done = 0; done < length; ) {
     const { bytesRead } = await handle.read(out, done, Math.min(CHUNK, length - done), position + done);
     if (bytesRead === 0) throw new Error(`safetensors: the file ended ${length - done} bytes early (changed while it was read?)`);
