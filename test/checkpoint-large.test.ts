@@ -6,7 +6,7 @@
 import { closeSync, openSync, readdirSync, readFileSync, readSync, rmSync, statSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { crc32 as zlibCrc32 } from 'node:zlib';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { checkpointSafetensors, CHECKPOINT_FORMAT, decodeCheckpoint, encodeCheckpoint, type Checkpoint } from '../src/gpt/checkpoint.js';
 import { GPT } from '../src/gpt/model.js';
 import { CharTokenizer } from '../src/gpt/tokenizer/index.js';
@@ -14,6 +14,20 @@ import { MANIFEST_FILE, writeCheckpointFiles, type CheckpointManifest } from '..
 import { loadCheckpoint, saveCheckpoint, writeCheckpointTensors } from '../src/node/checkpoint-dir.js';
 import { tempDir } from './cli-helpers.js';
 import { seededValues, setupDevice } from './helpers.js';
+
+/** Runs once, just after the next weights file is opened (before it is checked and read). */
+const afterOpen = vi.hoisted(() => ({ hook: null as (() => Promise<void>) | null }));
+vi.mock('../src/io/regular-files.js', async (importOriginal) => {
+  const real = await importOriginal<typeof import('../src/io/regular-files.js')>();
+  const openRegularFile: typeof real.openRegularFile = async (path) => {
+    const handle = await real.openRegularFile(path);
+    const hook = afterOpen.hook;
+    afterOpen.hook = null;
+    await hook?.();
+    return handle;
+  };
+  return { ...real, openRegularFile };
+});
 
 const dir = tempDir('checkpoint-large');
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -51,6 +65,17 @@ describe('a small checkpoint', () => {
     const bare = join(dir, 'bare.safetensors');
     writeFileSync(bare, bytes);
     expect(await loadCheckpoint(bare)).toEqual({ ...want, source: bare });
+  });
+
+  it('checks and reads the weights it opened, whole, when a save deletes them meanwhile', async () => {
+    const ck = join(dir, 'resaved');
+    await saveCheckpoint(ck, model, tokenizer, { val: 1 });
+    const first = manifestOf(ck).weights;
+    afterOpen.hook = () => saveCheckpoint(ck, model, tokenizer, { val: 2 }).then(() => undefined);
+    expect((await loadCheckpoint(ck)).meta.val).toBe(1);
+    expect(afterOpen.hook).toBe(null);
+    expect(readdirSync(ck)).not.toContain(first); // it was read from the open file, gone by name
+    expect((await loadCheckpoint(ck)).meta.val).toBe(2);
   });
 });
 
