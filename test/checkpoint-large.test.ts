@@ -79,6 +79,23 @@ describe('a small checkpoint', () => {
   });
 });
 
+describe('a safetensors file that is no checkpoint of ours', () => {
+  it('is refused by its metadata before any tensor is read (a 1 TiB one, sparse on disk)', async () => {
+    const json = JSON.stringify({ __metadata__: { format: 'pt' }, 'wte.weight': { dtype: 'F32', shape: [2 ** 38], data_offsets: [0, 2 ** 40] } });
+    const header = Buffer.from(json.padEnd(Math.ceil(json.length / 8) * 8));
+    const length = Buffer.alloc(8);
+    length.writeBigUInt64LE(BigInt(header.length));
+    const file = join(dir, 'model.safetensors');
+    writeFileSync(file, Buffer.concat([length, header]));
+    truncateSync(file, 8 + header.length + 2 ** 40); // a hole: reading its tensor would need a 1 TiB array
+    try {
+      await expect(loadCheckpoint(file)).rejects.toThrow(`${file}: safetensors file without webgpu-gpt metadata (config and tokenizer); PyTorch weights`);
+    } finally {
+      rmSync(file);
+    }
+  });
+});
+
 describe('a checkpoint past 2 GiB', () => {
   it('saves and loads back equal; a byte flipped past 2 GiB, or the file cut, is refused', async () => {
     // three 256 MiB weights and their moments, views into one buffer at different offsets: 2.4 GB

@@ -178,23 +178,8 @@ export const unreadableCheckpoint = (source: string, cause: unknown) => new Erro
 
 /** decodeCheckpoint of a safetensors file already read (in Node, a tensor at a time), with every check decodeCheckpoint makes. */
 export function decodeCheckpointTensors(parsed: Safetensors, source = 'checkpoint'): Checkpoint {
-  const raw = parsed.metadata[CHECKPOINT_KEY];
-  if (!raw) {
-    // PyTorch's safetensors (format 'pt'), such as a Hugging Face model's model.safetensors, need the model's config.json
-    const hf = parsed.metadata.format === 'pt' ? "; PyTorch weights, such as a Hugging Face GPT-2 model's model.safetensors, load together with the model's config.json and tokenizer.json" : '';
-    throw new Error(`${source}: safetensors file without webgpu-gpt metadata (config and tokenizer)${hf}`);
-  }
-  let meta: CheckpointMeta;
-  try {
-    meta = JSON.parse(raw) as CheckpointMeta;
-  } catch (e) {
-    throw new Error(`${source}: corrupt metadata (${(e as Error).message})`);
-  }
-  if (!isRecord(meta)) throw new Error(`${source}: metadata must be a JSON object, got ${show(meta)}`);
-  if (meta.format !== CHECKPOINT_FORMAT) throw new Error(`${source}: unknown checkpoint format ${JSON.stringify(meta.format)}, expected ${CHECKPOINT_FORMAT}`);
-  // a checkpoint from before a setting existed trains on with its default; before dtype, every run was float32
-  if (isRecord(meta.train)) meta.train = { ...TRAIN_DEFAULTS, dtype: 'float32', ...(meta.train as Record<string, unknown>) };
-  const problem = metaProblem(meta as unknown as Record<string, unknown>) ?? nonFiniteProblem(Object.entries(parsed.tensors));
+  const meta = decodeCheckpointMeta(parsed.metadata, source);
+  const problem = nonFiniteProblem(Object.entries(parsed.tensors));
   if (problem) throw new Error(`${source}: ${problem}`);
   const weights = new Map<string, { shape: number[]; data: Float32Array | Int8Array }>();
   const m = new Map<string, Float32Array>();
@@ -212,6 +197,33 @@ export function decodeCheckpointTensors(parsed: Safetensors, source = 'checkpoin
   const disagreement = configWeightsProblem(meta.model, weights, (k) => `metadata field model.${k}`, 'the file');
   if (disagreement) throw new Error(`${source}: ${disagreement}`);
   return { meta, weights, ...(m.size && { optimizer: { m, v } }), source };
+}
+
+/**
+ * A checkpoint's metadata from its safetensors metadata, every field checked (decodeCheckpoint's
+ * first step: Node makes it before reading any tensor, so that a file that is no checkpoint of
+ * ours, such as a Hugging Face model.safetensors, is refused at once).
+ */
+export function decodeCheckpointMeta(metadata: Record<string, string>, source = 'checkpoint'): CheckpointMeta {
+  const raw = metadata[CHECKPOINT_KEY];
+  if (!raw) {
+    // PyTorch's safetensors (format 'pt'), such as a Hugging Face model's model.safetensors, need the model's config.json
+    const hf = metadata.format === 'pt' ? "; PyTorch weights, such as a Hugging Face GPT-2 model's model.safetensors, load together with the model's config.json and tokenizer.json" : '';
+    throw new Error(`${source}: safetensors file without webgpu-gpt metadata (config and tokenizer)${hf}`);
+  }
+  let meta: CheckpointMeta;
+  try {
+    meta = JSON.parse(raw) as CheckpointMeta;
+  } catch (e) {
+    throw new Error(`${source}: corrupt metadata (${(e as Error).message})`);
+  }
+  if (!isRecord(meta)) throw new Error(`${source}: metadata must be a JSON object, got ${show(meta)}`);
+  if (meta.format !== CHECKPOINT_FORMAT) throw new Error(`${source}: unknown checkpoint format ${JSON.stringify(meta.format)}, expected ${CHECKPOINT_FORMAT}`);
+  // a checkpoint from before a setting existed trains on with its default; before dtype, every run was float32
+  if (isRecord(meta.train)) meta.train = { ...TRAIN_DEFAULTS, dtype: 'float32', ...(meta.train as Record<string, unknown>) };
+  const problem = metaProblem(meta as unknown as Record<string, unknown>);
+  if (problem) throw new Error(`${source}: ${problem}`);
+  return meta;
 }
 
 const isRecord = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x);

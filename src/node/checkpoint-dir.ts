@@ -4,7 +4,7 @@
 // and written.
 import { stat, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { checkpointTensors, decodeCheckpointTensors, unreadableCheckpoint, type Checkpoint, type CheckpointExtras } from '../gpt/checkpoint.js';
+import { checkpointTensors, decodeCheckpointMeta, decodeCheckpointTensors, unreadableCheckpoint, type Checkpoint, type CheckpointExtras } from '../gpt/checkpoint.js';
 import { encodeHF, hfCheckpoint, hfModelConfig, HF_FILES, isMaskBuffer, parseShardIndex, shardIndexProblem, type HFWeightsFile } from '../gpt/hf/index.js';
 import type { GPT } from '../gpt/model.js';
 import type { Tokenizer } from '../gpt/tokenizer/index.js';
@@ -12,7 +12,7 @@ import { writeFilesAtomic } from '../io/atomic-file.js';
 import { layoutSafetensors, safetensorsPieces, type Safetensors } from '../io/safetensors.js';
 import { MANIFEST_FILE, withCheckpointFiles, writeCheckpointFiles } from '../io/checkpoint-files.js';
 import { makeDirectories, openRegularFile, readRegularFile, unlessMissing } from '../io/regular-files.js';
-import { readSafetensors, readSafetensorsFile } from './safetensors-file.js';
+import { readSafetensorsFile, safetensorsReader } from './safetensors-file.js';
 
 /**
  * Saves `model` with its tokenizer (and optionally optimizer state and training progress) as a
@@ -61,15 +61,19 @@ export async function loadCheckpoint(path: string): Promise<Checkpoint> {
   return withCheckpointFiles(path, (weights) => readCheckpointFrom(weights, path));
 }
 
-/** The checkpoint in an open safetensors file, read a tensor at a time (a checkpoint past 2 GiB cannot be read at once). */
+/**
+ * The checkpoint in an open safetensors file, read a tensor at a time (a checkpoint past 2 GiB
+ * cannot be read at once), its metadata checked first: a file that is no checkpoint of ours is
+ * refused before its tensors are read.
+ */
 async function readCheckpointFrom(handle: FileHandle, source: string): Promise<Checkpoint> {
-  let tensors;
-  try {
-    tensors = await readSafetensors(handle);
-  } catch (e) {
+  const unreadable = (e: unknown) => {
     throw unreadableCheckpoint(source, e);
-  }
-  return decodeCheckpointTensors(tensors, source);
+  };
+  const file = await safetensorsReader(handle).catch(unreadable);
+  decodeCheckpointMeta(file.metadata, source);
+  const tensors = await file.readTensors().catch(unreadable);
+  return decodeCheckpointTensors({ tensors, metadata: file.metadata }, source);
 }
 
 const exists = async (path: string) => (await unlessMissing(stat(path))) !== null;

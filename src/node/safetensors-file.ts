@@ -13,29 +13,40 @@ import { decodeSafetensorsTensor, emptySafetensorsTensor, parseSafetensorsHeader
 const CHUNK = 2 ** 24;
 
 /** The tensors of the safetensors file at `path` that `wanted` accepts (all by default), and its metadata. */
-export async function readSafetensorsFile(path: string, wanted: (name: string) => boolean = () => true): Promise<Safetensors> {
+export async function readSafetensorsFile(path: string, wanted?: (name: string) => boolean): Promise<Safetensors> {
   const handle = await openRegularFile(path);
   try {
-    return await readSafetensors(handle, wanted);
+    const file = await safetensorsReader(handle);
+    return { tensors: await file.readTensors(wanted), metadata: file.metadata };
   } finally {
     await handle.close();
   }
 }
 
-/** readSafetensorsFile of a file already open (read by position: the handle's own position is left alone). */
-export async function readSafetensors(handle: FileHandle, wanted: (name: string) => boolean = () => true): Promise<Safetensors> {
+/** An open safetensors file, its header read: its metadata can be looked at before any tensor is read. */
+export interface SafetensorsReader {
+  metadata: Record<string, string>;
+  /** The tensors that `wanted` accepts (all by default), read by position (the handle's own position is left alone). */
+  readTensors(wanted?: (name: string) => boolean): Promise<Safetensors['tensors']>;
+}
+
+/** Reads and checks the header of the safetensors file open as `handle`. */
+export async function safetensorsReader(handle: FileHandle): Promise<SafetensorsReader> {
   const { size } = await handle.stat();
   const headerLength = safetensorsHeaderLength(await readAt(handle, 0, Math.min(8, size)), size);
   const dataStart = 8 + headerLength;
   const { metadata, layout } = parseSafetensorsHeader(await readAt(handle, 8, headerLength), size - dataStart);
-  const tensors: Safetensors['tensors'] = {};
-  for (const entry of layout) {
-    if (!wanted(entry.name)) continue;
-    const value = await readTensor(handle, entry, dataStart + entry.begin);
-    // defineProperty: a tensor named "__proto__" stays a tensor
-    Object.defineProperty(tensors, entry.name, { value, enumerable: true, writable: true, configurable: true });
-  }
-  return { tensors, metadata };
+  const readTensors = async (wanted: (name: string) => boolean = () => true) => {
+    const tensors: Safetensors['tensors'] = {};
+    for (const entry of layout) {
+      if (!wanted(entry.name)) continue;
+      const value = await readTensor(handle, entry, dataStart + entry.begin);
+      // defineProperty: a tensor named "__proto__" stays a tensor
+      Object.defineProperty(tensors, entry.name, { value, enumerable: true, writable: true, configurable: true });
+    }
+    return tensors;
+  };
+  return { metadata, readTensors };
 }
 
 /** One tensor from its bytes at `position`, read straight into its array where it is held as stored (F32: no second copy). */
