@@ -62,6 +62,8 @@ export interface PlacedTensor {
   end: number;
   /** Writes the tensor's bytes into `dst`, which has exactly `end - begin` bytes. */
   encode(dst: Uint8Array): void;
+  /** The tensor's own memory where it already is the file's bytes (F32, I32, I8, U8, BOOL on a little-endian host): written as it is, not copied. */
+  stored: Uint8Array | null;
 }
 
 /** A safetensors file laid out but not yet encoded: what a writer needs to produce it whole or a tensor at a time. */
@@ -92,7 +94,8 @@ export function layoutSafetensors(tensors: Record<string, SafetensorsTensor>, me
     // Built by hand rather than with JSON.stringify(object) so the header keeps the given order.
     const info = { dtype: t.dtype, shape: t.shape, data_offsets: [begin, offset] };
     headerParts.push(`${JSON.stringify(name)}:${JSON.stringify(info)}`);
-    return { name, begin, end: offset, encode: (dst) => codec.write(t.data, dst) };
+    const stored = codec.asStored && LITTLE_ENDIAN ? new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength) : null;
+    return { name, begin, end: offset, encode: (dst) => codec.write(t.data, dst), stored };
   });
   const json = new TextEncoder().encode(`{${headerParts.join(',')}}`);
   const headerLength = Math.ceil(json.length / 8) * 8;
@@ -116,13 +119,19 @@ export function serializeSafetensors(tensors: Record<string, SafetensorsTensor>,
 }
 
 /**
- * The file's bytes in pieces: the head, then each tensor's bytes in a buffer of its own, made as
- * the piece is asked for. A writer taking them one at a time holds one tensor's bytes at once,
- * never the whole file (past Node's 4 GiB Buffer limit for a large model with optimizer state).
+ * The file's bytes in pieces: the head, then each tensor's bytes, its own memory where that is
+ * already the file's bytes (F32: no copy), else encoded into a buffer of its own as the piece is
+ * asked for. A writer taking them one at a time holds at most one tensor's encoded bytes, never
+ * the whole file (past Node's 4 GiB Buffer limit for a large model with optimizer state). The
+ * tensors must not change until the pieces are written.
  */
 export function* safetensorsPieces({ head, tensors }: SafetensorsLayout): Generator<Uint8Array> {
   yield head;
   for (const t of tensors) {
+    if (t.stored) {
+      yield t.stored;
+      continue;
+    }
     const bytes = new Uint8Array(t.end - t.begin);
     t.encode(bytes);
     yield bytes;
