@@ -4,6 +4,7 @@
 import { build } from 'esbuild';
 import fc from 'fast-check';
 import { spawn } from 'node:child_process';
+import { readdirSync, statSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,7 +13,7 @@ import { crc32 as zlibCrc32 } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeFileAtomic } from '../src/io/atomic-file.js';
 import { readCheckpointFiles, writeCheckpointFiles, MANIFEST_FILE } from '../src/io/checkpoint-files.js';
-import { crc32, crc32Hex } from '../src/io/checksum.js';
+import { crc32, crcHex } from '../src/io/checksum.js';
 import { parseSafetensors, serializeSafetensors } from '../src/io/safetensors.js';
 
 const seed = process.env.FC_SEED ? Number(process.env.FC_SEED) : 42;
@@ -86,6 +87,27 @@ describe('checkpoint files', () => {
     expect(manifest).toEqual(second);
     expect(manifest.meta).toEqual({ step: 2, config: { nLayer: 2 } });
     expect((await readdir(dir)).sort()).toEqual([MANIFEST_FILE, second.weights].sort());
+  });
+
+  it('writes weights given in pieces, each on disk before the next is asked for, and records their size and CRC-32', async () => {
+    const dir = await freshDir();
+    // pieces of different sizes (each piece's bytes differ from the others')
+    const pieces = [1, 700, 0, 3000, 5].map((n, i) => Uint8Array.from({ length: n }, (_, j) => (i * 31 + j * 7) & 0xff));
+    let written = 0;
+    function* onePieceAtATime() {
+      for (const piece of pieces) {
+        // the temporary file holds every piece given so far: none is kept back in memory
+        const temp = readdirSync(dir).find((f) => f.includes('.tmp-'));
+        expect(temp && statSync(join(dir, temp)).size).toBe(written);
+        written += piece.length;
+        yield piece;
+      }
+    }
+    const manifest = await writeCheckpointFiles(dir, onePieceAtATime(), { step: 3 });
+    const whole = Buffer.concat(pieces);
+    expect(manifest.weightsBytes).toBe(whole.length);
+    expect(manifest.weightsCrc32).toBe(crcHex(zlibCrc32(whole)));
+    expect(Buffer.from((await readCheckpointFiles(dir)).weights).equals(whole)).toBe(true);
   });
 
   it('a save killed before its manifest landed leaves the previous checkpoint readable', async () => {
@@ -163,8 +185,8 @@ describe('checkpoint files', () => {
         'changed weights',
         (p) => writeFile(p, weights(8)),
         (name) =>
-          `is corrupt: weights checksum mismatch (${name} has CRC-32 ${crc32Hex(weights(8))}, ` +
-          `checkpoint.json records ${crc32Hex(weights(7))})`,
+          `is corrupt: weights checksum mismatch (${name} has CRC-32 ${crcHex(zlibCrc32(weights(8)))}, ` +
+          `checkpoint.json records ${crcHex(zlibCrc32(weights(7)))})`,
       ],
       [
         'deleted weights',

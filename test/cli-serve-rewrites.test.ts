@@ -15,19 +15,19 @@ import { readCheckpointFiles, writeCheckpointFiles } from '../src/io/checkpoint-
 import { tempDir } from './cli-helpers.js';
 import { setupDevice } from './helpers.js';
 
-/** Runs once, just before the next regular file a checkpoint reader reads (its path given). */
+/** Runs once, just before the next regular file a checkpoint reader reads or opens (its path given). */
 const beforeRead = vi.hoisted(() => ({ hook: null as ((path: string) => Promise<void>) | null }));
 vi.mock('../src/io/regular-files.js', async (importOriginal) => {
   const real = await importOriginal<typeof import('../src/io/regular-files.js')>();
-  return {
-    ...real,
-    readRegularFile: async (path: string) => {
+  const hooked =
+    <T>(read: (path: string) => Promise<T>) =>
+    async (path: string) => {
       const hook = beforeRead.hook;
       beforeRead.hook = null;
       await hook?.(path);
-      return real.readRegularFile(path);
-    },
-  };
+      return read(path);
+    };
+  return { ...real, readRegularFile: hooked(real.readRegularFile), openRegularFile: hooked(real.openRegularFile) };
 });
 
 const dir = tempDir('cli-serve-rewrites');

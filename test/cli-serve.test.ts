@@ -7,9 +7,13 @@ import { request } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startServer, type StaticServer } from '../src/cli/serve.js';
+import { startServer, type ServeOptions, type StaticServer } from '../src/cli/serve.js';
 import { acceptedHosts, isLoopback } from '../src/cli/host-check.js';
+import { checkpointBytes, checkpointSafetensors, CHECKPOINT_FORMAT } from '../src/gpt/checkpoint.js';
+import { CharTokenizer } from '../src/gpt/tokenizer/index.js';
+import { loadCheckpoint, writeCheckpointTensors } from '../src/node/checkpoint-dir.js';
 import { expectOneLine, gpt, spawnGpt, tempDir } from './cli-helpers.js';
+import { randomGPT2, writeGPT2Dir } from './hf-reference.js';
 
 const root = join(tempDir('cli-serve'), 'web');
 mkdirSync(root);
@@ -66,10 +70,10 @@ describe('gpt serve checks the Host header', () => {
 });
 
 describe('gpt serve, a download the client abandons', () => {
-  it('closes the file and ends the request (it is logged)', async () => {
-    writeFileSync(join(root, 'big.bin'), Buffer.alloc(32 << 20, 7)); // far more than the socket buffers hold
+  /** Starts three downloads of `path` and drops each at its first bytes; the file (its name ending in `file`) must be closed after. */
+  async function abandon(opts: ServeOptions, path: string, file: string): Promise<void> {
     const logged: string[] = [];
-    const server = await startServer({ root, port: 0, onRequest: (m, u, s) => logged.push(`${s} ${m} ${u}`) });
+    const server = await startServer({ ...opts, root, port: 0, onRequest: (m, u, s) => logged.push(`${s} ${m} ${u}`) });
     const port = Number(new URL(server.url).port);
     const target = (fd: string) => {
       try {
@@ -78,18 +82,64 @@ describe('gpt serve, a download the client abandons', () => {
         return ''; // the directory listing's own descriptor, closed by now
       }
     };
-    const openFiles = () => readdirSync('/proc/self/fd').filter((fd) => target(fd).endsWith('big.bin')).length;
+    const openFiles = () => readdirSync('/proc/self/fd').filter((fd) => target(fd).endsWith(file)).length;
     try {
       for (let i = 0; i < 3; i++) {
         await new Promise<void>((done, fail) => {
-          const socket = connect(port, '127.0.0.1', () => socket.write(`GET /big.bin HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\n\r\n`));
+          const socket = connect(port, '127.0.0.1', () => socket.write(`GET ${path} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\n\r\n`));
           socket.once('data', () => done(void socket.destroy()));
           socket.once('error', fail);
         });
       }
       await expect.poll(() => logged.length, { timeout: 5000 }).toBe(3);
-      expect(logged).toEqual(Array(3).fill('200 GET /big.bin'));
+      expect(logged).toEqual(Array(3).fill(`200 GET ${path}`));
       expect(openFiles()).toBe(0);
+    } finally {
+      await server.close();
+    }
+  }
+
+  it('closes the file and ends the request (it is logged)', async () => {
+    writeFileSync(join(root, 'big.bin'), Buffer.alloc(32 << 20, 7)); // far more than the socket buffers hold
+    await abandon({}, '/big.bin', 'big.bin');
+  });
+
+  it("closes a checkpoint directory's weights, checked and sent from one open file", async () => {
+    const ck = join(tempDir('cli-serve-abandon'), 'run');
+    const tokenizer = CharTokenizer.train('abcd');
+    const model = { vocabSize: 4, blockSize: 4, nLayer: 1, nHead: 1, nEmbd: 4, dropout: 0, bias: false };
+    const weights = new Map([
+      ['wte.weight', { shape: [4, 4], data: new Float32Array(16) }],
+      ['wpe.weight', { shape: [4, 4], data: new Float32Array(16) }],
+      ['h.0.big.weight', { shape: [8 << 20], data: new Float32Array(8 << 20) }], // 32 MiB
+    ]);
+    await writeCheckpointTensors(ck, checkpointSafetensors({ meta: { format: CHECKPOINT_FORMAT, model, tokenizer: tokenizer.toJSON() }, weights }), {});
+    await abandon({ checkpoint: ck }, '/checkpoint.safetensors', '.safetensors');
+  });
+});
+
+describe('gpt serve, a Hugging Face model directory', () => {
+  it('sends it in our format, a tensor at a time, as the bytes the checkpoint encodes to in memory', async () => {
+    const hf = join(tempDir('cli-serve-hf'), 'gpt2');
+    writeGPT2Dir(hf, randomGPT2(), { prefix: true, head: false });
+    const want = checkpointBytes(await loadCheckpoint(hf));
+    const server = await startServer({ root, port: 0, checkpoint: hf });
+    try {
+      const { port } = new URL(server.url);
+      const get = (method: string) =>
+        new Promise<{ length: number; body: Buffer }>((resolve, reject) => {
+          const req = request({ host: '127.0.0.1', port, method, path: '/checkpoint.safetensors' }, (res) => {
+            const parts: Buffer[] = [];
+            res.on('data', (d: Buffer) => parts.push(d));
+            res.on('end', () => resolve({ length: Number(res.headers['content-length']), body: Buffer.concat(parts) }));
+          });
+          req.on('error', reject);
+          req.end();
+        });
+      const got = await get('GET');
+      expect(got.length).toBe(want.length);
+      expect(got.body.equals(want)).toBe(true);
+      expect(await get('HEAD')).toEqual({ length: want.length, body: Buffer.alloc(0) });
     } finally {
       await server.close();
     }

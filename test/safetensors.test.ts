@@ -1,9 +1,13 @@
 // safetensors: round trips, the exact byte layout checked against buffers built by hand, F16/BF16
 // against hand-computed values, and every kind of corrupt file rejected with an error naming it.
 import fc from 'fast-check';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { readSafetensorsFile } from '../src/node/safetensors-file.js';
 import { bf16BitsToF32, f16BitsToF32, f32ToBf16Bits, f32ToF16Bits } from '../src/tensor/half.js';
-import { parseSafetensors, serializeSafetensors, type SafetensorsTensor } from '../src/io/safetensors.js';
+import { layoutSafetensors, parseSafetensors, safetensorsPieces, serializeSafetensors, type SafetensorsTensor } from '../src/io/safetensors.js';
 
 const fcParams = (numRuns: number): fc.Parameters<unknown> => ({
   numRuns,
@@ -99,6 +103,33 @@ describe('safetensors round trip', () => {
   });
 });
 
+describe('safetensors read from disk a tensor at a time', () => {
+  it('gives what parsing the whole file gives, every dtype, at unaligned offsets too', async () => {
+    const tensors: Record<string, SafetensorsTensor> = {
+      u8: { dtype: 'U8', shape: [3], data: Uint8Array.of(1, 2, 255) }, // the F32 after it starts at an odd offset
+      f32: { dtype: 'F32', shape: [2, 2], data: Float32Array.of(1.5, -0, NaN, 3e38) },
+      empty: { dtype: 'F32', shape: [0, 4], data: new Float32Array(0) },
+      i8: { dtype: 'I8', shape: [2], data: Int8Array.of(-128, 127) },
+      bool: { dtype: 'BOOL', shape: [1], data: Uint8Array.of(1) },
+      i32: { dtype: 'I32', shape: [2], data: Int32Array.of(-7, 2 ** 31 - 1) },
+      f16: { dtype: 'F16', shape: [1], data: Float32Array.of(-2) },
+      bf16: { dtype: 'BF16', shape: [1], data: Float32Array.of(3.140625) },
+      i64: { dtype: 'I64', shape: [1], data: Int32Array.of(-3) },
+    };
+    const bytes = serializeSafetensors(tensors, { a: 'b' });
+    const path = join(mkdtempSync(join(tmpdir(), 'safetensors-file-')), 'x.safetensors');
+    writeFileSync(path, bytes);
+    const read = await readSafetensorsFile(path);
+    const parsed = parseSafetensors(bytes);
+    expect(read).toEqual(parsed);
+    for (const [name, t] of Object.entries(parsed.tensors)) {
+      expect(read.tensors[name]!.data.constructor, name).toBe(t.data.constructor);
+      expect(bytesOf(read.tensors[name]!.data), name).toEqual(bytesOf(t.data));
+    }
+    rmSync(dirname(path), { recursive: true });
+  });
+});
+
 describe('safetensors byte layout', () => {
   it('parses a file built by hand, with unaligned data, into aligned copies', () => {
     const header =
@@ -139,16 +170,13 @@ describe('safetensors byte layout', () => {
     expect(tensors.u!.data.buffer.byteLength).toBe(3);
   });
 
-  it('writes the u64 length, the header in the given order padded with spaces, then packed data', () => {
-    const bytes = serializeSafetensors(
-      {
-        'h.0.w': { dtype: 'F32', shape: [2], data: Float32Array.of(1.5, -2) },
-        idx: { dtype: 'I64', shape: [1], data: Int32Array.of(-3) },
-        half: { dtype: 'F16', shape: [2], data: Float32Array.of(1, -2) },
-        bf: { dtype: 'BF16', shape: [], data: Float32Array.of(3.140625) },
-      },
-      { format: 'pt' },
-    );
+  it('writes the u64 length, the header in the given order padded with spaces, then packed data, whole or a piece per tensor', () => {
+    const tensors: Record<string, SafetensorsTensor> = {
+      'h.0.w': { dtype: 'F32', shape: [2], data: Float32Array.of(1.5, -2) },
+      idx: { dtype: 'I64', shape: [1], data: Int32Array.of(-3) },
+      half: { dtype: 'F16', shape: [2], data: Float32Array.of(1, -2) },
+      bf: { dtype: 'BF16', shape: [], data: Float32Array.of(3.140625) },
+    };
     const json =
       '{"__metadata__":{"format":"pt"},' +
       '"h.0.w":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},' +
@@ -157,14 +185,16 @@ describe('safetensors byte layout', () => {
       '"bf":{"dtype":"BF16","shape":[],"data_offsets":[20,22]}}';
     const n = Math.ceil(json.length / 8) * 8;
     expect(n).toBeGreaterThan(json.length); // this case does need padding
-    expect([...bytes.subarray(0, 8)]).toEqual([n & 0xff, n >> 8, 0, 0, 0, 0, 0, 0]);
-    expect(new TextDecoder().decode(bytes.subarray(8, 8 + n))).toBe(json.padEnd(n, ' '));
-    expect([...bytes.subarray(8 + n)]).toEqual([
-      ...[0, 0, 0xc0, 0x3f, 0, 0, 0, 0xc0], // F32 1.5, -2
-      ...[0xfd, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff], // I64 -3
-      ...[0x00, 0x3c, 0x00, 0xc0], // F16 1 = 0x3C00, -2 = 0xC000
-      ...[0x49, 0x40], // BF16 3.140625 = 0x4049
-    ]);
+    const pieces = [
+      [n & 0xff, n >> 8, 0, 0, 0, 0, 0, 0, ...utf8(json.padEnd(n, ' '))],
+      [0, 0, 0xc0, 0x3f, 0, 0, 0, 0xc0], // F32 1.5, -2
+      [0xfd, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff], // I64 -3
+      [0x00, 0x3c, 0x00, 0xc0], // F16 1 = 0x3C00, -2 = 0xC000
+      [0x49, 0x40], // BF16 3.140625 = 0x4049
+    ];
+    expect([...serializeSafetensors(tensors, { format: 'pt' })]).toEqual(pieces.flat());
+    expect([...safetensorsPieces(layoutSafetensors(tensors, { format: 'pt' }))].map((p) => [...p])).toEqual(pieces);
+    expect(layoutSafetensors(tensors, { format: 'pt' }).size).toBe(pieces.flat().length);
   });
 
   it('writes an empty file as "{}" padded to 8 bytes', () => {

@@ -5,7 +5,8 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { initDevice } from '../device/device.js';
-import { checkpointBytes, modelFromCheckpoint } from '../gpt/checkpoint.js';
+import { checkpointSafetensors, modelFromCheckpoint } from '../gpt/checkpoint.js';
+import { layoutSafetensors } from '../io/safetensors.js';
 import { formatBytes } from '../gpt/memory-plan.js';
 import { quantizeModel } from '../gpt/quantize.js';
 import { MANIFEST_FILE } from '../io/checkpoint-files.js';
@@ -53,7 +54,8 @@ export async function quantize(args: string[]): Promise<number> {
       // the float32 model as an inference checkpoint, to compare like with like: no optimizer state,
       // and no pruning masks (a float32 pruned checkpoint holds one per Linear; the int8 one, none)
       const weights = new Map([...ckpt.weights].filter(([name]) => !isMaskName(name)));
-      const float32 = checkpointBytes({ meta: { ...ckpt.meta, train: undefined, trainer: undefined }, weights }).length;
+      const { tensors, metadata } = checkpointSafetensors({ meta: { ...ckpt.meta, train: undefined, trainer: undefined }, weights });
+      const float32 = layoutSafetensors(tensors, metadata).size; // laid out, not encoded: gpt2-xl's is past a Buffer's 4 GiB
       console.log(`float32 ${formatBytes(float32)} -> int8 ${formatBytes(written)} (${(float32 / written).toFixed(2)}x smaller): ${f.outDir}`);
     } finally {
       quantized.dispose();

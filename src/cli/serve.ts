@@ -7,14 +7,16 @@
 // their Host header (src/cli/host-check.ts): otherwise a page of another origin could read the
 // checkpoint through DNS rebinding.
 import { existsSync } from 'node:fs';
-import { realpath, stat } from 'node:fs/promises';
+import { realpath, stat, type FileHandle } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { extname, join, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { MANIFEST_FILE, readCheckpointFiles } from '../io/checkpoint-files.js';
-import { checkpointBytes } from '../gpt/checkpoint.js';
+import { MANIFEST_FILE, withCheckpointFiles } from '../io/checkpoint-files.js';
+import { checkpointSafetensors } from '../gpt/checkpoint.js';
+import { layoutSafetensors, safetensorsPieces, type SafetensorsLayout } from '../io/safetensors.js';
 import { kindOf, openRegularFile } from '../io/regular-files.js';
 import { loadCheckpoint } from '../node/checkpoint-dir.js';
 import { flagHelp, noPositional, parseFlags, type FlagSpec } from './flags.js';
@@ -86,14 +88,17 @@ export async function startServer(opts: ServeOptions = {}): Promise<StaticServer
   });
   const checkpoint = opts.checkpoint ? resolve(opts.checkpoint) : undefined;
   let checkpointIsDir = false;
-  let imported: Uint8Array | null = null; // a Hugging Face directory, in our format once
+  let imported: SafetensorsLayout | null = null; // a Hugging Face directory, in our format, encoded per request a tensor at a time
   if (checkpoint) {
     const s = await stat(checkpoint).catch(() => null);
     if (!s) throw new Error(`no checkpoint at ${opts.checkpoint}`);
     if (!s.isDirectory() && !s.isFile()) throw new Error(`--checkpoint ${opts.checkpoint} is ${kindOf(s)}, not a checkpoint file or directory`);
     checkpointIsDir = s.isDirectory();
     const loaded = await loadCheckpoint(checkpoint); // a broken or non-finite checkpoint fails now, not in the page
-    if (checkpointIsDir && !existsSync(join(checkpoint, MANIFEST_FILE))) imported = checkpointBytes(loaded);
+    if (checkpointIsDir && !existsSync(join(checkpoint, MANIFEST_FILE))) {
+      const { tensors, metadata } = checkpointSafetensors(loaded);
+      imported = layoutSafetensors(tensors, metadata);
+    }
   }
 
   let hosts = new Set<string>(); // known once listening (the port may be picked by the system)
@@ -112,13 +117,10 @@ export async function startServer(opts: ServeOptions = {}): Promise<StaticServer
     let file: string | null;
     if (rawPath.split(/[?#]/, 1)[0] === CHECKPOINT_URL) {
       if (!checkpoint) return notFound(res);
-      if (checkpointIsDir) {
-        // the directory's current weights, read per request: a run still training serves its latest save
-        const weights = imported ?? (await readCheckpointFiles(checkpoint)).weights;
-        res.writeHead(200, { 'Content-Type': CONTENT_TYPES['.safetensors']!, 'Content-Length': weights.length });
-        res.end(req.method === 'HEAD' ? undefined : weights);
-        return 200;
-      }
+      if (imported) return send(res, req, imported.size, CONTENT_TYPES['.safetensors']!, () => Readable.from(safetensorsPieces(imported!), { objectMode: false }));
+      // the directory's current weights, checked and sent from one open file per request: a run
+      // still training serves its latest save, whole even if the next one lands meanwhile
+      if (checkpointIsDir) return withCheckpointFiles(checkpoint, (weights, { weightsBytes }) => sendFile(res, req, weights, weightsBytes, CONTENT_TYPES['.safetensors']!));
       file = checkpoint;
     } else {
       file = resolveRequestPath(root, rawPath);
@@ -135,24 +137,12 @@ export async function startServer(opts: ServeOptions = {}): Promise<StaticServer
     // sent whole, old or new (stat, then opening by name, sent the new bytes under the old size)
     const handle = await openRegularFile(file).catch(() => null);
     if (!handle) return notFound(res);
-    let size: number;
     try {
-      size = (await handle.stat()).size;
-    } catch (e) {
+      const type = CONTENT_TYPES[extname(file).toLowerCase()] ?? 'application/octet-stream';
+      return await sendFile(res, req, handle, (await handle.stat()).size, type);
+    } finally {
       await handle.close();
-      throw e;
     }
-    const type = CONTENT_TYPES[extname(file).toLowerCase()] ?? 'application/octet-stream';
-    res.writeHead(200, { 'Content-Type': type, 'Content-Length': size });
-    if (req.method === 'HEAD') {
-      await handle.close();
-      res.end();
-      return 200;
-    }
-    // pipeline, not pipe: a client gone mid-download closes the file too (pipe only unpiped: the file
-    // stayed open and the request never ended); on a read error or a client gone both are closed
-    await pipeline(handle.createReadStream(), res).catch(() => undefined);
-    return 200;
   };
 
   const server = createServer((req, res) => {
@@ -186,6 +176,20 @@ export async function startServer(opts: ServeOptions = {}): Promise<StaticServer
         server.close(() => done());
       }),
   };
+}
+
+/** An open file of `size` bytes as a 200 response (the caller closes the file). */
+const sendFile = (res: ServerResponse, req: IncomingMessage, file: FileHandle, size: number, type: string) =>
+  send(res, req, size, type, () => file.createReadStream({ start: 0, autoClose: false }));
+
+/** A 200 response of `size` bytes of `type`, the body (`body()`) sent unless it is a HEAD. */
+async function send(res: ServerResponse, req: IncomingMessage, size: number, type: string, body: () => Readable): Promise<number> {
+  res.writeHead(200, { 'Content-Type': type, 'Content-Length': size });
+  if (req.method === 'HEAD') res.end();
+  // pipeline, not pipe: a client gone mid-download ends the body too (pipe only unpiped: the file
+  // stayed open and the request never ended); on a read error or a client gone both are closed
+  else await pipeline(body(), res).catch(() => undefined);
+  return 200;
 }
 
 const bracket = (h: string) => (h.includes(':') ? `[${h}]` : h);

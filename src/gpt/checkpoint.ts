@@ -6,7 +6,7 @@
 // config as strictly as the flags that made it), and a tensor holding NaN or Inf is refused, so a
 // diverged run cannot replace a good checkpoint and a damaged one fails in one line, not mid-sample.
 import { device } from '../device/device.js';
-import { parseSafetensors, serializeSafetensors, type SafetensorsTensor } from '../io/safetensors.js';
+import { parseSafetensors, serializeSafetensors, type Safetensors, type SafetensorsTensor } from '../io/safetensors.js';
 import { safetensorsTensors } from '../io/state-dict.js';
 import { NON_NEGATIVE_INT, POSITIVE_INT, rangeProblem, settingProblem, show, type RangesOf } from '../io/value-ranges.js';
 import { isMaskName, loadMasks } from '../nn/prune.js';
@@ -93,6 +93,15 @@ export function assertWeightsReadable(): void {
 
 /** A model with its tokenizer (and optionally training state) as one safetensors file's bytes; refuses NaN/Inf weights. */
 export async function encodeCheckpoint(model: GPT, tokenizer: Tokenizer, extra: CheckpointExtras = {}): Promise<Uint8Array> {
+  const { tensors, metadata } = await checkpointTensors(model, tokenizer, extra);
+  return serializeSafetensors(tensors, metadata);
+}
+
+/**
+ * What encodeCheckpoint writes, not yet serialized: the tensors read back from the GPU (and the
+ * optimizer) and the checked metadata. Node writes them to disk a tensor at a time.
+ */
+export async function checkpointTensors(model: GPT, tokenizer: Tokenizer, extra: CheckpointExtras = {}): Promise<Safetensors> {
   checkOptionKeys('encodeCheckpoint', extra, ['train', 'trainer', 'val', 'bestVal', 'run', 'data', 'distill', 'alwaysSave', 'optimizer', 'moments']);
   assertWeightsReadable();
   const named = [...model.namedParameters()];
@@ -120,7 +129,7 @@ export async function encodeCheckpoint(model: GPT, tokenizer: Tokenizer, extra: 
   // what this refuses to write, decodeCheckpoint would refuse to read
   const problem = metaProblem(meta as unknown as Record<string, unknown>) ?? nonFiniteProblem(Object.entries(tensors));
   if (problem) throw new Error(`checkpoint not saved: ${problem}`);
-  return serializeSafetensors(tensors, { [CHECKPOINT_KEY]: JSON.stringify(meta) });
+  return { tensors, metadata: { [CHECKPOINT_KEY]: JSON.stringify(meta) } };
 }
 
 /** The optimizer's moments of the named parameters it holds, read back, by name. */
@@ -139,12 +148,18 @@ async function momentsByName(optimizer: AdamW, named: [string, Tensor][]): Promi
 
 /** A decoded (or imported) checkpoint as checkpoint bytes again, from the host copy of its tensors. */
 export function checkpointBytes(ckpt: Checkpoint): Uint8Array {
+  const { tensors, metadata } = checkpointSafetensors(ckpt);
+  return serializeSafetensors(tensors, metadata);
+}
+
+/** What checkpointBytes writes, not yet serialized. */
+export function checkpointSafetensors(ckpt: Checkpoint): Safetensors {
   const tensors: Record<string, SafetensorsTensor> = {};
   for (const [name, w] of ckpt.weights) tensors[name] = { dtype: w.data instanceof Int8Array ? 'I8' : 'F32', shape: [...w.shape], data: w.data };
   for (const [kind, moments] of Object.entries(ckpt.optimizer ?? {})) {
     for (const [name, data] of moments) tensors[`optim.${kind}.${name}`] = { dtype: 'F32', shape: [...ckpt.weights.get(name)!.shape], data };
   }
-  return serializeSafetensors(tensors, { [CHECKPOINT_KEY]: JSON.stringify(ckpt.meta) });
+  return { tensors, metadata: { [CHECKPOINT_KEY]: JSON.stringify(ckpt.meta) } };
 }
 
 /** Reads checkpoint bytes, checking every metadata field and refusing NaN/Inf tensors; `source` names it in errors. */
@@ -153,25 +168,18 @@ export function decodeCheckpoint(bytes: Uint8Array, source = 'checkpoint'): Chec
   try {
     parsed = parseSafetensors(bytes);
   } catch (e) {
-    throw new Error(`${source}: not a readable safetensors file (${(e as Error).message})`);
+    throw unreadableCheckpoint(source, e);
   }
-  const raw = parsed.metadata[CHECKPOINT_KEY];
-  if (!raw) {
-    // PyTorch's safetensors (format 'pt'), such as a Hugging Face model's model.safetensors, need the model's config.json
-    const hf = parsed.metadata.format === 'pt' ? "; PyTorch weights, such as a Hugging Face GPT-2 model's model.safetensors, load together with the model's config.json and tokenizer.json" : '';
-    throw new Error(`${source}: safetensors file without webgpu-gpt metadata (config and tokenizer)${hf}`);
-  }
-  let meta: CheckpointMeta;
-  try {
-    meta = JSON.parse(raw) as CheckpointMeta;
-  } catch (e) {
-    throw new Error(`${source}: corrupt metadata (${(e as Error).message})`);
-  }
-  if (!isRecord(meta)) throw new Error(`${source}: metadata must be a JSON object, got ${show(meta)}`);
-  if (meta.format !== CHECKPOINT_FORMAT) throw new Error(`${source}: unknown checkpoint format ${JSON.stringify(meta.format)}, expected ${CHECKPOINT_FORMAT}`);
-  // a checkpoint from before a setting existed trains on with its default; before dtype, every run was float32
-  if (isRecord(meta.train)) meta.train = { ...TRAIN_DEFAULTS, dtype: 'float32', ...(meta.train as Record<string, unknown>) };
-  const problem = metaProblem(meta as unknown as Record<string, unknown>) ?? nonFiniteProblem(Object.entries(parsed.tensors));
+  return decodeCheckpointTensors(parsed, source);
+}
+
+/** The error for a checkpoint whose safetensors could not be read (`cause` says why). */
+export const unreadableCheckpoint = (source: string, cause: unknown) => new Error(`${source}: not a readable safetensors file (${(cause as Error).message})`);
+
+/** decodeCheckpoint of a safetensors file already read (in Node, a tensor at a time), with every check decodeCheckpoint makes. */
+export function decodeCheckpointTensors(parsed: Safetensors, source = 'checkpoint'): Checkpoint {
+  const meta = decodeCheckpointMeta(parsed.metadata, source);
+  const problem = nonFiniteProblem(Object.entries(parsed.tensors));
   if (problem) throw new Error(`${source}: ${problem}`);
   const weights = new Map<string, { shape: number[]; data: Float32Array | Int8Array }>();
   const m = new Map<string, Float32Array>();
@@ -189,6 +197,33 @@ export function decodeCheckpoint(bytes: Uint8Array, source = 'checkpoint'): Chec
   const disagreement = configWeightsProblem(meta.model, weights, (k) => `metadata field model.${k}`, 'the file');
   if (disagreement) throw new Error(`${source}: ${disagreement}`);
   return { meta, weights, ...(m.size && { optimizer: { m, v } }), source };
+}
+
+/**
+ * A checkpoint's metadata from its safetensors metadata, every field checked (decodeCheckpoint's
+ * first step: Node makes it before reading any tensor, so that a file that is no checkpoint of
+ * ours, such as a Hugging Face model.safetensors, is refused at once).
+ */
+export function decodeCheckpointMeta(metadata: Record<string, string>, source = 'checkpoint'): CheckpointMeta {
+  const raw = metadata[CHECKPOINT_KEY];
+  if (!raw) {
+    // PyTorch's safetensors (format 'pt'), such as a Hugging Face model's model.safetensors, need the model's config.json
+    const hf = metadata.format === 'pt' ? "; PyTorch weights, such as a Hugging Face GPT-2 model's model.safetensors, load together with the model's config.json and tokenizer.json" : '';
+    throw new Error(`${source}: safetensors file without webgpu-gpt metadata (config and tokenizer)${hf}`);
+  }
+  let meta: CheckpointMeta;
+  try {
+    meta = JSON.parse(raw) as CheckpointMeta;
+  } catch (e) {
+    throw new Error(`${source}: corrupt metadata (${(e as Error).message})`);
+  }
+  if (!isRecord(meta)) throw new Error(`${source}: metadata must be a JSON object, got ${show(meta)}`);
+  if (meta.format !== CHECKPOINT_FORMAT) throw new Error(`${source}: unknown checkpoint format ${JSON.stringify(meta.format)}, expected ${CHECKPOINT_FORMAT}`);
+  // a checkpoint from before a setting existed trains on with its default; before dtype, every run was float32
+  if (isRecord(meta.train)) meta.train = { ...TRAIN_DEFAULTS, dtype: 'float32', ...(meta.train as Record<string, unknown>) };
+  const problem = metaProblem(meta as unknown as Record<string, unknown>);
+  if (problem) throw new Error(`${source}: ${problem}`);
+  return meta;
 }
 
 const isRecord = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x);

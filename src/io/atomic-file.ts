@@ -1,7 +1,7 @@
 // Crash-safe file writes (Node only). A file is written to a temporary name in the same directory,
 // flushed to disk, then renamed over the target: rename within a directory is atomic, so a reader,
 // or a process killed mid-save, sees the old file or the new one and never a half-written mix.
-import { open, rename, rm } from 'node:fs/promises';
+import { open, rename, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 
 export interface NamedFile {
@@ -15,13 +15,14 @@ export const tempFilePrefix = (target: string) => `.${target}.tmp-`;
 /** A fresh temporary name for writing `path`: in its directory, so that a rename moves it into place atomically. */
 export const tempPathFor = (path: string) => join(dirname(path), tempFilePrefix(basename(path)) + `${process.pid}-${Math.random().toString(36).slice(2, 10)}`);
 
-export async function writeFileAtomic(path: string, data: Uint8Array | string): Promise<void> {
+/** Writes `data` to `path` atomically; given pieces (a generator), it takes them one at a time, holding no more than one. */
+export async function writeFileAtomic(path: string, data: Uint8Array | string | Iterable<Uint8Array>): Promise<void> {
   const dir = dirname(path);
   const temp = tempPathFor(path);
   try {
     const file = await open(temp, 'wx'); // 'x': never clobber another writer's temporary file
     try {
-      await file.writeFile(data);
+      await writeFile(file, data);
       await file.sync(); // the bytes reach the disk before the rename makes them visible
     } finally {
       await file.close();

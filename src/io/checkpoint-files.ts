@@ -21,16 +21,21 @@
 // weights still to delete (a save killed after its commit has not deleted them yet). Temporary files
 // are `.<target>.tmp-*` for targets we write: checkpoint.json and those weights names.
 //
-// Load: read checkpoint.json, then the weights file it names, and check its size and CRC-32, so that
-// a truncated, damaged or swapped weights file is an error rather than a silently different model.
-// Only regular files are read (a FIFO would hang the reader). A save committing between the two
-// reads deletes the weights the first manifest named: the reader then reads the new pair.
+// Load: read checkpoint.json, then open the weights file it names and check its size and CRC-32, so
+// that a truncated, damaged or swapped weights file is an error rather than a silently different
+// model; the caller then reads the tensors through that same open file, which a save deleting it
+// meanwhile cannot swap. Only regular files are read (a FIFO would hang the reader). A save
+// committing between the two reads deletes the weights the first manifest named: the reader then
+// reads the new pair.
+//
+// Weights are written and checked in pieces, never as one buffer: past 2 GiB (a single read) and
+// 4 GiB (a Buffer) Node could not hold a large model's checkpoint with its optimizer state.
 // One writer per directory at a time (`gpt train` holds a directory lock, src/io/dir-lock.ts).
-import { readdir, rm, stat } from 'node:fs/promises';
+import { readdir, rm, stat, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
-import { tempFilePrefix, writeFilesAtomic } from './atomic-file.js';
-import { crc32Hex } from './checksum.js';
-import { makeDirectories, readRegularFile, unlessMissing } from './regular-files.js';
+import { tempFilePrefix, writeFileAtomic } from './atomic-file.js';
+import { crc32, crcHex } from './checksum.js';
+import { makeDirectories, openRegularFile, readRegularFile, unlessMissing } from './regular-files.js';
 
 export const MANIFEST_FILE = 'checkpoint.json';
 
@@ -62,27 +67,33 @@ const freshWeightsName = () => `model-${Date.now().toString(36)}-${Math.random()
 /** A name freshWeightsName could have made: the only files a save overwrites or deletes, whatever a (hand-edited) manifest names. */
 const isWeightsName = (name: string) => /^model-[0-9a-z]+-[0-9a-z]{1,6}\.safetensors$/.test(name);
 
+/**
+ * Saves `weights` (the file's bytes, or its pieces in order: safetensorsPieces, one tensor's bytes
+ * at a time) with `meta` as the checkpoint in `dir`, by the protocol above.
+ */
 export async function writeCheckpointFiles(
   dir: string,
-  weights: Uint8Array,
+  weights: Uint8Array | Iterable<Uint8Array>,
   meta: Record<string, unknown> = {},
 ): Promise<CheckpointManifest> {
   await makeDirectories(dir);
   const previous = await readManifestOrNull(dir);
   const name = previous?.next !== undefined && isWeightsName(previous.next) ? previous.next : freshWeightsName();
   const stale = previous ? [previous.weights, ...(previous.stale ?? [])].filter((n) => n !== name && isWeightsName(n)) : [];
-  const manifest: CheckpointManifest = {
-    weights: name,
-    weightsBytes: weights.length,
-    weightsCrc32: crc32Hex(weights),
-    meta,
-    next: freshWeightsName(),
-    stale: await existing(dir, stale),
-  };
-  await writeFilesAtomic(dir, [
-    { name: manifest.weights, data: weights },
-    { name: MANIFEST_FILE, data: JSON.stringify(manifest, null, 2) + '\n' },
-  ]);
+  const staleFound = await existing(dir, stale);
+  // the size and checksum are taken from the pieces as they are written
+  let [weightsBytes, crc] = [0, 0];
+  function* counted() {
+    for (const piece of weights instanceof Uint8Array ? [weights] : weights) {
+      weightsBytes += piece.length;
+      crc = crc32(piece, crc);
+      yield piece;
+    }
+  }
+  await writeFileAtomic(join(dir, name), counted());
+  const manifest: CheckpointManifest = { weights: name, weightsBytes, weightsCrc32: crcHex(crc), meta, next: freshWeightsName(), stale: staleFound };
+  // durable weights first, then the manifest that commits them
+  await writeFileAtomic(join(dir, MANIFEST_FILE), JSON.stringify(manifest, null, 2) + '\n');
   const temps = [MANIFEST_FILE, name, ...stale].map(tempFilePrefix);
   const ours = (await readdir(dir)).filter((f) => stale.includes(f) || temps.some((prefix) => f.startsWith(prefix)));
   await Promise.all(ours.map((f) => rm(join(dir, f), { force: true })));
@@ -106,31 +117,64 @@ async function existing(dir: string, names: string[]): Promise<string[]> {
   return [...new Set(found.filter((n) => n !== null))];
 }
 
-/** The current weights, checked against the manifest; `attempts`: how many manifests to try when saves land mid-read. */
-export async function readCheckpointFiles(dir: string, attempts = 3): Promise<{ weights: Uint8Array; manifest: CheckpointManifest }> {
+/**
+ * Opens the current weights, checks their size and CRC-32 against the manifest, and passes the open
+ * file to `use` (closed when it is done): what `use` reads is what was checked. `attempts`: how many
+ * manifests to try when saves land mid-read.
+ */
+export async function withCheckpointFiles<T>(
+  dir: string,
+  use: (weights: FileHandle, manifest: CheckpointManifest) => Promise<T>,
+  attempts = 3,
+): Promise<T> {
   const text = await readOrNull(join(dir, MANIFEST_FILE));
   if (text === null) throw new CheckpointError('missing', dir, `there is no ${MANIFEST_FILE}`);
   const manifest = parseManifest(dir, text.toString('utf8'));
-  const weights = await readOrNull(join(dir, manifest.weights));
   const name = manifest.weights;
-  if (weights === null) {
+  const handle = await unlessMissing(openRegularFile(join(dir, name)));
+  if (handle === null) {
     // a save that committed after the manifest was read (a reader beside `gpt train`, `gpt serve`)
     // deleted the weights it named: the new manifest names complete ones
     const now = await readOrNull(join(dir, MANIFEST_FILE));
-    if (attempts > 1 && now !== null && !now.equals(text)) return readCheckpointFiles(dir, attempts - 1);
+    if (attempts > 1 && now !== null && !now.equals(text)) return withCheckpointFiles(dir, use, attempts - 1);
     throw new CheckpointError('missing', dir, `weights file ${name} named by ${MANIFEST_FILE} does not exist`);
   }
-  const sizes = `${name} has ${weights.length} bytes, ${MANIFEST_FILE} records ${manifest.weightsBytes}`;
-  if (weights.length < manifest.weightsBytes) throw new CheckpointError('truncated', dir, sizes);
-  if (weights.length > manifest.weightsBytes) {
-    throw new CheckpointError('corrupt', dir, `weights size mismatch (${sizes})`);
+  try {
+    const { size } = await handle.stat();
+    const sizes = `${name} has ${size} bytes, ${MANIFEST_FILE} records ${manifest.weightsBytes}`;
+    if (size < manifest.weightsBytes) throw new CheckpointError('truncated', dir, sizes);
+    if (size > manifest.weightsBytes) throw new CheckpointError('corrupt', dir, `weights size mismatch (${sizes})`);
+    const crc = crcHex(await fileCrc32(handle, size));
+    if (crc !== manifest.weightsCrc32) {
+      const detail = `${name} has CRC-32 ${crc}, ${MANIFEST_FILE} records ${manifest.weightsCrc32}`;
+      throw new CheckpointError('corrupt', dir, `weights checksum mismatch (${detail})`);
+    }
+    return await use(handle, manifest);
+  } finally {
+    await handle.close();
   }
-  const crc = crc32Hex(weights);
-  if (crc !== manifest.weightsCrc32) {
-    const detail = `${name} has CRC-32 ${crc}, ${MANIFEST_FILE} records ${manifest.weightsCrc32}`;
-    throw new CheckpointError('corrupt', dir, `weights checksum mismatch (${detail})`);
+}
+
+/** The current weights, checked against the manifest, whole in memory: for checkpoints under Node's 2 GiB single read. */
+export function readCheckpointFiles(dir: string, attempts = 3): Promise<{ weights: Uint8Array; manifest: CheckpointManifest }> {
+  // the checks read by position, leaving the file's own position at its start
+  return withCheckpointFiles(dir, async (handle, manifest) => ({ weights: await handle.readFile(), manifest }), attempts);
+}
+
+/** Bytes checksummed per read: enough to keep the calls few, small beside the tensors. */
+const CRC_CHUNK = 2 ** 24;
+
+/** CRC-32 of the first `size` bytes of an open file (fewer if it shrank meanwhile: then the checksum disagrees). */
+async function fileCrc32(handle: FileHandle, size: number): Promise<number> {
+  const buffer = new Uint8Array(Math.min(CRC_CHUNK, size));
+  let crc = 0;
+  for (let done = 0; done < size; ) {
+    const { bytesRead } = await handle.read(buffer, 0, Math.min(buffer.length, size - done), done);
+    if (bytesRead === 0) break;
+    crc = crc32(buffer.subarray(0, bytesRead), crc);
+    done += bytesRead;
   }
-  return { weights, manifest };
+  return crc;
 }
 
 const readOrNull = (path: string) => unlessMissing(readRegularFile(path));

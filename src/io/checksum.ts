@@ -43,7 +43,5 @@ export function crc32(bytes: Uint8Array, crc = 0): number {
   return ~c >>> 0;
 }
 
-/** The form stored in checkpoint.json: 8 lowercase hex digits. */
-export function crc32Hex(bytes: Uint8Array): string {
-  return crc32(bytes).toString(16).padStart(8, '0');
-}
+/** A CRC-32 as checkpoint.json stores it: 8 lowercase hex digits. */
+export const crcHex = (crc: number): string => crc.toString(16).padStart(8, '0');

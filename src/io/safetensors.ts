@@ -27,6 +27,8 @@ export interface Safetensors {
 
 interface Codec {
   bytes: number;
+  /** Held in memory byte for byte as stored (on a little-endian host): a reader can fill the array in place. */
+  asStored: boolean;
   holds: Float32ArrayConstructor | Int32ArrayConstructor | Int8ArrayConstructor | Uint8ArrayConstructor;
   /** Copies `src` (not aligned in general) into a fresh array of `count` elements. */
   read(src: Uint8Array, count: number, name: string): TensorData;
@@ -35,15 +37,15 @@ interface Codec {
 }
 
 const DTYPES = {
-  F32: { bytes: 4, holds: Float32Array, read: (src) => new Float32Array(copyBytes(src)), write: writeBytes },
-  F16: { bytes: 2, holds: Float32Array, read: readHalf(f16BitsToF32), write: writeHalf(f32ToF16Bits) },
-  BF16: { bytes: 2, holds: Float32Array, read: readHalf(bf16BitsToF32), write: writeHalf(f32ToBf16Bits) },
-  I32: { bytes: 4, holds: Int32Array, read: (src) => new Int32Array(copyBytes(src)), write: writeBytes },
-  I64: { bytes: 8, holds: Int32Array, read: readI64, write: writeI64 },
-  I8: { bytes: 1, holds: Int8Array, read: (src) => new Int8Array(copyU8(src).buffer), write: writeBytes },
-  U8: { bytes: 1, holds: Uint8Array, read: copyU8, write: writeBytes },
+  F32: { asStored: true, bytes: 4, holds: Float32Array, read: (src) => new Float32Array(copyBytes(src)), write: writeBytes },
+  F16: { asStored: false, bytes: 2, holds: Float32Array, read: readHalf(f16BitsToF32), write: writeHalf(f32ToF16Bits) },
+  BF16: { asStored: false, bytes: 2, holds: Float32Array, read: readHalf(bf16BitsToF32), write: writeHalf(f32ToBf16Bits) },
+  I32: { asStored: true, bytes: 4, holds: Int32Array, read: (src) => new Int32Array(copyBytes(src)), write: writeBytes },
+  I64: { asStored: false, bytes: 8, holds: Int32Array, read: readI64, write: writeI64 },
+  I8: { asStored: true, bytes: 1, holds: Int8Array, read: (src) => new Int8Array(copyU8(src).buffer), write: writeBytes },
+  U8: { asStored: true, bytes: 1, holds: Uint8Array, read: copyU8, write: writeBytes },
   // PyTorch's torch.bool (older transformers saves hold GPT-2's causal mask so), one byte of 0 or 1
-  BOOL: { bytes: 1, holds: Uint8Array, read: copyU8, write: writeBytes },
+  BOOL: { asStored: true, bytes: 1, holds: Uint8Array, read: copyU8, write: writeBytes },
 } satisfies Record<string, Codec>;
 
 /** The dtypes read and written: F32, F16, BF16, I32, I64, I8, U8, BOOL. */
@@ -52,12 +54,30 @@ export type SafetensorsDtype = keyof typeof DTYPES;
 const METADATA_KEY = '__metadata__';
 const TENSOR_KEYS = ['dtype', 'shape', 'data_offsets'];
 
-/** The bytes of a safetensors file holding `tensors` (in the order given) and optional string metadata. */
-export function serializeSafetensors(
-  tensors: Record<string, SafetensorsTensor>,
-  metadata?: Record<string, string>,
-): Uint8Array {
-  const entries = Object.entries(tensors);
+/** Where one tensor goes in a safetensors file being written, and how its bytes are made. */
+export interface PlacedTensor {
+  name: string;
+  /** Its byte range in the data (the bytes after the header). */
+  begin: number;
+  end: number;
+  /** Writes the tensor's bytes into `dst`, which has exactly `end - begin` bytes. */
+  encode(dst: Uint8Array): void;
+  /** The tensor's own memory where it already is the file's bytes (F32, I32, I8, U8, BOOL on a little-endian host): written as it is, not copied. */
+  stored: Uint8Array | null;
+}
+
+/** A safetensors file laid out but not yet encoded: what a writer needs to produce it whole or a tensor at a time. */
+export interface SafetensorsLayout {
+  /** The file's first bytes: the 8-byte header length, then the header padded with spaces. */
+  head: Uint8Array;
+  /** The tensors in file order. */
+  tensors: PlacedTensor[];
+  /** The file's size in bytes. */
+  size: number;
+}
+
+/** Checks `tensors` (in the order given) and optional string metadata and places them in a safetensors file. */
+export function layoutSafetensors(tensors: Record<string, SafetensorsTensor>, metadata?: Record<string, string>): SafetensorsLayout {
   const headerParts: string[] = [];
   if (metadata !== undefined) {
     for (const [k, v] of Object.entries(metadata)) {
@@ -67,26 +87,55 @@ export function serializeSafetensors(
     headerParts.push(`${JSON.stringify(METADATA_KEY)}:${JSON.stringify(metadata)}`);
   }
   let offset = 0;
-  const placed = entries.map(([name, t]) => {
+  const placed = Object.entries(tensors).map(([name, t]): PlacedTensor => {
     const codec = checkTensor(name, t);
     const begin = offset;
     offset += t.data.length * codec.bytes;
     // Built by hand rather than with JSON.stringify(object) so the header keeps the given order.
     const info = { dtype: t.dtype, shape: t.shape, data_offsets: [begin, offset] };
     headerParts.push(`${JSON.stringify(name)}:${JSON.stringify(info)}`);
-    return { data: t.data, codec, begin, end: offset };
+    const stored = codec.asStored && LITTLE_ENDIAN ? new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength) : null;
+    return { name, begin, end: offset, encode: (dst) => codec.write(t.data, dst), stored };
   });
   const json = new TextEncoder().encode(`{${headerParts.join(',')}}`);
   const headerLength = Math.ceil(json.length / 8) * 8;
-  const out = new Uint8Array(8 + headerLength + offset);
-  const view = new DataView(out.buffer);
+  const head = new Uint8Array(8 + headerLength);
+  const view = new DataView(head.buffer);
   view.setUint32(0, headerLength % 2 ** 32, true);
   view.setUint32(4, Math.floor(headerLength / 2 ** 32), true);
-  out.set(json, 8);
-  out.fill(0x20, 8 + json.length, 8 + headerLength);
-  const body = out.subarray(8 + headerLength);
-  for (const { data, codec, begin, end } of placed) codec.write(data, body.subarray(begin, end));
+  head.set(json, 8);
+  head.fill(0x20, 8 + json.length);
+  return { head, tensors: placed, size: head.length + offset };
+}
+
+/** The bytes of a safetensors file holding `tensors` (in the order given) and optional string metadata. */
+export function serializeSafetensors(tensors: Record<string, SafetensorsTensor>, metadata?: Record<string, string>): Uint8Array {
+  const { head, tensors: placed, size } = layoutSafetensors(tensors, metadata);
+  const out = new Uint8Array(size);
+  out.set(head);
+  const body = out.subarray(head.length);
+  for (const t of placed) t.encode(body.subarray(t.begin, t.end));
   return out;
+}
+
+/**
+ * The file's bytes in pieces: the head, then each tensor's bytes, its own memory where that is
+ * already the file's bytes (F32: no copy), else encoded into a buffer of its own as the piece is
+ * asked for. A writer taking them one at a time holds at most one tensor's encoded bytes, never
+ * the whole file (past Node's 4 GiB Buffer limit for a large model with optimizer state). The
+ * tensors must not change until the pieces are written.
+ */
+export function* safetensorsPieces({ head, tensors }: SafetensorsLayout): Generator<Uint8Array> {
+  yield head;
+  for (const t of tensors) {
+    if (t.stored) {
+      yield t.stored;
+      continue;
+    }
+    const bytes = new Uint8Array(t.end - t.begin);
+    t.encode(bytes);
+    yield bytes;
+  }
 }
 
 /** Reads a safetensors file, checking its header, offsets and sizes (a damaged file is an error naming what is wrong). */
@@ -148,6 +197,17 @@ export function parseSafetensorsHeader(raw: Uint8Array, dataLength: number): { m
 /** One tensor from its `end - begin` bytes (copied: the result owns its memory). */
 export function decodeSafetensorsTensor({ name, dtype, shape, begin, end }: SafetensorsEntry, bytes: Uint8Array): SafetensorsTensor {
   return { dtype, shape, data: DTYPES[dtype].read(bytes, (end - begin) / DTYPES[dtype].bytes, name) };
+}
+
+/**
+ * The tensor `entry` describes, allocated but not yet filled, with the bytes a reader fills in place
+ * (saving decodeSafetensorsTensor's copy); null for a dtype converted on the way in (F16, BF16, I64).
+ */
+export function emptySafetensorsTensor({ dtype, shape, begin, end }: SafetensorsEntry): { tensor: SafetensorsTensor; bytes: Uint8Array } | null {
+  const codec: Codec = DTYPES[dtype];
+  if (!codec.asStored || !LITTLE_ENDIAN) return null;
+  const data = new codec.holds((end - begin) / codec.bytes);
+  return { tensor: { dtype, shape, data }, bytes: new Uint8Array(data.buffer) };
 }
 
 function checkTensor(name: string, t: SafetensorsTensor): Codec {

@@ -2,7 +2,7 @@
 // code in Node (webgpu-gpt/node writes and reads the file) and in a browser (a download, an upload).
 // Names are kept as given (`h.0.attn.c_attn.weight`), values in their dtype: F32, F16 or I8.
 import type { Tensor } from '../tensor/tensor.js';
-import { parseSafetensors, serializeSafetensors, type SafetensorsTensor } from './safetensors.js';
+import { parseSafetensors, serializeSafetensors, type Safetensors, type SafetensorsTensor } from './safetensors.js';
 
 /** Parameters by name: a Map such as `module.stateDict()` returns, or the module itself. */
 export type StateDictSource = Map<string, Tensor> | { stateDict(): Map<string, Tensor> };
@@ -22,19 +22,28 @@ export async function safetensorsTensors(state: Iterable<[string, Tensor]>): Pro
 
 /** The state dict as safetensors bytes (each parameter in its dtype), with optional string metadata. */
 export async function stateDictToSafetensors(state: StateDictSource, metadata?: Record<string, string>): Promise<Uint8Array> {
-  const entries = state instanceof Map ? state : state.stateDict();
-  return serializeSafetensors(await safetensorsTensors(entries), metadata);
+  return serializeSafetensors(await stateDictTensors(state), metadata);
 }
+
+/** The state dict's parameters read back, as stateDictToSafetensors writes them (Node writes them to a file a tensor at a time). */
+export const stateDictTensors = (state: StateDictSource) => safetensorsTensors(state instanceof Map ? state : state.stateDict());
 
 /**
  * The tensors of safetensors bytes by name, for `module.loadStateDict(...)` (which checks every
  * name and shape); F16 and BF16 are widened to float32. Also returns the file's metadata.
  */
-export function stateDictFromSafetensors(bytes: Uint8Array): {
+export function stateDictFromSafetensors(bytes: Uint8Array): StateDictRead {
+  return stateDictOf(parseSafetensors(bytes));
+}
+
+/** A state dict and its file's metadata. */
+export interface StateDictRead {
   state: Map<string, { shape: number[]; data: Float32Array }>;
   metadata: Record<string, string>;
-} {
-  const { tensors, metadata } = parseSafetensors(bytes);
+}
+
+/** stateDictFromSafetensors of a safetensors file already read (in Node, a tensor at a time). */
+export function stateDictOf({ tensors, metadata }: Safetensors): StateDictRead {
   const state = new Map<string, { shape: number[]; data: Float32Array }>();
   for (const [name, t] of Object.entries(tensors)) {
     if (!(t.data instanceof Float32Array)) throw new TypeError(`safetensors: tensor '${name}' has dtype ${t.dtype}; a state dict holds float tensors`);

@@ -2,17 +2,17 @@
 // `gpt train` writes them, a bare .safetensors file (e.g. one saved by the browser page), or a
 // Hugging Face GPT-2 directory (config.json + model.safetensors, or its shards; src/gpt/hf), read
 // and written.
-import { stat } from 'node:fs/promises';
+import { stat, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { decodeCheckpoint, encodeCheckpoint, type Checkpoint, type CheckpointExtras } from '../gpt/checkpoint.js';
+import { checkpointTensors, decodeCheckpointMeta, decodeCheckpointTensors, unreadableCheckpoint, type Checkpoint, type CheckpointExtras } from '../gpt/checkpoint.js';
 import { encodeHF, hfCheckpoint, hfModelConfig, HF_FILES, isMaskBuffer, parseShardIndex, shardIndexProblem, type HFWeightsFile } from '../gpt/hf/index.js';
 import type { GPT } from '../gpt/model.js';
 import type { Tokenizer } from '../gpt/tokenizer/index.js';
 import { writeFilesAtomic } from '../io/atomic-file.js';
-import type { Safetensors } from '../io/safetensors.js';
-import { MANIFEST_FILE, readCheckpointFiles, writeCheckpointFiles } from '../io/checkpoint-files.js';
-import { makeDirectories, readRegularFile, unlessMissing } from '../io/regular-files.js';
-import { readSafetensorsFile } from './safetensors-file.js';
+import { layoutSafetensors, safetensorsPieces, type Safetensors } from '../io/safetensors.js';
+import { MANIFEST_FILE, withCheckpointFiles, writeCheckpointFiles } from '../io/checkpoint-files.js';
+import { makeDirectories, openRegularFile, readRegularFile, unlessMissing } from '../io/regular-files.js';
+import { readSafetensorsFile, safetensorsReader } from './safetensors-file.js';
 
 /**
  * Saves `model` with its tokenizer (and optionally optimizer state and training progress) as a
@@ -20,9 +20,19 @@ import { readSafetensorsFile } from './safetensors-file.js';
  * leaves the previous checkpoint loadable.
  */
 export async function saveCheckpoint(dir: string, model: GPT, tokenizer: Tokenizer, extra: CheckpointExtras = {}): Promise<number> {
-  const bytes = await encodeCheckpoint(model, tokenizer, extra);
-  await writeCheckpointFiles(dir, bytes, { step: extra.trainer?.step, val: extra.val ?? extra.bestVal, run: extra.run, model: model.config });
-  return bytes.length;
+  const tensors = await checkpointTensors(model, tokenizer, extra);
+  return writeCheckpointTensors(dir, tensors, { step: extra.trainer?.step, val: extra.val ?? extra.bestVal, run: extra.run, model: model.config });
+}
+
+/**
+ * Writes a checkpoint's tensors and metadata (checkpointTensors', checkpointSafetensors') as the
+ * checkpoint directory `dir`, with `meta` in its manifest; returns the size of the weights file.
+ * The file is encoded a tensor at a time, as encodeCheckpoint's bytes would be: a checkpoint of
+ * any size is written without holding all its bytes at once.
+ */
+export async function writeCheckpointTensors(dir: string, { tensors, metadata }: Safetensors, meta: Record<string, unknown>): Promise<number> {
+  const { weightsBytes } = await writeCheckpointFiles(dir, safetensorsPieces(layoutSafetensors(tensors, metadata)), meta);
+  return weightsBytes;
 }
 
 /**
@@ -38,13 +48,32 @@ export async function loadCheckpoint(path: string): Promise<Checkpoint> {
   }
   if (!isDir) {
     if (basename(path) === MANIFEST_FILE) throw new Error(`${path} is the manifest of the checkpoint in ${dirname(path)}: give the directory`);
-    return decodeCheckpoint(new Uint8Array(await readRegularFile(path)), path);
+    const handle = await openRegularFile(path);
+    try {
+      return await readCheckpointFrom(handle, path);
+    } finally {
+      await handle.close();
+    }
   }
   // a run's directory may hold a config.json of flags too: its manifest decides
   const isHF = !(await exists(join(path, MANIFEST_FILE))) && (await exists(join(path, HF_FILES.config)));
   if (isHF) return loadHFModel(path);
-  const { weights } = await readCheckpointFiles(path);
-  return decodeCheckpoint(weights, path);
+  return withCheckpointFiles(path, (weights) => readCheckpointFrom(weights, path));
+}
+
+/**
+ * The checkpoint in an open safetensors file, read a tensor at a time (a checkpoint past 2 GiB
+ * cannot be read at once), its metadata checked first: a file that is no checkpoint of ours is
+ * refused before its tensors are read.
+ */
+async function readCheckpointFrom(handle: FileHandle, source: string): Promise<Checkpoint> {
+  const unreadable = (e: unknown) => {
+    throw unreadableCheckpoint(source, e);
+  };
+  const file = await safetensorsReader(handle).catch(unreadable);
+  decodeCheckpointMeta(file.metadata, source);
+  const tensors = await file.readTensors().catch(unreadable);
+  return decodeCheckpointTensors({ tensors, metadata: file.metadata }, source);
 }
 
 const exists = async (path: string) => (await unlessMissing(stat(path))) !== null;

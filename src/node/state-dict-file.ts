@@ -1,15 +1,17 @@
-// A model's state dict as a .safetensors file (Node only), written atomically; the bytes are made
-// and read by src/io/state-dict.ts, which the browser uses as well.
+// A model's state dict as a .safetensors file (Node only), written atomically; the tensors are made
+// and checked by src/io/state-dict.ts, which the browser uses as well. Written and read a tensor at
+// a time: a large model's file is past Node's 2 GiB read and 4 GiB Buffer.
 import { writeFileAtomic } from '../io/atomic-file.js';
-import { readRegularFile } from '../io/regular-files.js';
-import { stateDictFromSafetensors, stateDictToSafetensors, type StateDictSource } from '../io/state-dict.js';
+import { layoutSafetensors, safetensorsPieces } from '../io/safetensors.js';
+import { stateDictOf, stateDictTensors, type StateDictSource } from '../io/state-dict.js';
+import { readSafetensorsFile } from './safetensors-file.js';
 
 /** Writes the parameters (a module or its stateDict()) to `path` as safetensors, atomically. */
 export async function saveStateDict(path: string, state: StateDictSource, metadata?: Record<string, string>): Promise<void> {
-  await writeFileAtomic(path, await stateDictToSafetensors(state, metadata));
+  await writeFileAtomic(path, safetensorsPieces(layoutSafetensors(await stateDictTensors(state), metadata)));
 }
 
 /** Reads a safetensors file into tensors by name, for `module.loadStateDict(...)`. */
 export async function loadStateDict(path: string): Promise<Map<string, { shape: number[]; data: Float32Array }>> {
-  return stateDictFromSafetensors(new Uint8Array(await readRegularFile(path))).state;
+  return stateDictOf(await readSafetensorsFile(path)).state;
 }
