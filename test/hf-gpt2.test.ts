@@ -7,6 +7,7 @@ import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, trun
 import { dirname, join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { modelFromCheckpoint } from '../src/gpt/checkpoint.js';
+import { encodeHF } from '../src/gpt/hf/index.js';
 import { GPT, type GPTConfig } from '../src/gpt/model.js';
 import { CharTokenizer, tokenizerFromHuggingFace } from '../src/gpt/tokenizer/index.js';
 import { noGrad, scope, tensor } from '../src/index.js';
@@ -229,7 +230,9 @@ describe('Hugging Face GPT-2 weights', () => {
     // <|endoftext|> is the last of the mini tokenizer's 260 tokens, as GPT-2's 50256 is of its 50257
     expect([config.bos_token_id, config.eos_token_id]).toEqual([259, 259]);
     expect(tokenizerFromHuggingFace(readFileSync(join(out, 'tokenizer.json'), 'utf8')).toJSON()).toEqual(tokenizer.toJSON());
-    const saved = parseSafetensors(new Uint8Array(readFileSync(join(out, 'model.safetensors'))));
+    const written = new Uint8Array(readFileSync(join(out, 'model.safetensors')));
+    expect(written).toEqual((await encodeHF(model, tokenizer)).weights); // streamed a tensor at a time, the same bytes
+    const saved = parseSafetensors(written);
     expect(saved.metadata.format).toBe('pt');
     expect(Object.keys(saved.tensors).sort()).toEqual([...params.keys()].map((n) => `transformer.${n}`).sort());
     for (const [name, t] of params) {

@@ -6,7 +6,8 @@ import { basename, dirname, join } from 'node:path';
 
 export interface NamedFile {
   name: string;
-  data: Uint8Array | string;
+  /** Its bytes or text, or its bytes in pieces written in order (a file too large for one array). */
+  data: Uint8Array | string | Iterable<Uint8Array>;
 }
 
 /** Temporary files start with this, so that nothing mistakes them for real files. */

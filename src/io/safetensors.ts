@@ -110,7 +110,11 @@ export function layoutSafetensors(tensors: Record<string, SafetensorsTensor>, me
 
 /** The bytes of a safetensors file holding `tensors` (in the order given) and optional string metadata. */
 export function serializeSafetensors(tensors: Record<string, SafetensorsTensor>, metadata?: Record<string, string>): Uint8Array {
-  const { head, tensors: placed, size } = layoutSafetensors(tensors, metadata);
+  return safetensorsBytes(layoutSafetensors(tensors, metadata));
+}
+
+/** The whole file of a layout as one array (see safetensorsPieces for a file too large for one). */
+export function safetensorsBytes({ head, tensors: placed, size }: SafetensorsLayout): Uint8Array {
   const out = new Uint8Array(size);
   out.set(head);
   const body = out.subarray(head.length);

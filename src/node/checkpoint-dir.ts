@@ -5,7 +5,7 @@
 import { stat, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { checkpointTensors, decodeCheckpointMeta, decodeCheckpointTensors, unreadableCheckpoint, type Checkpoint, type CheckpointExtras } from '../gpt/checkpoint.js';
-import { encodeHF, hfCheckpoint, hfModelConfig, HF_FILES, isMaskBuffer, parseShardIndex, shardIndexProblem, type HFWeightsFile } from '../gpt/hf/index.js';
+import { hfCheckpoint, layoutHF, hfModelConfig, HF_FILES, isMaskBuffer, parseShardIndex, shardIndexProblem, type HFWeightsFile } from '../gpt/hf/index.js';
 import type { GPT } from '../gpt/model.js';
 import type { Tokenizer } from '../gpt/tokenizer/index.js';
 import { writeFilesAtomic } from '../io/atomic-file.js';
@@ -132,10 +132,10 @@ async function noWeightsProblem(dir: string): Promise<string> {
  * atomically, the config last.
  */
 export async function saveHFModel(dir: string, model: GPT, tokenizer?: Tokenizer): Promise<void> {
-  const files = await encodeHF(model, tokenizer);
+  const files = await layoutHF(model, tokenizer, 'saveHFModel');
   await makeDirectories(dir);
   await writeFilesAtomic(dir, [
-    { name: HF_FILES.weights, data: files.weights },
+    { name: HF_FILES.weights, data: safetensorsPieces(files.weights) }, // a tensor at a time: gpt2-xl's file passes one Buffer
     ...(files.tokenizer === undefined ? [] : [{ name: HF_FILES.tokenizer, data: files.tokenizer }]),
     { name: HF_FILES.config, data: files.config },
   ]);

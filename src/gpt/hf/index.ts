@@ -3,7 +3,7 @@
 // gpt2-medium, ... and their fine-tunes), or config.json + the shards a model.safetensors.index.json
 // names (src/gpt/hf/shards.ts). Platform free: bytes or read tensors in, bytes out; webgpu-gpt/node
 // reads and writes the directory.
-import { parseSafetensors, serializeSafetensors } from '../../io/safetensors.js';
+import { layoutSafetensors, parseSafetensors, safetensorsBytes, type SafetensorsLayout } from '../../io/safetensors.js';
 import type { TensorData } from '../../nn/module.js';
 import { assertWeightsReadable, CHECKPOINT_FORMAT, CHECKPOINT_KEY, configWeightsProblem, type Checkpoint } from '../checkpoint.js';
 import { GPT, type GPTConfig } from '../model.js';
@@ -45,7 +45,13 @@ export interface HFModelFiles extends HFTokenizerFiles {
  * GPT-2 has them everywhere.
  */
 export async function encodeHF(model: GPT, tokenizer?: Tokenizer): Promise<HFModelFiles> {
-  if (!(model instanceof GPT)) throw new TypeError(`encodeHF: argument 'model' must be a GPT, got ${describeValue(model)}`);
+  const files = await layoutHF(model, tokenizer, 'encodeHF');
+  return { ...files, weights: safetensorsBytes(files.weights) };
+}
+
+/** encodeHF's files with model.safetensors laid out, not yet encoded: a writer may stream it (gpt2-xl's 6.2 GB pass one Buffer). */
+export async function layoutHF(model: GPT, tokenizer?: Tokenizer, op = 'layoutHF'): Promise<Omit<HFModelFiles, 'weights'> & { weights: SafetensorsLayout }> {
+  if (!(model instanceof GPT)) throw new TypeError(`${op}: argument 'model' must be a GPT, got ${describeValue(model)}`);
   if (model.config.quantization) {
     throw new Error(`a quantized (${model.config.quantization}) model has no Hugging Face GPT-2 form; export the float32 checkpoint it was made from`);
   }
@@ -60,7 +66,7 @@ export async function encodeHF(model: GPT, tokenizer?: Tokenizer): Promise<HFMod
   const endOfText = tokenizer instanceof Gpt2Tokenizer ? (tokenizer.specialId('<|endoftext|>') ?? null) : null;
   return {
     config: JSON.stringify(hfConfigFromGPT(model.config, endOfText), null, 2) + '\n',
-    weights: serializeSafetensors(weightsToHF(params), metadata),
+    weights: layoutSafetensors(weightsToHF(params), metadata),
     ...(hasHFForm && { tokenizer: JSON.stringify(toHuggingFaceJSON(tokenizer)) }),
   };
 }
