@@ -100,6 +100,12 @@ describe('gpt prune', () => {
     const masked = join(dir, 'masked');
     expect((await gpt('prune', '--init-from', base, '--out-dir', masked)).code).toBe(0);
     expectOneLine(await gpt('prune', '--structured', 'neurons', '--init-from', masked, '--out-dir', out), 2, /^gpt prune: --structured neurons: .*masked is already pruned by magnitude/);
+    // pruning a pruned checkpoint less: its masks would be lost, and fine-tuning would revive the weights they held at zero
+    expectOneLine(
+      await gpt('prune', '--sparsity', '0.3', '--init-from', masked, '--out-dir', out),
+      2,
+      new RegExp(`^gpt prune: flag --sparsity: .*masked is already pruned; sparsity 0.3 would prune ${Math.round(0.3 * LINEAR_WEIGHTS)} of ${LINEAR_WEIGHTS} Linear weights, fewer than the ${LINEAR_WEIGHTS / 2} already pruned .*: give a sparsity of at least 0.5$`),
+    );
     expect(existsSync(out), 'nothing written').toBe(false);
     const help = await gpt('prune', '--help');
     expect(help.out).toMatch(/^usage: gpt prune --sparsity S \[--structured heads\|neurons\] --init-from DIR --out-dir DIR2/);

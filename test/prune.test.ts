@@ -71,6 +71,23 @@ describe('global magnitude pruning', () => {
     for (const s of [1, -0.1, NaN]) await expect(pruneGlobal(model, s)).rejects.toThrow(`pruneGlobal: sparsity must be in [0, 1), got ${s}`);
     model.dispose();
   });
+
+  it('prunes a pruned model again only further: its pruned weights stay masked, a lower sparsity is refused', async () => {
+    const model = new ModuleList([new Linear(8, 6, { rng: new Generator(3) }), new Linear(6, 4, { rng: new Generator(4) })]);
+    const total = 8 * 6 + 6 * 4;
+    const masks = async () => Promise.all(linearLayers(model).map(([, l]) => read(l.weightMask!)));
+    await pruneGlobal(model, 0.5);
+    const first = await masks();
+    await expect(pruneGlobal(model, 0.3)).rejects.toThrow(
+      `pruneGlobal: sparsity 0.3 would prune ${Math.round(0.3 * total)} of ${total} Linear weights, fewer than the ${total / 2} already pruned (their masks would be lost): give a sparsity of at least 0.5`,
+    );
+    expect(await masks(), 'a refusal changes nothing').toEqual(first);
+    await pruneGlobal(model, 0.75);
+    const second = (await masks()).flat();
+    expect(second.filter((m) => m === 0).length).toBe(Math.round(0.75 * total));
+    first.flat().forEach((m, i) => m === 0 && expect(second[i], `weight ${i}, pruned before`).toBe(0));
+    model.dispose();
+  });
 });
 
 const corpus = await testCorpus(20_000);

@@ -11,7 +11,7 @@ import { blockConfig, type GPT } from '../gpt/model.js';
 import { pruneStructured, STRUCTURES, type Structure } from '../gpt/prune.js';
 import { MANIFEST_FILE } from '../io/checkpoint-files.js';
 import { UNIT_INTERVAL } from '../io/value-ranges.js';
-import { isMaskName, pruneGlobal } from '../nn/prune.js';
+import { isMaskName, pruneGlobal, repruneProblem } from '../nn/prune.js';
 import { loadCheckpoint, saveCheckpoint } from '../node/checkpoint-dir.js';
 import { flagHelp, noPositional, parseFlags, UsageError, type FlagSpec } from './flags.js';
 import { floatCheckpoint } from './float-checkpoint.js';
@@ -48,6 +48,7 @@ export async function prune(args: string[]): Promise<number> {
   if (!given.has('outDir')) throw new UsageError('--out-dir DIR is required: where the pruned checkpoint goes');
   const ckpt = floatCheckpoint(await loadCheckpoint(f.initFrom), f.initFrom, 'prune');
   if (f.structured) refuseStructured(ckpt, f.initFrom, f.structured);
+  else refuseUnpruning(ckpt, f.initFrom, f.sparsity);
   return withDirectoryLock(f.outDir, async () => {
     if (!f.overwrite && existsSync(join(f.outDir, MANIFEST_FILE))) throw new UsageError(`${f.outDir} already holds a checkpoint: choose another --out-dir, or replace it with --overwrite`);
     await initDevice();
@@ -78,6 +79,14 @@ function refuseStructured(ckpt: Checkpoint, path: string, structure: string): vo
   if ([...ckpt.weights.keys()].some(isMaskName)) {
     throw new UsageError(`--structured ${structure}: ${path} is already pruned by magnitude (it holds weight masks); prune heads or neurons first, then by magnitude`);
   }
+}
+
+/** A sparsity below a pruned checkpoint's, as bad usage: its masks (gpt prune masks every Linear layer) would be lost. */
+function refuseUnpruning(ckpt: Checkpoint, path: string, sparsity: number): void {
+  const masks = [...ckpt.weights].filter(([name]) => isMaskName(name)).map(([, m]) => m.data);
+  const pruned = masks.reduce((n, m) => n + m.filter((x) => x === 0).length, 0);
+  const problem = repruneProblem(pruned, masks.reduce((n, m) => n + m.length, 0), sparsity);
+  if (problem) throw new UsageError(`flag --sparsity: ${path} is already pruned; ${problem}`);
 }
 
 async function pruneStructuredReport(model: GPT, structure: Structure, sparsity: number): Promise<GPT> {

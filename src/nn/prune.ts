@@ -71,7 +71,8 @@ export function magnitudeMasks(weights: Float32Array[], sparsity: number): { mas
 /**
  * Global magnitude pruning of every Linear weight of `model` (see magnitudeMasks for the rule and
  * its ties): sets each layer's mask and zeroes its pruned weights. Weights pruned before are zero,
- * so they are pruned again first. Sparsity in [0, 1).
+ * so they are pruned again first; a sparsity that would prune fewer than they are is refused (their
+ * new masks would let fine-tuning revive them). Sparsity in [0, 1).
  */
 export async function pruneGlobal(model: Module, sparsity: number): Promise<PruneReport> {
   if (!(model instanceof Module)) throw new TypeError(`pruneGlobal: argument 'model' must be a Module, got ${describeValue(model)}`);
@@ -80,6 +81,9 @@ export async function pruneGlobal(model: Module, sparsity: number): Promise<Prun
   if (!layers.length) throw new Error('pruneGlobal: the model has no Linear layer to prune');
   if (layers.some(([, l]) => l.weightScale)) throw new Error('pruneGlobal: int8 weights cannot be pruned; prune the float32 model, then quantize it');
   const weights = await Promise.all(layers.map(([, l]) => l.weight.toArray() as Promise<Float32Array>));
+  const before = await Promise.all(masked(model).map(([, l]) => l.weightMask!.toArray() as Promise<Float32Array>));
+  const problem = repruneProblem(before.reduce((n, m) => n + m.filter((x) => x === 0).length, 0), weights.reduce((n, w) => n + w.length, 0), sparsity);
+  if (problem) throw new RangeError(`pruneGlobal: ${problem}`);
   const { masks, threshold } = magnitudeMasks(weights, sparsity);
   let pruned = 0;
   layers.forEach(([, layer], i) => {
@@ -93,6 +97,16 @@ export async function pruneGlobal(model: Module, sparsity: number): Promise<Prun
 /** sparsity as the pruning functions take it (typeof first: '0.5' would pass the comparisons by coercion). */
 export function checkSparsity(fn: string, sparsity: unknown): void {
   if (!(typeof sparsity === 'number' && sparsity >= 0 && sparsity < 1)) throw new RangeError(`${fn}: sparsity must be in [0, 1), got ${showValue(sparsity)}`);
+}
+
+/**
+ * Why pruning `total` Linear weights of which `pruned` are already masked to `sparsity` would unprune
+ * some of them (it would mask fewer), or null. The least sparsity it takes is rounded up, so it is enough.
+ */
+export function repruneProblem(pruned: number, total: number, sparsity: number): string | null {
+  if (Math.round(sparsity * total) >= pruned) return null;
+  const least = Math.ceil((pruned / total) * 1e4) / 1e4;
+  return `sparsity ${sparsity} would prune ${Math.round(sparsity * total)} of ${total} Linear weights, fewer than the ${pruned} already pruned (their masks would be lost): give a sparsity of at least ${least}`;
 }
 
 /** The Linear layers of `model` that hold a mask. */
