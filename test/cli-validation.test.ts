@@ -44,7 +44,7 @@ const TRAIN: Record<string, Allowed> = {
 /** Allowed values of each numeric flag, by command. */
 const ALLOWED: Record<string, Record<string, Allowed>> = {
   train: TRAIN,
-  distill: { ...TRAIN, temperature: positive, alpha: (v) => v >= 0 && v <= 1 },
+  distill: { ...TRAIN, temperature: (v) => v > 0 && v <= 100, alpha: (v) => v >= 0 && v <= 1 }, // T above 100: float32 loses the loss
   sample: {
     'num-samples': int(1),
     'max-new-tokens': int(1),

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { writeFileSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { distillLossRef, ref } from '../src/check/reference/index.js';
+import { decodeCheckpoint, encodeCheckpoint } from '../src/gpt/checkpoint.js';
 import { GPT } from '../src/gpt/model.js';
 import { CharTokenizer } from '../src/gpt/tokenizer/index.js';
 import { TRAIN_DEFAULTS, Trainer } from '../src/gpt/trainer.js';
@@ -53,6 +54,18 @@ describe('Trainer with a teacher', () => {
       teacher.dispose();
     }));
 
+  it('a student distilled above the largest temperature (100) still loads; the Trainer will not continue at it', async () => {
+    const ids = Int32Array.from({ length: 100 }, (_, i) => i % 10);
+    const tok = CharTokenizer.train('0123456789');
+    const model = new GPT({ vocabSize: 10, blockSize: 8, nLayer: 1, nHead: 1, nEmbd: 4, dropout: 0, bias: false });
+    const ckpt = decodeCheckpoint(await encodeCheckpoint(model, tok, { distill: { teacher: '/t', temperature: 500, alpha: 0.5 } }));
+    expect(ckpt.meta.distill!.temperature).toBe(500);
+    expect(() => new Trainer({ ...TRAIN_DEFAULTS, nLayer: 1, nHead: 1, nEmbd: 4, blockSize: 8 }, { train: ids, val: ids, vocabSize: 10 }, undefined, { teacher: model, temperature: 500, alpha: 0.5 })).toThrow(
+      /^Trainer: distill.temperature must be a finite number in \(0, 100\], got 500$/,
+    );
+    model.dispose();
+  });
+
   it('refuses a teacher of another vocabulary or a shorter context', () => {
     const ids = Int32Array.from({ length: 100 }, (_, i) => i % 10);
     const teacher = new GPT({ vocabSize: 11, blockSize: 8, nLayer: 1, nHead: 1, nEmbd: 4, dropout: 0, bias: false });
@@ -96,7 +109,7 @@ describe('gpt distill', () => {
     expectOneLine(await distill('--teacher', join(dir, 'nowhere'), '--out-dir', out), 1, /no checkpoint at/);
     expectOneLine(await distill('--teacher', teacherDir, '--block-size', '32', '--out-dir', out), 2, /--block-size 32 exceeds the teacher's block size 16/);
     expectOneLine(await distill('--teacher', teacherDir, '--tokenizer', 'bpe', '--out-dir', out), 2, /--tokenizer bpe differs from the char tokenizer of the teacher/);
-    for (const [flag, value] of [['--temperature', '0'], ['--alpha', '1.5']]) expectOneLine(await distill('--teacher', teacherDir, flag!, value!, '--out-dir', out), 2, new RegExp(`flag ${flag}`));
+    for (const [flag, value] of [['--temperature', '0'], ['--temperature', '1e6'], ['--alpha', '1.5']]) expectOneLine(await distill('--teacher', teacherDir, flag!, value!, '--out-dir', out), 2, new RegExp(`flag ${flag}`));
     // a student checkpoint of another vocabulary (trained on text with other characters)
     const other = join(dir, 'other.txt');
     writeFileSync(other, corpusText(3000).toUpperCase());

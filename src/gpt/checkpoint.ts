@@ -8,7 +8,7 @@
 import { device } from '../device/device.js';
 import { parseSafetensors, serializeSafetensors, type Safetensors, type SafetensorsTensor } from '../io/safetensors.js';
 import { safetensorsTensors } from '../io/state-dict.js';
-import { NON_NEGATIVE_INT, POSITIVE_INT, rangeProblem, settingProblem, show, type RangesOf } from '../io/value-ranges.js';
+import { NON_NEGATIVE_INT, POSITIVE, POSITIVE_INT, rangeProblem, settingProblem, show, type RangesOf } from '../io/value-ranges.js';
 import { isMaskName, loadMasks } from '../nn/prune.js';
 import { checkOptionKeys } from '../tensor/check.js';
 import { ACTIVATIONS, QUANTIZATIONS, type Activation, type Quantization } from '../nn/transformer.js';
@@ -17,7 +17,7 @@ import { scalerStateRules, type Tensor } from '../ops/index.js';
 import { tokenizerFromJSON, type Tokenizer, type TokenizerJSON } from './tokenizer/index.js';
 import { GPT, perLayerProblem, shareLayersProblem, type GPTConfig } from './model.js';
 import {
-  distillSettingsProblem, headsProblem, TRAIN_DEFAULTS, TRAIN_RANGES, trainConfigProblem, type DistillSettings, type TrainConfig, type TrainerState,
+  DISTILL_RANGES, distillSettingsProblem, headsProblem, TRAIN_DEFAULTS, TRAIN_RANGES, trainConfigProblem, type DistillSettings, type TrainConfig, type TrainerState,
 } from './trainer.js';
 
 /** The format tag in every checkpoint's metadata. */
@@ -298,7 +298,8 @@ function metaProblem(meta: Record<string, unknown>): string | null {
     const problem =
       object('distill', d) ??
       (typeof d.teacher === 'string' && d.teacher ? null : `${field('distill.teacher')} must be a checkpoint path, got ${show(d.teacher)}`) ??
-      distillSettingsProblem(d, (k) => field(`distill.${k}`));
+      // a student distilled above today's largest temperature still loads; resuming it there is refused by the Trainer
+      distillSettingsProblem(d, (k) => field(`distill.${k}`), { ...DISTILL_RANGES, temperature: POSITIVE });
     if (problem) return problem;
   }
   return null;

@@ -11,6 +11,7 @@
 import { noGrad } from '../autograd/mode.js';
 import { NON_NEGATIVE, NON_NEGATIVE_INT, POSITIVE, POSITIVE_INT, SEED, UNIT_INTERVAL, rangeProblem, settingProblem, show, type Range, type RangesOf } from '../io/value-ranges.js';
 import { concat, distillLoss, MIN_SCALE, tensor, type Tensor, watchNonFinite, zeros } from '../ops/index.js';
+import { MAX_DISTILL_TEMPERATURE } from '../ops/distill-loss.js';
 import { AdamW } from '../optim/adamw.js';
 import { clipGradNorm } from '../optim/clip.js';
 import { GradScaler, type GradScalerOptions, type GradScalerState } from '../optim/grad-scaler.js';
@@ -228,7 +229,7 @@ export function modelConfig(cfg: TrainConfig, vocabSize: number): GPTConfig {
 
 /** Knowledge distillation's settings: the loss is distillLoss against this teacher's logits (see src/ops/distill-loss.ts). */
 export interface DistillSettings {
-  /** Softmax temperature of the soft targets (> 0). */
+  /** Softmax temperature of the soft targets, in (0, MAX_DISTILL_TEMPERATURE]. */
   temperature: number;
   /** Weight of the soft targets (alpha T² KL); the hard labels' cross-entropy gets 1 - alpha. */
   alpha: number;
@@ -236,8 +237,8 @@ export interface DistillSettings {
 
 /** gpt distill's defaults: Hinton's T = 2, soft and hard targets weighted equally. */
 export const DISTILL_DEFAULTS: DistillSettings = { temperature: 2, alpha: 0.5 };
-/** What distillation settings may be: T > 0, alpha in [0, 1]. */
-export const DISTILL_RANGES: RangesOf<DistillSettings> = { temperature: POSITIVE, alpha: { min: 0, max: 1 } };
+/** What distillation settings may be: T in (0, MAX_DISTILL_TEMPERATURE] (where distillLoss is accurate in float32), alpha in [0, 1]. */
+export const DISTILL_RANGES: RangesOf<DistillSettings> = { temperature: { above: 0, max: MAX_DISTILL_TEMPERATURE }, alpha: { min: 0, max: 1 } };
 /** What each distillation setting means (the `gpt distill --help` lines). */
 export const DISTILL_DOCS: { [K in keyof DistillSettings]: string } = {
   temperature: "softmax temperature T of the teacher's soft targets (the KL term is scaled by T², Hinton's convention)",
@@ -245,8 +246,8 @@ export const DISTILL_DOCS: { [K in keyof DistillSettings]: string } = {
 };
 
 /** What is wrong with distillation settings, or null; `name` spells a key as the caller's user knows it. */
-export function distillSettingsProblem(d: Record<string, unknown>, name: (key: string) => string): string | null {
-  return Object.entries(DISTILL_RANGES).map(([k, r]) => rangeProblem(name(k), d[k], r)).find((p) => p) ?? null;
+export function distillSettingsProblem(d: Record<string, unknown>, name: (key: string) => string, ranges = DISTILL_RANGES): string | null {
+  return Object.entries(ranges).map(([k, r]) => rangeProblem(name(k), d[k], r)).find((p) => p) ?? null;
 }
 
 /** A teacher model and how the student learns from it. */
