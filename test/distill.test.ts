@@ -4,6 +4,7 @@
 // `gpt train --share-layers`.
 import { join } from 'node:path';
 import { writeFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { distillLossRef, ref } from '../src/check/reference/index.js';
 import { decodeCheckpoint, encodeCheckpoint } from '../src/gpt/checkpoint.js';
@@ -101,6 +102,21 @@ describe('gpt distill', () => {
     expect(resumed.out).toMatch(/resuming at step 10/);
     expect(resumed.out).toMatch(/temperature 3, alpha 0\.7/);
     expectOneLine(await gpt('train', '--init-from', 'resume', '--max-iters', '20', '--out-dir', out), 2, /is a distillation run: continue it with gpt distill --init-from resume/);
+  });
+
+  it('with alpha 0 (no soft targets) logs the losses of gpt train from the same seed', async () => {
+    const steps = async (out: string) =>
+      (await readFile(join(out, 'log.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l)).map(({ type, step, loss, train, val }) => ({ type, step, loss, train, val }));
+    const args = ['--seed', '3', '--log-interval', '1', '--max-iters', '6', '--eval-interval', '3'];
+    expect((await distill('--teacher', teacherDir, '--alpha', '0', ...args, '--out-dir', join(dir, 'alpha0'))).code).toBe(0);
+    expect((await gpt('train', '--data', corpus, ...TINY, ...args, '--out-dir', join(dir, 'plain'))).code).toBe(0);
+    const [distilled, plain] = [await steps(join(dir, 'alpha0')), await steps(join(dir, 'plain'))];
+    expect(distilled.map((s) => s.step)).toEqual([0, 1, 2, 3, 3, 4, 5, 6, 6]);
+    // the same batches and updates; the losses of two kernels (distillLoss, the model's cross-entropy) agree to float32 rounding
+    expect(distilled.map(({ type, step }) => [type, step])).toEqual(plain.map(({ type, step }) => [type, step]));
+    distilled.forEach((d, i) => {
+      for (const key of ['loss', 'train', 'val'] as const) if (d[key] !== undefined) expect(Math.abs(d[key] - plain[i]![key]), `${d.type} ${d.step} ${key}`).toBeLessThan(1e-5);
+    });
   });
 
   it('refuses, in one line and before writing anything, what cannot be distilled', async () => {
