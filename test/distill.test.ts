@@ -3,7 +3,7 @@
 // the test (help, checkpoint metadata, resume, the teacher's tokenizer, one-line refusals); and
 // `gpt train --share-layers`.
 import { join } from 'node:path';
-import { writeFileSync } from 'node:fs';
+import { cpSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { distillLossRef, ref } from '../src/check/reference/index.js';
@@ -101,7 +101,15 @@ describe('gpt distill', () => {
     expect(resumed.code, resumed.err).toBe(0);
     expect(resumed.out).toMatch(/resuming at step 10/);
     expect(resumed.out).toMatch(/temperature 3, alpha 0\.7/);
-    expectOneLine(await gpt('train', '--init-from', 'resume', '--max-iters', '20', '--out-dir', out), 2, /is a distillation run: continue it with gpt distill --init-from resume/);
+    expect(resumed.out).toContain(`teacher: ${teacherDir}, `);
+    // another teacher given when resuming teaches from there on, and the run says so
+    const other = join(dir, 'teacher-copy');
+    cpSync(teacherDir, other, { recursive: true });
+    const switched = await gpt('distill', '--init-from', 'resume', '--teacher', other, '--max-iters', '20', '--out-dir', out);
+    expect(switched.code, switched.err).toBe(0);
+    expect(switched.out).toContain(`teacher: ${other} (replacing the run's teacher ${teacherDir}: --teacher), `);
+    expect((await loadCheckpoint(out)).meta.distill!.teacher).toBe(other);
+    expectOneLine(await gpt('train', '--init-from', 'resume', '--max-iters', '25', '--out-dir', out), 2, /is a distillation run: continue it with gpt distill --init-from resume/);
   });
 
   it('with alpha 0 (no soft targets) logs the losses of gpt train from the same seed', async () => {

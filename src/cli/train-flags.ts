@@ -70,7 +70,7 @@ teacher's soft targets, the teacher run without gradients on each batch:
 (the KL summed over the vocabulary, both terms averaged over tokens). The student uses the teacher's
 tokenizer; the step lines' loss is this mixed loss, evaluations give the student's own
 cross-entropy; checkpoints are as in \`gpt train\`, and --init-from resume continues a
-distillation with its recorded teacher and settings.
+distillation with its recorded teacher and settings, or those given (--teacher, --temperature, --alpha).
 ${flagHelp(DISTILL_FLAGS)}`;
 
 /** The model's shape: fixed by the checkpoint when resuming or fine-tuning. */

@@ -123,7 +123,10 @@ async function trainRun(trainer: Trainer, flags: TrainFlags, ds: Dataset, data: 
   console.log(`dtype: ${describeDtype(cfg.dtype, trainer.dtype)}`);
   if (distill) {
     const { temperature, alpha } = distill;
-    console.log(`teacher: ${teacher!.meta.teacher}, ${describeModel(distill.teacher)}; temperature ${temperature}, alpha ${alpha}`);
+    // a resumed run's --teacher may name another checkpoint than the one it started with: say so
+    const was = resume ? ckpt!.meta.distill?.teacher : undefined;
+    const replacing = was && was !== teacher!.meta.teacher ? ` (replacing the run's teacher ${was}: --teacher)` : '';
+    console.log(`teacher: ${teacher!.meta.teacher}${replacing}, ${describeModel(distill.teacher)}; temperature ${temperature}, alpha ${alpha}`);
   }
 
   // a resumed run continues its run id and log (from its checkpoint's step on); any other run starts
