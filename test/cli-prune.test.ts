@@ -57,6 +57,7 @@ describe('gpt prune', () => {
     for (const args of [['eval', '--eval-iters', '2'], ['sample', '--max-new-tokens', '5']]) {
       const e = await gpt(...args, '--out-dir', tuned, ...(args[0] === 'eval' ? ['--data', corpus] : []));
       expect(e.code, `${args[0]}: ${e.err}`).toBe(0);
+      if (args[0] === 'eval') expect(e.out).toContain(`model: ${k} of ${LINEAR_WEIGHTS.toLocaleString('en-US')} Linear weights pruned, sparsity ${(k / LINEAR_WEIGHTS).toFixed(4)} (gpt prune)\n`);
     }
   });
 
@@ -74,9 +75,11 @@ describe('gpt prune', () => {
     expect(n.out).toContain('neurons per block: 64 -> 48 (removed 16 of 64: sparsity 0.2500)');
     expect((await loadCheckpoint(neurons)).meta.model.mlpWidths).toEqual([48]);
 
-    for (const out of [heads, neurons]) {
-      expect((await gpt('sample', '--out-dir', out, '--max-new-tokens', '5')).code).toBe(0);
-      expect((await gpt('eval', '--out-dir', out, '--data', corpus, '--eval-iters', '2')).code).toBe(0);
+    for (const [out, shape] of [[heads, 'heads per block 1 of 2 (gpt prune --structured heads)'], [neurons, 'MLP neurons per block 48 of 64 (gpt prune --structured neurons)']]) {
+      expect((await gpt('sample', '--out-dir', out!, '--max-new-tokens', '5')).code).toBe(0);
+      const e = await gpt('eval', '--out-dir', out!, '--data', corpus, '--eval-iters', '2');
+      expect(e.code, e.err).toBe(0);
+      expect(e.out).toContain(`model: ${shape}\n`);
     }
     const t = await train('--init-from', heads, '--out-dir', join(dir, 'heads-tuned'), '--max-iters', '3', '--eval-interval', '3');
     expect(t.code, t.err).toBe(0);

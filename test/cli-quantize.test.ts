@@ -101,12 +101,16 @@ describe('gpt quantize', () => {
     const sampled = await gpt('sample', '--out-dir', int8, '--max-new-tokens', '8', '--start', 'the ');
     expect(sampled.code, sampled.err).toBe(0);
     expect(sampled.out.startsWith('the ') && sampled.err).toMatch(/8 tokens in/);
+    const evaluated = new Map<string, string>();
     const loss = async (out: string) => {
       const r = await gpt('eval', '--out-dir', out, '--eval-iters', '2', '--batch-size', '2');
       expect(r.code, r.err).toBe(0);
+      evaluated.set(out, r.out);
       return Number(/val loss (\d+\.\d+)/.exec(r.out)![1]);
     };
     const [f32, q8] = [await loss(float), await loss(int8)];
+    expect(evaluated.get(int8), 'gpt eval says what the checkpoint is').toMatch(/^model: int8 weights \(gpt quantize\)$/m);
+    expect(evaluated.get(float), 'and says nothing of a plain one').not.toMatch(/^model:/m);
     expect(Math.abs(q8 - f32) / f32).toBeLessThan(0.02);
   });
 

@@ -96,6 +96,7 @@ describe('gpt distill', () => {
     const ckpt = await loadCheckpoint(out);
     expect(ckpt.meta.distill).toEqual({ teacher: teacherDir, temperature: 3, alpha: 0.7 });
     expect(ckpt.meta.model.nLayer).toBe(1);
+    expect((await gpt('eval', '--out-dir', out, '--eval-iters', '1')).out).toContain(`model: distilled from ${teacherDir} (temperature 3, alpha 0.7)\n`);
     expect(ckpt.meta.tokenizer).toEqual((await loadCheckpoint(teacherDir)).meta.tokenizer);
     const resumed = await gpt('distill', '--init-from', 'resume', '--max-iters', '15', '--out-dir', out);
     expect(resumed.code, resumed.err).toBe(0);
@@ -150,6 +151,7 @@ describe('gpt train --share-layers', () => {
     expect(r.code, r.err).toBe(0);
     expect(r.out).toMatch(/4 layers sharing 2 blocks of weights, --share-layers 2/);
     expect((await loadCheckpoint(out)).meta.model.shareLayers).toBe(2);
+    expect((await gpt('eval', '--out-dir', out, '--eval-iters', '1')).out).toContain('model: 4 layers sharing 2 blocks of weights (--share-layers 2)\n');
     const resumed = await gpt('train', '--init-from', 'resume', '--max-iters', '10', '--out-dir', out);
     expect(resumed.code, resumed.err).toBe(0);
     expectOneLine(await gpt('train', '--init-from', 'resume', '--share-layers', '1', '--max-iters', '12', '--out-dir', out), 2, /--share-layers 1 differs from the checkpoint's 2/);

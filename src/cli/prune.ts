@@ -11,7 +11,7 @@ import { blockConfig, type GPT } from '../gpt/model.js';
 import { pruneStructured, STRUCTURES, type Structure } from '../gpt/prune.js';
 import { MANIFEST_FILE } from '../io/checkpoint-files.js';
 import { UNIT_INTERVAL } from '../io/value-ranges.js';
-import { isMaskName, pruneGlobal, repruneProblem } from '../nn/prune.js';
+import { isMaskName, maskedCount, pruneGlobal, repruneProblem } from '../nn/prune.js';
 import { loadCheckpoint, saveCheckpoint } from '../node/checkpoint-dir.js';
 import { flagHelp, noPositional, parseFlags, UsageError, type FlagSpec } from './flags.js';
 import { floatCheckpoint } from './float-checkpoint.js';
@@ -83,9 +83,8 @@ function refuseStructured(ckpt: Checkpoint, path: string, structure: string): vo
 
 /** A sparsity below a pruned checkpoint's, as bad usage: its masks (gpt prune masks every Linear layer) would be lost. */
 function refuseUnpruning(ckpt: Checkpoint, path: string, sparsity: number): void {
-  const masks = [...ckpt.weights].filter(([name]) => isMaskName(name)).map(([, m]) => m.data);
-  const pruned = masks.reduce((n, m) => n + m.filter((x) => x === 0).length, 0);
-  const problem = repruneProblem(pruned, masks.reduce((n, m) => n + m.length, 0), sparsity);
+  const { pruned, total } = maskedCount(ckpt.weights);
+  const problem = repruneProblem(pruned, total, sparsity);
   if (problem) throw new UsageError(`flag --sparsity: ${path} is already pruned; ${problem}`);
 }
 

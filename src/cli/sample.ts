@@ -11,6 +11,7 @@ import { NON_NEGATIVE, NON_NEGATIVE_INT, POSITIVE_INT, SEED } from '../io/value-
 import { loadCheckpoint } from '../node/checkpoint-dir.js';
 import { BUILTIN_CORPUS, loadCorpus } from './corpus.js';
 import { loadTokens } from './data.js';
+import { describeCompression } from './compression.js';
 import { checkModelFits } from './device-fit.js';
 import { flagHelp, noPositional, parseFlags, UsageError, type FlagSpec } from './flags.js';
 
@@ -133,6 +134,8 @@ export async function evaluate(args: string[]): Promise<number> {
   if (f.data && f.dataDir) throw new UsageError('give --data or --data-dir, not both');
   const { ckpt, model, tokenizer } = await openCheckpoint(checkpointPath(f), f.batchSize, false);
   try {
+    const compression = describeCompression(ckpt);
+    if (compression) console.log(`model: ${compression}`);
     const prepared = join(f.outDir, 'data');
     const source = f.dataDir || f.data || (existsSync(join(prepared, 'meta.json')) ? prepared : ckpt.meta.data) || BUILTIN_CORPUS;
     console.log(`data: ${source}${source === ckpt.meta.data ? ' (what the run trained on)' : ''}`);

@@ -1,0 +1,21 @@
+// What was done to a checkpoint to make it smaller, as `gpt eval` tells it: read from what the
+// checkpoint holds (its config, its pruning masks, its recorded teacher), not from flags.
+import type { Checkpoint } from '../gpt/checkpoint.js';
+import { maskedCount } from '../nn/prune.js';
+
+const count = (n: number) => n.toLocaleString('en-US');
+
+/** "int8 weights (gpt quantize); ..." for a quantized, pruned, layer-sharing or distilled checkpoint; null for a plain one. */
+export function describeCompression(ckpt: Checkpoint): string | null {
+  const { model, distill } = ckpt.meta;
+  const parts: string[] = [];
+  if (model.quantization) parts.push(`${model.quantization} weights (gpt quantize)`);
+  if (model.nHeads?.some((n) => n !== model.nHead)) parts.push(`heads per block ${model.nHeads.join(', ')} of ${model.nHead} (gpt prune --structured heads)`);
+  if (model.mlpWidths?.some((w) => w !== 4 * model.nEmbd)) parts.push(`MLP neurons per block ${model.mlpWidths.join(', ')} of ${4 * model.nEmbd} (gpt prune --structured neurons)`);
+  const { pruned, total } = maskedCount(ckpt.weights);
+  if (total) parts.push(`${count(pruned)} of ${count(total)} Linear weights pruned, sparsity ${(pruned / total).toFixed(4)} (gpt prune)`);
+  const k = model.shareLayers ?? 1;
+  if (k > 1) parts.push(`${model.nLayer} layers sharing ${model.nLayer / k} blocks of weights (--share-layers ${k})`);
+  if (distill) parts.push(`distilled from ${distill.teacher} (temperature ${distill.temperature}, alpha ${distill.alpha})`);
+  return parts.length ? parts.join('; ') : null;
+}
