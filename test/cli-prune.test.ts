@@ -1,6 +1,7 @@
 // `gpt prune` end to end on a tiny model trained here: unstructured pruning whose masks survive
-// fine-tuning (`gpt train --init-from`), structured pruning into a smaller model that samples,
-// evaluates and fine-tunes but that `gpt export` refuses, and one-line errors for bad flags.
+// fine-tuning (`gpt train --init-from`) and export as zeros (`gpt export`), structured pruning into
+// a smaller model that samples, evaluates and fine-tunes but that `gpt export` refuses, and
+// one-line errors for bad flags.
 // In-process (fast).
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -43,6 +44,12 @@ describe('gpt prune', () => {
     const base0 = (await loadCheckpoint(base)).weights;
     const mags = (keep: number) => masks.flatMap((m) => [...base0.get(m.name.replace(/_mask$/, ''))!.data].filter((_, i) => m.mask[i] === keep).map(Math.abs));
     expect(Math.max(...mags(0))).toBeLessThanOrEqual(Math.min(...mags(1)));
+
+    // exported for transformers: the pruned weights as zeros, no mask tensors (GPT2LMHeadModel would refuse unknown keys)
+    expect((await gpt('export', '--out-dir', pruned, '--to', join(dir, 'pruned-hf'))).code).toBe(0);
+    const hf = (await loadCheckpoint(join(dir, 'pruned-hf'))).weights;
+    expect([...hf.keys()].filter((n) => /mask/.test(n))).toEqual([]);
+    for (const m of masks) expect([...hf.get(m.name.replace(/_mask$/, ''))!.data].filter((w, i) => (w === 0) !== (m.mask[i] === 0)), m.name).toEqual([]);
 
     const tuned = join(dir, 'tuned');
     const t = await train('--init-from', pruned, '--out-dir', tuned, '--max-iters', '6', '--eval-interval', '3', '--always-save');
