@@ -35,7 +35,8 @@ const PRUNE_FLAGS: FlagSpec<typeof PRUNE_DEFAULTS> = {
 export const PRUNE_HELP = `usage: gpt prune --sparsity S [--structured heads|neurons] --init-from DIR --out-dir DIR2
 Prunes a checkpoint into a new one. Unstructured: the fraction S of all Linear weights (attention
 and MLP matrices; not embeddings, biases or LayerNorms) with the smallest magnitude is zeroed and
-masked, and stays zero when fine-tuned (gpt train --init-from DIR2). Structured: the fraction S of
+masked, and stays zero when fine-tuned (gpt train --init-from DIR2); a pruned checkpoint is only
+pruned further (S at least its own sparsity). Structured: the fraction S of
 each block's attention heads or MLP neurons with the smallest weight norm is removed.
 ${flagHelp(PRUNE_FLAGS)}`;
 
