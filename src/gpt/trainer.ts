@@ -10,8 +10,7 @@
 // loss scale stops the run as a divergence: no scale can make such gradients fit float16.
 import { noGrad } from '../autograd/mode.js';
 import { NON_NEGATIVE, NON_NEGATIVE_INT, POSITIVE, POSITIVE_INT, SEED, UNIT_INTERVAL, rangeProblem, settingProblem, show, type Range, type RangesOf } from '../io/value-ranges.js';
-import { concat, distillLoss, MIN_SCALE, tensor, type Tensor, watchNonFinite, zeros } from '../ops/index.js';
-import { MAX_DISTILL_TEMPERATURE } from '../ops/distill-loss.js';
+import { concat, distillLoss, MAX_DISTILL_TEMPERATURE, MIN_SCALE, tensor, type Tensor, watchNonFinite, zeros } from '../ops/index.js';
 import { AdamW } from '../optim/adamw.js';
 import { clipGradNorm } from '../optim/clip.js';
 import { GradScaler, type GradScalerOptions, type GradScalerState } from '../optim/grad-scaler.js';

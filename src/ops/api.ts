@@ -171,6 +171,7 @@ export const {
   linearInt8, embeddingInt8,
 } = ops;
 export { checkSamplingOptions, MIN_TEMPERATURE, type SamplingOptions } from './sample.js';
+export { MAX_DISTILL_TEMPERATURE } from './distill-loss.js';
 /** The table itself (entries with their specs), for code that iterates the ops: src/check, tests. */
 export { OPS, UPDATES, type UpdateName } from './table.js';
 export { adamw, type AdamWHyper } from './adamw.js';
