@@ -7,6 +7,7 @@ import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { checkpointBytes, decodeCheckpoint, encodeCheckpoint, modelFromCheckpoint } from '../src/gpt/checkpoint.js';
 import { encodeHF } from '../src/gpt/hf/index.js';
+import { parseSafetensors, serializeSafetensors } from '../src/io/safetensors.js';
 import { GPT, type GPTConfig } from '../src/gpt/model.js';
 import { pruneStructured, type Structure } from '../src/gpt/prune.js';
 import { CharTokenizer } from '../src/gpt/tokenizer/index.js';
@@ -220,6 +221,29 @@ describe('structured pruning', () => {
 
 describe('checkpoints of pruned models', () => {
   const tok = CharTokenizer.train('abcdefghij ');
+
+  it('store each mask a byte per weight (BOOL), and still read float32 masks as checkpoints held them before', async () => {
+    const model = await raggedModel(5);
+    await pruneGlobal(model, 0.4);
+    const bytes = await encodeCheckpoint(model, tok);
+    const stored = parseSafetensors(bytes).tensors;
+    const masks = Object.entries(stored).filter(([name]) => name.endsWith('.weight_mask'));
+    expect(masks.length).toBe(linearLayers(model).length);
+    for (const [name, m] of masks) {
+      expect(m.dtype, name).toBe('BOOL');
+      const layer = new Map(linearLayers(model)).get(name.slice(0, -'.weight_mask'.length))!;
+      expect([...m.data], name).toEqual([...(await read(layer.weightMask!))]);
+    }
+    // the same checkpoint with float32 masks, as written before: the same model back
+    const asFloat = Object.fromEntries(Object.entries(stored).map(([name, t]) => [name, t.dtype === 'BOOL' ? { ...t, dtype: 'F32' as const, data: Float32Array.from(t.data) } : t]));
+    const older = serializeSafetensors(asFloat, parseSafetensors(bytes).metadata);
+    const dataBytes = (file: Uint8Array) => file.length - 8 - new DataView(file.buffer, file.byteOffset).getUint32(0, true); // less the header
+    expect(dataBytes(bytes)).toBe(dataBytes(older) - 3 * masks.reduce((n, [, m]) => n + m.data.length, 0));
+    const [a, b] = [decodeCheckpoint(bytes), decodeCheckpoint(older)];
+    expect([...a.weights.keys()]).toEqual([...b.weights.keys()]);
+    for (const [name, w] of a.weights) expect(w.data, name).toEqual(b.weights.get(name)!.data);
+    model.dispose();
+  });
 
   it('keep masks and per-block shapes: the loaded model has the same masks, weights and logits', async () => {
     const model = await raggedModel(5);
