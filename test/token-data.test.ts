@@ -368,3 +368,24 @@ describe('gpt prepare --data DIR: a directory of documents', () => {
     expect(r.err).toBe(`gpt prepare: ${empty} holds no files to read as text`);
   });
 });
+
+describe('gpt prepare --val-fraction', () => {
+  it('holds out the last fraction of the tokens for validation (nanoGPT holds out 0.0005 of OpenWebText); 0 and 1 are refused', async () => {
+    const text = corpusText(30_000);
+    const out = join(sandbox, 'val-fraction');
+    const r = await gpt('prepare', '--data', fileOf(text), '--val-fraction', '0.0005', '--out-dir', out);
+    expect(r.code, r.err).toBe(0);
+    const ds = await loadDataset(join(out, 'data'));
+    const want = CharTokenizer.train(text).encode(text);
+    const n = Math.floor(want.length * (1 - 0.0005));
+    expect([ds.train.length, ds.val.length]).toEqual([n, want.length - n]);
+    expect([...ds.val.subarray(0, ds.val.length)]).toEqual(want.slice(n));
+    await ds.close();
+    for (const bad of ['0', '1']) {
+      const refused = await gpt('prepare', '--data', fileOf(text), '--val-fraction', bad, '--out-dir', join(sandbox, `val-${bad}`));
+      expect(refused.err).toMatch(new RegExp(`^gpt prepare: flag --val-fraction must be a finite number in \\(0, 1\\), got '${bad}'$`));
+    }
+    const short = await gpt('prepare', '--data', fileOf('ab'), '--val-fraction', '0.6', '--out-dir', join(sandbox, 'val-short'));
+    expect(short.err).toMatch(/is too short: 2 token\(s\) cannot be split into train and val at --val-fraction 0\.6$/);
+  });
+});

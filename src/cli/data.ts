@@ -53,10 +53,16 @@ export interface Dataset {
 // A text this long (64M characters) takes seconds to tokenize at every start, and gigabytes to hold.
 const PREPARE_HINT_CHARS = 2 ** 26;
 
-/** How many of `total` tokens are the train split: the first 90%, as nanoGPT's prepare.py. */
-function trainCount(total: number, source: string): number {
-  const n = Math.floor(total * 0.9);
-  if (n === 0) throw new Error(`${source} is too short: ${total} token(s) cannot be split into train and val`);
+/** The fraction of the tokens, the last ones, held out for validation: nanoGPT's shakespeare split (its openwebtext holds out 0.0005). */
+export const VAL_FRACTION = 0.1;
+
+/** How many of `total` tokens are the train split: all but the last `valFraction`, as nanoGPT's shakespeare prepare.py. */
+function trainCount(total: number, source: string, valFraction = VAL_FRACTION): number {
+  const n = Math.floor(total * (1 - valFraction));
+  if (n === 0 || n === total) {
+    const at = valFraction === VAL_FRACTION ? '' : ` at --val-fraction ${valFraction}`;
+    throw new Error(`${source} is too short: ${total} token(s) cannot be split into train and val${at}`);
+  }
   return n;
 }
 
@@ -174,8 +180,8 @@ async function nanoGptCharTokenizer(dir: string): Promise<CharTokenizer | null> 
 export const recordedSource = (source: string) => (source === BUILTIN_CORPUS || /^https?:\/\//.test(source) ? source : resolve(source));
 
 /**
- * Streams the ids that `fill` appends into <dir>: train.bin and val.bin (the first 90% and the last
- * 10%), then meta.json. All ids go to one temporary file first, since the split is known only at the
+ * Streams the ids that `fill` appends into <dir>: train.bin and val.bin (all but the last
+ * `valFraction`, and those), then meta.json. All ids go to one temporary file first, since the split is known only at the
  * end; the last 10% is then copied out and the file cut to the first 90%. The caller holds the
  * directory's lock, so the temporary files an interrupted earlier write left (gigabytes, for a
  * large corpus) are no other writer's and are deleted.
@@ -185,6 +191,7 @@ export async function writeDataset(
   tokenizer: Tokenizer,
   source: string,
   fill: (append: (ids: Int32Array) => Promise<void>) => Promise<void>,
+  valFraction = VAL_FRACTION,
 ): Promise<{ train: number; val: number }> {
   const created = await makeDirectories(dir);
   const temps = DATA_FILES.map(tempFilePrefix);
@@ -200,7 +207,7 @@ export async function writeDataset(
       throw e;
     });
     await all.close();
-    const train = trainCount(all.count, source);
+    const train = trainCount(all.count, source, valFraction);
     await copyTail(allTemp, valTemp, train * width);
     await truncate(allTemp, train * width);
     await rename(allTemp, join(dir, 'train.bin'));

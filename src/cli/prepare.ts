@@ -4,26 +4,28 @@
 import { join } from 'node:path';
 import { describeLeftOut, encodeKnown, Gpt2Tokenizer, type Tokenizer } from '../gpt/tokenizer/index.js';
 import { BUILTIN_CORPUS, openCorpus, PIECE_BYTES, type Corpus, type CorpusPiece } from './corpus.js';
-import { BPE_VOCAB_SIZE, checkTokenizerFlagsApply, newTokenizer, TOKENIZER_DEFAULTS, TOKENIZER_DOCS, TOKENIZER_FILE_SHOWN, TOKENIZERS, writeDataset } from './data.js';
+import { BPE_VOCAB_SIZE, checkTokenizerFlagsApply, newTokenizer, TOKENIZER_DEFAULTS, TOKENIZER_DOCS, TOKENIZER_FILE_SHOWN, TOKENIZERS, VAL_FRACTION, writeDataset } from './data.js';
 import { flagHelp, noPositional, parseFlags, type FlagSpec } from './flags.js';
 import { formatSeconds, Progress } from './progress.js';
 import { withDirectoryLock } from './run-lock.js';
 
-const PREPARE_DEFAULTS = { data: BUILTIN_CORPUS, outDir: 'out', ...TOKENIZER_DEFAULTS };
+const PREPARE_DEFAULTS = { data: BUILTIN_CORPUS, outDir: 'out', valFraction: VAL_FRACTION, ...TOKENIZER_DEFAULTS };
 const PREPARE_FLAGS: FlagSpec<typeof PREPARE_DEFAULTS> = {
   defaults: PREPARE_DEFAULTS,
-  ranges: { vocabSize: BPE_VOCAB_SIZE },
+  ranges: { vocabSize: BPE_VOCAB_SIZE, valFraction: { above: 0, below: 1 } },
   choices: { tokenizer: TOKENIZERS },
   docs: {
     data: 'text file, directory of text files (documents: with --tokenizer gpt2 each is followed by <|endoftext|>), or URL to tokenize',
     outDir: 'the tokens go to <out-dir>/data',
+    valFraction: "the fraction of the tokens, the last ones, held out for validation (nanoGPT's Shakespeare: 0.1; its OpenWebText: 0.0005)",
     ...TOKENIZER_DOCS,
   },
   defaultsShown: TOKENIZER_FILE_SHOWN,
 };
 
 export const PREPARE_HELP = `usage: gpt prepare [flags]
-Tokenizes a UTF-8 text (a file, a directory of files, or a URL) and splits it 90/10 into train/val.
+Tokenizes a UTF-8 text (a file, a directory of files, or a URL) and splits it into train and val
+(the last --val-fraction of the tokens).
 The text may be larger than memory: files are read in pieces, and training reads the tokens from
 disk as it draws them.
 ${flagHelp(PREPARE_FLAGS)}`;
@@ -50,7 +52,7 @@ export async function prepare(args: string[]): Promise<number> {
         if (piece.documentEnd && endOfText !== null) await append(Int32Array.of(endOfText));
         [seen.chars, seen.pieces, seen.rough] = [seen.chars + piece.text.length, seen.pieces + 1, seen.rough + Number(piece.rough)];
       }
-    });
+    }, f.valFraction);
     return { tokenizer, counts, endOfText };
   });
   if (corpus.separateDocuments) {
