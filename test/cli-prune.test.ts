@@ -97,8 +97,10 @@ describe('gpt prune', () => {
   it('refuses bad flags with one line naming the flag, before writing anything', async () => {
     const out = join(dir, 'never');
     const prune = (...args: string[]) => gpt('prune', '--init-from', base, '--out-dir', out, ...args);
-    expectOneLine(await prune('--sparsity', '1'), 2, /^gpt prune: flag --sparsity must be a finite number in \[0, 1\), got '1'$/);
-    expectOneLine(await prune('--sparsity', '-0.5'), 2, /flag --sparsity must be a finite number in \[0, 1\), got '-0.5'$/);
+    expectOneLine(await prune('--sparsity', '1'), 2, /^gpt prune: flag --sparsity must be a finite number in \(0, 1\), got '1'$/);
+    expectOneLine(await prune('--sparsity', '-0.5'), 2, /flag --sparsity must be a finite number in \(0, 1\), got '-0.5'$/);
+    // 0 prunes nothing, and its all-ones masks would mark the model as pruned (a later --structured refused it)
+    expectOneLine(await prune('--sparsity', '0'), 2, /flag --sparsity must be a finite number in \(0, 1\), got '0'$/);
     expectOneLine(await prune('--sparsity', '0.5', '--structured', 'rows'), 2, /flag --structured must be one of heads, neurons, got 'rows'$/);
     expectOneLine(await gpt('prune', '--sparsity', '0.5', '--out-dir', out), 2, /^gpt prune: --init-from DIR is required: the checkpoint to prune$/);
     expectOneLine(await gpt('prune', '--init-from', base), 2, /^gpt prune: --out-dir DIR is required: where the pruned checkpoint goes$/);

@@ -10,7 +10,6 @@ import { modelFromCheckpoint, type Checkpoint } from '../gpt/checkpoint.js';
 import { blockConfig, type GPT } from '../gpt/model.js';
 import { pruneStructured, STRUCTURES, type Structure } from '../gpt/prune.js';
 import { MANIFEST_FILE } from '../io/checkpoint-files.js';
-import { UNIT_INTERVAL } from '../io/value-ranges.js';
 import { isMaskName, maskedCount, pruneGlobal, repruneProblem } from '../nn/prune.js';
 import { loadCheckpoint, saveCheckpoint } from '../node/checkpoint-dir.js';
 import { flagHelp, noPositional, parseFlags, UsageError, type FlagSpec } from './flags.js';
@@ -20,7 +19,7 @@ import { withDirectoryLock } from './run-lock.js';
 const PRUNE_DEFAULTS = { sparsity: 0.5, structured: '', initFrom: '', outDir: '', overwrite: false };
 const PRUNE_FLAGS: FlagSpec<typeof PRUNE_DEFAULTS> = {
   defaults: PRUNE_DEFAULTS,
-  ranges: { sparsity: UNIT_INTERVAL },
+  ranges: { sparsity: { above: 0, below: 1 } }, // 0 would prune nothing, yet leave masks that mark the model pruned
   choices: { structured: STRUCTURES },
   docs: {
     sparsity: 'fraction pruned: of all Linear weights together (unstructured), or of the heads / MLP neurons of each block (--structured)',
