@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { tempDir } from './cli-helpers.js';
+import { gpt3EncoderDir, loadGpt2Tokenizer } from '../src/cli/tokenizer-files.js';
+import { corpusText, tempDir } from './cli-helpers.js';
 
 const exec = promisify(execFile);
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -101,5 +102,22 @@ describe('the packed package', () => {
     const doctor = await exec('npx', ['--offline', 'gpt', 'doctor', '--one-line'], { cwd: app });
     expect(doctor.stdout).toMatch(/\S/);
     expect(doctor.stderr).toBe(''); // Dawn's notices hidden
+
+    // the built package tokenizes on worker threads (the TypeScript run as it is has no built worker):
+    // the ids of several pieces, in order, are GPT-2's ids of the whole text
+    const line = corpusText(40_000);
+    const text = line.repeat(Math.ceil((9 * 2 ** 20) / Buffer.byteLength(line))); // more than one 8 MiB piece
+    writeFileSync(join(app, 'corpus.txt'), text);
+    const gpt2Files = gpt3EncoderDir()!;
+    const prepare = await exec('npx', ['--offline', 'gpt', 'prepare', '--data', 'corpus.txt', '--tokenizer', 'gpt2', '--tokenizer-file', gpt2Files, '--workers', '2', '--out-dir', 'prepared'], { cwd: app });
+    expect(prepare.stdout).toContain('tokenized on 2 threads');
+    const ids = (file: string) => {
+      const bytes = readFileSync(join(app, 'prepared', 'data', file));
+      return new Uint16Array(bytes.buffer, bytes.byteOffset, bytes.length / 2);
+    };
+    const want = (await loadGpt2Tokenizer(gpt2Files)).encodeIds(text);
+    const [train, val] = [ids('train.bin'), ids('val.bin')];
+    expect(train.length + val.length).toBe(want.length);
+    expect(want.every((id, i) => id === (i < train.length ? train[i] : val[i - train.length]))).toBe(true);
   });
 });

@@ -2,21 +2,23 @@
 // is read in pieces, in one pass to learn a char or bpe vocabulary and one to tokenize, so a corpus
 // may be larger than memory; progress shows on long work.
 import { join } from 'node:path';
-import { describeLeftOut, encodeKnown, Gpt2Tokenizer, type Tokenizer } from '../gpt/tokenizer/index.js';
+import { describeLeftOut, Gpt2Tokenizer, type KnownTokens } from '../gpt/tokenizer/index.js';
 import { BUILTIN_CORPUS, openCorpus, PIECE_BYTES, type Corpus, type CorpusPiece } from './corpus.js';
 import { BPE_VOCAB_SIZE, checkTokenizerFlagsApply, newTokenizer, TOKENIZER_DEFAULTS, TOKENIZER_DOCS, TOKENIZER_FILE_SHOWN, TOKENIZERS, VAL_FRACTION, writeDataset } from './data.js';
 import { flagHelp, noPositional, parseFlags, type FlagSpec } from './flags.js';
 import { formatSeconds, Progress } from './progress.js';
 import { withDirectoryLock } from './run-lock.js';
+import { autoWorkers, MAX_WORKERS, tokenizerPool } from './tokenizer-pool.js';
 
-const PREPARE_DEFAULTS = { data: BUILTIN_CORPUS, outDir: 'out', valFraction: VAL_FRACTION, ...TOKENIZER_DEFAULTS };
+const PREPARE_DEFAULTS = { data: BUILTIN_CORPUS, outDir: 'out', valFraction: VAL_FRACTION, workers: 0, ...TOKENIZER_DEFAULTS };
 const PREPARE_FLAGS: FlagSpec<typeof PREPARE_DEFAULTS> = {
   defaults: PREPARE_DEFAULTS,
-  ranges: { vocabSize: BPE_VOCAB_SIZE, valFraction: { above: 0, below: 1 } },
+  ranges: { vocabSize: BPE_VOCAB_SIZE, valFraction: { above: 0, below: 1 }, workers: { int: true, min: 0, max: MAX_WORKERS } },
   choices: { tokenizer: TOKENIZERS },
   docs: {
     data: 'text file, directory of text files (documents: with --tokenizer gpt2 each is followed by <|endoftext|>), or URL to tokenize',
     outDir: 'the tokens go to <out-dir>/data',
+    workers: `threads that tokenize: 0 for one per CPU core (at most ${MAX_WORKERS}), 1 for this thread only`,
     valFraction: "the fraction of the tokens, the last ones, held out for validation (nanoGPT's Shakespeare: 0.1; its OpenWebText: 0.0005)",
     ...TOKENIZER_DOCS,
   },
@@ -34,26 +36,40 @@ export async function prepare(args: string[]): Promise<number> {
   const { values: f, positional, given } = parseFlags(args, PREPARE_FLAGS);
   noPositional(positional);
   checkTokenizerFlagsApply(given, f.tokenizer);
-  const corpus = await openCorpus(f.data);
+  const threads = f.workers || autoWorkers();
+  // smaller pieces where several are in flight at once: each holds its text and its ids in memory
+  const pieceBytes = threads > 1 ? PIECE_BYTES / 4 : PIECE_BYTES;
+  const corpus = await openCorpus(f.data, pieceBytes);
   if (corpus.bytes === 0) throw emptyCorpus(f.data);
   const t0 = performance.now();
   const dir = join(f.outDir, 'data');
   const seen = { chars: 0, pieces: 0, rough: 0 };
   // under the directory's lock: a run there reads this data (and a resumed one reads it again); taken
   // before the first pass, so that a held lock is told at once, not after minutes of learning
-  const { tokenizer, counts, endOfText } = await withDirectoryLock(f.outDir, async () => {
+  const { tokenizer, counts, endOfText, threadsUsed } = await withDirectoryLock(f.outDir, async () => {
     // a pass that only char and bpe take: gpt2's vocabulary is read, not learnt
     const tokenizer = await newTokenizer(texts(passOver(corpus, 'learning the vocabulary'), f.data), { tokenizer: f.tokenizer, vocabSize: f.vocabSize, tokenizerFile: f.tokenizerFile });
     // nanoGPT's openwebtext/prepare.py: each document followed by <|endoftext|>
     const endOfText = corpus.separateDocuments && tokenizer instanceof Gpt2Tokenizer ? (tokenizer.specialId('<|endoftext|>') ?? null) : null;
+    const pool = tokenizerPool(tokenizer, threads);
     const counts = await writeDataset(dir, tokenizer, f.data, async (append) => {
-      for await (const piece of passOver(corpus, 'tokenizing')) {
-        await append(encodeAll(tokenizer, piece.text, f.data));
+      // a piece in flight per thread, and one more read ahead; appended in the corpus's order
+      const inFlight: { piece: CorpusPiece; tokens: Promise<KnownTokens> }[] = [];
+      const appendOldest = async () => {
+        const { piece, tokens } = inFlight.shift()!;
+        await append(allKnown(await tokens, f.data));
         if (piece.documentEnd && endOfText !== null) await append(Int32Array.of(endOfText));
         [seen.chars, seen.pieces, seen.rough] = [seen.chars + piece.text.length, seen.pieces + 1, seen.rough + Number(piece.rough)];
+      };
+      for await (const piece of passOver(corpus, 'tokenizing')) {
+        const tokens = pool.encode(piece.text);
+        tokens.catch(() => undefined); // awaited in turn below; not an unhandled rejection meanwhile
+        inFlight.push({ piece, tokens });
+        if (inFlight.length > pool.threads) await appendOldest();
       }
-    }, f.valFraction);
-    return { tokenizer, counts, endOfText };
+      while (inFlight.length) await appendOldest();
+    }, f.valFraction).finally(() => pool.close());
+    return { tokenizer, counts, endOfText, threadsUsed: pool.threads };
   });
   if (corpus.separateDocuments) {
     const joined = endOfText !== null ? 'each followed by <|endoftext|>' : `joined as they are (the ${f.tokenizer} tokenizer has no end-of-text token)`;
@@ -62,20 +78,19 @@ export async function prepare(args: string[]): Promise<number> {
   if (seen.rough && f.tokenizer !== 'char') {
     console.log(
       `note: ${seen.rough} of the ${seen.pieces} pieces of ${f.data} were cut mid-line (no line break that is safe to cut at ` +
-        `in ${PIECE_BYTES / 2 ** 20} MiB); tokens at those ${seen.rough} places may differ from tokenizing the text whole`,
+        `in ${pieceBytes / 2 ** 20} MiB); tokens at those ${seen.rough} places may differ from tokenizing the text whole`,
     );
   }
   console.log(
     `${f.data}: ${seen.chars.toLocaleString('en-US')} characters -> ${(counts.train + counts.val).toLocaleString('en-US')} tokens ` +
-      `(${f.tokenizer}, vocab ${tokenizer.vocabSize}) in ${((performance.now() - t0) / 1000).toFixed(1)} s`,
+      `(${f.tokenizer}, vocab ${tokenizer.vocabSize}) in ${((performance.now() - t0) / 1000).toFixed(1)} s${threadsUsed > 1 ? `, tokenized on ${threadsUsed} threads` : ''}`,
   );
   console.log(`train ${counts.train.toLocaleString('en-US')} / val ${counts.val.toLocaleString('en-US')} tokens written to ${dir}`);
   return 0;
 }
 
-/** Every id of `text`: the vocabulary was learnt from this very text, so a character it lacks means the file changed meanwhile. */
-function encodeAll(tokenizer: Tokenizer, text: string, source: string): Int32Array {
-  const known = encodeKnown(tokenizer, text);
+/** The ids of a piece, all of it: the vocabulary was learnt from this very text, so a character it lacks means the file changed meanwhile. */
+function allKnown(known: KnownTokens, source: string): Int32Array {
   if (known.dropped) throw new Error(`${source} changed while it was being prepared: ${describeLeftOut(known)}`);
   return known.ids;
 }

@@ -1,0 +1,97 @@
+// Tokenizing on several threads for `gpt prepare`: a corpus of gigabytes takes minutes a thread
+// (GPT-2's tokenizer: about 25 MB/s). Each worker thread holds its own copy of the tokenizer; texts
+// go to whichever is free and the ids come back in the order the texts were given, so the tokens
+// are those of one thread. The workers run the built tokenize-worker.js: where it has not been built
+// (this checkout's TypeScript run as it is, as the tests do), tokenizing stays on this thread.
+import { existsSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import { encodeKnown, type KnownTokens, type Tokenizer } from '../gpt/tokenizer/index.js';
+
+/** At most this many worker threads: past it, reading and writing the files keep up no longer. */
+export const MAX_WORKERS = 16;
+
+const WORKER_SCRIPT = new URL('./tokenize-worker.js', import.meta.url);
+
+/** How many threads tokenize when `asked` is 0 (auto): one per core, at most MAX_WORKERS. */
+export const autoWorkers = () => Math.min(MAX_WORKERS, availableParallelism());
+
+/** Encodes texts in order, on worker threads or, with one thread or no built worker, on this one. */
+export interface TokenizerPool {
+  /** How many threads tokenize. */
+  readonly threads: number;
+  /** The tokens of `text`; the results of several calls may be awaited in any order. */
+  encode(text: string): Promise<KnownTokens>;
+  close(): Promise<void>;
+}
+
+/** A pool of `threads` threads for `tokenizer` (1: this thread). */
+export function tokenizerPool(tokenizer: Tokenizer, threads: number): TokenizerPool {
+  if (threads <= 1 || !existsSync(fileURLToPath(WORKER_SCRIPT))) {
+    return { threads: 1, encode: async (text) => encodeKnown(tokenizer, text), close: async () => undefined };
+  }
+  return new WorkerPool(tokenizer, threads);
+}
+
+interface Pending {
+  resolve: (tokens: KnownTokens) => void;
+  reject: (e: Error) => void;
+}
+
+class WorkerPool implements TokenizerPool {
+  private readonly workers: Worker[];
+  private readonly idle: Worker[];
+  private readonly queue: { id: number; text: string }[] = [];
+  private readonly pending = new Map<number, Pending>();
+  private nextId = 0;
+  private failed: Error | null = null;
+
+  constructor(
+    tokenizer: Tokenizer,
+    readonly threads: number,
+  ) {
+    this.workers = Array.from({ length: threads }, () => {
+      const worker = new Worker(WORKER_SCRIPT, { workerData: { tokenizer: tokenizer.toJSON() } });
+      worker.on('message', (m: { id: number } & KnownTokens) => this.done(worker, m));
+      worker.on('error', (e) => this.fail(e));
+      worker.on('exit', (code) => code !== 0 && this.fail(new Error(`a tokenizing thread stopped (exit code ${code})`)));
+      return worker;
+    });
+    this.idle = [...this.workers];
+  }
+
+  encode(text: string): Promise<KnownTokens> {
+    if (this.failed) return Promise.reject(this.failed);
+    const id = this.nextId++;
+    const result = new Promise<KnownTokens>((resolve, reject) => this.pending.set(id, { resolve, reject }));
+    this.queue.push({ id, text });
+    this.dispatch();
+    return result;
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.workers.map((w) => w.terminate()));
+  }
+
+  private dispatch(): void {
+    while (this.idle.length && this.queue.length) {
+      const worker = this.idle.pop()!;
+      worker.postMessage(this.queue.shift()!);
+    }
+  }
+
+  private done(worker: Worker, { id, ids, unknown, dropped }: { id: number } & KnownTokens): void {
+    this.idle.push(worker);
+    this.pending.get(id)?.resolve({ ids, unknown, dropped });
+    this.pending.delete(id);
+    this.dispatch();
+  }
+
+  private fail(e: Error): void {
+    this.failed ??= e;
+    for (const p of this.pending.values()) p.reject(this.failed);
+    this.pending.clear();
+    this.queue.length = 0;
+  }
+}
