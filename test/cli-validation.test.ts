@@ -14,6 +14,7 @@ const int = (min: number, max = Number.MAX_SAFE_INTEGER): Allowed => (v) => Numb
 const atLeast = (min: number): Allowed => (v) => Number.isFinite(v) && v >= min;
 const positive: Allowed = (v) => Number.isFinite(v) && v > 0;
 const fraction: Allowed = (v) => v >= 0 && v < 1; // [0, 1)
+const openFraction: Allowed = (v) => v > 0 && v < 1; // (0, 1)
 
 /** Allowed values of `gpt train`'s numeric flags (and the student's, in `gpt distill`). */
 const TRAIN: Record<string, Allowed> = {
@@ -65,8 +66,8 @@ const ALLOWED: Record<string, Record<string, Allowed>> = {
     'block-size': int(1),
     'vocab-size': int(1),
   },
-  prepare: { 'vocab-size': int(256, 2 ** 26) },
-  prune: { sparsity: fraction },
+  prepare: { 'vocab-size': int(256, 2 ** 26), 'val-fraction': openFraction, workers: int(0, 16) },
+  prune: { sparsity: openFraction },
   serve: { port: int(0, 65535) },
 };
 
