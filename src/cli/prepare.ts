@@ -1,6 +1,7 @@
 // `gpt prepare`: tokenize a corpus once into <out-dir>/data (train.bin, val.bin, meta.json). A file
 // is read in pieces, in one pass to learn a char or bpe vocabulary and one to tokenize, so a corpus
-// may be larger than memory; progress shows on long work.
+// may be larger than memory; the tokenizing pass runs on worker threads (tokenizer-pool.ts), and
+// progress shows on long work.
 import { join } from 'node:path';
 import { describeLeftOut, Gpt2Tokenizer, type KnownTokens } from '../gpt/tokenizer/index.js';
 import { BUILTIN_CORPUS, openCorpus, PIECE_BYTES, type Corpus, type CorpusPiece } from './corpus.js';
