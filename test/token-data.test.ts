@@ -265,8 +265,9 @@ describe('prepared data', () => {
 
   it('on a terminal, a pass that fails after its progress bar showed ends the bar, so that the error starts a line', async () => {
     const line = corpusText(50_000);
-    const text = line.repeat(Math.ceil((PIECE_BYTES * 2.1) / Buffer.byteLength(line)));
-    const path = fileOf(Buffer.concat([Buffer.from(text), Buffer.from([0xff])])); // invalid UTF-8 in the third piece
+    // pieces enough that the bar shows (from the second piece on, 200 ms after the start) before the last
+    const text = line.repeat(Math.ceil((PIECE_BYTES * 4.1) / Buffer.byteLength(line)));
+    const path = fileOf(Buffer.concat([Buffer.from(text), Buffer.from([0xff])])); // invalid UTF-8 in the fifth piece
     const tty = process.stdout.isTTY;
     process.stdout.isTTY = true;
     try {
@@ -394,4 +395,20 @@ describe('gpt prepare --val-fraction', () => {
     const short = await gpt('prepare', '--data', fileOf('ab'), '--val-fraction', '0.6', '--out-dir', join(sandbox, 'val-short'));
     expect(short.err).toMatch(/is too short: 2 token\(s\) cannot be split into train and val at --val-fraction 0\.6$/);
   });
+});
+
+describe('gpt prepare --workers', () => {
+  it('writes the same files whatever the number of threads (by default, of CPU cores): a text cut mid-line at the same places', async () => {
+    // one line of words: every piece is cut mid-line (rough), where BPE's chunks, so its vocabulary and ids, depend on the cut
+    const words = corpusText(20_000).replaceAll('\n', ' ');
+    const path = fileOf(words.repeat(Math.ceil(9 * 2 ** 20 / Buffer.byteLength(words)))); // more than one 8 MiB piece
+    const files: Buffer[][] = [];
+    for (const workers of ['1', '2']) {
+      const out = join(sandbox, `workers-${workers}`);
+      const r = await gpt('prepare', '--data', path, '--tokenizer', 'bpe', '--vocab-size', '300', '--workers', workers, '--out-dir', out);
+      expect(r.code, r.err).toBe(0);
+      files.push(['train.bin', 'val.bin', 'meta.json'].map((f) => readFileSync(join(out, 'data', f))));
+    }
+    expect(files[1]!.map((bytes, i) => bytes.equals(files[0]![i]!))).toEqual([true, true, true]);
+  }, 120_000);
 });

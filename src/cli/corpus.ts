@@ -66,8 +66,12 @@ export interface CorpusPiece {
   documentEnd: boolean;
 }
 
-/** Pieces of a file are at most this many bytes. */
-export const PIECE_BYTES = 32 * 2 ** 20;
+/**
+ * Pieces of a file are at most this many bytes: small enough that a piece per tokenizing thread (gpt
+ * prepare --workers, up to 16) holds little memory, its text and ids; the same whatever the threads, as
+ * a piece cut mid-line (rough) tokenizes differently where it is cut.
+ */
+export const PIECE_BYTES = 8 * 2 ** 20;
 
 /**
  * `source` (a file, a directory of files, a URL, builtin:webdocs) as a Corpus; files are read in
