@@ -395,6 +395,18 @@ describe('gpt prepare --val-fraction', () => {
     const short = await gpt('prepare', '--data', fileOf('ab'), '--val-fraction', '0.6', '--out-dir', join(sandbox, 'val-short'));
     expect(short.err).toMatch(/is too short: 2 token\(s\) cannot be split into train and val at --val-fraction 0\.6$/);
   });
+
+  it('splits at the fraction as decimal arithmetic does, not one token off where 1 - F rounds below it in binary (0.8, 0.9)', async () => {
+    const tokenizer = CharTokenizer.train('ab');
+    for (const [fraction, total] of [['0.8', 5], ['0.9', 10], ['0.8', 1_000], ['0.7', 1_000], ['0.0005', 4_000], ['0.1', 12_345]] as const) {
+      // the train split in exact decimal arithmetic: floor(total * (1 - F)), F = digits / 10^places
+      const places = fraction.length - 2;
+      const scale = 10n ** BigInt(places);
+      const want = Number((BigInt(total) * (scale - BigInt(fraction.slice(2)))) / scale);
+      const counts = await writeDataset(join(sandbox, `split-${fraction}-${total}`), tokenizer, 'test', (append) => append(new Int32Array(total)), Number(fraction));
+      expect(counts, `${fraction} of ${total}`).toEqual({ train: want, val: total - want });
+    }
+  });
 });
 
 describe('gpt prepare --workers', () => {
