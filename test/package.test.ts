@@ -119,5 +119,14 @@ describe('the packed package', () => {
     const [train, val] = [ids('train.bin'), ids('val.bin')];
     expect(train.length + val.length).toBe(want.length);
     expect(want.every((id, i) => id === (i < train.length ? train[i] : val[i - train.length]))).toBe(true);
+    // a BPE vocabulary learnt here, sent to the threads as JSON: the files of one thread, also where every piece is cut mid-line
+    writeFileSync(join(app, 'one-line.txt'), text.replaceAll('\n', ' '));
+    const prepared: Buffer[][] = [];
+    for (const workers of ['1', '2']) {
+      const out = `bpe-${workers}`;
+      await exec('npx', ['--offline', 'gpt', 'prepare', '--data', 'one-line.txt', '--tokenizer', 'bpe', '--vocab-size', '300', '--workers', workers, '--out-dir', out], { cwd: app });
+      prepared.push(['train.bin', 'val.bin', 'meta.json'].map((f) => readFileSync(join(app, out, 'data', f))));
+    }
+    expect(prepared[1]!.map((bytes, i) => bytes.equals(prepared[0]![i]!))).toEqual([true, true, true]);
   });
 });
