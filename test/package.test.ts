@@ -111,6 +111,10 @@ describe('the packed package', () => {
     const gpt2Files = gpt3EncoderDir()!;
     const prepare = await exec('npx', ['--offline', 'gpt', 'prepare', '--data', 'corpus.txt', '--tokenizer', 'gpt2', '--tokenizer-file', gpt2Files, '--workers', '2', '--out-dir', 'prepared'], { cwd: app });
     expect(prepare.stdout).toContain('tokenized on 2 threads');
+    // a text of one piece keeps to one thread: no other starts a tokenizer of its own to sit idle
+    writeFileSync(join(app, 'small.txt'), line);
+    const small = await exec('npx', ['--offline', 'gpt', 'prepare', '--data', 'small.txt', '--tokenizer', 'char', '--workers', '2', '--out-dir', 'small'], { cwd: app });
+    expect(small.stdout).toMatch(/ tokens \(char, vocab \d+\) in [\d.]+ s\n/);
     const ids = (file: string) => {
       const bytes = readFileSync(join(app, 'prepared', 'data', file));
       return new Uint16Array(bytes.buffer, bytes.byteOffset, bytes.length / 2);

@@ -36,9 +36,10 @@ export async function prepare(args: string[]): Promise<number> {
   const { values: f, positional, given } = parseFlags(args, PREPARE_FLAGS);
   noPositional(positional);
   checkTokenizerFlagsApply(given, f.tokenizer);
-  const threads = f.workers || autoWorkers();
   const corpus = await openCorpus(f.data);
   if (corpus.bytes === 0) throw emptyCorpus(f.data);
+  // no more threads than the fewest pieces the corpus is read in: each starts its own copy of the tokenizer (GPT-2's: 0.1 s, 80 MB)
+  const threads = Math.min(f.workers || autoWorkers(), Math.max(corpus.documents, Math.ceil(corpus.bytes / PIECE_BYTES)));
   const t0 = performance.now();
   const dir = join(f.outDir, 'data');
   const seen = { chars: 0, pieces: 0, rough: 0 };
