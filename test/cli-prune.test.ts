@@ -101,6 +101,10 @@ describe('gpt prune', () => {
     expectOneLine(await prune('--sparsity', '-0.5'), 2, /flag --sparsity must be a finite number in \(0, 1\), got '-0.5'$/);
     // 0 prunes nothing, and its all-ones masks would mark the model as pruned (a later --structured refused it)
     expectOneLine(await prune('--sparsity', '0'), 2, /flag --sparsity must be a finite number in \(0, 1\), got '0'$/);
+    // nor may a sparsity that rounds to no weight pruned, for the same reason
+    const quarter = String(1 / (4 * LINEAR_WEIGHTS)); // a quarter of a weight
+    expectOneLine(await prune('--sparsity', quarter), 2, new RegExp(`^gpt prune: flag --sparsity: ${quarter.replace('.', '\\.')} of the ${LINEAR_WEIGHTS.toLocaleString('en-US')} Linear weights of .*base is 0\\.25 of a weight, which rounds to none pruned$`));
+    expect(existsSync(out)).toBe(false);
     expectOneLine(await prune('--sparsity', '0.5', '--structured', 'rows'), 2, /flag --structured must be one of heads, neurons, got 'rows'$/);
     expectOneLine(await gpt('prune', '--sparsity', '0.5', '--out-dir', out), 2, /^gpt prune: --init-from DIR is required: the checkpoint to prune$/);
     expectOneLine(await gpt('prune', '--init-from', base), 2, /^gpt prune: --out-dir DIR is required: where the pruned checkpoint goes$/);

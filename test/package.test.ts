@@ -111,6 +111,10 @@ describe('the packed package', () => {
     const gpt2Files = gpt3EncoderDir()!;
     const prepare = await exec('npx', ['--offline', 'gpt', 'prepare', '--data', 'corpus.txt', '--tokenizer', 'gpt2', '--tokenizer-file', gpt2Files, '--workers', '2', '--out-dir', 'prepared'], { cwd: app });
     expect(prepare.stdout).toContain('tokenized on 2 threads');
+    // a text of one piece keeps to one thread: no other starts a tokenizer of its own to sit idle
+    writeFileSync(join(app, 'small.txt'), line);
+    const small = await exec('npx', ['--offline', 'gpt', 'prepare', '--data', 'small.txt', '--tokenizer', 'char', '--workers', '2', '--out-dir', 'small'], { cwd: app });
+    expect(small.stdout).toMatch(/ tokens \(char, vocab \d+\) in [\d.]+ s\n/);
     const ids = (file: string) => {
       const bytes = readFileSync(join(app, 'prepared', 'data', file));
       return new Uint16Array(bytes.buffer, bytes.byteOffset, bytes.length / 2);
@@ -119,5 +123,14 @@ describe('the packed package', () => {
     const [train, val] = [ids('train.bin'), ids('val.bin')];
     expect(train.length + val.length).toBe(want.length);
     expect(want.every((id, i) => id === (i < train.length ? train[i] : val[i - train.length]))).toBe(true);
+    // a BPE vocabulary learnt here, sent to the threads as JSON: the files of one thread, also where every piece is cut mid-line
+    writeFileSync(join(app, 'one-line.txt'), text.replaceAll('\n', ' '));
+    const prepared: Buffer[][] = [];
+    for (const workers of ['1', '2']) {
+      const out = `bpe-${workers}`;
+      await exec('npx', ['--offline', 'gpt', 'prepare', '--data', 'one-line.txt', '--tokenizer', 'bpe', '--vocab-size', '300', '--workers', workers, '--out-dir', out], { cwd: app });
+      prepared.push(['train.bin', 'val.bin', 'meta.json'].map((f) => readFileSync(join(app, out, 'data', f))));
+    }
+    expect(prepared[1]!.map((bytes, i) => bytes.equals(prepared[0]![i]!))).toEqual([true, true, true]);
   });
 });

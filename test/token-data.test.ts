@@ -66,6 +66,12 @@ describe('a corpus read in pieces', () => {
     expect(exact).toBeGreaterThan(30); // the property above ran on many texts cut only at safe places
   });
 
+  it("reads a small file into a buffer of the file's size, not of a piece: a directory of many small files is read at disk speed", async () => {
+    // a buffer of the piece's size for each file took milliseconds to make: 14 ms a file, hours for a corpus of a million documents
+    const pieces = await piecesOf(await openCorpus(fileOf('a small file'), 2 ** 40)); // a piece no buffer can hold
+    expect(pieces.map((p) => p.text)).toEqual(['a small file']);
+  });
+
   it('cuts a text with Windows line ends (\\r\\n) at its lines, where no token changes, not mid-line', async () => {
     const text = corpusText(3_000).replaceAll('\n', '\r\n');
     const pieces = await piecesOf(await openCorpus(fileOf(text), 200));
@@ -259,8 +265,9 @@ describe('prepared data', () => {
 
   it('on a terminal, a pass that fails after its progress bar showed ends the bar, so that the error starts a line', async () => {
     const line = corpusText(50_000);
-    const text = line.repeat(Math.ceil((PIECE_BYTES * 2.1) / Buffer.byteLength(line)));
-    const path = fileOf(Buffer.concat([Buffer.from(text), Buffer.from([0xff])])); // invalid UTF-8 in the third piece
+    // pieces enough that the bar shows (from the second piece on, 200 ms after the start) before the last
+    const text = line.repeat(Math.ceil((PIECE_BYTES * 4.1) / Buffer.byteLength(line)));
+    const path = fileOf(Buffer.concat([Buffer.from(text), Buffer.from([0xff])])); // invalid UTF-8 in the fifth piece
     const tty = process.stdout.isTTY;
     process.stdout.isTTY = true;
     try {
@@ -388,4 +395,32 @@ describe('gpt prepare --val-fraction', () => {
     const short = await gpt('prepare', '--data', fileOf('ab'), '--val-fraction', '0.6', '--out-dir', join(sandbox, 'val-short'));
     expect(short.err).toMatch(/is too short: 2 token\(s\) cannot be split into train and val at --val-fraction 0\.6$/);
   });
+
+  it('splits at the fraction as decimal arithmetic does, not one token off where 1 - F rounds below it in binary (0.8, 0.9)', async () => {
+    const tokenizer = CharTokenizer.train('ab');
+    for (const [fraction, total] of [['0.8', 5], ['0.9', 10], ['0.8', 1_000], ['0.7', 1_000], ['0.0005', 4_000], ['0.1', 12_345]] as const) {
+      // the train split in exact decimal arithmetic: floor(total * (1 - F)), F = digits / 10^places
+      const places = fraction.length - 2;
+      const scale = 10n ** BigInt(places);
+      const want = Number((BigInt(total) * (scale - BigInt(fraction.slice(2)))) / scale);
+      const counts = await writeDataset(join(sandbox, `split-${fraction}-${total}`), tokenizer, 'test', (append) => append(new Int32Array(total)), Number(fraction));
+      expect(counts, `${fraction} of ${total}`).toEqual({ train: want, val: total - want });
+    }
+  });
+});
+
+describe('gpt prepare --workers', () => {
+  it('writes the same files whatever the number of threads (by default, of CPU cores): a text cut mid-line at the same places', async () => {
+    // one line of words: every piece is cut mid-line (rough), where BPE's chunks, so its vocabulary and ids, depend on the cut
+    const words = corpusText(20_000).replaceAll('\n', ' ');
+    const path = fileOf(words.repeat(Math.ceil(9 * 2 ** 20 / Buffer.byteLength(words)))); // more than one 8 MiB piece
+    const files: Buffer[][] = [];
+    for (const workers of ['1', '2']) {
+      const out = join(sandbox, `workers-${workers}`);
+      const r = await gpt('prepare', '--data', path, '--tokenizer', 'bpe', '--vocab-size', '300', '--workers', workers, '--out-dir', out);
+      expect(r.code, r.err).toBe(0);
+      files.push(['train.bin', 'val.bin', 'meta.json'].map((f) => readFileSync(join(out, 'data', f))));
+    }
+    expect(files[1]!.map((bytes, i) => bytes.equals(files[0]![i]!))).toEqual([true, true, true]);
+  }, 120_000);
 });

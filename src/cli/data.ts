@@ -58,7 +58,8 @@ export const VAL_FRACTION = 0.1;
 
 /** How many of `total` tokens are the train split: all but the last `valFraction`, as nanoGPT's shakespeare prepare.py. */
 function trainCount(total: number, source: string, valFraction = VAL_FRACTION): number {
-  const n = Math.floor(total * (1 - valFraction));
+  // to 15 digits first: 1 - 0.8 is 0.19999999999999996 in binary, and 5 tokens would split 0 / 5, not 1 / 4
+  const n = Math.floor(Number((total * (1 - valFraction)).toPrecision(15)));
   if (n === 0 || n === total) {
     const at = valFraction === VAL_FRACTION ? '' : ` at --val-fraction ${valFraction}`;
     throw new Error(`${source} is too short: ${total} token(s) cannot be split into train and val${at}`);

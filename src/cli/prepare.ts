@@ -37,11 +37,10 @@ export async function prepare(args: string[]): Promise<number> {
   const { values: f, positional, given } = parseFlags(args, PREPARE_FLAGS);
   noPositional(positional);
   checkTokenizerFlagsApply(given, f.tokenizer);
-  const threads = f.workers || autoWorkers();
-  // smaller pieces where several are in flight at once: each holds its text and its ids in memory
-  const pieceBytes = threads > 1 ? PIECE_BYTES / 4 : PIECE_BYTES;
-  const corpus = await openCorpus(f.data, pieceBytes);
+  const corpus = await openCorpus(f.data);
   if (corpus.bytes === 0) throw emptyCorpus(f.data);
+  // no more threads than the fewest pieces the corpus is read in: each starts its own copy of the tokenizer (GPT-2's: 0.1 s, 80 MB)
+  const threads = Math.min(f.workers || autoWorkers(), Math.max(corpus.documents, Math.ceil(corpus.bytes / PIECE_BYTES)));
   const t0 = performance.now();
   const dir = join(f.outDir, 'data');
   const seen = { chars: 0, pieces: 0, rough: 0 };
@@ -79,7 +78,7 @@ export async function prepare(args: string[]): Promise<number> {
   if (seen.rough && f.tokenizer !== 'char') {
     console.log(
       `note: ${seen.rough} of the ${seen.pieces} pieces of ${f.data} were cut mid-line (no line break that is safe to cut at ` +
-        `in ${pieceBytes / 2 ** 20} MiB); tokens at those ${seen.rough} places may differ from tokenizing the text whole`,
+        `in ${PIECE_BYTES / 2 ** 20} MiB); tokens at those ${seen.rough} places may differ from tokenizing the text whole`,
     );
   }
   console.log(

@@ -59,6 +59,8 @@ export async function prune(args: string[]): Promise<number> {
       if (f.structured) pruned = await pruneStructuredReport(model, f.structured as Structure, f.sparsity);
       else {
         const r = await pruneGlobal(model, f.sparsity);
+        // as --sparsity 0: all-ones masks would mark the model pruned, and a later --structured would refuse it
+        if (!r.pruned) throw new UsageError(`flag --sparsity: ${f.sparsity} of the ${count(r.total)} Linear weights of ${f.initFrom} is ${(f.sparsity * r.total).toPrecision(2)} of a weight, which rounds to none pruned`);
         console.log(`pruned ${count(r.pruned)} of ${count(r.total)} Linear weights: sparsity ${(r.pruned / r.total).toFixed(4)} (|w| <= ${r.threshold.toPrecision(4)})`);
         console.log(`after: ${count(model.numParams())} parameters, ${count(model.numParams() - r.pruned)} of them non-zero (masked weights stay zero when fine-tuned)`);
       }
