@@ -55,6 +55,7 @@ class WorkerPool implements TokenizerPool {
       const worker = new Worker(WORKER_SCRIPT, { workerData: { tokenizer: tokenizer.toJSON() } });
       worker.on('message', (m: { id: number } & KnownTokens) => this.done(worker, m));
       worker.on('error', (e) => this.fail(e));
+      worker.on('messageerror', (e) => this.fail(e)); // a reply that could not be read: its piece would never finish
       worker.on('exit', (code) => code !== 0 && this.fail(new Error(`a tokenizing thread stopped (exit code ${code})`)));
       return worker;
     });
