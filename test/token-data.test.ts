@@ -203,7 +203,9 @@ describe('prepared data', () => {
       synced.mockRestore();
     }
     expect(readdirSync(dir).sort()).toEqual(['meta.json', 'train.bin', 'val.bin']);
-    expect([...(await loadDataset(dir)).val.subarray(0, 5)]).toEqual(all.slice(n, n + 5));
+    const again = await loadDataset(dir);
+    expect([...again.val.subarray(0, 5)]).toEqual(all.slice(n, n + 5));
+    await again.close();
   });
 
   it("closes the files of prepared data refused for being tokenized differently from the checkpoint", async () => {
