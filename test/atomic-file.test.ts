@@ -12,9 +12,10 @@ import { fileURLToPath } from 'node:url';
 import { crc32 as zlibCrc32 } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeFileAtomic } from '../src/io/atomic-file.js';
-import { readCheckpointFiles, writeCheckpointFiles, MANIFEST_FILE } from '../src/io/checkpoint-files.js';
+import { writeCheckpointFiles, MANIFEST_FILE } from '../src/io/checkpoint-files.js';
 import { crc32, crcHex } from '../src/io/checksum.js';
 import { parseSafetensors, serializeSafetensors } from '../src/io/safetensors.js';
+import { readCheckpointFiles } from './helpers.js';
 
 const seed = process.env.FC_SEED ? Number(process.env.FC_SEED) : 42;
 

@@ -12,12 +12,12 @@ import { checkpointBytes, decodeCheckpoint, encodeCheckpoint, modelFromCheckpoin
 import { device } from '../src/device/device.js';
 import { GPT } from '../src/gpt/model.js';
 import { CharTokenizer, tokenizerFromJSON } from '../src/gpt/tokenizer/index.js';
-import { MANIFEST_FILE, readCheckpointFiles, writeCheckpointFiles } from '../src/io/checkpoint-files.js';
+import { MANIFEST_FILE, writeCheckpointFiles } from '../src/io/checkpoint-files.js';
 import { LOCK_FILE } from '../src/io/dir-lock.js';
 import { loadCheckpoint } from '../src/node/checkpoint-dir.js';
 import { parseSafetensors, serializeSafetensors, type SafetensorsTensor } from '../src/io/safetensors.js';
 import { corpusText, expectOneLine, gpt, tempDir, TINY } from './cli-helpers.js';
-import { setupDevice } from './helpers.js';
+import { readCheckpointFiles, setupDevice } from './helpers.js';
 
 const dir = tempDir('cli-checkpoints');
 const corpus = join(dir, 'corpus.txt');

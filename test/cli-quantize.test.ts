@@ -6,11 +6,10 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { quantizeRef, ref } from '../src/check/reference/index.js';
 import { decodeCheckpoint, modelFromCheckpoint } from '../src/gpt/checkpoint.js';
-import { readCheckpointFiles } from '../src/io/checkpoint-files.js';
 import { noGrad, scope, tensor } from '../src/index.js';
 import { loadCheckpoint } from '../src/node/checkpoint-dir.js';
 import { corpusText, expectOneLine, gpt, tempDir, TINY } from './cli-helpers.js';
-import { setupDevice } from './helpers.js';
+import { readCheckpointFiles, setupDevice } from './helpers.js';
 
 const dir = tempDir('cli-quantize');
 const corpus = join(dir, 'corpus.txt');

@@ -11,9 +11,9 @@ import { startServer, type ServeOptions, type StaticServer } from '../src/cli/se
 import { encodeCheckpoint } from '../src/gpt/checkpoint.js';
 import { GPT } from '../src/gpt/model.js';
 import { CharTokenizer } from '../src/gpt/tokenizer/index.js';
-import { readCheckpointFiles, writeCheckpointFiles } from '../src/io/checkpoint-files.js';
+import { writeCheckpointFiles } from '../src/io/checkpoint-files.js';
 import { tempDir } from './cli-helpers.js';
-import { setupDevice } from './helpers.js';
+import { readCheckpointFiles, setupDevice } from './helpers.js';
 
 /** Runs once, just before the next regular file a checkpoint reader reads or opens (its path given). */
 const beforeRead = vi.hoisted(() => ({ hook: null as ((path: string) => Promise<void>) | null }));

@@ -9,6 +9,7 @@ import { describeMismatch, worstElement, type Random } from '../src/check/index.
 import type { Ref } from '../src/check/reference/index.js';
 import { initDevice, tensor, type Tensor } from '../src/index.js';
 import type { Trainer } from '../src/gpt/trainer.js';
+import { withCheckpointFiles, type CheckpointManifest } from '../src/io/checkpoint-files.js';
 import { setAutotune } from '../src/kernels/autotune.js';
 import { Kernel } from '../src/kernels/kernel.js';
 import { setProfile } from '../src/kernels/profile.js';
@@ -118,4 +119,10 @@ export function autotuneCacheDir(prefix: string): string {
     rmSync(dir, { recursive: true, force: true });
   });
   return dir;
+}
+
+/** A checkpoint directory's current weights, checked against its manifest, whole in memory (test checkpoints are small). */
+export function readCheckpointFiles(dir: string, attempts = 3): Promise<{ weights: Uint8Array; manifest: CheckpointManifest }> {
+  // the checks read by position, leaving the file's own position at its start
+  return withCheckpointFiles(dir, async (handle, manifest) => ({ weights: await handle.readFile(), manifest }), attempts);
 }

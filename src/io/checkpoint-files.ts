@@ -156,12 +156,6 @@ export async function withCheckpointFiles<T>(
   }
 }
 
-/** The current weights, checked against the manifest, whole in memory: for checkpoints under Node's 2 GiB single read. */
-export function readCheckpointFiles(dir: string, attempts = 3): Promise<{ weights: Uint8Array; manifest: CheckpointManifest }> {
-  // the checks read by position, leaving the file's own position at its start
-  return withCheckpointFiles(dir, async (handle, manifest) => ({ weights: await handle.readFile(), manifest }), attempts);
-}
-
 /** Bytes checksummed per read: enough to keep the calls few, small beside the tensors. */
 const CRC_CHUNK = 2 ** 24;
 
