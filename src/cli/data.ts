@@ -6,7 +6,7 @@ import { open, readdir, rename, rm, rmdir, stat, truncate } from 'node:fs/promis
 import { join, resolve } from 'node:path';
 import { tempFilePrefix, tempPathFor, writeFileAtomic } from '../io/atomic-file.js';
 import { parsePickle } from '../io/pickle.js';
-import { makeDirectories, readRegularFile, unlessMissing } from '../io/regular-files.js';
+import { makeDirectories, pathExists, readRegularFile, unlessMissing } from '../io/regular-files.js';
 import { NON_NEGATIVE_INT, rangeProblem, show, type Range } from '../io/value-ranges.js';
 import type { TokenSource } from '../gpt/trainer.js';
 import { TOKEN_DTYPES, tokenBytes, tokenDtypeFor, TokenFile, TokenWriter, type TokenDtype } from '../node/token-file.js';
@@ -110,7 +110,7 @@ export async function newTokenizer(text: string | AsyncIterable<string>, opts: T
  */
 export async function loadTokens(source: string, opts: TokenizerChoice): Promise<Dataset> {
   if (!(await stat(source).catch(() => null))?.isDirectory()) return buildDataset(await loadCorpus(source), { source, ...opts });
-  const nanoGpt = !(await exists(join(source, 'meta.json'))) && (await exists(join(source, 'train.bin')));
+  const nanoGpt = !(await pathExists(join(source, 'meta.json'))) && (await pathExists(join(source, 'train.bin')));
   const ds = nanoGpt ? await loadNanoGptData(source, opts) : await loadDataset(source);
   if (opts.existing && JSON.stringify(opts.existing.toJSON()) !== JSON.stringify(ds.tokenizer.toJSON())) {
     await ds.close();
@@ -131,8 +131,6 @@ async function splitFiles(tokenizer: Tokenizer, tokenizerOfData: boolean, openTr
   }
   return { tokenizer, train, val, tokenizerOfData, close: async () => void (await Promise.all([train.close(), val.close()])) };
 }
-
-const exists = async (path: string) => (await stat(path).catch(() => null)) !== null;
 
 /**
  * nanoGPT's prepared data (train.bin and val.bin of uint16 ids, no meta.json): data/shakespeare_char

@@ -5,6 +5,7 @@
 import { stat } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
+import { pathExists } from '../io/regular-files.js';
 import { gpt2FromVocabFiles, tokenizerFromHuggingFace, type Gpt2Tokenizer } from '../gpt/tokenizer/index.js';
 import { loadCorpus } from './corpus.js';
 
@@ -31,9 +32,9 @@ export async function loadGpt2Tokenizer(file: string, packageDir = gpt3EncoderDi
   }
   if (!(await stat(path).catch(() => null))?.isDirectory()) return parsed([path], fromTokenizerJson);
   const json = join(path, 'tokenizer.json');
-  if (await exists(json)) return parsed([json], fromTokenizerJson);
+  if (await pathExists(json)) return parsed([json], fromTokenizerJson);
   for (const names of FILE_PAIRS) {
-    if (await exists(join(path, names[0]))) return parsed(names.map((name) => join(path, name)), gpt2FromVocabFiles);
+    if (await pathExists(join(path, names[0]))) return parsed(names.map((name) => join(path, name)), gpt2FromVocabFiles);
   }
   throw new Error(`${path} holds no tokenizer.json, nor encoder.json with vocab.bpe, nor vocab.json with merges.txt`);
 }
@@ -54,4 +55,3 @@ async function parsed<T>(paths: string[], parse: (...texts: string[]) => T): Pro
   }
 }
 
-const exists = async (path: string) => (await stat(path).catch(() => null)) !== null;

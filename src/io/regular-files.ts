@@ -62,6 +62,22 @@ export async function makeDirectories(path: string): Promise<boolean> {
   return missing.length > 0;
 }
 
+/** Whether `path` exists (a missing file is false; any other failure to look, such as EACCES, is an error). */
+export const pathExists = async (path: string): Promise<boolean> => (await unlessMissing(stat(path))) !== null;
+
+/**
+ * Fills `out` with the open file's bytes from `position`, in reads of at most `chunk` bytes (one
+ * read may not pass 2 GiB). The file was sized first, so a short read means it shrank meanwhile.
+ */
+export async function readFully(handle: FileHandle, position: number, out: Uint8Array, name: string, chunk = 2 ** 24): Promise<Uint8Array> {
+  for (let done = 0; done < out.length; ) {
+    const { bytesRead } = await handle.read(out, done, Math.min(chunk, out.length - done), position + done);
+    if (bytesRead === 0) throw new Error(`${name}: the file ended ${out.length - done} bytes early (changed while it was read?)`);
+    done += bytesRead;
+  }
+  return out;
+}
+
 /** The result, or null where the file does not exist. */
 export function unlessMissing<T>(pending: Promise<T>): Promise<T | null> {
   return pending.catch((e: NodeJS.ErrnoException) => {

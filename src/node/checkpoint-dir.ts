@@ -11,7 +11,7 @@ import type { Tokenizer } from '../gpt/tokenizer/index.js';
 import { writeFilesAtomic } from '../io/atomic-file.js';
 import { layoutSafetensors, safetensorsPieces, type Safetensors } from '../io/safetensors.js';
 import { MANIFEST_FILE, withCheckpointFiles, writeCheckpointFiles } from '../io/checkpoint-files.js';
-import { makeDirectories, openRegularFile, readRegularFile, unlessMissing } from '../io/regular-files.js';
+import { makeDirectories, openRegularFile, pathExists, readRegularFile, unlessMissing } from '../io/regular-files.js';
 import { readSafetensorsFile, safetensorsReader } from './safetensors-file.js';
 
 /**
@@ -56,7 +56,7 @@ export async function loadCheckpoint(path: string): Promise<Checkpoint> {
     }
   }
   // a run's directory may hold a config.json of flags too: its manifest decides
-  const isHF = !(await exists(join(path, MANIFEST_FILE))) && (await exists(join(path, HF_FILES.config)));
+  const isHF = !(await pathExists(join(path, MANIFEST_FILE))) && (await pathExists(join(path, HF_FILES.config)));
   if (isHF) return loadHFModel(path);
   return withCheckpointFiles(path, (weights) => readCheckpointFrom(weights, path));
 }
@@ -76,7 +76,6 @@ async function readCheckpointFrom(handle: FileHandle, source: string): Promise<C
   return decodeCheckpointTensors({ tensors, metadata: file.metadata }, source);
 }
 
-const exists = async (path: string) => (await unlessMissing(stat(path))) !== null;
 
 /** Weights files transformers saves that are not read here (transformers converts them to model.safetensors). */
 const UNREAD_WEIGHTS = ['pytorch_model.bin', 'pytorch_model.bin.index.json', 'tf_model.h5', 'flax_model.msgpack'];
@@ -93,7 +92,7 @@ async function loadHFModel(dir: string): Promise<Checkpoint> {
   if (!config) throw new Error(`${dir}: no ${HF_FILES.config}`); // removed since the directory was looked at
   const model = hfModelConfig(config.toString('utf8'), dir);
   // transformers' order: one file if there is one, else the index of its shards
-  const single = await exists(join(dir, HF_FILES.weights));
+  const single = await pathExists(join(dir, HF_FILES.weights));
   const index = single ? null : await read(HF_FILES.index);
   if (!single && !index) throw new Error(await noWeightsProblem(dir));
   const weightMap = index && parseShardIndex(index.toString('utf8'), join(dir, HF_FILES.index));
@@ -119,7 +118,7 @@ async function readWeightsFile(dir: string, file: string): Promise<Safetensors> 
 /** Why `dir`, which has a config.json, has no weights to read: naming the weights it has in a form not read here, and how to convert them. */
 async function noWeightsProblem(dir: string): Promise<string> {
   const unread: string[] = [];
-  for (const file of UNREAD_WEIGHTS) if (await exists(join(dir, file))) unread.push(file);
+  for (const file of UNREAD_WEIGHTS) if (await pathExists(join(dir, file))) unread.push(file);
   const missing = `${dir}: no ${HF_FILES.weights} (nor ${HF_FILES.index})`;
   if (!unread.length) return `${missing}: a GPT-2 model directory holds ${HF_FILES.config} and ${HF_FILES.weights}`;
   return `${missing}; its ${unread.join(', ')} is not read here: convert it with transformers, GPT2LMHeadModel.from_pretrained(DIR).save_pretrained(DIR, safe_serialization=True), which writes ${HF_FILES.weights}`;

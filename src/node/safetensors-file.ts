@@ -3,7 +3,7 @@
 // model.safetensors, gpt2-xl's 6.4 GB. Read this way it needs no more memory than the tensors kept,
 // and tensors that are not wanted (GPT-2's causal-mask buffers) are not read at all.
 import type { FileHandle } from 'node:fs/promises';
-import { openRegularFile } from '../io/regular-files.js';
+import { openRegularFile, readFully } from '../io/regular-files.js';
 import { decodeSafetensorsTensor, emptySafetensorsTensor, parseSafetensorsHeader, safetensorsHeaderLength, type Safetensors, type SafetensorsEntry, type SafetensorsTensor } from '../io/safetensors.js';
 
 /**
@@ -60,13 +60,5 @@ async function readTensor(handle: FileHandle, entry: SafetensorsEntry, position:
 /** `length` bytes of the file from `position`. */
 const readAt = (handle: FileHandle, position: number, length: number) => readInto(handle, position, new Uint8Array(length));
 
-/** Fills `out` with the file's bytes from `position` (the file was sized first: a short read means it shrank meanwhile). */
-async function readInto(handle: FileHandle, position: number, out: Uint8Array): Promise<Uint8Array> {
-  const length = out.length;
-  for (let done = 0; done < length; ) {
-    const { bytesRead } = await handle.read(out, done, Math.min(CHUNK, length - done), position + done);
-    if (bytesRead === 0) throw new Error(`safetensors: the file ended ${length - done} bytes early (changed while it was read?)`);
-    done += bytesRead;
-  }
-  return out;
-}
+/** Fills `out` with the file's bytes from `position`, in CHUNK-sized reads. */
+const readInto = (handle: FileHandle, position: number, out: Uint8Array) => readFully(handle, position, out, 'safetensors', CHUNK);

@@ -5,7 +5,7 @@
 // ids out the same way.
 import { readSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
-import { openRegularFile } from '../io/regular-files.js';
+import { openRegularFile, readFully } from '../io/regular-files.js';
 import { checkOptionKeys, describeValue } from '../tensor/check.js';
 
 /** How token ids are stored: uint16 where the vocabulary fits (as nanoGPT's train.bin), int32 otherwise. */
@@ -106,12 +106,7 @@ async function checkIds(handle: FileHandle, path: string, { dtype, count, vocabS
   const buffer = new Uint8Array(Math.min(SCAN_BYTES, count * width));
   for (let start = 0; start < count; ) {
     const n = Math.min(count - start, buffer.length / width);
-    const chunk = buffer.subarray(0, n * width);
-    for (let done = 0; done < chunk.length; ) {
-      const { bytesRead } = await handle.read(chunk, done, chunk.length - done, start * width + done);
-      if (bytesRead === 0) throw new Error(`${path} was cut short while being read`);
-      done += bytesRead;
-    }
+    const chunk = await readFully(handle, start * width, buffer.subarray(0, n * width), path);
     const ids = dtype === 'int32' ? new Int32Array(chunk.buffer, 0, n) : new Uint16Array(chunk.buffer, 0, n);
     let [min, max] = [0, 0];
     for (let i = 0; i < n; i++) {
