@@ -1,3 +1,5 @@
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { defineConfig } from 'vitest/config';
 
 // One GPU device per test file (forks), few files in parallel: lavapipe already uses every core.
@@ -8,7 +10,9 @@ export default defineConfig({
     pool: 'forks',
     poolOptions: { forks: { maxForks: 2, minForks: 1, execArgv: ['--expose-gc'] } },
     testTimeout: 120_000,
-    env: { GPT_AUTOTUNE: '0' }, // deterministic kernel choices (src/kernels/autotune.ts)
+    // deterministic kernel choices (src/kernels/autotune.ts); the engine's caches (large token files'
+    // checks) kept out of the user's own
+    env: { GPT_AUTOTUNE: '0', GPT_CACHE_DIR: join(tmpdir(), 'webgpu-gpt-test-cache') },
     hookTimeout: 120_000,
   },
 });

@@ -1,7 +1,8 @@
 // Corpora larger than memory: `gpt prepare` reads a file in pieces that tokenize as the whole text
 // does, streams the ids to disk (uint16 where the vocabulary fits), and training reads the windows
 // it draws from the files (TokenFile). The oracle for pieces is the same tokenizer on the whole text.
-import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { appendFileSync, closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it, vi } from 'vitest';
@@ -10,9 +11,10 @@ import { buildDataset, loadDataset, loadTokens, writeDataset } from '../src/cli/
 import { gpt3EncoderDir, loadGpt2Tokenizer } from '../src/cli/tokenizer-files.js';
 import { BpeTokenizer, CharTokenizer, encodeKnown, type Tokenizer } from '../src/gpt/tokenizer/index.js';
 import { drawBatch } from '../src/gpt/trainer.js';
-import { TokenFile, TokenWriter } from '../src/node/token-file.js';
+import { REMEMBERED_CHECK_BYTES, TokenFile, TokenWriter } from '../src/node/token-file.js';
 import { Generator } from '../src/tensor/generator.js';
 import { corpusText, gpt, tempDir, TINY } from './cli-helpers.js';
+import { autotuneCacheDir } from './helpers.js';
 
 const sandbox = tempDir('token-data');
 afterAll(() => rmSync(sandbox, { recursive: true, force: true })); // corpora of 40-70 MiB
@@ -169,6 +171,43 @@ describe('token files', () => {
     const w16 = await TokenWriter.create(join(sandbox, 'too-wide'), 'uint16');
     await expect(w16.append(Int32Array.of(1, 65_536))).rejects.toThrow('TokenWriter: token 65536 does not fit uint16');
     await w16.abandon();
+  });
+});
+
+describe('a large token file', () => {
+  // large enough that its check is remembered; ids below 1000, the largest at a known place
+  const count = REMEMBERED_CHECK_BYTES / 2 + 1_000;
+  const ids = random(count, 999, 4);
+  ids[count - 7] = 999;
+  const path = fileOf(new Uint8Array(Uint16Array.from(ids).buffer));
+  const spec = (vocabSize: number) => ({ dtype: 'uint16' as const, count, vocabSize });
+  process.env.GPT_CACHE_DIR = autotuneCacheDir('token-checks-');
+
+  // reads through any FileHandle while `body` runs
+  async function readsDuring(body: () => Promise<unknown>): Promise<number> {
+    const probe = await open(path);
+    const proto = Object.getPrototypeOf(probe) as { read: (...args: unknown[]) => unknown };
+    await probe.close();
+    const read = vi.spyOn(proto, 'read');
+    try {
+      await body();
+      return read.mock.calls.length;
+    } finally {
+      read.mockRestore();
+    }
+  }
+  const opened = async (vocabSize: number) => (await TokenFile.open(path, spec(vocabSize))).close();
+
+  it('is read whole at its first open, not again while it is unchanged; a smaller vocabulary or a change reads it again', async () => {
+    expect(await readsDuring(() => opened(1_000))).toBeGreaterThanOrEqual(count * 2 / 2 ** 24);
+    expect(await readsDuring(() => opened(1_000))).toBe(0);
+    expect(await readsDuring(() => opened(50_257))).toBe(0);
+    await expect(TokenFile.open(path, spec(999))).rejects.toThrow(`${path}: token 999 at index ${count - 7} is outside the vocabulary [0, 999)`);
+    // written in place, same size: the remembered check no longer holds
+    const fd = openSync(path, 'r+');
+    writeSync(fd, Uint8Array.of(0xff, 0xff), 0, 2, 2 * 12_345);
+    closeSync(fd);
+    await expect(TokenFile.open(path, spec(1_000))).rejects.toThrow(`${path}: token 65535 at index 12345 is outside the vocabulary [0, 1000)`);
   });
 });
 

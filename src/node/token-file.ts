@@ -5,6 +5,7 @@
 // ids out the same way.
 import { readSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
+import { readCache, writeCache } from '../device/platform.js';
 import { openRegularFile, readFully } from '../io/regular-files.js';
 import { checkOptionKeys, describeValue } from '../tensor/check.js';
 
@@ -39,11 +40,26 @@ export interface TokenFileSpec {
 // Reads of this many bytes at a time when the whole file is checked.
 const SCAN_BYTES = 16 * 2 ** 20;
 
+// A file at least this large has its largest id remembered after a check (token-checks.json in the
+// user's cache directory), keyed by device, inode, size and change time, which any write moves: a
+// resumed OpenWebText run (18 GB) then starts at once instead of reading every id again (~11 s
+// from the page cache). A smaller file is read in well under a second: checked at every open.
+export const REMEMBERED_CHECK_BYTES = 64 * 2 ** 20;
+const CHECKS_FILE = 'token-checks.json';
+const REMEMBERED_FILES = 64; // the most recently checked; older ones are forgotten
+
+/** What a check found in one version of a file: its largest id. */
+interface RememberedCheck {
+  version: string;
+  maxId: number;
+}
+
 /**
  * A file of token ids read on demand: `subarray(begin, end)` reads ids [begin, end) as an
  * Int32Array, so the file serves as a Trainer's `data.train` or `data.val` as an Int32Array would.
- * Every id is checked once when the file is opened (a bad one is named before any training starts,
- * not when a batch happens to draw it). close() gives the file back.
+ * Every id is checked when the file is opened (a bad one is named before any training starts, not
+ * when a batch happens to draw it; a large file's check is remembered until it changes). close()
+ * gives the file back.
  */
 export class TokenFile {
   private handle: FileHandle | null;
@@ -67,10 +83,22 @@ export class TokenFile {
     }
     const handle = await openRegularFile(path);
     try {
-      const stat = await handle.stat();
+      const stat = await handle.stat({ bigint: true });
       const width = tokenBytes(dtype);
-      if (stat.size !== count * width) throw new Error(`${path} has ${stat.size} bytes, ${count} ${dtype} tokens take ${count * width}`);
-      await checkIds(handle, path, spec);
+      if (stat.size !== BigInt(count * width)) throw new Error(`${path} has ${stat.size} bytes, ${count} ${dtype} tokens take ${count * width}`);
+      if (count * width < REMEMBERED_CHECK_BYTES) await checkIds(handle, path, spec);
+      else {
+        const file = `${stat.dev}:${stat.ino}`;
+        const version = `${dtype} ${stat.size} ${stat.ctimeNs}`;
+        const checks = await rememberedChecks();
+        const known = checks[file];
+        if (!(known?.version === version && known.maxId < spec.vocabSize)) {
+          delete checks[file]; // re-added last: the most recent stay
+          checks[file] = { version, maxId: await checkIds(handle, path, spec) };
+          const kept = Object.entries(checks).slice(-REMEMBERED_FILES);
+          await writeCache(CHECKS_FILE, JSON.stringify(Object.fromEntries(kept), null, 1));
+        }
+      }
     } catch (e) {
       await handle.close();
       throw e;
@@ -101,14 +129,16 @@ export class TokenFile {
   }
 }
 
-async function checkIds(handle: FileHandle, path: string, { dtype, count, vocabSize, vocabularyOf }: TokenFileSpec): Promise<void> {
+/** Checks every id of the file against the vocabulary; returns the largest (-1 for no ids). */
+async function checkIds(handle: FileHandle, path: string, { dtype, count, vocabSize, vocabularyOf }: TokenFileSpec): Promise<number> {
   const width = tokenBytes(dtype);
   const buffer = new Uint8Array(Math.min(SCAN_BYTES, count * width));
+  let largest = -1;
   for (let start = 0; start < count; ) {
     const n = Math.min(count - start, buffer.length / width);
     const chunk = await readFully(handle, start * width, buffer.subarray(0, n * width), path);
     const ids = dtype === 'int32' ? new Int32Array(chunk.buffer, 0, n) : new Uint16Array(chunk.buffer, 0, n);
-    let [min, max] = [0, 0];
+    let [min, max] = [0, largest];
     for (let i = 0; i < n; i++) {
       const id = ids[i]!; // a plain loop: findIndex's callback per id took 3x longer
       if (id < min) min = id;
@@ -119,7 +149,20 @@ async function checkIds(handle: FileHandle, path: string, { dtype, count, vocabS
       const whose = vocabularyOf ? ` of ${vocabularyOf}` : '';
       throw new Error(`${path}: token ${ids[bad]} at index ${start + bad} is outside the vocabulary [0, ${vocabSize})${whose}`);
     }
+    largest = max;
     start += n;
+  }
+  return largest;
+}
+
+/** The checks remembered in the cache directory, by file; none where the cache is missing or unreadable. */
+async function rememberedChecks(): Promise<Record<string, RememberedCheck>> {
+  try {
+    const parsed: unknown = JSON.parse((await readCache(CHECKS_FILE)) ?? '{}');
+    const valid = (c: unknown): c is RememberedCheck => typeof (c as RememberedCheck)?.version === 'string' && Number.isSafeInteger((c as RememberedCheck).maxId);
+    return Object.fromEntries(Object.entries(parsed as object).filter(([, c]) => valid(c)));
+  } catch {
+    return {};
   }
 }
 
