@@ -116,6 +116,23 @@ describe('encodeKnown', () => {
     expect(describeLeftOut(encodeKnown(tok, 'ab'))).toBe('');
   });
 
+  it('gives each known character its code-point rank and counts the rest, as a walk over code points does', () => {
+    fc.assert(
+      fc.property(anyText, anyText, (trained, given) => {
+        const tok = CharTokenizer.train(`${trained} `);
+        // the reference: the training text's distinct code points (lone surrogates included), sorted
+        const vocab = [...new Set([...`${trained} `])].sort((x, y) => x.codePointAt(0)! - y.codePointAt(0)!);
+        const chars = [...given];
+        const unknown = new Map<string, number>();
+        for (const ch of chars.filter((c) => !vocab.includes(c))) unknown.set(ch, (unknown.get(ch) ?? 0) + 1);
+        const known = encodeKnown(tok, given);
+        expect([...known.ids]).toEqual(chars.filter((c) => vocab.includes(c)).map((c) => vocab.indexOf(c)));
+        expect([...known.unknown]).toEqual([...unknown]);
+        expect(known.dropped).toBe(chars.length - known.ids.length);
+      }),
+    );
+  });
+
   it('takes a text of more characters than a JavaScript array holds (about 134M; pushing past that aborts V8)', () => {
     const tok = CharTokenizer.train('ab');
     const text = 'ab'.repeat(75_000_000);

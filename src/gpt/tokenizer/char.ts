@@ -8,6 +8,9 @@ export class CharTokenizer implements Tokenizer {
   readonly kind = 'char';
   private readonly chars: readonly string[];
   private readonly ids = new Map<string, number>();
+  // the id of each UTF-16 unit that is a character of its own (-1: not in the vocabulary): a
+  // typed-array lookup per character instead of a string and a Map lookup, ~10x faster
+  private readonly unitIds = new Int32Array(2 ** 16).fill(-1);
 
   // chars[id] is the character of token id.
   constructor(chars: readonly string[]) {
@@ -17,19 +20,20 @@ export class CharTokenizer implements Tokenizer {
       }
       if (this.ids.has(ch)) throw new Error(`CharTokenizer: character ${describeChar(ch)} appears twice in the vocabulary`);
       this.ids.set(ch, id);
+      if (ch.length === 1) this.unitIds[ch.charCodeAt(0)] = id;
     });
     this.chars = [...chars];
   }
 
   static train(text: string): CharTokenizer {
-    return CharTokenizer.fromDistinct(new Set(checkText('CharTokenizer.train', text)), 'CharTokenizer.train'); // a string iterates by code point
+    return CharTokenizer.fromDistinct(new DistinctChars().add(checkText('CharTokenizer.train', text)).chars, 'CharTokenizer.train');
   }
 
   /** train() on a text given in pieces (a corpus larger than one string holds), each of whole characters. */
   static async trainOnPieces(pieces: AsyncIterable<string> | Iterable<string>): Promise<CharTokenizer> {
-    const distinct = new Set<string>();
-    for await (const piece of pieces) for (const ch of checkText('CharTokenizer.trainOnPieces', piece)) distinct.add(ch);
-    return CharTokenizer.fromDistinct(distinct, 'CharTokenizer.trainOnPieces');
+    const distinct = new DistinctChars();
+    for await (const piece of pieces) distinct.add(checkText('CharTokenizer.trainOnPieces', piece));
+    return CharTokenizer.fromDistinct(distinct.chars, 'CharTokenizer.trainOnPieces');
   }
 
   private static fromDistinct(distinct: Set<string>, op: string): CharTokenizer {
@@ -48,15 +52,29 @@ export class CharTokenizer implements Tokenizer {
 
   /** Throws on a character outside the vocabulary; encodeKnown() leaves such characters out instead. */
   encode(text: string): number[] {
-    const out: number[] = [];
-    for (const ch of checkText('CharTokenizer.encode', text)) {
-      const id = this.ids.get(ch);
-      if (id === undefined) {
-        throw new Error(`CharTokenizer: character ${describeChar(ch)} is not in the vocabulary (encodeKnown() leaves unknown characters out)`);
-      }
-      out.push(id);
+    const out = new Int32Array(checkText('CharTokenizer.encode', text).length);
+    const length = this.encodeInto(text, out, (ch) => {
+      throw new Error(`CharTokenizer: character ${describeChar(ch)} is not in the vocabulary (encodeKnown() leaves unknown characters out)`);
+    });
+    return Array.from(out.subarray(0, length));
+  }
+
+  /**
+   * Writes the ids of `text`'s characters to `out` (which holds text.length ids: at most one per
+   * UTF-16 unit) and returns how many; a character outside the vocabulary is passed to `unknown`
+   * and left out.
+   */
+  encodeInto(text: string, out: Int32Array, unknown: (ch: string) => void): number {
+    let length = 0;
+    for (let i = 0; i < text.length; i++) {
+      const unit = text.charCodeAt(i);
+      const pairEnd = isHighSurrogate(unit) && isLowSurrogate(text.charCodeAt(i + 1)) ? i + 2 : 0;
+      const id = pairEnd ? (this.ids.get(text.slice(i, pairEnd)) ?? -1) : this.unitIds[unit]!;
+      if (id >= 0) out[length++] = id;
+      else unknown(pairEnd ? text.slice(i, pairEnd) : text[i]!);
+      if (pairEnd) i++;
     }
-    return out;
+    return length;
   }
 
   /** The id of one character, or undefined when it is not in the vocabulary. */
@@ -77,6 +95,27 @@ export class CharTokenizer implements Tokenizer {
 
   toJSON(): CharTokenizerJSON {
     return { kind: 'char', chars: [...this.chars] };
+  }
+}
+
+const isHighSurrogate = (unit: number) => unit >= 0xd800 && unit <= 0xdbff;
+const isLowSurrogate = (unit: number) => unit >= 0xdc00 && unit <= 0xdfff; // false for NaN (past the end)
+
+/** The distinct characters (code points; a lone surrogate is one) of the texts added. */
+class DistinctChars {
+  readonly chars = new Set<string>();
+  private readonly seenUnits = new Uint8Array(2 ** 16); // characters of one UTF-16 unit already in `chars`
+
+  add(text: string): this {
+    for (let i = 0; i < text.length; i++) {
+      const unit = text.charCodeAt(i);
+      if (isHighSurrogate(unit) && isLowSurrogate(text.charCodeAt(i + 1))) this.chars.add(text.slice(i, ++i + 1));
+      else if (!this.seenUnits[unit]) {
+        this.seenUnits[unit] = 1;
+        this.chars.add(text[i]!);
+      }
+    }
+    return this;
   }
 }
 

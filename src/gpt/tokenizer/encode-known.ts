@@ -23,17 +23,12 @@ export function encodeKnown(tokenizer: Tokenizer, text: string): KnownTokens {
   }
   // at most one id per UTF-16 unit; a number[] past ~134M entries is a fatal V8 error, not an exception
   const ids = new Int32Array(checkText('encodeKnown', text).length);
-  let length = 0;
   const unknown = new Map<string, number>();
   let dropped = 0;
-  for (const ch of text) {
-    const id = tokenizer.idOf(ch);
-    if (id !== undefined) ids[length++] = id;
-    else {
-      unknown.set(ch, (unknown.get(ch) ?? 0) + 1);
-      dropped++;
-    }
-  }
+  const length = tokenizer.encodeInto(text, ids, (ch) => {
+    unknown.set(ch, (unknown.get(ch) ?? 0) + 1);
+    dropped++;
+  });
   return { ids: ids.subarray(0, length), unknown, dropped };
 }
 
