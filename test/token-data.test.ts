@@ -306,13 +306,14 @@ describe('prepared data', () => {
 
   it('on a terminal, a pass that fails after its progress bar showed ends the bar, so that the error starts a line', async () => {
     const line = corpusText(50_000);
-    // pieces enough that the bar shows (from the second piece on, 200 ms after the start) before the last
+    // pieces enough that the bar shows (from the second piece on, 200 ms after the start) before the
+    // last; a BPE vocabulary pass, which counts words (a char pass reads 8 MiB in tens of ms)
     const text = line.repeat(Math.ceil((PIECE_BYTES * 4.1) / Buffer.byteLength(line)));
     const path = fileOf(Buffer.concat([Buffer.from(text), Buffer.from([0xff])])); // invalid UTF-8 in the fifth piece
     const tty = process.stdout.isTTY;
     process.stdout.isTTY = true;
     try {
-      const r = await gpt('prepare', '--data', path, '--out-dir', join(sandbox, 'failed-on-a-terminal'));
+      const r = await gpt('prepare', '--data', path, '--tokenizer', 'bpe', '--out-dir', join(sandbox, 'failed-on-a-terminal'));
       expect(r.err).toMatch(/is not valid UTF-8 text/);
       expect(r.out).toMatch(/\[#+\.*\] \d+\/\d+ MiB learning the vocabulary/);
       expect(r.out.endsWith('\n')).toBe(true);
