@@ -1,6 +1,6 @@
 // Our own byte-level BPE, trained on the user's text: the byte tokens are ids 0..255 in byte order,
 // learned merges add the rest, and text is cut by splitChunks' pattern (a refinement of GPT-2's).
-import { checkOptionKeys } from '../../tensor/check.js';
+import { checkOptionKeys, describeValue } from '../../tensor/check.js';
 import { ByteLevelBpe } from './byte-level-bpe.js';
 import { checkText, type BpeTokenizerJSON } from './tokenizer.js';
 import { BYTE_TOKENS, PAIR_BASE } from './pairs.js';
@@ -21,10 +21,14 @@ function checkTrainArgs(op: string, vocabSize: number, opts: BpeTrainOptions): v
   checkOptionKeys(op, opts, ['onProgress']);
 }
 
-/** Adds the pre-tokenization chunks of `text` to `freqs`, each with how often it occurs. */
-function countChunks(freqs: Map<string, number>, text: string): Map<string, number> {
-  for (const chunk of eachChunk(text)) freqs.set(chunk, (freqs.get(chunk) ?? 0) + 1);
-  return freqs;
+/**
+ * The pre-tokenization chunks of `text`, each with how often it occurs, added to `into`. A text's
+ * pieces counted in order into one Map (or counted apart and added in order) give the counts of the
+ * whole text, in the order BpeTokenizer.trainOnCounts() needs to learn what train() learns.
+ */
+export function countChunks(text: string, into = new Map<string, number>()): Map<string, number> {
+  for (const chunk of eachChunk(checkText('countChunks', text))) into.set(chunk, (into.get(chunk) ?? 0) + 1);
+  return into;
 }
 
 /** Byte-level BPE (GPT-2 style): 256 byte tokens plus learned merges; every text encodes. */
@@ -40,15 +44,22 @@ export class BpeTokenizer extends ByteLevelBpe {
   // Learns merges until the vocabulary has vocabSize tokens, or fewer if the text runs out of pairs.
   static train(text: string, vocabSize: number, opts: BpeTrainOptions = {}): BpeTokenizer {
     checkTrainArgs('BpeTokenizer.train', vocabSize, opts);
-    return BpeTokenizer.fromCounts(countChunks(new Map(), checkText('BpeTokenizer.train', text)), vocabSize, opts);
+    return BpeTokenizer.fromCounts(countChunks(checkText('BpeTokenizer.train', text)), vocabSize, opts);
   }
 
   /** train() on a text given in pieces (a corpus larger than one string holds), each cut where pre-tokenization splits anyway. */
   static async trainOnPieces(pieces: AsyncIterable<string> | Iterable<string>, vocabSize: number, opts: BpeTrainOptions = {}): Promise<BpeTokenizer> {
     checkTrainArgs('BpeTokenizer.trainOnPieces', vocabSize, opts);
     const freqs = new Map<string, number>();
-    for await (const piece of pieces) countChunks(freqs, checkText('BpeTokenizer.trainOnPieces', piece));
+    for await (const piece of pieces) countChunks(checkText('BpeTokenizer.trainOnPieces', piece), freqs);
     return BpeTokenizer.fromCounts(freqs, vocabSize, opts);
+  }
+
+  /** train() from a text's chunk counts (countChunks'), e.g. counted on several threads: the same merges as train() on the text. */
+  static trainOnCounts(counts: Map<string, number>, vocabSize: number, opts: BpeTrainOptions = {}): BpeTokenizer {
+    checkTrainArgs('BpeTokenizer.trainOnCounts', vocabSize, opts);
+    if (!(counts instanceof Map)) throw new TypeError(`BpeTokenizer.trainOnCounts: argument 'counts' must be a Map of chunk -> count (countChunks'), got ${describeValue(counts)}`);
+    return BpeTokenizer.fromCounts(counts, vocabSize, opts);
   }
 
   private static fromCounts(freqs: Map<string, number>, vocabSize: number, opts: BpeTrainOptions): BpeTokenizer {
