@@ -37,6 +37,16 @@ export function encodeKnown(tokenizer: Tokenizer, text: string): KnownTokens {
   return { ids: ids.subarray(0, length), unknown, dropped };
 }
 
+/**
+ * A prompt's ids (`gpt sample --start`, the page's prompt): encodeKnown(), except that a special
+ * token spelled in it is that token, as nanoGPT's sample.py encodes --start "<|endoftext|>" to
+ * GPT-2's token 50256 (a corpus keeps such text as text: no document can forge a boundary).
+ */
+export function encodePrompt(tokenizer: Tokenizer, text: string): KnownTokens {
+  if (!(tokenizer instanceof ByteLevelBpe)) return encodeKnown(tokenizer, text);
+  return { ids: Int32Array.from(tokenizer.encodeAllowingSpecial(text)), unknown: new Map(), dropped: 0 };
+}
+
 /** e.g. `3 characters the tokenizer does not know were left out: "$" (U+0024) x2, "é" (U+00E9)`; '' when none were. */
 export function describeLeftOut({ unknown, dropped }: Pick<KnownTokens, 'unknown' | 'dropped'>, shown = 8): string {
   if (!dropped) return '';
