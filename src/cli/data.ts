@@ -10,7 +10,7 @@ import { makeDirectories, pathExists, readRegularFile, unlessMissing } from '../
 import { NON_NEGATIVE_INT, rangeProblem, show, type Range } from '../io/value-ranges.js';
 import type { TokenSource } from '../gpt/trainer.js';
 import { TOKEN_DTYPES, tokenBytes, tokenDtypeFor, TokenFile, TokenWriter, type TokenDtype } from '../node/token-file.js';
-import { BpeTokenizer, CharTokenizer, describeLeftOut, encodeKnown, tokenizerFromJSON, type Tokenizer } from '../gpt/tokenizer/index.js';
+import { BpeTokenizer, CharTokenizer, countSpelledSpecial, describeLeftOut, describeSpelledSpecial, encodeKnown, tokenizerFromJSON, type Tokenizer } from '../gpt/tokenizer/index.js';
 import { BYTE_TOKENS, PAIR_BASE } from '../gpt/tokenizer/pairs.js';
 import { BUILTIN_CORPUS, loadCorpus } from './corpus.js';
 import { flagName, UsageError } from './flags.js';
@@ -90,6 +90,8 @@ export async function buildDataset(text: string, opts: TokenizerChoice & { sourc
   const tokenizer = opts.existing ?? (await newTokenizer(text, opts));
   const known = encodeKnown(tokenizer, text);
   if (known.dropped) opts.note?.(`note: ${opts.source}: ${describeLeftOut(known)}`);
+  const spelled = describeSpelledSpecial(countSpelledSpecial(tokenizer, text));
+  if (spelled) opts.note?.(`note: ${opts.source} ${spelled}`);
   const { ids } = known;
   const n = trainCount(ids.length, opts.source);
   return { tokenizer, train: ids.slice(0, n), val: ids.slice(n), close: async () => undefined };

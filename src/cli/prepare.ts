@@ -3,7 +3,7 @@
 // may be larger than memory; the tokenizing pass runs on worker threads (tokenizer-pool.ts), and
 // progress shows on long work.
 import { join } from 'node:path';
-import { describeLeftOut, Gpt2Tokenizer, type KnownTokens } from '../gpt/tokenizer/index.js';
+import { countSpelledSpecial, describeLeftOut, describeSpelledSpecial, Gpt2Tokenizer, type KnownTokens } from '../gpt/tokenizer/index.js';
 import { BUILTIN_CORPUS, openCorpus, PIECE_BYTES, type Corpus, type CorpusPiece } from './corpus.js';
 import { BPE_VOCAB_SIZE, checkTokenizerFlagsApply, newTokenizer, TOKENIZER_DEFAULTS, TOKENIZER_DOCS, TOKENIZER_FILE_SHOWN, TOKENIZERS, VAL_FRACTION, writeDataset } from './data.js';
 import { flagHelp, noPositional, parseFlags, type FlagSpec } from './flags.js';
@@ -43,7 +43,7 @@ export async function prepare(args: string[]): Promise<number> {
   const threads = Math.min(f.workers || autoWorkers(), Math.max(corpus.documents, Math.ceil(corpus.bytes / PIECE_BYTES)));
   const t0 = performance.now();
   const dir = join(f.outDir, 'data');
-  const seen = { chars: 0, pieces: 0, rough: 0 };
+  const seen = { chars: 0, pieces: 0, rough: 0, special: new Map<string, number>() };
   // under the directory's lock: a run there reads this data (and a resumed one reads it again); taken
   // before the first pass, so that a held lock is told at once, not after minutes of learning
   const { tokenizer, counts, endOfText, threadsUsed } = await withDirectoryLock(f.outDir, async () => {
@@ -60,6 +60,7 @@ export async function prepare(args: string[]): Promise<number> {
         await append(allKnown(await tokens, f.data));
         if (piece.documentEnd && endOfText !== null) await append(Int32Array.of(endOfText));
         [seen.chars, seen.pieces, seen.rough] = [seen.chars + piece.text.length, seen.pieces + 1, seen.rough + Number(piece.rough)];
+        countSpelledSpecial(tokenizer, piece.text, seen.special); // one cut in two by a rough piece's end goes uncounted
       };
       for await (const piece of passOver(corpus, 'tokenizing')) {
         const tokens = pool.encode(piece.text);
@@ -75,6 +76,8 @@ export async function prepare(args: string[]): Promise<number> {
     const joined = endOfText !== null ? 'each followed by <|endoftext|>' : `joined as they are (the ${f.tokenizer} tokenizer has no end-of-text token)`;
     console.log(`${corpus.documents.toLocaleString('en-US')} documents (the files of ${f.data}), ${joined}`);
   }
+  const spelled = describeSpelledSpecial(seen.special);
+  if (spelled) console.log(`note: ${f.data} ${spelled}`);
   if (seen.rough && f.tokenizer !== 'char') {
     console.log(
       `note: ${seen.rough} of the ${seen.pieces} pieces of ${f.data} were cut mid-line (no line break that is safe to cut at ` +

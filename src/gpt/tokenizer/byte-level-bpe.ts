@@ -3,7 +3,8 @@
 // byte tokens, and merges apply by rank, never across a chunk boundary. Any well-formed string
 // round-trips exactly. A lone surrogate cannot be UTF-8 encoded: TextEncoder turns it into U+FFFD,
 // so that is what decode returns for it. Special tokens (GPT-2's <|endoftext|>) follow the merges:
-// decode writes their text, encode never produces them (text that spells one is ordinary text).
+// decode writes their text, encode never produces them (text that spells one is ordinary text);
+// encodeAllowingSpecial does, for a prompt.
 import { checkArray, checkIds, checkText, type Tokenizer, type TokenizerJSON } from './tokenizer.js';
 import { mergeByRank } from './merge-by-rank.js';
 import { BYTE_TOKENS, pairKey } from './pairs.js';
@@ -92,6 +93,29 @@ export abstract class ByteLevelBpe implements Tokenizer {
       length += ids.length;
     }
     return out.slice(0, length);
+  }
+
+  /**
+   * encode(), except that a special token's text (GPT-2's "<|endoftext|>") becomes that token, as
+   * tiktoken's encode(text, allowed_special="all") has it: nanoGPT's sample.py encodes --start so.
+   */
+  encodeAllowingSpecial(text: string): number[] {
+    checkText(`${this.owner}.encodeAllowingSpecial`, text);
+    if (!this.special.length) return this.encode(text);
+    const first = this.vocabSize - this.special.length;
+    // longest first, so that a special token's text holding another's is taken whole
+    const names = [...this.special].sort((x, y) => y.length - x.length);
+    const pattern = new RegExp(names.map((name) => name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('|'), 'g');
+    const ids: number[] = [];
+    const add = (plain: string) => this.encodeIds(plain).forEach((id) => ids.push(id)); // a prompt FILE: may be long; no spread
+    let from = 0;
+    for (const m of text.matchAll(pattern)) {
+      add(text.slice(from, m.index));
+      ids.push(first + this.special.indexOf(m[0]));
+      from = m.index + m[0].length;
+    }
+    add(text.slice(from));
+    return ids;
   }
 
   decode(ids: ArrayLike<number>): string {

@@ -32,6 +32,16 @@ export function encodeKnown(tokenizer: Tokenizer, text: string): KnownTokens {
   return { ids: ids.subarray(0, length), unknown, dropped };
 }
 
+/**
+ * A prompt's ids (`gpt sample --start`, the page's prompt): encodeKnown(), except that a special
+ * token spelled in it is that token, as nanoGPT's sample.py encodes --start "<|endoftext|>" to
+ * GPT-2's token 50256 (a corpus keeps such text as text: no document can forge a boundary).
+ */
+export function encodePrompt(tokenizer: Tokenizer, text: string): KnownTokens {
+  if (!(tokenizer instanceof ByteLevelBpe)) return encodeKnown(tokenizer, text);
+  return { ids: Int32Array.from(tokenizer.encodeAllowingSpecial(text)), unknown: new Map(), dropped: 0 };
+}
+
 /** e.g. `3 characters the tokenizer does not know were left out: "$" (U+0024) x2, "é" (U+00E9)`; '' when none were. */
 export function describeLeftOut({ unknown, dropped }: Pick<KnownTokens, 'unknown' | 'dropped'>, shown = 8): string {
   if (!dropped) return '';
@@ -39,4 +49,27 @@ export function describeLeftOut({ unknown, dropped }: Pick<KnownTokens, 'unknown
   const more = unknown.size > shown ? `, and ${unknown.size - shown} other kinds` : '';
   const count = dropped === 1 ? '1 character the tokenizer does not know was' : `${dropped} characters the tokenizer does not know were`;
   return `${count} left out: ${listed.join(', ')}${more}`;
+}
+
+/**
+ * How often `text` spells each special token (GPT-2's "<|endoftext|>"), which encodeKnown() keeps as
+ * text. Added to `counts`: a corpus is counted a piece at a time.
+ */
+export function countSpelledSpecial(tokenizer: Tokenizer, text: string, counts = new Map<string, number>()): Map<string, number> {
+  if (!(tokenizer instanceof ByteLevelBpe)) return counts;
+  for (const name of tokenizer.special) {
+    for (let at = text.indexOf(name); at >= 0; at = text.indexOf(name, at + name.length)) counts.set(name, (counts.get(name) ?? 0) + 1);
+  }
+  return counts;
+}
+
+/**
+ * e.g. `spells "<|endoftext|>" 3 times: ...`; '' when `counts` has none. tiktoken's encode() refuses
+ * such text by default; nanoGPT's prepare.py (encode_ordinary) and GPT-2's encoder keep it as text,
+ * as encodeKnown does, but a corpus that separates its documents so (TinyStories does) means the token.
+ */
+export function describeSpelledSpecial(counts: ReadonlyMap<string, number>): string {
+  if (!counts.size) return '';
+  const spelled = [...counts].map(([name, n]) => `${JSON.stringify(name)} ${n === 1 ? 'once' : `${n.toLocaleString('en-US')} times`}`).join(', ');
+  return `spells ${spelled}: tokenized as text, as nanoGPT's encode_ordinary does, not as the special token; \`gpt prepare --data DIR\` follows each file of DIR with <|endoftext|>`;
 }

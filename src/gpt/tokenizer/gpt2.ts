@@ -5,7 +5,8 @@
 //
 // Like GPT-2's encoder.py and tiktoken's encode_ordinary, encode() treats "<|endoftext|>" in the text
 // as ordinary text, so no input can forge a document boundary; a caller that wants the token appends
-// specialId('<|endoftext|>') itself. decode() writes a special token's text.
+// specialId('<|endoftext|>') itself, and encodeAllowingSpecial() reads a prompt as nanoGPT's
+// sample.py does (its --start "<|endoftext|>" is token 50256). decode() writes a special token's text.
 import { ByteLevelBpe } from './byte-level-bpe.js';
 import { GPT2_BYTE_ORDER } from './byte-chars.js';
 import { eachMatch } from './split.js';
