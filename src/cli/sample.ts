@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { initDevice } from '../device/device.js';
 import { modelFromCheckpoint, type Checkpoint } from '../gpt/checkpoint.js';
 import { generateBatch } from '../gpt/generate.js';
-import { describeLeftOut, encodeKnown, TextStream } from '../gpt/tokenizer/index.js';
+import { describeLeftOut, encodePrompt, TextStream } from '../gpt/tokenizer/index.js';
 import { evaluateModel, TRAIN_DOCS, TRAIN_RANGES } from '../gpt/trainer.js';
 import { NON_NEGATIVE, NON_NEGATIVE_INT, POSITIVE_INT, SEED } from '../io/value-ranges.js';
 import { loadCheckpoint } from '../node/checkpoint-dir.js';
@@ -45,7 +45,7 @@ const SAMPLE_FLAGS: FlagSpec<typeof SAMPLE_DEFAULTS> = {
   docs: {
     outDir: OUT_DIR_DOC,
     initFrom: INIT_FROM_DOC,
-    start: 'prompt text (or FILE:path to read it from a file)',
+    start: "prompt text (or FILE:path to read it from a file); a special token's text (GPT-2's <|endoftext|>) is that token",
     numSamples: 'how many samples to draw, generated together as one batch',
     maxNewTokens: 'tokens to generate per sample',
     temperature: '0 = greedy',
@@ -68,7 +68,7 @@ export async function sample(args: string[]): Promise<number> {
   if (!start) throw new UsageError(`flag --start ${f.start} names an empty file`); // an empty --start itself is refused with the flags
   const { model, tokenizer } = await openCheckpoint(checkpointPath(f), f.numSamples, false);
   try {
-    const known = encodeKnown(tokenizer, start);
+    const known = encodePrompt(tokenizer, start); // GPT-2's "<|endoftext|>" is its token, as in nanoGPT's sample.py
     if (known.dropped) console.error(`note: --start: ${describeLeftOut(known)}`);
     if (!known.ids.length) throw new UsageError(`flag --start holds no character the checkpoint's tokenizer knows`);
     const prompt = [...known.ids];

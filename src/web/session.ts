@@ -6,7 +6,7 @@ import { decodeCheckpoint, encodeCheckpoint, modelFromCheckpoint, restoreOptimiz
 import { generate, type GenerateOptions } from '../gpt/generate.js';
 import { decodeHF, HF_FILES, type HFModelFiles } from '../gpt/hf/index.js';
 import type { GPT, GPTConfig } from '../gpt/model.js';
-import { CharTokenizer, describeLeftOut, encodeKnown, TextStream, type Tokenizer } from '../gpt/tokenizer/index.js';
+import { CharTokenizer, describeLeftOut, encodeKnown, encodePrompt, TextStream, type Tokenizer } from '../gpt/tokenizer/index.js';
 import { TRAIN_DEFAULTS, Trainer, trainConfigProblem, TrainingDivergedError, type TrainConfig } from '../gpt/trainer.js';
 import { tensor } from '../ops/index.js';
 import { scope } from '../tensor/scope.js';
@@ -176,7 +176,7 @@ export class Session {
    * left out (promptNote says which); an empty prompt starts from a newline.
    */
   private encodePrompt(prompt: string): number[] {
-    const known = encodeKnown(this.usable().tokenizer, prompt || '\n');
+    const known = encodePrompt(this.usable().tokenizer, prompt || '\n');
     this.promptNote = describeLeftOut(known);
     if (known.ids.length) return Array.from(known.ids);
     if (!prompt) throw new Error('the prompt is empty and this model\'s tokenizer has no newline to start from: type a prompt');

@@ -8,4 +8,5 @@ export type { MergeProgress } from './train-bpe.js';
 export { splitChunks } from './split.js';
 export { tokenizerFromJSON } from './json.js';
 export { encodeKnown, describeLeftOut, type KnownTokens } from './encode-known.js';
+export { encodePrompt } from './encode-prompt.js';
 export { TextStream } from './text-stream.js';
