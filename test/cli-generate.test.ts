@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { generate } from '../src/gpt/generate.js';
 import { GPT } from '../src/gpt/model.js';
+import { device } from '../src/index.js';
 import { CharTokenizer } from '../src/gpt/tokenizer/index.js';
 import { saveCheckpoint } from '../src/node/checkpoint-dir.js';
 import { gpt, tempDir } from './cli-helpers.js';
@@ -71,5 +72,23 @@ describe('gpt sample --num-samples', () => {
     expect(r.code, r.err).toBe(0);
     const samples = r.out.split(/^--- sample \d of 3\nto \n/m).slice(1).map((s) => s.replace(/\n\n?$/, ''));
     expect(new Set(samples).size, samples.join(' | ')).toBe(3);
+  });
+
+  it('is checked against the adapter at the positions the generation reaches, not always the whole block; a refusal names the flag', async () => {
+    // a long block, narrow: the qkv of --num-samples N rows over the whole block is past one binding
+    const long = join(tempDir('cli-generate-long'), 'ckpt');
+    const small = new GPT({ vocabSize: tokenizer.vocabSize, blockSize: 4096, nLayer: 1, nHead: 1, nEmbd: 8, dropout: 0, bias: true }, { seed: 1 });
+    await saveCheckpoint(long, small, tokenizer);
+    small.dispose();
+    const { maxStorageBufferBindingSize: binding, maxBufferSize } = device().info.limits;
+    const n = Math.ceil(Math.min(binding!, maxBufferSize!) / (4096 * 3 * 8 * 4)) + 1;
+    // a prompt of 1 token and 2 new ones: a KV cache of at most 6 positions a sample
+    const r = await gpt('sample', '--out-dir', long, '--num-samples', String(n), '--max-new-tokens', '2', '--temperature', '0');
+    expect(r.code, r.err).toBe(0);
+    expect(r.out.match(/^--- sample \d+ of \d+$/gm)).toHaveLength(n);
+    // past half the block the cache may grow to all of it
+    const full = await gpt('sample', '--out-dir', long, '--num-samples', String(n), '--max-new-tokens', '2048');
+    expect(full.code).toBe(2);
+    expect(full.err).toMatch(new RegExp(`^gpt sample: flag --num-samples ${n}: the model does not fit this adapter: .*\\(batch ${n} x block 4096 x .*; a smaller --num-samples fits$`));
   });
 });

@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { initDevice } from '../device/device.js';
 import { modelFromCheckpoint, type Checkpoint } from '../gpt/checkpoint.js';
 import { generateBatch } from '../gpt/generate.js';
-import { describeLeftOut, encodePrompt, TextStream } from '../gpt/tokenizer/index.js';
+import type { GPT } from '../gpt/model.js';
+import { describeLeftOut, encodePrompt, TextStream, tokenizerFromJSON } from '../gpt/tokenizer/index.js';
 import { evaluateModel, TRAIN_DOCS, TRAIN_RANGES } from '../gpt/trainer.js';
 import { NON_NEGATIVE, NON_NEGATIVE_INT, POSITIVE_INT, SEED } from '../io/value-ranges.js';
 import { loadCheckpoint } from '../node/checkpoint-dir.js';
@@ -45,7 +46,7 @@ const SAMPLE_FLAGS: FlagSpec<typeof SAMPLE_DEFAULTS> = {
   docs: {
     outDir: OUT_DIR_DOC,
     initFrom: INIT_FROM_DOC,
-    start: 'prompt text (or FILE:path to read it from a file); <|endoftext|> in it is GPT-2\'s token, as in nanoGPT',
+    start: "prompt text (or FILE:path to read it from a file); a special token's text (GPT-2's <|endoftext|>) is that token",
     numSamples: 'how many samples to draw, generated together as one batch',
     maxNewTokens: 'tokens to generate per sample',
     temperature: '0 = greedy',
@@ -66,12 +67,17 @@ export async function sample(args: string[]): Promise<number> {
   if (f.start === 'FILE:') throw new UsageError('flag --start FILE: names no file: give FILE:path'); // not "cannot read : ENOENT"
   const start = f.start.startsWith('FILE:') ? await loadCorpus(f.start.slice(5)) : f.start; // read before the device opens
   if (!start) throw new UsageError(`flag --start ${f.start} names an empty file`); // an empty --start itself is refused with the flags
-  const { model, tokenizer } = await openCheckpoint(checkpointPath(f), f.numSamples, false);
+  const ckpt = await loadCheckpoint(checkpointPath(f));
+  const tokenizer = tokenizerFromJSON(ckpt.meta.tokenizer);
+  const known = encodePrompt(tokenizer, start); // GPT-2's "<|endoftext|>" is its token, as in nanoGPT's sample.py
+  if (known.dropped) console.error(`note: --start: ${describeLeftOut(known)}`);
+  if (!known.ids.length) throw new UsageError(`flag --start holds no character the checkpoint's tokenizer knows`);
+  const prompt = [...known.ids];
+  // the positions this generation reaches: its windows, and a KV cache that grows to at most twice
+  // its context (src/nn/transformer.ts), within the block; a short one fits more samples
+  const positions = Math.min(ckpt.meta.model.blockSize, 2 * (prompt.length + f.maxNewTokens));
+  const model = await openModel(ckpt, f.numSamples, '--num-samples', positions);
   try {
-    const known = encodePrompt(tokenizer, start);
-    if (known.dropped) console.error(`note: --start: ${describeLeftOut(known)}`);
-    if (!known.ids.length) throw new UsageError(`flag --start holds no character the checkpoint's tokenizer knows`);
-    const prompt = [...known.ids];
     const shown = tokenizer.decode(prompt); // the prompt the model continues: without what was left out
     // all samples in one batch (one forward per step for all of them); sample n draws with seed + n - 1
     const samples: number[][] = Array.from({ length: f.numSamples }, () => []);
@@ -132,7 +138,9 @@ export async function evaluate(args: string[]): Promise<number> {
   const { values: f, positional } = parseFlags(args, EVAL_FLAGS);
   noPositional(positional);
   if (f.data && f.dataDir) throw new UsageError('give --data or --data-dir, not both');
-  const { ckpt, model, tokenizer } = await openCheckpoint(checkpointPath(f), f.batchSize, false);
+  const ckpt = await loadCheckpoint(checkpointPath(f));
+  const model = await openModel(ckpt, f.batchSize, '--batch-size');
+  const tokenizer = tokenizerFromJSON(ckpt.meta.tokenizer);
   try {
     const compression = describeCompression(ckpt);
     if (compression) console.log(`model: ${compression}`);
@@ -150,10 +158,22 @@ export async function evaluate(args: string[]): Promise<number> {
   return 0;
 }
 
-/** The checkpoint (read and checked before the device opens), its model on the device if it fits. */
-async function openCheckpoint(path: string, batchSize: number, training: boolean) {
-  const ckpt: Checkpoint = await loadCheckpoint(path);
+/**
+ * The checkpoint's model on the device, if a batch of `batchSize` sequences of `positions` fits the
+ * adapter; a refusal that a batch of one would not get names the flag that set the batch.
+ */
+async function openModel(ckpt: Checkpoint, batchSize: number, flag: string, positions = ckpt.meta.model.blockSize): Promise<GPT> {
   const dev = await initDevice();
-  checkModelFits(ckpt.meta.model, batchSize, { training, limits: dev.info.limits });
-  return { ckpt, ...modelFromCheckpoint(ckpt, { dropout: 0 }) };
+  const refusal = (batch: number): Error | null => {
+    try {
+      checkModelFits({ ...ckpt.meta.model, blockSize: positions }, batch, { training: false, limits: dev.info.limits });
+      return null;
+    } catch (e) {
+      return e as Error;
+    }
+  };
+  const refused = refusal(batchSize);
+  if (refused && batchSize > 1 && !refusal(1)) throw new UsageError(`flag ${flag} ${batchSize}: ${refused.message}; a smaller ${flag} fits`);
+  if (refused) throw refused;
+  return modelFromCheckpoint(ckpt, { dropout: 0 }).model;
 }

@@ -13,7 +13,7 @@ import { noGrad } from '../autograd/mode.js';
 import { enterEval, leaveEval } from '../nn/eval-mode.js';
 import { disposeCache, keepCacheRows, type KVCache } from '../nn/transformer.js';
 import { device } from '../device/device.js';
-import { checkSamplingOptions, sampleLogits, tensor, type SamplingOptions, type Tensor } from '../ops/index.js';
+import { cast, checkSamplingOptions, sampleLogits, tensor, type SamplingOptions, type Tensor } from '../ops/index.js';
 import { checkOptionKeys, describeValue } from '../tensor/check.js';
 import { Generator } from '../tensor/generator.js';
 import { keep, scope } from '../tensor/scope.js';
@@ -100,7 +100,9 @@ async function* decode(model: GPT, prompts: readonly (readonly number[])[], opts
         scope(() => {
           const idx = Array.isArray(input) ? tensor(Int32Array.from(input.flat()), [input.length, input[0]!.length]) : input;
           const logits = model.forward(idx, { caches: caches ?? undefined, lastOnly: true, starts: padded ? starts : undefined }).logits; // [R, 1, V]
-          return sampleLogits(logits, tensor(us, [us.length, 1]), sampling); // [R, 1]: one id a row is read back, not the logits
+          // under autocast('float16') the logits are float16: drawn from in float32, as HF's generate casts them
+          const drawFrom = logits.dtype === 'float32' ? logits : cast(logits, 'float32');
+          return sampleLogits(drawFrom, tensor(us, [us.length, 1]), sampling); // [R, 1]: one id a row is read back, not the logits
         }),
       ),
     );

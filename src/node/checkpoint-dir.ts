@@ -44,7 +44,11 @@ export async function loadCheckpoint(path: string): Promise<Checkpoint> {
   try {
     isDir = (await stat(path)).isDirectory();
   } catch {
-    throw new Error(`no checkpoint at ${path}`);
+    // nanoGPT's --init-from takes these names and downloads OpenAI's weights
+    const hub = /^gpt2(-medium|-large|-xl)?$/.test(path)
+      ? ` (nothing is downloaded: fetch the Hugging Face directory, e.g. \`huggingface-cli download ${path} config.json model.safetensors tokenizer.json --local-dir ${path}\`, and give its path)`
+      : '';
+    throw new Error(`no checkpoint at ${path}${hub}`);
   }
   if (!isDir) {
     if (basename(path) === MANIFEST_FILE) throw new Error(`${path} is the manifest of the checkpoint in ${dirname(path)}: give the directory`);

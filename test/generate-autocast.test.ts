@@ -1,0 +1,57 @@
+// Generation under autocast('float16') (a model computing in float16, as HF's generate runs under
+// torch.autocast): the logits are float16, and the draw takes them in float32, as HF's generate
+// casts its next-token logits. Checked against the walk over GPT-2's float64 logits (test/
+// hf-reference.ts) with the same seeded uniform numbers, wherever a draw is not within float16's
+// rounding of a boundary between two tokens.
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { sampleWalk } from '../src/check/reference/sample.js';
+import { modelFromCheckpoint } from '../src/gpt/checkpoint.js';
+import { generate } from '../src/gpt/generate.js';
+import type { GPT } from '../src/gpt/model.js';
+import { autocast } from '../src/nn/index.js';
+import { loadCheckpoint } from '../src/node/checkpoint-dir.js';
+import { Generator } from '../src/tensor/generator.js';
+import { tempDir } from './cli-helpers.js';
+import { setupDevice } from './helpers.js';
+import { gpt2Logits, randomGPT2, SMALL, writeGPT2Dir } from './hf-reference.js';
+
+const params = randomGPT2(3);
+let model: GPT;
+beforeAll(async () => {
+  await setupDevice();
+  const dir = join(tempDir('generate-autocast'), 'gpt2');
+  writeGPT2Dir(dir, params, { prefix: false, head: false });
+  model = modelFromCheckpoint(await loadCheckpoint(dir), { dropout: 0 }).model;
+});
+
+describe('generate under autocast float16', () => {
+  it.each([true, false])('samples (temperature, top-k, top-p) as the float64 walk does (kvCache %s)', async (kvCache) => {
+    const prompt = [5, 17, 200, 3];
+    const opts = { temperature: 1.3, topK: 60, topP: 0.95 };
+    const n = 2 * SMALL.T; // past the window too
+    const got = await autocast('float16', async () => {
+      const out: number[] = [];
+      for await (const t of generate(model, prompt, { ...opts, maxNewTokens: n, seed: 9, kvCache })) out.push(t);
+      return out;
+    });
+    expect(got).toHaveLength(n);
+    const rng = new Generator(9);
+    const context = [...prompt];
+    let compared = 0;
+    for (const [k, token] of got.entries()) {
+      const u = Math.fround(rng.nextFloat());
+      const logits = gpt2Logits(params, context.slice(-SMALL.T)).at(-1)!;
+      const draw = (du: number, dp: number) => sampleWalk(logits, u + du, { ...opts, topP: opts.topP + dp }).token;
+      const want = draw(0, 0);
+      // float16 logits move the cumulative weights (the draw's, top-p's) by far less than 0.01
+      if ([draw(-0.01, 0), draw(0.01, 0), draw(0, -0.01), draw(0, 0.01)].every((t) => t === want)) {
+        expect(token, `token ${k}`).toBe(want);
+        compared++;
+      }
+      context.push(token);
+    }
+    expect(compared, 'draws not near a boundary').toBeGreaterThan(n / 3);
+    expect(new Set(got).size, 'the tokens vary').toBeGreaterThan(5);
+  });
+});
