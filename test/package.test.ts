@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { gpt3EncoderDir, loadGpt2Tokenizer } from '../src/cli/tokenizer-files.js';
+import { BpeTokenizer } from '../src/gpt/tokenizer/index.js';
 import { corpusText, tempDir } from './cli-helpers.js';
 
 const exec = promisify(execFile);
@@ -132,5 +133,12 @@ describe('the packed package', () => {
       prepared.push(['train.bin', 'val.bin', 'meta.json'].map((f) => readFileSync(join(app, out, 'data', f))));
     }
     expect(prepared[1]!.map((bytes, i) => bytes.equals(prepared[0]![i]!))).toEqual([true, true, true]);
+    // its chunks counted on the threads, a piece each, added in order: the merges of BpeTokenizer.train on
+    // the whole text, also where the pieces differ (the second piece's words only in it, in upper case)
+    const mixed = `${text.slice(0, 6 * 2 ** 20).replace(/[^\n]*$/, '')}${text.slice(0, 4 * 2 ** 20).toUpperCase()}`;
+    writeFileSync(join(app, 'mixed.txt'), mixed);
+    await exec('npx', ['--offline', 'gpt', 'prepare', '--data', 'mixed.txt', '--tokenizer', 'bpe', '--vocab-size', '300', '--workers', '2', '--out-dir', 'bpe-mixed'], { cwd: app });
+    const learnt = JSON.parse(readFileSync(join(app, 'bpe-mixed', 'data', 'meta.json'), 'utf8')).tokenizer;
+    expect(learnt).toEqual(BpeTokenizer.train(mixed, 300).toJSON());
   });
 });

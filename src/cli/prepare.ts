@@ -1,15 +1,15 @@
 // `gpt prepare`: tokenize a corpus once into <out-dir>/data (train.bin, val.bin, meta.json). A file
 // is read in pieces, in one pass to learn a char or bpe vocabulary and one to tokenize, so a corpus
-// may be larger than memory; the tokenizing pass runs on worker threads (tokenizer-pool.ts), and
-// progress shows on long work.
+// may be larger than memory; the tokenizing pass, and a BPE vocabulary's counting, run on worker
+// threads (tokenizer-pool.ts), and progress shows on long work.
 import { join } from 'node:path';
-import { countSpelledSpecial, describeLeftOut, describeSpelledSpecial, Gpt2Tokenizer, type KnownTokens } from '../gpt/tokenizer/index.js';
+import { BpeTokenizer, countSpelledSpecial, describeLeftOut, describeSpelledSpecial, Gpt2Tokenizer, type KnownTokens } from '../gpt/tokenizer/index.js';
 import { BUILTIN_CORPUS, openCorpus, PIECE_BYTES, type Corpus, type CorpusPiece } from './corpus.js';
 import { BPE_VOCAB_SIZE, checkTokenizerFlagsApply, newTokenizer, TOKENIZER_DEFAULTS, TOKENIZER_DOCS, TOKENIZER_FILE_SHOWN, TOKENIZERS, VAL_FRACTION, writeDataset } from './data.js';
 import { flagHelp, noPositional, parseFlags, type FlagSpec } from './flags.js';
 import { formatSeconds, Progress } from './progress.js';
 import { withDirectoryLock } from './run-lock.js';
-import { autoWorkers, MAX_WORKERS, tokenizerPool } from './tokenizer-pool.js';
+import { autoWorkers, chunkCounterPool, MAX_WORKERS, tokenizerPool, type TextPool } from './tokenizer-pool.js';
 
 const PREPARE_DEFAULTS = { data: BUILTIN_CORPUS, outDir: 'out', valFraction: VAL_FRACTION, workers: 0, ...TOKENIZER_DEFAULTS };
 const PREPARE_FLAGS: FlagSpec<typeof PREPARE_DEFAULTS> = {
@@ -47,28 +47,21 @@ export async function prepare(args: string[]): Promise<number> {
   // under the directory's lock: a run there reads this data (and a resumed one reads it again); taken
   // before the first pass, so that a held lock is told at once, not after minutes of learning
   const { tokenizer, counts, endOfText, threadsUsed } = await withDirectoryLock(f.outDir, async () => {
-    // a pass that only char and bpe take: gpt2's vocabulary is read, not learnt
-    const tokenizer = await newTokenizer(texts(passOver(corpus, 'learning the vocabulary'), f.data), { tokenizer: f.tokenizer, vocabSize: f.vocabSize, tokenizerFile: f.tokenizerFile });
+    // a pass that only char and bpe take (bpe's counting on the threads): gpt2's vocabulary is read, not learnt
+    const tokenizer =
+      f.tokenizer === 'bpe'
+        ? await learnBpe(corpus, threads, f.vocabSize, f.data)
+        : await newTokenizer(texts(passOver(corpus, 'learning the vocabulary'), f.data), { tokenizer: f.tokenizer, vocabSize: f.vocabSize, tokenizerFile: f.tokenizerFile });
     // nanoGPT's openwebtext/prepare.py: each document followed by <|endoftext|>
     const endOfText = corpus.separateDocuments && tokenizer instanceof Gpt2Tokenizer ? (tokenizer.specialId('<|endoftext|>') ?? null) : null;
     const pool = tokenizerPool(tokenizer, threads);
     const counts = await writeDataset(dir, tokenizer, f.data, async (append) => {
-      // a piece in flight per thread, and one more read ahead; appended in the corpus's order
-      const inFlight: { piece: CorpusPiece; tokens: Promise<KnownTokens> }[] = [];
-      const appendOldest = async () => {
-        const { piece, tokens } = inFlight.shift()!;
-        await append(allKnown(await tokens, f.data));
+      await inOrder(passOver(corpus, 'tokenizing'), pool, async (tokens, piece) => {
+        await append(allKnown(tokens, f.data));
         if (piece.documentEnd && endOfText !== null) await append(Int32Array.of(endOfText));
         [seen.chars, seen.pieces, seen.rough] = [seen.chars + piece.text.length, seen.pieces + 1, seen.rough + Number(piece.rough)];
         countSpelledSpecial(tokenizer, piece.text, seen.special); // one cut in two by a rough piece's end goes uncounted
-      };
-      for await (const piece of passOver(corpus, 'tokenizing')) {
-        const tokens = pool.encode(piece.text);
-        tokens.catch(() => undefined); // awaited in turn below; not an unhandled rejection meanwhile
-        inFlight.push({ piece, tokens });
-        if (inFlight.length > pool.threads) await appendOldest();
-      }
-      while (inFlight.length) await appendOldest();
+      });
     }, f.valFraction).finally(() => pool.close());
     return { tokenizer, counts, endOfText, threadsUsed: pool.threads };
   });
@@ -90,6 +83,37 @@ export async function prepare(args: string[]): Promise<number> {
   );
   console.log(`train ${counts.train.toLocaleString('en-US')} / val ${counts.val.toLocaleString('en-US')} tokens written to ${dir}`);
   return 0;
+}
+
+/** `pool`'s result for each piece (a piece in flight per thread, and one more read ahead), handed to `use` in the corpus's order. */
+async function inOrder<R>(pieces: AsyncIterable<CorpusPiece>, pool: TextPool<R>, use: (result: R, piece: CorpusPiece) => Promise<void>): Promise<void> {
+  const inFlight: { piece: CorpusPiece; result: Promise<R> }[] = [];
+  const useOldest = async () => {
+    const { piece, result } = inFlight.shift()!;
+    await use(await result, piece);
+  };
+  for await (const piece of pieces) {
+    const result = pool.run(piece.text);
+    result.catch(() => undefined); // awaited in turn; not an unhandled rejection meanwhile
+    inFlight.push({ piece, result });
+    if (inFlight.length > pool.threads) await useOldest();
+  }
+  while (inFlight.length) await useOldest();
+}
+
+/** A BPE vocabulary learnt from the corpus, its chunks counted on `threads` threads and added in the corpus's order (so the merges are one thread's). */
+async function learnBpe(corpus: Corpus, threads: number, vocabSize: number, source: string): Promise<BpeTokenizer> {
+  const counts = new Map<string, number>();
+  const pool = chunkCounterPool(threads);
+  try {
+    await inOrder(passOver(corpus, 'learning the vocabulary'), pool, async (pieceCounts) => {
+      for (const [chunk, n] of pieceCounts) counts.set(chunk, (counts.get(chunk) ?? 0) + n);
+    });
+  } finally {
+    await pool.close();
+  }
+  if (!counts.size) throw emptyCorpus(source);
+  return BpeTokenizer.trainOnCounts(counts, vocabSize);
 }
 
 /** The ids of a piece, all of it: the vocabulary was learnt from this very text, so a character it lacks means the file changed meanwhile. */

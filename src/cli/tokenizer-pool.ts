@@ -1,13 +1,13 @@
 // Tokenizing on several threads for `gpt prepare`: a corpus of gigabytes takes minutes a thread
-// (GPT-2's tokenizer: about 25 MB/s). Each worker thread holds its own copy of the tokenizer; texts
-// go to whichever is free and the ids come back in the order the texts were given, so the tokens
-// are those of one thread. The workers run the built tokenize-worker.js: where it has not been built
+// (GPT-2's tokenizer: about 25 MB/s; counting a BPE vocabulary's chunks: about 13 MB/s). Each
+// worker thread holds its own copy of the tokenizer; texts go to whichever is free, and the caller
+// takes the results in the order the texts were given, so the tokens are those of one thread. The workers run the built tokenize-worker.js: where it has not been built
 // (this checkout's TypeScript run as it is, as the tests do), tokenizing stays on this thread.
 import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import { encodeKnown, type KnownTokens, type Tokenizer } from '../gpt/tokenizer/index.js';
+import { countChunks, encodeKnown, type KnownTokens, type Tokenizer, type TokenizerJSON } from '../gpt/tokenizer/index.js';
 
 /** At most this many worker threads: past it, reading and writing the files keep up no longer. */
 export const MAX_WORKERS = 16;
@@ -17,43 +17,54 @@ const WORKER_SCRIPT = new URL('./tokenize-worker.js', import.meta.url);
 /** How many threads tokenize when `asked` is 0 (auto): one per core, at most MAX_WORKERS. */
 export const autoWorkers = () => Math.min(MAX_WORKERS, availableParallelism());
 
-/** Encodes texts in order, on worker threads or, with one thread or no built worker, on this one. */
-export interface TokenizerPool {
-  /** How many threads tokenize. */
+/** Works on texts, on worker threads or, with one thread or no built worker, on this one. */
+export interface TextPool<R> {
+  /** How many threads work. */
   readonly threads: number;
-  /** The tokens of `text`; the results of several calls may be awaited in any order. */
-  encode(text: string): Promise<KnownTokens>;
+  /** The result for `text`; the results of several calls may be awaited in any order. */
+  run(text: string): Promise<R>;
   close(): Promise<void>;
 }
 
-/** A pool of `threads` threads for `tokenizer` (1: this thread). */
-export function tokenizerPool(tokenizer: Tokenizer, threads: number): TokenizerPool {
-  if (threads <= 1 || !existsSync(fileURLToPath(WORKER_SCRIPT))) {
-    return { threads: 1, encode: async (text) => encodeKnown(tokenizer, text), close: async () => undefined };
-  }
-  return new WorkerPool(tokenizer, threads);
+/** A pool of `threads` threads (1: this thread) that encode texts with `tokenizer`. */
+export const tokenizerPool = (tokenizer: Tokenizer, threads: number): TextPool<KnownTokens> =>
+  textPool({ tokenizer: tokenizer.toJSON() }, threads, (text) => encodeKnown(tokenizer, text));
+
+/** A pool of `threads` threads (1: this thread) that count texts' BPE pre-tokenization chunks (a BPE vocabulary's first step). */
+export const chunkCounterPool = (threads: number): TextPool<Map<string, number>> => textPool({ tokenizer: null }, threads, (text) => countChunks(text));
+
+/** What a worker is started with: the tokenizer it encodes with, or null for one that counts chunks. */
+export interface WorkerJob {
+  tokenizer: TokenizerJSON | null;
 }
 
-interface Pending {
-  resolve: (tokens: KnownTokens) => void;
+function textPool<R>(job: WorkerJob, threads: number, here: (text: string) => R): TextPool<R> {
+  if (threads <= 1 || !existsSync(fileURLToPath(WORKER_SCRIPT))) {
+    return { threads: 1, run: async (text) => here(text), close: async () => undefined };
+  }
+  return new WorkerPool<R>(job, threads);
+}
+
+interface Pending<R> {
+  resolve: (result: R) => void;
   reject: (e: Error) => void;
 }
 
-class WorkerPool implements TokenizerPool {
+class WorkerPool<R> implements TextPool<R> {
   private readonly workers: Worker[];
   private readonly idle: Worker[];
   private readonly queue: { id: number; text: string }[] = [];
-  private readonly pending = new Map<number, Pending>();
+  private readonly pending = new Map<number, Pending<R>>();
   private nextId = 0;
   private failed: Error | null = null;
 
   constructor(
-    tokenizer: Tokenizer,
+    job: WorkerJob,
     readonly threads: number,
   ) {
     this.workers = Array.from({ length: threads }, () => {
-      const worker = new Worker(WORKER_SCRIPT, { workerData: { tokenizer: tokenizer.toJSON() } });
-      worker.on('message', (m: { id: number } & KnownTokens) => this.done(worker, m));
+      const worker = new Worker(WORKER_SCRIPT, { workerData: job });
+      worker.on('message', (m: { id: number; result: R }) => this.done(worker, m));
       worker.on('error', (e) => this.fail(e));
       worker.on('messageerror', (e) => this.fail(e)); // a reply that could not be read: its piece would never finish
       worker.on('exit', (code) => code !== 0 && this.fail(new Error(`a tokenizing thread stopped (exit code ${code})`)));
@@ -62,10 +73,10 @@ class WorkerPool implements TokenizerPool {
     this.idle = [...this.workers];
   }
 
-  encode(text: string): Promise<KnownTokens> {
+  run(text: string): Promise<R> {
     if (this.failed) return Promise.reject(this.failed);
     const id = this.nextId++;
-    const result = new Promise<KnownTokens>((resolve, reject) => this.pending.set(id, { resolve, reject }));
+    const result = new Promise<R>((resolve, reject) => this.pending.set(id, { resolve, reject }));
     this.queue.push({ id, text });
     this.dispatch();
     return result;
@@ -82,9 +93,9 @@ class WorkerPool implements TokenizerPool {
     }
   }
 
-  private done(worker: Worker, { id, ids, unknown, dropped }: { id: number } & KnownTokens): void {
+  private done(worker: Worker, { id, result }: { id: number; result: R }): void {
     this.idle.push(worker);
-    this.pending.get(id)?.resolve({ ids, unknown, dropped });
+    this.pending.get(id)?.resolve(result);
     this.pending.delete(id);
     this.dispatch();
   }
