@@ -5,6 +5,7 @@
 // schedule (halve on overflow, double after growthInterval clean steps), driven by sequences of
 // finite and non-finite gradients drawn by fast-check and replayed by a host model of the rules,
 // which also says when a watch must be marked (the first step skipped at the minimum scale).
+// A float16 loss is scaled in float32 (as PyTorch does a 0-d half loss), its gradient exact.
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { AdamW } from '../src/optim/adamw.js';
@@ -12,6 +13,7 @@ import { clipGradNorm } from '../src/optim/clip.js';
 import { GradScaler } from '../src/optim/grad-scaler.js';
 import { scope, tensor, zeros, type Tensor } from '../src/index.js';
 import { MAX_SCALE, MIN_SCALE } from '../src/ops/index.js';
+import { profile } from '../src/kernels/profile.js';
 import { fcParams, seededValues, setupDevice } from './helpers.js';
 
 beforeAll(setupDevice);
@@ -118,6 +120,24 @@ describe('GradScaler', () => {
       expect(Array.from(a)).toEqual(Array.from(b));
       expect(a[0]).toBe(0.5); // 1 / scale: unscaled, not clipped
       for (const s of [huge, none]) s.dispose();
+    }));
+
+  it('scales a float16 loss in float32, as PyTorch multiplies a 0-d half loss by its 0-d float scale; refuses a non-float loss in one line', (ctx) =>
+    scope(async () => {
+      if (!profile().f16) ctx.skip();
+      const scaler = new GradScaler({ initScale: 2 ** 10 });
+      const w = tensor([0.5, -1.5, 3], [3]).requiresGrad_();
+      const h = w.astype('float16');
+      const loss = h.mul(h).sum(); // float16, 11.5
+      const scaled = scaler.scaleLoss(loss);
+      expect(scaled.dtype).toBe('float32');
+      expect(await scaled.item()).toBe(11.5 * 2 ** 10);
+      scaled.backward();
+      // d(scale * sum w^2)/dw = 2 w scale, exact in float16 here
+      expect(Array.from(await w.grad!.toArray())).toEqual([0.5, -1.5, 3].map((x) => 2 * x * 2 ** 10));
+      expect(() => scaler.scaleLoss(3 as never)).toThrow(/^GradScaler.scaleLoss: argument 'loss' must be a Tensor, got number 3$/);
+      expect(() => scaler.scaleLoss(tensor(new Int32Array([3]), []))).toThrow(/^GradScaler.scaleLoss: argument 'loss' must be float32 or float16, got int32\[\]$/);
+      scaler.dispose();
     }));
 
   it('saves and loads its state', () =>

@@ -15,7 +15,8 @@
 // the training loop to stop at its next readback.
 import { clipLimit, full, gradNorm, gradScalerUpdate, MAX_SCALE, MIN_SCALE, scalerFactorRules, scalerStateRules, tensor, type FloorMark, type Tensor } from '../ops/index.js';
 import { keep } from '../tensor/scope.js';
-import { checkOptionKeys, showValue } from '../tensor/check.js';
+import { checkOptionKeys, checkTensor, showValue } from '../tensor/check.js';
+import { FLOAT_DTYPES } from '../tensor/tensor.js';
 import { checkMaxNorm } from './clip.js';
 import { float32Grads } from './float32-only.js';
 
@@ -67,9 +68,15 @@ export class GradScaler {
     this.control = keep(full([4], 0));
   }
 
-  /** loss × scale (the tensor to call backward() on). */
+  /**
+   * loss × scale (the tensor to call backward() on), in float32: a float16 loss is cast first, as
+   * PyTorch's 0-d half loss times its 0-d float scale is float (scaled in float16, 65536 × a loss
+   * of 1 or more would overflow).
+   */
   scaleLoss(loss: Tensor): Tensor {
-    return loss.mul(this.scale);
+    checkTensor('GradScaler.scaleLoss', 'loss', loss);
+    if (!FLOAT_DTYPES.includes(loss.dtype)) throw new TypeError(`GradScaler.scaleLoss: argument 'loss' must be float32 or float16, got ${loss.describe()}`);
+    return (loss.dtype === 'float16' ? loss.astype('float32') : loss).mul(this.scale);
   }
 
   /**
