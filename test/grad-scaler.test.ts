@@ -151,8 +151,11 @@ describe('GradScaler', () => {
       const bad: [Record<string, unknown>, RegExp][] = [
         [{ ...state, scale: 0 }, /^GradScaler.load: state.scale must be a number in \[2\^-24, 2\^24\], got 0$/],
         [{ ...state, scale: NaN }, /^GradScaler.load: state.scale must be .*, got NaN$/],
-        [{ ...state, cleanSteps: 1.5 }, /^GradScaler.load: state.cleanSteps must be an integer >= 0, got 1.5$/],
-        [{ ...state, skippedSteps: -1 }, /^GradScaler.load: state.skippedSteps must be an integer >= 0, got -1$/],
+        [{ ...state, cleanSteps: 1.5 }, /^GradScaler.load: state.cleanSteps must be an integer in \[0, 2\^24\], got 1.5$/],
+        [{ ...state, skippedSteps: -1 }, /^GradScaler.load: state.skippedSteps must be an integer in \[0, 2\^24\], got -1$/],
+        // the counters are float32 on the GPU: 2^24 + 1 would come back as 2^24
+        [{ ...state, skippedSteps: 2 ** 24 + 1 }, /^GradScaler.load: state.skippedSteps must be an integer in \[0, 2\^24\], got 16777217$/],
+        [{ ...state, cleanSteps: 2 ** 24 + 1 }, /^GradScaler.load: state.cleanSteps must be an integer in \[0, 2\^24\], got 16777217$/],
       ];
       for (const [s, message] of bad) expect(() => scaler.load(s as never)).toThrow(message);
       expect(() => scaler.load(null as never)).toThrow(/^GradScaler.load: state must be an object, got null$/);
