@@ -5,7 +5,8 @@
 // schedule (halve on overflow, double after growthInterval clean steps), driven by sequences of
 // finite and non-finite gradients drawn by fast-check and replayed by a host model of the rules,
 // which also says when a watch must be marked (the first step skipped at the minimum scale).
-// A float16 loss is scaled in float32 (as PyTorch does a 0-d half loss), its gradient exact.
+// A float16 loss is scaled in float32 (as PyTorch does a 0-d half loss), its gradient exact; a step
+// is refused without its unscale's control, or with a control its unscale did not compute.
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { AdamW } from '../src/optim/adamw.js';
@@ -138,6 +139,32 @@ describe('GradScaler', () => {
       expect(() => scaler.scaleLoss(3 as never)).toThrow(/^GradScaler.scaleLoss: argument 'loss' must be a Tensor, got number 3$/);
       expect(() => scaler.scaleLoss(tensor(new Int32Array([3]), []))).toThrow(/^GradScaler.scaleLoss: argument 'loss' must be float32 or float16, got int32\[\]$/);
       scaler.dispose();
+    }));
+
+  // PyTorch's scaler.step(opt) applies the decision of this step's unscale; here opt.step() without
+  // the control stepped with the scaled (here overflowed) gradients, and a control from an earlier
+  // unscale repeated that step's decision for gradients it never measured, both without a word
+  it('AdamW.step refuses unscaled gradients without their control, and a control computed for other gradients', () =>
+    scope(async () => {
+      const p = tensor([1, 2]).requiresGrad_();
+      const opt = new AdamW([p], HYPER);
+      const scaler = new GradScaler({ initScale: 2 ** 8 });
+      p.grad = tensor([Infinity, 1]); // overflowed: to be skipped
+      scaler.unscale([p], Infinity);
+      expect(() => opt.step()).toThrow(/^AdamW\.step: GradScaler\.unscale measured these loss-scaled gradients \(they are not changed in place\); pass its control: step\(scaler\.control\)$/);
+      opt.step(scaler.control);
+      expect(Array.from(await p.toArray())).toEqual([1, 2]); // skipped
+      opt.zeroGrad();
+      p.grad = tensor([2 ** 7, -(2 ** 7)]); // the next backward's, at scale 2^7
+      expect(() => opt.step(scaler.control)).toThrow(/^AdamW\.step: scaler\.control was not computed for these gradients \(it holds an earlier unscale's decision\); call scaler\.unscale\(params, maxNorm\) after each backward, before step$/);
+      expect(Array.from(await p.toArray())).toEqual([1, 2]); // the overflowed step's skip was not repeated either
+      scaler.unscale([p], Infinity);
+      opt.step(scaler.control);
+      // AdamW's first step moves each weight by lr against its gradient's sign (no decay for a vector)
+      const want = [1, 2].map((w, i) => w - HYPER.lr * [1, -1][i]!);
+      Array.from(await p.toArray()).forEach((w, i) => expect(w).toBeCloseTo(want[i]!, 5));
+      expect(await scaler.state()).toEqual({ scale: 2 ** 7, cleanSteps: 1, skippedSteps: 1 });
+      for (const t of [opt, scaler]) t.dispose();
     }));
 
   it('saves and loads its state', () =>

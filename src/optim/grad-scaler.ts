@@ -17,7 +17,7 @@ import { clipLimit, full, gradNorm, gradScalerUpdate, MAX_SCALE, MIN_SCALE, scal
 import { keep } from '../tensor/scope.js';
 import { checkOptionKeys, checkTensor, showValue } from '../tensor/check.js';
 import { FLOAT_DTYPES } from '../tensor/tensor.js';
-import { checkMaxNorm } from './clip.js';
+import { checkMaxNorm, owedMultipliers } from './clip.js';
 import { float32Grads } from './float32-only.js';
 
 /** The scaler's settings (PyTorch's defaults: initScale 2^16, growth 2, backoff 0.5, growthInterval 2000). */
@@ -90,9 +90,11 @@ export class GradScaler {
     const norm = full([], 0);
     const unusedClip = full([], 1);
     try {
-      gradNorm(float32Grads('GradScaler.unscale', params), Infinity, norm, unusedClip);
+      const grads = float32Grads('GradScaler.unscale', params);
+      gradNorm(grads, Infinity, norm, unusedClip);
       const settings = { maxNorm: clipLimit(maxNorm), growthFactor: this.growthFactor, backoffFactor: this.backoffFactor, growthInterval: this.growthInterval };
       gradScalerUpdate(norm, this.scale, this.control, floor?.status ?? null, settings, floor && { flag: floor.flag, step: floor.step });
+      for (const g of grads) owedMultipliers.set(g, this.control); // AdamW.step must be given this decision
     } catch (e) {
       norm.dispose();
       throw e;
