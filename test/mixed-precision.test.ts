@@ -323,4 +323,21 @@ describe('training dtype settings', () => {
       setProfile(null);
     }
   });
+
+  // they were checked only where the run made a scaler: a config that ran with dtype auto on an
+  // adapter without tensor cores (float32) was refused on one with them (float16)
+  it("the scaler's options are checked whatever the dtype resolves to: the same config runs or fails on every adapter", () => {
+    const bad = { scaler: { initScale: 2 ** 30 } };
+    for (const trainingDtype of ['float32', 'float16'] as const) {
+      setProfile({ trainingDtype });
+      try {
+        for (const dtype of ['auto', 'float32'] as const) {
+          expect(() => new Trainer({ ...tiny, dtype }, data, undefined, undefined, bad), `${dtype} on a ${trainingDtype} adapter`).toThrow(/^GradScaler: initScale must be in \[2\^-24, 2\^24\], got 1073741824$/);
+        }
+        expect(() => new Trainer({ ...tiny, dtype: 'float32' }, data, undefined, undefined, { scaler: { init_scale: 8 } as never })).toThrow(/^GradScaler: unknown option 'init_scale'/);
+      } finally {
+        setProfile(null);
+      }
+    }
+  });
 });

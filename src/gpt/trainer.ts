@@ -13,7 +13,7 @@ import { NON_NEGATIVE, NON_NEGATIVE_INT, POSITIVE, POSITIVE_INT, SEED, UNIT_INTE
 import { concat, distillLoss, MAX_DISTILL_TEMPERATURE, MIN_SCALE, tensor, type Tensor, watchNonFinite, zeros } from '../ops/index.js';
 import { AdamW } from '../optim/adamw.js';
 import { clipGradNorm } from '../optim/clip.js';
-import { GradScaler, type GradScalerOptions, type GradScalerState } from '../optim/grad-scaler.js';
+import { GradScaler, gradScalerSettings, type GradScalerOptions, type GradScalerState } from '../optim/grad-scaler.js';
 import { autocast, CastCache, COMPUTE_DTYPES, type ComputeDtype } from '../nn/autocast.js';
 import { enterEval, leaveEval } from '../nn/eval-mode.js';
 import { isMaskName, maskGradients, maskWeights } from '../nn/prune.js';
@@ -395,6 +395,8 @@ export class Trainer {
       if (!(distill.teacher instanceof GPT)) throw new TypeError(`Trainer: argument 'distill.teacher' must be a GPT, got ${describeValue(distill.teacher)}`);
     }
     if (opts.castCache !== undefined) checkBoolean('Trainer', 'castCache', opts.castCache);
+    // whatever the dtype resolves to: a config must not run on one adapter and fail on another
+    if (opts.scaler !== undefined) gradScalerSettings(opts.scaler);
     const problem = trainConfigProblem(cfg as unknown as Record<string, unknown>, (key) => `cfg.${key}`) ?? (distill && teacherProblem(distill, cfg, data.vocabSize));
     if (problem) throw new RangeError(`Trainer: ${problem}`);
     if (model !== undefined && !(model instanceof GPT)) throw new TypeError(`Trainer: argument 'model' must be a GPT or undefined, got ${describeValue(model)}`);

@@ -44,6 +44,20 @@ export interface FloorWatch extends FloorMark {
   status: Tensor;
 }
 
+/**
+ * The options with PyTorch's defaults filled in, or a RangeError naming the one out of range: a
+ * GradScaler's, checked when it is made (not at the first unscale, under the kernel's name, a
+ * backward later), and by a Trainer whatever its dtype resolves to on this adapter.
+ */
+export function gradScalerSettings(opts: GradScalerOptions): Required<GradScalerOptions> {
+  checkOptionKeys('GradScaler', opts, ['initScale', 'growthFactor', 'backoffFactor', 'growthInterval']);
+  const { initScale = 2 ** 16, growthFactor = 2, backoffFactor = 0.5, growthInterval = 2000 } = opts;
+  if (!(typeof initScale === 'number' && initScale >= MIN_SCALE && initScale <= MAX_SCALE)) throw new RangeError(`GradScaler: initScale must be in [2^-24, 2^24], got ${showValue(initScale)}`);
+  const [name, value, , allowed] = scalerFactorRules({ growthFactor, backoffFactor, growthInterval }).find(([, , ok]) => !ok) ?? [];
+  if (name) throw new RangeError(`GradScaler: ${name} must be ${allowed}, got ${showValue(value)}`);
+  return { initScale, growthFactor, backoffFactor, growthInterval };
+}
+
 /** Dynamic loss scaling for float16 training: scaleLoss before backward, unscale after, and AdamW.step(control). */
 export class GradScaler {
   /** 0-d float32: what the loss is multiplied by before backward. */
@@ -55,16 +69,11 @@ export class GradScaler {
   readonly growthInterval: number;
 
   constructor(opts: GradScalerOptions = {}) {
-    checkOptionKeys('GradScaler', opts, ['initScale', 'growthFactor', 'backoffFactor', 'growthInterval']);
-    const initScale = opts.initScale ?? 2 ** 16;
-    if (!(typeof initScale === 'number' && initScale >= MIN_SCALE && initScale <= MAX_SCALE)) throw new RangeError(`GradScaler: initScale must be in [2^-24, 2^24], got ${showValue(initScale)}`);
-    this.growthFactor = opts.growthFactor ?? 2;
-    this.backoffFactor = opts.backoffFactor ?? 0.5;
-    this.growthInterval = opts.growthInterval ?? 2000;
-    // refused here, not at the first unscale (under the kernel's name, a backward later)
-    const [name, value, , allowed] = scalerFactorRules(this).find(([, , ok]) => !ok) ?? [];
-    if (name) throw new RangeError(`GradScaler: ${name} must be ${allowed}, got ${showValue(value)}`);
-    this.scale = keep(full([], initScale));
+    const settings = gradScalerSettings(opts);
+    this.growthFactor = settings.growthFactor;
+    this.backoffFactor = settings.backoffFactor;
+    this.growthInterval = settings.growthInterval;
+    this.scale = keep(full([], settings.initScale));
     this.control = keep(full([4], 0));
   }
 
