@@ -176,6 +176,24 @@ describe('mixed-precision training', () => {
     trainer.model.dispose();
   });
 
+  // the message said only "lower --learning-rate or set --grad-clip", neither of which helps a
+  // model whose first step is fine in float32 and past float16's range
+  it('a loss that float16 cannot hold stops the run with a message naming --dtype float32', async (ctx) => {
+    needF16(ctx);
+    const losses: Record<string, number | string> = {};
+    for (const dtype of ['float32', 'float16'] as const) {
+      const model = new GPT(modelConfig(small, data.vocabSize), { seed: small.seed });
+      // weights up to ~5e4: their products overflow float16's 65504
+      for (const [name, p] of model.namedParameters()) if (name.endsWith('mlp.c_proj.weight')) scope(() => noGrad(() => p.assign(p.mul(2e6))));
+      const trainer = new Trainer({ ...small, dtype }, data, model);
+      losses[dtype] = await trainer.trainStep().then((r) => r.loss, (e: Error) => e.message);
+      trainer.dispose();
+      model.dispose();
+    }
+    expect(Number.isFinite(losses.float32)).toBe(true);
+    expect(losses.float16).toMatch(/^training diverged at step 1: the loss is not finite \(lower --learning-rate or set --grad-clip, or train with --dtype float32: float16 overflows past 65504\); stopped/);
+  });
+
   it('a resumed run continues with exactly the same losses and loss scale', async (ctx) => {
     needF16(ctx);
     const cfg = { ...tiny, dtype: 'float16' as const, dropout: 0.1 };

@@ -190,17 +190,18 @@ const LOSS_NOT_FINITE = 1;
 const NORM_NOT_FINITE = 2;
 const OVERFLOW_AT_MIN_SCALE = 4;
 
-/** TrainingDivergedError's `what` for the bits of a health status. */
-function divergence(bits: number): string {
+/** TrainingDivergedError's `what` for the bits of a health status of a run computing in `dtype`. */
+function divergence(bits: number, dtype: ComputeDtype): string {
   const nonFinite = [bits & LOSS_NOT_FINITE && 'the loss', bits & NORM_NOT_FINITE && 'the gradient norm'].filter(Boolean).join(' and ');
   return [
-    nonFinite && notFinite(nonFinite),
+    nonFinite && notFinite(nonFinite, dtype),
     bits & OVERFLOW_AT_MIN_SCALE && `the gradients overflowed float16 at the minimum loss scale 2^${Math.log2(MIN_SCALE)}, so every step would be skipped (lower --learning-rate, or train with --dtype float32)`,
   ].filter(Boolean).join('; ');
 }
 
-/** `what` is (are) NaN or infinite, with the usual remedies. */
-const notFinite = (what: string) => `${what} ${what.includes(' and ') ? 'are' : 'is'} not finite (lower --learning-rate or set --grad-clip)`;
+/** `what` is (are) NaN or infinite, with the usual remedies; in float16, whose range a model fine in float32 may pass, float32 too. */
+const notFinite = (what: string, dtype: ComputeDtype) =>
+  `${what} ${what.includes(' and ') ? 'are' : 'is'} not finite (lower --learning-rate or set --grad-clip${dtype === 'float16' ? ', or train with --dtype float32: float16 overflows past 65504' : ''})`;
 
 /** What keeps `distill`'s teacher from teaching a student trained with `cfg` on `vocabSize` tokens, or null. */
 export function teacherProblem(distill: Distillation, cfg: Pick<TrainConfig, 'blockSize'>, vocabSize: number): string | null {
@@ -563,7 +564,7 @@ export class Trainer {
   }
 
   private throwIfDiverged(health: ArrayLike<number>): void {
-    if (health[0]) throw new TrainingDivergedError(health[1]!, divergence(health[0]));
+    if (health[0]) throw new TrainingDivergedError(health[1]!, divergence(health[0], this.dtype));
   }
 
   /** Mean loss over evalIters batches of each split, drawn from a fixed generator (comparable across evals). */
@@ -642,7 +643,7 @@ export class Trainer {
     await this.checkFinite();
     const losses = await this.evaluateNow();
     for (const [split, loss] of Object.entries(losses)) {
-      if (!Number.isFinite(loss)) throw new TrainingDivergedError(this.step, notFinite(`the ${split} loss of the evaluation`));
+      if (!Number.isFinite(loss)) throw new TrainingDivergedError(this.step, notFinite(`the ${split} loss of the evaluation`, this.dtype));
     }
     return losses;
   }
