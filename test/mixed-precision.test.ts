@@ -220,6 +220,34 @@ describe('mixed-precision training', () => {
   });
 });
 
+describe('restoring a float16 trainer', () => {
+  // restore() promised a fresh scaler for a state without one (a float32 run's, or one from before
+  // mixed precision); it kept the scaler of the steps it had taken, their skips then subtracted
+  // from AdamW's count of the restored run's steps
+  it("from a state without a scaler's, starts a fresh scaler: the steps after it are a fresh trainer's", async (ctx) => {
+    needF16(ctx);
+    const opts = { scaler: { initScale: 2 ** 24, growthInterval: 3 } }; // the first steps skip
+    const cfg: TrainConfig = { ...small, dtype: 'float16' };
+    const fresh = new Trainer(cfg, data, undefined, undefined, opts);
+    const state = { ...(await fresh.state()) };
+    delete state.scaler;
+    const used = new Trainer(cfg, data, new GPT(modelConfig(cfg, data.vocabSize), { seed: cfg.seed }), undefined, opts);
+    await trainLosses(used, 4); // skips and clean steps on its scaler
+    expect((await used.scaler!.state()).skippedSteps).toBeGreaterThan(0);
+    // back to where `fresh` stands: its weights and moments, and the state without a scaler's
+    scope(() => used.model.parameters().forEach((p, i) => p.assign(fresh.model.parameters()[i]!)));
+    used.optimizer.copyMoments(fresh.optimizer);
+    used.restore(state);
+    expect(await used.scaler!.state()).toEqual({ scale: 2 ** 24, cleanSteps: 0, skippedSteps: 0 });
+    expect(await trainLosses(used, 6)).toEqual(await trainLosses(fresh, 6));
+    expect(await used.scaler!.state()).toEqual(await fresh.scaler!.state());
+    for (const t of [fresh, used]) {
+      t.dispose();
+      t.model.dispose();
+    }
+  });
+});
+
 describe('resuming a float16 run in float32', () => {
   it("AdamW's bias correction goes on counting the steps taken, not the ones the loss scaler skipped", async (ctx) => {
     needF16(ctx);

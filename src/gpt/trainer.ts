@@ -684,7 +684,7 @@ export class Trainer {
     this.optimizer.stepCount = state.step - (this.carriedScaler?.skippedSteps ?? 0);
     this.dataRng.setState(state.dataRng);
     this.model.rng.setState(state.modelRng);
-    if (state.scaler) this.scaler?.load(state.scaler);
+    this.scaler?.load(state.scaler ?? { scale: this.scaler.initScale, cleanSteps: 0, skippedSteps: 0 });
   }
 
   /** What a step of this trainer needs on the GPU (src/gpt/memory-plan.ts), against the adapter's limits. */

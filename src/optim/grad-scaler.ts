@@ -62,16 +62,19 @@ export class GradScaler {
   readonly scale: Tensor;
   /** float32 [4]: this step's gradient multiplier, skip flag, steps skipped, clean steps (AdamW's gradScale). */
   readonly control: Tensor;
+  /** Where the scale starts (load({ scale: initScale, cleanSteps: 0, skippedSteps: 0 }) starts it afresh). */
+  readonly initScale: number;
   readonly growthFactor: number;
   readonly backoffFactor: number;
   readonly growthInterval: number;
 
   constructor(opts: GradScalerOptions = {}) {
     const settings = gradScalerSettings(opts);
+    this.initScale = settings.initScale;
     this.growthFactor = settings.growthFactor;
     this.backoffFactor = settings.backoffFactor;
     this.growthInterval = settings.growthInterval;
-    this.scale = keep(full([], settings.initScale));
+    this.scale = keep(full([], this.initScale));
     this.control = keep(full([4], 0));
   }
 
