@@ -3,9 +3,11 @@
 // track a float32 run's from the same seed; forced overflows are skipped (counted, the scale shrinks
 // and grows back) without a readback of their own; gradients that overflow even at the minimum loss
 // scale stop the run at the first step skipped there, before an evaluation hook could run, while
-// a scale that gets low but fits goes on; a resumed run continues with exactly the same losses and
-// loss scale; distillation runs in float16 too; an evaluation casts the weights once and reads its
-// losses once, with the numbers of a batch-by-batch one; bad settings are refused with one line.
+// a scale that gets low but fits goes on, and a loss past float16's range names --dtype float32; a
+// resumed run continues with exactly the same losses and loss scale, and a state without a scaler's
+// restores a fresh one; distillation runs in float16 too; an evaluation casts the weights once and
+// reads its losses once, with the numbers of a batch-by-batch one; bad settings are refused with
+// one line, whatever dtype auto resolves to.
 import { beforeAll, describe, expect, it } from 'vitest';
 import { decodeCheckpoint, encodeCheckpoint, modelFromCheckpoint, restoreOptimizer } from '../src/gpt/checkpoint.js';
 import { GPT } from '../src/gpt/model.js';
