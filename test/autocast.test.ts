@@ -156,6 +156,16 @@ describe('autocast float16', () => {
     model.dispose();
   });
 
+  it("without shader-f16, autocast('float16') is refused under its own name before fn runs; 'float32' runs", () => {
+    setProfile({ f16: false });
+    let ran = false;
+    const fn = () => void (ran = true);
+    expect(() => autocast('float16', fn)).toThrow(/^autocast: float16 tensors need WebGPU's shader-f16 feature, and .*; use float32$/);
+    expect(ran).toBe(false); // it ran up to a layer's cast, refused as 'cast', after the work before it
+    autocast('float32', fn);
+    expect(ran).toBe(true);
+  });
+
   it('an async autocast computes in float16 in its own task only: a task interleaved with it stays float32', async () => {
     const model = new GPT(configOf(false, 0), { seed: 3 });
     const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

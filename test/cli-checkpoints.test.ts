@@ -472,7 +472,7 @@ describe('checkpoints that must be refused', () => {
       [(m) => void (m.trainer.step = 1.5), 'metadata field trainer.step must be an integer >= 0, got 1.5'],
       [(m) => void (m.trainer.scaler = 2), 'metadata field trainer.scaler must be an object, got 2'],
       [(m) => void (m.trainer.scaler = { scale: 0, cleanSteps: 0, skippedSteps: 0 }), 'metadata field trainer.scaler.scale must be a number in [2^-24, 2^24], got 0'],
-      [(m) => void (m.trainer.scaler = { scale: 1, cleanSteps: -1, skippedSteps: 0 }), 'metadata field trainer.scaler.cleanSteps must be an integer >= 0, got -1'],
+      [(m) => void (m.trainer.scaler = { scale: 1, cleanSteps: -1, skippedSteps: 0 }), 'metadata field trainer.scaler.cleanSteps must be an integer in [0, 2^24], got -1'],
       [(m) => void (m.train.dtype = 'bf16'), 'metadata field train.dtype must be one of auto, float32, float16, got "bf16"'],
       [(m) => void (m.train.learningRate = '0.1'), 'metadata field train.learningRate must be a finite number > 0, got "0.1"'],
       [(m) => void (m.train.batchSize = 0), 'metadata field train.batchSize must be an integer >= 1, got 0'],

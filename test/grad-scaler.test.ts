@@ -5,6 +5,8 @@
 // schedule (halve on overflow, double after growthInterval clean steps), driven by sequences of
 // finite and non-finite gradients drawn by fast-check and replayed by a host model of the rules,
 // which also says when a watch must be marked (the first step skipped at the minimum scale).
+// A float16 loss is scaled in float32 (as PyTorch does a 0-d half loss), its gradient exact; a step
+// is refused without its unscale's control, or with a control its unscale did not compute.
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { AdamW } from '../src/optim/adamw.js';
@@ -12,6 +14,7 @@ import { clipGradNorm } from '../src/optim/clip.js';
 import { GradScaler } from '../src/optim/grad-scaler.js';
 import { scope, tensor, zeros, type Tensor } from '../src/index.js';
 import { MAX_SCALE, MIN_SCALE } from '../src/ops/index.js';
+import { profile } from '../src/kernels/profile.js';
 import { fcParams, seededValues, setupDevice } from './helpers.js';
 
 beforeAll(setupDevice);
@@ -120,6 +123,50 @@ describe('GradScaler', () => {
       for (const s of [huge, none]) s.dispose();
     }));
 
+  it('scales a float16 loss in float32, as PyTorch multiplies a 0-d half loss by its 0-d float scale; refuses a non-float loss in one line', (ctx) =>
+    scope(async () => {
+      if (!profile().f16) ctx.skip();
+      const scaler = new GradScaler({ initScale: 2 ** 10 });
+      const w = tensor([0.5, -1.5, 3], [3]).requiresGrad_();
+      const h = w.astype('float16');
+      const loss = h.mul(h).sum(); // float16, 11.5
+      const scaled = scaler.scaleLoss(loss);
+      expect(scaled.dtype).toBe('float32');
+      expect(await scaled.item()).toBe(11.5 * 2 ** 10);
+      scaled.backward();
+      // d(scale * sum w^2)/dw = 2 w scale, exact in float16 here
+      expect(Array.from(await w.grad!.toArray())).toEqual([0.5, -1.5, 3].map((x) => 2 * x * 2 ** 10));
+      expect(() => scaler.scaleLoss(3 as never)).toThrow(/^GradScaler.scaleLoss: argument 'loss' must be a Tensor, got number 3$/);
+      expect(() => scaler.scaleLoss(tensor(new Int32Array([3]), []))).toThrow(/^GradScaler.scaleLoss: argument 'loss' must be float32 or float16, got int32\[\]$/);
+      scaler.dispose();
+    }));
+
+  // PyTorch's scaler.step(opt) applies the decision of this step's unscale; here opt.step() without
+  // the control stepped with the scaled (here overflowed) gradients, and a control from an earlier
+  // unscale repeated that step's decision for gradients it never measured, both without a word
+  it('AdamW.step refuses unscaled gradients without their control, and a control computed for other gradients', () =>
+    scope(async () => {
+      const p = tensor([1, 2]).requiresGrad_();
+      const opt = new AdamW([p], HYPER);
+      const scaler = new GradScaler({ initScale: 2 ** 8 });
+      p.grad = tensor([Infinity, 1]); // overflowed: to be skipped
+      scaler.unscale([p], Infinity);
+      expect(() => opt.step()).toThrow(/^AdamW\.step: GradScaler\.unscale measured these loss-scaled gradients \(they are not changed in place\); pass its control: step\(scaler\.control\)$/);
+      opt.step(scaler.control);
+      expect(Array.from(await p.toArray())).toEqual([1, 2]); // skipped
+      opt.zeroGrad();
+      p.grad = tensor([2 ** 7, -(2 ** 7)]); // the next backward's, at scale 2^7
+      expect(() => opt.step(scaler.control)).toThrow(/^AdamW\.step: scaler\.control was not computed for these gradients \(it holds an earlier unscale's decision\); call scaler\.unscale\(params, maxNorm\) after each backward, before step$/);
+      expect(Array.from(await p.toArray())).toEqual([1, 2]); // the overflowed step's skip was not repeated either
+      scaler.unscale([p], Infinity);
+      opt.step(scaler.control);
+      // AdamW's first step moves each weight by lr against its gradient's sign (no decay for a vector)
+      const want = [1, 2].map((w, i) => w - HYPER.lr * [1, -1][i]!);
+      Array.from(await p.toArray()).forEach((w, i) => expect(w).toBeCloseTo(want[i]!, 5));
+      expect(await scaler.state()).toEqual({ scale: 2 ** 7, cleanSteps: 1, skippedSteps: 1 });
+      for (const t of [opt, scaler]) t.dispose();
+    }));
+
   it('saves and loads its state', () =>
     scope(async () => {
       const scaler = new GradScaler();
@@ -131,8 +178,11 @@ describe('GradScaler', () => {
       const bad: [Record<string, unknown>, RegExp][] = [
         [{ ...state, scale: 0 }, /^GradScaler.load: state.scale must be a number in \[2\^-24, 2\^24\], got 0$/],
         [{ ...state, scale: NaN }, /^GradScaler.load: state.scale must be .*, got NaN$/],
-        [{ ...state, cleanSteps: 1.5 }, /^GradScaler.load: state.cleanSteps must be an integer >= 0, got 1.5$/],
-        [{ ...state, skippedSteps: -1 }, /^GradScaler.load: state.skippedSteps must be an integer >= 0, got -1$/],
+        [{ ...state, cleanSteps: 1.5 }, /^GradScaler.load: state.cleanSteps must be an integer in \[0, 2\^24\], got 1.5$/],
+        [{ ...state, skippedSteps: -1 }, /^GradScaler.load: state.skippedSteps must be an integer in \[0, 2\^24\], got -1$/],
+        // the counters are float32 on the GPU: 2^24 + 1 would come back as 2^24
+        [{ ...state, skippedSteps: 2 ** 24 + 1 }, /^GradScaler.load: state.skippedSteps must be an integer in \[0, 2\^24\], got 16777217$/],
+        [{ ...state, cleanSteps: 2 ** 24 + 1 }, /^GradScaler.load: state.cleanSteps must be an integer in \[0, 2\^24\], got 16777217$/],
       ];
       for (const [s, message] of bad) expect(() => scaler.load(s as never)).toThrow(message);
       expect(() => scaler.load(null as never)).toThrow(/^GradScaler.load: state must be an object, got null$/);

@@ -3,9 +3,11 @@
 // track a float32 run's from the same seed; forced overflows are skipped (counted, the scale shrinks
 // and grows back) without a readback of their own; gradients that overflow even at the minimum loss
 // scale stop the run at the first step skipped there, before an evaluation hook could run, while
-// a scale that gets low but fits goes on; a resumed run continues with exactly the same losses and
-// loss scale; distillation runs in float16 too; an evaluation casts the weights once and reads its
-// losses once, with the numbers of a batch-by-batch one; bad settings are refused with one line.
+// a scale that gets low but fits goes on, and a loss past float16's range names --dtype float32; a
+// resumed run continues with exactly the same losses and loss scale, and a state without a scaler's
+// restores a fresh one; distillation runs in float16 too; an evaluation casts the weights once and
+// reads its losses once, with the numbers of a batch-by-batch one; bad settings are refused with
+// one line, whatever dtype auto resolves to.
 import { beforeAll, describe, expect, it } from 'vitest';
 import { decodeCheckpoint, encodeCheckpoint, modelFromCheckpoint, restoreOptimizer } from '../src/gpt/checkpoint.js';
 import { GPT } from '../src/gpt/model.js';
@@ -176,6 +178,24 @@ describe('mixed-precision training', () => {
     trainer.model.dispose();
   });
 
+  // the message said only "lower --learning-rate or set --grad-clip", neither of which helps a
+  // model whose first step is fine in float32 and past float16's range
+  it('a loss that float16 cannot hold stops the run with a message naming --dtype float32', async (ctx) => {
+    needF16(ctx);
+    const losses: Record<string, number | string> = {};
+    for (const dtype of ['float32', 'float16'] as const) {
+      const model = new GPT(modelConfig(small, data.vocabSize), { seed: small.seed });
+      // weights up to ~5e4: their products overflow float16's 65504
+      for (const [name, p] of model.namedParameters()) if (name.endsWith('mlp.c_proj.weight')) scope(() => noGrad(() => p.assign(p.mul(2e6))));
+      const trainer = new Trainer({ ...small, dtype }, data, model);
+      losses[dtype] = await trainer.trainStep().then((r) => r.loss, (e: Error) => e.message);
+      trainer.dispose();
+      model.dispose();
+    }
+    expect(Number.isFinite(losses.float32)).toBe(true);
+    expect(losses.float16).toMatch(/^training diverged at step 1: the loss is not finite \(lower --learning-rate or set --grad-clip, or train with --dtype float32: float16 overflows past 65504\); stopped/);
+  });
+
   it('a resumed run continues with exactly the same losses and loss scale', async (ctx) => {
     needF16(ctx);
     const cfg = { ...tiny, dtype: 'float16' as const, dropout: 0.1 };
@@ -196,6 +216,34 @@ describe('mixed-precision training', () => {
     expect(await trainLosses(resumed, 8)).toEqual(reference.slice(8));
     expect(await resumed.scaler!.state()).toEqual(await straight.scaler!.state());
     for (const t of [straight, resumed]) {
+      t.dispose();
+      t.model.dispose();
+    }
+  });
+});
+
+describe('restoring a float16 trainer', () => {
+  // restore() promised a fresh scaler for a state without one (a float32 run's, or one from before
+  // mixed precision); it kept the scaler of the steps it had taken, their skips then subtracted
+  // from AdamW's count of the restored run's steps
+  it("from a state without a scaler's, starts a fresh scaler: the steps after it are a fresh trainer's", async (ctx) => {
+    needF16(ctx);
+    const opts = { scaler: { initScale: 2 ** 24, growthInterval: 3 } }; // the first steps skip
+    const cfg: TrainConfig = { ...small, dtype: 'float16' };
+    const fresh = new Trainer(cfg, data, undefined, undefined, opts);
+    const state = { ...(await fresh.state()) };
+    delete state.scaler;
+    const used = new Trainer(cfg, data, new GPT(modelConfig(cfg, data.vocabSize), { seed: cfg.seed }), undefined, opts);
+    await trainLosses(used, 4); // skips and clean steps on its scaler
+    expect((await used.scaler!.state()).skippedSteps).toBeGreaterThan(0);
+    // back to where `fresh` stands: its weights and moments, and the state without a scaler's
+    scope(() => used.model.parameters().forEach((p, i) => p.assign(fresh.model.parameters()[i]!)));
+    used.optimizer.copyMoments(fresh.optimizer);
+    used.restore(state);
+    expect(await used.scaler!.state()).toEqual({ scale: 2 ** 24, cleanSteps: 0, skippedSteps: 0 });
+    expect(await trainLosses(used, 6)).toEqual(await trainLosses(fresh, 6));
+    expect(await used.scaler!.state()).toEqual(await fresh.scaler!.state());
+    for (const t of [fresh, used]) {
       t.dispose();
       t.model.dispose();
     }
@@ -321,6 +369,23 @@ describe('training dtype settings', () => {
       expect(profile().trainingDtype).toBe('float32');
     } finally {
       setProfile(null);
+    }
+  });
+
+  // they were checked only where the run made a scaler: a config that ran with dtype auto on an
+  // adapter without tensor cores (float32) was refused on one with them (float16)
+  it("the scaler's options are checked whatever the dtype resolves to: the same config runs or fails on every adapter", () => {
+    const bad = { scaler: { initScale: 2 ** 30 } };
+    for (const trainingDtype of ['float32', 'float16'] as const) {
+      setProfile({ trainingDtype });
+      try {
+        for (const dtype of ['auto', 'float32'] as const) {
+          expect(() => new Trainer({ ...tiny, dtype }, data, undefined, undefined, bad), `${dtype} on a ${trainingDtype} adapter`).toThrow(/^GradScaler: initScale must be in \[2\^-24, 2\^24\], got 1073741824$/);
+        }
+        expect(() => new Trainer({ ...tiny, dtype: 'float32' }, data, undefined, undefined, { scaler: { init_scale: 8 } as never })).toThrow(/^GradScaler: unknown option 'init_scale'/);
+      } finally {
+        setProfile(null);
+      }
     }
   });
 });

@@ -13,7 +13,7 @@ import { NON_NEGATIVE, NON_NEGATIVE_INT, POSITIVE, POSITIVE_INT, SEED, UNIT_INTE
 import { concat, distillLoss, MAX_DISTILL_TEMPERATURE, MIN_SCALE, tensor, type Tensor, watchNonFinite, zeros } from '../ops/index.js';
 import { AdamW } from '../optim/adamw.js';
 import { clipGradNorm } from '../optim/clip.js';
-import { GradScaler, type GradScalerOptions, type GradScalerState } from '../optim/grad-scaler.js';
+import { GradScaler, gradScalerSettings, type GradScalerOptions, type GradScalerState } from '../optim/grad-scaler.js';
 import { autocast, CastCache, COMPUTE_DTYPES, type ComputeDtype } from '../nn/autocast.js';
 import { enterEval, leaveEval } from '../nn/eval-mode.js';
 import { isMaskName, maskGradients, maskWeights } from '../nn/prune.js';
@@ -190,17 +190,18 @@ const LOSS_NOT_FINITE = 1;
 const NORM_NOT_FINITE = 2;
 const OVERFLOW_AT_MIN_SCALE = 4;
 
-/** TrainingDivergedError's `what` for the bits of a health status. */
-function divergence(bits: number): string {
+/** TrainingDivergedError's `what` for the bits of a health status of a run computing in `dtype`. */
+function divergence(bits: number, dtype: ComputeDtype): string {
   const nonFinite = [bits & LOSS_NOT_FINITE && 'the loss', bits & NORM_NOT_FINITE && 'the gradient norm'].filter(Boolean).join(' and ');
   return [
-    nonFinite && notFinite(nonFinite),
+    nonFinite && notFinite(nonFinite, dtype),
     bits & OVERFLOW_AT_MIN_SCALE && `the gradients overflowed float16 at the minimum loss scale 2^${Math.log2(MIN_SCALE)}, so every step would be skipped (lower --learning-rate, or train with --dtype float32)`,
   ].filter(Boolean).join('; ');
 }
 
-/** `what` is (are) NaN or infinite, with the usual remedies. */
-const notFinite = (what: string) => `${what} ${what.includes(' and ') ? 'are' : 'is'} not finite (lower --learning-rate or set --grad-clip)`;
+/** `what` is (are) NaN or infinite, with the usual remedies; in float16, whose range a model fine in float32 may pass, float32 too. */
+const notFinite = (what: string, dtype: ComputeDtype) =>
+  `${what} ${what.includes(' and ') ? 'are' : 'is'} not finite (lower --learning-rate or set --grad-clip${dtype === 'float16' ? ', or train with --dtype float32: float16 overflows past 65504' : ''})`;
 
 /** What keeps `distill`'s teacher from teaching a student trained with `cfg` on `vocabSize` tokens, or null. */
 export function teacherProblem(distill: Distillation, cfg: Pick<TrainConfig, 'blockSize'>, vocabSize: number): string | null {
@@ -395,6 +396,8 @@ export class Trainer {
       if (!(distill.teacher instanceof GPT)) throw new TypeError(`Trainer: argument 'distill.teacher' must be a GPT, got ${describeValue(distill.teacher)}`);
     }
     if (opts.castCache !== undefined) checkBoolean('Trainer', 'castCache', opts.castCache);
+    // whatever the dtype resolves to: a config must not run on one adapter and fail on another
+    if (opts.scaler !== undefined) gradScalerSettings(opts.scaler);
     const problem = trainConfigProblem(cfg as unknown as Record<string, unknown>, (key) => `cfg.${key}`) ?? (distill && teacherProblem(distill, cfg, data.vocabSize));
     if (problem) throw new RangeError(`Trainer: ${problem}`);
     if (model !== undefined && !(model instanceof GPT)) throw new TypeError(`Trainer: argument 'model' must be a GPT or undefined, got ${describeValue(model)}`);
@@ -561,7 +564,7 @@ export class Trainer {
   }
 
   private throwIfDiverged(health: ArrayLike<number>): void {
-    if (health[0]) throw new TrainingDivergedError(health[1]!, divergence(health[0]));
+    if (health[0]) throw new TrainingDivergedError(health[1]!, divergence(health[0], this.dtype));
   }
 
   /** Mean loss over evalIters batches of each split, drawn from a fixed generator (comparable across evals). */
@@ -640,7 +643,7 @@ export class Trainer {
     await this.checkFinite();
     const losses = await this.evaluateNow();
     for (const [split, loss] of Object.entries(losses)) {
-      if (!Number.isFinite(loss)) throw new TrainingDivergedError(this.step, notFinite(`the ${split} loss of the evaluation`));
+      if (!Number.isFinite(loss)) throw new TrainingDivergedError(this.step, notFinite(`the ${split} loss of the evaluation`, this.dtype));
     }
     return losses;
   }
@@ -681,7 +684,7 @@ export class Trainer {
     this.optimizer.stepCount = state.step - (this.carriedScaler?.skippedSteps ?? 0);
     this.dataRng.setState(state.dataRng);
     this.model.rng.setState(state.modelRng);
-    if (state.scaler) this.scaler?.load(state.scaler);
+    this.scaler?.load(state.scaler ?? { scale: this.scaler.initScale, cleanSteps: 0, skippedSteps: 0 });
   }
 
   /** What a step of this trainer needs on the GPU (src/gpt/memory-plan.ts), against the adapter's limits. */

@@ -8,6 +8,7 @@
 // grouped launches, instead of casting at every use in every micro-batch (PyTorch's autocast keeps
 // such a cache of its leaf weights' casts within an autocast region). The values are the same, and
 // so are the gradients: castCached's backward adds them back as a cast's would, grouped too.
+import { requireF16 } from '../kernels/profile.js';
 import { cast, castCached, castInto, Tensor } from '../ops/index.js';
 import { AsyncContext } from '../tensor/async-context.js';
 import { keep } from '../tensor/scope.js';
@@ -32,6 +33,7 @@ export function computeDtype(): ComputeDtype {
 export function autocast<R>(dtype: ComputeDtype, fn: () => R, casts?: CastCache): R {
   if (!COMPUTE_DTYPES.includes(dtype)) throw new Error(`autocast: dtype must be one of ${COMPUTE_DTYPES.join(', ')}, got ${JSON.stringify(dtype)}`);
   if (typeof fn !== 'function') throw new TypeError(`autocast: argument 'fn' must be a function, got ${fn === null ? 'null' : typeof fn}`);
+  if (dtype === 'float16') requireF16('autocast'); // before fn: its first layer would refuse it as 'cast', its work before that done
   return mode.run({ dtype, casts: casts ?? mode.get().casts }, fn);
 }
 

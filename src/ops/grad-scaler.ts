@@ -29,11 +29,12 @@ export function scalerFactorRules(s: Pick<ScalerSettings, 'growthFactor' | 'back
 
 /** The rules of a scaler's state (GradScaler.load's argument, a checkpoint's trainer.scaler): what the GPU counters can hold. */
 export function scalerStateRules(s: Partial<Record<'scale' | 'cleanSteps' | 'skippedSteps', unknown>>): SettingRule[] {
-  const count = (v: unknown) => Number.isSafeInteger(v) && (v as number) >= 0;
+  // the counts are float32 on the GPU (the control AdamW reads), whole numbers exact up to 2^24
+  const count = (v: unknown) => Number.isInteger(v) && (v as number) >= 0 && (v as number) <= 2 ** 24;
   return [
     ['scale', s.scale, typeof s.scale === 'number' && s.scale >= MIN_SCALE && s.scale <= MAX_SCALE, 'a number in [2^-24, 2^24]'],
-    ['cleanSteps', s.cleanSteps, count(s.cleanSteps), 'an integer >= 0'],
-    ['skippedSteps', s.skippedSteps, count(s.skippedSteps), 'an integer >= 0'],
+    ['cleanSteps', s.cleanSteps, count(s.cleanSteps), 'an integer in [0, 2^24]'],
+    ['skippedSteps', s.skippedSteps, count(s.skippedSteps), 'an integer in [0, 2^24]'],
   ];
 }
 

@@ -8,7 +8,7 @@ import { profile } from '../kernels/profile.js';
 import { adamw, full, tensor, type Tensor, zeros } from '../ops/index.js';
 import { keep } from '../tensor/scope.js';
 import { checkNonNegative, checkOptionKeys, checkTensor, describeValue } from '../tensor/check.js';
-import { clippedGrads } from './clip.js';
+import { owedMultipliers } from './clip.js';
 import { checkFloat32Params } from './float32-only.js';
 
 /** AdamW's hyperparameters (defaults: lr 1e-3, betas [0.9, 0.999], eps 1e-8, weightDecay 0.01). */
@@ -91,10 +91,17 @@ export class AdamW {
     const gone = this.params.findIndex((p) => p.isDisposed);
     if (gone >= 0) throw new Error(`AdamW.step: params[${gone}] ${this.params[gone]!.describe()} was disposed; an optimizer's parameters must live as long as it steps`);
     const grads = this.params.flatMap((p) => (p.grad ? [p.grad] : []));
-    if (!gradScale && grads.some((g) => clippedGrads.has(g))) {
-      throw new Error("AdamW.step: clipGradNorm clipped these gradients through its 'scale' (they are not changed in place); pass it: step(scale)");
+    const owed = grads.map((g) => owedMultipliers.get(g));
+    const unpaid = owed.find((m) => m !== undefined);
+    if (!gradScale && unpaid) {
+      throw new Error(unpaid.rank
+        ? 'AdamW.step: GradScaler.unscale measured these loss-scaled gradients (they are not changed in place); pass its control: step(scaler.control)'
+        : "AdamW.step: clipGradNorm clipped these gradients through its 'scale' (they are not changed in place); pass it: step(scale)");
     }
-    for (const g of grads) clippedGrads.delete(g);
+    if (gradScale?.rank && owed.some((m) => m !== gradScale)) {
+      throw new Error("AdamW.step: scaler.control was not computed for these gradients (it holds an earlier unscale's decision); call scaler.unscale(params, maxNorm) after each backward, before step");
+    }
+    for (const g of grads) owedMultipliers.delete(g);
     this.stepCount++;
     const hyper = { lr: this.lr, beta1: this.betas[0], beta2: this.betas[1], eps: this.eps, weightDecay: this.weightDecay };
     this.params.forEach((p, i) => p.grad || this.missed[i]!++);

@@ -12,10 +12,13 @@ export function checkMaxNorm(op: string, maxNorm: unknown): number {
 }
 
 /**
- * Gradients clipGradNorm clipped (a finite maxNorm), not yet stepped with its scale: AdamW.step
- * refuses them without one, where torch's clip_grad_norm_ would have scaled them in place.
+ * Gradients measured for a multiplier they are not multiplied by, not yet stepped, each with that
+ * multiplier: clipGradNorm's scale (0-d, a finite maxNorm), or a GradScaler's control ([4], its
+ * unscale's decision). AdamW.step refuses them without one, where torch's clip_grad_norm_ would
+ * have scaled them in place and its scaler.step(opt) unscales them; and refuses a control with
+ * gradients it was not computed for (it would repeat an earlier step's decision).
  */
-export const clippedGrads = new WeakSet<Tensor>();
+export const owedMultipliers = new WeakMap<Tensor, Tensor>();
 
 /**
  * The global norm of the gradients of `params` and the factor min(1, maxNorm / (norm + 1e-6)) that
@@ -34,6 +37,6 @@ export function clipGradNorm(params: Tensor[], maxNorm: number): { norm: Tensor;
     scale.dispose();
     throw e;
   }
-  if (Number.isFinite(maxNorm)) for (const p of params) if (p.grad) clippedGrads.add(p.grad);
+  if (Number.isFinite(maxNorm)) for (const p of params) if (p.grad) owedMultipliers.set(p.grad, scale);
   return { norm, scale };
 }

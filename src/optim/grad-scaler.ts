@@ -15,8 +15,9 @@
 // the training loop to stop at its next readback.
 import { clipLimit, full, gradNorm, gradScalerUpdate, MAX_SCALE, MIN_SCALE, scalerFactorRules, scalerStateRules, tensor, type FloorMark, type Tensor } from '../ops/index.js';
 import { keep } from '../tensor/scope.js';
-import { checkOptionKeys, showValue } from '../tensor/check.js';
-import { checkMaxNorm } from './clip.js';
+import { checkOptionKeys, checkTensor, showValue } from '../tensor/check.js';
+import { FLOAT_DTYPES } from '../tensor/tensor.js';
+import { checkMaxNorm, owedMultipliers } from './clip.js';
 import { float32Grads } from './float32-only.js';
 
 /** The scaler's settings (PyTorch's defaults: initScale 2^16, growth 2, backoff 0.5, growthInterval 2000). */
@@ -36,11 +37,23 @@ export interface GradScalerState {
   skippedSteps: number;
 }
 
-/** A setting's value in a message: a number as itself, anything else with its type (a string '10' is not 10). */
-
 /** Where a step skipped at the minimum scale is recorded: watchNonFinite's status (int32 [2]), the bits to set and the step. */
 export interface FloorWatch extends FloorMark {
   status: Tensor;
+}
+
+/**
+ * The options with PyTorch's defaults filled in, or a RangeError naming the one out of range: a
+ * GradScaler's, checked when it is made (not at the first unscale, under the kernel's name, a
+ * backward later), and by a Trainer whatever its dtype resolves to on this adapter.
+ */
+export function gradScalerSettings(opts: GradScalerOptions): Required<GradScalerOptions> {
+  checkOptionKeys('GradScaler', opts, ['initScale', 'growthFactor', 'backoffFactor', 'growthInterval']);
+  const { initScale = 2 ** 16, growthFactor = 2, backoffFactor = 0.5, growthInterval = 2000 } = opts;
+  if (!(typeof initScale === 'number' && initScale >= MIN_SCALE && initScale <= MAX_SCALE)) throw new RangeError(`GradScaler: initScale must be in [2^-24, 2^24], got ${showValue(initScale)}`);
+  const [name, value, , allowed] = scalerFactorRules({ growthFactor, backoffFactor, growthInterval }).find(([, , ok]) => !ok) ?? [];
+  if (name) throw new RangeError(`GradScaler: ${name} must be ${allowed}, got ${showValue(value)}`);
+  return { initScale, growthFactor, backoffFactor, growthInterval };
 }
 
 /** Dynamic loss scaling for float16 training: scaleLoss before backward, unscale after, and AdamW.step(control). */
@@ -49,27 +62,31 @@ export class GradScaler {
   readonly scale: Tensor;
   /** float32 [4]: this step's gradient multiplier, skip flag, steps skipped, clean steps (AdamW's gradScale). */
   readonly control: Tensor;
+  /** Where the scale starts (load({ scale: initScale, cleanSteps: 0, skippedSteps: 0 }) starts it afresh). */
+  readonly initScale: number;
   readonly growthFactor: number;
   readonly backoffFactor: number;
   readonly growthInterval: number;
 
   constructor(opts: GradScalerOptions = {}) {
-    checkOptionKeys('GradScaler', opts, ['initScale', 'growthFactor', 'backoffFactor', 'growthInterval']);
-    const initScale = opts.initScale ?? 2 ** 16;
-    if (!(typeof initScale === 'number' && initScale >= MIN_SCALE && initScale <= MAX_SCALE)) throw new RangeError(`GradScaler: initScale must be in [2^-24, 2^24], got ${showValue(initScale)}`);
-    this.growthFactor = opts.growthFactor ?? 2;
-    this.backoffFactor = opts.backoffFactor ?? 0.5;
-    this.growthInterval = opts.growthInterval ?? 2000;
-    // refused here, not at the first unscale (under the kernel's name, a backward later)
-    const [name, value, , allowed] = scalerFactorRules(this).find(([, , ok]) => !ok) ?? [];
-    if (name) throw new RangeError(`GradScaler: ${name} must be ${allowed}, got ${showValue(value)}`);
-    this.scale = keep(full([], initScale));
+    const settings = gradScalerSettings(opts);
+    this.initScale = settings.initScale;
+    this.growthFactor = settings.growthFactor;
+    this.backoffFactor = settings.backoffFactor;
+    this.growthInterval = settings.growthInterval;
+    this.scale = keep(full([], this.initScale));
     this.control = keep(full([4], 0));
   }
 
-  /** loss × scale (the tensor to call backward() on). */
+  /**
+   * loss × scale (the tensor to call backward() on), in float32: a float16 loss is cast first, as
+   * PyTorch's 0-d half loss times its 0-d float scale is float (scaled in float16, 65536 × a loss
+   * of 1 or more would overflow).
+   */
   scaleLoss(loss: Tensor): Tensor {
-    return loss.mul(this.scale);
+    checkTensor('GradScaler.scaleLoss', 'loss', loss);
+    if (!FLOAT_DTYPES.includes(loss.dtype)) throw new TypeError(`GradScaler.scaleLoss: argument 'loss' must be float32 or float16, got ${loss.describe()}`);
+    return (loss.dtype === 'float16' ? loss.astype('float32') : loss).mul(this.scale);
   }
 
   /**
@@ -83,9 +100,11 @@ export class GradScaler {
     const norm = full([], 0);
     const unusedClip = full([], 1);
     try {
-      gradNorm(float32Grads('GradScaler.unscale', params), Infinity, norm, unusedClip);
+      const grads = float32Grads('GradScaler.unscale', params);
+      gradNorm(grads, Infinity, norm, unusedClip);
       const settings = { maxNorm: clipLimit(maxNorm), growthFactor: this.growthFactor, backoffFactor: this.backoffFactor, growthInterval: this.growthInterval };
       gradScalerUpdate(norm, this.scale, this.control, floor?.status ?? null, settings, floor && { flag: floor.flag, step: floor.step });
+      for (const g of grads) owedMultipliers.set(g, this.control); // AdamW.step must be given this decision
     } catch (e) {
       norm.dispose();
       throw e;
