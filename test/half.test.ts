@@ -7,6 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { add, arange, div, full, lt, matmul, maximum, mul, pow, scope, sub, tensor, where, zeros, type Tensor } from '../src/index.js';
 import { Kernel } from '../src/kernels/kernel.js';
 import { broadcastKernel, unaryKernel } from '../src/kernels/wgsl/elementwise.js';
+import { castInto } from '../src/ops/cast-into.js';
 import { profile, setProfile } from '../src/kernels/profile.js';
 import { device } from '../src/device/device.js';
 import { gpt } from './cli-helpers.js';
@@ -51,6 +52,25 @@ describe('float16 tensors', () => {
       }),
       fcParams(20),
     );
+  });
+
+  it("cast and castInto round float32 to float16 on the bits as the host does, at every exponent's edges (WGSL's own f16() need not)", async () => {
+    // for each float32 exponent from below half the smallest subnormal to past the overflow: mantissas
+    // at the 13 and more bits float16 drops (exact, tie, just off a tie, odd and even kept bits), both signs
+    const tails = [0, 1, 0xfff, 0x1000, 0x1001, 0x1fff, 0x2000, 0x3000, 0x5000, 0x7fe000, 0x7fefff, 0x7ff000, 0x7fffff, 0x123456, 0x400000, 0x400001];
+    const bits: number[] = [0x477fe000, 0x477ff000, 0x477fefff, 0x7f800000, 0x7fc00000, 0x7f800001];
+    for (let e = 96; e <= 145; e++) for (const t of tails) bits.push((e << 23) | t);
+    const values = [...bits, ...bits.map((b) => (b | 0x80000000) >>> 0)].map((b) => new Float32Array(new Uint32Array([b]).buffer)[0]!);
+    const want = values.map(half);
+    await scope(async () => {
+      for (const n of [values.length, values.length - 1]) { // a multiple of 4 (vec4 kernels) and not
+        const x = tensor(values.slice(0, n));
+        same(await x.astype('float16').toArray(), want.slice(0, n));
+        const into = zeros([n], 'float16');
+        castInto([x], [into]);
+        same(await into.toArray(), want.slice(0, n));
+      }
+    });
   });
 
   it('numbers (float64) become float16 by one rounding to nearest, not through a float32 that can make a false tie', async () => {

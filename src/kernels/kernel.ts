@@ -16,8 +16,33 @@ export type FloatType = 'f32' | 'f16';
 export const floatBytes = (t: FloatType): number => (t === 'f16' ? 2 : 4);
 /** The largest finite float32. */
 export const F32_MAX = 3.4028234663852886e38;
-/** WGSL storing the f32 value `v` as `float` (f16 rounds to nearest, ties to even). */
+/** WGSL storing the f32 value `v` as `float` (f16: WGSL's f16(), the adapter's rounding; F16_RNE_WGSL where it must be exact). */
 export const narrow = (float: FloatType, v: string): string => (float === 'f16' ? `f16(${v})` : v);
+
+// f16_rne(v) and vec4h_rne(v): f32 to f16 rounded to nearest, ties to even, +-Inf from 65520 up,
+// subnormals kept: the host's conversion, for the cast ops. WGSL's f16() may round either way and
+// may give 65504 up to 65536, so it is done on the bits, with integer steps that also hold where
+// the compiler assumes finite math (NaN stays a NaN, +-Inf stays +-Inf).
+export const F16_RNE_WGSL = /* wgsl */ `fn f16_bits_rne(v: f32) -> u32 {
+  let bits = bitcast<u32>(v);
+  let sign = (bits >> 16u) & 0x8000u;
+  let a = bits & 0x7fffffffu;
+  if (a > 0x7f800000u) { return sign | 0x7e00u; }  // NaN
+  if (a >= 0x477ff000u) { return sign | 0x7c00u; } // 65520 (the tie above 65504) and up: Inf
+  if (a >= 0x38800000u) {                          // a normal f16: exponent rebiased, 13 bits rounded off
+    let r = a - 0x38000000u;
+    return sign | ((r + 0xfffu + ((r >> 13u) & 1u)) >> 13u);
+  }
+  if (a < 0x33000000u) { return sign; }            // below 2^-25, half the smallest subnormal: zero
+  let shift = 126u - (a >> 23u);                   // 14..24: the significand in units of 2^-24
+  let m = (a & 0x7fffffu) | 0x800000u;
+  let half = 1u << (shift - 1u);
+  let rest = m & ((half << 1u) - 1u);
+  let units = m >> shift;
+  return sign | (units + select(0u, 1u, rest > half || (rest == half && (units & 1u) == 1u)));
+}
+fn f16_rne(v: f32) -> f16 { return bitcast<vec2<f16>>(f16_bits_rne(v)).x; }
+fn vec4h_rne(v: vec4f) -> vec4h { return vec4h(f16_rne(v.x), f16_rne(v.y), f16_rne(v.z), f16_rne(v.w)); }`;
 /** 2-D rgba32float textures: 'load' ones are read with textureLoad, 'store' ones written with textureStore. */
 export type TextureAccess = 'load' | 'store';
 /** Uniform fields: 4-byte scalars, or `dims`, an array of 8 u32 (shapes and strides, rank <= 8). */

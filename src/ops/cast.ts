@@ -1,8 +1,8 @@
 // cast(x, dtype) / x.astype(dtype) between float32, float16 and int32. float -> int truncates
 // toward zero and, as WGSL's i32() does, saturates out-of-range values to [-2^31, 2^31 - 128] (the
 // float32 values inside the int32 range); int -> float rounds to nearest; float32 -> float16 rounds
-// to nearest, ties to even, overflowing to +-Infinity (WGSL's f16(); test/half.test.ts holds the
-// adapter to that against a host reference, subnormals and NaN included); float16 -> float32 is
+// to nearest, ties to even, overflowing to +-Infinity (on the bits: WGSL's f16() need not;
+// test/half.test.ts checks it against the host's, subnormals and NaN included); float16 -> float32 is
 // exact. Between float32 and float16 it is differentiable, as PyTorch's x.to(dtype): the gradient
 // is cast back to the input's dtype (mixed precision: float32 master weights cast to float16 get
 // float32 gradients). To or from int32 it is not (the result never requires grad). To the same
@@ -15,7 +15,7 @@
 import { giveLeafGradLater, type LateGradient } from '../autograd/late.js';
 import { noGrad } from '../autograd/mode.js';
 import { defineOp, withFront, type OpContext } from '../autograd/op.js';
-import { variants } from '../kernels/kernel.js';
+import { F16_RNE_WGSL, variants } from '../kernels/kernel.js';
 import { castGroupSize } from '../kernels/wgsl/cast-group.js';
 import { broadcastKernel, launchBroadcast, type ElementType } from '../kernels/wgsl/elementwise.js';
 import { assertShape, checkDtype, checkTensor } from '../tensor/check.js';
@@ -26,11 +26,14 @@ import { FLOAT_DTYPES, Tensor, type PlainDType } from '../tensor/tensor.js';
 
 const STORAGE: Record<PlainDType, ElementType> = { float32: 'f32', float16: 'f16', int32: 'i32' };
 
-// one kernel per (from, to) pair: loads widen to f32 (i32 stays), the store converts
+// one kernel per (from, to) pair: loads widen to f32 (i32 stays), the store converts; to f16
+// rounded on the bits (f16_rne: WGSL's own f16() may round either way), then stored as it is
 const kernels = variants((pair: `${PlainDType}>${PlainDType}`) => {
   const [from, to] = pair.split('>') as [PlainDType, PlainDType];
-  const expr = to === 'int32' ? 'i32(x)' : from === 'int32' ? 'f32(x)' : 'x';
-  return broadcastKernel(`cast_${STORAGE[from]}_to_${STORAGE[to]}`, expr, { arity: 1, inType: STORAGE[from], outType: STORAGE[to] });
+  const value = from === 'int32' ? 'f32(x)' : 'x';
+  const expr = to === 'int32' ? 'i32(x)' : to === 'float16' ? `f16_rne(${value})` : value;
+  const helpers = to === 'float16' ? F16_RNE_WGSL : '';
+  return broadcastKernel(`cast_${STORAGE[from]}_to_${STORAGE[to]}`, expr, { arity: 1, inType: STORAGE[from], outType: STORAGE[to], helpers });
 });
 
 const castOp = defineOp({

@@ -8,7 +8,7 @@
 // A grouped kernel (kernel.ts): each source and destination a binding of its own, each member its
 // own 256-lane workgroups, one lane per element (per 4, as vec4s, when every size is a multiple of 4).
 import type { Resource } from '../../device/bind-groups.js';
-import { Kernel, groupLaunch, groupSize, perMember, variants, type FloatType } from '../kernel.js';
+import { F16_RNE_WGSL, Kernel, groupLaunch, groupSize, perMember, variants, type FloatType } from '../kernel.js';
 
 const WG = 256;
 
@@ -23,16 +23,18 @@ const castGroupKernel = variants((key: `${number}:${FloatType}>${FloatType}${'' 
   const [group, from, to, vec] = key.split(/[:>]/) as [string, FloatType, FloatType, string?];
   const [src, dst] = vec ? [VEC4[from], VEC4[to]] : [from, to];
   const idx = Array.from({ length: Number(group) }, (_, k) => k);
+  const convert = to === 'f16' ? (vec ? 'vec4h_rne' : 'f16_rne') : dst; // f16: rounded on the bits, as the cast op
   return new Kernel({
     name: `cast_group_${from}_to_${to}${vec ? '_vec4' : ''}`,
     read: Object.fromEntries(idx.map((k) => [`src${k}`, src])),
     write: Object.fromEntries(idx.map((k) => [`dst${k}`, dst])),
     params: { adds: 'u32', sizes: 'dims', ends: 'dims' },
     body: /* wgsl */ `
+${to === 'f16' ? F16_RNE_WGSL : ''}
 ${perMember(WG, idx.length, `
   let add = ((p.adds >> k) & 1u) == 1u;
   switch k {
-${idx.map((k) => `    case ${k}u: { let v = ${dst}(src${k}[j]); dst${k}[j] = select(v, dst${k}[j] + v, add); }`).join('\n')}
+${idx.map((k) => `    case ${k}u: { let v = ${convert}(src${k}[j]); dst${k}[j] = select(v, dst${k}[j] + v, add); }`).join('\n')}
     default: {}
   }`)}`,
   });
