@@ -154,6 +154,40 @@ describe('maximum with a NaN operand', () => {
     }));
 });
 
+describe('comparisons and where with NaN, infinities and signed zeros', () => {
+  // every pair of these, each op against JS's (IEEE's) comparison: NaN != NaN is true, the rest false with a NaN
+  const SPECIALS = [NaN, -Infinity, -1, -0, 0, 1, Infinity];
+  const xs = SPECIALS.flatMap((a) => SPECIALS.map(() => a));
+  const ys = SPECIALS.flatMap(() => SPECIALS);
+  const JS = {
+    eq: (a: number, b: number) => a === b, ne: (a: number, b: number) => a !== b,
+    lt: (a: number, b: number) => a < b, le: (a: number, b: number) => a <= b,
+    gt: (a: number, b: number) => a > b, ge: (a: number, b: number) => a >= b,
+  };
+  it.each(['float32', 'float16'] as const)('%s: eq, ne, lt, le, gt, ge follow IEEE (ne of NaN was 0)', (dtype) =>
+    ops.scope(async () => {
+      if (dtype === 'float16' && !profile().f16) return;
+      for (const [name, f] of Object.entries(JS)) {
+        const got = await ops.ops[name as keyof typeof JS](ops.tensor(xs, [xs.length], dtype), ops.tensor(ys, [ys.length], dtype)).toArray();
+        const wrong = xs.flatMap((a, i) => (got[i] === +f(a, ys[i]!) ? [] : [`${a} ${name} ${ys[i]} = ${got[i]}`]));
+        expect(wrong, `${dtype} ${name}`).toEqual([]);
+      }
+    }));
+
+  it("where takes a NaN condition as non-zero (true), as PyTorch's bool(NaN), forward and gradient", () =>
+    ops.scope(async () => {
+      const cond = ops.tensor(SPECIALS);
+      const a = ops.tensor(SPECIALS.map((_, i) => 10 + i)).requiresGrad_();
+      const b = ops.tensor(SPECIALS.map((_, i) => -10 - i)).requiresGrad_();
+      const out = ops.where(cond, a, b);
+      out.sum().backward();
+      const pick = SPECIALS.map((c) => c !== 0);
+      expect([...(await out.toArray())]).toEqual(pick.map((p, i) => (p ? 10 + i : -10 - i)));
+      expect([...(await a.grad!.toArray())]).toEqual(pick.map((p) => +p));
+      expect([...(await b.grad!.toArray())]).toEqual(pick.map((p) => +!p));
+    }));
+});
+
 describe('pow at a zero base (WGSL leaves pow(0, y) undefined)', () => {
   it('0^y is 1 for y = 0, 0 for y > 0, +Inf for y < 0, as JS and IEEE say; and d(x^1)/dx = 1 at 0', () =>
     ops.scope(async () => {

@@ -250,15 +250,25 @@ export const maximum = binaryOp('maximum');
 
 // ---- comparisons (not differentiable): 1.0 where true, 0.0 where false (float16 for float16
 // operands, float32 otherwise) ------------------------------------------------------------------
-const COMPARE = { eq: '==', ne: '!=', lt: '<', le: '<=', gt: '>', ge: '>=' } as const;
+// Floats are compared by their bits (ORDERED_WGSL): WGSL lets drivers assume no NaN, and lavapipe's
+// x != y was false where either was NaN; IEEE (and PyTorch) say true.
+const COMPARE = {
+  eq: { int: 'x == y', float: 'ieee_eq(x, y)' },
+  ne: { int: 'x != y', float: '!ieee_eq(x, y)' },
+  lt: { int: 'x < y', float: 'ieee_lt(x, y)' },
+  le: { int: 'x <= y', float: 'ieee_lt(x, y) || ieee_eq(x, y)' },
+  gt: { int: 'x > y', float: 'ieee_lt(y, x)' },
+  ge: { int: 'x >= y', float: 'ieee_lt(y, x) || ieee_eq(x, y)' },
+} as const;
 export type CompareName = keyof typeof COMPARE;
 
 function compareOp(name: CompareName) {
-  const expr = `select(0.0, 1.0, x ${COMPARE[name]} y)`;
+  const select = (test: string) => `select(0.0, 1.0, ${test})`;
+  const float = { expr: select(COMPARE[name].float), helpers: ORDERED_WGSL };
   const kernels = {
-    float32: broadcastKernel(name, expr),
-    float16: broadcastKernel(`${name}_f16`, expr, { inType: 'f16', outType: 'f16' }),
-    int32: broadcastKernel(`${name}_i32`, expr, { inType: 'i32' }),
+    float32: broadcastKernel(name, float.expr, { helpers: float.helpers }),
+    float16: broadcastKernel(`${name}_f16`, float.expr, { inType: 'f16', outType: 'f16', helpers: float.helpers }),
+    int32: broadcastKernel(`${name}_i32`, select(COMPARE[name].int), { inType: 'i32' }),
   };
   const op = defineOp({
     name,
@@ -283,9 +293,11 @@ export const gt = compareOp('gt');
 export const ge = compareOp('ge');
 
 // ---- where -----------------------------------------------------------------------------------
-const whereK = floatKernels('where', 'select(y, x, c != 0.0)', { arity: 3 });
-const whereGradX = floatKernels('where_backward_x', 'select(0.0, y, c != 0.0)', { arity: 3 });
-const whereGradY = floatKernels('where_backward_y', 'select(y, 0.0, c != 0.0)', { arity: 3 });
+// a NaN condition is non-zero (true), as PyTorch's bool(NaN): compared by its bits, as the comparisons are
+const whereKernels = (name: string, x: string, y: string) => floatKernels(name, `select(${y}, ${x}, !ieee_eq(c, 0.0))`, { arity: 3, helpers: ORDERED_WGSL });
+const whereK = whereKernels('where', 'x', 'y');
+const whereGradX = whereKernels('where_backward_x', 'y', '0.0');
+const whereGradY = whereKernels('where_backward_y', '0.0', 'y');
 
 const whereOp = defineOp({
   name: 'where',
