@@ -215,6 +215,24 @@ describe('pow at a zero base (WGSL leaves pow(0, y) undefined)', () => {
       expect([...(await base.grad!.toArray())]).toEqual(ys.map((y) => (y === 0 ? 0 : y * 0 ** (y - 1))));
       expect([...(await exponent.grad!.toArray())]).toEqual([0, 0, 0, 0]);
     }));
+
+  it("NaN, infinities, signed zeros and +-1 follow C's pow (PyTorch's): x^0 = 1 and 1^y = 1 even for NaN, (-Inf)^0.5 = Inf, 0^NaN = NaN", () =>
+    ops.scope(async () => {
+      // C's pow in float64: JS's ** but for x^+-0 and 1^y, always 1, and (-1)^+-Inf = 1 (JS gives NaN for the last two)
+      const cPow = (x: number, y: number) => (y === 0 || x === 1 || (x === -1 && Math.abs(y) === Infinity) ? 1 : x ** y);
+      const bases = [NaN, -Infinity, -2, -1, -0.5, -0, 0, 0.5, 1, 2, Infinity];
+      const exponents = [NaN, -Infinity, -3, -2, -0.5, -0, 0, 0.5, 2, 3, Infinity];
+      const xs = bases.flatMap((x) => exponents.map(() => x));
+      const ys = bases.flatMap(() => exponents);
+      for (const dtype of ['float32', 'float16'] as const) {
+        if (dtype === 'float16' && !profile().f16) continue;
+        const got = await ops.pow(ops.tensor(xs, [xs.length], dtype), ops.tensor(ys, [ys.length], dtype)).toArray();
+        // exact where the result is not finite or zero (its sign included), within float16's rounding elsewhere
+        const same = (want: number, v: number) => Object.is(want, v) || (Number.isFinite(want) && want !== 0 && Math.abs(v - want) <= 1e-3 * Math.abs(want));
+        const wrong = xs.flatMap((x, i) => (same(cPow(x, ys[i]!), got[i]!) ? [] : [`${x}^${ys[i]} = ${got[i]}, want ${cPow(x, ys[i]!)}`]));
+        expect(wrong, dtype).toEqual([]);
+      }
+    }));
 });
 
 describe('GELU at large |x|', () => {

@@ -175,13 +175,30 @@ interface BinarySpec {
   gradY: string;
 }
 
-// WGSL's pow is undefined for a negative base and for a zero one: integer exponents of negative
-// bases are allowed here, and 0^b is 1 for b = 0, 0 for b > 0 and +Inf (from its bits) for b < 0.
+// C's pow (PyTorch's), where WGSL's is undefined for a negative or zero base and drivers may assume
+// no NaN or Inf: x^+-0 and 1^y are 1 even for NaN, NaN otherwise propagates; +-0 and +-Inf bases give
+// 0 or Inf by the exponent's sign, signed for an odd integer exponent; a negative base takes integer
+// exponents only (NaN otherwise), and (-1)^+-Inf is 1. The special cases are told by the bits.
 const POW_ANY = `fn pow_any(a: f32, b: f32) -> f32 {
-  if (a == 0.0) { return select(bitcast<f32>(select(0u, 0x7f800000u, b < 0.0)), 1.0, b == 0.0); } // +Inf's bits: a constant Inf is an error
-  if (a > 0.0 || b != floor(b)) { return pow(a, b); }
-  let m = pow(-a, b);
-  return select(m, -m, (i32(b) & 1) == 1);
+  let ba = bitcast<u32>(a);
+  let bb = bitcast<u32>(b);
+  let mag_a = ba & 0x7fffffffu;
+  let mag_b = bb & 0x7fffffffu;
+  if (mag_b == 0u || ba == 0x3f800000u) { return 1.0; }
+  if (mag_a > 0x7f800000u) { return a; }
+  if (mag_b > 0x7f800000u) { return b; }
+  let inf_b = mag_b == 0x7f800000u;
+  let odd = !inf_b && abs(b) < 16777216.0 && b == floor(b) && (i32(b) & 1) == 1; // every float from 2^24 is even
+  let sign = select(0u, ba & 0x80000000u, odd); // the base's sign, for an odd integer exponent
+  if (mag_a == 0u || mag_a == 0x7f800000u) {
+    // 0^(b > 0) = 0 and Inf^(b < 0) = 0; 0^(b < 0) = Inf and Inf^(b > 0) = Inf (built from bits: a constant Inf is an error)
+    let zero = (mag_a == 0u) != ((bb & 0x80000000u) != 0u);
+    return bitcast<f32>(select(0x7f800000u, 0u, zero) | sign);
+  }
+  if ((ba & 0x80000000u) == 0u) { return pow(a, b); }
+  if (inf_b) { return select(pow(-a, b), 1.0, a == -1.0); }
+  if (b != floor(b)) { return bitcast<f32>(ba | 0x7fc00000u); } // NaN
+  return bitcast<f32>(bitcast<u32>(pow(-a, b)) | sign);
 }`;
 
 const BINARY = {
