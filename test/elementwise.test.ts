@@ -235,6 +235,28 @@ describe('pow at a zero base (WGSL leaves pow(0, y) undefined)', () => {
     }));
 });
 
+describe('tanh', () => {
+  it('equals float64 to a few float32 ulps from 1e-30 to Inf, keeps -0, and is NaN at NaN (it gave -1 there, and 3e-8 at 1e-30)', () =>
+    ops.scope(async () => {
+      const mags = [1e-30, 1e-8, 1e-4, 3e-3, 0.1, 0.5, 0.6, 0.625, 0.7, 1, 2, 5, 9, 15, 20, 1e30, Infinity].map(Math.fround);
+      const xs = [NaN, 0, -0, ...mags, ...mags.map((v) => -v)];
+      const x = ops.tensor(xs).requiresGrad_();
+      const y = x.tanh();
+      y.sum().backward();
+      const got = await y.toArray();
+      const near = (want: number, v: number, rtol: number) => Object.is(want, v) || Math.abs(v - want) <= rtol * Math.abs(want);
+      const wrong = xs.flatMap((v, i) => (near(Math.tanh(v), got[i]!, 4e-7) || (Number.isNaN(v) && Number.isNaN(got[i]!)) ? [] : [`tanh(${v}) = ${got[i]}, want ${Math.tanh(v)}`]));
+      expect(wrong).toEqual([]);
+      // d tanh = 1 - tanh^2, NaN at NaN
+      const dx = await x.grad!.toArray();
+      const wrongDx = xs.flatMap((v, i) => {
+        const want = 1 - Math.tanh(v) ** 2;
+        return near(want, dx[i]!, 1e-6) || Math.abs(dx[i]! - want) <= 1e-7 || (Number.isNaN(v) && Number.isNaN(dx[i]!)) ? [] : [`tanh'(${v}) = ${dx[i]}, want ${want}`];
+      });
+      expect(wrongDx).toEqual([]);
+    }));
+});
+
 describe('GELU at large |x|', () => {
   // gelu_tanh's derivative has a term 0.5 x (1 - t^2) k (1 + 0.134145 x^2): past |x| ~ 1.8e19, x^2
   // overflows float32 and 0 * Inf gave NaN where the derivative is 1 (x > 0) or 0 (x < 0).

@@ -24,7 +24,20 @@ fn gelu_tanh_arg(a: f32) -> f32 {
   let c = clamp(a, -1e4, 1e4);
   return GELU_K * (c + 0.044715 * c * c * c);
 }`;
-const TANH_SAFE = 'fn tanh_safe(v: f32) -> f32 { return tanh(clamp(v, -15.0, 15.0)); }';
+// WGSL's tanh is undefined at NaN (lavapipe: -1) and, computed as sinh / cosh, off by ~3e-8 near 0
+// (tanh(1e-30) = 3e-8): Cephes' tanhf instead, a polynomial below 0.625 (-0 kept), 1 - 2 / (exp(2|v|) + 1)
+// above, |v| clamped at 15 (where tanh is 1 in float32, and exp stays finite)
+const TANH_SAFE = `fn tanh_safe(v: f32) -> f32 {
+  if ((bitcast<u32>(v) & 0x7fffffffu) > 0x7f800000u) { return v; }
+  let a = min(abs(v), 15.0);
+  if (a < 0.625) {
+    let z = v * v;
+    let p = ((((-5.70498872745e-3 * z + 2.06390887954e-2) * z - 5.37397155531e-2) * z + 1.33314422036e-1) * z - 3.33332819422e-1) * z * v + v;
+    return select(p, v, a == 0.0);
+  }
+  let t = 1.0 - 2.0 / (exp(2.0 * a) + 1.0);
+  return select(t, -t, v < 0.0);
+}`;
 
 interface UnarySpec {
   expr: string;
