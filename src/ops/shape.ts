@@ -21,7 +21,8 @@ function resolveShape(op: string, t: Tensor, shape: Shape): number[] {
     throw new RangeError(`${op}: invalid target shape ${formatShape(shape)} for ${t.describe()}`);
   }
   const known = numel(shape.filter((d) => d !== -1));
-  const out = shape.map((d) => (d === -1 ? (known === 0 ? 0 : t.size / known) : d));
+  if (free && known === 0) throw new RangeError(`${op}: cannot infer the -1 of ${formatShape(shape)} for ${t.describe()}: with 0 elements any size fits it`);
+  const out = shape.map((d) => (d === -1 ? t.size / known : d));
   if (numel(out) !== t.size || out.some((d) => !Number.isInteger(d))) {
     throw new RangeError(`${op}: cannot reshape ${t.describe()} (${t.size} elements) to ${formatShape(shape)}`);
   }
