@@ -1,6 +1,7 @@
 // Shape ops. reshape is free (a view of the same storage); permute/transpose, slice and concat
 // materialise their result with one raw 32-bit copy kernel (src/kernels/wgsl/copy.ts), so they work
 // on float32 and int32 alike (float16 takes its 16-bit twin). slice and concat copy [outer, len, inner] blocks between axis offsets.
+import { isGradEnabled } from '../autograd/mode.js';
 import { defineOp, listOf, NOT_DIFFERENTIABLE, withFront, type OpContext } from '../autograd/op.js';
 import { device } from '../device/device.js';
 import { launchCopy } from '../kernels/wgsl/copy.js';
@@ -195,6 +196,13 @@ export const sliceAssign = defineUpdate({
     const fits = src.rank === dst.rank && src.shape.every((d, i) => (i === ax ? d <= dst.shape[i]! : d === dst.shape[i]));
     if (src.dtype !== dst.dtype || !fits) {
       throw new Error(`sliceAssign: src ${src.describe()} must be dst ${dst.describe()}'s dtype and shape, at most as long along axis ${ax}`);
+    }
+    // PyTorch records a write into a tensor in the graph (CopySlices); here the gradient would flow as
+    // if dst held its old values, and none to src: refused unless gradients are off, as torch.no_grad()
+    for (const [arg, t] of [['dst', dst], ['src', src]] as const) {
+      if (t.requiresGrad && isGradEnabled()) {
+        throw new Error(`sliceAssign: ${arg} ${t.describe()} requires grad, and an in-place write is not recorded for backward; write under noGrad(), or build the tensor with slice and concat`);
+      }
     }
     // a buffer copy, or a kernel binding it twice, from a buffer into itself is invalid in WebGPU
     if (src.storage('sliceAssign') === dst.storage('sliceAssign')) throw new Error(`sliceAssign: src ${src.describe()} shares dst ${dst.describe()}'s storage; copy it first`);
