@@ -36,8 +36,6 @@ export interface GradScalerState {
   skippedSteps: number;
 }
 
-/** A setting's value in a message: a number as itself, anything else with its type (a string '10' is not 10). */
-
 /** Where a step skipped at the minimum scale is recorded: watchNonFinite's status (int32 [2]), the bits to set and the step. */
 export interface FloorWatch extends FloorMark {
   status: Tensor;
