@@ -60,7 +60,7 @@ const UNARY = {
   // d gelu = [Phi(a) + a phi(a)] da, phi(a) = exp(-a^2 / 2) / sqrt(2 pi)  (WGSL in kernels/wgsl/elementwise.ts)
   gelu: { expr: 'gelu_erf(x)', helpers: GELU_WGSL, saves: 'input', grad: 'x * gelu_erf_grad(y)', gradHelpers: GELU_WGSL },
   // GPT-2's tanh approximation: 0.5 a (1 + tanh(k (a + 0.044715 a^3)))
-  gelu_tanh: {
+  geluTanh: {
     expr: '0.5 * x * (1.0 + tanh_safe(gelu_tanh_arg(x)))',
     helpers: `${GELU_C}\n${TANH_SAFE}`,
     saves: 'input',
@@ -112,7 +112,7 @@ export const rsqrt = unaryOp('rsqrt');
 export const tanh = unaryOp('tanh');
 export const relu = unaryOp('relu');
 export const gelu = unaryOp('gelu');
-export const geluTanh = unaryOp('gelu_tanh');
+export const geluTanh = unaryOp('geluTanh');
 
 // ---- broadcasting ------------------------------------------------------------------------
 /** Launches a broadcasting kernel over `inputs`, returning the output of the broadcast shape, of `dtype`. */

@@ -80,10 +80,11 @@ const permuteOp = defineOp({
 });
 
 /** Reorders the dims (out dim k is input dim dims[k]; negative dims allowed). Materialised. */
-export const permute = withFront(permuteOp, (t: Tensor, dims: readonly number[]) => permuteOp(t, checkPermutation(t, dims)));
+export const permute = withFront(permuteOp, (t: Tensor, dims: readonly number[]) => permuteOp(checkTensor('permute', 'input', t), checkPermutation(t, dims)));
 
 /** Swaps two dims (the last two by default): a permute. Materialised. */
 export function transpose(t: Tensor, d0 = -2, d1 = -1): Tensor {
+  checkTensor('transpose', 'input', t);
   assertRank('transpose', t, 1);
   const a = checkAxis('transpose', 'dim0', d0, t);
   const b = checkAxis('transpose', 'dim1', d1, t);
@@ -133,6 +134,7 @@ function copyBlock(
 }
 
 function axisOf(op: string, t: Tensor, axis: number, what = 'input'): number {
+  checkTensor(op, what, t);
   assertRank(op, t, 1, what);
   return checkAxis(op, 'axis', axis, t);
 }
