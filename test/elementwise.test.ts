@@ -257,6 +257,20 @@ describe('tanh', () => {
     }));
 });
 
+describe('log', () => {
+  // WGSL promises only an absolute error of 2^-21 in [0.5, 2]: lavapipe's log(1 - 2^-24) was -1.03e-7
+  // (want -5.96e-8), log(0.999) off by 6e-5 relative, where PyTorch's log is good to an ulp or two
+  it('equals float64 to a few float32 ulps near 1 (both sides) and elsewhere; log(0) = -Inf, log(-1) = NaN', () =>
+    ops.scope(async () => {
+      const near1 = [2 ** -24, 2 ** -23, 2 ** -20, 1e-5, 1e-3, 0.01, 0.1, 0.2, 0.29, 0.31].flatMap((d) => [1 - d, 1 + d]);
+      const xs = [...near1, 0.5, 0.69, 0.71, 1, 1.39, 1.41, 2, 1e-30, 1e30, 3e38, 0, Infinity, -1, NaN].map(Math.fround);
+      const got = await ops.tensor(xs).log().toArray();
+      const near = (want: number, v: number) => Object.is(want, v) || (Number.isNaN(want) && Number.isNaN(v)) || Math.abs(v - want) <= 3e-7 * Math.abs(want);
+      const wrong = xs.flatMap((x, i) => (near(Math.log(x), got[i]!) ? [] : [`log(${x}) = ${got[i]}, want ${Math.log(x)}`]));
+      expect(wrong).toEqual([]);
+    }));
+});
+
 describe('GELU at large |x|', () => {
   // gelu_tanh's derivative has a term 0.5 x (1 - t^2) k (1 + 0.134145 x^2): past |x| ~ 1.8e19, x^2
   // overflows float32 and 0 * Inf gave NaN where the derivative is 1 (x > 0) or 0 (x < 0).

@@ -39,6 +39,15 @@ const TANH_SAFE = `fn tanh_safe(v: f32) -> f32 {
   return select(t, -t, v < 0.0);
 }`;
 
+// WGSL's log promises only an absolute error of 2^-21 in [0.5, 2] (lavapipe: log(1 - 2^-24) = -1.03e-7, want
+// -5.96e-8): there 2 atanh(s), s = (x - 1) / (x + 1) (x - 1 exact), its series to s^15 within 2e-9 for |s| <= 1/3
+const LOG_WGSL = `fn log_accurate(x: f32) -> f32 {
+  if (!(x >= 0.5 && x <= 2.0)) { return log(x); }
+  let s = (x - 1.0) / (x + 1.0);
+  let z = s * s;
+  return 2.0 * s * (1.0 + z * (1.0 / 3.0 + z * (1.0 / 5.0 + z * (1.0 / 7.0 + z * (1.0 / 9.0 + z * (1.0 / 11.0 + z * (1.0 / 13.0 + z / 15.0)))))));
+}`;
+
 interface UnarySpec {
   expr: string;
   helpers?: string;
@@ -51,7 +60,7 @@ interface UnarySpec {
 const UNARY = {
   neg: { expr: '-x', saves: 'input', grad: '-x' }, // d(-a) = -da
   exp: { expr: 'exp(x)', saves: 'output', grad: 'x * y' }, // d exp(a) = exp(a) da
-  log: { expr: 'log(x)', saves: 'input', grad: 'x / y' }, // d log(a) = da / a
+  log: { expr: 'log_accurate(x)', helpers: LOG_WGSL, saves: 'input', grad: 'x / y' }, // d log(a) = da / a
   sqrt: { expr: 'sqrt(x)', saves: 'output', grad: '0.5 * x / y' }, // d sqrt(a) = da / (2 sqrt(a))
   rsqrt: { expr: 'inverseSqrt(x)', saves: 'output', grad: '-0.5 * x * y * y * y' }, // d a^-1/2 = -a^-3/2 da / 2
   tanh: { expr: 'tanh_safe(x)', helpers: TANH_SAFE, saves: 'output', grad: 'x * (1.0 - y * y)' },
@@ -223,9 +232,9 @@ const BINARY = {
   // NaN) and, for db, where a = 0 and b >= 0 (0^b is constant in b there, 0 * log 0 would be NaN)
   pow: {
     expr: 'pow_any(x, y)',
-    helpers: POW_ANY,
+    helpers: `${POW_ANY}\n${LOG_WGSL}`,
     gradX: 'select(c * y * pow_any(x, y - 1.0), 0.0, y == 0.0)',
-    gradY: 'select(c * pow_any(x, y) * log(x), 0.0, x == 0.0 && y >= 0.0)',
+    gradY: 'select(c * pow_any(x, y) * log_accurate(x), 0.0, x == 0.0 && y >= 0.0)',
   },
   // NaN propagates (torch.maximum); ties split the gradient equally, and the smaller operand gets
   // none, as PyTorch does: where one is NaN neither is smaller, so both get the gradient (compared
