@@ -5,7 +5,7 @@ import * as ops from '../src/index.js';
 import { numel, ref, zipN } from '../src/check/reference/index.js';
 import fc from 'fast-check';
 import { profile, setProfile } from '../src/kernels/profile.js';
-import { expectClose, fcParams, setupDevice, toTensor, widestBinding } from './helpers.js';
+import { expectClose, fcParams, seededValues, setupDevice, toTensor, widestBinding } from './helpers.js';
 
 beforeAll(setupDevice);
 
@@ -268,6 +268,28 @@ describe('log', () => {
       const near = (want: number, v: number) => Object.is(want, v) || (Number.isNaN(want) && Number.isNaN(v)) || Math.abs(v - want) <= 3e-7 * Math.abs(want);
       const wrong = xs.flatMap((x, i) => (near(Math.log(x), got[i]!) ? [] : [`log(${x}) = ${got[i]}, want ${Math.log(x)}`]));
       expect(wrong).toEqual([]);
+    }));
+});
+
+describe('pow accuracy', () => {
+  // WGSL's pow is exp2(y log2 x): x.pow(2) was 12 ulps off (7.3^2 = 53.290005, want 53.290001), x.pow(10)
+  // 100; PyTorch squares, cubes, takes sqrt and reciprocals, and its pow is good to an ulp or two
+  it('integer exponents and 0.5 are within a few ulps of float64 over 1e-8..1e8, negative bases too', () =>
+    ops.scope(async () => {
+      const xs = [...seededValues(2000, 21, -18, 18)].map((e) => Math.fround(Math.exp(e)));
+      const tolerances: [number, number][] = [[2, 2], [3, 3], [-1, 2], [-2, 3], [0.5, 2], [4, 4], [10, 8], [-7, 10], [1.5, 64]];
+      for (const [y, ulps] of tolerances) {
+        for (const sign of y === Math.floor(y) ? [1, -1] : [1]) {
+          const base = xs.map((x) => sign * x);
+          const got = await ops.tensor(base).pow(y).toArray();
+          const wrong = base.flatMap((x, i) => {
+            const want = x ** y;
+            if (!Number.isFinite(Math.fround(want)) || Math.abs(want) < 1e-37) return []; // past float32's normal range
+            return Math.abs(got[i]! - want) <= ulps * 2 ** -24 * Math.abs(want) ? [] : [`${x}^${y} = ${got[i]}, want ${want}`];
+          });
+          expect(wrong.slice(0, 3), `x^${y}, ${wrong.length} off by more than ${ulps} half-ulps`).toEqual([]);
+        }
+      }
     }));
 });
 

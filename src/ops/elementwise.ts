@@ -201,6 +201,8 @@ interface BinarySpec {
 // no NaN or Inf: x^+-0 and 1^y are 1 even for NaN, NaN otherwise propagates; +-0 and +-Inf bases give
 // 0 or Inf by the exponent's sign, signed for an odd integer exponent; a negative base takes integer
 // exponents only (NaN otherwise), and (-1)^+-Inf is 1. The special cases are told by the bits.
+// WGSL's pow is exp2(y log2 x), 12 ulps off at y = 2 and 100 at y = 10: integer exponents up to 32
+// multiply by squaring (within a few ulps, as PyTorch's x * x), y = 0.5 is sqrt.
 const POW_ANY = `fn pow_any(a: f32, b: f32) -> f32 {
   let ba = bitcast<u32>(a);
   let bb = bitcast<u32>(b);
@@ -217,10 +219,24 @@ const POW_ANY = `fn pow_any(a: f32, b: f32) -> f32 {
     let zero = (mag_a == 0u) != ((bb & 0x80000000u) != 0u);
     return bitcast<f32>(select(0x7f800000u, 0u, zero) | sign);
   }
-  if ((ba & 0x80000000u) == 0u) { return pow(a, b); }
-  if (inf_b) { return select(pow(-a, b), 1.0, a == -1.0); }
-  if (b != floor(b)) { return bitcast<f32>(ba | 0x7fc00000u); } // NaN
-  return bitcast<f32>(bitcast<u32>(pow(-a, b)) | sign);
+  let m = abs(a);
+  if (inf_b) { return select(pow(m, b), 1.0, m == 1.0); } // a negative base's sign does not matter at +-Inf
+  if (b != floor(b)) { return select(select(pow(a, b), sqrt(a), b == 0.5), bitcast<f32>(ba | 0x7fc00000u), a < 0.0); } // NaN for a < 0
+  if (abs(b) > 32.0) { return bitcast<f32>(bitcast<u32>(pow(m, b)) | sign); }
+  let n = u32(abs(b));
+  var r = pow_int(m, n);
+  // m^-n as 1 / m^n, or (1 / m)^n where m^n is below float32's normal range (flushed, maybe); past float32, 1 / Inf = 0
+  if (b < 0.0) { r = select(1.0 / r, pow_int(1.0 / m, n), r < 1.17549435e-38); }
+  return bitcast<f32>(bitcast<u32>(r) | sign);
+}
+fn pow_int(m: f32, n: u32) -> f32 {
+  var r = 1.0;
+  var p = m;
+  for (var k = n; k != 0u; k = k >> 1u) {
+    if ((k & 1u) == 1u) { r = r * p; }
+    p = p * p;
+  }
+  return r;
 }`;
 
 const BINARY = {
