@@ -20,7 +20,8 @@ export function checkFloat32Params(op: string, params: readonly Tensor[]): void 
 export function float32Grads(op: string, params: readonly Tensor[]): Tensor[] {
   if (!Array.isArray(params)) throw new TypeError(`${op}: argument 'params' must be an array of Tensors, got ${describeValue(params)}`);
   return params.flatMap((p, i) => {
-    if (!checkTensor(op, `params[${i}]`, p).grad) return [];
+    checkTensor(op, `params[${i}]`, p);
+    if (!p.grad) return [];
     if (p.grad.dtype !== 'float32') throw new TypeError(`${op}: params[${i}].grad is ${p.grad.describe()}; gradients are measured in float32 (${HINT})`);
     return [p.grad];
   });
