@@ -5,7 +5,7 @@ import * as ops from '../src/index.js';
 import { numel, ref, zipN } from '../src/check/reference/index.js';
 import fc from 'fast-check';
 import { profile, setProfile } from '../src/kernels/profile.js';
-import { expectClose, fcParams, setupDevice, toTensor, widestBinding } from './helpers.js';
+import { expectClose, fcParams, seededValues, setupDevice, toTensor, widestBinding } from './helpers.js';
 
 beforeAll(setupDevice);
 
@@ -154,6 +154,40 @@ describe('maximum with a NaN operand', () => {
     }));
 });
 
+describe('comparisons and where with NaN, infinities and signed zeros', () => {
+  // every pair of these, each op against JS's (IEEE's) comparison: NaN != NaN is true, the rest false with a NaN
+  const SPECIALS = [NaN, -Infinity, -1, -0, 0, 1, Infinity];
+  const xs = SPECIALS.flatMap((a) => SPECIALS.map(() => a));
+  const ys = SPECIALS.flatMap(() => SPECIALS);
+  const JS = {
+    eq: (a: number, b: number) => a === b, ne: (a: number, b: number) => a !== b,
+    lt: (a: number, b: number) => a < b, le: (a: number, b: number) => a <= b,
+    gt: (a: number, b: number) => a > b, ge: (a: number, b: number) => a >= b,
+  };
+  it.each(['float32', 'float16'] as const)('%s: eq, ne, lt, le, gt, ge follow IEEE (ne of NaN was 0)', (dtype) =>
+    ops.scope(async () => {
+      if (dtype === 'float16' && !profile().f16) return;
+      for (const [name, f] of Object.entries(JS)) {
+        const got = await ops.ops[name as keyof typeof JS](ops.tensor(xs, [xs.length], dtype), ops.tensor(ys, [ys.length], dtype)).toArray();
+        const wrong = xs.flatMap((a, i) => (got[i] === +f(a, ys[i]!) ? [] : [`${a} ${name} ${ys[i]} = ${got[i]}`]));
+        expect(wrong, `${dtype} ${name}`).toEqual([]);
+      }
+    }));
+
+  it("where takes a NaN condition as non-zero (true), as PyTorch's bool(NaN), forward and gradient", () =>
+    ops.scope(async () => {
+      const cond = ops.tensor(SPECIALS);
+      const a = ops.tensor(SPECIALS.map((_, i) => 10 + i)).requiresGrad_();
+      const b = ops.tensor(SPECIALS.map((_, i) => -10 - i)).requiresGrad_();
+      const out = ops.where(cond, a, b);
+      out.sum().backward();
+      const pick = SPECIALS.map((c) => c !== 0);
+      expect([...(await out.toArray())]).toEqual(pick.map((p, i) => (p ? 10 + i : -10 - i)));
+      expect([...(await a.grad!.toArray())]).toEqual(pick.map((p) => +p));
+      expect([...(await b.grad!.toArray())]).toEqual(pick.map((p) => +!p));
+    }));
+});
+
 describe('pow at a zero base (WGSL leaves pow(0, y) undefined)', () => {
   it('0^y is 1 for y = 0, 0 for y > 0, +Inf for y < 0, as JS and IEEE say; and d(x^1)/dx = 1 at 0', () =>
     ops.scope(async () => {
@@ -180,6 +214,82 @@ describe('pow at a zero base (WGSL leaves pow(0, y) undefined)', () => {
       base.pow(exponent).sum().backward();
       expect([...(await base.grad!.toArray())]).toEqual(ys.map((y) => (y === 0 ? 0 : y * 0 ** (y - 1))));
       expect([...(await exponent.grad!.toArray())]).toEqual([0, 0, 0, 0]);
+    }));
+
+  it("NaN, infinities, signed zeros and +-1 follow C's pow (PyTorch's): x^0 = 1 and 1^y = 1 even for NaN, (-Inf)^0.5 = Inf, 0^NaN = NaN", () =>
+    ops.scope(async () => {
+      // C's pow in float64: JS's ** but for x^+-0 and 1^y, always 1, and (-1)^+-Inf = 1 (JS gives NaN for the last two)
+      const cPow = (x: number, y: number) => (y === 0 || x === 1 || (x === -1 && Math.abs(y) === Infinity) ? 1 : x ** y);
+      const bases = [NaN, -Infinity, -2, -1, -0.5, -0, 0, 0.5, 1, 2, Infinity];
+      const exponents = [NaN, -Infinity, -3, -2, -0.5, -0, 0, 0.5, 2, 3, Infinity];
+      const xs = bases.flatMap((x) => exponents.map(() => x));
+      const ys = bases.flatMap(() => exponents);
+      for (const dtype of ['float32', 'float16'] as const) {
+        if (dtype === 'float16' && !profile().f16) continue;
+        const got = await ops.pow(ops.tensor(xs, [xs.length], dtype), ops.tensor(ys, [ys.length], dtype)).toArray();
+        // exact where the result is not finite or zero (its sign included), within float16's rounding elsewhere
+        const same = (want: number, v: number) => Object.is(want, v) || (Number.isFinite(want) && want !== 0 && Math.abs(v - want) <= 1e-3 * Math.abs(want));
+        const wrong = xs.flatMap((x, i) => (same(cPow(x, ys[i]!), got[i]!) ? [] : [`${x}^${ys[i]} = ${got[i]}, want ${cPow(x, ys[i]!)}`]));
+        expect(wrong, dtype).toEqual([]);
+      }
+    }));
+});
+
+describe('tanh', () => {
+  it('equals float64 to a few float32 ulps from 1e-30 to Inf, keeps -0, and is NaN at NaN (it gave -1 there, and 3e-8 at 1e-30)', () =>
+    ops.scope(async () => {
+      const mags = [1e-30, 1e-8, 1e-4, 3e-3, 0.1, 0.5, 0.6, 0.625, 0.7, 1, 2, 5, 9, 15, 20, 1e30, Infinity].map(Math.fround);
+      const xs = [NaN, 0, -0, ...mags, ...mags.map((v) => -v)];
+      const x = ops.tensor(xs).requiresGrad_();
+      const y = x.tanh();
+      y.sum().backward();
+      const got = await y.toArray();
+      const near = (want: number, v: number, rtol: number) => Object.is(want, v) || Math.abs(v - want) <= rtol * Math.abs(want);
+      const wrong = xs.flatMap((v, i) => (near(Math.tanh(v), got[i]!, 4e-7) || (Number.isNaN(v) && Number.isNaN(got[i]!)) ? [] : [`tanh(${v}) = ${got[i]}, want ${Math.tanh(v)}`]));
+      expect(wrong).toEqual([]);
+      // d tanh = 1 - tanh^2, NaN at NaN
+      const dx = await x.grad!.toArray();
+      const wrongDx = xs.flatMap((v, i) => {
+        const want = 1 - Math.tanh(v) ** 2;
+        return near(want, dx[i]!, 1e-6) || Math.abs(dx[i]! - want) <= 1e-7 || (Number.isNaN(v) && Number.isNaN(dx[i]!)) ? [] : [`tanh'(${v}) = ${dx[i]}, want ${want}`];
+      });
+      expect(wrongDx).toEqual([]);
+    }));
+});
+
+describe('log', () => {
+  // WGSL promises only an absolute error of 2^-21 in [0.5, 2]: lavapipe's log(1 - 2^-24) was -1.03e-7
+  // (want -5.96e-8), log(0.999) off by 6e-5 relative, where PyTorch's log is good to an ulp or two
+  it('equals float64 to a few float32 ulps near 1 (both sides) and elsewhere; log(0) = -Inf, log(-1) = NaN', () =>
+    ops.scope(async () => {
+      const near1 = [2 ** -24, 2 ** -23, 2 ** -20, 1e-5, 1e-3, 0.01, 0.1, 0.2, 0.29, 0.31].flatMap((d) => [1 - d, 1 + d]);
+      const xs = [...near1, 0.5, 0.69, 0.71, 1, 1.39, 1.41, 2, 1e-30, 1e30, 3e38, 0, Infinity, -1, NaN].map(Math.fround);
+      const got = await ops.tensor(xs).log().toArray();
+      const near = (want: number, v: number) => Object.is(want, v) || (Number.isNaN(want) && Number.isNaN(v)) || Math.abs(v - want) <= 3e-7 * Math.abs(want);
+      const wrong = xs.flatMap((x, i) => (near(Math.log(x), got[i]!) ? [] : [`log(${x}) = ${got[i]}, want ${Math.log(x)}`]));
+      expect(wrong).toEqual([]);
+    }));
+});
+
+describe('pow accuracy', () => {
+  // WGSL's pow is exp2(y log2 x): x.pow(2) was 12 ulps off (7.3^2 = 53.290005, want 53.290001), x.pow(10)
+  // 100; PyTorch squares, cubes, takes sqrt and reciprocals, and its pow is good to an ulp or two
+  it('integer exponents and 0.5 are within a few ulps of float64 over 1e-8..1e8, negative bases too', () =>
+    ops.scope(async () => {
+      const xs = [...seededValues(2000, 21, -18, 18)].map((e) => Math.fround(Math.exp(e)));
+      const tolerances: [number, number][] = [[2, 2], [3, 3], [-1, 2], [-2, 3], [0.5, 2], [4, 4], [10, 8], [-7, 10], [1.5, 64]];
+      for (const [y, ulps] of tolerances) {
+        for (const sign of y === Math.floor(y) ? [1, -1] : [1]) {
+          const base = xs.map((x) => sign * x);
+          const got = await ops.tensor(base).pow(y).toArray();
+          const wrong = base.flatMap((x, i) => {
+            const want = x ** y;
+            if (!Number.isFinite(Math.fround(want)) || Math.abs(want) < 1e-37) return []; // past float32's normal range
+            return Math.abs(got[i]! - want) <= ulps * 2 ** -24 * Math.abs(want) ? [] : [`${x}^${y} = ${got[i]}, want ${want}`];
+          });
+          expect(wrong.slice(0, 3), `x^${y}, ${wrong.length} off by more than ${ulps} half-ulps`).toEqual([]);
+        }
+      }
     }));
 });
 

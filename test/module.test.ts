@@ -47,4 +47,30 @@ describe('Module', () => {
     c.w.dispose();
     c.offset.dispose();
   });
+
+  // a parameter named 'a.weight' beside a child 'a' with its own 'weight' was listed twice under one
+  // name: stateDict() kept one of the two, so the other was neither saved nor loaded
+  it("refuses a parameter, constant, buffer or module name that is empty or holds a '.', as PyTorch does", () => {
+    const named = (register: (m: Module) => void) => {
+      class Net extends Module {
+        constructor() {
+          super();
+          register(this);
+        }
+      }
+      return () => new Net();
+    };
+    type Registrar = { param(n: string, t: Tensor): Tensor; constant(n: string, t: Tensor): Tensor; setBuffer(n: string, t: Tensor): void; module(n: string, m: Module): Module };
+    const r = (m: Module) => m as unknown as Registrar;
+    const t = tensor([1]);
+    const rule = "must be a non-empty string without '\\.' \\(dots join the names of nested modules\\), got";
+    expect(named((m) => r(m).param('a.weight', t))).toThrow(new RegExp(`^Module: parameter name ${rule} 'a\\.weight'$`));
+    expect(named((m) => r(m).constant('', t))).toThrow(new RegExp(`^Module: constant name ${rule} ''$`));
+    expect(named((m) => r(m).setBuffer('mask.0', t))).toThrow(new RegExp(`^Module: buffer name ${rule} 'mask\\.0'$`));
+    const ln = new LayerNorm(1);
+    expect(named((m) => r(m).module('a.b', ln))).toThrow(new RegExp(`^Module: module name ${rule} 'a\\.b'$`));
+    expect(named((m) => r(m).param(3 as unknown as string, t))).toThrow(new RegExp(`^Module: parameter name ${rule} number 3$`));
+    t.dispose();
+    ln.dispose();
+  });
 });

@@ -332,6 +332,20 @@ describe('gradient clipping', () => {
       scaler.dispose();
     }));
 
+  // [[p]] or [...model.namedParameters()] (name, tensor pairs) measured no gradient: a norm of 0, so nothing was clipped, without a word
+  it('params must be an array of Tensors: anything else in it is refused, naming its place, by clipGradNorm and GradScaler.unscale', () =>
+    scope(() => {
+      const p = tensor([3, 4]).requiresGrad_();
+      p.grad = tensor([30, 40]);
+      const scaler = new GradScaler();
+      for (const [fn, name] of [[(ps: never) => clipGradNorm(ps, 1), 'clipGradNorm'], [(ps: never) => scaler.unscale(ps, 1), 'GradScaler.unscale']] as const) {
+        expect(() => fn([[p]] as never)).toThrow(new RegExp(`^${name}: argument 'params\\[0\\]' must be a Tensor, got array \\[float32\\[2\\]\\]$`));
+        expect(() => fn([p, ['w', p]] as never)).toThrow(new RegExp(`^${name}: argument 'params\\[1\\]' must be a Tensor, got array \\['w', float32\\[2\\]\\]$`));
+        expect(() => fn(p as never)).toThrow(new RegExp(`^${name}: argument 'params' must be an array of Tensors, got a float32\\[2\\] tensor$`));
+      }
+      scaler.dispose();
+    }));
+
   it('norm and scale match the float64 reference for many gradients of many shapes (grouped dispatches)', () =>
     scope(async () => {
       const shapes = [[3, 5], [7], [1], [64, 33], [2, 2, 2], [300], [5, 1], [1, 1], [17, 4], [9], [1000], [2, 3]];

@@ -2,7 +2,8 @@
 // copy of this checkout, installed OFFLINE into a fresh project together with its dependencies
 // (packed from this checkout's node_modules, so no registry and no npm cache is needed). There a
 // consumer file importing every entry point is type-checked with --strict and skipLibCheck off,
-// without @types/node, and run; and the installed `gpt` command answers.
+// without @types/node, and run, and the README's examples are type-checked there too; and the
+// installed `gpt` command answers.
 import { execFile } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -94,8 +95,19 @@ describe('the packed package', () => {
     writeFileSync(join(app, 'consumer.ts'), CONSUMER);
     const compilerOptions = { strict: true, skipLibCheck: false, target: 'ES2022', module: 'NodeNext', moduleResolution: 'NodeNext', types: [], outDir: 'out' };
     writeFileSync(join(app, 'tsconfig.json'), JSON.stringify({ compilerOptions, files: ['consumer.ts'] }));
-    const tsc = await exec(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', app]).catch((e: { stdout: string }) => e);
+    // the README's examples too, against the installed declarations and exports map (test/readme.test.ts
+    // checks them against src/); they use Node's globals (process), so with @types/node
+    const readme = [...readFileSync(join(ROOT, 'README.md'), 'utf8').matchAll(/^```ts\n([\s\S]*?)^```$/gm)].map((m, i) => {
+      writeFileSync(join(app, `readme-${i + 1}.ts`), m[1]!);
+      return `readme-${i + 1}.ts`;
+    });
+    expect(readme.length).toBeGreaterThanOrEqual(5);
+    const readmeOptions = { ...compilerOptions, noEmit: true, types: ['node'], typeRoots: [join(ROOT, 'node_modules/@types')] };
+    writeFileSync(join(app, 'tsconfig.readme.json'), JSON.stringify({ compilerOptions: readmeOptions, files: readme }));
+    const typecheck = (project: string) => exec(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', join(app, project)]).catch((e: { stdout: string }) => e);
+    const [tsc, readmeTsc] = await Promise.all([typecheck('tsconfig.json'), typecheck('tsconfig.readme.json')]);
     expect(tsc.stdout).toBe('');
+    expect(readmeTsc.stdout).toBe('');
     expect((await exec(process.execPath, ['out/consumer.js'], { cwd: app })).stdout).toBe('consumer ok 3\n');
 
     const help = await exec('npx', ['--offline', 'gpt', '--help'], { cwd: app });

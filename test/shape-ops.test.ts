@@ -200,6 +200,20 @@ describe('errors name the op', () => {
       expect(() => ops.sliceAssign(a, a.reshape([2, 3]), 0, 0)).toThrow(/^sliceAssign: src .* shares dst .*'s storage/);
     }));
 
+  it('sliceAssign refuses, while gradients are recorded, a dst or src that requires grad: the write is not recorded (x.mul(2) overwritten gave x a gradient of 2 where it had none)', () =>
+    scope(async () => {
+      const x = ops.ones([2, 3]).requiresGrad_();
+      const y = x.mul(2);
+      const notRecorded = 'an in-place write is not recorded for backward; write under noGrad\\(\\), or build the tensor with slice and concat$';
+      expect(() => ops.sliceAssign(y, ops.zeros([2, 1]), 1, 0)).toThrow(new RegExp(`^sliceAssign: dst float32\\[2, 3\\] requires grad, and ${notRecorded}`));
+      expect(() => ops.sliceAssign(x, ops.zeros([2, 1]), 1, 0)).toThrow(/^sliceAssign: dst float32\[2, 3\] requires grad/);
+      const src = ops.full([2, 1], 5).requiresGrad_();
+      expect(() => ops.sliceAssign(ops.zeros([2, 3]), src, 1, 0)).toThrow(new RegExp(`^sliceAssign: src float32\\[2, 1\\] requires grad, and ${notRecorded}`));
+      // under noGrad it writes, as torch.no_grad() lets one write into a parameter
+      ops.noGrad(() => ops.sliceAssign(x, src, 1, 2));
+      expect([...(await x.toArray())]).toEqual([1, 1, 5, 1, 1, 5]);
+    }));
+
   it('concat', () =>
     scope(() => {
       const a = ops.zeros([2, 3]);

@@ -51,6 +51,15 @@ describe('views and scopes', () => {
       expect(() => r.reshape([4, 2])).toThrow(/reshape: cannot reshape float32\[3, 2\] \(6 elements\) to \[4, 2\]/);
     }));
 
+  it("reshape's -1 beside a 0 is refused, as PyTorch does: any size fits it (it was made 0)", () =>
+    scope(() => {
+      const empty = zeros([0, 4]);
+      expect(() => empty.reshape([0, -1])).toThrow(/^reshape: cannot infer the -1 of \[0, -1\] for float32\[0, 4\]: with 0 elements any size fits it$/);
+      expect(() => empty.view([-1, 0, 2])).toThrow(/^reshape: cannot infer the -1 of \[-1, 0, 2\]/);
+      expect(empty.reshape([-1]).shape).toEqual([0]); // no 0 beside it: -1 is 0
+      expect(empty.reshape([2, -1, 2]).shape).toEqual([2, 0, 2]);
+    }));
+
   it('a scope frees what it created across awaits, except what it returns', async () => {
     const before = device().memory().liveBytes;
     let inner: Tensor | undefined;

@@ -4,8 +4,8 @@
 // sums) come out right, bit for bit.
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
-  add, arange, argmax, concat, expand, full, max, maximum, mean, neg, ones, pow, rand, randn, scope, sum, tensor, where,
-  zeros, zerosLike, type Tensor,
+  add, arange, argmax, concat, expand, full, geluTanh, logSoftmax, matmul, max, maximum, mean, neg, ones, permute, pow, rand, randn, scope,
+  slice, sliceAssign, softmax, sum, tensor, transpose, where, zeros, zerosLike, type Tensor,
 } from '../src/index.js';
 import { Dropout, Generator } from '../src/nn/index.js';
 import { setupDevice } from './helpers.js';
@@ -108,6 +108,16 @@ const CASES: Case[] = [
   ["concat([x, 'a'], 0)", (x) => concat(bad([x, 'a']), 0), TypeError, /^concat: argument 'tensors\[1\]' must be a Tensor, got string 'a'$/],
   ['x.matmul([x])', (x) => x.reshape([1, 2]).matmul(bad([x])), TypeError, /^matmul: argument 'other' must be a Tensor, got array \[float32\[2\]\]$/],
   ['x.add([x])', (x) => x.add(bad([x])), TypeError, /^add: argument 'other' must be a Tensor or a number, got array \[float32\[2\]\]$/],
+  // a non-tensor first argument: these read its .rank before checking it ("Cannot read properties of null (reading 'rank')")
+  ['matmul(null, x)', (x) => matmul(bad(null), x), TypeError, /^matmul: argument 'input' must be a Tensor, got null$/],
+  ["permute('a', [0])", () => permute(bad('a'), [0]), TypeError, /^permute: argument 'input' must be a Tensor, got string 'a'$/],
+  ['transpose(undefined)', () => transpose(bad(undefined)), TypeError, /^transpose: argument 'input' must be a Tensor, got undefined$/],
+  ['slice([1, 2], 0)', () => slice(bad([1, 2]), 0), TypeError, /^slice: argument 'input' must be a Tensor, got array \[1, 2\]$/],
+  ['softmax(null)', () => softmax(bad(null)), TypeError, /^softmax: argument 'input' must be a Tensor, got null$/],
+  ["logSoftmax('x')", () => logSoftmax(bad('x')), TypeError, /^logSoftmax: argument 'input' must be a Tensor, got string 'x'$/],
+  ['sliceAssign(null, x, 0, 0)', (x) => sliceAssign(bad(null), x, 0, 0), TypeError, /^sliceAssign: argument 'dst' must be a Tensor, got null$/],
+  // the op is named as it is called
+  ["geluTanh('a')", () => geluTanh(bad('a')), TypeError, /^geluTanh: argument 'input' must be a Tensor, got string 'a'$/],
   ['[1, 2] @ [1, 2]', (x) => x.reshape([1, 2]).matmul(x.reshape([1, 2])), RangeError, /^matmul: inner dimensions differ in \[1, 2\] @ \[1, 2\]/],
   ["x.dropout('0.5')", (x) => x.dropout(bad('0.5'), 1), TypeError, /^dropout: argument 'p' must be a number in \[0, 1\), got string '0.5'$/],
   ['x.dropout(1)', (x) => x.dropout(1, 1), RangeError, /^dropout: argument 'p' must be a number in \[0, 1\), got 1$/],

@@ -25,6 +25,17 @@ function checkTensorData(name: string, src: unknown, p: Tensor): asserts src is 
   if (notNumber >= 0) throw new TypeError(`loadStateDict: '${name}' must hold numbers, got ${describeValue(data[notNumber])} at [${notNumber}]`);
 }
 
+/**
+ * That a registered name is one segment of a dotted name: 'a.weight' beside a child 'a' with its own
+ * 'weight' was listed twice under one name, and stateDict() kept one of the two.
+ */
+function checkName(kind: string, name: unknown): string {
+  if (typeof name !== 'string' || name === '' || name.includes('.')) {
+    throw new TypeError(`Module: ${kind} name must be a non-empty string without '.' (dots join the names of nested modules), got ${typeof name === 'string' ? `'${name}'` : describeValue(name)}`);
+  }
+  return name;
+}
+
 /** A tree of named parameters and child modules (torch.nn.Module): subclasses register them with param() and module(). */
 export abstract class Module {
   training = true;
@@ -34,6 +45,7 @@ export abstract class Module {
 
   /** Registers a trainable parameter (sets requiresGrad) and returns it. */
   protected param(name: string, t: Tensor): Tensor {
+    checkName('parameter', name);
     if (this.ownParams.has(name) || this.childModules.has(name)) throw new Error(`Module: '${name}' registered twice`);
     t.requiresGrad_();
     this.ownParams.set(name, t);
@@ -45,6 +57,7 @@ export abstract class Module {
    * weight and its scales): listed by namedParameters(), never set to require grad.
    */
   protected constant(name: string, t: Tensor): Tensor {
+    checkName('constant', name);
     if (this.ownParams.has(name) || this.childModules.has(name)) throw new Error(`Module: '${name}' registered twice`);
     this.ownParams.set(name, t);
     return t;
@@ -52,6 +65,7 @@ export abstract class Module {
 
   /** Sets buffer `name` (not trained; the module owns and frees it), or with null frees and removes it. */
   protected setBuffer(name: string, t: Tensor | null): void {
+    checkName('buffer', name);
     if (this.ownParams.has(name) || this.childModules.has(name)) throw new Error(`Module: buffer '${name}' would shadow a parameter or module`);
     this.ownBuffers.get(name)?.dispose();
     if (t) this.ownBuffers.set(name, t);
@@ -64,6 +78,7 @@ export abstract class Module {
 
   /** Registers a child module and returns it. */
   protected module<M extends Module>(name: string, m: M): M {
+    checkName('module', name);
     if (this.ownParams.has(name) || this.childModules.has(name)) throw new Error(`Module: '${name}' registered twice`);
     this.childModules.set(name, m);
     return m;

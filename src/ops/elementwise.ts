@@ -24,7 +24,29 @@ fn gelu_tanh_arg(a: f32) -> f32 {
   let c = clamp(a, -1e4, 1e4);
   return GELU_K * (c + 0.044715 * c * c * c);
 }`;
-const TANH_SAFE = 'fn tanh_safe(v: f32) -> f32 { return tanh(clamp(v, -15.0, 15.0)); }';
+// WGSL's tanh is undefined at NaN (lavapipe: -1) and, computed as sinh / cosh, off by ~3e-8 near 0
+// (tanh(1e-30) = 3e-8): Cephes' tanhf instead, a polynomial below 0.625 (-0 kept), 1 - 2 / (exp(2|v|) + 1)
+// above, |v| clamped at 15 (where tanh is 1 in float32, and exp stays finite)
+const TANH_SAFE = `fn tanh_safe(v: f32) -> f32 {
+  if ((bitcast<u32>(v) & 0x7fffffffu) > 0x7f800000u) { return v; }
+  let a = min(abs(v), 15.0);
+  if (a < 0.625) {
+    let z = v * v;
+    let p = ((((-5.70498872745e-3 * z + 2.06390887954e-2) * z - 5.37397155531e-2) * z + 1.33314422036e-1) * z - 3.33332819422e-1) * z * v + v;
+    return select(p, v, a == 0.0);
+  }
+  let t = 1.0 - 2.0 / (exp(2.0 * a) + 1.0);
+  return select(t, -t, v < 0.0);
+}`;
+
+// WGSL's log promises only an absolute error of 2^-21 in [0.5, 2] (lavapipe: log(1 - 2^-24) = -1.03e-7, want
+// -5.96e-8): there 2 atanh(s), s = (x - 1) / (x + 1) (x - 1 exact), its series to s^15 within 2e-9 for |s| <= 1/3
+const LOG_WGSL = `fn log_accurate(x: f32) -> f32 {
+  if (!(x >= 0.5 && x <= 2.0)) { return log(x); }
+  let s = (x - 1.0) / (x + 1.0);
+  let z = s * s;
+  return 2.0 * s * (1.0 + z * (1.0 / 3.0 + z * (1.0 / 5.0 + z * (1.0 / 7.0 + z * (1.0 / 9.0 + z * (1.0 / 11.0 + z * (1.0 / 13.0 + z / 15.0)))))));
+}`;
 
 interface UnarySpec {
   expr: string;
@@ -38,7 +60,7 @@ interface UnarySpec {
 const UNARY = {
   neg: { expr: '-x', saves: 'input', grad: '-x' }, // d(-a) = -da
   exp: { expr: 'exp(x)', saves: 'output', grad: 'x * y' }, // d exp(a) = exp(a) da
-  log: { expr: 'log(x)', saves: 'input', grad: 'x / y' }, // d log(a) = da / a
+  log: { expr: 'log_accurate(x)', helpers: LOG_WGSL, saves: 'input', grad: 'x / y' }, // d log(a) = da / a
   sqrt: { expr: 'sqrt(x)', saves: 'output', grad: '0.5 * x / y' }, // d sqrt(a) = da / (2 sqrt(a))
   rsqrt: { expr: 'inverseSqrt(x)', saves: 'output', grad: '-0.5 * x * y * y * y' }, // d a^-1/2 = -a^-3/2 da / 2
   tanh: { expr: 'tanh_safe(x)', helpers: TANH_SAFE, saves: 'output', grad: 'x * (1.0 - y * y)' },
@@ -47,7 +69,7 @@ const UNARY = {
   // d gelu = [Phi(a) + a phi(a)] da, phi(a) = exp(-a^2 / 2) / sqrt(2 pi)  (WGSL in kernels/wgsl/elementwise.ts)
   gelu: { expr: 'gelu_erf(x)', helpers: GELU_WGSL, saves: 'input', grad: 'x * gelu_erf_grad(y)', gradHelpers: GELU_WGSL },
   // GPT-2's tanh approximation: 0.5 a (1 + tanh(k (a + 0.044715 a^3)))
-  gelu_tanh: {
+  geluTanh: {
     expr: '0.5 * x * (1.0 + tanh_safe(gelu_tanh_arg(x)))',
     helpers: `${GELU_C}\n${TANH_SAFE}`,
     saves: 'input',
@@ -99,7 +121,7 @@ export const rsqrt = unaryOp('rsqrt');
 export const tanh = unaryOp('tanh');
 export const relu = unaryOp('relu');
 export const gelu = unaryOp('gelu');
-export const geluTanh = unaryOp('gelu_tanh');
+export const geluTanh = unaryOp('geluTanh');
 
 // ---- broadcasting ------------------------------------------------------------------------
 /** Launches a broadcasting kernel over `inputs`, returning the output of the broadcast shape, of `dtype`. */
@@ -175,13 +197,46 @@ interface BinarySpec {
   gradY: string;
 }
 
-// WGSL's pow is undefined for a negative base and for a zero one: integer exponents of negative
-// bases are allowed here, and 0^b is 1 for b = 0, 0 for b > 0 and +Inf (from its bits) for b < 0.
+// C's pow (PyTorch's), where WGSL's is undefined for a negative or zero base and drivers may assume
+// no NaN or Inf: x^+-0 and 1^y are 1 even for NaN, NaN otherwise propagates; +-0 and +-Inf bases give
+// 0 or Inf by the exponent's sign, signed for an odd integer exponent; a negative base takes integer
+// exponents only (NaN otherwise), and (-1)^+-Inf is 1. The special cases are told by the bits.
+// WGSL's pow is exp2(y log2 x), 12 ulps off at y = 2 and 100 at y = 10: integer exponents up to 32
+// multiply by squaring (within a few ulps, as PyTorch's x * x), y = 0.5 is sqrt.
 const POW_ANY = `fn pow_any(a: f32, b: f32) -> f32 {
-  if (a == 0.0) { return select(bitcast<f32>(select(0u, 0x7f800000u, b < 0.0)), 1.0, b == 0.0); } // +Inf's bits: a constant Inf is an error
-  if (a > 0.0 || b != floor(b)) { return pow(a, b); }
-  let m = pow(-a, b);
-  return select(m, -m, (i32(b) & 1) == 1);
+  let ba = bitcast<u32>(a);
+  let bb = bitcast<u32>(b);
+  let mag_a = ba & 0x7fffffffu;
+  let mag_b = bb & 0x7fffffffu;
+  if (mag_b == 0u || ba == 0x3f800000u) { return 1.0; }
+  if (mag_a > 0x7f800000u) { return a; }
+  if (mag_b > 0x7f800000u) { return b; }
+  let inf_b = mag_b == 0x7f800000u;
+  let odd = !inf_b && abs(b) < 16777216.0 && b == floor(b) && (i32(b) & 1) == 1; // every float from 2^24 is even
+  let sign = select(0u, ba & 0x80000000u, odd); // the base's sign, for an odd integer exponent
+  if (mag_a == 0u || mag_a == 0x7f800000u) {
+    // 0^(b > 0) = 0 and Inf^(b < 0) = 0; 0^(b < 0) = Inf and Inf^(b > 0) = Inf (built from bits: a constant Inf is an error)
+    let zero = (mag_a == 0u) != ((bb & 0x80000000u) != 0u);
+    return bitcast<f32>(select(0x7f800000u, 0u, zero) | sign);
+  }
+  let m = abs(a);
+  if (inf_b) { return select(pow(m, b), 1.0, m == 1.0); } // a negative base's sign does not matter at +-Inf
+  if (b != floor(b)) { return select(select(pow(a, b), sqrt(a), b == 0.5), bitcast<f32>(ba | 0x7fc00000u), a < 0.0); } // NaN for a < 0
+  if (abs(b) > 32.0) { return bitcast<f32>(bitcast<u32>(pow(m, b)) | sign); }
+  let n = u32(abs(b));
+  var r = pow_int(m, n);
+  // m^-n as 1 / m^n, or (1 / m)^n where m^n is below float32's normal range (flushed, maybe); past float32, 1 / Inf = 0
+  if (b < 0.0) { r = select(1.0 / r, pow_int(1.0 / m, n), r < 1.17549435e-38); }
+  return bitcast<f32>(bitcast<u32>(r) | sign);
+}
+fn pow_int(m: f32, n: u32) -> f32 {
+  var r = 1.0;
+  var p = m;
+  for (var k = n; k != 0u; k = k >> 1u) {
+    if ((k & 1u) == 1u) { r = r * p; }
+    p = p * p;
+  }
+  return r;
 }`;
 
 const BINARY = {
@@ -193,9 +248,9 @@ const BINARY = {
   // NaN) and, for db, where a = 0 and b >= 0 (0^b is constant in b there, 0 * log 0 would be NaN)
   pow: {
     expr: 'pow_any(x, y)',
-    helpers: POW_ANY,
+    helpers: `${POW_ANY}\n${LOG_WGSL}`,
     gradX: 'select(c * y * pow_any(x, y - 1.0), 0.0, y == 0.0)',
-    gradY: 'select(c * pow_any(x, y) * log(x), 0.0, x == 0.0 && y >= 0.0)',
+    gradY: 'select(c * pow_any(x, y) * log_accurate(x), 0.0, x == 0.0 && y >= 0.0)',
   },
   // NaN propagates (torch.maximum); ties split the gradient equally, and the smaller operand gets
   // none, as PyTorch does: where one is NaN neither is smaller, so both get the gradient (compared
@@ -250,15 +305,25 @@ export const maximum = binaryOp('maximum');
 
 // ---- comparisons (not differentiable): 1.0 where true, 0.0 where false (float16 for float16
 // operands, float32 otherwise) ------------------------------------------------------------------
-const COMPARE = { eq: '==', ne: '!=', lt: '<', le: '<=', gt: '>', ge: '>=' } as const;
+// Floats are compared by their bits (ORDERED_WGSL): WGSL lets drivers assume no NaN, and lavapipe's
+// x != y was false where either was NaN; IEEE (and PyTorch) say true.
+const COMPARE = {
+  eq: { int: 'x == y', float: 'ieee_eq(x, y)' },
+  ne: { int: 'x != y', float: '!ieee_eq(x, y)' },
+  lt: { int: 'x < y', float: 'ieee_lt(x, y)' },
+  le: { int: 'x <= y', float: 'ieee_lt(x, y) || ieee_eq(x, y)' },
+  gt: { int: 'x > y', float: 'ieee_lt(y, x)' },
+  ge: { int: 'x >= y', float: 'ieee_lt(y, x) || ieee_eq(x, y)' },
+} as const;
 export type CompareName = keyof typeof COMPARE;
 
 function compareOp(name: CompareName) {
-  const expr = `select(0.0, 1.0, x ${COMPARE[name]} y)`;
+  const select = (test: string) => `select(0.0, 1.0, ${test})`;
+  const float = { expr: select(COMPARE[name].float), helpers: ORDERED_WGSL };
   const kernels = {
-    float32: broadcastKernel(name, expr),
-    float16: broadcastKernel(`${name}_f16`, expr, { inType: 'f16', outType: 'f16' }),
-    int32: broadcastKernel(`${name}_i32`, expr, { inType: 'i32' }),
+    float32: broadcastKernel(name, float.expr, { helpers: float.helpers }),
+    float16: broadcastKernel(`${name}_f16`, float.expr, { inType: 'f16', outType: 'f16', helpers: float.helpers }),
+    int32: broadcastKernel(`${name}_i32`, select(COMPARE[name].int), { inType: 'i32' }),
   };
   const op = defineOp({
     name,
@@ -283,9 +348,11 @@ export const gt = compareOp('gt');
 export const ge = compareOp('ge');
 
 // ---- where -----------------------------------------------------------------------------------
-const whereK = floatKernels('where', 'select(y, x, c != 0.0)', { arity: 3 });
-const whereGradX = floatKernels('where_backward_x', 'select(0.0, y, c != 0.0)', { arity: 3 });
-const whereGradY = floatKernels('where_backward_y', 'select(y, 0.0, c != 0.0)', { arity: 3 });
+// a NaN condition is non-zero (true), as PyTorch's bool(NaN): compared by its bits, as the comparisons are
+const whereKernels = (name: string, x: string, y: string) => floatKernels(name, `select(${y}, ${x}, !ieee_eq(c, 0.0))`, { arity: 3, helpers: ORDERED_WGSL });
+const whereK = whereKernels('where', 'x', 'y');
+const whereGradX = whereKernels('where_backward_x', 'y', '0.0');
+const whereGradY = whereKernels('where_backward_y', '0.0', 'y');
 
 const whereOp = defineOp({
   name: 'where',

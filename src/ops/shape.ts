@@ -1,6 +1,7 @@
 // Shape ops. reshape is free (a view of the same storage); permute/transpose, slice and concat
 // materialise their result with one raw 32-bit copy kernel (src/kernels/wgsl/copy.ts), so they work
 // on float32 and int32 alike (float16 takes its 16-bit twin). slice and concat copy [outer, len, inner] blocks between axis offsets.
+import { isGradEnabled } from '../autograd/mode.js';
 import { defineOp, listOf, NOT_DIFFERENTIABLE, withFront, type OpContext } from '../autograd/op.js';
 import { device } from '../device/device.js';
 import { launchCopy } from '../kernels/wgsl/copy.js';
@@ -21,7 +22,8 @@ function resolveShape(op: string, t: Tensor, shape: Shape): number[] {
     throw new RangeError(`${op}: invalid target shape ${formatShape(shape)} for ${t.describe()}`);
   }
   const known = numel(shape.filter((d) => d !== -1));
-  const out = shape.map((d) => (d === -1 ? (known === 0 ? 0 : t.size / known) : d));
+  if (free && known === 0) throw new RangeError(`${op}: cannot infer the -1 of ${formatShape(shape)} for ${t.describe()}: with 0 elements any size fits it`);
+  const out = shape.map((d) => (d === -1 ? t.size / known : d));
   if (numel(out) !== t.size || out.some((d) => !Number.isInteger(d))) {
     throw new RangeError(`${op}: cannot reshape ${t.describe()} (${t.size} elements) to ${formatShape(shape)}`);
   }
@@ -78,10 +80,11 @@ const permuteOp = defineOp({
 });
 
 /** Reorders the dims (out dim k is input dim dims[k]; negative dims allowed). Materialised. */
-export const permute = withFront(permuteOp, (t: Tensor, dims: readonly number[]) => permuteOp(t, checkPermutation(t, dims)));
+export const permute = withFront(permuteOp, (t: Tensor, dims: readonly number[]) => permuteOp(checkTensor('permute', 'input', t), checkPermutation(t, dims)));
 
 /** Swaps two dims (the last two by default): a permute. Materialised. */
 export function transpose(t: Tensor, d0 = -2, d1 = -1): Tensor {
+  checkTensor('transpose', 'input', t);
   assertRank('transpose', t, 1);
   const a = checkAxis('transpose', 'dim0', d0, t);
   const b = checkAxis('transpose', 'dim1', d1, t);
@@ -131,6 +134,7 @@ function copyBlock(
 }
 
 function axisOf(op: string, t: Tensor, axis: number, what = 'input'): number {
+  checkTensor(op, what, t);
   assertRank(op, t, 1, what);
   return checkAxis(op, 'axis', axis, t);
 }
@@ -194,6 +198,13 @@ export const sliceAssign = defineUpdate({
     const fits = src.rank === dst.rank && src.shape.every((d, i) => (i === ax ? d <= dst.shape[i]! : d === dst.shape[i]));
     if (src.dtype !== dst.dtype || !fits) {
       throw new Error(`sliceAssign: src ${src.describe()} must be dst ${dst.describe()}'s dtype and shape, at most as long along axis ${ax}`);
+    }
+    // PyTorch records a write into a tensor in the graph (CopySlices); here the gradient would flow as
+    // if dst held its old values, and none to src: refused unless gradients are off, as torch.no_grad()
+    for (const [arg, t] of [['dst', dst], ['src', src]] as const) {
+      if (t.requiresGrad && isGradEnabled()) {
+        throw new Error(`sliceAssign: ${arg} ${t.describe()} requires grad, and an in-place write is not recorded for backward; write under noGrad(), or build the tensor with slice and concat`);
+      }
     }
     // a buffer copy, or a kernel binding it twice, from a buffer into itself is invalid in WebGPU
     if (src.storage('sliceAssign') === dst.storage('sliceAssign')) throw new Error(`sliceAssign: src ${src.describe()} shares dst ${dst.describe()}'s storage; copy it first`);

@@ -4,7 +4,7 @@
 import { defineOp, withFront, type OpContext } from '../autograd/op.js';
 import { rowChunksOf } from '../kernels/wgsl/row.js';
 import { launchSoftmax, launchSoftmaxBackward } from '../kernels/wgsl/softmax.js';
-import { assertRank, checkAxis } from '../tensor/check.js';
+import { assertRank, checkAxis, checkTensor } from '../tensor/check.js';
 import { FLOAT_DTYPES, floatType, Tensor } from '../tensor/tensor.js';
 
 function softmaxOp(name: 'softmax' | 'logSoftmax') {
@@ -33,6 +33,7 @@ function softmaxOp(name: 'softmax' | 'logSoftmax') {
     },
   });
   return withFront(op, (x: Tensor, axis: number = -1): Tensor => {
+    checkTensor(name, 'input', x);
     assertRank(name, x, 1);
     if (checkAxis(name, 'axis', axis, x) !== x.rank - 1) {
       throw new Error(`${name}: only the last axis is supported (got axis ${axis} for ${x.describe()}); permute first`);

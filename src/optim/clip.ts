@@ -26,7 +26,6 @@ export const owedMultipliers = new WeakMap<Tensor, Tensor>();
  * maxNorm = Infinity (or anything past float32's range) measures the norm without clipping (scale exactly 1).
  */
 export function clipGradNorm(params: Tensor[], maxNorm: number): { norm: Tensor; scale: Tensor } {
-  if (!Array.isArray(params)) throw new TypeError(`clipGradNorm: argument 'params' must be an array of Tensors, got ${describeValue(params)}`);
   checkMaxNorm('clipGradNorm', maxNorm);
   const norm = Tensor.empty([], 'float32', 'clipGradNorm');
   const scale = Tensor.empty([], 'float32', 'clipGradNorm');

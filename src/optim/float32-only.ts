@@ -3,6 +3,7 @@
 // given (the update ops would refuse it later, under their own names and a shard's or the
 // gradient list's index).
 import type { Tensor } from '../ops/index.js';
+import { checkTensor, describeValue } from '../tensor/check.js';
 
 const HINT = 'float16 compute keeps float32 parameters and runs the forward under autocast';
 
@@ -12,9 +13,14 @@ export function checkFloat32Params(op: string, params: readonly Tensor[]): void 
   if (i >= 0) throw new TypeError(`${op}: params[${i}] is ${params[i]!.describe()}; ${op} updates float32 parameters (${HINT})`);
 }
 
-/** The gradients of `params` that have one, each float32 (else an error naming `op` and the parameter's place). */
+/**
+ * The gradients of `params` that have one, each float32 (else an error naming `op` and the parameter's
+ * place). Each must be a Tensor: [[p]] or name-tensor pairs had no .grad, and measured a norm of 0.
+ */
 export function float32Grads(op: string, params: readonly Tensor[]): Tensor[] {
+  if (!Array.isArray(params)) throw new TypeError(`${op}: argument 'params' must be an array of Tensors, got ${describeValue(params)}`);
   return params.flatMap((p, i) => {
+    checkTensor(op, `params[${i}]`, p);
     if (!p.grad) return [];
     if (p.grad.dtype !== 'float32') throw new TypeError(`${op}: params[${i}].grad is ${p.grad.describe()}; gradients are measured in float32 (${HINT})`);
     return [p.grad];
