@@ -137,6 +137,13 @@ export function trainingConfig(values: TrainFlags, given: Set<string>, ckpt: Che
   return cfg;
 }
 
+/** The settings in `now` that differ from a resumed run's own (`was`), as flags: `--learning-rate 0.002 (was 0.001)`. */
+export function changedSettings(was: Record<string, unknown>, now: Record<string, unknown>): string[] {
+  return Object.keys(was)
+    .filter((key) => Object.hasOwn(now, key) && now[key] !== was[key])
+    .map((key) => `${flagName(key)} ${String(now[key])} (was ${String(was[key])})`);
+}
+
 /** The step count at which --profile starts timing a step, in a run that starts at `start`: past the first two steps' shader compilation. */
 export const profiledStep = (start: number) => start + 2;
 

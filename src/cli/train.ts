@@ -27,7 +27,7 @@ import { Progress, formatSeconds } from './progress.js';
 import { keepOnlyRun, rewindRunLog } from './resume-log.js';
 import { withDirectoryLock } from './run-lock.js';
 import { checkStudent, distillation, loadTeacher, type Teacher } from './teacher.js';
-import { checkTokenizerFlags, DISTILL_FLAGS, profiledStep, resolveFlags, TRAIN_FLAGS, trainingConfig, type DistillFlags, type TrainFlags } from './train-flags.js';
+import { changedSettings, checkTokenizerFlags, DISTILL_FLAGS, profiledStep, resolveFlags, TRAIN_FLAGS, trainingConfig, type DistillFlags, type TrainFlags } from './train-flags.js';
 
 export { DISTILL_HELP, TRAIN_HELP } from './train-flags.js';
 
@@ -115,6 +115,10 @@ async function trainRun(trainer: Trainer, flags: TrainFlags, ds: Dataset, data: 
     const otherData = recorded !== undefined && recorded !== data;
     bestVal = otherData ? Infinity : (ckpt!.meta.bestVal ?? Infinity);
     console.log(`resuming at step ${trainer.step}${otherData ? `, on other data than ${recorded}: the first evaluation saves` : ''}`);
+    // what the flags changed from the run's own settings (the model's shape and the seed cannot change)
+    const { temperature, alpha } = teacher?.meta ?? {};
+    const changed = changedSettings({ ...ckpt!.meta.train, dtype: resolveTrainDtype(ckpt!.meta.train!.dtype), ...ckpt!.meta.distill }, { ...cfg, dtype: trainer.dtype, ...(teacher && { temperature, alpha }) });
+    if (changed.length) console.log(`settings changed from the checkpoint's: ${changed.join(', ')}`);
   } else if (ckpt) {
     const trained = ckpt.meta.model.blockSize;
     console.log(`fine-tuning from ${flags.initFrom}${cfg.blockSize < trained ? `, its position embeddings cut from ${trained} to ${cfg.blockSize} (--block-size)` : ''}`);
