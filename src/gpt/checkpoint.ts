@@ -8,16 +8,16 @@
 import { device } from '../device/device.js';
 import { parseSafetensors, serializeSafetensors, type Safetensors, type SafetensorsTensor } from '../io/safetensors.js';
 import { safetensorsTensors } from '../io/state-dict.js';
-import { NON_NEGATIVE_INT, POSITIVE, POSITIVE_INT, rangeProblem, settingProblem, show, type RangesOf } from '../io/value-ranges.js';
+import { POSITIVE, POSITIVE_INT, rangeProblem, settingProblem, show, type RangesOf } from '../io/value-ranges.js';
 import { isMaskName, loadMasks } from '../nn/prune.js';
 import { checkOptionKeys } from '../tensor/check.js';
 import { ACTIVATIONS, QUANTIZATIONS, type Activation, type Quantization } from '../nn/transformer.js';
 import type { AdamW } from '../optim/adamw.js';
-import { scalerStateRules, type Tensor } from '../ops/index.js';
+import type { Tensor } from '../ops/index.js';
 import { tokenizerFromJSON, type Tokenizer, type TokenizerJSON } from './tokenizer/index.js';
 import { GPT, perLayerProblem, shareLayersProblem, type GPTConfig } from './model.js';
 import {
-  DISTILL_RANGES, distillSettingsProblem, headsProblem, TRAIN_DEFAULTS, TRAIN_RANGES, trainConfigProblem, type DistillSettings, type TrainConfig, type TrainerState,
+  DISTILL_RANGES, distillSettingsProblem, headsProblem, TRAIN_DEFAULTS, TRAIN_RANGES, trainConfigProblem, trainerStateProblem, type DistillSettings, type TrainConfig, type TrainerState,
 } from './trainer.js';
 
 /** The format tag in every checkpoint's metadata. */
@@ -241,13 +241,6 @@ export function decodeCheckpointMeta(metadata: Record<string, string>, source = 
 
 const isRecord = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x);
 
-/** What is wrong with a mixed-precision run's saved loss scaler (trainer.scaler), or null. */
-function scalerProblem(s: unknown, field: (k: string) => string): string | null {
-  if (!isRecord(s)) return `${field('trainer.scaler')} must be an object, got ${show(s)}`;
-  const [name, value, , allowed] = scalerStateRules(s).find(([, , ok]) => !ok) ?? [];
-  return name ? `${field(`trainer.scaler.${name}`)} must be ${allowed}, got ${show(value)}` : null;
-}
-
 /** What is wrong with a checkpoint's metadata, or null; a field is named by its path (train.seed). */
 function metaProblem(meta: Record<string, unknown>): string | null {
   const field = (path: string) => `metadata field ${path}`;
@@ -284,14 +277,7 @@ function metaProblem(meta: Record<string, unknown>): string | null {
     if (problem) return problem;
   }
   if (meta.trainer !== undefined) {
-    const t = meta.trainer as Record<string, unknown>;
-    const problem =
-      object('trainer', t) ??
-      rangeProblem(field('trainer.step'), t.step, NON_NEGATIVE_INT) ??
-      (['dataRng', 'modelRng'] as const)
-        .map((k) => (typeof t[k] === 'string' && /^\d{1,20}$/.test(t[k]) ? null : `${field(`trainer.${k}`)} must be a generator state (decimal digits), got ${show(t[k])}`))
-        .find((p) => p) ??
-      (t.scaler === undefined ? null : scalerProblem(t.scaler, field));
+    const problem = trainerStateProblem(meta.trainer, (path) => field(`trainer${path}`));
     if (problem) return problem;
   }
   for (const key of ['val', 'bestVal'] as const) {
