@@ -263,6 +263,21 @@ describe('gpt train and its --out-dir', () => {
     expect(same.code, same.err).toBe(0);
   });
 
+  it('a run stopped between evaluations and resumed ends bit-identical to one run straight through: losses, weights, moments (dropout, 2 micro-batches, warm-up across the stop)', async () => {
+    const flags = ['--dropout', '0.1', '--grad-accum', '2', '--warmup-iters', '8', '--lr-decay-iters', '20', '--grad-clip', '0.5', '--log-interval', '1', '--eval-interval', '5', '--always-save'];
+    const [straight, stopped] = [fresh(), fresh()];
+    expect((await train(...flags, '--max-iters', '20', '--out-dir', straight)).code).toBe(0);
+    expect((await train(...flags, '--max-iters', '7', '--out-dir', stopped)).code).toBe(0); // its last save: step 7
+    expect((await gpt('train', '--data', corpus, '--init-from', 'resume', '--max-iters', '20', '--out-dir', stopped)).code).toBe(0);
+    const losses = (out: string) => readLog(out).filter((l) => l.type === 'train').map((l) => [l.step, l.loss, l.lr, l.gradNorm]);
+    expect(losses(stopped)).toHaveLength(20);
+    expect(losses(stopped)).toEqual(losses(straight));
+    const [a, b] = [await loadCheckpoint(straight), await loadCheckpoint(stopped)];
+    expect(b.meta.trainer).toEqual(a.meta.trainer);
+    expect(b.weights).toEqual(a.weights);
+    expect(b.optimizer).toEqual(a.optimizer);
+  });
+
   it("a resumed run says which settings the flags changed from the checkpoint's (--dtype as resolved)", async () => {
     const out = copy();
     const r = await gpt('train', '--data', corpus, '--init-from', 'resume', '--learning-rate', '2e-3', '--grad-accum', '2', '--dtype', 'float32', '--max-iters', '12', '--out-dir', out);
