@@ -71,6 +71,19 @@ describe('the next steps after training', () => {
     expect(builtin.out).toMatch(/^data: builtin:webdocs\n(note: builtin:webdocs: \d+ characters the tokenizer does not know were left out: .*\n)?train loss/);
   });
 
+  it('a resumed run keeps to the data it trained on where <out-dir>/data holds other text (prepared before, not given)', async () => {
+    const out = join(dir, 'prepared-beside');
+    const other = join(dir, 'reversed.txt');
+    writeFileSync(other, [...corpusText(20_000)].reverse().join('')); // the same characters: the run's tokenizer reads it
+    expect((await gpt('prepare', '--data', other, '--out-dir', out)).code).toBe(0);
+    expect((await gpt('train', ...QUICK, '--data', corpus, '--out-dir', out)).code).toBe(0);
+    const resumed = await gpt('train', '--init-from', 'resume', '--max-iters', '15', '--out-dir', out);
+    expect(resumed.code, resumed.err).toBe(0);
+    expect(resumed.out).toMatch(new RegExp(`^data: ${corpus}\\n`));
+    expect(resumed.out).toMatch(/^resuming at step 10\n/m);
+    expect((await loadCheckpoint(out)).meta.data).toBe(corpus);
+  });
+
   it('fine-tuning a char checkpoint on text with new characters leaves them out and says which', async () => {
     const out = join(dir, 'base');
     expect((await gpt('train', ...QUICK, '--data', corpus, '--out-dir', out)).code).toBe(0);

@@ -40,7 +40,7 @@ export const TRAIN_FLAGS: FlagSpec<TrainFlags> = {
     profile: 'print GPU time per kernel for one training step (timestamp queries)',
     ...TRAIN_DOCS,
   },
-  defaultsShown: { data: `<out-dir>/data if prepared, else ${BUILTIN_CORPUS}`, ...TOKENIZER_FILE_SHOWN },
+  defaultsShown: { data: `resuming, the data the run trained on; else <out-dir>/data if prepared, else ${BUILTIN_CORPUS}`, ...TOKENIZER_FILE_SHOWN },
 };
 
 export const TRAIN_HELP = `usage: gpt train [flags]

@@ -182,9 +182,9 @@ async function trainRun(trainer: Trainer, flags: TrainFlags, ds: Dataset, data: 
 }
 
 /**
- * The run's tokens and where they came from (as the checkpoint records it): prepared data
- * (--data-dir, or <out-dir>/data unless --data), else --data, else (resuming) what the run trained
- * on, else the built-in corpus; tokenized with the checkpoint's tokenizer when it has one.
+ * The run's tokens and where they came from (as the checkpoint records it): --data-dir, else
+ * --data, else (resuming) what the run trained on, else <out-dir>/data when prepared, else the
+ * built-in corpus; tokenized with the checkpoint's tokenizer when it has one.
  */
 async function dataset(
   flags: TrainFlags,
@@ -197,8 +197,10 @@ async function dataset(
   // a distilled student from scratch takes its teacher's tokenizer
   const existing = ckpt ? tokenizerFromJSON(ckpt.meta.tokenizer) : teacher;
   if (existing) checkTokenizerFlags(flags, given, existing, ckpt ? 'the checkpoint' : 'the teacher');
-  const prepared = flags.dataDir || (!flags.data && existsSync(join(flags.outDir, 'data', 'meta.json')) ? join(flags.outDir, 'data') : '');
-  const source = prepared || flags.data || (resume ? ckpt?.meta.data : undefined) || BUILTIN_CORPUS;
+  // a resumed run's own data comes before <out-dir>/data: it may have trained on --data beside it
+  const recorded = resume ? ckpt?.meta.data : undefined;
+  const prepared = flags.dataDir || (!flags.data && !recorded && existsSync(join(flags.outDir, 'data', 'meta.json')) ? join(flags.outDir, 'data') : '');
+  const source = prepared || flags.data || recorded || BUILTIN_CORPUS;
   note(`data: ${source}`);
   const ds = await loadTokens(source, { tokenizer: flags.tokenizer, vocabSize: flags.vocabSize, tokenizerFile: flags.tokenizerFile, existing, note });
   try {
