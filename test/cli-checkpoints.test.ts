@@ -327,6 +327,20 @@ describe('gpt train and its --out-dir', () => {
     expect(r.out).toContain(`resuming at step 30, on other data than ${corpus}: the first evaluation saves`);
   });
 
+  it('a run resumed on its data file, changed since, says so and measures its best val loss there: its first evaluation saves', async () => {
+    const text = join(dir, 'edited.txt');
+    writeFileSync(text, corpusText(8000));
+    const out = fresh();
+    expect((await gpt('train', '--data', text, ...TINY, '--max-iters', '10', '--eval-interval', '5', '--out-dir', out)).code).toBe(0);
+    expect((await loadCheckpoint(out)).meta.dataTokens).toEqual({ train: 7200, val: 800 });
+    writeFileSync(text, corpusText(6000)); // the same path, other text: other batches from the same seed
+    const r = await gpt('train', '--init-from', 'resume', '--max-iters', '12', '--out-dir', out);
+    expect(r.code, r.err).toBe(0);
+    expect(r.out).toContain(`resuming at step 10, on ${text} changed since the checkpoint (7,200 + 800 tokens, train + val; now 5,400 + 600): the first evaluation saves\n`);
+    expect(r.out).toContain('saved checkpoint to');
+    expect((await loadCheckpoint(out)).meta.dataTokens).toEqual({ train: 5400, val: 600 });
+  });
+
   it("a resumed run drops what a crashed run logged past its checkpoint: each step's record once", async () => {
     const out = copy();
     const before = readLog(out);
@@ -491,6 +505,8 @@ describe('checkpoints that must be refused', () => {
       [(m) => void (m.model.bias = 0), 'metadata field model.bias must be true or false, got 0'],
       [(m) => void (m.tokenizer = null), 'metadata field tokenizer: tokenizerFromJSON: expected a tokenizer object, got null'],
       [(m) => void (m.bestVal = 'x'), 'metadata field bestVal must be a finite number, got "x"'],
+      [(m) => void (m.dataTokens = 7), 'metadata field dataTokens must be an object, got 7'],
+      [(m) => void (m.dataTokens = { train: -1, val: 2 }), 'metadata field dataTokens.train must be an integer >= 0, got -1'],
       [(m) => void (m.trainer.dataRng = 'xyz'), 'metadata field trainer.dataRng must be a generator state (decimal digits), got "xyz"'],
       [(m) => void (m.trainer.step = -1), 'metadata field trainer.step must be an integer >= 0, got -1'],
       [(m) => void (m.trainer.step = 1.5), 'metadata field trainer.step must be an integer >= 0, got 1.5'],

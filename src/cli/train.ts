@@ -111,10 +111,15 @@ async function trainRun(trainer: Trainer, flags: TrainFlags, ds: Dataset, data: 
     restoreOptimizer(ckpt!, trainer.model, trainer.optimizer);
     trainer.restore(ckpt!.meta.trainer!);
     // a val loss measured on other data says nothing here: such a run saves at its first evaluation
-    const recorded = ckpt!.meta.data;
+    const { data: recorded, dataTokens: had } = ckpt!.meta;
     const otherData = recorded !== undefined && recorded !== data;
-    bestVal = otherData ? Infinity : (ckpt!.meta.bestVal ?? Infinity);
-    console.log(`resuming at step ${trainer.step}${otherData ? `, on other data than ${recorded}: the first evaluation saves` : ''}`);
+    const dataChanged = !otherData && had !== undefined && (had.train !== ds.train.length || had.val !== ds.val.length);
+    bestVal = otherData || dataChanged ? Infinity : (ckpt!.meta.bestVal ?? Infinity);
+    const count = (n: number) => n.toLocaleString('en-US');
+    const why = otherData
+      ? `, on other data than ${recorded}`
+      : dataChanged ? `, on ${data} changed since the checkpoint (${count(had.train)} + ${count(had.val)} tokens, train + val; now ${count(ds.train.length)} + ${count(ds.val.length)})` : '';
+    console.log(`resuming at step ${trainer.step}${why}${why && ': the first evaluation saves'}`);
     // what the flags changed from the run's own settings (the model's shape and the seed cannot change)
     const { temperature, alpha } = teacher?.meta ?? {};
     const changed = changedSettings({ ...ckpt!.meta.train, dtype: resolveTrainDtype(ckpt!.meta.train!.dtype), ...ckpt!.meta.distill }, { ...cfg, dtype: trainer.dtype, ...(teacher && { temperature, alpha }) });
@@ -147,7 +152,7 @@ async function trainRun(trainer: Trainer, flags: TrainFlags, ds: Dataset, data: 
   // driver meets them for the first time, silent but for this line
   const compiling = setTimeout(() => progress.log('compiling the GPU kernels for the first steps (the driver keeps them for later runs)...'), COMPILE_NOTICE_MS);
   const save = async (val: number) => {
-    const extra = { optimizer: trainer.optimizer, train: { ...cfg, dtype: trainer.dtype }, trainer: await trainer.state(), val, bestVal, run: runId, data, alwaysSave: flags.alwaysSave, ...(teacher && { distill: teacher.meta }) };
+    const extra = { optimizer: trainer.optimizer, train: { ...cfg, dtype: trainer.dtype }, trainer: await trainer.state(), val, bestVal, run: runId, data, dataTokens: { train: ds.train.length, val: ds.val.length }, alwaysSave: flags.alwaysSave, ...(teacher && { distill: teacher.meta }) };
     await saveCheckpoint(flags.outDir, trainer.model, ds.tokenizer, extra);
     if (othersInLog) await keepOnlyRun(logPath, runId);
     othersInLog = false;

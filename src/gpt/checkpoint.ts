@@ -8,7 +8,7 @@
 import { device } from '../device/device.js';
 import { parseSafetensors, serializeSafetensors, type Safetensors, type SafetensorsTensor } from '../io/safetensors.js';
 import { safetensorsTensors } from '../io/state-dict.js';
-import { POSITIVE, POSITIVE_INT, rangeProblem, settingProblem, show, type RangesOf } from '../io/value-ranges.js';
+import { NON_NEGATIVE_INT, POSITIVE, POSITIVE_INT, rangeProblem, settingProblem, show, type RangesOf } from '../io/value-ranges.js';
 import { isMaskName, loadMasks } from '../nn/prune.js';
 import { checkOptionKeys } from '../tensor/check.js';
 import { ACTIVATIONS, QUANTIZATIONS, type Activation, type Quantization } from '../nn/transformer.js';
@@ -40,6 +40,8 @@ export interface CheckpointMeta {
   run?: string;
   /** Where the run's text came from (a file, a URL, a prepared-data directory, builtin:webdocs), for evaluating it later. */
   data?: string;
+  /** How many tokens its train and val splits held: a resumed run finding others there knows the data changed. */
+  dataTokens?: { train: number; val: number };
   /** A distillation run's teacher (the checkpoint path it was read from) and settings, for resuming it. */
   distill?: DistillMeta;
   /** Whether the run saves at every evaluation (gpt train --always-save), which a resumed run keeps doing. */
@@ -75,7 +77,7 @@ export interface Checkpoint {
 }
 
 /** What a checkpoint may hold besides the weights, the model config and the tokenizer: the metadata's optional fields, and the optimizer. */
-export interface CheckpointExtras extends Pick<CheckpointMeta, 'train' | 'trainer' | 'val' | 'bestVal' | 'run' | 'data' | 'distill' | 'alwaysSave'> {
+export interface CheckpointExtras extends Pick<CheckpointMeta, 'train' | 'trainer' | 'val' | 'bestVal' | 'run' | 'data' | 'dataTokens' | 'distill' | 'alwaysSave'> {
   /** AdamW's moments, saved under `optim.m.<name>` / `optim.v.<name>` (needed to resume training). */
   optimizer?: AdamW;
   /** Or moments already on the host by parameter name, as a decoded checkpoint holds them. */
@@ -102,7 +104,7 @@ export async function encodeCheckpoint(model: GPT, tokenizer: Tokenizer, extra: 
  * optimizer) and the checked metadata. Node writes them to disk a tensor at a time.
  */
 export async function checkpointTensors(model: GPT, tokenizer: Tokenizer, extra: CheckpointExtras = {}): Promise<Safetensors> {
-  checkOptionKeys('encodeCheckpoint', extra, ['train', 'trainer', 'val', 'bestVal', 'run', 'data', 'distill', 'alwaysSave', 'optimizer', 'moments']);
+  checkOptionKeys('encodeCheckpoint', extra, ['train', 'trainer', 'val', 'bestVal', 'run', 'data', 'dataTokens', 'distill', 'alwaysSave', 'optimizer', 'moments']);
   assertWeightsReadable();
   const named = [...model.namedParameters()];
   const tensors = storeMasksAsBool(await safetensorsTensors([...named, ...model.namedBuffers()]));
@@ -123,6 +125,7 @@ export async function checkpointTensors(model: GPT, tokenizer: Tokenizer, extra:
     ...(extra.bestVal !== undefined && { bestVal: extra.bestVal }),
     ...(extra.run !== undefined && { run: extra.run }),
     ...(extra.data !== undefined && { data: extra.data }),
+    ...(extra.dataTokens && { dataTokens: extra.dataTokens }),
     ...(extra.distill && { distill: extra.distill }),
     ...(extra.alwaysSave !== undefined && { alwaysSave: extra.alwaysSave }),
   };
@@ -286,6 +289,11 @@ function metaProblem(meta: Record<string, unknown>): string | null {
   }
   for (const key of ['run', 'data'] as const) {
     const problem = meta[key] === undefined ? null : settingProblem(field(key), meta[key], '');
+    if (problem) return problem;
+  }
+  if (meta.dataTokens !== undefined) {
+    const d = meta.dataTokens as Record<string, unknown>;
+    const problem = object('dataTokens', d) ?? (['train', 'val'] as const).map((k) => rangeProblem(field(`dataTokens.${k}`), d[k], NON_NEGATIVE_INT)).find((p) => p);
     if (problem) return problem;
   }
   if (meta.alwaysSave !== undefined) {
