@@ -507,7 +507,7 @@ describe('checkpoints that must be refused', () => {
       [(m) => void (m.bestVal = 'x'), 'metadata field bestVal must be a finite number, got "x"'],
       [(m) => void (m.dataTokens = 7), 'metadata field dataTokens must be an object, got 7'],
       [(m) => void (m.dataTokens = { train: -1, val: 2 }), 'metadata field dataTokens.train must be an integer >= 0, got -1'],
-      [(m) => void (m.trainer.dataRng = 'xyz'), 'metadata field trainer.dataRng must be a generator state (decimal digits), got "xyz"'],
+      [(m) => void (m.trainer.dataRng = 'xyz'), 'metadata field trainer.dataRng must be a generator state (decimal digits, below 2^64), got "xyz"'],
       [(m) => void (m.trainer.step = -1), 'metadata field trainer.step must be an integer >= 0, got -1'],
       [(m) => void (m.trainer.step = 1.5), 'metadata field trainer.step must be an integer >= 0, got 1.5'],
       [(m) => void (m.trainer.scaler = 2), 'metadata field trainer.scaler must be an object, got 2'],

@@ -176,10 +176,11 @@ export interface TrainerState {
  */
 export function trainerStateProblem(state: unknown, name: (path: string) => string): string | null {
   if (!isObject(state)) return `${name('')} must be an object, got ${show(state)}`;
-  const rng = (['dataRng', 'modelRng'] as const).find((k) => !(typeof state[k] === 'string' && /^\d{1,20}$/.test(state[k])));
+  // Generator.setState would take a larger number modulo 2^64: another stream, without a word
+  const rng = (['dataRng', 'modelRng'] as const).find((k) => !(typeof state[k] === 'string' && /^\d{1,20}$/.test(state[k]) && BigInt(state[k]) < 2n ** 64n));
   const problem =
     rangeProblem(name('.step'), state.step, NON_NEGATIVE_INT) ??
-    (rng ? `${name(`.${rng}`)} must be a generator state (decimal digits), got ${show(state[rng])}` : null) ??
+    (rng ? `${name(`.${rng}`)} must be a generator state (decimal digits, below 2^64), got ${show(state[rng])}` : null) ??
     (state.scaler === undefined ? null : scalerStateProblem(state.scaler, (path) => name(`.scaler${path}`)));
   if (problem || state.scaler === undefined) return problem;
   // AdamW counts the steps taken: step less those skipped
