@@ -138,6 +138,17 @@ describe('gpt train and its --out-dir', () => {
     expect(new Set(readLog(out).map((l) => l.run))).toEqual(new Set([(await readCheckpointFiles(out)).manifest.meta.run]));
   });
 
+  it("the run resumed after an --overwrite run that never saved drops that run's records at its first save: the log is the checkpoint's run's", async () => {
+    const out = copy();
+    const run = (await loadCheckpoint(out)).meta.run;
+    const diverged = await train('--overwrite', '--learning-rate', '1e6', '--warmup-iters', '0', '--max-iters', '40', '--eval-interval', '40', '--out-dir', out);
+    expect(diverged.code).toBe(3);
+    expect(new Set(readLog(out).map((l) => l.run)).size).toBe(2);
+    const resumed = await gpt('train', '--data', corpus, '--init-from', 'resume', '--max-iters', '15', '--out-dir', out);
+    expect(resumed.code, resumed.err).toBe(0);
+    expect(new Set(readLog(out).map((l) => l.run))).toEqual(new Set([run]));
+  });
+
   it('a diverging run exits 3 and keeps the last good checkpoint', async () => {
     const out = copy();
     const manifest = readFileSync(join(out, MANIFEST_FILE));

@@ -139,12 +139,13 @@ async function trainRun(trainer: Trainer, flags: TrainFlags, ds: Dataset, data: 
   }
 
   // a resumed run continues its run id and log (from its checkpoint's step on); any other run starts
-  // both afresh, its log cleared of other runs only once its first save has replaced their checkpoint
+  // both afresh. Either clears the log of other runs at its first save: a new run's replaced their
+  // checkpoint then, and beside a resumed run's checkpoint they are runs that never saved
   const runId = (resume && ckpt!.meta.run) || randomUUID();
   const logPath = join(flags.outDir, 'log.jsonl');
   await rewindRunLog(logPath, runId, resume ? trainer.step : -1); // a new run's id has no records: only a cut line goes
   const log = await RunLog.open(logPath, runId, { append: true });
-  let othersInLog = !resume;
+  let firstSave = true;
   const resumedAt = resume ? trainer.step : -1; // its evaluation is in the log: the save at that step followed it
   const progress = new Progress(cfg.maxIters);
   const t0 = performance.now();
@@ -154,8 +155,8 @@ async function trainRun(trainer: Trainer, flags: TrainFlags, ds: Dataset, data: 
   const save = async (val: number) => {
     const extra = { optimizer: trainer.optimizer, train: { ...cfg, dtype: trainer.dtype }, trainer: await trainer.state(), val, bestVal, run: runId, data, dataTokens: { train: ds.train.length, val: ds.val.length }, alwaysSave: flags.alwaysSave, ...(teacher && { distill: teacher.meta }) };
     await saveCheckpoint(flags.outDir, trainer.model, ds.tokenizer, extra);
-    if (othersInLog) await keepOnlyRun(logPath, runId);
-    othersInLog = false;
+    if (firstSave) await keepOnlyRun(logPath, runId);
+    firstSave = false;
     progress.log(`saved checkpoint to ${flags.outDir} (step ${trainer.step}, val ${val.toFixed(4)})`);
   };
   try {
