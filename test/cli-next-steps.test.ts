@@ -2,7 +2,7 @@
 // (serve given --port 0); `gpt eval` finds the data the run trained on (or the built-in corpus);
 // fine-tuning a character tokenizer's checkpoint on text with new characters leaves them out and
 // says which.
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { buildWeb } from '../scripts/build-web.mjs';
@@ -82,6 +82,13 @@ describe('the next steps after training', () => {
     expect(resumed.out).toMatch(new RegExp(`^data: ${corpus}\\n`));
     expect(resumed.out).toMatch(/^resuming at step 10\n/m);
     expect((await loadCheckpoint(out)).meta.data).toBe(corpus);
+    // a run on its own <out-dir>/data, the directory moved since: there is no other
+    const moved = join(dir, 'prepared-moved');
+    expect((await gpt('train', ...QUICK, '--overwrite', '--out-dir', out)).code).toBe(0);
+    renameSync(out, moved);
+    const again = await gpt('train', '--init-from', 'resume', '--max-iters', '15', '--out-dir', moved);
+    expect(again.code, again.err).toBe(0);
+    expect(again.out).toMatch(new RegExp(`^data: ${moved}/data\\n`));
   });
 
   it('fine-tuning a char checkpoint on text with new characters leaves them out and says which', async () => {

@@ -189,8 +189,8 @@ async function trainRun(trainer: Trainer, flags: TrainFlags, ds: Dataset, data: 
 
 /**
  * The run's tokens and where they came from (as the checkpoint records it): --data-dir, else
- * --data, else (resuming) what the run trained on, else <out-dir>/data when prepared, else the
- * built-in corpus; tokenized with the checkpoint's tokenizer when it has one.
+ * --data, else (resuming) what the run trained on while it is there, else <out-dir>/data when
+ * prepared, else the built-in corpus; tokenized with the checkpoint's tokenizer when it has one.
  */
 async function dataset(
   flags: TrainFlags,
@@ -203,9 +203,11 @@ async function dataset(
   // a distilled student from scratch takes its teacher's tokenizer
   const existing = ckpt ? tokenizerFromJSON(ckpt.meta.tokenizer) : teacher;
   if (existing) checkTokenizerFlags(flags, given, existing, ckpt ? 'the checkpoint' : 'the teacher');
-  // a resumed run's own data comes before <out-dir>/data: it may have trained on --data beside it
+  // a resumed run's own data comes before <out-dir>/data (it may have trained on --data beside it),
+  // unless it is gone: a moved run directory recorded the <out-dir>/data it had before
   const recorded = resume ? ckpt?.meta.data : undefined;
-  const prepared = flags.dataDir || (!flags.data && !recorded && existsSync(join(flags.outDir, 'data', 'meta.json')) ? join(flags.outDir, 'data') : '');
+  const recordedThere = recorded !== undefined && (recorded === BUILTIN_CORPUS || /^https?:\/\//.test(recorded) || existsSync(recorded));
+  const prepared = flags.dataDir || (!flags.data && !recordedThere && existsSync(join(flags.outDir, 'data', 'meta.json')) ? join(flags.outDir, 'data') : '');
   const source = prepared || flags.data || recorded || BUILTIN_CORPUS;
   note(`data: ${source}`);
   const ds = await loadTokens(source, { tokenizer: flags.tokenizer, vocabSize: flags.vocabSize, tokenizerFile: flags.tokenizerFile, existing, note });
