@@ -8,7 +8,7 @@
 import { device } from '../device/device.js';
 import { parseSafetensors, serializeSafetensors, type Safetensors, type SafetensorsTensor } from '../io/safetensors.js';
 import { safetensorsTensors } from '../io/state-dict.js';
-import { NON_NEGATIVE_INT, POSITIVE, POSITIVE_INT, rangeProblem, settingProblem, show, type RangesOf } from '../io/value-ranges.js';
+import { isRecord, NON_NEGATIVE_INT, POSITIVE, POSITIVE_INT, rangeProblem, settingProblem, show, type RangesOf } from '../io/value-ranges.js';
 import { isMaskName, loadMasks } from '../nn/prune.js';
 import { checkOptionKeys } from '../tensor/check.js';
 import { ACTIVATIONS, QUANTIZATIONS, type Activation, type Quantization } from '../nn/transformer.js';
@@ -241,8 +241,6 @@ export function decodeCheckpointMeta(metadata: Record<string, string>, source = 
   if (problem) throw new Error(`${source}: ${problem}`);
   return meta;
 }
-
-const isRecord = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x);
 
 /** What is wrong with a checkpoint's metadata, or null; a field is named by its path (train.seed). */
 function metaProblem(meta: Record<string, unknown>): string | null {

@@ -9,7 +9,7 @@
 // and scale changes happen on the GPU (src/optim/grad-scaler.ts). A step skipped at the minimum
 // loss scale stops the run as a divergence: no scale can make such gradients fit float16.
 import { noGrad } from '../autograd/mode.js';
-import { NON_NEGATIVE, NON_NEGATIVE_INT, POSITIVE, POSITIVE_INT, SEED, UNIT_INTERVAL, rangeProblem, settingProblem, show, type Range, type RangesOf } from '../io/value-ranges.js';
+import { NON_NEGATIVE, NON_NEGATIVE_INT, POSITIVE, POSITIVE_INT, SEED, UNIT_INTERVAL, isRecord, rangeProblem, settingProblem, show, type Range, type RangesOf } from '../io/value-ranges.js';
 import { concat, distillLoss, MAX_DISTILL_TEMPERATURE, MIN_SCALE, scalerStateRules, tensor, type Tensor, watchNonFinite, zeros } from '../ops/index.js';
 import { AdamW } from '../optim/adamw.js';
 import { clipGradNorm } from '../optim/clip.js';
@@ -175,7 +175,7 @@ export interface TrainerState {
  * spells a field's path ('', '.step', '.scaler.scale') as the caller's user knows it.
  */
 export function trainerStateProblem(state: unknown, name: (path: string) => string): string | null {
-  if (!isObject(state)) return `${name('')} must be an object, got ${show(state)}`;
+  if (!isRecord(state)) return `${name('')} must be an object, got ${show(state)}`;
   // Generator.setState would take a larger number modulo 2^64: another stream, without a word
   const rng = (['dataRng', 'modelRng'] as const).find((k) => !(typeof state[k] === 'string' && /^\d{1,20}$/.test(state[k]) && BigInt(state[k]) < 2n ** 64n));
   const problem =
@@ -190,12 +190,10 @@ export function trainerStateProblem(state: unknown, name: (path: string) => stri
 
 /** What is wrong with a mixed-precision run's loss scaler state, or null (`name` as trainerStateProblem's). */
 function scalerStateProblem(scaler: unknown, name: (path: string) => string): string | null {
-  if (!isObject(scaler)) return `${name('')} must be an object, got ${show(scaler)}`;
+  if (!isRecord(scaler)) return `${name('')} must be an object, got ${show(scaler)}`;
   const [key, value, , allowed] = scalerStateRules(scaler).find(([, , ok]) => !ok) ?? [];
   return key ? `${name(`.${key}`)} must be ${allowed}, got ${show(value)}` : null;
 }
-
-const isObject = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x);
 
 /**
  * The run cannot go on: the loss or the gradient norm became NaN or infinite (the weights after
