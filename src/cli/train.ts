@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { initDevice } from '../device/device.js';
-import { modelFromCheckpoint, restoreOptimizer, type Checkpoint } from '../gpt/checkpoint.js';
+import { modelFromCheckpoint, restoreOptimizer, type Checkpoint, type CheckpointMeta } from '../gpt/checkpoint.js';
 import { checkSplits, resolveTrainDtype, Trainer, type StepLog, type TrainConfig, type TrainDtype } from '../gpt/trainer.js';
 import type { ComputeDtype } from '../nn/autocast.js';
 import { isMaskName } from '../nn/prune.js';
@@ -100,6 +100,15 @@ async function run(flags: TrainFlags, cfg: TrainConfig, ds: Dataset, data: strin
   }
 }
 
+/** How a resumed run's data differs from its checkpoint's: other data, or its data changed since (other token counts); '' if not. */
+function dataMismatch(meta: CheckpointMeta, data: string, ds: Dataset): string {
+  const { data: recorded, dataTokens: had } = meta;
+  if (recorded !== undefined && recorded !== data) return `on other data than ${recorded}`;
+  if (had === undefined || (had.train === ds.train.length && had.val === ds.val.length)) return '';
+  const count = (n: number) => n.toLocaleString('en-US');
+  return `on ${data} changed since the checkpoint (${count(had.train)} + ${count(had.val)} tokens, train + val; now ${count(ds.train.length)} + ${count(ds.val.length)})`;
+}
+
 /** How long the first steps may go before `gpt train` says it is compiling kernels. */
 const COMPILE_NOTICE_MS = 10_000;
 
@@ -111,15 +120,9 @@ async function trainRun(trainer: Trainer, flags: TrainFlags, ds: Dataset, data: 
     restoreOptimizer(ckpt!, trainer.model, trainer.optimizer);
     trainer.restore(ckpt!.meta.trainer!);
     // a val loss measured on other data says nothing here: such a run saves at its first evaluation
-    const { data: recorded, dataTokens: had } = ckpt!.meta;
-    const otherData = recorded !== undefined && recorded !== data;
-    const dataChanged = !otherData && had !== undefined && (had.train !== ds.train.length || had.val !== ds.val.length);
-    bestVal = otherData || dataChanged ? Infinity : (ckpt!.meta.bestVal ?? Infinity);
-    const count = (n: number) => n.toLocaleString('en-US');
-    const why = otherData
-      ? `, on other data than ${recorded}`
-      : dataChanged ? `, on ${data} changed since the checkpoint (${count(had.train)} + ${count(had.val)} tokens, train + val; now ${count(ds.train.length)} + ${count(ds.val.length)})` : '';
-    console.log(`resuming at step ${trainer.step}${why}${why && ': the first evaluation saves'}`);
+    const mismatch = dataMismatch(ckpt!.meta, data, ds);
+    bestVal = mismatch ? Infinity : (ckpt!.meta.bestVal ?? Infinity);
+    console.log(`resuming at step ${trainer.step}${mismatch && `, ${mismatch}: the first evaluation saves`}`);
     // what the flags changed from the run's own settings (the model's shape and the seed cannot change)
     const { temperature, alpha } = teacher?.meta ?? {};
     const changed = changedSettings({ ...ckpt!.meta.train, dtype: resolveTrainDtype(ckpt!.meta.train!.dtype), ...ckpt!.meta.distill }, { ...cfg, dtype: trainer.dtype, ...(teacher && { temperature, alpha }) });
