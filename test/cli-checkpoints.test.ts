@@ -138,6 +138,17 @@ describe('gpt train and its --out-dir', () => {
     expect(new Set(readLog(out).map((l) => l.run))).toEqual(new Set([(await readCheckpointFiles(out)).manifest.meta.run]));
   });
 
+  it("the run resumed after an --overwrite run that never saved drops that run's records at its first save: the log is the checkpoint's run's", async () => {
+    const out = copy();
+    const run = (await loadCheckpoint(out)).meta.run;
+    const diverged = await train('--overwrite', '--learning-rate', '1e6', '--warmup-iters', '0', '--max-iters', '40', '--eval-interval', '40', '--out-dir', out);
+    expect(diverged.code).toBe(3);
+    expect(new Set(readLog(out).map((l) => l.run)).size).toBe(2);
+    const resumed = await gpt('train', '--data', corpus, '--init-from', 'resume', '--max-iters', '15', '--out-dir', out);
+    expect(resumed.code, resumed.err).toBe(0);
+    expect(new Set(readLog(out).map((l) => l.run))).toEqual(new Set([run]));
+  });
+
   it('a diverging run exits 3 and keeps the last good checkpoint', async () => {
     const out = copy();
     const manifest = readFileSync(join(out, MANIFEST_FILE));
@@ -263,6 +274,30 @@ describe('gpt train and its --out-dir', () => {
     expect(same.code, same.err).toBe(0);
   });
 
+  it('a run stopped between evaluations and resumed ends bit-identical to one run straight through: losses, weights, moments (dropout, 2 micro-batches, warm-up across the stop)', async () => {
+    const flags = ['--dropout', '0.1', '--grad-accum', '2', '--warmup-iters', '8', '--lr-decay-iters', '20', '--grad-clip', '0.5', '--log-interval', '1', '--eval-interval', '5', '--always-save'];
+    const [straight, stopped] = [fresh(), fresh()];
+    expect((await train(...flags, '--max-iters', '20', '--out-dir', straight)).code).toBe(0);
+    expect((await train(...flags, '--max-iters', '7', '--out-dir', stopped)).code).toBe(0); // its last save: step 7
+    expect((await gpt('train', '--data', corpus, '--init-from', 'resume', '--max-iters', '20', '--out-dir', stopped)).code).toBe(0);
+    const losses = (out: string) => readLog(out).filter((l) => l.type === 'train').map((l) => [l.step, l.loss, l.lr, l.gradNorm]);
+    expect(losses(stopped)).toHaveLength(20);
+    expect(losses(stopped)).toEqual(losses(straight));
+    const [a, b] = [await loadCheckpoint(straight), await loadCheckpoint(stopped)];
+    expect(b.meta.trainer).toEqual(a.meta.trainer);
+    expect(b.weights).toEqual(a.weights);
+    expect(b.optimizer).toEqual(a.optimizer);
+  });
+
+  it("a resumed run says which settings the flags changed from the checkpoint's (--dtype as resolved)", async () => {
+    const out = copy();
+    const r = await gpt('train', '--data', corpus, '--init-from', 'resume', '--learning-rate', '2e-3', '--grad-accum', '2', '--dtype', 'float32', '--max-iters', '12', '--out-dir', out);
+    expect(r.code, r.err).toBe(0);
+    expect(r.out).toMatch(/^resuming at step 10\nsettings changed from the checkpoint's: --grad-accum 2 \(was 1\), --max-iters 12 \(was 10\), --learning-rate 0\.002 \(was 0\.001\)$/m);
+    const again = await gpt('train', '--data', corpus, '--init-from', 'resume', '--max-iters', '14', '--out-dir', out);
+    expect(again.out).toMatch(/^resuming at step 12\nsettings changed from the checkpoint's: --max-iters 14 \(was 12\)$/m);
+  });
+
   it('a resume that fails once the model is on the GPU (no optimizer state, an unreadable log) frees it', async () => {
     // a checkpoint saved with its training state but without AdamW's moments
     const bare = fresh();
@@ -301,6 +336,20 @@ describe('gpt train and its --out-dir', () => {
     expect(after.meta.bestVal!).toBeGreaterThan(floor);
     expect(r.out).toMatch(new RegExp(`best val loss ${after.meta.bestVal!.toFixed(4)}$`, 'm'));
     expect(r.out).toContain(`resuming at step 30, on other data than ${corpus}: the first evaluation saves`);
+  });
+
+  it('a run resumed on its data file, changed since, says so and measures its best val loss there: its first evaluation saves', async () => {
+    const text = join(dir, 'edited.txt');
+    writeFileSync(text, corpusText(8000));
+    const out = fresh();
+    expect((await gpt('train', '--data', text, ...TINY, '--max-iters', '10', '--eval-interval', '5', '--out-dir', out)).code).toBe(0);
+    expect((await loadCheckpoint(out)).meta.dataTokens).toEqual({ train: 7200, val: 800 });
+    writeFileSync(text, corpusText(6000)); // the same path, other text: other batches from the same seed
+    const r = await gpt('train', '--init-from', 'resume', '--max-iters', '12', '--out-dir', out);
+    expect(r.code, r.err).toBe(0);
+    expect(r.out).toContain(`resuming at step 10, on ${text} changed since the checkpoint (7,200 + 800 tokens, train + val; now 5,400 + 600): the first evaluation saves\n`);
+    expect(r.out).toContain('saved checkpoint to');
+    expect((await loadCheckpoint(out)).meta.dataTokens).toEqual({ train: 5400, val: 600 });
   });
 
   it("a resumed run drops what a crashed run logged past its checkpoint: each step's record once", async () => {
@@ -467,7 +516,9 @@ describe('checkpoints that must be refused', () => {
       [(m) => void (m.model.bias = 0), 'metadata field model.bias must be true or false, got 0'],
       [(m) => void (m.tokenizer = null), 'metadata field tokenizer: tokenizerFromJSON: expected a tokenizer object, got null'],
       [(m) => void (m.bestVal = 'x'), 'metadata field bestVal must be a finite number, got "x"'],
-      [(m) => void (m.trainer.dataRng = 'xyz'), 'metadata field trainer.dataRng must be a generator state (decimal digits), got "xyz"'],
+      [(m) => void (m.dataTokens = 7), 'metadata field dataTokens must be an object, got 7'],
+      [(m) => void (m.dataTokens = { train: -1, val: 2 }), 'metadata field dataTokens.train must be an integer >= 0, got -1'],
+      [(m) => void (m.trainer.dataRng = 'xyz'), 'metadata field trainer.dataRng must be a generator state (decimal digits, below 2^64), got "xyz"'],
       [(m) => void (m.trainer.step = -1), 'metadata field trainer.step must be an integer >= 0, got -1'],
       [(m) => void (m.trainer.step = 1.5), 'metadata field trainer.step must be an integer >= 0, got 1.5'],
       [(m) => void (m.trainer.scaler = 2), 'metadata field trainer.scaler must be an object, got 2'],

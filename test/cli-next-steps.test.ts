@@ -2,7 +2,7 @@
 // (serve given --port 0); `gpt eval` finds the data the run trained on (or the built-in corpus);
 // fine-tuning a character tokenizer's checkpoint on text with new characters leaves them out and
 // says which.
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { buildWeb } from '../scripts/build-web.mjs';
@@ -69,6 +69,26 @@ describe('the next steps after training', () => {
     const builtin = await gpt('eval', '--out-dir', bare, '--eval-iters', '2');
     expect(builtin.code, builtin.err).toBe(0);
     expect(builtin.out).toMatch(/^data: builtin:webdocs\n(note: builtin:webdocs: \d+ characters the tokenizer does not know were left out: .*\n)?train loss/);
+  });
+
+  it('a resumed run keeps to the data it trained on where <out-dir>/data holds other text (prepared before, not given)', async () => {
+    const out = join(dir, 'prepared-beside');
+    const other = join(dir, 'reversed.txt');
+    writeFileSync(other, [...corpusText(20_000)].reverse().join('')); // the same characters: the run's tokenizer reads it
+    expect((await gpt('prepare', '--data', other, '--out-dir', out)).code).toBe(0);
+    expect((await gpt('train', ...QUICK, '--data', corpus, '--out-dir', out)).code).toBe(0);
+    const resumed = await gpt('train', '--init-from', 'resume', '--max-iters', '15', '--out-dir', out);
+    expect(resumed.code, resumed.err).toBe(0);
+    expect(resumed.out).toMatch(new RegExp(`^data: ${corpus}\\n`));
+    expect(resumed.out).toMatch(/^resuming at step 10\n/m);
+    expect((await loadCheckpoint(out)).meta.data).toBe(corpus);
+    // a run on its own <out-dir>/data, the directory moved since: there is no other
+    const moved = join(dir, 'prepared-moved');
+    expect((await gpt('train', ...QUICK, '--overwrite', '--out-dir', out)).code).toBe(0);
+    renameSync(out, moved);
+    const again = await gpt('train', '--init-from', 'resume', '--max-iters', '15', '--out-dir', moved);
+    expect(again.code, again.err).toBe(0);
+    expect(again.out).toMatch(new RegExp(`^data: ${moved}/data\\n`));
   });
 
   it('fine-tuning a char checkpoint on text with new characters leaves them out and says which', async () => {

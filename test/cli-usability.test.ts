@@ -81,7 +81,7 @@ describe('flags', () => {
       }
     }
     const train = (await gpt('train', '--help')).out;
-    expect(train).toMatch(/ {2}--data {15}text file or URL to train on \(default: <out-dir>\/data if prepared, else builtin:webdocs\)\n/);
+    expect(train).toMatch(/ {2}--data {15}text file or URL to train on \(default: resuming, the data the run trained on; else <out-dir>\/data if prepared, else builtin:webdocs\)\n/);
     expect((await gpt('sample', '--help')).out).toMatch(/--start .* \(default: "\\n"\)\n/);
   });
 });

@@ -106,8 +106,9 @@ describe('gpt distill', () => {
     // another teacher given when resuming teaches from there on, and the run says so
     const other = join(dir, 'teacher-copy');
     cpSync(teacherDir, other, { recursive: true });
-    const switched = await gpt('distill', '--init-from', 'resume', '--teacher', other, '--max-iters', '20', '--out-dir', out);
+    const switched = await gpt('distill', '--init-from', 'resume', '--teacher', other, '--alpha', '0.5', '--max-iters', '20', '--out-dir', out);
     expect(switched.code, switched.err).toBe(0);
+    expect(switched.out).toContain("settings changed from the checkpoint's: --max-iters 20 (was 15), --alpha 0.5 (was 0.7)\n");
     expect(switched.out).toContain(`teacher: ${other} (replacing the run's teacher ${teacherDir}: --teacher), `);
     expect((await loadCheckpoint(out)).meta.distill!.teacher).toBe(other);
     expectOneLine(await gpt('train', '--init-from', 'resume', '--max-iters', '25', '--out-dir', out), 2, /is a distillation run: continue it with gpt distill --init-from resume/);

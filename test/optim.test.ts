@@ -102,6 +102,42 @@ describe('AdamW', () => {
       opt.dispose();
     }));
 
+  it.each(['readMoments / loadMoments', 'copyMoments'])(
+    "a run continued in a new optimizer through %s keeps each parameter's step count (bias correction) exact",
+    (route) =>
+      scope(async () => {
+        const o = { lr: 0.01, b1: 0.9, b2: 0.999, eps: 1e-8, wd: 0 };
+        const init = [...seededValues(4, 3)];
+        const grads = [0, 1, 2, 3, 4, 5].map((s) => [...seededValues(4, 40 + s)]);
+        // per parameter, per step: the second misses its first three gradients, the third two of them
+        const has = [[true, true, true, true, true, true], [false, false, false, true, true, true], [true, false, false, true, false, true]];
+        const params = has.map(() => tensor(init, [4]).requiresGrad_());
+        const opts = { lr: o.lr, betas: [o.b1, o.b2] as [number, number], eps: o.eps, weightDecay: o.wd };
+        const steps = (opt: AdamW, from: number, to: number) => {
+          for (let t = from; t < to; t++) {
+            params.forEach((p, i) => (p.grad = has[i]![t] ? tensor(grads[t]!, [4]) : null));
+            opt.step();
+            opt.zeroGrad();
+          }
+        };
+        const first = new AdamW(params, opts);
+        steps(first, 0, 3);
+        const second = new AdamW(params, opts);
+        if (route === 'copyMoments') second.copyMoments(first);
+        else {
+          const { m, v, steps: counts } = await first.readMoments();
+          expect(counts).toEqual(has.map((h) => h.slice(0, 3).filter(Boolean).length));
+          expect(() => second.loadMoments(m, v, counts.slice(1))).toThrow(/^AdamW.loadMoments: argument 'steps' must be 3 step counts \(integers >= 0\), one per parameter, got /);
+          second.loadMoments(m, v, counts);
+        }
+        steps(second, 3, 6);
+        for (const [i, p] of params.entries()) {
+          await expectClose(p, ref([4], adamwRef(init, grads.filter((_, t) => has[i]![t]), o)), 1e-6, 1e-5, `param ${i}`);
+        }
+        for (const opt of [first, second]) opt.dispose();
+      }),
+  );
+
   // a buffer limit of 64 bytes (16 moments) shards them: 20 parameters over many shards, one larger than a shard alone
   it.each([
     ['one shard', null],

@@ -107,6 +107,18 @@ const CASES: Case[] = [
     /^Trainer: argument 'distill\.teacher' must be a GPT, got an object \(Object\)$/],
   ['Trainer.run misspelt onLogg', () => withTrainer((t) => t.run(bad({ onLogg: () => undefined }))), TypeError,
     /^Trainer\.run: unknown option 'onLogg' \(the options are onLog, onEval, onProfile, profileStep\)$/],
+  // a state that is no run's would reach AdamW's bias correction and the generators (a NaN step, BigInt('abc')'s own message)
+  ['Trainer.restore step 1.5', () => withTrainer((t) => t.restore(bad({ step: 1.5, dataRng: '1', modelRng: '2' }))), RangeError,
+    /^Trainer\.restore: argument 'state\.step' must be an integer >= 0, got 1\.5$/],
+  ["Trainer.restore dataRng 'abc'", () => withTrainer((t) => t.restore(bad({ step: 3, dataRng: 'abc', modelRng: '2' }))), RangeError,
+    /^Trainer\.restore: argument 'state\.dataRng' must be a generator state \(decimal digits, below 2\^64\), got "abc"$/],
+  ['Trainer.restore dataRng past 64 bits', () => withTrainer((t) => t.restore(bad({ step: 3, dataRng: '18446744073709551616', modelRng: '2' }))), RangeError,
+    /^Trainer\.restore: argument 'state\.dataRng' must be a generator state \(decimal digits, below 2\^64\), got "18446744073709551616"$/],
+  ['Trainer.restore scaler without a scale', () => withTrainer((t) => t.restore(bad({ step: 3, dataRng: '1', modelRng: '2', scaler: { cleanSteps: 0, skippedSteps: 0 } }))), RangeError,
+    /^Trainer\.restore: argument 'state\.scaler\.scale' must be a number in \[2\^-24, 2\^24\], got undefined$/],
+  ['Trainer.restore more steps skipped than taken', () => withTrainer((t) => t.restore(bad({ step: 3, dataRng: '1', modelRng: '2', scaler: { scale: 1, cleanSteps: 0, skippedSteps: 4 } }))), RangeError,
+    /^Trainer\.restore: argument 'state\.scaler\.skippedSteps' \(4\) must not exceed argument 'state\.step' \(3\)$/],
+  ['Trainer.restore null', () => withTrainer((t) => t.restore(bad(null))), RangeError, /^Trainer\.restore: argument 'state' must be an object, got null$/],
   ["Trainer.trainStep('no')", () => withTrainer((t) => t.trainStep(bad('no'))), TypeError, /^Trainer\.trainStep: argument 'readLoss' must be a boolean, got string 'no'$/],
   // generation and sampling
   ['generate with an object for the model', () => generate(bad({}), [1], { maxNewTokens: 1 }).next(), TypeError, /^generate: argument 'model' must be a GPT, got an object \(Object\)$/],

@@ -1,7 +1,8 @@
 // A run's log.jsonl, kept in step with the checkpoint beside it. A run that crashed after its last
 // save logged steps that the resumed run does again; kept, they would appear twice and the loss
-// curve would run back on itself. What `gpt train --init-from resume` keeps of the log: every
-// other run's records, and this run's up to the checkpoint's step. A new run (--overwrite, or a
+// curve would run back on itself. What `gpt train --init-from resume` keeps of the log: this run's
+// records up to the checkpoint's step, and until its first save those of other runs (beside its
+// checkpoint, runs that never saved: an --overwrite run that failed). A new run (--overwrite, or a
 // directory whose earlier run never saved) appends to the log until its first save replaces the
 // checkpoint, and only then drops the other runs' records: a run that fails before saving leaves
 // the checkpoint that is there with its history.

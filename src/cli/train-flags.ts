@@ -40,7 +40,7 @@ export const TRAIN_FLAGS: FlagSpec<TrainFlags> = {
     profile: 'print GPU time per kernel for one training step (timestamp queries)',
     ...TRAIN_DOCS,
   },
-  defaultsShown: { data: `<out-dir>/data if prepared, else ${BUILTIN_CORPUS}`, ...TOKENIZER_FILE_SHOWN },
+  defaultsShown: { data: `resuming, the data the run trained on; else <out-dir>/data if prepared, else ${BUILTIN_CORPUS}`, ...TOKENIZER_FILE_SHOWN },
 };
 
 export const TRAIN_HELP = `usage: gpt train [flags]
@@ -135,6 +135,13 @@ export function trainingConfig(values: TrainFlags, given: Set<string>, ckpt: Che
     throw new UsageError(`flag --profile times the run's step ${profiled + 1} (the ones before it compile shaders): --max-iters ${cfg.maxIters} ends before it`);
   }
   return cfg;
+}
+
+/** The settings in `now` that differ from a resumed run's own (`was`), as flags: `--learning-rate 0.002 (was 0.001)`. */
+export function changedSettings(was: Record<string, unknown>, now: Record<string, unknown>): string[] {
+  return Object.keys(was)
+    .filter((key) => Object.hasOwn(now, key) && now[key] !== was[key])
+    .map((key) => `${flagName(key)} ${String(now[key])} (was ${String(was[key])})`);
 }
 
 /** The step count at which --profile starts timing a step, in a run that starts at `start`: past the first two steps' shader compilation. */

@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { initDevice } from '../device/device.js';
-import { modelFromCheckpoint, restoreOptimizer, type Checkpoint } from '../gpt/checkpoint.js';
+import { modelFromCheckpoint, restoreOptimizer, type Checkpoint, type CheckpointMeta } from '../gpt/checkpoint.js';
 import { checkSplits, resolveTrainDtype, Trainer, type StepLog, type TrainConfig, type TrainDtype } from '../gpt/trainer.js';
 import type { ComputeDtype } from '../nn/autocast.js';
 import { isMaskName } from '../nn/prune.js';
@@ -27,7 +27,7 @@ import { Progress, formatSeconds } from './progress.js';
 import { keepOnlyRun, rewindRunLog } from './resume-log.js';
 import { withDirectoryLock } from './run-lock.js';
 import { checkStudent, distillation, loadTeacher, type Teacher } from './teacher.js';
-import { checkTokenizerFlags, DISTILL_FLAGS, profiledStep, resolveFlags, TRAIN_FLAGS, trainingConfig, type DistillFlags, type TrainFlags } from './train-flags.js';
+import { changedSettings, checkTokenizerFlags, DISTILL_FLAGS, profiledStep, resolveFlags, TRAIN_FLAGS, trainingConfig, type DistillFlags, type TrainFlags } from './train-flags.js';
 
 export { DISTILL_HELP, TRAIN_HELP } from './train-flags.js';
 
@@ -100,6 +100,15 @@ async function run(flags: TrainFlags, cfg: TrainConfig, ds: Dataset, data: strin
   }
 }
 
+/** How a resumed run's data differs from its checkpoint's: other data, or its data changed since (other token counts); '' if not. */
+function dataMismatch(meta: CheckpointMeta, data: string, ds: Dataset): string {
+  const { data: recorded, dataTokens: had } = meta;
+  if (recorded !== undefined && recorded !== data) return `on other data than ${recorded}`;
+  if (had === undefined || (had.train === ds.train.length && had.val === ds.val.length)) return '';
+  const count = (n: number) => n.toLocaleString('en-US');
+  return `on ${data} changed since the checkpoint (${count(had.train)} + ${count(had.val)} tokens, train + val; now ${count(ds.train.length)} + ${count(ds.val.length)})`;
+}
+
 /** How long the first steps may go before `gpt train` says it is compiling kernels. */
 const COMPILE_NOTICE_MS = 10_000;
 
@@ -111,10 +120,13 @@ async function trainRun(trainer: Trainer, flags: TrainFlags, ds: Dataset, data: 
     restoreOptimizer(ckpt!, trainer.model, trainer.optimizer);
     trainer.restore(ckpt!.meta.trainer!);
     // a val loss measured on other data says nothing here: such a run saves at its first evaluation
-    const recorded = ckpt!.meta.data;
-    const otherData = recorded !== undefined && recorded !== data;
-    bestVal = otherData ? Infinity : (ckpt!.meta.bestVal ?? Infinity);
-    console.log(`resuming at step ${trainer.step}${otherData ? `, on other data than ${recorded}: the first evaluation saves` : ''}`);
+    const mismatch = dataMismatch(ckpt!.meta, data, ds);
+    bestVal = mismatch ? Infinity : (ckpt!.meta.bestVal ?? Infinity);
+    console.log(`resuming at step ${trainer.step}${mismatch && `, ${mismatch}: the first evaluation saves`}`);
+    // what the flags changed from the run's own settings (the model's shape and the seed cannot change)
+    const { temperature, alpha } = teacher?.meta ?? {};
+    const changed = changedSettings({ ...ckpt!.meta.train, dtype: resolveTrainDtype(ckpt!.meta.train!.dtype), ...ckpt!.meta.distill }, { ...cfg, dtype: trainer.dtype, ...(teacher && { temperature, alpha }) });
+    if (changed.length) console.log(`settings changed from the checkpoint's: ${changed.join(', ')}`);
   } else if (ckpt) {
     const trained = ckpt.meta.model.blockSize;
     console.log(`fine-tuning from ${flags.initFrom}${cfg.blockSize < trained ? `, its position embeddings cut from ${trained} to ${cfg.blockSize} (--block-size)` : ''}`);
@@ -130,12 +142,13 @@ async function trainRun(trainer: Trainer, flags: TrainFlags, ds: Dataset, data: 
   }
 
   // a resumed run continues its run id and log (from its checkpoint's step on); any other run starts
-  // both afresh, its log cleared of other runs only once its first save has replaced their checkpoint
+  // both afresh. Either clears the log of other runs at its first save: a new run's replaced their
+  // checkpoint then, and beside a resumed run's checkpoint they are runs that never saved
   const runId = (resume && ckpt!.meta.run) || randomUUID();
   const logPath = join(flags.outDir, 'log.jsonl');
   await rewindRunLog(logPath, runId, resume ? trainer.step : -1); // a new run's id has no records: only a cut line goes
   const log = await RunLog.open(logPath, runId, { append: true });
-  let othersInLog = !resume;
+  let firstSave = true;
   const resumedAt = resume ? trainer.step : -1; // its evaluation is in the log: the save at that step followed it
   const progress = new Progress(cfg.maxIters);
   const t0 = performance.now();
@@ -143,10 +156,10 @@ async function trainRun(trainer: Trainer, flags: TrainFlags, ds: Dataset, data: 
   // driver meets them for the first time, silent but for this line
   const compiling = setTimeout(() => progress.log('compiling the GPU kernels for the first steps (the driver keeps them for later runs)...'), COMPILE_NOTICE_MS);
   const save = async (val: number) => {
-    const extra = { optimizer: trainer.optimizer, train: { ...cfg, dtype: trainer.dtype }, trainer: await trainer.state(), val, bestVal, run: runId, data, alwaysSave: flags.alwaysSave, ...(teacher && { distill: teacher.meta }) };
+    const extra = { optimizer: trainer.optimizer, train: { ...cfg, dtype: trainer.dtype }, trainer: await trainer.state(), val, bestVal, run: runId, data, dataTokens: { train: ds.train.length, val: ds.val.length }, alwaysSave: flags.alwaysSave, ...(teacher && { distill: teacher.meta }) };
     await saveCheckpoint(flags.outDir, trainer.model, ds.tokenizer, extra);
-    if (othersInLog) await keepOnlyRun(logPath, runId);
-    othersInLog = false;
+    if (firstSave) await keepOnlyRun(logPath, runId);
+    firstSave = false;
     progress.log(`saved checkpoint to ${flags.outDir} (step ${trainer.step}, val ${val.toFixed(4)})`);
   };
   try {
@@ -178,9 +191,9 @@ async function trainRun(trainer: Trainer, flags: TrainFlags, ds: Dataset, data: 
 }
 
 /**
- * The run's tokens and where they came from (as the checkpoint records it): prepared data
- * (--data-dir, or <out-dir>/data unless --data), else --data, else (resuming) what the run trained
- * on, else the built-in corpus; tokenized with the checkpoint's tokenizer when it has one.
+ * The run's tokens and where they came from (as the checkpoint records it): --data-dir, else
+ * --data, else (resuming) what the run trained on while it is there, else <out-dir>/data when
+ * prepared, else the built-in corpus; tokenized with the checkpoint's tokenizer when it has one.
  */
 async function dataset(
   flags: TrainFlags,
@@ -193,8 +206,12 @@ async function dataset(
   // a distilled student from scratch takes its teacher's tokenizer
   const existing = ckpt ? tokenizerFromJSON(ckpt.meta.tokenizer) : teacher;
   if (existing) checkTokenizerFlags(flags, given, existing, ckpt ? 'the checkpoint' : 'the teacher');
-  const prepared = flags.dataDir || (!flags.data && existsSync(join(flags.outDir, 'data', 'meta.json')) ? join(flags.outDir, 'data') : '');
-  const source = prepared || flags.data || (resume ? ckpt?.meta.data : undefined) || BUILTIN_CORPUS;
+  // a resumed run's own data comes before <out-dir>/data (it may have trained on --data beside it),
+  // unless it is gone: a moved run directory recorded the <out-dir>/data it had before
+  const recorded = resume ? ckpt?.meta.data : undefined;
+  const recordedThere = recorded !== undefined && (recorded === BUILTIN_CORPUS || /^https?:\/\//.test(recorded) || existsSync(recorded));
+  const prepared = flags.dataDir || (!flags.data && !recordedThere && existsSync(join(flags.outDir, 'data', 'meta.json')) ? join(flags.outDir, 'data') : '');
+  const source = prepared || flags.data || recorded || BUILTIN_CORPUS;
   note(`data: ${source}`);
   const ds = await loadTokens(source, { tokenizer: flags.tokenizer, vocabSize: flags.vocabSize, tokenizerFile: flags.tokenizerFile, existing, note });
   try {

@@ -8,16 +8,16 @@
 import { device } from '../device/device.js';
 import { parseSafetensors, serializeSafetensors, type Safetensors, type SafetensorsTensor } from '../io/safetensors.js';
 import { safetensorsTensors } from '../io/state-dict.js';
-import { NON_NEGATIVE_INT, POSITIVE, POSITIVE_INT, rangeProblem, settingProblem, show, type RangesOf } from '../io/value-ranges.js';
+import { isRecord, NON_NEGATIVE_INT, POSITIVE, POSITIVE_INT, rangeProblem, settingProblem, show, type RangesOf } from '../io/value-ranges.js';
 import { isMaskName, loadMasks } from '../nn/prune.js';
 import { checkOptionKeys } from '../tensor/check.js';
 import { ACTIVATIONS, QUANTIZATIONS, type Activation, type Quantization } from '../nn/transformer.js';
 import type { AdamW } from '../optim/adamw.js';
-import { scalerStateRules, type Tensor } from '../ops/index.js';
+import type { Tensor } from '../ops/index.js';
 import { tokenizerFromJSON, type Tokenizer, type TokenizerJSON } from './tokenizer/index.js';
 import { GPT, perLayerProblem, shareLayersProblem, type GPTConfig } from './model.js';
 import {
-  DISTILL_RANGES, distillSettingsProblem, headsProblem, TRAIN_DEFAULTS, TRAIN_RANGES, trainConfigProblem, type DistillSettings, type TrainConfig, type TrainerState,
+  DISTILL_RANGES, distillSettingsProblem, headsProblem, TRAIN_DEFAULTS, TRAIN_RANGES, trainConfigProblem, trainerStateProblem, type DistillSettings, type TrainConfig, type TrainerState,
 } from './trainer.js';
 
 /** The format tag in every checkpoint's metadata. */
@@ -40,6 +40,8 @@ export interface CheckpointMeta {
   run?: string;
   /** Where the run's text came from (a file, a URL, a prepared-data directory, builtin:webdocs), for evaluating it later. */
   data?: string;
+  /** How many tokens its train and val splits held: a resumed run finding others there knows the data changed. */
+  dataTokens?: { train: number; val: number };
   /** A distillation run's teacher (the checkpoint path it was read from) and settings, for resuming it. */
   distill?: DistillMeta;
   /** Whether the run saves at every evaluation (gpt train --always-save), which a resumed run keeps doing. */
@@ -75,7 +77,7 @@ export interface Checkpoint {
 }
 
 /** What a checkpoint may hold besides the weights, the model config and the tokenizer: the metadata's optional fields, and the optimizer. */
-export interface CheckpointExtras extends Pick<CheckpointMeta, 'train' | 'trainer' | 'val' | 'bestVal' | 'run' | 'data' | 'distill' | 'alwaysSave'> {
+export interface CheckpointExtras extends Pick<CheckpointMeta, 'train' | 'trainer' | 'val' | 'bestVal' | 'run' | 'data' | 'dataTokens' | 'distill' | 'alwaysSave'> {
   /** AdamW's moments, saved under `optim.m.<name>` / `optim.v.<name>` (needed to resume training). */
   optimizer?: AdamW;
   /** Or moments already on the host by parameter name, as a decoded checkpoint holds them. */
@@ -102,7 +104,7 @@ export async function encodeCheckpoint(model: GPT, tokenizer: Tokenizer, extra: 
  * optimizer) and the checked metadata. Node writes them to disk a tensor at a time.
  */
 export async function checkpointTensors(model: GPT, tokenizer: Tokenizer, extra: CheckpointExtras = {}): Promise<Safetensors> {
-  checkOptionKeys('encodeCheckpoint', extra, ['train', 'trainer', 'val', 'bestVal', 'run', 'data', 'distill', 'alwaysSave', 'optimizer', 'moments']);
+  checkOptionKeys('encodeCheckpoint', extra, ['train', 'trainer', 'val', 'bestVal', 'run', 'data', 'dataTokens', 'distill', 'alwaysSave', 'optimizer', 'moments']);
   assertWeightsReadable();
   const named = [...model.namedParameters()];
   const tensors = storeMasksAsBool(await safetensorsTensors([...named, ...model.namedBuffers()]));
@@ -123,6 +125,7 @@ export async function checkpointTensors(model: GPT, tokenizer: Tokenizer, extra:
     ...(extra.bestVal !== undefined && { bestVal: extra.bestVal }),
     ...(extra.run !== undefined && { run: extra.run }),
     ...(extra.data !== undefined && { data: extra.data }),
+    ...(extra.dataTokens && { dataTokens: extra.dataTokens }),
     ...(extra.distill && { distill: extra.distill }),
     ...(extra.alwaysSave !== undefined && { alwaysSave: extra.alwaysSave }),
   };
@@ -239,15 +242,6 @@ export function decodeCheckpointMeta(metadata: Record<string, string>, source = 
   return meta;
 }
 
-const isRecord = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x);
-
-/** What is wrong with a mixed-precision run's saved loss scaler (trainer.scaler), or null. */
-function scalerProblem(s: unknown, field: (k: string) => string): string | null {
-  if (!isRecord(s)) return `${field('trainer.scaler')} must be an object, got ${show(s)}`;
-  const [name, value, , allowed] = scalerStateRules(s).find(([, , ok]) => !ok) ?? [];
-  return name ? `${field(`trainer.scaler.${name}`)} must be ${allowed}, got ${show(value)}` : null;
-}
-
 /** What is wrong with a checkpoint's metadata, or null; a field is named by its path (train.seed). */
 function metaProblem(meta: Record<string, unknown>): string | null {
   const field = (path: string) => `metadata field ${path}`;
@@ -284,14 +278,7 @@ function metaProblem(meta: Record<string, unknown>): string | null {
     if (problem) return problem;
   }
   if (meta.trainer !== undefined) {
-    const t = meta.trainer as Record<string, unknown>;
-    const problem =
-      object('trainer', t) ??
-      rangeProblem(field('trainer.step'), t.step, NON_NEGATIVE_INT) ??
-      (['dataRng', 'modelRng'] as const)
-        .map((k) => (typeof t[k] === 'string' && /^\d{1,20}$/.test(t[k]) ? null : `${field(`trainer.${k}`)} must be a generator state (decimal digits), got ${show(t[k])}`))
-        .find((p) => p) ??
-      (t.scaler === undefined ? null : scalerProblem(t.scaler, field));
+    const problem = trainerStateProblem(meta.trainer, (path) => field(`trainer${path}`));
     if (problem) return problem;
   }
   for (const key of ['val', 'bestVal'] as const) {
@@ -300,6 +287,11 @@ function metaProblem(meta: Record<string, unknown>): string | null {
   }
   for (const key of ['run', 'data'] as const) {
     const problem = meta[key] === undefined ? null : settingProblem(field(key), meta[key], '');
+    if (problem) return problem;
+  }
+  if (meta.dataTokens !== undefined) {
+    const d = meta.dataTokens as Record<string, unknown>;
+    const problem = object('dataTokens', d) ?? (['train', 'val'] as const).map((k) => rangeProblem(field(`dataTokens.${k}`), d[k], NON_NEGATIVE_INT)).find((p) => p);
     if (problem) return problem;
   }
   if (meta.alwaysSave !== undefined) {

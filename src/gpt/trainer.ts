@@ -9,8 +9,8 @@
 // and scale changes happen on the GPU (src/optim/grad-scaler.ts). A step skipped at the minimum
 // loss scale stops the run as a divergence: no scale can make such gradients fit float16.
 import { noGrad } from '../autograd/mode.js';
-import { NON_NEGATIVE, NON_NEGATIVE_INT, POSITIVE, POSITIVE_INT, SEED, UNIT_INTERVAL, rangeProblem, settingProblem, show, type Range, type RangesOf } from '../io/value-ranges.js';
-import { concat, distillLoss, MAX_DISTILL_TEMPERATURE, MIN_SCALE, tensor, type Tensor, watchNonFinite, zeros } from '../ops/index.js';
+import { NON_NEGATIVE, NON_NEGATIVE_INT, POSITIVE, POSITIVE_INT, SEED, UNIT_INTERVAL, isRecord, rangeProblem, settingProblem, show, type Range, type RangesOf } from '../io/value-ranges.js';
+import { concat, distillLoss, MAX_DISTILL_TEMPERATURE, MIN_SCALE, scalerStateRules, tensor, type Tensor, watchNonFinite, zeros } from '../ops/index.js';
 import { AdamW } from '../optim/adamw.js';
 import { clipGradNorm } from '../optim/clip.js';
 import { GradScaler, gradScalerSettings, type GradScalerOptions, type GradScalerState } from '../optim/grad-scaler.js';
@@ -168,6 +168,31 @@ export interface TrainerState {
   modelRng: string;
   /** A mixed-precision run's loss scaler. */
   scaler?: GradScalerState;
+}
+
+/**
+ * What is wrong with a trainer state (a checkpoint's, or restore's argument), or null; `name`
+ * spells a field's path ('', '.step', '.scaler.scale') as the caller's user knows it.
+ */
+export function trainerStateProblem(state: unknown, name: (path: string) => string): string | null {
+  if (!isRecord(state)) return `${name('')} must be an object, got ${show(state)}`;
+  // Generator.setState would take a larger number modulo 2^64: another stream, without a word
+  const rng = (['dataRng', 'modelRng'] as const).find((k) => !(typeof state[k] === 'string' && /^\d{1,20}$/.test(state[k]) && BigInt(state[k]) < 2n ** 64n));
+  const problem =
+    rangeProblem(name('.step'), state.step, NON_NEGATIVE_INT) ??
+    (rng ? `${name(`.${rng}`)} must be a generator state (decimal digits, below 2^64), got ${show(state[rng])}` : null) ??
+    (state.scaler === undefined ? null : scalerStateProblem(state.scaler, (path) => name(`.scaler${path}`)));
+  if (problem || state.scaler === undefined) return problem;
+  // AdamW counts the steps taken: step less those skipped
+  const { skippedSteps } = state.scaler as GradScalerState;
+  return skippedSteps > (state.step as number) ? `${name('.scaler.skippedSteps')} (${skippedSteps}) must not exceed ${name('.step')} (${state.step as number})` : null;
+}
+
+/** What is wrong with a mixed-precision run's loss scaler state, or null (`name` as trainerStateProblem's). */
+function scalerStateProblem(scaler: unknown, name: (path: string) => string): string | null {
+  if (!isRecord(scaler)) return `${name('')} must be an object, got ${show(scaler)}`;
+  const [key, value, , allowed] = scalerStateRules(scaler).find(([, , ok]) => !ok) ?? [];
+  return key ? `${name(`.${key}`)} must be ${allowed}, got ${show(value)}` : null;
 }
 
 /**
@@ -679,6 +704,8 @@ export class Trainer {
    */
   restore(state: TrainerState): void {
     this.assertIdle('restore'); // a step in flight would count itself onto the restored step and draw from the restored generators
+    const problem = trainerStateProblem(state, (path) => `argument 'state${path}'`);
+    if (problem) throw new RangeError(`Trainer.restore: ${problem}`);
     this.step = state.step;
     this.carriedScaler = this.scaler || !state.scaler ? undefined : { ...state.scaler };
     this.optimizer.stepCount = state.step - (this.carriedScaler?.skippedSteps ?? 0);

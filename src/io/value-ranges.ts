@@ -59,5 +59,8 @@ export function settingProblem(name: string, value: unknown, def: unknown, range
   return value === '' ? `${name} must not be empty` : null;
 }
 
+/** Whether `x` is a plain object (a JSON object: not null, not an array). */
+export const isRecord = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x);
+
 /** A value as JSON would spell it, except that Infinity and NaN keep their names. */
 export const show = (v: unknown): string => (typeof v === 'number' ? String(v) : (JSON.stringify(v) ?? String(v)));

@@ -117,9 +117,12 @@ export class AdamW {
     }
   }
 
-  /** Each parameter's moments, read back to the host (for checkpoints). */
-  async readMoments(): Promise<{ m: Float32Array[]; v: Float32Array[] }> {
-    const out = { m: [] as Float32Array[], v: [] as Float32Array[] };
+  /**
+   * Each parameter's moments, read back to the host (for checkpoints), and the steps it took (its
+   * bias correction's count: fewer than stepCount where it had no gradient), as PyTorch's state['step'].
+   */
+  async readMoments(): Promise<{ m: Float32Array[]; v: Float32Array[]; steps: number[] }> {
+    const out = { m: [] as Float32Array[], v: [] as Float32Array[], steps: this.missed.map((missed) => this.stepCount - missed) };
     for (const shard of this.shards) {
       for (const k of ['m', 'v'] as const) {
         const flat = (await shard[k].toArray()) as Float32Array;
@@ -130,14 +133,21 @@ export class AdamW {
     return out;
   }
 
-  /** Sets every parameter's moments (per parameter, in constructor order; e.g. from a checkpoint). */
-  loadMoments(m: ArrayLike<number>[], v: ArrayLike<number>[]): void {
+  /**
+   * Sets every parameter's moments (per parameter, in constructor order; e.g. from a checkpoint) and,
+   * given `steps` (readMoments'), the steps each took: stepCount becomes the largest. Without them,
+   * every parameter counts stepCount steps (set it: a Trainer's restore() does).
+   */
+  loadMoments(m: ArrayLike<number>[], v: ArrayLike<number>[], steps?: readonly number[]): void {
     // all checked before any is loaded: a refused call changes nothing
     this.params.forEach((p, i) => {
       for (const parts of [m, v]) {
         if (parts[i]?.length !== p.size) throw new Error(`AdamW.loadMoments: parameter ${i} ${p.describe()} got ${parts[i]?.length ?? 'no'} values`);
       }
     });
+    if (steps !== undefined && (!Array.isArray(steps) || steps.length !== this.params.length || !steps.every((n) => Number.isSafeInteger(n) && n >= 0))) {
+      throw new RangeError(`AdamW.loadMoments: argument 'steps' must be ${this.params.length} step counts (integers >= 0), one per parameter, got ${describeValue(steps)}`);
+    }
     for (const shard of this.shards) {
       for (const [k, parts] of [['m', m], ['v', v]] as const) {
         const flat = new Float32Array(shard[k].size);
@@ -151,9 +161,12 @@ export class AdamW {
         t.dispose();
       }
     }
+    // a parameter's count is stepCount less the steps it missed
+    if (steps) this.stepCount = steps.reduce((a, b) => Math.max(a, b), 0);
+    this.missed.forEach((_, i) => (this.missed[i] = steps ? this.stepCount - steps[i]! : 0));
   }
 
-  /** Takes `other`'s moments (an optimizer over the same parameters, e.g. a run continued on other data). */
+  /** Takes `other`'s moments and step counts (an optimizer over the same parameters, e.g. a run continued on other data). */
   copyMoments(other: AdamW): void {
     if (other.shards.length !== this.shards.length || other.shards.some((s, i) => s.end !== this.shards[i]!.end || s.m.size !== this.shards[i]!.m.size)) {
       throw new Error(`AdamW.copyMoments: the other optimizer's ${other.params.length} parameters are sharded differently from these ${this.params.length}`);
@@ -162,6 +175,7 @@ export class AdamW {
       s.m.assign(other.shards[i]!.m);
       s.v.assign(other.shards[i]!.v);
     });
+    this.stepCount = other.stepCount;
     this.missed.splice(0, Infinity, ...other.missed);
   }
 
