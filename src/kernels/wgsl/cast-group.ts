@@ -23,14 +23,15 @@ const castGroupKernel = variants((key: `${number}:${FloatType}>${FloatType}${'' 
   const [group, from, to, vec] = key.split(/[:>]/) as [string, FloatType, FloatType, string?];
   const [src, dst] = vec ? [VEC4[from], VEC4[to]] : [from, to];
   const idx = Array.from({ length: Number(group) }, (_, k) => k);
-  const convert = to === 'f16' ? (vec ? 'vec4h_rne' : 'f16_rne') : dst; // f16: rounded on the bits, as the cast op
+  const rounds = from === 'f32' && to === 'f16'; // rounded on the bits, as the cast op
+  const convert = rounds ? (vec ? 'vec4h_rne' : 'f16_rne') : dst;
   return new Kernel({
     name: `cast_group_${from}_to_${to}${vec ? '_vec4' : ''}`,
     read: Object.fromEntries(idx.map((k) => [`src${k}`, src])),
     write: Object.fromEntries(idx.map((k) => [`dst${k}`, dst])),
     params: { adds: 'u32', sizes: 'dims', ends: 'dims' },
     body: /* wgsl */ `
-${to === 'f16' ? F16_RNE_WGSL : ''}
+${rounds ? F16_RNE_WGSL : ''}
 ${perMember(WG, idx.length, `
   let add = ((p.adds >> k) & 1u) == 1u;
   switch k {
