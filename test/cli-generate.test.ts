@@ -1,10 +1,12 @@
 // `gpt bench-generate` (prefill and decoding tokens/s per batch size) and `gpt sample --num-samples`
 // (its samples generated as one batch): what they print, and their usage errors. The samples are
 // checked against the library's single-prompt generate, seeded as the help says (seed + n - 1).
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { generate } from '../src/gpt/generate.js';
 import { GPT } from '../src/gpt/model.js';
+import { profile, setProfile } from '../src/kernels/profile.js';
 import { device } from '../src/index.js';
 import { CharTokenizer } from '../src/gpt/tokenizer/index.js';
 import { saveCheckpoint } from '../src/node/checkpoint-dir.js';
@@ -64,7 +66,7 @@ describe('gpt sample --num-samples', () => {
       for await (const id of generate(model, tokenizer.encode('to '), { maxNewTokens: 12, temperature: 1, topK: 200, seed: 40 + n })) ids.push(id);
       expect(samples[n], `sample ${n + 1}`).toBe(tokenizer.decode(ids));
     }
-    expect(r.err).toMatch(/--- 36 tokens in .* s \(.* tok\/s, 3 samples in one batch\)/);
+    expect(r.err).toMatch(/--- 36 tokens in .* s \(.* tok\/s, 3 samples in one batch, float(32|16)\)/);
   });
 
   it('at the largest --seed, each sample still draws from its own seed (seed + n - 1 is not rounded onto its neighbour)', async () => {
@@ -90,5 +92,35 @@ describe('gpt sample --num-samples', () => {
     const full = await gpt('sample', '--out-dir', long, '--num-samples', String(n), '--max-new-tokens', '2048');
     expect(full.code).toBe(2);
     expect(full.err).toMatch(new RegExp(`^gpt sample: flag --num-samples ${n}: the model does not fit this adapter: .*\\(batch ${n} x block 4096 x .*; a smaller --num-samples fits$`));
+  });
+});
+
+describe('gpt sample and gpt eval --dtype', () => {
+  it('compute in float16 when asked (eval within 1% of float32), and refuse it in one line where float16 cannot run', async (ctx) => {
+    if (!profile().f16) ctx.skip();
+    const text = join(dir, '..', 'eval.txt');
+    writeFileSync(text, 'to be, or not to be: that is the question.\n'.repeat(30));
+    const evalLoss = async (dtype: string) => {
+      const r = await gpt('eval', '--init-from', dir, '--data', text, '--eval-iters', '4', '--batch-size', '4', '--dtype', dtype);
+      expect(r.code, r.err).toBe(0);
+      const [, train, val, shown] = /train loss ([\d.]+), val loss ([\d.]+) \(4 batches of 4x16, (\w+)\)/.exec(r.out)!;
+      expect(shown).toBe(dtype);
+      return [Number(train), Number(val)];
+    };
+    const [full, half] = [await evalLoss('float32'), await evalLoss('float16')];
+    half.forEach((loss, i) => expect(Math.abs(loss - full[i]!) / full[i]!).toBeLessThan(0.01));
+    const sampled = await gpt('sample', '--init-from', dir, '--max-new-tokens', '12', '--dtype', 'float16', '--start', 'to be');
+    expect(sampled.code, sampled.err).toBe(0);
+    expect(sampled.err).toMatch(/--- 12 tokens in [\d.]+ s \([\d.]+ tok\/s, float16\)/);
+    setProfile({ f16: false }); // as on an adapter without shader-f16
+    try {
+      for (const command of ['sample', 'eval']) {
+        const r = await gpt(command, '--init-from', dir, '--dtype', 'float16', ...(command === 'sample' ? [] : ['--data', text, '--eval-iters', '1']));
+        expect(r.code).toBe(2);
+        expect(r.err).toMatch(new RegExp(`^gpt ${command}: flag --dtype float16 needs WebGPU's shader-f16 feature, and float16 is turned off in the kernel profile; use --dtype float32 or auto$`));
+      }
+    } finally {
+      setProfile(null);
+    }
   });
 });

@@ -7,7 +7,9 @@ import { modelFromCheckpoint, type Checkpoint } from '../gpt/checkpoint.js';
 import { generateBatch } from '../gpt/generate.js';
 import type { GPT } from '../gpt/model.js';
 import { describeLeftOut, encodePrompt, TextStream, tokenizerFromJSON } from '../gpt/tokenizer/index.js';
-import { evaluateModel, TRAIN_DOCS, TRAIN_RANGES } from '../gpt/trainer.js';
+import { evaluateModel, resolveTrainDtype, TRAIN_DEFAULTS, TRAIN_DTYPES, TRAIN_RANGES, TRAIN_DOCS, type TrainDtype } from '../gpt/trainer.js';
+import { whyNoF16 } from '../kernels/profile.js';
+import { autocast, CastCache, type ComputeDtype } from '../nn/autocast.js';
 import { NON_NEGATIVE, NON_NEGATIVE_INT, POSITIVE_INT, SEED } from '../io/value-ranges.js';
 import { loadCheckpoint } from '../node/checkpoint-dir.js';
 import { BUILTIN_CORPUS, loadCorpus } from './corpus.js';
@@ -20,6 +22,14 @@ import { flagHelp, noPositional, parseFlags, UsageError, type FlagSpec } from '.
 const INIT_FROM_DOC = "'resume' (the checkpoint in --out-dir), or the checkpoint to read instead (any kind --out-dir takes)";
 const OUT_DIR_DOC = 'the checkpoint: a directory written by `gpt train`, a .safetensors file, or a Hugging Face GPT-2 directory (config.json + model.safetensors)';
 const checkpointPath = (f: { outDir: string; initFrom: string }) => (f.initFrom === 'resume' ? f.outDir : f.initFrom);
+const DTYPE_DOC = 'float32, float16 (computed in float16 from the float32 weights, as under torch.autocast), or auto: float16 where this adapter multiplies it on tensor cores';
+
+/** --dtype for this adapter (auto resolved); float16 where it cannot run is an error naming the flag. */
+function computeDtype(dtype: TrainDtype): ComputeDtype {
+  const why = dtype === 'float16' ? whyNoF16() : null;
+  if (why) throw new UsageError(`flag --dtype float16 needs WebGPU's shader-f16 feature, and ${why}; use --dtype float32 or auto`);
+  return resolveTrainDtype(dtype);
+}
 
 const SAMPLE_DEFAULTS = {
   outDir: 'out',
@@ -32,6 +42,7 @@ const SAMPLE_DEFAULTS = {
   topP: 1,
   seed: 1337,
   kvCache: true,
+  dtype: TRAIN_DEFAULTS.dtype,
 };
 const SAMPLE_FLAGS: FlagSpec<typeof SAMPLE_DEFAULTS> = {
   defaults: SAMPLE_DEFAULTS,
@@ -43,6 +54,7 @@ const SAMPLE_FLAGS: FlagSpec<typeof SAMPLE_DEFAULTS> = {
     topP: { above: 0, max: 1 },
     seed: SEED,
   },
+  choices: { dtype: TRAIN_DTYPES },
   docs: {
     outDir: OUT_DIR_DOC,
     initFrom: INIT_FROM_DOC,
@@ -54,6 +66,7 @@ const SAMPLE_FLAGS: FlagSpec<typeof SAMPLE_DEFAULTS> = {
     topP: 'sample within this probability mass; 1 = off',
     seed: 'seed of sample 1 (sample n uses seed + n - 1)',
     kvCache: 'reuse keys/values of earlier positions',
+    dtype: DTYPE_DOC,
   },
 };
 
@@ -77,7 +90,10 @@ export async function sample(args: string[]): Promise<number> {
   // its context (src/nn/transformer.ts), within the block; a short one fits more samples
   const positions = Math.min(ckpt.meta.model.blockSize, 2 * (prompt.length + f.maxNewTokens));
   const model = await openModel(ckpt, f.numSamples, '--num-samples', positions);
+  let casts: CastCache | undefined;
   try {
+    const dtype = computeDtype(f.dtype);
+    casts = dtype === 'float16' ? new CastCache([...model.parameters()]) : undefined; // the weights cast once, not at every token
     const shown = tokenizer.decode(prompt); // the prompt the model continues: without what was left out
     // all samples in one batch (one forward per step for all of them); sample n draws with seed + n - 1
     const samples: number[][] = Array.from({ length: f.numSamples }, () => []);
@@ -85,17 +101,13 @@ export async function sample(args: string[]): Promise<number> {
     const stream = new TextStream(tokenizer);
     if (streaming) process.stdout.write(shown);
     const t0 = performance.now();
-    for await (const step of generateBatch(model, samples.map(() => prompt), {
-      maxNewTokens: f.maxNewTokens,
-      temperature: f.temperature,
-      topK: f.topK > 0 ? f.topK : undefined,
-      topP: f.topP < 1 ? f.topP : undefined,
-      seed: f.seed,
-      kvCache: f.kvCache,
-    })) {
-      step.forEach((id, s) => id !== null && samples[s]!.push(id));
-      if (streaming && step[0] !== null) process.stdout.write(stream.push(step[0]!));
-    }
+    const options = { maxNewTokens: f.maxNewTokens, temperature: f.temperature, topK: f.topK > 0 ? f.topK : undefined, topP: f.topP < 1 ? f.topP : undefined, seed: f.seed, kvCache: f.kvCache };
+    await autocast(dtype, async () => {
+      for await (const step of generateBatch(model, samples.map(() => prompt), options)) {
+        step.forEach((id, s) => id !== null && samples[s]!.push(id));
+        if (streaming && step[0] !== null) process.stdout.write(stream.push(step[0]!));
+      }
+    }, casts);
     const secs = (performance.now() - t0) / 1000;
     const total = samples.reduce((n, ids) => n + ids.length, 0);
     if (streaming) process.stdout.write(stream.flush());
@@ -105,17 +117,20 @@ export async function sample(args: string[]): Promise<number> {
         process.stdout.write(tokenizer.decode(ids));
       });
     }
-    process.stderr.write(`\n--- ${total} tokens in ${secs.toFixed(1)} s (${(total / secs).toFixed(1)} tok/s${samples.length > 1 ? `, ${samples.length} samples in one batch` : ''})\n`);
+    const batched = samples.length > 1 ? `, ${samples.length} samples in one batch` : '';
+    process.stderr.write(`\n--- ${total} tokens in ${secs.toFixed(1)} s (${(total / secs).toFixed(1)} tok/s${batched}, ${dtype})\n`);
   } finally {
+    casts?.dispose();
     model.dispose(); // also when the prompt is refused or generation fails
   }
   return 0;
 }
 
-const EVAL_DEFAULTS = { outDir: 'out', initFrom: 'resume', data: '', dataDir: '', evalIters: 200, batchSize: 12, seed: 1337 };
+const EVAL_DEFAULTS = { outDir: 'out', initFrom: 'resume', data: '', dataDir: '', evalIters: 200, batchSize: 12, seed: 1337, dtype: TRAIN_DEFAULTS.dtype };
 const EVAL_FLAGS: FlagSpec<typeof EVAL_DEFAULTS> = {
   defaults: EVAL_DEFAULTS,
   ranges: { evalIters: TRAIN_RANGES.evalIters, batchSize: TRAIN_RANGES.batchSize, seed: TRAIN_RANGES.seed },
+  choices: { dtype: TRAIN_DTYPES },
   docs: {
     outDir: OUT_DIR_DOC,
     initFrom: INIT_FROM_DOC,
@@ -124,6 +139,7 @@ const EVAL_FLAGS: FlagSpec<typeof EVAL_DEFAULTS> = {
     evalIters: TRAIN_DOCS.evalIters,
     batchSize: TRAIN_DOCS.batchSize,
     seed: 'seed of the batches drawn',
+    dtype: DTYPE_DOC,
   },
   defaultsShown: {
     data: `<out-dir>/data if prepared, else the data the run trained on, else ${BUILTIN_CORPUS}`,
@@ -142,6 +158,7 @@ export async function evaluate(args: string[]): Promise<number> {
   const model = await openModel(ckpt, f.batchSize, '--batch-size');
   const tokenizer = tokenizerFromJSON(ckpt.meta.tokenizer);
   try {
+    const dtype = computeDtype(f.dtype);
     const compression = describeCompression(ckpt);
     if (compression) console.log(`model: ${compression}`);
     const prepared = join(f.outDir, 'data');
@@ -149,9 +166,9 @@ export async function evaluate(args: string[]): Promise<number> {
     console.log(`data: ${source}${source === ckpt.meta.data ? ' (what the run trained on)' : ''}`);
     const note = (line: string) => console.log(line);
     const ds = await loadTokens(source, { tokenizer: tokenizer.kind, vocabSize: tokenizer.vocabSize, existing: tokenizer, note });
-    const cfg = { blockSize: model.config.blockSize, batchSize: f.batchSize, evalIters: f.evalIters, seed: f.seed };
+    const cfg = { blockSize: model.config.blockSize, batchSize: f.batchSize, evalIters: f.evalIters, seed: f.seed, dtype };
     const { train, val } = await evaluateModel(model, ds, cfg).finally(() => ds.close());
-    console.log(`train loss ${train.toFixed(4)}, val loss ${val.toFixed(4)} (${f.evalIters} batch${f.evalIters === 1 ? '' : 'es'} of ${f.batchSize}x${cfg.blockSize})`);
+    console.log(`train loss ${train.toFixed(4)}, val loss ${val.toFixed(4)} (${f.evalIters} batch${f.evalIters === 1 ? '' : 'es'} of ${f.batchSize}x${cfg.blockSize}, ${dtype})`);
   } finally {
     model.dispose(); // also when the data cannot be read or is too short
   }
