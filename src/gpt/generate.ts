@@ -76,7 +76,9 @@ async function* decode(model: GPT, prompts: readonly (readonly number[])[], opts
   const sampling = { temperature, topK, topP };
   const seed = opts.seed ?? 0;
   const rngOf = (i: number) => (typeof seed === 'number' ? new Generator(seed, i) : new Generator(seed[i]!));
-  const seqs: Sequence[] = prompts.map((p, i) => ({ tokens: [...p], made: 0, done: maxNewTokens === 0, rng: rngOf(i) }));
+  // a context is the last blockSize tokens: a longer prompt's earlier tokens are never read (64 samples
+  // of a 5M-token prompt held 2.5 GB of them)
+  const seqs: Sequence[] = prompts.map((p, i) => ({ tokens: p.slice(-blockSize), made: 0, done: maxNewTokens === 0, rng: rngOf(i) }));
   const useCache = opts.kvCache ?? true;
   enterEval(model);
   // the cache's rows: which sequence each is, and the slot its tokens start at (left padding before)
