@@ -1,17 +1,18 @@
 // What a newcomer meets on the command line: flag spellings (kebab, snake, camel; booleans with an
-// explicit value), --help that documents every flag with one default, an ETA that ignores shader
+// explicit value), nanoGPT's names and Python config files pointed at ours, --help that documents every flag with one default, an ETA that ignores shader
 // compilation and never reads "4m60s", and Dawn's adapter notices hidden unless --verbose.
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { text } from 'node:stream/consumers';
 import { describe, expect, it } from 'vitest';
-import { parseFlags, type FlagSpec } from '../src/cli/flags.js';
+import { parseFlags, settingKey, type FlagSpec } from '../src/cli/flags.js';
+import { TRAIN_FLAGS } from '../src/cli/train-flags.js';
 import { DAWN_NOTICE, withoutLines } from '../src/cli/launch.js';
 import { formatSeconds, Progress } from '../src/cli/progress.js';
 import { LOCK_FILE } from '../src/io/dir-lock.js';
 import { POSITIVE_INT } from '../src/io/value-ranges.js';
-import { corpusText, gpt, runGpt, spawnGpt, tempDir, TINY } from './cli-helpers.js';
+import { corpusText, expectOneLine, gpt, runGpt, spawnGpt, tempDir, TINY } from './cli-helpers.js';
 
 const SPEC: FlagSpec<{ maxIters: number; kvCache: boolean; outDir: string }> = {
   defaults: { maxIters: 10, kvCache: true, outDir: 'out' },
@@ -69,6 +70,24 @@ describe('flags', () => {
     // saved by an editor that starts UTF-8 with a byte-order mark (Windows Notepad): read as the same JSON
     writeFileSync(config, '\uFEFF{"max_iters": 0}');
     expect((await gpt('train', '--config', config)).err).toBe(`gpt train: config ${config}: 'max_iters' must be an integer >= 1, got 0`);
+  });
+
+  it("nanoGPT's names spelled otherwise here, and its Python config files, are refused saying what to give instead", async () => {
+    const dir = tempDir('cli-nanogpt');
+    const python = join(dir, 'train_shakespeare_char.py');
+    writeFileSync(python, "# a miniature character-level model\n\nout_dir = 'out-shakespeare-char'\nn_layer = 6\n");
+    expectOneLine(await gpt('train', '--config', python), 2, /^gpt train: config .*train_shakespeare_char\.py is Python, .*--config takes JSON, .*\{"n_layer": 6/);
+    const config = join(dir, 'config.json');
+    writeFileSync(config, '{"gradient_accumulation_steps": 4}');
+    expectOneLine(await gpt('train', '--config', config), 2, /^gpt train: config .*: unknown setting 'gradient_accumulation_steps': .* is --grad-accum here/);
+    expectOneLine(await gpt('distill', '--always_save_checkpoint'), 2, /^gpt distill: unknown flag --always_save_checkpoint: .* is --always-save here$/);
+    expectOneLine(await gpt('train', '--wandb-log'), 2, /^gpt train: unknown flag --wandb-log: nanoGPT's wandb_log has no counterpart here/);
+    // each says the name it was given as nanoGPT spells it, and every flag it offers is one of ours
+    for (const [key, instead] of Object.entries(TRAIN_FLAGS.foreign!)) {
+      expect(Object.hasOwn(TRAIN_FLAGS.defaults, key), key).toBe(false);
+      expect(instead).toContain(`nanoGPT's ${key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)} `);
+      for (const [, flag] of instead.matchAll(/--([a-z-]+)/g)) expect(Object.hasOwn(TRAIN_FLAGS.defaults, settingKey(flag!)), `${key}: --${flag}`).toBe(true);
+    }
   });
 
   it('--help documents every flag of every command, with one default', async () => {
