@@ -143,11 +143,13 @@ describe('gpt train and its --out-dir', () => {
     const manifest = readFileSync(join(out, MANIFEST_FILE));
     const diverge = ['train', '--data', corpus, '--init-from', 'resume', '--learning-rate', '1e6', '--warmup-iters', '0', '--max-iters', '40', '--out-dir', out];
     const r = await gpt(...diverge);
-    expectOneLine(r, 3, /^gpt train: training diverged at step \d+/);
+    const resume = `continue it with gpt train --init-from resume --out-dir ${out}$`;
+    const kept = async () => `${out} keeps the checkpoint of step ${(await loadCheckpoint(out)).meta.trainer!.step}`;
+    expectOneLine(r, 3, new RegExp(`^gpt train: training diverged at step \\d+.*; ${await kept()}: ${resume}`));
     expect(readFileSync(join(out, MANIFEST_FILE))).toEqual(manifest);
     // saving at every evaluation, what is saved is still finite: the run stops before NaN reaches a save
     const always = await gpt(...diverge, '--always-save', '--eval-interval', '1');
-    expectOneLine(always, 3, /^gpt train: training diverged at step \d+/);
+    expectOneLine(always, 3, new RegExp(`^gpt train: training diverged at step \\d+.*; ${await kept()} \\(val [\\d.]+\\): ${resume}`));
     expect((await gpt('sample', '--out-dir', out, '--max-new-tokens', '5')).code).toBe(0);
     expect((await gpt('eval', '--out-dir', out, '--data', corpus, '--eval-iters', '1')).code).toBe(0);
   });

@@ -1,6 +1,7 @@
-// What `gpt train` and `gpt distill` say when a signal ends them (Ctrl-C, kill, a closed terminal):
-// the step reached, and the checkpoint the --out-dir keeps with the command that continues it. The
-// process ends at once (a save under way is atomic: the directory keeps one checkpoint or the other).
+// What `gpt train` and `gpt distill` say when a signal (Ctrl-C, kill, a closed terminal) or an error
+// (divergence, a full disk) ends them: the step reached, and the checkpoint the --out-dir keeps with
+// the command that continues it. A signal ends the process at once (a save under way is atomic: the
+// directory keeps one checkpoint or the other); an error thrown by a save means it did not commit.
 import { shellWord } from './next-steps.js';
 
 export class RunWhereabouts {
@@ -34,9 +35,20 @@ export class RunWhereabouts {
   interrupted(signal: NodeJS.Signals): string {
     const step = this.step();
     const at = step === null ? 'before training started' : `at step ${step}`;
+    return `gpt ${this.command}: ${signal} ${at}; ${this.left()}`;
+  }
+
+  /** `error`, which ended the run, saying also what is left to resume (its message grows; its class, which sets the exit code, stays). */
+  failed(error: unknown): unknown {
+    if (!(error instanceof Error)) return error;
+    this.saving = null; // a save that threw did not commit
+    error.message += `; ${this.left()}`;
+    return error;
+  }
+
+  private left(): string {
     const resume = `continue it with gpt ${this.command} --init-from resume --out-dir ${shellWord(this.outDir)}`;
     const saving = this.saving === null ? '' : `the checkpoint of step ${this.saving} if its save, under way, was done, else `;
-    const left = this.kept || saving ? `${this.outDir} keeps ${saving}${this.kept ?? 'no checkpoint'}: ${resume}` : 'nothing was saved';
-    return `gpt ${this.command}: ${signal} ${at}; ${left}`;
+    return this.kept || saving ? `${this.outDir} keeps ${saving}${this.kept ?? 'no checkpoint'}: ${resume}` : 'nothing was saved';
   }
 }

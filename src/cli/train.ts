@@ -187,6 +187,8 @@ async function trainRun(
         }
       },
     });
+  } catch (e) {
+    throw whereabouts.failed(e);
   } finally {
     clearTimeout(compiling);
     progress.done();
