@@ -2,6 +2,9 @@
 // (divergence, a full disk) ends them: the step reached, and the checkpoint the --out-dir keeps with
 // the command that continues it. A signal ends the process at once (a save under way is atomic: the
 // directory keeps one checkpoint or the other); an error thrown by a save means it did not commit.
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { MANIFEST_FILE } from '../io/checkpoint-files.js';
 import { shellWord } from './next-steps.js';
 
 export class RunWhereabouts {
@@ -47,6 +50,8 @@ export class RunWhereabouts {
   }
 
   private left(): string {
+    // the directory deleted or moved under the run took its checkpoint along
+    if (this.kept && !existsSync(join(this.outDir, MANIFEST_FILE))) return `${this.outDir} no longer holds its checkpoint (deleted or moved meanwhile)`;
     const resume = `continue it with gpt ${this.command} --init-from resume --out-dir ${shellWord(this.outDir)}`;
     const saving = this.saving === null ? '' : `the checkpoint of step ${this.saving} if its save, under way, was done, else `;
     return this.kept || saving ? `${this.outDir} keeps ${saving}${this.kept ?? 'no checkpoint'}: ${resume}` : 'nothing was saved';

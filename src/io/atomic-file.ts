@@ -33,8 +33,8 @@ export async function writeFileAtomic(path: string, data: Uint8Array | string | 
   } catch (e) {
     await rm(temp, { force: true }).catch(() => undefined); // keep the original error
     // named by the file asked for: Node's message names the temporary file
-    const { code, errno } = e as NodeJS.ErrnoException;
-    throw Object.assign(new Error(`cannot write ${path}: ${code === undefined ? (e as Error).message : `${code}${described(errno)}`}`, { cause: e }), { code });
+    const { code } = e as NodeJS.ErrnoException;
+    throw Object.assign(new Error(`cannot write ${path}: ${systemErrorText(e)}`, { cause: e }), { code });
   }
   await syncDirectory(dir); // makes the rename itself survive a power cut
 }
@@ -48,10 +48,12 @@ export async function writeFilesAtomic(dir: string, files: readonly NamedFile[])
   for (const { name, data } of files) await writeFileAtomic(join(dir, name), data);
 }
 
-/** The system's words for an error number (ENOSPC: "no space left on device"), in parentheses. */
-function described(errno: number | undefined): string {
+/** A file system error in a few words, without the path Node's message names: "ENOSPC (no space left on device)". */
+export function systemErrorText(e: unknown): string {
+  const { code, errno } = e as NodeJS.ErrnoException;
+  if (code === undefined) return (e as Error).message;
   const words = errno === undefined ? undefined : getSystemErrorMap().get(errno)?.[1];
-  return words ? ` (${words})` : '';
+  return words ? `${code} (${words})` : code;
 }
 
 async function syncDirectory(dir: string): Promise<void> {
