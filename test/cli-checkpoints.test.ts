@@ -194,6 +194,10 @@ describe('gpt train and its --out-dir', () => {
     const r = await gpt('train', '--data', join(dir, 'no-such.txt'), '--out-dir', out);
     expectOneLine(r, 1, /cannot read .*no-such\.txt: ENOENT$/);
     expect(existsSync(out)).toBe(false);
+    // an --out-dir below a file: said as such, not as the ENOTDIR of a stat
+    const file = join(dir, 'a-file');
+    writeFileSync(file, 'x');
+    expectOneLine(await gpt('train', '--data', corpus, '--out-dir', join(file, 'run')), 1, new RegExp(`^gpt train: cannot create directory ${join(file, 'run')}: ${file} is a regular file$`));
   });
 
   it('a model too large for the adapter is an error naming the sizes and the limit', async () => {
