@@ -5,7 +5,7 @@ import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { text } from 'node:stream/consumers';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { parseFlags, settingKey, type FlagSpec } from '../src/cli/flags.js';
 import { TRAIN_FLAGS } from '../src/cli/train-flags.js';
 import { DAWN_NOTICE, withoutLines } from '../src/cli/launch.js';
@@ -109,6 +109,23 @@ describe('progress', () => {
   it('never shows 60 seconds or 60 minutes', () => {
     for (let s = 0; s < 10_000; s += 0.25) expect(formatSeconds(s), String(s)).toMatch(/^([1-5]?\d)s$|^\d+m[0-5]\ds$|^\d+h[0-5]\dm$/);
     expect([formatSeconds(299.6), formatSeconds(59.5), formatSeconds(3599.6), formatSeconds(3 * 3600 + 29.5 * 60)]).toEqual(['5m00s', '1m00s', '1h00m', '3h30m']);
+  });
+
+  it('work without log lines of its own (gpt eval) prints a plain line every 10 s, none when it is shorter', () => {
+    let now = 0;
+    const progress = new Progress(100, () => now);
+    const out: string[] = [];
+    const log = vi.spyOn(console, 'log').mockImplementation((line: string) => void out.push(line));
+    try {
+      for (const [time, done] of [[0, 1], [5_000, 10], [10_000, 20], [15_000, 30], [20_000, 40]] as const) {
+        now = time;
+        progress.report(done, 'evaluating');
+      }
+    } finally {
+      log.mockRestore();
+    }
+    // from the first report on: 19 batches in 10 s, 80 left (42 s); 39 in 20 s, 60 left (31 s)
+    expect(out).toEqual(['evaluating: 20/100, eta 42s', 'evaluating: 40/100, eta 31s']);
   });
 
   it('the ETA comes from the steps after the first report (shader compilation left out)', () => {
