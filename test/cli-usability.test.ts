@@ -1,7 +1,7 @@
 // What a newcomer meets on the command line: flag spellings (kebab, snake, camel; booleans with an
 // explicit value), nanoGPT's names and Python config files pointed at ours, --help that documents every flag with one default, an ETA that ignores shader
 // compilation and never reads "4m60s", and Dawn's adapter notices hidden unless --verbose.
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { text } from 'node:stream/consumers';
@@ -177,7 +177,7 @@ describe("Dawn's adapter notices", () => {
     expect([usage.code, usage.err]).toEqual([2, "gpt train: flag --max-iters must be an integer >= 1, got '0'\n"]);
   });
 
-  it('signals reach the command; killed outright, the launcher takes the command with it', async () => {
+  it('signals reach the command; killed outright, the launcher takes the command with it; the command killed alone, the launcher says so', async () => {
     const dir = tempDir('cli-launch-signals');
     writeFileSync(join(dir, 'corpus.txt'), corpusText(5_000));
     const out = join(dir, 'run');
@@ -192,5 +192,12 @@ describe("Dawn's adapter notices", () => {
       for (let waited = 0; existsSync(lock) && waited < 30_000; waited += 100) await new Promise((r) => setTimeout(r, 100));
       expect(existsSync(lock), `the lock after ${signal}`).toBe(false); // the training process released it and ended
     }
+    // the command alone killed outright (as the out-of-memory killer does): the launcher says so, and ends the same way
+    const run = await spawnGpt(args, 120_000, 'launcher');
+    await run.printed(/step 5: loss/);
+    process.kill(JSON.parse(readFileSync(lock, 'utf8')).pid, 'SIGKILL');
+    const killed = await run.done;
+    expect(killed.signal).toBe('SIGKILL');
+    expect(killed.err).toMatch(/^gpt train: killed by SIGKILL, which no program can catch or answer \(the system sends it when memory runs out: see `dmesg`\);[^\n]*\n$/);
   });
 });
