@@ -154,6 +154,19 @@ describe('gpt train and its --out-dir', () => {
     expect((await gpt('eval', '--out-dir', out, '--data', corpus, '--eval-iters', '1')).code).toBe(0);
   });
 
+  it("a run whose later evaluations did not beat the checkpoint's says its last steps are not in it", async () => {
+    const out = copy();
+    const before = (await loadCheckpoint(out)).meta.trainer!.step;
+    // a learning rate far too high: the val loss rises (a finite one: the run ends, exit 0)
+    const r = await gpt('train', '--init-from', 'resume', '--out-dir', out, '--max-iters', String(before + 20), '--learning-rate', '3', '--min-lr', '3', '--warmup-iters', '0', '--eval-interval', '10');
+    expect(r.code, r.err).toBe(0);
+    expect((await loadCheckpoint(out)).meta.trainer!.step).toBe(before);
+    expect(r.out).toMatch(new RegExp(`^done: ${before + 20} steps in \\S+, best val loss [\\d.]+; the checkpoint in ${out} is still step ${before}'s: .*--always-save`, 'm'));
+    // one that saved at its last evaluation says nothing of it
+    const saved = await gpt('train', '--init-from', 'resume', '--out-dir', out, '--max-iters', String(before + 30), '--always-save');
+    expect(saved.out).toMatch(new RegExp(`^done: ${before + 30} steps in \\S+, best val loss [\\d.]+$`, 'm'));
+  });
+
   it('a lock left by a dead process is taken over with a note; a live one refuses the run', async () => {
     const out = copy();
     const dead = spawnSync(process.execPath, ['-e', '']).pid!;

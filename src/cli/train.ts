@@ -152,6 +152,7 @@ async function trainRun(
   const log = await RunLog.open(logPath, runId, { append: true });
   let othersInLog = !resume;
   const resumedAt = resume ? trainer.step : -1; // its evaluation is in the log: the save at that step followed it
+  let savedAt = resume ? trainer.step : null; // the step of the checkpoint this run continues or wrote
   const progress = new Progress(cfg.maxIters);
   const t0 = performance.now();
   // the first evaluation and steps compile every kernel the run uses: tens of seconds where a CPU
@@ -162,6 +163,7 @@ async function trainRun(
     whereabouts.savingAt(trainer.step);
     await saveCheckpoint(flags.outDir, trainer.model, ds.tokenizer, extra);
     whereabouts.saved(trainer.step, val);
+    savedAt = trainer.step;
     if (othersInLog) await keepOnlyRun(logPath, runId);
     othersInLog = false;
     progress.log(`saved checkpoint to ${flags.outDir} (step ${trainer.step}, val ${val.toFixed(4)})`);
@@ -193,7 +195,9 @@ async function trainRun(
     clearTimeout(compiling);
     progress.done();
   }
-  console.log(`done: ${trainer.step} steps in ${formatSeconds((performance.now() - t0) / 1000)}, best val loss ${bestVal.toFixed(4)}`);
+  // the steps after the last save are not in the checkpoint: a resume starts from its step, not this one
+  const unsaved = savedAt !== null && savedAt < trainer.step ? `; the checkpoint in ${flags.outDir} is still step ${savedAt}'s: the evaluations after it did not beat its val loss (--always-save saves at every evaluation)` : '';
+  console.log(`done: ${trainer.step} steps in ${formatSeconds((performance.now() - t0) / 1000)}, best val loss ${bestVal.toFixed(4)}${unsaved}`);
 }
 
 /**
