@@ -55,8 +55,9 @@ async function trainStudent(args: string[], opts: { nextSteps?: boolean; distill
     if (!resume && !flags.overwrite && held) {
       throw new UsageError(`${flags.outDir} already holds a checkpoint: continue it with --init-from resume, or replace it with --overwrite`);
     }
+    if (held) whereabouts.found(resume ? 'its checkpoint' : 'the checkpoint it held before this run'); // while the checkpoint loads too
     const ckpt = resume ? trainable(await loadCheckpoint(flags.outDir), flags.outDir) : source;
-    if (held) whereabouts.found(resume ? `the checkpoint of step ${ckpt!.meta.trainer?.step ?? 0}` : 'the checkpoint it held before this run');
+    if (resume) whereabouts.found(`the checkpoint of step ${ckpt!.meta.trainer?.step ?? 0}`);
     if (resume && !distilling && ckpt!.meta.distill) {
       throw new UsageError(`${flags.outDir} is a distillation run: continue it with gpt distill --init-from resume`);
     }
