@@ -154,13 +154,28 @@ describe('gpt train and its --out-dir', () => {
     const manifest = readFileSync(join(out, MANIFEST_FILE));
     const diverge = ['train', '--data', corpus, '--init-from', 'resume', '--learning-rate', '1e6', '--warmup-iters', '0', '--max-iters', '40', '--out-dir', out];
     const r = await gpt(...diverge);
-    expectOneLine(r, 3, /^gpt train: training diverged at step \d+/);
+    const resume = `continue it with gpt train --init-from resume --out-dir ${out}$`;
+    const kept = async () => `${out} keeps the checkpoint of step ${(await loadCheckpoint(out)).meta.trainer!.step}`;
+    expectOneLine(r, 3, new RegExp(`^gpt train: training diverged at step \\d+.*; ${await kept()}: ${resume}`));
     expect(readFileSync(join(out, MANIFEST_FILE))).toEqual(manifest);
     // saving at every evaluation, what is saved is still finite: the run stops before NaN reaches a save
     const always = await gpt(...diverge, '--always-save', '--eval-interval', '1');
-    expectOneLine(always, 3, /^gpt train: training diverged at step \d+/);
+    expectOneLine(always, 3, new RegExp(`^gpt train: training diverged at step \\d+.*; ${await kept()} \\(val [\\d.]+\\): ${resume}`));
     expect((await gpt('sample', '--out-dir', out, '--max-new-tokens', '5')).code).toBe(0);
     expect((await gpt('eval', '--out-dir', out, '--data', corpus, '--eval-iters', '1')).code).toBe(0);
+  });
+
+  it("a run whose later evaluations did not beat the checkpoint's says its last steps are not in it", async () => {
+    const out = copy();
+    const before = (await loadCheckpoint(out)).meta.trainer!.step;
+    // a learning rate far too high: the val loss rises (a finite one: the run ends, exit 0)
+    const r = await gpt('train', '--init-from', 'resume', '--out-dir', out, '--max-iters', String(before + 20), '--learning-rate', '3', '--min-lr', '3', '--warmup-iters', '0', '--eval-interval', '10');
+    expect(r.code, r.err).toBe(0);
+    expect((await loadCheckpoint(out)).meta.trainer!.step).toBe(before);
+    expect(r.out).toMatch(new RegExp(`^done: ${before + 20} steps in \\S+, best val loss [\\d.]+; the checkpoint in ${out} is still step ${before}'s: .*--always-save`, 'm'));
+    // one that saved at its last evaluation says nothing of it
+    const saved = await gpt('train', '--init-from', 'resume', '--out-dir', out, '--max-iters', String(before + 30), '--always-save');
+    expect(saved.out).toMatch(new RegExp(`^done: ${before + 30} steps in \\S+, best val loss [\\d.]+$`, 'm'));
   });
 
   it('a lock left by a dead process is taken over with a note; a live one refuses the run', async () => {
@@ -203,6 +218,10 @@ describe('gpt train and its --out-dir', () => {
     const r = await gpt('train', '--data', join(dir, 'no-such.txt'), '--out-dir', out);
     expectOneLine(r, 1, /cannot read .*no-such\.txt: ENOENT$/);
     expect(existsSync(out)).toBe(false);
+    // an --out-dir below a file: said as such, not as the ENOTDIR of a stat
+    const file = join(dir, 'a-file');
+    writeFileSync(file, 'x');
+    expectOneLine(await gpt('train', '--data', corpus, '--out-dir', join(file, 'run')), 1, new RegExp(`^gpt train: cannot create directory ${join(file, 'run')}: ${file} is a regular file$`));
   });
 
   it('a model too large for the adapter is an error naming the sizes and the limit', async () => {

@@ -1,5 +1,6 @@
 // The directory lock between real processes: several racing to take over one stale lock (its
-// owner was killed), over many trials, never hold it at the same time.
+// owner was killed), over many trials, never hold it at the same time; and a lock left by an earlier
+// process of this one's pid.
 import { build } from 'esbuild';
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
@@ -7,7 +8,7 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { expect, it } from 'vitest';
-import { LOCK_FILE } from '../src/io/dir-lock.js';
+import { DirectoryLockedError, lockDirectory, LOCK_FILE, type LockOwner } from '../src/io/dir-lock.js';
 import { tempDir } from './cli-helpers.js';
 
 const RACERS = 6;
@@ -76,4 +77,15 @@ it('processes racing over a stale lock: at most one holds it at any time', async
     expect(results.some((r) => r.k === k && r.held), `trial ${k}: someone took the stale lock over`).toBe(true);
     expect(readdirSync(join(root, String(k))), `trial ${k}: nothing left behind`).toEqual([]);
   }
+});
+
+it("a lock naming this process's pid that it does not hold was left by an earlier process of that pid (a restarted container's pid 1): taken over; the one it holds is not", async () => {
+  const dir = tempDir('cli-lock-self');
+  writeFileSync(join(dir, LOCK_FILE), JSON.stringify({ pid: process.pid, hostname: hostname(), started: '2026-01-01T00:00:00.000Z' }) + '\n');
+  const stale: LockOwner[] = [];
+  const lock = await lockDirectory(dir, (owner) => stale.push(owner));
+  expect(stale.map((owner) => [owner.pid, owner.started])).toEqual([[process.pid, '2026-01-01T00:00:00.000Z']]);
+  await expect(lockDirectory(dir)).rejects.toThrow(DirectoryLockedError);
+  lock.release();
+  expect(readdirSync(dir)).toEqual([]);
 });

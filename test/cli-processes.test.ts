@@ -1,6 +1,6 @@
 // The CLI as real processes, where only a process shows it: two runs on one --out-dir (the second
 // is refused, naming the first's pid), the lock released on SIGINT, SIGTERM and SIGHUP with the
-// process still ending by that signal, no hang on paths that used to hang (/proc, FIFOs), `gpt
+// process still ending by that signal and saying which checkpoint it leaves, no hang on paths that used to hang (/proc, FIFOs), `gpt
 // sample | head` ending quietly, and `gpt serve --host 0.0.0.0` saying what it exposes.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
@@ -43,9 +43,16 @@ describe('gpt train holds a lock on its --out-dir', () => {
     hungUp.child.kill('SIGHUP');
     const ends = await Promise.all([first.done, other.done, hungUp.done]);
     expect(ends.map((e) => e.signal)).toEqual(['SIGINT', 'SIGTERM', 'SIGHUP']);
-    for (const out of [a, c, h]) {
+    for (const [i, out] of [a, c, h].entries()) {
       expect(existsSync(join(out, LOCK_FILE)), out).toBe(false);
-      expect((await loadCheckpoint(out)).meta.trainer!.step).toBeGreaterThan(0); // killed mid-run, still loads
+      const step = (await loadCheckpoint(out)).meta.trainer!.step;
+      expect(step).toBeGreaterThan(0); // killed mid-run, still loads
+      // one line saying where the run was and which checkpoint is left: the one that loads (the one whose save was under way, or the one before)
+      const said = new RegExp(`(?:^|\n)gpt train: ${ends[i]!.signal} at step (\\d+); ${out} keeps (?:the checkpoint of step (\\d+) if its save, under way, was done, else )?the checkpoint of step (\\d+) \\(val [\\d.]+\\): continue it with gpt train --init-from resume --out-dir ${out}\n$`).exec(ends[i]!.err);
+      expect(said, ends[i]!.err).not.toBeNull();
+      const [at, saving, saved] = [said![1], said![2], said![3]].map(Number);
+      expect([saving, saved]).toContain(step);
+      expect(at).toBeGreaterThanOrEqual(step);
     }
   });
 });

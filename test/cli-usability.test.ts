@@ -1,17 +1,18 @@
 // What a newcomer meets on the command line: flag spellings (kebab, snake, camel; booleans with an
-// explicit value), --help that documents every flag with one default, an ETA that ignores shader
+// explicit value), nanoGPT's names and Python config files pointed at ours, --help that documents every flag with one default, an ETA that ignores shader
 // compilation and never reads "4m60s", and Dawn's adapter notices hidden unless --verbose.
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { text } from 'node:stream/consumers';
-import { describe, expect, it } from 'vitest';
-import { parseFlags, type FlagSpec } from '../src/cli/flags.js';
+import { describe, expect, it, vi } from 'vitest';
+import { parseFlags, settingKey, type FlagSpec } from '../src/cli/flags.js';
+import { TRAIN_FLAGS } from '../src/cli/train-flags.js';
 import { DAWN_NOTICE, withoutLines } from '../src/cli/launch.js';
 import { formatSeconds, Progress } from '../src/cli/progress.js';
 import { LOCK_FILE } from '../src/io/dir-lock.js';
 import { POSITIVE_INT } from '../src/io/value-ranges.js';
-import { corpusText, gpt, runGpt, spawnGpt, tempDir, TINY } from './cli-helpers.js';
+import { corpusText, expectOneLine, gpt, runGpt, spawnGpt, tempDir, TINY } from './cli-helpers.js';
 
 const SPEC: FlagSpec<{ maxIters: number; kvCache: boolean; outDir: string }> = {
   defaults: { maxIters: 10, kvCache: true, outDir: 'out' },
@@ -71,6 +72,24 @@ describe('flags', () => {
     expect((await gpt('train', '--config', config)).err).toBe(`gpt train: config ${config}: 'max_iters' must be an integer >= 1, got 0`);
   });
 
+  it("nanoGPT's names spelled otherwise here, and its Python config files, are refused saying what to give instead", async () => {
+    const dir = tempDir('cli-nanogpt');
+    const python = join(dir, 'train_shakespeare_char.py');
+    writeFileSync(python, "# a miniature character-level model\n\nout_dir = 'out-shakespeare-char'\nn_layer = 6\n");
+    expectOneLine(await gpt('train', '--config', python), 2, /^gpt train: config .*train_shakespeare_char\.py is Python, .*--config takes JSON, .*\{"n_layer": 6/);
+    const config = join(dir, 'config.json');
+    writeFileSync(config, '{"gradient_accumulation_steps": 4}');
+    expectOneLine(await gpt('train', '--config', config), 2, /^gpt train: config .*: unknown setting 'gradient_accumulation_steps': .* is --grad-accum here/);
+    expectOneLine(await gpt('distill', '--always_save_checkpoint'), 2, /^gpt distill: unknown flag --always_save_checkpoint: .* is --always-save here$/);
+    expectOneLine(await gpt('train', '--wandb-log'), 2, /^gpt train: unknown flag --wandb-log: nanoGPT's wandb_log has no counterpart here/);
+    // each says the name it was given as nanoGPT spells it, and every flag it offers is one of ours
+    for (const [key, instead] of Object.entries(TRAIN_FLAGS.foreign!)) {
+      expect(Object.hasOwn(TRAIN_FLAGS.defaults, key), key).toBe(false);
+      expect(instead).toContain(`nanoGPT's ${key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)} `);
+      for (const [, flag] of instead.matchAll(/--([a-z-]+)/g)) expect(Object.hasOwn(TRAIN_FLAGS.defaults, settingKey(flag!)), `${key}: --${flag}`).toBe(true);
+    }
+  });
+
   it('--help documents every flag of every command, with one default', async () => {
     for (const cmd of ['demo', 'prepare', 'train', 'sample', 'eval', 'bench-generate', 'plot', 'doctor', 'serve']) {
       const help = (await gpt(cmd, '--help')).out;
@@ -90,6 +109,23 @@ describe('progress', () => {
   it('never shows 60 seconds or 60 minutes', () => {
     for (let s = 0; s < 10_000; s += 0.25) expect(formatSeconds(s), String(s)).toMatch(/^([1-5]?\d)s$|^\d+m[0-5]\ds$|^\d+h[0-5]\dm$/);
     expect([formatSeconds(299.6), formatSeconds(59.5), formatSeconds(3599.6), formatSeconds(3 * 3600 + 29.5 * 60)]).toEqual(['5m00s', '1m00s', '1h00m', '3h30m']);
+  });
+
+  it('work without log lines of its own (gpt eval) prints a plain line every 10 s, none when it is shorter', () => {
+    let now = 0;
+    const progress = new Progress(100, () => now);
+    const out: string[] = [];
+    const log = vi.spyOn(console, 'log').mockImplementation((line: string) => void out.push(line));
+    try {
+      for (const [time, done] of [[0, 1], [5_000, 10], [10_000, 20], [15_000, 30], [20_000, 40]] as const) {
+        now = time;
+        progress.report(done, 'evaluating');
+      }
+    } finally {
+      log.mockRestore();
+    }
+    // from the first report on: 19 batches in 10 s, 80 left (42 s); 39 in 20 s, 60 left (31 s)
+    expect(out).toEqual(['evaluating: 20/100, eta 42s', 'evaluating: 40/100, eta 31s']);
   });
 
   it('the ETA comes from the steps after the first report (shader compilation left out)', () => {
@@ -141,7 +177,7 @@ describe("Dawn's adapter notices", () => {
     expect([usage.code, usage.err]).toEqual([2, "gpt train: flag --max-iters must be an integer >= 1, got '0'\n"]);
   });
 
-  it('signals reach the command; killed outright, the launcher takes the command with it', async () => {
+  it('signals reach the command; killed outright, the launcher takes the command with it; the command killed alone, the launcher says so', async () => {
     const dir = tempDir('cli-launch-signals');
     writeFileSync(join(dir, 'corpus.txt'), corpusText(5_000));
     const out = join(dir, 'run');
@@ -156,5 +192,12 @@ describe("Dawn's adapter notices", () => {
       for (let waited = 0; existsSync(lock) && waited < 30_000; waited += 100) await new Promise((r) => setTimeout(r, 100));
       expect(existsSync(lock), `the lock after ${signal}`).toBe(false); // the training process released it and ended
     }
+    // the command alone killed outright (as the out-of-memory killer does): the launcher says so, and ends the same way
+    const run = await spawnGpt(args, 120_000, 'launcher');
+    await run.printed(/step 5: loss/);
+    process.kill(JSON.parse(readFileSync(lock, 'utf8')).pid, 'SIGKILL');
+    const killed = await run.done;
+    expect(killed.signal).toBe('SIGKILL');
+    expect(killed.err).toMatch(/^gpt train: killed by SIGKILL, which no program can catch or answer \(the system sends it when memory runs out: see `dmesg`\);[^\n]*\n$/);
   });
 });

@@ -1,10 +1,12 @@
-// `gpt plot`: log.jsonl records back into loss curves, and the SVG drawn from them: well-formed
+// `gpt plot`: log.jsonl records back into loss curves (and a log whose directory went away mid-run
+// refused in one line), and the SVG drawn from them: well-formed
 // XML, one path per curve, labelled axes, and every point drawn where the axis labels say its
 // value is (checked against the tick the label belongs to, for a tiny synthetic log).
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { lossChartSvg } from '../src/plot/loss-svg.js';
+import { RunLog } from '../src/node/run-log.js';
 import { parseRunLog } from '../src/plot/run-log.js';
 import { axisRange, ticks } from '../src/plot/ticks.js';
 import { gpt, tempDir } from './cli-helpers.js';
@@ -51,6 +53,18 @@ describe('log.jsonl', () => {
     const cut = parseRunLog(log + '{"type":"eval","run":"a","st', 'log.jsonl');
     expect(cut).toEqual(parseRunLog(log, 'log.jsonl'));
     expect(cut[0]!.train).toHaveLength(10);
+  });
+
+  it('written by a run whose directory was deleted or moved: one line naming the log and why', async () => {
+    const dir = join(tempDir('run-log'), 'out');
+    mkdirSync(dir);
+    const path = join(dir, 'log.jsonl');
+    const log = await RunLog.open(path, 'a', { append: true });
+    const step = { step: 1, loss: 3, lr: 1e-3, gradNorm: 1, ms: 10, tokensPerSec: 100 };
+    await log.step(step);
+    expect(parseRunLog(readFileSync(path, 'utf8'), path)[0]!.run).toBe('a');
+    renameSync(dir, `${dir}-moved`);
+    await expect(log.step(step)).rejects.toThrow(`cannot append to ${path}: its directory ${dir} is gone (deleted or moved while the run was writing to it)`);
   });
 
   it('ticks are round values covering the range', () => {

@@ -159,6 +159,10 @@ describe('evaluation and generation share the model\'s eval mode', () => {
     while (!(await g.next()).done);
     expect(await during).toEqual(want);
     expect(model.training, 'an evaluation during a generation').toBe(true);
+    // its progress: each batch of each split heard of once, in order, the losses unchanged
+    const queued: number[] = [];
+    expect(await evaluateModel(model, data, { ...opts, onBatch: (n) => queued.push(n) })).toEqual(want);
+    expect(queued).toEqual([1, 2, 3, 4]);
     model.dispose();
   });
 });

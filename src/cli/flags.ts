@@ -20,6 +20,8 @@ export interface FlagSpec<T extends Record<string, unknown>> {
   docs: { [K in keyof T]: string };
   /** Defaults that depend on other settings, shown in words instead of the default's value. */
   defaultsShown?: { [K in keyof T]?: string };
+  /** Other programs' names (by key) that are no setting here, each with what to give instead. */
+  foreign?: Record<string, string>;
 }
 
 const kebab = (s: string) => s.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
@@ -48,7 +50,7 @@ export function parseFlags<T extends Record<string, unknown>>(
     }
     const [rawName, inline] = arg.slice(2).split(/=(.*)/s, 2) as [string, string | undefined];
     const key = settingKey(rawName);
-    if (!Object.hasOwn(spec.defaults, key)) throw new UsageError(`unknown flag --${rawName} (see --help)`);
+    if (!Object.hasOwn(spec.defaults, key)) throw unknownSetting(spec, key, `unknown flag --${rawName}`, 'see --help');
     const def = spec.defaults[key];
     let raw: string;
     if (typeof def === 'boolean') {
@@ -65,6 +67,12 @@ export function parseFlags<T extends Record<string, unknown>>(
     given.add(key);
   }
   return { values: values as T, positional, given };
+}
+
+/** `what` (an unknown flag or config key) refused, saying what to give instead where it is another program's name, else `otherwise`. */
+export function unknownSetting<T extends Record<string, unknown>>(spec: FlagSpec<T>, key: string, what: string, otherwise: string): UsageError {
+  const instead = spec.foreign && Object.hasOwn(spec.foreign, key) ? spec.foreign[key] : undefined;
+  return new UsageError(instead === undefined ? `${what} (${otherwise})` : `${what}: ${instead}`);
 }
 
 /** The one check of a setting's value, from the command line or a config file. */

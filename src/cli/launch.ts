@@ -18,6 +18,7 @@ const NOTICE_START = 'Warning: maxDynamic';
 /** Set in the child's environment: it runs the command itself. */
 const CHILD_ENV = 'WEBGPU_GPT_FILTERED_CHILD';
 const PASSED_ON: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+const UNCATCHABLE = ", which no program can catch or answer (the system sends it when memory runs out: see `dmesg`); files are as its last complete write left them (a run's checkpoint is its last save's)";
 
 /** Runs `gpt argv`; `script` is the file to start the child process with (bin/gpt.js). */
 export async function launch(argv: string[], script: string): Promise<number> {
@@ -58,6 +59,8 @@ function runFiltered(script: string, argv: string[]): Promise<number> {
     child.once('error', reject);
     child.once('close', (code, signal) => {
       for (const s of PASSED_ON) process.off(s, passOn);
+      // the command answers these itself; killed by another (the out-of-memory killer's SIGKILL, a crash's SIGSEGV) it has no word of its own
+      if (signal && !PASSED_ON.includes(signal)) console.error(`gpt ${argv[0]}: killed by ${signal}${signal === 'SIGKILL' ? UNCATCHABLE : ''}`);
       if (signal) process.kill(process.pid, signal); // end the way the child ended
       resolve(code ?? 1);
     });

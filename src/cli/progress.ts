@@ -7,6 +7,8 @@ export class Progress {
   private lastLine = 0;
   /** Where the rate is measured from: the first report (its step and time), once there is one. */
   private mark: { done: number; time: number } | null = null;
+  /** When report() last printed a plain line (or was first called). */
+  private lastPlain: number | null = null;
 
   constructor(
     private readonly total: number,
@@ -21,6 +23,19 @@ export class Progress {
     const bar = '#'.repeat(Math.round(frac * width)).padEnd(width, '.');
     process.stdout.write(`\r[${bar}] ${done}/${this.total} ${status} eta ${this.eta(done)}\x1b[K`);
     this.lastLine = done;
+  }
+
+  /**
+   * Progress of work that has no log lines of its own: the bar on a terminal, else a plain line
+   * once every `everyMs` (none for work shorter than that).
+   */
+  report(done: number, status: string, everyMs = 10_000): void {
+    if (this.tty) return this.update(done, status);
+    const time = this.now();
+    this.lastPlain ??= time;
+    if (time - this.lastPlain < everyMs) return void this.eta(done); // the rate is measured from the first report
+    this.lastPlain = time;
+    console.log(`${status}: ${done}/${this.total}, eta ${this.eta(done)}`);
   }
 
   /** A line that stays (a log line); the bar is redrawn after it on a terminal. */

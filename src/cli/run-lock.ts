@@ -1,7 +1,7 @@
 // A training run holds its --out-dir's lock from start to end (src/io/dir-lock.ts), so two runs
 // never write one checkpoint. The lock goes however the run ends: return, error, Ctrl-C / SIGTERM /
 // a closed terminal's SIGHUP (released, then the signal is raised again so the process still ends
-// as killed by it), or exit.
+// as killed by it), or exit. Killed by a signal, the work may say first what it leaves behind.
 import { rmdir } from 'node:fs/promises';
 import { lockDirectory } from '../io/dir-lock.js';
 import { makeDirectories } from '../io/regular-files.js';
@@ -9,7 +9,8 @@ import { makeDirectories } from '../io/regular-files.js';
 /** The signals that end a run by default without Node's 'exit' event. */
 const ENDING_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
 
-export async function withDirectoryLock<T>(dir: string, work: () => Promise<T>): Promise<T> {
+/** Holds `dir`'s lock while `work` runs; `onSignal` says what a run ended by a signal leaves (it runs before the lock goes). */
+export async function withDirectoryLock<T>(dir: string, work: () => Promise<T>, onSignal: (signal: NodeJS.Signals) => void = () => {}): Promise<T> {
   const created = await makeDirectories(dir);
   // a run that fails before writing anything leaves no empty directory behind (rmdir keeps a non-empty one)
   const tidy = () => (created ? rmdir(dir).catch(() => undefined) : undefined);
@@ -22,16 +23,20 @@ export async function withDirectoryLock<T>(dir: string, work: () => Promise<T>):
     await tidy();
     throw e;
   }
-  const onSignal = (signal: NodeJS.Signals) => {
-    release();
+  const ended = (signal: NodeJS.Signals) => {
+    try {
+      onSignal(signal);
+    } finally {
+      release();
+    }
     process.kill(process.pid, signal);
   };
   const release = () => {
     lock.release();
-    for (const signal of ENDING_SIGNALS) process.off(signal, onSignal);
+    for (const signal of ENDING_SIGNALS) process.off(signal, ended);
     process.off('exit', release);
   };
-  for (const signal of ENDING_SIGNALS) process.once(signal, onSignal);
+  for (const signal of ENDING_SIGNALS) process.once(signal, ended);
   process.once('exit', release);
   try {
     return await work();

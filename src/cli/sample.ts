@@ -17,6 +17,7 @@ import { loadTokens } from './data.js';
 import { describeCompression } from './compression.js';
 import { checkModelFits } from './device-fit.js';
 import { flagHelp, noPositional, parseFlags, UsageError, type FlagSpec } from './flags.js';
+import { Progress } from './progress.js';
 
 /** --init-from, as nanoGPT's sample.py has it: 'resume' reads --out-dir's checkpoint. */
 const INIT_FROM_DOC = "'resume' (the checkpoint in --out-dir), or the checkpoint to read instead (any kind --out-dir takes)";
@@ -166,8 +167,13 @@ export async function evaluate(args: string[]): Promise<number> {
     console.log(`data: ${source}${source === ckpt.meta.data ? ' (what the run trained on)' : ''}`);
     const note = (line: string) => console.log(line);
     const ds = await loadTokens(source, { tokenizer: tokenizer.kind, vocabSize: tokenizer.vocabSize, existing: tokenizer, note });
-    const cfg = { blockSize: model.config.blockSize, batchSize: f.batchSize, evalIters: f.evalIters, seed: f.seed, dtype };
-    const { train, val } = await evaluateModel(model, ds, cfg).finally(() => ds.close());
+    const progress = new Progress(2 * f.evalIters);
+    const onBatch = (queued: number) => progress.report(queued, `evaluating ${queued <= f.evalIters ? 'train' : 'val'} batches`);
+    const cfg = { blockSize: model.config.blockSize, batchSize: f.batchSize, evalIters: f.evalIters, seed: f.seed, dtype, onBatch };
+    const { train, val } = await evaluateModel(model, ds, cfg).finally(() => {
+      progress.done();
+      return ds.close();
+    });
     console.log(`train loss ${train.toFixed(4)}, val loss ${val.toFixed(4)} (${f.evalIters} batch${f.evalIters === 1 ? '' : 'es'} of ${f.batchSize}x${cfg.blockSize}, ${dtype})`);
   } finally {
     model.dispose(); // also when the data cannot be read or is too short

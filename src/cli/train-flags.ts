@@ -24,8 +24,26 @@ export const CLI_DEFAULTS = {
 const DEFAULTS = { ...CLI_DEFAULTS, ...TRAIN_DEFAULTS };
 export type TrainFlags = typeof DEFAULTS;
 
+const noWandb = (name: string) => `nanoGPT's ${name} has no counterpart here: the run logs to <out-dir>/log.jsonl, which gpt plot draws`;
+
+/** nanoGPT's train.py settings spelled otherwise here, or with no counterpart (its config files are the model for ours). */
+const NANOGPT_SETTINGS: Record<string, string> = {
+  alwaysSaveCheckpoint: "nanoGPT's always_save_checkpoint is --always-save here",
+  gradientAccumulationSteps: "nanoGPT's gradient_accumulation_steps is --grad-accum here (micro-batches per optimizer step)",
+  dataset: "nanoGPT's dataset is --data-dir here: the directory its prepare.py wrote (data/<dataset>); or --data, a text file",
+  evalOnly: "nanoGPT's eval_only is a command here: gpt eval --out-dir DIR",
+  decayLr: "nanoGPT's decay_lr has no switch here: the learning rate follows the warm-up and cosine; --min-lr equal to --learning-rate and --warmup-iters 0 keep it constant",
+  wandbLog: noWandb('wandb_log'),
+  wandbProject: noWandb('wandb_project'),
+  wandbRunName: noWandb('wandb_run_name'),
+  device: "nanoGPT's device has no counterpart here: the run uses the WebGPU adapter that gpt doctor shows",
+  backend: "nanoGPT's backend (distributed training) has no counterpart here: a run uses one adapter",
+  compile: "nanoGPT's compile has no counterpart here: the GPU kernels are always compiled",
+};
+
 export const TRAIN_FLAGS: FlagSpec<TrainFlags> = {
   defaults: DEFAULTS,
+  foreign: NANOGPT_SETTINGS,
   ranges: { ...TRAIN_RANGES, vocabSize: BPE_VOCAB_SIZE },
   choices: { tokenizer: TOKENIZERS, dtype: TRAIN_DTYPES },
   docs: {

@@ -25,6 +25,7 @@ import { floatCheckpoint } from './float-checkpoint.js';
 import { nextSteps } from './next-steps.js';
 import { Progress, formatSeconds } from './progress.js';
 import { keepOnlyRun, rewindRunLog } from './resume-log.js';
+import { RunWhereabouts } from './interrupted.js';
 import { withDirectoryLock } from './run-lock.js';
 import { checkStudent, distillation, loadTeacher, type Teacher } from './teacher.js';
 import { changedSettings, checkTokenizerFlags, DISTILL_FLAGS, profiledStep, resolveFlags, TRAIN_FLAGS, trainingConfig, type DistillFlags, type TrainFlags } from './train-flags.js';
@@ -47,11 +48,16 @@ async function trainStudent(args: string[], opts: { nextSteps?: boolean; distill
   const resume = flags.initFrom === 'resume';
   const source = resume || flags.initFrom === 'scratch' ? null : trainable(await loadCheckpoint(flags.initFrom), flags.initFrom);
   const checked = resume ? null : trainingConfig(flags, given, source, false); // before anything is written
+  const whereabouts = new RunWhereabouts(distilling ? 'distill' : 'train', flags.outDir);
+  const onSignal = (signal: NodeJS.Signals) => console.error(whereabouts.interrupted(signal));
   return withDirectoryLock(flags.outDir, async () => {
-    if (!resume && !flags.overwrite && existsSync(join(flags.outDir, MANIFEST_FILE))) {
+    const held = existsSync(join(flags.outDir, MANIFEST_FILE));
+    if (!resume && !flags.overwrite && held) {
       throw new UsageError(`${flags.outDir} already holds a checkpoint: continue it with --init-from resume, or replace it with --overwrite`);
     }
+    if (held) whereabouts.found(resume ? 'its checkpoint' : 'the checkpoint it held before this run'); // while the checkpoint loads too
     const ckpt = resume ? trainable(await loadCheckpoint(flags.outDir), flags.outDir) : source;
+    if (resume) whereabouts.found(`the checkpoint of step ${ckpt!.meta.trainer?.step ?? 0}`);
     if (resume && !distilling && ckpt!.meta.distill) {
       throw new UsageError(`${flags.outDir} is a distillation run: continue it with gpt distill --init-from resume`);
     }
@@ -73,26 +79,27 @@ async function trainStudent(args: string[], opts: { nextSteps?: boolean; distill
       console.log(checkModelFits({ ...cfg, vocabSize: ds.tokenizer.vocabSize }, cfg.batchSize, fits));
       // a resumed run saves as it did (its --always-save is recorded beside its training config) unless told otherwise
       const alwaysSave = resume && !given.has('alwaysSave') ? (ckpt!.meta.alwaysSave ?? false) : flags.alwaysSave;
-      await run({ ...flags, alwaysSave }, cfg, ds, data, ckpt, resume, teacher);
+      await run({ ...flags, alwaysSave }, cfg, ds, data, ckpt, resume, teacher, whereabouts);
     } finally {
       await ds.close(); // prepared data is read from its files until here
     }
     if (opts.nextSteps ?? true) console.log(nextSteps(flags.outDir));
     return 0;
-  });
+  }, onSignal);
 }
 
 /** The checkpoint, unless it is a quantized one (inference only). */
 const trainable = (ckpt: Checkpoint, path: string) => floatCheckpoint(ckpt, path, 'train from');
 
-async function run(flags: TrainFlags, cfg: TrainConfig, ds: Dataset, data: string, ckpt: Checkpoint | null, resume: boolean, teacher: Teacher | null): Promise<void> {
+async function run(flags: TrainFlags, cfg: TrainConfig, ds: Dataset, data: string, ckpt: Checkpoint | null, resume: boolean, teacher: Teacher | null, whereabouts: RunWhereabouts): Promise<void> {
   // fine-tuning draws dropout from --seed (resuming restores the run's generator over it)
   const model = ckpt ? modelFromCheckpoint(ckpt, { dropout: cfg.dropout, blockSize: cfg.blockSize, seed: cfg.seed }).model : undefined;
   const distill = teacher ? distillation(teacher) : undefined;
   const trainer = new Trainer(cfg, { train: ds.train, val: ds.val, vocabSize: ds.tokenizer.vocabSize }, model, distill);
   // freed however the run ends, a refusal before its first step too (no optimizer state, an unreadable log)
   try {
-    await trainRun(trainer, flags, ds, data, ckpt, resume, teacher);
+    whereabouts.step = () => trainer.step;
+    await trainRun(trainer, flags, ds, data, ckpt, resume, teacher, whereabouts);
   } finally {
     trainer.dispose();
     trainer.model.dispose();
@@ -113,7 +120,16 @@ function dataMismatch(meta: CheckpointMeta, data: string, ds: Dataset): string {
 const COMPILE_NOTICE_MS = 10_000;
 
 /** The run itself: restore a resumed run, train with logs and saves, say how it ended. */
-async function trainRun(trainer: Trainer, flags: TrainFlags, ds: Dataset, data: string, ckpt: Checkpoint | null, resume: boolean, teacher: Teacher | null): Promise<void> {
+async function trainRun(
+  trainer: Trainer,
+  flags: TrainFlags,
+  ds: Dataset,
+  data: string,
+  ckpt: Checkpoint | null,
+  resume: boolean,
+  teacher: Teacher | null,
+  whereabouts: RunWhereabouts,
+): Promise<void> {
   const { cfg, distill } = trainer;
   let bestVal = Infinity;
   if (resume) {
@@ -150,6 +166,7 @@ async function trainRun(trainer: Trainer, flags: TrainFlags, ds: Dataset, data: 
   const log = await RunLog.open(logPath, runId, { append: true });
   let firstSave = true;
   const resumedAt = resume ? trainer.step : -1; // its evaluation is in the log: the save at that step followed it
+  let savedAt = resume ? trainer.step : null; // the step of the checkpoint this run continues or wrote
   const progress = new Progress(cfg.maxIters);
   const t0 = performance.now();
   // the first evaluation and steps compile every kernel the run uses: tens of seconds where a CPU
@@ -157,7 +174,10 @@ async function trainRun(trainer: Trainer, flags: TrainFlags, ds: Dataset, data: 
   const compiling = setTimeout(() => progress.log('compiling the GPU kernels for the first steps (the driver keeps them for later runs)...'), COMPILE_NOTICE_MS);
   const save = async (val: number) => {
     const extra = { optimizer: trainer.optimizer, train: { ...cfg, dtype: trainer.dtype }, trainer: await trainer.state(), val, bestVal, run: runId, data, dataTokens: { train: ds.train.length, val: ds.val.length }, alwaysSave: flags.alwaysSave, ...(teacher && { distill: teacher.meta }) };
+    whereabouts.savingAt(trainer.step);
     await saveCheckpoint(flags.outDir, trainer.model, ds.tokenizer, extra);
+    whereabouts.saved(trainer.step, val);
+    savedAt = trainer.step;
     if (firstSave) await keepOnlyRun(logPath, runId);
     firstSave = false;
     progress.log(`saved checkpoint to ${flags.outDir} (step ${trainer.step}, val ${val.toFixed(4)})`);
@@ -183,11 +203,15 @@ async function trainRun(trainer: Trainer, flags: TrainFlags, ds: Dataset, data: 
         }
       },
     });
+  } catch (e) {
+    throw whereabouts.failed(e);
   } finally {
     clearTimeout(compiling);
     progress.done();
   }
-  console.log(`done: ${trainer.step} steps in ${formatSeconds((performance.now() - t0) / 1000)}, best val loss ${bestVal.toFixed(4)}`);
+  // the steps after the last save are not in the checkpoint: a resume starts from its step, not this one
+  const unsaved = savedAt !== null && savedAt < trainer.step ? `; the checkpoint in ${flags.outDir} is still step ${savedAt}'s: the evaluations after it did not beat its val loss (--always-save saves at every evaluation)` : '';
+  console.log(`done: ${trainer.step} steps in ${formatSeconds((performance.now() - t0) / 1000)}, best val loss ${bestVal.toFixed(4)}${unsaved}`);
 }
 
 /**

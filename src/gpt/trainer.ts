@@ -337,13 +337,14 @@ export function checkSplits(data: TokenSplits, T: number): void {
 /**
  * Mean loss of `model` over evalIters random batches of each split (batches drawn from `seed`, the
  * same ones every time): what the trainer evaluates, and `gpt eval` for any model, quantized too.
+ * `onBatch` hears of each batch queued (1 to 2 evalIters, train's first; the GPU runs a few behind).
  */
 export async function evaluateModel(
   model: GPT,
   data: TokenSplits,
-  opts: { batchSize: number; blockSize: number; evalIters: number; seed: number; dtype?: ComputeDtype },
+  opts: { batchSize: number; blockSize: number; evalIters: number; seed: number; dtype?: ComputeDtype; onBatch?: (queued: number) => void },
 ): Promise<{ train: number; val: number }> {
-  const { batchSize: B, blockSize: T, evalIters, seed, dtype = 'float32' } = opts;
+  const { batchSize: B, blockSize: T, evalIters, seed, dtype = 'float32', onBatch } = opts;
   checkSplits(data, T);
   // float16 copies of the weights made once for every batch (before eval mode: a cast that throws
   // leaves the model's mode as it was); each batch's loss stays on the GPU until all are recorded,
@@ -361,6 +362,7 @@ export async function evaluateModel(
             const { x, y } = drawBatch(data[split], B, T, rng);
             batches.push(scope(() => autocast(dtype, () => model.forward(tensor(x, [B, T]), { targets: tensor(y, [B, T]) }).loss!.reshape([1]), casts)));
             await device().breathe();
+            onBatch?.((split === 'train' ? 0 : evalIters) + i + 1);
           }
           return Array.from(await concat(batches, 0).toArray());
         }),

@@ -3,6 +3,7 @@
 // or a process killed mid-save, sees the old file or the new one and never a half-written mix.
 import { open, rename, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
+import { getSystemErrorMap } from 'node:util';
 
 export interface NamedFile {
   name: string;
@@ -32,8 +33,8 @@ export async function writeFileAtomic(path: string, data: Uint8Array | string | 
   } catch (e) {
     await rm(temp, { force: true }).catch(() => undefined); // keep the original error
     // named by the file asked for: Node's message names the temporary file
-    const code = (e as NodeJS.ErrnoException).code;
-    throw Object.assign(new Error(`cannot write ${path}: ${code ?? (e as Error).message}`, { cause: e }), { code });
+    const { code } = e as NodeJS.ErrnoException;
+    throw Object.assign(new Error(`cannot write ${path}: ${systemErrorText(e)}`, { cause: e }), { code });
   }
   await syncDirectory(dir); // makes the rename itself survive a power cut
 }
@@ -45,6 +46,14 @@ export async function writeFileAtomic(path: string, data: Uint8Array | string | 
  */
 export async function writeFilesAtomic(dir: string, files: readonly NamedFile[]): Promise<void> {
   for (const { name, data } of files) await writeFileAtomic(join(dir, name), data);
+}
+
+/** A file system error in a few words, without the path Node's message names: "ENOSPC (no space left on device)". */
+export function systemErrorText(e: unknown): string {
+  const { code, errno } = e as NodeJS.ErrnoException;
+  if (code === undefined) return (e as Error).message;
+  const words = errno === undefined ? undefined : getSystemErrorMap().get(errno)?.[1];
+  return words ? `${code} (${words})` : code;
 }
 
 async function syncDirectory(dir: string): Promise<void> {

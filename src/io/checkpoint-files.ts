@@ -94,7 +94,15 @@ export async function writeCheckpointFiles(
   await writeFileAtomic(join(dir, name), counted());
   const manifest: CheckpointManifest = { weights: name, weightsBytes, weightsCrc32: crcHex(crc), meta, next: freshWeightsName(), stale: staleFound };
   // durable weights first, then the manifest that commits them
-  await writeFileAtomic(join(dir, MANIFEST_FILE), JSON.stringify(manifest, null, 2) + '\n');
+  try {
+    await writeFileAtomic(join(dir, MANIFEST_FILE), JSON.stringify(manifest, null, 2) + '\n');
+  } catch (e) {
+    // uncommitted, the weights are nobody's: on a full disk they would hold the space a resumed run needs
+    // (a manifest that landed before the failure, or one that cannot be read, may name them: kept)
+    const committed = await readManifestOrNull(dir).then((m) => m?.weights === name, () => true);
+    if (!committed) await rm(join(dir, name), { force: true }).catch(() => undefined);
+    throw e;
+  }
   const temps = [MANIFEST_FILE, name, ...stale].map(tempFilePrefix);
   const ours = (await readdir(dir)).filter((f) => stale.includes(f) || temps.some((prefix) => f.startsWith(prefix)));
   await Promise.all(ours.map((f) => rm(join(dir, f), { force: true })));

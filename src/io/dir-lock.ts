@@ -10,6 +10,9 @@
 // named after the lock's text and created with O_EXCL: one process at a time may delete that text.
 // A claim is itself a lock (its taker's pid, host, time), so a taker killed mid-claim leaves a stale
 // claim, deleted the same way.
+//
+// A lock naming this very process's pid that this process does not hold is stale too: it was left by
+// an earlier process that had the same pid (a container's restarted command runs as pid 1 again).
 import { createHash } from 'node:crypto';
 import { readFileSync, unlinkSync } from 'node:fs';
 import { open, unlink } from 'node:fs/promises';
@@ -45,12 +48,24 @@ export interface DirectoryLock {
   release(): void;
 }
 
+/** The texts of the locks and claims this process holds: a file naming our pid with another text is an earlier process's. */
+const held = new Set<string>();
+
 /** Takes `<dir>/gpt.lock` (dir must exist); `onStale` hears of a dead owner's lock being taken over. */
 export async function lockDirectory(dir: string, onStale: (owner: LockOwner) => void = () => {}): Promise<DirectoryLock> {
   const path = join(dir, LOCK_FILE);
   const text = ownerText();
   for (;;) {
-    if (await createExclusive(path, text)) return { path, release: () => releaseIfMine(path, text) };
+    if (await createExclusive(path, text)) {
+      held.add(text);
+      return {
+        path,
+        release: () => {
+          releaseIfMine(path, text);
+          held.delete(text);
+        },
+      };
+    }
     const owner = await staleOwner(dir, path);
     if (owner && (await deleteIfStill(dir, path, owner.text))) onStale(owner.owner);
   }
@@ -84,7 +99,8 @@ async function staleOwner(dir: string, path: string): Promise<{ owner: LockOwner
   const read = await readOwner(path);
   if (read === 'released') return null;
   const owner = read?.owner ?? null;
-  if (!owner || owner.hostname !== hostname() || isRunning(owner.pid)) throw new DirectoryLockedError(dir, path, owner);
+  const earlierSelf = owner?.pid === process.pid && !held.has(read!.text);
+  if (!owner || owner.hostname !== hostname() || (isRunning(owner.pid) && !earlierSelf)) throw new DirectoryLockedError(dir, path, owner);
   return read;
 }
 
@@ -96,7 +112,9 @@ async function staleOwner(dir: string, path: string): Promise<{ owner: LockOwner
 async function deleteIfStill(dir: string, path: string, text: string): Promise<boolean> {
   const claim = join(dirname(path), `${basename(path)}.takeover-${createHash('sha256').update(text).digest('hex').slice(0, 16)}`);
   for (;;) {
-    if (await createExclusive(claim, ownerText())) {
+    const claimText = ownerText();
+    if (await createExclusive(claim, claimText)) {
+      held.add(claimText);
       try {
         // Only a holder of this claim deletes this text, and its owner is dead: it cannot change now.
         if ((await readRegularFile(path).then(String, () => '')) !== text) return false;
@@ -104,6 +122,7 @@ async function deleteIfStill(dir: string, path: string, text: string): Promise<b
         return true;
       } finally {
         await unlink(claim); // ours: a live process's claim is never deleted by another
+        held.delete(claimText);
       }
     }
     const taker = await staleOwner(dir, claim);

@@ -43,7 +43,8 @@ export function kindOf(s: Stats): string {
 export async function makeDirectories(path: string): Promise<boolean> {
   const missing: string[] = [];
   for (let p = path; ; p = dirname(p)) {
-    const s = await unlessMissing(stat(p));
+    // ENOTDIR: a parent is no directory, found as such further up
+    const s = await unlessMissing(stat(p)).catch((e: NodeJS.ErrnoException) => (e.code === 'ENOTDIR' ? null : Promise.reject(e)));
     if (s) {
       if (!s.isDirectory()) throw new Error(`cannot create directory ${path}: ${p} is ${kindOf(s)}`);
       break;

@@ -2,8 +2,10 @@
 // and the wall-clock time, appended as the run goes (a crash loses at most the line being written).
 // `gpt plot` reads it back (src/plot/run-log.ts).
 import { appendFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import type { StepLog } from '../gpt/trainer.js';
-import { writeFileAtomic } from '../io/atomic-file.js';
+import { systemErrorText, writeFileAtomic } from '../io/atomic-file.js';
+import { pathExists } from '../io/regular-files.js';
 
 /** Logged every logInterval steps: that step's training loss, learning rate, gradient norm and speed. */
 export type TrainRecord = { type: 'train' } & Omit<StepLog, 'train' | 'val'>;
@@ -38,6 +40,12 @@ export class RunLog {
   private async write({ type, ...values }: TrainRecord | EvalRecord): Promise<void> {
     // the type first, then the run and the time, as a reader scans the lines
     const line = { type, run: this.run, time: new Date().toISOString(), ...values } as LogRecord;
-    await appendFile(this.path, JSON.stringify(line) + '\n');
+    try {
+      await appendFile(this.path, JSON.stringify(line) + '\n');
+    } catch (e) {
+      // Node's message does not say which write; a directory deleted or moved under the run is said as such
+      const gone = await pathExists(dirname(this.path)).then((there) => !there, () => false);
+      throw new Error(`cannot append to ${this.path}: ${gone ? `its directory ${dirname(this.path)} is gone (deleted or moved while the run was writing to it)` : systemErrorText(e)}`, { cause: e });
+    }
   }
 }
