@@ -89,3 +89,22 @@ it("a lock naming this process's pid that it does not hold was left by an earlie
   lock.release();
   expect(readdirSync(dir)).toEqual([]);
 });
+
+it('a lock whose pid now belongs to a process started after it (the pid reused) is taken over; one taken after that process started is not', async (ctx) => {
+  if (process.platform !== 'linux') ctx.skip(); // /proc tells a process's start time
+  const dir = tempDir('cli-lock-reused');
+  const other = spawn('sleep', ['30']);
+  try {
+    await new Promise((resolve) => other.once('spawn', resolve));
+    const lockOf = (started: Date) => writeFileSync(join(dir, LOCK_FILE), JSON.stringify({ pid: other.pid, hostname: hostname(), started: started.toISOString() }) + '\n');
+    lockOf(new Date(Date.now() + 3000)); // taken (by that process) after it started
+    await expect(lockDirectory(dir)).rejects.toThrow(DirectoryLockedError);
+    lockOf(new Date(Date.now() - 3_600_000)); // an hour before that process started: its owner is gone
+    const stale: LockOwner[] = [];
+    const lock = await lockDirectory(dir, (owner) => stale.push(owner));
+    expect(stale.map((owner) => owner.pid)).toEqual([other.pid]);
+    lock.release();
+  } finally {
+    other.kill();
+  }
+});

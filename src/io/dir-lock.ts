@@ -13,6 +13,8 @@
 //
 // A lock naming this very process's pid that this process does not hold is stale too: it was left by
 // an earlier process that had the same pid (a container's restarted command runs as pid 1 again).
+// So is one whose pid now belongs to a process started after the lock was taken (Linux tells when
+// a process started: the dead owner's pid was reused).
 import { createHash } from 'node:crypto';
 import { readFileSync, unlinkSync } from 'node:fs';
 import { open, unlink } from 'node:fs/promises';
@@ -100,7 +102,8 @@ async function staleOwner(dir: string, path: string): Promise<{ owner: LockOwner
   if (read === 'released') return null;
   const owner = read?.owner ?? null;
   const earlierSelf = owner?.pid === process.pid && !held.has(read!.text);
-  if (!owner || owner.hostname !== hostname() || (isRunning(owner.pid) && !earlierSelf)) throw new DirectoryLockedError(dir, path, owner);
+  const running = owner !== null && isRunning(owner.pid) && !startedAfter(owner.pid, Date.parse(owner.started));
+  if (!owner || owner.hostname !== hostname() || (running && !earlierSelf)) throw new DirectoryLockedError(dir, path, owner);
   return read;
 }
 
@@ -151,6 +154,25 @@ function isRunning(pid: number): boolean {
     return true;
   } catch (e) {
     return (e as NodeJS.ErrnoException).code === 'EPERM'; // running, as another user
+  }
+}
+
+// Linux's clock ticks a second in /proc/<pid>/stat (USER_HZ, 100 on every architecture it runs on)
+const TICKS_PER_SECOND = 100;
+
+/**
+ * Whether process `pid` started after `time` (ms since the epoch), so is not the one that took a
+ * lock then; false where that cannot be told (not Linux, /proc unreadable, a time that does not parse).
+ */
+function startedAfter(pid: number, time: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const ticks = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]); // field 22, starttime: after "pid (comm) "
+    const bootSeconds = Number(/^btime (\d+)$/m.exec(readFileSync('/proc/stat', 'utf8'))?.[1]);
+    const started = (bootSeconds + ticks / TICKS_PER_SECOND) * 1000;
+    return started > time + 2000; // btime is whole seconds: a second's slack, and one more
+  } catch {
+    return false;
   }
 }
 
