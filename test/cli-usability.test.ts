@@ -201,3 +201,20 @@ describe("Dawn's adapter notices", () => {
     expect(killed.err).toMatch(/^gpt train: killed by SIGKILL, which no program can catch or answer \(the system sends it when memory runs out: see `dmesg`\);[^\n]*\n$/);
   });
 });
+
+describe('gpt train on a terminal', () => {
+  it('shows an evaluation on its bar as its batches are queued', async () => {
+    const dir = tempDir('cli-eval-bar');
+    const corpus = join(dir, 'corpus.txt');
+    writeFileSync(corpus, corpusText(3_000));
+    const tty = process.stdout.isTTY;
+    process.stdout.isTTY = true;
+    try {
+      const r = await gpt('train', ...TINY, '--data', corpus, '--max-iters', '2', '--eval-interval', '2', '--eval-iters', '3', '--out-dir', join(dir, 'out'));
+      expect(r.code, r.err).toBe(0);
+      for (const queued of [1, 6]) expect(r.out).toContain(`evaluating: ${queued}/6 batches`);
+    } finally {
+      process.stdout.isTTY = tty;
+    }
+  });
+});

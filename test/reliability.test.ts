@@ -64,6 +64,15 @@ describe('training divergence', () => {
     done(trainer);
   });
 
+  it('run() tells each evaluation batch it queues (both splits, in order), each evaluation ending before its onEval', async () => {
+    const trainer = new Trainer({ ...tiny, maxIters: 2, evalInterval: 2, evalIters: 3 }, data);
+    const heard: string[] = [];
+    await trainer.run({ onEvalBatch: (queued, total) => void heard.push(`${queued}/${total}`), onEval: (l) => void heard.push(`eval ${l.step}`) });
+    const batches = ['1/6', '2/6', '3/6', '4/6', '5/6', '6/6'];
+    expect(heard).toEqual([...batches, 'eval 0', ...batches, 'eval 2']);
+    done(trainer);
+  });
+
   it('a huge learning rate (nanoGPT recipe, lr 1e6, no warmup) stops the run', async () => {
     const trainer = new Trainer({ ...tiny, learningRate: 1e6, minLr: 1e5, maxIters: 40, evalInterval: 1000, logInterval: 1 }, data);
     const logged: number[] = [];

@@ -106,7 +106,7 @@ const CASES: Case[] = [
   ['Trainer distill teacher {}', () => new Trainer(train, data, undefined, bad({ teacher: {}, temperature: 2, alpha: 0.5 })), TypeError,
     /^Trainer: argument 'distill\.teacher' must be a GPT, got an object \(Object\)$/],
   ['Trainer.run misspelt onLogg', () => withTrainer((t) => t.run(bad({ onLogg: () => undefined }))), TypeError,
-    /^Trainer\.run: unknown option 'onLogg' \(the options are onLog, onEval, onProfile, profileStep\)$/],
+    /^Trainer\.run: unknown option 'onLogg' \(the options are onLog, onEval, onEvalBatch, onProfile, profileStep\)$/],
   // a state that is no run's would reach AdamW's bias correction and the generators (a NaN step, BigInt('abc')'s own message)
   ['Trainer.restore step 1.5', () => withTrainer((t) => t.restore(bad({ step: 1.5, dataRng: '1', modelRng: '2' }))), RangeError,
     /^Trainer\.restore: argument 'state\.step' must be an integer >= 0, got 1\.5$/],

@@ -117,6 +117,7 @@ function dataMismatch(meta: CheckpointMeta, data: string, ds: Dataset): string {
 }
 
 /** How long the first steps may go before `gpt train` says it is compiling kernels. */
+const EVAL_LINE_EVERY_MS = 15_000;
 const COMPILE_NOTICE_MS = 10_000;
 
 /** The run itself: restore a resumed run, train with logs and saves, say how it ended. */
@@ -169,6 +170,7 @@ async function trainRun(
   let savedAt = resume ? trainer.step : null; // the step of the checkpoint this run continues or wrote
   const progress = new Progress(cfg.maxIters);
   const t0 = performance.now();
+  let lastEvalLine = t0; // in logs, a line on an evaluation's progress at most this often
   // the first evaluation and steps compile every kernel the run uses: tens of seconds where a CPU
   // driver meets them for the first time, silent but for this line
   const compiling = setTimeout(() => progress.log('compiling the GPU kernels for the first steps (the driver keeps them for later runs)...'), COMPILE_NOTICE_MS);
@@ -194,7 +196,16 @@ async function trainRun(
         if (process.stdout.isTTY) progress.update(l.step, `loss ${l.loss.toFixed(4)} ${l.ms.toFixed(0)}ms/step`);
         else progress.log(`${line}, eta ${progress.eta(l.step)}`);
       },
+      // an evaluation of evalIters batches a split takes minutes at GPT-2 scale on a CPU driver
+      onEvalBatch: (queued, total) => {
+        if (process.stdout.isTTY) progress.update(trainer.step, `evaluating: ${queued}/${total} batches`);
+        else if (performance.now() - lastEvalLine > EVAL_LINE_EVERY_MS) {
+          lastEvalLine = performance.now();
+          progress.log(`step ${trainer.step}: evaluating, ${queued}/${total} batches queued`);
+        }
+      },
       onEval: async (l: StepLog) => {
+        lastEvalLine = performance.now();
         if (l.step !== resumedAt) await log.eval(l);
         progress.log(`step ${l.step}: train loss ${l.train!.toFixed(4)}, val loss ${l.val!.toFixed(4)}`);
         if (l.step > 0 && (l.val! < bestVal || flags.alwaysSave)) {

@@ -156,6 +156,8 @@ export interface StepLog {
 export interface RunHooks {
   onLog?: (log: StepLog) => void | Promise<void>;
   onEval?: (log: StepLog) => void | Promise<void>;
+  /** Each batch an evaluation queues, `queued` of `total` (both splits' evalIters): progress on a long evaluation. */
+  onEvalBatch?: (queued: number, total: number) => void;
   /** GPU time per kernel of step `profileStep` (needs timestamp queries). */
   onProfile?: (kernels: KernelTime[]) => void | Promise<void>;
   profileStep?: number;
@@ -599,14 +601,15 @@ export class Trainer {
     return this.exclusive('evaluate', () => this.evaluateNow());
   }
 
-  private evaluateNow(): Promise<{ train: number; val: number }> {
-    return evaluateModel(this.model, this.data, { ...this.cfg, dtype: this.dtype });
+  private evaluateNow(onBatch?: RunHooks['onEvalBatch']): Promise<{ train: number; val: number }> {
+    const total = 2 * this.cfg.evalIters;
+    return evaluateModel(this.model, this.data, { ...this.cfg, dtype: this.dtype, onBatch: onBatch && ((queued) => onBatch(queued, total)) });
   }
 
 
   /** Trains until maxIters, calling `onLog` every logInterval steps and after each evaluation. */
   async run(hooks: RunHooks = {}): Promise<void> {
-    checkOptionKeys('Trainer.run', hooks, ['onLog', 'onEval', 'onProfile', 'profileStep']);
+    checkOptionKeys('Trainer.run', hooks, ['onLog', 'onEval', 'onEvalBatch', 'onProfile', 'profileStep']);
     return this.exclusive('run', () => this.runSteps(hooks));
   }
 
@@ -616,7 +619,7 @@ export class Trainer {
     let lastStep = this.step;
     while (this.step < maxIters) {
       if (this.step % evalInterval === 0) {
-        const losses = await this.checkedEvaluate();
+        const losses = await this.checkedEvaluate(hooks.onEvalBatch);
         await this.callHook(() => hooks.onEval?.({ step: this.step, loss: NaN, lr: this.lr(), gradNorm: NaN, ms: 0, tokensPerSec: 0, ...losses }));
         last = performance.now();
         lastStep = this.step;
@@ -648,7 +651,7 @@ export class Trainer {
         lastStep = this.step;
       }
     }
-    const losses = await this.checkedEvaluate();
+    const losses = await this.checkedEvaluate(hooks.onEvalBatch);
     await this.callHook(() => hooks.onEval?.({ step: this.step, loss: NaN, lr: this.lr(), gradNorm: NaN, ms: 0, tokensPerSec: 0, ...losses }));
   }
 
@@ -666,9 +669,9 @@ export class Trainer {
   }
 
   /** evaluate(), after checking that no step diverged and that both losses are finite. */
-  private async checkedEvaluate(): Promise<{ train: number; val: number }> {
+  private async checkedEvaluate(onBatch?: RunHooks['onEvalBatch']): Promise<{ train: number; val: number }> {
     await this.checkFinite();
-    const losses = await this.evaluateNow();
+    const losses = await this.evaluateNow(onBatch);
     for (const [split, loss] of Object.entries(losses)) {
       if (!Number.isFinite(loss)) throw new TrainingDivergedError(this.step, notFinite(`the ${split} loss of the evaluation`, this.dtype));
     }
