@@ -9,7 +9,7 @@ import { constants } from 'node:buffer';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join, sep } from 'node:path';
 import { createRequire } from 'node:module';
-import { openRegularFile, readRegularFile } from '../io/regular-files.js';
+import { isDirectoryPath, openRegularFile, readRegularFile } from '../io/regular-files.js';
 
 export const BUILTIN_CORPUS = 'builtin:webdocs';
 
@@ -87,7 +87,7 @@ export async function openCorpus(source: string, pieceBytes = PIECE_BYTES): Prom
     };
     return { bytes, documents: 1, separateDocuments: false, pieces };
   }
-  if ((await stat(source).catch(() => null))?.isDirectory()) return directoryCorpus(source, pieceBytes);
+  if (await isDirectoryPath(source)) return directoryCorpus(source, pieceBytes);
   const handle = await openSource(source);
   const { size } = await handle.stat().finally(() => handle.close());
   return { bytes: size, documents: 1, separateDocuments: false, pieces: () => filePieces(source, pieceBytes, size) };

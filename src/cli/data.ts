@@ -6,7 +6,7 @@ import { open, readdir, rename, rm, rmdir, stat, truncate } from 'node:fs/promis
 import { join, resolve } from 'node:path';
 import { tempFilePrefix, tempPathFor, writeFileAtomic } from '../io/atomic-file.js';
 import { parsePickle } from '../io/pickle.js';
-import { makeDirectories, pathExists, readRegularFile, unlessMissing } from '../io/regular-files.js';
+import { isDirectoryPath, makeDirectories, pathExists, readRegularFile, unlessMissing } from '../io/regular-files.js';
 import { NON_NEGATIVE_INT, rangeProblem, show, type Range } from '../io/value-ranges.js';
 import type { TokenSource } from '../gpt/trainer.js';
 import { TOKEN_DTYPES, tokenBytes, tokenDtypeFor, TokenFile, TokenWriter, type TokenDtype } from '../node/token-file.js';
@@ -111,7 +111,7 @@ export async function newTokenizer(text: string | AsyncIterable<string>, opts: T
  * builtin:webdocs) tokenized now, with the `existing` tokenizer when there is one.
  */
 export async function loadTokens(source: string, opts: TokenizerChoice): Promise<Dataset> {
-  if (!(await stat(source).catch(() => null))?.isDirectory()) return buildDataset(await loadCorpus(source), { source, ...opts });
+  if (!(await isDirectoryPath(source))) return buildDataset(await loadCorpus(source), { source, ...opts });
   const nanoGpt = !(await pathExists(join(source, 'meta.json'))) && (await pathExists(join(source, 'train.bin')));
   const ds = nanoGpt ? await loadNanoGptData(source, opts) : await loadDataset(source);
   if (opts.existing && JSON.stringify(opts.existing.toJSON()) !== JSON.stringify(ds.tokenizer.toJSON())) {

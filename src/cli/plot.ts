@@ -1,9 +1,8 @@
 // `gpt plot`: the loss curves of one or more runs (their log.jsonl, or the run directories holding
 // one) as an SVG file, overlaid, against steps and against wall time.
-import { stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { writeFileAtomic } from '../io/atomic-file.js';
-import { readRegularFile } from '../io/regular-files.js';
+import { isDirectoryPath, readRegularFile } from '../io/regular-files.js';
 import { lossChartSvg, type LabelledRun, type XAxis } from '../plot/loss-svg.js';
 import { parseRunLog } from '../plot/run-log.js';
 import { flagHelp, parseFlags, UsageError, type FlagSpec } from './flags.js';
@@ -38,7 +37,7 @@ export async function plot(args: string[]): Promise<number> {
 
 /** The runs of one argument, labelled by the run directory's name (and the run id when a log holds several). */
 async function readRuns(arg: string): Promise<LabelledRun[]> {
-  const isDir = (await stat(arg).catch(() => null))?.isDirectory() ?? false;
+  const isDir = await isDirectoryPath(arg);
   const file = isDir ? join(arg, 'log.jsonl') : arg;
   let text: string;
   try {

