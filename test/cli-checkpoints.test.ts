@@ -187,21 +187,23 @@ describe('gpt train and its --out-dir', () => {
     expect(r.err).toMatch(new RegExp(`note: .* was locked by pid ${dead} .*no longer running; taking the lock over`));
     expect(existsSync(join(out, LOCK_FILE))).toBe(false);
 
-    const live = process.ppid; // the test runner: alive
-    writeFileSync(join(out, LOCK_FILE), JSON.stringify({ pid: live, hostname: hostname(), started: '2026-01-01T00:00:00.000Z' }) + '\n');
+    const live = process.ppid; // the test runner: alive, and started before the lock was taken (now)
+    const since = new Date().toISOString();
+    writeFileSync(join(out, LOCK_FILE), JSON.stringify({ pid: live, hostname: hostname(), started: since }) + '\n');
     const held = await gpt('train', '--data', corpus, '--init-from', 'resume', '--max-iters', '14', '--out-dir', out);
-    expectOneLine(held, 1, new RegExp(`is in use by another run \\(pid ${live}, since 2026-01-01T00:00:00.000Z\\); if that run is gone, delete .*${LOCK_FILE}$`));
+    expectOneLine(held, 1, new RegExp(`is in use by another run \\(pid ${live}, since ${since}\\); if that run is gone, delete .*${LOCK_FILE}$`));
     expect(existsSync(join(out, LOCK_FILE))).toBe(true); // not ours to remove
   });
 
   it('gpt prepare writes <out-dir>/data under the same lock: not while a run holds the directory', async () => {
     const out = copy();
     const live = process.ppid;
-    writeFileSync(join(out, LOCK_FILE), JSON.stringify({ pid: live, hostname: hostname(), started: '2026-01-01T00:00:00.000Z' }) + '\n');
+    const since = new Date().toISOString();
+    writeFileSync(join(out, LOCK_FILE), JSON.stringify({ pid: live, hostname: hostname(), started: since }) + '\n');
     const learnt = vi.spyOn(CharTokenizer, 'trainOnPieces');
     try {
       const held = await gpt('prepare', '--data', corpus, '--out-dir', out);
-      expectOneLine(held, 1, new RegExp(`is in use by another run \\(pid ${live}, since 2026-01-01T00:00:00.000Z\\)`));
+      expectOneLine(held, 1, new RegExp(`is in use by another run \\(pid ${live}, since ${since}\\)`));
       expect(learnt).not.toHaveBeenCalled(); // refused before a pass over the corpus, which may take minutes
     } finally {
       learnt.mockRestore();
