@@ -94,7 +94,7 @@ describe('gpt distill', () => {
     expect(r.out, "the plan counts the teacher's forward").toMatch(/GPU memory plan: .*, teacher [\d.]+ MiB; about/);
     expect(r.out).toMatch(/temperature 3, alpha 0\.7/);
     const ckpt = await loadCheckpoint(out);
-    expect(ckpt.meta.distill).toEqual({ teacher: teacherDir, temperature: 3, alpha: 0.7 });
+    expect(ckpt.meta.distill).toEqual({ teacher: teacherDir, temperature: 3, alpha: 0.7, teacherWeights: expect.stringMatching(/^[0-9a-f]{8}$/) });
     expect(ckpt.meta.model.nLayer).toBe(1);
     expect((await gpt('eval', '--out-dir', out, '--eval-iters', '1')).out).toContain(`model: distilled from ${teacherDir} (temperature 3, alpha 0.7)\n`);
     expect(ckpt.meta.tokenizer).toEqual((await loadCheckpoint(teacherDir)).meta.tokenizer);
@@ -112,6 +112,13 @@ describe('gpt distill', () => {
     expect(switched.out).toContain(`teacher: ${other} (replacing the run's teacher ${teacherDir}: --teacher), `);
     expect((await loadCheckpoint(out)).meta.distill!.teacher).toBe(other);
     expectOneLine(await gpt('train', '--init-from', 'resume', '--max-iters', '25', '--out-dir', out), 2, /is a distillation run: continue it with gpt distill --init-from resume/);
+    // other weights under the teacher's path (a copy's weights were the same): refused unless --teacher names it
+    const retrained = await gpt('train', '--data', corpus, ...TINY, '--n-layer', '2', '--n-embd', '32', '--max-iters', '10', '--eval-interval', '10', '--seed', '7', '--overwrite', '--out-dir', other);
+    expect(retrained.code, retrained.err).toBe(0);
+    expectOneLine(await gpt('distill', '--init-from', 'resume', '--max-iters', '25', '--out-dir', out), 2, new RegExp(`^gpt distill: the teacher at ${other} has changed since this run started \\(its weights' CRC-32 is [0-9a-f]{8}, the run recorded [0-9a-f]{8}\\): restore it, or pass --teacher ${other} to go on learning from what it holds now$`));
+    const accepted = await gpt('distill', '--init-from', 'resume', '--teacher', other, '--max-iters', '25', '--out-dir', out);
+    expect(accepted.code, accepted.err).toBe(0);
+    expect(accepted.out).toContain(`teacher: ${other} (its weights changed since the run started: --teacher), `);
   });
 
   it('with alpha 0 (no soft targets) logs the losses of gpt train from the same seed', async () => {

@@ -6,6 +6,8 @@ import type { Checkpoint, DistillMeta } from '../gpt/checkpoint.js';
 import { modelFromCheckpoint } from '../gpt/checkpoint.js';
 import { tokenizerFromJSON, type Tokenizer } from '../gpt/tokenizer/index.js';
 import type { Distillation, TrainConfig } from '../gpt/trainer.js';
+import { crcHex } from '../io/checksum.js';
+import { fastCrc32 } from '../io/checkpoint-files.js';
 import { loadCheckpoint } from '../node/checkpoint-dir.js';
 import { flagName, UsageError } from './flags.js';
 import { pick, type DistillFlags } from './train-flags.js';
@@ -28,7 +30,26 @@ export async function loadTeacher(flags: DistillFlags, given: Set<string>, stude
   if (!meta.teacher) throw new UsageError('--teacher DIR is required: the checkpoint to learn from');
   meta.teacher = resolve(meta.teacher); // recorded as an absolute path: a resumed run may start elsewhere
   const ckpt = await loadCheckpoint(meta.teacher);
-  return { meta, ckpt, tokenizer: tokenizerFromJSON(ckpt.meta.tokenizer) };
+  const weights = weightsFingerprint(ckpt);
+  // the same path holding other weights would change what the run learns without a word
+  if (recorded?.teacherWeights && recorded.teacherWeights !== weights && !given.has('teacher')) {
+    throw new UsageError(
+      `the teacher at ${meta.teacher} has changed since this run started (its weights' CRC-32 is ${weights}, the run recorded ${recorded.teacherWeights}): ` +
+        `restore it, or pass --teacher ${meta.teacher} to go on learning from what it holds now`,
+    );
+  }
+  return { meta: { ...meta, teacherWeights: weights }, ckpt, tokenizer: tokenizerFromJSON(ckpt.meta.tokenizer) };
+}
+
+/** CRC-32 of a checkpoint's weights: each name, shape and value bytes, in name order. */
+function weightsFingerprint(ckpt: Checkpoint): string {
+  let crc = 0;
+  for (const name of [...ckpt.weights.keys()].sort()) {
+    const { shape, data } = ckpt.weights.get(name)!;
+    crc = fastCrc32(new TextEncoder().encode(`${name}${JSON.stringify(shape)}`), crc);
+    crc = fastCrc32(new Uint8Array(data.buffer, data.byteOffset, data.byteLength), crc);
+  }
+  return crcHex(crc);
 }
 
 /** Refuses a student the teacher cannot teach: other tokens, or longer contexts than the teacher reads. */

@@ -153,8 +153,9 @@ async function trainRun(
   if (distill) {
     const { temperature, alpha } = distill;
     // a resumed run's --teacher may name another checkpoint than the one it started with: say so
-    const was = resume ? ckpt!.meta.distill?.teacher : undefined;
-    const replacing = was && was !== teacher!.meta.teacher ? ` (replacing the run's teacher ${was}: --teacher)` : '';
+    const was = resume ? ckpt!.meta.distill : undefined;
+    const changedWeights = was?.teacherWeights && was.teacherWeights !== teacher!.meta.teacherWeights ? ' (its weights changed since the run started: --teacher)' : '';
+    const replacing = was && was.teacher !== teacher!.meta.teacher ? ` (replacing the run's teacher ${was.teacher}: --teacher)` : changedWeights;
     console.log(`teacher: ${teacher!.meta.teacher}${replacing}, ${describeModel(distill.teacher)}; temperature ${temperature}, alpha ${alpha}`);
   }
 

@@ -51,6 +51,8 @@ export interface CheckpointMeta {
 /** How a distilled student was trained: `gpt distill --teacher DIR --temperature T --alpha A`. */
 export interface DistillMeta extends DistillSettings {
   teacher: string;
+  /** CRC-32 (8 hex digits) of the teacher's weights as read, names and values: a resumed run notices a teacher changed under its path. */
+  teacherWeights?: string;
 }
 
 const { blockSize, nLayer, nHead, nEmbd, dropout } = TRAIN_RANGES;
@@ -303,6 +305,7 @@ function metaProblem(meta: Record<string, unknown>): string | null {
     const problem =
       object('distill', d) ??
       (typeof d.teacher === 'string' && d.teacher ? null : `${field('distill.teacher')} must be a checkpoint path, got ${show(d.teacher)}`) ??
+      (d.teacherWeights === undefined || (typeof d.teacherWeights === 'string' && /^[0-9a-f]{8}$/.test(d.teacherWeights)) ? null : `${field('distill.teacherWeights')} must be 8 hex digits (a CRC-32), got ${show(d.teacherWeights)}`) ??
       // a student distilled above today's largest temperature still loads; resuming it there is refused by the Trainer
       distillSettingsProblem(d, (k) => field(`distill.${k}`), { ...DISTILL_RANGES, temperature: POSITIVE });
     if (problem) return problem;

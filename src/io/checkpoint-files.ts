@@ -168,7 +168,7 @@ export async function withCheckpointFiles<T>(
 const CRC_CHUNK = 2 ** 24;
 
 /** Node's own CRC-32 where it has one (20.15 on): the same function as checksum.ts's, about 5x faster (51 against 245 ms for 256 MiB). */
-const fastCrc32: (bytes: Uint8Array, crc: number) => number = (zlib as { crc32?: (bytes: Uint8Array, crc: number) => number }).crc32 ?? crc32;
+export const fastCrc32: (bytes: Uint8Array, crc: number) => number = (zlib as { crc32?: (bytes: Uint8Array, crc: number) => number }).crc32 ?? crc32;
 
 /** CRC-32 of the first `size` bytes of an open file (fewer if it shrank meanwhile: then the checksum disagrees). */
 async function fileCrc32(handle: FileHandle, size: number): Promise<number> {
