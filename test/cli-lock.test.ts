@@ -3,7 +3,7 @@
 // process of this one's pid.
 import { build } from 'esbuild';
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -90,19 +90,22 @@ it("a lock naming this process's pid that it does not hold was left by an earlie
   expect(readdirSync(dir)).toEqual([]);
 });
 
-it('a lock whose pid now belongs to a process started after it (the pid reused) is taken over; one taken after that process started is not', async (ctx) => {
-  if (process.platform !== 'linux') ctx.skip(); // /proc tells a process's start time
+it("a lock whose pid now runs another process (its start time in ticks since boot is not the lock's) is taken over; the owner's own is not", async (ctx) => {
+  if (process.platform !== 'linux') ctx.skip(); // /proc tells a process's start
   const dir = tempDir('cli-lock-reused');
   const other = spawn('sleep', ['30']);
   try {
     await new Promise((resolve) => other.once('spawn', resolve));
-    const lockOf = (started: Date) => writeFileSync(join(dir, LOCK_FILE), JSON.stringify({ pid: other.pid, hostname: hostname(), started: started.toISOString() }) + '\n');
-    lockOf(new Date(Date.now() + 3000)); // taken (by that process) after it started
+    const stat = readFileSync(`/proc/${other.pid}/stat`, 'utf8');
+    const ticks = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]);
+    const lockOf = (startTicks: number) => writeFileSync(join(dir, LOCK_FILE), JSON.stringify({ pid: other.pid, hostname: hostname(), started: new Date().toISOString(), startTicks }) + '\n');
+    lockOf(ticks); // that process's own
     await expect(lockDirectory(dir)).rejects.toThrow(DirectoryLockedError);
-    lockOf(new Date(Date.now() - 3_600_000)); // an hour before that process started: its owner is gone
+    lockOf(ticks - 1); // taken by a process that had this pid before it
     const stale: LockOwner[] = [];
     const lock = await lockDirectory(dir, (owner) => stale.push(owner));
     expect(stale.map((owner) => owner.pid)).toEqual([other.pid]);
+    expect(JSON.parse(readFileSync(lock.path, 'utf8')).startTicks, 'a lock records its own start').toEqual(expect.any(Number));
     lock.release();
   } finally {
     other.kill();

@@ -13,8 +13,9 @@
 //
 // A lock naming this very process's pid that this process does not hold is stale too: it was left by
 // an earlier process that had the same pid (a container's restarted command runs as pid 1 again).
-// So is one whose pid now belongs to a process started after the lock was taken (Linux tells when
-// a process started: the dead owner's pid was reused).
+// So is one whose pid now runs another process than the one that took it (the dead owner's pid
+// reused): on Linux a lock records when its owner started, in clock ticks since boot
+// (/proc/<pid>/stat), which the wall clock's steps do not move.
 import { createHash } from 'node:crypto';
 import { readFileSync, unlinkSync } from 'node:fs';
 import { open, unlink } from 'node:fs/promises';
@@ -29,6 +30,8 @@ export interface LockOwner {
   hostname: string;
   /** ISO time the owner took the lock. */
   started: string;
+  /** When the owner started, in clock ticks since boot (Linux; absent elsewhere, and in older locks). */
+  startTicks?: number;
 }
 
 export class DirectoryLockedError extends Error {
@@ -74,7 +77,10 @@ export async function lockDirectory(dir: string, onStale: (owner: LockOwner) => 
 }
 
 /** This process as a lock's (or a claim's) owner. */
-const ownerText = () => JSON.stringify({ pid: process.pid, hostname: hostname(), started: new Date().toISOString() } satisfies LockOwner) + '\n';
+const ownerText = () => {
+  const startTicks = startTicksOf(process.pid);
+  return JSON.stringify({ pid: process.pid, hostname: hostname(), started: new Date().toISOString(), ...(startTicks !== null && { startTicks }) } satisfies LockOwner) + '\n';
+};
 
 /** Creates `path` holding `text`, unless it exists (false). */
 async function createExclusive(path: string, text: string): Promise<boolean> {
@@ -102,7 +108,8 @@ async function staleOwner(dir: string, path: string): Promise<{ owner: LockOwner
   if (read === 'released') return null;
   const owner = read?.owner ?? null;
   const earlierSelf = owner?.pid === process.pid && !held.has(read!.text);
-  const running = owner !== null && isRunning(owner.pid) && !startedAfter(owner.pid, Date.parse(owner.started));
+  const reused = owner?.startTicks !== undefined && ![null, owner.startTicks].includes(startTicksOf(owner.pid)); // another process has its pid now
+  const running = owner !== null && isRunning(owner.pid) && !reused;
   if (!owner || owner.hostname !== hostname() || (running && !earlierSelf)) throw new DirectoryLockedError(dir, path, owner);
   return read;
 }
@@ -139,7 +146,8 @@ async function readOwner(path: string): Promise<{ owner: LockOwner; text: string
     try {
       const text = (await readRegularFile(path)).toString('utf8');
       const o = JSON.parse(text) as LockOwner;
-      if (Number.isSafeInteger(o.pid) && o.pid > 0 && typeof o.hostname === 'string' && typeof o.started === 'string') return { owner: o, text };
+      const ticks = o.startTicks === undefined || Number.isSafeInteger(o.startTicks);
+      if (Number.isSafeInteger(o.pid) && o.pid > 0 && typeof o.hostname === 'string' && typeof o.started === 'string' && ticks) return { owner: o, text };
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') return 'released';
     }
@@ -157,22 +165,14 @@ function isRunning(pid: number): boolean {
   }
 }
 
-// Linux's clock ticks a second in /proc/<pid>/stat (USER_HZ, 100 on every architecture it runs on)
-const TICKS_PER_SECOND = 100;
-
-/**
- * Whether process `pid` started after `time` (ms since the epoch), so is not the one that took a
- * lock then; false where that cannot be told (not Linux, /proc unreadable, a time that does not parse).
- */
-function startedAfter(pid: number, time: number): boolean {
+/** When process `pid` started, in clock ticks since boot (field 22 of /proc/<pid>/stat); null where that cannot be read (not Linux, no such process). */
+function startTicksOf(pid: number): number | null {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const ticks = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]); // field 22, starttime: after "pid (comm) "
-    const bootSeconds = Number(/^btime (\d+)$/m.exec(readFileSync('/proc/stat', 'utf8'))?.[1]);
-    const started = (bootSeconds + ticks / TICKS_PER_SECOND) * 1000;
-    return started > time + 2000; // btime is whole seconds: a second's slack, and one more
+    const ticks = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]); // the fields after "pid (comm) " start at field 3
+    return Number.isSafeInteger(ticks) ? ticks : null;
   } catch {
-    return false;
+    return null;
   }
 }
 
