@@ -256,3 +256,22 @@ describe('LossChart', () => {
     expect(outside.slice(0, 3)).toEqual([]);
   });
 });
+
+describe('Session settings fixed when a trainer is made', () => {
+  it("AdamW's betas and weight decay, and the dtype, changed for the same text take effect: the run goes on from its step", async () => {
+    const text = 'some english text.\n'.repeat(20);
+    const session = new Session();
+    session.newModel(text, { nLayer: 1, nHead: 2, nEmbd: 16, blockSize: 16 }, { batchSize: 2 });
+    const trainer = session.trainerFor(text);
+    await session.trainStep(trainer);
+    const changed = session.trainerFor(text, { weightDecay: 0, beta1: 0.8, beta2: 0.95 });
+    expect([changed.optimizer.weightDecay, ...changed.optimizer.betas]).toEqual([0, 0.8, 0.95]);
+    expect([changed.cfg.weightDecay, changed.cfg.beta1, changed.cfg.beta2]).toEqual([0, 0.8, 0.95]);
+    expect(changed.step).toBe(1);
+    expect(Number.isFinite(await session.trainStep(changed))).toBe(true);
+    expect(session.trainerFor(text, { learningRate: 5e-4 }), 'a setting read at each step keeps the trainer').toBe(changed);
+    if (device().info.features.includes('shader-f16')) expect(session.trainerFor(text, { dtype: 'float16' }).dtype).toBe('float16');
+    else expect(() => session.trainerFor(text, { dtype: 'float16' })).toThrow(/shader-f16/);
+    release(session);
+  });
+});

@@ -16,6 +16,9 @@ export type ModelShape = Pick<GPTConfig, 'nLayer' | 'nHead' | 'nEmbd' | 'blockSi
 /** Training settings the page may change between runs (the model's shape is fixed). */
 export type TrainSettings = Partial<Omit<TrainConfig, keyof ModelShape | 'dropout' | 'bias'>>;
 
+/** Settings a Trainer reads only when it is made (its AdamW's, its dtype): a change takes a new trainer, continuing the run. */
+const FIXED_AT_START = ['beta1', 'beta2', 'weightDecay', 'dtype'] as const;
+
 export interface ModelSummary {
   source: string;
   config: GPTConfig;
@@ -76,8 +79,8 @@ export class Session {
 
   /**
    * The trainer for the current model on `text`, created on first use (restoring the loaded
-   * checkpoint's optimizer moments and step, when it has them) or when the text changes (carrying
-   * the optimizer state over). `settings` apply to this and later steps.
+   * checkpoint's optimizer moments and step, when it has them) or when the text or a setting in
+   * FIXED_AT_START changes (carrying the optimizer state over). `settings` apply to this and later steps.
    */
   trainerFor(text: string, settings: TrainSettings = {}): Trainer {
     const { model, tokenizer } = this.usable();
@@ -87,13 +90,15 @@ export class Session {
       const cfg = { ...this.trainer.cfg, ...settings, ...shape };
       const problem = trainConfigProblem(cfg, (key) => key); // as a new Trainer checks its config
       if (problem) throw new RangeError(`Session.trainerFor: ${problem}`);
-      Object.assign(this.trainer.cfg, cfg);
-      return this.trainer;
+      if (FIXED_AT_START.every((key) => cfg[key] === this.trainer!.cfg[key])) {
+        Object.assign(this.trainer.cfg, cfg);
+        return this.trainer;
+      }
     }
     const known = encodeKnown(tokenizer, text);
     this.textNote = describeLeftOut(known);
-    // the page trains in its adapter's own dtype (auto), whatever the checkpoint's run used
-    const cfg: TrainConfig = { ...TRAIN_DEFAULTS, ...this.loaded?.meta.train, ...this.trainer?.cfg, ...settings, ...shape, dtype: 'auto' };
+    // the page trains in its adapter's own dtype (auto) unless told otherwise, whatever the checkpoint's run used
+    const cfg: TrainConfig = { ...TRAIN_DEFAULTS, ...this.loaded?.meta.train, dtype: 'auto', ...this.trainer?.cfg, ...settings, ...shape };
     let trainer: Trainer;
     try {
       trainer = new Trainer(cfg, splitTokens(known.ids, tokenizer.vocabSize), model);
