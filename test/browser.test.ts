@@ -3,7 +3,8 @@
 // the page's test hook (window.__gpt) must reproduce Node's logits and greedy text, train the
 // model further (with Node's losses), and save a checkpoint that Node loads with the same logits;
 // then open a Hugging Face GPT-2 model's files through the page's file input (GPT-2's logits); a
-// served checkpoint that fails is said on the page.
+// served checkpoint that fails is said on the page; a run and a generation go on in a background
+// tab (timers throttled), with GPU memory flat from round to round.
 // Also: the static server's content types and path-traversal rejection, and the bundle guard
 // against Node-only imports. Fails (never skips) when Chromium or WebGPU in it is missing.
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
@@ -312,6 +313,30 @@ describe('the demo page in Chromium (WebGPU)', () => {
       await other.close();
       await damaged.close();
     }
+  });
+  it('a run and a generation go on in a background tab (its timers throttled, as Chrome does), and GPU memory stays flat round after round', async () => {
+    usePage();
+    const live = await page.evaluate(async () => {
+      const text = 'a small text for a run in a tab the user switched away from.\n'.repeat(20);
+      await window.__gpt.newModel(text, { nLayer: 1, nHead: 2, nEmbd: 16, blockSize: 16 }, { batchSize: 2, evalInterval: 1000, evalIters: 1 });
+      const timer = window.setTimeout;
+      // Chrome wakes a background tab's timers once a second, once a minute after five minutes there
+      window.setTimeout = ((fn: () => void, ms = 0) => timer(fn, Math.max(ms, 60_000))) as typeof setTimeout;
+      const stall = (what: string) => new Promise<never>((_, reject) => timer(() => reject(new Error(`${what} stalled in a background tab`)), 30_000));
+      const bytes: number[] = [];
+      try {
+        for (let round = 0; round < 2; round++) {
+          await Promise.race([window.__gpt.trainSteps(3, { text }), stall('training')]);
+          await Promise.race([window.__gpt.greedy('a small', 5), stall('generation')]);
+          await window.__gpt.saveCheckpointBytes();
+          bytes.push((await window.__gpt.memory()).liveBytes);
+        }
+      } finally {
+        window.setTimeout = timer;
+      }
+      return bytes;
+    });
+    expect(live[1], 'live GPU bytes after a second round of training, sampling and saving').toBe(live[0]);
   });
 });
 

@@ -7,6 +7,7 @@
 import { runChecks } from '../check/report.js';
 import { device, initDevice, type DeviceInfo } from '../device/device.js';
 import { formatBytes } from '../gpt/memory-plan.js';
+import { autotuneSettled } from '../kernels/autotune.js';
 import { TRAIN_RANGES } from '../gpt/trainer.js';
 import { rangeProblem, type Range } from '../io/value-ranges.js';
 import { LossChart } from './chart.js';
@@ -82,7 +83,15 @@ let runTarget: number | null = null;
 /** The step of the chart's last evaluation (not repeated when a run resumes there). */
 let lastEvalStep = -1;
 
-const yieldToPage = () => new Promise<void>((r) => setTimeout(r, 0));
+/**
+ * Lets the page take input and paint between steps. A message, not a timer: a background tab's
+ * timers fire once a second at most (once a minute after five minutes there), which would all but
+ * stop a run or a generation left in a tab the user switched away from.
+ */
+const pageTurn = new MessageChannel();
+const turnsWaiting: (() => void)[] = [];
+pageTurn.port1.onmessage = () => turnsWaiting.shift()?.();
+const yieldToPage = () => new Promise<void>((r) => (turnsWaiting.push(r), pageTurn.port2.postMessage(null)));
 
 /** The input's number, or an error naming the field and its range (the CLI's ranges where they exist). */
 function num(input: Input, what: string, range: Range): number {
@@ -456,5 +465,6 @@ window.__gpt = {
       return losses;
     }),
   saveCheckpointBytes: () => exclusive('saving', () => session.save()),
+  memory: () => autotuneSettled().then(() => device().memory()),
   checkOps: (opts = {}) => exclusive('checking', () => runChecks(opts)),
 };
