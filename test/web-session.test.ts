@@ -143,11 +143,38 @@ describe('Session training text', () => {
     session.newModel('some english text.\n'.repeat(20), { nLayer: 1, nHead: 2, nEmbd: 16, blockSize: 16 }, { batchSize: 2 });
     try {
       expect(() => session.trainerFor('日本語'.repeat(100))).toThrow(
-        /^the train split has 0 tokens, too few for sequences of blockSize 16 .* \(300 characters the tokenizer does not know were left out: "日" \(U\+65E5\) x100, "本" \(U\+672C\) x100, "語" \(U\+8A9E\) x100\)$/,
+        /^the text gives 0 tokens, too few for block 16: .*; use a longer text \(\d+ tokens or more\) or a smaller block \(300 characters the tokenizer does not know were left out: "日" \(U\+65E5\) x100, "本" \(U\+672C\) x100, "語" \(U\+8A9E\) x100\)$/,
       );
     } finally {
       release(session);
     }
+  });
+});
+
+describe('Session new model', () => {
+  const shape = { nLayer: 1, nHead: 2, nEmbd: 16, blockSize: 16 };
+  it.each([
+    ['', /^there is no text to train on: paste a text or open a text file$/],
+    ['abcabc', /^the text gives 6 tokens, too few for block 16: each of its training 90% and validation 10% needs more than 17; use a longer text \(171 tokens or more\) or a smaller block$/],
+  ])('from %j is refused in one line saying what to do; the model before it stays', (text, message) => {
+    const session = new Session();
+    session.newModel('some english text.\n'.repeat(20), shape);
+    const model = session.model;
+    expect(() => session.newModel(text, shape)).toThrow(message);
+    expect(session.model).toBe(model);
+    release(session);
+  });
+
+  it('needs as many tokens as it says: one fewer is refused, that many train', () => {
+    const session = new Session();
+    const text = (n: number) => 'abcdefghij'.repeat(20).slice(0, n);
+    const need = Number(/\((\d+) tokens or more\)/.exec((() => { try { session.newModel('ab', shape); } catch (e) { return (e as Error).message; } return ''; })())![1]);
+    // each split needs more than blockSize + 1 tokens (a block and its targets): counted here apart from the code
+    const fits = (n: number) => Math.floor(n * 0.9) > 17 && n - Math.floor(n * 0.9) > 17;
+    expect(fits(need) && !fits(need - 1)).toBe(true);
+    expect(() => session.newModel(text(need - 1), shape)).toThrow(/too few for block 16/);
+    expect(session.newModel(text(need), shape).source).toBe('new model');
+    release(session);
   });
 });
 

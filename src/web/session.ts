@@ -55,9 +55,10 @@ export class Session {
 
   /** A fresh model with a character tokenizer of `text`, and a trainer on that text. */
   newModel(text: string, shape: ModelShape, settings: TrainSettings = {}): ModelSummary {
+    if (!text) throw new Error('there is no text to train on: paste a text or open a text file');
     const tokenizer = CharTokenizer.train(text);
     const cfg: TrainConfig = { ...TRAIN_DEFAULTS, ...shape, dropout: 0, bias: false, ...settings };
-    const trainer = new Trainer(cfg, splitTokens(Int32Array.from(tokenizer.encode(text)), tokenizer.vocabSize));
+    const trainer = new Trainer(cfg, splitTokens(Int32Array.from(tokenizer.encode(text)), tokenizer.vocabSize, shape.blockSize));
     this.replace(trainer.model, tokenizer, 'new model');
     this.trainer = trainer;
     this.trainText = text;
@@ -101,7 +102,7 @@ export class Session {
     const cfg: TrainConfig = { ...TRAIN_DEFAULTS, ...this.loaded?.meta.train, dtype: 'auto', ...this.trainer?.cfg, ...settings, ...shape };
     let trainer: Trainer;
     try {
-      trainer = new Trainer(cfg, splitTokens(known.ids, tokenizer.vocabSize), model);
+      trainer = new Trainer(cfg, splitTokens(known.ids, tokenizer.vocabSize, blockSize), model);
     } catch (e) {
       // too few tokens from a long text: its characters are not the model's
       throw known.dropped ? new Error(`${(e as Error).message} (${this.textNote})`) : e;
@@ -220,9 +221,22 @@ export class Session {
   }
 }
 
-/** First 90% for training, the rest for validation (as `gpt prepare` splits). */
-function splitTokens(ids: Int32Array, vocabSize: number): { train: Int32Array; val: Int32Array; vocabSize: number } {
-  const n = Math.floor(ids.length * 0.9);
+/** Where the validation split starts: the first 90% of the tokens train (as `gpt prepare` splits). */
+const trainTokens = (n: number) => Math.floor(n * 0.9);
+/** Whether both splits of n tokens hold a block of T and its next-token targets (as Trainer checks). */
+const splitsFit = (n: number, T: number) => Math.min(trainTokens(n), n - trainTokens(n)) > T + 1;
+
+/** The training and validation splits of a text's tokens; too few for a block is said in the page's terms. */
+function splitTokens(ids: Int32Array, vocabSize: number, blockSize: number): { train: Int32Array; val: Int32Array; vocabSize: number } {
+  if (!splitsFit(ids.length, blockSize)) {
+    let need = Math.max(ids.length + 1, 10 * blockSize); // the validation 10% needs more than 10 * (blockSize + 1): a few steps from here
+    while (!splitsFit(need, blockSize)) need++;
+    throw new Error(
+      `the text gives ${ids.length} tokens, too few for block ${blockSize}: each of its training 90% and validation 10% needs more than ${blockSize + 1}; ` +
+        `use a longer text (${need} tokens or more) or a smaller block`,
+    );
+  }
+  const n = trainTokens(ids.length);
   return { train: ids.slice(0, n), val: ids.slice(n), vocabSize };
 }
 
