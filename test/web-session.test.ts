@@ -208,6 +208,21 @@ describe('Session training on other text', () => {
   });
 });
 
+describe('Session loads a damaged file', () => {
+  it.each([
+    ['empty', new Uint8Array(0)],
+    ['text', new TextEncoder().encode('not a checkpoint at all, just some text')],
+  ])('(%s) in one line saying what went wrong and what to open instead; the model stays', (_, bytes) => {
+    const session = new Session();
+    session.newModel('some english text.\n'.repeat(20), { nLayer: 1, nHead: 2, nEmbd: 16, blockSize: 16 });
+    expect(() => session.load(bytes, 'bad.safetensors')).toThrow(
+      /^bad\.safetensors: not a readable safetensors file \(safetensors: .+\): open a checkpoint saved by this page, or a gpt train run's model-\*\.safetensors$/,
+    );
+    expect(session.source).toBe('new model');
+    release(session);
+  });
+});
+
 describe('Session saves', () => {
   it("a model loaded and not trained since with its checkpoint's step, run settings and optimizer moments", async () => {
     const text = 'a checkpoint saved in Node, loaded and saved again in the page. '.repeat(10);

@@ -2,7 +2,7 @@
 // for it. No DOM here: the page (main.ts) and its test hook both drive this object. Everything it
 // imports is platform-free, so the same code runs in Node and in the browser bundle.
 import { noGrad } from '../autograd/mode.js';
-import { decodeCheckpoint, encodeCheckpoint, modelFromCheckpoint, restoreOptimizer, type Checkpoint } from '../gpt/checkpoint.js';
+import { decodeCheckpoint, encodeCheckpoint, modelFromCheckpoint, restoreOptimizer, UnreadableCheckpointError, type Checkpoint } from '../gpt/checkpoint.js';
 import { generate, type GenerateOptions } from '../gpt/generate.js';
 import { decodeHF, HF_FILES, type HFModelFiles } from '../gpt/hf/index.js';
 import type { GPT, GPTConfig } from '../gpt/model.js';
@@ -45,7 +45,14 @@ export class Session {
 
   /** Replaces the model with the one in a checkpoint file's bytes. */
   load(bytes: Uint8Array, source: string): ModelSummary {
-    return this.adopt(decodeCheckpoint(bytes, source), source);
+    let ckpt: Checkpoint;
+    try {
+      ckpt = decodeCheckpoint(bytes, source);
+    } catch (e) {
+      if (!(e instanceof UnreadableCheckpointError)) throw e;
+      throw new Error(`${e.message}: open a checkpoint saved by this page, or a gpt train run's model-*.safetensors`);
+    }
+    return this.adopt(ckpt, source);
   }
 
   /** Replaces the model with a Hugging Face GPT-2 model's: config.json's text, model.safetensors's bytes, tokenizer.json's text. */
