@@ -294,6 +294,12 @@ describe('the demo page in Chromium (WebGPU)', () => {
     await expect.poll(() => page.locator('#error').textContent()).toMatch(/^cannot read huge\.safetensors \(3\.00 GiB\) into memory: \S/);
     expect(await page.evaluate(() => window.__gpt.summary().source)).toBe(source);
     await page.fill('#steps', '500');
+    // fields that disagree are named as the page names them
+    await page.fill('#n-head', '3');
+    await page.click('#new-model');
+    await expect.poll(() => page.locator('#error').textContent()).toBe('embd (64) must be divisible by heads (3): change one of them');
+    expect(await page.evaluate(() => window.__gpt.summary().source)).toBe(source);
+    await page.fill('#n-head', '2');
   });
 
   it("a served checkpoint damaged since the server started is one line on the page, with the server's reason", async () => {

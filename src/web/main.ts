@@ -8,7 +8,7 @@ import { runChecks } from '../check/report.js';
 import { device, initDevice, type DeviceInfo } from '../device/device.js';
 import { formatBytes } from '../gpt/memory-plan.js';
 import { autotuneSettled } from '../kernels/autotune.js';
-import { TRAIN_RANGES } from '../gpt/trainer.js';
+import { headsProblem, TRAIN_RANGES } from '../gpt/trainer.js';
 import { rangeProblem, type Range } from '../io/value-ranges.js';
 import { LossChart } from './chart.js';
 import type { GptHook, ReadyState } from './hook.js';
@@ -285,12 +285,15 @@ function samplingFromUi(): Parameters<GptHook['generate']>[1] {
 
 // ---- training ---------------------------------------------------------------------------------
 function shapeFromUi(): ModelShape {
-  return {
+  const shape = {
     nLayer: num(ui.nLayer, 'layers', TRAIN_RANGES.nLayer),
     nHead: num(ui.nHead, 'heads', TRAIN_RANGES.nHead),
     nEmbd: num(ui.nEmbd, 'embd', TRAIN_RANGES.nEmbd),
     blockSize: num(ui.blockSize, 'block', { int: true, min: 2 }),
   };
+  const problem = headsProblem(shape, (key) => (key === 'nEmbd' ? 'embd' : 'heads')); // the Trainer would name cfg.nEmbd
+  if (problem) throw new Error(`${problem}: change one of them`);
+  return shape;
 }
 
 const stepsFromUi = () => num(ui.steps, 'steps', { int: true, min: 1 });
