@@ -300,6 +300,18 @@ describe('the demo page in Chromium (WebGPU)', () => {
     await expect.poll(() => page.locator('#error').textContent()).toBe('embd (64) must be divisible by heads (3): change one of them');
     expect(await page.evaluate(() => window.__gpt.summary().source)).toBe(source);
     await page.fill('#n-head', '2');
+    // a text file that is not UTF-8 (Latin-1's é) would train on U+FFFD in its place
+    const latin1 = join(dir, 'latin1.txt');
+    writeFileSync(latin1, Buffer.from('caf\xe9 au lait\n', 'latin1'));
+    const text = await page.inputValue('#text');
+    await page.locator('#text-file').setInputFiles(latin1);
+    await expect.poll(() => page.locator('#error').textContent()).toBe('latin1.txt is not UTF-8 text: save it as UTF-8 (an editor\'s Save As offers the encoding) and open it again');
+    expect(await page.inputValue('#text')).toBe(text);
+    const utf8 = join(dir, 'utf8.txt');
+    writeFileSync(utf8, 'café au lait, 日本語\n');
+    await page.locator('#text-file').setInputFiles(utf8);
+    await expect.poll(() => page.inputValue('#text')).toBe('café au lait, 日本語\n');
+    await page.fill('#text', text);
   });
 
   it("a served checkpoint damaged since the server started is one line on the page, with the server's reason", async () => {

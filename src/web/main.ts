@@ -215,6 +215,16 @@ async function readPicked<T>(file: File, read: (f: File) => Promise<T>): Promise
   }
 }
 
+/** A text file's text; one that is not UTF-8 is refused (File.text() would put U+FFFD, which the model learns, where its bytes were). */
+async function readUtf8(file: File): Promise<string> {
+  const bytes = await readPicked(file, (f) => f.arrayBuffer());
+  try {
+    return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    throw new Error(`${file.name} is not UTF-8 text: save it as UTF-8 (an editor's Save As offers the encoding) and open it again`);
+  }
+}
+
 async function loadFromUrl(url: string): Promise<ModelSummary> {
   const res = await fetch(url, { cache: 'no-store' });
   if (!res.ok) {
@@ -388,7 +398,7 @@ ui.textFile.onchange = action(async () => {
   const file = ui.textFile.files?.[0];
   ui.textFile.value = '';
   if (!file) return;
-  ui.text.value = await file.text();
+  ui.text.value = await readUtf8(file);
   showTextInfo();
 });
 ui.text.oninput = showTextInfo;
