@@ -128,6 +128,11 @@ export class Session {
     old?.dispose();
     this.trainer = trainer;
     this.trainText = text;
+    if (this.loaded?.optimizer) {
+      // the trainer has the moments now (on the GPU), and save() takes them from it
+      const { optimizer: _restored, ...rest } = this.loaded;
+      this.loaded = rest;
+    }
     return trainer;
   }
 
