@@ -277,6 +277,14 @@ describe('the demo page in Chromium (WebGPU)', () => {
     const diff = maxAbsDiff(await page.evaluate((p) => window.__gpt.logitsFor(p), prompt), want);
     console.log(`Hugging Face GPT-2 model in the page: max |browser - float64 GPT-2| = ${diff.toExponential(2)}`);
     expect(diff).toBeLessThan(1e-4);
+    // an older save, with vocab.json and merges.txt for its tokenizer
+    const pair = join(dir, 'hf-gpt2-pair');
+    writeGPT2Dir(pair, params, { prefix: false, head: true, tokenizer: 'vocab+merges' });
+    await page.evaluate(() => window.__gpt.newModel('a model to replace\n'.repeat(20), { nLayer: 1, nHead: 1, nEmbd: 8, blockSize: 8 }));
+    await input.setInputFiles(['config.json', 'model.safetensors', 'vocab.json', 'merges.txt'].map((f) => join(pair, f)));
+    await expect.poll(() => page.evaluate(() => window.__gpt.summary().source)).toBe('Hugging Face model');
+    expect(await page.locator('#error').isHidden()).toBe(true);
+    expect(maxAbsDiff(await page.evaluate((p) => window.__gpt.logitsFor(p), prompt), want)).toBeLessThan(1e-4);
   });
 
   it('a bad field or an unreadable file is one line on the page, and the model stays', async () => {

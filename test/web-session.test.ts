@@ -27,13 +27,15 @@ function release(session: Session): void {
   session.model?.dispose();
 }
 
-const WHAT = /: open a checkpoint \(one \.safetensors file alone\), or a Hugging Face GPT-2 model's config\.json, model\.safetensors and tokenizer\.json together$/;
+const WHAT = /: open a checkpoint \(one \.safetensors file alone\), or a Hugging Face GPT-2 model's config\.json, model\.safetensors and tokenizer\.json \(or vocab\.json and merges\.txt\) together$/;
 
 describe('pickModelFiles', () => {
   it.each([
     [['gpt-step500.safetensors'], { checkpoint: 'gpt-step500.safetensors' }],
     [['README.md', 'config.json', 'model.safetensors', 'vocab.json', 'tokenizer.json'], { config: 'config.json', weights: 'model.safetensors', tokenizer: 'tokenizer.json' }],
     [['config.json', 'model.safetensors'], { config: 'config.json', weights: 'model.safetensors' }],
+    // a save with GPT-2's own tokenizer pair instead of tokenizer.json (decodeHF reads either)
+    [['config.json', 'merges.txt', 'model.safetensors', 'vocab.json'], { config: 'config.json', weights: 'model.safetensors', vocab: 'vocab.json', merges: 'merges.txt' }],
     // file systems that ignore case may show other cases: the names are kept as picked
     [['CONFIG.JSON', 'Model.SafeTensors', 'Tokenizer.json'], { config: 'CONFIG.JSON', weights: 'Model.SafeTensors', tokenizer: 'Tokenizer.json' }],
   ])('%j -> %j', (names, want) => expect(pickModelFiles(names)).toEqual(want));

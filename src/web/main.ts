@@ -6,6 +6,7 @@
 // the page stays responsive; one piece of work runs at a time.
 import { runChecks } from '../check/report.js';
 import { device, initDevice, type DeviceInfo } from '../device/device.js';
+import type { HFModelFiles } from '../gpt/hf/index.js';
 import { formatBytes } from '../gpt/memory-plan.js';
 import { autotuneSettled } from '../kernels/autotune.js';
 import { headsProblem, TRAIN_RANGES } from '../gpt/trainer.js';
@@ -202,7 +203,8 @@ async function loadFiles(files: File[]): Promise<ModelSummary> {
   const text = (name: string) => readPicked(file(name), (f) => f.text());
   if ('checkpoint' in picked) return loadBytes(await bytes(picked.checkpoint), picked.checkpoint);
   const weights = await bytes(picked.weights);
-  const hf = { config: await text(picked.config), weights, ...(picked.tokenizer && { tokenizer: await text(picked.tokenizer) }) };
+  const hf: HFModelFiles = { config: await text(picked.config), weights };
+  for (const file of ['tokenizer', 'vocab', 'merges'] as const) if (picked[file]) hf[file] = await text(picked[file]);
   return shown(session.loadHF(hf, 'Hugging Face model'), weights.length);
 }
 

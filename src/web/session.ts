@@ -252,20 +252,25 @@ function splitTokens(ids: Int32Array, vocabSize: number, blockSize: number): { t
   return { train: ids.slice(0, n), val: ids.slice(n), vocabSize };
 }
 
-/** Which of the files picked together to load: one checkpoint, or a Hugging Face GPT-2 model's files (its tokenizer.json when picked). */
-export type PickedModel = { checkpoint: string } | { config: string; weights: string; tokenizer?: string };
+/**
+ * Which of the files picked together to load: one checkpoint, or a Hugging Face GPT-2 model's
+ * files (its tokenizer.json when picked, else GPT-2's vocab.json and merges.txt when picked).
+ */
+export type PickedModel = { checkpoint: string } | { config: string; weights: string; tokenizer?: string; vocab?: string; merges?: string };
 
 /**
  * The model among files picked together, by name (any case, as file systems that ignore it may
  * show them): a lone .safetensors file is a checkpoint (ours); with config.json, the files of a
- * Hugging Face model directory (others, such as its README or vocab.json, are left alone).
+ * Hugging Face model directory (others, such as its README, are left alone).
  * Anything else is a one-line error saying what to pick.
  */
 export function pickModelFiles(names: readonly string[]): PickedModel {
   const named = (file: string) => names.find((n) => n.toLowerCase() === file);
   const weights = names.filter((n) => n.toLowerCase().endsWith('.safetensors'));
-  const [config, tokenizer] = [named(HF_FILES.config), named(HF_FILES.tokenizer)];
-  const what = `open a checkpoint (one .safetensors file alone), or a Hugging Face GPT-2 model's ${HF_FILES.config}, ${HF_FILES.weights} and ${HF_FILES.tokenizer} together`;
+  const [config, tokenizer, vocab, merges] = [named(HF_FILES.config), named(HF_FILES.tokenizer), named(HF_FILES.vocab), named(HF_FILES.merges)];
+  const what =
+    `open a checkpoint (one .safetensors file alone), or a Hugging Face GPT-2 model's ${HF_FILES.config}, ${HF_FILES.weights} and ` +
+    `${HF_FILES.tokenizer} (or ${HF_FILES.vocab} and ${HF_FILES.merges}) together`;
   const listed = names.map((n) => JSON.stringify(n)).join(', ');
   if (weights.length > 1) throw new Error(`several .safetensors files picked (${weights.join(', ')}): ${what}`);
   if (!config) {
@@ -274,5 +279,5 @@ export function pickModelFiles(names: readonly string[]): PickedModel {
     throw new Error(`${weights.length ? `no ${HF_FILES.config} among` : 'no model in'} ${listed}: ${what}`);
   }
   if (!weights.length) throw new Error(`${config} without its weights (${HF_FILES.weights}): ${what}`);
-  return { config, weights: weights[0]!, ...(tokenizer && { tokenizer }) };
+  return { config, weights: weights[0]!, ...(tokenizer ? { tokenizer } : { ...(vocab && { vocab }), ...(merges && { merges }) }) };
 }
