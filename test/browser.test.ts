@@ -166,6 +166,15 @@ describe('the demo page in Chromium (WebGPU)', () => {
     expect(diff).toBeLessThan(1e-4);
   });
 
+  it("shows the loaded run's learning rate where it stopped and its batch in the training fields", async () => {
+    usePage();
+    // nanoGPT's get_lr at the checkpoint's step, in float64
+    const { learningRate: lr, minLr, warmupIters: warmup, lrDecayIters: decay } = cfg;
+    const want = minLr + 0.5 * (1 + Math.cos((Math.PI * (NODE_STEPS - warmup)) / (decay - warmup))) * (lr - minLr);
+    expect(Number(await page.inputValue('#lr'))).toBe(Number(want.toPrecision(4)));
+    expect(await page.inputValue('#batch-size')).toBe(String(cfg.batchSize));
+  });
+
   it('greedy generation gives the same text as Node', async () => {
     usePage();
     const fromPage = await page.evaluate((p) => window.__gpt.greedy(p, 40), PROMPT);

@@ -280,6 +280,29 @@ describe('Session training a loaded checkpoint', () => {
   });
 });
 
+describe("Session summary of a loaded run", () => {
+  it("gives the learning rate the run's schedule has reached and its batch, to go on from (the page's default rate may be 30x it)", async () => {
+    const text = 'a run stopped halfway through its decay. '.repeat(15);
+    const tokenizer = CharTokenizer.train(text);
+    const ids = Int32Array.from(tokenizer.encode(text));
+    const cfg = { ...TRAIN_DEFAULTS, nLayer: 1, nHead: 2, nEmbd: 16, blockSize: 16, batchSize: 3, learningRate: 2e-3, minLr: 1e-4, warmupIters: 2, lrDecayIters: 10 };
+    const trainer = new Trainer(cfg, { train: ids.slice(0, 500), val: ids.slice(500), vocabSize: tokenizer.vocabSize });
+    for (let i = 0; i < 7; i++) await trainer.trainStep(false);
+    const bytes = await encodeCheckpoint(trainer.model, tokenizer, { optimizer: trainer.optimizer, train: cfg, trainer: await trainer.state() });
+    trainer.dispose();
+    trainer.model.dispose();
+    const session = new Session();
+    const summary = session.load(bytes, 'gpt-step7.safetensors');
+    // nanoGPT's get_lr at step 7 of warmup 2, decay to step 10, in float64
+    const cosine = 1e-4 + 0.5 * (1 + Math.cos((Math.PI * (7 - 2)) / (10 - 2))) * (2e-3 - 1e-4);
+    expect(summary.run?.batchSize).toBe(3);
+    expect(summary.run?.learningRate).toBeCloseTo(cosine, 12);
+    session.newModel(text, { nLayer: 1, nHead: 2, nEmbd: 16, blockSize: 16 });
+    expect(session.summary().run, 'a new model has no run to go on from').toBeUndefined();
+    release(session);
+  });
+});
+
 describe('Session after a diverged run', () => {
   it('refuses the model, whose weights hold NaN now, in one line saying what to do; a new model replaces it', async () => {
     const text = 'a run with far too high a learning rate.\n'.repeat(20);

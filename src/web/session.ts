@@ -9,6 +9,7 @@ import type { GPT, GPTConfig } from '../gpt/model.js';
 import { CharTokenizer, describeLeftOut, encodeKnown, encodePrompt, TextStream, type Tokenizer } from '../gpt/tokenizer/index.js';
 import { TRAIN_DEFAULTS, Trainer, trainConfigProblem, TrainingDivergedError, type TrainConfig } from '../gpt/trainer.js';
 import { tensor } from '../ops/index.js';
+import { learningRate } from '../optim/schedule.js';
 import { scope } from '../tensor/scope.js';
 import { enterEval, leaveEval } from '../nn/eval-mode.js';
 
@@ -26,6 +27,8 @@ export interface ModelSummary {
   tokenizer: string;
   vocabSize: number;
   step: number;
+  /** A loaded checkpoint's run, until the page trains it: the learning rate its schedule reached at its step, and its batch size (to go on as it would have). */
+  run?: { learningRate: number; batchSize: number };
 }
 
 export class Session {
@@ -75,13 +78,18 @@ export class Session {
 
   summary(): ModelSummary {
     const { model, tokenizer } = this.need();
+    const step = this.trainer?.step ?? this.loaded?.meta.trainer?.step ?? 0;
+    const run = this.trainer ? undefined : this.loaded?.meta.train;
     return {
       source: this.source,
       config: { ...model.config },
       params: model.numParams(),
       tokenizer: tokenizer.kind,
       vocabSize: tokenizer.vocabSize,
-      step: this.trainer?.step ?? this.loaded?.meta.trainer?.step ?? 0,
+      step,
+      ...(run && {
+        run: { learningRate: learningRate(step, { lr: run.learningRate, minLr: run.minLr, warmupSteps: run.warmupIters, decaySteps: run.lrDecayIters }), batchSize: run.batchSize },
+      }),
     };
   }
 
