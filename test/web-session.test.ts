@@ -299,6 +299,14 @@ describe("Session summary of a loaded run", () => {
     expect(summary.run?.learningRate).toBeCloseTo(cosine, 12);
     session.newModel(text, { nLayer: 1, nHead: 2, nEmbd: 16, blockSize: 16 });
     expect(session.summary().run, 'a new model has no run to go on from').toBeUndefined();
+
+    // a run decayed to minLr 0 has no rate to go on at (the page refuses 0): only its batch
+    const done = new Trainer({ ...cfg, minLr: 0, lrDecayIters: 3 }, { train: ids.slice(0, 500), val: ids.slice(500), vocabSize: tokenizer.vocabSize });
+    for (let i = 0; i < 4; i++) await done.trainStep(false);
+    const finished = await encodeCheckpoint(done.model, tokenizer, { train: { ...cfg, minLr: 0, lrDecayIters: 3 }, trainer: await done.state() });
+    done.dispose();
+    done.model.dispose();
+    expect(session.load(finished, 'gpt-step4.safetensors').run).toEqual({ batchSize: 3 });
     release(session);
   });
 });

@@ -193,7 +193,7 @@ function shown(s: ModelSummary, bytes: number): ModelSummary {
   ui.trainStats.textContent = '';
   if (s.run) {
     // Train goes on at the rate the run had reached, not the page's default (a decayed run's may be 30x below it)
-    ui.lr.value = String(Number(s.run.learningRate.toPrecision(4)));
+    if (s.run.learningRate) ui.lr.value = String(Number(s.run.learningRate.toPrecision(4)));
     ui.batchSize.value = String(s.run.batchSize);
   }
   showModel(s, `${(bytes / 2 ** 20).toFixed(2)} MiB`);

@@ -27,8 +27,11 @@ export interface ModelSummary {
   tokenizer: string;
   vocabSize: number;
   step: number;
-  /** A loaded checkpoint's run, until the page trains it: the learning rate its schedule reached at its step, and its batch size (to go on as it would have). */
-  run?: { learningRate: number; batchSize: number };
+  /**
+   * A loaded checkpoint's run, until the page trains it: the learning rate its schedule reached at
+   * its step (none where that is 0: a run decayed to minLr 0), and its batch size, to go on as it would have.
+   */
+  run?: { learningRate?: number; batchSize: number };
 }
 
 export class Session {
@@ -80,6 +83,7 @@ export class Session {
     const { model, tokenizer } = this.need();
     const step = this.trainer?.step ?? this.loaded?.meta.trainer?.step ?? 0;
     const run = this.trainer ? undefined : this.loaded?.meta.train;
+    const lr = run && learningRate(step, { lr: run.learningRate, minLr: run.minLr, warmupSteps: run.warmupIters, decaySteps: run.lrDecayIters });
     return {
       source: this.source,
       config: { ...model.config },
@@ -87,9 +91,7 @@ export class Session {
       tokenizer: tokenizer.kind,
       vocabSize: tokenizer.vocabSize,
       step,
-      ...(run && {
-        run: { learningRate: learningRate(step, { lr: run.learningRate, minLr: run.minLr, warmupSteps: run.warmupIters, decaySteps: run.lrDecayIters }), batchSize: run.batchSize },
-      }),
+      ...(run && { run: { ...(lr && { learningRate: lr }), batchSize: run.batchSize } }),
     };
   }
 
