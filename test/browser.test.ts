@@ -349,6 +349,25 @@ describe('the demo page in Chromium (WebGPU)', () => {
       await damaged.close();
     }
   });
+  it('Resume after Stop goes to the steps field as it is then (counted from where the run began), like the other fields', async () => {
+    usePage();
+    const text = 'a run stopped, its length changed, resumed.\n'.repeat(30);
+    await page.evaluate((t) => window.__gpt.newModel(t, { nLayer: 1, nHead: 2, nEmbd: 16, blockSize: 16 }), text);
+    await page.fill('#text', text);
+    await page.fill('#steps', '1000');
+    await page.click('#train');
+    await expect.poll(() => page.evaluate(() => window.__gpt.summary().step), { timeout: 60_000 }).toBeGreaterThanOrEqual(2);
+    await page.click('#stop-train');
+    await expect.poll(() => page.locator('#train').textContent()).toBe('Resume');
+    const stoppedAt = await page.evaluate(() => window.__gpt.summary().step);
+    await page.fill('#steps', String(stoppedAt + 3));
+    await page.click('#train');
+    await expect.poll(() => page.locator('#train').textContent(), { timeout: 60_000 }).toBe('Train');
+    expect(await page.evaluate(() => window.__gpt.summary().step)).toBe(stoppedAt + 3);
+    expect(await page.locator('#train-stats').textContent()).toMatch(new RegExp(`^step ${stoppedAt + 3}/${stoppedAt + 3} `));
+    await page.fill('#steps', '500');
+  });
+
   it('a run and a generation go on in a background tab (its timers throttled, as Chrome does), and GPU memory stays flat round after round', async () => {
     usePage();
     const live = await page.evaluate(async () => {

@@ -79,8 +79,8 @@ let gpuReady = false;
 let serverCheckpoint = false;
 let busy: 'loading' | 'generating' | 'training' | 'saving' | 'checking' | null = null;
 let stopRequested = false;
-/** The step a stopped training run was heading for (Resume continues to it). */
-let runTarget: number | null = null;
+/** The step a stopped training run began at: Resume goes on to it plus the steps field as it reads then (like the other fields). */
+let runStart: number | null = null;
 /** The step of the chart's last evaluation (not repeated when a run resumes there). */
 let lastEvalStep = -1;
 
@@ -119,7 +119,7 @@ function refresh(): void {
   ui.stopGen.disabled = busy !== 'generating';
   ui.newModel.disabled = !idle;
   ui.train.disabled = !idle;
-  ui.train.textContent = runTarget !== null ? 'Resume' : hasModel ? 'Train' : 'Train a new model';
+  ui.train.textContent = runStart !== null ? 'Resume' : hasModel ? 'Train' : 'Train a new model';
   ui.stopTrain.disabled = busy !== 'training';
 }
 
@@ -187,7 +187,7 @@ async function loadBytes(bytes: Uint8Array, source: string): Promise<ModelSummar
 
 /** A model just loaded from `bytes` bytes of weights, shown (a run before it is forgotten). */
 function shown(s: ModelSummary, bytes: number): ModelSummary {
-  runTarget = null;
+  runStart = null;
   lastEvalStep = -1;
   chart.clear();
   ui.trainStats.textContent = '';
@@ -337,9 +337,9 @@ async function trainRun(steps: number, text: string, settings: TrainSettings): P
   const trainer = session.trainerFor(text, settings);
   if (session.textNote) ui.textInfo.textContent = session.textNote;
   const { batchSize, blockSize, gradAccum, evalInterval } = trainer.cfg;
-  const target = runTarget ?? trainer.step + steps;
+  runStart ??= trainer.step;
+  const target = runStart + steps;
   trainer.cfg.maxIters = target;
-  runTarget = target;
   const losses: number[] = [];
   let tokensPerSec = 0;
   const show = (extra = '') => {
@@ -366,7 +366,7 @@ async function trainRun(steps: number, text: string, settings: TrainSettings): P
     await yieldToPage();
   }
   if (trainer.step >= target) {
-    runTarget = null;
+    runStart = null;
     if (trainer.step % evalInterval === 0) await evaluate();
   }
   show(stopRequested ? ' · stopped' : '');
@@ -376,7 +376,7 @@ async function trainRun(steps: number, text: string, settings: TrainSettings): P
 
 function newModel(text: string, shape: ModelShape, settings: TrainSettings): ModelSummary {
   const s = session.newModel(text, shape, settings);
-  runTarget = null;
+  runStart = null;
   lastEvalStep = -1;
   chart.clear();
   showModel(s);
@@ -474,7 +474,7 @@ window.__gpt = {
         ui.text.value = opts.text;
         showTextInfo();
       }
-      runTarget = null;
+      runStart = null;
       return trainRun(n, ui.text.value, opts.settings ?? settingsFromUi());
     }),
   evaluate: (opts = {}) =>
