@@ -3,7 +3,8 @@
 // the page's test hook (window.__gpt) must reproduce Node's logits and greedy text, train the
 // model further (with Node's losses), and save a checkpoint that Node loads with the same logits;
 // then open a Hugging Face GPT-2 model's files through the page's file input (GPT-2's logits); a
-// served checkpoint that fails is said on the page.
+// served checkpoint that fails is said on the page; a run and a generation go on in a background
+// tab (timers throttled), with GPU memory flat from round to round.
 // Also: the static server's content types and path-traversal rejection, and the bundle guard
 // against Node-only imports. Fails (never skips) when Chromium or WebGPU in it is missing.
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
@@ -165,6 +166,15 @@ describe('the demo page in Chromium (WebGPU)', () => {
     expect(diff).toBeLessThan(1e-4);
   });
 
+  it("shows the loaded run's learning rate where it stopped and its batch in the training fields", async () => {
+    usePage();
+    // nanoGPT's get_lr at the checkpoint's step, in float64
+    const { learningRate: lr, minLr, warmupIters: warmup, lrDecayIters: decay } = cfg;
+    const want = minLr + 0.5 * (1 + Math.cos((Math.PI * (NODE_STEPS - warmup)) / (decay - warmup))) * (lr - minLr);
+    expect(Number(await page.inputValue('#lr'))).toBe(Number(want.toPrecision(4)));
+    expect(await page.inputValue('#batch-size')).toBe(String(cfg.batchSize));
+  });
+
   it('greedy generation gives the same text as Node', async () => {
     usePage();
     const fromPage = await page.evaluate((p) => window.__gpt.greedy(p, 40), PROMPT);
@@ -276,6 +286,14 @@ describe('the demo page in Chromium (WebGPU)', () => {
     const diff = maxAbsDiff(await page.evaluate((p) => window.__gpt.logitsFor(p), prompt), want);
     console.log(`Hugging Face GPT-2 model in the page: max |browser - float64 GPT-2| = ${diff.toExponential(2)}`);
     expect(diff).toBeLessThan(1e-4);
+    // an older save, with vocab.json and merges.txt for its tokenizer
+    const pair = join(dir, 'hf-gpt2-pair');
+    writeGPT2Dir(pair, params, { prefix: false, head: true, tokenizer: 'vocab+merges' });
+    await page.evaluate(() => window.__gpt.newModel('a model to replace\n'.repeat(20), { nLayer: 1, nHead: 1, nEmbd: 8, blockSize: 8 }));
+    await input.setInputFiles(['config.json', 'model.safetensors', 'vocab.json', 'merges.txt'].map((f) => join(pair, f)));
+    await expect.poll(() => page.evaluate(() => window.__gpt.summary().source)).toBe('Hugging Face model');
+    expect(await page.locator('#error').isHidden()).toBe(true);
+    expect(maxAbsDiff(await page.evaluate((p) => window.__gpt.logitsFor(p), prompt), want)).toBeLessThan(1e-4);
   });
 
   it('a bad field or an unreadable file is one line on the page, and the model stays', async () => {
@@ -293,6 +311,24 @@ describe('the demo page in Chromium (WebGPU)', () => {
     await expect.poll(() => page.locator('#error').textContent()).toMatch(/^cannot read huge\.safetensors \(3\.00 GiB\) into memory: \S/);
     expect(await page.evaluate(() => window.__gpt.summary().source)).toBe(source);
     await page.fill('#steps', '500');
+    // fields that disagree are named as the page names them
+    await page.fill('#n-head', '3');
+    await page.click('#new-model');
+    await expect.poll(() => page.locator('#error').textContent()).toBe('embd (64) must be divisible by heads (3): change one of them');
+    expect(await page.evaluate(() => window.__gpt.summary().source)).toBe(source);
+    await page.fill('#n-head', '2');
+    // a text file that is not UTF-8 (Latin-1's é) would train on U+FFFD in its place
+    const latin1 = join(dir, 'latin1.txt');
+    writeFileSync(latin1, Buffer.from('caf\xe9 au lait\n', 'latin1'));
+    const text = await page.inputValue('#text');
+    await page.locator('#text-file').setInputFiles(latin1);
+    await expect.poll(() => page.locator('#error').textContent()).toBe('latin1.txt is not UTF-8 text: save it as UTF-8 (an editor\'s Save As offers the encoding) and open it again');
+    expect(await page.inputValue('#text')).toBe(text);
+    const utf8 = join(dir, 'utf8.txt');
+    writeFileSync(utf8, 'café au lait, 日本語\n');
+    await page.locator('#text-file').setInputFiles(utf8);
+    await expect.poll(() => page.inputValue('#text')).toBe('café au lait, 日本語\n');
+    await page.fill('#text', text);
   });
 
   it("a served checkpoint damaged since the server started is one line on the page, with the server's reason", async () => {
@@ -312,6 +348,49 @@ describe('the demo page in Chromium (WebGPU)', () => {
       await other.close();
       await damaged.close();
     }
+  });
+  it('Resume after Stop goes to the steps field as it is then (counted from where the run began), like the other fields', async () => {
+    usePage();
+    const text = 'a run stopped, its length changed, resumed.\n'.repeat(30);
+    await page.evaluate((t) => window.__gpt.newModel(t, { nLayer: 1, nHead: 2, nEmbd: 16, blockSize: 16 }), text);
+    await page.fill('#text', text);
+    await page.fill('#steps', '1000');
+    await page.click('#train');
+    await expect.poll(() => page.evaluate(() => window.__gpt.summary().step), { timeout: 60_000 }).toBeGreaterThanOrEqual(2);
+    await page.click('#stop-train');
+    await expect.poll(() => page.locator('#train').textContent()).toBe('Resume');
+    const stoppedAt = await page.evaluate(() => window.__gpt.summary().step);
+    await page.fill('#steps', String(stoppedAt + 3));
+    await page.click('#train');
+    await expect.poll(() => page.locator('#train').textContent(), { timeout: 60_000 }).toBe('Train');
+    expect(await page.evaluate(() => window.__gpt.summary().step)).toBe(stoppedAt + 3);
+    expect(await page.locator('#train-stats').textContent()).toMatch(new RegExp(`^step ${stoppedAt + 3}/${stoppedAt + 3} `));
+    await page.fill('#steps', '500');
+  });
+
+  it('a run and a generation go on in a background tab (its timers throttled, as Chrome does), and GPU memory stays flat round after round', async () => {
+    usePage();
+    const live = await page.evaluate(async () => {
+      const text = 'a small text for a run in a tab the user switched away from.\n'.repeat(20);
+      await window.__gpt.newModel(text, { nLayer: 1, nHead: 2, nEmbd: 16, blockSize: 16 }, { batchSize: 2, evalInterval: 1000, evalIters: 1 });
+      const timer = window.setTimeout;
+      // Chrome wakes a background tab's timers once a second, once a minute after five minutes there
+      window.setTimeout = ((fn: () => void, ms = 0) => timer(fn, Math.max(ms, 60_000))) as typeof setTimeout;
+      const stall = (what: string) => new Promise<never>((_, reject) => timer(() => reject(new Error(`${what} stalled in a background tab`)), 30_000));
+      const bytes: number[] = [];
+      try {
+        for (let round = 0; round < 2; round++) {
+          await Promise.race([window.__gpt.trainSteps(3, { text }), stall('training')]);
+          await Promise.race([window.__gpt.greedy('a small', 5), stall('generation')]);
+          await window.__gpt.saveCheckpointBytes();
+          bytes.push((await window.__gpt.memory()).liveBytes);
+        }
+      } finally {
+        window.setTimeout = timer;
+      }
+      return bytes;
+    });
+    expect(live[1], 'live GPU bytes after a second round of training, sampling and saving').toBe(live[0]);
   });
 });
 

@@ -27,13 +27,15 @@ function release(session: Session): void {
   session.model?.dispose();
 }
 
-const WHAT = /: open a checkpoint \(one \.safetensors file alone\), or a Hugging Face GPT-2 model's config\.json, model\.safetensors and tokenizer\.json together$/;
+const WHAT = /: open a checkpoint \(one \.safetensors file alone\), or a Hugging Face GPT-2 model's config\.json, model\.safetensors and tokenizer\.json \(or vocab\.json and merges\.txt\) together$/;
 
 describe('pickModelFiles', () => {
   it.each([
     [['gpt-step500.safetensors'], { checkpoint: 'gpt-step500.safetensors' }],
     [['README.md', 'config.json', 'model.safetensors', 'vocab.json', 'tokenizer.json'], { config: 'config.json', weights: 'model.safetensors', tokenizer: 'tokenizer.json' }],
     [['config.json', 'model.safetensors'], { config: 'config.json', weights: 'model.safetensors' }],
+    // a save with GPT-2's own tokenizer pair instead of tokenizer.json (decodeHF reads either)
+    [['config.json', 'merges.txt', 'model.safetensors', 'vocab.json'], { config: 'config.json', weights: 'model.safetensors', vocab: 'vocab.json', merges: 'merges.txt' }],
     // file systems that ignore case may show other cases: the names are kept as picked
     [['CONFIG.JSON', 'Model.SafeTensors', 'Tokenizer.json'], { config: 'CONFIG.JSON', weights: 'Model.SafeTensors', tokenizer: 'Tokenizer.json' }],
   ])('%j -> %j', (names, want) => expect(pickModelFiles(names)).toEqual(want));
@@ -143,11 +145,38 @@ describe('Session training text', () => {
     session.newModel('some english text.\n'.repeat(20), { nLayer: 1, nHead: 2, nEmbd: 16, blockSize: 16 }, { batchSize: 2 });
     try {
       expect(() => session.trainerFor('日本語'.repeat(100))).toThrow(
-        /^the train split has 0 tokens, too few for sequences of blockSize 16 .* \(300 characters the tokenizer does not know were left out: "日" \(U\+65E5\) x100, "本" \(U\+672C\) x100, "語" \(U\+8A9E\) x100\)$/,
+        /^the text gives 0 tokens, too few for block 16: .*; use a longer text \(\d+ tokens or more\) or a smaller block \(300 characters the tokenizer does not know were left out: "日" \(U\+65E5\) x100, "本" \(U\+672C\) x100, "語" \(U\+8A9E\) x100\)$/,
       );
     } finally {
       release(session);
     }
+  });
+});
+
+describe('Session new model', () => {
+  const shape = { nLayer: 1, nHead: 2, nEmbd: 16, blockSize: 16 };
+  it.each([
+    ['', /^there is no text to train on: paste a text or open a text file$/],
+    ['abcabc', /^the text gives 6 tokens, too few for block 16: each of its training 90% and validation 10% needs more than 17; use a longer text \(171 tokens or more\) or a smaller block$/],
+  ])('from %j is refused in one line saying what to do; the model before it stays', (text, message) => {
+    const session = new Session();
+    session.newModel('some english text.\n'.repeat(20), shape);
+    const model = session.model;
+    expect(() => session.newModel(text, shape)).toThrow(message);
+    expect(session.model).toBe(model);
+    release(session);
+  });
+
+  it('needs as many tokens as it says: one fewer is refused, that many train', () => {
+    const session = new Session();
+    const text = (n: number) => 'abcdefghij'.repeat(20).slice(0, n);
+    const need = Number(/\((\d+) tokens or more\)/.exec((() => { try { session.newModel('ab', shape); } catch (e) { return (e as Error).message; } return ''; })())![1]);
+    // each split needs more than blockSize + 1 tokens (a block and its targets): counted here apart from the code
+    const fits = (n: number) => Math.floor(n * 0.9) > 17 && n - Math.floor(n * 0.9) > 17;
+    expect(fits(need) && !fits(need - 1)).toBe(true);
+    expect(() => session.newModel(text(need - 1), shape)).toThrow(/too few for block 16/);
+    expect(session.newModel(text(need), shape).source).toBe('new model');
+    release(session);
   });
 });
 
@@ -181,6 +210,21 @@ describe('Session training on other text', () => {
   });
 });
 
+describe('Session loads a damaged file', () => {
+  it.each([
+    ['empty', new Uint8Array(0)],
+    ['text', new TextEncoder().encode('not a checkpoint at all, just some text')],
+  ])('(%s) in one line saying what went wrong and what to open instead; the model stays', (_, bytes) => {
+    const session = new Session();
+    session.newModel('some english text.\n'.repeat(20), { nLayer: 1, nHead: 2, nEmbd: 16, blockSize: 16 });
+    expect(() => session.load(bytes, 'bad.safetensors')).toThrow(
+      /^bad\.safetensors: not a readable safetensors file \(safetensors: .+\): open a checkpoint saved by this page, or a gpt train run's model-\*\.safetensors$/,
+    );
+    expect(session.source).toBe('new model');
+    release(session);
+  });
+});
+
 describe('Session saves', () => {
   it("a model loaded and not trained since with its checkpoint's step, run settings and optimizer moments", async () => {
     const text = 'a checkpoint saved in Node, loaded and saved again in the page. '.repeat(10);
@@ -205,6 +249,65 @@ describe('Session saves', () => {
       for (const [name, data] of want.optimizer![k]) expect(Array.from(got.optimizer![k].get(name)!), `${k} of ${name}`).toEqual(Array.from(data));
     }
     for (const [name, w] of want.weights) expect(Array.from(got.weights.get(name)!.data), name).toEqual(Array.from(w.data));
+  });
+});
+
+describe('Session training a loaded checkpoint', () => {
+  it("lets go of the checkpoint's optimizer moments once a trainer holds them (GPT-2 124M's: 1 GB of host memory)", async () => {
+    const text = 'a checkpoint saved with its moments, loaded and trained on. '.repeat(10);
+    const tokenizer = CharTokenizer.train(text);
+    const ids = Int32Array.from(tokenizer.encode(text));
+    const cfg = { ...TRAIN_DEFAULTS, nLayer: 1, nHead: 2, nEmbd: 16, blockSize: 16, batchSize: 2, evalIters: 1 };
+    const trainer = new Trainer(cfg, { train: ids.slice(0, 500), val: ids.slice(500), vocabSize: tokenizer.vocabSize });
+    await trainer.trainStep(false);
+    const bytes = await encodeCheckpoint(trainer.model, tokenizer, { optimizer: trainer.optimizer, train: cfg, trainer: await trainer.state() });
+    trainer.dispose();
+    trainer.model.dispose();
+
+    const session = new Session();
+    session.load(bytes, 'gpt-step1.safetensors');
+    // white-box: the moments decoded from the file are the session's private copy (not kept here, but for the WeakRef)
+    const moment = new WeakRef((session as unknown as { loaded: { optimizer: { m: Map<string, Float32Array> } } }).loaded.optimizer.m.values().next().value!);
+    await session.trainStep(session.trainerFor(text));
+    const gc = (globalThis as { gc?: () => void }).gc!;
+    for (let i = 0; i < 3; i++) {
+      gc();
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    expect(moment.deref(), 'a moment array read from the file').toBeUndefined();
+    expect(decodeCheckpoint(await session.save()).optimizer, "the trainer's moments are saved").toBeDefined();
+    release(session);
+  });
+});
+
+describe("Session summary of a loaded run", () => {
+  it("gives the learning rate the run's schedule has reached and its batch, to go on from (the page's default rate may be 30x it)", async () => {
+    const text = 'a run stopped halfway through its decay. '.repeat(15);
+    const tokenizer = CharTokenizer.train(text);
+    const ids = Int32Array.from(tokenizer.encode(text));
+    const cfg = { ...TRAIN_DEFAULTS, nLayer: 1, nHead: 2, nEmbd: 16, blockSize: 16, batchSize: 3, learningRate: 2e-3, minLr: 1e-4, warmupIters: 2, lrDecayIters: 10 };
+    const trainer = new Trainer(cfg, { train: ids.slice(0, 500), val: ids.slice(500), vocabSize: tokenizer.vocabSize });
+    for (let i = 0; i < 7; i++) await trainer.trainStep(false);
+    const bytes = await encodeCheckpoint(trainer.model, tokenizer, { optimizer: trainer.optimizer, train: cfg, trainer: await trainer.state() });
+    trainer.dispose();
+    trainer.model.dispose();
+    const session = new Session();
+    const summary = session.load(bytes, 'gpt-step7.safetensors');
+    // nanoGPT's get_lr at step 7 of warmup 2, decay to step 10, in float64
+    const cosine = 1e-4 + 0.5 * (1 + Math.cos((Math.PI * (7 - 2)) / (10 - 2))) * (2e-3 - 1e-4);
+    expect(summary.run?.batchSize).toBe(3);
+    expect(summary.run?.learningRate).toBeCloseTo(cosine, 12);
+    session.newModel(text, { nLayer: 1, nHead: 2, nEmbd: 16, blockSize: 16 });
+    expect(session.summary().run, 'a new model has no run to go on from').toBeUndefined();
+
+    // a run decayed to minLr 0 has no rate to go on at (the page refuses 0): only its batch
+    const done = new Trainer({ ...cfg, minLr: 0, lrDecayIters: 3 }, { train: ids.slice(0, 500), val: ids.slice(500), vocabSize: tokenizer.vocabSize });
+    for (let i = 0; i < 4; i++) await done.trainStep(false);
+    const finished = await encodeCheckpoint(done.model, tokenizer, { train: { ...cfg, minLr: 0, lrDecayIters: 3 }, trainer: await done.state() });
+    done.dispose();
+    done.model.dispose();
+    expect(session.load(finished, 'gpt-step4.safetensors').run).toEqual({ batchSize: 3 });
+    release(session);
   });
 });
 
@@ -254,5 +357,24 @@ describe('LossChart', () => {
     expect(points.length).toBeGreaterThan(400_000);
     const outside = points.filter(([x, y]) => !(x >= 0 && x <= W && y >= 0 && y <= H));
     expect(outside.slice(0, 3)).toEqual([]);
+  });
+});
+
+describe('Session settings fixed when a trainer is made', () => {
+  it("AdamW's betas and weight decay, and the dtype, changed for the same text take effect: the run goes on from its step", async () => {
+    const text = 'some english text.\n'.repeat(20);
+    const session = new Session();
+    session.newModel(text, { nLayer: 1, nHead: 2, nEmbd: 16, blockSize: 16 }, { batchSize: 2 });
+    const trainer = session.trainerFor(text);
+    await session.trainStep(trainer);
+    const changed = session.trainerFor(text, { weightDecay: 0, beta1: 0.8, beta2: 0.95 });
+    expect([changed.optimizer.weightDecay, ...changed.optimizer.betas]).toEqual([0, 0.8, 0.95]);
+    expect([changed.cfg.weightDecay, changed.cfg.beta1, changed.cfg.beta2]).toEqual([0, 0.8, 0.95]);
+    expect(changed.step).toBe(1);
+    expect(Number.isFinite(await session.trainStep(changed))).toBe(true);
+    expect(session.trainerFor(text, { learningRate: 5e-4 }), 'a setting read at each step keeps the trainer').toBe(changed);
+    if (device().info.features.includes('shader-f16')) expect(session.trainerFor(text, { dtype: 'float16' }).dtype).toBe('float16');
+    else expect(() => session.trainerFor(text, { dtype: 'float16' })).toThrow(/shader-f16/);
+    release(session);
   });
 });

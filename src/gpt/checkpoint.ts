@@ -190,8 +190,11 @@ function storeMasksAsBool(tensors: Record<string, SafetensorsTensor>): Record<st
   return tensors;
 }
 
+/** A file that is no safetensors file at all (damaged, or another kind), as opposed to one whose contents are refused. */
+export class UnreadableCheckpointError extends Error {}
+
 /** The error for a checkpoint whose safetensors could not be read (`cause` says why). */
-export const unreadableCheckpoint = (source: string, cause: unknown) => new Error(`${source}: not a readable safetensors file (${(cause as Error).message})`);
+export const unreadableCheckpoint = (source: string, cause: unknown) => new UnreadableCheckpointError(`${source}: not a readable safetensors file (${(cause as Error).message})`);
 
 /** decodeCheckpoint of a safetensors file already read (in Node, a tensor at a time), with every check decodeCheckpoint makes. */
 export function decodeCheckpointTensors(parsed: Safetensors, source = 'checkpoint'): Checkpoint {

@@ -2,7 +2,7 @@
 // through Playwright. Each call goes through the same code as the page's buttons and updates the
 // page, so a screenshot after a test run shows what it did.
 import type { CheckRow } from '../check/report.js';
-import type { DeviceInfo } from '../device/device.js';
+import type { DeviceInfo, MemoryStats } from '../device/device.js';
 import type { ModelShape, ModelSummary, TrainSettings } from './session.js';
 
 export type ReadyState = { ok: true; adapter: DeviceInfo; checkpoint: ModelSummary | null } | { ok: false; error: string };
@@ -25,6 +25,8 @@ export interface GptHook {
   evaluate(opts?: { text?: string; settings?: TrainSettings }): Promise<{ train: number; val: number }>;
   /** The checkpoint the Save button would download. */
   saveCheckpointBytes(): Promise<Uint8Array>;
+  /** The engine's GPU memory accounting (what tensors hold, what its pool keeps) once the autotuner's queued measurements, whose scratch buffers count too, are done. */
+  memory(): Promise<MemoryStats>;
   /** `gpt doctor --check` in the page: every op against its float64 reference under every kernel variant this adapter runs. */
   checkOps(opts?: { samples?: number; seed?: number }): Promise<CheckRow[]>;
 }

@@ -6,8 +6,10 @@
 // the page stays responsive; one piece of work runs at a time.
 import { runChecks } from '../check/report.js';
 import { device, initDevice, type DeviceInfo } from '../device/device.js';
+import type { HFModelFiles } from '../gpt/hf/index.js';
 import { formatBytes } from '../gpt/memory-plan.js';
-import { TRAIN_RANGES } from '../gpt/trainer.js';
+import { autotuneSettled } from '../kernels/autotune.js';
+import { headsProblem, TRAIN_RANGES } from '../gpt/trainer.js';
 import { rangeProblem, type Range } from '../io/value-ranges.js';
 import { LossChart } from './chart.js';
 import type { GptHook, ReadyState } from './hook.js';
@@ -77,12 +79,20 @@ let gpuReady = false;
 let serverCheckpoint = false;
 let busy: 'loading' | 'generating' | 'training' | 'saving' | 'checking' | null = null;
 let stopRequested = false;
-/** The step a stopped training run was heading for (Resume continues to it). */
-let runTarget: number | null = null;
+/** The step a stopped training run began at: Resume goes on to it plus the steps field as it reads then (like the other fields). */
+let runStart: number | null = null;
 /** The step of the chart's last evaluation (not repeated when a run resumes there). */
 let lastEvalStep = -1;
 
-const yieldToPage = () => new Promise<void>((r) => setTimeout(r, 0));
+/**
+ * Lets the page take input and paint between steps. A message, not a timer: a background tab's
+ * timers fire once a second at most (once a minute after five minutes there), which would all but
+ * stop a run or a generation left in a tab the user switched away from.
+ */
+const pageTurn = new MessageChannel();
+const turnsWaiting: (() => void)[] = [];
+pageTurn.port1.onmessage = () => turnsWaiting.shift()?.();
+const yieldToPage = () => new Promise<void>((r) => (turnsWaiting.push(r), pageTurn.port2.postMessage(null)));
 
 /** The input's number, or an error naming the field and its range (the CLI's ranges where they exist). */
 function num(input: Input, what: string, range: Range): number {
@@ -109,7 +119,7 @@ function refresh(): void {
   ui.stopGen.disabled = busy !== 'generating';
   ui.newModel.disabled = !idle;
   ui.train.disabled = !idle;
-  ui.train.textContent = runTarget !== null ? 'Resume' : hasModel ? 'Train' : 'Train a new model';
+  ui.train.textContent = runStart !== null ? 'Resume' : hasModel ? 'Train' : 'Train a new model';
   ui.stopTrain.disabled = busy !== 'training';
 }
 
@@ -177,10 +187,15 @@ async function loadBytes(bytes: Uint8Array, source: string): Promise<ModelSummar
 
 /** A model just loaded from `bytes` bytes of weights, shown (a run before it is forgotten). */
 function shown(s: ModelSummary, bytes: number): ModelSummary {
-  runTarget = null;
+  runStart = null;
   lastEvalStep = -1;
   chart.clear();
   ui.trainStats.textContent = '';
+  if (s.run) {
+    // Train goes on at the rate the run had reached, not the page's default (a decayed run's may be 30x below it)
+    if (s.run.learningRate) ui.lr.value = String(Number(s.run.learningRate.toPrecision(4)));
+    ui.batchSize.value = String(s.run.batchSize);
+  }
   showModel(s, `${(bytes / 2 ** 20).toFixed(2)} MiB`);
   return s;
 }
@@ -193,7 +208,8 @@ async function loadFiles(files: File[]): Promise<ModelSummary> {
   const text = (name: string) => readPicked(file(name), (f) => f.text());
   if ('checkpoint' in picked) return loadBytes(await bytes(picked.checkpoint), picked.checkpoint);
   const weights = await bytes(picked.weights);
-  const hf = { config: await text(picked.config), weights, ...(picked.tokenizer && { tokenizer: await text(picked.tokenizer) }) };
+  const hf: HFModelFiles = { config: await text(picked.config), weights };
+  for (const file of ['tokenizer', 'vocab', 'merges'] as const) if (picked[file]) hf[file] = await text(picked[file]);
   return shown(session.loadHF(hf, 'Hugging Face model'), weights.length);
 }
 
@@ -203,6 +219,16 @@ async function readPicked<T>(file: File, read: (f: File) => Promise<T>): Promise
     return await read(file);
   } catch (e) {
     throw new Error(`cannot read ${file.name} (${formatBytes(file.size)}) into memory: ${(e as Error).message}`);
+  }
+}
+
+/** A text file's text; one that is not UTF-8 is refused (File.text() would put U+FFFD, which the model learns, where its bytes were). */
+async function readUtf8(file: File): Promise<string> {
+  const bytes = await readPicked(file, (f) => f.arrayBuffer());
+  try {
+    return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    throw new Error(`${file.name} is not UTF-8 text: save it as UTF-8 (an editor's Save As offers the encoding) and open it again`);
   }
 }
 
@@ -276,12 +302,15 @@ function samplingFromUi(): Parameters<GptHook['generate']>[1] {
 
 // ---- training ---------------------------------------------------------------------------------
 function shapeFromUi(): ModelShape {
-  return {
+  const shape = {
     nLayer: num(ui.nLayer, 'layers', TRAIN_RANGES.nLayer),
     nHead: num(ui.nHead, 'heads', TRAIN_RANGES.nHead),
     nEmbd: num(ui.nEmbd, 'embd', TRAIN_RANGES.nEmbd),
     blockSize: num(ui.blockSize, 'block', { int: true, min: 2 }),
   };
+  const problem = headsProblem(shape, (key) => (key === 'nEmbd' ? 'embd' : 'heads')); // the Trainer would name cfg.nEmbd
+  if (problem) throw new Error(`${problem}: change one of them`);
+  return shape;
 }
 
 const stepsFromUi = () => num(ui.steps, 'steps', { int: true, min: 1 });
@@ -308,9 +337,9 @@ async function trainRun(steps: number, text: string, settings: TrainSettings): P
   const trainer = session.trainerFor(text, settings);
   if (session.textNote) ui.textInfo.textContent = session.textNote;
   const { batchSize, blockSize, gradAccum, evalInterval } = trainer.cfg;
-  const target = runTarget ?? trainer.step + steps;
+  runStart ??= trainer.step;
+  const target = runStart + steps;
   trainer.cfg.maxIters = target;
-  runTarget = target;
   const losses: number[] = [];
   let tokensPerSec = 0;
   const show = (extra = '') => {
@@ -337,7 +366,7 @@ async function trainRun(steps: number, text: string, settings: TrainSettings): P
     await yieldToPage();
   }
   if (trainer.step >= target) {
-    runTarget = null;
+    runStart = null;
     if (trainer.step % evalInterval === 0) await evaluate();
   }
   show(stopRequested ? ' · stopped' : '');
@@ -347,7 +376,7 @@ async function trainRun(steps: number, text: string, settings: TrainSettings): P
 
 function newModel(text: string, shape: ModelShape, settings: TrainSettings): ModelSummary {
   const s = session.newModel(text, shape, settings);
-  runTarget = null;
+  runStart = null;
   lastEvalStep = -1;
   chart.clear();
   showModel(s);
@@ -376,7 +405,7 @@ ui.textFile.onchange = action(async () => {
   const file = ui.textFile.files?.[0];
   ui.textFile.value = '';
   if (!file) return;
-  ui.text.value = await file.text();
+  ui.text.value = await readUtf8(file);
   showTextInfo();
 });
 ui.text.oninput = showTextInfo;
@@ -445,7 +474,7 @@ window.__gpt = {
         ui.text.value = opts.text;
         showTextInfo();
       }
-      runTarget = null;
+      runStart = null;
       return trainRun(n, ui.text.value, opts.settings ?? settingsFromUi());
     }),
   evaluate: (opts = {}) =>
@@ -456,5 +485,6 @@ window.__gpt = {
       return losses;
     }),
   saveCheckpointBytes: () => exclusive('saving', () => session.save()),
+  memory: () => autotuneSettled().then(() => device().memory()),
   checkOps: (opts = {}) => exclusive('checking', () => runChecks(opts)),
 };

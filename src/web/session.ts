@@ -2,19 +2,23 @@
 // for it. No DOM here: the page (main.ts) and its test hook both drive this object. Everything it
 // imports is platform-free, so the same code runs in Node and in the browser bundle.
 import { noGrad } from '../autograd/mode.js';
-import { decodeCheckpoint, encodeCheckpoint, modelFromCheckpoint, restoreOptimizer, type Checkpoint } from '../gpt/checkpoint.js';
+import { decodeCheckpoint, encodeCheckpoint, modelFromCheckpoint, restoreOptimizer, UnreadableCheckpointError, type Checkpoint } from '../gpt/checkpoint.js';
 import { generate, type GenerateOptions } from '../gpt/generate.js';
 import { decodeHF, HF_FILES, type HFModelFiles } from '../gpt/hf/index.js';
 import type { GPT, GPTConfig } from '../gpt/model.js';
 import { CharTokenizer, describeLeftOut, encodeKnown, encodePrompt, TextStream, type Tokenizer } from '../gpt/tokenizer/index.js';
 import { TRAIN_DEFAULTS, Trainer, trainConfigProblem, TrainingDivergedError, type TrainConfig } from '../gpt/trainer.js';
 import { tensor } from '../ops/index.js';
+import { learningRate } from '../optim/schedule.js';
 import { scope } from '../tensor/scope.js';
 import { enterEval, leaveEval } from '../nn/eval-mode.js';
 
 export type ModelShape = Pick<GPTConfig, 'nLayer' | 'nHead' | 'nEmbd' | 'blockSize'>;
 /** Training settings the page may change between runs (the model's shape is fixed). */
 export type TrainSettings = Partial<Omit<TrainConfig, keyof ModelShape | 'dropout' | 'bias'>>;
+
+/** Settings a Trainer reads only when it is made (its AdamW's, its dtype): a change takes a new trainer, continuing the run. */
+const FIXED_AT_START = ['beta1', 'beta2', 'weightDecay', 'dtype'] as const;
 
 export interface ModelSummary {
   source: string;
@@ -23,6 +27,11 @@ export interface ModelSummary {
   tokenizer: string;
   vocabSize: number;
   step: number;
+  /**
+   * A loaded checkpoint's run, until the page trains it: the learning rate its schedule reached at
+   * its step (none where that is 0: a run decayed to minLr 0), and its batch size, to go on as it would have.
+   */
+  run?: { learningRate?: number; batchSize: number };
 }
 
 export class Session {
@@ -42,7 +51,14 @@ export class Session {
 
   /** Replaces the model with the one in a checkpoint file's bytes. */
   load(bytes: Uint8Array, source: string): ModelSummary {
-    return this.adopt(decodeCheckpoint(bytes, source), source);
+    let ckpt: Checkpoint;
+    try {
+      ckpt = decodeCheckpoint(bytes, source);
+    } catch (e) {
+      if (!(e instanceof UnreadableCheckpointError)) throw e;
+      throw new Error(`${e.message}: open a checkpoint saved by this page, or a gpt train run's model-*.safetensors`);
+    }
+    return this.adopt(ckpt, source);
   }
 
   /** Replaces the model with a Hugging Face GPT-2 model's: config.json's text, model.safetensors's bytes, tokenizer.json's text. */
@@ -52,9 +68,10 @@ export class Session {
 
   /** A fresh model with a character tokenizer of `text`, and a trainer on that text. */
   newModel(text: string, shape: ModelShape, settings: TrainSettings = {}): ModelSummary {
+    if (!text) throw new Error('there is no text to train on: paste a text or open a text file');
     const tokenizer = CharTokenizer.train(text);
     const cfg: TrainConfig = { ...TRAIN_DEFAULTS, ...shape, dropout: 0, bias: false, ...settings };
-    const trainer = new Trainer(cfg, splitTokens(Int32Array.from(tokenizer.encode(text)), tokenizer.vocabSize));
+    const trainer = new Trainer(cfg, splitTokens(Int32Array.from(tokenizer.encode(text)), tokenizer.vocabSize, shape.blockSize));
     this.replace(trainer.model, tokenizer, 'new model');
     this.trainer = trainer;
     this.trainText = text;
@@ -64,20 +81,24 @@ export class Session {
 
   summary(): ModelSummary {
     const { model, tokenizer } = this.need();
+    const step = this.trainer?.step ?? this.loaded?.meta.trainer?.step ?? 0;
+    const run = this.trainer ? undefined : this.loaded?.meta.train;
+    const lr = run && learningRate(step, { lr: run.learningRate, minLr: run.minLr, warmupSteps: run.warmupIters, decaySteps: run.lrDecayIters });
     return {
       source: this.source,
       config: { ...model.config },
       params: model.numParams(),
       tokenizer: tokenizer.kind,
       vocabSize: tokenizer.vocabSize,
-      step: this.trainer?.step ?? this.loaded?.meta.trainer?.step ?? 0,
+      step,
+      ...(run && { run: { ...(lr && { learningRate: lr }), batchSize: run.batchSize } }),
     };
   }
 
   /**
    * The trainer for the current model on `text`, created on first use (restoring the loaded
-   * checkpoint's optimizer moments and step, when it has them) or when the text changes (carrying
-   * the optimizer state over). `settings` apply to this and later steps.
+   * checkpoint's optimizer moments and step, when it has them) or when the text or a setting in
+   * FIXED_AT_START changes (carrying the optimizer state over). `settings` apply to this and later steps.
    */
   trainerFor(text: string, settings: TrainSettings = {}): Trainer {
     const { model, tokenizer } = this.usable();
@@ -87,16 +108,18 @@ export class Session {
       const cfg = { ...this.trainer.cfg, ...settings, ...shape };
       const problem = trainConfigProblem(cfg, (key) => key); // as a new Trainer checks its config
       if (problem) throw new RangeError(`Session.trainerFor: ${problem}`);
-      Object.assign(this.trainer.cfg, cfg);
-      return this.trainer;
+      if (FIXED_AT_START.every((key) => cfg[key] === this.trainer!.cfg[key])) {
+        Object.assign(this.trainer.cfg, cfg);
+        return this.trainer;
+      }
     }
     const known = encodeKnown(tokenizer, text);
     this.textNote = describeLeftOut(known);
-    // the page trains in its adapter's own dtype (auto), whatever the checkpoint's run used
-    const cfg: TrainConfig = { ...TRAIN_DEFAULTS, ...this.loaded?.meta.train, ...this.trainer?.cfg, ...settings, ...shape, dtype: 'auto' };
+    // the page trains in its adapter's own dtype (auto) unless told otherwise, whatever the checkpoint's run used
+    const cfg: TrainConfig = { ...TRAIN_DEFAULTS, ...this.loaded?.meta.train, dtype: 'auto', ...this.trainer?.cfg, ...settings, ...shape };
     let trainer: Trainer;
     try {
-      trainer = new Trainer(cfg, splitTokens(known.ids, tokenizer.vocabSize), model);
+      trainer = new Trainer(cfg, splitTokens(known.ids, tokenizer.vocabSize, blockSize), model);
     } catch (e) {
       // too few tokens from a long text: its characters are not the model's
       throw known.dropped ? new Error(`${(e as Error).message} (${this.textNote})`) : e;
@@ -115,6 +138,11 @@ export class Session {
     old?.dispose();
     this.trainer = trainer;
     this.trainText = text;
+    if (this.loaded?.optimizer) {
+      // the trainer has the moments now (on the GPU), and save() takes them from it
+      const { optimizer: _restored, ...rest } = this.loaded;
+      this.loaded = rest;
+    }
     return trainer;
   }
 
@@ -215,26 +243,44 @@ export class Session {
   }
 }
 
-/** First 90% for training, the rest for validation (as `gpt prepare` splits). */
-function splitTokens(ids: Int32Array, vocabSize: number): { train: Int32Array; val: Int32Array; vocabSize: number } {
-  const n = Math.floor(ids.length * 0.9);
+/** Where the validation split starts: the first 90% of the tokens train (as `gpt prepare` splits). */
+const trainTokens = (n: number) => Math.floor(n * 0.9);
+/** Whether both splits of n tokens hold a block of T and its next-token targets (as Trainer checks). */
+const splitsFit = (n: number, T: number) => Math.min(trainTokens(n), n - trainTokens(n)) > T + 1;
+
+/** The training and validation splits of a text's tokens; too few for a block is said in the page's terms. */
+function splitTokens(ids: Int32Array, vocabSize: number, blockSize: number): { train: Int32Array; val: Int32Array; vocabSize: number } {
+  if (!splitsFit(ids.length, blockSize)) {
+    let need = Math.max(ids.length + 1, 10 * blockSize); // the validation 10% needs more than 10 * (blockSize + 1): a few steps from here
+    while (!splitsFit(need, blockSize)) need++;
+    throw new Error(
+      `the text gives ${ids.length} tokens, too few for block ${blockSize}: each of its training 90% and validation 10% needs more than ${blockSize + 1}; ` +
+        `use a longer text (${need} tokens or more) or a smaller block`,
+    );
+  }
+  const n = trainTokens(ids.length);
   return { train: ids.slice(0, n), val: ids.slice(n), vocabSize };
 }
 
-/** Which of the files picked together to load: one checkpoint, or a Hugging Face GPT-2 model's files (its tokenizer.json when picked). */
-export type PickedModel = { checkpoint: string } | { config: string; weights: string; tokenizer?: string };
+/**
+ * Which of the files picked together to load: one checkpoint, or a Hugging Face GPT-2 model's
+ * files (its tokenizer.json when picked, else GPT-2's vocab.json and merges.txt when picked).
+ */
+export type PickedModel = { checkpoint: string } | { config: string; weights: string; tokenizer?: string; vocab?: string; merges?: string };
 
 /**
  * The model among files picked together, by name (any case, as file systems that ignore it may
  * show them): a lone .safetensors file is a checkpoint (ours); with config.json, the files of a
- * Hugging Face model directory (others, such as its README or vocab.json, are left alone).
+ * Hugging Face model directory (others, such as its README, are left alone).
  * Anything else is a one-line error saying what to pick.
  */
 export function pickModelFiles(names: readonly string[]): PickedModel {
   const named = (file: string) => names.find((n) => n.toLowerCase() === file);
   const weights = names.filter((n) => n.toLowerCase().endsWith('.safetensors'));
-  const [config, tokenizer] = [named(HF_FILES.config), named(HF_FILES.tokenizer)];
-  const what = `open a checkpoint (one .safetensors file alone), or a Hugging Face GPT-2 model's ${HF_FILES.config}, ${HF_FILES.weights} and ${HF_FILES.tokenizer} together`;
+  const [config, tokenizer, vocab, merges] = [named(HF_FILES.config), named(HF_FILES.tokenizer), named(HF_FILES.vocab), named(HF_FILES.merges)];
+  const what =
+    `open a checkpoint (one .safetensors file alone), or a Hugging Face GPT-2 model's ${HF_FILES.config}, ${HF_FILES.weights} and ` +
+    `${HF_FILES.tokenizer} (or ${HF_FILES.vocab} and ${HF_FILES.merges}) together`;
   const listed = names.map((n) => JSON.stringify(n)).join(', ');
   if (weights.length > 1) throw new Error(`several .safetensors files picked (${weights.join(', ')}): ${what}`);
   if (!config) {
@@ -243,5 +289,5 @@ export function pickModelFiles(names: readonly string[]): PickedModel {
     throw new Error(`${weights.length ? `no ${HF_FILES.config} among` : 'no model in'} ${listed}: ${what}`);
   }
   if (!weights.length) throw new Error(`${config} without its weights (${HF_FILES.weights}): ${what}`);
-  return { config, weights: weights[0]!, ...(tokenizer && { tokenizer }) };
+  return { config, weights: weights[0]!, ...(tokenizer ? { tokenizer } : { ...(vocab && { vocab }), ...(merges && { merges }) }) };
 }
