@@ -158,7 +158,8 @@ export class Device {
       this.errors.push(new Error(`WebGPU ${e.constructor?.name ?? 'error'}: ${e.message}`));
     });
     void gpu.lost.then((l) => {
-      if (l.reason !== 'destroyed') this.lost = `WebGPU device lost (${l.reason}): ${l.message}`;
+      // a driver reset or out of memory: nothing on this device can be used again
+      if (l.reason !== 'destroyed') this.lost = `WebGPU device lost (${l.reason}): ${l.message}; start again (restart the program, or reload the page): what was saved is kept`;
     });
   }
 
