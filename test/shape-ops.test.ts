@@ -168,6 +168,22 @@ describe('cast', () => {
     }));
 });
 
+describe('expand with -1 (PyTorch: keep that dimension)', () => {
+  it('keeps x\'s size where -1 stands, aligned from the right; the gradient sums back', async () => {
+    await ops.scope(async () => {
+      const x = ops.tensor([1, 2, 3], [3, 1]).requiresGrad_();
+      const y = ops.expand(x, [2, -1, 4]);
+      expect(y.shape).toEqual([2, 3, 4]);
+      // element [a, b, c] of the broadcast is x[b, 0]
+      expect(Array.from(await y.toArray())).toEqual(Array.from({ length: 24 }, (_, i) => [1, 2, 3][Math.floor(i / 4) % 3]));
+      y.sum().backward();
+      expect(Array.from(await x.grad!.toArray())).toEqual([8, 8, 8]); // each element appears 2 * 4 times
+      expect(() => ops.expand(x, [-1, 3, 1])).toThrow(/^expand: -1 at dimension 0 of \[-1, 3, 1\] keeps no dimension of float32\[3, 1\] \(a new leading dimension needs its size\)$/);
+      expect(() => ops.expand(x, [-2, 1])).toThrow(/^expand: /);
+    });
+  });
+});
+
 describe('errors name the op', () => {
   it('permute / transpose', () =>
     scope(() => {

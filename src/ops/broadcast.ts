@@ -3,9 +3,9 @@
 //   sumTo(x, shape)   x summed down to `shape`, the shape it was broadcast from
 // sumTo is the one helper every broadcasting op's backward uses to bring a gradient back to its
 // input's shape; when nothing is summed it is a free view.
-import { defineOp, type Op, type OpContext } from '../autograd/op.js';
+import { defineOp, withFront, type Op, type OpContext } from '../autograd/op.js';
 import { floatKernels, launchBroadcast } from '../kernels/wgsl/elementwise.js';
-import { checkShape } from '../tensor/check.js';
+import { checkShape, checkTensor } from '../tensor/check.js';
 import { broadcastShapes, broadcastStrides, formatShape, sameShape, type Shape } from '../tensor/shape.js';
 import { FLOAT_DTYPES, floatType, Tensor } from '../tensor/tensor.js';
 import { reduceInto } from './reduce-launch.js';
@@ -19,7 +19,7 @@ function summedAxes(from: Shape, to: Shape): number[] {
 }
 
 /** x broadcast to `shape` (a materialised copy). */
-export const expand: Op<[Tensor, Shape]> = defineOp({
+const expandOp: Op<[Tensor, Shape]> = defineOp({
   name: 'expand',
   dtypes: { input: FLOAT_DTYPES },
   forward(_ctx: OpContext, t: Tensor, shape: Shape) {
@@ -37,6 +37,21 @@ export const expand: Op<[Tensor, Shape]> = defineOp({
     // d expand = the gradient summed back over the broadcast dims
     return [sumTo(g, t.shape)];
   },
+});
+
+/**
+ * x broadcast to `shape` (a materialised copy); -1 in `shape` keeps x's size there, dimensions
+ * aligned from the right, as PyTorch's x.expand(-1, 4).
+ */
+export const expand = withFront(expandOp, (t: Tensor, shape: Shape): Tensor => {
+  if (!Array.isArray(shape) || !shape.includes(-1)) return expandOp(t, shape);
+  checkTensor('expand', 'input', t);
+  const lead = shape.length - t.rank;
+  return expandOp(t, shape.map((d, i) => {
+    if (d !== -1) return d;
+    if (i < lead) throw new RangeError(`expand: -1 at dimension ${i} of ${formatShape(shape)} keeps no dimension of ${t.describe()} (a new leading dimension needs its size)`);
+    return t.shape[i - lead]!;
+  }));
 });
 
 /** x summed down to `shape` (which x's shape broadcasts from); a view of x when nothing is summed. */
