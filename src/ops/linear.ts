@@ -3,10 +3,10 @@
 // the bias as it stores, matmulAddsBias) a layer is one dispatch, not two; elsewhere the product,
 // then the add, the two ops it stands for (the same numbers). Backward: those ops' rules,
 //   dx = dy · weight,   dweight = dyᵀ · x (rows folded),   dbias = dy summed over the rows.
-import { defineOp, type OpContext } from '../autograd/op.js';
+import { defineOp, withFront, type OpContext } from '../autograd/op.js';
 import { matmulAddsBias, launchMatmul } from '../kernels/wgsl/matmul.js';
 import { FLOAT_DTYPES, floatType, Tensor } from '../tensor/tensor.js';
-import { assertRank, assertShape } from '../tensor/check.js';
+import { assertRank, assertShape, checkTensor } from '../tensor/check.js';
 import { numel } from '../tensor/shape.js';
 import { sumTo } from './broadcast.js';
 import { add } from './elementwise.js';
@@ -17,8 +17,14 @@ const NO_DIMS: readonly number[] = [];
 /** x's rows: the product of its leading dims (not x.size / K, which is NaN where K = 0). */
 const rowsOf = (x: Tensor) => numel(x.shape.slice(0, -1));
 
+/** x [..., K] and weight [N, K], or a one-line error. */
+function checkWeight(x: Tensor, w: Tensor): void {
+  assertRank('linear', x, 1, 'input [..., K]');
+  if (w.rank !== 2 || w.shape[1] !== x.shape.at(-1)) throw new Error(`linear: weight ${w.describe()} must be [N, K] for input ${x.describe()} (K = ${x.shape.at(-1)})`);
+}
+
 /** x · weightᵀ + bias, for x [..., K], weight [N, K] (PyTorch's Linear layout) and bias [N]. */
-export const linear = defineOp({
+const linearOp = defineOp({
   name: 'linear',
   dtypes: { input: FLOAT_DTYPES, weight: FLOAT_DTYPES, bias: FLOAT_DTYPES },
   forward(ctx: OpContext, x: Tensor, w: Tensor, b: Tensor) {
@@ -36,10 +42,7 @@ export const linear = defineOp({
     return out;
   },
   shape([x, w, b]) {
-    assertRank('linear', x, 1, 'input [..., K]');
-    if (w.rank !== 2 || w.shape[1] !== x.shape.at(-1)) {
-      throw new Error(`linear: weight ${w.describe()} must be [N, K] for input ${x.describe()} (K = ${x.shape.at(-1)})`);
-    }
+    checkWeight(x, w);
     assertShape('linear', b, [w.shape[0]!], `bias for weight ${w.describe()}`);
     return { shape: [...x.shape.slice(0, -1), w.shape[0]!], dtype: x.dtype };
   },
@@ -57,4 +60,13 @@ export const linear = defineOp({
     }
     return [dx, dw, ctx.needsGrad[2] ? sumTo(g, b.shape) : null];
   },
+});
+
+/** x · weightᵀ (+ bias), for x [..., K], weight [N, K] (PyTorch's Linear layout) and bias [N]; as torch's F.linear, the bias may be left out (or null). */
+export const linear = withFront(linearOp, (x: Tensor, w: Tensor, b?: Tensor | null): Tensor => {
+  if (b !== undefined && b !== null) return linearOp(x, w, b);
+  checkTensor('linear', 'input', x);
+  checkTensor('linear', 'weight', w);
+  checkWeight(x, w);
+  return matmul(x, w, { transB: true });
 });
