@@ -357,6 +357,9 @@ describe('gpt train and its --out-dir', () => {
     expect(after.meta.bestVal!).toBeGreaterThan(floor);
     expect(r.out).toMatch(new RegExp(`best val loss ${after.meta.bestVal!.toFixed(4)}$`, 'm'));
     expect(r.out).toContain(`resuming at step 30, on other data than ${corpus}: the first evaluation saves`);
+    // that evaluation is in the log after the old data's at step 30 (gpt plot shows the jump): it was not logged before
+    const evals = readFileSync(join(out, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l)).filter((l) => l.type === 'eval' && l.step === 30);
+    expect(evals.map((l) => l.val > floor)).toEqual([false, true]);
   });
 
   it('a run resumed on its data file, changed since, says so and measures its best val loss there: its first evaluation saves', async () => {

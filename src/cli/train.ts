@@ -116,8 +116,9 @@ function dataMismatch(meta: CheckpointMeta, data: string, ds: Dataset): string {
   return `on ${data} changed since the checkpoint (${count(had.train)} + ${count(had.val)} tokens, train + val; now ${count(ds.train.length)} + ${count(ds.val.length)})`;
 }
 
-/** How long the first steps may go before `gpt train` says it is compiling kernels. */
+/** In logs (not a terminal), how often a line tells an evaluation's progress. */
 const EVAL_LINE_EVERY_MS = 15_000;
+/** How long the first steps may go before `gpt train` says it is compiling kernels. */
 const COMPILE_NOTICE_MS = 10_000;
 
 /** The run itself: restore a resumed run, train with logs and saves, say how it ended. */
@@ -133,11 +134,12 @@ async function trainRun(
 ): Promise<void> {
   const { cfg, distill } = trainer;
   let bestVal = Infinity;
+  let mismatch = '';
   if (resume) {
     restoreOptimizer(ckpt!, trainer.model, trainer.optimizer);
     trainer.restore(ckpt!.meta.trainer!);
     // a val loss measured on other data says nothing here: such a run saves at its first evaluation
-    const mismatch = dataMismatch(ckpt!.meta, data, ds);
+    mismatch = dataMismatch(ckpt!.meta, data, ds);
     bestVal = mismatch ? Infinity : (ckpt!.meta.bestVal ?? Infinity);
     console.log(`resuming at step ${trainer.step}${mismatch && `, ${mismatch}: the first evaluation saves`}`);
     // what the flags changed from the run's own settings (the model's shape and the seed cannot change)
@@ -167,7 +169,8 @@ async function trainRun(
   await rewindRunLog(logPath, runId, resume ? trainer.step : -1); // a new run's id has no records: only a cut line goes
   const log = await RunLog.open(logPath, runId, { append: true });
   let firstSave = true;
-  const resumedAt = resume ? trainer.step : -1; // its evaluation is in the log: the save at that step followed it
+  // its evaluation is in the log (the save at that step followed it), unless on other data: then logged anew
+  const resumedAt = resume && !mismatch ? trainer.step : -1;
   let savedAt = resume ? trainer.step : null; // the step of the checkpoint this run continues or wrote
   const progress = new Progress(cfg.maxIters);
   const t0 = performance.now();
