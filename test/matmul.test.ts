@@ -7,7 +7,7 @@ import { matmul, scope, tensor } from '../src/index.js';
 import { device } from '../src/device/device.js';
 import { profile, setProfile, SKINNY_KERNELS, type ProfileOverrides } from '../src/kernels/profile.js';
 import { toHalf } from '../src/check/sample.js';
-import { expectClose, seededValues, setupDevice, storedShape, toTensor, type MatmulCase } from './helpers.js';
+import { expectClose, seededValues, setupDevice, storedShape, toTensor, widestBinding, type MatmulCase } from './helpers.js';
 import { matmulRef, numel, ref, type Ref } from '../src/check/reference/index.js';
 
 beforeAll(setupDevice);
@@ -179,6 +179,22 @@ describe('matmul matches the float64 reference on fixed cases', () => {
         setProfile({ bindingLimit: 4096, matmul: { skinnyRows: Infinity, skinny: kernel } });
         const [x, w] = [values([3, 256], 9), values([300, 256], 10)];
         await expectClose(matmul(toTensor(x), toTensor(w), { transB: true }), matmulRef(x, w, false, true), ...tol(256), 'blocks of a 4 KiB binding');
+      } finally {
+        setProfile(null);
+      }
+    }));
+
+  // the f32 partials of K splits are one buffer, splits x the output: fewer splits where they would
+  // pass the profile's binding limit (they were held to the device's, past a lowered limit's 4 KiB)
+  it("split-K partials stay within the profile's binding limit", () =>
+    scope(async () => {
+      setProfile({ bindingLimit: 4096, matmul: { tiled: 'buffer', skinnyRows: 0, splits: 4 } });
+      try {
+        for (const [M, N, K] of [[20, 20, 40], [30, 30, 16]]) {
+          const [a, b] = [values([M, K], M), values([K, N], N)];
+          const [, widest] = await widestBinding(() => expectClose(matmul(toTensor(a), toTensor(b)), matmulRef(a, b), ...tol(K), `[${M}, ${K}]·[${K}, ${N}]`));
+          expect(widest, `the widest binding of [${M}, ${K}]·[${K}, ${N}] in 4 splits`).toBeLessThanOrEqual(4096);
+        }
       } finally {
         setProfile(null);
       }
