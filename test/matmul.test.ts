@@ -7,7 +7,7 @@ import { matmul, scope, tensor } from '../src/index.js';
 import { device } from '../src/device/device.js';
 import { profile, setProfile, SKINNY_KERNELS, type ProfileOverrides } from '../src/kernels/profile.js';
 import { toHalf } from '../src/check/sample.js';
-import { expectClose, seededValues, setupDevice, storedShape, toTensor, type MatmulCase } from './helpers.js';
+import { expectClose, seededValues, setupDevice, storedShape, toTensor, widestBinding, type MatmulCase } from './helpers.js';
 import { matmulRef, numel, ref, type Ref } from '../src/check/reference/index.js';
 
 beforeAll(setupDevice);
@@ -134,6 +134,34 @@ describe('matmul matches the float64 reference on fixed cases', () => {
     }
   });
 
+  // GPUs without tensor cores run float16 products on the register-tiled kernel, 128x128 tiles once
+  // there are enough of them and K in splits when there are few (the device-start self-check holds
+  // only the 64x64 tiles to the float32 kernel); the split sum rounds to float16 once
+  it.each([['64x64 tiles, K in 2 splits', 'small', 2], ['128x128 tiles, K in 3 splits', 'large', 3]] as const)('float16 on the register-tiled buffer kernel: %s, vec4 and scalar layouts, empty splits', (_, tiles, splits) =>
+    scope(async () => {
+      setProfile({ matmul: { tiled: 'buffer', skinnyRows: 0, subgroupMatrix: null, tiles, splits } });
+      try {
+        const cases: Case[] = [
+          { M: 130, N: 68, K: 260, transA: false, transB: true, batchA: [2], batchB: [], seed: 40 }, // vec4
+          { M: 67, N: 129, K: 37, transA: true, transB: false, batchA: [], batchB: [], seed: 41 }, // scalar, partial tiles
+          { M: 5, N: 12, K: 2, transA: false, transB: false, batchA: [], batchB: [3], seed: 42 }, // fewer k than splits
+        ];
+        device().startProfiling();
+        for (const c of cases) {
+          const [a, b] = [halfValues(storedShape(c.batchA, c.M, c.K, c.transA), c.seed), halfValues(storedShape(c.batchB, c.K, c.N, c.transB), c.seed + 1)];
+          const got = matmul(toHalfTensor(a), toHalfTensor(b), { transA: c.transA, transB: c.transB });
+          await expectClose(got, matmulRef(a, b, c.transA, c.transB), 1e-5 * Math.sqrt(c.K), 1e-3, `float16 ${describeCase(c)}`);
+        }
+        // the profile names each kernel once: one for each of the three layouts, and their split sums
+        const kernels = (await device().stopProfiling()).map((k) => k.name);
+        const size = tiles === 'large' ? '128x128' : '64x64';
+        expect(kernels.filter((k) => k.startsWith(`matmul-tiled-${size}`) && k.endsWith('-split-f16')).length, kernels.join(', ')).toBe(cases.length);
+        expect(kernels.filter((k) => k.startsWith('matmul_split_sum') && k.endsWith('-f16')).sort(), kernels.join(', ')).toEqual(['matmul_split_sum-f16', 'matmul_split_sum-vec4-f16']);
+      } finally {
+        setProfile(null);
+      }
+    }));
+
   // float16 operands are read as vec4h; rows past 4 in groups; a workgroup per 4 columns of each of
   // 70000 batches is more workgroups than one grid axis holds; operands past a binding go in blocks
   it.each(SKINNY_KERNELS)('skinny %s kernel: float16, 70000 batches, operands past a 4 KiB binding', (kernel) =>
@@ -151,6 +179,22 @@ describe('matmul matches the float64 reference on fixed cases', () => {
         setProfile({ bindingLimit: 4096, matmul: { skinnyRows: Infinity, skinny: kernel } });
         const [x, w] = [values([3, 256], 9), values([300, 256], 10)];
         await expectClose(matmul(toTensor(x), toTensor(w), { transB: true }), matmulRef(x, w, false, true), ...tol(256), 'blocks of a 4 KiB binding');
+      } finally {
+        setProfile(null);
+      }
+    }));
+
+  // the f32 partials of K splits are one buffer, splits x the output: fewer splits where they would
+  // pass the profile's binding limit (they were held to the device's, past a lowered limit's 4 KiB)
+  it("split-K partials stay within the profile's binding limit", () =>
+    scope(async () => {
+      setProfile({ bindingLimit: 4096, matmul: { tiled: 'buffer', skinnyRows: 0, splits: 4 } });
+      try {
+        for (const [M, N, K] of [[20, 20, 40], [30, 30, 16]]) {
+          const [a, b] = [values([M, K], M), values([K, N], N)];
+          const [, widest] = await widestBinding(() => expectClose(matmul(toTensor(a), toTensor(b)), matmulRef(a, b), ...tol(K), `[${M}, ${K}]·[${K}, ${N}]`));
+          expect(widest, `the widest binding of [${M}, ${K}]·[${K}, ${N}] in 4 splits`).toBeLessThanOrEqual(4096);
+        }
       } finally {
         setProfile(null);
       }

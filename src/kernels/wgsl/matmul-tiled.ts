@@ -212,7 +212,7 @@ export function vec4Aligned(l: MatmulPlan): boolean {
 }
 
 /** Records C = op(A) · op(B) in `tiles`, K split in `splits`; `part` is the split-K scratch (unused when splits = 1). */
-export function launchTiledMatmul(a: Resource, b: Resource, c: Resource, part: GPUBuffer | null, l: MatmulPlan, tiles: TileName, splits: number): void {
+export function launchTiledMatmul(a: Resource, b: Resource, c: Resource, part: Resource | null, l: MatmulPlan, tiles: TileName, splits: number): void {
   const nBatch = l.batchShape.reduce((x, y) => x * y, 1);
   const config = TILES[tiles];
   const tilesN = Math.ceil(l.N / config.bn);

@@ -53,7 +53,7 @@
 // tiles (slower than without), 16x16 lanes x 4x4 regs, 8x16 lanes x 4x8, 8x8 lanes x 4x8.
 import type { BufferWindow, Resource } from '../../device/bind-groups.js';
 import { device, onDeviceOpen } from '../../device/device.js';
-import { Kernel, LINEAR, grid1d, narrow, variants, type FloatType } from '../kernel.js';
+import { Kernel, LINEAR, grid1d, narrow, variants, windowOf, type FloatType } from '../kernel.js';
 import { tuned, type Tunable } from '../autotune.js';
 import { int8TensorCoresFor, matmulTiling, matmulTilingIsAuto, matmulTilings, profile, SHARING_LANES, splitCandidates, tensorCoreSplits, type MatmulTiling, type SkinnyKernel, type SubgroupMatrixTiling } from '../profile.js';
 import { checkFastPaths } from '../self-check.js';
@@ -127,28 +127,33 @@ function recordSkinny(a: Resource, b: Resource, c: Resource, plan: MatmulPlan, n
   record(a, b, c, tuned(productTunable(plan, nBatch, 'skinny', fallback, fits, record)));
 }
 
-/** At most `wanted` K splits whose f32 partials fit one binding, and their scratch (null for one split; released once recorded: later dispatches may reuse it). */
-function splitScratch(wanted: number, elements: number): { splits: number; part: GPUBuffer | null } {
-  const maxBinding = device().info.limits.maxStorageBufferBindingSize ?? 2 ** 27;
-  const splits = Math.max(1, Math.min(wanted, Math.floor(maxBinding / (4 * elements))));
-  return { splits, part: splits > 1 ? device().alloc(4 * splits * elements, 'matmul split-K') : null };
+/**
+ * At most `wanted` K splits whose f32 partials fit one binding of the profile (whose limit tests
+ * lower), and their scratch: `part` binds the partials alone (a pooled buffer may be larger than
+ * asked), `scratch` is released once recorded (later dispatches may reuse it); null for one split.
+ */
+function splitScratch(wanted: number, elements: number): { splits: number; part: Resource | null; scratch: GPUBuffer | null } {
+  const splits = Math.max(1, Math.min(wanted, Math.floor(profile().bindingLimit / (4 * elements))));
+  if (splits === 1) return { splits, part: null, scratch: null };
+  const scratch = device().alloc(4 * splits * elements, 'matmul split-K');
+  return { splits, part: windowOf(scratch, 0, splits * elements), scratch };
 }
 
 /** The tiled family's launch, with its split-K scratch. */
 function recordTiled(a: Resource, b: Resource, c: Resource, plan: MatmulPlan, nBatch: number, tiling: MatmulTiling): void {
-  const { splits, part } = splitScratch(tiling.splits, nBatch * plan.M * plan.N);
+  const { splits, part, scratch } = splitScratch(tiling.splits, nBatch * plan.M * plan.N);
   launchTiledMatmul(a, b, c, part, plan, tiling.tiles, splits);
-  if (part) device().release(part);
+  if (scratch) device().release(scratch);
 }
 
 /** The tensor-core launch, K split in `wanted` (f32 partials, then their sum in order). */
 function recordTensorCores(a: Resource, b: Resource, c: Resource, plan: MatmulPlan, nBatch: number, tiling: SubgroupMatrixTiling, wanted: number): void {
   const elements = nBatch * plan.M * plan.N;
-  const { splits, part } = splitScratch(wanted, elements);
-  if (!part) return launchSubgroupMatrixMatmul(a, b, c, plan, tiling);
+  const { splits, part, scratch } = splitScratch(wanted, elements);
+  if (!part || !scratch) return launchSubgroupMatrixMatmul(a, b, c, plan, tiling);
   launchSubgroupMatrixMatmul(a, b, part, plan, tiling, 'f32', splits);
   launchSplitSum(part, c, elements, splits, 'f16');
-  device().release(part);
+  device().release(scratch);
 }
 
 /** A family's candidates (tiles and splits, or splits) to measure for this product, on scratch operands of its shape and layout. */
