@@ -340,7 +340,9 @@ export function profileVariants(): ProfileVariant[] {
     ...(tensorCores || int8TensorCores
       ? [{ name: 'subgroup-matrix', overrides: { f16: true, matmul: { tiled: 'buffer' as const, subgroupMatrix: tensorCores, int8SubgroupMatrix: int8TensorCores } } }]
       : []),
-    { name: 'gpu', overrides: { matmul: { tiled: 'buffer', skinny: 'workgroup', subgroupMatrix: null, int8SubgroupMatrix: null }, subgroupSharing: false, attentionKeys: 'split', rowLanes: 64, splitSums: true } },
+    // the GPU paths, products on the 128x128 tiles with K in 3 splits that GPT-2's products take on
+    // a GPU (a check's small products would get 64x64 tiles and no split: the adapter's own profile runs those)
+    { name: 'gpu', overrides: { matmul: { tiled: 'buffer', skinny: 'workgroup', subgroupMatrix: null, int8SubgroupMatrix: null, tiles: 'large', splits: 3 }, subgroupSharing: false, attentionKeys: 'split', rowLanes: 64, splitSums: true } },
     { name: 'cpu', overrides: { matmul: { tiled: 'texture', skinny: 'columns' }, subgroupSharing: false, rowLanes: 1, splitSums: false } },
     { name: 'cpu-sharing', overrides: { matmul: { tiled: 'texture', skinny: 'element' }, subgroupSharing: true, rowLanes: 1, splitSums: false } },
     // tensors past a 4 KiB binding: every windowed path (elementwise pieces, embedding and AdamW
