@@ -5,7 +5,8 @@
 import { device } from '../../src/device/device.js';
 import { timeGeneration } from '../../src/gpt/generate-timing.js';
 import { describePlan } from '../../src/gpt/memory-plan.js';
-import { TRAIN_DEFAULTS, Trainer, type TrainConfig } from '../../src/gpt/trainer.js';
+import { GPT } from '../../src/gpt/model.js';
+import { modelConfig, TRAIN_DEFAULTS, Trainer, type TrainConfig } from '../../src/gpt/trainer.js';
 import { Generator } from '../../src/tensor/generator.js';
 import { na, time, type Context, type Row, type Unit } from '../harness.js';
 
@@ -25,7 +26,9 @@ export async function gpt2Suite(ctx: Context, asked: boolean): Promise<Row[]> {
   const rng = new Generator(7);
   const ids = Int32Array.from({ length: 12 * 1024 * (B + 1) }, () => rng.nextInt(V)); // val (10%) holds more than one window
   const n = Math.floor(ids.length * 0.9);
-  const trainer = new Trainer(cfg, { train: ids.slice(0, n), val: ids.slice(n), vocabSize: V });
+  // GPT-2's tanh GELU (a TrainConfig has no activation: the model is made here)
+  const gpt2 = new GPT({ ...modelConfig(cfg, V), activation: 'gelu_tanh' }, { seed: cfg.seed });
+  const trainer = new Trainer(cfg, { train: ids.slice(0, n), val: ids.slice(n), vocabSize: V }, gpt2);
   const plan = trainer.memoryPlan();
   ctx.log(`gpt2: ${(trainer.model.numParams() / 1e6).toFixed(1)}M parameters; ${describePlan(plan)}`);
   const timing = { ...ctx.timing, warmup: 1, targetMs: 0, maxIters: 1, samples: cpu || ctx.smoke ? 1 : Math.max(3, ctx.timing.samples) };
