@@ -13,6 +13,7 @@ import { na, time, type Context, type Row, type Unit } from '../harness.js';
 const V = 50_257;
 const PROMPT = 64;
 const GENERATED = 32;
+const UNCHECKED = 'not compared (ours only); a non-finite loss fails the step';
 
 export async function gpt2Suite(ctx: Context, asked: boolean): Promise<Row[]> {
   const cpu = device().info.isFallbackAdapter;
@@ -49,7 +50,7 @@ export async function gpt2Suite(ctx: Context, asked: boolean): Promise<Row[]> {
     tolerance: 'greedy; random weights',
   });
   return [
-    row(label, 'ms/step', { ms: t.ms, samplesMs: t.samplesMs, itersPerSample: 1, maxAbsErr: 0 }, B * 1024),
+    { ...row(label, 'ms/step', { ms: t.ms, samplesMs: t.samplesMs, itersPerSample: 1 }, B * 1024), tolerance: UNCHECKED },
     row('GPT-2 124M peak GPU bytes of a step / memory plan', 'info', { text: `${mib(peak)} / ${mib(plan.bytes.total)} (${(peak / plan.bytes.total).toFixed(2)}x)` }),
     generation(`prefill ${PROMPT}-token prompts`, g.prefillMs, B * PROMPT),
     generation(`decode ${GENERATED - 1} tokens each`, g.decodeMs, B * (GENERATED - 1)),
