@@ -1,13 +1,17 @@
 #!/usr/bin/env bash
 # One device session's measurements in one call, run on a GPU machine inside ../shared/gpu-kit:
 #   bash .gpu-kit/run.sh 'bash bench/gpu-session.sh doctor tests bench host parity'
+# (.gpu-kit/ is made here by `bash ../shared/gpu-kit/pack.sh` after the last commit to measure; it is
+# git-ignored, so the device tool's call names it in `carry`)
 # Steps (in the order given): doctor (gpt doctor --check: adapter, profile, fast-path verdicts,
 # every op against float64), tests (the suite but the browser test), bench (bench suite with the
 # big matmuls and the GPU training rows), parity (nanoGPT's Shakespeare-char GPU recipe,
 # npm run bench:parity -- --gpu-recipe), host (what the host side of a step costs on this machine's
-# CPU, on Dawn's null backend: npm run bench:host; seconds). Each step is bounded by its own limit and by what is left
-# of GPU_SESSION_SECONDS (default 480: run.sh's unpacking and checks fit beside it in the device's 10
-# minutes a call); logs and JSON go to
+# CPU, on Dawn's null backend: npm run bench:host; seconds). Each step is bounded by its own limit
+# and by what is left of GPU_SESSION_SECONDS (default 480: beside run.sh's unpacking and checks, a
+# minute, it fills a call's 10 minutes; a session's device time also pays the machine's start, a
+# minute or more, so with 10 minutes of it give about 360). The parity run (5000 steps) rarely ends
+# inside its limit: its JSON holds every evaluation so far (complete: false). Logs and JSON go to
 # $OUT (the device tool's folder) or ./gpu-session/: the bench's and the parity run's JSON straight
 # there as they are written (each writes as it goes), so a step or a session cut short keeps them.
 set -u
