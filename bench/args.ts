@@ -16,6 +16,13 @@ export interface BenchArgs {
   timing: TimingOptions;
 }
 
+/**
+ * Iterations per sample at most. A sample ends with one wait for the GPU (a submit and a
+ * round trip, ~0.1-0.5 ms); on a fast GPU a small op takes microseconds, and at 50 iterations (the
+ * cap before) that wait was most of the per-iteration time of a 256³ matmul: GFLOP/s of latency.
+ */
+const MAX_ITERS = 1000;
+
 const SWITCHES = ['--smoke', '--big', '--no-peers'];
 const VALUED = ['--only', '--samples', '--warmup', '--target-ms'];
 
@@ -52,6 +59,6 @@ export function parseBenchArgs(args: readonly string[]): BenchArgs {
     named: (f) => named.includes(f),
     timing: smoke
       ? { warmup: 1, samples: 1, targetMs: 0, maxIters: 1 }
-      : { warmup: num('--warmup', 2), samples: num('--samples', 7), targetMs: num('--target-ms', 150), maxIters: 50 },
+      : { warmup: num('--warmup', 2), samples: num('--samples', 7), targetMs: num('--target-ms', 150), maxIters: MAX_ITERS },
   };
 }

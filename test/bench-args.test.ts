@@ -34,6 +34,6 @@ describe('bench flags', () => {
 
   it('--smoke times one repetition; otherwise the timing flags are used', () => {
     expect(parseBenchArgs(['--smoke']).timing).toEqual({ warmup: 1, samples: 1, targetMs: 0, maxIters: 1 });
-    expect(parseBenchArgs(['--samples', '3', '--warmup', '1', '--target-ms', '50']).timing).toEqual({ warmup: 1, samples: 3, targetMs: 50, maxIters: 50 });
+    expect(parseBenchArgs(['--samples', '3', '--warmup', '1', '--target-ms', '50']).timing).toEqual({ warmup: 1, samples: 3, targetMs: 50, maxIters: 1000 });
   });
 });
