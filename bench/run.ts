@@ -15,7 +15,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { device } from '../src/device/device.js';
 import { FAMILIES, parseBenchArgs, type Family } from './args.js';
-import { formatTable, LIBS, speedup, value, type Context, type Row } from './harness.js';
+import { formatTable, LIBS, na, speedup, value, type Context, type Row } from './harness.js';
 import { openLibs } from './peers.js';
 import { adapterName, engineCommit } from './provenance.js';
 import { attentionSuite } from './suites/attention.js';
@@ -95,9 +95,15 @@ function save(done: boolean): { table: string; seconds: number } {
   if (done && only.length === FAMILIES.length) writeFileSync(smoke ? 'bench/results/latest-smoke.json' : 'bench/results/latest.json', json);
   return { table, seconds };
 }
+/** A family that threw: one row saying why, so that the families after it still run and are saved. */
+const stopped = (family: Family, e: unknown): Row[] => {
+  const why = String((e as Error)?.message ?? e).split('\n')[0]!.slice(0, 300);
+  console.log(`${family}: ERROR ${why}`);
+  return [{ family, name: 'the family stopped', unit: 'info', cells: { ours: { error: why }, tfjs: na('not run'), jax: na('not run') } }];
+};
 const run = async (family: Family, suite: () => Promise<Row[]>) => {
   if (!only.includes(family)) return;
-  byFamily.set(family, await suite());
+  byFamily.set(family, await suite().catch((e: unknown) => stopped(family, e)));
   save(false);
 };
 
@@ -105,10 +111,11 @@ const run = async (family: Family, suite: () => Promise<Row[]>) => {
 // its trained model. The GPU-sized steps run last: the longest, the first a time limit would cut.
 if (only.includes('train') || only.includes('generate')) {
   // for generation alone, the trained model is all that is needed: no peers' steps
-  const r = await trainStepSuite(only.includes('train') ? libs : { ...libs, tf: null, jax: null }, ctx);
-  details = r.details;
-  await run('train', async () => r.rows);
-  await run('generate', () => generateSuite(r.trainer.model, ctx));
+  const trained = await trainStepSuite(only.includes('train') ? libs : { ...libs, tf: null, jax: null }, ctx).catch((e: unknown) => e as Error);
+  const failed = trained instanceof Error;
+  if (!failed) details = trained.details;
+  await run('train', async () => (failed ? Promise.reject(trained) : trained.rows));
+  await run('generate', async () => (failed ? Promise.reject(new Error(`needs the train step's model: ${trained.message}`)) : generateSuite(trained.trainer.model, ctx)));
 }
 await run('matmul', () => matmulSuite(libs, ctx));
 await run('op', () => elementwiseSuite(libs, ctx));
