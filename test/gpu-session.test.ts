@@ -32,7 +32,7 @@ describe('bench/gpu-session.sh', () => {
     const child = spawn('bash', [SCRIPT, 'bench'], { cwd: tree, detached: true, stdio: 'ignore', env: { ...process.env, OUT: out, GPU_KIT_BUNDLES: bundles } });
     const file = join(out, 'bench-stand-in.json');
     try {
-      for (let i = 0; i < 100 && !existsSync(file); i++) await new Promise((r) => setTimeout(r, 100));
+      for (let i = 0; i < 300 && !existsSync(file); i++) await new Promise((r) => setTimeout(r, 100));
     } finally {
       process.kill(-child.pid!, 'SIGKILL'); // the session's time is up
     }
