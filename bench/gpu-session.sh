@@ -1,18 +1,30 @@
 #!/usr/bin/env bash
 # One device session's measurements in one call, run on a GPU machine inside ../shared/gpu-kit:
 #   bash .gpu-kit/run.sh 'bash bench/gpu-session.sh doctor tests bench host parity'
+# (.gpu-kit/ is made here by `bash ../shared/gpu-kit/pack.sh` after the last commit to measure; it is
+# git-ignored, so the device tool's call names it in `carry`)
 # Steps (in the order given): doctor (gpt doctor --check: adapter, profile, fast-path verdicts,
 # every op against float64), tests (the suite but the browser test), bench (bench suite with the
 # big matmuls and the GPU training rows), parity (nanoGPT's Shakespeare-char GPU recipe,
 # npm run bench:parity -- --gpu-recipe), host (what the host side of a step costs on this machine's
-# CPU, on Dawn's null backend: npm run bench:host; seconds). Each step is bounded by its own limit and by what is left
-# of GPU_SESSION_SECONDS (default 480: run.sh's unpacking and checks fit beside it in the device's 10
-# minutes a call); logs and JSON go to
-# $OUT (the device tool's folder) or ./gpu-session/.
+# CPU, on Dawn's null backend: npm run bench:host; seconds). Each step is bounded by its own limit
+# and by what is left of GPU_SESSION_SECONDS (default 480: beside run.sh's unpacking and checks, a
+# minute, it fills a call's 10 minutes; a session's device time also pays the machine's start, a
+# minute or more, so with 10 minutes of it give about 360). The parity run (5000 steps) rarely ends
+# inside its limit: its JSON holds every evaluation so far (complete: false). Logs and JSON go to
+# $OUT (the device tool's folder) or ./gpu-session/: the bench's and the parity run's JSON straight
+# there as they are written (each writes as it goes), so a step or a session cut short keeps them.
 set -u
-out=${OUT:-$PWD/gpu-session}; mkdir -p "$out"
+out=${OUT:-$PWD/gpu-session}; mkdir -p "$out" && out=$(cd "$out" && pwd)
+for s in "$@"; do # every step known before any runs
+  case $s in doctor | tests | bench | host | parity) ;; *) echo "gpu-session: unknown step '$s' (doctor, tests, bench, host, parity)"; exit 2 ;; esac
+done
 end=$((SECONDS + ${GPU_SESSION_SECONDS:-480}))
 tree=$PWD bundles=${GPU_KIT_BUNDLES:?run inside .gpu-kit/run.sh}
+rm -rf "$bundles/bench/results" && mkdir -p "$bundles/bench" && ln -s "$out" "$bundles/bench/results"
+# the engine's commit for the result files: the kit's tree has no .git; run.sh marks it .unpacked-COMMIT
+commit=$(ls -A "$tree" | sed -n 's/^\.unpacked-//p' | head -1)
+export BENCH_ENGINE_COMMIT=${commit:-unknown}
 
 # step NAME LIMIT DIR COMMAND...: COMMAND in DIR, at most LIMIT seconds and what is left, output to NAME.log
 step() {
@@ -21,7 +33,7 @@ step() {
   if ((limit < 20)); then echo "== $name: skipped, ${left}s left"; return; fi
   echo "== $name (at most ${limit}s)"
   local t0=$SECONDS
-  (cd "$dir" && timeout "$limit" "$@") > "$out/$name.log" 2>&1
+  (cd "$dir" && timeout -k 10 "$limit" "$@") > "$out/$name.log" 2>&1
   echo "   exit $? after $((SECONDS - t0))s; last lines:"; grep -v '^Warning' "$out/$name.log" | tail -4 | sed 's/^/   /'
 }
 
@@ -29,13 +41,10 @@ for s in "$@"; do
   case $s in
     doctor) step doctor 90 "$tree" node bin/gpt.js doctor --check ;;
     tests) step tests 150 "$tree" npx vitest run --exclude test/browser.test.ts ;;
-    bench) step bench 240 "$bundles" node bench.mjs --big --only matmul,attention,train,train-gpu,gpt2,generate
-           cp "$bundles"/bench/results/bench-*.json "$out/" 2>/dev/null ;;
+    bench) step bench 240 "$bundles" node bench.mjs --big --only matmul,attention,train,train-gpu,gpt2,generate ;;
     host) step host 60 "$tree" node scripts/run-ts.mjs bench/host-step.ts
           cp "$tree"/bench/results/host-step.json "$out/" 2>/dev/null ;;
-    parity) step parity 300 "$bundles" node parity.mjs --gpu-recipe
-            cp "$bundles"/bench/results/shakespeare-char-gpu* "$out/" 2>/dev/null ;;
-    *) echo "gpu-session: unknown step '$s' (doctor, tests, bench, host, parity)"; exit 2 ;;
+    parity) step parity 300 "$bundles" node parity.mjs --gpu-recipe ;;
   esac
 done
 ls -la "$out"

@@ -235,7 +235,7 @@ export interface Context {
   big: boolean;
 }
 
-/** Checks a library's outputs against `reference`, then times it; a mismatch or a throw becomes the cell's error. */
+/** Checks a library's outputs against `reference`, times it, checks again; a mismatch or a throw becomes the cell's error. */
 export async function runCase<T>(
   ctx: Context,
   label: string,
@@ -245,18 +245,29 @@ export async function runCase<T>(
   names?: readonly string[],
 ): Promise<Cell> {
   let c: LibCase<T> | undefined;
+  // checked before timing (a wrong result is never timed) and after: the autotuner may have put
+  // another variant in place during the warm-up
+  /** The largest deviation from the reference, or the error cell of a mismatch. */
+  const check = async (when: string): Promise<number | Cell> => {
+    const r = checkOutputs(await c!.outputs(), reference!, tol, names);
+    if (r.ok) return r.maxAbsErr;
+    ctx.log(`  ${label}: MISMATCH${when} ${r.message}`);
+    return { error: `mismatch${when}: ${r.message}`, maxAbsErr: r.maxAbsErr };
+  };
   try {
     c = await make();
     let maxAbsErr: number | undefined;
     if (reference) {
-      const check = checkOutputs(await c.outputs(), reference, tol, names);
-      if (!check.ok) {
-        ctx.log(`  ${label}: MISMATCH ${check.message}`);
-        return { error: `mismatch: ${check.message}`, maxAbsErr: check.maxAbsErr };
-      }
-      maxAbsErr = check.maxAbsErr;
+      const before = await check('');
+      if (typeof before !== 'number') return before;
+      maxAbsErr = before;
     }
     const t = await time(c, ctx.timing);
+    if (reference) {
+      const after = await check(' after timing');
+      if (typeof after !== 'number') return after;
+      maxAbsErr = Math.max(maxAbsErr!, after);
+    }
     ctx.log(`  ${label}: ${t.ms.toFixed(3)} ms/iter (median of ${t.samplesMs.length} x ${t.itersPerSample})${maxAbsErr !== undefined ? `, max |Δ| ${maxAbsErr.toExponential(2)}` : ''}`);
     return { ms: t.ms, samplesMs: t.samplesMs, itersPerSample: t.itersPerSample, maxAbsErr };
   } catch (e) {

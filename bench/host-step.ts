@@ -19,6 +19,7 @@ const { GPT } = await import('../src/gpt/model.js');
 const { TRAIN_DEFAULTS, Trainer } = await import('../src/gpt/trainer.js');
 const { Generator } = await import('../src/tensor/generator.js');
 const { median } = await import('./harness.js');
+const { engineCommit } = await import('./provenance.js');
 type TrainConfig = import('../src/gpt/trainer.js').TrainConfig;
 
 const args = process.argv.slice(2);
@@ -101,4 +102,4 @@ for (const r of rows) {
 const out = 'bench/results'; // run from the repository root, like bench/run.ts
 mkdirSync(out, { recursive: true });
 const machine = { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model ?? 'unknown', node: process.version };
-writeFileSync(join(out, 'host-step.json'), JSON.stringify({ when: new Date().toISOString(), machine, steps, rows, wallSeconds: (performance.now() - t0) / 1000 }, null, 2) + '\n');
+writeFileSync(join(out, 'host-step.json'), JSON.stringify({ when: new Date().toISOString(), commit: engineCommit(), machine, steps, rows, wallSeconds: (performance.now() - t0) / 1000 }, null, 2) + '\n');

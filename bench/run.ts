@@ -1,7 +1,8 @@
 // The benchmark suite: our engine against TensorFlow.js (webgpu backend) and jax-js (webgpu
 // device), all three on the same Dawn adapter in this process. Every benchmark first checks that
 // each library computed the same numbers (a mismatch is reported as an error and not timed), then
-// times it. Prints one table and writes bench/results/bench-<date>.json and, for a full run, latest.json.
+// times it. Prints one table and writes bench/results/bench-<start time>.json (after each family,
+// "complete": false until the end) and, for a full run, latest.json.
 //
 //   npm run bench                      all benchmarks
 //   npm run bench -- --smoke           small sizes, one repetition (a correctness run)
@@ -10,12 +11,13 @@
 //                                      train-gpu, gpt2 (GPU-sized steps, GPT-2 124M; skipped on CPU
 //                                      adapters unless named)
 //   npm run bench -- --samples 7 --warmup 2 --target-ms 150 --no-peers
-import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { device } from '../src/device/device.js';
-import { formatTable, LIBS, speedup, value, type Context, type Row } from './harness.js';
+import { FAMILIES, parseBenchArgs, type Family } from './args.js';
+import { formatTable, LIBS, na, speedup, value, type Context, type Row } from './harness.js';
 import { openLibs } from './peers.js';
+import { adapterName, engineCommit } from './provenance.js';
 import { attentionSuite } from './suites/attention.js';
 import { elementwiseSuite } from './suites/elementwise.js';
 import { generateSuite } from './suites/generate.js';
@@ -24,38 +26,20 @@ import { gpt2Suite } from './suites/gpt2.js';
 import { trainGpuSuite } from './suites/train-gpu.js';
 import { trainStepSuite } from './suites/train-step.js';
 
-const FAMILIES = ['matmul', 'op', 'attention', 'train', 'train-gpu', 'gpt2', 'generate'] as const;
-type Family = (typeof FAMILIES)[number];
-
 const args = process.argv.slice(2);
-const has = (flag: string) => args.includes(flag);
-const opt = (flag: string) => {
-  const i = args.indexOf(flag);
-  return i >= 0 ? args[i + 1] : undefined;
-};
-const num = (flag: string, dflt: number) => {
-  const v = opt(flag);
-  if (v === undefined) return dflt;
-  const n = Number(v);
-  if (!Number.isFinite(n) || n < 0) throw new Error(`${flag} expects a non-negative number, got '${v}'`);
-  return n;
-};
-const smoke = has('--smoke');
-const only = (opt('--only')?.split(',') ?? [...FAMILIES]) as Family[];
-for (const f of only) if (!FAMILIES.includes(f)) throw new Error(`--only: unknown family '${f}' (known: ${FAMILIES.join(', ')})`);
-
-const ctx: Context = {
-  timing: smoke
-    ? { warmup: 1, samples: 1, targetMs: 0, maxIters: 1 }
-    : { warmup: num('--warmup', 2), samples: num('--samples', 7), targetMs: num('--target-ms', 150), maxIters: 50 },
-  log: (line) => console.log(line),
-  smoke,
-  big: has('--big'),
-};
+const { smoke, big, peers, only, named, timing } = (() => {
+  try {
+    return parseBenchArgs(args);
+  } catch (e) {
+    console.error((e as Error).message);
+    process.exit(2);
+  }
+})();
+const ctx: Context = { timing, log: (line) => console.log(line), smoke, big };
 
 const t0 = performance.now();
-const libs = await openLibs({ peers: !has('--no-peers') });
-if (has('--no-peers')) libs.errors = { tfjs: 'skipped (--no-peers)', jax: 'skipped (--no-peers)' };
+const libs = await openLibs({ peers });
+if (!peers) libs.errors = { tfjs: 'skipped (--no-peers)', jax: 'skipped (--no-peers)' };
 const info = device().info;
 const machine = {
   cpus: os.cpus().length,
@@ -65,71 +49,85 @@ const machine = {
   node: process.version,
   lpNumThreads: process.env.LP_NUM_THREADS,
 };
-const gitRev = (() => {
-  try {
-    return execFileSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
-  } catch {
-    return undefined;
-  }
-})();
+const commit = engineCommit();
 const ourVersion = (JSON.parse(readFileSync('package.json', 'utf8')) as { version: string }).version;
-console.log(`adapter: ${info.description} (${info.backend}, vendor ${info.vendor || '-'}, architecture ${info.architecture || '-'})`);
+console.log(`adapter: ${adapterName(info)} (${info.backend}, vendor ${info.vendor || '-'}, architecture ${info.architecture || '-'})`);
 console.log(`machine: ${machine.cpus} x ${machine.cpuModel}, ${machine.memoryGiB} GiB, ${machine.platform}, Node ${machine.node}`);
-console.log(`libraries: ours ${ourVersion}${gitRev ? ` (${gitRev})` : ''}, TF.js ${libs.versions.tfjs ?? libs.errors.tfjs}, jax-js ${libs.versions.jax ?? libs.errors.jax}`);
+console.log(`libraries: ours ${ourVersion} (${commit ?? 'commit unknown'}), TF.js ${libs.versions.tfjs ?? libs.errors.tfjs}, jax-js ${libs.versions.jax ?? libs.errors.jax}`);
 console.log(smoke ? 'mode: SMOKE (small sizes, 1 repetition: checks correctness, timings are not measurements)' : `timing: ${JSON.stringify(ctx.timing)}`);
 
-// The train step runs first: our peak GPU bytes are the process's peak so far. Generation reuses
-// its trained model.
-const byFamily = new Map<Family, Row[]>();
-let details: Record<string, unknown> = {};
-if (only.includes('train') || only.includes('generate')) {
-  const r = await trainStepSuite(libs, ctx);
-  if (only.includes('train')) byFamily.set('train', r.rows);
-  details = r.details;
-  if (only.includes('generate')) byFamily.set('generate', await generateSuite(r.trainer.model, ctx));
-}
-const named = (family: Family) => opt('--only')?.split(',').includes(family) ?? false;
-if (only.includes('train-gpu')) byFamily.set('train-gpu', await trainGpuSuite(ctx, named('train-gpu')));
-if (only.includes('gpt2')) byFamily.set('gpt2', await gpt2Suite(ctx, named('gpt2')));
-if (only.includes('matmul')) byFamily.set('matmul', await matmulSuite(libs, ctx));
-if (only.includes('op')) byFamily.set('op', await elementwiseSuite(libs, ctx));
-if (only.includes('attention')) byFamily.set('attention', await attentionSuite(libs, ctx));
-const rows = FAMILIES.flatMap((f) => byFamily.get(f) ?? []);
-
-const table = formatTable(rows);
-console.log(`\n${table}\n`);
-console.log('ratios are speedups (their time / our time): > 1 means ours is faster. ERROR = failed or computed different numbers (not timed).');
-const seconds = (performance.now() - t0) / 1000;
-console.log(`total ${seconds.toFixed(0)} s`);
-
 const date = new Date().toISOString();
-const result = {
-  date,
-  mode: smoke ? 'smoke' : 'full',
-  command: `npm run bench${args.length ? ` -- ${args.join(' ')}` : ''}`,
-  adapter: info,
-  machine,
-  versions: { ours: ourVersion, oursCommit: gitRev, ...libs.versions },
-  peerErrors: libs.errors,
-  timing: ctx.timing,
-  seconds,
-  rows: rows.map((r) => ({
-    ...r,
-    values: Object.fromEntries(LIBS.map((l) => [l, value(r, r.cells[l]) ?? null])),
-    speedupVsTfjs: speedup(r, 'tfjs') ?? null,
-    speedupVsJax: speedup(r, 'jax') ?? null,
-  })),
-  trainStep: details,
-  table,
-};
-mkdirSync('bench/results', { recursive: true });
-const json = JSON.stringify(result, null, 2) + '\n';
 const stamp = date.replace(/:/g, '-').replace(/\.\d+Z$/, 'Z');
 const file = `bench/results/bench-${stamp}${smoke ? '-smoke' : ''}.json`;
-writeFileSync(file, json);
-// latest.json is the last full run (the README's table); an --only run keeps to its dated file
-if (!opt('--only')) writeFileSync(smoke ? 'bench/results/latest-smoke.json' : 'bench/results/latest.json', json);
+mkdirSync('bench/results', { recursive: true });
+const byFamily = new Map<Family, Row[]>();
+let details: Record<string, unknown> = {};
+
+/** The result file as it stands; written after every family, so a run stopped by a time limit keeps the families it finished. */
+function save(done: boolean): { table: string; seconds: number } {
+  const rows = FAMILIES.flatMap((f) => byFamily.get(f) ?? []);
+  const table = formatTable(rows);
+  const seconds = (performance.now() - t0) / 1000;
+  const result = {
+    date,
+    mode: smoke ? 'smoke' : 'full',
+    complete: done,
+    familiesDone: FAMILIES.filter((f) => byFamily.has(f)),
+    command: `npm run bench${args.length ? ` -- ${args.join(' ')}` : ''}`,
+    adapter: info,
+    machine,
+    versions: { ours: ourVersion, oursCommit: commit, ...libs.versions },
+    peerErrors: libs.errors,
+    timing: ctx.timing,
+    seconds,
+    rows: rows.map((r) => ({
+      ...r,
+      values: Object.fromEntries(LIBS.map((l) => [l, value(r, r.cells[l]) ?? null])),
+      speedupVsTfjs: speedup(r, 'tfjs') ?? null,
+      speedupVsJax: speedup(r, 'jax') ?? null,
+    })),
+    trainStep: details,
+    table,
+  };
+  const json = JSON.stringify(result, null, 2) + '\n';
+  writeFileSync(file, json);
+  // latest.json is the last full run (the README's table); an --only run keeps to its dated file
+  if (done && only.length === FAMILIES.length) writeFileSync(smoke ? 'bench/results/latest-smoke.json' : 'bench/results/latest.json', json);
+  return { table, seconds };
+}
+/** A family that threw: one row saying why, so that the families after it still run and are saved. */
+const stopped = (family: Family, e: unknown): Row[] => {
+  const why = String((e as Error)?.message ?? e).split('\n')[0]!.slice(0, 300);
+  console.log(`${family}: ERROR ${why}`);
+  return [{ family, name: 'the family stopped', unit: 'info', cells: { ours: { error: why }, tfjs: na('not run'), jax: na('not run') } }];
+};
+const run = async (family: Family, suite: () => Promise<Row[]>) => {
+  if (!only.includes(family)) return;
+  byFamily.set(family, await suite().catch((e: unknown) => stopped(family, e)));
+  save(false);
+};
+
+// The train step runs first: our peak GPU bytes are the process's peak so far. Generation reuses
+// its trained model. The GPU-sized steps run last: the longest, the first a time limit would cut.
+if (only.includes('train') || only.includes('generate')) {
+  // for generation alone, the trained model is all that is needed: no peers' steps
+  const trained = await trainStepSuite(only.includes('train') ? libs : { ...libs, tf: null, jax: null }, ctx).catch((e: unknown) => e as Error);
+  const failed = trained instanceof Error;
+  if (!failed) details = trained.details;
+  await run('train', async () => (failed ? Promise.reject(trained) : trained.rows));
+  await run('generate', async () => (failed ? Promise.reject(new Error(`needs the train step's model: ${trained.message}`)) : generateSuite(trained.trainer.model, ctx)));
+}
+await run('matmul', () => matmulSuite(libs, ctx));
+await run('op', () => elementwiseSuite(libs, ctx));
+await run('attention', () => attentionSuite(libs, ctx));
+await run('train-gpu', () => trainGpuSuite(ctx, named('train-gpu')));
+await run('gpt2', () => gpt2Suite(ctx, named('gpt2')));
+
+const { table, seconds } = save(true);
+console.log(`\n${table}\n`);
+console.log('ratios are speedups (their time / our time): > 1 means ours is faster. ERROR = failed or computed different numbers (not timed).');
+console.log(`total ${seconds.toFixed(0)} s`);
 console.log(`wrote ${file}`);
 // a peer's error is a result (it is in the table); our engine failing or mismatching is a failure
 device().destroy();
-process.exit(rows.some((r) => r.cells.ours.error) ? 1 : 0);
+process.exit([...byFamily.values()].flat().some((r) => r.cells.ours.error) ? 1 : 0);

@@ -6,6 +6,8 @@
 // 256, batch 64, dropout 0.2, 5000 iters, eval every 250 over 200 batches; nanoGPT: best val 1.4697),
 // reporting the best val loss, when it first reached 1.48 and the wall time to there
 // (bench/results/shakespeare-char-gpu.json); --dtype defaults to auto (the adapter's faster dtype).
+// The JSON is written at every evaluation ("complete": false until the end), so a run cut short by
+// a time limit keeps its evaluations so far.
 // The eval_iters-20 estimate (12 x 20 random blocks) is noisy; the final model's loss over the
 // whole val split (every position once, in 64-token windows) is reported beside it. The run's
 // log goes to bench/results/shakespeare-char.log.jsonl, for `npx gpt plot`.
@@ -17,6 +19,7 @@ import { TRAIN_DEFAULTS, trainConfigProblem, Trainer, type TrainConfig } from '.
 import { noGrad, scope, tensor } from '../src/index.js';
 import { autocast } from '../src/nn/autocast.js';
 import { RunLog } from '../src/node/run-log.js';
+import { adapterName, engineCommit } from './provenance.js';
 
 const args = process.argv.slice(2);
 const option = (name: string) => {
@@ -41,7 +44,7 @@ const tok = CharTokenizer.train(text);
 const ids = Int32Array.from(tok.encode(text));
 const n = Math.floor(ids.length * 0.9);
 const dev = await initDevice();
-console.log(`adapter: ${dev.info.description} (${dev.info.backend}); vocab ${tok.vocabSize}, train ${n}, val ${ids.length - n}`);
+console.log(`adapter: ${adapterName(dev.info)} (${dev.info.backend}); vocab ${tok.vocabSize}, train ${n}, val ${ids.length - n}`);
 
 const problem = trainConfigProblem(cfg, (k) => `--${k}`);
 if (problem) throw new Error(`bench:parity: ${problem}`);
@@ -54,6 +57,31 @@ let lastVal = NaN;
 let best = { val: Infinity, step: -1 };
 let reached = null as { step: number; seconds: number } | null; // first eval at or below TARGET_VAL
 const evals: { step: number; train: number; val: number; seconds: number }[] = [];
+const commit = engineCommit();
+/** Writes the result so far; `fullVal` is null until the run is done. Returns the training tokens per wall second (evaluations included). */
+function save(fullVal: number | null, seconds = (performance.now() - t0) / 1000): number {
+  const tokensPerSec = (trainer.step * cfg.batchSize * cfg.blockSize) / seconds;
+  const result = {
+    benchmark: `nanoGPT shakespeare-char (${gpuRecipe ? 'GPU recipe' : 'CPU config'})`,
+    complete: fullVal !== null,
+    steps: trainer.step,
+    adapter: adapterName(dev.info),
+    backend: dev.info.backend,
+    commit,
+    config: cfg,
+    dtype: trainer.dtype,
+    finalValLoss: lastVal,
+    bestVal: best,
+    firstAtTarget: reached && { target: TARGET_VAL, ...reached },
+    fullValLoss: fullVal,
+    wallSeconds: seconds,
+    tokensPerSec,
+    evals,
+    date: new Date().toISOString(),
+  };
+  writeFileSync(`${results}.json`, JSON.stringify(result, null, 2) + '\n');
+  return tokensPerSec;
+}
 await trainer.run({
   onLog: async (l) => {
     await log.step(l);
@@ -67,6 +95,7 @@ await trainer.run({
     if (l.val! < best.val) best = { val: l.val!, step: l.step };
     if (!reached && l.val! <= TARGET_VAL) reached = { step: l.step, seconds };
     console.log(`step ${l.step}: train ${l.train!.toFixed(4)}, val ${l.val!.toFixed(4)} (${((performance.now() - t0) / 1000).toFixed(0)} s)`);
+    save(null);
   },
 });
 const seconds = (performance.now() - t0) / 1000;
@@ -88,22 +117,6 @@ async function fullValLoss(val: Int32Array): Promise<number> {
   return total / windows;
 }
 const fullVal = await fullValLoss(ids.slice(n));
-const tokensPerSec = (cfg.maxIters * cfg.batchSize * cfg.blockSize) / seconds;
-const result = {
-  benchmark: `nanoGPT shakespeare-char (${gpuRecipe ? 'GPU recipe' : 'CPU config'})`,
-  adapter: dev.info.description,
-  backend: dev.info.backend,
-  config: cfg,
-  dtype: trainer.dtype,
-  finalValLoss: lastVal,
-  bestVal: best,
-  firstAtTarget: reached && { target: TARGET_VAL, ...reached },
-  fullValLoss: fullVal,
-  wallSeconds: seconds,
-  tokensPerSec,
-  evals,
-  date: new Date().toISOString(),
-};
+const tokensPerSec = save(fullVal, seconds);
 console.log(`final val loss ${lastVal.toFixed(4)} (nanoGPT: ${gpuRecipe ? '1.4697' : '1.88'}; whole val split: ${fullVal.toFixed(4)}), ${seconds.toFixed(0)} s wall, ${tokensPerSec.toFixed(0)} tokens/s`);
 if (gpuRecipe) console.log(`best val ${best.val.toFixed(4)} at step ${best.step}; ${reached ? `first <= ${TARGET_VAL} at step ${reached.step}, ${reached.seconds.toFixed(0)} s` : `never <= ${TARGET_VAL}`}`);
-writeFileSync(`${results}.json`, JSON.stringify(result, null, 2) + '\n');

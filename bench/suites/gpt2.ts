@@ -5,13 +5,15 @@
 import { device } from '../../src/device/device.js';
 import { timeGeneration } from '../../src/gpt/generate-timing.js';
 import { describePlan } from '../../src/gpt/memory-plan.js';
-import { TRAIN_DEFAULTS, Trainer, type TrainConfig } from '../../src/gpt/trainer.js';
+import { GPT } from '../../src/gpt/model.js';
+import { modelConfig, TRAIN_DEFAULTS, Trainer, type TrainConfig } from '../../src/gpt/trainer.js';
 import { Generator } from '../../src/tensor/generator.js';
 import { na, time, type Context, type Row, type Unit } from '../harness.js';
 
 const V = 50_257;
 const PROMPT = 64;
 const GENERATED = 32;
+const UNCHECKED = 'not compared (ours only); a non-finite loss fails the step';
 
 export async function gpt2Suite(ctx: Context, asked: boolean): Promise<Row[]> {
   const cpu = device().info.isFallbackAdapter;
@@ -25,7 +27,9 @@ export async function gpt2Suite(ctx: Context, asked: boolean): Promise<Row[]> {
   const rng = new Generator(7);
   const ids = Int32Array.from({ length: 12 * 1024 * (B + 1) }, () => rng.nextInt(V)); // val (10%) holds more than one window
   const n = Math.floor(ids.length * 0.9);
-  const trainer = new Trainer(cfg, { train: ids.slice(0, n), val: ids.slice(n), vocabSize: V });
+  // GPT-2's tanh GELU (a TrainConfig has no activation: the model is made here)
+  const gpt2 = new GPT({ ...modelConfig(cfg, V), activation: 'gelu_tanh' }, { seed: cfg.seed });
+  const trainer = new Trainer(cfg, { train: ids.slice(0, n), val: ids.slice(n), vocabSize: V }, gpt2);
   const plan = trainer.memoryPlan();
   ctx.log(`gpt2: ${(trainer.model.numParams() / 1e6).toFixed(1)}M parameters; ${describePlan(plan)}`);
   const timing = { ...ctx.timing, warmup: 1, targetMs: 0, maxIters: 1, samples: cpu || ctx.smoke ? 1 : Math.max(3, ctx.timing.samples) };
@@ -46,7 +50,7 @@ export async function gpt2Suite(ctx: Context, asked: boolean): Promise<Row[]> {
     tolerance: 'greedy; random weights',
   });
   return [
-    row(label, 'ms/step', { ms: t.ms, samplesMs: t.samplesMs, itersPerSample: 1, maxAbsErr: 0 }, B * 1024),
+    { ...row(label, 'ms/step', { ms: t.ms, samplesMs: t.samplesMs, itersPerSample: 1 }, B * 1024), tolerance: UNCHECKED },
     row('GPT-2 124M peak GPU bytes of a step / memory plan', 'info', { text: `${mib(peak)} / ${mib(plan.bytes.total)} (${(peak / plan.bytes.total).toFixed(2)}x)` }),
     generation(`prefill ${PROMPT}-token prompts`, g.prefillMs, B * PROMPT),
     generation(`decode ${GENERATED - 1} tokens each`, g.decodeMs, B * (GENERATED - 1)),

@@ -1,0 +1,30 @@
+// The autotuner and a profile (device().startProfiling, `gpt train --profile`) at the same time: a
+// measurement cannot time its candidates while every dispatch is being profiled, and must be made
+// again at the problem's next use, not dropped for the rest of the process (its kernel stayed the
+// untuned default for the whole training run after the profiled step).
+import { beforeAll, describe, expect, it } from 'vitest';
+import { device } from '../src/index.js';
+import { autotuneSettled, setAutotune, tuned, type Tunable } from '../src/kernels/autotune.js';
+import { autotuneCacheDir, setupDevice } from './helpers.js';
+
+beforeAll(setupDevice);
+const cacheDir = autotuneCacheDir('gpt-autotune-profile-');
+
+describe('autotune during a profile', () => {
+  it('a measurement that met a profile is made at the next use', async () => {
+    if (!device().info.features.includes('timestamp-query')) return; // nothing is measured without timestamps
+    process.env.GPT_CACHE_DIR = cacheDir;
+    setAutotune(true);
+    // no dispatches: every candidate measures 0 ms, and the first measured wins
+    const t: Tunable<string> = { key: 'profile-retry test', fallback: 'default', candidates: ['measured', 'default'], prepare: () => ({ run: () => {}, dispose: () => {} }) };
+    tuned(t); // loads the (empty) cache
+    await autotuneSettled();
+    device().startProfiling();
+    expect(tuned(t)).toBe('default'); // queues a measurement, which meets the profile
+    await autotuneSettled();
+    await device().stopProfiling();
+    expect(tuned(t)).toBe('default'); // not measured yet: queued again
+    await autotuneSettled();
+    expect(tuned(t)).toBe('measured');
+  });
+});
