@@ -22,7 +22,8 @@ import { checkModelFits } from './device-fit.js';
 import { UsageError } from './flags.js';
 import { floatCheckpoint } from './float-checkpoint.js';
 import { nextSteps } from './next-steps.js';
-import { Progress, formatSeconds } from './progress.js';
+import { Progress, formatParams, formatSeconds } from './progress.js';
+import { sharedBlocks } from './compression.js';
 import { keepOnlyRun, rewindRunLog } from './resume-log.js';
 import { RunWhereabouts } from './interrupted.js';
 import { withDirectoryLock } from './run-lock.js';
@@ -262,8 +263,8 @@ async function dataset(
 /** Parameters as nanoGPT counts them; a shared block's once (its sharing said). */
 function describeModel(model: GPT): string {
   const { nLayer, shareLayers = 1 } = model.config;
-  const shared = shareLayers > 1 ? `, ${nLayer} layers sharing ${nLayer / shareLayers} blocks of weights, --share-layers ${shareLayers}` : '';
-  return `${(model.numParams() / 1e6).toFixed(2)}M parameters (excluding position embeddings${shared})`;
+  const shared = shareLayers > 1 ? `, ${sharedBlocks(nLayer, shareLayers)}, --share-layers ${shareLayers}` : '';
+  return `${formatParams(model.numParams())} parameters (excluding position embeddings${shared})`;
 }
 
 /** A float16 run (--dtype float16, or the resumed run's) where float16 cannot run: one line saying which flag to give instead. */
