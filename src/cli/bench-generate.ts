@@ -91,8 +91,8 @@ export async function benchGenerate(args: string[]): Promise<number> {
     const { nLayer, nHead, nEmbd, blockSize, vocabSize } = model.config;
     console.log(
       `model: ${f.initFrom || 'random'} (${plural(nLayer, 'layer')}, ${plural(nHead, 'head')}, ${nEmbd} wide, block ${blockSize}, vocab ${vocabSize}; ` +
-        `${formatParams(model.numParams())} parameters); prompts of ${f.promptTokens} tokens, ${f.newTokens} new tokens each, greedy; ` +
-        `median of ${f.repeats} runs`,
+        `${formatParams(model.numParams())} parameters); prompts of ${plural(f.promptTokens, 'token')}, ${f.newTokens} new tokens each, greedy; ` +
+        `median of ${plural(f.repeats, 'run')}`,
     );
     const header = ['batch', 'prefill tok/s', 'decode tok/s', 'decode ms/step'];
     const rows: string[][] = [];
