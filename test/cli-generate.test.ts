@@ -27,7 +27,7 @@ describe('gpt bench-generate', () => {
     const r = await gpt('bench-generate', '--init-from', dir, '--batch', '1,3', '--prompt-tokens', '4', '--new-tokens', '3', '--repeats', '1');
     expect(r.code, r.err).toBe(0);
     const lines = r.out.trim().split('\n');
-    expect(lines[0]).toMatch(/^model: .*ckpt \(1 layers, 2 heads, 16 wide, block 16, vocab \d+; .*prompts of 4 tokens, 3 new tokens each, greedy; median of 1 runs$/);
+    expect(lines[0]).toMatch(/^model: .*ckpt \(1 layer, 2 heads, 16 wide, block 16, vocab \d+; .*prompts of 4 tokens, 3 new tokens each, greedy; median of 1 run$/);
     expect(lines.slice(1, 2)).toEqual([expect.stringMatching(/^batch +prefill tok\/s +decode tok\/s +decode ms\/step$/)]);
     const rows = lines.slice(2).map((l) => l.split(/ +/).map(Number));
     expect(rows.map((row) => row[0])).toEqual([1, 3]);
@@ -42,7 +42,7 @@ describe('gpt bench-generate', () => {
   it('times a random model of the shape the flags give, and refuses what it cannot do in one line', async () => {
     const r = await gpt('bench-generate', '--n-layer', '1', '--n-head', '1', '--n-embd', '8', '--block-size', '8', '--vocab-size', '5', '--batch', '2', '--prompt-tokens', '2', '--new-tokens', '2', '--repeats', '1');
     expect(r.code, r.err).toBe(0);
-    expect(r.out).toMatch(/^model: random \(1 layers, 1 heads, 8 wide, block 8, vocab 5;/);
+    expect(r.out).toMatch(/^model: random \(1 layer, 1 head, 8 wide, block 8, vocab 5;/);
     const refused: [string[], string][] = [
       [['--batch', '1,0'], "gpt bench-generate: flag --batch expects batch sizes in [1, 4096], comma-separated (e.g. 1,8), got '1,0'"],
       [['--batch', '8;'], "gpt bench-generate: flag --batch expects batch sizes in [1, 4096], comma-separated (e.g. 1,8), got '8;'"],

@@ -66,14 +66,14 @@ describe('Dawn toggles', () => {
     }
   }, 120_000);
 
-  it('a backend Dawn has no adapter on here is named as the reason, not only a missing driver', async () => {
+  it('a backend Dawn has no adapter on here is named as the reason, in one line: advice on installing Vulkan drivers would mislead', async () => {
     const backend = process.platform === 'darwin' ? 'd3d12' : 'metal';
     const saved = process.env.GPT_DAWN_BACKEND;
     process.env.GPT_DAWN_BACKEND = backend; // the child inherits it
     try {
       const r = await runGpt(['doctor']);
       expect(r.code, r.err).toBe(1);
-      expect(r.err).toMatch(new RegExp(`^No WebGPU adapter found: GPT_DAWN_BACKEND=${backend}: Dawn has no adapter on that backend here; unset it for this platform's default\n`));
+      expect(r.err).toBe(`No WebGPU adapter found: GPT_DAWN_BACKEND=${backend}: Dawn has no adapter on that backend here; unset it for this platform's default\n`);
     } finally {
       if (saved === undefined) delete process.env.GPT_DAWN_BACKEND;
       else process.env.GPT_DAWN_BACKEND = saved;

@@ -11,6 +11,7 @@ import { POSITIVE_INT, SEED } from '../io/value-ranges.js';
 import { loadCheckpoint } from '../node/checkpoint-dir.js';
 import { checkModelFits } from './device-fit.js';
 import { flagHelp, flagName, noPositional, parseFlags, UsageError, type FlagSpec } from './flags.js';
+import { formatParams, plural } from './progress.js';
 
 const SHAPE_KEYS = ['nLayer', 'nHead', 'nEmbd', 'blockSize', 'vocabSize'] as const;
 
@@ -89,9 +90,9 @@ export async function benchGenerate(args: string[]): Promise<number> {
   try {
     const { nLayer, nHead, nEmbd, blockSize, vocabSize } = model.config;
     console.log(
-      `model: ${f.initFrom || 'random'} (${nLayer} layers, ${nHead} heads, ${nEmbd} wide, block ${blockSize}, vocab ${vocabSize}; ` +
-        `${(model.numParams() / 1e6).toFixed(2)}M parameters); prompts of ${f.promptTokens} tokens, ${f.newTokens} new tokens each, greedy; ` +
-        `median of ${f.repeats} runs`,
+      `model: ${f.initFrom || 'random'} (${plural(nLayer, 'layer')}, ${plural(nHead, 'head')}, ${nEmbd} wide, block ${blockSize}, vocab ${vocabSize}; ` +
+        `${formatParams(model.numParams())} parameters); prompts of ${plural(f.promptTokens, 'token')}, ${f.newTokens} new tokens each, greedy; ` +
+        `median of ${plural(f.repeats, 'run')}`,
     );
     const header = ['batch', 'prefill tok/s', 'decode tok/s', 'decode ms/step'];
     const rows: string[][] = [];

@@ -2,8 +2,14 @@
 // checkpoint holds (its config, its pruning masks, its recorded teacher), not from flags.
 import type { Checkpoint } from '../gpt/checkpoint.js';
 import { maskedCount } from '../nn/prune.js';
+import { plural } from './progress.js';
 
 const count = (n: number) => n.toLocaleString('en-US');
+
+/** "4 layers sharing 2 blocks of weights" (--share-layers 2). */
+export function sharedBlocks(nLayer: number, shareLayers: number): string {
+  return `${nLayer} layers sharing ${plural(nLayer / shareLayers, 'block')} of weights`;
+}
 
 /** "int8 weights (gpt quantize); ..." for a quantized, pruned, layer-sharing or distilled checkpoint; null for a plain one. */
 export function describeCompression(ckpt: Checkpoint): string | null {
@@ -15,7 +21,7 @@ export function describeCompression(ckpt: Checkpoint): string | null {
   const { pruned, total } = maskedCount(ckpt.weights);
   if (total) parts.push(`${count(pruned)} of ${count(total)} Linear weights pruned, sparsity ${(pruned / total).toFixed(4)} (gpt prune)`);
   const k = model.shareLayers ?? 1;
-  if (k > 1) parts.push(`${model.nLayer} layers sharing ${model.nLayer / k} blocks of weights (--share-layers ${k})`);
+  if (k > 1) parts.push(`${sharedBlocks(model.nLayer, k)} (--share-layers ${k})`);
   if (distill) parts.push(`distilled from ${distill.teacher} (temperature ${distill.temperature}, alpha ${distill.alpha})`);
   return parts.length ? parts.join('; ') : null;
 }

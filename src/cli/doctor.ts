@@ -43,7 +43,10 @@ export async function doctor(flags: { quiet?: boolean; oneLine?: boolean; json?:
   if (!info) {
     // a bad GPT_* setting keeps Dawn from being created: the setting, not a driver, is what to fix
     const setting = settingProblem();
-    if (!flags.quiet) console.error(setting ? `gpt doctor: ${setting}` : `No WebGPU adapter found: ${reason}\n${HOW_TO_FIX}`);
+    // the Vulkan advice is beside the point where GPT_DAWN_BACKEND asked for another backend: the reason says to unset it
+    const backend = envSetting('GPT_DAWN_BACKEND');
+    const fix = backend && backend !== 'vulkan' ? '' : `\n${HOW_TO_FIX}`;
+    if (!flags.quiet) console.error(setting ? `gpt doctor: ${setting}` : `No WebGPU adapter found: ${reason}${fix}`);
     return 1;
   }
   if (flags.quiet) return 0;

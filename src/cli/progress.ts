@@ -60,6 +60,14 @@ export class Progress {
   }
 }
 
+/** "1 layer", "4 layers". */
+export const plural = (n: number, noun: string) => `${n} ${noun}${n === 1 ? '' : 's'}`;
+
+/** A parameter count as nanoGPT prints it (0.80M), or in full where that would read 0.00M (3,520). */
+export function formatParams(n: number): string {
+  return n >= 5e3 ? `${(n / 1e6).toFixed(2)}M` : n.toLocaleString('en-US');
+}
+
 /** 42s, 4m05s, 1h02m: whole seconds (or minutes) rounded once, so never "4m60s". */
 export function formatSeconds(s: number): string {
   if (!Number.isFinite(s)) return '?';

@@ -13,7 +13,7 @@ import { autocast, CastCache, type ComputeDtype } from '../nn/autocast.js';
 import { NON_NEGATIVE, NON_NEGATIVE_INT, POSITIVE_INT, SEED } from '../io/value-ranges.js';
 import { loadCheckpoint } from '../node/checkpoint-dir.js';
 import { BUILTIN_CORPUS, loadCorpus } from './corpus.js';
-import { loadTokens } from './data.js';
+import { checkDataDirFlag, loadTokens } from './data.js';
 import { describeCompression } from './compression.js';
 import { checkModelFits } from './device-fit.js';
 import { flagHelp, noPositional, parseFlags, UsageError, type FlagSpec } from './flags.js';
@@ -155,6 +155,7 @@ export async function evaluate(args: string[]): Promise<number> {
   const { values: f, positional } = parseFlags(args, EVAL_FLAGS);
   noPositional(positional);
   if (f.data && f.dataDir) throw new UsageError('give --data or --data-dir, not both');
+  await checkDataDirFlag(f.dataDir);
   const ckpt = await loadCheckpoint(checkpointPath(f));
   const model = await openModel(ckpt, f.batchSize, '--batch-size');
   const tokenizer = tokenizerFromJSON(ckpt.meta.tokenizer);

@@ -6,7 +6,7 @@ import type { Tokenizer } from '../gpt/tokenizer/index.js';
 import { DISTILL_DEFAULTS, DISTILL_DOCS, DISTILL_RANGES, TRAIN_DEFAULTS, TRAIN_DOCS, TRAIN_DTYPES, TRAIN_RANGES, trainConfigProblem, type TrainConfig } from '../gpt/trainer.js';
 import { readConfigFile } from './config-file.js';
 import { BUILTIN_CORPUS } from './corpus.js';
-import { BPE_VOCAB_SIZE, checkTokenizerFlagsApply, TOKENIZER_DEFAULTS, TOKENIZER_DOCS, TOKENIZER_FILE_SHOWN, TOKENIZERS } from './data.js';
+import { BPE_VOCAB_SIZE, checkDataDirFlag, checkTokenizerFlagsApply, TOKENIZER_DEFAULTS, TOKENIZER_DOCS, TOKENIZER_FILE_SHOWN, TOKENIZERS } from './data.js';
 import { flagHelp, flagName, noPositional, parseFlags, UsageError, type FlagSpec } from './flags.js';
 
 export const CLI_DEFAULTS = {
@@ -108,6 +108,7 @@ export async function resolveFlags<F extends TrainFlags>(args: string[], spec: F
   }
   checkTokenizerFlagsApply(given, values.tokenizer);
   if (values.data && values.dataDir) throw new UsageError('give --data or --data-dir, not both');
+  await checkDataDirFlag(values.dataDir);
   if (given.has('overwrite') && values.initFrom === 'resume') throw new UsageError('flag --overwrite does not apply to --init-from resume, which continues the checkpoint');
   return { values, given };
 }

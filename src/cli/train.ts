@@ -13,7 +13,6 @@ import { isMaskName } from '../nn/prune.js';
 import type { GPT } from '../gpt/model.js';
 import { tokenizerFromJSON, type Tokenizer } from '../gpt/tokenizer/index.js';
 import { MANIFEST_FILE } from '../io/checkpoint-files.js';
-import type { KernelTime } from '../device/profiler.js';
 import { whyNoF16 } from '../kernels/profile.js';
 import { loadCheckpoint, saveCheckpoint } from '../node/checkpoint-dir.js';
 import { RunLog } from '../node/run-log.js';
@@ -23,10 +22,12 @@ import { checkModelFits } from './device-fit.js';
 import { UsageError } from './flags.js';
 import { floatCheckpoint } from './float-checkpoint.js';
 import { nextSteps } from './next-steps.js';
-import { Progress, formatSeconds } from './progress.js';
+import { Progress, formatParams, formatSeconds } from './progress.js';
+import { sharedBlocks } from './compression.js';
 import { keepOnlyRun, rewindRunLog } from './resume-log.js';
 import { RunWhereabouts } from './interrupted.js';
 import { withDirectoryLock } from './run-lock.js';
+import { profileTable } from './profile-table.js';
 import { checkStudent, distillation, loadTeacher, type Teacher } from './teacher.js';
 import { changedSettings, checkTokenizerFlags, DISTILL_FLAGS, profiledStep, resolveFlags, TRAIN_FLAGS, trainingConfig, type DistillFlags, type TrainFlags } from './train-flags.js';
 
@@ -265,14 +266,8 @@ async function dataset(
 /** Parameters as nanoGPT counts them; a shared block's once (its sharing said). */
 function describeModel(model: GPT): string {
   const { nLayer, shareLayers = 1 } = model.config;
-  const shared = shareLayers > 1 ? `, ${nLayer} layers sharing ${nLayer / shareLayers} blocks of weights, --share-layers ${shareLayers}` : '';
-  return `${(model.numParams() / 1e6).toFixed(2)}M parameters (excluding position embeddings${shared})`;
-}
-
-function profileTable(kernels: KernelTime[]): string {
-  const total = kernels.reduce((a, k) => a + k.ms, 0);
-  const rows = kernels.map((k) => `  ${k.name.padEnd(28)} ${String(k.calls).padStart(6)} ${k.ms.toFixed(2).padStart(10)} ${((100 * k.ms) / total).toFixed(1).padStart(6)}%`);
-  return [`GPU time per kernel, one training step (${total.toFixed(1)} ms total):`, `  ${'kernel'.padEnd(28)} ${'calls'.padStart(6)} ${'ms'.padStart(10)} ${'share'.padStart(7)}`, ...rows].join('\n');
+  const shared = shareLayers > 1 ? `, ${sharedBlocks(nLayer, shareLayers)}, --share-layers ${shareLayers}` : '';
+  return `${formatParams(model.numParams())} parameters (excluding position embeddings${shared})`;
 }
 
 /** A float16 run (--dtype float16, or the resumed run's) where float16 cannot run: one line saying which flag to give instead. */

@@ -5,7 +5,7 @@
 // a model that silently computes something else.
 import { POSITIVE_INT, rangeProblem, show, UNIT_INTERVAL, type Range } from '../../io/value-ranges.js';
 import type { Activation } from '../../nn/transformer.js';
-import { hasPrunedShapes, type GPTConfig } from '../model.js';
+import { blockConfig, hasPrunedShapes, type GPTConfig } from '../model.js';
 
 /** Our LayerNorm's epsilon (src/nn/layers.ts), which GPT-2's layer_norm_epsilon must match. */
 const LAYER_NORM_EPSILON = 1e-5;
@@ -83,8 +83,11 @@ export function gptConfigFromHF(json: unknown, source = 'config.json'): GPTConfi
 /** Why GPT-2's layout cannot hold a model of `config` (one head count and MLP width for every block), or null. */
 export function hfLayoutProblem(config: GPTConfig): string | null {
   if (!hasPrunedShapes(config)) return null;
-  const { nHead, nEmbd } = config;
-  return `Hugging Face's GPT-2 layout cannot hold this structurally pruned model (heads per block ${JSON.stringify(config.nHeads ?? [])}, MLP widths ${JSON.stringify(config.mlpWidths ?? [])}): every block must have n_head ${nHead} heads and an MLP of 4 * n_embd = ${4 * nEmbd}`;
+  const { nHead, nEmbd, nLayer } = config;
+  const blocks = Array.from({ length: nLayer }, (_, i) => blockConfig(config, i));
+  const heads = JSON.stringify(blocks.map((b) => b.nHead));
+  const widths = JSON.stringify(blocks.map((b) => b.mlpWidth));
+  return `Hugging Face's GPT-2 layout cannot hold this structurally pruned model (heads per block ${heads}, MLP widths ${widths}): every block must have n_head ${nHead} heads and an MLP of 4 * n_embd = ${4 * nEmbd}`;
 }
 
 /**
