@@ -121,6 +121,15 @@ describe('prepared data', () => {
     expect(r.code).toBe(1);
     expect(r.err).toMatch(new RegExp(`^gpt train: cannot read prepared data in ${outDir} \\(.*\\); pass ${join(outDir, 'data')}, where \`gpt prepare --out-dir ${outDir}\` wrote it$`));
   });
+
+  it('a --data-dir of text files (documents, not prepared) says how gpt prepare reads them', async () => {
+    const docs = join(sandbox, 'documents');
+    mkdirSync(docs);
+    writeFileSync(join(docs, 'a.txt'), 'first document\n');
+    const r = await gpt('train', ...TINY, '--data-dir', docs, '--out-dir', join(sandbox, 'run-documents'));
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(new RegExp(`^gpt train: cannot read prepared data in ${docs} \\(.*\\); \`gpt prepare --data ${docs} --out-dir OUT\` tokenizes its files as documents, then pass OUT/data$`));
+  });
 });
 
 describe('a model trained with --tokenizer gpt2', () => {

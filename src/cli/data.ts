@@ -14,6 +14,7 @@ import { BpeTokenizer, CharTokenizer, countSpelledSpecial, describeLeftOut, desc
 import { BYTE_TOKENS, PAIR_BASE } from '../gpt/tokenizer/pairs.js';
 import { BUILTIN_CORPUS, loadCorpus } from './corpus.js';
 import { flagName, UsageError } from './flags.js';
+import { shellWord } from './next-steps.js';
 import { loadGpt2Tokenizer } from './tokenizer-files.js';
 
 /** --tokenizer: trained on the text (char, bpe), or GPT-2's own (gpt2). */
@@ -262,7 +263,12 @@ export async function loadDataset(dir: string): Promise<Dataset> {
   } catch (e) {
     // `gpt prepare --out-dir X` writes to X/data, so X itself is an easy slip
     const inner = join(dir, 'data');
-    const next = (await stat(join(inner, 'meta.json')).catch(() => null)) ? `pass ${inner}, where \`gpt prepare --out-dir ${dir}\` wrote it` : 'run `gpt prepare` first';
+    const texts = (await readdir(dir, { withFileTypes: true }).catch(() => [])).some((f) => f.isFile() && !f.name.startsWith('.'));
+    const next = (await stat(join(inner, 'meta.json')).catch(() => null))
+      ? `pass ${inner}, where \`gpt prepare --out-dir ${dir}\` wrote it`
+      : texts // a directory of documents, as nanoGPT's openwebtext starts
+        ? `\`gpt prepare --data ${shellWord(dir)} --out-dir OUT\` tokenizes its files as documents, then pass OUT/data`
+        : 'run `gpt prepare` first';
     throw new Error(`cannot read prepared data in ${dir} (${(e as Error).message}); ${next}`);
   }
   let meta: unknown;
