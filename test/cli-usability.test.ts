@@ -218,3 +218,13 @@ describe('gpt train on a terminal', () => {
     }
   });
 });
+
+describe('gpt train --init-from resume', () => {
+  it('of an --out-dir that does not exist is one line, and makes no directory', async () => {
+    const missing = join(tempDir('cli-resume-missing'), 'no-such-run');
+    for (const command of ['train', 'distill']) {
+      expectOneLine(await gpt(command, '--init-from', 'resume', '--out-dir', missing), 2, new RegExp(`^gpt ${command}: --init-from resume continues the run in --out-dir, and ${missing} does not exist: give the run's directory`));
+    }
+    expect(existsSync(missing)).toBe(false);
+  });
+});

@@ -51,6 +51,10 @@ async function trainStudent(args: string[], opts: { nextSteps?: boolean; distill
   const checked = resume ? null : trainingConfig(flags, given, source, false); // before anything is written
   const whereabouts = new RunWhereabouts(distilling ? 'distill' : 'train', flags.outDir);
   const onSignal = (signal: NodeJS.Signals) => console.error(whereabouts.interrupted(signal));
+  // before the lock, which would make the directory: a misspelt --out-dir leaves nothing behind
+  if (resume && !existsSync(flags.outDir)) {
+    throw new UsageError(`--init-from resume continues the run in --out-dir, and ${flags.outDir} does not exist: give the run's directory (or train a new run there without --init-from resume)`);
+  }
   return withDirectoryLock(flags.outDir, async () => {
     const held = existsSync(join(flags.outDir, MANIFEST_FILE));
     if (!resume && !flags.overwrite && held) {
