@@ -24,6 +24,9 @@ export interface DownloadLimits {
 // --out-dir's lock) for undici's 300 s, and one that sends forever would fill the memory.
 export const DOWNLOAD_LIMITS: DownloadLimits = { maxBytes: 256 * 2 ** 20, stallMs: 30_000 };
 
+/** Whether `source` names a file or directory: not the built-in corpus, not a URL. */
+export const isPathSource = (source: string): boolean => source !== BUILTIN_CORPUS && !/^https?:\/\//.test(source);
+
 export async function loadCorpus(source: string, limits: DownloadLimits = DOWNLOAD_LIMITS): Promise<string> {
   if (source === BUILTIN_CORPUS) return builtinCorpus();
   let bytes: Uint8Array;
@@ -79,7 +82,7 @@ export const PIECE_BYTES = 8 * 2 ** 20;
  * the order of their paths.
  */
 export async function openCorpus(source: string, pieceBytes = PIECE_BYTES): Promise<Corpus> {
-  if (source === BUILTIN_CORPUS || /^https?:\/\//.test(source)) {
+  if (!isPathSource(source)) {
     const text = await loadCorpus(source);
     const bytes = Buffer.byteLength(text);
     const pieces = async function* () {

@@ -12,7 +12,7 @@ import type { TokenSource } from '../gpt/trainer.js';
 import { TOKEN_DTYPES, tokenBytes, tokenDtypeFor, TokenFile, TokenWriter, type TokenDtype } from '../node/token-file.js';
 import { BpeTokenizer, CharTokenizer, countSpelledSpecial, describeLeftOut, describeSpelledSpecial, encodeKnown, tokenizerFromJSON, type Tokenizer } from '../gpt/tokenizer/index.js';
 import { BYTE_TOKENS, PAIR_BASE } from '../gpt/tokenizer/pairs.js';
-import { BUILTIN_CORPUS, loadCorpus } from './corpus.js';
+import { isPathSource, loadCorpus } from './corpus.js';
 import { flagName, UsageError } from './flags.js';
 import { shellWord } from './next-steps.js';
 import { loadGpt2Tokenizer } from './tokenizer-files.js';
@@ -189,7 +189,7 @@ async function nanoGptCharTokenizer(dir: string): Promise<CharTokenizer | null> 
 }
 
 /** `source` as a checkpoint records it, so that it still names the same data from another directory. */
-export const recordedSource = (source: string) => (source === BUILTIN_CORPUS || /^https?:\/\//.test(source) ? source : resolve(source));
+export const recordedSource = (source: string) => (isPathSource(source) ? resolve(source) : source);
 
 /**
  * Streams the ids that `fill` appends into <dir>: train.bin and val.bin (all but the last

@@ -16,7 +16,7 @@ import { MANIFEST_FILE } from '../io/checkpoint-files.js';
 import { whyNoF16 } from '../kernels/profile.js';
 import { loadCheckpoint, saveCheckpoint } from '../node/checkpoint-dir.js';
 import { RunLog } from '../node/run-log.js';
-import { BUILTIN_CORPUS } from './corpus.js';
+import { BUILTIN_CORPUS, isPathSource } from './corpus.js';
 import { loadTokens, recordedSource, type Dataset } from './data.js';
 import { checkModelFits } from './device-fit.js';
 import { UsageError } from './flags.js';
@@ -253,7 +253,7 @@ async function dataset(
   // a resumed run's own data comes before <out-dir>/data (it may have trained on --data beside it),
   // unless it is gone: a moved run directory recorded the <out-dir>/data it had before
   const recorded = resume ? ckpt?.meta.data : undefined;
-  const recordedThere = recorded !== undefined && (recorded === BUILTIN_CORPUS || /^https?:\/\//.test(recorded) || existsSync(recorded));
+  const recordedThere = recorded !== undefined && (!isPathSource(recorded) || existsSync(recorded));
   const prepared = flags.dataDir || (!flags.data && !recordedThere && existsSync(join(flags.outDir, 'data', 'meta.json')) ? join(flags.outDir, 'data') : '');
   const source = prepared || flags.data || recorded || BUILTIN_CORPUS;
   note(`data: ${source}`);
