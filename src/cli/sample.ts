@@ -7,9 +7,8 @@ import { modelFromCheckpoint, type Checkpoint } from '../gpt/checkpoint.js';
 import { generateBatch } from '../gpt/generate.js';
 import type { GPT } from '../gpt/model.js';
 import { describeLeftOut, encodePrompt, TextStream, tokenizerFromJSON } from '../gpt/tokenizer/index.js';
-import { evaluateModel, resolveTrainDtype, TRAIN_DEFAULTS, TRAIN_DTYPES, TRAIN_RANGES, TRAIN_DOCS, type TrainDtype } from '../gpt/trainer.js';
-import { whyNoF16 } from '../kernels/profile.js';
-import { autocast, CastCache, type ComputeDtype } from '../nn/autocast.js';
+import { evaluateModel, TRAIN_DEFAULTS, TRAIN_DTYPES, TRAIN_RANGES, TRAIN_DOCS } from '../gpt/trainer.js';
+import { autocast, CastCache } from '../nn/autocast.js';
 import { NON_NEGATIVE, NON_NEGATIVE_INT, POSITIVE_INT, SEED } from '../io/value-ranges.js';
 import { loadCheckpoint } from '../node/checkpoint-dir.js';
 import { BUILTIN_CORPUS, loadCorpus } from './corpus.js';
@@ -18,19 +17,13 @@ import { describeCompression } from './compression.js';
 import { checkModelFits } from './device-fit.js';
 import { flagHelp, noPositional, parseFlags, UsageError, type FlagSpec } from './flags.js';
 import { Progress } from './progress.js';
+import { dtypeFlag } from './train-flags.js';
 
 /** --init-from, as nanoGPT's sample.py has it: 'resume' reads --out-dir's checkpoint. */
 const INIT_FROM_DOC = "'resume' (the checkpoint in --out-dir), or the checkpoint to read instead (any kind --out-dir takes)";
 const OUT_DIR_DOC = 'the checkpoint: a directory written by `gpt train`, a .safetensors file, or a Hugging Face GPT-2 directory (config.json + model.safetensors)';
 const checkpointPath = (f: { outDir: string; initFrom: string }) => (f.initFrom === 'resume' ? f.outDir : f.initFrom);
 const DTYPE_DOC = 'float32, float16 (computed in float16 from the float32 weights, as under torch.autocast), or auto: float16 where this adapter multiplies it on tensor cores';
-
-/** --dtype for this adapter (auto resolved); float16 where it cannot run is an error naming the flag. */
-function computeDtype(dtype: TrainDtype): ComputeDtype {
-  const why = dtype === 'float16' ? whyNoF16() : null;
-  if (why) throw new UsageError(`flag --dtype float16 needs WebGPU's shader-f16 feature, and ${why}; use --dtype float32 or auto`);
-  return resolveTrainDtype(dtype);
-}
 
 const SAMPLE_DEFAULTS = {
   outDir: 'out',
@@ -93,7 +86,7 @@ export async function sample(args: string[]): Promise<number> {
   const model = await openModel(ckpt, f.numSamples, '--num-samples', positions);
   let casts: CastCache | undefined;
   try {
-    const dtype = computeDtype(f.dtype);
+    const dtype = dtypeFlag(f.dtype);
     casts = dtype === 'float16' ? new CastCache([...model.parameters()]) : undefined; // the weights cast once, not at every token
     const shown = tokenizer.decode(prompt); // the prompt the model continues: without what was left out
     // all samples in one batch (one forward per step for all of them); sample n draws with seed + n - 1
@@ -160,7 +153,7 @@ export async function evaluate(args: string[]): Promise<number> {
   const model = await openModel(ckpt, f.batchSize, '--batch-size');
   const tokenizer = tokenizerFromJSON(ckpt.meta.tokenizer);
   try {
-    const dtype = computeDtype(f.dtype);
+    const dtype = dtypeFlag(f.dtype);
     const compression = describeCompression(ckpt);
     if (compression) console.log(`model: ${compression}`);
     const prepared = join(f.outDir, 'data');

@@ -3,11 +3,26 @@
 // run starts from. A setting that would not be applied is an error, not silently dropped.
 import type { Checkpoint } from '../gpt/checkpoint.js';
 import type { Tokenizer } from '../gpt/tokenizer/index.js';
-import { DISTILL_DEFAULTS, DISTILL_DOCS, DISTILL_RANGES, TRAIN_DEFAULTS, TRAIN_DOCS, TRAIN_DTYPES, TRAIN_RANGES, trainConfigProblem, type TrainConfig } from '../gpt/trainer.js';
+import { DISTILL_DEFAULTS, DISTILL_DOCS, DISTILL_RANGES, resolveTrainDtype, TRAIN_DEFAULTS, TRAIN_DOCS, TRAIN_DTYPES, TRAIN_RANGES, trainConfigProblem, type TrainConfig, type TrainDtype } from '../gpt/trainer.js';
+import { whyNoF16 } from '../kernels/profile.js';
+import type { ComputeDtype } from '../nn/autocast.js';
 import { readConfigFile } from './config-file.js';
 import { BUILTIN_CORPUS } from './corpus.js';
 import { BPE_VOCAB_SIZE, checkDataDirFlag, checkTokenizerFlagsApply, TOKENIZER_DEFAULTS, TOKENIZER_DOCS, TOKENIZER_FILE_SHOWN, TOKENIZERS } from './data.js';
 import { flagHelp, flagName, noPositional, parseFlags, UsageError, type FlagSpec } from './flags.js';
+
+/** What float16 needs that this adapter lacks ("needs WebGPU's shader-f16 feature, and ..."), or null where float16 runs. */
+export function float16Needs(): string | null {
+  const why = whyNoF16();
+  return why && `needs WebGPU's shader-f16 feature, and ${why}`;
+}
+
+/** --dtype for this adapter (auto resolved); float16 where it cannot run is an error naming the flag. */
+export function dtypeFlag(dtype: TrainDtype): ComputeDtype {
+  const needs = dtype === 'float16' ? float16Needs() : null;
+  if (needs) throw new UsageError(`flag --dtype float16 ${needs}; use --dtype float32 or auto`);
+  return resolveTrainDtype(dtype);
+}
 
 export const CLI_DEFAULTS = {
   data: '',

@@ -13,7 +13,6 @@ import { isMaskName } from '../nn/prune.js';
 import type { GPT } from '../gpt/model.js';
 import { tokenizerFromJSON, type Tokenizer } from '../gpt/tokenizer/index.js';
 import { MANIFEST_FILE } from '../io/checkpoint-files.js';
-import { whyNoF16 } from '../kernels/profile.js';
 import { loadCheckpoint, saveCheckpoint } from '../node/checkpoint-dir.js';
 import { RunLog } from '../node/run-log.js';
 import { BUILTIN_CORPUS, isPathSource } from './corpus.js';
@@ -29,7 +28,7 @@ import { RunWhereabouts } from './interrupted.js';
 import { withDirectoryLock } from './run-lock.js';
 import { profileTable } from './profile-table.js';
 import { checkStudent, distillation, loadTeacher, type Teacher } from './teacher.js';
-import { changedSettings, checkTokenizerFlags, DISTILL_FLAGS, profiledStep, resolveFlags, TRAIN_FLAGS, trainingConfig, type DistillFlags, type TrainFlags } from './train-flags.js';
+import { changedSettings, checkTokenizerFlags, DISTILL_FLAGS, dtypeFlag, float16Needs, profiledStep, resolveFlags, TRAIN_FLAGS, trainingConfig, type DistillFlags, type TrainFlags } from './train-flags.js';
 
 export { DISTILL_HELP, TRAIN_HELP } from './train-flags.js';
 
@@ -276,10 +275,9 @@ function describeModel(model: GPT): string {
 
 /** A float16 run (--dtype float16, or the resumed run's) where float16 cannot run: one line saying which flag to give instead. */
 function checkDtypeRuns(dtype: TrainDtype, given: Set<string>, resumedFrom: string | null): void {
-  const why = dtype === 'float16' ? whyNoF16() : null;
-  if (!why) return;
-  const needs = `needs WebGPU's shader-f16 feature, and ${why}`;
-  if (given.has('dtype') || resumedFrom === null) throw new UsageError(`flag --dtype float16 ${needs}; use --dtype float32 or auto`);
+  if (given.has('dtype') || resumedFrom === null) return void dtypeFlag(dtype);
+  const needs = dtype === 'float16' ? float16Needs() : null;
+  if (!needs) return;
   throw new UsageError(`the run in ${resumedFrom} trained with --dtype float16, which ${needs}; resume it with --dtype float32 or auto`);
 }
 
