@@ -112,6 +112,7 @@ describe('the next steps after training', () => {
     // the sample: its prompt 'The ' as the model continues it, without characters the corpus lacks
     const prompt = [...'The '].filter((c) => readFileSync(corpus, 'utf8').includes(c)).join('');
     expect(r.out).toContain(`\n${prompt}`);
+    expect(r.out).toMatch(/\n--- \d+ tokens in [\d.]+ s \([\d.]+ tok\/s, float32\)\n+next:\n/); // the sample's stats, then the next steps
     expect(nextCommands(r.out).map((c) => c.join(' '))).toEqual([
       `sample --out-dir ${out} --start The `,
       `eval --out-dir ${out}`,

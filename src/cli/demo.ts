@@ -23,7 +23,8 @@ export async function demo(args: string[]): Promise<number> {
   // the demo's settings would replace the resumed run's, and its --overwrite does not apply
   const trainArgs = values.initFrom === 'resume' ? [...DEMO_OUT, ...args] : [...DEMO_TRAIN, ...args];
   await train(trainArgs, { nextSteps: false });
-  await sample(['--out-dir', values.outDir, ...DEMO_SAMPLE]);
+  // its stats line on stdout, in order before the next steps (stderr reaches the terminal through bin/gpt.js's filter, later)
+  await sample(['--out-dir', values.outDir, ...DEMO_SAMPLE], process.stdout);
   console.log(`\n${nextSteps(values.outDir)}`);
   return 0;
 }

@@ -68,7 +68,8 @@ export const SAMPLE_HELP = `usage: gpt sample [flags]
 Generates text from the checkpoint in --out-dir (a directory, or a .safetensors file), or --init-from's.
 ${flagHelp(SAMPLE_FLAGS)}`;
 
-export async function sample(args: string[]): Promise<number> {
+/** `gpt sample`; its closing stats line goes to `stats` (stderr, so `gpt sample > out.txt` keeps only text). */
+export async function sample(args: string[], stats: NodeJS.WritableStream = process.stderr): Promise<number> {
   const { values: f, positional } = parseFlags(args, SAMPLE_FLAGS);
   noPositional(positional);
   if (f.start === 'FILE:') throw new UsageError('flag --start FILE: names no file: give FILE:path'); // not "cannot read : ENOENT"
@@ -112,7 +113,7 @@ export async function sample(args: string[]): Promise<number> {
       });
     }
     const batched = samples.length > 1 ? `, ${samples.length} samples in one batch` : '';
-    process.stderr.write(`\n--- ${total} tokens in ${secs.toFixed(1)} s (${(total / secs).toFixed(1)} tok/s${batched}, ${dtype})\n`);
+    stats.write(`\n--- ${total} tokens in ${secs.toFixed(1)} s (${(total / secs).toFixed(1)} tok/s${batched}, ${dtype})\n`);
   } finally {
     casts?.dispose();
     model.dispose(); // also when the prompt is refused or generation fails
