@@ -163,7 +163,7 @@ export async function evaluate(args: string[]): Promise<number> {
     const note = (line: string) => console.log(line);
     const ds = await loadTokens(source, { tokenizer: tokenizer.kind, vocabSize: tokenizer.vocabSize, existing: tokenizer, note });
     const progress = new Progress(2 * f.evalIters);
-    const onBatch = (queued: number) => progress.report(queued, `evaluating ${queued <= f.evalIters ? 'train' : 'val'} batches`);
+    const onBatch = (queued: number) => progress.report(queued, 'evaluating train and val batches'); // the count runs over both: 2 x --eval-iters
     const cfg = { blockSize: model.config.blockSize, batchSize: f.batchSize, evalIters: f.evalIters, seed: f.seed, dtype, onBatch };
     const { train, val } = await evaluateModel(model, ds, cfg).finally(() => {
       progress.done();
