@@ -7,6 +7,7 @@
 // diverged run cannot replace a good checkpoint and a damaged one fails in one line, not mid-sample.
 import { device } from '../device/device.js';
 import { parseSafetensors, serializeSafetensors, type Safetensors, type SafetensorsTensor } from '../io/safetensors.js';
+import { openSafetensors, type ByteSource } from '../io/safetensors-source.js';
 import { safetensorsTensors } from '../io/state-dict.js';
 import { isRecord, NON_NEGATIVE_INT, POSITIVE, POSITIVE_INT, rangeProblem, settingProblem, show, type RangesOf } from '../io/value-ranges.js';
 import { isMaskName, loadMasks } from '../nn/prune.js';
@@ -195,6 +196,22 @@ export class UnreadableCheckpointError extends Error {}
 
 /** The error for a checkpoint whose safetensors could not be read (`cause` says why). */
 export const unreadableCheckpoint = (source: string, cause: unknown) => new UnreadableCheckpointError(`${source}: not a readable safetensors file (${(cause as Error).message})`);
+
+/**
+ * The checkpoint in a safetensors file read a tensor at a time (a browser File's slices, a Node file
+ * handle: never the whole file in one buffer), with every check decodeCheckpoint makes; its
+ * metadata is checked first, so that a file that is no checkpoint of ours is refused before its
+ * tensors are read.
+ */
+export async function readCheckpoint(file: ByteSource, source = 'checkpoint'): Promise<Checkpoint> {
+  const unreadable = (e: unknown) => {
+    throw unreadableCheckpoint(source, e);
+  };
+  const reader = await openSafetensors(file).catch(unreadable);
+  decodeCheckpointMeta(reader.metadata, source);
+  const tensors = await reader.readTensors().catch(unreadable);
+  return decodeCheckpointTensors({ tensors, metadata: reader.metadata }, source);
+}
 
 /** decodeCheckpoint of a safetensors file already read (in Node, a tensor at a time), with every check decodeCheckpoint makes. */
 export function decodeCheckpointTensors(parsed: Safetensors, source = 'checkpoint'): Checkpoint {
