@@ -88,6 +88,13 @@ export interface PendingTensor extends SafetensorsSpec {
   read(): Promise<TensorData>;
 }
 
+/** Every pending tensor's values, read one after another, by name in the order given. */
+export async function readPendingTensors(tensors: PendingTensor[]): Promise<Record<string, SafetensorsTensor>> {
+  const out: Record<string, SafetensorsTensor> = {};
+  for (const { name, dtype, shape, read } of tensors) out[name] = { dtype, shape, data: await read() };
+  return out;
+}
+
 /** Checks `tensors` (in the order given) and optional string metadata and places them in a safetensors file. */
 export function layoutSafetensors(tensors: Record<string, SafetensorsTensor>, metadata?: Record<string, string>): SafetensorsLayout {
   const entries = Object.entries(tensors);

@@ -4,6 +4,7 @@
 // op (src/ops/adamw.ts), a few in-place dispatches, per shard: a run of consecutive parameters whose
 // moments fit one buffer (maxBufferSize; one shard for all but models of billions of parameters).
 // Gradient clipping enters as a GPU-side scale factor, so a step never waits for the GPU.
+import { device } from '../device/device.js';
 import { profile } from '../kernels/profile.js';
 import { adamw, full, tensor, type Tensor, zeros } from '../ops/index.js';
 import { keep } from '../tensor/scope.js';
@@ -131,6 +132,19 @@ export class AdamW {
       }
     }
     return out;
+  }
+
+  /**
+   * One parameter's moment ('m' or 'v'; the i-th parameter given to the constructor), read back
+   * alone: a checkpoint written a tensor at a time holds one parameter's on the host, not a shard's.
+   */
+  async readMoment(kind: 'm' | 'v', i: number): Promise<Float32Array> {
+    if (kind !== 'm' && kind !== 'v') throw new RangeError(`AdamW.readMoment: argument 'kind' must be 'm' or 'v', got ${describeValue(kind)}`);
+    const shard = Number.isInteger(i) ? this.shards.find((s) => i >= s.first && i < s.end) : undefined;
+    if (!shard) throw new RangeError(`AdamW.readMoment: argument 'i' must be a parameter index in [0, ${this.params.length}), got ${describeValue(i)}`);
+    const offset = this.params.slice(shard.first, i).reduce((n, p) => n + p.size, 0);
+    const bytes = await device().read(shard[kind].storage('AdamW.readMoment').buffer, this.params[i]!.size * 4, offset * 4);
+    return new Float32Array(bytes);
   }
 
   /**
