@@ -90,6 +90,20 @@ describe('a checkpoint saved a tensor at a time (the page\'s Blob parts)', () =>
     for (const [name, t] of masks) expect(t.dtype, name).toBe('BOOL');
   });
 
+  it('a non-finite moment stops the pieces at its own, in one line: no file is made of them', async () => {
+    const m = new Map([...model.namedParameters()].map(([name, p]) => [name, new Float32Array(p.size)]));
+    const v = new Map([...m].map(([name, data]) => [name, data.slice()]));
+    const last = [...m.keys()].at(-1)!;
+    v.get(last)![3] = -Infinity;
+    const pieces = checkpointPieces(model, tokenizer, { moments: { m, v } });
+    let taken = 0;
+    await expect((async () => {
+      for await (const _ of pieces) taken++;
+    })()).rejects.toThrow(`checkpoint not saved: tensor 'optim.v.${last}' holds -Infinity (at index 3); a checkpoint must hold finite values only`);
+    const tensors = Object.keys(parseSafetensors(bytes).tensors).length;
+    expect(taken, 'the head and every tensor before the last').toBe(tensors);
+  });
+
   it('reads a single moment where AdamW reads them all; a bad index or kind is one line', async () => {
     const { m, v } = await trainer.optimizer.readMoments();
     for (let i = 0; i < m.length; i++) {
