@@ -116,8 +116,12 @@ function placeSafetensors(specs: SafetensorsSpec[], metadata?: Record<string, st
     headerParts.push(`${JSON.stringify(METADATA_KEY)}:${JSON.stringify(metadata)}`);
   }
   let offset = 0;
+  const named = new Set<string>();
   const ranges = specs.map(({ name, dtype, shape }): [number, number] => {
     const codec = checkSpec(name, dtype, shape);
+    // a list of tensors (streamSafetensors') may repeat a name, which a header cannot hold twice
+    if (named.has(name)) fail(`tensor "${name}" is given twice`);
+    named.add(name);
     const begin = offset;
     offset += shape.reduce((a, b) => a * b, 1) * codec.bytes;
     // Built by hand rather than with JSON.stringify(object) so the header keeps the given order.
