@@ -6,7 +6,7 @@
 // Gradient clipping enters as a GPU-side scale factor, so a step never waits for the GPU.
 import { device } from '../device/device.js';
 import { profile } from '../kernels/profile.js';
-import { adamw, full, tensor, type Tensor, zeros } from '../ops/index.js';
+import { adamw, full, type Tensor, zeros } from '../ops/index.js';
 import { keep } from '../tensor/scope.js';
 import { checkNonNegative, checkOptionKeys, checkTensor, describeValue } from '../tensor/check.js';
 import { owedMultipliers } from './clip.js';
@@ -164,13 +164,15 @@ export class AdamW {
     }
     for (const shard of this.shards) {
       for (const [k, parts] of [['m', m], ['v', v]] as const) {
-        const flat = new Float32Array(shard[k].size);
+        // uploaded a parameter at a time into a fresh shard: no host copy of a whole shard (a 124M model's is 0.5 GB)
+        const t = zeros([shard[k].size]);
+        const buffer = t.storage('AdamW.loadMoments').buffer;
         let at = 0;
         for (let i = shard.first; i < shard.end; i++) {
-          flat.set(parts[i]!, at);
+          const part = parts[i]!;
+          device().write(buffer, part instanceof Float32Array ? part : Float32Array.from(part), at * 4);
           at += this.params[i]!.size;
         }
-        const t = tensor(flat, [flat.length]);
         shard[k].assign(t);
         t.dispose();
       }
