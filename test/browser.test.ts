@@ -1,8 +1,8 @@
 // The same model in a real browser: a tiny GPT trained in Node is served next to the demo page
 // (`gpt serve`), Chromium (playwright-core, headless, WebGPU on SwiftShader) opens the page, and
 // the page's test hook (window.__gpt) must reproduce Node's logits and greedy text, train the
-// model further (with Node's losses), and save a checkpoint that Node loads with the same logits;
-// then open a Hugging Face GPT-2 model's files through the page's file input (GPT-2's logits); a
+// model further (with Node's losses), and save a checkpoint (a Blob of a piece per tensor) that
+// Node loads with the same logits and the page opens again (a File slice per tensor); then open a Hugging Face GPT-2 model's files through the page's file input (GPT-2's logits); a
 // served checkpoint that fails is said on the page; a run and a generation go on in a background
 // tab (timers throttled), with GPU memory flat from round to round.
 // Also: the static server's content types and path-traversal rejection, and the bundle guard
@@ -220,7 +220,7 @@ describe('the demo page in Chromium (WebGPU)', () => {
     expect(rows.some((r) => r.op.endsWith('(float16)'))).toBe(adapter.features.includes('shader-f16'));
   }, 600_000);
 
-  it('a checkpoint saved by the page loads in Node with the same logits, and `gpt sample` reads it', async () => {
+  it('a checkpoint saved by the page (a Blob of a piece per tensor) loads in Node with the same logits, `gpt sample` reads it, and the page opens it again', async () => {
     usePage();
     const b64 = await page.evaluate(async () => {
       const bytes = await window.__gpt.saveCheckpointBytes();
@@ -234,14 +234,24 @@ describe('the demo page in Chromium (WebGPU)', () => {
     expect(ckpt.optimizer, 'saved with the optimizer state').toBeDefined();
     const { model } = modelFromCheckpoint(ckpt);
     const fromPage = await page.evaluate((p) => window.__gpt.logitsFor(p), PROMPT);
-    const diff = maxAbsDiff(fromPage, await logitsFor(model, PROMPT));
+    const nodeLogits = await logitsFor(model, PROMPT);
+    const diff = maxAbsDiff(fromPage, nodeLogits);
     console.log(`after training in the page: max |browser - node| = ${diff.toExponential(2)}`);
     expect(diff).toBeLessThan(1e-4);
-    expect(maxAbsDiff(await logitsFor(model, PROMPT), await logitsFor(nodeModel, PROMPT)), 'training changed the model').toBeGreaterThan(1e-3);
+    expect(maxAbsDiff(nodeLogits, await logitsFor(nodeModel, PROMPT)), 'training changed the model').toBeGreaterThan(1e-3);
     model.dispose();
 
     const saved = join(dir, 'from-page.safetensors');
     writeFileSync(saved, bytes);
+    // opened again through the file input: read a slice per tensor, the same model and run
+    await page.locator('#load-file').setInputFiles(saved);
+    await expect.poll(() => page.evaluate(() => window.__gpt.summary().source)).toBe('from-page.safetensors');
+    expect(await page.locator('#error').isHidden()).toBe(true);
+    expect(await page.evaluate(() => window.__gpt.summary().step)).toBe(NODE_STEPS + PAGE_STEPS);
+    expect(maxAbsDiff(await page.evaluate((p) => window.__gpt.logitsFor(p), PROMPT), nodeLogits)).toBeLessThan(1e-4);
+    const again = await page.evaluate(async () => Array.from(await window.__gpt.saveCheckpointBytes()));
+    expect(Buffer.from(again).equals(Buffer.from(bytes)), 'saved again unchanged, moments and all').toBe(true);
+
     const out: string[] = [];
     const write = vi.spyOn(process.stdout, 'write').mockImplementation((s) => (out.push(String(s)), true));
     const ewrite = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
@@ -303,12 +313,22 @@ describe('the demo page in Chromium (WebGPU)', () => {
     await page.click('#new-model');
     await expect.poll(() => page.locator('#error').textContent()).toBe("steps must be an integer >= 1, got '0'");
     expect(await page.evaluate(() => window.__gpt.summary().source)).toBe(source);
-    // a sparse file Chromium refuses to read whole (it does from about 2 GiB)
+    // a sparse file of 3 GiB, more than Chromium reads whole: read a slice at a time, its empty header is the error
     const huge = join(dir, 'huge.safetensors');
     writeFileSync(huge, '');
     truncateSync(huge, 3 * 2 ** 30);
     await page.locator('#load-file').setInputFiles(huge);
-    await expect.poll(() => page.locator('#error').textContent()).toMatch(/^cannot read huge\.safetensors \(3\.00 GiB\) into memory: \S/);
+    const unreadable = ": open a checkpoint saved by this page, or a gpt train run's model-*.safetensors";
+    await expect.poll(() => page.locator('#error').textContent()).toMatch(/^huge\.safetensors: not a readable safetensors file \(safetensors: header is not valid JSON \([^\n]+\)\): open a checkpoint/);
+    expect((await page.locator('#error').textContent())!.endsWith(unreadable)).toBe(true);
+    expect(await page.evaluate(() => window.__gpt.summary().source)).toBe(source);
+    // the page's own save with its last value (a moment) made NaN: refused after reading, the model stays
+    const nan = readFileSync(join(dir, 'from-page.safetensors'));
+    nan.set([0x00, 0x00, 0xc0, 0x7f], nan.length - 4);
+    const damaged = join(dir, 'damaged.safetensors');
+    writeFileSync(damaged, nan);
+    await page.locator('#load-file').setInputFiles(damaged);
+    await expect.poll(() => page.locator('#error').textContent()).toMatch(/^damaged\.safetensors: tensor 'optim\.v\.[^']+' holds NaN \(at index \d+\); a checkpoint must hold finite values only$/);
     expect(await page.evaluate(() => window.__gpt.summary().source)).toBe(source);
     await page.fill('#steps', '500');
     // fields that disagree are named as the page names them

@@ -126,3 +126,10 @@ export function readCheckpointFiles(dir: string, attempts = 3): Promise<{ weight
   // the checks read by position, leaving the file's own position at its start
   return withCheckpointFiles(dir, async (handle, manifest) => ({ weights: await handle.readFile(), manifest }), attempts);
 }
+
+/** Pieces (a checkpoint saved a tensor at a time) joined into the one array they make. */
+export async function joinPieces(pieces: AsyncIterable<Uint8Array>): Promise<Uint8Array> {
+  const all: Uint8Array[] = [];
+  for await (const piece of pieces) all.push(piece);
+  return new Uint8Array(Buffer.concat(all));
+}

@@ -7,7 +7,7 @@ import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { readSafetensorsFile } from '../src/node/safetensors-file.js';
 import { bf16BitsToF32, f16BitsToF32, f32ToBf16Bits, f32ToF16Bits } from '../src/tensor/half.js';
-import { layoutSafetensors, parseSafetensors, safetensorsPieces, serializeSafetensors, type SafetensorsTensor } from '../src/io/safetensors.js';
+import { layoutSafetensors, parseSafetensors, safetensorsPieces, serializeSafetensors, streamSafetensors, type SafetensorsTensor } from '../src/io/safetensors.js';
 
 const fcParams = (numRuns: number): fc.Parameters<unknown> => ({
   numRuns,
@@ -170,7 +170,7 @@ describe('safetensors byte layout', () => {
     expect(tensors.u!.data.buffer.byteLength).toBe(3);
   });
 
-  it('writes the u64 length, the header in the given order padded with spaces, then packed data, whole or a piece per tensor', () => {
+  it('writes the u64 length, the header in the given order padded with spaces, then packed data, whole or a piece per tensor', async () => {
     const tensors: Record<string, SafetensorsTensor> = {
       'h.0.w': { dtype: 'F32', shape: [2], data: Float32Array.of(1.5, -2) },
       idx: { dtype: 'I64', shape: [1], data: Int32Array.of(-3) },
@@ -195,6 +195,27 @@ describe('safetensors byte layout', () => {
     expect([...serializeSafetensors(tensors, { format: 'pt' })]).toEqual(pieces.flat());
     expect([...safetensorsPieces(layoutSafetensors(tensors, { format: 'pt' }))].map((p) => [...p])).toEqual(pieces);
     expect(layoutSafetensors(tensors, { format: 'pt' }).size).toBe(pieces.flat().length);
+    // streamed: each tensor read only when its piece is asked for
+    const events: string[] = [];
+    const pending = Object.entries(tensors).map(([name, t]) => ({ name, dtype: t.dtype, shape: t.shape, read: async () => (events.push(`read ${name}`), t.data) }));
+    for await (const piece of streamSafetensors(pending, { format: 'pt' })) events.push(`piece of ${piece.length}`);
+    expect(events).toEqual(['piece of ' + pieces[0]!.length, ...Object.keys(tensors).flatMap((name, i) => [`read ${name}`, `piece of ${pieces[i + 1]!.length}`])]);
+  });
+
+  it('streams a pending tensor refused as serialize refuses it, when its turn comes; a name given twice before anything', async () => {
+    const pending = (name: string, shape: number[], data: Float32Array) => ({ name, dtype: 'F32' as const, shape, read: async () => data });
+    const drain = async (tensors: ReturnType<typeof pending>[]) => {
+      let n = 0;
+      for await (const _ of streamSafetensors(tensors)) n++;
+      return n;
+    };
+    await expect(drain([pending('a', [2], new Float32Array(2)), pending('a', [1], new Float32Array(1))])).rejects.toThrow('safetensors: tensor "a" is given twice');
+    let taken = 0;
+    const pieces = streamSafetensors([pending('a', [2], new Float32Array(2)), pending('b', [3], new Float32Array(2))]);
+    await expect((async () => {
+      for await (const _ of pieces) taken++;
+    })()).rejects.toThrow('safetensors: tensor "b" has 2 elements but shape [3] needs 3');
+    expect(taken).toBe(2); // the head and a
   });
 
   it('writes an empty file as "{}" padded to 8 bytes', () => {

@@ -13,10 +13,11 @@ import { decodeCheckpoint, encodeCheckpoint } from '../src/gpt/checkpoint.js';
 import { CharTokenizer } from '../src/gpt/tokenizer/index.js';
 import { TRAIN_DEFAULTS, Trainer } from '../src/gpt/trainer.js';
 import { parseSafetensors, serializeSafetensors } from '../src/io/safetensors.js';
+import { bytesSource } from '../src/io/safetensors-source.js';
 import { LossChart } from '../src/web/chart.js';
 import { pickModelFiles, Session } from '../src/web/session.js';
 import { tempDir } from './cli-helpers.js';
-import { setupDevice } from './helpers.js';
+import { joinPieces, setupDevice } from './helpers.js';
 import { gpt2Config, gpt2Logits, miniGpt2Tokenizer, randomGPT2, writeGPT2Dir } from './hf-reference.js';
 
 beforeAll(setupDevice);
@@ -67,32 +68,33 @@ describe('Session loads a Hugging Face GPT-2 model', () => {
   const params = randomGPT2(11);
   writeGPT2Dir(dir, params, { prefix: false, head: true });
   const file = (name: string) => readFileSync(join(dir, name));
-  const files = { config: file('config.json').toString('utf8'), weights: new Uint8Array(file('model.safetensors')), tokenizer: file('tokenizer.json').toString('utf8') };
+  const weights = new Uint8Array(file('model.safetensors'));
+  const files = { config: file('config.json').toString('utf8'), weights: bytesSource(weights), tokenizer: file('tokenizer.json').toString('utf8') };
   const prompt = 'the model reads';
 
   it("gives GPT-2's logits; failed loads keep it, usable, and leave nothing on the GPU", async () => {
     const session = new Session();
-    expect(session.loadHF(files, 'Hugging Face model').source).toBe('Hugging Face model');
+    expect((await session.loadHF(files, 'Hugging Face model')).source).toBe('Hugging Face model');
     const logits = await session.logits(prompt);
     const want = gpt2Logits(params, miniGpt2Tokenizer().encode(prompt)).at(-1)!;
     expect(Math.max(...want.map((w, i) => Math.abs(logits[i]! - w)))).toBeLessThan(1e-4);
 
-    const ours = await session.save(); // this model as a webgpu-gpt checkpoint
+    const ours = await joinPieces(session.save()); // this model as a webgpu-gpt checkpoint
     const live = device().memory().liveBytes;
-    const failures: [() => unknown, RegExp][] = [
+    const failures: [() => Promise<unknown>, RegExp][] = [
       [() => session.loadHF({ ...files, config: '{' }, 'bad'), /^bad\/config\.json: not valid JSON/],
       [() => session.loadHF({ config: files.config, weights: files.weights }, 'no tokenizer'), /^no tokenizer: no tokenizer\.json/],
       // weights of another shape than config.json says: refused before a model is made
       [() => session.loadHF({ ...files, config: JSON.stringify(gpt2Config({ n_embd: 48 })) }, 'wider'), /^wider\/config\.json: .*model\.safetensors.*wte\.weight.*\[260, 24\].*n_embd 48$/],
       // a tensor missing: refused after the new model was made (it is disposed)
-      [() => session.loadHF({ ...files, weights: withoutTensor(files.weights, 'ln_f.bias') }, 'cut'), /^cut: loadStateDict: missing ln_f\.bias$/],
+      [() => session.loadHF({ ...files, weights: bytesSource(withoutTensor(weights, 'ln_f.bias')) }, 'cut'), /^cut: loadStateDict: missing ln_f\.bias$/],
       // and one of ours picked with a config.json (GPT-2's names without the prefix, most of them)
-      [() => session.loadHF({ ...files, weights: ours }, 'picked'), /^picked\/model\.safetensors: a webgpu-gpt checkpoint, not a Hugging Face model's weights: load it on its own, without config\.json$/],
+      [() => session.loadHF({ ...files, weights: bytesSource(ours) }, 'picked'), /^picked\/model\.safetensors: a webgpu-gpt checkpoint, not a Hugging Face model's weights: load it on its own, without config\.json$/],
       // a lone Hugging Face model.safetensors opened as a checkpoint says what it needs
       [() => session.load(files.weights, 'model.safetensors'), /^model\.safetensors: safetensors file without webgpu-gpt metadata .*; PyTorch weights, such as a Hugging Face GPT-2 model's model\.safetensors, load together with the model's config\.json and tokenizer\.json$/],
     ];
     for (const [load, message] of failures) {
-      expect(load).toThrow(message);
+      await expect(load()).rejects.toThrow(message);
       expect(session.source).toBe('Hugging Face model');
       expect(device().memory().liveBytes).toBe(live);
     }
@@ -214,13 +216,33 @@ describe('Session loads a damaged file', () => {
   it.each([
     ['empty', new Uint8Array(0)],
     ['text', new TextEncoder().encode('not a checkpoint at all, just some text')],
-  ])('(%s) in one line saying what went wrong and what to open instead; the model stays', (_, bytes) => {
+  ])('(%s) in one line saying what went wrong and what to open instead; the model stays', async (_, bytes) => {
     const session = new Session();
     session.newModel('some english text.\n'.repeat(20), { nLayer: 1, nHead: 2, nEmbd: 16, blockSize: 16 });
-    expect(() => session.load(bytes, 'bad.safetensors')).toThrow(
+    await expect(session.load(bytesSource(bytes), 'bad.safetensors')).rejects.toThrow(
       /^bad\.safetensors: not a readable safetensors file \(safetensors: .+\): open a checkpoint saved by this page, or a gpt train run's model-\*\.safetensors$/,
     );
     expect(session.source).toBe('new model');
+    release(session);
+  });
+
+  it('of ours, a NaN in its last tensor or cut short, refused when read, before anything replaces the model', async () => {
+    const session = new Session();
+    session.newModel('some english text.\n'.repeat(20), { nLayer: 1, nHead: 2, nEmbd: 16, blockSize: 16 });
+    const good = await joinPieces(session.save());
+    const logits = Array.from(await session.logits('some'));
+    const live = device().memory().liveBytes;
+    const nan = good.slice();
+    nan.set([0x00, 0x00, 0xc0, 0x7f], good.length - 4);
+    await expect(session.load(bytesSource(nan), 'nan.safetensors')).rejects.toThrow(/^nan\.safetensors: tensor 'optim\.v\.[^']+' holds NaN \(at index \d+\); a checkpoint must hold finite values only$/);
+    await expect(session.load(bytesSource(good.subarray(0, -1)), 'cut.safetensors')).rejects.toThrow(
+      /^cut\.safetensors: not a readable safetensors file \(safetensors: tensor "[^"]+" data_offsets \[\d+, \d+\] run past the end of the \d+-byte data \(truncated\?\)\): open a checkpoint saved by this page/,
+    );
+    expect(session.source).toBe('new model');
+    expect(device().memory().liveBytes).toBe(live);
+    expect(Array.from(await session.logits('some'))).toEqual(logits);
+    await session.load(bytesSource(good), 'good.safetensors');
+    expect(Array.from(await session.logits('some'))).toEqual(logits);
     release(session);
   });
 });
@@ -238,9 +260,9 @@ describe('Session saves', () => {
     trainer.model.dispose();
 
     const session = new Session();
-    session.load(bytes, 'gpt-step3.safetensors');
+    await session.load(bytesSource(bytes), 'gpt-step3.safetensors');
     const want = decodeCheckpoint(bytes);
-    const got = decodeCheckpoint(await session.save());
+    const got = decodeCheckpoint(await joinPieces(session.save()));
     session.model!.dispose();
     expect(got.meta).toEqual(want.meta);
     expect(got.optimizer, 'the optimizer moments').toBeDefined();
@@ -265,7 +287,7 @@ describe('Session training a loaded checkpoint', () => {
     trainer.model.dispose();
 
     const session = new Session();
-    session.load(bytes, 'gpt-step1.safetensors');
+    await session.load(bytesSource(bytes), 'gpt-step1.safetensors');
     // white-box: the moments decoded from the file are the session's private copy (not kept here, but for the WeakRef)
     const moment = new WeakRef((session as unknown as { loaded: { optimizer: { m: Map<string, Float32Array> } } }).loaded.optimizer.m.values().next().value!);
     await session.trainStep(session.trainerFor(text));
@@ -275,7 +297,7 @@ describe('Session training a loaded checkpoint', () => {
       await new Promise((r) => setTimeout(r, 10));
     }
     expect(moment.deref(), 'a moment array read from the file').toBeUndefined();
-    expect(decodeCheckpoint(await session.save()).optimizer, "the trainer's moments are saved").toBeDefined();
+    expect(decodeCheckpoint(await joinPieces(session.save())).optimizer, "the trainer's moments are saved").toBeDefined();
     release(session);
   });
 });
@@ -292,7 +314,7 @@ describe("Session summary of a loaded run", () => {
     trainer.dispose();
     trainer.model.dispose();
     const session = new Session();
-    const summary = session.load(bytes, 'gpt-step7.safetensors');
+    const summary = await session.load(bytesSource(bytes), 'gpt-step7.safetensors');
     // nanoGPT's get_lr at step 7 of warmup 2, decay to step 10, in float64
     const cosine = 1e-4 + 0.5 * (1 + Math.cos((Math.PI * (7 - 2)) / (10 - 2))) * (2e-3 - 1e-4);
     expect(summary.run?.batchSize).toBe(3);
@@ -306,7 +328,7 @@ describe("Session summary of a loaded run", () => {
     const finished = await encodeCheckpoint(done.model, tokenizer, { train: { ...cfg, minLr: 0, lrDecayIters: 3 }, trainer: await done.state() });
     done.dispose();
     done.model.dispose();
-    expect(session.load(finished, 'gpt-step4.safetensors').run).toEqual({ batchSize: 3 });
+    expect((await session.load(bytesSource(finished), 'gpt-step4.safetensors')).run).toEqual({ batchSize: 3 });
     release(session);
   });
 });
@@ -325,7 +347,7 @@ describe('Session after a diverged run', () => {
     // NaN weights would give text from NaN logits, and lowering the rate would not bring them back
     await expect(session.generate('a run', { maxNewTokens: 3 }).next()).rejects.toThrow(broken);
     await expect(session.logits('a run')).rejects.toThrow(broken);
-    await expect(session.save()).rejects.toThrow(broken);
+    await expect(joinPieces(session.save())).rejects.toThrow(broken);
     expect(() => session.trainerFor(text, { learningRate: 1e-3, minLr: 1e-3 })).toThrow(broken);
     expect(session.summary().step).toBeGreaterThan(0);
 

@@ -6,8 +6,9 @@
 // config as strictly as the flags that made it), and a tensor holding NaN or Inf is refused, so a
 // diverged run cannot replace a good checkpoint and a damaged one fails in one line, not mid-sample.
 import { device } from '../device/device.js';
-import { parseSafetensors, serializeSafetensors, type Safetensors, type SafetensorsTensor } from '../io/safetensors.js';
-import { safetensorsTensors } from '../io/state-dict.js';
+import { parseSafetensors, readPendingTensors, serializeSafetensors, streamSafetensors, type PendingTensor, type Safetensors, type SafetensorsDtype, type SafetensorsTensor } from '../io/safetensors.js';
+import { openSafetensors, type ByteSource } from '../io/safetensors-source.js';
+import { pendingTensors } from '../io/state-dict.js';
 import { isRecord, NON_NEGATIVE_INT, POSITIVE, POSITIVE_INT, rangeProblem, settingProblem, show, type RangesOf } from '../io/value-ranges.js';
 import { isMaskName, loadMasks } from '../nn/prune.js';
 import { checkOptionKeys } from '../tensor/check.js';
@@ -106,16 +107,31 @@ export async function encodeCheckpoint(model: GPT, tokenizer: Tokenizer, extra: 
  * optimizer) and the checked metadata. Node writes them to disk a tensor at a time.
  */
 export async function checkpointTensors(model: GPT, tokenizer: Tokenizer, extra: CheckpointExtras = {}): Promise<Safetensors> {
+  const { tensors, metadata } = pendingCheckpoint(model, tokenizer, extra);
+  return { tensors: await readPendingTensors(tensors), metadata };
+}
+
+/**
+ * encodeCheckpoint's bytes in pieces: the head, then each tensor's bytes, read back from the GPU
+ * only when its piece is asked for (a browser makes a Blob of them): one tensor on the host at a
+ * time, never the whole file. The model and optimizer must not change until the last piece.
+ */
+export async function* checkpointPieces(model: GPT, tokenizer: Tokenizer, extra: CheckpointExtras = {}): AsyncGenerator<Uint8Array> {
+  const { tensors, metadata } = pendingCheckpoint(model, tokenizer, extra);
+  yield* streamSafetensors(tensors, metadata);
+}
+
+/** The checked metadata and the tensors to write, each read back (and refused if not finite) when its turn comes. */
+function pendingCheckpoint(model: GPT, tokenizer: Tokenizer, extra: CheckpointExtras): { tensors: PendingTensor[]; metadata: Record<string, string> } {
   checkOptionKeys('encodeCheckpoint', extra, ['train', 'trainer', 'val', 'bestVal', 'run', 'data', 'dataTokens', 'distill', 'alwaysSave', 'optimizer', 'moments']);
   assertWeightsReadable();
   const named = [...model.namedParameters()];
-  const tensors = storeMasksAsBool(await safetensorsTensors([...named, ...model.namedBuffers()]));
-  const moments = extra.optimizer ? await momentsByName(extra.optimizer, named) : extra.moments;
+  const tensors = pendingTensors([...named, ...model.namedBuffers()]).map(maskAsBool);
+  const moments = momentReaders(extra, named);
   for (const [name, p] of named) {
-    const [m, v] = [moments?.m.get(name), moments?.v.get(name)];
-    if (!m || !v) continue;
-    tensors[`optim.m.${name}`] = { dtype: 'F32', shape: [...p.shape], data: m };
-    tensors[`optim.v.${name}`] = { dtype: 'F32', shape: [...p.shape], data: v };
+    const read = moments.get(name);
+    if (!read) continue;
+    for (const kind of ['m', 'v'] as const) tensors.push({ name: `optim.${kind}.${name}`, dtype: 'F32', shape: [...p.shape], read: read[kind] });
   }
   const meta: CheckpointMeta = {
     format: CHECKPOINT_FORMAT,
@@ -132,21 +148,31 @@ export async function checkpointTensors(model: GPT, tokenizer: Tokenizer, extra:
     ...(extra.alwaysSave !== undefined && { alwaysSave: extra.alwaysSave }),
   };
   // what this refuses to write, decodeCheckpoint would refuse to read
-  const problem = metaProblem(meta as unknown as Record<string, unknown>) ?? nonFiniteProblem(Object.entries(tensors));
+  const problem = metaProblem(meta as unknown as Record<string, unknown>);
   if (problem) throw new Error(`checkpoint not saved: ${problem}`);
-  return { tensors, metadata: { [CHECKPOINT_KEY]: JSON.stringify(meta) } };
+  const finite = ({ read, ...t }: PendingTensor): PendingTensor => ({
+    ...t,
+    read: async () => {
+      const data = await read();
+      const nonFinite = nonFiniteProblem([[t.name, { data }]]);
+      if (nonFinite) throw new Error(`checkpoint not saved: ${nonFinite}`);
+      return data;
+    },
+  });
+  return { tensors: tensors.map(finite), metadata: { [CHECKPOINT_KEY]: JSON.stringify(meta) } };
 }
 
-/** The optimizer's moments of the named parameters it holds, read back, by name. */
-async function momentsByName(optimizer: AdamW, named: [string, Tensor][]): Promise<NonNullable<Checkpoint['optimizer']>> {
-  const index = new Map(optimizer.params.map((p, i) => [p, i]));
-  const { m, v } = await optimizer.readMoments();
-  const out: NonNullable<Checkpoint['optimizer']> = { m: new Map(), v: new Map() };
+type MomentReaders = Record<'m' | 'v', () => Promise<Float32Array>>;
+
+/** How to read each named parameter's saved moments (those it has): from the optimizer on the GPU one at a time, or host copies. */
+function momentReaders({ optimizer, moments }: CheckpointExtras, named: [string, Tensor][]): Map<string, MomentReaders> {
+  const out = new Map<string, MomentReaders>();
+  const index = new Map(optimizer?.params.map((p, i) => [p, i]));
   for (const [name, p] of named) {
     const i = index.get(p);
-    if (i === undefined) continue;
-    out.m.set(name, m[i]!);
-    out.v.set(name, v[i]!);
+    const [m, v] = [moments?.m.get(name), moments?.v.get(name)];
+    if (optimizer && i !== undefined) out.set(name, { m: () => optimizer.readMoment('m', i), v: () => optimizer.readMoment('v', i) });
+    else if (!optimizer && m && v) out.set(name, { m: async () => m, v: async () => v });
   }
   return out;
 }
@@ -185,16 +211,37 @@ export function decodeCheckpoint(bytes: Uint8Array, source = 'checkpoint'): Chec
  */
 function storeMasksAsBool(tensors: Record<string, SafetensorsTensor>): Record<string, SafetensorsTensor> {
   for (const [name, t] of Object.entries(tensors)) {
-    if (isMaskName(name) && t.dtype === 'F32') tensors[name] = { dtype: 'BOOL', shape: t.shape, data: Uint8Array.from(t.data) };
+    if (isFloatMask(name, t.dtype)) tensors[name] = { dtype: 'BOOL', shape: t.shape, data: Uint8Array.from(t.data) };
   }
   return tensors;
 }
+
+/** storeMasksAsBool of a tensor yet to be read. */
+const maskAsBool = (t: PendingTensor): PendingTensor => (isFloatMask(t.name, t.dtype) ? { ...t, dtype: 'BOOL', read: async () => Uint8Array.from(await t.read()) } : t);
+
+const isFloatMask = (name: string, dtype: SafetensorsDtype) => isMaskName(name) && dtype === 'F32';
 
 /** A file that is no safetensors file at all (damaged, or another kind), as opposed to one whose contents are refused. */
 export class UnreadableCheckpointError extends Error {}
 
 /** The error for a checkpoint whose safetensors could not be read (`cause` says why). */
 export const unreadableCheckpoint = (source: string, cause: unknown) => new UnreadableCheckpointError(`${source}: not a readable safetensors file (${(cause as Error).message})`);
+
+/**
+ * The checkpoint in a safetensors file read a tensor at a time (a browser File's slices, a Node file
+ * handle: never the whole file in one buffer), with every check decodeCheckpoint makes; its
+ * metadata is checked first, so that a file that is no checkpoint of ours is refused before its
+ * tensors are read.
+ */
+export async function readCheckpoint(file: ByteSource, source = 'checkpoint'): Promise<Checkpoint> {
+  const unreadable = (e: unknown) => {
+    throw unreadableCheckpoint(source, e);
+  };
+  const reader = await openSafetensors(file).catch(unreadable);
+  decodeCheckpointMeta(reader.metadata, source);
+  const tensors = await reader.readTensors().catch(unreadable);
+  return decodeCheckpointTensors({ tensors, metadata: reader.metadata }, source);
+}
 
 /** decodeCheckpoint of a safetensors file already read (in Node, a tensor at a time), with every check decodeCheckpoint makes. */
 export function decodeCheckpointTensors(parsed: Safetensors, source = 'checkpoint'): Checkpoint {

@@ -76,8 +76,37 @@ export interface SafetensorsLayout {
   size: number;
 }
 
+/** What a header says of one tensor: enough to place it in the file before its values exist. */
+export interface SafetensorsSpec {
+  name: string;
+  dtype: SafetensorsDtype;
+  shape: number[];
+}
+
+/** A tensor to be written whose values are read only when its turn comes (from the GPU): a writer holds one at a time. */
+export interface PendingTensor extends SafetensorsSpec {
+  read(): Promise<TensorData>;
+}
+
+/** Every pending tensor's values, read one after another, by name in the order given. */
+export async function readPendingTensors(tensors: PendingTensor[]): Promise<Record<string, SafetensorsTensor>> {
+  const out: Record<string, SafetensorsTensor> = {};
+  for (const { name, dtype, shape, read } of tensors) out[name] = { dtype, shape, data: await read() };
+  return out;
+}
+
 /** Checks `tensors` (in the order given) and optional string metadata and places them in a safetensors file. */
 export function layoutSafetensors(tensors: Record<string, SafetensorsTensor>, metadata?: Record<string, string>): SafetensorsLayout {
+  const entries = Object.entries(tensors);
+  const { head, ranges, size } = placeSafetensors(entries.map(([name, t]) => ({ name, dtype: t.dtype, shape: t.shape })), metadata);
+  return { head, tensors: entries.map(([name, t], i) => placeTensor(name, t, ranges[i]!)), size };
+}
+
+/**
+ * The file's head for `specs` (in the order given) and optional string metadata, and each tensor's
+ * byte range in the data: everything but the values, checked.
+ */
+function placeSafetensors(specs: SafetensorsSpec[], metadata?: Record<string, string>): { head: Uint8Array; ranges: [number, number][]; size: number } {
   const headerParts: string[] = [];
   if (metadata !== undefined) {
     for (const [k, v] of Object.entries(metadata)) {
@@ -87,15 +116,18 @@ export function layoutSafetensors(tensors: Record<string, SafetensorsTensor>, me
     headerParts.push(`${JSON.stringify(METADATA_KEY)}:${JSON.stringify(metadata)}`);
   }
   let offset = 0;
-  const placed = Object.entries(tensors).map(([name, t]): PlacedTensor => {
-    const codec = checkTensor(name, t);
+  const named = new Set<string>();
+  const ranges = specs.map(({ name, dtype, shape }): [number, number] => {
+    const codec = checkSpec(name, dtype, shape);
+    // a list of tensors (streamSafetensors') may repeat a name, which a header cannot hold twice
+    if (named.has(name)) fail(`tensor "${name}" is given twice`);
+    named.add(name);
     const begin = offset;
-    offset += t.data.length * codec.bytes;
+    offset += shape.reduce((a, b) => a * b, 1) * codec.bytes;
     // Built by hand rather than with JSON.stringify(object) so the header keeps the given order.
-    const info = { dtype: t.dtype, shape: t.shape, data_offsets: [begin, offset] };
+    const info = { dtype, shape, data_offsets: [begin, offset] };
     headerParts.push(`${JSON.stringify(name)}:${JSON.stringify(info)}`);
-    const stored = codec.asStored && LITTLE_ENDIAN ? new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength) : null;
-    return { name, begin, end: offset, encode: (dst) => codec.write(t.data, dst), stored };
+    return [begin, offset];
   });
   const json = new TextEncoder().encode(`{${headerParts.join(',')}}`);
   const headerLength = Math.ceil(json.length / 8) * 8;
@@ -105,7 +137,14 @@ export function layoutSafetensors(tensors: Record<string, SafetensorsTensor>, me
   view.setUint32(4, Math.floor(headerLength / 2 ** 32), true);
   head.set(json, 8);
   head.fill(0x20, 8 + json.length);
-  return { head, tensors: placed, size: head.length + offset };
+  return { head, ranges, size: head.length + offset };
+}
+
+/** A tensor, its values checked against its dtype and shape, at its place in the data. */
+function placeTensor(name: string, t: SafetensorsTensor, [begin, end]: [number, number]): PlacedTensor {
+  const codec = checkData(name, t);
+  const stored = codec.asStored && LITTLE_ENDIAN ? new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength) : null;
+  return { name, begin, end, encode: (dst) => codec.write(t.data, dst), stored };
 }
 
 /** The bytes of a safetensors file holding `tensors` (in the order given) and optional string metadata. */
@@ -131,15 +170,26 @@ export function safetensorsBytes({ head, tensors: placed, size }: SafetensorsLay
  */
 export function* safetensorsPieces({ head, tensors }: SafetensorsLayout): Generator<Uint8Array> {
   yield head;
-  for (const t of tensors) {
-    if (t.stored) {
-      yield t.stored;
-      continue;
-    }
-    const bytes = new Uint8Array(t.end - t.begin);
-    t.encode(bytes);
-    yield bytes;
-  }
+  for (const t of tensors) yield placedBytes(t);
+}
+
+/**
+ * serializeSafetensors' bytes in pieces, as safetensorsPieces yields them, each tensor read (from
+ * the GPU) only when its piece is asked for: the writer holds one tensor's values at a time, never
+ * them all nor the whole file. A tensor whose values disagree with its spec is an error then.
+ */
+export async function* streamSafetensors(tensors: PendingTensor[], metadata?: Record<string, string>): AsyncGenerator<Uint8Array> {
+  const { head, ranges } = placeSafetensors(tensors, metadata);
+  yield head;
+  for (const [i, { name, dtype, shape, read }] of tensors.entries()) yield placedBytes(placeTensor(name, { dtype, shape, data: await read() }, ranges[i]!));
+}
+
+/** A placed tensor's bytes: its own memory where that is already the file's bytes, else encoded into a buffer of its own. */
+function placedBytes(t: PlacedTensor): Uint8Array {
+  if (t.stored) return t.stored;
+  const bytes = new Uint8Array(t.end - t.begin);
+  t.encode(bytes);
+  return bytes;
 }
 
 /** Reads a safetensors file, checking its header, offsets and sizes (a damaged file is an error naming what is wrong). */
@@ -204,22 +254,26 @@ export function decodeSafetensorsTensor({ name, dtype, shape, begin, end }: Safe
 }
 
 /**
- * The tensor `entry` describes, allocated but not yet filled, with the bytes a reader fills in place
- * (saving decodeSafetensorsTensor's copy); null for a dtype converted on the way in (F16, BF16, I64).
+ * One tensor from its bytes, taking them as its memory where they are a buffer of their own held as
+ * stored (F32 read fresh from a file or a File's slice: no copy), else decoded into a copy.
  */
-export function emptySafetensorsTensor({ dtype, shape, begin, end }: SafetensorsEntry): { tensor: SafetensorsTensor; bytes: Uint8Array } | null {
-  const codec: Codec = DTYPES[dtype];
-  if (!codec.asStored || !LITTLE_ENDIAN) return null;
-  const data = new codec.holds((end - begin) / codec.bytes);
-  return { tensor: { dtype, shape, data }, bytes: new Uint8Array(data.buffer) };
+export function adoptSafetensorsTensor(entry: SafetensorsEntry, bytes: Uint8Array): SafetensorsTensor {
+  const codec: Codec = DTYPES[entry.dtype];
+  const own = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength && bytes.buffer instanceof ArrayBuffer;
+  if (!own || !codec.asStored || !LITTLE_ENDIAN) return decodeSafetensorsTensor(entry, bytes);
+  return { dtype: entry.dtype, shape: entry.shape, data: new codec.holds(bytes.buffer as ArrayBuffer) };
 }
 
-function checkTensor(name: string, t: SafetensorsTensor): Codec {
+function checkSpec(name: string, dtype: unknown, shape: unknown): Codec {
   if (name === METADATA_KEY) fail(`"${METADATA_KEY}" is reserved and cannot name a tensor`);
   checkText(`tensor name ${JSON.stringify(name)}`, name);
-  if (!Object.hasOwn(DTYPES, t.dtype)) fail(`tensor "${name}" has unknown dtype "${t.dtype}"`);
-  checkShape(name, t.shape);
-  const codec: Codec = DTYPES[t.dtype];
+  if (typeof dtype !== 'string' || !Object.hasOwn(DTYPES, dtype)) fail(`tensor "${name}" has unknown dtype "${dtype}"`);
+  checkShape(name, shape);
+  return DTYPES[dtype as SafetensorsDtype];
+}
+
+function checkData(name: string, t: SafetensorsTensor): Codec {
+  const codec = checkSpec(name, t.dtype, t.shape);
   if (!(t.data instanceof codec.holds)) {
     const got = (t.data as object)?.constructor?.name ?? typeof t.data;
     fail(`tensor "${name}" of dtype ${t.dtype} needs its data as ${codec.holds.name}, got ${got}`);

@@ -2,7 +2,7 @@
 // code in Node (webgpu-gpt/node writes and reads the file) and in a browser (a download, an upload).
 // Names are kept as given (`h.0.attn.c_attn.weight`), values in their dtype: F32, F16 or I8.
 import type { Tensor } from '../tensor/tensor.js';
-import { parseSafetensors, serializeSafetensors, type Safetensors, type SafetensorsTensor } from './safetensors.js';
+import { parseSafetensors, readPendingTensors, serializeSafetensors, type PendingTensor, type Safetensors, type SafetensorsTensor } from './safetensors.js';
 
 /** Parameters by name: a Map such as `module.stateDict()` returns, or the module itself. */
 export type StateDictSource = Map<string, Tensor> | { stateDict(): Map<string, Tensor> };
@@ -10,15 +10,16 @@ export type StateDictSource = Map<string, Tensor> | { stateDict(): Map<string, T
 /** The safetensors dtype a parameter is written as: its own (a float16 one read back exactly as float32, encoded as F16 again). */
 const STORED_AS = { float32: 'F32', float16: 'F16', int8: 'I8' } as const;
 
-/** Parameter values read back from the GPU, by name, ready for safetensors. */
-export async function safetensorsTensors(state: Iterable<[string, Tensor]>): Promise<Record<string, SafetensorsTensor>> {
-  const out: Record<string, SafetensorsTensor> = {};
-  for (const [name, t] of state) {
+/** Parameters as safetensors tensors to write, each read back from the GPU only when its turn comes. */
+export function pendingTensors(state: Iterable<[string, Tensor]>): PendingTensor[] {
+  return Array.from(state, ([name, t]) => {
     if (t.dtype === 'int32') throw new TypeError(`safetensors: parameter '${name}' is ${t.describe()}, expected float32, float16 or int8`);
-    out[name] = { dtype: STORED_AS[t.dtype], shape: [...t.shape], data: (await t.toArray()) as Float32Array | Int8Array };
-  }
-  return out;
+    return { name, dtype: STORED_AS[t.dtype], shape: [...t.shape], read: async () => (await t.toArray()) as Float32Array | Int8Array };
+  });
 }
+
+/** Parameter values read back from the GPU, by name, ready for safetensors. */
+export const safetensorsTensors = (state: Iterable<[string, Tensor]>): Promise<Record<string, SafetensorsTensor>> => readPendingTensors(pendingTensors(state));
 
 /** The state dict as safetensors bytes (each parameter in its dtype), with optional string metadata. */
 export async function stateDictToSafetensors(state: StateDictSource, metadata?: Record<string, string>): Promise<Uint8Array> {

@@ -4,7 +4,7 @@
 // and written.
 import { stat, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { checkpointTensors, decodeCheckpointMeta, decodeCheckpointTensors, unreadableCheckpoint, type Checkpoint, type CheckpointExtras } from '../gpt/checkpoint.js';
+import { checkpointTensors, readCheckpoint, type Checkpoint, type CheckpointExtras } from '../gpt/checkpoint.js';
 import { hfCheckpoint, layoutHF, hfModelConfig, HF_FILES, isMaskBuffer, parseShardIndex, shardIndexProblem, type HFWeightsFile } from '../gpt/hf/index.js';
 import type { GPT } from '../gpt/model.js';
 import type { Tokenizer } from '../gpt/tokenizer/index.js';
@@ -12,7 +12,7 @@ import { writeFilesAtomic } from '../io/atomic-file.js';
 import { layoutSafetensors, safetensorsPieces, type Safetensors } from '../io/safetensors.js';
 import { MANIFEST_FILE, withCheckpointFiles, writeCheckpointFiles } from '../io/checkpoint-files.js';
 import { makeDirectories, openRegularFile, pathExists, readRegularFile, unlessMissing } from '../io/regular-files.js';
-import { readSafetensorsFile, safetensorsReader } from './safetensors-file.js';
+import { handleSource, readSafetensorsFile } from './safetensors-file.js';
 
 /**
  * Saves `model` with its tokenizer (and optionally optimizer state and training progress) as a
@@ -65,21 +65,8 @@ export async function loadCheckpoint(path: string): Promise<Checkpoint> {
   return withCheckpointFiles(path, (weights) => readCheckpointFrom(weights, path));
 }
 
-/**
- * The checkpoint in an open safetensors file, read a tensor at a time (a checkpoint past 2 GiB
- * cannot be read at once), its metadata checked first: a file that is no checkpoint of ours is
- * refused before its tensors are read.
- */
-async function readCheckpointFrom(handle: FileHandle, source: string): Promise<Checkpoint> {
-  const unreadable = (e: unknown) => {
-    throw unreadableCheckpoint(source, e);
-  };
-  const file = await safetensorsReader(handle).catch(unreadable);
-  decodeCheckpointMeta(file.metadata, source);
-  const tensors = await file.readTensors().catch(unreadable);
-  return decodeCheckpointTensors({ tensors, metadata: file.metadata }, source);
-}
-
+/** The checkpoint in an open safetensors file, read a tensor at a time (readCheckpoint: a checkpoint past 2 GiB cannot be read at once). */
+const readCheckpointFrom = async (handle: FileHandle, source: string): Promise<Checkpoint> => readCheckpoint(await handleSource(handle), source);
 
 /** Weights files transformers saves that are not read here (transformers converts them to model.safetensors). */
 const UNREAD_WEIGHTS = ['pytorch_model.bin', 'pytorch_model.bin.index.json', 'tf_model.h5', 'flax_model.msgpack'];

@@ -4,8 +4,9 @@
 // op (src/ops/adamw.ts), a few in-place dispatches, per shard: a run of consecutive parameters whose
 // moments fit one buffer (maxBufferSize; one shard for all but models of billions of parameters).
 // Gradient clipping enters as a GPU-side scale factor, so a step never waits for the GPU.
+import { device } from '../device/device.js';
 import { profile } from '../kernels/profile.js';
-import { adamw, full, tensor, type Tensor, zeros } from '../ops/index.js';
+import { adamw, full, type Tensor, zeros } from '../ops/index.js';
 import { keep } from '../tensor/scope.js';
 import { checkNonNegative, checkOptionKeys, checkTensor, describeValue } from '../tensor/check.js';
 import { owedMultipliers } from './clip.js';
@@ -134,6 +135,19 @@ export class AdamW {
   }
 
   /**
+   * One parameter's moment ('m' or 'v'; the i-th parameter given to the constructor), read back
+   * alone: a checkpoint written a tensor at a time holds one parameter's on the host, not a shard's.
+   */
+  async readMoment(kind: 'm' | 'v', i: number): Promise<Float32Array> {
+    if (kind !== 'm' && kind !== 'v') throw new RangeError(`AdamW.readMoment: argument 'kind' must be 'm' or 'v', got ${describeValue(kind)}`);
+    const shard = Number.isInteger(i) ? this.shards.find((s) => i >= s.first && i < s.end) : undefined;
+    if (!shard) throw new RangeError(`AdamW.readMoment: argument 'i' must be a parameter index in [0, ${this.params.length}), got ${describeValue(i)}`);
+    const offset = this.params.slice(shard.first, i).reduce((n, p) => n + p.size, 0);
+    const bytes = await device().read(shard[kind].storage('AdamW.readMoment').buffer, this.params[i]!.size * 4, offset * 4);
+    return new Float32Array(bytes);
+  }
+
+  /**
    * Sets every parameter's moments (per parameter, in constructor order; e.g. from a checkpoint) and,
    * given `steps` (readMoments'), the steps each took: stepCount becomes the largest. Without them,
    * every parameter counts stepCount steps (set it: a Trainer's restore() does).
@@ -150,13 +164,15 @@ export class AdamW {
     }
     for (const shard of this.shards) {
       for (const [k, parts] of [['m', m], ['v', v]] as const) {
-        const flat = new Float32Array(shard[k].size);
+        // uploaded a parameter at a time into a fresh shard: no host copy of a whole shard (a 124M model's is 0.5 GB)
+        const t = zeros([shard[k].size]);
+        const buffer = t.storage('AdamW.loadMoments').buffer;
         let at = 0;
         for (let i = shard.first; i < shard.end; i++) {
-          flat.set(parts[i]!, at);
+          const part = parts[i]!;
+          device().write(buffer, part instanceof Float32Array ? part : Float32Array.from(part), at * 4);
           at += this.params[i]!.size;
         }
-        const t = tensor(flat, [flat.length]);
         shard[k].assign(t);
         t.dispose();
       }

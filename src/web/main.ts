@@ -6,10 +6,11 @@
 // the page stays responsive; one piece of work runs at a time.
 import { runChecks } from '../check/report.js';
 import { device, initDevice, type DeviceInfo } from '../device/device.js';
-import type { HFModelFiles } from '../gpt/hf/index.js';
+import type { HFModelSources } from '../gpt/hf/index.js';
 import { formatBytes } from '../gpt/memory-plan.js';
 import { autotuneSettled } from '../kernels/autotune.js';
 import { headsProblem, TRAIN_RANGES } from '../gpt/trainer.js';
+import { bytesSource, type ByteSource } from '../io/safetensors-source.js';
 import { rangeProblem, type Range } from '../io/value-ranges.js';
 import { LossChart } from './chart.js';
 import type { GptHook, ReadyState } from './hook.js';
@@ -181,8 +182,9 @@ function showModel(s: ModelSummary, note = ''): void {
     `${s.tokenizer} tokenizer (${s.vocabSize} tokens) · step ${s.step}${note ? ` · ${note}` : ''}`;
 }
 
-async function loadBytes(bytes: Uint8Array, source: string): Promise<ModelSummary> {
-  return shown(session.load(bytes, source), bytes.length);
+/** Loads the checkpoint `file` reads (a tensor at a time) in place of the page's model. */
+async function loadCheckpoint(file: ByteSource, source: string): Promise<ModelSummary> {
+  return shown(await session.load(file, source), file.size);
 }
 
 /** A model just loaded from `bytes` bytes of weights, shown (a run before it is forgotten). */
@@ -204,21 +206,25 @@ function shown(s: ModelSummary, bytes: number): ModelSummary {
 async function loadFiles(files: File[]): Promise<ModelSummary> {
   const picked = pickModelFiles(files.map((f) => f.name));
   const file = (name: string) => files.find((f) => f.name === name)!;
-  const bytes = (name: string) => readPicked(file(name), async (f) => new Uint8Array(await f.arrayBuffer()));
   const text = (name: string) => readPicked(file(name), (f) => f.text());
-  if ('checkpoint' in picked) return loadBytes(await bytes(picked.checkpoint), picked.checkpoint);
-  const weights = await bytes(picked.weights);
-  const hf: HFModelFiles = { config: await text(picked.config), weights };
+  if ('checkpoint' in picked) return loadCheckpoint(pickedSource(file(picked.checkpoint)), picked.checkpoint);
+  const hf: HFModelSources = { config: await text(picked.config), weights: pickedSource(file(picked.weights)) };
   for (const file of ['tokenizer', 'vocab', 'merges'] as const) if (picked[file]) hf[file] = await text(picked[file]);
-  return shown(session.loadHF(hf, 'Hugging Face model'), weights.length);
+  return shown(await session.loadHF(hf, 'Hugging Face model'), hf.weights.size);
 }
 
-/** A picked file read whole; one the browser cannot read (Chromium refuses files of about 2 GiB and more) is named, with its size. */
+/** A picked file read a slice at a time (a tensor's bytes): never the whole of a weights file in one buffer. */
+const pickedSource = (file: File): ByteSource => ({
+  size: file.size,
+  read: (offset, length) => readPicked(file, async (f) => new Uint8Array(await f.slice(offset, offset + length).arrayBuffer())),
+});
+
+/** A picked file (or a slice of it) read; one the browser cannot read (a text file of 2 GiB and more, one changed since it was picked) is named, with its size. */
 async function readPicked<T>(file: File, read: (f: File) => Promise<T>): Promise<T> {
   try {
     return await read(file);
   } catch (e) {
-    throw new Error(`cannot read ${file.name} (${formatBytes(file.size)}) into memory: ${(e as Error).message}`);
+    throw new Error(`cannot read ${file.name} (${formatBytes(file.size)}): ${(e as Error).message}`);
   }
 }
 
@@ -239,14 +245,25 @@ async function loadFromUrl(url: string): Promise<ModelSummary> {
     const reason = res.headers.get('Content-Type')?.startsWith('text/plain') ? (await res.text()).trim().split('\n')[0] : '';
     throw new Error(`cannot load ${url}: HTTP ${res.status}${reason ? ` (${reason})` : ''}`);
   }
-  return loadBytes(new Uint8Array(await res.arrayBuffer()), url.split('/').pop() || url);
+  return loadCheckpoint(bytesSource(new Uint8Array(await res.arrayBuffer())), url.split('/').pop() || url);
+}
+
+/**
+ * The page's checkpoint as a Blob of one Blob per piece (Session.save's: the head, then a tensor at
+ * a time), each made as its piece comes: the browser keeps the bytes (on disk when large), the page
+ * holds one tensor's, and no buffer of the whole file is ever made.
+ */
+async function checkpointBlob(): Promise<Blob> {
+  const parts: Blob[] = [];
+  for await (const piece of session.save()) parts.push(new Blob([piece as Uint8Array<ArrayBuffer>]));
+  return new Blob(parts, { type: 'application/octet-stream' });
 }
 
 async function saveDownload(): Promise<void> {
-  const bytes = await session.save();
+  const blob = await checkpointBlob();
   const step = session.trainer?.step ?? session.summary().step;
   const a = document.createElement('a');
-  a.href = URL.createObjectURL(new Blob([bytes as Uint8Array<ArrayBuffer>], { type: 'application/octet-stream' }));
+  a.href = URL.createObjectURL(blob);
   a.download = `gpt-step${step}.safetensors`;
   a.click();
   setTimeout(() => URL.revokeObjectURL(a.href), 10_000);
@@ -454,7 +471,7 @@ const ready: Promise<ReadyState> = (async (): Promise<ReadyState> => {
 window.__gpt = {
   ready,
   loadCheckpointFromUrl: (url = CHECKPOINT_URL) => exclusive('loading', () => loadFromUrl(url)),
-  loadCheckpointBytes: (bytes) => exclusive('loading', () => loadBytes(Uint8Array.from(bytes), 'bytes')),
+  loadCheckpointBytes: (bytes) => exclusive('loading', () => loadCheckpoint(bytesSource(Uint8Array.from(bytes)), 'bytes')),
   newModel: (text, shape, settings = settingsFromUi()) => exclusive('training', async () => newModel(text, shape, settings)),
   summary: () => session.summary(),
   logitsFor: (prompt) => exclusive('generating', async () => Array.from(await session.logits(prompt))),
@@ -484,7 +501,7 @@ window.__gpt = {
       chart.addEval(trainer.step, losses.train, losses.val);
       return losses;
     }),
-  saveCheckpointBytes: () => exclusive('saving', () => session.save()),
+  saveCheckpointBytes: () => exclusive('saving', async () => new Uint8Array(await (await checkpointBlob()).arrayBuffer())),
   memory: () => autotuneSettled().then(() => device().memory()),
   checkOps: (opts = {}) => exclusive('checking', () => runChecks(opts)),
 };

@@ -2,12 +2,13 @@
 // for it. No DOM here: the page (main.ts) and its test hook both drive this object. Everything it
 // imports is platform-free, so the same code runs in Node and in the browser bundle.
 import { noGrad } from '../autograd/mode.js';
-import { decodeCheckpoint, encodeCheckpoint, modelFromCheckpoint, restoreOptimizer, UnreadableCheckpointError, type Checkpoint } from '../gpt/checkpoint.js';
+import { checkpointPieces, modelFromCheckpoint, readCheckpoint, restoreOptimizer, UnreadableCheckpointError, type Checkpoint } from '../gpt/checkpoint.js';
 import { generate, type GenerateOptions } from '../gpt/generate.js';
-import { decodeHF, HF_FILES, type HFModelFiles } from '../gpt/hf/index.js';
+import { HF_FILES, readHF, type HFModelSources } from '../gpt/hf/index.js';
 import type { GPT, GPTConfig } from '../gpt/model.js';
 import { CharTokenizer, describeLeftOut, encodeKnown, encodePrompt, TextStream, type Tokenizer } from '../gpt/tokenizer/index.js';
 import { TRAIN_DEFAULTS, Trainer, trainConfigProblem, TrainingDivergedError, type TrainConfig } from '../gpt/trainer.js';
+import type { ByteSource } from '../io/safetensors-source.js';
 import { tensor } from '../ops/index.js';
 import { learningRate } from '../optim/schedule.js';
 import { scope } from '../tensor/scope.js';
@@ -49,11 +50,14 @@ export class Session {
   /** The loaded checkpoint's optimizer and trainer state, applied when training starts. */
   private loaded: Checkpoint | null = null;
 
-  /** Replaces the model with the one in a checkpoint file's bytes. */
-  load(bytes: Uint8Array, source: string): ModelSummary {
+  /**
+   * Replaces the model with the one in a checkpoint file, read a tensor at a time (never in one
+   * buffer): all of it read and checked before the model is replaced, so a damaged file leaves it.
+   */
+  async load(file: ByteSource, source: string): Promise<ModelSummary> {
     let ckpt: Checkpoint;
     try {
-      ckpt = decodeCheckpoint(bytes, source);
+      ckpt = await readCheckpoint(file, source);
     } catch (e) {
       if (!(e instanceof UnreadableCheckpointError)) throw e;
       throw new Error(`${e.message}: open a checkpoint saved by this page, or a gpt train run's model-*.safetensors`);
@@ -61,9 +65,9 @@ export class Session {
     return this.adopt(ckpt, source);
   }
 
-  /** Replaces the model with a Hugging Face GPT-2 model's: config.json's text, model.safetensors's bytes, tokenizer.json's text. */
-  loadHF(files: HFModelFiles, source: string): ModelSummary {
-    return this.adopt(decodeHF(files, source), source);
+  /** Replaces the model with a Hugging Face GPT-2 model's: config.json's text, model.safetensors read a tensor at a time, tokenizer.json's text. */
+  async loadHF(files: HFModelSources, source: string): Promise<ModelSummary> {
+    return this.adopt(await readHF(files, source), source);
   }
 
   /** A fresh model with a character tokenizer of `text`, and a trainer on that text. */
@@ -188,15 +192,17 @@ export class Session {
   }
 
   /**
-   * The checkpoint as one safetensors file: with the optimizer state when the page trained it; a
-   * model loaded and not trained since keeps its checkpoint's run state (step, optimizer moments).
+   * The checkpoint as one safetensors file's bytes in pieces (checkpointPieces: each tensor read
+   * back from the GPU when its piece is asked for, never the whole file at once): with the optimizer
+   * state when the page trained it; a model loaded and not trained since keeps its checkpoint's run
+   * state (step, optimizer moments). Nothing may train until the last piece is taken.
    */
-  async save(): Promise<Uint8Array> {
+  async *save(): AsyncGenerator<Uint8Array> {
     const { model, tokenizer } = this.usable();
     const t = this.trainer;
-    if (t) return encodeCheckpoint(model, tokenizer, { optimizer: t.optimizer, train: { ...t.cfg, dtype: t.dtype }, trainer: await t.state() });
+    if (t) return yield* checkpointPieces(model, tokenizer, { optimizer: t.optimizer, train: { ...t.cfg, dtype: t.dtype }, trainer: await t.state() });
     const { format: _format, model: _model, tokenizer: _tokenizer, ...runState } = this.loaded?.meta ?? {};
-    return encodeCheckpoint(model, tokenizer, { ...runState, moments: this.loaded?.optimizer });
+    yield* checkpointPieces(model, tokenizer, { ...runState, moments: this.loaded?.optimizer });
   }
 
   /**

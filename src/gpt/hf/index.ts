@@ -3,14 +3,15 @@
 // gpt2-medium, ... and their fine-tunes), or config.json + the shards a model.safetensors.index.json
 // names (src/gpt/hf/shards.ts). Platform free: bytes or read tensors in, bytes out; webgpu-gpt/node
 // reads and writes the directory.
-import { layoutSafetensors, parseSafetensors, safetensorsBytes, type SafetensorsLayout } from '../../io/safetensors.js';
+import { layoutSafetensors, parseSafetensors, safetensorsBytes, type Safetensors, type SafetensorsLayout } from '../../io/safetensors.js';
+import { openSafetensors, type ByteSource } from '../../io/safetensors-source.js';
 import type { TensorData } from '../../nn/module.js';
 import { assertWeightsReadable, CHECKPOINT_FORMAT, CHECKPOINT_KEY, configWeightsProblem, type Checkpoint } from '../checkpoint.js';
 import { GPT, type GPTConfig } from '../model.js';
 import { describeValue } from '../../tensor/check.js';
 import { BpeTokenizer, Gpt2Tokenizer, gpt2FromVocabFiles, tokenizerFromHuggingFace, tokenizerFromJSON, toHuggingFaceJSON, type Tokenizer } from '../tokenizer/index.js';
 import { gptConfigFromHF, hfConfigFromGPT, HF_NAMES } from './config.js';
-import { weightsFromHF, weightsToHF, type HFWeightsFile } from './weights.js';
+import { isMaskBuffer, weightsFromHF, weightsToHF, type HFWeightsFile } from './weights.js';
 
 export { gptConfigFromHF, hfConfigFromGPT, hfLayoutProblem } from './config.js';
 export { isMaskBuffer, type HFWeightsFile } from './weights.js';
@@ -82,10 +83,31 @@ export function decodeHF(files: HFModelFiles, source = 'model'): Checkpoint {
   try {
     parsed = parseSafetensors(files.weights);
   } catch (e) {
-    throw new Error(`${source}/${HF_FILES.weights}: not a readable safetensors file (${(e as Error).message})`);
+    throw unreadableWeights(source, e);
   }
   return hfCheckpoint(model, [{ file: HF_FILES.weights, ...parsed }], files, source);
 }
+
+/** A Hugging Face GPT-2 model's files with model.safetensors to read a tensor at a time (a browser File's slices): never in one buffer. */
+export interface HFModelSources extends HFTokenizerFiles {
+  config: string;
+  weights: ByteSource;
+}
+
+/** decodeHF of files whose weights are read a tensor at a time, their causal-mask buffers left unread. */
+export async function readHF(files: HFModelSources, source = 'model'): Promise<Checkpoint> {
+  const model = hfModelConfig(files.config, source);
+  let read: Safetensors;
+  try {
+    const reader = await openSafetensors(files.weights);
+    read = { tensors: await reader.readTensors((name) => !isMaskBuffer(name)), metadata: reader.metadata };
+  } catch (e) {
+    throw unreadableWeights(source, e);
+  }
+  return hfCheckpoint(model, [{ file: HF_FILES.weights, ...read }], files, source);
+}
+
+const unreadableWeights = (source: string, cause: unknown) => new Error(`${source}/${HF_FILES.weights}: not a readable safetensors file (${(cause as Error).message})`);
 
 /** Our model config from the text of the config.json in `source` (read first: a refused model's weights need not be). */
 export function hfModelConfig(text: string, source: string): GPTConfig {

@@ -1,0 +1,164 @@
+// Checkpoints as the browser page saves and loads them, a tensor at a time (a tab cannot hold a
+// 124M fine-tune's 1.5 GB file in one buffer): saved, the pieces make encodeCheckpoint's bytes
+// exactly, each no larger than its tensor, the values those the GPU holds (moments against AdamW's
+// whole-shard readMoments); read through a reader that counts its reads (as a File's slices), the
+// largest read is the largest tensor or the header, never the file, the checkpoint is
+// decodeCheckpoint's, and a damaged file gives decodeCheckpoint's one-line error, byte for byte.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { checkpointPieces, decodeCheckpoint, encodeCheckpoint, readCheckpoint, type Checkpoint } from '../src/gpt/checkpoint.js';
+import type { GPT } from '../src/gpt/model.js';
+import { CharTokenizer } from '../src/gpt/tokenizer/index.js';
+import { TRAIN_DEFAULTS, Trainer } from '../src/gpt/trainer.js';
+import { parseSafetensors } from '../src/io/safetensors.js';
+import type { ByteSource } from '../src/io/safetensors-source.js';
+import { pruneGlobal } from '../src/nn/prune.js';
+import { joinPieces, setupDevice } from './helpers.js';
+
+const text = 'a checkpoint saved a tensor at a time, and read back the same way. '.repeat(12);
+const tokenizer = CharTokenizer.train(text);
+let trainer: Trainer;
+let model: GPT;
+/** encodeCheckpoint's bytes of the trained, pruned model with its optimizer state. */
+let bytes: Uint8Array;
+let extra: Parameters<typeof encodeCheckpoint>[2];
+
+beforeAll(async () => {
+  await setupDevice();
+  const ids = Int32Array.from(tokenizer.encode(text));
+  const cfg = { ...TRAIN_DEFAULTS, nLayer: 2, nHead: 2, nEmbd: 16, blockSize: 16, batchSize: 2, evalIters: 1 };
+  trainer = new Trainer(cfg, { train: ids.slice(0, 600), val: ids.slice(600), vocabSize: tokenizer.vocabSize });
+  model = trainer.model;
+  for (let i = 0; i < 3; i++) await trainer.trainStep(false);
+  await pruneGlobal(model, 0.3); // masks: float32 on the GPU, BOOL in the file
+  extra = { optimizer: trainer.optimizer, train: cfg, trainer: await trainer.state(), val: 3.25 };
+  bytes = await encodeCheckpoint(model, tokenizer, extra);
+});
+afterAll(() => {
+  trainer?.dispose();
+  model?.dispose();
+});
+
+/** `file` as a picked File reads it (a fresh buffer per slice), with the largest single read and the bytes read in all. */
+function countingReader(file: Uint8Array): ByteSource & { largest: number; total: number } {
+  const reader = {
+    size: file.length,
+    largest: 0,
+    total: 0,
+    read: async (offset: number, length: number) => {
+      reader.largest = Math.max(reader.largest, length);
+      reader.total += length;
+      return file.slice(offset, offset + length);
+    },
+  };
+  return reader;
+}
+
+/** The data's largest tensor and the header (with its 8-byte length), in bytes, from the file as parsed whole. */
+function largestParts(file: Uint8Array): { tensor: number; header: number } {
+  const tensors = Object.values(parseSafetensors(file).tensors);
+  const header = Number(new DataView(file.buffer, file.byteOffset).getBigUint64(0, true));
+  return { tensor: Math.max(...tensors.map((t) => t.data.length * (t.dtype === 'BOOL' ? 1 : 4))), header };
+}
+
+/** What `load` gives: its checkpoint, or its error's message. */
+const outcome = (load: () => Checkpoint | Promise<Checkpoint>) => Promise.resolve().then(load).then((c) => ({ c }), (e: Error) => ({ error: e.message }));
+
+describe('a checkpoint saved a tensor at a time (the page\'s Blob parts)', () => {
+  it("is encodeCheckpoint's bytes exactly, no piece larger than its tensor, the values the GPU holds", async () => {
+    const pieces: Uint8Array[] = [];
+    for await (const piece of checkpointPieces(model, tokenizer, extra)) pieces.push(piece);
+    const joined = await joinPieces((async function* () {
+      yield* pieces;
+    })());
+    expect(joined.length).toBe(bytes.length);
+    expect(Buffer.from(joined).equals(Buffer.from(bytes))).toBe(true);
+    const { tensor, header } = largestParts(bytes);
+    expect(Math.max(...pieces.map((p) => p.length))).toBe(Math.max(tensor, 8 + header));
+
+    // the values: weights as toArray reads them, moments as AdamW reads its shards whole
+    const { tensors } = parseSafetensors(joined);
+    const { m, v } = await trainer.optimizer.readMoments();
+    const named = [...model.namedParameters()];
+    expect(m.length).toBe(named.length);
+    for (const [i, [name, p]] of named.entries()) {
+      expect(Array.from(tensors[name]!.data), name).toEqual(Array.from(await p.toArray()));
+      expect(Array.from(tensors[`optim.m.${name}`]!.data), `m of ${name}`).toEqual(Array.from(m[i]!));
+      expect(Array.from(tensors[`optim.v.${name}`]!.data), `v of ${name}`).toEqual(Array.from(v[i]!));
+    }
+    const masks = Object.entries(tensors).filter(([name]) => name.endsWith('_mask'));
+    expect(masks.length).toBeGreaterThan(0);
+    for (const [name, t] of masks) expect(t.dtype, name).toBe('BOOL');
+  });
+
+  it('a non-finite moment stops the pieces at its own, in one line: no file is made of them', async () => {
+    const m = new Map([...model.namedParameters()].map(([name, p]) => [name, new Float32Array(p.size)]));
+    const v = new Map([...m].map(([name, data]) => [name, data.slice()]));
+    const last = [...m.keys()].at(-1)!;
+    v.get(last)![3] = -Infinity;
+    const pieces = checkpointPieces(model, tokenizer, { moments: { m, v } });
+    let taken = 0;
+    await expect((async () => {
+      for await (const _ of pieces) taken++;
+    })()).rejects.toThrow(`checkpoint not saved: tensor 'optim.v.${last}' holds -Infinity (at index 3); a checkpoint must hold finite values only`);
+    const tensors = Object.keys(parseSafetensors(bytes).tensors).length;
+    expect(taken, 'the head and every tensor before the last').toBe(tensors);
+  });
+
+  it('reads a single moment where AdamW reads them all; a bad index or kind is one line', async () => {
+    const { m, v } = await trainer.optimizer.readMoments();
+    for (let i = 0; i < m.length; i++) {
+      expect(Array.from(await trainer.optimizer.readMoment('m', i)), `m[${i}]`).toEqual(Array.from(m[i]!));
+      expect(Array.from(await trainer.optimizer.readMoment('v', i)), `v[${i}]`).toEqual(Array.from(v[i]!));
+    }
+    await expect(trainer.optimizer.readMoment('m', m.length)).rejects.toThrow(`AdamW.readMoment: argument 'i' must be a parameter index in [0, ${m.length}), got number ${m.length}`);
+    await expect(trainer.optimizer.readMoment('m', 0.5)).rejects.toThrow(/^AdamW\.readMoment: argument 'i' must be a parameter index/);
+    await expect(trainer.optimizer.readMoment('w' as 'm', 0)).rejects.toThrow(/^AdamW\.readMoment: argument 'kind' must be 'm' or 'v', got/);
+  });
+});
+
+describe('a checkpoint read a tensor at a time (a picked File\'s slices)', () => {
+  it("is decodeCheckpoint's checkpoint, its largest read the largest tensor or the header, never the file", async () => {
+    const reader = countingReader(bytes);
+    expect(await readCheckpoint(reader, 'x.safetensors')).toEqual(decodeCheckpoint(bytes, 'x.safetensors'));
+    const { tensor, header } = largestParts(bytes);
+    expect(reader.largest).toBe(Math.max(tensor, header));
+    expect(reader.largest).toBeLessThan(bytes.length / 4);
+    expect(reader.total).toBe(bytes.length); // every byte read once
+  });
+
+  it("damaged anywhere in its head, cut, lengthened or holding NaN, gives decodeCheckpoint's one-line error", async () => {
+    const headerEnd = 8 + largestParts(bytes).header;
+    const damaged: [string, Uint8Array][] = [];
+    // every 8th byte of the header's JSON, which runs to 5 KB (the tokenizer), and each byte of the length and the JSON's last 64
+    const places = [...Array(headerEnd).keys()].filter((at) => at < 16 || at % 8 === 3 || at >= headerEnd - 64);
+    for (const at of places) {
+      const copy = bytes.slice();
+      copy[at] = at < 8 ? copy[at]! ^ 0x40 : [0x22, 0x7d, 0x31, 0x5c][at % 4]!; // ", }, 1, \ where JSON was
+      damaged.push([`byte ${at}`, copy]);
+    }
+    for (const cut of [0, 7, headerEnd - 1, headerEnd + 5, bytes.length - 1]) damaged.push([`cut to ${cut}`, bytes.slice(0, cut)]);
+    damaged.push(['4 bytes appended', Uint8Array.from([...bytes, 0, 0, 0, 0])]);
+    const nan = bytes.slice();
+    nan.set([0x00, 0x00, 0xc0, 0x7f], bytes.length - 4); // the last value (the last moment's) a NaN
+    damaged.push(['a NaN', nan]);
+    let refused = 0;
+    for (const [what, file] of damaged) {
+      const want = await outcome(() => decodeCheckpoint(file, 'bad.safetensors'));
+      const got = await outcome(() => readCheckpoint(countingReader(file), 'bad.safetensors'));
+      expect(got, what).toEqual(want);
+      if ('error' in got) {
+        refused++;
+        expect(got.error, what).not.toContain('\n');
+      }
+    }
+    expect(refused).toBeGreaterThan(damaged.length * 0.75); // a flip inside a string (a tokenizer's character) may leave a checkpoint as valid
+    expect(await outcome(() => readCheckpoint(countingReader(nan), 'bad.safetensors'))).toEqual({
+      error: expect.stringMatching(/^bad\.safetensors: tensor 'optim\.v\.[^']+' holds NaN \(at index \d+\); a checkpoint must hold finite values only$/),
+    });
+  });
+
+  it('that shrinks while it is read is refused in one line', async () => {
+    const shrinking: ByteSource = { size: bytes.length, read: async (offset, length) => bytes.slice(offset, Math.min(offset + length, bytes.length - 100)) };
+    await expect(readCheckpoint(shrinking, 'x.safetensors')).rejects.toThrow(/^x\.safetensors: not a readable safetensors file \(safetensors: read \d+ of \d+ bytes at offset \d+ \(the file changed while it was read\?\)\)$/);
+  });
+});
