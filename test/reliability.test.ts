@@ -8,7 +8,7 @@ import { evaluateModel, TRAIN_DEFAULTS, Trainer, TrainingDivergedError, type Tra
 import { GPT } from '../src/gpt/model.js';
 import { generate, type GenerateOptions } from '../src/gpt/generate.js';
 import { crossEntropy, device, embedding, full, scope, tensor, zeros } from '../src/index.js';
-import { setupDevice } from './helpers.js';
+import { disposeTrainers, setupDevice } from './helpers.js';
 
 beforeAll(setupDevice);
 
@@ -30,8 +30,7 @@ function poison(trainer: Trainer): void {
 }
 
 function done(trainer: Trainer): void {
-  trainer.dispose();
-  trainer.model.dispose();
+  disposeTrainers(trainer);
 }
 
 describe('training divergence', () => {
