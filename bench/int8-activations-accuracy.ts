@@ -14,7 +14,7 @@ import { launchQuantizeRows } from '../src/kernels/wgsl/int8.js';
 import { arange, embeddingInt8, noGrad, scope, tensor, Tensor } from '../src/index.js';
 import { modelFromCheckpoint } from '../src/gpt/checkpoint.js';
 import { quantizeModel } from '../src/gpt/quantize.js';
-import { evaluateModel } from '../src/gpt/trainer.js';
+import { evaluateModel } from '../src/gpt/evaluate.js';
 import { loadCheckpoint } from '../src/node/checkpoint-dir.js';
 
 const [dir, text] = process.argv.slice(2);

@@ -18,7 +18,7 @@ import { ref } from '../src/check/reference/index.js';
 import { crossEntropyRef, distillLossRef, logSoftmaxRef, softmaxRef } from '../src/check/reference/nn.js';
 import { argmaxRef, maxRef, meanRef, sumRef } from '../src/check/reference/reduce.js';
 import { concatRef, permuteRef, sliceRef } from '../src/check/reference/indexing.js';
-import { expectClose, fcParams, seededValues, setupDevice, widestBinding } from './helpers.js';
+import { disposeTrainers, expectClose, fcParams, seededValues, setupDevice, widestBinding } from './helpers.js';
 
 beforeAll(setupDevice);
 afterEach(() => setProfile(null));
@@ -39,8 +39,7 @@ async function losses(bindingLimit: number | null, steps: number): Promise<numbe
   const out: number[] = [];
   for (let i = 0; i < steps; i++) out.push((await trainer.trainStep(true)).loss);
   out.push((await trainer.evaluate()).val);
-  trainer.dispose();
-  trainer.model.dispose();
+  disposeTrainers(trainer);
   return out;
 }
 
@@ -274,8 +273,7 @@ describe('memory plan', () => {
       console.log(what);
       expect(peak / plan, what).toBeGreaterThan(1 / 1.2);
       expect(peak / plan, what).toBeLessThan(1.2);
-      trainer.dispose();
-      trainer.model.dispose();
+      disposeTrainers(trainer);
     }
   });
 
@@ -297,8 +295,7 @@ describe('memory plan', () => {
     const peak = await peakOfStep(pruned);
     expect(peak / plan.bytes.total, `pruned: peak ${peak} B, plan ${plan.bytes.total} B`).toBeGreaterThan(1 / 1.2);
     expect(peak / plan.bytes.total, `pruned: peak ${peak} B, plan ${plan.bytes.total} B`).toBeLessThan(1.2);
-    pruned.dispose();
-    pruned.model.dispose();
+    disposeTrainers(pruned);
 
     const teacher = new GPT({ vocabSize: 65, blockSize: 32, nLayer: L, nHead: 4, nEmbd: C, dropout: 0, bias: false }, { seed: 1 });
     const student = new Trainer({ ...cfg, nLayer: 1, nHead: 2, nEmbd: 16, blockSize: 16, batchSize: 2 }, data, undefined, { teacher, temperature: 2, alpha: 0.5 });
@@ -308,8 +305,7 @@ describe('memory plan', () => {
     const what = `distilling: peak ${distilledPeak} B, plan ${distilled.bytes.total} B`;
     expect(distilledPeak / distilled.bytes.total, what).toBeGreaterThan(1 / 1.2);
     expect(distilledPeak / distilled.bytes.total, what).toBeLessThan(1.2);
-    student.dispose();
-    student.model.dispose();
+    disposeTrainers(student);
     teacher.dispose();
   });
 });

@@ -20,21 +20,16 @@ import { startServer, type StaticServer } from '../src/cli/serve.js';
 import { decodeCheckpoint, encodeCheckpoint, modelFromCheckpoint } from '../src/gpt/checkpoint.js';
 import { generate } from '../src/gpt/generate.js';
 import type { GPT } from '../src/gpt/model.js';
-import { CharTokenizer } from '../src/gpt/tokenizer/index.js';
 import { writeCheckpointFiles } from '../src/io/checkpoint-files.js';
 import { TRAIN_DEFAULTS, Trainer, type TrainConfig } from '../src/gpt/trainer.js';
 import { noGrad, scope, tensor } from '../src/index.js';
 import type { ReadyState } from '../src/web/hook.js';
-import { setupDevice } from './helpers.js';
+import { disposeTrainers, setupDevice } from './helpers.js';
 import { gpt2Logits, miniGpt2Tokenizer, randomGPT2, writeGPT2Dir } from './hf-reference.js';
-import { testCorpus } from './corpus.js';
+import { charData } from './corpus.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'gpt-browser-'));
-const corpus = await testCorpus(20_000);
-const tokenizer = CharTokenizer.train(corpus);
-const ids = Int32Array.from(tokenizer.encode(corpus));
-const split = Math.floor(ids.length * 0.9); // as the page splits its text
-const data = { train: ids.slice(0, split), val: ids.slice(split), vocabSize: tokenizer.vocabSize };
+const { corpus, tokenizer, data } = await charData(20_000); // split as the page splits its text
 const cfg: TrainConfig = {
   ...TRAIN_DEFAULTS,
   nLayer: 2, nHead: 2, nEmbd: 32, blockSize: 32, batchSize: 8,
@@ -113,8 +108,7 @@ beforeAll(async () => {
   // what continuing the run in Node gives: the page resumes from the same state
   nodeLossesAfter = [];
   for (let i = 0; i < PAGE_STEPS; i++) nodeLossesAfter.push((await trainer.trainStep()).loss);
-  trainer.dispose();
-  trainer.model.dispose();
+  disposeTrainers(trainer);
 
   const web = join(dir, 'web');
   await buildWeb({ outDir: web });

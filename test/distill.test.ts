@@ -15,7 +15,7 @@ import { loadCheckpoint } from '../src/node/checkpoint-dir.js';
 import { noGrad, scope, tensor } from '../src/index.js';
 import { Generator } from '../src/tensor/generator.js';
 import { corpusText, expectOneLine, gpt, tempDir, TINY } from './cli-helpers.js';
-import { setupDevice } from './helpers.js';
+import { disposeTrainers, setupDevice } from './helpers.js';
 
 const dir = tempDir('distill');
 const corpus = join(dir, 'corpus.txt');
@@ -50,8 +50,7 @@ describe('Trainer with a teacher', () => {
       const { loss } = await trainer.trainStep();
       expect(Math.abs(loss - want)).toBeLessThan(1e-5 + 1e-5 * want);
       for (const p of teacher.parameters()) expect(p.grad).toBeNull(); // the teacher is not trained
-      trainer.dispose();
-      trainer.model.dispose();
+      disposeTrainers(trainer);
       teacher.dispose();
     }));
 

@@ -3,26 +3,20 @@
 // casts its next-token logits. Checked against the walk over GPT-2's float64 logits (test/
 // hf-reference.ts) with the same seeded uniform numbers, wherever a draw is not within float16's
 // rounding of a boundary between two tokens.
-import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { sampleWalk } from '../src/check/reference/sample.js';
-import { modelFromCheckpoint } from '../src/gpt/checkpoint.js';
 import { generate } from '../src/gpt/generate.js';
 import type { GPT } from '../src/gpt/model.js';
 import { autocast } from '../src/nn/index.js';
-import { loadCheckpoint } from '../src/node/checkpoint-dir.js';
 import { Generator } from '../src/tensor/generator.js';
-import { tempDir } from './cli-helpers.js';
-import { setupDevice } from './helpers.js';
-import { gpt2Logits, randomGPT2, SMALL, writeGPT2Dir } from './hf-reference.js';
+import { loadGPT2, setupDevice } from './helpers.js';
+import { gpt2Logits, randomGPT2, SMALL } from './hf-reference.js';
 
 const params = randomGPT2(3);
 let model: GPT;
 beforeAll(async () => {
   await setupDevice();
-  const dir = join(tempDir('generate-autocast'), 'gpt2');
-  writeGPT2Dir(dir, params, { prefix: false, head: false });
-  model = modelFromCheckpoint(await loadCheckpoint(dir), { dropout: 0 }).model;
+  model = await loadGPT2(params, false);
 });
 
 describe('generate under autocast float16', () => {

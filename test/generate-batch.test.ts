@@ -4,26 +4,20 @@
 // and against single-prompt generation of each prompt; per-sequence stop; seeded sampling per
 // sequence; the next step recorded while the consumer takes a token; GPU memory flat over many
 // steps and back to where it was at the end.
-import { join } from 'node:path';
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { modelFromCheckpoint } from '../src/gpt/checkpoint.js';
 import { generate, generateBatch, type BatchGenerateOptions } from '../src/gpt/generate.js';
 import type { GPT } from '../src/gpt/model.js';
 import { device, noGrad, scope, tensor } from '../src/index.js';
 import { Tensor } from '../src/tensor/tensor.js';
-import { loadCheckpoint } from '../src/node/checkpoint-dir.js';
-import { tempDir } from './cli-helpers.js';
-import { fcParams, setupDevice } from './helpers.js';
-import { gpt2Logits, randomGPT2, SMALL, writeGPT2Dir } from './hf-reference.js';
+import { fcParams, loadGPT2, setupDevice } from './helpers.js';
+import { gpt2Logits, randomGPT2, SMALL } from './hf-reference.js';
 
 const params = randomGPT2(11);
 let model: GPT;
 beforeAll(async () => {
   await setupDevice();
-  const dir = join(tempDir('generate-batch'), 'gpt2');
-  writeGPT2Dir(dir, params, { prefix: false, head: false });
-  model = modelFromCheckpoint(await loadCheckpoint(dir), { dropout: 0 }).model;
+  model = await loadGPT2(params, false);
 });
 
 const { T: blockSize, V } = SMALL;

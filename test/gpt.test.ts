@@ -3,21 +3,16 @@ import { decodeCheckpoint, encodeCheckpoint, modelFromCheckpoint, restoreOptimiz
 import { generate } from '../src/gpt/generate.js';
 import { GPT } from '../src/gpt/model.js';
 import { disposeCache, keepCacheRows, type KVCache } from '../src/nn/transformer.js';
-import { CharTokenizer } from '../src/gpt/tokenizer/index.js';
 import { TRAIN_DEFAULTS, Trainer, type TrainConfig } from '../src/gpt/trainer.js';
 import { device, noGrad, scope, tensor } from '../src/index.js';
-import { setupDevice, trainLosses } from './helpers.js';
+import { disposeTrainers, setupDevice, trainLosses } from './helpers.js';
 import { setProfile } from '../src/kernels/profile.js';
 import { parseSafetensors, serializeSafetensors } from '../src/io/safetensors.js';
-import { testCorpus } from './corpus.js';
+import { charData } from './corpus.js';
 
 beforeAll(setupDevice);
 
-const corpus = await testCorpus(40_000);
-const tokenizer = CharTokenizer.train(corpus);
-const ids = Int32Array.from(tokenizer.encode(corpus));
-const split = Math.floor(ids.length * 0.9);
-const data = { train: ids.slice(0, split), val: ids.slice(split), vocabSize: tokenizer.vocabSize };
+const { tokenizer, data } = await charData(40_000);
 
 const tiny: TrainConfig = {
   ...TRAIN_DEFAULTS,
@@ -64,8 +59,7 @@ describe('GPT', () => {
     expect(last).toBeLessThan(h - 0.4);
     expect(val).toBeLessThan(h - 0.2);
     expect(new Set(live.slice(2)).size, 'live bytes after warm-up').toBe(1);
-    trainer.dispose();
-    trainer.model.dispose();
+    disposeTrainers(trainer);
   });
 
   it('a run resumed from a checkpoint continues with exactly the same losses', async () => {
@@ -76,8 +70,7 @@ describe('GPT', () => {
     const first = new Trainer(cfg, data);
     await trainLosses(first, 6);
     const bytes = await encodeCheckpoint(first.model, tokenizer, { optimizer: first.optimizer, train: cfg, trainer: await first.state() });
-    first.dispose();
-    first.model.dispose();
+    disposeTrainers(first);
 
     const ckpt = decodeCheckpoint(bytes);
     const { model } = modelFromCheckpoint(ckpt);
@@ -86,10 +79,7 @@ describe('GPT', () => {
     resumed.restore(ckpt.meta.trainer!);
     const after = await trainLosses(resumed, 6);
     expect(after).toEqual(reference.slice(6));
-    for (const t of [straight, resumed]) {
-      t.dispose();
-      t.model.dispose();
-    }
+    disposeTrainers(straight, resumed);
   });
 
   it.each([
@@ -112,15 +102,12 @@ describe('GPT', () => {
     first.dispose();
     expect(moved.optimizer.shards.length > 1, 'sharded').toBe(bufferLimit !== null);
     expect(await trainLosses(moved, 4)).toEqual(await trainLosses(resumed, 4));
-    for (const t of [moved, resumed]) {
-      t.dispose();
-      t.model.dispose();
-    }
+    disposeTrainers(moved, resumed);
   });
 
   it('greedy generation gives the same tokens with and without the KV cache, past the window', async () => {
     const model = new GPT({ vocabSize: data.vocabSize, blockSize: 16, nLayer: 2, nHead: 2, nEmbd: 32, dropout: 0, bias: true }, { seed: 7 });
-    const prompt = [...ids.slice(0, 5)];
+    const prompt = [...data.train.slice(0, 5)];
     const run = async (kvCache: boolean) => {
       const out: number[] = [];
       for await (const t of generate(model, prompt, { maxNewTokens: 30, temperature: 0, kvCache })) out.push(t);

@@ -7,14 +7,26 @@ import { join } from 'node:path';
 import { afterAll, expect } from 'vitest';
 import { describeMismatch, worstElement, type Random } from '../src/check/index.js';
 import type { Ref } from '../src/check/reference/index.js';
-import { initDevice, tensor, type Tensor } from '../src/index.js';
+import { device, initDevice, scope, tensor, type Tensor } from '../src/index.js';
+import { modelFromCheckpoint } from '../src/gpt/checkpoint.js';
+import type { GPT } from '../src/gpt/model.js';
 import type { Trainer } from '../src/gpt/trainer.js';
 import { withCheckpointFiles, type CheckpointManifest } from '../src/io/checkpoint-files.js';
 import { setAutotune } from '../src/kernels/autotune.js';
 import { Kernel } from '../src/kernels/kernel.js';
 import { setProfile } from '../src/kernels/profile.js';
+import { loadCheckpoint } from '../src/node/checkpoint-dir.js';
+import { writeGPT2Dir, type GPT2Params } from './hf-reference.js';
 
 export { seededValues } from '../src/check/index.js';
+
+/** Disposes each trainer and its model (Trainer.dispose leaves the model to whoever made it). */
+export function disposeTrainers(...trainers: Trainer[]): void {
+  for (const t of trainers) {
+    t.dispose();
+    t.model.dispose();
+  }
+}
 
 /** The losses of `steps` optimizer steps of `trainer`, read back each step. */
 export async function trainLosses(trainer: Trainer, steps: number): Promise<number[]> {
@@ -87,6 +99,23 @@ export async function expectClose(t: Tensor, want: Ref, atol = 1e-5, rtol = 1e-4
   expect([...t.shape], `${what} shape`).toEqual(want.shape);
   const worst = worstElement(await t.toArray(), want.data, { atol, rtol });
   if (worst && worst.ratio > 1) throw new Error(`${what}: ${t.describe()} ${describeMismatch(worst, want.shape, { atol, rtol })}`);
+}
+
+/**
+ * The GPT that `params`, written as a transformers GPT-2 directory (tied head or not) in a fresh
+ * temporary directory, loads as (dropout 0): the model as `gpt sample` would run it.
+ */
+export async function loadGPT2(params: GPT2Params, head: boolean): Promise<GPT> {
+  const dir = mkdtempSync(join(tmpdir(), 'gpt-gpt2-'));
+  writeGPT2Dir(dir, params, { prefix: false, head });
+  return modelFromCheckpoint(await loadCheckpoint(dir), { dropout: 0 }).model;
+}
+
+/** Runs `body` in a scope and expects the device's live buffers back where they were before it. */
+export async function expectBuffersReturned(body: () => Promise<unknown>): Promise<void> {
+  const before = device().memory().liveBuffers;
+  await scope(body);
+  expect(device().memory().liveBuffers).toBe(before);
 }
 
 /** Runs `body`, recording the largest range any dispatch binds meanwhile. */

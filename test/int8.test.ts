@@ -7,16 +7,13 @@
 import fc from 'fast-check';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { dequantizeRef, matmulRef, quantizeRef, ref, type Ref } from '../src/check/reference/index.js';
-import { modelFromCheckpoint } from '../src/gpt/checkpoint.js';
 import type { GPT } from '../src/gpt/model.js';
 import { quantizeModel } from '../src/gpt/quantize.js';
 import { disposeCache, type KVCache } from '../src/nn/transformer.js';
 import { embeddingInt8, linearInt8, noGrad, quantizeInt8, quantizeRowsInt8, scope, tensor } from '../src/index.js';
 import { setProfile } from '../src/kernels/profile.js';
-import { loadCheckpoint } from '../src/node/checkpoint-dir.js';
-import { tempDir } from './cli-helpers.js';
-import { expectClose, fcParams, setupDevice, valuesArb } from './helpers.js';
-import { gpt2Logits, randomGPT2, SMALL, writeGPT2Dir, type GPT2Params } from './hf-reference.js';
+import { expectClose, fcParams, loadGPT2, setupDevice, valuesArb } from './helpers.js';
+import { gpt2Logits, randomGPT2, SMALL, type GPT2Params } from './hf-reference.js';
 
 beforeAll(setupDevice);
 afterEach(() => setProfile(null));
@@ -131,13 +128,11 @@ async function dequantizedParams(model: GPT): Promise<GPT2Params> {
 }
 
 describe('a quantized GPT', () => {
-  const dir = tempDir('int8');
   const params = randomGPT2(11);
   const ids = Array.from({ length: SMALL.T }, (_, t) => (t * 37 + 5) % SMALL.V);
 
   it('computes the logits of its dequantized weights: whole sequences (both tiled paths) and token by token with the KV cache (skinny)', async () => {
-    writeGPT2Dir(dir, params, { prefix: false, head: true });
-    const { model: float } = modelFromCheckpoint(await loadCheckpoint(dir), { dropout: 0 });
+    const float = await loadGPT2(params, true);
     const model = await quantizeModel(float);
     float.dispose();
     model.eval();

@@ -12,7 +12,9 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { decodeCheckpoint, encodeCheckpoint, modelFromCheckpoint, restoreOptimizer } from '../src/gpt/checkpoint.js';
 import { GPT } from '../src/gpt/model.js';
 import { CharTokenizer } from '../src/gpt/tokenizer/index.js';
-import { drawBatch, evaluateModel, modelConfig, TRAIN_DEFAULTS, Trainer, trainConfigProblem, TrainingDivergedError, type TrainConfig } from '../src/gpt/trainer.js';
+import { drawBatch } from '../src/gpt/batches.js';
+import { evaluateModel } from '../src/gpt/evaluate.js';
+import { modelConfig, TRAIN_DEFAULTS, Trainer, trainConfigProblem, TrainingDivergedError, type TrainConfig } from '../src/gpt/trainer.js';
 import { noGrad } from '../src/autograd/mode.js';
 import { autocast } from '../src/nn/autocast.js';
 import { Generator } from '../src/tensor/generator.js';
@@ -22,18 +24,14 @@ import { device } from '../src/device/device.js';
 import { castGroupSize } from '../src/kernels/wgsl/cast-group.js';
 import { profile, setProfile } from '../src/kernels/profile.js';
 import { MIN_SCALE, tensor, type Tensor } from '../src/ops/index.js';
-import { testCorpus } from './corpus.js';
-import { COLD_COMPILE_MS, setupDevice, trainLosses } from './helpers.js';
+import { charData } from './corpus.js';
+import { COLD_COMPILE_MS, disposeTrainers, setupDevice, trainLosses } from './helpers.js';
 
 let data: { train: Int32Array; val: Int32Array; vocabSize: number };
 let tokenizer: CharTokenizer;
 beforeAll(async () => {
   await setupDevice();
-  const text = await testCorpus(60_000);
-  tokenizer = CharTokenizer.train(text);
-  const ids = Int32Array.from(tokenizer.encode(text));
-  const split = Math.floor(ids.length * 0.9);
-  data = { train: ids.slice(0, split), val: ids.slice(split), vocabSize: tokenizer.vocabSize };
+  ({ tokenizer, data } = await charData(60_000));
 });
 
 const tiny: TrainConfig = {
@@ -78,10 +76,7 @@ describe('mixed-precision training', () => {
     expect(mean(b.slice(-20))).toBeLessThan(mean(b.slice(0, 20)) - 0.5);
     const [ea, eb] = [await full.evaluate(), await mixed.evaluate()];
     expect(Math.abs(ea.val - eb.val)).toBeLessThan(0.05);
-    for (const t of [full, mixed]) {
-      t.dispose();
-      t.model.dispose();
-    }
+    disposeTrainers(full, mixed);
   });
 
   it('an evaluation casts the weights once and reads the losses once, with the numbers of a batch-by-batch evaluation', async () => {
@@ -136,8 +131,7 @@ describe('mixed-precision training', () => {
     expect(logs.at(-1)!.lossScale!).toBeGreaterThan(low);
     expect(logs.filter((l) => Number.isFinite(l.gradNorm)).length).toBe(logs.length - skipped);
     expect(logs.at(-1)!.loss).toBeLessThan(first.loss);
-    trainer.dispose();
-    trainer.model.dispose();
+    disposeTrainers(trainer);
   });
 
   it('gradients that overflow even at the minimum loss scale stop the run at the first step skipped there', async (ctx) => {
@@ -158,8 +152,7 @@ describe('mixed-precision training', () => {
     expect(await trainer.scaler!.state()).toEqual({ scale: MIN_SCALE, cleanSteps: 0, skippedSteps: 45 });
     const after = await Promise.all(trainer.model.parameters().map((p) => p.toArray()));
     expect(after).toEqual(before); // every step was skipped
-    trainer.dispose();
-    trainer.model.dispose();
+    disposeTrainers(trainer);
   });
 
   it('a scale that gets low but fits is no divergence: 1e11 times the gradients train a few halvings above 2^-24', async (ctx) => {
@@ -174,8 +167,7 @@ describe('mixed-precision training', () => {
     expect(last.lossScale!).toBeLessThan(2 ** -16);
     expect(last.skippedSteps!).toBeLessThan(50);
     expect(last.loss).toBeLessThan(logs[0]!.loss);
-    trainer.dispose();
-    trainer.model.dispose();
+    disposeTrainers(trainer);
   });
 
   // the message said only "lower --learning-rate or set --grad-clip", neither of which helps a
@@ -205,8 +197,7 @@ describe('mixed-precision training', () => {
     const first = new Trainer(cfg, data, undefined, undefined, opts);
     await trainLosses(first, 8);
     const bytes = await encodeCheckpoint(first.model, tokenizer, { optimizer: first.optimizer, train: cfg, trainer: await first.state() });
-    first.dispose();
-    first.model.dispose();
+    disposeTrainers(first);
     const ckpt = decodeCheckpoint(bytes);
     expect(ckpt.meta.trainer!.scaler).toBeDefined();
     const { model } = modelFromCheckpoint(ckpt);
@@ -215,10 +206,7 @@ describe('mixed-precision training', () => {
     resumed.restore(ckpt.meta.trainer!);
     expect(await trainLosses(resumed, 8)).toEqual(reference.slice(8));
     expect(await resumed.scaler!.state()).toEqual(await straight.scaler!.state());
-    for (const t of [straight, resumed]) {
-      t.dispose();
-      t.model.dispose();
-    }
+    disposeTrainers(straight, resumed);
   });
 });
 
@@ -243,10 +231,7 @@ describe('restoring a float16 trainer', () => {
     expect(await used.scaler!.state()).toEqual({ scale: 2 ** 24, cleanSteps: 0, skippedSteps: 0 });
     expect(await trainLosses(used, 6)).toEqual(await trainLosses(fresh, 6));
     expect(await used.scaler!.state()).toEqual(await fresh.scaler!.state());
-    for (const t of [fresh, used]) {
-      t.dispose();
-      t.model.dispose();
-    }
+    disposeTrainers(fresh, used);
   });
 });
 
@@ -257,8 +242,7 @@ describe('resuming a float16 run in float32', () => {
     const half = new Trainer({ ...tiny, dtype: 'float16' }, data, undefined, undefined, { scaler: { initScale: 2 ** 24 } });
     await trainLosses(half, 4);
     const bytes = await encodeCheckpoint(half.model, tokenizer, { optimizer: half.optimizer, train: half.cfg, trainer: await half.state() });
-    half.dispose();
-    half.model.dispose();
+    disposeTrainers(half);
     const ckpt = decodeCheckpoint(bytes);
     const { step, scaler } = ckpt.meta.trainer!;
     expect(scaler!.skippedSteps).toBeGreaterThan(0);
@@ -299,10 +283,7 @@ describe('resuming a float16 run in float32', () => {
     restoreOptimizer(again, model2, resumed2.optimizer);
     resumed2.restore(again.meta.trainer!);
     expect(await trainLosses(resumed2, 3)).toEqual(straight);
-    for (const t of [resumed, resumed2]) {
-      t.dispose();
-      t.model.dispose();
-    }
+    disposeTrainers(resumed, resumed2);
   });
 });
 
@@ -319,8 +300,7 @@ describe('casting the weights once a step', () => {
       const dispatches = device().stats.dispatches - before;
       losses.push(...(await trainLosses(trainer, 2)));
       runs.push({ dispatches, losses, weights: await Promise.all(trainer.model.parameters().map((p) => p.toArray())) });
-      trainer.dispose();
-      trainer.model.dispose();
+      disposeTrainers(trainer);
     }
     const [perUse, once] = runs as [(typeof runs)[0], (typeof runs)[0]];
     expect(once.losses).toEqual(perUse.losses);
@@ -345,10 +325,7 @@ describe('mixed-precision distillation', () => {
     const [a, b] = [await trainLosses(full, 20), await trainLosses(mixed, 20)];
     expect(Math.abs(mean(a) - mean(b))).toBeLessThan(0.05);
     expect(b.at(-1)!).toBeLessThan(b[0]!);
-    for (const t of [full, mixed]) {
-      t.dispose();
-      t.model.dispose();
-    }
+    disposeTrainers(full, mixed);
     teacher.dispose();
   });
 });
@@ -358,8 +335,7 @@ describe('training dtype settings', () => {
     expect(trainConfigProblem({ ...tiny, dtype: 'bfloat16' }, (k) => k)).toBe('dtype must be one of auto, float32, float16, got "bfloat16"');
     const trainer = new Trainer(tiny, data);
     expect(trainer.dtype).toBe(profile().trainingDtype);
-    trainer.dispose();
-    trainer.model.dispose();
+    disposeTrainers(trainer);
   });
 
   it('float16 without shader-f16 is a one-line error naming the trainer; auto falls back to float32', () => {

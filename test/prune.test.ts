@@ -17,7 +17,7 @@ import { linearLayers, maskGradients, pruneGlobal } from '../src/nn/prune.js';
 import { disposeCache, type KVCache } from '../src/nn/transformer.js';
 import { noGrad, scope, tensor } from '../src/index.js';
 import { Generator } from '../src/tensor/generator.js';
-import { testCorpus } from './corpus.js';
+import { charData } from './corpus.js';
 import { expectClose, fcParams, setupDevice } from './helpers.js';
 import { gptLogitsRef, magnitudeMasksRef } from './prune-reference.js';
 
@@ -91,10 +91,7 @@ describe('global magnitude pruning', () => {
   });
 });
 
-const corpus = await testCorpus(20_000);
-const tokenizer = CharTokenizer.train(corpus);
-const ids = Int32Array.from(tokenizer.encode(corpus));
-const data = { train: ids.slice(0, 18_000), val: ids.slice(18_000), vocabSize: tokenizer.vocabSize };
+const { data } = await charData(20_000);
 const cfg = { ...TRAIN_DEFAULTS, nLayer: 2, nHead: 2, nEmbd: 16, blockSize: 16, batchSize: 4, learningRate: 1e-2, warmupIters: 0, evalIters: 2 };
 
 describe('training a pruned model', () => {

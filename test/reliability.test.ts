@@ -4,11 +4,12 @@
 // cached bind groups never outlive the buffers they bind, and the trainer and generate() refuse bad
 // arguments up front.
 import { beforeAll, describe, expect, it } from 'vitest';
-import { evaluateModel, TRAIN_DEFAULTS, Trainer, TrainingDivergedError, type TrainConfig } from '../src/gpt/trainer.js';
+import { evaluateModel } from '../src/gpt/evaluate.js';
+import { TRAIN_DEFAULTS, Trainer, TrainingDivergedError, type TrainConfig } from '../src/gpt/trainer.js';
 import { GPT } from '../src/gpt/model.js';
 import { generate, type GenerateOptions } from '../src/gpt/generate.js';
 import { crossEntropy, device, embedding, full, scope, tensor, zeros } from '../src/index.js';
-import { setupDevice } from './helpers.js';
+import { disposeTrainers, setupDevice } from './helpers.js';
 
 beforeAll(setupDevice);
 
@@ -30,8 +31,7 @@ function poison(trainer: Trainer): void {
 }
 
 function done(trainer: Trainer): void {
-  trainer.dispose();
-  trainer.model.dispose();
+  disposeTrainers(trainer);
 }
 
 describe('training divergence', () => {

@@ -17,7 +17,7 @@ import { TRAIN_DEFAULTS, Trainer } from '../src/gpt/trainer.js';
 import { parseSafetensors, serializeSafetensors } from '../src/io/safetensors.js';
 import { scope, tensor, type Tensor } from '../src/index.js';
 import { AdamW } from '../src/optim/adamw.js';
-import { expectClose, fcParams, seededValues, setupDevice } from './helpers.js';
+import { disposeTrainers, expectClose, fcParams, seededValues, setupDevice } from './helpers.js';
 
 beforeAll(setupDevice);
 
@@ -204,7 +204,6 @@ describe('shareLayers', () => {
     expect(trainer.model.config.shareLayers).toBe(2);
     expect(trainer.memoryPlan().parameters).toBe(trainer.model.parameterCount()); // the plan counts biases: exact with bias
     await trainer.trainStep();
-    trainer.dispose();
-    trainer.model.dispose();
+    disposeTrainers(trainer);
   });
 });

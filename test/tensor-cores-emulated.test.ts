@@ -21,7 +21,7 @@ import { checkFastPaths } from '../src/kernels/self-check.js';
 import { launchMatmul } from '../src/kernels/wgsl/matmul.js';
 import type { MatmulPlan } from '../src/kernels/wgsl/matmul-tiled.js';
 import { launchInt8SubgroupMatrixMatmul, launchSubgroupMatrixMatmul } from '../src/kernels/wgsl/matmul-subgroup-matrix.js';
-import { fcParams, randomFromGen, setupDevice, storedShape, trainLosses, type MatmulCase } from './helpers.js';
+import { disposeTrainers, fcParams, randomFromGen, setupDevice, storedShape, trainLosses, type MatmulCase } from './helpers.js';
 import { TRAIN_DEFAULTS, Trainer } from '../src/gpt/trainer.js';
 import { Generator } from '../src/tensor/generator.js';
 
@@ -197,8 +197,7 @@ describe.skipIf(!emulated)('the engine on emulated tensor cores', () => {
       try {
         return await trainLosses(trainer, 6);
       } finally {
-        trainer.dispose();
-        trainer.model.dispose();
+        disposeTrainers(trainer);
       }
     };
     const [tensorCores, own] = [await run(emulated!.overrides), await run(null)];

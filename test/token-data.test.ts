@@ -10,7 +10,7 @@ import { openCorpus, PIECE_BYTES, type Corpus } from '../src/cli/corpus.js';
 import { buildDataset, loadDataset, loadTokens, writeDataset } from '../src/cli/data.js';
 import { gpt3EncoderDir, loadGpt2Tokenizer } from '../src/cli/tokenizer-files.js';
 import { BpeTokenizer, CharTokenizer, encodeKnown, type Tokenizer } from '../src/gpt/tokenizer/index.js';
-import { drawBatch } from '../src/gpt/trainer.js';
+import { drawBatch } from '../src/gpt/batches.js';
 import { REMEMBERED_CHECK_BYTES, TokenFile, TokenWriter } from '../src/node/token-file.js';
 import { Generator } from '../src/tensor/generator.js';
 import { corpusText, gpt, tempDir, TINY } from './cli-helpers.js';

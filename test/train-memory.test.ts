@@ -9,7 +9,7 @@ import { GPT } from '../src/gpt/model.js';
 import { modelConfig, TRAIN_DEFAULTS, Trainer, type TrainConfig } from '../src/gpt/trainer.js';
 import { device, zeros } from '../src/index.js';
 import { profile } from '../src/kernels/profile.js';
-import { setupDevice } from './helpers.js';
+import { disposeTrainers, setupDevice } from './helpers.js';
 
 beforeAll(setupDevice);
 
@@ -72,8 +72,7 @@ describe.each(RUNS)('training memory ($dtype)', ({ dtype, steps }) => {
     // every step binds the same pooled buffers: no new bind groups (descriptor sets) after warm-up
     expect(after(bindGroups), 'bind groups created after warm-up').toEqual([bindGroups[WARMUP]]);
     expect(losses.at(-1)!, 'the model learned the sequence').toBeLessThan(Math.log(V) - 1);
-    trainer.dispose();
-    trainer.model.dispose();
+    disposeTrainers(trainer);
   });
 });
 
@@ -93,8 +92,7 @@ describe('a Trainer that throws', () => {
     expect(trainer.model.parameters().filter((p) => p.grad).length, 'parameters holding a gradient').toBe(0);
     expect(device().memory().liveBytes).toBe(before.liveBytes);
     expect(device().memory().liveBuffers).toBe(before.liveBuffers);
-    trainer.dispose();
-    trainer.model.dispose();
+    disposeTrainers(trainer);
   });
 
   // the scaler refused its options after the model and the optimizer's moments were allocated:
@@ -122,8 +120,7 @@ describe('a Trainer that throws', () => {
     });
     await expect(trainer.run({ profileStep: 0, onProfile: () => undefined })).rejects.toThrow(/^step refused$/);
     expect(await device().stopProfiling(), 'what a profiler still running reports').toEqual([]);
-    trainer.dispose();
-    trainer.model.dispose();
+    disposeTrainers(trainer);
   });
 
   // it failed with 'watchNonFinite: tensor int32[2] was used after dispose()' after its backward,

@@ -8,7 +8,7 @@ import {
   scope, Trainer, zeros, type GPTConfig, type TrainConfig,
 } from '../src/index.js';
 import { Block, CausalSelfAttention, Embedding, Generator, LayerNorm, Linear, MLP, ModuleList, pruneGlobal } from '../src/nn/index.js';
-import { setupDevice } from './helpers.js';
+import { disposeTrainers, setupDevice } from './helpers.js';
 
 let model: GPT;
 beforeAll(async () => {
@@ -44,8 +44,7 @@ async function withTrainer(f: (t: Trainer) => unknown): Promise<unknown> {
   try {
     return await f(t);
   } finally {
-    t.dispose();
-    t.model.dispose();
+    disposeTrainers(t);
   }
 }
 

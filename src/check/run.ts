@@ -88,7 +88,7 @@ export function checkSample(c: Comparison, engine: (ts: Tensor[]) => Tensor, opt
 }
 
 /** Draws a call of op `name` from `random` and checks it, forward and (where the op has one) backward, in `dtype`. */
-export function checkOp(name: OpName, random: Random, dtype: CheckDtype = 'float32'): Promise<CheckResult> {
+function checkOp(name: OpName, random: Random, dtype: CheckDtype = 'float32'): Promise<CheckResult> {
   const sample = dtype === 'float16' ? asHalf(OP_CASES[name].draw(halfRandom(random))) : OP_CASES[name].draw(random);
   const op = OPS[name] as unknown as (...args: unknown[]) => Tensor;
   const differentiable = typeof OPS[name].spec.backward === 'function';
@@ -101,7 +101,7 @@ export function checkOp(name: OpName, random: Random, dtype: CheckDtype = 'float
 }
 
 /** Draws a call of update `name` from `random` and checks what it writes, and that it writes nothing else. */
-export function checkUpdate(name: UpdateName, random: Random): Promise<CheckResult> {
+function checkUpdate(name: UpdateName, random: Random): Promise<CheckResult> {
   const sample = UPDATE_CASES[name].draw(random);
   const update = UPDATES[name] as unknown as (...args: unknown[]) => void;
   return scope(async () => {
@@ -145,7 +145,7 @@ export interface Check {
 const opNames = Object.keys(OPS) as OpName[];
 
 /** Every entry of the op table with its check, ops then updates, then the float16 pass of the ops that take float16. */
-export const CHECKS: Check[] = [
+const CHECKS: Check[] = [
   ...opNames.map((name) => ({ name, dtype: 'float32' as const, check: (r: Random) => checkOp(name, r) })),
   ...(Object.keys(UPDATES) as UpdateName[]).map((name) => ({ name, dtype: 'float32' as const, check: (r: Random) => checkUpdate(name, r) })),
   ...opNames.filter(takesHalf).map((name) => ({ name: `${name} (float16)`, dtype: 'float16' as const, check: (r: Random) => checkOp(name, r, 'float16') })),

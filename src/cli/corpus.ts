@@ -22,7 +22,7 @@ export interface DownloadLimits {
 // A JS string holds at most ~512M characters (buffer.constants.MAX_STRING_LENGTH), so a larger corpus
 // could never be decoded anyway; a server that sends nothing would otherwise hold the run (and its
 // --out-dir's lock) for undici's 300 s, and one that sends forever would fill the memory.
-export const DOWNLOAD_LIMITS: DownloadLimits = { maxBytes: 256 * 2 ** 20, stallMs: 30_000 };
+const DOWNLOAD_LIMITS: DownloadLimits = { maxBytes: 256 * 2 ** 20, stallMs: 30_000 };
 
 /** Whether `source` names a file or directory: not the built-in corpus, not a URL. */
 export const isPathSource = (source: string): boolean => source !== BUILTIN_CORPUS && !/^https?:\/\//.test(source);
@@ -172,7 +172,7 @@ const asciiLetterOrDigit = (byte: number) => (byte >= 0x30 && byte <= 0x39) || (
  * end) or within it (ours keeps it whole). Failing these, the piece ends before the last character
  * (rough): tokens there may differ from the whole text's.
  */
-export function pieceEnd(buffer: Uint8Array, held: number): { at: number; rough: boolean } {
+function pieceEnd(buffer: Uint8Array, held: number): { at: number; rough: boolean } {
   for (let i = held - 1; i >= 2; i--) {
     if (buffer[i - 1] === 0x0a && printableAscii(buffer[i]!) && printableAscii(buffer[i - 2]!)) return { at: i, rough: false };
     if (buffer[i] === 0x0d && asciiLetterOrDigit(buffer[i - 1]!)) return { at: i, rough: false };

@@ -8,7 +8,7 @@ import { tempFilePrefix, tempPathFor, writeFileAtomic } from '../io/atomic-file.
 import { parsePickle } from '../io/pickle.js';
 import { isDirectoryPath, makeDirectories, pathExists, readRegularFile, unlessMissing } from '../io/regular-files.js';
 import { NON_NEGATIVE_INT, rangeProblem, show, type Range } from '../io/value-ranges.js';
-import type { TokenSource } from '../gpt/trainer.js';
+import type { TokenSource } from '../gpt/batches.js';
 import { TOKEN_DTYPES, tokenBytes, tokenDtypeFor, TokenFile, TokenWriter, type TokenDtype } from '../node/token-file.js';
 import { BpeTokenizer, CharTokenizer, countSpelledSpecial, describeLeftOut, describeSpelledSpecial, encodeKnown, tokenizerFromJSON, type Tokenizer } from '../gpt/tokenizer/index.js';
 import { BYTE_TOKENS, PAIR_BASE } from '../gpt/tokenizer/pairs.js';

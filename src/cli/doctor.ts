@@ -8,14 +8,14 @@ import { ELEMENT_ROWS } from '../kernels/wgsl/matmul-skinny.js';
 
 const KEY_FEATURES = ['shader-f16', 'timestamp-query', 'subgroups', 'chromium-experimental-subgroup-matrix'];
 
-export async function findAdapter(): Promise<{ info: DeviceInfo | null; reason?: string }> {
+async function findAdapter(): Promise<{ info: DeviceInfo | null; reason?: string }> {
   const { adapter, reason } = await describeAdapter();
   if (!adapter) return { info: null, reason };
   const platform = await getPlatform();
   return { info: adapterInfo(adapter, platform) };
 }
 
-export function oneLine(info: DeviceInfo): string {
+function oneLine(info: DeviceInfo): string {
   const name = info.description || `${info.vendor} ${info.architecture}`.trim() || 'unknown adapter';
   return `${name} (${info.backend}${info.isFallbackAdapter ? ', software' : ''})`;
 }

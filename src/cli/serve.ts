@@ -24,7 +24,7 @@ import { acceptedHosts, isLoopback } from './host-check.js';
 
 /** web-dist/ at the package root (this file is src/cli/serve.ts or dist/cli/serve.js). */
 export const WEB_DIST = fileURLToPath(new URL('../../web-dist/', import.meta.url));
-export const CHECKPOINT_URL = '/checkpoint.safetensors';
+const CHECKPOINT_URL = '/checkpoint.safetensors';
 
 const CONTENT_TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
@@ -65,7 +65,7 @@ export interface StaticServer {
  * The file a request path maps to under root, or null when the path is not acceptable (it would
  * leave root, or is malformed). `/` maps to index.html.
  */
-export function resolveRequestPath(root: string, rawPath: string): string | null {
+function resolveRequestPath(root: string, rawPath: string): string | null {
   const pathOnly = rawPath.split(/[?#]/, 1)[0]!;
   let decoded: string;
   try {

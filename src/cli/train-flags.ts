@@ -24,7 +24,7 @@ export function dtypeFlag(dtype: TrainDtype): ComputeDtype {
   return resolveTrainDtype(dtype);
 }
 
-export const CLI_DEFAULTS = {
+const CLI_DEFAULTS = {
   data: '',
   dataDir: '',
   outDir: 'out',

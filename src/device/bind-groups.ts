@@ -18,7 +18,7 @@ export type Resource = GPUBuffer | GPUTexture | BufferWindow;
 
 const isWindow = (r: Resource): r is BufferWindow => 'offset' in r && 'buffer' in r;
 /** The GPU object a resource lives in (what gets destroyed). */
-export const objectOf = (r: Resource): GPUBuffer | GPUTexture => (isWindow(r) ? r.buffer : r);
+const objectOf = (r: Resource): GPUBuffer | GPUTexture => (isWindow(r) ? r.buffer : r);
 
 interface Entry {
   group: GPUBindGroup;

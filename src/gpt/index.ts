@@ -21,9 +21,8 @@ export {
   type StepLog,
   type RunHooks,
   type TrainerState,
-  type TokenSource,
-  type TokenSplits,
 } from './trainer.js';
+export type { TokenSource, TokenSplits } from './batches.js';
 export { generate, generateBatch, type BatchGenerateOptions, type GenerateOptions } from './generate.js';
 export { quantizeModel } from './quantize.js';
 export type { SamplingOptions } from '../ops/index.js';

@@ -10,12 +10,11 @@
 // loss scale stops the run as a divergence: no scale can make such gradients fit float16.
 import { noGrad } from '../autograd/mode.js';
 import { NON_NEGATIVE, NON_NEGATIVE_INT, POSITIVE, POSITIVE_INT, SEED, UNIT_INTERVAL, isRecord, rangeProblem, settingProblem, show, type Range, type RangesOf } from '../io/value-ranges.js';
-import { concat, distillLoss, MAX_DISTILL_TEMPERATURE, MIN_SCALE, scalerStateRules, tensor, type Tensor, watchNonFinite, zeros } from '../ops/index.js';
+import { distillLoss, MAX_DISTILL_TEMPERATURE, MIN_SCALE, scalerStateRules, tensor, type Tensor, watchNonFinite, zeros } from '../ops/index.js';
 import { AdamW } from '../optim/adamw.js';
 import { clipGradNorm } from '../optim/clip.js';
 import { GradScaler, gradScalerSettings, type GradScalerOptions, type GradScalerState } from '../optim/grad-scaler.js';
 import { autocast, CastCache, COMPUTE_DTYPES, type ComputeDtype } from '../nn/autocast.js';
-import { enterEval, leaveEval } from '../nn/eval-mode.js';
 import { isMaskName, maskGradients, maskWeights } from '../nn/prune.js';
 import { learningRate } from '../optim/schedule.js';
 import { device } from '../device/device.js';
@@ -25,6 +24,8 @@ import type { KernelTime } from '../device/profiler.js';
 import { checkBoolean, checkOptionKeys, describeValue } from '../tensor/check.js';
 import { Generator } from '../tensor/generator.js';
 import { keep, scope } from '../tensor/scope.js';
+import { checkSplits, drawBatch, isTokenSource, type TokenSplits } from './batches.js';
+import { evaluateModel } from './evaluate.js';
 import { memoryPlan, type MemoryPlan } from './memory-plan.js';
 import { GPT, shareLayersProblem, type GPTConfig } from './model.js';
 
@@ -284,36 +285,6 @@ export interface Distillation extends DistillSettings {
   teacher: GPT;
 }
 
-/**
- * Token ids a trainer draws its batches from: an Int32Array, or anything that reads ids [begin, end)
- * as one, such as a file of tokens read on demand (webgpu-gpt/node's TokenFile).
- */
-export interface TokenSource {
-  readonly length: number;
-  subarray(begin: number, end: number): Int32Array;
-}
-
-/** The splits a trainer draws from. */
-export interface TokenSplits {
-  train: TokenSource;
-  val: TokenSource;
-}
-
-/** B random blocks of T+1 tokens of `data`: inputs x and next-token targets y, both int32 [B, T]. */
-export function drawBatch(data: TokenSource, B: number, T: number, rng: Generator): { x: Int32Array; y: Int32Array } {
-  const x = new Int32Array(B * T);
-  const y = new Int32Array(B * T);
-  for (let b = 0; b < B; b++) {
-    const start = rng.nextInt(data.length - T - 1);
-    const block = data.subarray(start, start + T + 1); // one read of a file's tokens, not two
-    // a TokenSource that reads short would leave zeros in the batch (a long one overruns into the next row)
-    if (block.length !== T + 1) throw new Error(`drawBatch: data.subarray(${start}, ${start + T + 1}) returned ${block.length} ids, expected ${T + 1}`);
-    x.set(block.subarray(0, T), b * T);
-    y.set(block.subarray(1), b * T);
-  }
-  return { x, y };
-}
-
 /** Throws unless `data` is { train, val, vocabSize } with token sources (a Float32Array or number[] would be read as other tokens, or not at all). */
 function checkData(data: unknown): void {
   checkOptionKeys('Trainer: data', data as object, ['train', 'val', 'vocabSize']);
@@ -323,60 +294,6 @@ function checkData(data: unknown): void {
       throw new TypeError(`Trainer: argument 'data.${split}' must be an Int32Array of token ids or a TokenSource (length, subarray), got ${describeValue(d[split])}`);
     }
   }
-}
-
-const isTokenSource = (v: unknown): v is TokenSource =>
-  v instanceof Int32Array || (!ArrayBuffer.isView(v) && typeof v === 'object' && v !== null && Number.isInteger((v as TokenSource).length) && typeof (v as TokenSource).subarray === 'function');
-
-/** Throws unless each split holds more than T + 1 tokens (a batch needs T + 1 consecutive ones). */
-export function checkSplits(data: TokenSplits, T: number): void {
-  for (const [name, split] of Object.entries({ train: data.train, val: data.val })) {
-    if (split.length <= T + 1) {
-      throw new Error(`the ${name} split has ${split.length} tokens, too few for sequences of blockSize ${T} and their next-token targets: it needs more than ${T + 1}`);
-    }
-  }
-}
-
-/**
- * Mean loss of `model` over evalIters random batches of each split (batches drawn from `seed`, the
- * same ones every time): what the trainer evaluates, and `gpt eval` for any model, quantized too.
- * `onBatch` hears of each batch queued (1 to 2 evalIters, train's first; the GPU runs a few behind).
- */
-export async function evaluateModel(
-  model: GPT,
-  data: TokenSplits,
-  opts: { batchSize: number; blockSize: number; evalIters: number; seed: number; dtype?: ComputeDtype; onBatch?: (queued: number) => void },
-): Promise<{ train: number; val: number }> {
-  const { batchSize: B, blockSize: T, evalIters, seed, dtype = 'float32', onBatch } = opts;
-  checkSplits(data, T);
-  // float16 copies of the weights made once for every batch (before eval mode: a cast that throws
-  // leaves the model's mode as it was); each batch's loss stays on the GPU until all are recorded,
-  // so the GPU never waits on a readback between batches
-  const casts = dtype === 'float16' ? new CastCache([...model.parameters()]) : undefined;
-  enterEval(model); // shared with generations (and evaluations) in progress on the model
-  const result = { train: 0, val: 0 };
-  try {
-    for (const split of ['train', 'val'] as const) {
-      const rng = new Generator(seed, split === 'train' ? 2 : 3);
-      const losses = await noGrad(() =>
-        scope(async () => {
-          const batches: Tensor[] = [];
-          for (let i = 0; i < evalIters; i++) {
-            const { x, y } = drawBatch(data[split], B, T, rng);
-            batches.push(scope(() => autocast(dtype, () => model.forward(tensor(x, [B, T]), { targets: tensor(y, [B, T]) }).loss!.reshape([1]), casts)));
-            await device().breathe();
-            onBatch?.((split === 'train' ? 0 : evalIters) + i + 1);
-          }
-          return Array.from(await concat(batches, 0).toArray());
-        }),
-      );
-      result[split] = losses.reduce((sum, l) => sum + l, 0) / evalIters; // in batch order, in float64
-    }
-  } finally {
-    casts?.dispose();
-    leaveEval(model);
-  }
-  return result;
 }
 
 /** What a training step reports: its loss and gradient norm (NaN when not read back), a float16 run's loss scale. */
@@ -606,7 +523,6 @@ export class Trainer {
     const total = 2 * this.cfg.evalIters;
     return evaluateModel(this.model, this.data, { ...this.cfg, dtype: this.dtype, onBatch: onBatch && ((queued) => onBatch(queued, total)) });
   }
-
 
   /** Trains until maxIters, calling `onLog` every logInterval steps and after each evaluation. */
   async run(hooks: RunHooks = {}): Promise<void> {

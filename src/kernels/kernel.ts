@@ -388,7 +388,7 @@ ${body}
 // of their own). `ends` holds the members' running workgroup counts, `sizes` their element counts.
 
 /** Members per grouped dispatch at most: their counts fill one `dims` param each (8 entries). */
-export const MAX_GROUP = 8;
+const MAX_GROUP = 8;
 
 /** Members one grouped dispatch can take on this adapter: `each` storage bindings a member, `others` beside them. */
 export function groupSize(each: number, others = 0): number {

@@ -80,9 +80,9 @@ export interface TileConfig {
 }
 
 /** 128x128 tiles, 8x8 a lane, 256 lanes, K step 8: the standalone kernel that reached 33 TFLOP/s at 4096^3 on an H200. */
-export const LARGE_TILES: TileConfig = { bm: 128, bn: 128, bk: 8, tm: 8, tn: 8 };
+const LARGE_TILES: TileConfig = { bm: 128, bn: 128, bk: 8, tm: 8, tn: 8 };
 /** 64x64 tiles, 4x4 a lane, 256 lanes: more workgroups for the GPT's smaller products. */
-export const SMALL_TILES: TileConfig = { bm: 64, bn: 64, bk: 16, tm: 4, tn: 4 };
+const SMALL_TILES: TileConfig = { bm: 64, bn: 64, bk: 16, tm: 4, tn: 4 };
 
 export const TILES = { large: LARGE_TILES, small: SMALL_TILES };
 export type TileName = keyof typeof TILES;
@@ -212,7 +212,7 @@ export const SHARING_LANES = 8;
 const isMesaCpuDriver = (info: DeviceInfo) => /llvmpipe|lavapipe/i.test(info.description);
 
 /** Whether the adapter has subgroups of exactly SHARING_LANES lanes (what subgroupSharing needs). */
-export function canShareSubgroups(info: DeviceInfo): boolean {
+function canShareSubgroups(info: DeviceInfo): boolean {
   const [min, max] = info.subgroupSizes ?? [0, 0];
   return info.features.includes('subgroups') && min === SHARING_LANES && max === SHARING_LANES;
 }
@@ -404,7 +404,7 @@ export function tensorCoreSplits(M: number, N: number, K: number, batch: number)
 const splitsToFill = (workgroups: number, K: number) => Math.max(1, Math.min(MAX_SPLITS, Math.round(BUSY_WORKGROUPS / workgroups), maxSplits(K)));
 
 /** The splits worth trying for a depth K: each split gets MIN_SPLIT_K at least. */
-export const maxSplits = (K: number) => Math.max(1, Math.min(MAX_SPLITS, Math.floor(K / MIN_SPLIT_K)));
+const maxSplits = (K: number) => Math.max(1, Math.min(MAX_SPLITS, Math.floor(K / MIN_SPLIT_K)));
 
 /** The K splits worth measuring for a product of depth K (autotuning candidates; the tensor-core family's). */
 export function splitCandidates(K: number): readonly number[] {

@@ -5,7 +5,7 @@
 // when it is the right kind but outside what is allowed (a negative dim, 2^40 as int32 data).
 // JS would otherwise coerce silently: '3' + 1, [1, 2] * 1 = NaN, null + 1 = 1.
 import { formatShape, normAxes, normAxis } from './shape.js';
-import { Tensor, type DType, type PlainDType } from './tensor.js';
+import { Tensor, type PlainDType } from './tensor.js';
 
 const DTYPES: readonly PlainDType[] = ['float32', 'float16', 'int32'];
 export const INT32_MIN = -(2 ** 31);
@@ -131,14 +131,6 @@ export function checkAxes(op: string, arg: string, value: unknown, t: Tensor): n
   }
   const list = typeof value === 'number' ? [value] : (value as unknown[]);
   return normAxes(op, list.map((a) => checkAxis(op, arg, a, t)), t.rank);
-}
-
-export function assertDtype(op: string, dtype: DType, ...ts: Tensor[]): void {
-  for (const t of ts) {
-    if (!(t instanceof Tensor)) throw new TypeError(`${op}: expected ${dtype} tensors, got ${describeValue(t)}`);
-    t.storage(op); // use-after-dispose is reported before anything else
-    if (t.dtype !== dtype) throw new TypeError(`${op}: expected ${dtype} tensors, got ${ts.map((x) => x.describe()).join(' and ')}`);
-  }
 }
 
 export function assertRank(op: string, t: Tensor, min: number, what = 'input'): void {

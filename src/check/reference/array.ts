@@ -73,7 +73,7 @@ export function broadcastShape(...shapes: number[][]): number[] {
 }
 
 /** Strides that read `shape` as if broadcast to `out`: 0 along the dims it is broadcast over. */
-export function broadcastStrides(shape: readonly number[], out: readonly number[]): number[] {
+function broadcastStrides(shape: readonly number[], out: readonly number[]): number[] {
   const s = strides(shape);
   const pad = out.length - shape.length;
   return out.map((_, d) => (d < pad || shape[d - pad] === 1 ? 0 : s[d - pad]!));
@@ -107,6 +107,3 @@ export function reduce(a: Ref, axes: number[], init: number, f: (acc: number, v:
   });
   return { shape: reducedShape(a.shape, axes, keepdim), data };
 }
-
-/** Element at multi-index `idx` of `a` (reading through `s`, a's strides or broadcast strides). */
-export const at = (a: Ref, s: readonly number[], idx: readonly number[]) => a.data[dot(idx, s)]!;

@@ -2,7 +2,7 @@
 export const geluTanh = (x: number) => 0.5 * x * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (x + 0.044715 * x ** 3)));
 
 /** erf to ~1e-14: Maclaurin series below 2.5, Lentz's continued fraction for erfc above. */
-export function erf(x: number): number {
+function erf(x: number): number {
   const a = Math.abs(x);
   if (a < 2.5) {
     let term = a;

@@ -6,7 +6,7 @@ import { gelu } from './math.js';
 import { attentionKeepRef } from './philox.js';
 
 /** Applies f to each last-axis row of `a` (same output shape). */
-export function mapRows(a: Ref, f: (row: Float64Array) => ArrayLike<number>): Ref {
+function mapRows(a: Ref, f: (row: Float64Array) => ArrayLike<number>): Ref {
   const C = a.shape.at(-1)!;
   const out = new Float64Array(a.data.length);
   if (C > 0) for (let r = 0; r < a.data.length / C; r++) out.set(f(a.data.subarray(r * C, (r + 1) * C)), r * C);
@@ -14,7 +14,7 @@ export function mapRows(a: Ref, f: (row: Float64Array) => ArrayLike<number>): Re
 }
 
 /** log(sum(exp(row))), stable. */
-export function logSumExp(row: ArrayLike<number>): number {
+function logSumExp(row: ArrayLike<number>): number {
   let m = -Infinity;
   for (let i = 0; i < row.length; i++) m = Math.max(m, row[i]!);
   let s = 0;
@@ -22,11 +22,11 @@ export function logSumExp(row: ArrayLike<number>): number {
   return m + Math.log(s);
 }
 
-export const softmaxRow = (row: Float64Array) => {
+const softmaxRow = (row: Float64Array) => {
   const lse = logSumExp(row);
   return row.map((v) => Math.exp(v - lse));
 };
-export const logSoftmaxRow = (row: Float64Array) => {
+const logSoftmaxRow = (row: Float64Array) => {
   const lse = logSumExp(row);
   return row.map((v) => v - lse);
 };

@@ -31,7 +31,7 @@ export function philox4x32(counter: readonly number[], key: readonly number[]): 
 }
 
 /** The 64-bit seed as the key (low word, high word). */
-export const seedKey = (seed: number): [number, number] => [seed >>> 0, Math.floor(seed / 2 ** 32) >>> 0];
+const seedKey = (seed: number): [number, number] => [seed >>> 0, Math.floor(seed / 2 ** 32) >>> 0];
 
 /** The top 24 bits as a float in [0, 1) (exact in float32). */
 export const uniform01 = (u: number): number => (u >>> 8) / 2 ** 24;

@@ -13,7 +13,7 @@ export function meanRef(a: Ref, axes: number[], keepdim = false): Ref {
 
 // IEEE max written out (float64): NaN wins, +0 is above -0. Not Math.max, whose NaN and -0 rules
 // would then go untested.
-export function ieeeMax(a: number, b: number): number {
+function ieeeMax(a: number, b: number): number {
   if (Number.isNaN(a) || Number.isNaN(b)) return NaN;
   if (a === b) return Object.is(a, -0) ? b : a;
   return a > b ? a : b;

@@ -18,7 +18,7 @@ export function gpt2FromVocabFiles(encoderJson: string, vocabBpe: string): Gpt2T
 }
 
 /** The merges of a vocab.bpe / merges.txt: "a b" a line, after an optional "#version" line. */
-export function parseMergeLines(text: string): [string, string][] {
+function parseMergeLines(text: string): [string, string][] {
   // a token never holds a space, a CR or a newline: bytes_to_unicode writes them as Ġ, č and Ċ
   const lines = text.split(/\r?\n/);
   return lines.flatMap((line, i): [string, string][] => {

@@ -11,7 +11,7 @@ import { bindsWhole, Kernel, narrow, pieces, piecesThatFit, shiftedWindow, windo
 // Exact GELU, a Phi(a) with Phi the standard normal CDF (PyTorch's nn.GELU(), nanoGPT's MLP), for
 // the gelu op and the fused bias + GELU kernel. WGSL has no erf: Abramowitz & Stegun 7.1.26,
 // |error| <= 1.5e-7 (below float32's resolution of Phi).
-export const ERF_WGSL = /* wgsl */ `fn erf_approx(v: f32) -> f32 {
+const ERF_WGSL = /* wgsl */ `fn erf_approx(v: f32) -> f32 {
   let t = 1.0 / (1.0 + 0.3275911 * abs(v));
   let poly = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429))));
   return sign(v) * (1.0 - poly * exp(-v * v));

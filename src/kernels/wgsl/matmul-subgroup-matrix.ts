@@ -284,7 +284,7 @@ ${epilogue}
 const kernels = variants((key: string) => subgroupMatrixKernel(JSON.parse(key) as SubgroupMatrixVariant));
 
 /** Whether every global load of this product can move 16 bytes (8 f16, 16 i8) at once (see the header). */
-export function wideAligned(l: MatmulPlan, element: SgmElement = 'f16'): boolean {
+function wideAligned(l: MatmulPlan, element: SgmElement = 'f16'): boolean {
   const n = 16 / (element === 'f16' ? 2 : 1);
   return [l.transA ? l.M : l.K, l.transB ? l.K : l.N, ...l.aStrides, ...l.bStrides].every((d) => d % n === 0);
 }

@@ -15,7 +15,7 @@ import { profile } from '../profile.js';
 const WG = 64;
 
 /** Lanes per row for `rows` rows, as the profile says: 'by-rows' gives 1 from 256 rows on, else 64. */
-export function rowLanes(rows: number): 1 | 64 {
+function rowLanes(rows: number): 1 | 64 {
   const lanes = profile().rowLanes;
   return lanes === 'by-rows' ? (rows >= 256 ? 1 : 64) : lanes;
 }
