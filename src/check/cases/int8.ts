@@ -51,6 +51,7 @@ const linearInt8 = {
 };
 
 const embeddingInt8 = {
+  empty: false as const, // ids index a vocabulary of at least 1
   draw(r: Random): Sample<[Tensor, Tensor, Tensor]> {
     const [V, C] = cap([dim(r), dim(r)], MAX_SIZE);
     const idShape = shape(r, 0, 3, Math.min(500, Math.floor(MAX_SIZE / C!)));

@@ -5,7 +5,7 @@
 import type { OpName } from '../../ops/index.js';
 import type { SamplingOptions } from '../../ops/index.js';
 import type { Tensor } from '../../tensor/tensor.js';
-import { bool, broadcastFrom, cap, dim, float, grid, largeShape, logits, MAX_SIZE, pick, shape, values } from '../draw.js';
+import { bool, broadcastFrom, cap, dim, float, grid, largeShape, logits, MAX_SIZE, maybeEmpty, pick, shape, values } from '../draw.js';
 import type { Random } from '../random.js';
 import { numel, ref, type Ref } from '../reference/array.js';
 import { dropoutRef, embeddingRef } from '../reference/indexing.js';
@@ -20,7 +20,7 @@ const MATMUL_WORK = 40_000;
 
 const matmul = {
   draw(r: Random): Sample<[Tensor, Tensor, { transA?: boolean; transB?: boolean }?]> {
-    const batch = Array.from({ length: r.int(0, 2) }, () => r.int(1, 3));
+    const batch = Array.from({ length: r.int(0, 2) }, () => maybeEmpty(r, r.int(1, 3)));
     const [M, N, K] = cap([dim(r), dim(r), dim(r)], Math.floor(MATMUL_WORK / numel(batch)));
     const opts = pick(r, [undefined, {}, { transA: bool(r) }, { transB: bool(r) }, { transA: bool(r), transB: bool(r) }]);
     const [transA, transB] = [opts?.transA ?? false, opts?.transB ?? false];
@@ -64,6 +64,7 @@ const linear = {
 const ids = (r: Random, s: number[], V: number): Ref => ref(s, Array.from(r.floats(numel(s), 0, 1), (u) => Math.min(V - 1, Math.floor(u * u * V))));
 
 const embedding = {
+  empty: false as const, // ids index a table of at least 1 row
   draw(r: Random): Sample<[Tensor, Tensor]> {
     const [V, C] = [dim(r), dim(r)];
     const idShape = shape(r, 0, 3, Math.min(500, Math.floor(MAX_SIZE / C)));
@@ -95,10 +96,11 @@ const dropout = {
   },
 };
 
-/** softmax or logSoftmax over the last axis (the default, -1, or rank - 1) of logits up to |1000|. */
 /** Leading dims of rows of `width`: drawn like `shape`, or (half the time) enough rows to be larger than a small binding (draw.ts largeShape). */
 const rowsOf = (r: Random, width: number, maxRank: number, maxSize: number) =>
-  bool(r) ? largeShape(r, Math.ceil(2048 / width), Math.floor(MAX_SIZE / width), maxRank) : shape(r, 0, maxRank, maxSize);
+  bool(r) ? largeShape(r, Math.ceil(2048 / Math.max(width, 1)), Math.floor(MAX_SIZE / Math.max(width, 1)), maxRank) : shape(r, 0, maxRank, maxSize);
+
+/** softmax or logSoftmax over the last axis (the default, -1, or rank - 1) of logits up to |1000|. */
 
 function softmaxLike(reference: (x: Ref) => Ref, tol: Tolerance) {
   return {
@@ -145,6 +147,7 @@ const layerNorm = {
 };
 
 const crossEntropy = {
+  empty: false as const, // targets index a vocabulary of at least 1 (V = 0 is refused)
   draw(r: Random): Sample<[Tensor, Tensor, { ignoreIndex?: number }?]> {
     const V = dim(r);
     const lead = rowsOf(r, V, 2, 64);
@@ -167,6 +170,7 @@ const crossEntropy = {
 };
 
 const linearCrossEntropy = {
+  empty: false as const, // targets index a vocabulary of at least 1
   draw(r: Random): Sample<[Tensor, Tensor, Tensor, number]> {
     const [N, V] = [r.int(1, 40), dim(r)];
     const C = r.int(1, Math.max(1, Math.min(40, Math.floor(MATMUL_WORK / (N * V)))));
@@ -188,6 +192,7 @@ const linearCrossEntropy = {
 
 /** Student and teacher logits of any kind each, temperatures around 1 and away from it, weights at both ends. */
 const distillLoss = {
+  empty: false as const, // targets index a vocabulary of at least 1
   draw(r: Random): Sample<[Tensor, Tensor, Tensor, { temperature: number; alpha: number; ignoreIndex?: number }]> {
     const V = dim(r);
     const lead = rowsOf(r, V, 2, 64);
@@ -219,10 +224,10 @@ type AttentionArgs = [Tensor, number, (Tensor | null)?, Tensor?, number?, number
 
 /** A drawn attention's sizes: T past 64 spans several query blocks and key tiles; odd head sizes exercise the vec4 padding. */
 function attentionSizes(r: Random): { B: number; nHead: number; T: number; C3: number } {
-  const B = r.int(1, 2);
+  const B = maybeEmpty(r, r.int(1, 2));
   const nHead = r.int(1, 3);
   let T = bool(r) ? r.int(1, 9) : pick(r, [63, 64, 65, 130]);
-  let HS = pick(r, [1, 3, 4, 8, 32, 64]);
+  let HS = maybeEmpty(r, pick(r, [1, 3, 4, 8, 32, 64]));
   while (B * T * 3 * nHead * HS > ATTENTION_SIZE) [T, HS] = HS > 4 ? [T, HS / 2] : [Math.ceil(T / 2), HS];
   return { B, nHead, T, C3: 3 * nHead * HS };
 }
@@ -311,6 +316,7 @@ const biasGelu = {
  * u is the middle of a candidate's share (the top one's when the drawn one is a sliver).
  */
 const sampleLogits = {
+  empty: false as const, // each row picks a token: a vocabulary of at least 1
   draw(r: Random): Sample<[Tensor, Tensor, SamplingOptions?]> {
     const V = dim(r);
     const lead = rowsOf(r, V, 2, 8);
