@@ -8,7 +8,7 @@ import type { Tensor } from '../../tensor/tensor.js';
 import { bool, broadcastFrom, cap, dim, float, grid, largeShape, logits, MAX_SIZE, maybeEmpty, pick, shape, values } from '../draw.js';
 import type { Random } from '../random.js';
 import { numel, ref, type Ref } from '../reference/array.js';
-import { dropoutRef, embeddingRef } from '../reference/indexing.js';
+import { dropoutRef, embeddingRef, sliceRef } from '../reference/indexing.js';
 import { matmulRef } from '../reference/matmul.js';
 import { biasGeluRef, causalAttentionRef, crossEntropyRef, distillLossRef, layerNormRef, linearRef, logSoftmaxRef, softmaxRef } from '../reference/nn.js';
 import { dropoutMaskRef } from '../reference/philox.js';
@@ -42,16 +42,19 @@ const matmul = {
 
 /**
  * A Linear layer: rows drawn like a model's (a few, as decoding has: the skinny kernels add the
- * bias as they store; or many), K a multiple of 4 half the time (the vec4 skinny kernels' layout).
+ * bias as they store; or many), K a multiple of 4 half the time (the vec4 skinny kernels' layout);
+ * now and then without a bias (null or left out: the front's plain product).
  */
 const linear = {
-  draw(r: Random): Sample<[Tensor, Tensor, Tensor]> {
+  draw(r: Random): Sample<[Tensor, Tensor, (Tensor | null)?]> {
     const [N, K] = [dim(r), bool(r) ? 4 * r.int(1, 17) : dim(r)];
     const lead = bool(r) ? [r.int(1, 9)] : shape(r, 0, 3, Math.max(1, Math.floor(MATMUL_WORK / (N * K))));
+    const bias = pick(r, ['tensor', 'tensor', null, undefined] as const);
+    const inputs = [floatInput(values(r, [...lead, K], -1, 1)), floatInput(values(r, [N, K], -1, 1)), ...(bias ? [floatInput(values(r, [N], -1, 1))] : [])];
     return {
-      inputs: [floatInput(values(r, [...lead, K], -1, 1)), floatInput(values(r, [N, K], -1, 1)), floatInput(values(r, [N], -1, 1))],
-      args: ([x, w, b]) => [x!, w!, b!],
-      reference: ([x, w, b]) => linearRef(x!, w!, b!),
+      inputs,
+      args: ([x, w, b]) => [x!, w!, bias ? b! : bias],
+      reference: ([x, w, b]) => linearRef(x!, w!, b ?? null),
       tol: { atol: 1e-5 * Math.sqrt(K), rtol: 1e-4 },
       // float16 where the bias is not fused: the product is rounded to float16 (|x · wᵀ| up to
       // about sqrt(K)) before the bias is added, so the error scales with it, not with the result
@@ -220,7 +223,7 @@ const distillLoss = {
 /** Elements a drawn attention's qkv has at most. */
 const ATTENTION_SIZE = 6000;
 
-type AttentionArgs = [Tensor, number, (Tensor | null)?, Tensor?, number?, number?];
+type AttentionArgs = [Tensor, number, (Tensor | null)?, Tensor?, number?, number?, number?];
 
 /** A drawn attention's sizes: T past 64 spans several query blocks and key tiles; odd head sizes exercise the vec4 padding. */
 function attentionSizes(r: Random): { B: number; nHead: number; T: number; C3: number } {
@@ -261,12 +264,14 @@ const causalAttention = {
         tol: { atol: 2e-5, rtol: 1e-4 },
       };
     }
-    // decoding: queries for the last Tq positions, keys and values from the whole context (no gradient through a cache)
+    // decoding: queries for the last Tq positions, keys and values from the whole context (no gradient
+    // through a cache); now and then a cache with room to grow: rows of T + room slots, T of them filled
     const Tq = r.int(1, T);
+    const room = pick(r, [0, 0, r.int(1, 5)]);
     return {
-      inputs: [floatInput(values(r, [B, Tq, C3], -2, 2), false), floatInput(values(r, [B, T, C3], -2, 2), false)],
-      args: ([qkv, context]) => [qkv!, nHead, context!],
-      reference: ([qkv, context]) => causalAttentionRef(qkv!, nHead, context!),
+      inputs: [floatInput(values(r, [B, Tq, C3], -2, 2), false), floatInput(values(r, [B, T + room, C3], -2, 2), false)],
+      args: ([qkv, context]) => [qkv!, nHead, context!, undefined, 0, 0, room ? T : undefined],
+      reference: ([qkv, context]) => causalAttentionRef(qkv!, nHead, sliceRef(context!, 1, 0, T)),
       tol: { atol: 2e-5, rtol: 1e-4 },
     };
   },
