@@ -34,6 +34,9 @@ const matmul = {
       reference: ([x, y]) => matmulRef(x!, y!, transA, transB),
       // float32 dot products err like sqrt(K) for random-sign terms
       tol: { atol: 1e-5 * Math.sqrt(K!), rtol: 1e-4 },
+      // the gradients are such products too: dA sums N terms, dB M per batch, over the batch dims B
+      // was broadcast along (GRAD_TOL's rtol 1e-2 let a float16-rounded dC through: 2^-11 relative)
+      gradTol: { atol: 1e-5 * Math.sqrt(Math.max(M!, N!) * numel(batch)), rtol: 1e-4 },
       // float16 gradients are sums of up to max(M, N, K) x batch products of rounded factors (|x| <= 1)
       half: { gradTol: halfGradTol(Math.max(1, Math.sqrt(Math.max(M!, N!, K!) * numel(batch)) / 4)) },
     };
@@ -145,6 +148,10 @@ const layerNorm = {
       args: ([t, wt, bt]) => [t!, wt!, bias ? bt! : bias, eps],
       reference: ([a, wr, br]) => layerNormRef(a!, wr!, br ?? null, eps),
       tol: { atol: 1e-5, rtol: 1e-4 },
+      // dx = rstd (dy w - mean(dy w) - xhat mean(dy w xhat)): rstd <= 1 / sqrt(0.1) (spreadRows) times
+      // float32 sums of C <= 70 terms |dy w xhat| <= 2 sqrt(C); dw, db: sums of up to 4096 rows'
+      // terms, at random signs. Each errs ~1e-6 (GRAD_TOL's rtol 1e-2 let float16 precision through).
+      gradTol: { atol: 1e-5, rtol: 1e-4 },
     };
   },
 };
@@ -165,7 +172,9 @@ const crossEntropy = {
       args: ([x, t]) => [x!, t!, opts],
       reference: ([x, t]) => crossEntropyRef(x!, t!.data, ignored),
       tol: { atol: 1e-5, rtol: 1e-5 },
-      gradTol: { atol: 1e-4, rtol: 1e-2 },
+      // dx = w (exp(x - lse) - onehot) / count: exp's few ulps, and x - lse of logits near +-1000, where
+      // an ulp is 6e-5 (3e-5 relative in exp); float64 central differences err ~1e-9
+      gradTol: { atol: 1e-6, rtol: 1e-4 },
       // float16 logits: the loss is float32, summed in float32 from the exact float16 values
       half: { dtype: 'float32', tol: { atol: 1e-5, rtol: 1e-5 } },
     };
