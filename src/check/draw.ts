@@ -18,6 +18,9 @@ export const maybeEmpty = (r: Random, d: number) => (r.emptyDims && r.int(0, 4) 
 /** A dimension: small (1-8), or one of the sizes that break tilings (primes, 64 +- a few); 0 now and then where r.emptyDims. */
 export const dim = (r: Random, max = 70) => maybeEmpty(r, Math.min(max, bool(r) ? r.int(1, 8) : pick(r, [1, 2, 3, 5, 7, 13, 31, 63, 65, 67, 70])));
 
+/** A vocabulary's (or a table's) size: a dim, at least 1 where r.emptyDims too (ids and targets index it). */
+export const vocabulary = (r: Random) => Math.max(1, dim(r));
+
 /** Halves the largest dims until the shape has at most maxSize elements. */
 export function cap(shape: number[], maxSize: number): number[] {
   const s = [...shape];

@@ -5,7 +5,7 @@
 import type { OpName } from '../../ops/index.js';
 import type { SamplingOptions } from '../../ops/index.js';
 import type { Tensor } from '../../tensor/tensor.js';
-import { bool, broadcastFrom, cap, dim, float, grid, largeShape, logits, MAX_SIZE, maybeEmpty, pick, shape, values } from '../draw.js';
+import { bool, broadcastFrom, cap, dim, float, grid, largeShape, logits, MAX_SIZE, maybeEmpty, pick, shape, values, vocabulary } from '../draw.js';
 import type { Random } from '../random.js';
 import { numel, ref, type Ref } from '../reference/array.js';
 import { dropoutRef, embeddingRef, sliceRef } from '../reference/indexing.js';
@@ -70,9 +70,8 @@ const linear = {
 const ids = (r: Random, s: number[], V: number): Ref => ref(s, Array.from(r.floats(numel(s), 0, 1), (u) => Math.min(V - 1, Math.floor(u * u * V))));
 
 const embedding = {
-  empty: false as const, // ids index a table of at least 1 row
   draw(r: Random): Sample<[Tensor, Tensor]> {
-    const [V, C] = [dim(r), dim(r)];
+    const [V, C] = [vocabulary(r), dim(r)];
     const idShape = shape(r, 0, 3, Math.min(500, Math.floor(MAX_SIZE / C)));
     return {
       inputs: [floatInput(values(r, [V, C], -2, 2)), intInput(ids(r, idShape, V))],
@@ -157,9 +156,8 @@ const layerNorm = {
 };
 
 const crossEntropy = {
-  empty: false as const, // targets index a vocabulary of at least 1 (V = 0 is refused)
   draw(r: Random): Sample<[Tensor, Tensor, { ignoreIndex?: number }?]> {
-    const V = dim(r);
+    const V = vocabulary(r);
     const lead = rowsOf(r, V, 2, 64);
     const n = numel(lead);
     const ignoreIndex = pick(r, [undefined, -100, -1, 7, r.int(0, V - 1)]);
@@ -183,10 +181,9 @@ const crossEntropy = {
 };
 
 const linearCrossEntropy = {
-  empty: false as const, // targets index a vocabulary of at least 1
   draw(r: Random): Sample<[Tensor, Tensor, Tensor, number]> {
-    const [N, V] = [r.int(1, 40), dim(r)];
-    const C = r.int(1, Math.max(1, Math.min(40, Math.floor(MATMUL_WORK / (N * V)))));
+    const [N, V] = [maybeEmpty(r, r.int(1, 40)), vocabulary(r)];
+    const C = maybeEmpty(r, r.int(1, Math.max(1, Math.min(40, Math.floor(MATMUL_WORK / (N * V))))));
     const ignoreIndex = pick(r, [-100, -1, r.int(0, V - 1)]);
     const drop = r.ints(N, 0, 4); // a fifth of the rows ignored
     const targets = r.ints(N, 0, V - 1).map((t, i) => (drop[i] === 0 ? ignoreIndex : t));
@@ -205,9 +202,8 @@ const linearCrossEntropy = {
 
 /** Student and teacher logits of any kind each, temperatures around 1 and away from it, weights at both ends. */
 const distillLoss = {
-  empty: false as const, // targets index a vocabulary of at least 1
   draw(r: Random): Sample<[Tensor, Tensor, Tensor, { temperature: number; alpha: number; ignoreIndex?: number }]> {
-    const V = dim(r);
+    const V = vocabulary(r);
     const lead = rowsOf(r, V, 2, 64);
     const n = numel(lead);
     const temperature = bool(r) ? pick(r, [1, 2, 0.5, 4]) : float(r, 0.3, 5);
@@ -331,9 +327,8 @@ const biasGelu = {
  * u is the middle of a candidate's share (the top one's when the drawn one is a sliver).
  */
 const sampleLogits = {
-  empty: false as const, // each row picks a token: a vocabulary of at least 1
   draw(r: Random): Sample<[Tensor, Tensor, SamplingOptions?]> {
-    const V = dim(r);
+    const V = vocabulary(r);
     const lead = rowsOf(r, V, 2, 8);
     const x = bool(r) ? grid(r, [...lead, V], -3, 3, 0.5) : logits(r, [...lead, V]);
     const opts = { temperature: pick(r, [0, 0.5, 1, 2]), topK: pick(r, [V, 1, r.int(1, V)]), topP: pick(r, [1, float(r, 0.05, 0.95)]) };
