@@ -3,12 +3,13 @@
 // the result with the float64 reference and, for a differentiable op, the gradients with finite
 // differences of it. An op added to the table is tested here without a line changed (and cannot
 // be added without a case); every op that takes float16 is checked again in float16 (on adapters
-// with shader-f16, as lavapipe has). Under a lowered binding limit, every dispatch of an op that
+// with shader-f16, as lavapipe has), and every op that takes empty tensors again with dims of 0
+// now and then (src/check/run.ts EMPTY_CHECKS). Under a lowered binding limit, every dispatch of an op that
 // splits tensors larger than a binding must bind no more than the limit. The per-op test files
 // keep what a drawn call cannot express.
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { availableChecks, formatChecks, runChecks } from '../src/check/index.js';
+import { availableChecks, EMPTY_CHECKS, formatChecks, runChecks, type Check } from '../src/check/index.js';
 import { device } from '../src/index.js';
 import { profileVariants, setProfile } from '../src/kernels/profile.js';
 import { COLD_COMPILE_MS, fcParams, randomFromGen, setupDevice, widestBinding } from './helpers.js';
@@ -17,10 +18,12 @@ await setupDevice();
 
 /**
  * Calls per entry and variant; each variant draws other ones (its own seed). The float16 pass draws
- * a quarter as many (its kernels are the float32 ones specialised; 10 calls an op over the variants).
+ * a quarter as many (its kernels are the float32 ones specialised; 10 calls an op over the variants),
+ * the empty-dims pass half as many (a dim of 0 in a third to a half of its calls).
  */
 const SAMPLES = 8;
 const CHECKS = availableChecks();
+const samplesOf = (c: Check) => (c.dtype === 'float16' ? SAMPLES / 4 : EMPTY_CHECKS.includes(c) ? SAMPLES / 2 : SAMPLES);
 
 /**
  * Ops whose kernels still bind a tensor larger than a binding whole: they work up to the adapter's
@@ -38,9 +41,10 @@ describe.each(profileVariants().map((v, k) => ({ ...v, k })))('kernel variant $n
   afterAll(() => setProfile(null));
 
   // cold, causalAttention took 100-115 s in the adapter's variant (head size 64); the rest keep the default
-  for (const { name, check, dtype } of CHECKS) {
+  for (const c of [...CHECKS, ...EMPTY_CHECKS]) {
+    const { name, check } = c;
     it(`'${name}' matches its float64 reference`, name.startsWith('causalAttention') ? { timeout: COLD_COMPILE_MS } : {}, async () => {
-      const params = { ...fcParams(dtype === 'float16' ? SAMPLES / 4 : SAMPLES), seed: fcParams().seed! + k };
+      const params = { ...fcParams(samplesOf(c)), seed: fcParams().seed! + k };
       const [run, widest] = await widestBinding(() => fc.check(
         fc.asyncProperty(fc.gen(), async (g) => {
           const result = await check(randomFromGen(g));
@@ -50,7 +54,7 @@ describe.each(profileVariants().map((v, k) => ({ ...v, k })))('kernel variant $n
       ));
       // the runner's message rather than fast-check's, which would print every drawn value
       if (run.failed) throw new Error(`${(run.errorInstance as Error).message}\n(sample ${run.numRuns} of seed ${params.seed}: FC_SEED=${params.seed - k} replays it)`);
-      if (overrides.bindingLimit !== undefined && !BINDS_WHOLE.has(name.replace(' (float16)', ''))) {
+      if (overrides.bindingLimit !== undefined && !BINDS_WHOLE.has(name.replace(/ \(.*\)$/, ''))) {
         expect(widest, `${name} bound a range larger than the ${overrides.bindingLimit}-byte binding limit`).toBeLessThanOrEqual(overrides.bindingLimit);
       }
     });

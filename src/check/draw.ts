@@ -12,8 +12,14 @@ export const pick = <T>(r: Random, items: readonly T[]): T => items[r.int(0, ite
 /** One float32 value in [lo, hi]. */
 export const float = (r: Random, lo: number, hi: number) => r.floats(1, lo, hi)[0]!;
 
-/** A dimension: small (1-8), or one of the sizes that break tilings (primes, 64 +- a few). */
-export const dim = (r: Random, max = 70) => Math.min(max, bool(r) ? r.int(1, 8) : pick(r, [1, 2, 3, 5, 7, 13, 31, 63, 65, 67, 70]));
+/** d, or now and then 0 where r draws empty tensors (r.emptyDims); r's other draws are as they were. */
+export const maybeEmpty = (r: Random, d: number) => (r.emptyDims && r.int(0, 4) === 0 ? 0 : d);
+
+/** A dimension: small (1-8), or one of the sizes that break tilings (primes, 64 +- a few); 0 now and then where r.emptyDims. */
+export const dim = (r: Random, max = 70) => maybeEmpty(r, Math.min(max, bool(r) ? r.int(1, 8) : pick(r, [1, 2, 3, 5, 7, 13, 31, 63, 65, 67, 70])));
+
+/** A vocabulary's (or a table's) size: a dim, at least 1 where r.emptyDims too (ids and targets index it). */
+export const vocabulary = (r: Random) => Math.max(1, dim(r));
 
 /** Halves the largest dims until the shape has at most maxSize elements. */
 export function cap(shape: number[], maxSize: number): number[] {

@@ -5,5 +5,5 @@ export { describeMismatch, worstElement } from './compare.js';
 export { seededValues, type Random } from './random.js';
 export { doctorCheck, formatChecks, runChecks } from './report.js';
 export { FD_ELEMENTS } from './gradients.js';
-export { availableChecks, checkSample } from './run.js';
+export { availableChecks, checkSample, EMPTY_CHECKS, type Check } from './run.js';
 export { toHalf, floatInput, intInput, type Comparison, type Sample } from './sample.js';

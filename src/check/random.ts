@@ -8,6 +8,8 @@ export interface Random {
   ints(n: number, min: number, max: number): number[];
   /** n float32 values in [min, max], up to float32 rounding of the bounds (no NaN or infinity). */
   floats(n: number, min: number, max: number): ArrayLike<number>;
+  /** Whether drawn dims may be 0 (draw.ts maybeEmpty): the empty-tensor pass of the ops that take them (run.ts). */
+  emptyDims?: boolean;
 }
 
 /** xorshift32: a deterministic stream of numbers in [0, 1). */

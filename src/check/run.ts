@@ -151,5 +151,14 @@ const CHECKS: Check[] = [
   ...opNames.filter(takesHalf).map((name) => ({ name: `${name} (float16)`, dtype: 'float16' as const, check: (r: Random) => checkOp(name, r, 'float16') })),
 ];
 
+/**
+ * The ops whose cases draw empty tensors (no \`empty: false\`), checked again in float32 with dims of
+ * 0 now and then: an empty result, the gradients of empty inputs, and those of inputs broadcast
+ * against an empty one (zeros), or of a product over K = 0. Run by test/ops.test.ts, not by doctor --check.
+ */
+export const EMPTY_CHECKS: Check[] = opNames
+  .filter((name) => (OP_CASES[name] as { empty?: false }).empty !== false)
+  .map((name) => ({ name: `${name} (empty dims)`, dtype: 'float32' as const, check: (r: Random) => checkOp(name, { ...r, emptyDims: true }) }));
+
 /** The checks this adapter runs: the float16 pass only where float16 kernels can run (shader-f16). */
 export const availableChecks = (): Check[] => CHECKS.filter((c) => c.dtype === 'float32' || profile().f16);

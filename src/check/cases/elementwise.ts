@@ -27,7 +27,7 @@ type Operand = Tensor | number;
  */
 function operands<P extends unknown[]>(r: Random, inputs: Input[], call: (xs: Operand[]) => P, f: (...v: number[]) => number, tol: Tolerance): Sample<P> {
   if (r.int(0, 3) > 0) return { inputs, args: call, reference: (xs) => zipN(xs, f), tol };
-  const scalar = inputs.at(-1)!.ref.data[0]!;
+  const scalar = inputs.at(-1)!.ref.data[0] ?? 1; // 1 in place of an empty one's
   const constant = ref([], [scalar]);
   return { inputs: inputs.slice(0, -1), args: (ts) => call([...ts, scalar]), reference: (xs) => zipN([...xs, constant], f), tol };
 }

@@ -8,7 +8,7 @@
 // self-check holds those kernels to exact integer sums).
 import type { OpName } from '../../ops/index.js';
 import type { Tensor } from '../../tensor/tensor.js';
-import { bool, cap, dim, ints, MAX_SIZE, pick, shape, values } from '../draw.js';
+import { bool, cap, dim, ints, MAX_SIZE, pick, shape, values, vocabulary } from '../draw.js';
 import type { Random } from '../random.js';
 import { int8TensorCoresFor } from '../../kernels/profile.js';
 import { numel, ref, type Ref } from '../reference/array.js';
@@ -52,7 +52,7 @@ const linearInt8 = {
 
 const embeddingInt8 = {
   draw(r: Random): Sample<[Tensor, Tensor, Tensor]> {
-    const [V, C] = cap([dim(r), dim(r)], MAX_SIZE);
+    const [V, C] = cap([vocabulary(r), dim(r)], MAX_SIZE);
     const idShape = shape(r, 0, 3, Math.min(500, Math.floor(MAX_SIZE / C!)));
     const ids = ref(idShape, r.ints(numel(idShape), 0, V! - 1));
     return {

@@ -42,6 +42,7 @@ function reduction(reference: ReduceRef, draw: (r: Random, s: number[]) => Ref) 
 
 /** argmax along one axis or of the flattened tensor, on small integers (ties: the first wins). */
 const argmax = {
+  empty: false as const, // an empty reduced axis is refused (no max to take), as in PyTorch
   draw(r: Random): Sample<[Tensor, number?, boolean?]> {
     const x = grid(r, bool(r) ? largeShape(r) : shape(r), -2, 2);
     const rank = x.shape.length;
@@ -55,6 +56,6 @@ export const REDUCE_CASES = {
   sum: reduction(sumRef, values),
   mean: reduction(meanRef, values),
   // distinct values: the gradient of a tied max is shared, which central differences do not see
-  max: reduction(maxRef, distinct),
+  max: { ...reduction(maxRef, distinct), empty: false as const },
   argmax,
 } satisfies { [K in OpName]?: OpCase<K> };

@@ -125,13 +125,13 @@ export function causalAttentionRef(qkv: Ref, nHead: number, context: Ref = qkv, 
 }
 
 /** x · wᵀ + b for x [..., K], w [N, K], b [N] (a Linear layer). */
-export function linearRef(x: Ref, w: Ref, b: Ref): Ref {
+export function linearRef(x: Ref, w: Ref, b: Ref | null): Ref {
   const [N, K] = w.shape as [number, number];
   const rows = numel(x.shape.slice(0, -1)); // not x.data.length / K: NaN where K = 0
   const y = new Float64Array(rows * N);
   for (let r = 0; r < rows; r++)
     for (let n = 0; n < N; n++) {
-      let acc = b.data[n]!;
+      let acc = b ? b.data[n]! : 0;
       for (let k = 0; k < K; k++) acc += x.data[r * K + k]! * w.data[n * K + k]!;
       y[r * N + n] = acc;
     }

@@ -321,7 +321,8 @@ export interface AttentionShape {
 function launchArgs(s: AttentionShape) {
   const subgroups = profile().subgroupSharing; // SG-lane subgroups (the profile checks the size)
   const lanes = subgroups ? SG : LANES;
-  const blocks = s.B * s.nHead * Math.ceil(s.Tq / lanes);
+  // heads of size 0 (C = 0): y and dqkv are empty, nothing to launch (nor a kernel whose arrays have no elements)
+  const blocks = s.C === 0 ? 0 : s.B * s.nHead * Math.ceil(s.Tq / lanes);
   const { p, seed } = s.dropout ?? { p: 0, seed: 0 };
   const params = {
     B: s.B, n_head: s.nHead, C: s.C, Tq: s.Tq, Tk: s.Tk, kv_rows: s.kvRows ?? s.Tk, scale: 1 / Math.sqrt(s.C / s.nHead), groups: blocks,

@@ -131,5 +131,5 @@ export function launchLayerNormBackward(
     const { kernel, lanes } = backwardDxK(float)(rows);
     kernel.launch([b.x, b.w, b.mean, b.rstd, b.dy, b.dx], { rows, C }, rowGrid(rows, lanes));
   }
-  if (b.dw && b.db) launchWeightGrads({ ...b, dw: b.dw, db: b.db }, rows, C, float);
+  if (b.dw && b.db && C > 0) launchWeightGrads({ ...b, dw: b.dw, db: b.db }, rows, C, float); // C = 0: both empty (a dispatch of no workgroups)
 }
