@@ -42,7 +42,7 @@ async function checkForward(c: Case): Promise<void> {
 describe('matmul matches the float64 reference on fixed cases', () => {
   // auto picks skinny for the profile's skinnyRows (each of its kernels checked here; layouts only 'element' takes, <= 4 rows),
   // else the texture path on llvmpipe/lavapipe and the buffer path elsewhere: check all, the texture path with and without subgroup sharing of A (where the adapter
-  // has it) and with each of its blocks (32 rows a lane with 4 or 2 lanes along M, 4 or 8 columns).
+  // has it) and with each of its blocks (24 or 32 rows a lane with 4 lanes along M, 32 with 2; 4 or 8 columns).
   it.each(['buffer', 'buffer, 128x128 tiles, K in 3 splits', 'texture', 'texture without subgroups', 'skinny, element', 'skinny, columns', 'skinny, workgroup'] as const)('bigger fixed cases (not multiples of the tile, 256^3, rows copied to textures), %s path', async (variant) => {
     const cases: Case[] = [
       { M: 130, N: 128, K: 192, transA: false, transB: false, batchA: [2], batchB: [2], seed: 6 },
@@ -58,7 +58,7 @@ describe('matmul matches the float64 reference on fixed cases', () => {
       { M: 40, N: 96, K: 128, transA: false, transB: true, batchA: [], batchB: [], seed: 10 },
       { M: 64, N: 130, K: 64, transA: true, transB: true, batchA: [3], batchB: [3], seed: 11 },
       { M: 384, N: 128, K: 768, transA: true, transB: false, batchA: [], batchB: [], seed: 12 }, // a GPT dW
-      // 32 rows a lane, a partial last tile, every operand layout
+      // 24 rows a lane (96-row tiles: M 130, 384, 520, 768) or 32 (128-row tiles: M 128, 256, 600), a partial last tile, every operand layout
       { M: 600, N: 70, K: 130, transA: false, transB: false, batchA: [2], batchB: [], seed: 13 },
       { M: 600, N: 70, K: 128, transA: true, transB: true, batchA: [], batchB: [], seed: 14 },
       { M: 520, N: 33, K: 64, transA: true, transB: false, batchA: [], batchB: [], seed: 15 },

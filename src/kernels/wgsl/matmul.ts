@@ -42,7 +42,11 @@
 // rest come by subgroupBroadcast, so a lane can afford RM = 32 (WY = 4: 128-row tiles). Measured on
 // lavapipe (bench --only matmul, train; quiet 2 cores): 1.3-1.7x the unshared 8x16 blocks at the
 // GPT shapes (c_fc 768x128x512: 18 -> 31 GFLOP/s), step 350 -> ~270 ms; RM x RN 16x8 and 32x8
-// with 8 lanes along M, 24x8, 16x4, 32x4 and 16x16 were each slower. Below 128 rows, 2 lanes
+// with 8 lanes along M, 24x8, 16x4, 32x4 and 16x16 were each slower. RM = 24 with WY = 4 (96-row
+// tiles), where they pad M no more than 128-row ones do (lavapipe, 2 busy cores, interleaved, CPU
+// time): the GPT step's 768-row products (forward and dX) 1.1-1.2x, its texture matmuls 1.2-1.25x
+// (GPU time), the step 1.04-1.15x; 384-row dW products even; M = 128 and 512 (padded to 192 and
+// 576) slower, so those keep RM = 32. Below 128 rows, 2 lanes
 // along M x 32 rows (64-row tiles) and RN = 4 for N <= 32: attention's 48x[64x64]·[64x32]
 // 3.4 -> 6.3 GFLOP/s. Without sharing: 8 lanes along M, 8 x RN blocks (RN = 16 when N > 64, else 8).
 // Measured with bench/matmul-variants.ts (lavapipe, 2 cores, LP_NUM_THREADS=8, a training run
@@ -324,7 +328,10 @@ function fillTexture(
   );
 }
 
-/** The largest C tile side of the texture path, a multiple of each (TMT below is 64 or 128, TNT 32, 64 or 128). */
+/**
+ * The largest C tile side of the texture path, a multiple of each (TMT below is 64 or 128, TNT 32,
+ * 64 or 128) but 96, which is taken only where it pads M no more than 128 does (sharedRows).
+ */
 const TEXTURE_TILE_MAX = 128;
 
 /**
@@ -349,13 +356,16 @@ export function matmulLaunchLimits(p: Pick<MatmulPlan, 'M' | 'K' | 'transA' | 't
   };
 }
 
+/** C rows a lane of the shared 128-row-class tiles takes: 24 (96-row tiles) where they pad M no more than 32 (128-row tiles) would; see the header. */
+const sharedRows = (M: number) => (Math.ceil(M / 96) * 96 <= Math.ceil(M / 128) * 128 ? 24 : 32);
+
 /** The texture path; false (nothing recorded) when a texture would exceed the adapter's limit. */
 function launchTextureMatmul(a: Resource, b: Resource, c: Resource, plan: MatmulPlan, nBatch: number): boolean {
   const { M, N, K, transA, transB, batchShape } = plan;
   // the 8 lanes along N of one lid.y need the same A texels: on llvmpipe they are one subgroup
   const shareA = profile().subgroupSharing;
   // lanes along M, and C rows and columns per lane (measured on lavapipe, see the header)
-  const [WY, RM, RNT] = shareA ? (M >= 128 ? [4, 32, 8] : [2, 32, N <= 32 ? 4 : 8]) : [8, 8, N > 4 * TEX_LANES * 2 ? 16 : 8];
+  const [WY, RM, RNT] = shareA ? (M >= 128 ? [4, sharedRows(M), 8] : [2, 32, N <= 32 ? 4 : 8]) : [8, 8, N > 4 * TEX_LANES * 2 ? 16 : 8];
   const TMT = WY * RM;
   const TNT = TEX_LANES * RNT;
   const tilesM = Math.ceil(M / TMT);
