@@ -76,11 +76,17 @@ export async function isDirectoryPath(path: string): Promise<boolean> {
   }
 }
 
+/** What a reader by position needs of an open file: a FileHandle, or one that also checksums what is read (checkpoint-files.ts). */
+export interface PositionalFile {
+  stat(): Promise<{ size: number }>;
+  read(buffer: Uint8Array, offset: number, length: number, position: number): Promise<{ bytesRead: number }>;
+}
+
 /**
  * Fills `out` with the open file's bytes from `position`, in reads of at most `chunk` bytes (one
  * read may not pass 2 GiB). The file was sized first, so a short read means it shrank meanwhile.
  */
-export async function readFully(handle: FileHandle, position: number, out: Uint8Array, name: string, chunk = 2 ** 24): Promise<Uint8Array> {
+export async function readFully(handle: PositionalFile, position: number, out: Uint8Array, name: string, chunk = 2 ** 24): Promise<Uint8Array> {
   for (let done = 0; done < out.length; ) {
     const { bytesRead } = await handle.read(out, done, Math.min(chunk, out.length - done), position + done);
     if (bytesRead === 0) throw new Error(`${name}: the file ended ${out.length - done} bytes early (changed while it was read?)`);

@@ -2,7 +2,7 @@
 // `gpt train` writes them, a bare .safetensors file (e.g. one saved by the browser page), or a
 // Hugging Face GPT-2 directory (config.json + model.safetensors, or its shards; src/gpt/hf), read
 // and written.
-import { stat, type FileHandle } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { checkpointTensors, decodeCheckpointMeta, decodeCheckpointTensors, unreadableCheckpoint, type Checkpoint, type CheckpointExtras } from '../gpt/checkpoint.js';
 import { hfCheckpoint, layoutHF, hfModelConfig, HF_FILES, isMaskBuffer, parseShardIndex, shardIndexProblem, type HFWeightsFile } from '../gpt/hf/index.js';
@@ -10,8 +10,8 @@ import type { GPT } from '../gpt/model.js';
 import type { Tokenizer } from '../gpt/tokenizer/index.js';
 import { writeFilesAtomic } from '../io/atomic-file.js';
 import { layoutSafetensors, safetensorsPieces, type Safetensors } from '../io/safetensors.js';
-import { MANIFEST_FILE, withCheckpointFiles, writeCheckpointFiles } from '../io/checkpoint-files.js';
-import { makeDirectories, openRegularFile, pathExists, readRegularFile, unlessMissing } from '../io/regular-files.js';
+import { MANIFEST_FILE, readCheckpointWeights, writeCheckpointFiles } from '../io/checkpoint-files.js';
+import { makeDirectories, openRegularFile, pathExists, readRegularFile, unlessMissing, type PositionalFile } from '../io/regular-files.js';
 import { readSafetensorsFile, safetensorsReader } from './safetensors-file.js';
 
 /**
@@ -62,7 +62,8 @@ export async function loadCheckpoint(path: string): Promise<Checkpoint> {
   // a run's directory may hold a config.json of flags too: its manifest decides
   const isHF = !(await pathExists(join(path, MANIFEST_FILE))) && (await pathExists(join(path, HF_FILES.config)));
   if (isHF) return loadHFModel(path);
-  return withCheckpointFiles(path, (weights) => readCheckpointFrom(weights, path));
+  // read once, checksummed as read: a damaged file is refused before any of it is returned
+  return readCheckpointWeights(path, (weights) => readCheckpointFrom(weights, path));
 }
 
 /**
@@ -70,7 +71,7 @@ export async function loadCheckpoint(path: string): Promise<Checkpoint> {
  * cannot be read at once), its metadata checked first: a file that is no checkpoint of ours is
  * refused before its tensors are read.
  */
-async function readCheckpointFrom(handle: FileHandle, source: string): Promise<Checkpoint> {
+async function readCheckpointFrom(handle: PositionalFile, source: string): Promise<Checkpoint> {
   const unreadable = (e: unknown) => {
     throw unreadableCheckpoint(source, e);
   };

@@ -2,8 +2,7 @@
 // buffer stops at Node's limits (2 GiB for a read, 4 GiB for a Buffer): gpt2-large's 3.2 GB
 // model.safetensors, gpt2-xl's 6.4 GB. Read this way it needs no more memory than the tensors kept,
 // and tensors that are not wanted (GPT-2's causal-mask buffers) are not read at all.
-import type { FileHandle } from 'node:fs/promises';
-import { openRegularFile, readFully } from '../io/regular-files.js';
+import { openRegularFile, readFully, type PositionalFile } from '../io/regular-files.js';
 import { decodeSafetensorsTensor, emptySafetensorsTensor, parseSafetensorsHeader, safetensorsHeaderLength, type Safetensors, type SafetensorsEntry, type SafetensorsTensor } from '../io/safetensors.js';
 
 /**
@@ -31,7 +30,7 @@ export interface SafetensorsReader {
 }
 
 /** Reads and checks the header of the safetensors file open as `handle`. */
-export async function safetensorsReader(handle: FileHandle): Promise<SafetensorsReader> {
+export async function safetensorsReader(handle: PositionalFile): Promise<SafetensorsReader> {
   const { size } = await handle.stat();
   const headerLength = safetensorsHeaderLength(await readAt(handle, 0, Math.min(8, size)), size);
   const dataStart = 8 + headerLength;
@@ -50,7 +49,7 @@ export async function safetensorsReader(handle: FileHandle): Promise<Safetensors
 }
 
 /** One tensor from its bytes at `position`, read straight into its array where it is held as stored (F32: no second copy). */
-async function readTensor(handle: FileHandle, entry: SafetensorsEntry, position: number): Promise<SafetensorsTensor> {
+async function readTensor(handle: PositionalFile, entry: SafetensorsEntry, position: number): Promise<SafetensorsTensor> {
   const inPlace = emptySafetensorsTensor(entry);
   if (!inPlace) return decodeSafetensorsTensor(entry, await readAt(handle, position, entry.end - entry.begin));
   await readInto(handle, position, inPlace.bytes);
@@ -58,7 +57,7 @@ async function readTensor(handle: FileHandle, entry: SafetensorsEntry, position:
 }
 
 /** `length` bytes of the file from `position`. */
-const readAt = (handle: FileHandle, position: number, length: number) => readInto(handle, position, new Uint8Array(length));
+const readAt = (handle: PositionalFile, position: number, length: number) => readInto(handle, position, new Uint8Array(length));
 
 /** Fills `out` with the file's bytes from `position`, in CHUNK-sized reads. */
-const readInto = (handle: FileHandle, position: number, out: Uint8Array) => readFully(handle, position, out, 'safetensors', CHUNK);
+const readInto = (handle: PositionalFile, position: number, out: Uint8Array) => readFully(handle, position, out, 'safetensors', CHUNK);
