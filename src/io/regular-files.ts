@@ -95,6 +95,19 @@ export async function readFully(handle: PositionalFile, position: number, out: U
   return out;
 }
 
+/** Why a path could not be read, in words rather than an errno code alone (ENOENT says little to most). */
+export function unreadableReason(e: unknown): string {
+  const code = (e as NodeJS.ErrnoException).code;
+  const words: Record<string, string> = {
+    ENOENT: 'it does not exist',
+    ENOTDIR: 'a directory on its path is a file',
+    EISDIR: 'it is a directory',
+    EACCES: 'permission denied',
+    EPERM: 'permission denied',
+  };
+  return (code && words[code]) || (e as Error).message;
+}
+
 /** The result, or null where the file does not exist. */
 export function unlessMissing<T>(pending: Promise<T>): Promise<T | null> {
   return pending.catch((e: NodeJS.ErrnoException) => {

@@ -35,6 +35,13 @@ export async function writeCheckpointTensors(dir: string, { tensors, metadata }:
   return weightsBytes;
 }
 
+/** Where `path` is a bare GPT-2 model name, which nanoGPT's --init-from downloads: how to fetch it, since nothing is downloaded here. */
+export function hubNameHint(path: string): string {
+  return /^gpt2(-medium|-large|-xl)?$/.test(path)
+    ? ` (nothing is downloaded: fetch the Hugging Face directory, e.g. \`huggingface-cli download ${path} config.json model.safetensors tokenizer.json --local-dir ${path}\`, and give its path)`
+    : '';
+}
+
 /**
  * Reads a checkpoint directory (its current weights, checksum-checked), a bare .safetensors
  * checkpoint file, or a Hugging Face GPT-2 directory (as a checkpoint without training state).
@@ -44,11 +51,7 @@ export async function loadCheckpoint(path: string): Promise<Checkpoint> {
   try {
     isDir = (await stat(path)).isDirectory();
   } catch {
-    // nanoGPT's --init-from takes these names and downloads OpenAI's weights
-    const hub = /^gpt2(-medium|-large|-xl)?$/.test(path)
-      ? ` (nothing is downloaded: fetch the Hugging Face directory, e.g. \`huggingface-cli download ${path} config.json model.safetensors tokenizer.json --local-dir ${path}\`, and give its path)`
-      : '';
-    throw new Error(`no checkpoint at ${path}${hub}`);
+    throw new Error(`no checkpoint at ${path}${hubNameHint(path)}`);
   }
   if (!isDir) {
     if (basename(path) === MANIFEST_FILE) throw new Error(`${path} is the manifest of the checkpoint in ${dirname(path)}: give the directory`);
