@@ -6,7 +6,7 @@
 // from the table below, written from each flag's documentation. The CLI runs in-process; one case
 // runs as a real process, to see stderr as the shell does.
 import { chmodSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { expectOneLine, gpt, runGpt, tempDir } from './cli-helpers.js';
 
@@ -17,7 +17,7 @@ writeFileSync(corpus, 'hello there, a line of text to train on\n'.repeat(50));
 
 /** What a flag takes, as its --help says: a file, directory, file-or-directory or checkpoint to read; a file or directory to write. */
 type Takes = 'file' | 'directory' | 'file or directory' | 'checkpoint' | 'new file' | 'new directory';
-type Case = 'missing' | 'under a file' | 'a directory' | 'a file' | 'an empty file' | 'an unreadable file' | 'an empty directory';
+type Case = 'missing' | 'in a missing directory' | 'under a file' | 'a directory' | 'a file' | 'an empty file' | 'an unreadable file' | 'an empty directory';
 
 /** [command, flag ('RUN': plot's runs), what it takes, the other arguments] */
 const FLAGS: [string, string, Takes, string[]][] = [
@@ -53,6 +53,7 @@ const FLAGS: [string, string, Takes, string[]][] = [
 ];
 
 const root = process.getuid?.() === 0;
+const missingDir = join(dir, 'no-dir', 'inside');
 const reads = (takes: Takes) => !takes.startsWith('new');
 
 const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
@@ -66,6 +67,9 @@ function verdict(takes: Takes, c: Case, file: string): { names: string } | { got
   switch (c) {
     case 'missing':
       return reads(takes) ? { names: ', which does not exist' } : null; // created
+    case 'in a missing directory':
+      if (takes === 'new file') return { names: `, whose directory ${dirname(missingDir)} does not exist` };
+      return reads(takes) ? { names: ', which does not exist' } : null; // created with its parents
     case 'under a file':
       return { names: `, under ${file}, which is a regular file, not a directory` };
     case 'a directory':
@@ -86,6 +90,7 @@ describe('a path flag given a path that cannot be what it takes', () => {
     const file = join(dir, 'file.txt');
     const paths: Record<Case, string> = {
       missing: join(dir, 'missing'),
+      'in a missing directory': missingDir,
       'under a file': join(file, 'below'),
       'a directory': join(dir, 'empty-dir'),
       'a file': file,

@@ -52,6 +52,8 @@ export function pathFlagProblem(name: string, value: string, flag: PathFlag): st
     if (!['ENOENT', 'ENOTDIR'].includes(code)) return `${name} names ${value}, which cannot be looked at (${code || (e as Error).message})`;
     const blocker = nonDirectoryAbove(path);
     if (blocker) return `${name} names ${value}, under ${blocker.path}, which is ${kindOf(blocker.stats)}, not a directory`;
+    // a directory to write is created with its parents; a file is written into a directory that is there
+    if (rule.use === 'new file' && statOrNull(dirname(path)) === null) return `${name} names ${value}, whose directory ${dirname(path)} does not exist`;
     return writes ? null : `${name} names ${value}, which does not exist${rule.use === 'checkpoint' ? hubNameHint(path) : ''}`;
   }
   const wanted = rule.use === 'file' || rule.use === 'new file' ? s.isFile() : rule.use === 'directory' || rule.use === 'new directory' ? s.isDirectory() : s.isFile() || s.isDirectory();
