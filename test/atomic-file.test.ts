@@ -12,7 +12,8 @@ import { fileURLToPath } from 'node:url';
 import { crc32 as zlibCrc32 } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeFileAtomic } from '../src/io/atomic-file.js';
-import { writeCheckpointFiles, MANIFEST_FILE } from '../src/io/checkpoint-files.js';
+import { readCheckpointWeights, writeCheckpointFiles, MANIFEST_FILE } from '../src/io/checkpoint-files.js';
+import type { PositionalFile } from '../src/io/regular-files.js';
 import { crc32, crcHex } from '../src/io/checksum.js';
 import { parseSafetensors, serializeSafetensors } from '../src/io/safetensors.js';
 import { readCheckpointFiles } from './helpers.js';
@@ -229,6 +230,37 @@ describe('checkpoint files', () => {
       await breakIt(join(dir, name), join(dir, MANIFEST_FILE));
       await expect(readCheckpointFiles(dir), what).rejects.toThrow(`checkpoint at ${dir} is`);
       await expect(readCheckpointFiles(dir), what).rejects.toThrow(message(name));
+    }
+  });
+
+  it('readCheckpointWeights checks the CRC-32 of the whole file, however the reader went through it, before its result or error', async () => {
+    const bytes = Uint8Array.from({ length: 1000 }, (_, i) => (i * 37) % 251);
+    type Reader = (f: PositionalFile) => Promise<string>;
+    const readAll = (step: number, from = 0, length = step) => async (f: PositionalFile) => {
+      const out = new Uint8Array(1000);
+      for (let at = from; at < 1000; at += step) await f.read(out, at, Math.min(length, 1000 - at), at);
+      return Buffer.from(out.subarray(from)).toString('hex');
+    };
+    const readers: [string, Reader, (intact: Uint8Array) => string][] = [
+      ['in one read', readAll(1000), (b) => Buffer.from(b).toString('hex')],
+      ['in 7-byte reads', readAll(7), (b) => Buffer.from(b).toString('hex')],
+      ['the second half only', readAll(100, 500), (b) => Buffer.from(b.subarray(500)).toString('hex')],
+      ['in overlapping reads', readAll(7, 0, 10), (b) => Buffer.from(b).toString('hex')],
+      ['twice over', async (f) => (await readAll(3)(f), readAll(5, 1)(f)), (b) => Buffer.from(b.subarray(1)).toString('hex')],
+      ['nothing', async () => 'none', () => 'none'],
+      ['the first bytes, then failing', async (f) => (await f.read(new Uint8Array(8), 0, 8, 0), Promise.reject(new Error('bad header'))), () => 'bad header'],
+    ];
+    for (const at of [null, 0, 7, 499, 500, 999]) {
+      const dir = await freshDir();
+      const { weights: name, weightsCrc32 } = await writeCheckpointFiles(dir, bytes);
+      const stored = Uint8Array.from(bytes);
+      if (at !== null) stored[at]! ^= 0x21;
+      await writeFile(join(dir, name), stored);
+      for (const [how, reader, expected] of readers) {
+        const outcome = await readCheckpointWeights(dir, reader).catch((e: Error) => e.message);
+        const mismatch = `checkpoint at ${dir} is corrupt: weights checksum mismatch (${name} has CRC-32 ${crcHex(zlibCrc32(stored))}, checkpoint.json records ${weightsCrc32})`;
+        expect(outcome, `${how}, byte ${at} changed`).toBe(at === null ? expected(bytes) : mismatch);
+      }
     }
   });
 });

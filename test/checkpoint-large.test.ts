@@ -7,7 +7,8 @@ import { closeSync, openSync, readdirSync, readFileSync, readSync, rmSync, statS
 import { join } from 'node:path';
 import { crc32 as zlibCrc32 } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { checkpointSafetensors, CHECKPOINT_FORMAT, decodeCheckpoint, encodeCheckpoint, type Checkpoint } from '../src/gpt/checkpoint.js';
+import { checkpointSafetensors, CHECKPOINT_FORMAT, decodeCheckpoint, encodeCheckpoint, modelFromCheckpoint, type Checkpoint } from '../src/gpt/checkpoint.js';
+import { device } from '../src/device/device.js';
 import { GPT } from '../src/gpt/model.js';
 import { CharTokenizer } from '../src/gpt/tokenizer/index.js';
 import { MANIFEST_FILE, writeCheckpointFiles, type CheckpointManifest } from '../src/io/checkpoint-files.js';
@@ -15,12 +16,18 @@ import { loadCheckpoint, saveCheckpoint, writeCheckpointTensors } from '../src/n
 import { tempDir } from './cli-helpers.js';
 import { seededValues, setupDevice } from './helpers.js';
 
-/** Runs once, just after the next weights file is opened (before it is checked and read). */
-const afterOpen = vi.hoisted(() => ({ hook: null as (() => Promise<void>) | null }));
+/** Runs once, just after the next weights file is opened (before it is checked and read); and the bytes read from files opened so. */
+const afterOpen = vi.hoisted(() => ({ hook: null as (() => Promise<void>) | null, bytesRead: 0 }));
 vi.mock('../src/io/regular-files.js', async (importOriginal) => {
   const real = await importOriginal<typeof import('../src/io/regular-files.js')>();
   const openRegularFile: typeof real.openRegularFile = async (path) => {
     const handle = await real.openRegularFile(path);
+    const read = handle.read.bind(handle) as (...args: unknown[]) => Promise<{ bytesRead: number }>;
+    handle.read = (async (...args: unknown[]) => {
+      const result = await read(...args);
+      afterOpen.bytesRead += result.bytesRead;
+      return result;
+    }) as typeof handle.read;
     const hook = afterOpen.hook;
     afterOpen.hook = null;
     await hook?.();
@@ -65,6 +72,60 @@ describe('a small checkpoint', () => {
     const bare = join(dir, 'bare.safetensors');
     writeFileSync(bare, bytes);
     expect(await loadCheckpoint(bare)).toEqual({ ...want, source: bare });
+  });
+
+  it('read once, checksummed as read: a damaged byte anywhere is refused with the checksum error, nothing reaching the GPU; intact, it loads equal', async () => {
+    const ck = join(dir, 'damaged');
+    const names = [...model.namedParameters()].map(([name]) => name);
+    const moments = { m: new Map<string, Float32Array>(), v: new Map<string, Float32Array>() };
+    for (const [i, [name, p]] of [...model.namedParameters()].entries()) {
+      moments.m.set(name, Float32Array.from(seededValues(p.size, 100 + i)));
+      moments.v.set(name, Float32Array.from(seededValues(p.size, 200 + i), Math.abs));
+    }
+    await saveCheckpoint(ck, model, tokenizer, { moments, val: 2.5 });
+    const { weights, weightsCrc32 } = manifestOf(ck);
+    const file = join(ck, weights);
+    const bytes = readFileSync(file);
+    // where things lie, from the safetensors layout read here by hand
+    const headerLength = Number(bytes.readBigUInt64LE(0));
+    const header = JSON.parse(bytes.subarray(8, 8 + headerLength).toString('utf8')) as Record<string, { data_offsets: [number, number] }>;
+    const dataAt = (name: string) => 8 + headerLength + header[name]!.data_offsets[0];
+    const val = '\\"val\\":2.5'; // in the metadata, a JSON string inside the header
+    const valAt = bytes.indexOf(val) + val.length - 1;
+    expect(valAt).toBeGreaterThan(8 + val.length);
+
+    // intact: the weights read once, the values saved bit for bit
+    afterOpen.bytesRead = 0;
+    const back = await loadCheckpoint(ck);
+    expect(afterOpen.bytesRead).toBe(bytes.length);
+    for (const [name, p] of model.namedParameters()) expect(bytesOf(back.weights.get(name)!.data).equals(bytesOf(await p.toArray())), name).toBe(true);
+    for (const kind of ['m', 'v'] as const) {
+      for (const name of names) expect(bytesOf(back.optimizer![kind].get(name)!).equals(bytesOf(moments[kind].get(name)!)), `${kind} ${name}`).toBe(true);
+    }
+
+    const nan = Buffer.from(new Float32Array([NaN]).buffer);
+    const cases: [string, number, Buffer][] = [
+      ['the header length', 1, Buffer.from([bytes[1]! ^ 0x40])], // runs past the file: unreadable
+      ['the header JSON', 8, Buffer.from('[')], // not an object
+      ['the metadata, still valid', valAt, Buffer.from('7')], // val 2.7: reads fine
+      ['a weight, made NaN', dataAt('h.0.attn.c_attn.weight') + 8, nan], // refused as non-finite, unchecked
+      ['a weight', dataAt('wte.weight') + 1, Buffer.from([bytes[dataAt('wte.weight') + 1]! ^ 1])],
+      ['a moment', dataAt(`optim.v.${names.at(-1)}`) + 2, Buffer.from([bytes[dataAt(`optim.v.${names.at(-1)}`) + 2]! ^ 4])],
+      ['the last byte', bytes.length - 1, Buffer.from([bytes.at(-1)! ^ 0x80])],
+    ];
+    for (const [what, at, patch] of cases) {
+      const damaged = Buffer.from(bytes);
+      patch.copy(damaged, at);
+      expect(damaged.equals(bytes), what).toBe(false);
+      writeFileSync(file, damaged);
+      const crc = zlibCrc32(damaged).toString(16).padStart(8, '0');
+      const live = device().memory().liveBytes;
+      const error = await loadCheckpoint(ck).then((c) => modelFromCheckpoint(c).model.dispose(), (e: Error) => e.message);
+      expect(error, what).toBe(`checkpoint at ${ck} is corrupt: weights checksum mismatch (${weights} has CRC-32 ${crc}, checkpoint.json records ${weightsCrc32})`);
+      expect(device().memory().liveBytes, what).toBe(live);
+    }
+    writeFileSync(file, bytes);
+    expect((await loadCheckpoint(ck)).meta.val).toBe(2.5);
   });
 
   it('checks and reads the weights it opened, whole, when a save deletes them meanwhile', async () => {

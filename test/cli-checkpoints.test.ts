@@ -217,13 +217,15 @@ describe('gpt train and its --out-dir', () => {
 
   it('a run that fails early leaves neither a lock nor an empty --out-dir', async () => {
     const out = fresh();
-    const r = await gpt('train', '--data', join(dir, 'no-such.txt'), '--out-dir', out);
-    expectOneLine(r, 1, /cannot read .*no-such\.txt: ENOENT$/);
+    const noData = join(dir, 'no-data'); // found wanting only when read
+    mkdirSync(noData);
+    const r = await gpt('train', '--data', noData, '--out-dir', out);
+    expectOneLine(r, 1, /cannot read prepared data in .*no-data \(it holds no meta\.json\); run `gpt prepare` first$/);
     expect(existsSync(out)).toBe(false);
     // an --out-dir below a file: said as such, not as the ENOTDIR of a stat
     const file = join(dir, 'a-file');
     writeFileSync(file, 'x');
-    expectOneLine(await gpt('train', '--data', corpus, '--out-dir', join(file, 'run')), 1, new RegExp(`^gpt train: cannot create directory ${join(file, 'run')}: ${file} is a regular file$`));
+    expectOneLine(await gpt('train', '--data', corpus, '--out-dir', join(file, 'run')), 2, new RegExp(`^gpt train: flag --out-dir names ${join(file, 'run')}, under ${file}, which is a regular file, not a directory$`));
   });
 
   it('a model too large for the adapter is an error naming the sizes and the limit', async () => {
@@ -397,7 +399,7 @@ describe('gpt train and its --out-dir', () => {
   it('an empty text is an error for prepare and train', async () => {
     const empty = join(dir, 'empty.txt');
     writeFileSync(empty, '');
-    expectOneLine(await gpt('prepare', '--data', empty, '--out-dir', fresh()), 1, /empty\.txt is empty: there is no text to train on$/);
+    expectOneLine(await gpt('prepare', '--data', empty, '--out-dir', fresh()), 2, /flag --data names \S+empty\.txt, which is empty$/);
     const one = join(dir, 'one-char.txt');
     writeFileSync(one, 'x');
     const failed = fresh();
@@ -409,7 +411,7 @@ describe('gpt train and its --out-dir', () => {
       expectOneLine(await gpt('prepare', '--data', bom, '--tokenizer', tokenizer, '--out-dir', fresh()), 1, /^gpt prepare: \S+bom-only\.txt is empty: there is no text to train on$/);
     }
     const out = fresh();
-    expectOneLine(await gpt('train', '--data', empty, '--out-dir', out), 1, /empty\.txt is empty/);
+    expectOneLine(await gpt('train', '--data', empty, '--out-dir', out), 2, /flag --data names \S+empty\.txt, which is empty$/);
     expect(existsSync(out)).toBe(false);
   });
 
@@ -436,7 +438,7 @@ describe('gpt train and its --out-dir', () => {
     const empty = join(dir, 'empty-prompt.txt');
     writeFileSync(empty, '');
     const fromFile = await gpt('sample', '--out-dir', fixture, '--start', `FILE:${empty}`, '--max-new-tokens', '2');
-    expectOneLine(fromFile, 2, new RegExp(`^gpt sample: flag --start FILE:${empty} names an empty file$`));
+    expectOneLine(fromFile, 2, new RegExp(`^gpt sample: flag --start names FILE:${empty}, which is empty$`));
     expectOneLine(await gpt('sample', '--out-dir', fixture, '--start', 'FILE:'), 2, /^gpt sample: flag --start FILE: names no file: give FILE:path$/);
   });
 

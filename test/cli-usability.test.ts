@@ -1,7 +1,7 @@
 // What a newcomer meets on the command line: flag spellings (kebab, snake, camel; booleans with an
 // explicit value), nanoGPT's names and Python config files pointed at ours, --help that documents every flag with one default, an ETA that ignores shader
 // compilation and never reads "4m60s", and Dawn's adapter notices hidden unless --verbose.
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { text } from 'node:stream/consumers';
@@ -171,8 +171,11 @@ describe("Dawn's adapter notices", () => {
 
   it('the command run behind the filter keeps its exit code and output', async () => {
     const dir = tempDir('cli-launch');
-    const bad = await runGpt(['sample', '--out-dir', join(dir, 'none')], 60_000, 'launcher');
-    expect([bad.code, bad.err]).toEqual([1, `gpt sample: no checkpoint at ${join(dir, 'none')}\n`]);
+    const broken = join(dir, 'broken'); // a checkpoint found wanting when read: exit code 1
+    mkdirSync(broken);
+    writeFileSync(join(broken, 'checkpoint.json'), '{}');
+    const bad = await runGpt(['sample', '--out-dir', broken], 60_000, 'launcher');
+    expect([bad.code, bad.err]).toEqual([1, `gpt sample: checkpoint at ${broken} is corrupt: checkpoint.json field "weights" must be a file name in the checkpoint directory, got undefined\n`]);
     const usage = await runGpt(['train', '--max-iters', '0'], 60_000, 'launcher');
     expect([usage.code, usage.err]).toEqual([2, "gpt train: flag --max-iters must be an integer >= 1, got '0'\n"]);
   });

@@ -4,7 +4,7 @@
 // The verdicts come from the table of allowed ranges below, written from the documentation of each
 // flag, not from the code's own range table. The CLI runs in-process; a few cases run as real
 // processes to check the exit code and stderr as the shell sees them.
-import { existsSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { gpt, runGpt, tempDir } from './cli-helpers.js';
@@ -76,16 +76,26 @@ const VALUES = ['0', '-1', '1.5', 'NaN', '1e400', ''];
 const sandbox = tempDir('cli-validation');
 const missing = join(sandbox, 'missing.txt');
 
+// Inputs that pass the look at paths as flags are parsed, and are refused when read: a directory
+// holding no data, and one whose checkpoint.json is no manifest. Outside the sandbox, which
+// nothing may write to.
+const stops = tempDir('cli-validation-stops');
+const noData = join(stops, 'no-data');
+const badCheckpoint = join(stops, 'bad-checkpoint');
+mkdirSync(noData);
+mkdirSync(badCheckpoint);
+writeFileSync(join(badCheckpoint, 'checkpoint.json'), '{}');
+
 /** Flags that make a run whose settings pass stop right after validation, with exit code 1. */
 function stopper(command: string, flag: string): string[] {
   const out = ['--out-dir', join(sandbox, 'out')];
   const bpe = flag === 'vocab-size' ? ['--tokenizer', 'bpe'] : [];
-  if (command === 'train' || command === 'prepare') return [...out, '--data', missing, ...bpe];
-  if (command === 'distill') return [...out, '--data', missing, '--teacher', missing, ...bpe];
-  if (command === 'serve') return ['--root', join(sandbox, 'no-root')];
-  if (command === 'bench-generate') return ['--init-from', join(sandbox, 'out')];
-  if (command === 'prune') return [...out, '--init-from', join(sandbox, 'no-checkpoint')];
-  return out; // sample, eval: no checkpoint there
+  if (command === 'train' || command === 'prepare') return [...out, '--data', noData, ...bpe];
+  if (command === 'distill') return [...out, '--data', noData, '--teacher', badCheckpoint, ...bpe];
+  if (command === 'serve') return ['--root', noData, '--checkpoint', badCheckpoint];
+  if (command === 'bench-generate') return ['--init-from', badCheckpoint];
+  if (command === 'prune') return [...out, '--init-from', badCheckpoint];
+  return ['--out-dir', badCheckpoint]; // sample, eval
 }
 
 const camel = (s: string) => s.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
@@ -98,8 +108,8 @@ function expectRefused(r: { code: number; err: string }, name: string | RegExp, 
 }
 
 function expectAccepted(r: { code: number; err: string }, what: string) {
-  expect(r.code, `${what}: ${r.err}`).toBe(1); // stopped by the missing data / checkpoint / root
-  expect(r.err, what).toMatch(/cannot read|no checkpoint|nothing to serve/);
+  expect(r.code, `${what}: ${r.err}`).toBe(1); // stopped by the data or checkpoint found wanting when read
+  expect(r.err, what).toMatch(/cannot read prepared data|holds no files|checkpoint at .* is corrupt/);
 }
 
 describe('every numeric flag is range-checked', () => {

@@ -105,16 +105,16 @@ describe('gpt CLI', () => {
     const num = await gpt('train', '--max-iters', 'many');
     expect(num.err).toBe("gpt train: flag --max-iters expects a decimal number, got 'many'");
     const missing = await gpt('sample', '--out-dir', join(dir, 'nothing-here'));
-    expect(missing.code).toBe(1);
-    expect(missing.err).toMatch(/^gpt sample: no checkpoint at .*nothing-here$/);
+    expect(missing.code).toBe(2);
+    expect(missing.err).toMatch(/^gpt sample: flag --out-dir names .*nothing-here, which does not exist$/);
     // nanoGPT's --init-from gpt2-medium downloads the weights: say how to get them
     const hub = await gpt('sample', '--init-from', 'gpt2-medium');
     expect([hub.code, hub.err]).toEqual([
-      1,
-      'gpt sample: no checkpoint at gpt2-medium (nothing is downloaded: fetch the Hugging Face directory, e.g. `huggingface-cli download gpt2-medium config.json model.safetensors tokenizer.json --local-dir gpt2-medium`, and give its path)',
+      2,
+      'gpt sample: flag --init-from names gpt2-medium, which does not exist (nothing is downloaded: fetch the Hugging Face directory, e.g. `huggingface-cli download gpt2-medium config.json model.safetensors tokenizer.json --local-dir gpt2-medium`, and give its path)',
     ]);
     const unreadable = await gpt('prepare', '--data', join(dir, 'missing.txt'), '--out-dir', join(dir, 'x'));
-    expect(unreadable.err).toMatch(/^gpt prepare: cannot read .*missing\.txt: ENOENT$/);
+    expect(unreadable.err).toMatch(/^gpt prepare: flag --data names .*missing\.txt, which does not exist$/);
     const unknown = await gpt('fly');
     expect(unknown.code).toBe(2);
     expect(unknown.err).toMatch(/^gpt: unknown command 'fly'/);

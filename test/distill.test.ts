@@ -138,7 +138,7 @@ describe('gpt distill', () => {
   it('refuses, in one line and before writing anything, what cannot be distilled', async () => {
     const out = join(dir, 'refused');
     expectOneLine(await distill('--out-dir', out), 2, /--teacher DIR is required/);
-    expectOneLine(await distill('--teacher', join(dir, 'nowhere'), '--out-dir', out), 1, /no checkpoint at/);
+    expectOneLine(await distill('--teacher', join(dir, 'nowhere'), '--out-dir', out), 2, /flag --teacher names \S+nowhere, which does not exist$/);
     expectOneLine(await distill('--teacher', teacherDir, '--block-size', '32', '--out-dir', out), 2, /--block-size 32 exceeds the teacher's block size 16/);
     expectOneLine(await distill('--teacher', teacherDir, '--tokenizer', 'bpe', '--out-dir', out), 2, /--tokenizer bpe differs from the char tokenizer of the teacher/);
     for (const [flag, value] of [['--temperature', '0'], ['--temperature', '1e6'], ['--alpha', '1.5']]) expectOneLine(await distill('--teacher', teacherDir, flag!, value!, '--out-dir', out), 2, new RegExp(`flag ${flag}`));

@@ -165,8 +165,8 @@ describe('gpt plot', () => {
     const none = await gpt('plot', '--out', out);
     expect([none.code, none.err]).toEqual([2, 'gpt plot: name one or more runs: a directory written by `gpt train`, or its log.jsonl']);
     const missing = await gpt('plot', join(dir, 'nowhere'));
-    expect(missing.code).toBe(1);
-    expect(missing.err).toMatch(/^gpt plot: cannot read .*nowhere: ENOENT$/);
+    expect(missing.code).toBe(2);
+    expect(missing.err).toMatch(/^gpt plot: RUN names .*nowhere, which does not exist$/);
     const axis = await gpt('plot', join(dir, 'first'), '--x', 'tokens');
     expect([axis.code, axis.err]).toEqual([2, "gpt plot: flag --x must be one of both, step, time, got 'tokens'"]);
   });

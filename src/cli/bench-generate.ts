@@ -30,6 +30,7 @@ const DEFAULTS = {
 };
 const FLAGS: FlagSpec<typeof DEFAULTS> = {
   defaults: DEFAULTS,
+  paths: { initFrom: 'checkpoint' },
   ranges: {
     promptTokens: POSITIVE_INT,
     newTokens: { int: true, min: 2 },

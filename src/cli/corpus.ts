@@ -9,7 +9,7 @@ import { constants } from 'node:buffer';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join, sep } from 'node:path';
 import { createRequire } from 'node:module';
-import { isDirectoryPath, openRegularFile, readRegularFile } from '../io/regular-files.js';
+import { isDirectoryPath, openRegularFile, readRegularFile, unreadableReason } from '../io/regular-files.js';
 
 export const BUILTIN_CORPUS = 'builtin:webdocs';
 
@@ -35,7 +35,7 @@ export async function loadCorpus(source: string, limits: DownloadLimits = DOWNLO
     try {
       bytes = await readRegularFile(source);
     } catch (e) {
-      throw new Error(`cannot read ${source}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+      throw new Error(`cannot read ${source}: ${unreadableReason(e)}`);
     }
   }
   try {
@@ -119,7 +119,7 @@ async function openSource(path: string) {
   try {
     return await openRegularFile(path);
   } catch (e) {
-    throw new Error(`cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    throw new Error(`cannot read ${path}: ${unreadableReason(e)}`);
   }
 }
 

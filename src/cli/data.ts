@@ -108,16 +108,6 @@ export async function newTokenizer(text: string | AsyncIterable<string>, opts: T
 }
 
 /**
- * Refuses a --data-dir that names a file: read as a text, it would quietly stand for --data (a
- * missing path is left to the reader, which names it).
- */
-export async function checkDataDirFlag(dir: string): Promise<void> {
-  if (dir && (await pathExists(dir)) && !(await isDirectoryPath(dir))) {
-    throw new UsageError(`flag --data-dir takes a directory of prepared data (\`gpt prepare\`'s, or nanoGPT's), got the file ${dir}: give a text file as --data`);
-  }
-}
-
-/**
  * A run's tokens from `source`: a directory written by `gpt prepare`, or a text (a file, a URL,
  * builtin:webdocs) tokenized now, with the `existing` tokenizer when there is one.
  */
@@ -269,7 +259,8 @@ export async function loadDataset(dir: string): Promise<Dataset> {
       : texts // a directory of documents, as nanoGPT's openwebtext starts
         ? `\`gpt prepare --data ${shellWord(dir)} --out-dir OUT\` tokenizes its files as documents, then pass OUT/data`
         : 'run `gpt prepare` first';
-    throw new Error(`cannot read prepared data in ${dir} (${(e as Error).message}); ${next}`);
+    const why = (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'it holds no meta.json' : (e as Error).message;
+    throw new Error(`cannot read prepared data in ${dir} (${why}); ${next}`);
   }
   let meta: unknown;
   try {

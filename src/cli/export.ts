@@ -6,11 +6,13 @@ import { modelFromCheckpoint } from '../gpt/checkpoint.js';
 import { hfLayoutProblem } from '../gpt/hf/index.js';
 import { loadCheckpoint, saveHFModel } from '../node/checkpoint-dir.js';
 import { flagHelp, noPositional, parseFlags, UsageError, type FlagSpec } from './flags.js';
+import { CHECKPOINT_OR_KEYWORD } from './path-flags.js';
 import { floatCheckpoint } from './float-checkpoint.js';
 
 const EXPORT_DEFAULTS = { outDir: 'out', initFrom: 'resume', to: '' };
 const EXPORT_FLAGS: FlagSpec<typeof EXPORT_DEFAULTS> = {
   defaults: EXPORT_DEFAULTS,
+  paths: { outDir: 'checkpoint', initFrom: CHECKPOINT_OR_KEYWORD, to: 'new directory' },
   ranges: {},
   docs: {
     outDir: 'the checkpoint: a directory written by `gpt train`, or a .safetensors file',

@@ -6,6 +6,7 @@
 // flag alone means true and takes an explicit true/false after it. Unknown flags and bad values are
 // one-line usage errors.
 import { describeRange, settingProblem, show, type Range, type RangesOf } from '../io/value-ranges.js';
+import { pathFlagProblem, type PathFlag } from './path-flags.js';
 
 export class UsageError extends Error {}
 
@@ -22,6 +23,8 @@ export interface FlagSpec<T extends Record<string, unknown>> {
   defaultsShown?: { [K in keyof T]?: string };
   /** Other programs' names (by key) that are no setting here, each with what to give instead. */
   foreign?: Record<string, string>;
+  /** The settings that name paths, and what each takes: a value given is looked at once every value has passed its own check (checkPathSettings). */
+  paths?: { [K in keyof T]?: PathFlag };
 }
 
 const kebab = (s: string) => s.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
@@ -35,9 +38,11 @@ const BOOLEAN_LIKE = /^(true|false|[01])$/;
 /** A decimal number, as JSON writes one and a person types one (+1, .5, 1.); not hex, octal, binary or Infinity. */
 const DECIMAL = /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i;
 
+/** The flags in `args`, each value checked; then the paths given, unless `checkPaths` is false (a caller with more settings to read first). */
 export function parseFlags<T extends Record<string, unknown>>(
   args: string[],
   spec: FlagSpec<T>,
+  checkPaths = true,
 ): { values: T; positional: string[]; given: Set<keyof T & string> } {
   const values: Record<string, unknown> = { ...spec.defaults };
   const positional: string[] = [];
@@ -66,6 +71,7 @@ export function parseFlags<T extends Record<string, unknown>>(
     values[key] = value;
     given.add(key);
   }
+  if (checkPaths) checkPathSettings(spec, values as T, given);
   return { values: values as T, positional, given };
 }
 
@@ -81,6 +87,18 @@ export function checkSetting<T extends Record<string, unknown>>(spec: FlagSpec<T
   if (problem) throw new UsageError(problem);
   const choices = spec.choices?.[key];
   if (choices && !choices.includes(value as string)) throw new UsageError(`${name} must be one of ${choices.join(', ')}, got ${shown ?? show(value)}`);
+}
+
+/**
+ * Looks at the paths the settings `keys` name (path-flags.ts), once every value has passed its own
+ * check: a bad number is refused before any path is looked at. `name` names a setting in errors.
+ */
+export function checkPathSettings<T extends Record<string, unknown>>(spec: FlagSpec<T>, values: T, keys: Iterable<string>, name = (key: string) => `flag ${flagName(key)}`): void {
+  for (const key of keys) {
+    const rule = spec.paths?.[key];
+    const problem = rule && pathFlagProblem(name(key), values[key] as string, rule);
+    if (problem) throw new UsageError(problem);
+  }
 }
 
 function convert(name: string, raw: string, def: unknown): unknown {

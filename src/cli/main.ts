@@ -119,11 +119,14 @@ export async function main(argv: string[]): Promise<number> {
   try {
     return await cmd.run(args);
   } catch (e) {
-    console.error(`gpt ${name}: ${shortened((e as Error).message)}`);
+    console.error(`gpt ${name}: ${shortened(onOneLine((e as Error).message))}`);
     if (showStack) console.error(e);
     return e instanceof UsageError ? 2 : e instanceof TrainingDivergedError ? 3 : 1;
   }
 }
+
+/** A message on one line: a line break it quotes (a JSON parser quoting a file's text) written as \n. */
+const onOneLine = (message: string) => message.replace(/\r?\n/g, '\\n');
 
 /**
  * A message of readable length: errors quote what a file holds, and a forged file's value can be a

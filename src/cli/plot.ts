@@ -2,14 +2,16 @@
 // one) as an SVG file, overlaid, against steps and against wall time.
 import { basename, dirname, join, resolve } from 'node:path';
 import { writeFileAtomic } from '../io/atomic-file.js';
-import { isDirectoryPath, readRegularFile } from '../io/regular-files.js';
+import { isDirectoryPath, readRegularFile, unreadableReason } from '../io/regular-files.js';
 import { lossChartSvg, type LabelledRun, type XAxis } from '../plot/loss-svg.js';
 import { parseRunLog } from '../plot/run-log.js';
 import { flagHelp, parseFlags, UsageError, type FlagSpec } from './flags.js';
+import { pathFlagProblem } from './path-flags.js';
 
 const PLOT_DEFAULTS = { out: 'loss.svg', x: 'both', title: 'loss' };
 const PLOT_FLAGS: FlagSpec<typeof PLOT_DEFAULTS> = {
   defaults: PLOT_DEFAULTS,
+  paths: { out: 'new file' },
   ranges: {},
   choices: { x: ['both', 'step', 'time'] },
   docs: {
@@ -39,11 +41,14 @@ export async function plot(args: string[]): Promise<number> {
 async function readRuns(arg: string): Promise<LabelledRun[]> {
   const isDir = await isDirectoryPath(arg);
   const file = isDir ? join(arg, 'log.jsonl') : arg;
+  // a run directory without a log names the log it lacks
+  const problem = pathFlagProblem('RUN', file, 'file');
+  if (problem) throw new UsageError(problem);
   let text: string;
   try {
     text = (await readRegularFile(file)).toString('utf8');
   } catch (e) {
-    throw new Error(`cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    throw new Error(`cannot read ${file}: ${unreadableReason(e)}`);
   }
   const name = basename(isDir ? resolve(arg) : basename(file) === 'log.jsonl' ? dirname(resolve(file)) : file.replace(/(\.log)?\.jsonl$/, ''));
   const curves = parseRunLog(text, file).filter((c) => c.train.length || c.val.length);

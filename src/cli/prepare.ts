@@ -7,6 +7,7 @@ import { BpeTokenizer, countSpelledSpecial, describeLeftOut, describeSpelledSpec
 import { BUILTIN_CORPUS, openCorpus, PIECE_BYTES, type Corpus, type CorpusPiece } from './corpus.js';
 import { BPE_VOCAB_SIZE, checkTokenizerFlagsApply, newTokenizer, TOKENIZER_DEFAULTS, TOKENIZER_DOCS, TOKENIZER_FILE_SHOWN, TOKENIZERS, VAL_FRACTION, writeDataset } from './data.js';
 import { flagHelp, noPositional, parseFlags, type FlagSpec } from './flags.js';
+import { TEXT_SOURCE } from './path-flags.js';
 import { formatSeconds, Progress } from './progress.js';
 import { withDirectoryLock } from './run-lock.js';
 import { autoWorkers, chunkCounterPool, MAX_WORKERS, tokenizerPool, type TextPool } from './tokenizer-pool.js';
@@ -14,6 +15,7 @@ import { autoWorkers, chunkCounterPool, MAX_WORKERS, tokenizerPool, type TextPoo
 const PREPARE_DEFAULTS = { data: BUILTIN_CORPUS, outDir: 'out', valFraction: VAL_FRACTION, workers: 0, ...TOKENIZER_DEFAULTS };
 const PREPARE_FLAGS: FlagSpec<typeof PREPARE_DEFAULTS> = {
   defaults: PREPARE_DEFAULTS,
+  paths: { data: TEXT_SOURCE, outDir: 'new directory', tokenizerFile: TEXT_SOURCE },
   ranges: { vocabSize: BPE_VOCAB_SIZE, valFraction: { above: 0, below: 1 }, workers: { int: true, min: 0, max: MAX_WORKERS } },
   choices: { tokenizer: TOKENIZERS },
   docs: {

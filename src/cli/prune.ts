@@ -19,6 +19,7 @@ import { withDirectoryLock } from './run-lock.js';
 const PRUNE_DEFAULTS = { sparsity: 0.5, structured: '', initFrom: '', outDir: '', overwrite: false };
 const PRUNE_FLAGS: FlagSpec<typeof PRUNE_DEFAULTS> = {
   defaults: PRUNE_DEFAULTS,
+  paths: { initFrom: 'checkpoint', outDir: 'new directory' },
   ranges: { sparsity: { above: 0, below: 1 } }, // 0 would prune nothing, yet leave masks that mark the model pruned
   choices: { structured: STRUCTURES },
   docs: {

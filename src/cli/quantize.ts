@@ -19,6 +19,7 @@ import { withDirectoryLock } from './run-lock.js';
 const QUANTIZE_DEFAULTS = { bits: 8, initFrom: '', outDir: '', overwrite: false };
 const QUANTIZE_FLAGS: FlagSpec<typeof QUANTIZE_DEFAULTS> = {
   defaults: QUANTIZE_DEFAULTS,
+  paths: { initFrom: 'checkpoint', outDir: 'new directory' },
   ranges: { bits: POSITIVE_INT },
   docs: {
     bits: 'bits per weight; only 8 (int8 weights, symmetric, a float32 scale per output channel)',

@@ -13,10 +13,11 @@ import { autocast, CastCache } from '../nn/autocast.js';
 import { NON_NEGATIVE, NON_NEGATIVE_INT, POSITIVE_INT, SEED } from '../io/value-ranges.js';
 import { loadCheckpoint } from '../node/checkpoint-dir.js';
 import { BUILTIN_CORPUS, loadCorpus } from './corpus.js';
-import { checkDataDirFlag, loadTokens } from './data.js';
+import { loadTokens } from './data.js';
 import { describeCompression } from './compression.js';
 import { checkModelFits } from './device-fit.js';
-import { flagHelp, noPositional, parseFlags, UsageError, type FlagSpec } from './flags.js';
+import { checkPathSettings, flagHelp, noPositional, parseFlags, UsageError, type FlagSpec } from './flags.js';
+import { CHECKPOINT_OR_KEYWORD, DATA_DIR, TEXT_SOURCE } from './path-flags.js';
 import { Progress } from './progress.js';
 import { dtypeFlag } from './train-flags.js';
 
@@ -41,6 +42,7 @@ const SAMPLE_DEFAULTS = {
 };
 const SAMPLE_FLAGS: FlagSpec<typeof SAMPLE_DEFAULTS> = {
   defaults: SAMPLE_DEFAULTS,
+  paths: { outDir: 'checkpoint', initFrom: CHECKPOINT_OR_KEYWORD, start: (value) => (value.startsWith('FILE:') && value.length > 5 ? { use: 'file', path: value.slice(5) } : null) },
   ranges: {
     numSamples: POSITIVE_INT,
     maxNewTokens: POSITIVE_INT,
@@ -125,6 +127,7 @@ export async function sample(args: string[], stats: NodeJS.WritableStream = proc
 const EVAL_DEFAULTS = { outDir: 'out', initFrom: 'resume', data: '', dataDir: '', evalIters: 200, batchSize: 12, seed: 1337, dtype: TRAIN_DEFAULTS.dtype };
 const EVAL_FLAGS: FlagSpec<typeof EVAL_DEFAULTS> = {
   defaults: EVAL_DEFAULTS,
+  paths: { outDir: 'checkpoint', initFrom: CHECKPOINT_OR_KEYWORD, data: TEXT_SOURCE, dataDir: DATA_DIR },
   ranges: { evalIters: TRAIN_RANGES.evalIters, batchSize: TRAIN_RANGES.batchSize, seed: TRAIN_RANGES.seed },
   choices: { dtype: TRAIN_DTYPES },
   docs: {
@@ -147,10 +150,10 @@ Mean train/val loss of the checkpoint in --out-dir (or --init-from's) over --eva
 ${flagHelp(EVAL_FLAGS)}`;
 
 export async function evaluate(args: string[]): Promise<number> {
-  const { values: f, positional } = parseFlags(args, EVAL_FLAGS);
+  const { values: f, positional, given } = parseFlags(args, EVAL_FLAGS, false);
   noPositional(positional);
   if (f.data && f.dataDir) throw new UsageError('give --data or --data-dir, not both');
-  await checkDataDirFlag(f.dataDir);
+  checkPathSettings(EVAL_FLAGS, f, given);
   const ckpt = await loadCheckpoint(checkpointPath(f));
   const model = await openModel(ckpt, f.batchSize, '--batch-size');
   const tokenizer = tokenizerFromJSON(ckpt.meta.tokenizer);

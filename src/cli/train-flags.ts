@@ -8,8 +8,9 @@ import { whyNoF16 } from '../kernels/profile.js';
 import type { ComputeDtype } from '../nn/autocast.js';
 import { readConfigFile } from './config-file.js';
 import { BUILTIN_CORPUS } from './corpus.js';
-import { BPE_VOCAB_SIZE, checkDataDirFlag, checkTokenizerFlagsApply, TOKENIZER_DEFAULTS, TOKENIZER_DOCS, TOKENIZER_FILE_SHOWN, TOKENIZERS } from './data.js';
-import { flagHelp, flagName, noPositional, parseFlags, UsageError, type FlagSpec } from './flags.js';
+import { BPE_VOCAB_SIZE, checkTokenizerFlagsApply, TOKENIZER_DEFAULTS, TOKENIZER_DOCS, TOKENIZER_FILE_SHOWN, TOKENIZERS } from './data.js';
+import { checkPathSettings, flagHelp, flagName, noPositional, parseFlags, UsageError, type FlagSpec } from './flags.js';
+import { CHECKPOINT_OR_KEYWORD, DATA_DIR, TEXT_SOURCE } from './path-flags.js';
 
 /** What float16 needs that this adapter lacks ("needs WebGPU's shader-f16 feature, and ..."), or null where float16 runs. */
 export function float16Needs(): string | null {
@@ -58,6 +59,7 @@ const NANOGPT_SETTINGS: Record<string, string> = {
 
 export const TRAIN_FLAGS: FlagSpec<TrainFlags> = {
   defaults: DEFAULTS,
+  paths: { data: TEXT_SOURCE, dataDir: DATA_DIR, outDir: 'new directory', config: 'file', initFrom: CHECKPOINT_OR_KEYWORD, tokenizerFile: TEXT_SOURCE },
   foreign: NANOGPT_SETTINGS,
   ranges: { ...TRAIN_RANGES, vocabSize: BPE_VOCAB_SIZE },
   choices: { tokenizer: TOKENIZERS, dtype: TRAIN_DTYPES },
@@ -88,6 +90,7 @@ export type DistillFlags = TrainFlags & typeof DISTILL_CLI_DEFAULTS;
 export const DISTILL_FLAGS: FlagSpec<DistillFlags> = {
   ...TRAIN_FLAGS,
   defaults: { ...DISTILL_CLI_DEFAULTS, ...DEFAULTS },
+  paths: { teacher: 'checkpoint', ...TRAIN_FLAGS.paths },
   ranges: { ...DISTILL_RANGES, ...TRAIN_FLAGS.ranges },
   docs: {
     teacher: 'the teacher: a checkpoint of ours (directory or .safetensors file) or a Hugging Face GPT-2 directory; required unless resuming',
@@ -111,10 +114,11 @@ const SHAPE_KEYS = ['blockSize', 'nLayer', 'nHead', 'nEmbd', 'bias', 'shareLayer
 
 /** Defaults, then the config file, then the command line; each value checked against its range (TRAIN_FLAGS or DISTILL_FLAGS). */
 export async function resolveFlags<F extends TrainFlags>(args: string[], spec: FlagSpec<F>): Promise<{ values: F; given: Set<string> }> {
-  const cli = parseFlags(args, spec);
+  const cli = parseFlags(args, spec, false); // paths looked at once the config file's values are checked too
   noPositional(cli.positional);
   let values = cli.values;
   const given = new Set<string>(cli.given);
+  checkPathSettings(spec, values, given.has('config') ? ['config'] : []);
   if (values.config) {
     const fromFile = await readConfigFile(values.config, spec);
     if (fromFile.config !== undefined) throw new UsageError(`config ${values.config}: a config file cannot name another ('config')`);
@@ -123,7 +127,8 @@ export async function resolveFlags<F extends TrainFlags>(args: string[], spec: F
   }
   checkTokenizerFlagsApply(given, values.tokenizer);
   if (values.data && values.dataDir) throw new UsageError('give --data or --data-dir, not both');
-  await checkDataDirFlag(values.dataDir);
+  const inFile = (key: string) => (cli.given.has(key as keyof F & string) ? `flag ${flagName(key)}` : `config ${values.config}: '${key}'`);
+  checkPathSettings(spec, values, [...given].filter((key) => key !== 'config'), inFile);
   if (given.has('overwrite') && values.initFrom === 'resume') throw new UsageError('flag --overwrite does not apply to --init-from resume, which continues the checkpoint');
   return { values, given };
 }

@@ -76,17 +76,36 @@ export async function isDirectoryPath(path: string): Promise<boolean> {
   }
 }
 
+/** What a reader by position needs of an open file: a FileHandle, or one that also checksums what is read (checkpoint-files.ts). */
+export interface PositionalFile {
+  stat(): Promise<{ size: number }>;
+  read(buffer: Uint8Array, offset: number, length: number, position: number): Promise<{ bytesRead: number }>;
+}
+
 /**
  * Fills `out` with the open file's bytes from `position`, in reads of at most `chunk` bytes (one
  * read may not pass 2 GiB). The file was sized first, so a short read means it shrank meanwhile.
  */
-export async function readFully(handle: FileHandle, position: number, out: Uint8Array, name: string, chunk = 2 ** 24): Promise<Uint8Array> {
+export async function readFully(handle: PositionalFile, position: number, out: Uint8Array, name: string, chunk = 2 ** 24): Promise<Uint8Array> {
   for (let done = 0; done < out.length; ) {
     const { bytesRead } = await handle.read(out, done, Math.min(chunk, out.length - done), position + done);
     if (bytesRead === 0) throw new Error(`${name}: the file ended ${out.length - done} bytes early (changed while it was read?)`);
     done += bytesRead;
   }
   return out;
+}
+
+/** Why a path could not be read, in words rather than an errno code alone (ENOENT says little to most). */
+export function unreadableReason(e: unknown): string {
+  const code = (e as NodeJS.ErrnoException).code;
+  const words: Record<string, string> = {
+    ENOENT: 'it does not exist',
+    ENOTDIR: 'a directory on its path is a file',
+    EISDIR: 'it is a directory',
+    EACCES: 'permission denied',
+    EPERM: 'permission denied',
+  };
+  return (code && words[code]) || (e as Error).message;
 }
 
 /** The result, or null where the file does not exist. */

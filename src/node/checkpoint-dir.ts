@@ -2,7 +2,7 @@
 // `gpt train` writes them, a bare .safetensors file (e.g. one saved by the browser page), or a
 // Hugging Face GPT-2 directory (config.json + model.safetensors, or its shards; src/gpt/hf), read
 // and written.
-import { stat, type FileHandle } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { checkpointTensors, readCheckpoint, type Checkpoint, type CheckpointExtras } from '../gpt/checkpoint.js';
 import { hfCheckpoint, layoutHF, hfModelConfig, HF_FILES, isMaskBuffer, parseShardIndex, shardIndexProblem, type HFWeightsFile } from '../gpt/hf/index.js';
@@ -10,8 +10,8 @@ import type { GPT } from '../gpt/model.js';
 import type { Tokenizer } from '../gpt/tokenizer/index.js';
 import { writeFilesAtomic } from '../io/atomic-file.js';
 import { layoutSafetensors, safetensorsPieces, type Safetensors } from '../io/safetensors.js';
-import { MANIFEST_FILE, withCheckpointFiles, writeCheckpointFiles } from '../io/checkpoint-files.js';
-import { makeDirectories, openRegularFile, pathExists, readRegularFile, unlessMissing } from '../io/regular-files.js';
+import { MANIFEST_FILE, readCheckpointWeights, writeCheckpointFiles } from '../io/checkpoint-files.js';
+import { makeDirectories, openRegularFile, pathExists, readRegularFile, unlessMissing, type PositionalFile } from '../io/regular-files.js';
 import { handleSource, readSafetensorsFile } from './safetensors-file.js';
 
 /**
@@ -35,6 +35,13 @@ export async function writeCheckpointTensors(dir: string, { tensors, metadata }:
   return weightsBytes;
 }
 
+/** Where `path` is a bare GPT-2 model name, which nanoGPT's --init-from downloads: how to fetch it, since nothing is downloaded here. */
+export function hubNameHint(path: string): string {
+  return /^gpt2(-medium|-large|-xl)?$/.test(path)
+    ? ` (nothing is downloaded: fetch the Hugging Face directory, e.g. \`huggingface-cli download ${path} config.json model.safetensors tokenizer.json --local-dir ${path}\`, and give its path)`
+    : '';
+}
+
 /**
  * Reads a checkpoint directory (its current weights, checksum-checked), a bare .safetensors
  * checkpoint file, or a Hugging Face GPT-2 directory (as a checkpoint without training state).
@@ -44,11 +51,7 @@ export async function loadCheckpoint(path: string): Promise<Checkpoint> {
   try {
     isDir = (await stat(path)).isDirectory();
   } catch {
-    // nanoGPT's --init-from takes these names and downloads OpenAI's weights
-    const hub = /^gpt2(-medium|-large|-xl)?$/.test(path)
-      ? ` (nothing is downloaded: fetch the Hugging Face directory, e.g. \`huggingface-cli download ${path} config.json model.safetensors tokenizer.json --local-dir ${path}\`, and give its path)`
-      : '';
-    throw new Error(`no checkpoint at ${path}${hub}`);
+    throw new Error(`no checkpoint at ${path}${hubNameHint(path)}`);
   }
   if (!isDir) {
     if (basename(path) === MANIFEST_FILE) throw new Error(`${path} is the manifest of the checkpoint in ${dirname(path)}: give the directory`);
@@ -62,11 +65,12 @@ export async function loadCheckpoint(path: string): Promise<Checkpoint> {
   // a run's directory may hold a config.json of flags too: its manifest decides
   const isHF = !(await pathExists(join(path, MANIFEST_FILE))) && (await pathExists(join(path, HF_FILES.config)));
   if (isHF) return loadHFModel(path);
-  return withCheckpointFiles(path, (weights) => readCheckpointFrom(weights, path));
+  // read once, checksummed as read: a damaged file is refused before any of it is returned
+  return readCheckpointWeights(path, (weights) => readCheckpointFrom(weights, path));
 }
 
 /** The checkpoint in an open safetensors file, read a tensor at a time (readCheckpoint: a checkpoint past 2 GiB cannot be read at once). */
-const readCheckpointFrom = async (handle: FileHandle, source: string): Promise<Checkpoint> => readCheckpoint(await handleSource(handle), source);
+const readCheckpointFrom = async (handle: PositionalFile, source: string): Promise<Checkpoint> => readCheckpoint(await handleSource(handle), source);
 
 /** Weights files transformers saves that are not read here (transformers converts them to model.safetensors). */
 const UNREAD_WEIGHTS = ['pytorch_model.bin', 'pytorch_model.bin.index.json', 'tf_model.h5', 'flax_model.msgpack'];

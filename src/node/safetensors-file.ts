@@ -2,8 +2,7 @@
 // ByteSource src/io/safetensors-source.ts reads (the browser gives it a File the same way). Reading
 // the whole file into one buffer stops at Node's limits (2 GiB for a read, 4 GiB for a Buffer):
 // gpt2-large's 3.2 GB model.safetensors, gpt2-xl's 6.4 GB.
-import type { FileHandle } from 'node:fs/promises';
-import { openRegularFile, readFully } from '../io/regular-files.js';
+import { openRegularFile, readFully, type PositionalFile } from '../io/regular-files.js';
 import type { Safetensors } from '../io/safetensors.js';
 import { openSafetensors, type ByteSource } from '../io/safetensors-source.js';
 
@@ -24,8 +23,8 @@ export async function readSafetensorsFile(path: string, wanted?: (name: string) 
   }
 }
 
-/** An open file as a ByteSource, sized now; each read a fresh buffer filled by position (the handle's own position is left alone). */
-export async function handleSource(handle: FileHandle): Promise<ByteSource> {
+/** An open file (or one that checksums what is read) as a ByteSource, sized now; each read a fresh buffer filled by position (the handle's own position is left alone). */
+export async function handleSource(handle: PositionalFile): Promise<ByteSource> {
   const { size } = await handle.stat();
   return { size, read: (offset, length) => readFully(handle, offset, new Uint8Array(length), 'safetensors', CHUNK) };
 }

@@ -1,0 +1,109 @@
+// Paths given as flags (or config-file settings), looked at as the flags are parsed, before a
+// command reads or writes anything: one line naming the flag, the path and what is wrong with it
+// (missing, under a file, of the wrong kind, unreadable, empty), rather than an errno code from
+// deep in the reading. Synchronous, as flag parsing is: a few stat calls at startup.
+import { accessSync, constants, readdirSync, statSync, type Stats } from 'node:fs';
+import { dirname } from 'node:path';
+import { HF_FILES } from '../gpt/hf/index.js';
+import { MANIFEST_FILE } from '../io/checkpoint-files.js';
+import { kindOf } from '../io/regular-files.js';
+import { hubNameHint } from '../node/checkpoint-dir.js';
+import { isPathSource } from './corpus.js';
+
+/**
+ * What a path flag takes: an existing file, directory, either, or checkpoint (a directory holding
+ * one, or a file) to read; or a file or directory to write, created where it is missing.
+ */
+export type PathUse = 'file' | 'directory' | 'file or directory' | 'checkpoint' | 'new file' | 'new directory';
+
+/** How a flag's value is checked: its use, and optionally what it takes in words and what to give instead of the wrong kind. */
+export interface PathRule {
+  use: PathUse;
+  takes?: string;
+  otherwise?: string;
+  /** The path in the value, where it is not the value itself (--start FILE:path). */
+  path?: string;
+}
+
+/** A flag's rule, or one by its value (null: the value names no path, such as 'resume' or a URL). */
+export type PathFlag = PathUse | PathRule | ((value: string) => PathUse | PathRule | null);
+
+const TAKES: Record<PathUse, string> = {
+  file: 'a file',
+  directory: 'a directory',
+  'file or directory': 'a file or directory',
+  checkpoint: 'a checkpoint (a directory or a .safetensors file)',
+  'new file': 'a file to write',
+  'new directory': 'a directory to write into',
+};
+
+/** What is wrong with `value` given as `name` ('flag --data', "config c.json: 'data'") under `flag`'s rule, or null. */
+export function pathFlagProblem(name: string, value: string, flag: PathFlag): string | null {
+  const found = typeof flag === 'function' ? flag(value) : flag;
+  if (found === null || value === '') return null;
+  const rule = typeof found === 'string' ? { use: found } : found;
+  const path = rule.path ?? value;
+  const writes = rule.use === 'new file' || rule.use === 'new directory';
+  let s: Stats;
+  try {
+    s = statSync(path);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code ?? '';
+    if (!['ENOENT', 'ENOTDIR'].includes(code)) return `${name} names ${value}, which cannot be looked at (${code || (e as Error).message})`;
+    const blocker = nonDirectoryAbove(path);
+    if (blocker) return `${name} names ${value}, under ${blocker.path}, which is ${kindOf(blocker.stats)}, not a directory`;
+    // a directory to write is created with its parents; a file is written into a directory that is there
+    if (rule.use === 'new file' && statOrNull(dirname(path)) === null) return `${name} names ${value}, whose directory ${dirname(path)} does not exist`;
+    return writes ? null : `${name} names ${value}, which does not exist${rule.use === 'checkpoint' ? hubNameHint(path) : ''}`;
+  }
+  const wanted = rule.use === 'file' || rule.use === 'new file' ? s.isFile() : rule.use === 'directory' || rule.use === 'new directory' ? s.isDirectory() : s.isFile() || s.isDirectory();
+  if (!wanted) return `${name} takes ${rule.takes ?? TAKES[rule.use]}, got the ${kindOf(s).replace(/^an? (regular )?/, '')} ${value}${rule.otherwise ? `: ${rule.otherwise}` : ''}`;
+  const access = writes ? constants.W_OK : constants.R_OK;
+  if (!accessible(path, s.isDirectory() ? access | constants.X_OK : access)) return `${name} names ${value}, which cannot be ${writes ? 'written' : 'read'} (permission denied)`;
+  if (!writes && s.isFile() && s.size === 0) return `${name} names ${value}, which is empty`;
+  if (rule.use === 'checkpoint' && s.isDirectory() && !holdsCheckpoint(path)) {
+    return `${name} names ${value}, which holds no checkpoint (no ${MANIFEST_FILE}, nor a Hugging Face model's ${HF_FILES.config})`;
+  }
+  return null;
+}
+
+function statOrNull(path: string): Stats | null {
+  try {
+    return statSync(path);
+  } catch {
+    return null;
+  }
+}
+
+/** The nearest existing path above `path` that is no directory (so that nothing can be under it), or null. */
+function nonDirectoryAbove(path: string): { path: string; stats: Stats } | null {
+  for (let p = dirname(path); p !== dirname(p); p = dirname(p)) {
+    const s = statOrNull(p);
+    if (s) return s.isDirectory() ? null : { path: p, stats: s };
+  }
+  return null;
+}
+
+function accessible(path: string, mode: number): boolean {
+  try {
+    accessSync(path, mode);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Whether a directory holds a checkpoint of ours (its manifest) or a Hugging Face model (its config.json). */
+function holdsCheckpoint(dir: string): boolean {
+  const names = readdirSync(dir);
+  return names.includes(MANIFEST_FILE) || names.includes(HF_FILES.config);
+}
+
+/** A text to read (--data, --tokenizer-file): a file or directory, unless it is a URL or builtin:webdocs. */
+export const TEXT_SOURCE: PathFlag = (value) => (isPathSource(value) ? 'file or directory' : null);
+
+/** A checkpoint to read, or the keyword 'resume' (the checkpoint in --out-dir) or 'scratch' (none). */
+export const CHECKPOINT_OR_KEYWORD: PathFlag = (value) => (value === 'resume' || value === 'scratch' ? null : 'checkpoint');
+
+/** --data-dir: a file there would quietly stand for --data. */
+export const DATA_DIR: PathFlag = { use: 'directory', takes: "a directory of prepared data (`gpt prepare`'s, or nanoGPT's)", otherwise: 'give a text file as --data' };

@@ -1,0 +1,154 @@
+// Every path flag of every command given a path that cannot be what it takes: missing, under a
+// regular file, a directory where a file is read, a file where a directory is, an empty file, an
+// unreadable one (skipped as root, where permissions are not enforced), a directory holding no
+// checkpoint. Each is refused in one line naming the flag (or RUN), the path as given and what is
+// wrong, with exit code 2 (nothing was done) and no errno code or stack trace. The verdicts come
+// from the table below, written from each flag's documentation. The CLI runs in-process; one case
+// runs as a real process, to see stderr as the shell does.
+import { chmodSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { expectOneLine, gpt, runGpt, tempDir } from './cli-helpers.js';
+
+const dir = tempDir('paths');
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const corpus = join(dir, 'corpus.txt');
+writeFileSync(corpus, 'hello there, a line of text to train on\n'.repeat(50));
+
+/** What a flag takes, as its --help says: a file, directory, file-or-directory or checkpoint to read; a file or directory to write. */
+type Takes = 'file' | 'directory' | 'file or directory' | 'checkpoint' | 'new file' | 'new directory';
+type Case = 'missing' | 'in a missing directory' | 'under a file' | 'a directory' | 'a file' | 'an empty file' | 'an unreadable file' | 'an empty directory';
+
+/** [command, flag ('RUN': plot's runs), what it takes, the other arguments] */
+const FLAGS: [string, string, Takes, string[]][] = [
+  ['prepare', '--data', 'file or directory', []],
+  ['prepare', '--out-dir', 'new directory', ['--data', corpus]],
+  ['prepare', '--tokenizer-file', 'file or directory', ['--tokenizer', 'gpt2']],
+  ...(['train', 'distill', 'demo'] as const).flatMap((cmd): [string, string, Takes, string[]][] => [
+    [cmd, '--data', 'file or directory', []],
+    [cmd, '--data-dir', 'directory', []],
+    [cmd, '--out-dir', 'new directory', ['--data', corpus]],
+    [cmd, '--config', 'file', []],
+    [cmd, '--init-from', 'checkpoint', []],
+    [cmd, '--tokenizer-file', 'file or directory', ['--tokenizer', 'gpt2']],
+  ]),
+  ['distill', '--teacher', 'checkpoint', []],
+  ...(['sample', 'eval', 'export'] as const).flatMap((cmd): [string, string, Takes, string[]][] => [
+    [cmd, '--out-dir', 'checkpoint', []],
+    [cmd, '--init-from', 'checkpoint', []],
+  ]),
+  ['sample', '--start', 'file', []], // as FILE:path
+  ['eval', '--data', 'file or directory', []],
+  ['eval', '--data-dir', 'directory', []],
+  ['export', '--to', 'new directory', []],
+  ['bench-generate', '--init-from', 'checkpoint', []],
+  ['quantize', '--init-from', 'checkpoint', []],
+  ['quantize', '--out-dir', 'new directory', []],
+  ['prune', '--init-from', 'checkpoint', []],
+  ['prune', '--out-dir', 'new directory', []],
+  ['plot', 'RUN', 'file or directory', []],
+  ['plot', '--out', 'new file', []],
+  ['serve', '--checkpoint', 'checkpoint', []],
+  ['serve', '--root', 'directory', []],
+];
+
+const root = process.getuid?.() === 0;
+const missingDir = join(dir, 'no-dir', 'inside');
+const reads = (takes: Takes) => !takes.startsWith('new');
+
+const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+/**
+ * What is wrong with a path of case `c` given for a flag that takes `takes`: 'names' and the rest
+ * of the line after the path, or 'takes' and the kind of thing got; null where the path itself is
+ * no refusal (a directory a flag takes, a file whose contents are judged later).
+ */
+function verdict(takes: Takes, c: Case, file: string): { names: string } | { got: string } | null {
+  switch (c) {
+    case 'missing':
+      return reads(takes) ? { names: ', which does not exist' } : null; // created
+    case 'in a missing directory':
+      if (takes === 'new file') return { names: `, whose directory ${dirname(missingDir)} does not exist` };
+      return reads(takes) ? { names: ', which does not exist' } : null; // created with its parents
+    case 'under a file':
+      return { names: `, under ${file}, which is a regular file, not a directory` };
+    case 'a directory':
+      return takes === 'file' || takes === 'new file' ? { got: 'directory' } : null;
+    case 'a file':
+    case 'an empty file':
+      if (takes === 'directory' || takes === 'new directory') return { got: 'file' };
+      return c === 'an empty file' && reads(takes) ? { names: ', which is empty' } : null;
+    case 'an unreadable file':
+      return reads(takes) && takes !== 'directory' ? { names: ', which cannot be read (permission denied)' } : null;
+    case 'an empty directory':
+      return takes === 'checkpoint' ? { names: ", which holds no checkpoint (no checkpoint.json, nor a Hugging Face model's config.json)" } : null;
+  }
+}
+
+describe('a path flag given a path that cannot be what it takes', () => {
+  it('is refused in one line naming the flag, the path and what is wrong, for every command', async () => {
+    const file = join(dir, 'file.txt');
+    const paths: Record<Case, string> = {
+      missing: join(dir, 'missing'),
+      'in a missing directory': missingDir,
+      'under a file': join(file, 'below'),
+      'a directory': join(dir, 'empty-dir'),
+      'a file': file,
+      'an empty file': join(dir, 'empty'),
+      'an unreadable file': join(dir, 'unreadable'),
+      'an empty directory': join(dir, 'empty-dir'),
+    };
+    writeFileSync(file, 'some text\n');
+    writeFileSync(paths['an empty file'], '');
+    writeFileSync(paths['an unreadable file'], 'secret\n');
+    chmodSync(paths['an unreadable file'], 0);
+    mkdirSync(paths['a directory']);
+    let checked = 0;
+    for (const [cmd, flag, takes, rest] of FLAGS) {
+      for (const c of Object.keys(paths) as Case[]) {
+        if (c === 'an unreadable file' && root) continue; // root reads it anyway
+        const wrong = verdict(takes, c, file);
+        if (!wrong) continue;
+        const given = flag === '--start' ? `FILE:${paths[c]}` : paths[c];
+        const r = await gpt(cmd, ...rest, ...(flag === 'RUN' ? [given] : [flag, given]));
+        const named = `gpt ${cmd}: ${flag === 'RUN' ? 'RUN' : `flag ${flag}`}`;
+        const shown = escape(given);
+        const line = 'names' in wrong ? `^${escape(named)} names ${shown}${escape(wrong.names)}$` : `^${escape(named)} takes .+, got the ${wrong.got} ${shown}(: .+)?$`;
+        expectOneLine(r, 2, new RegExp(line));
+        checked++;
+      }
+    }
+    expect(checked).toBeGreaterThan(120);
+  });
+
+  it('a bare GPT-2 name given as a checkpoint says nothing is downloaded', async () => {
+    const r = await gpt('sample', '--init-from', 'gpt2-medium');
+    expectOneLine(r, 2, /^gpt sample: flag --init-from names gpt2-medium, which does not exist \(nothing is downloaded: fetch the Hugging Face directory/);
+  });
+
+  it('in a --config file, is refused naming the file and its setting', async () => {
+    const config = join(dir, 'config.json');
+    writeFileSync(config, JSON.stringify({ dataDir: join(dir, 'nowhere') }));
+    expectOneLine(await gpt('train', '--config', config), 2, new RegExp(`^gpt train: config ${escape(config)}: 'dataDir' names ${escape(join(dir, 'nowhere'))}, which does not exist$`));
+  });
+
+  it('gpt plot of a directory without log.jsonl names the log it lacks', async () => {
+    const run = join(dir, 'run-without-log');
+    mkdirSync(run);
+    expectOneLine(await gpt('plot', run), 2, new RegExp(`^gpt plot: RUN names ${escape(join(run, 'log.jsonl'))}, which does not exist$`));
+  });
+
+  it('as a real process: gpt plot of a missing run, one line on stderr', async () => {
+    const r = await runGpt(['plot', join(dir, 'no-run')]);
+    expect([r.code, r.err]).toEqual([2, `gpt plot: RUN names ${join(dir, 'no-run')}, which does not exist\n`]);
+  });
+});
+
+describe('an error quoting a line break from a file', () => {
+  it('stays one line: the break is written \\n', async () => {
+    const config = join(dir, 'not-json.json');
+    writeFileSync(config, 'hello\nworld\n');
+    const r = await gpt('train', '--config', config);
+    expectOneLine(r, 2, /^gpt train: cannot read config \S+not-json\.json: .*\\n/);
+  });
+});
