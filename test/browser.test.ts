@@ -20,7 +20,7 @@ import { startServer, type StaticServer } from '../src/cli/serve.js';
 import { decodeCheckpoint, encodeCheckpoint, modelFromCheckpoint } from '../src/gpt/checkpoint.js';
 import { generate } from '../src/gpt/generate.js';
 import type { GPT } from '../src/gpt/model.js';
-import { writeCheckpointFiles } from '../src/io/checkpoint-files.js';
+import { writeCheckpointFiles } from '../src/node/checkpoint-files.js';
 import { TRAIN_DEFAULTS, Trainer, type TrainConfig } from '../src/gpt/trainer.js';
 import { noGrad, scope, tensor } from '../src/index.js';
 import type { ReadyState } from '../src/web/hook.js';

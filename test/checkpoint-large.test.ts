@@ -11,15 +11,15 @@ import { checkpointSafetensors, CHECKPOINT_FORMAT, decodeCheckpoint, encodeCheck
 import { device } from '../src/device/device.js';
 import { GPT } from '../src/gpt/model.js';
 import { CharTokenizer } from '../src/gpt/tokenizer/index.js';
-import { MANIFEST_FILE, writeCheckpointFiles, type CheckpointManifest } from '../src/io/checkpoint-files.js';
+import { MANIFEST_FILE, writeCheckpointFiles, type CheckpointManifest } from '../src/node/checkpoint-files.js';
 import { loadCheckpoint, saveCheckpoint, writeCheckpointTensors } from '../src/node/checkpoint-dir.js';
 import { tempDir } from './cli-helpers.js';
 import { seededValues, setupDevice } from './helpers.js';
 
 /** Runs once, just after the next weights file is opened (before it is checked and read); and the bytes read from files opened so. */
 const afterOpen = vi.hoisted(() => ({ hook: null as (() => Promise<void>) | null, bytesRead: 0 }));
-vi.mock('../src/io/regular-files.js', async (importOriginal) => {
-  const real = await importOriginal<typeof import('../src/io/regular-files.js')>();
+vi.mock('../src/node/regular-files.js', async (importOriginal) => {
+  const real = await importOriginal<typeof import('../src/node/regular-files.js')>();
   const openRegularFile: typeof real.openRegularFile = async (path) => {
     const handle = await real.openRegularFile(path);
     const read = handle.read.bind(handle) as (...args: unknown[]) => Promise<{ bytesRead: number }>;

@@ -12,8 +12,8 @@ import { checkpointBytes, decodeCheckpoint, encodeCheckpoint, modelFromCheckpoin
 import { device } from '../src/device/device.js';
 import { GPT } from '../src/gpt/model.js';
 import { CharTokenizer, tokenizerFromJSON } from '../src/gpt/tokenizer/index.js';
-import { MANIFEST_FILE, writeCheckpointFiles } from '../src/io/checkpoint-files.js';
-import { LOCK_FILE } from '../src/io/dir-lock.js';
+import { MANIFEST_FILE, writeCheckpointFiles } from '../src/node/checkpoint-files.js';
+import { LOCK_FILE } from '../src/node/dir-lock.js';
 import { loadCheckpoint } from '../src/node/checkpoint-dir.js';
 import { parseSafetensors, serializeSafetensors, type SafetensorsTensor } from '../src/io/safetensors.js';
 import { corpusText, expectOneLine, gpt, tempDir, TINY } from './cli-helpers.js';

@@ -5,7 +5,7 @@ import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect, it } from 'vitest';
 import { RunWhereabouts } from '../src/cli/interrupted.js';
-import { MANIFEST_FILE } from '../src/io/checkpoint-files.js';
+import { MANIFEST_FILE } from '../src/node/checkpoint-files.js';
 import { tempDir } from './cli-helpers.js';
 
 it('says the checkpoint it saved only while its directory still holds one; a save that threw is not counted', () => {

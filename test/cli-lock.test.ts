@@ -8,7 +8,7 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { expect, it } from 'vitest';
-import { DirectoryLockedError, lockDirectory, LOCK_FILE, type LockOwner } from '../src/io/dir-lock.js';
+import { DirectoryLockedError, lockDirectory, LOCK_FILE, type LockOwner } from '../src/node/dir-lock.js';
 import { tempDir } from './cli-helpers.js';
 
 const RACERS = 6;
@@ -23,7 +23,7 @@ const PERIOD_MS = 150;
 const RACER = `
 import { open, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { DirectoryLockedError, lockDirectory } from './src/io/dir-lock.ts';
+import { DirectoryLockedError, lockDirectory } from './src/node/dir-lock.ts';
 const [root, start, trials, period] = process.argv.slice(2);
 const sleep = (ms) => new Promise((r) => setTimeout(r, Math.max(0, ms)));
 for (let k = 0; k < Number(trials); k++) {

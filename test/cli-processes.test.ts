@@ -7,8 +7,8 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { loadCheckpoint } from '../src/node/checkpoint-dir.js';
-import { MANIFEST_FILE } from '../src/io/checkpoint-files.js';
-import { LOCK_FILE } from '../src/io/dir-lock.js';
+import { MANIFEST_FILE } from '../src/node/checkpoint-files.js';
+import { LOCK_FILE } from '../src/node/dir-lock.js';
 import { corpusText, gpt, runGpt, spawnGpt, tempDir, TINY } from './cli-helpers.js';
 import { setupDevice } from './helpers.js';
 

@@ -11,14 +11,14 @@ import { startServer, type ServeOptions, type StaticServer } from '../src/cli/se
 import { encodeCheckpoint } from '../src/gpt/checkpoint.js';
 import { GPT } from '../src/gpt/model.js';
 import { CharTokenizer } from '../src/gpt/tokenizer/index.js';
-import { writeCheckpointFiles } from '../src/io/checkpoint-files.js';
+import { writeCheckpointFiles } from '../src/node/checkpoint-files.js';
 import { tempDir } from './cli-helpers.js';
 import { readCheckpointFiles, setupDevice } from './helpers.js';
 
 /** Runs once, just before the next regular file a checkpoint reader reads or opens (its path given). */
 const beforeRead = vi.hoisted(() => ({ hook: null as ((path: string) => Promise<void>) | null }));
-vi.mock('../src/io/regular-files.js', async (importOriginal) => {
-  const real = await importOriginal<typeof import('../src/io/regular-files.js')>();
+vi.mock('../src/node/regular-files.js', async (importOriginal) => {
+  const real = await importOriginal<typeof import('../src/node/regular-files.js')>();
   const hooked =
     <T>(read: (path: string) => Promise<T>) =>
     async (path: string) => {

@@ -10,7 +10,7 @@ import { parseFlags, settingKey, type FlagSpec } from '../src/cli/flags.js';
 import { TRAIN_FLAGS } from '../src/cli/train-flags.js';
 import { DAWN_NOTICE, withoutLines } from '../src/cli/launch.js';
 import { formatSeconds, Progress } from '../src/cli/progress.js';
-import { LOCK_FILE } from '../src/io/dir-lock.js';
+import { LOCK_FILE } from '../src/node/dir-lock.js';
 import { POSITIVE_INT } from '../src/io/value-ranges.js';
 import { corpusText, expectOneLine, gpt, runGpt, spawnGpt, tempDir, TINY } from './cli-helpers.js';
 

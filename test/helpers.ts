@@ -11,7 +11,7 @@ import { device, initDevice, scope, tensor, type Tensor } from '../src/index.js'
 import { modelFromCheckpoint } from '../src/gpt/checkpoint.js';
 import type { GPT } from '../src/gpt/model.js';
 import type { Trainer } from '../src/gpt/trainer.js';
-import { withCheckpointFiles, type CheckpointManifest } from '../src/io/checkpoint-files.js';
+import { withCheckpointFiles, type CheckpointManifest } from '../src/node/checkpoint-files.js';
 import { setAutotune } from '../src/kernels/autotune.js';
 import { Kernel } from '../src/kernels/kernel.js';
 import { setProfile } from '../src/kernels/profile.js';

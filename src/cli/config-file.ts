@@ -1,7 +1,7 @@
 // `--config FILE.json`: flag values in a JSON object (keys spelled as flags are: camelCase,
 // kebab-case or snake_case), checked against the known flags, their types and ranges exactly as
 // on the command line.
-import { readRegularFile } from '../io/regular-files.js';
+import { readRegularFile } from '../node/regular-files.js';
 import { checkSetting, flagName, settingKey, unknownSetting, UsageError, type FlagSpec } from './flags.js';
 
 /** A line `name = value` (a comment or blank lines may come first). */

@@ -9,7 +9,7 @@ import { constants } from 'node:buffer';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join, sep } from 'node:path';
 import { createRequire } from 'node:module';
-import { isDirectoryPath, openRegularFile, readRegularFile, unreadableReason } from '../io/regular-files.js';
+import { isDirectoryPath, openRegularFile, readRegularFile, unreadableReason } from '../node/regular-files.js';
 
 export const BUILTIN_CORPUS = 'builtin:webdocs';
 

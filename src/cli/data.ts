@@ -4,9 +4,9 @@
 // tokenizer, written last. Prepared tokens are read from disk as batches draw them (TokenFile).
 import { open, readdir, rename, rm, rmdir, stat, truncate } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { tempFilePrefix, tempPathFor, writeFileAtomic } from '../io/atomic-file.js';
+import { tempFilePrefix, tempPathFor, writeFileAtomic } from '../node/atomic-file.js';
 import { parsePickle } from '../io/pickle.js';
-import { isDirectoryPath, makeDirectories, pathExists, readRegularFile, unlessMissing } from '../io/regular-files.js';
+import { isDirectoryPath, makeDirectories, pathExists, readRegularFile, unlessMissing } from '../node/regular-files.js';
 import { NON_NEGATIVE_INT, rangeProblem, show, type Range } from '../io/value-ranges.js';
 import type { TokenSource } from '../gpt/batches.js';
 import { TOKEN_DTYPES, tokenBytes, tokenDtypeFor, TokenFile, TokenWriter, type TokenDtype } from '../node/token-file.js';

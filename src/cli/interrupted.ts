@@ -4,7 +4,7 @@
 // directory keeps one checkpoint or the other); an error thrown by a save means it did not commit.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { MANIFEST_FILE } from '../io/checkpoint-files.js';
+import { MANIFEST_FILE } from '../node/checkpoint-files.js';
 import { shellWord } from './next-steps.js';
 
 export class RunWhereabouts {

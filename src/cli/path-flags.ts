@@ -5,8 +5,8 @@
 import { accessSync, constants, readdirSync, statSync, type Stats } from 'node:fs';
 import { dirname } from 'node:path';
 import { HF_FILES } from '../gpt/hf/index.js';
-import { MANIFEST_FILE } from '../io/checkpoint-files.js';
-import { kindOf } from '../io/regular-files.js';
+import { MANIFEST_FILE } from '../node/checkpoint-files.js';
+import { kindOf } from '../node/regular-files.js';
 import { hubNameHint } from '../node/checkpoint-dir.js';
 import { isPathSource } from './corpus.js';
 

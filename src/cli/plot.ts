@@ -1,8 +1,8 @@
 // `gpt plot`: the loss curves of one or more runs (their log.jsonl, or the run directories holding
 // one) as an SVG file, overlaid, against steps and against wall time.
 import { basename, dirname, join, resolve } from 'node:path';
-import { writeFileAtomic } from '../io/atomic-file.js';
-import { isDirectoryPath, readRegularFile, unreadableReason } from '../io/regular-files.js';
+import { writeFileAtomic } from '../node/atomic-file.js';
+import { isDirectoryPath, readRegularFile, unreadableReason } from '../node/regular-files.js';
 import { lossChartSvg, type LabelledRun, type XAxis } from '../plot/loss-svg.js';
 import { parseRunLog } from '../plot/run-log.js';
 import { flagHelp, parseFlags, UsageError, type FlagSpec } from './flags.js';

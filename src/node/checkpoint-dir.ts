@@ -1,4 +1,4 @@
-// Checkpoints on disk (Node only): a directory written atomically (src/io/checkpoint-files.ts), as
+// Checkpoints on disk (Node only): a directory written atomically (src/node/checkpoint-files.ts), as
 // `gpt train` writes them, a bare .safetensors file (e.g. one saved by the browser page), or a
 // Hugging Face GPT-2 directory (config.json + model.safetensors, or its shards; src/gpt/hf), read
 // and written.
@@ -8,10 +8,10 @@ import { checkpointTensors, readCheckpoint, type Checkpoint, type CheckpointExtr
 import { hfCheckpoint, layoutHF, hfModelConfig, HF_FILES, isMaskBuffer, parseShardIndex, shardIndexProblem, type HFWeightsFile } from '../gpt/hf/index.js';
 import type { GPT } from '../gpt/model.js';
 import type { Tokenizer } from '../gpt/tokenizer/index.js';
-import { writeFilesAtomic } from '../io/atomic-file.js';
+import { writeFilesAtomic } from './atomic-file.js';
 import { layoutSafetensors, safetensorsPieces, type Safetensors } from '../io/safetensors.js';
-import { MANIFEST_FILE, readCheckpointWeights, writeCheckpointFiles } from '../io/checkpoint-files.js';
-import { makeDirectories, openRegularFile, pathExists, readRegularFile, unlessMissing, type PositionalFile } from '../io/regular-files.js';
+import { MANIFEST_FILE, readCheckpointWeights, writeCheckpointFiles } from './checkpoint-files.js';
+import { makeDirectories, openRegularFile, pathExists, readRegularFile, unlessMissing, type PositionalFile } from './regular-files.js';
 import { handleSource, readSafetensorsFile } from './safetensors-file.js';
 
 /**

@@ -4,8 +4,8 @@
 import { appendFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { StepLog } from '../gpt/trainer.js';
-import { systemErrorText, writeFileAtomic } from '../io/atomic-file.js';
-import { pathExists } from '../io/regular-files.js';
+import { systemErrorText, writeFileAtomic } from './atomic-file.js';
+import { pathExists } from './regular-files.js';
 
 /** Logged every logInterval steps: that step's training loss, learning rate, gradient norm and speed. */
 export type TrainRecord = { type: 'train' } & Omit<StepLog, 'train' | 'val'>;

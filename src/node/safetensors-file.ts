@@ -2,7 +2,7 @@
 // ByteSource src/io/safetensors-source.ts reads (the browser gives it a File the same way). Reading
 // the whole file into one buffer stops at Node's limits (2 GiB for a read, 4 GiB for a Buffer):
 // gpt2-large's 3.2 GB model.safetensors, gpt2-xl's 6.4 GB.
-import { openRegularFile, readFully, type PositionalFile } from '../io/regular-files.js';
+import { openRegularFile, readFully, type PositionalFile } from './regular-files.js';
 import type { Safetensors } from '../io/safetensors.js';
 import { openSafetensors, type ByteSource } from '../io/safetensors-source.js';
 

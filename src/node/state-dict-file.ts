@@ -1,7 +1,7 @@
 // A model's state dict as a .safetensors file (Node only), written atomically; the tensors are made
 // and checked by src/io/state-dict.ts, which the browser uses as well. Written and read a tensor at
 // a time: a large model's file is past Node's 2 GiB read and 4 GiB Buffer.
-import { writeFileAtomic } from '../io/atomic-file.js';
+import { writeFileAtomic } from './atomic-file.js';
 import { layoutSafetensors, safetensorsPieces } from '../io/safetensors.js';
 import { stateDictOf, stateDictTensors, type StateDictSource } from '../io/state-dict.js';
 import { readSafetensorsFile } from './safetensors-file.js';

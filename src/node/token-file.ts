@@ -6,7 +6,7 @@
 import { readSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { readCache, writeCache } from '../device/platform.js';
-import { openRegularFile, readFully } from '../io/regular-files.js';
+import { openRegularFile, readFully } from './regular-files.js';
 import { checkOptionKeys, describeValue } from '../tensor/check.js';
 
 /** How token ids are stored: uint16 where the vocabulary fits (as nanoGPT's train.bin), int32 otherwise. */

@@ -30,12 +30,12 @@
 //
 // Weights are written and checked in pieces, never as one buffer: past 2 GiB (a single read) and
 // 4 GiB (a Buffer) Node could not hold a large model's checkpoint with its optimizer state.
-// One writer per directory at a time (`gpt train` holds a directory lock, src/io/dir-lock.ts).
+// One writer per directory at a time (`gpt train` holds a directory lock, src/node/dir-lock.ts).
 import { readdir, rm, stat, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as zlib from 'node:zlib';
 import { tempFilePrefix, writeFileAtomic } from './atomic-file.js';
-import { crc32, crcHex } from './checksum.js';
+import { crc32, crcHex } from '../io/checksum.js';
 import { makeDirectories, openRegularFile, readRegularFile, unlessMissing, type PositionalFile } from './regular-files.js';
 
 export const MANIFEST_FILE = 'checkpoint.json';
