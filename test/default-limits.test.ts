@@ -14,6 +14,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { droppingAttention } from '../src/check/cases/nn.js';
 import { checkSample, FD_ELEMENTS, formatChecks, runChecks, seededRandom } from '../src/check/index.js';
 import { adamwStepRef } from '../src/check/reference/index.js';
+import { limitChoice } from '../src/device/device.js';
 import { modelFromCheckpoint } from '../src/gpt/checkpoint.js';
 import type { GPT } from '../src/gpt/model.js';
 import { generate } from '../src/gpt/generate.js';
@@ -47,6 +48,21 @@ describe("WebGPU's default limits", () => {
     for (const [k, v] of Object.entries(DEFAULTS)) expect(device().gpu.limits[k as keyof GPUSupportedLimits], k).toBe(v);
     expect([profile().offsetAlignment, profile().bindingLimit, profile().bufferLimit]).toEqual([256, 2 ** 27, 2 ** 28]);
     await expect(initDevice({ limits: 'adapter' })).rejects.toThrow(/^initDevice limits=adapter: the device is already open with default limits/);
+    await expect(initDevice()).resolves.toBe(device()); // no choice: the open device, whichever
+  });
+
+  it('a limit choice other than adapter or default is a one-line error naming where it came from', () => {
+    expect(() => limitChoice({ limits: 'minimum' as 'default' })).toThrow(/^initDevice limits=minimum: expected one of adapter, default$/);
+    const saved = process.env.GPT_LIMITS;
+    try {
+      process.env.GPT_LIMITS = 'spec';
+      expect(() => limitChoice()).toThrow(/^GPT_LIMITS=spec: expected one of adapter, default$/);
+      process.env.GPT_LIMITS = '';
+      expect(limitChoice()).toBe('adapter'); // an empty setting is no setting
+    } finally {
+      if (saved === undefined) delete process.env.GPT_LIMITS;
+      else process.env.GPT_LIMITS = saved;
+    }
   });
 
   it('every op and update of the check table equals its float64 reference under every variant', async () => {

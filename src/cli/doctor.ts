@@ -10,10 +10,11 @@ const KEY_FEATURES = ['shader-f16', 'timestamp-query', 'subgroups', 'chromium-ex
 
 /** The adapter, with the limits a device the engine opens on it gets (GPT_LIMITS chooses them). */
 export async function findAdapter(): Promise<{ info: DeviceInfo | null; reason?: string }> {
+  const choice = limitChoice(); // a bad GPT_LIMITS is named before Dawn says anything
   const { adapter, reason } = await describeAdapter();
   if (!adapter) return { info: null, reason };
   const platform = await getPlatform();
-  const gpu = await requestDevice(adapter, limitChoice());
+  const gpu = await requestDevice(adapter, choice);
   try {
     return { info: adapterInfo(adapter, platform, gpu.limits) };
   } finally {
