@@ -4,9 +4,10 @@
 // weak laptop or phone may grant. Every other test file opens the adapter's own limits (lavapipe's
 // are larger: 32 KiB, 1024 invocations, 16-byte offsets), so kernels sized for those would pass
 // there and fail here. One device per process: this file opens its own (vitest runs each file in
-// a fork). The op table of `gpt doctor --check` under every variant, then a small GPT-2 against an
-// independent float64 forward: logits, a training step's gradients (finite differences) and its
-// AdamW update, and greedy generation with and without the KV cache.
+// a fork). The op table of `gpt doctor --check` under every variant, a wide head on the GPUs'
+// attention kernels, then a small GPT-2 against an independent float64 forward: a training step's
+// loss, gradients (finite differences) and AdamW update, and greedy generation with and without
+// the KV cache. Run anything else this way with GPT_LIMITS=default.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
