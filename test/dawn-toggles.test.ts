@@ -47,14 +47,15 @@ describe('Dawn toggles', () => {
   });
 
   it('gpt doctor names a bad setting in one line, not as a missing driver', async () => {
-    const names = ['GPT_ROBUSTNESS', 'GPT_DAWN_SAFE'];
+    const names = ['GPT_ROBUSTNESS', 'GPT_DAWN_SAFE', 'GPT_LIMITS'];
     const saved = names.map((n) => process.env[n]);
     const setEnv = (values: (string | undefined)[]) =>
       names.forEach((n, i) => (values[i] === undefined ? delete process.env[n] : (process.env[n] = values[i]))); // the child inherits it
     try {
       for (const [values, message] of [
-        [['off', undefined], 'GPT_ROBUSTNESS=off: expected 0 or 1'],
-        [['0', '1'], "GPT_ROBUSTNESS=0 needs Dawn's unsafe APIs, which GPT_DAWN_SAFE=1 turns off: set one of them"],
+        [['off', undefined, undefined], 'GPT_ROBUSTNESS=off: expected 0 or 1'],
+        [['0', '1', undefined], "GPT_ROBUSTNESS=0 needs Dawn's unsafe APIs, which GPT_DAWN_SAFE=1 turns off: set one of them"],
+        [[undefined, undefined, 'minimum'], 'GPT_LIMITS=minimum: expected one of adapter, default'],
       ] as const) {
         setEnv([...values]);
         const r = await runGpt(['doctor']);

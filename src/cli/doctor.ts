@@ -1,6 +1,6 @@
 // `gpt doctor`: which WebGPU adapter the engine gets, with its features and key limits, or why
 // there is none and how to fix it.
-import { adapterInfo, describeAdapter, type DeviceInfo } from '../device/device.js';
+import { adapterInfo, describeAdapter, limitChoice, requestDevice, type DeviceInfo } from '../device/device.js';
 import { dawnToggles, envSetting, getPlatform } from '../device/platform.js';
 import { doctorCheck } from '../check/index.js';
 import { detectProfile, type KernelProfile } from '../kernels/profile.js';
@@ -8,11 +8,18 @@ import { ELEMENT_ROWS } from '../kernels/wgsl/matmul-skinny.js';
 
 const KEY_FEATURES = ['shader-f16', 'timestamp-query', 'subgroups', 'chromium-experimental-subgroup-matrix'];
 
+/** The adapter, with the limits a device the engine opens on it gets (GPT_LIMITS chooses them). */
 async function findAdapter(): Promise<{ info: DeviceInfo | null; reason?: string }> {
+  const choice = limitChoice(); // a bad GPT_LIMITS is named before Dawn says anything
   const { adapter, reason } = await describeAdapter();
   if (!adapter) return { info: null, reason };
   const platform = await getPlatform();
-  return { info: adapterInfo(adapter, platform) };
+  const gpu = await requestDevice(adapter, choice);
+  try {
+    return { info: adapterInfo(adapter, platform, gpu.limits) };
+  } finally {
+    gpu.destroy();
+  }
 }
 
 function oneLine(info: DeviceInfo): string {
@@ -75,7 +82,7 @@ export async function doctor(flags: { quiet?: boolean; oneLine?: boolean; json?:
   if (info.platform === 'node') console.log(`  dawn flags    ${dawnToggles(envSetting).join(' ')}`);
   console.log('  kernel profile (which kernel family each op uses here; src/kernels/profile.ts)');
   for (const line of describeProfile(detectProfile(info))) console.log(`    ${line}`);
-  console.log('  limits');
+  console.log(`  limits (${limitChoice() === 'default' ? "WebGPU's defaults: GPT_LIMITS=default" : "the adapter's"})`);
   for (const [k, v] of Object.entries(info.limits)) console.log(`    ${k.padEnd(36)} ${v.toLocaleString('en-US')}`);
   if (!flags.check) return 0;
   console.log('');

@@ -75,6 +75,7 @@ const BIND_GROUP_CACHE = 4096;
 const OUTSTANDING_GROUPS_MAX = BIND_GROUP_CACHE + 8192;
 /** Submits whose Dawn bookkeeping (command pools, upload space) breathe() lets pile up at most. */
 const SUBMITS_TO_BREATHE = 64;
+/** The limits kernels size themselves by: requested at the adapter's values (unless GPT_LIMITS=default), read back from the device. */
 const REPORTED_LIMITS = [
   'maxStorageBufferBindingSize',
   'maxBufferSize',
@@ -82,9 +83,15 @@ const REPORTED_LIMITS = [
   'maxTextureDimension2D',
   'maxComputeInvocationsPerWorkgroup',
   'maxComputeWorkgroupSizeX',
+  'maxComputeWorkgroupSizeY',
+  'maxComputeWorkgroupSizeZ',
   'maxComputeWorkgroupsPerDimension',
   'maxStorageBuffersPerShaderStage',
+  'maxStorageTexturesPerShaderStage',
+  'maxSampledTexturesPerShaderStage',
+  'maxUniformBufferBindingSize',
   'minStorageBufferOffsetAlignment',
+  'minUniformBufferOffsetAlignment',
 ] as const;
 
 export class Device {
@@ -571,10 +578,48 @@ export function onDeviceOpen(hook: (d: Device) => Promise<void>): void {
   openHooks.push(hook);
 }
 
-/** Opens (once) the WebGPU device with the adapter's real limits. */
-export function initDevice(): Promise<Device> {
+/** The limits a device is opened with (DeviceOptions.limits). */
+export const LIMIT_CHOICES = ['adapter', 'default'] as const;
+export type LimitChoice = (typeof LIMIT_CHOICES)[number];
+
+export interface DeviceOptions {
+  /**
+   * 'adapter' (the default): request every limit the kernels size themselves by at the adapter's own
+   * value. 'default': request none, so the device has WebGPU's default limits (16 KiB of workgroup
+   * memory, 256 invocations, 8 storage buffers per stage, 256-byte offset alignment, 128 MiB
+   * bindings, 256 MiB buffers), what a browser may grant on a weak laptop or phone: to run and test
+   * the engine as it runs there. Unset, it is GPT_LIMITS's value (adapter or default).
+   */
+  limits?: LimitChoice;
+}
+
+let openedWith: LimitChoice | null = null;
+
+/** The limit choice of `options`, else of GPT_LIMITS, else 'adapter'; a value not in LIMIT_CHOICES is an error naming where it came from. */
+export function limitChoice(options: DeviceOptions = {}): LimitChoice {
+  const [name, value] = options.limits !== undefined ? ['initDevice limits', options.limits as string] : ['GPT_LIMITS', envSetting('GPT_LIMITS') || 'adapter'];
+  if (!(LIMIT_CHOICES as readonly string[]).includes(value)) throw new Error(`${name}=${value}: expected one of ${LIMIT_CHOICES.join(', ')}`);
+  return value as LimitChoice;
+}
+
+/**
+ * Opens (once) the WebGPU device, with the adapter's real limits or WebGPU's defaults
+ * (DeviceOptions.limits). Later calls get the open device; one asking for the other limits is an
+ * error (a process has one device: the first call, or GPT_LIMITS, chooses).
+ */
+export function initDevice(options: DeviceOptions = {}): Promise<Device> {
+  let choice: LimitChoice;
+  try {
+    choice = openedWith && options.limits === undefined ? openedWith : limitChoice(options);
+  } catch (e) {
+    return Promise.reject(e as Error);
+  }
+  if (openedWith && openedWith !== choice) {
+    return Promise.reject(new Error(`initDevice limits=${choice}: the device is already open with ${openedWith} limits (one device per process: GPT_LIMITS or the first initDevice call chooses)`));
+  }
+  openedWith = choice;
   // callers during the hooks wait for them too: `opening`, not `current`
-  opening ??= openDevice().then(async (d) => {
+  opening ??= openDevice(choice).then(async (d) => {
     current = d;
     for (const hook of openHooks) await hook(d);
     return d;
@@ -601,10 +646,11 @@ export async function describeAdapter(): Promise<{ adapter: GPUAdapter | null; r
   return { adapter: null, reason: backend ? `GPT_DAWN_BACKEND=${backend}: Dawn has no adapter on that backend here; unset it for this platform's default` : 'requestAdapter() returned null' };
 }
 
-export function adapterInfo(adapter: GPUAdapter, platform: Platform): DeviceInfo {
+/** What kernels know of the adapter, with the limits of `granted` (the device's: what was granted, not what the adapter could). */
+export function adapterInfo(adapter: GPUAdapter, platform: Platform, granted: GPUSupportedLimits): DeviceInfo {
   const i = adapter.info;
   const limits: Record<string, number> = {};
-  for (const k of REPORTED_LIMITS) limits[k] = adapter.limits[k];
+  for (const k of REPORTED_LIMITS) limits[k] = granted[k];
   return {
     platform: platform.name,
     vendor: i.vendor,
@@ -634,12 +680,17 @@ function requiredFeatures(adapter: GPUAdapter): GPUFeatureName[] {
   return wanted.filter((f) => adapter.features.has(f)) as GPUFeatureName[];
 }
 
-async function openDevice(): Promise<Device> {
+/** Opens a GPUDevice on `adapter` with the wanted features and the `choice` of limits. */
+export function requestDevice(adapter: GPUAdapter, choice: LimitChoice): Promise<GPUDevice> {
+  const requiredLimits: Record<string, number> = {};
+  if (choice === 'adapter') for (const k of REPORTED_LIMITS) requiredLimits[k] = adapter.limits[k];
+  return adapter.requestDevice({ requiredLimits, requiredFeatures: requiredFeatures(adapter), label: 'webgpu-gpt' });
+}
+
+async function openDevice(choice: LimitChoice): Promise<Device> {
   const platform = await getPlatform();
   const { adapter, reason } = await describeAdapter();
   if (!adapter) throw new Error(`No WebGPU adapter found (${reason}). Run \`npx gpt doctor\` for how to fix it.`);
-  const requiredLimits: Record<string, number> = {};
-  for (const k of REPORTED_LIMITS) requiredLimits[k] = adapter.limits[k];
-  const gpu = await adapter.requestDevice({ requiredLimits, requiredFeatures: requiredFeatures(adapter), label: 'webgpu-gpt' });
-  return new Device(gpu, adapterInfo(adapter, platform));
+  const gpu = await requestDevice(adapter, choice);
+  return new Device(gpu, adapterInfo(adapter, platform, gpu.limits));
 }
