@@ -1,6 +1,6 @@
 // The directory lock between real processes: several racing to take over one stale lock (its
-// owner was killed), over many trials, never hold it at the same time; and a lock left by an earlier
-// process of this one's pid.
+// owner was killed), over many trials, never hold it at the same time; a lock left by an earlier
+// process of this one's pid, by a process another now has the pid of, and by a zombie.
 import { build } from 'esbuild';
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -109,5 +109,29 @@ it("a lock whose pid now runs another process (its start time in ticks since boo
     lock.release();
   } finally {
     other.kill();
+  }
+});
+
+it('a lock whose owner is a zombie (killed, not yet reaped by its parent) is stale: taken over', async (ctx) => {
+  if (process.platform !== 'linux') ctx.skip(); // /proc tells a process's state
+  const dir = tempDir('cli-lock-zombie');
+  // the first sleep ends after its parent has become the second (exec), which never reaps it
+  const parent = spawn('sh', ['-c', 'sleep 0.2 & echo $!; exec sleep 30']);
+  try {
+    const pid = Number(await new Promise<string>((resolve) => parent.stdout.once('data', (d: Buffer) => resolve(String(d)))));
+    let stat = '';
+    for (let i = 0; i < 100 && !/\) Z /.test(stat); i++) {
+      await new Promise((r) => setTimeout(r, 20));
+      stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    }
+    expect(stat, 'a zombie').toMatch(/\) Z /);
+    const startTicks = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]);
+    writeFileSync(join(dir, LOCK_FILE), JSON.stringify({ pid, hostname: hostname(), started: new Date().toISOString(), startTicks }) + '\n');
+    const stale: LockOwner[] = [];
+    const lock = await lockDirectory(dir, (owner) => stale.push(owner));
+    expect(stale.map((owner) => owner.pid)).toEqual([pid]);
+    lock.release();
+  } finally {
+    parent.kill();
   }
 });
