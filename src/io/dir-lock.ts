@@ -15,7 +15,8 @@
 // an earlier process that had the same pid (a container's restarted command runs as pid 1 again).
 // So is one whose pid now runs another process than the one that took it (the dead owner's pid
 // reused): on Linux a lock records when its owner started, in clock ticks since boot
-// (/proc/<pid>/stat), which the wall clock's steps do not move.
+// (/proc/<pid>/stat), which the wall clock's steps do not move. A zombie (dead, not yet reaped by
+// its parent) answers signals but holds nothing: its lock is stale too.
 import { createHash } from 'node:crypto';
 import { readFileSync, unlinkSync } from 'node:fs';
 import { open, unlink } from 'node:fs/promises';
@@ -159,18 +160,23 @@ async function readOwner(path: string): Promise<{ owner: LockOwner; text: string
 function isRunning(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (e) {
     return (e as NodeJS.ErrnoException).code === 'EPERM'; // running, as another user
   }
+  return !['Z', 'X'].includes(statFields(pid)?.[0] ?? ''); // a zombie, or dead
 }
 
 /** When process `pid` started, in clock ticks since boot (field 22 of /proc/<pid>/stat); null where that cannot be read (not Linux, no such process). */
 function startTicksOf(pid: number): number | null {
+  const ticks = Number(statFields(pid)?.[19]);
+  return Number.isSafeInteger(ticks) ? ticks : null;
+}
+
+/** The fields of /proc/<pid>/stat from the third (the state) on; null where it cannot be read (not Linux, no such process). */
+function statFields(pid: number): string[] | null {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const ticks = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]); // the fields after "pid (comm) " start at field 3
-    return Number.isSafeInteger(ticks) ? ticks : null;
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' '); // after "pid (comm) ", whose comm may hold spaces and parentheses
   } catch {
     return null;
   }
