@@ -322,6 +322,15 @@ describe('arguments of the wrong kind', () => {
     expect(() => new BpeTokenizer(null as never)).toThrow(/^BpeTokenizer: argument 'merges' must be an array of \[a, b\] token id pairs, got null$/);
     expect(() => new Gpt2Tokenizer([], '<|endoftext|>' as never)).toThrow(/^Gpt2Tokenizer: argument 'special' must be an array of strings, got string '<\|endoftext\|>'$/);
   });
+  it('CharTokenizer.encodeInto takes a string and an Int32Array with room for an id per UTF-16 unit (a shorter one lost the ids past its end, a Uint8Array their high bits, silently)', () => {
+    expect(() => char.encodeInto(5 as never, new Int32Array(5), () => {})).toThrow(/^CharTokenizer.encodeInto: argument 'text' must be a string, got number 5$/);
+    const room = /^CharTokenizer.encodeInto: argument 'out' must be an Int32Array of at least 5 ids \(one per UTF-16 unit of the text\), got /;
+    expect(() => char.encodeInto('hello', new Int32Array(2), () => {})).toThrow(new RegExp(`${room.source}an Int32Array of 2$`));
+    expect(() => char.encodeInto('hello', new Uint8Array(5) as never, () => {})).toThrow(new RegExp(`${room.source}an object \\(Uint8Array\\)$`));
+    const out = new Int32Array(6);
+    expect(char.encodeInto('hello', out, () => {})).toBe(5);
+    expect([...out.subarray(0, 5)]).toEqual(char.encode('hello'));
+  });
   it('training takes a string only', () => {
     expect(() => CharTokenizer.train(5 as never)).toThrow(/^CharTokenizer.train: argument 'text' must be a string, got number 5$/);
     expect(() => BpeTokenizer.train(5 as never, 260)).toThrow(/^BpeTokenizer.train: argument 'text' must be a string, got number 5$/);
