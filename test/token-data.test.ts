@@ -5,7 +5,7 @@ import { appendFileSync, type BigIntStats, closeSync, existsSync, mkdirSync, ope
 import { open, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import fc from 'fast-check';
-import { afterAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import { openCorpus, PIECE_BYTES, type Corpus } from '../src/cli/corpus.js';
 import { buildDataset, loadDataset, loadTokens, writeDataset } from '../src/cli/data.js';
 import { gpt3EncoderDir, loadGpt2Tokenizer } from '../src/cli/tokenizer-files.js';
@@ -197,8 +197,11 @@ describe('a large token file', () => {
     }
   }
   const opened = async (vocabSize: number) => (await TokenFile.open(path, spec(vocabSize))).close();
+  afterEach(() => vi.restoreAllMocks()); // Date.now and FileHandle.stat
 
   it('is read whole at its first open, not again while it is unchanged; a smaller vocabulary or a change reads it again', async () => {
+    const now = Date.now;
+    vi.spyOn(Date, 'now').mockImplementation(() => now() + 3_000); // checked 3 s after it was written: its time has settled (see below)
     expect(await readsDuring(() => opened(1_000))).toBeGreaterThanOrEqual(count * 2 / 2 ** 24);
     expect(await readsDuring(() => opened(1_000))).toBe(0);
     expect(await readsDuring(() => opened(50_257))).toBe(0);
@@ -222,20 +225,16 @@ describe('a large token file', () => {
       writeSync(fd, Uint16Array.of(id), 0, 2, 2 * 5);
       closeSync(fd);
     };
-    try {
-      vi.spyOn(Date, 'now').mockReturnValue(now);
-      // the change time such a file system shows: the second the file was written in, whatever was written since; none
-      for (const ctimeNs of [BigInt(Math.floor(now / 1000)) * 10n ** 9n, 0n]) {
-        vi.spyOn(proto, 'stat').mockImplementation(async function (this: FileHandle, ...args: unknown[]) {
-          return Object.assign(await realStat.apply(this, args), { ctimeNs });
-        });
-        setId(0);
-        await (await TokenFile.open(fresh, spec(1_000))).close();
-        setId(0xffff); // in the same second: its time does not move
-        await expect(TokenFile.open(fresh, spec(1_000)), `ctime ${ctimeNs}`).rejects.toThrow(`${fresh}: token 65535 at index 5 is outside the vocabulary [0, 1000)`);
-      }
-    } finally {
-      vi.restoreAllMocks();
+    vi.spyOn(Date, 'now').mockReturnValue(now);
+    // the change time such a file system shows: the second the file was written in, whatever was written since; none
+    for (const ctimeNs of [BigInt(Math.floor(now / 1000)) * 10n ** 9n, 0n]) {
+      vi.spyOn(proto, 'stat').mockImplementation(async function (this: FileHandle, ...args: unknown[]) {
+        return Object.assign(await realStat.apply(this, args), { ctimeNs });
+      });
+      setId(0);
+      await (await TokenFile.open(fresh, spec(1_000))).close();
+      setId(0xffff); // in the same second: its time does not move
+      await expect(TokenFile.open(fresh, spec(1_000)), `ctime ${ctimeNs}`).rejects.toThrow(`${fresh}: token 65535 at index 5 is outside the vocabulary [0, 1000)`);
     }
   });
 });
