@@ -213,6 +213,17 @@ describe('a large token file', () => {
     await expect(TokenFile.open(path, spec(1_000))).rejects.toThrow(`${path}: token 65535 at index 12345 is outside the vocabulary [0, 1000)`);
   });
 
+  it('opened with another at once, both are remembered, and the cache is written without a word (a write lost the other, or met its temporary file)', async () => {
+    const both = [0, 1].map(() => fileOf(new Uint8Array(Uint16Array.from(ids).buffer)));
+    const now = Date.now;
+    vi.spyOn(Date, 'now').mockImplementation(() => now() + 3_000); // their times settled
+    const warn = vi.spyOn(console, 'warn');
+    const openBoth = () => Promise.all(both.map(async (p) => (await TokenFile.open(p, spec(1_000))).close()));
+    await openBoth();
+    expect(warn).not.toHaveBeenCalled();
+    expect(await readsDuring(openBoth)).toBe(0);
+  });
+
   it('is checked at every open while its change time cannot tell a later write apart: one within 2 s of the check (whole seconds on ext3 and HFS+, two on FAT), or none (0)', async () => {
     const fresh = fileOf(new Uint8Array(Uint16Array.from(ids).buffer));
     const probe = await open(fresh);
