@@ -100,12 +100,7 @@ export class TokenFile {
         if (!(known?.version === version && known.maxId < spec.vocabSize)) {
           const settled = stat.ctimeNs > 0n && stat.ctimeNs + SETTLED_NS <= BigInt(Date.now()) * 1_000_000n;
           const maxId = await checkIds(handle, path, spec);
-          if (settled) {
-            delete checks[file]; // re-added last: the most recent stay
-            checks[file] = { version, maxId };
-            const kept = Object.entries(checks).slice(-REMEMBERED_FILES);
-            await writeCache(CHECKS_FILE, JSON.stringify(Object.fromEntries(kept), null, 1));
-          }
+          if (settled) await remember(file, { version, maxId });
         }
       }
     } catch (e) {
@@ -162,6 +157,23 @@ async function checkIds(handle: FileHandle, path: string, { dtype, count, vocabS
     start += n;
   }
   return largest;
+}
+
+let remembering = Promise.resolve(); // one update of the checks file at a time in this process
+
+/**
+ * Adds `check` to the checks file, read again now: files checked at once (each read the file
+ * before its check) each keep the others' (another process's may still be lost: then checked again).
+ */
+function remember(file: string, check: RememberedCheck): Promise<void> {
+  remembering = remembering.then(async () => {
+    const checks = await rememberedChecks();
+    delete checks[file]; // re-added last: the most recent stay
+    checks[file] = check;
+    const kept = Object.entries(checks).slice(-REMEMBERED_FILES);
+    await writeCache(CHECKS_FILE, JSON.stringify(Object.fromEntries(kept), null, 1));
+  });
+  return remembering;
 }
 
 /** The checks remembered in the cache directory, by file; none where the cache is missing or unreadable. */
