@@ -1,14 +1,15 @@
 // The directory lock between real processes: several racing to take over one stale lock (its
 // owner was killed), over many trials, never hold it at the same time; a lock left by an earlier
-// process of this one's pid, by a process another now has the pid of, and by a zombie.
+// process of this one's pid, by a process another now has the pid of, and by a zombie; one taken in
+// another PID namespace, judged by when it was last renewed.
 import { build } from 'esbuild';
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, readlinkSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { expect, it } from 'vitest';
-import { DirectoryLockedError, lockDirectory, LOCK_FILE, type LockOwner } from '../src/io/dir-lock.js';
+import { expect, it, vi } from 'vitest';
+import { DirectoryLockedError, FOREIGN_LOCK_STALE_MS, lockDirectory, LOCK_FILE, LOCK_RENEW_MS, type LockOwner } from '../src/io/dir-lock.js';
 import { tempDir } from './cli-helpers.js';
 
 const RACERS = 6;
@@ -133,5 +134,32 @@ it('a lock whose owner is a zombie (killed, not yet reaped by its parent) is sta
     lock.release();
   } finally {
     parent.kill();
+  }
+});
+
+it('a lock taken in another PID namespace (a container sharing this host name) is judged by its renewals, not our pids: refused while renewed, even naming our own pid or a pid of another process here; taken over once not renewed for a minute', async (ctx) => {
+  if (process.platform !== 'linux') ctx.skip(); // namespaces are Linux's
+  const dir = tempDir('cli-lock-namespace');
+  const path = join(dir, LOCK_FILE);
+  const foreign = (pid: number) => writeFileSync(path, JSON.stringify({ pid, hostname: hostname(), started: new Date().toISOString(), startTicks: 1, pidNamespace: 'pid:[1]' }) + '\n');
+  for (const pid of [process.pid, 1]) { // pid 1 there is that container's command; here, init (another start)
+    foreign(pid);
+    await expect(lockDirectory(dir), `pid ${pid}`).rejects.toThrow(`${dir} is in use by another run (pid ${pid} in another PID namespace (a container), since `);
+  }
+  // its owner gone (a restarted container's earlier command): no renewal for a minute
+  const last = (Date.now() - FOREIGN_LOCK_STALE_MS - 1_000) / 1000;
+  utimesSync(path, last, last);
+  vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval', 'Date'] }); // to see our own lock renewed
+  const stale: LockOwner[] = [];
+  const lock = await lockDirectory(dir, (owner) => stale.push(owner));
+  try {
+    expect(stale.map((owner) => owner.pid)).toEqual([1]);
+    expect(JSON.parse(readFileSync(lock.path, 'utf8')).pidNamespace, 'a lock records its namespace').toBe(readlinkSync('/proc/self/ns/pid'));
+    vi.setSystemTime(Date.now() + 3_600_000);
+    vi.advanceTimersByTime(LOCK_RENEW_MS);
+    expect(statSync(lock.path).mtimeMs).toBeGreaterThan(Date.now() - 5_000);
+  } finally {
+    lock.release();
+    vi.useRealTimers();
   }
 });
