@@ -17,14 +17,23 @@
 // reused): on Linux a lock records when its owner started, in clock ticks since boot
 // (/proc/<pid>/stat), which the wall clock's steps do not move. A zombie (dead, not yet reaped by
 // its parent) answers signals but holds nothing: its lock is stale too.
+//
+// Pids name processes within a PID namespace only: a lock records its owner's, and one taken in
+// another (a container that shares this host name, its command pid 1 there) is judged by its time
+// instead: its owner renews the file's modification time every LOCK_RENEW_MS while it holds it, and
+// one not renewed for FOREIGN_LOCK_STALE_MS is stale (a restarted container's earlier command).
 import { createHash } from 'node:crypto';
-import { readFileSync, unlinkSync } from 'node:fs';
-import { open, unlink } from 'node:fs/promises';
+import { readFileSync, readlinkSync, unlinkSync, utimesSync } from 'node:fs';
+import { open, stat, unlink } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { readRegularFile } from './regular-files.js';
 
 export const LOCK_FILE = 'gpt.lock';
+/** How often a held lock's modification time is renewed. */
+export const LOCK_RENEW_MS = 10_000;
+/** A lock from another PID namespace not renewed for this long is stale. */
+export const FOREIGN_LOCK_STALE_MS = 60_000;
 
 export interface LockOwner {
   pid: number;
@@ -33,6 +42,8 @@ export interface LockOwner {
   started: string;
   /** When the owner started, in clock ticks since boot (Linux; absent elsewhere, and in older locks). */
   startTicks?: number;
+  /** The owner's PID namespace, as /proc/self/ns/pid names it (Linux; absent elsewhere, and in older locks). */
+  pidNamespace?: string;
 }
 
 export class DirectoryLockedError extends Error {
@@ -41,8 +52,9 @@ export class DirectoryLockedError extends Error {
     readonly path: string,
     readonly owner: LockOwner | null,
   ) {
+    const where = (o: LockOwner) => (o.hostname !== hostname() ? ` on host ${o.hostname}` : foreignNamespace(o) ? ' in another PID namespace (a container)' : '');
     const who = owner
-      ? `pid ${owner.pid}${owner.hostname === hostname() ? '' : ` on host ${owner.hostname}`}, since ${owner.started}`
+      ? `pid ${owner.pid}${where(owner)}, since ${owner.started}`
       : 'its lock file cannot be read';
     super(`${dir} is in use by another run (${who}); if that run is gone, delete ${path}`);
     this.name = 'DirectoryLockedError';
@@ -64,9 +76,12 @@ export async function lockDirectory(dir: string, onStale: (owner: LockOwner) => 
   for (;;) {
     if (await createExclusive(path, text)) {
       held.add(text);
+      const renewal = setInterval(() => renewIfMine(path, text), LOCK_RENEW_MS);
+      renewal.unref();
       return {
         path,
         release: () => {
+          clearInterval(renewal);
           releaseIfMine(path, text);
           held.delete(text);
         },
@@ -80,7 +95,9 @@ export async function lockDirectory(dir: string, onStale: (owner: LockOwner) => 
 /** This process as a lock's (or a claim's) owner. */
 const ownerText = () => {
   const startTicks = startTicksOf(process.pid);
-  return JSON.stringify({ pid: process.pid, hostname: hostname(), started: new Date().toISOString(), ...(startTicks !== null && { startTicks }) } satisfies LockOwner) + '\n';
+  const pidNamespace = ourPidNamespace();
+  const owner: LockOwner = { pid: process.pid, hostname: hostname(), started: new Date().toISOString(), ...(startTicks !== null && { startTicks }), ...(pidNamespace !== null && { pidNamespace }) };
+  return JSON.stringify(owner) + '\n';
 };
 
 /** Creates `path` holding `text`, unless it exists (false). */
@@ -104,10 +121,14 @@ async function createExclusive(path: string, text: string): Promise<boolean> {
 }
 
 /** The owner of the lock (or claim) at `path` when it is stale; null when it is gone meanwhile; throws when it is held. */
-async function staleOwner(dir: string, path: string): Promise<{ owner: LockOwner; text: string } | null> {
+async function staleOwner(dir: string, path: string): Promise<ReadOwner | null> {
   const read = await readOwner(path);
   if (read === 'released') return null;
   const owner = read?.owner ?? null;
+  if (owner && owner.hostname === hostname() && foreignNamespace(owner)) {
+    if (Date.now() - read!.renewedMs < FOREIGN_LOCK_STALE_MS) throw new DirectoryLockedError(dir, path, owner);
+    return read;
+  }
   const earlierSelf = owner?.pid === process.pid && !held.has(read!.text);
   const reused = owner?.startTicks !== undefined && ![null, owner.startTicks].includes(startTicksOf(owner.pid)); // another process has its pid now
   const running = owner !== null && isRunning(owner.pid) && !reused;
@@ -141,14 +162,23 @@ async function deleteIfStill(dir: string, path: string, text: string): Promise<b
   }
 }
 
+/** A lock file as read: its owner, its text, and when it was last written or renewed. */
+interface ReadOwner {
+  owner: LockOwner;
+  text: string;
+  renewedMs: number;
+}
+
 /** The lock's owner (null: unreadable); a lock file being written right now is read again after a moment. */
-async function readOwner(path: string): Promise<{ owner: LockOwner; text: string } | null | 'released'> {
+async function readOwner(path: string): Promise<ReadOwner | null | 'released'> {
   for (let attempt = 0; attempt < 5; attempt++) {
     try {
+      const renewedMs = (await stat(path)).mtimeMs; // before the text: a renewal after it is no older
       const text = (await readRegularFile(path)).toString('utf8');
       const o = JSON.parse(text) as LockOwner;
       const ticks = o.startTicks === undefined || Number.isSafeInteger(o.startTicks);
-      if (Number.isSafeInteger(o.pid) && o.pid > 0 && typeof o.hostname === 'string' && typeof o.started === 'string' && ticks) return { owner: o, text };
+      const namespace = o.pidNamespace === undefined || typeof o.pidNamespace === 'string';
+      if (Number.isSafeInteger(o.pid) && o.pid > 0 && typeof o.hostname === 'string' && typeof o.started === 'string' && ticks && namespace) return { owner: o, text, renewedMs };
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') return 'released';
     }
@@ -179,6 +209,27 @@ function statFields(pid: number): string[] | null {
     return stat.slice(stat.lastIndexOf(')') + 2).split(' '); // after "pid (comm) ", whose comm may hold spaces and parentheses
   } catch {
     return null;
+  }
+}
+
+/** This process's PID namespace (e.g. "pid:[4026531836]"); null where /proc does not say (not Linux). */
+function ourPidNamespace(): string | null {
+  try {
+    return readlinkSync('/proc/self/ns/pid');
+  } catch {
+    return null;
+  }
+}
+
+/** Whether the owner took its lock in another PID namespace than ours (or ours cannot be told): its pid means nothing here. */
+const foreignNamespace = (owner: LockOwner): boolean => owner.pidNamespace !== undefined && owner.pidNamespace !== ourPidNamespace();
+
+/** Marks our lock at `path` as held now (its modification time), while it is still ours. */
+function renewIfMine(path: string, text: string): void {
+  try {
+    if (readFileSync(path, 'utf8') === text) utimesSync(path, new Date(), new Date());
+  } catch {
+    // gone: released, or its directory deleted
   }
 }
 
