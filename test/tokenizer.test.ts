@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { BpeTokenizer, CharTokenizer, describeLeftOut, encodeKnown, Gpt2Tokenizer, splitChunks, tokenizerFromJSON } from '../src/gpt/tokenizer/index.js';
+import { BpeTokenizer, CharTokenizer, countChunks, describeLeftOut, encodeKnown, Gpt2Tokenizer, splitChunks, tokenizerFromJSON } from '../src/gpt/tokenizer/index.js';
 import { testCorpus } from './corpus.js';
 import { existsSync, readFileSync } from 'node:fs';
 
@@ -183,6 +183,29 @@ describe('BpeTokenizer', () => {
         expect(BpeTokenizer.train(s, 256 + numMerges).toJSON().merges).toEqual(naiveMerges(s, numMerges));
       }),
     );
+  });
+
+  it("trainOnCounts learns train()'s merges from pieces' chunk counts added in the text's order; bad counts are one line", () => {
+    // lines of printable ASCII at both ends: a cut after a line break between them splits no chunk (gpt prepare's pieces)
+    const line = fc.stringMatching(/^[a-c.!][a-c .!'\r\u00e9\u{1F600}]{0,12}[a-c.!]$/u);
+    fc.assert(
+      fc.property(fc.array(line, { minLength: 1, maxLength: 12 }), fc.array(fc.boolean(), { minLength: 12, maxLength: 12 }), fc.integer({ min: 0, max: 30 }), (lines, cuts, numMerges) => {
+        const pieces = [''];
+        lines.forEach((l, i) => {
+          if (i > 0 && cuts[i]) pieces.push('');
+          pieces[pieces.length - 1] += `${l}${i < lines.length - 1 ? '\n' : ''}`;
+        });
+        const counts = new Map<string, number>();
+        for (const piece of pieces) for (const [chunk, n] of countChunks(piece)) counts.set(chunk, (counts.get(chunk) ?? 0) + n);
+        expect(BpeTokenizer.trainOnCounts(counts, 256 + numMerges).toJSON()).toEqual(BpeTokenizer.train(pieces.join(''), 256 + numMerges).toJSON());
+      }),
+    );
+    const refusal = (got: string) => new RegExp(`^BpeTokenizer.trainOnCounts: argument 'counts' must map each chunk \\(a string\\) to how often it occurs \\(an integer >= 1\\), got ${got}$`);
+    expect(() => BpeTokenizer.trainOnCounts(new Map([['ab', 2], ['cd', -2]]), 260)).toThrow(refusal("string 'cd' -> number -2"));
+    expect(() => BpeTokenizer.trainOnCounts(new Map([['ab', NaN]]), 260)).toThrow(refusal("string 'ab' -> number NaN"));
+    expect(() => BpeTokenizer.trainOnCounts(new Map([['ab', 1.5]]), 260)).toThrow(refusal("string 'ab' -> number 1\\.5"));
+    expect(() => BpeTokenizer.trainOnCounts(new Map([['ab', '3']]) as never, 260)).toThrow(refusal("string 'ab' -> string '3'"));
+    expect(() => BpeTokenizer.trainOnCounts(new Map([[5, 3]]) as never, 260)).toThrow(refusal('number 5 -> number 3'));
   });
 
   it('round-trips any well-formed string, trained on it or on other text', () => {
