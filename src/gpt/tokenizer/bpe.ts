@@ -59,6 +59,11 @@ export class BpeTokenizer extends ByteLevelBpe {
   static trainOnCounts(counts: Map<string, number>, vocabSize: number, opts: BpeTrainOptions = {}): BpeTokenizer {
     checkTrainArgs('BpeTokenizer.trainOnCounts', vocabSize, opts);
     if (!(counts instanceof Map)) throw new TypeError(`BpeTokenizer.trainOnCounts: argument 'counts' must be a Map of chunk -> count (countChunks'), got ${describeValue(counts)}`);
+    for (const [chunk, n] of counts as Map<unknown, unknown>) {
+      if (typeof chunk !== 'string' || !Number.isSafeInteger(n) || (n as number) < 1) {
+        throw new TypeError(`BpeTokenizer.trainOnCounts: argument 'counts' must map each chunk (a string) to how often it occurs (an integer >= 1), got ${describeValue(chunk)} -> ${describeValue(n)}`);
+      }
+    }
     return BpeTokenizer.fromCounts(counts, vocabSize, opts);
   }
 
