@@ -206,6 +206,8 @@ describe('BpeTokenizer', () => {
     expect(() => BpeTokenizer.trainOnCounts(new Map([['ab', 1.5]]), 260)).toThrow(refusal("string 'ab' -> number 1\\.5"));
     expect(() => BpeTokenizer.trainOnCounts(new Map([['ab', '3']]) as never, 260)).toThrow(refusal("string 'ab' -> string '3'"));
     expect(() => BpeTokenizer.trainOnCounts(new Map([[5, 3]]) as never, 260)).toThrow(refusal('number 5 -> number 3'));
+    expect(() => countChunks('ab', {} as never)).toThrow(/^countChunks: argument 'into' must be a Map of chunk -> count, got an object \(Object\)$/);
+    expect(() => countChunks(5 as never)).toThrow(/^countChunks: argument 'text' must be a string, got number 5$/);
   });
 
   it('round-trips any well-formed string, trained on it or on other text', () => {
