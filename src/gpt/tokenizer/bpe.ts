@@ -27,6 +27,7 @@ function checkTrainArgs(op: string, vocabSize: number, opts: BpeTrainOptions): v
  * whole text, in the order BpeTokenizer.trainOnCounts() needs to learn what train() learns.
  */
 export function countChunks(text: string, into = new Map<string, number>()): Map<string, number> {
+  if (!(into instanceof Map)) throw new TypeError(`countChunks: argument 'into' must be a Map of chunk -> count, got ${describeValue(into)}`);
   for (const chunk of eachChunk(checkText('countChunks', text))) into.set(chunk, (into.get(chunk) ?? 0) + 1);
   return into;
 }
