@@ -1,14 +1,15 @@
 // The directory lock between real processes: several racing to take over one stale lock (its
-// owner was killed), over many trials, never hold it at the same time; and a lock left by an earlier
-// process of this one's pid.
+// owner was killed), over many trials, never hold it at the same time; a lock left by an earlier
+// process of this one's pid, by a process another now has the pid of, and by a zombie; one taken in
+// another PID namespace, judged by when it was last renewed.
 import { build } from 'esbuild';
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, readlinkSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { expect, it } from 'vitest';
-import { DirectoryLockedError, lockDirectory, LOCK_FILE, type LockOwner } from '../src/node/dir-lock.js';
+import { expect, it, vi } from 'vitest';
+import { DirectoryLockedError, FOREIGN_LOCK_STALE_MS, lockDirectory, LOCK_FILE, LOCK_RENEW_MS, type LockOwner } from '../src/node/dir-lock.js';
 import { tempDir } from './cli-helpers.js';
 
 const RACERS = 6;
@@ -109,5 +110,57 @@ it("a lock whose pid now runs another process (its start time in ticks since boo
     lock.release();
   } finally {
     other.kill();
+  }
+});
+
+it('a lock whose owner is a zombie (killed, not yet reaped by its parent) is stale: taken over', async (ctx) => {
+  if (process.platform !== 'linux') ctx.skip(); // /proc tells a process's state
+  const dir = tempDir('cli-lock-zombie');
+  // the first sleep ends after its parent has become the second (exec), which never reaps it
+  const parent = spawn('sh', ['-c', 'sleep 0.2 & echo $!; exec sleep 30']);
+  try {
+    const pid = Number(await new Promise<string>((resolve) => parent.stdout.once('data', (d: Buffer) => resolve(String(d)))));
+    let stat = '';
+    for (let i = 0; i < 100 && !/\) Z /.test(stat); i++) {
+      await new Promise((r) => setTimeout(r, 20));
+      stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    }
+    expect(stat, 'a zombie').toMatch(/\) Z /);
+    const startTicks = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]);
+    writeFileSync(join(dir, LOCK_FILE), JSON.stringify({ pid, hostname: hostname(), started: new Date().toISOString(), startTicks }) + '\n');
+    const stale: LockOwner[] = [];
+    const lock = await lockDirectory(dir, (owner) => stale.push(owner));
+    expect(stale.map((owner) => owner.pid)).toEqual([pid]);
+    lock.release();
+  } finally {
+    parent.kill();
+  }
+});
+
+it('a lock taken in another PID namespace (a container sharing this host name) is judged by its renewals, not our pids: refused while renewed, even naming our own pid or a pid of another process here; taken over once not renewed for a minute', async (ctx) => {
+  if (process.platform !== 'linux') ctx.skip(); // namespaces are Linux's
+  const dir = tempDir('cli-lock-namespace');
+  const path = join(dir, LOCK_FILE);
+  const foreign = (pid: number) => writeFileSync(path, JSON.stringify({ pid, hostname: hostname(), started: new Date().toISOString(), startTicks: 1, pidNamespace: 'pid:[1]' }) + '\n');
+  for (const pid of [process.pid, 1]) { // pid 1 there is that container's command; here, init (another start)
+    foreign(pid);
+    await expect(lockDirectory(dir), `pid ${pid}`).rejects.toThrow(`${dir} is in use by another run (pid ${pid} in another PID namespace (a container), since `);
+    await expect(lockDirectory(dir), 'when it is taken over').rejects.toThrow(new RegExp(`; if that run is gone, run again in (59|60) s \\(a lock not renewed for 60 s is taken over\\) or delete ${path}$`));
+  }
+  // its owner gone (a restarted container's earlier command): no renewal for a minute
+  const last = (Date.now() - FOREIGN_LOCK_STALE_MS - 1_000) / 1000;
+  utimesSync(path, last, last);
+  vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval', 'Date'] }); // to see our own lock renewed
+  const stale: LockOwner[] = [];
+  const lock = await lockDirectory(dir, (owner) => stale.push(owner));
+  try {
+    expect(stale.map((owner) => owner.pid)).toEqual([1]);
+    expect(JSON.parse(readFileSync(lock.path, 'utf8')).pidNamespace, 'a lock records its namespace').toBe(readlinkSync('/proc/self/ns/pid'));
+    vi.setSystemTime(Date.now() + 3_600_000);
+    vi.advanceTimersByTime(LOCK_RENEW_MS);
+    expect(statSync(lock.path).mtimeMs).toBeGreaterThan(Date.now() - 5_000);
+  } finally {
+    lock.release();
+    vi.useRealTimers();
   }
 });

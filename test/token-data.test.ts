@@ -1,11 +1,11 @@
 // Corpora larger than memory: `gpt prepare` reads a file in pieces that tokenize as the whole text
 // does, streams the ids to disk (uint16 where the vocabulary fits), and training reads the windows
 // it draws from the files (TokenFile). The oracle for pieces is the same tokenizer on the whole text.
-import { appendFileSync, closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
-import { open } from 'node:fs/promises';
+import { appendFileSync, type BigIntStats, closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
+import { open, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import fc from 'fast-check';
-import { afterAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import { openCorpus, PIECE_BYTES, type Corpus } from '../src/cli/corpus.js';
 import { buildDataset, loadDataset, loadTokens, writeDataset } from '../src/cli/data.js';
 import { gpt3EncoderDir, loadGpt2Tokenizer } from '../src/cli/tokenizer-files.js';
@@ -197,8 +197,11 @@ describe('a large token file', () => {
     }
   }
   const opened = async (vocabSize: number) => (await TokenFile.open(path, spec(vocabSize))).close();
+  afterEach(() => vi.restoreAllMocks()); // Date.now and FileHandle.stat
 
   it('is read whole at its first open, not again while it is unchanged; a smaller vocabulary or a change reads it again', async () => {
+    const now = Date.now;
+    vi.spyOn(Date, 'now').mockImplementation(() => now() + 3_000); // checked 3 s after it was written: its time has settled (see below)
     expect(await readsDuring(() => opened(1_000))).toBeGreaterThanOrEqual(count * 2 / 2 ** 24);
     expect(await readsDuring(() => opened(1_000))).toBe(0);
     expect(await readsDuring(() => opened(50_257))).toBe(0);
@@ -208,6 +211,42 @@ describe('a large token file', () => {
     writeSync(fd, Uint8Array.of(0xff, 0xff), 0, 2, 2 * 12_345);
     closeSync(fd);
     await expect(TokenFile.open(path, spec(1_000))).rejects.toThrow(`${path}: token 65535 at index 12345 is outside the vocabulary [0, 1000)`);
+  });
+
+  it('opened with another at once, both are remembered, and the cache is written without a word (a write lost the other, or met its temporary file)', async () => {
+    const both = [0, 1].map(() => fileOf(new Uint8Array(Uint16Array.from(ids).buffer)));
+    const now = Date.now;
+    vi.spyOn(Date, 'now').mockImplementation(() => now() + 3_000); // their times settled
+    const warn = vi.spyOn(console, 'warn');
+    const openBoth = () => Promise.all(both.map(async (p) => (await TokenFile.open(p, spec(1_000))).close()));
+    await openBoth();
+    expect(warn).not.toHaveBeenCalled();
+    expect(await readsDuring(openBoth)).toBe(0);
+  });
+
+  it('is checked at every open while its change time cannot tell a later write apart: one within 2 s of the check (whole seconds on ext3 and HFS+, two on FAT), or none (0)', async () => {
+    const fresh = fileOf(new Uint8Array(Uint16Array.from(ids).buffer));
+    const probe = await open(fresh);
+    const proto = Object.getPrototypeOf(probe) as { stat: (this: FileHandle, ...args: unknown[]) => Promise<BigIntStats> };
+    await probe.close();
+    const realStat = proto.stat;
+    const now = Date.now();
+    const setId = (id: number) => {
+      const fd = openSync(fresh, 'r+');
+      writeSync(fd, Uint16Array.of(id), 0, 2, 2 * 5);
+      closeSync(fd);
+    };
+    vi.spyOn(Date, 'now').mockReturnValue(now);
+    // the change time such a file system shows: the second the file was written in, whatever was written since; none
+    for (const ctimeNs of [BigInt(Math.floor(now / 1000)) * 10n ** 9n, 0n]) {
+      vi.spyOn(proto, 'stat').mockImplementation(async function (this: FileHandle, ...args: unknown[]) {
+        return Object.assign(await realStat.apply(this, args), { ctimeNs });
+      });
+      setId(0);
+      await (await TokenFile.open(fresh, spec(1_000))).close();
+      setId(0xffff); // in the same second: its time does not move
+      await expect(TokenFile.open(fresh, spec(1_000)), `ctime ${ctimeNs}`).rejects.toThrow(`${fresh}: token 65535 at index 5 is outside the vocabulary [0, 1000)`);
+    }
   });
 });
 

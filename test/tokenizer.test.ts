@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { BpeTokenizer, CharTokenizer, describeLeftOut, encodeKnown, Gpt2Tokenizer, splitChunks, tokenizerFromJSON } from '../src/gpt/tokenizer/index.js';
+import { BpeTokenizer, CharTokenizer, countChunks, describeLeftOut, encodeKnown, Gpt2Tokenizer, splitChunks, tokenizerFromJSON } from '../src/gpt/tokenizer/index.js';
 import { testCorpus } from './corpus.js';
 import { existsSync, readFileSync } from 'node:fs';
 
@@ -185,6 +185,31 @@ describe('BpeTokenizer', () => {
     );
   });
 
+  it("trainOnCounts learns train()'s merges from pieces' chunk counts added in the text's order; bad counts are one line", () => {
+    // lines of printable ASCII at both ends: a cut after a line break between them splits no chunk (gpt prepare's pieces)
+    const line = fc.stringMatching(/^[a-c.!][a-c .!'\r\u00e9\u{1F600}]{0,12}[a-c.!]$/u);
+    fc.assert(
+      fc.property(fc.array(line, { minLength: 1, maxLength: 12 }), fc.array(fc.boolean(), { minLength: 12, maxLength: 12 }), fc.integer({ min: 0, max: 30 }), (lines, cuts, numMerges) => {
+        const pieces = [''];
+        lines.forEach((l, i) => {
+          if (i > 0 && cuts[i]) pieces.push('');
+          pieces[pieces.length - 1] += `${l}${i < lines.length - 1 ? '\n' : ''}`;
+        });
+        const counts = new Map<string, number>();
+        for (const piece of pieces) for (const [chunk, n] of countChunks(piece)) counts.set(chunk, (counts.get(chunk) ?? 0) + n);
+        expect(BpeTokenizer.trainOnCounts(counts, 256 + numMerges).toJSON()).toEqual(BpeTokenizer.train(pieces.join(''), 256 + numMerges).toJSON());
+      }),
+    );
+    const refusal = (got: string) => new RegExp(`^BpeTokenizer.trainOnCounts: argument 'counts' must map each chunk \\(a string\\) to how often it occurs \\(an integer >= 1\\), got ${got}$`);
+    expect(() => BpeTokenizer.trainOnCounts(new Map([['ab', 2], ['cd', -2]]), 260)).toThrow(refusal("string 'cd' -> number -2"));
+    expect(() => BpeTokenizer.trainOnCounts(new Map([['ab', NaN]]), 260)).toThrow(refusal("string 'ab' -> number NaN"));
+    expect(() => BpeTokenizer.trainOnCounts(new Map([['ab', 1.5]]), 260)).toThrow(refusal("string 'ab' -> number 1\\.5"));
+    expect(() => BpeTokenizer.trainOnCounts(new Map([['ab', '3']]) as never, 260)).toThrow(refusal("string 'ab' -> string '3'"));
+    expect(() => BpeTokenizer.trainOnCounts(new Map([[5, 3]]) as never, 260)).toThrow(refusal('number 5 -> number 3'));
+    expect(() => countChunks('ab', {} as never)).toThrow(/^countChunks: argument 'into' must be a Map of chunk -> count, got an object \(Object\)$/);
+    expect(() => countChunks(5 as never)).toThrow(/^countChunks: argument 'text' must be a string, got number 5$/);
+  });
+
   it('round-trips any well-formed string, trained on it or on other text', () => {
     const general = BpeTokenizer.train(PROSE.slice(0, 50_000), 320);
     fc.assert(
@@ -321,6 +346,15 @@ describe('arguments of the wrong kind', () => {
     expect(() => new CharTokenizer('abc' as never)).toThrow(/^CharTokenizer: argument 'chars' must be an array of characters, got string 'abc'$/);
     expect(() => new BpeTokenizer(null as never)).toThrow(/^BpeTokenizer: argument 'merges' must be an array of \[a, b\] token id pairs, got null$/);
     expect(() => new Gpt2Tokenizer([], '<|endoftext|>' as never)).toThrow(/^Gpt2Tokenizer: argument 'special' must be an array of strings, got string '<\|endoftext\|>'$/);
+  });
+  it('CharTokenizer.encodeInto takes a string and an Int32Array with room for an id per UTF-16 unit (a shorter one lost the ids past its end, a Uint8Array their high bits, silently)', () => {
+    expect(() => char.encodeInto(5 as never, new Int32Array(5), () => {})).toThrow(/^CharTokenizer.encodeInto: argument 'text' must be a string, got number 5$/);
+    const room = /^CharTokenizer.encodeInto: argument 'out' must be an Int32Array of at least 5 ids \(one per UTF-16 unit of the text\), got /;
+    expect(() => char.encodeInto('hello', new Int32Array(2), () => {})).toThrow(new RegExp(`${room.source}an Int32Array of 2$`));
+    expect(() => char.encodeInto('hello', new Uint8Array(5) as never, () => {})).toThrow(new RegExp(`${room.source}an object \\(Uint8Array\\)$`));
+    const out = new Int32Array(6);
+    expect(char.encodeInto('hello', out, () => {})).toBe(5);
+    expect([...out.subarray(0, 5)]).toEqual(char.encode('hello'));
   });
   it('training takes a string only', () => {
     expect(() => CharTokenizer.train(5 as never)).toThrow(/^CharTokenizer.train: argument 'text' must be a string, got number 5$/);

@@ -133,6 +133,7 @@ export async function readCache(name: string): Promise<string | null> {
 }
 
 let warnedUnsaved = false; // a directory that cannot be written is said once, not at every save
+let cacheWrites = 0; // each write's temporary file its own: two at once in one process shared one, and one's rename failed
 
 export async function writeCache(name: string, text: string): Promise<void> {
   let where = 'localStorage';
@@ -141,7 +142,7 @@ export async function writeCache(name: string, text: string): Promise<void> {
     if (!node) return globalThis.localStorage?.setItem(CACHE_PREFIX + name, text);
     where = envSetting('GPT_CACHE_DIR') ? `GPT_CACHE_DIR=${node.dir}` : `${node.dir} (GPT_CACHE_DIR picks another)`;
     await node.fs.mkdir(node.dir, { recursive: true });
-    const temp = `${node.dir}/.${name}.${process.pid}.tmp`;
+    const temp = `${node.dir}/.${name}.${process.pid}.${++cacheWrites}.tmp`;
     await node.fs.writeFile(temp, text);
     await node.fs.rename(temp, `${node.dir}/${name}`); // readers see the old file or the new one
   } catch (e) {

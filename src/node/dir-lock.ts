@@ -15,15 +15,25 @@
 // an earlier process that had the same pid (a container's restarted command runs as pid 1 again).
 // So is one whose pid now runs another process than the one that took it (the dead owner's pid
 // reused): on Linux a lock records when its owner started, in clock ticks since boot
-// (/proc/<pid>/stat), which the wall clock's steps do not move.
+// (/proc/<pid>/stat), which the wall clock's steps do not move. A zombie (dead, not yet reaped by
+// its parent) answers signals but holds nothing: its lock is stale too.
+//
+// Pids name processes within a PID namespace only: a lock records its owner's, and one taken in
+// another (a container that shares this host name, its command pid 1 there) is judged by its time
+// instead: its owner renews the file's modification time every LOCK_RENEW_MS while it holds it, and
+// one not renewed for FOREIGN_LOCK_STALE_MS is stale (a restarted container's earlier command).
 import { createHash } from 'node:crypto';
-import { readFileSync, unlinkSync } from 'node:fs';
-import { open, unlink } from 'node:fs/promises';
+import { readFileSync, readlinkSync, unlinkSync, utimesSync } from 'node:fs';
+import { open, stat, unlink } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { readRegularFile } from './regular-files.js';
 
 export const LOCK_FILE = 'gpt.lock';
+/** How often a held lock's modification time is renewed. */
+export const LOCK_RENEW_MS = 10_000;
+/** A lock from another PID namespace not renewed for this long is stale. */
+export const FOREIGN_LOCK_STALE_MS = 60_000;
 
 export interface LockOwner {
   pid: number;
@@ -32,6 +42,8 @@ export interface LockOwner {
   started: string;
   /** When the owner started, in clock ticks since boot (Linux; absent elsewhere, and in older locks). */
   startTicks?: number;
+  /** The owner's PID namespace, as /proc/self/ns/pid names it (Linux; absent elsewhere, and in older locks). */
+  pidNamespace?: string;
 }
 
 export class DirectoryLockedError extends Error {
@@ -39,11 +51,16 @@ export class DirectoryLockedError extends Error {
     dir: string,
     readonly path: string,
     readonly owner: LockOwner | null,
+    /** For a lock from another PID namespace: how long ago its owner last renewed it. */
+    renewedAgoMs?: number,
   ) {
+    const where = (o: LockOwner) => (o.hostname !== hostname() ? ` on host ${o.hostname}` : foreignNamespace(o) ? ' in another PID namespace (a container)' : '');
     const who = owner
-      ? `pid ${owner.pid}${owner.hostname === hostname() ? '' : ` on host ${owner.hostname}`}, since ${owner.started}`
+      ? `pid ${owner.pid}${where(owner)}, since ${owner.started}`
       : 'its lock file cannot be read';
-    super(`${dir} is in use by another run (${who}); if that run is gone, delete ${path}`);
+    // a restarted container meets its earlier command's lock: it is taken over once it goes unrenewed long enough
+    const wait = renewedAgoMs === undefined ? '' : `run again in ${Math.ceil((FOREIGN_LOCK_STALE_MS - renewedAgoMs) / 1000)} s (a lock not renewed for ${FOREIGN_LOCK_STALE_MS / 1000} s is taken over) or `;
+    super(`${dir} is in use by another run (${who}); if that run is gone, ${wait}delete ${path}`);
     this.name = 'DirectoryLockedError';
   }
 }
@@ -63,9 +80,12 @@ export async function lockDirectory(dir: string, onStale: (owner: LockOwner) => 
   for (;;) {
     if (await createExclusive(path, text)) {
       held.add(text);
+      const renewal = setInterval(() => renewIfMine(path, text), LOCK_RENEW_MS);
+      renewal.unref();
       return {
         path,
         release: () => {
+          clearInterval(renewal);
           releaseIfMine(path, text);
           held.delete(text);
         },
@@ -79,7 +99,9 @@ export async function lockDirectory(dir: string, onStale: (owner: LockOwner) => 
 /** This process as a lock's (or a claim's) owner. */
 const ownerText = () => {
   const startTicks = startTicksOf(process.pid);
-  return JSON.stringify({ pid: process.pid, hostname: hostname(), started: new Date().toISOString(), ...(startTicks !== null && { startTicks }) } satisfies LockOwner) + '\n';
+  const pidNamespace = ourPidNamespace();
+  const owner: LockOwner = { pid: process.pid, hostname: hostname(), started: new Date().toISOString(), ...(startTicks !== null && { startTicks }), ...(pidNamespace !== null && { pidNamespace }) };
+  return JSON.stringify(owner) + '\n';
 };
 
 /** Creates `path` holding `text`, unless it exists (false). */
@@ -103,10 +125,15 @@ async function createExclusive(path: string, text: string): Promise<boolean> {
 }
 
 /** The owner of the lock (or claim) at `path` when it is stale; null when it is gone meanwhile; throws when it is held. */
-async function staleOwner(dir: string, path: string): Promise<{ owner: LockOwner; text: string } | null> {
+async function staleOwner(dir: string, path: string): Promise<ReadOwner | null> {
   const read = await readOwner(path);
   if (read === 'released') return null;
   const owner = read?.owner ?? null;
+  if (owner && owner.hostname === hostname() && foreignNamespace(owner)) {
+    const renewedAgoMs = Math.max(0, Date.now() - read!.renewedMs);
+    if (renewedAgoMs < FOREIGN_LOCK_STALE_MS) throw new DirectoryLockedError(dir, path, owner, renewedAgoMs);
+    return read;
+  }
   const earlierSelf = owner?.pid === process.pid && !held.has(read!.text);
   const reused = owner?.startTicks !== undefined && ![null, owner.startTicks].includes(startTicksOf(owner.pid)); // another process has its pid now
   const running = owner !== null && isRunning(owner.pid) && !reused;
@@ -140,14 +167,23 @@ async function deleteIfStill(dir: string, path: string, text: string): Promise<b
   }
 }
 
+/** A lock file as read: its owner, its text, and when it was last written or renewed. */
+interface ReadOwner {
+  owner: LockOwner;
+  text: string;
+  renewedMs: number;
+}
+
 /** The lock's owner (null: unreadable); a lock file being written right now is read again after a moment. */
-async function readOwner(path: string): Promise<{ owner: LockOwner; text: string } | null | 'released'> {
+async function readOwner(path: string): Promise<ReadOwner | null | 'released'> {
   for (let attempt = 0; attempt < 5; attempt++) {
     try {
+      const renewedMs = (await stat(path)).mtimeMs; // before the text: a renewal after it is no older
       const text = (await readRegularFile(path)).toString('utf8');
       const o = JSON.parse(text) as LockOwner;
       const ticks = o.startTicks === undefined || Number.isSafeInteger(o.startTicks);
-      if (Number.isSafeInteger(o.pid) && o.pid > 0 && typeof o.hostname === 'string' && typeof o.started === 'string' && ticks) return { owner: o, text };
+      const namespace = o.pidNamespace === undefined || typeof o.pidNamespace === 'string';
+      if (Number.isSafeInteger(o.pid) && o.pid > 0 && typeof o.hostname === 'string' && typeof o.started === 'string' && ticks && namespace) return { owner: o, text, renewedMs };
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') return 'released';
     }
@@ -159,20 +195,46 @@ async function readOwner(path: string): Promise<{ owner: LockOwner; text: string
 function isRunning(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (e) {
     return (e as NodeJS.ErrnoException).code === 'EPERM'; // running, as another user
   }
+  return !['Z', 'X'].includes(statFields(pid)?.[0] ?? ''); // a zombie, or dead
 }
 
 /** When process `pid` started, in clock ticks since boot (field 22 of /proc/<pid>/stat); null where that cannot be read (not Linux, no such process). */
 function startTicksOf(pid: number): number | null {
+  const ticks = Number(statFields(pid)?.[19]);
+  return Number.isSafeInteger(ticks) ? ticks : null;
+}
+
+/** The fields of /proc/<pid>/stat from the third (the state) on; null where it cannot be read (not Linux, no such process). */
+function statFields(pid: number): string[] | null {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const ticks = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]); // the fields after "pid (comm) " start at field 3
-    return Number.isSafeInteger(ticks) ? ticks : null;
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' '); // after "pid (comm) ", whose comm may hold spaces and parentheses
   } catch {
     return null;
+  }
+}
+
+/** This process's PID namespace (e.g. "pid:[4026531836]"); null where /proc does not say (not Linux). */
+function ourPidNamespace(): string | null {
+  try {
+    return readlinkSync('/proc/self/ns/pid');
+  } catch {
+    return null;
+  }
+}
+
+/** Whether the owner took its lock in another PID namespace than ours (or ours cannot be told): its pid means nothing here. */
+const foreignNamespace = (owner: LockOwner): boolean => owner.pidNamespace !== undefined && owner.pidNamespace !== ourPidNamespace();
+
+/** Marks our lock at `path` as held now (its modification time), while it is still ours. */
+function renewIfMine(path: string, text: string): void {
+  try {
+    if (readFileSync(path, 'utf8') === text) utimesSync(path, new Date(), new Date());
+  } catch {
+    // gone: released, or its directory deleted
   }
 }
 

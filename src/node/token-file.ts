@@ -47,6 +47,11 @@ const SCAN_BYTES = 16 * 2 ** 20;
 export const REMEMBERED_CHECK_BYTES = 64 * 2 ** 20;
 const CHECKS_FILE = 'token-checks.json';
 const REMEMBERED_FILES = 64; // the most recently checked; older ones are forgotten
+// A check is remembered only where the file's change time is at least this long before the check
+// began: file systems that keep whole seconds (ext3, HFS+; FAT two) give a write made in the same
+// second the same time, which would then pass for the checked version (git's index calls such a
+// file racily clean). A file system that keeps no time (0) is checked at every open.
+const SETTLED_NS = 2_000_000_000n;
 
 /** What a check found in one version of a file: its largest id. */
 interface RememberedCheck {
@@ -93,10 +98,9 @@ export class TokenFile {
         const checks = await rememberedChecks();
         const known = checks[file];
         if (!(known?.version === version && known.maxId < spec.vocabSize)) {
-          delete checks[file]; // re-added last: the most recent stay
-          checks[file] = { version, maxId: await checkIds(handle, path, spec) };
-          const kept = Object.entries(checks).slice(-REMEMBERED_FILES);
-          await writeCache(CHECKS_FILE, JSON.stringify(Object.fromEntries(kept), null, 1));
+          const settled = stat.ctimeNs > 0n && stat.ctimeNs + SETTLED_NS <= BigInt(Date.now()) * 1_000_000n;
+          const maxId = await checkIds(handle, path, spec);
+          if (settled) await remember(file, { version, maxId });
         }
       }
     } catch (e) {
@@ -153,6 +157,23 @@ async function checkIds(handle: FileHandle, path: string, { dtype, count, vocabS
     start += n;
   }
   return largest;
+}
+
+let remembering = Promise.resolve(); // one update of the checks file at a time in this process
+
+/**
+ * Adds `check` to the checks file, read again now: files checked at once (each read the file
+ * before its check) each keep the others' (another process's may still be lost: then checked again).
+ */
+function remember(file: string, check: RememberedCheck): Promise<void> {
+  remembering = remembering.then(async () => {
+    const checks = await rememberedChecks();
+    delete checks[file]; // re-added last: the most recent stay
+    checks[file] = check;
+    const kept = Object.entries(checks).slice(-REMEMBERED_FILES);
+    await writeCache(CHECKS_FILE, JSON.stringify(Object.fromEntries(kept), null, 1));
+  });
+  return remembering;
 }
 
 /** The checks remembered in the cache directory, by file; none where the cache is missing or unreadable. */

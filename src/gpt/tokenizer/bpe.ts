@@ -27,6 +27,7 @@ function checkTrainArgs(op: string, vocabSize: number, opts: BpeTrainOptions): v
  * whole text, in the order BpeTokenizer.trainOnCounts() needs to learn what train() learns.
  */
 export function countChunks(text: string, into = new Map<string, number>()): Map<string, number> {
+  if (!(into instanceof Map)) throw new TypeError(`countChunks: argument 'into' must be a Map of chunk -> count, got ${describeValue(into)}`);
   for (const chunk of eachChunk(checkText('countChunks', text))) into.set(chunk, (into.get(chunk) ?? 0) + 1);
   return into;
 }
@@ -59,6 +60,11 @@ export class BpeTokenizer extends ByteLevelBpe {
   static trainOnCounts(counts: Map<string, number>, vocabSize: number, opts: BpeTrainOptions = {}): BpeTokenizer {
     checkTrainArgs('BpeTokenizer.trainOnCounts', vocabSize, opts);
     if (!(counts instanceof Map)) throw new TypeError(`BpeTokenizer.trainOnCounts: argument 'counts' must be a Map of chunk -> count (countChunks'), got ${describeValue(counts)}`);
+    for (const [chunk, n] of counts as Map<unknown, unknown>) {
+      if (typeof chunk !== 'string' || !Number.isSafeInteger(n) || (n as number) < 1) {
+        throw new TypeError(`BpeTokenizer.trainOnCounts: argument 'counts' must map each chunk (a string) to how often it occurs (an integer >= 1), got ${describeValue(chunk)} -> ${describeValue(n)}`);
+      }
+    }
     return BpeTokenizer.fromCounts(counts, vocabSize, opts);
   }
 

@@ -1,6 +1,7 @@
 // Character-level tokenizer, as in nanoGPT's shakespeare_char: one id per distinct character of the
 // training text, ids in code-point order. A character is a code point, not a UTF-16 unit, so an emoji
 // is one token; a lone surrogate is a character of its own and round-trips like any other.
+import { describeValue } from '../../tensor/check.js';
 import { checkArray, checkIds, checkText, type CharTokenizerJSON, type Tokenizer } from './tokenizer.js';
 
 /** One token per distinct character (code point) of the training text, ids in code-point order. */
@@ -65,6 +66,11 @@ export class CharTokenizer implements Tokenizer {
    * and left out.
    */
   encodeInto(text: string, out: Int32Array, unknown: (ch: string) => void): number {
+    checkText('CharTokenizer.encodeInto', text);
+    if (!(out instanceof Int32Array) || out.length < text.length) {
+      const got = out instanceof Int32Array ? `an Int32Array of ${out.length}` : describeValue(out);
+      throw new RangeError(`CharTokenizer.encodeInto: argument 'out' must be an Int32Array of at least ${text.length} ids (one per UTF-16 unit of the text), got ${got}`);
+    }
     let length = 0;
     for (let i = 0; i < text.length; i++) {
       const unit = text.charCodeAt(i);
