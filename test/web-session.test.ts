@@ -274,6 +274,38 @@ describe('Session saves', () => {
   });
 });
 
+describe('Session while a save is in progress', () => {
+  it('refuses to train or replace the model until its last piece is taken: the file is one moment of the run, whole', async () => {
+    const text = 'some english text.\n'.repeat(20);
+    const shape = { nLayer: 1, nHead: 2, nEmbd: 16, blockSize: 16 };
+    const session = new Session();
+    session.newModel(text, shape, { batchSize: 2 });
+    const trainer = session.trainerFor(text);
+    await session.trainStep(trainer);
+    const pieces = session.save();
+    const head = await pieces.next();
+    const busy = /^Session\.\w+: a checkpoint is being saved \(its pieces are read from the model as they are taken\); take its last piece first$/;
+    await expect(session.trainStep(trainer)).rejects.toThrow(busy);
+    expect(() => session.trainerFor('other english text.\n'.repeat(20))).toThrow(busy);
+    expect(() => session.newModel(text, shape)).toThrow(busy);
+    await expect(session.load(bytesSource(new Uint8Array(0)), 'x.safetensors')).rejects.toThrow(busy);
+    const saved = decodeCheckpoint(await joinPieces((async function* () {
+      yield head.value as Uint8Array;
+      yield* pieces;
+    })()));
+    expect(saved.meta.trainer?.step).toBe(trainer.step);
+    for (const [name, p] of session.model!.namedParameters()) expect(Array.from(saved.weights.get(name)!.data), name).toEqual(Array.from(await p.toArray()));
+    expect(Number.isFinite(await session.trainStep(trainer)), 'trains again once the save is done').toBe(true);
+
+    // a save given up halfway (its consumer stopped: return()) lets training go on too
+    const abandoned = session.save();
+    await abandoned.next();
+    await abandoned.return(undefined);
+    expect(Number.isFinite(await session.trainStep(trainer))).toBe(true);
+    release(session);
+  });
+});
+
 describe('Session training a loaded checkpoint', () => {
   it("lets go of the checkpoint's optimizer moments once a trainer holds them (GPT-2 124M's: 1 GB of host memory)", async () => {
     const text = 'a checkpoint saved with its moments, loaded and trained on. '.repeat(10);

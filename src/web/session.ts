@@ -49,12 +49,15 @@ export class Session {
   private broken = '';
   /** The loaded checkpoint's optimizer and trainer state, applied when training starts. */
   private loaded: Checkpoint | null = null;
+  /** Saves whose pieces are still being taken: each piece is read from the model then, so nothing may change it meanwhile. */
+  private saving = 0;
 
   /**
    * Replaces the model with the one in a checkpoint file, read a tensor at a time (never in one
    * buffer): all of it read and checked before the model is replaced, so a damaged file leaves it.
    */
   async load(file: ByteSource, source: string): Promise<ModelSummary> {
+    this.assertNotSaving('load');
     let ckpt: Checkpoint;
     try {
       ckpt = await readCheckpoint(file, source);
@@ -67,11 +70,13 @@ export class Session {
 
   /** Replaces the model with a Hugging Face GPT-2 model's: config.json's text, model.safetensors read a tensor at a time, tokenizer.json's text. */
   async loadHF(files: HFModelSources, source: string): Promise<ModelSummary> {
+    this.assertNotSaving('loadHF');
     return this.adopt(await readHF(files, source), source);
   }
 
   /** A fresh model with a character tokenizer of `text`, and a trainer on that text. */
   newModel(text: string, shape: ModelShape, settings: TrainSettings = {}): ModelSummary {
+    this.assertNotSaving('newModel');
     if (!text) throw new Error('there is no text to train on: paste a text or open a text file');
     const tokenizer = CharTokenizer.train(text);
     const cfg: TrainConfig = { ...TRAIN_DEFAULTS, ...shape, dropout: 0, bias: false, ...settings };
@@ -105,6 +110,7 @@ export class Session {
    * FIXED_AT_START changes (carrying the optimizer state over). `settings` apply to this and later steps.
    */
   trainerFor(text: string, settings: TrainSettings = {}): Trainer {
+    this.assertNotSaving('trainerFor');
     const { model, tokenizer } = this.usable();
     const { blockSize, nLayer, nHead, nEmbd, dropout, bias, shareLayers = 1 } = model.config;
     const shape = { blockSize, nLayer, nHead, nEmbd, dropout, bias, shareLayers }; // fixed by the model
@@ -172,6 +178,7 @@ export class Session {
    * Inf into the weights: the model is refused from then on, until a new one or a load replaces it.
    */
   async trainStep(trainer: Trainer): Promise<number> {
+    this.assertNotSaving('trainStep');
     try {
       return (await trainer.trainStep()).loss;
     } catch (e) {
@@ -195,14 +202,24 @@ export class Session {
    * The checkpoint as one safetensors file's bytes in pieces (checkpointPieces: each tensor read
    * back from the GPU when its piece is asked for, never the whole file at once): with the optimizer
    * state when the page trained it; a model loaded and not trained since keeps its checkpoint's run
-   * state (step, optimizer moments). Nothing may train until the last piece is taken.
+   * state (step, optimizer moments). Until the last piece is taken (or the save is ended), training
+   * and replacing the model are refused: the file would mix weights from before and after a step.
    */
   async *save(): AsyncGenerator<Uint8Array> {
     const { model, tokenizer } = this.usable();
     const t = this.trainer;
-    if (t) return yield* checkpointPieces(model, tokenizer, { optimizer: t.optimizer, train: { ...t.cfg, dtype: t.dtype }, trainer: await t.state() });
-    const { format: _format, model: _model, tokenizer: _tokenizer, ...runState } = this.loaded?.meta ?? {};
-    yield* checkpointPieces(model, tokenizer, { ...runState, moments: this.loaded?.optimizer });
+    this.saving++;
+    try {
+      if (t) return yield* checkpointPieces(model, tokenizer, { optimizer: t.optimizer, train: { ...t.cfg, dtype: t.dtype }, trainer: await t.state() });
+      const { format: _format, model: _model, tokenizer: _tokenizer, ...runState } = this.loaded?.meta ?? {};
+      yield* checkpointPieces(model, tokenizer, { ...runState, moments: this.loaded?.optimizer });
+    } finally {
+      this.saving--;
+    }
+  }
+
+  private assertNotSaving(op: string): void {
+    if (this.saving) throw new Error(`Session.${op}: a checkpoint is being saved (its pieces are read from the model as they are taken); take its last piece first`);
   }
 
   /**
