@@ -9,7 +9,7 @@ import { checkpointPieces, decodeCheckpoint, encodeCheckpoint, readCheckpoint, t
 import type { GPT } from '../src/gpt/model.js';
 import { CharTokenizer } from '../src/gpt/tokenizer/index.js';
 import { TRAIN_DEFAULTS, Trainer } from '../src/gpt/trainer.js';
-import { parseSafetensors } from '../src/io/safetensors.js';
+import { parseSafetensors, serializeSafetensors, type SafetensorsTensor } from '../src/io/safetensors.js';
 import type { ByteSource } from '../src/io/safetensors-source.js';
 import { pruneGlobal } from '../src/nn/prune.js';
 import { joinPieces, setupDevice } from './helpers.js';
@@ -155,6 +155,26 @@ describe('a checkpoint read a tensor at a time (a picked File\'s slices)', () =>
     expect(await outcome(() => readCheckpoint(countingReader(nan), 'bad.safetensors'))).toEqual({
       error: expect.stringMatching(/^bad\.safetensors: tensor 'optim\.v\.[^']+' holds NaN \(at index \d+\); a checkpoint must hold finite values only$/),
     });
+  });
+
+  it("whose moments are not its parameters' (another shape, no such parameter, m without v) is refused in one line, as decodeCheckpoint refuses it", async () => {
+    const edited = (edit: (tensors: Record<string, SafetensorsTensor>) => void) => {
+      const { tensors, metadata } = parseSafetensors(bytes);
+      edit(tensors);
+      return serializeSafetensors(tensors, metadata);
+    };
+    const zeros = (n: number): SafetensorsTensor => ({ dtype: 'F32', shape: [n], data: new Float32Array(n) });
+    // each was loaded: saved again it failed, or dropped the moments; trained on, it failed ('resume: ...') or went on with fresh moments at the saved step
+    const cases: [Uint8Array, RegExp][] = [
+      [edited((t) => void (t['optim.m.wpe.weight'] = zeros(3))), /^bad\.safetensors: tensor "optim\.m\.wpe\.weight" has shape \[3\], its weight "wpe\.weight" \[16, 16\]$/],
+      [edited((t) => void (t['optim.v.nothing'] = zeros(3))), /^bad\.safetensors: tensor "optim\.v\.nothing" is the moment of no weight in the file$/],
+      [edited((t) => void delete t['optim.v.wpe.weight']), /^bad\.safetensors: tensor "optim\.m\.wpe\.weight" has no "optim\.v\.wpe\.weight" beside it$/],
+      [edited((t) => Object.keys(t).forEach((name) => name.startsWith('optim.m.') && delete t[name])), /^bad\.safetensors: tensor "optim\.v\.wte\.weight" has no "optim\.m\.wte\.weight" beside it$/],
+    ];
+    for (const [file, message] of cases) {
+      expect(() => decodeCheckpoint(file, 'bad.safetensors')).toThrow(message);
+      await expect(readCheckpoint(countingReader(file), 'bad.safetensors')).rejects.toThrow(message);
+    }
   });
 
   it('that shrinks while it is read is refused in one line', async () => {

@@ -251,6 +251,7 @@ export function decodeCheckpointTensors(parsed: Safetensors, source = 'checkpoin
   const weights = new Map<string, { shape: number[]; data: Float32Array | Int8Array }>();
   const m = new Map<string, Float32Array>();
   const v = new Map<string, Float32Array>();
+  const momentShapes = new Map<string, number[]>();
   for (const [name, stored] of Object.entries(parsed.tensors)) {
     const t = isMaskName(name) && stored.dtype === 'BOOL' ? { ...stored, data: Float32Array.from(stored.data) } : stored;
     const moment = name.startsWith('optim.m.') || name.startsWith('optim.v.');
@@ -258,11 +259,12 @@ export function decodeCheckpointTensors(parsed: Safetensors, source = 'checkpoin
     if (!(t.data instanceof Float32Array) && (moment || !(t.data instanceof Int8Array && meta.model.quantization))) {
       throw new Error(`${source}: tensor '${name}' has dtype ${t.dtype}, expected a float type${moment ? '' : ' (I8 only in a quantized checkpoint)'}`);
     }
+    if (moment) momentShapes.set(name, t.shape);
     if (name.startsWith('optim.m.')) m.set(name.slice(8), t.data as Float32Array);
     else if (name.startsWith('optim.v.')) v.set(name.slice(8), t.data as Float32Array);
     else weights.set(name, { shape: t.shape, data: t.data as Float32Array | Int8Array });
   }
-  const disagreement = configWeightsProblem(meta.model, weights, (k) => `metadata field model.${k}`, 'the file');
+  const disagreement = configWeightsProblem(meta.model, weights, (k) => `metadata field model.${k}`, 'the file') ?? momentsProblem(weights, momentShapes);
   if (disagreement) throw new Error(`${source}: ${disagreement}`);
   return { meta, weights, ...(m.size && { optimizer: { m, v } }), source };
 }
@@ -390,6 +392,24 @@ export function configWeightsProblem(
     return `${stored} holds ${tensor} of shape [${shape.join(', ')}], which disagrees with ${name(rows)} ${config[rows]} and ${name('nEmbd')} ${nEmbd}`;
   };
   return shapeProblem('wte.weight', 'vocabSize', (rows) => rows === vocabSize) ?? shapeProblem('wpe.weight', 'blockSize', (rows) => rows >= blockSize);
+}
+
+/**
+ * What is wrong with a checkpoint's moments (their shapes by tensor name, optim.m.<weight>), or
+ * null: each has its weight's shape, and a weight's m and v come together. Otherwise such a file
+ * loaded, then failed to save again, was saved without the moments, or resumed with fresh ones.
+ */
+function momentsProblem(weights: ReadonlyMap<string, { shape: readonly number[] }>, moments: ReadonlyMap<string, readonly number[]>): string | null {
+  for (const [name, shape] of moments) {
+    const [kind, weight] = [name[6], name.slice(8)];
+    const want = weights.get(weight)?.shape;
+    // names shown as JSON: one from a damaged header may hold a newline
+    if (!want) return `tensor ${show(name)} is the moment of no weight in the file`;
+    if (shape.length !== want.length || shape.some((d, i) => d !== want[i])) return `tensor ${show(name)} has shape [${shape.join(', ')}], its weight ${show(weight)} [${want.join(', ')}]`;
+    const pair = `optim.${kind === 'm' ? 'v' : 'm'}.${weight}`;
+    if (!moments.has(pair)) return `tensor ${show(name)} has no ${show(pair)} beside it`;
+  }
+  return null;
 }
 
 /** The first tensor holding NaN or ±Inf: such weights come from a diverged run and sample garbage. */
