@@ -79,6 +79,16 @@ export interface Checkpoint {
   source?: string;
 }
 
+/** The metadata's optional fields: a run's state, as CheckpointExtras passes them. */
+const RUN_STATE_FIELDS = ['train', 'trainer', 'val', 'bestVal', 'run', 'data', 'dataTokens', 'distill', 'alwaysSave'] as const;
+
+/**
+ * The run state in a checkpoint's metadata, to save again with other weights (the page saves a
+ * model it loaded so): a field this version does not know (another version's, one added by hand)
+ * is left out, as reading it ignored it.
+ */
+export const runStateOf = (meta: CheckpointMeta): CheckpointExtras => Object.fromEntries(RUN_STATE_FIELDS.flatMap((k) => (meta[k] === undefined ? [] : [[k, meta[k]]])));
+
 /** What a checkpoint may hold besides the weights, the model config and the tokenizer: the metadata's optional fields, and the optimizer. */
 export interface CheckpointExtras extends Pick<CheckpointMeta, 'train' | 'trainer' | 'val' | 'bestVal' | 'run' | 'data' | 'dataTokens' | 'distill' | 'alwaysSave'> {
   /** AdamW's moments, saved under `optim.m.<name>` / `optim.v.<name>` (needed to resume training). */
@@ -123,7 +133,7 @@ export async function* checkpointPieces(model: GPT, tokenizer: Tokenizer, extra:
 
 /** The checked metadata and the tensors to write, each read back (and refused if not finite) when its turn comes. */
 function pendingCheckpoint(model: GPT, tokenizer: Tokenizer, extra: CheckpointExtras): { tensors: PendingTensor[]; metadata: Record<string, string> } {
-  checkOptionKeys('encodeCheckpoint', extra, ['train', 'trainer', 'val', 'bestVal', 'run', 'data', 'dataTokens', 'distill', 'alwaysSave', 'optimizer', 'moments']);
+  checkOptionKeys('encodeCheckpoint', extra, [...RUN_STATE_FIELDS, 'optimizer', 'moments']);
   assertWeightsReadable();
   const named = [...model.namedParameters()];
   const tensors = pendingTensors([...named, ...model.namedBuffers()]).map(maskAsBool);

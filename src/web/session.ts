@@ -2,7 +2,7 @@
 // for it. No DOM here: the page (main.ts) and its test hook both drive this object. Everything it
 // imports is platform-free, so the same code runs in Node and in the browser bundle.
 import { noGrad } from '../autograd/mode.js';
-import { checkpointPieces, modelFromCheckpoint, readCheckpoint, restoreOptimizer, UnreadableCheckpointError, type Checkpoint } from '../gpt/checkpoint.js';
+import { checkpointPieces, modelFromCheckpoint, readCheckpoint, restoreOptimizer, runStateOf, UnreadableCheckpointError, type Checkpoint } from '../gpt/checkpoint.js';
 import { generate, type GenerateOptions } from '../gpt/generate.js';
 import { HF_FILES, readHF, type HFModelSources } from '../gpt/hf/index.js';
 import type { GPT, GPTConfig } from '../gpt/model.js';
@@ -211,8 +211,7 @@ export class Session {
     this.saving++;
     try {
       if (t) return yield* checkpointPieces(model, tokenizer, { optimizer: t.optimizer, train: { ...t.cfg, dtype: t.dtype }, trainer: await t.state() });
-      const { format: _format, model: _model, tokenizer: _tokenizer, ...runState } = this.loaded?.meta ?? {};
-      yield* checkpointPieces(model, tokenizer, { ...runState, moments: this.loaded?.optimizer });
+      yield* checkpointPieces(model, tokenizer, { ...(this.loaded && runStateOf(this.loaded.meta)), moments: this.loaded?.optimizer });
     } finally {
       this.saving--;
     }
