@@ -263,21 +263,30 @@ export function decodeCheckpointTensors(parsed: Safetensors, source = 'checkpoin
   const v = new Map<string, Float32Array>();
   const momentShapes = new Map<string, number[]>();
   for (const [name, stored] of Object.entries(parsed.tensors)) {
-    const t = isMaskName(name) && stored.dtype === 'BOOL' ? { ...stored, data: Float32Array.from(stored.data) } : stored;
-    const moment = name.startsWith('optim.m.') || name.startsWith('optim.v.');
-    // int8 weights belong to a quantized model (whose loading checks each name's dtype)
-    if (!(t.data instanceof Float32Array) && (moment || !(t.data instanceof Int8Array && meta.model.quantization))) {
-      throw new Error(`${source}: tensor '${name}' has dtype ${t.dtype}, expected a float type${moment ? '' : ' (I8 only in a quantized checkpoint)'}`);
-    }
-    if (moment) momentShapes.set(name, t.shape);
+    const t = checkpointTensor(name, stored, meta, source);
+    if (isMoment(name)) momentShapes.set(name, t.shape);
     if (name.startsWith('optim.m.')) m.set(name.slice(8), t.data as Float32Array);
     else if (name.startsWith('optim.v.')) v.set(name.slice(8), t.data as Float32Array);
-    else weights.set(name, { shape: t.shape, data: t.data as Float32Array | Int8Array });
+    else weights.set(name, t);
   }
   const disagreement = configWeightsProblem(meta.model, weights, (k) => `metadata field model.${k}`, 'the file') ?? momentsProblem(weights, momentShapes);
   if (disagreement) throw new Error(`${source}: ${disagreement}`);
   return { meta, weights, ...(m.size && { optimizer: { m, v } }), source };
 }
+
+/** One stored tensor as a checkpoint holds it (a BOOL mask as float32), refused where its dtype is not its kind's. */
+export function checkpointTensor(name: string, stored: SafetensorsTensor, meta: CheckpointMeta, source: string): CheckpointWeight {
+  const t = isMaskName(name) && stored.dtype === 'BOOL' ? { ...stored, data: Float32Array.from(stored.data) } : stored;
+  const moment = isMoment(name);
+  // int8 weights belong to a quantized model (whose loading checks each name's dtype)
+  if (!(t.data instanceof Float32Array) && (moment || !(t.data instanceof Int8Array && meta.model.quantization))) {
+    throw new Error(`${source}: tensor '${name}' has dtype ${t.dtype}, expected a float type${moment ? '' : ' (I8 only in a quantized checkpoint)'}`);
+  }
+  return { shape: t.shape, data: t.data as Float32Array | Int8Array };
+}
+
+/** Whether a checkpoint's tensor is an AdamW moment (optim.m.<weight>, optim.v.<weight>). */
+export const isMoment = (name: string) => name.startsWith('optim.m.') || name.startsWith('optim.v.');
 
 /**
  * A checkpoint's metadata from its safetensors metadata, every field checked (decodeCheckpoint's
@@ -409,7 +418,7 @@ export function configWeightsProblem(
  * null: each has its weight's shape, and a weight's m and v come together. Otherwise such a file
  * loaded, then failed to save again, was saved without the moments, or resumed with fresh ones.
  */
-function momentsProblem(weights: ReadonlyMap<string, { shape: readonly number[] }>, moments: ReadonlyMap<string, readonly number[]>): string | null {
+export function momentsProblem(weights: ReadonlyMap<string, { shape: readonly number[] }>, moments: ReadonlyMap<string, readonly number[]>): string | null {
   for (const [name, shape] of moments) {
     const [kind, weight] = [name[6], name.slice(8)];
     const want = weights.get(weight)?.shape;
@@ -461,7 +470,7 @@ export function modelFromCheckpoint(ckpt: Checkpoint, opts: { dropout?: number; 
 }
 
 /** A weight's first `rows` rows (all of it when it has no more). */
-function firstRows(w: CheckpointWeight, rows: number): CheckpointWeight {
+export function firstRows(w: CheckpointWeight, rows: number): CheckpointWeight {
   const [all, ...rest] = w.shape;
   if (all! <= rows) return w;
   return { shape: [rows, ...rest], data: w.data.subarray(0, (w.data.length / all!) * rows) };

@@ -2,7 +2,8 @@
 // for it. No DOM here: the page (main.ts) and its test hook both drive this object. Everything it
 // imports is platform-free, so the same code runs in Node and in the browser bundle.
 import { noGrad } from '../autograd/mode.js';
-import { checkpointPieces, modelFromCheckpoint, readCheckpoint, restoreOptimizer, runStateOf, UnreadableCheckpointError, type Checkpoint } from '../gpt/checkpoint.js';
+import { checkpointPieces, modelFromCheckpoint, restoreOptimizer, runStateOf, UnreadableCheckpointError, type Checkpoint } from '../gpt/checkpoint.js';
+import { readCheckpointModel, type UploadedCheckpoint } from '../gpt/checkpoint-upload.js';
 import { generate, type GenerateOptions } from '../gpt/generate.js';
 import { HF_FILES, readHF, type HFModelSources } from '../gpt/hf/index.js';
 import type { GPT, GPTConfig } from '../gpt/model.js';
@@ -54,24 +55,26 @@ export class Session {
 
   /**
    * Replaces the model with the one in a checkpoint file, read a tensor at a time (never in one
-   * buffer): all of it read and checked before the model is replaced, so a damaged file leaves it.
+   * buffer), each weight uploaded into a new model as it is read: all of it read and checked before
+   * the model is replaced, so a damaged file leaves it (and the new model is freed).
    */
   async load(file: ByteSource, source: string): Promise<ModelSummary> {
     this.assertNotSaving('load');
-    let ckpt: Checkpoint;
+    let loaded: UploadedCheckpoint;
     try {
-      ckpt = await readCheckpoint(file, source);
+      loaded = await readCheckpointModel(file, source);
     } catch (e) {
       if (!(e instanceof UnreadableCheckpointError)) throw e;
       throw new Error(`${e.message}: open a checkpoint saved by this page, or a gpt train run's model-*.safetensors`);
     }
-    return this.adopt(ckpt, source);
+    return this.adopt(loaded, source);
   }
 
   /** Replaces the model with a Hugging Face GPT-2 model's: config.json's text, model.safetensors read a tensor at a time, tokenizer.json's text. */
   async loadHF(files: HFModelSources, source: string): Promise<ModelSummary> {
     this.assertNotSaving('loadHF');
-    return this.adopt(await readHF(files, source), source);
+    const ckpt = await readHF(files, source);
+    return this.adopt({ ckpt, ...modelFromCheckpoint(ckpt) }, source);
   }
 
   /** A fresh model with a character tokenizer of `text`, and a trainer on that text. */
@@ -244,8 +247,7 @@ export class Session {
     return { model: this.model, tokenizer: this.tokenizer };
   }
 
-  private adopt(ckpt: Checkpoint, source: string): ModelSummary {
-    const { model, tokenizer } = modelFromCheckpoint(ckpt);
+  private adopt({ ckpt, model, tokenizer }: UploadedCheckpoint, source: string): ModelSummary {
     ckpt.weights.clear(); // on the GPU now
     this.replace(model, tokenizer, source);
     this.loaded = ckpt;
