@@ -297,6 +297,24 @@ describe('Session while a save is in progress', () => {
     for (const [name, p] of session.model!.namedParameters()) expect(Array.from(saved.weights.get(name)!.data), name).toEqual(Array.from(await p.toArray()));
     expect(Number.isFinite(await session.trainStep(trainer)), 'trains again once the save is done').toBe(true);
 
+    // a load begun before the save, read while it goes on, is refused then (its new model freed): the save's model stays
+    const file = await joinPieces(session.save());
+    let go = () => {};
+    const gate = new Promise<void>((r) => (go = r));
+    const slow = { size: file.length, read: async (offset: number, length: number) => (await gate, file.slice(offset, offset + length)) };
+    const loading = session.load(slow, 'slow.safetensors');
+    const during = session.save();
+    const first = await during.next();
+    const live = device().memory().liveBytes;
+    go();
+    await expect(loading).rejects.toThrow(busy);
+    expect(device().memory().liveBytes).toBe(live);
+    expect(session.source).toBe('new model');
+    expect(decodeCheckpoint(await joinPieces((async function* () {
+      yield first.value as Uint8Array;
+      yield* during;
+    })())).meta.trainer?.step).toBe(trainer.step);
+
     // a save given up halfway (its consumer stopped: return()) lets training go on too
     const abandoned = session.save();
     await abandoned.next();

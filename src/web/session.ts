@@ -67,14 +67,14 @@ export class Session {
       if (!(e instanceof UnreadableCheckpointError)) throw e;
       throw new Error(`${e.message}: open a checkpoint saved by this page, or a gpt train run's model-*.safetensors`);
     }
-    return this.adopt(loaded, source);
+    return this.adopt(loaded, source, 'load');
   }
 
   /** Replaces the model with a Hugging Face GPT-2 model's: config.json's text, model.safetensors read a tensor at a time, tokenizer.json's text. */
   async loadHF(files: HFModelSources, source: string): Promise<ModelSummary> {
     this.assertNotSaving('loadHF');
     const ckpt = await readHF(files, source);
-    return this.adopt({ ckpt, ...modelFromCheckpoint(ckpt) }, source);
+    return this.adopt({ ckpt, ...modelFromCheckpoint(ckpt) }, source, 'loadHF');
   }
 
   /** A fresh model with a character tokenizer of `text`, and a trainer on that text. */
@@ -247,7 +247,10 @@ export class Session {
     return { model: this.model, tokenizer: this.tokenizer };
   }
 
-  private adopt({ ckpt, model, tokenizer }: UploadedCheckpoint, source: string): ModelSummary {
+  /** Replaces the model with a loaded one; refused (and the loaded one freed) where a save began while it was read. */
+  private adopt({ ckpt, model, tokenizer }: UploadedCheckpoint, source: string, op: string): ModelSummary {
+    if (this.saving) model.dispose();
+    this.assertNotSaving(op);
     ckpt.weights.clear(); // on the GPU now
     this.replace(model, tokenizer, source);
     this.loaded = ckpt;
