@@ -9,10 +9,13 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { device } from '../src/device/device.js';
-import { decodeCheckpoint, encodeCheckpoint } from '../src/gpt/checkpoint.js';
+import { decodeCheckpoint, encodeCheckpoint, modelFromCheckpoint } from '../src/gpt/checkpoint.js';
+import { readHF } from '../src/gpt/hf/index.js';
+import { readHFModel } from '../src/gpt/hf/upload.js';
+import type { GPT } from '../src/gpt/model.js';
 import { CharTokenizer } from '../src/gpt/tokenizer/index.js';
 import { TRAIN_DEFAULTS, Trainer } from '../src/gpt/trainer.js';
-import { parseSafetensors, serializeSafetensors } from '../src/io/safetensors.js';
+import { parseSafetensors, serializeSafetensors, type SafetensorsTensor } from '../src/io/safetensors.js';
 import { bytesSource } from '../src/io/safetensors-source.js';
 import { LossChart } from '../src/web/chart.js';
 import { pickModelFiles, Session } from '../src/web/session.js';
@@ -100,6 +103,55 @@ describe('Session loads a Hugging Face GPT-2 model', () => {
     }
     expect(Array.from(await session.logits(prompt))).toEqual(Array.from(logits));
     session.model!.dispose();
+  });
+
+  it("uploads each weight before the next is read, the model readHF's; files readHF refuses give its error, leaving nothing on the GPU", async () => {
+    const held: WeakRef<ArrayBuffer>[] = [];
+    let mostHeld = 0;
+    const gc = (globalThis as { gc?: () => void }).gc!;
+    const watched = {
+      size: weights.length,
+      read: async (offset: number, length: number) => {
+        await new Promise((r) => setTimeout(r, 0)); // a WeakRef's target is kept until the task that made it ends
+        gc();
+        mostHeld = Math.max(mostHeld, held.filter((r) => r.deref()).length);
+        const out = weights.slice(offset, offset + length);
+        if (length > 64) held.push(new WeakRef(out.buffer)); // a weight, not the 8-byte length (nor a bias of 16 floats)
+        return out;
+      },
+    };
+    const values = async (m: GPT) => Promise.all([...m.namedParameters()].map(async ([name, p]) => [name, Array.from(await p.toArray())]));
+    const { model, ckpt } = await readHFModel({ ...files, weights: watched }, 'hf');
+    const { model: want } = modelFromCheckpoint(await readHF(files, 'hf'));
+    expect(held.length).toBeGreaterThan(8);
+    expect(mostHeld, 'weights read before, still on the host').toBeLessThanOrEqual(2);
+    expect(await values(model)).toEqual(await values(want));
+    expect(ckpt.meta).toEqual((await readHF(files, 'hf')).meta);
+    model.dispose();
+    want.dispose();
+
+    const edited = (edit: (t: Record<string, SafetensorsTensor>) => void) => {
+      const { tensors, metadata } = parseSafetensors(weights);
+      edit(tensors);
+      return bytesSource(serializeSafetensors(tensors, metadata));
+    };
+    const wte = parseSafetensors(weights).tensors['wte.weight']!;
+    const damaged = [
+      edited((t) => void (t['lm_head.weight'] = { ...wte, data: wte.data.map((x, i) => (i === 5 ? x + 1 : x)) as Float32Array })),
+      edited((t) => void (t['lm_head.weight'] = { ...wte, shape: [...wte.shape].reverse() })),
+      edited((t) => void (t['h.0.mlp.c_fc.weight']!.data[3] = NaN)),
+      edited((t) => void (t['transformer.ln_f.bias'] = t['ln_f.bias']!)),
+      edited((t) => void (t['h.0.ln_1.bias'] = { dtype: 'I32', shape: t['h.0.ln_1.bias']!.shape, data: new Int32Array(t['h.0.ln_1.bias']!.data.length) })),
+      edited((t) => void (t['h.0.attn.c_attn.weight'] = { ...t['h.0.attn.c_attn.weight']!, shape: [...t['h.0.attn.c_attn.weight']!.shape].reverse() })),
+    ];
+    const live = device().memory().liveBytes;
+    for (const [i, weights] of damaged.entries()) {
+      const error = (load: () => Promise<{ model: GPT }>) => load().then(({ model }) => (model.dispose(), 'loaded'), (e: Error) => e.message);
+      const want = await error(async () => modelFromCheckpoint(await readHF({ ...files, weights }, 'hf')));
+      expect(want, `file ${i}`).not.toBe('loaded');
+      expect(await error(() => readHFModel({ ...files, weights }, 'hf')), `file ${i}`).toBe(want);
+      expect(device().memory().liveBytes, `file ${i}`).toBe(live);
+    }
   });
 });
 

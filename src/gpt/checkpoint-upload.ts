@@ -2,7 +2,8 @@
 // Open): the host holds one weight at a time, not every weight until the last is read (readCheckpoint
 // then modelFromCheckpoint hold about the file's size). The model is new and the caller's until it
 // is returned: on any problem it is freed, and nothing it would replace has been touched.
-import { configWeightsProblem, decodeCheckpointMeta, firstRows, checkpointTensor, isMoment, modelFromCheckpoint, momentsProblem, nonFiniteProblem, readCheckpoint, type Checkpoint } from './checkpoint.js';
+import { configWeightsProblem, decodeCheckpointMeta, firstRows, checkpointTensor, isMoment, modelFromCheckpoint, momentsProblem, nonFiniteProblem, readCheckpoint, type Checkpoint, type CheckpointWeight } from './checkpoint.js';
+import type { Tensor } from '../ops/index.js';
 import { openSafetensors, type ByteSource } from '../io/safetensors-source.js';
 import { checkStateEntry, loadValues } from '../nn/module.js';
 import { isMaskName, loadMasks } from '../nn/prune.js';
@@ -22,11 +23,28 @@ export interface UploadedCheckpoint {
  * between into one they accept, their model): a damaged file costs a second read, never a
  * different message. The moments (for resuming) stay on the host, as readCheckpoint's.
  */
-export async function readCheckpointModel(file: ByteSource, source: string): Promise<UploadedCheckpoint> {
-  const uploaded = await uploadCheckpoint(file, source).catch(() => null);
+export const readCheckpointModel = (file: ByteSource, source: string): Promise<UploadedCheckpoint> => uploadedOr(uploadCheckpoint(file, source), () => readCheckpoint(file, source));
+
+/** The model `upload` made, else (it refused the file: null or an error) modelFromCheckpoint of what `read` reads, or `read`'s error. */
+export async function uploadedOr(upload: Promise<UploadedCheckpoint | null>, read: () => Promise<Checkpoint>): Promise<UploadedCheckpoint> {
+  const uploaded = await upload.catch(() => null);
   if (uploaded) return uploaded;
-  const ckpt = await readCheckpoint(file, source);
+  const ckpt = await read();
   return { ckpt, ...modelFromCheckpoint(ckpt) };
+}
+
+/** Uploads the weight `name` into its parameter among `params` (position embeddings cut to `blockSize` rows, as modelFromCheckpoint does), checked as loadStateDict checks it. */
+export function uploadWeight(params: Map<string, Tensor>, name: string, t: CheckpointWeight, blockSize: number): void {
+  const p = params.get(name)!;
+  const values = name.startsWith('wpe.') ? firstRows(t, blockSize) : t;
+  checkStateEntry(name, values, p);
+  loadValues(values, p);
+}
+
+/** Frees a model refused before it was returned. */
+export function dispose(model: GPT): null {
+  model.dispose();
+  return null;
 }
 
 /** The model of a checkpoint every check passes, or null where the header already shows one fails; throws at a tensor refused. */
@@ -51,12 +69,7 @@ async function uploadCheckpoint(file: ByteSource, source: string): Promise<Uploa
       const t = checkpointTensor(name, stored, meta, source);
       if (isMoment(name)) moments[name[6] as 'm' | 'v'].set(name.slice(8), t.data as Float32Array);
       else if (isMaskName(name)) loadMasks(model, new Map([[name, t]]));
-      else {
-        const p = params.get(name)!;
-        const values = name.startsWith('wpe.') ? firstRows(t, meta.model.blockSize) : t;
-        checkStateEntry(name, values, p);
-        loadValues(values, p);
-      }
+      else uploadWeight(params, name, t, meta.model.blockSize);
     }
     const ckpt: Checkpoint = { meta, weights: new Map(), ...(moments.m.size && { optimizer: moments }), source };
     return { ckpt, model, tokenizer: tokenizerFromJSON(meta.tokenizer) };
@@ -64,10 +77,4 @@ async function uploadCheckpoint(file: ByteSource, source: string): Promise<Uploa
     model.dispose();
     throw e;
   }
-}
-
-/** Frees a model refused before it was returned. */
-function dispose(model: GPT): null {
-  model.dispose();
-  return null;
 }

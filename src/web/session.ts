@@ -2,10 +2,11 @@
 // for it. No DOM here: the page (main.ts) and its test hook both drive this object. Everything it
 // imports is platform-free, so the same code runs in Node and in the browser bundle.
 import { noGrad } from '../autograd/mode.js';
-import { checkpointPieces, modelFromCheckpoint, restoreOptimizer, runStateOf, UnreadableCheckpointError, type Checkpoint } from '../gpt/checkpoint.js';
+import { checkpointPieces, restoreOptimizer, runStateOf, UnreadableCheckpointError, type Checkpoint } from '../gpt/checkpoint.js';
 import { readCheckpointModel, type UploadedCheckpoint } from '../gpt/checkpoint-upload.js';
 import { generate, type GenerateOptions } from '../gpt/generate.js';
-import { HF_FILES, readHF, type HFModelSources } from '../gpt/hf/index.js';
+import { HF_FILES, type HFModelSources } from '../gpt/hf/index.js';
+import { readHFModel } from '../gpt/hf/upload.js';
 import type { GPT, GPTConfig } from '../gpt/model.js';
 import { CharTokenizer, describeLeftOut, encodeKnown, encodePrompt, TextStream, type Tokenizer } from '../gpt/tokenizer/index.js';
 import { TRAIN_DEFAULTS, Trainer, trainConfigProblem, TrainingDivergedError, type TrainConfig } from '../gpt/trainer.js';
@@ -70,11 +71,10 @@ export class Session {
     return this.adopt(loaded, source, 'load');
   }
 
-  /** Replaces the model with a Hugging Face GPT-2 model's: config.json's text, model.safetensors read a tensor at a time, tokenizer.json's text. */
+  /** Replaces the model with a Hugging Face GPT-2 model's: config.json's text, model.safetensors read a tensor at a time (each weight uploaded into a new model as it is read), tokenizer.json's text. */
   async loadHF(files: HFModelSources, source: string): Promise<ModelSummary> {
     this.assertNotSaving('loadHF');
-    const ckpt = await readHF(files, source);
-    return this.adopt({ ckpt, ...modelFromCheckpoint(ckpt) }, source, 'loadHF');
+    return this.adopt(await readHFModel(files, source), source, 'loadHF');
   }
 
   /** A fresh model with a character tokenizer of `text`, and a trainer on that text. */
