@@ -24,7 +24,7 @@ export const HF_FILES = {
 } as const;
 
 /** Where our tokenizer travels in an exported model.safetensors's metadata (transformers ignores it). */
-export const TOKENIZER_KEY = 'webgpu_gpt_tokenizer';
+const TOKENIZER_KEY = 'webgpu_gpt_tokenizer';
 
 /** A Hugging Face model's tokenizer files: tokenizer.json's text, or GPT-2's own pair (older saves have only these). */
 export interface HFTokenizerFiles {
