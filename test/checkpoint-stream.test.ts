@@ -5,12 +5,14 @@
 // largest read is the largest tensor or the header, never the file, the checkpoint is
 // decodeCheckpoint's, and a damaged file gives decodeCheckpoint's one-line error, byte for byte.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { checkpointPieces, decodeCheckpoint, encodeCheckpoint, readCheckpoint, type Checkpoint } from '../src/gpt/checkpoint.js';
+import { checkpointPieces, decodeCheckpoint, encodeCheckpoint, modelFromCheckpoint, readCheckpoint, type Checkpoint } from '../src/gpt/checkpoint.js';
 import type { GPT } from '../src/gpt/model.js';
 import { CharTokenizer } from '../src/gpt/tokenizer/index.js';
 import { TRAIN_DEFAULTS, Trainer } from '../src/gpt/trainer.js';
-import { parseSafetensors } from '../src/io/safetensors.js';
-import type { ByteSource } from '../src/io/safetensors-source.js';
+import { parseSafetensors, serializeSafetensors, type SafetensorsTensor } from '../src/io/safetensors.js';
+import { bytesSource, openSafetensors, type ByteSource } from '../src/io/safetensors-source.js';
+import { readCheckpointModel } from '../src/gpt/checkpoint-upload.js';
+import { device } from '../src/device/device.js';
 import { pruneGlobal } from '../src/nn/prune.js';
 import { joinPieces, setupDevice } from './helpers.js';
 
@@ -157,8 +159,103 @@ describe('a checkpoint read a tensor at a time (a picked File\'s slices)', () =>
     });
   });
 
+  it("whose moments are not its parameters' (another shape, no such parameter, m without v) is refused in one line, as decodeCheckpoint refuses it", async () => {
+    const edited = (edit: (tensors: Record<string, SafetensorsTensor>) => void) => {
+      const { tensors, metadata } = parseSafetensors(bytes);
+      edit(tensors);
+      return serializeSafetensors(tensors, metadata);
+    };
+    const zeros = (n: number): SafetensorsTensor => ({ dtype: 'F32', shape: [n], data: new Float32Array(n) });
+    // each was loaded: saved again it failed, or dropped the moments; trained on, it failed ('resume: ...') or went on with fresh moments at the saved step
+    const cases: [Uint8Array, RegExp][] = [
+      [edited((t) => void (t['optim.m.wpe.weight'] = zeros(3))), /^bad\.safetensors: tensor "optim\.m\.wpe\.weight" has shape \[3\], its weight "wpe\.weight" \[16, 16\]$/],
+      [edited((t) => void (t['optim.v.nothing'] = zeros(3))), /^bad\.safetensors: tensor "optim\.v\.nothing" is the moment of no weight in the file$/],
+      [edited((t) => void delete t['optim.v.wpe.weight']), /^bad\.safetensors: tensor "optim\.m\.wpe\.weight" has no "optim\.v\.wpe\.weight" beside it$/],
+      [edited((t) => Object.keys(t).forEach((name) => name.startsWith('optim.m.') && delete t[name])), /^bad\.safetensors: tensor "optim\.v\.wte\.weight" has no "optim\.m\.wte\.weight" beside it$/],
+    ];
+    for (const [file, message] of cases) {
+      expect(() => decodeCheckpoint(file, 'bad.safetensors')).toThrow(message);
+      await expect(readCheckpoint(countingReader(file), 'bad.safetensors')).rejects.toThrow(message);
+    }
+  });
+
   it('that shrinks while it is read is refused in one line', async () => {
     const shrinking: ByteSource = { size: bytes.length, read: async (offset, length) => bytes.slice(offset, Math.min(offset + length, bytes.length - 100)) };
     await expect(readCheckpoint(shrinking, 'x.safetensors')).rejects.toThrow(/^x\.safetensors: not a readable safetensors file \(safetensors: read \d+ of \d+ bytes at offset \d+ \(the file changed while it was read\?\)\)$/);
+  });
+});
+
+/** Every parameter and buffer (masks) of a model, read back, by name. */
+async function valuesOf(m: GPT): Promise<Map<string, number[]>> {
+  const out = new Map<string, number[]>();
+  for (const [name, t] of [...m.namedParameters(), ...m.namedBuffers()]) out.set(name, Array.from(await t.toArray()));
+  return out;
+}
+
+describe("a checkpoint loaded into a model a weight at a time (the page's Open)", () => {
+  it("is modelFromCheckpoint's model of decodeCheckpoint's checkpoint, no read weight kept on the host once the next is read", async () => {
+    const { entries } = await openSafetensors(bytesSource(bytes));
+    const weightAt = new Set(entries.filter((e) => !e.name.startsWith('optim.')).map((e) => 8 + Number(new DataView(bytes.buffer, bytes.byteOffset).getBigUint64(0, true)) + e.begin));
+    const held: WeakRef<ArrayBuffer>[] = [];
+    let mostHeld = 0;
+    const gc = (globalThis as { gc?: () => void }).gc!;
+    const reader: ByteSource = {
+      size: bytes.length,
+      read: async (offset, length) => {
+        await new Promise((r) => setTimeout(r, 0)); // a WeakRef's target is kept until the task that made it ends
+        gc();
+        mostHeld = Math.max(mostHeld, held.filter((r) => r.deref()).length);
+        const out = bytes.slice(offset, offset + length);
+        if (weightAt.has(offset) && length) held.push(new WeakRef(out.buffer));
+        return out;
+      },
+    };
+    const { ckpt, model: loaded, tokenizer: tok } = await readCheckpointModel(reader, 'x.safetensors');
+    const want = decodeCheckpoint(bytes, 'x.safetensors');
+    const { model: wanted } = modelFromCheckpoint(want);
+    try {
+      expect(held.length, 'weights and masks read').toBeGreaterThan(10);
+      // each weight on the GPU before the next is read: of those read before, only the last one or two may linger
+      // (in the loading function's frame until overwritten), not the 20-odd all-on-the-host reading keeps
+      expect(mostHeld).toBeLessThanOrEqual(2);
+      expect(await valuesOf(loaded)).toEqual(await valuesOf(wanted));
+      expect(ckpt.meta).toEqual(want.meta);
+      expect(ckpt.optimizer).toEqual(want.optimizer);
+      expect(tok.toJSON()).toEqual(tokenizer.toJSON());
+    } finally {
+      loaded.dispose();
+      wanted.dispose();
+    }
+  });
+
+  it('damaged, gives the error of readCheckpoint and modelFromCheckpoint, leaving nothing on the GPU', async () => {
+    const { tensors, metadata } = parseSafetensors(bytes);
+    const edited = (edit: (t: Record<string, SafetensorsTensor>) => void) => {
+      const copy = { ...tensors };
+      edit(copy);
+      return serializeSafetensors(copy, metadata);
+    };
+    const [first, mask] = [Object.keys(tensors)[0]!, Object.keys(tensors).find((n) => n.endsWith('_mask'))!];
+    const nan = (name: string) => edited((t) => void (t[name] = { ...t[name]!, data: Float32Array.from(t[name]!.data, (x, i) => (i === 1 ? NaN : x)) }));
+    const files: [string, Uint8Array][] = [
+      ['a NaN in the first weight', nan(first)],
+      ['a mask holding 2', edited((t) => void (t[mask] = { ...t[mask]!, data: Uint8Array.from(t[mask]!.data, (x, i) => (i === 0 ? 2 : x)) }))],
+      ['a weight missing', edited((t) => void delete t['h.1.ln_1.weight'])],
+      ['a weight more', edited((t) => void (t['h.1.ln_9.weight'] = t['h.1.ln_1.weight']!))],
+      ['a weight of another shape', edited((t) => void (t['h.1.ln_1.bias'] = { dtype: 'F32', shape: [4, 4], data: new Float32Array(16) }))],
+      ['cut short', bytes.subarray(0, -9)],
+    ];
+    const live = device().memory().liveBytes;
+    for (const [what, file] of files) {
+      const want = await outcome(async () => {
+        const ckpt = await readCheckpoint(bytesSource(file), 'bad.safetensors');
+        modelFromCheckpoint(ckpt).model.dispose();
+        return ckpt;
+      });
+      expect(want, what).toHaveProperty('error');
+      const got = await outcome(async () => (await readCheckpointModel(countingReader(file), 'bad.safetensors')).ckpt);
+      expect(got, what).toEqual(want);
+      expect(device().memory().liveBytes, what).toBe(live);
+    }
   });
 });

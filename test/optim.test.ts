@@ -3,6 +3,7 @@
 // here: several steps from zero moments, decay only for rank >= 2 weights, parameters without a
 // gradient, moments saved and loaded, clipping through the class.
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { device } from '../src/device/device.js';
 import { AdamW } from '../src/optim/adamw.js';
 import { clipGradNorm } from '../src/optim/clip.js';
 import { learningRate } from '../src/optim/schedule.js';
@@ -220,6 +221,10 @@ describe('AdamW', () => {
       expect(() => opt.step()).toThrow(/^AdamW.step: the optimizer was disposed/);
       expect(opt.stepCount).toBe(0);
       expect(Array.from(await p.toArray())).toEqual([1, 2]);
+      // loading moments into it staged a fresh shard first, then failed to swap it in: the shard stayed allocated
+      const live = device().memory().liveBytes;
+      expect(() => opt.loadMoments([[0, 0], [0]], [[0, 0], [0]])).toThrow(/^AdamW.loadMoments: the optimizer was disposed/);
+      expect(device().memory().liveBytes).toBe(live);
     }));
 });
 

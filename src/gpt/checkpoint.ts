@@ -79,6 +79,16 @@ export interface Checkpoint {
   source?: string;
 }
 
+/** The metadata's optional fields: a run's state, as CheckpointExtras passes them. */
+const RUN_STATE_FIELDS = ['train', 'trainer', 'val', 'bestVal', 'run', 'data', 'dataTokens', 'distill', 'alwaysSave'] as const;
+
+/**
+ * The run state in a checkpoint's metadata, to save again with other weights (the page saves a
+ * model it loaded so): a field this version does not know (another version's, one added by hand)
+ * is left out, as reading it ignored it.
+ */
+export const runStateOf = (meta: CheckpointMeta): CheckpointExtras => Object.fromEntries(RUN_STATE_FIELDS.flatMap((k) => (meta[k] === undefined ? [] : [[k, meta[k]]])));
+
 /** What a checkpoint may hold besides the weights, the model config and the tokenizer: the metadata's optional fields, and the optimizer. */
 export interface CheckpointExtras extends Pick<CheckpointMeta, 'train' | 'trainer' | 'val' | 'bestVal' | 'run' | 'data' | 'dataTokens' | 'distill' | 'alwaysSave'> {
   /** AdamW's moments, saved under `optim.m.<name>` / `optim.v.<name>` (needed to resume training). */
@@ -123,7 +133,7 @@ export async function* checkpointPieces(model: GPT, tokenizer: Tokenizer, extra:
 
 /** The checked metadata and the tensors to write, each read back (and refused if not finite) when its turn comes. */
 function pendingCheckpoint(model: GPT, tokenizer: Tokenizer, extra: CheckpointExtras): { tensors: PendingTensor[]; metadata: Record<string, string> } {
-  checkOptionKeys('encodeCheckpoint', extra, ['train', 'trainer', 'val', 'bestVal', 'run', 'data', 'dataTokens', 'distill', 'alwaysSave', 'optimizer', 'moments']);
+  checkOptionKeys('encodeCheckpoint', extra, [...RUN_STATE_FIELDS, 'optimizer', 'moments']);
   assertWeightsReadable();
   const named = [...model.namedParameters()];
   const tensors = pendingTensors([...named, ...model.namedBuffers()]).map(maskAsBool);
@@ -251,21 +261,32 @@ export function decodeCheckpointTensors(parsed: Safetensors, source = 'checkpoin
   const weights = new Map<string, { shape: number[]; data: Float32Array | Int8Array }>();
   const m = new Map<string, Float32Array>();
   const v = new Map<string, Float32Array>();
+  const momentShapes = new Map<string, number[]>();
   for (const [name, stored] of Object.entries(parsed.tensors)) {
-    const t = isMaskName(name) && stored.dtype === 'BOOL' ? { ...stored, data: Float32Array.from(stored.data) } : stored;
-    const moment = name.startsWith('optim.m.') || name.startsWith('optim.v.');
-    // int8 weights belong to a quantized model (whose loading checks each name's dtype)
-    if (!(t.data instanceof Float32Array) && (moment || !(t.data instanceof Int8Array && meta.model.quantization))) {
-      throw new Error(`${source}: tensor '${name}' has dtype ${t.dtype}, expected a float type${moment ? '' : ' (I8 only in a quantized checkpoint)'}`);
-    }
+    const t = checkpointTensor(name, stored, meta, source);
+    if (isMoment(name)) momentShapes.set(name, t.shape);
     if (name.startsWith('optim.m.')) m.set(name.slice(8), t.data as Float32Array);
     else if (name.startsWith('optim.v.')) v.set(name.slice(8), t.data as Float32Array);
-    else weights.set(name, { shape: t.shape, data: t.data as Float32Array | Int8Array });
+    else weights.set(name, t);
   }
-  const disagreement = configWeightsProblem(meta.model, weights, (k) => `metadata field model.${k}`, 'the file');
+  const disagreement = configWeightsProblem(meta.model, weights, (k) => `metadata field model.${k}`, 'the file') ?? momentsProblem(weights, momentShapes);
   if (disagreement) throw new Error(`${source}: ${disagreement}`);
   return { meta, weights, ...(m.size && { optimizer: { m, v } }), source };
 }
+
+/** One stored tensor as a checkpoint holds it (a BOOL mask as float32), refused where its dtype is not its kind's. */
+export function checkpointTensor(name: string, stored: SafetensorsTensor, meta: CheckpointMeta, source: string): CheckpointWeight {
+  const t = isMaskName(name) && stored.dtype === 'BOOL' ? { ...stored, data: Float32Array.from(stored.data) } : stored;
+  const moment = isMoment(name);
+  // int8 weights belong to a quantized model (whose loading checks each name's dtype)
+  if (!(t.data instanceof Float32Array) && (moment || !(t.data instanceof Int8Array && meta.model.quantization))) {
+    throw new Error(`${source}: tensor '${name}' has dtype ${t.dtype}, expected a float type${moment ? '' : ' (I8 only in a quantized checkpoint)'}`);
+  }
+  return { shape: t.shape, data: t.data as Float32Array | Int8Array };
+}
+
+/** Whether a checkpoint's tensor is an AdamW moment (optim.m.<weight>, optim.v.<weight>). */
+export const isMoment = (name: string) => name.startsWith('optim.m.') || name.startsWith('optim.v.');
 
 /**
  * A checkpoint's metadata from its safetensors metadata, every field checked (decodeCheckpoint's
@@ -392,6 +413,24 @@ export function configWeightsProblem(
   return shapeProblem('wte.weight', 'vocabSize', (rows) => rows === vocabSize) ?? shapeProblem('wpe.weight', 'blockSize', (rows) => rows >= blockSize);
 }
 
+/**
+ * What is wrong with a checkpoint's moments (their shapes by tensor name, optim.m.<weight>), or
+ * null: each has its weight's shape, and a weight's m and v come together. Otherwise such a file
+ * loaded, then failed to save again, was saved without the moments, or resumed with fresh ones.
+ */
+export function momentsProblem(weights: ReadonlyMap<string, { shape: readonly number[] }>, moments: ReadonlyMap<string, readonly number[]>): string | null {
+  for (const [name, shape] of moments) {
+    const [kind, weight] = [name[6], name.slice(8)];
+    const want = weights.get(weight)?.shape;
+    // names shown as JSON: one from a damaged header may hold a newline
+    if (!want) return `tensor ${show(name)} is the moment of no weight in the file`;
+    if (shape.length !== want.length || shape.some((d, i) => d !== want[i])) return `tensor ${show(name)} has shape [${shape.join(', ')}], its weight ${show(weight)} [${want.join(', ')}]`;
+    const pair = `optim.${kind === 'm' ? 'v' : 'm'}.${weight}`;
+    if (!moments.has(pair)) return `tensor ${show(name)} has no ${show(pair)} beside it`;
+  }
+  return null;
+}
+
 /** The first tensor holding NaN or ±Inf: such weights come from a diverged run and sample garbage. */
 export function nonFiniteProblem(tensors: [string, { data: ArrayLike<number> }][]): string | null {
   for (const [name, { data }] of tensors) {
@@ -431,7 +470,7 @@ export function modelFromCheckpoint(ckpt: Checkpoint, opts: { dropout?: number; 
 }
 
 /** A weight's first `rows` rows (all of it when it has no more). */
-function firstRows(w: CheckpointWeight, rows: number): CheckpointWeight {
+export function firstRows(w: CheckpointWeight, rows: number): CheckpointWeight {
   const [all, ...rest] = w.shape;
   if (all! <= rows) return w;
   return { shape: [rows, ...rest], data: w.data.subarray(0, (w.data.length / all!) * rows) };

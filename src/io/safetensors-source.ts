@@ -3,7 +3,7 @@
 // never one buffer: a model with its optimizer state is past what a tab (2 GiB for one ArrayBuffer
 // in some browsers) or Node (2 GiB a read) holds at once. Only the tensors kept take memory, and
 // tensors that are not wanted (GPT-2's causal-mask buffers) are not read at all.
-import { adoptSafetensorsTensor, parseSafetensorsHeader, safetensorsHeaderLength, type Safetensors } from './safetensors.js';
+import { adoptSafetensorsTensor, parseSafetensorsHeader, safetensorsHeaderLength, type Safetensors, type SafetensorsEntry, type SafetensorsTensor } from './safetensors.js';
 
 /** A file's bytes, read a range at a time: what a browser File (its slices) and a Node file handle both give. */
 export interface ByteSource {
@@ -18,6 +18,10 @@ export const bytesSource = (bytes: Uint8Array): ByteSource => ({ size: bytes.len
 /** A safetensors file, its header read and checked: its metadata can be looked at before any tensor is read. */
 export interface SafetensorsReader {
   metadata: Record<string, string>;
+  /** What the header says of each tensor (name, dtype, shape, place), in file order: known before any is read. */
+  entries: readonly SafetensorsEntry[];
+  /** One of `entries`' tensors, read now. */
+  readTensor(entry: SafetensorsEntry): Promise<SafetensorsTensor>;
   /** The tensors that `wanted` accepts (all by default), in file order, one read each. */
   readTensors(wanted?: (name: string) => boolean): Promise<Safetensors['tensors']>;
 }
@@ -28,17 +32,18 @@ export async function openSafetensors(source: ByteSource): Promise<SafetensorsRe
   const headerLength = safetensorsHeaderLength(await readExactly(source, 0, Math.min(8, size)), size);
   const dataStart = 8 + headerLength;
   const { metadata, layout } = parseSafetensorsHeader(await readExactly(source, 8, headerLength), size - dataStart);
+  const readTensor = async (entry: SafetensorsEntry) => adoptSafetensorsTensor(entry, await readExactly(source, dataStart + entry.begin, entry.end - entry.begin));
   const readTensors = async (wanted: (name: string) => boolean = () => true) => {
     const tensors: Safetensors['tensors'] = {};
     for (const entry of layout) {
       if (!wanted(entry.name)) continue;
-      const value = adoptSafetensorsTensor(entry, await readExactly(source, dataStart + entry.begin, entry.end - entry.begin));
+      const value = await readTensor(entry);
       // defineProperty: a tensor named "__proto__" stays a tensor
       Object.defineProperty(tensors, entry.name, { value, enumerable: true, writable: true, configurable: true });
     }
     return tensors;
   };
-  return { metadata, readTensors };
+  return { metadata, entries: layout, readTensor, readTensors };
 }
 
 /** `length` bytes from `offset`; fewer (a file that shrank since it was sized) is an error. */

@@ -36,6 +36,25 @@ function checkName(kind: string, name: unknown): string {
   return name;
 }
 
+/** That `src` can be loaded into the parameter `name`, `p` (loadStateDict's check of each entry): host values of its shape and kind. */
+export function checkStateEntry(name: string, src: unknown, p: Tensor): asserts src is TensorData {
+  checkTensorData(name, src, p);
+  if (src.shape.length !== p.shape.length || src.shape.some((d, i) => d !== p.shape[i])) {
+    throw new Error(`loadStateDict: '${name}' has shape ${formatShape(src.shape)}, the model expects ${p.describe()}`);
+  }
+  if ((src.data instanceof Int8Array) !== (p.dtype === 'int8')) {
+    throw new Error(`loadStateDict: '${name}' holds ${src.data instanceof Int8Array ? 'int8' : 'float'} values, the model expects ${p.describe()}`);
+  }
+  if (src.data.length !== p.size) throw new RangeError(`loadStateDict: '${name}' has ${src.data.length} values for shape ${formatShape(src.shape)} (${p.size})`);
+}
+
+/** Uploads `src` (checkStateEntry's) into the parameter `p`, in its dtype: float values into a float16 one are rounded as a cast would. */
+export function loadValues(src: TensorData, p: Tensor): void {
+  const t = p.dtype === 'int8' ? tensor(src.data, p.shape) : tensor(src.data, p.shape, p.dtype);
+  p.assign(t);
+  t.dispose();
+}
+
 /** A tree of named parameters and child modules (torch.nn.Module): subclasses register them with param() and module(). */
 export abstract class Module {
   training = true;
@@ -182,25 +201,9 @@ export abstract class Module {
         }`,
       );
     }
-    for (const [name, p] of params) {
-      const src = entries.get(name)!;
-      checkTensorData(name, src, p);
-      if (src.shape.length !== p.shape.length || src.shape.some((d, i) => d !== p.shape[i])) {
-        throw new Error(`loadStateDict: '${name}' has shape ${formatShape(src.shape)}, the model expects ${p.describe()}`);
-      }
-      if ((src.data instanceof Int8Array) !== (p.dtype === 'int8')) {
-        throw new Error(`loadStateDict: '${name}' holds ${src.data instanceof Int8Array ? 'int8' : 'float'} values, the model expects ${p.describe()}`);
-      }
-      // checked with the rest, so that a refused state dict leaves every parameter as it was
-      if (src.data.length !== p.size) throw new RangeError(`loadStateDict: '${name}' has ${src.data.length} values for shape ${formatShape(src.shape)} (${p.size})`);
-    }
-    for (const [name, p] of params) {
-      const src = entries.get(name)!;
-      // in the parameter's dtype: float values into a float16 one are rounded as a cast would
-      const t = p.dtype === 'int8' ? tensor(src.data, p.shape) : tensor(src.data, p.shape, p.dtype);
-      p.assign(t);
-      t.dispose();
-    }
+    // all checked before any is loaded, so that a refused state dict leaves every parameter as it was
+    for (const [name, p] of params) checkStateEntry(name, entries.get(name), p);
+    for (const [name, p] of params) loadValues(entries.get(name)!, p);
   }
 
   parameterCount(): number {

@@ -88,7 +88,7 @@ export class AdamW {
     checkLr('AdamW.step', this.lr); // lr is set between steps (a schedule)
     if (gradScale !== undefined) checkTensor('AdamW.step', 'gradScale', gradScale);
     // checked before anything moves: a disposed parameter (its .grad gone with it) was skipped without a word
-    if (this.one.isDisposed) throw new Error('AdamW.step: the optimizer was disposed (dispose() frees its moments); make a new AdamW');
+    this.assertNotDisposed('step');
     const gone = this.params.findIndex((p) => p.isDisposed);
     if (gone >= 0) throw new Error(`AdamW.step: params[${gone}] ${this.params[gone]!.describe()} was disposed; an optimizer's parameters must live as long as it steps`);
     const grads = this.params.flatMap((p) => (p.grad ? [p.grad] : []));
@@ -153,7 +153,8 @@ export class AdamW {
    * every parameter counts stepCount steps (set it: a Trainer's restore() does).
    */
   loadMoments(m: ArrayLike<number>[], v: ArrayLike<number>[], steps?: readonly number[]): void {
-    // all checked before any is loaded: a refused call changes nothing
+    // all checked before any is loaded: a refused call changes nothing (nor leaves a staged shard allocated)
+    this.assertNotDisposed('loadMoments');
     this.params.forEach((p, i) => {
       for (const parts of [m, v]) {
         if (parts[i]?.length !== p.size) throw new Error(`AdamW.loadMoments: parameter ${i} ${p.describe()} got ${parts[i]?.length ?? 'no'} values`);
@@ -193,6 +194,10 @@ export class AdamW {
     });
     this.stepCount = other.stepCount;
     this.missed.splice(0, Infinity, ...other.missed);
+  }
+
+  private assertNotDisposed(op: string): void {
+    if (this.one.isDisposed) throw new Error(`AdamW.${op}: the optimizer was disposed (dispose() frees its moments); make a new AdamW`);
   }
 
   zeroGrad(): void {

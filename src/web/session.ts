@@ -2,9 +2,11 @@
 // for it. No DOM here: the page (main.ts) and its test hook both drive this object. Everything it
 // imports is platform-free, so the same code runs in Node and in the browser bundle.
 import { noGrad } from '../autograd/mode.js';
-import { checkpointPieces, modelFromCheckpoint, readCheckpoint, restoreOptimizer, UnreadableCheckpointError, type Checkpoint } from '../gpt/checkpoint.js';
+import { checkpointPieces, restoreOptimizer, runStateOf, UnreadableCheckpointError, type Checkpoint } from '../gpt/checkpoint.js';
+import { readCheckpointModel, type UploadedCheckpoint } from '../gpt/checkpoint-upload.js';
 import { generate, type GenerateOptions } from '../gpt/generate.js';
-import { HF_FILES, readHF, type HFModelSources } from '../gpt/hf/index.js';
+import { HF_FILES, type HFModelSources } from '../gpt/hf/index.js';
+import { readHFModel } from '../gpt/hf/upload.js';
 import type { GPT, GPTConfig } from '../gpt/model.js';
 import { CharTokenizer, describeLeftOut, encodeKnown, encodePrompt, TextStream, type Tokenizer } from '../gpt/tokenizer/index.js';
 import { TRAIN_DEFAULTS, Trainer, trainConfigProblem, TrainingDivergedError, type TrainConfig } from '../gpt/trainer.js';
@@ -49,29 +51,35 @@ export class Session {
   private broken = '';
   /** The loaded checkpoint's optimizer and trainer state, applied when training starts. */
   private loaded: Checkpoint | null = null;
+  /** Saves whose pieces are still being taken: each piece is read from the model then, so nothing may change it meanwhile. */
+  private saving = 0;
 
   /**
    * Replaces the model with the one in a checkpoint file, read a tensor at a time (never in one
-   * buffer): all of it read and checked before the model is replaced, so a damaged file leaves it.
+   * buffer), each weight uploaded into a new model as it is read: all of it read and checked before
+   * the model is replaced, so a damaged file leaves it (and the new model is freed).
    */
   async load(file: ByteSource, source: string): Promise<ModelSummary> {
-    let ckpt: Checkpoint;
+    this.assertNotSaving('load');
+    let loaded: UploadedCheckpoint;
     try {
-      ckpt = await readCheckpoint(file, source);
+      loaded = await readCheckpointModel(file, source);
     } catch (e) {
       if (!(e instanceof UnreadableCheckpointError)) throw e;
       throw new Error(`${e.message}: open a checkpoint saved by this page, or a gpt train run's model-*.safetensors`);
     }
-    return this.adopt(ckpt, source);
+    return this.adopt(loaded, source, 'load');
   }
 
-  /** Replaces the model with a Hugging Face GPT-2 model's: config.json's text, model.safetensors read a tensor at a time, tokenizer.json's text. */
+  /** Replaces the model with a Hugging Face GPT-2 model's: config.json's text, model.safetensors read a tensor at a time (each weight uploaded into a new model as it is read), tokenizer.json's text. */
   async loadHF(files: HFModelSources, source: string): Promise<ModelSummary> {
-    return this.adopt(await readHF(files, source), source);
+    this.assertNotSaving('loadHF');
+    return this.adopt(await readHFModel(files, source), source, 'loadHF');
   }
 
   /** A fresh model with a character tokenizer of `text`, and a trainer on that text. */
   newModel(text: string, shape: ModelShape, settings: TrainSettings = {}): ModelSummary {
+    this.assertNotSaving('newModel');
     if (!text) throw new Error('there is no text to train on: paste a text or open a text file');
     const tokenizer = CharTokenizer.train(text);
     const cfg: TrainConfig = { ...TRAIN_DEFAULTS, ...shape, dropout: 0, bias: false, ...settings };
@@ -105,6 +113,7 @@ export class Session {
    * FIXED_AT_START changes (carrying the optimizer state over). `settings` apply to this and later steps.
    */
   trainerFor(text: string, settings: TrainSettings = {}): Trainer {
+    this.assertNotSaving('trainerFor');
     const { model, tokenizer } = this.usable();
     const { blockSize, nLayer, nHead, nEmbd, dropout, bias, shareLayers = 1 } = model.config;
     const shape = { blockSize, nLayer, nHead, nEmbd, dropout, bias, shareLayers }; // fixed by the model
@@ -172,6 +181,7 @@ export class Session {
    * Inf into the weights: the model is refused from then on, until a new one or a load replaces it.
    */
   async trainStep(trainer: Trainer): Promise<number> {
+    this.assertNotSaving('trainStep');
     try {
       return (await trainer.trainStep()).loss;
     } catch (e) {
@@ -195,14 +205,23 @@ export class Session {
    * The checkpoint as one safetensors file's bytes in pieces (checkpointPieces: each tensor read
    * back from the GPU when its piece is asked for, never the whole file at once): with the optimizer
    * state when the page trained it; a model loaded and not trained since keeps its checkpoint's run
-   * state (step, optimizer moments). Nothing may train until the last piece is taken.
+   * state (step, optimizer moments). Until the last piece is taken (or the save is ended), training
+   * and replacing the model are refused: the file would mix weights from before and after a step.
    */
   async *save(): AsyncGenerator<Uint8Array> {
     const { model, tokenizer } = this.usable();
     const t = this.trainer;
-    if (t) return yield* checkpointPieces(model, tokenizer, { optimizer: t.optimizer, train: { ...t.cfg, dtype: t.dtype }, trainer: await t.state() });
-    const { format: _format, model: _model, tokenizer: _tokenizer, ...runState } = this.loaded?.meta ?? {};
-    yield* checkpointPieces(model, tokenizer, { ...runState, moments: this.loaded?.optimizer });
+    this.saving++;
+    try {
+      if (t) return yield* checkpointPieces(model, tokenizer, { optimizer: t.optimizer, train: { ...t.cfg, dtype: t.dtype }, trainer: await t.state() });
+      yield* checkpointPieces(model, tokenizer, { ...(this.loaded && runStateOf(this.loaded.meta)), moments: this.loaded?.optimizer });
+    } finally {
+      this.saving--;
+    }
+  }
+
+  private assertNotSaving(op: string): void {
+    if (this.saving) throw new Error(`Session.${op}: a checkpoint is being saved (its pieces are read from the model as they are taken); take its last piece first`);
   }
 
   /**
@@ -228,8 +247,10 @@ export class Session {
     return { model: this.model, tokenizer: this.tokenizer };
   }
 
-  private adopt(ckpt: Checkpoint, source: string): ModelSummary {
-    const { model, tokenizer } = modelFromCheckpoint(ckpt);
+  /** Replaces the model with a loaded one; refused (and the loaded one freed) where a save began while it was read. */
+  private adopt({ ckpt, model, tokenizer }: UploadedCheckpoint, source: string, op: string): ModelSummary {
+    if (this.saving) model.dispose();
+    this.assertNotSaving(op);
     ckpt.weights.clear(); // on the GPU now
     this.replace(model, tokenizer, source);
     this.loaded = ckpt;

@@ -138,12 +138,17 @@ export function hfCheckpoint(model: GPTConfig, files: HFWeightsFile[], tokenizer
   const stored = files.length === 1 ? files[0]!.file : `the shards of ${HF_FILES.index}`;
   const disagreement = configWeightsProblem(model, weights, (k) => HF_NAMES[k] ?? k, stored);
   if (disagreement) throw new Error(`${at(HF_FILES.config)}: ${disagreement}`);
-  const kept = files.find((f) => f.metadata[TOKENIZER_KEY] !== undefined);
-  const tokenizer = tokenizerOf(kept && { file: kept.file, json: kept.metadata[TOKENIZER_KEY]! }, tokenizerFiles, source);
+  const tokenizer = hfTokenizer(files, tokenizerFiles, source);
   if (tokenizer.vocabSize !== model.vocabSize) {
     throw new Error(`${source}: the tokenizer has ${tokenizer.vocabSize} tokens, ${HF_FILES.config} says vocab_size ${model.vocabSize}`);
   }
   return { meta: { format: CHECKPOINT_FORMAT, model, tokenizer: tokenizer.toJSON() }, weights, source };
+}
+
+/** A GPT-2 model's tokenizer: the one encodeHF kept in a weights file's metadata, else tokenizer.json, else vocab.json + merges.txt. */
+export function hfTokenizer(files: Pick<HFWeightsFile, 'file' | 'metadata'>[], tokenizerFiles: HFTokenizerFiles, source: string): Tokenizer {
+  const kept = files.find((f) => f.metadata[TOKENIZER_KEY] !== undefined);
+  return tokenizerOf(kept && { file: kept.file, json: kept.metadata[TOKENIZER_KEY]! }, tokenizerFiles, source);
 }
 
 function tokenizerOf(kept: { file: string; json: string } | undefined, { tokenizer, vocab, merges }: HFTokenizerFiles, source: string): Tokenizer {

@@ -12,7 +12,8 @@ import type { Safetensors } from '../../io/safetensors.js';
 import { nonFiniteProblem } from '../checkpoint.js';
 
 const PREFIX = 'transformer.';
-const HEAD = 'lm_head.weight';
+/** GPT-2's LM head, tied to the token embedding: not a weight of ours. */
+export const HEAD = 'lm_head.weight';
 const CONV1D = /^h\.\d+\.(attn\.c_attn|attn\.c_proj|mlp\.c_fc|mlp\.c_proj)\.weight$/;
 const MASK_BUFFER = /^h\.\d+\.attn\.(bias|masked_bias)$/;
 /** Every tensor of GPT2LMHeadModel (without the prefix), buffers aside. */
@@ -28,7 +29,8 @@ export interface HFWeightsFile extends Safetensors {
   file: string;
 }
 
-const unprefixed = (saved: string) => (saved.startsWith(PREFIX) ? saved.slice(PREFIX.length) : saved);
+/** A saved tensor's GPT-2 name: without GPT2LMHeadModel's prefix. */
+export const unprefixed = (saved: string) => (saved.startsWith(PREFIX) ? saved.slice(PREFIX.length) : saved);
 
 /** Whether a saved tensor is one of HF's causal-mask buffers, which are not weights (a reader may skip them unread). */
 export const isMaskBuffer = (saved: string) => MASK_BUFFER.test(unprefixed(saved));
