@@ -8,9 +8,10 @@
 // answers 500.
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { open, type FileHandle } from 'node:fs/promises';
 import { request } from 'node:http';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { startServer, type StaticServer } from '../src/cli/serve.js';
 import { checkpointBytes } from '../src/gpt/checkpoint.js';
 import { loadCheckpoint } from '../src/node/checkpoint-dir.js';
@@ -183,6 +184,33 @@ describe('gpt serve, range requests of the checkpoint', () => {
       writeFileSync(file, v3); // in place, the same size
       expect((await ask(server, '/checkpoint.safetensors', { ...range('bytes=8-15'), 'If-Match': stale.headers.etag as string })).status).toBe(412);
     } finally {
+      await server.close();
+    }
+  });
+
+  it("a checkpoint directory's weights are read through for their CRC-32 once per version, not at every range", async () => {
+    const run = join(dir, 'run-reads');
+    const [v1, v2] = [tinyCheckpoint(), tinyCheckpoint(8)];
+    await writeCheckpointFiles(run, v1);
+    const server = await startServer({ root, port: 0, checkpoint: run });
+    // every positional read of an open file (the checksum's, the ranges' streams), counted in bytes
+    const fileHandle = Object.getPrototypeOf(await open(join(root, 'data.bin')).then(async (h) => (await h.close(), h))) as FileHandle;
+    const read = fileHandle.read;
+    let bytesRead = 0;
+    const spy = vi.spyOn(fileHandle, 'read').mockImplementation(async function (this: FileHandle, ...args: unknown[]) {
+      const result = await (read as (...a: unknown[]) => Promise<{ bytesRead: number }>).apply(this, args);
+      bytesRead += result.bytesRead;
+      return result;
+    } as FileHandle['read']);
+    try {
+      for (const [save, bytes] of [[null, v1], [v2, v2]] as const) {
+        if (save) await writeCheckpointFiles(run, save);
+        bytesRead = 0;
+        for (let i = 0; i < 10; i++) expectPartial(await ask(server, '/checkpoint.safetensors', range(`bytes=${i}-${i + 7}`)), bytes, i, i + 7, `range ${i}`);
+        expect(bytesRead, 'the weights once, and 10 ranges of 8 bytes').toBe(bytes.length + 80);
+      }
+    } finally {
+      spy.mockRestore();
       await server.close();
     }
   });

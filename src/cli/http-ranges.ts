@@ -36,11 +36,11 @@ export function requestedRange(header: string | undefined, size: number): ByteRa
   return start >= size ? 'unsatisfiable' : { start, end: Math.min(last, size - 1) };
 }
 
-/** The strong entity tags a precondition lists (a weak one, W/"...", never matches strongly). */
-const strongTags = (header: string) => [...header.matchAll(/(W\/)?"[^"]*"/g)].filter((m) => !m[1]).map((m) => m[0]);
+/** The entity tags a precondition lists; a weak one keeps its W/, so that it never matches strongly. */
+const entityTags = (header: string): string[] => header.match(/(W\/)?"[^"]*"/g) ?? [];
 
 /** If-Match (§13.1.1): absent, '*', or listing `etag`. */
-export const ifMatchHolds = (header: string | undefined, etag: string) => header === undefined || header.trim() === '*' || strongTags(header).includes(etag);
+export const ifMatchHolds = (header: string | undefined, etag: string) => header === undefined || header.trim() === '*' || entityTags(header).includes(etag);
 
 /** If-Range (§13.1.5): absent, or `etag` itself (a date never matches: this server sends no Last-Modified). */
 export const ifRangeHolds = (header: string | undefined, etag: string) => header === undefined || header.trim() === etag;
