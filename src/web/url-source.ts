@@ -62,7 +62,7 @@ export async function openUrl(url: string, fetcher: Fetch = fetch): Promise<UrlS
           throw new ChangedWhileReadError(`cannot load ${url}: it was saved again while it was read`);
         }
         if (!res.ok) throw await httpError(url, res);
-        const got = res.status === 206 ? res.headers.get('Content-Range') : 'the whole file (HTTP 200)';
+        const got = res.status === 206 ? res.headers.get('Content-Range') : `HTTP ${res.status} without a range`;
         if (got !== range) {
           await res.body?.cancel();
           throw new Error(`cannot load ${url}: asked for ${range}, the server sent ${got}`);
