@@ -272,14 +272,15 @@ describe('checkpoint saves killed with SIGKILL', () => {
 
   beforeAll(async () => {
     // The child runs our real modules, bundled by esbuild, since plain Node cannot import .ts.
-    const io = (file: string) => fileURLToPath(new URL(`../src/io/${file}`, import.meta.url));
+    const src = (file: string) => fileURLToPath(new URL(`../src/${file}`, import.meta.url));
     const outdir = join(root, 'bundle');
     await build({
-      entryPoints: [io('checkpoint-files.ts'), io('safetensors.ts')],
+      entryPoints: [src('node/checkpoint-files.ts'), src('io/safetensors.ts')],
       bundle: true,
       platform: 'node',
       format: 'esm',
       outdir,
+      entryNames: '[name]', // both at the top of outdir, though their sources are in two folders
       outExtension: { '.js': '.mjs' },
       logLevel: 'silent',
     });

@@ -4,7 +4,8 @@
 // model further (with Node's losses), and save a checkpoint (a Blob of a piece per tensor) that
 // Node loads with the same logits and the page opens again (a File slice per tensor); then open a Hugging Face GPT-2 model's files through the page's file input (GPT-2's logits); a
 // served checkpoint that fails is said on the page; a run and a generation go on in a background
-// tab (timers throttled), with GPU memory flat from round to round.
+// tab (timers throttled), with GPU memory flat from round to round. The served checkpoint is read a
+// range per tensor.
 // Also: the static server's content types and path-traversal rejection, and the bundle guard
 // against Node-only imports. Fails (never skips) when Chromium or WebGPU in it is missing.
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
@@ -23,6 +24,7 @@ import type { GPT } from '../src/gpt/model.js';
 import { writeCheckpointFiles } from '../src/node/checkpoint-files.js';
 import { TRAIN_DEFAULTS, Trainer, type TrainConfig } from '../src/gpt/trainer.js';
 import { noGrad, scope, tensor } from '../src/index.js';
+import { parseSafetensors } from '../src/io/safetensors.js';
 import type { ReadyState } from '../src/web/hook.js';
 import { disposeTrainers, setupDevice } from './helpers.js';
 import { gpt2Logits, miniGpt2Tokenizer, randomGPT2, writeGPT2Dir } from './hf-reference.js';
@@ -81,6 +83,8 @@ function rawRequest(url: string, path: string, method = 'GET'): Promise<{ status
 }
 
 let server: StaticServer;
+/** The main server's answers, in order. */
+const served: { method: string; url: string; status: number }[] = [];
 let context: BrowserContext | undefined;
 let page: Page;
 let ckptFile: string;
@@ -113,7 +117,7 @@ beforeAll(async () => {
   const web = join(dir, 'web');
   await buildWeb({ outDir: web });
   writeFileSync(join(dir, 'secret.txt'), 'outside the served root');
-  server = await startServer({ root: web, port: 0, checkpoint: ckptFile });
+  server = await startServer({ root: web, port: 0, checkpoint: ckptFile, onRequest: (method, url, status) => served.push({ method, url, status }) });
 }, 120_000);
 
 afterAll(async () => {
@@ -150,6 +154,15 @@ describe('the demo page in Chromium (WebGPU)', () => {
       browserError = e as Error;
     }
   }, 120_000);
+
+  it('loaded the served checkpoint a range per tensor (never the whole file in one answer)', async () => {
+    usePage();
+    const loads = () => served.filter((r) => r.url === '/checkpoint.safetensors').map((r) => `${r.status} ${r.method}`);
+    const tensors = Object.values(parseSafetensors(readFileSync(ckptFile)).tensors).filter((t) => t.data.byteLength > 0);
+    // HEAD (is there one?), then its first byte, the header's length, the header, and each tensor;
+    // polled: the server logs an answer once its last byte is flushed, a moment after the page has it
+    await expect.poll(loads).toEqual(['200 HEAD', ...Array(3 + tensors.length).fill('206 GET')]);
+  });
 
   it('computes the same logits as Node', async () => {
     usePage();

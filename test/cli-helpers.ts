@@ -8,6 +8,9 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, expect, vi } from 'vitest';
 import { main } from '../src/cli/main.js';
+import { checkpointSafetensors, CHECKPOINT_FORMAT } from '../src/gpt/checkpoint.js';
+import { CharTokenizer } from '../src/gpt/tokenizer/index.js';
+import { serializeSafetensors } from '../src/io/safetensors.js';
 
 /** A model that trains in well under a second on lavapipe. */
 export const TINY = ['--n-layer', '1', '--n-head', '2', '--n-embd', '16', '--block-size', '16', '--batch-size', '4', '--eval-iters', '2', '--log-interval', '5'];
@@ -150,4 +153,18 @@ export async function spawnGpt(args: string[], timeoutMs = 60_000, via: 'main' |
 /** Runs `gpt ...args` as a real process to its end. */
 export async function runGpt(args: string[], timeoutMs?: number, via?: 'main' | 'launcher') {
   return (await spawnGpt(args, timeoutMs, via)).done;
+}
+
+/** A small checkpoint of ours (random weights, made without a GPU), `extra` floats more in one tensor to tell saves apart by size. */
+export function tinyCheckpoint(extra = 0): Uint8Array {
+  const tokenizer = CharTokenizer.train('abcd');
+  const model = { vocabSize: 4, blockSize: 4, nLayer: 1, nHead: 1, nEmbd: 4, dropout: 0, bias: false };
+  const random = (n: number) => Float32Array.from({ length: n }, () => Math.random() - 0.5);
+  const weights = new Map([
+    ['wte.weight', { shape: [4, 4], data: random(16) }],
+    ['wpe.weight', { shape: [4, 4], data: random(16) }],
+    ['h.0.extra.weight', { shape: [1000 + extra], data: random(1000 + extra) }],
+  ]);
+  const { tensors, metadata } = checkpointSafetensors({ meta: { format: CHECKPOINT_FORMAT, model, tokenizer: tokenizer.toJSON() }, weights });
+  return serializeSafetensors(tensors, metadata);
 }

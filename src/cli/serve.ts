@@ -5,20 +5,24 @@
 // they could leave the root (`..`, backslashes, NUL, or a '%' left after decoding, i.e. double
 // encoding), then resolved and checked against the root again. Requests must name this server in
 // their Host header (src/cli/host-check.ts): otherwise a page of another origin could read the
-// checkpoint through DNS rebinding.
+// checkpoint through DNS rebinding. Range requests are answered (src/cli/http-ranges.ts), each
+// response with a strong ETag naming the version sent (a checkpoint directory's: its weights file's
+// name and CRC-32): the page reads the checkpoint a tensor at a time, each read pinned by If-Match to
+// the version its first read saw, so that a save landing mid-load is a 412, never two saves' bytes.
+import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { realpath, stat, type FileHandle } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { extname, join, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { MANIFEST_FILE, withCheckpointFiles } from '../node/checkpoint-files.js';
+import { MANIFEST_FILE, withCheckpointFiles, type CheckedWeights, type CheckpointManifest } from '../node/checkpoint-files.js';
 import { checkpointSafetensors } from '../gpt/checkpoint.js';
 import { layoutSafetensors, safetensorsPieces, type SafetensorsLayout } from '../io/safetensors.js';
 import { kindOf, openRegularFile } from '../node/regular-files.js';
 import { loadCheckpoint } from '../node/checkpoint-dir.js';
+import { piecesBetween, sendRepresentation, type ByteRange } from './http-ranges.js';
 import { flagHelp, noPositional, parseFlags, type FlagSpec } from './flags.js';
 import { acceptedHosts, isLoopback } from './host-check.js';
 
@@ -89,6 +93,8 @@ export async function startServer(opts: ServeOptions = {}): Promise<StaticServer
   const checkpoint = opts.checkpoint ? resolve(opts.checkpoint) : undefined;
   let checkpointIsDir = false;
   let imported: SafetensorsLayout | null = null; // a Hugging Face directory, in our format, encoded per request a tensor at a time
+  const importedEtag = `"imported-${randomUUID()}"`; // fixed while this server runs (the directory is read once)
+  const checkedWeights: CheckedWeights = {}; // a directory's weights are checksummed once, not at every range read
   if (checkpoint) {
     const s = await stat(checkpoint).catch(() => null);
     if (!s) throw new Error(`no checkpoint at ${opts.checkpoint}`);
@@ -117,10 +123,18 @@ export async function startServer(opts: ServeOptions = {}): Promise<StaticServer
     let file: string | null;
     if (rawPath.split(/[?#]/, 1)[0] === CHECKPOINT_URL) {
       if (!checkpoint) return notFound(res);
-      if (imported) return send(res, req, imported.size, CONTENT_TYPES['.safetensors']!, () => Readable.from(safetensorsPieces(imported!), { objectMode: false }));
+      const type = CONTENT_TYPES['.safetensors']!;
+      if (imported) {
+        const body = (range: ByteRange) => Readable.from(piecesBetween(safetensorsPieces(imported!), range), { objectMode: false });
+        return sendRepresentation(req, res, { size: imported.size, type, etag: importedEtag, body });
+      }
       // the directory's current weights, checked and sent from one open file per request: a run
       // still training serves its latest save, whole even if the next one lands meanwhile
-      if (checkpointIsDir) return withCheckpointFiles(checkpoint, (weights, { weightsBytes }) => sendFile(res, req, weights, weightsBytes, CONTENT_TYPES['.safetensors']!));
+      if (checkpointIsDir) {
+        const send = (weights: FileHandle, { weights: name, weightsBytes, weightsCrc32 }: CheckpointManifest) =>
+          sendFile(req, res, weights, { size: weightsBytes, type, etag: `"${name}-${weightsCrc32}"` });
+        return withCheckpointFiles(checkpoint, send, 3, checkedWeights);
+      }
       file = checkpoint;
     } else {
       file = resolveRequestPath(root, rawPath);
@@ -139,7 +153,7 @@ export async function startServer(opts: ServeOptions = {}): Promise<StaticServer
     if (!handle) return notFound(res);
     try {
       const type = CONTENT_TYPES[extname(file).toLowerCase()] ?? 'application/octet-stream';
-      return await sendFile(res, req, handle, (await handle.stat()).size, type);
+      return await sendFile(req, res, handle, { type, ...(await fileVersion(handle)) });
     } finally {
       await handle.close();
     }
@@ -178,18 +192,17 @@ export async function startServer(opts: ServeOptions = {}): Promise<StaticServer
   };
 }
 
-/** An open file of `size` bytes as a 200 response (the caller closes the file). */
-const sendFile = (res: ServerResponse, req: IncomingMessage, file: FileHandle, size: number, type: string) =>
-  send(res, req, size, type, () => file.createReadStream({ start: 0, autoClose: false }));
+/** Bytes of an open file (the caller closes it) as the response to `req`: whole, or the range asked for. */
+const sendFile = (req: IncomingMessage, res: ServerResponse, file: FileHandle, { size, type, etag }: { size: number; type: string; etag: string }) =>
+  sendRepresentation(req, res, { size, type, etag, body: ({ start, end }) => file.createReadStream({ start, end, autoClose: false }) });
 
-/** A 200 response of `size` bytes of `type`, the body (`body()`) sent unless it is a HEAD. */
-async function send(res: ServerResponse, req: IncomingMessage, size: number, type: string, body: () => Readable): Promise<number> {
-  res.writeHead(200, { 'Content-Type': type, 'Content-Length': size });
-  if (req.method === 'HEAD') res.end();
-  // pipeline, not pipe: a client gone mid-download ends the body too (pipe only unpiped: the file
-  // stayed open and the request never ended); on a read error or a client gone both are closed
-  else await pipeline(body(), res).catch(() => undefined);
-  return 200;
+/**
+ * An open file's size and a strong ETag for its version: the file itself (device, inode) and its
+ * modification and change times, so that a file renamed over it, or written in place, is another.
+ */
+async function fileVersion(handle: FileHandle): Promise<{ size: number; etag: string }> {
+  const s = await handle.stat({ bigint: true });
+  return { size: Number(s.size), etag: `"${[s.dev, s.ino, s.size, s.mtimeNs, s.ctimeNs].map((n) => n.toString(36)).join('-')}"` };
 }
 
 const bracket = (h: string) => (h.includes(':') ? `[${h}]` : h);

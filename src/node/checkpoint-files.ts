@@ -127,20 +127,44 @@ async function existing(dir: string, names: string[]): Promise<string[]> {
 }
 
 /**
+ * The weights file a reader last found whole (`gpt serve` keeps one: the page reads a range per
+ * tensor): opened again unchanged, it is not read through again for its CRC-32. Unchanged: the same
+ * manifest entry, the same file (device, inode), with the size and modification and change times it
+ * had before its check began (a write during the check changes them).
+ */
+export interface CheckedWeights {
+  last?: string;
+}
+
+/**
  * Opens the current weights, checks their size and CRC-32 against the manifest, and passes the open
  * file to `use` (closed when it is done): what `use` reads is what was checked. For a reader that
  * must not see a byte before it is checked (`gpt serve` sends them on); readCheckpointWeights
  * reads the file once. `attempts`: how many manifests to try when saves land mid-read.
  */
-export function withCheckpointFiles<T>(dir: string, use: (weights: FileHandle, manifest: CheckpointManifest) => Promise<T>, attempts = 3): Promise<T> {
+export function withCheckpointFiles<T>(
+  dir: string,
+  use: (weights: FileHandle, manifest: CheckpointManifest) => Promise<T>,
+  attempts = 3,
+  checked?: CheckedWeights,
+): Promise<T> {
   return withWeightsOpen(
     dir,
     async (handle, manifest) => {
-      checkCrc(dir, manifest, await fileCrc32(handle, manifest.weightsBytes));
+      const version = checked && (await weightsVersion(handle, manifest));
+      if (version === undefined || version !== checked?.last) {
+        checkCrc(dir, manifest, await fileCrc32(handle, manifest.weightsBytes));
+        if (checked) checked.last = version;
+      }
       return use(handle, manifest);
     },
     attempts,
   );
+}
+
+async function weightsVersion(handle: FileHandle, { weights, weightsBytes, weightsCrc32 }: CheckpointManifest): Promise<string> {
+  const s = await handle.stat({ bigint: true });
+  return [weights, weightsBytes, weightsCrc32, s.dev, s.ino, s.size, s.mtimeNs, s.ctimeNs].join(':');
 }
 
 /**

@@ -15,6 +15,7 @@ import { rangeProblem, type Range } from '../io/value-ranges.js';
 import { LossChart } from './chart.js';
 import type { GptHook, ReadyState } from './hook.js';
 import { pickModelFiles, Session, type ModelShape, type ModelSummary, type TrainSettings } from './session.js';
+import { readUrl } from './url-source.js';
 
 /** Served next to the page by `gpt serve --checkpoint PATH`. */
 const CHECKPOINT_URL = 'checkpoint.safetensors';
@@ -238,15 +239,8 @@ async function readUtf8(file: File): Promise<string> {
   }
 }
 
-async function loadFromUrl(url: string): Promise<ModelSummary> {
-  const res = await fetch(url, { cache: 'no-store' });
-  if (!res.ok) {
-    // the server's one-line reason (gpt serve's: where to look), when it sent one
-    const reason = res.headers.get('Content-Type')?.startsWith('text/plain') ? (await res.text()).trim().split('\n')[0] : '';
-    throw new Error(`cannot load ${url}: HTTP ${res.status}${reason ? ` (${reason})` : ''}`);
-  }
-  return loadCheckpoint(bytesSource(new Uint8Array(await res.arrayBuffer())), url.split('/').pop() || url);
-}
+/** The checkpoint at `url` (gpt serve's), read a range per tensor, started over where it is saved again meanwhile. */
+const loadFromUrl = (url: string): Promise<ModelSummary> => readUrl(url, (source) => loadCheckpoint(source, url.split('/').pop() || url));
 
 /**
  * The page's checkpoint as a Blob of one Blob per piece (Session.save's: the head, then a tensor at

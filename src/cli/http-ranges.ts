@@ -1,0 +1,100 @@
+// HTTP range requests (RFC 9110 §14) and the preconditions that pin them to one version of a file
+// (§13): what `gpt serve` needs for the page to read a checkpoint a tensor at a time, every read from
+// the same save. One range per request: a Range of several is ignored and the whole file sent (200),
+// as §14.2 allows any server to do; no multipart/byteranges bodies.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { pipeline } from 'node:stream/promises';
+import type { Readable } from 'node:stream';
+
+/** Bytes start..end of a file, both included (RFC 9110's int-range, resolved against the file's size). */
+export interface ByteRange {
+  start: number;
+  end: number;
+}
+
+/**
+ * The range a Range header asks of a file of `size` bytes: null where the header is to be ignored
+ * (absent, another unit, malformed or backwards, several ranges), 'unsatisfiable' where the one range
+ * starts past the end (or is an empty suffix), else the range (its end cut to the file's).
+ */
+export function requestedRange(header: string | undefined, size: number): ByteRange | 'unsatisfiable' | null {
+  const set = header === undefined ? null : /^bytes=(.*)$/i.exec(header.trim());
+  if (!set) return null;
+  const specs = set[1]!.split(',').map((s) => s.trim()).filter((s) => s !== ''); // a list may hold empty elements (§5.6.1)
+  if (specs.length !== 1) return null;
+  const spec = specs[0]!;
+  const suffix = /^-(\d+)$/.exec(spec);
+  if (suffix) {
+    const n = Number(suffix[1]);
+    return n === 0 || size === 0 ? 'unsatisfiable' : { start: Math.max(0, size - n), end: size - 1 };
+  }
+  const span = /^(\d+)-(\d*)$/.exec(spec);
+  if (!span) return null;
+  const start = Number(span[1]);
+  const last = span[2] === '' ? Infinity : Number(span[2]);
+  if (last < start) return null; // invalid (§14.1.1)
+  return start >= size ? 'unsatisfiable' : { start, end: Math.min(last, size - 1) };
+}
+
+/** The entity tags a precondition lists; a weak one keeps its W/, so that it never matches strongly. */
+const entityTags = (header: string): string[] => header.match(/(W\/)?"[^"]*"/g) ?? [];
+
+/** If-Match (§13.1.1): absent, '*', or listing `etag`. */
+export const ifMatchHolds = (header: string | undefined, etag: string) => header === undefined || header.trim() === '*' || entityTags(header).includes(etag);
+
+/** If-Range (§13.1.5): absent, or `etag` itself (a date never matches: this server sends no Last-Modified). */
+export const ifRangeHolds = (header: string | undefined, etag: string) => header === undefined || header.trim() === etag;
+
+/** A file to send: its size, type, a strong ETag naming its version, and its bytes `range` as a stream. */
+export interface Representation {
+  size: number;
+  type: string;
+  etag: string;
+  body(range: ByteRange): Readable;
+}
+
+/**
+ * Answers a GET or HEAD for `file`: 412 where If-Match names another version, 416 for a range past
+ * its end, 206 with the range a Range header asks for (GET only, and only while If-Range names this
+ * version), else 200 with the whole file. The status sent.
+ */
+export async function sendRepresentation(req: IncomingMessage, res: ServerResponse, file: Representation): Promise<number> {
+  const { size, etag } = file;
+  const text = { 'Content-Type': 'text/plain; charset=utf-8', ETag: etag };
+  if (!ifMatchHolds(req.headers['if-match'], etag)) {
+    res.writeHead(412, text).end('precondition failed: the file is no longer the version If-Match names (saved again?)\n');
+    return 412;
+  }
+  const ifRange = req.headers['if-range'];
+  const range = req.method === 'GET' && ifRangeHolds(Array.isArray(ifRange) ? ifRange.join(', ') : ifRange, etag) ? requestedRange(req.headers.range, size) : null;
+  if (range === 'unsatisfiable') {
+    res.writeHead(416, { ...text, 'Content-Range': `bytes */${size}` }).end('range not satisfiable\n');
+    return 416;
+  }
+  const status = range ? 206 : 200;
+  const sent = range ?? { start: 0, end: size - 1 };
+  const length = sent.end - sent.start + 1;
+  res.writeHead(status, {
+    'Content-Type': file.type,
+    'Content-Length': length,
+    'Accept-Ranges': 'bytes',
+    ETag: etag,
+    ...(range && { 'Content-Range': `bytes ${range.start}-${range.end}/${size}` }),
+  });
+  if (req.method === 'HEAD' || length === 0) res.end();
+  // pipeline, not pipe: a client gone mid-download ends the body too (pipe only unpiped: the file
+  // stayed open and the request never ended); on a read error or a client gone both are closed
+  else await pipeline(file.body(sent), res).catch(() => undefined);
+  return status;
+}
+
+/** Bytes start..end (included) of the file that `pieces` make in order, as they come. */
+export function* piecesBetween(pieces: Iterable<Uint8Array>, { start, end }: ByteRange): Generator<Uint8Array> {
+  let at = 0; // the file offset of the piece's first byte
+  for (const piece of pieces) {
+    const [from, to] = [Math.max(start - at, 0), Math.min(end + 1 - at, piece.length)];
+    if (from < to) yield piece.subarray(from, to);
+    at += piece.length;
+    if (at > end) return;
+  }
+}
