@@ -294,7 +294,14 @@ ${bLoads}
 ${loop(RM, (i) => loop(RQ, (q) => `    acc[${i * RQ + q}] += ${[0, 1, 2, 3].map((c) => `${A(i, c)} * b${c}_${q}`).join(' + ')};`))}
   }
   let c_base = batch * p.M * p.N;
-${loop(RM, (i) => loop(RQ, (q) => `  store(c_base, row + ${i}u, col + ${4 * q}u, acc[${i * RQ + q}]);`))}
+  // Stored by a loop, not ${RM * RQ} inlined stores: their clipping branches took LLVM (lavapipe)
+  // ~10x as long to compile. The loop indexes a copy: indexing acc itself at run time would keep
+  // acc in memory through the k loop (~10% slower there).
+  var out: array<vec4f, ${RM * RQ}>;
+${loop(RM * RQ, (k) => `  out[${k}] = acc[${k}];`)}
+  for (var i = 0u; i < ${RM}u; i++) {
+${loop(RQ, (q) => `    store(c_base, row + i, col + ${4 * q}u, out[i * ${RQ}u + ${q}u]);`)}
+  }
 }`,
   });
 }
