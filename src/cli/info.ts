@@ -82,7 +82,7 @@ export interface CheckpointInfo {
   } | null;
   data: { source: string; tokens?: { train: number; val: number } } | null;
   distill: DistillMeta | null;
-  /** A run directory's: the saved weights are the best val loss's, or the latest evaluation's (--always-save). */
+  /** A training run's directory: the saved weights are the best val loss's, or the latest evaluation's (--always-save). */
   saved?: 'best' | 'latest';
   checksum: { crc32: string; verified: boolean; stalePresent: string[] } | null;
 }
@@ -122,7 +122,7 @@ export function describeCheckpoint(path: string, header: CheckpointHeader): Chec
     tensors: byRole,
     weightsFiles: header.weightsFiles,
     bytesOnDisk: header.weightsFiles.reduce((n, f) => n + f.bytes, 0),
-    compression: compressionParts(meta, maskLine ?? null),
+    compression: compressionParts({ model: meta.model }, maskLine ?? null), // the teacher has a field of its own
     tokenizer: { kind: meta.tokenizer.kind, vocabSize: meta.model.vocabSize },
     training:
       layout === 'Hugging Face directory' ? null : {
@@ -139,7 +139,7 @@ export function describeCheckpoint(path: string, header: CheckpointHeader): Chec
       },
     data: meta.data === undefined ? null : { source: meta.data, ...(meta.dataTokens && { tokens: meta.dataTokens }) },
     distill: meta.distill ?? null,
-    ...(layout === 'run directory' && { saved: meta.alwaysSave ? ('latest' as const) : ('best' as const) }),
+    ...(layout === 'run directory' && meta.trainer && { saved: meta.alwaysSave ? ('latest' as const) : ('best' as const) }),
     checksum: header.manifest ? { crc32: header.manifest.weightsCrc32, verified: header.manifest.verified, stalePresent: header.manifest.stalePresent } : null,
   };
 }
@@ -163,18 +163,21 @@ export function infoLines(info: CheckpointInfo): string[] {
     ['tokenizer', `${info.tokenizer.kind}, ${info.tokenizer.vocabSize} tokens`],
   ];
   if (!t) rows.push(['training', 'none recorded (a Hugging Face model: fine-tune it with gpt train --init-from PATH)']);
-  else {
+  else if (t.step === undefined && !t.schedule && !t.adamwMoments) {
+    const why = m.quantization ? 'a quantized checkpoint is for inference only' : 'fine-tune from it with gpt train --init-from PATH; --init-from resume needs them';
+    rows.push(['training', `no step, settings or AdamW moments saved (${why})`]);
+  } else {
     const loss = (x: number | undefined) => (x === undefined ? 'not recorded' : x.toFixed(4));
     if (t.step !== undefined) rows.push(['step', `${t.step}${t.maxIters === undefined ? '' : ` of ${t.maxIters} (max iters)`}`]);
-    rows.push(['val loss', `${loss(t.val)} at save, best ${loss(t.bestVal)}`]);
+    if (t.val !== undefined || t.bestVal !== undefined) rows.push(['val loss', `${loss(t.val)} at save, best ${loss(t.bestVal)}`]);
     const s = t.schedule;
     if (s) rows.push(['lr schedule', `${s.learningRate} after ${s.warmupIters} warmup steps, cosine to ${s.minLr} by step ${s.lrDecayIters}`]);
     if (t.dtype) rows.push(['precision', t.dtype === 'float16' ? 'float16 mixed precision (float32 master weights)' : t.dtype]);
     const l = t.lossScaler;
     if (l) rows.push(['loss scaler', `scale ${l.scale}, ${l.cleanSteps} clean steps since it changed, ${l.skippedSteps} skipped`]);
     rows.push(['resume', resumeLine(t)]);
-    if (t.run) rows.push(['run', t.run]);
   }
+  if (t?.run) rows.push(['run', t.run]);
   if (info.data) rows.push(['data', `${info.data.source}${info.data.tokens ? ` (${count(info.data.tokens.train)} train + ${count(info.data.tokens.val)} val tokens)` : ''}`]);
   if (info.distill) rows.push(['teacher', `${info.distill.teacher} (temperature ${info.distill.temperature}, alpha ${info.distill.alpha})`]);
   if (info.saved) rows.push(['saved', info.saved === 'best' ? 'the best val loss so far (saved when it improves)' : 'the latest evaluation (--always-save)']);
@@ -188,7 +191,7 @@ export function infoLines(info: CheckpointInfo): string[] {
 }
 
 function resumeLine(t: NonNullable<CheckpointInfo['training']>): string {
-  if (t.exactResume) return 'exact: AdamW moments, step and generator states saved (gpt train --init-from resume)';
+  if (t.exactResume) return 'exact: AdamW moments, step and generator states saved (--init-from resume continues it)';
   if (!t.adamwMoments) return 'no AdamW moments saved: --init-from resume cannot continue it (fine-tune from it instead)';
   return 'AdamW moments saved, but no training state: --init-from resume cannot continue it';
 }
