@@ -69,7 +69,7 @@ describe('gpt info', () => {
     const r = await gpt('info', '--out-dir', run, '--json');
     expect(r.code, r.err).toBe(0);
     const info = JSON.parse(r.out);
-    expect(info.model).toEqual({ vocabSize: V, blockSize: T, nLayer: 1, nHead: 2, nEmbd: C, dropout: 0, bias: false, tiedHead: true });
+    expect(info.model).toEqual({ vocabSize: V, blockSize: T, nLayer: 1, nHead: 2, nEmbd: C, dropout: 0, bias: false, activation: 'gelu', shareLayers: 1, tiedHead: true });
     expect(info.parameters).toEqual({ header: P, config: P, nonEmbedding: P - T * C, matches: true, problem: null });
     expect(info.tensors.adamwMoments).toEqual({ tensors: 18, elements: 2 * P, bytes: 8 * P, dtypes: ['F32'] });
     expect(info.bytesOnDisk).toBe(statSync(join(run, manifestOf(run).weights)).size);
@@ -125,6 +125,17 @@ describe('gpt info', () => {
     expect(field(h.out, 'parameters')).toBe(`${count(P - 4 * 8 * C)} (${count(P - 4 * 8 * C - T * C)} excluding position embeddings); the header matches the config`);
     expect(field(h.out, 'compression')).toBe('heads per block 1 of 2 (gpt prune --structured heads)');
     expect(field(h.out, 'model')).toMatch(/^1 layer, heads 1, 16 wide/);
+  });
+
+  it('describes shared layers: two layers running one block hold one block of parameters', async () => {
+    const shared = join(dir, 'shared');
+    const t = await gpt('train', '--data', corpus, ...TINY, '--n-layer', '2', '--share-layers', '2', '--max-iters', '2', '--out-dir', shared);
+    expect(t.code, t.err).toBe(0);
+    const r = await gpt('info', shared);
+    expect(r.code, r.err).toBe(0);
+    expect(field(r.out, 'model')).toBe(`2 layers, 2 heads, 16 wide, block 16, vocab ${V}; bias no, gelu, tied LM head, dropout 0, layers shared in groups of 2`);
+    expect(field(r.out, 'parameters')).toBe(`${count(P)} (${count(P - T * C)} excluding position embeddings); the header matches the config`);
+    expect(field(r.out, 'compression')).toBe('2 layers sharing 1 block of weights (--share-layers 2)');
   });
 
   it('describes a Hugging Face GPT-2 directory: its config, buffers and tied head told apart, no training state', async () => {

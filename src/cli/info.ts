@@ -60,7 +60,7 @@ const numel = (shape: readonly number[]) => shape.reduce((n, d) => n * d, 1);
 export interface CheckpointInfo {
   path: string;
   layout: CheckpointLayout;
-  model: GPTConfig & { tiedHead: true };
+  model: GPTConfig & { activation: string; shareLayers: number; tiedHead: true };
   parameters: { header: number; config: number; nonEmbedding: number; matches: boolean; problem: string | null };
   /** The tensors by role: their count, elements, bytes and dtypes. */
   tensors: Partial<Record<TensorRole, { tensors: number; elements: number; bytes: number; dtypes: string[] }>>;
@@ -111,7 +111,8 @@ export function describeCheckpoint(path: string, header: CheckpointHeader): Chec
   return {
     path,
     layout,
-    model: { ...meta.model, tiedHead: true },
+    // the defaults of an absent activation and sharing spelled out, for a script that reads them
+    model: { ...meta.model, activation: meta.model.activation ?? 'gelu', shareLayers: meta.model.shareLayers ?? 1, tiedHead: true },
     parameters: {
       header: headerCount,
       config: configCount,
@@ -148,10 +149,10 @@ export function describeCheckpoint(path: string, header: CheckpointHeader): Chec
 export function infoLines(info: CheckpointInfo): string[] {
   const { model: m, parameters: p, training: t } = info;
   const heads = m.nHeads?.some((n) => n !== m.nHead) ? `heads ${m.nHeads.join('/')}` : plural(m.nHead, 'head');
-  const shared = (m.shareLayers ?? 1) > 1 ? `${m.nLayer / m.shareLayers!} shared blocks (--share-layers ${m.shareLayers})` : 'no shared layers';
+  const shared = m.shareLayers > 1 ? `layers shared in groups of ${m.shareLayers}` : 'no shared layers';
   const rows: [string, string][] = [
     ['checkpoint', `${info.path} (${info.layout})`],
-    ['model', `${plural(m.nLayer, 'layer')}, ${heads}, ${m.nEmbd} wide, block ${m.blockSize}, vocab ${m.vocabSize}; bias ${m.bias ? 'yes' : 'no'}, ${m.activation ?? 'gelu'}, tied LM head, dropout ${m.dropout}, ${shared}`],
+    ['model', `${plural(m.nLayer, 'layer')}, ${heads}, ${m.nEmbd} wide, block ${m.blockSize}, vocab ${m.vocabSize}; bias ${m.bias ? 'yes' : 'no'}, ${m.activation}, tied LM head, dropout ${m.dropout}, ${shared}`],
     [
       'parameters',
       `${count(p.header)} (${count(p.nonEmbedding)} excluding position embeddings); ` +
