@@ -9,7 +9,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { opensAdapter } from '../src/cli/main.js';
 import { corpusText, expectOneLine, gpt, tempDir, TINY } from './cli-helpers.js';
 import { setupDevice } from './helpers.js';
-import { randomGPT2, SMALL, writeGPT2Dir } from './hf-reference.js';
+import { gpt2Config, randomGPT2, SMALL, writeGPT2Dir } from './hf-reference.js';
 
 const dir = tempDir('cli-info');
 const corpus = join(dir, 'corpus.txt');
@@ -154,6 +154,9 @@ describe('gpt info', () => {
     expect(field(r.out, 'on disk')).toBe(`${count(statSync(join(hf, 'model.safetensors')).size)} bytes (model.safetensors)`);
     expect(field(r.out, 'tokenizer')).toMatch(new RegExp(`^\\w+, ${v} tokens$`));
     expect(field(r.out, 'training')).toMatch(/^none recorded/);
+    const other = join(dir, 'hf-vocab');
+    writeGPT2Dir(other, randomGPT2(), { prefix: false, head: false, config: gpt2Config({ vocab_size: v + 1 }) });
+    expectOneLine(await gpt('info', other), 1, new RegExp(`^gpt info: ${other}: the tokenizer has ${v} tokens, config.json says vocab_size ${v + 1}$`));
     expectOneLine(await gpt('info', hf, '--verify'), 2, /^gpt info: flag --verify: .* is a Hugging Face directory, which records no checksum/);
   });
 

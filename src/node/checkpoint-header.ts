@@ -6,7 +6,7 @@
 import { stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { CHECKPOINT_FORMAT, decodeCheckpointMeta, type CheckpointMeta } from '../gpt/checkpoint.js';
-import { HF_FILES, hfModelConfig, hfTokenizer, parseShardIndex } from '../gpt/hf/index.js';
+import { checkHFVocab, HF_FILES, hfModelConfig, hfTokenizer, parseShardIndex } from '../gpt/hf/index.js';
 import { openSafetensors } from '../io/safetensors-source.js';
 import type { SafetensorsEntry } from '../io/safetensors.js';
 import { MANIFEST_FILE, withCheckpointFiles, withWeightsOpen, type CheckpointManifest } from './checkpoint-files.js';
@@ -98,6 +98,7 @@ async function hfHeader(dir: string): Promise<CheckpointHeader> {
     }
   }
   const tokenizer = hfTokenizer(files, { tokenizer: await text(HF_FILES.tokenizer), vocab: await text(HF_FILES.vocab), merges: await text(HF_FILES.merges) }, dir);
+  checkHFVocab(tokenizer, model, dir); // as loading refuses it: the vocabulary told is then both's
   return { layout: 'Hugging Face directory', meta: { format: CHECKPOINT_FORMAT, model, tokenizer: tokenizer.toJSON() }, tensors, weightsFiles };
 }
 
