@@ -91,7 +91,7 @@ describe('flags', () => {
   });
 
   it('--help documents every flag of every command, with one default', async () => {
-    for (const cmd of ['demo', 'prepare', 'train', 'sample', 'eval', 'bench-generate', 'plot', 'doctor', 'serve']) {
+    for (const cmd of ['demo', 'prepare', 'train', 'sample', 'eval', 'info', 'bench-generate', 'plot', 'doctor', 'serve']) {
       const help = (await gpt(cmd, '--help')).out;
       expect(help, cmd).toMatch(new RegExp(`^usage: gpt ${cmd}`));
       for (const line of help.split('\n').filter((l) => l.startsWith('  --'))) {

@@ -8,6 +8,7 @@ import { demo, DEMO_HELP } from './demo.js';
 import { exportModel, EXPORT_HELP } from './export.js';
 import { doctor } from './doctor.js';
 import { flagHelp, noPositional, parseFlags, UsageError, type FlagSpec } from './flags.js';
+import { info, INFO_HELP } from './info.js';
 import { plot, PLOT_HELP } from './plot.js';
 import { prepare, PREPARE_HELP } from './prepare.js';
 import { prune, PRUNE_HELP } from './prune.js';
@@ -28,6 +29,7 @@ commands:
   distill         train a smaller student GPT on a teacher checkpoint's soft targets
   sample          generate text from a checkpoint
   eval            loss of a checkpoint on train/val data
+  info            describe a checkpoint (model, parameters, training state, data) from its header alone
   bench-generate  prompt-processing and decoding tokens/s of batched generation (batch 1 and 8)
   plot            train/val loss curves of runs as an SVG
   export          write a checkpoint as a Hugging Face GPT-2 directory
@@ -65,6 +67,7 @@ const COMMANDS: Record<string, Command> = {
   distill: { help: DISTILL_HELP, run: distill, usesAdapter: true },
   sample: { help: SAMPLE_HELP, run: sample, usesAdapter: true },
   eval: { help: EVAL_HELP, run: evaluate, usesAdapter: true },
+  info: { help: INFO_HELP, run: info, usesAdapter: false },
   'bench-generate': { help: BENCH_GENERATE_HELP, run: benchGenerate, usesAdapter: true },
   plot: { help: PLOT_HELP, run: plot, usesAdapter: false },
   export: { help: EXPORT_HELP, run: exportModel, usesAdapter: true },

@@ -23,7 +23,7 @@ import { dtypeFlag } from './train-flags.js';
 
 /** --init-from, as nanoGPT's sample.py has it: 'resume' reads --out-dir's checkpoint. */
 const INIT_FROM_DOC = "'resume' (the checkpoint in --out-dir), or the checkpoint to read instead (any kind --out-dir takes)";
-const OUT_DIR_DOC = 'the checkpoint: a directory written by `gpt train`, a .safetensors file, or a Hugging Face GPT-2 directory (config.json + model.safetensors)';
+export const OUT_DIR_DOC = 'the checkpoint: a directory written by `gpt train`, a .safetensors file, or a Hugging Face GPT-2 directory (config.json + model.safetensors)';
 const checkpointPath = (f: { outDir: string; initFrom: string }) => (f.initFrom === 'resume' ? f.outDir : f.initFrom);
 const DTYPE_DOC = 'float32, float16 (computed in float16 from the float32 weights, as under torch.autocast), or auto: float16 where this adapter multiplies it on tensor cores';
 

@@ -70,6 +70,26 @@ export function blockConfig(cfg: GPTConfig, i: number): GPTConfig & { headSize: 
   return { ...cfg, nHead: cfg.nHeads?.[i] ?? cfg.nHead, headSize: cfg.nEmbd / cfg.nHead, mlpWidth: cfg.mlpWidths?.[i] ?? 4 * cfg.nEmbd };
 }
 
+/**
+ * The parameters a GPT of `cfg` holds, from its config alone (each shared block once, the LM head
+ * tied to the token embedding, wpe at blockSize rows): what a checkpoint's tensors should add up
+ * to, known without building the model (`gpt info` reads a header only).
+ */
+export function configParameterCount(cfg: GPTConfig): number {
+  const C = cfg.nEmbd;
+  const bias = cfg.bias ? 1 : 0;
+  const layerNorm = C * (1 + bias);
+  const K = cfg.shareLayers ?? 1;
+  let n = (cfg.vocabSize + cfg.blockSize) * C + layerNorm;
+  for (let j = 0; j < cfg.nLayer / K; j++) {
+    const { nHead, headSize, mlpWidth: F } = blockConfig(cfg, j * K);
+    const A = nHead * headSize;
+    const linear = (inputs: number, outputs: number) => outputs * (inputs + bias);
+    n += 2 * layerNorm + linear(C, 3 * A) + linear(A, C) + linear(C, F) + linear(F, C);
+  }
+  return n;
+}
+
 /** Whether some block's shape differs from the dense one (nHead heads, a 4 * nEmbd MLP). */
 export const hasPrunedShapes = (cfg: GPTConfig) =>
   !!cfg.nHeads?.some((n) => n !== cfg.nHead) || !!cfg.mlpWidths?.some((w) => w !== 4 * cfg.nEmbd);

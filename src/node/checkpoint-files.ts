@@ -193,8 +193,11 @@ export function readCheckpointWeights<T>(dir: string, read: (weights: Positional
   );
 }
 
-/** The current weights opened and checked for size against the manifest, passed to `use` (closed when it is done). */
-async function withWeightsOpen<T>(dir: string, use: (weights: FileHandle, manifest: CheckpointManifest) => Promise<T>, attempts: number): Promise<T> {
+/**
+ * The current weights opened and checked for size against the manifest (not for their CRC-32: for a
+ * reader of the header alone, `gpt info`), passed to `use` (closed when it is done).
+ */
+export async function withWeightsOpen<T>(dir: string, use: (weights: FileHandle, manifest: CheckpointManifest) => Promise<T>, attempts = 3): Promise<T> {
   const text = await readOrNull(join(dir, MANIFEST_FILE));
   if (text === null) throw new CheckpointError('missing', dir, `there is no ${MANIFEST_FILE}`);
   const manifest = parseManifest(dir, text.toString('utf8'));

@@ -139,10 +139,15 @@ export function hfCheckpoint(model: GPTConfig, files: HFWeightsFile[], tokenizer
   const disagreement = configWeightsProblem(model, weights, (k) => HF_NAMES[k] ?? k, stored);
   if (disagreement) throw new Error(`${at(HF_FILES.config)}: ${disagreement}`);
   const tokenizer = hfTokenizer(files, tokenizerFiles, source);
+  checkHFVocab(tokenizer, model, source);
+  return { meta: { format: CHECKPOINT_FORMAT, model, tokenizer: tokenizer.toJSON() }, weights, source };
+}
+
+/** Throws where the tokenizer of the model in `source` has another vocabulary size than its config.json. */
+export function checkHFVocab(tokenizer: Tokenizer, model: GPTConfig, source: string): void {
   if (tokenizer.vocabSize !== model.vocabSize) {
     throw new Error(`${source}: the tokenizer has ${tokenizer.vocabSize} tokens, ${HF_FILES.config} says vocab_size ${model.vocabSize}`);
   }
-  return { meta: { format: CHECKPOINT_FORMAT, model, tokenizer: tokenizer.toJSON() }, weights, source };
 }
 
 /** A GPT-2 model's tokenizer: the one encodeHF kept in a weights file's metadata, else tokenizer.json, else vocab.json + merges.txt. */

@@ -1,0 +1,212 @@
+// `gpt info`: what a checkpoint holds, from its metadata and safetensors header alone (no tensor is
+// read, the GPU is not opened), as a PyTorch user prints torch.load(ckpt)'s model_args, iter_num and
+// best_val_loss: the model, its parameter count checked against the header's shapes, the weights'
+// dtypes and size, compression, tokenizer, training state (can it resume exactly?), data, files.
+import { HEAD, isMaskBuffer, unprefixed } from '../gpt/hf/weights.js';
+import { formatBytes } from '../gpt/memory-plan.js';
+import { configParameterCount, type GPTConfig } from '../gpt/model.js';
+import { configWeightsProblem, isMoment, type DistillMeta } from '../gpt/checkpoint.js';
+import { isMaskName } from '../nn/prune.js';
+import { readCheckpointHeader, type CheckpointHeader, type CheckpointLayout, type WeightsFileInfo } from '../node/checkpoint-header.js';
+import { MANIFEST_FILE } from '../node/checkpoint-files.js';
+import { compressionParts, count } from './compression.js';
+import { flagHelp, parseFlags, UsageError, type FlagSpec } from './flags.js';
+import { pathFlagProblem } from './path-flags.js';
+import { plural } from './progress.js';
+import { OUT_DIR_DOC } from './sample.js';
+
+const INFO_DEFAULTS = { outDir: 'out', json: false, verify: false };
+const INFO_FLAGS: FlagSpec<typeof INFO_DEFAULTS> = {
+  defaults: INFO_DEFAULTS,
+  ranges: {},
+  docs: {
+    outDir: `${OUT_DIR_DOC}; or give it as PATH`,
+    json: 'print one JSON object (for scripts) instead of lines',
+    verify: `also check a run directory's weights against the CRC-32 its ${MANIFEST_FILE} records (reads the whole file)`,
+  },
+};
+
+export const INFO_HELP = `usage: gpt info [flags] [PATH]
+Describes the checkpoint at PATH (or --out-dir's) from its metadata and header alone, without reading a
+tensor or opening the GPU: model, parameters, weights, compression, tokenizer, training state, data, files.
+${flagHelp(INFO_FLAGS)}`;
+
+/** What each tensor of a checkpoint is, by its saved name (a Hugging Face model's with or without its `transformer.` prefix), as the lines name it. */
+const ROLES = {
+  parameters: 'parameters',
+  int8Scales: 'int8 scales',
+  pruningMasks: 'pruning masks',
+  adamwMoments: 'AdamW moments',
+  causalMaskBuffers: 'causal-mask buffers',
+  tiedHeadCopy: 'LM head (tied copy)',
+} as const;
+type TensorRole = keyof typeof ROLES;
+
+function roleOf(name: string, layout: CheckpointLayout): TensorRole {
+  if (isMoment(name)) return 'adamwMoments';
+  if (isMaskName(name)) return 'pruningMasks';
+  if (name.endsWith('.weight_scale')) return 'int8Scales';
+  if (layout === 'Hugging Face directory' && isMaskBuffer(name)) return 'causalMaskBuffers';
+  if (layout === 'Hugging Face directory' && unprefixed(name) === HEAD) return 'tiedHeadCopy';
+  return 'parameters';
+}
+
+/** A byte count as read at a glance: in full below a MiB (0.0145 MiB says less than 15,232 bytes). */
+const size = (bytes: number) => (bytes < 2 ** 20 ? `${count(bytes)} bytes` : formatBytes(bytes));
+
+const numel = (shape: readonly number[]) => shape.reduce((n, d) => n * d, 1);
+
+/** `gpt info`'s description of a checkpoint: what --json prints, and what the lines are made from. */
+export interface CheckpointInfo {
+  path: string;
+  layout: CheckpointLayout;
+  model: GPTConfig & { activation: string; shareLayers: number; tiedHead: true };
+  parameters: { header: number; config: number; nonEmbedding: number; matches: boolean; problem: string | null };
+  /** The tensors by role: their count, elements, bytes and dtypes. */
+  tensors: Partial<Record<TensorRole, { tensors: number; elements: number; bytes: number; dtypes: string[] }>>;
+  weightsFiles: WeightsFileInfo[];
+  bytesOnDisk: number;
+  compression: string[];
+  tokenizer: { kind: string; vocabSize: number };
+  training: {
+    step?: number;
+    maxIters?: number;
+    val?: number;
+    bestVal?: number;
+    schedule?: { learningRate: number; minLr: number; warmupIters: number; lrDecayIters: number };
+    dtype?: string;
+    lossScaler?: { scale: number; cleanSteps: number; skippedSteps: number };
+    adamwMoments: boolean;
+    exactResume: boolean;
+    run?: string;
+  } | null;
+  data: { source: string; tokens?: { train: number; val: number } } | null;
+  distill: DistillMeta | null;
+  /** A training run's directory: the saved weights are the best val loss's, or the latest evaluation's (--always-save). */
+  saved?: 'best' | 'latest';
+  checksum: { crc32: string; verified: boolean; stalePresent: string[] } | null;
+}
+
+/** The description of the checkpoint whose header was read from `path`; no tensor is looked at. */
+export function describeCheckpoint(path: string, header: CheckpointHeader): CheckpointInfo {
+  const { layout, meta, tensors } = header;
+  const byRole: CheckpointInfo['tensors'] = {};
+  for (const t of tensors) {
+    const role = (byRole[roleOf(t.name, layout)] ??= { tensors: 0, elements: 0, bytes: 0, dtypes: [] });
+    role.tensors++;
+    role.elements += numel(t.shape);
+    role.bytes += t.end - t.begin;
+    if (!role.dtypes.includes(t.dtype)) role.dtypes.push(t.dtype);
+  }
+  const params = tensors.filter((t) => roleOf(t.name, layout) === 'parameters');
+  const shapes = new Map(params.map((t) => [unprefixed(t.name), t]));
+  const headerCount = byRole.parameters?.elements ?? 0;
+  const configCount = configParameterCount(meta.model);
+  const problem = configWeightsProblem(meta.model, shapes, (k) => `config ${k}`, 'the header');
+  const masks = byRole.pruningMasks;
+  const maskLine = masks && `pruning masks on ${plural(masks.tensors, 'Linear weight')} (${count(masks.elements)} entries; their sparsity is in the masks' values, not read)`;
+  const train = meta.train;
+  const moments = byRole.adamwMoments;
+  const adamwMoments = !!moments && moments.tensors === 2 * params.length;
+  return {
+    path,
+    layout,
+    // the defaults of an absent activation and sharing spelled out, for a script that reads them
+    model: { ...meta.model, activation: meta.model.activation ?? 'gelu', shareLayers: meta.model.shareLayers ?? 1, tiedHead: true },
+    parameters: {
+      header: headerCount,
+      config: configCount,
+      nonEmbedding: headerCount - numel(shapes.get('wpe.weight')?.shape ?? [0]),
+      matches: headerCount === configCount && !problem,
+      problem,
+    },
+    tensors: byRole,
+    weightsFiles: header.weightsFiles,
+    bytesOnDisk: header.weightsFiles.reduce((n, f) => n + f.bytes, 0),
+    compression: compressionParts({ model: meta.model }, maskLine ?? null), // the teacher has a field of its own
+    tokenizer: { kind: meta.tokenizer.kind, vocabSize: meta.model.vocabSize },
+    training:
+      layout === 'Hugging Face directory' ? null : {
+        step: meta.trainer?.step,
+        maxIters: train?.maxIters,
+        val: meta.val,
+        bestVal: meta.bestVal,
+        schedule: train && { learningRate: train.learningRate, minLr: train.minLr, warmupIters: train.warmupIters, lrDecayIters: train.lrDecayIters },
+        dtype: train?.dtype,
+        lossScaler: meta.trainer?.scaler,
+        adamwMoments,
+        exactResume: adamwMoments && !!train && !!meta.trainer,
+        run: meta.run,
+      },
+    data: meta.data === undefined ? null : { source: meta.data, ...(meta.dataTokens && { tokens: meta.dataTokens }) },
+    distill: meta.distill ?? null,
+    ...(layout === 'run directory' && meta.trainer && { saved: meta.alwaysSave ? ('latest' as const) : ('best' as const) }),
+    checksum: header.manifest ? { crc32: header.manifest.weightsCrc32, verified: header.manifest.verified, stalePresent: header.manifest.stalePresent } : null,
+  };
+}
+
+/** The description as aligned lines, fields that do not apply left out. */
+export function infoLines(info: CheckpointInfo): string[] {
+  const { model: m, parameters: p, training: t } = info;
+  const heads = m.nHeads?.some((n) => n !== m.nHead) ? `heads ${m.nHeads.join('/')}` : plural(m.nHead, 'head');
+  const shared = m.shareLayers > 1 ? `layers shared in groups of ${m.shareLayers}` : 'no shared layers';
+  const rows: [string, string][] = [
+    ['checkpoint', `${info.path} (${info.layout})`],
+    ['model', `${plural(m.nLayer, 'layer')}, ${heads}, ${m.nEmbd} wide, block ${m.blockSize}, vocab ${m.vocabSize}; bias ${m.bias ? 'yes' : 'no'}, ${m.activation}, tied LM head, dropout ${m.dropout}, ${shared}`],
+    [
+      'parameters',
+      `${count(p.header)} (${count(p.nonEmbedding)} excluding position embeddings); ` +
+        (p.matches ? 'the header matches the config' : `the config makes ${count(p.config)}${p.problem ? `: ${p.problem}` : ''}`),
+    ],
+    ...Object.entries(info.tensors).map(([role, r]): [string, string] => [role === 'parameters' ? 'tensors' : '', `${ROLES[role as TensorRole]}: ${r.dtypes.join('+')}, ${plural(r.tensors, 'tensor')}, ${size(r.bytes)}`]),
+    ['on disk', `${size(info.bytesOnDisk)} (${info.weightsFiles.map((f) => f.file).join(', ')})`],
+    ['compression', info.compression.length ? info.compression.join('; ') : 'none'],
+    ['tokenizer', `${info.tokenizer.kind}, ${info.tokenizer.vocabSize} tokens`],
+  ];
+  if (!t) rows.push(['training', 'none recorded (a Hugging Face model: fine-tune it with gpt train --init-from PATH)']);
+  else if (t.step === undefined && !t.schedule && !t.adamwMoments) {
+    const why = m.quantization ? 'a quantized checkpoint is for inference only' : 'fine-tune from it with gpt train --init-from PATH; --init-from resume needs them';
+    rows.push(['training', `no step, settings or AdamW moments saved (${why})`]);
+  } else {
+    const loss = (x: number | undefined) => (x === undefined ? 'not recorded' : x.toFixed(4));
+    if (t.step !== undefined) rows.push(['step', `${t.step}${t.maxIters === undefined ? '' : ` of ${t.maxIters} (max iters)`}`]);
+    if (t.val !== undefined || t.bestVal !== undefined) rows.push(['val loss', `${loss(t.val)} at save, best ${loss(t.bestVal)}`]);
+    const s = t.schedule;
+    if (s) rows.push(['lr schedule', `${s.learningRate} after ${s.warmupIters} warmup steps, cosine to ${s.minLr} by step ${s.lrDecayIters}`]);
+    if (t.dtype) rows.push(['precision', t.dtype === 'float16' ? 'float16 mixed precision (float32 master weights)' : t.dtype]);
+    const l = t.lossScaler;
+    if (l) rows.push(['loss scaler', `scale ${l.scale}, ${l.cleanSteps} clean steps since it changed, ${l.skippedSteps} skipped`]);
+    rows.push(['resume', resumeLine(t)]);
+  }
+  if (t?.run) rows.push(['run', t.run]);
+  if (info.data) rows.push(['data', `${info.data.source}${info.data.tokens ? ` (${count(info.data.tokens.train)} train + ${count(info.data.tokens.val)} val tokens)` : ''}`]);
+  if (info.distill) rows.push(['teacher', `${info.distill.teacher} (temperature ${info.distill.temperature}, alpha ${info.distill.alpha})`]);
+  if (info.saved) rows.push(['saved', info.saved === 'best' ? 'the best val loss so far (saved when it improves)' : 'the latest evaluation (--always-save)']);
+  const c = info.checksum;
+  if (c) {
+    const stale = c.stalePresent.length ? `; earlier weights not yet deleted: ${c.stalePresent.join(', ')}` : '';
+    rows.push(['checksum', `CRC-32 ${c.crc32} ${c.verified ? 'verified' : 'not verified (--verify reads the weights and checks it)'}${stale}`]);
+  }
+  const width = Math.max(...rows.map(([k]) => k.length));
+  return rows.map(([k, v]) => `${k.padEnd(width)}  ${v}`);
+}
+
+function resumeLine(t: NonNullable<CheckpointInfo['training']>): string {
+  if (t.exactResume) return 'exact: AdamW moments, step and generator states saved (--init-from resume continues it)';
+  if (!t.adamwMoments) return 'no AdamW moments saved: --init-from resume cannot continue it (fine-tune from it instead)';
+  return 'AdamW moments saved, but no training state: --init-from resume cannot continue it';
+}
+
+export async function info(args: string[]): Promise<number> {
+  const { values: f, positional, given } = parseFlags(args, INFO_FLAGS, false);
+  if (positional.length > 1) throw new UsageError(`give one checkpoint PATH, got ${positional.length}: ${positional.join(' ')}`);
+  if (positional.length && given.has('outDir')) throw new UsageError('give PATH or --out-dir, not both');
+  const [name, path] = positional.length ? ['argument PATH', positional[0]!] : ['flag --out-dir', f.outDir];
+  const problem = pathFlagProblem(name, path, 'checkpoint');
+  if (problem) throw new UsageError(problem);
+  const header = await readCheckpointHeader(path, { verify: f.verify });
+  if (f.verify && !header.manifest) throw new UsageError(`flag --verify: ${path} is a ${header.layout}, which records no checksum (a run directory's ${MANIFEST_FILE} does)`);
+  const described = describeCheckpoint(path, header);
+  console.log(f.json ? JSON.stringify(described, null, 2) : infoLines(described).join('\n'));
+  return 0;
+}

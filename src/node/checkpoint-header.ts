@@ -1,0 +1,110 @@
+// A checkpoint's description without its tensors (Node only): the metadata and the header's tensor
+// names, dtypes and shapes, read from any checkpoint loadCheckpoint reads (a run directory, a bare
+// .safetensors file, a Hugging Face GPT-2 directory). Only a safetensors file's first bytes are
+// read, so that describing a 1.5 GB checkpoint is instant; a run directory's CRC-32 pass over its
+// weights is made only when asked for (`verify`).
+import { stat } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { CHECKPOINT_FORMAT, decodeCheckpointMeta, type CheckpointMeta } from '../gpt/checkpoint.js';
+import { checkHFVocab, HF_FILES, hfModelConfig, hfTokenizer, parseShardIndex } from '../gpt/hf/index.js';
+import { openSafetensors } from '../io/safetensors-source.js';
+import type { SafetensorsEntry } from '../io/safetensors.js';
+import { MANIFEST_FILE, withCheckpointFiles, withWeightsOpen, type CheckpointManifest } from './checkpoint-files.js';
+import { hubNameHint } from './checkpoint-dir.js';
+import { openRegularFile, pathExists, readRegularFile, unlessMissing, type PositionalFile } from './regular-files.js';
+import { handleSource } from './safetensors-file.js';
+
+export type CheckpointLayout = 'run directory' | 'safetensors file' | 'Hugging Face directory';
+
+/** One weights file: its name (in the checkpoint's directory) and size. */
+export interface WeightsFileInfo {
+  file: string;
+  bytes: number;
+}
+
+/** What a checkpoint holds, known without reading a tensor. */
+export interface CheckpointHeader {
+  layout: CheckpointLayout;
+  /** The metadata (a Hugging Face model's: its config and tokenizer, no training state). */
+  meta: CheckpointMeta;
+  /** Every tensor the header lists, by the name it is saved under. */
+  tensors: SafetensorsEntry[];
+  weightsFiles: WeightsFileInfo[];
+  /** A run directory's manifest, and whether its CRC-32 was checked against the weights (verify). */
+  manifest?: { weightsCrc32: string; verified: boolean; stalePresent: string[] };
+}
+
+/** The header of the checkpoint at `path`; `verify` checks a run directory's weights against its recorded CRC-32 (reading them all). */
+export async function readCheckpointHeader(path: string, { verify = false } = {}): Promise<CheckpointHeader> {
+  let isDir: boolean;
+  try {
+    isDir = (await stat(path)).isDirectory();
+  } catch {
+    throw new Error(`no checkpoint at ${path}${hubNameHint(path)}`);
+  }
+  if (!isDir) {
+    if (basename(path) === MANIFEST_FILE) throw new Error(`${path} is the manifest of the checkpoint in ${dirname(path)}: give the directory`);
+    const handle = await openRegularFile(path);
+    try {
+      return { layout: 'safetensors file', ...(await ourHeader(handle, path, basename(path))) };
+    } finally {
+      await handle.close();
+    }
+  }
+  // as loadCheckpoint: a run's directory may hold a config.json of flags too, its manifest decides
+  if (!(await pathExists(join(path, MANIFEST_FILE))) && (await pathExists(join(path, HF_FILES.config)))) return hfHeader(path);
+  const read = async (handle: PositionalFile, manifest: CheckpointManifest): Promise<CheckpointHeader> => ({
+    layout: 'run directory',
+    ...(await ourHeader(handle, path, manifest.weights)),
+    manifest: { weightsCrc32: manifest.weightsCrc32, verified: verify, stalePresent: await present(path, manifest.stale ?? []) },
+  });
+  return verify ? withCheckpointFiles(path, read) : withWeightsOpen(path, read);
+}
+
+/** The metadata (every field checked, as loading checks it) and tensor list of one of our checkpoint files, open as `handle`. */
+async function ourHeader(handle: PositionalFile, source: string, file: string): Promise<Pick<CheckpointHeader, 'meta' | 'tensors' | 'weightsFiles'>> {
+  const bytes = await handleSource(handle);
+  const reader = await openSafetensors(bytes).catch((e: Error) => {
+    throw new Error(`${source}: not a readable safetensors file (${e.message})`);
+  });
+  return { meta: decodeCheckpointMeta(reader.metadata, source), tensors: [...reader.entries], weightsFiles: [{ file, bytes: bytes.size }] };
+}
+
+/** A Hugging Face GPT-2 directory's config, tokenizer and weights headers (model.safetensors, or every shard its index names). */
+async function hfHeader(dir: string): Promise<CheckpointHeader> {
+  const read = (file: string) => unlessMissing(readRegularFile(join(dir, file)));
+  const text = async (file: string) => (await read(file))?.toString('utf8');
+  const config = await text(HF_FILES.config);
+  if (config === undefined) throw new Error(`${dir}: no ${HF_FILES.config}`);
+  const model = hfModelConfig(config, dir);
+  const index = (await pathExists(join(dir, HF_FILES.weights))) ? undefined : await text(HF_FILES.index);
+  const names = index === undefined ? [HF_FILES.weights] : [...new Set(parseShardIndex(index, join(dir, HF_FILES.index)).values())];
+  const files: { file: string; metadata: Record<string, string> }[] = [];
+  const tensors: SafetensorsEntry[] = [];
+  const weightsFiles: WeightsFileInfo[] = [];
+  for (const file of names) {
+    const handle = await unlessMissing(openRegularFile(join(dir, file)));
+    if (!handle) throw new Error(`${dir}: no ${file}${index === undefined ? '' : ` (a shard ${HF_FILES.index} names)`}`);
+    try {
+      const source = await handleSource(handle);
+      const reader = await openSafetensors(source).catch((e: Error) => {
+        throw new Error(`${join(dir, file)}: not a readable safetensors file (${e.message})`);
+      });
+      files.push({ file, metadata: reader.metadata });
+      tensors.push(...reader.entries);
+      weightsFiles.push({ file, bytes: source.size });
+    } finally {
+      await handle.close();
+    }
+  }
+  const tokenizer = hfTokenizer(files, { tokenizer: await text(HF_FILES.tokenizer), vocab: await text(HF_FILES.vocab), merges: await text(HF_FILES.merges) }, dir);
+  checkHFVocab(tokenizer, model, dir); // as loading refuses it: the vocabulary told is then both's
+  return { layout: 'Hugging Face directory', meta: { format: CHECKPOINT_FORMAT, model, tokenizer: tokenizer.toJSON() }, tensors, weightsFiles };
+}
+
+/** Those of `names` that are files in `dir`. */
+async function present(dir: string, names: string[]): Promise<string[]> {
+  const found: string[] = [];
+  for (const name of names) if (await pathExists(join(dir, name))) found.push(name);
+  return found;
+}

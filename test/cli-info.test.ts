@@ -1,0 +1,227 @@
+// `gpt info` on checkpoints this file makes: every printed field against what the test set (flags,
+// corpus) or counts itself (parameters from the shapes' arithmetic, the CRC-32 and size of the file
+// on disk, the val loss in log.jsonl), never against the code's own helpers. A 13 GB sparse file
+// proves that no tensor is read.
+import { cpSync, openSync, readFileSync, statSync, closeSync, writeSync, ftruncateSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { crc32 } from 'node:zlib';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { opensAdapter } from '../src/cli/main.js';
+import { corpusText, expectOneLine, gpt, tempDir, TINY } from './cli-helpers.js';
+import { setupDevice } from './helpers.js';
+import { gpt2Config, randomGPT2, SMALL, writeGPT2Dir } from './hf-reference.js';
+
+const dir = tempDir('cli-info');
+const corpus = join(dir, 'corpus.txt');
+const run = join(dir, 'run');
+const text = corpusText(6000);
+/** The char tokenizer's vocabulary: the corpus's distinct characters. */
+const V = new Set(text).size;
+const C = 16; // TINY: 1 layer, 2 heads, 16 wide, block 16, no biases
+const T = 16;
+/** TINY's parameters: wte V x C, wpe T x C, ln_f C, and one block: two LayerNorms, c_attn 3C x C, c_proj C x C, c_fc 4C x C, c_proj C x 4C. */
+const P = V * C + T * C + C + (2 * C + 3 * C * C + C * C + 4 * C * C + 4 * C * C);
+const count = (n: number) => n.toLocaleString('en-US');
+/** The value of a field's line ("step         10 of 10"), the label's padding dropped. */
+const field = (out: string, label: string) => new RegExp(`^${label} +(.*)$`, 'm').exec(out)?.[1];
+const manifestOf = (d: string) => JSON.parse(readFileSync(join(d, 'checkpoint.json'), 'utf8')) as { weights: string; weightsCrc32: string };
+
+beforeAll(async () => {
+  await setupDevice();
+  writeFileSync(corpus, text);
+  const schedule = ['--learning-rate', '0.002', '--min-lr', '0.0002', '--warmup-iters', '3', '--lr-decay-iters', '8'];
+  const r = await gpt('train', '--data', corpus, ...TINY, ...schedule, '--max-iters', '10', '--dtype', 'float32', '--out-dir', run);
+  expect(r.code, r.err).toBe(0);
+});
+
+describe('gpt info', () => {
+  it('describes a training run: model, parameters, tensors, size, tokenizer, training state, data, files', async () => {
+    const r = await gpt('info', run);
+    expect(r.code, r.err).toBe(0);
+    const { weights, weightsCrc32 } = manifestOf(run);
+    const file = readFileSync(join(run, weights));
+    const evals = readFileSync(join(run, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { type: string; val?: number }).filter((l) => l.type === 'eval');
+    const val = evals.at(-1)!.val!.toFixed(4);
+    expect(field(r.out, 'checkpoint')).toBe(`${run} (run directory)`);
+    expect(field(r.out, 'model')).toBe(`1 layer, 2 heads, 16 wide, block 16, vocab ${V}; bias no, gelu, tied LM head, dropout 0, no shared layers`);
+    expect(field(r.out, 'parameters')).toBe(`${count(P)} (${count(P - T * C)} excluding position embeddings); the header matches the config`);
+    expect(field(r.out, 'tensors')).toBe(`parameters: F32, 9 tensors, ${count(4 * P)} bytes`);
+    expect(r.out).toMatch(new RegExp(`^ +AdamW moments: F32, 18 tensors, ${count(8 * P)} bytes$`, 'm'));
+    expect(field(r.out, 'on disk')).toBe(`${count(file.length)} bytes (${weights})`);
+    expect(field(r.out, 'compression')).toBe('none');
+    expect(field(r.out, 'tokenizer')).toBe(`char, ${V} tokens`);
+    expect(field(r.out, 'step')).toBe('10 of 10 (max iters)');
+    expect(field(r.out, 'val loss')).toBe(`${val} at save, best ${val}`);
+    expect(field(r.out, 'lr schedule')).toBe('0.002 after 3 warmup steps, cosine to 0.0002 by step 8');
+    expect(field(r.out, 'precision')).toBe('float32');
+    expect(field(r.out, 'resume')).toMatch(/^exact: AdamW moments/);
+    expect(field(r.out, 'data')).toBe(`${corpus} (5,400 train + 600 val tokens)`); // 90/10 of 6,000 characters
+    expect(field(r.out, 'saved')).toMatch(/^the best val loss so far/);
+    expect(crc32(file).toString(16).padStart(8, '0')).toBe(weightsCrc32);
+    expect(field(r.out, 'checksum')).toBe(`CRC-32 ${weightsCrc32} not verified (--verify reads the weights and checks it)`);
+    expect(field(r.out, 'teacher')).toBeUndefined();
+    const verified = await gpt('info', '--out-dir', run, '--verify');
+    expect(verified.code, verified.err).toBe(0);
+    expect(field(verified.out, 'checksum')).toBe(`CRC-32 ${weightsCrc32} verified`);
+  });
+
+  it('--json prints one object with the same description', async () => {
+    const r = await gpt('info', '--out-dir', run, '--json');
+    expect(r.code, r.err).toBe(0);
+    const info = JSON.parse(r.out);
+    expect(info.model).toEqual({ vocabSize: V, blockSize: T, nLayer: 1, nHead: 2, nEmbd: C, dropout: 0, bias: false, activation: 'gelu', shareLayers: 1, tiedHead: true });
+    expect(info.parameters).toEqual({ header: P, config: P, nonEmbedding: P - T * C, matches: true, problem: null });
+    expect(info.tensors.adamwMoments).toEqual({ tensors: 18, elements: 2 * P, bytes: 8 * P, dtypes: ['F32'] });
+    expect(info.bytesOnDisk).toBe(statSync(join(run, manifestOf(run).weights)).size);
+    expect(info.tokenizer).toEqual({ kind: 'char', vocabSize: V });
+    expect(info.training).toMatchObject({ step: 10, maxIters: 10, schedule: { learningRate: 0.002, minLr: 0.0002, warmupIters: 3, lrDecayIters: 8 }, dtype: 'float32', adamwMoments: true, exactResume: true });
+    expect(info.data).toEqual({ source: corpus, tokens: { train: 5400, val: 600 } });
+    expect(info.checksum).toEqual({ crc32: manifestOf(run).weightsCrc32, verified: false, stalePresent: [] });
+  });
+
+  it('describes a distilled float16 run: its teacher, mixed precision and loss scaler', async () => {
+    const student = join(dir, 'student');
+    const d = await gpt('distill', '--teacher', run, '--data', corpus, ...TINY, '--max-iters', '4', '--dtype', 'float16', '--temperature', '3', '--alpha', '0.25', '--out-dir', student);
+    expect(d.code, d.err).toBe(0);
+    const r = await gpt('info', student);
+    expect(r.code, r.err).toBe(0);
+    expect(field(r.out, 'teacher')).toBe(`${run} (temperature 3, alpha 0.25)`);
+    expect(field(r.out, 'compression')).toBe('none'); // the teacher is told once, on its own line
+    expect(field(r.out, 'precision')).toBe('float16 mixed precision (float32 master weights)');
+    // 4 clean steps at the initial scale 2^16 (PyTorch's GradScaler's, which grows it only after 2,000)
+    expect(field(r.out, 'loss scaler')).toBe('scale 65536, 4 clean steps since it changed, 0 skipped');
+    expect(field(r.out, 'step')).toBe('4 of 4 (max iters)');
+  });
+
+  it('describes a quantized checkpoint: int8 weights with their scales, no training state', async () => {
+    const q = join(dir, 'int8');
+    expect((await gpt('quantize', '--bits', '8', '--init-from', run, '--out-dir', q)).code).toBe(0);
+    const r = await gpt('info', q, '--json');
+    expect(r.code, r.err).toBe(0);
+    const info = JSON.parse(r.out);
+    // int8: wte and the four Linear weights; the LayerNorms and wpe stay float32
+    const int8 = V * C + 12 * C * C;
+    expect(info.parameters).toMatchObject({ header: P, matches: true });
+    expect(info.tensors.parameters.bytes).toBe(int8 + 4 * (P - int8));
+    expect(info.tensors.int8Scales).toEqual({ tensors: 5, elements: V + 3 * C + C + 4 * C + C, bytes: 4 * (V + 9 * C), dtypes: ['F32'] });
+    expect(info.compression).toEqual(['int8 weights (gpt quantize)']);
+    expect(info.training).toMatchObject({ adamwMoments: false, exactResume: false });
+    expect(field((await gpt('info', q)).out, 'training')).toBe('no step, settings or AdamW moments saved (a quantized checkpoint is for inference only)');
+  });
+
+  it('describes pruned checkpoints: masked weights, and heads removed', async () => {
+    const masked = join(dir, 'masked');
+    expect((await gpt('prune', '--sparsity', '0.3', '--init-from', run, '--out-dir', masked)).code).toBe(0);
+    const m = await gpt('info', masked);
+    expect(m.code, m.err).toBe(0);
+    expect(field(m.out, 'compression')).toBe(`pruning masks on 4 Linear weights (${count(12 * C * C)} entries; their sparsity is in the masks' values, not read)`);
+    expect(field(m.out, 'parameters')).toMatch(/the header matches the config$/);
+
+    const heads = join(dir, 'heads');
+    expect((await gpt('prune', '--sparsity', '0.5', '--structured', 'heads', '--init-from', run, '--out-dir', heads)).code).toBe(0);
+    const h = await gpt('info', heads);
+    expect(h.code, h.err).toBe(0);
+    // one head of 8 left: c_attn loses 3 x 8 rows of 16, c_proj 8 columns of 16
+    expect(field(h.out, 'parameters')).toBe(`${count(P - 4 * 8 * C)} (${count(P - 4 * 8 * C - T * C)} excluding position embeddings); the header matches the config`);
+    expect(field(h.out, 'compression')).toBe('heads per block 1 of 2 (gpt prune --structured heads)');
+    expect(field(h.out, 'model')).toMatch(/^1 layer, heads 1, 16 wide/);
+  });
+
+  it('describes shared layers: two layers running one block hold one block of parameters', async () => {
+    const shared = join(dir, 'shared');
+    const t = await gpt('train', '--data', corpus, ...TINY, '--n-layer', '2', '--share-layers', '2', '--max-iters', '2', '--out-dir', shared);
+    expect(t.code, t.err).toBe(0);
+    const r = await gpt('info', shared);
+    expect(r.code, r.err).toBe(0);
+    expect(field(r.out, 'model')).toBe(`2 layers, 2 heads, 16 wide, block 16, vocab ${V}; bias no, gelu, tied LM head, dropout 0, layers shared in groups of 2`);
+    expect(field(r.out, 'parameters')).toBe(`${count(P)} (${count(P - T * C)} excluding position embeddings); the header matches the config`);
+    expect(field(r.out, 'compression')).toBe('2 layers sharing 1 block of weights (--share-layers 2)');
+  });
+
+  it('describes a Hugging Face GPT-2 directory: its config, buffers and tied head told apart, no training state', async () => {
+    const hf = join(dir, 'hf');
+    writeGPT2Dir(hf, randomGPT2(), { prefix: true, head: true });
+    const r = await gpt('info', hf);
+    expect(r.code, r.err).toBe(0);
+    const { V: v, T: t, C: c, NH, L } = SMALL;
+    // GPT-2 has biases everywhere: LayerNorms 2c, c_attn 3c x c + 3c, c_proj c x c + c, c_fc 4c x c + 4c, c_proj c x 4c + c
+    const params = v * c + t * c + 2 * c + L * (4 * c + 3 * c * c + 3 * c + c * c + c + 4 * c * c + 4 * c + 4 * c * c + c);
+    expect(field(r.out, 'checkpoint')).toBe(`${hf} (Hugging Face directory)`);
+    expect(field(r.out, 'model')).toBe(`${L} layers, ${NH} heads, ${c} wide, block ${t}, vocab ${v}; bias yes, gelu_tanh, tied LM head, dropout 0.1, no shared layers`);
+    expect(field(r.out, 'parameters')).toBe(`${count(params)} (${count(params - t * c)} excluding position embeddings); the header matches the config`);
+    expect(r.out).toMatch(new RegExp(`^ +causal-mask buffers: F32, ${2 * L} tensors, ${count(4 * L * (t * t + 1))} bytes$`, 'm'));
+    expect(r.out).toMatch(new RegExp(`^ +LM head \\(tied copy\\): F32, 1 tensor, ${count(4 * v * c)} bytes$`, 'm'));
+    expect(field(r.out, 'on disk')).toBe(`${count(statSync(join(hf, 'model.safetensors')).size)} bytes (model.safetensors)`);
+    expect(field(r.out, 'tokenizer')).toMatch(new RegExp(`^\\w+, ${v} tokens$`));
+    expect(field(r.out, 'training')).toMatch(/^none recorded/);
+    const other = join(dir, 'hf-vocab');
+    writeGPT2Dir(other, randomGPT2(), { prefix: false, head: false, config: gpt2Config({ vocab_size: v + 1 }) });
+    expectOneLine(await gpt('info', other), 1, new RegExp(`^gpt info: ${other}: the tokenizer has ${v} tokens, config.json says vocab_size ${v + 1}$`));
+    expectOneLine(await gpt('info', hf, '--verify'), 2, /^gpt info: flag --verify: .* is a Hugging Face directory, which records no checksum/);
+  });
+
+  it('describes a damaged weights file from its intact header; --verify refuses it in one line', async () => {
+    const damaged = join(dir, 'damaged');
+    cpSync(run, damaged, { recursive: true });
+    const path = join(damaged, manifestOf(damaged).weights);
+    const fd = openSync(path, 'r+');
+    writeSync(fd, Buffer.from([0x7f]), 0, 1, statSync(path).size - 3); // inside the last tensor's bytes
+    closeSync(fd);
+    const r = await gpt('info', damaged);
+    expect(r.code, r.err).toBe(0);
+    expect(field(r.out, 'parameters')).toMatch(new RegExp(`^${count(P)} `));
+    expect(field(r.out, 'checksum')).toMatch(/not verified/);
+    expectOneLine(await gpt('info', damaged, '--verify'), 1, /^gpt info: checkpoint at .*damaged is corrupt: weights checksum mismatch/);
+  });
+
+  it('names the argument or flag of a path that does not exist', async () => {
+    const nowhere = join(dir, 'nowhere');
+    expectOneLine(await gpt('info', nowhere), 2, new RegExp(`^gpt info: argument PATH names ${nowhere}, which does not exist$`));
+    expectOneLine(await gpt('info', '--out-dir', nowhere), 2, new RegExp(`^gpt info: flag --out-dir names ${nowhere}, which does not exist$`));
+    expectOneLine(await gpt('info', run, '--out-dir', run), 2, /^gpt info: give PATH or --out-dir, not both$/);
+  });
+
+  it('does not open the adapter, and has --help', async () => {
+    expect(opensAdapter(['info', run])).toBe(false);
+    const r = await gpt('info', '--help');
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/^usage: gpt info \[flags\] \[PATH\]/);
+  });
+
+  it('reads no tensor: a 13 GB sparse checkpoint (never written past its header) is described at once', async () => {
+    // 4 layers 8192 wide: 12 x 8192^2 per block, 3.2 billion parameters; reading them would take minutes and 13 GB of memory
+    const [c, t, L] = [8192, 16, 4];
+    const chars = [...new Set(text)];
+    const shapes: [string, number[]][] = [['wte.weight', [chars.length, c]], ['wpe.weight', [t, c]]];
+    for (let l = 0; l < L; l++) {
+      shapes.push([`h.${l}.ln_1.weight`, [c]], [`h.${l}.attn.c_attn.weight`, [3 * c, c]], [`h.${l}.attn.c_proj.weight`, [c, c]]);
+      shapes.push([`h.${l}.ln_2.weight`, [c]], [`h.${l}.mlp.c_fc.weight`, [4 * c, c]], [`h.${l}.mlp.c_proj.weight`, [c, 4 * c]]);
+    }
+    shapes.push(['ln_f.weight', [c]]);
+    const model = { vocabSize: chars.length, blockSize: t, nLayer: L, nHead: 64, nEmbd: c, dropout: 0, bias: false };
+    const header: Record<string, unknown> = { __metadata__: { webgpu_gpt: JSON.stringify({ format: 'webgpu-gpt-checkpoint/1', model, tokenizer: { kind: 'char', chars } }) } };
+    let offset = 0;
+    for (const [name, shape] of shapes) {
+      const bytes = 4 * shape.reduce((a, b) => a * b, 1);
+      header[name] = { dtype: 'F32', shape, data_offsets: [offset, offset + bytes] };
+      offset += bytes;
+    }
+    const json = Buffer.from(JSON.stringify(header));
+    const big = join(dir, 'big.safetensors');
+    const fd = openSync(big, 'w');
+    const length = Buffer.alloc(8);
+    length.writeBigUInt64LE(BigInt(json.length));
+    writeSync(fd, length, 0, 8, 0);
+    writeSync(fd, json, 0, json.length, 8);
+    ftruncateSync(fd, 8 + json.length + offset); // a hole: no data written
+    closeSync(fd);
+    const params = offset / 4;
+    const t0 = performance.now();
+    const r = await gpt('info', big);
+    expect(r.code, r.err).toBe(0);
+    expect(performance.now() - t0).toBeLessThan(5000);
+    expect(field(r.out, 'checkpoint')).toBe(`${big} (safetensors file)`);
+    expect(field(r.out, 'parameters')).toBe(`${count(params)} (${count(params - t * c)} excluding position embeddings); the header matches the config`);
+    expect(field(r.out, 'on disk')).toBe(`${((8 + json.length + offset) / 2 ** 30).toPrecision(3)} GiB (big.safetensors)`);
+  });
+});
