@@ -17,7 +17,7 @@ writeFileSync(corpus, 'hello there, a line of text to train on\n'.repeat(50));
 
 /** What a flag takes, as its --help says: a file, directory, file-or-directory or checkpoint to read; a file or directory to write. */
 type Takes = 'file' | 'directory' | 'file or directory' | 'checkpoint' | 'new file' | 'new directory';
-type Case = 'missing' | 'in a missing directory' | 'under a file' | 'a directory' | 'a file' | 'an empty file' | 'an unreadable file' | 'an empty directory';
+type Case = 'missing' | 'missing, ending in /' | 'in a missing directory' | 'under a file' | 'a file, ending in /' | 'a directory' | 'a file' | 'an empty file' | 'an unreadable file' | 'an empty directory';
 
 /** [command, flag ('RUN': plot's runs), what it takes, the other arguments] */
 const FLAGS: [string, string, Takes, string[]][] = [
@@ -67,10 +67,14 @@ function verdict(takes: Takes, c: Case, file: string): { names: string } | { got
   switch (c) {
     case 'missing':
       return reads(takes) ? { names: ', which does not exist' } : null; // created
+    case 'missing, ending in /':
+      if (takes === 'new file') return { names: ', which ends in / (a directory, not a file to write)' };
+      return reads(takes) ? { names: ', which does not exist' } : null;
     case 'in a missing directory':
       if (takes === 'new file') return { names: `, whose directory ${dirname(missingDir)} does not exist` };
       return reads(takes) ? { names: ', which does not exist' } : null; // created with its parents
     case 'under a file':
+    case 'a file, ending in /': // the slash asks for a directory (ENOTDIR): it once read 'which does not exist', or let a write fail deep
       return { names: `, under ${file}, which is a regular file, not a directory` };
     case 'a directory':
       return takes === 'file' || takes === 'new file' ? { got: 'directory' } : null;
@@ -90,8 +94,10 @@ describe('a path flag given a path that cannot be what it takes', () => {
     const file = join(dir, 'file.txt');
     const paths: Record<Case, string> = {
       missing: join(dir, 'missing'),
+      'missing, ending in /': `${join(dir, 'missing')}/`,
       'in a missing directory': missingDir,
       'under a file': join(file, 'below'),
+      'a file, ending in /': `${file}/`,
       'a directory': join(dir, 'empty-dir'),
       'a file': file,
       'an empty file': join(dir, 'empty'),
