@@ -53,6 +53,7 @@ export function pathFlagProblem(name: string, value: string, flag: PathFlag): st
     const blocker = nonDirectoryAbove(path);
     if (blocker) return `${name} names ${value}, under ${blocker.path}, which is ${kindOf(blocker.stats)}, not a directory`;
     // a directory to write is created with its parents; a file is written into a directory that is there
+    if (rule.use === 'new file' && path.endsWith('/')) return `${name} names ${value}, which ends in / (a directory, not a file to write)`;
     if (rule.use === 'new file' && statOrNull(dirname(path)) === null) return `${name} names ${value}, whose directory ${dirname(path)} does not exist`;
     return writes ? null : `${name} names ${value}, which does not exist${rule.use === 'checkpoint' ? hubNameHint(path) : ''}`;
   }
@@ -75,9 +76,13 @@ function statOrNull(path: string): Stats | null {
   }
 }
 
-/** The nearest existing path above `path` that is no directory (so that nothing can be under it), or null. */
+/**
+ * The nearest existing path above `path` that is no directory (so that nothing can be under it), or
+ * null. `file/` is under its file too: the slash asks for a directory (ENOTDIR), which dirname drops.
+ */
 function nonDirectoryAbove(path: string): { path: string; stats: Stats } | null {
-  for (let p = dirname(path); p !== dirname(p); p = dirname(p)) {
+  const start = path.endsWith('/') ? path.replace(/(.)\/+$/, '$1') : dirname(path);
+  for (let p = start; p !== dirname(p); p = dirname(p)) {
     const s = statOrNull(p);
     if (s) return s.isDirectory() ? null : { path: p, stats: s };
   }
