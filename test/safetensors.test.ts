@@ -307,6 +307,8 @@ describe('safetensors rejects corrupt files with an error naming the problem', (
     ['shorter than 8 bytes', new Uint8Array(5), /file is 5 bytes, too short/],
     ['header length beyond the file', Uint8Array.from([...u64(100), ...utf8('{}')]), /header length 100 runs past/],
     ['header length above 2^32', Uint8Array.from([...u64(2, 1), ...utf8('{}')]), /header length 4294967298 runs past/],
+    // 2^62 + 1, in full: as a float it read 4611686018427388000
+    ['header length above 2^53', Uint8Array.from([...u64(1, 2 ** 30), ...utf8('{}')]), /header length 4611686018427387905 runs past/],
     ['invalid JSON', handBuilt('{"a":'), /header is not valid JSON/],
     ['invalid UTF-8', Uint8Array.from([...u64(3), 0x7b, 0xff, 0x7d]), /header is not valid UTF-8/],
     ['header not an object', handBuilt('[1,2]'), /header must be a JSON object/],
