@@ -219,7 +219,8 @@ export function safetensorsHeaderLength(first8: Uint8Array, fileSize: number): n
   if (fileSize < 8 || first8.length < 8) fail(`file is ${fileSize} bytes, too short for the 8-byte header length`);
   const view = new DataView(first8.buffer, first8.byteOffset, 8);
   const headerLength = view.getUint32(0, true) + view.getUint32(4, true) * 2 ** 32;
-  if (headerLength > fileSize - 8) fail(`header length ${headerLength} runs past the end of the ${fileSize}-byte file (truncated?)`);
+  // named as the file holds it: above 2^53 the float is rounded
+  if (headerLength > fileSize - 8) fail(`header length ${view.getBigUint64(0, true)} runs past the end of the ${fileSize}-byte file (truncated?)`);
   return headerLength;
 }
 
