@@ -23,6 +23,7 @@ import { causalAttention, device, initDevice, scope, tensor } from '../src/index
 import { merge, profile, profileVariants, setProfile } from '../src/kernels/profile.js';
 import { loadCheckpoint } from '../src/node/checkpoint-dir.js';
 import { AdamW } from '../src/optim/adamw.js';
+import { gpt } from './cli-helpers.js';
 import { COLD_COMPILE_MS } from './helpers.js';
 import { gpt2Logits, miniGpt2Tokenizer, randomGPT2, SMALL, writeGPT2Dir, type GPT2Params } from './hf-reference.js';
 
@@ -60,6 +61,23 @@ describe("WebGPU's default limits", () => {
       expect(() => limitChoice()).toThrow(/^GPT_LIMITS=spec: expected one of adapter, default$/);
       process.env.GPT_LIMITS = '';
       expect(limitChoice()).toBe('adapter'); // an empty setting is no setting
+    } finally {
+      if (saved === undefined) delete process.env.GPT_LIMITS;
+      else process.env.GPT_LIMITS = saved;
+    }
+  });
+
+  it('gpt doctor --json says which limits its numbers are (as its lines do): GPT_LIMITS=default, or the adapter\'s', async () => {
+    const saved = process.env.GPT_LIMITS;
+    try {
+      for (const choice of ['default', 'adapter']) {
+        process.env.GPT_LIMITS = choice;
+        const r = await gpt('doctor', '--json');
+        expect(r.code, r.err).toBe(0);
+        const info = JSON.parse(r.out) as { limitChoice: string; limits: Record<string, number> };
+        expect(info.limitChoice).toBe(choice);
+        if (choice === 'default') expect(info.limits).toMatchObject(DEFAULTS);
+      }
     } finally {
       if (saved === undefined) delete process.env.GPT_LIMITS;
       else process.env.GPT_LIMITS = saved;
