@@ -62,7 +62,8 @@ export async function doctor(flags: { quiet?: boolean; oneLine?: boolean; json?:
     return 0;
   }
   if (flags.json) {
-    console.log(JSON.stringify(info, null, 2));
+    // which limits these are, as the lines below say: WebGPU's defaults read the same as a weak adapter's
+    console.log(JSON.stringify({ ...info, limitChoice: limitChoice() }, null, 2));
     return 0;
   }
   const has = (f: string) => (info.features.includes(f) ? 'yes' : 'no');
