@@ -2,7 +2,7 @@
 // page of another origin cannot read the checkpoint through DNS rebinding; a download the client
 // abandons closes its file; a port or host it cannot listen on is one line naming the flag; Ctrl-C
 // ends the process whatever its clients hold open.
-import { mkdirSync, readdirSync, readlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readlinkSync, symlinkSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
@@ -66,6 +66,37 @@ describe('gpt serve checks the Host header', () => {
     for (const host of ['127.0.0.1', '127.8.0.1', 'LocalHost', '::1', '0:0:0:0:0:0:0:1', '::ffff:127.0.0.1', '::FFFF:7f00:1']) expect(isLoopback(host), host).toBe(true);
     for (const host of ['0.0.0.0', '::', '::ffff:0.0.0.0', '::ffff:192.0.2.7', '192.0.2.7', '127.0.0.1.evil.example', 'example.com']) expect(isLoopback(host), host).toBe(false);
     expect(acceptedHosts('::ffff:127.0.0.1', 80).has('localhost')).toBe(true);
+  });
+});
+
+describe('gpt serve, the request path', () => {
+  let server: StaticServer;
+  beforeAll(async () => {
+    writeFileSync(join(root, 'ten.txt'), 'abcdefghij');
+    symlinkSync('/etc/hostname', join(root, 'outside.txt'));
+    server = await startServer({ root, port: 0 });
+  });
+  afterAll(() => server.close());
+  /** The status of a GET of `path` as written (fetch's URL parser would resolve its dot segments). */
+  const status = (path: string) =>
+    new Promise<number>((resolve, reject) => {
+      const { hostname, port } = new URL(server.url);
+      request({ host: hostname, port, path, headers: { Range: 'bytes=0-1' } }, (res) => {
+        res.resume();
+        resolve(res.statusCode!);
+      })
+        .on('error', reject)
+        .end();
+    });
+
+  it('maps to a file under the root, never above it, encoded or not', async () => {
+    expect(await status('/ten.txt')).toBe(206);
+    for (const path of ['/..%2f..%2fetc%2fhostname', '/%2e%2e/etc/hostname', '/%252e%252e/etc/hostname', '/a%5c..%5c..%5cetc', '/ten.txt%00']) expect(await status(path), path).toBe(400);
+    expect(await status('/outside.txt')).toBe(404); // a symlink out of the root
+  });
+
+  it("with an empty segment is refused: a file's name with a trailing / names no file (it was sent as the file)", async () => {
+    for (const path of ['/ten.txt/', '/ten.txt//', '/index.html/', '/a//ten.txt', '//ten.txt']) expect(await status(path), path).toBe(400);
   });
 });
 
