@@ -67,7 +67,7 @@ export interface StaticServer {
 
 /**
  * The file a request path maps to under root, or null when the path is not acceptable (it would
- * leave root, or is malformed). `/` maps to index.html.
+ * leave root, has an empty segment, or is malformed). `/` maps to index.html.
  */
 function resolveRequestPath(root: string, rawPath: string): string | null {
   const pathOnly = rawPath.split(/[?#]/, 1)[0]!;
@@ -78,8 +78,9 @@ function resolveRequestPath(root: string, rawPath: string): string | null {
     return null; // malformed escape
   }
   if (!decoded.startsWith('/') || /[\\\0%]/.test(decoded)) return null;
-  const segments = decoded.split('/');
-  if (segments.some((s) => s === '..' || s === '.')) return null;
+  // an empty segment names no file: path.resolve would drop it, sending x.txt for x.txt/
+  const segments = decoded.slice(1).split('/');
+  if (decoded !== '/' && segments.some((s) => s === '..' || s === '.' || s === '')) return null;
   const rel = decoded === '/' ? 'index.html' : decoded.slice(1);
   const base = resolve(root);
   const file = resolve(base, rel);
