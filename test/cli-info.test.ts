@@ -160,6 +160,16 @@ describe('gpt info', () => {
     expectOneLine(await gpt('info', hf, '--verify'), 2, /^gpt info: flag --verify: .* is a Hugging Face directory, which records no checksum/);
   });
 
+  it("a bare file's saved training state offers no --init-from resume, which takes a run directory only", async () => {
+    const bare = join(dir, 'copied.safetensors');
+    cpSync(join(run, manifestOf(run).weights), bare);
+    const r = await gpt('info', bare);
+    expect(r.code, r.err).toBe(0);
+    expect(field(r.out, 'resume')).toMatch(/^exact: AdamW moments, step and generator states saved \(the page continues it/);
+    expect(field(r.out, 'resume')).not.toMatch(/--init-from resume/);
+    expectOneLine(await gpt('train', '--data', corpus, '--init-from', 'resume', '--out-dir', bare), 2, /^gpt train: flag --out-dir takes a directory to write, got the file /);
+  });
+
   it('describes a damaged weights file from its intact header; --verify refuses it in one line', async () => {
     const damaged = join(dir, 'damaged');
     cpSync(run, damaged, { recursive: true });
