@@ -167,7 +167,7 @@ describe('gpt info', () => {
     expect(r.code, r.err).toBe(0);
     expect(field(r.out, 'resume')).toMatch(/^exact: AdamW moments, step and generator states saved \(the page continues it/);
     expect(field(r.out, 'resume')).not.toMatch(/--init-from resume/);
-    expectOneLine(await gpt('train', '--data', corpus, '--init-from', 'resume', '--out-dir', bare), 2, /^gpt train: flag --out-dir takes a directory to write, got the file /);
+    expectOneLine(await gpt('train', '--data', corpus, '--init-from', 'resume', '--out-dir', bare), 2, /^gpt train: flag --out-dir takes a directory to write into, got the file /);
   });
 
   it('describes a damaged weights file from its intact header; --verify refuses it in one line', async () => {
