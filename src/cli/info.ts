@@ -176,7 +176,7 @@ export function infoLines(info: CheckpointInfo): string[] {
     if (t.dtype) rows.push(['precision', t.dtype === 'float16' ? 'float16 mixed precision (float32 master weights)' : t.dtype]);
     const l = t.lossScaler;
     if (l) rows.push(['loss scaler', `scale ${l.scale}, ${l.cleanSteps} clean steps since it changed, ${l.skippedSteps} skipped`]);
-    rows.push(['resume', resumeLine(t)]);
+    rows.push(['resume', resumeLine(t, info.layout)]);
   }
   if (t?.run) rows.push(['run', t.run]);
   if (info.data) rows.push(['data', `${info.data.source}${info.data.tokens ? ` (${count(info.data.tokens.train)} train + ${count(info.data.tokens.val)} val tokens)` : ''}`]);
@@ -191,8 +191,10 @@ export function infoLines(info: CheckpointInfo): string[] {
   return rows.map(([k, v]) => `${k.padEnd(width)}  ${v}`);
 }
 
-function resumeLine(t: NonNullable<CheckpointInfo['training']>): string {
-  if (t.exactResume) return 'exact: AdamW moments, step and generator states saved (--init-from resume continues it)';
+function resumeLine(t: NonNullable<CheckpointInfo['training']>, layout: CheckpointLayout): string {
+  // --init-from resume continues --out-dir, a run directory; gpt train --init-from FILE starts again at step 0
+  const continues = layout === 'run directory' ? '--init-from resume continues it' : 'the page continues it; gpt train resumes run directories only';
+  if (t.exactResume) return `exact: AdamW moments, step and generator states saved (${continues})`;
   if (!t.adamwMoments) return 'no AdamW moments saved: --init-from resume cannot continue it (fine-tune from it instead)';
   return 'AdamW moments saved, but no training state: --init-from resume cannot continue it';
 }
