@@ -146,6 +146,13 @@ describe('gpt CLI', () => {
     expect((await gpt('train', '--help')).out).toMatch(/--n-layer\s+transformer blocks \(default: 4; an integer >= 1\)/);
   });
 
+  it('gpt doctor --check with a terse output flag is refused in one line (it ran without the checks)', async () => {
+    for (const [flag, name] of [['--json', '--json'], ['--one-line', '--one-line'], ['--quiet', '--quiet']]) {
+      const r = await gpt('doctor', '--check', flag!);
+      expect([r.code, r.err], flag).toEqual([2, `gpt doctor: flag --check runs with the full report only: drop ${name}`]);
+    }
+  });
+
   it('no command, or an unknown one, is bad usage (exit 2) with the usage on stderr; --help is not', async () => {
     for (const args of [[], ['--version'], ['trian']]) {
       const r = await gpt(...args);

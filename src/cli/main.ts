@@ -79,6 +79,9 @@ const COMMANDS: Record<string, Command> = {
     run: (args) => {
       const { values, positional } = parseFlags(args, DOCTOR_FLAGS);
       noPositional(positional);
+      const terse = (['json', 'oneLine', 'quiet'] as const).filter((k) => values[k]).map((k) => `--${k === 'oneLine' ? 'one-line' : k}`);
+      // they print the adapter alone: the checks' table would be skipped without a word
+      if (values.check && terse.length) throw new UsageError(`flag --check runs with the full report only: drop ${terse.join(' and ')}`);
       return doctor(values);
     },
     usesAdapter: true,
