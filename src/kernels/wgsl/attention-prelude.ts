@@ -14,6 +14,9 @@ import { PHILOX } from './random.js';
 /** Head rows of up to this many vec4s (head size 64) are worked on in straight-line code, longer ones in a loop. */
 const UNROLLED_V4 = 16;
 
+/** Whether eachVec4 writes head rows of this size as straight-line code (else a loop). */
+export const straightLine = (hs: number) => Math.ceil(hs / 4) <= UNROLLED_V4;
+
 /**
  * `each(f)`: the statements f(d) for every vec4 d of a head row (d a WGSL u32 expression). Up to
  * UNROLLED_V4 vec4s as straight-line code: constant indices keep a lane's rows in registers
@@ -24,8 +27,7 @@ const UNROLLED_V4 = 16;
  * unrolls loops of up to ~32 vec4s itself: 128 takes as long either way).
  */
 export function eachVec4(hs: number): (f: (d: string) => string) => string {
-  const v4 = Math.ceil(hs / 4);
-  if (v4 <= UNROLLED_V4) return (f) => Array.from({ length: v4 }, (_, d) => f(`${d}u`)).join('\n');
+  if (straightLine(hs)) return (f) => Array.from({ length: Math.ceil(hs / 4) }, (_, d) => f(`${d}u`)).join('\n');
   return (f) => {
     const body = f('d');
     const indent = /^ */.exec(body)![0];
@@ -34,12 +36,14 @@ export function eachVec4(hs: number): (f: (d: string) => string) => string {
 }
 
 /**
- * Whether head rows of this size can be bound as arrays of vec4s (every row then starts on a
- * vec4): one load or store a vec4 rather than four. The subgroup kernels (lavapipe) do: there a
- * load or store whose address differs by lane is a loop over the lanes, and LLVM's compile time
- * follows their count (head size 64, cold: forward 4.7 -> 2.9 s, backward 22.8 -> 15.2 s).
+ * Whether a subgroup kernel (lavapipe) binds head rows of this size as arrays of vec4s (the head
+ * size a multiple of 4: every row starts on a vec4): one load or store a vec4 rather than four.
+ * There a load or store whose address differs by lane is a loop over the lanes, and LLVM's compile
+ * time follows their count (cold, head size 64: forward 4.7 -> 2.9 s, backward 22.8 -> 15.2 s;
+ * 128: forward 8.2 -> 6.2 s). The backward's looped rows (head size > 64) keep scalars: with the
+ * shorter loop bodies Mesa unrolls them itself, and compiles longer (head size 96: 15 -> 26 s).
  */
-export const wholeVec4 = (hs: number) => hs % 4 === 0;
+export const wholeVec4 = (hs: number, kernel: 'forward' | 'backward') => hs % 4 === 0 && (kernel === 'forward' || straightLine(hs));
 
 /** The storage type of a head-row buffer: vec4s where wholeVec4, else the scalar type. */
 export const rowType = (float: FloatType, whole: boolean): StorageType => (whole ? (float === 'f16' ? 'vec4h' : 'vec4f') : float);

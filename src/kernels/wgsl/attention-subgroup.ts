@@ -45,7 +45,7 @@ ${body}
  */
 export function forwardSgKernel(hs: number, padded: boolean, float: FloatType, dropping = false): Kernel {
   const each = eachVec4(hs);
-  const whole = wholeVec4(hs);
+  const whole = wholeVec4(hs, 'forward');
   return new Kernel({
     name: `attention_forward${padded ? '_padded' : ''}_subgroup${suffix(float, dropping)}`,
     enable: ['subgroups'],
@@ -95,7 +95,7 @@ ${each((d) => `    store_y(base, ${d}, acc[${d}] / l);`)}
 // dq_i = scale * sum_j p_ij (dy_i . v_j - D_i) k_j, with D_i = dy_i . y_i; a lane per query.
 export function backwardQuerySgKernel(hs: number, float: FloatType, dropping = false): Kernel {
   const each = eachVec4(hs);
-  const whole = wholeVec4(hs);
+  const whole = wholeVec4(hs, 'backward');
   const row = rowType(float, whole);
   return new Kernel({
     name: `attention_backward_dq_subgroup${suffix(float, dropping)}`,
@@ -145,7 +145,7 @@ ${each((d) => `    store_dqkv(base, ${d}, dq[${d}] * p.scale);`)}
 // dv_j = sum_i p_ij dy_i;  dk_j = scale * sum_i p_ij (dy_i . v_j - D_i) q_i   (queries i >= j); a lane per key.
 export function backwardKeySgKernel(hs: number, float: FloatType, dropping = false): Kernel {
   const each = eachVec4(hs);
-  const whole = wholeVec4(hs);
+  const whole = wholeVec4(hs, 'backward');
   const row = rowType(float, whole);
   return new Kernel({
     name: `attention_backward_dkv_subgroup${suffix(float, dropping)}`,
