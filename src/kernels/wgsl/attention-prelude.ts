@@ -14,6 +14,9 @@ import { PHILOX } from './random.js';
 /** Head rows of up to this many vec4s (head size 64) are worked on in straight-line code, longer ones in a loop. */
 const UNROLLED_V4 = 16;
 
+/** Whether eachVec4 writes head rows of this size as straight-line code (else a loop). */
+export const straightLine = (hs: number) => Math.ceil(hs / 4) <= UNROLLED_V4;
+
 /**
  * `each(f)`: the statements f(d) for every vec4 d of a head row (d a WGSL u32 expression). Up to
  * UNROLLED_V4 vec4s as straight-line code: constant indices keep a lane's rows in registers
@@ -24,8 +27,7 @@ const UNROLLED_V4 = 16;
  * unrolls loops of up to ~32 vec4s itself: 128 takes as long either way).
  */
 export function eachVec4(hs: number): (f: (d: string) => string) => string {
-  const v4 = Math.ceil(hs / 4);
-  if (v4 <= UNROLLED_V4) return (f) => Array.from({ length: v4 }, (_, d) => f(`${d}u`)).join('\n');
+  if (straightLine(hs)) return (f) => Array.from({ length: Math.ceil(hs / 4) }, (_, d) => f(`${d}u`)).join('\n');
   return (f) => {
     const body = f('d');
     const indent = /^ */.exec(body)![0];
@@ -33,11 +35,28 @@ export function eachVec4(hs: number): (f: (d: string) => string) => string {
   };
 }
 
-// Which (b, h, block of `lanes` rows) a workgroup is, and vec4 loads of head rows.
-export function prelude(hs: number, buffers: string[], lanes: number): string {
+/**
+ * Whether a subgroup kernel (lavapipe) binds head rows of this size as arrays of vec4s (the head
+ * size a multiple of 4: every row starts on a vec4): one load or store a vec4 rather than four.
+ * There a load or store whose address differs by lane is a loop over the lanes, and LLVM's compile
+ * time follows their count (cold, head size 64: forward 4.7 -> 2.9 s, backward 22.8 -> 15.2 s;
+ * 128: forward 8.2 -> 6.2 s). The backward's looped rows (head size > 64) keep scalars: with the
+ * shorter loop bodies Mesa unrolls them itself, and compiles longer (head size 96: 15 -> 26 s).
+ */
+export const wholeVec4 = (hs: number, kernel: 'forward' | 'backward') => hs % 4 === 0 && (kernel === 'forward' || straightLine(hs));
+
+/** The storage type of a head-row buffer: vec4s where wholeVec4, else the scalar type. */
+export const rowType = (float: FloatType, whole: boolean): StorageType => (whole ? (float === 'f16' ? 'vec4h' : 'vec4f') : float);
+
+// Which (b, h, block of `lanes` rows) a workgroup is, and vec4 loads of head rows (`whole`: the
+// buffers are arrays of vec4s, see wholeVec4).
+export function prelude(hs: number, buffers: string[], lanes: number, whole = false): string {
   const v4 = Math.ceil(hs / 4);
   // buf[base + 4d .. base + 4d + 3] as a vec4, zero past HS (WGSL cannot pass storage pointers)
-  const loaders = buffers.map((buf) => `fn load_${buf}(base: u32, d: u32) -> vec4f {
+  const loaders = buffers.map((buf) =>
+    whole
+      ? `fn load_${buf}(base: u32, d: u32) -> vec4f { return vec4f(${buf}[base / 4u + d]); }`
+      : `fn load_${buf}(base: u32, d: u32) -> vec4f {
   var r = vec4f(0.0);
   for (var c = 0u; c < 4u; c++) {
     if (4u * d + c < HS) { r[c] = f32(${buf}[base + 4u * d + c]); }
@@ -60,8 +79,9 @@ fn block_of(wid: vec3u, nwg: vec3u, rows: u32) -> Block {
 `;
 }
 
-// buf[base + 4d .. base + 4d + 3] = v, clipped to the head size
-export function storeRow(buf: string, hs: number, float: FloatType): string {
+// buf[base + 4d .. base + 4d + 3] = v, clipped to the head size (`whole`: buf holds vec4s, see wholeVec4)
+export function storeRow(buf: string, hs: number, float: FloatType, whole = false): string {
+  if (whole) return `fn store_${buf}(base: u32, d: u32, v: vec4f) { ${buf}[base / 4u + d] = ${float === 'f16' ? 'vec4h(v)' : 'v'}; }`;
   return /* wgsl */ `
 fn store_${buf}(base: u32, d: u32, v: vec4f) {
   for (var c = 0u; c < 4u; c++) {
@@ -71,8 +91,10 @@ fn store_${buf}(base: u32, d: u32, v: vec4f) {
 }
 
 /** The forward's inputs: packed queries, keys and values; the padded one also each row's first real slot. */
-export const forwardReads = (padded: boolean, float: FloatType): Record<string, StorageType> =>
-  padded ? { qkv: float, kv: float, starts: 'i32' } : { qkv: float, kv: float };
+export const forwardReads = (padded: boolean, float: FloatType, whole = false): Record<string, StorageType> => {
+  const row = rowType(float, whole);
+  return padded ? { qkv: row, kv: row, starts: 'i32' } : { qkv: row, kv: row };
+};
 
 /**
  * WGSL first_key(b, slot): the first key a query at `slot` of row b sees (it sees keys

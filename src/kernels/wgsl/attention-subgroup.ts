@@ -7,7 +7,7 @@
 // Measured on lavapipe (npm run bench, B12 NH4 T64 HS32): forward 4.6 -> 2.0 ms, forward +
 // backward 20.9 -> 12.0 ms against the workgroup-memory kernels.
 import { Kernel, type FloatType } from '../kernel.js';
-import { dropoutHelpers, eachVec4, forwardReads, keyRange, PARAMS, prelude, storeRow, suffix } from './attention-prelude.js';
+import { dropoutHelpers, eachVec4, forwardReads, keyRange, PARAMS, prelude, rowType, storeRow, suffix, wholeVec4 } from './attention-prelude.js';
 
 /** Lanes per subgroup, and rows per workgroup. */
 export const SG = 8;
@@ -45,15 +45,16 @@ ${body}
  */
 export function forwardSgKernel(hs: number, padded: boolean, float: FloatType, dropping = false): Kernel {
   const each = eachVec4(hs);
+  const whole = wholeVec4(hs, 'forward');
   return new Kernel({
     name: `attention_forward${padded ? '_padded' : ''}_subgroup${suffix(float, dropping)}`,
     enable: ['subgroups'],
-    read: forwardReads(padded, float),
-    write: { y: float, lse: 'f32' },
+    read: forwardReads(padded, float, whole),
+    write: { y: rowType(float, whole), lse: 'f32' },
     params: PARAMS,
     body: /* wgsl */ `
-${prelude(hs, ['qkv', 'kv'], SG)}
-${storeRow('y', hs, float)}
+${prelude(hs, ['qkv', 'kv'], SG, whole)}
+${storeRow('y', hs, float, whole)}
 ${keyRange(padded)}
 ${dropoutHelpers(dropping)}
 ${subgroupMain(`
@@ -94,15 +95,17 @@ ${each((d) => `    store_y(base, ${d}, acc[${d}] / l);`)}
 // dq_i = scale * sum_j p_ij (dy_i . v_j - D_i) k_j, with D_i = dy_i . y_i; a lane per query.
 export function backwardQuerySgKernel(hs: number, float: FloatType, dropping = false): Kernel {
   const each = eachVec4(hs);
+  const whole = wholeVec4(hs, 'backward');
+  const row = rowType(float, whole);
   return new Kernel({
     name: `attention_backward_dq_subgroup${suffix(float, dropping)}`,
     enable: ['subgroups'],
-    read: { qkv: float, y: float, dy: float, lse: 'f32' },
-    write: { dqkv: float, dsum: 'f32' },
+    read: { qkv: row, y: row, dy: row, lse: 'f32' },
+    write: { dqkv: row, dsum: 'f32' },
     params: PARAMS,
     body: /* wgsl */ `
-${prelude(hs, ['qkv', 'y', 'dy'], SG)}
-${storeRow('dqkv', hs, float)}
+${prelude(hs, ['qkv', 'y', 'dy'], SG, whole)}
+${storeRow('dqkv', hs, float, whole)}
 ${dropoutHelpers(dropping)}
 ${subgroupMain(`
   let i = blk.row0 + lane;
@@ -142,15 +145,17 @@ ${each((d) => `    store_dqkv(base, ${d}, dq[${d}] * p.scale);`)}
 // dv_j = sum_i p_ij dy_i;  dk_j = scale * sum_i p_ij (dy_i . v_j - D_i) q_i   (queries i >= j); a lane per key.
 export function backwardKeySgKernel(hs: number, float: FloatType, dropping = false): Kernel {
   const each = eachVec4(hs);
+  const whole = wholeVec4(hs, 'backward');
+  const row = rowType(float, whole);
   return new Kernel({
     name: `attention_backward_dkv_subgroup${suffix(float, dropping)}`,
     enable: ['subgroups'],
-    read: { qkv: float, dy: float, lse: 'f32', dsum: 'f32' },
-    write: { dqkv: float },
+    read: { qkv: row, dy: row, lse: 'f32', dsum: 'f32' },
+    write: { dqkv: row },
     params: PARAMS,
     body: /* wgsl */ `
-${prelude(hs, ['qkv', 'dy'], SG)}
-${storeRow('dqkv', hs, float)}
+${prelude(hs, ['qkv', 'dy'], SG, whole)}
+${storeRow('dqkv', hs, float, whole)}
 ${dropoutHelpers(dropping)}
 ${subgroupMain(`
   let j = blk.row0 + lane;
