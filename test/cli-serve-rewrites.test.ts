@@ -3,7 +3,7 @@
 // failure. The saves are made to land at the worst moment: as the response starts, or between the
 // reading of a directory's manifest and of the weights it names (which the save deletes). A
 // checkpoint damaged since the start is a 500 whose reason is logged, not a silent failure.
-import { mkdirSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { request, ServerResponse } from 'node:http';
 import { basename, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -125,6 +125,27 @@ describe('gpt serve, a checkpoint directory damaged since it started', () => {
       const [method, url, status, error] = logged[0]!;
       expect([method, url, status]).toEqual(['GET', '/checkpoint.safetensors', 500]);
       expect(error).toMatch(new RegExp(`^checkpoint at ${ck} is corrupt: weights checksum mismatch \\(${weights} has CRC-32 [0-9a-f]{8}, checkpoint.json records [0-9a-f]{8}\\)$`));
+    } finally {
+      await server.close();
+    }
+  });
+});
+
+describe('gpt serve, a checkpoint file gone since it started', () => {
+  it('answers 500 and logs the path and why, as a directory does', async () => {
+    const file = join(dir, 'gone.safetensors');
+    writeFileSync(file, saves[0]);
+    const logged: Parameters<NonNullable<ServeOptions['onRequest']>>[] = [];
+    const server = await startServer({ root, port: 0, checkpoint: file, onRequest: (...args) => logged.push(args) });
+    try {
+      rmSync(file);
+      const r = await getCheckpoint(server);
+      expect(r.status).toBe(500);
+      expect(r.body.toString()).toMatch(/gpt serve's output/);
+      await expect.poll(() => logged.length).toBe(1);
+      const [method, url, status, error] = logged[0]!;
+      expect([method, url, status]).toEqual(['GET', '/checkpoint.safetensors', 500]);
+      expect(error).toBe(`checkpoint at ${file} is missing: the file no longer exists`);
     } finally {
       await server.close();
     }

@@ -150,7 +150,12 @@ export async function startServer(opts: ServeOptions = {}): Promise<StaticServer
     }
     // the size and the bytes of one open file: a checkpoint saved again meanwhile (renamed over) is
     // sent whole, old or new (stat, then opening by name, sent the new bytes under the old size)
-    const handle = await openRegularFile(file).catch(() => null);
+    const servingCheckpoint = file === checkpoint;
+    const handle = await openRegularFile(file).catch((e: NodeJS.ErrnoException) => {
+      if (!servingCheckpoint) return null;
+      // there at the start, so gone now is the server's failure (500, logged), as for a directory, not the page's 404
+      throw new Error(`checkpoint at ${file} ${e.code === 'ENOENT' ? 'is missing: the file no longer exists' : `cannot be read: ${e.message}`}`);
+    });
     if (!handle) return notFound(res);
     try {
       const type = CONTENT_TYPES[extname(file).toLowerCase()] ?? 'application/octet-stream';
