@@ -5,7 +5,7 @@ import { build } from 'esbuild';
 import fc from 'fast-check';
 import { spawn } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -180,6 +180,11 @@ describe('checkpoint files', () => {
     const empty = await freshDir();
     await expect(readCheckpointFiles(empty)).rejects.toThrow(
       `checkpoint at ${empty} is missing: there is no checkpoint.json`,
+    );
+    const dangling = await freshDir();
+    await symlink(join(dangling, 'elsewhere.json'), join(dangling, MANIFEST_FILE));
+    await expect(readCheckpointFiles(dangling)).rejects.toThrow(
+      new RegExp(`^checkpoint at ${dangling} is missing: checkpoint.json is a symlink to ${join(dangling, 'elsewhere.json')}, which does not exist$`),
     );
     type Breaker = (weightsPath: string, manifestPath: string) => Promise<unknown>;
     const editManifest =

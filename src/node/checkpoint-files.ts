@@ -31,7 +31,7 @@
 // Weights are written and checked in pieces, never as one buffer: past 2 GiB (a single read) and
 // 4 GiB (a Buffer) Node could not hold a large model's checkpoint with its optimizer state.
 // One writer per directory at a time (`gpt train` holds a directory lock, src/node/dir-lock.ts).
-import { readdir, rm, stat, type FileHandle } from 'node:fs/promises';
+import { readdir, readlink, rm, stat, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as zlib from 'node:zlib';
 import { tempFilePrefix, writeFileAtomic } from './atomic-file.js';
@@ -199,7 +199,7 @@ export function readCheckpointWeights<T>(dir: string, read: (weights: Positional
  */
 export async function withWeightsOpen<T>(dir: string, use: (weights: FileHandle, manifest: CheckpointManifest) => Promise<T>, attempts = 3): Promise<T> {
   const text = await readOrNull(join(dir, MANIFEST_FILE));
-  if (text === null) throw new CheckpointError('missing', dir, `there is no ${MANIFEST_FILE}`);
+  if (text === null) throw new CheckpointError('missing', dir, await whyNoManifest(dir));
   const manifest = parseManifest(dir, text.toString('utf8'));
   const name = manifest.weights;
   const handle = await unlessMissing(openRegularFile(join(dir, name)));
@@ -270,6 +270,12 @@ function checksummedReads(handle: FileHandle, size: number): PositionalFile & { 
 }
 
 const readOrNull = (path: string) => unlessMissing(readRegularFile(path));
+
+/** Why a directory's manifest could not be found: absent, or a symlink whose target is (ENOENT alike). */
+async function whyNoManifest(dir: string): Promise<string> {
+  const target = await readlink(join(dir, MANIFEST_FILE)).catch(() => null);
+  return target === null ? `there is no ${MANIFEST_FILE}` : `${MANIFEST_FILE} is a symlink to ${target}, which does not exist`;
+}
 
 function parseManifest(dir: string, text: string): CheckpointManifest {
   const bad = (detail: string) => new CheckpointError('corrupt', dir, `${MANIFEST_FILE} ${detail}`);
