@@ -539,6 +539,7 @@ describe('checkpoints that must be refused', () => {
       [() => null, 'metadata must be a JSON object, got null'],
       [(m) => void delete m.model, 'metadata field model must be an object, got undefined'],
       [(m) => void (m.model.nEmbd = '16'), 'metadata field model.nEmbd must be an integer >= 1, got "16"'],
+      [(m) => void (m.model.vocabSize = 1e300), 'metadata field model.vocabSize must be an integer in [1, 2^53 - 1], got 1e+300'],
       [(m) => void (m.model.bias = 0), 'metadata field model.bias must be true or false, got 0'],
       [(m) => void (m.tokenizer = null), 'metadata field tokenizer: tokenizerFromJSON: expected a tokenizer object, got null'],
       [(m) => void (m.bestVal = 'x'), 'metadata field bestVal must be a finite number, got "x"'],

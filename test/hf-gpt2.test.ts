@@ -106,6 +106,8 @@ describe('Hugging Face GPT-2 weights', () => {
       [{ model_type: 'gpt_neo' }, /config\.json: model_type "gpt_neo" is not supported/],
       [{ n_head: 5 }, /config\.json: n_embd \(24\) must be divisible by n_head \(5\)$/],
       [{ n_layer: 0 }, /config\.json: n_layer must be an integer >= 1, got 0$/],
+      // an integer too large to count exactly: the message names the whole range, not just its floor
+      [{ vocab_size: 1e300 }, /config\.json: vocab_size must be an integer in \[1, 2\^53 - 1\], got 1e\+300$/],
       // sizes the weights do not have, refused before a model of that size is allocated
       [{ n_layer: 1e9 }, /config\.json: n_layer 1000000000 .*model\.safetensors.* 2 blocks/],
       [{ vocab_size: 300 }, /config\.json: model\.safetensors holds wte\.weight of shape \[260, 24\], which disagrees with vocab_size 300 and n_embd 24$/],

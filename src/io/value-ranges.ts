@@ -37,7 +37,8 @@ export function describeRange(r: Range): string {
   const low = r.min ?? r.above;
   const high = r.max ?? r.below;
   if (low !== undefined && high !== undefined) {
-    return `${what} in ${r.min !== undefined ? '[' : '('}${low}, ${high}${r.max !== undefined ? ']' : ')'}`;
+    const shownHigh = high === Number.MAX_SAFE_INTEGER ? '2^53 - 1' : high;
+    return `${what} in ${r.min !== undefined ? '[' : '('}${low}, ${shownHigh}${r.max !== undefined ? ']' : ')'}`;
   }
   if (low !== undefined) return `${what} ${r.min !== undefined ? '>=' : '>'} ${low}`;
   if (high !== undefined) return `${what} ${r.max !== undefined ? '<=' : '<'} ${high}`;
@@ -46,7 +47,10 @@ export function describeRange(r: Range): string {
 
 /** `${name} must be <range>, got <shown>` when value is outside r, else null. */
 export function rangeProblem(name: string, value: unknown, r: Range, shown = show(value)): string | null {
-  return inRange(value, r) ? null : `${name} must be ${describeRange(r)}, got ${shown}`;
+  if (inRange(value, r)) return null;
+  // an integer past 2^53 - 1 breaks no bound the range states: name the one it does
+  const unsafe = r.int && r.max === undefined && r.below === undefined && Number.isInteger(value) && !Number.isSafeInteger(value);
+  return `${name} must be ${describeRange(unsafe ? { ...r, max: Number.MAX_SAFE_INTEGER } : r)}, got ${shown}`;
 }
 
 /**
