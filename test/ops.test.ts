@@ -3,7 +3,7 @@
 // the result with the float64 reference and, for a differentiable op, the gradients with finite
 // differences of it. An op added to the table is tested here without a line changed (and cannot
 // be added without a case); every op that takes float16 is checked again in float16 (on adapters
-// with shader-f16, as lavapipe has), and every op that takes empty tensors again with dims of 0
+// with shader-f16, as lavapipe has), and every op again with dims of 0
 // now and then (src/check/run.ts EMPTY_CHECKS). Under a lowered binding limit, every dispatch of an op that
 // splits tensors larger than a binding must bind no more than the limit. The per-op test files
 // keep what a drawn call cannot express.

@@ -98,8 +98,6 @@ export interface OpCase<K extends OpName> {
   draw(r: Random): Sample<OpArgs<K>>;
   /** false: no float16 pass (the case draws float16 itself, or the op is float32 only). */
   half?: false;
-  /** false: no empty-dims pass (run.ts): a dim its draw needs is at least 1 (a vocabulary ids index, an axis max reduces). */
-  empty?: false;
 }
 
 /** What an update must leave in one of its inputs. */

@@ -2,7 +2,7 @@
 // axis as a number, or all by default), keepdim or not; half the inputs larger than a small binding.
 import type { Axes, OpName } from '../../ops/index.js';
 import type { Tensor } from '../../tensor/tensor.js';
-import { bool, distinct, grid, largeShape, permutation, shape, values } from '../draw.js';
+import { bool, cap, distinct, grid, largeShape, MAX_SIZE, permutation, shape, values } from '../draw.js';
 import type { Random } from '../random.js';
 import type { Ref } from '../reference/array.js';
 import { argmaxRef, maxRef, meanRef, sumRef } from '../reference/reduce.js';
@@ -26,14 +26,25 @@ function axesOf(r: Random, rank: number): [Axes | undefined, number[]] {
   return [axes.map((a) => (bool(r) ? a - rank : a)), axes.sort((a, b) => a - b)];
 }
 
+/**
+ * `s` with its empty `axes` made 1 (then capped, as the other dims were not while the tensor was
+ * empty): max and argmax refuse an empty reduced axis (no max to take), as PyTorch does, so their
+ * empty-dims pass empties only the other dims.
+ */
+const reducedNonEmpty = (s: number[], axes: number[]) => cap(s.map((d, i) => (axes.includes(i) ? Math.max(d, 1) : d)), MAX_SIZE);
+
+/** Half the shapes larger than a small binding, except in the empty-dims pass (a large shape is never empty: largeShape grows its 0s). */
+const drawShape = (r: Random) => (!r.emptyDims && bool(r) ? largeShape(r) : shape(r));
+
 type ReduceRef = (a: Ref, axes: number[], keepdim: boolean) => Ref;
 
-/** sum, mean or max of values drawn by `draw`. */
-function reduction(reference: ReduceRef, draw: (r: Random, s: number[]) => Ref) {
+/** sum, mean or max of values drawn by `draw`; `needsReduced`: the reduced axes are never empty. */
+function reduction(reference: ReduceRef, draw: (r: Random, s: number[]) => Ref, needsReduced = false) {
   return {
     draw(r: Random): Sample<[Tensor, Axes?, boolean?]> {
-      const x = draw(r, bool(r) ? largeShape(r) : shape(r));
-      const [axes, norm] = axesOf(r, x.shape.length);
+      const s = drawShape(r);
+      const [axes, norm] = axesOf(r, s.length);
+      const x = draw(r, needsReduced ? reducedNonEmpty(s, norm) : s);
       const keepdim = bool(r);
       return { inputs: [floatInput(x)], args: ([t]) => [t!, axes, keepdim], reference: ([a]) => reference(a!, norm, keepdim), tol: { atol: 1e-4, rtol: 1e-4 } };
     },
@@ -42,12 +53,13 @@ function reduction(reference: ReduceRef, draw: (r: Random, s: number[]) => Ref) 
 
 /** argmax along one axis or of the flattened tensor, on small integers (ties: the first wins). */
 const argmax = {
-  empty: false as const, // an empty reduced axis is refused (no max to take), as in PyTorch
   draw(r: Random): Sample<[Tensor, number?, boolean?]> {
-    const x = grid(r, bool(r) ? largeShape(r) : shape(r), -2, 2);
-    const rank = x.shape.length;
+    const s = drawShape(r);
+    const rank = s.length;
+    // one axis always in the empty-dims pass: the flattened tensor's max needs every dim non-empty
+    const [axis, axes] = rank && (r.emptyDims || bool(r)) ? oneAxis(r, rank) : [undefined, allAxes(rank)];
+    const x = grid(r, reducedNonEmpty(s, axes), -2, 2);
     const keepdim = bool(r);
-    const [axis, axes] = rank && bool(r) ? oneAxis(r, rank) : [undefined, allAxes(rank)];
     return { inputs: [floatInput(x, false)], args: ([t]) => [t!, axis, keepdim], reference: ([a]) => argmaxRef(a!, axes, keepdim), dtype: 'int32', tol: EXACT };
   },
 };
@@ -56,6 +68,6 @@ export const REDUCE_CASES = {
   sum: reduction(sumRef, values),
   mean: reduction(meanRef, values),
   // distinct values: the gradient of a tied max is shared, which central differences do not see
-  max: { ...reduction(maxRef, distinct), empty: false as const },
+  max: reduction(maxRef, distinct, true),
   argmax,
 } satisfies { [K in OpName]?: OpCase<K> };
