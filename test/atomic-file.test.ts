@@ -13,6 +13,8 @@ import { crc32 as zlibCrc32 } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeFileAtomic } from '../src/node/atomic-file.js';
 import { readCheckpointWeights, writeCheckpointFiles, MANIFEST_FILE } from '../src/node/checkpoint-files.js';
+import { loadCheckpoint } from '../src/node/checkpoint-dir.js';
+import { readCheckpointHeader } from '../src/node/checkpoint-header.js';
 import type { PositionalFile } from '../src/node/regular-files.js';
 import { crc32, crcHex } from '../src/io/checksum.js';
 import { parseSafetensors, serializeSafetensors } from '../src/io/safetensors.js';
@@ -174,6 +176,15 @@ describe('checkpoint files', () => {
     for (let i = 2; i < 4; i++) await writeCheckpointFiles(dir, weights(i));
     for (const name of mine) expect(await readFile(join(dir, name), 'utf8')).toBe('user data');
     expect(new Uint8Array((await readCheckpointFiles(dir)).weights)).toEqual(weights(3));
+  });
+
+  it("a dangling checkpoint.json still makes a run directory, beside a run's config.json of flags", async () => {
+    const dir = await freshDir();
+    await symlink(join(dir, 'gone.json'), join(dir, MANIFEST_FILE));
+    await writeFile(join(dir, 'config.json'), JSON.stringify({ max_iters: 5 })); // not a Hugging Face config
+    const message = `checkpoint at ${dir} is missing: checkpoint.json is a symlink to ${join(dir, 'gone.json')}, which does not exist`;
+    await expect(loadCheckpoint(dir)).rejects.toThrow(message);
+    await expect(readCheckpointHeader(dir)).rejects.toThrow(message);
   });
 
   it('reports a missing, truncated or corrupt checkpoint as such', async () => {

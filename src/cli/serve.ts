@@ -10,18 +10,17 @@
 // name and CRC-32): the page reads the checkpoint a tensor at a time, each read pinned by If-Match to
 // the version its first read saw, so that a save landing mid-load is a 412, never two saves' bytes.
 import { randomUUID } from 'node:crypto';
-import { existsSync } from 'node:fs';
 import { realpath, stat, type FileHandle } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
-import { extname, join, resolve, sep } from 'node:path';
+import { extname, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { MANIFEST_FILE, withCheckpointFiles, type CheckedWeights, type CheckpointManifest } from '../node/checkpoint-files.js';
+import { withCheckpointFiles, type CheckedWeights, type CheckpointManifest } from '../node/checkpoint-files.js';
 import { checkpointSafetensors } from '../gpt/checkpoint.js';
 import { layoutSafetensors, safetensorsPieces, type SafetensorsLayout } from '../io/safetensors.js';
 import { kindOf, openRegularFile } from '../node/regular-files.js';
-import { loadCheckpoint } from '../node/checkpoint-dir.js';
+import { isHFDirectory, loadCheckpoint } from '../node/checkpoint-dir.js';
 import { piecesBetween, sendRepresentation, type ByteRange } from './http-ranges.js';
 import { flagHelp, noPositional, parseFlags, type FlagSpec } from './flags.js';
 import { acceptedHosts, isLoopback } from './host-check.js';
@@ -102,7 +101,7 @@ export async function startServer(opts: ServeOptions = {}): Promise<StaticServer
     if (!s.isDirectory() && !s.isFile()) throw new Error(`--checkpoint ${opts.checkpoint} is ${kindOf(s)}, not a checkpoint file or directory`);
     checkpointIsDir = s.isDirectory();
     const loaded = await loadCheckpoint(checkpoint); // a broken or non-finite checkpoint fails now, not in the page
-    if (checkpointIsDir && !existsSync(join(checkpoint, MANIFEST_FILE))) {
+    if (checkpointIsDir && (await isHFDirectory(checkpoint))) {
       const { tensors, metadata } = checkpointSafetensors(loaded);
       imported = layoutSafetensors(tensors, metadata);
     }

@@ -2,7 +2,7 @@
 // `gpt train` writes them, a bare .safetensors file (e.g. one saved by the browser page), or a
 // Hugging Face GPT-2 directory (config.json + model.safetensors, or its shards; src/gpt/hf), read
 // and written.
-import { stat } from 'node:fs/promises';
+import { lstat, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { checkpointTensors, readCheckpoint, type Checkpoint, type CheckpointExtras } from '../gpt/checkpoint.js';
 import { hfCheckpoint, layoutHF, hfModelConfig, HF_FILES, isMaskBuffer, parseShardIndex, shardIndexProblem, type HFWeightsFile } from '../gpt/hf/index.js';
@@ -62,11 +62,18 @@ export async function loadCheckpoint(path: string): Promise<Checkpoint> {
       await handle.close();
     }
   }
-  // a run's directory may hold a config.json of flags too: its manifest decides
-  const isHF = !(await pathExists(join(path, MANIFEST_FILE))) && (await pathExists(join(path, HF_FILES.config)));
-  if (isHF) return loadHFModel(path);
+  if (await isHFDirectory(path)) return loadHFModel(path);
   // read once, checksummed as read: a damaged file is refused before any of it is returned
   return readCheckpointWeights(path, (weights) => readCheckpointFrom(weights, path));
+}
+
+/**
+ * Whether a directory holds a Hugging Face model rather than a run's checkpoint. A run's directory
+ * may hold a config.json of flags too: its manifest decides, even a symlink to nothing (lstat),
+ * whose error is the run directory's.
+ */
+export async function isHFDirectory(dir: string): Promise<boolean> {
+  return (await unlessMissing(lstat(join(dir, MANIFEST_FILE)))) === null && (await pathExists(join(dir, HF_FILES.config)));
 }
 
 /** The checkpoint in an open safetensors file, read a tensor at a time (readCheckpoint: a checkpoint past 2 GiB cannot be read at once). */

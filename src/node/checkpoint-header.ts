@@ -10,7 +10,7 @@ import { checkHFVocab, HF_FILES, hfModelConfig, hfTokenizer, parseShardIndex } f
 import { openSafetensors } from '../io/safetensors-source.js';
 import type { SafetensorsEntry } from '../io/safetensors.js';
 import { MANIFEST_FILE, withCheckpointFiles, withWeightsOpen, type CheckpointManifest } from './checkpoint-files.js';
-import { hubNameHint } from './checkpoint-dir.js';
+import { hubNameHint, isHFDirectory } from './checkpoint-dir.js';
 import { openRegularFile, pathExists, readRegularFile, unlessMissing, type PositionalFile } from './regular-files.js';
 import { handleSource } from './safetensors-file.js';
 
@@ -51,8 +51,7 @@ export async function readCheckpointHeader(path: string, { verify = false } = {}
       await handle.close();
     }
   }
-  // as loadCheckpoint: a run's directory may hold a config.json of flags too, its manifest decides
-  if (!(await pathExists(join(path, MANIFEST_FILE))) && (await pathExists(join(path, HF_FILES.config)))) return hfHeader(path);
+  if (await isHFDirectory(path)) return hfHeader(path);
   const read = async (handle: PositionalFile, manifest: CheckpointManifest): Promise<CheckpointHeader> => ({
     layout: 'run directory',
     ...(await ourHeader(handle, path, manifest.weights)),
