@@ -109,46 +109,37 @@ describe('gpt serve, a checkpoint saved again while it is served', () => {
   });
 });
 
-describe('gpt serve, a checkpoint directory damaged since it started', () => {
-  it('answers 500 and logs why, once', async () => {
+/** Serves `checkpoint`, spoils it, asks for it: a 500 with gpt serve's page, logged once; the logged error. */
+async function servedError(checkpoint: string, spoil: () => void): Promise<unknown> {
+  const logged: Parameters<NonNullable<ServeOptions['onRequest']>>[] = [];
+  const server = await startServer({ root, port: 0, checkpoint, onRequest: (...args) => logged.push(args) });
+  try {
+    spoil();
+    const r = await getCheckpoint(server);
+    expect(r.status).toBe(500);
+    expect(r.body.toString()).toMatch(/gpt serve's output/);
+    await expect.poll(() => logged.length).toBe(1);
+    const [method, url, status, error] = logged[0]!;
+    expect([method, url, status]).toEqual(['GET', '/checkpoint.safetensors', 500]);
+    return error;
+  } finally {
+    await server.close();
+  }
+}
+
+describe('gpt serve, a checkpoint spoiled since it started', () => {
+  it('a damaged directory: answers 500 and logs why, once', async () => {
     const ck = join(dir, 'damaged');
     await writeCheckpointFiles(ck, saves[0]);
-    const logged: Parameters<NonNullable<ServeOptions['onRequest']>>[] = [];
-    const server = await startServer({ root, port: 0, checkpoint: ck, onRequest: (...args) => logged.push(args) });
-    try {
-      const weights = readdirSync(ck).find((f) => f.startsWith('model-'))!;
-      writeFileSync(join(ck, weights), saves[0].map((b) => b ^ 1)); // same size, other bytes
-      const r = await getCheckpoint(server);
-      expect(r.status).toBe(500);
-      expect(r.body.toString()).toMatch(/gpt serve's output/);
-      await expect.poll(() => logged.length).toBe(1);
-      const [method, url, status, error] = logged[0]!;
-      expect([method, url, status]).toEqual(['GET', '/checkpoint.safetensors', 500]);
-      expect(error).toMatch(new RegExp(`^checkpoint at ${ck} is corrupt: weights checksum mismatch \\(${weights} has CRC-32 [0-9a-f]{8}, checkpoint.json records [0-9a-f]{8}\\)$`));
-    } finally {
-      await server.close();
-    }
+    const weights = readdirSync(ck).find((f) => f.startsWith('model-'))!;
+    const error = await servedError(ck, () => writeFileSync(join(ck, weights), saves[0].map((b) => b ^ 1))); // same size, other bytes
+    expect(error).toMatch(new RegExp(`^checkpoint at ${ck} is corrupt: weights checksum mismatch \\(${weights} has CRC-32 [0-9a-f]{8}, checkpoint.json records [0-9a-f]{8}\\)$`));
   });
-});
 
-describe('gpt serve, a checkpoint file gone since it started', () => {
-  it('answers 500 and logs the path and why, as a directory does', async () => {
+  it('a file gone: answers 500 and logs the path and why, as a directory does', async () => {
     const file = join(dir, 'gone.safetensors');
     writeFileSync(file, saves[0]);
-    const logged: Parameters<NonNullable<ServeOptions['onRequest']>>[] = [];
-    const server = await startServer({ root, port: 0, checkpoint: file, onRequest: (...args) => logged.push(args) });
-    try {
-      rmSync(file);
-      const r = await getCheckpoint(server);
-      expect(r.status).toBe(500);
-      expect(r.body.toString()).toMatch(/gpt serve's output/);
-      await expect.poll(() => logged.length).toBe(1);
-      const [method, url, status, error] = logged[0]!;
-      expect([method, url, status]).toEqual(['GET', '/checkpoint.safetensors', 500]);
-      expect(error).toBe(`checkpoint at ${file} is missing: the file no longer exists`);
-    } finally {
-      await server.close();
-    }
+    expect(await servedError(file, () => rmSync(file))).toBe(`checkpoint at ${file} is missing: the file no longer exists`);
   });
 });
 

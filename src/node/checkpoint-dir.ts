@@ -2,7 +2,7 @@
 // `gpt train` writes them, a bare .safetensors file (e.g. one saved by the browser page), or a
 // Hugging Face GPT-2 directory (config.json + model.safetensors, or its shards; src/gpt/hf), read
 // and written.
-import { lstat, stat } from 'node:fs/promises';
+import { lstat, stat, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { checkpointTensors, readCheckpoint, type Checkpoint, type CheckpointExtras } from '../gpt/checkpoint.js';
 import { hfCheckpoint, layoutHF, hfModelConfig, HF_FILES, isMaskBuffer, parseShardIndex, shardIndexProblem, type HFWeightsFile } from '../gpt/hf/index.js';
@@ -46,7 +46,21 @@ export function hubNameHint(path: string): string {
  * Reads a checkpoint directory (its current weights, checksum-checked), a bare .safetensors
  * checkpoint file, or a Hugging Face GPT-2 directory (as a checkpoint without training state).
  */
-export async function loadCheckpoint(path: string): Promise<Checkpoint> {
+export function loadCheckpoint(path: string): Promise<Checkpoint> {
+  return byCheckpointKind(path, {
+    file: (handle) => readCheckpointFrom(handle, path),
+    hf: () => loadHFModel(path),
+    // read once, checksummed as read: a damaged file is refused before any of it is returned
+    run: () => readCheckpointWeights(path, (weights) => readCheckpointFrom(weights, path)),
+  });
+}
+
+/**
+ * `read`'s answer for what `path` holds: a bare safetensors file (open while `file` reads it), a
+ * Hugging Face directory, or a run's directory; a missing path, or a run's manifest given for its
+ * directory, is refused in one line.
+ */
+export async function byCheckpointKind<T>(path: string, read: { file(handle: FileHandle): Promise<T>; hf(): Promise<T>; run(): Promise<T> }): Promise<T> {
   let isDir: boolean;
   try {
     isDir = (await stat(path)).isDirectory();
@@ -57,14 +71,12 @@ export async function loadCheckpoint(path: string): Promise<Checkpoint> {
     if (basename(path) === MANIFEST_FILE) throw new Error(`${path} is the manifest of the checkpoint in ${dirname(path)}: give the directory`);
     const handle = await openRegularFile(path);
     try {
-      return await readCheckpointFrom(handle, path);
+      return await read.file(handle);
     } finally {
       await handle.close();
     }
   }
-  if (await isHFDirectory(path)) return loadHFModel(path);
-  // read once, checksummed as read: a damaged file is refused before any of it is returned
-  return readCheckpointWeights(path, (weights) => readCheckpointFrom(weights, path));
+  return (await isHFDirectory(path)) ? read.hf() : read.run();
 }
 
 /**

@@ -3,14 +3,13 @@
 // .safetensors file, a Hugging Face GPT-2 directory). Only a safetensors file's first bytes are
 // read, so that describing a 1.5 GB checkpoint is instant; a run directory's CRC-32 pass over its
 // weights is made only when asked for (`verify`).
-import { stat } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { basename, join } from 'node:path';
 import { CHECKPOINT_FORMAT, decodeCheckpointMeta, type CheckpointMeta } from '../gpt/checkpoint.js';
 import { checkHFVocab, HF_FILES, hfModelConfig, hfTokenizer, parseShardIndex } from '../gpt/hf/index.js';
 import { openSafetensors } from '../io/safetensors-source.js';
 import type { SafetensorsEntry } from '../io/safetensors.js';
-import { MANIFEST_FILE, withCheckpointFiles, withWeightsOpen, type CheckpointManifest } from './checkpoint-files.js';
-import { hubNameHint, isHFDirectory } from './checkpoint-dir.js';
+import { withCheckpointFiles, withWeightsOpen, type CheckpointManifest } from './checkpoint-files.js';
+import { byCheckpointKind } from './checkpoint-dir.js';
 import { openRegularFile, pathExists, readRegularFile, unlessMissing, type PositionalFile } from './regular-files.js';
 import { handleSource } from './safetensors-file.js';
 
@@ -36,28 +35,16 @@ export interface CheckpointHeader {
 
 /** The header of the checkpoint at `path`; `verify` checks a run directory's weights against its recorded CRC-32 (reading them all). */
 export async function readCheckpointHeader(path: string, { verify = false } = {}): Promise<CheckpointHeader> {
-  let isDir: boolean;
-  try {
-    isDir = (await stat(path)).isDirectory();
-  } catch {
-    throw new Error(`no checkpoint at ${path}${hubNameHint(path)}`);
-  }
-  if (!isDir) {
-    if (basename(path) === MANIFEST_FILE) throw new Error(`${path} is the manifest of the checkpoint in ${dirname(path)}: give the directory`);
-    const handle = await openRegularFile(path);
-    try {
-      return { layout: 'safetensors file', ...(await ourHeader(handle, path, basename(path))) };
-    } finally {
-      await handle.close();
-    }
-  }
-  if (await isHFDirectory(path)) return hfHeader(path);
   const read = async (handle: PositionalFile, manifest: CheckpointManifest): Promise<CheckpointHeader> => ({
     layout: 'run directory',
     ...(await ourHeader(handle, path, manifest.weights)),
     manifest: { weightsCrc32: manifest.weightsCrc32, verified: verify, stalePresent: await present(path, manifest.stale ?? []) },
   });
-  return verify ? withCheckpointFiles(path, read) : withWeightsOpen(path, read);
+  return byCheckpointKind(path, {
+    file: async (handle) => ({ layout: 'safetensors file', ...(await ourHeader(handle, path, basename(path))) }),
+    hf: () => hfHeader(path),
+    run: () => (verify ? withCheckpointFiles(path, read) : withWeightsOpen(path, read)),
+  });
 }
 
 /** The metadata (every field checked, as loading checks it) and tensor list of one of our checkpoint files, open as `handle`. */
