@@ -7,7 +7,7 @@ import { dirname } from 'node:path';
 import { HF_FILES } from '../gpt/hf/index.js';
 import { MANIFEST_FILE } from '../node/checkpoint-files.js';
 import { kindOf } from '../node/regular-files.js';
-import { hubNameHint } from '../node/checkpoint-dir.js';
+import { hubNameHint } from '../node/checkpoint-kind.js';
 import { isPathSource } from './corpus.js';
 
 /**

@@ -20,7 +20,8 @@ import { withCheckpointFiles, type CheckedWeights, type CheckpointManifest } fro
 import { checkpointSafetensors } from '../gpt/checkpoint.js';
 import { layoutSafetensors, safetensorsPieces, type SafetensorsLayout } from '../io/safetensors.js';
 import { kindOf, openRegularFile } from '../node/regular-files.js';
-import { isHFDirectory, loadCheckpoint } from '../node/checkpoint-dir.js';
+import { loadCheckpoint } from '../node/checkpoint-dir.js';
+import { isHFDirectory } from '../node/checkpoint-kind.js';
 import { piecesBetween, sendRepresentation, type ByteRange } from './http-ranges.js';
 import { flagHelp, noPositional, parseFlags, type FlagSpec } from './flags.js';
 import { acceptedHosts, isLoopback } from './host-check.js';

@@ -2,16 +2,16 @@
 // `gpt train` writes them, a bare .safetensors file (e.g. one saved by the browser page), or a
 // Hugging Face GPT-2 directory (config.json + model.safetensors, or its shards; src/gpt/hf), read
 // and written.
-import { lstat, stat, type FileHandle } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { checkpointTensors, readCheckpoint, type Checkpoint, type CheckpointExtras } from '../gpt/checkpoint.js';
 import { hfCheckpoint, layoutHF, hfModelConfig, HF_FILES, isMaskBuffer, parseShardIndex, shardIndexProblem, type HFWeightsFile } from '../gpt/hf/index.js';
 import type { GPT } from '../gpt/model.js';
 import type { Tokenizer } from '../gpt/tokenizer/index.js';
 import { writeFilesAtomic } from './atomic-file.js';
 import { layoutSafetensors, safetensorsPieces, type Safetensors } from '../io/safetensors.js';
-import { MANIFEST_FILE, readCheckpointWeights, writeCheckpointFiles } from './checkpoint-files.js';
-import { makeDirectories, openRegularFile, pathExists, readRegularFile, unlessMissing, type PositionalFile } from './regular-files.js';
+import { readCheckpointWeights, writeCheckpointFiles } from './checkpoint-files.js';
+import { makeDirectories, pathExists, readRegularFile, unlessMissing, type PositionalFile } from './regular-files.js';
+import { byCheckpointKind } from './checkpoint-kind.js';
 import { handleSource, readSafetensorsFile } from './safetensors-file.js';
 
 /**
@@ -35,13 +35,6 @@ export async function writeCheckpointTensors(dir: string, { tensors, metadata }:
   return weightsBytes;
 }
 
-/** Where `path` is a bare GPT-2 model name, which nanoGPT's --init-from downloads: how to fetch it, since nothing is downloaded here. */
-export function hubNameHint(path: string): string {
-  return /^gpt2(-medium|-large|-xl)?$/.test(path)
-    ? ` (nothing is downloaded: fetch the Hugging Face directory, e.g. \`huggingface-cli download ${path} config.json model.safetensors tokenizer.json --local-dir ${path}\`, and give its path)`
-    : '';
-}
-
 /**
  * Reads a checkpoint directory (its current weights, checksum-checked), a bare .safetensors
  * checkpoint file, or a Hugging Face GPT-2 directory (as a checkpoint without training state).
@@ -55,38 +48,6 @@ export function loadCheckpoint(path: string): Promise<Checkpoint> {
   });
 }
 
-/**
- * `read`'s answer for what `path` holds: a bare safetensors file (open while `file` reads it), a
- * Hugging Face directory, or a run's directory; a missing path, or a run's manifest given for its
- * directory, is refused in one line.
- */
-export async function byCheckpointKind<T>(path: string, read: { file(handle: FileHandle): Promise<T>; hf(): Promise<T>; run(): Promise<T> }): Promise<T> {
-  let isDir: boolean;
-  try {
-    isDir = (await stat(path)).isDirectory();
-  } catch {
-    throw new Error(`no checkpoint at ${path}${hubNameHint(path)}`);
-  }
-  if (!isDir) {
-    if (basename(path) === MANIFEST_FILE) throw new Error(`${path} is the manifest of the checkpoint in ${dirname(path)}: give the directory`);
-    const handle = await openRegularFile(path);
-    try {
-      return await read.file(handle);
-    } finally {
-      await handle.close();
-    }
-  }
-  return (await isHFDirectory(path)) ? read.hf() : read.run();
-}
-
-/**
- * Whether a directory holds a Hugging Face model rather than a run's checkpoint. A run's directory
- * may hold a config.json of flags too: its manifest decides, even a symlink to nothing (lstat),
- * whose error is the run directory's.
- */
-export async function isHFDirectory(dir: string): Promise<boolean> {
-  return (await unlessMissing(lstat(join(dir, MANIFEST_FILE)))) === null && (await pathExists(join(dir, HF_FILES.config)));
-}
 
 /** The checkpoint in an open safetensors file, read a tensor at a time (readCheckpoint: a checkpoint past 2 GiB cannot be read at once). */
 const readCheckpointFrom = async (handle: PositionalFile, source: string): Promise<Checkpoint> => readCheckpoint(await handleSource(handle), source);

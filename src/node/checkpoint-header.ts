@@ -9,7 +9,7 @@ import { checkHFVocab, HF_FILES, hfModelConfig, hfTokenizer, parseShardIndex } f
 import { openSafetensors } from '../io/safetensors-source.js';
 import type { SafetensorsEntry } from '../io/safetensors.js';
 import { withCheckpointFiles, withWeightsOpen, type CheckpointManifest } from './checkpoint-files.js';
-import { byCheckpointKind } from './checkpoint-dir.js';
+import { byCheckpointKind } from './checkpoint-kind.js';
 import { openRegularFile, pathExists, readRegularFile, unlessMissing, type PositionalFile } from './regular-files.js';
 import { handleSource } from './safetensors-file.js';
 
