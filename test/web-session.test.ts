@@ -60,6 +60,24 @@ describe('pickModelFiles', () => {
 });
 
 /** Safetensors `bytes` less the tensor `name`. */
+/**
+ * A checkpoint saved in Node: a 1-layer GPT trained `steps` steps on `text` (its character
+ * vocabulary, the first 500 ids to train on), with its optimizer moments, run settings and state.
+ */
+async function trainedCheckpoint(text: string, steps: number, bestVal?: number): Promise<Uint8Array> {
+  const tokenizer = CharTokenizer.train(text);
+  const ids = Int32Array.from(tokenizer.encode(text));
+  const cfg = { ...TRAIN_DEFAULTS, nLayer: 1, nHead: 2, nEmbd: 16, blockSize: 16, batchSize: 2, evalIters: 1 };
+  const trainer = new Trainer(cfg, { train: ids.slice(0, 500), val: ids.slice(500), vocabSize: tokenizer.vocabSize });
+  try {
+    for (let i = 0; i < steps; i++) await trainer.trainStep(false);
+    return await encodeCheckpoint(trainer.model, tokenizer, { optimizer: trainer.optimizer, train: cfg, trainer: await trainer.state(), ...(bestVal !== undefined && { bestVal }) });
+  } finally {
+    trainer.dispose();
+    trainer.model.dispose();
+  }
+}
+
 function withoutTensor(bytes: Uint8Array, name: string): Uint8Array {
   const { tensors, metadata } = parseSafetensors(bytes);
   delete tensors[name];
@@ -301,16 +319,7 @@ describe('Session loads a damaged file', () => {
 
 describe('Session saves', () => {
   it("a model loaded and not trained since with its checkpoint's step, run settings and optimizer moments", async () => {
-    const text = 'a checkpoint saved in Node, loaded and saved again in the page. '.repeat(10);
-    const tokenizer = CharTokenizer.train(text);
-    const ids = Int32Array.from(tokenizer.encode(text));
-    const cfg = { ...TRAIN_DEFAULTS, nLayer: 1, nHead: 2, nEmbd: 16, blockSize: 16, batchSize: 2, evalIters: 1 };
-    const trainer = new Trainer(cfg, { train: ids.slice(0, 500), val: ids.slice(500), vocabSize: tokenizer.vocabSize });
-    for (let i = 0; i < 3; i++) await trainer.trainStep(false);
-    const bytes = await encodeCheckpoint(trainer.model, tokenizer, { optimizer: trainer.optimizer, train: cfg, trainer: await trainer.state(), bestVal: 2.5 });
-    trainer.dispose();
-    trainer.model.dispose();
-
+    const bytes = await trainedCheckpoint('a checkpoint saved in Node, loaded and saved again in the page. '.repeat(10), 3, 2.5);
     const session = new Session();
     await session.load(bytesSource(bytes), 'gpt-step3.safetensors');
     const want = decodeCheckpoint(bytes);
@@ -394,15 +403,7 @@ describe('Session saves a checkpoint whose metadata holds a field it does not kn
 describe('Session training a loaded checkpoint', () => {
   it("lets go of the checkpoint's optimizer moments once a trainer holds them (GPT-2 124M's: 1 GB of host memory)", async () => {
     const text = 'a checkpoint saved with its moments, loaded and trained on. '.repeat(10);
-    const tokenizer = CharTokenizer.train(text);
-    const ids = Int32Array.from(tokenizer.encode(text));
-    const cfg = { ...TRAIN_DEFAULTS, nLayer: 1, nHead: 2, nEmbd: 16, blockSize: 16, batchSize: 2, evalIters: 1 };
-    const trainer = new Trainer(cfg, { train: ids.slice(0, 500), val: ids.slice(500), vocabSize: tokenizer.vocabSize });
-    await trainer.trainStep(false);
-    const bytes = await encodeCheckpoint(trainer.model, tokenizer, { optimizer: trainer.optimizer, train: cfg, trainer: await trainer.state() });
-    trainer.dispose();
-    trainer.model.dispose();
-
+    const bytes = await trainedCheckpoint(text, 1);
     const session = new Session();
     await session.load(bytesSource(bytes), 'gpt-step1.safetensors');
     // white-box: the moments decoded from the file are the session's private copy (not kept here, but for the WeakRef)
