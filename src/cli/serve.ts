@@ -19,7 +19,7 @@ import { fileURLToPath } from 'node:url';
 import { withCheckpointFiles, type CheckedWeights, type CheckpointManifest } from '../node/checkpoint-files.js';
 import { checkpointSafetensors } from '../gpt/checkpoint.js';
 import { layoutSafetensors, safetensorsPieces, type SafetensorsLayout } from '../io/safetensors.js';
-import { kindOf, openRegularFile } from '../node/regular-files.js';
+import { fileVersion, kindOf, openRegularFile } from '../node/regular-files.js';
 import { loadCheckpoint } from '../node/checkpoint-dir.js';
 import { isHFDirectory } from '../node/checkpoint-kind.js';
 import { piecesBetween, sendRepresentation, type ByteRange } from './http-ranges.js';
@@ -159,7 +159,8 @@ export async function startServer(opts: ServeOptions = {}): Promise<StaticServer
     if (!handle) return notFound(res);
     try {
       const type = CONTENT_TYPES[extname(file).toLowerCase()] ?? 'application/octet-stream';
-      return await sendFile(req, res, handle, { type, ...(await fileVersion(handle)) });
+      const { size, version } = await fileVersion(handle);
+      return await sendFile(req, res, handle, { type, size, etag: `"${version}"` }); // strong: a file renamed over it, or written in place, is another
     } finally {
       await handle.close();
     }
@@ -201,15 +202,6 @@ export async function startServer(opts: ServeOptions = {}): Promise<StaticServer
 /** Bytes of an open file (the caller closes it) as the response to `req`: whole, or the range asked for. */
 const sendFile = (req: IncomingMessage, res: ServerResponse, file: FileHandle, { size, type, etag }: { size: number; type: string; etag: string }) =>
   sendRepresentation(req, res, { size, type, etag, body: ({ start, end }) => file.createReadStream({ start, end, autoClose: false }) });
-
-/**
- * An open file's size and a strong ETag for its version: the file itself (device, inode) and its
- * modification and change times, so that a file renamed over it, or written in place, is another.
- */
-async function fileVersion(handle: FileHandle): Promise<{ size: number; etag: string }> {
-  const s = await handle.stat({ bigint: true });
-  return { size: Number(s.size), etag: `"${[s.dev, s.ino, s.size, s.mtimeNs, s.ctimeNs].map((n) => n.toString(36)).join('-')}"` };
-}
 
 const bracket = (h: string) => (h.includes(':') ? `[${h}]` : h);
 

@@ -36,7 +36,7 @@ import { join } from 'node:path';
 import * as zlib from 'node:zlib';
 import { tempFilePrefix, writeFileAtomic } from './atomic-file.js';
 import { crc32, crcHex } from '../io/checksum.js';
-import { makeDirectories, openRegularFile, readRegularFile, unlessMissing, type PositionalFile } from './regular-files.js';
+import { fileVersion, makeDirectories, openRegularFile, readRegularFile, unlessMissing, type PositionalFile } from './regular-files.js';
 
 export const MANIFEST_FILE = 'checkpoint.json';
 
@@ -162,10 +162,8 @@ export function withCheckpointFiles<T>(
   );
 }
 
-async function weightsVersion(handle: FileHandle, { weights, weightsBytes, weightsCrc32 }: CheckpointManifest): Promise<string> {
-  const s = await handle.stat({ bigint: true });
-  return [weights, weightsBytes, weightsCrc32, s.dev, s.ino, s.size, s.mtimeNs, s.ctimeNs].join(':');
-}
+const weightsVersion = async (handle: FileHandle, { weights, weightsBytes, weightsCrc32 }: CheckpointManifest): Promise<string> =>
+  [weights, weightsBytes, weightsCrc32, (await fileVersion(handle)).version].join(':');
 
 /**
  * Opens the current weights, checks their size, and passes the open file to `read`, which stages

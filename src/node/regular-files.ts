@@ -31,6 +31,15 @@ export async function openRegularFile(path: string): Promise<FileHandle> {
   return handle;
 }
 
+/**
+ * An open file's size and version: the file itself (device, inode), its size and its modification
+ * and change times, so that a file renamed over it, or written in place, is another version.
+ */
+export async function fileVersion(handle: FileHandle): Promise<{ size: number; version: string }> {
+  const s = await handle.stat({ bigint: true });
+  return { size: Number(s.size), version: [s.dev, s.ino, s.size, s.mtimeNs, s.ctimeNs].map((n) => n.toString(36)).join('-') };
+}
+
 export function kindOf(s: Stats): string {
   if (s.isFile()) return 'a regular file';
   if (s.isDirectory()) return 'a directory';
