@@ -5,7 +5,7 @@
 import { join } from 'node:path';
 import { checkpointTensors, readCheckpoint, type Checkpoint, type CheckpointExtras } from '../gpt/checkpoint.js';
 import { hfCheckpoint, layoutHF, hfModelConfig, HF_FILES, isMaskBuffer, parseShardIndex, shardIndexProblem, type HFWeightsFile } from '../gpt/hf/index.js';
-import type { GPT } from '../gpt/model.js';
+import type { GPT, GPTConfig } from '../gpt/model.js';
 import type { Tokenizer } from '../gpt/tokenizer/index.js';
 import { writeFilesAtomic } from './atomic-file.js';
 import { layoutSafetensors, safetensorsPieces, type Safetensors } from '../io/safetensors.js';
@@ -62,23 +62,37 @@ const UNREAD_WEIGHTS = ['pytorch_model.bin', 'pytorch_model.bin.index.json', 'tf
  * files are past the 2 GiB Node reads at once.
  */
 async function loadHFModel(dir: string): Promise<Checkpoint> {
-  const read = (file: string) => unlessMissing(readRegularFile(join(dir, file)));
-  const config = await read(HF_FILES.config);
-  if (!config) throw new Error(`${dir}: no ${HF_FILES.config}`); // removed since the directory was looked at
-  const model = hfModelConfig(config.toString('utf8'), dir);
-  // transformers' order: one file if there is one, else the index of its shards
-  const single = await pathExists(join(dir, HF_FILES.weights));
-  const index = single ? null : await read(HF_FILES.index);
-  if (!single && !index) throw new Error(await noWeightsProblem(dir));
-  const weightMap = index && parseShardIndex(index.toString('utf8'), join(dir, HF_FILES.index));
+  const { model, weights, weightMap } = await hfDirectoryFiles(dir);
   const files: HFWeightsFile[] = [];
-  for (const file of weightMap ? new Set(weightMap.values()) : [HF_FILES.weights]) files.push({ file, ...(await readWeightsFile(dir, file)) });
+  for (const file of weights) files.push({ file, ...(await readWeightsFile(dir, file)) });
   const problem = weightMap && shardIndexProblem(weightMap, files);
   if (problem) throw new Error(`${join(dir, HF_FILES.index)}: ${problem}`);
-  const text = async (file: string) => (await read(file))?.toString('utf8');
-  const [tokenizer, vocab, merges] = [await text(HF_FILES.tokenizer), await text(HF_FILES.vocab), await text(HF_FILES.merges)];
-  return hfCheckpoint(model, files, { tokenizer, vocab, merges }, dir);
+  return hfCheckpoint(model, files, await hfTokenizerTexts(dir), dir);
 }
+
+/**
+ * A Hugging Face GPT-2 directory's model, from its config.json (read first: a refused model's
+ * weights are not looked at), and the weights files to read, in transformers' order: model.safetensors
+ * if there is one, else the shards its index names (with the index's map of tensors to shards).
+ */
+export async function hfDirectoryFiles(dir: string): Promise<{ model: GPTConfig; weights: string[]; weightMap: Map<string, string> | null }> {
+  const config = await readIfThere(dir, HF_FILES.config);
+  if (!config) throw new Error(`${dir}: no ${HF_FILES.config}`); // removed since the directory was looked at
+  const model = hfModelConfig(config.toString('utf8'), dir);
+  const single = await pathExists(join(dir, HF_FILES.weights));
+  const index = single ? null : await readIfThere(dir, HF_FILES.index);
+  if (!single && !index) throw new Error(await noWeightsProblem(dir));
+  const weightMap = index && parseShardIndex(index.toString('utf8'), join(dir, HF_FILES.index));
+  return { model, weights: weightMap ? [...new Set(weightMap.values())] : [HF_FILES.weights], weightMap };
+}
+
+/** The texts of a Hugging Face directory's tokenizer files: tokenizer.json, or vocab.json + merges.txt (those it has). */
+export async function hfTokenizerTexts(dir: string): Promise<{ tokenizer?: string; vocab?: string; merges?: string }> {
+  const text = async (file: string) => (await readIfThere(dir, file))?.toString('utf8');
+  return { tokenizer: await text(HF_FILES.tokenizer), vocab: await text(HF_FILES.vocab), merges: await text(HF_FILES.merges) };
+}
+
+const readIfThere = (dir: string, file: string) => unlessMissing(readRegularFile(join(dir, file)));
 
 /** One weights file of the model in `dir`, its causal-mask buffers left unread. */
 async function readWeightsFile(dir: string, file: string): Promise<Safetensors> {

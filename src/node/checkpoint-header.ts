@@ -5,12 +5,13 @@
 // weights is made only when asked for (`verify`).
 import { basename, join } from 'node:path';
 import { CHECKPOINT_FORMAT, decodeCheckpointMeta, type CheckpointMeta } from '../gpt/checkpoint.js';
-import { checkHFVocab, HF_FILES, hfModelConfig, hfTokenizer, parseShardIndex } from '../gpt/hf/index.js';
+import { checkHFVocab, HF_FILES, hfTokenizer } from '../gpt/hf/index.js';
 import { openSafetensors } from '../io/safetensors-source.js';
 import type { SafetensorsEntry } from '../io/safetensors.js';
 import { withCheckpointFiles, withWeightsOpen, type CheckpointManifest } from './checkpoint-files.js';
+import { hfDirectoryFiles, hfTokenizerTexts } from './checkpoint-dir.js';
 import { byCheckpointKind } from './checkpoint-kind.js';
-import { openRegularFile, pathExists, readRegularFile, unlessMissing, type PositionalFile } from './regular-files.js';
+import { openRegularFile, pathExists, unlessMissing, type PositionalFile } from './regular-files.js';
 import { handleSource } from './safetensors-file.js';
 
 export type CheckpointLayout = 'run directory' | 'safetensors file' | 'Hugging Face directory';
@@ -58,19 +59,13 @@ async function ourHeader(handle: PositionalFile, source: string, file: string): 
 
 /** A Hugging Face GPT-2 directory's config, tokenizer and weights headers (model.safetensors, or every shard its index names). */
 async function hfHeader(dir: string): Promise<CheckpointHeader> {
-  const read = (file: string) => unlessMissing(readRegularFile(join(dir, file)));
-  const text = async (file: string) => (await read(file))?.toString('utf8');
-  const config = await text(HF_FILES.config);
-  if (config === undefined) throw new Error(`${dir}: no ${HF_FILES.config}`);
-  const model = hfModelConfig(config, dir);
-  const index = (await pathExists(join(dir, HF_FILES.weights))) ? undefined : await text(HF_FILES.index);
-  const names = index === undefined ? [HF_FILES.weights] : [...new Set(parseShardIndex(index, join(dir, HF_FILES.index)).values())];
+  const { model, weights, weightMap } = await hfDirectoryFiles(dir);
   const files: { file: string; metadata: Record<string, string> }[] = [];
   const tensors: SafetensorsEntry[] = [];
   const weightsFiles: WeightsFileInfo[] = [];
-  for (const file of names) {
+  for (const file of weights) {
     const handle = await unlessMissing(openRegularFile(join(dir, file)));
-    if (!handle) throw new Error(`${dir}: no ${file}${index === undefined ? '' : ` (a shard ${HF_FILES.index} names)`}`);
+    if (!handle) throw new Error(`${dir}: no ${file}${weightMap ? ` (a shard ${HF_FILES.index} names)` : ''}`);
     try {
       const source = await handleSource(handle);
       const reader = await openSafetensors(source).catch((e: Error) => {
@@ -83,7 +78,7 @@ async function hfHeader(dir: string): Promise<CheckpointHeader> {
       await handle.close();
     }
   }
-  const tokenizer = hfTokenizer(files, { tokenizer: await text(HF_FILES.tokenizer), vocab: await text(HF_FILES.vocab), merges: await text(HF_FILES.merges) }, dir);
+  const tokenizer = hfTokenizer(files, await hfTokenizerTexts(dir), dir);
   checkHFVocab(tokenizer, model, dir); // as loading refuses it: the vocabulary told is then both's
   return { layout: 'Hugging Face directory', meta: { format: CHECKPOINT_FORMAT, model, tokenizer: tokenizer.toJSON() }, tensors, weightsFiles };
 }
