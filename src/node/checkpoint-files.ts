@@ -24,9 +24,9 @@
 // Load: read checkpoint.json, then open the weights file it names and check its size and CRC-32, so
 // that a truncated, damaged or swapped weights file is an error rather than a silently different
 // model; the caller reads the tensors through that same open file, which a save deleting it
-// meanwhile cannot swap, the CRC-32 taken as they are read and checked before they are used. Only regular files are read (a FIFO would hang the reader). A save
-// committing between the two reads deletes the weights the first manifest named: the reader then
-// reads the new pair.
+// meanwhile cannot swap, the CRC-32 taken as they are read and checked before they are used. Only
+// regular files are read (a FIFO would hang the reader). A save committing between the two reads
+// deletes the weights the first manifest named: the reader then reads the new pair.
 //
 // Weights are written and checked in pieces, never as one buffer: past 2 GiB (a single read) and
 // 4 GiB (a Buffer) Node could not hold a large model's checkpoint with its optimizer state.
