@@ -356,23 +356,27 @@ export function profileVariants(): ProfileVariant[] {
   });
 }
 
-/** The H200's tensor-core tilings (issue #14), with software fragments. */
-const EMULATED: Record<SgmElement, SubgroupMatrixTiling> = {
-  f16: { M: 16, N: 16, K: 16, lanes: 32, pinned: false, bk: 32, emulated: true },
-  i8: { M: 16, N: 16, K: 32, lanes: 32, pinned: false, bk: 64, emulated: true },
+/** The H200's tensor-core fragments (issue #14), in software; the K step is chosen as on a real adapter. */
+const EMULATED: Record<SgmElement, Omit<SubgroupMatrixTiling, 'bk'>> = {
+  f16: { M: 16, N: 16, K: 16, lanes: 32, pinned: false, emulated: true },
+  i8: { M: 16, N: 16, K: 32, lanes: 32, pinned: false, emulated: true },
 };
 
 /**
  * The profile variant that runs float16 and int8 products through the tensor-core kernels' tiling
  * with software fragments (tests: their numbers on any adapter), where the adapter has float16 and
- * room for those workgroups; else null.
+ * room for those workgroups (the largest K step that fits, as detectSubgroupMatrix picks); else null.
  */
 export function emulatedTensorCores(): ProfileVariant | null {
   const info = device().info;
   const { invocations, memory } = workgroupRoom(info);
-  const fits = (e: SgmElement) => sgmWorkgroupBytes(EMULATED[e], e) <= memory && SGM_SUBGROUPS * EMULATED[e].lanes <= invocations;
-  if (!info.features.includes('shader-f16') || !fits('f16') || !fits('i8')) return null;
-  return { name: 'emulated tensor cores', overrides: { f16: true, matmul: { tiled: 'buffer', subgroupMatrix: EMULATED.f16, int8SubgroupMatrix: EMULATED.i8 } } };
+  const tiling = (e: SgmElement): SubgroupMatrixTiling | null => {
+    const bk = SGM_ELEMENTS[e].kSteps.find((bk) => bk % EMULATED[e].K === 0 && sgmWorkgroupBytes({ ...EMULATED[e], bk }, e) <= memory);
+    return bk && SGM_SUBGROUPS * EMULATED[e].lanes <= invocations ? { ...EMULATED[e], bk } : null;
+  };
+  const [f16, i8] = [tiling('f16'), tiling('i8')];
+  if (!info.features.includes('shader-f16') || !f16 || !i8) return null;
+  return { name: 'emulated tensor cores', overrides: { f16: true, matmul: { tiled: 'buffer', subgroupMatrix: f16, int8SubgroupMatrix: i8 } } };
 }
 
 /** Workgroups that keep a large GPU busy (an H200 has 132 multiprocessors): what tiles and splits aim for. */
