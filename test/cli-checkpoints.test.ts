@@ -4,7 +4,7 @@
 // with one line naming the tensor or field, and flags that would not be applied are errors.
 // In-process (fast); the lock between two real processes is in cli-processes.test.ts.
 import { spawnSync } from 'node:child_process';
-import { appendFileSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it, vi } from 'vitest';
@@ -91,6 +91,19 @@ describe('gpt train and its --out-dir', () => {
     const improved = readLog(out).filter((e) => e.type === 'eval' && (e.step as number) > 16 && (e.val as number) < best && ((best = e.val as number), true));
     expect(savedSteps(told.out)).toEqual(improved.map((e) => e.step));
     if (improved.length) expect((await loadCheckpoint(out)).meta.alwaysSave).toBe(false);
+  });
+
+  it('a dangling checkpoint.json symlink (its target on a drive not mounted now) is refused as a checkpoint is, by train, prune and quantize, and kept', async () => {
+    const out = fresh();
+    mkdirSync(out);
+    const target = join(dir, 'unmounted', MANIFEST_FILE);
+    symlinkSync(target, join(out, MANIFEST_FILE));
+    const held = `already holds a ${MANIFEST_FILE} that is a symlink to ${target}, which does not exist: `;
+    expectOneLine(await train('--max-iters', '2', '--out-dir', out), 2, new RegExp(`${held}continue it with --init-from resume, or replace it with --overwrite$`));
+    expectOneLine(await gpt('prune', '--sparsity', '0.5', '--init-from', fixture, '--out-dir', out), 2, new RegExp(held));
+    expectOneLine(await gpt('quantize', '--bits', '8', '--init-from', fixture, '--out-dir', out), 2, new RegExp(held));
+    expect(readlinkSync(join(out, MANIFEST_FILE))).toBe(target);
+    expect(readdirSync(out)).toEqual([MANIFEST_FILE]);
   });
 
   it('refuses to replace a checkpoint without --overwrite; with it, starts a new run and log', async () => {

@@ -3,13 +3,11 @@
 // (src/nn/prune.ts). Structured (--structured heads|neurons): whole attention heads or MLP neurons
 // removed from every block, a smaller and faster model (src/gpt/prune.ts). The new checkpoint has
 // no optimizer or trainer state: it is fine-tuned with --init-from, not resumed.
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import { initDevice } from '../device/device.js';
 import { modelFromCheckpoint, type Checkpoint } from '../gpt/checkpoint.js';
 import { blockConfig, type GPT } from '../gpt/model.js';
 import { pruneStructured, STRUCTURES, type Structure } from '../gpt/prune.js';
-import { MANIFEST_FILE } from '../node/checkpoint-files.js';
+import { manifestHeld } from '../node/checkpoint-files.js';
 import { isMaskName, maskedCount, pruneGlobal, repruneProblem } from '../nn/prune.js';
 import { loadCheckpoint, saveCheckpoint } from '../node/checkpoint-dir.js';
 import { flagHelp, noPositional, parseFlags, UsageError, type FlagSpec } from './flags.js';
@@ -51,7 +49,8 @@ export async function prune(args: string[]): Promise<number> {
   if (f.structured) refuseStructured(ckpt, f.initFrom, f.structured);
   else refuseUnpruning(ckpt, f.initFrom, f.sparsity);
   return withDirectoryLock(f.outDir, async () => {
-    if (!f.overwrite && existsSync(join(f.outDir, MANIFEST_FILE))) throw new UsageError(`${f.outDir} already holds a checkpoint: choose another --out-dir, or replace it with --overwrite`);
+    const held = await manifestHeld(f.outDir);
+    if (!f.overwrite && held) throw new UsageError(`${f.outDir} already holds ${held.words}: choose another --out-dir, or replace it with --overwrite`);
     await initDevice();
     const { model, tokenizer } = modelFromCheckpoint(ckpt, { dropout: 0 });
     let pruned: GPT = model;

@@ -2,14 +2,12 @@
 // inference (src/gpt/quantize.ts): the token embedding (the tied LM head) and every Linear's weight
 // int8 with per-row float32 scales, about 4x smaller. `gpt sample`, `gpt eval`, `gpt serve` and the
 // page read it like any checkpoint; training it is refused.
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import { initDevice } from '../device/device.js';
 import { checkpointSafetensors, modelFromCheckpoint } from '../gpt/checkpoint.js';
 import { layoutSafetensors } from '../io/safetensors.js';
 import { formatBytes } from '../gpt/memory-plan.js';
 import { quantizeModel } from '../gpt/quantize.js';
-import { MANIFEST_FILE } from '../node/checkpoint-files.js';
+import { manifestHeld } from '../node/checkpoint-files.js';
 import { isMaskName } from '../nn/prune.js';
 import { POSITIVE_INT } from '../io/value-ranges.js';
 import { loadCheckpoint, saveCheckpoint } from '../node/checkpoint-dir.js';
@@ -43,8 +41,9 @@ export async function quantize(args: string[]): Promise<number> {
   const ckpt = await loadCheckpoint(f.initFrom);
   if (ckpt.meta.model.quantization) throw new UsageError(`${f.initFrom} is already quantized (${ckpt.meta.model.quantization})`);
   return withDirectoryLock(f.outDir, async () => {
-    if (!f.overwrite && existsSync(join(f.outDir, MANIFEST_FILE))) {
-      throw new UsageError(`${f.outDir} already holds a checkpoint: pick another --out-dir, or replace it with --overwrite`);
+    const held = await manifestHeld(f.outDir);
+    if (!f.overwrite && held) {
+      throw new UsageError(`${f.outDir} already holds ${held.words}: pick another --out-dir, or replace it with --overwrite`);
     }
     await initDevice();
     const { model, tokenizer } = modelFromCheckpoint(ckpt, { dropout: 0 });

@@ -13,7 +13,7 @@ import type { ComputeDtype } from '../nn/autocast.js';
 import { isMaskName } from '../nn/prune.js';
 import type { GPT } from '../gpt/model.js';
 import { tokenizerFromJSON, type Tokenizer } from '../gpt/tokenizer/index.js';
-import { MANIFEST_FILE } from '../node/checkpoint-files.js';
+import { manifestHeld } from '../node/checkpoint-files.js';
 import { loadCheckpoint, saveCheckpoint } from '../node/checkpoint-dir.js';
 import { RunLog } from '../node/run-log.js';
 import { BUILTIN_CORPUS, isPathSource } from './corpus.js';
@@ -56,11 +56,11 @@ async function trainStudent(args: string[], opts: { nextSteps?: boolean; distill
     throw new UsageError(`--init-from resume continues the run in --out-dir, and ${flags.outDir} does not exist: give the run's directory (or train a new run there without --init-from resume)`);
   }
   return withDirectoryLock(flags.outDir, async () => {
-    const held = existsSync(join(flags.outDir, MANIFEST_FILE));
+    const held = await manifestHeld(flags.outDir);
     if (!resume && !flags.overwrite && held) {
-      throw new UsageError(`${flags.outDir} already holds a checkpoint: continue it with --init-from resume, or replace it with --overwrite`);
+      throw new UsageError(`${flags.outDir} already holds ${held.words}: continue it with --init-from resume, or replace it with --overwrite`);
     }
-    if (held) whereabouts.found(resume ? 'its checkpoint' : 'the checkpoint it held before this run'); // while the checkpoint loads too
+    if (held && !held.dangling) whereabouts.found(resume ? 'its checkpoint' : 'the checkpoint it held before this run'); // while the checkpoint loads too
     const ckpt = resume ? trainable(await loadCheckpoint(flags.outDir), flags.outDir) : source;
     if (resume) whereabouts.found(`the checkpoint of step ${ckpt!.meta.trainer?.step ?? 0}`);
     if (resume && !distilling && ckpt!.meta.distill) {

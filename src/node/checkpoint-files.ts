@@ -31,12 +31,12 @@
 // Weights are written and checked in pieces, never as one buffer: past 2 GiB (a single read) and
 // 4 GiB (a Buffer) Node could not hold a large model's checkpoint with its optimizer state.
 // One writer per directory at a time (`gpt train` holds a directory lock, src/node/dir-lock.ts).
-import { readdir, readlink, rm, stat, type FileHandle } from 'node:fs/promises';
+import { lstat, readdir, readlink, rm, stat, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as zlib from 'node:zlib';
 import { tempFilePrefix, writeFileAtomic } from './atomic-file.js';
 import { crc32, crcHex } from '../io/checksum.js';
-import { fileVersion, makeDirectories, openRegularFile, readRegularFile, unlessMissing, type PositionalFile } from './regular-files.js';
+import { fileVersion, makeDirectories, openRegularFile, pathExists, readRegularFile, unlessMissing, type PositionalFile } from './regular-files.js';
 
 export const MANIFEST_FILE = 'checkpoint.json';
 
@@ -268,6 +268,18 @@ function checksummedReads(handle: FileHandle, size: number): PositionalFile & { 
 }
 
 const readOrNull = (path: string) => unlessMissing(readRegularFile(path));
+
+/**
+ * What `dir` holds under MANIFEST_FILE, for commands that would write a checkpoint there: null for
+ * nothing; a dangling symlink is not nothing (its target may be on a drive not mounted now) and is
+ * refused as a checkpoint is, named as what it is.
+ */
+export async function manifestHeld(dir: string): Promise<{ words: string; dangling: boolean } | null> {
+  const path = join(dir, MANIFEST_FILE);
+  if ((await unlessMissing(lstat(path))) === null) return null;
+  if (await pathExists(path)) return { words: 'a checkpoint', dangling: false };
+  return { words: `a ${MANIFEST_FILE} that is a symlink to ${await readlink(path)}, which does not exist`, dangling: true };
+}
 
 /** Why a directory's manifest could not be found: absent, or a symlink whose target is (ENOENT alike). */
 async function whyNoManifest(dir: string): Promise<string> {
