@@ -148,6 +148,9 @@ describe('gpt distill', () => {
     const otherDir = join(dir, 'other');
     expect((await gpt('train', '--data', other, ...TINY, '--max-iters', '2', '--eval-interval', '2', '--out-dir', otherDir)).code).toBe(0);
     expectOneLine(await distill('--teacher', teacherDir, '--init-from', otherDir, '--out-dir', out), 2, /the student's char tokenizer \(\d+ tokens, from the student checkpoint\) differs from the teacher's char tokenizer/);
+    // prepared data of other tokens, for a student from scratch (there is no student checkpoint to blame)
+    expect((await gpt('prepare', '--data', other, '--out-dir', otherDir)).code).toBe(0);
+    expectOneLine(await gpt('distill', '--teacher', teacherDir, '--data', join(otherDir, 'data'), ...TINY, '--out-dir', out), 1, /the data in \S+ was tokenized differently from the teacher; pass --data FILE/);
   });
 });
 
