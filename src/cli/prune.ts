@@ -7,8 +7,8 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { initDevice } from '../device/device.js';
 import { modelFromCheckpoint, type Checkpoint } from '../gpt/checkpoint.js';
-import { blockConfig, type GPT } from '../gpt/model.js';
-import { pruneStructured, STRUCTURES, type Structure } from '../gpt/prune.js';
+import type { GPT } from '../gpt/model.js';
+import { pruneStructured, STRUCTURES, unitCounts, unitsRemoved, type Structure } from '../gpt/prune.js';
 import { MANIFEST_FILE } from '../node/checkpoint-files.js';
 import { isMaskName, maskedCount, pruneGlobal, repruneProblem } from '../nn/prune.js';
 import { loadCheckpoint, saveCheckpoint } from '../node/checkpoint-dir.js';
@@ -48,7 +48,7 @@ export async function prune(args: string[]): Promise<number> {
   if (!given.has('initFrom')) throw new UsageError('--init-from DIR is required: the checkpoint to prune');
   if (!given.has('outDir')) throw new UsageError('--out-dir DIR is required: where the pruned checkpoint goes');
   const ckpt = floatCheckpoint(await loadCheckpoint(f.initFrom), f.initFrom, 'prune');
-  if (f.structured) refuseStructured(ckpt, f.initFrom, f.structured);
+  if (f.structured) refuseStructured(ckpt, f.initFrom, f.structured as Structure, f.sparsity);
   else refuseUnpruning(ckpt, f.initFrom, f.sparsity);
   return withDirectoryLock(f.outDir, async () => {
     if (!f.overwrite && existsSync(join(f.outDir, MANIFEST_FILE))) throw new UsageError(`${f.outDir} already holds a checkpoint: choose another --out-dir, or replace it with --overwrite`);
@@ -75,13 +75,20 @@ export async function prune(args: string[]): Promise<number> {
   });
 }
 
-/** What pruneStructured refuses, as bad usage naming the flag, before the device opens. */
-function refuseStructured(ckpt: Checkpoint, path: string, structure: string): void {
+/** What pruneStructured refuses, and a sparsity that would remove nothing (a copy of the model), as bad usage naming the flag, before the device opens. */
+function refuseStructured(ckpt: Checkpoint, path: string, structure: Structure, sparsity: number): void {
   const k = ckpt.meta.model.shareLayers ?? 1;
   if (k > 1) throw new UsageError(`--structured ${structure}: ${path} shares each block's weights among ${k} layers (--share-layers ${k}), which cannot lose heads or neurons; prune it without --structured`);
   if ([...ckpt.weights.keys()].some(isMaskName)) {
     throw new UsageError(`--structured ${structure}: ${path} is already pruned by magnitude (it holds weight masks); prune heads or neurons first, then by magnitude`);
   }
+  const counts = unitCounts(ckpt.meta.model, structure);
+  if (counts.some((n) => unitsRemoved(n, sparsity) > 0)) return;
+  const most = Math.max(...counts);
+  const per = `${path}: ${structure} per block ${counts.join(', ')}`;
+  if (most < 2) throw new UsageError(`--structured ${structure}: ${per}, and a block keeps at least one: there are none to remove`);
+  // round(S n) >= 1 from S = 0.5 / n on; rounded up, so that it is enough
+  throw new UsageError(`flag --sparsity: ${sparsity} of each block's ${structure} removes none (${per}): give a sparsity of at least ${Math.ceil((0.5 / most) * 1e4) / 1e4}`);
 }
 
 /** A sparsity below a pruned checkpoint's, as bad usage: its masks (gpt prune masks every Linear layer) would be lost. */
@@ -94,10 +101,7 @@ function refuseUnpruning(ckpt: Checkpoint, path: string, sparsity: number): void
 async function pruneStructuredReport(model: GPT, structure: Structure, sparsity: number): Promise<GPT> {
   const { model: pruned, removed } = await pruneStructured(model, { structure, sparsity });
   const key = structure === 'heads' ? 'nHeads' : 'mlpWidths';
-  const before = Array.from({ length: model.config.nLayer }, (_, i) => {
-    const b = blockConfig(model.config, i);
-    return structure === 'heads' ? b.nHead : b.mlpWidth;
-  });
+  const before = unitCounts(model.config, structure);
   const total = before.reduce((a, b) => a + b, 0);
   const gone = removed.reduce((a, r) => a + r.length, 0);
   console.log(`${structure} per block: ${before.join(', ')} -> ${pruned.config[key]!.join(', ')} (removed ${count(gone)} of ${count(total)}: sparsity ${(gone / total).toFixed(4)})`);
