@@ -104,6 +104,8 @@ describe('gpt prune', () => {
     // nor may a sparsity that rounds to no weight pruned, for the same reason
     const quarter = String(1 / (4 * LINEAR_WEIGHTS)); // a quarter of a weight
     expectOneLine(await prune('--sparsity', quarter), 2, new RegExp(`^gpt prune: flag --sparsity: ${quarter.replace('.', '\\.')} of the ${LINEAR_WEIGHTS.toLocaleString('en-US')} Linear weights of .*base is 0\\.25 of a weight, which rounds to none pruned$`));
+    // nor one that rounds to every weight pruned, what --sparsity 1 is refused for
+    expectOneLine(await prune('--sparsity', '0.99999'), 2, new RegExp(`^gpt prune: flag --sparsity: 0\\.99999 of the ${LINEAR_WEIGHTS.toLocaleString('en-US')} Linear weights of .*base rounds to all of them pruned: give a sparsity of at most 0\\.999674$`));
     expect(existsSync(out)).toBe(false);
     // structured: a sparsity that removes no head or neuron from any block would write a copy of the model
     expectOneLine(await prune('--sparsity', '0.2', '--structured', 'heads'), 2, /^gpt prune: flag --sparsity: 0\.2 of each block's heads removes none \(.*base: heads per block 2\): give a sparsity of at least 0\.25$/);

@@ -10,7 +10,7 @@ import { modelFromCheckpoint, type Checkpoint } from '../gpt/checkpoint.js';
 import type { GPT } from '../gpt/model.js';
 import { pruneStructured, STRUCTURES, unitCounts, unitsRemoved, type Structure } from '../gpt/prune.js';
 import { MANIFEST_FILE } from '../node/checkpoint-files.js';
-import { isMaskName, maskedCount, pruneGlobal, repruneProblem } from '../nn/prune.js';
+import { isMaskName, linearLayers, maskedCount, pruneGlobal, repruneProblem } from '../nn/prune.js';
 import { loadCheckpoint, saveCheckpoint } from '../node/checkpoint-dir.js';
 import { flagHelp, noPositional, parseFlags, UsageError, type FlagSpec } from './flags.js';
 import { floatCheckpoint } from './float-checkpoint.js';
@@ -59,6 +59,7 @@ export async function prune(args: string[]): Promise<number> {
       console.log(`${f.initFrom}: ${count(model.numParams())} parameters (excluding position embeddings)`);
       if (f.structured) pruned = await pruneStructuredReport(model, f.structured as Structure, f.sparsity);
       else {
+        refuseAllPruned(linearLayers(model).reduce((n, [, l]) => n + l.weight.size, 0), f.initFrom, f.sparsity);
         const r = await pruneGlobal(model, f.sparsity);
         // as --sparsity 0: all-ones masks would mark the model pruned, and a later --structured would refuse it
         if (!r.pruned) throw new UsageError(`flag --sparsity: ${f.sparsity} of the ${count(r.total)} Linear weights of ${f.initFrom} is ${(f.sparsity * r.total).toPrecision(2)} of a weight, which rounds to none pruned`);
@@ -89,6 +90,15 @@ function refuseStructured(ckpt: Checkpoint, path: string, structure: Structure, 
   if (most < 2) throw new UsageError(`--structured ${structure}: ${per}, and a block keeps at least one: there are none to remove`);
   // round(S n) >= 1 from S = 0.5 / n on; rounded up, so that it is enough
   throw new UsageError(`flag --sparsity: ${sparsity} of each block's ${structure} removes none (${per}): give a sparsity of at least ${Math.ceil((0.5 / most) * 1e4) / 1e4}`);
+}
+
+/**
+ * A sparsity below 1 that rounds to all `total` Linear weights of `path` pruned (0.99995 of 6144), as
+ * bad usage, as --sparsity 1 is; the most it may be, (total - 1) / total rounded down, prunes all but one.
+ */
+function refuseAllPruned(total: number, path: string, sparsity: number): void {
+  if (Math.round(sparsity * total) < total) return;
+  throw new UsageError(`flag --sparsity: ${sparsity} of the ${count(total)} Linear weights of ${path} rounds to all of them pruned: give a sparsity of at most ${Math.floor(((total - 1) / total) * 1e6) / 1e6}`);
 }
 
 /** A sparsity below a pruned checkpoint's, as bad usage: its masks (gpt prune masks every Linear layer) would be lost. */
