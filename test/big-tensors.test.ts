@@ -308,4 +308,25 @@ describe('memory plan', () => {
     disposeTrainers(student);
     teacher.dispose();
   });
+
+  // the plan counted one chunk of fused logits (a plain run's LM head and loss), but distillLoss takes
+  // the student's and the teacher's logits whole: peak 3.5x the plan
+  it("counts a distillation's whole logits past a binding (student's, their gradient, teacher's): peak within 1.2x of the plan", async () => {
+    setProfile({ bindingLimit: 2 ** 20 });
+    const V = 8000; // logits [8 x 64, 8000]: 16 MB, 16 bindings
+    const tokens = Int32Array.from({ length: 20_000 }, (_, i) => (i * 7) % V);
+    const data = { train: tokens.slice(0, 18_000), val: tokens.slice(18_000), vocabSize: V };
+    const model = { nLayer: 1, nHead: 4, nEmbd: 64, blockSize: 64 };
+    const teacher = new GPT({ ...model, vocabSize: V, dropout: 0, bias: false }, { seed: 1 });
+    const student = new Trainer({ ...cfg, ...model, batchSize: 8 }, data, undefined, { teacher, temperature: 2, alpha: 0.5 });
+    await student.trainStep(true); // pool and pipelines warm
+    device().resetPeakMemory();
+    await student.trainStep(true);
+    const peak = device().memory().peakBytes;
+    const plan = student.memoryPlan().bytes.total;
+    expect(peak / plan, `peak ${peak} B, plan ${plan} B`).toBeGreaterThan(1 / 1.2);
+    expect(peak / plan, `peak ${peak} B, plan ${plan} B`).toBeLessThan(1.2);
+    disposeTrainers(student);
+    teacher.dispose();
+  });
 });

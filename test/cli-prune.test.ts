@@ -104,7 +104,15 @@ describe('gpt prune', () => {
     // nor may a sparsity that rounds to no weight pruned, for the same reason
     const quarter = String(1 / (4 * LINEAR_WEIGHTS)); // a quarter of a weight
     expectOneLine(await prune('--sparsity', quarter), 2, new RegExp(`^gpt prune: flag --sparsity: ${quarter.replace('.', '\\.')} of the ${LINEAR_WEIGHTS.toLocaleString('en-US')} Linear weights of .*base is 0\\.25 of a weight, which rounds to none pruned$`));
+    // nor one that rounds to every weight pruned, what --sparsity 1 is refused for
+    expectOneLine(await prune('--sparsity', '0.99999'), 2, new RegExp(`^gpt prune: flag --sparsity: 0\\.99999 of the ${LINEAR_WEIGHTS.toLocaleString('en-US')} Linear weights of .*base rounds to all of them pruned: give a sparsity of at most 0\\.999674$`));
     expect(existsSync(out)).toBe(false);
+    // structured: a sparsity that removes no head or neuron from any block would write a copy of the model
+    expectOneLine(await prune('--sparsity', '0.2', '--structured', 'heads'), 2, /^gpt prune: flag --sparsity: 0\.2 of each block's heads removes none \(.*base: heads per block 2\): give a sparsity of at least 0\.25$/);
+    expectOneLine(await prune('--sparsity', '0.005', '--structured', 'neurons'), 2, /flag --sparsity: 0\.005 of each block's neurons removes none \(.*base: neurons per block 64\): give a sparsity of at least 0\.0079$/);
+    const oneHead = join(dir, 'one-head');
+    expect((await gpt('prune', '--sparsity', '0.5', '--structured', 'heads', '--init-from', base, '--out-dir', oneHead)).code).toBe(0);
+    expectOneLine(await gpt('prune', '--sparsity', '0.9', '--structured', 'heads', '--init-from', oneHead, '--out-dir', out), 2, /^gpt prune: --structured heads: .*one-head: heads per block 1, and a block keeps at least one: there are none to remove$/);
     expectOneLine(await prune('--sparsity', '0.5', '--structured', 'rows'), 2, /flag --structured must be one of heads, neurons, got 'rows'$/);
     expectOneLine(await gpt('prune', '--sparsity', '0.5', '--out-dir', out), 2, /^gpt prune: --init-from DIR is required: the checkpoint to prune$/);
     expectOneLine(await gpt('prune', '--init-from', base), 2, /^gpt prune: --out-dir DIR is required: where the pruned checkpoint goes$/);

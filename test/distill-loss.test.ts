@@ -100,6 +100,20 @@ describe('distillLoss, its convention and its errors', () => {
       await expectClose(loss, distillLossRef(ref([N, V], s), ref([N, V], t), y, 100, 1), 0, 1e-3, 'T=100');
     }));
 
+  it('at temperatures near 0, down to the least double, loss and gradient are float64\'s (the T -> 0 limit), not NaN', () =>
+    scope(async () => {
+      // 1 / T overflows float32 below T = 3e-39; the reference (float64) holds down to 1e-300, the T -> 0 limit below
+      const [s, t, y] = [ref([2, 4], [1, 2, 3, 0.5, 0.2, -1, 4, 2]), ref([2, 4], [3, 2, 1, 0, 1, 1, 1, 5]), [2, 0]];
+      for (const temperature of [1e-3, 1e-30, 3e-39, 1e-39, 1e-44, Number.MIN_VALUE]) {
+        const T = Math.max(temperature, 1e-300);
+        const student = toTensor(s).requiresGrad_();
+        const loss = distillLoss(student, toTensor(t), tensor(Int32Array.from(y)), { temperature, alpha: 0.5, ignoreIndex: -1 });
+        await expectClose(loss, distillLossRef(s, t, y, T, 0.5, -1), 1e-6, 1e-6, `T=${temperature}`);
+        loss.backward();
+        await expectClose(student.grad!, ref([2, 4], finiteDifferences(s, t, y, T, 0.5)), 1e-4, 1e-3, `T=${temperature} gradient`);
+      }
+    }));
+
   it('refuses a teacher that requires grad, other shapes, T <= 0, alpha outside [0, 1], bad targets and rows past a binding, naming the op', () =>
     scope(() => {
       const s = tensor([[1, 2, 3]]).requiresGrad_();

@@ -3,7 +3,7 @@
 // the test (help, checkpoint metadata, resume, the teacher's tokenizer, one-line refusals); and
 // `gpt train --share-layers`.
 import { join } from 'node:path';
-import { cpSync, writeFileSync } from 'node:fs';
+import { cpSync, readFileSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { distillLossRef, ref } from '../src/check/reference/index.js';
@@ -148,6 +148,13 @@ describe('gpt distill', () => {
     const otherDir = join(dir, 'other');
     expect((await gpt('train', '--data', other, ...TINY, '--max-iters', '2', '--eval-interval', '2', '--out-dir', otherDir)).code).toBe(0);
     expectOneLine(await distill('--teacher', teacherDir, '--init-from', otherDir, '--out-dir', out), 2, /the student's char tokenizer \(\d+ tokens, from the student checkpoint\) differs from the teacher's char tokenizer/);
+    // the run's own directory as its teacher: each save would replace the teacher (resumed, it would teach itself)
+    for (const teacher of [teacherDir, join(teacherDir, JSON.parse(readFileSync(join(teacherDir, 'checkpoint.json'), 'utf8')).weights)]) {
+      expectOneLine(await gpt('distill', '--teacher', teacher, '--init-from', 'resume', '--max-iters', '20', '--out-dir', teacherDir), 2, /^gpt distill: the teacher \S+ is \S+'s checkpoint, which this run replaces as it saves .*: copy the teacher elsewhere/);
+    }
+    // prepared data of other tokens, for a student from scratch (there is no student checkpoint to blame)
+    expect((await gpt('prepare', '--data', other, '--out-dir', otherDir)).code).toBe(0);
+    expectOneLine(await gpt('distill', '--teacher', teacherDir, '--data', join(otherDir, 'data'), ...TINY, '--out-dir', out), 1, /the data in \S+ was tokenized differently from the teacher; pass --data FILE/);
   });
 });
 

@@ -76,6 +76,8 @@ export interface TokenizerChoice {
   tokenizerFile?: string;
   /** The tokenizer to use as it is (fine-tuning, evaluating); the other settings are then unused. */
   existing?: Tokenizer;
+  /** Whose tokenizer `existing` is, in errors: 'the checkpoint' when absent ('the teacher' for a distilled student from scratch). */
+  existingOf?: string;
   note?: (line: string) => void;
 }
 
@@ -117,7 +119,7 @@ export async function loadTokens(source: string, opts: TokenizerChoice): Promise
   const ds = nanoGpt ? await loadNanoGptData(source, opts) : await loadDataset(source);
   if (opts.existing && JSON.stringify(opts.existing.toJSON()) !== JSON.stringify(ds.tokenizer.toJSON())) {
     await ds.close();
-    throw new Error(`the data in ${source} was tokenized differently from the checkpoint; pass --data FILE to re-tokenize`);
+    throw new Error(`the data in ${source} was tokenized differently from ${opts.existingOf ?? 'the checkpoint'}; pass --data FILE to re-tokenize`);
   }
   return ds;
 }
@@ -146,7 +148,7 @@ async function loadNanoGptData(dir: string, opts: TokenizerChoice): Promise<Data
   const tokenizer = ofData ?? opts.existing ?? (opts.tokenizer === 'gpt2' ? await loadGpt2Tokenizer(opts.tokenizerFile ?? '') : null);
   // without meta.pkl the ids are GPT-2's: another tokenizer (a char checkpoint's) would silently misread them
   if (tokenizer === null || (!ofData && tokenizer.kind !== 'gpt2')) {
-    const given = opts.existing ? `the checkpoint's tokenizer is ${opts.existing.kind}` : `--tokenizer is ${opts.tokenizer}`;
+    const given = opts.existing ? `${opts.existingOf ?? 'the checkpoint'}'s tokenizer is ${opts.existing.kind}` : `--tokenizer is ${opts.tokenizer}`;
     throw new Error(`${dir} has train.bin but neither meta.json nor meta.pkl: nanoGPT's prepared GPT-2 ids (uint16) read with --tokenizer gpt2, and ${given}; for other data, run \`gpt prepare\``);
   }
   const vocabularyOf = tokenizer.kind === 'char' ? "meta.pkl's vocabulary" : "GPT-2's tokenizer";

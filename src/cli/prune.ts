@@ -5,10 +5,10 @@
 // no optimizer or trainer state: it is fine-tuned with --init-from, not resumed.
 import { initDevice } from '../device/device.js';
 import { modelFromCheckpoint, type Checkpoint } from '../gpt/checkpoint.js';
-import { blockConfig, type GPT } from '../gpt/model.js';
-import { pruneStructured, STRUCTURES, type Structure } from '../gpt/prune.js';
+import type { GPT } from '../gpt/model.js';
+import { pruneStructured, STRUCTURES, unitCounts, unitsRemoved, type Structure } from '../gpt/prune.js';
 import { manifestHeld } from '../node/checkpoint-files.js';
-import { isMaskName, maskedCount, pruneGlobal, repruneProblem } from '../nn/prune.js';
+import { isMaskName, linearLayers, maskedCount, pruneGlobal, repruneProblem } from '../nn/prune.js';
 import { loadCheckpoint, saveCheckpoint } from '../node/checkpoint-dir.js';
 import { flagHelp, noPositional, parseFlags, UsageError, type FlagSpec } from './flags.js';
 import { floatCheckpoint } from './float-checkpoint.js';
@@ -46,7 +46,7 @@ export async function prune(args: string[]): Promise<number> {
   if (!given.has('initFrom')) throw new UsageError('--init-from DIR is required: the checkpoint to prune');
   if (!given.has('outDir')) throw new UsageError('--out-dir DIR is required: where the pruned checkpoint goes');
   const ckpt = floatCheckpoint(await loadCheckpoint(f.initFrom), f.initFrom, 'prune');
-  if (f.structured) refuseStructured(ckpt, f.initFrom, f.structured);
+  if (f.structured) refuseStructured(ckpt, f.initFrom, f.structured as Structure, f.sparsity);
   else refuseUnpruning(ckpt, f.initFrom, f.sparsity);
   return withDirectoryLock(f.outDir, async () => {
     const held = await manifestHeld(f.outDir);
@@ -58,6 +58,7 @@ export async function prune(args: string[]): Promise<number> {
       console.log(`${f.initFrom}: ${count(model.numParams())} parameters (excluding position embeddings)`);
       if (f.structured) pruned = await pruneStructuredReport(model, f.structured as Structure, f.sparsity);
       else {
+        refuseAllPruned(linearLayers(model).reduce((n, [, l]) => n + l.weight.size, 0), f.initFrom, f.sparsity);
         const r = await pruneGlobal(model, f.sparsity);
         // as --sparsity 0: all-ones masks would mark the model pruned, and a later --structured would refuse it
         if (!r.pruned) throw new UsageError(`flag --sparsity: ${f.sparsity} of the ${count(r.total)} Linear weights of ${f.initFrom} is ${(f.sparsity * r.total).toPrecision(2)} of a weight, which rounds to none pruned`);
@@ -74,13 +75,29 @@ export async function prune(args: string[]): Promise<number> {
   });
 }
 
-/** What pruneStructured refuses, as bad usage naming the flag, before the device opens. */
-function refuseStructured(ckpt: Checkpoint, path: string, structure: string): void {
+/** What pruneStructured refuses, and a sparsity that would remove nothing (a copy of the model), as bad usage naming the flag, before the device opens. */
+function refuseStructured(ckpt: Checkpoint, path: string, structure: Structure, sparsity: number): void {
   const k = ckpt.meta.model.shareLayers ?? 1;
   if (k > 1) throw new UsageError(`--structured ${structure}: ${path} shares each block's weights among ${k} layers (--share-layers ${k}), which cannot lose heads or neurons; prune it without --structured`);
   if ([...ckpt.weights.keys()].some(isMaskName)) {
     throw new UsageError(`--structured ${structure}: ${path} is already pruned by magnitude (it holds weight masks); prune heads or neurons first, then by magnitude`);
   }
+  const counts = unitCounts(ckpt.meta.model, structure);
+  if (counts.some((n) => unitsRemoved(n, sparsity) > 0)) return;
+  const most = Math.max(...counts);
+  const per = `${path}: ${structure} per block ${counts.join(', ')}`;
+  if (most < 2) throw new UsageError(`--structured ${structure}: ${per}, and a block keeps at least one: there are none to remove`);
+  // round(S n) >= 1 from S = 0.5 / n on; rounded up, so that it is enough
+  throw new UsageError(`flag --sparsity: ${sparsity} of each block's ${structure} removes none (${per}): give a sparsity of at least ${Math.ceil((0.5 / most) * 1e4) / 1e4}`);
+}
+
+/**
+ * A sparsity below 1 that rounds to all `total` Linear weights of `path` pruned (0.99995 of 6144), as
+ * bad usage, as --sparsity 1 is; the most it may be, (total - 1) / total rounded down, prunes all but one.
+ */
+function refuseAllPruned(total: number, path: string, sparsity: number): void {
+  if (Math.round(sparsity * total) < total) return;
+  throw new UsageError(`flag --sparsity: ${sparsity} of the ${count(total)} Linear weights of ${path} rounds to all of them pruned: give a sparsity of at most ${Math.floor(((total - 1) / total) * 1e6) / 1e6}`);
 }
 
 /** A sparsity below a pruned checkpoint's, as bad usage: its masks (gpt prune masks every Linear layer) would be lost. */
@@ -93,10 +110,7 @@ function refuseUnpruning(ckpt: Checkpoint, path: string, sparsity: number): void
 async function pruneStructuredReport(model: GPT, structure: Structure, sparsity: number): Promise<GPT> {
   const { model: pruned, removed } = await pruneStructured(model, { structure, sparsity });
   const key = structure === 'heads' ? 'nHeads' : 'mlpWidths';
-  const before = Array.from({ length: model.config.nLayer }, (_, i) => {
-    const b = blockConfig(model.config, i);
-    return structure === 'heads' ? b.nHead : b.mlpWidth;
-  });
+  const before = unitCounts(model.config, structure);
   const total = before.reduce((a, b) => a + b, 0);
   const gone = removed.reduce((a, r) => a + r.length, 0);
   console.log(`${structure} per block: ${before.join(', ')} -> ${pruned.config[key]!.join(', ')} (removed ${count(gone)} of ${count(total)}: sparsity ${(gone / total).toFixed(4)})`);

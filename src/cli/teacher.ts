@@ -1,7 +1,8 @@
 // `gpt distill`'s teacher: which checkpoint teaches, at which temperature and alpha (the flags, or a
 // resumed run's own settings with the flags given on top), checked before anything is written; the
 // teacher model itself is made once the device is open.
-import { resolve } from 'node:path';
+import { existsSync, realpathSync, statSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import type { Checkpoint, DistillMeta } from '../gpt/checkpoint.js';
 import { modelFromCheckpoint } from '../gpt/checkpoint.js';
 import { tokenizerFromJSON, type Tokenizer } from '../gpt/tokenizer/index.js';
@@ -29,6 +30,11 @@ export async function loadTeacher(flags: DistillFlags, given: Set<string>, stude
   const meta: DistillMeta = recorded ? { ...recorded, ...pick(chosen, [...given]) } : chosen;
   if (!meta.teacher) throw new UsageError('--teacher DIR is required: the checkpoint to learn from');
   meta.teacher = resolve(meta.teacher); // recorded as an absolute path: a resumed run may start elsewhere
+  if (replacedByRun(meta.teacher, flags.outDir)) {
+    throw new UsageError(
+      `the teacher ${meta.teacher} is ${flags.outDir}'s checkpoint, which this run replaces as it saves (a resumed run would find the student there): copy the teacher elsewhere and give that as --teacher`,
+    );
+  }
   const ckpt = await loadCheckpoint(meta.teacher);
   const weights = weightsFingerprint(ckpt);
   // the same path holding other weights would change what the run learns without a word
@@ -39,6 +45,13 @@ export async function loadTeacher(flags: DistillFlags, given: Set<string>, stude
     );
   }
   return { meta: { ...meta, teacherWeights: weights }, ckpt, tokenizer: tokenizerFromJSON(ckpt.meta.tokenizer) };
+}
+
+/** Whether the checkpoint at `teacher` is the run directory `outDir` or a weights file in it (each save replaces both), symlinks followed. */
+function replacedByRun(teacher: string, outDir: string): boolean {
+  if (!existsSync(teacher) || !existsSync(outDir)) return false;
+  const [t, out] = [realpathSync(teacher), realpathSync(outDir)];
+  return t === out || (statSync(t).isFile() && dirname(t) === out);
 }
 
 /** CRC-32 of a checkpoint's weights: each name, shape and value bytes, in name order. */

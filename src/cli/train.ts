@@ -249,7 +249,8 @@ async function dataset(
 ): Promise<{ ds: Dataset; data: string }> {
   // a distilled student from scratch takes its teacher's tokenizer
   const existing = ckpt ? tokenizerFromJSON(ckpt.meta.tokenizer) : teacher;
-  if (existing) checkTokenizerFlags(flags, given, existing, ckpt ? 'the checkpoint' : 'the teacher');
+  const existingOf = ckpt ? 'the checkpoint' : 'the teacher';
+  if (existing) checkTokenizerFlags(flags, given, existing, existingOf);
   // a resumed run's own data comes before <out-dir>/data (it may have trained on --data beside it),
   // unless it is gone: a moved run directory recorded the <out-dir>/data it had before
   const recorded = resume ? ckpt?.meta.data : undefined;
@@ -257,7 +258,7 @@ async function dataset(
   const prepared = flags.dataDir || (!flags.data && !recordedThere && existsSync(join(flags.outDir, 'data', 'meta.json')) ? join(flags.outDir, 'data') : '');
   const source = prepared || flags.data || recorded || BUILTIN_CORPUS;
   note(`data: ${source}`);
-  const ds = await loadTokens(source, { tokenizer: flags.tokenizer, vocabSize: flags.vocabSize, tokenizerFile: flags.tokenizerFile, existing, note });
+  const ds = await loadTokens(source, { tokenizer: flags.tokenizer, vocabSize: flags.vocabSize, tokenizerFile: flags.tokenizerFile, existing, existingOf, note });
   try {
     if (prepared && ds.tokenizerOfData) checkTokenizerFlags(flags, given, ds.tokenizer, prepared);
   } catch (e) {

@@ -10,7 +10,9 @@
 // past it. A float16 (mixed-precision) run keeps float32 weights, gradients and moments, but
 // float16 activations and logits, and a float16 copy of each weight that its products keep for the
 // backward. A pruned model holds its masks (a float32 0/1 per masked weight), a distillation its
-// teacher: weights and what one forward holds at the student's batch.
+// teacher: weights and what one forward holds at the student's batch. A distillation's logits, the
+// student's (and their gradient) and the teacher's, are whole, never fused with the loss in chunks:
+// distillLoss takes them all (it and the LM head's product go a window at a time past a binding).
 import type { ComputeDtype } from '../nn/autocast.js';
 import { checkInteger } from '../tensor/check.js';
 import type { GPTConfig } from './model.js';
@@ -35,8 +37,10 @@ export interface PlanOptions {
   dtype?: ComputeDtype;
   /** Weights under a pruning mask (a float32 0/1 each): `*.weight_mask` buffers. */
   maskedWeights?: number;
-  /** A distillation's teacher, run forward (without gradients) on each batch. */
+  /** A distillation's teacher, run forward (without gradients) on each batch; the student's logits are then whole. */
   teacher?: GPTConfig;
+  /** Whether the logits are computed whole (a distillation's teacher), never fused with a loss a chunk of rows at a time. */
+  wholeLogits?: boolean;
 }
 
 /** The plan of `cfg` at `batchSize`, for a training step (training: true) or a forward alone, computing in `dtype` (float32 by default). */
@@ -62,7 +66,8 @@ export function memoryPlan(cfg: GPTConfig, batchSize: number, opts: PlanOptions)
   const attentionStats = training ? L * B * NH * T : B * NH * T;
   const activations = BT * perToken * A + attentionStats * F32; // the attention statistics stay float32
   const logitBytes = BT * V * A;
-  const fused = logitBytes > opts.bindingLimit;
+  const whole = opts.wholeLogits || opts.teacher !== undefined;
+  const fused = !whole && logitBytes > opts.bindingLimit;
   // fused, the LM head and loss run in float32 (linear-cross-entropy.ts): a float16 model's weight
   // and rows widened to float32 copies while the op runs, and in the backward their float32 gradients
   const logit = fused ? F32 : A; // bytes of a logit
@@ -75,7 +80,7 @@ export function memoryPlan(cfg: GPTConfig, batchSize: number, opts: PlanOptions)
   const optimizer = training ? 2 * weights : 0;
   const masks = (opts.maskedWeights ?? 0) * F32;
   // the teacher runs on the student's batches, at the student's block size
-  const teacher = opts.teacher ? memoryPlan({ ...opts.teacher, blockSize: T }, batchSize, { training: false, bindingLimit: opts.bindingLimit, dtype: opts.dtype }) : null;
+  const teacher = opts.teacher ? memoryPlan({ ...opts.teacher, blockSize: T }, batchSize, { training: false, bindingLimit: opts.bindingLimit, dtype: opts.dtype, wholeLogits: true }) : null;
   const total = weights + halfWeights + gradients + optimizer + activations + logits + masks + (teacher?.bytes.total ?? 0);
   const buffers: MemoryPlan['buffers'] = [
     // an int8 table is bound whole, by the embedding and by the LM head
@@ -84,7 +89,7 @@ export function memoryPlan(cfg: GPTConfig, batchSize: number, opts: PlanOptions)
     // the MLP's products and bias + GELU take its activations a window at a time (matmul-blocks, pieces)
     { name: `the MLP activations (batch ${B} x block ${T} x 4·n-embd ${C})`, bytes: BT * 4 * C * A, bound: 'windowed' },
     { name: `the attention's qkv (batch ${B} x block ${T} x 3·n-embd ${C})`, bytes: BT * 3 * C * A, bound: 'whole' },
-    { name: `the logits (${rows} rows x vocab ${V})`, bytes: rows * V * logit, bound: 'whole' },
+    { name: `the logits (${rows} rows x vocab ${V})`, bytes: rows * V * logit, bound: whole ? 'windowed' : 'whole' },
   ];
   buffers.push(...(teacher?.buffers.map((b) => ({ ...b, name: `the teacher's ${b.name.replace(/^(the|an) /, '')}` })) ?? []));
   return { parameters, bytes: { weights, halfWeights, gradients, optimizer, activations, logits, masks, teacher: teacher?.bytes.total ?? 0, total }, buffers };

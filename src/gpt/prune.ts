@@ -40,6 +40,12 @@ function unitsOf(cfg: GPTConfig, i: number, structure: Structure): Units {
     : { producer: `h.${i}.mlp.c_fc`, consumer: `h.${i}.mlp.c_proj`, count: b.mlpWidth, width: 1, parts: 1 };
 }
 
+/** Each block's count of heads (or MLP neurons) in `cfg`. */
+export const unitCounts = (cfg: GPTConfig, structure: Structure): number[] => Array.from({ length: cfg.nLayer }, (_, i) => unitsOf(cfg, i, structure).count);
+
+/** How many of a block's `count` units pruning at `sparsity` removes: round(sparsity * count), keeping at least one. */
+export const unitsRemoved = (count: number, sparsity: number): number => Math.min(count - 1, Math.round(sparsity * count));
+
 /** Row indices of the producer that belong to `units` (each part's slices, in order). */
 const producerRows = (u: Units, units: number[]) =>
   Array.from({ length: u.parts }, (_, part) => units.flatMap((k) => Array.from({ length: u.width }, (_, d) => (part * u.count + k) * u.width + d))).flat();
@@ -70,7 +76,7 @@ function unitsToRemove(u: Units, producer: TensorData, consumer: TensorData, spa
     return sum;
   };
   const scores = Array.from({ length: u.count }, (_, k) => sumsq(takeRows(producer, producerRows(u, [k])).data) + sumsq(takeCols(consumer, consumerCols(u, [k])).data));
-  const drop = Math.min(u.count - 1, Math.round(sparsity * u.count));
+  const drop = unitsRemoved(u.count, sparsity);
   const order = scores.map((s, k) => [s, k] as const).sort((a, b) => a[0] - b[0] || a[1] - b[1]);
   return order.slice(0, drop).map(([, k]) => k).sort((a, b) => a - b);
 }

@@ -1,14 +1,17 @@
 // Fused distillation loss (Hinton et al. 2015): per row, with s the student's logits, t the
 // teacher's, T the temperature, p = softmax(t / T), q = softmax(s / T):
-//   loss[row] = kl_weight * KL(p || q) + ce_weight * (logsumexp(s) - s[target])
-// (kl_weight = alpha T², ce_weight = 1 - alpha; both 0 on rows whose target is ignore_index).
+//   loss[row] = alpha T² KL(p || q) + ce_weight * (logsumexp(s) - s[target])
+// (ce_weight = 1 - alpha; the row's loss is 0 where its target is ignore_index).
 // Layout: s and t rows x V row-major, targets i32 [rows]; a row per workgroup or per lane (row.ts).
 //   forward: one pass for the maxima ms, mt, one for the sums
 //     zs = sum exp(s - ms), zsT = sum exp((s - ms) / T), ztT = sum exp((t - mt) / T),
 //     w = sum exp((t - mt) / T) ((t - mt) - (s - ms)), so that
 //     KL = sum p (log p - log q) = (w / ztT) / T - log ztT + log zsT
 //     (the differences taken from each row's max: where teacher and student peak at the same
-//     entry its term is exactly 0, instead of a difference of two large numbers);
+//     entry its term is exactly 0, instead of a difference of two large numbers), weighted as
+//     alpha T² KL = alpha T (w / ztT) + alpha T² (log zsT - log ztT): 1 / T is never multiplied
+//     back in, and it is capped at F32_MAX / 4 (a driver may fold exp's log2(e) into the product),
+//     so a temperature whose inverse overflows float32 (T < 3e-39) gives the T -> 0 limit, not NaN;
 //     stats[row] = (ms, log zs, log zsT, mt, log ztT) are kept for the backward.
 //   backward: ds = scale * (kl_grad (q - p) + ce_weight (softmax(s) - onehot(target))), 0 on ignored
 //     rows; kl_grad = alpha T (d/ds of T² KL is T (q - p)); scale (0-d) = upstream gradient / valid rows.
@@ -18,7 +21,7 @@
 // teacher alike) are read widened to f32: the statistics, sums and loss rows are f32, and ds is
 // rounded to f16 once. Called by src/ops/distill-loss.ts.
 import { defineFault } from '../../device/faults.js';
-import { Kernel, narrow, variants, type FloatType } from '../kernel.js';
+import { F32_MAX, Kernel, narrow, variants, type FloatType } from '../kernel.js';
 import { TARGET } from './cross-entropy.js';
 import { launchRowChunks, rowKernel, rowMain } from './row.js';
 
@@ -32,7 +35,7 @@ const forwardK = variants((float: FloatType) => rowKernel((lanes) => new Kernel(
   name: `distill_loss${suffix(float)}`,
   read: { x: float, teacher: float, targets: 'i32' },
   write: { loss: 'f32', valid: 'f32', stats: 'f32' },
-  params: { rows: 'u32', V: 'u32', ignore_index: 'i32', inv_t: 'f32', kl_weight: 'f32', ce_weight: 'f32', shift: 'u32', row_shift: 'u32', stats_shift: 'u32' },
+  params: { rows: 'u32', V: 'u32', ignore_index: 'i32', inv_t: 'f32', kl_t: 'f32', kl_t2: 'f32', ce_weight: 'f32', shift: 'u32', row_shift: 'u32', stats_shift: 'u32' },
   faults: true,
   body: rowMain(lanes, 'p.V', /* wgsl */ `
   var ms = -3.402823e38;
@@ -64,9 +67,9 @@ const forwardK = variants((float: FloatType) => rowKernel((lanes) => new Kernel(
   ${TARGET}
   if (live && lane == 0u) {
     if (!ignored && (t_raw < 0 || t_raw >= i32(p.V))) { raise_fault(${TARGET_OUT_OF_RANGE}u); }
-    let kl = cross / zt * p.inv_t - ltT + lsT;
+    let kl = p.kl_t * (cross / zt) + p.kl_t2 * (lsT - ltT); // alpha T² KL
     let ce = (ms - f32(x[base + t])) + ls;
-    loss[r] = select(p.kl_weight * kl + p.ce_weight * ce, 0.0, ignored);
+    loss[r] = select(kl + p.ce_weight * ce, 0.0, ignored);
     valid[r] = select(1.0, 0.0, ignored);
     let at = p.stats_shift + row * ${DISTILL_STATS}u;
     stats[at] = ms;
@@ -111,12 +114,15 @@ export interface DistillWeights {
   alpha: number;
 }
 
+/** 1 / T as the kernels take it: capped, so that it and its product with log2(e) stay finite in f32 (see the header). */
+const invTemperature = (w: DistillWeights) => Math.min(1 / w.temperature, F32_MAX / 4);
+
 export function launchDistillLoss(
   b: { x: GPUBuffer; teacher: GPUBuffer; targets: GPUBuffer; loss: GPUBuffer; valid: GPUBuffer; stats: GPUBuffer },
   w: DistillWeights,
   float: FloatType = 'f32',
 ): void {
-  const params = { rows: w.rows, V: w.V, ignore_index: w.ignoreIndex, inv_t: 1 / w.temperature, kl_weight: w.alpha * w.temperature ** 2, ce_weight: 1 - w.alpha };
+  const params = { rows: w.rows, V: w.V, ignore_index: w.ignoreIndex, inv_t: invTemperature(w), kl_t: w.alpha * w.temperature, kl_t2: w.alpha * w.temperature ** 2, ce_weight: 1 - w.alpha };
   const buffers = [[b.x, 'rows'], [b.teacher, 'rows'], [b.targets, 'row'], [b.loss, 'row'], [b.valid, 'row'], [b.stats, 'stats']] as const;
   launchRowChunks('distillLoss', forwardK(float), buffers, w.V, params, float, DISTILL_STATS);
 }
@@ -126,7 +132,7 @@ export function launchDistillLossBackward(
   w: DistillWeights,
   float: FloatType = 'f32',
 ): void {
-  const params = { rows: w.rows, V: w.V, ignore_index: w.ignoreIndex, inv_t: 1 / w.temperature, kl_grad: w.alpha * w.temperature, ce_weight: 1 - w.alpha };
+  const params = { rows: w.rows, V: w.V, ignore_index: w.ignoreIndex, inv_t: invTemperature(w), kl_grad: w.alpha * w.temperature, ce_weight: 1 - w.alpha };
   const buffers = [[b.x, 'rows'], [b.teacher, 'rows'], [b.targets, 'row'], [b.stats, 'stats'], [b.scale, 'whole'], [b.dx, 'rows']] as const;
   launchRowChunks('distillLoss', backwardK(float), buffers, w.V, params, float, DISTILL_STATS);
 }
