@@ -416,10 +416,11 @@ describe('gpt prepare --data DIR: a directory of documents', () => {
     ['b.txt', 'Second document.\nIt has two lines.'],
     ['a/z.md', '\uFEFFA nested file, its byte-order mark dropped, é😀'],
     ['a/c.txt', 'First, by path order.\n'],
+    ['a/empty.txt', ''], // a document still: followed by <|endoftext|> as any other
     ['.hidden', 'never read'],
     ['a/.git/config', 'never read either'],
   ];
-  const inOrder = ['a/c.txt', 'a/z.md', 'b.txt'].map((name) => docs.find(([n]) => n === name)![1].replace('\uFEFF', ''));
+  const inOrder = ['a/c.txt', 'a/empty.txt', 'a/z.md', 'b.txt'].map((name) => docs.find(([n]) => n === name)![1].replace('\uFEFF', ''));
   const corpusDir = join(sandbox, 'documents');
   for (const [name, text] of docs) {
     mkdirSync(join(corpusDir, name, '..'), { recursive: true });
@@ -438,7 +439,7 @@ describe('gpt prepare --data DIR: a directory of documents', () => {
   it("with GPT-2's tokenizer: the files in path order, hidden ones left out, each followed by <|endoftext|>, as nanoGPT's openwebtext", async () => {
     const { ids, out } = await prepared('gpt2');
     expect(ids).toEqual(inOrder.flatMap((text) => [...GPT2.encode(text), 50256]));
-    expect(out).toContain(`3 documents (the files of ${corpusDir}), each followed by <|endoftext|>`);
+    expect(out).toContain(`4 documents (the files of ${corpusDir}), each followed by <|endoftext|>`);
   });
 
   it('with a char tokenizer: the files joined as they are', async () => {

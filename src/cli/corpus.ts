@@ -139,6 +139,8 @@ async function* filePieces(path: string, pieceBytes: number, size: number): Asyn
       if (!ended) ended = (await handle.read(new Uint8Array(1), 0, 1, start + held)).bytesRead === 0;
       if (held === 0) {
         if (start !== size) throw new Error(`${path} changed while it was being read: ${size} bytes when opened, ${start} now`);
+        // an empty file is still a document: it ends (gpt2 follows it with <|endoftext|>, as nanoGPT's openwebtext does an empty text)
+        if (first) yield { text: '', end: 0, rough: false, documentEnd: true };
         return;
       }
       const cut = ended ? { at: held, rough: false } : pieceEnd(buffer, held);
