@@ -407,9 +407,16 @@ describe('gpt train and its --out-dir', () => {
     expect(existsSync(failed)).toBe(false); // nor an empty <out-dir>/data
     const bom = join(dir, 'bom-only.txt');
     writeFileSync(bom, '\uFEFF'); // a byte-order mark alone: bytes, but no text
-    for (const tokenizer of ['char', 'bpe']) {
+    for (const tokenizer of ['char', 'bpe', 'gpt2']) {
       expectOneLine(await gpt('prepare', '--data', bom, '--tokenizer', tokenizer, '--out-dir', fresh()), 1, /^gpt prepare: \S+bom-only\.txt is empty: there is no text to train on$/);
     }
+    // documents with no text: with gpt2, their <|endoftext|> tokens alone are no data to train on
+    const noText = join(dir, 'no-text');
+    mkdirSync(noText);
+    for (const name of ['a.txt', 'b.txt', 'c.txt']) writeFileSync(join(noText, name), name === 'b.txt' ? '' : '\uFEFF');
+    const none = fresh();
+    expectOneLine(await gpt('prepare', '--data', noText, '--tokenizer', 'gpt2', '--out-dir', none), 1, /^gpt prepare: \S+no-text is empty: there is no text to train on$/);
+    expect(existsSync(none)).toBe(false);
     const out = fresh();
     expectOneLine(await gpt('train', '--data', empty, '--out-dir', out), 2, /flag --data names \S+empty\.txt, which is empty$/);
     expect(existsSync(out)).toBe(false);

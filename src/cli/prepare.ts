@@ -64,6 +64,8 @@ export async function prepare(args: string[]): Promise<number> {
         [seen.chars, seen.pieces, seen.rough] = [seen.chars + piece.text.length, seen.pieces + 1, seen.rough + Number(piece.rough)];
         countSpelledSpecial(tokenizer, piece.text, seen.special); // one cut in two by a rough piece's end goes uncounted
       });
+      // gpt2's vocabulary is read, not learnt from the text: this is its first look at it (files of a BOM alone would give only <|endoftext|>s)
+      if (!seen.chars) throw emptyCorpus(f.data);
     }, f.valFraction).finally(() => pool.close());
     return { tokenizer, counts, endOfText, threadsUsed: pool.threads };
   });
