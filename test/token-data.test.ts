@@ -10,7 +10,7 @@ import { openCorpus, PIECE_BYTES, type Corpus } from '../src/cli/corpus.js';
 import { buildDataset, loadDataset, loadTokens, writeDataset } from '../src/cli/data.js';
 import { gpt3EncoderDir, loadGpt2Tokenizer } from '../src/cli/tokenizer-files.js';
 import { BpeTokenizer, CharTokenizer, encodeKnown, type Tokenizer } from '../src/gpt/tokenizer/index.js';
-import { drawBatch } from '../src/gpt/batches.js';
+import { checkSplits, drawBatch } from '../src/gpt/batches.js';
 import { REMEMBERED_CHECK_BYTES, TokenFile, TokenWriter } from '../src/node/token-file.js';
 import { Generator } from '../src/tensor/generator.js';
 import { corpusText, gpt, tempDir, TINY } from './cli-helpers.js';
@@ -154,6 +154,28 @@ describe('token files', () => {
       const source = { length: ids.length, subarray: (begin: number, end: number) => ids.subarray(begin, end + extra) };
       expect(() => drawBatch(source, 2, 8, new Generator(1, 0))).toThrow(new RegExp(`^drawBatch: data\\.subarray\\(\\d+, \\d+\\) returned ${9 + extra} ids, expected 9$`));
     }
+  });
+
+  it("drawBatch draws every block nanoGPT's get_batch draws, the last token a target: starts in [0, len - T), torch.randint(len(data) - block_size)", () => {
+    const T = 4;
+    const ids = Int32Array.from({ length: 10 }, (_, i) => 100 + i); // each token says where it stands
+    const starts = new Set<number>();
+    const rng = new Generator(3, 0);
+    for (let i = 0; i < 100; i++) {
+      const { x, y } = drawBatch(ids, 4, T, rng);
+      for (let b = 0; b < 4; b++) {
+        const start = x[b * T]! - 100;
+        starts.add(start);
+        expect([...x.subarray(b * T, (b + 1) * T)]).toEqual([...ids.subarray(start, start + T)]);
+        expect([...y.subarray(b * T, (b + 1) * T)]).toEqual([...ids.subarray(start + 1, start + T + 1)]);
+      }
+    }
+    expect([...starts].sort((a, b) => a - b)).toEqual([0, 1, 2, 3, 4, 5]); // len - T = 6 blocks
+    // a split of exactly T + 1 tokens holds one block, as in nanoGPT; one token fewer holds none
+    const one = ids.subarray(0, T + 1);
+    expect(() => checkSplits({ train: one, val: one }, T)).not.toThrow();
+    expect(drawBatch(one, 2, T, new Generator(1, 0))).toEqual({ x: Int32Array.of(100, 101, 102, 103, 100, 101, 102, 103), y: Int32Array.of(101, 102, 103, 104, 101, 102, 103, 104) });
+    expect(() => checkSplits({ train: one, val: one.subarray(0, T) }, T)).toThrow(/^the val split has 4 tokens, too few for sequences of blockSize 4 and their next-token targets: it needs at least 5$/);
   });
 
   it('refuses a file of the wrong size, an id outside the vocabulary (naming it and its index), and an id too large to write', async () => {
