@@ -500,6 +500,15 @@ describe('gpt prepare --val-fraction', () => {
     expect(short.err).toMatch(/is too short: 2 token\(s\) cannot be split into train and val at --val-fraction 0\.6$/);
   });
 
+  it('a val split shorter than a block is one line from gpt train, naming --block-size, before any step', async () => {
+    const out = join(sandbox, 'val-tiny');
+    expect((await gpt('prepare', '--data', fileOf(corpusText(2_000)), '--val-fraction', '0.004', '--out-dir', out)).code).toBe(0); // 8 val tokens
+    const r = await gpt('train', '--data-dir', join(out, 'data'), ...TINY, '--max-iters', '1', '--out-dir', join(sandbox, 'val-tiny-run'));
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/^gpt train: the val split has 8 tokens, too few for sequences of --block-size 16 and their next-token targets: it needs at least 17$/);
+    expect(r.out).not.toMatch(/device:|step/);
+  });
+
   it('splits at the fraction as decimal arithmetic does, not one token off where 1 - F rounds below it in binary (0.8, 0.9)', async () => {
     const tokenizer = CharTokenizer.train('ab');
     for (const [fraction, total] of [['0.8', 5], ['0.9', 10], ['0.8', 1_000], ['0.7', 1_000], ['0.0005', 4_000], ['0.1', 12_345]] as const) {

@@ -40,11 +40,14 @@ export function drawBatch(data: TokenSource, B: number, T: number, rng: Generato
 export const isTokenSource = (v: unknown): v is TokenSource =>
   v instanceof Int32Array || (!ArrayBuffer.isView(v) && typeof v === 'object' && v !== null && Number.isInteger((v as TokenSource).length) && typeof (v as TokenSource).subarray === 'function');
 
-/** Throws unless each split holds at least T + 1 tokens (a batch needs T + 1 consecutive ones). */
-export function checkSplits(data: TokenSplits, T: number): void {
+/**
+ * Throws unless each split holds at least T + 1 tokens (a batch needs T + 1 consecutive ones);
+ * `blockSize` names the setting as the caller knows it (the CLI's --block-size).
+ */
+export function checkSplits(data: TokenSplits, T: number, blockSize = 'blockSize'): void {
   for (const [name, split] of Object.entries({ train: data.train, val: data.val })) {
     if (split.length < T + 1) {
-      throw new Error(`the ${name} split has ${split.length} tokens, too few for sequences of blockSize ${T} and their next-token targets: it needs at least ${T + 1}`);
+      throw new Error(`the ${name} split has ${split.length} tokens, too few for sequences of ${blockSize} ${T} and their next-token targets: it needs at least ${T + 1}`);
     }
   }
 }
