@@ -471,6 +471,21 @@ describe('gpt prepare --data DIR: a directory of documents', () => {
     expect(out).toContain('joined as they are (the char tokenizer has no end-of-text token)');
   });
 
+  it('leaves out the files under --out-dir, where an earlier run wrote its tokens (read back as text, NULs and all)', async () => {
+    const dir = join(sandbox, 'documents-with-out');
+    mkdirSync(join(dir, 'notes'), { recursive: true });
+    inOrder.forEach((doc, i) => writeFileSync(join(dir, 'notes', `${i}.txt`), doc));
+    const text = inOrder.join(''); // a char tokenizer joins the documents as they are
+    for (let run = 0; run < 2; run++) {
+      const r = await gpt('prepare', '--data', dir, '--out-dir', join(dir, 'out'));
+      expect(r.code, r.err).toBe(0);
+      expect(r.out).toContain(`${inOrder.length} documents (the files of ${dir}, less those under --out-dir ${join(dir, 'out')})`);
+      const ds = await loadDataset(join(dir, 'out', 'data'));
+      expect([...ds.train.subarray(0, ds.train.length), ...ds.val.subarray(0, ds.val.length)]).toEqual(CharTokenizer.train(text).encode(text));
+      await ds.close();
+    }
+  });
+
   it('an empty directory is refused, naming it', async () => {
     const empty = join(sandbox, 'no-documents');
     mkdirSync(join(empty, '.git'), { recursive: true });

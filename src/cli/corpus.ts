@@ -7,7 +7,7 @@
 // string holds; each piece ends where tokenization would split the text anyway.
 import { constants } from 'node:buffer';
 import { readdir, readFile, stat } from 'node:fs/promises';
-import { join, sep } from 'node:path';
+import { join, resolve, sep } from 'node:path';
 import { createRequire } from 'node:module';
 import { isDirectoryPath, openRegularFile, readRegularFile, unreadableReason } from '../node/regular-files.js';
 
@@ -78,10 +78,10 @@ export const PIECE_BYTES = 8 * 2 ** 20;
 
 /**
  * `source` (a file, a directory of files, a URL, builtin:webdocs) as a Corpus; files are read in
- * pieces of at most `pieceBytes`. A directory's files, hidden ones left out, are its documents, in
- * the order of their paths.
+ * pieces of at most `pieceBytes`. A directory's files, hidden ones and those under `leaveOut` left
+ * out, are its documents, in the order of their paths.
  */
-export async function openCorpus(source: string, pieceBytes = PIECE_BYTES): Promise<Corpus> {
+export async function openCorpus(source: string, pieceBytes = PIECE_BYTES, leaveOut = ''): Promise<Corpus> {
   if (!isPathSource(source)) {
     const text = await loadCorpus(source);
     const bytes = Buffer.byteLength(text);
@@ -90,17 +90,22 @@ export async function openCorpus(source: string, pieceBytes = PIECE_BYTES): Prom
     };
     return { bytes, documents: 1, separateDocuments: false, pieces };
   }
-  if (await isDirectoryPath(source)) return directoryCorpus(source, pieceBytes);
+  if (await isDirectoryPath(source)) return directoryCorpus(source, pieceBytes, leaveOut);
   const handle = await openSource(source);
   const { size } = await handle.stat().finally(() => handle.close());
   return { bytes: size, documents: 1, separateDocuments: false, pieces: () => filePieces(source, pieceBytes, size) };
 }
 
-async function directoryCorpus(dir: string, pieceBytes: number): Promise<Corpus> {
+/** Whether `path` is `dir` or lies under it (both absolute). */
+export const isWithin = (path: string, dir: string): boolean => path === dir || path.startsWith(dir.endsWith(sep) ? dir : dir + sep);
+
+async function directoryCorpus(dir: string, pieceBytes: number, leaveOut: string): Promise<Corpus> {
+  const skipped = leaveOut && resolve(leaveOut);
   const files: { path: string; size: number }[] = [];
   for (const name of (await readdir(dir, { recursive: true })).sort()) {
     if (name.split(sep).some((part) => part.startsWith('.'))) continue; // .git, .DS_Store
     const path = join(dir, name);
+    if (skipped && isWithin(resolve(path), skipped)) continue;
     const s = await stat(path).catch(() => null); // follows links; a dangling one is left out
     if (s?.isFile()) files.push({ path, size: s.size });
   }
