@@ -1,7 +1,7 @@
 // Corpora larger than memory: `gpt prepare` reads a file in pieces that tokenize as the whole text
 // does, streams the ids to disk (uint16 where the vocabulary fits), and training reads the windows
 // it draws from the files (TokenFile). The oracle for pieces is the same tokenizer on the whole text.
-import { appendFileSync, type BigIntStats, closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
+import { appendFileSync, type BigIntStats, closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, symlinkSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import fc from 'fast-check';
@@ -484,6 +484,28 @@ describe('gpt prepare --data DIR: a directory of documents', () => {
       expect([...ds.train.subarray(0, ds.train.length), ...ds.val.subarray(0, ds.val.length)]).toEqual(CharTokenizer.train(text).encode(text));
       await ds.close();
     }
+  });
+
+  it.runIf(process.platform !== 'win32')('follows links, to directories too, walking a directory met again once; a dangling link is left out', async () => {
+    const root = join(sandbox, 'linked-documents');
+    const elsewhere = join(sandbox, 'linked-elsewhere');
+    mkdirSync(join(elsewhere, 'sub'), { recursive: true });
+    mkdirSync(root);
+    writeFileSync(join(root, 'a.txt'), 'First.');
+    writeFileSync(join(elsewhere, 'x.txt'), 'In a linked directory.');
+    writeFileSync(join(elsewhere, 'sub', 'y.txt'), 'Deeper in it.');
+    symlinkSync(elsewhere, join(root, 'more')); // read as root/more/...
+    symlinkSync('.', join(root, 'loop')); // root again: not walked twice, nor forever
+    symlinkSync(join(sandbox, 'missing'), join(root, 'gone'));
+    const out = join(sandbox, 'linked-documents-out');
+    const r = await gpt('prepare', '--data', root, '--tokenizer', 'gpt2', '--out-dir', out);
+    expect(r.code, r.err).toBe(0);
+    expect(r.out).toContain(`3 documents (the files of ${root}), each followed by <|endoftext|>`);
+    const ds = await loadDataset(join(out, 'data'));
+    const ids = [...ds.train.subarray(0, ds.train.length), ...ds.val.subarray(0, ds.val.length)];
+    await ds.close();
+    // in path order: a.txt, more/sub/y.txt, more/x.txt
+    expect(ids).toEqual(['First.', 'Deeper in it.', 'In a linked directory.'].flatMap((text) => [...GPT2.encode(text), 50256]));
   });
 
   it('an empty directory is refused, naming it', async () => {

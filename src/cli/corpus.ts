@@ -6,7 +6,7 @@
 // `gpt prepare` reads a file in pieces (openCorpus), so a corpus may be larger than a JavaScript
 // string holds; each piece ends where tokenization would split the text anyway.
 import { constants } from 'node:buffer';
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { readdir, readFile, realpath, stat } from 'node:fs/promises';
 import { join, resolve, sep } from 'node:path';
 import { createRequire } from 'node:module';
 import { isDirectoryPath, openRegularFile, readRegularFile, unreadableReason } from '../node/regular-files.js';
@@ -99,16 +99,36 @@ export async function openCorpus(source: string, pieceBytes = PIECE_BYTES, leave
 /** Whether `path` is `dir` or lies under it (both absolute). */
 export const isWithin = (path: string, dir: string): boolean => path === dir || path.startsWith(dir.endsWith(sep) ? dir : dir + sep);
 
-async function directoryCorpus(dir: string, pieceBytes: number, leaveOut: string): Promise<Corpus> {
+/**
+ * The files under `dir` with their sizes, in the order of their paths; hidden ones (.git, .DS_Store)
+ * and those under `leaveOut` left out. Links are followed, to directories too; a directory met again
+ * (a link back up) is walked once; a dangling link is left out. Node 20's recursive readdir took a
+ * link back up round and round until the links nested too deep: a directory's files read 40 times over.
+ */
+async function documentFiles(dir: string, leaveOut: string): Promise<{ path: string; size: number }[]> {
   const skipped = leaveOut && resolve(leaveOut);
-  const files: { path: string; size: number }[] = [];
-  for (const name of (await readdir(dir, { recursive: true })).sort()) {
-    if (name.split(sep).some((part) => part.startsWith('.'))) continue; // .git, .DS_Store
-    const path = join(dir, name);
-    if (skipped && isWithin(resolve(path), skipped)) continue;
-    const s = await stat(path).catch(() => null); // follows links; a dangling one is left out
-    if (s?.isFile()) files.push({ path, size: s.size });
-  }
+  const files: { name: string; path: string; size: number }[] = [];
+  const walked = new Set<string>();
+  const walk = async (name: string): Promise<void> => {
+    const at = join(dir, name);
+    const real = await realpath(at);
+    if (walked.has(real)) return;
+    walked.add(real);
+    for (const entry of (await readdir(at)).sort()) { // sorted: of a directory's two links, the same one is walked on every file system
+      if (entry.startsWith('.')) continue;
+      const path = join(at, entry);
+      if (skipped && isWithin(resolve(path), skipped)) continue;
+      const s = await stat(path).catch(() => null);
+      if (s?.isDirectory()) await walk(join(name, entry));
+      else if (s?.isFile()) files.push({ name: join(name, entry), path, size: s.size });
+    }
+  };
+  await walk('');
+  return files.sort((x, y) => (x.name < y.name ? -1 : x.name > y.name ? 1 : 0)).map(({ path, size }) => ({ path, size }));
+}
+
+async function directoryCorpus(dir: string, pieceBytes: number, leaveOut: string): Promise<Corpus> {
+  const files = await documentFiles(dir, leaveOut);
   if (!files.length) throw new Error(`${dir} holds no files to read as text`);
   const pieces = async function* () {
     let before = 0; // bytes of the files read so far
