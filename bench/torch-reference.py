@@ -109,8 +109,8 @@ def blocks(data, starts, T):
 
 
 def engine_batch(data, rng, B, T):
-    # Trainer.batch: B starts, each rng.nextInt(len - T - 1), drawn in row order
-    return blocks(data, [rng.next_int(len(data) - T - 1) for _ in range(B)], T)
+    # Trainer.batch: B starts, each rng.nextInt(len - T), drawn in row order (nanoGPT's range, below)
+    return blocks(data, [rng.next_int(len(data) - T) for _ in range(B)], T)
 
 
 def torch_batch(data, B, T):

@@ -420,9 +420,16 @@ describe('gpt train and its --out-dir', () => {
     expect(existsSync(failed)).toBe(false); // nor an empty <out-dir>/data
     const bom = join(dir, 'bom-only.txt');
     writeFileSync(bom, '\uFEFF'); // a byte-order mark alone: bytes, but no text
-    for (const tokenizer of ['char', 'bpe']) {
+    for (const tokenizer of ['char', 'bpe', 'gpt2']) {
       expectOneLine(await gpt('prepare', '--data', bom, '--tokenizer', tokenizer, '--out-dir', fresh()), 1, /^gpt prepare: \S+bom-only\.txt is empty: there is no text to train on$/);
     }
+    // documents with no text: with gpt2, their <|endoftext|> tokens alone are no data to train on
+    const noText = join(dir, 'no-text');
+    mkdirSync(noText);
+    for (const name of ['a.txt', 'b.txt', 'c.txt']) writeFileSync(join(noText, name), name === 'b.txt' ? '' : '\uFEFF');
+    const none = fresh();
+    expectOneLine(await gpt('prepare', '--data', noText, '--tokenizer', 'gpt2', '--out-dir', none), 1, /^gpt prepare: \S+no-text is empty: there is no text to train on$/);
+    expect(existsSync(none)).toBe(false);
     const out = fresh();
     expectOneLine(await gpt('train', '--data', empty, '--out-dir', out), 2, /flag --data names \S+empty\.txt, which is empty$/);
     expect(existsSync(out)).toBe(false);
@@ -431,13 +438,14 @@ describe('gpt train and its --out-dir', () => {
   it('a text too short for the block size: one line for train and eval, the device not opened by train', async () => {
     const short = join(dir, 'short.txt');
     writeFileSync(short, corpusText(100)); // 90 train and 10 val tokens; TINY's block size is 16
-    const message = /^gpt (train|eval): the val split has 10 tokens, too few for sequences of blockSize 16 and their next-token targets: it needs more than 17$/;
+    // train names its flag; eval's block is the checkpoint's
+    const message = (block: string) => new RegExp(`^gpt (train|eval): the val split has 10 tokens, too few for sequences of ${block} 16 and their next-token targets: it needs at least 17$`);
     const out = fresh();
     const r = await gpt('train', '--data', short, ...TINY, '--out-dir', out);
-    expectOneLine(r, 1, message);
+    expectOneLine(r, 1, message('--block-size'));
     expect(r.out).not.toMatch(/device:/);
     expect(existsSync(out)).toBe(false);
-    expectOneLine(await gpt('eval', '--out-dir', fixture, '--data', short, '--eval-iters', '1'), 1, message);
+    expectOneLine(await gpt('eval', '--out-dir', fixture, '--data', short, '--eval-iters', '1'), 1, message('blockSize'));
   });
 
   it("a --start the checkpoint's tokenizer cannot encode is one line (and the model opened for it is freed)", async () => {

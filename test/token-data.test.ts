@@ -1,7 +1,7 @@
 // Corpora larger than memory: `gpt prepare` reads a file in pieces that tokenize as the whole text
 // does, streams the ids to disk (uint16 where the vocabulary fits), and training reads the windows
 // it draws from the files (TokenFile). The oracle for pieces is the same tokenizer on the whole text.
-import { appendFileSync, type BigIntStats, closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
+import { appendFileSync, type BigIntStats, closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, symlinkSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import fc from 'fast-check';
@@ -10,7 +10,7 @@ import { openCorpus, PIECE_BYTES, type Corpus } from '../src/cli/corpus.js';
 import { buildDataset, loadDataset, loadTokens, writeDataset } from '../src/cli/data.js';
 import { gpt3EncoderDir, loadGpt2Tokenizer } from '../src/cli/tokenizer-files.js';
 import { BpeTokenizer, CharTokenizer, encodeKnown, type Tokenizer } from '../src/gpt/tokenizer/index.js';
-import { drawBatch } from '../src/gpt/batches.js';
+import { checkSplits, drawBatch } from '../src/gpt/batches.js';
 import { REMEMBERED_CHECK_BYTES, TokenFile, TokenWriter } from '../src/node/token-file.js';
 import { Generator } from '../src/tensor/generator.js';
 import { corpusText, gpt, tempDir, TINY } from './cli-helpers.js';
@@ -154,6 +154,28 @@ describe('token files', () => {
       const source = { length: ids.length, subarray: (begin: number, end: number) => ids.subarray(begin, end + extra) };
       expect(() => drawBatch(source, 2, 8, new Generator(1, 0))).toThrow(new RegExp(`^drawBatch: data\\.subarray\\(\\d+, \\d+\\) returned ${9 + extra} ids, expected 9$`));
     }
+  });
+
+  it("drawBatch draws every block nanoGPT's get_batch draws, the last token a target: starts in [0, len - T), torch.randint(len(data) - block_size)", () => {
+    const T = 4;
+    const ids = Int32Array.from({ length: 10 }, (_, i) => 100 + i); // each token says where it stands
+    const starts = new Set<number>();
+    const rng = new Generator(3, 0);
+    for (let i = 0; i < 100; i++) {
+      const { x, y } = drawBatch(ids, 4, T, rng);
+      for (let b = 0; b < 4; b++) {
+        const start = x[b * T]! - 100;
+        starts.add(start);
+        expect([...x.subarray(b * T, (b + 1) * T)]).toEqual([...ids.subarray(start, start + T)]);
+        expect([...y.subarray(b * T, (b + 1) * T)]).toEqual([...ids.subarray(start + 1, start + T + 1)]);
+      }
+    }
+    expect([...starts].sort((a, b) => a - b)).toEqual([0, 1, 2, 3, 4, 5]); // len - T = 6 blocks
+    // a split of exactly T + 1 tokens holds one block, as in nanoGPT; one token fewer holds none
+    const one = ids.subarray(0, T + 1);
+    expect(() => checkSplits({ train: one, val: one }, T)).not.toThrow();
+    expect(drawBatch(one, 2, T, new Generator(1, 0))).toEqual({ x: Int32Array.of(100, 101, 102, 103, 100, 101, 102, 103), y: Int32Array.of(101, 102, 103, 104, 101, 102, 103, 104) });
+    expect(() => checkSplits({ train: one, val: one.subarray(0, T) }, T)).toThrow(/^the val split has 4 tokens, too few for sequences of blockSize 4 and their next-token targets: it needs at least 5$/);
   });
 
   it('refuses a file of the wrong size, an id outside the vocabulary (naming it and its index), and an id too large to write', async () => {
@@ -416,10 +438,11 @@ describe('gpt prepare --data DIR: a directory of documents', () => {
     ['b.txt', 'Second document.\nIt has two lines.'],
     ['a/z.md', '\uFEFFA nested file, its byte-order mark dropped, é😀'],
     ['a/c.txt', 'First, by path order.\n'],
+    ['a/empty.txt', ''], // a document still: followed by <|endoftext|> as any other
     ['.hidden', 'never read'],
     ['a/.git/config', 'never read either'],
   ];
-  const inOrder = ['a/c.txt', 'a/z.md', 'b.txt'].map((name) => docs.find(([n]) => n === name)![1].replace('\uFEFF', ''));
+  const inOrder = ['a/c.txt', 'a/empty.txt', 'a/z.md', 'b.txt'].map((name) => docs.find(([n]) => n === name)![1].replace('\uFEFF', ''));
   const corpusDir = join(sandbox, 'documents');
   for (const [name, text] of docs) {
     mkdirSync(join(corpusDir, name, '..'), { recursive: true });
@@ -438,7 +461,7 @@ describe('gpt prepare --data DIR: a directory of documents', () => {
   it("with GPT-2's tokenizer: the files in path order, hidden ones left out, each followed by <|endoftext|>, as nanoGPT's openwebtext", async () => {
     const { ids, out } = await prepared('gpt2');
     expect(ids).toEqual(inOrder.flatMap((text) => [...GPT2.encode(text), 50256]));
-    expect(out).toContain(`3 documents (the files of ${corpusDir}), each followed by <|endoftext|>`);
+    expect(out).toContain(`4 documents (the files of ${corpusDir}), each followed by <|endoftext|>`);
   });
 
   it('with a char tokenizer: the files joined as they are', async () => {
@@ -446,6 +469,43 @@ describe('gpt prepare --data DIR: a directory of documents', () => {
     const text = inOrder.join('');
     expect(ids).toEqual([...CharTokenizer.train(text).encode(text)]);
     expect(out).toContain('joined as they are (the char tokenizer has no end-of-text token)');
+  });
+
+  it('leaves out the files under --out-dir, where an earlier run wrote its tokens (read back as text, NULs and all)', async () => {
+    const dir = join(sandbox, 'documents-with-out');
+    mkdirSync(join(dir, 'notes'), { recursive: true });
+    inOrder.forEach((doc, i) => writeFileSync(join(dir, 'notes', `${i}.txt`), doc));
+    const text = inOrder.join(''); // a char tokenizer joins the documents as they are
+    for (let run = 0; run < 2; run++) {
+      const r = await gpt('prepare', '--data', dir, '--out-dir', join(dir, 'out'));
+      expect(r.code, r.err).toBe(0);
+      expect(r.out).toContain(`${inOrder.length} documents (the files of ${dir}, less those under --out-dir ${join(dir, 'out')})`);
+      const ds = await loadDataset(join(dir, 'out', 'data'));
+      expect([...ds.train.subarray(0, ds.train.length), ...ds.val.subarray(0, ds.val.length)]).toEqual(CharTokenizer.train(text).encode(text));
+      await ds.close();
+    }
+  });
+
+  it.runIf(process.platform !== 'win32')('follows links, to directories too, walking a directory met again once; a dangling link is left out', async () => {
+    const root = join(sandbox, 'linked-documents');
+    const elsewhere = join(sandbox, 'linked-elsewhere');
+    mkdirSync(join(elsewhere, 'sub'), { recursive: true });
+    mkdirSync(root);
+    writeFileSync(join(root, 'a.txt'), 'First.');
+    writeFileSync(join(elsewhere, 'x.txt'), 'In a linked directory.');
+    writeFileSync(join(elsewhere, 'sub', 'y.txt'), 'Deeper in it.');
+    symlinkSync(elsewhere, join(root, 'more')); // read as root/more/...
+    symlinkSync('.', join(root, 'loop')); // root again: not walked twice, nor forever
+    symlinkSync(join(sandbox, 'missing'), join(root, 'gone'));
+    const out = join(sandbox, 'linked-documents-out');
+    const r = await gpt('prepare', '--data', root, '--tokenizer', 'gpt2', '--out-dir', out);
+    expect(r.code, r.err).toBe(0);
+    expect(r.out).toContain(`3 documents (the files of ${root}), each followed by <|endoftext|>`);
+    const ds = await loadDataset(join(out, 'data'));
+    const ids = [...ds.train.subarray(0, ds.train.length), ...ds.val.subarray(0, ds.val.length)];
+    await ds.close();
+    // in path order: a.txt, more/sub/y.txt, more/x.txt
+    expect(ids).toEqual(['First.', 'Deeper in it.', 'In a linked directory.'].flatMap((text) => [...GPT2.encode(text), 50256]));
   });
 
   it('an empty directory is refused, naming it', async () => {
@@ -475,6 +535,15 @@ describe('gpt prepare --val-fraction', () => {
     }
     const short = await gpt('prepare', '--data', fileOf('ab'), '--val-fraction', '0.6', '--out-dir', join(sandbox, 'val-short'));
     expect(short.err).toMatch(/is too short: 2 token\(s\) cannot be split into train and val at --val-fraction 0\.6$/);
+  });
+
+  it('a val split shorter than a block is one line from gpt train, naming --block-size, before any step', async () => {
+    const out = join(sandbox, 'val-tiny');
+    expect((await gpt('prepare', '--data', fileOf(corpusText(2_000)), '--val-fraction', '0.004', '--out-dir', out)).code).toBe(0); // 8 val tokens
+    const r = await gpt('train', '--data-dir', join(out, 'data'), ...TINY, '--max-iters', '1', '--out-dir', join(sandbox, 'val-tiny-run'));
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/^gpt train: the val split has 8 tokens, too few for sequences of --block-size 16 and their next-token targets: it needs at least 17$/);
+    expect(r.out).not.toMatch(/device:|step/);
   });
 
   it('splits at the fraction as decimal arithmetic does, not one token off where 1 - F rounds below it in binary (0.8, 0.9)', async () => {

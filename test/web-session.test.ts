@@ -229,7 +229,7 @@ describe('Session new model', () => {
   const shape = { nLayer: 1, nHead: 2, nEmbd: 16, blockSize: 16 };
   it.each([
     ['', /^there is no text to train on: paste a text or open a text file$/],
-    ['abcabc', /^the text gives 6 tokens, too few for block 16: each of its training 90% and validation 10% needs more than 17; use a longer text \(171 tokens or more\) or a smaller block$/],
+    ['abcabc', /^the text gives 6 tokens, too few for block 16: each of its training 90% and validation 10% needs at least 17; use a longer text \(161 tokens or more\) or a smaller block$/],
   ])('from %j is refused in one line saying what to do; the model before it stays', (text, message) => {
     const session = new Session();
     session.newModel('some english text.\n'.repeat(20), shape);
@@ -243,8 +243,8 @@ describe('Session new model', () => {
     const session = new Session();
     const text = (n: number) => 'abcdefghij'.repeat(20).slice(0, n);
     const need = Number(/\((\d+) tokens or more\)/.exec((() => { try { session.newModel('ab', shape); } catch (e) { return (e as Error).message; } return ''; })())![1]);
-    // each split needs more than blockSize + 1 tokens (a block and its targets): counted here apart from the code
-    const fits = (n: number) => Math.floor(n * 0.9) > 17 && n - Math.floor(n * 0.9) > 17;
+    // each split needs blockSize + 1 tokens (a block and its targets): counted here apart from the code
+    const fits = (n: number) => Math.floor(n * 0.9) >= 17 && n - Math.floor(n * 0.9) >= 17;
     expect(fits(need) && !fits(need - 1)).toBe(true);
     expect(() => session.newModel(text(need - 1), shape)).toThrow(/too few for block 16/);
     expect(session.newModel(text(need), shape).source).toBe('new model');

@@ -6,8 +6,8 @@
 // `gpt prepare` reads a file in pieces (openCorpus), so a corpus may be larger than a JavaScript
 // string holds; each piece ends where tokenization would split the text anyway.
 import { constants } from 'node:buffer';
-import { readdir, readFile, stat } from 'node:fs/promises';
-import { join, sep } from 'node:path';
+import { readdir, readFile, realpath, stat } from 'node:fs/promises';
+import { join, resolve, sep } from 'node:path';
 import { createRequire } from 'node:module';
 import { isDirectoryPath, openRegularFile, readRegularFile, unreadableReason } from '../node/regular-files.js';
 
@@ -78,10 +78,10 @@ export const PIECE_BYTES = 8 * 2 ** 20;
 
 /**
  * `source` (a file, a directory of files, a URL, builtin:webdocs) as a Corpus; files are read in
- * pieces of at most `pieceBytes`. A directory's files, hidden ones left out, are its documents, in
- * the order of their paths.
+ * pieces of at most `pieceBytes`. A directory's files, hidden ones and those under `leaveOut` left
+ * out, are its documents, in the order of their paths.
  */
-export async function openCorpus(source: string, pieceBytes = PIECE_BYTES): Promise<Corpus> {
+export async function openCorpus(source: string, pieceBytes = PIECE_BYTES, leaveOut = ''): Promise<Corpus> {
   if (!isPathSource(source)) {
     const text = await loadCorpus(source);
     const bytes = Buffer.byteLength(text);
@@ -90,20 +90,45 @@ export async function openCorpus(source: string, pieceBytes = PIECE_BYTES): Prom
     };
     return { bytes, documents: 1, separateDocuments: false, pieces };
   }
-  if (await isDirectoryPath(source)) return directoryCorpus(source, pieceBytes);
+  if (await isDirectoryPath(source)) return directoryCorpus(source, pieceBytes, leaveOut);
   const handle = await openSource(source);
   const { size } = await handle.stat().finally(() => handle.close());
   return { bytes: size, documents: 1, separateDocuments: false, pieces: () => filePieces(source, pieceBytes, size) };
 }
 
-async function directoryCorpus(dir: string, pieceBytes: number): Promise<Corpus> {
-  const files: { path: string; size: number }[] = [];
-  for (const name of (await readdir(dir, { recursive: true })).sort()) {
-    if (name.split(sep).some((part) => part.startsWith('.'))) continue; // .git, .DS_Store
-    const path = join(dir, name);
-    const s = await stat(path).catch(() => null); // follows links; a dangling one is left out
-    if (s?.isFile()) files.push({ path, size: s.size });
-  }
+/** Whether `path` is `dir` or lies under it (both absolute). */
+export const isWithin = (path: string, dir: string): boolean => path === dir || path.startsWith(dir.endsWith(sep) ? dir : dir + sep);
+
+/**
+ * The files under `dir` with their sizes, in the order of their paths; hidden ones (.git, .DS_Store)
+ * and those under `leaveOut` left out. Links are followed, to directories too; a directory met again
+ * (a link back up) is walked once; a dangling link is left out. Node 20's recursive readdir took a
+ * link back up round and round until the links nested too deep: a directory's files read 40 times over.
+ */
+async function documentFiles(dir: string, leaveOut: string): Promise<{ path: string; size: number }[]> {
+  const skipped = leaveOut && resolve(leaveOut);
+  const files: { name: string; path: string; size: number }[] = [];
+  const walked = new Set<string>();
+  const walk = async (name: string): Promise<void> => {
+    const at = join(dir, name);
+    const real = await realpath(at);
+    if (walked.has(real)) return;
+    walked.add(real);
+    for (const entry of (await readdir(at)).sort()) { // sorted: of a directory's two links, the same one is walked on every file system
+      if (entry.startsWith('.')) continue;
+      const path = join(at, entry);
+      if (skipped && isWithin(resolve(path), skipped)) continue;
+      const s = await stat(path).catch(() => null);
+      if (s?.isDirectory()) await walk(join(name, entry));
+      else if (s?.isFile()) files.push({ name: join(name, entry), path, size: s.size });
+    }
+  };
+  await walk('');
+  return files.sort((x, y) => (x.name < y.name ? -1 : x.name > y.name ? 1 : 0)).map(({ path, size }) => ({ path, size }));
+}
+
+async function directoryCorpus(dir: string, pieceBytes: number, leaveOut: string): Promise<Corpus> {
+  const files = await documentFiles(dir, leaveOut);
   if (!files.length) throw new Error(`${dir} holds no files to read as text`);
   const pieces = async function* () {
     let before = 0; // bytes of the files read so far
@@ -139,6 +164,8 @@ async function* filePieces(path: string, pieceBytes: number, size: number): Asyn
       if (!ended) ended = (await handle.read(new Uint8Array(1), 0, 1, start + held)).bytesRead === 0;
       if (held === 0) {
         if (start !== size) throw new Error(`${path} changed while it was being read: ${size} bytes when opened, ${start} now`);
+        // an empty file is still a document: it ends (gpt2 follows it with <|endoftext|>, as nanoGPT's openwebtext does an empty text)
+        if (first) yield { text: '', end: 0, rough: false, documentEnd: true };
         return;
       }
       const cut = ended ? { at: held, rough: false } : pieceEnd(buffer, held);

@@ -2,9 +2,9 @@
 // is read in pieces, in one pass to learn a char or bpe vocabulary and one to tokenize, so a corpus
 // may be larger than memory; the tokenizing pass, and a BPE vocabulary's counting, run on worker
 // threads (tokenizer-pool.ts), and progress shows on long work.
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { BpeTokenizer, countSpelledSpecial, describeLeftOut, describeSpelledSpecial, Gpt2Tokenizer, type KnownTokens } from '../gpt/tokenizer/index.js';
-import { BUILTIN_CORPUS, openCorpus, PIECE_BYTES, type Corpus, type CorpusPiece } from './corpus.js';
+import { BUILTIN_CORPUS, isWithin, openCorpus, PIECE_BYTES, type Corpus, type CorpusPiece } from './corpus.js';
 import { BPE_VOCAB_SIZE, checkTokenizerFlagsApply, newTokenizer, TOKENIZER_DEFAULTS, TOKENIZER_DOCS, TOKENIZER_FILE_SHOWN, TOKENIZERS, VAL_FRACTION, writeDataset } from './data.js';
 import { flagHelp, noPositional, parseFlags, type FlagSpec } from './flags.js';
 import { TEXT_SOURCE } from './path-flags.js';
@@ -39,7 +39,8 @@ export async function prepare(args: string[]): Promise<number> {
   const { values: f, positional, given } = parseFlags(args, PREPARE_FLAGS);
   noPositional(positional);
   checkTokenizerFlagsApply(given, f.tokenizer);
-  const corpus = await openCorpus(f.data);
+  // `--data .` writes to ./out: an earlier run's tokens (valid UTF-8 where the ids are small), logs and checkpoints there are no documents
+  const corpus = await openCorpus(f.data, PIECE_BYTES, f.outDir);
   if (corpus.bytes === 0) throw emptyCorpus(f.data);
   // no more threads than the fewest pieces the corpus is read in: each starts its own copy of the tokenizer (GPT-2's: 0.1 s, 80 MB)
   const threads = Math.min(f.workers || autoWorkers(), Math.max(corpus.documents, Math.ceil(corpus.bytes / PIECE_BYTES)));
@@ -64,12 +65,15 @@ export async function prepare(args: string[]): Promise<number> {
         [seen.chars, seen.pieces, seen.rough] = [seen.chars + piece.text.length, seen.pieces + 1, seen.rough + Number(piece.rough)];
         countSpelledSpecial(tokenizer, piece.text, seen.special); // one cut in two by a rough piece's end goes uncounted
       });
+      // gpt2's vocabulary is read, not learnt from the text: this is its first look at it (files of a BOM alone would give only <|endoftext|>s)
+      if (!seen.chars) throw emptyCorpus(f.data);
     }, f.valFraction).finally(() => pool.close());
     return { tokenizer, counts, endOfText, threadsUsed: pool.threads };
   });
   if (corpus.separateDocuments) {
     const joined = endOfText !== null ? 'each followed by <|endoftext|>' : `joined as they are (the ${f.tokenizer} tokenizer has no end-of-text token)`;
-    console.log(`${corpus.documents.toLocaleString('en-US')} documents (the files of ${f.data}), ${joined}`);
+    const less = isWithin(resolve(f.outDir), resolve(f.data)) ? `, less those under --out-dir ${f.outDir}` : '';
+    console.log(`${corpus.documents.toLocaleString('en-US')} documents (the files of ${f.data}${less}), ${joined}`);
   }
   const spelled = describeSpelledSpecial(seen.special);
   if (spelled) console.log(`note: ${f.data} ${spelled}`);

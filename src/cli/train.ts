@@ -72,7 +72,7 @@ async function trainStudent(args: string[], opts: { nextSteps?: boolean; distill
     try {
       console.log(`tokens: train ${ds.train.length.toLocaleString('en-US')}, val ${ds.val.length.toLocaleString('en-US')}, vocab ${ds.tokenizer.vocabSize}`);
       if (ckpt && ckpt.meta.model.vocabSize !== ds.tokenizer.vocabSize) throw new Error(`checkpoint vocab ${ckpt.meta.model.vocabSize} != data vocab ${ds.tokenizer.vocabSize}`);
-      checkSplits(ds, cfg.blockSize); // before the device opens
+      checkSplits(ds, cfg.blockSize, '--block-size'); // before the device opens
       if (teacher) checkStudent(teacher, cfg, ds.tokenizer, ckpt ? 'the student checkpoint' : data);
       const dev = await initDevice();
       // before a directory, a log or a step: no save could follow

@@ -273,15 +273,15 @@ export class Session {
 /** Where the validation split starts: the first 90% of the tokens train (as `gpt prepare` splits). */
 const trainTokens = (n: number) => Math.floor(n * 0.9);
 /** Whether both splits of n tokens hold a block of T and its next-token targets (as Trainer checks). */
-const splitsFit = (n: number, T: number) => Math.min(trainTokens(n), n - trainTokens(n)) > T + 1;
+const splitsFit = (n: number, T: number) => Math.min(trainTokens(n), n - trainTokens(n)) >= T + 1;
 
 /** The training and validation splits of a text's tokens; too few for a block is said in the page's terms. */
 function splitTokens(ids: Int32Array, vocabSize: number, blockSize: number): { train: Int32Array; val: Int32Array; vocabSize: number } {
   if (!splitsFit(ids.length, blockSize)) {
-    let need = Math.max(ids.length + 1, 10 * blockSize); // the validation 10% needs more than 10 * (blockSize + 1): a few steps from here
+    let need = Math.max(ids.length + 1, 10 * blockSize); // the validation 10% needs at least blockSize + 1: a few steps from here
     while (!splitsFit(need, blockSize)) need++;
     throw new Error(
-      `the text gives ${ids.length} tokens, too few for block ${blockSize}: each of its training 90% and validation 10% needs more than ${blockSize + 1}; ` +
+      `the text gives ${ids.length} tokens, too few for block ${blockSize}: each of its training 90% and validation 10% needs at least ${blockSize + 1}; ` +
         `use a longer text (${need} tokens or more) or a smaller block`,
     );
   }
