@@ -9,6 +9,9 @@
 // sequence that stopped in between leaves it). Learned absolute positions mean a full
 // window cannot be shifted, so once a sequence's context reaches blockSize the window slides like
 // nanoGPT's: the last blockSize tokens, re-encoded from scratch each step (the whole batch's, then).
+// Weights changed while a generation is paused (a load, an optimizer step) make the cache's keys and
+// values stale: the windows are re-encoded, a step recorded ahead on the old weights redone with its
+// uniform numbers, so the tokens are those of generation without the cache.
 import { noGrad } from '../autograd/mode.js';
 import { enterEval, leaveEval } from '../nn/eval-mode.js';
 import { disposeCache, keepCacheRows, type KVCache } from '../nn/transformer.js';
@@ -80,6 +83,8 @@ async function* decode(model: GPT, prompts: readonly (readonly number[])[], opts
   // of a 5M-token prompt held 2.5 GB of them)
   const seqs: Sequence[] = prompts.map((p, i) => ({ tokens: p.slice(-blockSize), made: 0, done: maxNewTokens === 0, rng: rngOf(i) }));
   const useCache = opts.kvCache ?? true;
+  const weights = model.parameters();
+  let cachedWeights: unknown[] = []; // the weights' versions when the cache was started
   enterEval(model);
   // the cache's rows: which sequence each is, and the slot its tokens start at (left padding before)
   let caches: KVCache[] | null = null;
@@ -89,14 +94,13 @@ async function* decode(model: GPT, prompts: readonly (readonly number[])[], opts
     for (const c of caches ?? []) disposeCache(c);
     caches = null;
   };
-  /** Records one step of `rows` on `input` (their token ids, or the last step's draws on the GPU) and starts reading its draws back. */
-  const record = (input: number[][] | Tensor): Step => {
+  /** Records one step of `rows` on `input` (their token ids, or the last step's draws on the GPU) and starts reading its draws back; `us`: its uniform numbers, if drawn already. */
+  const record = (input: number[][] | Tensor, us = rows.map((r) => Math.min(seqs[r]!.rng.nextFloat(), BELOW_ONE))): Step => {
     // eval mode was set at the start: training mode now means model.train() while paused (dropout would change the tokens)
     if (model.training) throw new Error(`${op}: the model was put in training mode (model.train()) while this generation was paused; it decodes in eval mode: switch after the generation ends, or return() it first`);
     const padded = starts.some((s) => s > 0);
-    // each sequence's seeded stream decides; the GPU draws with it, in float32, where u within
-    // 2^-25 of 1 would round to 1: past every candidate's share, the draw would take the least likely
-    const us = rows.map((r) => Math.min(seqs[r]!.rng.nextFloat(), BELOW_ONE));
+    // each sequence's seeded stream decides (us); the GPU draws with it, in float32, where u within
+    // 2^-25 of 1 would round to 1 (BELOW_ONE): past every candidate's share, the draw would take the least likely
     const ids = keep(
       noGrad(() =>
         scope(() => {
@@ -110,11 +114,20 @@ async function* decode(model: GPT, prompts: readonly (readonly number[])[], opts
     );
     const drawn = ids.toArray();
     device().flush(); // submitted now: its read resolves when this step is done, not a step recorded after it
-    return { rows: [...rows], at: rows.map((_, k) => k), ids, drawn, prefill: false };
+    return { rows: [...rows], at: rows.map((_, k) => k), ids, drawn, prefill: false, us };
   };
   let current: Step | null = null;
   try {
     while (seqs.some((s) => !s.done)) {
+      let redo: Map<number, number> | undefined; // a sequence's uniform number for a step recorded on stale weights
+      if (caches && !sameVersions(cachedWeights, versionsOf(weights, op))) {
+        dropCaches();
+        if (current) {
+          const stale: Step = current;
+          redo = new Map(stale.rows.map((r, k) => [r, stale.us[stale.at[k]!]!]));
+          current = abandon(stale);
+        }
+      }
       if (!current) {
         let input: number[][];
         const cached = caches !== null;
@@ -127,9 +140,12 @@ async function* decode(model: GPT, prompts: readonly (readonly number[])[], opts
           const width = Math.max(...windows.map((w) => w.length));
           starts = windows.map((w) => width - w.length);
           input = windows.map((w) => [...new Array<number>(width - w.length).fill(0), ...w]);
-          if (useCache && rows.every((r) => seqs[r]!.tokens.length <= blockSize)) caches = model.h.items.map(() => ({ qkv: null, capacity: blockSize }));
+          if (useCache && rows.every((r) => seqs[r]!.tokens.length <= blockSize)) {
+            caches = model.h.items.map(() => ({ qkv: null, capacity: blockSize }));
+            cachedWeights = versionsOf(weights, op);
+          }
         }
-        current = { ...record(input), prefill: !cached };
+        current = { ...record(input, redo && rows.map((r) => redo.get(r)!)), prefill: !cached };
       }
       // The next step is recorded before this one's draws come back (the GPU runs it while they do
       // and while the host takes them) where its input is exactly those draws: the same rows, none
@@ -190,7 +206,13 @@ interface Step {
   drawn: Promise<ArrayLike<number>>;
   /** Whether it (re-)encoded whole windows (a prefill), rather than one position a row from the cache. */
   prefill: boolean;
+  /** The uniform number of each of its draws. */
+  us: number[];
 }
+
+/** Each weight's storage and its count of in-place writes: a load swaps the one, an optimizer step bumps the other. */
+const versionsOf = (weights: readonly Tensor[], op: string): unknown[] => weights.flatMap((w) => [w.storage(op), w.storage(op).version]);
+const sameVersions = (a: readonly unknown[], b: readonly unknown[]) => a.length === b.length && a.every((x, i) => x === b[i]);
 
 /** Frees a step whose draws nobody will take (its readback may still be running). */
 function abandon(step: Step): null {
