@@ -19,8 +19,12 @@ export interface SamplingOptions {
   topP?: number;
 }
 
-/** Temperatures below this draw as this one (1 / temperature must stay a finite float32). */
-export const MIN_TEMPERATURE = 1e-6;
+/**
+ * Temperatures below this draw as this one: 8 / temperature must stay a finite float32 (the kernel's
+ * scale). A logit more than 128 temperatures below the top one weighs 0 in float32, as in PyTorch's
+ * softmax of logits / temperature (at 1e-6, one logit 1e-6 below the top one was drawn 27% of the time).
+ */
+export const MIN_TEMPERATURE = 1e-30;
 
 const sampleOp = defineOp({
   name: 'sampleLogits',
