@@ -30,6 +30,7 @@ const sampleOp = defineOp({
   name: 'sampleLogits',
   dtypes: { logits: ['float32'], u: ['float32'] },
   forward(_ctx: OpContext, logits: Tensor, u: Tensor, opts: Required<SamplingOptions>) {
+    if (opts.temperature === 0) return argmax(logits, -1); // u unused, but checked as any draw's
     const V = logits.shape[logits.rank - 1]!;
     const tokens = Tensor.empty(u.shape, 'int32', 'sampleLogits');
     const invTemperature = 1 / Math.max(opts.temperature, MIN_TEMPERATURE);
@@ -55,7 +56,6 @@ export const sampleLogits = withFront(sampleOp, (logits: Tensor, u: Tensor, opts
   checkSamplingOptions('sampleLogits', opts);
   checkOptionKeys('sampleLogits', opts, ['temperature', 'topK', 'topP']);
   const { temperature = 1, topK = Number.MAX_SAFE_INTEGER, topP = 1 } = opts;
-  if (temperature === 0) return argmax(logits, -1);
   return sampleOp(logits, u, { temperature, topK, topP });
 });
 
