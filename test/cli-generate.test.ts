@@ -5,6 +5,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { generate } from '../src/gpt/generate.js';
+import { timeGeneration } from '../src/gpt/generate-timing.js';
 import { GPT } from '../src/gpt/model.js';
 import { profile, setProfile } from '../src/kernels/profile.js';
 import { device } from '../src/index.js';
@@ -51,6 +52,18 @@ describe('gpt bench-generate', () => {
       [['--init-from', dir, '--prompt-tokens', '10', '--new-tokens', '7'], "gpt bench-generate: --prompt-tokens (10) + --new-tokens (7) must not exceed the model's block size (16)"],
     ];
     for (const [args, message] of refused) expect(await gpt('bench-generate', ...args)).toMatchObject({ code: 2, err: message });
+  });
+});
+
+describe('timeGeneration', () => {
+  it('gives each figure from the median of the timed runs: the mean of the middle two for an even count', async () => {
+    const [batch, promptTokens, newTokens] = [2, 3, 4];
+    const t = await timeGeneration(model, { batch, promptTokens, newTokens, repeats: 2 });
+    const mean = (xs: number[]) => (xs[0]! + xs[1]!) / 2;
+    expect(t.prefillMs).toHaveLength(2);
+    expect(t.prefillTokensPerSec).toBeCloseTo((batch * promptTokens * 1000) / mean(t.prefillMs), 9);
+    expect(t.decodeTokensPerSec).toBeCloseTo((batch * (newTokens - 1) * 1000) / mean(t.decodeMs), 9);
+    expect(t.decodeMsPerStep).toBeCloseTo(mean(t.decodeMs) / (newTokens - 1), 9);
   });
 });
 
