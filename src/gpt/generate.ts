@@ -9,10 +9,12 @@
 // sequence that stopped in between leaves it). Learned absolute positions mean a full
 // window cannot be shifted, so once a sequence's context reaches blockSize the window slides like
 // nanoGPT's: the last blockSize tokens, re-encoded from scratch each step (the whole batch's, then).
-// Weights changed while a generation is paused (a load, an optimizer step) make the cache's keys and
-// values stale: the windows are re-encoded, a step recorded ahead on the old weights redone with its
-// uniform numbers, so the tokens are those of generation without the cache.
+// Weights changed while a generation is paused (a load, an optimizer step), or the compute dtype
+// (its next step taken in another autocast region), make the cache's keys and values stale: the
+// windows are re-encoded, a step recorded ahead on the old ones redone with its uniform numbers, so
+// the tokens are those of generation without the cache.
 import { noGrad } from '../autograd/mode.js';
+import { computeDtype } from '../nn/autocast.js';
 import { enterEval, leaveEval } from '../nn/eval-mode.js';
 import { disposeCache, keepCacheRows, type KVCache } from '../nn/transformer.js';
 import { device } from '../device/device.js';
@@ -84,7 +86,7 @@ async function* decode(model: GPT, prompts: readonly (readonly number[])[], opts
   const seqs: Sequence[] = prompts.map((p, i) => ({ tokens: p.slice(-blockSize), made: 0, done: maxNewTokens === 0, rng: rngOf(i) }));
   const useCache = opts.kvCache ?? true;
   const weights = model.parameters();
-  let cachedWeights: unknown[] = []; // the weights' versions when the cache was started
+  let cachedFrom: unknown[] = []; // what the cache's keys and values were computed from
   enterEval(model);
   // the cache's rows: which sequence each is, and the slot its tokens start at (left padding before)
   let caches: KVCache[] | null = null;
@@ -119,8 +121,8 @@ async function* decode(model: GPT, prompts: readonly (readonly number[])[], opts
   let current: Step | null = null;
   try {
     while (seqs.some((s) => !s.done)) {
-      let redo: Map<number, number> | undefined; // a sequence's uniform number for a step recorded on stale weights
-      if (caches && !sameVersions(cachedWeights, versionsOf(weights, op))) {
+      let redo: Map<number, number> | undefined; // a sequence's uniform number for a step recorded on stale keys and values
+      if (caches && !sameSources(cachedFrom, sourcesOf(weights, op))) {
         dropCaches();
         if (current) {
           const stale: Step = current;
@@ -142,7 +144,7 @@ async function* decode(model: GPT, prompts: readonly (readonly number[])[], opts
           input = windows.map((w) => [...new Array<number>(width - w.length).fill(0), ...w]);
           if (useCache && rows.every((r) => seqs[r]!.tokens.length <= blockSize)) {
             caches = model.h.items.map(() => ({ qkv: null, capacity: blockSize }));
-            cachedWeights = versionsOf(weights, op);
+            cachedFrom = sourcesOf(weights, op);
           }
         }
         current = { ...record(input, redo && rows.map((r) => redo.get(r)!)), prefill: !cached };
@@ -210,9 +212,9 @@ interface Step {
   us: number[];
 }
 
-/** Each weight's storage and its count of in-place writes: a load swaps the one, an optimizer step bumps the other. */
-const versionsOf = (weights: readonly Tensor[], op: string): unknown[] => weights.flatMap((w) => [w.storage(op), w.storage(op).version]);
-const sameVersions = (a: readonly unknown[], b: readonly unknown[]) => a.length === b.length && a.every((x, i) => x === b[i]);
+/** What keys and values computed now come from: the compute dtype, each weight's storage and its count of in-place writes (a load swaps the one, an optimizer step bumps the other). */
+const sourcesOf = (weights: readonly Tensor[], op: string): unknown[] => [computeDtype(), ...weights.flatMap((w) => [w.storage(op), w.storage(op).version])];
+const sameSources = (a: readonly unknown[], b: readonly unknown[]) => a.length === b.length && a.every((x, i) => x === b[i]);
 
 /** Frees a step whose draws nobody will take (its readback may still be running). */
 function abandon(step: Step): null {
