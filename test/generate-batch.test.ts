@@ -28,13 +28,13 @@ const PROMPTS = [ids(1, 1), ids(5, 2), ids(blockSize - 1, 3), ids(3, 4), ids(blo
 const SHORT = [ids(1, 1), ids(5, 2), ids(8, 6), ids(3, 4)];
 
 /** Each sequence's tokens from a batch run. */
-async function batch(prompts: number[][], opts: BatchGenerateOptions): Promise<number[][]> {
+async function batch(prompts: ArrayLike<number>[], opts: BatchGenerateOptions): Promise<number[][]> {
   const out: number[][] = prompts.map(() => []);
   for await (const step of generateBatch(model, prompts, opts)) step.forEach((t, i) => t !== null && out[i]!.push(t));
   return out;
 }
 
-async function single(prompt: number[], opts: Parameters<typeof generate>[2]): Promise<number[]> {
+async function single(prompt: ArrayLike<number>, opts: Parameters<typeof generate>[2]): Promise<number[]> {
   const out: number[] = [];
   for await (const t of generate(model, prompt, opts)) out.push(t);
   return out;
@@ -306,10 +306,19 @@ describe('generateBatch', () => {
     expect(device().memory().liveBytes).toBe(before.liveBytes);
   });
 
+  it("takes typed arrays as prompts (encodePrompt's ids are an Int32Array): the tokens of the same ids in an array", async () => {
+    const opts = { maxNewTokens: 6, temperature: 1, seed: 8 };
+    expect(await single(Int32Array.from(SHORT[1]!), opts)).toEqual(await single(SHORT[1]!, opts));
+    const typed = [Int32Array.from(SHORT[0]!), Uint16Array.from(SHORT[2]!)];
+    expect(await batch(typed, opts)).toEqual(await batch([SHORT[0]!, SHORT[2]!], opts));
+  });
+
   it('refuses bad prompts and options in one line naming the argument', async () => {
     const first = (prompts: unknown, opts: object) => generateBatch(model, prompts as number[][], opts as BatchGenerateOptions).next();
     await expect(first([], { maxNewTokens: 1 })).rejects.toThrow(/^generateBatch: prompts must be a non-empty array of prompts/);
-    await expect(first([[1], []], { maxNewTokens: 1 })).rejects.toThrow(/^generateBatch: prompts\[1\] must be a non-empty array of token ids$/);
+    await expect(first([[1], []], { maxNewTokens: 1 })).rejects.toThrow(/^generateBatch: prompts\[1\] must be a non-empty array \(or typed array\) of token ids, got array \[\]$/);
+    await expect(first([[1], '12'], { maxNewTokens: 1 })).rejects.toThrow(/^generateBatch: prompts\[1\] must be a non-empty array \(or typed array\) of token ids, got string '12'$/);
+    await expect(first([Int32Array.from([1, V])], { maxNewTokens: 1 })).rejects.toThrow(`generateBatch: prompts[0][1] = number ${V} is not a token id in [0, ${V})`);
     await expect(first([[1], [2, V]], { maxNewTokens: 1 })).rejects.toThrow(`generateBatch: prompts[1][1] = number ${V} is not a token id in [0, ${V})`);
     await expect(first([[1], [2]], { maxNewTokens: 1, seed: [1] })).rejects.toThrow(/^generateBatch: seed must be one number, or one per prompt \(2\), got 1$/);
     await expect(first([[1]], { maxNewTokens: 1, stopToken: -1 })).rejects.toThrow(`generateBatch: stopToken must be a token id in [0, ${V}), got number -1`);

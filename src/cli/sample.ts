@@ -83,7 +83,7 @@ export async function sample(args: string[], stats: NodeJS.WritableStream = proc
   const known = encodePrompt(tokenizer, start); // GPT-2's "<|endoftext|>" is its token, as in nanoGPT's sample.py
   if (known.dropped) console.error(`note: --start: ${describeLeftOut(known)}`);
   if (!known.ids.length) throw new UsageError(`flag --start holds no character the checkpoint's tokenizer knows`);
-  const prompt = [...known.ids];
+  const prompt = known.ids;
   // the positions this generation reaches: its windows, and a KV cache that grows to at most twice
   // its context (src/nn/transformer.ts), within the block; a short one fits more samples
   const positions = Math.min(ckpt.meta.model.blockSize, 2 * (prompt.length + f.maxNewTokens));

@@ -44,8 +44,8 @@ export interface BatchGenerateOptions extends Omit<GenerateOptions, 'seed'> {
   seed?: number | readonly number[];
 }
 
-/** Streams up to `maxNewTokens` token ids continuing `prompt` (at least one id); the model is put in eval mode meanwhile. */
-export async function* generate(model: GPT, prompt: readonly number[], opts: GenerateOptions): AsyncGenerator<number> {
+/** Streams up to `maxNewTokens` token ids continuing `prompt` (at least one id: an array, or a typed array as encodePrompt gives); the model is put in eval mode meanwhile. */
+export async function* generate(model: GPT, prompt: ArrayLike<number>, opts: GenerateOptions): AsyncGenerator<number> {
   checkArgs(model, [prompt], opts, 'generate');
   for await (const [id] of decode(model, [prompt], opts, 'generate')) yield id!;
 }
@@ -59,7 +59,7 @@ export async function* generate(model: GPT, prompt: readonly number[], opts: Gen
  */
 export async function* generateBatch(
   model: GPT,
-  prompts: readonly (readonly number[])[],
+  prompts: readonly ArrayLike<number>[],
   opts: BatchGenerateOptions,
 ): AsyncGenerator<(number | null)[]> {
   if (!Array.isArray(prompts) || !prompts.length) throw new TypeError('generateBatch: prompts must be a non-empty array of prompts (arrays of token ids)');
@@ -75,7 +75,7 @@ interface Sequence {
   rng: Generator;
 }
 
-async function* decode(model: GPT, prompts: readonly (readonly number[])[], opts: BatchGenerateOptions, op: string): AsyncGenerator<(number | null)[]> {
+async function* decode(model: GPT, prompts: readonly ArrayLike<number>[], opts: BatchGenerateOptions, op: string): AsyncGenerator<(number | null)[]> {
   const { blockSize } = model.config;
   const { maxNewTokens, stopToken, temperature, topK, topP } = opts;
   const sampling = { temperature, topK, topP };
@@ -83,7 +83,7 @@ async function* decode(model: GPT, prompts: readonly (readonly number[])[], opts
   const rngOf = (i: number) => (typeof seed === 'number' ? new Generator(seed, i) : new Generator(seed[i]!));
   // a context is the last blockSize tokens: a longer prompt's earlier tokens are never read (64 samples
   // of a 5M-token prompt held 2.5 GB of them)
-  const seqs: Sequence[] = prompts.map((p, i) => ({ tokens: p.slice(-blockSize), made: 0, done: maxNewTokens === 0, rng: rngOf(i) }));
+  const seqs: Sequence[] = prompts.map((p, i) => ({ tokens: Array.prototype.slice.call(p, -blockSize) as number[], made: 0, done: maxNewTokens === 0, rng: rngOf(i) }));
   const useCache = opts.kvCache ?? true;
   const weights = model.parameters();
   let cachedFrom: unknown[] = []; // what the cache's keys and values were computed from
@@ -224,14 +224,14 @@ function abandon(step: Step): null {
 }
 
 /** One-line errors for bad prompts or options, before any work is queued; `op` names the caller. */
-function checkArgs(model: GPT, prompts: readonly (readonly number[])[], opts: BatchGenerateOptions | undefined, op: string): void {
+function checkArgs(model: GPT, prompts: readonly ArrayLike<number>[], opts: BatchGenerateOptions | undefined, op: string): void {
   if (!(model instanceof GPT)) throw new TypeError(`${op}: argument 'model' must be a GPT, got ${describeValue(model)}`);
   const { vocabSize } = model.config;
   const single = op === 'generate';
   prompts.forEach((prompt, i) => {
     const name = single ? 'prompt' : `prompts[${i}]`;
-    if (!Array.isArray(prompt) || !prompt.length) throw new TypeError(`${op}: ${single ? 'the prompt' : name} must be a non-empty array of token ids`);
-    const bad = prompt.findIndex((id) => !isToken(id, vocabSize));
+    if (!(Array.isArray(prompt) || isTypedArray(prompt)) || !prompt.length) throw new TypeError(`${op}: ${single ? 'the prompt' : name} must be a non-empty array (or typed array) of token ids, got ${describeValue(prompt)}`);
+    const bad = Array.prototype.findIndex.call(prompt, (id: unknown) => !isToken(id, vocabSize));
     if (bad >= 0) throw new RangeError(`${op}: ${name}[${bad}] = ${describeValue(prompt[bad])} is not a token id in [0, ${vocabSize})`);
   });
   if (typeof opts !== 'object' || opts === null) throw new TypeError(`${op}: options { maxNewTokens, temperature?, topK?, topP?, seed?, stopToken? } are required`);
@@ -247,4 +247,5 @@ function checkArgs(model: GPT, prompts: readonly (readonly number[])[], opts: Ba
   checkSamplingOptions(op, opts);
 }
 
+const isTypedArray = (x: unknown): x is ArrayLike<number> => ArrayBuffer.isView(x) && !(x instanceof DataView);
 const isToken = (id: unknown, vocabSize: number): id is number => Number.isInteger(id) && (id as number) >= 0 && (id as number) < vocabSize;
