@@ -81,8 +81,8 @@ export async function sample(args: string[], stats: NodeJS.WritableStream = proc
   const ckpt = await loadCheckpoint(checkpointPath(f));
   const tokenizer = tokenizerFromJSON(ckpt.meta.tokenizer);
   const known = encodePrompt(tokenizer, start); // GPT-2's "<|endoftext|>" is its token, as in nanoGPT's sample.py
+  if (!known.ids.length) throw new UsageError(`flag --start holds no character the checkpoint's tokenizer knows (${describeLeftOut(known)})`);
   if (known.dropped) console.error(`note: --start: ${describeLeftOut(known)}`);
-  if (!known.ids.length) throw new UsageError(`flag --start holds no character the checkpoint's tokenizer knows`);
   const prompt = known.ids;
   const positions = generationPositions(ckpt.meta.model.blockSize, prompt.length, f.maxNewTokens);
   const model = await openModel(ckpt, f.numSamples, '--num-samples', positions);
