@@ -2,11 +2,12 @@
 // inside a multi-byte character (its bytes decode to U+FFFD until the rest arrives), and a character
 // tokenizer's token may be the first half of a surrogate pair. Each step decodes only the ids after
 // the last cut that joins nothing: one where the decodes of the ids before and after it add up to
-// the decode of both. UTF-8 then joins nothing across it whatever follows (a join makes fewer
-// characters), and an unfinished character's at most 3 bytes lie after the last such cut, also
-// where the text keeps ending in U+FFFD (invalid bytes decode to it too). So streaming n tokens
-// costs O(n), not a decode of the whole continuation per token, and the pieces add up to the decode
-// of all the ids.
+// the decode of both (UTF-8 then joins nothing across it, whatever follows: a join makes fewer
+// characters). The unfinished character's at most 3 bytes lie within the last 3 ids, so wherever an
+// id boundary falls between two characters that cut is among the last few ids, also where the text
+// keeps ending in U+FFFD (invalid bytes decode to it too). Streaming n tokens then costs O(n), not a
+// decode of the whole continuation per token (only ids that each split a character keep adding to
+// the ids decoded), and the pieces add up to the decode of all the ids.
 import type { Tokenizer } from './tokenizer.js';
 
 /** Whether decoded text ends inside a character: an incomplete UTF-8 sequence's U+FFFD, or a high surrogate. */
