@@ -6,7 +6,10 @@
 // for the GPU (ours: device().sync(); TF.js: submit + onSubmittedWorkDone; jax-js:
 // blockUntilReady, which also runs its lazily recorded work) and frees the outputs. jax-js is
 // lazy, so its outputs are all kept until `finish`, never dropped unrealised.
+import { median } from '../src/gpt/generate-timing.js';
 import { autotuneSettled } from '../src/kernels/autotune.js';
+
+export { median }; // one median for the harness and the generation timings
 
 export type LibName = 'ours' | 'tfjs' | 'jax';
 export const LIBS: readonly LibName[] = ['ours', 'tfjs', 'jax'];
@@ -37,11 +40,6 @@ export interface Timed<T> {
   finish(outputs: T[]): Promise<void>;
 }
 
-export function median(xs: readonly number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-}
 
 async function sample<T>(t: Timed<T>, iters: number): Promise<number> {
   const t0 = performance.now();

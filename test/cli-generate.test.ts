@@ -5,6 +5,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { generate } from '../src/gpt/generate.js';
+import { timeGeneration } from '../src/gpt/generate-timing.js';
 import { GPT } from '../src/gpt/model.js';
 import { profile, setProfile } from '../src/kernels/profile.js';
 import { device } from '../src/index.js';
@@ -54,6 +55,18 @@ describe('gpt bench-generate', () => {
   });
 });
 
+describe('timeGeneration', () => {
+  it('gives each figure from the median of the timed runs: the mean of the middle two for an even count', async () => {
+    const [batch, promptTokens, newTokens] = [2, 3, 4];
+    const t = await timeGeneration(model, { batch, promptTokens, newTokens, repeats: 2 });
+    const mean = (xs: number[]) => (xs[0]! + xs[1]!) / 2;
+    expect(t.prefillMs).toHaveLength(2);
+    expect(t.prefillTokensPerSec).toBeCloseTo((batch * promptTokens * 1000) / mean(t.prefillMs), 9);
+    expect(t.decodeTokensPerSec).toBeCloseTo((batch * (newTokens - 1) * 1000) / mean(t.decodeMs), 9);
+    expect(t.decodeMsPerStep).toBeCloseTo(mean(t.decodeMs) / (newTokens - 1), 9);
+  });
+});
+
 describe('gpt sample --num-samples', () => {
   it('draws the samples as one batch, each what generate gives its prompt with seed + n - 1', async () => {
     const r = await gpt('sample', '--out-dir', dir, '--start', 'to ', '--num-samples', '3', '--max-new-tokens', '12', '--temperature', '1', '--seed', '40');
@@ -76,7 +89,7 @@ describe('gpt sample --num-samples', () => {
     expect(new Set(samples).size, samples.join(' | ')).toBe(3);
   });
 
-  it('is checked against the adapter at the positions the generation reaches, not always the whole block; a refusal names the flag', async () => {
+  it('is checked against the adapter at the positions the generation reaches, not always the whole block; a refusal names the flag (bench-generate too)', async () => {
     // a long block, narrow: the qkv of --num-samples N rows over the whole block is past one binding
     const long = join(tempDir('cli-generate-long'), 'ckpt');
     const small = new GPT({ vocabSize: tokenizer.vocabSize, blockSize: 4096, nLayer: 1, nHead: 1, nEmbd: 8, dropout: 0, bias: true }, { seed: 1 });
@@ -92,6 +105,13 @@ describe('gpt sample --num-samples', () => {
     const full = await gpt('sample', '--out-dir', long, '--num-samples', String(n), '--max-new-tokens', '2048');
     expect(full.code).toBe(2);
     expect(full.err).toMatch(new RegExp(`^gpt sample: flag --num-samples ${n}: the model does not fit this adapter: .*\\(batch ${n} x block 4096 x .*; a smaller --num-samples fits$`));
+    // gpt bench-generate alike: its batch at the positions its prompts and new tokens reach
+    const bench = await gpt('bench-generate', '--init-from', long, '--batch', `1,${n}`, '--prompt-tokens', '1', '--new-tokens', '2', '--repeats', '1');
+    expect(bench.code, bench.err).toBe(0);
+    expect(bench.out).toMatch(new RegExp(`^${n} `, 'm'));
+    const benchFull = await gpt('bench-generate', '--init-from', long, '--batch', `1,${n}`, '--prompt-tokens', '1024', '--new-tokens', '1024');
+    expect(benchFull.code).toBe(2);
+    expect(benchFull.err).toMatch(new RegExp(`^gpt bench-generate: flag --batch ${n}: the model does not fit this adapter: .*\\(batch ${n} x block 4096 x .*; a smaller --batch fits$`));
   });
 });
 

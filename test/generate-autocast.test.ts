@@ -2,7 +2,8 @@
 // torch.autocast): the logits are float16, and the draw takes them in float32, as HF's generate
 // casts its next-token logits. Checked against the walk over GPT-2's float64 logits (test/
 // hf-reference.ts) with the same seeded uniform numbers, wherever a draw is not within float16's
-// rounding of a boundary between two tokens.
+// rounding of a boundary between two tokens; also a generation whose steps are taken in and out of
+// autocast regions.
 import { beforeAll, describe, expect, it } from 'vitest';
 import { sampleWalk } from '../src/check/reference/sample.js';
 import { generate } from '../src/gpt/generate.js';
@@ -19,6 +20,27 @@ beforeAll(async () => {
   model = await loadGPT2(params, false);
 });
 
+/** Expects each token to be the float64 walk's over GPT-2's logits with the seeded uniform numbers, wherever a draw is not within float16's rounding of a boundary. */
+function expectFloat64Walk(got: number[], prompt: number[], opts: { temperature: number; topK: number; topP: number }, seed: number): void {
+  const rng = new Generator(seed);
+  const context = [...prompt];
+  let compared = 0;
+  for (const [k, token] of got.entries()) {
+    const u = Math.fround(rng.nextFloat());
+    const logits = gpt2Logits(params, context.slice(-SMALL.T)).at(-1)!;
+    const draw = (du: number, dp: number) => sampleWalk(logits, u + du, { ...opts, topP: opts.topP + dp }).token;
+    const want = draw(0, 0);
+    // float16 logits move the cumulative weights (the draw's, top-p's) by far less than 0.01
+    if ([draw(-0.01, 0), draw(0.01, 0), draw(0, -0.01), draw(0, 0.01)].every((t) => t === want)) {
+      expect(token, `token ${k}`).toBe(want);
+      compared++;
+    }
+    context.push(token);
+  }
+  expect(compared, 'draws not near a boundary').toBeGreaterThan(got.length / 3);
+  expect(new Set(got).size, 'the tokens vary').toBeGreaterThan(got.length / 4);
+}
+
 describe('generate under autocast float16', () => {
   it.each([true, false])('samples (temperature, top-k, top-p) as the float64 walk does (kvCache %s)', async (kvCache) => {
     const prompt = [5, 17, 200, 3];
@@ -30,22 +52,20 @@ describe('generate under autocast float16', () => {
       return out;
     });
     expect(got).toHaveLength(n);
-    const rng = new Generator(9);
-    const context = [...prompt];
-    let compared = 0;
-    for (const [k, token] of got.entries()) {
-      const u = Math.fround(rng.nextFloat());
-      const logits = gpt2Logits(params, context.slice(-SMALL.T)).at(-1)!;
-      const draw = (du: number, dp: number) => sampleWalk(logits, u + du, { ...opts, topP: opts.topP + dp }).token;
-      const want = draw(0, 0);
-      // float16 logits move the cumulative weights (the draw's, top-p's) by far less than 0.01
-      if ([draw(-0.01, 0), draw(0.01, 0), draw(0, -0.01), draw(0, 0.01)].every((t) => t === want)) {
-        expect(token, `token ${k}`).toBe(want);
-        compared++;
-      }
-      context.push(token);
-    }
-    expect(compared, 'draws not near a boundary').toBeGreaterThan(n / 3);
-    expect(new Set(got).size, 'the tokens vary').toBeGreaterThan(5);
+    expectFloat64Walk(got, prompt, opts, 9);
+  });
+});
+
+describe('a generation whose steps are taken in different autocast regions', () => {
+  // its float16 keys and values would meet a float32 step's queries (refused as a mismatch by attention)
+  it.each([true, false])('re-encodes when the compute dtype changes, sampling as the float64 walk does (kvCache %s)', async (kvCache) => {
+    const prompt = [5, 17, 200, 3];
+    const opts = { temperature: 1.3, topK: 60, topP: 0.95 };
+    const dtypeAt = (k: number) => (Math.floor(k / 3) % 2 ? 'float32' : 'float16'); // after every 3 tokens, the other region
+    const g = generate(model, prompt, { ...opts, maxNewTokens: 12, seed: 4, kvCache });
+    const got: number[] = [];
+    for (let next = await autocast(dtypeAt(0), () => g.next()); !next.done; next = await autocast(dtypeAt(got.length), () => g.next())) got.push(next.value);
+    expect(got).toHaveLength(12);
+    expectFloat64Walk(got, prompt, opts, 4);
   });
 });

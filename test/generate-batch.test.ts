@@ -8,7 +8,7 @@ import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { generate, generateBatch, type BatchGenerateOptions } from '../src/gpt/generate.js';
 import type { GPT } from '../src/gpt/model.js';
-import { device, noGrad, scope, tensor } from '../src/index.js';
+import { AdamW, device, noGrad, scope, tensor } from '../src/index.js';
 import { Tensor } from '../src/tensor/tensor.js';
 import { fcParams, loadGPT2, setupDevice } from './helpers.js';
 import { gpt2Logits, randomGPT2, SMALL } from './hf-reference.js';
@@ -28,13 +28,13 @@ const PROMPTS = [ids(1, 1), ids(5, 2), ids(blockSize - 1, 3), ids(3, 4), ids(blo
 const SHORT = [ids(1, 1), ids(5, 2), ids(8, 6), ids(3, 4)];
 
 /** Each sequence's tokens from a batch run. */
-async function batch(prompts: number[][], opts: BatchGenerateOptions): Promise<number[][]> {
+async function batch(prompts: ArrayLike<number>[], opts: BatchGenerateOptions): Promise<number[][]> {
   const out: number[][] = prompts.map(() => []);
   for await (const step of generateBatch(model, prompts, opts)) step.forEach((t, i) => t !== null && out[i]!.push(t));
   return out;
 }
 
-async function single(prompt: number[], opts: Parameters<typeof generate>[2]): Promise<number[]> {
+async function single(prompt: ArrayLike<number>, opts: Parameters<typeof generate>[2]): Promise<number[]> {
   const out: number[] = [];
   for await (const t of generate(model, prompt, opts)) out.push(t);
   return out;
@@ -206,6 +206,58 @@ describe('generateBatch', () => {
     model.train(was);
   });
 
+  // A KV cache holds keys and values of the weights it was filled with: weights changed while a
+  // generation is paused (a load, an optimizer step) must not be mixed with them, nor with a step
+  // recorded ahead on the old ones; its tokens from then on are those of the new weights.
+  it('weights changed while a generation is paused: the next tokens are the new weights\' (float64 greedy), with the cache as without it', async () => {
+    const hostState = async (m: GPT) => new Map(await Promise.all([...m.stateDict()].map(async ([k, t]) => [k, { shape: [...t.shape], data: (await t.toArray()) as Float32Array }] as const)));
+    const original = await hostState(model);
+    const params2 = randomGPT2(12);
+    const other = await loadGPT2(params2, false);
+    const changed = await hostState(other);
+    other.dispose();
+    const at = 2; // tokens taken before the change: the next one's step is already recorded (with the cache)
+    const n = 7;
+    /** Each sequence's tokens, `change` run once the consumer has taken `at` steps. */
+    const run = async (kvCache: boolean, change: () => void | Promise<void>, sampling: BatchGenerateOptions = { maxNewTokens: n, temperature: 0 }) => {
+      model.loadStateDict(original);
+      const out: number[][] = SHORT.map(() => []);
+      let k = 0;
+      for await (const step of generateBatch(model, SHORT, { ...sampling, kvCache })) {
+        step.forEach((t, i) => t !== null && out[i]!.push(t));
+        if (++k === at) await change();
+      }
+      return out;
+    };
+    try {
+      for (const kvCache of [true, false]) {
+        const got = await run(kvCache, () => model.loadStateDict(changed));
+        SHORT.forEach((p, b) => {
+          got[b]!.forEach((t, k) => {
+            const row = gpt2Logits(k < at ? params : params2, [...p, ...got[b]!.slice(0, k)]).at(-1)!;
+            const best = row.reduce((m, x, v) => (x > row[m]! ? v : m), 0);
+            expect(row[best]! - row[t]!, `kvCache ${kvCache}, prompt ${b}, token ${k}: ours ${t}, float64 argmax ${best}`).toBeLessThan(1e-4);
+          });
+        });
+      }
+      // an optimizer step writes the weights in place (their storage stays, its version moves); sampled:
+      // the step redone on the new weights draws with the uniform numbers it had
+      const step = async () => {
+        const opt = new AdamW(model.parameters(), { lr: 0.05 });
+        scope(() => model.forward(tensor(Int32Array.from(SHORT[2]!), [1, 8]), { targets: tensor(Int32Array.from([...SHORT[2]!.slice(1), 0]), [1, 8]) }).loss.backward());
+        opt.step();
+        opt.zeroGrad();
+        opt.dispose();
+      };
+      const sampling = { maxNewTokens: n, temperature: 1.5, seed: 3 };
+      const [cached, uncached] = [await run(true, step, sampling), await run(false, step, sampling)];
+      expect(cached).toEqual(uncached);
+      expect(cached, 'the step changed the tokens').not.toEqual(await run(false, () => undefined, sampling));
+    } finally {
+      model.loadStateDict(original);
+    }
+  });
+
   it('frees every step, the one ahead too, when the consumer breaks or throws at any step', async () => {
     const before = device().memory();
     for (const at of [0, 1, 2, 5]) {
@@ -254,10 +306,19 @@ describe('generateBatch', () => {
     expect(device().memory().liveBytes).toBe(before.liveBytes);
   });
 
+  it("takes typed arrays as prompts (encodePrompt's ids are an Int32Array): the tokens of the same ids in an array", async () => {
+    const opts = { maxNewTokens: 6, temperature: 1, seed: 8 };
+    expect(await single(Int32Array.from(SHORT[1]!), opts)).toEqual(await single(SHORT[1]!, opts));
+    const typed = [Int32Array.from(SHORT[0]!), Uint16Array.from(SHORT[2]!)];
+    expect(await batch(typed, opts)).toEqual(await batch([SHORT[0]!, SHORT[2]!], opts));
+  });
+
   it('refuses bad prompts and options in one line naming the argument', async () => {
     const first = (prompts: unknown, opts: object) => generateBatch(model, prompts as number[][], opts as BatchGenerateOptions).next();
     await expect(first([], { maxNewTokens: 1 })).rejects.toThrow(/^generateBatch: prompts must be a non-empty array of prompts/);
-    await expect(first([[1], []], { maxNewTokens: 1 })).rejects.toThrow(/^generateBatch: prompts\[1\] must be a non-empty array of token ids$/);
+    await expect(first([[1], []], { maxNewTokens: 1 })).rejects.toThrow(/^generateBatch: prompts\[1\] must be a non-empty array \(or typed array\) of token ids, got array \[\]$/);
+    await expect(first([[1], '12'], { maxNewTokens: 1 })).rejects.toThrow(/^generateBatch: prompts\[1\] must be a non-empty array \(or typed array\) of token ids, got string '12'$/);
+    await expect(first([Int32Array.from([1, V])], { maxNewTokens: 1 })).rejects.toThrow(`generateBatch: prompts[0][1] = number ${V} is not a token id in [0, ${V})`);
     await expect(first([[1], [2, V]], { maxNewTokens: 1 })).rejects.toThrow(`generateBatch: prompts[1][1] = number ${V} is not a token id in [0, ${V})`);
     await expect(first([[1], [2]], { maxNewTokens: 1, seed: [1] })).rejects.toThrow(/^generateBatch: seed must be one number, or one per prompt \(2\), got 1$/);
     await expect(first([[1]], { maxNewTokens: 1, stopToken: -1 })).rejects.toThrow(`generateBatch: stopToken must be a token id in [0, ${V}), got number -1`);

@@ -270,7 +270,7 @@ describe('library entry points check their arguments', () => {
   it('generate() refuses a bad prompt or options before running the model', async () => {
     const trainer = new Trainer(tiny, data);
     const first = (prompt: number[], opts: object) => generate(trainer.model, prompt, opts as GenerateOptions).next();
-    await expect(first([], { maxNewTokens: 1 })).rejects.toThrow(/^generate: the prompt must be a non-empty array of token ids$/);
+    await expect(first([], { maxNewTokens: 1 })).rejects.toThrow(/^generate: the prompt must be a non-empty array \(or typed array\) of token ids, got array \[\]$/);
     await expect(first([1, V], { maxNewTokens: 1 })).rejects.toThrow(`generate: prompt[1] = number ${V} is not a token id in [0, ${V})`);
     await expect(first([1.5], { maxNewTokens: 1 })).rejects.toThrow(/^generate: prompt\[0\] = number 1.5 is not a token id/);
     await expect(first([1], { maxNewTokens: '3' })).rejects.toThrow(/^generate: maxNewTokens must be an integer >= 0, got string '3'$/);

@@ -62,6 +62,8 @@ const CASES: [string, Float32Array, SamplingOptions][] = [
   ['top-p 1', spread(37, 2), { topP: 1 }],
   ['a tiny top-p keeps the top token', spread(37, 3), { topP: 1e-9 }],
   ['a small temperature over near ties', Float32Array.from([5, 4.999, 4.998, 0, -1, 4]), { temperature: 1e-3 }],
+  // as PyTorch divides by it: logits 8 float32 steps (1e-6) below the top are 1000 temperatures below, never drawn; exact ties share
+  ['a temperature far below 1e-6: near ties are not drawn, exact ones share', Float32Array.from([2, 2 - 1e-6, 2, 2 - 2e-6, 0]), { temperature: 1e-9 }],
   ['-Inf logits (a mask) and huge ones', Float32Array.from([3e38, -Infinity, 2.9999e38, -3e38, -Infinity, 2.99995e38]), { temperature: 1e34 }],
   ['huge logits at a huge temperature: gaps past F32_MAX / 2, weights well above 0', Float32Array.from([3e38, -3e38, 1e38, 2e38, -Infinity]), { temperature: 1e38 }],
   ['huge logits at temperature 1', Float32Array.from([1e30, -1e30, 1e30 - 1e24, 0]), {}],

@@ -77,6 +77,11 @@ describe('sampleLogits', () => {
       expect(() => sampleLogits(logits, tensor([0.5]), { temperature: '1' as never })).toThrow(/^sampleLogits: temperature must be a finite number >= 0 \(0 = greedy\), got string '1'$/);
       expect(() => sampleLogits(logits, tensor([0.5]), null as never)).toThrow(/^sampleLogits: options \{ temperature\?, topK\?, topP\? \} must be an object, got null$/);
       expect(() => sampleLogits(logits, tensor([0.5, 0.5]))).toThrow(/^sampleLogits: logits must be \[\.\.\., V\] with V >= 1 and u the leading shape/);
+      // greedy too: its argmax does not read u, but a call that is wrong at any temperature is wrong at 0
+      expect(() => sampleLogits(logits, tensor([0.5, 0.5]), { temperature: 0 })).toThrow(/^sampleLogits: logits must be \[\.\.\., V\] with V >= 1 and u the leading shape \[\.\.\.\], got \[1, 3\] and \[2\]$/);
+      expect(() => sampleLogits(logits, undefined as never, { temperature: 0 })).toThrow(/^sampleLogits: argument 'u' must be a Tensor, got undefined$/);
+      expect(() => sampleLogits(logits, tensor(new Int32Array(1), [1]), { temperature: 0 })).toThrow(/^sampleLogits: argument 'u' must be a float32 tensor, got int32\[1\]$/);
+      expect(() => sampleLogits(tensor(new Float32Array(0), [2, 0]), tensor([0.5, 0.5]), { temperature: 0 })).toThrow(/^sampleLogits: logits must be/);
     }));
 });
 

@@ -189,6 +189,18 @@ describe('TextStream: generated ids as text, complete characters at a time', () 
     );
   });
 
+  it('decodes a few ids a token where the text keeps ending in U+FFFD (invalid bytes), not every id since it last ended on a character', () => {
+    const bytes = new Gpt2Tokenizer([]); // GPT-2's byte tokens, unmerged
+    const continuation = bytes.encode('\u0080')[1]!; // the byte 0x80 alone: invalid, U+FFFD
+    const ids = [...bytes.encode('a'), ...new Array<number>(2000).fill(continuation), ...bytes.encode('€').slice(0, 2)];
+    let decoded = 0;
+    const counting = { decode: (some: ArrayLike<number>) => ((decoded += some.length), GPT2.decode(some)) };
+    const { after, all } = streamed(counting as Tokenizer, ids);
+    expect(all).toBe(GPT2.decode(ids));
+    expect(after.at(-1), 'the unfinished € held back').toBe(`a${'\uFFFD'.repeat(2000)}`);
+    expect(decoded, 'ids decoded').toBeLessThan(10 * ids.length); // every id since the 'a' each time: 2 million
+  });
+
   it('holds a character tokenizer\'s high surrogate until its pair arrives', () => {
     const chars = new CharTokenizer(['a', '\uD83D', '\uDE00']);
     const { after, all } = streamed(chars, [0, 1, 2, 0, 1]);

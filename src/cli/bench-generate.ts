@@ -9,7 +9,7 @@ import { GPT, type GPTConfig } from '../gpt/model.js';
 import { headsProblem, TRAIN_DEFAULTS, TRAIN_DOCS } from '../gpt/trainer.js';
 import { POSITIVE_INT, SEED } from '../io/value-ranges.js';
 import { loadCheckpoint } from '../node/checkpoint-dir.js';
-import { checkModelFits } from './device-fit.js';
+import { checkInferenceFits, generationPositions } from './device-fit.js';
 import { flagHelp, flagName, noPositional, parseFlags, UsageError, type FlagSpec } from './flags.js';
 import { formatParams, plural } from './progress.js';
 
@@ -86,7 +86,7 @@ export async function benchGenerate(args: string[]): Promise<number> {
     throw new UsageError(`--prompt-tokens (${f.promptTokens}) + --new-tokens (${f.newTokens}) must not exceed the model's block size (${config.blockSize})`);
   }
   const dev = await initDevice();
-  checkModelFits(config, Math.max(...batches), { training: false, limits: dev.info.limits });
+  checkInferenceFits(config, Math.max(...batches), generationPositions(config.blockSize, f.promptTokens, f.newTokens), '--batch', dev.info.limits);
   const model = ckpt ? modelFromCheckpoint(ckpt, { dropout: 0 }).model : new GPT(config, { seed: f.seed });
   try {
     const { nLayer, nHead, nEmbd, blockSize, vocabSize } = model.config;

@@ -15,7 +15,7 @@ import { loadCheckpoint } from '../node/checkpoint-dir.js';
 import { BUILTIN_CORPUS, loadCorpus } from './corpus.js';
 import { loadTokens } from './data.js';
 import { describeCompression } from './compression.js';
-import { checkModelFits } from './device-fit.js';
+import { checkInferenceFits, generationPositions } from './device-fit.js';
 import { checkPathSettings, flagHelp, noPositional, parseFlags, UsageError, type FlagSpec } from './flags.js';
 import { CHECKPOINT_OR_KEYWORD, DATA_DIR, TEXT_SOURCE } from './path-flags.js';
 import { Progress } from './progress.js';
@@ -81,12 +81,10 @@ export async function sample(args: string[], stats: NodeJS.WritableStream = proc
   const ckpt = await loadCheckpoint(checkpointPath(f));
   const tokenizer = tokenizerFromJSON(ckpt.meta.tokenizer);
   const known = encodePrompt(tokenizer, start); // GPT-2's "<|endoftext|>" is its token, as in nanoGPT's sample.py
+  if (!known.ids.length) throw new UsageError(`flag --start holds no character the checkpoint's tokenizer knows (${describeLeftOut(known)})`);
   if (known.dropped) console.error(`note: --start: ${describeLeftOut(known)}`);
-  if (!known.ids.length) throw new UsageError(`flag --start holds no character the checkpoint's tokenizer knows`);
-  const prompt = [...known.ids];
-  // the positions this generation reaches: its windows, and a KV cache that grows to at most twice
-  // its context (src/nn/transformer.ts), within the block; a short one fits more samples
-  const positions = Math.min(ckpt.meta.model.blockSize, 2 * (prompt.length + f.maxNewTokens));
+  const prompt = known.ids;
+  const positions = generationPositions(ckpt.meta.model.blockSize, prompt.length, f.maxNewTokens);
   const model = await openModel(ckpt, f.numSamples, '--num-samples', positions);
   let casts: CastCache | undefined;
   try {
@@ -186,16 +184,6 @@ export async function evaluate(args: string[]): Promise<number> {
  */
 async function openModel(ckpt: Checkpoint, batchSize: number, flag: string, positions = ckpt.meta.model.blockSize): Promise<GPT> {
   const dev = await initDevice();
-  const refusal = (batch: number): Error | null => {
-    try {
-      checkModelFits({ ...ckpt.meta.model, blockSize: positions }, batch, { training: false, limits: dev.info.limits });
-      return null;
-    } catch (e) {
-      return e as Error;
-    }
-  };
-  const refused = refusal(batchSize);
-  if (refused && batchSize > 1 && !refusal(1)) throw new UsageError(`flag ${flag} ${batchSize}: ${refused.message}; a smaller ${flag} fits`);
-  if (refused) throw refused;
+  checkInferenceFits(ckpt.meta.model, batchSize, positions, flag, dev.info.limits);
   return modelFromCheckpoint(ckpt, { dropout: 0 }).model;
 }

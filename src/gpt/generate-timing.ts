@@ -38,7 +38,12 @@ function checkTimingShape(model: GPT, o: GenerationTimingOptions): void {
   }
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
+/** The middle value, or the mean of the middle two for an even count. */
+export function median(xs: readonly number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
 
 /** Times generateBatch on `batch` random prompts (see the header). */
 export async function timeGeneration(model: GPT, o: GenerationTimingOptions): Promise<GenerationTiming> {

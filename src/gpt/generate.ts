@@ -9,7 +9,12 @@
 // sequence that stopped in between leaves it). Learned absolute positions mean a full
 // window cannot be shifted, so once a sequence's context reaches blockSize the window slides like
 // nanoGPT's: the last blockSize tokens, re-encoded from scratch each step (the whole batch's, then).
+// Weights changed while a generation is paused (a load, an optimizer step), or the compute dtype
+// (its next step taken in another autocast region), make the cache's keys and values stale: the
+// windows are re-encoded, a step recorded ahead on the old ones redone with its uniform numbers, so
+// the tokens are those of generation without the cache.
 import { noGrad } from '../autograd/mode.js';
+import { computeDtype } from '../nn/autocast.js';
 import { enterEval, leaveEval } from '../nn/eval-mode.js';
 import { disposeCache, keepCacheRows, type KVCache } from '../nn/transformer.js';
 import { device } from '../device/device.js';
@@ -39,8 +44,8 @@ export interface BatchGenerateOptions extends Omit<GenerateOptions, 'seed'> {
   seed?: number | readonly number[];
 }
 
-/** Streams up to `maxNewTokens` token ids continuing `prompt` (at least one id); the model is put in eval mode meanwhile. */
-export async function* generate(model: GPT, prompt: readonly number[], opts: GenerateOptions): AsyncGenerator<number> {
+/** Streams up to `maxNewTokens` token ids continuing `prompt` (at least one id: an array, or a typed array as encodePrompt gives); the model is put in eval mode meanwhile. */
+export async function* generate(model: GPT, prompt: ArrayLike<number>, opts: GenerateOptions): AsyncGenerator<number> {
   checkArgs(model, [prompt], opts, 'generate');
   for await (const [id] of decode(model, [prompt], opts, 'generate')) yield id!;
 }
@@ -54,7 +59,7 @@ export async function* generate(model: GPT, prompt: readonly number[], opts: Gen
  */
 export async function* generateBatch(
   model: GPT,
-  prompts: readonly (readonly number[])[],
+  prompts: readonly ArrayLike<number>[],
   opts: BatchGenerateOptions,
 ): AsyncGenerator<(number | null)[]> {
   if (!Array.isArray(prompts) || !prompts.length) throw new TypeError('generateBatch: prompts must be a non-empty array of prompts (arrays of token ids)');
@@ -70,7 +75,7 @@ interface Sequence {
   rng: Generator;
 }
 
-async function* decode(model: GPT, prompts: readonly (readonly number[])[], opts: BatchGenerateOptions, op: string): AsyncGenerator<(number | null)[]> {
+async function* decode(model: GPT, prompts: readonly ArrayLike<number>[], opts: BatchGenerateOptions, op: string): AsyncGenerator<(number | null)[]> {
   const { blockSize } = model.config;
   const { maxNewTokens, stopToken, temperature, topK, topP } = opts;
   const sampling = { temperature, topK, topP };
@@ -78,8 +83,10 @@ async function* decode(model: GPT, prompts: readonly (readonly number[])[], opts
   const rngOf = (i: number) => (typeof seed === 'number' ? new Generator(seed, i) : new Generator(seed[i]!));
   // a context is the last blockSize tokens: a longer prompt's earlier tokens are never read (64 samples
   // of a 5M-token prompt held 2.5 GB of them)
-  const seqs: Sequence[] = prompts.map((p, i) => ({ tokens: p.slice(-blockSize), made: 0, done: maxNewTokens === 0, rng: rngOf(i) }));
+  const seqs: Sequence[] = prompts.map((p, i) => ({ tokens: Array.prototype.slice.call(p, -blockSize) as number[], made: 0, done: maxNewTokens === 0, rng: rngOf(i) }));
   const useCache = opts.kvCache ?? true;
+  const weights = model.parameters();
+  let cachedFrom: unknown[] = []; // what the cache's keys and values were computed from
   enterEval(model);
   // the cache's rows: which sequence each is, and the slot its tokens start at (left padding before)
   let caches: KVCache[] | null = null;
@@ -89,14 +96,13 @@ async function* decode(model: GPT, prompts: readonly (readonly number[])[], opts
     for (const c of caches ?? []) disposeCache(c);
     caches = null;
   };
-  /** Records one step of `rows` on `input` (their token ids, or the last step's draws on the GPU) and starts reading its draws back. */
-  const record = (input: number[][] | Tensor): Step => {
+  /** Records one step of `rows` on `input` (their token ids, or the last step's draws on the GPU) and starts reading its draws back; `us`: its uniform numbers, if drawn already. */
+  const record = (input: number[][] | Tensor, us = rows.map((r) => Math.min(seqs[r]!.rng.nextFloat(), BELOW_ONE))): Step => {
     // eval mode was set at the start: training mode now means model.train() while paused (dropout would change the tokens)
     if (model.training) throw new Error(`${op}: the model was put in training mode (model.train()) while this generation was paused; it decodes in eval mode: switch after the generation ends, or return() it first`);
     const padded = starts.some((s) => s > 0);
-    // each sequence's seeded stream decides; the GPU draws with it, in float32, where u within
-    // 2^-25 of 1 would round to 1: past every candidate's share, the draw would take the least likely
-    const us = rows.map((r) => Math.min(seqs[r]!.rng.nextFloat(), BELOW_ONE));
+    // each sequence's seeded stream decides (us); the GPU draws with it, in float32, where u within
+    // 2^-25 of 1 would round to 1 (BELOW_ONE): past every candidate's share, the draw would take the least likely
     const ids = keep(
       noGrad(() =>
         scope(() => {
@@ -110,11 +116,20 @@ async function* decode(model: GPT, prompts: readonly (readonly number[])[], opts
     );
     const drawn = ids.toArray();
     device().flush(); // submitted now: its read resolves when this step is done, not a step recorded after it
-    return { rows: [...rows], at: rows.map((_, k) => k), ids, drawn, prefill: false };
+    return { rows: [...rows], at: rows.map((_, k) => k), ids, drawn, prefill: false, us };
   };
   let current: Step | null = null;
   try {
     while (seqs.some((s) => !s.done)) {
+      let redo: Map<number, number> | undefined; // a sequence's uniform number for a step recorded on stale keys and values
+      if (caches && !sameSources(cachedFrom, sourcesOf(weights, op))) {
+        dropCaches();
+        if (current) {
+          const stale: Step = current;
+          redo = new Map(stale.rows.map((r, k) => [r, stale.us[stale.at[k]!]!]));
+          current = abandon(stale);
+        }
+      }
       if (!current) {
         let input: number[][];
         const cached = caches !== null;
@@ -127,9 +142,12 @@ async function* decode(model: GPT, prompts: readonly (readonly number[])[], opts
           const width = Math.max(...windows.map((w) => w.length));
           starts = windows.map((w) => width - w.length);
           input = windows.map((w) => [...new Array<number>(width - w.length).fill(0), ...w]);
-          if (useCache && rows.every((r) => seqs[r]!.tokens.length <= blockSize)) caches = model.h.items.map(() => ({ qkv: null, capacity: blockSize }));
+          if (useCache && rows.every((r) => seqs[r]!.tokens.length <= blockSize)) {
+            caches = model.h.items.map(() => ({ qkv: null, capacity: blockSize }));
+            cachedFrom = sourcesOf(weights, op);
+          }
         }
-        current = { ...record(input), prefill: !cached };
+        current = { ...record(input, redo && rows.map((r) => redo.get(r)!)), prefill: !cached };
       }
       // The next step is recorded before this one's draws come back (the GPU runs it while they do
       // and while the host takes them) where its input is exactly those draws: the same rows, none
@@ -190,7 +208,13 @@ interface Step {
   drawn: Promise<ArrayLike<number>>;
   /** Whether it (re-)encoded whole windows (a prefill), rather than one position a row from the cache. */
   prefill: boolean;
+  /** The uniform number of each of its draws. */
+  us: number[];
 }
+
+/** What keys and values computed now come from: the compute dtype, each weight's storage and its count of in-place writes (a load swaps the one, an optimizer step bumps the other). */
+const sourcesOf = (weights: readonly Tensor[], op: string): unknown[] => [computeDtype(), ...weights.flatMap((w) => [w.storage(op), w.storage(op).version])];
+const sameSources = (a: readonly unknown[], b: readonly unknown[]) => a.length === b.length && a.every((x, i) => x === b[i]);
 
 /** Frees a step whose draws nobody will take (its readback may still be running). */
 function abandon(step: Step): null {
@@ -200,14 +224,14 @@ function abandon(step: Step): null {
 }
 
 /** One-line errors for bad prompts or options, before any work is queued; `op` names the caller. */
-function checkArgs(model: GPT, prompts: readonly (readonly number[])[], opts: BatchGenerateOptions | undefined, op: string): void {
+function checkArgs(model: GPT, prompts: readonly ArrayLike<number>[], opts: BatchGenerateOptions | undefined, op: string): void {
   if (!(model instanceof GPT)) throw new TypeError(`${op}: argument 'model' must be a GPT, got ${describeValue(model)}`);
   const { vocabSize } = model.config;
   const single = op === 'generate';
   prompts.forEach((prompt, i) => {
     const name = single ? 'prompt' : `prompts[${i}]`;
-    if (!Array.isArray(prompt) || !prompt.length) throw new TypeError(`${op}: ${single ? 'the prompt' : name} must be a non-empty array of token ids`);
-    const bad = prompt.findIndex((id) => !isToken(id, vocabSize));
+    if (!(Array.isArray(prompt) || isTypedArray(prompt)) || !prompt.length) throw new TypeError(`${op}: ${single ? 'the prompt' : name} must be a non-empty array (or typed array) of token ids, got ${describeValue(prompt)}`);
+    const bad = Array.prototype.findIndex.call(prompt, (id: unknown) => !isToken(id, vocabSize));
     if (bad >= 0) throw new RangeError(`${op}: ${name}[${bad}] = ${describeValue(prompt[bad])} is not a token id in [0, ${vocabSize})`);
   });
   if (typeof opts !== 'object' || opts === null) throw new TypeError(`${op}: options { maxNewTokens, temperature?, topK?, topP?, seed?, stopToken? } are required`);
@@ -223,4 +247,5 @@ function checkArgs(model: GPT, prompts: readonly (readonly number[])[], opts: Ba
   checkSamplingOptions(op, opts);
 }
 
+const isTypedArray = (x: unknown): x is ArrayLike<number> => ArrayBuffer.isView(x) && !(x instanceof DataView);
 const isToken = (id: unknown, vocabSize: number): id is number => Number.isInteger(id) && (id as number) >= 0 && (id as number) < vocabSize;

@@ -19,13 +19,18 @@ export interface SamplingOptions {
   topP?: number;
 }
 
-/** Temperatures below this draw as this one (1 / temperature must stay a finite float32). */
-export const MIN_TEMPERATURE = 1e-6;
+/**
+ * Temperatures below this draw as this one: 8 / temperature must stay a finite float32 (the kernel's
+ * scale). A logit more than 128 temperatures below the top one weighs 0 in float32, as in PyTorch's
+ * softmax of logits / temperature (at 1e-6, one logit 1e-6 below the top one was drawn 27% of the time).
+ */
+export const MIN_TEMPERATURE = 1e-30;
 
 const sampleOp = defineOp({
   name: 'sampleLogits',
   dtypes: { logits: ['float32'], u: ['float32'] },
   forward(_ctx: OpContext, logits: Tensor, u: Tensor, opts: Required<SamplingOptions>) {
+    if (opts.temperature === 0) return argmax(logits, -1); // u unused, but checked as any draw's
     const V = logits.shape[logits.rank - 1]!;
     const tokens = Tensor.empty(u.shape, 'int32', 'sampleLogits');
     const invTemperature = 1 / Math.max(opts.temperature, MIN_TEMPERATURE);
@@ -51,7 +56,6 @@ export const sampleLogits = withFront(sampleOp, (logits: Tensor, u: Tensor, opts
   checkSamplingOptions('sampleLogits', opts);
   checkOptionKeys('sampleLogits', opts, ['temperature', 'topK', 'topP']);
   const { temperature = 1, topK = Number.MAX_SAFE_INTEGER, topP = 1 } = opts;
-  if (temperature === 0) return argmax(logits, -1);
   return sampleOp(logits, u, { temperature, topK, topP });
 });
 
