@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it, vi } from 'vitest';
-import { arange, device, full, Generator, keep, Linear, noGrad, ones, scope, sum, tensor, zeros, Tensor } from '../src/index.js';
+import { arange, device, full, Generator, keep, Linear, noGrad, ones, onesLike, scope, sum, tensor, zeros, zerosLike, Tensor } from '../src/index.js';
 import { expectClose, setupDevice } from './helpers.js';
 import { ref } from '../src/check/reference/index.js';
 import { execFile } from 'node:child_process';
@@ -153,6 +153,9 @@ describe('bad input gets a clear error', () => {
     const t = tensor([1, 2]);
     t.dispose();
     expect(() => t.exp()).toThrow(/exp: tensor float32\[2\] was used after dispose\(\)/);
+    // a disposed tensor keeps its shape and dtype: zerosLike and onesLike made a fill from them without a word
+    expect(() => zerosLike(t)).toThrow(/^zerosLike: tensor float32\[2\] was used after dispose\(\)$/);
+    expect(() => onesLike(t)).toThrow(/^onesLike: tensor float32\[2\] was used after dispose\(\)$/);
     return expect(t.toArray()).rejects.toThrow(/toArray: tensor float32\[2\] was used after dispose/);
   });
   // a module built in a scope and returned from it (not a tensor, so not kept) lost its parameters
