@@ -4,6 +4,7 @@
 // op (src/ops/adamw.ts), a few in-place dispatches, per shard: a run of consecutive parameters whose
 // moments fit one buffer (maxBufferSize; one shard for all but models of billions of parameters).
 // Gradient clipping enters as a GPU-side scale factor, so a step never waits for the GPU.
+import { heldGrad } from '../autograd/backward.js';
 import { device } from '../device/device.js';
 import { profile } from '../kernels/profile.js';
 import { adamw, full, type Tensor, zeros } from '../ops/index.js';
@@ -91,7 +92,9 @@ export class AdamW {
     this.assertNotDisposed('step');
     const gone = this.params.findIndex((p) => p.isDisposed);
     if (gone >= 0) throw new Error(`AdamW.step: params[${gone}] ${this.params[gone]!.describe()} was disposed; an optimizer's parameters must live as long as it steps`);
-    const grads = this.params.flatMap((p) => (p.grad ? [p.grad] : []));
+    // a .grad disposed by hand is a cleared one, as backward reads it: the parameter is skipped
+    const held = this.params.map((p) => heldGrad('AdamW.step', p) as Tensor | null);
+    const grads = held.filter((g) => g !== null);
     const owed = grads.map((g) => owedMultipliers.get(g));
     const unpaid = owed.find((m) => m !== undefined);
     if (!gradScale && unpaid) {
@@ -105,15 +108,16 @@ export class AdamW {
     for (const g of grads) owedMultipliers.delete(g);
     this.stepCount++;
     const hyper = { lr: this.lr, beta1: this.betas[0], beta2: this.betas[1], eps: this.eps, weightDecay: this.weightDecay };
-    this.params.forEach((p, i) => p.grad || this.missed[i]!++);
+    held.forEach((g, i) => g || this.missed[i]!++);
     for (const { first, end, m, v } of this.shards) {
       const params = this.params.slice(first, end);
+      const shardGrads = held.slice(first, end);
       // at least 1: stepCount may be set lower between steps (a resumed run)
-      const steps = params.map((p, k) => (p.grad ? Math.max(1, this.stepCount - this.missed[first + k]!) : 0));
+      const steps = shardGrads.map((g, k) => (g ? Math.max(1, this.stepCount - this.missed[first + k]!) : 0));
       // one update per step count among them (one, unless some parameter missed a gradient);
       // weight decay only for matmul and embedding weights (rank >= 2), as nanoGPT does
       for (const step of new Set(steps.filter((t) => t > 0))) {
-        adamw(params, params.map((p, k) => (steps[k] === step ? p.grad : null)), m, v, gradScale ?? this.one, params.map((p) => p.rank >= 2), { ...hyper, step });
+        adamw(params, shardGrads.map((g, k) => (steps[k] === step ? g : null)), m, v, gradScale ?? this.one, params.map((p) => p.rank >= 2), { ...hyper, step });
       }
     }
   }
