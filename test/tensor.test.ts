@@ -178,7 +178,9 @@ describe('bad input gets a clear error', () => {
       const t = tensor([[1, 2]]);
       expect(() => sum(t, 2)).toThrow(/^sum: argument 'axes' must be an integer in \[-2, 1\] for float32\[1, 2\], got number 2$/);
       expect(() => t.argmax(-3)).toThrow(/^argmax: argument 'axis' must be an integer in \[-2, 1\] for float32\[1, 2\], got number -3$/);
-      expect(() => t.sum([0, 0])).toThrow(/sum: repeated axis/);
+      // the normalised list alone said 'sum: repeated axis in [1, 1]', not what was given
+      expect(() => t.sum([1, -1])).toThrow(/^sum: argument 'axes' must be distinct axes of float32\[1, 2\], got array \[1, -1\] \(axis 1 twice\)$/);
+      expect(() => t.max([0, 0])).toThrow(/^max: argument 'axes' must be distinct axes of float32\[1, 2\], got array \[0, 0\] \(axis 0 twice\)$/);
     }));
   it('scope and noGrad given something other than a function', () => {
     // scope(t) for scope(() => t) failed as 'fn is not a function'

@@ -55,10 +55,10 @@ export function normAxis(op: string, axis: number, rank: number): number {
   return a;
 }
 
+/** Axes normalised and sorted (all of them for undefined); checkAxes refuses repeated ones first, naming what was given. */
 export function normAxes(op: string, axes: number | readonly number[] | undefined, rank: number): number[] {
   if (axes === undefined) return [...Array(rank).keys()];
   const list = (typeof axes === 'number' ? [axes] : [...axes]).map((a) => normAxis(op, a, rank));
-  if (new Set(list).size !== list.length) throw new Error(`${op}: repeated axis in [${list.join(', ')}]`);
   return list.sort((a, b) => a - b);
 }
 
