@@ -313,6 +313,13 @@ describe('user-defined ops that break the contract', () => {
     expect(device().memory().liveBuffers).toBe(before.liveBuffers);
   });
 
+  it('a disposed input is named under the op, not the first op its forward calls', () => {
+    const square = defineOp({ name: 'square', forward: (_ctx: OpContext, a: Tensor) => a.mul(a), backward: (_ctx, g) => [g] });
+    const t = tensor([1, 2]);
+    t.dispose();
+    expect(() => square(t)).toThrow(/^square: tensor float32\[2\] was used after dispose\(\)$/);
+  });
+
   it('a forward returning something other than a tensor', () =>
     scope(() => {
       const op = defineOp({ name: 'listy', forward: (_ctx: OpContext, _a: Tensor): Tensor => [1, 2] as never, backward: (_ctx, g): Tensor[] => [g] });
