@@ -32,6 +32,13 @@ describe('creation', () => {
       expect([...(await big.toArray())]).toEqual([100_000_000, 100_000_001, 100_000_002]);
     }));
 
+  // Tensor.empty is public: [-1] made a tensor of size -1, [2.5] one of 2.5, 'float64' one the ops misread
+  it('Tensor.empty refuses a shape or dtype no tensor has, naming it', () => {
+    expect(() => Tensor.empty([-1])).toThrow(/^Tensor\.empty: argument 'shape' must be an array of non-negative integers, got array \[-1\]$/);
+    expect(() => Tensor.empty([2.5])).toThrow(/^Tensor\.empty: argument 'shape' must be an array of non-negative integers, got array \[2\.5\]$/);
+    expect(() => Tensor.empty([2], 'float64' as never)).toThrow(/^Tensor\.empty: argument 'dtype' must be one of float32, float16, int32, int8, got string 'float64'$/);
+  });
+
   it('rejects data that does not fill the shape', () => {
     expect(() => tensor([1, 2, 3], [2, 2])).toThrow(/tensor: 3 values do not fill shape \[2, 2\]/);
     expect(() => zeros([2, -1])).toThrow(/^zeros: argument 'shape' must be an array of non-negative integers, got array \[2, -1\]$/);

@@ -5,6 +5,7 @@ import { device } from '../device/device.js';
 import { envFlag } from '../device/platform.js';
 import { freedByScope, SCOPED, trackInScope } from './scope.js';
 import { formatShape, numel } from './shape.js';
+import { checkShape, describeValue } from './check.js'; // a cycle: check.ts reads Tensor only when called
 
 import type { FloatType } from '../kernels/kernel.js';
 import { f16BitsToF32 } from './half.js';
@@ -20,6 +21,8 @@ export type DType = 'float32' | 'float16' | 'int32' | 'int8';
 /** The dtypes tensors are created in and computed with (every dtype but int8). */
 export type PlainDType = Exclude<DType, 'int8'>;
 export type TypedArrayFor<D extends DType> = D extends 'int32' ? Int32Array : D extends 'int8' ? Int8Array : Float32Array;
+
+const DTYPES: readonly DType[] = ['float32', 'float16', 'int32', 'int8'];
 
 /** The float dtypes: what a float op's tensor arguments may be (one of them per call). */
 export const FLOAT_DTYPES: readonly DType[] = ['float32', 'float16'];
@@ -110,6 +113,9 @@ export class Tensor {
 
   /** Allocates an uninitialised tensor. `label` names the buffer in GPU error messages. */
   static empty(shape: readonly number[], dtype: DType = 'float32', label = 'tensor'): Tensor {
+    // public (Tensor.empty): a dim of -1 or 2.5 made a tensor of that size, an unknown dtype one the ops misread
+    checkShape('Tensor.empty', 'shape', shape);
+    if (!DTYPES.includes(dtype)) throw new TypeError(`Tensor.empty: argument 'dtype' must be one of ${DTYPES.join(', ')}, got ${describeValue(dtype)}`);
     const bytes = bufferBytes(numel(shape), dtype);
     return new Tensor(new Storage(device().alloc(bytes, label), bytes), shape, dtype);
   }
