@@ -1,6 +1,9 @@
 // Shape arithmetic shared by every op: element counts, strides, broadcasting, axis normalisation.
 export type Shape = readonly number[];
 
+/** Whether `value` is a shape: an array of non-negative safe integers. */
+export const isShape = (value: unknown): value is number[] => Array.isArray(value) && value.every((d) => Number.isSafeInteger(d) && d >= 0);
+
 export function numel(shape: Shape): number {
   let n = 1;
   for (const d of shape) n *= d;

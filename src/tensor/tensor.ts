@@ -4,8 +4,7 @@
 import { device } from '../device/device.js';
 import { envFlag } from '../device/platform.js';
 import { freedByScope, SCOPED, trackInScope } from './scope.js';
-import { formatShape, numel } from './shape.js';
-import { checkShape, describeValue } from './check.js'; // a cycle: check.ts reads Tensor only when called
+import { formatShape, isShape, numel } from './shape.js';
 
 import type { FloatType } from '../kernels/kernel.js';
 import { f16BitsToF32 } from './half.js';
@@ -113,9 +112,10 @@ export class Tensor {
 
   /** Allocates an uninitialised tensor. `label` names the buffer in GPU error messages. */
   static empty(shape: readonly number[], dtype: DType = 'float32', label = 'tensor'): Tensor {
-    // public (Tensor.empty): a dim of -1 or 2.5 made a tensor of that size, an unknown dtype one the ops misread
-    checkShape('Tensor.empty', 'shape', shape);
-    if (!DTYPES.includes(dtype)) throw new TypeError(`Tensor.empty: argument 'dtype' must be one of ${DTYPES.join(', ')}, got ${describeValue(dtype)}`);
+    // public (Tensor.empty): a dim of -1 or 2.5 made a tensor of that size, an unknown dtype one the ops
+    // misread (said without check.ts's describeValue, which imports this module)
+    if (!isShape(shape)) throw new RangeError(`Tensor.empty: argument 'shape' must be an array of non-negative integers, got ${Array.isArray(shape) ? formatShape(shape) : typeof shape}`);
+    if (!DTYPES.includes(dtype)) throw new TypeError(`Tensor.empty: argument 'dtype' must be one of ${DTYPES.join(', ')}, got ${typeof dtype === 'string' ? `'${dtype}'` : typeof dtype}`);
     const bytes = bufferBytes(numel(shape), dtype);
     return new Tensor(new Storage(device().alloc(bytes, label), bytes), shape, dtype);
   }
