@@ -115,6 +115,15 @@ describe('views and scopes', () => {
     expect(device().memory().liveBytes).toBe(before);
   });
 
+  // keep([a, b]) or keep(model) kept nothing, without a word: their tensors were freed with the scope
+  it('keep() refuses anything but a tensor, saying how to keep an array\'s or a module\'s', () =>
+    scope(() => {
+      const lin = new Linear(2, 3, { rng: new Generator(0) });
+      const hint = /^keep: argument 't' must be a Tensor \(an array's or a module's tensors are kept each: model\.parameters\(\)\.forEach\(\(p\) => keep\(p\)\)\), got /;
+      expect(() => keep(lin as never)).toThrow(new RegExp(`${hint.source}a Linear$`));
+      expect(() => keep([tensor([1])] as never)).toThrow(new RegExp(`${hint.source}an array of 1$`));
+    }));
+
   it('nested scopes hand returned tensors to the parent; keep() escapes all scopes', async () => {
     let fromInner: Tensor | undefined;
     let kept: Tensor | undefined;
