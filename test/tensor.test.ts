@@ -166,6 +166,11 @@ describe('bad input gets a clear error', () => {
       expect(() => i.exp()).toThrow(/^exp: argument 'input' must be a float32 or float16 tensor, got int32\[2\]$/);
       expect(() => tensor([1, 2]).mul(i)).toThrow(/^mul: argument 'other' must be a float32 or float16 tensor, got int32\[2\]$/);
     }));
+  it('assign given something other than a tensor', () =>
+    scope(() => {
+      expect(() => tensor([1, 2]).assign([3, 4] as never)).toThrow(/^assign: argument 'src' must be a float32\[2\] tensor, got an array$/);
+      expect(() => tensor([1, 2]).assign(tensor([1]))).toThrow(/^assign: expected a float32\[2\] tensor, got float32\[1\]$/);
+    }));
   it('use after dispose', () => {
     const t = tensor([1, 2]);
     t.dispose();

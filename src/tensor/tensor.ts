@@ -153,6 +153,7 @@ export class Tensor {
    * the storage is swapped, not overwritten, so values saved for a pending backward stay intact.
    */
   assign(src: Tensor): this {
+    if (!(src instanceof Tensor)) throw new TypeError(`assign: argument 'src' must be a ${this.describe()} tensor, got ${Array.isArray(src) ? 'an array' : typeof src}`); // was 'src.describe is not a function'
     if (src.dtype !== this.dtype || src.shape.length !== this.shape.length || src.shape.some((d, i) => d !== this.shape[i])) {
       throw new Error(`assign: expected a ${this.describe()} tensor, got ${src.describe()}`);
     }
