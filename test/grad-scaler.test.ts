@@ -172,50 +172,52 @@ describe('GradScaler', () => {
   // skipped: its next update was bias-corrected for a step fewer than it had taken (after [g, -, g]
   // its second update moved it as a first does), where torch's skipped optimizer.step counts for no parameter
   it.each(['in one optimizer', 'resumed through readMoments / loadMoments', 'resumed through copyMoments'])(
-    'a parameter without a gradient at a skipped step counts the steps it took, as torch does (%s)',
-    (route) =>
-      scope(async () => {
-        const hyper = { lr: 0.1, beta1: 0.9, beta2: 0.99, eps: 1e-8, weightDecay: 0 };
-        const opts = { lr: hyper.lr, betas: [hyper.beta1, hyper.beta2] as [number, number], eps: hyper.eps, weightDecay: 0 };
-        const init = [1, -1];
-        // per step, each parameter's unscaled gradient (null: none); an Infinity overflows, and the step is skipped
-        const plan: (number[] | null)[][] = [
-          [[0.5, -0.3], [0.1, 0.2]],
-          [null, [Infinity, 1]],
-          [[0.2, 0.7], [0.3, -0.4]],
-          [null, [0.6, 0.1]],
-          [[-0.4, 0.9], [0.2, 0.2]],
-        ];
-        const ps = [tensor(init).requiresGrad_(), tensor(init).requiresGrad_()];
-        let opt = new AdamW(ps, opts);
-        const scaler = new GradScaler({ initScale: 4 });
-        for (const [t, grads] of plan.entries()) {
-          if (t === 3 && route !== 'in one optimizer') {
-            const next = new AdamW(ps, opts);
-            if (route.includes('copyMoments')) next.copyMoments(opt);
-            else {
-              const { m, v, steps } = await opt.readMoments();
-              next.loadMoments(m, v, steps);
+    'parameters with and without gradients at skipped and taken steps each count the steps they took, as torch does (%s)',
+    async (route) => {
+      const hyper = { lr: 0.1, beta1: 0.9, beta2: 0.99, eps: 1e-8, weightDecay: 0 };
+      const opts = { lr: hyper.lr, betas: [hyper.beta1, hyper.beta2] as [number, number], eps: hyper.eps, weightDecay: 0 };
+      const init = [1, -1];
+      // per step, per parameter: whether it has a gradient; and whether the step overflows (an
+      // Infinity in the first gradient, if any: then the scaler skips it)
+      const step = fc.record({ has: fc.tuple(fc.boolean(), fc.boolean(), fc.boolean()), overflow: fc.boolean() });
+      const run = fc.asyncProperty(fc.array(step, { minLength: 2, maxLength: 7 }), fc.nat(6), (plan, resumeAt) =>
+        scope(async () => {
+          const grads = plan.map(({ has, overflow }, t) => {
+            const first = has.indexOf(true);
+            return has.map((h, i) => (h ? [0.3 * (t + 1) - i, (i - 1) * 0.2 - 0.1 * t].map((g, j) => (overflow && i === first && j === 0 ? Infinity : g)) : null));
+          });
+          const ps = [0, 1, 2].map(() => tensor(init).requiresGrad_());
+          let opt = new AdamW(ps, opts);
+          const scaler = new GradScaler({ initScale: 4 });
+          for (const [t, g] of grads.entries()) {
+            if (t === resumeAt % plan.length && route !== 'in one optimizer') {
+              const next = new AdamW(ps, opts);
+              if (route.includes('copyMoments')) next.copyMoments(opt);
+              else {
+                const { m, v, steps } = await opt.readMoments();
+                next.loadMoments(m, v, steps);
+              }
+              opt.dispose();
+              opt = next;
             }
-            opt.dispose();
-            opt = next;
+            const scale = await scaler.scale.item();
+            ps.forEach((p, i) => (p.grad = g[i] ? tensor(g[i]!.map((x) => x * scale)) : null));
+            scaler.unscale(ps, Infinity);
+            opt.step(scaler.control);
+            opt.zeroGrad();
           }
-          const scale = await scaler.scale.item();
-          ps.forEach((p, i) => (p.grad = grads[i] ? tensor(grads[i]!.map((g) => g * scale)) : null));
-          scaler.unscale(ps, Infinity);
-          opt.step(scaler.control);
-          opt.zeroGrad();
-        }
-        expect(await scaler.state()).toEqual({ scale: 2, cleanSteps: 3, skippedSteps: 1 });
-        // each parameter: float64 AdamW over the gradients of the steps it took (it had one, and the step was not skipped)
-        const taken = (i: number) => plan.filter((step) => step[i] && step.every((g) => !g || g.every(Number.isFinite))).map((step) => step[i]!);
-        for (const [i, p] of ps.entries()) {
-          let s = { p: Float64Array.from(init), m: new Float64Array(2), v: new Float64Array(2) };
-          taken(i).forEach((g, t) => (s = adamwStepRef(s.p, g, s.m, s.v, 1, { ...hyper, step: t + 1 })));
-          await expectClose(p, ref([2], s.p), 1e-6, 1e-5, `param ${i}`);
-        }
-        for (const x of [opt, scaler]) x.dispose();
-      }),
+          // each parameter: float64 AdamW over the gradients of the steps it took (it had one, and the step was not skipped)
+          const taken = (i: number) => grads.filter((g) => g[i] && g.every((x) => !x || x.every(Number.isFinite))).map((g) => g[i]!);
+          for (const [i, p] of ps.entries()) {
+            let s = { p: Float64Array.from(init), m: new Float64Array(2), v: new Float64Array(2) };
+            taken(i).forEach((g, t) => (s = adamwStepRef(s.p, g, s.m, s.v, 1, { ...hyper, step: t + 1 })));
+            await expectClose(p, ref([2], s.p), 1e-6, 1e-5, `param ${i}`);
+          }
+          for (const x of [opt, scaler]) x.dispose();
+        }),
+      );
+      await fc.assert(run, fcParams(20));
+    },
   );
 
   it('saves and loads its state', () =>
