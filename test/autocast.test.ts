@@ -277,6 +277,26 @@ describe('a CastCache (a training step\'s float16 weights, cast once)', () => {
     );
   });
 
+  // its gradients reached the leaf by another path than backward's: a .grad disposed by hand (a
+  // cleared one to backward) failed as 'use: tensor float32[3] was used after dispose()', and one of
+  // another shape was refused as castInto's targets, the late gradients left allocated
+  it("reach a leaf's .grad as backward's own do: a disposed one is cleared, one of another shape refused in backward's words", () =>
+    scope(async () => {
+      const leaf = tensor([1, 2, 3]).requiresGrad_();
+      const cache = new CastCache([leaf]);
+      const backward = () => autocast('float16', () => castForCompute(leaf).mul(2).astype('float32').sum().backward(), cache);
+      backward();
+      leaf.grad!.dispose(); // without `= null`
+      backward();
+      expect(Array.from(await leaf.grad!.toArray())).toEqual([2, 2, 2]);
+      leaf.grad!.dispose();
+      leaf.grad = tensor([1, 2]);
+      const before = device().memory().liveBytes;
+      expect(() => scope(backward)).toThrow(/^backward: the \.grad of float32\[3\] is float32\[2\]; set it to a tensor of its shape and dtype, or null$/);
+      expect(device().memory().liveBytes).toBe(before);
+      cache.dispose();
+    }));
+
   // the float16 copies were allocated (and kept) before the cast refused: a disposed tensor among
   // them, or float16 turned off (evaluateModel's dtype float16 there) left them live for good
   it('that cannot be made leaves live bytes as they were', () => {

@@ -313,6 +313,13 @@ describe('user-defined ops that break the contract', () => {
     expect(device().memory().liveBuffers).toBe(before.liveBuffers);
   });
 
+  it('a disposed input is named under the op, not the first op its forward calls', () => {
+    const square = defineOp({ name: 'square', forward: (_ctx: OpContext, a: Tensor) => a.mul(a), backward: (_ctx, g) => [g] });
+    const t = tensor([1, 2]);
+    t.dispose();
+    expect(() => square(t)).toThrow(/^square: tensor float32\[2\] was used after dispose\(\)$/);
+  });
+
   it('a forward returning something other than a tensor', () =>
     scope(() => {
       const op = defineOp({ name: 'listy', forward: (_ctx: OpContext, _a: Tensor): Tensor => [1, 2] as never, backward: (_ctx, g): Tensor[] => [g] });
@@ -360,6 +367,22 @@ describe('gradcheck', () => {
     await expect(gradcheck(square, input, { atol: -1 })).rejects.toThrow(/^gradcheck: argument 'atol' must be a finite number >= 0, got number -1$/);
     await expect(gradcheck(square, input, { rtol: '0.1' as never })).rejects.toThrow(/^gradcheck: argument 'rtol' must be a finite number >= 0, got string '0.1'$/);
     await expect(gradcheck(5 as never, input)).rejects.toThrow(/^gradcheck: argument 'fn' must be a function, got number 5$/);
+    // a misspelt option was ignored; the inputs failed as 'inputs.map is not a function' or under tensor's name
+    await expect(gradcheck(square, input, { epsilon: 1e-3 } as never)).rejects.toThrow(/^gradcheck: unknown option 'epsilon' \(the options are eps, atol, rtol, seed\)$/);
+    await expect(gradcheck(square, input, { seed: NaN })).rejects.toThrow(/^gradcheck: argument 'seed' must be an integer in \[0, 2\^32 - 1\], got number NaN$/);
+    await expect(gradcheck(square, 5 as never)).rejects.toThrow(/^gradcheck: argument 'inputs' must be an array of \{ data, shape \}, got number 5$/);
+    await expect(gradcheck(square, [{ data: [1, 2], shape: [3] }])).rejects.toThrow(/^gradcheck: inputs\[0\] has 2 values for shape \[3\] \(3 elements\)$/);
+    await expect(gradcheck(square, [{ data: [1], shape: 1 as never }])).rejects.toThrow(/^gradcheck: argument 'inputs\[0\]\.shape' must be an array of non-negative integers, got number 1$/);
+  });
+
+  // backward refused the loss ('does not require grad (no input had requiresGrad set)', though
+  // gradcheck had set it) where fn cut its inputs off the graph: the gradient is then 0, and wrong
+  it('an fn whose gradient does not reach its inputs (a detach) fails the check where it depends on them, passes where not', async () => {
+    const cut = await gradcheck((x) => x.detach().mul(2), input);
+    expect(cut.ok).toBe(false);
+    expect(cut.worst).toMatchObject({ analytic: 0 });
+    expect(cut.worst!.numeric).not.toBeCloseTo(0, 1);
+    expect((await gradcheck(() => tensor([1, 2]), input)).ok).toBe(true);
   });
 
   it('rejects a gradient that is NaN (NaN never passes a tolerance)', async () => {

@@ -103,7 +103,7 @@ for (const lanes of [1, 64] as const) {
           expect(() => crossEntropy(logits, t([0, 3]))).toThrow(/^crossEntropy: target 3 at position 1 of int32\[2\] is out of range \[0, 3\) \(ignoreIndex -100\)/);
           expect(() => crossEntropy(logits, t([-1, 0]))).toThrow(/^crossEntropy: target -1 at position 0 of int32\[2\] is out of range \[0, 3\)/);
           expect(() => crossEntropy(logits, t([0, -1]), { ignoreIndex: -1 })).not.toThrow();
-          // linearCrossEntropy takes ignoreIndex as a number: here one was ignored, and -100 used
+          // a bare ignoreIndex was ignored, and -100 used
           expect(() => crossEntropy(logits, t([0, 1]), 0 as never)).toThrow(/^crossEntropy: the options must be an object of ignoreIndex, got number 0$/);
           expect(() => crossEntropy(logits, t([0, 1]), { ignore_index: 0 } as never)).toThrow(/^crossEntropy: unknown option 'ignore_index' \(the options are ignoreIndex\)$/);
           expect(() => crossEntropy(tensor(Float32Array.from(seededValues(12, 1)), [2, 2, 3]), t([0, 1, 2, 5], [2, 2]))).toThrow(
@@ -111,6 +111,22 @@ for (const lanes of [1, 64] as const) {
           );
           expect(() => crossEntropy(tensor([], [2, 0]), t([IGNORE, IGNORE]))).toThrow(/^crossEntropy: logits float32\[2, 0\] have no classes/);
           expect(() => crossEntropy(logits, t([0, 1]), { ignoreIndex: 0.5 })).toThrow(/^crossEntropy: ignoreIndex must be an int32 integer, got 0.5/);
+        }));
+
+      // linearCrossEntropy took ignoreIndex as a required number (crossEntropy's call, without it,
+      // failed 'ignoreIndex must be an integer, got undefined'), and a target out of range from JS
+      // data surfaced at the next read, as crossEntropy's fault for a target computed on the GPU
+      it('linearCrossEntropy takes crossEntropy\'s options and refuses targets out of range at once', () =>
+        scope(async () => {
+          const x = tensor([[1, 2], [3, 4]]);
+          const w = tensor([[1, 0], [0, 1], [1, 1]]);
+          const t = (v: number[]) => tensor(new Int32Array(v));
+          const want = await crossEntropy(x.matmul(w, { transB: true }), t([0, 2])).item();
+          expect(await linearCrossEntropy(x, w, t([0, 2])).item()).toBeCloseTo(want, 6);
+          expect(await linearCrossEntropy(x, w, t([0, -1]), { ignoreIndex: -1 }).item()).toBeCloseTo(await crossEntropy(x.slice(0, 0, 1).matmul(w, { transB: true }), t([0])).item(), 6);
+          expect(() => linearCrossEntropy(x, w, t([0, 3]))).toThrow(/^linearCrossEntropy: target 3 at position 1 of int32\[2\] is out of range \[0, 3\) \(ignoreIndex -100\); weight \[3, 2\]$/);
+          expect(() => linearCrossEntropy(x, w, t([0, 1]), -1 as never)).toThrow(/^linearCrossEntropy: the options must be an object of ignoreIndex, got number -1$/);
+          expect(() => linearCrossEntropy(x, w, t([0, 1]), { ignoreIndex: 0.5 })).toThrow(/^linearCrossEntropy: ignoreIndex must be an int32 integer, got 0.5$/);
         }));
     });
   });
@@ -130,7 +146,7 @@ describe('linearCrossEntropy past the texture path\'s largest texture', () => {
       const [xt, wt] = [toTensor(x), toTensor(w)];
       xt.requiresGrad = wt.requiresGrad = true;
       device().startProfiling();
-      const loss = linearCrossEntropy(xt, wt, tensor(new Int32Array(t)), IGNORE);
+      const loss = linearCrossEntropy(xt, wt, tensor(new Int32Array(t)), { ignoreIndex: IGNORE });
       loss.backward();
       const kernels = (await device().stopProfiling()).map((k) => k.name);
       const logits = matmulRef(x, w, false, true);

@@ -48,6 +48,9 @@ describe('dropout errors name the op', () => {
       expect(() => ops.dropout(x, NaN, 0)).toThrow(/^dropout: argument 'p' must be a number in \[0, 1\), got NaN$/);
       expect(() => ops.dropout(x, 0.5, -1)).toThrow(/dropout: seed must be a non-negative safe integer, got -1/);
       expect(() => ops.dropout(x, 0.5, 1.5)).toThrow(/dropout: seed must be a non-negative safe integer, got 1.5/);
+      // training 'no' was truthy (elements dropped), 0 falsy
+      expect(() => ops.dropout(x, 0.5, 1, 'no' as never)).toThrow(/^dropout: argument 'training' must be a boolean, got string 'no'$/);
+      expect(() => x.dropout(0.5, 1, 0 as never)).toThrow(/^dropout: argument 'training' must be a boolean, got number 0$/);
       expect(() => ops.dropout(ops.ones([4], 'int32'), 0.5, 0)).toThrow(/^dropout: argument 'input' must be a float32 or float16 tensor, got int32\[4\]$/);
     }));
 });

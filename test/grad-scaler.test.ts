@@ -15,7 +15,8 @@ import { GradScaler } from '../src/optim/grad-scaler.js';
 import { scope, tensor, zeros, type Tensor } from '../src/index.js';
 import { MAX_SCALE, MIN_SCALE } from '../src/ops/index.js';
 import { profile } from '../src/kernels/profile.js';
-import { fcParams, seededValues, setupDevice } from './helpers.js';
+import { expectClose, fcParams, seededValues, setupDevice } from './helpers.js';
+import { adamwStepRef, ref } from '../src/check/reference/index.js';
 
 beforeAll(setupDevice);
 
@@ -166,6 +167,58 @@ describe('GradScaler', () => {
       expect(await scaler.state()).toEqual({ scale: 2 ** 7, cleanSteps: 1, skippedSteps: 1 });
       for (const t of [opt, scaler]) t.dispose();
     }));
+
+  // a parameter without a gradient at a step the scaler skipped counted that step twice, missed and
+  // skipped: its next update was bias-corrected for a step fewer than it had taken (after [g, -, g]
+  // its second update moved it as a first does), where torch's skipped optimizer.step counts for no parameter
+  it.each(['in one optimizer', 'resumed through readMoments / loadMoments', 'resumed through copyMoments'])(
+    'parameters with and without gradients at skipped and taken steps each count the steps they took, as torch does (%s)',
+    async (route) => {
+      const hyper = { lr: 0.1, beta1: 0.9, beta2: 0.99, eps: 1e-8, weightDecay: 0 };
+      const opts = { lr: hyper.lr, betas: [hyper.beta1, hyper.beta2] as [number, number], eps: hyper.eps, weightDecay: 0 };
+      const init = [1, -1];
+      // per step, per parameter: whether it has a gradient; and whether the step overflows (an
+      // Infinity in the first gradient, if any: then the scaler skips it)
+      const step = fc.record({ has: fc.tuple(fc.boolean(), fc.boolean(), fc.boolean()), overflow: fc.boolean() });
+      const run = fc.asyncProperty(fc.array(step, { minLength: 2, maxLength: 7 }), fc.nat(6), (plan, resumeAt) =>
+        scope(async () => {
+          const grads = plan.map(({ has, overflow }, t) => {
+            const first = has.indexOf(true);
+            return has.map((h, i) => (h ? [0.3 * (t + 1) - i, (i - 1) * 0.2 - 0.1 * t].map((g, j) => (overflow && i === first && j === 0 ? Infinity : g)) : null));
+          });
+          const ps = [0, 1, 2].map(() => tensor(init).requiresGrad_());
+          let opt = new AdamW(ps, opts);
+          const scaler = new GradScaler({ initScale: 4 });
+          for (const [t, g] of grads.entries()) {
+            if (t === resumeAt % plan.length && route !== 'in one optimizer') {
+              const next = new AdamW(ps, opts);
+              if (route.includes('copyMoments')) next.copyMoments(opt);
+              else {
+                const { m, v, steps } = await opt.readMoments();
+                next.loadMoments(m, v, steps);
+              }
+              opt.dispose();
+              opt = next;
+            }
+            const scale = await scaler.scale.item();
+            ps.forEach((p, i) => (p.grad = g[i] ? tensor(g[i]!.map((x) => x * scale)) : null));
+            scaler.unscale(ps, Infinity);
+            opt.step(scaler.control);
+            opt.zeroGrad();
+          }
+          // each parameter: float64 AdamW over the gradients of the steps it took (it had one, and the step was not skipped)
+          const taken = (i: number) => grads.filter((g) => g[i] && g.every((x) => !x || x.every(Number.isFinite))).map((g) => g[i]!);
+          for (const [i, p] of ps.entries()) {
+            let s = { p: Float64Array.from(init), m: new Float64Array(2), v: new Float64Array(2) };
+            taken(i).forEach((g, t) => (s = adamwStepRef(s.p, g, s.m, s.v, 1, { ...hyper, step: t + 1 })));
+            await expectClose(p, ref([2], s.p), 1e-6, 1e-5, `param ${i}`);
+          }
+          for (const x of [opt, scaler]) x.dispose();
+        }),
+      );
+      await fc.assert(run, fcParams(20));
+    },
+  );
 
   it('saves and loads its state', () =>
     scope(async () => {

@@ -226,6 +226,32 @@ describe('AdamW', () => {
       expect(() => opt.loadMoments([[0, 0], [0]], [[0, 0], [0]])).toThrow(/^AdamW.loadMoments: the optimizer was disposed/);
       expect(device().memory().liveBytes).toBe(live);
     }));
+
+  // backward reads a .grad disposed by hand (without `= null`) as a cleared one; AdamW.step,
+  // clipGradNorm and GradScaler.unscale failed on it as 'adamw' or 'gradNorm: tensor float32[2] was
+  // used after dispose()', and a .grad of another shape was refused as the kernel's grads[0]
+  it('reads a .grad as backward does: a disposed one is cleared (that parameter is skipped), one of another shape refused naming the caller', () =>
+    scope(async () => {
+      const o = { lr: 0.1, b1: 0.9, b2: 0.999, eps: 1e-8, wd: 0 };
+      const [p, q] = [tensor([1, 2]).requiresGrad_(), tensor([3, -4]).requiresGrad_()];
+      const opt = new AdamW([p, q], { lr: o.lr, betas: [o.b1, o.b2], eps: o.eps, weightDecay: o.wd });
+      p.grad = tensor([0.5, -0.5]);
+      q.grad = tensor([3, 4]);
+      p.grad.dispose();
+      const scaler = new GradScaler();
+      expect(await scaler.unscale([p, q], Infinity).item()).toBeCloseTo(5 / 2 ** 16, 9); // q's alone, unscaled
+      scaler.dispose();
+      const { norm, scale } = clipGradNorm([p, q], 1);
+      expect(await norm.item()).toBeCloseTo(5, 5);
+      opt.step(scale);
+      expect(Array.from(await p.toArray())).toEqual([1, 2]);
+      await expectClose(q, ref([2], adamwRef([3, -4], [[3 / 5, 4 / 5]], o)), 1e-6, 1e-5, 'q');
+      p.grad = tensor([1]);
+      const wrong = /^(AdamW\.step|clipGradNorm): the \.grad of float32\[2\] is float32\[1\]; set it to a tensor of its shape and dtype, or null$/;
+      expect(() => opt.step()).toThrow(wrong);
+      expect(() => clipGradNorm([p, q], 1)).toThrow(wrong);
+      opt.dispose();
+    }));
 });
 
 describe('the AdamW kernel: vec4 and scalar groups', () => {

@@ -200,7 +200,10 @@ describe('errors name the op', () => {
       const t = ops.zeros([2, 3]);
       expect(() => ops.slice(t, 2, 0, 1)).toThrow(/^slice: argument 'axis' must be an integer in \[-2, 1\] for float32\[[\d, ]+\], got number 2$/);
       expect(() => ops.slice(ops.zeros([]), 0, 0, 1)).toThrow(/^slice: input must have rank >= 1, got float32\[\]$/);
-      expect(() => ops.slice(t, 0, 0.5, 1)).toThrow(/slice: bounds must be integers/);
+      expect(() => ops.slice(t, 0, 0.5, 1)).toThrow(/^slice: argument 'start' must be an integer \(negative counts from the end\), got number 0.5$/);
+      // a string bound read 'got start 0 and end undefined', as if 0 were refused
+      expect(() => t.slice(1, '0' as never)).toThrow(/^slice: argument 'start' must be an integer \(negative counts from the end\), got string '0'$/);
+      expect(() => t.slice(1, 0, NaN)).toThrow(/^slice: argument 'end' must be an integer \(negative counts from the end\), or undefined for the rest, got number NaN$/);
     }));
 
   it('sliceAssign', () =>

@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it, vi } from 'vitest';
-import { arange, device, full, Generator, keep, Linear, noGrad, ones, scope, sum, tensor, zeros, Tensor } from '../src/index.js';
+import { arange, device, full, Generator, keep, Linear, noGrad, ones, onesLike, scope, sum, tensor, zeros, zerosLike, Tensor } from '../src/index.js';
 import { expectClose, setupDevice } from './helpers.js';
 import { ref } from '../src/check/reference/index.js';
 import { execFile } from 'node:child_process';
@@ -31,6 +31,14 @@ describe('creation', () => {
       const big = arange(100_000_000, 100_000_003);
       expect([...(await big.toArray())]).toEqual([100_000_000, 100_000_001, 100_000_002]);
     }));
+
+  // Tensor.empty is public: [-1] made a tensor of size -1, [2.5] one of 2.5, 'float64' one the ops misread
+  it('Tensor.empty refuses a shape or dtype no tensor has, naming it', () => {
+    expect(() => Tensor.empty([-1])).toThrow(/^Tensor\.empty: argument 'shape' must be an array of non-negative integers, got \[-1\]$/);
+    expect(() => Tensor.empty([2.5])).toThrow(/^Tensor\.empty: argument 'shape' must be an array of non-negative integers, got \[2\.5\]$/);
+    expect(() => Tensor.empty(3 as never)).toThrow(/^Tensor\.empty: argument 'shape' must be an array of non-negative integers, got number$/);
+    expect(() => Tensor.empty([2], 'float64' as never)).toThrow(/^Tensor\.empty: argument 'dtype' must be one of float32, float16, int32, int8, got 'float64'$/);
+  });
 
   it('rejects data that does not fill the shape', () => {
     expect(() => tensor([1, 2, 3], [2, 2])).toThrow(/tensor: 3 values do not fill shape \[2, 2\]/);
@@ -107,6 +115,15 @@ describe('views and scopes', () => {
     expect(device().memory().liveBytes).toBe(before);
   });
 
+  // keep([a, b]) or keep(model) kept nothing, without a word: their tensors were freed with the scope
+  it('keep() refuses anything but a tensor, saying how to keep an array\'s or a module\'s', () =>
+    scope(() => {
+      const lin = new Linear(2, 3, { rng: new Generator(0) });
+      const hint = /^keep: argument 't' must be a Tensor \(an array's or a module's tensors are kept each: model\.parameters\(\)\.forEach\(\(p\) => keep\(p\)\)\), got /;
+      expect(() => keep(lin as never)).toThrow(new RegExp(`${hint.source}a Linear$`));
+      expect(() => keep([tensor([1])] as never)).toThrow(new RegExp(`${hint.source}an array of 1$`));
+    }));
+
   it('nested scopes hand returned tensors to the parent; keep() escapes all scopes', async () => {
     let fromInner: Tensor | undefined;
     let kept: Tensor | undefined;
@@ -149,10 +166,18 @@ describe('bad input gets a clear error', () => {
       expect(() => i.exp()).toThrow(/^exp: argument 'input' must be a float32 or float16 tensor, got int32\[2\]$/);
       expect(() => tensor([1, 2]).mul(i)).toThrow(/^mul: argument 'other' must be a float32 or float16 tensor, got int32\[2\]$/);
     }));
+  it('assign given something other than a tensor', () =>
+    scope(() => {
+      expect(() => tensor([1, 2]).assign([3, 4] as never)).toThrow(/^assign: argument 'src' must be a float32\[2\] tensor, got an array$/);
+      expect(() => tensor([1, 2]).assign(tensor([1]))).toThrow(/^assign: expected a float32\[2\] tensor, got float32\[1\]$/);
+    }));
   it('use after dispose', () => {
     const t = tensor([1, 2]);
     t.dispose();
     expect(() => t.exp()).toThrow(/exp: tensor float32\[2\] was used after dispose\(\)/);
+    // a disposed tensor keeps its shape and dtype: zerosLike and onesLike made a fill from them without a word
+    expect(() => zerosLike(t)).toThrow(/^zerosLike: tensor float32\[2\] was used after dispose\(\)$/);
+    expect(() => onesLike(t)).toThrow(/^onesLike: tensor float32\[2\] was used after dispose\(\)$/);
     return expect(t.toArray()).rejects.toThrow(/toArray: tensor float32\[2\] was used after dispose/);
   });
   // a module built in a scope and returned from it (not a tensor, so not kept) lost its parameters
@@ -175,7 +200,9 @@ describe('bad input gets a clear error', () => {
       const t = tensor([[1, 2]]);
       expect(() => sum(t, 2)).toThrow(/^sum: argument 'axes' must be an integer in \[-2, 1\] for float32\[1, 2\], got number 2$/);
       expect(() => t.argmax(-3)).toThrow(/^argmax: argument 'axis' must be an integer in \[-2, 1\] for float32\[1, 2\], got number -3$/);
-      expect(() => t.sum([0, 0])).toThrow(/sum: repeated axis/);
+      // the normalised list alone said 'sum: repeated axis in [1, 1]', not what was given
+      expect(() => t.sum([1, -1])).toThrow(/^sum: argument 'axes' must be distinct axes of float32\[1, 2\], got array \[1, -1\] \(axis 1 twice\)$/);
+      expect(() => t.max([0, 0])).toThrow(/^max: argument 'axes' must be distinct axes of float32\[1, 2\], got array \[0, 0\] \(axis 0 twice\)$/);
     }));
   it('scope and noGrad given something other than a function', () => {
     // scope(t) for scope(() => t) failed as 'fn is not a function'

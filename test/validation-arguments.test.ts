@@ -125,6 +125,12 @@ const CASES: Case[] = [
   ['new Generator(1.5)', () => new Generator(1.5), RangeError, /^Generator: argument 'seed' must be a safe integer \(negative ones wrap to 64 bits\), got number 1.5$/],
   ["new Generator('7')", () => new Generator(bad('7')), TypeError, /^Generator: argument 'seed' must be a safe integer .*, got string '7'$/],
   ['new Generator(1, NaN)', () => new Generator(1, NaN), RangeError, /^Generator: argument 'offset' must be a safe integer .*, got number NaN$/],
+  // BigInt's own words ('The number 1.5 cannot be converted to a BigInt', 'Division by zero'), or a state taken modulo 2^64
+  ['rng.nextInt(0)', () => new Generator(0).nextInt(0), RangeError, /^Generator\.nextInt: argument 'n' must be an integer in \[1, 2\^53 - 1\], got number 0$/],
+  ['rng.nextInt(1.5)', () => new Generator(0).nextInt(1.5), RangeError, /^Generator\.nextInt: argument 'n' must be an integer in \[1, 2\^53 - 1\], got number 1.5$/],
+  ["rng.setState('1.5')", () => new Generator(0).setState('1.5'), RangeError, /^Generator\.setState: argument 'state' must be a state getState\(\) gave \(decimal digits, below 2\^64\), got string '1.5'$/],
+  ["rng.setState('2^64')", () => new Generator(0).setState(String(2n ** 64n)), RangeError, /^Generator\.setState: argument 'state' must be .*, got string '18446744073709551616'$/],
+  ['rng.setState(7)', () => new Generator(0).setState(bad(7)), TypeError, /^Generator\.setState: argument 'state' must be .*, got number 7$/],
   ['new Dropout(2)', () => new Dropout(2, new Generator(0)), RangeError, /^Dropout: argument 'p' must be a number in \[0, 1\), got 2$/],
   // without a generator it failed at the first training forward, reading 'nextSeed' of undefined
   ['new Dropout(0.1)', () => new Dropout(0.1, bad(undefined)), TypeError, /^Dropout: argument 'rng' must be a Generator, got undefined$/],

@@ -48,17 +48,30 @@ function topoOrder(root: Node): Node[] {
   return order.reverse();
 }
 
+/**
+ * The gradient `leaf` holds, for `op` (backward adding to it, an optimizer reading it): null where it
+ * has none or the caller disposed it (grad.dispose() without `= null`, or one set inside a scope that
+ * ended), a cleared one as zeroGrad() leaves it; one set by hand in another shape or dtype is refused
+ * (backward would sum into it in its own shape).
+ */
+export function heldGrad(op: string, leaf: Tensor): Tensor | null {
+  const grad = leaf.grad?.isDisposed ? null : leaf.grad;
+  if (grad && (grad.dtype !== leaf.dtype || !sameShape(grad.shape, leaf.shape))) {
+    throw new Error(`${op}: the .grad of ${leaf.describe()} is ${grad.describe()}; set it to a tensor of its shape and dtype, or null`);
+  }
+  return grad;
+}
+
 function giveLeafGrad(leaf: Tensor, g: Tensor): void {
   if (leaf.isDisposed) return g.dispose();
   beforeLeafGrad(leaf);
   untrack(g); // owned by the leaf, not by the scope that ran backward
-  // a gradient the caller disposed (grad.dispose() without `= null`, or one set inside a scope that
-  // ended) is a cleared one, as zeroGrad() leaves it
-  const prev = leaf.grad?.isDisposed ? null : leaf.grad;
-  // a .grad set by hand would otherwise be summed into in its own shape
-  if (prev && (prev.dtype !== leaf.dtype || !sameShape(prev.shape, leaf.shape))) {
+  let prev: Tensor | null;
+  try {
+    prev = heldGrad('backward', leaf);
+  } catch (e) {
     g.dispose();
-    throw new Error(`backward: the .grad of ${leaf.describe()} is ${prev.describe()}; set it to a tensor of its shape and dtype, or null`);
+    throw e;
   }
   leaf.grad = prev ? accumulate(prev, g) : g;
   untrack(leaf.grad);

@@ -49,7 +49,12 @@ function applyLate(): void {
     s.waiting.delete(apply);
     for (const l of late) if (l.leaf.isDisposed) l.grad.dispose();
     const live = late.filter((l) => !l.leaf.isDisposed);
-    if (live.length) apply(live);
+    try {
+      if (live.length) apply(live);
+    } catch (e) {
+      for (const l of live) l.grad.dispose(); // no longer waiting: lateSweep would not free them
+      throw e;
+    }
   }
 }
 

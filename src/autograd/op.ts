@@ -184,10 +184,12 @@ function checkOneFloat(op: string, tensors: readonly Tensor[], slots: Record<str
 export function defineOp<A extends unknown[]>(spec: OpSpec<A>): Op<A> {
   const op = (...args: A): Tensor => {
     const checked = checkDtypes(spec.name, spec.dtypes, args);
+    const inputs = tensorsIn(args);
+    // an op without dtype slots (one of a user's) reported a disposed input under its first inner op's name
+    for (const t of inputs) t.storage(spec.name);
     if (!spec.floatsMayDiffer) checkOneFloat(spec.name, checked, spec.dtypes, args);
     const out = spec.shape?.(args);
     if (out?.dtype === 'float16') requireF16(spec.name);
-    const inputs = tensorsIn(args);
     const needsGrad = inputs.map((t) => t.requiresGrad);
     const differentiable = spec.backward !== NOT_DIFFERENTIABLE;
     const recording = differentiable && isGradEnabled() && needsGrad.some(Boolean);

@@ -227,7 +227,7 @@ export class GPT extends Module {
       if (opts.targets && elementBytes(x.dtype) * B * T * V > profile().bindingLimit) {
         const [rows, targets] = [x.reshape([B * T, C]), opts.targets.reshape([B * T])];
         if (this.wte.weightScale) return { loss: this.chunkedLoss(rows, targets) };
-        return { loss: linearCrossEntropy(rows, castForCompute(this.wte.weight), targets, -1) }; // tied LM head + loss, chunked
+        return { loss: linearCrossEntropy(rows, castForCompute(this.wte.weight), targets, { ignoreIndex: -1 }) }; // tied LM head + loss, chunked
       }
       if (opts.lastOnly) x = x.slice(1, T - 1); // [B, 1, C]
       const logits = this.wte.project(x); // [B, T, V], tied LM head

@@ -12,6 +12,7 @@
 // values, with cast's gradient. Its backward hands a leaf's gradient over late (autograd/late.ts),
 // and they are cast back and summed in grouped castInto launches: the same values, summed in the
 // same order, as a cast's and an add's each.
+import { heldGrad } from '../autograd/backward.js';
 import { giveLeafGradLater, type LateGradient } from '../autograd/late.js';
 import { noGrad } from '../autograd/mode.js';
 import { defineOp, withFront, type OpContext } from '../autograd/op.js';
@@ -86,6 +87,8 @@ export const castCached = defineOp({
  * them (backward's accumulate makes a new tensor too).
  */
 function addCastsLate(late: LateGradient[]): void {
+  // what backward's own leaves get: a disposed .grad is a cleared one, one of another shape refused
+  for (const { leaf } of late) leaf.grad = heldGrad('backward', leaf);
   const rounds: LateGradient[][] = [];
   const repeats = new Map<Tensor, number>();
   for (const l of late) {

@@ -84,6 +84,14 @@ export function checkLogitsAndTargets(op: string, logits: Tensor, targets: Tenso
   }
   const V = logits.shape[logits.rank - 1]!;
   if (V === 0) throw new Error(`${op}: logits ${logits.describe()} have no classes (V = 0)`);
+  checkTargetValues(op, targets, V, ignoreIndex, `logits ${formatShape(logits.shape)}`);
+}
+
+/**
+ * That ignoreIndex is an int32 and the targets (those with a host copy: made from JS data) are
+ * classes in [0, V) or ignoreIndex; `classes` names what has the V classes, for the message.
+ */
+export function checkTargetValues(op: string, targets: Tensor, V: number, ignoreIndex: number, classes: string): void {
   if (!Number.isInteger(ignoreIndex) || ignoreIndex < -(2 ** 31) || ignoreIndex >= 2 ** 31) {
     throw new Error(`${op}: ignoreIndex must be an int32 integer, got ${showValue(ignoreIndex)}`);
   }
@@ -93,9 +101,7 @@ export function checkLogitsAndTargets(op: string, logits: Tensor, targets: Tenso
     const bad = host.findIndex((t) => t !== ignoreIndex && (t < 0 || t >= V));
     if (bad >= 0) {
       const at = targets.rank > 1 ? ` [${unravelIndex(bad, targets.shape).join(', ')}]` : '';
-      throw new Error(
-        `${op}: target ${host[bad]} at position ${bad}${at} of ${targets.describe()} is out of range [0, ${V}) (ignoreIndex ${ignoreIndex}); logits ${formatShape(logits.shape)}`,
-      );
+      throw new Error(`${op}: target ${host[bad]} at position ${bad}${at} of ${targets.describe()} is out of range [0, ${V}) (ignoreIndex ${ignoreIndex}); ${classes}`);
     }
   }
 }

@@ -3,7 +3,7 @@
 // backward pass regenerates it from the seed instead of keeping a mask tensor.
 import { defineOp, withFront, type OpContext } from '../autograd/op.js';
 import { launchDropout } from '../kernels/wgsl/dropout.js';
-import { describeValue } from '../tensor/check.js';
+import { checkBoolean, describeValue } from '../tensor/check.js';
 import { FLOAT_DTYPES, floatType, Tensor } from '../tensor/tensor.js';
 
 const dropoutOp = defineOp({
@@ -32,6 +32,7 @@ const dropoutOp = defineOp({
 export const dropout = withFront(dropoutOp, (x: Tensor, p: number, seed: number, training: boolean = true): Tensor => {
   checkDropProbability('dropout', p);
   if (!Number.isSafeInteger(seed) || seed < 0) throw new Error(`dropout: seed must be a non-negative safe integer, got ${seed}`);
+  checkBoolean('dropout', 'training', training); // 'no' would be truthy: dropped; 0 falsy
   return dropoutOp(x, training ? p : 0, seed);
 });
 

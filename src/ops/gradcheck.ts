@@ -3,7 +3,8 @@
 // float32 differences are noisy, so keep inputs O(1), eps around 1e-2..1e-3 and tolerances loose;
 // the engine's own tests compare against a float64 reference instead.
 import { noGrad } from '../autograd/mode.js';
-import { checkNonNegative, describeValue } from '../tensor/check.js';
+import { checkInteger, checkNonNegative, checkOptionKeys, checkShape, describeValue } from '../tensor/check.js';
+import { formatShape, numel } from '../tensor/shape.js';
 import { scope } from '../tensor/scope.js';
 import { tensor, type Tensor } from './api.js';
 
@@ -28,7 +29,10 @@ export async function gradcheck(
   opts: GradcheckOptions = {},
 ): Promise<GradcheckResult> {
   if (typeof fn !== 'function') throw new TypeError(`gradcheck: argument 'fn' must be a function, got ${describeValue(fn)}`);
+  checkInputs(inputs);
+  checkOptionKeys('gradcheck', opts, ['eps', 'atol', 'rtol', 'seed']); // { epsilon } was ignored
   const { eps = 1e-2, atol = 1e-2, rtol = 1e-2, seed = 1 } = opts;
+  checkInteger('gradcheck', 'seed', seed, 0, 2 ** 32 - 1, 'an integer in [0, 2^32 - 1]');
   // eps 0 makes every difference NaN, a failure whatever the gradient
   if (typeof eps !== 'number' || !(Number.isFinite(eps) && eps > 0)) throw new RangeError(`gradcheck: argument 'eps' must be a finite number > 0, got ${describeValue(eps)}`);
   checkNonNegative('gradcheck', 'atol', atol);
@@ -39,7 +43,9 @@ export async function gradcheck(
     const out = fn(...xs);
     const w = pseudoRandom(out.size, seed);
     const weights = make(w, out.shape);
-    out.mul(weights).sum().backward();
+    const loss = out.mul(weights).sum();
+    // an fn its inputs' gradients do not reach (a detach) has an analytic gradient of 0, to be compared
+    if (loss.requiresGrad) loss.backward();
     const analytic = await Promise.all(xs.map(async (x) => (x.grad ? x.grad.toArray() : new Float32Array(x.size))));
     const lossAt = (k: number, i: number, delta: number) =>
       noGrad(() =>
@@ -64,6 +70,18 @@ export async function gradcheck(
     }
     const result: GradcheckResult = { ok: maxError <= 0, maxError, worst };
     return result;
+  });
+}
+
+/** gradcheck's inputs: an array of { data, shape }, each shape filled by its values (named here, not by tensor()). */
+function checkInputs(inputs: unknown): void {
+  const allowed = "an array of { data, shape }";
+  if (!Array.isArray(inputs)) throw new TypeError(`gradcheck: argument 'inputs' must be ${allowed}, got ${describeValue(inputs)}`);
+  inputs.forEach((input: unknown, k) => {
+    const { data, shape } = (input ?? {}) as { data?: unknown; shape?: unknown };
+    if (!(Array.isArray(data) || ArrayBuffer.isView(data))) throw new TypeError(`gradcheck: inputs[${k}] must be { data, shape } with data an array of numbers, got ${describeValue(input)}`);
+    const n = numel(checkShape('gradcheck', `inputs[${k}].shape`, shape));
+    if ((data as ArrayLike<number>).length !== n) throw new RangeError(`gradcheck: inputs[${k}] has ${(data as ArrayLike<number>).length} values for shape ${formatShape(shape as number[])} (${n} elements)`);
   });
 }
 

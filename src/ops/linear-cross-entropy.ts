@@ -15,7 +15,7 @@
 //   backward, per chunk: dlogits_r = scale (softmax(logits_r) - onehot), then per window j (of
 //   rows of the weight that fit a binding and one launch of each product: matmulLaunchLimits)
 //     dx_r += dlogits_r[:, j] · w_j      dw_j += dlogits_r[:, j]ᵀ · x_r
-import { defineOp, type OpContext } from '../autograd/op.js';
+import { defineOp, withFront, type OpContext } from '../autograd/op.js';
 import { device } from '../device/device.js';
 import { pieces, windowOf } from '../kernels/kernel.js';
 import { profile } from '../kernels/profile.js';
@@ -24,11 +24,12 @@ import { launchCrossEntropy, launchCrossEntropyBackward } from '../kernels/wgsl/
 import { launchAccumulate } from '../kernels/wgsl/elementwise.js';
 import { launchMatmul, matmulLaunchLimits } from '../kernels/wgsl/matmul.js';
 import { matmul2d } from './matmul-blocks.js';
-import { assertRank } from '../tensor/check.js';
+import { assertRank, checkOptionKeys } from '../tensor/check.js';
+import { formatShape } from '../tensor/shape.js';
 import { zeros } from '../tensor/create.js';
 import { FLOAT_DTYPES, Tensor } from '../tensor/tensor.js';
 import { cast } from './cast.js';
-import { meanOverValid } from './cross-entropy.js';
+import { checkTargetValues, meanOverValid } from './cross-entropy.js';
 import { div } from './elementwise.js';
 
 const plain = { transA: false, transB: false, batchShape: [], aStrides: [], bStrides: [] };
@@ -74,7 +75,7 @@ function logitsOf(x: Tensor, w: Tensor): Tensor {
   return logits;
 }
 
-export const linearCrossEntropy = defineOp({
+const linearCrossEntropyOp = defineOp({
   name: 'linearCrossEntropy',
   dtypes: { input: FLOAT_DTYPES, weight: FLOAT_DTYPES, targets: ['int32'] },
   forward(ctx: OpContext, input: Tensor, weight: Tensor, targets: Tensor, ignoreIndex: number) {
@@ -106,7 +107,8 @@ export const linearCrossEntropy = defineOp({
     if (w.shape[1] !== x.shape[1] || targets.rank !== 1 || targets.shape[0] !== x.shape[0] || !w.shape[0]) {
       throw new Error(`linearCrossEntropy: expected input [N, C], weight [V, C] and targets [N], got ${x.describe()}, ${w.describe()} and ${targets.describe()}`);
     }
-    if (!Number.isInteger(ignoreIndex)) throw new Error(`linearCrossEntropy: ignoreIndex must be an integer, got ${ignoreIndex}`);
+    // eagerly, as crossEntropy: an out-of-range target from JS data surfaced at the next read, as crossEntropy's GPU fault
+    checkTargetValues('linearCrossEntropy', targets, w.shape[0]!, ignoreIndex, `weight ${formatShape(w.shape)}`);
     return { shape: [], dtype: 'float32' };
   },
   backward(ctx, g, [, , , ignoreIndex]) {
@@ -158,4 +160,13 @@ export const linearCrossEntropy = defineOp({
     };
     return [narrow(dx, input, x), narrow(dw, weight, w), null];
   },
+});
+
+/**
+ * crossEntropy(input · weightᵀ, targets, opts) without the [N, V] logits: input [N, C], weight [V, C],
+ * targets int32 [N]; rows whose target is opts.ignoreIndex (default -100, as crossEntropy) are left out.
+ */
+export const linearCrossEntropy = withFront(linearCrossEntropyOp, (input: Tensor, weight: Tensor, targets: Tensor, opts: { ignoreIndex?: number } = {}): Tensor => {
+  checkOptionKeys('linearCrossEntropy', opts, ['ignoreIndex']); // a bare -1 (the old positional form) or { ignore_index } would be ignored
+  return linearCrossEntropyOp(input, weight, targets, opts.ignoreIndex ?? -100);
 });

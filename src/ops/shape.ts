@@ -7,7 +7,7 @@ import { device } from '../device/device.js';
 import { launchCopy } from '../kernels/wgsl/copy.js';
 import { zeros } from '../tensor/create.js';
 import { formatShape, numel, sameShape, stridesOf, type Shape } from '../tensor/shape.js';
-import { assertRank, checkAxis, checkTensor, describeValue } from '../tensor/check.js';
+import { assertRank, checkAxis, checkInteger, checkTensor, describeValue } from '../tensor/check.js';
 import { elementBytes, Tensor, type DType } from '../tensor/tensor.js';
 import { defineUpdate } from './update.js';
 
@@ -172,9 +172,10 @@ const sliceOp = defineOp({
 export const slice = withFront(sliceOp, (t: Tensor, axis: number, start: number = 0, end?: number) => {
   const ax = axisOf('slice', t, axis);
   const n = t.shape[ax]!;
-  if (!Number.isInteger(start) || (end !== undefined && !Number.isInteger(end))) {
-    throw new Error(`slice: bounds must be integers, got start ${start} and end ${end}`);
-  }
+  // with describeValue: a string '0' read as 'got start 0', as if that were allowed
+  const bounds = 'an integer (negative counts from the end)';
+  checkInteger('slice', 'start', start, -Infinity, Infinity, bounds);
+  if (end !== undefined) checkInteger('slice', 'end', end, -Infinity, Infinity, `${bounds}, or undefined for the rest`);
   const s = bound(start, n);
   const e = end === undefined ? n : bound(end, n);
   return sliceOp(t, ax, s, Math.max(e - s, 0));

@@ -4,6 +4,7 @@
 // op (src/ops/adamw.ts), a few in-place dispatches, per shard: a run of consecutive parameters whose
 // moments fit one buffer (maxBufferSize; one shard for all but models of billions of parameters).
 // Gradient clipping enters as a GPU-side scale factor, so a step never waits for the GPU.
+import { heldGrad } from '../autograd/backward.js';
 import { device } from '../device/device.js';
 import { profile } from '../kernels/profile.js';
 import { adamw, full, type Tensor, zeros } from '../ops/index.js';
@@ -11,6 +12,7 @@ import { keep } from '../tensor/scope.js';
 import { checkNonNegative, checkOptionKeys, checkTensor, describeValue } from '../tensor/check.js';
 import { owedMultipliers } from './clip.js';
 import { checkFloat32Params } from './float32-only.js';
+import { MissedSkips } from './missed-skips.js';
 
 /** AdamW's hyperparameters (defaults: lr 1e-3, betas [0.9, 0.999], eps 1e-8, weightDecay 0.01). */
 export interface AdamWOptions {
@@ -45,6 +47,8 @@ export class AdamW {
   stepCount = 0;
   /** Per parameter, the steps it had no gradient at: PyTorch counts steps per parameter, for bias correction. */
   private readonly missed: number[];
+  /** Per parameter, those of its missed steps that a GradScaler skipped (on the GPU). */
+  private readonly missedSkips = new MissedSkips();
   /** First and second moments of every parameter, in the order given to the constructor, a shard per buffer. */
   readonly shards: MomentShard[] = [];
   private readonly one: Tensor;
@@ -91,7 +95,9 @@ export class AdamW {
     this.assertNotDisposed('step');
     const gone = this.params.findIndex((p) => p.isDisposed);
     if (gone >= 0) throw new Error(`AdamW.step: params[${gone}] ${this.params[gone]!.describe()} was disposed; an optimizer's parameters must live as long as it steps`);
-    const grads = this.params.flatMap((p) => (p.grad ? [p.grad] : []));
+    // a .grad disposed by hand is a cleared one, as backward reads it: the parameter is skipped
+    const held = this.params.map((p) => heldGrad('AdamW.step', p) as Tensor | null);
+    const grads = held.filter((g) => g !== null);
     const owed = grads.map((g) => owedMultipliers.get(g));
     const unpaid = owed.find((m) => m !== undefined);
     if (!gradScale && unpaid) {
@@ -105,25 +111,39 @@ export class AdamW {
     for (const g of grads) owedMultipliers.delete(g);
     this.stepCount++;
     const hyper = { lr: this.lr, beta1: this.betas[0], beta2: this.betas[1], eps: this.eps, weightDecay: this.weightDecay };
-    this.params.forEach((p, i) => p.grad || this.missed[i]!++);
+    const missing = held.flatMap((g, i) => (g ? [] : [i]));
+    for (const i of missing) this.missed[i]!++;
+    const controlled = gradScale?.rank === 1; // a GradScaler's control: the GPU may skip this step
+    if (controlled) this.missedSkips.record(missing, gradScale);
     for (const { first, end, m, v } of this.shards) {
       const params = this.params.slice(first, end);
+      const shardGrads = held.slice(first, end);
       // at least 1: stepCount may be set lower between steps (a resumed run)
-      const steps = params.map((p, k) => (p.grad ? Math.max(1, this.stepCount - this.missed[first + k]!) : 0));
-      // one update per step count among them (one, unless some parameter missed a gradient);
-      // weight decay only for matmul and embedding weights (rank >= 2), as nanoGPT does
-      for (const step of new Set(steps.filter((t) => t > 0))) {
-        adamw(params, params.map((p, k) => (steps[k] === step ? p.grad : null)), m, v, gradScale ?? this.one, params.map((p) => p.rank >= 2), { ...hyper, step });
+      const steps = shardGrads.map((g, k) => (g ? Math.max(1, this.stepCount - this.missed[first + k]!) : 0));
+      const scales = shardGrads.map((g, k) => (g && controlled ? this.missedSkips.controlFor(first + k, gradScale) : (gradScale ?? this.one)));
+      try {
+        // one update per step count and multiplier among them (one, unless some parameter missed a
+        // gradient); weight decay only for matmul and embedding weights (rank >= 2), as nanoGPT does
+        for (const step of new Set(steps.filter((t) => t > 0))) {
+          for (const scale of new Set(scales.filter((_, k) => steps[k] === step))) {
+            const these = shardGrads.map((g, k) => (steps[k] === step && scales[k] === scale ? g : null));
+            adamw(params, these, m, v, scale, params.map((p) => p.rank >= 2), { ...hyper, step });
+          }
+        }
+      } finally {
+        for (const scale of new Set(scales)) if (scale !== gradScale && scale !== this.one) scale.dispose();
       }
     }
   }
 
   /**
    * Each parameter's moments, read back to the host (for checkpoints), and the steps it took (its
-   * bias correction's count: fewer than stepCount where it had no gradient), as PyTorch's state['step'].
+   * bias correction's count: fewer than stepCount where it had no gradient), as PyTorch's state['step'];
+   * under a GradScaler, every step it skipped is counted in, gradient or not (the kernel takes the scaler's count off).
    */
   async readMoments(): Promise<{ m: Float32Array[]; v: Float32Array[]; steps: number[] }> {
-    const out = { m: [] as Float32Array[], v: [] as Float32Array[], steps: this.missed.map((missed) => this.stepCount - missed) };
+    const skips = await this.missedSkips.read(this.params.length);
+    const out = { m: [] as Float32Array[], v: [] as Float32Array[], steps: this.missed.map((missed, i) => this.stepCount - missed + skips[i]!) };
     for (const shard of this.shards) {
       for (const k of ['m', 'v'] as const) {
         const flat = (await shard[k].toArray()) as Float32Array;
@@ -181,6 +201,7 @@ export class AdamW {
     // a parameter's count is stepCount less the steps it missed
     if (steps) this.stepCount = steps.reduce((a, b) => Math.max(a, b), 0);
     this.missed.forEach((_, i) => (this.missed[i] = steps ? this.stepCount - steps[i]! : 0));
+    this.missedSkips.clear(); // readMoments' steps count them
   }
 
   /** Takes `other`'s moments and step counts (an optimizer over the same parameters, e.g. a run continued on other data). */
@@ -194,6 +215,7 @@ export class AdamW {
     });
     this.stepCount = other.stepCount;
     this.missed.splice(0, Infinity, ...other.missed);
+    this.missedSkips.copyFrom(other.missedSkips);
   }
 
   private assertNotDisposed(op: string): void {
@@ -209,5 +231,6 @@ export class AdamW {
 
   dispose(): void {
     for (const t of [...this.shards.flatMap((s) => [s.m, s.v]), this.one]) t.dispose();
+    this.missedSkips.dispose();
   }
 }

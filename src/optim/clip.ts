@@ -29,13 +29,15 @@ export function clipGradNorm(params: Tensor[], maxNorm: number): { norm: Tensor;
   checkMaxNorm('clipGradNorm', maxNorm);
   const norm = Tensor.empty([], 'float32', 'clipGradNorm');
   const scale = Tensor.empty([], 'float32', 'clipGradNorm');
+  let grads: Tensor[];
   try {
-    gradNorm(float32Grads('clipGradNorm', params), maxNorm, norm, scale);
+    grads = float32Grads('clipGradNorm', params);
+    gradNorm(grads, maxNorm, norm, scale);
   } catch (e) {
     norm.dispose();
     scale.dispose();
     throw e;
   }
-  if (Number.isFinite(maxNorm)) for (const p of params) if (p.grad) owedMultipliers.set(p.grad, scale);
+  if (Number.isFinite(maxNorm)) for (const g of grads) owedMultipliers.set(g, scale);
   return { norm, scale };
 }

@@ -130,7 +130,11 @@ export function checkAxes(op: string, arg: string, value: unknown, t: Tensor): n
     fail(TypeError, op, arg, 'an integer axis, an array of them or undefined', describeValue(value));
   }
   const list = typeof value === 'number' ? [value] : (value as unknown[]);
-  return normAxes(op, list.map((a) => checkAxis(op, arg, a, t)), t.rank);
+  const axes = list.map((a) => checkAxis(op, arg, a, t));
+  // refused with what was given: [0, -2] of a matrix normalises to [0, 0]
+  const twice = axes.find((a, i) => axes.indexOf(a) !== i);
+  if (twice !== undefined) fail(RangeError, op, arg, `distinct axes of ${t.describe()}`, `${describeValue(value)} (axis ${twice} twice)`);
+  return normAxes(op, axes, t.rank);
 }
 
 export function assertRank(op: string, t: Tensor, min: number, what = 'input'): void {

@@ -130,8 +130,13 @@ function fill(op: string, shape: Shape, value: number, dtype: DType): Tensor {
 export const full = (shape: Shape, value: number, dtype: DType = 'float32') => fill('full', shape, value, dtype);
 export const zeros = (shape: Shape, dtype: DType = 'float32') => fill('zeros', shape, 0, dtype);
 export const ones = (shape: Shape, dtype: DType = 'float32') => fill('ones', shape, 1, dtype);
-export const zerosLike = (t: Tensor) => fill('zerosLike', checkTensor('zerosLike', 'input', t).shape, 0, t.dtype);
-export const onesLike = (t: Tensor) => fill('onesLike', checkTensor('onesLike', 'input', t).shape, 1, t.dtype);
+/** The shape of a *Like fill's input, which must not be disposed: its shape and dtype outlive its data, and the fill went ahead without a word. */
+function likeShape(op: string, t: Tensor): Shape {
+  checkTensor(op, 'input', t).storage(op);
+  return t.shape;
+}
+export const zerosLike = (t: Tensor) => fill('zerosLike', likeShape('zerosLike', t), 0, t.dtype);
+export const onesLike = (t: Tensor) => fill('onesLike', likeShape('onesLike', t), 1, t.dtype);
 
 /**
  * [start, start + step, ...) below `end`, like torch.arange. int32 unless a bound is fractional.

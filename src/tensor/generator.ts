@@ -1,6 +1,6 @@
 // A small seeded generator for host-side randomness (batch positions, per-call dropout and init
 // seeds). Its whole state is one number pair, so checkpoints can save and restore it exactly.
-import { checkInteger } from './check.js';
+import { checkInteger, describeValue } from './check.js';
 
 export class Generator {
   private state: bigint;
@@ -33,6 +33,8 @@ export class Generator {
 
   /** An integer in [0, n). */
   nextInt(n: number): number {
+    // BigInt(1.5) failed as 'The number 1.5 cannot be converted to a BigInt', n = 0 as 'Division by zero'
+    checkInteger('Generator.nextInt', 'n', n, 1, Number.MAX_SAFE_INTEGER, 'an integer in [1, 2^53 - 1]');
     return Number(this.next64() % BigInt(n));
   }
 
@@ -45,7 +47,11 @@ export class Generator {
     return this.state.toString();
   }
 
+  /** Restores a state getState() gave: its decimal digits, below 2^64 (a larger number would wrap into another stream). */
   setState(state: string): void {
-    this.state = BigInt.asUintN(64, BigInt(state));
+    const allowed = `Generator.setState: argument 'state' must be a state getState() gave (decimal digits, below 2^64), got ${describeValue(state)}`;
+    if (typeof state !== 'string') throw new TypeError(allowed);
+    if (!/^\d{1,20}$/.test(state) || BigInt(state) >= 2n ** 64n) throw new RangeError(allowed);
+    this.state = BigInt(state);
   }
 }

@@ -42,6 +42,12 @@ export function untrack(t: Disposable): void {
 
 /** Keeps `t` alive past the end of every open scope. */
 export function keep<T extends Disposable>(t: T): T {
+  // keep([a, b]) or keep(model) kept nothing, without a word: their tensors went with the scope
+  if (!(t as { [SCOPED]?: true } | null)?.[SCOPED]) {
+    // not check.ts's describeValue: it imports the tensor, whose class reads SCOPED from here
+    const got = Array.isArray(t) ? `an array of ${t.length}` : t !== null && typeof t === 'object' ? `a ${t.constructor?.name ?? 'plain object'}` : String(t);
+    throw new TypeError(`keep: argument 't' must be a Tensor (an array's or a module's tensors are kept each: model.parameters().forEach((p) => keep(p))), got ${got}`);
+  }
   for (let s = innermost(); s; s = s.parent) s.owned.delete(t);
   return t;
 }

@@ -1,6 +1,9 @@
 // Shape arithmetic shared by every op: element counts, strides, broadcasting, axis normalisation.
 export type Shape = readonly number[];
 
+/** Whether `value` is a shape: an array of non-negative safe integers. */
+export const isShape = (value: unknown): value is number[] => Array.isArray(value) && value.every((d) => Number.isSafeInteger(d) && d >= 0);
+
 export function numel(shape: Shape): number {
   let n = 1;
   for (const d of shape) n *= d;
@@ -55,10 +58,10 @@ export function normAxis(op: string, axis: number, rank: number): number {
   return a;
 }
 
+/** Axes normalised and sorted (all of them for undefined); checkAxes refuses repeated ones first, naming what was given. */
 export function normAxes(op: string, axes: number | readonly number[] | undefined, rank: number): number[] {
   if (axes === undefined) return [...Array(rank).keys()];
   const list = (typeof axes === 'number' ? [axes] : [...axes]).map((a) => normAxis(op, a, rank));
-  if (new Set(list).size !== list.length) throw new Error(`${op}: repeated axis in [${list.join(', ')}]`);
   return list.sort((a, b) => a - b);
 }
 

@@ -4,7 +4,7 @@
 import { device } from '../device/device.js';
 import { envFlag } from '../device/platform.js';
 import { freedByScope, SCOPED, trackInScope } from './scope.js';
-import { formatShape, numel } from './shape.js';
+import { formatShape, isShape, numel } from './shape.js';
 
 import type { FloatType } from '../kernels/kernel.js';
 import { f16BitsToF32 } from './half.js';
@@ -20,6 +20,8 @@ export type DType = 'float32' | 'float16' | 'int32' | 'int8';
 /** The dtypes tensors are created in and computed with (every dtype but int8). */
 export type PlainDType = Exclude<DType, 'int8'>;
 export type TypedArrayFor<D extends DType> = D extends 'int32' ? Int32Array : D extends 'int8' ? Int8Array : Float32Array;
+
+const DTYPES: readonly DType[] = ['float32', 'float16', 'int32', 'int8'];
 
 /** The float dtypes: what a float op's tensor arguments may be (one of them per call). */
 export const FLOAT_DTYPES: readonly DType[] = ['float32', 'float16'];
@@ -110,6 +112,10 @@ export class Tensor {
 
   /** Allocates an uninitialised tensor. `label` names the buffer in GPU error messages. */
   static empty(shape: readonly number[], dtype: DType = 'float32', label = 'tensor'): Tensor {
+    // public (Tensor.empty): a dim of -1 or 2.5 made a tensor of that size, an unknown dtype one the ops
+    // misread (said without check.ts's describeValue, which imports this module)
+    if (!isShape(shape)) throw new RangeError(`Tensor.empty: argument 'shape' must be an array of non-negative integers, got ${Array.isArray(shape) ? formatShape(shape) : typeof shape}`);
+    if (!DTYPES.includes(dtype)) throw new TypeError(`Tensor.empty: argument 'dtype' must be one of ${DTYPES.join(', ')}, got ${typeof dtype === 'string' ? `'${dtype}'` : typeof dtype}`);
     const bytes = bufferBytes(numel(shape), dtype);
     return new Tensor(new Storage(device().alloc(bytes, label), bytes), shape, dtype);
   }
@@ -147,6 +153,7 @@ export class Tensor {
    * the storage is swapped, not overwritten, so values saved for a pending backward stay intact.
    */
   assign(src: Tensor): this {
+    if (!(src instanceof Tensor)) throw new TypeError(`assign: argument 'src' must be a ${this.describe()} tensor, got ${Array.isArray(src) ? 'an array' : typeof src}`); // was 'src.describe is not a function'
     if (src.dtype !== this.dtype || src.shape.length !== this.shape.length || src.shape.some((d, i) => d !== this.shape[i])) {
       throw new Error(`assign: expected a ${this.describe()} tensor, got ${src.describe()}`);
     }

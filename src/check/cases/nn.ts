@@ -181,16 +181,18 @@ const crossEntropy = {
 };
 
 const linearCrossEntropy = {
-  draw(r: Random): Sample<[Tensor, Tensor, Tensor, number]> {
+  draw(r: Random): Sample<[Tensor, Tensor, Tensor, { ignoreIndex?: number }?]> {
     const [N, V] = [maybeEmpty(r, r.int(1, 40)), vocabulary(r)];
     const C = maybeEmpty(r, r.int(1, Math.max(1, Math.min(40, Math.floor(MATMUL_WORK / (N * V))))));
-    const ignoreIndex = pick(r, [-100, -1, r.int(0, V - 1)]);
+    const ignoreIndex = pick(r, [undefined, -100, -1, r.int(0, V - 1)]);
+    const opts = ignoreIndex === undefined ? pick(r, [undefined, {}]) : { ignoreIndex };
+    const ignored = ignoreIndex ?? -100;
     const drop = r.ints(N, 0, 4); // a fifth of the rows ignored
-    const targets = r.ints(N, 0, V - 1).map((t, i) => (drop[i] === 0 ? ignoreIndex : t));
+    const targets = r.ints(N, 0, V - 1).map((t, i) => (drop[i] === 0 ? ignored : t));
     return {
       inputs: [floatInput(values(r, [N, C], -1, 1)), floatInput(values(r, [V, C], -1, 1)), intInput(ref([N], targets))],
-      args: ([x, w, t]) => [x!, w!, t!, ignoreIndex],
-      reference: ([x, w, t]) => crossEntropyRef(matmulRef(x!, w!, false, true), t!.data, ignoreIndex),
+      args: ([x, w, t]) => [x!, w!, t!, opts],
+      reference: ([x, w, t]) => crossEntropyRef(matmulRef(x!, w!, false, true), t!.data, ignored),
       tol: { atol: 1e-5, rtol: 1e-5 },
       gradTol: { atol: 1e-4, rtol: 1e-2 },
       // float16 input and weight: the loss is float32 from the exact float16 values (float32 logits);
