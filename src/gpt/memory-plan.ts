@@ -10,7 +10,8 @@
 // past it. A float16 (mixed-precision) run keeps float32 weights, gradients and moments, but
 // float16 activations and logits, and a float16 copy of each weight that its products keep for the
 // backward. A pruned model holds its masks (a float32 0/1 per masked weight), a distillation its
-// teacher: weights and what one forward holds at the student's batch.
+// teacher: weights and what one forward holds at the student's batch. With recompute (activation
+// checkpointing) a step keeps each block's input and, in the backward, one block's activations.
 import type { ComputeDtype } from '../nn/autocast.js';
 import { checkInteger } from '../tensor/check.js';
 import type { GPTConfig } from './model.js';
@@ -23,6 +24,8 @@ export interface MemoryPlan {
   parameters: number;
   /** Bytes of each part, and their sum (the expected peak of a training step, or of a forward). */
   bytes: { weights: number; halfWeights: number; gradients: number; optimizer: number; activations: number; logits: number; masks: number; teacher: number; total: number };
+  /** Whether the activations are counted as recompute keeps them. */
+  recompute: boolean;
   /** Buffers that must fit whole in one buffer (maxBufferSize) or one binding: [what, bytes]. */
   buffers: { name: string; bytes: number; bound: 'whole' | 'windowed' }[];
 }
@@ -37,6 +40,8 @@ export interface PlanOptions {
   maskedWeights?: number;
   /** A distillation's teacher, run forward (without gradients) on each batch. */
   teacher?: GPTConfig;
+  /** Training with recompute (GPT.forward's option): each block run again in the backward. */
+  recompute?: boolean;
 }
 
 /** The plan of `cfg` at `batchSize`, for a training step (training: true) or a forward alone, computing in `dtype` (float32 by default). */
@@ -57,9 +62,12 @@ export function memoryPlan(cfg: GPTConfig, batchSize: number, opts: PlanOptions)
   const training = opts.training;
   // kept for the backward, per token and layer: the LayerNorm inputs and outputs (4C), qkv and the
   // attention output (4C), the MLP's pre-activation and GELU output (8C); plus the embeddings' sum
-  // and the final LayerNorm (3C per token); a forward alone holds a layer's worth at a time
-  const perToken = training ? L * 16 * C + 3 * C : 16 * C;
-  const attentionStats = training ? L * B * NH * T : B * NH * T;
+  // and the final LayerNorm (3C per token); a forward alone holds a layer's worth at a time, and so
+  // does a recomputing step beside each block's input (C per token and layer)
+  const recompute = training && !!opts.recompute;
+  const layersKept = training && !recompute ? L : 1;
+  const perToken = layersKept * 16 * C + (training ? 3 * C : 0) + (recompute ? L * C : 0);
+  const attentionStats = layersKept * B * NH * T;
   const activations = BT * perToken * A + attentionStats * F32; // the attention statistics stay float32
   const logitBytes = BT * V * A;
   const fused = logitBytes > opts.bindingLimit;
@@ -87,7 +95,7 @@ export function memoryPlan(cfg: GPTConfig, batchSize: number, opts: PlanOptions)
     { name: `the logits (${rows} rows x vocab ${V})`, bytes: rows * V * logit, bound: 'whole' },
   ];
   buffers.push(...(teacher?.buffers.map((b) => ({ ...b, name: `the teacher's ${b.name.replace(/^(the|an) /, '')}` })) ?? []));
-  return { parameters, bytes: { weights, halfWeights, gradients, optimizer, activations, logits, masks, teacher: teacher?.bytes.total ?? 0, total }, buffers };
+  return { parameters, bytes: { weights, halfWeights, gradients, optimizer, activations, logits, masks, teacher: teacher?.bytes.total ?? 0, total }, recompute, buffers };
 }
 
 /** Throws naming the first buffer of `plan` over the adapter's limit for it. */
@@ -104,7 +112,8 @@ export function checkPlanFits(plan: MemoryPlan, limits: Record<string, number>):
 export function describePlan(plan: MemoryPlan): string {
   const { weights, halfWeights, gradients, optimizer, activations, logits, masks, teacher, total } = plan.bytes;
   const parts: [string, number][] = [
-    ['weights', weights], ['float16 weights', halfWeights], ['gradients', gradients], ['AdamW', optimizer], ['activations', activations], ['logits', logits],
+    ['weights', weights], ['float16 weights', halfWeights], ['gradients', gradients], ['AdamW', optimizer],
+    [plan.recompute ? 'activations (recompute)' : 'activations', activations], ['logits', logits],
     ['pruning masks', masks], ['teacher', teacher],
   ];
   return `GPU memory plan: ${parts.filter(([, b]) => b).map(([n, b]) => `${n} ${formatBytes(b)}`).join(', ')}; about ${formatBytes(total)} in all`;
