@@ -14,6 +14,7 @@ export function noGrad<R>(fn: () => R): R {
   return gradEnabled.run(false, fn);
 }
 
+/** Runs fn with recording on, inside a noGrad or a backward sweep (PyTorch's torch.enable_grad). */
 export function enableGrad<R>(fn: () => R): R {
   return gradEnabled.run(true, fn);
 }
