@@ -229,9 +229,10 @@ export class GPT extends Module {
       const startsT = starts ? tensor(Int32Array.from(starts), [B]) : undefined;
       let x = this.drop.forward(this.wte.forward(idx).add(this.wpe.forward(pos))); // [B, T, C]
       const inMode = autocastNow(); // the recompute runs in the backward, outside this autocast
-      const run = (block: Block, i: number) => (x: Tensor) => block.forward(x, opts.caches?.[i], startsT);
       this.h.items.forEach((block, i) => {
-        x = opts.recompute ? checkpoint((x) => inMode(() => run(block, i)(x)), [x], { generators: [this.rng] }) : run(block, i)(x);
+        x = opts.recompute
+          ? checkpoint((x) => inMode(() => block.forward(x)), [x], { generators: [this.rng] })
+          : block.forward(x, opts.caches?.[i], startsT);
       });
       x = this.ln_f.forward(x);
       const { vocabSize: V, nEmbd: C } = this.config;
