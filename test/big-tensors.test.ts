@@ -254,22 +254,23 @@ describe('ops on tensors larger than a binding', () => {
 describe('memory plan', () => {
   // the chunked LM head under a 1 MiB binding (float16: its float32 copies of the weight and the
   // rows, and their gradients, were missing from the plan: peak 1.25x the plan)
-  it("a training step's measured peak is within 1.2x of the plan (small configs, one with a 2000-token vocabulary, the chunked LM head of an 8000-token one; float32 and mixed precision)", async () => {
+  it("a training step's measured peak is within 1.2x of the plan (small configs, one with a 2000-token vocabulary, the chunked LM head of an 8000-token one; float32 and mixed precision; with recompute)", async () => {
     const { memoryPlan } = await import('../src/gpt/memory-plan.js');
     const runs = [
-      [2, 64, 64, 8, 65, 'float32', null], [2, 64, 128, 4, 2000, 'float32', null], [2, 64, 128, 4, 2000, 'float16', null],
-      [2, 64, 64, 8, 8000, 'float32', 2 ** 20], [2, 64, 64, 8, 8000, 'float16', 2 ** 20],
+      [2, 64, 64, 8, 65, 'float32', null, false], [2, 64, 128, 4, 2000, 'float32', null, false], [2, 64, 128, 4, 2000, 'float16', null, false],
+      [2, 64, 64, 8, 8000, 'float32', 2 ** 20, false], [2, 64, 64, 8, 8000, 'float16', 2 ** 20, false],
+      [6, 64, 128, 8, 65, 'float32', null, true], [6, 64, 128, 8, 65, 'float16', null, true],
     ] as const;
-    for (const [nLayer, nEmbd, blockSize, batchSize, vocab, dtype, bindingLimit] of runs.filter((r) => r[5] === 'float32' || profile().f16)) {
+    for (const [nLayer, nEmbd, blockSize, batchSize, vocab, dtype, bindingLimit, recompute] of runs.filter((r) => r[5] === 'float32' || profile().f16)) {
       setProfile(bindingLimit === null ? null : { bindingLimit });
       const tokens = Int32Array.from({ length: 20_000 }, (_, i) => (i * 7) % vocab);
-      const trainer = new Trainer({ ...cfg, nLayer, nHead: 4, nEmbd, blockSize, batchSize, dtype }, { train: tokens.slice(0, 18_000), val: tokens.slice(18_000), vocabSize: vocab });
+      const trainer = new Trainer({ ...cfg, nLayer, nHead: 4, nEmbd, blockSize, batchSize, dtype, recompute }, { train: tokens.slice(0, 18_000), val: tokens.slice(18_000), vocabSize: vocab });
       await trainer.trainStep(true); // pool and pipelines warm
       device().resetPeakMemory();
       await trainer.trainStep(true);
       const peak = device().memory().peakBytes;
-      const plan = memoryPlan(trainer.model.config, batchSize, { training: true, bindingLimit: bindingLimit ?? 2 ** 27, dtype }).bytes.total;
-      const what = `L${nLayer} C${nEmbd} T${blockSize} B${batchSize} V${vocab} ${dtype}${bindingLimit ? `, ${bindingLimit}-byte bindings` : ''}: peak ${peak} B, plan ${plan} B`;
+      const plan = memoryPlan(trainer.model.config, batchSize, { training: true, bindingLimit: bindingLimit ?? 2 ** 27, dtype, recompute }).bytes.total;
+      const what = `L${nLayer} C${nEmbd} T${blockSize} B${batchSize} V${vocab} ${dtype}${bindingLimit ? `, ${bindingLimit}-byte bindings` : ''}${recompute ? ', recompute' : ''}: peak ${peak} B, plan ${plan} B`;
       console.log(what);
       expect(peak / plan, what).toBeGreaterThan(1 / 1.2);
       expect(peak / plan, what).toBeLessThan(1.2);

@@ -1,6 +1,7 @@
 // GPU memory over a long run (STYLE.md 9): 1000 optimizer steps of the Trainer's own step
 // (forward, backward, global-norm clipping, AdamW) on a tiny GPT, and 200 of a mixed-precision
-// one (float16 compute, float32 master weights, the loss scaler) where the adapter has float16, must hold exactly the same live
+// one (float16 compute, float32 master weights, the loss scaler) where the adapter has float16, and 200
+// with recompute (each block run again in the backward) in both dtypes, must hold exactly the same live
 // bytes and buffers after warm-up, the pool must stop growing, and no new bind groups may be
 // created: a leak of one 4-byte scalar per step shows up as a changed count, not as noise to be
 // tolerated.
@@ -30,14 +31,16 @@ const ids = Int32Array.from({ length: 4000 }, (_, i) => (i * 7 + (i % 3)) % V);
 const data = { train: ids.slice(0, 3600), val: ids.slice(3600), vocabSize: V };
 
 const RUNS = [
-  { dtype: 'float32', steps: STEPS },
-  { dtype: 'float16', steps: 200 },
+  { dtype: 'float32', steps: STEPS, recompute: false },
+  { dtype: 'float16', steps: 200, recompute: false },
+  { dtype: 'float32', steps: 200, recompute: true },
+  { dtype: 'float16', steps: 200, recompute: true },
 ] as const;
 
-describe.each(RUNS)('training memory ($dtype)', ({ dtype, steps }) => {
+describe.each(RUNS)('training memory ($dtype, recompute $recompute)', ({ dtype, steps, recompute }) => {
   it(`live GPU bytes and buffers are flat, and the pool stops growing, over ${steps} steps with AdamW and clipping`, async (ctx) => {
     if (dtype === 'float16' && !profile().f16) ctx.skip(); // the adapter has no shader-f16
-    const trainer = new Trainer({ ...cfg, dtype, maxIters: steps, lrDecayIters: steps }, data);
+    const trainer = new Trainer({ ...cfg, dtype, recompute, maxIters: steps, lrDecayIters: steps }, data);
     const mem = () => device().memory();
     const live: number[] = [];
     const buffers: number[] = [];
@@ -61,7 +64,7 @@ describe.each(RUNS)('training memory ($dtype)', ({ dtype, steps }) => {
     }
     const ms = performance.now() - t0;
     console.log(
-      `${dtype}: ${steps} steps in ${(ms / 1000).toFixed(1)} s (${(ms / steps).toFixed(1)} ms/step); live ${live.at(-1)} B in ${buffers.at(-1)} buffers, ` +
+      `${dtype}${recompute ? ' recompute' : ''}: ${steps} steps in ${(ms / 1000).toFixed(1)} s (${(ms / steps).toFixed(1)} ms/step); live ${live.at(-1)} B in ${buffers.at(-1)} buffers, ` +
         `pooled ${pooled.at(-1)} B; loss ${losses[0]!.toFixed(3)} -> ${losses.at(-1)!.toFixed(3)}`,
     );
     const after = (xs: number[]) => [...new Set(xs.slice(WARMUP))];

@@ -76,7 +76,7 @@ const CASES: Case[] = [
   ["GPT vocabSize '16'", () => new GPT(bad({ ...cfg, vocabSize: '16' })), Error, /^GPT config: vocabSize must be a positive integer, got "16"$/],
   ['GPT opts misspelt sead', () => new GPT(cfg, bad({ sead: 1 })), TypeError, /^GPT: unknown option 'sead' \(the options are seed\)$/],
   ['GPT.forward misspelt target', () => scope(() => model.forward(tensor(ids2, [1, 2]), bad({ target: ids2 }))), TypeError,
-    /^GPT\.forward: unknown option 'target' \(the options are targets, caches, lastOnly, starts\)$/],
+    /^GPT\.forward: unknown option 'target' \(the options are targets, caches, lastOnly, starts, recompute\)$/],
   ["GPT.forward lastOnly 'yes'", () => scope(() => model.forward(tensor(ids2, [1, 2]), bad({ lastOnly: 'yes' }))), TypeError, /^GPT\.forward: argument 'lastOnly' must be a boolean, got string 'yes'$/],
   ['GPT opts null', () => new GPT(cfg, bad(null)), TypeError, /^GPT: the options must be an object of seed, got null$/],
   // Trainer

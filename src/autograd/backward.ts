@@ -136,35 +136,40 @@ export function backward(root: Tensor, grad?: Tensor): void {
     throw new RangeError(`backward: gradient shape ${formatShape(grad.shape)} does not match tensor shape ${formatShape(root.shape)}`);
   }
   if (grad && grad.dtype !== root.dtype) throw new TypeError(`backward: argument 'grad' must be a ${root.dtype} tensor like ${root.describe()}, got ${grad.describe()}`);
-  noGrad(() => lateSweep(() => {
-    const seed = grad ? grad.alias(grad.shape) : onesLike(root);
-    const rootNode = root.gradFn instanceof Node ? root.gradFn : null;
-    if (!rootNode) return giveLeafGrad(root, seed);
-    // gradients waiting for their node; on a throw (a rule that fails or breaks its contract) they
-    // are freed here: outside a scope nothing else holds them
-    const grads = new Map<Node, Tensor>([[rootNode, seed]]);
-    try {
-      for (const node of topoOrder(rootNode)) {
-        const g = grads.get(node);
-        if (!g) continue;
-        if (node.consumed) {
-          throw new Error(
-            `backward: the graph through '${node.opName}' was already freed by an earlier backward() or by disposing its tensors ` +
-              '(there is no retain_graph: backpropagate the sum of the losses once, or run the forward again)',
-          );
-        }
-        // each gradient gets a handle of its own: a rule may return `g` itself, a tensor it did not make
-        // or one tensor for two inputs, which disposing `g` or accumulating would free under another
-        // holder; what the rule made and did not return is freed here
-        const inputGrads = scope(() => checkGrads(node, node.backwardRule(g)).map((gi) => gi && gi.alias(gi.shape)));
-        grads.delete(node);
-        g.dispose();
-        node.releaseSaved();
-        handOver(node, inputGrads, grads);
+  noGrad(() => lateSweep(() => backpropagate(root, grad ? grad.alias(grad.shape) : onesLike(root))));
+}
+
+/**
+ * The sweep from `root`, whose gradient is `seed` (owned from now on): inside a backward sweep, with
+ * recording off (backward above; a checkpoint's recompute, checkpoint.ts).
+ */
+export function backpropagate(root: Tensor, seed: Tensor): void {
+  const rootNode = root.gradFn instanceof Node ? root.gradFn : null;
+  if (!rootNode) return giveLeafGrad(root, seed);
+  // gradients waiting for their node; on a throw (a rule that fails or breaks its contract) they
+  // are freed here: outside a scope nothing else holds them
+  const grads = new Map<Node, Tensor>([[rootNode, seed]]);
+  try {
+    for (const node of topoOrder(rootNode)) {
+      const g = grads.get(node);
+      if (!g) continue;
+      if (node.consumed) {
+        throw new Error(
+          `backward: the graph through '${node.opName}' was already freed by an earlier backward() or by disposing its tensors ` +
+            '(there is no retain_graph: backpropagate the sum of the losses once, or run the forward again)',
+        );
       }
-    } catch (e) {
-      for (const t of grads.values()) t.dispose();
-      throw e;
+      // each gradient gets a handle of its own: a rule may return `g` itself, a tensor it did not make
+      // or one tensor for two inputs, which disposing `g` or accumulating would free under another
+      // holder; what the rule made and did not return is freed here
+      const inputGrads = scope(() => checkGrads(node, node.backwardRule(g)).map((gi) => gi && gi.alias(gi.shape)));
+      grads.delete(node);
+      g.dispose();
+      node.releaseSaved();
+      handOver(node, inputGrads, grads);
     }
-  }));
+  } catch (e) {
+    for (const t of grads.values()) t.dispose();
+    throw e;
+  }
 }

@@ -1,3 +1,4 @@
 export { backward } from './backward.js';
-export { isGradEnabled, noGrad } from './mode.js';
+export { checkpoint, type CheckpointOptions } from './checkpoint.js';
+export { enableGrad, isGradEnabled, noGrad } from './mode.js';
 export { NOT_DIFFERENTIABLE, type OutputType } from './op.js';

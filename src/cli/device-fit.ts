@@ -1,15 +1,23 @@
 // Whether a model fits the adapter, checked once the device is open and before anything is
 // allocated, so that an oversized --n-embd or --batch-size is an error naming the sizes and the
 // limit rather than a createBuffer failure deep inside the first step (src/gpt/memory-plan.ts).
-import { checkPlanFits, describePlan, memoryPlan, type PlanOptions } from '../gpt/memory-plan.js';
+// WebGPU tells no total memory: a run past it fails allocating (the pool's out-of-memory error),
+// which then says whether --recompute's plan would fit under what the run held by then.
+import { checkPlanFits, describePlan, formatBytes, memoryPlan, type MemoryPlan, type PlanOptions } from '../gpt/memory-plan.js';
 import type { GPTConfig } from '../gpt/model.js';
 import { UsageError } from './flags.js';
 
-/** Throws if a buffer of the model's plan is over the adapter's limits; returns the plan as a log line. */
-export function checkModelFits(m: GPTConfig, batchSize: number, opts: Omit<PlanOptions, 'bindingLimit'> & { limits: Record<string, number> }): string {
+export type FitOptions = Omit<PlanOptions, 'bindingLimit'> & { limits: Record<string, number> };
+
+function planFor(m: GPTConfig, batchSize: number, opts: FitOptions): MemoryPlan {
   const { limits, ...rest } = opts;
   const bindingLimit = Math.min(limits.maxStorageBufferBindingSize ?? Infinity, limits.maxBufferSize ?? Infinity);
-  const plan = memoryPlan(m, batchSize, { ...rest, bindingLimit });
+  return memoryPlan(m, batchSize, { ...rest, bindingLimit });
+}
+
+/** Throws if a buffer of the model's plan is over the adapter's limits; returns the plan as a log line. */
+export function checkModelFits(m: GPTConfig, batchSize: number, opts: FitOptions): string {
+  const plan = planFor(m, batchSize, opts);
   checkPlanFits(plan, opts.limits);
   return describePlan(plan);
 }
@@ -34,4 +42,18 @@ export function checkInferenceFits(m: GPTConfig, batch: number, positions: numbe
   const refused = refusal(batch);
   if (refused && batch > 1 && !refusal(1)) throw new UsageError(`flag ${flag} ${batch}: ${refused.message}; a smaller ${flag} fits`);
   if (refused) throw refused;
+}
+
+/**
+ * `e`, a training run's error; where it ran out of GPU memory without recompute, and the plan
+ * with recompute totals less than `heldBytes` (what the run held when an allocation failed, that
+ * allocation included), with a hint naming --recompute.
+ */
+export function withRecomputeHint(e: unknown, m: GPTConfig, batchSize: number, opts: FitOptions, heldBytes: number): unknown {
+  if (!(e instanceof Error) || !/out of GPU memory/.test(e.message) || opts.recompute) return e;
+  const [now, recomputing] = [planFor(m, batchSize, opts), planFor(m, batchSize, { ...opts, recompute: true })];
+  if (recomputing.bytes.total >= heldBytes) return e;
+  const activations = `activations ${formatBytes(recomputing.bytes.activations)} instead of ${formatBytes(now.bytes.activations)}`;
+  e.message += `; --recompute would keep its memory plan to about ${formatBytes(recomputing.bytes.total)} (${activations}), under the ${formatBytes(heldBytes)} the run held when it failed`;
+  return e;
 }

@@ -18,7 +18,7 @@ import { loadCheckpoint, saveCheckpoint } from '../node/checkpoint-dir.js';
 import { RunLog } from '../node/run-log.js';
 import { BUILTIN_CORPUS, isPathSource } from './corpus.js';
 import { loadTokens, recordedSource, type Dataset } from './data.js';
-import { checkModelFits } from './device-fit.js';
+import { checkModelFits, withRecomputeHint } from './device-fit.js';
 import { UsageError } from './flags.js';
 import { floatCheckpoint } from './float-checkpoint.js';
 import { nextSteps } from './next-steps.js';
@@ -80,11 +80,14 @@ async function trainStudent(args: string[], opts: { nextSteps?: boolean; distill
       console.log(`device: ${dev.info.description || dev.info.vendor} (${dev.info.backend})`);
       checkDtypeRuns(cfg.dtype, given, resume ? flags.outDir : null);
       const maskedWeights = [...(ckpt?.weights ?? [])].reduce((n, [name, w]) => n + (isMaskName(name) ? w.data.length : 0), 0);
-      const fits = { training: true, limits: dev.info.limits, dtype: resolveTrainDtype(cfg.dtype), maskedWeights, teacher: teacher?.ckpt.meta.model };
-      console.log(checkModelFits({ ...cfg, vocabSize: ds.tokenizer.vocabSize }, cfg.batchSize, fits));
+      const fits = { training: true, limits: dev.info.limits, dtype: resolveTrainDtype(cfg.dtype), maskedWeights, teacher: teacher?.ckpt.meta.model, recompute: cfg.recompute };
+      const modelShape = { ...cfg, vocabSize: ds.tokenizer.vocabSize };
+      console.log(checkModelFits(modelShape, cfg.batchSize, fits));
       // a resumed run saves as it did (its --always-save is recorded beside its training config) unless told otherwise
       const alwaysSave = resume && !given.has('alwaysSave') ? (ckpt!.meta.alwaysSave ?? false) : flags.alwaysSave;
-      await run({ ...flags, alwaysSave }, cfg, ds, data, ckpt, resume, teacher, whereabouts);
+      await run({ ...flags, alwaysSave }, cfg, ds, data, ckpt, resume, teacher, whereabouts).catch((e) => {
+        throw withRecomputeHint(e, modelShape, cfg.batchSize, fits, dev.memory().peakBytes);
+      });
     } finally {
       await ds.close(); // prepared data is read from its files until here
     }

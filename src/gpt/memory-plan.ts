@@ -13,6 +13,8 @@
 // teacher: weights and what one forward holds at the student's batch. A distillation's logits, the
 // student's (and their gradient) and the teacher's, are whole, never fused with the loss in chunks:
 // distillLoss takes them all (it and the LM head's product go a window at a time past a binding).
+// With recompute (activation checkpointing) a step keeps each block's input and, in the backward,
+// one block's activations.
 import type { ComputeDtype } from '../nn/autocast.js';
 import { checkInteger } from '../tensor/check.js';
 import type { GPTConfig } from './model.js';
@@ -25,6 +27,8 @@ export interface MemoryPlan {
   parameters: number;
   /** Bytes of each part, and their sum (the expected peak of a training step, or of a forward). */
   bytes: { weights: number; halfWeights: number; gradients: number; optimizer: number; activations: number; logits: number; masks: number; teacher: number; total: number };
+  /** Whether the activations are counted as recompute keeps them. */
+  recompute: boolean;
   /** Buffers that must fit whole in one buffer (maxBufferSize) or one binding: [what, bytes]. */
   buffers: { name: string; bytes: number; bound: 'whole' | 'windowed' }[];
 }
@@ -41,6 +45,8 @@ export interface PlanOptions {
   teacher?: GPTConfig;
   /** Whether the logits are computed whole (a distillation's teacher), never fused with a loss a chunk of rows at a time. */
   wholeLogits?: boolean;
+  /** Training with recompute (GPT.forward's option): each block run again in the backward. */
+  recompute?: boolean;
 }
 
 /** The plan of `cfg` at `batchSize`, for a training step (training: true) or a forward alone, computing in `dtype` (float32 by default). */
@@ -61,9 +67,12 @@ export function memoryPlan(cfg: GPTConfig, batchSize: number, opts: PlanOptions)
   const training = opts.training;
   // kept for the backward, per token and layer: the LayerNorm inputs and outputs (4C), qkv and the
   // attention output (4C), the MLP's pre-activation and GELU output (8C); plus the embeddings' sum
-  // and the final LayerNorm (3C per token); a forward alone holds a layer's worth at a time
-  const perToken = training ? L * 16 * C + 3 * C : 16 * C;
-  const attentionStats = training ? L * B * NH * T : B * NH * T;
+  // and the final LayerNorm (3C per token); a forward alone holds a layer's worth at a time, and so
+  // does a recomputing step beside each block's input (C per token and layer)
+  const recompute = training && !!opts.recompute;
+  const layersKept = training && !recompute ? L : 1;
+  const perToken = layersKept * 16 * C + (training ? 3 * C : 0) + (recompute ? L * C : 0);
+  const attentionStats = layersKept * B * NH * T;
   const activations = BT * perToken * A + attentionStats * F32; // the attention statistics stay float32
   const logitBytes = BT * V * A;
   const whole = opts.wholeLogits || opts.teacher !== undefined;
@@ -92,7 +101,7 @@ export function memoryPlan(cfg: GPTConfig, batchSize: number, opts: PlanOptions)
     { name: `the logits (${rows} rows x vocab ${V})`, bytes: rows * V * logit, bound: whole ? 'windowed' : 'whole' },
   ];
   buffers.push(...(teacher?.buffers.map((b) => ({ ...b, name: `the teacher's ${b.name.replace(/^(the|an) /, '')}` })) ?? []));
-  return { parameters, bytes: { weights, halfWeights, gradients, optimizer, activations, logits, masks, teacher: teacher?.bytes.total ?? 0, total }, buffers };
+  return { parameters, bytes: { weights, halfWeights, gradients, optimizer, activations, logits, masks, teacher: teacher?.bytes.total ?? 0, total }, recompute, buffers };
 }
 
 /** Throws naming the first buffer of `plan` over the adapter's limit for it. */
@@ -109,7 +118,8 @@ export function checkPlanFits(plan: MemoryPlan, limits: Record<string, number>):
 export function describePlan(plan: MemoryPlan): string {
   const { weights, halfWeights, gradients, optimizer, activations, logits, masks, teacher, total } = plan.bytes;
   const parts: [string, number][] = [
-    ['weights', weights], ['float16 weights', halfWeights], ['gradients', gradients], ['AdamW', optimizer], ['activations', activations], ['logits', logits],
+    ['weights', weights], ['float16 weights', halfWeights], ['gradients', gradients], ['AdamW', optimizer],
+    [plan.recompute ? 'activations (recompute)' : 'activations', activations], ['logits', logits],
     ['pruning masks', masks], ['teacher', teacher],
   ];
   return `GPU memory plan: ${parts.filter(([, b]) => b).map(([n, b]) => `${n} ${formatBytes(b)}`).join(', ')}; about ${formatBytes(total)} in all`;

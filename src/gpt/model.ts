@@ -4,7 +4,8 @@
 // A structurally pruned GPT (src/gpt/prune.ts) has its own head count and MLP width per block.
 import { profile } from '../kernels/profile.js';
 import { add, arange, crossEntropy, div, full, linearCrossEntropy, maximum, mul, ne, sum, tensor, type Tensor } from '../ops/index.js';
-import { castForCompute } from '../nn/autocast.js';
+import { checkpoint } from '../autograd/checkpoint.js';
+import { autocastNow, castForCompute } from '../nn/autocast.js';
 import { Dropout, Embedding, LayerNorm } from '../nn/layers.js';
 import { Module, ModuleList } from '../nn/module.js';
 import { ACTIVATIONS, Block, cachedLength, QUANTIZATIONS, type Activation, type KVCache, type Quantization } from '../nn/transformer.js';
@@ -189,16 +190,22 @@ export class GPT extends Module {
    * Under autocast('float16') (src/nn/autocast.ts) the model computes in float16 from its float32
    * parameters: the residual stream and the logits are float16, the loss float32; the tied LM head
    * casts wte's weight (the embedding casts only the rows it gathers).
+   * With `recompute` (training: llm.c's recompute, PyTorch's checkpointing), each block keeps only its
+   * input for the backward, which runs the block again (src/autograd/checkpoint.ts): the same
+   * gradients, dropout's masks included, for one more forward and one block's activations at a time.
    */
-  forward(idx: Tensor, opts: { targets: Tensor; caches?: KVCache[] }): { loss: Tensor; logits?: Tensor };
-  forward(idx: Tensor, opts?: { caches?: KVCache[]; lastOnly?: boolean; starts?: readonly number[] }): { logits: Tensor };
+  forward(idx: Tensor, opts: { targets: Tensor; caches?: KVCache[]; recompute?: boolean }): { loss: Tensor; logits?: Tensor };
+  forward(idx: Tensor, opts?: { caches?: KVCache[]; lastOnly?: boolean; starts?: readonly number[]; recompute?: boolean }): { logits: Tensor };
   forward(
     idx: Tensor,
-    opts: { targets?: Tensor; caches?: KVCache[]; lastOnly?: boolean; starts?: readonly number[] } = {},
+    opts: { targets?: Tensor; caches?: KVCache[]; lastOnly?: boolean; starts?: readonly number[]; recompute?: boolean } = {},
   ): { logits?: Tensor; loss?: Tensor } {
     checkTensor('GPT.forward', 'idx', idx);
-    checkOptionKeys('GPT.forward', opts, ['targets', 'caches', 'lastOnly', 'starts']); // { target } would return no loss
+    checkOptionKeys('GPT.forward', opts, ['targets', 'caches', 'lastOnly', 'starts', 'recompute']); // { target } would return no loss
     if (opts.lastOnly !== undefined) checkBoolean('GPT.forward', 'lastOnly', opts.lastOnly);
+    if (opts.recompute !== undefined) checkBoolean('GPT.forward', 'recompute', opts.recompute);
+    // a block run again would append to its cache twice
+    if (opts.recompute && (opts.caches || opts.starts)) throw new Error('GPT.forward: recompute is for training: it takes no caches or starts');
     if (opts.caches !== undefined && !Array.isArray(opts.caches)) throw new TypeError(`GPT.forward: argument 'caches' must be an array of KV caches, got ${describeValue(opts.caches)}`);
     const [B, T] = idx.shape as [number, number];
     const past = cachedLength(opts.caches?.[0]);
@@ -221,7 +228,12 @@ export class GPT extends Module {
         : arange(past, past + T);
       const startsT = starts ? tensor(Int32Array.from(starts), [B]) : undefined;
       let x = this.drop.forward(this.wte.forward(idx).add(this.wpe.forward(pos))); // [B, T, C]
-      this.h.items.forEach((block, i) => (x = block.forward(x, opts.caches?.[i], startsT)));
+      const inMode = autocastNow(); // the recompute runs in the backward, outside this autocast
+      this.h.items.forEach((block, i) => {
+        x = opts.recompute
+          ? checkpoint((x) => inMode(() => block.forward(x)), [x], { generators: [this.rng] })
+          : block.forward(x, opts.caches?.[i], startsT);
+      });
       x = this.ln_f.forward(x);
       const { vocabSize: V, nEmbd: C } = this.config;
       if (opts.targets && elementBytes(x.dtype) * B * T * V > profile().bindingLimit) {

@@ -54,6 +54,7 @@ export const TRAIN_DEFAULTS = {
   logInterval: 10,
   seed: 1337,
   dtype: 'auto' as TrainDtype,
+  recompute: false,
 };
 
 /** What a run may compute in: float32, float16 (mixed precision), or auto (the profile's choice for this adapter). */
@@ -93,6 +94,7 @@ export const TRAIN_DOCS: { [K in keyof TrainConfig]: string } = {
   logInterval: 'steps between log lines',
   seed: 'seed of the initial weights, the batches and dropout',
   dtype: 'float32, float16 (mixed precision: float16 activations and products, float32 master weights, dynamic loss scaling), or auto: the faster of the two on this adapter',
+  recompute: "activation checkpointing (llm.c's recompute): keep each block's input, not its activations, and run the block again in the backward; the same gradients for less memory and a slower step",
 };
 
 /** Every training config, from flags, a config file or a checkpoint, must be within these. */
@@ -495,12 +497,13 @@ export class Trainer {
 
   /** A micro-batch's loss: the model's cross-entropy, or with a teacher the distillation loss against its logits. */
   private trainingLoss(x: Tensor, y: Tensor): Tensor {
-    if (!this.distill) return this.model.forward(x, { targets: y }).loss;
+    const recompute = this.cfg.recompute;
+    if (!this.distill) return this.model.forward(x, { targets: y, recompute }).loss;
     const { teacher, temperature, alpha } = this.distill;
     const [B, T] = x.shape as [number, number];
     const V = this.data.vocabSize;
     const soft = noGrad(() => teacher.forward(x).logits); // [B, T, V], no graph
-    const { logits } = this.model.forward(x); // [B, T, V]
+    const { logits } = this.model.forward(x, { recompute }); // [B, T, V]
     // a float16 run's logits stay float16 (both under autocast): distillLoss sums in float32 itself
     return distillLoss(logits.reshape([B * T, V]), soft.reshape([B * T, V]), y.reshape([B * T]), { temperature, alpha, ignoreIndex: -1 });
   }
@@ -646,7 +649,7 @@ export class Trainer {
   /** What a step of this trainer needs on the GPU (src/gpt/memory-plan.ts), against the adapter's limits. */
   memoryPlan(): MemoryPlan {
     const maskedWeights = [...this.model.namedBuffers()].reduce((n, [name, b]) => n + (isMaskName(name) ? b.size : 0), 0);
-    const plan = { training: true, bindingLimit: profile().bindingLimit, dtype: this.dtype, maskedWeights, teacher: this.distill?.teacher.config };
+    const plan = { training: true, bindingLimit: profile().bindingLimit, dtype: this.dtype, maskedWeights, teacher: this.distill?.teacher.config, recompute: this.cfg.recompute };
     return memoryPlan(this.model.config, this.cfg.batchSize, plan);
   }
 

@@ -37,6 +37,12 @@ export function autocast<R>(dtype: ComputeDtype, fn: () => R, casts?: CastCache)
   return mode.run({ dtype, casts: casts ?? mode.get().casts }, fn);
 }
 
+/** Runs a function in the autocast mode in force now (dtype and cast cache), later: a checkpoint's recompute, run in the backward. */
+export function autocastNow(): <R>(fn: () => R) => R {
+  const now = mode.get();
+  return (fn) => mode.run(now, fn);
+}
+
 /**
  * `t` as a layer computes with it: under autocast('float16') a float32 tensor (a parameter, an
  * input) cast to float16, differentiably (its copy in the cache, if it has a valid one);

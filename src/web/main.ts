@@ -67,6 +67,7 @@ const ui = {
   lr: $<Input>('lr'),
   steps: $<Input>('steps'),
   evalInterval: $<Input>('eval-interval'),
+  recompute: $<Input>('recompute'),
   newModel: $<HTMLButtonElement>('new-model'),
   train: $<HTMLButtonElement>('train'),
   stopTrain: $<HTMLButtonElement>('stop-train'),
@@ -337,6 +338,7 @@ function settingsFromUi(): TrainSettings {
     lrDecayIters: 10,
     evalInterval: num(ui.evalInterval, 'eval every', TRAIN_RANGES.evalInterval),
     evalIters: 5,
+    recompute: ui.recompute.checked,
   };
 }
 

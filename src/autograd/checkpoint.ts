@@ -1,0 +1,86 @@
+// Activation checkpointing (PyTorch's torch.utils.checkpoint, llm.c's recompute): checkpoint(fn,
+// inputs) runs fn without recording, so none of its intermediate tensors outlive it; only its
+// inputs (saved) and its result are kept. Its backward runs fn again, recording, from the saved
+// inputs and backpropagates through that: the same ops on the same values, so the gradients are
+// bit-identical to those of fn recorded directly (the kernels are deterministic: no float atomics),
+// at the cost of a second forward. Host generators named in `generators` (dropout's seeds) are set
+// back to where they stood for the recompute, so it draws the same masks, then put back. fn must
+// not depend on other state that changes before the backward; a context it needs (autocast's
+// dtype) it must re-enter itself: the recompute runs inside the backward's, not the forward's.
+import { checkOptionKeys, describeValue } from '../tensor/check.js';
+import { Generator } from '../tensor/generator.js';
+import { scope } from '../tensor/scope.js';
+import { Tensor } from '../tensor/tensor.js';
+import { backpropagate } from './backward.js';
+import { enableGrad, isGradEnabled, unrecordedProbe } from './mode.js';
+import { Node } from './node.js';
+import { OpContext } from './op.js';
+
+export interface CheckpointOptions {
+  /** Host generators fn draws from (dropout seeds): replayed from the forward's states in the recompute. */
+  generators?: readonly Generator[];
+}
+
+/**
+ * fn(...inputs), keeping only `inputs` and the result for the backward, which re-runs fn. Tensors
+ * fn closes over (parameters) receive their gradients in the backward as usual. Without grad
+ * recording (noGrad), or when nothing in fn needs a gradient, it is fn(...inputs) itself.
+ */
+export function checkpoint<T extends Tensor>(fn: (...inputs: T[]) => T, inputs: readonly T[], opts: CheckpointOptions = {}): T {
+  if (typeof fn !== 'function') throw new TypeError(`checkpoint: argument 'fn' must be a function returning a Tensor, got ${describeValue(fn)}`);
+  if (!Array.isArray(inputs)) throw new TypeError(`checkpoint: argument 'inputs' must be an array of Tensors, got ${describeValue(inputs)}`);
+  inputs.forEach((t, i) => {
+    if (!(t instanceof Tensor)) throw new TypeError(`checkpoint: inputs[${i}] must be a Tensor, got ${describeValue(t)}`);
+    t.storage('checkpoint');
+  });
+  checkOptionKeys('checkpoint', opts, ['generators']);
+  const generators = opts.generators ?? [];
+  if (!Array.isArray(generators) || !generators.every((g) => g instanceof Generator)) {
+    throw new TypeError(`checkpoint: option 'generators' must be an array of Generators, got ${describeValue(generators)}`);
+  }
+  if (!isGradEnabled()) return checkedResult(fn(...inputs));
+  const states = generators.map((g) => g.getState());
+  // fn's intermediates are freed as it returns: nothing recorded holds them
+  const { result, wouldRecord } = unrecordedProbe(() => scope(() => checkedResult(fn(...inputs))));
+  if (!wouldRecord) return result;
+  const out = (inputs.includes(result) ? result.alias(result.shape) : result) as T;
+  const ctx = new OpContext(true, inputs.map((t) => t.requiresGrad), inputs.map((t) => t.shape), { shape: out.shape, dtype: out.dtype });
+  ctx.save(...inputs);
+  const recompute = (g: Tensor) => {
+    ctx.checkUnchanged('checkpoint');
+    const detached = ctx.saved.map((t, i) => Object.assign(t.alias(t.shape), { requiresGrad: inputs[i]!.requiresGrad }) as T);
+    const again = replaying(generators, states, () => scope(() => enableGrad(() => checkedResult(fn(...detached)))));
+    if (!again.requiresGrad) return detached.map(() => null);
+    backpropagate(again, g.alias(g.shape));
+    return detached.map(takeGrad);
+  };
+  out.requiresGrad = true;
+  out.gradFn = new Node('checkpoint', recompute, ctx, [...inputs]);
+  return out;
+}
+
+function checkedResult<T extends Tensor>(t: T): T {
+  if (!(t instanceof Tensor)) throw new TypeError(`checkpoint: fn must return a Tensor, got ${describeValue(t)}`);
+  return t;
+}
+
+/** Runs `fn` with `generators` at `states`, then puts them back where they were. */
+function replaying<R>(generators: readonly Generator[], states: readonly string[], fn: () => R): R {
+  const now = generators.map((g) => g.getState());
+  generators.forEach((g, i) => g.setState(states[i]!));
+  try {
+    return fn();
+  } finally {
+    generators.forEach((g, i) => g.setState(now[i]!));
+  }
+}
+
+/** A stand-in leaf's gradient, as a tensor of the running scope (the leaf owned it), or null. */
+function takeGrad(leaf: Tensor): Tensor | null {
+  const g = leaf.grad;
+  leaf.grad = null;
+  if (!g) return null;
+  const handle = g.alias(g.shape);
+  g.dispose();
+  return handle;
+}

@@ -1,0 +1,222 @@
+// Activation checkpointing: checkpoint() against finite differences of a float64 reference, and a
+// GPT's gradients, losses and memory with recompute against the same model recorded whole. The
+// gradients are compared for exact equality: the recompute runs the same kernels on the same
+// values (and dropout the same masks, its generator replayed), and the kernels are deterministic
+// (no float atomics), so any difference is a bug, not rounding.
+import fc from 'fast-check';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { checkpoint, device, dropout, isGradEnabled, layerNorm, matmul, noGrad, scope, tensor, type Tensor } from '../src/index.js';
+import { Generator } from '../src/tensor/generator.js';
+import { dropoutMaskRef, gelu, layerNormRef, matmulRef, ref, type Ref } from '../src/check/reference/index.js';
+import { GPT, type GPTConfig } from '../src/gpt/model.js';
+import { memoryPlan } from '../src/gpt/memory-plan.js';
+import { TRAIN_DEFAULTS, Trainer, type TrainConfig } from '../src/gpt/trainer.js';
+import { autocast, CastCache } from '../src/nn/autocast.js';
+import { profile } from '../src/kernels/profile.js';
+import { withRecomputeHint } from '../src/cli/device-fit.js';
+import { checkGrad } from './gradcheck.js';
+import { disposeTrainers, fcParams, setupDevice, trainLosses, valuesArb } from './helpers.js';
+
+beforeAll(setupDevice);
+
+const P = 0.3; // dropout in the checkpointed function
+const SEED = 5; // its generator's seed
+
+/** A pre-LN residual branch with dropout: x + dropout(gelu(ln(x) w)), dropout's seed drawn from `gen`. */
+function branch(x: Tensor, g: Tensor, b: Tensor, w: Tensor, gen: Generator): Tensor {
+  return x.add(dropout(matmul(layerNorm(x, g, b), w).gelu(), P, gen.nextSeed()));
+}
+
+function branchRef(x: Ref, g: Ref, b: Ref, w: Ref): Ref {
+  const h = matmulRef(layerNormRef(x, g, b), w);
+  const keep = dropoutMaskRef(h.data.length, P, new Generator(SEED).nextSeed());
+  return { shape: [...x.shape], data: x.data.map((v, i) => v + (keep[i] ? gelu(h.data[i]!) / (1 - P) : 0)) };
+}
+
+describe('checkpoint(fn, inputs)', () => {
+  it('gradients of x and of the weights fn closes over match finite differences (dropout replayed; nested checkpoints too)', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.tuple(fc.integer({ min: 1, max: 4 }), fc.integer({ min: 2, max: 6 }), fc.boolean()).chain(([N, C, nested]) =>
+          fc.tuple(fc.constant([N, C] as const), fc.constant(nested), valuesArb(N * C), valuesArb(C), valuesArb(C), valuesArb(C * C, -1, 1)),
+        ),
+        async ([[N, C], nested, x, g, b, w]) => {
+          await checkGrad({
+            name: `checkpoint${nested ? ' (nested)' : ''}`,
+            inputs: [ref([N, C], x), ref([C], g), ref([C], b), ref([C, C], w)],
+            engine: ([x, g, b, w]) => {
+              const gen = new Generator(SEED);
+              const run = (x: Tensor) => branch(x, g!, b!, w!, gen);
+              // nested: an inner checkpoint recorded by the outer one's recompute
+              return checkpoint((x) => (nested ? checkpoint(run, [x], { generators: [gen] }).mul(1) : run(x)), [x!], { generators: [gen] });
+            },
+            reference: ([x, g, b, w]) => branchRef(x!, g!, b!, w!),
+            atol: 2e-3,
+          });
+        },
+      ),
+      fcParams(6),
+    );
+  });
+
+  it('without the generator replayed, the recompute draws another mask and the gradient differs (the comparison above can fail)', async () => {
+    const grads = async (replay: boolean) =>
+      scope(async () => {
+        const w = tensor(Float32Array.from({ length: 16 }, (_, i) => Math.sin(i)), [4, 4]).requiresGrad_();
+        const [g, b] = [tensor([1, 1, 1, 1]), tensor([0, 0, 0, 0])];
+        const x = tensor(Float32Array.from({ length: 12 }, (_, i) => Math.cos(i)), [3, 4]);
+        const gen = new Generator(SEED);
+        checkpoint((x) => branch(x, g, b, w, gen), [x], replay ? { generators: [gen] } : {}).sum().backward();
+        return w.grad!.toArray();
+      });
+    expect(await grads(false)).not.toEqual(await grads(true));
+  });
+
+  it('gives the weights fn closes over their gradients when no input requires grad', async () => {
+    await scope(async () => {
+      const w = tensor([2, 3], [2]).requiresGrad_();
+      const y = checkpoint((x) => x.mul(w).sum(), [tensor([5, 7], [2])]);
+      expect(y.requiresGrad).toBe(true);
+      y.backward();
+      expect(await w.grad!.toArray()).toEqual(Float32Array.from([5, 7]));
+    });
+  });
+
+  it('is fn itself under noGrad, and when nothing needs a gradient', async () => {
+    await scope(async () => {
+      const x = tensor([1, 2], [2]).requiresGrad_();
+      const y = noGrad(() => checkpoint((x) => x.mul(2), [x]));
+      expect([y.requiresGrad, y.gradFn]).toEqual([false, null]);
+      const z = checkpoint((x) => x.mul(2), [tensor([1, 2], [2])]);
+      expect([z.requiresGrad, z.gradFn]).toEqual([false, null]);
+      expect(isGradEnabled()).toBe(true);
+    });
+  });
+
+  it('refuses what it cannot run in one line naming the argument', () => {
+    scope(() => {
+      const x = tensor([1], [1]);
+      expect(() => checkpoint(null as never, [x])).toThrow(/^checkpoint: argument 'fn' must be a function returning a Tensor, got null$/);
+      expect(() => checkpoint((x) => x, x as never)).toThrow(/^checkpoint: argument 'inputs' must be an array of Tensors, got /);
+      expect(() => checkpoint((x) => x, [x, 3] as never)).toThrow(/^checkpoint: inputs\[1\] must be a Tensor, got number 3$/);
+      expect(() => checkpoint((x) => x, [x], { generators: [{}] } as never)).toThrow(/^checkpoint: option 'generators' must be an array of Generators/);
+      expect(() => checkpoint((x) => x, [x], { rng: 1 } as never)).toThrow(/^checkpoint: unknown option 'rng'/);
+      expect(() => checkpoint((() => 5) as never, [x])).toThrow(/^checkpoint: fn must return a Tensor, got number 5$/);
+    });
+  });
+});
+
+const CFG: GPTConfig = { vocabSize: 13, blockSize: 8, nLayer: 3, nHead: 2, nEmbd: 16, dropout: 0.2, bias: true };
+const ids = (seed: number) => Int32Array.from({ length: 16 }, (_, i) => (i * 5 + seed) % 13);
+
+/** Every parameter's gradient of one forward and backward of a fresh GPT (same seed each time). */
+async function gptGrads(cfg: GPTConfig, recompute: boolean, dtype: 'float32' | 'float16'): Promise<Map<string, Float32Array>> {
+  const model = new GPT(cfg, { seed: 7 });
+  const casts = dtype === 'float16' ? new CastCache(model.parameters()) : undefined; // castCached: late leaf gradients
+  try {
+    scope(() => {
+      const targets = tensor(ids(1), [2, 8]);
+      autocast(dtype, () => model.forward(tensor(ids(0), [2, 8]), { targets, recompute }).loss, casts).backward();
+    });
+    const grads = new Map<string, Float32Array>();
+    for (const [name, p] of model.namedParameters()) grads.set(name, (await p.grad!.toArray()) as Float32Array);
+    return grads;
+  } finally {
+    casts?.dispose();
+    model.dispose();
+  }
+}
+
+describe('GPT with recompute', () => {
+  const cases = [
+    { dtype: 'float32', cfg: CFG },
+    { dtype: 'float32', cfg: { ...CFG, nLayer: 4, shareLayers: 2 } },
+    { dtype: 'float16', cfg: CFG },
+  ] as const;
+  it.for(cases)('has the same gradients as without, bit for bit ($dtype, shareLayers $cfg.shareLayers, dropout 0.2)', async ({ dtype, cfg }, ctx) => {
+    if (dtype === 'float16' && !profile().f16) ctx.skip();
+    const [whole, recomputed] = [await gptGrads(cfg, false, dtype), await gptGrads(cfg, true, dtype)];
+    expect([...recomputed.keys()]).toEqual([...whole.keys()]);
+    for (const [name, g] of whole) expect(recomputed.get(name), name).toEqual(g);
+  });
+
+  it('refuses caches or starts: a block run again would append to its cache twice', () => {
+    const model = new GPT(CFG);
+    try {
+      scope(() => {
+        expect(() => model.forward(tensor(ids(0), [2, 8]), { recompute: true, starts: [0, 1] })).toThrow(/^GPT.forward: recompute is for training: it takes no caches or starts$/);
+        expect(() => model.forward(tensor(ids(0), [2, 8]), { recompute: 1 } as never)).toThrow(/^GPT.forward: argument 'recompute' must be/);
+      });
+    } finally {
+      model.dispose();
+    }
+  });
+});
+
+describe('training with recompute', () => {
+  const V = 13;
+  const tokens = Int32Array.from({ length: 3000 }, (_, i) => (i * 7 + (i % 5)) % V);
+  const data = { train: tokens.slice(0, 2700), val: tokens.slice(2700), vocabSize: V };
+  const cfg: TrainConfig = { ...TRAIN_DEFAULTS, nLayer: 2, nHead: 2, nEmbd: 16, blockSize: 16, batchSize: 4, gradAccum: 2, dropout: 0.1, dtype: 'float32' };
+
+  it('takes the same steps: equal losses and weights after 4 steps, dropout on', async () => {
+    const [whole, recomputed] = [new Trainer(cfg, data), new Trainer({ ...cfg, recompute: true }, data)];
+    try {
+      expect(await trainLosses(recomputed, 4)).toEqual(await trainLosses(whole, 4));
+      expect(await recomputed.model.h.items[1]!.mlp.c_fc.weight.toArray()).toEqual(await whole.model.h.items[1]!.mlp.c_fc.weight.toArray());
+    } finally {
+      disposeTrainers(whole, recomputed);
+    }
+  });
+
+  /** The most bytes live during a step's forward and backward, less those live before it (the weights). */
+  async function stepPeak(model: GPT, recompute: boolean, B: number): Promise<number> {
+    const T = model.config.blockSize;
+    const x = Int32Array.from({ length: B * T }, (_, i) => (i * 7) % V);
+    await device().sync();
+    const before = device().memory().liveBytes;
+    device().resetPeakMemory();
+    scope(() => model.forward(tensor(x, [B, T]), { targets: tensor(x, [B, T]), recompute }).loss.backward());
+    const peak = device().memory().peakBytes - before;
+    model.zeroGrad();
+    return peak;
+  }
+
+  it('holds fewer bytes at its peak where activations dominate, within 1.25x of the memory plan either way', async () => {
+    const shape: GPTConfig = { vocabSize: V, blockSize: 64, nLayer: 6, nHead: 2, nEmbd: 32, dropout: 0.1, bias: false };
+    const B = 8;
+    const model = new GPT(shape);
+    try {
+      const measured = { whole: await stepPeak(model, false, B), recompute: await stepPeak(model, true, B) };
+      expect(measured.recompute).toBeLessThan(measured.whole / 2);
+      for (const recompute of [false, true]) {
+        // what a step allocates after the weights: the activations, the logits and the gradients
+        const { activations, logits, gradients } = memoryPlan(shape, B, { training: true, bindingLimit: profile().bindingLimit, recompute }).bytes;
+        const ratio = measured[recompute ? 'recompute' : 'whole'] / (activations + logits + gradients);
+        expect(ratio, `measured / planned, recompute ${recompute}`).toBeGreaterThan(1 / 1.25);
+        expect(ratio, `measured / planned, recompute ${recompute}`).toBeLessThan(1.25);
+      }
+    } finally {
+      model.dispose();
+    }
+  });
+});
+
+describe('the out-of-memory hint', () => {
+  const shape: GPTConfig = { vocabSize: 65, blockSize: 256, nLayer: 6, nHead: 6, nEmbd: 384, dropout: 0, bias: false };
+  const opts = { training: true, limits: {}, dtype: 'float32' as const };
+  const oom = () => new Error("out of GPU memory allocating 50331648 bytes for 'matmul': Out of memory");
+  const plan = (recompute: boolean) => memoryPlan(shape, 8, { ...opts, bindingLimit: Infinity, recompute }).bytes.total;
+
+  it('names --recompute where its plan is under what the run held', () => {
+    const e = withRecomputeHint(oom(), shape, 8, opts, plan(false)) as Error;
+    expect(e.message).toMatch(/; --recompute would keep its memory plan to about [\d.]+ MiB \(activations [\d.]+ MiB instead of [\d.]+ MiB\), under the [\d.]+ MiB the run held when it failed$/);
+  });
+
+  it('says nothing where the plan with recompute would not fit either, in a run with recompute, or for another error', () => {
+    for (const [e, recompute, held] of [[oom(), false, plan(true)], [oom(), true, plan(false)], [new Error('WebGPU error: lost'), false, plan(false)]] as const) {
+      const message = e.message;
+      expect((withRecomputeHint(e, shape, 8, { ...opts, recompute }, held) as Error).message).toBe(message);
+    }
+  });
+});
