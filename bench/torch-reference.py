@@ -25,9 +25,10 @@
 #       Python ints, train batches from Generator(seed + 1), every evaluation from fresh
 #       Generator(seed + 2) (train) and Generator(seed + 3) (val), evaluations at step 0, every
 #       eval_interval and after the last step. The engine saves only after a step, so a step-0
-#       checkpoint comes from a one-step run with learning rate 0 (the update is then exactly 0):
+#       checkpoint comes from a one-step run with a learning rate of 1e-30, whose update rounds away:
 #         node bin/gpt.js train --data ../shared/data/tinyshakespeare.txt --out-dir /tmp/eng0 \
-#           --max-iters 1 --learning-rate 0 --min-lr 0 --always-save
+#           --max-iters 1 --learning-rate 1e-30 --min-lr 1e-30 --always-save
+#       (the flag takes no 0; an update of 1e-30 is far below a float32 ulp of the weights, ~1e-9)
 #       --compare-log takes the log.jsonl of an engine run of the same seed (e.g.
 #         node bin/gpt.js train --data ../shared/data/tinyshakespeare.txt --out-dir /tmp/engrun \
 #           --max-iters 200 --eval-interval 100)
@@ -391,7 +392,8 @@ def main():
         bad = {k: (m.get(k), v) for k, v in expect.items() if m.get(k) != v}
         if bad:
             sys.exit(f'checkpoint model config differs from the recipe (checkpoint, recipe): {bad}')
-        if ts.get('step', 0) != 0 and tc.get('learningRate', 1) != 0:
+        # an update of lr 1e-30 is far below a float32 ulp of these weights: still the initial ones
+        if ts.get('step', 0) != 0 and tc.get('learningRate', 1) > 1e-20:
             print(f"warning: checkpoint is at step {ts.get('step')} with lr {tc.get('learningRate')}: not the initial weights", flush=True)
         torch.manual_seed(0)  # only the throwaway default init below; every weight is then overwritten
         model = GPT(c, V)
