@@ -11,7 +11,7 @@ import { CharTokenizer } from '../src/gpt/tokenizer/index.js';
 import { TRAIN_DEFAULTS, Trainer } from '../src/gpt/trainer.js';
 import { parseSafetensors, serializeSafetensors, type SafetensorsTensor } from '../src/io/safetensors.js';
 import { bytesSource, openSafetensors, type ByteSource } from '../src/io/safetensors-source.js';
-import { readCheckpointModel } from '../src/gpt/checkpoint-upload.js';
+import { disposeUploaded, readCheckpointModel } from '../src/gpt/checkpoint-upload.js';
 import { device } from '../src/device/device.js';
 import { pruneGlobal } from '../src/nn/prune.js';
 import { joinPieces, setupDevice } from './helpers.js';
@@ -193,9 +193,9 @@ async function valuesOf(m: GPT): Promise<Map<string, number[]>> {
 }
 
 describe("a checkpoint loaded into a model a weight at a time (the page's Open)", () => {
-  it("is modelFromCheckpoint's model of decodeCheckpoint's checkpoint, no read weight kept on the host once the next is read", async () => {
+  it("is modelFromCheckpoint's model of decodeCheckpoint's checkpoint, its moments on the GPU, no read tensor kept on the host once the next is read", async () => {
     const { entries } = await openSafetensors(bytesSource(bytes));
-    const weightAt = new Set(entries.filter((e) => !e.name.startsWith('optim.')).map((e) => 8 + Number(new DataView(bytes.buffer, bytes.byteOffset).getBigUint64(0, true)) + e.begin));
+    const tensorAt = new Set(entries.map((e) => 8 + Number(new DataView(bytes.buffer, bytes.byteOffset).getBigUint64(0, true)) + e.begin));
     const held: WeakRef<ArrayBuffer>[] = [];
     let mostHeld = 0;
     const gc = (globalThis as { gc?: () => void }).gc!;
@@ -206,24 +206,30 @@ describe("a checkpoint loaded into a model a weight at a time (the page's Open)"
         gc();
         mostHeld = Math.max(mostHeld, held.filter((r) => r.deref()).length);
         const out = bytes.slice(offset, offset + length);
-        if (weightAt.has(offset) && length) held.push(new WeakRef(out.buffer));
+        if (tensorAt.has(offset) && length) held.push(new WeakRef(out.buffer));
         return out;
       },
     };
-    const { ckpt, model: loaded, tokenizer: tok } = await readCheckpointModel(reader, 'x.safetensors');
+    const uploaded = await readCheckpointModel(reader, 'x.safetensors');
+    const { ckpt, model: loaded, tokenizer: tok, moments } = uploaded;
     const want = decodeCheckpoint(bytes, 'x.safetensors');
     const { model: wanted } = modelFromCheckpoint(want);
     try {
-      expect(held.length, 'weights and masks read').toBeGreaterThan(10);
-      // each weight on the GPU before the next is read: of those read before, only the last one or two may linger
-      // (in the loading function's frame until overwritten), not the 20-odd all-on-the-host reading keeps
+      expect(held.length, 'weights, masks and moments read').toBeGreaterThan(40);
+      // each tensor on the GPU before the next is read: of those read before, only the last one or two may linger
+      // (in the loading function's frame until overwritten), not the 50-odd all-on-the-host reading keeps
       expect(mostHeld).toBeLessThanOrEqual(2);
       expect(await valuesOf(loaded)).toEqual(await valuesOf(wanted));
       expect(ckpt.meta).toEqual(want.meta);
-      expect(ckpt.optimizer).toEqual(want.optimizer);
+      expect(ckpt.optimizer, 'no moments on the host').toBeUndefined();
+      for (const k of ['m', 'v'] as const) {
+        const got = new Map<string, unknown>();
+        for (const [name, t] of moments![k]) got.set(name, await t.toArray());
+        expect(got, `optim.${k}`).toEqual(want.optimizer![k]);
+      }
       expect(tok.toJSON()).toEqual(tokenizer.toJSON());
     } finally {
-      loaded.dispose();
+      disposeUploaded(uploaded);
       wanted.dispose();
     }
   });

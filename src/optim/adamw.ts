@@ -6,7 +6,7 @@
 // Gradient clipping enters as a GPU-side scale factor, so a step never waits for the GPU.
 import { device } from '../device/device.js';
 import { profile } from '../kernels/profile.js';
-import { adamw, full, type Tensor, zeros } from '../ops/index.js';
+import { adamw, full, Tensor, zeros } from '../ops/index.js';
 import { keep } from '../tensor/scope.js';
 import { checkNonNegative, checkOptionKeys, checkTensor, describeValue } from '../tensor/check.js';
 import { owedMultipliers } from './clip.js';
@@ -23,6 +23,9 @@ export interface AdamWOptions {
    */
   weightDecay?: number;
 }
+
+/** One parameter's moment as loadMoments takes it: values on the host, or a float32 tensor of as many. */
+export type Moment = ArrayLike<number> | Tensor;
 
 /** The moments of the parameters `first` to `end - 1`, back to back in `m` and `v`. */
 export interface MomentShard {
@@ -150,14 +153,20 @@ export class AdamW {
   /**
    * Sets every parameter's moments (per parameter, in constructor order; e.g. from a checkpoint) and,
    * given `steps` (readMoments'), the steps each took: stepCount becomes the largest. Without them,
-   * every parameter counts stepCount steps (set it: a Trainer's restore() does).
+   * every parameter counts stepCount steps (set it: a Trainer's restore() does). A moment given as a
+   * float32 tensor (a checkpoint's, uploaded as it was read) is copied on the GPU, never read back;
+   * it stays the caller's.
    */
-  loadMoments(m: ArrayLike<number>[], v: ArrayLike<number>[], steps?: readonly number[]): void {
+  loadMoments(m: Moment[], v: Moment[], steps?: readonly number[]): void {
     // all checked before any is loaded: a refused call changes nothing (nor leaves a staged shard allocated)
     this.assertNotDisposed('loadMoments');
     this.params.forEach((p, i) => {
       for (const parts of [m, v]) {
-        if (parts[i]?.length !== p.size) throw new Error(`AdamW.loadMoments: parameter ${i} ${p.describe()} got ${parts[i]?.length ?? 'no'} values`);
+        const part = parts[i];
+        const count = part instanceof Tensor ? part.size : part?.length;
+        if (count !== p.size) throw new Error(`AdamW.loadMoments: parameter ${i} ${p.describe()} got ${count ?? 'no'} values`);
+        if (part instanceof Tensor && part.dtype !== 'float32') throw new Error(`AdamW.loadMoments: parameter ${i} ${p.describe()} got a ${part.describe()} tensor; moments are float32`);
+        if (part instanceof Tensor) part.storage(`AdamW.loadMoments: parameter ${i}'s moment`);
       }
     });
     if (steps !== undefined && (!Array.isArray(steps) || steps.length !== this.params.length || !steps.every((n) => Number.isSafeInteger(n) && n >= 0))) {
@@ -171,7 +180,8 @@ export class AdamW {
         let at = 0;
         for (let i = shard.first; i < shard.end; i++) {
           const part = parts[i]!;
-          device().write(buffer, part instanceof Float32Array ? part : Float32Array.from(part), at * 4);
+          if (part instanceof Tensor) device().copy(part.buffer(), 0, buffer, at * 4, part.size * 4);
+          else device().write(buffer, part instanceof Float32Array ? part : Float32Array.from(part), at * 4);
           at += this.params[i]!.size;
         }
         shard[k].assign(t);

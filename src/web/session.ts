@@ -3,7 +3,7 @@
 // imports is platform-free, so the same code runs in Node and in the browser bundle.
 import { noGrad } from '../autograd/mode.js';
 import { checkpointPieces, restoreOptimizer, runStateOf, UnreadableCheckpointError, type Checkpoint } from '../gpt/checkpoint.js';
-import { readCheckpointModel, type UploadedCheckpoint } from '../gpt/checkpoint-upload.js';
+import { disposeMoments, disposeUploaded, readCheckpointModel, type MomentTensors, type UploadedCheckpoint } from '../gpt/checkpoint-upload.js';
 import { generate, type GenerateOptions } from '../gpt/generate.js';
 import { HF_FILES, type HFModelSources } from '../gpt/hf/index.js';
 import { readHFModel } from '../gpt/hf/upload.js';
@@ -49,8 +49,10 @@ export class Session {
   private trainText: string | null = null;
   /** Why the model cannot be used any more (its training diverged), or ''. */
   private broken = '';
-  /** The loaded checkpoint's optimizer and trainer state, applied when training starts. */
+  /** The loaded checkpoint's run and trainer state, applied when training starts. */
   private loaded: Checkpoint | null = null;
+  /** The loaded checkpoint's optimizer moments, on the GPU (the session's to free), until training starts with them. */
+  private loadedMoments: MomentTensors | undefined;
   /** Saves whose pieces are still being taken: each piece is read from the model then, so nothing may change it meanwhile. */
   private saving = 0;
 
@@ -141,7 +143,7 @@ export class Session {
     try {
       if (old) trainer.continueFrom(old); // refused while old's step is in flight
       else if (this.loaded) {
-        if (this.loaded.optimizer) restoreOptimizer(this.loaded, model, trainer.optimizer);
+        if (this.loadedMoments) restoreOptimizer({ optimizer: this.loadedMoments }, model, trainer.optimizer);
         if (this.loaded.meta.trainer) trainer.restore(this.loaded.meta.trainer);
       }
     } catch (e) {
@@ -151,11 +153,9 @@ export class Session {
     old?.dispose();
     this.trainer = trainer;
     this.trainText = text;
-    if (this.loaded?.optimizer) {
-      // the trainer has the moments now (on the GPU), and save() takes them from it
-      const { optimizer: _restored, ...rest } = this.loaded;
-      this.loaded = rest;
-    }
+    // the trainer has copies of the moments now, and save() takes them from it
+    disposeMoments(this.loadedMoments);
+    this.loadedMoments = undefined;
     return trainer;
   }
 
@@ -214,7 +214,7 @@ export class Session {
     this.saving++;
     try {
       if (t) return yield* checkpointPieces(model, tokenizer, { optimizer: t.optimizer, train: { ...t.cfg, dtype: t.dtype }, trainer: await t.state() });
-      yield* checkpointPieces(model, tokenizer, { ...(this.loaded && runStateOf(this.loaded.meta)), moments: this.loaded?.optimizer });
+      yield* checkpointPieces(model, tokenizer, { ...(this.loaded && runStateOf(this.loaded.meta)), moments: this.loadedMoments });
     } finally {
       this.saving--;
     }
@@ -248,17 +248,29 @@ export class Session {
   }
 
   /** Replaces the model with a loaded one; refused (and the loaded one freed) where a save began while it was read. */
-  private adopt({ ckpt, model, tokenizer }: UploadedCheckpoint, source: string, op: string): ModelSummary {
-    if (this.saving) model.dispose();
+  private adopt(uploaded: UploadedCheckpoint, source: string, op: string): ModelSummary {
+    if (this.saving) disposeUploaded(uploaded);
     this.assertNotSaving(op);
+    const { ckpt, model, tokenizer, moments } = uploaded;
     ckpt.weights.clear(); // on the GPU now
     this.replace(model, tokenizer, source);
     this.loaded = ckpt;
+    this.loadedMoments = moments;
     return this.summary();
+  }
+
+  /** Frees everything the session holds on the GPU (its model, trainer and a loaded checkpoint's moments). */
+  dispose(): void {
+    this.trainer?.dispose();
+    this.model?.dispose();
+    disposeMoments(this.loadedMoments);
+    [this.trainer, this.model, this.tokenizer, this.loaded, this.loadedMoments] = [null, null, null, null, undefined];
   }
 
   private replace(model: GPT, tokenizer: Tokenizer, source: string): void {
     if (this.trainer) this.trainer.dispose();
+    disposeMoments(this.loadedMoments);
+    this.loadedMoments = undefined;
     if (this.model && this.model !== model) this.model.dispose();
     this.model = model;
     this.tokenizer = tokenizer;
