@@ -245,6 +245,7 @@ describe("a checkpoint loaded into a model a weight at a time (the page's Open)"
     const nan = (name: string) => edited((t) => void (t[name] = { ...t[name]!, data: Float32Array.from(t[name]!.data, (x, i) => (i === 1 ? NaN : x)) }));
     const files: [string, Uint8Array][] = [
       ['a NaN in the first weight', nan(first)],
+      ['a NaN in the last moment, the others uploaded', nan(Object.keys(tensors).filter((n) => n.startsWith('optim.')).at(-1)!)],
       ['a mask holding 2', edited((t) => void (t[mask] = { ...t[mask]!, data: Uint8Array.from(t[mask]!.data, (x, i) => (i === 0 ? 2 : x)) }))],
       ['a weight missing', edited((t) => void delete t['h.1.ln_1.weight'])],
       ['a weight more', edited((t) => void (t['h.1.ln_9.weight'] = t['h.1.ln_1.weight']!))],
