@@ -6,8 +6,8 @@ import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { initDevice } from '../device/device.js';
-import { restoreOptimizer, type Checkpoint, type CheckpointMeta } from '../gpt/checkpoint.js';
-import { disposeMoments, type MomentTensors } from '../gpt/checkpoint-upload.js';
+import { checkpointMoments, type Checkpoint, type CheckpointMeta } from '../gpt/checkpoint.js';
+import { disposeUploaded } from '../gpt/checkpoint-upload.js';
 import { checkSplits } from '../gpt/batches.js';
 import { resolveTrainDtype, Trainer, type StepLog, type TrainConfig, type TrainDtype } from '../gpt/trainer.js';
 import type { ComputeDtype } from '../nn/autocast.js';
@@ -100,16 +100,24 @@ const trainable = (head: CheckpointHead, path: string) => floatCheckpoint(head, 
 
 async function run(flags: TrainFlags, cfg: TrainConfig, ds: Dataset, data: string, ckpt: CheckpointHead | null, resume: boolean, teacher: Teacher | null, whereabouts: RunWhereabouts): Promise<void> {
   // fine-tuning draws dropout from --seed (resuming restores the run's generator over it); each
-  // tensor goes to the GPU as it is read, the moments too when resuming (held by `loaded` until restored)
+  // tensor goes to the GPU as it is read, the moments too when resuming (`loaded`'s until the optimizer adopts them)
   const loaded = ckpt ? await loadHeadModel(ckpt, { dropout: cfg.dropout, blockSize: cfg.blockSize, seed: cfg.seed, moments: resume }) : undefined;
   const distill = teacher ? distillation(teacher) : undefined;
-  const trainer = new Trainer(cfg, { train: ds.train, val: ds.val, vocabSize: ds.tokenizer.vocabSize }, loaded?.model, distill);
-  // freed however the run ends, a refusal before its first step too (no optimizer state, an unreadable log)
+  let trainer: Trainer;
+  try {
+    // a resumed run's optimizer adopts the checkpoint's moments, each freed once copied: never held twice on the GPU
+    const moments = resume ? checkpointMoments({ optimizer: loaded!.moments }, loaded!.model) : undefined;
+    trainer = new Trainer(cfg, { train: ds.train, val: ds.val, vocabSize: ds.tokenizer.vocabSize }, loaded?.model, distill, { moments });
+  } catch (e) {
+    if (loaded) disposeUploaded(loaded); // a checkpoint without moments too
+    distill?.teacher.dispose();
+    throw e;
+  }
+  // freed however the run ends, a refusal before its first step too (an unreadable log)
   try {
     whereabouts.step = () => trainer.step;
-    await trainRun(trainer, flags, ds, data, ckpt, resume, loaded?.moments, teacher, whereabouts);
+    await trainRun(trainer, flags, ds, data, ckpt, resume, teacher, whereabouts);
   } finally {
-    disposeMoments(loaded?.moments);
     trainer.dispose();
     trainer.model.dispose();
     distill?.teacher.dispose();
@@ -138,7 +146,6 @@ async function trainRun(
   data: string,
   ckpt: CheckpointHead | null,
   resume: boolean,
-  moments: MomentTensors | undefined,
   teacher: Teacher | null,
   whereabouts: RunWhereabouts,
 ): Promise<void> {
@@ -146,8 +153,6 @@ async function trainRun(
   let bestVal = Infinity;
   let mismatch = '';
   if (resume) {
-    restoreOptimizer({ optimizer: moments }, trainer.model, trainer.optimizer);
-    disposeMoments(moments); // copied into the optimizer's: not held twice while training
     trainer.restore(ckpt!.meta.trainer!);
     // a val loss measured on other data says nothing here: such a run saves at its first evaluation
     mismatch = dataMismatch(ckpt!.meta, data, ds);

@@ -500,14 +500,20 @@ export interface MomentMaps {
 
 /** Puts saved AdamW moments back (for resuming); tensors among them are copied on the GPU and stay the caller's. */
 export function restoreOptimizer(ckpt: { optimizer?: MomentMaps }, model: GPT, optimizer: AdamW): void {
+  const { m, v } = checkpointMoments(ckpt, model, optimizer.params);
+  optimizer.loadMoments(m, v);
+}
+
+/** A checkpoint's moments in the order of `params` (a model's parameters, an optimizer's), for AdamW (loadMoments, or its constructor). */
+export function checkpointMoments(ckpt: { optimizer?: MomentMaps }, model: GPT, params: readonly Tensor[] = model.parameters()): { m: Moment[]; v: Moment[] } {
   if (!ckpt.optimizer) throw new Error('resume: the checkpoint has no optimizer state (it was saved for inference only)');
   const names = new Map([...model.namedParameters()].map(([name, p]) => [p, name]));
-  const moments = optimizer.params.map((p) => {
+  const moments = params.map((p) => {
     const name = names.get(p)!;
     const m = ckpt.optimizer!.m.get(name);
     const v = ckpt.optimizer!.v.get(name);
     if (momentSize(m) !== p.size || momentSize(v) !== p.size) throw new Error(`resume: optimizer state for '${name}' is missing or has the wrong size`);
     return { m: m!, v: v! };
   });
-  optimizer.loadMoments(moments.map((x) => x.m), moments.map((x) => x.v));
+  return { m: moments.map((x) => x.m), v: moments.map((x) => x.v) };
 }
