@@ -2,7 +2,7 @@
 // for it. No DOM here: the page (main.ts) and its test hook both drive this object. Everything it
 // imports is platform-free, so the same code runs in Node and in the browser bundle.
 import { noGrad } from '../autograd/mode.js';
-import { checkpointPieces, restoreOptimizer, runStateOf, UnreadableCheckpointError, type Checkpoint } from '../gpt/checkpoint.js';
+import { checkpointMoments, checkpointPieces, runStateOf, UnreadableCheckpointError, type Checkpoint } from '../gpt/checkpoint.js';
 import { disposeMoments, disposeUploaded, readCheckpointModel, type MomentTensors, type UploadedCheckpoint } from '../gpt/checkpoint-upload.js';
 import { generate, type GenerateOptions } from '../gpt/generate.js';
 import { HF_FILES, type HFModelSources } from '../gpt/hf/index.js';
@@ -132,20 +132,20 @@ export class Session {
     this.textNote = describeLeftOut(known);
     // the page trains in its adapter's own dtype (auto) unless told otherwise, whatever the checkpoint's run used
     const cfg: TrainConfig = { ...TRAIN_DEFAULTS, ...this.loaded?.meta.train, dtype: 'auto', ...this.trainer?.cfg, ...settings, ...shape };
+    // the first trainer of a loaded checkpoint adopts its moments (each freed once copied: never twice on the GPU)
+    const moments = this.loadedMoments && checkpointMoments({ optimizer: this.loadedMoments }, model);
     let trainer: Trainer;
     try {
-      trainer = new Trainer(cfg, splitTokens(known.ids, tokenizer.vocabSize, blockSize), model);
+      trainer = new Trainer(cfg, splitTokens(known.ids, tokenizer.vocabSize, blockSize), model, undefined, { moments });
     } catch (e) {
       // too few tokens from a long text: its characters are not the model's
       throw known.dropped ? new Error(`${(e as Error).message} (${this.textNote})`) : e;
     }
+    if (moments) this.loadedMoments = undefined; // the trainer's now, and save() takes them from it
     const old = this.trainer;
     try {
       if (old) trainer.continueFrom(old); // refused while old's step is in flight
-      else if (this.loaded) {
-        if (this.loadedMoments) restoreOptimizer({ optimizer: this.loadedMoments }, model, trainer.optimizer);
-        if (this.loaded.meta.trainer) trainer.restore(this.loaded.meta.trainer);
-      }
+      else if (this.loaded?.meta.trainer) trainer.restore(this.loaded.meta.trainer);
     } catch (e) {
       trainer.dispose(); // its optimizer state; the model stays the session's
       throw e;
@@ -153,9 +153,6 @@ export class Session {
     old?.dispose();
     this.trainer = trainer;
     this.trainText = text;
-    // the trainer has copies of the moments now, and save() takes them from it
-    disposeMoments(this.loadedMoments);
-    this.loadedMoments = undefined;
     return trainer;
   }
 
