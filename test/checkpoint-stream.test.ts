@@ -5,7 +5,7 @@
 // largest read is the largest tensor or the header, never the file, the checkpoint is
 // decodeCheckpoint's, and a damaged file gives decodeCheckpoint's one-line error, byte for byte.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { checkpointPieces, decodeCheckpoint, encodeCheckpoint, modelFromCheckpoint, readCheckpoint, type Checkpoint } from '../src/gpt/checkpoint.js';
+import { checkCheckpoint, checkpointPieces, decodeCheckpoint, encodeCheckpoint, modelFromCheckpoint, readCheckpoint, type Checkpoint } from '../src/gpt/checkpoint.js';
 import type { GPT } from '../src/gpt/model.js';
 import { CharTokenizer } from '../src/gpt/tokenizer/index.js';
 import { TRAIN_DEFAULTS, Trainer } from '../src/gpt/trainer.js';
@@ -148,6 +148,9 @@ describe('a checkpoint read a tensor at a time (a picked File\'s slices)', () =>
       const want = await outcome(() => decodeCheckpoint(file, 'bad.safetensors'));
       const got = await outcome(() => readCheckpoint(countingReader(file), 'bad.safetensors'));
       expect(got, what).toEqual(want);
+      // checked without keeping the tensors (gpt serve): the same verdict
+      const checked = await checkCheckpoint(countingReader(file), 'bad.safetensors').then((meta) => ({ meta }), (e: Error) => ({ error: e.message }));
+      expect(checked, what).toEqual('error' in want ? want : { meta: want.c.meta });
       if ('error' in got) {
         refused++;
         expect(got.error, what).not.toContain('\n');
@@ -176,6 +179,7 @@ describe('a checkpoint read a tensor at a time (a picked File\'s slices)', () =>
     for (const [file, message] of cases) {
       expect(() => decodeCheckpoint(file, 'bad.safetensors')).toThrow(message);
       await expect(readCheckpoint(countingReader(file), 'bad.safetensors')).rejects.toThrow(message);
+      await expect(checkCheckpoint(countingReader(file), 'bad.safetensors')).rejects.toThrow(message);
     }
   });
 
@@ -192,24 +196,39 @@ async function valuesOf(m: GPT): Promise<Map<string, number[]>> {
   return out;
 }
 
+/** A reader of `bytes` that counts the buffers it gave for tensors still alive (after a collection) before each read: mostHeld() is the most at once. */
+async function retainingReader(bytes: Uint8Array): Promise<{ reader: ByteSource; held: WeakRef<ArrayBuffer>[]; mostHeld: () => number }> {
+  const { entries } = await openSafetensors(bytesSource(bytes));
+  const tensorAt = new Set(entries.map((e) => 8 + Number(new DataView(bytes.buffer, bytes.byteOffset).getBigUint64(0, true)) + e.begin));
+  const held: WeakRef<ArrayBuffer>[] = [];
+  let most = 0;
+  const gc = (globalThis as { gc?: () => void }).gc!;
+  const reader: ByteSource = {
+    size: bytes.length,
+    read: async (offset, length) => {
+      await new Promise((r) => setTimeout(r, 0)); // a WeakRef's target is kept until the task that made it ends
+      gc();
+      most = Math.max(most, held.filter((r) => r.deref()).length);
+      const out = bytes.slice(offset, offset + length);
+      if (tensorAt.has(offset) && length) held.push(new WeakRef(out.buffer));
+      return out;
+    },
+  };
+  return { reader, held, mostHeld: () => most };
+}
+
+it('checked without keeping its tensors (gpt serve), holds a tensor or two at a time, where reading it holds them all', async () => {
+  const checked = await retainingReader(bytes);
+  expect(await checkCheckpoint(checked.reader, 'x.safetensors')).toEqual(decodeCheckpoint(bytes).meta);
+  expect(checked.mostHeld()).toBeLessThanOrEqual(2);
+  const read = await retainingReader(bytes);
+  await readCheckpoint(read.reader, 'x.safetensors');
+  expect(read.mostHeld()).toBeGreaterThan(40);
+});
+
 describe("a checkpoint loaded into a model a weight at a time (the page's Open)", () => {
   it("is modelFromCheckpoint's model of decodeCheckpoint's checkpoint, its moments on the GPU, no read tensor kept on the host once the next is read", async () => {
-    const { entries } = await openSafetensors(bytesSource(bytes));
-    const tensorAt = new Set(entries.map((e) => 8 + Number(new DataView(bytes.buffer, bytes.byteOffset).getBigUint64(0, true)) + e.begin));
-    const held: WeakRef<ArrayBuffer>[] = [];
-    let mostHeld = 0;
-    const gc = (globalThis as { gc?: () => void }).gc!;
-    const reader: ByteSource = {
-      size: bytes.length,
-      read: async (offset, length) => {
-        await new Promise((r) => setTimeout(r, 0)); // a WeakRef's target is kept until the task that made it ends
-        gc();
-        mostHeld = Math.max(mostHeld, held.filter((r) => r.deref()).length);
-        const out = bytes.slice(offset, offset + length);
-        if (tensorAt.has(offset) && length) held.push(new WeakRef(out.buffer));
-        return out;
-      },
-    };
+    const { reader, held, mostHeld } = await retainingReader(bytes);
     const uploaded = await readCheckpointModel(reader, 'x.safetensors');
     const { ckpt, model: loaded, tokenizer: tok, moments } = uploaded;
     const want = decodeCheckpoint(bytes, 'x.safetensors');
@@ -218,7 +237,7 @@ describe("a checkpoint loaded into a model a weight at a time (the page's Open)"
       expect(held.length, 'weights, masks and moments read').toBeGreaterThan(40);
       // each tensor on the GPU before the next is read: of those read before, only the last one or two may linger
       // (in the loading function's frame until overwritten), not the 50-odd all-on-the-host reading keeps
-      expect(mostHeld).toBeLessThanOrEqual(2);
+      expect(mostHeld()).toBeLessThanOrEqual(2);
       expect(await valuesOf(loaded)).toEqual(await valuesOf(wanted));
       expect(ckpt.meta).toEqual(want.meta);
       expect(ckpt.optimizer, 'no moments on the host').toBeUndefined();

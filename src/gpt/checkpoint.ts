@@ -246,35 +246,77 @@ export const unreadableCheckpoint = (source: string, cause: unknown) => new Unre
  * metadata is checked first, so that a file that is no checkpoint of ours is refused before its
  * tensors are read.
  */
-export async function readCheckpoint(file: ByteSource, source = 'checkpoint'): Promise<Checkpoint> {
+export const readCheckpoint = (file: ByteSource, source = 'checkpoint'): Promise<Checkpoint> => readCheckedCheckpoint(file, source, true);
+
+/**
+ * readCheckpoint's checks, each tensor dropped once checked: the metadata of a file readCheckpoint
+ * reads, or its error, holding one tensor at a time (gpt serve checks a checkpoint so before serving it).
+ */
+export const checkCheckpoint = async (file: ByteSource, source = 'checkpoint'): Promise<CheckpointMeta> => (await readCheckedCheckpoint(file, source, false)).meta;
+
+async function readCheckedCheckpoint(file: ByteSource, source: string, keep: boolean): Promise<Checkpoint> {
   const unreadable = (e: unknown) => {
     throw unreadableCheckpoint(source, e);
   };
   const reader = await openSafetensors(file).catch(unreadable);
-  decodeCheckpointMeta(reader.metadata, source);
-  const tensors = await reader.readTensors().catch(unreadable);
-  return decodeCheckpointTensors({ tensors, metadata: reader.metadata }, source);
+  const decoder = new CheckpointDecoder(decodeCheckpointMeta(reader.metadata, source), source, keep);
+  for (const entry of reader.entries) decoder.add(entry.name, await reader.readTensor(entry).catch(unreadable));
+  return decoder.finish();
 }
 
 /** decodeCheckpoint of a safetensors file already read (in Node, a tensor at a time), with every check decodeCheckpoint makes. */
 export function decodeCheckpointTensors(parsed: Safetensors, source = 'checkpoint'): Checkpoint {
-  const meta = decodeCheckpointMeta(parsed.metadata, source);
-  const problem = nonFiniteProblem(Object.entries(parsed.tensors));
-  if (problem) throw new Error(`${source}: ${problem}`);
-  const weights = new Map<string, { shape: number[]; data: Float32Array | Int8Array }>();
-  const m = new Map<string, Float32Array>();
-  const v = new Map<string, Float32Array>();
-  const momentShapes = new Map<string, number[]>();
-  for (const [name, stored] of Object.entries(parsed.tensors)) {
-    const t = checkpointTensor(name, stored, meta, source);
-    if (isMoment(name)) momentShapes.set(name, t.shape);
-    if (name.startsWith('optim.m.')) m.set(name.slice(8), t.data as Float32Array);
-    else if (name.startsWith('optim.v.')) v.set(name.slice(8), t.data as Float32Array);
-    else weights.set(name, t);
+  const decoder = new CheckpointDecoder(decodeCheckpointMeta(parsed.metadata, source), source, true);
+  for (const [name, stored] of Object.entries(parsed.tensors)) decoder.add(name, stored);
+  return decoder.finish();
+}
+
+/**
+ * A checkpoint's tensors checked as they come, in file order, kept (or, not `keep`, only their
+ * shapes); finish() gives the verdict with decodeCheckpoint's precedence: a non-finite tensor
+ * anywhere first, then the first of another dtype than its kind's, then shapes that disagree.
+ */
+class CheckpointDecoder {
+  private nonFinite: string | null = null;
+  private refused: unknown = null;
+  private readonly weights = new Map<string, CheckpointWeight>();
+  private readonly shapes = new Map<string, { shape: number[] }>();
+  private readonly m = new Map<string, Float32Array>();
+  private readonly v = new Map<string, Float32Array>();
+  private readonly momentShapes = new Map<string, number[]>();
+
+  constructor(
+    private readonly meta: CheckpointMeta,
+    private readonly source: string,
+    private readonly keep: boolean,
+  ) {}
+
+  add(name: string, stored: SafetensorsTensor): void {
+    this.nonFinite ??= nonFiniteProblem([[name, stored]]);
+    if (this.refused) return;
+    let t: CheckpointWeight;
+    try {
+      t = checkpointTensor(name, stored, this.meta, this.source);
+    } catch (e) {
+      this.refused = e;
+      return;
+    }
+    if (isMoment(name)) this.momentShapes.set(name, t.shape);
+    else this.shapes.set(name, { shape: t.shape });
+    if (!this.keep) return;
+    if (name.startsWith('optim.m.')) this.m.set(name.slice(8), t.data as Float32Array);
+    else if (name.startsWith('optim.v.')) this.v.set(name.slice(8), t.data as Float32Array);
+    else this.weights.set(name, t);
   }
-  const disagreement = configWeightsProblem(meta.model, weights, (k) => `metadata field model.${k}`, 'the file') ?? momentsProblem(weights, momentShapes);
-  if (disagreement) throw new Error(`${source}: ${disagreement}`);
-  return { meta, weights, ...(m.size && { optimizer: { m, v } }), source };
+
+  finish(): Checkpoint {
+    const { meta, source, m, v } = this;
+    if (this.nonFinite) throw new Error(`${source}: ${this.nonFinite}`);
+    if (this.refused) throw this.refused;
+    const disagreement = configWeightsProblem(meta.model, this.shapes, (k) => `metadata field model.${k}`, 'the file') ?? momentsProblem(this.shapes, this.momentShapes);
+    if (disagreement) throw new Error(`${source}: ${disagreement}`);
+    return { meta, weights: this.weights, ...(m.size && { optimizer: { m, v } }), source };
+  }
 }
 
 /** One stored tensor as a checkpoint holds it (a BOOL mask as float32), refused where its dtype is not its kind's. */

@@ -3,7 +3,7 @@
 // Hugging Face GPT-2 directory (config.json + model.safetensors, or its shards; src/gpt/hf), read
 // and written.
 import { join } from 'node:path';
-import { checkpointTensors, readCheckpoint, type Checkpoint, type CheckpointExtras } from '../gpt/checkpoint.js';
+import { checkCheckpoint, checkpointTensors, readCheckpoint, type Checkpoint, type CheckpointExtras, type CheckpointMeta } from '../gpt/checkpoint.js';
 import { disposeUploaded, readCheckpointModel, uploadedCheckpoint, type LoadOptions, type UploadedCheckpoint } from '../gpt/checkpoint-upload.js';
 import { hfCheckpoint, layoutHF, hfModelConfig, HF_FILES, isMaskBuffer, parseShardIndex, shardIndexProblem, type HFWeightsFile } from '../gpt/hf/index.js';
 import type { GPT, GPTConfig } from '../gpt/model.js';
@@ -63,6 +63,20 @@ export function loadCheckpointModel(path: string, opts: LoadOptions = {}): Promi
     hf: async () => uploadedCheckpoint(await loadHFModel(path), opts),
     // read once, checksummed as read: a model made of a damaged file is freed before it is returned
     run: () => readCheckpointWeights(path, upload, { discard: disposeUploaded }),
+  });
+}
+
+/**
+ * loadCheckpoint's checks of the checkpoint at `path` and its errors, each tensor dropped once
+ * checked (gpt serve checks one so before serving it); its metadata. A Hugging Face directory is
+ * read as loadCheckpoint reads it.
+ */
+export function checkCheckpointAt(path: string): Promise<CheckpointMeta> {
+  const check = async (handle: PositionalFile) => checkCheckpoint(await handleSource(handle), path);
+  return byCheckpointKind(path, {
+    file: check,
+    hf: async () => (await loadHFModel(path)).meta,
+    run: () => readCheckpointWeights(path, check),
   });
 }
 
