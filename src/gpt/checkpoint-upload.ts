@@ -20,8 +20,9 @@ export interface UploadedCheckpoint {
   model: GPT;
   tokenizer: Tokenizer;
   /**
-   * The moments (for resuming), uploaded as they were read: the holder's to free (disposeUploaded),
-   * also once restoreOptimizer has copied them into an optimizer.
+   * The moments (for resuming), uploaded as they were read: the holder's to free (disposeUploaded)
+   * unless an optimizer adopts them (AdamW's constructor, given checkpointMoments' list, frees each
+   * once copied); restoreOptimizer copies them and leaves them.
    */
   moments?: MomentTensors;
 }
@@ -50,9 +51,9 @@ export interface LoadOptions extends ModelOptions {
 
 /**
  * modelFromCheckpoint(await readCheckpoint(file, source), opts), each tensor uploaded as it is read,
- * the moments too (unless `moments` is false). A file either refuses is read again their way, for their one-line error (and,
- * should it have changed in between into one they accept, their model): a damaged file costs a
- * second read, never a different message.
+ * the moments too (unless `moments` is false). A file either refuses is read again their way, for
+ * their one-line error (and, should it have changed in between into one they accept, their model):
+ * a damaged file costs a second read, never a different message.
  */
 export const readCheckpointModel = (file: ByteSource, source: string, opts: LoadOptions = {}): Promise<UploadedCheckpoint> =>
   uploadedOr(uploadCheckpoint(file, source, opts), () => readCheckpoint(file, source), opts);
