@@ -12,7 +12,8 @@ import { device } from '../src/device/device.js';
 import { GPT } from '../src/gpt/model.js';
 import { CharTokenizer } from '../src/gpt/tokenizer/index.js';
 import { MANIFEST_FILE, writeCheckpointFiles, type CheckpointManifest } from '../src/node/checkpoint-files.js';
-import { loadCheckpoint, saveCheckpoint, writeCheckpointTensors } from '../src/node/checkpoint-dir.js';
+import { loadCheckpoint, loadCheckpointModel, saveCheckpoint, writeCheckpointTensors } from '../src/node/checkpoint-dir.js';
+import { disposeUploaded } from '../src/gpt/checkpoint-upload.js';
 import { tempDir } from './cli-helpers.js';
 import { seededValues, setupDevice } from './helpers.js';
 
@@ -122,6 +123,9 @@ describe('a small checkpoint', () => {
       const live = device().memory().liveBytes;
       const error = await loadCheckpoint(ck).then((c) => modelFromCheckpoint(c).model.dispose(), (e: Error) => e.message);
       expect(error, what).toBe(`checkpoint at ${ck} is corrupt: weights checksum mismatch (${weights} has CRC-32 ${crc}, checkpoint.json records ${weightsCrc32})`);
+      expect(device().memory().liveBytes, what).toBe(live);
+      // loaded into a model as read (gpt sample, eval, train): the same error, the model and moments made meanwhile freed
+      expect(await loadCheckpointModel(ck).then(disposeUploaded, (e: Error) => e.message), what).toBe(error);
       expect(device().memory().liveBytes, what).toBe(live);
     }
     writeFileSync(file, bytes);

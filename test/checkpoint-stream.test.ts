@@ -5,13 +5,13 @@
 // largest read is the largest tensor or the header, never the file, the checkpoint is
 // decodeCheckpoint's, and a damaged file gives decodeCheckpoint's one-line error, byte for byte.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { checkpointPieces, decodeCheckpoint, encodeCheckpoint, modelFromCheckpoint, readCheckpoint, type Checkpoint } from '../src/gpt/checkpoint.js';
+import { checkCheckpoint, checkpointPieces, decodeCheckpoint, encodeCheckpoint, modelFromCheckpoint, readCheckpoint, type Checkpoint } from '../src/gpt/checkpoint.js';
 import type { GPT } from '../src/gpt/model.js';
 import { CharTokenizer } from '../src/gpt/tokenizer/index.js';
 import { TRAIN_DEFAULTS, Trainer } from '../src/gpt/trainer.js';
 import { parseSafetensors, serializeSafetensors, type SafetensorsTensor } from '../src/io/safetensors.js';
 import { bytesSource, openSafetensors, type ByteSource } from '../src/io/safetensors-source.js';
-import { readCheckpointModel } from '../src/gpt/checkpoint-upload.js';
+import { disposeUploaded, readCheckpointModel } from '../src/gpt/checkpoint-upload.js';
 import { device } from '../src/device/device.js';
 import { pruneGlobal } from '../src/nn/prune.js';
 import { joinPieces, setupDevice } from './helpers.js';
@@ -148,6 +148,9 @@ describe('a checkpoint read a tensor at a time (a picked File\'s slices)', () =>
       const want = await outcome(() => decodeCheckpoint(file, 'bad.safetensors'));
       const got = await outcome(() => readCheckpoint(countingReader(file), 'bad.safetensors'));
       expect(got, what).toEqual(want);
+      // checked without keeping the tensors (gpt serve): the same verdict
+      const checked = await checkCheckpoint(countingReader(file), 'bad.safetensors').then((meta) => ({ meta }), (e: Error) => ({ error: e.message }));
+      expect(checked, what).toEqual('error' in want ? want : { meta: want.c.meta });
       if ('error' in got) {
         refused++;
         expect(got.error, what).not.toContain('\n');
@@ -176,6 +179,7 @@ describe('a checkpoint read a tensor at a time (a picked File\'s slices)', () =>
     for (const [file, message] of cases) {
       expect(() => decodeCheckpoint(file, 'bad.safetensors')).toThrow(message);
       await expect(readCheckpoint(countingReader(file), 'bad.safetensors')).rejects.toThrow(message);
+      await expect(checkCheckpoint(countingReader(file), 'bad.safetensors')).rejects.toThrow(message);
     }
   });
 
@@ -192,38 +196,59 @@ async function valuesOf(m: GPT): Promise<Map<string, number[]>> {
   return out;
 }
 
+/** A reader of `bytes` that counts the buffers it gave for tensors still alive (after a collection) before each read: mostHeld() is the most at once. */
+async function retainingReader(bytes: Uint8Array): Promise<{ reader: ByteSource; held: WeakRef<ArrayBuffer>[]; mostHeld: () => number }> {
+  const { entries } = await openSafetensors(bytesSource(bytes));
+  const tensorAt = new Set(entries.map((e) => 8 + Number(new DataView(bytes.buffer, bytes.byteOffset).getBigUint64(0, true)) + e.begin));
+  const held: WeakRef<ArrayBuffer>[] = [];
+  let most = 0;
+  const gc = (globalThis as { gc?: () => void }).gc!;
+  const reader: ByteSource = {
+    size: bytes.length,
+    read: async (offset, length) => {
+      await new Promise((r) => setTimeout(r, 0)); // a WeakRef's target is kept until the task that made it ends
+      gc();
+      most = Math.max(most, held.filter((r) => r.deref()).length);
+      const out = bytes.slice(offset, offset + length);
+      if (tensorAt.has(offset) && length) held.push(new WeakRef(out.buffer));
+      return out;
+    },
+  };
+  return { reader, held, mostHeld: () => most };
+}
+
+it('checked without keeping its tensors (gpt serve), holds a tensor or two at a time, where reading it holds them all', async () => {
+  const checked = await retainingReader(bytes);
+  expect(await checkCheckpoint(checked.reader, 'x.safetensors')).toEqual(decodeCheckpoint(bytes).meta);
+  expect(checked.mostHeld()).toBeLessThanOrEqual(2);
+  const read = await retainingReader(bytes);
+  await readCheckpoint(read.reader, 'x.safetensors');
+  expect(read.mostHeld()).toBeGreaterThan(40);
+});
+
 describe("a checkpoint loaded into a model a weight at a time (the page's Open)", () => {
-  it("is modelFromCheckpoint's model of decodeCheckpoint's checkpoint, no read weight kept on the host once the next is read", async () => {
-    const { entries } = await openSafetensors(bytesSource(bytes));
-    const weightAt = new Set(entries.filter((e) => !e.name.startsWith('optim.')).map((e) => 8 + Number(new DataView(bytes.buffer, bytes.byteOffset).getBigUint64(0, true)) + e.begin));
-    const held: WeakRef<ArrayBuffer>[] = [];
-    let mostHeld = 0;
-    const gc = (globalThis as { gc?: () => void }).gc!;
-    const reader: ByteSource = {
-      size: bytes.length,
-      read: async (offset, length) => {
-        await new Promise((r) => setTimeout(r, 0)); // a WeakRef's target is kept until the task that made it ends
-        gc();
-        mostHeld = Math.max(mostHeld, held.filter((r) => r.deref()).length);
-        const out = bytes.slice(offset, offset + length);
-        if (weightAt.has(offset) && length) held.push(new WeakRef(out.buffer));
-        return out;
-      },
-    };
-    const { ckpt, model: loaded, tokenizer: tok } = await readCheckpointModel(reader, 'x.safetensors');
+  it("is modelFromCheckpoint's model of decodeCheckpoint's checkpoint, its moments on the GPU, no read tensor kept on the host once the next is read", async () => {
+    const { reader, held, mostHeld } = await retainingReader(bytes);
+    const uploaded = await readCheckpointModel(reader, 'x.safetensors');
+    const { ckpt, model: loaded, tokenizer: tok, moments } = uploaded;
     const want = decodeCheckpoint(bytes, 'x.safetensors');
     const { model: wanted } = modelFromCheckpoint(want);
     try {
-      expect(held.length, 'weights and masks read').toBeGreaterThan(10);
-      // each weight on the GPU before the next is read: of those read before, only the last one or two may linger
-      // (in the loading function's frame until overwritten), not the 20-odd all-on-the-host reading keeps
-      expect(mostHeld).toBeLessThanOrEqual(2);
+      expect(held.length, 'weights, masks and moments read').toBeGreaterThan(40);
+      // each tensor on the GPU before the next is read: of those read before, only the last one or two may linger
+      // (in the loading function's frame until overwritten), not the 50-odd all-on-the-host reading keeps
+      expect(mostHeld()).toBeLessThanOrEqual(2);
       expect(await valuesOf(loaded)).toEqual(await valuesOf(wanted));
       expect(ckpt.meta).toEqual(want.meta);
-      expect(ckpt.optimizer).toEqual(want.optimizer);
+      expect(ckpt.optimizer, 'no moments on the host').toBeUndefined();
+      for (const k of ['m', 'v'] as const) {
+        const got = new Map<string, unknown>();
+        for (const [name, t] of moments![k]) got.set(name, await t.toArray());
+        expect(got, `optim.${k}`).toEqual(want.optimizer![k]);
+      }
       expect(tok.toJSON()).toEqual(tokenizer.toJSON());
     } finally {
-      loaded.dispose();
+      disposeUploaded(uploaded);
       wanted.dispose();
     }
   });
@@ -239,6 +264,7 @@ describe("a checkpoint loaded into a model a weight at a time (the page's Open)"
     const nan = (name: string) => edited((t) => void (t[name] = { ...t[name]!, data: Float32Array.from(t[name]!.data, (x, i) => (i === 1 ? NaN : x)) }));
     const files: [string, Uint8Array][] = [
       ['a NaN in the first weight', nan(first)],
+      ['a NaN in the last moment, the others uploaded', nan(Object.keys(tensors).filter((n) => n.startsWith('optim.')).at(-1)!)],
       ['a mask holding 2', edited((t) => void (t[mask] = { ...t[mask]!, data: Uint8Array.from(t[mask]!.data, (x, i) => (i === 0 ? 2 : x)) }))],
       ['a weight missing', edited((t) => void delete t['h.1.ln_1.weight'])],
       ['a weight more', edited((t) => void (t['h.1.ln_9.weight'] = t['h.1.ln_1.weight']!))],

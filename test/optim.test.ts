@@ -175,8 +175,20 @@ describe('AdamW', () => {
       // refused at the last parameter: nothing was loaded, not even the shards before it
       expect(() => again.loadMoments(m.map((x) => x.map(() => 7)), v.slice(0, -1))).toThrow(/AdamW.loadMoments: parameter 19 .* got no values/);
       expect(await flat(again)).toEqual(await flat(opt));
-      opt.dispose();
-      again.dispose();
+      // as tensors (a checkpoint's, uploaded as read): loadMoments copies them on the GPU and leaves them;
+      // the constructor adopts them, each freed once copied, and refuses bad ones before taking any
+      const asTensors = (xs: Float32Array[]) => xs.map((x) => tensor(x, [x.length]));
+      const [mt, vt] = [asTensors(m), asTensors(v)];
+      const copied = new AdamW(params);
+      copied.loadMoments(mt, vt);
+      expect(await flat(copied)).toEqual(await flat(opt));
+      expect([...mt, ...vt].some((t) => t.isDisposed)).toBe(false);
+      expect(() => new AdamW(params, {}, { m: mt, v: vt.slice(1) })).toThrow(/^AdamW: parameter 0 float32\[3, 2\] got 5 values$/);
+      expect([...mt, ...vt].some((t) => t.isDisposed)).toBe(false);
+      const adopted = new AdamW(params, {}, { m: mt, v: vt });
+      expect(await flat(adopted)).toEqual(await flat(opt));
+      expect([...mt, ...vt].every((t) => t.isDisposed)).toBe(true);
+      for (const o of [opt, again, copied, adopted]) o.dispose();
     }));
 
   it('refuses a parameter passed twice and hyperparameters outside their ranges, in one line naming them', () =>

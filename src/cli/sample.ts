@@ -3,7 +3,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { initDevice } from '../device/device.js';
-import { modelFromCheckpoint, type Checkpoint } from '../gpt/checkpoint.js';
+import type { Checkpoint } from '../gpt/checkpoint.js';
 import { generateBatch } from '../gpt/generate.js';
 import type { GPT } from '../gpt/model.js';
 import { describeLeftOut, encodePrompt, TextStream, tokenizerFromJSON } from '../gpt/tokenizer/index.js';
@@ -11,7 +11,7 @@ import { evaluateModel } from '../gpt/evaluate.js';
 import { TRAIN_DEFAULTS, TRAIN_DTYPES, TRAIN_RANGES, TRAIN_DOCS } from '../gpt/trainer.js';
 import { autocast, CastCache } from '../nn/autocast.js';
 import { NON_NEGATIVE, NON_NEGATIVE_INT, POSITIVE_INT, SEED } from '../io/value-ranges.js';
-import { loadCheckpoint } from '../node/checkpoint-dir.js';
+import { loadHeadModel, readCheckpointHead, type CheckpointHead } from '../node/checkpoint-head.js';
 import { BUILTIN_CORPUS, loadCorpus } from './corpus.js';
 import { loadTokens } from './data.js';
 import { describeCompression } from './compression.js';
@@ -78,14 +78,14 @@ export async function sample(args: string[], stats: NodeJS.WritableStream = proc
   if (f.start === 'FILE:') throw new UsageError('flag --start FILE: names no file: give FILE:path'); // not "cannot read : ENOENT"
   const start = f.start.startsWith('FILE:') ? await loadCorpus(f.start.slice(5)) : f.start; // read before the device opens
   if (!start) throw new UsageError(`flag --start ${f.start} names an empty file`); // an empty --start itself is refused with the flags
-  const ckpt = await loadCheckpoint(checkpointPath(f));
-  const tokenizer = tokenizerFromJSON(ckpt.meta.tokenizer);
+  const head = await readCheckpointHead(checkpointPath(f));
+  const tokenizer = tokenizerFromJSON(head.meta.tokenizer);
   const known = encodePrompt(tokenizer, start); // GPT-2's "<|endoftext|>" is its token, as in nanoGPT's sample.py
   if (!known.ids.length) throw new UsageError(`flag --start holds no character the checkpoint's tokenizer knows (${describeLeftOut(known)})`);
   if (known.dropped) console.error(`note: --start: ${describeLeftOut(known)}`);
   const prompt = known.ids;
-  const positions = generationPositions(ckpt.meta.model.blockSize, prompt.length, f.maxNewTokens);
-  const model = await openModel(ckpt, f.numSamples, '--num-samples', positions);
+  const positions = generationPositions(head.meta.model.blockSize, prompt.length, f.maxNewTokens);
+  const { model } = await openModel(head, f.numSamples, '--num-samples', positions);
   let casts: CastCache | undefined;
   try {
     const dtype = dtypeFlag(f.dtype);
@@ -152,8 +152,7 @@ export async function evaluate(args: string[]): Promise<number> {
   noPositional(positional);
   if (f.data && f.dataDir) throw new UsageError('give --data or --data-dir, not both');
   checkPathSettings(EVAL_FLAGS, f, given);
-  const ckpt = await loadCheckpoint(checkpointPath(f));
-  const model = await openModel(ckpt, f.batchSize, '--batch-size');
+  const { model, ckpt } = await openModel(await readCheckpointHead(checkpointPath(f)), f.batchSize, '--batch-size');
   const tokenizer = tokenizerFromJSON(ckpt.meta.tokenizer);
   try {
     const dtype = dtypeFlag(f.dtype);
@@ -179,11 +178,12 @@ export async function evaluate(args: string[]): Promise<number> {
 }
 
 /**
- * The checkpoint's model on the device, if a batch of `batchSize` sequences of `positions` fits the
+ * The checkpoint's model on the device (each tensor uploaded as it is read; its moments read for
+ * the checksum, not kept), if a batch of `batchSize` sequences of `positions` fits the
  * adapter; a refusal that a batch of one would not get names the flag that set the batch.
  */
-async function openModel(ckpt: Checkpoint, batchSize: number, flag: string, positions = ckpt.meta.model.blockSize): Promise<GPT> {
+async function openModel(head: CheckpointHead, batchSize: number, flag: string, positions = head.meta.model.blockSize): Promise<{ model: GPT; ckpt: Checkpoint }> {
   const dev = await initDevice();
-  checkInferenceFits(ckpt.meta.model, batchSize, positions, flag, dev.info.limits);
-  return modelFromCheckpoint(ckpt, { dropout: 0 }).model;
+  checkInferenceFits(head.meta.model, batchSize, positions, flag, dev.info.limits);
+  return loadHeadModel(head, { dropout: 0, moments: false });
 }

@@ -20,7 +20,7 @@ import { withCheckpointFiles, type CheckedWeights, type CheckpointManifest } fro
 import { checkpointSafetensors } from '../gpt/checkpoint.js';
 import { layoutSafetensors, safetensorsPieces, type SafetensorsLayout } from '../io/safetensors.js';
 import { fileVersion, kindOf, openRegularFile } from '../node/regular-files.js';
-import { loadCheckpoint } from '../node/checkpoint-dir.js';
+import { checkCheckpointAt, loadCheckpoint } from '../node/checkpoint-dir.js';
 import { isHFDirectory } from '../node/checkpoint-kind.js';
 import { piecesBetween, sendRepresentation, type ByteRange } from './http-ranges.js';
 import { flagHelp, noPositional, parseFlags, type FlagSpec } from './flags.js';
@@ -101,11 +101,11 @@ export async function startServer(opts: ServeOptions = {}): Promise<StaticServer
     if (!s) throw new Error(`no checkpoint at ${opts.checkpoint}`);
     if (!s.isDirectory() && !s.isFile()) throw new Error(`--checkpoint ${opts.checkpoint} is ${kindOf(s)}, not a checkpoint file or directory`);
     checkpointIsDir = s.isDirectory();
-    const loaded = await loadCheckpoint(checkpoint); // a broken or non-finite checkpoint fails now, not in the page
+    // a broken or non-finite checkpoint fails now, not in the page; only an imported one is kept, to serve
     if (checkpointIsDir && (await isHFDirectory(checkpoint))) {
-      const { tensors, metadata } = checkpointSafetensors(loaded);
+      const { tensors, metadata } = checkpointSafetensors(await loadCheckpoint(checkpoint));
       imported = layoutSafetensors(tensors, metadata);
-    }
+    } else await checkCheckpointAt(checkpoint);
   }
 
   let hosts = new Set<string>(); // known once listening (the port may be picked by the system)

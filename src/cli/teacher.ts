@@ -21,7 +21,7 @@ export interface Teacher {
 }
 
 /** The run's teacher: --teacher etc., or when resuming the student's recorded teacher with the flags given on top. */
-export async function loadTeacher(flags: DistillFlags, given: Set<string>, student: Checkpoint | null, resume: boolean): Promise<Teacher> {
+export async function loadTeacher(flags: DistillFlags, given: Set<string>, student: Pick<Checkpoint, 'meta'> | null, resume: boolean): Promise<Teacher> {
   const recorded = resume ? student?.meta.distill : undefined;
   if (resume && !recorded && !given.has('teacher')) {
     throw new UsageError(`${flags.outDir} was not trained by distillation: give --teacher DIR to distill into it`);

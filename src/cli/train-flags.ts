@@ -137,7 +137,7 @@ export async function resolveFlags<F extends TrainFlags>(args: string[], spec: F
  * The run's training config: the flags; when fine-tuning, with the checkpoint's model shape; when
  * resuming, the checkpoint's own config with the flags given on top. Checked as a whole.
  */
-export function trainingConfig(values: TrainFlags, given: Set<string>, ckpt: Checkpoint | null, resume: boolean): TrainConfig {
+export function trainingConfig(values: TrainFlags, given: Set<string>, ckpt: Pick<Checkpoint, 'meta'> | null, resume: boolean): TrainConfig {
   let cfg: TrainConfig = pick(values, Object.keys(TRAIN_DEFAULTS)) as TrainConfig;
   if (ckpt) {
     const model = { ...ckpt.meta.model, shareLayers: ckpt.meta.model.shareLayers ?? 1 }; // absent: none shared

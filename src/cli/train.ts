@@ -6,7 +6,8 @@ import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { initDevice } from '../device/device.js';
-import { modelFromCheckpoint, restoreOptimizer, type Checkpoint, type CheckpointMeta } from '../gpt/checkpoint.js';
+import { checkpointMoments, type Checkpoint, type CheckpointMeta } from '../gpt/checkpoint.js';
+import { disposeUploaded } from '../gpt/checkpoint-upload.js';
 import { checkSplits } from '../gpt/batches.js';
 import { resolveTrainDtype, Trainer, type StepLog, type TrainConfig, type TrainDtype } from '../gpt/trainer.js';
 import type { ComputeDtype } from '../nn/autocast.js';
@@ -14,7 +15,8 @@ import { isMaskName } from '../nn/prune.js';
 import type { GPT } from '../gpt/model.js';
 import { tokenizerFromJSON, type Tokenizer } from '../gpt/tokenizer/index.js';
 import { manifestHeld } from '../node/checkpoint-files.js';
-import { loadCheckpoint, saveCheckpoint } from '../node/checkpoint-dir.js';
+import { saveCheckpoint } from '../node/checkpoint-dir.js';
+import { loadHeadModel, readCheckpointHead, type CheckpointHead } from '../node/checkpoint-head.js';
 import { RunLog } from '../node/run-log.js';
 import { BUILTIN_CORPUS, isPathSource } from './corpus.js';
 import { loadTokens, recordedSource, type Dataset } from './data.js';
@@ -47,7 +49,7 @@ async function trainStudent(args: string[], opts: { nextSteps?: boolean; distill
   const { distilling } = opts;
   const { values: flags, given } = distilling ? await resolveFlags(args, DISTILL_FLAGS) : await resolveFlags(args, TRAIN_FLAGS);
   const resume = flags.initFrom === 'resume';
-  const source = resume || flags.initFrom === 'scratch' ? null : trainable(await loadCheckpoint(flags.initFrom), flags.initFrom);
+  const source = resume || flags.initFrom === 'scratch' ? null : trainable(await readCheckpointHead(flags.initFrom), flags.initFrom);
   const checked = resume ? null : trainingConfig(flags, given, source, false); // before anything is written
   const whereabouts = new RunWhereabouts(distilling ? 'distill' : 'train', flags.outDir);
   const onSignal = (signal: NodeJS.Signals) => console.error(whereabouts.interrupted(signal));
@@ -61,7 +63,7 @@ async function trainStudent(args: string[], opts: { nextSteps?: boolean; distill
       throw new UsageError(`${flags.outDir} already holds ${held.words}: continue it with --init-from resume, or replace it with --overwrite`);
     }
     if (held && !held.dangling) whereabouts.found(resume ? 'its checkpoint' : 'the checkpoint it held before this run'); // while the checkpoint loads too
-    const ckpt = resume ? trainable(await loadCheckpoint(flags.outDir), flags.outDir) : source;
+    const ckpt = resume ? trainable(await readCheckpointHead(flags.outDir), flags.outDir) : source;
     if (resume) whereabouts.found(`the checkpoint of step ${ckpt!.meta.trainer?.step ?? 0}`);
     if (resume && !distilling && ckpt!.meta.distill) {
       throw new UsageError(`${flags.outDir} is a distillation run: continue it with gpt distill --init-from resume`);
@@ -79,7 +81,7 @@ async function trainStudent(args: string[], opts: { nextSteps?: boolean; distill
       if (!dev.executes) throw new Error("Dawn's null backend (GPT_DAWN_BACKEND=null) runs nothing: a run there could save no checkpoint (its weights read back as zeros)");
       console.log(`device: ${dev.info.description || dev.info.vendor} (${dev.info.backend})`);
       checkDtypeRuns(cfg.dtype, given, resume ? flags.outDir : null);
-      const maskedWeights = [...(ckpt?.weights ?? [])].reduce((n, [name, w]) => n + (isMaskName(name) ? w.data.length : 0), 0);
+      const maskedWeights = (ckpt?.tensors ?? []).reduce((n, { name, shape }) => n + (isMaskName(name) ? shape.reduce((a, b) => a * b, 1) : 0), 0);
       const fits = { training: true, limits: dev.info.limits, dtype: resolveTrainDtype(cfg.dtype), maskedWeights, teacher: teacher?.ckpt.meta.model, recompute: cfg.recompute };
       const modelShape = { ...cfg, vocabSize: ds.tokenizer.vocabSize };
       console.log(checkModelFits(modelShape, cfg.batchSize, fits));
@@ -97,14 +99,24 @@ async function trainStudent(args: string[], opts: { nextSteps?: boolean; distill
 }
 
 /** The checkpoint, unless it is a quantized one (inference only). */
-const trainable = (ckpt: Checkpoint, path: string) => floatCheckpoint(ckpt, path, 'train from');
+const trainable = (head: CheckpointHead, path: string) => floatCheckpoint(head, path, 'train from');
 
-async function run(flags: TrainFlags, cfg: TrainConfig, ds: Dataset, data: string, ckpt: Checkpoint | null, resume: boolean, teacher: Teacher | null, whereabouts: RunWhereabouts): Promise<void> {
-  // fine-tuning draws dropout from --seed (resuming restores the run's generator over it)
-  const model = ckpt ? modelFromCheckpoint(ckpt, { dropout: cfg.dropout, blockSize: cfg.blockSize, seed: cfg.seed }).model : undefined;
+async function run(flags: TrainFlags, cfg: TrainConfig, ds: Dataset, data: string, ckpt: CheckpointHead | null, resume: boolean, teacher: Teacher | null, whereabouts: RunWhereabouts): Promise<void> {
+  // fine-tuning draws dropout from --seed (resuming restores the run's generator over it); each
+  // tensor goes to the GPU as it is read, the moments too when resuming (`loaded`'s until the optimizer adopts them)
+  const loaded = ckpt ? await loadHeadModel(ckpt, { dropout: cfg.dropout, blockSize: cfg.blockSize, seed: cfg.seed, moments: resume }) : undefined;
   const distill = teacher ? distillation(teacher) : undefined;
-  const trainer = new Trainer(cfg, { train: ds.train, val: ds.val, vocabSize: ds.tokenizer.vocabSize }, model, distill);
-  // freed however the run ends, a refusal before its first step too (no optimizer state, an unreadable log)
+  let trainer: Trainer;
+  try {
+    // a resumed run's optimizer adopts the checkpoint's moments, each freed once copied: never held twice on the GPU
+    const moments = resume ? checkpointMoments({ optimizer: loaded!.moments }, loaded!.model) : undefined;
+    trainer = new Trainer(cfg, { train: ds.train, val: ds.val, vocabSize: ds.tokenizer.vocabSize }, loaded?.model, distill, { moments });
+  } catch (e) {
+    if (loaded) disposeUploaded(loaded); // a checkpoint without moments too
+    distill?.teacher.dispose();
+    throw e;
+  }
+  // freed however the run ends, a refusal before its first step too (an unreadable log)
   try {
     whereabouts.step = () => trainer.step;
     await trainRun(trainer, flags, ds, data, ckpt, resume, teacher, whereabouts);
@@ -135,7 +147,7 @@ async function trainRun(
   flags: TrainFlags,
   ds: Dataset,
   data: string,
-  ckpt: Checkpoint | null,
+  ckpt: CheckpointHead | null,
   resume: boolean,
   teacher: Teacher | null,
   whereabouts: RunWhereabouts,
@@ -144,7 +156,6 @@ async function trainRun(
   let bestVal = Infinity;
   let mismatch = '';
   if (resume) {
-    restoreOptimizer(ckpt!, trainer.model, trainer.optimizer);
     trainer.restore(ckpt!.meta.trainer!);
     // a val loss measured on other data says nothing here: such a run saves at its first evaluation
     mismatch = dataMismatch(ckpt!.meta, data, ds);
@@ -245,7 +256,7 @@ async function trainRun(
 async function dataset(
   flags: TrainFlags,
   given: Set<string>,
-  ckpt: Checkpoint | null,
+  ckpt: Pick<Checkpoint, 'meta'> | null,
   resume: boolean,
   note: (s: string) => void,
   teacher?: Tokenizer,

@@ -1,37 +1,78 @@
-// A checkpoint file made a model with each weight uploaded to the GPU as it is read (the page's
-// Open): the host holds one weight at a time, not every weight until the last is read (readCheckpoint
-// then modelFromCheckpoint hold about the file's size). The model is new and the caller's until it
-// is returned: on any problem it is freed, and nothing it would replace has been touched.
-import { configWeightsProblem, decodeCheckpointMeta, firstRows, checkpointTensor, isMoment, modelFromCheckpoint, momentsProblem, nonFiniteProblem, readCheckpoint, type Checkpoint, type CheckpointWeight } from './checkpoint.js';
-import type { Tensor } from '../ops/index.js';
+// A checkpoint file made a model with each tensor uploaded to the GPU as it is read (the page's
+// Open, Node's loads): the host holds one tensor at a time, not every tensor until the last is read
+// (readCheckpoint then modelFromCheckpoint hold about the file's size, 2/3 of it AdamW's moments in
+// a resumable checkpoint). The model and moments are new and the caller's once returned: on any
+// problem before that they are freed, and nothing they would replace has been touched.
+import { configWeightsProblem, decodeCheckpointMeta, firstRows, checkpointTensor, isMoment, modelFor, modelFromCheckpoint, momentsProblem, nonFiniteProblem, readCheckpoint, type Checkpoint, type CheckpointWeight, type ModelOptions } from './checkpoint.js';
+import { device } from '../device/device.js';
+import { tensor, type Tensor } from '../ops/index.js';
+import { keep } from '../tensor/scope.js';
 import { openSafetensors, type ByteSource } from '../io/safetensors-source.js';
 import { checkStateEntry, loadValues } from '../nn/module.js';
 import { isMaskName, loadMasks } from '../nn/prune.js';
 import { GPT } from './model.js';
 import { tokenizerFromJSON, type Tokenizer } from './tokenizer/index.js';
 
-/** A loaded model, its tokenizer, and its checkpoint's metadata and optimizer moments (its weights are on the GPU, not here). */
+/** A loaded model, its tokenizer, its checkpoint's metadata, and its AdamW moments (all on the GPU, not here). */
 export interface UploadedCheckpoint {
+  /** The metadata, and of the tensors only the pruning masks (gpt eval counts them; the model has its own copies). */
   ckpt: Checkpoint;
   model: GPT;
   tokenizer: Tokenizer;
+  /**
+   * The moments (for resuming), uploaded as they were read: the holder's to free (disposeUploaded)
+   * unless an optimizer adopts them (AdamW's constructor, given checkpointMoments' list, frees each
+   * once copied); restoreOptimizer copies them and leaves them.
+   */
+  moments?: MomentTensors;
+}
+
+/** A checkpoint's AdamW moments on the GPU, by parameter name. */
+export interface MomentTensors {
+  m: Map<string, Tensor>;
+  v: Map<string, Tensor>;
+}
+
+/** Frees a loaded checkpoint's moments (none: nothing to do). */
+export function disposeMoments(moments: MomentTensors | undefined): void {
+  for (const t of [...(moments?.m.values() ?? []), ...(moments?.v.values() ?? [])]) t.dispose();
+}
+
+/** Frees everything a load made: for a loaded checkpoint refused after all (its file's checksum disagrees). */
+export function disposeUploaded({ model, moments }: Pick<UploadedCheckpoint, 'model' | 'moments'>): void {
+  model.dispose();
+  disposeMoments(moments);
+}
+
+/** How a checkpoint's model is made (modelFromCheckpoint's options), and whether its moments are wanted (for resuming: by default) or only read and checked (inference). */
+export interface LoadOptions extends ModelOptions {
+  moments?: boolean;
 }
 
 /**
- * modelFromCheckpoint(await readCheckpoint(file, source)), each weight uploaded as it is read. A file
- * either refuses is read again their way, for their one-line error (and, should it have changed in
- * between into one they accept, their model): a damaged file costs a second read, never a
- * different message. The moments (for resuming) stay on the host, as readCheckpoint's.
+ * modelFromCheckpoint(await readCheckpoint(file, source), opts), each tensor uploaded as it is read,
+ * the moments too (unless `moments` is false). A file either refuses is read again their way, for
+ * their one-line error (and, should it have changed in between into one they accept, their model):
+ * a damaged file costs a second read, never a different message.
  */
-export const readCheckpointModel = (file: ByteSource, source: string): Promise<UploadedCheckpoint> => uploadedOr(uploadCheckpoint(file, source), () => readCheckpoint(file, source));
+export const readCheckpointModel = (file: ByteSource, source: string, opts: LoadOptions = {}): Promise<UploadedCheckpoint> =>
+  uploadedOr(uploadCheckpoint(file, source, opts), () => readCheckpoint(file, source), opts);
 
-/** The model `upload` made, else (it refused the file: null or an error) modelFromCheckpoint of what `read` reads, or `read`'s error. */
-export async function uploadedOr(upload: Promise<UploadedCheckpoint | null>, read: () => Promise<Checkpoint>): Promise<UploadedCheckpoint> {
+/** The model `upload` made, else (it refused the file: null or an error) modelFromCheckpoint of what `read` reads (its moments uploaded), or `read`'s error. */
+export async function uploadedOr(upload: Promise<UploadedCheckpoint | null>, read: () => Promise<Checkpoint>, opts: LoadOptions = {}): Promise<UploadedCheckpoint> {
   const uploaded = await upload.catch(() => null);
-  if (uploaded) return uploaded;
-  const ckpt = await read();
-  return { ckpt, ...modelFromCheckpoint(ckpt) };
+  return uploaded ?? uploadedCheckpoint(await read(), opts);
 }
+
+/** A checkpoint read to the host, put on the GPU as readCheckpointModel leaves it: its model made, its moments uploaded (and no longer held here). */
+export function uploadedCheckpoint({ optimizer, ...ckpt }: Checkpoint, { moments: wanted = true, ...opts }: LoadOptions = {}): UploadedCheckpoint {
+  const made = modelFromCheckpoint(ckpt, opts);
+  const moments = optimizer && wanted && { m: uploadedMap(optimizer.m), v: uploadedMap(optimizer.v) };
+  const masks = new Map([...ckpt.weights].filter(([name]) => isMaskName(name)));
+  return { ckpt: { ...ckpt, weights: masks }, ...made, ...(moments && { moments }) };
+}
+
+const uploadedMap = (host: Map<string, Float32Array>) => new Map([...host].map(([name, data]) => [name, keep(tensor(data, [data.length]))]));
 
 /** Uploads the weight `name` into its parameter among `params` (position embeddings cut to `blockSize` rows, as modelFromCheckpoint does), checked as loadStateDict checks it. */
 export function uploadWeight(params: Map<string, Tensor>, name: string, t: CheckpointWeight, blockSize: number): void {
@@ -47,8 +88,12 @@ export function dispose(model: GPT): null {
   return null;
 }
 
-/** The model of a checkpoint every check passes, or null where the header already shows one fails; throws at a tensor refused. */
-async function uploadCheckpoint(file: ByteSource, source: string): Promise<UploadedCheckpoint | null> {
+/**
+ * The model of a checkpoint every check passes, or null where the header already shows one fails;
+ * throws at a tensor refused. Each tensor's upload is submitted before the next is read: the
+ * staging copies Dawn makes of them are freed as the load goes (else they held the whole file).
+ */
+async function uploadCheckpoint(file: ByteSource, source: string, { moments: wanted = true, ...opts }: LoadOptions): Promise<UploadedCheckpoint | null> {
   const reader = await openSafetensors(file);
   const meta = decodeCheckpointMeta(reader.metadata, source);
   // what decodeCheckpoint and loadStateDict check of the shapes and names, from the header: before a model is made
@@ -56,25 +101,33 @@ async function uploadCheckpoint(file: ByteSource, source: string): Promise<Uploa
   const weights = new Map([...shapes(false)].map(([name, shape]) => [name, { shape }]));
   // (whether they fail is all that matters here: a refused file is read again for its message)
   if (configWeightsProblem(meta.model, weights, (k) => k, 'the file') ?? momentsProblem(weights, shapes(true))) return null;
-  const model = new GPT(meta.model);
+  const model = modelFor(meta, opts);
+  const moments: MomentTensors = { m: new Map(), v: new Map() };
+  const masks: Checkpoint['weights'] = new Map();
   try {
     const params = model.stateDict();
     const loaded = [...weights.keys()].filter((name) => !isMaskName(name));
     if (loaded.length !== params.size || loaded.some((name) => !params.has(name))) return dispose(model);
-    const moments = { m: new Map<string, Float32Array>(), v: new Map<string, Float32Array>() };
     for (const entry of reader.entries) {
       const { name } = entry;
       const stored = await reader.readTensor(entry);
-      if (nonFiniteProblem([[name, stored]])) return dispose(model);
+      if (nonFiniteProblem([[name, stored]])) {
+        disposeMoments(moments);
+        return dispose(model);
+      }
       const t = checkpointTensor(name, stored, meta, source);
-      if (isMoment(name)) moments[name[6] as 'm' | 'v'].set(name.slice(8), t.data as Float32Array);
-      else if (isMaskName(name)) loadMasks(model, new Map([[name, t]]));
-      else uploadWeight(params, name, t, meta.model.blockSize);
+      if (isMoment(name)) {
+        if (wanted) moments[name[6] as 'm' | 'v'].set(name.slice(8), keep(tensor(t.data, [t.data.length])));
+      } else if (isMaskName(name)) {
+        loadMasks(model, new Map([[name, t]]));
+        masks.set(name, t);
+      } else uploadWeight(params, name, t, model.config.blockSize);
+      device().flush();
     }
-    const ckpt: Checkpoint = { meta, weights: new Map(), ...(moments.m.size && { optimizer: moments }), source };
-    return { ckpt, model, tokenizer: tokenizerFromJSON(meta.tokenizer) };
+    const ckpt: Checkpoint = { meta, weights: masks, source };
+    return { ckpt, model, tokenizer: tokenizerFromJSON(meta.tokenizer), ...(moments.m.size && { moments }) };
   } catch (e) {
-    model.dispose();
+    disposeUploaded({ model, moments });
     throw e;
   }
 }

@@ -13,7 +13,7 @@ import { isRecord, NON_NEGATIVE_INT, POSITIVE, POSITIVE_INT, rangeProblem, setti
 import { isMaskName, loadMasks } from '../nn/prune.js';
 import { checkOptionKeys } from '../tensor/check.js';
 import { ACTIVATIONS, QUANTIZATIONS, type Activation, type Quantization } from '../nn/transformer.js';
-import type { AdamW } from '../optim/adamw.js';
+import type { AdamW, Moment } from '../optim/adamw.js';
 import type { Tensor } from '../ops/index.js';
 import { tokenizerFromJSON, type Tokenizer, type TokenizerJSON } from './tokenizer/index.js';
 import { GPT, perLayerProblem, shareLayersProblem, type GPTConfig } from './model.js';
@@ -93,8 +93,8 @@ export const runStateOf = (meta: CheckpointMeta): CheckpointExtras => Object.fro
 export interface CheckpointExtras extends Pick<CheckpointMeta, 'train' | 'trainer' | 'val' | 'bestVal' | 'run' | 'data' | 'dataTokens' | 'distill' | 'alwaysSave'> {
   /** AdamW's moments, saved under `optim.m.<name>` / `optim.v.<name>` (needed to resume training). */
   optimizer?: AdamW;
-  /** Or moments already on the host by parameter name, as a decoded checkpoint holds them. */
-  moments?: Checkpoint['optimizer'];
+  /** Or moments by parameter name, as a loaded checkpoint holds them (on the host, or on the GPU: read back one at a time). */
+  moments?: MomentMaps;
 }
 
 /**
@@ -174,7 +174,7 @@ function pendingCheckpoint(model: GPT, tokenizer: Tokenizer, extra: CheckpointEx
 
 type MomentReaders = Record<'m' | 'v', () => Promise<Float32Array>>;
 
-/** How to read each named parameter's saved moments (those it has): from the optimizer on the GPU one at a time, or host copies. */
+/** How to read each named parameter's saved moments (those it has): from the optimizer or a loaded checkpoint's tensors on the GPU one at a time, or host copies. */
 function momentReaders({ optimizer, moments }: CheckpointExtras, named: [string, Tensor][]): Map<string, MomentReaders> {
   const out = new Map<string, MomentReaders>();
   const index = new Map(optimizer?.params.map((p, i) => [p, i]));
@@ -182,10 +182,13 @@ function momentReaders({ optimizer, moments }: CheckpointExtras, named: [string,
     const i = index.get(p);
     const [m, v] = [moments?.m.get(name), moments?.v.get(name)];
     if (optimizer && i !== undefined) out.set(name, { m: () => optimizer.readMoment('m', i), v: () => optimizer.readMoment('v', i) });
-    else if (!optimizer && m && v) out.set(name, { m: async () => m, v: async () => v });
+    else if (!optimizer && m && v) out.set(name, { m: () => hostValues(m), v: () => hostValues(v) });
   }
   return out;
 }
+
+const hostValues = async (x: Moment): Promise<Float32Array> => ('size' in x ? ((await x.toArray()) as Float32Array) : x instanceof Float32Array ? x : Float32Array.from(x));
+const momentSize = (x: Moment | undefined) => (x === undefined ? -1 : 'size' in x ? x.size : x.length);
 
 /** A decoded (or imported) checkpoint as checkpoint bytes again, from the host copy of its tensors. */
 export function checkpointBytes(ckpt: Checkpoint): Uint8Array {
@@ -243,35 +246,77 @@ export const unreadableCheckpoint = (source: string, cause: unknown) => new Unre
  * metadata is checked first, so that a file that is no checkpoint of ours is refused before its
  * tensors are read.
  */
-export async function readCheckpoint(file: ByteSource, source = 'checkpoint'): Promise<Checkpoint> {
+export const readCheckpoint = (file: ByteSource, source = 'checkpoint'): Promise<Checkpoint> => readCheckedCheckpoint(file, source, true);
+
+/**
+ * readCheckpoint's checks, each tensor dropped once checked: the metadata of a file readCheckpoint
+ * reads, or its error, holding one tensor at a time (gpt serve checks a checkpoint so before serving it).
+ */
+export const checkCheckpoint = async (file: ByteSource, source = 'checkpoint'): Promise<CheckpointMeta> => (await readCheckedCheckpoint(file, source, false)).meta;
+
+async function readCheckedCheckpoint(file: ByteSource, source: string, keep: boolean): Promise<Checkpoint> {
   const unreadable = (e: unknown) => {
     throw unreadableCheckpoint(source, e);
   };
   const reader = await openSafetensors(file).catch(unreadable);
-  decodeCheckpointMeta(reader.metadata, source);
-  const tensors = await reader.readTensors().catch(unreadable);
-  return decodeCheckpointTensors({ tensors, metadata: reader.metadata }, source);
+  const decoder = new CheckpointDecoder(decodeCheckpointMeta(reader.metadata, source), source, keep);
+  for (const entry of reader.entries) decoder.add(entry.name, await reader.readTensor(entry).catch(unreadable));
+  return decoder.finish();
 }
 
 /** decodeCheckpoint of a safetensors file already read (in Node, a tensor at a time), with every check decodeCheckpoint makes. */
 export function decodeCheckpointTensors(parsed: Safetensors, source = 'checkpoint'): Checkpoint {
-  const meta = decodeCheckpointMeta(parsed.metadata, source);
-  const problem = nonFiniteProblem(Object.entries(parsed.tensors));
-  if (problem) throw new Error(`${source}: ${problem}`);
-  const weights = new Map<string, { shape: number[]; data: Float32Array | Int8Array }>();
-  const m = new Map<string, Float32Array>();
-  const v = new Map<string, Float32Array>();
-  const momentShapes = new Map<string, number[]>();
-  for (const [name, stored] of Object.entries(parsed.tensors)) {
-    const t = checkpointTensor(name, stored, meta, source);
-    if (isMoment(name)) momentShapes.set(name, t.shape);
-    if (name.startsWith('optim.m.')) m.set(name.slice(8), t.data as Float32Array);
-    else if (name.startsWith('optim.v.')) v.set(name.slice(8), t.data as Float32Array);
-    else weights.set(name, t);
+  const decoder = new CheckpointDecoder(decodeCheckpointMeta(parsed.metadata, source), source, true);
+  for (const [name, stored] of Object.entries(parsed.tensors)) decoder.add(name, stored);
+  return decoder.finish();
+}
+
+/**
+ * A checkpoint's tensors checked as they come, in file order, kept (or, not `keep`, only their
+ * shapes); finish() gives the verdict with decodeCheckpoint's precedence: a non-finite tensor
+ * anywhere first, then the first of another dtype than its kind's, then shapes that disagree.
+ */
+class CheckpointDecoder {
+  private nonFinite: string | null = null;
+  private refused: unknown = null;
+  private readonly weights = new Map<string, CheckpointWeight>();
+  private readonly shapes = new Map<string, { shape: number[] }>();
+  private readonly m = new Map<string, Float32Array>();
+  private readonly v = new Map<string, Float32Array>();
+  private readonly momentShapes = new Map<string, number[]>();
+
+  constructor(
+    private readonly meta: CheckpointMeta,
+    private readonly source: string,
+    private readonly keep: boolean,
+  ) {}
+
+  add(name: string, stored: SafetensorsTensor): void {
+    this.nonFinite ??= nonFiniteProblem([[name, stored]]);
+    if (this.refused) return;
+    let t: CheckpointWeight;
+    try {
+      t = checkpointTensor(name, stored, this.meta, this.source);
+    } catch (e) {
+      this.refused = e;
+      return;
+    }
+    if (isMoment(name)) this.momentShapes.set(name, t.shape);
+    else this.shapes.set(name, { shape: t.shape });
+    if (!this.keep) return;
+    if (name.startsWith('optim.m.')) this.m.set(name.slice(8), t.data as Float32Array);
+    else if (name.startsWith('optim.v.')) this.v.set(name.slice(8), t.data as Float32Array);
+    else this.weights.set(name, t);
   }
-  const disagreement = configWeightsProblem(meta.model, weights, (k) => `metadata field model.${k}`, 'the file') ?? momentsProblem(weights, momentShapes);
-  if (disagreement) throw new Error(`${source}: ${disagreement}`);
-  return { meta, weights, ...(m.size && { optimizer: { m, v } }), source };
+
+  finish(): Checkpoint {
+    const { meta, source, m, v } = this;
+    if (this.nonFinite) throw new Error(`${source}: ${this.nonFinite}`);
+    if (this.refused) throw this.refused;
+    const disagreement = configWeightsProblem(meta.model, this.shapes, (k) => `metadata field model.${k}`, 'the file') ?? momentsProblem(this.shapes, this.momentShapes);
+    if (disagreement) throw new Error(`${source}: ${disagreement}`);
+    return { meta, weights: this.weights, ...(m.size && { optimizer: { m, v } }), source };
+  }
 }
 
 /** One stored tensor as a checkpoint holds it (a BOOL mask as float32), refused where its dtype is not its kind's. */
@@ -447,15 +492,9 @@ export function nonFiniteProblem(tensors: [string, { data: ArrayLike<number> }][
  * fine-tuning at a shorter context (nanoGPT's crop_block_size: GPT-2's 1024 positions down to 256).
  * `seed` seeds the model's generator (its dropout masks), as it would a new model's.
  */
-export function modelFromCheckpoint(ckpt: Checkpoint, opts: { dropout?: number; blockSize?: number; seed?: number } = {}): { model: GPT; tokenizer: Tokenizer } {
-  checkOptionKeys('modelFromCheckpoint', opts, ['dropout', 'blockSize', 'seed']);
-  const trained = ckpt.meta.model.blockSize;
-  const blockSize = opts.blockSize ?? trained;
-  if (!Number.isInteger(blockSize) || blockSize < 1 || blockSize > trained) {
-    throw new RangeError(`modelFromCheckpoint: blockSize must be an integer in [1, ${trained}] (the checkpoint's context: position embeddings can be cut, not grown), got ${blockSize}`);
-  }
-  const config = { ...ckpt.meta.model, blockSize, ...(opts.dropout !== undefined && { dropout: opts.dropout }) };
-  const model = new GPT(config, { seed: opts.seed });
+export function modelFromCheckpoint(ckpt: Checkpoint, opts: ModelOptions = {}): { model: GPT; tokenizer: Tokenizer } {
+  const model = modelFor(ckpt.meta, opts);
+  const blockSize = model.config.blockSize;
   const masks: Checkpoint['weights'] = new Map();
   const weights: Checkpoint['weights'] = new Map();
   for (const [name, w] of ckpt.weights) (isMaskName(name) ? masks : weights).set(name, name.startsWith('wpe.') ? firstRows(w, blockSize) : w);
@@ -469,6 +508,25 @@ export function modelFromCheckpoint(ckpt: Checkpoint, opts: { dropout?: number; 
   return { model, tokenizer: tokenizerFromJSON(ckpt.meta.tokenizer) };
 }
 
+/** How a checkpoint's model is made (modelFromCheckpoint's options). */
+export interface ModelOptions {
+  dropout?: number;
+  blockSize?: number;
+  seed?: number;
+}
+
+/** A new model (its weights not loaded yet) for a checkpoint's metadata, as `opts` ask (modelFromCheckpoint's checks). */
+export function modelFor(meta: CheckpointMeta, opts: ModelOptions): GPT {
+  checkOptionKeys('modelFromCheckpoint', opts, ['dropout', 'blockSize', 'seed']);
+  const trained = meta.model.blockSize;
+  const blockSize = opts.blockSize ?? trained;
+  if (!Number.isInteger(blockSize) || blockSize < 1 || blockSize > trained) {
+    throw new RangeError(`modelFromCheckpoint: blockSize must be an integer in [1, ${trained}] (the checkpoint's context: position embeddings can be cut, not grown), got ${blockSize}`);
+  }
+  const config = { ...meta.model, blockSize, ...(opts.dropout !== undefined && { dropout: opts.dropout }) };
+  return new GPT(config, { seed: opts.seed });
+}
+
 /** A weight's first `rows` rows (all of it when it has no more). */
 export function firstRows(w: CheckpointWeight, rows: number): CheckpointWeight {
   const [all, ...rest] = w.shape;
@@ -476,16 +534,28 @@ export function firstRows(w: CheckpointWeight, rows: number): CheckpointWeight {
   return { shape: [rows, ...rest], data: w.data.subarray(0, (w.data.length / all!) * rows) };
 }
 
-/** Puts saved AdamW moments back (for resuming). */
-export function restoreOptimizer(ckpt: Checkpoint, model: GPT, optimizer: AdamW): void {
+/** AdamW moments by parameter name: host copies (a decoded checkpoint's), or float32 tensors (one uploaded as it was read). */
+export interface MomentMaps {
+  m: ReadonlyMap<string, Moment>;
+  v: ReadonlyMap<string, Moment>;
+}
+
+/** Puts saved AdamW moments back (for resuming); tensors among them are copied on the GPU and stay the caller's. */
+export function restoreOptimizer(ckpt: { optimizer?: MomentMaps }, model: GPT, optimizer: AdamW): void {
+  const { m, v } = checkpointMoments(ckpt, model, optimizer.params);
+  optimizer.loadMoments(m, v);
+}
+
+/** A checkpoint's moments in the order of `params` (a model's parameters, an optimizer's), for AdamW (loadMoments, or its constructor). */
+export function checkpointMoments(ckpt: { optimizer?: MomentMaps }, model: GPT, params: readonly Tensor[] = model.parameters()): { m: Moment[]; v: Moment[] } {
   if (!ckpt.optimizer) throw new Error('resume: the checkpoint has no optimizer state (it was saved for inference only)');
   const names = new Map([...model.namedParameters()].map(([name, p]) => [p, name]));
-  const moments = optimizer.params.map((p) => {
+  const moments = params.map((p) => {
     const name = names.get(p)!;
     const m = ckpt.optimizer!.m.get(name);
     const v = ckpt.optimizer!.v.get(name);
-    if (!m || !v || m.length !== p.size || v.length !== p.size) throw new Error(`resume: optimizer state for '${name}' is missing or has the wrong size`);
-    return { m, v };
+    if (momentSize(m) !== p.size || momentSize(v) !== p.size) throw new Error(`resume: optimizer state for '${name}' is missing or has the wrong size`);
+    return { m: m!, v: v! };
   });
-  optimizer.loadMoments(moments.map((x) => x.m), moments.map((x) => x.v));
+  return { m: moments.map((x) => x.m), v: moments.map((x) => x.v) };
 }

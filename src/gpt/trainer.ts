@@ -11,7 +11,7 @@
 import { noGrad } from '../autograd/mode.js';
 import { NON_NEGATIVE, NON_NEGATIVE_INT, POSITIVE, POSITIVE_INT, SEED, UNIT_INTERVAL, isRecord, rangeProblem, settingProblem, show, type Range, type RangesOf } from '../io/value-ranges.js';
 import { distillLoss, MAX_DISTILL_TEMPERATURE, MIN_SCALE, scalerStateRules, tensor, type Tensor, watchNonFinite, zeros } from '../ops/index.js';
-import { AdamW } from '../optim/adamw.js';
+import { AdamW, type Moment } from '../optim/adamw.js';
 import { clipGradNorm } from '../optim/clip.js';
 import { GradScaler, gradScalerSettings, type GradScalerOptions, type GradScalerState } from '../optim/grad-scaler.js';
 import { autocast, CastCache, COMPUTE_DTYPES, type ComputeDtype } from '../nn/autocast.js';
@@ -334,11 +334,11 @@ export class Trainer {
     readonly data: TokenSplits & { vocabSize: number },
     model?: GPT,
     readonly distill?: Distillation,
-    opts: { scaler?: GradScalerOptions; castCache?: boolean } = {},
+    opts: { scaler?: GradScalerOptions; castCache?: boolean; moments?: { m: Moment[]; v: Moment[] } } = {},
   ) {
     if (cfg === null || typeof cfg !== 'object') throw new TypeError(`Trainer: argument 'cfg' must be a TrainConfig ({ ...TRAIN_DEFAULTS, ... }), got ${describeValue(cfg)}`);
     checkOptionKeys('Trainer', cfg, Object.keys(TRAIN_DEFAULTS));
-    checkOptionKeys('Trainer', opts, ['scaler', 'castCache']);
+    checkOptionKeys('Trainer', opts, ['scaler', 'castCache', 'moments']);
     checkData(data);
     if (distill !== undefined) {
       checkOptionKeys('Trainer: distill', distill, ['teacher', 'temperature', 'alpha']);
@@ -364,11 +364,11 @@ export class Trainer {
     this.scaler = this.dtype === 'float16' ? new GradScaler(opts.scaler) : null;
     this.model = model ?? new GPT(modelConfig(cfg, data.vocabSize), { seed: cfg.seed });
     try {
-      this.optimizer = new AdamW(this.model.parameters(), {
-        lr: cfg.learningRate,
-        betas: [cfg.beta1, cfg.beta2],
-        weightDecay: cfg.weightDecay,
-      });
+      this.optimizer = new AdamW(
+        this.model.parameters(),
+        { lr: cfg.learningRate, betas: [cfg.beta1, cfg.beta2], weightDecay: cfg.weightDecay },
+        opts.moments, // a resumed run's (checkpointMoments'), adopted
+      );
     } catch (e) {
       this.scaler?.dispose();
       throw e;

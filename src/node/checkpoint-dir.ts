@@ -3,7 +3,8 @@
 // Hugging Face GPT-2 directory (config.json + model.safetensors, or its shards; src/gpt/hf), read
 // and written.
 import { join } from 'node:path';
-import { checkpointTensors, readCheckpoint, type Checkpoint, type CheckpointExtras } from '../gpt/checkpoint.js';
+import { checkCheckpoint, checkpointTensors, readCheckpoint, type Checkpoint, type CheckpointExtras, type CheckpointMeta } from '../gpt/checkpoint.js';
+import { disposeUploaded, readCheckpointModel, uploadedCheckpoint, type LoadOptions, type UploadedCheckpoint } from '../gpt/checkpoint-upload.js';
 import { hfCheckpoint, layoutHF, hfModelConfig, HF_FILES, isMaskBuffer, parseShardIndex, shardIndexProblem, type HFWeightsFile } from '../gpt/hf/index.js';
 import type { GPT, GPTConfig } from '../gpt/model.js';
 import type { Tokenizer } from '../gpt/tokenizer/index.js';
@@ -48,6 +49,36 @@ export function loadCheckpoint(path: string): Promise<Checkpoint> {
   });
 }
 
+/**
+ * The model of the checkpoint loadCheckpoint reads, made as `opts` ask (modelFromCheckpoint's), its
+ * tensors uploaded to the GPU as they are read, AdamW's moments too (the caller's to free:
+ * disposeUploaded): the host holds one tensor at a time, not the file (1.5 GB for a GPT-2 124M run
+ * with its moments). Refused, damaged or checksummed wrong, it fails with loadCheckpoint's error,
+ * leaving nothing on the GPU. A Hugging Face directory is read as loadCheckpoint reads it.
+ */
+export function loadCheckpointModel(path: string, opts: LoadOptions = {}): Promise<UploadedCheckpoint> {
+  const upload = async (handle: PositionalFile) => readCheckpointModel(await handleSource(handle), path, opts);
+  return byCheckpointKind(path, {
+    file: upload,
+    hf: async () => uploadedCheckpoint(await loadHFModel(path), opts),
+    // read once, checksummed as read: a model made of a damaged file is freed before it is returned
+    run: () => readCheckpointWeights(path, upload, { discard: disposeUploaded }),
+  });
+}
+
+/**
+ * loadCheckpoint's checks of the checkpoint at `path` and its errors, each tensor dropped once
+ * checked (gpt serve checks one so before serving it); its metadata. A Hugging Face directory is
+ * read as loadCheckpoint reads it.
+ */
+export function checkCheckpointAt(path: string): Promise<CheckpointMeta> {
+  const check = async (handle: PositionalFile) => checkCheckpoint(await handleSource(handle), path);
+  return byCheckpointKind(path, {
+    file: check,
+    hf: async () => (await loadHFModel(path)).meta,
+    run: () => readCheckpointWeights(path, check),
+  });
+}
 
 /** The checkpoint in an open safetensors file, read a tensor at a time (readCheckpoint: a checkpoint past 2 GiB cannot be read at once). */
 const readCheckpointFrom = async (handle: PositionalFile, source: string): Promise<Checkpoint> => readCheckpoint(await handleSource(handle), source);

@@ -167,13 +167,17 @@ const weightsVersion = async (handle: FileHandle, { weights, weightsBytes, weigh
 
 /**
  * Opens the current weights, checks their size, and passes the open file to `read`, which stages
- * what it reads (on the host: nothing reaches a model before this returns): the reads are
- * checksummed as they come, and once `read` is done the CRC-32 is checked against the manifest.
- * On a mismatch its result (or error) is dropped for the checksum's error, so a damaged file fails
- * as withCheckpointFiles' does, having been read once rather than twice (1.5 GB for a GPT-2 124M
- * fine-tune with its moments).
+ * what it reads (nothing reaches the caller before this returns: on the host, or on the GPU in new
+ * tensors that `discard` frees): the reads are checksummed as they come, and once `read` is done the
+ * CRC-32 is checked against the manifest. On a mismatch its result is discarded (or its error
+ * dropped) for the checksum's error, so a damaged file fails as withCheckpointFiles' does, having
+ * been read once rather than twice (1.5 GB for a GPT-2 124M fine-tune with its moments).
  */
-export function readCheckpointWeights<T>(dir: string, read: (weights: PositionalFile, manifest: CheckpointManifest) => Promise<T>, attempts = 3): Promise<T> {
+export function readCheckpointWeights<T>(
+  dir: string,
+  read: (weights: PositionalFile, manifest: CheckpointManifest) => Promise<T>,
+  { attempts = 3, discard }: { attempts?: number; discard?: (value: T) => void } = {},
+): Promise<T> {
   return withWeightsOpen(
     dir,
     async (handle, manifest) => {
@@ -183,7 +187,12 @@ export function readCheckpointWeights<T>(dir: string, read: (weights: Positional
         (error: unknown) => ({ error }),
       );
       // a damaged header fails `read` early: its error gives way to the checksum's, as it did when the check came first
-      checkCrc(dir, manifest, await file.crc());
+      try {
+        checkCrc(dir, manifest, await file.crc());
+      } catch (e) {
+        if ('value' in outcome) discard?.(outcome.value);
+        throw e;
+      }
       if ('error' in outcome) throw outcome.error;
       return outcome.value;
     },

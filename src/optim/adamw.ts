@@ -7,7 +7,7 @@
 import { heldGrad } from '../autograd/backward.js';
 import { device } from '../device/device.js';
 import { profile } from '../kernels/profile.js';
-import { adamw, full, type Tensor, zeros } from '../ops/index.js';
+import { adamw, full, Tensor, zeros } from '../ops/index.js';
 import { keep } from '../tensor/scope.js';
 import { checkNonNegative, checkOptionKeys, checkTensor, describeValue } from '../tensor/check.js';
 import { owedMultipliers } from './clip.js';
@@ -25,6 +25,9 @@ export interface AdamWOptions {
    */
   weightDecay?: number;
 }
+
+/** One parameter's moment as loadMoments takes it: values on the host, or a float32 tensor of as many. */
+export type Moment = ArrayLike<number> | Tensor;
 
 /** The moments of the parameters `first` to `end - 1`, back to back in `m` and `v`. */
 export interface MomentShard {
@@ -56,7 +59,13 @@ export class AdamW {
   /** The parameters, in the order given (a copy: the caller's array may change, the moments' order does not). */
   readonly params: readonly Tensor[];
 
-  constructor(params: Tensor[], opts: AdamWOptions = {}) {
+  /**
+   * `moments`, where given (a checkpoint's, per parameter in `params`' order), are the moments to
+   * start from instead of zeros: each shard is filled from them as it is made, and tensors among
+   * them are adopted, freed once copied, so that a resumed run never holds its moments twice on the
+   * GPU (a copy of the whole, with loadMoments, costs 1 GB more for GPT-2 124M while both exist).
+   */
+  constructor(params: Tensor[], opts: AdamWOptions = {}, moments?: { m: Moment[]; v: Moment[] }) {
     if (!Array.isArray(params)) throw new TypeError(`AdamW: argument 'params' must be an array of Tensors, got ${describeValue(params)}`);
     this.params = [...params];
     params.forEach((p, i) => checkTensor('AdamW', `params[${i}]`, p).storage(`AdamW: params[${i}]`));
@@ -73,12 +82,31 @@ export class AdamW {
     this.betas = betas;
     this.eps = checkNonNegative('AdamW', 'eps', opts.eps ?? 1e-8);
     this.weightDecay = checkNonNegative('AdamW', 'weightDecay', opts.weightDecay ?? 0.01);
+    if (moments) this.checkMoments('AdamW', moments.m, moments.v);
     // each parameter is one buffer itself, so it fits a shard alone
     const room = Math.floor(profile().bufferLimit / 4);
-    for (let first = 0, end = 0; first < params.length; first = end) {
-      let size = params[end++]!.size;
-      while (end < params.length && size + params[end]!.size <= room) size += params[end++]!.size;
-      this.shards.push({ first, end, m: keep(zeros([size])), v: keep(zeros([size])) });
+    const made = (first: number, end: number, size: number, parts?: Moment[]) => {
+      if (!parts) return keep(zeros([size]));
+      const flat = keep(this.flatMoments(first, end, size, parts));
+      for (const part of parts.slice(first, end)) if (part instanceof Tensor) part.dispose();
+      return flat;
+    };
+    try {
+      for (let first = 0, end = 0; first < params.length; first = end) {
+        let size = params[end++]!.size;
+        while (end < params.length && size + params[end]!.size <= room) size += params[end++]!.size;
+        const m = made(first, end, size, moments?.m);
+        try {
+          this.shards.push({ first, end, m, v: made(first, end, size, moments?.v) });
+        } catch (e) {
+          m.dispose();
+          throw e;
+        }
+      }
+    } catch (e) {
+      // (a shard past the adapter's memory): none of it stays allocated
+      for (const t of this.shards.flatMap((s) => [s.m, s.v])) t.dispose();
+      throw e;
     }
     this.one = keep(full([], 1));
     this.missed = params.map(() => 0);
@@ -170,30 +198,21 @@ export class AdamW {
   /**
    * Sets every parameter's moments (per parameter, in constructor order; e.g. from a checkpoint) and,
    * given `steps` (readMoments'), the steps each took: stepCount becomes the largest. Without them,
-   * every parameter counts stepCount steps (set it: a Trainer's restore() does).
+   * every parameter counts stepCount steps (set it: a Trainer's restore() does). A moment given as a
+   * float32 tensor (a checkpoint's, uploaded as it was read) is copied on the GPU, never read back;
+   * it stays the caller's.
    */
-  loadMoments(m: ArrayLike<number>[], v: ArrayLike<number>[], steps?: readonly number[]): void {
+  loadMoments(m: Moment[], v: Moment[], steps?: readonly number[]): void {
     // all checked before any is loaded: a refused call changes nothing (nor leaves a staged shard allocated)
     this.assertNotDisposed('loadMoments');
-    this.params.forEach((p, i) => {
-      for (const parts of [m, v]) {
-        if (parts[i]?.length !== p.size) throw new Error(`AdamW.loadMoments: parameter ${i} ${p.describe()} got ${parts[i]?.length ?? 'no'} values`);
-      }
-    });
+    this.checkMoments('AdamW.loadMoments', m, v);
     if (steps !== undefined && (!Array.isArray(steps) || steps.length !== this.params.length || !steps.every((n) => Number.isSafeInteger(n) && n >= 0))) {
       throw new RangeError(`AdamW.loadMoments: argument 'steps' must be ${this.params.length} step counts (integers >= 0), one per parameter, got ${describeValue(steps)}`);
     }
     for (const shard of this.shards) {
       for (const [k, parts] of [['m', m], ['v', v]] as const) {
-        // uploaded a parameter at a time into a fresh shard: no host copy of a whole shard (a 124M model's is 0.5 GB)
-        const t = zeros([shard[k].size]);
-        const buffer = t.storage('AdamW.loadMoments').buffer;
-        let at = 0;
-        for (let i = shard.first; i < shard.end; i++) {
-          const part = parts[i]!;
-          device().write(buffer, part instanceof Float32Array ? part : Float32Array.from(part), at * 4);
-          at += this.params[i]!.size;
-        }
+        // a fresh shard, assigned: copyMoments may have left this one shared with another optimizer
+        const t = this.flatMoments(shard.first, shard.end, shard[k].size, parts);
         shard[k].assign(t);
         t.dispose();
       }
@@ -202,6 +221,36 @@ export class AdamW {
     if (steps) this.stepCount = steps.reduce((a, b) => Math.max(a, b), 0);
     this.missed.forEach((_, i) => (this.missed[i] = steps ? this.stepCount - steps[i]! : 0));
     this.missedSkips.clear(); // readMoments' steps count them
+  }
+
+  /** Refuses moments that are not one per parameter, of its size (a tensor: float32, not disposed). */
+  private checkMoments(op: string, m: Moment[], v: Moment[]): void {
+    this.params.forEach((p, i) => {
+      for (const parts of [m, v]) {
+        const part = parts[i];
+        const count = part instanceof Tensor ? part.size : part?.length;
+        if (count !== p.size) throw new Error(`${op}: parameter ${i} ${p.describe()} got ${count ?? 'no'} values`);
+        if (part instanceof Tensor && part.dtype !== 'float32') throw new Error(`${op}: parameter ${i} ${p.describe()} got a ${part.describe()} tensor; moments are float32`);
+        if (part instanceof Tensor) part.storage(`${op}: parameter ${i}'s moment`);
+      }
+    });
+  }
+
+  /**
+   * The moments `parts[first..end)` back to back in a new tensor of `size`, a parameter at a time:
+   * host values uploaded (no host copy of a whole shard: a 124M model's is 0.5 GB), tensors copied on the GPU.
+   */
+  private flatMoments(first: number, end: number, size: number, parts: Moment[]): Tensor {
+    const t = zeros([size]);
+    const buffer = t.storage('AdamW moments').buffer;
+    let at = 0;
+    for (let i = first; i < end; i++) {
+      const part = parts[i]!;
+      if (part instanceof Tensor) device().copy(part.buffer(), 0, buffer, at * 4, part.size * 4);
+      else device().write(buffer, part instanceof Float32Array ? part : Float32Array.from(part), at * 4);
+      at += this.params[i]!.size;
+    }
+    return t;
   }
 
   /** Takes `other`'s moments and step counts (an optimizer over the same parameters, e.g. a run continued on other data). */

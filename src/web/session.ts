@@ -2,8 +2,8 @@
 // for it. No DOM here: the page (main.ts) and its test hook both drive this object. Everything it
 // imports is platform-free, so the same code runs in Node and in the browser bundle.
 import { noGrad } from '../autograd/mode.js';
-import { checkpointPieces, restoreOptimizer, runStateOf, UnreadableCheckpointError, type Checkpoint } from '../gpt/checkpoint.js';
-import { readCheckpointModel, type UploadedCheckpoint } from '../gpt/checkpoint-upload.js';
+import { checkpointMoments, checkpointPieces, runStateOf, UnreadableCheckpointError, type Checkpoint } from '../gpt/checkpoint.js';
+import { disposeMoments, disposeUploaded, readCheckpointModel, type MomentTensors, type UploadedCheckpoint } from '../gpt/checkpoint-upload.js';
 import { generate, type GenerateOptions } from '../gpt/generate.js';
 import { HF_FILES, type HFModelSources } from '../gpt/hf/index.js';
 import { readHFModel } from '../gpt/hf/upload.js';
@@ -49,8 +49,10 @@ export class Session {
   private trainText: string | null = null;
   /** Why the model cannot be used any more (its training diverged), or ''. */
   private broken = '';
-  /** The loaded checkpoint's optimizer and trainer state, applied when training starts. */
+  /** The loaded checkpoint's run and trainer state, applied when training starts. */
   private loaded: Checkpoint | null = null;
+  /** The loaded checkpoint's optimizer moments, on the GPU (the session's to free), until training starts with them. */
+  private loadedMoments: MomentTensors | undefined;
   /** Saves whose pieces are still being taken: each piece is read from the model then, so nothing may change it meanwhile. */
   private saving = 0;
 
@@ -130,20 +132,20 @@ export class Session {
     this.textNote = describeLeftOut(known);
     // the page trains in its adapter's own dtype (auto) unless told otherwise, whatever the checkpoint's run used
     const cfg: TrainConfig = { ...TRAIN_DEFAULTS, ...this.loaded?.meta.train, dtype: 'auto', ...this.trainer?.cfg, ...settings, ...shape };
+    // the first trainer of a loaded checkpoint adopts its moments (each freed once copied: never twice on the GPU)
+    const moments = this.loadedMoments && checkpointMoments({ optimizer: this.loadedMoments }, model);
     let trainer: Trainer;
     try {
-      trainer = new Trainer(cfg, splitTokens(known.ids, tokenizer.vocabSize, blockSize), model);
+      trainer = new Trainer(cfg, splitTokens(known.ids, tokenizer.vocabSize, blockSize), model, undefined, { moments });
     } catch (e) {
       // too few tokens from a long text: its characters are not the model's
       throw known.dropped ? new Error(`${(e as Error).message} (${this.textNote})`) : e;
     }
+    if (moments) this.loadedMoments = undefined; // the trainer's now, and save() takes them from it
     const old = this.trainer;
     try {
       if (old) trainer.continueFrom(old); // refused while old's step is in flight
-      else if (this.loaded) {
-        if (this.loaded.optimizer) restoreOptimizer(this.loaded, model, trainer.optimizer);
-        if (this.loaded.meta.trainer) trainer.restore(this.loaded.meta.trainer);
-      }
+      else if (this.loaded?.meta.trainer) trainer.restore(this.loaded.meta.trainer);
     } catch (e) {
       trainer.dispose(); // its optimizer state; the model stays the session's
       throw e;
@@ -151,11 +153,6 @@ export class Session {
     old?.dispose();
     this.trainer = trainer;
     this.trainText = text;
-    if (this.loaded?.optimizer) {
-      // the trainer has the moments now (on the GPU), and save() takes them from it
-      const { optimizer: _restored, ...rest } = this.loaded;
-      this.loaded = rest;
-    }
     return trainer;
   }
 
@@ -214,7 +211,7 @@ export class Session {
     this.saving++;
     try {
       if (t) return yield* checkpointPieces(model, tokenizer, { optimizer: t.optimizer, train: { ...t.cfg, dtype: t.dtype }, trainer: await t.state() });
-      yield* checkpointPieces(model, tokenizer, { ...(this.loaded && runStateOf(this.loaded.meta)), moments: this.loaded?.optimizer });
+      yield* checkpointPieces(model, tokenizer, { ...(this.loaded && runStateOf(this.loaded.meta)), moments: this.loadedMoments });
     } finally {
       this.saving--;
     }
@@ -248,17 +245,29 @@ export class Session {
   }
 
   /** Replaces the model with a loaded one; refused (and the loaded one freed) where a save began while it was read. */
-  private adopt({ ckpt, model, tokenizer }: UploadedCheckpoint, source: string, op: string): ModelSummary {
-    if (this.saving) model.dispose();
+  private adopt(uploaded: UploadedCheckpoint, source: string, op: string): ModelSummary {
+    if (this.saving) disposeUploaded(uploaded);
     this.assertNotSaving(op);
+    const { ckpt, model, tokenizer, moments } = uploaded;
     ckpt.weights.clear(); // on the GPU now
     this.replace(model, tokenizer, source);
     this.loaded = ckpt;
+    this.loadedMoments = moments;
     return this.summary();
+  }
+
+  /** Frees everything the session holds on the GPU (its model, trainer and a loaded checkpoint's moments). */
+  dispose(): void {
+    this.trainer?.dispose();
+    this.model?.dispose();
+    disposeMoments(this.loadedMoments);
+    [this.trainer, this.model, this.tokenizer, this.loaded, this.loadedMoments] = [null, null, null, null, undefined];
   }
 
   private replace(model: GPT, tokenizer: Tokenizer, source: string): void {
     if (this.trainer) this.trainer.dispose();
+    disposeMoments(this.loadedMoments);
+    this.loadedMoments = undefined;
     if (this.model && this.model !== model) this.model.dispose();
     this.model = model;
     this.tokenizer = tokenizer;

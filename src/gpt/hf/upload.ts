@@ -3,6 +3,7 @@
 // modelFromCheckpoint held every weight on the host until the last was read (gpt2-large's 3 GB).
 import { CHECKPOINT_FORMAT, CHECKPOINT_KEY, configWeightsProblem } from '../checkpoint.js';
 import { dispose, uploadedOr, uploadWeight, type UploadedCheckpoint } from '../checkpoint-upload.js';
+import { device } from '../../device/device.js';
 import { GPT } from '../model.js';
 import { tokenizerFromJSON } from '../tokenizer/index.js';
 import type { SafetensorsTensor } from '../../io/safetensors.js';
@@ -41,6 +42,7 @@ async function uploadHF(files: HFModelSources, source: string): Promise<Uploaded
       const [ours] = weightsFromHF([{ file: HF_FILES.weights, tensors, metadata: reader.metadata }], (file) => `${source}/${file}`);
       if (ours) uploadWeight(params, ...ours, config.blockSize);
       else head = tensors[entry.name]!;
+      device().flush(); // its staging copy freed before the next is read
     }
     const wte = params.get('wte.weight')!;
     if (head && !(head.shape.join() === wte.shape.join() && sameValues(head.data as Float32Array, (await wte.toArray()) as Float32Array))) return dispose(model);

@@ -1,0 +1,124 @@
+// Node's model loads (loadCheckpointModel, what gpt sample, eval and train use) upload each tensor,
+// AdamW's moments too, as it is read: the host holds a tensor or two at a time, never the file
+// (a GPT-2 124M run's is 1.5 GB, 2/3 of it moments), and what reaches the GPU is the file's values,
+// read here independently of the loader.
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { device } from '../src/device/device.js';
+import { modelFromCheckpoint } from '../src/gpt/checkpoint.js';
+import { disposeUploaded, type UploadedCheckpoint } from '../src/gpt/checkpoint-upload.js';
+import { GPT } from '../src/gpt/model.js';
+import { CharTokenizer } from '../src/gpt/tokenizer/index.js';
+import { parseSafetensors } from '../src/io/safetensors.js';
+import { MANIFEST_FILE, type CheckpointManifest } from '../src/node/checkpoint-files.js';
+import { loadCheckpoint, loadCheckpointModel, saveCheckpoint } from '../src/node/checkpoint-dir.js';
+import { loadHeadModel, readCheckpointHead } from '../src/node/checkpoint-head.js';
+import { tempDir } from './cli-helpers.js';
+import { seededValues, setupDevice } from './helpers.js';
+
+/** Weak references to the buffers tensors were read into, and the most of them alive at once (counted before each read, after a collection). */
+const reads = vi.hoisted(() => ({ held: [] as WeakRef<ArrayBuffer>[], mostHeld: 0 }));
+vi.mock('../src/node/regular-files.js', async (importOriginal) => {
+  const real = await importOriginal<typeof import('../src/node/regular-files.js')>();
+  const readFully: typeof real.readFully = async (handle, position, out, name, chunk) => {
+    await new Promise((r) => setTimeout(r, 0)); // a WeakRef's target is kept until the task that made it ends
+    (globalThis as { gc?: () => void }).gc!();
+    reads.mostHeld = Math.max(reads.mostHeld, reads.held.filter((r) => r.deref()).length);
+    if (out.length >= 256) reads.held.push(new WeakRef(out.buffer as ArrayBuffer)); // a tensor's bytes (the header's reads are smaller)
+    return real.readFully(handle, position, out, name, chunk);
+  };
+  return { ...real, readFully };
+});
+
+const dir = tempDir('checkpoint-load-model');
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const bytesOf = (d: ArrayBufferView) => Buffer.from(d.buffer, d.byteOffset, d.byteLength);
+
+/** The most read buffers alive at once while `load` ran, and how many were read. */
+async function heldWhile<T>(load: () => Promise<T>): Promise<{ value: T; mostHeld: number; reads: number }> {
+  [reads.held, reads.mostHeld] = [[], 0];
+  const value = await load();
+  return { value, mostHeld: reads.mostHeld, reads: reads.held.length };
+}
+
+describe('a resumable checkpoint loaded into a model (loadCheckpointModel)', () => {
+  const tokenizer = CharTokenizer.train('abcdefghijklmnop');
+  let model: GPT;
+  let ck: string;
+  let file: string;
+  beforeAll(async () => {
+    await setupDevice();
+    model = new GPT({ vocabSize: tokenizer.vocabSize, blockSize: 16, nLayer: 3, nHead: 2, nEmbd: 16, dropout: 0, bias: true });
+    const moments = { m: new Map<string, Float32Array>(), v: new Map<string, Float32Array>() };
+    for (const [i, [name, p]] of [...model.namedParameters()].entries()) {
+      moments.m.set(name, Float32Array.from(seededValues(p.size, 100 + i)));
+      moments.v.set(name, Float32Array.from(seededValues(p.size, 200 + i), Math.abs));
+    }
+    ck = join(dir, 'run');
+    await saveCheckpoint(ck, model, tokenizer, { moments, val: 2.5 });
+    file = join(ck, (JSON.parse(readFileSync(join(ck, MANIFEST_FILE), 'utf8')) as CheckpointManifest).weights);
+  });
+  afterAll(() => model.dispose());
+
+  it("holds a tensor or two on the host at a time where reading the checkpoint first holds them all", async () => {
+    const streamed = await heldWhile(() => loadCheckpointModel(ck));
+    disposeUploaded(streamed.value);
+    const tensors = Object.values(parseSafetensors(readFileSync(file)).tensors).filter((t) => t.data.byteLength >= 256).length; // those counted
+    expect(streamed.reads, 'a read per tensor, and the header').toBe(tensors + 1);
+    // each tensor on the GPU before the next is read: of those read before, only the last one or two may linger
+    expect(streamed.mostHeld).toBeLessThanOrEqual(2);
+    // the measure itself: today's readCheckpoint then modelFromCheckpoint holds every tensor until the last is read
+    const whole = await heldWhile(async () => {
+      const ckpt = await loadCheckpoint(ck);
+      modelFromCheckpoint(ckpt).model.dispose();
+      return ckpt;
+    });
+    expect(whole.mostHeld).toBeGreaterThanOrEqual(tensors - 1);
+  });
+
+  it("puts the file's values on the GPU: the weights in the model, the moments in tensors the caller frees", async () => {
+    const saved = parseSafetensors(readFileSync(file)).tensors; // read here, not by the loader
+    const bare = join(dir, 'bare.safetensors');
+    writeFileSync(bare, readFileSync(file));
+    for (const path of [ck, bare]) {
+      const live = device().memory().liveBytes;
+      const loaded: UploadedCheckpoint = await loadCheckpointModel(path);
+      try {
+        expect(loaded.ckpt.optimizer, `${path}: moments on the host`).toBeUndefined();
+        expect(loaded.ckpt.meta.val).toBe(2.5);
+        for (const [name, p] of loaded.model.namedParameters()) {
+          expect(bytesOf(await p.toArray()).equals(bytesOf(saved[name]!.data)), `${path}: ${name}`).toBe(true);
+          for (const k of ['m', 'v'] as const) {
+            const moment = loaded.moments![k].get(name)!;
+            expect(bytesOf(await moment.toArray()).equals(bytesOf(saved[`optim.${k}.${name}`]!.data)), `${path}: optim.${k}.${name}`).toBe(true);
+          }
+        }
+      } finally {
+        disposeUploaded(loaded);
+      }
+      expect(device().memory().liveBytes, `${path}: everything freed`).toBe(live);
+    }
+  });
+
+  it('for inference reads the moments (for the checksum) without keeping them', async () => {
+    const live = device().memory().liveBytes;
+    const loaded = await loadCheckpointModel(ck, { dropout: 0, moments: false });
+    expect(loaded.moments).toBeUndefined();
+    const params = [...loaded.model.namedParameters()].reduce((n, [, p]) => n + 4 * p.size, 0);
+    expect(device().memory().liveBytes - live).toBeLessThan(1.5 * params); // not the 3x moments would take
+    disposeUploaded(loaded);
+    expect(device().memory().liveBytes).toBe(live);
+  });
+
+  it('read header first (gpt train, sample, eval), refuses a checkpoint a save replaced before its model loaded, leaving nothing on the GPU', async () => {
+    const moved = join(dir, 'moved');
+    await saveCheckpoint(moved, model, tokenizer, { val: 1 });
+    const head = await readCheckpointHead(moved);
+    const live = device().memory().liveBytes;
+    disposeUploaded(await loadHeadModel(head)); // unchanged: loads
+    await saveCheckpoint(moved, model, tokenizer, { val: 2 });
+    await expect(loadHeadModel(head)).rejects.toThrow(`${moved}: the checkpoint changed while it was being loaded (a run saved there meanwhile?): run the command again`);
+    expect(device().memory().liveBytes).toBe(live);
+  });
+});
