@@ -221,7 +221,7 @@ async function trainRun(
       },
       // an evaluation of evalIters batches a split takes minutes at GPT-2 scale on a CPU driver
       onEvalBatch: (queued, total) => {
-        if (process.stdout.isTTY) progress.update(trainer.step, `evaluating: ${queued}/${total} batches`);
+        if (process.stdout.isTTY) progress.update(trainer.step, `evaluating: ${queued}/${total} batches`, false);
         else if (performance.now() - lastEvalLine > EVAL_LINE_EVERY_MS) {
           lastEvalLine = performance.now();
           progress.log(`step ${trainer.step}: evaluating, ${queued}/${total} batches queued`);
