@@ -74,13 +74,14 @@ describe('gpt train and its --out-dir', () => {
     expect(r.code, r.err).toBe(0);
     const { meta } = await loadCheckpoint(out);
     expect(meta.alwaysSave).toBe(true);
-    // the resumed run's first evaluation measures the saved weights again: only saving at every evaluation saves there
-    expect(meta.val!, 'the run this test needs: its last evaluation is not its best').toBeGreaterThan(meta.bestVal!);
     const savedSteps = (output: string) => [...output.matchAll(/saved checkpoint to \S+ \(step (\d+),/g)].map((m) => Number(m[1]));
     const resume = (...args: string[]) => gpt('train', '--data', corpus, '--init-from', 'resume', '--out-dir', out, ...args);
     const kept = await resume('--max-iters', '16');
     expect(kept.code, kept.err).toBe(0);
-    expect(savedSteps(kept.out)).toEqual([12, 14, 16]);
+    // the resumed run's first evaluation (step 12) measures the saved weights again: they are not written again
+    // (a copy of the checkpoint for nothing, and on a nearly full disk a resume that fails at once)
+    expect(kept.out).toMatch(/^step 12: train loss/m);
+    expect(savedSteps(kept.out)).toEqual([14, 16]);
     expect((await loadCheckpoint(out)).meta.alwaysSave).toBe(true);
 
     // the flag given wins: saves only where the val loss beats the best so far (the log's evaluations past the resumed step)

@@ -188,7 +188,8 @@ async function trainRun(
   await rewindRunLog(logPath, runId, resume ? trainer.step : -1); // a new run's id has no records: only a cut line goes
   const log = await RunLog.open(logPath, runId, { append: true });
   let firstSave = true;
-  // its evaluation is in the log (the save at that step followed it), unless on other data: then logged anew
+  // its evaluation is in the log and its weights are the checkpoint (the save at that step followed
+  // it): measured again, neither logged nor saved again; unless on other data: then both anew
   const resumedAt = resume && !mismatch ? trainer.step : -1;
   let savedAt = resume ? trainer.step : null; // the step of the checkpoint this run continues or wrote
   const progress = new Progress(cfg.maxIters);
@@ -229,9 +230,10 @@ async function trainRun(
       },
       onEval: async (l: StepLog) => {
         lastEvalLine = performance.now();
-        if (l.step !== resumedAt) await log.eval(l);
+        const again = l.step === resumedAt;
+        if (!again) await log.eval(l);
         progress.log(`step ${l.step}: train loss ${l.train!.toFixed(4)}, val loss ${l.val!.toFixed(4)}`);
-        if (l.step > 0 && (l.val! < bestVal || flags.alwaysSave)) {
+        if (l.step > 0 && !again && (l.val! < bestVal || flags.alwaysSave)) {
           bestVal = Math.min(bestVal, l.val!);
           await save(l.val!);
         }
