@@ -306,6 +306,15 @@ describe('gpt train and its --out-dir', () => {
     expectOneLine(await resume('--seed', '7', '--max-iters', '12'), 2, /flag --seed 7 differs from the checkpoint's 1337: a resumed run continues the checkpoint's random streams$/);
     expectOneLine(await resume('--max-iters', '5'), 2, new RegExp(`the run in ${out} already reached step 10: raise --max-iters \\(now 5\\) to train further$`));
     expectOneLine(await resume(), 2, /already reached step 10: raise --max-iters \(now 10\) to train further$/); // the run's own --max-iters
+    // each setting named where it came from: the config file's key, or the resumed run's own value
+    const config = join(dir, 'resume-config.json');
+    writeFileSync(config, JSON.stringify({ n_layer: 3 }));
+    expectOneLine(await resume('--config', config, '--max-iters', '12'), 2, new RegExp(`: config ${config}: 'nLayer' 3 differs from the checkpoint's 1: the model's shape cannot change`));
+    writeFileSync(config, JSON.stringify({ seed: 7, max_iters: 12 }));
+    expectOneLine(await resume('--config', config), 2, new RegExp(`: config ${config}: 'seed' 7 differs from the checkpoint's 1337`));
+    expectOneLine(await resume('--min-lr', '0.5', '--max-iters', '12'), 2, /: --min-lr \(0\.5\) must not exceed the run's --learning-rate \(0\.001\)$/);
+    writeFileSync(config, JSON.stringify({ min_lr: 0.5, max_iters: 12 }));
+    expectOneLine(await resume('--config', config), 2, new RegExp(`: config ${config}: 'minLr' \\(0\\.5\\) must not exceed the run's --learning-rate \\(0\\.001\\)$`));
     expect(readFileSync(join(out, 'log.jsonl'))).toEqual(log); // nothing logged
     const same = await resume('--n-layer', '1', '--seed', '1337', '--max-iters', '12');
     expect(same.code, same.err).toBe(0);

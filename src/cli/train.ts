@@ -47,10 +47,10 @@ export function distill(args: string[]): Promise<number> {
 
 async function trainStudent(args: string[], opts: { nextSteps?: boolean; distilling: boolean }): Promise<number> {
   const { distilling } = opts;
-  const { values: flags, given } = distilling ? await resolveFlags(args, DISTILL_FLAGS) : await resolveFlags(args, TRAIN_FLAGS);
+  const { values: flags, given, fromConfig } = distilling ? await resolveFlags(args, DISTILL_FLAGS) : await resolveFlags(args, TRAIN_FLAGS);
   const resume = flags.initFrom === 'resume';
   const source = resume || flags.initFrom === 'scratch' ? null : trainable(await readCheckpointHead(flags.initFrom), flags.initFrom);
-  const checked = resume ? null : trainingConfig(flags, given, source, false); // before anything is written
+  const checked = resume ? null : trainingConfig(flags, given, source, false, fromConfig); // before anything is written
   const whereabouts = new RunWhereabouts(distilling ? 'distill' : 'train', flags.outDir);
   const onSignal = (signal: NodeJS.Signals) => console.error(whereabouts.interrupted(signal));
   // before the lock, which would make the directory: a misspelt --out-dir leaves nothing behind
@@ -68,7 +68,7 @@ async function trainStudent(args: string[], opts: { nextSteps?: boolean; distill
     if (resume && !distilling && ckpt!.meta.distill) {
       throw new UsageError(`${flags.outDir} is a distillation run: continue it with gpt distill --init-from resume`);
     }
-    const cfg = checked ?? trainingConfig(flags, given, ckpt, true);
+    const cfg = checked ?? trainingConfig(flags, given, ckpt, true, fromConfig);
     const teacher = distilling ? await loadTeacher(flags as DistillFlags, given, ckpt, resume) : null;
     const { ds, data } = await dataset(flags, given, ckpt, resume, (s) => console.log(s), teacher?.tokenizer);
     try {
