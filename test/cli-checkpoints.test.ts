@@ -561,6 +561,18 @@ describe('checkpoints that must be refused', () => {
     model.dispose();
   });
 
+  it("a checkpoint without its run's best val loss, resumed: its weights' val loss, measured again at the resumed step, is what a save must beat", async () => {
+    const out = copy();
+    await writeCheckpointFiles(out, await edited((_, m) => void delete m.bestVal), {});
+    // a learning rate far too high: the val loss at step 20 is worse than the checkpoint's (step 10)
+    const r = await gpt('train', '--data', corpus, '--init-from', 'resume', '--out-dir', out, '--max-iters', '20', '--eval-interval', '10', '--learning-rate', '3', '--min-lr', '3', '--warmup-iters', '0');
+    expect(r.code, r.err).toBe(0);
+    const [at10, at20] = [...r.out.matchAll(/^step (?:10|20): train loss \S+, val loss (\S+)$/gm)].map((m) => Number(m[1]));
+    expect(at20, 'the run this test needs: its val loss rises').toBeGreaterThan(at10!);
+    expect(r.out).not.toContain('saved checkpoint');
+    expect((await loadCheckpoint(out)).meta.trainer!.step).toBe(10);
+  });
+
   it('a checkpoint from before --dtype existed resumes in float32, as its run trained', async () => {
     const bytes = await edited((_, m) => void delete (m.train as Record<string, unknown>).dtype);
     expect(decodeCheckpoint(bytes, 'ckpt').meta.train!.dtype).toBe('float32');

@@ -233,7 +233,9 @@ async function trainRun(
         const again = l.step === resumedAt;
         if (!again) await log.eval(l);
         progress.log(`step ${l.step}: train loss ${l.train!.toFixed(4)}, val loss ${l.val!.toFixed(4)}`);
-        if (l.step > 0 && !again && (l.val! < bestVal || flags.alwaysSave)) {
+        // the checkpoint's own weights measured: what a save must beat (its run's best recorded or not)
+        if (again) bestVal = Math.min(bestVal, l.val!);
+        else if (l.step > 0 && (l.val! < bestVal || flags.alwaysSave)) {
           bestVal = Math.min(bestVal, l.val!);
           await save(l.val!);
         }
