@@ -561,16 +561,20 @@ describe('checkpoints that must be refused', () => {
     model.dispose();
   });
 
-  it("a checkpoint without its run's best val loss, resumed: its weights' val loss, measured again at the resumed step, is what a save must beat", async () => {
-    const out = copy();
-    await writeCheckpointFiles(out, await edited((_, m) => void delete m.bestVal), {});
-    // a learning rate far too high: the val loss at step 20 is worse than the checkpoint's (step 10)
-    const r = await gpt('train', '--data', corpus, '--init-from', 'resume', '--out-dir', out, '--max-iters', '20', '--eval-interval', '10', '--learning-rate', '3', '--min-lr', '3', '--warmup-iters', '0');
-    expect(r.code, r.err).toBe(0);
-    const [at10, at20] = [...r.out.matchAll(/^step (?:10|20): train loss \S+, val loss (\S+)$/gm)].map((m) => Number(m[1]));
-    expect(at20, 'the run this test needs: its val loss rises').toBeGreaterThan(at10!);
-    expect(r.out).not.toContain('saved checkpoint');
-    expect((await loadCheckpoint(out)).meta.trainer!.step).toBe(10);
+  it("a checkpoint without its run's best val loss, resumed: its weights' recorded val loss is what a save must beat, the resumed step evaluated again or not", async () => {
+    const { meta } = await loadCheckpoint(fixture);
+    // the resumed step 10 evaluated again (--eval-interval 10), or not (4: evaluations at 12, 16, 20)
+    for (const interval of ['10', '4']) {
+      const out = copy();
+      await writeCheckpointFiles(out, await edited((_, m) => void delete m.bestVal), {});
+      // a learning rate far too high: the val loss after step 10 is worse than the checkpoint's
+      const r = await gpt('train', '--data', corpus, '--init-from', 'resume', '--out-dir', out, '--max-iters', '20', '--eval-interval', interval, '--learning-rate', '3', '--min-lr', '3', '--warmup-iters', '0');
+      expect(r.code, r.err).toBe(0);
+      const vals = [...r.out.matchAll(/^step (1[1-9]|20): train loss \S+, val loss (\S+)$/gm)].map((m) => Number(m[2]));
+      expect(Math.min(...vals), `--eval-interval ${interval}: the run this test needs: its val loss rises`).toBeGreaterThan(meta.val!);
+      expect(r.out, `--eval-interval ${interval}`).not.toContain('saved checkpoint');
+      expect((await loadCheckpoint(out)).meta.trainer!.step).toBe(10);
+    }
   });
 
   it('a checkpoint from before --dtype existed resumes in float32, as its run trained', async () => {

@@ -159,7 +159,7 @@ async function trainRun(
     trainer.restore(ckpt!.meta.trainer!);
     // a val loss measured on other data says nothing here: such a run saves at its first evaluation
     mismatch = dataMismatch(ckpt!.meta, data, ds);
-    bestVal = mismatch ? Infinity : (ckpt!.meta.bestVal ?? Infinity);
+    bestVal = mismatch ? Infinity : (ckpt!.meta.bestVal ?? ckpt!.meta.val ?? Infinity); // a checkpoint written without its run's best: its own
     console.log(`resuming at step ${trainer.step}${mismatch && `, ${mismatch}: the first evaluation saves`}`);
     // what the flags changed from the run's own settings (the model's shape and the seed cannot change)
     const { temperature, alpha } = teacher?.meta ?? {};
@@ -233,9 +233,7 @@ async function trainRun(
         const again = l.step === resumedAt;
         if (!again) await log.eval(l);
         progress.log(`step ${l.step}: train loss ${l.train!.toFixed(4)}, val loss ${l.val!.toFixed(4)}`);
-        // the checkpoint's own weights measured: what a save must beat (its run's best recorded or not)
-        if (again) bestVal = Math.min(bestVal, l.val!);
-        else if (l.step > 0 && (l.val! < bestVal || flags.alwaysSave)) {
+        if (l.step > 0 && !again && (l.val! < bestVal || flags.alwaysSave)) {
           bestVal = Math.min(bestVal, l.val!);
           await save(l.val!);
         }
