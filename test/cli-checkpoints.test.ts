@@ -186,10 +186,10 @@ describe('gpt train and its --out-dir', () => {
     const r = await gpt('train', '--init-from', 'resume', '--out-dir', out, '--max-iters', String(before + 20), '--learning-rate', '3', '--min-lr', '3', '--warmup-iters', '0', '--eval-interval', '10');
     expect(r.code, r.err).toBe(0);
     expect((await loadCheckpoint(out)).meta.trainer!.step).toBe(before);
-    expect(r.out).toMatch(new RegExp(`^done: ${before + 20} steps in \\S+, best val loss [\\d.]+; the checkpoint in ${out} is still step ${before}'s: .*--always-save`, 'm'));
+    expect(r.out).toMatch(new RegExp(`^done: 20 steps \\(step ${before} to ${before + 20}\\) in \\S+, best val loss [\\d.]+; the checkpoint in ${out} is still step ${before}'s: .*--always-save`, 'm'));
     // one that saved at its last evaluation says nothing of it
     const saved = await gpt('train', '--init-from', 'resume', '--out-dir', out, '--max-iters', String(before + 30), '--always-save');
-    expect(saved.out).toMatch(new RegExp(`^done: ${before + 30} steps in \\S+, best val loss [\\d.]+$`, 'm'));
+    expect(saved.out).toMatch(new RegExp(`^done: 30 steps \\(step ${before} to ${before + 30}\\) in \\S+, best val loss [\\d.]+$`, 'm'));
   });
 
   it('a lock left by a dead process is taken over with a note; a live one refuses the run', async () => {

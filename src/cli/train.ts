@@ -193,7 +193,7 @@ async function trainRun(
   const resumedAt = resume && !mismatch ? trainer.step : -1;
   let savedAt = resume ? trainer.step : null; // the step of the checkpoint this run continues or wrote
   const progress = new Progress(cfg.maxIters);
-  const t0 = performance.now();
+  const [t0, firstStep] = [performance.now(), trainer.step];
   let lastEvalLine = t0; // in logs, a line on an evaluation's progress at most this often
   // the first evaluation and steps compile every kernel the run uses: tens of seconds where a CPU
   // driver meets them for the first time, silent but for this line
@@ -247,7 +247,9 @@ async function trainRun(
   }
   // the steps after the last save are not in the checkpoint: a resume starts from its step, not this one
   const unsaved = savedAt !== null && savedAt < trainer.step ? `; the checkpoint in ${flags.outDir} is still step ${savedAt}'s: the evaluations after it did not beat its val loss (--always-save saves at every evaluation)` : '';
-  console.log(`done: ${trainer.step} steps in ${formatSeconds((performance.now() - t0) / 1000)}, best val loss ${bestVal.toFixed(4)}${unsaved}`);
+  // a resumed run's time is its own steps', not the run's since step 0
+  const steps = `${trainer.step - firstStep} steps${resume ? ` (step ${firstStep} to ${trainer.step})` : ''}`;
+  console.log(`done: ${steps} in ${formatSeconds((performance.now() - t0) / 1000)}, best val loss ${bestVal.toFixed(4)}${unsaved}`);
 }
 
 /**
