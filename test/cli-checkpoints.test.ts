@@ -74,13 +74,14 @@ describe('gpt train and its --out-dir', () => {
     expect(r.code, r.err).toBe(0);
     const { meta } = await loadCheckpoint(out);
     expect(meta.alwaysSave).toBe(true);
-    // the resumed run's first evaluation measures the saved weights again: only saving at every evaluation saves there
-    expect(meta.val!, 'the run this test needs: its last evaluation is not its best').toBeGreaterThan(meta.bestVal!);
     const savedSteps = (output: string) => [...output.matchAll(/saved checkpoint to \S+ \(step (\d+),/g)].map((m) => Number(m[1]));
     const resume = (...args: string[]) => gpt('train', '--data', corpus, '--init-from', 'resume', '--out-dir', out, ...args);
     const kept = await resume('--max-iters', '16');
     expect(kept.code, kept.err).toBe(0);
-    expect(savedSteps(kept.out)).toEqual([12, 14, 16]);
+    // the resumed run's first evaluation (step 12) measures the saved weights again: they are not written again
+    // (a copy of the checkpoint for nothing, and on a nearly full disk a resume that fails at once)
+    expect(kept.out).toMatch(/^step 12: train loss/m);
+    expect(savedSteps(kept.out)).toEqual([14, 16]);
     expect((await loadCheckpoint(out)).meta.alwaysSave).toBe(true);
 
     // the flag given wins: saves only where the val loss beats the best so far (the log's evaluations past the resumed step)
@@ -185,10 +186,10 @@ describe('gpt train and its --out-dir', () => {
     const r = await gpt('train', '--init-from', 'resume', '--out-dir', out, '--max-iters', String(before + 20), '--learning-rate', '3', '--min-lr', '3', '--warmup-iters', '0', '--eval-interval', '10');
     expect(r.code, r.err).toBe(0);
     expect((await loadCheckpoint(out)).meta.trainer!.step).toBe(before);
-    expect(r.out).toMatch(new RegExp(`^done: ${before + 20} steps in \\S+, best val loss [\\d.]+; the checkpoint in ${out} is still step ${before}'s: .*--always-save`, 'm'));
+    expect(r.out).toMatch(new RegExp(`^done: 20 steps \\(step ${before} to ${before + 20}\\) in \\S+, best val loss [\\d.]+; the checkpoint in ${out} is still step ${before}'s: .*--always-save`, 'm'));
     // one that saved at its last evaluation says nothing of it
     const saved = await gpt('train', '--init-from', 'resume', '--out-dir', out, '--max-iters', String(before + 30), '--always-save');
-    expect(saved.out).toMatch(new RegExp(`^done: ${before + 30} steps in \\S+, best val loss [\\d.]+$`, 'm'));
+    expect(saved.out).toMatch(new RegExp(`^done: 30 steps \\(step ${before} to ${before + 30}\\) in \\S+, best val loss [\\d.]+$`, 'm'));
   });
 
   it('a lock left by a dead process is taken over with a note; a live one refuses the run', async () => {
@@ -305,6 +306,15 @@ describe('gpt train and its --out-dir', () => {
     expectOneLine(await resume('--seed', '7', '--max-iters', '12'), 2, /flag --seed 7 differs from the checkpoint's 1337: a resumed run continues the checkpoint's random streams$/);
     expectOneLine(await resume('--max-iters', '5'), 2, new RegExp(`the run in ${out} already reached step 10: raise --max-iters \\(now 5\\) to train further$`));
     expectOneLine(await resume(), 2, /already reached step 10: raise --max-iters \(now 10\) to train further$/); // the run's own --max-iters
+    // each setting named where it came from: the config file's key, or the resumed run's own value
+    const config = join(dir, 'resume-config.json');
+    writeFileSync(config, JSON.stringify({ n_layer: 3 }));
+    expectOneLine(await resume('--config', config, '--max-iters', '12'), 2, new RegExp(`: config ${config}: 'nLayer' 3 differs from the checkpoint's 1: the model's shape cannot change`));
+    writeFileSync(config, JSON.stringify({ seed: 7, max_iters: 12 }));
+    expectOneLine(await resume('--config', config), 2, new RegExp(`: config ${config}: 'seed' 7 differs from the checkpoint's 1337`));
+    expectOneLine(await resume('--min-lr', '0.5', '--max-iters', '12'), 2, /: --min-lr \(0\.5\) must not exceed the run's --learning-rate \(0\.001\)$/);
+    writeFileSync(config, JSON.stringify({ min_lr: 0.5, max_iters: 12 }));
+    expectOneLine(await resume('--config', config), 2, new RegExp(`: config ${config}: 'minLr' \\(0\\.5\\) must not exceed the run's --learning-rate \\(0\\.001\\)$`));
     expect(readFileSync(join(out, 'log.jsonl'))).toEqual(log); // nothing logged
     const same = await resume('--n-layer', '1', '--seed', '1337', '--max-iters', '12');
     expect(same.code, same.err).toBe(0);
@@ -549,6 +559,22 @@ describe('checkpoints that must be refused', () => {
     model.loadStateDict(state);
     await expect(encodeCheckpoint(model, tokenizer)).rejects.toThrow("checkpoint not saved: tensor 'ln_f.weight' holds Infinity (at index 2)");
     model.dispose();
+  });
+
+  it("a checkpoint without its run's best val loss, resumed: its weights' recorded val loss is what a save must beat, the resumed step evaluated again or not", async () => {
+    const { meta } = await loadCheckpoint(fixture);
+    // the resumed step 10 evaluated again (--eval-interval 10), or not (4: evaluations at 12, 16, 20)
+    for (const interval of ['10', '4']) {
+      const out = copy();
+      await writeCheckpointFiles(out, await edited((_, m) => void delete m.bestVal), {});
+      // a learning rate far too high: the val loss after step 10 is worse than the checkpoint's
+      const r = await gpt('train', '--data', corpus, '--init-from', 'resume', '--out-dir', out, '--max-iters', '20', '--eval-interval', interval, '--learning-rate', '3', '--min-lr', '3', '--warmup-iters', '0');
+      expect(r.code, r.err).toBe(0);
+      const vals = [...r.out.matchAll(/^step (1[1-9]|20): train loss \S+, val loss (\S+)$/gm)].map((m) => Number(m[2]));
+      expect(Math.min(...vals), `--eval-interval ${interval}: the run this test needs: its val loss rises`).toBeGreaterThan(meta.val!);
+      expect(r.out, `--eval-interval ${interval}`).not.toContain('saved checkpoint');
+      expect((await loadCheckpoint(out)).meta.trainer!.step).toBe(10);
+    }
   });
 
   it('a checkpoint from before --dtype existed resumes in float32, as its run trained', async () => {

@@ -5,7 +5,8 @@
 // wrong, with exit code 2 (nothing was done) and no errno code or stack trace. The verdicts come
 // from the table below, written from each flag's documentation. The CLI runs in-process; one case
 // runs as a real process, to see stderr as the shell does.
-import { chmodSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import fs, { chmodSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { syncBuiltinESMExports } from 'node:module';
 import { dirname, join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { expectOneLine, gpt, runGpt, tempDir } from './cli-helpers.js';
@@ -142,6 +143,24 @@ describe('a path flag given a path that cannot be what it takes', () => {
     const run = join(dir, 'run-without-log');
     mkdirSync(run);
     expectOneLine(await gpt('plot', run), 2, new RegExp(`^gpt plot: RUN names ${escape(join(run, 'log.jsonl'))}, which does not exist$`));
+  });
+
+  it('a directory on a read-only mount is said to be one, not a permission to ask for', async () => {
+    const ro = join(dir, 'read-only');
+    mkdirSync(ro);
+    // what access(2) answers there, without mounting anything: node:fs's named exports follow its default one once synced
+    const real = fs.accessSync;
+    fs.accessSync = (path, mode) => {
+      if (path === ro) throw Object.assign(new Error(`EROFS: read-only file system, access '${ro}'`), { code: 'EROFS' });
+      real(path, mode);
+    };
+    syncBuiltinESMExports();
+    try {
+      expectOneLine(await gpt('train', '--data', corpus, '--out-dir', ro), 2, new RegExp(`^gpt train: flag --out-dir names ${escape(ro)}, which cannot be written \\(its file system is mounted read-only\\)$`));
+    } finally {
+      fs.accessSync = real;
+      syncBuiltinESMExports();
+    }
   });
 
   it('as a real process: gpt plot of a missing run, one line on stderr', async () => {

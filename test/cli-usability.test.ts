@@ -138,6 +138,28 @@ describe('progress', () => {
     now += 49_000;
     expect(p.eta(510)).toBe('49s');
   });
+
+  it("on a terminal, the first evaluation's status on the bar (before any step) does not start the ETA's clock", () => {
+    let now = 0;
+    const tty = process.stdout.isTTY;
+    process.stdout.isTTY = true;
+    const bars: string[] = [];
+    const write = vi.spyOn(process.stdout, 'write').mockImplementation((s) => (bars.push(String(s)), true));
+    try {
+      const p = new Progress(1000, () => now);
+      p.update(0, 'evaluating: 1/4 batches', false); // gpt train's evaluation at step 0
+      now = 30_000; // the first 10 steps took 30 s: compiling every shader
+      p.update(10, 'loss 2.5');
+      now += 1_000; // then 10 steps a second: 980 steps left
+      p.update(20, 'loss 2.4');
+      now += 500; // an evaluation at step 20 shows the estimate so far
+      p.update(20, 'evaluating: 1/4 batches', false);
+    } finally {
+      write.mockRestore();
+      process.stdout.isTTY = tty;
+    }
+    expect(bars.map((b) => b.match(/eta ([^\s\x1b]+)/)![1])).toEqual(['?', '?', '1m38s', '2m27s']);
+  });
 });
 
 describe("Dawn's adapter notices", () => {
@@ -216,6 +238,9 @@ describe('gpt train on a terminal', () => {
       const r = await gpt('train', ...TINY, '--data', corpus, '--max-iters', '2', '--eval-interval', '2', '--eval-iters', '3', '--out-dir', join(dir, 'out'));
       expect(r.code, r.err).toBe(0);
       for (const queued of [1, 6]) expect(r.out).toContain(`evaluating: ${queued}/6 batches`);
+      // the ETA's clock starts at the first step's report (step 2, the last): the evaluation at step 0 before it would count the compiling
+      expect(r.out).toMatch(/ 2\/2 loss .* eta \?/);
+      expect(r.out).not.toMatch(/eta \d/);
     } finally {
       process.stdout.isTTY = tty;
     }

@@ -159,6 +159,9 @@ describe('every numeric flag is range-checked', () => {
     const stop = stopper('train', '');
     expectRefused(await gpt('train', '--n-embd', '30', '--n-head', '4', ...stop), '--n-embd (30) must be divisible by --n-head (4)', 'heads');
     expectRefused(await gpt('train', '--min-lr', '0.01', '--learning-rate', '0.001', ...stop), '--min-lr (0.01) must not exceed --learning-rate (0.001)', 'min-lr');
+    const config = join(tempDir('cli-rules'), 'config.json');
+    writeFileSync(config, JSON.stringify({ min_lr: 0.01 }));
+    expectRefused(await gpt('train', '--config', config, '--learning-rate', '0.001', ...stop), `config ${config}: 'minLr' (0.01) must not exceed --learning-rate (0.001)`, 'min-lr in a config file');
     expectRefused(await gpt('train', '--seed', String(2 ** 53), ...stop), '--seed', 'seed beyond safe integers');
     // the profiled step is a run's third (the ones before it compile shaders): a run that ends before it would print no table
     for (const maxIters of ['2', '1']) {

@@ -114,6 +114,19 @@ describe('the loss chart', () => {
   });
 });
 
+describe('a long run logged at every step', () => {
+  it('200,000 points are drawn where the ticks say (no stack overflow from spreading them as arguments)', () => {
+    const n = 200_000;
+    const train = Array.from({ length: n }, (_, i) => ({ step: i + 1, seconds: i + 1, loss: 3 - i / n }));
+    const svg = lossChartSvg([{ label: 'long', curves: { run: 'r', train, val: [] } }], { axes: ['step'], title: 'loss' });
+    const panel = findAll(parseXml(svg), (e) => e.attrs.class === 'panel')[0]!;
+    const drawn = points(findAll(panel, (e) => e.attrs.class === 'series')[0]!);
+    expect(drawn).toHaveLength(n);
+    expect(drawn[100_000 - 1]![0]).toBeCloseTo(tickAt(panel, 'x', '100000'), 1); // step 100,000
+    expect(drawn[80_001 - 1]![1]).toBeCloseTo(tickAt(panel, 'y', '2.6'), 1); // step 80,001: loss 3 - 80,000 / 200,000
+  });
+});
+
 describe('a run of a single record', () => {
   const log = JSON.stringify({ type: 'eval', run: 'r', time: at(0), step: 2, train: 2, val: 2 }) + '\n';
   const doc = parseXml(lossChartSvg([{ label: 'one', curves: parseRunLog(log, 'log')[0]! }], { axes: ['step', 'time'], title: 'loss' }));

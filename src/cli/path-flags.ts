@@ -60,7 +60,8 @@ export function pathFlagProblem(name: string, value: string, flag: PathFlag): st
   const wanted = rule.use === 'file' || rule.use === 'new file' ? s.isFile() : rule.use === 'directory' || rule.use === 'new directory' ? s.isDirectory() : s.isFile() || s.isDirectory();
   if (!wanted) return `${name} takes ${rule.takes ?? TAKES[rule.use]}, got the ${kindOf(s).replace(/^an? (regular )?/, '')} ${value}${rule.otherwise ? `: ${rule.otherwise}` : ''}`;
   const access = writes ? constants.W_OK : constants.R_OK;
-  if (!accessible(path, s.isDirectory() ? access | constants.X_OK : access)) return `${name} names ${value}, which cannot be ${writes ? 'written' : 'read'} (permission denied)`;
+  const denied = accessDenied(path, s.isDirectory() ? access | constants.X_OK : access);
+  if (denied) return `${name} names ${value}, which cannot be ${writes ? 'written' : 'read'} (${denied})`;
   if (!writes && s.isFile() && s.size === 0) return `${name} names ${value}, which is empty`;
   if (rule.use === 'checkpoint' && s.isDirectory() && !holdsCheckpoint(path)) {
     return `${name} names ${value}, which holds no checkpoint (no ${MANIFEST_FILE}, nor a Hugging Face model's ${HF_FILES.config})`;
@@ -89,12 +90,13 @@ function nonDirectoryAbove(path: string): { path: string; stats: Stats } | null 
   return null;
 }
 
-function accessible(path: string, mode: number): boolean {
+/** Why `path` cannot be used in `mode`, in words, or null: a read-only mount is not a permission to ask for. */
+function accessDenied(path: string, mode: number): string | null {
   try {
     accessSync(path, mode);
-    return true;
-  } catch {
-    return false;
+    return null;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EROFS' ? 'its file system is mounted read-only' : 'permission denied';
   }
 }
 

@@ -1,7 +1,8 @@
 // Progress output for long work: a redrawn bar with ETA on a terminal, plain lines otherwise
 // (CI logs, pipes), so logs stay readable either way. The ETA's rate is measured from the first
 // report on: the steps before it compile every shader and would make the first estimates 2-5x
-// too long.
+// too long. A status shown between reports (an evaluation's) does not start it: the first
+// evaluation comes before the first step, and its time would count the compiling in again.
 export class Progress {
   private readonly tty = !!process.stdout.isTTY;
   private lastLine = 0;
@@ -15,13 +16,17 @@ export class Progress {
     private readonly now: () => number = () => performance.now(),
   ) {}
 
-  /** Redraws the bar (TTY) with `status`; plain mode prints nothing here. */
-  update(done: number, status: string): void {
+  /**
+   * Redraws the bar (TTY) with `status`; plain mode prints nothing here. `counted` false: `done`
+   * has not advanced (work between steps), so the ETA is shown without starting its rate there.
+   */
+  update(done: number, status: string, counted = true): void {
     if (!this.tty) return;
     const frac = Math.min(1, done / this.total);
     const width = 24;
     const bar = '#'.repeat(Math.round(frac * width)).padEnd(width, '.');
-    process.stdout.write(`\r[${bar}] ${done}/${this.total} ${status} eta ${this.eta(done)}\x1b[K`);
+    const eta = counted ? this.eta(done) : this.mark && done > this.mark.done ? this.remaining(done, this.now()) : '?';
+    process.stdout.write(`\r[${bar}] ${done}/${this.total} ${status} eta ${eta}\x1b[K`);
     this.lastLine = done;
   }
 
@@ -55,7 +60,13 @@ export class Progress {
       this.mark ??= { done, time };
       return '?';
     }
-    const rate = (done - this.mark.done) / Math.max(time - this.mark.time, 1e-9); // steps per ms
+    return this.remaining(done, time);
+  }
+
+  /** The time left at `done` at `time`, from the rate since the mark. */
+  private remaining(done: number, time: number): string {
+    const mark = this.mark!;
+    const rate = (done - mark.done) / Math.max(time - mark.time, 1e-9); // steps per ms
     return formatSeconds((this.total - done) / rate / 1000);
   }
 }

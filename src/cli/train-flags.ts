@@ -112,32 +112,41 @@ ${flagHelp(DISTILL_FLAGS)}`;
 /** The model's shape: fixed by the checkpoint when resuming or fine-tuning. */
 const SHAPE_KEYS = ['blockSize', 'nLayer', 'nHead', 'nEmbd', 'bias', 'shareLayers'] as const;
 
-/** Defaults, then the config file, then the command line; each value checked against its range (TRAIN_FLAGS or DISTILL_FLAGS). */
-export async function resolveFlags<F extends TrainFlags>(args: string[], spec: FlagSpec<F>): Promise<{ values: F; given: Set<string> }> {
+/**
+ * Defaults, then the config file, then the command line; each value checked against its range
+ * (TRAIN_FLAGS or DISTILL_FLAGS). `fromConfig`: the settings whose value is the config file's.
+ */
+export async function resolveFlags<F extends TrainFlags>(args: string[], spec: FlagSpec<F>): Promise<{ values: F; given: Set<string>; fromConfig: Set<string> }> {
   const cli = parseFlags(args, spec, false); // paths looked at once the config file's values are checked too
   noPositional(cli.positional);
   let values = cli.values;
   const given = new Set<string>(cli.given);
+  const fromConfig = new Set<string>();
   checkPathSettings(spec, values, given.has('config') ? ['config'] : []);
   if (values.config) {
     const fromFile = await readConfigFile(values.config, spec);
     if (fromFile.config !== undefined) throw new UsageError(`config ${values.config}: a config file cannot name another ('config')`);
     values = { ...values, ...fromFile, ...pick(values, [...given]) };
     for (const key of Object.keys(fromFile)) given.add(key);
+    for (const key of Object.keys(fromFile)) if (!cli.given.has(key as keyof F & string)) fromConfig.add(key);
   }
   checkTokenizerFlagsApply(given, values.tokenizer);
   if (values.data && values.dataDir) throw new UsageError('give --data or --data-dir, not both');
-  const inFile = (key: string) => (cli.given.has(key as keyof F & string) ? `flag ${flagName(key)}` : `config ${values.config}: '${key}'`);
-  checkPathSettings(spec, values, [...given].filter((key) => key !== 'config'), inFile);
+  checkPathSettings(spec, values, [...given].filter((key) => key !== 'config'), (key) => settingGiven(key, values.config, fromConfig));
   if (given.has('overwrite') && values.initFrom === 'resume') throw new UsageError('flag --overwrite does not apply to --init-from resume, which continues the checkpoint');
-  return { values, given };
+  return { values, given, fromConfig };
 }
+
+/** A setting given on the command line or in the config file, as its error names it. */
+const settingGiven = (key: string, config: string, fromConfig: ReadonlySet<string>) => (fromConfig.has(key) ? `config ${config}: '${key}'` : `flag ${flagName(key)}`);
 
 /**
  * The run's training config: the flags; when fine-tuning, with the checkpoint's model shape; when
- * resuming, the checkpoint's own config with the flags given on top. Checked as a whole.
+ * resuming, the checkpoint's own config with the flags given on top. Checked as a whole; an error
+ * names each setting where its value came from (`fromConfig`: the config file's, see resolveFlags).
  */
-export function trainingConfig(values: TrainFlags, given: Set<string>, ckpt: Pick<Checkpoint, 'meta'> | null, resume: boolean): TrainConfig {
+export function trainingConfig(values: TrainFlags, given: Set<string>, ckpt: Pick<Checkpoint, 'meta'> | null, resume: boolean, fromConfig: ReadonlySet<string> = new Set()): TrainConfig {
+  const setting = (key: string) => settingGiven(key, values.config, fromConfig);
   let cfg: TrainConfig = pick(values, Object.keys(TRAIN_DEFAULTS)) as TrainConfig;
   if (ckpt) {
     const model = { ...ckpt.meta.model, shareLayers: ckpt.meta.model.shareLayers ?? 1 }; // absent: none shared
@@ -149,7 +158,7 @@ export function trainingConfig(values: TrainFlags, given: Set<string>, ckpt: Pic
     const cropped = fineTuningBlock && values.blockSize < model.blockSize;
     for (const key of SHAPE_KEYS) {
       if (given.has(key) && values[key] !== model[key] && !(key === 'blockSize' && cropped)) {
-        throw new UsageError(`flag ${flagName(key)} ${values[key]} differs from the checkpoint's ${model[key]}: the model's shape cannot change with --init-from`);
+        throw new UsageError(`${setting(key)} ${values[key]} differs from the checkpoint's ${model[key]}: the model's shape cannot change with --init-from`);
       }
     }
     if (resume) {
@@ -157,7 +166,7 @@ export function trainingConfig(values: TrainFlags, given: Set<string>, ckpt: Pic
       if (!train || !trainer) throw new Error(`${values.outDir}: checkpoint has no training state to resume`);
       // the batches' and dropout's random streams continue from the checkpoint: a new seed would reach only the eval batches
       if (given.has('seed') && values.seed !== train.seed) {
-        throw new UsageError(`flag --seed ${values.seed} differs from the checkpoint's ${train.seed}: a resumed run continues the checkpoint's random streams`);
+        throw new UsageError(`${setting('seed')} ${values.seed} differs from the checkpoint's ${train.seed}: a resumed run continues the checkpoint's random streams`);
       }
       cfg = { ...train, ...pick(cfg, [...given]) };
       if (cfg.maxIters <= trainer.step) {
@@ -166,7 +175,9 @@ export function trainingConfig(values: TrainFlags, given: Set<string>, ckpt: Pic
     }
     Object.assign(cfg, pick(model, [...SHAPE_KEYS]), cropped && { blockSize: values.blockSize });
   }
-  const problem = trainConfigProblem(cfg, flagName);
+  // a rule across settings names each as given: a flag, the config file's key, or the resumed run's own
+  const named = (key: string) => (fromConfig.has(key) ? setting(key) : resume && !given.has(key) ? `the run's ${flagName(key)}` : flagName(key));
+  const problem = trainConfigProblem(cfg, named);
   if (problem) throw new UsageError(problem);
   // the profiled step starts at step `profiled` and is logged as the next one: the run must reach that
   const profiled = profiledStep(resume ? ckpt!.meta.trainer!.step : 0);

@@ -47,10 +47,10 @@ export function distill(args: string[]): Promise<number> {
 
 async function trainStudent(args: string[], opts: { nextSteps?: boolean; distilling: boolean }): Promise<number> {
   const { distilling } = opts;
-  const { values: flags, given } = distilling ? await resolveFlags(args, DISTILL_FLAGS) : await resolveFlags(args, TRAIN_FLAGS);
+  const { values: flags, given, fromConfig } = distilling ? await resolveFlags(args, DISTILL_FLAGS) : await resolveFlags(args, TRAIN_FLAGS);
   const resume = flags.initFrom === 'resume';
   const source = resume || flags.initFrom === 'scratch' ? null : trainable(await readCheckpointHead(flags.initFrom), flags.initFrom);
-  const checked = resume ? null : trainingConfig(flags, given, source, false); // before anything is written
+  const checked = resume ? null : trainingConfig(flags, given, source, false, fromConfig); // before anything is written
   const whereabouts = new RunWhereabouts(distilling ? 'distill' : 'train', flags.outDir);
   const onSignal = (signal: NodeJS.Signals) => console.error(whereabouts.interrupted(signal));
   // before the lock, which would make the directory: a misspelt --out-dir leaves nothing behind
@@ -68,7 +68,7 @@ async function trainStudent(args: string[], opts: { nextSteps?: boolean; distill
     if (resume && !distilling && ckpt!.meta.distill) {
       throw new UsageError(`${flags.outDir} is a distillation run: continue it with gpt distill --init-from resume`);
     }
-    const cfg = checked ?? trainingConfig(flags, given, ckpt, true);
+    const cfg = checked ?? trainingConfig(flags, given, ckpt, true, fromConfig);
     const teacher = distilling ? await loadTeacher(flags as DistillFlags, given, ckpt, resume) : null;
     const { ds, data } = await dataset(flags, given, ckpt, resume, (s) => console.log(s), teacher?.tokenizer);
     try {
@@ -159,7 +159,7 @@ async function trainRun(
     trainer.restore(ckpt!.meta.trainer!);
     // a val loss measured on other data says nothing here: such a run saves at its first evaluation
     mismatch = dataMismatch(ckpt!.meta, data, ds);
-    bestVal = mismatch ? Infinity : (ckpt!.meta.bestVal ?? Infinity);
+    bestVal = mismatch ? Infinity : (ckpt!.meta.bestVal ?? ckpt!.meta.val ?? Infinity); // a checkpoint written without its run's best: its own
     console.log(`resuming at step ${trainer.step}${mismatch && `, ${mismatch}: the first evaluation saves`}`);
     // what the flags changed from the run's own settings (the model's shape and the seed cannot change)
     const { temperature, alpha } = teacher?.meta ?? {};
@@ -188,11 +188,12 @@ async function trainRun(
   await rewindRunLog(logPath, runId, resume ? trainer.step : -1); // a new run's id has no records: only a cut line goes
   const log = await RunLog.open(logPath, runId, { append: true });
   let firstSave = true;
-  // its evaluation is in the log (the save at that step followed it), unless on other data: then logged anew
+  // its evaluation is in the log and its weights are the checkpoint (the save at that step followed
+  // it): measured again, neither logged nor saved again; unless on other data: then both anew
   const resumedAt = resume && !mismatch ? trainer.step : -1;
   let savedAt = resume ? trainer.step : null; // the step of the checkpoint this run continues or wrote
   const progress = new Progress(cfg.maxIters);
-  const t0 = performance.now();
+  const [t0, firstStep] = [performance.now(), trainer.step];
   let lastEvalLine = t0; // in logs, a line on an evaluation's progress at most this often
   // the first evaluation and steps compile every kernel the run uses: tens of seconds where a CPU
   // driver meets them for the first time, silent but for this line
@@ -221,7 +222,7 @@ async function trainRun(
       },
       // an evaluation of evalIters batches a split takes minutes at GPT-2 scale on a CPU driver
       onEvalBatch: (queued, total) => {
-        if (process.stdout.isTTY) progress.update(trainer.step, `evaluating: ${queued}/${total} batches`);
+        if (process.stdout.isTTY) progress.update(trainer.step, `evaluating: ${queued}/${total} batches`, false);
         else if (performance.now() - lastEvalLine > EVAL_LINE_EVERY_MS) {
           lastEvalLine = performance.now();
           progress.log(`step ${trainer.step}: evaluating, ${queued}/${total} batches queued`);
@@ -229,9 +230,10 @@ async function trainRun(
       },
       onEval: async (l: StepLog) => {
         lastEvalLine = performance.now();
-        if (l.step !== resumedAt) await log.eval(l);
+        const again = l.step === resumedAt;
+        if (!again) await log.eval(l);
         progress.log(`step ${l.step}: train loss ${l.train!.toFixed(4)}, val loss ${l.val!.toFixed(4)}`);
-        if (l.step > 0 && (l.val! < bestVal || flags.alwaysSave)) {
+        if (l.step > 0 && !again && (l.val! < bestVal || flags.alwaysSave)) {
           bestVal = Math.min(bestVal, l.val!);
           await save(l.val!);
         }
@@ -245,7 +247,9 @@ async function trainRun(
   }
   // the steps after the last save are not in the checkpoint: a resume starts from its step, not this one
   const unsaved = savedAt !== null && savedAt < trainer.step ? `; the checkpoint in ${flags.outDir} is still step ${savedAt}'s: the evaluations after it did not beat its val loss (--always-save saves at every evaluation)` : '';
-  console.log(`done: ${trainer.step} steps in ${formatSeconds((performance.now() - t0) / 1000)}, best val loss ${bestVal.toFixed(4)}${unsaved}`);
+  // a resumed run's time is its own steps', not the run's since step 0
+  const steps = `${trainer.step - firstStep} steps${resume ? ` (step ${firstStep} to ${trainer.step})` : ''}`;
+  console.log(`done: ${steps} in ${formatSeconds((performance.now() - t0) / 1000)}, best val loss ${bestVal.toFixed(4)}${unsaved}`);
 }
 
 /**

@@ -34,8 +34,7 @@ function timeUnit(seconds: number): { name: string; seconds: number } {
 export function lossChartSvg(runs: LabelledRun[], opts: { axes: XAxis[]; title: string }): string {
   const all = runs.flatMap((r) => [...r.curves.train, ...r.curves.val]);
   if (!all.length) throw new Error('no train or eval records to plot');
-  const losses = all.map((p) => p.loss);
-  const [lo, hi] = [Math.min(...losses), Math.max(...losses)];
+  const [lo, hi] = extent(all.map((p) => p.loss));
   const margin = Math.max(0.05, (hi - lo) * 0.08);
   const yRange: [number, number] = [Math.max(0, lo - margin), hi + margin];
   const width = PANEL.width * opts.axes.length;
@@ -53,7 +52,7 @@ export function lossChartSvg(runs: LabelledRun[], opts: { axes: XAxis[]; title: 
 }
 
 function panel(runs: LabelledRun[], axis: XAxis, [y0, y1]: [number, number], left: number, top: number): string {
-  const longest = Math.max(0, ...runs.flatMap((r) => [...r.curves.train, ...r.curves.val].map((p) => p.seconds ?? 0)));
+  const longest = extent([0, ...runs.flatMap((r) => [...r.curves.train, ...r.curves.val].map((p) => p.seconds ?? 0))])[1];
   const unit = timeUnit(longest);
   const xOf = (p: LossPoint) => (axis === 'step' ? p.step : p.seconds === null ? null : p.seconds / unit.seconds);
   const xs = runs.flatMap((r) => [...r.curves.train, ...r.curves.val].map(xOf)).filter((x): x is number => x !== null);
@@ -67,7 +66,7 @@ function panel(runs: LabelledRun[], axis: XAxis, [y0, y1]: [number, number], lef
     out.push(`<text x="${ax + aw / 2}" y="${ay + ah / 2}" text-anchor="middle" fill="#666">no times in the log</text>`, '</g>');
     return out.join('\n');
   }
-  const [x0, x1] = axisRange(Math.min(...xs), Math.max(...xs));
+  const [x0, x1] = axisRange(...extent(xs));
   const X = (v: number) => ax + ((v - x0) / (x1 - x0)) * aw;
   const Y = (v: number) => ay + (1 - (v - y0) / (y1 - y0)) * ah;
   const xStep = tickStep(x0, x1, 6);
@@ -121,6 +120,13 @@ function legend(runs: LabelledRun[], top: number): string {
   });
   out.push('</g>');
   return out.join('\n');
+}
+
+/** The least and greatest of `values` (not empty), in a loop: Math.min(...values) overflows the stack past about 120,000 points (a long run logging every step). */
+function extent(values: number[]): [number, number] {
+  let [lo, hi] = [Infinity, -Infinity];
+  for (const v of values) [lo, hi] = [Math.min(lo, v), Math.max(hi, v)];
+  return [lo, hi];
 }
 
 const fmt = (v: number) => String(Math.round(v * 100) / 100);
