@@ -14,6 +14,10 @@
 // a loop index would keep them in memory, and compile longer): the loops fill or empty staging
 // arrays of their own, copied with constant indices. Warm, a step's forward and backward took as
 // long or less (CPU time, B12 NH4 T64: head size 32 11.4 -> 9.9 ms, 64 22.5 -> 17.9 ms).
+// The backward's kernels take the SG shared rows in a loop, subgroupShuffle with the loop's index,
+// not SG straight-line copies of their body (subgroupBroadcast needs constant lanes): cold, head
+// size 64, dq 1.7 -> 0.8 s, dk and dv 3.4 -> 0.9 s; warm dq 6.3 -> 5.1 ms, dk and dv 7.2 -> 5.5 ms
+// (CPU time, as above). The forward keeps its straight-line rows: one softmax rescale per SG keys.
 import { Kernel, type FloatType } from '../kernel.js';
 import { dropoutHelpers, eachVec4, forwardReads, keyRange, PARAMS, prelude, rowType, storeRow, suffix, wholeVec4 } from './attention-prelude.js';
 
@@ -45,14 +49,16 @@ function storeRows(each: (f: (d: string) => string) => string, indent: string, s
 /** f(r) for each row r of a group of SG, as straight-line code (subgroupBroadcast needs constant lanes). */
 const rows = (f: (r: number) => string, sep = '\n') => Array.from({ length: SG }, (_, r) => f(r)).join(sep);
 
+/** WGSL (dropping only): w0, w1, the dropout words of keys j0 .. j0 + 7 for this lane's query i (keyFactors). */
+const keyWords = (dropping: boolean, indent: string) =>
+  dropping ? `${indent}let w0 = dropout_words(bh, i, j0 / 4u);\n${indent}let w1 = dropout_words(bh, i, j0 / 4u + 1u);` : '';
+
 /**
  * WGSL (dropping only): z0 .. z7, the dropout factors of keys j0 .. j0 + 7 for this lane's query
  * i (j0 a multiple of 8: no padding when dropping), from two draws.
  */
 const keyFactors = (dropping: boolean, indent: string) =>
-  dropping
-    ? `${indent}let w0 = dropout_words(bh, i, j0 / 4u);\n${indent}let w1 = dropout_words(bh, i, j0 / 4u + 1u);\n${rows((r) => `${indent}let z${r} = keep(w${r >> 2}[${r & 3}]);`)}`
-    : '';
+  dropping ? `${keyWords(dropping, indent)}\n${rows((r) => `${indent}let z${r} = keep(w${r >> 2}[${r & 3}]);`)}` : '';
 
 /** `main` of a one-subgroup workgroup: `blk` (b, h, row0), its head row `bh`, `lane`, then `body`. */
 function subgroupMain(body: string): string {
@@ -158,14 +164,15 @@ ${loadRows(each, '  ', [['q', (d) => `load_qkv(base, ${d}) * p.scale`], ['g', (d
   for (var j0 = 0u; j0 < k_end; j0 += ${SG}u) {
     let kbase = (blk.b * p.Tq + min(j0 + lane, p.Tq - 1u)) * 3u * p.C + p.C + blk.h * HS;
 ${loadRows(each, '    ', [['kl', (d) => `load_qkv(kbase, ${d})`], ['vl', (d) => `load_qkv(kbase + p.C, ${d})`]])}
-${keyFactors(dropping, '    ')}
-${rows((r) => `    {
+${keyWords(dropping, '    ')}
+    for (var r = 0u; r < min(${SG}u, k_end - j0); r++) { // key j0 + r
       var s = 0.0;
       var dp = 0.0;
-${each((d) => `      s += dot(q[${d}], subgroupBroadcast(kl[${d}], ${r}u));\n      dp += dot(g[${d}], subgroupBroadcast(vl[${d}], ${r}u));`)}
-      let ds = select(0.0, exp(s - lse_i) * (${dropping ? `z${r} * ` : ''}dp - d_i), j0 + ${r}u <= i);
-${each((d) => `      dq[${d}] += ds * subgroupBroadcast(kl[${d}], ${r}u);`)}
-    }`)}
+${each((d) => `      s += dot(q[${d}], subgroupShuffle(kl[${d}], r));\n      dp += dot(g[${d}], subgroupShuffle(vl[${d}], r));`)}${dropping ? `
+      let z = keep(select(w0, w1, r >= 4u)[r & 3u]);` : ''}
+      let ds = select(0.0, exp(s - lse_i) * (${dropping ? 'z * ' : ''}dp - d_i), j0 + r <= i);
+${each((d) => `      dq[${d}] += ds * subgroupShuffle(kl[${d}], r);`)}
+    }
   }
   if (i < p.Tq) {
 ${storeRows(each, '    ', [['dq', (k) => `dq[${k}] * p.scale`, (d, v) => `store_dqkv(base, ${d}, ${v});`]])}
@@ -209,16 +216,16 @@ ${loadRows(each, '    ', [['ql', (d) => `load_qkv(qbase, ${d})`], ['gl', (d) => 
     let dsum_l = dsum[lse_base + il];${dropping ? `
     // bit c: whether key row0 + c is kept for this lane's query i0 + lane (row0 a multiple of 8)
     let kept = kept_bits(dropout_words(bh, i0 + lane, blk.row0 / 4u)) | (kept_bits(dropout_words(bh, i0 + lane, blk.row0 / 4u + 1u)) << 4u);` : ''}
-${rows((r) => `    {
+    for (var r = 0u; r < min(${SG}u, p.Tq - i0); r++) { // query i0 + r
       var s = 0.0;
       var dp = 0.0;
-${each((d) => `      s += dot(k[${d}], subgroupBroadcast(ql[${d}], ${r}u));\n      dp += dot(v[${d}], subgroupBroadcast(gl[${d}], ${r}u));`)}
-      let pij = select(0.0, exp(s - subgroupBroadcast(lse_l, ${r}u)), i0 + ${r}u >= j && i0 + ${r}u < p.Tq);
-${dropping ? `      let z = select(0.0, p.keep_scale, ((subgroupBroadcast(kept, ${r}u) >> lane) & 1u) != 0u);
-` : ''}      let ds = pij * (${dropping ? 'z * ' : ''}dp - subgroupBroadcast(dsum_l, ${r}u));
-${each((d) => `      dv[${d}] += ${dropping ? 'z * ' : ''}pij * subgroupBroadcast(gl[${d}], ${r}u);
-      dk[${d}] += ds * subgroupBroadcast(ql[${d}], ${r}u);`)}
-    }`)}
+${each((d) => `      s += dot(k[${d}], subgroupShuffle(ql[${d}], r));\n      dp += dot(v[${d}], subgroupShuffle(gl[${d}], r));`)}
+      let pij = select(0.0, exp(s - subgroupShuffle(lse_l, r)), i0 + r >= j);${dropping ? `
+      let z = select(0.0, p.keep_scale, ((subgroupShuffle(kept, r) >> lane) & 1u) != 0u);` : ''}
+      let ds = pij * (${dropping ? 'z * ' : ''}dp - subgroupShuffle(dsum_l, r));
+${each((d) => `      dv[${d}] += ${dropping ? 'z * ' : ''}pij * subgroupShuffle(gl[${d}], r);
+      dk[${d}] += ds * subgroupShuffle(ql[${d}], r);`)}
+    }
   }
   if (j < p.Tq) {
 ${storeRows(each, '    ', [['dk', (k) => `dk[${k}] * p.scale`, (d, v) => `store_dqkv(base, ${d}, ${v});`], ['dv', (k) => `dv[${k}]`, (d, v) => `store_dqkv(base + p.C, ${d}, ${v});`]])}
