@@ -16,6 +16,7 @@ import { loadCheckpoint, loadCheckpointModel, saveCheckpoint } from '../src/node
 import { loadHeadModel, readCheckpointHead } from '../src/node/checkpoint-head.js';
 import { tempDir } from './cli-helpers.js';
 import { seededValues, setupDevice } from './helpers.js';
+import { randomGPT2, writeGPT2Dir } from './hf-reference.js';
 
 /** Weak references to the buffers tensors were read into, and the most of them alive at once (counted before each read, after a collection). */
 const reads = vi.hoisted(() => ({ held: [] as WeakRef<ArrayBuffer>[], mostHeld: 0 }));
@@ -120,5 +121,43 @@ describe('a resumable checkpoint loaded into a model (loadCheckpointModel)', () 
     await saveCheckpoint(moved, model, tokenizer, { val: 2 });
     await expect(loadHeadModel(head)).rejects.toThrow(`${moved}: the checkpoint changed while it was being loaded (a run saved there meanwhile?): run the command again`);
     expect(device().memory().liveBytes).toBe(live);
+  });
+});
+
+describe('a Hugging Face GPT-2 directory loaded into a model (loadCheckpointModel)', () => {
+  const params = randomGPT2();
+  /** GPT-2's tensors as our Linear holds them: Conv1D's [in, out] weights transposed, here independently of the loader. */
+  const ours = (name: string) => {
+    const { shape, data } = params.get(name)!;
+    if (!/\.(c_attn|c_proj|c_fc)\.weight$/.test(name)) return data;
+    const [rows, cols] = shape as [number, number];
+    return Float32Array.from({ length: data.length }, (_, i) => data[(i % rows) * cols + Math.floor(i / rows)]!);
+  };
+
+  it.each([
+    ['model.safetensors, bare names', { prefix: false, head: false }],
+    ['three shards, prefixed, its tied head saved', { prefix: true, head: true, shards: 3 }],
+  ])('%s: holds a tensor or two on the host at a time, converting each as read, where reading the directory first holds them all', async (label, opts) => {
+    await setupDevice();
+    const hf = join(dir, `hf-${label.replace(/\W+/g, '-')}`);
+    writeGPT2Dir(hf, params, opts);
+    const live = device().memory().liveBytes;
+    const streamed = await heldWhile(() => loadCheckpointModel(hf, { dropout: 0, moments: false }));
+    try {
+      for (const [name, p] of streamed.value.model.namedParameters()) {
+        expect(bytesOf(await p.toArray()).equals(bytesOf(ours(name))), name).toBe(true);
+      }
+    } finally {
+      disposeUploaded(streamed.value);
+    }
+    expect(device().memory().liveBytes).toBe(live);
+    // a saved head is held until wte has been read, to compare them
+    expect(streamed.mostHeld).toBeLessThanOrEqual(opts.head ? 3 : 2);
+    const whole = await heldWhile(async () => {
+      const ckpt = await loadCheckpoint(hf);
+      modelFromCheckpoint(ckpt).model.dispose();
+      return ckpt;
+    });
+    expect(whole.mostHeld).toBeGreaterThanOrEqual(params.size / 2); // the weights big enough to count: all but the biases and gains
   });
 });
