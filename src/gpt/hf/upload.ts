@@ -19,11 +19,10 @@ import { HEAD, isMaskBuffer, unprefixed, weightsFromHF } from './weights.js';
  * their way, for their one-line error (readCheckpointModel's way).
  */
 export const readHFModel = (files: HFModelSources, source: string, opts: LoadOptions = {}): Promise<UploadedCheckpoint> =>
-  uploadedOr(
-    (async () => uploadHF(hfModelConfig(files.config, source), [{ file: HF_FILES.weights, reader: await openSafetensors(files.weights) }], files, source, null, opts))(),
-    () => readHF(files, source),
-    opts,
-  );
+  uploadedOr(uploadHFFiles(files, source, opts), () => readHF(files, source), opts);
+
+const uploadHFFiles = async (files: HFModelSources, source: string, opts: LoadOptions) =>
+  uploadHF(hfModelConfig(files.config, source), [{ file: HF_FILES.weights, reader: await openSafetensors(files.weights) }], files, source, null, opts);
 
 /** One weights file of a GPT-2 model, its header read: model.safetensors, or a shard. */
 export interface HFWeightsReader {
