@@ -6,7 +6,10 @@ import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { device } from '../src/device/device.js';
-import { modelFromCheckpoint } from '../src/gpt/checkpoint.js';
+import { modelFromCheckpoint, type Checkpoint } from '../src/gpt/checkpoint.js';
+import { loadTeacher, teacherDistillation } from '../src/cli/teacher.js';
+import type { DistillFlags } from '../src/cli/train-flags.js';
+import { crc32 } from '../src/io/checksum.js';
 import { disposeUploaded, type UploadedCheckpoint } from '../src/gpt/checkpoint-upload.js';
 import { GPT } from '../src/gpt/model.js';
 import { CharTokenizer } from '../src/gpt/tokenizer/index.js';
@@ -16,6 +19,7 @@ import { loadCheckpoint, loadCheckpointModel, saveCheckpoint } from '../src/node
 import { loadHeadModel, readCheckpointHead } from '../src/node/checkpoint-head.js';
 import { tempDir } from './cli-helpers.js';
 import { seededValues, setupDevice } from './helpers.js';
+import { randomGPT2, writeGPT2Dir } from './hf-reference.js';
 
 /** Weak references to the buffers tensors were read into, and the most of them alive at once (counted before each read, after a collection). */
 const reads = vi.hoisted(() => ({ held: [] as WeakRef<ArrayBuffer>[], mostHeld: 0 }));
@@ -120,5 +124,97 @@ describe('a resumable checkpoint loaded into a model (loadCheckpointModel)', () 
     await saveCheckpoint(moved, model, tokenizer, { val: 2 });
     await expect(loadHeadModel(head)).rejects.toThrow(`${moved}: the checkpoint changed while it was being loaded (a run saved there meanwhile?): run the command again`);
     expect(device().memory().liveBytes).toBe(live);
+  });
+});
+
+describe('a Hugging Face GPT-2 directory loaded into a model (loadCheckpointModel)', () => {
+  const params = randomGPT2();
+  /** GPT-2's tensors as our Linear holds them: Conv1D's [in, out] weights transposed, here independently of the loader. */
+  const ours = (name: string) => {
+    const { shape, data } = params.get(name)!;
+    if (!/\.(c_attn|c_proj|c_fc)\.weight$/.test(name)) return data;
+    const [rows, cols] = shape as [number, number];
+    return Float32Array.from({ length: data.length }, (_, i) => data[(i % rows) * cols + Math.floor(i / rows)]!);
+  };
+
+  it.each([
+    ['model.safetensors, bare names', { prefix: false, head: false }],
+    ['three shards, prefixed, its tied head saved', { prefix: true, head: true, shards: 3 }],
+  ])('%s: holds a tensor or two on the host at a time, converting each as read, where reading the directory first holds them all', async (label, opts) => {
+    await setupDevice();
+    const hf = join(dir, `hf-${label.replace(/\W+/g, '-')}`);
+    writeGPT2Dir(hf, params, opts);
+    const live = device().memory().liveBytes;
+    const streamed = await heldWhile(() => loadCheckpointModel(hf, { dropout: 0, moments: false }));
+    try {
+      for (const [name, p] of streamed.value.model.namedParameters()) {
+        expect(bytesOf(await p.toArray()).equals(bytesOf(ours(name))), name).toBe(true);
+      }
+    } finally {
+      disposeUploaded(streamed.value);
+    }
+    expect(device().memory().liveBytes).toBe(live);
+    // a saved head is held until wte has been read, to compare them
+    expect(streamed.mostHeld).toBeLessThanOrEqual(opts.head ? 3 : 2);
+    const whole = await heldWhile(async () => {
+      const ckpt = await loadCheckpoint(hf);
+      modelFromCheckpoint(ckpt).model.dispose();
+      return ckpt;
+    });
+    expect(whole.mostHeld).toBeGreaterThanOrEqual(params.size / 2); // the weights big enough to count: all but the biases and gains
+  });
+});
+
+describe("gpt distill's teacher (loadTeacher, then teacherDistillation once the device is open)", () => {
+  const tokenizer = CharTokenizer.train('abcdefghijklmnop');
+  /** The run's fingerprint as it was made from the teacher read whole: CRC-32 of each weight's name, shape and bytes, in name order (here from loadCheckpoint's weights). */
+  const fingerprintOf = async (path: string) => {
+    const { weights } = await loadCheckpoint(path);
+    let crc = 0;
+    for (const name of [...weights.keys()].sort()) {
+      const { shape, data } = weights.get(name)!;
+      crc = crc32(new TextEncoder().encode(`${name}${JSON.stringify(shape)}`), crc);
+      crc = crc32(new Uint8Array(data.buffer, data.byteOffset, data.byteLength), crc);
+    }
+    return crc.toString(16).padStart(8, '0');
+  };
+  const teacherAt = (path: string, recorded?: string) => {
+    const flags = { teacher: path, temperature: 2, alpha: 0.5, outDir: join(dir, 'student') } as DistillFlags;
+    const student = recorded ? ({ meta: { distill: { teacher: path, temperature: 2, alpha: 0.5, teacherWeights: recorded } } } as Pick<Checkpoint, 'meta'>) : null;
+    return loadTeacher(flags, new Set(), student, recorded !== undefined);
+  };
+
+  it("uploads a resumable teacher a tensor at a time, keeping none of its moments, and fingerprints it as the run recorded it; a changed one is refused, leaving nothing on the GPU", async () => {
+    await setupDevice();
+    const model = new GPT({ vocabSize: tokenizer.vocabSize, blockSize: 16, nLayer: 3, nHead: 2, nEmbd: 16, dropout: 0, bias: true });
+    const moments = { m: new Map<string, Float32Array>(), v: new Map<string, Float32Array>() };
+    for (const [i, [name, p]] of [...model.namedParameters()].entries()) {
+      moments.m.set(name, Float32Array.from(seededValues(p.size, 300 + i)));
+      moments.v.set(name, Float32Array.from(seededValues(p.size, 400 + i), Math.abs));
+    }
+    const path = join(dir, 'teacher');
+    await saveCheckpoint(path, model, tokenizer, { moments });
+    const params = [...model.namedParameters()].reduce((n, [, p]) => n + 4 * p.size, 0);
+    model.dispose();
+    const recorded = await fingerprintOf(path);
+    const live = device().memory().liveBytes;
+    const loaded = await heldWhile(async () => teacherDistillation(await teacherAt(path, recorded)));
+    const { distill, teacher } = loaded.value;
+    expect(teacher.meta.teacherWeights).toBe(recorded);
+    expect(device().memory().liveBytes - live, 'the weights, not the moments').toBeLessThan(1.5 * params);
+    distill.teacher.dispose();
+    expect(device().memory().liveBytes).toBe(live);
+    expect(loaded.mostHeld).toBeLessThanOrEqual(2);
+    const other = recorded === '00000000' ? '00000001' : '00000000';
+    await expect(teacherDistillation(await teacherAt(path, other))).rejects.toThrow(`the teacher at ${path} has changed since this run started (its weights' CRC-32 is ${recorded}, the run recorded ${other})`);
+    expect(device().memory().liveBytes).toBe(live);
+  });
+
+  it('fingerprints a Hugging Face teacher (converted as read) as read whole', async () => {
+    const hf = join(dir, 'hf-teacher');
+    writeGPT2Dir(hf, randomGPT2(11), { prefix: true, head: false, shards: 2 });
+    const { distill, teacher } = await teacherDistillation(await teacherAt(hf));
+    distill.teacher.dispose();
+    expect(teacher.meta.teacherWeights).toBe(await fingerprintOf(hf));
   });
 });

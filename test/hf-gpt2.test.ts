@@ -6,13 +6,14 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { device } from '../src/device/device.js';
 import { modelFromCheckpoint } from '../src/gpt/checkpoint.js';
 import { encodeHF } from '../src/gpt/hf/index.js';
 import { GPT, type GPTConfig } from '../src/gpt/model.js';
 import { CharTokenizer, tokenizerFromHuggingFace } from '../src/gpt/tokenizer/index.js';
 import { noGrad, scope, tensor } from '../src/index.js';
 import { parseSafetensors, serializeSafetensors, type SafetensorsTensor } from '../src/io/safetensors.js';
-import { loadCheckpoint, saveHFModel } from '../src/node/checkpoint-dir.js';
+import { loadCheckpoint, loadCheckpointModel, saveHFModel } from '../src/node/checkpoint-dir.js';
 import { corpusText, gpt, tempDir } from './cli-helpers.js';
 import { setupDevice } from './helpers.js';
 import { gpt2Config, gpt2Logits, miniGpt2Tokenizer, randomGPT2, SMALL, writeGPT2Dir, type GPT2Activation, type GPT2DirOptions, type GPT2Params } from './hf-reference.js';
@@ -34,6 +35,14 @@ async function logitsOf(model: GPT, batch = sequences): Promise<Float32Array> {
 function worstError(ours: Float32Array, p: GPT2Params): number {
   const want = sequences.flatMap((ids) => gpt2Logits(p, ids).flatMap((row) => [...row]));
   return Math.max(...want.map((w, i) => Math.abs(ours[i]! - w)));
+}
+
+/** Expects loadCheckpoint (weights read to the host) and loadCheckpointModel (each uploaded as read) to refuse `path` with `message`, the latter leaving nothing on the GPU. */
+async function refusedByBoth(path: string, message: RegExp): Promise<void> {
+  await expect(loadCheckpoint(path)).rejects.toThrow(message);
+  const live = device().memory().liveBytes;
+  await expect(loadCheckpointModel(path)).rejects.toThrow(message);
+  expect(device().memory().liveBytes, path).toBe(live);
 }
 
 const allBitsEqual = (a: Float32Array, b: Float32Array) => a.length === b.length && a.every((x, i) => Object.is(x, b[i]));
@@ -117,16 +126,16 @@ describe('Hugging Face GPT-2 weights', () => {
     for (const [change, message] of refused) {
       const path = join(dir, `refused-${Object.keys(change)[0]}`);
       writeGPT2Dir(path, params, { prefix: false, head: false, config: gpt2Config(change) });
-      await expect(loadCheckpoint(path)).rejects.toThrow(message);
+      await refusedByBoth(path, message);
     }
     // NaN or Inf weights (a diverged fine-tune saved by transformers) are refused as our own checkpoints' are
     const fc = params.get('h.0.mlp.c_fc.weight')!;
     const diverged = join(dir, 'diverged');
     writeGPT2Dir(diverged, new Map([...params, ['h.0.mlp.c_fc.weight', { ...fc, data: fc.data.map((x, i) => (i === 7 ? NaN : x)) }]]), { prefix: true, head: false });
-    await expect(loadCheckpoint(diverged)).rejects.toThrow(/diverged\/model\.safetensors: tensor 'transformer\.h\.0\.mlp\.c_fc\.weight' holds NaN \(at index 7\)/);
+    await refusedByBoth(diverged, /diverged\/model\.safetensors: tensor 'transformer\.h\.0\.mlp\.c_fc\.weight' holds NaN \(at index 7\)/);
     const untied = join(dir, 'untied');
     writeGPT2Dir(untied, new Map([...params, ['lm_head.weight', { ...params.get('wte.weight')!, data: params.get('wte.weight')!.data.map((x) => x + 1) }]]), { prefix: true, head: false });
-    await expect(loadCheckpoint(untied)).rejects.toThrow(/model\.safetensors: lm_head\.weight differs from wte\.weight; only a head tied to the token embedding is supported$/);
+    await refusedByBoth(untied, /model\.safetensors: lm_head\.weight differs from wte\.weight; only a head tied to the token embedding is supported$/);
   });
 
   it('refuses weights it cannot use, in one line naming the file, the tensor and what is read', async () => {
@@ -147,17 +156,26 @@ describe('Hugging Face GPT-2 weights', () => {
       // the same weight under both spellings: which one would be used?
       [edited('twice', (t) => ({ ...t, 'wpe.weight': t['transformer.wpe.weight']! })), /model\.safetensors: tensor '(transformer\.)?wpe\.weight' is GPT-2's wpe\.weight, which model\.safetensors holds already$/],
     ];
-    for (const [path, message] of refused) await expect(loadCheckpoint(path)).rejects.toThrow(message);
+    for (const [path, message] of refused) await refusedByBoth(path, message);
+    // a weight of another shape than config.json's sizes give it: read, then refused by the model it would load into
+    const misshapen = edited('misshapen', (t) => ({ ...t, 'transformer.h.1.mlp.c_proj.weight': { dtype: 'F32', shape: [96, 23], data: new Float32Array(96 * 23) } }));
+    const live = device().memory().liveBytes;
+    const wrongShape = /edited-misshapen: loadStateDict: 'h\.1\.mlp\.c_proj\.weight' has shape \[23, 96\], the model expects float32\[24, 96\]$/;
+    const read = await loadCheckpoint(misshapen);
+    expect(() => modelFromCheckpoint(read)).toThrow(wrongShape);
+    await expect(loadCheckpointModel(misshapen)).rejects.toThrow(wrongShape);
+    expect(device().memory().liveBytes).toBe(live);
     // a download cut short: read a tensor at a time, still checked against the header
     const cut = join(dir, 'edited-twice', 'model.safetensors');
     truncateSync(cut, statSync(cut).size - 4);
-    await expect(loadCheckpoint(dirname(cut))).rejects.toThrow(/edited-twice\/model\.safetensors: not a readable safetensors file \(safetensors: tensor "[^"]+" data_offsets \[\d+, \d+\] run past the end of the \d+-byte data \(truncated\?\)\)$/);
+    await refusedByBoth(dirname(cut), /edited-twice\/model\.safetensors: not a readable safetensors file \(safetensors: tensor "[^"]+" data_offsets \[\d+, \d+\] run past the end of the \d+-byte data \(truncated\?\)\)$/);
 
     // PyTorch's pickle only (older hub models): what to run to get safetensors
     const pickled = join(dir, 'pickled');
     writeGPT2Dir(pickled, params, { prefix: true, head: false });
     renameSync(join(pickled, 'model.safetensors'), join(pickled, 'pytorch_model.bin'));
-    await expect(loadCheckpoint(pickled)).rejects.toThrow(
+    await refusedByBoth(
+      pickled,
       /pickled: no model\.safetensors \(nor model\.safetensors\.index\.json\); its pytorch_model\.bin is not read here: convert it with transformers, GPT2LMHeadModel\.from_pretrained\(DIR\)\.save_pretrained\(DIR, safe_serialization=True\), which writes model\.safetensors$/,
     );
 
@@ -177,7 +195,7 @@ describe('Hugging Face GPT-2 weights', () => {
       [sharded('misplaced', (m) => (m[wte] = m[wte]!.endsWith('1-of-00002.safetensors') ? 'model-00002-of-00002.safetensors' : 'model-00001-of-00002.safetensors')), /sharded-misplaced\/model\.safetensors\.index\.json: weight_map places 'transformer\.wte\.weight' in model-0000\d-of-00002\.safetensors, which does not hold it$/],
       [sharded('empty', (m) => Object.keys(m).forEach((k) => delete m[k])), /model\.safetensors\.index\.json: expected an object whose weight_map maps tensor names to shard files, got weight_map \{\}$/],
     ];
-    for (const [path, message] of shardRefused) await expect(loadCheckpoint(path)).rejects.toThrow(message);
+    for (const [path, message] of shardRefused) await refusedByBoth(path, message);
   });
 
   it('reads a model.safetensors past 2 GiB (gpt2-large\'s is 3.2 GB) a tensor at a time, leaving mask buffers unread', async () => {
@@ -212,7 +230,7 @@ describe('Hugging Face GPT-2 weights', () => {
     const path = join(dir, 'config-only');
     mkdirSync(path);
     writeFileSync(join(path, 'config.json'), JSON.stringify(gpt2Config()));
-    await expect(loadCheckpoint(path)).rejects.toThrow(/config-only: no model\.safetensors \(nor model\.safetensors\.index\.json\): a GPT-2 model directory holds config\.json and model\.safetensors$/);
+    await refusedByBoth(path, /config-only: no model\.safetensors \(nor model\.safetensors\.index\.json\): a GPT-2 model directory holds config\.json and model\.safetensors$/);
   });
 
   it('exports in transformers\' layout and imports back bit-exact, tokenizer included', async () => {

@@ -15,7 +15,7 @@ import { TRAIN_DEFAULTS, Trainer } from '../src/gpt/trainer.js';
 import { Linear, ModuleList } from '../src/nn/index.js';
 import { linearLayers, maskGradients, pruneGlobal } from '../src/nn/prune.js';
 import { disposeCache, type KVCache } from '../src/nn/transformer.js';
-import { noGrad, scope, tensor } from '../src/index.js';
+import { noGrad, scope, tensor, Tensor } from '../src/index.js';
 import { Generator } from '../src/tensor/generator.js';
 import { charData } from './corpus.js';
 import { expectClose, fcParams, setupDevice } from './helpers.js';
@@ -87,6 +87,31 @@ describe('global magnitude pruning', () => {
     const second = (await masks()).flat();
     expect(second.filter((m) => m === 0).length).toBe(Math.round(0.75 * total));
     first.flat().forEach((m, i) => m === 0 && expect(second[i], `weight ${i}, pruned before`).toBe(0));
+    model.dispose();
+  });
+
+  it('reads the Linear weights back a layer at a time, never all of them at once (gpt2-xl has 5 GB)', async () => {
+    const model = new ModuleList(Array.from({ length: 6 }, (_, i) => new Linear(64, 64, { rng: new Generator(10 + i) })));
+    const read = Tensor.prototype.toArray;
+    const held: WeakRef<object>[] = [];
+    let mostHeld = 0;
+    // patched by hand: a spy would keep every value it returned (its mock.results)
+    Tensor.prototype.toArray = async function (this: Tensor) {
+      const values = await read.call(this);
+      held.push(new WeakRef(values));
+      // counted once read (reads made together, as Promise.all makes them, are then all alive)
+      await new Promise((r) => setTimeout(r, 0)); // a WeakRef's target is kept until the task that made it ends
+      (globalThis as { gc?: () => void }).gc!();
+      mostHeld = Math.max(mostHeld, held.filter((r) => r.deref()).length);
+      return values;
+    } as typeof read;
+    try {
+      expect((await pruneGlobal(model, 0.5)).pruned).toBe(6 * 64 * 32);
+    } finally {
+      Tensor.prototype.toArray = read;
+    }
+    expect(mostHeld).toBeLessThanOrEqual(2);
+    expect(held.length, 'each layer read three times: two counting passes and the masks').toBe(18);
     model.dispose();
   });
 });

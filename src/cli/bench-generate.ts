@@ -3,12 +3,11 @@
 // of the shape the flags give (by default nanoGPT's Shakespeare-char CPU model): speed depends on
 // the shape, not on what the weights learned.
 import { initDevice } from '../device/device.js';
-import { modelFromCheckpoint } from '../gpt/checkpoint.js';
 import { timeGeneration } from '../gpt/generate-timing.js';
 import { GPT, type GPTConfig } from '../gpt/model.js';
 import { headsProblem, TRAIN_DEFAULTS, TRAIN_DOCS } from '../gpt/trainer.js';
 import { POSITIVE_INT, SEED } from '../io/value-ranges.js';
-import { loadCheckpoint } from '../node/checkpoint-dir.js';
+import { loadHeadModel, readCheckpointHead } from '../node/checkpoint-head.js';
 import { checkInferenceFits, generationPositions } from './device-fit.js';
 import { flagHelp, flagName, noPositional, parseFlags, UsageError, type FlagSpec } from './flags.js';
 import { formatParams, plural } from './progress.js';
@@ -80,14 +79,14 @@ export async function benchGenerate(args: string[]): Promise<number> {
   if (f.initFrom && shapeGiven.length) throw new UsageError(`${flagName(shapeGiven[0]!)} shapes the random model; it does not apply with --init-from`);
   const heads = headsProblem(f, flagName);
   if (!f.initFrom && heads) throw new UsageError(heads);
-  const ckpt = f.initFrom ? await loadCheckpoint(f.initFrom) : undefined;
+  const ckpt = f.initFrom ? await readCheckpointHead(f.initFrom) : undefined; // its weights uploaded as read, once the device is open
   const config: GPTConfig = ckpt?.meta.model ?? { ...pick(f, SHAPE_KEYS), dropout: 0, bias: false };
   if (f.promptTokens + f.newTokens > config.blockSize) {
     throw new UsageError(`--prompt-tokens (${f.promptTokens}) + --new-tokens (${f.newTokens}) must not exceed the model's block size (${config.blockSize})`);
   }
   const dev = await initDevice();
   checkInferenceFits(config, Math.max(...batches), generationPositions(config.blockSize, f.promptTokens, f.newTokens), '--batch', dev.info.limits);
-  const model = ckpt ? modelFromCheckpoint(ckpt, { dropout: 0 }).model : new GPT(config, { seed: f.seed });
+  const model = ckpt ? (await loadHeadModel(ckpt, { dropout: 0, moments: false })).model : new GPT(config, { seed: f.seed });
   try {
     const { nLayer, nHead, nEmbd, blockSize, vocabSize } = model.config;
     console.log(

@@ -2,9 +2,9 @@
 // directory: config.json, model.safetensors and, for a GPT-2 or byte-level BPE tokenizer,
 // tokenizer.json (src/gpt/hf), which transformers' GPT2LMHeadModel.from_pretrained reads.
 import { initDevice } from '../device/device.js';
-import { modelFromCheckpoint } from '../gpt/checkpoint.js';
 import { hfLayoutProblem } from '../gpt/hf/index.js';
-import { loadCheckpoint, saveHFModel } from '../node/checkpoint-dir.js';
+import { saveHFModel } from '../node/checkpoint-dir.js';
+import { loadHeadModel, readCheckpointHead } from '../node/checkpoint-head.js';
 import { flagHelp, noPositional, parseFlags, UsageError, type FlagSpec } from './flags.js';
 import { CHECKPOINT_OR_KEYWORD } from './path-flags.js';
 import { floatCheckpoint } from './float-checkpoint.js';
@@ -30,11 +30,11 @@ export async function exportModel(args: string[]): Promise<number> {
   noPositional(positional);
   if (!f.to) throw new UsageError('--to DIR is required: the directory to write');
   const source = f.initFrom === 'resume' ? f.outDir : f.initFrom;
-  const ckpt = floatCheckpoint(await loadCheckpoint(source), source, 'export');
+  const ckpt = floatCheckpoint(await readCheckpointHead(source), source, 'export'); // its weights uploaded as read, once the device is open
   const problem = hfLayoutProblem(ckpt.meta.model);
   if (problem) throw new UsageError(problem); // before the device opens, as the other refusals
   await initDevice();
-  const { model, tokenizer } = modelFromCheckpoint(ckpt);
+  const { model, tokenizer } = await loadHeadModel(ckpt, { moments: false });
   try {
     await saveHFModel(f.to, model, tokenizer);
   } finally {

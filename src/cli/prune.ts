@@ -4,12 +4,13 @@
 // removed from every block, a smaller and faster model (src/gpt/prune.ts). The new checkpoint has
 // no optimizer or trainer state: it is fine-tuned with --init-from, not resumed.
 import { initDevice } from '../device/device.js';
-import { modelFromCheckpoint, type Checkpoint } from '../gpt/checkpoint.js';
+import type { Checkpoint } from '../gpt/checkpoint.js';
 import type { GPT } from '../gpt/model.js';
 import { pruneStructured, STRUCTURES, unitCounts, unitsRemoved, type Structure } from '../gpt/prune.js';
 import { manifestHeld } from '../node/checkpoint-files.js';
 import { isMaskName, linearLayers, maskedCount, pruneGlobal, repruneProblem } from '../nn/prune.js';
-import { loadCheckpoint, saveCheckpoint } from '../node/checkpoint-dir.js';
+import { saveCheckpoint } from '../node/checkpoint-dir.js';
+import { loadHeadModel, readCheckpointHead, type CheckpointHead } from '../node/checkpoint-head.js';
 import { flagHelp, noPositional, parseFlags, UsageError, type FlagSpec } from './flags.js';
 import { floatCheckpoint } from './float-checkpoint.js';
 import { withDirectoryLock } from './run-lock.js';
@@ -45,16 +46,17 @@ export async function prune(args: string[]): Promise<number> {
   noPositional(positional);
   if (!given.has('initFrom')) throw new UsageError('--init-from DIR is required: the checkpoint to prune');
   if (!given.has('outDir')) throw new UsageError('--out-dir DIR is required: where the pruned checkpoint goes');
-  const ckpt = floatCheckpoint(await loadCheckpoint(f.initFrom), f.initFrom, 'prune');
-  if (f.structured) refuseStructured(ckpt, f.initFrom, f.structured as Structure, f.sparsity);
-  else refuseUnpruning(ckpt, f.initFrom, f.sparsity);
+  // its header for the checks; its weights uploaded as read once the device is open (never all on the host)
+  const head = floatCheckpoint(await readCheckpointHead(f.initFrom), f.initFrom, 'prune');
+  if (f.structured) refuseStructured(head, f.initFrom, f.structured as Structure, f.sparsity);
   return withDirectoryLock(f.outDir, async () => {
     const held = await manifestHeld(f.outDir);
     if (!f.overwrite && held) throw new UsageError(`${f.outDir} already holds ${held.words}: choose another --out-dir, or replace it with --overwrite`);
     await initDevice();
-    const { model, tokenizer } = modelFromCheckpoint(ckpt, { dropout: 0 });
+    const { model, tokenizer, ckpt } = await loadHeadModel(head, { dropout: 0, moments: false });
     let pruned: GPT = model;
     try {
+      if (!f.structured) refuseUnpruning(ckpt, f.initFrom, f.sparsity); // its masks' values: read with the weights
       console.log(`${f.initFrom}: ${count(model.numParams())} parameters (excluding position embeddings)`);
       if (f.structured) pruned = await pruneStructuredReport(model, f.structured as Structure, f.sparsity);
       else {
@@ -76,13 +78,13 @@ export async function prune(args: string[]): Promise<number> {
 }
 
 /** What pruneStructured refuses, and a sparsity that would remove nothing (a copy of the model), as bad usage naming the flag, before the device opens. */
-function refuseStructured(ckpt: Checkpoint, path: string, structure: Structure, sparsity: number): void {
-  const k = ckpt.meta.model.shareLayers ?? 1;
+function refuseStructured(head: CheckpointHead, path: string, structure: Structure, sparsity: number): void {
+  const k = head.meta.model.shareLayers ?? 1;
   if (k > 1) throw new UsageError(`--structured ${structure}: ${path} shares each block's weights among ${k} layers (--share-layers ${k}), which cannot lose heads or neurons; prune it without --structured`);
-  if ([...ckpt.weights.keys()].some(isMaskName)) {
+  if (head.tensors.some(({ name }) => isMaskName(name))) {
     throw new UsageError(`--structured ${structure}: ${path} is already pruned by magnitude (it holds weight masks); prune heads or neurons first, then by magnitude`);
   }
-  const counts = unitCounts(ckpt.meta.model, structure);
+  const counts = unitCounts(head.meta.model, structure);
   if (counts.some((n) => unitsRemoved(n, sparsity) > 0)) return;
   const most = Math.max(...counts);
   const per = `${path}: ${structure} per block ${counts.join(', ')}`;

@@ -3,14 +3,14 @@
 // int8 with per-row float32 scales, about 4x smaller. `gpt sample`, `gpt eval`, `gpt serve` and the
 // page read it like any checkpoint; training it is refused.
 import { initDevice } from '../device/device.js';
-import { checkpointSafetensors, modelFromCheckpoint } from '../gpt/checkpoint.js';
-import { layoutSafetensors } from '../io/safetensors.js';
+import { CHECKPOINT_KEY } from '../gpt/checkpoint.js';
+import { safetensorsSize } from '../io/safetensors.js';
 import { formatBytes } from '../gpt/memory-plan.js';
 import { quantizeModel } from '../gpt/quantize.js';
 import { manifestHeld } from '../node/checkpoint-files.js';
-import { isMaskName } from '../nn/prune.js';
 import { POSITIVE_INT } from '../io/value-ranges.js';
-import { loadCheckpoint, saveCheckpoint } from '../node/checkpoint-dir.js';
+import { saveCheckpoint } from '../node/checkpoint-dir.js';
+import { loadHeadModel, readCheckpointHead } from '../node/checkpoint-head.js';
 import { flagHelp, noPositional, parseFlags, UsageError, type FlagSpec } from './flags.js';
 import { withDirectoryLock } from './run-lock.js';
 
@@ -38,7 +38,7 @@ export async function quantize(args: string[]): Promise<number> {
   if (f.bits !== 8) throw new UsageError(`flag --bits must be 8 (int8 weights are the only quantization), got ${f.bits}`);
   if (!f.initFrom) throw new UsageError('--init-from DIR is required: the float32 checkpoint to quantize');
   if (!f.outDir) throw new UsageError('--out-dir DIR is required: where the int8 checkpoint goes');
-  const ckpt = await loadCheckpoint(f.initFrom);
+  const ckpt = await readCheckpointHead(f.initFrom); // its weights uploaded as read, once the device is open
   if (ckpt.meta.model.quantization) throw new UsageError(`${f.initFrom} is already quantized (${ckpt.meta.model.quantization})`);
   return withDirectoryLock(f.outDir, async () => {
     const held = await manifestHeld(f.outDir);
@@ -46,16 +46,17 @@ export async function quantize(args: string[]): Promise<number> {
       throw new UsageError(`${f.outDir} already holds ${held.words}: pick another --out-dir, or replace it with --overwrite`);
     }
     await initDevice();
-    const { model, tokenizer } = modelFromCheckpoint(ckpt, { dropout: 0 });
+    const { model, tokenizer } = await loadHeadModel(ckpt, { dropout: 0, moments: false });
+    const floatWeights = model.stateDict();
     const quantized = await quantizeModel(model).finally(() => model.dispose());
     try {
       const { run, data } = ckpt.meta;
       const written = await saveCheckpoint(f.outDir, quantized, tokenizer, { run, data });
       // the float32 model as an inference checkpoint, to compare like with like: no optimizer state,
       // and no pruning masks (a float32 pruned checkpoint holds one per Linear; the int8 one, none)
-      const weights = new Map([...ckpt.weights].filter(([name]) => !isMaskName(name)));
-      const { tensors, metadata } = checkpointSafetensors({ meta: { ...ckpt.meta, train: undefined, trainer: undefined }, weights });
-      const float32 = layoutSafetensors(tensors, metadata).size; // laid out, not encoded: gpt2-xl's is past a Buffer's 4 GiB
+      // (its size from the model's weights' shapes, as checkpointSafetensors would lay them out: they were never all on the host)
+      const weights = [...floatWeights].map(([name, { shape }]) => ({ name, dtype: 'F32' as const, shape: [...shape] }));
+      const float32 = safetensorsSize(weights, { [CHECKPOINT_KEY]: JSON.stringify({ ...ckpt.meta, train: undefined, trainer: undefined }) });
       console.log(`float32 ${formatBytes(float32)} -> int8 ${formatBytes(written)} (${(float32 / written).toFixed(2)}x smaller): ${f.outDir}`);
     } finally {
       quantized.dispose();

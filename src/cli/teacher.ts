@@ -1,23 +1,26 @@
 // `gpt distill`'s teacher: which checkpoint teaches, at which temperature and alpha (the flags, or a
-// resumed run's own settings with the flags given on top), checked before anything is written; the
-// teacher model itself is made once the device is open.
+// resumed run's own settings with the flags given on top), checked from its header before anything
+// is written; the teacher model itself is loaded once the device is open, for inference (no
+// moments), each weight uploaded and fingerprinted as it is read: the host never holds it.
 import { existsSync, realpathSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import type { Checkpoint, DistillMeta } from '../gpt/checkpoint.js';
-import { modelFromCheckpoint } from '../gpt/checkpoint.js';
+import type { Checkpoint, CheckpointMeta, DistillMeta } from '../gpt/checkpoint.js';
+import { disposeUploaded } from '../gpt/checkpoint-upload.js';
 import { tokenizerFromJSON, type Tokenizer } from '../gpt/tokenizer/index.js';
 import type { Distillation, TrainConfig } from '../gpt/trainer.js';
-import { crcHex } from '../io/checksum.js';
-import { fastCrc32 } from '../node/checkpoint-files.js';
-import { loadCheckpoint } from '../node/checkpoint-dir.js';
+import { loadHeadModel, readCheckpointHead, type CheckpointHead } from '../node/checkpoint-head.js';
 import { flagName, UsageError } from './flags.js';
 import { pick, type DistillFlags } from './train-flags.js';
+import { WeightsFingerprint } from './weights-fingerprint.js';
 
-/** A teacher read from disk (weights on the host) with the settings it teaches by. */
+/** A teacher's header (its weights not read yet) with the settings it teaches by. */
 export interface Teacher {
+  /** The settings; teacherWeights is the run's record until the teacher is loaded (teacherDistillation), then its weights' own. */
   meta: DistillMeta;
-  ckpt: Checkpoint;
+  head: CheckpointHead;
   tokenizer: Tokenizer;
+  /** The weights' fingerprint the teacher must have: the run's record, unless --teacher was given (it then teaches whatever it holds). */
+  required?: string;
 }
 
 /** The run's teacher: --teacher etc., or when resuming the student's recorded teacher with the flags given on top. */
@@ -35,17 +38,13 @@ export async function loadTeacher(flags: DistillFlags, given: Set<string>, stude
       `the teacher ${meta.teacher} is ${flags.outDir}'s checkpoint, which this run replaces as it saves (a resumed run would find the student there): copy the teacher elsewhere and give that as --teacher`,
     );
   }
-  const ckpt = await loadCheckpoint(meta.teacher);
-  const weights = weightsFingerprint(ckpt);
-  // the same path holding other weights would change what the run learns without a word
-  if (recorded?.teacherWeights && recorded.teacherWeights !== weights && !given.has('teacher')) {
-    throw new UsageError(
-      `the teacher at ${meta.teacher} has changed since this run started (its weights' CRC-32 is ${weights}, the run recorded ${recorded.teacherWeights}): ` +
-        `restore it, or pass --teacher ${meta.teacher} to go on learning from what it holds now`,
-    );
-  }
-  return { meta: { ...meta, teacherWeights: weights }, ckpt, tokenizer: tokenizerFromJSON(ckpt.meta.tokenizer) };
+  const head = await readCheckpointHead(meta.teacher);
+  const required = given.has('teacher') ? undefined : recorded?.teacherWeights;
+  return { meta, head, tokenizer: tokenizerFromJSON(head.meta.tokenizer), ...(required && { required }) };
 }
+
+/** The teacher's model config. */
+export const teacherModel = (teacher: Teacher): CheckpointMeta['model'] => teacher.head.meta.model;
 
 /** Whether the checkpoint at `teacher` is the run directory `outDir` or a weights file in it (each save replaces both), symlinks followed. */
 function replacedByRun(teacher: string, outDir: string): boolean {
@@ -54,16 +53,6 @@ function replacedByRun(teacher: string, outDir: string): boolean {
   return t === out || (statSync(t).isFile() && dirname(t) === out);
 }
 
-/** CRC-32 of a checkpoint's weights: each name, shape and value bytes, in name order. */
-function weightsFingerprint(ckpt: Checkpoint): string {
-  let crc = 0;
-  for (const name of [...ckpt.weights.keys()].sort()) {
-    const { shape, data } = ckpt.weights.get(name)!;
-    crc = fastCrc32(new TextEncoder().encode(`${name}${JSON.stringify(shape)}`), crc);
-    crc = fastCrc32(new Uint8Array(data.buffer, data.byteOffset, data.byteLength), crc);
-  }
-  return crcHex(crc);
-}
 
 /** Refuses a student the teacher cannot teach: other tokens, or longer contexts than the teacher reads. */
 export function checkStudent(teacher: Teacher, cfg: TrainConfig, tokenizer: Tokenizer, source: string): void {
@@ -74,12 +63,28 @@ export function checkStudent(teacher: Teacher, cfg: TrainConfig, tokenizer: Toke
         `(${teacher.tokenizer.vocabSize} tokens, ${teacher.meta.teacher}): distillation needs the same vocabulary`,
     );
   }
-  const { blockSize } = teacher.ckpt.meta.model;
+  const { blockSize } = teacherModel(teacher);
   if (cfg.blockSize > blockSize) throw new UsageError(`${flagName('blockSize')} ${cfg.blockSize} exceeds the teacher's block size ${blockSize} (${teacher.meta.teacher})`);
 }
 
-/** The teacher on the GPU, in eval mode and without dropout (the caller disposes `teacher`). */
-export function distillation(teacher: Teacher): Distillation {
-  const { model } = modelFromCheckpoint(teacher.ckpt, { dropout: 0 });
-  return { teacher: model.eval(), temperature: teacher.meta.temperature, alpha: teacher.meta.alpha };
+/**
+ * The teacher on the GPU, in eval mode and without dropout (the caller disposes its model), each
+ * weight uploaded and fingerprinted as read, its moments not kept; with the teacher's settings, its
+ * weights' fingerprint now its own. Refused where the run's record says it held other weights (the
+ * same path holding other weights would change what the run learns without a word), leaving
+ * nothing on the GPU.
+ */
+export async function teacherDistillation(teacher: Teacher): Promise<{ distill: Distillation; teacher: Teacher }> {
+  const fingerprint = new WeightsFingerprint();
+  const loaded = await loadHeadModel(teacher.head, { dropout: 0, moments: false, onWeight: fingerprint.add });
+  const weights = fingerprint.hex();
+  const { meta, required } = teacher;
+  if (required && required !== weights) {
+    disposeUploaded(loaded);
+    throw new UsageError(
+      `the teacher at ${meta.teacher} has changed since this run started (its weights' CRC-32 is ${weights}, the run recorded ${required}): ` +
+        `restore it, or pass --teacher ${meta.teacher} to go on learning from what it holds now`,
+    );
+  }
+  return { distill: { teacher: loaded.model.eval(), temperature: meta.temperature, alpha: meta.alpha }, teacher: { ...teacher, meta: { ...meta, teacherWeights: weights } } };
 }

@@ -9,7 +9,7 @@ import { initDevice } from '../device/device.js';
 import { checkpointMoments, type Checkpoint, type CheckpointMeta } from '../gpt/checkpoint.js';
 import { disposeUploaded } from '../gpt/checkpoint-upload.js';
 import { checkSplits } from '../gpt/batches.js';
-import { resolveTrainDtype, Trainer, type StepLog, type TrainConfig, type TrainDtype } from '../gpt/trainer.js';
+import { resolveTrainDtype, Trainer, type Distillation, type StepLog, type TrainConfig, type TrainDtype } from '../gpt/trainer.js';
 import type { ComputeDtype } from '../nn/autocast.js';
 import { isMaskName } from '../nn/prune.js';
 import type { GPT } from '../gpt/model.js';
@@ -30,7 +30,7 @@ import { keepOnlyRun, rewindRunLog } from './resume-log.js';
 import { RunWhereabouts } from './interrupted.js';
 import { withDirectoryLock } from './run-lock.js';
 import { profileTable } from './profile-table.js';
-import { checkStudent, distillation, loadTeacher, type Teacher } from './teacher.js';
+import { checkStudent, loadTeacher, teacherDistillation, teacherModel, type Teacher } from './teacher.js';
 import { changedSettings, checkTokenizerFlags, DISTILL_FLAGS, dtypeFlag, float16Needs, profiledStep, resolveFlags, TRAIN_FLAGS, trainingConfig, type DistillFlags, type TrainFlags } from './train-flags.js';
 
 export { DISTILL_HELP, TRAIN_HELP } from './train-flags.js';
@@ -82,7 +82,7 @@ async function trainStudent(args: string[], opts: { nextSteps?: boolean; distill
       console.log(`device: ${dev.info.description || dev.info.vendor} (${dev.info.backend})`);
       checkDtypeRuns(cfg.dtype, given, resume ? flags.outDir : null);
       const maskedWeights = (ckpt?.tensors ?? []).reduce((n, { name, shape }) => n + (isMaskName(name) ? shape.reduce((a, b) => a * b, 1) : 0), 0);
-      const fits = { training: true, limits: dev.info.limits, dtype: resolveTrainDtype(cfg.dtype), maskedWeights, teacher: teacher?.ckpt.meta.model, recompute: cfg.recompute };
+      const fits = { training: true, limits: dev.info.limits, dtype: resolveTrainDtype(cfg.dtype), maskedWeights, teacher: teacher ? teacherModel(teacher) : undefined, recompute: cfg.recompute };
       const modelShape = { ...cfg, vocabSize: ds.tokenizer.vocabSize };
       console.log(checkModelFits(modelShape, cfg.batchSize, fits));
       // a resumed run saves as it did (its --always-save is recorded beside its training config) unless told otherwise
@@ -105,9 +105,11 @@ async function run(flags: TrainFlags, cfg: TrainConfig, ds: Dataset, data: strin
   // fine-tuning draws dropout from --seed (resuming restores the run's generator over it); each
   // tensor goes to the GPU as it is read, the moments too when resuming (`loaded`'s until the optimizer adopts them)
   const loaded = ckpt ? await loadHeadModel(ckpt, { dropout: cfg.dropout, blockSize: cfg.blockSize, seed: cfg.seed, moments: resume }) : undefined;
-  const distill = teacher ? distillation(teacher) : undefined;
+  let distill: Distillation | undefined;
   let trainer: Trainer;
   try {
+    // the teacher uploaded as read, and held to the weights the run recorded (a refusal frees the student too)
+    if (teacher) ({ distill, teacher } = await teacherDistillation(teacher));
     // a resumed run's optimizer adopts the checkpoint's moments, each freed once copied: never held twice on the GPU
     const moments = resume ? checkpointMoments({ optimizer: loaded!.moments }, loaded!.model) : undefined;
     trainer = new Trainer(cfg, { train: ds.train, val: ds.val, vocabSize: ds.tokenizer.vocabSize }, loaded?.model, distill, { moments });

@@ -44,9 +44,15 @@ export function disposeUploaded({ model, moments }: Pick<UploadedCheckpoint, 'mo
   disposeMoments(moments);
 }
 
-/** How a checkpoint's model is made (modelFromCheckpoint's options), and whether its moments are wanted (for resuming: by default) or only read and checked (inference). */
+/**
+ * How a checkpoint's model is made (modelFromCheckpoint's options), whether its moments are wanted
+ * (for resuming: by default) or only read and checked (inference), and who is shown each weight
+ * (masks too, not moments) as loadCheckpoint's `weights` would hold it, as it streams by (a weight
+ * may be shown again where a refused load is read again: by name, the last one counts).
+ */
 export interface LoadOptions extends ModelOptions {
   moments?: boolean;
+  onWeight?: (name: string, weight: CheckpointWeight) => void;
 }
 
 /**
@@ -65,8 +71,9 @@ export async function uploadedOr(upload: Promise<UploadedCheckpoint | null>, rea
 }
 
 /** A checkpoint read to the host, put on the GPU as readCheckpointModel leaves it: its model made, its moments uploaded (and no longer held here). */
-export function uploadedCheckpoint({ optimizer, ...ckpt }: Checkpoint, { moments: wanted = true, ...opts }: LoadOptions = {}): UploadedCheckpoint {
+export function uploadedCheckpoint({ optimizer, ...ckpt }: Checkpoint, { moments: wanted = true, onWeight, ...opts }: LoadOptions = {}): UploadedCheckpoint {
   const made = modelFromCheckpoint(ckpt, opts);
+  for (const [name, w] of ckpt.weights) onWeight?.(name, w);
   const moments = optimizer && wanted && { m: uploadedMap(optimizer.m), v: uploadedMap(optimizer.v) };
   const masks = new Map([...ckpt.weights].filter(([name]) => isMaskName(name)));
   return { ckpt: { ...ckpt, weights: masks }, ...made, ...(moments && { moments }) };
@@ -93,7 +100,7 @@ export function dispose(model: GPT): null {
  * throws at a tensor refused. Each tensor's upload is submitted before the next is read: the
  * staging copies Dawn makes of them are freed as the load goes (else they held the whole file).
  */
-async function uploadCheckpoint(file: ByteSource, source: string, { moments: wanted = true, ...opts }: LoadOptions): Promise<UploadedCheckpoint | null> {
+async function uploadCheckpoint(file: ByteSource, source: string, { moments: wanted = true, onWeight, ...opts }: LoadOptions): Promise<UploadedCheckpoint | null> {
   const reader = await openSafetensors(file);
   const meta = decodeCheckpointMeta(reader.metadata, source);
   // what decodeCheckpoint and loadStateDict check of the shapes and names, from the header: before a model is made
@@ -116,6 +123,7 @@ async function uploadCheckpoint(file: ByteSource, source: string, { moments: wan
         return dispose(model);
       }
       const t = checkpointTensor(name, stored, meta, source);
+      if (!isMoment(name)) onWeight?.(name, t);
       if (isMoment(name)) {
         if (wanted) moments[name[6] as 'm' | 'v'].set(name.slice(8), keep(tensor(t.data, [t.data.length])));
       } else if (isMaskName(name)) {

@@ -45,3 +45,36 @@ export function crc32(bytes: Uint8Array, crc = 0): number {
 
 /** A CRC-32 as checkpoint.json stores it: 8 lowercase hex digits. */
 export const crcHex = (crc: number): string => crc.toString(16).padStart(8, '0');
+
+/**
+ * CRC-32 of A followed by B, from crc32(A), crc32(B) and B's length (zlib's crc32_combine): CRCs of
+ * pieces made in one order (a file's tensors as read) give the CRC of them in another (by name).
+ */
+export function crc32Combine(crcA: number, crcB: number, lengthB: number): number {
+  if (lengthB <= 0) return crcA >>> 0;
+  // the operator appending one zero bit, then (squared) two, four, ... zero bits, applied to crcA for each bit of lengthB * 8
+  let odd = Uint32Array.from({ length: 32 }, (_, n) => (n === 0 ? 0xedb88320 : 1 << (n - 1)));
+  let even = squared(odd); // 2 zero bits
+  odd = squared(even); // 4 zero bits
+  let crc = crcA >>> 0;
+  // halved, not shifted: a length past 2^31 stays exact
+  for (let bytes = lengthB; bytes > 0; ) {
+    even = squared(odd); // 8 zero bits (one byte), then 32, 128, ...
+    if (bytes % 2) crc = times(even, crc);
+    bytes = Math.floor(bytes / 2);
+    if (bytes === 0) break;
+    odd = squared(even);
+    if (bytes % 2) crc = times(odd, crc);
+    bytes = Math.floor(bytes / 2);
+  }
+  return (crc ^ crcB) >>> 0;
+}
+
+/** The GF(2) 32x32 matrix `m` (a column per bit) times the vector `v`. */
+function times(m: Uint32Array, v: number): number {
+  let sum = 0;
+  for (let i = 0; v !== 0; i++, v >>>= 1) if (v & 1) sum ^= m[i]!;
+  return sum >>> 0;
+}
+
+const squared = (m: Uint32Array) => m.map((column) => times(m, column));

@@ -102,6 +102,9 @@ export function layoutSafetensors(tensors: Record<string, SafetensorsTensor>, me
   return { head, tensors: entries.map(([name, t], i) => placeTensor(name, t, ranges[i]!)), size };
 }
 
+/** The size of the file layoutSafetensors would lay out for tensors of `specs` (in the order given) and `metadata`: their values need not be at hand. */
+export const safetensorsSize = (specs: SafetensorsSpec[], metadata?: Record<string, string>): number => placeSafetensors(specs, metadata).size;
+
 /**
  * The file's head for `specs` (in the order given) and optional string metadata, and each tensor's
  * byte range in the data: everything but the values, checked.

@@ -33,65 +33,108 @@ export function linearLayers(model: Module): [string, Linear][] {
  */
 export function magnitudeMasks(weights: Float32Array[], sparsity: number): { masks: Float32Array[]; threshold: number } {
   checkSparsity('magnitudeMasks', sparsity);
-  const bits = weights.map((w) => new Uint32Array(w.buffer, w.byteOffset, w.length));
-  const total = weights.reduce((n, w) => n + w.length, 0);
-  const k = Math.round(sparsity * total);
-  const masks = weights.map((w) => new Float32Array(w.length).fill(1));
-  if (k === 0) return { masks, threshold: 0 };
-  // the k-th smallest |w| bit pattern: its high 16 bits from one histogram, its low 16 from another
-  const count = (select: (b: number) => number | null) => {
-    const hist = new Float64Array(65536);
-    for (const arr of bits) for (const b of arr) {
-      const bin = select(b & 0x7fffffff);
-      if (bin !== null) hist[bin]!++;
+  const cut = new MagnitudeCut(Math.round(sparsity * weights.reduce((n, w) => n + w.length, 0)));
+  while (cut.counting) {
+    for (const w of weights) cut.count(w);
+    cut.endPass();
+  }
+  return { masks: weights.map((w) => cut.mask(w)), threshold: cut.threshold };
+}
+
+/**
+ * magnitudeMasks' cut for pruning `k` weights, found in passes over the weights in one order (each
+ * pass may read them afresh, a layer at a time: pruneGlobal reads them from the GPU so, the host
+ * never holding them all): its high 16 bits from one histogram, its low 16 from another. Then each
+ * weight array's mask, in the same order.
+ */
+class MagnitudeCut {
+  private readonly hist = new Float64Array(65536);
+  private high: { bin: number; below: number } | null = null;
+  private cut = 0;
+  private ties = 0; // weights at the cut still to prune, first ones first
+  /** Whether another counting pass is needed (none when nothing is pruned). */
+  counting: boolean;
+
+  constructor(private readonly k: number) {
+    this.counting = k > 0;
+  }
+
+  /** Counts one array's |w| bit patterns into this pass's histogram. */
+  count(w: Float32Array): void {
+    const { hist, high } = this;
+    for (const b of new Uint32Array(w.buffer, w.byteOffset, w.length)) {
+      const bits = b & 0x7fffffff;
+      if (!high) hist[bits >>> 16]!++;
+      else if (bits >>> 16 === high.bin) hist[bits & 0xffff]!++;
     }
-    return hist;
-  };
-  const find = (hist: Float64Array, rank: number) => {
+  }
+
+  /** Ends a counting pass: the first finds the cut's high bits, the second its low bits. */
+  endPass(): void {
+    const rank = this.k - (this.high?.below ?? 0);
     let below = 0;
-    for (let bin = 0; ; bin++) {
-      if (below + hist[bin]! >= rank) return { bin, below };
-      below += hist[bin]!;
+    let bin = 0;
+    while (below + this.hist[bin]! < rank) below += this.hist[bin++]!;
+    this.hist.fill(0);
+    if (!this.high) {
+      this.high = { bin, below };
+      return;
     }
-  };
-  const high = find(count((b) => b >>> 16), k);
-  const low = find(count((b) => (b >>> 16 === high.bin ? b & 0xffff : null)), k - high.below);
-  const cut = ((high.bin << 16) | low.bin) >>> 0;
-  let ties = k - high.below - low.below; // weights at the cut to prune, first ones first
-  bits.forEach((arr, i) => {
-    const mask = masks[i]!;
-    for (let j = 0; j < arr.length; j++) {
-      const b = arr[j]! & 0x7fffffff;
-      if (b < cut || (b === cut && ties-- > 0)) mask[j] = 0;
+    this.cut = ((this.high.bin << 16) | bin) >>> 0;
+    this.ties = rank - below;
+    this.counting = false;
+  }
+
+  /** The mask of the next array, in the order counted. */
+  mask(w: Float32Array): Float32Array {
+    const mask = new Float32Array(w.length).fill(1);
+    if (this.k === 0) return mask;
+    const bits = new Uint32Array(w.buffer, w.byteOffset, w.length);
+    for (let j = 0; j < bits.length; j++) {
+      const b = bits[j]! & 0x7fffffff;
+      if (b < this.cut || (b === this.cut && this.ties-- > 0)) mask[j] = 0;
     }
-  });
-  return { masks, threshold: new Float32Array(new Uint32Array([cut]).buffer)[0]! };
+    return mask;
+  }
+
+  /** The largest |w| pruned (0 when none is). */
+  get threshold(): number {
+    return this.k === 0 ? 0 : new Float32Array(new Uint32Array([this.cut]).buffer)[0]!;
+  }
 }
 
 /**
  * Global magnitude pruning of every Linear weight of `model` (see magnitudeMasks for the rule and
  * its ties): sets each layer's mask and zeroes its pruned weights. Weights pruned before are zero,
  * so they are pruned again first; a sparsity that would prune fewer than they are is refused (their
- * new masks would let fine-tuning revive them). Sparsity in [0, 1).
+ * new masks would let fine-tuning revive them). Sparsity in [0, 1). The weights are read back a
+ * layer at a time, in three passes (two counting, one masking): the host holds one layer and its
+ * mask, not every Linear weight (gpt2-xl's are 5 GB).
  */
 export async function pruneGlobal(model: Module, sparsity: number): Promise<PruneReport> {
   if (!(model instanceof Module)) throw new TypeError(`pruneGlobal: argument 'model' must be a Module, got ${describeValue(model)}`);
   checkSparsity('pruneGlobal', sparsity);
-  const layers = linearLayers(model);
+  const layers = linearLayers(model).map(([, l]) => l);
   if (!layers.length) throw new Error('pruneGlobal: the model has no Linear layer to prune');
-  if (layers.some(([, l]) => l.weightScale)) throw new Error('pruneGlobal: int8 weights cannot be pruned; prune the float32 model, then quantize it');
-  const weights = await Promise.all(layers.map(([, l]) => l.weight.toArray() as Promise<Float32Array>));
-  const before = await Promise.all(masked(model).map(([, l]) => l.weightMask!.toArray() as Promise<Float32Array>));
-  const problem = repruneProblem(before.reduce((n, m) => n + m.filter((x) => x === 0).length, 0), weights.reduce((n, w) => n + w.length, 0), sparsity);
+  if (layers.some((l) => l.weightScale)) throw new Error('pruneGlobal: int8 weights cannot be pruned; prune the float32 model, then quantize it');
+  const total = layers.reduce((n, l) => n + l.weight.size, 0);
+  let before = 0;
+  for (const l of masked(model).map(([, m]) => m)) before += ((await l.weightMask!.toArray()) as Float32Array).filter((x) => x === 0).length;
+  const problem = repruneProblem(before, total, sparsity);
   if (problem) throw new RangeError(`pruneGlobal: ${problem}`);
-  const { masks, threshold } = magnitudeMasks(weights, sparsity);
+  const weightsOf = async (l: Linear) => (await l.weight.toArray()) as Float32Array;
+  const cut = new MagnitudeCut(Math.round(sparsity * total));
+  while (cut.counting) {
+    for (const l of layers) cut.count(await weightsOf(l));
+    cut.endPass();
+  }
   let pruned = 0;
-  layers.forEach(([, layer], i) => {
-    const mask = masks[i]!;
+  for (const l of layers) {
+    const mask = cut.mask(await weightsOf(l));
     for (const m of mask) pruned += 1 - m;
-    layer.setWeightMask(tensor(mask, layer.weight.shape));
-  });
-  return { pruned, total: weights.reduce((n, w) => n + w.length, 0), threshold };
+    l.setWeightMask(tensor(mask, l.weight.shape));
+  }
+  return { pruned, total, threshold: cut.threshold };
 }
 
 /** sparsity as the pruning functions take it (typeof first: '0.5' would pass the comparisons by coercion). */

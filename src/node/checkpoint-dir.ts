@@ -2,16 +2,19 @@
 // `gpt train` writes them, a bare .safetensors file (e.g. one saved by the browser page), or a
 // Hugging Face GPT-2 directory (config.json + model.safetensors, or its shards; src/gpt/hf), read
 // and written.
+import type { FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { checkCheckpoint, checkpointTensors, readCheckpoint, type Checkpoint, type CheckpointExtras, type CheckpointMeta } from '../gpt/checkpoint.js';
-import { disposeUploaded, readCheckpointModel, uploadedCheckpoint, type LoadOptions, type UploadedCheckpoint } from '../gpt/checkpoint-upload.js';
+import { disposeUploaded, readCheckpointModel, uploadedOr, type LoadOptions, type UploadedCheckpoint } from '../gpt/checkpoint-upload.js';
 import { hfCheckpoint, layoutHF, hfModelConfig, HF_FILES, isMaskBuffer, parseShardIndex, shardIndexProblem, type HFWeightsFile } from '../gpt/hf/index.js';
+import { uploadHF, type HFWeightsReader } from '../gpt/hf/upload.js';
 import type { GPT, GPTConfig } from '../gpt/model.js';
+import { openSafetensors } from '../io/safetensors-source.js';
 import type { Tokenizer } from '../gpt/tokenizer/index.js';
 import { writeFilesAtomic } from './atomic-file.js';
 import { layoutSafetensors, safetensorsPieces, type Safetensors } from '../io/safetensors.js';
 import { readCheckpointWeights, writeCheckpointFiles } from './checkpoint-files.js';
-import { makeDirectories, pathExists, readRegularFile, unlessMissing, type PositionalFile } from './regular-files.js';
+import { makeDirectories, openRegularFile, pathExists, readRegularFile, unlessMissing, type PositionalFile } from './regular-files.js';
 import { byCheckpointKind } from './checkpoint-kind.js';
 import { handleSource, readSafetensorsFile } from './safetensors-file.js';
 
@@ -54,16 +57,34 @@ export function loadCheckpoint(path: string): Promise<Checkpoint> {
  * tensors uploaded to the GPU as they are read, AdamW's moments too (the caller's to free:
  * disposeUploaded): the host holds one tensor at a time, not the file (1.5 GB for a GPT-2 124M run
  * with its moments). Refused, damaged or checksummed wrong, it fails with loadCheckpoint's error,
- * leaving nothing on the GPU. A Hugging Face directory is read as loadCheckpoint reads it.
+ * leaving nothing on the GPU. A Hugging Face directory's weights too, each converted as read, its
+ * shards in order (gpt2-xl's 6 GB are never on the host).
  */
 export function loadCheckpointModel(path: string, opts: LoadOptions = {}): Promise<UploadedCheckpoint> {
   const upload = async (handle: PositionalFile) => readCheckpointModel(await handleSource(handle), path, opts);
   return byCheckpointKind(path, {
     file: upload,
-    hf: async () => uploadedCheckpoint(await loadHFModel(path), opts),
+    hf: () => uploadedOr(uploadHFDirectory(path, opts), () => loadHFModel(path), opts),
     // read once, checksummed as read: a model made of a damaged file is freed before it is returned
     run: () => readCheckpointWeights(path, upload, { discard: disposeUploaded }),
   });
+}
+
+/** uploadHF of the Hugging Face directory `dir` (null or an error where it refuses it: loadHFModel then says why), its weights files open until it returns. */
+async function uploadHFDirectory(dir: string, opts: LoadOptions): Promise<UploadedCheckpoint | null> {
+  const { model, weights, weightMap } = await hfDirectoryFiles(dir);
+  const handles: FileHandle[] = [];
+  try {
+    const shards: HFWeightsReader[] = [];
+    for (const file of weights) {
+      const handle = await openRegularFile(join(dir, file));
+      handles.push(handle);
+      shards.push({ file, reader: await openSafetensors(await handleSource(handle)) });
+    }
+    return await uploadHF(model, shards, await hfTokenizerTexts(dir), dir, weightMap, opts);
+  } finally {
+    for (const handle of handles) await handle.close();
+  }
 }
 
 /**

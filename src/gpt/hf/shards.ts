@@ -2,7 +2,7 @@
 // that holds it, as transformers' save_pretrained writes a model larger than its max_shard_size
 // (5 GB by default: gpt2-xl in float32 is 6.4 GB). Every shard it names is read.
 import { show } from '../../io/value-ranges.js';
-import { isMaskBuffer, type HFWeightsFile } from './weights.js';
+import { isMaskBuffer } from './weights.js';
 
 /** The index's weight_map (tensor name -> shard file, a plain name in the model's directory); `at` names the index in errors. */
 export function parseShardIndex(text: string, at: string): Map<string, string> {
@@ -26,7 +26,7 @@ export function parseShardIndex(text: string, at: string): Map<string, string> {
 }
 
 /** A tensor the index places in a shard that does not hold it (a shard from another save?), or null. */
-export function shardIndexProblem(weightMap: ReadonlyMap<string, string>, shards: readonly HFWeightsFile[]): string | null {
+export function shardIndexProblem(weightMap: ReadonlyMap<string, string>, shards: readonly { file: string; tensors: object }[]): string | null {
   const held = new Map(shards.map((s) => [s.file, s.tensors]));
   for (const [name, file] of weightMap) {
     if (isMaskBuffer(name)) continue; // not read

@@ -1,52 +1,73 @@
-// A Hugging Face GPT-2 model's files made a model with each weight uploaded to the GPU as it is
-// read from model.safetensors (the page's Open of a model directory): readHF then
-// modelFromCheckpoint held every weight on the host until the last was read (gpt2-large's 3 GB).
-import { CHECKPOINT_FORMAT, CHECKPOINT_KEY, configWeightsProblem } from '../checkpoint.js';
-import { dispose, uploadedOr, uploadWeight, type UploadedCheckpoint } from '../checkpoint-upload.js';
+// A Hugging Face GPT-2 model's files made a model with each weight converted (dtype, Conv1D layout)
+// and uploaded to the GPU as it is read, from model.safetensors or its shards in order (the page's
+// Open of a model directory, Node's loads of one): readHF then modelFromCheckpoint held every
+// weight on the host until the last was read (gpt2-xl's 6 GB in float32).
+import { CHECKPOINT_FORMAT, CHECKPOINT_KEY, configWeightsProblem, modelFor, type CheckpointMeta } from '../checkpoint.js';
+import { dispose, uploadedOr, uploadWeight, type LoadOptions, type UploadedCheckpoint } from '../checkpoint-upload.js';
 import { device } from '../../device/device.js';
-import { GPT } from '../model.js';
+import type { GPTConfig } from '../model.js';
 import { tokenizerFromJSON } from '../tokenizer/index.js';
 import type { SafetensorsTensor } from '../../io/safetensors.js';
-import { openSafetensors } from '../../io/safetensors-source.js';
-import { HF_FILES, hfModelConfig, hfTokenizer, readHF, type HFModelSources } from './index.js';
+import { openSafetensors, type SafetensorsReader } from '../../io/safetensors-source.js';
+import { HF_FILES, hfModelConfig, hfTokenizer, readHF, type HFModelSources, type HFTokenizerFiles } from './index.js';
+import { shardIndexProblem } from './shards.js';
 import { HEAD, isMaskBuffer, unprefixed, weightsFromHF } from './weights.js';
 
 /**
- * modelFromCheckpoint(await readHF(files, source)), each weight uploaded as it is read (the LM head,
- * tied, is compared with the token embedding on the GPU). Files either refuses are read again their
- * way, for their one-line error (readCheckpointModel's way).
+ * modelFromCheckpoint(await readHF(files, source), opts), each weight uploaded as it is read (the LM
+ * head, tied, is compared with the token embedding on the GPU). Files either refuses are read again
+ * their way, for their one-line error (readCheckpointModel's way).
  */
-export const readHFModel = (files: HFModelSources, source: string): Promise<UploadedCheckpoint> => uploadedOr(uploadHF(files, source), () => readHF(files, source));
+export const readHFModel = (files: HFModelSources, source: string, opts: LoadOptions = {}): Promise<UploadedCheckpoint> =>
+  uploadedOr(uploadHFFiles(files, source, opts), () => readHF(files, source), opts);
 
-/** The model of files every check passes, or null where a check fails before a tensor is read or at one; throws where one throws. */
-async function uploadHF(files: HFModelSources, source: string): Promise<UploadedCheckpoint | null> {
-  const config = hfModelConfig(files.config, source);
-  const reader = await openSafetensors(files.weights);
-  if (reader.metadata[CHECKPOINT_KEY] !== undefined) return null;
-  const saved = reader.entries.filter((e) => !isMaskBuffer(e.name));
-  // what hfCheckpoint and loadStateDict check of names and shapes, from the header: before a model is made
-  const weights = new Map(saved.map((e) => [unprefixed(e.name), { shape: e.shape }]));
-  if (weights.size !== saved.length) return null; // a name saved with the prefix and without
+const uploadHFFiles = async (files: HFModelSources, source: string, opts: LoadOptions) =>
+  uploadHF(hfModelConfig(files.config, source), [{ file: HF_FILES.weights, reader: await openSafetensors(files.weights) }], files, source, null, opts);
+
+/** One weights file of a GPT-2 model, its header read: model.safetensors, or a shard. */
+export interface HFWeightsReader {
+  /** Its name in the model's directory (for errors). */
+  file: string;
+  reader: SafetensorsReader;
+}
+
+/**
+ * The model of GPT-2 weights files (model.safetensors, or every shard in the index's order, with
+ * the index's weight_map) every check of hfCheckpoint and loadStateDict passes, each weight uploaded
+ * as read (a tensor at a time on the host, the tied head's too, compared at the end); null where a
+ * check fails, from the headers or at a tensor; throws where one throws. The caller reads refused
+ * files again their way for the error (uploadedOr), and closes the files.
+ */
+export async function uploadHF(config: GPTConfig, shards: HFWeightsReader[], tokenizerFiles: HFTokenizerFiles, source: string, weightMap: ReadonlyMap<string, string> | null, { moments: _, onWeight, ...opts }: LoadOptions): Promise<UploadedCheckpoint | null> {
+  if (shards.some((s) => s.reader.metadata[CHECKPOINT_KEY] !== undefined)) return null;
+  const saved = shards.flatMap(({ file, reader }) => reader.entries.filter((e) => !isMaskBuffer(e.name)).map((entry) => ({ file, reader, entry })));
+  // what hfCheckpoint and loadStateDict check of names and shapes, from the headers: before a model is made
+  const weights = new Map(saved.map(({ entry }) => [unprefixed(entry.name), { shape: entry.shape }]));
+  if (weights.size !== saved.length) return null; // a name saved twice: with the prefix and without, or in two shards
+  const named = shards.map(({ file, reader }) => ({ file, tensors: Object.fromEntries(reader.entries.map((e) => [e.name, e])) }));
+  if (weightMap && shardIndexProblem(weightMap, named)) return null;
   weights.delete(HEAD);
   if (configWeightsProblem(config, weights, (k) => k, HF_FILES.weights)) return null;
-  const tokenizer = hfTokenizer([{ file: HF_FILES.weights, metadata: reader.metadata }], files, source);
+  const tokenizer = hfTokenizer(shards.map(({ file, reader }) => ({ file, metadata: reader.metadata })), tokenizerFiles, source);
   if (tokenizer.vocabSize !== config.vocabSize) return null;
-  const model = new GPT(config);
+  const meta: CheckpointMeta = { format: CHECKPOINT_FORMAT, model: config, tokenizer: tokenizer.toJSON() };
+  const model = modelFor(meta, opts);
   try {
     const params = model.stateDict();
     if (weights.size !== params.size || [...weights.keys()].some((name) => !params.has(name))) return dispose(model);
     let head: SafetensorsTensor | null = null;
-    for (const entry of saved) {
+    for (const { file, reader, entry } of saved) {
       // weightsFromHF of one tensor: its name, dtype and values checked, a Conv1D weight transposed
       const tensors = { [entry.name]: await reader.readTensor(entry) };
-      const [ours] = weightsFromHF([{ file: HF_FILES.weights, tensors, metadata: reader.metadata }], (file) => `${source}/${file}`);
-      if (ours) uploadWeight(params, ...ours, config.blockSize);
-      else head = tensors[entry.name]!;
+      const [ours] = weightsFromHF([{ file, tensors, metadata: reader.metadata }], (f) => `${source}/${f}`);
+      if (ours) {
+        uploadWeight(params, ...ours, model.config.blockSize);
+        onWeight?.(...ours);
+      } else head = tensors[entry.name]!;
       device().flush(); // its staging copy freed before the next is read
     }
     const wte = params.get('wte.weight')!;
     if (head && !(head.shape.join() === wte.shape.join() && sameValues(head.data as Float32Array, (await wte.toArray()) as Float32Array))) return dispose(model);
-    const meta = { format: CHECKPOINT_FORMAT, model: config, tokenizer: tokenizer.toJSON() } as const;
     return { ckpt: { meta, weights: new Map(), source }, model, tokenizer: tokenizerFromJSON(meta.tokenizer) };
   } catch (e) {
     model.dispose();
