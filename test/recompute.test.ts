@@ -11,7 +11,8 @@ import { dropoutMaskRef, gelu, layerNormRef, matmulRef, ref, type Ref } from '..
 import { GPT, type GPTConfig } from '../src/gpt/model.js';
 import { memoryPlan } from '../src/gpt/memory-plan.js';
 import { TRAIN_DEFAULTS, Trainer, type TrainConfig } from '../src/gpt/trainer.js';
-import { autocast, CastCache } from '../src/nn/autocast.js';
+import { autocast, CastCache, castForCompute } from '../src/nn/autocast.js';
+import { cast } from '../src/ops/index.js';
 import { profile } from '../src/kernels/profile.js';
 import { withRecomputeHint } from '../src/cli/device-fit.js';
 import { checkGrad } from './gradcheck.js';
@@ -91,6 +92,29 @@ describe('checkpoint(fn, inputs)', () => {
       expect([z.requiresGrad, z.gradFn]).toEqual([false, null]);
       expect(isGradEnabled()).toBe(true);
     });
+  });
+
+  it("recomputes in the forward's autocast, not the backward's: the same gradients as fn recorded whole", async (ctx) => {
+    if (!profile().f16) ctx.skip();
+    // float16 matmul and square, cast back: the output's dtype would not show a recompute in float32
+    const [x, w] = [tensor([1.0001, 2.0009, 3.0001, 4.0003], [2, 2]), tensor([0.5001, -1.0003, 2.0007, 0.2501], [2, 2])];
+    const fn = (x: Tensor) => {
+      const h = matmul(castForCompute(x), castForCompute(w));
+      return cast(h.mul(h), 'float32');
+    };
+    const grads = async (recompute: boolean) => {
+      x.requiresGrad = w.requiresGrad = true;
+      scope(() => autocast('float16', () => (recompute ? checkpoint(fn, [x]) : fn(x))).sum().backward());
+      const out = [await x.grad!.toArray(), await w.grad!.toArray()];
+      for (const t of [x, w]) t.grad!.dispose(), (t.grad = null);
+      return out;
+    };
+    try {
+      expect(await grads(true)).toEqual(await grads(false));
+    } finally {
+      x.dispose();
+      w.dispose();
+    }
   });
 
   it('refuses what it cannot run in one line naming the argument', () => {

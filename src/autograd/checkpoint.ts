@@ -4,15 +4,15 @@
 // inputs and backpropagates through that: the same ops on the same values, so the gradients are
 // bit-identical to those of fn recorded directly (the kernels are deterministic: no float atomics),
 // at the cost of a second forward. Host generators named in `generators` (dropout's seeds) are set
-// back to where they stood for the recompute, so it draws the same masks, then put back. fn must
-// not depend on other state that changes before the backward; a context it needs (autocast's
-// dtype) it must re-enter itself: the recompute runs inside the backward's, not the forward's.
+// back to where they stood for the recompute, so it draws the same masks, then put back; the
+// contexts registered with carryIntoRecompute (autocast's dtype) are re-entered as the forward saw
+// them. fn must not depend on other state that changes before the backward.
 import { checkOptionKeys, describeValue } from '../tensor/check.js';
 import { Generator } from '../tensor/generator.js';
 import { scope } from '../tensor/scope.js';
 import { Tensor } from '../tensor/tensor.js';
 import { backpropagate } from './backward.js';
-import { enableGrad, isGradEnabled, unrecordedProbe } from './mode.js';
+import { captureCarried, enableGrad, isGradEnabled, unrecordedProbe } from './mode.js';
 import { Node } from './node.js';
 import { OpContext } from './op.js';
 
@@ -40,6 +40,7 @@ export function checkpoint<T extends Tensor>(fn: (...inputs: T[]) => T, inputs: 
   }
   if (!isGradEnabled()) return checkedResult(fn(...inputs));
   const states = generators.map((g) => g.getState());
+  const inForwardContext = captureCarried(); // the recompute runs in the backward's, else
   // fn's intermediates are freed as it returns: nothing recorded holds them
   const { result, wouldRecord } = unrecordedProbe(() => scope(() => checkedResult(fn(...inputs))));
   if (!wouldRecord) return result;
@@ -49,7 +50,7 @@ export function checkpoint<T extends Tensor>(fn: (...inputs: T[]) => T, inputs: 
   const recompute = (g: Tensor) => {
     ctx.checkUnchanged('checkpoint');
     const detached = ctx.saved.map((t, i) => Object.assign(t.alias(t.shape), { requiresGrad: inputs[i]!.requiresGrad }) as T);
-    const again = replaying(generators, states, () => scope(() => enableGrad(() => checkedResult(fn(...detached)))));
+    const again = replaying(generators, states, () => scope(() => inForwardContext(() => enableGrad(() => checkedResult(fn(...detached))))));
     if (!again.requiresGrad) return detached.map(() => null);
     backpropagate(again, g.alias(g.shape));
     return detached.map(takeGrad);

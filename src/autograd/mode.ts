@@ -40,3 +40,23 @@ export function unrecordedProbe<R>(fn: () => R): { result: R; wouldRecord: boole
     probe = outer;
   }
 }
+
+/** Captures a context where it is now; the function it returns runs a callback back inside it. */
+export type ContextCapture = () => <R>(fn: () => R) => R;
+
+const carried: ContextCapture[] = [];
+
+/**
+ * Has every checkpoint's recompute run inside the context `capture` captures at its forward
+ * (autocast's dtype, registered by nn/autocast.ts: autograd knows nothing of nn), as PyTorch's
+ * checkpoint re-enters the forward's autocast state; the backward runs outside it.
+ */
+export function carryIntoRecompute(capture: ContextCapture): void {
+  carried.push(capture);
+}
+
+/** The carried contexts as they are now: the function returned runs a callback back inside all of them. */
+export function captureCarried(): <R>(fn: () => R) => R {
+  const reenter = carried.map((capture) => capture());
+  return (fn) => reenter.reduce((inner, enter) => () => enter(inner), fn)();
+}
