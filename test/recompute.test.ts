@@ -117,6 +117,23 @@ describe('checkpoint(fn, inputs)', () => {
     }
   });
 
+  it('leaves a tensor fn returns but did not make (a parameter it closes over) a leaf, its gradient its own', async () => {
+    const [x, w] = [tensor([1, 2], [2]), tensor([3, 4], [2])];
+    x.requiresGrad = w.requiresGrad = true;
+    try {
+      scope(() => {
+        const y = checkpoint((x) => (x.mul(w), w), [x]);
+        expect(w.gradFn).toBeNull();
+        y.mul(tensor([5, 6], [2])).sum().backward(); // d/dw sum(w * [5, 6]) = [5, 6]
+      });
+      expect(await w.grad!.toArray()).toEqual(new Float32Array([5, 6]));
+      expect(x.grad).toBeNull();
+    } finally {
+      x.dispose();
+      w.dispose();
+    }
+  });
+
   it('refuses what it cannot run in one line naming the argument', () => {
     scope(() => {
       const x = tensor([1], [1]);

@@ -10,7 +10,7 @@
 import { checkOptionKeys, describeValue } from '../tensor/check.js';
 import { Generator } from '../tensor/generator.js';
 import { scope } from '../tensor/scope.js';
-import { Tensor } from '../tensor/tensor.js';
+import { nextTensorId, Tensor } from '../tensor/tensor.js';
 import { backpropagate } from './backward.js';
 import { captureCarried, enableGrad, isGradEnabled, unrecordedProbe } from './mode.js';
 import { Node } from './node.js';
@@ -41,10 +41,13 @@ export function checkpoint<T extends Tensor>(fn: (...inputs: T[]) => T, inputs: 
   if (!isGradEnabled()) return checkedResult(fn(...inputs));
   const states = generators.map((g) => g.getState());
   const inForwardContext = captureCarried(); // the recompute runs in the backward's, else
+  const firstMade = nextTensorId();
   // fn's intermediates are freed as it returns: nothing recorded holds them
   const { result, wouldRecord } = unrecordedProbe(() => scope(() => checkedResult(fn(...inputs))));
   if (!wouldRecord) return result;
-  const out = (inputs.includes(result) ? result.alias(result.shape) : result) as T;
+  // a tensor fn did not make (an input, a parameter it closes over) gets a handle to carry the node:
+  // set on the tensor itself, a parameter would become the checkpoint's output, its gradient lost
+  const out = (result.id >= firstMade ? result : result.alias(result.shape)) as T;
   const ctx = new OpContext(true, inputs.map((t) => t.requiresGrad), inputs.map((t) => t.shape), { shape: out.shape, dtype: out.dtype });
   ctx.save(...inputs);
   const recompute = (g: Tensor) => {
