@@ -134,6 +134,28 @@ describe('checkpoint(fn, inputs)', () => {
     }
   });
 
+  it('refuses a recompute that returns another shape than its forward did, in one line, leaving nothing on the GPU', async () => {
+    const [x, w] = [tensor([1, 2, 3, 4], [2, 2]), tensor([0.5, -1, 2, 0.25], [2, 2])];
+    x.requiresGrad = w.requiresGrad = true;
+    let rows = 2; // state fn reads, changed before the backward: its gradient [2, 2] was taken as one of [4, 1]
+    try {
+      await device().sync();
+      const before = device().memory().liveBytes;
+      expect(() =>
+        scope(() => {
+          const y = checkpoint((x) => matmul(x, w).reshape([rows, -1]), [x]);
+          rows = 4;
+          y.mul(tensor([1, 2, 3, 4], [2, 2])).sum().backward();
+        }),
+      ).toThrow(/^checkpoint: fn run again in the backward returned float32\[4, 1\] where its forward returned float32\[2, 2\]; fn must compute the same from its inputs both times/);
+      expect([x.grad, w.grad]).toEqual([null, null]);
+      expect(device().memory().liveBytes).toBe(before);
+    } finally {
+      x.dispose();
+      w.dispose();
+    }
+  });
+
   it('refuses what it cannot run in one line naming the argument', () => {
     scope(() => {
       const x = tensor([1], [1]);

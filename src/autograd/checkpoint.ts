@@ -10,6 +10,7 @@
 import { checkOptionKeys, describeValue } from '../tensor/check.js';
 import { Generator } from '../tensor/generator.js';
 import { scope } from '../tensor/scope.js';
+import { formatShape, sameShape } from '../tensor/shape.js';
 import { nextTensorId, Tensor } from '../tensor/tensor.js';
 import { backpropagate } from './backward.js';
 import { captureCarried, enableGrad, isGradEnabled, unrecordedProbe } from './mode.js';
@@ -48,12 +49,17 @@ export function checkpoint<T extends Tensor>(fn: (...inputs: T[]) => T, inputs: 
   // a tensor fn did not make (an input, a parameter it closes over) gets a handle to carry the node:
   // set on the tensor itself, a parameter would become the checkpoint's output, its gradient lost
   const out = (result.id >= firstMade ? result : result.alias(result.shape)) as T;
-  const ctx = new OpContext(true, inputs.map((t) => t.requiresGrad), inputs.map((t) => t.shape), { shape: out.shape, dtype: out.dtype });
+  const made = { shape: out.shape, dtype: out.dtype };
+  const ctx = new OpContext(true, inputs.map((t) => t.requiresGrad), inputs.map((t) => t.shape), made);
   ctx.save(...inputs);
   const recompute = (g: Tensor) => {
     ctx.checkUnchanged('checkpoint');
     const detached = ctx.saved.map((t, i) => Object.assign(t.alias(t.shape), { requiresGrad: inputs[i]!.requiresGrad }) as T);
     const again = replaying(generators, states, () => scope(() => inForwardContext(() => enableGrad(() => checkedResult(fn(...detached))))));
+    // the seed is the forward's result's gradient: another shape would be taken as this one's
+    if (again.dtype !== made.dtype || !sameShape(again.shape, made.shape)) {
+      throw new Error(`checkpoint: fn run again in the backward returned ${again.describe()} where its forward returned ${made.dtype}${formatShape(made.shape)}; fn must compute the same from its inputs both times (did state it reads change in between?)`);
+    }
     if (!again.requiresGrad) return detached.map(() => null);
     backpropagate(again, g.alias(g.shape));
     return detached.map(takeGrad);
