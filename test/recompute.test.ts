@@ -134,6 +134,25 @@ describe('checkpoint(fn, inputs)', () => {
     }
   });
 
+  it('gives its result a gradient where fn recorded would: not for a result of a noGrad inside fn, or of no tensor needing one', () => {
+    const [x, w, c] = [tensor([1, 2], [2]), tensor([3, 4], [2]), tensor([5, 6], [2])];
+    x.requiresGrad = w.requiresGrad = true;
+    try {
+      scope(() => {
+        const fns = [(x: Tensor) => noGrad(() => x.mul(w)), (x: Tensor) => (x.mul(w), c.add(1))];
+        for (const fn of fns) {
+          const [whole, recomputed] = [fn(x), checkpoint(fn, [x])];
+          expect(whole.requiresGrad).toBe(false);
+          expect([recomputed.requiresGrad, recomputed.gradFn]).toEqual([false, null]); // nothing saved for a backward
+          expect(() => recomputed.sum().backward()).toThrow(/^backward: tensor float32\[\] does not require grad/);
+        }
+        expect(checkpoint((x) => noGrad(() => x.mul(2)).add(x.mul(w)), [x]).requiresGrad).toBe(true);
+      });
+    } finally {
+      for (const t of [x, w, c]) t.dispose();
+    }
+  });
+
   it('refuses a recompute that returns another shape than its forward did, in one line, leaving nothing on the GPU', async () => {
     const [x, w] = [tensor([1, 2, 3, 4], [2, 2]), tensor([0.5, -1, 2, 0.25], [2, 2])];
     x.requiresGrad = w.requiresGrad = true;

@@ -11,7 +11,7 @@ import { checkOptionKeys, describeValue } from '../tensor/check.js';
 import { Generator } from '../tensor/generator.js';
 import { scope } from '../tensor/scope.js';
 import { formatShape, sameShape } from '../tensor/shape.js';
-import { nextTensorId, Tensor } from '../tensor/tensor.js';
+import { Tensor } from '../tensor/tensor.js';
 import { backpropagate } from './backward.js';
 import { captureCarried, enableGrad, isGradEnabled, unrecordedProbe } from './mode.js';
 import { Node } from './node.js';
@@ -42,14 +42,11 @@ export function checkpoint<T extends Tensor>(fn: (...inputs: T[]) => T, inputs: 
   if (!isGradEnabled()) return checkedResult(fn(...inputs));
   const states = generators.map((g) => g.getState());
   const inForwardContext = captureCarried(); // the recompute runs in the backward's, else
-  const firstMade = nextTensorId();
   // fn's intermediates are freed as it returns: nothing recorded holds them
   const { result, wouldRecord } = unrecordedProbe(() => scope(() => checkedResult(fn(...inputs))));
   if (!wouldRecord) return result;
-  // a tensor fn did not make (an input, a parameter it closes over) gets a handle to carry the node:
-  // set on the tensor itself, a parameter would become the checkpoint's output, its gradient lost
-  const out = (result.id >= firstMade ? result : result.alias(result.shape)) as T;
-  const made = { shape: out.shape, dtype: out.dtype };
+  // result is made by fn's ops: an input or a parameter fn returns would not require grad through it
+  const made = { shape: result.shape, dtype: result.dtype };
   const ctx = new OpContext(true, inputs.map((t) => t.requiresGrad), inputs.map((t) => t.shape), made);
   ctx.save(...inputs);
   const recompute = (g: Tensor) => {
@@ -64,9 +61,9 @@ export function checkpoint<T extends Tensor>(fn: (...inputs: T[]) => T, inputs: 
     backpropagate(again, g.alias(g.shape));
     return detached.map(takeGrad);
   };
-  out.requiresGrad = true;
-  out.gradFn = new Node('checkpoint', recompute, ctx, [...inputs]);
-  return out;
+  result.requiresGrad = true;
+  result.gradFn = new Node('checkpoint', recompute, ctx, [...inputs]);
+  return result;
 }
 
 function checkedResult<T extends Tensor>(t: T): T {

@@ -2,11 +2,13 @@
 // fn's tasks only, not another task running meanwhile (src/tensor/async-context.ts). `enableGrad`
 // turns it back on (a checkpoint's recompute, inside a backward sweep, which runs without it).
 import { AsyncContext } from '../tensor/async-context.js';
+import type { Tensor } from '../tensor/tensor.js';
 
-const gradEnabled = new AsyncContext(true);
+// 'probing': off as under noGrad, for unrecordedProbe, which tells its fn's ops from those of a noGrad inside it
+const gradEnabled = new AsyncContext<boolean | 'probing'>(true);
 
 export function isGradEnabled(): boolean {
-  return gradEnabled.get();
+  return gradEnabled.get() === true;
 }
 
 export function noGrad<R>(fn: () => R): R {
@@ -19,23 +21,30 @@ export function enableGrad<R>(fn: () => R): R {
   return gradEnabled.run(true, fn);
 }
 
-/** While unrecordedProbe runs: whether an op left out a node that it would have recorded with grad on. */
-let probe: { unrecorded: boolean } | null = null;
+/** While unrecordedProbe runs: the tensors its ops made that would require grad with recording on. */
+let probe: WeakSet<Tensor> | null = null;
 
-/** Called by an op that does not record only because recording is off. */
-export function noteUnrecorded(): void {
-  if (probe) probe.unrecorded = true;
+/** Whether `t` would require grad, were the probe running now recording (false outside one). */
+export function wouldRequireGrad(t: Tensor): boolean {
+  return probe?.has(t) ?? false;
+}
+
+/** Called by an op that does not record `out` only because recording is off. */
+export function noteUnrecorded(out: Tensor): void {
+  if (probe && gradEnabled.get() === 'probing') probe.add(out);
 }
 
 /**
- * Runs the synchronous `fn` without recording and says whether it would have recorded anything:
- * whether some op in it took a tensor that requires grad (a parameter it closes over, say).
+ * Runs the synchronous `fn` without recording and says whether its result would require grad with
+ * recording on (as fn recorded would give it: made by ops from a tensor that requires grad, a
+ * parameter it closes over say, outside any noGrad in fn).
  */
-export function unrecordedProbe<R>(fn: () => R): { result: R; wouldRecord: boolean } {
+export function unrecordedProbe<R extends Tensor>(fn: () => R): { result: R; wouldRecord: boolean } {
   const outer = probe;
-  const mine = (probe = { unrecorded: false });
+  const mine = (probe = new WeakSet());
   try {
-    return { result: noGrad(fn), wouldRecord: mine.unrecorded };
+    const result = gradEnabled.run('probing', fn);
+    return { result, wouldRecord: mine.has(result) };
   } finally {
     probe = outer;
   }

@@ -43,11 +43,6 @@ export interface GradFn {
 
 let nextId = 1;
 
-/** The id the next tensor made will have: a tensor with an id at least this was made since it was asked. */
-export function nextTensorId(): number {
-  return nextId;
-}
-
 // a module returned from a scope is not a tensor it keeps: its parameters are freed with the scope
 const SCOPE_ENDED =
   "the scope that created it ended (a scope keeps the tensors it returns, alone or in arrays, plain objects and Maps; keep() others, e.g. a module's parameters)";
