@@ -52,6 +52,19 @@ function adoptable(moments: unknown): { m: Moment[]; v: Moment[] } {
   return moments as { m: Moment[]; v: Moment[] };
 }
 
+/** The constructor frees each tensor among `moments` once copied: one given twice would be read after that. */
+function checkEachOnce({ m, v }: { m: Moment[]; v: Moment[] }): void {
+  const seen = new Map<Tensor, string>();
+  for (const [kind, parts] of [['m', m], ['v', v]] as const) {
+    parts.forEach((part, i) => {
+      if (!(part instanceof Tensor)) return;
+      const first = seen.get(part);
+      if (first) throw new Error(`AdamW: moments.${kind}[${i}] is moments.${first} again; the constructor frees each tensor once copied: pass each once`);
+      seen.set(part, `${kind}[${i}]`);
+    });
+  }
+}
+
 /** AdamW over a list of parameters: step() applies one update from their .grad, in a few fused dispatches. */
 export class AdamW {
   lr: number;
@@ -94,7 +107,10 @@ export class AdamW {
     this.betas = betas;
     this.eps = checkNonNegative('AdamW', 'eps', opts.eps ?? 1e-8);
     this.weightDecay = checkNonNegative('AdamW', 'weightDecay', opts.weightDecay ?? 0.01);
-    if (moments !== undefined) this.checkMoments('AdamW', adoptable(moments).m, moments.v, 'moments.');
+    if (moments !== undefined) {
+      this.checkMoments('AdamW', adoptable(moments).m, moments.v, 'moments.');
+      checkEachOnce(moments);
+    }
     // each parameter is one buffer itself, so it fits a shard alone
     const room = Math.floor(profile().bufferLimit / 4);
     const made = (first: number, end: number, size: number, parts?: Moment[]) => {
