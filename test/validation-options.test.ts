@@ -92,7 +92,7 @@ const CASES: Case[] = [
     /^Trainer: cfg\.minLr \(0\.001\) must not exceed cfg\.learningRate \(0\.0001\)$/],
   ['Trainer cfg learningRate 0', () => new Trainer({ ...train, learningRate: 0, minLr: 0 }, data), RangeError, /^Trainer: cfg\.learningRate must be a finite number > 0, got 0$/],
   ['Trainer opts misspelt', () => new Trainer(train, data, undefined, undefined, bad({ cast_cache: false })), TypeError,
-    /^Trainer: unknown option 'cast_cache' \(the options are scaler, castCache\)$/],
+    /^Trainer: unknown option 'cast_cache' \(the options are scaler, castCache, moments\)$/],
   ["Trainer castCache 'no'", () => new Trainer(train, data, undefined, undefined, bad({ castCache: 'no' })), TypeError,
     /^Trainer: argument 'castCache' must be a boolean, got string 'no'$/],
   ['Trainer data.train a Float32Array', () => new Trainer(train, { ...data, train: bad(new Float32Array(300)) }), TypeError,
