@@ -153,6 +153,25 @@ describe('checkpoint(fn, inputs)', () => {
     }
   });
 
+  it('takes a recorded tensor fn closes over as an input: its graph is swept once, with the gradients from inside fn and outside', async () => {
+    const [xs, ys] = [[1, 2], [3, 4]];
+    const [x, y] = [tensor(xs, [2]), tensor(ys, [2])];
+    x.requiresGrad = y.requiresGrad = true;
+    try {
+      // h = 2x² (recorded, outside fn); loss = sum(y² h + 3h): the recompute's sweep reached h's
+      // graph and ran it, then the outer sweep met it freed ('already freed by an earlier backward()')
+      scope(() => {
+        const h = x.mul(2).mul(x);
+        checkpoint((y) => y.mul(h).mul(y), [y]).add(h.mul(3)).sum().backward();
+      });
+      expect(await x.grad!.toArray()).toEqual(Float32Array.from(xs, (xi, i) => (ys[i]! ** 2 + 3) * 4 * xi));
+      expect(await y.grad!.toArray()).toEqual(Float32Array.from(ys, (yi, i) => 2 * yi * 2 * xs[i]! ** 2));
+    } finally {
+      x.dispose();
+      y.dispose();
+    }
+  });
+
   it('refuses a recompute that returns another shape than its forward did, in one line, leaving nothing on the GPU', async () => {
     const [x, w] = [tensor([1, 2, 3, 4], [2, 2]), tensor([0.5, -1, 2, 0.25], [2, 2])];
     x.requiresGrad = w.requiresGrad = true;

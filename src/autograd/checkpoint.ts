@@ -24,7 +24,7 @@ export interface CheckpointOptions {
 
 /**
  * fn(...inputs), keeping only `inputs` and the result for the backward, which re-runs fn. Tensors
- * fn closes over (parameters) receive their gradients in the backward as usual. Without grad
+ * fn closes over (parameters, or recorded tensors) receive their gradients in the backward as usual. Without grad
  * recording (noGrad), or when nothing in fn needs a gradient, it is fn(...inputs) itself.
  */
 export function checkpoint<T extends Tensor>(fn: (...inputs: T[]) => T, inputs: readonly T[], opts: CheckpointOptions = {}): T {
@@ -43,8 +43,12 @@ export function checkpoint<T extends Tensor>(fn: (...inputs: T[]) => T, inputs: 
   const states = generators.map((g) => g.getState());
   const inForwardContext = captureCarried(); // the recompute runs in the backward's, else
   // fn's intermediates are freed as it returns: nothing recorded holds them
-  const { result, wouldRecord } = unrecordedProbe(() => scope(() => checkedResult(fn(...inputs))));
+  const { result, wouldRecord, recorded } = unrecordedProbe(() => scope(() => checkedResult(fn(...inputs))));
   if (!wouldRecord) return result;
+  // recorded tensors fn closes over (not its inputs) are inputs of the node too: the recompute's sweep
+  // stops at their nodes and hands their gradients to the outer sweep, which runs each node once
+  const closedOver = recorded.filter((t) => !inputs.includes(t as T));
+  const stops = new Set(closedOver.map((t) => t.gradFn as Node));
   // result is made by fn's ops: an input or a parameter fn returns would not require grad through it
   const made = { shape: result.shape, dtype: result.dtype };
   const ctx = new OpContext(true, inputs.map((t) => t.requiresGrad), inputs.map((t) => t.shape), made);
@@ -57,12 +61,12 @@ export function checkpoint<T extends Tensor>(fn: (...inputs: T[]) => T, inputs: 
     if (again.dtype !== made.dtype || !sameShape(again.shape, made.shape)) {
       throw new Error(`checkpoint: fn run again in the backward returned ${again.describe()} where its forward returned ${made.dtype}${formatShape(made.shape)}; fn must compute the same from its inputs both times (did state it reads change in between?)`);
     }
-    if (!again.requiresGrad) return detached.map(() => null);
-    backpropagate(again, g.alias(g.shape));
-    return detached.map(takeGrad);
+    if (!again.requiresGrad) return [...detached, ...closedOver].map(() => null);
+    const stopped = backpropagate(again, g.alias(g.shape), stops);
+    return [...detached.map(takeGrad), ...closedOver.map((t) => stopped.get(t.gradFn as Node) ?? null)];
   };
   result.requiresGrad = true;
-  result.gradFn = new Node('checkpoint', recompute, ctx, [...inputs]);
+  result.gradFn = new Node('checkpoint', recompute, ctx, [...inputs, ...closedOver]);
   return result;
 }
 

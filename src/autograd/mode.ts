@@ -21,30 +21,34 @@ export function enableGrad<R>(fn: () => R): R {
   return gradEnabled.run(true, fn);
 }
 
-/** While unrecordedProbe runs: the tensors its ops made that would require grad with recording on. */
-let probe: WeakSet<Tensor> | null = null;
+/**
+ * While unrecordedProbe runs: the tensors its ops made that would require grad were recording on,
+ * and the recorded tensors they took (made outside the probe, with a node of their own).
+ */
+let probe: { made: WeakSet<Tensor>; recorded: Set<Tensor> } | null = null;
 
-/** Whether `t` would require grad, were the probe running now recording (false outside one). */
-export function wouldRequireGrad(t: Tensor): boolean {
-  return probe?.has(t) ?? false;
-}
-
-/** Called by an op that does not record `out` only because recording is off. */
-export function noteUnrecorded(out: Tensor): void {
-  if (probe && gradEnabled.get() === 'probing') probe.add(out);
+/** Called by a differentiable op that did not record `out` from `inputs`: recording is off. */
+export function noteUnrecorded(inputs: readonly Tensor[], out: Tensor): void {
+  if (!probe || gradEnabled.get() !== 'probing') return; // a noGrad inside the probe: fn recorded would not record it either
+  let wanted = false;
+  for (const t of inputs) {
+    if (t.gradFn) probe.recorded.add(t);
+    wanted ||= t.requiresGrad || probe.made.has(t);
+  }
+  if (wanted) probe.made.add(out);
 }
 
 /**
  * Runs the synchronous `fn` without recording and says whether its result would require grad with
  * recording on (as fn recorded would give it: made by ops from a tensor that requires grad, a
- * parameter it closes over say, outside any noGrad in fn).
+ * parameter it closes over say, outside any noGrad in fn), and which recorded tensors its ops took.
  */
-export function unrecordedProbe<R extends Tensor>(fn: () => R): { result: R; wouldRecord: boolean } {
+export function unrecordedProbe<R extends Tensor>(fn: () => R): { result: R; wouldRecord: boolean; recorded: Tensor[] } {
   const outer = probe;
-  const mine = (probe = new WeakSet());
+  const mine = (probe = { made: new WeakSet<Tensor>(), recorded: new Set<Tensor>() });
   try {
     const result = gradEnabled.run('probing', fn);
-    return { result, wouldRecord: mine.has(result) };
+    return { result, wouldRecord: mine.made.has(result), recorded: [...mine.recorded] };
   } finally {
     probe = outer;
   }

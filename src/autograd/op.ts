@@ -8,7 +8,7 @@ import { describeValue } from '../tensor/check.js';
 import { formatShape, sameShape, type Shape } from '../tensor/shape.js';
 import { FLOAT_DTYPES, Tensor, type DType } from '../tensor/tensor.js';
 import { freeOnThrow, untrack } from '../tensor/scope.js';
-import { isGradEnabled, noGrad, noteUnrecorded, wouldRequireGrad } from './mode.js';
+import { isGradEnabled, noGrad, noteUnrecorded } from './mode.js';
 import { Node } from './node.js';
 
 /** What a forward hands its backward; `T` is the tensor type the op's code sees. */
@@ -211,8 +211,7 @@ export function defineOp<A extends unknown[]>(spec: OpSpec<A>): Op<A> {
       ctx.release(); // no node will own what the forward saved
       throw e;
     }
-    // a checkpoint's unrecorded forward: whether the result would require grad (an input would)
-    if (!recording && differentiable && inputs.some((t, i) => needsGrad[i] || wouldRequireGrad(t))) noteUnrecorded(result);
+    if (!recording && differentiable) noteUnrecorded(inputs, result); // a checkpoint's unrecorded forward
     if (recording) {
       const backward = spec.backward as BackwardRule<A>;
       result.requiresGrad = true;
