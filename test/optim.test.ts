@@ -185,6 +185,16 @@ describe('AdamW', () => {
       expect([...mt, ...vt].some((t) => t.isDisposed)).toBe(false);
       expect(() => new AdamW(params, {}, { m: mt, v: vt.slice(1) })).toThrow(/^AdamW: parameter 0 float32\[3, 2\] got 5 values$/);
       expect([...mt, ...vt].some((t) => t.isDisposed)).toBe(false);
+      // readMoments' steps beside them were dropped (every parameter's bias correction restarted
+      // on moments that are not new), and lists that are not arrays failed in JavaScript's words
+      const read = await opt.readMoments();
+      expect(() => new AdamW(params, {}, read)).toThrow(/^AdamW: argument 'moments' must be \{ m, v \} alone \(readMoments' steps are loadMoments' to take\), got an object with keys m, steps, v$/);
+      expect(() => new AdamW(params, {}, { m: mt } as never)).toThrow(/^AdamW: argument 'moments' must be .*, got an object with keys m$/);
+      expect(() => new AdamW(params, {}, { m: mt, v: 'x' } as never)).toThrow(/^AdamW: argument 'moments.v' must be an array of 20 moments, one per parameter, got string 'x'$/);
+      // a tensor twice was freed once copied, then read: 'use: tensor float32[3, 2] was used after dispose()', and gone
+      expect(() => new AdamW(params, {}, { m: mt, v: [mt[0]!, ...vt.slice(1)] })).toThrow(/^AdamW: moments.v\[0\] is moments.m\[0\] again; the constructor frees each tensor once copied: pass each once$/);
+      expect(() => again.loadMoments(m, undefined as never)).toThrow(/^AdamW.loadMoments: argument 'v' must be an array of 20 moments, one per parameter, got undefined$/);
+      expect([...mt, ...vt].some((t) => t.isDisposed)).toBe(false);
       const adopted = new AdamW(params, {}, { m: mt, v: vt });
       expect(await flat(adopted)).toEqual(await flat(opt));
       expect([...mt, ...vt].every((t) => t.isDisposed)).toBe(true);

@@ -11,7 +11,8 @@ import { dropoutMaskRef, gelu, layerNormRef, matmulRef, ref, type Ref } from '..
 import { GPT, type GPTConfig } from '../src/gpt/model.js';
 import { memoryPlan } from '../src/gpt/memory-plan.js';
 import { TRAIN_DEFAULTS, Trainer, type TrainConfig } from '../src/gpt/trainer.js';
-import { autocast, CastCache } from '../src/nn/autocast.js';
+import { autocast, CastCache, castForCompute } from '../src/nn/autocast.js';
+import { cast } from '../src/ops/index.js';
 import { profile } from '../src/kernels/profile.js';
 import { withRecomputeHint } from '../src/cli/device-fit.js';
 import { checkGrad } from './gradcheck.js';
@@ -91,6 +92,106 @@ describe('checkpoint(fn, inputs)', () => {
       expect([z.requiresGrad, z.gradFn]).toEqual([false, null]);
       expect(isGradEnabled()).toBe(true);
     });
+  });
+
+  it("recomputes in the forward's autocast, not the backward's: the same gradients as fn recorded whole", async (ctx) => {
+    if (!profile().f16) ctx.skip();
+    // float16 matmul and square, cast back: the output's dtype would not show a recompute in float32
+    const [x, w] = [tensor([1.0001, 2.0009, 3.0001, 4.0003], [2, 2]), tensor([0.5001, -1.0003, 2.0007, 0.2501], [2, 2])];
+    const fn = (x: Tensor) => {
+      const h = matmul(castForCompute(x), castForCompute(w));
+      return cast(h.mul(h), 'float32');
+    };
+    const grads = async (recompute: boolean) => {
+      x.requiresGrad = w.requiresGrad = true;
+      scope(() => autocast('float16', () => (recompute ? checkpoint(fn, [x]) : fn(x))).sum().backward());
+      const out = [await x.grad!.toArray(), await w.grad!.toArray()];
+      for (const t of [x, w]) t.grad!.dispose(), (t.grad = null);
+      return out;
+    };
+    try {
+      expect(await grads(true)).toEqual(await grads(false));
+    } finally {
+      x.dispose();
+      w.dispose();
+    }
+  });
+
+  it('leaves a tensor fn returns but did not make (a parameter it closes over) a leaf, its gradient its own', async () => {
+    const [x, w] = [tensor([1, 2], [2]), tensor([3, 4], [2])];
+    x.requiresGrad = w.requiresGrad = true;
+    try {
+      scope(() => {
+        const y = checkpoint((x) => (x.mul(w), w), [x]);
+        expect(w.gradFn).toBeNull();
+        y.mul(tensor([5, 6], [2])).sum().backward(); // d/dw sum(w * [5, 6]) = [5, 6]
+      });
+      expect(await w.grad!.toArray()).toEqual(new Float32Array([5, 6]));
+      expect(x.grad).toBeNull();
+    } finally {
+      x.dispose();
+      w.dispose();
+    }
+  });
+
+  it('gives its result a gradient where fn recorded would: not for a result of a noGrad inside fn, or of no tensor needing one', () => {
+    const [x, w, c] = [tensor([1, 2], [2]), tensor([3, 4], [2]), tensor([5, 6], [2])];
+    x.requiresGrad = w.requiresGrad = true;
+    try {
+      scope(() => {
+        const fns = [(x: Tensor) => noGrad(() => x.mul(w)), (x: Tensor) => (x.mul(w), c.add(1))];
+        for (const fn of fns) {
+          const [whole, recomputed] = [fn(x), checkpoint(fn, [x])];
+          expect(whole.requiresGrad).toBe(false);
+          expect([recomputed.requiresGrad, recomputed.gradFn]).toEqual([false, null]); // nothing saved for a backward
+          expect(() => recomputed.sum().backward()).toThrow(/^backward: tensor float32\[\] does not require grad/);
+        }
+        expect(checkpoint((x) => noGrad(() => x.mul(2)).add(x.mul(w)), [x]).requiresGrad).toBe(true);
+      });
+    } finally {
+      for (const t of [x, w, c]) t.dispose();
+    }
+  });
+
+  it('takes a recorded tensor fn closes over as an input: its graph is swept once, with the gradients from inside fn and outside', async () => {
+    const [xs, ys] = [[1, 2], [3, 4]];
+    const [x, y] = [tensor(xs, [2]), tensor(ys, [2])];
+    x.requiresGrad = y.requiresGrad = true;
+    try {
+      // h = 2x² (recorded, outside fn); loss = sum(y² h + 3h): the recompute's sweep reached h's
+      // graph and ran it, then the outer sweep met it freed ('already freed by an earlier backward()')
+      scope(() => {
+        const h = x.mul(2).mul(x);
+        checkpoint((y) => y.mul(h).mul(y), [y]).add(h.mul(3)).sum().backward();
+      });
+      expect(await x.grad!.toArray()).toEqual(Float32Array.from(xs, (xi, i) => (ys[i]! ** 2 + 3) * 4 * xi));
+      expect(await y.grad!.toArray()).toEqual(Float32Array.from(ys, (yi, i) => 2 * yi * 2 * xs[i]! ** 2));
+    } finally {
+      x.dispose();
+      y.dispose();
+    }
+  });
+
+  it('refuses a recompute that returns another shape than its forward did, in one line, leaving nothing on the GPU', async () => {
+    const [x, w] = [tensor([1, 2, 3, 4], [2, 2]), tensor([0.5, -1, 2, 0.25], [2, 2])];
+    x.requiresGrad = w.requiresGrad = true;
+    let rows = 2; // state fn reads, changed before the backward: its gradient [2, 2] was taken as one of [4, 1]
+    try {
+      await device().sync();
+      const before = device().memory().liveBytes;
+      expect(() =>
+        scope(() => {
+          const y = checkpoint((x) => matmul(x, w).reshape([rows, -1]), [x]);
+          rows = 4;
+          y.mul(tensor([1, 2, 3, 4], [2, 2])).sum().backward();
+        }),
+      ).toThrow(/^checkpoint: fn run again in the backward returned float32\[4, 1\] where its forward returned float32\[2, 2\]; fn must compute the same from its inputs both times/);
+      expect([x.grad, w.grad]).toEqual([null, null]);
+      expect(device().memory().liveBytes).toBe(before);
+    } finally {
+      x.dispose();
+      w.dispose();
+    }
   });
 
   it('refuses what it cannot run in one line naming the argument', () => {

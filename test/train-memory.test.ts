@@ -111,6 +111,14 @@ describe('a Trainer that throws', () => {
     expect(device().memory().liveBuffers).toBe(before.liveBuffers);
   });
 
+  // moments AdamW refuses, given with no model: the model the Trainer made for them stayed live
+  it('refused moments, with no model given, leave live bytes as they were', () => {
+    const before = device().memory();
+    expect(() => new Trainer(small, data, undefined, undefined, { moments: { m: [], v: [] } })).toThrow(/^AdamW: parameter 0 float32\[\d+, \d+\] got no values$/);
+    expect(device().memory().liveBytes).toBe(before.liveBytes);
+    expect(device().memory().liveBuffers).toBe(before.liveBuffers);
+  });
+
   // a step that threw while profiled left profiling on for the rest of the process: each later
   // dispatch in a timestamped pass of its own, a readback a submit
   it('while profiled turns profiling off again', async (ctx) => {

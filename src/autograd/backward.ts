@@ -25,7 +25,8 @@ function accumulate(a: Tensor, b: Tensor): Tensor {
   return out;
 }
 
-function topoOrder(root: Node): Node[] {
+/** The nodes reachable from `root`, consumers before producers; not past those in `stops`. */
+function topoOrder(root: Node, stops: ReadonlySet<Node>): Node[] {
   const order: Node[] = [];
   const seen = new Set<Node>();
   const stack: [Node, number][] = [[root, 0]];
@@ -36,7 +37,7 @@ function topoOrder(root: Node): Node[] {
     if (i < node.inputs.length) {
       top[1]++;
       const child = node.inputs[i]!.node;
-      if (child && !seen.has(child)) {
+      if (child && !seen.has(child) && !stops.has(child)) {
         seen.add(child);
         stack.push([child, 0]);
       }
@@ -92,8 +93,11 @@ function checkGrads(node: Node, grads: unknown): (Tensor | null | undefined)[] {
   return grads;
 }
 
-/** Gives each input of `node` its gradient: to the node that made it, or to a leaf's .grad; frees the rest (all not handed over, on a throw). */
-function handOver(node: Node, inputGrads: (Tensor | null | undefined)[], grads: Map<Node, Tensor>): void {
+/**
+ * Gives each input of `node` its gradient: to the node that made it (among `grads`, or `stopped` for
+ * a node the sweep stops at), or to a leaf's .grad; frees the rest (all not handed over, on a throw).
+ */
+function handOver(node: Node, inputGrads: (Tensor | null | undefined)[], grads: Map<Node, Tensor>, stops: ReadonlySet<Node>, stopped: Map<Node, Tensor>): void {
   try {
     node.inputs.forEach((input, i) => {
       const gi = inputGrads[i];
@@ -108,8 +112,9 @@ function handOver(node: Node, inputGrads: (Tensor | null | undefined)[], grads: 
       }
       inputGrads[i] = null;
       if (input.node) {
-        const prev = grads.get(input.node);
-        grads.set(input.node, prev ? accumulate(prev, gi) : gi);
+        const into = stops.has(input.node) ? stopped : grads;
+        const prev = into.get(input.node);
+        into.set(input.node, prev ? accumulate(prev, gi) : gi);
       } else giveLeafGrad(input.tensor, gi);
     });
   } finally {
@@ -136,21 +141,27 @@ export function backward(root: Tensor, grad?: Tensor): void {
     throw new RangeError(`backward: gradient shape ${formatShape(grad.shape)} does not match tensor shape ${formatShape(root.shape)}`);
   }
   if (grad && grad.dtype !== root.dtype) throw new TypeError(`backward: argument 'grad' must be a ${root.dtype} tensor like ${root.describe()}, got ${grad.describe()}`);
-  noGrad(() => lateSweep(() => backpropagate(root, grad ? grad.alias(grad.shape) : onesLike(root))));
+  noGrad(() => lateSweep(() => void backpropagate(root, grad ? grad.alias(grad.shape) : onesLike(root))));
 }
 
 /**
  * The sweep from `root`, whose gradient is `seed` (owned from now on): inside a backward sweep, with
- * recording off (backward above; a checkpoint's recompute, checkpoint.ts).
+ * recording off (backward above; a checkpoint's recompute, checkpoint.ts). It does not go past the
+ * nodes in `stops` (an outer sweep's, which a recompute's graph reaches through a tensor fn closes
+ * over): their gradients are returned, the caller's.
  */
-export function backpropagate(root: Tensor, seed: Tensor): void {
+export function backpropagate(root: Tensor, seed: Tensor, stops: ReadonlySet<Node> = new Set()): Map<Node, Tensor> {
+  const stopped = new Map<Node, Tensor>();
   const rootNode = root.gradFn instanceof Node ? root.gradFn : null;
-  if (!rootNode) return giveLeafGrad(root, seed);
+  if (!rootNode) {
+    giveLeafGrad(root, seed);
+    return stopped;
+  }
   // gradients waiting for their node; on a throw (a rule that fails or breaks its contract) they
   // are freed here: outside a scope nothing else holds them
   const grads = new Map<Node, Tensor>([[rootNode, seed]]);
   try {
-    for (const node of topoOrder(rootNode)) {
+    for (const node of topoOrder(rootNode, stops)) {
       const g = grads.get(node);
       if (!g) continue;
       if (node.consumed) {
@@ -166,10 +177,11 @@ export function backpropagate(root: Tensor, seed: Tensor): void {
       grads.delete(node);
       g.dispose();
       node.releaseSaved();
-      handOver(node, inputGrads, grads);
+      handOver(node, inputGrads, grads, stops, stopped);
     }
   } catch (e) {
-    for (const t of grads.values()) t.dispose();
+    for (const t of [...grads.values(), ...stopped.values()]) t.dispose();
     throw e;
   }
+  return stopped;
 }

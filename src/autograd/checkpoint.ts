@@ -4,15 +4,16 @@
 // inputs and backpropagates through that: the same ops on the same values, so the gradients are
 // bit-identical to those of fn recorded directly (the kernels are deterministic: no float atomics),
 // at the cost of a second forward. Host generators named in `generators` (dropout's seeds) are set
-// back to where they stood for the recompute, so it draws the same masks, then put back. fn must
-// not depend on other state that changes before the backward; a context it needs (autocast's
-// dtype) it must re-enter itself: the recompute runs inside the backward's, not the forward's.
+// back to where they stood for the recompute, so it draws the same masks, then put back; the
+// contexts registered with carryIntoRecompute (autocast's dtype) are re-entered as the forward saw
+// them. fn must not depend on other state that changes before the backward.
 import { checkOptionKeys, describeValue } from '../tensor/check.js';
 import { Generator } from '../tensor/generator.js';
 import { scope } from '../tensor/scope.js';
+import { formatShape, sameShape } from '../tensor/shape.js';
 import { Tensor } from '../tensor/tensor.js';
 import { backpropagate } from './backward.js';
-import { enableGrad, isGradEnabled, unrecordedProbe } from './mode.js';
+import { captureCarried, enableGrad, isGradEnabled, unrecordedProbe } from './mode.js';
 import { Node } from './node.js';
 import { OpContext } from './op.js';
 
@@ -23,7 +24,7 @@ export interface CheckpointOptions {
 
 /**
  * fn(...inputs), keeping only `inputs` and the result for the backward, which re-runs fn. Tensors
- * fn closes over (parameters) receive their gradients in the backward as usual. Without grad
+ * fn closes over (parameters, or recorded tensors) receive their gradients in the backward as usual. Without grad
  * recording (noGrad), or when nothing in fn needs a gradient, it is fn(...inputs) itself.
  */
 export function checkpoint<T extends Tensor>(fn: (...inputs: T[]) => T, inputs: readonly T[], opts: CheckpointOptions = {}): T {
@@ -40,23 +41,33 @@ export function checkpoint<T extends Tensor>(fn: (...inputs: T[]) => T, inputs: 
   }
   if (!isGradEnabled()) return checkedResult(fn(...inputs));
   const states = generators.map((g) => g.getState());
+  const inForwardContext = captureCarried(); // the recompute runs in the backward's, else
   // fn's intermediates are freed as it returns: nothing recorded holds them
-  const { result, wouldRecord } = unrecordedProbe(() => scope(() => checkedResult(fn(...inputs))));
+  const { result, wouldRecord, recorded } = unrecordedProbe(() => scope(() => checkedResult(fn(...inputs))));
   if (!wouldRecord) return result;
-  const out = (inputs.includes(result) ? result.alias(result.shape) : result) as T;
-  const ctx = new OpContext(true, inputs.map((t) => t.requiresGrad), inputs.map((t) => t.shape), { shape: out.shape, dtype: out.dtype });
+  // recorded tensors fn closes over (not its inputs) are inputs of the node too: the recompute's sweep
+  // stops at their nodes and hands their gradients to the outer sweep, which runs each node once
+  const closedOver = recorded.filter((t) => !inputs.includes(t as T));
+  const stops = new Set(closedOver.map((t) => t.gradFn as Node));
+  // result is made by fn's ops: an input or a parameter fn returns would not require grad through it
+  const made = { shape: result.shape, dtype: result.dtype };
+  const ctx = new OpContext(true, inputs.map((t) => t.requiresGrad), inputs.map((t) => t.shape), made);
   ctx.save(...inputs);
   const recompute = (g: Tensor) => {
     ctx.checkUnchanged('checkpoint');
     const detached = ctx.saved.map((t, i) => Object.assign(t.alias(t.shape), { requiresGrad: inputs[i]!.requiresGrad }) as T);
-    const again = replaying(generators, states, () => scope(() => enableGrad(() => checkedResult(fn(...detached)))));
-    if (!again.requiresGrad) return detached.map(() => null);
-    backpropagate(again, g.alias(g.shape));
-    return detached.map(takeGrad);
+    const again = replaying(generators, states, () => scope(() => inForwardContext(() => enableGrad(() => checkedResult(fn(...detached))))));
+    // the seed is the forward's result's gradient: another shape would be taken as this one's
+    if (again.dtype !== made.dtype || !sameShape(again.shape, made.shape)) {
+      throw new Error(`checkpoint: fn run again in the backward returned ${again.describe()} where its forward returned ${made.dtype}${formatShape(made.shape)}; fn must compute the same from its inputs both times (did state it reads change in between?)`);
+    }
+    if (!again.requiresGrad) return [...detached, ...closedOver].map(() => null);
+    const stopped = backpropagate(again, g.alias(g.shape), stops);
+    return [...detached.map(takeGrad), ...closedOver.map((t) => stopped.get(t.gradFn as Node) ?? null)];
   };
-  out.requiresGrad = true;
-  out.gradFn = new Node('checkpoint', recompute, ctx, [...inputs]);
-  return out;
+  result.requiresGrad = true;
+  result.gradFn = new Node('checkpoint', recompute, ctx, [...inputs, ...closedOver]);
+  return result;
 }
 
 function checkedResult<T extends Tensor>(t: T): T {

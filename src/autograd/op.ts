@@ -192,9 +192,7 @@ export function defineOp<A extends unknown[]>(spec: OpSpec<A>): Op<A> {
     if (out?.dtype === 'float16') requireF16(spec.name);
     const needsGrad = inputs.map((t) => t.requiresGrad);
     const differentiable = spec.backward !== NOT_DIFFERENTIABLE;
-    const wanted = differentiable && needsGrad.some(Boolean);
-    const recording = wanted && isGradEnabled();
-    if (wanted && !recording) noteUnrecorded();
+    const recording = differentiable && needsGrad.some(Boolean) && isGradEnabled();
     const ctx = new OpContext(recording, needsGrad, inputs.map((t) => t.shape), out ?? { shape: [], dtype: 'float32' });
     let result: Tensor;
     try {
@@ -213,6 +211,7 @@ export function defineOp<A extends unknown[]>(spec: OpSpec<A>): Op<A> {
       ctx.release(); // no node will own what the forward saved
       throw e;
     }
+    if (!recording && differentiable) noteUnrecorded(inputs, result); // a checkpoint's unrecorded forward
     if (recording) {
       const backward = spec.backward as BackwardRule<A>;
       result.requiresGrad = true;

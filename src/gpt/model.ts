@@ -5,7 +5,7 @@
 import { profile } from '../kernels/profile.js';
 import { add, arange, crossEntropy, div, full, linearCrossEntropy, maximum, mul, ne, sum, tensor, type Tensor } from '../ops/index.js';
 import { checkpoint } from '../autograd/checkpoint.js';
-import { autocastNow, castForCompute } from '../nn/autocast.js';
+import { castForCompute } from '../nn/autocast.js';
 import { Dropout, Embedding, LayerNorm } from '../nn/layers.js';
 import { Module, ModuleList } from '../nn/module.js';
 import { ACTIVATIONS, Block, cachedLength, QUANTIZATIONS, type Activation, type KVCache, type Quantization } from '../nn/transformer.js';
@@ -228,10 +228,9 @@ export class GPT extends Module {
         : arange(past, past + T);
       const startsT = starts ? tensor(Int32Array.from(starts), [B]) : undefined;
       let x = this.drop.forward(this.wte.forward(idx).add(this.wpe.forward(pos))); // [B, T, C]
-      const inMode = autocastNow(); // the recompute runs in the backward, outside this autocast
       this.h.items.forEach((block, i) => {
         x = opts.recompute
-          ? checkpoint((x) => inMode(() => block.forward(x)), [x], { generators: [this.rng] })
+          ? checkpoint((x) => block.forward(x), [x], { generators: [this.rng] })
           : block.forward(x, opts.caches?.[i], startsT);
       });
       x = this.ln_f.forward(x);

@@ -371,6 +371,7 @@ export class Trainer {
       );
     } catch (e) {
       this.scaler?.dispose();
+      if (!model) this.model.dispose(); // made here: nothing else would free it
       throw e;
     }
     this.dataRng = new Generator(cfg.seed, 1);

@@ -8,6 +8,7 @@
 // grouped launches, instead of casting at every use in every micro-batch (PyTorch's autocast keeps
 // such a cache of its leaf weights' casts within an autocast region). The values are the same, and
 // so are the gradients: castCached's backward adds them back as a cast's would, grouped too.
+import { carryIntoRecompute } from '../autograd/mode.js';
 import { requireF16 } from '../kernels/profile.js';
 import { cast, castCached, castInto, Tensor } from '../ops/index.js';
 import { AsyncContext } from '../tensor/async-context.js';
@@ -38,10 +39,11 @@ export function autocast<R>(dtype: ComputeDtype, fn: () => R, casts?: CastCache)
 }
 
 /** Runs a function in the autocast mode in force now (dtype and cast cache), later: a checkpoint's recompute, run in the backward. */
-export function autocastNow(): <R>(fn: () => R) => R {
+function autocastNow(): <R>(fn: () => R) => R {
   const now = mode.get();
   return (fn) => mode.run(now, fn);
 }
+carryIntoRecompute(autocastNow);
 
 /**
  * `t` as a layer computes with it: under autocast('float16') a float32 tensor (a parameter, an

@@ -40,6 +40,31 @@ export interface MomentShard {
 // NaN would reach every parameter; a string would be coerced by the kernel's uniforms
 const checkLr = (op: string, lr: unknown): number => checkNonNegative(op, 'lr', lr);
 
+/**
+ * The constructor's `moments`, { m, v } alone: readMoments' `steps` beside them would be dropped without
+ * a word (every parameter starting at step 1, its moments not new), where loadMoments takes them.
+ */
+function adoptable(moments: unknown): { m: Moment[]; v: Moment[] } {
+  const keys = moments !== null && typeof moments === 'object' && !Array.isArray(moments) ? Object.keys(moments).sort().join() : null;
+  if (keys !== 'm,v') {
+    throw new TypeError(`AdamW: argument 'moments' must be { m, v } alone (readMoments' steps are loadMoments' to take), got ${keys === null ? describeValue(moments) : `an object with keys ${keys.replaceAll(',', ', ') || 'none'}`}`);
+  }
+  return moments as { m: Moment[]; v: Moment[] };
+}
+
+/** The constructor frees each tensor among `moments` once copied: one given twice would be read after that. */
+function checkEachOnce({ m, v }: { m: Moment[]; v: Moment[] }): void {
+  const seen = new Map<Tensor, string>();
+  for (const [kind, parts] of [['m', m], ['v', v]] as const) {
+    parts.forEach((part, i) => {
+      if (!(part instanceof Tensor)) return;
+      const first = seen.get(part);
+      if (first) throw new Error(`AdamW: moments.${kind}[${i}] is moments.${first} again; the constructor frees each tensor once copied: pass each once`);
+      seen.set(part, `${kind}[${i}]`);
+    });
+  }
+}
+
 /** AdamW over a list of parameters: step() applies one update from their .grad, in a few fused dispatches. */
 export class AdamW {
   lr: number;
@@ -82,7 +107,10 @@ export class AdamW {
     this.betas = betas;
     this.eps = checkNonNegative('AdamW', 'eps', opts.eps ?? 1e-8);
     this.weightDecay = checkNonNegative('AdamW', 'weightDecay', opts.weightDecay ?? 0.01);
-    if (moments) this.checkMoments('AdamW', moments.m, moments.v);
+    if (moments !== undefined) {
+      this.checkMoments('AdamW', adoptable(moments).m, moments.v, 'moments.');
+      checkEachOnce(moments);
+    }
     // each parameter is one buffer itself, so it fits a shard alone
     const room = Math.floor(profile().bufferLimit / 4);
     const made = (first: number, end: number, size: number, parts?: Moment[]) => {
@@ -223,8 +251,11 @@ export class AdamW {
     this.missedSkips.clear(); // readMoments' steps count them
   }
 
-  /** Refuses moments that are not one per parameter, of its size (a tensor: float32, not disposed). */
-  private checkMoments(op: string, m: Moment[], v: Moment[]): void {
+  /** Refuses moments that are not one per parameter, of its size (a tensor: float32, not disposed); `arg` names the lists' argument. */
+  private checkMoments(op: string, m: Moment[], v: Moment[], arg = ''): void {
+    for (const [name, parts] of [['m', m], ['v', v]] as const) {
+      if (!Array.isArray(parts)) throw new TypeError(`${op}: argument '${arg}${name}' must be an array of ${this.params.length} moments, one per parameter, got ${describeValue(parts)}`);
+    }
     this.params.forEach((p, i) => {
       for (const parts of [m, v]) {
         const part = parts[i];
