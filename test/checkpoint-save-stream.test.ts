@@ -1,17 +1,18 @@
-// saveCheckpoint as `gpt train` calls it, with AdamW's moments: the host holds a tensor or two read
-// back from the GPU at a time, never the model and its moments (1.5 GB for GPT-2 124M), the file
-// is encodeCheckpoint's bytes exactly, and a save failing midway (a tensor refused as not finite,
+// saveCheckpoint as `gpt train` calls it, with AdamW's moments (and saveHFModel, `gpt export`): the
+// host holds a tensor or two read back from the GPU at a time, never the model and its moments
+// (1.5 GB for GPT-2 124M), the file is encodeCheckpoint's (encodeHF's) bytes exactly, and a save failing midway (a tensor refused as not finite,
 // after the tensors before it were written) leaves the previous checkpoint loadable and no
 // temporary file, with the refusal's own one-line error.
-import { readdirSync, rmSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { device } from '../src/device/device.js';
 import { encodeCheckpoint } from '../src/gpt/checkpoint.js';
+import { encodeHF, HF_FILES } from '../src/gpt/index.js';
 import type { GPT } from '../src/gpt/model.js';
 import { CharTokenizer } from '../src/gpt/tokenizer/index.js';
 import { TRAIN_DEFAULTS, Trainer } from '../src/gpt/trainer.js';
 import { parseSafetensors } from '../src/io/safetensors.js';
-import { loadCheckpoint, saveCheckpoint } from '../src/node/checkpoint-dir.js';
+import { loadCheckpoint, saveCheckpoint, saveHFModel } from '../src/node/checkpoint-dir.js';
 import { tempDir } from './cli-helpers.js';
 import { readCheckpointFiles, setupDevice } from './helpers.js';
 
@@ -94,5 +95,17 @@ describe('saveCheckpoint with the optimizer', () => {
     expect(Buffer.from(after.weights).equals(Buffer.from(before.weights))).toBe(true);
     const loaded = await loadCheckpoint(ck);
     expect(loaded.meta.trainer).toEqual(extra!.trainer);
+  });
+});
+
+describe('saveHFModel', () => {
+  it("writes encodeHF's model.safetensors, reading each weight back only as it is written", async () => {
+    const want = await encodeHF(model, tokenizer);
+    const hf = `${root}/hf`;
+    const { reads, mostAlive } = await readsDuring(() => saveHFModel(hf, model, tokenizer));
+    expect(Buffer.from(readFileSync(`${hf}/${HF_FILES.weights}`)).equals(Buffer.from(want.weights))).toBe(true);
+    expect(readFileSync(`${hf}/${HF_FILES.config}`, 'utf8')).toBe(want.config);
+    expect(reads).toBeGreaterThanOrEqual([...model.layerParameters()].length);
+    expect(mostAlive).toBeLessThanOrEqual(2);
   });
 });

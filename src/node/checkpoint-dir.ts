@@ -6,13 +6,13 @@ import type { FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { checkCheckpoint, checkpointPieces, readCheckpoint, type Checkpoint, type CheckpointExtras, type CheckpointMeta } from '../gpt/checkpoint.js';
 import { disposeUploaded, readCheckpointModel, uploadedOr, type LoadOptions, type UploadedCheckpoint } from '../gpt/checkpoint-upload.js';
-import { hfCheckpoint, layoutHF, hfModelConfig, HF_FILES, isMaskBuffer, parseShardIndex, shardIndexProblem, type HFWeightsFile } from '../gpt/hf/index.js';
+import { hfCheckpoint, pendingHF, hfModelConfig, HF_FILES, isMaskBuffer, parseShardIndex, shardIndexProblem, type HFWeightsFile } from '../gpt/hf/index.js';
 import { uploadHF, type HFWeightsReader } from '../gpt/hf/upload.js';
 import type { GPT, GPTConfig } from '../gpt/model.js';
 import { openSafetensors } from '../io/safetensors-source.js';
 import type { Tokenizer } from '../gpt/tokenizer/index.js';
 import { writeFilesAtomic } from './atomic-file.js';
-import { layoutSafetensors, safetensorsPieces, type Safetensors } from '../io/safetensors.js';
+import { layoutSafetensors, safetensorsPieces, streamSafetensors, type Safetensors } from '../io/safetensors.js';
 import { readCheckpointWeights, writeCheckpointFiles } from './checkpoint-files.js';
 import { makeDirectories, openRegularFile, pathExists, readRegularFile, unlessMissing, type PositionalFile } from './regular-files.js';
 import { byCheckpointKind } from './checkpoint-kind.js';
@@ -174,10 +174,11 @@ async function noWeightsProblem(dir: string): Promise<string> {
  * atomically, the config last.
  */
 export async function saveHFModel(dir: string, model: GPT, tokenizer?: Tokenizer): Promise<void> {
-  const files = await layoutHF(model, tokenizer, 'saveHFModel');
+  const files = pendingHF(model, tokenizer, 'saveHFModel');
   await makeDirectories(dir);
   await writeFilesAtomic(dir, [
-    { name: HF_FILES.weights, data: safetensorsPieces(files.weights) }, // a tensor at a time: gpt2-xl's file passes one Buffer
+    // a tensor at a time, each read back from the GPU as it is written: gpt2-xl's 6.2 GB are never on the host
+    { name: HF_FILES.weights, data: streamSafetensors(files.weights.tensors, files.weights.metadata) },
     ...(files.tokenizer === undefined ? [] : [{ name: HF_FILES.tokenizer, data: files.tokenizer }]),
     { name: HF_FILES.config, data: files.config },
   ]);
