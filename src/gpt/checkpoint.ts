@@ -112,23 +112,22 @@ export async function encodeCheckpoint(model: GPT, tokenizer: Tokenizer, extra: 
   return serializeSafetensors(tensors, metadata);
 }
 
-/**
- * What encodeCheckpoint writes, not yet serialized: the tensors read back from the GPU (and the
- * optimizer) and the checked metadata. Node writes them to disk a tensor at a time.
- */
-export async function checkpointTensors(model: GPT, tokenizer: Tokenizer, extra: CheckpointExtras = {}): Promise<Safetensors> {
+/** What encodeCheckpoint writes, not yet serialized: the tensors read back from the GPU (and the optimizer) and the checked metadata. */
+async function checkpointTensors(model: GPT, tokenizer: Tokenizer, extra: CheckpointExtras = {}): Promise<Safetensors> {
   const { tensors, metadata } = pendingCheckpoint(model, tokenizer, extra);
   return { tensors: await readPendingTensors(tensors), metadata };
 }
 
 /**
  * encodeCheckpoint's bytes in pieces: the head, then each tensor's bytes, read back from the GPU
- * only when its piece is asked for (a browser makes a Blob of them): one tensor on the host at a
- * time, never the whole file. The model and optimizer must not change until the last piece.
+ * only when its piece is asked for (a browser makes a Blob of them, Node writes them to disk): one
+ * tensor on the host at a time, never the whole file. The model and optimizer must not change
+ * until the last piece. Bad metadata throws here, before any piece is asked for (and so before a
+ * file is opened for them); a tensor that is not finite, when its piece is.
  */
-export async function* checkpointPieces(model: GPT, tokenizer: Tokenizer, extra: CheckpointExtras = {}): AsyncGenerator<Uint8Array> {
+export function checkpointPieces(model: GPT, tokenizer: Tokenizer, extra: CheckpointExtras = {}): AsyncGenerator<Uint8Array> {
   const { tensors, metadata } = pendingCheckpoint(model, tokenizer, extra);
-  yield* streamSafetensors(tensors, metadata);
+  return streamSafetensors(tensors, metadata);
 }
 
 /** The checked metadata and the tensors to write, each read back (and refused if not finite) when its turn comes. */

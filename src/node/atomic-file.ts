@@ -8,8 +8,14 @@ import { getSystemErrorMap } from 'node:util';
 export interface NamedFile {
   name: string;
   /** Its bytes or text, or its bytes in pieces written in order (a file too large for one array). */
-  data: Uint8Array | string | Iterable<Uint8Array>;
+  data: FileData;
 }
+
+/**
+ * A file's bytes or text, or its bytes in pieces written in order: a generator's, or an async
+ * generator's whose pieces are made (read back from the GPU) only when the writer reaches them.
+ */
+export type FileData = Uint8Array | string | Iterable<Uint8Array> | AsyncIterable<Uint8Array>;
 
 /** Temporary files start with this, so that nothing mistakes them for real files. */
 export const tempFilePrefix = (target: string) => `.${target}.tmp-`;
@@ -17,14 +23,27 @@ export const tempFilePrefix = (target: string) => `.${target}.tmp-`;
 /** A fresh temporary name for writing `path`: in its directory, so that a rename moves it into place atomically. */
 export const tempPathFor = (path: string) => join(dirname(path), tempFilePrefix(basename(path)) + `${process.pid}-${Math.random().toString(36).slice(2, 10)}`);
 
-/** Writes `data` to `path` atomically; given pieces (a generator), it takes them one at a time, holding no more than one. */
-export async function writeFileAtomic(path: string, data: Uint8Array | string | Iterable<Uint8Array>): Promise<void> {
+/**
+ * Writes `data` to `path` atomically; given pieces (a generator, sync or async), it takes them one
+ * at a time, holding no more than one. A piece that fails to be made (a tensor refused as not
+ * finite) fails the write with its own error, the temporary file removed.
+ */
+export async function writeFileAtomic(path: string, data: FileData): Promise<void> {
   const dir = dirname(path);
   const temp = tempPathFor(path);
+  let piecesFailed = false;
+  async function* noted(pieces: Iterable<Uint8Array> | AsyncIterable<Uint8Array>) {
+    try {
+      yield* pieces;
+    } catch (e) {
+      piecesFailed = true;
+      throw e;
+    }
+  }
   try {
     const file = await open(temp, 'wx'); // 'x': never clobber another writer's temporary file
     try {
-      await writeFile(file, data);
+      await writeFile(file, typeof data === 'string' || data instanceof Uint8Array ? data : noted(data));
       await file.sync(); // the bytes reach the disk before the rename makes them visible
     } finally {
       await file.close();
@@ -32,6 +51,7 @@ export async function writeFileAtomic(path: string, data: Uint8Array | string | 
     await rename(temp, path);
   } catch (e) {
     await rm(temp, { force: true }).catch(() => undefined); // keep the original error
+    if (piecesFailed) throw e; // not the file system's: its message is its maker's
     // named by the file asked for: Node's message names the temporary file
     const { code } = e as NodeJS.ErrnoException;
     throw Object.assign(new Error(`cannot write ${path}: ${systemErrorText(e)}`, { cause: e }), { code });

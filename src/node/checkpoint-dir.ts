@@ -4,15 +4,15 @@
 // and written.
 import type { FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
-import { checkCheckpoint, checkpointTensors, readCheckpoint, type Checkpoint, type CheckpointExtras, type CheckpointMeta } from '../gpt/checkpoint.js';
+import { checkCheckpoint, checkpointPieces, readCheckpoint, type Checkpoint, type CheckpointExtras, type CheckpointMeta } from '../gpt/checkpoint.js';
 import { disposeUploaded, readCheckpointModel, uploadedOr, type LoadOptions, type UploadedCheckpoint } from '../gpt/checkpoint-upload.js';
-import { hfCheckpoint, layoutHF, hfModelConfig, HF_FILES, isMaskBuffer, parseShardIndex, shardIndexProblem, type HFWeightsFile } from '../gpt/hf/index.js';
+import { hfCheckpoint, pendingHF, hfModelConfig, HF_FILES, isMaskBuffer, parseShardIndex, shardIndexProblem, type HFWeightsFile } from '../gpt/hf/index.js';
 import { uploadHF, type HFWeightsReader } from '../gpt/hf/upload.js';
 import type { GPT, GPTConfig } from '../gpt/model.js';
 import { openSafetensors } from '../io/safetensors-source.js';
 import type { Tokenizer } from '../gpt/tokenizer/index.js';
 import { writeFilesAtomic } from './atomic-file.js';
-import { layoutSafetensors, safetensorsPieces, type Safetensors } from '../io/safetensors.js';
+import { layoutSafetensors, safetensorsPieces, streamSafetensors, type Safetensors } from '../io/safetensors.js';
 import { readCheckpointWeights, writeCheckpointFiles } from './checkpoint-files.js';
 import { makeDirectories, openRegularFile, pathExists, readRegularFile, unlessMissing, type PositionalFile } from './regular-files.js';
 import { byCheckpointKind } from './checkpoint-kind.js';
@@ -21,15 +21,17 @@ import { handleSource, readSafetensorsFile } from './safetensors-file.js';
 /**
  * Saves `model` with its tokenizer (and optionally optimizer state and training progress) as a
  * checkpoint directory; returns the size of the weights file. Atomic: a process killed mid-save
- * leaves the previous checkpoint loadable.
+ * leaves the previous checkpoint loadable. The host holds one tensor at a time (not 1.5 GB for a
+ * GPT-2 124M run with its moments): the model and optimizer must not change until it returns.
  */
 export async function saveCheckpoint(dir: string, model: GPT, tokenizer: Tokenizer, extra: CheckpointExtras = {}): Promise<number> {
-  const tensors = await checkpointTensors(model, tokenizer, extra);
-  return writeCheckpointTensors(dir, tensors, { step: extra.trainer?.step, val: extra.val ?? extra.bestVal, run: extra.run, model: model.config });
+  const pieces = checkpointPieces(model, tokenizer, extra); // each tensor read back from the GPU as it is written
+  const meta = { step: extra.trainer?.step, val: extra.val ?? extra.bestVal, run: extra.run, model: model.config };
+  return (await writeCheckpointFiles(dir, pieces, meta)).weightsBytes;
 }
 
 /**
- * Writes a checkpoint's tensors and metadata (checkpointTensors', checkpointSafetensors') as the
+ * Writes a checkpoint's tensors and metadata (checkpointSafetensors') as the
  * checkpoint directory `dir`, with `meta` in its manifest; returns the size of the weights file.
  * The file is encoded a tensor at a time, as encodeCheckpoint's bytes would be: a checkpoint of
  * any size is written without holding all its bytes at once.
@@ -172,10 +174,11 @@ async function noWeightsProblem(dir: string): Promise<string> {
  * atomically, the config last.
  */
 export async function saveHFModel(dir: string, model: GPT, tokenizer?: Tokenizer): Promise<void> {
-  const files = await layoutHF(model, tokenizer, 'saveHFModel');
+  const files = pendingHF(model, tokenizer, 'saveHFModel');
   await makeDirectories(dir);
   await writeFilesAtomic(dir, [
-    { name: HF_FILES.weights, data: safetensorsPieces(files.weights) }, // a tensor at a time: gpt2-xl's file passes one Buffer
+    // a tensor at a time, each read back from the GPU as it is written: gpt2-xl's 6.2 GB are never on the host
+    { name: HF_FILES.weights, data: streamSafetensors(files.weights.tensors, files.weights.metadata) },
     ...(files.tokenizer === undefined ? [] : [{ name: HF_FILES.tokenizer, data: files.tokenizer }]),
     { name: HF_FILES.config, data: files.config },
   ]);

@@ -34,7 +34,7 @@
 import { lstat, readdir, readlink, rm, stat, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as zlib from 'node:zlib';
-import { tempFilePrefix, writeFileAtomic } from './atomic-file.js';
+import { tempFilePrefix, writeFileAtomic, type FileData } from './atomic-file.js';
 import { crc32, crcHex } from '../io/checksum.js';
 import { fileVersion, makeDirectories, openRegularFile, pathExists, readRegularFile, unlessMissing, type PositionalFile } from './regular-files.js';
 
@@ -70,11 +70,12 @@ const isWeightsName = (name: string) => /^model-[0-9a-z]+-[0-9a-z]{1,6}\.safeten
 
 /**
  * Saves `weights` (the file's bytes, or its pieces in order: safetensorsPieces, one tensor's bytes
- * at a time) with `meta` as the checkpoint in `dir`, by the protocol above.
+ * at a time, or checkpointPieces, each tensor read back from the GPU only when it is written) with
+ * `meta` as the checkpoint in `dir`, by the protocol above.
  */
 export async function writeCheckpointFiles(
   dir: string,
-  weights: Uint8Array | Iterable<Uint8Array>,
+  weights: Uint8Array | Exclude<FileData, string | Uint8Array>,
   meta: Record<string, unknown> = {},
 ): Promise<CheckpointManifest> {
   await makeDirectories(dir);
@@ -84,8 +85,8 @@ export async function writeCheckpointFiles(
   const staleFound = await existing(dir, stale);
   // the size and checksum are taken from the pieces as they are written
   let [weightsBytes, crc] = [0, 0];
-  function* counted() {
-    for (const piece of weights instanceof Uint8Array ? [weights] : weights) {
+  async function* counted() {
+    for await (const piece of weights instanceof Uint8Array ? [weights] : weights) {
       weightsBytes += piece.length;
       crc = fastCrc32(piece, crc);
       yield piece;

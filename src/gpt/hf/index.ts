@@ -3,15 +3,14 @@
 // gpt2-medium, ... and their fine-tunes), or config.json + the shards a model.safetensors.index.json
 // names (src/gpt/hf/shards.ts). Platform free: bytes or read tensors in, bytes out; webgpu-gpt/node
 // reads and writes the directory.
-import { layoutSafetensors, parseSafetensors, safetensorsBytes, type Safetensors, type SafetensorsLayout } from '../../io/safetensors.js';
+import { parseSafetensors, readPendingTensors, serializeSafetensors, type PendingTensor, type Safetensors } from '../../io/safetensors.js';
 import { openSafetensors, type ByteSource } from '../../io/safetensors-source.js';
-import type { TensorData } from '../../nn/module.js';
 import { assertWeightsReadable, CHECKPOINT_FORMAT, CHECKPOINT_KEY, configWeightsProblem, type Checkpoint } from '../checkpoint.js';
 import { GPT, type GPTConfig } from '../model.js';
 import { describeValue } from '../../tensor/check.js';
 import { BpeTokenizer, Gpt2Tokenizer, gpt2FromVocabFiles, tokenizerFromHuggingFace, tokenizerFromJSON, toHuggingFaceJSON, type Tokenizer } from '../tokenizer/index.js';
 import { gptConfigFromHF, hfConfigFromGPT, HF_NAMES } from './config.js';
-import { isMaskBuffer, weightsFromHF, weightsToHF, type HFWeightsFile } from './weights.js';
+import { isMaskBuffer, weightsFromHF, weightsToHF, type HFWeightsFile, type PendingParam } from './weights.js';
 
 export { gptConfigFromHF, hfConfigFromGPT, hfLayoutProblem } from './config.js';
 export { isMaskBuffer, type HFWeightsFile } from './weights.js';
@@ -46,28 +45,32 @@ export interface HFModelFiles extends HFTokenizerFiles {
  * GPT-2 has them everywhere.
  */
 export async function encodeHF(model: GPT, tokenizer?: Tokenizer): Promise<HFModelFiles> {
-  const files = await layoutHF(model, tokenizer, 'encodeHF');
-  return { ...files, weights: safetensorsBytes(files.weights) };
+  const { weights, ...files } = pendingHF(model, tokenizer, 'encodeHF');
+  return { ...files, weights: serializeSafetensors(await readPendingTensors(weights.tensors), weights.metadata) };
 }
 
-/** encodeHF's files with model.safetensors laid out, not yet encoded: a writer may stream it (gpt2-xl's 6.2 GB pass one Buffer). */
-export async function layoutHF(model: GPT, tokenizer?: Tokenizer, op = 'layoutHF'): Promise<Omit<HFModelFiles, 'weights'> & { weights: SafetensorsLayout }> {
+/**
+ * encodeHF's files, model.safetensors's tensors not yet read: each is read back from the GPU when
+ * its turn comes, so a writer streaming them (streamSafetensors) holds one at a time (gpt2-xl's
+ * 6.2 GB are never on the host). The model must not change until the last is read.
+ */
+export function pendingHF(model: GPT, tokenizer?: Tokenizer, op = 'pendingHF'): Omit<HFModelFiles, 'weights'> & { weights: { tensors: PendingTensor[]; metadata: Record<string, string> } } {
   if (!(model instanceof GPT)) throw new TypeError(`${op}: argument 'model' must be a GPT, got ${describeValue(model)}`);
   if (model.config.quantization) {
     throw new Error(`a quantized (${model.config.quantization}) model has no Hugging Face GPT-2 form; export the float32 checkpoint it was made from`);
   }
   assertWeightsReadable();
-  const params = new Map<string, TensorData>();
+  const params = new Map<string, PendingParam>();
   // GPT-2's layout has no shared layers: a model with shareLayers is written expanded, each layer
   // with its group's weights (the same function; transformers loads it as an ordinary GPT-2)
-  for (const [name, p] of model.layerParameters()) params.set(name, { shape: p.shape, data: (await p.toArray()) as Float32Array });
+  for (const [name, p] of model.layerParameters()) params.set(name, { shape: p.shape, read: async () => (await p.toArray()) as Float32Array });
   // transformers refuses a safetensors file whose metadata lacks format 'pt'
   const metadata = { format: 'pt', ...(tokenizer && { [TOKENIZER_KEY]: JSON.stringify(tokenizer.toJSON()) }) };
   const hasHFForm = tokenizer instanceof Gpt2Tokenizer || tokenizer instanceof BpeTokenizer;
   const endOfText = tokenizer instanceof Gpt2Tokenizer ? (tokenizer.specialId('<|endoftext|>') ?? null) : null;
   return {
     config: JSON.stringify(hfConfigFromGPT(model.config, endOfText), null, 2) + '\n',
-    weights: layoutSafetensors(weightsToHF(params), metadata),
+    weights: { tensors: weightsToHF(params), metadata },
     ...(hasHFForm && { tokenizer: JSON.stringify(toHuggingFaceJSON(tokenizer)) }),
   };
 }

@@ -8,7 +8,7 @@
 // - GPT-2 has a bias in every Linear and LayerNorm: a model of ours without them exports zeros;
 // - a big model's weights may be split over several files (shards, src/gpt/hf/shards.ts), read together.
 import type { TensorData } from '../../nn/module.js';
-import type { Safetensors } from '../../io/safetensors.js';
+import type { PendingTensor, Safetensors } from '../../io/safetensors.js';
 import { nonFiniteProblem } from '../checkpoint.js';
 
 const PREFIX = 'transformer.';
@@ -76,20 +76,29 @@ export function weightsFromHF(files: HFWeightsFile[], at: (file: string) => stri
 
 const sameValues = (a: TensorData, b: TensorData) => a.shape.join() === b.shape.join() && a.data.every((x, i) => x === b.data[i]);
 
+/** One of our parameters by name: its shape, and its values read (back from the GPU) when asked. */
+export interface PendingParam {
+  shape: readonly number[];
+  read(): Promise<Float32Array>;
+}
+
 /**
  * A GPT-2 model.safetensors's tensors (F32, named as GPT2LMHeadModel saves them, head left tied)
- * from our GPT's parameters by name.
+ * from our GPT's parameters by name, each read (and transposed) only when its turn comes: a
+ * writer holds one at a time, not the model (gpt2-xl's 6.2 GB).
  */
-export function weightsToHF(ours: Map<string, TensorData>): Safetensors['tensors'] {
-  const out: Safetensors['tensors'] = {};
-  const put = (name: string, { shape, data }: TensorData) => (out[PREFIX + name] = { dtype: 'F32', shape: [...shape], data });
-  for (const [name, value] of ours) {
+export function weightsToHF(ours: Map<string, PendingParam>): PendingTensor[] {
+  const out: PendingTensor[] = [];
+  const put = (name: string, shape: readonly number[], read: () => Promise<Float32Array>) => out.push({ name: PREFIX + name, dtype: 'F32', shape: [...shape], read });
+  for (const [name, { shape, read }] of ours) {
     if (name.endsWith('.bias')) continue; // placed after its weight, as PyTorch lists them
-    put(name, CONV1D.test(name) ? transposed(value) : value);
+    if (CONV1D.test(name)) put(name, [shape[1]!, shape[0]!], async () => transposed({ shape: [...shape], data: await read() }).data);
+    else put(name, shape, read);
     if (NO_BIAS.includes(name)) continue;
     const bias = name.replace(/\.weight$/, '.bias');
-    const width = value.shape[0]!; // a Linear's weight is [out, in] here; a LayerNorm's is [C]
-    put(bias, ours.get(bias) ?? { shape: [width], data: new Float32Array(width) });
+    const width = shape[0]!; // a Linear's weight is [out, in] here; a LayerNorm's is [C]
+    const given = ours.get(bias);
+    put(bias, given?.shape ?? [width], given?.read ?? (async () => new Float32Array(width)));
   }
   return out;
 }
