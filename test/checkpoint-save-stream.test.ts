@@ -9,15 +9,15 @@ import { device } from '../src/device/device.js';
 import { encodeCheckpoint } from '../src/gpt/checkpoint.js';
 import { encodeHF, HF_FILES } from '../src/gpt/index.js';
 import type { GPT } from '../src/gpt/model.js';
-import { CharTokenizer } from '../src/gpt/tokenizer/index.js';
-import { TRAIN_DEFAULTS, Trainer } from '../src/gpt/trainer.js';
+import type { CharTokenizer } from '../src/gpt/tokenizer/index.js';
+import type { Trainer } from '../src/gpt/trainer.js';
 import { parseSafetensors } from '../src/io/safetensors.js';
 import { loadCheckpoint, saveCheckpoint, saveHFModel } from '../src/node/checkpoint-dir.js';
 import { tempDir } from './cli-helpers.js';
-import { readCheckpointFiles, setupDevice } from './helpers.js';
+import { readCheckpointFiles, setupDevice, tinyTrainedRun } from './helpers.js';
 
 const text = 'a checkpoint written to disk a tensor at a time, read back as it goes. '.repeat(12);
-const tokenizer = CharTokenizer.train(text);
+let tokenizer: CharTokenizer;
 const root = tempDir('checkpoint-save-stream');
 let trainer: Trainer;
 let model: GPT;
@@ -25,12 +25,9 @@ let extra: Parameters<typeof saveCheckpoint>[3];
 
 beforeAll(async () => {
   await setupDevice();
-  const ids = Int32Array.from(tokenizer.encode(text));
-  const cfg = { ...TRAIN_DEFAULTS, nLayer: 2, nHead: 2, nEmbd: 16, blockSize: 16, batchSize: 2, evalIters: 1 };
-  trainer = new Trainer(cfg, { train: ids.slice(0, 600), val: ids.slice(600), vocabSize: tokenizer.vocabSize });
-  model = trainer.model;
-  for (let i = 0; i < 3; i++) await trainer.trainStep(false);
-  extra = { optimizer: trainer.optimizer, train: cfg, trainer: await trainer.state(), val: 3.25 };
+  const run = await tinyTrainedRun(text);
+  ({ tokenizer, trainer, model } = run);
+  extra = await run.extra();
 });
 afterAll(() => {
   trainer?.dispose();

@@ -7,17 +7,17 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkCheckpoint, checkpointPieces, decodeCheckpoint, encodeCheckpoint, modelFromCheckpoint, readCheckpoint, type Checkpoint } from '../src/gpt/checkpoint.js';
 import type { GPT } from '../src/gpt/model.js';
-import { CharTokenizer } from '../src/gpt/tokenizer/index.js';
-import { TRAIN_DEFAULTS, Trainer } from '../src/gpt/trainer.js';
+import type { CharTokenizer } from '../src/gpt/tokenizer/index.js';
+import type { Trainer } from '../src/gpt/trainer.js';
 import { parseSafetensors, serializeSafetensors, type SafetensorsTensor } from '../src/io/safetensors.js';
 import { bytesSource, openSafetensors, type ByteSource } from '../src/io/safetensors-source.js';
 import { disposeUploaded, readCheckpointModel } from '../src/gpt/checkpoint-upload.js';
 import { device } from '../src/device/device.js';
 import { pruneGlobal } from '../src/nn/prune.js';
-import { joinPieces, setupDevice } from './helpers.js';
+import { joinPieces, setupDevice, tinyTrainedRun } from './helpers.js';
 
 const text = 'a checkpoint saved a tensor at a time, and read back the same way. '.repeat(12);
-const tokenizer = CharTokenizer.train(text);
+let tokenizer: CharTokenizer;
 let trainer: Trainer;
 let model: GPT;
 /** encodeCheckpoint's bytes of the trained, pruned model with its optimizer state. */
@@ -26,13 +26,10 @@ let extra: Parameters<typeof encodeCheckpoint>[2];
 
 beforeAll(async () => {
   await setupDevice();
-  const ids = Int32Array.from(tokenizer.encode(text));
-  const cfg = { ...TRAIN_DEFAULTS, nLayer: 2, nHead: 2, nEmbd: 16, blockSize: 16, batchSize: 2, evalIters: 1 };
-  trainer = new Trainer(cfg, { train: ids.slice(0, 600), val: ids.slice(600), vocabSize: tokenizer.vocabSize });
-  model = trainer.model;
-  for (let i = 0; i < 3; i++) await trainer.trainStep(false);
+  const run = await tinyTrainedRun(text);
+  ({ tokenizer, trainer, model } = run);
   await pruneGlobal(model, 0.3); // masks: float32 on the GPU, BOOL in the file
-  extra = { optimizer: trainer.optimizer, train: cfg, trainer: await trainer.state(), val: 3.25 };
+  extra = await run.extra();
   bytes = await encodeCheckpoint(model, tokenizer, extra);
 });
 afterAll(() => {

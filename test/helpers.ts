@@ -10,7 +10,8 @@ import type { Ref } from '../src/check/reference/index.js';
 import { device, initDevice, scope, tensor, type Tensor } from '../src/index.js';
 import { modelFromCheckpoint } from '../src/gpt/checkpoint.js';
 import type { GPT } from '../src/gpt/model.js';
-import type { Trainer } from '../src/gpt/trainer.js';
+import { TRAIN_DEFAULTS, Trainer } from '../src/gpt/trainer.js';
+import { CharTokenizer } from '../src/gpt/tokenizer/index.js';
 import { withCheckpointFiles, type CheckpointManifest } from '../src/node/checkpoint-files.js';
 import { setAutotune } from '../src/kernels/autotune.js';
 import { Kernel } from '../src/kernels/kernel.js';
@@ -19,6 +20,19 @@ import { loadCheckpoint } from '../src/node/checkpoint-dir.js';
 import { writeGPT2Dir, type GPT2Params } from './hf-reference.js';
 
 export { seededValues } from '../src/check/index.js';
+
+/**
+ * A 2-layer, 16-wide GPT trained 3 steps on `text` (its own character tokenizer), and what a
+ * checkpoint of it records (`extra`: optimizer, config, trainer state, a val loss).
+ */
+export async function tinyTrainedRun(text: string) {
+  const tokenizer = CharTokenizer.train(text);
+  const ids = Int32Array.from(tokenizer.encode(text));
+  const cfg = { ...TRAIN_DEFAULTS, nLayer: 2, nHead: 2, nEmbd: 16, blockSize: 16, batchSize: 2, evalIters: 1 };
+  const trainer = new Trainer(cfg, { train: ids.slice(0, 600), val: ids.slice(600), vocabSize: tokenizer.vocabSize });
+  for (let i = 0; i < 3; i++) await trainer.trainStep(false);
+  return { tokenizer, trainer, model: trainer.model, extra: async () => ({ optimizer: trainer.optimizer, train: cfg, trainer: await trainer.state(), val: 3.25 }) };
+}
 
 /** Disposes each trainer and its model (Trainer.dispose leaves the model to whoever made it). */
 export function disposeTrainers(...trainers: Trainer[]): void {
