@@ -457,7 +457,7 @@ describe('gpt train and its --out-dir', () => {
     expectOneLine(r, 1, message('--block-size'));
     expect(r.out).not.toMatch(/device:/);
     expect(existsSync(out)).toBe(false);
-    expectOneLine(await gpt('eval', '--out-dir', fixture, '--data', short, '--eval-iters', '1'), 1, message('blockSize'));
+    expectOneLine(await gpt('eval', '--out-dir', fixture, '--data', short, '--eval-iters', '1'), 1, message("the checkpoint's block size"));
   });
 
   it("a --start the checkpoint's tokenizer cannot encode is one line (and the model opened for it is freed)", async () => {

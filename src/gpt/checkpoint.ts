@@ -263,8 +263,8 @@ async function readCheckedCheckpoint(file: ByteSource, source: string, keep: boo
   return decoder.finish();
 }
 
-/** decodeCheckpoint of a safetensors file already read (in Node, a tensor at a time), with every check decodeCheckpoint makes. */
-export function decodeCheckpointTensors(parsed: Safetensors, source = 'checkpoint'): Checkpoint {
+/** decodeCheckpoint of a safetensors file already parsed whole, with every check decodeCheckpoint makes. */
+function decodeCheckpointTensors(parsed: Safetensors, source = 'checkpoint'): Checkpoint {
   const decoder = new CheckpointDecoder(decodeCheckpointMeta(parsed.metadata, source), source, true);
   for (const [name, stored] of Object.entries(parsed.tensors)) decoder.add(name, stored);
   return decoder.finish();

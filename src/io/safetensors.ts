@@ -156,7 +156,7 @@ export function serializeSafetensors(tensors: Record<string, SafetensorsTensor>,
 }
 
 /** The whole file of a layout as one array (see safetensorsPieces for a file too large for one). */
-export function safetensorsBytes({ head, tensors: placed, size }: SafetensorsLayout): Uint8Array {
+function safetensorsBytes({ head, tensors: placed, size }: SafetensorsLayout): Uint8Array {
   const out = new Uint8Array(size);
   out.set(head);
   const body = out.subarray(head.length);

@@ -31,8 +31,9 @@ export async function saveCheckpoint(dir: string, model: GPT, tokenizer: Tokeniz
 }
 
 /**
- * Writes a checkpoint's tensors and metadata (checkpointSafetensors') as the
- * checkpoint directory `dir`, with `meta` in its manifest; returns the size of the weights file.
+ * Writes tensors already on the host and metadata (checkpointSafetensors', or a checkpoint made by
+ * hand: tests and tools; saveCheckpoint streams a model's instead) as the checkpoint directory
+ * `dir`, with `meta` in its manifest; returns the size of the weights file.
  * The file is encoded a tensor at a time, as encodeCheckpoint's bytes would be: a checkpoint of
  * any size is written without holding all its bytes at once.
  */

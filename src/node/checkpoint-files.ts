@@ -177,7 +177,7 @@ const weightsVersion = async (handle: FileHandle, { weights, weightsBytes, weigh
 export function readCheckpointWeights<T>(
   dir: string,
   read: (weights: PositionalFile, manifest: CheckpointManifest) => Promise<T>,
-  { attempts = 3, discard }: { attempts?: number; discard?: (value: T) => void } = {},
+  { discard }: { discard?: (value: T) => void } = {},
 ): Promise<T> {
   return withWeightsOpen(
     dir,
@@ -197,7 +197,6 @@ export function readCheckpointWeights<T>(
       if ('error' in outcome) throw outcome.error;
       return outcome.value;
     },
-    attempts,
   );
 }
 
