@@ -125,6 +125,25 @@ describe('a resumable checkpoint loaded into a model (loadCheckpointModel)', () 
     await expect(loadHeadModel(head)).rejects.toThrow(`${moved}: the checkpoint changed while it was being loaded (a run saved there meanwhile?): run the command again`);
     expect(device().memory().liveBytes).toBe(live);
   });
+
+  it("an inference command's load (newerSave) takes a newer save of the same model, its metadata the new save's, and refuses another model", async () => {
+    const run = join(dir, 'training');
+    await saveCheckpoint(run, model, tokenizer, { val: 1 });
+    const head = await readCheckpointHead(run);
+    const live = device().memory().liveBytes;
+    await saveCheckpoint(run, model, tokenizer, { val: 2 }); // the run's next save
+    const newer = await loadHeadModel(head, {}, true);
+    expect(newer.ckpt.meta.val).toBe(2);
+    disposeUploaded(newer);
+    const other = new GPT({ ...model.config, nLayer: model.config.nLayer + 1 });
+    try {
+      await saveCheckpoint(run, other, tokenizer, { val: 3 }); // another model saved there
+    } finally {
+      other.dispose();
+    }
+    await expect(loadHeadModel(head, {}, true)).rejects.toThrow(`${run}: the checkpoint changed while it was being loaded (a run saved there meanwhile?): run the command again`);
+    expect(device().memory().liveBytes).toBe(live);
+  });
 });
 
 describe('a Hugging Face GPT-2 directory loaded into a model (loadCheckpointModel)', () => {

@@ -86,7 +86,7 @@ export async function benchGenerate(args: string[]): Promise<number> {
   }
   const dev = await initDevice();
   checkInferenceFits(config, Math.max(...batches), generationPositions(config.blockSize, f.promptTokens, f.newTokens), '--batch', dev.info.limits);
-  const model = ckpt ? (await loadHeadModel(ckpt, { dropout: 0, moments: false })).model : new GPT(config, { seed: f.seed });
+  const model = ckpt ? (await loadHeadModel(ckpt, { dropout: 0, moments: false }, true)).model : new GPT(config, { seed: f.seed });
   try {
     const { nLayer, nHead, nEmbd, blockSize, vocabSize } = model.config;
     console.log(

@@ -34,7 +34,7 @@ export async function exportModel(args: string[]): Promise<number> {
   const problem = hfLayoutProblem(ckpt.meta.model);
   if (problem) throw new UsageError(problem); // before the device opens, as the other refusals
   await initDevice();
-  const { model, tokenizer } = await loadHeadModel(ckpt, { moments: false });
+  const { model, tokenizer } = await loadHeadModel(ckpt, { moments: false }, true);
   try {
     await saveHFModel(f.to, model, tokenizer);
   } finally {

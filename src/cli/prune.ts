@@ -53,7 +53,7 @@ export async function prune(args: string[]): Promise<number> {
     const held = await manifestHeld(f.outDir);
     if (!f.overwrite && held) throw new UsageError(`${f.outDir} already holds ${held.words}: choose another --out-dir, or replace it with --overwrite`);
     await initDevice();
-    const { model, tokenizer, ckpt } = await loadHeadModel(head, { dropout: 0, moments: false });
+    const { model, tokenizer, ckpt } = await loadHeadModel(head, { dropout: 0, moments: false }, true);
     let pruned: GPT = model;
     try {
       if (!f.structured) refuseUnpruning(ckpt, f.initFrom, f.sparsity); // its masks' values: read with the weights

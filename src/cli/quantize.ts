@@ -46,7 +46,7 @@ export async function quantize(args: string[]): Promise<number> {
       throw new UsageError(`${f.outDir} already holds ${held.words}: pick another --out-dir, or replace it with --overwrite`);
     }
     await initDevice();
-    const { model, tokenizer } = await loadHeadModel(ckpt, { dropout: 0, moments: false });
+    const { model, tokenizer } = await loadHeadModel(ckpt, { dropout: 0, moments: false }, true);
     const floatWeights = model.stateDict();
     const quantized = await quantizeModel(model).finally(() => model.dispose());
     try {

@@ -192,5 +192,5 @@ export async function evaluate(args: string[]): Promise<number> {
 async function openModel(head: CheckpointHead, batchSize: number, flag: string, positions = head.meta.model.blockSize): Promise<{ model: GPT; ckpt: Checkpoint }> {
   const dev = await initDevice();
   checkInferenceFits(head.meta.model, batchSize, positions, flag, dev.info.limits);
-  return loadHeadModel(head, { dropout: 0, moments: false });
+  return loadHeadModel(head, { dropout: 0, moments: false }, true); // a run training there may save meanwhile: its latest weights
 }

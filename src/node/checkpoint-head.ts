@@ -28,10 +28,17 @@ export async function readCheckpointHead(path: string): Promise<CheckpointHead> 
   return { path, meta, tensors };
 }
 
-/** The model of the checkpoint `head` describes (loadCheckpointModel's); one that changed since its header was read (a save landed) is refused. */
-export async function loadHeadModel(head: CheckpointHead, opts: LoadOptions = {}): Promise<UploadedCheckpoint> {
+/**
+ * The model of the checkpoint `head` describes (loadCheckpointModel's); one that changed since its
+ * header was read (a save landed) is refused, unless `newerSave` and it is a save of the same model
+ * (config and tokenizer: a training run's next checkpoint), whose weights an inference command
+ * (sample, eval, export, ...) takes as the latest, its metadata the loaded one's.
+ */
+export async function loadHeadModel(head: CheckpointHead, opts: LoadOptions = {}, newerSave = false): Promise<UploadedCheckpoint> {
   const loaded = await loadCheckpointModel(head.path, opts);
-  if (isDeepStrictEqual(loaded.ckpt.meta, head.meta)) return loaded;
+  const { meta } = loaded.ckpt;
+  if (isDeepStrictEqual(meta, head.meta)) return loaded;
+  if (newerSave && isDeepStrictEqual(meta.model, head.meta.model) && isDeepStrictEqual(meta.tokenizer, head.meta.tokenizer)) return loaded;
   disposeUploaded(loaded);
   throw new Error(`${head.path}: the checkpoint changed while it was being loaded (a run saved there meanwhile?): run the command again`);
 }
