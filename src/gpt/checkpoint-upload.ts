@@ -119,17 +119,19 @@ async function uploadCheckpoint(file: ByteSource, source: string, { moments: wan
       const { name } = entry;
       const stored = await reader.readTensor(entry);
       if (nonFiniteProblem([[name, stored]])) {
-        disposeMoments(moments);
-        return dispose(model);
+        disposeUploaded({ model, moments });
+        return null;
       }
       const t = checkpointTensor(name, stored, meta, source);
-      if (!isMoment(name)) onWeight?.(name, t);
       if (isMoment(name)) {
         if (wanted) moments[name[6] as 'm' | 'v'].set(name.slice(8), keep(tensor(t.data, [t.data.length])));
-      } else if (isMaskName(name)) {
-        loadMasks(model, new Map([[name, t]]));
-        masks.set(name, t);
-      } else uploadWeight(params, name, t, model.config.blockSize);
+      } else {
+        onWeight?.(name, t);
+        if (isMaskName(name)) {
+          loadMasks(model, new Map([[name, t]]));
+          masks.set(name, t);
+        } else uploadWeight(params, name, t, model.config.blockSize);
+      }
       device().flush();
     }
     const ckpt: Checkpoint = { meta, weights: masks, source };
