@@ -124,6 +124,10 @@ export interface SubgroupMatrixTiling {
 export const sgmWorkgroupBytes = (t: Pick<SubgroupMatrixTiling, 'M' | 'N' | 'bk'>, element: SgmElement = 'f16') =>
   2 * SGM_ELEMENTS[element].bytes * SGM_TILE * t.bk + 4 * SGM_SUBGROUPS * t.M * t.N;
 
+/** The largest K step of `element` that fragments of M x N x K tile and whose workgroup fits `memory` bytes, or undefined. */
+const fittingKStep = (element: SgmElement, { M, N, K }: Pick<SubgroupMatrixTiling, 'M' | 'N' | 'K'>, memory: number) =>
+  SGM_ELEMENTS[element].kSteps.find((bk) => bk % K === 0 && sgmWorkgroupBytes({ M, N, bk }, element) <= memory);
+
 /** The invocations (along x) and the bytes of workgroup memory a workgroup may have on this adapter. */
 const workgroupRoom = ({ limits }: DeviceInfo) => ({
   invocations: Math.min(limits.maxComputeInvocationsPerWorkgroup ?? 256, limits.maxComputeWorkgroupSizeX ?? 256),
@@ -152,7 +156,7 @@ export function detectSubgroupMatrix(info: DeviceInfo, element: SgmElement = 'f1
     .filter((c) => c.componentType === element && c.resultComponentType === SGM_ELEMENTS[element].result && SGM_BLOCK_M % c.M === 0 && SGM_BLOCK_N % c.N === 0)
     .sort(byFragmentSize);
   for (const { M, N, K } of configs) {
-    const bk = SGM_ELEMENTS[element].kSteps.find((bk) => bk % K === 0 && sgmWorkgroupBytes({ M, N, bk }, element) <= memory);
+    const bk = fittingKStep(element, { M, N, K }, memory);
     if (bk) return { M, N, K, lanes, pinned, bk };
   }
   return null;
@@ -371,7 +375,7 @@ export function emulatedTensorCores(): ProfileVariant | null {
   const info = device().info;
   const { invocations, memory } = workgroupRoom(info);
   const tiling = (e: SgmElement): SubgroupMatrixTiling | null => {
-    const bk = SGM_ELEMENTS[e].kSteps.find((bk) => bk % EMULATED[e].K === 0 && sgmWorkgroupBytes({ ...EMULATED[e], bk }, e) <= memory);
+    const bk = fittingKStep(e, EMULATED[e], memory);
     return bk && SGM_SUBGROUPS * EMULATED[e].lanes <= invocations ? { ...EMULATED[e], bk } : null;
   };
   const [f16, i8] = [tiling('f16'), tiling('i8')];
