@@ -5,6 +5,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { device } from '../src/index.js';
 import { autotuneSettled, setAutotune, tuned, type Tunable } from '../src/kernels/autotune.js';
+import { launchFill } from '../src/kernels/wgsl/fill.js';
 import { autotuneCacheDir, setupDevice } from './helpers.js';
 
 beforeAll(setupDevice);
@@ -15,8 +16,16 @@ describe('autotune during a profile', () => {
     if (!device().info.features.includes('timestamp-query')) return; // nothing is measured without timestamps
     process.env.GPT_CACHE_DIR = cacheDir;
     setAutotune(true);
-    // no dispatches: every candidate measures 0 ms, and the first measured wins
-    const t: Tunable<string> = { key: 'profile-retry test', fallback: 'default', candidates: ['measured', 'default'], prepare: () => ({ run: () => {}, dispose: () => {} }) };
+    // 'measured' dispatches nothing (0 ms), the default fills a buffer: once measured, 'measured' wins
+    const t: Tunable<string> = {
+      key: 'profile-retry test',
+      fallback: 'default',
+      candidates: ['measured', 'default'],
+      prepare: (c) => {
+        const out = device().alloc(4 * 4096, 'autotune test');
+        return { run: () => (c === 'default' ? launchFill('f32', out, 4096, 1, 0) : undefined), dispose: () => device().release(out) };
+      },
+    };
     tuned(t); // loads the (empty) cache
     await autotuneSettled();
     device().startProfiling();

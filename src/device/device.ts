@@ -106,6 +106,9 @@ export class Device {
   private readonly pool: BufferPool;
   private readonly textures: TexturePool;
   private readonly pipelines = new Map<string, { pipeline: GPUComputePipeline; layout: GPUBindGroupLayout; id: number }>();
+  private pipelinesMade = 0;
+  /** While timeDispatches records a trial: the compile checks and WGSL of the pipelines it makes, and their errors (its own, not the program's). */
+  private trial: { checks: Promise<void>[]; made: string[]; errors: Error[] } | null = null;
   private readonly bindGroups: BindGroupCache;
   /** Bits set by kernels that met bad input (see faults.ts); every read checks and clears them. */
   readonly faultWord: GPUBuffer;
@@ -419,22 +422,40 @@ export class Device {
 
   /**
    * GPU milliseconds of the dispatches `record` makes, each timed in a pass of its own; null where
-   * the adapter has no timestamp queries or a profile is being taken. For autotuning.
+   * the adapter has no timestamp queries or a profile is being taken. For autotuning, whose
+   * candidates are trials: one that throws, fails to compile or fails validation throws here (its
+   * first line) and leaves no error for the program's next read; its timestamps, never written,
+   * would read as 0 ms, the fastest. Pipelines it made are forgotten, so a later use compiles them
+   * again and reports their errors there.
    */
   async timeDispatches(record: () => void): Promise<number | null> {
     if (this.profiler || !this.gpu.features.has('timestamp-query')) return null;
     this.flush();
     const timer = new Profiler(this.gpu);
+    const trial = (this.trial = { checks: [] as Promise<void>[], made: [] as string[], errors: [] as Error[] });
     this.profiler = timer;
+    const scopes = ['validation', 'internal', 'out-of-memory'] as const;
+    for (const scope of scopes) this.gpu.pushErrorScope(scope);
+    let scoped: Promise<GPUError | null>[];
     try {
       record();
-      this.flush();
+    } catch (e) {
+      trial.errors.push(e as Error);
     } finally {
+      this.flush(); // what was recorded is submitted within the scopes, which catch its errors
       this.profiler = null;
+      this.trial = null;
+      scoped = scopes.map(() => this.gpu.popErrorScope()); // at once: no other work's errors land in them
     }
+    const gpuErrors = (await Promise.all(scoped)).filter((e) => e !== null);
+    await Promise.all(trial.checks);
     const kernels = await timer.report();
     timer.destroy();
-    return kernels.reduce((ms, k) => ms + k.ms, 0);
+    const failure = trial.errors[0] ?? gpuErrors[0];
+    if (!failure) return kernels.reduce((ms, k) => ms + k.ms, 0);
+    for (const wgsl of trial.made) this.pipelines.delete(wgsl);
+    const [first, detail] = failure.message.split('\n'); // a compile error's first line ends in ':', the error follows
+    throw new Error(first!.endsWith(':') && detail ? `${first} ${detail}` : first);
   }
 
   /** Starts timing every dispatch (needs the adapter's timestamp-query feature). */
@@ -501,22 +522,26 @@ export class Device {
     let hit = this.pipelines.get(kernel.wgsl);
     if (hit) return hit;
     const module = this.gpu.createShaderModule({ label: kernel.name, code: kernel.wgsl });
-    this.pendingChecks.push(this.checkCompilation(kernel, module));
+    const check = this.checkCompilation(kernel, module, this.trial?.errors ?? this.errors);
+    this.pendingChecks.push(check);
+    this.trial?.checks.push(check);
+    this.trial?.made.push(kernel.wgsl);
     const layout = this.gpu.createBindGroupLayout({ label: kernel.name, entries: kernel.layoutEntries });
     const pipeline = this.gpu.createComputePipeline({
       label: kernel.name,
       layout: this.gpu.createPipelineLayout({ label: kernel.name, bindGroupLayouts: [layout] }),
       compute: { module, entryPoint: 'main' },
     });
-    hit = { pipeline, layout, id: this.pipelines.size };
+    hit = { pipeline, layout, id: this.pipelinesMade++ };
     this.pipelines.set(kernel.wgsl, hit);
     return hit;
   }
 
-  private async checkCompilation(kernel: KernelLike, module: GPUShaderModule): Promise<void> {
+  /** Puts the module's compile errors, if any, first in `into`. */
+  private async checkCompilation(kernel: KernelLike, module: GPUShaderModule, into: Error[]): Promise<void> {
     const info = await module.getCompilationInfo();
     const errors = info.messages.filter((m) => m.type === 'error');
-    if (errors.length) this.errors.unshift(new Error(formatCompileErrors(kernel, errors)));
+    if (errors.length) into.unshift(new Error(formatCompileErrors(kernel, errors)));
   }
 
   private async throwPendingErrors(): Promise<void> {

@@ -4,7 +4,9 @@
 // queries, within a budget. Later uses take the fastest. Winners persist per adapter (platform.ts
 // readCache/writeCache: a JSON file in the user's cache directory, or localStorage), so later runs
 // start tuned. Candidates compute the same products, so tuning changes results at most by float32
-// reassociation (split-K). Off (defaults only) with GPT_AUTOTUNE=0, as the tests run, or
+// reassociation (split-K). The default is measured first (a measurement cut short by its budget
+// keeps it unless another was faster); a candidate that fails to compile or validate is left out
+// with a one-line warning. Off (defaults only) with GPT_AUTOTUNE=0, as the tests run, or
 // setAutotune(false), and on Dawn's null backend (nothing runs there to time).
 import { device, onDeviceOpen } from '../device/device.js';
 import { envFlag, readCache, writeCache } from '../device/platform.js';
@@ -76,9 +78,9 @@ export async function autotuneSettled(): Promise<void> {
  * value no candidate has (a tile name, a fractional split count) could fail or compute wrong.
  */
 function knownCandidate<C>(t: Tunable<C>, saved: unknown): C | undefined {
-  if (t.candidates.includes(saved as C)) return saved as C; // checked before, or measured here
+  if (saved === t.fallback || t.candidates.includes(saved as C)) return saved as C; // checked before, or measured here
   const text = JSON.stringify(saved);
-  return t.candidates.find((c) => JSON.stringify(c) === text);
+  return measureOrder(t).find((c) => JSON.stringify(c) === text);
 }
 
 const warn = (why: string) => console.warn(`[webgpu-gpt] autotune: ${why}; ignored (${CACHE_FILE} in the cache directory, GPT_CACHE_DIR)`);
@@ -100,13 +102,28 @@ async function load(): Promise<void> {
   winners = new Map(Object.entries(saved ?? {})); // a damaged cache is an empty one
 }
 
+/**
+ * What a measurement runs, in order: the fallback first, so that a budget spent before the end
+ * leaves the fallback in the running (a winner is never one slower than it), and ties keep it;
+ * then the other candidates.
+ */
+function measureOrder<C>(t: Tunable<C>): C[] {
+  const seen = new Set<string>();
+  return [t.fallback, ...t.candidates].filter((c) => {
+    const text = JSON.stringify(c);
+    return !seen.has(text) && seen.add(text);
+  });
+}
+
 async function measure<C>(key: string, t: Tunable<C>): Promise<void> {
   let best: { candidate: C; ms: number } | null = null;
   let spent = 0;
-  for (const candidate of t.candidates) {
+  for (const candidate of measureOrder(t)) {
     if (spent > BUDGET_MS) break;
-    const scratch = t.prepare(candidate);
+    let scratch: ReturnType<Tunable<C>['prepare']> | null = null;
     try {
+      scratch = t.prepare(candidate);
+      let fastest = Infinity;
       for (let i = 0; i < RUNS; i++) {
         const ms = await device().timeDispatches(scratch.run);
         if (ms === null) {
@@ -115,10 +132,14 @@ async function measure<C>(key: string, t: Tunable<C>): Promise<void> {
           return;
         }
         spent += ms;
-        if (!best || ms < best.ms) best = { candidate, ms };
+        fastest = Math.min(fastest, ms);
       }
+      if (!best || fastest < best.ms) best = { candidate, ms: fastest };
+    } catch (e) {
+      // a candidate that fails (a driver refusing its kernel) is left out: never the winner
+      console.warn(`[webgpu-gpt] autotune: candidate ${JSON.stringify(candidate)} of '${t.key}' failed (${(e as Error).message.split('\n')[0]}); left out`);
     } finally {
-      scratch.dispose();
+      scratch?.dispose();
     }
   }
   if (!best) return;

@@ -1,0 +1,92 @@
+// The autotuner's measurements as trials (src/kernels/autotune.ts measure, device.ts
+// timeDispatches): a candidate a driver refuses (a compile or validation error) must be left out,
+// not win with the 0 ms its never-written timestamps read as, be saved, and then fail every later
+// run; nor may its error surface at the program's next read. And a measurement its budget cuts
+// short keeps the default unless something measured beat it.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
+import { device, scope, tensor } from '../src/index.js';
+import { autotuneSettled, setAutotune, tuned, type Tunable } from '../src/kernels/autotune.js';
+import { Kernel } from '../src/kernels/kernel.js';
+import { autotuneCacheDir, setupDevice } from './helpers.js';
+
+beforeAll(setupDevice);
+const cacheDir = autotuneCacheDir('gpt-autotune-trials-');
+
+/** One workgroup looping `p.n` times; `broken` names an undefined value (a compile error). */
+const spin = (broken: boolean) =>
+  new Kernel({
+    name: broken ? 'autotune-broken' : 'autotune-spin',
+    write: { out: 'f32' },
+    params: { n: 'u32' },
+    body: `@compute @workgroup_size(64) fn main(@builtin(global_invocation_id) g: vec3u) {
+  var s = 0.0;
+  for (var i = 0u; i < p.n; i++) { s = fma(s, 0.999, ${broken ? 'undefined_value' : 'f32(i)'}); }
+  out[g.x] = s;
+}`,
+  });
+const [working, broken] = [spin(false), spin(true)];
+
+/** A Tunable whose candidates each launch `how(candidate)`: a kernel, its loop count and its grid. */
+function tunable<C extends string>(key: string, fallback: C, candidates: C[], how: (c: C) => { kernel: Kernel; n: number; grid: [number, number, number] }): Tunable<C> {
+  return {
+    key,
+    fallback,
+    candidates,
+    prepare(candidate) {
+      const out = device().alloc(4 * 64, 'autotune trial');
+      const { kernel, n, grid } = how(candidate);
+      return { run: () => kernel.launch([out], { n }, grid), dispose: () => device().release(out) };
+    },
+  };
+}
+
+/** Measures `t` (its first use queues it) and returns its winner then, the warnings meanwhile and what was saved. */
+async function measured<C>(t: Tunable<C>): Promise<{ winner: C; warnings: string[]; saved: unknown }> {
+  const warn = vi.spyOn(console, 'warn').mockImplementation(() => {});
+  try {
+    tuned(t); // loads the cache
+    await autotuneSettled();
+    tuned(t); // queues the measurement
+    await autotuneSettled();
+    const cache = Object.entries(JSON.parse(readFileSync(join(cacheDir, 'autotune.json'), 'utf8')) as Record<string, unknown>);
+    const saved = cache.find(([k]) => k.endsWith(` ${t.key}`))?.[1];
+    return { winner: tuned(t), warnings: warn.mock.calls.map((c) => String(c[0])), saved };
+  } finally {
+    warn.mockRestore();
+  }
+}
+
+describe('autotune measurements', () => {
+  beforeAll(() => {
+    process.env.GPT_CACHE_DIR = cacheDir;
+    setAutotune(true);
+  });
+
+  it.each([
+    ['fails to compile', { kernel: broken, n: 10, grid: [1, 1, 1] as [number, number, number] }, /WGSL compile error in kernel 'autotune-broken': autotune-broken:\d+:\d+: .*undefined_value/],
+    ['fails validation (a grid past the adapter\'s limit)', { kernel: working, n: 10, grid: [1, 1, 2 ** 31] as [number, number, number] }, /workgroup/i],
+  ])('a candidate that %s is left out with one warning line; the next read is clean', async (what, refused, message) => {
+    if (!device().info.features.includes('timestamp-query')) return; // nothing is measured without timestamps
+    const key = `refused candidate ${what}`;
+    const t = tunable(key, 'default', ['refused', 'default'], (c) => (c === 'refused' ? refused : { kernel: working, n: 10, grid: [1, 1, 1] }));
+    const { winner, warnings, saved } = await measured(t);
+    expect(winner).toBe('default');
+    expect(saved).toBe('default');
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]!.startsWith(`[webgpu-gpt] autotune: candidate "refused" of '${key}' failed (`), warnings[0]).toBe(true);
+    expect(warnings[0]).toMatch(message);
+    expect(warnings[0]).not.toContain('\n');
+    await scope(async () => expect(Array.from(await tensor(new Float32Array([1, 2]), [2]).mul(2).toArray())).toEqual([2, 4]));
+  });
+
+  it('a measurement its budget cuts short keeps the default, which it measured first', async () => {
+    if (!device().info.features.includes('timestamp-query')) return;
+    // 'slow' alone spends the 200 ms budget (3 runs of ~100 ms on lavapipe): listed first, it was the only one measured, and won
+    const t = tunable('budget test', 'default', ['slow', 'default'], (c) => ({ kernel: working, n: c === 'slow' ? 2_000_000 : 10, grid: [1, 1, 1] }));
+    const { winner, saved } = await measured(t);
+    expect(winner).toBe('default');
+    expect(saved).toBe('default');
+  });
+});
