@@ -11,7 +11,8 @@
 // compute the same exact integer products; that exercises the check against the host's integer
 // product, its tolerance and its turn-off logic, not the tensor-core kernel.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { device } from '../src/index.js';
+import { device, scope, tensor } from '../src/index.js';
+import { Kernel } from '../src/kernels/kernel.js';
 import { forgetVerdicts, profile, setProfile, verdictsOf } from '../src/kernels/profile.js';
 import { checkFastPaths, describeVerdicts } from '../src/kernels/self-check.js';
 import { launchMatmul } from '../src/kernels/wgsl/matmul.js';
@@ -71,6 +72,25 @@ describe('device-start self-check', () => {
     await checkFastPaths(broken, { warn: (l) => warnings.push(l) });
     expect(warnings).toEqual([expect.stringMatching(/\(it failed: no such kernel\); turned off/)]);
     expect(profile().f16).toBe(false);
+  });
+
+  it("a path whose kernel the driver refuses (a compile error, a pipeline past the adapter's limits) is turned off, the warning naming why; the next read is clean", async () => {
+    const refused = (name: string, body: string) => new Kernel({ name, write: { c: 'f32' }, params: { n: 'u32' }, body });
+    const cases = [
+      [refused('self-check-compile', '@compute @workgroup_size(64) fn main(@builtin(global_invocation_id) g: vec3u) { c[g.x] = no_such_value; }'), /it failed: WGSL compile error in kernel 'self-check-compile': self-check-compile:\d+:\d+: .*no_such_value/],
+      [refused('self-check-pipeline', `@compute @workgroup_size(${device().info.limits.maxComputeInvocationsPerWorkgroup}, 2) fn main() { c[0] = 1.0; }`), /it failed: .*invocations/],
+    ] as const;
+    for (const [kernel, why] of cases) {
+      forgetVerdicts(device().info);
+      const warnings: string[] = [];
+      const launch: typeof launchMatmul = (a, b, c, plan) => (plan.float === 'f16' ? kernel.launch([c], { n: 1 }, [1, 1, 1]) : launchMatmul(a, b, c, plan));
+      await checkFastPaths(launch, { warn: (l) => warnings.push(l) });
+      expect(verdictsOf(device().info).get('f16-buffer')).toBe('off');
+      expect(warnings).toHaveLength(1);
+      expect(warnings[0]).toMatch(why);
+      expect(warnings[0]).not.toContain('\n');
+      await scope(async () => expect(Array.from(await tensor(new Float32Array([1, 2]), [2]).mul(2).toArray())).toEqual([2, 4]));
+    }
   });
 
   /** launchMatmul with float16 products' plans changed by `bug` (the float32 kernel it is compared with stays right). */

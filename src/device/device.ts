@@ -107,8 +107,8 @@ export class Device {
   private readonly textures: TexturePool;
   private readonly pipelines = new Map<string, { pipeline: GPUComputePipeline; layout: GPUBindGroupLayout; id: number }>();
   private pipelinesMade = 0;
-  /** While timeDispatches records a trial: the compile checks and WGSL of the pipelines it makes, and their errors (its own, not the program's). */
-  private trial: { checks: Promise<void>[]; made: string[]; errors: Error[] } | null = null;
+  /** While a trial is recorded: the compile checks and WGSL of the pipelines it makes, and its errors (not the program's). */
+  private onTrial: { checks: Promise<void>[]; made: string[]; errors: Error[] } | null = null;
   private readonly bindGroups: BindGroupCache;
   /** Bits set by kernels that met bad input (see faults.ts); every read checks and clears them. */
   readonly faultWord: GPUBuffer;
@@ -422,18 +422,44 @@ export class Device {
 
   /**
    * GPU milliseconds of the dispatches `record` makes, each timed in a pass of its own; null where
-   * the adapter has no timestamp queries or a profile is being taken. For autotuning, whose
-   * candidates are trials: one that throws, fails to compile or fails validation throws here (its
-   * first line) and leaves no error for the program's next read; its timestamps, never written,
-   * would read as 0 ms, the fastest. Pipelines it made are forgotten, so a later use compiles them
-   * again and reports their errors there.
+   * the adapter has no timestamp queries or a profile is being taken. For autotuning: `record` is a
+   * trial (see `trial`), and one that fails throws here; its timestamps, never written, would read
+   * as 0 ms, the fastest.
    */
   async timeDispatches(record: () => void): Promise<number | null> {
     if (this.profiler || !this.gpu.features.has('timestamp-query')) return null;
     this.flush();
     const timer = new Profiler(this.gpu);
-    const trial = (this.trial = { checks: [] as Promise<void>[], made: [] as string[], errors: [] as Error[] });
     this.profiler = timer;
+    let verdict: () => Promise<Error | null>;
+    try {
+      verdict = this.submitTrial(record);
+    } finally {
+      this.profiler = null;
+    }
+    const failure = await verdict();
+    const kernels = await timer.report();
+    timer.destroy();
+    if (failure) throw failure;
+    return kernels.reduce((ms, k) => ms + k.ms, 0);
+  }
+
+  /**
+   * Records and submits what `record` does as a trial whose failure is its own: an error it throws,
+   * a compile error of a pipeline it makes, or a GPU error its commands raise is returned, in one
+   * line, rather than thrown at the program's next read (nor printed by Dawn), and the pipelines it
+   * made are forgotten, so that a later use compiles them again and reports their errors there.
+   * Null: it went through. For what may fail on an adapter and must not crash the program: the
+   * autotuner's candidates, the device-start self-check's fast paths.
+   */
+  trial(record: () => void): Promise<Error | null> {
+    return this.submitTrial(record)();
+  }
+
+  /** A trial's recording and submit, within error scopes (synchronous: no other work's errors land in them); then its verdict. */
+  private submitTrial(record: () => void): () => Promise<Error | null> {
+    this.flush(); // the work recorded so far is not on trial
+    const trial = (this.onTrial = { checks: [] as Promise<void>[], made: [] as string[], errors: [] as Error[] });
     const scopes = ['validation', 'internal', 'out-of-memory'] as const;
     for (const scope of scopes) this.gpu.pushErrorScope(scope);
     let scoped: Promise<GPUError | null>[];
@@ -442,20 +468,19 @@ export class Device {
     } catch (e) {
       trial.errors.push(e as Error);
     } finally {
-      this.flush(); // what was recorded is submitted within the scopes, which catch its errors
-      this.profiler = null;
-      this.trial = null;
-      scoped = scopes.map(() => this.gpu.popErrorScope()); // at once: no other work's errors land in them
+      this.flush();
+      this.onTrial = null;
+      scoped = scopes.map(() => this.gpu.popErrorScope());
     }
-    const gpuErrors = (await Promise.all(scoped)).filter((e) => e !== null);
-    await Promise.all(trial.checks);
-    const kernels = await timer.report();
-    timer.destroy();
-    const failure = trial.errors[0] ?? gpuErrors[0];
-    if (!failure) return kernels.reduce((ms, k) => ms + k.ms, 0);
-    for (const wgsl of trial.made) this.pipelines.delete(wgsl);
-    const [first, detail] = failure.message.split('\n'); // a compile error's first line ends in ':', the error follows
-    throw new Error(first!.endsWith(':') && detail ? `${first} ${detail}` : first);
+    return async () => {
+      const gpuErrors = (await Promise.all(scoped)).filter((e) => e !== null);
+      await Promise.all(trial.checks); // compile errors, first in trial.errors
+      const failure = trial.errors[0] ?? gpuErrors[0];
+      if (!failure) return null;
+      for (const wgsl of trial.made) this.pipelines.delete(wgsl);
+      const [first, detail] = failure.message.split('\n'); // a compile error's first line ends in ':', the error follows
+      return new Error(first!.endsWith(':') && detail ? `${first} ${detail}` : first);
+    };
   }
 
   /** Starts timing every dispatch (needs the adapter's timestamp-query feature). */
@@ -522,10 +547,10 @@ export class Device {
     let hit = this.pipelines.get(kernel.wgsl);
     if (hit) return hit;
     const module = this.gpu.createShaderModule({ label: kernel.name, code: kernel.wgsl });
-    const check = this.checkCompilation(kernel, module, this.trial?.errors ?? this.errors);
+    const check = this.checkCompilation(kernel, module, this.onTrial?.errors ?? this.errors);
     this.pendingChecks.push(check);
-    this.trial?.checks.push(check);
-    this.trial?.made.push(kernel.wgsl);
+    this.onTrial?.checks.push(check);
+    this.onTrial?.made.push(kernel.wgsl);
     const layout = this.gpu.createBindGroupLayout({ label: kernel.name, entries: kernel.layoutEntries });
     const pipeline = this.gpu.createComputePipeline({
       label: kernel.name,

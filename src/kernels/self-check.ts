@@ -1,7 +1,8 @@
 // Trust but verify: at device start (matmul.ts registers this with onDeviceOpen) each fast path
 // the adapter's profile uses is run on two small products and compared with the float32 kernel;
 // one that disagrees, or fails to compile or run, is turned off in the profile for the rest of the
-// process with a one-line warning. Fast paths: the subgroup-matrix (tensor-core) matmul, then,
+// process with a one-line warning (its kernels run as a device trial, device.ts: a compile or
+// validation error is named there, not printed by Dawn nor thrown at the next read). Fast paths: the subgroup-matrix (tensor-core) matmul, then,
 // where float16 products would take it, the register-tiled buffer kernel in f16. The operands are
 // small integers, so every product and sum is exact in f16 and f32 alike: a fast path must match
 // the f32 kernel bit for bit, with no tolerance to argue about. Mesa's CPU drivers use neither
@@ -134,11 +135,14 @@ async function compare(launch: Launch, product: Product, force: ProfileOverrides
   const saved = profileOverrides();
   try {
     // fixed tiles and splits: no autotuning at start-up; the float32 kernel in one split (not the split sum it checks)
-    setProfile(merge(merge(saved, { matmul: { tiles, splits } }), force));
-    launch(a16, b16, c16, { ...plan, float: 'f16' });
-    setProfile(merge(saved, { matmul: { tiles, splits: 1 } }));
-    launch(a32, b32, c32, plan);
-    setProfile(saved);
+    const failure = await dev.trial(() => {
+      setProfile(merge(merge(saved, { matmul: { tiles, splits } }), force));
+      launch(a16, b16, c16, { ...plan, float: 'f16' });
+      setProfile(merge(saved, { matmul: { tiles, splits: 1 } }));
+      launch(a32, b32, c32, plan);
+      setProfile(saved);
+    });
+    if (failure) throw failure;
     const got = new Uint16Array(await dev.read(c16, 2 * C));
     const want = new Float32Array(await dev.read(c32, 4 * C));
     tamper(got);
@@ -196,9 +200,12 @@ async function compareInt8(launch: Launch, product: Product, force: ProfileOverr
   const [xb, qb, sb, cb] = buffers;
   const saved = profileOverrides();
   try {
-    setProfile(merge(saved, force));
-    launch(xb, qb, cb, { M, N, K, transA: false, transB: true, batchShape: [], aStrides: [], bStrides: [], scale: sb });
-    setProfile(saved);
+    const failure = await device().trial(() => {
+      setProfile(merge(saved, force));
+      launch(xb, qb, cb, { M, N, K, transA: false, transB: true, batchShape: [], aStrides: [], bStrides: [], scale: sb });
+      setProfile(saved);
+    });
+    if (failure) throw failure;
     const got = new Float32Array(await device().read(cb, 4 * M * N));
     tamper(got);
     const wrong = (w: number, i: number) => !(Math.abs(got[i]! - w) <= 2 ** -20 * Math.abs(w));
