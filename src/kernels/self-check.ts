@@ -2,10 +2,11 @@
 // the adapter's profile uses is run on two small products and compared with the float32 kernel;
 // one that disagrees, or fails to compile or run, is turned off in the profile for the rest of the
 // process with a one-line warning (its kernels run as a device trial, device.ts: a compile or
-// validation error is named there, not printed by Dawn nor thrown at the next read). Fast paths: the subgroup-matrix (tensor-core) matmul, then,
-// where float16 products would take it, the register-tiled buffer kernel in f16. The operands are
-// small integers, so every product and sum is exact in f16 and f32 alike: a fast path must match
-// the f32 kernel bit for bit, with no tolerance to argue about. Mesa's CPU drivers use neither
+// validation error is named there, not printed by Dawn nor thrown at the next read). Fast paths:
+// the subgroup-matrix (tensor-core) matmul, then, where float16 products would take it, the
+// register-tiled buffer kernel in f16. The operands are small integers, so every product and sum
+// is exact in f16 and f32 alike: a fast path must match the f32 kernel bit for bit, with no
+// tolerance to argue about. Mesa's CPU drivers use neither
 // path (their matmul reads textures), so start-up there does no work. The products cross a
 // 128-wide tile's edge in M and N, end K mid-step, and cover both transposes and both load widths;
 // two more are batched as attention's products are ([B, NH] batches of q · kᵀ and att · v), one
