@@ -189,6 +189,7 @@ async function trainRun(
   const logPath = join(flags.outDir, 'log.jsonl');
   await rewindRunLog(logPath, runId, resume ? trainer.step : -1); // a new run's id has no records: only a cut line goes
   const log = await RunLog.open(logPath, runId, { append: true });
+  if (resume) await log.resumed(trainer.step); // the time the run was stopped is no training time: gpt plot leaves it out
   let firstSave = true;
   // its evaluation is in the log and its weights are the checkpoint (the save at that step followed
   // it): measured again, neither logged nor saved again; unless on other data: then both anew
