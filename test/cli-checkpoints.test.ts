@@ -389,6 +389,18 @@ describe('gpt train and its --out-dir', () => {
     expect(evals.map((l) => l.val > floor)).toEqual([false, true]);
   });
 
+  it("a run resumed with other evaluation batches (--eval-iters) measures its best val loss anew: the checkpoint's is not comparable", async () => {
+    const out = copy(); // TINY: --eval-iters 2, --batch-size 4
+    const r = await gpt('train', '--data', corpus, '--init-from', 'resume', '--eval-iters', '6', '--max-iters', '12', '--out-dir', out);
+    expect(r.code, r.err).toBe(0);
+    expect(r.out).toContain('resuming at step 10, evaluating over 6 batches of 4 a split where its val loss was measured over 2 batches of 4 (--eval-iters): the first evaluation saves\n');
+    const log = readLog(out);
+    const resumed = log.findIndex((l) => l.type === 'resume');
+    const evals = log.slice(resumed).filter((l) => l.type === 'eval');
+    expect(evals.map((l) => l.step), 'the resumed step evaluated again, and logged').toEqual([10, 12]);
+    expect((await loadCheckpoint(out)).meta.bestVal).toBe(Math.min(...evals.map((l) => l.val as number)));
+  });
+
   it('a run resumed on its data file, changed since, says so and measures its best val loss there: its first evaluation saves', async () => {
     const text = join(dir, 'edited.txt');
     writeFileSync(text, corpusText(8000));
@@ -417,7 +429,8 @@ describe('gpt train and its --out-dir', () => {
     const after = readLog(out);
     const kept = before.filter((l) => (l.step as number) <= saved);
     expect(after.slice(0, kept.length)).toEqual(kept);
-    expect(after.slice(kept.length).map((l) => `${l.type} ${l.step}`)).toEqual(['train 15', 'eval 15']);
+    // marked as resumed at the checkpoint's step: gpt plot's time axis leaves out the time the run was down
+    expect(after.slice(kept.length).map((l) => `${l.type} ${l.step}`)).toEqual([`resume ${saved}`, 'train 15', 'eval 15']);
     expect(after.every((l) => l.run === run)).toBe(true);
   });
 

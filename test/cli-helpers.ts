@@ -2,7 +2,7 @@
 // locks between processes, hangs), a generated corpus, and the tiny model flags.
 import { build } from 'esbuild';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -10,7 +10,8 @@ import { afterAll, expect, vi } from 'vitest';
 import { main } from '../src/cli/main.js';
 import { checkpointSafetensors, CHECKPOINT_FORMAT } from '../src/gpt/checkpoint.js';
 import { CharTokenizer } from '../src/gpt/tokenizer/index.js';
-import { serializeSafetensors } from '../src/io/safetensors.js';
+import { parseSafetensors, serializeSafetensors } from '../src/io/safetensors.js';
+import { readCheckpointFiles } from './helpers.js';
 
 /** A model that trains in well under a second on lavapipe. */
 export const TINY = ['--n-layer', '1', '--n-head', '2', '--n-embd', '16', '--block-size', '16', '--batch-size', '4', '--eval-iters', '2', '--log-interval', '5'];
@@ -167,4 +168,15 @@ export function tinyCheckpoint(extra = 0): Uint8Array {
   ]);
   const { tensors, metadata } = checkpointSafetensors({ meta: { format: CHECKPOINT_FORMAT, model, tokenizer: tokenizer.toJSON() }, weights });
   return serializeSafetensors(tensors, metadata);
+}
+
+/**
+ * The checkpoint directory `dir` copied as the bare .safetensors file `file` with one NaN weight: its
+ * header reads as any other, and only loading its weights refuses it (a refusal after a command has
+ * made its --out-dir).
+ */
+export async function nanWeightCopy(dir: string, file: string): Promise<void> {
+  const { tensors, metadata } = parseSafetensors((await readCheckpointFiles(dir)).weights);
+  tensors['h.0.mlp.c_fc.weight']!.data[0] = NaN;
+  writeFileSync(file, serializeSafetensors(tensors, metadata));
 }

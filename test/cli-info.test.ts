@@ -8,7 +8,8 @@ import { crc32 } from 'node:zlib';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { opensAdapter } from '../src/cli/main.js';
 import { corpusText, expectOneLine, gpt, tempDir, TINY } from './cli-helpers.js';
-import { setupDevice } from './helpers.js';
+import { readCheckpointFiles, setupDevice } from './helpers.js';
+import { parseSafetensors, serializeSafetensors } from '../src/io/safetensors.js';
 import { gpt2Config, randomGPT2, SMALL, writeGPT2Dir } from './hf-reference.js';
 
 const dir = tempDir('cli-info');
@@ -168,6 +169,29 @@ describe('gpt info', () => {
     expect(field(r.out, 'resume')).toMatch(/^exact: AdamW moments, step and generator states saved \(the page continues it/);
     expect(field(r.out, 'resume')).not.toMatch(/--init-from resume/);
     expectOneLine(await gpt('train', '--data', corpus, '--init-from', 'resume', '--out-dir', bare), 2, /^gpt train: flag --out-dir takes a directory to write into, got the file /);
+  });
+
+  it("names a config's bias setting that the tensors disagree with: what the config asks for, and what the file holds", async () => {
+    /** `from`'s checkpoint as a bare file whose config says `bias`, its tensors unchanged. */
+    async function claimingBias(from: string, bias: boolean): Promise<string> {
+      const { tensors, metadata } = parseSafetensors((await readCheckpointFiles(from)).weights);
+      const meta = JSON.parse(metadata.webgpu_gpt!) as { model: { bias: boolean } };
+      expect(meta.model.bias).toBe(!bias);
+      meta.model.bias = bias;
+      const file = join(dir, `claims-bias-${bias}.safetensors`);
+      writeFileSync(file, serializeSafetensors(tensors, { webgpu_gpt: JSON.stringify(meta) }));
+      return file;
+    }
+    const none = await claimingBias(run, true); // TINY: no biases
+    const r = await gpt('info', none);
+    expect(r.code, r.err).toBe(0);
+    expect(field(r.out, 'parameters')).toMatch(/; the config makes [\d,]+: config bias true asks for a bias beside each LayerNorm and Linear weight, but the header holds no bias tensor \(no ln_f\.bias\)$/);
+    expectOneLine(await gpt('sample', '--out-dir', none, '--start', text[0]!), 1, /: metadata field model\.bias true asks for a bias beside each LayerNorm and Linear weight, but the file holds no bias tensor \(no ln_f\.bias\)$/);
+    const biased = join(dir, 'biased');
+    expect((await gpt('train', '--data', corpus, ...TINY, '--bias', 'true', '--max-iters', '1', '--out-dir', biased)).code).toBe(0);
+    const some = await gpt('info', await claimingBias(biased, false));
+    // 2 LayerNorms and 4 Linears in the one block, and ln_f
+    expect(field(some.out, 'parameters')).toMatch(/: config bias false asks for no biases, but the header holds 7 bias tensors \(h\.0\.ln_1\.bias, .*\)$/);
   });
 
   it('describes a damaged weights file from its intact header; --verify refuses it in one line', async () => {

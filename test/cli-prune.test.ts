@@ -7,7 +7,7 @@ import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { loadCheckpoint } from '../src/node/checkpoint-dir.js';
-import { corpusText, expectOneLine, gpt, tempDir, TINY } from './cli-helpers.js';
+import { corpusText, expectOneLine, gpt, nanWeightCopy, tempDir, TINY } from './cli-helpers.js';
 import { setupDevice } from './helpers.js';
 
 const dir = tempDir('cli-prune');
@@ -131,6 +131,12 @@ describe('gpt prune', () => {
       new RegExp(`^gpt prune: flag --sparsity: .*masked is already pruned; sparsity 0.3 would prune ${Math.round(0.3 * LINEAR_WEIGHTS)} of ${LINEAR_WEIGHTS} Linear weights, fewer than the ${LINEAR_WEIGHTS / 2} already pruned .*: give a sparsity of at least 0.5$`),
     );
     expect(existsSync(out), 'nothing written').toBe(false);
+    // refused once the new --out-dir and its missing parents are made (the weights refused as loaded): none of them is left
+    const nan = join(dir, 'nan.safetensors');
+    await nanWeightCopy(base, nan);
+    expectOneLine(await gpt('prune', '--init-from', nan, '--out-dir', join(dir, 'made', 'for', 'out')), 1, /tensor 'h\.0\.mlp\.c_fc\.weight' holds NaN/);
+    expect(existsSync(join(dir, 'made')), 'no new directory left').toBe(false);
+    expect(existsSync(dir), "the user's own directory kept").toBe(true);
     const help = await gpt('prune', '--help');
     expect(help.out).toMatch(/^usage: gpt prune --sparsity S \[--structured heads\|neurons\] --init-from DIR --out-dir DIR2/);
     expect((await gpt('--help')).out).toMatch(/\n {2}prune +prune a checkpoint/);

@@ -8,7 +8,7 @@ import { quantizeRef, ref } from '../src/check/reference/index.js';
 import { decodeCheckpoint, modelFromCheckpoint } from '../src/gpt/checkpoint.js';
 import { noGrad, scope, tensor } from '../src/index.js';
 import { loadCheckpoint } from '../src/node/checkpoint-dir.js';
-import { corpusText, expectOneLine, gpt, tempDir, TINY } from './cli-helpers.js';
+import { corpusText, expectOneLine, gpt, nanWeightCopy, tempDir, TINY } from './cli-helpers.js';
 import { readCheckpointFiles, setupDevice } from './helpers.js';
 
 const dir = tempDir('cli-quantize');
@@ -124,6 +124,12 @@ describe('gpt quantize', () => {
     expectOneLine(await gpt('export', '--out-dir', int8, '--to', join(dir, 'hf')), 2, /is a quantized \(int8\) checkpoint, for inference only: export the float32 checkpoint it was made from$/);
     expectOneLine(await gpt('prune', '--init-from', int8, '--out-dir', join(dir, 'pruned')), 2, /is a quantized \(int8\) checkpoint, for inference only: prune the float32 checkpoint it was made from$/);
     expect(existsSync(join(dir, 'hf')) || existsSync(join(dir, 'pruned'))).toBe(false);
+    // refused once the new --out-dir and its missing parents are made (the weights refused as loaded): none of them is left
+    const nan = join(dir, 'nan.safetensors');
+    await nanWeightCopy(float, nan);
+    expectOneLine(await gpt('quantize', '--init-from', nan, '--out-dir', join(dir, 'made', 'for', 'int8')), 1, /tensor 'h\.0\.mlp\.c_fc\.weight' holds NaN/);
+    expect(existsSync(join(dir, 'made')), 'no new directory left').toBe(false);
+    expect(existsSync(dir), "the user's own directory kept").toBe(true);
     const help = await gpt('quantize', '--help');
     expect(help.out).toMatch(/^usage: gpt quantize --bits 8 --init-from DIR --out-dir DIR2/);
     expect((await gpt('--help')).out).toMatch(/quantize +write an int8 copy/);

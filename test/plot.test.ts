@@ -48,6 +48,30 @@ describe('log.jsonl', () => {
     expect(() => parseRunLog('[1, 2]\n', 'x/log.jsonl')).toThrow(/^x\/log\.jsonl:1: not a JSON object/);
   });
 
+  it("the time axis is training time: the hours a run was stopped before it was resumed are left out", () => {
+    // 50 s of training to a checkpoint at step 50, a crash, the run resumed an hour later, 50 s more
+    const record = (type: string, seconds: number, step: number, more: object = {}) => JSON.stringify({ type, run: 'a', time: at(seconds), step, ...more });
+    const hour = 3600;
+    const log = [
+      record('eval', 0, 0, { train: 3, val: 3 }),
+      record('train', 25, 25, { loss: 2.9 }),
+      record('eval', 50, 50, { train: 2.5, val: 2.5 }),
+      record('resume', hour, 50),
+      record('train', hour + 25, 75, { loss: 2.4 }),
+      record('eval', hour + 50, 100, { train: 2, val: 2 }),
+      // stopped again once finished, and continued a day later
+      record('resume', 25 * hour, 100),
+      record('eval', 25 * hour + 10, 110, { train: 1.9, val: 1.9 }),
+    ].join('\n');
+    const [run] = parseRunLog(log + '\n', 'log.jsonl');
+    expect(run!.train.map((p) => p.seconds)).toEqual([25, 75]);
+    expect(run!.val.map((p) => p.seconds)).toEqual([0, 50, 100, 110]);
+    // a run's other records, and another run's, keep their own clocks
+    const other = syntheticLog('b');
+    expect(parseRunLog(other + log + '\n', 'log.jsonl')[1]!.val.map((p) => p.seconds)).toEqual([0, 50, 100, 110]);
+    expect(parseRunLog(other + log + '\n', 'log.jsonl')[0]).toEqual(parseRunLog(other, 'log.jsonl')[0]);
+  });
+
   it('a last line cut short (a run killed while writing it, or writing it now) is left out', () => {
     const log = syntheticLog('a');
     const cut = parseRunLog(log + '{"type":"eval","run":"a","st', 'log.jsonl');
@@ -94,7 +118,7 @@ describe('the loss chart', () => {
     const labels = panels.map((p) => findAll(p, (e) => e.attrs.class === 'axis-label').map((e) => e.text));
     expect(labels).toEqual([
       ['step', 'loss'],
-      ['wall time (s)', 'loss'],
+      ['training time (s)', 'loss'],
     ]);
   });
 

@@ -32,6 +32,23 @@ describe('creation', () => {
       expect([...(await big.toArray())]).toEqual([100_000_000, 100_000_001, 100_000_002]);
     }));
 
+  // as PyTorch computes a float32 arange (on the CPU): start + i * step in float64, rounded once; in
+  // float32, i * step rounded before the sum, 2 million of arange(0, 1e6, 0.1)'s 10 million were an ulp off
+  it('float32 arange is start + i * step in float64 rounded to float32, over 10 million values', () =>
+    scope(async () => {
+      for (const [start, end, step] of [[0, 1e6, 0.1], [0.3, 1000.3, 0.001], [5, -5, -1e-5]] as const) {
+        const got = await arange(start, end, step).toArray();
+        const n = Math.ceil((end - start) / step);
+        expect(got.length).toBe(n);
+        const wrong: string[] = [];
+        for (let i = 0; i < n && wrong.length < 3; i++) {
+          const want = Math.fround(start + i * step);
+          if (got[i] !== want) wrong.push(`[${i}] ${got[i]}, not ${want}`);
+        }
+        expect(wrong, `arange(${start}, ${end}, ${step})`).toEqual([]);
+      }
+    }));
+
   // Tensor.empty is public: [-1] made a tensor of size -1, [2.5] one of 2.5, 'float64' one the ops misread
   it('Tensor.empty refuses a shape or dtype no tensor has, naming it', () => {
     expect(() => Tensor.empty([-1])).toThrow(/^Tensor\.empty: argument 'shape' must be an array of non-negative integers, got \[-1\]$/);

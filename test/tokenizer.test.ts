@@ -1,7 +1,12 @@
 import fc from 'fast-check';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { BpeTokenizer, CharTokenizer, countChunks, describeLeftOut, encodeKnown, Gpt2Tokenizer, splitChunks, tokenizerFromJSON } from '../src/gpt/tokenizer/index.js';
 import { testCorpus } from './corpus.js';
+import { workOf } from './tokenizer-work.js';
+
+// encoding and training with their work counted, for the complexity guards (test/tokenizer-work.ts)
+vi.mock('../src/gpt/tokenizer/merge-by-rank.js', async (original) => (await import('./tokenizer-work.js')).countedMergeByRank(await original()));
+vi.mock('../src/gpt/tokenizer/train-bpe.js', async (original) => (await import('./tokenizer-work.js')).countedTraining(await original()));
 import { existsSync, readFileSync } from 'node:fs';
 
 const PROSE = await testCorpus();
@@ -231,38 +236,45 @@ describe('BpeTokenizer', () => {
     expect(BpeTokenizer.train(text, 400).toJSON()).toEqual(BpeTokenizer.train(text, 400).toJSON());
   });
 
-  it('trains quickly on text whose chunks are long (Chinese: a paragraph of letters is one chunk)', () => {
+  /**
+   * Trains `text` to `vocabSize`, holding its steps (pair counts changed, positions examined) linear in
+   * the text: at most 8 a byte (MergeWork says why); a merge that recounts or rescans whole chunks, not
+   * its occurrences, is quadratic, and takes hundreds a byte here. At least one a merge: the training
+   * went through learnMerges.
+   */
+  function trainLinearly(text: string, vocabSize: number): BpeTokenizer {
+    const { result: tok, steps } = workOf(() => BpeTokenizer.train(text, vocabSize));
+    const bytes = new TextEncoder().encode(text).length;
+    console.log(`BPE vocab ${vocabSize} on ${bytes.toLocaleString('en-US')} bytes: ${steps.toLocaleString('en-US')} steps (${(steps / bytes).toFixed(2)} a byte)`);
+    expect(tok.vocabSize).toBe(vocabSize);
+    expect(steps).toBeGreaterThanOrEqual(vocabSize - 256);
+    expect(steps).toBeLessThanOrEqual(8 * bytes);
+    return tok;
+  }
+
+  it('trains in linear work on text whose chunks are long (Chinese: a paragraph of letters is one chunk)', () => {
     let x = 1; // MINSTD: 400 common-looking CJK characters in a fixed order
     const hanzi = Array.from({ length: 60_000 }, () => String.fromCodePoint(0x4e00 + ((x = (x * 48271) % 2147483647) % 400))).join('');
-    const paragraphs = hanzi.match(/.{1,500}/gu)!.join('\n');
-    const t0 = performance.now();
-    const tok = BpeTokenizer.train(paragraphs, 1000);
-    const ms = performance.now() - t0;
-    console.log(`BPE vocab 1000 on ${paragraphs.length} characters of 500-character paragraphs: trained in ${ms.toFixed(0)} ms`);
-    expect(tok.vocabSize).toBe(1000);
-    expect(ms).toBeLessThan(5_000); // about 0.7 s; recounting each chunk the merge touched took 18 s
+    trainLinearly(hanzi.match(/.{1,500}/gu)!.join('\n'), 1000); // recounting each chunk the merge touched took 18 s, 25x the time
   });
 
-  it('trains quickly on one long chunk (200k letters of DNA): a merge visits its occurrences, not the whole chunk', () => {
+  it('trains in linear work on one long chunk (200k letters of DNA): a merge visits its occurrences, not the whole chunk', () => {
     let x = 1; // MINSTD
     const dna = Array.from({ length: 200_000 }, () => 'ACGT'[(x = (x * 48271) % 2147483647) % 4]).join('');
-    const t0 = performance.now();
-    const tok = BpeTokenizer.train(dna, 2256);
-    const ms = performance.now() - t0;
-    console.log(`BPE vocab 2256 on ${dna.length} characters of one chunk: trained in ${ms.toFixed(0)} ms`);
-    expect(tok.vocabSize).toBe(2256);
-    expect(ms).toBeLessThan(2_000); // about 0.3 s; rewriting the whole chunk at each merge took 4-5 s
+    trainLinearly(dna, 2256); // rewriting the whole chunk at each merge took 4-5 s, 15x the time
   });
 
-  it('encodes a long chunk quickly, as applying every merge in rank order does (400k letters of DNA are one chunk)', () => {
+  it('encodes a long chunk in linear work, as applying every merge in rank order does (400k letters of DNA are one chunk)', () => {
     let x = 1; // MINSTD
     const dna = Array.from({ length: 400_000 }, () => 'ACGT'[(x = (x * 48271) % 2147483647) % 4]).join('');
     const tok = BpeTokenizer.train(dna.slice(0, 20_000), 2000);
-    const t0 = performance.now();
-    const ids = tok.encode(dna);
-    const ms = performance.now() - t0;
-    console.log(`BPE vocab 2000: ${dna.length} characters of one chunk encoded in ${ms.toFixed(0)} ms`);
-    expect(ms).toBeLessThan(3_000); // about 0.5 s; rescanning the chunk for the lowest rank after each merge took 9 s
+    const { result: ids, lookups } = workOf(() => tok.encode(dna));
+    console.log(`BPE vocab 2000: ${dna.length} characters of one chunk encoded with ${lookups} pair-rank lookups`);
+    // each pair's rank looked up as the chunk is read, then at most 2 for each pair a merge makes and 1
+    // as each surfaces: at most 6 a byte. Rescanning the chunk for the lowest rank after each merge
+    // looks every pair up again (it took 9 s, 18x the time)
+    expect(lookups).toBeGreaterThanOrEqual(dna.length - 1);
+    expect(lookups).toBeLessThanOrEqual(6 * dna.length);
     // each merge in turn over the whole chunk: a merge's pairs exist only once the merges before it are done
     let naive = Array.from(new TextEncoder().encode(dna.slice(0, 5_000)));
     for (const [r, [a, b]] of tok.toJSON().merges.entries()) {

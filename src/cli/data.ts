@@ -2,11 +2,11 @@
 // <out-dir>/data as little-endian train.bin / val.bin (uint16 where the vocabulary fits, as nanoGPT's;
 // int32 otherwise, and in data prepared before the dtype was recorded) plus meta.json with the
 // tokenizer, written last. Prepared tokens are read from disk as batches draw them (TokenFile).
-import { open, readdir, rename, rm, rmdir, stat, truncate } from 'node:fs/promises';
+import { open, readdir, rename, rm, stat, truncate } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { tempFilePrefix, tempPathFor, writeFileAtomic } from '../node/atomic-file.js';
 import { parsePickle } from '../io/pickle.js';
-import { isDirectoryPath, makeDirectories, pathExists, readRegularFile, unlessMissing } from '../node/regular-files.js';
+import { isDirectoryPath, makeDirectories, pathExists, readRegularFile, removeEmptyCreated, unlessMissing } from '../node/regular-files.js';
 import { NON_NEGATIVE_INT, rangeProblem, show, type Range } from '../io/value-ranges.js';
 import type { TokenSource } from '../gpt/batches.js';
 import { TOKEN_DTYPES, tokenBytes, tokenDtypeFor, TokenFile, TokenWriter, type TokenDtype } from '../node/token-file.js';
@@ -221,7 +221,7 @@ export async function writeDataset(
     return { train, val: all.count - train };
   } catch (e) {
     await Promise.all([allTemp, valTemp].map((p) => rm(p, { force: true })));
-    if (created) await rmdir(dir).catch(() => undefined); // a first write that fails leaves no empty directory (rmdir keeps a non-empty one)
+    await removeEmptyCreated(created); // a first write that fails leaves no empty directory, nor the parents it made
     throw e;
   }
 }

@@ -1,5 +1,5 @@
 // `gpt plot`: the loss curves of one or more runs (their log.jsonl, or the run directories holding
-// one) as an SVG file, overlaid, against steps and against wall time.
+// one) as an SVG file, overlaid, against steps and against training time.
 import { basename, dirname, join, resolve } from 'node:path';
 import { writeFileAtomic } from '../node/atomic-file.js';
 import { isDirectoryPath, readRegularFile, unreadableReason } from '../node/regular-files.js';
@@ -16,7 +16,7 @@ const PLOT_FLAGS: FlagSpec<typeof PLOT_DEFAULTS> = {
   choices: { x: ['both', 'step', 'time'] },
   docs: {
     out: 'SVG file to write',
-    x: "'step', 'time' (wall time since the run's first record) or 'both' (side by side)",
+    x: "'step', 'time' (training time: the time since the run's first record, less the time a run was stopped before --init-from resume continued it) or 'both' (side by side)",
     title: 'title above the chart',
   },
 };

@@ -2,9 +2,8 @@
 // never write one checkpoint. The lock goes however the run ends: return, error, Ctrl-C / SIGTERM /
 // a closed terminal's SIGHUP (released, then the signal is raised again so the process still ends
 // as killed by it), or exit. Killed by a signal, the work may say first what it leaves behind.
-import { rmdir } from 'node:fs/promises';
 import { lockDirectory } from '../node/dir-lock.js';
-import { makeDirectories } from '../node/regular-files.js';
+import { makeDirectories, removeEmptyCreated } from '../node/regular-files.js';
 
 /** The signals that end a run by default without Node's 'exit' event. */
 const ENDING_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
@@ -12,8 +11,8 @@ const ENDING_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
 /** Holds `dir`'s lock while `work` runs; `onSignal` says what a run ended by a signal leaves (it runs before the lock goes). */
 export async function withDirectoryLock<T>(dir: string, work: () => Promise<T>, onSignal: (signal: NodeJS.Signals) => void = () => {}): Promise<T> {
   const created = await makeDirectories(dir);
-  // a run that fails before writing anything leaves no empty directory behind (rmdir keeps a non-empty one)
-  const tidy = () => (created ? rmdir(dir).catch(() => undefined) : undefined);
+  // a run that fails before writing anything leaves no empty directory behind, nor the parents it made
+  const tidy = () => removeEmptyCreated(created);
   let lock;
   try {
     lock = await lockDirectory(dir, (owner) =>

@@ -21,7 +21,7 @@ import { RunLog } from '../node/run-log.js';
 import { BUILTIN_CORPUS, isPathSource } from './corpus.js';
 import { loadTokens, recordedSource, type Dataset } from './data.js';
 import { checkModelFits, withRecomputeHint } from './device-fit.js';
-import { UsageError } from './flags.js';
+import { flagName, UsageError } from './flags.js';
 import { floatCheckpoint } from './float-checkpoint.js';
 import { nextSteps } from './next-steps.js';
 import { Progress, formatParams, formatSeconds } from './progress.js';
@@ -138,6 +138,13 @@ function dataMismatch(meta: CheckpointMeta, data: string, ds: Dataset): string {
   return `on ${data} changed since the checkpoint (${count(had.train)} + ${count(had.val)} tokens, train + val; now ${count(ds.train.length)} + ${count(ds.val.length)})`;
 }
 
+/** How a resumed run's evaluations draw other batches than those that measured its checkpoint's val loss (--eval-iters, --batch-size); '' if not. */
+function evalMismatch(recorded: TrainConfig, cfg: TrainConfig): string {
+  const changed = (['evalIters', 'batchSize'] as const).filter((k) => recorded[k] !== cfg[k]);
+  const batches = (c: TrainConfig) => `${c.evalIters} batches of ${c.batchSize}`;
+  return changed.length ? `evaluating over ${batches(cfg)} a split where its val loss was measured over ${batches(recorded)} (${changed.map(flagName).join(', ')})` : '';
+}
+
 /** In logs (not a terminal), how often a line tells an evaluation's progress. */
 const EVAL_LINE_EVERY_MS = 15_000;
 /** How long the first steps may go before `gpt train` says it is compiling kernels. */
@@ -159,8 +166,8 @@ async function trainRun(
   let mismatch = '';
   if (resume) {
     trainer.restore(ckpt!.meta.trainer!);
-    // a val loss measured on other data says nothing here: such a run saves at its first evaluation
-    mismatch = dataMismatch(ckpt!.meta, data, ds);
+    // a val loss measured on other data, or over other batches, is no figure to beat: such a run saves at its first evaluation
+    mismatch = [dataMismatch(ckpt!.meta, data, ds), evalMismatch(ckpt!.meta.train!, cfg)].filter((m) => m).join(', and ');
     bestVal = mismatch ? Infinity : (ckpt!.meta.bestVal ?? ckpt!.meta.val ?? Infinity); // a checkpoint written without its run's best: its own
     console.log(`resuming at step ${trainer.step}${mismatch && `, ${mismatch}: the first evaluation saves`}`);
     // what the flags changed from the run's own settings (the model's shape and the seed cannot change)
@@ -189,6 +196,7 @@ async function trainRun(
   const logPath = join(flags.outDir, 'log.jsonl');
   await rewindRunLog(logPath, runId, resume ? trainer.step : -1); // a new run's id has no records: only a cut line goes
   const log = await RunLog.open(logPath, runId, { append: true });
+  if (resume) await log.resumed(trainer.step); // the time the run was stopped is no training time: gpt plot leaves it out
   let firstSave = true;
   // its evaluation is in the log and its weights are the checkpoint (the save at that step followed
   // it): measured again, neither logged nor saved again; unless on other data: then both anew

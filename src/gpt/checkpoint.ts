@@ -448,6 +448,8 @@ export function configWeightsProblem(
     const shared = K > 1 ? ` (${nLayer / K} blocks of ${K} layers, ${name('shareLayers')} ${K})` : '';
     return `${name('nLayer')} ${nLayer}${shared} disagrees with ${stored}, which holds ${blocks} block${blocks === 1 ? '' : 's'}`;
   }
+  const problem = biasProblem(config.bias, [...weights.keys()], name('bias'), stored);
+  if (problem) return problem;
   const shapeProblem = (tensor: string, rows: keyof GPTConfig, fits: (stored: number) => boolean) => {
     const shape = weights.get(tensor)?.shape;
     if (!shape) return `${stored} has no ${tensor}`;
@@ -455,6 +457,14 @@ export function configWeightsProblem(
     return `${stored} holds ${tensor} of shape [${shape.join(', ')}], which disagrees with ${name(rows)} ${config[rows]} and ${name('nEmbd')} ${nEmbd}`;
   };
   return shapeProblem('wte.weight', 'vocabSize', (rows) => rows === vocabSize) ?? shapeProblem('wpe.weight', 'blockSize', (rows) => rows >= blockSize);
+}
+
+/** A config's bias setting that the stored tensors (`names`) disagree with, saying what it asks for and what they hold; or null. */
+function biasProblem(bias: boolean, names: string[], setting: string, stored: string): string | null {
+  const biases = names.filter((n) => n.endsWith('.bias'));
+  if (bias && !biases.length) return `${setting} true asks for a bias beside each LayerNorm and Linear weight, but ${stored} holds no bias tensor (no ln_f.bias)`;
+  if (!bias && biases.length) return `${setting} false asks for no biases, but ${stored} holds ${biases.length} bias tensor${biases.length === 1 ? '' : 's'} (${biases.slice(0, 2).join(', ')}${biases.length > 2 ? ', ...' : ''})`;
+  return null;
 }
 
 /**

@@ -4,7 +4,7 @@
 // Node's recursive mkdir loops forever where mkdir keeps failing with ENOENT under an existing parent
 // (/proc/self/x), so missing directories are created one level at a time instead.
 import { constants, type Stats } from 'node:fs';
-import { mkdir, open, stat, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, rmdir, stat, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 
 export class NotRegularFileError extends Error {}
@@ -48,8 +48,8 @@ export function kindOf(s: Stats): string {
   return 'a device';
 }
 
-/** Creates `path` and any missing parents; true if `path` itself was created. */
-export async function makeDirectories(path: string): Promise<boolean> {
+/** Creates `path` and any missing parents; the directories it created, outermost first (none if `path` was there). */
+export async function makeDirectories(path: string): Promise<string[]> {
   const missing: string[] = [];
   for (let p = path; ; p = dirname(p)) {
     // ENOTDIR: a parent is no directory, found as such further up
@@ -69,7 +69,18 @@ export async function makeDirectories(path: string): Promise<boolean> {
       if (code !== 'EEXIST' || !(await stat(dir)).isDirectory()) throw new Error(`cannot create directory ${dir}: ${code ?? (e as Error).message}`);
     }
   }
-  return missing.length > 0;
+  return missing;
+}
+
+/**
+ * Removes the directories makeDirectories created (`created`, outermost first) while they are empty,
+ * innermost first: a run that wrote nothing leaves no new directory behind, and one that holds
+ * anything (or any directory the user had before) is kept.
+ */
+export async function removeEmptyCreated(created: readonly string[]): Promise<void> {
+  for (const dir of [...created].reverse()) {
+    if (!(await rmdir(dir).then(() => true, () => false))) return; // not empty: neither are its parents
+  }
 }
 
 /** Whether `path` exists (a missing file is false; any other failure to look, such as EACCES, is an error). */

@@ -11,8 +11,13 @@ import { pathExists } from './regular-files.js';
 export type TrainRecord = { type: 'train' } & Omit<StepLog, 'train' | 'val'>;
 /** Written at every evaluation: mean train and val loss over evalIters batches. */
 export type EvalRecord = { type: 'eval'; step: number; train: number; val: number };
+/**
+ * Written when `gpt train --init-from resume` continues the run from its checkpoint at `step`: the
+ * time from the run's last record before it to this one (the run was stopped) is no training time.
+ */
+export type ResumeRecord = { type: 'resume'; step: number };
 /** A line of log.jsonl. */
-export type LogRecord = (TrainRecord | EvalRecord) & { run: string; time: string };
+export type LogRecord = (TrainRecord | EvalRecord | ResumeRecord) & { run: string; time: string };
 
 /** Appends a run's records to its log.jsonl; pass `step` and `eval` as the Trainer's onLog and onEval hooks. */
 export class RunLog {
@@ -37,7 +42,12 @@ export class RunLog {
     return this.write({ type: 'eval', step: l.step, train: l.train!, val: l.val! });
   }
 
-  private async write({ type, ...values }: TrainRecord | EvalRecord): Promise<void> {
+  /** Records that the run continues from its checkpoint at `step` (`gpt plot` leaves out the time it was stopped). */
+  resumed(step: number): Promise<void> {
+    return this.write({ type: 'resume', step });
+  }
+
+  private async write({ type, ...values }: TrainRecord | EvalRecord | ResumeRecord): Promise<void> {
     // the type first, then the run and the time, as a reader scans the lines
     const line = { type, run: this.run, time: new Date().toISOString(), ...values } as LogRecord;
     try {

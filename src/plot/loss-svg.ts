@@ -1,5 +1,5 @@
 // `gpt plot`'s chart: the train and val loss of one or more runs, overlaid, against steps and
-// against wall time (a panel each), as a self-contained SVG written by hand, with no plotting
+// against training time (a panel each), as a self-contained SVG written by hand, with no plotting
 // dependency. Each curve is one <path class="series"> whose data-run and data-series attributes
 // name it; every tick is a <g class="tick-x|tick-y"> holding its grid line and its label, so what a
 // reader sees (the label) and where it is drawn stay together. Platform-free.
@@ -59,7 +59,7 @@ function panel(runs: LabelledRun[], axis: XAxis, [y0, y1]: [number, number], lef
   const out = [`<g class="panel" data-x="${axis}" transform="translate(${left} ${top})">`];
   const [ax, ay] = [PANEL.left, PANEL.top];
   const [aw, ah] = [PANEL.width - PANEL.left - PANEL.right, PANEL.height - PANEL.top - PANEL.bottom];
-  const xLabel = axis === 'step' ? 'step' : `wall time (${unit.name})`;
+  const xLabel = axis === 'step' ? 'step' : `training time (${unit.name})`;
   out.push(`<text class="axis-label" x="${ax + aw / 2}" y="${PANEL.height - 8}" text-anchor="middle" fill="#333">${xLabel}</text>`);
   out.push(`<text class="axis-label" transform="translate(14 ${ay + ah / 2}) rotate(-90)" text-anchor="middle" fill="#333">loss</text>`);
   if (!xs.length) {

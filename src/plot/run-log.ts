@@ -1,9 +1,14 @@
 // A training run's log.jsonl read back as loss curves, for `gpt plot`. The lines are written by
 // webgpu-gpt/node's RunLog (for `gpt train`, the parity benchmark, library code): JSON objects of
 // type "train" (step, loss, ...) or "eval" (step, train, val), each naming its run (an id a resumed
-// run keeps) and the wall-clock time. Platform-free: the text comes from the caller.
+// run keeps) and the wall-clock time, and "resume" where `gpt train --init-from resume` continued a
+// run. Platform-free: the text comes from the caller.
 
-/** A loss at a step, and the seconds since the run's first record (null when the log has no times). */
+/**
+ * A loss at a step, and the run's training time to it in seconds (null when the log has no times):
+ * the time since its first record, less each time it was stopped (from its last record before a
+ * "resume" record to that record: a crash, or a finished run continued later).
+ */
 export interface LossPoint {
   step: number;
   seconds: number | null;
@@ -19,7 +24,8 @@ export interface RunCurves {
 
 /** The runs in a log's text, in order of their first record; `source` names the log in errors. */
 export function parseRunLog(text: string, source: string): RunCurves[] {
-  const runs = new Map<string, RunCurves & { start: number | null }>();
+  // per run: when its current stretch began (its first record, or its last resume), and the training seconds before it
+  const runs = new Map<string, RunCurves & { start: number | null; before: number; last: number }>();
   const lines = text.split('\n');
   lines.forEach((line, i) => {
     if (!line.trim()) return;
@@ -32,12 +38,18 @@ export function parseRunLog(text: string, source: string): RunCurves[] {
       throw new Error(`${source}:${i + 1}: not a JSON line`);
     }
     if (!isRecord(r)) throw new Error(`${source}:${i + 1}: not a JSON object (a record), got ${line.slice(0, 40)}`);
-    if (r.type !== 'train' && r.type !== 'eval') return;
+    if (r.type !== 'train' && r.type !== 'eval' && r.type !== 'resume') return;
     const id = typeof r.run === 'string' ? r.run : '';
     const time = typeof r.time === 'string' ? Date.parse(r.time) : NaN;
     let run = runs.get(id);
-    if (!run) runs.set(id, (run = { run: id, train: [], val: [], start: Number.isFinite(time) ? time : null }));
-    const seconds = Number.isFinite(time) && run.start !== null ? (time - run.start) / 1000 : null;
+    if (!run) runs.set(id, (run = { run: id, train: [], val: [], start: Number.isFinite(time) ? time : null, before: 0, last: 0 }));
+    const seconds = Number.isFinite(time) && run.start !== null ? run.before + (time - run.start) / 1000 : null;
+    if (r.type === 'resume') {
+      // the stretch ended at its last record; the next one starts here
+      if (Number.isFinite(time)) [run.before, run.start] = [run.last, time];
+      return;
+    }
+    if (seconds !== null) run.last = seconds;
     const loss = r.type === 'train' ? r.loss : r.val;
     if (typeof r.step === 'number' && typeof loss === 'number' && Number.isFinite(loss)) {
       (r.type === 'train' ? run.train : run.val).push({ step: r.step, seconds, loss });

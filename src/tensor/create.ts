@@ -1,5 +1,6 @@
 // Creating tensors: from JS data (uploaded), or filled on the GPU (zeros, ones, full, arange and
-// seeded uniform/normal random numbers from a counter-based generator). Every argument is checked
+// seeded uniform/normal random numbers from a counter-based generator; a float32 arange is computed
+// on the host, in float64 as PyTorch computes it). Every argument is checked
 // (src/tensor/check.ts): JS would coerce '3', null or a ragged array into numbers without a word.
 import { device } from '../device/device.js';
 import { launchFill } from '../kernels/wgsl/fill.js';
@@ -163,8 +164,26 @@ export function arange(start: number, end?: number, step = 1, dtype?: DType): Te
   }
   if (dtype === 'float16') requireF16('arange');
   const t = Tensor.empty([n], dtype, 'arange');
-  launchFill(dtype === 'int32' ? 'i32' : dtype === 'float16' ? 'f16' : 'f32', t.buffer(), n, start, step);
+  if (dtype === 'float32') uploadRange(t, start, step);
+  else launchFill(dtype === 'int32' ? 'i32' : 'f16', t.buffer(), n, start, step);
   return t;
+}
+
+const RANGE_CHUNK = 1 << 20; // float32 arange values computed on the host at a time
+
+/**
+ * float32 arange's values as PyTorch computes them: start + i * step in float64, rounded once to
+ * float32 (in float32, i * step rounded before the sum, a fifth of arange(0, 1e6, 0.1) was an ulp
+ * off). WGSL has no float64: computed on the host and uploaded a chunk at a time, so that the host
+ * never holds the tensor.
+ */
+function uploadRange(t: Tensor, start: number, step: number): void {
+  const chunk = new Float32Array(Math.min(t.size, RANGE_CHUNK));
+  for (let base = 0; base < t.size; base += chunk.length) {
+    const values = chunk.subarray(0, Math.min(chunk.length, t.size - base));
+    for (let i = 0; i < values.length; i++) values[i] = start + (base + i) * step; // rounded to float32 as stored
+    device().write(t.buffer(), values, base * 4); // copied out at once: the chunk is free for the next
+  }
 }
 
 /** Checks a random op's shape and seed. */

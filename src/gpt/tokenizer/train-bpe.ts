@@ -10,10 +10,20 @@ import { BYTE_TOKENS, pairKey, pairOf } from './pairs.js';
 /** Called while BPE merges are learned: merges done so far of the total. */
 export type MergeProgress = (merges: number, total: number) => void;
 
+/**
+ * The work of learnMerges, counted where one is given: pair counts changed and positions merges
+ * examined. The text's pairs are counted, then a merged occurrence (at most one a byte) changes at
+ * most 4 counts; each pair is merged once, at the positions its count took: at most 8 steps a byte of
+ * the chunks, which the tests hold training to (a merge that recounts or rescans its chunks takes hundreds).
+ */
+export interface MergeWork {
+  steps: number;
+}
+
 // Greedily merges the most frequent adjacent pair (ties: the smaller pair) numMerges times, or until
 // no pair is left; within a chunk, occurrences merge left to right, so "aaa" with [a, a] gives
 // [aa, a]. `chunks` maps each distinct chunk's bytes to how often it occurs.
-export function learnMerges(chunks: Iterable<[Uint8Array, number]>, numMerges: number, onProgress?: MergeProgress): [number, number][] {
+export function learnMerges(chunks: Iterable<[Uint8Array, number]>, numMerges: number, onProgress?: MergeProgress, work?: MergeWork): [number, number][] {
   const list: [Uint8Array, number][] = [...chunks];
   const total = list.reduce((n, [bytes]) => n + bytes.length, 0);
   const token = new Int32Array(total); // token[p]: the symbol at position p; -1 once merged into the one before
@@ -26,6 +36,7 @@ export function learnMerges(chunks: Iterable<[Uint8Array, number]>, numMerges: n
   const where = new Map<number, number[]>(); // pair -> positions of its left symbol (some stale: checked when used)
   const touched = new Set<number>(); // pairs whose count changed during the current merge
   const count = (a: number, b: number, change: number, p: number): void => {
+    if (work) work.steps++;
     const key = pairKey(a, b);
     const now = (counts.get(key) ?? 0) + change;
     if (now === 0) counts.delete(key);
@@ -66,6 +77,7 @@ export function learnMerges(chunks: Iterable<[Uint8Array, number]>, numMerges: n
     const merged = BYTE_TOKENS + merges.length;
     // left to right (positions ascend within a chunk): of "aaa"'s two [a, a], the first merges and the second is gone
     for (const l of where.get(best)!.sort((x, y) => x - y)) {
+      if (work) work.steps++;
       const r = next[l]!;
       if (token[l] !== a || r < 0 || token[r] !== b) continue; // no longer this pair
       const freq = freqs[chunkOf[l]!]!;

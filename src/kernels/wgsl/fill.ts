@@ -1,12 +1,14 @@
-// Fills: out[i] = start + i * step (full when step = 0, arange otherwise), in f32, f16 (computed in
-// f32, rounded once) or i32 (computed in integers so large ids stay exact). A tensor larger than a binding is filled a
+// Fills: out[i] = start + i * step (full when step = 0, arange otherwise), in f16 (computed in f32,
+// as PyTorch computes a float16 arange, then rounded) or i32 (computed in integers so large ids stay
+// exact; a float fill copies its value's bits so). A float32 arange is not made here: PyTorch computes
+// it in float64, which WGSL lacks (src/tensor/create.ts). A tensor larger than a binding is filled a
 // window at a time, i counted from the window's first element `base`.
 // 1-D grid of 256-lane workgroups.
 import { Kernel, perElement, grid1d, pieces, windowOf } from '../kernel.js';
 
 const WG = 256;
 
-type FillType = 'f32' | 'f16' | 'i32';
+type FillType = 'f16' | 'i32';
 
 function fillKernel(type: FillType): Kernel {
   return new Kernel({
@@ -19,7 +21,7 @@ ${perElement(WG, `
   });
 }
 
-const kernels = { f32: fillKernel('f32'), i32: fillKernel('i32'), f16: fillKernel('f16') };
+const kernels = { i32: fillKernel('i32'), f16: fillKernel('f16') };
 
 export function launchFill(type: FillType, out: GPUBuffer, n: number, start: number, step: number): void {
   const kernel = kernels[type]; // built eagerly, compiled on first launch
