@@ -23,7 +23,7 @@ describe('autotune during a profile', () => {
       candidates: ['measured', 'default'],
       prepare: (c) => {
         const out = device().alloc(4 * 4096, 'autotune test');
-        return { run: () => (c === 'default' ? launchFill('f32', out, 4096, 1, 0) : undefined), dispose: () => device().release(out) };
+        return { run: () => (c === 'default' ? launchFill('i32', out, 4096, 1, 0) : undefined), dispose: () => device().release(out) };
       },
     };
     tuned(t); // loads the (empty) cache
