@@ -271,9 +271,9 @@ export function adoptSafetensorsTensor(entry: SafetensorsEntry, bytes: Uint8Arra
 function checkSpec(name: string, dtype: unknown, shape: unknown): Codec {
   if (name === METADATA_KEY) fail(`"${METADATA_KEY}" is reserved and cannot name a tensor`);
   checkText(`tensor name ${JSON.stringify(name)}`, name);
-  if (typeof dtype !== 'string' || !Object.hasOwn(DTYPES, dtype)) fail(`tensor "${name}" has unknown dtype "${dtype}"`);
+  checkDtype(name, dtype, 'written');
   checkShape(name, shape);
-  return DTYPES[dtype as SafetensorsDtype];
+  return DTYPES[dtype];
 }
 
 function checkData(name: string, t: SafetensorsTensor): Codec {
@@ -324,9 +324,7 @@ function checkTensorInfo(name: string, info: unknown, dataLength: number) {
   const extra = Object.keys(info).filter((k) => !TENSOR_KEYS.includes(k));
   if (extra.length) fail(`tensor "${name}" has unknown fields ${extra.map((k) => `"${k}"`).join(', ')}`);
   const { dtype, shape, data_offsets: offsets } = info;
-  if (typeof dtype !== 'string' || !Object.hasOwn(DTYPES, dtype)) {
-    fail(`tensor "${name}" has unknown dtype ${JSON.stringify(dtype)}`);
-  }
+  checkDtype(name, dtype, 'read');
   checkShape(name, shape);
   if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every(isCount)) {
     fail(`tensor "${name}" data_offsets must be [begin, end] byte offsets, got ${JSON.stringify(offsets)}`);
@@ -337,14 +335,21 @@ function checkTensorInfo(name: string, info: unknown, dataLength: number) {
     const where = `data_offsets [${begin}, ${end}] run past the end of the ${dataLength}-byte data`;
     fail(`tensor "${name}" ${where} (truncated?)`);
   }
-  const needed = shape.reduce((a, b) => a * b, 1) * DTYPES[dtype as SafetensorsDtype].bytes;
+  const needed = shape.reduce((a, b) => a * b, 1) * DTYPES[dtype].bytes;
   if (end - begin !== needed) {
     fail(
       `tensor "${name}" data_offsets [${begin}, ${end}] hold ${end - begin} bytes ` +
         `but shape [${shape.join(', ')}] of ${dtype} needs ${needed}`,
     );
   }
-  return { dtype: dtype as SafetensorsDtype, shape: [...shape], begin, end };
+  return { dtype, shape: [...shape], begin, end };
+}
+
+/** A dtype of the format not held here (F64, U16, F8_E4M3, ...) is named with those that are. */
+function checkDtype(name: string, dtype: unknown, done: 'read' | 'written'): asserts dtype is SafetensorsDtype {
+  if (typeof dtype !== 'string' || !Object.hasOwn(DTYPES, dtype)) {
+    fail(`tensor "${name}" has dtype ${JSON.stringify(dtype)}, which is not ${done} (only ${Object.keys(DTYPES).join(', ')})`);
+  }
 }
 
 function checkShape(name: string, shape: unknown): asserts shape is number[] {
