@@ -5,6 +5,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { duplicateKey } from '../src/io/duplicate-key.js';
 import { readSafetensorsFile } from '../src/node/safetensors-file.js';
 import { bf16BitsToF32, f16BitsToF32, f32ToBf16Bits, f32ToF16Bits } from '../src/tensor/half.js';
 import { layoutSafetensors, parseSafetensors, safetensorsPieces, serializeSafetensors, streamSafetensors, type SafetensorsTensor } from '../src/io/safetensors.js';
@@ -317,6 +318,11 @@ describe('safetensors rejects corrupt files with an error naming the problem', (
     ['unknown dtype', handBuilt('{"a":{"dtype":"F8","shape":[1],"data_offsets":[0,1]}}', [0]), /tensor "a" has dtype "F8", which is not read \(only F32, F16, BF16, I32, I64, I8, U8, BOOL\)$/],
     ['F64', handBuilt('{"a":{"dtype":"F64","shape":[1],"data_offsets":[0,8]}}', f32Bytes(0, 0)), /tensor "a" has dtype "F64", which is not read \(only F32, .*BOOL\)$/],
     ['missing dtype', handBuilt('{"a":{"shape":[1],"data_offsets":[0,1]}}', [0]), /tensor "a" has dtype undefined, which is not read/],
+    // JSON.parse keeps the last of a key given twice: which tensor (or dtype, or metadata) was meant?
+    ['a tensor named twice', handBuilt(`{${f32('a', [1], [0, 4])},${f32('a', [1], [0, 4])}}`, f32Bytes(0)), /header names "a" twice in one object$/],
+    ['a tensor named twice, at two places', handBuilt(`{${f32('a', [1], [0, 4])},${f32('a', [1], [4, 8])}}`, f32Bytes(0, 0)), /header names "a" twice/],
+    ['a field given twice', handBuilt('{"a":{"dtype":"F32","dtype":"U8","shape":[1],"data_offsets":[0,1]}}', [0]), /header names "dtype" twice/],
+    ['a metadata entry given twice', handBuilt('{"__metadata__":{"format":"pt","format":"tf"}}'), /header names "format" twice/],
     ['unknown field', handBuilt('{"a":{"dtype":"U8","shape":[1],"data_offsets":[0,1],"x":1}}', [0]), /unknown fields "x"/],
     ['negative dim', handBuilt(`{${f32('a', [-1], [0, 0])}}`), /tensor "a" shape must be a list of non-negative integers, got \[-1\]/],
     ['fractional dim', handBuilt(`{${f32('a', [1.5], [0, 4])}}`, f32Bytes(0)), /shape must be .* got \[1.5\]/],
@@ -347,6 +353,14 @@ describe('safetensors rejects corrupt files with an error naming the problem', (
   it.each(cases)('%s', (_, bytes, message) => {
     expect(() => parseSafetensors(bytes)).toThrow(message);
     expect(() => parseSafetensors(bytes)).toThrow(/^safetensors: /);
+  });
+
+  it('a header that gives no key twice is never taken for one that does', () => {
+    // keys and strings with quotes, backslashes, brackets and commas in them, nested any way
+    fc.assert(fc.property(fc.jsonValue(), (value) => duplicateKey(JSON.stringify(value)) === null), fcParams(300));
+    expect(duplicateKey('{"a":{"x":1},"b":{"x":[{"x":2}]}}')).toBeNull(); // the same key in different objects
+    expect(duplicateKey('{"a\\"":[1,{"]":2}],"a\\"":3}')).toBe('a"');
+    expect(duplicateKey('{"\\u0061":1,"a":2}')).toBe('a'); // spelled two ways, the same key to JSON.parse
   });
 
   it('a file cut anywhere, or with bytes appended, throws instead of returning a partial result', () => {
