@@ -6,9 +6,10 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { duplicateKey } from '../src/io/duplicate-key.js';
+import { openSafetensors } from '../src/io/safetensors-source.js';
 import { readSafetensorsFile } from '../src/node/safetensors-file.js';
 import { bf16BitsToF32, f16BitsToF32, f32ToBf16Bits, f32ToF16Bits } from '../src/tensor/half.js';
-import { layoutSafetensors, parseSafetensors, safetensorsPieces, serializeSafetensors, streamSafetensors, type SafetensorsTensor } from '../src/io/safetensors.js';
+import { layoutSafetensors, parseSafetensors, safetensorsHeaderLength, safetensorsPieces, serializeSafetensors, streamSafetensors, type SafetensorsTensor } from '../src/io/safetensors.js';
 
 const fcParams = (numRuns: number): fc.Parameters<unknown> => ({
   numRuns,
@@ -323,6 +324,9 @@ describe('safetensors rejects corrupt files with an error naming the problem', (
     ['a tensor named twice, at two places', handBuilt(`{${f32('a', [1], [0, 4])},${f32('a', [1], [4, 8])}}`, f32Bytes(0, 0)), /header names "a" twice/],
     ['a field given twice', handBuilt('{"a":{"dtype":"F32","dtype":"U8","shape":[1],"data_offsets":[0,1]}}', [0]), /header names "dtype" twice/],
     ['a metadata entry given twice', handBuilt('{"__metadata__":{"format":"pt","format":"tf"}}'), /header names "format" twice/],
+    // what PyTorch's torch.save writes (a zip archive; a pickle before 1.6), given for a safetensors file
+    ['a torch.save zip', Uint8Array.from([...utf8('PK\x03\x04'), ...new Array(60).fill(0)]), /a zip archive, as PyTorch's torch\.save writes \(pytorch_model\.bin, \.pt\), not a safetensors file/],
+    ['a pickle', Uint8Array.from([0x80, 2, 0x8a, 10, 0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8]), /a Python pickle \(PyTorch's torch\.save before 1\.6 writes one\), not a safetensors file/],
     ['unknown field', handBuilt('{"a":{"dtype":"U8","shape":[1],"data_offsets":[0,1],"x":1}}', [0]), /unknown fields "x"/],
     ['negative dim', handBuilt(`{${f32('a', [-1], [0, 0])}}`), /tensor "a" shape must be a list of non-negative integers, got \[-1\]/],
     ['fractional dim', handBuilt(`{${f32('a', [1.5], [0, 4])}}`, f32Bytes(0)), /shape must be .* got \[1.5\]/],
@@ -353,6 +357,17 @@ describe('safetensors rejects corrupt files with an error naming the problem', (
   it.each(cases)('%s', (_, bytes, message) => {
     expect(() => parseSafetensors(bytes)).toThrow(message);
     expect(() => parseSafetensors(bytes)).toThrow(/^safetensors: /);
+  });
+
+  it('a header length past safetensors\' 100 MB limit is refused before a byte of it is read', async () => {
+    // a damaged length in a large file: within the file, but not a length to allocate and read
+    const first8 = Uint8Array.from([...bytesOf(BigUint64Array.of(200_000_000n))]);
+    expect(() => safetensorsHeaderLength(first8, 2 ** 40)).toThrow(/^safetensors: header length 200000000 is past the 100000000 bytes safetensors allows a header \(a damaged file\?\)$/);
+    expect(safetensorsHeaderLength(Uint8Array.from([...bytesOf(BigUint64Array.of(100_000_000n))]), 2 ** 40)).toBe(100_000_000);
+    const reads: number[] = [];
+    const source = { size: 2 ** 40, read: async (offset: number, length: number) => (reads.push(length), offset === 0 ? first8 : new Uint8Array(length)) };
+    await expect(openSafetensors(source)).rejects.toThrow(/header length 200000000 is past/);
+    expect(reads).toEqual([8]);
   });
 
   it('a header that gives no key twice is never taken for one that does', () => {

@@ -224,8 +224,28 @@ export function safetensorsHeaderLength(first8: Uint8Array, fileSize: number): n
   const view = new DataView(first8.buffer, first8.byteOffset, 8);
   const headerLength = view.getUint32(0, true) + view.getUint32(4, true) * 2 ** 32;
   // named as the file holds it: above 2^53 the float is rounded
-  if (headerLength > fileSize - 8) fail(`header length ${view.getBigUint64(0, true)} runs past the end of the ${fileSize}-byte file (truncated?)`);
+  const length = `header length ${view.getBigUint64(0, true)}`;
+  if (headerLength > fileSize - 8) fail(otherFormat(first8) ?? `${length} runs past the end of the ${fileSize}-byte file (truncated?)`);
+  if (headerLength > MAX_HEADER_LENGTH) fail(otherFormat(first8) ?? `${length} is past the ${MAX_HEADER_LENGTH} bytes safetensors allows a header (a damaged file?)`);
   return headerLength;
+}
+
+/**
+ * safetensors' own limit on a header (its reader's MAX_HEADER_SIZE): a length past it, in a file
+ * large enough, is damage, not a header to allocate and read.
+ */
+const MAX_HEADER_LENGTH = 100_000_000;
+
+/**
+ * What a file that is no safetensors file is, from its first bytes: PyTorch's torch.save formats,
+ * given where safetensors was expected. Asked only of a header length that cannot be (a header
+ * length may begin with these bytes).
+ */
+function otherFormat(first8: Uint8Array): string | null {
+  const [a, b, c, d] = first8;
+  if (a === 0x50 && b === 0x4b && c === 3 && d === 4) return "a zip archive, as PyTorch's torch.save writes (pytorch_model.bin, .pt), not a safetensors file";
+  if (a === 0x80 && b! >= 2 && b! <= 5) return "a Python pickle (PyTorch's torch.save before 1.6 writes one), not a safetensors file";
+  return null;
 }
 
 /** A safetensors header's metadata and tensors, in data order, checked to tile the `dataLength` bytes after it exactly. */
