@@ -114,6 +114,9 @@ describe('Hugging Face GPT-2 weights', () => {
       [{ n_inner: 64 }, /config\.json: n_inner 64 is not supported \(only 4 \* n_embd = 96, or null\)$/],
       [{ model_type: 'gpt_neo' }, /config\.json: model_type "gpt_neo" is not supported/],
       [{ n_head: 5 }, /config\.json: n_embd \(24\) must be divisible by n_head \(5\)$/],
+      // transformers reads the size under its other name where that is given: so is it named
+      [{ hidden_size: 25 }, /config\.json: hidden_size \(25\) must be divisible by n_head \(3\)$/],
+      [{ num_attention_heads: 5 }, /config\.json: n_embd \(24\) must be divisible by num_attention_heads \(5\)$/],
       [{ n_layer: 0 }, /config\.json: n_layer must be an integer >= 1, got 0$/],
       // an integer too large to count exactly: the message names the whole range, not just its floor
       [{ vocab_size: 1e300 }, /config\.json: vocab_size must be an integer in \[1, 2\^53 - 1\], got 1e\+300$/],

@@ -76,7 +76,7 @@ export function gptConfigFromHF(json: unknown, source = 'config.json'): GPTConfi
     bias: true, // GPT-2's Conv1D and LayerNorm layers all have one
     activation,
   };
-  if (nEmbd % config.nHead) throw error(`n_embd (${nEmbd}) must be divisible by n_head (${config.nHead})`);
+  if (nEmbd % config.nHead) throw error(`${spelled('n_embd')} (${nEmbd}) must be divisible by ${spelled('n_head')} (${config.nHead})`);
   return config;
 }
 
