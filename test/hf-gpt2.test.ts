@@ -10,7 +10,7 @@ import { device } from '../src/device/device.js';
 import { modelFromCheckpoint } from '../src/gpt/checkpoint.js';
 import { encodeHF } from '../src/gpt/hf/index.js';
 import { GPT, type GPTConfig } from '../src/gpt/model.js';
-import { CharTokenizer, tokenizerFromHuggingFace } from '../src/gpt/tokenizer/index.js';
+import { CharTokenizer, tokenizerFromHuggingFace, toHuggingFaceJSON } from '../src/gpt/tokenizer/index.js';
 import { noGrad, scope, tensor } from '../src/index.js';
 import { parseSafetensors, serializeSafetensors, type SafetensorsTensor } from '../src/io/safetensors.js';
 import { loadCheckpoint, loadCheckpointModel, saveHFModel } from '../src/node/checkpoint-dir.js';
@@ -276,6 +276,9 @@ describe('Hugging Face GPT-2 weights', () => {
     const config: GPTConfig = { vocabSize: 37, blockSize: 16, nLayer: 1, nHead: 2, nEmbd: 16, dropout: 0, bias: false };
     const model = new GPT(config, { seed: 3 });
     const out = join(dir, 'no-bias');
+    // an earlier export's tokenizer.json there, which transformers would read as this model's
+    mkdirSync(out);
+    writeFileSync(join(out, 'tokenizer.json'), JSON.stringify(toHuggingFaceJSON(tokenizer)));
     await saveHFModel(out, model, chars);
     expect(existsSync(join(out, 'tokenizer.json'))).toBe(false); // a char tokenizer has no such form
     // nor an end-of-text token: GPT2Config's default, 50256, would name none of its 37
