@@ -111,6 +111,9 @@ describe('Hugging Face GPT-2 weights', () => {
       [{ tie_word_embeddings: false }, /config\.json: tie_word_embeddings false/],
       [{ layer_norm_epsilon: 1e-6 }, /config\.json: layer_norm_epsilon 0\.000001 is not supported \(only 0\.00001\)$/],
       [{ activation_function: 'relu' }, /config\.json: activation_function "relu" is not supported \(only gelu_new, gelu_pytorch_tanh, gelu_fast, gelu_accurate, gelu, gelu_python\)$/],
+      // null is no default: transformers fails on it (ACT2FN[None], nn.Dropout(None))
+      [{ activation_function: null }, /config\.json: activation_function null is not supported \(only gelu_new, .*\)$/],
+      [{ resid_pdrop: null }, /config\.json: resid_pdrop must be a finite number in \[0, 1\), got null$/],
       [{ n_inner: 64 }, /config\.json: n_inner 64 is not supported \(only 4 \* n_embd = 96, or null\)$/],
       [{ model_type: 'gpt_neo' }, /config\.json: model_type "gpt_neo" is not supported/],
       [{ n_head: 5 }, /config\.json: n_embd \(24\) must be divisible by n_head \(5\)$/],
