@@ -403,5 +403,7 @@ describe('safetensors rejects corrupt files with an error naming the problem', (
     expect(() => serializeSafetensors({ 'bad\uD800': f({}) })).toThrow(/lone surrogate/);
     expect(() => serializeSafetensors({}, { step: 3 as never })).toThrow(/metadata "step" must be a string/);
     expect(() => serializeSafetensors({}, { a: '\uDC00' })).toThrow(/metadata "a" contains a lone surrogate/);
+    // 17 million characters JSON escapes to 6 bytes each: a header no reader would read back
+    expect(() => serializeSafetensors({}, { a: '\u0001'.repeat(17e6) })).toThrow(/^safetensors: the header would be 102000032 bytes, past the 100000000 safetensors allows/);
   });
 });

@@ -135,6 +135,8 @@ function placeSafetensors(specs: SafetensorsSpec[], metadata?: Record<string, st
   });
   const json = new TextEncoder().encode(`{${headerParts.join(',')}}`);
   const headerLength = Math.ceil(json.length / 8) * 8;
+  // a file every reader (this one too) would refuse
+  if (headerLength > MAX_HEADER_LENGTH) fail(`the header would be ${headerLength} bytes, past the ${MAX_HEADER_LENGTH} safetensors allows (metadata this large belongs in a file of its own)`);
   const head = new Uint8Array(8 + headerLength);
   const view = new DataView(head.buffer);
   view.setUint32(0, headerLength % 2 ** 32, true);
