@@ -103,6 +103,17 @@ describe('Hugging Face GPT-2 weights', () => {
     model.dispose();
   });
 
+  it("loads the tied embedding saved as lm_head.weight alone (safetensors' save_model keeps that name of the two), read to the host or uploaded as read", async () => {
+    const path = join(dir, 'head-only');
+    writeGPT2Dir(path, params, { prefix: true, head: 'only' });
+    const read = modelFromCheckpoint(await loadCheckpoint(path), { dropout: 0 }).model;
+    expect(worstError(await logitsOf(read), params)).toBeLessThan(1e-4);
+    read.dispose();
+    const { model } = await loadCheckpointModel(path, { dropout: 0 });
+    expect(worstError(await logitsOf(model), params)).toBeLessThan(1e-4);
+    model.dispose();
+  });
+
   it('refuses what our GPT does not compute, in one line naming the field', async () => {
     const refused: [Record<string, unknown>, RegExp][] = [
       [{ scale_attn_by_inverse_layer_idx: true }, /config\.json: scale_attn_by_inverse_layer_idx true is not supported \(only false\)$/],
