@@ -213,6 +213,14 @@ describe('Hugging Face GPT-2 weights', () => {
       [sharded('empty', (m) => Object.keys(m).forEach((k) => delete m[k])), /model\.safetensors\.index\.json: expected an object whose weight_map maps tensor names to shard files, got weight_map \{\}$/],
     ];
     for (const [path, message] of shardRefused) await refusedByBoth(path, message);
+
+    // a hand-edited file's fault in one line: V8 quotes the text around it, newlines and all
+    const broken = join(dir, 'broken-json');
+    writeGPT2Dir(broken, params, { prefix: true, head: false, shards: 2 });
+    writeFileSync(join(broken, 'model.safetensors.index.json'), '{"weight_map": {\n"a":\n[1,\n2,,3]}}');
+    await refusedByBoth(broken, /broken-json\/model\.safetensors\.index\.json: not valid JSON \(Unexpected token ',', .*\\n2,,3.*\)$/);
+    writeFileSync(join(broken, 'config.json'), '{\n"n_embd":\n[1,\n2,,3]}');
+    await refusedByBoth(broken, /broken-json\/config\.json: not valid JSON \(Unexpected token ',', .*\\n2,,3.*\)$/);
   });
 
   it('reads a model.safetensors past 2 GiB (gpt2-large\'s is 3.2 GB) a tensor at a time, leaving mask buffers unread', async () => {

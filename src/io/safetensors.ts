@@ -8,6 +8,7 @@
 //
 // In memory a tensor is held as Float32Array (F32, F16, BF16), Int32Array (I32, I64), Int8Array (I8)
 // or Uint8Array (U8, BOOL); F16/BF16/I64 are converted on the way in and out.
+import { parseJSONText } from './json-text.js';
 import { duplicateKey } from './duplicate-key.js';
 import { bf16BitsToF32, f16BitsToF32, f32ToBf16Bits, f32ToF16Bits } from '../tensor/half.js';
 
@@ -324,12 +325,7 @@ function parseHeader(raw: Uint8Array): Record<string, unknown> {
   } catch {
     fail('header is not valid UTF-8');
   }
-  let header: unknown;
-  try {
-    header = JSON.parse(text);
-  } catch (e) {
-    fail(`header is not valid JSON (${(e as Error).message})`);
-  }
+  const header = parseJSONText(text, (why) => fail(`header is ${why}`));
   const twice = duplicateKey(text);
   if (twice !== null) fail(`header names ${JSON.stringify(twice)} twice in one object`);
   if (!isPlainObject(header)) fail('header must be a JSON object');
