@@ -219,6 +219,10 @@ describe('Hugging Face GPT-2 weights', () => {
     writeGPT2Dir(broken, params, { prefix: true, head: false, shards: 2 });
     writeFileSync(join(broken, 'model.safetensors.index.json'), '{"weight_map": {\n"a":\n[1,\n2,,3]}}');
     await refusedByBoth(broken, /broken-json\/model\.safetensors\.index\.json: not valid JSON \(Unexpected token ',', .*\\n2,,3.*\)$/);
+    rmSync(join(broken, 'model.safetensors.index.json'));
+    writeGPT2Dir(broken, params, { prefix: true, head: false });
+    writeFileSync(join(broken, 'tokenizer.json'), '{"model": {\n"vocab":\n[1,\n2,,3]}}');
+    await refusedByBoth(broken, /broken-json\/tokenizer\.json: not valid JSON \(Unexpected token ',', .*\\n2,,3.*\)$/);
     writeFileSync(join(broken, 'config.json'), '{\n"n_embd":\n[1,\n2,,3]}');
     await refusedByBoth(broken, /broken-json\/config\.json: not valid JSON \(Unexpected token ',', .*\\n2,,3.*\)$/);
   });
