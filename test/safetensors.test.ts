@@ -159,6 +159,13 @@ describe('safetensors byte layout', () => {
     expect(tensors.u!.data).toEqual(Uint8Array.of(1, 2, 255));
   });
 
+  it('reads "__metadata__": null as no metadata, as safetensors\' own reader does (an optional map)', () => {
+    expect(parseSafetensors(handBuilt('{"__metadata__":null,"a":{"dtype":"U8","shape":[1],"data_offsets":[0,1]}}', [7]))).toEqual({
+      tensors: { a: { dtype: 'U8', shape: [1], data: Uint8Array.of(7) } },
+      metadata: {},
+    });
+  });
+
   it('parses a Node Buffer that is a view into a larger pool', () => {
     const file = serializeSafetensors({
       f: { dtype: 'F32', shape: [2], data: Float32Array.of(1.5, -2) },

@@ -257,7 +257,8 @@ export function parseSafetensorsHeader(raw: Uint8Array, dataLength: number): { m
   let metadata: Record<string, string> = {};
   const layout: SafetensorsEntry[] = [];
   for (const [name, info] of Object.entries(header)) {
-    if (name === METADATA_KEY) metadata = checkMetadata(info);
+    // null: none, as safetensors' own reader takes it (an optional map)
+    if (name === METADATA_KEY) metadata = info === null ? {} : checkMetadata(info);
     else layout.push({ name, ...checkTensorInfo(name, info, dataLength) });
   }
 
