@@ -379,6 +379,23 @@ describe('safetensors rejects corrupt files with an error naming the problem', (
     expect(reads).toEqual([8]);
   });
 
+  it('an error naming a hostile header\'s megabyte-long name or shape is cut to its start and end', () => {
+    const name = 'n'.repeat(2 ** 20);
+    const longName = handBuilt(`{"${name}":{"dtype":"F8","shape":[1],"data_offsets":[0,1]}}`, [0]);
+    expect(() => parseSafetensors(longName)).toThrow(/^safetensors: tensor "n{690}n* … \(\d+ characters left out\) … n*" has dtype "F8", which is not read \(only F32, .*BOOL\)$/);
+    const longShape = handBuilt(`{"a":{"dtype":"U8","shape":[${new Array(2 ** 18).fill(1).join(',')}],"data_offsets":[0,2]}}`, [0, 0]);
+    expect(() => parseSafetensors(longShape)).toThrow(/^safetensors: tensor "a" data_offsets \[0, 2\] hold 2 bytes but shape \[1, 1, .* … \(\d+ characters left out\) … .*1, 1\] of U8 needs 1$/);
+    const errorOf = (bytes: Uint8Array) => {
+      try {
+        parseSafetensors(bytes);
+      } catch (e) {
+        return (e as Error).message;
+      }
+      throw new Error('parsed');
+    };
+    for (const bytes of [longName, longShape]) expect(errorOf(bytes).length).toBeLessThan(1100);
+  });
+
   it('a header that gives no key twice is never taken for one that does', () => {
     // keys and strings with quotes, backslashes, brackets and commas in them, nested any way
     fc.assert(fc.property(fc.jsonValue(), (value) => duplicateKey(JSON.stringify(value)) === null), fcParams(300));
