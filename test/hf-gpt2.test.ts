@@ -10,7 +10,7 @@ import { device } from '../src/device/device.js';
 import { modelFromCheckpoint } from '../src/gpt/checkpoint.js';
 import { encodeHF } from '../src/gpt/hf/index.js';
 import { GPT, type GPTConfig } from '../src/gpt/model.js';
-import { CharTokenizer, tokenizerFromHuggingFace } from '../src/gpt/tokenizer/index.js';
+import { CharTokenizer, tokenizerFromHuggingFace, toHuggingFaceJSON } from '../src/gpt/tokenizer/index.js';
 import { noGrad, scope, tensor } from '../src/index.js';
 import { parseSafetensors, serializeSafetensors, type SafetensorsTensor } from '../src/io/safetensors.js';
 import { loadCheckpoint, loadCheckpointModel, saveHFModel } from '../src/node/checkpoint-dir.js';
@@ -103,6 +103,17 @@ describe('Hugging Face GPT-2 weights', () => {
     model.dispose();
   });
 
+  it("loads the tied embedding saved as lm_head.weight alone (safetensors' save_model keeps that name of the two), read to the host or uploaded as read", async () => {
+    const path = join(dir, 'head-only');
+    writeGPT2Dir(path, params, { prefix: true, head: 'only' });
+    const read = modelFromCheckpoint(await loadCheckpoint(path), { dropout: 0 }).model;
+    expect(worstError(await logitsOf(read), params)).toBeLessThan(1e-4);
+    read.dispose();
+    const { model } = await loadCheckpointModel(path, { dropout: 0 });
+    expect(worstError(await logitsOf(model), params)).toBeLessThan(1e-4);
+    model.dispose();
+  });
+
   it('refuses what our GPT does not compute, in one line naming the field', async () => {
     const refused: [Record<string, unknown>, RegExp][] = [
       [{ scale_attn_by_inverse_layer_idx: true }, /config\.json: scale_attn_by_inverse_layer_idx true is not supported \(only false\)$/],
@@ -111,9 +122,15 @@ describe('Hugging Face GPT-2 weights', () => {
       [{ tie_word_embeddings: false }, /config\.json: tie_word_embeddings false/],
       [{ layer_norm_epsilon: 1e-6 }, /config\.json: layer_norm_epsilon 0\.000001 is not supported \(only 0\.00001\)$/],
       [{ activation_function: 'relu' }, /config\.json: activation_function "relu" is not supported \(only gelu_new, gelu_pytorch_tanh, gelu_fast, gelu_accurate, gelu, gelu_python\)$/],
+      // null is no default: transformers fails on it (ACT2FN[None], nn.Dropout(None))
+      [{ activation_function: null }, /config\.json: activation_function null is not supported \(only gelu_new, .*\)$/],
+      [{ resid_pdrop: null }, /config\.json: resid_pdrop must be a finite number in \[0, 1\), got null$/],
       [{ n_inner: 64 }, /config\.json: n_inner 64 is not supported \(only 4 \* n_embd = 96, or null\)$/],
       [{ model_type: 'gpt_neo' }, /config\.json: model_type "gpt_neo" is not supported/],
       [{ n_head: 5 }, /config\.json: n_embd \(24\) must be divisible by n_head \(5\)$/],
+      // transformers reads the size under its other name where that is given: so is it named
+      [{ hidden_size: 25 }, /config\.json: hidden_size \(25\) must be divisible by n_head \(3\)$/],
+      [{ num_attention_heads: 5 }, /config\.json: n_embd \(24\) must be divisible by num_attention_heads \(5\)$/],
       [{ n_layer: 0 }, /config\.json: n_layer must be an integer >= 1, got 0$/],
       // an integer too large to count exactly: the message names the whole range, not just its floor
       [{ vocab_size: 1e300 }, /config\.json: vocab_size must be an integer in \[1, 2\^53 - 1\], got 1e\+300$/],
@@ -196,6 +213,18 @@ describe('Hugging Face GPT-2 weights', () => {
       [sharded('empty', (m) => Object.keys(m).forEach((k) => delete m[k])), /model\.safetensors\.index\.json: expected an object whose weight_map maps tensor names to shard files, got weight_map \{\}$/],
     ];
     for (const [path, message] of shardRefused) await refusedByBoth(path, message);
+
+    // a hand-edited file's fault in one line: V8 quotes the text around it, newlines and all
+    const broken = join(dir, 'broken-json');
+    writeGPT2Dir(broken, params, { prefix: true, head: false, shards: 2 });
+    writeFileSync(join(broken, 'model.safetensors.index.json'), '{"weight_map": {\n"a":\n[1,\n2,,3]}}');
+    await refusedByBoth(broken, /broken-json\/model\.safetensors\.index\.json: not valid JSON \(Unexpected token ',', .*\\n2,,3.*\)$/);
+    rmSync(join(broken, 'model.safetensors.index.json'));
+    writeGPT2Dir(broken, params, { prefix: true, head: false });
+    writeFileSync(join(broken, 'tokenizer.json'), '{"model": {\n"vocab":\n[1,\n2,,3]}}');
+    await refusedByBoth(broken, /broken-json\/tokenizer\.json: not valid JSON \(Unexpected token ',', .*\\n2,,3.*\)$/);
+    writeFileSync(join(broken, 'config.json'), '{\n"n_embd":\n[1,\n2,,3]}');
+    await refusedByBoth(broken, /broken-json\/config\.json: not valid JSON \(Unexpected token ',', .*\\n2,,3.*\)$/);
   });
 
   it('reads a model.safetensors past 2 GiB (gpt2-large\'s is 3.2 GB) a tensor at a time, leaving mask buffers unread', async () => {
@@ -273,6 +302,9 @@ describe('Hugging Face GPT-2 weights', () => {
     const config: GPTConfig = { vocabSize: 37, blockSize: 16, nLayer: 1, nHead: 2, nEmbd: 16, dropout: 0, bias: false };
     const model = new GPT(config, { seed: 3 });
     const out = join(dir, 'no-bias');
+    // an earlier export's tokenizer.json there, which transformers would read as this model's
+    mkdirSync(out);
+    writeFileSync(join(out, 'tokenizer.json'), JSON.stringify(toHuggingFaceJSON(tokenizer)));
     await saveHFModel(out, model, chars);
     expect(existsSync(join(out, 'tokenizer.json'))).toBe(false); // a char tokenizer has no such form
     // nor an end-of-text token: GPT2Config's default, 50256, would name none of its 37

@@ -80,7 +80,8 @@ export function gpt2Config(changes: Record<string, unknown> = {}): Record<string
 /** How writeGPT2Dir saves: names prefixed `transformer.` or bare, lm_head or not, and what else. */
 export interface GPT2DirOptions {
   prefix: boolean;
-  head: boolean;
+  /** Write lm_head.weight (the token embedding, tied) beside wte.weight, or in its place ('only', as safetensors' save_model keeps the first of tied names). */
+  head: boolean | 'only';
   /** Write the mini tokenizer's tokenizer.json (default true), or GPT-2's own pair vocab.json + merges.txt, as older saves hold it. */
   tokenizer?: boolean | 'vocab+merges';
   config?: Record<string, unknown>;
@@ -100,7 +101,7 @@ export function writeGPT2Dir(dir: string, params: GPT2Params, opts: GPT2DirOptio
   const { T, L } = SMALL;
   const tensors: Record<string, SafetensorsTensor> = {};
   const name = (n: string) => (opts.prefix ? `transformer.${n}` : n);
-  for (const [n, { shape, data }] of params) tensors[name(n)] = { dtype: opts.dtype ?? 'F32', shape, data };
+  for (const [n, { shape, data }] of params) if (!(n === 'wte.weight' && opts.head === 'only')) tensors[name(n)] = { dtype: opts.dtype ?? 'F32', shape, data };
   const mask = Float32Array.from({ length: T * T }, (_, i) => (i % T <= Math.floor(i / T) ? 1 : 0));
   for (let l = 0; l < L; l++) {
     const maskDtype = opts.mask ?? 'F32';

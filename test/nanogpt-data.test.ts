@@ -45,6 +45,10 @@ describe('parsePickle', () => {
     expect(() => parsePickle(new TextEncoder().encode("cos\nsystem\n(S'id'\ntR."), 'x.pkl')).toThrow(/^x\.pkl: opcode 0x63 is not one of plain data/);
     const meta = bytes(META_PKL);
     expect(() => parsePickle(meta.subarray(0, 100), 'meta.pkl')).toThrow(/^meta\.pkl: cut short \(at byte 100\)$/);
+    // pickle.dumps({'a': 1}, protocol=0): plain data in the text protocol's opcodes, which are not read
+    expect(() => parsePickle(new TextEncoder().encode("(dp0\nVa\np1\nI1\ns."), 'p0.pkl')).toThrow(/^p0\.pkl: opcode 0x64 .*not read; a pickle of protocol 0 or 1, where only 2 to 5 \(pickle\.dump's default\) are read \(at byte 1\)$/);
+    // a key without its value: Python's loader fails too (protocol 4: PROTO, EMPTY_DICT, MARK, 1, 2, 3, SETITEMS, STOP)
+    expect(() => parsePickle(Uint8Array.of(0x80, 4, 0x7d, 0x28, 0x4b, 1, 0x4b, 2, 0x4b, 3, 0x75, 0x2e), 'odd.pkl')).toThrow(/^odd\.pkl: SETITEMS with 3 values, not key-value pairs \(at byte 11\)$/);
   });
 });
 

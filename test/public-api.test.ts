@@ -109,6 +109,25 @@ describe('state dicts as safetensors', () => {
     for (const m of [a, b]) m.dispose();
   });
 
+  it('an int8 layer goes out as I8 (its scales F32) and back into int8 weights unchanged, as bytes and as a file', async () => {
+    const weight = Int8Array.from({ length: 12 }, (_, i) => (i * 37) % 255 - 127);
+    const scale = Float32Array.from({ length: 4 }, (_, i) => 0.01 * (i + 1));
+    const a = new Linear(3, 4, { int8: true, rng: new Generator(1) });
+    a.loadStateDict({ weight: { shape: [4, 3], data: weight }, weight_scale: { shape: [4], data: scale }, bias: { shape: [4], data: new Float32Array([1, 2, 3, 4]) } });
+    const bytes = await stateDictToSafetensors(a);
+    expect(parseSafetensors(bytes).tensors.weight!.dtype).toBe('I8');
+    const file = join(tempDir('api-state-int8'), 'int8.safetensors');
+    await saveStateDict(file, a);
+    for (const state of [stateDictFromSafetensors(bytes).state, await loadStateDict(file)]) {
+      const b = new Linear(3, 4, { int8: true, rng: new Generator(1) });
+      b.loadStateDict(state);
+      expect(await b.weight.toArray()).toEqual(weight);
+      expect(await b.weightScale!.toArray()).toEqual(scale);
+      b.dispose();
+    }
+    a.dispose();
+  });
+
   it('a refused state dict says why in one line and leaves every parameter as it was', async () => {
     const a = new Linear(2, 3, { rng: new Generator(1) });
     const b = new Linear(2, 3, { rng: new Generator(2) });

@@ -5,9 +5,11 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { duplicateKey } from '../src/io/duplicate-key.js';
+import { openSafetensors } from '../src/io/safetensors-source.js';
 import { readSafetensorsFile } from '../src/node/safetensors-file.js';
 import { bf16BitsToF32, f16BitsToF32, f32ToBf16Bits, f32ToF16Bits } from '../src/tensor/half.js';
-import { layoutSafetensors, parseSafetensors, safetensorsPieces, serializeSafetensors, streamSafetensors, type SafetensorsTensor } from '../src/io/safetensors.js';
+import { layoutSafetensors, parseSafetensors, safetensorsHeaderLength, safetensorsPieces, serializeSafetensors, streamSafetensors, type SafetensorsTensor } from '../src/io/safetensors.js';
 
 const fcParams = (numRuns: number): fc.Parameters<unknown> => ({
   numRuns,
@@ -155,6 +157,13 @@ describe('safetensors byte layout', () => {
     file.fill(0); // copies, not views of the file
     expect(tensors['h.0.attn.c_attn.weight']!.data).toEqual(Float32Array.of(1.5, -2));
     expect(tensors.u!.data).toEqual(Uint8Array.of(1, 2, 255));
+  });
+
+  it('reads "__metadata__": null as no metadata, as safetensors\' own reader does (an optional map)', () => {
+    expect(parseSafetensors(handBuilt('{"__metadata__":null,"a":{"dtype":"U8","shape":[1],"data_offsets":[0,1]}}', [7]))).toEqual({
+      tensors: { a: { dtype: 'U8', shape: [1], data: Uint8Array.of(7) } },
+      metadata: {},
+    });
   });
 
   it('parses a Node Buffer that is a view into a larger pool', () => {
@@ -310,11 +319,23 @@ describe('safetensors rejects corrupt files with an error naming the problem', (
     // 2^62 + 1, in full: as a float it read 4611686018427388000
     ['header length above 2^53', Uint8Array.from([...u64(1, 2 ** 30), ...utf8('{}')]), /header length 4611686018427387905 runs past/],
     ['invalid JSON', handBuilt('{"a":'), /header is not valid JSON/],
+    // V8 quotes the text around the fault, newlines and all: escaped, the error stays one line
+    ['invalid JSON over lines', handBuilt('{"a":\n[1,\n2,,3]}'), /^safetensors: header is not valid JSON \(Unexpected token ',', "\{"a":\\n\[1,\\n2,,3\]\}" is not valid JSON\)$/],
     ['invalid UTF-8', Uint8Array.from([...u64(3), 0x7b, 0xff, 0x7d]), /header is not valid UTF-8/],
     ['header not an object', handBuilt('[1,2]'), /header must be a JSON object/],
     ['tensor info not an object', handBuilt('{"a":3}'), /tensor "a" must be an object/],
-    ['unknown dtype', handBuilt('{"a":{"dtype":"F8","shape":[1],"data_offsets":[0,1]}}', [0]), /tensor "a" has unknown dtype "F8"/],
-    ['missing dtype', handBuilt('{"a":{"shape":[1],"data_offsets":[0,1]}}', [0]), /tensor "a" has unknown dtype undefined/],
+    // a dtype of the format (or none) that is not read: named, with the ones that are
+    ['unknown dtype', handBuilt('{"a":{"dtype":"F8","shape":[1],"data_offsets":[0,1]}}', [0]), /tensor "a" has dtype "F8", which is not read \(only F32, F16, BF16, I32, I64, I8, U8, BOOL\)$/],
+    ['F64', handBuilt('{"a":{"dtype":"F64","shape":[1],"data_offsets":[0,8]}}', f32Bytes(0, 0)), /tensor "a" has dtype "F64", which is not read \(only F32, .*BOOL\)$/],
+    ['missing dtype', handBuilt('{"a":{"shape":[1],"data_offsets":[0,1]}}', [0]), /tensor "a" has dtype undefined, which is not read/],
+    // JSON.parse keeps the last of a key given twice: which tensor (or dtype, or metadata) was meant?
+    ['a tensor named twice', handBuilt(`{${f32('a', [1], [0, 4])},${f32('a', [1], [0, 4])}}`, f32Bytes(0)), /header names "a" twice in one object$/],
+    ['a tensor named twice, at two places', handBuilt(`{${f32('a', [1], [0, 4])},${f32('a', [1], [4, 8])}}`, f32Bytes(0, 0)), /header names "a" twice/],
+    ['a field given twice', handBuilt('{"a":{"dtype":"F32","dtype":"U8","shape":[1],"data_offsets":[0,1]}}', [0]), /header names "dtype" twice/],
+    ['a metadata entry given twice', handBuilt('{"__metadata__":{"format":"pt","format":"tf"}}'), /header names "format" twice/],
+    // what PyTorch's torch.save writes (a zip archive; a pickle before 1.6), given for a safetensors file
+    ['a torch.save zip', Uint8Array.from([...utf8('PK\x03\x04'), ...new Array(60).fill(0)]), /a zip archive, as PyTorch's torch\.save writes \(pytorch_model\.bin, \.pt\), not a safetensors file/],
+    ['a pickle', Uint8Array.from([0x80, 2, 0x8a, 10, 0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8]), /a Python pickle \(PyTorch's torch\.save before 1\.6 writes one\), not a safetensors file/],
     ['unknown field', handBuilt('{"a":{"dtype":"U8","shape":[1],"data_offsets":[0,1],"x":1}}', [0]), /unknown fields "x"/],
     ['negative dim', handBuilt(`{${f32('a', [-1], [0, 0])}}`), /tensor "a" shape must be a list of non-negative integers, got \[-1\]/],
     ['fractional dim', handBuilt(`{${f32('a', [1.5], [0, 4])}}`, f32Bytes(0)), /shape must be .* got \[1.5\]/],
@@ -347,6 +368,42 @@ describe('safetensors rejects corrupt files with an error naming the problem', (
     expect(() => parseSafetensors(bytes)).toThrow(/^safetensors: /);
   });
 
+  it('a header length past safetensors\' 100 MB limit is refused before a byte of it is read', async () => {
+    // a damaged length in a large file: within the file, but not a length to allocate and read
+    const first8 = Uint8Array.from([...bytesOf(BigUint64Array.of(200_000_000n))]);
+    expect(() => safetensorsHeaderLength(first8, 2 ** 40)).toThrow(/^safetensors: header length 200000000 is past the 100000000 bytes safetensors allows a header \(a damaged file\?\)$/);
+    expect(safetensorsHeaderLength(Uint8Array.from([...bytesOf(BigUint64Array.of(100_000_000n))]), 2 ** 40)).toBe(100_000_000);
+    const reads: number[] = [];
+    const source = { size: 2 ** 40, read: async (offset: number, length: number) => (reads.push(length), offset === 0 ? first8 : new Uint8Array(length)) };
+    await expect(openSafetensors(source)).rejects.toThrow(/header length 200000000 is past/);
+    expect(reads).toEqual([8]);
+  });
+
+  it('an error naming a hostile header\'s megabyte-long name or shape is cut to its start and end', () => {
+    const name = 'n'.repeat(2 ** 20);
+    const longName = handBuilt(`{"${name}":{"dtype":"F8","shape":[1],"data_offsets":[0,1]}}`, [0]);
+    expect(() => parseSafetensors(longName)).toThrow(/^safetensors: tensor "n{690}n* … \(\d+ characters left out\) … n*" has dtype "F8", which is not read \(only F32, .*BOOL\)$/);
+    const longShape = handBuilt(`{"a":{"dtype":"U8","shape":[${new Array(2 ** 18).fill(1).join(',')}],"data_offsets":[0,2]}}`, [0, 0]);
+    expect(() => parseSafetensors(longShape)).toThrow(/^safetensors: tensor "a" data_offsets \[0, 2\] hold 2 bytes but shape \[1, 1, .* … \(\d+ characters left out\) … .*1, 1\] of U8 needs 1$/);
+    const errorOf = (bytes: Uint8Array) => {
+      try {
+        parseSafetensors(bytes);
+      } catch (e) {
+        return (e as Error).message;
+      }
+      throw new Error('parsed');
+    };
+    for (const bytes of [longName, longShape]) expect(errorOf(bytes).length).toBeLessThan(1100);
+  });
+
+  it('a header that gives no key twice is never taken for one that does', () => {
+    // keys and strings with quotes, backslashes, brackets and commas in them, nested any way
+    fc.assert(fc.property(fc.jsonValue(), (value) => duplicateKey(JSON.stringify(value)) === null), fcParams(300));
+    expect(duplicateKey('{"a":{"x":1},"b":{"x":[{"x":2}]}}')).toBeNull(); // the same key in different objects
+    expect(duplicateKey('{"a\\"":[1,{"]":2}],"a\\"":3}')).toBe('a"');
+    expect(duplicateKey('{"\\u0061":1,"a":2}')).toBe('a'); // spelled two ways, the same key to JSON.parse
+  });
+
   it('a file cut anywhere, or with bytes appended, throws instead of returning a partial result', () => {
     const fileArb = fc
       .uniqueArray(fc.tuple(nameArb, tensorArb), { selector: ([name]) => name, minLength: 1, maxLength: 4 })
@@ -364,7 +421,7 @@ describe('safetensors rejects corrupt files with an error naming the problem', (
   it('serialize refuses tensors it cannot write faithfully', () => {
     const f = (t: Partial<SafetensorsTensor>) => ({ dtype: 'F32', shape: [2], data: new Float32Array(2), ...t }) as SafetensorsTensor;
     expect(() => serializeSafetensors({ __metadata__: f({}) })).toThrow(/"__metadata__" is reserved/);
-    expect(() => serializeSafetensors({ a: f({ dtype: 'F8' as never }) })).toThrow(/tensor "a" has unknown dtype "F8"/);
+    expect(() => serializeSafetensors({ a: f({ dtype: 'F8' as never }) })).toThrow(/tensor "a" has dtype "F8", which is not written \(only F32, .*BOOL\)$/);
     expect(() => serializeSafetensors({ a: f({ data: new Int32Array(2) }) })).toThrow(/F32 needs its data as Float32Array, got Int32Array/);
     expect(() => serializeSafetensors({ a: f({ dtype: 'I64' }) })).toThrow(/I64 needs its data as Int32Array, got Float32Array/);
     expect(() => serializeSafetensors({ a: f({ shape: [3] }) })).toThrow(/has 2 elements but shape \[3\] needs 3/);
@@ -372,5 +429,7 @@ describe('safetensors rejects corrupt files with an error naming the problem', (
     expect(() => serializeSafetensors({ 'bad\uD800': f({}) })).toThrow(/lone surrogate/);
     expect(() => serializeSafetensors({}, { step: 3 as never })).toThrow(/metadata "step" must be a string/);
     expect(() => serializeSafetensors({}, { a: '\uDC00' })).toThrow(/metadata "a" contains a lone surrogate/);
+    // 17 million characters JSON escapes to 6 bytes each: a header no reader would read back
+    expect(() => serializeSafetensors({}, { a: '\u0001'.repeat(17e6) })).toThrow(/^safetensors: the header would be 102000032 bytes, past the 100000000 safetensors allows/);
   });
 });

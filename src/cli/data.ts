@@ -4,6 +4,7 @@
 // tokenizer, written last. Prepared tokens are read from disk as batches draw them (TokenFile).
 import { open, readdir, rename, rm, stat, truncate } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import { parseJSONText } from '../io/json-text.js';
 import { tempFilePrefix, tempPathFor, writeFileAtomic } from '../node/atomic-file.js';
 import { parsePickle } from '../io/pickle.js';
 import { isDirectoryPath, makeDirectories, pathExists, readRegularFile, removeEmptyCreated, unlessMissing } from '../node/regular-files.js';
@@ -264,12 +265,9 @@ export async function loadDataset(dir: string): Promise<Dataset> {
     const why = (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'it holds no meta.json' : (e as Error).message;
     throw new Error(`cannot read prepared data in ${dir} (${why}); ${next}`);
   }
-  let meta: unknown;
-  try {
-    meta = JSON.parse(text);
-  } catch (e) {
-    throw new Error(`${metaPath}: not valid JSON (${(e as Error).message})`);
-  }
+  const meta = parseJSONText(text, (why) => {
+    throw new Error(`${metaPath}: ${why}`);
+  });
   if (typeof meta !== 'object' || meta === null || Array.isArray(meta)) throw new Error(`${metaPath}: expected a JSON object, got ${show(meta)}`);
   const fields = meta as { tokenizer?: unknown; train?: unknown; val?: unknown; dtype?: unknown };
   const count = (key: 'train' | 'val') => {

@@ -53,7 +53,9 @@ export function parsePickle(bytes: Uint8Array, name = 'pickle'): PickleValue {
   const dict = () => top<Map<PickleValue, PickleValue>>((v): v is Map<PickleValue, PickleValue> => v instanceof Map, 'dict');
   const list = () => top<PickleValue[]>((v): v is PickleValue[] => Array.isArray(v), 'list');
   const setPairs = (d: Map<PickleValue, PickleValue>, flat: PickleValue[]) => {
-    for (let i = 0; i + 1 < flat.length; i += 2) d.set(flat[i]!, flat[i + 1]!);
+    // Python's loader fails on a key without its value too
+    if (flat.length % 2) fail(`SETITEMS with ${flat.length} values, not key-value pairs`);
+    for (let i = 0; i < flat.length; i += 2) d.set(flat[i]!, flat[i + 1]!);
   };
   const get = (i: number) => (i < memo.length ? memo[i]! : fail(`memo entry ${i} is not there`));
 
@@ -90,8 +92,11 @@ export function parsePickle(bytes: Uint8Array, name = 'pickle'): PickleValue {
       case 0x85: stack.push([pop()]); break; // TUPLE1
       case 0x86: { const b = pop(); stack.push([pop(), b]); break; } // TUPLE2
       case 0x87: { const c = pop(); const b = pop(); stack.push([pop(), b, c]); break; } // TUPLE3
-      default:
-        fail(`opcode 0x${op.toString(16).padStart(2, '0')} is not one of plain data (dicts, lists, tuples, strings, numbers): it is not read`, at - 1);
+      default: {
+        // protocols 0 and 1 (no PROTO first) spell plain data with opcodes of their own
+        const oldProtocol = bytes[0] === 0x80 ? '' : "; a pickle of protocol 0 or 1, where only 2 to 5 (pickle.dump's default) are read";
+        fail(`opcode 0x${op.toString(16).padStart(2, '0')} is not one of plain data (dicts, lists, tuples, strings, numbers): it is not read${oldProtocol}`, at - 1);
+      }
     }
   }
 }

@@ -8,6 +8,8 @@
 //
 // In memory a tensor is held as Float32Array (F32, F16, BF16), Int32Array (I32, I64), Int8Array (I8)
 // or Uint8Array (U8, BOOL); F16/BF16/I64 are converted on the way in and out.
+import { parseJSONText } from './json-text.js';
+import { duplicateKey } from './duplicate-key.js';
 import { bf16BitsToF32, f16BitsToF32, f32ToBf16Bits, f32ToF16Bits } from '../tensor/half.js';
 
 export type TensorData = Float32Array | Int32Array | Int8Array | Uint8Array;
@@ -134,6 +136,8 @@ function placeSafetensors(specs: SafetensorsSpec[], metadata?: Record<string, st
   });
   const json = new TextEncoder().encode(`{${headerParts.join(',')}}`);
   const headerLength = Math.ceil(json.length / 8) * 8;
+  // a file every reader (this one too) would refuse
+  if (headerLength > MAX_HEADER_LENGTH) fail(`the header would be ${headerLength} bytes, past the ${MAX_HEADER_LENGTH} safetensors allows (metadata this large belongs in a file of its own)`);
   const head = new Uint8Array(8 + headerLength);
   const view = new DataView(head.buffer);
   view.setUint32(0, headerLength % 2 ** 32, true);
@@ -223,8 +227,28 @@ export function safetensorsHeaderLength(first8: Uint8Array, fileSize: number): n
   const view = new DataView(first8.buffer, first8.byteOffset, 8);
   const headerLength = view.getUint32(0, true) + view.getUint32(4, true) * 2 ** 32;
   // named as the file holds it: above 2^53 the float is rounded
-  if (headerLength > fileSize - 8) fail(`header length ${view.getBigUint64(0, true)} runs past the end of the ${fileSize}-byte file (truncated?)`);
+  const length = `header length ${view.getBigUint64(0, true)}`;
+  if (headerLength > fileSize - 8) fail(otherFormat(first8) ?? `${length} runs past the end of the ${fileSize}-byte file (truncated?)`);
+  if (headerLength > MAX_HEADER_LENGTH) fail(otherFormat(first8) ?? `${length} is past the ${MAX_HEADER_LENGTH} bytes safetensors allows a header (a damaged file?)`);
   return headerLength;
+}
+
+/**
+ * safetensors' own limit on a header (its reader's MAX_HEADER_SIZE): a length past it, in a file
+ * large enough, is damage, not a header to allocate and read.
+ */
+const MAX_HEADER_LENGTH = 100_000_000;
+
+/**
+ * What a file that is no safetensors file is, from its first bytes: PyTorch's torch.save formats,
+ * given where safetensors was expected. Asked only of a header length that cannot be (a header
+ * length may begin with these bytes).
+ */
+function otherFormat(first8: Uint8Array): string | null {
+  const [a, b, c, d] = first8;
+  if (a === 0x50 && b === 0x4b && c === 3 && d === 4) return "a zip archive, as PyTorch's torch.save writes (pytorch_model.bin, .pt), not a safetensors file";
+  if (a === 0x80 && b! >= 2 && b! <= 5) return "a Python pickle (PyTorch's torch.save before 1.6 writes one), not a safetensors file";
+  return null;
 }
 
 /** A safetensors header's metadata and tensors, in data order, checked to tile the `dataLength` bytes after it exactly. */
@@ -233,7 +257,8 @@ export function parseSafetensorsHeader(raw: Uint8Array, dataLength: number): { m
   let metadata: Record<string, string> = {};
   const layout: SafetensorsEntry[] = [];
   for (const [name, info] of Object.entries(header)) {
-    if (name === METADATA_KEY) metadata = checkMetadata(info);
+    // null: none, as safetensors' own reader takes it (an optional map)
+    if (name === METADATA_KEY) metadata = info === null ? {} : checkMetadata(info);
     else layout.push({ name, ...checkTensorInfo(name, info, dataLength) });
   }
 
@@ -271,9 +296,9 @@ export function adoptSafetensorsTensor(entry: SafetensorsEntry, bytes: Uint8Arra
 function checkSpec(name: string, dtype: unknown, shape: unknown): Codec {
   if (name === METADATA_KEY) fail(`"${METADATA_KEY}" is reserved and cannot name a tensor`);
   checkText(`tensor name ${JSON.stringify(name)}`, name);
-  if (typeof dtype !== 'string' || !Object.hasOwn(DTYPES, dtype)) fail(`tensor "${name}" has unknown dtype "${dtype}"`);
+  checkDtype(name, dtype, 'written');
   checkShape(name, shape);
-  return DTYPES[dtype as SafetensorsDtype];
+  return DTYPES[dtype];
 }
 
 function checkData(name: string, t: SafetensorsTensor): Codec {
@@ -301,12 +326,9 @@ function parseHeader(raw: Uint8Array): Record<string, unknown> {
   } catch {
     fail('header is not valid UTF-8');
   }
-  let header: unknown;
-  try {
-    header = JSON.parse(text);
-  } catch (e) {
-    fail(`header is not valid JSON (${(e as Error).message})`);
-  }
+  const header = parseJSONText(text, (why) => fail(`header is ${why}`));
+  const twice = duplicateKey(text);
+  if (twice !== null) fail(`header names ${JSON.stringify(twice)} twice in one object`);
   if (!isPlainObject(header)) fail('header must be a JSON object');
   return header;
 }
@@ -324,9 +346,7 @@ function checkTensorInfo(name: string, info: unknown, dataLength: number) {
   const extra = Object.keys(info).filter((k) => !TENSOR_KEYS.includes(k));
   if (extra.length) fail(`tensor "${name}" has unknown fields ${extra.map((k) => `"${k}"`).join(', ')}`);
   const { dtype, shape, data_offsets: offsets } = info;
-  if (typeof dtype !== 'string' || !Object.hasOwn(DTYPES, dtype)) {
-    fail(`tensor "${name}" has unknown dtype ${JSON.stringify(dtype)}`);
-  }
+  checkDtype(name, dtype, 'read');
   checkShape(name, shape);
   if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every(isCount)) {
     fail(`tensor "${name}" data_offsets must be [begin, end] byte offsets, got ${JSON.stringify(offsets)}`);
@@ -337,14 +357,21 @@ function checkTensorInfo(name: string, info: unknown, dataLength: number) {
     const where = `data_offsets [${begin}, ${end}] run past the end of the ${dataLength}-byte data`;
     fail(`tensor "${name}" ${where} (truncated?)`);
   }
-  const needed = shape.reduce((a, b) => a * b, 1) * DTYPES[dtype as SafetensorsDtype].bytes;
+  const needed = shape.reduce((a, b) => a * b, 1) * DTYPES[dtype].bytes;
   if (end - begin !== needed) {
     fail(
       `tensor "${name}" data_offsets [${begin}, ${end}] hold ${end - begin} bytes ` +
         `but shape [${shape.join(', ')}] of ${dtype} needs ${needed}`,
     );
   }
-  return { dtype: dtype as SafetensorsDtype, shape: [...shape], begin, end };
+  return { dtype, shape: [...shape], begin, end };
+}
+
+/** A dtype of the format not held here (F64, U16, F8_E4M3, ...) is named with those that are. */
+function checkDtype(name: string, dtype: unknown, done: 'read' | 'written'): asserts dtype is SafetensorsDtype {
+  if (typeof dtype !== 'string' || !Object.hasOwn(DTYPES, dtype)) {
+    fail(`tensor "${name}" has dtype ${JSON.stringify(dtype)}, which is not ${done} (only ${Object.keys(DTYPES).join(', ')})`);
+  }
 }
 
 function checkShape(name: string, shape: unknown): asserts shape is number[] {
@@ -358,8 +385,12 @@ const isCount = (x: unknown): x is number => Number.isSafeInteger(x) && (x as nu
 const isPlainObject = (x: unknown): x is Record<string, unknown> =>
   typeof x === 'object' && x !== null && !Array.isArray(x);
 
+/** Past this an error is cut in the middle: a hostile header's name or shape can be megabytes long, which no one reads. */
+const MAX_MESSAGE = 1000;
+
 function fail(message: string): never {
-  throw new Error(`safetensors: ${message}`);
+  const left = message.length - MAX_MESSAGE;
+  throw new Error(`safetensors: ${left > 0 ? `${message.slice(0, 700)} … (${left} characters left out) … ${message.slice(-300)}` : message}`);
 }
 
 // F32/I32 are copied byte for byte, which is only right on a little-endian host. That is every

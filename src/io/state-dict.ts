@@ -31,7 +31,8 @@ export const stateDictTensors = (state: StateDictSource) => safetensorsTensors(s
 
 /**
  * The tensors of safetensors bytes by name, for `module.loadStateDict(...)` (which checks every
- * name and shape); F16 and BF16 are widened to float32. Also returns the file's metadata.
+ * name and shape); F16 and BF16 are widened to float32, I8 (an int8 layer's weight) stays int8.
+ * Also returns the file's metadata.
  */
 export function stateDictFromSafetensors(bytes: Uint8Array): StateDictRead {
   return stateDictOf(parseSafetensors(bytes));
@@ -39,15 +40,23 @@ export function stateDictFromSafetensors(bytes: Uint8Array): StateDictRead {
 
 /** A state dict and its file's metadata. */
 export interface StateDictRead {
-  state: Map<string, { shape: number[]; data: Float32Array }>;
+  state: Map<string, StateDictTensor>;
   metadata: Record<string, string>;
+}
+
+/** One parameter's values as read: float32, or int8 for an int8 layer's weight. */
+export interface StateDictTensor {
+  shape: number[];
+  data: Float32Array | Int8Array;
 }
 
 /** stateDictFromSafetensors of a safetensors file already read (in Node, a tensor at a time). */
 export function stateDictOf({ tensors, metadata }: Safetensors): StateDictRead {
-  const state = new Map<string, { shape: number[]; data: Float32Array }>();
+  const state = new Map<string, StateDictTensor>();
   for (const [name, t] of Object.entries(tensors)) {
-    if (!(t.data instanceof Float32Array)) throw new TypeError(`safetensors: tensor '${name}' has dtype ${t.dtype}; a state dict holds float tensors`);
+    if (!(t.data instanceof Float32Array || t.data instanceof Int8Array)) {
+      throw new TypeError(`safetensors: tensor '${name}' has dtype ${t.dtype}; a state dict holds F32, F16, BF16 or I8 tensors (what stateDictToSafetensors writes)`);
+    }
     state.set(name, { shape: t.shape, data: t.data });
   }
   return { state, metadata };

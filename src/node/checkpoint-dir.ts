@@ -2,7 +2,7 @@
 // `gpt train` writes them, a bare .safetensors file (e.g. one saved by the browser page), or a
 // Hugging Face GPT-2 directory (config.json + model.safetensors, or its shards; src/gpt/hf), read
 // and written.
-import type { FileHandle } from 'node:fs/promises';
+import { rm, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { checkCheckpoint, checkpointPieces, readCheckpoint, type Checkpoint, type CheckpointExtras, type CheckpointMeta } from '../gpt/checkpoint.js';
 import { disposeUploaded, readCheckpointModel, uploadedOr, type LoadOptions, type UploadedCheckpoint } from '../gpt/checkpoint-upload.js';
@@ -172,11 +172,14 @@ async function noWeightsProblem(dir: string): Promise<string> {
  * Saves `model` as a Hugging Face GPT-2 directory (config.json + model.safetensors, and
  * tokenizer.json for a tokenizer that has that form) that transformers' GPT2LMHeadModel loads and
  * loadCheckpoint reads back (encodeHF says where the tokenizer goes). Each file is written
- * atomically, the config last.
+ * atomically, the config last; a tokenizer.json already there is replaced, or removed where the
+ * tokenizer has no such form.
  */
 export async function saveHFModel(dir: string, model: GPT, tokenizer?: Tokenizer): Promise<void> {
   const files = pendingHF(model, tokenizer, 'saveHFModel');
   await makeDirectories(dir);
+  // a tokenizer.json an earlier export left would be read by transformers as this model's
+  if (files.tokenizer === undefined) await unlessMissing(rm(join(dir, HF_FILES.tokenizer)));
   await writeFilesAtomic(dir, [
     // a tensor at a time, each read back from the GPU as it is written: gpt2-xl's 6.2 GB are never on the host
     { name: HF_FILES.weights, data: streamSafetensors(files.weights.tensors, files.weights.metadata) },

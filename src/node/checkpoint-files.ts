@@ -34,6 +34,7 @@
 import { lstat, readdir, readlink, rm, stat, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as zlib from 'node:zlib';
+import { parseJSONText } from '../io/json-text.js';
 import { tempFilePrefix, writeFileAtomic, type FileData } from './atomic-file.js';
 import { crc32, crcHex } from '../io/checksum.js';
 import { fileVersion, makeDirectories, openRegularFile, pathExists, readRegularFile, unlessMissing, type PositionalFile } from './regular-files.js';
@@ -298,12 +299,9 @@ async function whyNoManifest(dir: string): Promise<string> {
 
 function parseManifest(dir: string, text: string): CheckpointManifest {
   const bad = (detail: string) => new CheckpointError('corrupt', dir, `${MANIFEST_FILE} ${detail}`);
-  let m: Partial<CheckpointManifest>;
-  try {
-    m = JSON.parse(text) as Partial<CheckpointManifest>;
-  } catch (e) {
-    throw bad(`is not valid JSON (${(e as Error).message})`);
-  }
+  const m = parseJSONText(text, (why) => {
+    throw bad(`is ${why}`);
+  }) as Partial<CheckpointManifest>;
   if (typeof m !== 'object' || m === null) throw bad('is not a JSON object');
   if (!isFileName(m.weights)) {
     throw bad(`field "weights" must be a file name in the checkpoint directory, got ${JSON.stringify(m.weights)}`);

@@ -3,7 +3,7 @@
 // a time: a large model's file is past Node's 2 GiB read and 4 GiB Buffer.
 import { writeFileAtomic } from './atomic-file.js';
 import { layoutSafetensors, safetensorsPieces } from '../io/safetensors.js';
-import { stateDictOf, stateDictTensors, type StateDictSource } from '../io/state-dict.js';
+import { stateDictOf, stateDictTensors, type StateDictSource, type StateDictTensor } from '../io/state-dict.js';
 import { readSafetensorsFile } from './safetensors-file.js';
 
 /** Writes the parameters (a module or its stateDict()) to `path` as safetensors, atomically. */
@@ -12,6 +12,6 @@ export async function saveStateDict(path: string, state: StateDictSource, metada
 }
 
 /** Reads a safetensors file into tensors by name, for `module.loadStateDict(...)`. */
-export async function loadStateDict(path: string): Promise<Map<string, { shape: number[]; data: Float32Array }>> {
+export async function loadStateDict(path: string): Promise<Map<string, StateDictTensor>> {
   return stateDictOf(await readSafetensorsFile(path)).state;
 }

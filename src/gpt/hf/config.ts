@@ -61,7 +61,9 @@ export function gptConfigFromHF(json: unknown, source = 'config.json'): GPTConfi
   const positions = spelled('n_positions');
   const nEmbd = number(spelled('n_embd'), POSITIVE_INT);
   if (hf.n_inner != null && hf.n_inner !== 4 * nEmbd) throw error(`n_inner ${show(hf.n_inner)} is not supported (only 4 * n_embd = ${4 * nEmbd}, or null)`);
-  const name = hf.activation_function ?? 'gelu_new';
+  // GPT2Config's default where a field is absent; an explicit null is no default (transformers fails on it)
+  const orDefault = (field: string, value: unknown) => (hf[field] === undefined ? value : hf[field]);
+  const name = orDefault('activation_function', 'gelu_new');
   const activation = typeof name === 'string' ? ACTIVATION_FROM_HF[name] : undefined;
   if (!activation) throw error(`activation_function ${show(name)} is not supported (only ${Object.keys(ACTIVATION_FROM_HF).join(', ')})`);
   const config: GPTConfig = {
@@ -72,11 +74,11 @@ export function gptConfigFromHF(json: unknown, source = 'config.json'): GPTConfi
     nHead: number(spelled('n_head'), POSITIVE_INT),
     nEmbd,
     // one rate for GPT-2's three dropouts, as in nanoGPT; only fine-tuning uses it
-    dropout: number('resid_pdrop', UNIT_INTERVAL, hf.resid_pdrop ?? 0.1),
+    dropout: number('resid_pdrop', UNIT_INTERVAL, orDefault('resid_pdrop', 0.1)),
     bias: true, // GPT-2's Conv1D and LayerNorm layers all have one
     activation,
   };
-  if (nEmbd % config.nHead) throw error(`n_embd (${nEmbd}) must be divisible by n_head (${config.nHead})`);
+  if (nEmbd % config.nHead) throw error(`${spelled('n_embd')} (${nEmbd}) must be divisible by ${spelled('n_head')} (${config.nHead})`);
   return config;
 }
 

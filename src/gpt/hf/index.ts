@@ -3,6 +3,7 @@
 // gpt2-medium, ... and their fine-tunes), or config.json + the shards a model.safetensors.index.json
 // names (src/gpt/hf/shards.ts). Platform free: bytes or read tensors in, bytes out; webgpu-gpt/node
 // reads and writes the directory.
+import { parseJSONText } from '../../io/json-text.js';
 import { parseSafetensors, readPendingTensors, serializeSafetensors, type PendingTensor, type Safetensors } from '../../io/safetensors.js';
 import { openSafetensors, type ByteSource } from '../../io/safetensors-source.js';
 import { assertWeightsReadable, CHECKPOINT_FORMAT, CHECKPOINT_KEY, configWeightsProblem, type Checkpoint } from '../checkpoint.js';
@@ -115,12 +116,9 @@ const unreadableWeights = (source: string, cause: unknown) => new Error(`${sourc
 /** Our model config from the text of the config.json in `source` (read first: a refused model's weights need not be). */
 export function hfModelConfig(text: string, source: string): GPTConfig {
   const at = `${source}/${HF_FILES.config}`;
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (e) {
-    throw new Error(`${at}: not valid JSON (${(e as Error).message})`);
-  }
+  const json = parseJSONText(text, (why) => {
+    throw new Error(`${at}: ${why}`);
+  });
   return gptConfigFromHF(json, at);
 }
 

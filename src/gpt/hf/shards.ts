@@ -1,17 +1,15 @@
 // A sharded Hugging Face model: model.safetensors.index.json maps each tensor to the file (shard)
 // that holds it, as transformers' save_pretrained writes a model larger than its max_shard_size
 // (5 GB by default: gpt2-xl in float32 is 6.4 GB). Every shard it names is read.
+import { parseJSONText } from '../../io/json-text.js';
 import { show } from '../../io/value-ranges.js';
 import { isMaskBuffer } from './weights.js';
 
 /** The index's weight_map (tensor name -> shard file, a plain name in the model's directory); `at` names the index in errors. */
 export function parseShardIndex(text: string, at: string): Map<string, string> {
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (e) {
-    throw new Error(`${at}: not valid JSON (${(e as Error).message})`);
-  }
+  const json = parseJSONText(text, (why) => {
+    throw new Error(`${at}: ${why}`);
+  });
   const map = isRecord(json) ? json.weight_map : undefined;
   if (!isRecord(map) || Object.keys(map).length === 0) {
     throw new Error(`${at}: expected an object whose weight_map maps tensor names to shard files, got weight_map ${show(map)}`);

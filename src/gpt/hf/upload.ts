@@ -11,7 +11,7 @@ import type { SafetensorsTensor } from '../../io/safetensors.js';
 import { openSafetensors, type SafetensorsReader } from '../../io/safetensors-source.js';
 import { HF_FILES, hfModelConfig, hfTokenizer, readHF, type HFModelSources, type HFTokenizerFiles } from './index.js';
 import { shardIndexProblem } from './shards.js';
-import { HEAD, isMaskBuffer, unprefixed, weightsFromHF } from './weights.js';
+import { EMBEDDING, HEAD, headIsEmbedding, isMaskBuffer, unprefixed, weightsFromHF } from './weights.js';
 
 /**
  * modelFromCheckpoint(await readHF(files, source), opts), each weight uploaded as it is read (the LM
@@ -41,9 +41,11 @@ export interface HFWeightsReader {
 export async function uploadHF(config: GPTConfig, shards: HFWeightsReader[], tokenizerFiles: HFTokenizerFiles, source: string, weightMap: ReadonlyMap<string, string> | null, { moments: _, onWeight, ...opts }: LoadOptions): Promise<UploadedCheckpoint | null> {
   if (shards.some((s) => s.reader.metadata[CHECKPOINT_KEY] !== undefined)) return null;
   const saved = shards.flatMap(({ file, reader }) => reader.entries.filter((e) => !isMaskBuffer(e.name)).map((entry) => ({ file, reader, entry })));
+  const headAsEmbedding = headIsEmbedding(saved.map(({ entry }) => entry.name));
   // what hfCheckpoint and loadStateDict check of names and shapes, from the headers: before a model is made
   const weights = new Map(saved.map(({ entry }) => [unprefixed(entry.name), { shape: entry.shape }]));
   if (weights.size !== saved.length) return null; // a name saved twice: with the prefix and without, or in two shards
+  if (headAsEmbedding) weights.set(EMBEDDING, weights.get(HEAD)!);
   const named = shards.map(({ file, reader }) => ({ file, tensors: Object.fromEntries(reader.entries.map((e) => [e.name, e])) }));
   if (weightMap && shardIndexProblem(weightMap, named)) return null;
   weights.delete(HEAD);
@@ -59,14 +61,14 @@ export async function uploadHF(config: GPTConfig, shards: HFWeightsReader[], tok
     for (const { file, reader, entry } of saved) {
       // weightsFromHF of one tensor: its name, dtype and values checked, a Conv1D weight transposed
       const tensors = { [entry.name]: await reader.readTensor(entry) };
-      const [ours] = weightsFromHF([{ file, tensors, metadata: reader.metadata }], (f) => `${source}/${f}`);
+      const [ours] = weightsFromHF([{ file, tensors, metadata: reader.metadata }], (f) => `${source}/${f}`, headAsEmbedding);
       if (ours) {
         uploadWeight(params, ...ours, model.config.blockSize);
         onWeight?.(...ours);
       } else head = tensors[entry.name]!;
       device().flush(); // its staging copy freed before the next is read
     }
-    const wte = params.get('wte.weight')!;
+    const wte = params.get(EMBEDDING)!;
     if (head && !(head.shape.join() === wte.shape.join() && sameValues(head.data as Float32Array, (await wte.toArray()) as Float32Array))) return dispose(model);
     return { ckpt: { meta, weights: new Map(), source }, model, tokenizer: tokenizerFromJSON(meta.tokenizer) };
   } catch (e) {

@@ -14,12 +14,14 @@ import { nonFiniteProblem } from '../checkpoint.js';
 const PREFIX = 'transformer.';
 /** GPT-2's LM head, tied to the token embedding: not a weight of ours. */
 export const HEAD = 'lm_head.weight';
+/** GPT-2's token embedding, which the head is tied to. */
+export const EMBEDDING = 'wte.weight';
 const CONV1D = /^h\.\d+\.(attn\.c_attn|attn\.c_proj|mlp\.c_fc|mlp\.c_proj)\.weight$/;
 const MASK_BUFFER = /^h\.\d+\.attn\.(bias|masked_bias)$/;
 /** Every tensor of GPT2LMHeadModel (without the prefix), buffers aside. */
 const GPT2_TENSOR = /^(wte\.weight|wpe\.weight|ln_f\.(weight|bias)|h\.\d+\.(ln_1|ln_2|attn\.c_attn|attn\.c_proj|mlp\.c_fc|mlp\.c_proj)\.(weight|bias)|lm_head\.weight)$/;
 /** Weights whose layer has no bias in GPT-2: the embeddings. */
-const NO_BIAS = ['wte.weight', 'wpe.weight'];
+const NO_BIAS = [EMBEDDING, 'wpe.weight'];
 
 type HostTensor = { shape: number[]; data: Float32Array };
 
@@ -35,6 +37,16 @@ export const unprefixed = (saved: string) => (saved.startsWith(PREFIX) ? saved.s
 /** Whether a saved tensor is one of HF's causal-mask buffers, which are not weights (a reader may skip them unread). */
 export const isMaskBuffer = (saved: string) => MASK_BUFFER.test(unprefixed(saved));
 
+/**
+ * Whether the tensors saved under `names` hold the tied LM head in place of the token embedding:
+ * safetensors' save_model keeps the first, sorted, of tied names (lm_head.weight) and drops
+ * transformer.wte.weight, which transformers loads as the same tensor.
+ */
+export function headIsEmbedding(names: Iterable<string>): boolean {
+  const held = new Set(Array.from(names, unprefixed));
+  return held.has(HEAD) && !held.has(EMBEDDING);
+}
+
 /** A [rows, cols] matrix as [cols, rows] (Conv1D's layout to Linear's and back). */
 function transposed({ shape, data }: TensorData): HostTensor {
   const [rows, cols] = shape as [number, number];
@@ -47,16 +59,17 @@ function transposed({ shape, data }: TensorData): HostTensor {
  * Our GPT's parameters from the tensors of a GPT-2 model's weights files (names and shapes are
  * checked when loaded into the model); `at` names a file in errors. A tensor GPT2LMHeadModel does
  * not have (another prefix, another model's head) and a head that is not the token embedding are
- * refused.
+ * refused. `headAsEmbedding`: whether the head is read as the token embedding (headIsEmbedding of
+ * every tensor of the model, where `files` hold only some).
  */
-export function weightsFromHF(files: HFWeightsFile[], at: (file: string) => string): Map<string, HostTensor> {
+export function weightsFromHF(files: HFWeightsFile[], at: (file: string) => string, headAsEmbedding = headIsEmbedding(files.flatMap((f) => Object.keys(f.tensors)))): Map<string, HostTensor> {
   const weights = new Map<string, HostTensor>();
   const fileOf = new Map<string, string>();
   let head: HostTensor | undefined;
   for (const { file, tensors } of files) {
     const error = (problem: string) => new Error(`${at(file)}: ${problem}`);
     for (const [saved, t] of Object.entries(tensors)) {
-      const name = unprefixed(saved);
+      const name = headAsEmbedding && unprefixed(saved) === HEAD ? EMBEDDING : unprefixed(saved);
       if (MASK_BUFFER.test(name)) continue;
       if (!GPT2_TENSOR.test(name)) throw error(`tensor '${saved}' is not one of GPT2LMHeadModel's (wte.weight, h.0.attn.c_attn.weight, ..., lm_head.weight, optionally prefixed '${PREFIX}')`);
       if (fileOf.has(name)) throw error(`tensor '${saved}' is GPT-2's ${name}, which ${fileOf.get(name)} holds already`);
@@ -69,8 +82,8 @@ export function weightsFromHF(files: HFWeightsFile[], at: (file: string) => stri
       else weights.set(name, CONV1D.test(name) && t.shape.length === 2 ? transposed(value) : value);
     }
   }
-  const wte = weights.get('wte.weight');
-  if (head && wte && !sameValues(head, wte)) throw new Error(`${at(fileOf.get(HEAD)!)}: ${HEAD} differs from wte.weight; only a head tied to the token embedding is supported`);
+  const wte = weights.get(EMBEDDING);
+  if (head && wte && !sameValues(head, wte)) throw new Error(`${at(fileOf.get(HEAD)!)}: ${HEAD} differs from ${EMBEDDING}; only a head tied to the token embedding is supported`);
   return weights;
 }
 

@@ -1,17 +1,15 @@
 // GPT-2's own vocabulary files, as OpenAI published them (encoder.json, vocab.bpe) and as Hugging
 // Face names them (vocab.json, merges.txt): the token strings with their ids, and the merges in rank
 // order, one "a b" a line after a "#version" line.
+import { parseJSONText } from '../../io/json-text.js';
 import { Gpt2Tokenizer } from './gpt2.js';
 import { byteLevelTokenizer, vocabFromStrings } from './vocab-strings.js';
 
 /** GPT-2's tokenizer from the texts of its encoder.json (or vocab.json) and vocab.bpe (or merges.txt). */
 export function gpt2FromVocabFiles(encoderJson: string, vocabBpe: string): Gpt2Tokenizer {
-  let encoder: unknown;
-  try {
-    encoder = JSON.parse(encoderJson);
-  } catch (e) {
-    throw new Error(`encoder.json: not valid JSON (${(e as Error).message})`);
-  }
+  const encoder = parseJSONText(encoderJson, (why) => {
+    throw new Error(`encoder.json: ${why}`);
+  });
   if (typeof encoder !== 'object' || encoder === null || Array.isArray(encoder)) throw new Error('encoder.json: expected an object of token -> id');
   const merges = parseMergeLines(vocabBpe);
   return byteLevelTokenizer('gpt2', vocabFromStrings(new Map(Object.entries(encoder)), merges));

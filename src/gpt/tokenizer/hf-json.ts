@@ -5,6 +5,7 @@
 // the tokens (a normalizer, add_prefix_space, BPE dropout, word prefixes and suffixes) are refused
 // rather than ignored. Added tokens become special tokens; as in GPT-2's encoder, encode() does not
 // look for them in the text (Hugging Face's tokenizer does: "<|endoftext|>" in text is token 50256 there).
+import { parseJSONText } from '../../io/json-text.js';
 import { BpeTokenizer } from './bpe.js';
 import { Gpt2Tokenizer } from './gpt2.js';
 import { CHUNK_PATTERN } from './split.js';
@@ -46,13 +47,7 @@ export function toHuggingFaceJSON(tok: Gpt2Tokenizer | BpeTokenizer): Json {
 
 /** The tokenizer of a tokenizer.json (the parsed object or its text): GPT-2's kind, or our own BPE. */
 export function tokenizerFromHuggingFace(json: unknown): Gpt2Tokenizer | BpeTokenizer {
-  if (typeof json === 'string') {
-    try {
-      json = JSON.parse(json);
-    } catch (e) {
-      fail(`not valid JSON (${(e as Error).message})`);
-    }
-  }
+  if (typeof json === 'string') json = parseJSONText(json, fail);
   if (!isObject(json)) return fail('expected an object');
   const model = json.model;
   // GPT-2's encoder.json passed for a tokenizer.json has a "model" too: the token id 19849

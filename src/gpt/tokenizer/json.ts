@@ -1,4 +1,5 @@
 // Restoring a tokenizer from the JSON a checkpoint stored (either the parsed object or its text).
+import { parseJSONText } from '../../io/json-text.js';
 import { BpeTokenizer } from './bpe.js';
 import { CharTokenizer } from './char.js';
 import { Gpt2Tokenizer } from './gpt2.js';
@@ -7,11 +8,9 @@ import type { BpeTokenizerJSON, CharTokenizerJSON, Gpt2TokenizerJSON, Tokenizer 
 /** A tokenizer from the JSON a checkpoint stored (the parsed object or its text). */
 export function tokenizerFromJSON(json: unknown): Tokenizer {
   if (typeof json === 'string') {
-    try {
-      json = JSON.parse(json);
-    } catch (e) {
-      throw new Error(`tokenizerFromJSON: not valid JSON (${(e as Error).message})`);
-    }
+    json = parseJSONText(json, (why) => {
+      throw new Error(`tokenizerFromJSON: ${why}`);
+    });
   }
   if (typeof json !== 'object' || json === null || Array.isArray(json)) {
     const got = json === null ? 'null' : Array.isArray(json) ? 'an array' : typeof json;
