@@ -1,8 +1,8 @@
 // `gpt serve` answers only requests whose Host header names it (the bound address and port), so a
 // page of another origin cannot read the checkpoint through DNS rebinding; a download the client
-// abandons closes its file; a port or host it cannot listen on is one line naming the flag; Ctrl-C
-// ends the process whatever its clients hold open.
-import { mkdirSync, readdirSync, readlinkSync, symlinkSync, writeFileSync } from 'node:fs';
+// abandons closes its file, and one truncated while sent cuts the connection; a port or host it
+// cannot listen on is one line naming the flag; Ctrl-C ends the process whatever its clients hold open.
+import { mkdirSync, readdirSync, readlinkSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
@@ -146,6 +146,35 @@ describe('gpt serve, a download the client abandons', () => {
     ]);
     await writeCheckpointTensors(ck, checkpointSafetensors({ meta: { format: CHECKPOINT_FORMAT, model, tokenizer: tokenizer.toJSON() }, weights }), {});
     await abandon({ checkpoint: ck }, '/checkpoint.safetensors', '.safetensors');
+  });
+});
+
+describe('gpt serve, a file truncated in place while it is sent', () => {
+  it('cuts the response off and logs why, rather than leaving the client waiting for the bytes its Content-Length promised', async () => {
+    const file = join(root, 'shrinks.bin');
+    writeFileSync(file, Buffer.alloc(32 << 20, 7)); // far more than the socket buffers hold
+    const logged: string[] = [];
+    const server = await startServer({ root, port: 0, onRequest: (m, u, s, error) => logged.push(`${s} ${m} ${u}: ${error}`) });
+    const port = Number(new URL(server.url).port);
+    try {
+      const received = await new Promise<number>((done, fail) => {
+        let bytes = 0;
+        const socket = connect(port, '127.0.0.1', () => socket.write(`GET /shrinks.bin HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\n\r\n`));
+        socket.once('data', () => {
+          socket.pause(); // the server's reads wait on the socket while the file shrinks
+          truncateSync(file, 1000);
+          setTimeout(() => socket.resume(), 100);
+        });
+        socket.on('data', (d: Buffer) => (bytes += d.length));
+        socket.on('close', () => done(bytes));
+        socket.on('error', fail);
+        setTimeout(() => fail(new Error(`the connection was still open 3 s after the file shrank, ${bytes} bytes received`)), 3000);
+      });
+      expect(received).toBeLessThan(32 << 20);
+      expect(logged).toEqual([expect.stringMatching(/^500 GET \/shrinks\.bin: the body ended after \d+ of the 33554432 bytes sent as its Content-Length \(the file shrank while it was sent\?\)$/)]);
+    } finally {
+      await server.close();
+    }
   });
 });
 

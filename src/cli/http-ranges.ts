@@ -82,10 +82,30 @@ export async function sendRepresentation(req: IncomingMessage, res: ServerRespon
     ...(range && { 'Content-Range': `bytes ${range.start}-${range.end}/${size}` }),
   });
   if (req.method === 'HEAD' || length === 0) res.end();
+  else await sendBody(res, file.body(sent), length);
+  return status;
+}
+
+/**
+ * Sends `body`, which should hold `length` bytes (the Content-Length sent). A client gone midway is
+ * no error. A body that ends short (a file truncated in place while sent) or fails to read throws,
+ * the connection cut before the response ends: ended as if whole, the response left the client of
+ * a kept-alive connection waiting for bytes that never come.
+ */
+async function sendBody(res: ServerResponse, body: Readable, length: number): Promise<void> {
+  async function* whole(source: AsyncIterable<Uint8Array>) {
+    let sent = 0;
+    for await (const chunk of source) {
+      sent += chunk.length;
+      yield chunk;
+    }
+    if (sent < length) throw new Error(`the body ended after ${sent} of the ${length} bytes sent as its Content-Length (the file shrank while it was sent?)`);
+  }
   // pipeline, not pipe: a client gone mid-download ends the body too (pipe only unpiped: the file
   // stayed open and the request never ended); on a read error or a client gone both are closed
-  else await pipeline(file.body(sent), res).catch(() => undefined);
-  return status;
+  await pipeline(body, whole, res).catch((e: NodeJS.ErrnoException) => {
+    if (e.code !== 'ERR_STREAM_PREMATURE_CLOSE') throw e; // else the client went away
+  });
 }
 
 /** Bytes start..end (included) of the file that `pieces` make in order, as they come. */
