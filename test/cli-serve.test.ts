@@ -9,11 +9,10 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer, type ServeOptions, type StaticServer } from '../src/cli/serve.js';
 import { acceptedHosts, isLoopback } from '../src/cli/host-check.js';
-import { checkpointBytes, checkpointSafetensors, CHECKPOINT_FORMAT } from '../src/gpt/checkpoint.js';
+import { checkpointSafetensors, CHECKPOINT_FORMAT } from '../src/gpt/checkpoint.js';
 import { CharTokenizer } from '../src/gpt/tokenizer/index.js';
-import { loadCheckpoint, writeCheckpointTensors } from '../src/node/checkpoint-dir.js';
+import { writeCheckpointTensors } from '../src/node/checkpoint-dir.js';
 import { expectOneLine, gpt, spawnGpt, tempDir } from './cli-helpers.js';
-import { randomGPT2, writeGPT2Dir } from './hf-reference.js';
 
 const root = join(tempDir('cli-serve'), 'web');
 mkdirSync(root);
@@ -172,34 +171,6 @@ describe('gpt serve, a file truncated in place while it is sent', () => {
       });
       expect(received).toBeLessThan(32 << 20);
       expect(logged).toEqual([expect.stringMatching(/^500 GET \/shrinks\.bin: the body ended after \d+ of the 33554432 bytes sent as its Content-Length \(the file shrank while it was sent\?\)$/)]);
-    } finally {
-      await server.close();
-    }
-  });
-});
-
-describe('gpt serve, a Hugging Face model directory', () => {
-  it('sends it in our format, a tensor at a time, as the bytes the checkpoint encodes to in memory', async () => {
-    const hf = join(tempDir('cli-serve-hf'), 'gpt2');
-    writeGPT2Dir(hf, randomGPT2(), { prefix: true, head: false });
-    const want = checkpointBytes(await loadCheckpoint(hf));
-    const server = await startServer({ root, port: 0, checkpoint: hf });
-    try {
-      const { port } = new URL(server.url);
-      const get = (method: string) =>
-        new Promise<{ length: number; body: Buffer }>((resolve, reject) => {
-          const req = request({ host: '127.0.0.1', port, method, path: '/checkpoint.safetensors' }, (res) => {
-            const parts: Buffer[] = [];
-            res.on('data', (d: Buffer) => parts.push(d));
-            res.on('end', () => resolve({ length: Number(res.headers['content-length']), body: Buffer.concat(parts) }));
-          });
-          req.on('error', reject);
-          req.end();
-        });
-      const got = await get('GET');
-      expect(got.length).toBe(want.length);
-      expect(got.body.equals(want)).toBe(true);
-      expect(await get('HEAD')).toEqual({ length: want.length, body: Buffer.alloc(0) });
     } finally {
       await server.close();
     }

@@ -108,13 +108,19 @@ async function sendBody(res: ServerResponse, body: Readable, length: number): Pr
   });
 }
 
-/** Bytes start..end (included) of the file that `pieces` make in order, as they come. */
-export function* piecesBetween(pieces: Iterable<Uint8Array>, { start, end }: ByteRange): Generator<Uint8Array> {
-  let at = 0; // the file offset of the piece's first byte
-  for (const piece of pieces) {
-    const [from, to] = [Math.max(start - at, 0), Math.min(end + 1 - at, piece.length)];
-    if (from < to) yield piece.subarray(from, to);
-    at += piece.length;
+/** One part of a file sent in parts: its size, and its bytes, made only when asked for. */
+export interface FilePart {
+  size: number;
+  bytes(): Uint8Array | Promise<Uint8Array>;
+}
+
+/** Bytes start..end (included) of the file that `parts` make in order, as they come: only the parts the range overlaps are made. */
+export async function* partsBetween(parts: Iterable<FilePart>, { start, end }: ByteRange): AsyncGenerator<Uint8Array> {
+  let at = 0; // the file offset of the part's first byte
+  for (const part of parts) {
+    const [from, to] = [Math.max(start - at, 0), Math.min(end + 1 - at, part.size)];
+    if (from < to) yield (await part.bytes()).subarray(from, to);
+    at += part.size;
     if (at > end) return;
   }
 }

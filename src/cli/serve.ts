@@ -17,12 +17,11 @@ import { Readable } from 'node:stream';
 import { extname, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { withCheckpointFiles, type CheckedWeights, type CheckpointManifest } from '../node/checkpoint-files.js';
-import { checkpointSafetensors } from '../gpt/checkpoint.js';
-import { layoutSafetensors, safetensorsPieces, type SafetensorsLayout } from '../io/safetensors.js';
 import { fileVersion, kindOf, openRegularFile } from '../node/regular-files.js';
-import { checkCheckpointAt, loadCheckpoint } from '../node/checkpoint-dir.js';
+import { checkCheckpointAt } from '../node/checkpoint-dir.js';
+import { openHFCheckpointFile, type HFCheckpointFile } from '../node/hf-checkpoint-file.js';
 import { isHFDirectory } from '../node/checkpoint-kind.js';
-import { piecesBetween, sendRepresentation, type ByteRange } from './http-ranges.js';
+import { partsBetween, sendRepresentation, type ByteRange } from './http-ranges.js';
 import { flagHelp, noPositional, parseFlags, type FlagSpec } from './flags.js';
 import { acceptedHosts, isLoopback } from './host-check.js';
 
@@ -93,19 +92,17 @@ export async function startServer(opts: ServeOptions = {}): Promise<StaticServer
   });
   const checkpoint = opts.checkpoint ? resolve(opts.checkpoint) : undefined;
   let checkpointIsDir = false;
-  let imported: SafetensorsLayout | null = null; // a Hugging Face directory, in our format, encoded per request a tensor at a time
-  const importedEtag = `"imported-${randomUUID()}"`; // fixed while this server runs (the directory is read once)
+  let imported: HFCheckpointFile | null = null; // a Hugging Face directory, in our format, read and encoded per request a tensor at a time
+  const importedEtag = `"imported-${randomUUID()}"`; // fixed while this server runs (its files are checked once)
   const checkedWeights: CheckedWeights = {}; // a directory's weights are checksummed once, not at every range read
   if (checkpoint) {
     const s = await stat(checkpoint).catch(() => null);
     if (!s) throw new Error(`no checkpoint at ${opts.checkpoint}`);
     if (!s.isDirectory() && !s.isFile()) throw new Error(`--checkpoint ${opts.checkpoint} is ${kindOf(s)}, not a checkpoint file or directory`);
     checkpointIsDir = s.isDirectory();
-    // a broken or non-finite checkpoint fails now, not in the page; only an imported one is kept, to serve
-    if (checkpointIsDir && (await isHFDirectory(checkpoint))) {
-      const { tensors, metadata } = checkpointSafetensors(await loadCheckpoint(checkpoint));
-      imported = layoutSafetensors(tensors, metadata);
-    } else await checkCheckpointAt(checkpoint);
+    // a broken or non-finite checkpoint fails now, not in the page; an imported one's files stay open, to serve
+    if (checkpointIsDir && (await isHFDirectory(checkpoint))) imported = await openHFCheckpointFile(checkpoint);
+    else await checkCheckpointAt(checkpoint);
   }
 
   let hosts = new Set<string>(); // known once listening (the port may be picked by the system)
@@ -126,8 +123,11 @@ export async function startServer(opts: ServeOptions = {}): Promise<StaticServer
       if (!checkpoint) return notFound(res);
       const type = CONTENT_TYPES['.safetensors']!;
       if (imported) {
-        const body = (range: ByteRange) => Readable.from(piecesBetween(safetensorsPieces(imported!), range), { objectMode: false });
-        return sendRepresentation(req, res, { size: imported.size, type, etag: importedEtag, body });
+        await imported.unchanged();
+        const { head, tensors, size } = imported.layout;
+        const parts = [{ size: head.length, bytes: () => head }, ...tensors.map((t) => ({ size: t.end - t.begin, bytes: t.bytes }))];
+        const body = (range: ByteRange) => Readable.from(partsBetween(parts, range), { objectMode: false });
+        return sendRepresentation(req, res, { size, type, etag: importedEtag, body });
       }
       // the directory's current weights, checked and sent from one open file per request: a run
       // still training serves its latest save, whole even if the next one lands meanwhile
@@ -183,6 +183,9 @@ export async function startServer(opts: ServeOptions = {}): Promise<StaticServer
       server.off('error', refused);
       ok();
     });
+  }).catch(async (e: unknown) => {
+    await imported?.close();
+    throw e;
   });
   const { port } = server.address() as AddressInfo;
   hosts = acceptedHosts(host, port);
@@ -191,11 +194,13 @@ export async function startServer(opts: ServeOptions = {}): Promise<StaticServer
     url: `http://${everywhere ? '127.0.0.1' : bracket(host)}:${port}/`,
     bound: `${bracket(host)}:${port}`,
     server,
-    close: () =>
-      new Promise<void>((done) => {
+    close: async () => {
+      await new Promise<void>((done) => {
         server.closeAllConnections();
         server.close(() => done());
-      }),
+      });
+      await imported?.close();
+    },
   };
 }
 
