@@ -14,8 +14,9 @@ export interface ByteRange {
 
 /**
  * The range a Range header asks of a file of `size` bytes: null where the header is to be ignored
- * (absent, another unit, malformed or backwards, several ranges), 'unsatisfiable' where the one range
- * starts past the end (or is an empty suffix), else the range (its end cut to the file's).
+ * (absent, another unit, malformed or backwards, several ranges, a suffix of an empty file),
+ * 'unsatisfiable' where the one range starts past the end (or is an empty suffix), else the range
+ * (its end cut to the file's).
  */
 export function requestedRange(header: string | undefined, size: number): ByteRange | 'unsatisfiable' | null {
   const set = header === undefined ? null : /^bytes=(.*)$/i.exec(header.trim());
@@ -26,7 +27,9 @@ export function requestedRange(header: string | undefined, size: number): ByteRa
   const suffix = /^-(\d+)$/.exec(spec);
   if (suffix) {
     const n = Number(suffix[1]);
-    return n === 0 || size === 0 ? 'unsatisfiable' : { start: Math.max(0, size - n), end: size - 1 };
+    if (n === 0) return 'unsatisfiable';
+    // of an empty file, satisfiable (§14.1.2) but no 206 can say so: the Range is ignored (§14.2 allows it)
+    return size === 0 ? null : { start: Math.max(0, size - n), end: size - 1 };
   }
   const span = /^(\d+)-(\d*)$/.exec(spec);
   if (!span) return null;
