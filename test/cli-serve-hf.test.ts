@@ -5,11 +5,13 @@
 // the server holds none of it between requests and a file written in place since is a 500, not
 // other bytes under the same ETag.
 import { mkdirSync, readdirSync, readlinkSync, writeFileSync } from 'node:fs';
+import { open, type FileHandle } from 'node:fs/promises';
 import { request } from 'node:http';
+import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { startServer, type StaticServer } from '../src/cli/serve.js';
 import { checkpointBytes } from '../src/gpt/checkpoint.js';
 import { serializeSafetensors, type SafetensorsTensor } from '../src/io/safetensors.js';
@@ -125,11 +127,8 @@ function openFilesUnder(path: string): number {
 }
 
 describe('gpt serve, a Hugging Face model directory read per request', () => {
-  it('holds none of its weights between requests (it held the whole checkpoint, encoded, as long as it ran)', async () => {
-    // 1 layer 512 wide: 12.6 MB of weights, far above what the server itself holds
-    const C = 512;
-    const hf = join(dir, 'wide');
-    writeGPT2Dir(hf, wideGPT2(C), { prefix: true, head: false, config: gpt2Config({ n_embd: C, n_head: 8, n_layer: 1 }) });
+  it('holds none of its weights between requests but the last tensor read (it held the whole checkpoint, encoded, as long as it ran)', async () => {
+    const hf = wideGPT2Dir();
     setFlagsFromString('--expose-gc');
     const gc = runInNewContext('gc') as () => void;
     const held = async () => {
@@ -149,6 +148,48 @@ describe('gpt serve, a Hugging Face model directory read per request', () => {
     }
   });
 
+  it('ranges of one tensor asked together or in turn share one read of it (each read its own: 40 ranges of a 124M token embedding held 2.5 GB)', async () => {
+    const hf = wideGPT2Dir();
+    const server = await startServer({ root, port: 0, checkpoint: hf });
+    const weights = await open(join(hf, 'model.safetensors'));
+    const read = vi.spyOn(Object.getPrototypeOf(weights) as FileHandle, 'read');
+    await weights.close();
+    try {
+      const want = Buffer.from(checkpointBytes(await loadCheckpoint(hf)));
+      const [start, end] = tensorSpans(want)[0]!; // wte.weight: 260 x 512, 532 KB
+      const reads = () => read.mock.calls.reduce((bytes, call) => bytes + ((call as unknown[])[2] as number), 0); // read(buffer, offset, length, position)
+      read.mockClear();
+      const chunk = 50_000;
+      const chunks = await Promise.all(Array.from({ length: 8 }, (_, i) => ask(server, { Range: `bytes=${start + i * chunk}-${start + (i + 1) * chunk - 1}` })));
+      chunks.push(await ask(server, { Range: `bytes=${start + 8 * chunk}-${start + 9 * chunk - 1}` }));
+      chunks.forEach((c, i) => expect(c.body.equals(want.subarray(start + i * chunk, start + (i + 1) * chunk)), `chunk ${i}`).toBe(true));
+      expect(reads()).toBe(end - start);
+    } finally {
+      read.mockRestore();
+      await server.close();
+    }
+  });
+
+  it('closed with downloads under way: they end without an error (their reads are not cut off by the files closing)', async () => {
+    const hf = wideGPT2Dir();
+    const logged: string[] = [];
+    const server = await startServer({ root, port: 0, checkpoint: hf, onRequest: (_method, _url, s, error) => logged.push(`${s} ${error}`) });
+    const port = Number(new URL(server.url).port);
+    const sockets = await Promise.all(
+      Array.from({ length: 4 }, (_, i) =>
+        new Promise<Socket>((started) => {
+          const socket = connect(port, '127.0.0.1', () => socket.write(`GET /checkpoint.safetensors HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nRange: bytes=${i * 1000}-\r\n\r\n`));
+          socket.once('data', () => started(socket.pause())); // the server's writes back up
+          socket.on('error', () => undefined);
+        }),
+      ),
+    );
+    await server.close();
+    sockets.forEach((s) => s.destroy());
+    await new Promise((r) => setTimeout(r, 100)); // a read cut off fails after the close
+    expect(logged).toEqual(Array(4).fill('206 undefined'));
+  });
+
   it('a weights file written in place since the start: 500 with the reason logged, not other bytes under the same ETag; its files closed with the server', async () => {
     const hf = join(dir, 'rewritten');
     writeGPT2Dir(hf, randomGPT2(), { prefix: true, head: false });
@@ -165,6 +206,14 @@ describe('gpt serve, a Hugging Face model directory read per request', () => {
     expect(openFilesUnder(hf)).toBe(0);
   });
 });
+
+/** A GPT-2 directory of 1 layer 512 wide: 12.6 MB of weights, far above what the server itself holds (its last tensor, ln_f.bias, 2 KB). */
+function wideGPT2Dir(): string {
+  const C = 512;
+  const hf = join(dir, 'wide');
+  writeGPT2Dir(hf, wideGPT2(C), { prefix: true, head: false, config: gpt2Config({ n_embd: C, n_head: 8, n_layer: 1 }) });
+  return hf;
+}
 
 /** randomGPT2's tensors for a model `C` wide with one layer (zeros but the LayerNorm gains: only their size matters here). */
 function wideGPT2(C: number): ReturnType<typeof randomGPT2> {

@@ -124,8 +124,7 @@ export async function startServer(opts: ServeOptions = {}): Promise<StaticServer
       const type = CONTENT_TYPES['.safetensors']!;
       if (imported) {
         await imported.unchanged();
-        const { head, tensors, size } = imported.layout;
-        const parts = [{ size: head.length, bytes: () => head }, ...tensors.map((t) => ({ size: t.end - t.begin, bytes: t.bytes }))];
+        const { parts, size } = imported;
         const body = (range: ByteRange) => Readable.from(partsBetween(parts, range), { objectMode: false });
         return sendRepresentation(req, res, { size, type, etag: importedEtag, body });
       }
@@ -166,14 +165,17 @@ export async function startServer(opts: ServeOptions = {}): Promise<StaticServer
     }
   };
 
+  const answering = new Set<Promise<void>>(); // closing waits for them: an imported checkpoint's files must outlive their reads
   const server = createServer((req, res) => {
     const log = (status: number, error?: string) => opts.onRequest?.(req.method ?? '?', req.url ?? '?', status, error);
-    handle(req, res).then(log, (e: Error) => {
+    const answer = handle(req, res).then(log, (e: Error) => {
       // the page can only show the status: the reason goes to the server's log
       if (!res.headersSent) res.writeHead(500, { 'Content-Type': 'text/plain; charset=utf-8' }).end("internal error: the reason is in gpt serve's output\n");
       else res.destroy();
       log(500, e.message);
     });
+    answering.add(answer);
+    void answer.finally(() => answering.delete(answer));
   });
   const host = opts.host ?? '127.0.0.1';
   await new Promise<void>((ok, fail) => {
@@ -199,6 +201,7 @@ export async function startServer(opts: ServeOptions = {}): Promise<StaticServer
         server.closeAllConnections();
         server.close(() => done());
       });
+      await Promise.allSettled(answering); // each ends once its connection is gone
       await imported?.close();
     },
   };
