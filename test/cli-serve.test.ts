@@ -1,8 +1,9 @@
 // `gpt serve` answers only requests whose Host header names it (the bound address and port), so a
 // page of another origin cannot read the checkpoint through DNS rebinding; a download the client
-// abandons closes its file, and one truncated while sent cuts the connection; a port or host it
-// cannot listen on is one line naming the flag; Ctrl-C ends the process whatever its clients hold open.
-import { mkdirSync, readdirSync, readlinkSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
+// abandons closes its file, and one truncated or written in place while sent cuts the connection; a
+// port or host it cannot listen on is one line naming the flag; Ctrl-C ends the process whatever
+// its clients hold open.
+import { closeSync, mkdirSync, openSync, readdirSync, readlinkSync, symlinkSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
 import { request } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
@@ -148,9 +149,13 @@ describe('gpt serve, a download the client abandons', () => {
   });
 });
 
-describe('gpt serve, a file truncated in place while it is sent', () => {
-  it('cuts the response off and logs why, rather than leaving the client waiting for the bytes its Content-Length promised', async () => {
-    const file = join(root, 'shrinks.bin');
+describe('gpt serve, a file changed in place while it is sent', () => {
+  /**
+   * Downloads `name` (32 MiB under the root), running `change` on it once the first bytes are in,
+   * the client's reads paused meanwhile: the bytes received, and the requests logged with their errors.
+   */
+  async function changedWhileSent(name: string, change: (file: string) => void): Promise<{ received: number; logged: string[] }> {
+    const file = join(root, name);
     writeFileSync(file, Buffer.alloc(32 << 20, 7)); // far more than the socket buffers hold
     const logged: string[] = [];
     const server = await startServer({ root, port: 0, onRequest: (m, u, s, error) => logged.push(`${s} ${m} ${u}: ${error}`) });
@@ -158,22 +163,37 @@ describe('gpt serve, a file truncated in place while it is sent', () => {
     try {
       const received = await new Promise<number>((done, fail) => {
         let bytes = 0;
-        const socket = connect(port, '127.0.0.1', () => socket.write(`GET /shrinks.bin HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\n\r\n`));
+        const socket = connect(port, '127.0.0.1', () => socket.write(`GET /${name} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\n\r\n`));
         socket.once('data', () => {
-          socket.pause(); // the server's reads wait on the socket while the file shrinks
-          truncateSync(file, 1000);
+          socket.pause(); // the server's reads wait on the socket while the file changes
+          change(file);
           setTimeout(() => socket.resume(), 100);
         });
         socket.on('data', (d: Buffer) => (bytes += d.length));
         socket.on('close', () => done(bytes));
         socket.on('error', fail);
-        setTimeout(() => fail(new Error(`the connection was still open 3 s after the file shrank, ${bytes} bytes received`)), 3000);
+        setTimeout(() => fail(new Error(`the connection was still open 3 s after the file changed, ${bytes} bytes received`)), 3000);
       });
-      expect(received).toBeLessThan(32 << 20);
-      expect(logged).toEqual([expect.stringMatching(/^500 GET \/shrinks\.bin: the body ended after \d+ of the 33554432 bytes sent as its Content-Length \(the file shrank while it was sent\?\)$/)]);
+      return { received, logged };
     } finally {
       await server.close();
     }
+  }
+
+  it('truncated: cuts the response off and logs why, rather than leaving the client waiting for the bytes its Content-Length promised', async () => {
+    const { received, logged } = await changedWhileSent('shrinks.bin', (file) => truncateSync(file, 1000));
+    expect(received).toBeLessThan(32 << 20);
+    expect(logged).toEqual([expect.stringMatching(/^500 GET \/shrinks\.bin: the body ended after \d+ of the 33554432 bytes sent as its Content-Length \(the file shrank while it was sent\?\)$/)]);
+  });
+
+  it('rewritten, its size unchanged: cuts the response off before its last bytes and logs why, rather than sending two versions under one ETag', async () => {
+    const { received, logged } = await changedWhileSent('rewritten.bin', (file) => {
+      const fd = openSync(file, 'r+');
+      writeSync(fd, Buffer.alloc(1 << 20, 9), 0, 1 << 20, 31 << 20); // the last MiB, not read yet
+      closeSync(fd);
+    });
+    expect(received).toBeLessThan(32 << 20); // the headers and not all the body
+    expect(logged).toEqual(['500 GET /rewritten.bin: the file was written in place while it was sent: the response was cut off']);
   });
 });
 

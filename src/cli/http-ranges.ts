@@ -54,6 +54,8 @@ export interface Representation {
   type: string;
   etag: string;
   body(range: ByteRange): Readable;
+  /** Throws where the file is no longer the version the ETag names (written in place): called once the body is read, before the response ends. */
+  unchanged?(): Promise<void>;
 }
 
 /**
@@ -85,24 +87,29 @@ export async function sendRepresentation(req: IncomingMessage, res: ServerRespon
     ...(range && { 'Content-Range': `bytes ${range.start}-${range.end}/${size}` }),
   });
   if (req.method === 'HEAD' || length === 0) res.end();
-  else await sendBody(res, file.body(sent), length);
+  else await sendBody(res, file.body(sent), length, file.unchanged);
   return status;
 }
 
 /**
  * Sends `body`, which should hold `length` bytes (the Content-Length sent). A client gone midway is
- * no error. A body that ends short (a file truncated in place while sent) or fails to read throws,
- * the connection cut before the response ends: ended as if whole, the response left the client of
- * a kept-alive connection waiting for bytes that never come.
+ * no error. A body that ends short (a file truncated in place while sent), fails to read, or was
+ * read from a file written in place meanwhile (`unchanged` throws) throws, the connection cut
+ * before the response ends: the client sees a failed download, not a short one it waits on for
+ * ever (kept alive), nor one of two versions' bytes under one ETag.
  */
-async function sendBody(res: ServerResponse, body: Readable, length: number): Promise<void> {
+async function sendBody(res: ServerResponse, body: Readable, length: number, unchanged?: () => Promise<void>): Promise<void> {
   async function* whole(source: AsyncIterable<Uint8Array>) {
-    let sent = 0;
+    let read = 0;
+    let last: Uint8Array | null = null; // held back until the rest is known good: a response cut off lacks it, and looks so
     for await (const chunk of source) {
-      sent += chunk.length;
-      yield chunk;
+      if (last) yield last;
+      read += chunk.length;
+      last = chunk;
     }
-    if (sent < length) throw new Error(`the body ended after ${sent} of the ${length} bytes sent as its Content-Length (the file shrank while it was sent?)`);
+    if (read < length) throw new Error(`the body ended after ${read} of the ${length} bytes sent as its Content-Length (the file shrank while it was sent?)`);
+    await unchanged?.();
+    if (last) yield last;
   }
   // pipeline, not pipe: a client gone mid-download ends the body too (pipe only unpiped: the file
   // stayed open and the request never ended); on a read error or a client gone both are closed

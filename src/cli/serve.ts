@@ -17,7 +17,7 @@ import { Readable } from 'node:stream';
 import { extname, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { withCheckpointFiles, type CheckedWeights, type CheckpointManifest } from '../node/checkpoint-files.js';
-import { fileVersion, kindOf, openRegularFile } from '../node/regular-files.js';
+import { fileVersion, kindOf, openRegularFile, writtenVersion } from '../node/regular-files.js';
 import { checkCheckpointAt } from '../node/checkpoint-dir.js';
 import { openHFCheckpointFile, type HFCheckpointFile } from '../node/hf-checkpoint-file.js';
 import { isHFDirectory } from '../node/checkpoint-kind.js';
@@ -126,7 +126,7 @@ export async function startServer(opts: ServeOptions = {}): Promise<StaticServer
         await imported.unchanged();
         const { parts, size } = imported;
         const body = (range: ByteRange) => Readable.from(partsBetween(parts, range), { objectMode: false });
-        return sendRepresentation(req, res, { size, type, etag: importedEtag, body });
+        return sendRepresentation(req, res, { size, type, etag: importedEtag, body, unchanged: imported.unchanged });
       }
       // the directory's current weights, checked and sent from one open file per request: a run
       // still training serves its latest save, whole even if the next one lands meanwhile
@@ -207,9 +207,17 @@ export async function startServer(opts: ServeOptions = {}): Promise<StaticServer
   };
 }
 
-/** Bytes of an open file (the caller closes it) as the response to `req`: whole, or the range asked for. */
-const sendFile = (req: IncomingMessage, res: ServerResponse, file: FileHandle, { size, type, etag }: { size: number; type: string; etag: string }) =>
-  sendRepresentation(req, res, { size, type, etag, body: ({ start, end }) => file.createReadStream({ start, end, autoClose: false }) });
+/**
+ * Bytes of an open file (the caller closes it) as the response to `req`: whole, or the range asked
+ * for; cut off where the file is written in place while it is sent (its version changes).
+ */
+async function sendFile(req: IncomingMessage, res: ServerResponse, file: FileHandle, { size, type, etag }: { size: number; type: string; etag: string }): Promise<number> {
+  const version = await writtenVersion(file);
+  const unchanged = async () => {
+    if ((await writtenVersion(file)) !== version) throw new Error('the file was written in place while it was sent: the response was cut off');
+  };
+  return sendRepresentation(req, res, { size, type, etag, body: ({ start, end }) => file.createReadStream({ start, end, autoClose: false }), unchanged });
+}
 
 const bracket = (h: string) => (h.includes(':') ? `[${h}]` : h);
 

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { hfCheckpointLayout, hfHeaders, readHFTensor, type HFHeaders } from '../gpt/hf/headers.js';
 import { HEAD, unprefixed } from '../gpt/hf/weights.js';
 import { hfDirectoryFiles, hfTokenizerTexts, loadCheckpoint, openHFWeights } from './checkpoint-dir.js';
-import { fileVersion } from './regular-files.js';
+import { writtenVersion } from './regular-files.js';
 import type { PendingSafetensorsLayout } from '../io/safetensors.js';
 
 export interface HFCheckpointFile {
@@ -33,14 +33,14 @@ export async function openHFCheckpointFile(dir: string): Promise<HFCheckpointFil
       await loadCheckpoint(dir); // for its one-line error
       throw new Error(`${dir}: its weights files changed while they were checked: run gpt serve again`);
     }
-    const versions = await Promise.all(opened.handles.map(async (h) => (await fileVersion(h)).version));
+    const versions = await Promise.all(opened.handles.map(writtenVersion));
     const { head, tensors, size } = hfCheckpointLayout(headers, dir);
     return {
       size,
       parts: [{ size: head.length, bytes: () => head }, ...madeInTurn(tensors)],
       async unchanged() {
         for (const [i, handle] of opened.handles.entries()) {
-          if ((await fileVersion(handle)).version !== versions[i]) {
+          if ((await writtenVersion(handle)) !== versions[i]) {
             throw new Error(`${join(dir, weights[i]!)} changed since gpt serve checked it (saved again?): restart gpt serve to serve it`);
           }
         }
