@@ -54,6 +54,25 @@ describe('gpt serve checks the Host header', () => {
     expect([400, 421]).toContain(await statusFor(port, null));
   });
 
+  it("takes an absolute-form target's host, not Host's (RFC 9112 §3.2.2), and refuses a target of another form", async () => {
+    /** The status line of a request sent as written. */
+    const statusLine = (target: string, host: string) =>
+      new Promise<string>((resolve, reject) => {
+        const socket = connect(port, '127.0.0.1', () => socket.write(`GET ${target} HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`));
+        let text = '';
+        socket.on('data', (d: Buffer) => (text += d.toString('latin1')));
+        socket.on('end', () => resolve(text.split('\r\n', 1)[0]!));
+        socket.on('error', reject);
+      });
+    const own = `127.0.0.1:${port}`;
+    expect(await statusLine(`http://${own}/`, 'evil.example')).toBe('HTTP/1.1 200 OK');
+    expect(await statusLine(`HTTP://localhost:${port}/index.html?x=1`, own)).toBe('HTTP/1.1 200 OK');
+    expect(await statusLine(`http://${own}`, own)).toBe('HTTP/1.1 200 OK'); // an empty path is /
+    expect(await statusLine(`http://evil.example:${port}/`, own)).toBe('HTTP/1.1 421 Misdirected Request');
+    expect(await statusLine(`http://${own}/../etc/hostname`, own)).toBe('HTTP/1.1 400 Bad Request');
+    for (const target of [own, '*', `http://user@${own}/`, `https://${own}/`, `file:///etc/hostname`]) expect(await statusLine(target, own), target).toBe('HTTP/1.1 400 Bad Request');
+  });
+
   it('names a host given with --host, and every local address when bound to all of them', () => {
     expect([...acceptedHosts('192.0.2.7', 8080)]).toEqual(['192.0.2.7:8080']);
     expect([...acceptedHosts('::1', 80)].sort()).toEqual(['127.0.0.1', '127.0.0.1:80', '[::1]', '[::1]:80', 'localhost', 'localhost:80']);

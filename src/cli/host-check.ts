@@ -35,3 +35,16 @@ export function acceptedHosts(bound: string, port: number): Set<string> {
   }
   return accepted;
 }
+
+/**
+ * The host and path a request names: an origin-form target's path with the Host header, or an
+ * absolute-form target's own host and path (RFC 9112 §3.2.2: a server MUST accept that form, and
+ * then take its host, not Host's); null for any other (authority-form, `*`, userinfo, another scheme).
+ */
+export function requestTarget(target: string, hostHeader: string | undefined): { host: string; path: string } | null {
+  if (target.startsWith('/')) return { host: hostHeader ?? '', path: target };
+  const absolute = /^http:\/\/([^/?#@]*)([/?#].*)?$/i.exec(target);
+  if (!absolute) return null;
+  const rest = absolute[2] ?? '';
+  return { host: absolute[1]!, path: rest.startsWith('/') ? rest : `/${rest}` };
+}

@@ -1,14 +1,15 @@
 // `gpt serve`: a small static server for the browser demo. It serves only the files of web-dist/
-// (built by `npm run build:web`) and, with --checkpoint, one checkpoint (a .safetensors file, or the
-// current weights of a `gpt train` directory) at the fixed URL /checkpoint.safetensors next to the
-// page. Bound to 127.0.0.1 unless told otherwise. Request paths are decoded once and rejected if
-// they could leave the root (`..`, backslashes, NUL, or a '%' left after decoding, i.e. double
-// encoding), then resolved and checked against the root again. Requests must name this server in
-// their Host header (src/cli/host-check.ts): otherwise a page of another origin could read the
-// checkpoint through DNS rebinding. Range requests are answered (src/cli/http-ranges.ts), each
-// response with a strong ETag naming the version sent (a checkpoint directory's: its weights file's
-// name and CRC-32): the page reads the checkpoint a tensor at a time, each read pinned by If-Match to
-// the version its first read saw, so that a save landing mid-load is a 412, never two saves' bytes.
+// (built by `npm run build:web`) and, with --checkpoint, one checkpoint (a .safetensors file, the
+// current weights of a `gpt train` directory, or a Hugging Face directory in our format) at the
+// fixed URL /checkpoint.safetensors next to the page. Bound to 127.0.0.1 unless told otherwise.
+// Request paths are decoded once and rejected if they could leave the root (`..`, backslashes, NUL,
+// or a '%' left after decoding, i.e. double encoding), then resolved and checked against the root
+// again. Requests must name this server in their Host header, or in their absolute-form target
+// (src/cli/host-check.ts): otherwise a page of another origin could read the checkpoint through DNS
+// rebinding. Range requests are answered (src/cli/http-ranges.ts), each response with a strong ETag
+// naming the version sent (a checkpoint directory's: its weights file's name and CRC-32): the page
+// reads the checkpoint a tensor at a time, each read pinned by If-Match to the version its first
+// read saw, so that a save landing mid-load is a 412, never two saves' bytes.
 import { randomUUID } from 'node:crypto';
 import { realpath, stat, type FileHandle } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -23,7 +24,7 @@ import { openHFCheckpointFile, type HFCheckpointFile } from '../node/hf-checkpoi
 import { isHFDirectory } from '../node/checkpoint-kind.js';
 import { partsBetween, sendRepresentation, type ByteRange } from './http-ranges.js';
 import { flagHelp, noPositional, parseFlags, type FlagSpec } from './flags.js';
-import { acceptedHosts, isLoopback } from './host-check.js';
+import { acceptedHosts, isLoopback, requestTarget } from './host-check.js';
 
 /** web-dist/ at the package root (this file is src/cli/serve.ts or dist/cli/serve.js). */
 export const WEB_DIST = fileURLToPath(new URL('../../web-dist/', import.meta.url));
@@ -109,7 +110,12 @@ export async function startServer(opts: ServeOptions = {}): Promise<StaticServer
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<number> => {
     res.setHeader('X-Content-Type-Options', 'nosniff');
     res.setHeader('Cache-Control', 'no-store');
-    if (!hosts.has(req.headers.host?.toLowerCase() ?? '')) {
+    const target = requestTarget(req.url ?? '/', req.headers.host);
+    if (!target) {
+      res.writeHead(400, { 'Content-Type': 'text/plain; charset=utf-8' }).end('bad request target\n');
+      return 400;
+    }
+    if (!hosts.has(target.host.toLowerCase())) {
       res.writeHead(421, { 'Content-Type': 'text/plain; charset=utf-8' }).end('misdirected request: unknown Host\n');
       return 421;
     }
@@ -117,7 +123,7 @@ export async function startServer(opts: ServeOptions = {}): Promise<StaticServer
       res.writeHead(405, { Allow: 'GET, HEAD', 'Content-Type': 'text/plain; charset=utf-8' }).end('method not allowed\n');
       return 405;
     }
-    const rawPath = req.url ?? '/';
+    const rawPath = target.path;
     let file: string | null;
     if (rawPath.split(/[?#]/, 1)[0] === CHECKPOINT_URL) {
       if (!checkpoint) return notFound(res);
