@@ -227,8 +227,9 @@ describe('gpt serve, an address it cannot listen on', () => {
     }
   });
 
-  it('a host that is no address of this machine is one line naming --host', async () => {
+  it('a host that is no address of this machine, or an IPv6 one in brackets, is one line naming --host', async () => {
     expectOneLine(await gpt('serve', '--root', root, '--port', '0', '--host', '192.0.2.7'), 1, /^gpt serve: --host 192\.0\.2\.7: not an address of this machine/);
+    expectOneLine(await gpt('serve', '--root', root, '--port', '0', '--host', '[::1]'), 1, /^gpt serve: --host \[::1\]: give an IPv6 address without its brackets \(--host ::1\)$/);
   });
 });
 

@@ -233,6 +233,8 @@ function listenError(e: NodeJS.ErrnoException, host: string, port: number): Erro
   if (e.code === 'EADDRINUSE') return new Error(`--port ${port}: ${at} is already in use (another gpt serve?); pick another port, or --port 0 for any free one`);
   if (e.code === 'EACCES') return new Error(`--port ${port}: no permission to listen on ${at} (ports below 1024 need privileges); pick one from 1024 up, or --port 0 for any free one`);
   if (e.code === 'EADDRNOTAVAIL' || e.code === 'ENOTFOUND' || e.code === 'EAI_AGAIN') {
+    const bare = /^\[(.*)\]$/.exec(host)?.[1]; // as a URL writes it
+    if (bare) return new Error(`--host ${host}: give an IPv6 address without its brackets (--host ${bare})`);
     return new Error(`--host ${host}: not an address of this machine (${e.code}); 127.0.0.1 serves this machine only, 0.0.0.0 every network it is on`);
   }
   return e;
