@@ -27,26 +27,23 @@ export async function openHFCheckpointFile(dir: string): Promise<HFCheckpointFil
   const { model, weights, weightMap } = await hfDirectoryFiles(dir);
   const opened = await openHFWeights(dir, weights);
   try {
+    const versions = await Promise.all(opened.handles.map(writtenVersion)); // before the check: a write during it is caught
+    const unchanged = async () => {
+      for (const [i, handle] of opened.handles.entries()) {
+        if ((await writtenVersion(handle)) !== versions[i]) {
+          throw new Error(`${join(dir, weights[i]!)} changed since gpt serve checked it (saved again?): restart gpt serve to serve it`);
+        }
+      }
+    };
     const headers = hfHeaders(model, opened.shards, await hfTokenizerTexts(dir), dir, weightMap);
     const accepted = headers && (await tensorsAccepted(headers, dir).catch(() => false));
     if (!accepted) {
       await loadCheckpoint(dir); // for its one-line error
       throw new Error(`${dir}: its weights files changed while they were checked: run gpt serve again`);
     }
-    const versions = await Promise.all(opened.handles.map(writtenVersion));
+    await unchanged();
     const { head, tensors, size } = hfCheckpointLayout(headers, dir);
-    return {
-      size,
-      parts: [{ size: head.length, bytes: () => head }, ...madeInTurn(tensors)],
-      async unchanged() {
-        for (const [i, handle] of opened.handles.entries()) {
-          if ((await writtenVersion(handle)) !== versions[i]) {
-            throw new Error(`${join(dir, weights[i]!)} changed since gpt serve checked it (saved again?): restart gpt serve to serve it`);
-          }
-        }
-      },
-      close: opened.close,
-    };
+    return { size, parts: [{ size: head.length, bytes: () => head }, ...madeInTurn(tensors)], unchanged, close: opened.close };
   } catch (e) {
     await opened.close();
     throw e;
