@@ -110,7 +110,7 @@ export async function startServer(opts: ServeOptions = {}): Promise<StaticServer
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<number> => {
     res.setHeader('X-Content-Type-Options', 'nosniff');
     res.setHeader('Cache-Control', 'no-store');
-    const target = requestTarget(req.url ?? '/', req.headers.host);
+    const target = requestTarget(req.url ?? '/', req.rawHeaders);
     if (!target) {
       res.writeHead(400, { 'Content-Type': 'text/plain; charset=utf-8' }).end('bad request target\n');
       return 400;
