@@ -3,7 +3,7 @@
 // abandons closes its file, and one truncated or written in place while sent cuts the connection; a
 // port or host it cannot listen on is one line naming the flag; Ctrl-C ends the process whatever
 // its clients hold open.
-import { closeSync, mkdirSync, openSync, readdirSync, readlinkSync, symlinkSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readdirSync, readlinkSync, rmSync, symlinkSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
 import { request } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
@@ -207,6 +207,7 @@ describe('gpt serve, a file changed in place while it is sent', () => {
       return { received, logged };
     } finally {
       await server.close();
+      rmSync(file, { force: true });
     }
   }
 
