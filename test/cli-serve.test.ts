@@ -82,6 +82,7 @@ describe('gpt serve checks the Host header', () => {
     expect(await statusLine(`http://evil.example:${port}/`, own)).toBe('HTTP/1.1 421 Misdirected Request');
     expect(await statusLine(`http://${own}/../etc/hostname`, own)).toBe('HTTP/1.1 400 Bad Request');
     for (const target of [own, '*', `http://user@${own}/`, `https://${own}/`, `file:///etc/hostname`]) expect(await statusLine(target, own), target).toBe('HTTP/1.1 400 Bad Request');
+    expect(await statusLineOf(port, `OPTIONS * HTTP/1.1\r\nHost: ${own}\r\n`)).toBe('HTTP/1.1 405 Method Not Allowed'); // a valid target, a method not served
   });
 
   it('names a host given with --host, and every local address when bound to all of them', () => {

@@ -110,6 +110,11 @@ export async function startServer(opts: ServeOptions = {}): Promise<StaticServer
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<number> => {
     res.setHeader('X-Content-Type-Options', 'nosniff');
     res.setHeader('Cache-Control', 'no-store');
+    // first: OPTIONS * is a method not served here, not a bad target
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.writeHead(405, { Allow: 'GET, HEAD', 'Content-Type': 'text/plain; charset=utf-8' }).end('method not allowed\n');
+      return 405;
+    }
     const target = requestTarget(req.url ?? '/', req.rawHeaders);
     if (!target) {
       res.writeHead(400, { 'Content-Type': 'text/plain; charset=utf-8' }).end('bad request target\n');
@@ -118,10 +123,6 @@ export async function startServer(opts: ServeOptions = {}): Promise<StaticServer
     if (!hosts.has(target.host.toLowerCase())) {
       res.writeHead(421, { 'Content-Type': 'text/plain; charset=utf-8' }).end('misdirected request: unknown Host\n');
       return 421;
-    }
-    if (req.method !== 'GET' && req.method !== 'HEAD') {
-      res.writeHead(405, { Allow: 'GET, HEAD', 'Content-Type': 'text/plain; charset=utf-8' }).end('method not allowed\n');
-      return 405;
     }
     const rawPath = target.path;
     let file: string | null;
