@@ -1,19 +1,19 @@
 // `gpt serve` answers only requests whose Host header names it (the bound address and port), so a
 // page of another origin cannot read the checkpoint through DNS rebinding; a download the client
-// abandons closes its file; a port or host it cannot listen on is one line naming the flag; Ctrl-C
-// ends the process whatever its clients hold open.
-import { mkdirSync, readdirSync, readlinkSync, symlinkSync, writeFileSync } from 'node:fs';
+// abandons closes its file, and one truncated or written in place while sent cuts the connection; a
+// port or host it cannot listen on is one line naming the flag; Ctrl-C ends the process whatever
+// its clients hold open.
+import { closeSync, mkdirSync, openSync, readdirSync, readlinkSync, rmSync, symlinkSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
 import { request } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer, type ServeOptions, type StaticServer } from '../src/cli/serve.js';
 import { acceptedHosts, isLoopback } from '../src/cli/host-check.js';
-import { checkpointBytes, checkpointSafetensors, CHECKPOINT_FORMAT } from '../src/gpt/checkpoint.js';
+import { checkpointSafetensors, CHECKPOINT_FORMAT } from '../src/gpt/checkpoint.js';
 import { CharTokenizer } from '../src/gpt/tokenizer/index.js';
-import { loadCheckpoint, writeCheckpointTensors } from '../src/node/checkpoint-dir.js';
+import { writeCheckpointTensors } from '../src/node/checkpoint-dir.js';
 import { expectOneLine, gpt, spawnGpt, tempDir } from './cli-helpers.js';
-import { randomGPT2, writeGPT2Dir } from './hf-reference.js';
 
 const root = join(tempDir('cli-serve'), 'web');
 mkdirSync(root);
@@ -28,6 +28,17 @@ function statusFor(port: number, host: string | null): Promise<number> {
     });
     req.on('error', reject);
     req.end();
+  });
+}
+
+/** The status line answering a request whose request line and header lines are `head`, sent as written. */
+function statusLineOf(port: number, head: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1', () => socket.write(`${head}Connection: close\r\n\r\n`));
+    let text = '';
+    socket.on('data', (d: Buffer) => (text += d.toString('latin1')));
+    socket.on('end', () => resolve(text.split('\r\n', 1)[0]!));
+    socket.on('error', reject);
   });
 }
 
@@ -51,7 +62,27 @@ describe('gpt serve checks the Host header', () => {
     for (const host of ['evil.example', `evil.example:${port}`, `127.0.0.1:${port + 1}`, '127.0.0.1', `127.0.0.1.evil.example:${port}`, `localhost:${port}@evil`]) {
       expect(await statusFor(port, host), host).toBe(421);
     }
-    expect([400, 421]).toContain(await statusFor(port, null));
+    expect(await statusFor(port, null)).toBe(400);
+  });
+
+  it('refuses a request with two Host headers, even naming this server both times (RFC 9112 §3.2: 400)', async () => {
+    const own = `127.0.0.1:${port}`;
+    const statusLine = (headers: string) => statusLineOf(port, `GET / HTTP/1.1\r\n${headers}`);
+    expect(await statusLine(`Host: ${own}\r\n`)).toBe('HTTP/1.1 200 OK');
+    expect(await statusLine(`Host: ${own}\r\nHost: evil.example\r\n`)).toBe('HTTP/1.1 400 Bad Request');
+    expect(await statusLine(`Host: ${own}\r\nhost: ${own}\r\n`)).toBe('HTTP/1.1 400 Bad Request');
+  });
+
+  it("takes an absolute-form target's host, not Host's (RFC 9112 §3.2.2), and refuses a target of another form", async () => {
+    const statusLine = (target: string, host: string) => statusLineOf(port, `GET ${target} HTTP/1.1\r\nHost: ${host}\r\n`);
+    const own = `127.0.0.1:${port}`;
+    expect(await statusLine(`http://${own}/`, 'evil.example')).toBe('HTTP/1.1 200 OK');
+    expect(await statusLine(`HTTP://localhost:${port}/index.html?x=1`, own)).toBe('HTTP/1.1 200 OK');
+    expect(await statusLine(`http://${own}`, own)).toBe('HTTP/1.1 200 OK'); // an empty path is /
+    expect(await statusLine(`http://evil.example:${port}/`, own)).toBe('HTTP/1.1 421 Misdirected Request');
+    expect(await statusLine(`http://${own}/../etc/hostname`, own)).toBe('HTTP/1.1 400 Bad Request');
+    for (const target of [own, '*', `http://user@${own}/`, `https://${own}/`, `file:///etc/hostname`]) expect(await statusLine(target, own), target).toBe('HTTP/1.1 400 Bad Request');
+    expect(await statusLineOf(port, `OPTIONS * HTTP/1.1\r\nHost: ${own}\r\n`)).toBe('HTTP/1.1 405 Method Not Allowed'); // a valid target, a method not served
   });
 
   it('names a host given with --host, and every local address when bound to all of them', () => {
@@ -149,31 +180,52 @@ describe('gpt serve, a download the client abandons', () => {
   });
 });
 
-describe('gpt serve, a Hugging Face model directory', () => {
-  it('sends it in our format, a tensor at a time, as the bytes the checkpoint encodes to in memory', async () => {
-    const hf = join(tempDir('cli-serve-hf'), 'gpt2');
-    writeGPT2Dir(hf, randomGPT2(), { prefix: true, head: false });
-    const want = checkpointBytes(await loadCheckpoint(hf));
-    const server = await startServer({ root, port: 0, checkpoint: hf });
+describe('gpt serve, a file changed in place while it is sent', () => {
+  /**
+   * Downloads `name` (32 MiB under the root), running `change` on it once the first bytes are in,
+   * the client's reads paused meanwhile: the bytes received, and the requests logged with their errors.
+   */
+  async function changedWhileSent(name: string, change: (file: string) => void): Promise<{ received: number; logged: string[] }> {
+    const file = join(root, name);
+    writeFileSync(file, Buffer.alloc(32 << 20, 7)); // far more than the socket buffers hold
+    const logged: string[] = [];
+    const server = await startServer({ root, port: 0, onRequest: (m, u, s, error) => logged.push(`${s} ${m} ${u}: ${error}`) });
+    const port = Number(new URL(server.url).port);
     try {
-      const { port } = new URL(server.url);
-      const get = (method: string) =>
-        new Promise<{ length: number; body: Buffer }>((resolve, reject) => {
-          const req = request({ host: '127.0.0.1', port, method, path: '/checkpoint.safetensors' }, (res) => {
-            const parts: Buffer[] = [];
-            res.on('data', (d: Buffer) => parts.push(d));
-            res.on('end', () => resolve({ length: Number(res.headers['content-length']), body: Buffer.concat(parts) }));
-          });
-          req.on('error', reject);
-          req.end();
+      const received = await new Promise<number>((done, fail) => {
+        let bytes = 0;
+        const socket = connect(port, '127.0.0.1', () => socket.write(`GET /${name} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\n\r\n`));
+        socket.once('data', () => {
+          socket.pause(); // the server's reads wait on the socket while the file changes
+          change(file);
+          setTimeout(() => socket.resume(), 100);
         });
-      const got = await get('GET');
-      expect(got.length).toBe(want.length);
-      expect(got.body.equals(want)).toBe(true);
-      expect(await get('HEAD')).toEqual({ length: want.length, body: Buffer.alloc(0) });
+        socket.on('data', (d: Buffer) => (bytes += d.length));
+        socket.on('close', () => done(bytes));
+        socket.on('error', fail);
+        setTimeout(() => fail(new Error(`the connection was still open 3 s after the file changed, ${bytes} bytes received`)), 3000);
+      });
+      return { received, logged };
     } finally {
       await server.close();
+      rmSync(file, { force: true });
     }
+  }
+
+  it('truncated: cuts the response off and logs why, rather than leaving the client waiting for the bytes its Content-Length promised', async () => {
+    const { received, logged } = await changedWhileSent('shrinks.bin', (file) => truncateSync(file, 1000));
+    expect(received).toBeLessThan(32 << 20);
+    expect(logged).toEqual([expect.stringMatching(/^500 GET \/shrinks\.bin: the body ended after \d+ of the 33554432 bytes sent as its Content-Length \(the file shrank while it was sent\?\)$/)]);
+  });
+
+  it('rewritten, its size unchanged: cuts the response off before its last bytes and logs why, rather than sending two versions under one ETag', async () => {
+    const { received, logged } = await changedWhileSent('rewritten.bin', (file) => {
+      const fd = openSync(file, 'r+');
+      writeSync(fd, Buffer.alloc(1 << 20, 9), 0, 1 << 20, 31 << 20); // the last MiB, not read yet
+      closeSync(fd);
+    });
+    expect(received).toBeLessThan(32 << 20); // the headers and not all the body
+    expect(logged).toEqual(['500 GET /rewritten.bin: the file was written in place while it was sent: the response was cut off']);
   });
 });
 
@@ -188,8 +240,9 @@ describe('gpt serve, an address it cannot listen on', () => {
     }
   });
 
-  it('a host that is no address of this machine is one line naming --host', async () => {
+  it('a host that is no address of this machine, or an IPv6 one in brackets, is one line naming --host', async () => {
     expectOneLine(await gpt('serve', '--root', root, '--port', '0', '--host', '192.0.2.7'), 1, /^gpt serve: --host 192\.0\.2\.7: not an address of this machine/);
+    expectOneLine(await gpt('serve', '--root', root, '--port', '0', '--host', '[::1]'), 1, /^gpt serve: --host \[::1\]: give an IPv6 address without its brackets \(--host ::1\)$/);
   });
 });
 

@@ -35,3 +35,20 @@ export function acceptedHosts(bound: string, port: number): Set<string> {
   }
   return accepted;
 }
+
+/**
+ * The host and path a request names: an origin-form target's path with its Host header, or an
+ * absolute-form target's own host and path (RFC 9112 §3.2.2: a server MUST accept that form, and
+ * then take its host, not Host's); null for any other (authority-form, `*`, userinfo, another
+ * scheme) and for more than one Host header (§3.2: a 400), or none with an origin-form target.
+ * `rawHeaders`: the request's header lines as Node gives them, name and value in turn.
+ */
+export function requestTarget(target: string, rawHeaders: string[]): { host: string; path: string } | null {
+  const hosts = rawHeaders.filter((_, i) => i % 2 === 1 && rawHeaders[i - 1]!.toLowerCase() === 'host');
+  if (hosts.length > 1) return null;
+  if (target.startsWith('/')) return hosts.length ? { host: hosts[0]!.trim(), path: target } : null;
+  const absolute = /^http:\/\/([^/?#@]*)([/?#].*)?$/i.exec(target);
+  if (!absolute) return null;
+  const rest = absolute[2] ?? '';
+  return { host: absolute[1]!, path: rest.startsWith('/') ? rest : `/${rest}` };
+}

@@ -14,8 +14,9 @@ export interface ByteRange {
 
 /**
  * The range a Range header asks of a file of `size` bytes: null where the header is to be ignored
- * (absent, another unit, malformed or backwards, several ranges), 'unsatisfiable' where the one range
- * starts past the end (or is an empty suffix), else the range (its end cut to the file's).
+ * (absent, another unit, malformed or backwards, several ranges, a suffix of an empty file),
+ * 'unsatisfiable' where the one range starts past the end (or is an empty suffix), else the range
+ * (its end cut to the file's).
  */
 export function requestedRange(header: string | undefined, size: number): ByteRange | 'unsatisfiable' | null {
   const set = header === undefined ? null : /^bytes=(.*)$/i.exec(header.trim());
@@ -26,7 +27,9 @@ export function requestedRange(header: string | undefined, size: number): ByteRa
   const suffix = /^-(\d+)$/.exec(spec);
   if (suffix) {
     const n = Number(suffix[1]);
-    return n === 0 || size === 0 ? 'unsatisfiable' : { start: Math.max(0, size - n), end: size - 1 };
+    if (n === 0) return 'unsatisfiable';
+    // of an empty file, satisfiable (§14.1.2) but no 206 can say so: the Range is ignored (§14.2 allows it)
+    return size === 0 ? null : { start: Math.max(0, size - n), end: size - 1 };
   }
   const span = /^(\d+)-(\d*)$/.exec(spec);
   if (!span) return null;
@@ -51,6 +54,8 @@ export interface Representation {
   type: string;
   etag: string;
   body(range: ByteRange): Readable;
+  /** Throws where the file is no longer the version the ETag names (written in place): called once the body is read, before the response ends. */
+  unchanged?(): Promise<void>;
 }
 
 /**
@@ -82,19 +87,50 @@ export async function sendRepresentation(req: IncomingMessage, res: ServerRespon
     ...(range && { 'Content-Range': `bytes ${range.start}-${range.end}/${size}` }),
   });
   if (req.method === 'HEAD' || length === 0) res.end();
-  // pipeline, not pipe: a client gone mid-download ends the body too (pipe only unpiped: the file
-  // stayed open and the request never ended); on a read error or a client gone both are closed
-  else await pipeline(file.body(sent), res).catch(() => undefined);
+  else await sendBody(res, file.body(sent), length, file.unchanged);
   return status;
 }
 
-/** Bytes start..end (included) of the file that `pieces` make in order, as they come. */
-export function* piecesBetween(pieces: Iterable<Uint8Array>, { start, end }: ByteRange): Generator<Uint8Array> {
-  let at = 0; // the file offset of the piece's first byte
-  for (const piece of pieces) {
-    const [from, to] = [Math.max(start - at, 0), Math.min(end + 1 - at, piece.length)];
-    if (from < to) yield piece.subarray(from, to);
-    at += piece.length;
+/**
+ * Sends `body`, which should hold `length` bytes (the Content-Length sent). A client gone midway is
+ * no error. A body that ends short (a file truncated in place while sent), fails to read, or was
+ * read from a file written in place meanwhile (`unchanged` throws) throws, the connection cut
+ * before the response ends: the client sees a failed download, not a short one it waits on for
+ * ever (kept alive), nor one of two versions' bytes under one ETag.
+ */
+async function sendBody(res: ServerResponse, body: Readable, length: number, unchanged?: () => Promise<void>): Promise<void> {
+  async function* whole(source: AsyncIterable<Uint8Array>) {
+    let read = 0;
+    let last: Uint8Array | null = null; // held back until the rest is known good: a response cut off lacks it, and looks so
+    for await (const chunk of source) {
+      if (last) yield last;
+      read += chunk.length;
+      last = chunk;
+    }
+    if (read < length) throw new Error(`the body ended after ${read} of the ${length} bytes sent as its Content-Length (the file shrank while it was sent?)`);
+    await unchanged?.();
+    if (last) yield last;
+  }
+  // pipeline, not pipe: a client gone mid-download ends the body too (pipe only unpiped: the file
+  // stayed open and the request never ended); on a read error or a client gone both are closed
+  await pipeline(body, whole, res).catch((e: NodeJS.ErrnoException) => {
+    if (e.code !== 'ERR_STREAM_PREMATURE_CLOSE') throw e; // else the client went away
+  });
+}
+
+/** One part of a file sent in parts: its size, and its bytes, made only when asked for. */
+export interface FilePart {
+  size: number;
+  bytes(): Uint8Array | Promise<Uint8Array>;
+}
+
+/** Bytes start..end (included) of the file that `parts` make in order, as they come: only the parts the range overlaps are made. */
+export async function* partsBetween(parts: Iterable<FilePart>, { start, end }: ByteRange): AsyncGenerator<Uint8Array> {
+  let at = 0; // the file offset of the part's first byte
+  for (const part of parts) {
+    const [from, to] = [Math.max(start - at, 0), Math.min(end + 1 - at, part.size)];
+    if (from < to) yield (await part.bytes()).subarray(from, to);
+    at += part.size;
     if (at > end) return;
   }
 }

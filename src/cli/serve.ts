@@ -1,14 +1,15 @@
 // `gpt serve`: a small static server for the browser demo. It serves only the files of web-dist/
-// (built by `npm run build:web`) and, with --checkpoint, one checkpoint (a .safetensors file, or the
-// current weights of a `gpt train` directory) at the fixed URL /checkpoint.safetensors next to the
-// page. Bound to 127.0.0.1 unless told otherwise. Request paths are decoded once and rejected if
-// they could leave the root (`..`, backslashes, NUL, or a '%' left after decoding, i.e. double
-// encoding), then resolved and checked against the root again. Requests must name this server in
-// their Host header (src/cli/host-check.ts): otherwise a page of another origin could read the
-// checkpoint through DNS rebinding. Range requests are answered (src/cli/http-ranges.ts), each
-// response with a strong ETag naming the version sent (a checkpoint directory's: its weights file's
-// name and CRC-32): the page reads the checkpoint a tensor at a time, each read pinned by If-Match to
-// the version its first read saw, so that a save landing mid-load is a 412, never two saves' bytes.
+// (built by `npm run build:web`) and, with --checkpoint, one checkpoint (a .safetensors file, the
+// current weights of a `gpt train` directory, or a Hugging Face directory in our format) at the
+// fixed URL /checkpoint.safetensors next to the page. Bound to 127.0.0.1 unless told otherwise.
+// Request paths are decoded once and rejected if they could leave the root (`..`, backslashes, NUL,
+// or a '%' left after decoding, i.e. double encoding), then resolved and checked against the root
+// again. Requests must name this server in their Host header, or in their absolute-form target
+// (src/cli/host-check.ts): otherwise a page of another origin could read the checkpoint through DNS
+// rebinding. Range requests are answered (src/cli/http-ranges.ts), each response with a strong ETag
+// naming the version sent (a checkpoint directory's: its weights file's name and CRC-32): the page
+// reads the checkpoint a tensor at a time, each read pinned by If-Match to the version its first
+// read saw, so that a save landing mid-load is a 412, never two saves' bytes.
 import { randomUUID } from 'node:crypto';
 import { realpath, stat, type FileHandle } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -17,14 +18,13 @@ import { Readable } from 'node:stream';
 import { extname, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { withCheckpointFiles, type CheckedWeights, type CheckpointManifest } from '../node/checkpoint-files.js';
-import { checkpointSafetensors } from '../gpt/checkpoint.js';
-import { layoutSafetensors, safetensorsPieces, type SafetensorsLayout } from '../io/safetensors.js';
-import { fileVersion, kindOf, openRegularFile } from '../node/regular-files.js';
-import { checkCheckpointAt, loadCheckpoint } from '../node/checkpoint-dir.js';
+import { fileVersion, kindOf, openRegularFile, writtenVersion } from '../node/regular-files.js';
+import { checkCheckpointAt } from '../node/checkpoint-dir.js';
+import { openHFCheckpointFile, type HFCheckpointFile } from '../node/hf-checkpoint-file.js';
 import { isHFDirectory } from '../node/checkpoint-kind.js';
-import { piecesBetween, sendRepresentation, type ByteRange } from './http-ranges.js';
+import { partsBetween, sendRepresentation, type ByteRange } from './http-ranges.js';
 import { flagHelp, noPositional, parseFlags, type FlagSpec } from './flags.js';
-import { acceptedHosts, isLoopback } from './host-check.js';
+import { acceptedHosts, isLoopback, requestTarget } from './host-check.js';
 
 /** web-dist/ at the package root (this file is src/cli/serve.ts or dist/cli/serve.js). */
 export const WEB_DIST = fileURLToPath(new URL('../../web-dist/', import.meta.url));
@@ -93,41 +93,47 @@ export async function startServer(opts: ServeOptions = {}): Promise<StaticServer
   });
   const checkpoint = opts.checkpoint ? resolve(opts.checkpoint) : undefined;
   let checkpointIsDir = false;
-  let imported: SafetensorsLayout | null = null; // a Hugging Face directory, in our format, encoded per request a tensor at a time
-  const importedEtag = `"imported-${randomUUID()}"`; // fixed while this server runs (the directory is read once)
+  let imported: HFCheckpointFile | null = null; // a Hugging Face directory, in our format, read and encoded per request a tensor at a time
+  const importedEtag = `"imported-${randomUUID()}"`; // fixed while this server runs (its files are checked once)
   const checkedWeights: CheckedWeights = {}; // a directory's weights are checksummed once, not at every range read
   if (checkpoint) {
     const s = await stat(checkpoint).catch(() => null);
     if (!s) throw new Error(`no checkpoint at ${opts.checkpoint}`);
     if (!s.isDirectory() && !s.isFile()) throw new Error(`--checkpoint ${opts.checkpoint} is ${kindOf(s)}, not a checkpoint file or directory`);
     checkpointIsDir = s.isDirectory();
-    // a broken or non-finite checkpoint fails now, not in the page; only an imported one is kept, to serve
-    if (checkpointIsDir && (await isHFDirectory(checkpoint))) {
-      const { tensors, metadata } = checkpointSafetensors(await loadCheckpoint(checkpoint));
-      imported = layoutSafetensors(tensors, metadata);
-    } else await checkCheckpointAt(checkpoint);
+    // a broken or non-finite checkpoint fails now, not in the page; an imported one's files stay open, to serve
+    if (checkpointIsDir && (await isHFDirectory(checkpoint))) imported = await openHFCheckpointFile(checkpoint);
+    else await checkCheckpointAt(checkpoint);
   }
 
   let hosts = new Set<string>(); // known once listening (the port may be picked by the system)
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<number> => {
     res.setHeader('X-Content-Type-Options', 'nosniff');
     res.setHeader('Cache-Control', 'no-store');
-    if (!hosts.has(req.headers.host?.toLowerCase() ?? '')) {
-      res.writeHead(421, { 'Content-Type': 'text/plain; charset=utf-8' }).end('misdirected request: unknown Host\n');
-      return 421;
-    }
+    // first: OPTIONS * is a method not served here, not a bad target
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.writeHead(405, { Allow: 'GET, HEAD', 'Content-Type': 'text/plain; charset=utf-8' }).end('method not allowed\n');
       return 405;
     }
-    const rawPath = req.url ?? '/';
+    const target = requestTarget(req.url ?? '/', req.rawHeaders);
+    if (!target) {
+      res.writeHead(400, { 'Content-Type': 'text/plain; charset=utf-8' }).end('bad request target\n');
+      return 400;
+    }
+    if (!hosts.has(target.host.toLowerCase())) {
+      res.writeHead(421, { 'Content-Type': 'text/plain; charset=utf-8' }).end('misdirected request: unknown Host\n');
+      return 421;
+    }
+    const rawPath = target.path;
     let file: string | null;
     if (rawPath.split(/[?#]/, 1)[0] === CHECKPOINT_URL) {
       if (!checkpoint) return notFound(res);
       const type = CONTENT_TYPES['.safetensors']!;
       if (imported) {
-        const body = (range: ByteRange) => Readable.from(piecesBetween(safetensorsPieces(imported!), range), { objectMode: false });
-        return sendRepresentation(req, res, { size: imported.size, type, etag: importedEtag, body });
+        await imported.unchanged();
+        const { parts, size } = imported;
+        const body = (range: ByteRange) => Readable.from(partsBetween(parts, range), { objectMode: false });
+        return sendRepresentation(req, res, { size, type, etag: importedEtag, body, unchanged: imported.unchanged });
       }
       // the directory's current weights, checked and sent from one open file per request: a run
       // still training serves its latest save, whole even if the next one lands meanwhile
@@ -166,14 +172,17 @@ export async function startServer(opts: ServeOptions = {}): Promise<StaticServer
     }
   };
 
+  const answering = new Set<Promise<void>>(); // closing waits for them: an imported checkpoint's files must outlive their reads
   const server = createServer((req, res) => {
     const log = (status: number, error?: string) => opts.onRequest?.(req.method ?? '?', req.url ?? '?', status, error);
-    handle(req, res).then(log, (e: Error) => {
+    const answer = handle(req, res).then(log, (e: Error) => {
       // the page can only show the status: the reason goes to the server's log
       if (!res.headersSent) res.writeHead(500, { 'Content-Type': 'text/plain; charset=utf-8' }).end("internal error: the reason is in gpt serve's output\n");
       else res.destroy();
       log(500, e.message);
     });
+    answering.add(answer);
+    void answer.finally(() => answering.delete(answer));
   });
   const host = opts.host ?? '127.0.0.1';
   await new Promise<void>((ok, fail) => {
@@ -183,6 +192,9 @@ export async function startServer(opts: ServeOptions = {}): Promise<StaticServer
       server.off('error', refused);
       ok();
     });
+  }).catch(async (e: unknown) => {
+    await imported?.close();
+    throw e;
   });
   const { port } = server.address() as AddressInfo;
   hosts = acceptedHosts(host, port);
@@ -191,17 +203,28 @@ export async function startServer(opts: ServeOptions = {}): Promise<StaticServer
     url: `http://${everywhere ? '127.0.0.1' : bracket(host)}:${port}/`,
     bound: `${bracket(host)}:${port}`,
     server,
-    close: () =>
-      new Promise<void>((done) => {
+    close: async () => {
+      await new Promise<void>((done) => {
         server.closeAllConnections();
         server.close(() => done());
-      }),
+      });
+      await Promise.allSettled(answering); // each ends once its connection is gone
+      await imported?.close();
+    },
   };
 }
 
-/** Bytes of an open file (the caller closes it) as the response to `req`: whole, or the range asked for. */
-const sendFile = (req: IncomingMessage, res: ServerResponse, file: FileHandle, { size, type, etag }: { size: number; type: string; etag: string }) =>
-  sendRepresentation(req, res, { size, type, etag, body: ({ start, end }) => file.createReadStream({ start, end, autoClose: false }) });
+/**
+ * Bytes of an open file (the caller closes it) as the response to `req`: whole, or the range asked
+ * for; cut off where the file is written in place while it is sent (its version changes).
+ */
+async function sendFile(req: IncomingMessage, res: ServerResponse, file: FileHandle, { size, type, etag }: { size: number; type: string; etag: string }): Promise<number> {
+  const version = await writtenVersion(file);
+  const unchanged = async () => {
+    if ((await writtenVersion(file)) !== version) throw new Error('the file was written in place while it was sent: the response was cut off');
+  };
+  return sendRepresentation(req, res, { size, type, etag, body: ({ start, end }) => file.createReadStream({ start, end, autoClose: false }), unchanged });
+}
 
 const bracket = (h: string) => (h.includes(':') ? `[${h}]` : h);
 
@@ -211,6 +234,8 @@ function listenError(e: NodeJS.ErrnoException, host: string, port: number): Erro
   if (e.code === 'EADDRINUSE') return new Error(`--port ${port}: ${at} is already in use (another gpt serve?); pick another port, or --port 0 for any free one`);
   if (e.code === 'EACCES') return new Error(`--port ${port}: no permission to listen on ${at} (ports below 1024 need privileges); pick one from 1024 up, or --port 0 for any free one`);
   if (e.code === 'EADDRNOTAVAIL' || e.code === 'ENOTFOUND' || e.code === 'EAI_AGAIN') {
+    const bare = /^\[(.*)\]$/.exec(host)?.[1]; // as a URL writes it
+    if (bare) return new Error(`--host ${host}: give an IPv6 address without its brackets (--host ${bare})`);
     return new Error(`--host ${host}: not an address of this machine (${e.code}); 127.0.0.1 serves this machine only, 0.0.0.0 every network it is on`);
   }
   return e;

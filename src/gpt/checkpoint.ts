@@ -168,7 +168,7 @@ function pendingCheckpoint(model: GPT, tokenizer: Tokenizer, extra: CheckpointEx
       return data;
     },
   });
-  return { tensors: tensors.map(finite), metadata: { [CHECKPOINT_KEY]: JSON.stringify(meta) } };
+  return { tensors: tensors.map(finite), metadata: checkpointMetadata(meta) };
 }
 
 type MomentReaders = Record<'m' | 'v', () => Promise<Float32Array>>;
@@ -203,8 +203,11 @@ export function checkpointSafetensors(ckpt: Checkpoint): Safetensors {
   for (const [kind, moments] of Object.entries(ckpt.optimizer ?? {})) {
     for (const [name, data] of moments) tensors[`optim.${kind}.${name}`] = { dtype: 'F32', shape: [...ckpt.weights.get(name)!.shape], data };
   }
-  return { tensors, metadata: { [CHECKPOINT_KEY]: JSON.stringify(ckpt.meta) } };
+  return { tensors, metadata: checkpointMetadata(ckpt.meta) };
 }
+
+/** A checkpoint file's safetensors metadata: its CheckpointMeta as JSON under CHECKPOINT_KEY. */
+export const checkpointMetadata = (meta: CheckpointMeta): Record<string, string> => ({ [CHECKPOINT_KEY]: JSON.stringify(meta) });
 
 /** Reads checkpoint bytes, checking every metadata field and refusing NaN/Inf tensors; `source` names it in errors. */
 export function decodeCheckpoint(bytes: Uint8Array, source = 'checkpoint'): Checkpoint {

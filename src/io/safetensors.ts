@@ -186,9 +186,32 @@ export function* safetensorsPieces({ head, tensors }: SafetensorsLayout): Genera
  * them all nor the whole file. A tensor whose values disagree with its spec is an error then.
  */
 export async function* streamSafetensors(tensors: PendingTensor[], metadata?: Record<string, string>): AsyncGenerator<Uint8Array> {
-  const { head, ranges } = placeSafetensors(tensors, metadata);
+  const { head, tensors: placed } = layoutPendingSafetensors(tensors, metadata);
   yield head;
-  for (const [i, { name, dtype, shape, read }] of tensors.entries()) yield placedBytes(placeTensor(name, { dtype, shape, data: await read() }, ranges[i]!));
+  for (const t of placed) yield await t.bytes();
+}
+
+/** A file of tensors yet to be read, laid out: its head, and each tensor's place and bytes, read when asked for. */
+export interface PendingSafetensorsLayout {
+  head: Uint8Array;
+  /** In file order; `begin`/`end` place each in the data (the bytes after the head). */
+  tensors: { name: string; begin: number; end: number; bytes(): Promise<Uint8Array> }[];
+  size: number;
+}
+
+/**
+ * Places pending tensors (in the order given) and optional string metadata in a safetensors file
+ * from their specs alone: a reader of one range of the file (an HTTP server) reads only the
+ * tensors it overlaps. Each tensor's values are read, checked against its spec and encoded at
+ * each call of its bytes().
+ */
+export function layoutPendingSafetensors(tensors: PendingTensor[], metadata?: Record<string, string>): PendingSafetensorsLayout {
+  const { head, ranges, size } = placeSafetensors(tensors, metadata);
+  const placed = tensors.map(({ name, dtype, shape, read }, i) => {
+    const [begin, end] = ranges[i]!;
+    return { name, begin, end, bytes: async () => placedBytes(placeTensor(name, { dtype, shape, data: await read() }, [begin, end])) };
+  });
+  return { head, tensors: placed, size };
 }
 
 /** A placed tensor's bytes: its own memory where that is already the file's bytes, else encoded into a buffer of its own. */

@@ -7,7 +7,8 @@ import { join } from 'node:path';
 import { checkCheckpoint, checkpointPieces, readCheckpoint, type Checkpoint, type CheckpointExtras, type CheckpointMeta } from '../gpt/checkpoint.js';
 import { disposeUploaded, readCheckpointModel, uploadedOr, type LoadOptions, type UploadedCheckpoint } from '../gpt/checkpoint-upload.js';
 import { hfCheckpoint, pendingHF, hfModelConfig, HF_FILES, isMaskBuffer, parseShardIndex, shardIndexProblem, type HFWeightsFile } from '../gpt/hf/index.js';
-import { uploadHF, type HFWeightsReader } from '../gpt/hf/upload.js';
+import { uploadHF } from '../gpt/hf/upload.js';
+import type { HFWeightsReader } from '../gpt/hf/headers.js';
 import type { GPT, GPTConfig } from '../gpt/model.js';
 import { openSafetensors } from '../io/safetensors-source.js';
 import type { Tokenizer } from '../gpt/tokenizer/index.js';
@@ -76,17 +77,31 @@ export function loadCheckpointModel(path: string, opts: LoadOptions = {}): Promi
 /** uploadHF of the Hugging Face directory `dir` (null or an error where it refuses it: loadHFModel then says why), its weights files open until it returns. */
 async function uploadHFDirectory(dir: string, opts: LoadOptions): Promise<UploadedCheckpoint | null> {
   const { model, weights, weightMap } = await hfDirectoryFiles(dir);
+  const opened = await openHFWeights(dir, weights);
+  try {
+    return await uploadHF(model, opened.shards, await hfTokenizerTexts(dir), dir, weightMap, opts);
+  } finally {
+    await opened.close();
+  }
+}
+
+/** The weights files `files` of the Hugging Face directory `dir` (hfDirectoryFiles'), opened and their headers read, until close(). */
+export async function openHFWeights(dir: string, files: string[]): Promise<{ shards: HFWeightsReader[]; handles: FileHandle[]; close(): Promise<void> }> {
   const handles: FileHandle[] = [];
+  const close = async () => {
+    for (const handle of handles) await handle.close();
+  };
   try {
     const shards: HFWeightsReader[] = [];
-    for (const file of weights) {
+    for (const file of files) {
       const handle = await openRegularFile(join(dir, file));
       handles.push(handle);
       shards.push({ file, reader: await openSafetensors(await handleSource(handle)) });
     }
-    return await uploadHF(model, shards, await hfTokenizerTexts(dir), dir, weightMap, opts);
-  } finally {
-    for (const handle of handles) await handle.close();
+    return { shards, handles, close };
+  } catch (e) {
+    await close();
+    throw e;
   }
 }
 

@@ -40,6 +40,16 @@ export async function fileVersion(handle: FileHandle): Promise<{ size: number; v
   return { size: Number(s.size), version: [s.dev, s.ino, s.size, s.mtimeNs, s.ctimeNs].map((n) => n.toString(36)).join('-') };
 }
 
+/**
+ * What writing to an open file changes (its size and modification time), to tell whether its bytes
+ * changed while it was read: not its change time, which a save renaming another file over its
+ * name moves too (the open file still reads the same bytes).
+ */
+export async function writtenVersion(handle: FileHandle): Promise<string> {
+  const s = await handle.stat({ bigint: true });
+  return `${s.size}-${s.mtimeNs}`;
+}
+
 export function kindOf(s: Stats): string {
   if (s.isFile()) return 'a regular file';
   if (s.isDirectory()) return 'a directory';

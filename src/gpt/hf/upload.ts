@@ -2,16 +2,16 @@
 // and uploaded to the GPU as it is read, from model.safetensors or its shards in order (the page's
 // Open of a model directory, Node's loads of one): readHF then modelFromCheckpoint held every
 // weight on the host until the last was read (gpt2-xl's 6 GB in float32).
-import { CHECKPOINT_FORMAT, CHECKPOINT_KEY, configWeightsProblem, modelFor, type CheckpointMeta } from '../checkpoint.js';
+import { modelFor } from '../checkpoint.js';
 import { dispose, uploadedOr, uploadWeight, type LoadOptions, type UploadedCheckpoint } from '../checkpoint-upload.js';
 import { device } from '../../device/device.js';
 import type { GPTConfig } from '../model.js';
 import { tokenizerFromJSON } from '../tokenizer/index.js';
 import type { SafetensorsTensor } from '../../io/safetensors.js';
-import { openSafetensors, type SafetensorsReader } from '../../io/safetensors-source.js';
-import { HF_FILES, hfModelConfig, hfTokenizer, readHF, type HFModelSources, type HFTokenizerFiles } from './index.js';
-import { shardIndexProblem } from './shards.js';
-import { EMBEDDING, HEAD, headIsEmbedding, isMaskBuffer, unprefixed, weightsFromHF } from './weights.js';
+import { openSafetensors } from '../../io/safetensors-source.js';
+import { HF_FILES, hfModelConfig, readHF, type HFModelSources, type HFTokenizerFiles } from './index.js';
+import { hfHeaders, readHFTensor, type HFWeightsReader } from './headers.js';
+import { EMBEDDING } from './weights.js';
 
 /**
  * modelFromCheckpoint(await readHF(files, source), opts), each weight uploaded as it is read (the LM
@@ -24,13 +24,6 @@ export const readHFModel = (files: HFModelSources, source: string, opts: LoadOpt
 const uploadHFFiles = async (files: HFModelSources, source: string, opts: LoadOptions) =>
   uploadHF(hfModelConfig(files.config, source), [{ file: HF_FILES.weights, reader: await openSafetensors(files.weights) }], files, source, null, opts);
 
-/** One weights file of a GPT-2 model, its header read: model.safetensors, or a shard. */
-export interface HFWeightsReader {
-  /** Its name in the model's directory (for errors). */
-  file: string;
-  reader: SafetensorsReader;
-}
-
 /**
  * The model of GPT-2 weights files (model.safetensors, or every shard in the index's order, with
  * the index's weight_map) every check of hfCheckpoint and loadStateDict passes, each weight uploaded
@@ -39,33 +32,20 @@ export interface HFWeightsReader {
  * files again their way for the error (uploadedOr), and closes the files.
  */
 export async function uploadHF(config: GPTConfig, shards: HFWeightsReader[], tokenizerFiles: HFTokenizerFiles, source: string, weightMap: ReadonlyMap<string, string> | null, { moments: _, onWeight, ...opts }: LoadOptions): Promise<UploadedCheckpoint | null> {
-  if (shards.some((s) => s.reader.metadata[CHECKPOINT_KEY] !== undefined)) return null;
-  const saved = shards.flatMap(({ file, reader }) => reader.entries.filter((e) => !isMaskBuffer(e.name)).map((entry) => ({ file, reader, entry })));
-  const headAsEmbedding = headIsEmbedding(saved.map(({ entry }) => entry.name));
-  // what hfCheckpoint and loadStateDict check of names and shapes, from the headers: before a model is made
-  const weights = new Map(saved.map(({ entry }) => [unprefixed(entry.name), { shape: entry.shape }]));
-  if (weights.size !== saved.length) return null; // a name saved twice: with the prefix and without, or in two shards
-  if (headAsEmbedding) weights.set(EMBEDDING, weights.get(HEAD)!);
-  const named = shards.map(({ file, reader }) => ({ file, tensors: Object.fromEntries(reader.entries.map((e) => [e.name, e])) }));
-  if (weightMap && shardIndexProblem(weightMap, named)) return null;
-  weights.delete(HEAD);
-  if (configWeightsProblem(config, weights, (k) => k, HF_FILES.weights)) return null;
-  const tokenizer = hfTokenizer(shards.map(({ file, reader }) => ({ file, metadata: reader.metadata })), tokenizerFiles, source);
-  if (tokenizer.vocabSize !== config.vocabSize) return null;
-  const meta: CheckpointMeta = { format: CHECKPOINT_FORMAT, model: config, tokenizer: tokenizer.toJSON() };
+  const headers = hfHeaders(config, shards, tokenizerFiles, source, weightMap); // before a model is made
+  if (!headers) return null;
+  const { meta, saved, weights, headAsEmbedding } = headers;
   const model = modelFor(meta, opts);
   try {
     const params = model.stateDict();
     if (weights.size !== params.size || [...weights.keys()].some((name) => !params.has(name))) return dispose(model);
     let head: SafetensorsTensor | null = null;
-    for (const { file, reader, entry } of saved) {
-      // weightsFromHF of one tensor: its name, dtype and values checked, a Conv1D weight transposed
-      const tensors = { [entry.name]: await reader.readTensor(entry) };
-      const [ours] = weightsFromHF([{ file, tensors, metadata: reader.metadata }], (f) => `${source}/${f}`, headAsEmbedding);
+    for (const tensor of saved) {
+      const { stored, ours } = await readHFTensor(tensor, source, headAsEmbedding);
       if (ours) {
         uploadWeight(params, ...ours, model.config.blockSize);
         onWeight?.(...ours);
-      } else head = tensors[entry.name]!;
+      } else head = stored;
       device().flush(); // its staging copy freed before the next is read
     }
     const wte = params.get(EMBEDDING)!;

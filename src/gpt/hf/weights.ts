@@ -47,6 +47,11 @@ export function headIsEmbedding(names: Iterable<string>): boolean {
   return held.has(HEAD) && !held.has(EMBEDDING);
 }
 
+const isConv1DMatrix = (name: string, shape: readonly number[]) => CONV1D.test(name) && shape.length === 2;
+
+/** The shape of our weight from GPT-2's tensor `name` (unprefixed) of `shape`, as weightsFromHF makes it: a Conv1D weight's transposed. */
+export const hfWeightShape = (name: string, shape: number[]): number[] => (isConv1DMatrix(name, shape) ? [shape[1]!, shape[0]!] : shape);
+
 /** A [rows, cols] matrix as [cols, rows] (Conv1D's layout to Linear's and back). */
 function transposed({ shape, data }: TensorData): HostTensor {
   const [rows, cols] = shape as [number, number];
@@ -79,7 +84,7 @@ export function weightsFromHF(files: HFWeightsFile[], at: (file: string) => stri
       if (problem) throw error(problem);
       const value = { shape: t.shape, data: t.data };
       if (name === HEAD) head = value;
-      else weights.set(name, CONV1D.test(name) && t.shape.length === 2 ? transposed(value) : value);
+      else weights.set(name, isConv1DMatrix(name, t.shape) ? transposed(value) : value);
     }
   }
   const wte = weights.get(EMBEDDING);
