@@ -7,6 +7,7 @@ export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
     setupFiles: ['test/setup-leaks.ts'], // a file whose tensors leak fails
+    globalSetup: ['test/temp-root.ts'], // the run's temporary files in one directory, removed at its end
     pool: 'forks',
     poolOptions: { forks: { maxForks: 2, minForks: 1, execArgv: ['--expose-gc'] } },
     testTimeout: 120_000,
