@@ -18,6 +18,7 @@ import { CharTokenizer } from '../src/gpt/tokenizer/index.js';
 import { TRAIN_DEFAULTS, Trainer } from '../src/gpt/trainer.js';
 import { parseSafetensors, serializeSafetensors, type SafetensorsTensor } from '../src/io/safetensors.js';
 import { bytesSource } from '../src/io/safetensors-source.js';
+import { setProfile } from '../src/kernels/profile.js';
 import { LossChart } from '../src/web/chart.js';
 import { pickModelFiles, Session } from '../src/web/session.js';
 import { tempDir } from './cli-helpers.js';
@@ -414,6 +415,39 @@ describe('Session training a loaded checkpoint', () => {
     expect(moments.every((t) => t.isDisposed), 'the moments uploaded from the file, once the trainer has them').toBe(true);
     expect(decodeCheckpoint(await joinPieces(session.save())).optimizer, "the trainer's moments are saved").toBeDefined();
     release(session);
+  });
+});
+
+describe('Session training a loaded checkpoint, its trainer refused partway through adopting the moments', () => {
+  it('frees what is left of them and says so in one line: training and saving go on, with fresh moments, and nothing stays on the GPU', async () => {
+    const text = 'a checkpoint whose moments fill several shards of a small buffer limit. '.repeat(10);
+    const bytes = await trainedCheckpoint(text, 1);
+    const live = device().memory().liveBytes;
+    const session = new Session();
+    await session.load(bytesSource(bytes), 'gpt-step1.safetensors');
+    const params = session.model!.parameters().length;
+    setProfile({ bufferLimit: 4 * 1100 }); // AdamW's moments in several shards (its largest parameter, 1024 values, alone)
+    const copy = device().copy.bind(device());
+    let copies = 0;
+    // a failure past the first shard's copies: the moments of the shards before it are freed, the rest not yet
+    const failing = vi.spyOn(device(), 'copy').mockImplementation((...args) => {
+      if (++copies === params) throw new Error('copy failed');
+      copy(...args);
+    });
+    try {
+      expect(() => session.trainerFor(text)).toThrow(/^copy failed; the checkpoint's optimizer moments were freed as they were copied, so training goes on with fresh ones: load the checkpoint again to resume with its own$/);
+      failing.mockRestore();
+      expect(copies, 'failed partway').toBe(params);
+      const trainer = session.trainerFor(text);
+      expect(trainer.optimizer.shards.length).toBeGreaterThan(2);
+      expect(Number.isFinite(await session.trainStep(trainer))).toBe(true);
+      expect(decodeCheckpoint(await joinPieces(session.save())).optimizer).toBeDefined();
+    } finally {
+      failing.mockRestore();
+      setProfile(null);
+      release(session);
+    }
+    expect(device().memory().liveBytes).toBe(live);
   });
 });
 

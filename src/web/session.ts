@@ -138,6 +138,7 @@ export class Session {
     try {
       trainer = new Trainer(cfg, splitTokens(known.ids, tokenizer.vocabSize, blockSize), model, undefined, { moments });
     } catch (e) {
+      if (this.dropSpentMoments()) throw new Error(`${(e as Error).message}; the checkpoint's optimizer moments were freed as they were copied, so training goes on with fresh ones: load the checkpoint again to resume with its own`);
       // too few tokens from a long text: its characters are not the model's
       throw known.dropped ? new Error(`${(e as Error).message} (${this.textNote})`) : e;
     }
@@ -154,6 +155,19 @@ export class Session {
     this.trainer = trainer;
     this.trainText = text;
     return trainer;
+  }
+
+  /**
+   * Whether a trainer refused after adopting some of the loaded moments (AdamW frees each shard's
+   * once copied, and leaves the rest): then the rest are freed too and the session holds none, not
+   * a set that training or a save would read a freed tensor of.
+   */
+  private dropSpentMoments(): boolean {
+    const moments = this.loadedMoments;
+    if (!moments || ![...moments.m.values(), ...moments.v.values()].some((t) => t.isDisposed)) return false;
+    disposeMoments(moments);
+    this.loadedMoments = undefined;
+    return true;
   }
 
   /** Logits [V] for the token after `prompt` (its last blockSize tokens), dropout off. */
