@@ -251,6 +251,48 @@ describe('Session new model', () => {
   });
 });
 
+describe("Session refuses a run past the adapter's buffer limits", () => {
+  const text = 'some english text.\n'.repeat(20);
+  const shape = { nLayer: 1, nHead: 2, nEmbd: 16, blockSize: 16 };
+  const maxBuffer = () => device().info.limits.maxBufferSize!;
+  /** What a buffer bound whole must fit (memory-plan.ts's checkPlanFits). */
+  const maxBinding = () => Math.min(device().info.limits.maxStorageBufferBindingSize!, maxBuffer());
+
+  it('a new model whose MLP weight is past the largest binding, in one line naming its embd, before any of it is made: the model before it stays', () => {
+    const session = new Session();
+    session.newModel(text, shape);
+    const [model, live] = [session.model, device().memory().liveBytes];
+    // an MLP weight holds embd x 4·embd float32s: the smallest even embd whose weight is past the limit
+    const embd = 2 * Math.ceil((Math.sqrt(maxBinding() / 16) + 1) / 2);
+    expect(() => session.newModel(text, { ...shape, nEmbd: embd })).toThrow(
+      new RegExp(`^the model does not fit this adapter: an MLP weight \\(n-embd ${embd} x 4·n-embd\\) takes [\\d.]+ [MG]iB, over its (maxBufferSize|maxStorageBufferBindingSize) of [\\d.]+ [MG]iB$`),
+    );
+    expect(session.model).toBe(model);
+    expect(device().memory().liveBytes).toBe(live);
+    release(session);
+  });
+
+  it('a block so large that no text could hold it: refused at once (the count of the text it needs went on for ever)', () => {
+    const session = new Session();
+    expect(() => session.newModel(text, { ...shape, blockSize: 2 ** 50 })).toThrow(/^the model does not fit this adapter: .*block 1125899906842624/);
+    expect(session.model).toBeNull();
+  });
+
+  it('a batch for the model on the page, naming it; the trainer and its settings stay', () => {
+    const session = new Session();
+    session.newModel(text, shape, { batchSize: 2 });
+    const trainer = session.trainerFor(text);
+    // the MLP activations, batch x block 16 x 4·embd 16 float32s, past the limit
+    const batch = Math.ceil(maxBuffer() / (16 * 64 * 4)) + 1;
+    const refused = new RegExp(`^the model does not fit this adapter: the MLP activations \\(batch ${batch} x block 16 x 4·n-embd 16\\) takes`);
+    expect(() => session.trainerFor(text, { batchSize: batch })).toThrow(refused);
+    expect(() => session.trainerFor(text + 'more', { batchSize: batch })).toThrow(refused);
+    expect(session.trainerFor(text)).toBe(trainer);
+    expect(trainer.cfg.batchSize).toBe(2);
+    release(session);
+  });
+});
+
 describe('Session training on other text', () => {
   it('while a step is in flight is refused in one line, leaving nothing on the GPU; the step ends and training goes on', async () => {
     const text = 'some english text.\n'.repeat(20);

@@ -9,7 +9,10 @@ import { HF_FILES, type HFModelSources } from '../gpt/hf/index.js';
 import { readHFModel } from '../gpt/hf/upload.js';
 import type { GPT, GPTConfig } from '../gpt/model.js';
 import { CharTokenizer, describeLeftOut, encodeKnown, encodePrompt, TextStream, type Tokenizer } from '../gpt/tokenizer/index.js';
-import { TRAIN_DEFAULTS, Trainer, trainConfigProblem, TrainingDivergedError, type TrainConfig } from '../gpt/trainer.js';
+import { modelConfig, resolveTrainDtype, TRAIN_DEFAULTS, Trainer, trainConfigProblem, TrainingDivergedError, type TrainConfig } from '../gpt/trainer.js';
+import { checkPlanFits, memoryPlan } from '../gpt/memory-plan.js';
+import { device } from '../device/device.js';
+import { profile } from '../kernels/profile.js';
 import type { ByteSource } from '../io/safetensors-source.js';
 import { tensor } from '../ops/index.js';
 import { learningRate } from '../optim/schedule.js';
@@ -85,6 +88,7 @@ export class Session {
     if (!text) throw new Error('there is no text to train on: paste a text or open a text file');
     const tokenizer = CharTokenizer.train(text);
     const cfg: TrainConfig = { ...TRAIN_DEFAULTS, ...shape, dropout: 0, bias: false, ...settings };
+    checkRunFits(modelConfig(cfg, tokenizer.vocabSize), cfg);
     const trainer = new Trainer(cfg, splitTokens(Int32Array.from(tokenizer.encode(text)), tokenizer.vocabSize, shape.blockSize));
     this.replace(trainer.model, tokenizer, 'new model');
     this.trainer = trainer;
@@ -120,9 +124,7 @@ export class Session {
     const { blockSize, nLayer, nHead, nEmbd, dropout, bias, shareLayers = 1 } = model.config;
     const shape = { blockSize, nLayer, nHead, nEmbd, dropout, bias, shareLayers }; // fixed by the model
     if (this.trainer && text === this.trainText) {
-      const cfg = { ...this.trainer.cfg, ...settings, ...shape };
-      const problem = trainConfigProblem(cfg, (key) => key); // as a new Trainer checks its config
-      if (problem) throw new RangeError(`Session.trainerFor: ${problem}`);
+      const cfg = checkedConfig(model.config, { ...this.trainer.cfg, ...settings, ...shape });
       if (FIXED_AT_START.every((key) => cfg[key] === this.trainer!.cfg[key])) {
         Object.assign(this.trainer.cfg, cfg);
         return this.trainer;
@@ -131,7 +133,7 @@ export class Session {
     const known = encodeKnown(tokenizer, text);
     this.textNote = describeLeftOut(known);
     // the page trains in its adapter's own dtype (auto) unless told otherwise, whatever the checkpoint's run used
-    const cfg: TrainConfig = { ...TRAIN_DEFAULTS, ...this.loaded?.meta.train, dtype: 'auto', ...this.trainer?.cfg, ...settings, ...shape };
+    const cfg = checkedConfig(model.config, { ...TRAIN_DEFAULTS, ...this.loaded?.meta.train, dtype: 'auto', ...this.trainer?.cfg, ...settings, ...shape });
     // the first trainer of a loaded checkpoint adopts its moments (each freed once copied: never twice on the GPU)
     const moments = this.loadedMoments && checkpointMoments({ optimizer: this.loadedMoments }, model);
     let trainer: Trainer;
@@ -291,6 +293,24 @@ export class Session {
     this.loaded = null;
     this.broken = '';
   }
+}
+
+/** `cfg` for training `model`, checked as a new Trainer checks its config, and its run against the adapter's limits. */
+function checkedConfig(model: GPTConfig, cfg: TrainConfig): TrainConfig {
+  const problem = trainConfigProblem(cfg, (key) => key);
+  if (problem) throw new RangeError(`Session.trainerFor: ${problem}`);
+  checkRunFits(model, cfg);
+  return cfg;
+}
+
+/**
+ * Refuses a run with a buffer past the adapter's limits (as `gpt train` does), naming the settings
+ * it comes from, before anything is made: otherwise its first step failed, or a model too large to
+ * make was left allocated as far as it got, with an error naming no setting (and a block past 2^49
+ * never got that far: splitTokens' count of the tokens it needs went on for ever).
+ */
+function checkRunFits(model: GPTConfig, cfg: TrainConfig): void {
+  checkPlanFits(memoryPlan(model, cfg.batchSize, { training: true, bindingLimit: profile().bindingLimit, dtype: resolveTrainDtype(cfg.dtype), recompute: cfg.recompute }), device().info.limits);
 }
 
 /** Where the validation split starts: the first 90% of the tokens train (as `gpt prepare` splits). */
