@@ -89,7 +89,7 @@ export class Session {
     const tokenizer = CharTokenizer.train(text);
     const cfg: TrainConfig = { ...TRAIN_DEFAULTS, ...shape, dropout: 0, bias: false, ...settings };
     checkRunFits(modelConfig(cfg, tokenizer.vocabSize), cfg);
-    const trainer = new Trainer(cfg, splitTokens(Int32Array.from(tokenizer.encode(text)), tokenizer.vocabSize, shape.blockSize));
+    const trainer = new Trainer(cfg, splitTokens(Int32Array.from(tokenizer.encode(text)), tokenizer.vocabSize, shape.blockSize, false));
     this.replace(trainer.model, tokenizer, 'new model');
     this.trainer = trainer;
     this.trainText = text;
@@ -138,7 +138,7 @@ export class Session {
     const moments = this.loadedMoments && checkpointMoments({ optimizer: this.loadedMoments }, model);
     let trainer: Trainer;
     try {
-      trainer = new Trainer(cfg, splitTokens(known.ids, tokenizer.vocabSize, blockSize), model, undefined, { moments });
+      trainer = new Trainer(cfg, splitTokens(known.ids, tokenizer.vocabSize, blockSize, true), model, undefined, { moments });
     } catch (e) {
       if (this.dropSpentMoments()) throw new Error(`${(e as Error).message}; the checkpoint's optimizer moments were freed as they were copied, so training goes on with fresh ones: load the checkpoint again to resume with its own`);
       // too few tokens from a long text: its characters are not the model's
@@ -306,7 +306,7 @@ function checkedConfig(model: GPTConfig, cfg: TrainConfig): TrainConfig {
 /**
  * Refuses a run with a buffer past the adapter's limits (as `gpt train` does), naming the settings
  * it comes from, before anything is made: otherwise its first step failed, or a model too large to
- * make was left allocated as far as it got, with an error naming no setting (and a block past 2^49
+ * make was left allocated as far as it got, with an error naming no setting (and a block of 10^15
  * never got that far: splitTokens' count of the tokens it needs went on for ever).
  */
 function checkRunFits(model: GPTConfig, cfg: TrainConfig): void {
@@ -318,14 +318,18 @@ const trainTokens = (n: number) => Math.floor(n * 0.9);
 /** Whether both splits of n tokens hold a block of T and its next-token targets (as Trainer checks). */
 const splitsFit = (n: number, T: number) => Math.min(trainTokens(n), n - trainTokens(n)) >= T + 1;
 
-/** The training and validation splits of a text's tokens; too few for a block is said in the page's terms. */
-function splitTokens(ids: Int32Array, vocabSize: number, blockSize: number): { train: Int32Array; val: Int32Array; vocabSize: number } {
+/**
+ * The training and validation splits of a text's tokens; too few for a block is said in the page's
+ * terms: a smaller block is offered only for a new model (`blockFixed` false), not the block of a
+ * model on the page (a loaded GPT-2's 1024), which the page's block field does not change.
+ */
+function splitTokens(ids: Int32Array, vocabSize: number, blockSize: number, blockFixed: boolean): { train: Int32Array; val: Int32Array; vocabSize: number } {
   if (!splitsFit(ids.length, blockSize)) {
     let need = Math.max(ids.length + 1, 10 * blockSize); // the validation 10% needs at least blockSize + 1: a few steps from here
     while (!splitsFit(need, blockSize)) need++;
     throw new Error(
       `the text gives ${ids.length} tokens, too few for block ${blockSize}: each of its training 90% and validation 10% needs at least ${blockSize + 1}; ` +
-        `use a longer text (${need} tokens or more) or a smaller block`,
+        `use a longer text (${need} tokens or more)${blockFixed ? ": this model's block is fixed, a new model may have a smaller one" : ' or a smaller block'}`,
     );
   }
   const n = trainTokens(ids.length);
