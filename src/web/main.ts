@@ -9,6 +9,7 @@ import { device, initDevice, type DeviceInfo } from '../device/device.js';
 import type { HFModelSources } from '../gpt/hf/index.js';
 import { autotuneSettled } from '../kernels/autotune.js';
 import { headsProblem, TRAIN_RANGES } from '../gpt/trainer.js';
+import { formatBytes } from '../gpt/memory-plan.js';
 import { bytesSource, type ByteSource } from '../io/safetensors-source.js';
 import { rangeProblem, type Range } from '../io/value-ranges.js';
 import { LossChart } from './chart.js';
@@ -186,7 +187,34 @@ function showModel(s: ModelSummary, note = ''): void {
 
 /** Loads the checkpoint `file` reads (a tensor at a time) in place of the page's model. */
 async function loadCheckpoint(file: ByteSource, source: string): Promise<ModelSummary> {
-  return shown(await session.load(file, source), file.size);
+  return shown(await showingProgress(source, file, (counted) => session.load(counted, source)), file.size);
+}
+
+/**
+ * `load` of `file`, each read shown on the model line as it comes (a large or slow load, such as a
+ * server's 500 MB over a slow link, shows how far it got, not a page that looks stuck); a failed
+ * load puts the line back as it was.
+ */
+async function showingProgress<T>(name: string, file: ByteSource, load: (counted: ByteSource) => Promise<T>): Promise<T> {
+  const before = ui.modelInfo.cloneNode(true) as HTMLElement;
+  let done = 0;
+  const counted: ByteSource = {
+    size: file.size,
+    read: async (offset, length) => {
+      const bytes = await file.read(offset, length);
+      done += bytes.length;
+      ui.modelInfo.className = 'status';
+      ui.modelInfo.textContent = `loading ${name}: ${formatBytes(done)} of ${formatBytes(file.size)}…`;
+      return bytes;
+    },
+  };
+  try {
+    return await load(counted);
+  } catch (e) {
+    ui.modelInfo.className = before.className;
+    ui.modelInfo.replaceChildren(...Array.from(before.childNodes));
+    throw e;
+  }
 }
 
 /** A model just loaded from `bytes` bytes of weights, shown (a run before it is forgotten). */
@@ -212,7 +240,8 @@ async function loadFiles(files: File[]): Promise<ModelSummary> {
   if ('checkpoint' in picked) return loadCheckpoint(pickedSource(file(picked.checkpoint)), picked.checkpoint);
   const hf: HFModelSources = { config: await text(picked.config), weights: pickedSource(file(picked.weights)) };
   for (const file of ['tokenizer', 'vocab', 'merges'] as const) if (picked[file]) hf[file] = await text(picked[file]);
-  return shown(await session.loadHF(hf, 'Hugging Face model'), hf.weights.size);
+  const source = 'Hugging Face model';
+  return shown(await showingProgress(source, hf.weights, (weights) => session.loadHF({ ...hf, weights }, source)), hf.weights.size);
 }
 
 /** The checkpoint at `url` (gpt serve's), read a range per tensor, started over where it is saved again meanwhile. */
