@@ -238,6 +238,16 @@ describe('Session new model', () => {
     release(session);
   });
 
+  it('with a setting out of its range is refused in one line naming it, as a trainer would be; the model before it stays', () => {
+    const session = new Session();
+    session.newModel('some english text.\n'.repeat(20), shape);
+    const [model, live] = [session.model, device().memory().liveBytes];
+    expect(() => session.newModel('some english text.\n'.repeat(20), shape, { batchSize: 0 })).toThrow(/^Session\.newModel: batchSize must be an integer >= 1, got 0$/);
+    expect(session.model).toBe(model);
+    expect(device().memory().liveBytes).toBe(live);
+    release(session);
+  });
+
   it('needs as many tokens as it says: one fewer is refused, that many train', () => {
     const session = new Session();
     const text = (n: number) => 'abcdefghij'.repeat(20).slice(0, n);

@@ -87,8 +87,8 @@ export class Session {
     this.assertNotSaving('newModel');
     if (!text) throw new Error('there is no text to train on: paste a text or open a text file');
     const tokenizer = CharTokenizer.train(text);
-    const cfg: TrainConfig = { ...TRAIN_DEFAULTS, ...shape, dropout: 0, bias: false, ...settings };
-    checkRunFits(modelConfig(cfg, tokenizer.vocabSize), cfg);
+    const given: TrainConfig = { ...TRAIN_DEFAULTS, ...shape, dropout: 0, bias: false, ...settings };
+    const cfg = checkedConfig('newModel', modelConfig(given, tokenizer.vocabSize), given);
     const trainer = new Trainer(cfg, splitTokens(Int32Array.from(tokenizer.encode(text)), tokenizer.vocabSize, shape.blockSize, false));
     this.replace(trainer.model, tokenizer, 'new model');
     this.trainer = trainer;
@@ -124,7 +124,7 @@ export class Session {
     const { blockSize, nLayer, nHead, nEmbd, dropout, bias, shareLayers = 1 } = model.config;
     const shape = { blockSize, nLayer, nHead, nEmbd, dropout, bias, shareLayers }; // fixed by the model
     if (this.trainer && text === this.trainText) {
-      const cfg = checkedConfig(model.config, { ...this.trainer.cfg, ...settings, ...shape });
+      const cfg = checkedConfig('trainerFor', model.config, { ...this.trainer.cfg, ...settings, ...shape });
       if (FIXED_AT_START.every((key) => cfg[key] === this.trainer!.cfg[key])) {
         Object.assign(this.trainer.cfg, cfg);
         return this.trainer;
@@ -133,7 +133,7 @@ export class Session {
     const known = encodeKnown(tokenizer, text);
     this.textNote = describeLeftOut(known);
     // the page trains in its adapter's own dtype (auto) unless told otherwise, whatever the checkpoint's run used
-    const cfg = checkedConfig(model.config, { ...TRAIN_DEFAULTS, ...this.loaded?.meta.train, dtype: 'auto', ...this.trainer?.cfg, ...settings, ...shape });
+    const cfg = checkedConfig('trainerFor', model.config, { ...TRAIN_DEFAULTS, ...this.loaded?.meta.train, dtype: 'auto', ...this.trainer?.cfg, ...settings, ...shape });
     // the first trainer of a loaded checkpoint adopts its moments (each freed once copied: never twice on the GPU)
     const moments = this.loadedMoments && checkpointMoments({ optimizer: this.loadedMoments }, model);
     let trainer: Trainer;
@@ -295,10 +295,10 @@ export class Session {
   }
 }
 
-/** `cfg` for training `model`, checked as a new Trainer checks its config, and its run against the adapter's limits. */
-function checkedConfig(model: GPTConfig, cfg: TrainConfig): TrainConfig {
+/** `cfg` for training `model` (Session's `op`), checked as a new Trainer checks its config, and its run against the adapter's limits. */
+function checkedConfig(op: string, model: GPTConfig, cfg: TrainConfig): TrainConfig {
   const problem = trainConfigProblem(cfg, (key) => key);
-  if (problem) throw new RangeError(`Session.trainerFor: ${problem}`);
+  if (problem) throw new RangeError(`Session.${op}: ${problem}`);
   checkRunFits(model, cfg);
   return cfg;
 }
