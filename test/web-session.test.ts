@@ -303,6 +303,24 @@ describe("Session refuses a run past the adapter's buffer limits", () => {
   });
 });
 
+describe('Session replacing its model', () => {
+  it("gives the old one's GPU buffers back (the device's pool kept them for reuse: a replaced GPT-2's 2 GB for good)", async () => {
+    const text = 'some english text for a model replaced by another.\n'.repeat(20);
+    const session = new Session();
+    session.newModel(text, { nLayer: 2, nHead: 2, nEmbd: 64, blockSize: 32 }, { batchSize: 4 });
+    for (let i = 0; i < 2; i++) await session.trainStep(session.trainerFor(text));
+    const bytes = await joinPieces(session.save());
+    const trained = device().memory();
+    session.newModel(text, { nLayer: 1, nHead: 2, nEmbd: 16, blockSize: 16 });
+    expect(device().memory().pooledBytes, 'pooled after a new model').toBeLessThan(trained.liveBytes / 4);
+    await session.load(bytesSource(bytes), 'trained.safetensors');
+    session.newModel(text, { nLayer: 1, nHead: 2, nEmbd: 16, blockSize: 16 });
+    expect(device().memory().pooledBytes, 'pooled after a load and a new model').toBeLessThan(trained.liveBytes / 4);
+    release(session);
+    expect(device().memory()).toMatchObject({ liveBytes: 0, pooledBytes: 0 });
+  });
+});
+
 describe('Session training on other text', () => {
   it('while a step is in flight is refused in one line, leaving nothing on the GPU; the step ends and training goes on', async () => {
     const text = 'some english text.\n'.repeat(20);

@@ -278,6 +278,7 @@ export class Session {
     this.model?.dispose();
     disposeMoments(this.loadedMoments);
     [this.trainer, this.model, this.tokenizer, this.loaded, this.loadedMoments] = [null, null, null, null, undefined];
+    device().emptyCache();
   }
 
   private replace(model: GPT, tokenizer: Tokenizer, source: string): void {
@@ -285,6 +286,10 @@ export class Session {
     disposeMoments(this.loadedMoments);
     this.loadedMoments = undefined;
     if (this.model && this.model !== model) this.model.dispose();
+    // the old model's buffers (weights, gradients, moments, a step's activations) went to the
+    // device's pool, which keeps them for reuse: a model of other sizes reuses few, and the tab held
+    // a replaced GPT-2's 2 GB on the GPU for good
+    device().emptyCache();
     this.model = model;
     this.tokenizer = tokenizer;
     this.source = source;
