@@ -316,6 +316,11 @@ describe('Session replacing its model', () => {
     await session.load(bytesSource(bytes), 'trained.safetensors');
     session.newModel(text, { nLayer: 1, nHead: 2, nEmbd: 16, blockSize: 16 });
     expect(device().memory().pooledBytes, 'pooled after a load and a new model').toBeLessThan(trained.liveBytes / 4);
+    // a file refused after its model was made and filled (a NaN in its last tensor): that model's buffers too
+    const nan = bytes.slice();
+    nan.set([0x00, 0x00, 0xc0, 0x7f], nan.length - 4);
+    await expect(session.load(bytesSource(nan), 'nan.safetensors')).rejects.toThrow(/holds NaN/);
+    expect(device().memory().pooledBytes, 'pooled after a refused load').toBeLessThan(trained.liveBytes / 4);
     release(session);
     expect(device().memory()).toMatchObject({ liveBytes: 0, pooledBytes: 0 });
   });

@@ -68,7 +68,7 @@ export class Session {
     this.assertNotSaving('load');
     let loaded: UploadedCheckpoint;
     try {
-      loaded = await readCheckpointModel(file, source);
+      loaded = await givingBackRefused(readCheckpointModel(file, source));
     } catch (e) {
       if (!(e instanceof UnreadableCheckpointError)) throw e;
       throw new Error(`${e.message}: open a checkpoint saved by this page, or a gpt train run's model-*.safetensors`);
@@ -79,7 +79,7 @@ export class Session {
   /** Replaces the model with a Hugging Face GPT-2 model's: config.json's text, model.safetensors read a tensor at a time (each weight uploaded into a new model as it is read), tokenizer.json's text. */
   async loadHF(files: HFModelSources, source: string): Promise<ModelSummary> {
     this.assertNotSaving('loadHF');
-    return this.adopt(await readHFModel(files, source), source, 'loadHF');
+    return this.adopt(await givingBackRefused(readHFModel(files, source)), source, 'loadHF');
   }
 
   /** A fresh model with a character tokenizer of `text`, and a trainer on that text. */
@@ -299,6 +299,13 @@ export class Session {
     this.broken = '';
   }
 }
+
+/** A load's model; where it refuses the file, the buffers of the model it made and freed are given back too (the pool kept a refused file's worth). */
+const givingBackRefused = <T>(load: Promise<T>): Promise<T> =>
+  load.catch((e: unknown) => {
+    device().emptyCache();
+    throw e;
+  });
 
 /** `cfg` for training `model` (Session's `op`), checked as a new Trainer checks its config, and its run against the adapter's limits. */
 function checkedConfig(op: string, model: GPTConfig, cfg: TrainConfig): TrainConfig {
