@@ -334,9 +334,11 @@ describe('the demo page in Chromium (WebGPU)', () => {
     nan.set([0x00, 0x00, 0xc0, 0x7f], nan.length - 4);
     const damaged = join(dir, 'damaged.safetensors');
     writeFileSync(damaged, nan);
+    const info = await page.locator('#model-info').textContent();
     await page.locator('#load-file').setInputFiles(damaged);
     await expect.poll(() => page.locator('#error').textContent()).toMatch(/^damaged\.safetensors: tensor 'optim\.v\.[^']+' holds NaN \(at index \d+\); a checkpoint must hold finite values only$/);
     expect(await page.evaluate(() => window.__gpt.summary().source)).toBe(source);
+    expect(await page.locator('#model-info').textContent(), "the model line, once the load's progress was shown there").toBe(info);
     await page.fill('#steps', '500');
     // fields that disagree are named as the page names them
     await page.fill('#n-head', '3');
@@ -350,6 +352,13 @@ describe('the demo page in Chromium (WebGPU)', () => {
     const text = await page.inputValue('#text');
     await page.locator('#text-file').setInputFiles(latin1);
     await expect.poll(() => page.locator('#error').textContent()).toBe('latin1.txt is not UTF-8 text: save it as UTF-8 (an editor\'s Save As offers the encoding) and open it again');
+    expect(await page.inputValue('#text')).toBe(text);
+    // a text past the longest string: Chromium's decoder gives '' for it, and the page trained on nothing
+    const long = join(dir, 'long.txt');
+    writeFileSync(long, '');
+    truncateSync(long, 2 ** 29 + 64);
+    await page.locator('#text-file').setInputFiles(long);
+    await expect.poll(() => page.locator('#error').textContent(), { timeout: 60_000 }).toBe('long.txt (512 MiB) is too long for one text in this browser (its longest string is 2^29 - 24 characters): train on a part of it');
     expect(await page.inputValue('#text')).toBe(text);
     const utf8 = join(dir, 'utf8.txt');
     writeFileSync(utf8, 'café au lait, 日本語\n');

@@ -269,6 +269,7 @@ describe("a checkpoint loaded into a model a weight at a time (the page's Open)"
       ['cut short', bytes.subarray(0, -9)],
     ];
     const live = device().memory().liveBytes;
+    let readOnce = 0;
     for (const [what, file] of files) {
       const want = await outcome(async () => {
         const ckpt = await readCheckpoint(bytesSource(file), 'bad.safetensors');
@@ -276,9 +277,25 @@ describe("a checkpoint loaded into a model a weight at a time (the page's Open)"
         return ckpt;
       });
       expect(want, what).toHaveProperty('error');
-      const got = await outcome(async () => (await readCheckpointModel(countingReader(file), 'bad.safetensors')).ckpt);
+      const reader = countingReader(file);
+      const got = await outcome(async () => (await readCheckpointModel(reader, 'bad.safetensors')).ckpt);
       expect(got, what).toEqual(want);
       expect(device().memory().liveBytes, what).toBe(live);
+      // refused by readCheckpoint's own checks: its error from the one read the upload made (not a second read for it)
+      if (await readCheckpoint(bytesSource(file), 'bad.safetensors').then(() => false, () => true)) {
+        readOnce++;
+        expect(reader.total, `${what}: bytes read`).toBeLessThanOrEqual(file.length);
+      }
     }
+    expect(readOnce, 'the NaNs, the mask holding 2 and the cut file').toBe(4);
+  });
+
+  it('refused by readCheckpoint (a NaN in its last moment), holds a tensor or two on the host at a time, not every tensor as reading it again for its error did', async () => {
+    const { tensors, metadata } = parseSafetensors(bytes);
+    const last = Object.keys(tensors).filter((n) => n.startsWith('optim.')).at(-1)!;
+    const nan = serializeSafetensors({ ...tensors, [last]: { ...tensors[last]!, data: Float32Array.from(tensors[last]!.data, (x, i) => (i === 1 ? NaN : x)) } }, metadata);
+    const { reader, mostHeld } = await retainingReader(nan);
+    await expect(readCheckpointModel(reader, 'bad.safetensors')).rejects.toThrow(/^bad\.safetensors: tensor 'optim\.v\.[^']+' holds NaN \(at index 1\); a checkpoint must hold finite values only$/);
+    expect(mostHeld()).toBeLessThanOrEqual(2);
   });
 });

@@ -18,6 +18,7 @@ import { CharTokenizer } from '../src/gpt/tokenizer/index.js';
 import { TRAIN_DEFAULTS, Trainer } from '../src/gpt/trainer.js';
 import { parseSafetensors, serializeSafetensors, type SafetensorsTensor } from '../src/io/safetensors.js';
 import { bytesSource } from '../src/io/safetensors-source.js';
+import { setProfile } from '../src/kernels/profile.js';
 import { LossChart } from '../src/web/chart.js';
 import { pickModelFiles, Session } from '../src/web/session.js';
 import { tempDir } from './cli-helpers.js';
@@ -210,12 +211,12 @@ describe('Session prompts', () => {
 });
 
 describe('Session training text', () => {
-  it("too little of it that the model's tokenizer knows says which characters were left out", () => {
+  it("too little of it that the model's tokenizer knows says which characters were left out, and not to make the block smaller: the model's is fixed", () => {
     const session = new Session();
     session.newModel('some english text.\n'.repeat(20), { nLayer: 1, nHead: 2, nEmbd: 16, blockSize: 16 }, { batchSize: 2 });
     try {
       expect(() => session.trainerFor('日本語'.repeat(100))).toThrow(
-        /^the text gives 0 tokens, too few for block 16: .*; use a longer text \(\d+ tokens or more\) or a smaller block \(300 characters the tokenizer does not know were left out: "日" \(U\+65E5\) x100, "本" \(U\+672C\) x100, "語" \(U\+8A9E\) x100\)$/,
+        /^the text gives 0 tokens, too few for block 16: .*; use a longer text \(\d+ tokens or more\): this model's block is fixed, a new model may have a smaller one \(300 characters the tokenizer does not know were left out: "日" \(U\+65E5\) x100, "本" \(U\+672C\) x100, "語" \(U\+8A9E\) x100\)$/,
       );
     } finally {
       release(session);
@@ -237,6 +238,16 @@ describe('Session new model', () => {
     release(session);
   });
 
+  it('with a setting out of its range is refused in one line naming it, as a trainer would be; the model before it stays', () => {
+    const session = new Session();
+    session.newModel('some english text.\n'.repeat(20), shape);
+    const [model, live] = [session.model, device().memory().liveBytes];
+    expect(() => session.newModel('some english text.\n'.repeat(20), shape, { batchSize: 0 })).toThrow(/^Session\.newModel: batchSize must be an integer >= 1, got 0$/);
+    expect(session.model).toBe(model);
+    expect(device().memory().liveBytes).toBe(live);
+    release(session);
+  });
+
   it('needs as many tokens as it says: one fewer is refused, that many train', () => {
     const session = new Session();
     const text = (n: number) => 'abcdefghij'.repeat(20).slice(0, n);
@@ -247,6 +258,71 @@ describe('Session new model', () => {
     expect(() => session.newModel(text(need - 1), shape)).toThrow(/too few for block 16/);
     expect(session.newModel(text(need), shape).source).toBe('new model');
     release(session);
+  });
+});
+
+describe("Session refuses a run past the adapter's buffer limits", () => {
+  const text = 'some english text.\n'.repeat(20);
+  const shape = { nLayer: 1, nHead: 2, nEmbd: 16, blockSize: 16 };
+  const maxBuffer = () => device().info.limits.maxBufferSize!;
+  /** What a buffer bound whole must fit (memory-plan.ts's checkPlanFits). */
+  const maxBinding = () => Math.min(device().info.limits.maxStorageBufferBindingSize!, maxBuffer());
+
+  it('a new model whose MLP weight is past the largest binding, in one line naming its embd, before any of it is made: the model before it stays', () => {
+    const session = new Session();
+    session.newModel(text, shape);
+    const [model, live] = [session.model, device().memory().liveBytes];
+    // an MLP weight holds embd x 4·embd float32s: the smallest even embd whose weight is past the limit
+    const embd = 2 * Math.ceil((Math.sqrt(maxBinding() / 16) + 1) / 2);
+    expect(() => session.newModel(text, { ...shape, nEmbd: embd })).toThrow(
+      new RegExp(`^the model does not fit this adapter: an MLP weight \\(n-embd ${embd} x 4·n-embd\\) takes [\\d.]+ [MG]iB, over its (maxBufferSize|maxStorageBufferBindingSize) of [\\d.]+ [MG]iB$`),
+    );
+    expect(session.model).toBe(model);
+    expect(device().memory().liveBytes).toBe(live);
+    release(session);
+  });
+
+  it('a block so large that no text could hold it: refused at once (the count of the text it needs went on for ever)', () => {
+    const session = new Session();
+    expect(() => session.newModel(text, { ...shape, blockSize: 2 ** 50 })).toThrow(/^the model does not fit this adapter: .*block 1125899906842624/);
+    expect(session.model).toBeNull();
+  });
+
+  it('a batch for the model on the page, naming it; the trainer and its settings stay', () => {
+    const session = new Session();
+    session.newModel(text, shape, { batchSize: 2 });
+    const trainer = session.trainerFor(text);
+    // the MLP activations, batch x block 16 x 4·embd 16 float32s, past the limit
+    const batch = Math.ceil(maxBuffer() / (16 * 64 * 4)) + 1;
+    const refused = new RegExp(`^the model does not fit this adapter: the MLP activations \\(batch ${batch} x block 16 x 4·n-embd 16\\) takes`);
+    expect(() => session.trainerFor(text, { batchSize: batch })).toThrow(refused);
+    expect(() => session.trainerFor(text + 'more', { batchSize: batch })).toThrow(refused);
+    expect(session.trainerFor(text)).toBe(trainer);
+    expect(trainer.cfg.batchSize).toBe(2);
+    release(session);
+  });
+});
+
+describe('Session replacing its model', () => {
+  it("gives the old one's GPU buffers back (the device's pool kept them for reuse: a replaced GPT-2's 2 GB for good)", async () => {
+    const text = 'some english text for a model replaced by another.\n'.repeat(20);
+    const session = new Session();
+    session.newModel(text, { nLayer: 2, nHead: 2, nEmbd: 64, blockSize: 32 }, { batchSize: 4 });
+    for (let i = 0; i < 2; i++) await session.trainStep(session.trainerFor(text));
+    const bytes = await joinPieces(session.save());
+    const trained = device().memory();
+    session.newModel(text, { nLayer: 1, nHead: 2, nEmbd: 16, blockSize: 16 });
+    expect(device().memory().pooledBytes, 'pooled after a new model').toBeLessThan(trained.liveBytes / 4);
+    await session.load(bytesSource(bytes), 'trained.safetensors');
+    session.newModel(text, { nLayer: 1, nHead: 2, nEmbd: 16, blockSize: 16 });
+    expect(device().memory().pooledBytes, 'pooled after a load and a new model').toBeLessThan(trained.liveBytes / 4);
+    // a file refused after its model was made and filled (a NaN in its last tensor): that model's buffers too
+    const nan = bytes.slice();
+    nan.set([0x00, 0x00, 0xc0, 0x7f], nan.length - 4);
+    await expect(session.load(bytesSource(nan), 'nan.safetensors')).rejects.toThrow(/holds NaN/);
+    expect(device().memory().pooledBytes, 'pooled after a refused load').toBeLessThan(trained.liveBytes / 4);
+    release(session);
+    expect(device().memory()).toMatchObject({ liveBytes: 0, pooledBytes: 0 });
   });
 });
 
@@ -414,6 +490,39 @@ describe('Session training a loaded checkpoint', () => {
     expect(moments.every((t) => t.isDisposed), 'the moments uploaded from the file, once the trainer has them').toBe(true);
     expect(decodeCheckpoint(await joinPieces(session.save())).optimizer, "the trainer's moments are saved").toBeDefined();
     release(session);
+  });
+});
+
+describe('Session training a loaded checkpoint, its trainer refused partway through adopting the moments', () => {
+  it('frees what is left of them and says so in one line: training and saving go on, with fresh moments, and nothing stays on the GPU', async () => {
+    const text = 'a checkpoint whose moments fill several shards of a small buffer limit. '.repeat(10);
+    const bytes = await trainedCheckpoint(text, 1);
+    const live = device().memory().liveBytes;
+    const session = new Session();
+    await session.load(bytesSource(bytes), 'gpt-step1.safetensors');
+    const params = session.model!.parameters().length;
+    setProfile({ bufferLimit: 4 * 1100 }); // AdamW's moments in several shards (its largest parameter, 1024 values, alone)
+    const copy = device().copy.bind(device());
+    let copies = 0;
+    // a failure past the first shard's copies: the moments of the shards before it are freed, the rest not yet
+    const failing = vi.spyOn(device(), 'copy').mockImplementation((...args) => {
+      if (++copies === params) throw new Error('copy failed');
+      copy(...args);
+    });
+    try {
+      expect(() => session.trainerFor(text)).toThrow(/^copy failed; the checkpoint's optimizer moments were freed as they were copied, so training goes on with fresh ones: load the checkpoint again to resume with its own$/);
+      failing.mockRestore();
+      expect(copies, 'failed partway').toBe(params);
+      const trainer = session.trainerFor(text);
+      expect(trainer.optimizer.shards.length).toBeGreaterThan(2);
+      expect(Number.isFinite(await session.trainStep(trainer))).toBe(true);
+      expect(decodeCheckpoint(await joinPieces(session.save())).optimizer).toBeDefined();
+    } finally {
+      failing.mockRestore();
+      setProfile(null);
+      release(session);
+    }
+    expect(device().memory().liveBytes).toBe(live);
   });
 });
 

@@ -4,7 +4,8 @@
 // (a directory's save, a file renamed over) starts the read over on the new save, never a mix of
 // both, and one saved at every read is one line. Over a fake fetch: a server answering 200 without
 // ranges is read from that one response, one without a strong ETag whole in a second fetch, a
-// wrong Content-Range or an HTTP error mid-read is one line of its own (not the reader's wrap of it).
+// wrong Content-Range, fewer bytes than the range, no answer or an HTTP error mid-read is one line
+// of its own naming the URL (not the reader's wrap of it).
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -152,6 +153,32 @@ describe("the page's reader over other servers (a fake fetch)", () => {
     });
     await expect(readUrl(URL_, tensorsOf, ignoresIfMatch.fetcher)).rejects.toThrow(/: it was saved again while it was read, 3 times; load it again$/);
     expect(ignoresIfMatch.ranges.filter((r) => r === 'bytes=0-0')).toHaveLength(3);
+  });
+
+  it('an answer of the range asked for, but fewer bytes than it says, is refused naming the server', async () => {
+    const short = fakeServer((range, n) => {
+      if (n !== 3) return null;
+      const [start, end] = /^bytes=(\d+)-(\d+)$/.exec(range!)!.slice(1).map(Number) as [number, number];
+      return new Response(bytes.subarray(start, end), { status: 206, headers: { 'Content-Range': `bytes ${start}-${end}/${bytes.length}`, ETag: '"v1"' } });
+    });
+    await expect(readUrl(URL_, tensorsOf, short.fetcher)).rejects.toThrow(/^cannot load http:\/\/test\/checkpoint\.safetensors: asked for bytes (\d+)-(\d+)\/\d+, the server sent \d+ bytes$/);
+  });
+
+  it('no answer at all (a server stopped, another origin without CORS), as the first request or mid-read, or a body cut off: one line naming the URL', async () => {
+    const noAnswer = (at: number) => {
+      const { fetcher } = fakeServer(() => null);
+      let n = 0;
+      return (url: string, init: RequestInit) => (n++ === at ? Promise.reject(new TypeError('Failed to fetch')) : fetcher(url, init));
+    };
+    const said = new Error(`cannot load ${URL_}: no answer (Failed to fetch): is the server still running? One of another origin must allow this page's by CORS`);
+    for (const at of [0, 4]) await expect(readUrl(URL_, tensorsOf, noAnswer(at)), `request ${at}`).rejects.toThrow(said);
+    const cutOff = fakeServer((range, n) => {
+      if (n !== 4) return null;
+      const [start, end] = /^bytes=(\d+)-(\d+)$/.exec(range!)!.slice(1);
+      const failing = new ReadableStream({ pull: (c) => c.error(new TypeError('network error')) });
+      return new Response(failing, { status: 206, headers: { 'Content-Range': `bytes ${start}-${end}/${bytes.length}`, ETag: '"v1"' } });
+    });
+    await expect(readUrl(URL_, tensorsOf, cutOff.fetcher)).rejects.toThrow(/^cannot load http:\/\/test\/checkpoint\.safetensors: no answer \(network error\): /);
   });
 
   it("an HTTP error is one line with the server's reason, as the first answer or mid-read (not the reader's wrap of it)", async () => {

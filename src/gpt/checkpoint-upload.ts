@@ -3,11 +3,11 @@
 // (readCheckpoint then modelFromCheckpoint hold about the file's size, 2/3 of it AdamW's moments in
 // a resumable checkpoint). The model and moments are new and the caller's once returned: on any
 // problem before that they are freed, and nothing they would replace has been touched.
-import { configWeightsProblem, decodeCheckpointMeta, firstRows, checkpointTensor, isMoment, modelFor, modelFromCheckpoint, momentsProblem, nonFiniteProblem, readCheckpoint, type Checkpoint, type CheckpointWeight, type ModelOptions } from './checkpoint.js';
+import { configWeightsProblem, firstRows, isMoment, modelFor, modelFromCheckpoint, momentsProblem, openCheckpoint, readCheckpoint, type Checkpoint, type CheckpointWeight, type ModelOptions } from './checkpoint.js';
 import { device } from '../device/device.js';
 import { tensor, type Tensor } from '../ops/index.js';
 import { keep } from '../tensor/scope.js';
-import { openSafetensors, type ByteSource } from '../io/safetensors-source.js';
+import type { ByteSource } from '../io/safetensors-source.js';
 import { checkStateEntry, loadValues } from '../nn/module.js';
 import { isMaskName, loadMasks } from '../nn/prune.js';
 import { GPT } from './model.js';
@@ -57,12 +57,13 @@ export interface LoadOptions extends ModelOptions {
 
 /**
  * modelFromCheckpoint(await readCheckpoint(file, source), opts), each tensor uploaded as it is read,
- * the moments too (unless `moments` is false). A file either refuses is read again their way, for
- * their one-line error (and, should it have changed in between into one they accept, their model):
- * a damaged file costs a second read, never a different message.
+ * the moments too (unless `moments` is false). A file readCheckpoint refuses gives its error from
+ * that one read (each tensor checked as it does, one at a time); one only loading refuses (names,
+ * values loadStateDict or loadMasks check) is read again their way, for their one-line error (and,
+ * should it have changed in between into one they accept, their model): never a different message.
  */
-export const readCheckpointModel = (file: ByteSource, source: string, opts: LoadOptions = {}): Promise<UploadedCheckpoint> =>
-  uploadedOr(uploadCheckpoint(file, source, opts), () => readCheckpoint(file, source), opts);
+export const readCheckpointModel = async (file: ByteSource, source: string, opts: LoadOptions = {}): Promise<UploadedCheckpoint> =>
+  (await uploadCheckpoint(file, source, opts)) ?? uploadedCheckpoint(await readCheckpoint(file, source), opts);
 
 /** The model `upload` made, else (it refused the file: null or an error) modelFromCheckpoint of what `read` reads (its moments uploaded), or `read`'s error. */
 export async function uploadedOr(upload: Promise<UploadedCheckpoint | null>, read: () => Promise<Checkpoint>, opts: LoadOptions = {}): Promise<UploadedCheckpoint> {
@@ -96,48 +97,63 @@ export function dispose(model: GPT): null {
 }
 
 /**
- * The model of a checkpoint every check passes, or null where the header already shows one fails;
- * throws at a tensor refused. Each tensor's upload is submitted before the next is read: the
+ * The model of a checkpoint every check passes; readCheckpoint's error where it refuses the file,
+ * every tensor checked as it checks them (after a refusal the rest only checked, for its verdict,
+ * whose precedence looks at every tensor); null where only loading would refuse it, for the caller
+ * to read again for that error. Each tensor's upload is submitted before the next is read: the
  * staging copies Dawn makes of them are freed as the load goes (else they held the whole file).
  */
 async function uploadCheckpoint(file: ByteSource, source: string, { moments: wanted = true, onWeight, ...opts }: LoadOptions): Promise<UploadedCheckpoint | null> {
-  const reader = await openSafetensors(file);
-  const meta = decodeCheckpointMeta(reader.metadata, source);
+  const { entries, read, decoder } = await openCheckpoint(file, source, false);
+  const { meta } = decoder;
   // what decodeCheckpoint and loadStateDict check of the shapes and names, from the header: before a model is made
-  const shapes = (moments: boolean) => new Map(reader.entries.filter((e) => isMoment(e.name) === moments).map((e) => [e.name, e.shape]));
+  const shapes = (moments: boolean) => new Map(entries.filter((e) => isMoment(e.name) === moments).map((e) => [e.name, e.shape]));
   const weights = new Map([...shapes(false)].map(([name, shape]) => [name, { shape }]));
-  // (whether they fail is all that matters here: a refused file is read again for its message)
-  if (configWeightsProblem(meta.model, weights, (k) => k, 'the file') ?? momentsProblem(weights, shapes(true))) return null;
-  const model = modelFor(meta, opts);
+  const loaded = [...weights.keys()].filter((name) => !isMaskName(name));
+  const fits = !(configWeightsProblem(meta.model, weights, (k) => k, 'the file') ?? momentsProblem(weights, shapes(true)));
+  let model: GPT | null = fits ? modelOrNull(meta, opts) : null;
+  const params = model?.stateDict();
   const moments: MomentTensors = { m: new Map(), v: new Map() };
   const masks: Checkpoint['weights'] = new Map();
+  const refuse = () => {
+    if (model) disposeUploaded({ model, moments });
+    model = null;
+  };
+  if (!params || loaded.length !== params.size || loaded.some((name) => !params.has(name))) refuse();
   try {
-    const params = model.stateDict();
-    const loaded = [...weights.keys()].filter((name) => !isMaskName(name));
-    if (loaded.length !== params.size || loaded.some((name) => !params.has(name))) return dispose(model);
-    for (const entry of reader.entries) {
+    for (const entry of entries) {
       const { name } = entry;
-      const stored = await reader.readTensor(entry);
-      if (nonFiniteProblem([[name, stored]])) {
-        disposeUploaded({ model, moments });
-        return null;
-      }
-      const t = checkpointTensor(name, stored, meta, source);
-      if (isMoment(name)) {
-        if (wanted) moments[name[6] as 'm' | 'v'].set(name.slice(8), keep(tensor(t.data, [t.data.length])));
-      } else {
-        onWeight?.(name, t);
-        if (isMaskName(name)) {
-          loadMasks(model, new Map([[name, t]]));
-          masks.set(name, t);
-        } else uploadWeight(params, name, t, model.config.blockSize);
+      const t = decoder.add(name, await read(entry));
+      if (!t) refuse();
+      if (!model || !t) continue; // read on for readCheckpoint's verdict
+      try {
+        if (isMoment(name)) {
+          if (wanted) moments[name[6] as 'm' | 'v'].set(name.slice(8), keep(tensor(t.data, [t.data.length])));
+        } else {
+          onWeight?.(name, t);
+          if (isMaskName(name)) {
+            loadMasks(model, new Map([[name, t]]));
+            masks.set(name, t);
+          } else uploadWeight(params!, name, t, model.config.blockSize);
+        }
+      } catch {
+        refuse(); // a check of loading's: its error comes from reading the file again its way
       }
       device().flush();
     }
-    const ckpt: Checkpoint = { meta, weights: masks, source };
-    return { ckpt, model, tokenizer: tokenizerFromJSON(meta.tokenizer), ...(moments.m.size && { moments }) };
+    decoder.finish();
   } catch (e) {
-    disposeUploaded({ model, moments });
+    refuse();
     throw e;
+  }
+  return model && { ckpt: { meta, weights: masks, source }, model, tokenizer: tokenizerFromJSON(meta.tokenizer), ...(moments.m.size && { moments }) };
+}
+
+/** A new model for the checkpoint, or null where modelFor refuses `opts` (modelFromCheckpoint gives that error, once readCheckpoint has had its say). */
+function modelOrNull(meta: Checkpoint['meta'], opts: ModelOptions): GPT | null {
+  try {
+    return modelFor(meta, opts);
+  } catch {
+    return null;
   }
 }

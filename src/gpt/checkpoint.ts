@@ -6,7 +6,7 @@
 // config as strictly as the flags that made it), and a tensor holding NaN or Inf is refused, so a
 // diverged run cannot replace a good checkpoint and a damaged one fails in one line, not mid-sample.
 import { device } from '../device/device.js';
-import { parseSafetensors, readPendingTensors, serializeSafetensors, streamSafetensors, type PendingTensor, type Safetensors, type SafetensorsDtype, type SafetensorsTensor } from '../io/safetensors.js';
+import { parseSafetensors, readPendingTensors, serializeSafetensors, streamSafetensors, type PendingTensor, type Safetensors, type SafetensorsDtype, type SafetensorsEntry, type SafetensorsTensor } from '../io/safetensors.js';
 import { openSafetensors, type ByteSource } from '../io/safetensors-source.js';
 import { pendingTensors } from '../io/state-dict.js';
 import { isRecord, NON_NEGATIVE_INT, POSITIVE, POSITIVE_INT, rangeProblem, settingProblem, show, type RangesOf } from '../io/value-ranges.js';
@@ -257,13 +257,23 @@ export const readCheckpoint = (file: ByteSource, source = 'checkpoint'): Promise
 export const checkCheckpoint = async (file: ByteSource, source = 'checkpoint'): Promise<CheckpointMeta> => (await readCheckedCheckpoint(file, source, false)).meta;
 
 async function readCheckedCheckpoint(file: ByteSource, source: string, keep: boolean): Promise<Checkpoint> {
+  const { entries, read, decoder } = await openCheckpoint(file, source, keep);
+  for (const entry of entries) decoder.add(entry.name, await read(entry));
+  return decoder.finish();
+}
+
+/**
+ * A checkpoint file's header read and its metadata checked, as readCheckpoint begins: its tensors'
+ * entries, `read` of one (a failure an UnreadableCheckpointError), and the decoder that checks each
+ * as readCheckpoint does (keeping it if `keep`).
+ */
+export async function openCheckpoint(file: ByteSource, source: string, keep: boolean) {
   const unreadable = (e: unknown) => {
     throw unreadableCheckpoint(source, e);
   };
   const reader = await openSafetensors(file).catch(unreadable);
   const decoder = new CheckpointDecoder(decodeCheckpointMeta(reader.metadata, source), source, keep);
-  for (const entry of reader.entries) decoder.add(entry.name, await reader.readTensor(entry).catch(unreadable));
-  return decoder.finish();
+  return { entries: reader.entries, read: (entry: SafetensorsEntry) => reader.readTensor(entry).catch(unreadable), decoder };
 }
 
 /** decodeCheckpoint of a safetensors file already parsed whole, with every check decodeCheckpoint makes. */
@@ -278,7 +288,7 @@ function decodeCheckpointTensors(parsed: Safetensors, source = 'checkpoint'): Ch
  * shapes); finish() gives the verdict with decodeCheckpoint's precedence: a non-finite tensor
  * anywhere first, then the first of another dtype than its kind's, then shapes that disagree.
  */
-class CheckpointDecoder {
+export class CheckpointDecoder {
   private nonFinite: string | null = null;
   private refused: unknown = null;
   private readonly weights = new Map<string, CheckpointWeight>();
@@ -288,27 +298,30 @@ class CheckpointDecoder {
   private readonly momentShapes = new Map<string, number[]>();
 
   constructor(
-    private readonly meta: CheckpointMeta,
+    readonly meta: CheckpointMeta,
     private readonly source: string,
     private readonly keep: boolean,
   ) {}
 
-  add(name: string, stored: SafetensorsTensor): void {
+  /** Checks the next tensor: it as the checkpoint holds it (checkpointTensor's), or null once finish() will refuse the file (shapes are compared there). */
+  add(name: string, stored: SafetensorsTensor): CheckpointWeight | null {
     this.nonFinite ??= nonFiniteProblem([[name, stored]]);
-    if (this.refused) return;
+    if (this.refused) return null;
     let t: CheckpointWeight;
     try {
       t = checkpointTensor(name, stored, this.meta, this.source);
     } catch (e) {
       this.refused = e;
-      return;
+      return null;
     }
     if (isMoment(name)) this.momentShapes.set(name, t.shape);
     else this.shapes.set(name, { shape: t.shape });
-    if (!this.keep) return;
-    if (name.startsWith('optim.m.')) this.m.set(name.slice(8), t.data as Float32Array);
-    else if (name.startsWith('optim.v.')) this.v.set(name.slice(8), t.data as Float32Array);
-    else this.weights.set(name, t);
+    if (this.keep) {
+      if (name.startsWith('optim.m.')) this.m.set(name.slice(8), t.data as Float32Array);
+      else if (name.startsWith('optim.v.')) this.v.set(name.slice(8), t.data as Float32Array);
+      else this.weights.set(name, t);
+    }
+    return this.nonFinite ? null : t;
   }
 
   finish(): Checkpoint {

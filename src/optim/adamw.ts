@@ -89,6 +89,8 @@ export class AdamW {
    * start from instead of zeros: each shard is filled from them as it is made, and tensors among
    * them are adopted, freed once copied, so that a resumed run never holds its moments twice on the
    * GPU (a copy of the whole, with loadMoments, costs 1 GB more for GPT-2 124M while both exist).
+   * A constructor that fails partway (a shard past the adapter's memory) has freed those of the
+   * shards made before it and leaves the rest to the caller.
    */
   constructor(params: Tensor[], opts: AdamWOptions = {}, moments?: { m: Moment[]; v: Moment[] }) {
     if (!Array.isArray(params)) throw new TypeError(`AdamW: argument 'params' must be an array of Tensors, got ${describeValue(params)}`);
@@ -275,11 +277,16 @@ export class AdamW {
     const t = zeros([size]);
     const buffer = t.storage('AdamW moments').buffer;
     let at = 0;
-    for (let i = first; i < end; i++) {
-      const part = parts[i]!;
-      if (part instanceof Tensor) device().copy(part.buffer(), 0, buffer, at * 4, part.size * 4);
-      else device().write(buffer, part instanceof Float32Array ? part : Float32Array.from(part), at * 4);
-      at += this.params[i]!.size;
+    try {
+      for (let i = first; i < end; i++) {
+        const part = parts[i]!;
+        if (part instanceof Tensor) device().copy(part.buffer(), 0, buffer, at * 4, part.size * 4);
+        else device().write(buffer, part instanceof Float32Array ? part : Float32Array.from(part), at * 4);
+        at += this.params[i]!.size;
+      }
+    } catch (e) {
+      t.dispose(); // not yet a shard, which the constructor's failure frees
+      throw e;
     }
     return t;
   }

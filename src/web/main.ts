@@ -7,13 +7,14 @@
 import { runChecks } from '../check/report.js';
 import { device, initDevice, type DeviceInfo } from '../device/device.js';
 import type { HFModelSources } from '../gpt/hf/index.js';
-import { formatBytes } from '../gpt/memory-plan.js';
 import { autotuneSettled } from '../kernels/autotune.js';
 import { headsProblem, TRAIN_RANGES } from '../gpt/trainer.js';
+import { formatBytes } from '../gpt/memory-plan.js';
 import { bytesSource, type ByteSource } from '../io/safetensors-source.js';
 import { rangeProblem, type Range } from '../io/value-ranges.js';
 import { LossChart } from './chart.js';
 import type { GptHook, ReadyState } from './hook.js';
+import { pickedSource, readPicked, readUtf8 } from './picked-file.js';
 import { pickModelFiles, Session, type ModelShape, type ModelSummary, type TrainSettings } from './session.js';
 import { readUrl } from './url-source.js';
 
@@ -186,7 +187,34 @@ function showModel(s: ModelSummary, note = ''): void {
 
 /** Loads the checkpoint `file` reads (a tensor at a time) in place of the page's model. */
 async function loadCheckpoint(file: ByteSource, source: string): Promise<ModelSummary> {
-  return shown(await session.load(file, source), file.size);
+  return shown(await showingProgress(source, file, (counted) => session.load(counted, source)), file.size);
+}
+
+/**
+ * `load` of `file`, each read shown on the model line as it comes (a large or slow load, such as a
+ * server's 500 MB over a slow link, shows how far it got, not a page that looks stuck); a failed
+ * load puts the line back as it was.
+ */
+async function showingProgress<T>(name: string, file: ByteSource, load: (counted: ByteSource) => Promise<T>): Promise<T> {
+  const before = ui.modelInfo.cloneNode(true) as HTMLElement;
+  let done = 0;
+  const counted: ByteSource = {
+    size: file.size,
+    read: async (offset, length) => {
+      const bytes = await file.read(offset, length);
+      done += bytes.length;
+      ui.modelInfo.className = 'status';
+      ui.modelInfo.textContent = `loading ${name}: ${formatBytes(done)} of ${formatBytes(file.size)}…`;
+      return bytes;
+    },
+  };
+  try {
+    return await load(counted);
+  } catch (e) {
+    ui.modelInfo.className = before.className;
+    ui.modelInfo.replaceChildren(...Array.from(before.childNodes));
+    throw e;
+  }
 }
 
 /** A model just loaded from `bytes` bytes of weights, shown (a run before it is forgotten). */
@@ -212,32 +240,8 @@ async function loadFiles(files: File[]): Promise<ModelSummary> {
   if ('checkpoint' in picked) return loadCheckpoint(pickedSource(file(picked.checkpoint)), picked.checkpoint);
   const hf: HFModelSources = { config: await text(picked.config), weights: pickedSource(file(picked.weights)) };
   for (const file of ['tokenizer', 'vocab', 'merges'] as const) if (picked[file]) hf[file] = await text(picked[file]);
-  return shown(await session.loadHF(hf, 'Hugging Face model'), hf.weights.size);
-}
-
-/** A picked file read a slice at a time (a tensor's bytes): never the whole of a weights file in one buffer. */
-const pickedSource = (file: File): ByteSource => ({
-  size: file.size,
-  read: (offset, length) => readPicked(file, async (f) => new Uint8Array(await f.slice(offset, offset + length).arrayBuffer())),
-});
-
-/** A picked file (or a slice of it) read; one the browser cannot read (a text file of 2 GiB and more, one changed since it was picked) is named, with its size. */
-async function readPicked<T>(file: File, read: (f: File) => Promise<T>): Promise<T> {
-  try {
-    return await read(file);
-  } catch (e) {
-    throw new Error(`cannot read ${file.name} (${formatBytes(file.size)}): ${(e as Error).message}`);
-  }
-}
-
-/** A text file's text; one that is not UTF-8 is refused (File.text() would put U+FFFD, which the model learns, where its bytes were). */
-async function readUtf8(file: File): Promise<string> {
-  const bytes = await readPicked(file, (f) => f.arrayBuffer());
-  try {
-    return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
-  } catch {
-    throw new Error(`${file.name} is not UTF-8 text: save it as UTF-8 (an editor's Save As offers the encoding) and open it again`);
-  }
+  const source = 'Hugging Face model';
+  return shown(await showingProgress(source, hf.weights, (weights) => session.loadHF({ ...hf, weights }, source)), hf.weights.size);
 }
 
 /** The checkpoint at `url` (gpt serve's), read a range per tensor, started over where it is saved again meanwhile. */

@@ -9,7 +9,10 @@ import { HF_FILES, type HFModelSources } from '../gpt/hf/index.js';
 import { readHFModel } from '../gpt/hf/upload.js';
 import type { GPT, GPTConfig } from '../gpt/model.js';
 import { CharTokenizer, describeLeftOut, encodeKnown, encodePrompt, TextStream, type Tokenizer } from '../gpt/tokenizer/index.js';
-import { TRAIN_DEFAULTS, Trainer, trainConfigProblem, TrainingDivergedError, type TrainConfig } from '../gpt/trainer.js';
+import { modelConfig, resolveTrainDtype, TRAIN_DEFAULTS, Trainer, trainConfigProblem, TrainingDivergedError, type TrainConfig } from '../gpt/trainer.js';
+import { checkPlanFits, memoryPlan } from '../gpt/memory-plan.js';
+import { device } from '../device/device.js';
+import { profile } from '../kernels/profile.js';
 import type { ByteSource } from '../io/safetensors-source.js';
 import { tensor } from '../ops/index.js';
 import { learningRate } from '../optim/schedule.js';
@@ -65,7 +68,7 @@ export class Session {
     this.assertNotSaving('load');
     let loaded: UploadedCheckpoint;
     try {
-      loaded = await readCheckpointModel(file, source);
+      loaded = await givingBackRefused(readCheckpointModel(file, source));
     } catch (e) {
       if (!(e instanceof UnreadableCheckpointError)) throw e;
       throw new Error(`${e.message}: open a checkpoint saved by this page, or a gpt train run's model-*.safetensors`);
@@ -76,7 +79,7 @@ export class Session {
   /** Replaces the model with a Hugging Face GPT-2 model's: config.json's text, model.safetensors read a tensor at a time (each weight uploaded into a new model as it is read), tokenizer.json's text. */
   async loadHF(files: HFModelSources, source: string): Promise<ModelSummary> {
     this.assertNotSaving('loadHF');
-    return this.adopt(await readHFModel(files, source), source, 'loadHF');
+    return this.adopt(await givingBackRefused(readHFModel(files, source)), source, 'loadHF');
   }
 
   /** A fresh model with a character tokenizer of `text`, and a trainer on that text. */
@@ -84,8 +87,9 @@ export class Session {
     this.assertNotSaving('newModel');
     if (!text) throw new Error('there is no text to train on: paste a text or open a text file');
     const tokenizer = CharTokenizer.train(text);
-    const cfg: TrainConfig = { ...TRAIN_DEFAULTS, ...shape, dropout: 0, bias: false, ...settings };
-    const trainer = new Trainer(cfg, splitTokens(Int32Array.from(tokenizer.encode(text)), tokenizer.vocabSize, shape.blockSize));
+    const given: TrainConfig = { ...TRAIN_DEFAULTS, ...shape, dropout: 0, bias: false, ...settings };
+    const cfg = checkedConfig('newModel', modelConfig(given, tokenizer.vocabSize), given);
+    const trainer = new Trainer(cfg, splitTokens(Int32Array.from(tokenizer.encode(text)), tokenizer.vocabSize, shape.blockSize, false));
     this.replace(trainer.model, tokenizer, 'new model');
     this.trainer = trainer;
     this.trainText = text;
@@ -120,9 +124,7 @@ export class Session {
     const { blockSize, nLayer, nHead, nEmbd, dropout, bias, shareLayers = 1 } = model.config;
     const shape = { blockSize, nLayer, nHead, nEmbd, dropout, bias, shareLayers }; // fixed by the model
     if (this.trainer && text === this.trainText) {
-      const cfg = { ...this.trainer.cfg, ...settings, ...shape };
-      const problem = trainConfigProblem(cfg, (key) => key); // as a new Trainer checks its config
-      if (problem) throw new RangeError(`Session.trainerFor: ${problem}`);
+      const cfg = checkedConfig('trainerFor', model.config, { ...this.trainer.cfg, ...settings, ...shape });
       if (FIXED_AT_START.every((key) => cfg[key] === this.trainer!.cfg[key])) {
         Object.assign(this.trainer.cfg, cfg);
         return this.trainer;
@@ -131,13 +133,14 @@ export class Session {
     const known = encodeKnown(tokenizer, text);
     this.textNote = describeLeftOut(known);
     // the page trains in its adapter's own dtype (auto) unless told otherwise, whatever the checkpoint's run used
-    const cfg: TrainConfig = { ...TRAIN_DEFAULTS, ...this.loaded?.meta.train, dtype: 'auto', ...this.trainer?.cfg, ...settings, ...shape };
+    const cfg = checkedConfig('trainerFor', model.config, { ...TRAIN_DEFAULTS, ...this.loaded?.meta.train, dtype: 'auto', ...this.trainer?.cfg, ...settings, ...shape });
     // the first trainer of a loaded checkpoint adopts its moments (each freed once copied: never twice on the GPU)
     const moments = this.loadedMoments && checkpointMoments({ optimizer: this.loadedMoments }, model);
     let trainer: Trainer;
     try {
-      trainer = new Trainer(cfg, splitTokens(known.ids, tokenizer.vocabSize, blockSize), model, undefined, { moments });
+      trainer = new Trainer(cfg, splitTokens(known.ids, tokenizer.vocabSize, blockSize, true), model, undefined, { moments });
     } catch (e) {
+      if (this.dropSpentMoments()) throw new Error(`${(e as Error).message}; the checkpoint's optimizer moments were freed as they were copied, so training goes on with fresh ones: load the checkpoint again to resume with its own`);
       // too few tokens from a long text: its characters are not the model's
       throw known.dropped ? new Error(`${(e as Error).message} (${this.textNote})`) : e;
     }
@@ -154,6 +157,19 @@ export class Session {
     this.trainer = trainer;
     this.trainText = text;
     return trainer;
+  }
+
+  /**
+   * Whether a trainer refused after adopting some of the loaded moments (AdamW frees each shard's
+   * once copied, and leaves the rest): then the rest are freed too and the session holds none, not
+   * a set that training or a save would read a freed tensor of.
+   */
+  private dropSpentMoments(): boolean {
+    const moments = this.loadedMoments;
+    if (!moments || ![...moments.m.values(), ...moments.v.values()].some((t) => t.isDisposed)) return false;
+    disposeMoments(moments);
+    this.loadedMoments = undefined;
+    return true;
   }
 
   /** Logits [V] for the token after `prompt` (its last blockSize tokens), dropout off. */
@@ -262,6 +278,7 @@ export class Session {
     this.model?.dispose();
     disposeMoments(this.loadedMoments);
     [this.trainer, this.model, this.tokenizer, this.loaded, this.loadedMoments] = [null, null, null, null, undefined];
+    device().emptyCache();
   }
 
   private replace(model: GPT, tokenizer: Tokenizer, source: string): void {
@@ -269,6 +286,10 @@ export class Session {
     disposeMoments(this.loadedMoments);
     this.loadedMoments = undefined;
     if (this.model && this.model !== model) this.model.dispose();
+    // the old model's buffers (weights, gradients, moments, a step's activations) went to the
+    // device's pool, which keeps them for reuse: a model of other sizes reuses few, and the tab held
+    // a replaced GPT-2's 2 GB on the GPU for good
+    device().emptyCache();
     this.model = model;
     this.tokenizer = tokenizer;
     this.source = source;
@@ -279,19 +300,48 @@ export class Session {
   }
 }
 
+/** A load's model; where it refuses the file, the buffers of the model it made and freed are given back too (the pool kept a refused file's worth). */
+const givingBackRefused = <T>(load: Promise<T>): Promise<T> =>
+  load.catch((e: unknown) => {
+    device().emptyCache();
+    throw e;
+  });
+
+/** `cfg` for training `model` (Session's `op`), checked as a new Trainer checks its config, and its run against the adapter's limits. */
+function checkedConfig(op: string, model: GPTConfig, cfg: TrainConfig): TrainConfig {
+  const problem = trainConfigProblem(cfg, (key) => key);
+  if (problem) throw new RangeError(`Session.${op}: ${problem}`);
+  checkRunFits(model, cfg);
+  return cfg;
+}
+
+/**
+ * Refuses a run with a buffer past the adapter's limits (as `gpt train` does), naming the settings
+ * it comes from, before anything is made: otherwise its first step failed, or a model too large to
+ * make was left allocated as far as it got, with an error naming no setting (and a block of 10^15
+ * never got that far: splitTokens' count of the tokens it needs went on for ever).
+ */
+function checkRunFits(model: GPTConfig, cfg: TrainConfig): void {
+  checkPlanFits(memoryPlan(model, cfg.batchSize, { training: true, bindingLimit: profile().bindingLimit, dtype: resolveTrainDtype(cfg.dtype), recompute: cfg.recompute }), device().info.limits);
+}
+
 /** Where the validation split starts: the first 90% of the tokens train (as `gpt prepare` splits). */
 const trainTokens = (n: number) => Math.floor(n * 0.9);
 /** Whether both splits of n tokens hold a block of T and its next-token targets (as Trainer checks). */
 const splitsFit = (n: number, T: number) => Math.min(trainTokens(n), n - trainTokens(n)) >= T + 1;
 
-/** The training and validation splits of a text's tokens; too few for a block is said in the page's terms. */
-function splitTokens(ids: Int32Array, vocabSize: number, blockSize: number): { train: Int32Array; val: Int32Array; vocabSize: number } {
+/**
+ * The training and validation splits of a text's tokens; too few for a block is said in the page's
+ * terms: a smaller block is offered only for a new model (`blockFixed` false), not the block of a
+ * model on the page (a loaded GPT-2's 1024), which the page's block field does not change.
+ */
+function splitTokens(ids: Int32Array, vocabSize: number, blockSize: number, blockFixed: boolean): { train: Int32Array; val: Int32Array; vocabSize: number } {
   if (!splitsFit(ids.length, blockSize)) {
     let need = Math.max(ids.length + 1, 10 * blockSize); // the validation 10% needs at least blockSize + 1: a few steps from here
     while (!splitsFit(need, blockSize)) need++;
     throw new Error(
       `the text gives ${ids.length} tokens, too few for block ${blockSize}: each of its training 90% and validation 10% needs at least ${blockSize + 1}; ` +
-        `use a longer text (${need} tokens or more) or a smaller block`,
+        `use a longer text (${need} tokens or more)${blockFixed ? ": this model's block is fixed, a new model may have a smaller one" : ' or a smaller block'}`,
     );
   }
   const n = trainTokens(ids.length);

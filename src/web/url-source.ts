@@ -34,20 +34,20 @@ export async function readUrl<T>(url: string, read: (source: ByteSource) => Prom
 
 /** The file at `url` as a source of ranges, its size and version taken from a first request of its first byte. */
 export async function openUrl(url: string, fetcher: Fetch = fetch): Promise<UrlSource> {
-  const get = (headers: Record<string, string> = {}) => fetcher(url, { cache: 'no-store', headers });
+  const get = (headers: Record<string, string> = {}) => fetcher(url, { cache: 'no-store', headers }).catch((e) => Promise.reject(noAnswer(url, e)));
   const first = await get({ Range: 'bytes=0-0' });
   const size = first.status === 206 ? contentRangeSize(first.headers.get('Content-Range')) : null;
   const etag = first.headers.get('ETag');
   if (first.status !== 206 && first.status !== 416) {
     if (!first.ok) throw await httpError(url, first);
-    return wholeSource(first); // no ranges: the whole file came
+    return wholeSource(url, first); // no ranges: the whole file came
   }
   await first.body?.cancel();
   if (size === null || !etag?.startsWith('"')) {
     // an empty file (416), or ranges without a version to pin them to
     const whole = await get();
     if (!whole.ok) throw await httpError(url, whole);
-    return wholeSource(whole);
+    return wholeSource(url, whole);
   }
   const source: UrlSource = {
     size,
@@ -67,7 +67,9 @@ export async function openUrl(url: string, fetcher: Fetch = fetch): Promise<UrlS
           await res.body?.cancel();
           throw new Error(`cannot load ${url}: asked for ${range}, the server sent ${got}`);
         }
-        return new Uint8Array(await res.arrayBuffer());
+        const bytes = await body(url, res);
+        if (bytes.length !== length) throw new Error(`cannot load ${url}: asked for ${range}, the server sent ${bytes.length} bytes`);
+        return bytes;
       } catch (e) {
         source.failure = e as Error;
         throw e;
@@ -77,7 +79,14 @@ export async function openUrl(url: string, fetcher: Fetch = fetch): Promise<UrlS
   return source;
 }
 
-const wholeSource = async (res: Response): Promise<UrlSource> => ({ ...bytesSource(new Uint8Array(await res.arrayBuffer())), failure: null });
+const wholeSource = async (url: string, res: Response): Promise<UrlSource> => ({ ...bytesSource(await body(url, res)), failure: null });
+
+/** An answer's bytes; a body cut off (the connection lost) is one line naming the URL. */
+const body = (url: string, res: Response): Promise<Uint8Array> => res.arrayBuffer().then((b) => new Uint8Array(b), (e) => Promise.reject(noAnswer(url, e)));
+
+/** A request that got no answer, or not all of it: fetch's bare TypeError ('Failed to fetch') names neither the URL nor what to check. */
+const noAnswer = (url: string, e: unknown) =>
+  new Error(`cannot load ${url}: no answer (${(e as Error).message}): is the server still running? One of another origin must allow this page's by CORS`);
 
 /** The file size a 206's Content-Range (bytes a-b/size) gives; null where it gives none. */
 function contentRangeSize(header: string | null): number | null {

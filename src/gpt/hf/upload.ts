@@ -16,7 +16,7 @@ import { EMBEDDING } from './weights.js';
 /**
  * modelFromCheckpoint(await readHF(files, source), opts), each weight uploaded as it is read (the LM
  * head, tied, is compared with the token embedding on the GPU). Files either refuses are read again
- * their way, for their one-line error (readCheckpointModel's way).
+ * their way, for their one-line error (uploadedOr).
  */
 export const readHFModel = (files: HFModelSources, source: string, opts: LoadOptions = {}): Promise<UploadedCheckpoint> =>
   uploadedOr(uploadHFFiles(files, source, opts), () => readHF(files, source), opts);

@@ -1,0 +1,38 @@
+// The page's reading of a picked text file (src/web/picked-file.ts; a File in Node as in the
+// browser): UTF-8 read as is, other bytes refused as not UTF-8, and a text the browser cannot make
+// one string of (past V8's longest, 2^29 - 24 units: a corpus of 600 MB) refused with its size:
+// Chromium's decoder gave '' for it (checked in Chromium 156), so the page trained on nothing.
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { readUtf8 } from '../src/web/picked-file.js';
+
+afterEach(() => vi.unstubAllGlobals());
+
+describe('readUtf8', () => {
+  it('reads UTF-8 as is and refuses Latin-1 in one line saying what to do', async () => {
+    const text = 'naïve café, 日本語\n';
+    expect(await readUtf8(new File([new TextEncoder().encode(text)], 'corpus.txt'))).toBe(text);
+    const latin1 = Uint8Array.from('naïve café', (c) => c.charCodeAt(0)); // ï, é as one byte each
+    await expect(readUtf8(new File([latin1], 'latin1.txt'))).rejects.toThrow(
+      /^latin1\.txt is not UTF-8 text: save it as UTF-8 \(an editor's Save As offers the encoding\) and open it again$/,
+    );
+  });
+
+  it.each([
+    ['returned as nothing (Chromium)', () => ''],
+    ['refused (V8 in Node)', () => {
+      throw Object.assign(new Error('Cannot create a string longer than 0x1fffffe8 characters'), { code: 'ERR_STRING_TOO_LONG' });
+    }],
+  ])('refuses a text too long for one string, %s, naming it with its size', async (_, decode) => {
+    // made here without 600 MB of text: the decoder as each platform's behaves past the longest string
+    vi.stubGlobal('TextDecoder', class {
+      decode = decode;
+    });
+    await expect(readUtf8(new File([new Uint8Array(3 * 2 ** 20)], 'huge.txt'))).rejects.toThrow(
+      /^huge\.txt \(3\.00 MiB\) is too long for one text in this browser \(its longest string is 2\^29 - 24 characters\): train on a part of it$/,
+    );
+  });
+
+  it('reads an empty file as the empty text', async () => {
+    expect(await readUtf8(new File([], 'empty.txt'))).toBe('');
+  });
+});
