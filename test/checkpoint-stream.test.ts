@@ -269,7 +269,7 @@ describe("a checkpoint loaded into a model a weight at a time (the page's Open)"
       ['cut short', bytes.subarray(0, -9)],
     ];
     const live = device().memory().liveBytes;
-    let readOnce = 0;
+    const readOnce: string[] = [];
     for (const [what, file] of files) {
       const want = await outcome(async () => {
         const ckpt = await readCheckpoint(bytesSource(file), 'bad.safetensors');
@@ -283,11 +283,12 @@ describe("a checkpoint loaded into a model a weight at a time (the page's Open)"
       expect(device().memory().liveBytes, what).toBe(live);
       // refused by readCheckpoint's own checks: its error from the one read the upload made (not a second read for it)
       if (await readCheckpoint(bytesSource(file), 'bad.safetensors').then(() => false, () => true)) {
-        readOnce++;
+        readOnce.push(what);
         expect(reader.total, `${what}: bytes read`).toBeLessThanOrEqual(file.length);
       }
     }
-    expect(readOnce, 'the NaNs, the mask holding 2 and the cut file').toBe(4);
+    // the bias where the config has none is readCheckpoint's (configWeightsProblem); the mask and the extra weight are loading's
+    expect(readOnce).toEqual(['a NaN in the first weight', 'a NaN in the last moment, the others uploaded', 'a weight missing', 'a weight of another shape', 'cut short']);
   });
 
   it('refused by readCheckpoint (a NaN in its last moment), holds a tensor or two on the host at a time, not every tensor as reading it again for its error did', async () => {
