@@ -229,8 +229,10 @@ export interface Context {
   log: (line: string) => void;
   /** Small sizes and one repetition: a correctness run, not a measurement. */
   smoke: boolean;
-  /** Also the slow sizes (matmul 2048). */
+  /** Also the slow sizes (matmul 2048, 4096; 8192 on GPUs). */
   big: boolean;
+  /** The matmul family's only shapes: these square sizes. */
+  matmulSquare?: readonly number[];
 }
 
 /** Checks a library's outputs against `reference`, times it, checks again; a mismatch or a throw becomes the cell's error. */

@@ -5,6 +5,7 @@
 // checked against the float64 product of the f16-rounded operands: the float32 products' kernels
 // with f16 operands, and a 'float16 subgroup-matrix' row for the tensor-core kernel where the
 // adapter has chromium-experimental-subgroup-matrix (else n/a with why).
+import { device } from '../../src/device/device.js';
 import { profile, setProfile, type ProfileOverrides } from '../../src/kernels/profile.js';
 import { matmul, tensor } from '../../src/ops/index.js';
 import { f16BitsToF32, f32ToF16Bits } from '../../src/tensor/half.js';
@@ -22,7 +23,10 @@ interface Shape {
 
 function shapes(ctx: Context): Shape[] {
   const square = (n: number): Shape => ({ name: `${n}x${n}x${n}`, batch: 1, M: n, K: n, N: n });
-  const sizes = ctx.smoke ? [256] : ctx.big ? [256, 512, 1024, 2048, 4096] : [256, 512, 1024];
+  if (ctx.matmulSquare) return ctx.matmulSquare.map(square);
+  // 8192³ (1.1 TFLOP a product) only where a product takes milliseconds, not minutes
+  const big = [256, 512, 1024, 2048, 4096, ...(device().info.isFallbackAdapter ? [] : [8192])];
+  const sizes = ctx.smoke ? [256] : ctx.big ? big : [256, 512, 1024];
   return [
     ...sizes.map(square),
     { name: 'GPT c_attn [768x128]·[128x384]', batch: 1, M: 768, K: 128, N: 384 },
