@@ -96,6 +96,7 @@ describe('bench/gpu-session.sh', () => {
     mkdirSync(join(k.tree, 'bench/results'), { recursive: true });
     writeFileSync(join(k.tree, 'bench/results/host-step.json'), '{"stale":true}');
     const { stdout } = await session(['host'], k, { GPU_SESSION_SECONDS: '5' });
+    expect(stdout).toMatch(/\ngpu-session: the steps' limits add up to 60s, [45]s are left: a step runs in what those before it leave, and is skipped under 20s\n/);
     expect(stdout).toMatch(/== host: skipped, \d+s left/);
     expect(existsSync(join(k.out, 'host-step.json'))).toBe(false);
   });
