@@ -2,7 +2,7 @@
 // the autotuner may switch a product to another variant during the warm-up, after the first check.
 // And the train-step benchmark computes in float32, as its peers do, where 'auto' would be float16.
 import { afterAll, describe, expect, it } from 'vitest';
-import { runCase, type Context, type LibCase } from '../bench/harness.js';
+import { runCase, time, type Context, type LibCase } from '../bench/harness.js';
 import { trainStepSuite } from '../bench/suites/train-step.js';
 import { profile, setProfile } from '../src/kernels/profile.js';
 import { setupDevice } from './helpers.js';
@@ -34,6 +34,21 @@ describe('bench runCase', () => {
     expect(cell.ms).toBeGreaterThanOrEqual(0);
     expect(cell.samplesMs).toHaveLength(3);
     expect(cell.maxAbsErr).toBeCloseTo(5e-7, 12);
+  });
+});
+
+describe('bench time', () => {
+  it('sizes its samples by a run after the warm-up: a slow warm-up (a compile, the tuner) does not leave one iteration a sample', async () => {
+    let runs = 0;
+    const spin = (ms: number) => {
+      const end = performance.now() + ms;
+      while (performance.now() < end);
+    };
+    // two warm-up runs of 200 ms (their compiles), then 1 ms a run
+    const t = await time({ iteration: () => spin(++runs <= 2 ? 200 : 1), finish: async () => {} }, { warmup: 2, samples: 3, targetMs: 40, maxIters: 1000 });
+    expect(t.itersPerSample).toBeGreaterThanOrEqual(10);
+    expect(t.itersPerSample).toBeLessThanOrEqual(40);
+    expect(t.ms).toBeGreaterThanOrEqual(1);
   });
 });
 
