@@ -13,6 +13,8 @@ export interface BenchArgs {
   only: Family[];
   /** Whether --only named the family (train-gpu and gpt2 run on CPU adapters only then). */
   named: (f: Family) => boolean;
+  /** --matmul-square: the matmul family's only shapes, these square sizes (a second run's few rows, under other Dawn flags). */
+  matmulSquare?: number[];
   timing: TimingOptions;
 }
 
@@ -24,7 +26,7 @@ export interface BenchArgs {
 const MAX_ITERS = 1000;
 
 const SWITCHES = ['--smoke', '--big', '--no-peers'];
-const VALUED = ['--only', '--samples', '--warmup', '--target-ms'];
+const VALUED = ['--only', '--samples', '--warmup', '--target-ms', '--matmul-square'];
 
 export function parseBenchArgs(args: readonly string[]): BenchArgs {
   const values = new Map<string, string>();
@@ -50,6 +52,8 @@ export function parseBenchArgs(args: readonly string[]): BenchArgs {
   };
   const named = values.get('--only')?.split(',') ?? [];
   for (const f of named) if (!(FAMILIES as readonly string[]).includes(f)) throw new Error(`bench: --only: unknown family '${f}' (known: ${FAMILIES.join(', ')})`);
+  const square = values.get('--matmul-square')?.split(',');
+  for (const n of square ?? []) if (!/^[1-9]\d*$/.test(n)) throw new Error(`bench: --matmul-square expects sizes like 4096,8192, got '${n}'`);
   const smoke = values.has('--smoke');
   return {
     smoke,
@@ -57,6 +61,7 @@ export function parseBenchArgs(args: readonly string[]): BenchArgs {
     peers: !values.has('--no-peers'),
     only: named.length ? (named as Family[]) : [...FAMILIES],
     named: (f) => named.includes(f),
+    ...(square && { matmulSquare: square.map(Number) }),
     timing: smoke
       ? { warmup: 1, samples: 1, targetMs: 0, maxIters: 1 }
       : { warmup: num('--warmup', 2), samples: num('--samples', 7), targetMs: num('--target-ms', 150), maxIters: MAX_ITERS },

@@ -50,10 +50,13 @@ async function sample<T>(t: Timed<T>, iters: number): Promise<number> {
 }
 
 export async function time<T>(t: Timed<T>, o: TimingOptions): Promise<Timing> {
-  let last = NaN;
-  for (let i = 0; i < Math.max(1, o.warmup); i++) last = await sample(t, 1);
+  for (let i = 0; i < Math.max(1, o.warmup); i++) await sample(t, 1);
   await autotuneSettled(); // our kernels as tuned for these shapes during warm-up
-  const iters = o.targetMs > 0 ? Math.max(1, Math.min(o.maxIters, Math.round(o.targetMs / Math.max(last, 1e-3)))) : 1;
+  // iterations per sample from a run after the warm-up and the tuning: a warm-up run may hold the
+  // autotuner's trials or a compile (100x a run), and a sample of one iteration would then time
+  // the GPU's round trip more than the work
+  const probe = o.targetMs > 0 ? await sample(t, 1) : NaN;
+  const iters = o.targetMs > 0 ? Math.max(1, Math.min(o.maxIters, Math.round(o.targetMs / Math.max(probe, 1e-3)))) : 1;
   const samplesMs: number[] = [];
   for (let i = 0; i < Math.max(1, o.samples); i++) samplesMs.push(await sample(t, iters));
   return { ms: median(samplesMs), samplesMs, itersPerSample: iters };
@@ -229,8 +232,10 @@ export interface Context {
   log: (line: string) => void;
   /** Small sizes and one repetition: a correctness run, not a measurement. */
   smoke: boolean;
-  /** Also the slow sizes (matmul 2048). */
+  /** Also the slow sizes (matmul 2048, 4096; 8192 on GPUs). */
   big: boolean;
+  /** The matmul family's only shapes: these square sizes. */
+  matmulSquare?: readonly number[];
 }
 
 /** Checks a library's outputs against `reference`, times it, checks again; a mismatch or a throw becomes the cell's error. */

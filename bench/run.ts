@@ -6,7 +6,9 @@
 //
 //   npm run bench                      all benchmarks
 //   npm run bench -- --smoke           small sizes, one repetition (a correctness run)
-//   npm run bench -- --big             also the 2048 and 4096 matmuls (slow on a CPU adapter)
+//   npm run bench -- --big             also the 2048 and 4096 matmuls (slow on a CPU adapter; 8192 on GPUs)
+//   npm run bench -- --only matmul --matmul-square 4096,8192   only these square products
+//                                      (with GPT_ROBUSTNESS=0: the figure of Dawn's robustness off)
 //   npm run bench -- --only matmul,op  some families: matmul, op, attention, train, generate,
 //                                      train-gpu, gpt2 (GPU-sized steps, GPT-2 124M; skipped on CPU
 //                                      adapters unless named)
@@ -14,6 +16,7 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { device } from '../src/device/device.js';
+import { dawnToggles, envSetting } from '../src/device/platform.js';
 import { FAMILIES, parseBenchArgs, type Family } from './args.js';
 import { formatTable, LIBS, na, speedup, value, type Context, type Row } from './harness.js';
 import { openLibs } from './peers.js';
@@ -27,7 +30,7 @@ import { trainGpuSuite } from './suites/train-gpu.js';
 import { trainStepSuite } from './suites/train-step.js';
 
 const args = process.argv.slice(2);
-const { smoke, big, peers, only, named, timing } = (() => {
+const { smoke, big, peers, only, named, timing, matmulSquare } = (() => {
   try {
     return parseBenchArgs(args);
   } catch (e) {
@@ -35,7 +38,7 @@ const { smoke, big, peers, only, named, timing } = (() => {
     process.exit(2);
   }
 })();
-const ctx: Context = { timing, log: (line) => console.log(line), smoke, big };
+const ctx: Context = { timing, log: (line) => console.log(line), smoke, big, matmulSquare };
 
 const t0 = performance.now();
 const libs = await openLibs({ peers });
@@ -50,8 +53,11 @@ const machine = {
   lpNumThreads: process.env.LP_NUM_THREADS,
 };
 const commit = engineCommit();
+// GPT_ROBUSTNESS=0 and GPT_DAWN_SAFE=1 change what the kernels cost: a result names its flags
+const dawnFlags = dawnToggles(envSetting);
 const ourVersion = (JSON.parse(readFileSync('package.json', 'utf8')) as { version: string }).version;
 console.log(`adapter: ${adapterName(info)} (${info.backend}, vendor ${info.vendor || '-'}, architecture ${info.architecture || '-'})`);
+console.log(`dawn flags: ${dawnFlags.join(' ')}`);
 console.log(`machine: ${machine.cpus} x ${machine.cpuModel}, ${machine.memoryGiB} GiB, ${machine.platform}, Node ${machine.node}`);
 console.log(`libraries: ours ${ourVersion} (${commit ?? 'commit unknown'}), TF.js ${libs.versions.tfjs ?? libs.errors.tfjs}, jax-js ${libs.versions.jax ?? libs.errors.jax}`);
 console.log(smoke ? 'mode: SMOKE (small sizes, 1 repetition: checks correctness, timings are not measurements)' : `timing: ${JSON.stringify(ctx.timing)}`);
@@ -75,6 +81,7 @@ function save(done: boolean): { table: string; seconds: number } {
     familiesDone: FAMILIES.filter((f) => byFamily.has(f)),
     command: `npm run bench${args.length ? ` -- ${args.join(' ')}` : ''}`,
     adapter: info,
+    dawnFlags,
     machine,
     versions: { ours: ourVersion, oursCommit: commit, ...libs.versions },
     peerErrors: libs.errors,
@@ -92,7 +99,7 @@ function save(done: boolean): { table: string; seconds: number } {
   const json = JSON.stringify(result, null, 2) + '\n';
   writeFileSync(file, json);
   // latest.json is the last full run (the README's table); an --only run keeps to its dated file
-  if (done && only.length === FAMILIES.length) writeFileSync(smoke ? 'bench/results/latest-smoke.json' : 'bench/results/latest.json', json);
+  if (done && only.length === FAMILIES.length && !matmulSquare) writeFileSync(smoke ? 'bench/results/latest-smoke.json' : 'bench/results/latest.json', json);
   return { table, seconds };
 }
 /** A family that threw: one row saying why, so that the families after it still run and are saved. */
@@ -107,8 +114,11 @@ const run = async (family: Family, suite: () => Promise<Row[]>) => {
   save(false);
 };
 
+save(false); // the adapter and flags, before a family that a time limit may cut
+
 // The train step runs first: our peak GPU bytes are the process's peak so far. Generation reuses
-// its trained model. The GPU-sized steps run last: the longest, the first a time limit would cut.
+// its trained model. The families the issues' GPU targets name come before op and attention (no
+// target figures), which a time limit (a GPU session's) then cuts first; the table keeps FAMILIES' order.
 if (only.includes('train') || only.includes('generate')) {
   // for generation alone, the trained model is all that is needed: no peers' steps
   const trained = await trainStepSuite(only.includes('train') ? libs : { ...libs, tf: null, jax: null }, ctx).catch((e: unknown) => e as Error);
@@ -118,10 +128,10 @@ if (only.includes('train') || only.includes('generate')) {
   await run('generate', async () => (failed ? Promise.reject(new Error(`needs the train step's model: ${trained.message}`)) : generateSuite(trained.trainer.model, ctx)));
 }
 await run('matmul', () => matmulSuite(libs, ctx));
-await run('op', () => elementwiseSuite(libs, ctx));
-await run('attention', () => attentionSuite(libs, ctx));
 await run('train-gpu', () => trainGpuSuite(ctx, named('train-gpu')));
 await run('gpt2', () => gpt2Suite(ctx, named('gpt2')));
+await run('op', () => elementwiseSuite(libs, ctx));
+await run('attention', () => attentionSuite(libs, ctx));
 
 const { table, seconds } = save(true);
 console.log(`\n${table}\n`);

@@ -82,6 +82,7 @@ function save(fullVal: number | null, seconds = (performance.now() - t0) / 1000)
   writeFileSync(`${results}.json`, JSON.stringify(result, null, 2) + '\n');
   return tokensPerSec;
 }
+save(null); // the adapter, config and dtype, before a first evaluation that a time limit may cut
 await trainer.run({
   onLog: async (l) => {
     await log.step(l);

@@ -32,6 +32,14 @@ describe('bench flags', () => {
     expect(parseBenchArgs(['--no-peers']).peers).toBe(false);
   });
 
+  it('--matmul-square takes positive sizes, and refuses anything else naming it', () => {
+    expect(parseBenchArgs(['--only', 'matmul', '--matmul-square', '4096,8192']).matmulSquare).toEqual([4096, 8192]);
+    expect(parseBenchArgs([]).matmulSquare).toBeUndefined();
+    for (const bad of ['4096,', '0', '4096x', '-8', '1e3']) {
+      expect(() => parseBenchArgs(['--matmul-square', bad])).toThrow(/^bench: --matmul-square expects sizes like 4096,8192, got '/);
+    }
+  });
+
   it('--smoke times one repetition; otherwise the timing flags are used', () => {
     expect(parseBenchArgs(['--smoke']).timing).toEqual({ warmup: 1, samples: 1, targetMs: 0, maxIters: 1 });
     expect(parseBenchArgs(['--samples', '3', '--warmup', '1', '--target-ms', '50']).timing).toEqual({ warmup: 1, samples: 3, targetMs: 50, maxIters: 1000 });

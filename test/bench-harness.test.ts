@@ -1,7 +1,11 @@
 // bench/harness.ts: what a row's cell records. The check must cover the kernels that were timed:
 // the autotuner may switch a product to another variant during the warm-up, after the first check.
-import { describe, expect, it } from 'vitest';
-import { runCase, type Context, type LibCase } from '../bench/harness.js';
+// And the train-step benchmark computes in float32, as its peers do, where 'auto' would be float16.
+import { afterAll, describe, expect, it } from 'vitest';
+import { runCase, time, type Context, type LibCase } from '../bench/harness.js';
+import { trainStepSuite } from '../bench/suites/train-step.js';
+import { profile, setProfile } from '../src/kernels/profile.js';
+import { setupDevice } from './helpers.js';
 
 const ctx: Context = { timing: { warmup: 1, samples: 3, targetMs: 0, maxIters: 1 }, log: () => {}, smoke: false, big: false };
 const tol = { atol: 1e-6, rtol: 0 };
@@ -30,5 +34,40 @@ describe('bench runCase', () => {
     expect(cell.ms).toBeGreaterThanOrEqual(0);
     expect(cell.samplesMs).toHaveLength(3);
     expect(cell.maxAbsErr).toBeCloseTo(5e-7, 12);
+  });
+});
+
+describe('bench time', () => {
+  it('sizes its samples by a run after the warm-up: a slow warm-up (a compile, the tuner) does not leave one iteration a sample', async () => {
+    let runs = 0;
+    const spin = (ms: number) => {
+      const end = performance.now() + ms;
+      while (performance.now() < end);
+    };
+    // two warm-up runs of 200 ms (their compiles), then 1 ms a run
+    const t = await time({ iteration: () => spin(++runs <= 2 ? 200 : 1), finish: async () => {} }, { warmup: 2, samples: 3, targetMs: 40, maxIters: 1000 });
+    expect(t.itersPerSample).toBeGreaterThanOrEqual(10);
+    expect(t.itersPerSample).toBeLessThanOrEqual(40);
+    expect(t.ms).toBeGreaterThanOrEqual(1);
+  });
+});
+
+describe('bench train-step suite', () => {
+  afterAll(() => setProfile(null));
+
+  it("runs in float32 where the adapter's training dtype (auto) is float16, as the peers it is checked against", async () => {
+    const ours = await setupDevice();
+    setProfile({ trainingDtype: 'float16' }); // an adapter with tensor cores
+    if (!profile().f16) return; // no shader-f16: auto is float32 anyway
+    expect(profile().trainingDtype).toBe('float16');
+    const smoke: Context = { timing: { warmup: 1, samples: 1, targetMs: 0, maxIters: 1 }, log: () => {}, smoke: true, big: false };
+    const r = await trainStepSuite({ ours, tf: null, jax: null, errors: { tfjs: 'not here', jax: 'not here' }, versions: {} }, smoke);
+    try {
+      expect(r.trainer.dtype).toBe('float32');
+      expect(r.rows[0]!.cells.ours.ms).toBeGreaterThan(0);
+    } finally {
+      r.trainer.dispose();
+      r.trainer.model.dispose();
+    }
   });
 });

@@ -2,20 +2,30 @@
 // (its time spent mid-step) must still hand back what the bench and parity runs had written, and
 // their result files must name the engine's commit although the kit's tree has no .git.
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
 const SCRIPT = resolve('bench/gpu-session.sh');
 
-/** A kit laid out as run.sh leaves it: the unpacked tree (marked with its commit) and the bundles. */
-function kit() {
+/** `gpt doctor`'s adapter lines (a GPU's, or lavapipe's with its fallback mark), or its no-adapter failure. */
+const DOCTOR = {
+  gpu: 'console.log("  device        NVIDIA H200\\n  description   NVIDIA: 580.95.05\\n  backend       dawn/vulkan");',
+  cpu: 'console.log("  device        llvmpipe\\n  backend       dawn/vulkan (fallback/software adapter)");',
+  none: 'console.error("gpt doctor: no WebGPU adapter: requestAdapter() returned null"); process.exit(1);',
+};
+
+/** A kit laid out as run.sh leaves it: the unpacked tree (marked with its commit, with Dawn and a stand-in `gpt doctor`) and the bundles. */
+function kit(adapter: keyof typeof DOCTOR = 'gpu') {
   const root = mkdtempSync(join(tmpdir(), 'gpu-session-'));
   const tree = join(root, 'main');
   const bundles = join(root, 'bundles');
-  mkdirSync(tree);
+  for (const dir of [join(tree, 'node_modules/webgpu/dist/linux-x64'), join(tree, 'bin'), join(bundles, 'node_modules/webgpu')]) mkdirSync(dir, { recursive: true });
   writeFileSync(join(tree, '.unpacked-abc1234'), '');
+  writeFileSync(join(tree, 'node_modules/webgpu/dist/linux-x64/dawn.node'), '');
+  writeFileSync(join(bundles, 'node_modules/webgpu/package.json'), '{}');
+  writeFileSync(join(tree, 'bin/gpt.js'), DOCTOR[adapter]);
   mkdirSync(join(bundles, 'bench/results'), { recursive: true });
   // each writes its result file as the real ones do (relative to the bundles), then runs on
   const stand = (file: string) => `import { writeFileSync } from 'node:fs';
@@ -24,6 +34,15 @@ setTimeout(() => {}, 60_000);`;
   writeFileSync(join(bundles, 'bench.mjs'), stand('bench-stand-in.json'));
   writeFileSync(join(bundles, 'parity.mjs'), stand('shakespeare-char-gpu.json'));
   return { tree, bundles, out: join(root, 'out') };
+}
+
+/** Runs the script to its end; its exit code and standard output. */
+async function session(steps: string[], k: ReturnType<typeof kit>, env: Record<string, string> = {}) {
+  const child = spawn('bash', [SCRIPT, ...steps], { cwd: k.tree, env: { ...process.env, OUT: k.out, GPU_KIT_BUNDLES: k.bundles, ...env } });
+  let stdout = '';
+  child.stdout.on('data', (d) => (stdout += d));
+  const code = await new Promise((r) => child.on('exit', r));
+  return { code, stdout };
 }
 
 describe('bench/gpu-session.sh', () => {
@@ -43,13 +62,42 @@ describe('bench/gpu-session.sh', () => {
   });
 
   it('refuses an unknown step before running any', async () => {
-    const { tree, bundles, out } = kit();
-    const child = spawn('bash', [SCRIPT, 'bench', 'parrity'], { cwd: tree, env: { ...process.env, OUT: out, GPU_KIT_BUNDLES: bundles } });
-    let stdout = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    const code = await new Promise((r) => child.on('exit', r));
+    const k = kit();
+    const { code, stdout } = await session(['bench', 'parrity'], k);
     expect(code).toBe(2);
     expect(stdout.trim()).toBe("gpu-session: unknown step 'parrity' (doctor, tests, bench, host, parity)");
-    expect(existsSync(join(out, 'bench.log'))).toBe(false);
+    expect(existsSync(join(k.out, 'bench.log'))).toBe(false);
+  });
+
+  it('stops loudly before any step when Dawn finds no adapter, or the kit has no Dawn', async () => {
+    const none = kit('none');
+    const a = await session(['doctor', 'bench'], none);
+    expect(a.code).toBe(3);
+    expect(a.stdout.trim()).toBe('gpu-session: Dawn found no adapter or gpt doctor failed (exit 1): gpt doctor: no WebGPU adapter: requestAdapter() returned null; stopping before any step');
+    expect(existsSync(join(none.out, 'doctor.log'))).toBe(false);
+    const noDawn = kit();
+    rmSync(join(noDawn.tree, 'node_modules/webgpu'), { recursive: true });
+    const b = await session(['bench'], noDawn);
+    expect(b.code).toBe(3);
+    expect(b.stdout).toMatch(/^gpu-session: the kit has no .*\/main\/node_modules\/webgpu\/dist\/linux-x64\/dawn.node \(repack it/);
+  });
+
+  it('names the adapter, and says loudly when it is a CPU adapter', async () => {
+    const gpu = await session([], kit('gpu'));
+    expect(gpu.code).toBe(0);
+    expect(gpu.stdout).toMatch(/^ {3}device {8}NVIDIA H200\n {3}description {3}NVIDIA: 580.95.05\n/);
+    expect(gpu.stdout).not.toMatch(/WARNING/);
+    const cpu = await session([], kit('cpu'));
+    expect(cpu.stdout).toMatch(/\ngpu-session: WARNING: the adapter is a CPU \(software\) adapter, not a GPU: these are not GPU figures\n/);
+  });
+
+  it("hands back no host-step.json but the host step's own (the tree's committed one is another machine's)", async () => {
+    const k = kit();
+    mkdirSync(join(k.tree, 'bench/results'), { recursive: true });
+    writeFileSync(join(k.tree, 'bench/results/host-step.json'), '{"stale":true}');
+    const { stdout } = await session(['host'], k, { GPU_SESSION_SECONDS: '5' });
+    expect(stdout).toMatch(/\ngpu-session: the steps' limits add up to 60s, [45]s are left: a step runs in what those before it leave, and is skipped under 20s\n/);
+    expect(stdout).toMatch(/== host: skipped, \d+s left/);
+    expect(existsSync(join(k.out, 'host-step.json'))).toBe(false);
   });
 });

@@ -2,7 +2,8 @@
 // (quantizeModel: int8 weights with per-row scales, the skinny int8 kernel per decoded token), and
 // batched generation: prompt-processing and decoding tokens/s at batch 1 and 8
 // (src/gpt/generate-timing.ts, what `gpt bench-generate` prints) for this model and for a random
-// one of nanoGPT's Shakespeare-char GPU shape (6 layers, 6 heads, 384 wide, block 256); and the
+// one of nanoGPT's Shakespeare-char GPU shape (6 layers, 6 heads, 384 wide, block 256), whose
+// tok/s with and without the KV cache are also timed on GPUs; and the
 // int8 copy's batch-8 prefill with float32 activations and, where the adapter has i8 -> i32
 // subgroup matrices, with its activations quantized to int8 on tensor cores (else n/a). Ours only:
 // the peers have no generation loop in this suite. The model is the one the train-step benchmark
@@ -10,6 +11,7 @@
 // seeded (temperature 1), so both modes of one model must produce the same tokens: a near tie
 // between two logits could flip a greedy argmax on rounding, while a seeded draw changes only if it
 // lands within rounding of a boundary.
+import { device } from '../../src/device/device.js';
 import { generate } from '../../src/gpt/generate.js';
 import { timeGeneration } from '../../src/gpt/generate-timing.js';
 import { GPT } from '../../src/gpt/model.js';
@@ -18,6 +20,7 @@ import { profile, setProfile, type ProfileOverrides } from '../../src/kernels/pr
 import { median, na, time, type Cell, type Context, type Row } from '../harness.js';
 
 const NOT_PEERS = 'generation is benchmarked for our engine only';
+const BIG_LABEL = ', L6 NH6 C384 T256 random weights';
 
 const info = (name: string, text: string): Row => ({ family: 'generate', name, unit: 'info', cells: { ours: { text }, tfjs: na(NOT_PEERS), jax: na(NOT_PEERS) } });
 
@@ -64,9 +67,17 @@ export async function generateSuite(model: GPT, ctx: Context): Promise<Row[]> {
     const int8 = await modelRows(quantized, ', int8 weights', ctx);
     const ratio = float32.cached.ms && int8.cached.ms ? [info('int8 / float32 tok/s, KV cache', `${(float32.cached.ms / int8.cached.ms).toFixed(2)}x`)] : [];
     const big = new GPT({ vocabSize: model.config.vocabSize, blockSize: 256, nLayer: 6, nHead: 6, nEmbd: 384, dropout: 0, bias: false }, { seed: 1 });
-    const batched = [...(await batchRows(model, ctx)), ...(await batchRows(quantized, ctx, ' int8 weights')), ...(await batchRows(big, ctx))];
-    big.dispose();
-    return [...float32.rows, ...int8.rows, ...ratio, ...batched, ...(await int8PrefillRows(quantized, ctx))];
+    try {
+      const batched = [...(await batchRows(model, ctx)), ...(await batchRows(quantized, ctx, ' int8 weights')), ...(await batchRows(big, ctx))];
+      // the KV cache's gain at block size 256 (#13's target); without the cache, each of 255 tokens
+      // runs the whole window: minutes on a CPU adapter
+      const window = device().info.isFallbackAdapter
+        ? [info(`KV cache / no cache${BIG_LABEL}`, 'n/a: CPU adapter (minutes without the cache)')]
+        : (await modelRows(big, BIG_LABEL, ctx)).rows;
+      return [...float32.rows, ...int8.rows, ...ratio, ...batched, ...window, ...(await int8PrefillRows(quantized, ctx))];
+    } finally {
+      big.dispose();
+    }
   } finally {
     quantized.dispose();
   }

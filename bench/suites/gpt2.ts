@@ -24,7 +24,8 @@ export async function gpt2Suite(ctx: Context, asked: boolean): Promise<Row[]> {
   const B = cpu ? 1 : 8;
   const label = `GPT-2 124M step B${B} T1024 V${V} fwd+bwd+clip+AdamW`;
   if (cpu && !asked) return [row(label, 'ms/step', na('CPU adapter: --only gpt2 runs it (minutes a step)'))];
-  const cfg: TrainConfig = { ...TRAIN_DEFAULTS, nLayer: 12, nHead: 12, nEmbd: 768, blockSize: 1024, batchSize: B, bias: true, warmupIters: 0 };
+  // float32, #16's measure (against PyTorch fp32): the default 'auto' is float16 where the adapter has tensor cores
+  const cfg: TrainConfig = { ...TRAIN_DEFAULTS, nLayer: 12, nHead: 12, nEmbd: 768, blockSize: 1024, batchSize: B, bias: true, warmupIters: 0, dtype: 'float32' };
   const rng = new Generator(7);
   const ids = Int32Array.from({ length: 12 * 1024 * (B + 1) }, () => rng.nextInt(V)); // val (10%) holds more than one window
   const n = Math.floor(ids.length * 0.9);

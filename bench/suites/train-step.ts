@@ -9,7 +9,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { device } from '../../src/device/device.js';
 import { CharTokenizer } from '../../src/gpt/tokenizer/index.js';
-import { TRAIN_DEFAULTS, Trainer } from '../../src/gpt/trainer.js';
+import { TRAIN_DEFAULTS, Trainer, type TrainConfig } from '../../src/gpt/trainer.js';
 import { Generator } from '../../src/tensor/generator.js';
 import { checkOutputs, formatTol, na, time, type Cell, type Context, type Row, type Tolerance } from '../harness.js';
 import type { Libs } from '../peers.js';
@@ -43,7 +43,8 @@ export interface TrainStepResult {
 export async function trainStepSuite(libs: Libs, ctx: Context): Promise<TrainStepResult> {
   const data = corpus();
   const n = Math.floor(data.ids.length * 0.9);
-  const cfg = { ...TRAIN_DEFAULTS, warmupIters: 0 };
+  // float32 as the peers: the default dtype 'auto' is float16 where the adapter has tensor cores
+  const cfg: TrainConfig = { ...TRAIN_DEFAULTS, warmupIters: 0, dtype: 'float32' };
   const { batchSize: B, blockSize: T } = cfg;
   const trainer = new Trainer(cfg, { train: data.ids.slice(0, n), val: data.ids.slice(n), vocabSize: data.vocabSize });
   const model = trainer.model;
