@@ -5,6 +5,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { request } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import { afterAll, expect, vi } from 'vitest';
 import { main } from '../src/cli/main.js';
@@ -179,4 +180,19 @@ export async function nanWeightCopy(dir: string, file: string): Promise<void> {
   const { tensors, metadata } = parseSafetensors((await readCheckpointFiles(dir)).weights);
   tensors['h.0.mlp.c_fc.weight']!.data[0] = NaN;
   writeFileSync(file, serializeSafetensors(tensors, metadata));
+}
+
+/** GET (or HEAD) /checkpoint.safetensors of a `gpt serve` server with these headers: the status, the Content-Length sent and the bytes received. */
+export function getCheckpoint(server: { url: string }, headers: Record<string, string> = {}, method = 'GET'): Promise<{ status: number; length: number; body: Buffer }> {
+  const { hostname, port } = new URL(server.url);
+  return new Promise((resolve, reject) => {
+    const req = request({ hostname, port, method, path: '/checkpoint.safetensors', headers }, (res) => {
+      const parts: Buffer[] = [];
+      res.on('data', (d: Buffer) => parts.push(d));
+      res.on('end', () => resolve({ status: res.statusCode!, length: Number(res.headers['content-length']), body: Buffer.concat(parts) }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end();
+  });
 }

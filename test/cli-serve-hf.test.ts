@@ -16,27 +16,13 @@ import { startServer, type StaticServer } from '../src/cli/serve.js';
 import { checkpointBytes } from '../src/gpt/checkpoint.js';
 import { serializeSafetensors, type SafetensorsTensor } from '../src/io/safetensors.js';
 import { loadCheckpoint } from '../src/node/checkpoint-dir.js';
-import { tempDir } from './cli-helpers.js';
+import { getCheckpoint, tempDir } from './cli-helpers.js';
 import { gpt2Config, randomGPT2, SMALL, writeGPT2Dir, type GPT2DirOptions } from './hf-reference.js';
 
 const dir = tempDir('cli-serve-hf');
 const root = join(dir, 'web');
 mkdirSync(root);
 
-/** GET (or HEAD) /checkpoint.safetensors with these headers: the status, Content-Length and body. */
-function ask(server: StaticServer, headers: Record<string, string> = {}, method = 'GET'): Promise<{ status: number; length: number; body: Buffer }> {
-  const { hostname, port } = new URL(server.url);
-  return new Promise((resolve, reject) => {
-    const req = request({ hostname, port, method, path: '/checkpoint.safetensors', headers }, (res) => {
-      const parts: Buffer[] = [];
-      res.on('data', (d: Buffer) => parts.push(d));
-      res.on('end', () => resolve({ status: res.statusCode!, length: Number(res.headers['content-length']), body: Buffer.concat(parts) }));
-      res.on('error', reject);
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
 
 /** How many bytes a GET of /checkpoint.safetensors receives (none kept). */
 function downloaded(server: StaticServer): Promise<number> {
@@ -73,14 +59,14 @@ describe('gpt serve, a Hugging Face model directory', () => {
     const want = Buffer.from(checkpointBytes(await loadCheckpoint(hf)));
     const server = await startServer({ root, port: 0, checkpoint: hf });
     try {
-      const whole = await ask(server);
+      const whole = await getCheckpoint(server);
       expect([whole.status, whole.length]).toEqual([200, want.length]);
       expect(whole.body.equals(want)).toBe(true);
-      expect(await ask(server, {}, 'HEAD')).toEqual({ status: 200, length: want.length, body: Buffer.alloc(0) });
+      expect(await getCheckpoint(server, {}, 'HEAD')).toEqual({ status: 200, length: want.length, body: Buffer.alloc(0) });
       const spans = tensorSpans(want);
       expect(spans.length).toBeGreaterThan(10);
       for (const [start, end] of [[0, 7], ...spans, [spans[1]![0] - 3, spans[2]![0] + 5]]) {
-        const got = await ask(server, { Range: `bytes=${start}-${end - 1}` });
+        const got = await getCheckpoint(server, { Range: `bytes=${start}-${end - 1}` });
         expect(got.status).toBe(206);
         expect(got.body.equals(want.subarray(start, end)), `bytes ${start}-${end - 1}`).toBe(true);
       }
@@ -161,8 +147,8 @@ describe('gpt serve, a Hugging Face model directory read per request', () => {
       const reads = () => read.mock.calls.reduce((bytes, call) => bytes + ((call as unknown[])[2] as number), 0); // read(buffer, offset, length, position)
       read.mockClear();
       const chunk = 50_000;
-      const chunks = await Promise.all(Array.from({ length: 8 }, (_, i) => ask(server, { Range: `bytes=${start + i * chunk}-${start + (i + 1) * chunk - 1}` })));
-      chunks.push(await ask(server, { Range: `bytes=${start + 8 * chunk}-${start + 9 * chunk - 1}` }));
+      const chunks = await Promise.all(Array.from({ length: 8 }, (_, i) => getCheckpoint(server, { Range: `bytes=${start + i * chunk}-${start + (i + 1) * chunk - 1}` })));
+      chunks.push(await getCheckpoint(server, { Range: `bytes=${start + 8 * chunk}-${start + 9 * chunk - 1}` }));
       chunks.forEach((c, i) => expect(c.body.equals(want.subarray(start + i * chunk, start + (i + 1) * chunk)), `chunk ${i}`).toBe(true));
       expect(reads()).toBe(end - start);
     } finally {
@@ -197,9 +183,9 @@ describe('gpt serve, a Hugging Face model directory read per request', () => {
     const logged: string[] = [];
     const server = await startServer({ root, port: 0, checkpoint: hf, onRequest: (_method, _url, s, error) => logged.push(`${s} ${error}`) });
     try {
-      expect((await ask(server)).status).toBe(200);
+      expect((await getCheckpoint(server)).status).toBe(200);
       writeGPT2Dir(hf, randomGPT2(8), { prefix: true, head: false }); // the same size, other values
-      expect((await ask(server, { Range: 'bytes=0-7' })).status).toBe(500);
+      expect((await getCheckpoint(server, { Range: 'bytes=0-7' })).status).toBe(500);
       expect(logged).toEqual(['200 undefined', `500 ${join(hf, 'model.safetensors')} changed since gpt serve checked it (saved again?): restart gpt serve to serve it`]);
     } finally {
       await server.close();

@@ -4,7 +4,7 @@
 // reading of a directory's manifest and of the weights it names (which the save deletes). A
 // checkpoint damaged since the start is a 500 whose reason is logged, not a silent failure.
 import { mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { request, ServerResponse } from 'node:http';
+import { ServerResponse } from 'node:http';
 import { basename, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { startServer, type ServeOptions, type StaticServer } from '../src/cli/serve.js';
@@ -12,7 +12,7 @@ import { encodeCheckpoint } from '../src/gpt/checkpoint.js';
 import { GPT } from '../src/gpt/model.js';
 import { CharTokenizer } from '../src/gpt/tokenizer/index.js';
 import { writeCheckpointFiles } from '../src/node/checkpoint-files.js';
-import { tempDir } from './cli-helpers.js';
+import { getCheckpoint, tempDir } from './cli-helpers.js';
 import { readCheckpointFiles, setupDevice } from './helpers.js';
 
 /** Runs once, just before the next regular file a checkpoint reader reads or opens (its path given). */
@@ -46,20 +46,6 @@ beforeAll(async () => {
   expect(saves[1].length).toBeGreaterThan(saves[0].length);
 });
 
-/** GET /checkpoint.safetensors: the status, the Content-Length sent and the bytes received. */
-function getCheckpoint(server: StaticServer): Promise<{ status: number; length: number; body: Buffer }> {
-  const { hostname, port } = new URL(server.url);
-  return new Promise((resolve, reject) => {
-    const req = request({ hostname, port, path: '/checkpoint.safetensors' }, (res) => {
-      const parts: Buffer[] = [];
-      res.on('data', (d: Buffer) => parts.push(d));
-      res.on('end', () => resolve({ status: res.statusCode!, length: Number(res.headers['content-length']), body: Buffer.concat(parts) }));
-      res.on('error', reject);
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
 
 /** Which save `body` is, whole: 0, 1, or -1 for neither. */
 const whichSave = (body: Buffer) => saves.findIndex((s) => body.equals(s));
