@@ -414,6 +414,34 @@ describe('ops that hand back their input', () => {
       await expectClose(x.grad!, ref([2], [6, 6]), 0, 0, 'd/dx of 3 * (2x)');
     }));
 
+  // only an input was viewed: a forward returning a tensor it closes over (a cached constant, a
+  // parameter, a recorded tensor) had the op's node hung on that tensor itself, so a parameter became
+  // a non-leaf and a recorded tensor lost its own node (and what it saved, never freed)
+  it("a custom op returning a tensor it closes over gives a view: that tensor's own gradient path is untouched", () =>
+    scope(async () => {
+      const w = vec([1, 2]).requiresGrad_();
+      const w3 = w.mul(3);
+      const returning = (t: Tensor) =>
+        defineOp({ name: 'closure', forward: (_ctx: OpContext, _a: Tensor) => t, backward: (_ctx, g) => [g.mul(5)] });
+      const x = vec([1, 1]).requiresGrad_();
+      x.sum().backward(); // x.grad exists from here on: the live bytes stay as they are
+      const before = device().memory().liveBytes;
+      for (const t of [w, w3]) {
+        const y = returning(t)(x);
+        expect(y).not.toBe(t);
+        expect(y.gradFn?.opName).toBe('closure');
+        const loss = y.sum();
+        loss.backward(); // d/dx = 5 each time
+        for (const t of [loss, y]) t.dispose(); // the op's node and what it holds go with them
+      }
+      expect(w.gradFn).toBeNull();
+      expect(w3.gradFn?.opName).toBe('mul');
+      expect(device().memory().liveBytes).toBe(before);
+      w3.sum().backward();
+      await expectClose(x.grad!, ref([2], [11, 11]), 0, 0, 'd/dx of the sum and the two ops');
+      await expectClose(w.grad!, ref([2], [3, 3]), 0, 0, 'd/dw of 3w, through its own node');
+    }));
+
   it('astype to the same dtype keeps the gradient flowing', () =>
     scope(async () => {
       const x = vec([1, 2]).requiresGrad_();

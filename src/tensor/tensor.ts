@@ -43,6 +43,9 @@ export interface GradFn {
 
 let nextId = 1;
 
+/** The id the next tensor gets: a tensor with a smaller one was made before this call. */
+export const nextTensorId = (): number => nextId;
+
 // a module returned from a scope is not a tensor it keeps: its parameters are freed with the scope
 const SCOPE_ENDED =
   "the scope that created it ended (a scope keeps the tensors it returns, alone or in arrays, plain objects and Maps; keep() others, e.g. a module's parameters)";
