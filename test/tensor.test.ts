@@ -137,6 +137,29 @@ describe('views and scopes', () => {
     kept!.dispose();
   });
 
+  // a scope kept every tensor made in it until it ended, disposed ones too: a long loop inside one
+  // scope that disposed its tensors by hand (or ops' own temporaries) grew the JS heap ~120 bytes a tensor
+  it('a scope lets go of the tensors disposed while it is open', () =>
+    scope(async () => {
+      const x = tensor([1, 2]);
+      const refs = Array.from({ length: 20 }, () => {
+        const y = x.mul(2);
+        y.dispose();
+        return new WeakRef(y);
+      });
+      // and of one an inner scope returned to it, once disposed
+      refs.push(
+        ...[0, 1].map(() => {
+          const moved = scope(() => x.sub(1));
+          moved.dispose();
+          return new WeakRef(moved);
+        }),
+      );
+      await new Promise((r) => setTimeout(r, 0)); // a WeakRef holds its target until the job ends
+      (globalThis as { gc?: () => void }).gc!();
+      expect(refs.filter((r) => r.deref() !== undefined).length).toBe(0);
+    }));
+
   it('the same ops 100 times inside scopes leave live bytes flat', async () => {
     const x = tensor(Array.from({ length: 1000 }, (_, i) => i / 1000), [10, 100]);
     const live: number[] = [];

@@ -3,7 +3,7 @@
 // there (the tensor layer knows nothing of them, nor of autograd beyond an opaque `gradFn`).
 import { device } from '../device/device.js';
 import { envFlag } from '../device/platform.js';
-import { freedByScope, SCOPED, trackInScope } from './scope.js';
+import { freedByScope, SCOPED, trackInScope, untrack } from './scope.js';
 import { formatShape, isShape, numel } from './shape.js';
 
 import type { FloatType } from '../kernels/kernel.js';
@@ -170,6 +170,7 @@ export class Tensor {
     if (!this.storageRef) return;
     this.storageRef.releaseRef();
     this.storageRef = null;
+    untrack(this);
     leakReports.unregister(this);
     this.gradFn?.drop();
     this.gradFn = null;
