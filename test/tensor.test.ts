@@ -194,6 +194,12 @@ describe('bad input gets a clear error', () => {
       expect(() => tensor([1, 2]).assign([3, 4] as never)).toThrow(/^assign: argument 'src' must be a float32\[2\] tensor, got an array$/);
       expect(() => tensor([1, 2]).assign(tensor([1]))).toThrow(/^assign: expected a float32\[2\] tensor, got float32\[1\]$/);
     }));
+  // alias (public on every tensor) took any shape: [3] of a float32[2] read past its data
+  it('alias to a shape of another size', () =>
+    scope(() => {
+      expect(() => tensor([1, 2]).alias([3])).toThrow(/^alias: shape \[3\] \(3 elements\) does not fit float32\[2\] \(2 elements\)$/);
+      expect(() => tensor([1, 2]).alias([-1, -2])).toThrow(/^alias: shape \[-1, -2\] \(2 elements\) does not fit float32\[2\] \(2 elements\)$/);
+    }));
   it('use after dispose', () => {
     const t = tensor([1, 2]);
     t.dispose();

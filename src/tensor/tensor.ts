@@ -148,7 +148,9 @@ export class Tensor {
    * gradFn): for the engine's own code. Users reshape (or view, its PyTorch name), which is recorded.
    */
   alias(shape: readonly number[]): Tensor {
-    return new Tensor(this.storage('alias').retain(), shape, this.dtype);
+    const storage = this.storage('alias');
+    if (!isShape(shape) || numel(shape) !== this.size) throw new RangeError(`alias: shape ${formatShape(shape)} (${numel(shape)} elements) does not fit ${this.describe()} (${this.size} elements)`);
+    return new Tensor(storage.retain(), shape, this.dtype);
   }
 
   /**
