@@ -200,6 +200,15 @@ describe('bad input gets a clear error', () => {
       expect(() => tensor([1, 2]).alias([3])).toThrow(/^alias: shape \[3\] \(3 elements\) does not fit float32\[2\] \(2 elements\)$/);
       expect(() => tensor([1, 2]).alias([-1, -2])).toThrow(/^alias: shape \[-1, -2\] \(2 elements\) does not fit float32\[2\] \(2 elements\)$/);
     }));
+  // tensor(Int8Array, shape, 'int8') was refused as a dtype tensor() does not make (it makes it from an Int8Array alone)
+  it("dtype 'int8': from an Int8Array, and only from one", () =>
+    scope(async () => {
+      const q = tensor(new Int8Array([1, -2, 3, 4]), [2, 2], 'int8');
+      expect(q.describe()).toBe('int8[2, 2]');
+      expect([...(await q.toArray())]).toEqual([1, -2, 3, 4]);
+      expect(() => tensor([1, 2], [2], 'int8')).toThrow(/^tensor: dtype 'int8' is made from an Int8Array \(quantized weights\), got array \[1, 2\]$/);
+      expect(() => tensor(new Int8Array(2), [2], 'float32').dtype).not.toThrow();
+    }));
   it('use after dispose', () => {
     const t = tensor([1, 2]);
     t.dispose();
