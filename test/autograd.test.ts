@@ -21,6 +21,20 @@ describe('tape semantics', () => {
       await expectClose(x.grad!, ref([3], [1, 1, 1]), 0, 0, 'after clearing');
     }));
 
+  // the sum went into a new tensor and the old .grad was disposed: a handle on it taken after the
+  // first backward (PyTorch's g = x.grad) failed with 'used after dispose()', a call the user never made
+  it('a second backward sums into the same .grad tensor, as PyTorch does; a view taken before keeps its values', () =>
+    scope(async () => {
+      const x = vec([1, 2]).requiresGrad_();
+      x.mul(x).sum().backward(); // 2x
+      const held = x.grad!;
+      const before = held.detach();
+      x.mul(3).sum().backward(); // + 3
+      expect(x.grad).toBe(held);
+      await expectClose(held, ref([2], [5, 7]), 0, 0, 'the handle taken after the first backward');
+      await expectClose(before, ref([2], [2, 4]), 0, 0, 'a view of it taken before');
+    }));
+
   it('a disposed .grad counts as cleared: the next backward starts afresh', () =>
     scope(async () => {
       const x = vec([1, 2]).requiresGrad_();
