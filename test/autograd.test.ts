@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { defineOp, device, gradcheck, noGrad, scope, tensor, Tensor, type OpContext } from '../src/index.js';
+import { castCached, defineOp, device, gradcheck, noGrad, scope, tensor, Tensor, type OpContext } from '../src/index.js';
 import { AdamW } from '../src/optim/adamw.js';
 import { expectClose, setupDevice } from './helpers.js';
 import { ref } from '../src/check/reference/index.js';
@@ -33,6 +33,29 @@ describe('tape semantics', () => {
       expect(x.grad).toBe(held);
       await expectClose(held, ref([2], [5, 7]), 0, 0, 'the handle taken after the first backward');
       await expectClose(before, ref([2], [2, 4]), 0, 0, 'a view of it taken before');
+    }));
+
+  // castCached hands a leaf's gradient over late, summed in place: a .grad shared with a view was
+  // replaced by a new tensor (the old one disposed), and one set inside a scope stayed that scope's
+  // (freed at its end, the gradient with it)
+  it('a late gradient (castCached) sums into the same .grad tensor too, and the leaf keeps it', () =>
+    scope(async () => {
+      const x = vec([1, 2]).requiresGrad_();
+      const copy = vec([1, 2]); // x's cast (to its own dtype: the late path without float16)
+      const loss = () => castCached(x, copy).mul(vec([3, 4])).sum();
+      loss().backward();
+      const held = x.grad!;
+      const view = held.detach();
+      loss().backward();
+      expect(x.grad).toBe(held);
+      await expectClose(held, ref([2], [6, 8]), 0, 0, 'the handle taken after the first backward');
+      await expectClose(view, ref([2], [3, 4]), 0, 0, 'a view of it taken before');
+      held.dispose();
+      scope(() => {
+        x.grad = vec([10, 10]);
+        loss().backward();
+      });
+      await expectClose(x.grad!, ref([2], [13, 14]), 0, 0, 'a .grad set inside a scope that ended');
     }));
 
   it('a disposed .grad counts as cleared: the next backward starts afresh', () =>
