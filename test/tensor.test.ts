@@ -160,6 +160,43 @@ describe('views and scopes', () => {
       expect(refs.filter((r) => r.deref() !== undefined).length).toBe(0);
     }));
 
+  it('a scope that throws, sync or async, frees what it made once (disposed by hand, kept or returned by an inner scope alike)', async () => {
+    const before = device().memory().liveBytes;
+    let kept!: Tensor;
+    const body = (fail: () => never) => {
+      tensor([1, 2, 3]).mul(2);
+      tensor([4]).dispose();
+      kept = scope(() => keep(tensor([5])));
+      scope(() => tensor([6]).exp()); // returned to the failing scope: freed with it
+      fail();
+    };
+    const boom = (): never => {
+      throw new Error('boom');
+    };
+    expect(() => scope(() => body(boom))).toThrow(/^boom$/);
+    kept.dispose();
+    await expect(scope(async () => { await null; body(boom); })).rejects.toThrow(/^boom$/);
+    kept.dispose();
+    expect(device().memory().liveBytes).toBe(before);
+  });
+
+  // keep() looked for the tensor only in the scopes of the task calling it: kept from another task
+  // (a callback outside the scope), it stayed in its own scope's and was freed at its end
+  it('keep() from a task outside the scope that owns the tensor', async () => {
+    let release!: () => void;
+    const made = new Promise<Tensor>((resolveMade) =>
+      void scope(async () => {
+        resolveMade(tensor([1, 2]));
+        await new Promise<void>((r) => (release = r));
+      }),
+    );
+    const t = keep(await made); // this task is in no scope
+    release();
+    await new Promise((r) => setTimeout(r, 0));
+    expect(t.isDisposed).toBe(false);
+    t.dispose();
+  });
+
   it('the same ops 100 times inside scopes leave live bytes flat', async () => {
     const x = tensor(Array.from({ length: 1000 }, (_, i) => i / 1000), [10, 100]);
     const live: number[] = [];
