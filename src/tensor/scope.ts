@@ -25,16 +25,18 @@ function innermost(from = context.get()): Scope | null {
   return s;
 }
 
-/** The open scope owning each tracked object: a scope lets go of one disposed before it ends. */
-const ownerOf = new WeakMap<Disposable, Scope>();
+/**
+ * The key of the slot where a tracked object keeps the open scope that owns it (or null), so that a
+ * scope lets go of one disposed before it ends (a property: a WeakMap made creating a tensor ~1.5x slower).
+ */
+export const OWNER = Symbol('owner');
 
 /** Makes `s` (or no scope, for null) the owner of `t`. */
 function own(s: Scope | null, t: Disposable): void {
-  ownerOf.get(t)?.owned.delete(t);
-  if (s) {
-    s.owned.add(t);
-    ownerOf.set(t, s);
-  } else ownerOf.delete(t);
+  const slot = t as Disposable & { [OWNER]?: Scope | null };
+  slot[OWNER]?.owned.delete(t);
+  s?.owned.add(t);
+  slot[OWNER] = s;
 }
 
 /** What scopes freed at their end (not disposed by hand), for the use-after-dispose error to say so. */

@@ -3,7 +3,7 @@
 // there (the tensor layer knows nothing of them, nor of autograd beyond an opaque `gradFn`).
 import { device } from '../device/device.js';
 import { envFlag } from '../device/platform.js';
-import { freedByScope, SCOPED, trackInScope, untrack } from './scope.js';
+import { freedByScope, OWNER, SCOPED, trackInScope, untrack } from './scope.js';
 import { formatShape, isShape, numel } from './shape.js';
 
 import type { FloatType } from '../kernels/kernel.js';
@@ -103,6 +103,8 @@ export class Tensor {
 
   /** Marks tensors for the scopes (scope.ts), which find them among a scope's results. */
   readonly [SCOPED] = true;
+  /** The scope that owns it, scope.ts's (set before the constructor tracks it). */
+  [OWNER]: unknown = null;
 
   constructor(storage: Storage, shape: readonly number[], readonly dtype: DType) {
     const created = (traceLeaks ??= envFlag('GPT_LEAK_TRACE', false)) ? creationStack() : undefined; // first: a bad setting throws before the tensor is tracked
