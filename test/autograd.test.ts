@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { castCached, defineOp, device, gradcheck, noGrad, scope, tensor, Tensor, type OpContext } from '../src/index.js';
+import { castCached, concat, defineOp, device, full, gradcheck, linear, noGrad, scope, tensor, Tensor, type OpContext } from '../src/index.js';
 import { AdamW } from '../src/optim/adamw.js';
 import { expectClose, setupDevice } from './helpers.js';
 import { ref } from '../src/check/reference/index.js';
@@ -213,6 +213,28 @@ describe('autograd errors', () => {
       x.grad = vec([10, 20, 30]);
       expect(() => x.mul(2).sum().backward()).toThrow(/^backward: the \.grad of float32\[2\] is float32\[3\]; set it to a tensor of its shape and dtype, or null$/);
       expect(x.grad.shape).toEqual([3]);
+    }));
+});
+
+describe('tensors of no elements and of rank 0', () => {
+  // the gradient of a 0-size product or broadcast is zeros, as PyTorch's: a broadcast operand gets
+  // nothing summed into it, a product over K = 0 contributes nothing
+  it('backward through each op family gives zeros of the inputs\' shapes', () =>
+    scope(async () => {
+      const leaf = (shape: number[], v = 1) => full(shape, v).requiresGrad_();
+      const [a, row] = [leaf([0, 3]), leaf([3])];
+      a.mul(row).exp().sum(1, true).mean().add(a.max(1).sum()).backward();
+      expect(a.grad!.shape).toEqual([0, 3]);
+      await expectClose(row.grad!, ref([3], [0, 0, 0]), 0, 0, 'a broadcast operand of a 0-size product');
+      const [m, k, n] = [leaf([2, 0]), leaf([0, 3]), leaf([3])];
+      linear(m, k.transpose(), n).softmax().layerNorm(leaf([3], 2)).sum().backward(); // K = 0: every row is the bias
+      expect([m.grad!.shape, k.grad!.shape]).toEqual([[2, 0], [0, 3]]);
+      const [e, w] = [leaf([0, 4]), leaf([4, 2])];
+      concat([e, full([1, 4], 5)], 0).matmul(w).sum().backward(); // M = 0 rows beside one of 5s
+      await expectClose(w.grad!, ref([4, 2], new Array(8).fill(5)), 0, 0, 'only the non-empty rows reach w');
+      const s = leaf([], 0.5); // rank 0 through elementwise, reduce, reshape and a vector product
+      s.exp().mul(s).sum(-1, true).reshape([1]).matmul(full([1], 2)).backward(); // d(2 s e^s) = 2 e^s (1 + s)
+      await expectClose(s.grad!, ref([], [2 * Math.exp(0.5) * 1.5]), 1e-6, 1e-6, 'rank 0');
     }));
 });
 
