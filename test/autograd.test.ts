@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { castCached, concat, defineOp, device, full, gradcheck, linear, noGrad, scope, tensor, Tensor, type OpContext } from '../src/index.js';
+import { castCached, concat, defineOp, device, enableGrad, full, gradcheck, linear, noGrad, scope, tensor, Tensor, type OpContext } from '../src/index.js';
 import { AdamW } from '../src/optim/adamw.js';
 import { expectClose, setupDevice } from './helpers.js';
 import { ref } from '../src/check/reference/index.js';
@@ -500,6 +500,21 @@ describe('ops that hand back their input', () => {
       await expectClose(x.grad!, ref([2], [11, 11]), 0, 0, 'd/dx of the sum and the two ops');
       await expectClose(w.grad!, ref([2], [3, 3]), 0, 0, 'd/dw of 3w, through its own node');
     }));
+
+  // its node replaced the graph the forward recorded under enableGrad without letting go of it: what
+  // that graph saved stayed live after every tensor was disposed
+  it('a forward that records (enableGrad) hands back its result with the op\'s node alone', () => {
+    const before = device().memory().liveBytes;
+    const w = vec([1, 2]).requiresGrad_();
+    const recording = defineOp({ name: 'recording', forward: (_ctx: OpContext, a: Tensor) => enableGrad(() => a.mul(w)), backward: (_ctx, g) => [g.mul(5)] });
+    const x = vec([3, 4]).requiresGrad_();
+    const y = recording(x);
+    const loss = y.sum();
+    loss.backward();
+    expect(w.grad).toBeNull(); // the op's rule is its gradient, not the graph its forward made
+    for (const t of [loss, y, x, w]) t.dispose();
+    expect(device().memory().liveBytes).toBe(before);
+  });
 
   it('astype to the same dtype keeps the gradient flowing', () =>
     scope(async () => {

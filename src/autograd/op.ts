@@ -204,6 +204,9 @@ export function defineOp<A extends unknown[]>(spec: OpSpec<A>): Op<A> {
         // a forward that hands back a tensor it did not make (an input, a parameter or constant it
         // closes over) gets a view of it: that tensor keeps its own gradFn and requiresGrad
         const viewed = returned.id < firstMade ? returned.alias(returned.shape) : returned;
+        // one it made recording (under enableGrad) lets go of that graph: the op's node stands for it
+        viewed.gradFn?.drop();
+        [viewed.gradFn, viewed.requiresGrad] = [null, false];
         if (out && (viewed.dtype !== out.dtype || !sameShape(viewed.shape, out.shape))) {
           throw new Error(`${spec.name}: the forward made ${viewed.describe()}, its shape rule says ${out.dtype}${formatShape(out.shape)}`);
         }
