@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it, vi } from 'vitest';
-import { arange, device, full, Generator, keep, Linear, noGrad, ones, onesLike, scope, sum, tensor, zeros, zerosLike, Tensor } from '../src/index.js';
+import { arange, device, enableGrad, full, Generator, keep, Linear, noGrad, ones, onesLike, scope, sum, tensor, zeros, zerosLike, Tensor } from '../src/index.js';
 import { expectClose, setupDevice } from './helpers.js';
 import { ref } from '../src/check/reference/index.js';
 import { execFile } from 'node:child_process';
@@ -279,10 +279,11 @@ describe('bad input gets a clear error', () => {
       expect(() => t.sum([1, -1])).toThrow(/^sum: argument 'axes' must be distinct axes of float32\[1, 2\], got array \[1, -1\] \(axis 1 twice\)$/);
       expect(() => t.max([0, 0])).toThrow(/^max: argument 'axes' must be distinct axes of float32\[1, 2\], got array \[0, 0\] \(axis 0 twice\)$/);
     }));
-  it('scope and noGrad given something other than a function', () => {
+  it('scope, noGrad and enableGrad given something other than a function', () => {
     // scope(t) for scope(() => t) failed as 'fn is not a function'
     expect(() => scope(5 as never)).toThrow(/^scope: argument 'fn' must be a function, got number$/);
     expect(() => noGrad(null as never)).toThrow(/^noGrad: argument 'fn' must be a function, got null$/);
+    expect(() => enableGrad(true as never)).toThrow(/^enableGrad: argument 'fn' must be a function, got boolean$/);
   });
 });
 

@@ -11,14 +11,19 @@ export function isGradEnabled(): boolean {
   return gradEnabled.get() === true;
 }
 
+/** Runs `fn` with recording `on`; `op` names the caller in the error for an fn that is not a function. */
+function withGrad<R>(op: string, on: boolean, fn: () => R): R {
+  if (typeof fn !== 'function') throw new TypeError(`${op}: argument 'fn' must be a function, got ${fn === null ? 'null' : typeof fn}`);
+  return gradEnabled.run(on, fn);
+}
+
 export function noGrad<R>(fn: () => R): R {
-  if (typeof fn !== 'function') throw new TypeError(`noGrad: argument 'fn' must be a function, got ${fn === null ? 'null' : typeof fn}`);
-  return gradEnabled.run(false, fn);
+  return withGrad('noGrad', false, fn);
 }
 
 /** Runs fn with recording on, inside a noGrad or a backward sweep (PyTorch's torch.enable_grad). */
 export function enableGrad<R>(fn: () => R): R {
-  return gradEnabled.run(true, fn);
+  return withGrad('enableGrad', true, fn);
 }
 
 /**
