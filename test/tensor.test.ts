@@ -231,6 +231,16 @@ describe('bad input gets a clear error', () => {
       expect(() => tensor([1, 2]).assign([3, 4] as never)).toThrow(/^assign: argument 'src' must be a float32\[2\] tensor, got an array$/);
       expect(() => tensor([1, 2]).assign(tensor([1]))).toThrow(/^assign: expected a float32\[2\] tensor, got float32\[1\]$/);
     }));
+  // assign to a disposed tensor retained src's storage before refusing: it was never freed
+  it('assign to a disposed tensor is refused without holding on to the source', () => {
+    const before = device().memory().liveBytes;
+    const dst = tensor([1, 2]);
+    dst.dispose();
+    const src = tensor([3, 4]);
+    expect(() => dst.assign(src)).toThrow(/^assign: tensor float32\[2\] was used after dispose\(\)$/);
+    src.dispose();
+    expect(device().memory().liveBytes).toBe(before);
+  });
   // alias (public on every tensor) took any shape: [3] of a float32[2] read past its data
   it('alias to a shape of another size', () =>
     scope(() => {

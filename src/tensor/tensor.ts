@@ -164,8 +164,9 @@ export class Tensor {
     if (src.dtype !== this.dtype || src.shape.length !== this.shape.length || src.shape.some((d, i) => d !== this.shape[i])) {
       throw new Error(`assign: expected a ${this.describe()} tensor, got ${src.describe()}`);
     }
+    const prev = this.storage('assign'); // before retaining src's: a refusal must hold on to nothing
     const next = src.storage('assign').retain();
-    this.storage('assign').releaseRef();
+    prev.releaseRef();
     this.storageRef = next;
     return this;
   }
