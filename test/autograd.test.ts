@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { defineOp, device, gradcheck, noGrad, scope, tensor, Tensor, type OpContext } from '../src/index.js';
+import { castCached, concat, defineOp, device, enableGrad, full, gradcheck, linear, noGrad, scope, tensor, Tensor, type OpContext } from '../src/index.js';
 import { AdamW } from '../src/optim/adamw.js';
 import { expectClose, setupDevice } from './helpers.js';
 import { ref } from '../src/check/reference/index.js';
@@ -19,6 +19,43 @@ describe('tape semantics', () => {
       x.grad = null;
       x.sum().backward();
       await expectClose(x.grad!, ref([3], [1, 1, 1]), 0, 0, 'after clearing');
+    }));
+
+  // the sum went into a new tensor and the old .grad was disposed: a handle on it taken after the
+  // first backward (PyTorch's g = x.grad) failed with 'used after dispose()', a call the user never made
+  it('a second backward sums into the same .grad tensor, as PyTorch does; a view taken before keeps its values', () =>
+    scope(async () => {
+      const x = vec([1, 2]).requiresGrad_();
+      x.mul(x).sum().backward(); // 2x
+      const held = x.grad!;
+      const before = held.detach();
+      x.mul(3).sum().backward(); // + 3
+      expect(x.grad).toBe(held);
+      await expectClose(held, ref([2], [5, 7]), 0, 0, 'the handle taken after the first backward');
+      await expectClose(before, ref([2], [2, 4]), 0, 0, 'a view of it taken before');
+    }));
+
+  // castCached hands a leaf's gradient over late, summed in place: a .grad shared with a view was
+  // replaced by a new tensor (the old one disposed), and one set inside a scope stayed that scope's
+  // (freed at its end, the gradient with it)
+  it('a late gradient (castCached) sums into the same .grad tensor too, and the leaf keeps it', () =>
+    scope(async () => {
+      const x = vec([1, 2]).requiresGrad_();
+      const copy = vec([1, 2]); // x's cast (to its own dtype: the late path without float16)
+      const loss = () => castCached(x, copy).mul(vec([3, 4])).sum();
+      loss().backward();
+      const held = x.grad!;
+      const view = held.detach();
+      loss().backward();
+      expect(x.grad).toBe(held);
+      await expectClose(held, ref([2], [6, 8]), 0, 0, 'the handle taken after the first backward');
+      await expectClose(view, ref([2], [3, 4]), 0, 0, 'a view of it taken before');
+      held.dispose();
+      scope(() => {
+        x.grad = vec([10, 10]);
+        loss().backward();
+      });
+      await expectClose(x.grad!, ref([2], [13, 14]), 0, 0, 'a .grad set inside a scope that ended');
     }));
 
   it('a disposed .grad counts as cleared: the next backward starts afresh', () =>
@@ -176,6 +213,28 @@ describe('autograd errors', () => {
       x.grad = vec([10, 20, 30]);
       expect(() => x.mul(2).sum().backward()).toThrow(/^backward: the \.grad of float32\[2\] is float32\[3\]; set it to a tensor of its shape and dtype, or null$/);
       expect(x.grad.shape).toEqual([3]);
+    }));
+});
+
+describe('tensors of no elements and of rank 0', () => {
+  // the gradient of a 0-size product or broadcast is zeros, as PyTorch's: a broadcast operand gets
+  // nothing summed into it, a product over K = 0 contributes nothing
+  it('backward through each op family gives zeros of the inputs\' shapes', () =>
+    scope(async () => {
+      const leaf = (shape: number[], v = 1) => full(shape, v).requiresGrad_();
+      const [a, row] = [leaf([0, 3]), leaf([3])];
+      a.mul(row).exp().sum(1, true).mean().add(a.max(1).sum()).backward();
+      expect(a.grad!.shape).toEqual([0, 3]);
+      await expectClose(row.grad!, ref([3], [0, 0, 0]), 0, 0, 'a broadcast operand of a 0-size product');
+      const [m, k, n] = [leaf([2, 0]), leaf([0, 3]), leaf([3])];
+      linear(m, k.transpose(), n).softmax().layerNorm(leaf([3], 2)).sum().backward(); // K = 0: every row is the bias
+      expect([m.grad!.shape, k.grad!.shape]).toEqual([[2, 0], [0, 3]]);
+      const [e, w] = [leaf([0, 4]), leaf([4, 2])];
+      concat([e, full([1, 4], 5)], 0).matmul(w).sum().backward(); // M = 0 rows beside one of 5s
+      await expectClose(w.grad!, ref([4, 2], new Array(8).fill(5)), 0, 0, 'only the non-empty rows reach w');
+      const s = leaf([], 0.5); // rank 0 through elementwise, reduce, reshape and a vector product
+      s.exp().mul(s).sum(-1, true).reshape([1]).matmul(full([1], 2)).backward(); // d(2 s e^s) = 2 e^s (1 + s)
+      await expectClose(s.grad!, ref([], [2 * Math.exp(0.5) * 1.5]), 1e-6, 1e-6, 'rank 0');
     }));
 });
 
@@ -413,6 +472,49 @@ describe('ops that hand back their input', () => {
       z.sum().backward();
       await expectClose(x.grad!, ref([2], [6, 6]), 0, 0, 'd/dx of 3 * (2x)');
     }));
+
+  // only an input was viewed: a forward returning a tensor it closes over (a cached constant, a
+  // parameter, a recorded tensor) had the op's node hung on that tensor itself, so a parameter became
+  // a non-leaf and a recorded tensor lost its own node (and what it saved, never freed)
+  it("a custom op returning a tensor it closes over gives a view: that tensor's own gradient path is untouched", () =>
+    scope(async () => {
+      const w = vec([1, 2]).requiresGrad_();
+      const w3 = w.mul(3);
+      const returning = (t: Tensor) =>
+        defineOp({ name: 'closure', forward: (_ctx: OpContext, _a: Tensor) => t, backward: (_ctx, g) => [g.mul(5)] });
+      const x = vec([1, 1]).requiresGrad_();
+      x.sum().backward(); // x.grad exists from here on: the live bytes stay as they are
+      const before = device().memory().liveBytes;
+      for (const t of [w, w3]) {
+        const y = returning(t)(x);
+        expect(y).not.toBe(t);
+        expect(y.gradFn?.opName).toBe('closure');
+        const loss = y.sum();
+        loss.backward(); // d/dx = 5 each time
+        for (const t of [loss, y]) t.dispose(); // the op's node and what it holds go with them
+      }
+      expect(w.gradFn).toBeNull();
+      expect(w3.gradFn?.opName).toBe('mul');
+      expect(device().memory().liveBytes).toBe(before);
+      w3.sum().backward();
+      await expectClose(x.grad!, ref([2], [11, 11]), 0, 0, 'd/dx of the sum and the two ops');
+      await expectClose(w.grad!, ref([2], [3, 3]), 0, 0, 'd/dw of 3w, through its own node');
+    }));
+
+  // its node replaced the graph the forward recorded under enableGrad without letting go of it: what
+  // that graph saved stayed live after every tensor was disposed
+  it('a forward that records (enableGrad) hands back its result with the op\'s node alone', () => {
+    const before = device().memory().liveBytes;
+    const w = vec([1, 2]).requiresGrad_();
+    const recording = defineOp({ name: 'recording', forward: (_ctx: OpContext, a: Tensor) => enableGrad(() => a.mul(w)), backward: (_ctx, g) => [g.mul(5)] });
+    const x = vec([3, 4]).requiresGrad_();
+    const y = recording(x);
+    const loss = y.sum();
+    loss.backward();
+    expect(w.grad).toBeNull(); // the op's rule is its gradient, not the graph its forward made
+    for (const t of [loss, y, x, w]) t.dispose();
+    expect(device().memory().liveBytes).toBe(before);
+  });
 
   it('astype to the same dtype keeps the gradient flowing', () =>
     scope(async () => {

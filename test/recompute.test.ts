@@ -5,7 +5,7 @@
 // (no float atomics), so any difference is a bug, not rounding.
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { checkpoint, device, dropout, isGradEnabled, layerNorm, matmul, noGrad, scope, tensor, type Tensor } from '../src/index.js';
+import { checkpoint, device, dropout, isGradEnabled, layerNorm, matmul, noGrad, scope, sliceAssign, tensor, type Tensor } from '../src/index.js';
 import { Generator } from '../src/tensor/generator.js';
 import { dropoutMaskRef, gelu, layerNormRef, matmulRef, ref, type Ref } from '../src/check/reference/index.js';
 import { GPT, type GPTConfig } from '../src/gpt/model.js';
@@ -193,6 +193,22 @@ describe('checkpoint(fn, inputs)', () => {
       w.dispose();
     }
   });
+
+  // the recompute read w's new values without a word (fn recorded whole refuses: mul saved w); a
+  // gradient of another function than the forward's
+  it('refuses a recompute after a tensor fn closes over was modified in place or reassigned since the forward', () =>
+    scope(() => {
+      const x = tensor([1, 2]).requiresGrad_();
+      for (const change of [(w: Tensor) => sliceAssign(w, tensor([9]), 0, 0), (w: Tensor) => w.assign(tensor([7, 7]))]) {
+        const w = tensor([3, 4]);
+        const y = checkpoint((a) => a.mul(w), [x]);
+        noGrad(() => change(w));
+        expect(() => y.sum().backward()).toThrow(
+          /^checkpoint: a float32\[2\] tensor fn closes over was modified in place or reassigned since the forward \(e\.g\. by an optimizer step\); run backward\(\) before updating, or checkpoint again$/,
+        );
+      }
+      expect(x.grad).toBeNull();
+    }));
 
   it('refuses what it cannot run in one line naming the argument', () => {
     scope(() => {

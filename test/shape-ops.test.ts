@@ -192,7 +192,9 @@ describe('errors name the op', () => {
       expect(() => ops.permute(t, [0, 1])).toThrow(/permute: .*not a permutation/);
       expect(() => ops.permute(t, [0, 1, 3])).toThrow(/permute: .*not a permutation/);
       expect(() => ops.transpose(t, 0, 3)).toThrow(/^transpose: argument 'dim1' must be an integer in \[-3, 2\] for float32\[[\d, ]+\], got number 3$/);
-      expect(() => ops.transpose(ops.zeros([4]))).toThrow(/^transpose: argument 'dim0' must be an integer in \[-1, 0\] for float32\[4\], got number -2$/);
+      // a vector's transpose() was refused over a dim0 of -2 the caller never gave
+      expect(() => ops.transpose(ops.zeros([4]))).toThrow(/^transpose: input must have rank >= 2 to swap its last two dims \(the default\), got float32\[4\]$/);
+      expect(() => ops.transpose(ops.zeros([4]), -2)).toThrow(/^transpose: argument 'dim0' must be an integer in \[-1, 0\] for float32\[4\], got number -2$/);
     }));
 
   it('slice', () =>

@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it, vi } from 'vitest';
-import { arange, device, full, Generator, keep, Linear, noGrad, ones, onesLike, scope, sum, tensor, zeros, zerosLike, Tensor } from '../src/index.js';
+import { arange, device, enableGrad, full, Generator, keep, Linear, noGrad, ones, onesLike, scope, sum, tensor, zeros, zerosLike, Tensor } from '../src/index.js';
 import { expectClose, setupDevice } from './helpers.js';
 import { ref } from '../src/check/reference/index.js';
 import { execFile } from 'node:child_process';
@@ -154,6 +154,66 @@ describe('views and scopes', () => {
     kept!.dispose();
   });
 
+  // a scope kept every tensor made in it until it ended, disposed ones too: a long loop inside one
+  // scope that disposed its tensors by hand (or ops' own temporaries) grew the JS heap ~120 bytes a tensor
+  it('a scope lets go of the tensors disposed while it is open', () =>
+    scope(async () => {
+      const x = tensor([1, 2]);
+      const refs = Array.from({ length: 20 }, () => {
+        const y = x.mul(2);
+        y.dispose();
+        return new WeakRef(y);
+      });
+      // and of one an inner scope returned to it, once disposed
+      refs.push(
+        ...[0, 1].map(() => {
+          const moved = scope(() => x.sub(1));
+          moved.dispose();
+          return new WeakRef(moved);
+        }),
+      );
+      await new Promise((r) => setTimeout(r, 0)); // a WeakRef holds its target until the job ends
+      (globalThis as { gc?: () => void }).gc!();
+      expect(refs.filter((r) => r.deref() !== undefined).length).toBe(0);
+    }));
+
+  it('a scope that throws, sync or async, frees what it made once (disposed by hand, kept or returned by an inner scope alike)', async () => {
+    const before = device().memory().liveBytes;
+    let kept!: Tensor;
+    const body = (fail: () => never) => {
+      tensor([1, 2, 3]).mul(2);
+      tensor([4]).dispose();
+      kept = scope(() => keep(tensor([5])));
+      scope(() => tensor([6]).exp()); // returned to the failing scope: freed with it
+      fail();
+    };
+    const boom = (): never => {
+      throw new Error('boom');
+    };
+    expect(() => scope(() => body(boom))).toThrow(/^boom$/);
+    kept.dispose();
+    await expect(scope(async () => { await null; body(boom); })).rejects.toThrow(/^boom$/);
+    kept.dispose();
+    expect(device().memory().liveBytes).toBe(before);
+  });
+
+  // keep() looked for the tensor only in the scopes of the task calling it: kept from another task
+  // (a callback outside the scope), it stayed in its own scope's and was freed at its end
+  it('keep() from a task outside the scope that owns the tensor', async () => {
+    let release!: () => void;
+    const made = new Promise<Tensor>((resolveMade) =>
+      void scope(async () => {
+        resolveMade(tensor([1, 2]));
+        await new Promise<void>((r) => (release = r));
+      }),
+    );
+    const t = keep(await made); // this task is in no scope
+    release();
+    await new Promise((r) => setTimeout(r, 0));
+    expect(t.isDisposed).toBe(false);
+    t.dispose();
+  });
+
   it('the same ops 100 times inside scopes leave live bytes flat', async () => {
     const x = tensor(Array.from({ length: 1000 }, (_, i) => i / 1000), [10, 100]);
     const live: number[] = [];
@@ -188,6 +248,31 @@ describe('bad input gets a clear error', () => {
       expect(() => tensor([1, 2]).assign([3, 4] as never)).toThrow(/^assign: argument 'src' must be a float32\[2\] tensor, got an array$/);
       expect(() => tensor([1, 2]).assign(tensor([1]))).toThrow(/^assign: expected a float32\[2\] tensor, got float32\[1\]$/);
     }));
+  // assign to a disposed tensor retained src's storage before refusing: it was never freed
+  it('assign to a disposed tensor is refused without holding on to the source', () => {
+    const before = device().memory().liveBytes;
+    const dst = tensor([1, 2]);
+    dst.dispose();
+    const src = tensor([3, 4]);
+    expect(() => dst.assign(src)).toThrow(/^assign: tensor float32\[2\] was used after dispose\(\)$/);
+    src.dispose();
+    expect(device().memory().liveBytes).toBe(before);
+  });
+  // alias (public on every tensor) took any shape: [3] of a float32[2] read past its data
+  it('alias to a shape of another size', () =>
+    scope(() => {
+      expect(() => tensor([1, 2]).alias([3])).toThrow(/^alias: shape \[3\] \(3 elements\) does not fit float32\[2\] \(2 elements\)$/);
+      expect(() => tensor([1, 2]).alias([-1, -2])).toThrow(/^alias: shape \[-1, -2\] \(2 elements\) does not fit float32\[2\] \(2 elements\)$/);
+    }));
+  // tensor(Int8Array, shape, 'int8') was refused as a dtype tensor() does not make (it makes it from an Int8Array alone)
+  it("dtype 'int8': from an Int8Array, and only from one", () =>
+    scope(async () => {
+      const q = tensor(new Int8Array([1, -2, 3, 4]), [2, 2], 'int8');
+      expect(q.describe()).toBe('int8[2, 2]');
+      expect([...(await q.toArray())]).toEqual([1, -2, 3, 4]);
+      expect(() => tensor([1, 2], [2], 'int8')).toThrow(/^tensor: dtype 'int8' is made from an Int8Array \(quantized weights\), got array \[1, 2\]$/);
+      expect(() => tensor(new Int8Array(2), [2], 'float32').dtype).not.toThrow();
+    }));
   it('use after dispose', () => {
     const t = tensor([1, 2]);
     t.dispose();
@@ -221,10 +306,11 @@ describe('bad input gets a clear error', () => {
       expect(() => t.sum([1, -1])).toThrow(/^sum: argument 'axes' must be distinct axes of float32\[1, 2\], got array \[1, -1\] \(axis 1 twice\)$/);
       expect(() => t.max([0, 0])).toThrow(/^max: argument 'axes' must be distinct axes of float32\[1, 2\], got array \[0, 0\] \(axis 0 twice\)$/);
     }));
-  it('scope and noGrad given something other than a function', () => {
+  it('scope, noGrad and enableGrad given something other than a function', () => {
     // scope(t) for scope(() => t) failed as 'fn is not a function'
     expect(() => scope(5 as never)).toThrow(/^scope: argument 'fn' must be a function, got number$/);
     expect(() => noGrad(null as never)).toThrow(/^noGrad: argument 'fn' must be a function, got null$/);
+    expect(() => enableGrad(true as never)).toThrow(/^enableGrad: argument 'fn' must be a function, got boolean$/);
   });
 });
 

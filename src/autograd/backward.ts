@@ -15,11 +15,17 @@ import { Node } from './node.js';
 // the add op's own kernels (one pipeline for both)
 const addK = floatKernels('add', 'x + y');
 
-/** a + b for tensors of the same shape and dtype (consumes both). */
-function accumulate(a: Tensor, b: Tensor): Tensor {
+/** a + b, a new tensor, for tensors of the same shape and dtype. */
+function added(a: Tensor, b: Tensor): Tensor {
   const out = Tensor.empty(a.shape, a.dtype, 'grad');
   const strides = stridesOf(a.shape);
   launchBroadcast(addK(floatType(a.dtype)), [{ buffer: a.buffer(), strides }, { buffer: b.buffer(), strides }], out.buffer(), a.shape, a.size);
+  return out;
+}
+
+/** a + b for tensors of the same shape and dtype (consumes both). */
+function accumulate(a: Tensor, b: Tensor): Tensor {
+  const out = added(a, b);
   a.dispose();
   b.dispose();
   return out;
@@ -74,8 +80,15 @@ function giveLeafGrad(leaf: Tensor, g: Tensor): void {
     g.dispose();
     throw e;
   }
-  leaf.grad = prev ? accumulate(prev, g) : g;
-  untrack(leaf.grad);
+  if (prev) {
+    // summed into the same tensor, as PyTorch's +=: a handle taken on leaf.grad sees the sum (a view
+    // of it, another tensor on its old storage, keeps the old values)
+    const sum = added(prev, g);
+    prev.assign(sum);
+    sum.dispose();
+    g.dispose();
+  } else leaf.grad = g;
+  untrack(leaf.grad!);
 }
 
 /**

@@ -11,7 +11,7 @@ import { checkOptionKeys, describeValue } from '../tensor/check.js';
 import { Generator } from '../tensor/generator.js';
 import { scope } from '../tensor/scope.js';
 import { formatShape, sameShape } from '../tensor/shape.js';
-import { Tensor } from '../tensor/tensor.js';
+import { nextTensorId, Tensor } from '../tensor/tensor.js';
 import { backpropagate } from './backward.js';
 import { captureCarried, enableGrad, isGradEnabled, unrecordedProbe } from './mode.js';
 import { Node } from './node.js';
@@ -43,8 +43,11 @@ export function checkpoint<T extends Tensor>(fn: (...inputs: T[]) => T, inputs: 
   const states = generators.map((g) => g.getState());
   const inForwardContext = captureCarried(); // the recompute runs in the backward's, else
   // fn's intermediates are freed as it returns: nothing recorded holds them
-  const { result, wouldRecord, recorded } = unrecordedProbe(() => scope(() => checkedResult(fn(...inputs))));
+  const firstMade = nextTensorId();
+  const { result, wouldRecord, recorded, taken } = unrecordedProbe(() => scope(() => checkedResult(fn(...inputs))));
   if (!wouldRecord) return result;
+  // what fn closes over must hold the forward's values at the recompute (its inputs are saved, checked by ctx)
+  const closedData = taken.filter((t) => t.id < firstMade && !inputs.includes(t as T)).map((t) => ({ t, storage: t.storage(), version: t.storage().version }));
   // recorded tensors fn closes over (not its inputs) are inputs of the node too: the recompute's sweep
   // stops at their nodes and hands their gradients to the outer sweep, which runs each node once
   const closedOver = recorded.filter((t) => !inputs.includes(t as T));
@@ -55,6 +58,11 @@ export function checkpoint<T extends Tensor>(fn: (...inputs: T[]) => T, inputs: 
   ctx.save(...inputs);
   const recompute = (g: Tensor) => {
     ctx.checkUnchanged('checkpoint');
+    for (const { t, storage, version } of closedData) {
+      if (!t.isDisposed && (t.storage() !== storage || storage.version !== version)) {
+        throw new Error(`checkpoint: a ${t.describe()} tensor fn closes over was modified in place or reassigned since the forward (e.g. by an optimizer step); run backward() before updating, or checkpoint again`);
+      }
+    }
     const detached = ctx.saved.map((t, i) => Object.assign(t.alias(t.shape), { requiresGrad: inputs[i]!.requiresGrad }) as T);
     const again = replaying(generators, states, () => scope(() => inForwardContext(() => enableGrad(() => checkedResult(fn(...detached))))));
     // the seed is the forward's result's gradient: another shape would be taken as this one's

@@ -11,27 +11,34 @@ export function isGradEnabled(): boolean {
   return gradEnabled.get() === true;
 }
 
+/** Runs `fn` with recording `on`; `op` names the caller in the error for an fn that is not a function. */
+function withGrad<R>(op: string, on: boolean, fn: () => R): R {
+  if (typeof fn !== 'function') throw new TypeError(`${op}: argument 'fn' must be a function, got ${fn === null ? 'null' : typeof fn}`);
+  return gradEnabled.run(on, fn);
+}
+
 export function noGrad<R>(fn: () => R): R {
-  if (typeof fn !== 'function') throw new TypeError(`noGrad: argument 'fn' must be a function, got ${fn === null ? 'null' : typeof fn}`);
-  return gradEnabled.run(false, fn);
+  return withGrad('noGrad', false, fn);
 }
 
 /** Runs fn with recording on, inside a noGrad or a backward sweep (PyTorch's torch.enable_grad). */
 export function enableGrad<R>(fn: () => R): R {
-  return gradEnabled.run(true, fn);
+  return withGrad('enableGrad', true, fn);
 }
 
 /**
  * While unrecordedProbe runs: the tensors its ops made that would require grad were recording on,
- * and the recorded tensors they took (made outside the probe, with a node of their own).
+ * the recorded tensors they took (made outside the probe, with a node of their own), and every
+ * tensor they took.
  */
-let probe: { made: WeakSet<Tensor>; recorded: Set<Tensor> } | null = null;
+let probe: { made: WeakSet<Tensor>; recorded: Set<Tensor>; taken: Set<Tensor> } | null = null;
 
 /** Called by a differentiable op that did not record `out` from `inputs`: recording is off. */
 export function noteUnrecorded(inputs: readonly Tensor[], out: Tensor): void {
   if (!probe || gradEnabled.get() !== 'probing') return; // a noGrad inside the probe: fn recorded would not record it either
   let wanted = false;
   for (const t of inputs) {
+    probe.taken.add(t);
     if (t.gradFn) probe.recorded.add(t);
     wanted ||= t.requiresGrad || probe.made.has(t);
   }
@@ -41,14 +48,15 @@ export function noteUnrecorded(inputs: readonly Tensor[], out: Tensor): void {
 /**
  * Runs the synchronous `fn` without recording and says whether its result would require grad with
  * recording on (as fn recorded would give it: made by ops from a tensor that requires grad, a
- * parameter it closes over say, outside any noGrad in fn), and which recorded tensors its ops took.
+ * parameter it closes over say, outside any noGrad in fn), which recorded tensors its ops took,
+ * and which tensors they took (those of differentiable ops outside a noGrad in fn).
  */
-export function unrecordedProbe<R extends Tensor>(fn: () => R): { result: R; wouldRecord: boolean; recorded: Tensor[] } {
+export function unrecordedProbe<R extends Tensor>(fn: () => R): { result: R; wouldRecord: boolean; recorded: Tensor[]; taken: Tensor[] } {
   const outer = probe;
-  const mine = (probe = { made: new WeakSet<Tensor>(), recorded: new Set<Tensor>() });
+  const mine = (probe = { made: new WeakSet<Tensor>(), recorded: new Set<Tensor>(), taken: new Set<Tensor>() });
   try {
     const result = gradEnabled.run('probing', fn);
-    return { result, wouldRecord: mine.made.has(result), recorded: [...mine.recorded] };
+    return { result, wouldRecord: mine.made.has(result), recorded: [...mine.recorded], taken: [...mine.taken] };
   } finally {
     probe = outer;
   }

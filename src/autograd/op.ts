@@ -6,7 +6,7 @@
 import { requireF16 } from '../kernels/profile.js';
 import { describeValue } from '../tensor/check.js';
 import { formatShape, sameShape, type Shape } from '../tensor/shape.js';
-import { FLOAT_DTYPES, Tensor, type DType } from '../tensor/tensor.js';
+import { FLOAT_DTYPES, nextTensorId, Tensor, type DType } from '../tensor/tensor.js';
 import { freeOnThrow, untrack } from '../tensor/scope.js';
 import { isGradEnabled, noGrad, noteUnrecorded } from './mode.js';
 import { Node } from './node.js';
@@ -195,13 +195,18 @@ export function defineOp<A extends unknown[]>(spec: OpSpec<A>): Op<A> {
     const recording = differentiable && needsGrad.some(Boolean) && isGradEnabled();
     const ctx = new OpContext(recording, needsGrad, inputs.map((t) => t.shape), out ?? { shape: [], dtype: 'float32' });
     let result: Tensor;
+    const firstMade = nextTensorId();
     try {
       // what the forward allocated before it threw (its output, say) is freed with what it saved
       result = freeOnThrow(() => {
         const returned = noGrad(() => spec.forward(ctx, ...args));
         if (!(returned instanceof Tensor)) throw new TypeError(`${spec.name}: the op's forward must return a Tensor, got ${describeValue(returned)}`);
-        // a forward that hands back one of its inputs gets a view of it: the input keeps its own gradFn
-        const viewed = inputs.includes(returned) ? returned.alias(returned.shape) : returned;
+        // a forward that hands back a tensor it did not make (an input, a parameter or constant it
+        // closes over) gets a view of it: that tensor keeps its own gradFn and requiresGrad
+        const viewed = returned.id < firstMade ? returned.alias(returned.shape) : returned;
+        // one it made recording (under enableGrad) lets go of that graph: the op's node stands for it
+        viewed.gradFn?.drop();
+        [viewed.gradFn, viewed.requiresGrad] = [null, false];
         if (out && (viewed.dtype !== out.dtype || !sameShape(viewed.shape, out.shape))) {
           throw new Error(`${spec.name}: the forward made ${viewed.describe()}, its shape rule says ${out.dtype}${formatShape(out.shape)}`);
         }

@@ -83,8 +83,8 @@ export const castCached = defineOp({
 /**
  * Late gradients into their leaves' .grad, cast to the leaf's dtype: a leaf's first one written and
  * the next added, in place by castInto, a round for each repeat of a leaf (in the order received).
- * A .grad that other tensors share (a view) is copied first, so that the sum does not show through
- * them (backward's accumulate makes a new tensor too).
+ * A .grad that other tensors share (a view) gets a copy of its storage first, so that the sum does
+ * not show through them (as backward's own sum into a .grad, a new storage).
  */
 function addCastsLate(late: LateGradient[]): void {
   // what backward's own leaves get: a disposed .grad is a cleared one, one of another shape refused
@@ -96,15 +96,14 @@ function addCastsLate(late: LateGradient[]): void {
     repeats.set(l.leaf, k + 1);
     (rounds[k] ??= []).push(l);
   }
-  const ownGrad = (leaf: Tensor) => untrack((leaf.grad = Tensor.empty(leaf.shape, leaf.dtype, 'grad')));
   for (const round of rounds) {
-    const shared = round.map((l) => l.leaf).filter((leaf) => leaf.grad?.storage().shared);
-    const old = shared.map((leaf) => leaf.grad!);
-    shared.forEach(ownGrad);
-    castInto(old, shared.map((leaf) => leaf.grad!));
-    for (const g of old) g.dispose();
+    const shared = round.flatMap((l) => (l.leaf.grad?.storage().shared ? [l.leaf.grad] : []));
+    const copies = shared.map((g) => Tensor.empty(g.shape, g.dtype, 'grad'));
+    castInto(shared, copies);
+    shared.forEach((g, i) => g.assign(copies[i]!));
+    for (const c of copies) c.dispose();
     const adds = round.map((l) => l.leaf.grad !== null);
-    for (const { leaf } of round) if (!leaf.grad) ownGrad(leaf);
+    for (const { leaf } of round) untrack((leaf.grad ??= Tensor.empty(leaf.shape, leaf.dtype, 'grad'))); // owned by the leaf, as backward's
     castInto(round.map((l) => l.grad), round.map((l) => l.leaf.grad!), adds);
     for (const { grad } of round) grad.dispose();
   }

@@ -83,11 +83,14 @@ const permuteOp = defineOp({
 export const permute = withFront(permuteOp, (t: Tensor, dims: readonly number[]) => permuteOp(checkTensor('permute', 'input', t), checkPermutation(t, dims)));
 
 /** Swaps two dims (the last two by default): a permute. Materialised. */
-export function transpose(t: Tensor, d0 = -2, d1 = -1): Tensor {
+export function transpose(t: Tensor, d0?: number, d1?: number): Tensor {
   checkTensor('transpose', 'input', t);
+  if (d0 === undefined && d1 === undefined && t.rank < 2) {
+    throw new RangeError(`transpose: input must have rank >= 2 to swap its last two dims (the default), got ${t.describe()}`);
+  }
   assertRank('transpose', t, 1);
-  const a = checkAxis('transpose', 'dim0', d0, t);
-  const b = checkAxis('transpose', 'dim1', d1, t);
+  const a = checkAxis('transpose', 'dim0', d0 ?? -2, t);
+  const b = checkAxis('transpose', 'dim1', d1 ?? -1, t);
   const perm = [...t.shape.keys()];
   [perm[a], perm[b]] = [b, a];
   return permuteOp(t, perm);

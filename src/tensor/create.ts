@@ -73,7 +73,8 @@ export function tensor(
   shape?: Shape,
   dtype?: DType,
 ): Tensor {
-  if (data instanceof Int8Array && dtype == null) return int8Tensor(data, shape);
+  if (data instanceof Int8Array && (dtype == null || dtype === 'int8')) return int8Tensor(data, shape);
+  if (dtype === 'int8') throw new TypeError(`tensor: dtype 'int8' is made from an Int8Array (quantized weights), got ${describeValue(data)}`);
   dtype = dtype == null ? (data instanceof Int32Array ? 'int32' : 'float32') : checkDtype('tensor', dtype);
   let flat: ArrayLike<number>;
   let inferred: Shape;

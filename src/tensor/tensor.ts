@@ -3,7 +3,7 @@
 // there (the tensor layer knows nothing of them, nor of autograd beyond an opaque `gradFn`).
 import { device } from '../device/device.js';
 import { envFlag } from '../device/platform.js';
-import { freedByScope, SCOPED, trackInScope } from './scope.js';
+import { freedByScope, OWNER, SCOPED, trackInScope, untrack } from './scope.js';
 import { formatShape, isShape, numel } from './shape.js';
 
 import type { FloatType } from '../kernels/kernel.js';
@@ -42,6 +42,9 @@ export interface GradFn {
 }
 
 let nextId = 1;
+
+/** The id the next tensor gets: a tensor with a smaller one was made before this call. */
+export const nextTensorId = (): number => nextId;
 
 // a module returned from a scope is not a tensor it keeps: its parameters are freed with the scope
 const SCOPE_ENDED =
@@ -100,6 +103,8 @@ export class Tensor {
 
   /** Marks tensors for the scopes (scope.ts), which find them among a scope's results. */
   readonly [SCOPED] = true;
+  /** The scope that owns it, scope.ts's (set before the constructor tracks it). */
+  [OWNER]: unknown = null;
 
   constructor(storage: Storage, shape: readonly number[], readonly dtype: DType) {
     const created = (traceLeaks ??= envFlag('GPT_LEAK_TRACE', false)) ? creationStack() : undefined; // first: a bad setting throws before the tensor is tracked
@@ -145,7 +150,9 @@ export class Tensor {
    * gradFn): for the engine's own code. Users reshape (or view, its PyTorch name), which is recorded.
    */
   alias(shape: readonly number[]): Tensor {
-    return new Tensor(this.storage('alias').retain(), shape, this.dtype);
+    const storage = this.storage('alias');
+    if (!isShape(shape) || numel(shape) !== this.size) throw new RangeError(`alias: shape ${formatShape(shape)} (${numel(shape)} elements) does not fit ${this.describe()} (${this.size} elements)`);
+    return new Tensor(storage.retain(), shape, this.dtype);
   }
 
   /**
@@ -157,8 +164,9 @@ export class Tensor {
     if (src.dtype !== this.dtype || src.shape.length !== this.shape.length || src.shape.some((d, i) => d !== this.shape[i])) {
       throw new Error(`assign: expected a ${this.describe()} tensor, got ${src.describe()}`);
     }
+    const prev = this.storage('assign'); // before retaining src's: a refusal must hold on to nothing
     const next = src.storage('assign').retain();
-    this.storage('assign').releaseRef();
+    prev.releaseRef();
     this.storageRef = next;
     return this;
   }
@@ -167,6 +175,7 @@ export class Tensor {
     if (!this.storageRef) return;
     this.storageRef.releaseRef();
     this.storageRef = null;
+    untrack(this);
     leakReports.unregister(this);
     this.gradFn?.drop();
     this.gradFn = null;
