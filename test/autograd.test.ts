@@ -280,6 +280,19 @@ describe('autograd memory', () => {
     x.dispose();
   });
 
+  it("neg keeps nothing for its backward (its gradient is the incoming one's negation): a disposed input's storage goes", async () => {
+    const x = vec([1, -2, 3]).requiresGrad_();
+    const a = x.mul(x); // a recorded tensor only neg could keep
+    const y = a.neg();
+    const held = device().memory().liveBytes;
+    a.dispose();
+    expect(held - device().memory().liveBytes).toBeGreaterThanOrEqual(12); // its 12 bytes, as allocated
+    const loss = y.sum();
+    loss.backward();
+    expect(Array.from((await x.grad!.toArray()) as Float32Array)).toEqual([-2, 4, -6]); // d(-x²) = -2x
+    for (const t of [x, x.grad!, y, loss]) t.dispose();
+  });
+
   // what a forward saved before it threw (matmul's operands, then 'one row is wider than a binding')
   // was held by no node and no scope: its storage stayed live until garbage collection
   it('a forward that throws after saving frees what it saved with its scope', async () => {

@@ -51,14 +51,14 @@ const LOG_WGSL = `fn log_accurate(x: f32) -> f32 {
 interface UnarySpec {
   expr: string;
   helpers?: string;
-  /** What the gradient expression's `y` is. */
-  saves: 'input' | 'output';
+  /** What the gradient expression's `y` is ('none': it reads only the incoming gradient `x`, and nothing is kept for it). */
+  saves: 'input' | 'output' | 'none';
   grad: string;
   gradHelpers?: string;
 }
 
 const UNARY = {
-  neg: { expr: '-x', saves: 'input', grad: '-x' }, // d(-a) = -da
+  neg: { expr: '-x', saves: 'none', grad: '-x' }, // d(-a) = -da
   exp: { expr: 'exp(x)', saves: 'output', grad: 'x * y' }, // d exp(a) = exp(a) da
   log: { expr: 'log_accurate(x)', helpers: LOG_WGSL, saves: 'input', grad: 'x / y' }, // d log(a) = da / a
   sqrt: { expr: 'sqrt(x)', saves: 'output', grad: '0.5 * x / y' }, // d sqrt(a) = da / (2 sqrt(a))
@@ -96,12 +96,12 @@ function unaryOp(name: UnaryName) {
     forward(ctx: OpContext, a: Tensor) {
       const out = Tensor.empty(a.shape, a.dtype, name);
       launchUnary(fwd(floatType(a.dtype)), a.buffer(), out.buffer(), a.size);
-      ctx.save(spec.saves === 'input' ? a : out);
+      if (spec.saves !== 'none') ctx.save(spec.saves === 'input' ? a : out);
       return out;
     },
     shape: ([a]) => ({ shape: a.shape, dtype: a.dtype }),
     backward(ctx, g) {
-      return [sameShapeBinary(bwd(floatType(g.dtype)), g, ctx.saved[0]!)];
+      return [sameShapeBinary(bwd(floatType(g.dtype)), g, ctx.saved[0] ?? g)];
     },
   });
 }
