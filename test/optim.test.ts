@@ -11,7 +11,7 @@ import { profile, setProfile } from '../src/kernels/profile.js';
 import { GradScaler } from '../src/optim/grad-scaler.js';
 import { adamw, scope, tensor } from '../src/index.js';
 import { expectClose, seededValues, setupDevice, widestBinding } from './helpers.js';
-import { adamwStepRef, ref } from '../src/check/reference/index.js';
+import { adamwStepRef, gradNormRef, ref } from '../src/check/reference/index.js';
 
 beforeAll(setupDevice);
 
@@ -479,6 +479,39 @@ describe('gradient clipping', () => {
         const wantScale = Math.min(1, 1 / (want + 1e-6));
         expect(Math.abs((await scale.item()) - wantScale) / wantScale, `scale ${wantScale}`).toBeLessThan(1e-5);
       }
+    }));
+
+  // As torch 1.13's clip_grad_norm_ (error_if_nonfinite False, its default) then torch.optim.AdamW,
+  // checked there: an infinite gradient gives norm Infinity and factor 0 (the finite gradients
+  // zeroed, the infinite element NaN), a NaN gives norm NaN and factor NaN (every weight NaN). The
+  // factor was 1 for a NaN on lavapipe (a NaN compared: WGSL may assume finite floats), so only the
+  // NaN's own elements went NaN. Without a limit (--grad-clip 0: nanoGPT never calls
+  // clip_grad_norm_) the factor stays exactly 1.
+  it.each([
+    ['Infinity', 1, Infinity],
+    ['-Infinity', 1, -Infinity],
+    ['NaN', 1, NaN],
+    ['NaN', Infinity, NaN],
+  ])('a gradient element of %s, maxNorm %s: norm and factor as torch, the step as float64 AdamW with that factor', (_, maxNorm, bad) =>
+    scope(async () => {
+      const hyper = { lr: 0.1, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.1, step: 1 };
+      const inits = [[1, 2, 3, 4], [0.5, -0.5]];
+      const grads = [[0.5, bad, -0.5, 1], [2, 1]];
+      const params = inits.map((x, i) => tensor(x, i ? [2] : [2, 2]).requiresGrad_());
+      params.forEach((p, i) => (p.grad = tensor(grads[i]!, p.shape)));
+      const want = gradNormRef(grads, maxNorm);
+      const wantScale = Number.isFinite(maxNorm) ? want.scale : 1;
+      const { norm, scale } = clipGradNorm(params, maxNorm);
+      expect(await norm.item()).toBe(want.norm); // Infinity, or NaN
+      expect(await scale.item()).toBe(wantScale);
+      const opt = new AdamW(params, { lr: hyper.lr, betas: [hyper.beta1, hyper.beta2], eps: hyper.eps, weightDecay: hyper.weightDecay });
+      opt.step(scale);
+      for (const [i, p] of params.entries()) {
+        const zero = new Float64Array(inits[i]!.length);
+        const stepped = adamwStepRef(inits[i]!, grads[i]!, zero, zero, wantScale, { ...hyper, weightDecay: p.rank >= 2 ? hyper.weightDecay : 0 });
+        await expectClose(p, ref([...p.shape], stepped.p), 1e-6, 1e-5, `param ${i}`);
+      }
+      opt.dispose();
     }));
 });
 

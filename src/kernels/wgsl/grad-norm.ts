@@ -15,9 +15,10 @@
 //   clip_scale: E = the largest slice exponent, norm = sqrt(sum(partial_s 2^(2 (e_s - E)))) 2^E
 //     (Infinity only where the norm itself is past float32), scale = min(1, maxNorm / (norm + 1e-6)) as PyTorch's
 //     clip_grad_norm_: exactly 1 where norm + 1e-6 <= maxNorm or `clip` is 0 (no limit: a uniform
-//     cannot hold Infinity), dividing only where it clips. GPUs that divide by multiplying with a
-//     reciprocal flush 1 / x to 0 for x past 2^126 (WGSL promises x / y only for |y| <= 2^126),
-//     so maxNorm / maxNorm gave 0 for a limit of 1e38; and x / x need not be exactly 1. One lane.
+//     cannot hold Infinity), dividing only where it clips; 0 for a norm of Infinity and NaN for a
+//     NaN, as there (a NaN gradient then makes every weight NaN, as in torch). GPUs that divide by
+//     multiplying with a reciprocal flush 1 / x to 0 for x past 2^126 (WGSL promises x / y only for
+//     |y| <= 2^126), so maxNorm / maxNorm gave 0 for a limit of 1e38; and x / x need not be exactly 1. One lane.
 // Called by src/ops/grad-norm.ts.
 import type { Resource } from '../../device/bind-groups.js';
 import { F32_MAX, gridRows, groupSize, Kernel, variants } from '../kernel.js';
@@ -97,7 +98,11 @@ fn main() {
   let nrm = ldexp(sqrt(total), top);
   norm[0] = nrm;
   let d = nrm + 1e-6;
-  scale[0] = select(1.0, p.max_norm / d, p.clip != 0u && d > p.max_norm);
+  // a norm of Infinity clips by 0 and NaN by NaN (the norm itself), told by the bits (WGSL may
+  // assume finite floats: a NaN compared or divided could give anything, on lavapipe a factor of 1)
+  let bits = bitcast<u32>(nrm) & 0x7fffffffu;
+  let factor = select(select(p.max_norm / d, 0.0, bits == 0x7f800000u), nrm, bits > 0x7f800000u);
+  scale[0] = select(1.0, factor, p.clip != 0u && (bits >= 0x7f800000u || d > p.max_norm));
 }`,
 });
 
