@@ -82,6 +82,9 @@ describe('flags', () => {
     expectOneLine(await gpt('train', '--config', config), 2, /^gpt train: config .*: unknown setting 'gradient_accumulation_steps': .* is --grad-accum here/);
     expectOneLine(await gpt('distill', '--always_save_checkpoint'), 2, /^gpt distill: unknown flag --always_save_checkpoint: .* is --always-save here$/);
     expectOneLine(await gpt('train', '--wandb-log'), 2, /^gpt train: unknown flag --wandb-log: nanoGPT's wandb_log has no counterpart here/);
+    // nanoGPT's sample.py takes device and compile too: `python sample.py --device=cpu --compile=False`
+    expectOneLine(await gpt('sample', '--device=cpu'), 2, /^gpt sample: unknown flag --device: nanoGPT's device has no counterpart here/);
+    expectOneLine(await gpt('eval', '--compile=False'), 2, /^gpt eval: unknown flag --compile: nanoGPT's compile has no counterpart here/);
     // each says the name it was given as nanoGPT spells it, and every flag it offers is one of ours
     for (const [key, instead] of Object.entries(TRAIN_FLAGS.foreign!)) {
       expect(Object.hasOwn(TRAIN_FLAGS.defaults, key), key).toBe(false);

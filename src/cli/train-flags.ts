@@ -42,6 +42,12 @@ export type TrainFlags = typeof DEFAULTS;
 
 const noWandb = (name: string) => `nanoGPT's ${name} has no counterpart here: the run logs to <out-dir>/log.jsonl, which gpt plot draws`;
 
+/** nanoGPT's settings of where and how PyTorch runs, which its train.py and sample.py both take. */
+export const NANOGPT_RUNTIME_SETTINGS: Record<string, string> = {
+  device: "nanoGPT's device has no counterpart here: the run uses the WebGPU adapter that gpt doctor shows",
+  compile: "nanoGPT's compile has no counterpart here: the GPU kernels are always compiled",
+};
+
 /** nanoGPT's train.py settings spelled otherwise here, or with no counterpart (its config files are the model for ours). */
 const NANOGPT_SETTINGS: Record<string, string> = {
   alwaysSaveCheckpoint: "nanoGPT's always_save_checkpoint is --always-save here",
@@ -52,9 +58,8 @@ const NANOGPT_SETTINGS: Record<string, string> = {
   wandbLog: noWandb('wandb_log'),
   wandbProject: noWandb('wandb_project'),
   wandbRunName: noWandb('wandb_run_name'),
-  device: "nanoGPT's device has no counterpart here: the run uses the WebGPU adapter that gpt doctor shows",
   backend: "nanoGPT's backend (distributed training) has no counterpart here: a run uses one adapter",
-  compile: "nanoGPT's compile has no counterpart here: the GPU kernels are always compiled",
+  ...NANOGPT_RUNTIME_SETTINGS,
 };
 
 export const TRAIN_FLAGS: FlagSpec<TrainFlags> = {
