@@ -47,6 +47,8 @@ describe('flags', () => {
       expect(() => kv('--kv-cache', value), value).toThrow(`flag --kv-cache expects true or false, got '${value}'`);
       expect(() => kv(`--kv-cache=${value}`), value).toThrow(`flag --kv-cache expects true or false, got '${value}'`);
     }
+    // nanoGPT's configurator takes Python's spelling (--compile=False): say what it is here
+    expect(() => kv('--kv-cache=False')).toThrow("flag --kv-cache expects true or false, got 'False' (Python's False is false here)");
     const dir = tempDir('cli-values');
     const config = join(dir, 'config.json');
     writeFileSync(config, JSON.stringify({ bias: 1 }));

@@ -107,11 +107,14 @@ function convert(name: string, raw: string, def: unknown): unknown {
     return Number(raw);
   }
   if (typeof def === 'boolean') {
-    if (!BOOLEANS.includes(raw)) throw new UsageError(`flag --${name} expects true or false, got '${raw}'`);
+    if (!BOOLEANS.includes(raw)) throw new UsageError(`flag --${name} expects true or false, got '${raw}'${pythonBoolean(raw)}`);
     return raw === 'true';
   }
   return raw;
 }
+
+/** nanoGPT's configurator reads --bias=False as Python: name our spelling of it. */
+const pythonBoolean = (raw: string) => (raw === 'True' || raw === 'False' ? ` (Python's ${raw} is ${raw.toLowerCase()} here)` : '');
 
 export function noPositional(positional: string[]): void {
   if (positional.length) throw new UsageError(`unexpected argument '${positional[0]}'`);
