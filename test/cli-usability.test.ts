@@ -79,6 +79,8 @@ describe('flags', () => {
     const python = join(dir, 'train_shakespeare_char.py');
     writeFileSync(python, "# a miniature character-level model\n\nout_dir = 'out-shakespeare-char'\nn_layer = 6\n");
     expectOneLine(await gpt('train', '--config', python), 2, /^gpt train: config .*train_shakespeare_char\.py is Python, .*--config takes JSON, .*\{"n_layer": 6/);
+    // as nanoGPT's `python train.py config/train_shakespeare_char.py` names it
+    expectOneLine(await gpt('train', python), 2, new RegExp(`^gpt train: unexpected argument '${python}': .* a config file is given as --config ${python} \\(nanoGPT's train.py takes it bare\\)$`));
     const config = join(dir, 'config.json');
     writeFileSync(config, '{"gradient_accumulation_steps": 4}');
     expectOneLine(await gpt('train', '--config', config), 2, /^gpt train: config .*: unknown setting 'gradient_accumulation_steps': .* is --grad-accum here/);

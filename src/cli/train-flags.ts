@@ -9,7 +9,7 @@ import type { ComputeDtype } from '../nn/autocast.js';
 import { readConfigFile } from './config-file.js';
 import { BUILTIN_CORPUS } from './corpus.js';
 import { BPE_VOCAB_SIZE, checkTokenizerFlagsApply, TOKENIZER_DEFAULTS, TOKENIZER_DOCS, TOKENIZER_FILE_SHOWN, TOKENIZERS } from './data.js';
-import { checkPathSettings, flagHelp, flagName, noPositional, parseFlags, UsageError, type FlagSpec } from './flags.js';
+import { checkPathSettings, flagHelp, flagName, parseFlags, UsageError, type FlagSpec } from './flags.js';
 import { CHECKPOINT_OR_KEYWORD, DATA_DIR, TEXT_SOURCE } from './path-flags.js';
 
 /** What float16 needs that this adapter lacks ("needs WebGPU's shader-f16 feature, and ..."), or null where float16 runs. */
@@ -123,7 +123,9 @@ const SHAPE_KEYS = ['blockSize', 'nLayer', 'nHead', 'nEmbd', 'bias', 'shareLayer
  */
 export async function resolveFlags<F extends TrainFlags>(args: string[], spec: FlagSpec<F>): Promise<{ values: F; given: Set<string>; fromConfig: Set<string> }> {
   const cli = parseFlags(args, spec, false); // paths looked at once the config file's values are checked too
-  noPositional(cli.positional);
+  // nanoGPT's `python train.py config/train_shakespeare_char.py` names its config file bare
+  const [bare] = cli.positional;
+  if (bare !== undefined) throw new UsageError(`unexpected argument '${bare}': settings are flags here, and a config file is given as --config ${bare} (nanoGPT's train.py takes it bare)`);
   let values = cli.values;
   const given = new Set<string>(cli.given);
   const fromConfig = new Set<string>();
