@@ -146,6 +146,29 @@ describe('progress', () => {
     expect(p.eta(510)).toBe('49s');
   });
 
+  it('on a terminal, a log line replaces the bar, at step 0 too, and the end leaves no empty line', () => {
+    const tty = process.stdout.isTTY;
+    process.stdout.isTTY = true;
+    const out: string[] = [];
+    const write = vi.spyOn(process.stdout, 'write').mockImplementation((s) => (out.push(String(s)), true));
+    const log = vi.spyOn(console, 'log').mockImplementation((line: string) => void out.push(`${line}\n`));
+    try {
+      const p = new Progress(10, () => 0);
+      p.update(0, 'evaluating: 4/4 batches', false); // gpt train's evaluation at step 0
+      p.log('step 0: train loss 4.0758, val loss 4.0749');
+      p.update(10, 'loss 3.5');
+      p.log('saved checkpoint');
+      p.done();
+    } finally {
+      write.mockRestore();
+      log.mockRestore();
+      process.stdout.isTTY = tty;
+    }
+    // what a terminal shows: each \r\x1b[K wipes the bar it follows
+    const screen = out.join('').split('\n').map((line) => line.replace(/^[\s\S]*\r\x1b\[K/, ''));
+    expect(screen).toEqual(['step 0: train loss 4.0758, val loss 4.0749', 'saved checkpoint', '']);
+  });
+
   it("on a terminal, the first evaluation's status on the bar (before any step) does not start the ETA's clock", () => {
     let now = 0;
     const tty = process.stdout.isTTY;
@@ -247,6 +270,8 @@ describe('gpt train on a terminal', () => {
       for (const queued of [1, 6]) expect(r.out).toContain(`evaluating: ${queued}/6 batches`);
       // the ETA's clock starts at the first step's report (step 2, the last): the evaluation at step 0 before it would count the compiling
       expect(r.out).toMatch(/ 2\/2 loss .* eta \?/);
+      // the step's log line stays above the bar, as in a log: the loss history, lr and tok/s
+      expect(r.out).toMatch(/^step 2: loss \d+\.\d{4}, lr \S+, \d+ ms\/step, \d+ tok\/s$/m);
       expect(r.out).not.toMatch(/eta \d/);
     } finally {
       process.stdout.isTTY = tty;
