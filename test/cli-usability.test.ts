@@ -84,6 +84,9 @@ describe('flags', () => {
     const config = join(dir, 'config.json');
     writeFileSync(config, '{"gradient_accumulation_steps": 4}');
     expectOneLine(await gpt('train', '--config', config), 2, /^gpt train: config .*: unknown setting 'gradient_accumulation_steps': .* is --grad-accum here/);
+    // nanoGPT's config/train_shakespeare_char.py as JSON: every key it cannot take named in one go
+    writeFileSync(config, JSON.stringify({ wandb_log: false, n_layer: 6, dataset: 'shakespeare_char', frobnicate: 1 }));
+    expectOneLine(await gpt('train', '--config', config), 2, /^gpt train: config .*: 3 unknown settings: 'wandb_log' \(nanoGPT's wandb_log has no counterpart here: [^)]*\), 'dataset' \(nanoGPT's dataset is --data-dir here: .*, a text file\), 'frobnicate' \(keys are the command's flags, see --help\)$/);
     expectOneLine(await gpt('distill', '--always_save_checkpoint'), 2, /^gpt distill: unknown flag --always_save_checkpoint: .* is --always-save here$/);
     expectOneLine(await gpt('train', '--wandb-log'), 2, /^gpt train: unknown flag --wandb-log: nanoGPT's wandb_log has no counterpart here/);
     // nanoGPT's sample.py takes device and compile too: `python sample.py --device=cpu --compile=False`

@@ -75,9 +75,14 @@ export function parseFlags<T extends Record<string, unknown>>(
   return { values: values as T, positional, given };
 }
 
+/** What to give instead of `key`, another program's name for a setting (own keys only: not 'constructor'). */
+export function foreignSetting<T extends Record<string, unknown>>(spec: FlagSpec<T>, key: string): string | undefined {
+  return spec.foreign && Object.hasOwn(spec.foreign, key) ? spec.foreign[key] : undefined;
+}
+
 /** `what` (an unknown flag or config key) refused, saying what to give instead where it is another program's name, else `otherwise`. */
 export function unknownSetting<T extends Record<string, unknown>>(spec: FlagSpec<T>, key: string, what: string, otherwise: string): UsageError {
-  const instead = spec.foreign && Object.hasOwn(spec.foreign, key) ? spec.foreign[key] : undefined;
+  const instead = foreignSetting(spec, key);
   return new UsageError(instead === undefined ? `${what} (${otherwise})` : `${what}: ${instead}`);
 }
 
