@@ -47,6 +47,8 @@ describe('flags', () => {
       expect(() => kv('--kv-cache', value), value).toThrow(`flag --kv-cache expects true or false, got '${value}'`);
       expect(() => kv(`--kv-cache=${value}`), value).toThrow(`flag --kv-cache expects true or false, got '${value}'`);
     }
+    // nanoGPT's configurator takes Python's spelling (--compile=False): say what it is here
+    expect(() => kv('--kv-cache=False')).toThrow("flag --kv-cache expects true or false, got 'False' (Python's False is false here)");
     const dir = tempDir('cli-values');
     const config = join(dir, 'config.json');
     writeFileSync(config, JSON.stringify({ bias: 1 }));
@@ -77,11 +79,19 @@ describe('flags', () => {
     const python = join(dir, 'train_shakespeare_char.py');
     writeFileSync(python, "# a miniature character-level model\n\nout_dir = 'out-shakespeare-char'\nn_layer = 6\n");
     expectOneLine(await gpt('train', '--config', python), 2, /^gpt train: config .*train_shakespeare_char\.py is Python, .*--config takes JSON, .*\{"n_layer": 6/);
+    // as nanoGPT's `python train.py config/train_shakespeare_char.py` names it
+    expectOneLine(await gpt('train', python), 2, new RegExp(`^gpt train: unexpected argument '${python}': .* a config file is given as --config ${python} \\(nanoGPT's train.py takes it bare\\)$`));
     const config = join(dir, 'config.json');
     writeFileSync(config, '{"gradient_accumulation_steps": 4}');
     expectOneLine(await gpt('train', '--config', config), 2, /^gpt train: config .*: unknown setting 'gradient_accumulation_steps': .* is --grad-accum here/);
+    // nanoGPT's config/train_shakespeare_char.py as JSON: every key it cannot take named in one go
+    writeFileSync(config, JSON.stringify({ wandb_log: false, n_layer: 6, dataset: 'shakespeare_char', frobnicate: 1 }));
+    expectOneLine(await gpt('train', '--config', config), 2, /^gpt train: config .*: 3 unknown settings: 'wandb_log' \(nanoGPT's wandb_log has no counterpart here: [^)]*\), 'dataset' \(nanoGPT's dataset is --data-dir here: .*, a text file\), 'frobnicate' \(keys are the command's flags, see --help\)$/);
     expectOneLine(await gpt('distill', '--always_save_checkpoint'), 2, /^gpt distill: unknown flag --always_save_checkpoint: .* is --always-save here$/);
     expectOneLine(await gpt('train', '--wandb-log'), 2, /^gpt train: unknown flag --wandb-log: nanoGPT's wandb_log has no counterpart here/);
+    // nanoGPT's sample.py takes device and compile too: `python sample.py --device=cpu --compile=False`
+    expectOneLine(await gpt('sample', '--device=cpu'), 2, /^gpt sample: unknown flag --device: nanoGPT's device has no counterpart here/);
+    expectOneLine(await gpt('eval', '--compile=False'), 2, /^gpt eval: unknown flag --compile: nanoGPT's compile has no counterpart here/);
     // each says the name it was given as nanoGPT spells it, and every flag it offers is one of ours
     for (const [key, instead] of Object.entries(TRAIN_FLAGS.foreign!)) {
       expect(Object.hasOwn(TRAIN_FLAGS.defaults, key), key).toBe(false);
@@ -137,6 +147,29 @@ describe('progress', () => {
     expect(p.eta(20)).toBe('1m38s'); // 980 steps at 10/s, not at the first report's 1/3 s
     now += 49_000;
     expect(p.eta(510)).toBe('49s');
+  });
+
+  it('on a terminal, a log line replaces the bar, at step 0 too, and the end leaves no empty line', () => {
+    const tty = process.stdout.isTTY;
+    process.stdout.isTTY = true;
+    const out: string[] = [];
+    const write = vi.spyOn(process.stdout, 'write').mockImplementation((s) => (out.push(String(s)), true));
+    const log = vi.spyOn(console, 'log').mockImplementation((line: string) => void out.push(`${line}\n`));
+    try {
+      const p = new Progress(10, () => 0);
+      p.update(0, 'evaluating: 4/4 batches', false); // gpt train's evaluation at step 0
+      p.log('step 0: train loss 4.0758, val loss 4.0749');
+      p.update(10, 'loss 3.5');
+      p.log('saved checkpoint');
+      p.done();
+    } finally {
+      write.mockRestore();
+      log.mockRestore();
+      process.stdout.isTTY = tty;
+    }
+    // what a terminal shows: each \r\x1b[K wipes the bar it follows
+    const screen = out.join('').split('\n').map((line) => line.replace(/^[\s\S]*\r\x1b\[K/, ''));
+    expect(screen).toEqual(['step 0: train loss 4.0758, val loss 4.0749', 'saved checkpoint', '']);
   });
 
   it("on a terminal, the first evaluation's status on the bar (before any step) does not start the ETA's clock", () => {
@@ -240,6 +273,8 @@ describe('gpt train on a terminal', () => {
       for (const queued of [1, 6]) expect(r.out).toContain(`evaluating: ${queued}/6 batches`);
       // the ETA's clock starts at the first step's report (step 2, the last): the evaluation at step 0 before it would count the compiling
       expect(r.out).toMatch(/ 2\/2 loss .* eta \?/);
+      // the step's log line stays above the bar, as in a log: the loss history, lr and tok/s
+      expect(r.out).toMatch(/^step 2: loss \d+\.\d{4}, lr \S+, \d+ ms\/step, \d+ tok\/s$/m);
       expect(r.out).not.toMatch(/eta \d/);
     } finally {
       process.stdout.isTTY = tty;

@@ -190,6 +190,9 @@ describe('every numeric flag is range-checked', () => {
       writeFileSync(file, `{ "${key}": 1 }`);
       expectRefused(await gpt('train', '--config', file), `unknown setting '${key}'`, key);
     }
+    const several = join(configs, 'several.json');
+    writeFileSync(several, '{ "constructor": 1, "toString": 2 }');
+    expectRefused(await gpt('train', '--config', several), "2 unknown settings: 'constructor', 'toString' (keys are", 'several');
     const nested = join(configs, 'nested.json');
     writeFileSync(nested, `{ "config": "other.json" }`);
     expectRefused(await gpt('train', '--config', nested), "a config file cannot name another ('config')", 'nested config');

@@ -75,9 +75,14 @@ export function parseFlags<T extends Record<string, unknown>>(
   return { values: values as T, positional, given };
 }
 
+/** What to give instead of `key`, another program's name for a setting (own keys only: not 'constructor'). */
+export function foreignSetting<T extends Record<string, unknown>>(spec: FlagSpec<T>, key: string): string | undefined {
+  return spec.foreign && Object.hasOwn(spec.foreign, key) ? spec.foreign[key] : undefined;
+}
+
 /** `what` (an unknown flag or config key) refused, saying what to give instead where it is another program's name, else `otherwise`. */
 export function unknownSetting<T extends Record<string, unknown>>(spec: FlagSpec<T>, key: string, what: string, otherwise: string): UsageError {
-  const instead = spec.foreign && Object.hasOwn(spec.foreign, key) ? spec.foreign[key] : undefined;
+  const instead = foreignSetting(spec, key);
   return new UsageError(instead === undefined ? `${what} (${otherwise})` : `${what}: ${instead}`);
 }
 
@@ -107,11 +112,14 @@ function convert(name: string, raw: string, def: unknown): unknown {
     return Number(raw);
   }
   if (typeof def === 'boolean') {
-    if (!BOOLEANS.includes(raw)) throw new UsageError(`flag --${name} expects true or false, got '${raw}'`);
+    if (!BOOLEANS.includes(raw)) throw new UsageError(`flag --${name} expects true or false, got '${raw}'${pythonBoolean(raw)}`);
     return raw === 'true';
   }
   return raw;
 }
+
+/** nanoGPT's configurator reads --bias=False as Python: name our spelling of it. */
+const pythonBoolean = (raw: string) => (raw === 'True' || raw === 'False' ? ` (Python's ${raw} is ${raw.toLowerCase()} here)` : '');
 
 export function noPositional(positional: string[]): void {
   if (positional.length) throw new UsageError(`unexpected argument '${positional[0]}'`);

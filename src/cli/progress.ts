@@ -5,7 +5,8 @@
 // evaluation comes before the first step, and its time would count the compiling in again.
 export class Progress {
   private readonly tty = !!process.stdout.isTTY;
-  private lastLine = 0;
+  /** Whether the bar is drawn on the current line (at step 0 too: the first evaluation's). */
+  private barShown = false;
   /** Where the rate is measured from: the first report (its step and time), once there is one. */
   private mark: { done: number; time: number } | null = null;
   /** When report() last printed a plain line (or was first called). */
@@ -27,7 +28,7 @@ export class Progress {
     const bar = '#'.repeat(Math.round(frac * width)).padEnd(width, '.');
     const eta = counted ? this.eta(done) : this.mark && done > this.mark.done ? this.remaining(done, this.now()) : '?';
     process.stdout.write(`\r[${bar}] ${done}/${this.total} ${status} eta ${eta}\x1b[K`);
-    this.lastLine = done;
+    this.barShown = true;
   }
 
   /**
@@ -43,14 +44,17 @@ export class Progress {
     console.log(`${status}: ${done}/${this.total}, eta ${this.eta(done)}`);
   }
 
-  /** A line that stays (a log line); the bar is redrawn after it on a terminal. */
+  /** A line that stays (a log line), in place of the bar on a terminal; the next update draws it again. */
   log(line: string): void {
-    if (this.tty && this.lastLine) process.stdout.write('\r\x1b[K');
+    if (this.tty && this.barShown) process.stdout.write('\r\x1b[K');
+    this.barShown = false;
     console.log(line);
   }
 
+  /** Ends the bar's line, where one is drawn. */
   done(): void {
-    if (this.tty && this.lastLine) process.stdout.write('\n');
+    if (this.tty && this.barShown) process.stdout.write('\n');
+    this.barShown = false;
   }
 
   /** Time left at `done` steps, from the rate since the first report ('?' until a second one). */

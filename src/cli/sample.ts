@@ -19,7 +19,7 @@ import { checkInferenceFits, generationPositions } from './device-fit.js';
 import { checkPathSettings, flagHelp, noPositional, parseFlags, UsageError, type FlagSpec } from './flags.js';
 import { CHECKPOINT_OR_KEYWORD, DATA_DIR, TEXT_SOURCE } from './path-flags.js';
 import { Progress } from './progress.js';
-import { dtypeFlag } from './train-flags.js';
+import { dtypeFlag, NANOGPT_RUNTIME_SETTINGS } from './train-flags.js';
 
 /** --init-from, as nanoGPT's sample.py has it: 'resume' reads --out-dir's checkpoint. */
 const INIT_FROM_DOC = "'resume' (the checkpoint in --out-dir), or the checkpoint to read instead (any kind --out-dir takes)";
@@ -42,6 +42,7 @@ const SAMPLE_DEFAULTS = {
 };
 const SAMPLE_FLAGS: FlagSpec<typeof SAMPLE_DEFAULTS> = {
   defaults: SAMPLE_DEFAULTS,
+  foreign: NANOGPT_RUNTIME_SETTINGS, // nanoGPT's sample.py takes them too
   paths: { outDir: 'checkpoint', initFrom: CHECKPOINT_OR_KEYWORD, start: (value) => (value.startsWith('FILE:') && value.length > 5 ? { use: 'file', path: value.slice(5) } : null) },
   ranges: {
     numSamples: POSITIVE_INT,
@@ -125,6 +126,7 @@ export async function sample(args: string[], stats: NodeJS.WritableStream = proc
 const EVAL_DEFAULTS = { outDir: 'out', initFrom: 'resume', data: '', dataDir: '', evalIters: 200, batchSize: 12, seed: 1337, dtype: TRAIN_DEFAULTS.dtype };
 const EVAL_FLAGS: FlagSpec<typeof EVAL_DEFAULTS> = {
   defaults: EVAL_DEFAULTS,
+  foreign: NANOGPT_RUNTIME_SETTINGS,
   paths: { outDir: 'checkpoint', initFrom: CHECKPOINT_OR_KEYWORD, data: TEXT_SOURCE, dataDir: DATA_DIR },
   ranges: { evalIters: TRAIN_RANGES.evalIters, batchSize: TRAIN_RANGES.batchSize, seed: TRAIN_RANGES.seed },
   choices: { dtype: TRAIN_DTYPES },

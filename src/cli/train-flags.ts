@@ -9,7 +9,7 @@ import type { ComputeDtype } from '../nn/autocast.js';
 import { readConfigFile } from './config-file.js';
 import { BUILTIN_CORPUS } from './corpus.js';
 import { BPE_VOCAB_SIZE, checkTokenizerFlagsApply, TOKENIZER_DEFAULTS, TOKENIZER_DOCS, TOKENIZER_FILE_SHOWN, TOKENIZERS } from './data.js';
-import { checkPathSettings, flagHelp, flagName, noPositional, parseFlags, UsageError, type FlagSpec } from './flags.js';
+import { checkPathSettings, flagHelp, flagName, parseFlags, UsageError, type FlagSpec } from './flags.js';
 import { CHECKPOINT_OR_KEYWORD, DATA_DIR, TEXT_SOURCE } from './path-flags.js';
 
 /** What float16 needs that this adapter lacks ("needs WebGPU's shader-f16 feature, and ..."), or null where float16 runs. */
@@ -42,6 +42,12 @@ export type TrainFlags = typeof DEFAULTS;
 
 const noWandb = (name: string) => `nanoGPT's ${name} has no counterpart here: the run logs to <out-dir>/log.jsonl, which gpt plot draws`;
 
+/** nanoGPT's settings of where and how PyTorch runs, which its train.py and sample.py both take. */
+export const NANOGPT_RUNTIME_SETTINGS: Record<string, string> = {
+  device: "nanoGPT's device has no counterpart here: the run uses the WebGPU adapter that gpt doctor shows",
+  compile: "nanoGPT's compile has no counterpart here: the GPU kernels are always compiled",
+};
+
 /** nanoGPT's train.py settings spelled otherwise here, or with no counterpart (its config files are the model for ours). */
 const NANOGPT_SETTINGS: Record<string, string> = {
   alwaysSaveCheckpoint: "nanoGPT's always_save_checkpoint is --always-save here",
@@ -52,9 +58,8 @@ const NANOGPT_SETTINGS: Record<string, string> = {
   wandbLog: noWandb('wandb_log'),
   wandbProject: noWandb('wandb_project'),
   wandbRunName: noWandb('wandb_run_name'),
-  device: "nanoGPT's device has no counterpart here: the run uses the WebGPU adapter that gpt doctor shows",
   backend: "nanoGPT's backend (distributed training) has no counterpart here: a run uses one adapter",
-  compile: "nanoGPT's compile has no counterpart here: the GPU kernels are always compiled",
+  ...NANOGPT_RUNTIME_SETTINGS,
 };
 
 export const TRAIN_FLAGS: FlagSpec<TrainFlags> = {
@@ -118,7 +123,9 @@ const SHAPE_KEYS = ['blockSize', 'nLayer', 'nHead', 'nEmbd', 'bias', 'shareLayer
  */
 export async function resolveFlags<F extends TrainFlags>(args: string[], spec: FlagSpec<F>): Promise<{ values: F; given: Set<string>; fromConfig: Set<string> }> {
   const cli = parseFlags(args, spec, false); // paths looked at once the config file's values are checked too
-  noPositional(cli.positional);
+  // nanoGPT's `python train.py config/train_shakespeare_char.py` names its config file bare
+  const [bare] = cli.positional;
+  if (bare !== undefined) throw new UsageError(`unexpected argument '${bare}': settings are flags here, and a config file is given as --config ${bare} (nanoGPT's train.py takes it bare)`);
   let values = cli.values;
   const given = new Set<string>(cli.given);
   const fromConfig = new Set<string>();

@@ -227,8 +227,11 @@ async function trainRun(
         await log.step(l);
         const scale = l.lossScale === undefined ? '' : `, loss scale ${l.lossScale} (${l.skippedSteps} steps skipped)`;
         const line = `step ${l.step}: loss ${l.loss.toFixed(4)}, lr ${l.lr.toExponential(2)}, ${l.ms.toFixed(0)} ms/step, ${Math.round(l.tokensPerSec)} tok/s${scale}`;
-        if (process.stdout.isTTY) progress.update(l.step, `loss ${l.loss.toFixed(4)} ${l.ms.toFixed(0)}ms/step`);
-        else progress.log(`${line}, eta ${progress.eta(l.step)}`);
+        // a terminal keeps the lines too (nanoGPT's history of losses; lr, tok/s, the loss scale), the bar below them
+        if (process.stdout.isTTY) {
+          progress.log(line);
+          progress.update(l.step, `loss ${l.loss.toFixed(4)} ${l.ms.toFixed(0)}ms/step`);
+        } else progress.log(`${line}, eta ${progress.eta(l.step)}`);
       },
       // an evaluation of evalIters batches a split takes minutes at GPT-2 scale on a CPU driver
       onEvalBatch: (queued, total) => {
