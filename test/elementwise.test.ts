@@ -3,6 +3,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as ops from '../src/index.js';
 import { numel, ref, zipN } from '../src/check/reference/index.js';
+import { gelu as geluRef, geluTanh as geluTanhRef } from '../src/check/reference/math.js';
 import fc from 'fast-check';
 import { profile, setProfile } from '../src/kernels/profile.js';
 import { expectClose, fcParams, seededValues, setupDevice, toTensor, widestBinding } from './helpers.js';
@@ -318,5 +319,25 @@ describe('GELU at large |x|', () => {
         await expectClose(out, ref([xs.length], y), 1e-20, 1e-6, `${fn === ops.gelu ? 'gelu' : 'geluTanh'}`);
         await expectClose(x.grad!, ref([xs.length], dx), 1e-20, 1e-6, `${fn === ops.gelu ? 'gelu' : 'geluTanh'} gradient`);
       }
+    }));
+});
+
+describe('unary ops take their input alone', () => {
+  // a port of F.gelu(x, approximate='tanh') as gelu(x, { approximate: 'tanh' }) got the exact GELU
+  // without a word (the method dropped the argument, the function ignored it)
+  it("refuse a second argument, function and method; gelu's error names geluTanh; gelu(x) is the erf form in float64", () =>
+    ops.scope(async () => {
+      const x = ops.tensor([-2, -0.5, 0.5, 2]);
+      for (const name of ['neg', 'exp', 'log', 'sqrt', 'rsqrt', 'tanh', 'relu', 'gelu', 'geluTanh'] as const) {
+        const fn = ops[name] as unknown as (t: ops.Tensor, extra: unknown) => ops.Tensor;
+        const method = x[name] as unknown as (this: ops.Tensor, extra: unknown) => ops.Tensor;
+        const want = new RegExp(`^${name}: takes one argument \\(input\\), got 2`);
+        expect(() => fn(x, { approximate: 'tanh' })).toThrow(want);
+        expect(() => method.call(x, 'tanh')).toThrow(want);
+      }
+      expect(() => (ops.gelu as unknown as (t: ops.Tensor, a: string) => ops.Tensor)(x, 'tanh')).toThrow(/for PyTorch's approximate='tanh' call geluTanh$/);
+      // the two forms differ by 1e-4 at 2 (erf's and tanh's), far past these tolerances
+      await expectClose(x.gelu(), ref([4], [-2, -0.5, 0.5, 2].map(geluRef)), 1e-6, 1e-5, 'gelu');
+      await expectClose(x.geluTanh(), ref([4], [-2, -0.5, 0.5, 2].map(geluTanhRef)), 1e-6, 1e-5, 'geluTanh');
     }));
 });

@@ -83,6 +83,9 @@ describe('views and scopes', () => {
       expect(() => empty.view([-1, 0, 2])).toThrow(/^reshape: cannot infer the -1 of \[-1, 0, 2\]/);
       expect(empty.reshape([-1]).shape).toEqual([0]); // no 0 beside it: -1 is 0
       expect(empty.reshape([2, -1, 2]).shape).toEqual([2, 0, 2]);
+      // a tensor with elements fits no shape with a 0: its count is the error, not 'with 0 elements'
+      expect(() => zeros([2, 2]).reshape([-1, -1])).toThrow(/^reshape: argument 'shape' must be integers >= 0 with at most one -1, got \[-1, -1\] for float32\[2, 2\]$/);
+      expect(() => zeros([2, 2]).reshape([0, -1])).toThrow(/^reshape: cannot reshape float32\[2, 2\] \(4 elements\) to \[0, -1\]$/);
     }));
 
   it('a scope frees what it created across awaits, except what it returns', async () => {

@@ -43,7 +43,7 @@ export interface Tensor extends Core {
   gelu(): Tensor;
   /** GPT-2's tanh approximation of GELU */
   geluTanh(): Tensor;
-  /** this + other, broadcasting; numbers allowed */
+  /** this + other, broadcasting; numbers allowed. Float tensors of one dtype: no type promotion, no int32 arithmetic (PyTorch has both). */
   add(other: TensorOrScalar): Tensor;
   sub(other: TensorOrScalar): Tensor;
   mul(other: TensorOrScalar): Tensor;
@@ -63,7 +63,7 @@ export interface Tensor extends Core {
   /** Sum over `axes` (all by default). */
   sum(axes?: Axes, keepdim?: boolean): Tensor;
   mean(axes?: Axes, keepdim?: boolean): Tensor;
-  /** IEEE max over `axes`: NaN if any reduced element is NaN. */
+  /** IEEE max over `axes` (torch.amax: values only): NaN if any reduced element is NaN; the gradient is shared by the tied maxima (the NaNs, where amax's is NaN everywhere). */
   max(axes?: Axes, keepdim?: boolean): Tensor;
   /** Index (int32) of the first maximum along `axis`, or into the flattened tensor. */
   argmax(axis?: number, keepdim?: boolean): Tensor;
@@ -89,7 +89,9 @@ export interface Tensor extends Core {
   embedding(ids: Tensor): Tensor;
   /** Inverted dropout with drop probability p, reproducible from `seed`. */
   dropout(p: number, seed: number, training?: boolean): Tensor;
+  /** Over the last axis: `axis` may only name it (-1, the default, or rank - 1; PyTorch's dim may be any: permute first). */
   softmax(axis?: number): Tensor;
+  /** Over the last axis, as softmax. */
   logSoftmax(axis?: number): Tensor;
   /** Normalised over the last axis, then * weight + bias. */
   layerNorm(weight: Tensor, bias?: Tensor | null, eps?: number): Tensor;
@@ -113,15 +115,15 @@ const methods: Methods & ThisType<Tensor> = {
     this.requiresGrad = on;
     return this;
   },
-  neg() { return ops.neg(this); },
-  exp() { return ops.exp(this); },
-  log() { return ops.log(this); },
-  sqrt() { return ops.sqrt(this); },
-  rsqrt() { return ops.rsqrt(this); },
-  tanh() { return ops.tanh(this); },
-  relu() { return ops.relu(this); },
-  gelu() { return ops.gelu(this); },
-  geluTanh() { return ops.geluTanh(this); },
+  neg(...extra) { return ops.neg(this, ...extra); },
+  exp(...extra) { return ops.exp(this, ...extra); },
+  log(...extra) { return ops.log(this, ...extra); },
+  sqrt(...extra) { return ops.sqrt(this, ...extra); },
+  rsqrt(...extra) { return ops.rsqrt(this, ...extra); },
+  tanh(...extra) { return ops.tanh(this, ...extra); },
+  relu(...extra) { return ops.relu(this, ...extra); },
+  gelu(...extra) { return ops.gelu(this, ...extra); },
+  geluTanh(...extra) { return ops.geluTanh(this, ...extra); },
   add(other) { return ops.add(this, other); },
   sub(other) { return ops.sub(this, other); },
   mul(other) { return ops.mul(this, other); },

@@ -54,7 +54,8 @@ const crossEntropyOp = defineOp({
 
 /**
  * Mean over rows whose target != ignoreIndex (default -100) of -log softmax(logits)[target].
- * logits float32 or float16 [..., V], targets int32 [...]; returns a 0-d float32 tensor, 0 if every row is ignored.
+ * logits float32 or float16 [..., V], targets int32 [...]; returns a 0-d float32 tensor, 0 if every row is ignored or
+ * there are none (PyTorch's mean gives NaN). No label smoothing or class weights; the reduction is always the mean.
  */
 export const crossEntropy = withFront(crossEntropyOp, (logits: Tensor, targets: Tensor, opts: { ignoreIndex?: number } = {}): Tensor => {
   checkOptionKeys('crossEntropy', opts, ['ignoreIndex']); // crossEntropy(l, t, -100) or { ignore_index } would be ignored

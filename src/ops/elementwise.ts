@@ -90,7 +90,7 @@ function unaryOp(name: UnaryName) {
   const spec: UnarySpec = UNARY[name];
   const fwd = variants((f: FloatType) => unaryKernel(name, spec.expr, spec.helpers, f));
   const bwd = floatKernels(`${name}_backward`, spec.grad, { helpers: spec.gradHelpers ?? '' });
-  return defineOp({
+  const op = defineOp({
     name,
     dtypes: { input: FLOAT_DTYPES },
     forward(ctx: OpContext, a: Tensor) {
@@ -104,7 +104,15 @@ function unaryOp(name: UnaryName) {
       return [sameShapeBinary(bwd(floatType(g.dtype)), g, ctx.saved[0] ?? g)];
     },
   });
+  // PyTorch's F.gelu(x, approximate='tanh') written gelu(x, { approximate: 'tanh' }) (from JS, or through
+  // `any`) was the exact GELU without a word: a unary op takes its input alone
+  return withFront(op, (a: Tensor, ...extra: never[]): Tensor => {
+    if (extra.length) throw new TypeError(`${name}: takes one argument (input), got ${1 + extra.length}${UNARY_HINTS[name] ?? ''}`);
+    return op(a);
+  });
 }
+
+const UNARY_HINTS: Partial<Record<UnaryName, string>> = { gelu: "; it is the exact (erf) GELU: for PyTorch's approximate='tanh' call geluTanh" };
 
 function sameShapeBinary(k: ReturnType<typeof broadcastKernel>, a: Tensor, b: Tensor): Tensor {
   const out = Tensor.empty(a.shape, a.dtype, k.name);

@@ -19,10 +19,11 @@ function resolveShape(op: string, t: Tensor, shape: Shape): number[] {
   if (!Array.isArray(shape)) throw new TypeError(`${op}: argument 'shape' must be an array of integers (one may be -1), got ${describeValue(shape)}`);
   const free = shape.filter((d) => d === -1).length;
   if (free > 1 || shape.some((d) => !Number.isInteger(d) || d < -1)) {
-    throw new RangeError(`${op}: invalid target shape ${formatShape(shape)} for ${t.describe()}`);
+    throw new RangeError(`${op}: argument 'shape' must be integers >= 0 with at most one -1, got ${formatShape(shape)} for ${t.describe()}`);
   }
   const known = numel(shape.filter((d) => d !== -1));
-  if (free && known === 0) throw new RangeError(`${op}: cannot infer the -1 of ${formatShape(shape)} for ${t.describe()}: with 0 elements any size fits it`);
+  // with elements, a 0 beside the -1 fits none of them: the count check below says so (this said 'with 0 elements')
+  if (free && known === 0 && t.size === 0) throw new RangeError(`${op}: cannot infer the -1 of ${formatShape(shape)} for ${t.describe()}: with 0 elements any size fits it`);
   const out = shape.map((d) => (d === -1 ? t.size / known : d));
   if (numel(out) !== t.size || out.some((d) => !Number.isInteger(d))) {
     throw new RangeError(`${op}: cannot reshape ${t.describe()} (${t.size} elements) to ${formatShape(shape)}`);
