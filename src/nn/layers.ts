@@ -66,7 +66,11 @@ abstract class RowWeights extends Module {
       this.weightScale = null;
     } else {
       this.weight = this.constant('weight', tensor(new Int8Array(rows * cols), [rows, cols]));
-      this.weightScale = this.constant('weight_scale', full([rows], 0));
+      try {
+        this.weightScale = this.constant('weight_scale', full([rows], 0));
+      } catch (e) {
+        throw this.abandon(e);
+      }
     }
   }
 
@@ -89,7 +93,11 @@ export class Linear extends RowWeights {
 
   constructor(readonly inFeatures: number, readonly outFeatures: number, opts: InitOptions & QuantizeOptions & { bias?: boolean }) {
     super('Linear', ['outFeatures', 'inFeatures'], outFeatures, inFeatures, opts, ['rng', 'std', 'int8', 'bias']);
-    this.bias = opts.bias === false ? null : this.param('bias', full([outFeatures], 0));
+    try {
+      this.bias = opts.bias === false ? null : this.param('bias', full([outFeatures], 0));
+    } catch (e) {
+      throw this.abandon(e);
+    }
   }
 
   // project(x): x · Wᵀ without the bias, for callers that fuse the bias into what follows
@@ -155,7 +163,11 @@ export class LayerNorm extends Module {
     const bias = flag('LayerNorm', 'bias', opts.bias, true);
     this.eps = opts.eps === undefined ? 1e-5 : checkNonNegative('LayerNorm', 'eps', opts.eps);
     this.weight = this.param('weight', full([dim], 1));
-    this.bias = bias ? this.param('bias', full([dim], 0)) : null;
+    try {
+      this.bias = bias ? this.param('bias', full([dim], 0)) : null;
+    } catch (e) {
+      throw this.abandon(e);
+    }
   }
   private readonly eps: number;
 

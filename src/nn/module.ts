@@ -206,6 +206,16 @@ export abstract class Module {
     for (const [name, p] of params) loadValues(entries.get(name)!, p);
   }
 
+  /**
+   * For a constructor's catch: frees what this module registered before `e` was thrown and returns
+   * `e` to rethrow, so that a constructor that throws (a weight past the adapter's largest buffer)
+   * leaves nothing allocated.
+   */
+  protected abandon(e: unknown): unknown {
+    this.dispose();
+    return e;
+  }
+
   parameterCount(): number {
     return this.parameters().reduce((n, p) => n + p.size, 0);
   }

@@ -140,8 +140,12 @@ export class CausalSelfAttention extends Module {
     const A = cfg.nHead * (cfg.headSize ?? cfg.nEmbd / cfg.nHead);
     const int8 = cfg.quantization === 'int8';
     this.c_attn = this.module('c_attn', new Linear(cfg.nEmbd, 3 * A, { rng, bias: cfg.bias, int8 }));
-    // GPT-2: residual projections scaled by 1/sqrt(2 nLayer)
-    this.c_proj = this.module('c_proj', new Linear(A, cfg.nEmbd, { rng, bias: cfg.bias, int8, std: 0.02 / Math.sqrt(2 * cfg.nLayer) }));
+    try {
+      // GPT-2: residual projections scaled by 1/sqrt(2 nLayer)
+      this.c_proj = this.module('c_proj', new Linear(A, cfg.nEmbd, { rng, bias: cfg.bias, int8, std: 0.02 / Math.sqrt(2 * cfg.nLayer) }));
+    } catch (e) {
+      throw this.abandon(e);
+    }
     this.attnDropout = this.module('attn_dropout', new Dropout(cfg.dropout, rng));
     this.residDropout = this.module('resid_dropout', new Dropout(cfg.dropout, rng));
   }
@@ -181,7 +185,11 @@ export class MLP extends Module {
     const F = cfg.mlpWidth ?? 4 * cfg.nEmbd;
     const int8 = cfg.quantization === 'int8';
     this.c_fc = this.module('c_fc', new Linear(cfg.nEmbd, F, { rng, bias: cfg.bias, int8 }));
-    this.c_proj = this.module('c_proj', new Linear(F, cfg.nEmbd, { rng, bias: cfg.bias, int8, std: 0.02 / Math.sqrt(2 * cfg.nLayer) }));
+    try {
+      this.c_proj = this.module('c_proj', new Linear(F, cfg.nEmbd, { rng, bias: cfg.bias, int8, std: 0.02 / Math.sqrt(2 * cfg.nLayer) }));
+    } catch (e) {
+      throw this.abandon(e);
+    }
     this.drop = this.module('dropout', new Dropout(cfg.dropout, rng));
   }
 
@@ -208,9 +216,13 @@ export class Block extends Module {
     super();
     checkConfig('Block', cfg);
     this.ln_1 = this.module('ln_1', new LayerNorm(cfg.nEmbd, { bias: cfg.bias }));
-    this.attn = this.module('attn', new CausalSelfAttention(cfg, rng));
-    this.ln_2 = this.module('ln_2', new LayerNorm(cfg.nEmbd, { bias: cfg.bias }));
-    this.mlp = this.module('mlp', new MLP(cfg, rng));
+    try {
+      this.attn = this.module('attn', new CausalSelfAttention(cfg, rng));
+      this.ln_2 = this.module('ln_2', new LayerNorm(cfg.nEmbd, { bias: cfg.bias }));
+      this.mlp = this.module('mlp', new MLP(cfg, rng));
+    } catch (e) {
+      throw this.abandon(e);
+    }
   }
 
   /** x [B, T, C]; `cache` and `starts` as CausalSelfAttention.forward takes them. */
