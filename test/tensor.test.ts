@@ -188,6 +188,16 @@ describe('bad input gets a clear error', () => {
       expect(() => tensor([1, 2]).assign([3, 4] as never)).toThrow(/^assign: argument 'src' must be a float32\[2\] tensor, got an array$/);
       expect(() => tensor([1, 2]).assign(tensor([1]))).toThrow(/^assign: expected a float32\[2\] tensor, got float32\[1\]$/);
     }));
+  // src's storage was retained before the target was found freed: disposing src left it live
+  it('assign into a disposed tensor holds nothing of the source', () => {
+    const target = tensor([1, 2]);
+    target.dispose();
+    const live = device().memory().liveBytes;
+    const src = tensor([3, 4]);
+    expect(() => target.assign(src)).toThrow(/^assign: tensor float32\[2\] was used after dispose\(\)$/);
+    src.dispose();
+    expect(device().memory().liveBytes).toBe(live);
+  });
   it('use after dispose', () => {
     const t = tensor([1, 2]);
     t.dispose();

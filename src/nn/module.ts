@@ -5,6 +5,7 @@
 import '../ops/index.js'; // every op's Tensor method (x.gelu(), x.astype(), ...) is attached before models run
 import { tensor, Tensor } from '../ops/index.js';
 import { checkBoolean, describeValue } from '../tensor/check.js';
+import { isNumericArray } from '../tensor/create.js';
 import { formatShape } from '../tensor/shape.js';
 
 /** Host values of one tensor: what loadStateDict() takes for each name (Int8Array for an int8 tensor). */
@@ -21,6 +22,7 @@ function checkTensorData(name: string, src: unknown, p: Tensor): asserts src is 
   if (!Array.isArray(shape) || !(ArrayBuffer.isView(data) || Array.isArray(data))) throw new TypeError(`${allowed}, got ${describeValue(src)}`);
   // checked with the rest, so that a refused state dict leaves every parameter as it was
   if (!shape.every(Number.isSafeInteger)) throw new TypeError(`loadStateDict: '${name}' must have a shape of integers, got ${describeValue(shape)}`);
+  if (!isNumericArray(data) && !Array.isArray(data)) throw new TypeError(`loadStateDict: '${name}' must hold numbers (a typed array of numbers, or an array), got ${describeValue(data)}`);
   const notNumber = Array.isArray(data) ? data.findIndex((v) => typeof v !== 'number') : -1;
   if (notNumber >= 0) throw new TypeError(`loadStateDict: '${name}' must hold numbers, got ${describeValue(data[notNumber])} at [${notNumber}]`);
 }
@@ -38,6 +40,7 @@ function checkName(kind: string, name: unknown): string {
 
 /** That `src` can be loaded into the parameter `name`, `p` (loadStateDict's check of each entry): host values of its shape and kind. */
 export function checkStateEntry(name: string, src: unknown, p: Tensor): asserts src is TensorData {
+  if (p.isDisposed) throw new Error(`loadStateDict: '${name}' ${p.describe()} was disposed (Module.dispose frees every parameter); load into a module not disposed`);
   checkTensorData(name, src, p);
   if (src.shape.length !== p.shape.length || src.shape.some((d, i) => d !== p.shape[i])) {
     throw new Error(`loadStateDict: '${name}' has shape ${formatShape(src.shape)}, the model expects ${p.describe()}`);

@@ -157,9 +157,9 @@ export class Tensor {
     if (src.dtype !== this.dtype || src.shape.length !== this.shape.length || src.shape.some((d, i) => d !== this.shape[i])) {
       throw new Error(`assign: expected a ${this.describe()} tensor, got ${src.describe()}`);
     }
-    const next = src.storage('assign').retain();
-    this.storage('assign').releaseRef();
-    this.storageRef = next;
+    const previous = this.storage('assign'); // before the retain: a disposed target would leave src's storage held
+    this.storageRef = src.storage('assign').retain();
+    previous.releaseRef();
     return this;
   }
 
