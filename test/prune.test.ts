@@ -90,6 +90,34 @@ describe('global magnitude pruning', () => {
     model.dispose();
   });
 
+  // loaded weights were taken whole: the mask stayed, the pruned weights were no longer zero, and
+  // the forward used them (PyTorch's pruned forward multiplies by the mask); setting a layer's own
+  // mask again freed it
+  it('keeps pruned weights zero through loadStateDict and setWeightMask of its own mask', async () => {
+    const model = new ModuleList([new Linear(8, 6, { rng: new Generator(3) }), new Linear(6, 4, { rng: new Generator(4) })]);
+    await pruneGlobal(model, 0.5);
+    const masks = await Promise.all(model.items.map((l) => read(l.weightMask!)));
+    const draw = normals(7, 1);
+    const dense = [...model.namedParameters()].map(([n, p]) => [n, { shape: [...p.shape], data: draw(p.size) }] as const);
+    model.loadStateDict(new Map(dense));
+    const x = normals(8, 1)(8);
+    // float64: the loaded weights times the masks, biases as loaded
+    const [w0, b0, w1, b1] = dense.map(([, d]) => Array.from(d.data));
+    const masked = (w: number[], k: number) => w.map((v, i) => (masks[k]![i] ? v : 0));
+    const layer = (w: number[], b: number[], v: number[]) => b.map((bj, j) => bj + v.reduce((s, vi, i) => s + w[j * v.length + i]! * vi, 0));
+    const want = layer(masked(w1!, 1), b1!, layer(masked(w0!, 0), b0!, Array.from(x)));
+    await scope(async () => {
+      const y = noGrad(() => model.items[1]!.forward(model.items[0]!.forward(tensor(x, [1, 8]))));
+      await expectClose(y, { shape: [1, 4], data: Float64Array.from(want) }, 1e-5, 1e-5);
+    });
+    for (const [k, l] of model.items.entries()) {
+      expect(await read(l.weight)).toEqual(masked(Array.from(dense[2 * k]![1].data), k));
+      l.setWeightMask(l.weightMask);
+      expect(await read(l.weightMask!)).toEqual(masks[k]);
+    }
+    model.dispose();
+  });
+
   it('reads the Linear weights back a layer at a time, never all of them at once (gpt2-xl has 5 GB)', async () => {
     const model = new ModuleList(Array.from({ length: 6 }, (_, i) => new Linear(64, 64, { rng: new Generator(10 + i) })));
     const read = Tensor.prototype.toArray;

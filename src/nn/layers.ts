@@ -119,6 +119,12 @@ export class Linear extends RowWeights {
     this.setBuffer('weight_mask', mask && keep(mask));
   }
 
+  /** Loaded weights are zeroed where the mask is: the layer stays pruned. */
+  protected override afterLoad(): void {
+    const mask = this.weightMask;
+    if (mask) maskInPlace([this.weight], [mask]);
+  }
+
   forward(x: Tensor): Tensor {
     return scope(() => {
       // float weights: one op, so that decoding's few rows add the bias in the product's kernel

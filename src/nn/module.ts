@@ -89,7 +89,8 @@ export abstract class Module {
   protected setBuffer(name: string, t: Tensor | null): void {
     checkName('buffer', name);
     if (this.ownParams.has(name) || this.childModules.has(name)) throw new Error(`Module: buffer '${name}' would shadow a parameter or module`);
-    this.ownBuffers.get(name)?.dispose();
+    const old = this.ownBuffers.get(name);
+    if (old !== t) old?.dispose(); // setting the buffer it holds keeps it
     if (t) this.ownBuffers.set(name, t);
     else this.ownBuffers.delete(name);
   }
@@ -207,7 +208,14 @@ export abstract class Module {
     // all checked before any is loaded, so that a refused state dict leaves every parameter as it was
     for (const [name, p] of params) checkStateEntry(name, entries.get(name), p);
     for (const [name, p] of params) loadValues(entries.get(name)!, p);
+    for (const m of new Set(this.modules())) m.afterLoad();
   }
+
+  /**
+   * Restores what this module's parameters must satisfy once loadStateDict has replaced them (a
+   * pruned Linear zeroes its masked weights, as PyTorch's pruned forward, weight_orig × weight_mask, ignores them).
+   */
+  protected afterLoad(): void {}
 
   /**
    * For a constructor's catch: frees what this module registered before `e` was thrown and returns
