@@ -73,4 +73,21 @@ describe('Module', () => {
     t.dispose();
     ln.dispose();
   });
+
+  // an array or typed array failed as 't.requiresGrad_ is not a function'; a plain object taken as a
+  // module failed at every later walk ('yield* ... is not iterable'), dispose() included
+  it('refuses to register a parameter, constant or buffer that is not a Tensor, or a module that is not a Module, naming it', () => {
+    type Registrar = { param(n: string, t: unknown): void; constant(n: string, t: unknown): void; setBuffer(n: string, t: unknown): void; module(n: string, m: unknown): void };
+    const build = (register: (r: Registrar) => void) => () =>
+      new (class Net extends Module {
+        constructor() {
+          super();
+          register(this as unknown as Registrar);
+        }
+      })();
+    expect(build((r) => r.param('w', [1, 2]))).toThrow(/^Module: parameter 'w' must be a Tensor, got array \[1, 2\]$/);
+    expect(build((r) => r.constant('w', new Float32Array(2)))).toThrow(/^Module: constant 'w' must be a Tensor, got an object \(Float32Array\)$/);
+    expect(build((r) => r.setBuffer('mask', [1]))).toThrow(/^Module: buffer 'mask' must be a Tensor or null, got array \[1\]$/);
+    expect(build((r) => r.module('fc', {}))).toThrow(/^Module: module 'fc' must be a Module, got an object \(Object\)$/);
+  });
 });

@@ -38,6 +38,12 @@ function checkName(kind: string, name: unknown): string {
   return name;
 }
 
+/** That `value`, registered as `kind` `name`, is a `Kind` (an array or a plain object fails later, unnamed: at every walk of the tree, dispose() included). */
+function checkRegistered<T>(kind: string, name: string, value: unknown, Kind: abstract new (...args: never[]) => T, allowed: string): T {
+  if (!(value instanceof Kind)) throw new TypeError(`Module: ${kind} '${name}' must be ${allowed}, got ${describeValue(value)}`);
+  return value;
+}
+
 /** That `src` can be loaded into the parameter `name`, `p` (loadStateDict's check of each entry): host values of its shape and kind. */
 export function checkStateEntry(name: string, src: unknown, p: Tensor): asserts src is TensorData {
   if (p.isDisposed) throw new Error(`loadStateDict: '${name}' ${p.describe()} was disposed (Module.dispose frees every parameter); load into a module not disposed`);
@@ -68,6 +74,7 @@ export abstract class Module {
   /** Registers a trainable parameter (sets requiresGrad) and returns it. */
   protected param(name: string, t: Tensor): Tensor {
     checkName('parameter', name);
+    checkRegistered('parameter', name, t, Tensor, 'a Tensor');
     if (this.ownParams.has(name) || this.childModules.has(name)) throw new Error(`Module: '${name}' registered twice`);
     t.requiresGrad_();
     this.ownParams.set(name, t);
@@ -80,6 +87,7 @@ export abstract class Module {
    */
   protected constant(name: string, t: Tensor): Tensor {
     checkName('constant', name);
+    checkRegistered('constant', name, t, Tensor, 'a Tensor');
     if (this.ownParams.has(name) || this.childModules.has(name)) throw new Error(`Module: '${name}' registered twice`);
     this.ownParams.set(name, t);
     return t;
@@ -88,6 +96,7 @@ export abstract class Module {
   /** Sets buffer `name` (not trained; the module owns and frees it), or with null frees and removes it. */
   protected setBuffer(name: string, t: Tensor | null): void {
     checkName('buffer', name);
+    if (t !== null) checkRegistered('buffer', name, t, Tensor, 'a Tensor or null');
     if (this.ownParams.has(name) || this.childModules.has(name)) throw new Error(`Module: buffer '${name}' would shadow a parameter or module`);
     const old = this.ownBuffers.get(name);
     if (old !== t) old?.dispose(); // setting the buffer it holds keeps it
@@ -102,6 +111,7 @@ export abstract class Module {
   /** Registers a child module and returns it. */
   protected module<M extends Module>(name: string, m: M): M {
     checkName('module', name);
+    checkRegistered('module', name, m, Module, 'a Module');
     if (this.ownParams.has(name) || this.childModules.has(name)) throw new Error(`Module: '${name}' registered twice`);
     this.childModules.set(name, m);
     return m;
