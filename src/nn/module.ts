@@ -6,6 +6,7 @@ import '../ops/index.js'; // every op's Tensor method (x.gelu(), x.astype(), ...
 import { tensor, Tensor } from '../ops/index.js';
 import { checkBoolean, describeValue } from '../tensor/check.js';
 import { isNumericArray } from '../tensor/create.js';
+import { modeChosen } from './eval-mode.js';
 import { formatShape } from '../tensor/shape.js';
 
 /** Host values of one tensor: what loadStateDict() takes for each name (Int8Array for an int8 tensor). */
@@ -180,6 +181,7 @@ export abstract class Module {
   train(on = true): this {
     checkBoolean('Module.train', 'on', on); // train('no') would set a truthy string: dropout on
     for (const m of this.modules()) m.training = on;
+    modeChosen(this, on);
     return this;
   }
 
