@@ -2,7 +2,7 @@
 // fields it would leave out. PyTorch registers a module or parameter on assignment; here
 // this.module()/this.param() do, and a field assigned without them is refused when the tree is walked.
 import { beforeAll, describe, expect, it } from 'vitest';
-import { Generator, LayerNorm, Linear, Module, ModuleList, tensor, type Tensor } from '../src/index.js';
+import { Generator, LayerNorm, Linear, Module, ModuleList, scope, tensor, type Tensor } from '../src/index.js';
 import { setupDevice } from './helpers.js';
 
 beforeAll(setupDevice);
@@ -73,6 +73,20 @@ describe('Module', () => {
     t.dispose();
     ln.dispose();
   });
+
+  // the ops' errors blamed the weight: 'linear: weight float32[2, 3] must be [N, K] for input float32[1, 2] (K = 2)'
+  it('a layer given an input whose last axis is not its width says so, naming the layer', () =>
+    scope(() => {
+      const lin = new Linear(3, 2, { rng });
+      const fused = new Linear(3, 2, { rng, bias: false }); // its forward is project's product alone
+      const norm = new LayerNorm(3);
+      const x = tensor([[1, 2]]);
+      expect(() => lin.forward(x)).toThrow(/^Linear\.forward: input float32\[1, 2\] must end in inFeatures 3$/);
+      expect(() => fused.forward(x)).toThrow(/^Linear\.forward: input float32\[1, 2\] must end in inFeatures 3$/);
+      expect(() => norm.forward(x)).toThrow(/^LayerNorm\.forward: input float32\[1, 2\] must end in dim 3$/);
+      expect(() => lin.forward([1, 2, 3] as never)).toThrow(/^Linear\.forward: argument 'input' must be a Tensor, got array \[1, 2, 3\]$/);
+      for (const m of [lin, fused, norm]) m.dispose();
+    }));
 
   // an array or typed array failed as 't.requiresGrad_ is not a function'; a plain object taken as a
   // module failed at every later walk ('yield* ... is not iterable'), dispose() included
