@@ -40,9 +40,8 @@ function checkName(kind: string, name: unknown): string {
 }
 
 /** That `value`, registered as `kind` `name`, is a `Kind` (an array or a plain object fails later, unnamed: at every walk of the tree, dispose() included). */
-function checkRegistered<T>(kind: string, name: string, value: unknown, Kind: abstract new (...args: never[]) => T, allowed: string): T {
+function checkRegistered(kind: string, name: string, value: unknown, Kind: abstract new (...args: never[]) => unknown, allowed: string): void {
   if (!(value instanceof Kind)) throw new TypeError(`Module: ${kind} '${name}' must be ${allowed}, got ${describeValue(value)}`);
-  return value;
 }
 
 /** That `src` can be loaded into the parameter `name`, `p` (loadStateDict's check of each entry): host values of its shape and kind. */
