@@ -153,6 +153,10 @@ describe('autocast float16', () => {
       expect(model.forward(idx).logits.dtype).toBe('float32');
     });
     expect(() => autocast('float16', null as never)).toThrow(/^autocast: argument 'fn' must be a function, got null$/);
+    // a cache that is not one failed at the first layer as 'casts?.copyOf is not a function', after fn's work before it
+    let ran = false;
+    expect(() => autocast('float16', () => void (ran = true), {} as never)).toThrow(/^autocast: argument 'casts' must be a CastCache or undefined, got an object \(Object\)$/);
+    expect(ran).toBe(false);
     model.dispose();
   });
 

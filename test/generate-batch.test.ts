@@ -206,6 +206,19 @@ describe('generateBatch', () => {
     model.train(was);
   });
 
+  // the end of the generation put a training model back into training: an evaluation the caller
+  // then ran thought to be in eval mode ran with dropout
+  it('model.eval() while a generation of a training model is paused stands after it ends, as a train() would', async () => {
+    const was = model.training;
+    model.train();
+    const g = generate(model, [1], { maxNewTokens: 3, temperature: 0 });
+    await g.next();
+    model.eval();
+    while (!(await g.next()).done);
+    expect(model.training).toBe(false);
+    model.train(was);
+  });
+
   // A KV cache holds keys and values of the weights it was filled with: weights changed while a
   // generation is paused (a load, an optimizer step) must not be mixed with them, nor with a step
   // recorded ahead on the old ones; its tokens from then on are those of the new weights.

@@ -44,6 +44,25 @@ describe('GPT', () => {
     model.dispose();
   });
 
+  it("initialises as nanoGPT's _init_weights: normal(0, 0.02), c_proj weights 0.02 / sqrt(2 nLayer), biases 0, LayerNorm gains 1", async () => {
+    const L = 6;
+    const model = new GPT({ vocabSize: 300, blockSize: 64, nLayer: L, nHead: 4, nEmbd: 128, dropout: 0, bias: true });
+    for (const [name, p] of model.namedParameters()) {
+      const x = Float64Array.from((await p.toArray()) as Float32Array);
+      if (/bias$/.test(name) || /ln_\w+\.weight$/.test(name)) {
+        expect(x.every((v) => v === (/weight$/.test(name) ? 1 : 0)), name).toBe(true);
+        continue;
+      }
+      const std = /c_proj\.weight$/.test(name) ? 0.02 / Math.sqrt(2 * L) : 0.02;
+      const mean = x.reduce((s, v) => s + v, 0) / x.length;
+      const sampleStd = Math.sqrt(x.reduce((s, v) => s + (v - mean) ** 2, 0) / x.length);
+      // a sample of >= 8192 draws: the mean within 5 standard errors, the std within 5% (its error is 1/sqrt(2n) < 0.8%)
+      expect(Math.abs(mean), `${name} mean`).toBeLessThan((5 * std) / Math.sqrt(x.length));
+      expect(Math.abs(sampleStd / std - 1), `${name} std ${sampleStd}, want ${std}`).toBeLessThan(0.05);
+    }
+    model.dispose();
+  });
+
   it(`trains below the corpus's unigram entropy, with flat live GPU bytes`, async () => {
     const trainer = new Trainer(tiny, data);
     const live: number[] = [];

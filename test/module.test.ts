@@ -2,7 +2,7 @@
 // fields it would leave out. PyTorch registers a module or parameter on assignment; here
 // this.module()/this.param() do, and a field assigned without them is refused when the tree is walked.
 import { beforeAll, describe, expect, it } from 'vitest';
-import { Generator, LayerNorm, Linear, Module, ModuleList, tensor, type Tensor } from '../src/index.js';
+import { Generator, LayerNorm, Linear, Module, ModuleList, scope, tensor, type Tensor } from '../src/index.js';
 import { setupDevice } from './helpers.js';
 
 beforeAll(setupDevice);
@@ -72,5 +72,36 @@ describe('Module', () => {
     expect(named((m) => r(m).param(3 as unknown as string, t))).toThrow(new RegExp(`^Module: parameter name ${rule} number 3$`));
     t.dispose();
     ln.dispose();
+  });
+
+  // the ops' errors blamed the weight: 'linear: weight float32[2, 3] must be [N, K] for input float32[1, 2] (K = 2)'
+  it('a layer given an input whose last axis is not its width says so, naming the layer', () =>
+    scope(() => {
+      const lin = new Linear(3, 2, { rng });
+      const fused = new Linear(3, 2, { rng, bias: false }); // its forward is project's product alone
+      const norm = new LayerNorm(3);
+      const x = tensor([[1, 2]]);
+      expect(() => lin.forward(x)).toThrow(/^Linear\.forward: input float32\[1, 2\] must end in inFeatures 3$/);
+      expect(() => fused.forward(x)).toThrow(/^Linear\.forward: input float32\[1, 2\] must end in inFeatures 3$/);
+      expect(() => norm.forward(x)).toThrow(/^LayerNorm\.forward: input float32\[1, 2\] must end in dim 3$/);
+      expect(() => lin.forward([1, 2, 3] as never)).toThrow(/^Linear\.forward: argument 'input' must be a Tensor, got array \[1, 2, 3\]$/);
+      for (const m of [lin, fused, norm]) m.dispose();
+    }));
+
+  // an array or typed array failed as 't.requiresGrad_ is not a function'; a plain object taken as a
+  // module failed at every later walk ('yield* ... is not iterable'), dispose() included
+  it('refuses to register a parameter, constant or buffer that is not a Tensor, or a module that is not a Module, naming it', () => {
+    type Registrar = { param(n: string, t: unknown): void; constant(n: string, t: unknown): void; setBuffer(n: string, t: unknown): void; module(n: string, m: unknown): void };
+    const build = (register: (r: Registrar) => void) => () =>
+      new (class Net extends Module {
+        constructor() {
+          super();
+          register(this as unknown as Registrar);
+        }
+      })();
+    expect(build((r) => r.param('w', [1, 2]))).toThrow(/^Module: parameter 'w' must be a Tensor, got array \[1, 2\]$/);
+    expect(build((r) => r.constant('w', new Float32Array(2)))).toThrow(/^Module: constant 'w' must be a Tensor, got an object \(Float32Array\)$/);
+    expect(build((r) => r.setBuffer('mask', [1]))).toThrow(/^Module: buffer 'mask' must be a Tensor or null, got array \[1\]$/);
+    expect(build((r) => r.module('fc', {}))).toThrow(/^Module: module 'fc' must be a Module, got an object \(Object\)$/);
   });
 });

@@ -13,9 +13,9 @@ import { pruneStructured, type Structure } from '../src/gpt/prune.js';
 import { CharTokenizer } from '../src/gpt/tokenizer/index.js';
 import { TRAIN_DEFAULTS, Trainer } from '../src/gpt/trainer.js';
 import { Linear, ModuleList } from '../src/nn/index.js';
-import { linearLayers, maskGradients, pruneGlobal } from '../src/nn/prune.js';
+import { linearLayers, loadMasks, maskGradients, pruneGlobal } from '../src/nn/prune.js';
 import { disposeCache, type KVCache } from '../src/nn/transformer.js';
-import { noGrad, scope, tensor, Tensor } from '../src/index.js';
+import { device, noGrad, scope, tensor, Tensor } from '../src/index.js';
 import { Generator } from '../src/tensor/generator.js';
 import { charData } from './corpus.js';
 import { expectClose, fcParams, setupDevice } from './helpers.js';
@@ -87,6 +87,53 @@ describe('global magnitude pruning', () => {
     const second = (await masks()).flat();
     expect(second.filter((m) => m === 0).length).toBe(Math.round(0.75 * total));
     first.flat().forEach((m, i) => m === 0 && expect(second[i], `weight ${i}, pruned before`).toBe(0));
+    model.dispose();
+  });
+
+  // each mask was set as it was checked: a bad later one left the earlier ones set and their weights
+  // zeroed for good; one for an int8 layer was made, refused by the layer, and left live
+  it('loadMasks refuses a set of masks before setting any, allocating nothing', async () => {
+    const model = new ModuleList([new Linear(2, 3, { rng: new Generator(0) }), new Linear(3, 2, { rng: new Generator(1) })]);
+    const weights = await Promise.all(model.items.map((l) => read(l.weight)));
+    const zeros = { shape: [3, 2], data: new Float32Array(6) };
+    expect(() => loadMasks(model, new Map([['0.weight_mask', zeros], ['1.weight_mask', { shape: [2, 3], data: new Float32Array(6).fill(2) }]]))).toThrow(
+      /^loadMasks: '1\.weight_mask' holds 2 at index 0; a mask holds only 0 and 1$/,
+    );
+    expect(model.items.map((l) => l.weightMask)).toEqual([null, null]);
+    expect(await Promise.all(model.items.map((l) => read(l.weight)))).toEqual(weights);
+    const int8 = new ModuleList([new Linear(2, 3, { rng: new Generator(0), int8: true })]);
+    const live = device().memory().liveBytes;
+    expect(() => loadMasks(int8, new Map([['0.weight_mask', zeros]]))).toThrow(/^loadMasks: '0\.weight_mask' is for an int8 layer, which cannot be pruned; prune the float32 model, then quantize it$/);
+    expect(device().memory().liveBytes).toBe(live);
+    model.dispose();
+    int8.dispose();
+  });
+
+  // loaded weights were taken whole: the mask stayed, the pruned weights were no longer zero, and
+  // the forward used them (PyTorch's pruned forward multiplies by the mask); setting a layer's own
+  // mask again freed it
+  it('keeps pruned weights zero through loadStateDict and setWeightMask of its own mask', async () => {
+    const model = new ModuleList([new Linear(8, 6, { rng: new Generator(3) }), new Linear(6, 4, { rng: new Generator(4) })]);
+    await pruneGlobal(model, 0.5);
+    const masks = await Promise.all(model.items.map((l) => read(l.weightMask!)));
+    const draw = normals(7, 1);
+    const dense = [...model.namedParameters()].map(([n, p]) => [n, { shape: [...p.shape], data: draw(p.size) }] as const);
+    model.loadStateDict(new Map(dense));
+    const x = normals(8, 1)(8);
+    // float64: the loaded weights times the masks, biases as loaded
+    const [w0, b0, w1, b1] = dense.map(([, d]) => Array.from(d.data));
+    const masked = (w: number[], k: number) => w.map((v, i) => (masks[k]![i] ? v : 0));
+    const layer = (w: number[], b: number[], v: number[]) => b.map((bj, j) => bj + v.reduce((s, vi, i) => s + w[j * v.length + i]! * vi, 0));
+    const want = layer(masked(w1!, 1), b1!, layer(masked(w0!, 0), b0!, Array.from(x)));
+    await scope(async () => {
+      const y = noGrad(() => model.items[1]!.forward(model.items[0]!.forward(tensor(x, [1, 8]))));
+      await expectClose(y, { shape: [1, 4], data: Float64Array.from(want) }, 1e-5, 1e-5);
+    });
+    for (const [k, l] of model.items.entries()) {
+      expect(await read(l.weight)).toEqual(masked(Array.from(dense[2 * k]![1].data), k));
+      l.setWeightMask(l.weightMask);
+      expect(await read(l.weightMask!)).toEqual(masks[k]);
+    }
     model.dispose();
   });
 

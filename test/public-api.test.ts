@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import ts from 'typescript';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { buildWeb } from '../scripts/build-web.mjs';
-import { Generator, Linear, Module, parseSafetensors, stateDictFromSafetensors, stateDictToSafetensors, tensor, type Tensor } from '../src/index.js';
+import { device, Generator, Linear, Module, parseSafetensors, stateDictFromSafetensors, stateDictToSafetensors, tensor, type Tensor } from '../src/index.js';
 import { profile } from '../src/kernels/profile.js';
 import { loadStateDict, saveStateDict } from '../src/node/index.js';
 import { tempDir } from './cli-helpers.js';
@@ -145,10 +145,25 @@ describe('state dicts as safetensors', () => {
         /^loadStateDict: 'bias' must hold numbers, got string 'x' at \[1\]$/],
       [{ weight: { shape: ['3', 2], data: new Float32Array(6) }, bias: { shape: [3], data: new Float32Array(3) } },
         /^loadStateDict: 'weight' must have a shape of integers, got array \['3', 2\]$/],
+      // views the checks passed and 'tensor' refused, after the weight had been loaded
+      [{ weight: { shape: [3, 2], data: new Float32Array(6).fill(7) }, bias: { shape: [3], data: new BigInt64Array(3) } },
+        /^loadStateDict: 'bias' must hold numbers \(a typed array of numbers, or an array\), got .*BigInt64Array.*$/],
+      [{ weight: { shape: [3, 2], data: new Float32Array(6).fill(7) }, bias: { shape: [3], data: new DataView(new ArrayBuffer(12)) } },
+        /^loadStateDict: 'bias' must hold numbers \(a typed array of numbers, or an array\), got .*DataView.*$/],
     ];
     for (const [state, message] of bad) expect(() => a.loadStateDict(state as never)).toThrow(message);
     expect([Array.from(await a.weight.toArray()), Array.from(await a.bias!.toArray())]).toEqual(before);
     a.dispose();
     b.dispose();
+  });
+
+  // the upload was made, then 'assign' refused the freed target: the upload stayed live
+  it('a disposed module refuses a state dict by name, allocating nothing', () => {
+    const a = new Linear(2, 3, { rng: new Generator(1) });
+    const state = { weight: { shape: [3, 2], data: new Float32Array(6) }, bias: { shape: [3], data: new Float32Array(3) } };
+    a.dispose();
+    const live = device().memory().liveBytes;
+    expect(() => a.loadStateDict(state)).toThrow(/^loadStateDict: 'weight' float32\[3, 2\] was disposed \(Module\.dispose frees every parameter\); load into a module not disposed$/);
+    expect(device().memory().liveBytes).toBe(live);
   });
 });

@@ -66,6 +66,13 @@ const CASES: Case[] = [
   ['CausalSelfAttention nHead 3 of nEmbd 8', () => new CausalSelfAttention({ nEmbd: 8, nHead: 3, nLayer: 1, dropout: 0, bias: true }, rng()), RangeError,
     /^CausalSelfAttention: the head size \(cfg\.headSize, else cfg\.nEmbd \/ cfg\.nHead\) must be an integer >= 1, got 2\.66+\d*$/],
   ['MLP without bias', () => new MLP(bad({ nEmbd: 8, nHead: 2, nLayer: 1, dropout: 0 }), rng()), TypeError, /^MLP: argument 'cfg\.bias' must be a boolean, got undefined$/],
+  // the MLP ran the exact GELU for any activation it did not know, and float32 for any quantization
+  ["MLP activation 'relu'", () => new MLP(bad({ nEmbd: 8, nHead: 2, nLayer: 1, dropout: 0, bias: true, activation: 'relu' }), rng()), RangeError,
+    /^MLP: argument 'cfg\.activation' must be one of gelu, gelu_tanh \(or absent: gelu\), got string 'relu'$/],
+  ["Block quantization 'int4'", () => new Block(bad({ nEmbd: 8, nHead: 2, nLayer: 1, dropout: 0, bias: true, quantization: 'int4' }), rng()), RangeError,
+    /^Block: argument 'cfg\.quantization' must be one of int8 \(or absent: float32\), got string 'int4'$/],
+  ['MLP mlpWidth 2.5', () => new MLP(bad({ nEmbd: 8, nHead: 2, nLayer: 1, dropout: 0, bias: true, mlpWidth: 2.5 }), rng()), RangeError,
+    /^MLP: argument 'cfg\.mlpWidth' must be an integer >= 1 \(or absent: 4 \* cfg\.nEmbd\), got number 2\.5$/],
   ['ModuleList of numbers', () => new ModuleList(bad([3])), TypeError, /^ModuleList: argument 'items' must be an array of Modules, got number 3 at \[0\]$/],
   ['ModuleList(3)', () => new ModuleList(bad(3)), TypeError, /^ModuleList: argument 'items' must be an array of Modules, got number 3$/],
   // GPT config

@@ -152,14 +152,20 @@ export class GPT extends Module {
     const rng = (this.rng = new Generator(opts.seed ?? 1337));
     const { vocabSize, blockSize, nLayer, nEmbd } = config;
     this.wte = this.module('wte', new Embedding(vocabSize, nEmbd, { rng, int8: config.quantization === 'int8' }));
-    this.wpe = this.module('wpe', new Embedding(blockSize, nEmbd, { rng }));
-    this.drop = this.module('drop', new Dropout(config.dropout, rng));
-    // with shareLayers K, layer i runs block floor(i / K): a shared block's parameters are listed
-    // (and saved) once, under the name of the first layer of its group (h.0, h.K, h.2K, ...)
-    const K = config.shareLayers ?? 1;
-    const blocks = Array.from({ length: nLayer / K }, (_, j) => new Block(blockConfig(config, j * K), rng));
-    this.h = this.module('h', new ModuleList(Array.from({ length: nLayer }, (_, i) => blocks[Math.floor(i / K)]!)));
-    this.ln_f = this.module('ln_f', new LayerNorm(nEmbd, { bias: config.bias }));
+    const blocks: Block[] = [];
+    try {
+      this.wpe = this.module('wpe', new Embedding(blockSize, nEmbd, { rng }));
+      this.drop = this.module('drop', new Dropout(config.dropout, rng));
+      // with shareLayers K, layer i runs block floor(i / K): a shared block's parameters are listed
+      // (and saved) once, under the name of the first layer of its group (h.0, h.K, h.2K, ...)
+      const K = config.shareLayers ?? 1;
+      for (let j = 0; j < nLayer / K; j++) blocks.push(new Block(blockConfig(config, j * K), rng));
+      this.h = this.module('h', new ModuleList(Array.from({ length: nLayer }, (_, i) => blocks[Math.floor(i / K)]!)));
+      this.ln_f = this.module('ln_f', new LayerNorm(nEmbd, { bias: config.bias }));
+    } catch (e) {
+      for (const b of blocks) b.dispose(); // made, and perhaps not yet registered
+      throw this.abandon(e);
+    }
   }
 
   /** Parameters excluding position embeddings, as nanoGPT reports (the LM head is tied, so not counted twice). */

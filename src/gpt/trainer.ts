@@ -360,22 +360,26 @@ export class Trainer {
     if (this.dtype === 'float16') requireF16('Trainer (dtype float16)');
     distill?.teacher.eval();
     // what may refuse comes before what it would leave allocated: the scaler's options, then a
-    // given model's parameters (a refused Trainer left a whole model and its moments live)
+    // given model's parameters (a refused Trainer left a whole model and its moments live); an
+    // allocation that fails frees those made before it (all or nothing)
     this.scaler = this.dtype === 'float16' ? new GradScaler(opts.scaler) : null;
-    this.model = model ?? new GPT(modelConfig(cfg, data.vocabSize), { seed: cfg.seed });
+    let made: GPT | undefined; // made here: nothing else would free it
+    let optimizer: AdamW | undefined;
     try {
-      this.optimizer = new AdamW(
+      this.model = model ?? (made = new GPT(modelConfig(cfg, data.vocabSize), { seed: cfg.seed }));
+      this.optimizer = optimizer = new AdamW(
         this.model.parameters(),
         { lr: cfg.learningRate, betas: [cfg.beta1, cfg.beta2], weightDecay: cfg.weightDecay },
         opts.moments, // a resumed run's (checkpointMoments'), adopted
       );
+      this.health = keep(zeros([2], 'int32'));
     } catch (e) {
+      optimizer?.dispose();
       this.scaler?.dispose();
-      if (!model) this.model.dispose(); // made here: nothing else would free it
+      made?.dispose();
       throw e;
     }
     this.dataRng = new Generator(cfg.seed, 1);
-    this.health = keep(zeros([2], 'int32'));
     this.castCache = this.dtype === 'float16' && opts.castCache !== false;
   }
 

@@ -12,6 +12,7 @@ import { carryIntoRecompute } from '../autograd/mode.js';
 import { requireF16 } from '../kernels/profile.js';
 import { cast, castCached, castInto, Tensor } from '../ops/index.js';
 import { AsyncContext } from '../tensor/async-context.js';
+import { describeValue } from '../tensor/check.js';
 import { keep } from '../tensor/scope.js';
 
 /** The dtypes a model may compute in. */
@@ -34,6 +35,7 @@ export function computeDtype(): ComputeDtype {
 export function autocast<R>(dtype: ComputeDtype, fn: () => R, casts?: CastCache): R {
   if (!COMPUTE_DTYPES.includes(dtype)) throw new Error(`autocast: dtype must be one of ${COMPUTE_DTYPES.join(', ')}, got ${JSON.stringify(dtype)}`);
   if (typeof fn !== 'function') throw new TypeError(`autocast: argument 'fn' must be a function, got ${fn === null ? 'null' : typeof fn}`);
+  if (casts !== undefined && !(casts instanceof CastCache)) throw new TypeError(`autocast: argument 'casts' must be a CastCache or undefined, got ${describeValue(casts)}`);
   if (dtype === 'float16') requireF16('autocast'); // before fn: its first layer would refuse it as 'cast', its work before that done
   return mode.run({ dtype, casts: casts ?? mode.get().casts }, fn);
 }

@@ -8,7 +8,7 @@
 // kernels take float32 activations) between casts, so a float16 model can hold them.
 import { cast, checkDropProbability, dropout, embedding, embeddingInt8, full, layerNorm, linear, linearInt8, maskInPlace, matmul, randn, tensor, type Tensor } from '../ops/index.js';
 import type { Generator } from '../tensor/generator.js';
-import { checkBoolean, checkInteger, checkNonNegative, checkOptionKeys, describeValue } from '../tensor/check.js';
+import { checkBoolean, checkInteger, checkNonNegative, checkOptionKeys, checkTensor, describeValue } from '../tensor/check.js';
 import { keep, scope } from '../tensor/scope.js';
 import { castForCompute } from './autocast.js';
 import { Module } from './module.js';
@@ -32,6 +32,12 @@ export interface QuantizeOptions {
 
 /** A layer's on/off option, `def` when absent: 'yes' would be truthy, 0 falsy. */
 const flag = (layer: string, name: string, value: unknown, def: boolean): boolean => (value === undefined ? def : checkBoolean(layer, name, value));
+
+/** That `x` is a tensor ending in `width` (`name`, the layer's setting): the ops' errors would blame the layer's weight. */
+function checkWidth(op: string, x: unknown, name: string, width: number): void {
+  const t = checkTensor(op, 'input', x);
+  if (t.shape.at(-1) !== width) throw new Error(`${op}: input ${t.describe()} must end in ${name} ${width}`);
+}
 
 /** An int8 layer's input: its kernels take float32 activations. */
 const asFloat32 = (x: Tensor) => (x.dtype === 'float32' ? x : cast(x, 'float32'));
@@ -66,7 +72,11 @@ abstract class RowWeights extends Module {
       this.weightScale = null;
     } else {
       this.weight = this.constant('weight', tensor(new Int8Array(rows * cols), [rows, cols]));
-      this.weightScale = this.constant('weight_scale', full([rows], 0));
+      try {
+        this.weightScale = this.constant('weight_scale', full([rows], 0));
+      } catch (e) {
+        throw this.abandon(e);
+      }
     }
   }
 
@@ -89,7 +99,11 @@ export class Linear extends RowWeights {
 
   constructor(readonly inFeatures: number, readonly outFeatures: number, opts: InitOptions & QuantizeOptions & { bias?: boolean }) {
     super('Linear', ['outFeatures', 'inFeatures'], outFeatures, inFeatures, opts, ['rng', 'std', 'int8', 'bias']);
-    this.bias = opts.bias === false ? null : this.param('bias', full([outFeatures], 0));
+    try {
+      this.bias = opts.bias === false ? null : this.param('bias', full([outFeatures], 0));
+    } catch (e) {
+      throw this.abandon(e);
+    }
   }
 
   // project(x): x · Wᵀ without the bias, for callers that fuse the bias into what follows
@@ -111,7 +125,14 @@ export class Linear extends RowWeights {
     this.setBuffer('weight_mask', mask && keep(mask));
   }
 
+  /** Loaded weights are zeroed where the mask is: the layer stays pruned. */
+  protected override afterLoad(): void {
+    const mask = this.weightMask;
+    if (mask) maskInPlace([this.weight], [mask]);
+  }
+
   forward(x: Tensor): Tensor {
+    checkWidth('Linear.forward', x, 'inFeatures', this.inFeatures);
     return scope(() => {
       // float weights: one op, so that decoding's few rows add the bias in the product's kernel
       if (this.bias && !this.weightScale) return linear(castForCompute(x), castForCompute(this.weight), castForCompute(this.bias));
@@ -155,12 +176,17 @@ export class LayerNorm extends Module {
     const bias = flag('LayerNorm', 'bias', opts.bias, true);
     this.eps = opts.eps === undefined ? 1e-5 : checkNonNegative('LayerNorm', 'eps', opts.eps);
     this.weight = this.param('weight', full([dim], 1));
-    this.bias = bias ? this.param('bias', full([dim], 0)) : null;
+    try {
+      this.bias = bias ? this.param('bias', full([dim], 0)) : null;
+    } catch (e) {
+      throw this.abandon(e);
+    }
   }
   private readonly eps: number;
 
   /** In the compute dtype; float16 keeps the statistics and every sum float32 (the kernels do). */
   forward(x: Tensor): Tensor {
+    checkWidth('LayerNorm.forward', x, 'dim', this.dim);
     return scope(() => layerNorm(castForCompute(x), castForCompute(this.weight), this.bias && castForCompute(this.bias), this.eps));
   }
 }

@@ -5,6 +5,8 @@
 import '../ops/index.js'; // every op's Tensor method (x.gelu(), x.astype(), ...) is attached before models run
 import { tensor, Tensor } from '../ops/index.js';
 import { checkBoolean, describeValue } from '../tensor/check.js';
+import { isNumericArray } from '../tensor/create.js';
+import { modeChosen } from './eval-mode.js';
 import { formatShape } from '../tensor/shape.js';
 
 /** Host values of one tensor: what loadStateDict() takes for each name (Int8Array for an int8 tensor). */
@@ -21,6 +23,7 @@ function checkTensorData(name: string, src: unknown, p: Tensor): asserts src is 
   if (!Array.isArray(shape) || !(ArrayBuffer.isView(data) || Array.isArray(data))) throw new TypeError(`${allowed}, got ${describeValue(src)}`);
   // checked with the rest, so that a refused state dict leaves every parameter as it was
   if (!shape.every(Number.isSafeInteger)) throw new TypeError(`loadStateDict: '${name}' must have a shape of integers, got ${describeValue(shape)}`);
+  if (!isNumericArray(data) && !Array.isArray(data)) throw new TypeError(`loadStateDict: '${name}' must hold numbers (a typed array of numbers, or an array), got ${describeValue(data)}`);
   const notNumber = Array.isArray(data) ? data.findIndex((v) => typeof v !== 'number') : -1;
   if (notNumber >= 0) throw new TypeError(`loadStateDict: '${name}' must hold numbers, got ${describeValue(data[notNumber])} at [${notNumber}]`);
 }
@@ -36,8 +39,14 @@ function checkName(kind: string, name: unknown): string {
   return name;
 }
 
+/** That `value`, registered as `kind` `name`, is a `Kind` (an array or a plain object fails later, unnamed: at every walk of the tree, dispose() included). */
+function checkRegistered(kind: string, name: string, value: unknown, Kind: abstract new (...args: never[]) => unknown, allowed: string): void {
+  if (!(value instanceof Kind)) throw new TypeError(`Module: ${kind} '${name}' must be ${allowed}, got ${describeValue(value)}`);
+}
+
 /** That `src` can be loaded into the parameter `name`, `p` (loadStateDict's check of each entry): host values of its shape and kind. */
 export function checkStateEntry(name: string, src: unknown, p: Tensor): asserts src is TensorData {
+  if (p.isDisposed) throw new Error(`loadStateDict: '${name}' ${p.describe()} was disposed (Module.dispose frees every parameter); load into a module not disposed`);
   checkTensorData(name, src, p);
   if (src.shape.length !== p.shape.length || src.shape.some((d, i) => d !== p.shape[i])) {
     throw new Error(`loadStateDict: '${name}' has shape ${formatShape(src.shape)}, the model expects ${p.describe()}`);
@@ -65,6 +74,7 @@ export abstract class Module {
   /** Registers a trainable parameter (sets requiresGrad) and returns it. */
   protected param(name: string, t: Tensor): Tensor {
     checkName('parameter', name);
+    checkRegistered('parameter', name, t, Tensor, 'a Tensor');
     if (this.ownParams.has(name) || this.childModules.has(name)) throw new Error(`Module: '${name}' registered twice`);
     t.requiresGrad_();
     this.ownParams.set(name, t);
@@ -77,6 +87,7 @@ export abstract class Module {
    */
   protected constant(name: string, t: Tensor): Tensor {
     checkName('constant', name);
+    checkRegistered('constant', name, t, Tensor, 'a Tensor');
     if (this.ownParams.has(name) || this.childModules.has(name)) throw new Error(`Module: '${name}' registered twice`);
     this.ownParams.set(name, t);
     return t;
@@ -85,8 +96,10 @@ export abstract class Module {
   /** Sets buffer `name` (not trained; the module owns and frees it), or with null frees and removes it. */
   protected setBuffer(name: string, t: Tensor | null): void {
     checkName('buffer', name);
+    if (t !== null) checkRegistered('buffer', name, t, Tensor, 'a Tensor or null');
     if (this.ownParams.has(name) || this.childModules.has(name)) throw new Error(`Module: buffer '${name}' would shadow a parameter or module`);
-    this.ownBuffers.get(name)?.dispose();
+    const old = this.ownBuffers.get(name);
+    if (old !== t) old?.dispose(); // setting the buffer it holds keeps it
     if (t) this.ownBuffers.set(name, t);
     else this.ownBuffers.delete(name);
   }
@@ -98,6 +111,7 @@ export abstract class Module {
   /** Registers a child module and returns it. */
   protected module<M extends Module>(name: string, m: M): M {
     checkName('module', name);
+    checkRegistered('module', name, m, Module, 'a Module');
     if (this.ownParams.has(name) || this.childModules.has(name)) throw new Error(`Module: '${name}' registered twice`);
     this.childModules.set(name, m);
     return m;
@@ -166,6 +180,7 @@ export abstract class Module {
   train(on = true): this {
     checkBoolean('Module.train', 'on', on); // train('no') would set a truthy string: dropout on
     for (const m of this.modules()) m.training = on;
+    modeChosen(this, on);
     return this;
   }
 
@@ -204,6 +219,23 @@ export abstract class Module {
     // all checked before any is loaded, so that a refused state dict leaves every parameter as it was
     for (const [name, p] of params) checkStateEntry(name, entries.get(name), p);
     for (const [name, p] of params) loadValues(entries.get(name)!, p);
+    for (const m of new Set(this.modules())) m.afterLoad();
+  }
+
+  /**
+   * Restores what this module's parameters must satisfy once loadStateDict has replaced them (a
+   * pruned Linear zeroes its masked weights, as PyTorch's pruned forward, weight_orig × weight_mask, ignores them).
+   */
+  protected afterLoad(): void {}
+
+  /**
+   * For a constructor's catch: frees what this module registered before `e` was thrown and returns
+   * `e` to rethrow, so that a constructor that throws (a weight past the adapter's largest buffer)
+   * leaves nothing allocated.
+   */
+  protected abandon(e: unknown): unknown {
+    this.dispose();
+    return e;
   }
 
   parameterCount(): number {

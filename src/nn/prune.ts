@@ -172,20 +172,23 @@ const MASK_SUFFIX = '.weight_mask';
 
 /**
  * Sets the masks of `masks` (a checkpoint's, named `<Linear path>.weight_mask`), each checked for
- * its layer, shape and 0/1 values, and zeroes the weights they prune.
+ * its layer, shape and 0/1 values, and zeroes the weights they prune. All are checked before any is
+ * set: a refused set leaves the weights (which a mask zeroes for good) as they were.
  */
 export function loadMasks(model: Module, masks: Map<string, TensorData>): void {
   const layers = new Map(linearLayers(model));
-  for (const [name, m] of masks) {
+  const checked = [...masks].map(([name, m]) => {
     const layer = name.endsWith(MASK_SUFFIX) ? layers.get(name.slice(0, -MASK_SUFFIX.length)) : undefined;
     if (!layer) throw new Error(`loadMasks: '${name}' is not the weight mask of a Linear layer of the model`);
+    if (layer.weightScale) throw new Error(`loadMasks: '${name}' is for an int8 layer, which cannot be pruned; prune the float32 model, then quantize it`);
     if (m.shape.length !== 2 || m.shape[0] !== layer.outFeatures || m.shape[1] !== layer.inFeatures) {
       throw new Error(`loadMasks: '${name}' has shape [${m.shape.join(', ')}], its layer's weight is [${layer.outFeatures}, ${layer.inFeatures}]`);
     }
     const bad = m.data.findIndex((x) => x !== 0 && x !== 1);
     if (bad >= 0) throw new Error(`loadMasks: '${name}' holds ${m.data[bad]} at index ${bad}; a mask holds only 0 and 1`);
-    layer.setWeightMask(tensor(m.data, m.shape));
-  }
+    return [layer, m] as const;
+  });
+  for (const [layer, m] of checked) layer.setWeightMask(tensor(m.data, m.shape));
 }
 
 /** Whether a state entry's name is a Linear weight mask's (checkpoints keep them beside the weights). */

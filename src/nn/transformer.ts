@@ -3,7 +3,7 @@
 // HS (head size, C / NH unless set), A = NH * HS (the attention's inner width: C unless heads were
 // pruned away), F (the MLP's hidden width, 4C unless set).
 import { biasGelu, causalAttention, concat, slice, sliceAssign, type Tensor, zeros } from '../ops/index.js';
-import { checkBoolean, checkInteger } from '../tensor/check.js';
+import { checkBoolean, checkInteger, describeValue } from '../tensor/check.js';
 import type { Generator } from '../tensor/generator.js';
 import { keep, scope } from '../tensor/scope.js';
 import { castForCompute } from './autocast.js';
@@ -29,11 +29,21 @@ export interface TransformerConfig {
 
 /**
  * Throws a one-line error naming `piece` and the setting of `cfg` its layers could not be built
- * from: a missing nLayer made the projections' std NaN, nHead 3 of nEmbd 8 a fractional head size.
+ * from: a missing nLayer made the projections' std NaN, nHead 3 of nEmbd 8 a fractional head size,
+ * an unknown activation ran the exact GELU and an unknown quantization float32.
  */
 function checkConfig(piece: string, cfg: TransformerConfig): void {
   for (const k of ['nEmbd', 'nHead', 'nLayer'] as const) checkInteger(piece, `cfg.${k}`, cfg?.[k], 1, Number.MAX_SAFE_INTEGER, 'an integer >= 1');
   checkBoolean(piece, 'cfg.bias', cfg.bias); // undefined would give every layer a bias
+  const oneOf = (key: 'activation' | 'quantization', allowed: readonly string[], absent: string) => {
+    const value: unknown = cfg[key];
+    if (value !== undefined && !allowed.includes(value as string)) {
+      throw new RangeError(`${piece}: argument 'cfg.${key}' must be one of ${allowed.join(', ')} (or absent: ${absent}), got ${describeValue(value)}`);
+    }
+  };
+  oneOf('activation', ACTIVATIONS, 'gelu');
+  oneOf('quantization', QUANTIZATIONS, 'float32');
+  if (cfg.mlpWidth !== undefined) checkInteger(piece, 'cfg.mlpWidth', cfg.mlpWidth, 1, Number.MAX_SAFE_INTEGER, 'an integer >= 1 (or absent: 4 * cfg.nEmbd)');
   const headSize = cfg.headSize ?? cfg.nEmbd / cfg.nHead;
   if (!Number.isInteger(headSize) || headSize < 1) throw new RangeError(`${piece}: the head size (cfg.headSize, else cfg.nEmbd / cfg.nHead) must be an integer >= 1, got ${headSize}`);
 }
@@ -140,8 +150,12 @@ export class CausalSelfAttention extends Module {
     const A = cfg.nHead * (cfg.headSize ?? cfg.nEmbd / cfg.nHead);
     const int8 = cfg.quantization === 'int8';
     this.c_attn = this.module('c_attn', new Linear(cfg.nEmbd, 3 * A, { rng, bias: cfg.bias, int8 }));
-    // GPT-2: residual projections scaled by 1/sqrt(2 nLayer)
-    this.c_proj = this.module('c_proj', new Linear(A, cfg.nEmbd, { rng, bias: cfg.bias, int8, std: 0.02 / Math.sqrt(2 * cfg.nLayer) }));
+    try {
+      // GPT-2: residual projections scaled by 1/sqrt(2 nLayer)
+      this.c_proj = this.module('c_proj', new Linear(A, cfg.nEmbd, { rng, bias: cfg.bias, int8, std: 0.02 / Math.sqrt(2 * cfg.nLayer) }));
+    } catch (e) {
+      throw this.abandon(e);
+    }
     this.attnDropout = this.module('attn_dropout', new Dropout(cfg.dropout, rng));
     this.residDropout = this.module('resid_dropout', new Dropout(cfg.dropout, rng));
   }
@@ -181,7 +195,11 @@ export class MLP extends Module {
     const F = cfg.mlpWidth ?? 4 * cfg.nEmbd;
     const int8 = cfg.quantization === 'int8';
     this.c_fc = this.module('c_fc', new Linear(cfg.nEmbd, F, { rng, bias: cfg.bias, int8 }));
-    this.c_proj = this.module('c_proj', new Linear(F, cfg.nEmbd, { rng, bias: cfg.bias, int8, std: 0.02 / Math.sqrt(2 * cfg.nLayer) }));
+    try {
+      this.c_proj = this.module('c_proj', new Linear(F, cfg.nEmbd, { rng, bias: cfg.bias, int8, std: 0.02 / Math.sqrt(2 * cfg.nLayer) }));
+    } catch (e) {
+      throw this.abandon(e);
+    }
     this.drop = this.module('dropout', new Dropout(cfg.dropout, rng));
   }
 
@@ -208,9 +226,13 @@ export class Block extends Module {
     super();
     checkConfig('Block', cfg);
     this.ln_1 = this.module('ln_1', new LayerNorm(cfg.nEmbd, { bias: cfg.bias }));
-    this.attn = this.module('attn', new CausalSelfAttention(cfg, rng));
-    this.ln_2 = this.module('ln_2', new LayerNorm(cfg.nEmbd, { bias: cfg.bias }));
-    this.mlp = this.module('mlp', new MLP(cfg, rng));
+    try {
+      this.attn = this.module('attn', new CausalSelfAttention(cfg, rng));
+      this.ln_2 = this.module('ln_2', new LayerNorm(cfg.nEmbd, { bias: cfg.bias }));
+      this.mlp = this.module('mlp', new MLP(cfg, rng));
+    } catch (e) {
+      throw this.abandon(e);
+    }
   }
 
   /** x [B, T, C]; `cache` and `starts` as CausalSelfAttention.forward takes them. */

@@ -133,12 +133,12 @@ export class AdamW {
           throw e;
         }
       }
+      this.one = keep(full([], 1));
     } catch (e) {
       // (a shard past the adapter's memory): none of it stays allocated
       for (const t of this.shards.flatMap((s) => [s.m, s.v])) t.dispose();
       throw e;
     }
-    this.one = keep(full([], 1));
     this.missed = params.map(() => 0);
   }
 

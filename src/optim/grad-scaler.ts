@@ -75,7 +75,12 @@ export class GradScaler {
     this.backoffFactor = settings.backoffFactor;
     this.growthInterval = settings.growthInterval;
     this.scale = keep(full([], this.initScale));
-    this.control = keep(full([4], 0));
+    try {
+      this.control = keep(full([4], 0));
+    } catch (e) {
+      this.scale.dispose(); // kept: nothing else would free it
+      throw e;
+    }
   }
 
   /**

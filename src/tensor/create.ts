@@ -20,7 +20,8 @@ const DATA_KINDS = 'a number, a nested array of numbers or a typed array';
 
 type NumericArray = Exclude<ArrayBufferView, DataView | BigInt64Array | BigUint64Array>;
 
-function isNumericArray(data: unknown): data is NumericArray {
+/** A typed array of numbers: what tensor() takes as data besides arrays (not a DataView, nor BigInt64/BigUint64 values). */
+export function isNumericArray(data: unknown): data is NumericArray {
   return ArrayBuffer.isView(data) && !(data instanceof DataView || data instanceof BigInt64Array || data instanceof BigUint64Array);
 }
 
