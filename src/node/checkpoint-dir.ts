@@ -2,20 +2,19 @@
 // `gpt train` writes them, a bare .safetensors file (e.g. one saved by the browser page), or a
 // Hugging Face GPT-2 directory (config.json + model.safetensors, or its shards; src/gpt/hf), read
 // and written.
-import { rm, type FileHandle } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { checkCheckpoint, checkpointPieces, readCheckpoint, type Checkpoint, type CheckpointExtras, type CheckpointMeta } from '../gpt/checkpoint.js';
 import { disposeUploaded, readCheckpointModel, uploadedOr, type LoadOptions, type UploadedCheckpoint } from '../gpt/checkpoint-upload.js';
 import { hfCheckpoint, pendingHF, hfModelConfig, HF_FILES, isMaskBuffer, parseShardIndex, shardIndexProblem, type HFWeightsFile } from '../gpt/hf/index.js';
 import { uploadHF } from '../gpt/hf/upload.js';
-import type { HFWeightsReader } from '../gpt/hf/headers.js';
 import type { GPT, GPTConfig } from '../gpt/model.js';
-import { openSafetensors } from '../io/safetensors-source.js';
 import type { Tokenizer } from '../gpt/tokenizer/index.js';
 import { writeFilesAtomic } from './atomic-file.js';
 import { layoutSafetensors, safetensorsPieces, streamSafetensors, type Safetensors } from '../io/safetensors.js';
 import { readCheckpointWeights, writeCheckpointFiles } from './checkpoint-files.js';
-import { makeDirectories, openRegularFile, pathExists, readRegularFile, unlessMissing, type PositionalFile } from './regular-files.js';
+import { openHFWeights } from './hf-weights-files.js';
+import { makeDirectories, pathExists, readRegularFile, unlessMissing, type PositionalFile } from './regular-files.js';
 import { byCheckpointKind } from './checkpoint-kind.js';
 import { handleSource, readSafetensorsFile } from './safetensors-file.js';
 
@@ -82,26 +81,6 @@ async function uploadHFDirectory(dir: string, opts: LoadOptions): Promise<Upload
     return await uploadHF(model, opened.shards, await hfTokenizerTexts(dir), dir, weightMap, opts);
   } finally {
     await opened.close();
-  }
-}
-
-/** The weights files `files` of the Hugging Face directory `dir` (hfDirectoryFiles'), opened and their headers read, until close(). */
-export async function openHFWeights(dir: string, files: string[]): Promise<{ shards: HFWeightsReader[]; handles: FileHandle[]; close(): Promise<void> }> {
-  const handles: FileHandle[] = [];
-  const close = async () => {
-    for (const handle of handles) await handle.close();
-  };
-  try {
-    const shards: HFWeightsReader[] = [];
-    for (const file of files) {
-      const handle = await openRegularFile(join(dir, file));
-      handles.push(handle);
-      shards.push({ file, reader: await openSafetensors(await handleSource(handle)) });
-    }
-    return { shards, handles, close };
-  } catch (e) {
-    await close();
-    throw e;
   }
 }
 

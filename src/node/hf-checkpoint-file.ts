@@ -5,7 +5,8 @@
 import { join } from 'node:path';
 import { hfCheckpointLayout, hfHeaders, readHFTensor, type HFHeaders, type SavedHFTensor } from '../gpt/hf/headers.js';
 import { EMBEDDING, HEAD, unprefixed } from '../gpt/hf/weights.js';
-import { hfDirectoryFiles, hfTokenizerTexts, loadCheckpoint, openHFWeights } from './checkpoint-dir.js';
+import { hfDirectoryFiles, hfTokenizerTexts, loadCheckpoint } from './checkpoint-dir.js';
+import { openHFWeights } from './hf-weights-files.js';
 import { writtenVersion } from './regular-files.js';
 import type { PendingSafetensorsLayout } from '../io/safetensors.js';
 
