@@ -88,7 +88,7 @@ const seed = (r: Random) => (bool(r) ? r.int(0, 2 ** 31 - 1) : pick(r, [0, 1, 2 
 const dropout = {
   draw(r: Random): Sample<[Tensor, number, number, boolean?]> {
     const x = values(r, shape(r));
-    const p = bool(r) ? pick(r, [0, 0.1, 0.5, 0.9, 1 / 3, 2 ** -24]) : float(r, 0, 0.99);
+    const p = bool(r) ? pick(r, [0, 0.1, 0.5, 0.9, 1 / 3, 2 ** -24, 1]) : float(r, 0, 0.99);
     const s = seed(r);
     const training = pick(r, [undefined, true, true, false]);
     const drops = training !== false && p > 0;
