@@ -89,9 +89,9 @@ export interface Tensor extends Core {
   embedding(ids: Tensor): Tensor;
   /** Inverted dropout with drop probability p, reproducible from `seed`. */
   dropout(p: number, seed: number, training?: boolean): Tensor;
-  /** Over the last axis: `axis` may only name it (-1, the default, or rank - 1; PyTorch's dim may be any: permute first). */
+  /** Along `axis` (the last, -1, by default; another is transposed to the last around the kernel). */
   softmax(axis?: number): Tensor;
-  /** Over the last axis, as softmax. */
+  /** Along `axis`, as softmax. */
   logSoftmax(axis?: number): Tensor;
   /** Normalised over the last axis, then * weight + bias. */
   layerNorm(weight: Tensor, bias?: Tensor | null, eps?: number): Tensor;
