@@ -15,8 +15,9 @@ import type { MatmulOptions } from './matmul.js';
 import type { Axes } from './reduce.js';
 import { transpose as transposeCore } from './shape.js';
 import { OPS, type OpName } from './table.js';
+import type { VarianceOptions } from './variance.js';
 
-export type { Axes, DistillOptions, DType, MatmulOptions, Shape, TensorOrScalar };
+export type { Axes, DistillOptions, DType, MatmulOptions, Shape, TensorOrScalar, VarianceOptions };
 
 export interface Tensor extends Core {
   grad: Tensor | null;
@@ -65,8 +66,16 @@ export interface Tensor extends Core {
   mean(axes?: Axes, keepdim?: boolean): Tensor;
   /** IEEE max over `axes` (torch.amax: values only): NaN if any reduced element is NaN; the gradient is shared by the tied maxima (the NaNs, where amax's is NaN everywhere). */
   max(axes?: Axes, keepdim?: boolean): Tensor;
+  /** IEEE min over `axes` (torch.amin: values only), as max. */
+  min(axes?: Axes, keepdim?: boolean): Tensor;
   /** Index (int32) of the first maximum along `axis`, or into the flattened tensor. */
   argmax(axis?: number, keepdim?: boolean): Tensor;
+  /** Index (int32) of the first minimum along `axis`, or into the flattened tensor. */
+  argmin(axis?: number, keepdim?: boolean): Tensor;
+  /** Variance over `axes` (all by default), torch.var's: divided by N - correction (1 unless given; 0: biased). */
+  var(axes?: Axes, opts?: VarianceOptions): Tensor;
+  /** Standard deviation over `axes`: the square root of var, with its correction. */
+  std(axes?: Axes, opts?: VarianceOptions): Tensor;
   /** This broadcast to `shape` (materialised). */
   expand(shape: Shape): Tensor;
   /** Same data, another shape (one dimension may be -1); free. */
@@ -139,7 +148,11 @@ const methods: Methods & ThisType<Tensor> = {
   sum(axes, keepdim) { return ops.sum(this, axes, keepdim); },
   mean(axes, keepdim) { return ops.mean(this, axes, keepdim); },
   max(axes, keepdim) { return ops.max(this, axes, keepdim); },
+  min(axes, keepdim) { return ops.min(this, axes, keepdim); },
   argmax(axis, keepdim) { return ops.argmax(this, axis, keepdim); },
+  argmin(axis, keepdim) { return ops.argmin(this, axis, keepdim); },
+  var(axes, opts) { return ops.var(this, axes, opts); },
+  std(axes, opts) { return ops.std(this, axes, opts); },
   expand(shape) { return ops.expand(this, shape); },
   reshape(shape) { return ops.reshape(this, shape); },
   view(shape) { return ops.reshape(this, shape); },
@@ -167,7 +180,7 @@ export type { OpName };
 export const {
   neg, exp, log, sqrt, rsqrt, tanh, relu, gelu, geluTanh,
   add, sub, mul, div, pow, maximum, eq, ne, lt, le, gt, ge, where,
-  expand, sumTo, sum, mean, max, argmax, reshape, permute, slice, concat, cast, castCached,
+  expand, sumTo, sum, mean, max, min, argmax, argmin, std, reshape, permute, slice, concat, cast, castCached,
   matmul, linear, embedding, dropout, softmax, logSoftmax, layerNorm, crossEntropy, linearCrossEntropy, distillLoss, causalAttention, biasGelu,
   sampleLogits,
   linearInt8, embeddingInt8,
@@ -188,6 +201,10 @@ export { maskInPlace } from './mask.js';
 export { checkDropProbability } from './dropout.js';
 export { castInto } from './cast-into.js';
 export { sliceAssign } from './shape.js';
+
+/** Variance over `axes` (all by default), torch.var's (var is a reserved word: `import { var as variance }`, or ops.var, x.var()). */
+const variance = ops.var;
+export { variance as var };
 
 /** Swaps two dims (the last two by default): a permute. */
 export const transpose = transposeCore as Lifted<typeof transposeCore>;
