@@ -14,6 +14,7 @@ import type { TensorOrScalar } from './elementwise.js';
 import type { MatmulOptions } from './matmul.js';
 import type { Axes } from './reduce.js';
 import { transpose as transposeCore } from './shape.js';
+import { chunk as chunkCore, split as splitCore } from './split.js';
 import { OPS, type OpName } from './table.js';
 import type { VarianceOptions } from './variance.js';
 
@@ -88,6 +89,10 @@ export interface Tensor extends Core {
   transpose(d0?: number, d1?: number): Tensor;
   /** Elements [start, end) along `axis`, Python-style bounds. */
   slice(axis: number, start?: number, end?: number): Tensor;
+  /** Cut along `axis` (0 by default) into pieces of a size (the last smaller) or of the sizes listed, as torch.split. */
+  split(sizeOrSections: number | readonly number[], axis?: number): Tensor[];
+  /** Cut along `axis` (0 by default) into `chunks` pieces of ceil(n / chunks) elements (fewer where they run out), as torch.chunk. */
+  chunk(chunks: number, axis?: number): Tensor[];
   /** This converted to `dtype`. */
   astype(dtype: PlainDType): Tensor;
 
@@ -159,6 +164,8 @@ const methods: Methods & ThisType<Tensor> = {
   permute(dims) { return ops.permute(this, dims); },
   transpose(d0, d1) { return transpose(this, d0, d1); },
   slice(axis, start, end) { return ops.slice(this, axis, start, end); },
+  split(sizeOrSections, axis) { return split(this, sizeOrSections, axis); },
+  chunk(chunks, axis) { return chunk(this, chunks, axis); },
   astype(dtype) { return ops.cast(this, dtype); },
   matmul(other, opts) { return ops.matmul(this, other, opts); },
   embedding(ids) { return ops.embedding(this, ids); },
@@ -208,6 +215,10 @@ export { variance as var };
 
 /** Swaps two dims (the last two by default): a permute. */
 export const transpose = transposeCore as Lifted<typeof transposeCore>;
+/** `t` cut along `axis` (0 by default) into pieces of a size (the last smaller) or of the sizes listed, as torch.split. */
+export const split = splitCore as unknown as (t: Tensor, sizeOrSections: number | readonly number[], axis?: number) => Tensor[];
+/** `t` cut along `axis` (0 by default) into `chunks` pieces of ceil(n / chunks) elements (fewer where they run out), as torch.chunk. */
+export const chunk = chunkCore as unknown as (t: Tensor, chunks: number, axis?: number) => Tensor[];
 
 // ---- creating tensors -------------------------------------------------------------------------
 /** The Tensor class (for `instanceof` and Tensor.empty), typed as this module's Tensor. */
