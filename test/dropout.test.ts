@@ -1,6 +1,6 @@
 // dropout beyond the op table's drawn calls (test/ops.test.ts, which holds it to the Philox
 // reference mask forward and backward): the fraction kept of 100k elements, reproducibility from
-// the seed, p = 0 and training = false as views, and the errors.
+// the seed, p = 0 and training = false as views, p = 1 dropping everything, and the errors.
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as ops from '../src/index.js';
 import { setupDevice } from './helpers.js';
@@ -37,15 +37,26 @@ describe('dropout forward', () => {
       a.add(b).sum().backward();
       expect([...(await x.grad!.toArray())]).toEqual([2, 2, 2]);
     }));
+
+  // PyTorch's p = 1 is x * 0 (NaN for NaN and infinite x); here a dropped element is 0 whatever p
+  it('p = 1 gives zeros (non-finite elements too) and a zero gradient; in eval, x', () =>
+    scope(async () => {
+      const x = tensor([1, -2, NaN, Infinity, -0]).requiresGrad_();
+      const y = ops.dropout(x, 1, 3);
+      expect([...(await y.toArray())]).toEqual([0, 0, 0, 0, 0]);
+      y.mul(tensor([1, 2, 3, 4, 5])).sum().backward();
+      expect([...(await x.grad!.toArray())]).toEqual([0, 0, 0, 0, 0]);
+      expect(x.dropout(1, 3, false).storage()).toBe(x.storage());
+    }));
 });
 
 describe('dropout errors name the op', () => {
   it('rejects bad p, seeds and dtypes', () =>
     scope(() => {
       const x = ops.ones([4]);
-      expect(() => ops.dropout(x, 1, 0)).toThrow(/^dropout: argument 'p' must be a number in \[0, 1\), got 1$/);
-      expect(() => ops.dropout(x, -0.1, 0)).toThrow(/^dropout: argument 'p' must be a number in \[0, 1\), got -0.1$/);
-      expect(() => ops.dropout(x, NaN, 0)).toThrow(/^dropout: argument 'p' must be a number in \[0, 1\), got NaN$/);
+      expect(() => ops.dropout(x, 1.5, 0)).toThrow(/^dropout: argument 'p' must be a number in \[0, 1\], got 1.5$/);
+      expect(() => ops.dropout(x, -0.1, 0)).toThrow(/^dropout: argument 'p' must be a number in \[0, 1\], got -0.1$/);
+      expect(() => ops.dropout(x, NaN, 0)).toThrow(/^dropout: argument 'p' must be a number in \[0, 1\], got NaN$/);
       expect(() => ops.dropout(x, 0.5, -1)).toThrow(/dropout: seed must be a non-negative safe integer, got -1/);
       expect(() => ops.dropout(x, 0.5, 1.5)).toThrow(/dropout: seed must be a non-negative safe integer, got 1.5/);
       // training 'no' was truthy (elements dropped), 0 falsy

@@ -1,11 +1,12 @@
-// Reductions beyond the op table's drawn calls (test/ops.test.ts): a large sum, and max / argmax on
-// IEEE specials (-inf, +inf, NaN, -0), ties included, forward and backward; both output layouts.
+// Reductions beyond the op table's drawn calls (test/ops.test.ts): a large sum, max / min / argmax /
+// argmin on IEEE specials (-inf, +inf, NaN, -0), ties included, forward and backward; both output
+// layouts; var and std where their divisor is 0, at a constant row, without elements, and errors.
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it, afterAll } from 'vitest';
 import { setProfile } from '../src/kernels/profile.js';
-import { argmax, full, max, mean, scope, sum, sumTo, tensor, zeros, type Tensor } from '../src/index.js';
+import { argmax, argmin, full, max, mean, min, scope, sum, sumTo, tensor, zeros, type Tensor } from '../src/index.js';
 import { expectClose, fcParams, seededValues, setupDevice, shapeArb, toTensor } from './helpers.js';
-import { argmaxRef, maxRef, meanRef, numel, ref, sumRef, type Ref } from '../src/check/reference/index.js';
+import { argmaxRef, argminRef, maxRef, meanRef, minRef, numel, ref, sumRef, type Ref } from '../src/check/reference/index.js';
 import { toHalf } from '../src/check/index.js';
 
 beforeAll(setupDevice);
@@ -69,12 +70,14 @@ for (const lanes of [1, 64] as const) {
         expect(Math.abs(got - want) / Math.abs(want), `sum ${got}, float64 ${want}`).toBeLessThan(4e-6);
       }));
 
-    describe('max and argmax follow IEEE: -inf, +inf, NaN, -0', () => {
+    describe('max, min, argmax and argmin follow IEEE: -inf, +inf, NaN, -0', () => {
       it('rows of special values', () =>
         scope(async () => {
           const r = ref([SPECIAL_ROWS.length, 3], SPECIAL_ROWS.flat());
           await expectExact(max(toTensor(r), 1), maxRef(r, [1]), 'max');
           await expectExact(argmax(toTensor(r), 1), argmaxRef(r, [1]), 'argmax');
+          await expectExact(min(toTensor(r), 1), minRef(r, [1]), 'min');
+          await expectExact(argmin(toTensor(r), 1), argminRef(r, [1]), 'argmin');
         }));
 
       it('long rows: all -inf, NaN last, +inf in the middle, -FLT_MAX only', () =>
@@ -87,23 +90,27 @@ for (const lanes of [1, 64] as const) {
           await expectExact(max(toTensor(r), 1), maxRef(r, [1]), 'max');
           await expectExact(max(toTensor(r)), maxRef(r, [0, 1]), 'max of all');
           await expectExact(argmax(toTensor(r), 1), argmaxRef(r, [1]), 'argmax');
+          await expectExact(min(toTensor(r), 1), minRef(r, [1]), 'min');
+          await expectExact(argmin(toTensor(r), 1), argminRef(r, [1]), 'argmin');
         }));
 
-      it('max over any axes matches the reference with specials injected', async () => {
+      it('max and min over any axes match the reference with specials injected', async () => {
         await fc.assert(
           fc.asyncProperty(
             shapeArb(0, 4).chain((s) => fc.tuple(fc.constant(s), specialValuesArb(numel(s)), fc.subarray([...s.keys()]), fc.boolean())),
             ([shape, values, axes, keep]) =>
               scope(async () => {
                 const r = ref(shape, values);
-                await expectExact(max(toTensor(r), axes.length ? axes : undefined, keep), maxRef(r, axes.length ? axes : [...shape.keys()], keep), 'max');
+                const [asked, meant] = [axes.length ? axes : undefined, axes.length ? axes : [...shape.keys()]];
+                await expectExact(max(toTensor(r), asked, keep), maxRef(r, meant, keep), 'max');
+                await expectExact(min(toTensor(r), asked, keep), minRef(r, meant, keep), 'min');
               }),
           ),
           fcParams(30),
         );
       });
 
-      it('argmax along an axis matches the reference with ties and specials injected', async () => {
+      it('argmax and argmin along an axis match the reference with ties and specials injected', async () => {
         await fc.assert(
           fc.asyncProperty(
             shapeArb(1, 4).chain((s) => fc.tuple(fc.constant(s), specialValuesArb(numel(s)), fc.nat(s.length - 1))),
@@ -113,6 +120,7 @@ for (const lanes of [1, 64] as const) {
                 const got = argmax(toTensor(r), axis);
                 expect(got.dtype).toBe('int32');
                 await expectExact(got, argmaxRef(r, [axis]), 'argmax');
+                await expectExact(toTensor(r).argmin(axis), argminRef(r, [axis]), 'argmin');
               }),
           ),
           fcParams(30),
@@ -127,6 +135,16 @@ for (const lanes of [1, 64] as const) {
           const third = 1 / 3;
           const want = [[0, 0.5, 0.5], [0, 0, 1], [third, third, third], [0.5, 0.5, 0], [0.5, 0, 0.5]];
           await expectClose(x.grad!, ref([5, 3], want.flat()), 1e-7, 0, 'd max');
+        }));
+
+      it('the gradient goes to the elements tying with the min: NaNs, +infs, -0 with +0', () =>
+        scope(async () => {
+          const x = tensor([[1, NaN, NaN], [Infinity, Infinity, 2], [Infinity, Infinity, Infinity], [-0, 0, 1], [-Infinity, 1, -Infinity]]);
+          x.requiresGrad_();
+          x.min(1).sum().backward();
+          const third = 1 / 3;
+          const want = [[0, 0.5, 0.5], [0, 0, 1], [third, third, third], [0.5, 0.5, 0], [0.5, 0, 0.5]];
+          await expectClose(x.grad!, ref([5, 3], want.flat()), 1e-7, 0, 'd min');
         }));
     });
 

@@ -1,11 +1,11 @@
 // softmax / logSoftmax beyond the op table's drawn calls (test/ops.test.ts): wide rows, more rows
-// than a grid axis holds, -Infinity masking, axes, errors and memory; both row layouts.
+// than a grid axis holds, -Infinity masking, any axis, errors and memory; both row layouts.
 // Tolerances, |got - want| <= atol + rtol |want| (as in src/check/cases/nn.ts):
 //   softmax forward     atol 1e-6, rtol 1e-4   (outputs in [0, 1]; lavapipe's worst: 1e-7 abs, 8e-6 rel)
 //   logSoftmax forward  atol 1e-5, rtol 1e-5   (worst seen: ~1 ulp of |y|, 1.5e-5 at |y| ~ 160)
 import { beforeAll, describe, expect, it, afterAll } from 'vitest';
 import { setProfile } from '../src/kernels/profile.js';
-import { logSoftmax, scope, softmax, tensor, type Tensor } from '../src/index.js';
+import { device, logSoftmax, scope, softmax, tensor, type Tensor } from '../src/index.js';
 import { expectBuffersReturned, expectClose, seededValues, setupDevice, toTensor } from './helpers.js';
 import { logSoftmaxRef, numel, ref, softmaxRef, type Ref } from '../src/check/reference/index.js';
 
@@ -82,24 +82,43 @@ for (const lanes of [1, 64] as const) {
             }
           }));
 
-        it('accepts axis -1 and rank - 1 (also as a method), rejects other axes, rank 0 and int32', () =>
+        it('takes any axis: the last (-1, the default, or rank - 1) as the kernel\'s rows, others transposed around it', () =>
           scope(async () => {
             const x = ref([2, 3], [1, 2, 3, -1, 0, 4]);
-            const t = toTensor(x);
+            const t = toTensor(x).requiresGrad_();
             const method = (a: Tensor, axis?: number) => (name === 'softmax' ? a.softmax(axis) : a.logSoftmax(axis));
-            for (const y of [fn(t, 1), method(t), method(t, -1)]) await expectClose(y, reference(x), atol, rtol, name);
-            expect(() => fn(t, 0)).toThrow(new RegExp(`^${name}: only the last axis is supported \\(got axis 0 for float32\\[2, 3\\]\\)`));
-            expect(() => fn(t, 2)).toThrow(new RegExp(`^${name}: argument 'axis' must be an integer in \\[-2, 1\\] for float32\\[2, 3\\], got number 2$`));
-            expect(() => fn(tensor(3))).toThrow(new RegExp(`^${name}: input must have rank >= 1, got float32\\[\\]$`));
-            expect(() => fn(tensor(new Int32Array([1, 2])))).toThrow(new RegExp(`^${name}: argument 'input' must be a float32 or float16 tensor, got int32\\[2\\]$`));
+            for (const y of [fn(t, 1), method(t), method(t, -1)]) {
+              await expectClose(y, reference(x, 1), atol, rtol, name);
+              expect(y.gradFn!.opName, 'the last axis goes straight to the kernel').toBe(name);
+            }
+            for (const y of [fn(t, 0), method(t, -2)]) await expectClose(y, reference(x, 0), atol, rtol, `${name} axis 0`);
+            const cube = ref([2, 3, 4], seededValues(24, 5, -3, 3).map(Math.fround));
+            await expectClose(fn(toTensor(cube), 1), reference(cube, 1), atol, rtol, `${name} the middle axis`);
           }));
 
-        it('returns every buffer after forward and backward', () =>
+        it('rejects an axis out of range, rank 0 and int32', () =>
+          scope(() => {
+            const t = toTensor(ref([2, 3], [1, 2, 3, -1, 0, 4]));
+            expect(() => fn(t, 2)).toThrow(new RegExp(`^${name}: argument 'axis' must be an integer in \\[-2, 1\\] for float32\\[2, 3\\], got number 2$`));
+            expect(() => fn(t, -3)).toThrow(new RegExp(`^${name}: argument 'axis' must be an integer in \\[-2, 1\\] for float32\\[2, 3\\], got number -3$`));
+            expect(() => fn(tensor(3))).toThrow(new RegExp(`^${name}: input must have rank >= 1, got float32\\[\\]$`));
+            expect(() => fn(tensor(new Int32Array([1, 2])), 0)).toThrow(new RegExp(`^${name}: argument 'input' must be a float32 or float16 tensor, got int32\\[2\\]$`));
+          }));
+
+        it('returns every buffer after forward and backward, over the last axis and another', () =>
           expectBuffersReturned(async () => {
             const x = toTensor(ref([4, 5], seededValues(20, 3)));
             x.requiresGrad = true;
-            fn(x).mul(toTensor(seeded([4, 5], 4))).sum().backward();
+            for (const axis of [-1, 0]) fn(x, axis).mul(toTensor(seeded([4, 5], 4))).sum().backward();
             await x.grad!.toArray();
+          }));
+
+        it('over another axis leaves only its result allocated (the transposes freed, not left to a scope)', () =>
+          expectBuffersReturned(async () => {
+            const x = toTensor(ref([4, 5], seededValues(20, 3)));
+            const before = device().memory().liveBuffers;
+            fn(x, 0);
+            expect(device().memory().liveBuffers).toBe(before + 1);
           }));
       });
     }

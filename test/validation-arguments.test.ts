@@ -119,8 +119,8 @@ const CASES: Case[] = [
   // the op is named as it is called
   ["geluTanh('a')", () => geluTanh(bad('a')), TypeError, /^geluTanh: argument 'input' must be a Tensor, got string 'a'$/],
   ['[1, 2] @ [1, 2]', (x) => x.reshape([1, 2]).matmul(x.reshape([1, 2])), RangeError, /^matmul: inner dimensions differ in \[1, 2\] @ \[1, 2\]/],
-  ["x.dropout('0.5')", (x) => x.dropout(bad('0.5'), 1), TypeError, /^dropout: argument 'p' must be a number in \[0, 1\), got string '0.5'$/],
-  ['x.dropout(1)', (x) => x.dropout(1, 1), RangeError, /^dropout: argument 'p' must be a number in \[0, 1\), got 1$/],
+  ["x.dropout('0.5')", (x) => x.dropout(bad('0.5'), 1), TypeError, /^dropout: argument 'p' must be a number in \[0, 1\], got string '0.5'$/],
+  ['x.dropout(1.01)', (x) => x.dropout(1.01, 1), RangeError, /^dropout: argument 'p' must be a number in \[0, 1\], got 1.01$/],
   // at construction, not at the first training forward
   ['new Generator(1.5)', () => new Generator(1.5), RangeError, /^Generator: argument 'seed' must be a safe integer \(negative ones wrap to 64 bits\), got number 1.5$/],
   ["new Generator('7')", () => new Generator(bad('7')), TypeError, /^Generator: argument 'seed' must be a safe integer .*, got string '7'$/],
@@ -131,7 +131,7 @@ const CASES: Case[] = [
   ["rng.setState('1.5')", () => new Generator(0).setState('1.5'), RangeError, /^Generator\.setState: argument 'state' must be a state getState\(\) gave \(decimal digits, below 2\^64\), got string '1.5'$/],
   ["rng.setState('2^64')", () => new Generator(0).setState(String(2n ** 64n)), RangeError, /^Generator\.setState: argument 'state' must be .*, got string '18446744073709551616'$/],
   ['rng.setState(7)', () => new Generator(0).setState(bad(7)), TypeError, /^Generator\.setState: argument 'state' must be .*, got number 7$/],
-  ['new Dropout(2)', () => new Dropout(2, new Generator(0)), RangeError, /^Dropout: argument 'p' must be a number in \[0, 1\), got 2$/],
+  ['new Dropout(2)', () => new Dropout(2, new Generator(0)), RangeError, /^Dropout: argument 'p' must be a number in \[0, 1\], got 2$/],
   // without a generator it failed at the first training forward, reading 'nextSeed' of undefined
   ['new Dropout(0.1)', () => new Dropout(0.1, bad(undefined)), TypeError, /^Dropout: argument 'rng' must be a Generator, got undefined$/],
   ['ids.eq(2.5)', () => tensor([1, 2], [2], 'int32').eq(2.5), TypeError,

@@ -14,9 +14,11 @@ import type { TensorOrScalar } from './elementwise.js';
 import type { MatmulOptions } from './matmul.js';
 import type { Axes } from './reduce.js';
 import { transpose as transposeCore } from './shape.js';
+import { chunk as chunkCore, split as splitCore } from './split.js';
 import { OPS, type OpName } from './table.js';
+import type { VarianceOptions } from './variance.js';
 
-export type { Axes, DistillOptions, DType, MatmulOptions, Shape, TensorOrScalar };
+export type { Axes, DistillOptions, DType, MatmulOptions, Shape, TensorOrScalar, VarianceOptions };
 
 export interface Tensor extends Core {
   grad: Tensor | null;
@@ -65,8 +67,16 @@ export interface Tensor extends Core {
   mean(axes?: Axes, keepdim?: boolean): Tensor;
   /** IEEE max over `axes` (torch.amax: values only): NaN if any reduced element is NaN; the gradient is shared by the tied maxima (the NaNs, where amax's is NaN everywhere). */
   max(axes?: Axes, keepdim?: boolean): Tensor;
+  /** IEEE min over `axes` (torch.amin: values only), as max. */
+  min(axes?: Axes, keepdim?: boolean): Tensor;
   /** Index (int32) of the first maximum along `axis`, or into the flattened tensor. */
   argmax(axis?: number, keepdim?: boolean): Tensor;
+  /** Index (int32) of the first minimum along `axis`, or into the flattened tensor. */
+  argmin(axis?: number, keepdim?: boolean): Tensor;
+  /** Variance over `axes` (all by default), torch.var's: divided by N - correction (1 unless given; 0: biased). */
+  var(axes?: Axes, opts?: VarianceOptions): Tensor;
+  /** Standard deviation over `axes`: the square root of var, with its correction. */
+  std(axes?: Axes, opts?: VarianceOptions): Tensor;
   /** This broadcast to `shape` (materialised). */
   expand(shape: Shape): Tensor;
   /** Same data, another shape (one dimension may be -1); free. */
@@ -79,6 +89,10 @@ export interface Tensor extends Core {
   transpose(d0?: number, d1?: number): Tensor;
   /** Elements [start, end) along `axis`, Python-style bounds. */
   slice(axis: number, start?: number, end?: number): Tensor;
+  /** Cut along `axis` (0 by default) into pieces of a size (the last smaller) or of the sizes listed, as torch.split. */
+  split(sizeOrSections: number | readonly number[], axis?: number): Tensor[];
+  /** Cut along `axis` (0 by default) into `chunks` pieces of ceil(n / chunks) elements (fewer where they run out), as torch.chunk. */
+  chunk(chunks: number, axis?: number): Tensor[];
   /** This converted to `dtype`. */
   astype(dtype: PlainDType): Tensor;
 
@@ -89,9 +103,9 @@ export interface Tensor extends Core {
   embedding(ids: Tensor): Tensor;
   /** Inverted dropout with drop probability p, reproducible from `seed`. */
   dropout(p: number, seed: number, training?: boolean): Tensor;
-  /** Over the last axis: `axis` may only name it (-1, the default, or rank - 1; PyTorch's dim may be any: permute first). */
+  /** Along `axis` (the last, -1, by default; another is transposed to the last around the kernel). */
   softmax(axis?: number): Tensor;
-  /** Over the last axis, as softmax. */
+  /** Along `axis`, as softmax. */
   logSoftmax(axis?: number): Tensor;
   /** Normalised over the last axis, then * weight + bias. */
   layerNorm(weight: Tensor, bias?: Tensor | null, eps?: number): Tensor;
@@ -139,13 +153,19 @@ const methods: Methods & ThisType<Tensor> = {
   sum(axes, keepdim) { return ops.sum(this, axes, keepdim); },
   mean(axes, keepdim) { return ops.mean(this, axes, keepdim); },
   max(axes, keepdim) { return ops.max(this, axes, keepdim); },
+  min(axes, keepdim) { return ops.min(this, axes, keepdim); },
   argmax(axis, keepdim) { return ops.argmax(this, axis, keepdim); },
+  argmin(axis, keepdim) { return ops.argmin(this, axis, keepdim); },
+  var(axes, opts) { return ops.var(this, axes, opts); },
+  std(axes, opts) { return ops.std(this, axes, opts); },
   expand(shape) { return ops.expand(this, shape); },
   reshape(shape) { return ops.reshape(this, shape); },
   view(shape) { return ops.reshape(this, shape); },
   permute(dims) { return ops.permute(this, dims); },
   transpose(d0, d1) { return transpose(this, d0, d1); },
   slice(axis, start, end) { return ops.slice(this, axis, start, end); },
+  split(sizeOrSections, axis) { return split(this, sizeOrSections, axis); },
+  chunk(chunks, axis) { return chunk(this, chunks, axis); },
   astype(dtype) { return ops.cast(this, dtype); },
   matmul(other, opts) { return ops.matmul(this, other, opts); },
   embedding(ids) { return ops.embedding(this, ids); },
@@ -167,7 +187,7 @@ export type { OpName };
 export const {
   neg, exp, log, sqrt, rsqrt, tanh, relu, gelu, geluTanh,
   add, sub, mul, div, pow, maximum, eq, ne, lt, le, gt, ge, where,
-  expand, sumTo, sum, mean, max, argmax, reshape, permute, slice, concat, cast, castCached,
+  expand, sumTo, sum, mean, max, min, argmax, argmin, std, reshape, permute, slice, concat, cast, castCached,
   matmul, linear, embedding, dropout, softmax, logSoftmax, layerNorm, crossEntropy, linearCrossEntropy, distillLoss, causalAttention, biasGelu,
   sampleLogits,
   linearInt8, embeddingInt8,
@@ -189,8 +209,16 @@ export { checkDropProbability } from './dropout.js';
 export { castInto } from './cast-into.js';
 export { sliceAssign } from './shape.js';
 
+/** Variance over `axes` (all by default), torch.var's (var is a reserved word: `import { var as variance }`, or ops.var, x.var()). */
+const variance = ops.var;
+export { variance as var };
+
 /** Swaps two dims (the last two by default): a permute. */
 export const transpose = transposeCore as Lifted<typeof transposeCore>;
+/** `t` cut along `axis` (0 by default) into pieces of a size (the last smaller) or of the sizes listed, as torch.split. */
+export const split = splitCore as unknown as (t: Tensor, sizeOrSections: number | readonly number[], axis?: number) => Tensor[];
+/** `t` cut along `axis` (0 by default) into `chunks` pieces of ceil(n / chunks) elements (fewer where they run out), as torch.chunk. */
+export const chunk = chunkCore as unknown as (t: Tensor, chunks: number, axis?: number) => Tensor[];
 
 // ---- creating tensors -------------------------------------------------------------------------
 /** The Tensor class (for `instanceof` and Tensor.empty), typed as this module's Tensor. */

@@ -2,26 +2,27 @@
 // (broadcast.ts): the input reduced a slab at a time where it or the result is larger than a
 // binding (the kernel: src/kernels/wgsl/reduce.ts). Where slabs fold into the same outputs,
 // float16 sums are accumulated in a float32 tensor and rounded to float16 once at the end, and
-// argmax keeps each output's running max beside its index.
+// argmax (argmin) keeps each output's running max (min) beside its index.
 import { floatBytes, windowRoom } from '../kernels/kernel.js';
 import { profile } from '../kernels/profile.js';
-import { launchReduce, planReduce, type ReduceKind, type ReduceSlab } from '../kernels/wgsl/reduce.js';
+import { isArgKind, launchReduce, planReduce, type ReduceKind, type ReduceSlab } from '../kernels/wgsl/reduce.js';
 import { numel, stridesOf, type Shape } from '../tensor/shape.js';
 import { full } from '../tensor/create.js';
 import { floatType, Tensor } from '../tensor/tensor.js';
 import { cast } from './cast.js';
 
-/** `a` reduced over `axes` (sorted) into a new tensor of `shape` (argmax: int32); sums times `scale`. */
+/** `a` reduced over `axes` (sorted) into a new tensor of `shape` (argmax, argmin: int32); sums times `scale`. */
 export function reduceInto(op: string, kind: ReduceKind, a: Tensor, axes: readonly number[], shape: Shape, scale = 1): Tensor {
-  // no elements: sums of nothing are 0 (callers reject max and argmax of nothing), and a 0-size
-  // dim gives the dims before it stride 0, which reduceSlabs would divide by
-  if (a.size === 0) return full(shape, 0, kind === 'argmax' ? 'int32' : a.dtype);
+  const index = isArgKind(kind);
+  // no elements: sums of nothing are 0 (callers reject the max, min, argmax and argmin of
+  // nothing), and a 0-size dim gives the dims before it stride 0, which reduceSlabs would divide by
+  if (a.size === 0) return full(shape, 0, index ? 'int32' : a.dtype);
   const float = floatType(a.dtype);
   const slabs = reduceSlabs(a.shape, axes, floatBytes(float));
   const folds = slabs.some((s) => s.accumulate);
   const wide = folds && kind === 'sum' && float === 'f16';
-  const out = Tensor.empty(shape, kind === 'argmax' ? 'int32' : wide ? 'float32' : a.dtype, op);
-  const best = folds && kind === 'argmax' ? Tensor.empty(shape, 'int32', `${op} running max`) : null;
+  const out = Tensor.empty(shape, index ? 'int32' : wide ? 'float32' : a.dtype, op);
+  const best = folds && index ? Tensor.empty(shape, 'int32', `${op} running best`) : null;
   launchReduce(kind, a.buffer(op), out.buffer(), slabs, scale, float, best?.buffer());
   best?.dispose();
   if (!wide) return out;

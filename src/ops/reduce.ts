@@ -1,6 +1,6 @@
-// Reductions over any axes with keepdim: sum, mean, max (differentiable) and argmax. Each entry
-// takes the normalised axes (sorted, non-negative); its front checks and normalises the caller's.
-// Empty reductions follow PyTorch: sum = 0, mean = NaN, max and argmax are errors.
+// Reductions over any axes with keepdim: sum, mean, max, min (differentiable), argmax and argmin.
+// Each entry takes the normalised axes (sorted, non-negative); its front checks and normalises the
+// caller's. Empty reductions follow PyTorch: sum = 0, mean = NaN, max, min, argmax and argmin are errors.
 import { defineOp, NOT_DIFFERENTIABLE, withFront, type OpContext } from '../autograd/op.js';
 import { floatKernels, launchBroadcast, ORDERED_WGSL } from '../kernels/wgsl/elementwise.js';
 import type { ReduceKind } from '../kernels/wgsl/reduce.js';
@@ -16,7 +16,7 @@ import { reshape } from './shape.js';
 
 export type Axes = number | readonly number[];
 
-function reducedShape(shape: Shape, axes: number[], keepdim: boolean): number[] {
+export function reducedShape(shape: Shape, axes: number[], keepdim: boolean): number[] {
   return keepdim ? shape.map((d, i) => (axes.includes(i) ? 1 : d)) : shape.filter((_, i) => !axes.includes(i));
 }
 
@@ -31,12 +31,12 @@ function keepdimView(g: Tensor, inputShape: Shape, axes: number[]): Tensor {
 }
 
 /** The checked (input, axes, keepdim) of a reduction's call; axes normalised and sorted. */
-function reduceArgs(op: string, a: Tensor, axes: unknown, keepdim: unknown): [Tensor, number[], boolean] {
+export function reduceArgs(op: string, a: Tensor, axes: unknown, keepdim: unknown): [Tensor, number[], boolean] {
   checkTensor(op, 'input', a);
   return [a, checkAxes(op, 'axes', axes, a), checkBoolean(op, 'keepdim', keepdim)];
 }
 
-/** The max or argmax of no elements is undefined: an error naming the op, as in PyTorch. */
+/** The max, min, argmax or argmin of no elements is undefined: an error naming the op, as in PyTorch. */
 function assertNonEmpty(op: string, a: Tensor, axes: number[]): void {
   const empty = axes.find((i) => a.shape[i] === 0);
   if (empty !== undefined) {
@@ -73,59 +73,71 @@ function sumLike(name: 'sum' | 'mean') {
 export const sum = sumLike('sum');
 export const mean = sumLike('mean');
 
-// 1 where an element ties with the max of its row (-0 with +0, NaN with NaN), 0 elsewhere
-const maxTiesK = floatKernels('max_ties', 'select(0.0, 1.0, max_ties(x, y))', { helpers: ORDERED_WGSL });
+// 1 where an element ties with the max (or min) of its row (-0 with +0, NaN with NaN), 0 elsewhere
+const tiesK = floatKernels('max_ties', 'select(0.0, 1.0, max_ties(x, y))', { helpers: ORDERED_WGSL });
 
-const maxOp = defineOp({
-  name: 'max',
-  dtypes: { input: FLOAT_DTYPES },
-  forward(ctx: OpContext, a: Tensor, axes: number[], keepdim: boolean) {
-    const out = runReduce('max', 'max', a, axes, true);
-    ctx.save(a, out);
-    if (keepdim) return out;
-    const squeezed = reshape(out, reducedShape(a.shape, axes, false));
-    out.dispose();
-    return squeezed;
-  },
-  shape([a, axes, keepdim]) {
-    assertNonEmpty('max', a, axes);
-    return { shape: reducedShape(a.shape, axes, keepdim), dtype: a.dtype };
-  },
-  backward(ctx, g) {
-    // the gradient is shared equally among the elements that equal the max (the NaNs, if it is NaN)
-    const [a, m] = ctx.saved as [Tensor, Tensor];
-    const gk = reshape(g, m.shape);
-    const mask = Tensor.empty(a.shape, a.dtype, 'max backward');
-    const inputs = [a, m].map((t) => ({ buffer: t.buffer(), strides: broadcastStrides(t.shape, a.shape) }));
-    launchBroadcast(maxTiesK(floatType(a.dtype)), inputs, mask.buffer(), a.shape, a.size);
-    const axes = m.shape.flatMap((d, i) => (d === 1 && a.shape[i] !== 1 ? [i] : []));
-    const count = runReduce('max backward', 'sum', mask, axes, true);
-    const share = div(gk, count);
-    const grad = mul(mask, share);
-    for (const t of [gk, mask, count, share]) t.dispose();
-    return [grad];
-  },
-});
+/** max or min (amax, amin: values only) over the normalised axes. */
+function extremum(name: 'max' | 'min') {
+  const op = defineOp({
+    name,
+    dtypes: { input: FLOAT_DTYPES },
+    forward(ctx: OpContext, a: Tensor, axes: number[], keepdim: boolean) {
+      const out = runReduce(name, name, a, axes, true);
+      ctx.save(a, out);
+      if (keepdim) return out;
+      const squeezed = reshape(out, reducedShape(a.shape, axes, false));
+      out.dispose();
+      return squeezed;
+    },
+    shape([a, axes, keepdim]) {
+      assertNonEmpty(name, a, axes);
+      return { shape: reducedShape(a.shape, axes, keepdim), dtype: a.dtype };
+    },
+    backward(ctx, g) {
+      // the gradient is shared equally among the elements that equal the result (the NaNs, if it is NaN)
+      const [a, m] = ctx.saved as [Tensor, Tensor];
+      const gk = reshape(g, m.shape);
+      const mask = Tensor.empty(a.shape, a.dtype, `${name} backward`);
+      const inputs = [a, m].map((t) => ({ buffer: t.buffer(), strides: broadcastStrides(t.shape, a.shape) }));
+      launchBroadcast(tiesK(floatType(a.dtype)), inputs, mask.buffer(), a.shape, a.size);
+      const axes = m.shape.flatMap((d, i) => (d === 1 && a.shape[i] !== 1 ? [i] : []));
+      const count = runReduce(`${name} backward`, 'sum', mask, axes, true);
+      const share = div(gk, count);
+      const grad = mul(mask, share);
+      for (const t of [gk, mask, count, share]) t.dispose();
+      return [grad];
+    },
+  });
+  return withFront(op, (a: Tensor, axes?: Axes, keepdim: boolean = false) => op(...reduceArgs(name, a, axes, keepdim)));
+}
 
-/** IEEE max: NaN if any reduced element is NaN. */
-export const max = withFront(maxOp, (a: Tensor, axes?: Axes, keepdim: boolean = false) => maxOp(...reduceArgs('max', a, axes, keepdim)));
+/** IEEE max: NaN if any reduced element is NaN; +0 ranks above -0. */
+export const max = extremum('max');
+/** IEEE min: NaN if any reduced element is NaN; -0 ranks below +0. */
+export const min = extremum('min');
 
-const argmaxOp = defineOp({
-  name: 'argmax',
-  dtypes: { input: FLOAT_DTYPES },
-  forward(_ctx: OpContext, a: Tensor, axes: number[], keepdim: boolean) {
-    return runReduce('argmax', 'argmax', a, axes, keepdim);
-  },
-  shape([a, axes, keepdim]) {
-    assertNonEmpty('argmax', a, axes);
-    return { shape: reducedShape(a.shape, axes, keepdim), dtype: 'int32' };
-  },
-  backward: NOT_DIFFERENTIABLE,
-});
+/** argmax or argmin along one axis, or into the flattened tensor without one. */
+function argExtremum(name: 'argmax' | 'argmin') {
+  const op = defineOp({
+    name,
+    dtypes: { input: FLOAT_DTYPES },
+    forward(_ctx: OpContext, a: Tensor, axes: number[], keepdim: boolean) {
+      return runReduce(name, name, a, axes, keepdim);
+    },
+    shape([a, axes, keepdim]) {
+      assertNonEmpty(name, a, axes);
+      return { shape: reducedShape(a.shape, axes, keepdim), dtype: 'int32' };
+    },
+    backward: NOT_DIFFERENTIABLE,
+  });
+  return withFront(op, (a: Tensor, axis?: number, keepdim: boolean = false) => {
+    checkTensor(name, 'input', a);
+    const axes = axis === undefined ? checkAxes(name, 'axis', axis, a) : [checkAxis(name, 'axis', axis, a)];
+    return op(a, axes, checkBoolean(name, 'keepdim', keepdim));
+  });
+}
 
-/** Index of the (first) maximum along one axis, or into the flattened tensor without one; int32. A NaN is the maximum, as in PyTorch. */
-export const argmax = withFront(argmaxOp, (a: Tensor, axis?: number, keepdim: boolean = false) => {
-  checkTensor('argmax', 'input', a);
-  const axes = axis === undefined ? checkAxes('argmax', 'axis', axis, a) : [checkAxis('argmax', 'axis', axis, a)];
-  return argmaxOp(a, axes, checkBoolean('argmax', 'keepdim', keepdim));
-});
+/** Index of the (first) maximum along one axis, or into the flattened tensor without one; int32. A NaN is the maximum, as in PyTorch; -0 ties with +0. */
+export const argmax = argExtremum('argmax');
+/** Index of the (first) minimum, as argmax; a NaN is the minimum too, as in PyTorch. */
+export const argmin = argExtremum('argmin');

@@ -1,11 +1,14 @@
 // softmax and logSoftmax over the last axis (stable), each one fused kernel forward and backward;
 // float16 rows are computed in float32 (max, sums, exp) and rounded once. A tensor larger than a
-// binding goes a chunk of rows at a time; a single row must fit one.
+// binding goes a chunk of rows at a time; a single row must fit one. Over another axis (PyTorch's
+// dim may be any), that axis is swapped with the last around the kernel: two transposes.
 import { defineOp, withFront, type OpContext } from '../autograd/op.js';
 import { rowChunksOf } from '../kernels/wgsl/row.js';
 import { launchSoftmax, launchSoftmaxBackward } from '../kernels/wgsl/softmax.js';
 import { assertRank, checkAxis, checkTensor } from '../tensor/check.js';
+import { freeOnThrow } from '../tensor/scope.js';
 import { FLOAT_DTYPES, floatType, Tensor } from '../tensor/tensor.js';
+import { transpose } from './shape.js';
 
 function softmaxOp(name: 'softmax' | 'logSoftmax') {
   const log = name === 'logSoftmax';
@@ -35,10 +38,15 @@ function softmaxOp(name: 'softmax' | 'logSoftmax') {
   return withFront(op, (x: Tensor, axis: number = -1): Tensor => {
     checkTensor(name, 'input', x);
     assertRank(name, x, 1);
-    if (checkAxis(name, 'axis', axis, x) !== x.rank - 1) {
-      throw new Error(`${name}: only the last axis is supported (got axis ${axis} for ${x.describe()}); permute first`);
-    }
-    return op(x);
+    const ax = checkAxis(name, 'axis', axis, x);
+    if (ax === x.rank - 1) return op(x);
+    return freeOnThrow(() => {
+      const rows = transpose(x, ax, -1);
+      const y = op(rows);
+      const out = transpose(y, ax, -1);
+      for (const t of [rows, y]) t.dispose(); // the graph holds what backward needs
+      return out;
+    });
   });
 }
 

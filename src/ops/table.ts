@@ -27,10 +27,11 @@ import { linear } from './linear.js';
 import { linearCrossEntropy } from './linear-cross-entropy.js';
 import { maskInPlace } from './mask.js';
 import { matmul } from './matmul.js';
-import { argmax, max, mean, sum } from './reduce.js';
+import { argmax, argmin, max, mean, min, sum } from './reduce.js';
 import { sampleLogits } from './sample.js';
 import { concat, permute, reshape, slice, sliceAssign } from './shape.js';
 import { logSoftmax, softmax } from './softmax.js';
+import { std, variance } from './variance.js';
 import type { Update } from './update.js';
 
 // `any`: each entry keeps its own argument types (OPS.add takes what `add` takes)
@@ -43,9 +44,9 @@ export const OPS = {
   add, sub, mul, div, pow, maximum,
   eq, ne, lt, le, gt, ge,
   where,
-  // broadcasting (broadcast.ts), reductions (reduce.ts), shapes (shape.ts)
+  // broadcasting (broadcast.ts), reductions (reduce.ts, variance.ts), shapes (shape.ts)
   expand, sumTo,
-  sum, mean, max, argmax,
+  sum, mean, max, min, argmax, argmin, var: variance, std,
   reshape, permute, slice, concat,
   cast, castCached,
   // linear algebra and the fused ops of a transformer

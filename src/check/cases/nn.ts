@@ -88,7 +88,7 @@ const seed = (r: Random) => (bool(r) ? r.int(0, 2 ** 31 - 1) : pick(r, [0, 1, 2 
 const dropout = {
   draw(r: Random): Sample<[Tensor, number, number, boolean?]> {
     const x = values(r, shape(r));
-    const p = bool(r) ? pick(r, [0, 0.1, 0.5, 0.9, 1 / 3, 2 ** -24]) : float(r, 0, 0.99);
+    const p = bool(r) ? pick(r, [0, 0.1, 0.5, 0.9, 1 / 3, 2 ** -24, 1]) : float(r, 0, 0.99);
     const s = seed(r);
     const training = pick(r, [undefined, true, true, false]);
     const drops = training !== false && p > 0;
@@ -105,16 +105,18 @@ const dropout = {
 const rowsOf = (r: Random, width: number, maxRank: number, maxSize: number) =>
   bool(r) ? largeShape(r, Math.ceil(2048 / Math.max(width, 1)), Math.floor(MAX_SIZE / Math.max(width, 1)), maxRank) : shape(r, 0, maxRank, maxSize);
 
-/** softmax or logSoftmax over the last axis (the default, -1, or rank - 1) of logits up to |1000|. */
-
-function softmaxLike(reference: (x: Ref) => Ref, tol: Tolerance) {
+/**
+ * softmax or logSoftmax of logits up to |1000|: half the time over the last axis (the default, -1,
+ * or rank - 1, the kernel's rows), else over any axis, negative ones too (transposed around it).
+ */
+function softmaxLike(reference: (x: Ref, axis: number) => Ref, tol: Tolerance) {
   return {
     draw(r: Random): Sample<[Tensor, number?]> {
       const C = dim(r);
       const x = logits(r, [...rowsOf(r, C, 3, Math.floor(MAX_SIZE / C)), C]);
       const rank = x.shape.length;
-      const axis = pick(r, [undefined, -1, rank - 1]);
-      return { inputs: [floatInput(x)], args: ([t]) => [t!, axis], reference: ([a]) => reference(a!), tol, gradTol: { atol: 1e-4, rtol: 1e-3 } };
+      const axis = bool(r) ? pick(r, [undefined, -1, rank - 1]) : r.int(-rank, rank - 1);
+      return { inputs: [floatInput(x)], args: ([t]) => [t!, axis], reference: ([a]) => reference(a!, ((axis ?? -1) + rank) % rank), tol, gradTol: { atol: 1e-4, rtol: 1e-3 } };
     },
   };
 }

@@ -1,11 +1,12 @@
 // Cases of the reductions: any subset of axes (as a list, unsorted and negative ones included, one
 // axis as a number, or all by default), keepdim or not; half the inputs larger than a small binding.
+// var and std with a correction drawn (the default 1, 0, 2) below the count of reduced elements.
 import type { Axes, OpName } from '../../ops/index.js';
 import type { Tensor } from '../../tensor/tensor.js';
-import { bool, cap, distinct, grid, largeShape, MAX_SIZE, permutation, shape, values } from '../draw.js';
+import { bool, cap, distinct, grid, largeShape, MAX_SIZE, permutation, pick, shape, values } from '../draw.js';
 import type { Random } from '../random.js';
 import type { Ref } from '../reference/array.js';
-import { argmaxRef, maxRef, meanRef, sumRef } from '../reference/reduce.js';
+import { argmaxRef, argminRef, maxRef, meanRef, minRef, stdRef, sumRef, varRef } from '../reference/reduce.js';
 import { EXACT, floatInput, type OpCase, type Sample } from '../sample.js';
 
 const allAxes = (rank: number) => [...Array(rank).keys()];
@@ -51,23 +52,56 @@ function reduction(reference: ReduceRef, draw: (r: Random, s: number[]) => Ref, 
   };
 }
 
-/** argmax along one axis or of the flattened tensor, on small integers (ties: the first wins). */
-const argmax = {
-  draw(r: Random): Sample<[Tensor, number?, boolean?]> {
-    const s = drawShape(r);
-    const rank = s.length;
-    // one axis always in the empty-dims pass: the flattened tensor's max needs every dim non-empty
-    const [axis, axes] = rank && (r.emptyDims || bool(r)) ? oneAxis(r, rank) : [undefined, allAxes(rank)];
-    const x = grid(r, reducedNonEmpty(s, axes), -2, 2);
-    const keepdim = bool(r);
-    return { inputs: [floatInput(x, false)], args: ([t]) => [t!, axis, keepdim], reference: ([a]) => argmaxRef(a!, axes, keepdim), dtype: 'int32', tol: EXACT };
-  },
-};
+/** argmax or argmin along one axis or of the flattened tensor, on small integers (ties: the first wins). */
+function argReduction(reference: ReduceRef) {
+  return {
+    draw(r: Random): Sample<[Tensor, number?, boolean?]> {
+      const s = drawShape(r);
+      const rank = s.length;
+      // one axis always in the empty-dims pass: the flattened tensor's max needs every dim non-empty
+      const [axis, axes] = rank && (r.emptyDims || bool(r)) ? oneAxis(r, rank) : [undefined, allAxes(rank)];
+      const x = grid(r, reducedNonEmpty(s, axes), -2, 2);
+      const keepdim = bool(r);
+      return { inputs: [floatInput(x, false)], args: ([t]) => [t!, axis, keepdim], reference: ([a]) => reference(a!, axes, keepdim), dtype: 'int32', tol: EXACT };
+    },
+  };
+}
+
+type VarianceRef = (a: Ref, axes: number[], correction: number, keepdim: boolean) => Ref;
+
+/**
+ * var or std, correction as the caller writes it (absent: 1) kept below the count N of reduced
+ * elements: at N - correction <= 0 the result is +inf or NaN, which central differences cannot
+ * check (test/reduce.test.ts does). Distinct values: no row constant but by float16 rounding, where
+ * std's gradient is 0 and so are central differences (|+h| - |-h|).
+ */
+function variance(reference: VarianceRef) {
+  return {
+    draw(r: Random): Sample<[Tensor, Axes?, { correction?: number; keepdim?: boolean }?]> {
+      const s = drawShape(r);
+      const [axes, norm] = axesOf(r, s.length);
+      const n = norm.reduce((p, i) => p * s[i]!, 1);
+      const correction = pick(r, [undefined, 0, 1, 2].filter((c) => n === 0 || (c ?? 1) < n));
+      const keepdim = pick(r, [undefined, false, true]);
+      const opts = correction === undefined && keepdim === undefined && bool(r) ? undefined : { correction, keepdim };
+      return {
+        inputs: [floatInput(distinct(r, s))],
+        args: ([t]) => [t!, axes, opts],
+        reference: ([a]) => reference(a!, norm, correction ?? 1, keepdim ?? false),
+        tol: { atol: 1e-4, rtol: 1e-4 },
+      };
+    },
+  };
+}
 
 export const REDUCE_CASES = {
   sum: reduction(sumRef, values),
   mean: reduction(meanRef, values),
   // distinct values: the gradient of a tied max is shared, which central differences do not see
   max: reduction(maxRef, distinct, true),
-  argmax,
+  min: reduction(minRef, distinct, true),
+  argmax: argReduction(argmaxRef),
+  argmin: argReduction(argminRef),
+  var: variance(varRef),
+  std: variance(stdRef),
 } satisfies { [K in OpName]?: OpCase<K> };

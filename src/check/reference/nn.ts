@@ -5,13 +5,25 @@ import { numel, ref, type Ref } from './array.js';
 import { gelu } from './math.js';
 import { attentionKeepRef } from './philox.js';
 
-/** Applies f to each last-axis row of `a` (same output shape). */
-function mapRows(a: Ref, f: (row: Float64Array) => ArrayLike<number>): Ref {
-  const C = a.shape.at(-1)!;
+/** Applies f to each line of `a` along `axis` (same output shape). */
+function mapAlong(a: Ref, axis: number, f: (line: Float64Array) => ArrayLike<number>): Ref {
+  const C = a.shape[axis]!;
+  const inner = numel(a.shape.slice(axis + 1));
   const out = new Float64Array(a.data.length);
-  if (C > 0) for (let r = 0; r < a.data.length / C; r++) out.set(f(a.data.subarray(r * C, (r + 1) * C)), r * C);
+  const line = new Float64Array(C);
+  for (let o = 0; o < numel(a.shape.slice(0, axis)); o++) {
+    for (let i = 0; i < inner; i++) {
+      const at = (c: number) => (o * C + c) * inner + i;
+      for (let c = 0; c < C; c++) line[c] = a.data[at(c)]!;
+      const y = f(line);
+      for (let c = 0; c < C; c++) out[at(c)] = y[c]!;
+    }
+  }
   return { shape: [...a.shape], data: out };
 }
+
+/** Applies f to each last-axis row of `a` (same output shape). */
+const mapRows = (a: Ref, f: (row: Float64Array) => ArrayLike<number>): Ref => mapAlong(a, a.shape.length - 1, f);
 
 /** log(sum(exp(row))), stable. */
 function logSumExp(row: ArrayLike<number>): number {
@@ -31,8 +43,9 @@ const logSoftmaxRow = (row: Float64Array) => {
   return row.map((v) => v - lse);
 };
 
-export const softmaxRef = (x: Ref) => mapRows(x, softmaxRow);
-export const logSoftmaxRef = (x: Ref) => mapRows(x, logSoftmaxRow);
+/** softmax along `axis` (non-negative; the last by default). */
+export const softmaxRef = (x: Ref, axis = x.shape.length - 1) => mapAlong(x, axis, softmaxRow);
+export const logSoftmaxRef = (x: Ref, axis = x.shape.length - 1) => mapAlong(x, axis, logSoftmaxRow);
 
 /** (x - mean) / sqrt(var + eps) * w + b per row, biased variance. */
 export function layerNormRef(x: Ref, w: Ref, b: Ref | null, eps = 1e-5): Ref {

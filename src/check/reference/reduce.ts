@@ -1,6 +1,7 @@
-// Float64 references for the reductions (sum, mean, max, argmax) over any axes, keepdim or not.
-// max and argmax follow IEEE as PyTorch does: NaN wins, +0 ranks above -0, argmax takes the first.
-import { forEachIndex, numel, reduce, reducedShape, strides, type Ref } from './array.js';
+// Float64 references for the reductions (sum, mean, var, std, max, min, argmax, argmin) over any
+// axes, keepdim or not. max, min, argmax and argmin follow IEEE as PyTorch does: NaN wins, +0 ranks above
+// -0 (for max and min), argmax and argmin take the first.
+import { forEachIndex, numel, reduce, reducedShape, strides, zipN, type Ref } from './array.js';
 
 export const sumRef = (a: Ref, axes: number[], keepdim = false) => reduce(a, axes, 0, (x, y) => x + y, keepdim);
 
@@ -11,6 +12,23 @@ export function meanRef(a: Ref, axes: number[], keepdim = false): Ref {
   return { shape: s.shape, data: s.data.map((v) => v / n) };
 }
 
+/**
+ * The variance over `axes`: squared deviations from the mean summed, divided by N - correction
+ * (by 0 where that is not positive, as PyTorch: +inf, or NaN for no deviation); NaN for N = 0.
+ */
+export function varRef(a: Ref, axes: number[], correction: number, keepdim = false): Ref {
+  const n = axes.reduce((p, i) => p * a.shape[i]!, 1);
+  const squares = zipN([a, meanRef(a, axes, true)], (x, m) => (x - m) ** 2);
+  const s = sumRef(squares, axes, keepdim);
+  return { shape: s.shape, data: s.data.map((v) => (n === 0 ? NaN : v / Math.max(n - correction, 0))) };
+}
+
+/** The standard deviation: the square root of varRef. */
+export function stdRef(a: Ref, axes: number[], correction: number, keepdim = false): Ref {
+  const v = varRef(a, axes, correction, keepdim);
+  return { shape: v.shape, data: v.data.map(Math.sqrt) };
+}
+
 // IEEE max written out (float64): NaN wins, +0 is above -0. Not Math.max, whose NaN and -0 rules
 // would then go untested.
 function ieeeMax(a: number, b: number): number {
@@ -19,14 +37,28 @@ function ieeeMax(a: number, b: number): number {
   return a > b ? a : b;
 }
 
+// IEEE min written out likewise: NaN wins, -0 is below +0.
+function ieeeMin(a: number, b: number): number {
+  if (Number.isNaN(a) || Number.isNaN(b)) return NaN;
+  if (a === b) return Object.is(a, -0) ? a : b;
+  return a < b ? a : b;
+}
+
 /** max over `axes`, starting from -inf. */
 export const maxRef = (a: Ref, axes: number[], keepdim = false) => reduce(a, axes, -Infinity, ieeeMax, keepdim);
+/** min over `axes`, starting from +inf. */
+export const minRef = (a: Ref, axes: number[], keepdim = false) => reduce(a, axes, Infinity, ieeeMin, keepdim);
 
 /**
  * argmax over `axes` as PyTorch defines it: the row-major position, within the reduced axes, of the
  * first NaN, else of the first maximum (-0 ties with +0).
  */
-export function argmaxRef(a: Ref, axes: number[], keepdim = false): Ref {
+export const argmaxRef = (a: Ref, axes: number[], keepdim = false) => argBest(a, axes, keepdim, (v, best) => v > best);
+/** argmin likewise: the first NaN, else the first minimum (-0 ties with +0). */
+export const argminRef = (a: Ref, axes: number[], keepdim = false) => argBest(a, axes, keepdim, (v, best) => v < best);
+
+/** The position of the first NaN, else of the first element no later one `beats` (both non-NaN). */
+function argBest(a: Ref, axes: number[], keepdim: boolean, beats: (v: number, best: number) => boolean): Ref {
   const keptShape = reducedShape(a.shape, axes, true);
   const kept = strides(keptShape);
   const within = strides(axes.map((d) => a.shape[d]!));
@@ -41,7 +73,7 @@ export function argmaxRef(a: Ref, axes: number[], keepdim = false): Ref {
       else pos += v * within[k]!;
     });
     const v = a.data[i]!;
-    if (data[o]! < 0 || (!Number.isNaN(best[o]!) && (Number.isNaN(v) || v > best[o]!))) {
+    if (data[o]! < 0 || (!Number.isNaN(best[o]!) && (Number.isNaN(v) || beats(v, best[o]!)))) {
       best[o] = v;
       data[o] = pos;
     }

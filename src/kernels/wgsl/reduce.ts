@@ -1,5 +1,5 @@
-// Reductions (sum / max / argmax) over any set of axes. Outputs are laid out like rows of a row
-// kernel (row.ts): one 64-lane workgroup per output element, lanes striding over the reduced
+// Reductions (sum / max / min / argmax / argmin) over any set of axes. Outputs are laid out like
+// rows of a row kernel (row.ts): one 64-lane workgroup per output element, lanes striding over the reduced
 // elements, then a tree reduction in workgroup memory; or, on CPU adapters with many outputs, a
 // lane per output element looping over all of them, no barriers. Grids spread over x and y past
 // 65535. The input is addressed as kept dims x reduced dims, each with its own shape and strides,
@@ -11,9 +11,12 @@
 //   max:    out = max(x), IEEE: NaN if any element is NaN, -inf only if all are
 //   argmax: out = first index of the max  (i32, index into the flattened reduced dims; a NaN is the
 //           max, as in PyTorch; -0 ties with +0)
-// max and argmax never compare floats: they read the f32 bits as u32 and take the max of their
-// ordered keys (ORDERED_WGSL), exact for +-inf and NaN whatever the driver assumes. Callers reject
-// empty max / argmax reductions (R = 0). f16 inputs are widened to f32 as they are read (sums
+//   min, argmin: max and argmax of the elements with their sign bit flipped (NaN stays NaN and still
+//           wins, as in PyTorch; -0 ranks below +0 for min, ties with it for argmin); min flips its
+//           result back
+// max and argmax (min and argmin too) never compare floats: they read the f32 bits as u32 and take
+// the max of their ordered keys (ORDERED_WGSL), exact for +-inf and NaN whatever the driver
+// assumes. Callers reject empty max / min / argmax / argmin reductions (R = 0). f16 inputs are widened to f32 as they are read (sums
 // accumulate in f32; max keys the widened bits) and the result is rounded to f16 once.
 // An input larger than a binding is reduced a slab at a time (contiguous ranges planned by
 // src/ops/reduce-launch.ts, each bound as a window `shift` elements before its start, writing a
@@ -31,27 +34,36 @@ import { columnGrid, columnPlan, columnSums, COLUMN_LAYOUTS } from './column-sum
 import { blockedSum, rowGrid, rowKernel } from './row.js';
 
 const WG = 64;
-export type ReduceKind = 'sum' | 'max' | 'argmax';
+export type ReduceKind = 'sum' | 'max' | 'min' | 'argmax' | 'argmin';
+
+/** Whether a kind gives indices (int32) rather than values. */
+export const isArgKind = (kind: ReduceKind): boolean => kind === 'argmax' || kind === 'argmin';
+/** min and argmin reduce the elements' bits with the sign bit flipped, by max and argmax. */
+const flipsSign = (kind: ReduceKind): boolean => kind === 'min' || kind === 'argmin';
+const SIGN = '0x80000000u';
 
 /** Per kind: the accumulator's type and start, the value `v` of an element `e`, and the output. */
 const KINDS = {
   sum: { acc: 'f32', init: '0.0', load: 'e', out: 'f32', result: 'p.scale * acc' },
   max: { acc: 'u32', init: 'ordered_key(0xff800000u)', load: 'ordered_key(e)', out: 'u32', result: 'from_ordered_key(acc)' },
+  min: { acc: 'u32', init: 'ordered_key(0xff800000u)', load: 'ordered_key(e)', out: 'u32', result: `from_ordered_key(acc) ^ ${SIGN}` },
   // -0 is loaded as +0 so that it ties with +0 (the first one wins)
   argmax: {
-    acc: 'u32', init: 'ordered_key(0xff800000u)', load: 'ordered_key(select(e, 0u, e == 0x80000000u))', out: 'i32',
+    acc: 'u32', init: 'ordered_key(0xff800000u)', load: `ordered_key(select(e, 0u, e == ${SIGN}))`, out: 'i32',
     result: 'i32(select(arg, 0u, arg == 0xffffffffu))',
   },
 } as const;
+const kindOf = (kind: ReduceKind) => KINDS[kind === 'argmin' ? 'argmax' : kind];
 
 function reduceKernel(kind: ReduceKind, float: FloatType, lanes: number, fold: boolean): Kernel {
-  const isArg = kind === 'argmax';
-  const k = KINDS[kind];
+  const isArg = isArgKind(kind);
+  const k = kindOf(kind);
   const combine = kind === 'sum' ? 'acc + v' : 'max(acc, v)';
   const half = float === 'f16';
   const halfOut = half && !isArg && !(fold && kind === 'sum'); // folded sums stay f32
-  // an element `e` as the accumulator wants it: f32 for sums, f32 bits for max and argmax
-  const element = (at: string) => (!half ? `x[${at}]` : kind === 'sum' ? `f32(x[${at}])` : `bitcast<u32>(f32(x[${at}]))`);
+  // an element `e` as the accumulator wants it: f32 for sums, f32 bits for the others (sign flipped for min and argmin)
+  const bits = (at: string) => (!half ? `x[${at}]` : `bitcast<u32>(f32(x[${at}]))`);
+  const element = (at: string) => (kind === 'sum' ? (!half ? `x[${at}]` : `f32(x[${at}])`) : flipsSign(kind) ? `(${bits(at)} ^ ${SIGN})` : bits(at));
   const result = !halfOut ? k.result : kind === 'sum' ? `f16(${k.result})` : `f16(bitcast<f32>(${k.result}))`;
   return new Kernel({
     name: `reduce_${kind}${half ? '_f16' : ''}${fold ? '_fold' : ''}`,
@@ -151,8 +163,9 @@ const byColumns = (kind: ReduceKind, plan: ReducePlan) =>
 /** WGSL storing this slab's result at `at` folded into what earlier slabs stored there (when p.accumulate is 1). */
 function folded(kind: ReduceKind, half: boolean, result: string): string {
   if (kind === 'sum') return `    out[at] = ${result} + select(0.0, out[at], p.accumulate == 1u);`;
-  if (kind === 'max') {
-    const before = half ? 'ordered_key(bitcast<u32>(f32(out[at])))' : 'ordered_key(out[at])';
+  if (kind === 'max' || kind === 'min') {
+    const stored = half ? 'bitcast<u32>(f32(out[at]))' : 'out[at]';
+    const before = `ordered_key(${kind === 'min' ? `${stored} ^ ${SIGN}` : stored})`;
     return `    if (p.accumulate == 1u) { acc = max(acc, ${before}); }
     out[at] = ${result};`;
   }
@@ -220,12 +233,12 @@ export interface ReduceSlab {
 }
 
 /**
- * Reduces x (elements of `float`) into out (the same, or i32 for argmax) a slab at a time. Where
- * slabs share outputs, sums are written to an f32 `out` and argmax needs `best` (a u32 per output).
+ * Reduces x (elements of `float`) into out (the same, or i32 for argmax and argmin) a slab at a time. Where
+ * slabs share outputs, sums are written to an f32 `out` and argmax and argmin need `best` (a u32 per output).
  */
 export function launchReduce(kind: ReduceKind, x: GPUBuffer, out: GPUBuffer, slabs: readonly ReduceSlab[], scale = 1, float: FloatType = 'f32', best?: GPUBuffer): void {
   const fold = slabs.some((s) => s.accumulate);
-  const outBytes = kind === 'argmax' || (fold && kind === 'sum') ? 4 : floatBytes(float);
+  const outBytes = isArgKind(kind) || (fold && kind === 'sum') ? 4 : floatBytes(float);
   for (const { start, plan, outStart, accumulate, offset } of slabs) {
     const input = shiftedWindow(x, start, plan.nOut * plan.r, floatBytes(float));
     const output = shiftedWindow(out, outStart, plan.nOut, outBytes);
@@ -234,7 +247,7 @@ export function launchReduce(kind: ReduceKind, x: GPUBuffer, out: GPUBuffer, sla
       continue;
     }
     const { kernel, lanes } = kernels(`${kind}:${float}:${fold}`)(plan.nOut);
-    const partial = fold && kind === 'argmax' ? [shiftedWindow(best!, outStart, plan.nOut).binding] : []; // i32 and u32: out's shift
+    const partial = fold && isArgKind(kind) ? [shiftedWindow(best!, outStart, plan.nOut).binding] : []; // i32 and u32: out's shift
     kernel.launch(
       [input.binding, output.binding, ...partial],
       {

@@ -1,0 +1,97 @@
+// split and chunk (composites of slice, so not entries of the op table that test/ops.test.ts
+// draws): the pieces' lengths as PyTorch 1.13 gives them, their values against the float64 slice
+// reference for any shape and axis, the gradient through all of them, and the errors.
+import fc from 'fast-check';
+import { beforeAll, describe, expect, it } from 'vitest';
+import * as ops from '../src/index.js';
+import { expectClose, fcParams, seededValues, setupDevice, shapeArb, toTensor } from './helpers.js';
+import { numel, ref, sliceRef } from '../src/check/reference/index.js';
+
+beforeAll(setupDevice);
+
+const { chunk, scope, split, tensor } = ops;
+const lengths = (pieces: ops.Tensor[], axis = 0) => pieces.map((p) => p.shape[axis]);
+
+describe('split and chunk', () => {
+  // torch.split / torch.chunk on torch.arange(n) in PyTorch 1.13
+  it('cut an axis as PyTorch does: the last piece smaller, chunk giving fewer where pieces run out', () =>
+    scope(() => {
+      const range = (n: number) => ops.arange(n);
+      expect(lengths(split(range(7), 3))).toEqual([3, 3, 1]);
+      expect(lengths(split(range(7), [2, 5]))).toEqual([2, 5]);
+      expect(lengths(split(range(3), [0, 3, 0]))).toEqual([0, 3, 0]);
+      expect(lengths(split(range(0), 2))).toEqual([0]);
+      expect(lengths(split(range(0), 0))).toEqual([0]);
+      expect(lengths(split(range(3), 8))).toEqual([3]);
+      expect(lengths(chunk(range(7), 3))).toEqual([3, 3, 1]);
+      expect(lengths(chunk(range(6), 4))).toEqual([2, 2, 2]);
+      expect(lengths(chunk(range(6), 5))).toEqual([2, 2, 2]);
+      expect(lengths(chunk(range(1), 2))).toEqual([1]);
+      expect(lengths(chunk(range(0), 3))).toEqual([0, 0, 0]);
+    }));
+
+  it('give consecutive slices covering the axis, for any shape, axis and cut; the gradient reaches every element once', async () => {
+    const cutArb = (n: number) =>
+      fc.oneof(
+        fc.record({ kind: fc.constant('size' as const), k: fc.integer({ min: 1, max: n + 2 }) }),
+        fc.record({ kind: fc.constant('chunks' as const), k: fc.integer({ min: 1, max: n + 2 }) }),
+        // a list: n cut at sorted points
+        fc.array(fc.integer({ min: 0, max: n }), { maxLength: 4 }).map((points) => {
+          const cuts = [0, ...points.sort((a, b) => a - b), n];
+          return { kind: 'sections' as const, k: cuts.slice(1).map((c, i) => c - cuts[i]!) };
+        }),
+      );
+    await fc.assert(
+      fc.asyncProperty(
+        shapeArb(1, 4).chain((s) => fc.tuple(fc.constant(s), fc.integer({ min: -s.length, max: s.length - 1 })).chain(([shape, axis]) => fc.tuple(fc.constant(shape), fc.constant(axis), cutArb(shape[(axis + shape.length) % shape.length]!)))),
+        ([shape, axis, cut]) =>
+          scope(async () => {
+            const ax = (axis + shape.length) % shape.length;
+            const n = shape[ax]!;
+            const a = ref(shape, seededValues(numel(shape), 3, -3, 3).map(Math.fround));
+            const x = toTensor(a).requiresGrad_();
+            const pieces = cut.kind === 'size' ? x.split(cut.k, axis) : cut.kind === 'chunks' ? x.chunk(cut.k, axis) : split(x, cut.k, axis);
+            const got = lengths(pieces, ax);
+            if (cut.kind === 'sections') expect(got).toEqual(cut.k);
+            else {
+              const size = cut.kind === 'size' ? cut.k : Math.ceil(n / cut.k);
+              // every piece `size` long but the last, which holds the rest (1 to size elements; none for an empty axis)
+              expect(got.slice(0, -1).every((len) => len === size)).toBe(true);
+              expect(got.at(-1)!).toBe(n - size * (got.length - 1));
+              expect(n === 0 || (got.at(-1)! >= 1 && got.at(-1)! <= size)).toBe(true);
+              if (cut.kind === 'chunks' && n === 0) expect(got.length).toBe(cut.k);
+            }
+            const w = ref(shape, seededValues(numel(shape), 4).map(Math.fround));
+            let start = 0;
+            const losses = [];
+            for (const [k, p] of pieces.entries()) {
+              await expectClose(p, sliceRef(a, ax, start, start + got[k]!), 0, 0, `piece ${k}`);
+              losses.push(p.mul(toTensor(sliceRef(w, ax, start, start + got[k]!))).sum());
+              start += got[k]!;
+            }
+            expect(start).toBe(n);
+            losses.reduce((s, l) => s.add(l)).backward();
+            await expectClose(x.grad!, w, 0, 0, 'gradient');
+          }),
+      ),
+      fcParams(30),
+    );
+  });
+
+  it('refuse bad cuts, axes and inputs with one line naming the op', () =>
+    scope(() => {
+      const x = ops.zeros([3, 4]);
+      expect(() => split(x, 0)).toThrow(/^split: argument 'sizeOrSections' may be 0 only for an empty axis, got 0 for axis 0 of float32\[3, 4\]$/);
+      expect(() => split(x, 1.5)).toThrow(/^split: argument 'sizeOrSections' must be a non-negative integer or an array of them, got number 1.5$/);
+      expect(() => split(x, -1)).toThrow(/^split: argument 'sizeOrSections' must be a non-negative integer or an array of them, got number -1$/);
+      expect(() => split(x, '2' as never)).toThrow(/^split: argument 'sizeOrSections' must be a non-negative integer or an array of them, got string '2'$/);
+      expect(() => split(x, [1, 1])).toThrow(/^split: argument 'sizeOrSections' must sum to 3 \(axis 0 of float32\[3, 4\]\), got array \[1, 1\] \(sum 2\)$/);
+      expect(() => split(x, [4, -1])).toThrow(/^split: argument 'sizeOrSections\[1\]' must be a non-negative integer, got number -1$/);
+      expect(() => split(x, 2, 2)).toThrow(/^split: argument 'axis' must be an integer in \[-2, 1\] for float32\[3, 4\], got number 2$/);
+      expect(() => split(tensor(1), 1)).toThrow(/^split: input must have rank >= 1, got float32\[\]$/);
+      expect(() => split(null as never, 1)).toThrow(/^split: argument 'input' must be a Tensor, got null$/);
+      expect(() => chunk(x, 0)).toThrow(/^chunk: argument 'chunks' must be a positive integer, got number 0$/);
+      expect(() => x.chunk(2, -3)).toThrow(/^chunk: argument 'axis' must be an integer in \[-2, 1\] for float32\[3, 4\], got number -3$/);
+      expect(() => chunk(tensor(1), 1)).toThrow(/^chunk: input must have rank >= 1, got float32\[\]$/);
+    }));
+});
