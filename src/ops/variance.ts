@@ -1,14 +1,15 @@
 // var and std over any axes, as PyTorch's: the squared deviations from the mean summed and divided
 // by max(N - correction, 0) (correction 1, Bessel's, by default; 0 gives the biased variance),
 // and std its square root. A divisor of 0 gives what dividing by it gives: NaN for no deviation,
-// +inf otherwise; no elements give NaN. Computed in float32 (float16 inputs widened: squares
+// +inf otherwise, and PyTorch's gradients; these are selected, never computed with (a kernel may
+// assume no infinities: issue #13's rule). No elements give NaN. Computed in float32 (float16 inputs widened: squares
 // overflow float16 past 256) and rounded once.
 import { defineOp, withFront, type OpContext } from '../autograd/op.js';
 import { full, zeros } from '../tensor/create.js';
 import { checkNumber, checkOptionKeys } from '../tensor/check.js';
 import { FLOAT_DTYPES, Tensor, type DType, type PlainDType } from '../tensor/tensor.js';
 import { cast } from './cast.js';
-import { div, eq, mul, sqrt, sub, where } from './elementwise.js';
+import { div, eq, gt, mul, sqrt, sub, where } from './elementwise.js';
 import { reduceInto } from './reduce-launch.js';
 import { reduceArgs, reducedShape, type Axes } from './reduce.js';
 import { reshape } from './shape.js';
@@ -47,9 +48,10 @@ function varianceLike(name: 'var' | 'std') {
       const mean = reduceInto(name, 'sum', x, axes, kept, 1 / n);
       const dev = sub(x, mean);
       const squares = mul(dev, dev);
-      const variance = reduceInto(name, 'sum', squares, axes, kept, 1 / Math.max(n - correction, 0));
+      const divisor = n - correction;
+      const variance = divisor > 0 ? reduceInto(name, 'sum', squares, axes, kept, 1 / divisor) : dividedByZero(name, squares, axes, kept);
       dispose(dev, squares, ...(x === a ? [] : [x]));
-      const result = name === 'var' ? variance : sqrt(variance);
+      const result = name === 'var' || divisor <= 0 ? variance : sqrt(variance); // std's NaN or inf is its variance's
       ctx.save(a, mean, ...(name === 'std' ? [result] : [])); // std's gradient divides by it
       dispose(mean, ...(result === variance ? [] : [variance]));
       const out = narrowed(result, a.dtype);
@@ -63,10 +65,15 @@ function varianceLike(name: 'var' | 'std') {
       // d var = 2 (x - mean) / divisor g; d std = d var / (2 std), 0 where std is 0 (PyTorch's subgradient)
       if (a.size === 0) return [zeros(a.shape, a.dtype)];
       const [input, mean, std] = ctx.saved as [Tensor, Tensor, Tensor?];
-      const divisor = Math.max(count(a.shape, axes) - correction, 0);
+      const divisor = count(a.shape, axes) - correction;
       const g32 = widened(g);
       const gk = reshape(g32, mean.shape);
       const made = [gk, ...(g32 === g ? [] : [g32])];
+      if (divisor <= 0) {
+        const grad = gradientOverZero(name, input, mean, gk);
+        dispose(...made);
+        return [narrowed(grad, a.dtype)];
+      }
       let coef: Tensor;
       if (!std) coef = mul(gk, 2 / divisor);
       else {
@@ -88,6 +95,32 @@ function varianceLike(name: 'var' | 'std') {
     const [input, normalised, keepdim] = reduceArgs(name, a, axes, opts.keepdim ?? false);
     return op(input, normalised, correction, keepdim);
   });
+}
+
+/** The variance's sum of squares divided by 0, as IEEE division gives it: NaN where it is 0, +inf elsewhere. */
+function dividedByZero(name: string, squares: Tensor, axes: number[], kept: number[]): Tensor {
+  const sum = reduceInto(name, 'sum', squares, axes, kept, 1);
+  const none = eq(sum, 0);
+  const out = where(none, NaN, Infinity);
+  dispose(sum, none);
+  return out;
+}
+
+/**
+ * PyTorch's gradient where the divisor is 0: var's g · (2 / 0) · (x - mean) is ±inf by the signs of
+ * g and x - mean, NaN where either is 0; std's (that over 2 std, std being inf or NaN) is NaN.
+ */
+function gradientOverZero(name: string, input: Tensor, mean: Tensor, g: Tensor): Tensor {
+  if (name === 'std') return full(input.shape, NaN, 'float32');
+  const x = widened(input);
+  const dev = sub(x, mean);
+  const [devUp, gUp, devZero, gZero] = [gt(dev, 0), gt(g, 0), eq(dev, 0), eq(g, 0)];
+  const sameSign = eq(devUp, gUp);
+  const signed = where(sameSign, Infinity, -Infinity);
+  const unlessG = where(gZero, NaN, signed);
+  const out = where(devZero, NaN, unlessG);
+  dispose(dev, devUp, gUp, devZero, gZero, sameSign, signed, unlessG, ...(x === input ? [] : [x]));
+  return out;
 }
 
 /** Variance over `axes` (all by default): PyTorch's var, correction 1 (unbiased) unless given. */
