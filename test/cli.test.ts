@@ -137,6 +137,28 @@ describe('gpt CLI', () => {
     }
   });
 
+  it('every GPT_* setting is checked as gpt starts, whatever the command: a bad value exits 2 naming it, nothing done', async () => {
+    // README: the switches take 0 or 1; GPT_DAWN_BACKEND and GPT_LIMITS name one of their choices
+    const bad: [Record<string, string>, RegExp][] = [
+      ...['GPT_AUTOTUNE', 'GPT_DEBUG', 'GPT_LEAK_TRACE', 'GPT_DAWN_SAFE', 'GPT_ROBUSTNESS'].map((name): [Record<string, string>, RegExp] => [{ [name]: '2' }, new RegExp(`^gpt: ${name}=2: expected 0 or 1$`)]),
+      [{ GPT_DAWN_SAFE: '1', GPT_ROBUSTNESS: '0' }, /^gpt: GPT_ROBUSTNESS=0 needs .*GPT_DAWN_SAFE=1/],
+      [{ GPT_DAWN_BACKEND: 'cuda' }, /^gpt: GPT_DAWN_BACKEND=cuda: expected one of /],
+      [{ GPT_LIMITS: 'minimum' }, /^gpt: GPT_LIMITS=minimum: expected one of adapter, default$/],
+    ];
+    const prepared = join(dir, 'env-prepare');
+    const commands = [['doctor'], ['info', out], ['plot', out, '--out', join(dir, 'env.svg')], ['prepare', '--data', corpus, '--out-dir', prepared], ['sample', '--out-dir', out, '--max-new-tokens', '2']];
+    for (const [env, message] of bad) {
+      const saved = Object.keys(env).map((name) => [name, process.env[name]] as const);
+      Object.assign(process.env, env);
+      try {
+        for (const command of commands) expectOneLine(await gpt(...command), 2, message);
+      } finally {
+        for (const [name, value] of saved) value === undefined ? delete process.env[name] : (process.env[name] = value);
+      }
+    }
+    expect(existsSync(prepared) || existsSync(join(dir, 'env.svg'))).toBe(false);
+  });
+
   it('every command has --help', async () => {
     for (const cmd of ['prepare', 'train', 'sample', 'eval', 'doctor']) {
       const r = await gpt(cmd, '--help');

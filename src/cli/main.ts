@@ -7,6 +7,7 @@ import { benchGenerate, BENCH_GENERATE_HELP } from './bench-generate.js';
 import { demo, DEMO_HELP } from './demo.js';
 import { exportModel, EXPORT_HELP } from './export.js';
 import { doctor } from './doctor.js';
+import { envSettingsProblem } from './env-settings.js';
 import { flagHelp, noPositional, parseFlags, UsageError, type FlagSpec } from './flags.js';
 import { info, INFO_HELP } from './info.js';
 import { plot, PLOT_HELP } from './plot.js';
@@ -97,13 +98,12 @@ export function opensAdapter(argv: string[]): boolean {
 }
 
 export async function main(argv: string[]): Promise<number> {
-  let showStack: boolean; // of an error: --verbose or GPT_DEBUG=1
-  try {
-    showStack = argv.includes(VERBOSE_FLAG) || envFlag('GPT_DEBUG', false);
-  } catch (e) {
-    console.error(`gpt: ${(e as Error).message}`);
-    return 2;
+  const badSetting = envSettingsProblem();
+  if (badSetting) {
+    console.error(`gpt: ${badSetting}`);
+    return 2; // bad usage: nothing was done
   }
+  const showStack = argv.includes(VERBOSE_FLAG) || envFlag('GPT_DEBUG', false); // of an error
   const [name, ...args] = argv.filter((a) => a !== VERBOSE_FLAG);
   if (name === '--help' || name === '-h') {
     console.log(USAGE);
