@@ -1,7 +1,7 @@
 // What a newcomer meets on the command line: flag spellings (kebab, snake, camel; booleans with an
 // explicit value), nanoGPT's names and Python config files pointed at ours, --help that documents every flag with one default, an ETA that ignores shader
 // compilation and never reads "4m60s", and Dawn's adapter notices hidden unless --verbose.
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { text } from 'node:stream/consumers';
@@ -289,5 +289,13 @@ describe('gpt train --init-from resume', () => {
       expectOneLine(await gpt(command, '--init-from', 'resume', '--out-dir', missing), 2, new RegExp(`^gpt ${command}: --init-from resume continues the run in --out-dir, and ${missing} does not exist: give the run's directory`));
     }
     expect(existsSync(missing)).toBe(false);
+  });
+
+  it('of an --out-dir holding no checkpoint is one line too (bad usage, exit 2), and leaves the directory empty', async () => {
+    const empty = tempDir('cli-resume-empty');
+    for (const command of ['train', 'distill']) {
+      expectOneLine(await gpt(command, '--init-from', 'resume', '--out-dir', empty), 2, new RegExp(`^gpt ${command}: --init-from resume continues the run in --out-dir, and ${empty} holds no checkpoint \\(no checkpoint\\.json\\): give the run's directory`));
+    }
+    expect(readdirSync(empty)).toEqual([]);
   });
 });

@@ -14,7 +14,7 @@ import type { ComputeDtype } from '../nn/autocast.js';
 import { isMaskName } from '../nn/prune.js';
 import type { GPT } from '../gpt/model.js';
 import { tokenizerFromJSON, type Tokenizer } from '../gpt/tokenizer/index.js';
-import { manifestHeld } from '../node/checkpoint-files.js';
+import { manifestHeld, MANIFEST_FILE } from '../node/checkpoint-files.js';
 import { saveCheckpoint } from '../node/checkpoint-dir.js';
 import { loadHeadModel, readCheckpointHead, type CheckpointHead } from '../node/checkpoint-head.js';
 import { RunLog } from '../node/run-log.js';
@@ -54,8 +54,9 @@ async function trainStudent(args: string[], opts: { nextSteps?: boolean; distill
   const whereabouts = new RunWhereabouts(distilling ? 'distill' : 'train', flags.outDir);
   const onSignal = (signal: NodeJS.Signals) => console.error(whereabouts.interrupted(signal));
   // before the lock, which would make the directory: a misspelt --out-dir leaves nothing behind
-  if (resume && !existsSync(flags.outDir)) {
-    throw new UsageError(`--init-from resume continues the run in --out-dir, and ${flags.outDir} does not exist: give the run's directory (or train a new run there without --init-from resume)`);
+  const noRun = resume && (!existsSync(flags.outDir) ? 'does not exist' : !(await manifestHeld(flags.outDir)) ? `holds no checkpoint (no ${MANIFEST_FILE})` : '');
+  if (noRun) {
+    throw new UsageError(`--init-from resume continues the run in --out-dir, and ${flags.outDir} ${noRun}: give the run's directory (or train a new run there without --init-from resume)`);
   }
   return withDirectoryLock(flags.outDir, async () => {
     const held = await manifestHeld(flags.outDir);
