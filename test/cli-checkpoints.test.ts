@@ -434,43 +434,43 @@ describe('gpt train and its --out-dir', () => {
     expect(after.every((l) => l.run === run)).toBe(true);
   });
 
-  it('an empty text is an error for prepare and train', async () => {
+  it('an empty text, or one too short to split, is bad usage (exit 2) for prepare and train', async () => {
     const empty = join(dir, 'empty.txt');
     writeFileSync(empty, '');
     expectOneLine(await gpt('prepare', '--data', empty, '--out-dir', fresh()), 2, /flag --data names \S+empty\.txt, which is empty$/);
     const one = join(dir, 'one-char.txt');
     writeFileSync(one, 'x');
     const failed = fresh();
-    expectOneLine(await gpt('prepare', '--data', one, '--out-dir', failed), 1, /one-char\.txt is too short: 1 token\(s\) cannot be split into train and val$/);
+    expectOneLine(await gpt('prepare', '--data', one, '--out-dir', failed), 2, /one-char\.txt is too short: 1 token\(s\) cannot be split into train and val$/);
     expect(existsSync(failed)).toBe(false); // nor an empty <out-dir>/data
     const bom = join(dir, 'bom-only.txt');
     writeFileSync(bom, '\uFEFF'); // a byte-order mark alone: bytes, but no text
     for (const tokenizer of ['char', 'bpe', 'gpt2']) {
-      expectOneLine(await gpt('prepare', '--data', bom, '--tokenizer', tokenizer, '--out-dir', fresh()), 1, /^gpt prepare: \S+bom-only\.txt is empty: there is no text to train on$/);
+      expectOneLine(await gpt('prepare', '--data', bom, '--tokenizer', tokenizer, '--out-dir', fresh()), 2, /^gpt prepare: \S+bom-only\.txt is empty: there is no text to train on$/);
     }
     // documents with no text: with gpt2, their <|endoftext|> tokens alone are no data to train on
     const noText = join(dir, 'no-text');
     mkdirSync(noText);
     for (const name of ['a.txt', 'b.txt', 'c.txt']) writeFileSync(join(noText, name), name === 'b.txt' ? '' : '\uFEFF');
     const none = fresh();
-    expectOneLine(await gpt('prepare', '--data', noText, '--tokenizer', 'gpt2', '--out-dir', none), 1, /^gpt prepare: \S+no-text is empty: there is no text to train on$/);
+    expectOneLine(await gpt('prepare', '--data', noText, '--tokenizer', 'gpt2', '--out-dir', none), 2, /^gpt prepare: \S+no-text is empty: there is no text to train on$/);
     expect(existsSync(none)).toBe(false);
     const out = fresh();
     expectOneLine(await gpt('train', '--data', empty, '--out-dir', out), 2, /flag --data names \S+empty\.txt, which is empty$/);
     expect(existsSync(out)).toBe(false);
   });
 
-  it('a text too short for the block size: one line for train and eval, the device not opened by train', async () => {
+  it('a text too short for the block size: one line for train and eval (bad usage, exit 2), the device not opened by train', async () => {
     const short = join(dir, 'short.txt');
     writeFileSync(short, corpusText(100)); // 90 train and 10 val tokens; TINY's block size is 16
     // train names its flag; eval's block is the checkpoint's
     const message = (block: string) => new RegExp(`^gpt (train|eval): the val split has 10 tokens, too few for sequences of ${block} 16 and their next-token targets: it needs at least 17$`);
     const out = fresh();
     const r = await gpt('train', '--data', short, ...TINY, '--out-dir', out);
-    expectOneLine(r, 1, message('--block-size'));
+    expectOneLine(r, 2, message('--block-size'));
     expect(r.out).not.toMatch(/device:/);
     expect(existsSync(out)).toBe(false);
-    expectOneLine(await gpt('eval', '--out-dir', fixture, '--data', short, '--eval-iters', '1'), 1, message("the checkpoint's block size"));
+    expectOneLine(await gpt('eval', '--out-dir', fixture, '--data', short, '--eval-iters', '1'), 2, message("the checkpoint's block size"));
   });
 
   it("a --start the checkpoint's tokenizer cannot encode is one line (and the model opened for it is freed)", async () => {

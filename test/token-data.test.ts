@@ -534,6 +534,7 @@ describe('gpt prepare --val-fraction', () => {
       expect(refused.err).toMatch(new RegExp(`^gpt prepare: flag --val-fraction must be a finite number in \\(0, 1\\), got '${bad}'$`));
     }
     const short = await gpt('prepare', '--data', fileOf('ab'), '--val-fraction', '0.6', '--out-dir', join(sandbox, 'val-short'));
+    expect(short.code).toBe(2);
     expect(short.err).toMatch(/is too short: 2 token\(s\) cannot be split into train and val at --val-fraction 0\.6$/);
   });
 
@@ -541,7 +542,7 @@ describe('gpt prepare --val-fraction', () => {
     const out = join(sandbox, 'val-tiny');
     expect((await gpt('prepare', '--data', fileOf(corpusText(2_000)), '--val-fraction', '0.004', '--out-dir', out)).code).toBe(0); // 8 val tokens
     const r = await gpt('train', '--data-dir', join(out, 'data'), ...TINY, '--max-iters', '1', '--out-dir', join(sandbox, 'val-tiny-run'));
-    expect(r.code).toBe(1);
+    expect(r.code).toBe(2);
     expect(r.err).toMatch(/^gpt train: the val split has 8 tokens, too few for sequences of --block-size 16 and their next-token targets: it needs at least 17$/);
     expect(r.out).not.toMatch(/device:|step/);
   });

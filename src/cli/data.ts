@@ -9,7 +9,7 @@ import { tempFilePrefix, tempPathFor, writeFileAtomic } from '../node/atomic-fil
 import { parsePickle } from '../io/pickle.js';
 import { isDirectoryPath, makeDirectories, pathExists, readRegularFile, removeEmptyCreated, unlessMissing } from '../node/regular-files.js';
 import { NON_NEGATIVE_INT, rangeProblem, show, type Range } from '../io/value-ranges.js';
-import type { TokenSource } from '../gpt/batches.js';
+import { checkSplits, type TokenSource } from '../gpt/batches.js';
 import { TOKEN_DTYPES, tokenBytes, tokenDtypeFor, TokenFile, TokenWriter, type TokenDtype } from '../node/token-file.js';
 import { BpeTokenizer, CharTokenizer, countSpelledSpecial, describeLeftOut, describeSpelledSpecial, encodeKnown, tokenizerFromJSON, type Tokenizer } from '../gpt/tokenizer/index.js';
 import { BYTE_TOKENS, PAIR_BASE } from '../gpt/tokenizer/pairs.js';
@@ -64,9 +64,24 @@ function trainCount(total: number, source: string, valFraction = VAL_FRACTION): 
   const n = Math.floor(Number((total * (1 - valFraction)).toPrecision(15)));
   if (n === 0 || n === total) {
     const at = valFraction === VAL_FRACTION ? '' : ` at --val-fraction ${valFraction}`;
-    throw new Error(`${source} is too short: ${total} token(s) cannot be split into train and val${at}`);
+    throw new UsageError(`${source} is too short: ${total} token(s) cannot be split into train and val${at}`);
   }
   return n;
+}
+
+/** A text with nothing to train on (no bytes, or a byte-order mark alone): bad input, as an empty file is. */
+export const emptyCorpus = (source: string) => new UsageError(`${source} is empty: there is no text to train on`);
+
+/**
+ * Refuses splits too short for sequences of `blockSize` (`blockSizeName`, as the user set it) as
+ * bad input, before the device opens: other data or a smaller block is what to give.
+ */
+export function checkSplitsFit(ds: Dataset, blockSize: number, blockSizeName: string): void {
+  try {
+    checkSplits(ds, blockSize, blockSizeName);
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
 }
 
 /** How a run's text is tokenized: the --tokenizer, --vocab-size and --tokenizer-file flags, or a checkpoint's tokenizer. */
@@ -87,7 +102,7 @@ export interface TokenizerChoice {
  * a character tokenizer does not know are left out, and `note` says which and how many.
  */
 export async function buildDataset(text: string, opts: TokenizerChoice & { source: string }): Promise<Dataset> {
-  if (!text) throw new Error(`${opts.source} is empty: there is no text to train on`);
+  if (!text) throw emptyCorpus(opts.source);
   if (text.length > PREPARE_HINT_CHARS) {
     opts.note?.(`note: ${opts.source} (${text.length.toLocaleString('en-US')} characters) is tokenized anew at each start and held in memory; \`gpt prepare --data ${opts.source}\` does it once, and --data-dir then reads the tokens from disk`);
   }

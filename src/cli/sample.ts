@@ -13,7 +13,7 @@ import { autocast, CastCache } from '../nn/autocast.js';
 import { NON_NEGATIVE, NON_NEGATIVE_INT, POSITIVE_INT, SEED } from '../io/value-ranges.js';
 import { loadHeadModel, readCheckpointHead, type CheckpointHead } from '../node/checkpoint-head.js';
 import { BUILTIN_CORPUS, loadCorpus } from './corpus.js';
-import { loadTokens } from './data.js';
+import { checkSplitsFit, loadTokens } from './data.js';
 import { describeCompression } from './compression.js';
 import { checkInferenceFits, generationPositions } from './device-fit.js';
 import { checkPathSettings, flagHelp, noPositional, parseFlags, UsageError, type FlagSpec } from './flags.js';
@@ -165,10 +165,15 @@ export async function evaluate(args: string[]): Promise<number> {
     console.log(`data: ${source}${source === ckpt.meta.data ? ' (what the run trained on)' : ''}`);
     const note = (line: string) => console.log(line);
     const ds = await loadTokens(source, { tokenizer: tokenizer.kind, vocabSize: tokenizer.vocabSize, existing: tokenizer, note });
+    try {
+      checkSplitsFit(ds, model.config.blockSize, "the checkpoint's block size"); // named by what set it: the checkpoint, not a flag
+    } catch (e) {
+      await ds.close();
+      throw e;
+    }
     const progress = new Progress(2 * f.evalIters);
     const onBatch = (queued: number) => progress.report(queued, 'evaluating train and val batches'); // the count runs over both: 2 x --eval-iters
-    // a split too short is named by what set its block size: the checkpoint, not a flag
-    const cfg = { blockSize: model.config.blockSize, blockSizeName: "the checkpoint's block size", batchSize: f.batchSize, evalIters: f.evalIters, seed: f.seed, dtype, onBatch };
+    const cfg = { blockSize: model.config.blockSize, batchSize: f.batchSize, evalIters: f.evalIters, seed: f.seed, dtype, onBatch };
     const { train, val } = await evaluateModel(model, ds, cfg).finally(() => {
       progress.done();
       return ds.close();

@@ -8,7 +8,6 @@ import { join } from 'node:path';
 import { initDevice } from '../device/device.js';
 import { checkpointMoments, type Checkpoint, type CheckpointMeta } from '../gpt/checkpoint.js';
 import { disposeUploaded } from '../gpt/checkpoint-upload.js';
-import { checkSplits } from '../gpt/batches.js';
 import { resolveTrainDtype, Trainer, type Distillation, type StepLog, type TrainConfig, type TrainDtype } from '../gpt/trainer.js';
 import type { ComputeDtype } from '../nn/autocast.js';
 import { isMaskName } from '../nn/prune.js';
@@ -19,7 +18,7 @@ import { saveCheckpoint } from '../node/checkpoint-dir.js';
 import { loadHeadModel, readCheckpointHead, type CheckpointHead } from '../node/checkpoint-head.js';
 import { RunLog } from '../node/run-log.js';
 import { BUILTIN_CORPUS, isPathSource } from './corpus.js';
-import { loadTokens, recordedSource, type Dataset } from './data.js';
+import { checkSplitsFit, loadTokens, recordedSource, type Dataset } from './data.js';
 import { checkModelFits, withRecomputeHint } from './device-fit.js';
 import { flagName, UsageError } from './flags.js';
 import { floatCheckpoint } from './float-checkpoint.js';
@@ -75,7 +74,7 @@ async function trainStudent(args: string[], opts: { nextSteps?: boolean; distill
     try {
       console.log(`tokens: train ${ds.train.length.toLocaleString('en-US')}, val ${ds.val.length.toLocaleString('en-US')}, vocab ${ds.tokenizer.vocabSize}`);
       if (ckpt && ckpt.meta.model.vocabSize !== ds.tokenizer.vocabSize) throw new Error(`checkpoint vocab ${ckpt.meta.model.vocabSize} != data vocab ${ds.tokenizer.vocabSize}`);
-      checkSplits(ds, cfg.blockSize, '--block-size'); // before the device opens
+      checkSplitsFit(ds, cfg.blockSize, '--block-size'); // before the device opens
       if (teacher) checkStudent(teacher, cfg, ds.tokenizer, ckpt ? 'the student checkpoint' : data);
       const dev = await initDevice();
       // before a directory, a log or a step: no save could follow
