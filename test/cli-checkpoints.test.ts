@@ -473,6 +473,17 @@ describe('gpt train and its --out-dir', () => {
     expectOneLine(await gpt('eval', '--out-dir', fixture, '--data', short, '--eval-iters', '1'), 2, message("the checkpoint's block size"));
   });
 
+  it("prepared data of another tokenizer is bad usage for train and eval (exit 2), naming both tokenizers", async () => {
+    const other = fresh();
+    expect((await gpt('prepare', '--data', corpus, '--tokenizer', 'bpe', '--vocab-size', '300', '--out-dir', other)).code).toBe(0);
+    const chars = new Set(readFileSync(corpus, 'utf8')).size; // the fixture's char vocabulary: the corpus's characters
+    const message = new RegExp(`^gpt (train|eval): the data in \\S+ was tokenized differently from the checkpoint \\(bpe tokenizer of 300 tokens; the checkpoint's: char tokenizer of ${chars} tokens\\); pass --data FILE to re-tokenize$`);
+    const out = fresh();
+    expectOneLine(await gpt('train', '--init-from', fixture, '--data-dir', join(other, 'data'), '--max-iters', '2', '--out-dir', out), 2, message);
+    expect(existsSync(out)).toBe(false);
+    expectOneLine(await gpt('eval', '--out-dir', fixture, '--data-dir', join(other, 'data'), '--eval-iters', '1'), 2, message);
+  });
+
   it("a --start the checkpoint's tokenizer cannot encode is one line (and the model opened for it is freed)", async () => {
     const r = await gpt('sample', '--out-dir', fixture, '--start', '\u00ff\u20ac', '--max-new-tokens', '2');
     expect(r.code).toBe(2);

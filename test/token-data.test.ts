@@ -322,6 +322,10 @@ describe('prepared data', () => {
     } finally {
       [opened, closed].forEach((s) => s.mockRestore());
     }
+    // tokenizers alike in kind and size: the refusal says the data's is another one
+    await expect(loadTokens(dir, { tokenizer: 'char', vocabSize: 512, existing: CharTokenizer.train('abd') })).rejects.toThrow(
+      `the data in ${dir} was tokenized differently from the checkpoint (another char tokenizer of 3 tokens); pass --data FILE to re-tokenize`,
+    );
   });
 
   it.runIf(existsSync('/proc/self/fd'))('a meta.json refused after train.bin was opened leaves no file open', async () => {

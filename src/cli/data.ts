@@ -135,10 +135,16 @@ export async function loadTokens(source: string, opts: TokenizerChoice): Promise
   const ds = nanoGpt ? await loadNanoGptData(source, opts) : await loadDataset(source);
   if (opts.existing && JSON.stringify(opts.existing.toJSON()) !== JSON.stringify(ds.tokenizer.toJSON())) {
     await ds.close();
-    throw new Error(`the data in ${source} was tokenized differently from ${opts.existingOf ?? 'the checkpoint'}; pass --data FILE to re-tokenize`);
+    const of = opts.existingOf ?? 'the checkpoint';
+    const [data, wanted] = [describeTokenizer(ds.tokenizer), describeTokenizer(opts.existing)];
+    const tokenizers = data === wanted ? `another ${data}` : `${data}; ${of}'s: ${wanted}`;
+    throw new UsageError(`the data in ${source} was tokenized differently from ${of} (${tokenizers}); pass --data FILE to re-tokenize`);
   }
   return ds;
 }
+
+/** 'a char tokenizer of 65 tokens': which tokenizer prepared data or a checkpoint has, in refusals. */
+const describeTokenizer = (t: Tokenizer) => `${t.kind} tokenizer of ${t.vocabSize.toLocaleString('en-US')} tokens`;
 
 /** A Dataset of the two files `openTrain` and `openVal` open (the first closed again if the second cannot be). */
 async function splitFiles(tokenizer: Tokenizer, tokenizerOfData: boolean, openTrain: () => Promise<TokenFile>, openVal: () => Promise<TokenFile>): Promise<Dataset> {
@@ -165,7 +171,7 @@ async function loadNanoGptData(dir: string, opts: TokenizerChoice): Promise<Data
   // without meta.pkl the ids are GPT-2's: another tokenizer (a char checkpoint's) would silently misread them
   if (tokenizer === null || (!ofData && tokenizer.kind !== 'gpt2')) {
     const given = opts.existing ? `${opts.existingOf ?? 'the checkpoint'}'s tokenizer is ${opts.existing.kind}` : `--tokenizer is ${opts.tokenizer}`;
-    throw new Error(`${dir} has train.bin but neither meta.json nor meta.pkl: nanoGPT's prepared GPT-2 ids (uint16) read with --tokenizer gpt2, and ${given}; for other data, run \`gpt prepare\``);
+    throw new UsageError(`${dir} has train.bin but neither meta.json nor meta.pkl: nanoGPT's prepared GPT-2 ids (uint16) read with --tokenizer gpt2, and ${given}; for other data, run \`gpt prepare\``);
   }
   const vocabularyOf = tokenizer.kind === 'char' ? "meta.pkl's vocabulary" : "GPT-2's tokenizer";
   const openSplit = async (name: string) => {
