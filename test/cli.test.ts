@@ -115,6 +115,10 @@ describe('gpt CLI', () => {
     ]);
     const unreadable = await gpt('prepare', '--data', join(dir, 'missing.txt'), '--out-dir', join(dir, 'x'));
     expect(unreadable.err).toMatch(/^gpt prepare: flag --data names .*missing\.txt, which does not exist$/);
+    // 'scratch' is gpt train's new model: a command that reads a checkpoint says what it takes
+    for (const command of ['sample', 'eval', 'export']) {
+      expectOneLine(await gpt(command, '--init-from', 'scratch', ...(command === 'export' ? ['--to', join(dir, 'export')] : [])), 2, new RegExp(`^gpt ${command}: flag --init-from scratch starts a new model in gpt train: here it takes 'resume' \\(the checkpoint in --out-dir\\), or the checkpoint to read`));
+    }
     const unknown = await gpt('fly');
     expect(unknown.code).toBe(2);
     expect(unknown.err).toMatch(/^gpt: unknown command 'fly'/);
