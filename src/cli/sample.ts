@@ -119,8 +119,9 @@ export async function sample(args: string[], stats: NodeJS.WritableStream = proc
         process.stdout.write(tokenizer.decode(ids));
       });
     }
+    process.stdout.write('\n'); // the text ends its line, as a file or a shell prompt after it wants
     const batched = samples.length > 1 ? `, ${samples.length} samples in one batch` : '';
-    stats.write(`\n--- ${total} tokens in ${secs.toFixed(1)} s (${(total / secs).toFixed(1)} tok/s${batched}, ${dtype})\n`);
+    stats.write(`--- ${total} tokens in ${secs.toFixed(1)} s (${(total / secs).toFixed(1)} tok/s${batched}, ${dtype})\n`);
   } finally {
     casts?.dispose();
     model.dispose(); // also when the prompt is refused or generation fails
