@@ -93,11 +93,21 @@ describe('flags', () => {
     expectOneLine(await gpt('sample', '--device=cpu'), 2, /^gpt sample: unknown flag --device: nanoGPT's device has no counterpart here/);
     expectOneLine(await gpt('eval', '--compile=False'), 2, /^gpt eval: unknown flag --compile: nanoGPT's compile has no counterpart here/);
     // each says the name it was given as nanoGPT spells it, and every flag it offers is one of ours
-    for (const [key, instead] of Object.entries(TRAIN_FLAGS.foreign!)) {
+    for (const [key, instead] of Object.entries(TRAIN_FLAGS.foreign!).filter(([key]) => key !== 'valFraction')) { // gpt prepare's: below
       expect(Object.hasOwn(TRAIN_FLAGS.defaults, key), key).toBe(false);
       expect(instead).toContain(`nanoGPT's ${key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)} `);
       for (const [, flag] of instead.matchAll(/--([a-z-]+)/g)) expect(Object.hasOwn(TRAIN_FLAGS.defaults, settingKey(flag!)), `${key}: --${flag}`).toBe(true);
     }
+  });
+
+  it("--val-fraction on train, distill or eval says it is gpt prepare's flag and how to split otherwise (a flag or a config key)", async () => {
+    const hint = "gpt prepare takes it; here a text given as --data is split as nanoGPT splits it (its last 10% of tokens held out), prepared data as it was prepared: for another split, `gpt prepare --data FILE --val-fraction F --out-dir DIR`, then --data-dir DIR/data";
+    const escaped = hint.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+    for (const command of ['train', 'distill', 'eval']) expectOneLine(await gpt(command, '--val-fraction', '0.2'), 2, new RegExp(`^gpt ${command}: unknown flag --val-fraction: ${escaped}$`));
+    const config = join(tempDir('cli-val-fraction'), 'c.json');
+    writeFileSync(config, '{"val_fraction": 0.2}');
+    expectOneLine(await gpt('train', '--config', config), 2, new RegExp(`^gpt train: config .*: unknown setting 'val_fraction': ${escaped}$`));
+    expect((await gpt('prepare', '--help')).out).toMatch(/^ {2}--val-fraction /m); // the flag it names is prepare's
   });
 
   it('--help documents every flag of every command, with one default', async () => {

@@ -58,6 +58,9 @@ const PREPARE_HINT_CHARS = 2 ** 26;
 /** The fraction of the tokens, the last ones, held out for validation: nanoGPT's shakespeare split (its openwebtext holds out 0.0005). */
 export const VAL_FRACTION = 0.1;
 
+/** What `gpt train` and `gpt eval` answer to --val-fraction: they read prepared data's split, and split a text as nanoGPT does. */
+export const VAL_FRACTION_OF_PREPARE = `gpt prepare takes it; here a text given as --data is split as nanoGPT splits it (its last ${VAL_FRACTION * 100}% of tokens held out), prepared data as it was prepared: for another split, \`gpt prepare --data FILE --val-fraction F --out-dir DIR\`, then --data-dir DIR/data`;
+
 /** How many of `total` tokens are the train split: all but the last `valFraction`, as nanoGPT's shakespeare prepare.py. */
 function trainCount(total: number, source: string, valFraction = VAL_FRACTION): number {
   // to 15 digits first: 1 - 0.8 is 0.19999999999999996 in binary, and 5 tokens would split 0 / 5, not 1 / 4

@@ -13,7 +13,7 @@ import { autocast, CastCache } from '../nn/autocast.js';
 import { NON_NEGATIVE, NON_NEGATIVE_INT, POSITIVE_INT, SEED } from '../io/value-ranges.js';
 import { loadHeadModel, readCheckpointHead, type CheckpointHead } from '../node/checkpoint-head.js';
 import { BUILTIN_CORPUS, loadCorpus } from './corpus.js';
-import { checkSplitsFit, loadTokens } from './data.js';
+import { checkSplitsFit, loadTokens, VAL_FRACTION_OF_PREPARE } from './data.js';
 import { describeCompression } from './compression.js';
 import { checkInferenceFits, generationPositions } from './device-fit.js';
 import { checkPathSettings, flagHelp, noPositional, parseFlags, UsageError, type FlagSpec } from './flags.js';
@@ -132,7 +132,7 @@ export async function sample(args: string[], stats: NodeJS.WritableStream = proc
 const EVAL_DEFAULTS = { outDir: 'out', initFrom: 'resume', data: '', dataDir: '', evalIters: 200, batchSize: 12, seed: 1337, dtype: TRAIN_DEFAULTS.dtype };
 const EVAL_FLAGS: FlagSpec<typeof EVAL_DEFAULTS> = {
   defaults: EVAL_DEFAULTS,
-  foreign: NANOGPT_RUNTIME_SETTINGS,
+  foreign: { ...NANOGPT_RUNTIME_SETTINGS, valFraction: VAL_FRACTION_OF_PREPARE },
   paths: { outDir: 'checkpoint', initFrom: CHECKPOINT_OR_KEYWORD, data: TEXT_SOURCE, dataDir: DATA_DIR },
   ranges: { evalIters: TRAIN_RANGES.evalIters, batchSize: TRAIN_RANGES.batchSize, seed: TRAIN_RANGES.seed },
   choices: { dtype: TRAIN_DTYPES },

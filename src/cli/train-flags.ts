@@ -8,7 +8,7 @@ import { whyNoF16 } from '../kernels/profile.js';
 import type { ComputeDtype } from '../nn/autocast.js';
 import { readConfigFile } from './config-file.js';
 import { BUILTIN_CORPUS } from './corpus.js';
-import { BPE_VOCAB_SIZE, checkTokenizerFlagsApply, TOKENIZER_DEFAULTS, TOKENIZER_DOCS, TOKENIZER_FILE_SHOWN, TOKENIZERS } from './data.js';
+import { BPE_VOCAB_SIZE, checkTokenizerFlagsApply, TOKENIZER_DEFAULTS, TOKENIZER_DOCS, TOKENIZER_FILE_SHOWN, TOKENIZERS, VAL_FRACTION_OF_PREPARE } from './data.js';
 import { checkPathSettings, flagHelp, flagName, parseFlags, UsageError, type FlagSpec } from './flags.js';
 import { CHECKPOINT_OR_KEYWORD, DATA_DIR, TEXT_SOURCE } from './path-flags.js';
 
@@ -65,7 +65,7 @@ const NANOGPT_SETTINGS: Record<string, string> = {
 export const TRAIN_FLAGS: FlagSpec<TrainFlags> = {
   defaults: DEFAULTS,
   paths: { data: TEXT_SOURCE, dataDir: DATA_DIR, outDir: 'new directory', config: 'file', initFrom: CHECKPOINT_OR_KEYWORD, tokenizerFile: TEXT_SOURCE },
-  foreign: NANOGPT_SETTINGS,
+  foreign: { ...NANOGPT_SETTINGS, valFraction: VAL_FRACTION_OF_PREPARE },
   ranges: { ...TRAIN_RANGES, vocabSize: BPE_VOCAB_SIZE },
   choices: { tokenizer: TOKENIZERS, dtype: TRAIN_DTYPES },
   docs: {
