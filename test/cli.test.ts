@@ -163,6 +163,16 @@ describe('gpt CLI', () => {
     expect(existsSync(prepared) || existsSync(join(dir, 'env.svg'))).toBe(false);
   });
 
+  it("every command's --help lists the flags every command takes (--verbose) below its own", async () => {
+    const usage = (await gpt('--help')).out;
+    const commands = [...usage.matchAll(/^ {2}([a-z-]+) {2,}\S/gm)].map((m) => m[1]!);
+    expect(commands).toContain('quantize');
+    for (const command of commands) {
+      const help = (await gpt(command, '--help')).out;
+      expect(help, command).toMatch(/\n {2}--verbose +show the WebGPU driver's own notices \(hidden otherwise\) and the stack trace of an error \(default: false\)$/);
+    }
+  });
+
   it('every command has --help', async () => {
     for (const cmd of ['prepare', 'train', 'sample', 'eval', 'doctor']) {
       const r = await gpt(cmd, '--help');

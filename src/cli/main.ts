@@ -20,6 +20,10 @@ import { distill, DISTILL_HELP, train, TRAIN_HELP } from './train.js';
 
 /** Accepted by every command: the WebGPU driver's own notices on stderr, and stack traces of errors. */
 export const VERBOSE_FLAG = '--verbose';
+const VERBOSE_DOC = "show the WebGPU driver's own notices (hidden otherwise) and the stack trace of an error";
+/** The flags every command takes, listed in each command's --help below its own. */
+const GLOBAL_FLAGS: FlagSpec<{ verbose: boolean }> = { defaults: { verbose: false }, ranges: {}, docs: { verbose: VERBOSE_DOC } };
+const GLOBAL_HELP = `flags every command takes:\n${flagHelp(GLOBAL_FLAGS)}`;
 
 const USAGE = `usage: gpt <command> [flags]
 
@@ -39,8 +43,8 @@ commands:
   doctor          show the WebGPU adapter (or why none was found and how to fix it)
   serve           serve the browser demo page (web-dist/) and optionally a checkpoint
 
-Run \`gpt <command> --help\` for a command's flags. Every command also takes ${VERBOSE_FLAG}: show the
-WebGPU driver's own notices (hidden otherwise) and the stack trace of an error.`;
+Run \`gpt <command> --help\` for a command's flags. Every command also takes ${VERBOSE_FLAG}:
+${VERBOSE_DOC}.`;
 
 const DOCTOR_DEFAULTS = { json: false, oneLine: false, quiet: false, check: false };
 const DOCTOR_FLAGS: FlagSpec<typeof DOCTOR_DEFAULTS> = {
@@ -119,7 +123,7 @@ export async function main(argv: string[]): Promise<number> {
     return 2;
   }
   if (wantsHelp(args)) {
-    console.log(cmd.help);
+    console.log(`${cmd.help}\n${GLOBAL_HELP}`);
     return 0;
   }
   try {
