@@ -14,7 +14,7 @@ import { GPT } from '../src/gpt/model.js';
 import { CharTokenizer, tokenizerFromJSON } from '../src/gpt/tokenizer/index.js';
 import { MANIFEST_FILE, writeCheckpointFiles } from '../src/node/checkpoint-files.js';
 import { LOCK_FILE } from '../src/node/dir-lock.js';
-import { loadCheckpoint } from '../src/node/checkpoint-dir.js';
+import { loadCheckpoint, saveCheckpoint } from '../src/node/checkpoint-dir.js';
 import { parseSafetensors, serializeSafetensors, type SafetensorsTensor } from '../src/io/safetensors.js';
 import { corpusText, expectOneLine, gpt, tempDir, TINY } from './cli-helpers.js';
 import { readCheckpointFiles, setupDevice } from './helpers.js';
@@ -105,6 +105,36 @@ describe('gpt train and its --out-dir', () => {
     expectOneLine(await gpt('quantize', '--bits', '8', '--init-from', fixture, '--out-dir', out), 2, new RegExp(held));
     expect(readlinkSync(join(out, MANIFEST_FILE))).toBe(target);
     expect(readdirSync(out)).toEqual([MANIFEST_FILE]);
+  });
+
+  it('fine-tuning without --data continues on the data the checkpoint records, and says so; where it records none, or that is gone, one line asks for --data', async () => {
+    const out = fresh();
+    const r = await gpt('train', '--init-from', fixture, ...TINY, '--max-iters', '2', '--eval-interval', '2', '--out-dir', out);
+    expect(r.code, r.err).toBe(0);
+    expect(r.out).toContain(`data: ${corpus} (what ${fixture} trained on, as its checkpoint records; --data for other text)\n`); // the fixture trained on --data corpus
+    expect(r.out).not.toMatch(/builtin|left out/);
+    expect((await loadCheckpoint(out)).meta.data).toBe(corpus);
+    // a checkpoint of a run on a text since deleted
+    const gone = join(dir, 'gone.txt');
+    writeFileSync(gone, corpusText(3000));
+    const orphan = fresh();
+    expect((await gpt('train', '--data', gone, ...TINY, '--max-iters', '2', '--eval-interval', '2', '--out-dir', orphan)).code).toBe(0);
+    rmSync(gone);
+    const refused = fresh();
+    expectOneLine(await gpt('train', '--init-from', orphan, ...TINY, '--out-dir', refused), 2, new RegExp(`^gpt train: flag --init-from ${orphan} fine-tunes a checkpoint that records ${gone} as the data it trained on, which is not there now: give the text to train on as --data FILE \\(or prepared data as --data-dir DIR\\)$`));
+    // a checkpoint that records no data (a model saved by the library, as a Hugging Face model has none)
+    const bare = join(dir, 'bare');
+    const tokenizer = tokenizerFromJSON((await loadCheckpoint(fixture)).meta.tokenizer);
+    const model = new GPT({ vocabSize: tokenizer.vocabSize, blockSize: 16, nLayer: 1, nHead: 2, nEmbd: 16, dropout: 0, bias: false }, { seed: 1 });
+    await saveCheckpoint(bare, model, tokenizer);
+    model.dispose();
+    expectOneLine(await gpt('train', '--init-from', bare, '--out-dir', refused), 2, new RegExp(`^gpt train: flag --init-from ${bare} fine-tunes a checkpoint that records no data it trained on: give the text`));
+    expect(existsSync(refused)).toBe(false);
+    // data prepared in the new run's --out-dir (of the checkpoint's tokenizer: the same corpus) is what it trains on
+    expect((await gpt('prepare', '--data', corpus, '--out-dir', refused)).code).toBe(0);
+    const prepared = await gpt('train', '--init-from', bare, '--out-dir', refused, '--max-iters', '1', '--eval-iters', '1', '--batch-size', '2');
+    expect(prepared.code, prepared.err).toBe(0);
+    expect(prepared.out.split('\n')).toContain(`data: ${join(refused, 'data')}`);
   });
 
   it('refuses to replace a checkpoint without --overwrite; with it, starts a new run and log', async () => {

@@ -80,7 +80,10 @@ export const TRAIN_FLAGS: FlagSpec<TrainFlags> = {
     profile: 'print GPU time per kernel for one training step (timestamp queries)',
     ...TRAIN_DOCS,
   },
-  defaultsShown: { data: `resuming, the data the run trained on; else <out-dir>/data if prepared, else ${BUILTIN_CORPUS}`, ...TOKENIZER_FILE_SHOWN },
+  defaultsShown: {
+    data: `resuming, the run's own data (else <out-dir>/data); fine-tuning (--init-from DIR), <out-dir>/data if prepared, else the data DIR's checkpoint records (an error where it records none); a new model, <out-dir>/data if prepared, else ${BUILTIN_CORPUS}`,
+    ...TOKENIZER_FILE_SHOWN,
+  },
 };
 
 export const TRAIN_HELP = `usage: gpt train [flags]

@@ -268,7 +268,9 @@ async function trainRun(
 /**
  * The run's tokens and where they came from (as the checkpoint records it): --data-dir, else
  * --data, else (resuming) what the run trained on while it is there, else <out-dir>/data when
- * prepared, else the built-in corpus; tokenized with the checkpoint's tokenizer when it has one.
+ * prepared, else (fine-tuning) what the checkpoint trained on, as nanoGPT's finetuning continues
+ * on its dataset, else (a new model) the built-in corpus; tokenized with the checkpoint's
+ * tokenizer when it has one.
  */
 async function dataset(
   flags: TrainFlags,
@@ -284,11 +286,13 @@ async function dataset(
   if (existing) checkTokenizerFlags(flags, given, existing, existingOf);
   // a resumed run's own data comes before <out-dir>/data (it may have trained on --data beside it),
   // unless it is gone: a moved run directory recorded the <out-dir>/data it had before
-  const recorded = resume ? ckpt?.meta.data : undefined;
+  const recorded = ckpt?.meta.data;
   const recordedThere = recorded !== undefined && (!isPathSource(recorded) || existsSync(recorded));
-  const prepared = flags.dataDir || (!flags.data && !recordedThere && existsSync(join(flags.outDir, 'data', 'meta.json')) ? join(flags.outDir, 'data') : '');
-  const source = prepared || flags.data || recorded || BUILTIN_CORPUS;
-  note(`data: ${source}`);
+  const preparedHere = existsSync(join(flags.outDir, 'data', 'meta.json')) ? join(flags.outDir, 'data') : '';
+  const prepared = flags.dataDir || (!flags.data && !(resume && recordedThere) ? preparedHere : '');
+  const fineTuning = ckpt !== null && !resume;
+  const source = prepared || flags.data || (fineTuning ? recordedData(flags.initFrom, recorded, recordedThere) : recorded || BUILTIN_CORPUS);
+  note(`data: ${source}${fineTuning && source === recorded ? ` (what ${flags.initFrom} trained on, as its checkpoint records; --data for other text)` : ''}`);
   const ds = await loadTokens(source, { tokenizer: flags.tokenizer, vocabSize: flags.vocabSize, tokenizerFile: flags.tokenizerFile, existing, existingOf, note });
   try {
     if (prepared && ds.tokenizerOfData) checkTokenizerFlags(flags, given, ds.tokenizer, prepared);
@@ -297,6 +301,13 @@ async function dataset(
     throw e;
   }
   return { ds, data: recordedSource(source) };
+}
+
+/** The data a checkpoint to fine-tune records, where it is still there; else one line asking for --data. */
+function recordedData(initFrom: string, recorded: string | undefined, there: boolean): string {
+  if (recorded !== undefined && there) return recorded;
+  const why = recorded === undefined ? 'records no data it trained on' : `records ${recorded} as the data it trained on, which is not there now`;
+  throw new UsageError(`flag --init-from ${initFrom} fine-tunes a checkpoint that ${why}: give the text to train on as --data FILE (or prepared data as --data-dir DIR)`);
 }
 
 /** Parameters as nanoGPT counts them; a shared block's once (its sharing said). */
