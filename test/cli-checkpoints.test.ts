@@ -137,6 +137,15 @@ describe('gpt train and its --out-dir', () => {
     expect(prepared.out.split('\n')).toContain(`data: ${join(refused, 'data')}`);
   });
 
+  it('--init-from resume of a checkpoint without training state (saved by the library) is one line (exit 2) pointing to fine-tuning it', async () => {
+    const bare = fresh();
+    const tokenizer = CharTokenizer.train('abcd');
+    const model = new GPT({ vocabSize: tokenizer.vocabSize, blockSize: 8, nLayer: 1, nHead: 1, nEmbd: 8, dropout: 0, bias: false }, { seed: 1 });
+    await saveCheckpoint(bare, model, tokenizer);
+    model.dispose();
+    expectOneLine(await gpt('train', '--init-from', 'resume', '--out-dir', bare), 2, new RegExp(`^gpt train: --init-from resume continues the run in --out-dir, and ${bare} holds a checkpoint without a run's training state .*: fine-tune it with --init-from ${bare} and another --out-dir$`));
+  });
+
   it('refuses to replace a checkpoint without --overwrite; with it, starts a new run and log', async () => {
     const out = copy();
     const before = { manifest: readFileSync(join(out, MANIFEST_FILE)), log: readFileSync(join(out, 'log.jsonl')) };

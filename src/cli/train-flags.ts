@@ -173,7 +173,9 @@ export function trainingConfig(values: TrainFlags, given: Set<string>, ckpt: Pic
     }
     if (resume) {
       const { train, trainer } = ckpt.meta;
-      if (!train || !trainer) throw new Error(`${values.outDir}: checkpoint has no training state to resume`);
+      if (!train || !trainer) {
+        throw new UsageError(`--init-from resume continues the run in --out-dir, and ${values.outDir} holds a checkpoint without a run's training state (a model saved by the library, the page or Hugging Face): fine-tune it with --init-from ${values.outDir} and another --out-dir`);
+      }
       // the batches' and dropout's random streams continue from the checkpoint: a new seed would reach only the eval batches
       if (given.has('seed') && values.seed !== train.seed) {
         throw new UsageError(`${setting('seed')} ${values.seed} differs from the checkpoint's ${train.seed}: a resumed run continues the checkpoint's random streams`);
