@@ -13,7 +13,7 @@ import { BpeTokenizer, CharTokenizer, encodeKnown, type Tokenizer } from '../src
 import { checkSplits, drawBatch } from '../src/gpt/batches.js';
 import { REMEMBERED_CHECK_BYTES, TokenFile, TokenWriter } from '../src/node/token-file.js';
 import { Generator } from '../src/tensor/generator.js';
-import { corpusText, gpt, tempDir, TINY } from './cli-helpers.js';
+import { corpusText, expectOneLine, gpt, tempDir, TINY } from './cli-helpers.js';
 import { autotuneCacheDir } from './helpers.js';
 
 const sandbox = tempDir('token-data');
@@ -512,12 +512,12 @@ describe('gpt prepare --data DIR: a directory of documents', () => {
     expect(ids).toEqual(['First.', 'Deeper in it.', 'In a linked directory.'].flatMap((text) => [...GPT2.encode(text), 50256]));
   });
 
-  it('an empty directory is refused, naming it', async () => {
+  it('an empty directory is refused as bad usage (exit 2), naming it', async () => {
     const empty = join(sandbox, 'no-documents');
     mkdirSync(join(empty, '.git'), { recursive: true });
     writeFileSync(join(empty, '.git', 'HEAD'), 'x');
     const r = await gpt('prepare', '--data', empty, '--out-dir', join(sandbox, 'none'));
-    expect(r.err).toBe(`gpt prepare: ${empty} holds no files to read as text`);
+    expectOneLine(r, 2, new RegExp(`^gpt prepare: ${empty} holds no files to read as text$`));
   });
 });
 

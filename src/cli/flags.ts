@@ -7,8 +7,9 @@
 // one-line usage errors.
 import { describeRange, settingProblem, show, type Range, type RangesOf } from '../io/value-ranges.js';
 import { pathFlagProblem, type PathFlag } from './path-flags.js';
+import { UsageError } from './usage-error.js';
 
-export class UsageError extends Error {}
+export { UsageError };
 
 /**
  * A command's settings as data: their defaults, the range of every numeric one, the choices of a
