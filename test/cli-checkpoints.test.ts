@@ -14,7 +14,7 @@ import { GPT } from '../src/gpt/model.js';
 import { CharTokenizer, tokenizerFromJSON } from '../src/gpt/tokenizer/index.js';
 import { MANIFEST_FILE, writeCheckpointFiles } from '../src/node/checkpoint-files.js';
 import { LOCK_FILE } from '../src/node/dir-lock.js';
-import { loadCheckpoint } from '../src/node/checkpoint-dir.js';
+import { loadCheckpoint, saveCheckpoint } from '../src/node/checkpoint-dir.js';
 import { parseSafetensors, serializeSafetensors, type SafetensorsTensor } from '../src/io/safetensors.js';
 import { corpusText, expectOneLine, gpt, tempDir, TINY } from './cli-helpers.js';
 import { readCheckpointFiles, setupDevice } from './helpers.js';
@@ -105,6 +105,45 @@ describe('gpt train and its --out-dir', () => {
     expectOneLine(await gpt('quantize', '--bits', '8', '--init-from', fixture, '--out-dir', out), 2, new RegExp(held));
     expect(readlinkSync(join(out, MANIFEST_FILE))).toBe(target);
     expect(readdirSync(out)).toEqual([MANIFEST_FILE]);
+  });
+
+  it('fine-tuning without --data continues on the data the checkpoint records, and says so; where it records none, or that is gone, one line asks for --data', async () => {
+    const out = fresh();
+    const r = await gpt('train', '--init-from', fixture, ...TINY, '--max-iters', '2', '--eval-interval', '2', '--out-dir', out);
+    expect(r.code, r.err).toBe(0);
+    expect(r.out).toContain(`data: ${corpus} (what ${fixture} trained on, as its checkpoint records; --data for other text)\n`); // the fixture trained on --data corpus
+    expect(r.out).not.toMatch(/builtin|left out/);
+    expect((await loadCheckpoint(out)).meta.data).toBe(corpus);
+    // a checkpoint of a run on a text since deleted
+    const gone = join(dir, 'gone.txt');
+    writeFileSync(gone, corpusText(3000));
+    const orphan = fresh();
+    expect((await gpt('train', '--data', gone, ...TINY, '--max-iters', '2', '--eval-interval', '2', '--out-dir', orphan)).code).toBe(0);
+    rmSync(gone);
+    const refused = fresh();
+    expectOneLine(await gpt('train', '--init-from', orphan, ...TINY, '--out-dir', refused), 2, new RegExp(`^gpt train: flag --init-from ${orphan} fine-tunes a checkpoint that records ${gone} as the data it trained on, which is not there now: give the text to train on as --data FILE \\(or prepared data as --data-dir DIR\\)$`));
+    // a checkpoint that records no data (a model saved by the library, as a Hugging Face model has none)
+    const bare = join(dir, 'bare');
+    const tokenizer = tokenizerFromJSON((await loadCheckpoint(fixture)).meta.tokenizer);
+    const model = new GPT({ vocabSize: tokenizer.vocabSize, blockSize: 16, nLayer: 1, nHead: 2, nEmbd: 16, dropout: 0, bias: false }, { seed: 1 });
+    await saveCheckpoint(bare, model, tokenizer);
+    model.dispose();
+    expectOneLine(await gpt('train', '--init-from', bare, '--out-dir', refused), 2, new RegExp(`^gpt train: flag --init-from ${bare} fine-tunes a checkpoint that records no data it trained on: give the text`));
+    expect(existsSync(refused)).toBe(false);
+    // data prepared in the new run's --out-dir (of the checkpoint's tokenizer: the same corpus) is what it trains on
+    expect((await gpt('prepare', '--data', corpus, '--out-dir', refused)).code).toBe(0);
+    const prepared = await gpt('train', '--init-from', bare, '--out-dir', refused, '--max-iters', '1', '--eval-iters', '1', '--batch-size', '2');
+    expect(prepared.code, prepared.err).toBe(0);
+    expect(prepared.out.split('\n')).toContain(`data: ${join(refused, 'data')}`);
+  });
+
+  it('--init-from resume of a checkpoint without training state (saved by the library) is one line (exit 2) pointing to fine-tuning it', async () => {
+    const bare = fresh();
+    const tokenizer = CharTokenizer.train('abcd');
+    const model = new GPT({ vocabSize: tokenizer.vocabSize, blockSize: 8, nLayer: 1, nHead: 1, nEmbd: 8, dropout: 0, bias: false }, { seed: 1 });
+    await saveCheckpoint(bare, model, tokenizer);
+    model.dispose();
+    expectOneLine(await gpt('train', '--init-from', 'resume', '--out-dir', bare), 2, new RegExp(`^gpt train: --init-from resume continues the run in --out-dir, and ${bare} holds a checkpoint without a run's training state .*: fine-tune it with --init-from ${bare} and another --out-dir$`));
   });
 
   it('refuses to replace a checkpoint without --overwrite; with it, starts a new run and log', async () => {
@@ -434,43 +473,54 @@ describe('gpt train and its --out-dir', () => {
     expect(after.every((l) => l.run === run)).toBe(true);
   });
 
-  it('an empty text is an error for prepare and train', async () => {
+  it('an empty text, or one too short to split, is bad usage (exit 2) for prepare and train', async () => {
     const empty = join(dir, 'empty.txt');
     writeFileSync(empty, '');
     expectOneLine(await gpt('prepare', '--data', empty, '--out-dir', fresh()), 2, /flag --data names \S+empty\.txt, which is empty$/);
     const one = join(dir, 'one-char.txt');
     writeFileSync(one, 'x');
     const failed = fresh();
-    expectOneLine(await gpt('prepare', '--data', one, '--out-dir', failed), 1, /one-char\.txt is too short: 1 token\(s\) cannot be split into train and val$/);
+    expectOneLine(await gpt('prepare', '--data', one, '--out-dir', failed), 2, /one-char\.txt is too short: 1 token\(s\) cannot be split into train and val$/);
     expect(existsSync(failed)).toBe(false); // nor an empty <out-dir>/data
     const bom = join(dir, 'bom-only.txt');
     writeFileSync(bom, '\uFEFF'); // a byte-order mark alone: bytes, but no text
     for (const tokenizer of ['char', 'bpe', 'gpt2']) {
-      expectOneLine(await gpt('prepare', '--data', bom, '--tokenizer', tokenizer, '--out-dir', fresh()), 1, /^gpt prepare: \S+bom-only\.txt is empty: there is no text to train on$/);
+      expectOneLine(await gpt('prepare', '--data', bom, '--tokenizer', tokenizer, '--out-dir', fresh()), 2, /^gpt prepare: \S+bom-only\.txt is empty: there is no text to train on$/);
     }
     // documents with no text: with gpt2, their <|endoftext|> tokens alone are no data to train on
     const noText = join(dir, 'no-text');
     mkdirSync(noText);
     for (const name of ['a.txt', 'b.txt', 'c.txt']) writeFileSync(join(noText, name), name === 'b.txt' ? '' : '\uFEFF');
     const none = fresh();
-    expectOneLine(await gpt('prepare', '--data', noText, '--tokenizer', 'gpt2', '--out-dir', none), 1, /^gpt prepare: \S+no-text is empty: there is no text to train on$/);
+    expectOneLine(await gpt('prepare', '--data', noText, '--tokenizer', 'gpt2', '--out-dir', none), 2, /^gpt prepare: \S+no-text is empty: there is no text to train on$/);
     expect(existsSync(none)).toBe(false);
     const out = fresh();
     expectOneLine(await gpt('train', '--data', empty, '--out-dir', out), 2, /flag --data names \S+empty\.txt, which is empty$/);
     expect(existsSync(out)).toBe(false);
   });
 
-  it('a text too short for the block size: one line for train and eval, the device not opened by train', async () => {
+  it('a text too short for the block size: one line for train and eval (bad usage, exit 2), the device not opened by train', async () => {
     const short = join(dir, 'short.txt');
     writeFileSync(short, corpusText(100)); // 90 train and 10 val tokens; TINY's block size is 16
     // train names its flag; eval's block is the checkpoint's
     const message = (block: string) => new RegExp(`^gpt (train|eval): the val split has 10 tokens, too few for sequences of ${block} 16 and their next-token targets: it needs at least 17$`);
     const out = fresh();
     const r = await gpt('train', '--data', short, ...TINY, '--out-dir', out);
-    expectOneLine(r, 1, message('--block-size'));
+    expectOneLine(r, 2, message('--block-size'));
     expect(r.out).not.toMatch(/device:/);
     expect(existsSync(out)).toBe(false);
-    expectOneLine(await gpt('eval', '--out-dir', fixture, '--data', short, '--eval-iters', '1'), 1, message("the checkpoint's block size"));
+    expectOneLine(await gpt('eval', '--out-dir', fixture, '--data', short, '--eval-iters', '1'), 2, message("the checkpoint's block size"));
+  });
+
+  it("prepared data of another tokenizer is bad usage for train and eval (exit 2), naming both tokenizers", async () => {
+    const other = fresh();
+    expect((await gpt('prepare', '--data', corpus, '--tokenizer', 'bpe', '--vocab-size', '300', '--out-dir', other)).code).toBe(0);
+    const chars = new Set(readFileSync(corpus, 'utf8')).size; // the fixture's char vocabulary: the corpus's characters
+    const message = new RegExp(`^gpt (train|eval): the data in \\S+ was tokenized differently from the checkpoint \\(bpe tokenizer of 300 tokens; the checkpoint's: char tokenizer of ${chars} tokens\\); pass --data FILE to re-tokenize$`);
+    const out = fresh();
+    expectOneLine(await gpt('train', '--init-from', fixture, '--data-dir', join(other, 'data'), '--max-iters', '2', '--out-dir', out), 2, message);
+    expect(existsSync(out)).toBe(false);
+    expectOneLine(await gpt('eval', '--out-dir', fixture, '--data-dir', join(other, 'data'), '--eval-iters', '1'), 2, message);
   });
 
   it("a --start the checkpoint's tokenizer cannot encode is one line (and the model opened for it is freed)", async () => {

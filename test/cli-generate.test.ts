@@ -11,7 +11,7 @@ import { profile, setProfile } from '../src/kernels/profile.js';
 import { device } from '../src/index.js';
 import { CharTokenizer } from '../src/gpt/tokenizer/index.js';
 import { saveCheckpoint } from '../src/node/checkpoint-dir.js';
-import { gpt, tempDir } from './cli-helpers.js';
+import { gpt, runGpt, tempDir } from './cli-helpers.js';
 import { setupDevice } from './helpers.js';
 
 const dir = join(tempDir('cli-generate'), 'ckpt');
@@ -64,6 +64,21 @@ describe('timeGeneration', () => {
     expect(t.prefillTokensPerSec).toBeCloseTo((batch * promptTokens * 1000) / mean(t.prefillMs), 9);
     expect(t.decodeTokensPerSec).toBeCloseTo((batch * (newTokens - 1) * 1000) / mean(t.decodeMs), 9);
     expect(t.decodeMsPerStep).toBeCloseTo(mean(t.decodeMs) / (newTokens - 1), 9);
+  });
+});
+
+describe('gpt sample output', () => {
+  it('is the prompt and its continuation, ending in a newline, the stats line alone on stderr (a real process: the bytes as the shell sees them)', async () => {
+    const ids: number[] = [];
+    for await (const id of generate(model, tokenizer.encode('to '), { maxNewTokens: 6, temperature: 0 })) ids.push(id);
+    const one = await runGpt(['sample', '--out-dir', dir, '--start', 'to ', '--max-new-tokens', '6', '--temperature', '0'], 60_000, 'launcher');
+    expect(one.code, one.err).toBe(0);
+    expect(one.out).toBe(`to ${tokenizer.decode(ids)}\n`);
+    expect(one.err).toMatch(/^--- 6 tokens in [\d.]+ s \([\d.]+ tok\/s, float32\)\n$/);
+    const two = await runGpt(['sample', '--out-dir', dir, '--start', 'to ', '--max-new-tokens', '6', '--temperature', '0', '--num-samples', '2'], 60_000, 'launcher');
+    expect(two.code, two.err).toBe(0);
+    const sample = `to ${tokenizer.decode(ids)}`; // greedy: both alike
+    expect(two.out).toBe(`--- sample 1 of 2\n${sample}\n--- sample 2 of 2\n${sample}\n`);
   });
 });
 

@@ -68,7 +68,7 @@ describe('the next steps after training', () => {
     model.dispose();
     const builtin = await gpt('eval', '--out-dir', bare, '--eval-iters', '2');
     expect(builtin.code, builtin.err).toBe(0);
-    expect(builtin.out).toMatch(/^data: builtin:webdocs\n(note: builtin:webdocs: \d+ characters the tokenizer does not know were left out: .*\n)?train loss/);
+    expect(builtin.out).toMatch(/^data: builtin:webdocs\n(note: builtin:webdocs: [\d,]+ characters the tokenizer does not know were left out: .*\n)?train loss/);
   });
 
   it('a resumed run keeps to the data it trained on where <out-dir>/data holds other text (prepared before, not given)', async () => {

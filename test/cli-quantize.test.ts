@@ -114,7 +114,7 @@ describe('gpt quantize', () => {
   });
 
   it('refuses what it cannot do, in one line', async () => {
-    expectOneLine(await gpt('quantize', '--bits', '4', '--init-from', float, '--out-dir', join(dir, 'q4')), 2, /flag --bits must be 8 .*got 4/);
+    expectOneLine(await gpt('quantize', '--bits', '4', '--init-from', float, '--out-dir', join(dir, 'q4')), 2, /^gpt quantize: flag --bits must be exactly 8, got '4'$/);
     expectOneLine(await gpt('quantize', '--init-from', float), 2, /^gpt quantize: --out-dir DIR is required: where the int8 checkpoint goes$/);
     expectOneLine(await gpt('quantize', '--init-from', int8, '--out-dir', join(dir, 'twice')), 2, /is already quantized \(int8\)/);
     expectOneLine(await gpt('quantize', '--init-from', float, '--out-dir', int8), 2, /already holds a checkpoint/);
@@ -132,6 +132,7 @@ describe('gpt quantize', () => {
     expect(existsSync(dir), "the user's own directory kept").toBe(true);
     const help = await gpt('quantize', '--help');
     expect(help.out).toMatch(/^usage: gpt quantize --bits 8 --init-from DIR --out-dir DIR2/);
+    expect(help.out).toMatch(/^  --bits +bits per weight: int8 weights, .*\(default: 8; exactly 8\)$/m); // what is accepted, not 'an integer >= 1'
     expect((await gpt('--help')).out).toMatch(/quantize +write an int8 copy/);
   });
 });

@@ -1,7 +1,7 @@
 // What a newcomer meets on the command line: flag spellings (kebab, snake, camel; booleans with an
 // explicit value), nanoGPT's names and Python config files pointed at ours, --help that documents every flag with one default, an ETA that ignores shader
 // compilation and never reads "4m60s", and Dawn's adapter notices hidden unless --verbose.
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { text } from 'node:stream/consumers';
@@ -93,11 +93,21 @@ describe('flags', () => {
     expectOneLine(await gpt('sample', '--device=cpu'), 2, /^gpt sample: unknown flag --device: nanoGPT's device has no counterpart here/);
     expectOneLine(await gpt('eval', '--compile=False'), 2, /^gpt eval: unknown flag --compile: nanoGPT's compile has no counterpart here/);
     // each says the name it was given as nanoGPT spells it, and every flag it offers is one of ours
-    for (const [key, instead] of Object.entries(TRAIN_FLAGS.foreign!)) {
+    for (const [key, instead] of Object.entries(TRAIN_FLAGS.foreign!).filter(([key]) => key !== 'valFraction')) { // gpt prepare's: below
       expect(Object.hasOwn(TRAIN_FLAGS.defaults, key), key).toBe(false);
       expect(instead).toContain(`nanoGPT's ${key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)} `);
       for (const [, flag] of instead.matchAll(/--([a-z-]+)/g)) expect(Object.hasOwn(TRAIN_FLAGS.defaults, settingKey(flag!)), `${key}: --${flag}`).toBe(true);
     }
+  });
+
+  it("--val-fraction on train, distill or eval says it is gpt prepare's flag and how to split otherwise (a flag or a config key)", async () => {
+    const hint = "gpt prepare takes it; here a text given as --data is split as nanoGPT splits it (its last 10% of tokens held out), prepared data as it was prepared: for another split, `gpt prepare --data FILE --val-fraction F --out-dir DIR`, then --data-dir DIR/data";
+    const escaped = hint.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+    for (const command of ['train', 'distill', 'eval']) expectOneLine(await gpt(command, '--val-fraction', '0.2'), 2, new RegExp(`^gpt ${command}: unknown flag --val-fraction: ${escaped}$`));
+    const config = join(tempDir('cli-val-fraction'), 'c.json');
+    writeFileSync(config, '{"val_fraction": 0.2}');
+    expectOneLine(await gpt('train', '--config', config), 2, new RegExp(`^gpt train: config .*: unknown setting 'val_fraction': ${escaped}$`));
+    expect((await gpt('prepare', '--help')).out).toMatch(/^ {2}--val-fraction /m); // the flag it names is prepare's
   });
 
   it('--help documents every flag of every command, with one default', async () => {
@@ -110,7 +120,7 @@ describe('flags', () => {
       }
     }
     const train = (await gpt('train', '--help')).out;
-    expect(train).toMatch(/ {2}--data {15}text file or URL to train on \(default: resuming, the data the run trained on; else <out-dir>\/data if prepared, else builtin:webdocs\)\n/);
+    expect(train).toMatch(/ {2}--data {15}text file or URL to train on \(default: resuming, the run's own data \(else <out-dir>\/data\); fine-tuning \(--init-from DIR\), <out-dir>\/data if prepared, else the data DIR's checkpoint records \(an error where it records none\); a new model, <out-dir>\/data if prepared, else builtin:webdocs\)\n/);
     expect((await gpt('sample', '--help')).out).toMatch(/--start .* \(default: "\\n"\)\n/);
   });
 });
@@ -289,5 +299,13 @@ describe('gpt train --init-from resume', () => {
       expectOneLine(await gpt(command, '--init-from', 'resume', '--out-dir', missing), 2, new RegExp(`^gpt ${command}: --init-from resume continues the run in --out-dir, and ${missing} does not exist: give the run's directory`));
     }
     expect(existsSync(missing)).toBe(false);
+  });
+
+  it('of an --out-dir holding no checkpoint is one line too (bad usage, exit 2), and leaves the directory empty', async () => {
+    const empty = tempDir('cli-resume-empty');
+    for (const command of ['train', 'distill']) {
+      expectOneLine(await gpt(command, '--init-from', 'resume', '--out-dir', empty), 2, new RegExp(`^gpt ${command}: --init-from resume continues the run in --out-dir, and ${empty} holds no checkpoint \\(no checkpoint\\.json\\): give the run's directory`));
+    }
+    expect(readdirSync(empty)).toEqual([]);
   });
 });

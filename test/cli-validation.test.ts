@@ -76,13 +76,15 @@ const VALUES = ['0', '-1', '1.5', 'NaN', '1e400', ''];
 const sandbox = tempDir('cli-validation');
 const missing = join(sandbox, 'missing.txt');
 
-// Inputs that pass the look at paths as flags are parsed, and are refused when read: a directory
-// holding no data, and one whose checkpoint.json is no manifest. Outside the sandbox, which
-// nothing may write to.
+// Inputs that pass the look at paths as flags are parsed, and fail when read: a directory holding
+// no prepared data, a file that is no UTF-8 text, and a directory whose checkpoint.json is no
+// manifest. Outside the sandbox, which nothing may write to.
 const stops = tempDir('cli-validation-stops');
 const noData = join(stops, 'no-data');
 const badCheckpoint = join(stops, 'bad-checkpoint');
 mkdirSync(noData);
+const notText = join(stops, 'not-text.txt');
+writeFileSync(notText, Uint8Array.from([0xff]));
 mkdirSync(badCheckpoint);
 writeFileSync(join(badCheckpoint, 'checkpoint.json'), '{}');
 
@@ -90,7 +92,8 @@ writeFileSync(join(badCheckpoint, 'checkpoint.json'), '{}');
 function stopper(command: string, flag: string): string[] {
   const out = ['--out-dir', join(sandbox, 'out')];
   const bpe = flag === 'vocab-size' ? ['--tokenizer', 'bpe'] : [];
-  if (command === 'train' || command === 'prepare') return [...out, '--data', noData, ...bpe];
+  if (command === 'train') return [...out, '--data', noData, ...bpe];
+  if (command === 'prepare') return [...out, '--data', notText, ...bpe]; // a directory of no documents is bad usage (exit 2)
   if (command === 'distill') return [...out, '--data', noData, '--teacher', badCheckpoint, ...bpe];
   if (command === 'serve') return ['--root', noData, '--checkpoint', badCheckpoint];
   if (command === 'bench-generate') return ['--init-from', badCheckpoint];
@@ -109,7 +112,7 @@ function expectRefused(r: { code: number; err: string }, name: string | RegExp, 
 
 function expectAccepted(r: { code: number; err: string }, what: string) {
   expect(r.code, `${what}: ${r.err}`).toBe(1); // stopped by the data or checkpoint found wanting when read
-  expect(r.err, what).toMatch(/cannot read prepared data|holds no files|checkpoint at .* is corrupt/);
+  expect(r.err, what).toMatch(/cannot read prepared data|is not valid UTF-8 text|checkpoint at .* is corrupt/);
 }
 
 describe('every numeric flag is range-checked', () => {

@@ -115,6 +115,10 @@ describe('gpt CLI', () => {
     ]);
     const unreadable = await gpt('prepare', '--data', join(dir, 'missing.txt'), '--out-dir', join(dir, 'x'));
     expect(unreadable.err).toMatch(/^gpt prepare: flag --data names .*missing\.txt, which does not exist$/);
+    // 'scratch' is gpt train's new model: a command that reads a checkpoint says what it takes
+    for (const command of ['sample', 'eval', 'export']) {
+      expectOneLine(await gpt(command, '--init-from', 'scratch', ...(command === 'export' ? ['--to', join(dir, 'export')] : [])), 2, new RegExp(`^gpt ${command}: flag --init-from scratch starts a new model in gpt train: here it takes 'resume' \\(the checkpoint in --out-dir\\), or the checkpoint to read`));
+    }
     const unknown = await gpt('fly');
     expect(unknown.code).toBe(2);
     expect(unknown.err).toMatch(/^gpt: unknown command 'fly'/);
@@ -134,6 +138,38 @@ describe('gpt CLI', () => {
     } finally {
       if (saved === undefined) delete process.env.GPT_DEBUG;
       else process.env.GPT_DEBUG = saved;
+    }
+  });
+
+  it('every GPT_* setting is checked as gpt starts, whatever the command: a bad value exits 2 naming it, nothing done', async () => {
+    // README: the switches take 0 or 1; GPT_DAWN_BACKEND and GPT_LIMITS name one of their choices
+    const bad: [Record<string, string>, RegExp][] = [
+      ...['GPT_AUTOTUNE', 'GPT_DEBUG', 'GPT_LEAK_TRACE', 'GPT_DAWN_SAFE', 'GPT_ROBUSTNESS'].map((name): [Record<string, string>, RegExp] => [{ [name]: '2' }, new RegExp(`^gpt: ${name}=2: expected 0 or 1$`)]),
+      [{ GPT_DAWN_SAFE: '1', GPT_ROBUSTNESS: '0' }, /^gpt: GPT_ROBUSTNESS=0 needs .*GPT_DAWN_SAFE=1/],
+      [{ GPT_DAWN_BACKEND: 'cuda' }, /^gpt: GPT_DAWN_BACKEND=cuda: expected one of /],
+      [{ GPT_LIMITS: 'minimum' }, /^gpt: GPT_LIMITS=minimum: expected one of adapter, default$/],
+    ];
+    const prepared = join(dir, 'env-prepare');
+    const commands = [['doctor'], ['info', out], ['plot', out, '--out', join(dir, 'env.svg')], ['prepare', '--data', corpus, '--out-dir', prepared], ['sample', '--out-dir', out, '--max-new-tokens', '2']];
+    for (const [env, message] of bad) {
+      const saved = Object.keys(env).map((name) => [name, process.env[name]] as const);
+      Object.assign(process.env, env);
+      try {
+        for (const command of commands) expectOneLine(await gpt(...command), 2, message);
+      } finally {
+        for (const [name, value] of saved) value === undefined ? delete process.env[name] : (process.env[name] = value);
+      }
+    }
+    expect(existsSync(prepared) || existsSync(join(dir, 'env.svg'))).toBe(false);
+  });
+
+  it("every command's --help lists the flags every command takes (--verbose) below its own", async () => {
+    const usage = (await gpt('--help')).out;
+    const commands = [...usage.matchAll(/^ {2}([a-z-]+) {2,}\S/gm)].map((m) => m[1]!);
+    expect(commands).toContain('quantize');
+    for (const command of commands) {
+      const help = (await gpt(command, '--help')).out;
+      expect(help, command).toMatch(/\n {2}--verbose +show the WebGPU driver's own notices \(hidden otherwise\) and the stack trace of an error \(default: false\)$/);
     }
   });
 

@@ -46,7 +46,7 @@ describe('Dawn toggles', () => {
     expect(() => toggles({ GPT_DAWN_SAFE: '1', GPT_ROBUSTNESS: '0' })).toThrow(/^GPT_ROBUSTNESS=0 needs .*GPT_DAWN_SAFE=1[^\n]*$/);
   });
 
-  it('gpt doctor names a bad setting in one line, not as a missing driver', async () => {
+  it('gpt doctor (a real process) names a bad setting in one line as bad usage, as every command does, not as a missing driver', async () => {
     const names = ['GPT_ROBUSTNESS', 'GPT_DAWN_SAFE', 'GPT_LIMITS'];
     const saved = names.map((n) => process.env[n]);
     const setEnv = (values: (string | undefined)[]) =>
@@ -59,8 +59,8 @@ describe('Dawn toggles', () => {
       ] as const) {
         setEnv([...values]);
         const r = await runGpt(['doctor']);
-        expect(r.code, r.err).toBe(1);
-        expect(r.err).toBe(`gpt doctor: ${message}\n`);
+        expect(r.code, r.err).toBe(2);
+        expect(r.err).toBe(`gpt: ${message}\n`);
       }
     } finally {
       setEnv(saved);

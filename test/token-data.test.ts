@@ -13,7 +13,7 @@ import { BpeTokenizer, CharTokenizer, encodeKnown, type Tokenizer } from '../src
 import { checkSplits, drawBatch } from '../src/gpt/batches.js';
 import { REMEMBERED_CHECK_BYTES, TokenFile, TokenWriter } from '../src/node/token-file.js';
 import { Generator } from '../src/tensor/generator.js';
-import { corpusText, gpt, tempDir, TINY } from './cli-helpers.js';
+import { corpusText, expectOneLine, gpt, tempDir, TINY } from './cli-helpers.js';
 import { autotuneCacheDir } from './helpers.js';
 
 const sandbox = tempDir('token-data');
@@ -322,6 +322,10 @@ describe('prepared data', () => {
     } finally {
       [opened, closed].forEach((s) => s.mockRestore());
     }
+    // tokenizers alike in kind and size: the refusal says the data's is another one
+    await expect(loadTokens(dir, { tokenizer: 'char', vocabSize: 512, existing: CharTokenizer.train('abd') })).rejects.toThrow(
+      `the data in ${dir} was tokenized differently from the checkpoint (another char tokenizer of 3 tokens); pass --data FILE to re-tokenize`,
+    );
   });
 
   it.runIf(existsSync('/proc/self/fd'))('a meta.json refused after train.bin was opened leaves no file open', async () => {
@@ -508,12 +512,12 @@ describe('gpt prepare --data DIR: a directory of documents', () => {
     expect(ids).toEqual(['First.', 'Deeper in it.', 'In a linked directory.'].flatMap((text) => [...GPT2.encode(text), 50256]));
   });
 
-  it('an empty directory is refused, naming it', async () => {
+  it('an empty directory is refused as bad usage (exit 2), naming it', async () => {
     const empty = join(sandbox, 'no-documents');
     mkdirSync(join(empty, '.git'), { recursive: true });
     writeFileSync(join(empty, '.git', 'HEAD'), 'x');
     const r = await gpt('prepare', '--data', empty, '--out-dir', join(sandbox, 'none'));
-    expect(r.err).toBe(`gpt prepare: ${empty} holds no files to read as text`);
+    expectOneLine(r, 2, new RegExp(`^gpt prepare: ${empty} holds no files to read as text$`));
   });
 });
 
@@ -534,6 +538,7 @@ describe('gpt prepare --val-fraction', () => {
       expect(refused.err).toMatch(new RegExp(`^gpt prepare: flag --val-fraction must be a finite number in \\(0, 1\\), got '${bad}'$`));
     }
     const short = await gpt('prepare', '--data', fileOf('ab'), '--val-fraction', '0.6', '--out-dir', join(sandbox, 'val-short'));
+    expect(short.code).toBe(2);
     expect(short.err).toMatch(/is too short: 2 token\(s\) cannot be split into train and val at --val-fraction 0\.6$/);
   });
 
@@ -541,7 +546,7 @@ describe('gpt prepare --val-fraction', () => {
     const out = join(sandbox, 'val-tiny');
     expect((await gpt('prepare', '--data', fileOf(corpusText(2_000)), '--val-fraction', '0.004', '--out-dir', out)).code).toBe(0); // 8 val tokens
     const r = await gpt('train', '--data-dir', join(out, 'data'), ...TINY, '--max-iters', '1', '--out-dir', join(sandbox, 'val-tiny-run'));
-    expect(r.code).toBe(1);
+    expect(r.code).toBe(2);
     expect(r.err).toMatch(/^gpt train: the val split has 8 tokens, too few for sequences of --block-size 16 and their next-token targets: it needs at least 17$/);
     expect(r.out).not.toMatch(/device:|step/);
   });

@@ -9,7 +9,7 @@ import { buildDataset } from '../src/cli/data.js';
 import { gpt3EncoderDir, loadGpt2Tokenizer } from '../src/cli/tokenizer-files.js';
 import { BpeTokenizer, toHuggingFaceJSON } from '../src/gpt/tokenizer/index.js';
 import { loadCheckpoint } from '../src/node/index.js';
-import { corpusText, gpt, tempDir, TINY } from './cli-helpers.js';
+import { corpusText, expectOneLine, gpt, tempDir, TINY } from './cli-helpers.js';
 import { setupDevice } from './helpers.js';
 
 beforeAll(setupDevice);
@@ -73,9 +73,14 @@ describe('gpt prepare --tokenizer gpt2', () => {
     const empty = vocabDir('empty', {});
     const missing = await run('--tokenizer', 'gpt2', '--tokenizer-file', join(sandbox, 'missing.json'));
     expect([missing.code, missing.err]).toEqual([2, `gpt prepare: flag --tokenizer-file names ${join(sandbox, 'missing.json')}, which does not exist`]);
+    // a directory without GPT-2's files: bad usage, as a missing file is (exit 2)
+    const wrongDirs: [string, RegExp][] = [
+      [empty, /^gpt prepare: flag --tokenizer-file names \S+empty, which holds no tokenizer\.json, nor encoder\.json with vocab\.bpe, nor vocab\.json with merges\.txt$/],
+      [vocabDir('half', { 'encoder.json': 'encoder.json' }), /^gpt prepare: flag --tokenizer-file names \S+half, which holds encoder\.json but no vocab\.bpe, which GPT-2's vocabulary needs beside it$/],
+    ];
+    for (const [file, message] of wrongDirs) expectOneLine(await run('--tokenizer', 'gpt2', '--tokenizer-file', file), 2, message);
+    // a file that is no GPT-2 tokenizer: it failed to read as one (exit 1)
     const cases: [string, RegExp][] = [
-      [empty, /empty holds no tokenizer\.json, nor encoder\.json with vocab\.bpe, nor vocab\.json with merges\.txt$/],
-      [vocabDir('half', { 'encoder.json': 'encoder.json' }), /half holds encoder\.json but no vocab\.bpe, which GPT-2's vocabulary needs beside it$/],
       [corpus, /corpus\.txt: not valid JSON/],
       [join(gpt3EncoderDir()!, 'encoder.json'), /encoder\.json: no "model" object \(got 19849\): not a Hugging Face tokenizer\.json$/],
     ];

@@ -121,6 +121,14 @@ describe('encodeKnown', () => {
     expect(describeLeftOut(encodeKnown(tok, 'ab'))).toBe('');
   });
 
+  it('writes its counts with thousands separators, as the other counts the CLI prints', () => {
+    const tok = CharTokenizer.train('ab');
+    const many = encodeKnown(tok, `${'$'.repeat(1234)}a${'€'.repeat(1000)}`);
+    expect(describeLeftOut(many)).toBe('2,234 characters the tokenizer does not know were left out: "$" (U+0024) x1,234, "€" (U+20AC) x1,000');
+    const kinds = encodeKnown(tok, Array.from({ length: 1010 }, (_, i) => String.fromCodePoint(0x4e00 + i)).join(''));
+    expect(describeLeftOut(kinds, 2)).toBe('1,010 characters the tokenizer does not know were left out: "\u4e00" (U+4E00), "\u4e01" (U+4E01), and 1,008 other kinds');
+  });
+
   it('gives each known character its code-point rank and counts the rest, as a walk over code points does', () => {
     fc.assert(
       fc.property(anyText, anyText, (trained, given) => {

@@ -10,6 +10,7 @@ import { readdir, readFile, realpath, stat } from 'node:fs/promises';
 import { join, resolve, sep } from 'node:path';
 import { createRequire } from 'node:module';
 import { isDirectoryPath, openRegularFile, readRegularFile, unreadableReason } from '../node/regular-files.js';
+import { UsageError } from './usage-error.js';
 
 export const BUILTIN_CORPUS = 'builtin:webdocs';
 
@@ -129,7 +130,7 @@ async function documentFiles(dir: string, leaveOut: string): Promise<{ path: str
 
 async function directoryCorpus(dir: string, pieceBytes: number, leaveOut: string): Promise<Corpus> {
   const files = await documentFiles(dir, leaveOut);
-  if (!files.length) throw new Error(`${dir} holds no files to read as text`);
+  if (!files.length) throw new UsageError(`${dir} holds no files to read as text`);
   const pieces = async function* () {
     let before = 0; // bytes of the files read so far
     for (const { path, size } of files) {

@@ -9,7 +9,7 @@ import { tempFilePrefix, tempPathFor, writeFileAtomic } from '../node/atomic-fil
 import { parsePickle } from '../io/pickle.js';
 import { isDirectoryPath, makeDirectories, pathExists, readRegularFile, removeEmptyCreated, unlessMissing } from '../node/regular-files.js';
 import { NON_NEGATIVE_INT, rangeProblem, show, type Range } from '../io/value-ranges.js';
-import type { TokenSource } from '../gpt/batches.js';
+import { checkSplits, type TokenSource } from '../gpt/batches.js';
 import { TOKEN_DTYPES, tokenBytes, tokenDtypeFor, TokenFile, TokenWriter, type TokenDtype } from '../node/token-file.js';
 import { BpeTokenizer, CharTokenizer, countSpelledSpecial, describeLeftOut, describeSpelledSpecial, encodeKnown, tokenizerFromJSON, type Tokenizer } from '../gpt/tokenizer/index.js';
 import { BYTE_TOKENS, PAIR_BASE } from '../gpt/tokenizer/pairs.js';
@@ -58,15 +58,33 @@ const PREPARE_HINT_CHARS = 2 ** 26;
 /** The fraction of the tokens, the last ones, held out for validation: nanoGPT's shakespeare split (its openwebtext holds out 0.0005). */
 export const VAL_FRACTION = 0.1;
 
+/** What `gpt train` and `gpt eval` answer to --val-fraction: they read prepared data's split, and split a text as nanoGPT does. */
+export const VAL_FRACTION_OF_PREPARE = `gpt prepare takes it; here a text given as --data is split as nanoGPT splits it (its last ${VAL_FRACTION * 100}% of tokens held out), prepared data as it was prepared: for another split, \`gpt prepare --data FILE --val-fraction F --out-dir DIR\`, then --data-dir DIR/data`;
+
 /** How many of `total` tokens are the train split: all but the last `valFraction`, as nanoGPT's shakespeare prepare.py. */
 function trainCount(total: number, source: string, valFraction = VAL_FRACTION): number {
   // to 15 digits first: 1 - 0.8 is 0.19999999999999996 in binary, and 5 tokens would split 0 / 5, not 1 / 4
   const n = Math.floor(Number((total * (1 - valFraction)).toPrecision(15)));
   if (n === 0 || n === total) {
     const at = valFraction === VAL_FRACTION ? '' : ` at --val-fraction ${valFraction}`;
-    throw new Error(`${source} is too short: ${total} token(s) cannot be split into train and val${at}`);
+    throw new UsageError(`${source} is too short: ${total} token(s) cannot be split into train and val${at}`);
   }
   return n;
+}
+
+/** A text with nothing to train on (no bytes, or a byte-order mark alone): bad input, as an empty file is. */
+export const emptyCorpus = (source: string) => new UsageError(`${source} is empty: there is no text to train on`);
+
+/**
+ * Refuses splits too short for sequences of `blockSize` (`blockSizeName`, as the user set it) as
+ * bad input, before the device opens: other data or a smaller block is what to give.
+ */
+export function checkSplitsFit(ds: Dataset, blockSize: number, blockSizeName: string): void {
+  try {
+    checkSplits(ds, blockSize, blockSizeName);
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
 }
 
 /** How a run's text is tokenized: the --tokenizer, --vocab-size and --tokenizer-file flags, or a checkpoint's tokenizer. */
@@ -87,7 +105,7 @@ export interface TokenizerChoice {
  * a character tokenizer does not know are left out, and `note` says which and how many.
  */
 export async function buildDataset(text: string, opts: TokenizerChoice & { source: string }): Promise<Dataset> {
-  if (!text) throw new Error(`${opts.source} is empty: there is no text to train on`);
+  if (!text) throw emptyCorpus(opts.source);
   if (text.length > PREPARE_HINT_CHARS) {
     opts.note?.(`note: ${opts.source} (${text.length.toLocaleString('en-US')} characters) is tokenized anew at each start and held in memory; \`gpt prepare --data ${opts.source}\` does it once, and --data-dir then reads the tokens from disk`);
   }
@@ -120,10 +138,16 @@ export async function loadTokens(source: string, opts: TokenizerChoice): Promise
   const ds = nanoGpt ? await loadNanoGptData(source, opts) : await loadDataset(source);
   if (opts.existing && JSON.stringify(opts.existing.toJSON()) !== JSON.stringify(ds.tokenizer.toJSON())) {
     await ds.close();
-    throw new Error(`the data in ${source} was tokenized differently from ${opts.existingOf ?? 'the checkpoint'}; pass --data FILE to re-tokenize`);
+    const of = opts.existingOf ?? 'the checkpoint';
+    const [data, wanted] = [describeTokenizer(ds.tokenizer), describeTokenizer(opts.existing)];
+    const tokenizers = data === wanted ? `another ${data}` : `${data}; ${of}'s: ${wanted}`;
+    throw new UsageError(`the data in ${source} was tokenized differently from ${of} (${tokenizers}); pass --data FILE to re-tokenize`);
   }
   return ds;
 }
+
+/** 'a char tokenizer of 65 tokens': which tokenizer prepared data or a checkpoint has, in refusals. */
+const describeTokenizer = (t: Tokenizer) => `${t.kind} tokenizer of ${t.vocabSize.toLocaleString('en-US')} tokens`;
 
 /** A Dataset of the two files `openTrain` and `openVal` open (the first closed again if the second cannot be). */
 async function splitFiles(tokenizer: Tokenizer, tokenizerOfData: boolean, openTrain: () => Promise<TokenFile>, openVal: () => Promise<TokenFile>): Promise<Dataset> {
@@ -150,7 +174,7 @@ async function loadNanoGptData(dir: string, opts: TokenizerChoice): Promise<Data
   // without meta.pkl the ids are GPT-2's: another tokenizer (a char checkpoint's) would silently misread them
   if (tokenizer === null || (!ofData && tokenizer.kind !== 'gpt2')) {
     const given = opts.existing ? `${opts.existingOf ?? 'the checkpoint'}'s tokenizer is ${opts.existing.kind}` : `--tokenizer is ${opts.tokenizer}`;
-    throw new Error(`${dir} has train.bin but neither meta.json nor meta.pkl: nanoGPT's prepared GPT-2 ids (uint16) read with --tokenizer gpt2, and ${given}; for other data, run \`gpt prepare\``);
+    throw new UsageError(`${dir} has train.bin but neither meta.json nor meta.pkl: nanoGPT's prepared GPT-2 ids (uint16) read with --tokenizer gpt2, and ${given}; for other data, run \`gpt prepare\``);
   }
   const vocabularyOf = tokenizer.kind === 'char' ? "meta.pkl's vocabulary" : "GPT-2's tokenizer";
   const openSplit = async (name: string) => {

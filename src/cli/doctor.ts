@@ -10,7 +10,7 @@ const KEY_FEATURES = ['shader-f16', 'timestamp-query', 'subgroups', 'chromium-ex
 
 /** The adapter, with the limits a device the engine opens on it gets (GPT_LIMITS chooses them). */
 async function findAdapter(): Promise<{ info: DeviceInfo | null; reason?: string }> {
-  const choice = limitChoice(); // a bad GPT_LIMITS is named before Dawn says anything
+  const choice = limitChoice();
   const { adapter, reason } = await describeAdapter();
   if (!adapter) return { info: null, reason };
   const platform = await getPlatform();
@@ -35,25 +35,14 @@ const HOW_TO_FIX = `How to fix:
   - A GPU: install its Vulkan driver (vulkaninfo should list it) and the Vulkan loader (libvulkan1).
   - Check with: vulkaninfo --summary (package vulkan-tools).`;
 
-/** What is wrong with the environment settings Node's Dawn is created with (GPT_DAWN_SAFE, ...), if anything. */
-function settingProblem(): string | null {
-  try {
-    dawnToggles(envSetting);
-    return null;
-  } catch (e) {
-    return (e as Error).message;
-  }
-}
-
 export async function doctor(flags: { quiet?: boolean; oneLine?: boolean; json?: boolean; check?: boolean }): Promise<number> {
   const { info, reason } = await findAdapter();
   if (!info) {
-    // a bad GPT_* setting keeps Dawn from being created: the setting, not a driver, is what to fix
-    const setting = settingProblem();
+    // (a bad GPT_* setting, which would keep Dawn from being created, is refused as gpt starts: env-settings.ts)
     // the Vulkan advice is beside the point where GPT_DAWN_BACKEND asked for another backend: the reason says to unset it
     const backend = envSetting('GPT_DAWN_BACKEND');
     const fix = backend && backend !== 'vulkan' ? '' : `\n${HOW_TO_FIX}`;
-    if (!flags.quiet) console.error(setting ? `gpt doctor: ${setting}` : `No WebGPU adapter found: ${reason}${fix}`);
+    if (!flags.quiet) console.error(`No WebGPU adapter found: ${reason}${fix}`);
     return 1;
   }
   if (flags.quiet) return 0;

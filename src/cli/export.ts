@@ -8,6 +8,7 @@ import { loadHeadModel, readCheckpointHead } from '../node/checkpoint-head.js';
 import { flagHelp, noPositional, parseFlags, UsageError, type FlagSpec } from './flags.js';
 import { CHECKPOINT_OR_KEYWORD } from './path-flags.js';
 import { floatCheckpoint } from './float-checkpoint.js';
+import { checkpointPath } from './sample.js';
 
 const EXPORT_DEFAULTS = { outDir: 'out', initFrom: 'resume', to: '' };
 const EXPORT_FLAGS: FlagSpec<typeof EXPORT_DEFAULTS> = {
@@ -29,7 +30,7 @@ export async function exportModel(args: string[]): Promise<number> {
   const { values: f, positional } = parseFlags(args, EXPORT_FLAGS);
   noPositional(positional);
   if (!f.to) throw new UsageError('--to DIR is required: the directory to write');
-  const source = f.initFrom === 'resume' ? f.outDir : f.initFrom;
+  const source = checkpointPath(f);
   const ckpt = floatCheckpoint(await readCheckpointHead(source), source, 'export'); // its weights uploaded as read, once the device is open
   const problem = hfLayoutProblem(ckpt.meta.model);
   if (problem) throw new UsageError(problem); // before the device opens, as the other refusals

@@ -7,8 +7,9 @@
 // one-line usage errors.
 import { describeRange, settingProblem, show, type Range, type RangesOf } from '../io/value-ranges.js';
 import { pathFlagProblem, type PathFlag } from './path-flags.js';
+import { UsageError } from './usage-error.js';
 
-export class UsageError extends Error {}
+export { UsageError };
 
 /**
  * A command's settings as data: their defaults, the range of every numeric one, the choices of a
@@ -21,7 +22,7 @@ export interface FlagSpec<T extends Record<string, unknown>> {
   docs: { [K in keyof T]: string };
   /** Defaults that depend on other settings, shown in words instead of the default's value. */
   defaultsShown?: { [K in keyof T]?: string };
-  /** Other programs' names (by key) that are no setting here, each with what to give instead. */
+  /** Names (by key) that are no setting here but another program's or another command's, each with what to give instead. */
   foreign?: Record<string, string>;
   /** The settings that name paths, and what each takes: a value given is looked at once every value has passed its own check (checkPathSettings). */
   paths?: { [K in keyof T]?: PathFlag };

@@ -7,6 +7,7 @@ import { benchGenerate, BENCH_GENERATE_HELP } from './bench-generate.js';
 import { demo, DEMO_HELP } from './demo.js';
 import { exportModel, EXPORT_HELP } from './export.js';
 import { doctor } from './doctor.js';
+import { envSettingsProblem } from './env-settings.js';
 import { flagHelp, noPositional, parseFlags, UsageError, type FlagSpec } from './flags.js';
 import { info, INFO_HELP } from './info.js';
 import { plot, PLOT_HELP } from './plot.js';
@@ -19,6 +20,10 @@ import { distill, DISTILL_HELP, train, TRAIN_HELP } from './train.js';
 
 /** Accepted by every command: the WebGPU driver's own notices on stderr, and stack traces of errors. */
 export const VERBOSE_FLAG = '--verbose';
+const VERBOSE_DOC = "show the WebGPU driver's own notices (hidden otherwise) and the stack trace of an error";
+/** The flags every command takes, listed in each command's --help below its own. */
+const GLOBAL_FLAGS: FlagSpec<{ verbose: boolean }> = { defaults: { verbose: false }, ranges: {}, docs: { verbose: VERBOSE_DOC } };
+const GLOBAL_HELP = `flags every command takes:\n${flagHelp(GLOBAL_FLAGS)}`;
 
 const USAGE = `usage: gpt <command> [flags]
 
@@ -38,8 +43,8 @@ commands:
   doctor          show the WebGPU adapter (or why none was found and how to fix it)
   serve           serve the browser demo page (web-dist/) and optionally a checkpoint
 
-Run \`gpt <command> --help\` for a command's flags. Every command also takes ${VERBOSE_FLAG}: show the
-WebGPU driver's own notices (hidden otherwise) and the stack trace of an error.`;
+Run \`gpt <command> --help\` for a command's flags. Every command also takes ${VERBOSE_FLAG}:
+${VERBOSE_DOC}.`;
 
 const DOCTOR_DEFAULTS = { json: false, oneLine: false, quiet: false, check: false };
 const DOCTOR_FLAGS: FlagSpec<typeof DOCTOR_DEFAULTS> = {
@@ -97,13 +102,12 @@ export function opensAdapter(argv: string[]): boolean {
 }
 
 export async function main(argv: string[]): Promise<number> {
-  let showStack: boolean; // of an error: --verbose or GPT_DEBUG=1
-  try {
-    showStack = argv.includes(VERBOSE_FLAG) || envFlag('GPT_DEBUG', false);
-  } catch (e) {
-    console.error(`gpt: ${(e as Error).message}`);
-    return 2;
+  const badSetting = envSettingsProblem();
+  if (badSetting) {
+    console.error(`gpt: ${badSetting}`);
+    return 2; // bad usage: nothing was done
   }
+  const showStack = argv.includes(VERBOSE_FLAG) || envFlag('GPT_DEBUG', false); // of an error
   const [name, ...args] = argv.filter((a) => a !== VERBOSE_FLAG);
   if (name === '--help' || name === '-h') {
     console.log(USAGE);
@@ -119,7 +123,7 @@ export async function main(argv: string[]): Promise<number> {
     return 2;
   }
   if (wantsHelp(args)) {
-    console.log(cmd.help);
+    console.log(`${cmd.help}\n${GLOBAL_HELP}`);
     return 0;
   }
   try {

@@ -5,7 +5,7 @@
 import { join, resolve } from 'node:path';
 import { BpeTokenizer, countSpelledSpecial, describeLeftOut, describeSpelledSpecial, Gpt2Tokenizer, type KnownTokens } from '../gpt/tokenizer/index.js';
 import { BUILTIN_CORPUS, isWithin, openCorpus, PIECE_BYTES, type Corpus, type CorpusPiece } from './corpus.js';
-import { BPE_VOCAB_SIZE, checkTokenizerFlagsApply, newTokenizer, TOKENIZER_DEFAULTS, TOKENIZER_DOCS, TOKENIZER_FILE_SHOWN, TOKENIZERS, VAL_FRACTION, writeDataset } from './data.js';
+import { BPE_VOCAB_SIZE, checkTokenizerFlagsApply, newTokenizer, TOKENIZER_DEFAULTS, TOKENIZER_DOCS, TOKENIZER_FILE_SHOWN, TOKENIZERS, VAL_FRACTION, writeDataset, emptyCorpus } from './data.js';
 import { flagHelp, noPositional, parseFlags, type FlagSpec } from './flags.js';
 import { TEXT_SOURCE } from './path-flags.js';
 import { formatSeconds, Progress } from './progress.js';
@@ -127,8 +127,6 @@ function allKnown(known: KnownTokens, source: string): Int32Array {
   if (known.dropped) throw new Error(`${source} changed while it was being prepared: ${describeLeftOut(known)}`);
   return known.ids;
 }
-
-const emptyCorpus = (source: string) => new Error(`${source} is empty: there is no text to train on`);
 
 /** The pieces' texts; a file of a byte-order mark alone is as empty as one of no bytes. */
 async function* texts(pieces: AsyncIterable<CorpusPiece>, source: string): AsyncGenerator<string> {

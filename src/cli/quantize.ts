@@ -8,7 +8,6 @@ import { safetensorsSize } from '../io/safetensors.js';
 import { formatBytes } from '../gpt/memory-plan.js';
 import { quantizeModel } from '../gpt/quantize.js';
 import { manifestHeld } from '../node/checkpoint-files.js';
-import { POSITIVE_INT } from '../io/value-ranges.js';
 import { saveCheckpoint } from '../node/checkpoint-dir.js';
 import { loadHeadModel, readCheckpointHead } from '../node/checkpoint-head.js';
 import { flagHelp, noPositional, parseFlags, UsageError, type FlagSpec } from './flags.js';
@@ -18,9 +17,9 @@ const QUANTIZE_DEFAULTS = { bits: 8, initFrom: '', outDir: '', overwrite: false 
 const QUANTIZE_FLAGS: FlagSpec<typeof QUANTIZE_DEFAULTS> = {
   defaults: QUANTIZE_DEFAULTS,
   paths: { initFrom: 'checkpoint', outDir: 'new directory' },
-  ranges: { bits: POSITIVE_INT },
+  ranges: { bits: { int: true, min: 8, max: 8 } }, // int8 weights are the only quantization
   docs: {
-    bits: 'bits per weight; only 8 (int8 weights, symmetric, a float32 scale per output channel)',
+    bits: 'bits per weight: int8 weights, symmetric, a float32 scale per output channel',
     initFrom: 'the float32 checkpoint to quantize (any kind `gpt sample` reads)',
     outDir: 'the directory to write the quantized checkpoint to',
     overwrite: 'replace a checkpoint already in --out-dir',
@@ -35,7 +34,6 @@ ${flagHelp(QUANTIZE_FLAGS)}`;
 export async function quantize(args: string[]): Promise<number> {
   const { values: f, positional } = parseFlags(args, QUANTIZE_FLAGS);
   noPositional(positional);
-  if (f.bits !== 8) throw new UsageError(`flag --bits must be 8 (int8 weights are the only quantization), got ${f.bits}`);
   if (!f.initFrom) throw new UsageError('--init-from DIR is required: the float32 checkpoint to quantize');
   if (!f.outDir) throw new UsageError('--out-dir DIR is required: where the int8 checkpoint goes');
   const ckpt = await readCheckpointHead(f.initFrom); // its weights uploaded as read, once the device is open

@@ -13,7 +13,7 @@ import { autocast, CastCache } from '../nn/autocast.js';
 import { NON_NEGATIVE, NON_NEGATIVE_INT, POSITIVE_INT, SEED } from '../io/value-ranges.js';
 import { loadHeadModel, readCheckpointHead, type CheckpointHead } from '../node/checkpoint-head.js';
 import { BUILTIN_CORPUS, loadCorpus } from './corpus.js';
-import { loadTokens } from './data.js';
+import { checkSplitsFit, loadTokens, VAL_FRACTION_OF_PREPARE } from './data.js';
 import { describeCompression } from './compression.js';
 import { checkInferenceFits, generationPositions } from './device-fit.js';
 import { checkPathSettings, flagHelp, noPositional, parseFlags, UsageError, type FlagSpec } from './flags.js';
@@ -24,7 +24,12 @@ import { dtypeFlag, NANOGPT_RUNTIME_SETTINGS } from './train-flags.js';
 /** --init-from, as nanoGPT's sample.py has it: 'resume' reads --out-dir's checkpoint. */
 const INIT_FROM_DOC = "'resume' (the checkpoint in --out-dir), or the checkpoint to read instead (any kind --out-dir takes)";
 export const OUT_DIR_DOC = 'the checkpoint: a directory written by `gpt train`, a .safetensors file, or a Hugging Face GPT-2 directory (config.json + model.safetensors)';
-const checkpointPath = (f: { outDir: string; initFrom: string }) => (f.initFrom === 'resume' ? f.outDir : f.initFrom);
+/** The checkpoint --init-from names for a command that reads one: 'resume' is --out-dir's; 'scratch' (a new model, in gpt train) is refused. */
+export function checkpointPath(f: { outDir: string; initFrom: string }): string {
+  if (f.initFrom === 'scratch') throw new UsageError(`flag --init-from scratch starts a new model in gpt train: here it takes ${INIT_FROM_DOC}`);
+  return f.initFrom === 'resume' ? f.outDir : f.initFrom;
+}
+
 const DTYPE_DOC = 'float32, float16 (computed in float16 from the float32 weights, as under torch.autocast), or auto: float16 where this adapter multiplies it on tensor cores';
 
 const SAMPLE_DEFAULTS = {
@@ -114,8 +119,9 @@ export async function sample(args: string[], stats: NodeJS.WritableStream = proc
         process.stdout.write(tokenizer.decode(ids));
       });
     }
+    process.stdout.write('\n'); // the text ends its line, as a file or a shell prompt after it wants
     const batched = samples.length > 1 ? `, ${samples.length} samples in one batch` : '';
-    stats.write(`\n--- ${total} tokens in ${secs.toFixed(1)} s (${(total / secs).toFixed(1)} tok/s${batched}, ${dtype})\n`);
+    stats.write(`--- ${total} tokens in ${secs.toFixed(1)} s (${(total / secs).toFixed(1)} tok/s${batched}, ${dtype})\n`);
   } finally {
     casts?.dispose();
     model.dispose(); // also when the prompt is refused or generation fails
@@ -126,7 +132,7 @@ export async function sample(args: string[], stats: NodeJS.WritableStream = proc
 const EVAL_DEFAULTS = { outDir: 'out', initFrom: 'resume', data: '', dataDir: '', evalIters: 200, batchSize: 12, seed: 1337, dtype: TRAIN_DEFAULTS.dtype };
 const EVAL_FLAGS: FlagSpec<typeof EVAL_DEFAULTS> = {
   defaults: EVAL_DEFAULTS,
-  foreign: NANOGPT_RUNTIME_SETTINGS,
+  foreign: { ...NANOGPT_RUNTIME_SETTINGS, valFraction: VAL_FRACTION_OF_PREPARE },
   paths: { outDir: 'checkpoint', initFrom: CHECKPOINT_OR_KEYWORD, data: TEXT_SOURCE, dataDir: DATA_DIR },
   ranges: { evalIters: TRAIN_RANGES.evalIters, batchSize: TRAIN_RANGES.batchSize, seed: TRAIN_RANGES.seed },
   choices: { dtype: TRAIN_DTYPES },
@@ -165,10 +171,15 @@ export async function evaluate(args: string[]): Promise<number> {
     console.log(`data: ${source}${source === ckpt.meta.data ? ' (what the run trained on)' : ''}`);
     const note = (line: string) => console.log(line);
     const ds = await loadTokens(source, { tokenizer: tokenizer.kind, vocabSize: tokenizer.vocabSize, existing: tokenizer, note });
+    try {
+      checkSplitsFit(ds, model.config.blockSize, "the checkpoint's block size"); // named by what set it: the checkpoint, not a flag
+    } catch (e) {
+      await ds.close();
+      throw e;
+    }
     const progress = new Progress(2 * f.evalIters);
     const onBatch = (queued: number) => progress.report(queued, 'evaluating train and val batches'); // the count runs over both: 2 x --eval-iters
-    // a split too short is named by what set its block size: the checkpoint, not a flag
-    const cfg = { blockSize: model.config.blockSize, blockSizeName: "the checkpoint's block size", batchSize: f.batchSize, evalIters: f.evalIters, seed: f.seed, dtype, onBatch };
+    const cfg = { blockSize: model.config.blockSize, batchSize: f.batchSize, evalIters: f.evalIters, seed: f.seed, dtype, onBatch };
     const { train, val } = await evaluateModel(model, ds, cfg).finally(() => {
       progress.done();
       return ds.close();

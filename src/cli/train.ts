@@ -8,18 +8,17 @@ import { join } from 'node:path';
 import { initDevice } from '../device/device.js';
 import { checkpointMoments, type Checkpoint, type CheckpointMeta } from '../gpt/checkpoint.js';
 import { disposeUploaded } from '../gpt/checkpoint-upload.js';
-import { checkSplits } from '../gpt/batches.js';
 import { resolveTrainDtype, Trainer, type Distillation, type StepLog, type TrainConfig, type TrainDtype } from '../gpt/trainer.js';
 import type { ComputeDtype } from '../nn/autocast.js';
 import { isMaskName } from '../nn/prune.js';
 import type { GPT } from '../gpt/model.js';
 import { tokenizerFromJSON, type Tokenizer } from '../gpt/tokenizer/index.js';
-import { manifestHeld } from '../node/checkpoint-files.js';
+import { manifestHeld, MANIFEST_FILE } from '../node/checkpoint-files.js';
 import { saveCheckpoint } from '../node/checkpoint-dir.js';
 import { loadHeadModel, readCheckpointHead, type CheckpointHead } from '../node/checkpoint-head.js';
 import { RunLog } from '../node/run-log.js';
 import { BUILTIN_CORPUS, isPathSource } from './corpus.js';
-import { loadTokens, recordedSource, type Dataset } from './data.js';
+import { checkSplitsFit, loadTokens, recordedSource, type Dataset } from './data.js';
 import { checkModelFits, withRecomputeHint } from './device-fit.js';
 import { flagName, UsageError } from './flags.js';
 import { floatCheckpoint } from './float-checkpoint.js';
@@ -54,8 +53,9 @@ async function trainStudent(args: string[], opts: { nextSteps?: boolean; distill
   const whereabouts = new RunWhereabouts(distilling ? 'distill' : 'train', flags.outDir);
   const onSignal = (signal: NodeJS.Signals) => console.error(whereabouts.interrupted(signal));
   // before the lock, which would make the directory: a misspelt --out-dir leaves nothing behind
-  if (resume && !existsSync(flags.outDir)) {
-    throw new UsageError(`--init-from resume continues the run in --out-dir, and ${flags.outDir} does not exist: give the run's directory (or train a new run there without --init-from resume)`);
+  const noRun = resume && (!existsSync(flags.outDir) ? 'does not exist' : !(await manifestHeld(flags.outDir)) ? `holds no checkpoint (no ${MANIFEST_FILE})` : '');
+  if (noRun) {
+    throw new UsageError(`--init-from resume continues the run in --out-dir, and ${flags.outDir} ${noRun}: give the run's directory (or train a new run there without --init-from resume)`);
   }
   return withDirectoryLock(flags.outDir, async () => {
     const held = await manifestHeld(flags.outDir);
@@ -74,7 +74,7 @@ async function trainStudent(args: string[], opts: { nextSteps?: boolean; distill
     try {
       console.log(`tokens: train ${ds.train.length.toLocaleString('en-US')}, val ${ds.val.length.toLocaleString('en-US')}, vocab ${ds.tokenizer.vocabSize}`);
       if (ckpt && ckpt.meta.model.vocabSize !== ds.tokenizer.vocabSize) throw new Error(`checkpoint vocab ${ckpt.meta.model.vocabSize} != data vocab ${ds.tokenizer.vocabSize}`);
-      checkSplits(ds, cfg.blockSize, '--block-size'); // before the device opens
+      checkSplitsFit(ds, cfg.blockSize, '--block-size'); // before the device opens
       if (teacher) checkStudent(teacher, cfg, ds.tokenizer, ckpt ? 'the student checkpoint' : data);
       const dev = await initDevice();
       // before a directory, a log or a step: no save could follow
@@ -268,7 +268,9 @@ async function trainRun(
 /**
  * The run's tokens and where they came from (as the checkpoint records it): --data-dir, else
  * --data, else (resuming) what the run trained on while it is there, else <out-dir>/data when
- * prepared, else the built-in corpus; tokenized with the checkpoint's tokenizer when it has one.
+ * prepared, else (fine-tuning) what the checkpoint trained on, as nanoGPT's finetuning continues
+ * on its dataset, else (a new model) the built-in corpus; tokenized with the checkpoint's
+ * tokenizer when it has one.
  */
 async function dataset(
   flags: TrainFlags,
@@ -284,11 +286,13 @@ async function dataset(
   if (existing) checkTokenizerFlags(flags, given, existing, existingOf);
   // a resumed run's own data comes before <out-dir>/data (it may have trained on --data beside it),
   // unless it is gone: a moved run directory recorded the <out-dir>/data it had before
-  const recorded = resume ? ckpt?.meta.data : undefined;
+  const recorded = ckpt?.meta.data;
   const recordedThere = recorded !== undefined && (!isPathSource(recorded) || existsSync(recorded));
-  const prepared = flags.dataDir || (!flags.data && !recordedThere && existsSync(join(flags.outDir, 'data', 'meta.json')) ? join(flags.outDir, 'data') : '');
-  const source = prepared || flags.data || recorded || BUILTIN_CORPUS;
-  note(`data: ${source}`);
+  const preparedHere = existsSync(join(flags.outDir, 'data', 'meta.json')) ? join(flags.outDir, 'data') : '';
+  const prepared = flags.dataDir || (!flags.data && !(resume && recordedThere) ? preparedHere : '');
+  const fineTuning = ckpt !== null && !resume;
+  const source = prepared || flags.data || (fineTuning ? recordedData(flags.initFrom, recorded, recordedThere) : recorded || BUILTIN_CORPUS);
+  note(`data: ${source}${fineTuning && source === recorded ? ` (what ${flags.initFrom} trained on, as its checkpoint records; --data for other text)` : ''}`);
   const ds = await loadTokens(source, { tokenizer: flags.tokenizer, vocabSize: flags.vocabSize, tokenizerFile: flags.tokenizerFile, existing, existingOf, note });
   try {
     if (prepared && ds.tokenizerOfData) checkTokenizerFlags(flags, given, ds.tokenizer, prepared);
@@ -297,6 +301,13 @@ async function dataset(
     throw e;
   }
   return { ds, data: recordedSource(source) };
+}
+
+/** The data a checkpoint to fine-tune records, where it is still there; else one line asking for --data. */
+function recordedData(initFrom: string, recorded: string | undefined, there: boolean): string {
+  if (recorded !== undefined && there) return recorded;
+  const why = recorded === undefined ? 'records no data it trained on' : `records ${recorded} as the data it trained on, which is not there now`;
+  throw new UsageError(`flag --init-from ${initFrom} fine-tunes a checkpoint that ${why}: give the text to train on as --data FILE (or prepared data as --data-dir DIR)`);
 }
 
 /** Parameters as nanoGPT counts them; a shared block's once (its sharing said). */

@@ -13,16 +13,15 @@ import type { GPT } from './model.js';
 /**
  * Mean loss of `model` over evalIters random batches of each split (batches drawn from `seed`, the
  * same ones every time): what the trainer evaluates, and `gpt eval` for any model, quantized too.
- * `onBatch` hears of each batch queued (1 to 2 evalIters, train's first; the GPU runs a few behind);
- * `blockSizeName` is what the error for a split too short calls the block size (`blockSize`).
+ * `onBatch` hears of each batch queued (1 to 2 evalIters, train's first; the GPU runs a few behind).
  */
 export async function evaluateModel(
   model: GPT,
   data: TokenSplits,
-  opts: { batchSize: number; blockSize: number; evalIters: number; seed: number; dtype?: ComputeDtype; onBatch?: (queued: number) => void; blockSizeName?: string },
+  opts: { batchSize: number; blockSize: number; evalIters: number; seed: number; dtype?: ComputeDtype; onBatch?: (queued: number) => void },
 ): Promise<{ train: number; val: number }> {
-  const { batchSize: B, blockSize: T, evalIters, seed, dtype = 'float32', onBatch, blockSizeName } = opts;
-  checkSplits(data, T, blockSizeName);
+  const { batchSize: B, blockSize: T, evalIters, seed, dtype = 'float32', onBatch } = opts;
+  checkSplits(data, T);
   // float16 copies of the weights made once for every batch (before eval mode: a cast that throws
   // leaves the model's mode as it was); each batch's loss stays on the GPU until all are recorded,
   // so the GPU never waits on a readback between batches

@@ -31,8 +31,9 @@ export function inRange(value: unknown, r: Range): value is number {
   return !(r.below !== undefined && value >= r.below);
 }
 
-/** "an integer >= 1", "a number in [0, 1)", ... */
+/** "an integer >= 1", "a number in [0, 1)", "exactly 8" (one value allowed), ... */
 export function describeRange(r: Range): string {
+  if (r.min !== undefined && r.min === r.max) return `exactly ${r.min}`;
   const what = r.int ? 'an integer' : 'a finite number';
   const low = r.min ?? r.above;
   const high = r.max ?? r.below;

@@ -45,10 +45,11 @@ export function encodePrompt(tokenizer: Tokenizer, text: string): KnownTokens {
 /** e.g. `3 characters the tokenizer does not know were left out: "$" (U+0024) x2, "é" (U+00E9)`; '' when none were. */
 export function describeLeftOut({ unknown, dropped }: Pick<KnownTokens, 'unknown' | 'dropped'>, shown = 8): string {
   if (!dropped) return '';
-  const listed = [...unknown].slice(0, shown).map(([ch, n]) => `${describeChar(ch)}${n > 1 ? ` x${n}` : ''}`);
-  const more = unknown.size > shown ? `, and ${unknown.size - shown} other kinds` : '';
-  const count = dropped === 1 ? '1 character the tokenizer does not know was' : `${dropped} characters the tokenizer does not know were`;
-  return `${count} left out: ${listed.join(', ')}${more}`;
+  const count = (n: number) => n.toLocaleString('en-US'); // 44,657: as the CLI's other counts
+  const listed = [...unknown].slice(0, shown).map(([ch, n]) => `${describeChar(ch)}${n > 1 ? ` x${count(n)}` : ''}`);
+  const more = unknown.size > shown ? `, and ${count(unknown.size - shown)} other kinds` : '';
+  const total = dropped === 1 ? '1 character the tokenizer does not know was' : `${count(dropped)} characters the tokenizer does not know were`;
+  return `${total} left out: ${listed.join(', ')}${more}`;
 }
 
 /**
