@@ -17,7 +17,7 @@ import type { GPT } from '../src/gpt/model.js';
 import { CharTokenizer } from '../src/gpt/tokenizer/index.js';
 import { TRAIN_DEFAULTS, Trainer } from '../src/gpt/trainer.js';
 import { parseSafetensors, serializeSafetensors, type SafetensorsTensor } from '../src/io/safetensors.js';
-import { bytesSource } from '../src/io/safetensors-source.js';
+import { bytesSource, type ByteSource } from '../src/io/safetensors-source.js';
 import { setProfile } from '../src/kernels/profile.js';
 import { LossChart } from '../src/web/chart.js';
 import { pickModelFiles, Session } from '../src/web/session.js';
@@ -622,5 +622,57 @@ describe('Session settings fixed when a trainer is made', () => {
     if (device().info.features.includes('shader-f16')) expect(session.trainerFor(text, { dtype: 'float16' }).dtype).toBe('float16');
     else expect(() => session.trainerFor(text, { dtype: 'float16' })).toThrow(/shader-f16/);
     release(session);
+  });
+});
+
+describe('Session load cancelled (its signal aborted)', () => {
+  /** `file` counting its reads, the signal aborted as read `at` is made (-1: never); `reads()` says how many were made. */
+  function cancelling(file: ByteSource, at: number, cancel: AbortController) {
+    let n = 0;
+    const source: ByteSource = {
+      size: file.size,
+      read: (offset, length) => {
+        if (n++ === at) cancel.abort(new Error('load cancelled'));
+        return file.read(offset, length);
+      },
+    };
+    return { source, reads: () => n };
+  }
+
+  /** Cancels `load` at its first read, one in the middle, and its last (all of it read by then): each fails with the cancel's reason, leaving the model, usable, and nothing on the GPU. */
+  async function cancelledAtEveryStage(file: ByteSource, load: (session: Session, file: ByteSource, signal: AbortSignal) => Promise<unknown>) {
+    const session = new Session();
+    session.newModel('some english text.\n'.repeat(20), { nLayer: 1, nHead: 2, nEmbd: 16, blockSize: 16 });
+    const logits = Array.from(await session.logits('some'));
+    const live = device().memory().liveBytes;
+    const counted = cancelling(file, -1, new AbortController());
+    const probe = new Session();
+    await load(probe, counted.source, new AbortController().signal); // the reads a whole load makes
+    release(probe);
+    const total = counted.reads();
+    expect(total).toBeGreaterThan(4);
+    for (const at of [0, 2, Math.floor(total / 2), total - 1]) {
+      const cancel = new AbortController();
+      const { source, reads } = cancelling(file, at, cancel);
+      await expect(load(session, source, cancel.signal), `read ${at}`).rejects.toThrow(/^load cancelled$/);
+      expect(reads(), `read ${at}`).toBe(at + 1); // none after the cancel
+      expect(session.source).toBe('new model');
+      expect(device().memory().liveBytes, `read ${at}`).toBe(live);
+      expect(Array.from(await session.logits('some'))).toEqual(logits);
+    }
+    release(session);
+  }
+
+  it('a checkpoint of ours with its optimizer moments, read a tensor at a time', async () => {
+    const file = bytesSource(await trainedCheckpoint('a text to train on, long enough for its splits. '.repeat(30), 2));
+    await cancelledAtEveryStage(file, (session, source, signal) => session.load(source, 'ckpt.safetensors', signal));
+  });
+
+  it("a Hugging Face model's files", async () => {
+    const dir = tempDir('web-session-cancel');
+    writeGPT2Dir(dir, randomGPT2(3), { prefix: false, head: true });
+    const file = (name: string) => readFileSync(join(dir, name));
+    const files = { config: file('config.json').toString('utf8'), tokenizer: file('tokenizer.json').toString('utf8') };
+    await cancelledAtEveryStage(bytesSource(new Uint8Array(file('model.safetensors'))), (session, weights, signal) => session.loadHF({ ...files, weights }, 'hf', signal));
   });
 });

@@ -62,13 +62,14 @@ export class Session {
   /**
    * Replaces the model with the one in a checkpoint file, read a tensor at a time (never in one
    * buffer), each weight uploaded into a new model as it is read: all of it read and checked before
-   * the model is replaced, so a damaged file leaves it (and the new model is freed).
+   * the model is replaced, so a damaged file leaves it (and the new model is freed). Aborting
+   * `signal` cancels the load (cancelled): the model stays.
    */
-  async load(file: ByteSource, source: string): Promise<ModelSummary> {
+  async load(file: ByteSource, source: string, signal?: AbortSignal): Promise<ModelSummary> {
     this.assertNotSaving('load');
     let loaded: UploadedCheckpoint;
     try {
-      loaded = await givingBackRefused(readCheckpointModel(file, source));
+      loaded = await cancelled(signal, () => readCheckpointModel(cancellable(file, signal), source));
     } catch (e) {
       if (!(e instanceof UnreadableCheckpointError)) throw e;
       throw new Error(`${e.message}: open a checkpoint saved by this page, or a gpt train run's model-*.safetensors`);
@@ -76,10 +77,10 @@ export class Session {
     return this.adopt(loaded, source, 'load');
   }
 
-  /** Replaces the model with a Hugging Face GPT-2 model's: config.json's text, model.safetensors read a tensor at a time (each weight uploaded into a new model as it is read), tokenizer.json's text. */
-  async loadHF(files: HFModelSources, source: string): Promise<ModelSummary> {
+  /** Replaces the model with a Hugging Face GPT-2 model's: config.json's text, model.safetensors read a tensor at a time (each weight uploaded into a new model as it is read), tokenizer.json's text. `signal` as load's. */
+  async loadHF(files: HFModelSources, source: string, signal?: AbortSignal): Promise<ModelSummary> {
     this.assertNotSaving('loadHF');
-    return this.adopt(await givingBackRefused(readHFModel(files, source)), source, 'loadHF');
+    return this.adopt(await cancelled(signal, () => readHFModel({ ...files, weights: cancellable(files.weights, signal) }, source)), source, 'loadHF');
   }
 
   /** A fresh model with a character tokenizer of `text`, and a trainer on that text. */
@@ -300,12 +301,39 @@ export class Session {
   }
 }
 
-/** A load's model; where it refuses the file, the buffers of the model it made and freed are given back too (the pool kept a refused file's worth). */
-const givingBackRefused = <T>(load: Promise<T>): Promise<T> =>
-  load.catch((e: unknown) => {
+/**
+ * A load's model. Where it fails, the buffers of the model it made and freed are given back too
+ * (the pool kept a refused file's worth); where `signal` was aborted meanwhile, even once all of it
+ * was read, the load fails with its reason (whatever a reader made of it) and frees what it made.
+ */
+async function cancelled(signal: AbortSignal | undefined, load: () => Promise<UploadedCheckpoint>): Promise<UploadedCheckpoint> {
+  let loaded: UploadedCheckpoint;
+  try {
+    signal?.throwIfAborted();
+    loaded = await load();
+  } catch (e) {
     device().emptyCache();
-    throw e;
-  });
+    throw signal?.aborted ? signal.reason : e;
+  }
+  if (signal?.aborted) {
+    disposeUploaded(loaded);
+    device().emptyCache();
+    throw signal.reason;
+  }
+  return loaded;
+}
+
+/** `file`, each read refused once `signal` is aborted: a cancelled load stops at its next read, between two tensors' uploads (a URL's read in flight is aborted by its own signal). */
+const cancellable = (file: ByteSource, signal: AbortSignal | undefined): ByteSource =>
+  signal
+    ? {
+        size: file.size,
+        read: (offset, length) => {
+          signal.throwIfAborted();
+          return file.read(offset, length);
+        },
+      }
+    : file;
 
 /** `cfg` for training `model` (Session's `op`), checked as a new Trainer checks its config, and its run against the adapter's limits. */
 function checkedConfig(op: string, model: GPTConfig, cfg: TrainConfig): TrainConfig {
