@@ -676,3 +676,43 @@ describe('Session load cancelled (its signal aborted)', () => {
     await cancelledAtEveryStage(bytesSource(new Uint8Array(file('model.safetensors'))), (session, weights, signal) => session.loadHF({ ...files, weights }, 'hf', signal));
   });
 });
+
+describe('Session unsaved work (what the page asks about before it is closed)', () => {
+  it('is training steps past the last save taken whole, or a save being taken; not a model made, loaded or evaluated, nor one that diverged', async () => {
+    const text = 'some english text.\n'.repeat(20);
+    const session = new Session();
+    session.newModel(text, { nLayer: 1, nHead: 2, nEmbd: 16, blockSize: 16 }, { batchSize: 2 });
+    expect(session.hasUnsavedWork(), 'a new model').toBe(false);
+    const trainer = session.trainerFor(text);
+    await trainer.evaluate();
+    expect(session.hasUnsavedWork(), 'evaluated').toBe(false);
+    await session.trainStep(trainer);
+    expect(session.hasUnsavedWork(), 'trained a step').toBe(true);
+
+    const pieces = session.save();
+    await pieces.next();
+    expect(session.hasUnsavedWork(), 'a save being taken').toBe(true);
+    await pieces.return(undefined);
+    expect(session.hasUnsavedWork(), 'a save given up halfway').toBe(true);
+
+    const file = await joinPieces(session.save());
+    expect(session.hasUnsavedWork(), 'saved whole').toBe(false);
+    await session.trainStep(session.trainerFor(text, { learningRate: 1e-3 }));
+    expect(session.hasUnsavedWork(), 'trained on after the save').toBe(true);
+
+    await session.load(bytesSource(file), 'saved.safetensors');
+    expect(session.hasUnsavedWork(), 'loaded').toBe(false);
+    const resumed = session.trainerFor(text);
+    expect(resumed.step).toBe(1);
+    expect(session.hasUnsavedWork(), 'resumed at its step, not trained yet').toBe(false);
+    await session.trainStep(resumed);
+    expect(session.hasUnsavedWork(), 'trained the loaded model').toBe(true);
+
+    const diverging = session.trainerFor(text, { learningRate: 1e9, gradClip: 0 });
+    await expect((async () => {
+      for (let i = 0; i < 20; i++) await session.trainStep(diverging);
+    })()).rejects.toThrow(/^training diverged/);
+    expect(session.hasUnsavedWork(), 'diverged: nothing to save').toBe(false);
+    release(session);
+  });
+});

@@ -58,6 +58,8 @@ export class Session {
   private loadedMoments: MomentTensors | undefined;
   /** Saves whose pieces are still being taken: each piece is read from the model then, so nothing may change it meanwhile. */
   private saving = 0;
+  /** The step of the model's last save taken whole, or null (none since it was made or loaded: its own step counts as kept). */
+  private savedStep: number | null = null;
 
   /**
    * Replaces the model with the one in a checkpoint file, read a tensor at a time (never in one
@@ -227,11 +229,27 @@ export class Session {
     const t = this.trainer;
     this.saving++;
     try {
-      if (t) return yield* checkpointPieces(model, tokenizer, { optimizer: t.optimizer, train: { ...t.cfg, dtype: t.dtype }, trainer: await t.state() });
+      if (t) {
+        const step = t.step;
+        yield* checkpointPieces(model, tokenizer, { optimizer: t.optimizer, train: { ...t.cfg, dtype: t.dtype }, trainer: await t.state() });
+        this.savedStep = step; // its last piece taken (a save given up halfway kept nothing)
+        return;
+      }
       yield* checkpointPieces(model, tokenizer, { ...(this.loaded && runStateOf(this.loaded.meta)), moments: this.loadedMoments });
     } finally {
       this.saving--;
     }
+  }
+
+  /**
+   * Whether closing the page now would lose work: a save whose pieces are still being taken, or
+   * training steps past the last save taken whole (or past the step the model was made or loaded
+   * at). Not a model whose training diverged: it cannot be saved.
+   */
+  hasUnsavedWork(): boolean {
+    if (this.saving) return true;
+    if (!this.trainer || this.broken) return false;
+    return this.trainer.step !== (this.savedStep ?? this.loaded?.meta.trainer?.step ?? 0);
   }
 
   private assertNotSaving(op: string): void {
@@ -298,6 +316,7 @@ export class Session {
     this.trainText = null;
     this.loaded = null;
     this.broken = '';
+    this.savedStep = null;
   }
 }
 
