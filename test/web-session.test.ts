@@ -13,6 +13,7 @@ import { decodeCheckpoint, encodeCheckpoint, modelFromCheckpoint, type Checkpoin
 import type { MomentTensors } from '../src/gpt/checkpoint-upload.js';
 import { readHF } from '../src/gpt/hf/index.js';
 import { readHFModel } from '../src/gpt/hf/upload.js';
+import { isMaskBuffer } from '../src/gpt/hf/weights.js';
 import type { GPT } from '../src/gpt/model.js';
 import { CharTokenizer } from '../src/gpt/tokenizer/index.js';
 import { TRAIN_DEFAULTS, Trainer } from '../src/gpt/trainer.js';
@@ -169,6 +170,44 @@ describe('Session loads a Hugging Face GPT-2 model', () => {
       expect(await error(() => readHFModel({ ...files, weights }, 'hf')), `file ${i}`).toBe(want);
       expect(device().memory().liveBytes, `file ${i}`).toBe(live);
     }
+  });
+
+  it("gives readHF's error for files it refuses from one read, a tensor at a time (a refused gpt2-xl was read again whole: 6 GB in the tab); files only loading refuses are read again", async () => {
+    const { tensors, metadata } = parseSafetensors(weights);
+    const variant = (edit: (t: Record<string, SafetensorsTensor>, m: Record<string, string>) => void) => {
+      const [t, m] = [structuredClone(tensors), { ...metadata }];
+      edit(t, m);
+      return serializeSafetensors(t, m);
+    };
+    const wte = tensors['wte.weight']!;
+    const cases: [string, Uint8Array, string?][] = [
+      ['head differs', variant((t) => void (t['lm_head.weight'] = { ...wte, data: wte.data.map((x, i) => (i === 5 ? x + 1 : x)) as Float32Array }))],
+      ['NaN, and a config.json of other widths', variant((t) => void (t['h.0.mlp.c_fc.weight']!.data[3] = NaN)), JSON.stringify(gpt2Config({ n_embd: 48 }))],
+      ['a name twice', variant((t) => void (t['transformer.ln_f.bias'] = t['ln_f.bias']!))],
+      ['a dtype', variant((t) => void (t['h.0.ln_1.bias'] = { dtype: 'I32', shape: t['h.0.ln_1.bias']!.shape, data: new Int32Array(t['h.0.ln_1.bias']!.data.length) }))],
+      ['a config.json of other widths', weights, JSON.stringify(gpt2Config({ n_embd: 48 }))],
+      ['another vocabulary size', weights, JSON.stringify(gpt2Config({ vocab_size: 300 }))],
+      ['ours', variant((_, m) => void (m.webgpu_gpt = '{}'))],
+    ];
+    const live = device().memory().liveBytes;
+    const error = (load: () => Promise<{ model: GPT }>) => load().then(({ model }) => (model.dispose(), 'loaded'), (e: Error) => e.message);
+    const onePass = (bytes: Uint8Array) => 2 + Object.keys(parseSafetensors(bytes).tensors).filter((name) => !isMaskBuffer(name)).length;
+    for (const [what, bytes, config = files.config] of cases) {
+      let reads = 0;
+      const counted = { size: bytes.length, read: async (offset: number, length: number) => (reads++, bytes.slice(offset, offset + length)) };
+      const want = await error(async () => modelFromCheckpoint(await readHF({ ...files, config, weights: bytesSource(bytes) }, 'hf')));
+      expect(want, what).not.toBe('loaded');
+      expect(await error(() => readHFModel({ ...files, config, weights: counted }, 'hf')), what).toBe(want);
+      expect(reads, `${what}: the header's two reads and one per tensor (not the causal-mask buffers)`).toBe(onePass(bytes));
+      expect(device().memory().liveBytes, what).toBe(live);
+    }
+    // a tensor missing: loadStateDict's refusal, whose error comes from reading the file again its way
+    const cut = withoutTensor(weights, 'ln_f.bias');
+    let reads = 0;
+    const counted = { size: cut.length, read: async (offset: number, length: number) => (reads++, cut.slice(offset, offset + length)) };
+    await expect(readHFModel({ ...files, weights: counted }, 'cut')).rejects.toThrow(/^cut: loadStateDict: missing ln_f\.bias$/);
+    expect(reads).toBe(2 * onePass(cut));
+    expect(device().memory().liveBytes).toBe(live);
   });
 });
 
