@@ -131,6 +131,18 @@ describe("the page's reader over other servers (a fake fetch)", () => {
     expect(ranges).toEqual(['bytes=0-0']);
   });
 
+  it('a body in chunks is read whole whatever its Content-Length says (one that counts compressed bytes is fewer)', async () => {
+    const chunked = (length?: number) => {
+      const chunks = [bytes.subarray(0, 100), bytes.subarray(100, 1000), bytes.subarray(1000)];
+      const body = new ReadableStream<Uint8Array>({ pull: (c) => void (chunks.length ? c.enqueue(chunks.shift()!.slice()) : c.close()) });
+      return new Response(body, { status: 200, headers: length === undefined ? {} : { 'Content-Length': String(length) } });
+    };
+    for (const length of [undefined, bytes.length, 500, 50]) {
+      const { fetcher } = fakeServer(() => chunked(length));
+      expect(await readUrl(URL_, tensorsOf, { fetcher }), String(length)).toEqual(wholeTensors(bytes));
+    }
+  });
+
   it('ranges with no strong ETag to pin them to: the whole file, in one more fetch', async () => {
     for (const etag of [null, 'W/"v1"']) {
       const { fetcher, ranges } = fakeServer(() => null, etag);

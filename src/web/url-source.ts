@@ -145,13 +145,13 @@ async function watchedFetch(url: string, headers: Record<string, string>, fetche
   }
   waitAgain(); // its head came: the body's first chunk has as long
   const body = async () => {
-    const parts: Uint8Array[] = [];
+    const bytes = new BodyBytes(Number(res.headers.get('Content-Length') ?? NaN));
     const reader = res.body?.getReader();
     for (;;) {
       waitAgain();
       const next = await reader?.read();
-      if (!next || next.done) return concat(parts);
-      parts.push(next.value);
+      if (!next || next.done) return bytes.all();
+      bytes.add(next.value);
     }
   };
   return {
@@ -168,15 +168,42 @@ async function watchedFetch(url: string, headers: Record<string, string>, fetche
 const abortedWith = (signal: AbortSignal) =>
   new Promise<never>((_, reject) => (signal.aborted ? reject(signal.reason) : signal.addEventListener('abort', () => reject(signal.reason), { once: true })));
 
-function concat(parts: Uint8Array[]): Uint8Array {
-  if (parts.length === 1) return parts[0]!;
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
+/**
+ * A body's chunks, written into one buffer of its Content-Length as they come (a whole file sent
+ * without ranges is held once, not as chunks and then their copy); chunks past it (a length that
+ * counts compressed bytes) are kept apart and joined at the end.
+ */
+class BodyBytes {
+  private readonly parts: Uint8Array[] = [];
+  private buffer: Uint8Array | null;
+  private at = 0;
+
+  constructor(length: number) {
+    this.buffer = Number.isSafeInteger(length) && length > 0 ? new Uint8Array(length) : null;
   }
-  return out;
+
+  add(chunk: Uint8Array): void {
+    if (this.buffer && this.at + chunk.length <= this.buffer.length) {
+      this.buffer.set(chunk, this.at);
+      this.at += chunk.length;
+      return;
+    }
+    if (this.buffer) this.parts.push(this.buffer.subarray(0, this.at));
+    this.buffer = null;
+    this.parts.push(chunk);
+  }
+
+  all(): Uint8Array {
+    if (this.buffer) return this.buffer.subarray(0, this.at);
+    if (this.parts.length === 1) return this.parts[0]!;
+    const out = new Uint8Array(this.parts.reduce((n, p) => n + p.length, 0));
+    let at = 0;
+    for (const p of this.parts) {
+      out.set(p, at);
+      at += p.length;
+    }
+    return out;
+  }
 }
 
 /** A request that got no answer, or not all of it: fetch's bare TypeError ('Failed to fetch') names neither the URL nor what to check. */
