@@ -428,6 +428,39 @@ describe('the demo page in Chromium (WebGPU)', () => {
     });
     expect(live[1], 'live GPU bytes after a second round of training, sampling and saving').toBe(live[0]);
   });
+
+  it('Cancel stops a load whose server went quiet mid-file (the model before it stays, nothing left on the GPU); closing asks first only while training is not saved', async () => {
+    usePage();
+    const other = await context!.newPage();
+    try {
+      await other.goto(server.url);
+      expect(await other.evaluate(() => window.__gpt.ready)).toMatchObject({ ok: true, checkpoint: { step: NODE_STEPS } });
+      const asksBeforeUnload = () => other.evaluate(() => !window.dispatchEvent(new Event('beforeunload', { cancelable: true })));
+      expect(await asksBeforeUnload(), 'a loaded checkpoint').toBe(false);
+      await other.evaluate(() => window.__gpt.newModel('a model to keep through a cancelled load\n'.repeat(20), { nLayer: 1, nHead: 2, nEmbd: 16, blockSize: 16 }, { batchSize: 2, evalInterval: 1000, evalIters: 1 }));
+      expect(await asksBeforeUnload(), 'a new model').toBe(false);
+      await other.evaluate(() => window.__gpt.trainSteps(2));
+      expect(await asksBeforeUnload(), 'trained, not saved').toBe(true);
+      await other.evaluate(() => window.__gpt.saveCheckpointBytes());
+      expect(await asksBeforeUnload(), 'saved').toBe(false);
+      const live = (await other.evaluate(() => window.__gpt.memory())).liveBytes;
+      let requests = 0;
+      await other.route('**/checkpoint.safetensors', (route) => void (++requests <= 4 && route.continue())); // later ones never answered
+      expect(await other.locator('#cancel-load').isDisabled(), 'no load to cancel').toBe(true);
+      await other.click('#load-url');
+      await expect.poll(() => requests).toBe(5);
+      await other.click('#cancel-load');
+      await expect.poll(() => other.locator('#load-url').isDisabled()).toBe(false);
+      expect(await other.evaluate(() => window.__gpt.summary().source)).toBe('new model');
+      expect(await other.locator('#model-info').textContent()).toMatch(/^new model: /);
+      expect(await other.locator('#error').isHidden(), 'a cancel is no error').toBe(true);
+      expect(await other.locator('#cancel-load').isDisabled()).toBe(true);
+      expect((await other.evaluate(() => window.__gpt.memory())).liveBytes).toBe(live);
+      expect(requests, 'nothing asked after the cancel').toBe(5);
+    } finally {
+      await other.close();
+    }
+  });
 });
 
 describe('gpt serve', () => {

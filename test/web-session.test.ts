@@ -13,11 +13,12 @@ import { decodeCheckpoint, encodeCheckpoint, modelFromCheckpoint, type Checkpoin
 import type { MomentTensors } from '../src/gpt/checkpoint-upload.js';
 import { readHF } from '../src/gpt/hf/index.js';
 import { readHFModel } from '../src/gpt/hf/upload.js';
+import { isMaskBuffer } from '../src/gpt/hf/weights.js';
 import type { GPT } from '../src/gpt/model.js';
 import { CharTokenizer } from '../src/gpt/tokenizer/index.js';
 import { TRAIN_DEFAULTS, Trainer } from '../src/gpt/trainer.js';
 import { parseSafetensors, serializeSafetensors, type SafetensorsTensor } from '../src/io/safetensors.js';
-import { bytesSource } from '../src/io/safetensors-source.js';
+import { bytesSource, type ByteSource } from '../src/io/safetensors-source.js';
 import { setProfile } from '../src/kernels/profile.js';
 import { LossChart } from '../src/web/chart.js';
 import { pickModelFiles, Session } from '../src/web/session.js';
@@ -169,6 +170,44 @@ describe('Session loads a Hugging Face GPT-2 model', () => {
       expect(await error(() => readHFModel({ ...files, weights }, 'hf')), `file ${i}`).toBe(want);
       expect(device().memory().liveBytes, `file ${i}`).toBe(live);
     }
+  });
+
+  it("gives readHF's error for files it refuses from one read, a tensor at a time (a refused gpt2-xl was read again whole: 6 GB in the tab); files only loading refuses are read again", async () => {
+    const { tensors, metadata } = parseSafetensors(weights);
+    const variant = (edit: (t: Record<string, SafetensorsTensor>, m: Record<string, string>) => void) => {
+      const [t, m] = [structuredClone(tensors), { ...metadata }];
+      edit(t, m);
+      return serializeSafetensors(t, m);
+    };
+    const wte = tensors['wte.weight']!;
+    const cases: [string, Uint8Array, string?][] = [
+      ['head differs', variant((t) => void (t['lm_head.weight'] = { ...wte, data: wte.data.map((x, i) => (i === 5 ? x + 1 : x)) as Float32Array }))],
+      ['NaN, and a config.json of other widths', variant((t) => void (t['h.0.mlp.c_fc.weight']!.data[3] = NaN)), JSON.stringify(gpt2Config({ n_embd: 48 }))],
+      ['a name twice', variant((t) => void (t['transformer.ln_f.bias'] = t['ln_f.bias']!))],
+      ['a dtype', variant((t) => void (t['h.0.ln_1.bias'] = { dtype: 'I32', shape: t['h.0.ln_1.bias']!.shape, data: new Int32Array(t['h.0.ln_1.bias']!.data.length) }))],
+      ['a config.json of other widths', weights, JSON.stringify(gpt2Config({ n_embd: 48 }))],
+      ['another vocabulary size', weights, JSON.stringify(gpt2Config({ vocab_size: 300 }))],
+      ['ours', variant((_, m) => void (m.webgpu_gpt = '{}'))],
+    ];
+    const live = device().memory().liveBytes;
+    const error = (load: () => Promise<{ model: GPT }>) => load().then(({ model }) => (model.dispose(), 'loaded'), (e: Error) => e.message);
+    const onePass = (bytes: Uint8Array) => 2 + Object.keys(parseSafetensors(bytes).tensors).filter((name) => !isMaskBuffer(name)).length;
+    for (const [what, bytes, config = files.config] of cases) {
+      let reads = 0;
+      const counted = { size: bytes.length, read: async (offset: number, length: number) => (reads++, bytes.slice(offset, offset + length)) };
+      const want = await error(async () => modelFromCheckpoint(await readHF({ ...files, config, weights: bytesSource(bytes) }, 'hf')));
+      expect(want, what).not.toBe('loaded');
+      expect(await error(() => readHFModel({ ...files, config, weights: counted }, 'hf')), what).toBe(want);
+      expect(reads, `${what}: the header's two reads and one per tensor (not the causal-mask buffers)`).toBe(onePass(bytes));
+      expect(device().memory().liveBytes, what).toBe(live);
+    }
+    // a tensor missing: loadStateDict's refusal, whose error comes from reading the file again its way
+    const cut = withoutTensor(weights, 'ln_f.bias');
+    let reads = 0;
+    const counted = { size: cut.length, read: async (offset: number, length: number) => (reads++, cut.slice(offset, offset + length)) };
+    await expect(readHFModel({ ...files, weights: counted }, 'cut')).rejects.toThrow(/^cut: loadStateDict: missing ln_f\.bias$/);
+    expect(reads).toBe(2 * onePass(cut));
+    expect(device().memory().liveBytes).toBe(live);
   });
 });
 
@@ -621,6 +660,98 @@ describe('Session settings fixed when a trainer is made', () => {
     expect(session.trainerFor(text, { learningRate: 5e-4 }), 'a setting read at each step keeps the trainer').toBe(changed);
     if (device().info.features.includes('shader-f16')) expect(session.trainerFor(text, { dtype: 'float16' }).dtype).toBe('float16');
     else expect(() => session.trainerFor(text, { dtype: 'float16' })).toThrow(/shader-f16/);
+    release(session);
+  });
+});
+
+describe('Session load cancelled (its signal aborted)', () => {
+  /** `file` counting its reads, the signal aborted as read `at` is made (-1: never); `reads()` says how many were made. */
+  function cancelling(file: ByteSource, at: number, cancel: AbortController) {
+    let n = 0;
+    const source: ByteSource = {
+      size: file.size,
+      read: (offset, length) => {
+        if (n++ === at) cancel.abort(new Error('load cancelled'));
+        return file.read(offset, length);
+      },
+    };
+    return { source, reads: () => n };
+  }
+
+  /** Cancels `load` at its first read, one in the middle, and its last (all of it read by then): each fails with the cancel's reason, leaving the model, usable, and nothing on the GPU. */
+  async function cancelledAtEveryStage(file: ByteSource, load: (session: Session, file: ByteSource, signal: AbortSignal) => Promise<unknown>) {
+    const session = new Session();
+    session.newModel('some english text.\n'.repeat(20), { nLayer: 1, nHead: 2, nEmbd: 16, blockSize: 16 });
+    const logits = Array.from(await session.logits('some'));
+    const live = device().memory().liveBytes;
+    const counted = cancelling(file, -1, new AbortController());
+    const probe = new Session();
+    await load(probe, counted.source, new AbortController().signal); // the reads a whole load makes
+    release(probe);
+    const total = counted.reads();
+    expect(total).toBeGreaterThan(4);
+    for (const at of [0, 2, Math.floor(total / 2), total - 1]) {
+      const cancel = new AbortController();
+      const { source, reads } = cancelling(file, at, cancel);
+      await expect(load(session, source, cancel.signal), `read ${at}`).rejects.toThrow(/^load cancelled$/);
+      expect(reads(), `read ${at}`).toBe(at + 1); // none after the cancel
+      expect(session.source).toBe('new model');
+      expect(device().memory().liveBytes, `read ${at}`).toBe(live);
+      expect(Array.from(await session.logits('some'))).toEqual(logits);
+    }
+    release(session);
+  }
+
+  it('a checkpoint of ours with its optimizer moments, read a tensor at a time', async () => {
+    const file = bytesSource(await trainedCheckpoint('a text to train on, long enough for its splits. '.repeat(30), 2));
+    await cancelledAtEveryStage(file, (session, source, signal) => session.load(source, 'ckpt.safetensors', signal));
+  });
+
+  it("a Hugging Face model's files", async () => {
+    const dir = tempDir('web-session-cancel');
+    writeGPT2Dir(dir, randomGPT2(3), { prefix: false, head: true });
+    const file = (name: string) => readFileSync(join(dir, name));
+    const files = { config: file('config.json').toString('utf8'), tokenizer: file('tokenizer.json').toString('utf8') };
+    await cancelledAtEveryStage(bytesSource(new Uint8Array(file('model.safetensors'))), (session, weights, signal) => session.loadHF({ ...files, weights }, 'hf', signal));
+  });
+});
+
+describe('Session unsaved work (what the page asks about before it is closed)', () => {
+  it('is training steps past the last save taken whole, or a save being taken; not a model made, loaded or evaluated, nor one that diverged', async () => {
+    const text = 'some english text.\n'.repeat(20);
+    const session = new Session();
+    session.newModel(text, { nLayer: 1, nHead: 2, nEmbd: 16, blockSize: 16 }, { batchSize: 2 });
+    expect(session.hasUnsavedWork(), 'a new model').toBe(false);
+    const trainer = session.trainerFor(text);
+    await trainer.evaluate();
+    expect(session.hasUnsavedWork(), 'evaluated').toBe(false);
+    await session.trainStep(trainer);
+    expect(session.hasUnsavedWork(), 'trained a step').toBe(true);
+
+    const pieces = session.save();
+    await pieces.next();
+    expect(session.hasUnsavedWork(), 'a save being taken').toBe(true);
+    await pieces.return(undefined);
+    expect(session.hasUnsavedWork(), 'a save given up halfway').toBe(true);
+
+    const file = await joinPieces(session.save());
+    expect(session.hasUnsavedWork(), 'saved whole').toBe(false);
+    await session.trainStep(session.trainerFor(text, { learningRate: 1e-3 }));
+    expect(session.hasUnsavedWork(), 'trained on after the save').toBe(true);
+
+    await session.load(bytesSource(file), 'saved.safetensors');
+    expect(session.hasUnsavedWork(), 'loaded').toBe(false);
+    const resumed = session.trainerFor(text);
+    expect(resumed.step).toBe(1);
+    expect(session.hasUnsavedWork(), 'resumed at its step, not trained yet').toBe(false);
+    await session.trainStep(resumed);
+    expect(session.hasUnsavedWork(), 'trained the loaded model').toBe(true);
+
+    const diverging = session.trainerFor(text, { learningRate: 1e9, gradClip: 0 });
+    await expect((async () => {
+      for (let i = 0; i < 20; i++) await session.trainStep(diverging);
+    })()).rejects.toThrow(/^training diverged/);
+    expect(session.hasUnsavedWork(), 'diverged: nothing to save').toBe(false);
     release(session);
   });
 });

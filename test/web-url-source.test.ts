@@ -8,12 +8,12 @@
 // of its own naming the URL (not the reader's wrap of it).
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { startServer, type StaticServer } from '../src/cli/serve.js';
 import { parseSafetensors } from '../src/io/safetensors.js';
 import { openSafetensors, type ByteSource } from '../src/io/safetensors-source.js';
 import { writeCheckpointFiles } from '../src/node/checkpoint-files.js';
-import { readUrl } from '../src/web/url-source.js';
+import { readUrl, STALL_MS } from '../src/web/url-source.js';
 import { tempDir, tinyCheckpoint } from './cli-helpers.js';
 
 const dir = tempDir('web-url-source');
@@ -61,7 +61,7 @@ describe("the page's reader of gpt serve's checkpoint", () => {
     const file = join(dir, 'ck.safetensors');
     writeFileSync(file, bytes);
     const sent: Sent[] = [];
-    const tensors = await serving(file, (url) => readUrl(url, tensorsOf, recordingFetch(sent)));
+    const tensors = await serving(file, (url) => readUrl(url, tensorsOf, { fetcher: recordingFetch(sent) }));
     expect(tensors).toEqual(wholeTensors(bytes));
     const count = Object.keys(tensors).length;
     expect(sent.length, 'a first byte, the header length and header, a request per tensor').toBe(3 + count);
@@ -80,7 +80,7 @@ describe("the page's reader of gpt serve's checkpoint", () => {
     await writeCheckpointFiles(run, v1);
     const sent: Sent[] = [];
     // after the first byte, the header's length and the header: before the first tensor
-    const tensors = await serving(run, (url) => readUrl(url, tensorsOf, recordingFetch(sent, async (n) => void (n === 3 && (await writeCheckpointFiles(run, v2))))));
+    const tensors = await serving(run, (url) => readUrl(url, tensorsOf, { fetcher: recordingFetch(sent, async (n) => void (n === 3 && (await writeCheckpointFiles(run, v2)))) }));
     expect(tensors).toEqual(wholeTensors(v2));
     expect(sent[3]!.status, 'the read after the save').toBe(412);
     expect(sent[4], 'started over').toMatchObject({ range: 'bytes=0-0', ifMatch: null, status: 206 });
@@ -91,7 +91,7 @@ describe("the page's reader of gpt serve's checkpoint", () => {
     const [v1, v2] = [tinyCheckpoint(), tinyCheckpoint(8)];
     writeFileSync(file, v1);
     const save = () => (writeFileSync(`${file}.new`, v2), renameSync(`${file}.new`, file));
-    const tensors = await serving(file, (url) => readUrl(url, tensorsOf, recordingFetch([], async (n) => void (n === 4 && save()))));
+    const tensors = await serving(file, (url) => readUrl(url, tensorsOf, { fetcher: recordingFetch([], async (n) => void (n === 4 && save())) }));
     expect(tensors).toEqual(wholeTensors(v2));
   });
 
@@ -100,7 +100,7 @@ describe("the page's reader of gpt serve's checkpoint", () => {
     await writeCheckpointFiles(run, tinyCheckpoint());
     const everyRead = async (n: number) => void (n % 3 === 2 && (await writeCheckpointFiles(run, tinyCheckpoint(n))));
     await serving(run, async (url) => {
-      await expect(readUrl(url, tensorsOf, recordingFetch([], everyRead))).rejects.toThrow(new Error(`cannot load ${url}: it was saved again while it was read, 3 times; load it again`));
+      await expect(readUrl(url, tensorsOf, { fetcher: recordingFetch([], everyRead) })).rejects.toThrow(new Error(`cannot load ${url}: it was saved again while it was read, 3 times; load it again`));
     });
   });
 });
@@ -127,23 +127,35 @@ describe("the page's reader over other servers (a fake fetch)", () => {
 
   it('a server without ranges (200 to the first request): that one answer, read as the whole file', async () => {
     const { fetcher, ranges } = fakeServer(() => new Response(bytes, { status: 200 }));
-    expect(await readUrl(URL_, tensorsOf, fetcher)).toEqual(wholeTensors(bytes));
+    expect(await readUrl(URL_, tensorsOf, { fetcher })).toEqual(wholeTensors(bytes));
     expect(ranges).toEqual(['bytes=0-0']);
+  });
+
+  it('a body in chunks is read whole whatever its Content-Length says (one that counts compressed bytes is fewer)', async () => {
+    const chunked = (length?: number) => {
+      const chunks = [bytes.subarray(0, 100), bytes.subarray(100, 1000), bytes.subarray(1000)];
+      const body = new ReadableStream<Uint8Array>({ pull: (c) => void (chunks.length ? c.enqueue(chunks.shift()!.slice()) : c.close()) });
+      return new Response(body, { status: 200, headers: length === undefined ? {} : { 'Content-Length': String(length) } });
+    };
+    for (const length of [undefined, bytes.length, 500, 50]) {
+      const { fetcher } = fakeServer(() => chunked(length));
+      expect(await readUrl(URL_, tensorsOf, { fetcher }), String(length)).toEqual(wholeTensors(bytes));
+    }
   });
 
   it('ranges with no strong ETag to pin them to: the whole file, in one more fetch', async () => {
     for (const etag of [null, 'W/"v1"']) {
       const { fetcher, ranges } = fakeServer(() => null, etag);
-      expect(await readUrl(URL_, tensorsOf, fetcher)).toEqual(wholeTensors(bytes));
+      expect(await readUrl(URL_, tensorsOf, { fetcher })).toEqual(wholeTensors(bytes));
       expect(ranges, String(etag)).toEqual(['bytes=0-0', null]);
     }
   });
 
   it('an answer of another range, the whole file mid-read, or another ETag is refused', async () => {
     const wrongRange = fakeServer((_range, n) => (n === 2 ? new Response(bytes.subarray(0, 4), { status: 206, headers: { 'Content-Range': `bytes 0-3/${bytes.length}`, ETag: '"v1"' } }) : null));
-    await expect(readUrl(URL_, tensorsOf, wrongRange.fetcher)).rejects.toThrow(/^cannot load http:\/\/test\/checkpoint\.safetensors: asked for bytes 8-\d+\/\d+, the server sent bytes 0-3\/\d+$/);
+    await expect(readUrl(URL_, tensorsOf, { fetcher: wrongRange.fetcher })).rejects.toThrow(/^cannot load http:\/\/test\/checkpoint\.safetensors: asked for bytes 8-\d+\/\d+, the server sent bytes 0-3\/\d+$/);
     const whole = fakeServer((_range, n) => (n === 3 ? new Response(bytes, { status: 200, headers: { ETag: '"v1"' } }) : null));
-    await expect(readUrl(URL_, tensorsOf, whole.fetcher)).rejects.toThrow(/: asked for bytes \d+-\d+\/\d+, the server sent HTTP 200 without a range$/);
+    await expect(readUrl(URL_, tensorsOf, { fetcher: whole.fetcher })).rejects.toThrow(/: asked for bytes \d+-\d+\/\d+, the server sent HTTP 200 without a range$/);
     // a server that ignores If-Match but sends the new version's ETag: three tries, then one line
     let version = 0;
     const ignoresIfMatch = fakeServer((range) => {
@@ -151,7 +163,7 @@ describe("the page's reader over other servers (a fake fetch)", () => {
       const [start, end] = [Number(m[1]), Number(m[2])];
       return new Response(bytes.subarray(start, end + 1), { status: 206, headers: { 'Content-Range': `bytes ${start}-${end}/${bytes.length}`, ETag: `"v${version++}"` } });
     });
-    await expect(readUrl(URL_, tensorsOf, ignoresIfMatch.fetcher)).rejects.toThrow(/: it was saved again while it was read, 3 times; load it again$/);
+    await expect(readUrl(URL_, tensorsOf, { fetcher: ignoresIfMatch.fetcher })).rejects.toThrow(/: it was saved again while it was read, 3 times; load it again$/);
     expect(ignoresIfMatch.ranges.filter((r) => r === 'bytes=0-0')).toHaveLength(3);
   });
 
@@ -161,7 +173,7 @@ describe("the page's reader over other servers (a fake fetch)", () => {
       const [start, end] = /^bytes=(\d+)-(\d+)$/.exec(range!)!.slice(1).map(Number) as [number, number];
       return new Response(bytes.subarray(start, end), { status: 206, headers: { 'Content-Range': `bytes ${start}-${end}/${bytes.length}`, ETag: '"v1"' } });
     });
-    await expect(readUrl(URL_, tensorsOf, short.fetcher)).rejects.toThrow(/^cannot load http:\/\/test\/checkpoint\.safetensors: asked for bytes (\d+)-(\d+)\/\d+, the server sent \d+ bytes$/);
+    await expect(readUrl(URL_, tensorsOf, { fetcher: short.fetcher })).rejects.toThrow(/^cannot load http:\/\/test\/checkpoint\.safetensors: asked for bytes (\d+)-(\d+)\/\d+, the server sent \d+ bytes$/);
   });
 
   it('no answer at all (a server stopped, another origin without CORS), as the first request or mid-read, or a body cut off: one line naming the URL', async () => {
@@ -171,14 +183,14 @@ describe("the page's reader over other servers (a fake fetch)", () => {
       return (url: string, init: RequestInit) => (n++ === at ? Promise.reject(new TypeError('Failed to fetch')) : fetcher(url, init));
     };
     const said = new Error(`cannot load ${URL_}: no answer (Failed to fetch): is the server still running? One of another origin must allow this page's by CORS`);
-    for (const at of [0, 4]) await expect(readUrl(URL_, tensorsOf, noAnswer(at)), `request ${at}`).rejects.toThrow(said);
+    for (const at of [0, 4]) await expect(readUrl(URL_, tensorsOf, { fetcher: noAnswer(at) }), `request ${at}`).rejects.toThrow(said);
     const cutOff = fakeServer((range, n) => {
       if (n !== 4) return null;
       const [start, end] = /^bytes=(\d+)-(\d+)$/.exec(range!)!.slice(1);
       const failing = new ReadableStream({ pull: (c) => c.error(new TypeError('network error')) });
       return new Response(failing, { status: 206, headers: { 'Content-Range': `bytes ${start}-${end}/${bytes.length}`, ETag: '"v1"' } });
     });
-    await expect(readUrl(URL_, tensorsOf, cutOff.fetcher)).rejects.toThrow(/^cannot load http:\/\/test\/checkpoint\.safetensors: no answer \(network error\): /);
+    await expect(readUrl(URL_, tensorsOf, { fetcher: cutOff.fetcher })).rejects.toThrow(/^cannot load http:\/\/test\/checkpoint\.safetensors: no answer \(network error\): /);
   });
 
   it("an HTTP error is one line with the server's reason, as the first answer or mid-read (not the reader's wrap of it)", async () => {
@@ -186,9 +198,100 @@ describe("the page's reader over other servers (a fake fetch)", () => {
       fakeServer((_range, n) => (n === at ? new Response("internal error: the reason is in gpt serve's output\n", { status: 500, headers: { 'Content-Type': 'text/plain; charset=utf-8' } }) : null));
     const wrapping = (source: ByteSource) => tensorsOf(source).catch((e: Error) => Promise.reject(new Error(`checkpoint: not readable (${e.message})`)));
     for (const at of [0, 4]) {
-      await expect(readUrl(URL_, wrapping, failing(at).fetcher), `request ${at}`).rejects.toThrow(
+      await expect(readUrl(URL_, wrapping, { fetcher: failing(at).fetcher }), `request ${at}`).rejects.toThrow(
         new Error(`cannot load ${URL_}: HTTP 500 (internal error: the reason is in gpt serve's output)`),
       );
     }
+  });
+});
+
+describe("the page's reader, stalled or cancelled (a fake fetch, fake timers)", () => {
+  const bytes = new Uint8Array(tinyCheckpoint());
+  const URL_ = 'http://test/checkpoint.safetensors';
+  const ranged = (range: string, body: BodyInit) => {
+    const [start, end] = /^bytes=(\d+)-(\d+)$/.exec(range)!.slice(1);
+    return new Response(body, { status: 206, headers: { 'Content-Range': `bytes ${start}-${end}/${bytes.length}`, ETag: '"v1"' } });
+  };
+  const slice = (range: string) => {
+    const [start, end] = /^bytes=(\d+)-(\d+)$/.exec(range)!.slice(1).map(Number) as [number, number];
+    return bytes.subarray(start, end + 1);
+  };
+  /** A body sending `parts` of `data`, one every `every` ms, then (unless `hang`) ending. */
+  const trickle = (data: Uint8Array, parts: number, every: number, hang = false) => {
+    let sent = 0;
+    const size = Math.ceil(data.length / parts);
+    return new ReadableStream<Uint8Array>({
+      pull: async (c) => {
+        if (sent >= data.length) return hang ? new Promise<void>(() => {}) : c.close();
+        await new Promise((r) => setTimeout(r, every));
+        c.enqueue(data.slice(sent, sent + size));
+        sent += size;
+      },
+    });
+  };
+  /** A server of `bytes` whose n-th answer `answer` may replace; it records each request's signal. */
+  function server(answer: (range: string, n: number) => Promise<Response> | null) {
+    const signals: AbortSignal[] = [];
+    const fetcher = async (_url: string, init: RequestInit) => {
+      signals.push(init.signal!);
+      const range = new Headers(init.headers).get('Range')!;
+      return (await answer(range, signals.length - 1)) ?? ranged(range, slice(range));
+    };
+    return { fetcher, signals };
+  }
+  const never = () => new Promise<Response>(() => {}); // a server that took the request and hung, deaf to its signal
+  const stalled = new Error(`cannot load ${URL_}: the server sent nothing for ${STALL_MS / 1000} s, so the load was given up: is it still running? Load it again`);
+
+  beforeEach(() => void vi.useFakeTimers());
+  afterEach(() => void vi.useRealTimers());
+
+  /** How `p` settled once `ms` of fake time have passed: 'pending', or its value or error. */
+  async function after<T>(p: Promise<T>, ms: number): Promise<{ value?: T; error?: Error } | 'pending'> {
+    let settled: { value?: T; error?: Error } | 'pending' = 'pending';
+    p.then((value) => (settled = { value }), (error: Error) => (settled = { error }));
+    await vi.advanceTimersByTimeAsync(ms);
+    return settled;
+  }
+
+  it(`no answer's head for STALL_MS (${STALL_MS / 1000} s), as the first request or mid-read: one line naming the URL and the wait, the request aborted`, async () => {
+    for (const at of [0, 3]) {
+      const { fetcher, signals } = server((_range, n) => (n === at ? never() : null));
+      const read = readUrl(URL_, tensorsOf, { fetcher });
+      expect(await after(read, STALL_MS - 1), `request ${at}`).toBe('pending');
+      expect(await after(read, 1), `request ${at}`).toEqual({ error: stalled });
+      expect(signals[at]!.aborted).toBe(true);
+      expect(signals).toHaveLength(at + 1);
+    }
+  });
+
+  it('a body that stops sending for STALL_MS is given up on; one sending a little every few seconds is read, however long it takes', async () => {
+    const stops = server((range, n) => (n === 3 ? Promise.resolve(ranged(range, trickle(slice(range), 2, 1000, true))) : null));
+    const read = readUrl(URL_, tensorsOf, { fetcher: stops.fetcher });
+    expect(await after(read, 2000 + STALL_MS - 1)).toBe('pending');
+    expect(await after(read, 1)).toEqual({ error: stalled });
+
+    const slow = server((range) => Promise.resolve(ranged(range, trickle(slice(range), 4, STALL_MS - 1))));
+    const tensors = readUrl(URL_, tensorsOf, { fetcher: slow.fetcher });
+    const settled = await after(tensors, 100 * STALL_MS);
+    expect(settled).toEqual({ value: wholeTensors(bytes) });
+  });
+
+  it("cancelled (its signal aborted) mid-request or between requests: fails with the signal's reason at once, its request aborted, nothing more asked", async () => {
+    for (const at of [0, 3]) {
+      const cancel = new AbortController();
+      const { fetcher, signals } = server((_range, n) => (n === at ? never() : null));
+      const read = readUrl(URL_, tensorsOf, { fetcher, signal: cancel.signal });
+      await vi.advanceTimersByTimeAsync(10);
+      const reason = new Error('cancelled');
+      cancel.abort(reason);
+      expect(await after(read, 0), `request ${at}`).toEqual({ error: reason });
+      expect(signals[at]!.aborted).toBe(true);
+      expect(signals).toHaveLength(at + 1);
+    }
+    const cancel = new AbortController();
+    const { fetcher, signals } = server(() => null);
+    const read = readUrl(URL_, async (source) => (await source.read(0, 8), cancel.abort(new Error('cancelled')), source.read(8, 8)), { fetcher, signal: cancel.signal });
+    expect(await after(read, 0)).toEqual({ error: new Error('cancelled') });
+    expect(signals).toHaveLength(2); // the first byte's, and the first read's
   });
 });

@@ -8,6 +8,7 @@ import { checkCheckpoint, checkpointPieces, readCheckpoint, type Checkpoint, typ
 import { disposeUploaded, readCheckpointModel, uploadedOr, type LoadOptions, type UploadedCheckpoint } from '../gpt/checkpoint-upload.js';
 import { hfCheckpoint, pendingHF, hfModelConfig, HF_FILES, isMaskBuffer, parseShardIndex, shardIndexProblem, type HFWeightsFile } from '../gpt/hf/index.js';
 import { uploadHF } from '../gpt/hf/upload.js';
+import { hfHeaders } from '../gpt/hf/headers.js';
 import type { GPT, GPTConfig } from '../gpt/model.js';
 import type { Tokenizer } from '../gpt/tokenizer/index.js';
 import { writeFilesAtomic } from './atomic-file.js';
@@ -78,7 +79,10 @@ async function uploadHFDirectory(dir: string, opts: LoadOptions): Promise<Upload
   const { model, weights, weightMap } = await hfDirectoryFiles(dir);
   const opened = await openHFWeights(dir, weights);
   try {
-    return await uploadHF(model, opened.shards, await hfTokenizerTexts(dir), dir, weightMap, opts);
+    const tokenizer = await hfTokenizerTexts(dir);
+    // refused from the headers: loadHFModel's one read says why (uploadHF would read every tensor for hfCheckpoint's verdict first)
+    if (!hfHeaders(model, opened.shards, tokenizer, dir, weightMap)) return null;
+    return await uploadHF(model, opened.shards, tokenizer, dir, weightMap, opts);
   } finally {
     await opened.close();
   }

@@ -45,6 +45,7 @@ const ui = {
   adapter: $('adapter'),
   loadUrl: $<HTMLButtonElement>('load-url'),
   loadFile: $<Input>('load-file'),
+  cancelLoad: $<HTMLButtonElement>('cancel-load'),
   save: $<HTMLButtonElement>('save'),
   modelInfo: $('model-info'),
   prompt: $<HTMLTextAreaElement>('prompt'),
@@ -83,6 +84,8 @@ let gpuReady = false;
 let serverCheckpoint = false;
 let busy: 'loading' | 'generating' | 'training' | 'saving' | 'checking' | null = null;
 let stopRequested = false;
+/** The load in progress, for its Cancel button (null: none, or one that cannot be cancelled). */
+let loadInProgress: AbortController | null = null;
 /** The step a stopped training run began at: Resume goes on to it plus the steps field as it reads then (like the other fields). */
 let runStart: number | null = null;
 /** The step of the chart's last evaluation (not repeated when a run resumes there). */
@@ -106,7 +109,11 @@ function num(input: Input, what: string, range: Range): number {
   return v;
 }
 
+/** A load's end when its Cancel button was pressed: not an error to show (the model line is back as it was). */
+class LoadCancelled extends Error {}
+
 function showError(e: unknown): void {
+  if (e instanceof LoadCancelled) return;
   const msg = e instanceof Error ? e.message : String(e);
   console.error(e);
   ui.error.textContent = msg;
@@ -118,6 +125,7 @@ function refresh(): void {
   const idle = gpuReady && busy === null;
   ui.loadUrl.disabled = !idle || !serverCheckpoint;
   ui.loadFile.disabled = !idle;
+  ui.cancelLoad.disabled = loadInProgress === null;
   ui.save.disabled = !idle || !hasModel;
   ui.generate.disabled = !idle || !hasModel;
   ui.stopGen.disabled = busy !== 'generating';
@@ -125,6 +133,37 @@ function refresh(): void {
   ui.train.disabled = !idle;
   ui.train.textContent = runStart !== null ? 'Resume' : hasModel ? 'Train' : 'Train a new model';
   ui.stopTrain.disabled = busy !== 'training';
+  guardUnload();
+}
+
+/**
+ * Asks before the tab is closed or reloaded where that would lose work: training steps not saved,
+ * or a save still being written. Listened for only then: an unload listener kept on asks for
+ * nothing, and costs the page the browser's back/forward cache.
+ */
+function guardUnload(): void {
+  const guard = session.hasUnsavedWork() || busy === 'saving';
+  if (guard === unloadGuarded) return;
+  unloadGuarded = guard;
+  if (guard) window.addEventListener('beforeunload', askBeforeUnload);
+  else window.removeEventListener('beforeunload', askBeforeUnload);
+}
+let unloadGuarded = false;
+const askBeforeUnload = (e: BeforeUnloadEvent) => {
+  e.preventDefault();
+  e.returnValue = ''; // browsers before Chrome 119's preventDefault ask only with this set
+};
+
+/** A load its Cancel button stops (aborting `signal`): the load frees what it made, and the model before it stays. */
+async function cancellable<T>(load: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  loadInProgress = new AbortController();
+  refresh();
+  try {
+    return await load(loadInProgress.signal);
+  } finally {
+    loadInProgress = null;
+    refresh();
+  }
 }
 
 /** Runs one piece of work at a time; the buttons are disabled meanwhile. */
@@ -185,9 +224,9 @@ function showModel(s: ModelSummary, note = ''): void {
     `${s.tokenizer} tokenizer (${s.vocabSize} tokens) · step ${s.step}${note ? ` · ${note}` : ''}`;
 }
 
-/** Loads the checkpoint `file` reads (a tensor at a time) in place of the page's model. */
-async function loadCheckpoint(file: ByteSource, source: string): Promise<ModelSummary> {
-  return shown(await showingProgress(source, file, (counted) => session.load(counted, source)), file.size);
+/** Loads the checkpoint `file` reads (a tensor at a time) in place of the page's model; `signal` cancels it. */
+async function loadCheckpoint(file: ByteSource, source: string, signal?: AbortSignal): Promise<ModelSummary> {
+  return shown(await showingProgress(source, file, (counted) => session.load(counted, source, signal)), file.size);
 }
 
 /**
@@ -233,19 +272,20 @@ function shown(s: ModelSummary, bytes: number): ModelSummary {
 }
 
 /** Files picked together: one checkpoint, or a Hugging Face GPT-2 model's files (pickModelFiles). */
-async function loadFiles(files: File[]): Promise<ModelSummary> {
+async function loadFiles(files: File[], signal: AbortSignal): Promise<ModelSummary> {
   const picked = pickModelFiles(files.map((f) => f.name));
   const file = (name: string) => files.find((f) => f.name === name)!;
   const text = (name: string) => readPicked(file(name), (f) => f.text());
-  if ('checkpoint' in picked) return loadCheckpoint(pickedSource(file(picked.checkpoint)), picked.checkpoint);
+  if ('checkpoint' in picked) return loadCheckpoint(pickedSource(file(picked.checkpoint)), picked.checkpoint, signal);
   const hf: HFModelSources = { config: await text(picked.config), weights: pickedSource(file(picked.weights)) };
   for (const file of ['tokenizer', 'vocab', 'merges'] as const) if (picked[file]) hf[file] = await text(picked[file]);
   const source = 'Hugging Face model';
-  return shown(await showingProgress(source, hf.weights, (weights) => session.loadHF({ ...hf, weights }, source)), hf.weights.size);
+  return shown(await showingProgress(source, hf.weights, (weights) => session.loadHF({ ...hf, weights }, source, signal)), hf.weights.size);
 }
 
-/** The checkpoint at `url` (gpt serve's), read a range per tensor, started over where it is saved again meanwhile. */
-const loadFromUrl = (url: string): Promise<ModelSummary> => readUrl(url, (source) => loadCheckpoint(source, url.split('/').pop() || url));
+/** The checkpoint at `url` (gpt serve's), read a range per tensor, started over where it is saved again meanwhile; its Cancel button stops it. */
+const loadFromUrl = (url: string): Promise<ModelSummary> =>
+  exclusive('loading', () => cancellable((signal) => readUrl(url, (source) => loadCheckpoint(source, url.split('/').pop() || url, signal), { signal })));
 
 /**
  * The page's checkpoint as a Blob of one Blob per piece (Session.save's: the head, then a tensor at
@@ -255,6 +295,7 @@ const loadFromUrl = (url: string): Promise<ModelSummary> => readUrl(url, (source
 async function checkpointBlob(): Promise<Blob> {
   const parts: Blob[] = [];
   for await (const piece of session.save()) parts.push(new Blob([piece as Uint8Array<ArrayBuffer>]));
+  guardUnload(); // saved: the tab may close once the download is handed over
   return new Blob(parts, { type: 'application/octet-stream' });
 }
 
@@ -380,6 +421,7 @@ async function trainRun(steps: number, text: string, settings: TrainSettings): P
     losses.push(loss);
     chart.addStep(trainer.step, loss);
     show();
+    guardUnload();
     await yieldToPage();
   }
   if (trainer.step >= target) {
@@ -407,12 +449,13 @@ function showTextInfo(): void {
 }
 
 // ---- wiring -----------------------------------------------------------------------------------
-ui.loadUrl.onclick = action(() => exclusive('loading', () => loadFromUrl(CHECKPOINT_URL)));
+ui.loadUrl.onclick = action(() => loadFromUrl(CHECKPOINT_URL));
 ui.loadFile.onchange = action(async () => {
   const files = Array.from(ui.loadFile.files ?? []);
   ui.loadFile.value = '';
-  if (files.length) await exclusive('loading', () => loadFiles(files));
+  if (files.length) await exclusive('loading', () => cancellable((signal) => loadFiles(files, signal)));
 });
+ui.cancelLoad.onclick = () => loadInProgress?.abort(new LoadCancelled('load cancelled: the model before it stays'));
 ui.save.onclick = action(() => exclusive('saving', saveDownload));
 ui.generate.onclick = action(() => exclusive('generating', () => runGenerate(ui.prompt.value, samplingFromUi())));
 ui.stopGen.onclick = ui.stopTrain.onclick = () => {
@@ -464,13 +507,13 @@ const ready: Promise<ReadyState> = (async (): Promise<ReadyState> => {
   const head = await fetch(CHECKPOINT_URL, { method: 'HEAD', cache: 'no-store' }).catch(() => null);
   serverCheckpoint = head !== null && head.status !== 404;
   refresh();
-  if (serverCheckpoint) checkpoint = await exclusive('loading', () => loadFromUrl(CHECKPOINT_URL)).catch((e) => (showError(e), null));
+  if (serverCheckpoint) checkpoint = await loadFromUrl(CHECKPOINT_URL).catch((e) => (showError(e), null));
   return { ok: true, adapter, checkpoint };
 })();
 
 window.__gpt = {
   ready,
-  loadCheckpointFromUrl: (url = CHECKPOINT_URL) => exclusive('loading', () => loadFromUrl(url)),
+  loadCheckpointFromUrl: (url = CHECKPOINT_URL) => loadFromUrl(url),
   loadCheckpointBytes: (bytes) => exclusive('loading', () => loadCheckpoint(bytesSource(Uint8Array.from(bytes)), 'bytes')),
   newModel: (text, shape, settings = settingsFromUi()) => exclusive('training', async () => newModel(text, shape, settings)),
   summary: () => session.summary(),

@@ -58,17 +58,20 @@ export class Session {
   private loadedMoments: MomentTensors | undefined;
   /** Saves whose pieces are still being taken: each piece is read from the model then, so nothing may change it meanwhile. */
   private saving = 0;
+  /** The step of the model's last save taken whole, or null (none since it was made or loaded: its own step counts as kept). */
+  private savedStep: number | null = null;
 
   /**
    * Replaces the model with the one in a checkpoint file, read a tensor at a time (never in one
    * buffer), each weight uploaded into a new model as it is read: all of it read and checked before
-   * the model is replaced, so a damaged file leaves it (and the new model is freed).
+   * the model is replaced, so a damaged file leaves it (and the new model is freed). Aborting
+   * `signal` cancels the load (cancelled): the model stays.
    */
-  async load(file: ByteSource, source: string): Promise<ModelSummary> {
+  async load(file: ByteSource, source: string, signal?: AbortSignal): Promise<ModelSummary> {
     this.assertNotSaving('load');
     let loaded: UploadedCheckpoint;
     try {
-      loaded = await givingBackRefused(readCheckpointModel(file, source));
+      loaded = await cancelled(signal, () => readCheckpointModel(cancellable(file, signal), source));
     } catch (e) {
       if (!(e instanceof UnreadableCheckpointError)) throw e;
       throw new Error(`${e.message}: open a checkpoint saved by this page, or a gpt train run's model-*.safetensors`);
@@ -76,10 +79,10 @@ export class Session {
     return this.adopt(loaded, source, 'load');
   }
 
-  /** Replaces the model with a Hugging Face GPT-2 model's: config.json's text, model.safetensors read a tensor at a time (each weight uploaded into a new model as it is read), tokenizer.json's text. */
-  async loadHF(files: HFModelSources, source: string): Promise<ModelSummary> {
+  /** Replaces the model with a Hugging Face GPT-2 model's: config.json's text, model.safetensors read a tensor at a time (each weight uploaded into a new model as it is read), tokenizer.json's text. `signal` as load's. */
+  async loadHF(files: HFModelSources, source: string, signal?: AbortSignal): Promise<ModelSummary> {
     this.assertNotSaving('loadHF');
-    return this.adopt(await givingBackRefused(readHFModel(files, source)), source, 'loadHF');
+    return this.adopt(await cancelled(signal, () => readHFModel({ ...files, weights: cancellable(files.weights, signal) }, source)), source, 'loadHF');
   }
 
   /** A fresh model with a character tokenizer of `text`, and a trainer on that text. */
@@ -226,11 +229,27 @@ export class Session {
     const t = this.trainer;
     this.saving++;
     try {
-      if (t) return yield* checkpointPieces(model, tokenizer, { optimizer: t.optimizer, train: { ...t.cfg, dtype: t.dtype }, trainer: await t.state() });
+      if (t) {
+        const step = t.step;
+        yield* checkpointPieces(model, tokenizer, { optimizer: t.optimizer, train: { ...t.cfg, dtype: t.dtype }, trainer: await t.state() });
+        this.savedStep = step; // its last piece taken (a save given up halfway kept nothing)
+        return;
+      }
       yield* checkpointPieces(model, tokenizer, { ...(this.loaded && runStateOf(this.loaded.meta)), moments: this.loadedMoments });
     } finally {
       this.saving--;
     }
+  }
+
+  /**
+   * Whether closing the page now would lose work: a save whose pieces are still being taken, or
+   * training steps past the last save taken whole (or past the step the model was made or loaded
+   * at). Not a model whose training diverged: it cannot be saved.
+   */
+  hasUnsavedWork(): boolean {
+    if (this.saving) return true;
+    if (!this.trainer || this.broken) return false;
+    return this.trainer.step !== (this.savedStep ?? this.loaded?.meta.trainer?.step ?? 0);
   }
 
   private assertNotSaving(op: string): void {
@@ -297,15 +316,43 @@ export class Session {
     this.trainText = null;
     this.loaded = null;
     this.broken = '';
+    this.savedStep = null;
   }
 }
 
-/** A load's model; where it refuses the file, the buffers of the model it made and freed are given back too (the pool kept a refused file's worth). */
-const givingBackRefused = <T>(load: Promise<T>): Promise<T> =>
-  load.catch((e: unknown) => {
+/**
+ * A load's model. Where it fails, the buffers of the model it made and freed are given back too
+ * (the pool kept a refused file's worth); where `signal` was aborted meanwhile, even once all of it
+ * was read, the load fails with its reason (whatever a reader made of it) and frees what it made.
+ */
+async function cancelled(signal: AbortSignal | undefined, load: () => Promise<UploadedCheckpoint>): Promise<UploadedCheckpoint> {
+  let loaded: UploadedCheckpoint;
+  try {
+    signal?.throwIfAborted();
+    loaded = await load();
+  } catch (e) {
     device().emptyCache();
-    throw e;
-  });
+    throw signal?.aborted ? signal.reason : e;
+  }
+  if (signal?.aborted) {
+    disposeUploaded(loaded);
+    device().emptyCache();
+    throw signal.reason;
+  }
+  return loaded;
+}
+
+/** `file`, each read refused once `signal` is aborted: a cancelled load stops at its next read, between two tensors' uploads (a URL's read in flight is aborted by its own signal). */
+const cancellable = (file: ByteSource, signal: AbortSignal | undefined): ByteSource =>
+  signal
+    ? {
+        size: file.size,
+        read: (offset, length) => {
+          signal.throwIfAborted();
+          return file.read(offset, length);
+        },
+      }
+    : file;
 
 /** `cfg` for training `model` (Session's `op`), checked as a new Trainer checks its config, and its run against the adapter's limits. */
 function checkedConfig(op: string, model: GPTConfig, cfg: TrainConfig): TrainConfig {

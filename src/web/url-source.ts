@@ -3,10 +3,24 @@
 // first one saw: its strong ETag goes back in If-Match, so a file saved again mid-read (`gpt serve`
 // beside a training run) is a 412, and the read starts over on the new version, never mixing two.
 // A server that answers without ranges, or without a strong ETag to pin them to, is read whole in
-// one fetch.
+// one fetch. A read may be cancelled (its signal), and one that stalls is given up on (STALL_MS).
 import { bytesSource, type ByteSource } from '../io/safetensors-source.js';
 
 type Fetch = (url: string, init: RequestInit) => Promise<Response>;
+
+/**
+ * How long a request may go without a byte (its answer's head, or its body's next chunk) before the
+ * load gives up: a range is one tensor (gpt serve answers in well under a second, a slow link sends
+ * some bytes every few), while a server that has stopped or hung (a process paused, a Wi-Fi gone)
+ * was otherwise waited on forever, the page saying only "loading".
+ */
+export const STALL_MS = 30_000;
+
+/** How the page reads a URL: its fetch (a test's fake), and the signal that cancels the read. */
+export interface UrlReadOptions {
+  fetcher?: Fetch;
+  signal?: AbortSignal;
+}
 
 /** A read of a file that was saved again meanwhile (If-Match failed, or another ETag came back). */
 export class ChangedWhileReadError extends Error {}
@@ -20,9 +34,9 @@ export interface UrlSource extends ByteSource {
  * `read` of the file at `url`, started over on the file's new version where it is saved again
  * meanwhile, `attempts` times in all; a failed read is its own one-line error.
  */
-export async function readUrl<T>(url: string, read: (source: ByteSource) => Promise<T>, fetcher: Fetch = fetch, attempts = 3): Promise<T> {
+export async function readUrl<T>(url: string, read: (source: ByteSource) => Promise<T>, opts: UrlReadOptions = {}, attempts = 3): Promise<T> {
   for (let attempt = 1; ; attempt++) {
-    const source = await openUrl(url, fetcher);
+    const source = await openUrl(url, opts);
     try {
       return await read(source);
     } catch (e) {
@@ -33,21 +47,21 @@ export async function readUrl<T>(url: string, read: (source: ByteSource) => Prom
 }
 
 /** The file at `url` as a source of ranges, its size and version taken from a first request of its first byte. */
-export async function openUrl(url: string, fetcher: Fetch = fetch): Promise<UrlSource> {
-  const get = (headers: Record<string, string> = {}) => fetcher(url, { cache: 'no-store', headers }).catch((e) => Promise.reject(noAnswer(url, e)));
+export async function openUrl(url: string, { fetcher = fetch, signal }: UrlReadOptions = {}): Promise<UrlSource> {
+  const get = (headers: Record<string, string> = {}) => watchedFetch(url, headers, fetcher, signal);
   const first = await get({ Range: 'bytes=0-0' });
   const size = first.status === 206 ? contentRangeSize(first.headers.get('Content-Range')) : null;
   const etag = first.headers.get('ETag');
   if (first.status !== 206 && first.status !== 416) {
     if (!first.ok) throw await httpError(url, first);
-    return wholeSource(url, first); // no ranges: the whole file came
+    return wholeSource(first); // no ranges: the whole file came
   }
-  await first.body?.cancel();
+  await first.cancel();
   if (size === null || !etag?.startsWith('"')) {
     // an empty file (416), or ranges without a version to pin them to
     const whole = await get();
     if (!whole.ok) throw await httpError(url, whole);
-    return wholeSource(url, whole);
+    return wholeSource(whole);
   }
   const source: UrlSource = {
     size,
@@ -58,16 +72,16 @@ export async function openUrl(url: string, fetcher: Fetch = fetch): Promise<UrlS
       try {
         const res = await get({ Range: `bytes=${offset}-${offset + length - 1}`, 'If-Match': etag });
         if (res.status === 412 || (res.status === 206 && res.headers.get('ETag') !== etag)) {
-          await res.body?.cancel();
+          await res.cancel();
           throw new ChangedWhileReadError(`cannot load ${url}: it was saved again while it was read`);
         }
         if (!res.ok) throw await httpError(url, res);
         const got = res.status === 206 ? res.headers.get('Content-Range') : `HTTP ${res.status} without a range`;
         if (got !== range) {
-          await res.body?.cancel();
+          await res.cancel();
           throw new Error(`cannot load ${url}: asked for ${range}, the server sent ${got}`);
         }
-        const bytes = await body(url, res);
+        const bytes = await res.bytes();
         if (bytes.length !== length) throw new Error(`cannot load ${url}: asked for ${range}, the server sent ${bytes.length} bytes`);
         return bytes;
       } catch (e) {
@@ -79,10 +93,118 @@ export async function openUrl(url: string, fetcher: Fetch = fetch): Promise<UrlS
   return source;
 }
 
-const wholeSource = async (url: string, res: Response): Promise<UrlSource> => ({ ...bytesSource(await body(url, res)), failure: null });
+const wholeSource = async (res: WatchedResponse): Promise<UrlSource> => ({ ...bytesSource(await res.bytes()), failure: null });
 
-/** An answer's bytes; a body cut off (the connection lost) is one line naming the URL. */
-const body = (url: string, res: Response): Promise<Uint8Array> => res.arrayBuffer().then((b) => new Uint8Array(b), (e) => Promise.reject(noAnswer(url, e)));
+/** An answer whose body is read (or let go) under its request's watch (watchedFetch). */
+interface WatchedResponse {
+  status: number;
+  ok: boolean;
+  headers: Headers;
+  /** Its body's bytes; a body cut off (the connection lost) is one line naming the URL. */
+  bytes(): Promise<Uint8Array>;
+  text(): Promise<string>;
+  /** Lets its body go unread. */
+  cancel(): Promise<void>;
+}
+
+/**
+ * A request and its answer's body, cancelled with `signal` (failing with its reason) and given up
+ * on where STALL_MS pass without a byte (one line naming the URL and the wait); one that got no
+ * answer, or not all of it, is noAnswer's line.
+ */
+async function watchedFetch(url: string, headers: Record<string, string>, fetcher: Fetch, signal: AbortSignal | undefined): Promise<WatchedResponse> {
+  signal?.throwIfAborted();
+  const request = new AbortController();
+  const cancelled = () => request.abort(signal!.reason);
+  signal?.addEventListener('abort', cancelled);
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const waitAgain = () => {
+    clearTimeout(timer);
+    timer = setTimeout(() => request.abort(new Error(`cannot load ${url}: the server sent nothing for ${STALL_MS / 1000} s, so the load was given up: is it still running? Load it again`)), STALL_MS);
+  };
+  const done = () => {
+    clearTimeout(timer);
+    signal?.removeEventListener('abort', cancelled);
+  };
+  // whatever fetch or the body's stream fails with once the request is stopped, its reason is the error
+  const watched = <T>(p: Promise<T>): Promise<T> => Promise.race([p, abortedWith(request.signal)]).catch((e) => Promise.reject(request.signal.aborted ? request.signal.reason : noAnswer(url, e)));
+  const thenDone = async <T>(p: Promise<T>): Promise<T> => {
+    try {
+      return await watched(p);
+    } finally {
+      done();
+    }
+  };
+  waitAgain();
+  let res: Response;
+  try {
+    res = await watched(fetcher(url, { cache: 'no-store', headers, signal: request.signal }));
+  } catch (e) {
+    done();
+    throw e;
+  }
+  waitAgain(); // its head came: the body's first chunk has as long
+  const body = async () => {
+    const bytes = new BodyBytes(Number(res.headers.get('Content-Length') ?? NaN));
+    const reader = res.body?.getReader();
+    for (;;) {
+      waitAgain();
+      const next = await reader?.read();
+      if (!next || next.done) return bytes.all();
+      bytes.add(next.value);
+    }
+  };
+  return {
+    status: res.status,
+    ok: res.ok,
+    headers: res.headers,
+    bytes: () => thenDone(body()),
+    text: () => thenDone(body()).then((b) => new TextDecoder().decode(b)),
+    cancel: () => thenDone(res.body?.cancel() ?? Promise.resolve()),
+  };
+}
+
+/** A promise that fails with `signal`'s reason once it is aborted (and never settles otherwise). */
+const abortedWith = (signal: AbortSignal) =>
+  new Promise<never>((_, reject) => (signal.aborted ? reject(signal.reason) : signal.addEventListener('abort', () => reject(signal.reason), { once: true })));
+
+/**
+ * A body's chunks, written into one buffer of its Content-Length as they come (a whole file sent
+ * without ranges is held once, not as chunks and then their copy); chunks past it (a length that
+ * counts compressed bytes) are kept apart and joined at the end.
+ */
+class BodyBytes {
+  private readonly parts: Uint8Array[] = [];
+  private buffer: Uint8Array | null;
+  private at = 0;
+
+  constructor(length: number) {
+    this.buffer = Number.isSafeInteger(length) && length > 0 ? new Uint8Array(length) : null;
+  }
+
+  add(chunk: Uint8Array): void {
+    if (this.buffer && this.at + chunk.length <= this.buffer.length) {
+      this.buffer.set(chunk, this.at);
+      this.at += chunk.length;
+      return;
+    }
+    if (this.buffer) this.parts.push(this.buffer.subarray(0, this.at));
+    this.buffer = null;
+    this.parts.push(chunk);
+  }
+
+  all(): Uint8Array {
+    if (this.buffer) return this.buffer.subarray(0, this.at);
+    if (this.parts.length === 1) return this.parts[0]!;
+    const out = new Uint8Array(this.parts.reduce((n, p) => n + p.length, 0));
+    let at = 0;
+    for (const p of this.parts) {
+      out.set(p, at);
+      at += p.length;
+    }
+    return out;
+  }
+}
 
 /** A request that got no answer, or not all of it: fetch's bare TypeError ('Failed to fetch') names neither the URL nor what to check. */
 const noAnswer = (url: string, e: unknown) =>
@@ -95,7 +217,7 @@ function contentRangeSize(header: string | null): number | null {
 }
 
 /** A failed response as one line: its status and the server's one-line reason, when it sent one (gpt serve's: where to look). */
-async function httpError(url: string, res: Response): Promise<Error> {
-  const reason = res.headers.get('Content-Type')?.startsWith('text/plain') ? (await res.text()).trim().split('\n')[0] : (await res.body?.cancel(), '');
+async function httpError(url: string, res: WatchedResponse): Promise<Error> {
+  const reason = res.headers.get('Content-Type')?.startsWith('text/plain') ? (await res.text()).trim().split('\n')[0] : (await res.cancel(), '');
   return new Error(`cannot load ${url}: HTTP ${res.status}${reason ? ` (${reason})` : ''}`);
 }

@@ -41,7 +41,7 @@ export interface HFHeaders {
  */
 export function hfHeaders(config: GPTConfig, shards: HFWeightsReader[], tokenizerFiles: HFTokenizerFiles, source: string, weightMap: ReadonlyMap<string, string> | null): HFHeaders | null {
   if (shards.some((s) => s.reader.metadata[CHECKPOINT_KEY] !== undefined)) return null;
-  const saved = shards.flatMap(({ file, reader }) => reader.entries.filter((e) => !isMaskBuffer(e.name)).map((entry) => ({ file, reader, entry })));
+  const saved = savedTensors(shards);
   const headAsEmbedding = headIsEmbedding(saved.map(({ entry }) => entry.name));
   const weights = new Map(saved.map(({ entry }) => [unprefixed(entry.name), { shape: entry.shape }]));
   if (weights.size !== saved.length) return null; // a name saved twice: with the prefix and without, or in two shards
@@ -54,6 +54,10 @@ export function hfHeaders(config: GPTConfig, shards: HFWeightsReader[], tokenize
   if (tokenizer.vocabSize !== config.vocabSize) return null;
   return { meta: { format: CHECKPOINT_FORMAT, model: config, tokenizer: tokenizer.toJSON() }, saved, weights, headAsEmbedding };
 }
+
+/** The tensors GPT-2 weights files save, causal-mask buffers aside, in file order. */
+export const savedTensors = (shards: HFWeightsReader[]): SavedHFTensor[] =>
+  shards.flatMap(({ file, reader }) => reader.entries.filter((e) => !isMaskBuffer(e.name)).map((entry) => ({ file, reader, entry })));
 
 /**
  * One saved tensor read now, and as our weight (weightsFromHF of it alone: its name, dtype and

@@ -6,7 +6,7 @@
 import { parseJSONText } from '../../io/json-text.js';
 import { parseSafetensors, readPendingTensors, serializeSafetensors, type PendingTensor, type Safetensors } from '../../io/safetensors.js';
 import { openSafetensors, type ByteSource } from '../../io/safetensors-source.js';
-import { assertWeightsReadable, CHECKPOINT_FORMAT, CHECKPOINT_KEY, configWeightsProblem, type Checkpoint } from '../checkpoint.js';
+import { assertWeightsReadable, CHECKPOINT_FORMAT, CHECKPOINT_KEY, configWeightsProblem, type Checkpoint, type CheckpointMeta } from '../checkpoint.js';
 import { GPT, type GPTConfig } from '../model.js';
 import { describeValue } from '../../tensor/check.js';
 import { BpeTokenizer, Gpt2Tokenizer, gpt2FromVocabFiles, tokenizerFromHuggingFace, tokenizerFromJSON, toHuggingFaceJSON, type Tokenizer } from '../tokenizer/index.js';
@@ -111,7 +111,8 @@ export async function readHF(files: HFModelSources, source = 'model'): Promise<C
   return hfCheckpoint(model, [{ file: HF_FILES.weights, ...read }], files, source);
 }
 
-const unreadableWeights = (source: string, cause: unknown) => new Error(`${source}/${HF_FILES.weights}: not a readable safetensors file (${(cause as Error).message})`);
+/** A weights file of the model in `source` that could not be read, as readHF says it. */
+export const unreadableWeights = (source: string, cause: unknown, file: string = HF_FILES.weights) => new Error(`${source}/${file}: not a readable safetensors file (${(cause as Error).message})`);
 
 /** Our model config from the text of the config.json in `source` (read first: a refused model's weights need not be). */
 export function hfModelConfig(text: string, source: string): GPTConfig {
@@ -129,19 +130,28 @@ export function hfModelConfig(text: string, source: string): GPTConfig {
  * the directory in errors.
  */
 export function hfCheckpoint(model: GPTConfig, files: HFWeightsFile[], tokenizerFiles: HFTokenizerFiles, source: string): Checkpoint {
-  const at = (file: string) => `${source}/${file}`;
+  refuseOurs(files, source);
+  const weights = weightsFromHF(files, (file) => `${source}/${file}`);
+  return { meta: hfCheckpointMeta(model, weights, files, tokenizerFiles, source), weights, source };
+}
+
+/** Throws where one of a model's weights files is a checkpoint of ours (its names are GPT-2's without the prefix: loading would fail only on the tensors it has more or less). */
+export function refuseOurs(files: Pick<HFWeightsFile, 'file' | 'metadata'>[], source: string): void {
   const ours = files.find((f) => f.metadata[CHECKPOINT_KEY] !== undefined);
-  if (ours) {
-    // its names are GPT-2's without the prefix: loading would fail only on the tensors it has more or less
-    throw new Error(`${at(ours.file)}: a webgpu-gpt checkpoint, not a Hugging Face model's weights: load it on its own, without ${HF_FILES.config}`);
-  }
-  const weights = weightsFromHF(files, at);
+  if (ours) throw new Error(`${source}/${ours.file}: a webgpu-gpt checkpoint, not a Hugging Face model's weights: load it on its own, without ${HF_FILES.config}`);
+}
+
+/**
+ * The metadata of hfCheckpoint's checkpoint, from what it checks after the weights themselves:
+ * their shapes (weightsFromHF's) against config.json `model`, and the tokenizer against both.
+ */
+export function hfCheckpointMeta(model: GPTConfig, weights: Map<string, { shape: number[] }>, files: Pick<HFWeightsFile, 'file' | 'metadata'>[], tokenizerFiles: HFTokenizerFiles, source: string): CheckpointMeta {
   const stored = files.length === 1 ? files[0]!.file : `the shards of ${HF_FILES.index}`;
   const disagreement = configWeightsProblem(model, weights, (k) => HF_NAMES[k] ?? k, stored);
-  if (disagreement) throw new Error(`${at(HF_FILES.config)}: ${disagreement}`);
+  if (disagreement) throw new Error(`${source}/${HF_FILES.config}: ${disagreement}`);
   const tokenizer = hfTokenizer(files, tokenizerFiles, source);
   checkHFVocab(tokenizer, model, source);
-  return { meta: { format: CHECKPOINT_FORMAT, model, tokenizer: tokenizer.toJSON() }, weights, source };
+  return { format: CHECKPOINT_FORMAT, model, tokenizer: tokenizer.toJSON() };
 }
 
 /** Throws where the tokenizer of the model in `source` has another vocabulary size than its config.json. */

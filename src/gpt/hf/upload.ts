@@ -3,59 +3,97 @@
 // Open of a model directory, Node's loads of one): readHF then modelFromCheckpoint held every
 // weight on the host until the last was read (gpt2-xl's 6 GB in float32).
 import { modelFor } from '../checkpoint.js';
-import { dispose, uploadedOr, uploadWeight, type LoadOptions, type UploadedCheckpoint } from '../checkpoint-upload.js';
+import { uploadedCheckpoint, uploadWeight, type LoadOptions, type UploadedCheckpoint } from '../checkpoint-upload.js';
 import { device } from '../../device/device.js';
-import type { GPTConfig } from '../model.js';
+import type { GPT, GPTConfig } from '../model.js';
 import { tokenizerFromJSON } from '../tokenizer/index.js';
-import type { SafetensorsTensor } from '../../io/safetensors.js';
 import { openSafetensors } from '../../io/safetensors-source.js';
-import { HF_FILES, hfModelConfig, readHF, type HFModelSources, type HFTokenizerFiles } from './index.js';
-import { hfHeaders, readHFTensor, type HFWeightsReader } from './headers.js';
-import { EMBEDDING } from './weights.js';
+import { HF_FILES, hfCheckpointMeta, hfModelConfig, readHF, refuseOurs, unreadableWeights, type HFModelSources, type HFTokenizerFiles } from './index.js';
+import { hfHeaders, savedTensors, type HFHeaders, type HFWeightsReader } from './headers.js';
+import { EMBEDDING, HEAD, headIsEmbedding, HFWeightsDecoder, unprefixed } from './weights.js';
 
 /**
  * modelFromCheckpoint(await readHF(files, source), opts), each weight uploaded as it is read (the LM
- * head, tied, is compared with the token embedding on the GPU). Files either refuses are read again
- * their way, for their one-line error (uploadedOr).
+ * head, tied, is compared with the token embedding on the GPU). Files readHF refuses give its error
+ * from that one read; only files loading alone refuses are read again, for its one-line error.
  */
-export const readHFModel = (files: HFModelSources, source: string, opts: LoadOptions = {}): Promise<UploadedCheckpoint> =>
-  uploadedOr(uploadHFFiles(files, source, opts), () => readHF(files, source), opts);
-
-const uploadHFFiles = async (files: HFModelSources, source: string, opts: LoadOptions) =>
-  uploadHF(hfModelConfig(files.config, source), [{ file: HF_FILES.weights, reader: await openSafetensors(files.weights) }], files, source, null, opts);
+export async function readHFModel(files: HFModelSources, source: string, opts: LoadOptions = {}): Promise<UploadedCheckpoint> {
+  const config = hfModelConfig(files.config, source);
+  const reader = await openSafetensors(files.weights).catch((e: unknown) => Promise.reject(unreadableWeights(source, e)));
+  return (await uploadHF(config, [{ file: HF_FILES.weights, reader }], files, source, null, opts)) ?? uploadedCheckpoint(await readHF(files, source), opts);
+}
 
 /**
  * The model of GPT-2 weights files (model.safetensors, or every shard in the index's order, with
  * the index's weight_map) every check of hfCheckpoint and loadStateDict passes, each weight uploaded
- * as read (a tensor at a time on the host, the tied head's too, compared at the end); null where a
- * check fails, from the headers or at a tensor; throws where one throws. The caller reads refused
- * files again their way for the error (uploadedOr), and closes the files.
+ * as read: a tensor at a time on the host (and a head saved beside the token embedding, compared
+ * with it at the end). Files hfCheckpoint refuses give its error, each tensor checked as
+ * weightsFromHF checks it as it streams by, and the rest then read unchecked (readHF reads all
+ * before it checks: a failed read comes first); null where only loading refuses them, or the
+ * headers do where hfCheckpoint does not (a shard index's weight_map): the caller reads them again
+ * for that error. The caller closes the files.
  */
 export async function uploadHF(config: GPTConfig, shards: HFWeightsReader[], tokenizerFiles: HFTokenizerFiles, source: string, weightMap: ReadonlyMap<string, string> | null, { moments: _, onWeight, ...opts }: LoadOptions): Promise<UploadedCheckpoint | null> {
-  const headers = hfHeaders(config, shards, tokenizerFiles, source, weightMap); // before a model is made
-  if (!headers) return null;
-  const { meta, saved, weights, headAsEmbedding } = headers;
-  const model = modelFor(meta, opts);
+  const saved = savedTensors(shards);
+  const names = saved.map(({ entry }) => unprefixed(entry.name));
+  const headAsEmbedding = headIsEmbedding(names);
+  const headBeside = names.includes(HEAD) && !headAsEmbedding;
+  let model = modelOrNull(config, shards, tokenizerFiles, source, weightMap, opts); // before any tensor is read
+  const params = model?.stateDict();
+  const refuse = () => {
+    model?.dispose();
+    model = null;
+  };
+  // the embedding is kept on the host only for a head beside it with no model to compare it in
+  const decoder = new HFWeightsDecoder((file) => `${source}/${file}`, headAsEmbedding, (name) => headBeside && name === EMBEDDING && !model);
+  let refusal: unknown = null; // weightsFromHF's, at the first tensor it refuses
   try {
-    const params = model.stateDict();
-    if (weights.size !== params.size || [...weights.keys()].some((name) => !params.has(name))) return dispose(model);
-    let head: SafetensorsTensor | null = null;
-    for (const tensor of saved) {
-      const { stored, ours } = await readHFTensor(tensor, source, headAsEmbedding);
-      if (ours) {
-        uploadWeight(params, ...ours, model.config.blockSize);
+    for (const { file, reader, entry } of saved) {
+      const stored = await reader.readTensor(entry).catch((e: unknown) => Promise.reject(unreadableWeights(source, e, file)));
+      if (refusal) continue;
+      let ours;
+      try {
+        ours = decoder.add(file, entry.name, stored);
+      } catch (e) {
+        refusal = e;
+        refuse();
+        continue;
+      }
+      if (!ours || !model) continue;
+      try {
+        uploadWeight(params!, ...ours, model.config.blockSize);
         onWeight?.(...ours);
-      } else head = stored;
+      } catch {
+        refuse(); // a check of loading's: its error comes from reading the files again its way
+      }
       device().flush(); // its staging copy freed before the next is read
     }
-    const wte = params.get(EMBEDDING)!;
-    if (head && !(head.shape.join() === wte.shape.join() && sameValues(head.data as Float32Array, (await wte.toArray()) as Float32Array))) return dispose(model);
-    return { ckpt: { meta, weights: new Map(), source }, model, tokenizer: tokenizerFromJSON(meta.tokenizer) };
+    const files = shards.map(({ file, reader }) => ({ file, metadata: reader.metadata }));
+    refuseOurs(files, source);
+    if (refusal) throw refusal;
+    const wte = headBeside && model ? params!.get(EMBEDDING)! : null;
+    decoder.finish(wte ? { shape: [...wte.shape], data: (await wte.toArray()) as Float32Array } : undefined);
+    const meta = hfCheckpointMeta(config, decoder.shapes, files, tokenizerFiles, source);
+    return model && { ckpt: { meta, weights: new Map(), source }, model, tokenizer: tokenizerFromJSON(meta.tokenizer) };
   } catch (e) {
-    model.dispose();
+    refuse();
     throw e;
   }
 }
 
-// (the head's dtype was checked float by weightsFromHF)
-const sameValues = (a: Float32Array, b: Float32Array) => a.length === b.length && a.every((x, i) => x === b[i]);
+/** A new model for files whose headers pass hfHeaders' checks, their names its parameters'; else null (the files' error, if any, comes once they are read). */
+function modelOrNull(config: GPTConfig, shards: HFWeightsReader[], tokenizerFiles: HFTokenizerFiles, source: string, weightMap: ReadonlyMap<string, string> | null, opts: LoadOptions): GPT | null {
+  let headers: HFHeaders | null;
+  let model: GPT;
+  try {
+    headers = hfHeaders(config, shards, tokenizerFiles, source, weightMap);
+    if (!headers) return null;
+    model = modelFor(headers.meta, opts);
+  } catch {
+    return null; // the tokenizer's error, or modelFor's refusal of opts: given after the weights' (hfCheckpoint's order), or by loading
+  }
+  const params = model.stateDict();
+  if (headers.weights.size === params.size && [...headers.weights.keys()].every((name) => params.has(name))) return model;
+  model.dispose();
+  return null;
+}

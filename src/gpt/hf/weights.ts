@@ -8,7 +8,7 @@
 // - GPT-2 has a bias in every Linear and LayerNorm: a model of ours without them exports zeros;
 // - a big model's weights may be split over several files (shards, src/gpt/hf/shards.ts), read together.
 import type { TensorData } from '../../nn/module.js';
-import type { PendingTensor, Safetensors } from '../../io/safetensors.js';
+import type { PendingTensor, Safetensors, SafetensorsTensor } from '../../io/safetensors.js';
 import { nonFiniteProblem } from '../checkpoint.js';
 
 const PREFIX = 'transformer.';
@@ -68,28 +68,56 @@ function transposed({ shape, data }: TensorData): HostTensor {
  * every tensor of the model, where `files` hold only some).
  */
 export function weightsFromHF(files: HFWeightsFile[], at: (file: string) => string, headAsEmbedding = headIsEmbedding(files.flatMap((f) => Object.keys(f.tensors)))): Map<string, HostTensor> {
-  const weights = new Map<string, HostTensor>();
-  const fileOf = new Map<string, string>();
-  let head: HostTensor | undefined;
-  for (const { file, tensors } of files) {
-    const error = (problem: string) => new Error(`${at(file)}: ${problem}`);
-    for (const [saved, t] of Object.entries(tensors)) {
-      const name = headAsEmbedding && unprefixed(saved) === HEAD ? EMBEDDING : unprefixed(saved);
-      if (MASK_BUFFER.test(name)) continue;
-      if (!GPT2_TENSOR.test(name)) throw error(`tensor '${saved}' is not one of GPT2LMHeadModel's (wte.weight, h.0.attn.c_attn.weight, ..., lm_head.weight, optionally prefixed '${PREFIX}')`);
-      if (fileOf.has(name)) throw error(`tensor '${saved}' is GPT-2's ${name}, which ${fileOf.get(name)} holds already`);
-      fileOf.set(name, file);
-      if (!(t.data instanceof Float32Array)) throw error(`tensor '${saved}' has dtype ${t.dtype}, expected a float type`);
-      const problem = nonFiniteProblem([[saved, t]]);
-      if (problem) throw error(problem);
-      const value = { shape: t.shape, data: t.data };
-      if (name === HEAD) head = value;
-      else weights.set(name, isConv1DMatrix(name, t.shape) ? transposed(value) : value);
+  const decoder = new HFWeightsDecoder(at, headAsEmbedding, () => true);
+  for (const { file, tensors } of files) for (const [saved, t] of Object.entries(tensors)) decoder.add(file, saved, t);
+  return decoder.finish();
+}
+
+/**
+ * weightsFromHF a tensor at a time, in file order: add() gives each as our weight, or throws its
+ * problem as weightsFromHF would at it; finish() checks the tied head against the token embedding,
+ * which it can only where `keep` keeps that (as weightsFromHF keeps every weight).
+ */
+export class HFWeightsDecoder {
+  /** Our weights' shapes (the head left out), as weightsFromHF's weights hold them. */
+  readonly shapes = new Map<string, { shape: number[] }>();
+  private readonly weights = new Map<string, HostTensor>();
+  private readonly fileOf = new Map<string, string>();
+  private head: HostTensor | undefined;
+
+  constructor(
+    private readonly at: (file: string) => string,
+    private readonly headAsEmbedding: boolean,
+    private readonly keep: (name: string) => boolean,
+  ) {}
+
+  /** The saved tensor `saved` of `file` as our weight, or null (a causal-mask buffer, the head). */
+  add(file: string, saved: string, t: SafetensorsTensor): [string, HostTensor] | null {
+    const error = (problem: string) => new Error(`${this.at(file)}: ${problem}`);
+    const name = this.headAsEmbedding && unprefixed(saved) === HEAD ? EMBEDDING : unprefixed(saved);
+    if (MASK_BUFFER.test(name)) return null;
+    if (!GPT2_TENSOR.test(name)) throw error(`tensor '${saved}' is not one of GPT2LMHeadModel's (wte.weight, h.0.attn.c_attn.weight, ..., lm_head.weight, optionally prefixed '${PREFIX}')`);
+    if (this.fileOf.has(name)) throw error(`tensor '${saved}' is GPT-2's ${name}, which ${this.fileOf.get(name)} holds already`);
+    this.fileOf.set(name, file);
+    if (!(t.data instanceof Float32Array)) throw error(`tensor '${saved}' has dtype ${t.dtype}, expected a float type`);
+    const problem = nonFiniteProblem([[saved, t]]);
+    if (problem) throw error(problem);
+    const value = { shape: t.shape, data: t.data };
+    if (name === HEAD) {
+      this.head = value;
+      return null;
     }
+    const ours = isConv1DMatrix(name, t.shape) ? transposed(value) : value;
+    this.shapes.set(name, { shape: ours.shape });
+    if (this.keep(name)) this.weights.set(name, ours);
+    return [name, ours];
   }
-  const wte = weights.get(EMBEDDING);
-  if (head && wte && !sameValues(head, wte)) throw new Error(`${at(fileOf.get(HEAD)!)}: ${HEAD} differs from ${EMBEDDING}; only a head tied to the token embedding is supported`);
-  return weights;
+
+  /** The weights kept, once a head saved beside the token embedding is found to be it (`wte`: the embedding's values, where not kept). */
+  finish(wte = this.weights.get(EMBEDDING)): Map<string, HostTensor> {
+    if (this.head && wte && !sameValues(this.head, wte)) throw new Error(`${this.at(this.fileOf.get(HEAD)!)}: ${HEAD} differs from ${EMBEDDING}; only a head tied to the token embedding is supported`);
+    return this.weights;
+  }
 }
 
 const sameValues = (a: TensorData, b: TensorData) => a.shape.join() === b.shape.join() && a.data.every((x, i) => x === b.data[i]);
