@@ -16,7 +16,7 @@ import fc from 'fast-check';
 import { checkSample, floatInput, intInput, type Comparison } from '../src/check/index.js';
 import { ref } from '../src/check/reference/index.js';
 import { crossEntropyRef, distillLossRef, logSoftmaxRef, softmaxRef } from '../src/check/reference/nn.js';
-import { argmaxRef, maxRef, meanRef, sumRef } from '../src/check/reference/reduce.js';
+import { argmaxRef, argminRef, maxRef, meanRef, minRef, sumRef } from '../src/check/reference/reduce.js';
 import { concatRef, permuteRef, sliceRef } from '../src/check/reference/indexing.js';
 import { disposeTrainers, expectClose, fcParams, seededValues, setupDevice, widestBinding } from './helpers.js';
 
@@ -113,28 +113,30 @@ describe('tensors larger than a binding', () => {
 const LIMIT = 1024; // 256 float32 elements a binding
 
 describe('ops on tensors larger than a binding', () => {
-  const reductions = { sum: sumRef, mean: meanRef, max: maxRef, argmax: argmaxRef };
-  it('sum, mean, max and argmax over any axes equal float64 (ties, NaN and -0 among the values), binding at most the limit', () =>
+  const reductions = { sum: sumRef, mean: meanRef, max: maxRef, min: minRef, argmax: argmaxRef, argmin: argminRef };
+  const isArg = (kind: string): kind is 'argmax' | 'argmin' => kind.startsWith('arg');
+  // min and argmin fold their slabs with the sign bit flipped (reduce.ts): their own draws
+  it('sum, mean, max, min, argmax and argmin over any axes equal float64 (ties, NaN and -0 among the values), binding at most the limit', () =>
     fc.assert(
       fc.asyncProperty(
         fc.array(fc.integer({ min: 1, max: 40 }), { minLength: 1, maxLength: 4 }).filter((s) => s.reduce((a, b) => a * b, 1) > LIMIT / 4 && s.reduce((a, b) => a * b, 1) <= 6000),
-        fc.constantFrom('sum', 'mean', 'max', 'argmax'), fc.boolean(), fc.integer(), fc.constantFrom('float32', 'float16') as fc.Arbitrary<'float32' | 'float16'>,
+        fc.constantFrom('sum', 'mean', 'max', 'min', 'argmax', 'argmin'), fc.boolean(), fc.integer(), fc.constantFrom('float32', 'float16') as fc.Arbitrary<'float32' | 'float16'>,
         (shape, kind: keyof typeof reductions, keepdim, seed, dtype) =>
           scope(async () => {
             const n = shape.reduce((a, b) => a * b, 1);
-            // small integers (exact sums, many ties), a few NaN (max and argmax only) and -0
-            const data = Float32Array.from(seededValues(n, seed, -3, 3), (v, i) => (i % 97 === 13 ? -0 : kind.endsWith('max') && i % 389 === 7 ? NaN : Math.round(v)));
-            const axes = kind === 'argmax' ? (seed % 2 ? [Math.abs(seed) % shape.length] : shape.map((_, i) => i)) : shape.flatMap((_, i) => ((seed >> i) & 1 ? [i] : []));
+            // small integers (exact sums, many ties), a few NaN (max, min and their args only) and -0
+            const data = Float32Array.from(seededValues(n, seed, -3, 3), (v, i) => (i % 97 === 13 ? -0 : /m(ax|in)$/.test(kind) && i % 389 === 7 ? NaN : Math.round(v)));
+            const axes = isArg(kind) ? (seed % 2 ? [Math.abs(seed) % shape.length] : shape.map((_, i) => i)) : shape.flatMap((_, i) => ((seed >> i) & 1 ? [i] : []));
             const x = tensor(data, shape, dtype);
             setProfile({ bindingLimit: LIMIT });
             const [y, widest] = await widestBinding(async () => {
-              const t = kind === 'argmax' ? x.argmax(axes.length === 1 ? axes[0] : undefined, keepdim) : x[kind](axes, keepdim);
+              const t = isArg(kind) ? x[kind](axes.length === 1 ? axes[0] : undefined, keepdim) : x[kind](axes, keepdim);
               await t.toArray();
               return t;
             });
             setProfile(null);
             expect(widest).toBeLessThanOrEqual(LIMIT);
-            const tol = dtype === 'float16' && kind !== 'argmax' ? 2e-3 : 1e-6; // float16 sums past 2048 round
+            const tol = dtype === 'float16' && !isArg(kind) ? 2e-3 : 1e-6; // float16 sums past 2048 round
             await expectClose(y, reductions[kind](ref(shape, data), axes, keepdim), tol, tol, `${kind} over [${axes}] of ${x.describe()}`);
           }),
       ),

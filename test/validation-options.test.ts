@@ -73,6 +73,11 @@ const CASES: Case[] = [
     /^Block: argument 'cfg\.quantization' must be one of int8 \(or absent: float32\), got string 'int4'$/],
   ['MLP mlpWidth 2.5', () => new MLP(bad({ nEmbd: 8, nHead: 2, nLayer: 1, dropout: 0, bias: true, mlpWidth: 2.5 }), rng()), RangeError,
     /^MLP: argument 'cfg\.mlpWidth' must be an integer >= 1 \(or absent: 4 \* cfg\.nEmbd\), got number 2\.5$/],
+  // nn.Dropout takes p = 1; the fused attention's dropout does not, and refused it only at the first forward, as causalAttention's
+  ['Block dropout 1', () => new Block({ nEmbd: 8, nHead: 2, nLayer: 1, dropout: 1, bias: true }, rng()), RangeError,
+    /^Block: argument 'cfg\.dropout' must be a number in \[0, 1\) \(attention's dropout cannot drop every weight\), got number 1$/],
+  ['CausalSelfAttention dropout NaN', () => new CausalSelfAttention({ nEmbd: 8, nHead: 2, nLayer: 1, dropout: NaN, bias: true }, rng()), RangeError,
+    /^CausalSelfAttention: argument 'cfg\.dropout' must be a number in \[0, 1\) .*, got number NaN$/],
   ['ModuleList of numbers', () => new ModuleList(bad([3])), TypeError, /^ModuleList: argument 'items' must be an array of Modules, got number 3 at \[0\]$/],
   ['ModuleList(3)', () => new ModuleList(bad(3)), TypeError, /^ModuleList: argument 'items' must be an array of Modules, got number 3$/],
   // GPT config

@@ -32,6 +32,14 @@ describe('var and std', () => {
       expect(await withGrad((x) => std(x, 0, { correction: 2 }), [1, 1])).toEqual([[NaN], [NaN, NaN]]);
     }));
 
+  // IEEE's NaN / 0 and inf · NaN: the deviations of a NaN or inf input are NaN (inf - inf)
+  it('over a divisor of 0, an input\'s NaN or inf gives NaN, and its gradient NaN where the deviation is', () =>
+    scope(async () => {
+      expect(await withGrad((x) => variance(x, 0), [NaN])).toEqual([[NaN], [NaN]]);
+      expect(await withGrad((x) => variance(x, 0, { correction: 2 }), [Infinity, 1])).toEqual([[NaN], [NaN, -Infinity]]);
+      expect(await values(std(tensor([NaN]), 0))).toEqual([NaN]);
+    }));
+
   it('std of a constant row is 0 with a zero gradient (PyTorch\'s subgradient, not 0 / 0)', () =>
     scope(async () => {
       expect(await withGrad((x) => x.std(), [2, 2, 2])).toEqual([[0], [0, 0, 0]]);

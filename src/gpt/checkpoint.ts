@@ -335,7 +335,7 @@ export class CheckpointDecoder {
 }
 
 /** One stored tensor as a checkpoint holds it (a BOOL mask as float32), refused where its dtype is not its kind's. */
-export function checkpointTensor(name: string, stored: SafetensorsTensor, meta: CheckpointMeta, source: string): CheckpointWeight {
+function checkpointTensor(name: string, stored: SafetensorsTensor, meta: CheckpointMeta, source: string): CheckpointWeight {
   const t = isMaskName(name) && stored.dtype === 'BOOL' ? { ...stored, data: Float32Array.from(stored.data) } : stored;
   const moment = isMoment(name);
   // int8 weights belong to a quantized model (whose loading checks each name's dtype)

@@ -1,23 +1,22 @@
-// Trust but verify: at device start (matmul.ts registers this with onDeviceOpen) each fast path
-// the adapter's profile uses is run on two small products and compared with the float32 kernel;
-// one that disagrees, or fails to compile or run, is turned off in the profile for the rest of the
+// Trust but verify: at device start (matmul.ts registers this with onDeviceOpen) each fast path the
+// adapter's profile uses is run on two small products and compared with the float32 kernel; one
+// that disagrees, or fails to compile or run, is turned off in the profile for the rest of the
 // process with a one-line warning (its kernels run as a device trial, device.ts: a compile or
 // validation error is named there, not printed by Dawn nor thrown at the next read). Fast paths:
 // the subgroup-matrix (tensor-core) matmul, then, where float16 products would take it, the
-// register-tiled buffer kernel in f16. The operands are small integers, so every product and sum
-// is exact in f16 and f32 alike: a fast path must match the f32 kernel bit for bit, with no
-// tolerance to argue about. Mesa's CPU drivers use neither
-// path (their matmul reads textures), so start-up there does no work. The products cross a
-// 128-wide tile's edge in M and N, end K mid-step, and cover both transposes and both load widths;
-// two more are batched as attention's products are ([B, NH] batches of q · kᵀ and att · v), one
-// operand broadcast along a batch dim (its batch stride 0, as in a broadcast product's backward),
-// so a path that misplaces a batch (C's offset, an operand's batch stride) fails. Two split K in
-// two, as GPUs run products with few tiles and a long K (weight gradients): each split's f32
-// partials (the tensor-core kernel's `out` 'f32' variant), then their sum. Every float16
-// product's C is float16: launchMatmul stores C in its operands' type and linearCrossEntropy
-// widens its float16 operands to float32 first, so no fast path makes float32 C from float16
-// operands but split-K's partials; the int8 path's float32 C is checked below. Four small
-// products per float16 path in all, two for int8.
+// register-tiled buffer kernel in f16. The operands are small integers, so every product and sum is
+// exact in f16 and f32 alike: a fast path must match the f32 kernel bit for bit, with no tolerance
+// to argue about. Mesa's CPU drivers use neither path (their matmul reads textures), so start-up
+// there does no work. The products cross a 128-wide tile's edge in M and N, end K mid-step, and
+// cover both transposes and both load widths; two more are batched as attention's products are
+// ([B, NH] batches of q · kᵀ and att · v), one operand broadcast along a batch dim (its batch stride 0,
+// as in a broadcast product's backward), so a path that misplaces a batch (C's offset, an operand's
+// batch stride) fails. Two split K in two, as GPUs run products with few tiles and a long K (weight
+// gradients): each split's f32 partials (the tensor-core kernel's `out` 'f32' variant), then their
+// sum. Every float16 product's C is float16: launchMatmul stores C in its operands' type and
+// linearCrossEntropy widens its float16 operands to float32 first, so no fast path makes float32 C
+// from float16 operands but split-K's partials; the int8 path's float32 C is checked below. Four
+// small products per float16 path in all, two for int8.
 // The int8 tensor-core path (int8 weights' prompt processing: activations quantized per row, then
 // i8 x i8 -> i32 fragments) runs the same shapes as x · Qᵀ through the real dispatch (launch with
 // an int8 plan), against the host's integer product: x holds integers in [-127, 127] with 127 in

@@ -30,9 +30,11 @@ export interface TransformerConfig {
 /**
  * Throws a one-line error naming `piece` and the setting of `cfg` its layers could not be built
  * from: a missing nLayer made the projections' std NaN, nHead 3 of nEmbd 8 a fractional head size,
- * an unknown activation ran the exact GELU and an unknown quantization float32.
+ * an unknown activation ran the exact GELU and an unknown quantization float32. A piece that
+ * `attends` takes a dropout below 1: the fused attention kernel cannot drop every weight (an
+ * nn.Dropout may, and the MLP's is one), and refused it only at the first forward, as its own.
  */
-function checkConfig(piece: string, cfg: TransformerConfig): void {
+function checkConfig(piece: string, cfg: TransformerConfig, attends: boolean): void {
   for (const k of ['nEmbd', 'nHead', 'nLayer'] as const) checkInteger(piece, `cfg.${k}`, cfg?.[k], 1, Number.MAX_SAFE_INTEGER, 'an integer >= 1');
   checkBoolean(piece, 'cfg.bias', cfg.bias); // undefined would give every layer a bias
   const oneOf = (key: 'activation' | 'quantization', allowed: readonly string[], absent: string) => {
@@ -44,6 +46,9 @@ function checkConfig(piece: string, cfg: TransformerConfig): void {
   oneOf('activation', ACTIVATIONS, 'gelu');
   oneOf('quantization', QUANTIZATIONS, 'float32');
   if (cfg.mlpWidth !== undefined) checkInteger(piece, 'cfg.mlpWidth', cfg.mlpWidth, 1, Number.MAX_SAFE_INTEGER, 'an integer >= 1 (or absent: 4 * cfg.nEmbd)');
+  if (attends && !(typeof cfg.dropout === 'number' && cfg.dropout >= 0 && cfg.dropout < 1)) {
+    throw new RangeError(`${piece}: argument 'cfg.dropout' must be a number in [0, 1) (attention's dropout cannot drop every weight), got ${describeValue(cfg.dropout)}`);
+  }
   const headSize = cfg.headSize ?? cfg.nEmbd / cfg.nHead;
   if (!Number.isInteger(headSize) || headSize < 1) throw new RangeError(`${piece}: the head size (cfg.headSize, else cfg.nEmbd / cfg.nHead) must be an integer >= 1, got ${headSize}`);
 }
@@ -145,7 +150,7 @@ export class CausalSelfAttention extends Module {
 
   constructor(cfg: TransformerConfig, rng: Generator) {
     super();
-    checkConfig('CausalSelfAttention', cfg);
+    checkConfig('CausalSelfAttention', cfg, true);
     this.nHead = cfg.nHead;
     const A = cfg.nHead * (cfg.headSize ?? cfg.nEmbd / cfg.nHead);
     const int8 = cfg.quantization === 'int8';
@@ -190,7 +195,7 @@ export class MLP extends Module {
 
   constructor(cfg: TransformerConfig, rng: Generator) {
     super();
-    checkConfig('MLP', cfg);
+    checkConfig('MLP', cfg, false);
     this.activation = cfg.activation ?? 'gelu';
     const F = cfg.mlpWidth ?? 4 * cfg.nEmbd;
     const int8 = cfg.quantization === 'int8';
@@ -224,7 +229,7 @@ export class Block extends Module {
 
   constructor(cfg: TransformerConfig, rng: Generator) {
     super();
-    checkConfig('Block', cfg);
+    checkConfig('Block', cfg, true);
     this.ln_1 = this.module('ln_1', new LayerNorm(cfg.nEmbd, { bias: cfg.bias }));
     try {
       this.attn = this.module('attn', new CausalSelfAttention(cfg, rng));

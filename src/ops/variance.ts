@@ -1,7 +1,7 @@
 // var and std over any axes, as PyTorch's: the squared deviations from the mean summed and divided
 // by max(N - correction, 0) (correction 1, Bessel's, by default; 0 gives the biased variance),
-// and std its square root. A divisor of 0 gives what dividing by it gives: NaN for no deviation,
-// +inf otherwise, and PyTorch's gradients; these are selected, never computed with (a kernel may
+// and std its square root. A divisor of 0 gives what dividing by it gives: NaN for no deviation
+// (or a NaN one: an input's NaN or inf), +inf otherwise, and PyTorch's gradients; these are selected, never computed with (a kernel may
 // assume no infinities: issue #13's rule). No elements give NaN. Computed in float32 (float16 inputs widened: squares
 // overflow float16 past 256) and rounded once.
 import { defineOp, withFront, type OpContext } from '../autograd/op.js';
@@ -9,7 +9,7 @@ import { full, zeros } from '../tensor/create.js';
 import { checkNumber, checkOptionKeys } from '../tensor/check.js';
 import { FLOAT_DTYPES, Tensor, type DType, type PlainDType } from '../tensor/tensor.js';
 import { cast } from './cast.js';
-import { div, eq, gt, mul, sqrt, sub, where } from './elementwise.js';
+import { div, eq, gt, lt, mul, ne, sqrt, sub, where } from './elementwise.js';
 import { reduceInto } from './reduce-launch.js';
 import { reduceArgs, reducedShape, type Axes } from './reduce.js';
 import { reshape } from './shape.js';
@@ -97,29 +97,30 @@ function varianceLike(name: 'var' | 'std') {
   });
 }
 
-/** The variance's sum of squares divided by 0, as IEEE division gives it: NaN where it is 0, +inf elsewhere. */
+/** The variance's sum of squares divided by 0, as IEEE division gives it: +inf where it is positive, NaN where it is 0 or NaN. */
 function dividedByZero(name: string, squares: Tensor, axes: number[], kept: number[]): Tensor {
   const sum = reduceInto(name, 'sum', squares, axes, kept, 1);
-  const none = eq(sum, 0);
-  const out = where(none, NaN, Infinity);
-  dispose(sum, none);
+  const positive = gt(sum, 0); // compared by bits: false for NaN (an input's NaN or inf)
+  const out = where(positive, Infinity, NaN);
+  dispose(sum, positive);
   return out;
 }
 
 /**
  * PyTorch's gradient where the divisor is 0: var's g · (2 / 0) · (x - mean) is ±inf by the signs of
- * g and x - mean, NaN where either is 0; std's (that over 2 std, std being inf or NaN) is NaN.
+ * g and x - mean, NaN where either is 0 or NaN; std's (that over 2 std, std being inf or NaN) is NaN.
  */
 function gradientOverZero(name: string, input: Tensor, mean: Tensor, g: Tensor): Tensor {
   if (name === 'std') return full(input.shape, NaN, 'float32');
   const x = widened(input);
   const dev = sub(x, mean);
-  const [devUp, gUp, devZero, gZero] = [gt(dev, 0), gt(g, 0), eq(dev, 0), eq(g, 0)];
-  const sameSign = eq(devUp, gUp);
+  // compared by bits: a 0 or NaN is neither above nor below 0
+  const [devUp, devDown, gUp, gDown] = [gt(dev, 0), lt(dev, 0), gt(g, 0), lt(g, 0)];
+  const [devSigned, gSigned, sameSign] = [ne(devUp, devDown), ne(gUp, gDown), eq(devUp, gUp)];
+  const bothSigned = mul(devSigned, gSigned);
   const signed = where(sameSign, Infinity, -Infinity);
-  const unlessG = where(gZero, NaN, signed);
-  const out = where(devZero, NaN, unlessG);
-  dispose(dev, devUp, gUp, devZero, gZero, sameSign, signed, unlessG, ...(x === input ? [] : [x]));
+  const out = where(bothSigned, signed, NaN);
+  dispose(dev, devUp, devDown, gUp, gDown, devSigned, gSigned, sameSign, bothSigned, signed, ...(x === input ? [] : [x]));
   return out;
 }
 
