@@ -90,12 +90,6 @@ export function uploadWeight(params: Map<string, Tensor>, name: string, t: Check
   loadValues(values, p);
 }
 
-/** Frees a model refused before it was returned. */
-export function dispose(model: GPT): null {
-  model.dispose();
-  return null;
-}
-
 /**
  * The model of a checkpoint every check passes; readCheckpoint's error where it refuses the file,
  * every tensor checked as it checks them (after a refusal the rest only checked, for its verdict,
