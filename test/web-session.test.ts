@@ -736,6 +736,10 @@ describe('Session unsaved work (what the page asks about before it is closed)', 
 
     const file = await joinPieces(session.save());
     expect(session.hasUnsavedWork(), 'saved whole').toBe(false);
+    const again = session.save();
+    await again.next();
+    expect(session.hasUnsavedWork(), 'saved whole, and a save of it being taken').toBe(true);
+    await again.return(undefined);
     await session.trainStep(session.trainerFor(text, { learningRate: 1e-3 }));
     expect(session.hasUnsavedWork(), 'trained on after the save').toBe(true);
 
@@ -746,6 +750,11 @@ describe('Session unsaved work (what the page asks about before it is closed)', 
     expect(session.hasUnsavedWork(), 'resumed at its step, not trained yet').toBe(false);
     await session.trainStep(resumed);
     expect(session.hasUnsavedWork(), 'trained the loaded model').toBe(true);
+    await joinPieces(session.save());
+    expect(session.hasUnsavedWork(), 'saved at step 2').toBe(false);
+    session.newModel(text, { nLayer: 1, nHead: 2, nEmbd: 16, blockSize: 16 }, { batchSize: 2 });
+    for (let i = 0; i < 2; i++) await session.trainStep(session.trainerFor(text));
+    expect(session.hasUnsavedWork(), "a new model trained to the step the old one's save had").toBe(true);
 
     const diverging = session.trainerFor(text, { learningRate: 1e9, gradClip: 0 });
     await expect((async () => {
