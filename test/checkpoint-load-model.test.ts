@@ -2,7 +2,8 @@
 // AdamW's moments too, as it is read: the host holds a tensor or two at a time, never the file
 // (a GPT-2 124M run's is 1.5 GB, 2/3 of it moments), and what reaches the GPU is the file's values,
 // read here independently of the loader.
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { open, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { device } from '../src/device/device.js';
@@ -13,7 +14,7 @@ import { crc32 } from '../src/io/checksum.js';
 import { disposeUploaded, type UploadedCheckpoint } from '../src/gpt/checkpoint-upload.js';
 import { GPT } from '../src/gpt/model.js';
 import { CharTokenizer } from '../src/gpt/tokenizer/index.js';
-import { parseSafetensors } from '../src/io/safetensors.js';
+import { parseSafetensors, serializeSafetensors } from '../src/io/safetensors.js';
 import { MANIFEST_FILE, type CheckpointManifest } from '../src/node/checkpoint-files.js';
 import { loadCheckpoint, loadCheckpointModel, saveCheckpoint } from '../src/node/checkpoint-dir.js';
 import { loadHeadModel, readCheckpointHead } from '../src/node/checkpoint-head.js';
@@ -181,6 +182,29 @@ describe('a Hugging Face GPT-2 directory loaded into a model (loadCheckpointMode
       return ckpt;
     });
     expect(whole.mostHeld).toBeGreaterThanOrEqual(params.size / 2); // the weights big enough to count: all but the biases and gains
+  });
+
+  it("refused for a tensor (a NaN in the first): loadCheckpoint's error, from one read of the weights (the refusal found once all was read, they were read again for it)", async () => {
+    await setupDevice();
+    const hf = join(dir, 'hf-nan-first');
+    writeGPT2Dir(hf, params, { prefix: false, head: false });
+    const file = join(hf, 'model.safetensors');
+    const { tensors, metadata } = parseSafetensors(new Uint8Array(readFileSync(file)));
+    (tensors['wte.weight']!.data as Float32Array)[2] = NaN;
+    writeFileSync(file, serializeSafetensors(tensors, metadata));
+    await expect(loadCheckpoint(hf)).rejects.toThrow(/hf-nan-first\/model\.safetensors: tensor 'wte\.weight' holds NaN \(at index 2\)/);
+    const handle = await open(file);
+    const read = vi.spyOn(Object.getPrototypeOf(handle) as FileHandle, 'read');
+    await handle.close();
+    const live = device().memory().liveBytes;
+    try {
+      await expect(loadCheckpointModel(hf)).rejects.toThrow(/hf-nan-first\/model\.safetensors: tensor 'wte\.weight' holds NaN \(at index 2\)/);
+      const bytes = read.mock.calls.reduce((n, call) => n + ((call as unknown[])[2] as number), 0); // read(buffer, offset, length, position)
+      expect(bytes).toBeLessThanOrEqual(statSync(file).size);
+    } finally {
+      read.mockRestore();
+    }
+    expect(device().memory().liveBytes).toBe(live);
   });
 });
 

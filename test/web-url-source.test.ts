@@ -294,4 +294,18 @@ describe("the page's reader, stalled or cancelled (a fake fetch, fake timers)", 
     expect(await after(read, 0)).toEqual({ error: new Error('cancelled') });
     expect(signals).toHaveLength(2); // the first byte's, and the first read's
   });
+
+  it("a read done or failed leaves no stall timer running and no listener on the caller's signal (each request's removed as it ends)", async () => {
+    for (const at of [-1, 3]) {
+      const cancel = new AbortController();
+      const added = vi.spyOn(cancel.signal, 'addEventListener');
+      const removed = vi.spyOn(cancel.signal, 'removeEventListener');
+      const { fetcher } = server((_range, n) => (n === at ? Promise.resolve(new Response('gone', { status: 500 })) : null));
+      const settled = await after(readUrl(URL_, tensorsOf, { fetcher, signal: cancel.signal }), 0);
+      expect(settled, `request ${at} fails`).toHaveProperty(at < 0 ? 'value' : 'error');
+      expect(vi.getTimerCount(), `request ${at} fails`).toBe(0);
+      expect(added.mock.calls.length, `request ${at} fails`).toBeGreaterThan(1);
+      expect(removed.mock.calls.map((c) => c[1]), `request ${at} fails`).toEqual(added.mock.calls.map((c) => c[1]));
+    }
+  });
 });

@@ -65,12 +65,6 @@ export interface LoadOptions extends ModelOptions {
 export const readCheckpointModel = async (file: ByteSource, source: string, opts: LoadOptions = {}): Promise<UploadedCheckpoint> =>
   (await uploadCheckpoint(file, source, opts)) ?? uploadedCheckpoint(await readCheckpoint(file, source), opts);
 
-/** The model `upload` made, else (it refused the file: null or an error) modelFromCheckpoint of what `read` reads (its moments uploaded), or `read`'s error. */
-export async function uploadedOr(upload: Promise<UploadedCheckpoint | null>, read: () => Promise<Checkpoint>, opts: LoadOptions = {}): Promise<UploadedCheckpoint> {
-  const uploaded = await upload.catch(() => null);
-  return uploaded ?? uploadedCheckpoint(await read(), opts);
-}
-
 /** A checkpoint read to the host, put on the GPU as readCheckpointModel leaves it: its model made, its moments uploaded (and no longer held here). */
 export function uploadedCheckpoint({ optimizer, ...ckpt }: Checkpoint, { moments: wanted = true, onWeight, ...opts }: LoadOptions = {}): UploadedCheckpoint {
   const made = modelFromCheckpoint(ckpt, opts);
@@ -88,12 +82,6 @@ export function uploadWeight(params: Map<string, Tensor>, name: string, t: Check
   const values = name.startsWith('wpe.') ? firstRows(t, blockSize) : t;
   checkStateEntry(name, values, p);
   loadValues(values, p);
-}
-
-/** Frees a model refused before it was returned. */
-export function dispose(model: GPT): null {
-  model.dispose();
-  return null;
 }
 
 /**

@@ -5,7 +5,7 @@
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { checkCheckpoint, checkpointPieces, readCheckpoint, type Checkpoint, type CheckpointExtras, type CheckpointMeta } from '../gpt/checkpoint.js';
-import { disposeUploaded, readCheckpointModel, uploadedOr, type LoadOptions, type UploadedCheckpoint } from '../gpt/checkpoint-upload.js';
+import { disposeUploaded, readCheckpointModel, uploadedCheckpoint, type LoadOptions, type UploadedCheckpoint } from '../gpt/checkpoint-upload.js';
 import { hfCheckpoint, pendingHF, hfModelConfig, HF_FILES, isMaskBuffer, parseShardIndex, shardIndexProblem, type HFWeightsFile } from '../gpt/hf/index.js';
 import { uploadHF } from '../gpt/hf/upload.js';
 import { hfHeaders } from '../gpt/hf/headers.js';
@@ -68,21 +68,34 @@ export function loadCheckpointModel(path: string, opts: LoadOptions = {}): Promi
   const upload = async (handle: PositionalFile) => readCheckpointModel(await handleSource(handle), path, opts);
   return byCheckpointKind(path, {
     file: upload,
-    hf: () => uploadedOr(uploadHFDirectory(path, opts), () => loadHFModel(path), opts),
+    hf: async () => (await uploadHFDirectory(path, opts)) ?? uploadedCheckpoint(await loadHFModel(path), opts),
     // read once, checksummed as read: a model made of a damaged file is freed before it is returned
     run: () => readCheckpointWeights(path, upload, { discard: disposeUploaded }),
   });
 }
 
-/** uploadHF of the Hugging Face directory `dir` (null or an error where it refuses it: loadHFModel then says why), its weights files open until it returns. */
+/**
+ * uploadHF of the Hugging Face directory `dir`, its weights files open until it returns; null where
+ * the files are refused before a tensor is read (their headers, the tokenizer's files) or where only
+ * loading refuses them: loadHFModel then reads them again for its error. uploadHF's own refusals
+ * come once every tensor is read, and are hfCheckpoint's: given as they are (read again, a refused
+ * gpt2-xl's 6 GB were read twice).
+ */
 async function uploadHFDirectory(dir: string, opts: LoadOptions): Promise<UploadedCheckpoint | null> {
-  const { model, weights, weightMap } = await hfDirectoryFiles(dir);
-  const opened = await openHFWeights(dir, weights);
+  const files = await hfDirectoryFiles(dir).catch(() => null);
+  const opened = files && (await openHFWeights(dir, files.weights).catch(() => null));
+  if (!files || !opened) return null;
   try {
-    const tokenizer = await hfTokenizerTexts(dir);
-    // refused from the headers: loadHFModel's one read says why (uploadHF would read every tensor for hfCheckpoint's verdict first)
-    if (!hfHeaders(model, opened.shards, tokenizer, dir, weightMap)) return null;
-    return await uploadHF(model, opened.shards, tokenizer, dir, weightMap, opts);
+    const tokenizer = await hfTokenizerTexts(dir).catch(() => null);
+    const refusedByHeaders = () => {
+      try {
+        return !hfHeaders(files.model, opened.shards, tokenizer!, dir, files.weightMap);
+      } catch {
+        return true; // the tokenizer's error, which loadHFModel gives after reading the weights
+      }
+    };
+    if (!tokenizer || refusedByHeaders()) return null;
+    return await uploadHF(files.model, opened.shards, tokenizer, dir, files.weightMap, opts);
   } finally {
     await opened.close();
   }

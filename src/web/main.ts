@@ -295,7 +295,6 @@ const loadFromUrl = (url: string): Promise<ModelSummary> =>
 async function checkpointBlob(): Promise<Blob> {
   const parts: Blob[] = [];
   for await (const piece of session.save()) parts.push(new Blob([piece as Uint8Array<ArrayBuffer>]));
-  guardUnload(); // saved: the tab may close once the download is handed over
   return new Blob(parts, { type: 'application/octet-stream' });
 }
 
