@@ -155,7 +155,7 @@ const askBeforeUnload = (e: BeforeUnloadEvent) => {
 };
 
 /** A load its Cancel button stops (aborting `signal`): the load frees what it made, and the model before it stays. */
-async function cancellable<T>(load: (signal: AbortSignal) => Promise<T>): Promise<T> {
+async function withCancelButton<T>(load: (signal: AbortSignal) => Promise<T>): Promise<T> {
   loadInProgress = new AbortController();
   refresh();
   try {
@@ -285,7 +285,7 @@ async function loadFiles(files: File[], signal: AbortSignal): Promise<ModelSumma
 
 /** The checkpoint at `url` (gpt serve's), read a range per tensor, started over where it is saved again meanwhile; its Cancel button stops it. */
 const loadFromUrl = (url: string): Promise<ModelSummary> =>
-  exclusive('loading', () => cancellable((signal) => readUrl(url, (source) => loadCheckpoint(source, url.split('/').pop() || url, signal), { signal })));
+  exclusive('loading', () => withCancelButton((signal) => readUrl(url, (source) => loadCheckpoint(source, url.split('/').pop() || url, signal), { signal })));
 
 /**
  * The page's checkpoint as a Blob of one Blob per piece (Session.save's: the head, then a tensor at
@@ -452,7 +452,7 @@ ui.loadUrl.onclick = action(() => loadFromUrl(CHECKPOINT_URL));
 ui.loadFile.onchange = action(async () => {
   const files = Array.from(ui.loadFile.files ?? []);
   ui.loadFile.value = '';
-  if (files.length) await exclusive('loading', () => cancellable((signal) => loadFiles(files, signal)));
+  if (files.length) await exclusive('loading', () => withCancelButton((signal) => loadFiles(files, signal)));
 });
 ui.cancelLoad.onclick = () => loadInProgress?.abort(new LoadCancelled('load cancelled: the model before it stays'));
 ui.save.onclick = action(() => exclusive('saving', saveDownload));

@@ -71,7 +71,7 @@ export class Session {
     this.assertNotSaving('load');
     let loaded: UploadedCheckpoint;
     try {
-      loaded = await cancelled(signal, () => readCheckpointModel(cancellable(file, signal), source));
+      loaded = await cancelled(signal, () => readCheckpointModel(readsUntilAborted(file, signal), source));
     } catch (e) {
       if (!(e instanceof UnreadableCheckpointError)) throw e;
       throw new Error(`${e.message}: open a checkpoint saved by this page, or a gpt train run's model-*.safetensors`);
@@ -82,7 +82,7 @@ export class Session {
   /** Replaces the model with a Hugging Face GPT-2 model's: config.json's text, model.safetensors read a tensor at a time (each weight uploaded into a new model as it is read), tokenizer.json's text. `signal` as load's. */
   async loadHF(files: HFModelSources, source: string, signal?: AbortSignal): Promise<ModelSummary> {
     this.assertNotSaving('loadHF');
-    return this.adopt(await cancelled(signal, () => readHFModel({ ...files, weights: cancellable(files.weights, signal) }, source)), source, 'loadHF');
+    return this.adopt(await cancelled(signal, () => readHFModel({ ...files, weights: readsUntilAborted(files.weights, signal) }, source)), source, 'loadHF');
   }
 
   /** A fresh model with a character tokenizer of `text`, and a trainer on that text. */
@@ -343,7 +343,7 @@ async function cancelled(signal: AbortSignal | undefined, load: () => Promise<Up
 }
 
 /** `file`, each read refused once `signal` is aborted: a cancelled load stops at its next read, between two tensors' uploads (a URL's read in flight is aborted by its own signal). */
-const cancellable = (file: ByteSource, signal: AbortSignal | undefined): ByteSource =>
+const readsUntilAborted = (file: ByteSource, signal: AbortSignal | undefined): ByteSource =>
   signal
     ? {
         size: file.size,
