@@ -14,7 +14,7 @@
 // Called by src/ops/cross-entropy.ts and linear-cross-entropy.ts.
 import { defineFault } from '../../device/faults.js';
 import { Kernel, narrow, variants, type FloatType } from '../kernel.js';
-import { blockedSum, launchRowChunks, rowKernel, rowMain } from './row.js';
+import { blockedSum, launchRowChunks, rowKernel, rowMain, rowMax } from './row.js';
 
 const TARGET_OUT_OF_RANGE = defineFault('crossEntropy: a target computed on the GPU was outside [0, V) and not ignore_index (it was clamped)');
 
@@ -33,9 +33,7 @@ const forwardK = variants((float: FloatType) => rowKernel((lanes) => new Kernel(
   params: { rows: 'u32', V: 'u32', ignore_index: 'i32', shift: 'u32', row_shift: 'u32' },
   faults: true,
   body: rowMain(lanes, 'p.V', /* wgsl */ `
-  var m = -3.402823e38;
-  for (var j = lane; j < n; j += ROW_LANES) { m = max(m, f32(x[base + j])); }
-  m = wg_max(m, lane);
+  ${rowMax('m', 'f32(x[base + j])')}
   var s = 0.0;
   ${blockedSum('s', 'exp(f32(x[base + j]) - m)')}
   let ls = log(wg_sum(s, lane));

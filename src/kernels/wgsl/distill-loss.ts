@@ -23,7 +23,7 @@
 import { defineFault } from '../../device/faults.js';
 import { F32_MAX, Kernel, narrow, variants, type FloatType } from '../kernel.js';
 import { TARGET } from './cross-entropy.js';
-import { launchRowChunks, rowKernel, rowMain } from './row.js';
+import { launchRowChunks, LOWEST_F32, rowKernel, rowMain } from './row.js';
 
 const TARGET_OUT_OF_RANGE = defineFault('distillLoss: a target computed on the GPU was outside [0, V) and not ignore_index (it was clamped)');
 /** Per-row statistics the forward keeps for the backward. */
@@ -38,8 +38,8 @@ const forwardK = variants((float: FloatType) => rowKernel((lanes) => new Kernel(
   params: { rows: 'u32', V: 'u32', ignore_index: 'i32', inv_t: 'f32', kl_t: 'f32', kl_t2: 'f32', ce_weight: 'f32', shift: 'u32', row_shift: 'u32', stats_shift: 'u32' },
   faults: true,
   body: rowMain(lanes, 'p.V', /* wgsl */ `
-  var ms = -3.402823e38;
-  var mt = -3.402823e38;
+  var ms = ${LOWEST_F32};
+  var mt = ${LOWEST_F32};
   for (var j = lane; j < n; j += ROW_LANES) {
     ms = max(ms, f32(x[base + j]));
     mt = max(mt, f32(teacher[base + j]));

@@ -63,6 +63,16 @@ ${body}
 }`;
 }
 
+/** WGSL for the lowest finite f32 (about -F32_MAX): where a row max starts, never -Infinity (WGSL may assume finite math). */
+export const LOWEST_F32 = '-3.402823e38';
+
+/** WGSL declaring `m`, the row's max of `term` (of the element index `j`) over the lanes of the row. */
+export function rowMax(m: string, term: string): string {
+  return /* wgsl */ `var ${m} = ${LOWEST_F32};
+  for (var j = lane; j < n; j += ROW_LANES) { ${m} = max(${m}, ${term}); }
+  ${m} = wg_max(${m}, lane);`;
+}
+
 /** Terms of a lane's sum added apart before they join its running total (blockedSum). */
 const SUM_BLOCK = 64;
 

@@ -10,7 +10,7 @@
 // time (row.ts launchRowChunks), each bound as a window `shift` elements before its first row.
 // Called by src/ops/softmax.ts.
 import { Kernel, narrow, variants, type FloatType } from '../kernel.js';
-import { blockedSum, launchRowChunks, rowKernel, rowMain } from './row.js';
+import { blockedSum, launchRowChunks, rowKernel, rowMain, rowMax } from './row.js';
 
 function forwardKernel(log: boolean, float: FloatType, lanes: number): Kernel {
   return new Kernel({
@@ -19,9 +19,7 @@ function forwardKernel(log: boolean, float: FloatType, lanes: number): Kernel {
     write: { y: float },
     params: { rows: 'u32', C: 'u32', shift: 'u32' },
     body: rowMain(lanes, 'p.C', /* wgsl */ `
-  var m = -3.402823e38;
-  for (var j = lane; j < n; j += ROW_LANES) { m = max(m, f32(x[base + j])); }
-  m = wg_max(m, lane);
+  ${rowMax('m', 'f32(x[base + j])')}
   var s = 0.0;
   ${blockedSum('s', 'exp(f32(x[base + j]) - m)')}
   s = wg_sum(s, lane);
