@@ -7,7 +7,7 @@
 // (x = upstream gradient) are the same kernel, since dropout is linear in x.
 // f16 tensors: x widened to f32, scaled, rounded once. 1-D grid of 256-lane workgroups; one lane per element.
 import { Kernel, floatBytes, narrow, perElement, grid1d, pieces, variants, windowOf, type FloatType } from '../kernel.js';
-import { PHILOX, splitSeed } from './random.js';
+import { ELEMENT_DRAW, PHILOX, splitSeed } from './random.js';
 
 const WG = 256;
 
@@ -19,7 +19,7 @@ const dropoutK = variants((float: FloatType) => new Kernel({
   body: /* wgsl */ `
 ${PHILOX}
 ${perElement(WG, `
-  let r = philox(vec4u(p.base + i, 0u, 0u, 0u), vec2u(p.seed_lo, p.seed_hi)); // i counted in the whole tensor
+  let r = ${ELEMENT_DRAW};
   out[i] = ${narrow(float, 'select(0.0, f32(x[i]) * p.scale, (r.x >> 8u) >= p.threshold)')};`)}`,
 }));
 
