@@ -18,7 +18,7 @@
 // not SG straight-line copies of their body (subgroupBroadcast needs constant lanes): cold, head
 // size 64, dq 1.7 -> 0.8 s, dk and dv 3.4 -> 0.9 s; warm dq 6.3 -> 5.1 ms, dk and dv 7.2 -> 5.5 ms
 // (CPU time, as above). The forward keeps its straight-line rows: one softmax rescale per SG keys.
-import { Kernel, type FloatType } from '../kernel.js';
+import { each, Kernel, type FloatType } from '../kernel.js';
 import { dropoutHelpers, eachVec4, forwardReads, keyRange, PARAMS, prelude, rowType, storeRow, suffix, wholeVec4 } from './attention-prelude.js';
 
 /** Lanes per subgroup, and rows per workgroup. */
@@ -47,7 +47,7 @@ function storeRows(each: (f: (d: string) => string) => string, indent: string, s
 }
 
 /** f(r) for each row r of a group of SG, as straight-line code (subgroupBroadcast needs constant lanes). */
-const rows = (f: (r: number) => string, sep = '\n') => Array.from({ length: SG }, (_, r) => f(r)).join(sep);
+const rows = (f: (r: number) => string, sep = '\n') => each(SG, f, sep);
 
 /** WGSL (dropping only): w0, w1, the dropout words of keys j0 .. j0 + 7 for this lane's query i (keyFactors). */
 const keyWords = (dropping: boolean, indent: string) =>

@@ -13,7 +13,7 @@
 // `row_shift` before its first row in the per-row buffers'.
 // Called by src/ops/cross-entropy.ts and linear-cross-entropy.ts.
 import { defineFault } from '../../device/faults.js';
-import { Kernel, narrow, variants, type FloatType } from '../kernel.js';
+import { floatSuffix, Kernel, narrow, variants, type FloatType } from '../kernel.js';
 import { blockedSum, launchRowChunks, rowKernel, rowMain, rowMax } from './row.js';
 
 const TARGET_OUT_OF_RANGE = defineFault('crossEntropy: a target computed on the GPU was outside [0, V) and not ignore_index (it was clamped)');
@@ -27,7 +27,7 @@ export const TARGET = `let r = row + p.row_shift;
   let t = u32(clamp(t_raw, 0, i32(p.V) - 1));`;
 
 const forwardK = variants((float: FloatType) => rowKernel((lanes) => new Kernel({
-  name: `cross_entropy${float === 'f16' ? '_f16' : ''}`,
+  name: `cross_entropy${floatSuffix(float)}`,
   read: { x: float, targets: 'i32' },
   write: { loss: 'f32', valid: 'f32', lse: 'f32' },
   params: { rows: 'u32', V: 'u32', ignore_index: 'i32', shift: 'u32', row_shift: 'u32' },
@@ -48,7 +48,7 @@ const forwardK = variants((float: FloatType) => rowKernel((lanes) => new Kernel(
 })));
 
 const backwardK = variants((float: FloatType) => rowKernel((lanes) => new Kernel({
-  name: `cross_entropy_backward${float === 'f16' ? '_f16' : ''}`,
+  name: `cross_entropy_backward${floatSuffix(float)}`,
   read: { x: float, targets: 'i32', lse: 'f32', scale: 'f32' },
   write: { dx: float },
   params: { rows: 'u32', V: 'u32', ignore_index: 'i32', shift: 'u32', row_shift: 'u32' },

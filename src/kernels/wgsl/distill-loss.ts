@@ -21,7 +21,7 @@
 // teacher alike) are read widened to f32: the statistics, sums and loss rows are f32, and ds is
 // rounded to f16 once. Called by src/ops/distill-loss.ts.
 import { defineFault } from '../../device/faults.js';
-import { F32_MAX, Kernel, narrow, variants, type FloatType } from '../kernel.js';
+import { floatSuffix, F32_MAX, Kernel, narrow, variants, type FloatType } from '../kernel.js';
 import { TARGET } from './cross-entropy.js';
 import { launchRowChunks, LOWEST_F32, rowKernel, rowMain } from './row.js';
 
@@ -29,10 +29,9 @@ const TARGET_OUT_OF_RANGE = defineFault('distillLoss: a target computed on the G
 /** Per-row statistics the forward keeps for the backward. */
 export const DISTILL_STATS = 5;
 
-const suffix = (float: FloatType) => (float === 'f16' ? '_f16' : '');
 
 const forwardK = variants((float: FloatType) => rowKernel((lanes) => new Kernel({
-  name: `distill_loss${suffix(float)}`,
+  name: `distill_loss${floatSuffix(float)}`,
   read: { x: float, teacher: float, targets: 'i32' },
   write: { loss: 'f32', valid: 'f32', stats: 'f32' },
   params: { rows: 'u32', V: 'u32', ignore_index: 'i32', inv_t: 'f32', kl_t: 'f32', kl_t2: 'f32', ce_weight: 'f32', shift: 'u32', row_shift: 'u32', stats_shift: 'u32' },
@@ -81,7 +80,7 @@ const forwardK = variants((float: FloatType) => rowKernel((lanes) => new Kernel(
 })));
 
 const backwardK = variants((float: FloatType) => rowKernel((lanes) => new Kernel({
-  name: `distill_loss_backward${suffix(float)}`,
+  name: `distill_loss_backward${floatSuffix(float)}`,
   read: { x: float, teacher: float, targets: 'i32', stats: 'f32', scale: 'f32' },
   write: { dx: float },
   params: { rows: 'u32', V: 'u32', ignore_index: 'i32', inv_t: 'f32', kl_grad: 'f32', ce_weight: 'f32', shift: 'u32', row_shift: 'u32', stats_shift: 'u32' },

@@ -27,7 +27,7 @@
 // index (plus `offset`, its first reduced index) only when its max is strictly greater, so that
 // the first maximum still wins.
 import { device } from '../../device/device.js';
-import { floatBytes, Kernel, LINEAR, MAX_GROUPS, shiftedWindow, variants, type FloatType } from '../kernel.js';
+import { floatSuffix, floatBytes, Kernel, LINEAR, MAX_GROUPS, shiftedWindow, variants, type FloatType } from '../kernel.js';
 import { ORDERED_WGSL } from './elementwise.js';
 import { profile } from '../profile.js';
 import { columnGrid, columnPlan, columnSums, COLUMN_LAYOUTS } from './column-sums.js';
@@ -131,7 +131,7 @@ ${fold ? folded(kind, half, result) : `    out[at] = ${result};`}
 
 /** A slab's sums over rows on GPUs, step 1 (`_partial`): chunk wid.y's sum of each column into part[wid.y * C + c] (f32). */
 const columnPartialK = variants((float: FloatType) => new Kernel({
-  name: `reduce_sum_columns_partial${float === 'f16' ? '_f16' : ''}`,
+  name: `reduce_sum_columns_partial${floatSuffix(float)}`,
   read: { x: float },
   write: { part: 'f32' },
   params: { C: 'u32', rows: 'u32', chunk: 'u32', row_stride: 'u32', shift: 'u32' },
@@ -144,7 +144,7 @@ const columnTotalK = variants((key: `${FloatType}:${boolean}`) => {
   const halfOut = float === 'f16' && fold !== 'true'; // folded sums stay f32
   const result = halfOut ? `f16(${KINDS.sum.result})` : KINDS.sum.result;
   return new Kernel({
-    name: `reduce_sum_columns${float === 'f16' ? '_f16' : ''}${fold === 'true' ? '_fold' : ''}`,
+    name: `reduce_sum_columns${floatSuffix(float)}${fold === 'true' ? '_fold' : ''}`,
     read: { part: 'f32' },
     write: { out: halfOut ? 'f16' : 'f32' },
     params: { C: 'u32', chunks: 'u32', scale: 'f32', out_shift: 'u32', accumulate: 'u32' },
