@@ -15,7 +15,7 @@ import { PHILOX } from './random.js';
 const UNROLLED_V4 = 16;
 
 /** Whether eachVec4 writes head rows of this size as straight-line code (else a loop). */
-export const straightLine = (hs: number) => Math.ceil(hs / 4) <= UNROLLED_V4;
+const straightLine = (hs: number) => Math.ceil(hs / 4) <= UNROLLED_V4;
 
 /**
  * `each(f)`: the statements f(d) for every vec4 d of a head row (d a WGSL u32 expression). Up to
@@ -125,6 +125,12 @@ fn kept_bits(w: vec4u) -> u32 {
        | select(0u, 4u, (w.z >> 8u) >= p.threshold) | select(0u, 8u, (w.w >> 8u) >= p.threshold);
 }`;
 }
+
+/**
+ * WGSL for the score of a key a query does not see, and where a running max starts: far below any
+ * real score yet finite (WGSL may assume no infinities), so exp(NO_SCORE - m) is 0 once m is real.
+ */
+export const NO_SCORE = '-1e30';
 
 /** The suffix of an attention kernel's name for its storage type and dropout. */
 export const suffix = (float: FloatType, dropping: boolean) => `${floatSuffix(float)}${dropping ? '_dropout' : ''}`;
