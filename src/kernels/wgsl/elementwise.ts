@@ -56,6 +56,7 @@ fn ieee_lt(a: f32, b: f32) -> bool {
 }`;
 
 const WG = 256;
+// keyed by everything the WGSL is made from, so a key cannot stand for two texts
 const cache = new Map<string, Kernel>();
 
 function cached(key: string, make: () => Kernel): Kernel {
@@ -115,7 +116,7 @@ ${perElement(WG, `
   });
   const bytes = BYTES[float];
   const vec = vec4Of(float);
-  return cached(`unary:${name}:${expr}:${float}`, () => withVec4Twin(
+  return cached(`unary:${name}:${expr}:${float}:${helpers}`, () => withVec4Twin(
     sized(make(float, widen(float, 'a[i]'), narrow(float, expr), ''), bytes, bytes),
     () => sized(make(vec, widen4(float, 'a[i]'), float === 'f16' ? `vec4h(${apply})` : apply, fn), 4 * bytes, 4 * bytes),
   ));
@@ -182,7 +183,7 @@ ${perElement(WG, `
 ${body}
   out[i + p.out_shift] = ${value};`)}`,
   });
-  return cached(`bcast:${name}:${expr}:${arity}:${inType}:${outType}`, () => {
+  return cached(`bcast:${name}:${expr}:${arity}:${inType}:${outType}:${helpers}`, () => {
     const scalar = sized(make(read, outType, BROADCAST_INDEX, loads, outType === 'i32' ? expr : narrow(outType, expr)), BYTES[inType], BYTES[outType]);
     if (inType === 'i32' || inType !== outType) return scalar;
     // vec4 twin: load modes 0 (contiguous), 1 (a single value) and 3 (periodic, q counted in vec4s); strided inputs take the scalar kernel
