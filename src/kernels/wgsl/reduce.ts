@@ -41,6 +41,8 @@ export const isArgKind = (kind: ReduceKind): boolean => kind === 'argmax' || kin
 /** min and argmin reduce the elements' bits with the sign bit flipped, by max and argmax. */
 const flipsSign = (kind: ReduceKind): boolean => kind === 'min' || kind === 'argmin';
 const SIGN = '0x80000000u';
+/** WGSL for `arg` before any element is taken (an empty reduction, a lane past the end): no index; stored as 0. */
+const NO_ARG = '0xffffffffu';
 
 /** Per kind: the accumulator's type and start, the value `v` of an element `e`, and the output. */
 const KINDS = {
@@ -50,7 +52,7 @@ const KINDS = {
   // -0 is loaded as +0 so that it ties with +0 (the first one wins)
   argmax: {
     acc: 'u32', init: 'ordered_key(0xff800000u)', load: `ordered_key(select(e, 0u, e == ${SIGN}))`, out: 'i32',
-    result: 'i32(select(arg, 0u, arg == 0xffffffffu))',
+    result: `i32(select(arg, 0u, arg == ${NO_ARG}))`,
   },
 } as const;
 const kindOf = (kind: ReduceKind) => KINDS[kind === 'argmin' ? 'argmax' : kind];
@@ -94,12 +96,12 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
   let live = o < p.n_out;
   let base = p.shift + strided(o, p.keep_rank, p.keep_shape, p.keep_strides);
   var acc = ${k.init};
-  var arg = 0xffffffffu;
+  var arg = ${NO_ARG};
   if (live) {
     ${kind === 'sum' ? blockedSum('acc', element('base + reduced_offset(j)'), 'lane', 'p.r', `${lanes}u`) : `for (var j = lane; j < p.r; j += ${lanes}u) {
       let e = ${element('base + reduced_offset(j)')};
       let v = ${k.load};
-      ${isArg ? 'if (v > acc || arg == 0xffffffffu) { acc = v; arg = j; }' : `acc = ${combine};`}
+      ${isArg ? `if (v > acc || arg == ${NO_ARG}) { acc = v; arg = j; }` : `acc = ${combine};`}
     }`}
   }
 ${lanes === 1 ? '' : `  vals[lane] = acc;
@@ -112,7 +114,7 @@ ${lanes === 1 ? '' : `  vals[lane] = acc;
         isArg
           ? `let a = idxs[lane + s];
       let mine = vals[lane];
-      let theirs_wins = a != 0xffffffffu && (idxs[lane] == 0xffffffffu || v > mine || (v == mine && a < idxs[lane]));
+      let theirs_wins = a != ${NO_ARG} && (idxs[lane] == ${NO_ARG} || v > mine || (v == mine && a < idxs[lane]));
       if (theirs_wins) { vals[lane] = v; idxs[lane] = a; }`
           : `let acc = vals[lane];\n      vals[lane] = ${combine};`
       }
@@ -171,7 +173,7 @@ function folded(kind: ReduceKind, half: boolean, result: string): string {
   }
   return `    if (p.accumulate == 0u || acc > best[at]) {
       best[at] = acc;
-      out[at] = i32(select(arg, 0u, arg == 0xffffffffu) + p.offset);
+      out[at] = i32(select(arg, 0u, arg == ${NO_ARG}) + p.offset);
     }`;
 }
 
