@@ -6,6 +6,7 @@ import { numel, ref, zipN } from '../src/check/reference/index.js';
 import { gelu as geluRef, geluTanh as geluTanhRef } from '../src/check/reference/math.js';
 import fc from 'fast-check';
 import { profile, setProfile } from '../src/kernels/profile.js';
+import { broadcastKernel, unaryKernel } from '../src/kernels/wgsl/elementwise.js';
 import { expectClose, fcParams, seededValues, setupDevice, toTensor, widestBinding } from './helpers.js';
 
 beforeAll(setupDevice);
@@ -340,4 +341,15 @@ describe('unary ops take their input alone', () => {
       await expectClose(x.gelu(), ref([4], [-2, -0.5, 0.5, 2].map(geluRef)), 1e-6, 1e-5, 'gelu');
       await expectClose(x.geluTanh(), ref([4], [-2, -0.5, 0.5, 2].map(geluTanhRef)), 1e-6, 1e-5, 'geluTanh');
     }));
+});
+
+describe('kernel cache', () => {
+  it('keys a kernel by its helpers too: the same name and expression with other helpers is another kernel', () => {
+    const helper = (k: string) => `fn h(v: f32) -> f32 { return ${k} * v; }`;
+    expect(unaryKernel('cache_probe', 'h(x)', helper('2.0')).wgsl).toContain(helper('2.0'));
+    expect(unaryKernel('cache_probe', 'h(x)', helper('3.0')).wgsl).toContain(helper('3.0'));
+    const bcast = (k: string) => broadcastKernel('cache_probe', 'h(x) + y', { helpers: helper(k) }).wgsl;
+    expect(bcast('2.0')).toContain(helper('2.0'));
+    expect(bcast('3.0')).toContain(helper('3.0'));
+  });
 });

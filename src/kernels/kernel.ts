@@ -12,6 +12,10 @@ export type StorageType = 'f32' | 'vec4f' | 'f16' | 'vec4h' | 'i32' | 'u32' | 'v
  * kernel that binds f16 storage gets `enable f16;`, and only such a kernel.
  */
 export type FloatType = 'f32' | 'f16';
+/** The vec4 of a float storage type. */
+export const vec4Of = (float: FloatType): 'vec4f' | 'vec4h' => (float === 'f16' ? 'vec4h' : 'vec4f');
+/** The suffix a kernel's name takes for its float storage type: '_f16', none for f32. */
+export const floatSuffix = (float: FloatType): string => (float === 'f16' ? '_f16' : '');
 /** Bytes of one element of a float storage type. */
 export const floatBytes = (t: FloatType): number => (t === 'f16' ? 2 : 4);
 /** The largest finite float32. */

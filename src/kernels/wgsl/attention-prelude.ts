@@ -8,14 +8,14 @@
 // philox((j / 4, i, bh, 0), seed) passes dropout's test ((w >> 8) >= ceil(p 2^24), as
 // src/kernels/wgsl/dropout.ts); a pure function of (bh, i, j, seed), so the three kernels
 // regenerate the same mask, and one Philox draw decides four keys.
-import { LINEAR, narrow, type FloatType, type StorageType } from '../kernel.js';
+import { each, floatSuffix, LINEAR, narrow, vec4Of, type FloatType, type StorageType } from '../kernel.js';
 import { PHILOX } from './random.js';
 
 /** Head rows of up to this many vec4s (head size 64) are worked on in straight-line code, longer ones in a loop. */
 const UNROLLED_V4 = 16;
 
 /** Whether eachVec4 writes head rows of this size as straight-line code (else a loop). */
-export const straightLine = (hs: number) => Math.ceil(hs / 4) <= UNROLLED_V4;
+const straightLine = (hs: number) => Math.ceil(hs / 4) <= UNROLLED_V4;
 
 /**
  * `each(f)`: the statements f(d) for every vec4 d of a head row (d a WGSL u32 expression). Up to
@@ -27,7 +27,7 @@ export const straightLine = (hs: number) => Math.ceil(hs / 4) <= UNROLLED_V4;
  * unrolls loops of up to ~32 vec4s itself: 128 takes as long either way).
  */
 export function eachVec4(hs: number): (f: (d: string) => string) => string {
-  if (straightLine(hs)) return (f) => Array.from({ length: Math.ceil(hs / 4) }, (_, d) => f(`${d}u`)).join('\n');
+  if (straightLine(hs)) return (f) => each(Math.ceil(hs / 4), (d) => f(`${d}u`));
   return (f) => {
     const body = f('d');
     const indent = /^ */.exec(body)![0];
@@ -46,7 +46,7 @@ export function eachVec4(hs: number): (f: (d: string) => string) => string {
 export const wholeVec4 = (hs: number, kernel: 'forward' | 'backward') => hs % 4 === 0 && (kernel === 'forward' || straightLine(hs));
 
 /** The storage type of a head-row buffer: vec4s where wholeVec4, else the scalar type. */
-export const rowType = (float: FloatType, whole: boolean): StorageType => (whole ? (float === 'f16' ? 'vec4h' : 'vec4f') : float);
+export const rowType = (float: FloatType, whole: boolean): StorageType => (whole ? vec4Of(float) : float);
 
 // Which (b, h, block of `lanes` rows) a workgroup is, and vec4 loads of head rows (`whole`: the
 // buffers are arrays of vec4s, see wholeVec4).
@@ -126,8 +126,14 @@ fn kept_bits(w: vec4u) -> u32 {
 }`;
 }
 
+/**
+ * WGSL for the score of a key a query does not see, and where a running max starts: far below any
+ * real score yet finite (WGSL may assume no infinities), so exp(NO_SCORE - m) is 0 once m is real.
+ */
+export const NO_SCORE = '-1e30';
+
 /** The suffix of an attention kernel's name for its storage type and dropout. */
-export const suffix = (float: FloatType, dropping: boolean) => `${float === 'f16' ? '_f16' : ''}${dropping ? '_dropout' : ''}`;
+export const suffix = (float: FloatType, dropping: boolean) => `${floatSuffix(float)}${dropping ? '_dropout' : ''}`;
 
 /**
  * The kernels' uniforms: kv_rows is the slots a row of kv holds (Tk, or more in a KV cache with room

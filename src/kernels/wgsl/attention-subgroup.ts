@@ -18,8 +18,8 @@
 // not SG straight-line copies of their body (subgroupBroadcast needs constant lanes): cold, head
 // size 64, dq 1.7 -> 0.8 s, dk and dv 3.4 -> 0.9 s; warm dq 6.3 -> 5.1 ms, dk and dv 7.2 -> 5.5 ms
 // (CPU time, as above). The forward keeps its straight-line rows: one softmax rescale per SG keys.
-import { Kernel, type FloatType } from '../kernel.js';
-import { dropoutHelpers, eachVec4, forwardReads, keyRange, PARAMS, prelude, rowType, storeRow, suffix, wholeVec4 } from './attention-prelude.js';
+import { each, Kernel, type FloatType } from '../kernel.js';
+import { dropoutHelpers, eachVec4, forwardReads, keyRange, NO_SCORE, PARAMS, prelude, rowType, storeRow, suffix, wholeVec4 } from './attention-prelude.js';
 
 /** Lanes per subgroup, and rows per workgroup. */
 export const SG = 8;
@@ -47,7 +47,7 @@ function storeRows(each: (f: (d: string) => string) => string, indent: string, s
 }
 
 /** f(r) for each row r of a group of SG, as straight-line code (subgroupBroadcast needs constant lanes). */
-const rows = (f: (r: number) => string, sep = '\n') => Array.from({ length: SG }, (_, r) => f(r)).join(sep);
+const rows = (f: (r: number) => string, sep = '\n') => each(SG, f, sep);
 
 /** WGSL (dropping only): w0, w1, the dropout words of keys j0 .. j0 + 7 for this lane's query i (keyFactors). */
 const keyWords = (dropping: boolean, indent: string) =>
@@ -76,9 +76,9 @@ ${body}
 
 /**
  * y and lse (attention.ts's contract, padded or not); a lane per query. A key a lane does not see
- * scores -1e30; should all SG keys of the first group a lane reads be such (padding before its row's
- * first real slot), their weights exp(-1e30 - m) are 1 while m is still -1e30, but the first real
- * key's rescale exp(-1e30 - s) = 0 then wipes them out (the values read are finite).
+ * scores NO_SCORE (-1e30); should all SG keys of the first group a lane reads be such (padding before
+ * its row's first real slot), their weights exp(NO_SCORE - m) are 1 while m is still NO_SCORE, but the
+ * first real key's rescale exp(NO_SCORE - s) = 0 then wipes them out (the values read are finite).
  */
 export function forwardSgKernel(hs: number, padded: boolean, float: FloatType, dropping = false): Kernel {
   const each = eachVec4(hs);
@@ -103,7 +103,7 @@ ${subgroupMain(`
 ${staging(['q', 'kl', 'vl', 'y'])}
   let qbase = (blk.b * p.Tq + min(i, p.Tq - 1u)) * 3u * p.C + blk.h * HS;
 ${loadRows(each, '  ', [['q', (d) => `load_qkv(qbase, ${d}) * p.scale`]])}
-  var m = -1e30; // running max of the scores
+  var m = ${NO_SCORE}; // running max of the scores
   var l = 0.0;   // running sum of exp(score - m)
   var kl: array<vec4f, V4>; // this lane's key and value
   var vl: array<vec4f, V4>;
@@ -113,7 +113,7 @@ ${loadRows(each, '  ', [['q', (d) => `load_qkv(qbase, ${d}) * p.scale`]])}
 ${loadRows(each, '    ', [['kl', (d) => `load_kv(kbase, ${d})`], ['vl', (d) => `load_kv(kbase + p.C, ${d})`]])}
 ${rows((r) => `    var s${r} = 0.0;`)}
 ${each((d) => rows((r) => `    s${r} += dot(q[${d}], subgroupBroadcast(kl[${d}], ${r}u));`))}
-${rows((r) => `    s${r} = select(-1e30, s${r}, j0 + ${r}u <= past + i${padded ? ` && j0 + ${r}u >= lo` : ''});`)}
+${rows((r) => `    s${r} = select(${NO_SCORE}, s${r}, j0 + ${r}u <= past + i${padded ? ` && j0 + ${r}u >= lo` : ''});`)}
     let m_new = ${Array.from({ length: SG }, (_, r) => `s${r}`).reduce((acc, x) => `max(${acc}, ${x})`, 'm')};
     let correction = exp(m - m_new);
     m = m_new;

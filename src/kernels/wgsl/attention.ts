@@ -22,21 +22,23 @@ import { device } from '../../device/device.js';
 import { tuned, type Tunable } from '../autotune.js';
 import { floatBytes, Kernel, grid1d, type FloatType } from '../kernel.js';
 import { ATTENTION_KEYS, profile, type AttentionKeys } from '../profile.js';
-import { dropoutHelpers, eachVec4, forwardReads, keyRange, PARAMS, prelude, storeRow, suffix } from './attention-prelude.js';
+import { dropoutHelpers, eachVec4, forwardReads, keyRange, NO_SCORE, PARAMS, prelude, storeRow, suffix } from './attention-prelude.js';
 import { backwardKeySgKernel, backwardQuerySgKernel, forwardSgKernel, SG } from './attention-subgroup.js';
 import { splitSeed } from './random.js';
 
 const LANES = 64;
+/** Floats of one tile of head rows at most (6 KB): a kernel's two such tiles stay within ~12 KB. */
+const TILE_FLOATS = 1536;
 
 /**
  * Rows per workgroup-memory tile (a power of two dividing 64) for a kernel whose tiles take
- * `rowBytes` a row: two tiles of HS floats per row stay within ~12 KB, and all within the adapter's
+ * `rowBytes` a row: a tile of HS floats per row within TILE_FLOATS, and all within the adapter's
  * workgroup memory; a head row too long for even one row a tile is refused.
  */
 function tileRows(hs: number, rowBytes: number): number {
   const room = device().info.limits.maxComputeWorkgroupStorageSize ?? 16384;
   let t = 64;
-  while (t > 1 && (t * hs > 1536 || t * rowBytes > room)) t /= 2;
+  while (t > 1 && (t * hs > TILE_FLOATS || t * rowBytes > room)) t /= 2;
   if (t * rowBytes > room) {
     throw new Error(`causalAttention: head size ${hs} needs ${rowBytes} bytes of workgroup memory, this adapter allows ${room} (maxComputeWorkgroupStorageSize): use more heads`);
   }
@@ -115,7 +117,7 @@ ${attentionMain(hs, ['ks', 'vs'], [], `
     let base = (blk.b * p.Tq + i) * 3u * p.C + blk.h * HS;
 ${each((d) => `    q[${d}] = load_qkv(base, ${d}) * p.scale;`)}
   }
-  var m = -1e30; // running max of the scores
+  var m = ${NO_SCORE}; // running max of the scores
   var l = 0.0;   // running sum of exp(score - m)${dropping ? `
   var words: vec4u;` : ''}
   let k_end = past + min(blk.row0 + ${LANES}u, p.Tq); // keys any lane of this block sees

@@ -6,15 +6,14 @@
 // binding go in pieces (kernel.ts), each binding windows of x, y, dy, dx from element p.base (b
 // whole: it must fit a binding). f16 tensors are read widened to f32 and each result rounded
 // once. Called by src/ops/bias-gelu.ts.
-import { floatBytes, grid1d, Kernel, narrow, perElement, pieces, variants, windowOf, type FloatType } from '../kernel.js';
+import { floatSuffix, floatBytes, grid1d, Kernel, narrow, perElement, pieces, variants, windowOf, type FloatType } from '../kernel.js';
 import { GELU_WGSL } from './elementwise.js';
 
 const WG = 256;
 
-const suffix = (float: FloatType) => (float === 'f16' ? '_f16' : '');
 
 const forward = variants((float: FloatType) => new Kernel({
-  name: `bias_gelu${suffix(float)}`,
+  name: `bias_gelu${floatSuffix(float)}`,
   read: { x: float, b: float },
   write: { y: float },
   params: { n: 'u32', c: 'u32', base: 'u32' },
@@ -25,7 +24,7 @@ ${perElement(WG, `
 }));
 
 const backward = variants((float: FloatType) => new Kernel({
-  name: `bias_gelu_backward${suffix(float)}`,
+  name: `bias_gelu_backward${floatSuffix(float)}`,
   read: { x: float, b: float, dy: float },
   write: { dx: float },
   params: { n: 'u32', c: 'u32', base: 'u32' },

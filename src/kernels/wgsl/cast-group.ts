@@ -8,20 +8,18 @@
 // A grouped kernel (kernel.ts): each source and destination a binding of its own, each member its
 // own 256-lane workgroups, one lane per element (per 4, as vec4s, when every size is a multiple of 4).
 import type { Resource } from '../../device/bind-groups.js';
-import { F16_RNE_WGSL, Kernel, groupLaunch, groupSize, perMember, variants, type FloatType } from '../kernel.js';
+import { vec4Of, F16_RNE_WGSL, Kernel, groupLaunch, groupSize, perMember, variants, type FloatType } from '../kernel.js';
 
 const WG = 256;
 
 /** Tensors one dispatch can cast on this adapter: each needs two bindings. */
 export const castGroupSize = (): number => groupSize(2);
 
-const VEC4 = { f32: 'vec4f', f16: 'vec4h' } as const;
-
 // `vec`: each lane casts 4 elements as a vec4 (every member's size a multiple of 4): one load and
 // store instead of four, ~3x faster on lavapipe
 const castGroupKernel = variants((key: `${number}:${FloatType}>${FloatType}${'' | ':vec4'}`) => {
   const [group, from, to, vec] = key.split(/[:>]/) as [string, FloatType, FloatType, string?];
-  const [src, dst] = vec ? [VEC4[from], VEC4[to]] : [from, to];
+  const [src, dst] = vec ? [vec4Of(from), vec4Of(to)] : [from, to];
   const idx = Array.from({ length: Number(group) }, (_, k) => k);
   const rounds = from === 'f32' && to === 'f16'; // rounded on the bits, as the cast op
   const convert = rounds ? (vec ? 'vec4h_rne' : 'f16_rne') : dst;

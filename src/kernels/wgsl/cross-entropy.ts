@@ -13,8 +13,8 @@
 // `row_shift` before its first row in the per-row buffers'.
 // Called by src/ops/cross-entropy.ts and linear-cross-entropy.ts.
 import { defineFault } from '../../device/faults.js';
-import { Kernel, narrow, variants, type FloatType } from '../kernel.js';
-import { blockedSum, launchRowChunks, rowKernel, rowMain } from './row.js';
+import { floatSuffix, Kernel, narrow, variants, type FloatType } from '../kernel.js';
+import { blockedSum, launchRowChunks, rowKernel, rowMain, rowMax } from './row.js';
 
 const TARGET_OUT_OF_RANGE = defineFault('crossEntropy: a target computed on the GPU was outside [0, V) and not ignore_index (it was clamped)');
 
@@ -27,15 +27,13 @@ export const TARGET = `let r = row + p.row_shift;
   let t = u32(clamp(t_raw, 0, i32(p.V) - 1));`;
 
 const forwardK = variants((float: FloatType) => rowKernel((lanes) => new Kernel({
-  name: `cross_entropy${float === 'f16' ? '_f16' : ''}`,
+  name: `cross_entropy${floatSuffix(float)}`,
   read: { x: float, targets: 'i32' },
   write: { loss: 'f32', valid: 'f32', lse: 'f32' },
   params: { rows: 'u32', V: 'u32', ignore_index: 'i32', shift: 'u32', row_shift: 'u32' },
   faults: true,
   body: rowMain(lanes, 'p.V', /* wgsl */ `
-  var m = -3.402823e38;
-  for (var j = lane; j < n; j += ROW_LANES) { m = max(m, f32(x[base + j])); }
-  m = wg_max(m, lane);
+  ${rowMax('m', 'f32(x[base + j])')}
   var s = 0.0;
   ${blockedSum('s', 'exp(f32(x[base + j]) - m)')}
   let ls = log(wg_sum(s, lane));
@@ -50,7 +48,7 @@ const forwardK = variants((float: FloatType) => rowKernel((lanes) => new Kernel(
 })));
 
 const backwardK = variants((float: FloatType) => rowKernel((lanes) => new Kernel({
-  name: `cross_entropy_backward${float === 'f16' ? '_f16' : ''}`,
+  name: `cross_entropy_backward${floatSuffix(float)}`,
   read: { x: float, targets: 'i32', lse: 'f32', scale: 'f32' },
   write: { dx: float },
   params: { rows: 'u32', V: 'u32', ignore_index: 'i32', shift: 'u32', row_shift: 'u32' },

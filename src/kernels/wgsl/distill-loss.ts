@@ -21,25 +21,24 @@
 // teacher alike) are read widened to f32: the statistics, sums and loss rows are f32, and ds is
 // rounded to f16 once. Called by src/ops/distill-loss.ts.
 import { defineFault } from '../../device/faults.js';
-import { F32_MAX, Kernel, narrow, variants, type FloatType } from '../kernel.js';
+import { floatSuffix, F32_MAX, Kernel, narrow, variants, type FloatType } from '../kernel.js';
 import { TARGET } from './cross-entropy.js';
-import { launchRowChunks, rowKernel, rowMain } from './row.js';
+import { launchRowChunks, LOWEST_F32, rowKernel, rowMain } from './row.js';
 
 const TARGET_OUT_OF_RANGE = defineFault('distillLoss: a target computed on the GPU was outside [0, V) and not ignore_index (it was clamped)');
 /** Per-row statistics the forward keeps for the backward. */
 export const DISTILL_STATS = 5;
 
-const suffix = (float: FloatType) => (float === 'f16' ? '_f16' : '');
 
 const forwardK = variants((float: FloatType) => rowKernel((lanes) => new Kernel({
-  name: `distill_loss${suffix(float)}`,
+  name: `distill_loss${floatSuffix(float)}`,
   read: { x: float, teacher: float, targets: 'i32' },
   write: { loss: 'f32', valid: 'f32', stats: 'f32' },
   params: { rows: 'u32', V: 'u32', ignore_index: 'i32', inv_t: 'f32', kl_t: 'f32', kl_t2: 'f32', ce_weight: 'f32', shift: 'u32', row_shift: 'u32', stats_shift: 'u32' },
   faults: true,
   body: rowMain(lanes, 'p.V', /* wgsl */ `
-  var ms = -3.402823e38;
-  var mt = -3.402823e38;
+  var ms = ${LOWEST_F32};
+  var mt = ${LOWEST_F32};
   for (var j = lane; j < n; j += ROW_LANES) {
     ms = max(ms, f32(x[base + j]));
     mt = max(mt, f32(teacher[base + j]));
@@ -81,7 +80,7 @@ const forwardK = variants((float: FloatType) => rowKernel((lanes) => new Kernel(
 })));
 
 const backwardK = variants((float: FloatType) => rowKernel((lanes) => new Kernel({
-  name: `distill_loss_backward${suffix(float)}`,
+  name: `distill_loss_backward${floatSuffix(float)}`,
   read: { x: float, teacher: float, targets: 'i32', stats: 'f32', scale: 'f32' },
   write: { dx: float },
   params: { rows: 'u32', V: 'u32', ignore_index: 'i32', inv_t: 'f32', kl_grad: 'f32', ce_weight: 'f32', shift: 'u32', row_shift: 'u32', stats_shift: 'u32' },

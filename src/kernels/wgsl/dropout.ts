@@ -6,20 +6,20 @@
 //   out[i] = kept ? x[i] * scale : 0, scale = 1 / (1 - p). Forward (x = input) and backward
 // (x = upstream gradient) are the same kernel, since dropout is linear in x.
 // f16 tensors: x widened to f32, scaled, rounded once. 1-D grid of 256-lane workgroups; one lane per element.
-import { Kernel, floatBytes, narrow, perElement, grid1d, pieces, variants, windowOf, type FloatType } from '../kernel.js';
-import { PHILOX, splitSeed } from './random.js';
+import { floatSuffix, Kernel, floatBytes, narrow, perElement, grid1d, pieces, variants, windowOf, type FloatType } from '../kernel.js';
+import { ELEMENT_DRAW, PHILOX, splitSeed } from './random.js';
 
 const WG = 256;
 
 const dropoutK = variants((float: FloatType) => new Kernel({
-  name: `dropout${float === 'f16' ? '_f16' : ''}`,
+  name: `dropout${floatSuffix(float)}`,
   read: { x: float },
   write: { out: float },
   params: { n: 'u32', base: 'u32', seed_lo: 'u32', seed_hi: 'u32', threshold: 'u32', scale: 'f32' },
   body: /* wgsl */ `
 ${PHILOX}
 ${perElement(WG, `
-  let r = philox(vec4u(p.base + i, 0u, 0u, 0u), vec2u(p.seed_lo, p.seed_hi)); // i counted in the whole tensor
+  let r = ${ELEMENT_DRAW};
   out[i] = ${narrow(float, 'select(0.0, f32(x[i]) * p.scale, (r.x >> 8u) >= p.threshold)')};`)}`,
 }));
 

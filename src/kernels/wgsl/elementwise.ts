@@ -6,7 +6,7 @@
 // Float kernels have a vec4 twin, launched when the size is a multiple of 4 and no input is
 // strided: a lane loads and stores 4 elements as vec4 and applies the expression to each (one
 // vec4 load instead of four bounds-checked scalar loads: ~1.8x on lavapipe for a 393k-element add).
-import { bindsWhole, Kernel, narrow, pieces, piecesThatFit, shiftedWindow, windowOf, windowRoom, perElement, grid1d, variants, type FloatType, type StorageType } from '../kernel.js';
+import { vec4Of, bindsWhole, Kernel, narrow, pieces, piecesThatFit, shiftedWindow, windowOf, windowRoom, perElement, grid1d, variants, type FloatType, type StorageType } from '../kernel.js';
 
 // Exact GELU, a Phi(a) with Phi the standard normal CDF (PyTorch's nn.GELU(), nanoGPT's MLP), for
 // the gelu op and the fused bias + GELU kernel. WGSL has no erf: Abramowitz & Stegun 7.1.26,
@@ -56,6 +56,7 @@ fn ieee_lt(a: f32, b: f32) -> bool {
 }`;
 
 const WG = 256;
+// keyed by everything the WGSL is made from, so a key cannot stand for two texts
 const cache = new Map<string, Kernel>();
 
 function cached(key: string, make: () => Kernel): Kernel {
@@ -78,7 +79,6 @@ function withVec4Twin(k: Kernel, make: () => Kernel): Kernel {
 /** Element types an elementwise kernel reads and writes: a float storage type, or i32. */
 export type ElementType = FloatType | 'i32';
 const BYTES = { f32: 4, f16: 2, i32: 4 } as const;
-const VEC4 = { f32: 'vec4f', f16: 'vec4h' } as const;
 /** Bytes of an element of each kernel's inputs and output (its vec4 twin's: four of them), for windows. */
 const widths = new Map<Kernel, { input: number; output: number }>();
 
@@ -115,8 +115,8 @@ ${perElement(WG, `
   out[i] = ${value};`)}`,
   });
   const bytes = BYTES[float];
-  const vec = VEC4[float];
-  return cached(`unary:${name}:${expr}:${float}`, () => withVec4Twin(
+  const vec = vec4Of(float);
+  return cached(`unary:${name}:${expr}:${float}:${helpers}`, () => withVec4Twin(
     sized(make(float, widen(float, 'a[i]'), narrow(float, expr), ''), bytes, bytes),
     () => sized(make(vec, widen4(float, 'a[i]'), float === 'f16' ? `vec4h(${apply})` : apply, fn), 4 * bytes, 4 * bytes),
   ));
@@ -183,11 +183,11 @@ ${perElement(WG, `
 ${body}
   out[i + p.out_shift] = ${value};`)}`,
   });
-  return cached(`bcast:${name}:${expr}:${arity}:${inType}:${outType}`, () => {
+  return cached(`bcast:${name}:${expr}:${arity}:${inType}:${outType}:${helpers}`, () => {
     const scalar = sized(make(read, outType, BROADCAST_INDEX, loads, outType === 'i32' ? expr : narrow(outType, expr)), BYTES[inType], BYTES[outType]);
     if (inType === 'i32' || inType !== outType) return scalar;
     // vec4 twin: load modes 0 (contiguous), 1 (a single value) and 3 (periodic, q counted in vec4s); strided inputs take the scalar kernel
-    const vec = VEC4[inType];
+    const vec = vec4Of(inType);
     const read4 = Object.fromEntries(names.map((n) => [`in_${n}`, vec]));
     const loads4 = names
       .map((n) => `  var ${n} = vec4f(${widen(inType, `in_${n}[0].x`)});

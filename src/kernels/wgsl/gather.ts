@@ -43,7 +43,7 @@
 // faster than the data), 2 V / 256 sequential reads a lane (step 2), and O(N C + V C) reads and
 // writes (steps 3, 4). Memory: 2 N + 3 V + 2 u32 of scratch, and 2 N C / P f32 of piece sums.
 import { defineFault } from '../../device/faults.js';
-import { Kernel, LINEAR, MAX_GROUPS, floatBytes, grid1d, gridRows, narrow, perElement, pieces, variants, windowOf, type FloatType } from '../kernel.js';
+import { floatSuffix, Kernel, LINEAR, MAX_GROUPS, floatBytes, grid1d, gridRows, narrow, perElement, pieces, variants, windowOf, type FloatType } from '../kernel.js';
 import { profile } from '../profile.js';
 import { INT8_WGSL } from './int8.js';
 
@@ -62,7 +62,7 @@ const ROW_OF_ELEMENT = /* wgsl */ `
   let row = clamp_id(id, p.V);`;
 
 const gatherK = variants((float: FloatType) => new Kernel({
-  name: `embedding${float === 'f16' ? '_f16' : ''}`,
+  name: `embedding${floatSuffix(float)}`,
   read: { table: float, ids: 'i32' },
   write: { out: float },
   params: { n: 'u32', C: 'u32', V: 'u32', v0: 'u32', vw: 'u32' },
@@ -178,7 +178,7 @@ fn main(@builtin(local_invocation_index) lane: u32) {
 // Piece k (gridRows over the bound, column block wid.z) of a table row v with more than P ids:
 // partial[k, c] = sum of g[order[j], c] over its P positions j of the row's segment, in order.
 const piecesK = variants((float: FloatType) => new Kernel({
-  name: `embedding_backward_pieces${float === 'f16' ? '_f16' : ''}`,
+  name: `embedding_backward_pieces${floatSuffix(float)}`,
   read: { g: float, starts: 'u32', pstarts: 'u32', order: 'u32' },
   write: { partial: 'f32' },
   params: { V: 'u32', C: 'u32', P: 'u32' },
@@ -207,7 +207,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
 }));
 
 const backwardK = variants((float: FloatType) => new Kernel({
-  name: `embedding_backward${float === 'f16' ? '_f16' : ''}`,
+  name: `embedding_backward${floatSuffix(float)}`,
   read: { g: float, starts: 'u32', pstarts: 'u32', order: 'u32', partial: 'f32' },
   write: { dtable: float },
   params: { V: 'u32', C: 'u32', v0: 'u32', vw: 'u32', P: 'u32' },

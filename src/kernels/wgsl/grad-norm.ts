@@ -30,6 +30,12 @@ const SLICE = 256 * WG;
 /** The partial sums a gradient of `size` elements gets (its slices). */
 export const gradSlices = (size: number) => Math.max(1, Math.ceil(size / SLICE));
 
+/** WGSL for PyTorch's clip_grad_norm_ epsilon: the clipping factor is max_norm / (norm + CLIP_EPS) (grad-scaler.ts too). */
+export const CLIP_EPS = '1e-6';
+
+/** Floats of `partial` a slice takes: its scaled sum of squares and its exponent. */
+export const SLICE_PARTIAL = 2;
+
 /** The clipping limit a kernel's uniform takes for maxNorm: past float32's range (Infinity too), null, no clipping. */
 export const clipLimit = (maxNorm: number): number | null => (maxNorm < F32_MAX ? maxNorm : null);
 
@@ -76,8 +82,8 @@ ${idx.map((k) => `    case ${k}u: { for (var j = lo + lane; j < hi; j += ${WG}u)
     workgroupBarrier();
   }
   if (lane == 0u) {
-    partial[2u * (p.base + w)] = red[0];
-    partial[2u * (p.base + w) + 1u] = f32(e);
+    partial[${SLICE_PARTIAL}u * (p.base + w)] = red[0];
+    partial[${SLICE_PARTIAL}u * (p.base + w) + 1u] = f32(e);
   }
 }`,
   });
@@ -92,12 +98,12 @@ const scaleKernel = new Kernel({
 @compute @workgroup_size(1)
 fn main() {
   var top = -126;
-  for (var i = 0u; i < p.count; i++) { top = max(top, i32(partial[2u * i + 1u])); }
+  for (var i = 0u; i < p.count; i++) { top = max(top, i32(partial[${SLICE_PARTIAL}u * i + 1u])); }
   var total = 0.0;
-  for (var i = 0u; i < p.count; i++) { total += ldexp(partial[2u * i], 2 * (i32(partial[2u * i + 1u]) - top)); }
+  for (var i = 0u; i < p.count; i++) { total += ldexp(partial[${SLICE_PARTIAL}u * i], 2 * (i32(partial[${SLICE_PARTIAL}u * i + 1u]) - top)); }
   let nrm = ldexp(sqrt(total), top);
   norm[0] = nrm;
-  let d = nrm + 1e-6;
+  let d = nrm + ${CLIP_EPS};
   // a norm of Infinity clips by 0 and NaN by NaN (the norm itself), told by the bits (WGSL may
   // assume finite floats: a NaN compared or divided could give anything, on lavapipe a factor of 1)
   let bits = bitcast<u32>(nrm) & 0x7fffffffu;
@@ -105,9 +111,6 @@ fn main() {
   scale[0] = select(1.0, factor, p.clip != 0u && (bits >= 0x7f800000u || d > p.max_norm));
 }`,
 });
-
-/** Floats of `partial` a slice takes: its scaled sum of squares and its exponent. */
-export const SLICE_PARTIAL = 2;
 
 /**
  * partial[SLICE_PARTIAL base ...] = the scaled sums of squares of grads' slices and their exponents (at most MAX_GROUP gradients, with their

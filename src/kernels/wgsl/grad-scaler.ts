@@ -14,6 +14,7 @@
 // tested by the bit pattern (WGSL may assume finite floats).
 import { Kernel, variants } from '../kernel.js';
 import { MARK_FN, NON_FINITE_FN } from './finite.js';
+import { CLIP_EPS } from './grad-norm.js';
 
 export const MIN_SCALE = 2 ** -24;
 export const MAX_SCALE = 2 ** 24;
@@ -38,7 +39,7 @@ ${watched ? `    if (s <= ${MIN_SCALE}) { mark(p.flag, p.step); }` : ''}
     return;
   }
   let nrm = norm[0] / s;
-  let d = nrm + 1e-6;
+  let d = nrm + ${CLIP_EPS};
   let clip = select(1.0, p.max_norm / d, p.clip != 0u && d > p.max_norm);
   norm[0] = nrm;
   control[0] = clip / s;

@@ -10,14 +10,13 @@
 // and rstd, kept f32 for the backward), the row and column sums are all f32, and each output is
 // rounded to f16 once. Called by src/ops/layernorm.ts.
 import { device } from '../../device/device.js';
-import { Kernel, narrow, variants, type FloatType } from '../kernel.js';
+import { floatSuffix, Kernel, narrow, variants, type FloatType } from '../kernel.js';
 import { columnGrid, columnPlan, columnSums, type ColumnLayout } from './column-sums.js';
 import { blockedSum, rowGrid, rowKernel, rowMain } from './row.js';
 
-const suffix = (float: FloatType) => (float === 'f16' ? '_f16' : '');
 
 const forwardK = variants((float: FloatType) => rowKernel((lanes) => new Kernel({
-  name: `layernorm${suffix(float)}`,
+  name: `layernorm${floatSuffix(float)}`,
   read: { x: float, w: float, b: float },
   write: { y: float, mean: 'f32', rstd: 'f32' },
   params: { rows: 'u32', C: 'u32', eps: 'f32', has_bias: 'u32' },
@@ -36,7 +35,7 @@ const forwardK = variants((float: FloatType) => rowKernel((lanes) => new Kernel(
 })));
 
 const backwardDxK = variants((float: FloatType) => rowKernel((lanes) => new Kernel({
-  name: `layernorm_backward_dx${suffix(float)}`,
+  name: `layernorm_backward_dx${floatSuffix(float)}`,
   read: { x: float, w: float, mean: 'f32', rstd: 'f32', dy: float },
   write: { dx: float },
   params: { rows: 'u32', C: 'u32' },
@@ -67,7 +66,7 @@ const splitSuffix = (name: ColumnLayout) => (name === 'lane' ? '' : '_split');
 const backwardWbK = variants((key: `${FloatType}>${FloatType}>${ColumnLayout}`) => {
   const [float, out, layout] = key.split('>') as [FloatType, FloatType, ColumnLayout];
   return new Kernel({
-    name: `layernorm_backward_wb${suffix(float)}${out !== float ? '_partial' : ''}${splitSuffix(layout)}`,
+    name: `layernorm_backward_wb${floatSuffix(float)}${out !== float ? '_partial' : ''}${splitSuffix(layout)}`,
     read: { x: float, mean: 'f32', rstd: 'f32', dy: float },
     write: { pw: out, pb: out },
     params: { rows: 'u32', C: 'u32', chunk: 'u32' },
@@ -83,7 +82,7 @@ const backwardWbK = variants((key: `${FloatType}>${FloatType}>${ColumnLayout}`) 
 const wbSumK = variants((key: `${FloatType}>${ColumnLayout}`) => {
   const [float, layout] = key.split('>') as [FloatType, ColumnLayout];
   return new Kernel({
-    name: `layernorm_backward_wb_sum${suffix(float)}${splitSuffix(layout)}`,
+    name: `layernorm_backward_wb_sum${floatSuffix(float)}${splitSuffix(layout)}`,
     read: { pw: 'f32', pb: 'f32' },
     write: { dw: float, db: float },
     params: { C: 'u32', chunks: 'u32' },

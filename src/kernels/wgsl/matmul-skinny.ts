@@ -23,7 +23,7 @@
 //   768 x 50257:  M 1  67.0 / 43.4 / 153 / 1025     M 4  198 / 76.8 / 269 / 984       M 8  402 / 112 / 338 / 938
 // GPT-2 124M decoding, batch 1: 216 -> 140 ms a token. GPUs: unmeasured ('auto' measures there).
 import type { Resource } from '../../device/bind-groups.js';
-import { each, Kernel, grid1d, LINEAR, narrow, perElement, variants, type FloatType, type StorageType } from '../kernel.js';
+import { vec4Of, each, Kernel, grid1d, LINEAR, narrow, perElement, variants, type FloatType, type StorageType } from '../kernel.js';
 import { SKINNY_KERNELS, type SkinnyKernel } from '../profile.js';
 import type { MatmulPlan } from './matmul-tiled.js';
 
@@ -113,7 +113,6 @@ ${each(rows, (r) => `      let a${r} = vec4f(a[x${r} + ${k}]);
 });
 
 const VEC4_PARAMS = { n: 'u32', M: 'u32', N: 'u32', K4: 'u32', ...BATCH_PARAMS } as const;
-const vec4Storage = (float: FloatType) => (float === 'f16' ? 'vec4h' : 'vec4f');
 
 /** A vec4 kernel per float type, rows and bias (`key`), named `matmul-skinny-${kind}-...`, its body from the shared parts. */
 const vec4Kernel = (kind: string, body: (v: ReturnType<typeof vec4Parts>, rows: number) => string) =>
@@ -121,7 +120,7 @@ const vec4Kernel = (kind: string, body: (v: ReturnType<typeof vec4Parts>, rows: 
     const { float, rows, bias } = parseKey(key);
     return new Kernel({
       name: `matmul-skinny-${kind}-${rows}${bias ? '-bias' : ''}${float === 'f16' ? '-f16' : ''}`,
-      read: reads(vec4Storage(float), float, bias),
+      read: reads(vec4Of(float), float, bias),
       write: { c: float },
       params: VEC4_PARAMS,
       body: body(vec4Parts(rows, float, bias), rows),

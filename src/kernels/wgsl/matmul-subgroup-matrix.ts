@@ -40,7 +40,7 @@
 // each fragment operation done by plain WGSL) on any adapter against float64; the device-start
 // self-check verifies its numbers wherever the feature exists.
 import type { Resource } from '../../device/bind-groups.js';
-import { Kernel, LINEAR, grid1d, narrow, variants, type FloatType } from '../kernel.js';
+import { each, Kernel, LINEAR, grid1d, narrow, variants, type FloatType } from '../kernel.js';
 import { INT8_TENSOR_CORE_MAX_K, SGM_BLOCK_M, SGM_BLOCK_N, SGM_SUBGROUPS, SGM_TILE, type SgmElement, type SubgroupMatrixTiling } from '../profile.js';
 import { splitChunk, type MatmulPlan } from './matmul-tiled.js';
 
@@ -60,8 +60,6 @@ const TILE_UNITS: Record<SgmElement, { unit: 'f16' | 'u32'; pack: number; perLoa
   f16: { unit: 'f16', pack: 1, perLoad: 8, result: 'f32' },
   i8: { unit: 'u32', pack: 4, perLoad: 4, result: 'i32' },
 };
-
-const loop = (n: number, f: (i: number) => string) => Array.from({ length: n }, (_, i) => f(i)).join('\n');
 
 /**
  * WGSL staging a `rows` x `cols` block of a stored matrix (cols along its contiguous axis, all in
@@ -220,11 +218,11 @@ export function subgroupMatrixKernel(v: SubgroupMatrixVariant): Kernel {
   const loadB = (j: number, kk: number) => transB
     ? ops.load('right', `(sn + ${j * N}u) * ${kw}u + ${kk / pack}u`, 'col_major', `${kw}u`)
     : ops.load('right', `${kk * T}u + sn + ${j * N}u`, 'row_major', `${T}u`);
-  const fragments = (f: (i: number, j: number) => string) => loop(fm, (i) => loop(fn, (j) => f(i, j)));
-  const steps = loop(bk / K, (s) => [
+  const fragments = (f: (i: number, j: number) => string) => each(fm, (i) => each(fn, (j) => f(i, j)));
+  const steps = each(bk / K, (s) => [
     '    {',
-    loop(fm, (i) => `      let l${i} = ${loadA(i, s * K)};`),
-    loop(fn, (j) => `      let r${j} = ${loadB(j, s * K)};`),
+    each(fm, (i) => `      let l${i} = ${loadA(i, s * K)};`),
+    each(fn, (j) => `      let r${j} = ${loadB(j, s * K)};`),
     fragments((i, j) => `      ${ops.multiplyAccumulate(`l${i}`, `r${j}`, `acc${i}_${j}`)};`),
     '    }',
   ].join('\n'));

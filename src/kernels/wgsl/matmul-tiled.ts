@@ -23,7 +23,7 @@
 // by its scale when stored (split-K: each partial, a linear map, before they are summed).
 // What each shape gets (tile sizes, vec4, splits) is decided by matmul.ts from the profile.
 import type { Resource } from '../../device/bind-groups.js';
-import { Kernel, LINEAR, grid1d, perElement, variants, type FloatType, type StorageType } from '../kernel.js';
+import { vec4Of, each, Kernel, LINEAR, grid1d, perElement, variants, type FloatType, type StorageType } from '../kernel.js';
 import { TILES, type TileConfig, type TileName } from '../profile.js';
 import { INT8_WGSL } from './int8.js';
 
@@ -42,9 +42,7 @@ interface Variant {
 }
 
 /** A float storage type, or a vec4 of it. */
-const storage = (float: FloatType, vec4: boolean): StorageType => (vec4 ? (float === 'f16' ? 'vec4h' : 'vec4f') : float);
-
-const loop = (n: number, f: (i: number) => string) => Array.from({ length: n }, (_, i) => f(i)).join('\n');
+const storage = (float: FloatType, vec4: boolean): StorageType => (vec4 ? vec4Of(float) : float);
 
 /**
  * WGSL that stages one operand's BK-deep tile in workgroup memory: `outer` rows (m for A, n for B)
@@ -101,7 +99,7 @@ function tiledKernel(v: Variant, split: boolean): Kernel {
     !v.int8 ? x : j ? `${x} * scale[${n} + ${j}]` : `${x} * vec4f(scale[${n}], scale[${n} + 1u], scale[${n} + 2u], scale[${n} + 3u])`;
   const storeRow = (r: number, i: number) => {
     const row = `4u * (lid.y + ${r * ly}u) + ${i}u`;
-    return loop(tn / 4, (c) => {
+    return each(tn / 4, (c) => {
       const col = `4u * (lid.x + ${c * lx}u)`;
       return v.vec4
         ? `  if (m0 + ${row} < p.M && n0 + ${col} < p.N) { c[(c_base + (m0 + ${row}) * p.N + n0 + ${col}) / 4u] = ${narrow(scaled(acc(r, i, c), `n0 + ${col}`))}; }`
@@ -146,15 +144,15 @@ ${stageA}
 ${stageB}
     workgroupBarrier();
     for (var k = 0u; k < ${bk}u; k++) {
-${loop(tm / 4, (r) => `      let a${r} = As[k * ${bm / 4}u + lid.y + ${r * ly}u];`)}
-${loop(tn / 4, (c) => `      let b${c} = Bs[k * ${bn / 4}u + lid.x + ${c * lx}u];`)}
-${loop(tm / 4, (r) => loop(4, (i) => loop(tn / 4, (c) => `      ${acc(r, i, c)} += a${r}.${'xyzw'[i]} * b${c};`)))}
+${each(tm / 4, (r) => `      let a${r} = As[k * ${bm / 4}u + lid.y + ${r * ly}u];`)}
+${each(tn / 4, (c) => `      let b${c} = Bs[k * ${bn / 4}u + lid.x + ${c * lx}u];`)}
+${each(tm / 4, (r) => each(4, (i) => each(tn / 4, (c) => `      ${acc(r, i, c)} += a${r}.${'xyzw'[i]} * b${c};`)))}
     }
     workgroupBarrier();
   }
 
   let c_base = (split * (p.tiles / (p.tiles_n * p.tiles_m)) + batch) * p.M * p.N;
-${loop(tm / 4, (r) => loop(4, (i) => storeRow(r, i)))}
+${each(tm / 4, (r) => each(4, (i) => storeRow(r, i)))}
 }`,
   });
 }

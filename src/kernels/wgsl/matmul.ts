@@ -57,7 +57,7 @@
 // tiles (slower than without), 16x16 lanes x 4x4 regs, 8x16 lanes x 4x8, 8x8 lanes x 4x8.
 import type { BufferWindow, Resource } from '../../device/bind-groups.js';
 import { device, onDeviceOpen } from '../../device/device.js';
-import { Kernel, LINEAR, grid1d, narrow, variants, windowOf, type FloatType } from '../kernel.js';
+import { each, Kernel, LINEAR, grid1d, narrow, variants, windowOf, type FloatType } from '../kernel.js';
 import { tuned, type Tunable } from '../autotune.js';
 import { int8TensorCoresFor, matmulTiling, matmulTilingIsAuto, matmulTilings, profile, SHARING_LANES, splitCandidates, tensorCoreSplits, type MatmulTiling, type SkinnyKernel, type SubgroupMatrixTiling } from '../profile.js';
 import { checkFastPaths } from '../self-check.js';
@@ -228,7 +228,6 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
 type TexLayout = 'k' | 'outer';
 
 function textureMatmulKernel(WY: number, RM: number, RNT: number, aLayout: TexLayout, bLayout: TexLayout, shareA: boolean, float: FloatType): Kernel {
-  const loop = (n: number, f: (i: number) => string) => Array.from({ length: n }, (_, i) => f(i)).join('\n');
   const RQ = RNT / 4; // vec4 columns per lane
   const TMT = WY * RM;
   const TNT = TEX_LANES * RNT;
@@ -237,22 +236,22 @@ function textureMatmulKernel(WY: number, RM: number, RNT: number, aLayout: TexLa
   // texels 8h + sg and the rest come by broadcast. Texel t is row t ('k'), or column group t / 4
   // at k offset t % 4 ('outer').
   const aLoads = shareA
-    ? [loop(RM / 8, (h) => aLayout === 'k'
+    ? [each(RM / 8, (h) => aLayout === 'k'
         ? `    let a_mine${h} = textureLoad(ta, vec2u(kq, a_row + ${8 * h}u + sg), 0);`
         : `    let a_mine${h} = textureLoad(ta, vec2u(a_col + ${2 * h}u + sg / 4u, a_k + 4u * kq + sg % 4u), 0);`),
        aLayout === 'k'
-        ? loop(RM, (i) => `    let a${i} = subgroupBroadcast(a_mine${i >> 3}, ${i & 7}u);`)
-        : loop(4, (c) => loop(RM / 4, (g) => `    let a${c}_${g} = subgroupBroadcast(a_mine${(4 * g + c) >> 3}, ${(4 * g + c) & 7}u);`))].join('\n')
+        ? each(RM, (i) => `    let a${i} = subgroupBroadcast(a_mine${i >> 3}, ${i & 7}u);`)
+        : each(4, (c) => each(RM / 4, (g) => `    let a${c}_${g} = subgroupBroadcast(a_mine${(4 * g + c) >> 3}, ${(4 * g + c) & 7}u);`))].join('\n')
     : aLayout === 'k'
-      ? loop(RM, (i) => `    let a${i} = textureLoad(ta, vec2u(kq, a_row + ${i}u), 0);`)
-      : loop(4, (c) => loop(RM / 4, (g) => `    let a${c}_${g} = textureLoad(ta, vec2u(a_col + ${g}u, a_k + 4u * kq + ${c}u), 0);`));
+      ? each(RM, (i) => `    let a${i} = textureLoad(ta, vec2u(kq, a_row + ${i}u), 0);`)
+      : each(4, (c) => each(RM / 4, (g) => `    let a${c}_${g} = textureLoad(ta, vec2u(a_col + ${g}u, a_k + 4u * kq + ${c}u), 0);`));
   const A = (i: number, c: number) => (aLayout === 'k' ? `a${i}.${'xyzw'[c]}` : `a${c}_${i >> 2}.${'xyzw'[i & 3]}`);
   const bLoads =
     bLayout === 'outer'
-      ? loop(4, (c) => loop(RQ, (q) => `    let b${c}_${q} = textureLoad(tb, vec2u(b_col + ${q}u, b_k + 4u * kq + ${c}u), 0);`))
+      ? each(4, (c) => each(RQ, (q) => `    let b${c}_${q} = textureLoad(tb, vec2u(b_col + ${q}u, b_k + 4u * kq + ${c}u), 0);`))
       : [
-          loop(RNT, (j) => `    let t${j} = textureLoad(tb, vec2u(kq, b_row + ${j}u), 0);`),
-          loop(4, (c) => loop(RQ, (q) => `    let b${c}_${q} = vec4f(${[0, 1, 2, 3].map((x) => `t${4 * q + x}.${'xyzw'[c]}`).join(', ')});`)),
+          each(RNT, (j) => `    let t${j} = textureLoad(tb, vec2u(kq, b_row + ${j}u), 0);`),
+          each(4, (c) => each(RQ, (q) => `    let b${c}_${q} = vec4f(${[0, 1, 2, 3].map((x) => `t${4 * q + x}.${'xyzw'[c]}`).join(', ')});`)),
         ].join('\n');
   return new Kernel({
     name: `matmul-texture-${TMT}x${TNT}-${aLayout}-${bLayout}${shareA ? '-shared' : ''}${float === 'f16' ? '-f16' : ''}`, // C tile, layouts
@@ -291,16 +290,16 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
   for (var kq = 0u; kq < p.kq; kq++) {
 ${aLoads}
 ${bLoads}
-${loop(RM, (i) => loop(RQ, (q) => `    acc[${i * RQ + q}] += ${[0, 1, 2, 3].map((c) => `${A(i, c)} * b${c}_${q}`).join(' + ')};`))}
+${each(RM, (i) => each(RQ, (q) => `    acc[${i * RQ + q}] += ${[0, 1, 2, 3].map((c) => `${A(i, c)} * b${c}_${q}`).join(' + ')};`))}
   }
   let c_base = batch * p.M * p.N;
   // Stored by a loop, not ${RM * RQ} inlined stores: their clipping branches took LLVM (lavapipe)
   // ~10x as long to compile. The loop indexes a copy: indexing acc itself at run time would keep
   // acc in memory through the k loop (~10% slower there).
   var out: array<vec4f, ${RM * RQ}>;
-${loop(RM * RQ, (k) => `  out[${k}] = acc[${k}];`)}
+${each(RM * RQ, (k) => `  out[${k}] = acc[${k}];`)}
   for (var i = 0u; i < ${RM}u; i++) {
-${loop(RQ, (q) => `    store(c_base, row + i, col + ${4 * q}u, out[i * ${RQ}u + ${q}u]);`)}
+${each(RQ, (q) => `    store(c_base, row + i, col + ${4 * q}u, out[i * ${RQ}u + ${q}u]);`)}
   }
 }`,
   });

@@ -31,6 +31,9 @@ fn philox(counter: vec4u, key: vec2u) -> vec4u {
 fn uniform01(u: u32) -> f32 { return f32(u >> 8u) * (1.0 / 16777216.0); }
 `;
 
+/** WGSL: the draw for element `p.base + i` of a tensor keyed by (p.seed_lo, p.seed_hi), shared by rand and dropout (which regenerates it). */
+export const ELEMENT_DRAW = 'philox(vec4u(p.base + i, 0u, 0u, 0u), vec2u(p.seed_lo, p.seed_hi))';
+
 function randomKernel(name: string, expr: string): Kernel {
   return new Kernel({
     name,
@@ -39,18 +42,16 @@ function randomKernel(name: string, expr: string): Kernel {
     body: /* wgsl */ `
 ${PHILOX}
 ${perElement(WG, `
-  let r = philox(vec4u(p.base + i, 0u, 0u, 0u), vec2u(p.seed_lo, p.seed_hi)); // the counter: the element's index in the tensor
+  let r = ${ELEMENT_DRAW};
   out[i] = ${expr};`)}`,
   });
 }
 
 // uniform in [a, b)
 const uniformK = randomKernel('rand_uniform', 'p.a + (p.b - p.a) * uniform01(r.x)');
+const TWO_PI = '6.283185307179586';
 // normal(mean a, std b) by Box-Muller; 1 - u keeps the log argument in (0, 1]
-const normalK = randomKernel(
-  'rand_normal',
-  'p.a + p.b * sqrt(-2.0 * log(1.0 - uniform01(r.x))) * cos(6.283185307179586 * uniform01(r.y))',
-);
+const normalK = randomKernel('rand_normal', `p.a + p.b * sqrt(-2.0 * log(1.0 - uniform01(r.x))) * cos(${TWO_PI} * uniform01(r.y))`);
 
 export function splitSeed(seed: number): { seed_lo: number; seed_hi: number } {
   if (!Number.isSafeInteger(seed) || seed < 0) throw new Error(`random: seed must be a non-negative safe integer, got ${seed}`);

@@ -27,7 +27,7 @@
 // index (plus `offset`, its first reduced index) only when its max is strictly greater, so that
 // the first maximum still wins.
 import { device } from '../../device/device.js';
-import { floatBytes, Kernel, LINEAR, MAX_GROUPS, shiftedWindow, variants, type FloatType } from '../kernel.js';
+import { floatSuffix, floatBytes, Kernel, LINEAR, MAX_GROUPS, shiftedWindow, variants, type FloatType } from '../kernel.js';
 import { ORDERED_WGSL } from './elementwise.js';
 import { profile } from '../profile.js';
 import { columnGrid, columnPlan, columnSums, COLUMN_LAYOUTS } from './column-sums.js';
@@ -41,6 +41,8 @@ export const isArgKind = (kind: ReduceKind): boolean => kind === 'argmax' || kin
 /** min and argmin reduce the elements' bits with the sign bit flipped, by max and argmax. */
 const flipsSign = (kind: ReduceKind): boolean => kind === 'min' || kind === 'argmin';
 const SIGN = '0x80000000u';
+/** WGSL for `arg` before any element is taken (an empty reduction, a lane past the end): no index; stored as 0. */
+const NO_ARG = '0xffffffffu';
 
 /** Per kind: the accumulator's type and start, the value `v` of an element `e`, and the output. */
 const KINDS = {
@@ -50,7 +52,7 @@ const KINDS = {
   // -0 is loaded as +0 so that it ties with +0 (the first one wins)
   argmax: {
     acc: 'u32', init: 'ordered_key(0xff800000u)', load: `ordered_key(select(e, 0u, e == ${SIGN}))`, out: 'i32',
-    result: 'i32(select(arg, 0u, arg == 0xffffffffu))',
+    result: `i32(select(arg, 0u, arg == ${NO_ARG}))`,
   },
 } as const;
 const kindOf = (kind: ReduceKind) => KINDS[kind === 'argmin' ? 'argmax' : kind];
@@ -94,12 +96,12 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
   let live = o < p.n_out;
   let base = p.shift + strided(o, p.keep_rank, p.keep_shape, p.keep_strides);
   var acc = ${k.init};
-  var arg = 0xffffffffu;
+  var arg = ${NO_ARG};
   if (live) {
     ${kind === 'sum' ? blockedSum('acc', element('base + reduced_offset(j)'), 'lane', 'p.r', `${lanes}u`) : `for (var j = lane; j < p.r; j += ${lanes}u) {
       let e = ${element('base + reduced_offset(j)')};
       let v = ${k.load};
-      ${isArg ? 'if (v > acc || arg == 0xffffffffu) { acc = v; arg = j; }' : `acc = ${combine};`}
+      ${isArg ? `if (v > acc || arg == ${NO_ARG}) { acc = v; arg = j; }` : `acc = ${combine};`}
     }`}
   }
 ${lanes === 1 ? '' : `  vals[lane] = acc;
@@ -112,7 +114,7 @@ ${lanes === 1 ? '' : `  vals[lane] = acc;
         isArg
           ? `let a = idxs[lane + s];
       let mine = vals[lane];
-      let theirs_wins = a != 0xffffffffu && (idxs[lane] == 0xffffffffu || v > mine || (v == mine && a < idxs[lane]));
+      let theirs_wins = a != ${NO_ARG} && (idxs[lane] == ${NO_ARG} || v > mine || (v == mine && a < idxs[lane]));
       if (theirs_wins) { vals[lane] = v; idxs[lane] = a; }`
           : `let acc = vals[lane];\n      vals[lane] = ${combine};`
       }
@@ -131,7 +133,7 @@ ${fold ? folded(kind, half, result) : `    out[at] = ${result};`}
 
 /** A slab's sums over rows on GPUs, step 1 (`_partial`): chunk wid.y's sum of each column into part[wid.y * C + c] (f32). */
 const columnPartialK = variants((float: FloatType) => new Kernel({
-  name: `reduce_sum_columns_partial${float === 'f16' ? '_f16' : ''}`,
+  name: `reduce_sum_columns_partial${floatSuffix(float)}`,
   read: { x: float },
   write: { part: 'f32' },
   params: { C: 'u32', rows: 'u32', chunk: 'u32', row_stride: 'u32', shift: 'u32' },
@@ -144,7 +146,7 @@ const columnTotalK = variants((key: `${FloatType}:${boolean}`) => {
   const halfOut = float === 'f16' && fold !== 'true'; // folded sums stay f32
   const result = halfOut ? `f16(${KINDS.sum.result})` : KINDS.sum.result;
   return new Kernel({
-    name: `reduce_sum_columns${float === 'f16' ? '_f16' : ''}${fold === 'true' ? '_fold' : ''}`,
+    name: `reduce_sum_columns${floatSuffix(float)}${fold === 'true' ? '_fold' : ''}`,
     read: { part: 'f32' },
     write: { out: halfOut ? 'f16' : 'f32' },
     params: { C: 'u32', chunks: 'u32', scale: 'f32', out_shift: 'u32', accumulate: 'u32' },
@@ -171,7 +173,7 @@ function folded(kind: ReduceKind, half: boolean, result: string): string {
   }
   return `    if (p.accumulate == 0u || acc > best[at]) {
       best[at] = acc;
-      out[at] = i32(select(arg, 0u, arg == 0xffffffffu) + p.offset);
+      out[at] = i32(select(arg, 0u, arg == ${NO_ARG}) + p.offset);
     }`;
 }
 

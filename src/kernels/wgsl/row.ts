@@ -1,14 +1,16 @@
-// Shared WGSL for row-wise kernels (softmax, layernorm, cross-entropy). A workgroup of 64 lanes
-// covers its rows one of two ways, chosen per adapter:
+// Shared WGSL for row-wise kernels (softmax, layernorm, cross-entropy, distill-loss, int8's row
+// quantizer; reduce takes the layouts, sample the chunks). A workgroup of 64 lanes covers its rows
+// one of two ways, chosen per adapter:
 //   GPUs: 64 lanes per row, striding over the row's elements, combined by tree reductions in
 //     workgroup memory (every lane must reach them: they contain barriers);
 //   CPU adapters (lavapipe, SwiftShader), when there are enough rows to keep the threads busy: a
 //     lane per row, 64 rows per workgroup, no barriers at all. Measured on lavapipe (2 cores),
 //     LayerNorm over 768 x 128: forward 5.5 -> 0.9 ms, backward dx 8.6 -> 1.6 ms. With few rows
 //     (a full sum is one row) a lane per row would leave the machine idle, so they keep 64 lanes.
-// Kernels write loops as `for (var j = lane; j < n; j += ROW_LANES)` and reduce with
-// wg_sum / wg_max, which do the right thing in both layouts. Tensors larger than a binding go a
-// chunk of rows at a time (launchRowChunks), each buffer bound as a window from an aligned offset.
+// Kernels write loops as `for (var j = lane; j < n; j += ROW_LANES)` and reduce with wg_sum /
+// wg_max (rowMax, blockedSum), which do the right thing in both layouts. Tensors larger than a
+// binding go a chunk of rows at a time (launchRowChunks), each buffer bound as a window from an
+// aligned offset.
 import { floatBytes, gridRows, rowChunks, shiftedWindow, variants, type FloatType, type Kernel } from '../kernel.js';
 import { profile } from '../profile.js';
 
@@ -61,6 +63,16 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
   let n = select(0u, ${len}, live);
 ${body}
 }`;
+}
+
+/** WGSL for the lowest finite f32 (about -F32_MAX): where a row max starts, never -Infinity (WGSL may assume finite math). */
+export const LOWEST_F32 = '-3.402823e38';
+
+/** WGSL declaring `m`, the row's max of `term` (of the element index `j`) over the lanes of the row. */
+export function rowMax(m: string, term: string): string {
+  return /* wgsl */ `var ${m} = ${LOWEST_F32};
+  for (var j = lane; j < n; j += ROW_LANES) { ${m} = max(${m}, ${term}); }
+  ${m} = wg_max(${m}, lane);`;
 }
 
 /** Terms of a lane's sum added apart before they join its running total (blockedSum). */

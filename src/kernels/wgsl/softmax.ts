@@ -9,19 +9,17 @@
 // and each output is rounded to f16 once. Tensors larger than a binding go a chunk of rows at a
 // time (row.ts launchRowChunks), each bound as a window `shift` elements before its first row.
 // Called by src/ops/softmax.ts.
-import { Kernel, narrow, variants, type FloatType } from '../kernel.js';
-import { blockedSum, launchRowChunks, rowKernel, rowMain } from './row.js';
+import { floatSuffix, Kernel, narrow, variants, type FloatType } from '../kernel.js';
+import { blockedSum, launchRowChunks, rowKernel, rowMain, rowMax } from './row.js';
 
 function forwardKernel(log: boolean, float: FloatType, lanes: number): Kernel {
   return new Kernel({
-    name: `${log ? 'log_softmax' : 'softmax'}${float === 'f16' ? '_f16' : ''}`,
+    name: `${log ? 'log_softmax' : 'softmax'}${floatSuffix(float)}`,
     read: { x: float },
     write: { y: float },
     params: { rows: 'u32', C: 'u32', shift: 'u32' },
     body: rowMain(lanes, 'p.C', /* wgsl */ `
-  var m = -3.402823e38;
-  for (var j = lane; j < n; j += ROW_LANES) { m = max(m, f32(x[base + j])); }
-  m = wg_max(m, lane);
+  ${rowMax('m', 'f32(x[base + j])')}
   var s = 0.0;
   ${blockedSum('s', 'exp(f32(x[base + j]) - m)')}
   s = wg_sum(s, lane);
@@ -34,7 +32,7 @@ function forwardKernel(log: boolean, float: FloatType, lanes: number): Kernel {
 
 function backwardKernel(log: boolean, float: FloatType, lanes: number): Kernel {
   return new Kernel({
-    name: `${log ? 'log_softmax_backward' : 'softmax_backward'}${float === 'f16' ? '_f16' : ''}`,
+    name: `${log ? 'log_softmax_backward' : 'softmax_backward'}${floatSuffix(float)}`,
     read: { y: float, dy: float },
     write: { dx: float },
     params: { rows: 'u32', C: 'u32', shift: 'u32' },
