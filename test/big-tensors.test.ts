@@ -304,6 +304,18 @@ describe('memory plan', () => {
     }
   });
 
+  // the library's Trainer made the model and its moments, and its first step failed in the attention
+  // kernel naming neither the batch nor the block (gpt train and the page checked the plan first)
+  it("a Trainer whose qkv is past the adapter's binding is refused at construction, in one line naming the sizes and the limit, before anything is made", () => {
+    const { maxStorageBufferBindingSize: binding = Infinity, maxBufferSize = Infinity } = device().info.limits;
+    const batchSize = 2 * Math.ceil(Math.min(binding, maxBufferSize) / (16 * 3 * 16 * 4)); // qkv [batch x 16, 3 x 16] float32s: twice the limit
+    const live = device().memory().liveBytes;
+    expect(() => new Trainer({ ...cfg, batchSize, dtype: 'float32' }, data)).toThrow(
+      new RegExp(`^Trainer: the model does not fit this adapter: the attention's qkv \\(batch ${batchSize} x block 16 x 3·n-embd 16\\) takes [\\d.]+ [MG]iB, over its max(StorageBufferBinding|Buffer)Size of [\\d.]+ [MG]iB$`),
+    );
+    expect(device().memory().liveBytes).toBe(live);
+  });
+
   // each was missing from the plan: a pruned model's masks are as large as its Linear weights, a teacher can be larger than its student
   it("counts a pruned model's masks and a distillation's teacher: the step's measured peak within 1.2x of the trainer's plan", async () => {
     const tokens = Int32Array.from({ length: 4000 }, (_, i) => (i * 7) % 65);

@@ -105,14 +105,21 @@ export function memoryPlan(cfg: GPTConfig, batchSize: number, opts: PlanOptions)
   return { parameters, bytes: { weights, halfWeights, gradients, optimizer, activations, logits, masks, teacher: teacher?.bytes.total ?? 0, total }, recompute, buffers };
 }
 
-/** Throws naming the first buffer of `plan` over the adapter's limit for it. */
-export function checkPlanFits(plan: MemoryPlan, limits: Record<string, number>): void {
+/** Why `plan` does not fit the adapter (its first buffer over the limit for it, named with both sizes), or null. */
+export function planFitProblem(plan: MemoryPlan, limits: Record<string, number>): string | null {
   const maxBuffer = limits.maxBufferSize ?? Infinity;
   const maxBinding = Math.min(limits.maxStorageBufferBindingSize ?? Infinity, maxBuffer);
   for (const b of plan.buffers) {
     const [limitName, limit] = b.bound === 'whole' && maxBinding < maxBuffer ? ['maxStorageBufferBindingSize', maxBinding] : ['maxBufferSize', maxBuffer];
-    if (b.bytes > limit) throw new Error(`the model does not fit this adapter: ${b.name} takes ${formatBytes(b.bytes)}, over its ${limitName} of ${formatBytes(limit)}`);
+    if (b.bytes > limit) return `the model does not fit this adapter: ${b.name} takes ${formatBytes(b.bytes)}, over its ${limitName} of ${formatBytes(limit)}`;
   }
+  return null;
+}
+
+/** Throws naming the first buffer of `plan` over the adapter's limit for it. */
+export function checkPlanFits(plan: MemoryPlan, limits: Record<string, number>): void {
+  const problem = planFitProblem(plan, limits);
+  if (problem) throw new Error(problem);
 }
 
 /** The plan as lines for a log: each part, then the total. */
