@@ -32,10 +32,10 @@ const cfg: TrainConfig = {
   learningRate: 1e-2, warmupIters: 0, gradClip: 1,
 };
 
-async function losses(bindingLimit: number | null, steps: number): Promise<number[]> {
+async function losses(bindingLimit: number | null, steps: number, config: TrainConfig = cfg): Promise<number[]> {
   // buffers of two bindings: AdamW's moments in many shards too
   setProfile(bindingLimit === null ? null : { bindingLimit, bufferLimit: 2 * bindingLimit });
-  const trainer = new Trainer(cfg, data);
+  const trainer = new Trainer(config, data);
   const out: number[] = [];
   for (let i = 0; i < steps; i++) out.push((await trainer.trainStep(true)).loss);
   out.push((await trainer.evaluate()).val);
@@ -63,6 +63,30 @@ describe('tensors larger than a binding', () => {
     const [windowed, widest] = await widestBinding(() => losses(limit, 2));
     expect(widest).toBeLessThanOrEqual(limit);
     whole.forEach((l, i) => expect(Math.abs(windowed[i]! - l), `step ${i}`).toBeLessThan(2e-4 * Math.max(1, Math.abs(l))));
+  });
+
+  // the plan had a float32 MLP weight bound whole, and refused a model (n-embd 2897 and up under a
+  // 128 MiB binding) that trains: its products (matmul-blocks), gradient, cast and AdamW take it a
+  // window at a time; only an int8 weight (linearInt8) is bound whole
+  it("a model whose Linear weights are past a binding trains the same, binding at most the limit, and the plan lets it (float32, float16; int8's weight refused)", async () => {
+    // [256, 64] MLP and [192, 64] qkv weights: 64 and 48 KiB, past a 24 KiB binding that qkv's
+    // activations (16 x 192 float32s: 12 KiB) and the logits (16 x 200: 12.8 KB) fit
+    const limit = 24 * 1024;
+    const wide = { ...cfg, nEmbd: 64, batchSize: 1 };
+    for (const dtype of (['float32', 'float16'] as const).filter((d) => d === 'float32' || profile().f16)) {
+      const config = { ...wide, dtype };
+      const plan = memoryPlan(modelConfig(config, V), config.batchSize, { training: true, bindingLimit: limit, dtype });
+      expect(() => checkPlanFits(plan, { maxStorageBufferBindingSize: limit, maxBufferSize: 4 * limit }), dtype).not.toThrow();
+      const whole = await losses(null, 2, config);
+      const [windowed, widest] = await widestBinding(() => losses(limit, 2, config));
+      expect(widest, dtype).toBeLessThanOrEqual(limit);
+      whole.forEach((l, i) => expect(Math.abs(windowed[i]! - l), `${dtype} step ${i}`).toBeLessThan(2e-3 * Math.max(1, Math.abs(l))));
+    }
+    // int8: a 16 KiB MLP weight past a 14 KiB binding that its 12.8 KB table fits
+    const int8 = memoryPlan({ ...modelConfig(wide, V), quantization: 'int8' }, 1, { training: false, bindingLimit: 14 * 1024 });
+    expect(() => checkPlanFits(int8, { maxStorageBufferBindingSize: 14 * 1024, maxBufferSize: 4 * limit })).toThrow(
+      /^the model does not fit this adapter: an MLP weight \(n-embd 64 x 4·n-embd\) takes 0\.0156 MiB, over its maxStorageBufferBindingSize of 0\.0137 MiB$/,
+    );
   });
 
   it('matmul with operands and results larger than a binding, any transposes, and its gradients, equal float64', () =>
@@ -278,6 +302,18 @@ describe('memory plan', () => {
       expect(peak / plan, what).toBeLessThan(1.2);
       disposeTrainers(trainer);
     }
+  });
+
+  // the library's Trainer made the model and its moments, and its first step failed in the attention
+  // kernel naming neither the batch nor the block (gpt train and the page checked the plan first)
+  it("a Trainer whose qkv is past the adapter's binding is refused at construction, in one line naming the sizes and the limit, before anything is made", () => {
+    const { maxStorageBufferBindingSize: binding = Infinity, maxBufferSize = Infinity } = device().info.limits;
+    const batchSize = 2 * Math.ceil(Math.min(binding, maxBufferSize) / (16 * 3 * 16 * 4)); // qkv [batch x 16, 3 x 16] float32s: twice the limit
+    const live = device().memory().liveBytes;
+    expect(() => new Trainer({ ...cfg, batchSize, dtype: 'float32' }, data)).toThrow(
+      new RegExp(`^Trainer: the model does not fit this adapter: the attention's qkv \\(batch ${batchSize} x block 16 x 3·n-embd 16\\) takes [\\d.]+ [MG]iB, over its max(StorageBufferBinding|Buffer)Size of [\\d.]+ [MG]iB$`),
+    );
+    expect(device().memory().liveBytes).toBe(live);
   });
 
   // each was missing from the plan: a pruned model's masks are as large as its Linear weights, a teacher can be larger than its student

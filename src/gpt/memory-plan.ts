@@ -3,8 +3,8 @@
 // and checked against the adapter's limits so that a model that cannot fit is an error naming the
 // sizes, not a GPU validation error in the middle of its first step. WebGPU tells no total memory:
 // the limits are per buffer (maxBufferSize) and per binding (maxStorageBufferBindingSize); tensors
-// larger than a binding are bound a window at a time where their ops allow it (the embedding table,
-// AdamW's moments, gradients, the MLP's activations) and the LM head and loss run in row chunks
+// larger than a binding are bound a window at a time where their ops allow it (the embedding table
+// and the Linear weights unless int8, AdamW's moments, gradients, the MLP's activations) and the LM head and loss run in row chunks
 // when the logits would not fit, so only the tensors whole kernels bind must fit a binding. AdamW
 // shards its moments by maxBufferSize (a parameter larger than that alone), so no moment buffer is
 // past it. A float16 (mixed-precision) run keeps float32 weights, gradients and moments, but
@@ -92,9 +92,10 @@ export function memoryPlan(cfg: GPTConfig, batchSize: number, opts: PlanOptions)
   const teacher = opts.teacher ? memoryPlan({ ...opts.teacher, blockSize: T }, batchSize, { training: false, bindingLimit: opts.bindingLimit, dtype: opts.dtype, wholeLogits: true }) : null;
   const total = weights + halfWeights + gradients + optimizer + activations + logits + masks + (teacher?.bytes.total ?? 0);
   const buffers: MemoryPlan['buffers'] = [
-    // an int8 table is bound whole, by the embedding and by the LM head
+    // an int8 table is bound whole, by the embedding and by the LM head, and an int8 weight by
+    // linearInt8; a float weight's products (matmul-blocks), gradient and update take a window at a time
     { name: `the token embedding (vocab ${V} x n-embd ${C})`, bytes: V * C * (int8 ? 1 : F32), bound: int8 ? 'whole' : 'windowed' },
-    { name: `an MLP weight (n-embd ${C} x 4·n-embd)`, bytes: 4 * C * C * (int8 ? 1 : F32), bound: 'whole' },
+    { name: `an MLP weight (n-embd ${C} x 4·n-embd)`, bytes: 4 * C * C * (int8 ? 1 : F32), bound: int8 ? 'whole' : 'windowed' },
     // the MLP's products and bias + GELU take its activations a window at a time (matmul-blocks, pieces)
     { name: `the MLP activations (batch ${B} x block ${T} x 4·n-embd ${C})`, bytes: BT * 4 * C * A, bound: 'windowed' },
     { name: `the attention's qkv (batch ${B} x block ${T} x 3·n-embd ${C})`, bytes: BT * 3 * C * A, bound: 'whole' },
@@ -104,14 +105,21 @@ export function memoryPlan(cfg: GPTConfig, batchSize: number, opts: PlanOptions)
   return { parameters, bytes: { weights, halfWeights, gradients, optimizer, activations, logits, masks, teacher: teacher?.bytes.total ?? 0, total }, recompute, buffers };
 }
 
-/** Throws naming the first buffer of `plan` over the adapter's limit for it. */
-export function checkPlanFits(plan: MemoryPlan, limits: Record<string, number>): void {
+/** Why `plan` does not fit the adapter (its first buffer over the limit for it, named with both sizes), or null. */
+export function planFitProblem(plan: MemoryPlan, limits: Record<string, number>): string | null {
   const maxBuffer = limits.maxBufferSize ?? Infinity;
   const maxBinding = Math.min(limits.maxStorageBufferBindingSize ?? Infinity, maxBuffer);
   for (const b of plan.buffers) {
     const [limitName, limit] = b.bound === 'whole' && maxBinding < maxBuffer ? ['maxStorageBufferBindingSize', maxBinding] : ['maxBufferSize', maxBuffer];
-    if (b.bytes > limit) throw new Error(`the model does not fit this adapter: ${b.name} takes ${formatBytes(b.bytes)}, over its ${limitName} of ${formatBytes(limit)}`);
+    if (b.bytes > limit) return `the model does not fit this adapter: ${b.name} takes ${formatBytes(b.bytes)}, over its ${limitName} of ${formatBytes(limit)}`;
   }
+  return null;
+}
+
+/** Throws naming the first buffer of `plan` over the adapter's limit for it. */
+export function checkPlanFits(plan: MemoryPlan, limits: Record<string, number>): void {
+  const problem = planFitProblem(plan, limits);
+  if (problem) throw new Error(problem);
 }
 
 /** The plan as lines for a log: each part, then the total. */

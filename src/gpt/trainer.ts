@@ -26,7 +26,7 @@ import { Generator } from '../tensor/generator.js';
 import { keep, scope } from '../tensor/scope.js';
 import { checkSplits, drawBatch, isTokenSource, type TokenSplits } from './batches.js';
 import { evaluateModel } from './evaluate.js';
-import { memoryPlan, type MemoryPlan } from './memory-plan.js';
+import { memoryPlan, planFitProblem, type MemoryPlan } from './memory-plan.js';
 import { GPT, shareLayersProblem, type GPTConfig } from './model.js';
 
 /** nanoGPT's Shakespeare-char configuration for CPUs (config/train_shakespeare_char.py, CPU line). */
@@ -251,6 +251,11 @@ function modelShapeProblem(model: GPT, cfg: TrainConfig, vocabSize: number): str
   return `the model's ${key} is ${show(has[key])}, ${key === 'vocabSize' ? 'data' : 'cfg'}.${key} ${show(want[key])}; a given model must have the shape the config describes`;
 }
 
+/** What a step of a model of `config` trained with `cfg` in `dtype` needs on the GPU (src/gpt/memory-plan.ts). */
+function stepPlan(config: GPTConfig, cfg: TrainConfig, dtype: ComputeDtype, distill: Distillation | undefined, maskedWeights = 0): MemoryPlan {
+  return memoryPlan(config, cfg.batchSize, { training: true, bindingLimit: profile().bindingLimit, dtype, maskedWeights, teacher: distill?.teacher.config, recompute: cfg.recompute });
+}
+
 /** The model's config from a training config and the tokenizer's vocabulary size. */
 export function modelConfig(cfg: TrainConfig, vocabSize: number): GPTConfig {
   const { blockSize, nLayer, nHead, nEmbd, dropout, bias, shareLayers } = cfg;
@@ -358,6 +363,9 @@ export class Trainer {
     checkSplits(data, cfg.blockSize);
     this.dtype = resolveTrainDtype(cfg.dtype);
     if (this.dtype === 'float16') requireF16('Trainer (dtype float16)');
+    // a buffer past the adapter's limits, named with its sizes, before anything is made (as gpt train and the page check)
+    const fit = planFitProblem(stepPlan(modelConfig(cfg, data.vocabSize), cfg, this.dtype, distill), device().info.limits);
+    if (fit) throw new RangeError(`Trainer: ${fit}`);
     distill?.teacher.eval();
     // what may refuse comes before what it would leave allocated: the scaler's options, then a
     // given model's parameters (a refused Trainer left a whole model and its moments live); an
@@ -654,8 +662,7 @@ export class Trainer {
   /** What a step of this trainer needs on the GPU (src/gpt/memory-plan.ts), against the adapter's limits. */
   memoryPlan(): MemoryPlan {
     const maskedWeights = [...this.model.namedBuffers()].reduce((n, [name, b]) => n + (isMaskName(name) ? b.size : 0), 0);
-    const plan = { training: true, bindingLimit: profile().bindingLimit, dtype: this.dtype, maskedWeights, teacher: this.distill?.teacher.config, recompute: this.cfg.recompute };
-    return memoryPlan(this.model.config, this.cfg.batchSize, plan);
+    return stepPlan(this.model.config, this.cfg, this.dtype, this.distill, maskedWeights);
   }
 
   /** GPU bytes held by tensors right now (flat across steps in a healthy loop). */
