@@ -8,7 +8,7 @@ import { checkCheckpoint, checkpointPieces, readCheckpoint, type Checkpoint, typ
 import { disposeUploaded, readCheckpointModel, uploadedCheckpoint, type LoadOptions, type UploadedCheckpoint } from '../gpt/checkpoint-upload.js';
 import { hfCheckpoint, pendingHF, hfModelConfig, HF_FILES, isMaskBuffer, parseShardIndex, shardIndexProblem, type HFWeightsFile } from '../gpt/hf/index.js';
 import { uploadHF } from '../gpt/hf/upload.js';
-import { hfHeaders } from '../gpt/hf/headers.js';
+import { checkedHFHeaders } from '../gpt/hf/headers.js';
 import type { GPT, GPTConfig } from '../gpt/model.js';
 import type { Tokenizer } from '../gpt/tokenizer/index.js';
 import { writeFilesAtomic } from './atomic-file.js';
@@ -87,15 +87,9 @@ async function uploadHFDirectory(dir: string, opts: LoadOptions): Promise<Upload
   if (!files || !opened) return null;
   try {
     const tokenizer = await hfTokenizerTexts(dir).catch(() => null);
-    const refusedByHeaders = () => {
-      try {
-        return !hfHeaders(files.model, opened.shards, tokenizer!, dir, files.weightMap);
-      } catch {
-        return true; // the tokenizer's error, which loadHFModel gives after reading the weights
-      }
-    };
-    if (!tokenizer || refusedByHeaders()) return null;
-    return await uploadHF(files.model, opened.shards, tokenizer, dir, files.weightMap, opts);
+    // refused by them (the tokenizer's error too, which loadHFModel gives after reading the weights): null
+    const headers = tokenizer && checkedHFHeaders(files.model, opened.shards, tokenizer, dir, files.weightMap);
+    return headers && (await uploadHF(files.model, opened.shards, tokenizer!, dir, headers, opts));
   } finally {
     await opened.close();
   }

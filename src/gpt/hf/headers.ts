@@ -55,6 +55,15 @@ export function hfHeaders(config: GPTConfig, shards: HFWeightsReader[], tokenize
   return { meta: { format: CHECKPOINT_FORMAT, model: config, tokenizer: tokenizer.toJSON() }, saved, weights, headAsEmbedding };
 }
 
+/** hfHeaders, or null where it throws as well (the tokenizer's error: hfCheckpoint gives it after the weights'). */
+export function checkedHFHeaders(...args: Parameters<typeof hfHeaders>): HFHeaders | null {
+  try {
+    return hfHeaders(...args);
+  } catch {
+    return null;
+  }
+}
+
 /** The tensors GPT-2 weights files save, causal-mask buffers aside, in file order. */
 export const savedTensors = (shards: HFWeightsReader[]): SavedHFTensor[] =>
   shards.flatMap(({ file, reader }) => reader.entries.filter((e) => !isMaskBuffer(e.name)).map((entry) => ({ file, reader, entry })));

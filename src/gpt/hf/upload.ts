@@ -9,7 +9,7 @@ import type { GPT, GPTConfig } from '../model.js';
 import { tokenizerFromJSON } from '../tokenizer/index.js';
 import { openSafetensors } from '../../io/safetensors-source.js';
 import { HF_FILES, hfCheckpointMeta, hfModelConfig, readHF, refuseOurs, unreadableWeights, type HFModelSources, type HFTokenizerFiles } from './index.js';
-import { hfHeaders, savedTensors, type HFHeaders, type HFWeightsReader } from './headers.js';
+import { checkedHFHeaders, savedTensors, type HFHeaders, type HFWeightsReader } from './headers.js';
 import { EMBEDDING, HEAD, headIsEmbedding, HFWeightsDecoder, unprefixed } from './weights.js';
 
 /**
@@ -20,7 +20,9 @@ import { EMBEDDING, HEAD, headIsEmbedding, HFWeightsDecoder, unprefixed } from '
 export async function readHFModel(files: HFModelSources, source: string, opts: LoadOptions = {}): Promise<UploadedCheckpoint> {
   const config = hfModelConfig(files.config, source);
   const reader = await openSafetensors(files.weights).catch((e: unknown) => Promise.reject(unreadableWeights(source, e)));
-  return (await uploadHF(config, [{ file: HF_FILES.weights, reader }], files, source, null, opts)) ?? uploadedCheckpoint(await readHF(files, source), opts);
+  const shards = [{ file: HF_FILES.weights, reader }];
+  const headers = checkedHFHeaders(config, shards, files, source, null);
+  return (await uploadHF(config, shards, files, source, headers, opts)) ?? uploadedCheckpoint(await readHF(files, source), opts);
 }
 
 /**
@@ -31,14 +33,15 @@ export async function readHFModel(files: HFModelSources, source: string, opts: L
  * weightsFromHF checks it as it streams by, and the rest then read unchecked (readHF reads all
  * before it checks: a failed read comes first); null where only loading refuses them, or the
  * headers do where hfCheckpoint does not (a shard index's weight_map): the caller reads them again
- * for that error. The caller closes the files.
+ * for that error. `headers`: checkedHFHeaders of these files, made by the caller (null: no model is
+ * made, the tensors are read for their error). The caller closes the files.
  */
-export async function uploadHF(config: GPTConfig, shards: HFWeightsReader[], tokenizerFiles: HFTokenizerFiles, source: string, weightMap: ReadonlyMap<string, string> | null, { moments: _, onWeight, ...opts }: LoadOptions): Promise<UploadedCheckpoint | null> {
+export async function uploadHF(config: GPTConfig, shards: HFWeightsReader[], tokenizerFiles: HFTokenizerFiles, source: string, headers: HFHeaders | null, { moments: _, onWeight, ...opts }: LoadOptions): Promise<UploadedCheckpoint | null> {
   const saved = savedTensors(shards);
   const names = saved.map(({ entry }) => unprefixed(entry.name));
   const headAsEmbedding = headIsEmbedding(names);
   const headBeside = names.includes(HEAD) && !headAsEmbedding;
-  let model = modelOrNull(config, shards, tokenizerFiles, source, weightMap, opts); // before any tensor is read
+  let model = headers && modelOrNull(headers, opts); // before any tensor is read
   const params = model?.stateDict();
   const refuse = () => {
     model?.dispose();
@@ -81,16 +84,13 @@ export async function uploadHF(config: GPTConfig, shards: HFWeightsReader[], tok
   }
 }
 
-/** A new model for files whose headers pass hfHeaders' checks, their names its parameters'; else null (the files' error, if any, comes once they are read). */
-function modelOrNull(config: GPTConfig, shards: HFWeightsReader[], tokenizerFiles: HFTokenizerFiles, source: string, weightMap: ReadonlyMap<string, string> | null, opts: LoadOptions): GPT | null {
-  let headers: HFHeaders | null;
+/** A new model of files whose headers passed hfHeaders' checks, their names its parameters'; else null (modelFor's refusal of opts comes after the weights', hfCheckpoint's order, or from loading). */
+function modelOrNull(headers: HFHeaders, opts: LoadOptions): GPT | null {
   let model: GPT;
   try {
-    headers = hfHeaders(config, shards, tokenizerFiles, source, weightMap);
-    if (!headers) return null;
     model = modelFor(headers.meta, opts);
   } catch {
-    return null; // the tokenizer's error, or modelFor's refusal of opts: given after the weights' (hfCheckpoint's order), or by loading
+    return null;
   }
   const params = model.stateDict();
   if (headers.weights.size === params.size && [...headers.weights.keys()].every((name) => params.has(name))) return model;
