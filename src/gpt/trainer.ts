@@ -252,7 +252,7 @@ function modelShapeProblem(model: GPT, cfg: TrainConfig, vocabSize: number): str
 }
 
 /** What a step of a model of `config` trained with `cfg` in `dtype` needs on the GPU (src/gpt/memory-plan.ts). */
-function stepPlan(config: GPTConfig, cfg: TrainConfig, dtype: ComputeDtype, distill: Distillation | undefined, maskedWeights = 0): MemoryPlan {
+export function stepPlan(config: GPTConfig, cfg: TrainConfig, dtype: ComputeDtype, distill?: Distillation, maskedWeights = 0): MemoryPlan {
   return memoryPlan(config, cfg.batchSize, { training: true, bindingLimit: profile().bindingLimit, dtype, maskedWeights, teacher: distill?.teacher.config, recompute: cfg.recompute });
 }
 

@@ -9,10 +9,9 @@ import { HF_FILES, type HFModelSources } from '../gpt/hf/index.js';
 import { readHFModel } from '../gpt/hf/upload.js';
 import type { GPT, GPTConfig } from '../gpt/model.js';
 import { CharTokenizer, describeLeftOut, encodeKnown, encodePrompt, TextStream, type Tokenizer } from '../gpt/tokenizer/index.js';
-import { modelConfig, resolveTrainDtype, TRAIN_DEFAULTS, Trainer, trainConfigProblem, TrainingDivergedError, type TrainConfig } from '../gpt/trainer.js';
-import { checkPlanFits, memoryPlan } from '../gpt/memory-plan.js';
+import { modelConfig, resolveTrainDtype, stepPlan, TRAIN_DEFAULTS, Trainer, trainConfigProblem, TrainingDivergedError, type TrainConfig } from '../gpt/trainer.js';
+import { checkPlanFits } from '../gpt/memory-plan.js';
 import { device } from '../device/device.js';
-import { profile } from '../kernels/profile.js';
 import type { ByteSource } from '../io/safetensors-source.js';
 import { tensor } from '../ops/index.js';
 import { learningRate } from '../optim/schedule.js';
@@ -369,7 +368,7 @@ function checkedConfig(op: string, model: GPTConfig, cfg: TrainConfig): TrainCon
  * never got that far: splitTokens' count of the tokens it needs went on for ever).
  */
 function checkRunFits(model: GPTConfig, cfg: TrainConfig): void {
-  checkPlanFits(memoryPlan(model, cfg.batchSize, { training: true, bindingLimit: profile().bindingLimit, dtype: resolveTrainDtype(cfg.dtype), recompute: cfg.recompute }), device().info.limits);
+  checkPlanFits(stepPlan(model, cfg, resolveTrainDtype(cfg.dtype)), device().info.limits);
 }
 
 /** Where the validation split starts: the first 90% of the tokens train (as `gpt prepare` splits). */
