@@ -5,7 +5,7 @@ import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as ops from '../src/index.js';
 import { expectClose, fcParams, seededValues, setupDevice, shapeArb, toTensor } from './helpers.js';
-import { numel, ref, sliceRef } from '../src/check/reference/index.js';
+import { concatRef, numel, ref, sliceRef } from '../src/check/reference/index.js';
 
 beforeAll(setupDevice);
 
@@ -76,6 +76,34 @@ describe('split and chunk', () => {
       ),
       fcParams(30),
     );
+  });
+
+  it('gather 64 pieces\' gradients into one input-sized buffer: exact, zeros for the pieces the loss leaves out', async () => {
+    // [outer, 128, inner] cut into 64 pieces of 2 along axis 1: a few outer rows (buffer copies) and many (the copy kernel)
+    for (const shape of [[4, 128, 8], [32, 128, 1]]) {
+      await scope(async () => {
+        const a = ref(shape, seededValues(numel(shape), 5, -3, 3).map(Math.fround));
+        const w = ref(shape, seededValues(numel(shape), 6).map(Math.fround));
+        const x = toTensor(a).requiresGrad_();
+        const pieces = chunk(x, 64, 1);
+        expect(pieces.length).toBe(64);
+        const used = (k: number) => k % 5 !== 2;
+        const wanted = pieces.map((_, k) => (used(k) ? sliceRef(w, 1, 2 * k, 2 * k + 2) : ref([shape[0]!, 2, shape[2]!], new Float64Array(shape[0]! * 2 * shape[2]!))));
+        const terms = pieces.flatMap((p, k) => (used(k) ? [p.mul(toTensor(wanted[k]!)).sum()] : []));
+        const total = terms.reduce((s, l) => s.add(l));
+        const dev = ops.device();
+        dev.resetPeakMemory();
+        const before = dev.memory().liveBytes;
+        total.backward();
+        // one input-sized gradient (and the pieces' own): a padded gradient a piece, summed, held three
+        expect(dev.memory().peakBytes - before).toBeLessThan(1.5 * x.size * 4);
+        await expectClose(x.grad!, concatRef(wanted, 1), 0, 0, `gradient of ${shape.join('x')}`);
+        // a piece left out, backpropagated on its own later (as PyTorch lets a leaf's): its slice of the gradient grows by 1
+        pieces[2]!.sum().backward();
+        wanted[2] = ref(wanted[2]!.shape, wanted[2]!.data.map((v) => v + 1));
+        await expectClose(x.grad!, concatRef(wanted, 1), 0, 0, `gradient of ${shape.join('x')} after a later backward`);
+      });
+    }
   });
 
   it('refuse bad cuts, axes and inputs with one line naming the op', () =>

@@ -148,12 +148,19 @@ function bound(i: number, n: number): number {
   return Math.min(Math.max(i < 0 ? i + n : i, 0), n);
 }
 
-function sliceCopy(a: Tensor, axis: number, start: number, len: number): Tensor {
+/** Elements [start, start + len) along `axis` of `a`, copied into a new tensor. */
+export function sliceCopy(a: Tensor, axis: number, start: number, len: number): Tensor {
   const shape = a.shape.map((d, i) => (i === axis ? len : d));
   const out = Tensor.empty(shape, a.dtype, 'slice');
   const [outer, n, inner] = around(a.shape, axis);
   copyBlock(a, out, [outer, len, inner], n, start, len, 0);
   return out;
+}
+
+/** Writes `g` into `dst` from `start` along `axis` (g's other dims are dst's): where a slice's gradient goes. */
+export function placeSlice(g: Tensor, dst: Tensor, axis: number, start: number): void {
+  const [outer, len, inner] = around(g.shape, axis);
+  copyBlock(g, dst, [outer, len, inner], len, 0, dst.shape[axis]!, start);
 }
 
 const sliceOp = defineOp({
@@ -163,11 +170,10 @@ const sliceOp = defineOp({
     return sliceCopy(a, axis, start, len);
   },
   shape: ([a, axis, , len]) => ({ shape: a.shape.map((d, i) => (i === axis ? len : d)), dtype: a.dtype }),
-  backward(_ctx, g, [a, axis, start, len]) {
+  backward(_ctx, g, [a, axis, start]) {
     // d slice = the gradient placed in the sliced region of zeros
     const dx = zeros(a.shape, g.dtype);
-    const [outer, n, inner] = around(a.shape, axis);
-    copyBlock(g, dx, [outer, len, inner], len, 0, n, start);
+    placeSlice(g, dx, axis, start);
     return [dx];
   },
 });
@@ -195,7 +201,7 @@ export const sliceAssign = defineUpdate({
   dtypes: { dst: ANY, src: ANY },
   run(dst: Tensor, src: Tensor, axis: number, start: number) {
     const ax = axisOf('sliceAssign', dst, axis, 'dst');
-    copyBlock(src, dst, around(src.shape, ax), src.shape[ax]!, 0, dst.shape[ax]!, start);
+    placeSlice(src, dst, ax, start);
     return [dst];
   },
   check([dst, src, axis, start]) {

@@ -1,8 +1,64 @@
-// split and chunk, as PyTorch's: a tensor cut along one axis into pieces, each a slice (a copy,
-// whose gradient flows back through slice's rule). Not entries of the op table: they return arrays.
+// split and chunk, as PyTorch's: a tensor cut along one axis into pieces, each a copy of its slice.
+// Not entries of the op table (they return arrays): one split is two private ops. `cut` hands the
+// input on (a view, free) to the pieces; each piece's backward writes its gradient into its slice
+// of one input-sized gradient the pieces share, which reaches cut once all of them have run (they
+// consume it: the sweep runs them first). A slice each would pad every piece's gradient to the
+// input's size and sum those: pieces x size of work and memory, for what is one buffer of copies.
+import { defineOp, type OpContext } from '../autograd/op.js';
 import { assertRank, checkAxis, checkInteger, checkTensor, describeValue } from '../tensor/check.js';
-import type { Tensor } from '../tensor/tensor.js';
-import { slice } from './shape.js';
+import { zeros } from '../tensor/create.js';
+import type { DType, Tensor } from '../tensor/tensor.js';
+import { placeSlice, sliceCopy } from './shape.js';
+
+const ANY: readonly DType[] = ['float32', 'float16', 'int32'];
+
+/** What one split's pieces share: the axis, and the input's gradient while their backwards fill it. */
+interface Cut {
+  axis: number;
+  /** cut's context, which owns the gradient (saved there: freed with cut's node, even after a throw) */
+  ctx: OpContext | null;
+  grad: Tensor | null;
+  /** cut's backward ran, and its node went with that sweep */
+  spent: boolean;
+}
+
+const cutOp = defineOp({
+  name: 'split',
+  dtypes: { input: ANY },
+  forward(ctx: OpContext, x: Tensor, cut: Cut) {
+    cut.ctx = ctx;
+    return x;
+  },
+  shape: ([x]) => ({ shape: x.shape, dtype: x.dtype }),
+  backward(_ctx, g, [, cut]) {
+    // g is the shared gradient, complete: every piece given one ran before this
+    [cut.grad, cut.spent] = [null, true];
+    return [g];
+  },
+});
+
+// a piece takes the input itself too: the gradients of pieces left to a later backward (as a leaf's
+// may be, in PyTorch) go to it straight, cut's node being gone
+const pieceOp = defineOp({
+  name: 'split',
+  dtypes: { input: ANY, whole: ANY },
+  forward(_ctx: OpContext, x: Tensor, _whole: Tensor, cut: Cut, start: number, len: number) {
+    return sliceCopy(x, cut.axis, start, len);
+  },
+  shape: ([x, , cut, , len]) => ({ shape: x.shape.map((d, i) => (i === cut.axis ? len : d)), dtype: x.dtype }),
+  backward(_ctx, g, [x, , cut, start]) {
+    const made = cut.spent || !cut.grad;
+    const grad = made ? zeros(x.shape, g.dtype) : cut.grad!;
+    placeSlice(g, grad, cut.axis, start);
+    if (cut.spent) return [grad, null];
+    // the first piece to run hands the gradient to cut; the rest write into it
+    if (made) {
+      cut.ctx!.save(grad);
+      cut.grad = cut.ctx!.saved.at(-1)!;
+    }
+    return [null, made ? grad : null];
+  },
+});
 
 /** The checked axis of `t` to cut along; `t` at least 1-d. */
 function cutAxis(op: string, t: Tensor, axis: number): number {
@@ -13,8 +69,12 @@ function cutAxis(op: string, t: Tensor, axis: number): number {
 
 /** Consecutive slices of `t` along `axis` of the given lengths. */
 function pieces(t: Tensor, axis: number, lengths: readonly number[]): Tensor[] {
+  const cut: Cut = { axis, ctx: null, grad: null, spent: false };
+  const whole = cutOp(t, cut);
   let start = 0;
-  return lengths.map((len) => slice(t, axis, start, (start += len)));
+  const out = lengths.map((len) => pieceOp(t, whole, cut, (start += len) - len, len));
+  whole.dispose(); // the pieces' nodes hold cut's
+  return out;
 }
 
 /** Lengths of pieces of `size` covering `n` (the last smaller); one empty piece for n = 0. */
