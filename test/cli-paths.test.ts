@@ -5,10 +5,12 @@
 // wrong, with exit code 2 (nothing was done) and no errno code or stack trace. The verdicts come
 // from the table below, written from each flag's documentation. The CLI runs in-process; one case
 // runs as a real process, to see stderr as the shell does.
-import fs, { chmodSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import fs, { chmodSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { syncBuiltinESMExports } from 'node:module';
 import { dirname, join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { startServer, WEB_DIST } from '../src/cli/serve.js';
+import { UsageError } from '../src/cli/usage-error.js';
 import { expectOneLine, gpt, runGpt, tempDir } from './cli-helpers.js';
 
 const dir = tempDir('paths');
@@ -175,5 +177,38 @@ describe('an error quoting a line break from a file', () => {
     writeFileSync(config, 'hello\nworld\n');
     const r = await gpt('train', '--config', config);
     expectOneLine(r, 2, /^gpt train: cannot read config \S+not-json\.json: .*\\n/);
+  });
+});
+
+describe('a file found, when read, to be none of what its flag takes', () => {
+  it('is bad usage (exit 2) in one line naming the flag, the file and what the flag takes', async () => {
+    const latin1 = join(dir, 'latin1.txt');
+    writeFileSync(latin1, Buffer.from('caf\xe9 au lait\n', 'latin1'));
+    const notUtf8 = (flag: string, where = '') => new RegExp(`^gpt \\w+: flag ${flag}: ${escape(latin1)} is not valid UTF-8 text${where}; ${flag} takes UTF-8 text$`);
+    expectOneLine(await gpt('train', '--data', latin1, '--out-dir', join(dir, 'not-trained')), 2, notUtf8('--data'));
+    // prepare reads in pieces, and says where
+    expectOneLine(await gpt('prepare', '--data', latin1, '--out-dir', join(dir, 'not-prepared')), 2, notUtf8('--data', ' \\(in bytes 0 to 13\\)'));
+    const noJson = join(dir, 'tokenizer.json');
+    writeFileSync(noJson, '{"model": ');
+    expectOneLine(
+      await gpt('prepare', '--data', corpus, '--tokenizer', 'gpt2', '--tokenizer-file', noJson, '--out-dir', join(dir, 'not-tokenized')),
+      2,
+      new RegExp(`^gpt prepare: flag --tokenizer-file names ${escape(noJson)}, which does not read as GPT-2's vocabulary \\(tokenizer\\.json: not valid JSON .*\\); it takes GPT-2's tokenizer\\.json .*$`),
+    );
+    // a log that a run wrote no step to: its start, and a line of another kind
+    const log = join(dir, 'stepless.jsonl');
+    writeFileSync(log, '{"type":"start","run":"r1","time":"2026-01-01T00:00:00Z"}\n');
+    expectOneLine(await gpt('plot', log, '--out', join(dir, 'stepless.svg')), 2, new RegExp(`^gpt plot: RUN names ${escape(log)}, which holds no train or eval records; RUN takes a run that has logged a step`));
+  });
+
+  // the page is built into web-dist/ by `npm run build:web`: refused only where it has not been
+  it.skipIf(existsSync(WEB_DIST))('gpt serve with no page built and no --root: nothing to serve, exit 2', async () => {
+    expectOneLine(await gpt('serve', '--port', '0'), 2, /^gpt serve: flag --root: nothing to serve, web-dist\/ \(its default, \S+\) does not exist; run `npm run build:web` first, or pass --root DIR, a directory to serve$/);
+  });
+
+  it('startServer without its root refuses as gpt serve does', async () => {
+    const missing = join(dir, 'no-page');
+    await expect(startServer({ root: missing, port: 0 })).rejects.toThrow(new UsageError(`flag --root: nothing to serve, ${missing} does not exist; run \`npm run build:web\` first, or pass --root DIR, a directory to serve`));
+    await expect(startServer({ root: missing, port: 0 })).rejects.toBeInstanceOf(UsageError);
   });
 });

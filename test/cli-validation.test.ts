@@ -88,7 +88,7 @@ writeFileSync(notText, Uint8Array.from([0xff]));
 mkdirSync(badCheckpoint);
 writeFileSync(join(badCheckpoint, 'checkpoint.json'), '{}');
 
-/** Flags that make a run whose settings pass stop right after validation, with exit code 1. */
+/** Flags that make a run whose settings pass stop right after validation (see expectAccepted). */
 function stopper(command: string, flag: string): string[] {
   const out = ['--out-dir', join(sandbox, 'out')];
   const bpe = flag === 'vocab-size' ? ['--tokenizer', 'bpe'] : [];
@@ -111,8 +111,9 @@ function expectRefused(r: { code: number; err: string }, name: string | RegExp, 
 }
 
 function expectAccepted(r: { code: number; err: string }, what: string) {
-  expect(r.code, `${what}: ${r.err}`).toBe(1); // stopped by the data or checkpoint found wanting when read
-  expect(r.err, what).toMatch(/cannot read prepared data|is not valid UTF-8 text|checkpoint at .* is corrupt/);
+  // stopped by the data or checkpoint found wanting when read (exit 1), or by prepare's text that is no UTF-8 (bad usage of --data, exit 2)
+  expect(r.err, what).toMatch(/cannot read prepared data|checkpoint at .* is corrupt|^gpt prepare: flag --data: \S+not-text\.txt is not valid UTF-8 text/);
+  expect(r.code, `${what}: ${r.err}`).toBe(r.err.startsWith('gpt prepare') ? 2 : 1);
 }
 
 describe('every numeric flag is range-checked', () => {

@@ -28,7 +28,8 @@ const DOWNLOAD_LIMITS: DownloadLimits = { maxBytes: 256 * 2 ** 20, stallMs: 30_0
 /** Whether `source` names a file or directory: not the built-in corpus, not a URL. */
 export const isPathSource = (source: string): boolean => source !== BUILTIN_CORPUS && !/^https?:\/\//.test(source);
 
-export async function loadCorpus(source: string, limits: DownloadLimits = DOWNLOAD_LIMITS): Promise<string> {
+/** The text of `source`, given as `flag` (which a text that is not UTF-8 names). */
+export async function loadCorpus(source: string, limits: DownloadLimits = DOWNLOAD_LIMITS, flag = '--data'): Promise<string> {
   if (source === BUILTIN_CORPUS) return builtinCorpus();
   let bytes: Uint8Array;
   if (/^https?:\/\//.test(source)) bytes = await download(source, limits);
@@ -45,9 +46,12 @@ export async function loadCorpus(source: string, limits: DownloadLimits = DOWNLO
     if ((e as NodeJS.ErrnoException).code === 'ERR_STRING_TOO_LONG') {
       throw new Error(`${source}: too large, more than ${constants.MAX_STRING_LENGTH} characters (the most a JavaScript string holds); tokenize it with \`gpt prepare --data ${source}\`, which reads it in pieces, and train on the prepared data`);
     }
-    throw new Error(`${source} is not valid UTF-8 text`);
+    throw notUtf8(flag, source);
   }
 }
+
+/** Text that is not UTF-8, given as `flag`: bad usage. */
+const notUtf8 = (flag: string, source: string, where = '') => new UsageError(`flag ${flag}: ${source} is not valid UTF-8 text${where}; ${flag} takes UTF-8 text`);
 
 /** A corpus read piece by piece: `pieces()` reads it anew at each call (learning a vocabulary and tokenizing each take a pass). */
 export interface Corpus {
@@ -176,7 +180,7 @@ async function* filePieces(path: string, pieceBytes: number, size: number): Asyn
       try {
         text = decoder.decode(buffer.subarray(0, cut.at));
       } catch {
-        throw new Error(`${path} is not valid UTF-8 text (in bytes ${start} to ${start + cut.at})`);
+        throw notUtf8('--data', path, ` (in bytes ${start} to ${start + cut.at})`);
       }
       yield { text, end: start + cut.at, rough: cut.rough, documentEnd: cut.at === held && ended };
       buffer.copyWithin(0, cut.at, held);

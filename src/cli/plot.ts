@@ -52,7 +52,7 @@ async function readRuns(arg: string): Promise<LabelledRun[]> {
   }
   const name = basename(isDir ? resolve(arg) : basename(file) === 'log.jsonl' ? dirname(resolve(file)) : file.replace(/(\.log)?\.jsonl$/, ''));
   const curves = parseRunLog(text, file).filter((c) => c.train.length || c.val.length);
-  if (!curves.length) throw new Error(`${file} holds no train or eval records`);
+  if (!curves.length) throw new UsageError(`RUN names ${file}, which holds no train or eval records; RUN takes a run that has logged a step (its directory, or its log.jsonl)`);
   return curves.map((c) => ({ label: curves.length > 1 ? `${name} ${c.run.slice(0, 8)}` : name, curves: c }));
 }
 

@@ -82,7 +82,7 @@ export async function sample(args: string[], stats: NodeJS.WritableStream = proc
   const { values: f, positional } = parseFlags(args, SAMPLE_FLAGS);
   noPositional(positional);
   if (f.start === 'FILE:') throw new UsageError('flag --start FILE: names no file: give FILE:path'); // not "cannot read : ENOENT"
-  const start = f.start.startsWith('FILE:') ? await loadCorpus(f.start.slice(5)) : f.start; // read before the device opens
+  const start = f.start.startsWith('FILE:') ? await loadCorpus(f.start.slice(5), undefined, '--start') : f.start; // read before the device opens
   if (!start) throw new UsageError(`flag --start ${f.start} names an empty file`); // an empty --start itself is refused with the flags
   const head = await readCheckpointHead(checkpointPath(f));
   const tokenizer = tokenizerFromJSON(head.meta.tokenizer);

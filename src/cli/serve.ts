@@ -23,7 +23,7 @@ import { checkCheckpointAt } from '../node/checkpoint-dir.js';
 import { openHFCheckpointFile, type HFCheckpointFile } from '../node/hf-checkpoint-file.js';
 import { isHFDirectory } from '../node/checkpoint-kind.js';
 import { partsBetween, sendRepresentation, type ByteRange } from './http-ranges.js';
-import { flagHelp, noPositional, parseFlags, type FlagSpec } from './flags.js';
+import { flagHelp, noPositional, parseFlags, UsageError, type FlagSpec } from './flags.js';
 import { acceptedHosts, isLoopback, requestTarget } from './host-check.js';
 
 /** web-dist/ at the package root (this file is src/cli/serve.ts or dist/cli/serve.js). */
@@ -89,7 +89,7 @@ function resolveRequestPath(root: string, rawPath: string): string | null {
 
 export async function startServer(opts: ServeOptions = {}): Promise<StaticServer> {
   const root = await realpath(opts.root ?? WEB_DIST).catch(() => {
-    throw new Error(`nothing to serve: ${opts.root ?? WEB_DIST} does not exist; run \`npm run build:web\` first`);
+    throw new UsageError(`flag --root: nothing to serve, ${opts.root ?? `web-dist/ (its default, ${WEB_DIST})`} does not exist; run \`npm run build:web\` first, or pass --root DIR, a directory to serve`);
   });
   const checkpoint = opts.checkpoint ? resolve(opts.checkpoint) : undefined;
   let checkpointIsDir = false;

