@@ -103,8 +103,9 @@ describe('global magnitude pruning', () => {
     expect(await Promise.all(model.items.map((l) => read(l.weight)))).toEqual(weights);
     const int8 = new ModuleList([new Linear(2, 3, { rng: new Generator(0), int8: true })]);
     const live = device().memory().liveBytes;
-    expect(() => loadMasks(int8, new Map([['0.weight_mask', zeros]]))).toThrow(/^loadMasks: '0\.weight_mask' is for an int8 layer, which cannot be pruned; prune the float32 model, then quantize it$/);
+    expect(() => loadMasks(int8, new Map([['0.weight_mask', zeros]]))).toThrow(/^loadMasks: Linear '0' holds int8 weights, which cannot be pruned; prune the float32 model, then quantize it$/);
     expect(device().memory().liveBytes).toBe(live);
+    await expect(pruneGlobal(int8, 0.5)).rejects.toThrow(/^pruneGlobal: Linear '0' holds int8 weights, which cannot be pruned; prune the float32 model, then quantize it$/);
     model.dispose();
     int8.dispose();
   });

@@ -34,10 +34,7 @@ export function linearLayers(model: Module): [string, Linear][] {
 export function magnitudeMasks(weights: Float32Array[], sparsity: number): { masks: Float32Array[]; threshold: number } {
   checkSparsity('magnitudeMasks', sparsity);
   const cut = new MagnitudeCut(Math.round(sparsity * weights.reduce((n, w) => n + w.length, 0)));
-  while (cut.counting) {
-    for (const w of weights) cut.count(w);
-    cut.endPass();
-  }
+  for (const count of cut.passes()) for (const w of weights) count(w);
   return { masks: weights.map((w) => cut.mask(w)), threshold: cut.threshold };
 }
 
@@ -53,14 +50,22 @@ class MagnitudeCut {
   private cut = 0;
   private ties = 0; // weights at the cut still to prune, first ones first
   /** Whether another counting pass is needed (none when nothing is pruned). */
-  counting: boolean;
+  private counting: boolean;
 
   constructor(private readonly k: number) {
     this.counting = k > 0;
   }
 
+  /** The counting passes (two; none when nothing is pruned): each a function to count every array with, in one order. */
+  *passes(): Generator<(w: Float32Array) => void> {
+    while (this.counting) {
+      yield (w) => this.count(w);
+      this.endPass();
+    }
+  }
+
   /** Counts one array's |w| bit patterns into this pass's histogram. */
-  count(w: Float32Array): void {
+  private count(w: Float32Array): void {
     const { hist, high } = this;
     for (const b of new Uint32Array(w.buffer, w.byteOffset, w.length)) {
       const bits = b & 0x7fffffff;
@@ -70,7 +75,7 @@ class MagnitudeCut {
   }
 
   /** Ends a counting pass: the first finds the cut's high bits, the second its low bits. */
-  endPass(): void {
+  private endPass(): void {
     const rank = this.k - (this.high?.below ?? 0);
     let below = 0;
     let bin = 0;
@@ -114,9 +119,11 @@ class MagnitudeCut {
 export async function pruneGlobal(model: Module, sparsity: number): Promise<PruneReport> {
   if (!(model instanceof Module)) throw new TypeError(`pruneGlobal: argument 'model' must be a Module, got ${describeValue(model)}`);
   checkSparsity('pruneGlobal', sparsity);
-  const layers = linearLayers(model).map(([, l]) => l);
-  if (!layers.length) throw new Error('pruneGlobal: the model has no Linear layer to prune');
-  if (layers.some((l) => l.weightScale)) throw new Error('pruneGlobal: int8 weights cannot be pruned; prune the float32 model, then quantize it');
+  const named = linearLayers(model);
+  if (!named.length) throw new Error('pruneGlobal: the model has no Linear layer to prune');
+  const int8 = named.find(([, l]) => l.weightScale);
+  if (int8) throw int8Refusal('pruneGlobal', int8[0]);
+  const layers = named.map(([, l]) => l);
   const total = layers.reduce((n, l) => n + l.weight.size, 0);
   let before = 0;
   for (const l of masked(model).map(([, m]) => m)) before += ((await l.weightMask!.toArray()) as Float32Array).filter((x) => x === 0).length;
@@ -124,10 +131,7 @@ export async function pruneGlobal(model: Module, sparsity: number): Promise<Prun
   if (problem) throw new RangeError(`pruneGlobal: ${problem}`);
   const weightsOf = async (l: Linear) => (await l.weight.toArray()) as Float32Array;
   const cut = new MagnitudeCut(Math.round(sparsity * total));
-  while (cut.counting) {
-    for (const l of layers) cut.count(await weightsOf(l));
-    cut.endPass();
-  }
+  for (const count of cut.passes()) for (const l of layers) count(await weightsOf(l));
   let pruned = 0;
   for (const l of layers) {
     const mask = cut.mask(await weightsOf(l));
@@ -151,6 +155,9 @@ export function repruneProblem(pruned: number, total: number, sparsity: number):
   const least = Math.ceil((pruned / total) * 1e4) / 1e4;
   return `sparsity ${sparsity} would prune ${Math.round(sparsity * total)} of ${total} Linear weights, fewer than the ${pruned} already pruned (their masks would be lost): give a sparsity of at least ${least}`;
 }
+
+/** `fn`'s refusal of the Linear layer at `path`: its weights are int8. */
+const int8Refusal = (fn: string, path: string) => new Error(`${fn}: Linear '${path}' holds int8 weights, which cannot be pruned; prune the float32 model, then quantize it`);
 
 /** The Linear layers of `model` that hold a mask. */
 const masked = (model: Module) => linearLayers(model).filter(([, l]) => l.weightMask);
@@ -180,7 +187,7 @@ export function loadMasks(model: Module, masks: Map<string, TensorData>): void {
   const checked = [...masks].map(([name, m]) => {
     const layer = name.endsWith(MASK_SUFFIX) ? layers.get(name.slice(0, -MASK_SUFFIX.length)) : undefined;
     if (!layer) throw new Error(`loadMasks: '${name}' is not the weight mask of a Linear layer of the model`);
-    if (layer.weightScale) throw new Error(`loadMasks: '${name}' is for an int8 layer, which cannot be pruned; prune the float32 model, then quantize it`);
+    if (layer.weightScale) throw int8Refusal('loadMasks', name.slice(0, -MASK_SUFFIX.length));
     if (m.shape.length !== 2 || m.shape[0] !== layer.outFeatures || m.shape[1] !== layer.inFeatures) {
       throw new Error(`loadMasks: '${name}' has shape [${m.shape.join(', ')}], its layer's weight is [${layer.outFeatures}, ${layer.inFeatures}]`);
     }
