@@ -26,6 +26,9 @@ interface Sweep {
 
 let sweep: Sweep | null = null;
 
+/** The backward sweep running now (null outside one), as a token: what a rule keeps for one sweep is not carried into the next. */
+export const currentSweep = (): object | null => sweep;
+
 /** Hands `grad` (owned from now on) for `leaf` to `apply`, with others, by the end of the current backward sweep. */
 export function giveLeafGradLater(leaf: Tensor, grad: Tensor, apply: ApplyLate, batch: number): void {
   if (!sweep) throw new Error(`giveLeafGradLater: called outside a backward pass (for ${leaf.describe()})`);

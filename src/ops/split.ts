@@ -4,6 +4,7 @@
 // of one input-sized gradient the pieces share, which reaches cut once all of them have run (they
 // consume it: the sweep runs them first). A slice each would pad every piece's gradient to the
 // input's size and sum those: pieces x size of work and memory, for what is one buffer of copies.
+import { currentSweep } from '../autograd/late.js';
 import { defineOp, type OpContext } from '../autograd/op.js';
 import { assertRank, checkAxis, checkInteger, checkTensor, describeValue } from '../tensor/check.js';
 import { zeros } from '../tensor/create.js';
@@ -18,6 +19,8 @@ interface Cut {
   /** cut's context, which owns the gradient (saved there: freed with cut's node, even after a throw) */
   ctx: OpContext | null;
   grad: Tensor | null;
+  /** the sweep the gradient is for: one that threw before cut ran leaves it, unfinished, to none after it */
+  sweep: object | null;
   /** cut's backward ran, and its node went with that sweep */
   spent: boolean;
 }
@@ -47,14 +50,14 @@ const pieceOp = defineOp({
   },
   shape: ([x, , cut, , len]) => ({ shape: x.shape.map((d, i) => (i === cut.axis ? len : d)), dtype: x.dtype }),
   backward(_ctx, g, [x, , cut, start]) {
-    const made = cut.spent || !cut.grad;
+    const made = cut.spent || cut.sweep !== currentSweep();
     const grad = made ? zeros(x.shape, g.dtype) : cut.grad!;
     placeSlice(g, grad, cut.axis, start);
     if (cut.spent) return [grad, null];
-    // the first piece to run hands the gradient to cut; the rest write into it
+    // the first piece to run in a sweep hands the gradient to cut; the rest write into it
     if (made) {
       cut.ctx!.save(grad);
-      cut.grad = cut.ctx!.saved.at(-1)!;
+      [cut.grad, cut.sweep] = [cut.ctx!.saved.at(-1)!, currentSweep()];
     }
     return [null, made ? grad : null];
   },
@@ -69,7 +72,7 @@ function cutAxis(op: string, t: Tensor, axis: number): number {
 
 /** Consecutive slices of `t` along `axis` of the given lengths. */
 function pieces(t: Tensor, axis: number, lengths: readonly number[]): Tensor[] {
-  const cut: Cut = { axis, ctx: null, grad: null, spent: false };
+  const cut: Cut = { axis, ctx: null, grad: null, sweep: null, spent: false };
   const whole = cutOp(t, cut);
   let start = 0;
   const out = lengths.map((len) => pieceOp(t, whole, cut, (start += len) - len, len));
