@@ -90,6 +90,35 @@ describe('global magnitude pruning', () => {
     model.dispose();
   });
 
+  // a pruned weight is zero, and so may be a live one (a float16 checkpoint's underflow, masks from
+  // elsewhere): among equal |w| earlier weights went first, so a live zero before a pruned one
+  // took its place and the pruned one was unmasked, free to grow back when fine-tuned
+  it('prunes the weights pruned before first, even where live weights of |w| 0 come before them', async () => {
+    const layer = fc.tuple(fc.integer({ min: 1, max: 6 }), fc.integer({ min: 1, max: 6 }), fc.boolean());
+    await fc.assert(
+      fc.asyncProperty(fc.array(layer, { minLength: 1, maxLength: 4 }), fc.integer({ min: 0, max: 2 ** 31 - 1 }), fc.integer({ min: 0, max: 100 }), async (dims, seed, more) => {
+        const model = new ModuleList(dims.map(([o, i]) => new Linear(i, o, { rng: new Generator(seed), bias: false })));
+        try {
+          const draw = normals(seed, 1);
+          fill(model, (n) => draw(n).map((x) => [0, -0, 0.5, 1, -1, 2][Math.floor(Math.abs(x) * 4) % 6]!));
+          const before = model.items.map((l, k) => (dims[k]![2] ? draw(l.weight.size).map((x) => (x > 0.3 ? 1 : 0)) : null));
+          model.items.forEach((l, k) => before[k] && l.setWeightMask(tensor(before[k]!, l.weight.shape)));
+          const weights = await Promise.all(model.items.map((l) => read(l.weight)));
+          const total = weights.reduce((n, w) => n + w.length, 0);
+          const pruned = before.reduce((n, m) => n + (m?.filter((x) => x === 0).length ?? 0), 0);
+          const sparsity = Math.min(0.99, (pruned + Math.floor(((total - pruned) * more) / 200)) / total);
+          if (Math.round(sparsity * total) < pruned) return; // refused (the test above)
+          const want = magnitudeMasksRef(weights, sparsity, before.map((m, k) => m ?? weights[k]!.map(() => 1)));
+          await pruneGlobal(model, sparsity);
+          for (const [k, l] of model.items.entries()) expect(await read(l.weightMask!), `layer ${k}`).toEqual(want[k]);
+        } finally {
+          model.dispose();
+        }
+      }),
+      fcParams(25),
+    );
+  });
+
   // each mask was set as it was checked: a bad later one left the earlier ones set and their weights
   // zeroed for good; one for an int8 layer was made, refused by the layer, and left live
   it('loadMasks refuses a set of masks before setting any, allocating nothing', async () => {

@@ -29,23 +29,34 @@ export function linearLayers(model: Module): [string, Linear][] {
  * Masks (1 keep, 0 prune) for global magnitude pruning of `weights` taken together: exactly
  * k = round(sparsity * total) weights are pruned, those of smallest |w|; among weights of equal |w|
  * at the cut, the earlier ones (in the order given, row-major within each) are pruned first. Exact
- * in two counting passes over the bit patterns of |w| (non-negative floats order as their bits).
+ * in two counting passes over the bit patterns of |w| (rankKeys).
  */
 export function magnitudeMasks(weights: Float32Array[], sparsity: number): { masks: Float32Array[]; threshold: number } {
   checkSparsity('magnitudeMasks', sparsity);
   const cut = new MagnitudeCut(Math.round(sparsity * weights.reduce((n, w) => n + w.length, 0)));
   while (cut.counting) {
-    for (const w of weights) cut.count(w);
+    for (const w of weights) cut.count(rankKeys(w));
     cut.endPass();
   }
-  return { masks: weights.map((w) => cut.mask(w)), threshold: cut.threshold };
+  return { masks: weights.map((w) => cut.mask(rankKeys(w))), threshold: cut.threshold };
 }
 
 /**
- * magnitudeMasks' cut for pruning `k` weights, found in passes over the weights in one order (each
- * pass may read them afresh, a layer at a time: pruneGlobal reads them from the GPU so, the host
- * never holding them all): its high 16 bits from one histogram, its low 16 from another. Then each
- * weight array's mask, in the same order.
+ * The order magnitude pruning takes weights in, as integers: |w|'s bit pattern plus one
+ * (non-negative floats order as their bits), and 0 where `mask` (an earlier pruning's) is 0. A
+ * weight pruned before (zeroed) is thus pruned again ahead of a live weight that is zero too, which
+ * would otherwise take its place among equal |w| (earlier first) and leave it unmasked.
+ */
+function rankKeys(w: Float32Array, mask?: Float32Array): Uint32Array {
+  const bits = new Uint32Array(w.buffer, w.byteOffset, w.length);
+  return bits.map((b, j) => (mask?.[j] === 0 ? 0 : (b & 0x7fffffff) + 1));
+}
+
+/**
+ * magnitudeMasks' cut for pruning `k` weights, found in passes over their rank keys (rankKeys) in
+ * one order (each pass may read them afresh, a layer at a time: pruneGlobal reads them from the GPU
+ * so, the host never holding them all): its high bits from one histogram, its low 16 from another.
+ * Then each array's mask, in the same order.
  */
 class MagnitudeCut {
   private readonly hist = new Float64Array(65536);
@@ -59,13 +70,12 @@ class MagnitudeCut {
     this.counting = k > 0;
   }
 
-  /** Counts one array's |w| bit patterns into this pass's histogram. */
-  count(w: Float32Array): void {
+  /** Counts one array's rank keys into this pass's histogram. */
+  count(keys: Uint32Array): void {
     const { hist, high } = this;
-    for (const b of new Uint32Array(w.buffer, w.byteOffset, w.length)) {
-      const bits = b & 0x7fffffff;
-      if (!high) hist[bits >>> 16]!++;
-      else if (bits >>> 16 === high.bin) hist[bits & 0xffff]!++;
+    for (const key of keys) {
+      if (!high) hist[key >>> 16]!++;
+      else if (key >>> 16 === high.bin) hist[key & 0xffff]!++;
     }
   }
 
@@ -85,29 +95,27 @@ class MagnitudeCut {
     this.counting = false;
   }
 
-  /** The mask of the next array, in the order counted. */
-  mask(w: Float32Array): Float32Array {
-    const mask = new Float32Array(w.length).fill(1);
+  /** The mask of the next array (its rank keys), in the order counted. */
+  mask(keys: Uint32Array): Float32Array {
+    const mask = new Float32Array(keys.length).fill(1);
     if (this.k === 0) return mask;
-    const bits = new Uint32Array(w.buffer, w.byteOffset, w.length);
-    for (let j = 0; j < bits.length; j++) {
-      const b = bits[j]! & 0x7fffffff;
-      if (b < this.cut || (b === this.cut && this.ties-- > 0)) mask[j] = 0;
-    }
+    keys.forEach((key, j) => {
+      if (key < this.cut || (key === this.cut && this.ties-- > 0)) mask[j] = 0;
+    });
     return mask;
   }
 
-  /** The largest |w| pruned (0 when none is). */
+  /** The largest |w| pruned (0 when none is, or only weights pruned before). */
   get threshold(): number {
-    return this.k === 0 ? 0 : new Float32Array(new Uint32Array([this.cut]).buffer)[0]!;
+    return this.cut === 0 ? 0 : new Float32Array(new Uint32Array([this.cut - 1]).buffer)[0]!;
   }
 }
 
 /**
  * Global magnitude pruning of every Linear weight of `model` (see magnitudeMasks for the rule and
- * its ties): sets each layer's mask and zeroes its pruned weights. Weights pruned before are zero,
- * so they are pruned again first; a sparsity that would prune fewer than they are is refused (their
- * new masks would let fine-tuning revive them). Sparsity in [0, 1). The weights are read back a
+ * its ties): sets each layer's mask and zeroes its pruned weights. Weights pruned before (masked)
+ * are pruned again first, ahead of live weights of |w| 0; a sparsity that would prune fewer than
+ * they are is refused (their new masks would let fine-tuning revive them). Sparsity in [0, 1). The weights are read back a
  * layer at a time, in three passes (two counting, one masking): the host holds one layer and its
  * mask, not every Linear weight (gpt2-xl's are 5 GB).
  */
@@ -122,15 +130,15 @@ export async function pruneGlobal(model: Module, sparsity: number): Promise<Prun
   for (const l of masked(model).map(([, m]) => m)) before += ((await l.weightMask!.toArray()) as Float32Array).filter((x) => x === 0).length;
   const problem = repruneProblem(before, total, sparsity);
   if (problem) throw new RangeError(`pruneGlobal: ${problem}`);
-  const weightsOf = async (l: Linear) => (await l.weight.toArray()) as Float32Array;
+  const keysOf = async (l: Linear) => rankKeys((await l.weight.toArray()) as Float32Array, (await l.weightMask?.toArray()) as Float32Array | undefined);
   const cut = new MagnitudeCut(Math.round(sparsity * total));
   while (cut.counting) {
-    for (const l of layers) cut.count(await weightsOf(l));
+    for (const l of layers) cut.count(await keysOf(l));
     cut.endPass();
   }
   let pruned = 0;
   for (const l of layers) {
-    const mask = cut.mask(await weightsOf(l));
+    const mask = cut.mask(await keysOf(l));
     for (const m of mask) pruned += 1 - m;
     l.setWeightMask(tensor(mask, l.weight.shape));
   }
