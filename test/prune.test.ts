@@ -13,7 +13,7 @@ import { pruneStructured, type Structure } from '../src/gpt/prune.js';
 import { CharTokenizer } from '../src/gpt/tokenizer/index.js';
 import { TRAIN_DEFAULTS, Trainer } from '../src/gpt/trainer.js';
 import { Linear, ModuleList } from '../src/nn/index.js';
-import { linearLayers, loadMasks, maskGradients, pruneGlobal } from '../src/nn/prune.js';
+import { linearLayers, loadMasks, magnitudeMasks, maskGradients, pruneGlobal } from '../src/nn/prune.js';
 import { disposeCache, type KVCache } from '../src/nn/transformer.js';
 import { device, noGrad, scope, tensor, Tensor } from '../src/index.js';
 import { Generator } from '../src/tensor/generator.js';
@@ -71,6 +71,18 @@ describe('global magnitude pruning', () => {
     const model = new ModuleList([new Linear(2, 2, { rng: new Generator(1) })]);
     for (const s of [1, -0.1, NaN]) await expect(pruneGlobal(model, s)).rejects.toThrow(`pruneGlobal: sparsity must be in [0, 1), got ${s}`);
     model.dispose();
+  });
+
+  // a NaN's bits ranked above every |w|, so it was kept as the largest weight (an Inf too), silently
+  it('refuses NaN and infinite weights naming the layer, before setting any mask', async () => {
+    for (const [bad, sparsity] of [[NaN, 0.5], [-Infinity, 0.5], [Infinity, 0]] as const) {
+      const model = new ModuleList([new Linear(2, 2, { rng: new Generator(1), bias: false }), new Linear(2, 2, { rng: new Generator(2), bias: false })]);
+      model.loadStateDict(new Map([['0.weight', { shape: [2, 2], data: Float32Array.of(1, 2, 3, 4) }], ['1.weight', { shape: [2, 2], data: Float32Array.of(5, 6, bad, 8) }]]));
+      await expect(pruneGlobal(model, sparsity)).rejects.toThrow(new RegExp(`^pruneGlobal: '1\\.weight' holds ${bad} at index 2; only finite weights can be pruned by magnitude$`));
+      expect(model.items.map((l) => l.weightMask), `${bad}: no mask set`).toEqual([null, null]);
+      model.dispose();
+    }
+    expect(() => magnitudeMasks([Float32Array.of(1, NaN)], 0.5)).toThrow(/^magnitudeMasks: weights\[0\] holds NaN at index 1; only finite/);
   });
 
   it('prunes a pruned model again only further: its pruned weights stay masked, a lower sparsity is refused', async () => {

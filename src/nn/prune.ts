@@ -34,21 +34,25 @@ export function linearLayers(model: Module): [string, Linear][] {
 export function magnitudeMasks(weights: Float32Array[], sparsity: number): { masks: Float32Array[]; threshold: number } {
   checkSparsity('magnitudeMasks', sparsity);
   const cut = new MagnitudeCut(Math.round(sparsity * weights.reduce((n, w) => n + w.length, 0)));
+  const keysOf = (w: Float32Array, i: number) => rankKeys(w, `magnitudeMasks: weights[${i}]`);
   while (cut.counting) {
-    for (const w of weights) cut.count(rankKeys(w));
+    weights.forEach((w, i) => cut.count(keysOf(w, i)));
     cut.endPass();
   }
-  return { masks: weights.map((w) => cut.mask(rankKeys(w))), threshold: cut.threshold };
+  return { masks: weights.map((w, i) => cut.mask(keysOf(w, i))), threshold: cut.threshold };
 }
 
 /**
  * The order magnitude pruning takes weights in, as integers: |w|'s bit pattern plus one
  * (non-negative floats order as their bits), and 0 where `mask` (an earlier pruning's) is 0. A
  * weight pruned before (zeroed) is thus pruned again ahead of a live weight that is zero too, which
- * would otherwise take its place among equal |w| (earlier first) and leave it unmasked.
+ * would otherwise take its place among equal |w| (earlier first) and leave it unmasked. A NaN or
+ * infinite weight, which has no place in that order, is refused (`what` names the array).
  */
-function rankKeys(w: Float32Array, mask?: Float32Array): Uint32Array {
+function rankKeys(w: Float32Array, what: string, mask?: Float32Array): Uint32Array {
   const bits = new Uint32Array(w.buffer, w.byteOffset, w.length);
+  const bad = bits.findIndex((b) => (b & 0x7fffffff) >= 0x7f800000);
+  if (bad >= 0) throw new RangeError(`${what} holds ${w[bad]} at index ${bad}; only finite weights can be pruned by magnitude`);
   return bits.map((b, j) => (mask?.[j] === 0 ? 0 : (b & 0x7fffffff) + 1));
 }
 
@@ -63,12 +67,10 @@ class MagnitudeCut {
   private high: { bin: number; below: number } | null = null;
   private cut = 0;
   private ties = 0; // weights at the cut still to prune, first ones first
-  /** Whether another counting pass is needed (none when nothing is pruned). */
-  counting: boolean;
+  /** Whether another counting pass is needed (one when nothing is pruned: it reads every weight, refusing any non-finite one, before a mask is set). */
+  counting = true;
 
-  constructor(private readonly k: number) {
-    this.counting = k > 0;
-  }
+  constructor(private readonly k: number) {}
 
   /** Counts one array's rank keys into this pass's histogram. */
   count(keys: Uint32Array): void {
@@ -81,6 +83,7 @@ class MagnitudeCut {
 
   /** Ends a counting pass: the first finds the cut's high bits, the second its low bits. */
   endPass(): void {
+    if (this.k === 0) return void (this.counting = false);
     const rank = this.k - (this.high?.below ?? 0);
     let below = 0;
     let bin = 0;
@@ -115,14 +118,16 @@ class MagnitudeCut {
  * Global magnitude pruning of every Linear weight of `model` (see magnitudeMasks for the rule and
  * its ties): sets each layer's mask and zeroes its pruned weights. Weights pruned before (masked)
  * are pruned again first, ahead of live weights of |w| 0; a sparsity that would prune fewer than
- * they are is refused (their new masks would let fine-tuning revive them). Sparsity in [0, 1). The weights are read back a
- * layer at a time, in three passes (two counting, one masking): the host holds one layer and its
- * mask, not every Linear weight (gpt2-xl's are 5 GB).
+ * they are is refused (their new masks would let fine-tuning revive them), and so are NaN or infinite
+ * weights, before any mask is set. Sparsity in [0, 1). The weights are read back a layer at a time,
+ * in three passes (two counting, one masking): the host holds one layer and its mask, not every
+ * Linear weight (gpt2-xl's are 5 GB).
  */
 export async function pruneGlobal(model: Module, sparsity: number): Promise<PruneReport> {
   if (!(model instanceof Module)) throw new TypeError(`pruneGlobal: argument 'model' must be a Module, got ${describeValue(model)}`);
   checkSparsity('pruneGlobal', sparsity);
-  const layers = linearLayers(model).map(([, l]) => l);
+  const named = linearLayers(model);
+  const layers = named.map(([, l]) => l);
   if (!layers.length) throw new Error('pruneGlobal: the model has no Linear layer to prune');
   if (layers.some((l) => l.weightScale)) throw new Error('pruneGlobal: int8 weights cannot be pruned; prune the float32 model, then quantize it');
   const total = layers.reduce((n, l) => n + l.weight.size, 0);
@@ -130,15 +135,16 @@ export async function pruneGlobal(model: Module, sparsity: number): Promise<Prun
   for (const l of masked(model).map(([, m]) => m)) before += ((await l.weightMask!.toArray()) as Float32Array).filter((x) => x === 0).length;
   const problem = repruneProblem(before, total, sparsity);
   if (problem) throw new RangeError(`pruneGlobal: ${problem}`);
-  const keysOf = async (l: Linear) => rankKeys((await l.weight.toArray()) as Float32Array, (await l.weightMask?.toArray()) as Float32Array | undefined);
+  const keysOf = async ([name, l]: [string, Linear]) =>
+    rankKeys((await l.weight.toArray()) as Float32Array, `pruneGlobal: '${name}.weight'`, (await l.weightMask?.toArray()) as Float32Array | undefined);
   const cut = new MagnitudeCut(Math.round(sparsity * total));
   while (cut.counting) {
-    for (const l of layers) cut.count(await keysOf(l));
+    for (const layer of named) cut.count(await keysOf(layer));
     cut.endPass();
   }
   let pruned = 0;
-  for (const l of layers) {
-    const mask = cut.mask(await keysOf(l));
+  for (const [name, l] of named) {
+    const mask = cut.mask(await keysOf([name, l]));
     for (const m of mask) pruned += 1 - m;
     l.setWeightMask(tensor(mask, l.weight.shape));
   }
