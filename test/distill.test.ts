@@ -75,6 +75,19 @@ describe('Trainer with a teacher', () => {
     expect(make(11, 16)).toThrow(/^Trainer: the student's blockSize 16 exceeds the teacher's 8/);
     teacher.dispose();
   });
+
+  // it trained: the teacher moved with the student, and each step put it back in training mode
+  // (dropout on its soft targets), where the header promises a teacher in eval mode, unchanged
+  it('refuses a teacher that is the model it trains, before changing either', () => {
+    const ids = Int32Array.from({ length: 100 }, (_, i) => i % 10);
+    const model = new GPT({ vocabSize: 10, blockSize: 8, nLayer: 1, nHead: 1, nEmbd: 4, dropout: 0.2, bias: false });
+    const cfg = { ...TRAIN_DEFAULTS, nLayer: 1, nHead: 1, nEmbd: 4, blockSize: 8, dropout: 0.2 };
+    expect(() => new Trainer(cfg, { train: ids, val: ids, vocabSize: 10 }, model, { teacher: model, temperature: 2, alpha: 0.5 })).toThrow(
+      /^Trainer: distill\.teacher holds parameters of the model being trained \(it is that GPT, or made of its modules\); the teacher must be a separate model, which training leaves as it is$/,
+    );
+    expect(model.training).toBe(true);
+    model.dispose();
+  });
 });
 
 describe('gpt distill', () => {
