@@ -327,6 +327,18 @@ describe('structured pruning', () => {
     await expect(pruneStructured(model, { structure: 'rows' as Structure, sparsity: 0.5 })).rejects.toThrow("pruneStructured: structure must be one of heads, neurons, got \"rows\"");
     model.dispose();
   });
+
+  // a NaN score compared as equal to every other (sort's comparator), so which units went was arbitrary
+  it('refuses NaN and infinite weights among those it ranks, naming the tensor', async () => {
+    for (const [structure, name, bad] of [['heads', 'h.1.attn.c_proj.weight', NaN], ['neurons', 'h.0.mlp.c_fc.weight', -Infinity]] as const) {
+      const model = await raggedModel(4);
+      const w = await hostWeights(model);
+      w.get(name)!.data[5] = bad;
+      model.loadStateDict(new Map([...w].map(([n, t]) => [n, { shape: [...t.shape], data: Float32Array.from(t.data) }])));
+      await expect(pruneStructured(model, { structure, sparsity: 0.5 })).rejects.toThrow(new RegExp(`^pruneStructured: '${name.replaceAll('.', '\\.')}' holds ${bad} at index 5; only finite weights can be ranked by norm$`));
+      model.dispose();
+    }
+  });
 });
 
 describe('checkpoints of pruned models', () => {

@@ -50,10 +50,14 @@ export function magnitudeMasks(weights: Float32Array[], sparsity: number): { mas
  * infinite weight, which has no place in that order, is refused (`what` names the array).
  */
 function rankKeys(w: Float32Array, what: string, mask?: Float32Array): Uint32Array {
-  const bits = new Uint32Array(w.buffer, w.byteOffset, w.length);
-  const bad = bits.findIndex((b) => (b & 0x7fffffff) >= 0x7f800000);
-  if (bad >= 0) throw new RangeError(`${what} holds ${w[bad]} at index ${bad}; only finite weights can be pruned by magnitude`);
-  return bits.map((b, j) => (mask?.[j] === 0 ? 0 : (b & 0x7fffffff) + 1));
+  checkFiniteWeights(what, w, 'pruned by magnitude');
+  return new Uint32Array(w.buffer, w.byteOffset, w.length).map((b, j) => (mask?.[j] === 0 ? 0 : (b & 0x7fffffff) + 1));
+}
+
+/** Throws unless every weight of `w` is finite (`what` starts the error, `how` says what needs it): a NaN has no place in an order by size. */
+export function checkFiniteWeights(what: string, w: Float32Array, how: string): void {
+  const bad = w.findIndex((x) => !Number.isFinite(x));
+  if (bad >= 0) throw new RangeError(`${what} holds ${w[bad]} at index ${bad}; only finite weights can be ${how}`);
 }
 
 /**
