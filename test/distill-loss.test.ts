@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { distillLossRef, ref, type Ref } from '../src/check/reference/index.js';
 import { setProfile } from '../src/kernels/profile.js';
 import { distillLoss, noGrad, scope, tensor } from '../src/index.js';
-import { expectClose, fcParams, setupDevice, toTensor } from './helpers.js';
+import { expectClose, fcParams, seededValues, setupDevice, toTensor } from './helpers.js';
 
 beforeAll(setupDevice);
 
@@ -69,6 +69,21 @@ for (const lanes of [1, 64] as const) {
         fcParams(15),
       );
     });
+
+    // a lane's four sums over the row (exp(s), exp(s / T), exp(t / T) and the cross term) were each
+    // one float32 chain: at a lane per row, GPT-2's 50,257 logits put 9.8e-5 into the loss at T = 5
+    // (4.4e-5 relative; crossEntropy, summing in blocks, 7.5e-7)
+    it("matches float64 on GPT-2's 50,257 logits a row and on 100,000", () =>
+      scope(async () => {
+        for (const V of [50_257, 100_000]) {
+          const [sr, tr] = [1, 2].map((seed) => ref([3, V], seededValues(3 * V, seed, -4.5, 4.5).map(Math.fround)));
+          const y = [7, V - 1, 12_345];
+          for (const [temperature, alpha] of [[1, 0.5], [2, 1], [5, 1]] as const) {
+            const loss = distillLoss(toTensor(sr!), toTensor(tr!), tensor(new Int32Array(y)), { temperature, alpha });
+            await expectClose(loss, distillLossRef(sr!, tr!, y, temperature, alpha), 1e-5, 1e-5, `V=${V} T=${temperature} alpha=${alpha}`);
+          }
+        }
+      }));
   });
 }
 

@@ -75,6 +75,19 @@ describe('Trainer with a teacher', () => {
     expect(make(11, 16)).toThrow(/^Trainer: the student's blockSize 16 exceeds the teacher's 8/);
     teacher.dispose();
   });
+
+  // it trained: the teacher moved with the student, and each step put it back in training mode
+  // (dropout on its soft targets), where the header promises a teacher in eval mode, unchanged
+  it('refuses a teacher that is the model it trains, before changing either', () => {
+    const ids = Int32Array.from({ length: 100 }, (_, i) => i % 10);
+    const model = new GPT({ vocabSize: 10, blockSize: 8, nLayer: 1, nHead: 1, nEmbd: 4, dropout: 0.2, bias: false });
+    const cfg = { ...TRAIN_DEFAULTS, nLayer: 1, nHead: 1, nEmbd: 4, blockSize: 8, dropout: 0.2 };
+    expect(() => new Trainer(cfg, { train: ids, val: ids, vocabSize: 10 }, model, { teacher: model, temperature: 2, alpha: 0.5 })).toThrow(
+      /^Trainer: distill\.teacher holds parameters of the model being trained \(it is that GPT, or made of its modules\); the teacher must be a separate model, which training leaves as it is$/,
+    );
+    expect(model.training).toBe(true);
+    model.dispose();
+  });
 });
 
 describe('gpt distill', () => {
@@ -118,6 +131,17 @@ describe('gpt distill', () => {
     const accepted = await gpt('distill', '--init-from', 'resume', '--teacher', other, '--max-iters', '25', '--out-dir', out);
     expect(accepted.code, accepted.err).toBe(0);
     expect(accepted.out).toContain(`teacher: ${other} (its weights changed since the run started: --teacher), `);
+  });
+
+  // it took the built-in corpus (gpt train's default for a new model), read with the teacher's char
+  // tokenizer: the README's `gpt distill --teacher DIR --n-layer 2 ...` learned on 44,657 fewer
+  // characters of web documentation than it held, not on the teacher's Shakespeare
+  it("without --data learns on the text the teacher records it trained on, as it takes the teacher's tokenizer", async () => {
+    const out = join(dir, 'teacher-data');
+    const r = await gpt('distill', '--teacher', teacherDir, ...TINY, '--max-iters', '2', '--eval-interval', '2', '--out-dir', out);
+    expect(r.code, r.err).toBe(0);
+    expect(r.out).toContain(`data: ${corpus} (what the teacher ${teacherDir} trained on, as its checkpoint records; --data for other text)\n`);
+    expect((await loadCheckpoint(out)).meta.data).toBe(corpus);
   });
 
   it('with alpha 0 (no soft targets) logs the losses of gpt train from the same seed', async () => {

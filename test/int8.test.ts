@@ -10,7 +10,7 @@ import { dequantizeRef, matmulRef, quantizeRef, ref, type Ref } from '../src/che
 import type { GPT } from '../src/gpt/model.js';
 import { quantizeModel } from '../src/gpt/quantize.js';
 import { disposeCache, type KVCache } from '../src/nn/transformer.js';
-import { embeddingInt8, linearInt8, noGrad, quantizeInt8, quantizeRowsInt8, scope, tensor } from '../src/index.js';
+import { device, embeddingInt8, linearInt8, noGrad, quantizeInt8, quantizeRowsInt8, scope, tensor } from '../src/index.js';
 import { setProfile } from '../src/kernels/profile.js';
 import { expectClose, fcParams, loadGPT2, setupDevice, valuesArb } from './helpers.js';
 import { gpt2Logits, randomGPT2, SMALL, type GPT2Params } from './hf-reference.js';
@@ -162,5 +162,22 @@ describe('a quantized GPT', () => {
     }
     caches.forEach(disposeCache);
     model.dispose();
+  });
+
+  // the error named quantizeRowsInt8 and a row, not the call made nor which of the model's weights
+  it('refuses a NaN or infinite weight naming quantizeModel and the tensor, leaving nothing on the GPU', async () => {
+    const float = await loadGPT2(params, true);
+    const state = new Map<string, { shape: number[]; data: Float32Array }>();
+    for (const [name, p] of float.namedParameters()) state.set(name, { shape: [...p.shape], data: (await p.toArray()) as Float32Array });
+    const cols = state.get('h.1.mlp.c_fc.weight')!.shape[1]!;
+    for (const bad of [NaN, -Infinity]) {
+      state.get('h.1.mlp.c_fc.weight')!.data[2 * cols + 1] = bad;
+      float.loadStateDict(state);
+      const live = device().memory().liveBytes;
+      await expect(quantizeModel(float)).rejects.toThrow(new RegExp(`^quantizeModel: 'h\\.1\\.mlp\\.c_fc\\.weight' row 2 holds ${bad}; only finite weights can be quantized$`));
+      expect(device().memory().liveBytes).toBe(live);
+    }
+    await scope(() => expect(quantizeInt8(tensor(Float32Array.of(1, 2, Infinity, 4), [2, 2]))).rejects.toThrow(/^quantizeInt8: weight float32\[2, 2\] row 1 holds Infinity; only finite/));
+    float.dispose();
   });
 });

@@ -9,10 +9,11 @@ import { ref, type Ref } from '../src/check/reference/array.js';
 /**
  * 0/1 masks pruning the round(sparsity * total) weights of smallest |w| over all `weights`; ties
  * broken by position (earlier array, then earlier element, first), as src/nn/prune.ts documents.
+ * Weights that `before` (masks of an earlier pruning, 0 pruned) prunes go first, whatever their |w|.
  */
-export function magnitudeMasksRef(weights: ArrayLike<number>[], sparsity: number): number[][] {
-  const all = weights.flatMap((w, a) => Array.from(w, (x, i) => ({ mag: Math.abs(x), a, i })));
-  all.sort((x, y) => x.mag - y.mag || x.a - y.a || x.i - y.i);
+export function magnitudeMasksRef(weights: ArrayLike<number>[], sparsity: number, before?: ArrayLike<number>[]): number[][] {
+  const all = weights.flatMap((w, a) => Array.from(w, (x, i) => ({ live: before?.[a]![i] === 0 ? 0 : 1, mag: Math.abs(x), a, i })));
+  all.sort((x, y) => x.live - y.live || x.mag - y.mag || x.a - y.a || x.i - y.i);
   const masks = weights.map((w) => Array.from(w, () => 1));
   for (const { a, i } of all.slice(0, Math.round(sparsity * all.length))) masks[a]![i] = 0;
   return masks;

@@ -13,7 +13,7 @@ import { pruneStructured, type Structure } from '../src/gpt/prune.js';
 import { CharTokenizer } from '../src/gpt/tokenizer/index.js';
 import { TRAIN_DEFAULTS, Trainer } from '../src/gpt/trainer.js';
 import { Linear, ModuleList } from '../src/nn/index.js';
-import { linearLayers, loadMasks, maskGradients, pruneGlobal } from '../src/nn/prune.js';
+import { linearLayers, loadMasks, magnitudeMasks, maskGradients, pruneGlobal } from '../src/nn/prune.js';
 import { disposeCache, type KVCache } from '../src/nn/transformer.js';
 import { device, noGrad, scope, tensor, Tensor } from '../src/index.js';
 import { Generator } from '../src/tensor/generator.js';
@@ -73,6 +73,18 @@ describe('global magnitude pruning', () => {
     model.dispose();
   });
 
+  // a NaN's bits ranked above every |w|, so it was kept as the largest weight (an Inf too), silently
+  it('refuses NaN and infinite weights naming the layer, before setting any mask', async () => {
+    for (const [bad, sparsity] of [[NaN, 0.5], [-Infinity, 0.5], [Infinity, 0]] as const) {
+      const model = new ModuleList([new Linear(2, 2, { rng: new Generator(1), bias: false }), new Linear(2, 2, { rng: new Generator(2), bias: false })]);
+      model.loadStateDict(new Map([['0.weight', { shape: [2, 2], data: Float32Array.of(1, 2, 3, 4) }], ['1.weight', { shape: [2, 2], data: Float32Array.of(5, 6, bad, 8) }]]));
+      await expect(pruneGlobal(model, sparsity)).rejects.toThrow(new RegExp(`^pruneGlobal: '1\\.weight' holds ${bad} at index 2; only finite weights can be pruned by magnitude$`));
+      expect(model.items.map((l) => l.weightMask), `${bad}: no mask set`).toEqual([null, null]);
+      model.dispose();
+    }
+    expect(() => magnitudeMasks([Float32Array.of(1, NaN)], 0.5)).toThrow(/^magnitudeMasks: weights\[0\] holds NaN at index 1; only finite/);
+  });
+
   it('prunes a pruned model again only further: its pruned weights stay masked, a lower sparsity is refused', async () => {
     const model = new ModuleList([new Linear(8, 6, { rng: new Generator(3) }), new Linear(6, 4, { rng: new Generator(4) })]);
     const total = 8 * 6 + 6 * 4;
@@ -88,6 +100,35 @@ describe('global magnitude pruning', () => {
     expect(second.filter((m) => m === 0).length).toBe(Math.round(0.75 * total));
     first.flat().forEach((m, i) => m === 0 && expect(second[i], `weight ${i}, pruned before`).toBe(0));
     model.dispose();
+  });
+
+  // a pruned weight is zero, and so may be a live one (a float16 checkpoint's underflow, masks from
+  // elsewhere): among equal |w| earlier weights went first, so a live zero before a pruned one
+  // took its place and the pruned one was unmasked, free to grow back when fine-tuned
+  it('prunes the weights pruned before first, even where live weights of |w| 0 come before them', async () => {
+    const layer = fc.tuple(fc.integer({ min: 1, max: 6 }), fc.integer({ min: 1, max: 6 }), fc.boolean());
+    await fc.assert(
+      fc.asyncProperty(fc.array(layer, { minLength: 1, maxLength: 4 }), fc.integer({ min: 0, max: 2 ** 31 - 1 }), fc.integer({ min: 0, max: 100 }), async (dims, seed, more) => {
+        const model = new ModuleList(dims.map(([o, i]) => new Linear(i, o, { rng: new Generator(seed), bias: false })));
+        try {
+          const draw = normals(seed, 1);
+          fill(model, (n) => draw(n).map((x) => [0, -0, 0.5, 1, -1, 2][Math.floor(Math.abs(x) * 4) % 6]!));
+          const before = model.items.map((l, k) => (dims[k]![2] ? draw(l.weight.size).map((x) => (x > 0.3 ? 1 : 0)) : null));
+          model.items.forEach((l, k) => before[k] && l.setWeightMask(tensor(before[k]!, l.weight.shape)));
+          const weights = await Promise.all(model.items.map((l) => read(l.weight)));
+          const total = weights.reduce((n, w) => n + w.length, 0);
+          const pruned = before.reduce((n, m) => n + (m?.filter((x) => x === 0).length ?? 0), 0);
+          const sparsity = Math.min(0.99, (pruned + Math.floor(((total - pruned) * more) / 200)) / total);
+          if (Math.round(sparsity * total) < pruned) return; // refused (the test above)
+          const want = magnitudeMasksRef(weights, sparsity, before.map((m, k) => m ?? weights[k]!.map(() => 1)));
+          await pruneGlobal(model, sparsity);
+          for (const [k, l] of model.items.entries()) expect(await read(l.weightMask!), `layer ${k}`).toEqual(want[k]);
+        } finally {
+          model.dispose();
+        }
+      }),
+      fcParams(25),
+    );
   });
 
   // each mask was set as it was checked: a bad later one left the earlier ones set and their weights
@@ -286,6 +327,18 @@ describe('structured pruning', () => {
     await expect(pruneStructured(model, { structure: 'heads', sparsity: 0.5 })).rejects.toThrow('pruneStructured: the model has unstructured pruning masks');
     await expect(pruneStructured(model, { structure: 'rows' as Structure, sparsity: 0.5 })).rejects.toThrow("pruneStructured: structure must be one of heads, neurons, got \"rows\"");
     model.dispose();
+  });
+
+  // a NaN score compared as equal to every other (sort's comparator), so which units went was arbitrary
+  it('refuses NaN and infinite weights among those it ranks, naming the tensor', async () => {
+    for (const [structure, name, bad] of [['heads', 'h.1.attn.c_proj.weight', NaN], ['neurons', 'h.0.mlp.c_fc.weight', -Infinity]] as const) {
+      const model = await raggedModel(4);
+      const w = await hostWeights(model);
+      w.get(name)!.data[5] = bad;
+      model.loadStateDict(new Map([...w].map(([n, t]) => [n, { shape: [...t.shape], data: Float32Array.from(t.data) }])));
+      await expect(pruneStructured(model, { structure, sparsity: 0.5 })).rejects.toThrow(new RegExp(`^pruneStructured: '${name.replaceAll('.', '\\.')}' holds ${bad} at index 5; only finite weights can be ranked by norm$`));
+      model.dispose();
+    }
   });
 });
 

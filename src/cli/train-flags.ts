@@ -62,6 +62,10 @@ const NANOGPT_SETTINGS: Record<string, string> = {
   ...NANOGPT_RUNTIME_SETTINGS,
 };
 
+/** Where a run's text comes from without --data or --data-dir: resuming, fine-tuning, then `fresh` (a run from scratch), else the built-in corpus. */
+const dataDefault = (fresh: string) =>
+  `resuming, the run's own data (else <out-dir>/data); fine-tuning (--init-from DIR), <out-dir>/data if prepared, else the data DIR's checkpoint records (an error where it records none); ${fresh}, else ${BUILTIN_CORPUS}`;
+
 export const TRAIN_FLAGS: FlagSpec<TrainFlags> = {
   defaults: DEFAULTS,
   paths: { data: TEXT_SOURCE, dataDir: DATA_DIR, outDir: 'new directory', config: 'file', initFrom: CHECKPOINT_OR_KEYWORD, tokenizerFile: TEXT_SOURCE },
@@ -81,7 +85,7 @@ export const TRAIN_FLAGS: FlagSpec<TrainFlags> = {
     ...TRAIN_DOCS,
   },
   defaultsShown: {
-    data: `resuming, the run's own data (else <out-dir>/data); fine-tuning (--init-from DIR), <out-dir>/data if prepared, else the data DIR's checkpoint records (an error where it records none); a new model, <out-dir>/data if prepared, else ${BUILTIN_CORPUS}`,
+    data: dataDefault('a new model, <out-dir>/data if prepared'),
     ...TOKENIZER_FILE_SHOWN,
   },
 };
@@ -105,6 +109,7 @@ export const DISTILL_FLAGS: FlagSpec<DistillFlags> = {
     ...DISTILL_DOCS,
     ...TRAIN_FLAGS.docs,
   },
+  defaultsShown: { ...TRAIN_FLAGS.defaultsShown, data: dataDefault("a student from scratch, <out-dir>/data if prepared, else the data the teacher's checkpoint records (while it is there)") },
 };
 
 export const DISTILL_HELP = `usage: gpt distill --teacher DIR [--temperature T] [--alpha A] [train flags] --out-dir DIR2

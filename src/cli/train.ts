@@ -12,7 +12,7 @@ import { resolveTrainDtype, Trainer, type Distillation, type StepLog, type Train
 import type { ComputeDtype } from '../nn/autocast.js';
 import { isMaskName } from '../nn/prune.js';
 import type { GPT } from '../gpt/model.js';
-import { tokenizerFromJSON, type Tokenizer } from '../gpt/tokenizer/index.js';
+import { tokenizerFromJSON } from '../gpt/tokenizer/index.js';
 import { manifestHeld, MANIFEST_FILE } from '../node/checkpoint-files.js';
 import { saveCheckpoint } from '../node/checkpoint-dir.js';
 import { loadHeadModel, readCheckpointHead, type CheckpointHead } from '../node/checkpoint-head.js';
@@ -70,7 +70,7 @@ async function trainStudent(args: string[], opts: { nextSteps?: boolean; distill
     }
     const cfg = checked ?? trainingConfig(flags, given, ckpt, true, fromConfig);
     const teacher = distilling ? await loadTeacher(flags as DistillFlags, given, ckpt, resume) : null;
-    const { ds, data } = await dataset(flags, given, ckpt, resume, (s) => console.log(s), teacher?.tokenizer);
+    const { ds, data } = await dataset(flags, given, ckpt, resume, (s) => console.log(s), teacher ?? undefined);
     try {
       console.log(`tokens: train ${ds.train.length.toLocaleString('en-US')}, val ${ds.val.length.toLocaleString('en-US')}, vocab ${ds.tokenizer.vocabSize}`);
       if (ckpt && ckpt.meta.model.vocabSize !== ds.tokenizer.vocabSize) throw new Error(`checkpoint vocab ${ckpt.meta.model.vocabSize} != data vocab ${ds.tokenizer.vocabSize}`);
@@ -269,8 +269,9 @@ async function trainRun(
  * The run's tokens and where they came from (as the checkpoint records it): --data-dir, else
  * --data, else (resuming) what the run trained on while it is there, else <out-dir>/data when
  * prepared, else (fine-tuning) what the checkpoint trained on, as nanoGPT's finetuning continues
- * on its dataset, else (a new model) the built-in corpus; tokenized with the checkpoint's
- * tokenizer when it has one.
+ * on its dataset, else (a distilled student from scratch) what its teacher trained on while it is
+ * there, else (a new model) the built-in corpus; tokenized with the checkpoint's tokenizer when it
+ * has one, else the teacher's.
  */
 async function dataset(
   flags: TrainFlags,
@@ -278,21 +279,24 @@ async function dataset(
   ckpt: Pick<Checkpoint, 'meta'> | null,
   resume: boolean,
   note: (s: string) => void,
-  teacher?: Tokenizer,
+  teacher?: Teacher,
 ): Promise<{ ds: Dataset; data: string }> {
-  // a distilled student from scratch takes its teacher's tokenizer
-  const existing = ckpt ? tokenizerFromJSON(ckpt.meta.tokenizer) : teacher;
+  // a distilled student from scratch takes its teacher's tokenizer, and its text (below)
+  const existing = ckpt ? tokenizerFromJSON(ckpt.meta.tokenizer) : teacher?.tokenizer;
   const existingOf = ckpt ? 'the checkpoint' : 'the teacher';
   if (existing) checkTokenizerFlags(flags, given, existing, existingOf);
+  const there = (source: string | undefined): source is string => source !== undefined && (!isPathSource(source) || existsSync(source));
   // a resumed run's own data comes before <out-dir>/data (it may have trained on --data beside it),
   // unless it is gone: a moved run directory recorded the <out-dir>/data it had before
   const recorded = ckpt?.meta.data;
-  const recordedThere = recorded !== undefined && (!isPathSource(recorded) || existsSync(recorded));
+  const recordedThere = there(recorded);
   const preparedHere = existsSync(join(flags.outDir, 'data', 'meta.json')) ? join(flags.outDir, 'data') : '';
   const prepared = flags.dataDir || (!flags.data && !(resume && recordedThere) ? preparedHere : '');
   const fineTuning = ckpt !== null && !resume;
-  const source = prepared || flags.data || (fineTuning ? recordedData(flags.initFrom, recorded, recordedThere) : recorded || BUILTIN_CORPUS);
-  note(`data: ${source}${fineTuning && source === recorded ? ` (what ${flags.initFrom} trained on, as its checkpoint records; --data for other text)` : ''}`);
+  const teacherData = !ckpt && there(teacher?.head.meta.data) ? teacher!.head.meta.data : undefined;
+  const source = prepared || flags.data || (fineTuning ? recordedData(flags.initFrom, recorded, recordedThere) : recorded || teacherData || BUILTIN_CORPUS);
+  const whose = fineTuning && source === recorded ? flags.initFrom : source === teacherData ? `the teacher ${teacher!.meta.teacher}` : null;
+  note(`data: ${source}${whose ? ` (what ${whose} trained on, as its checkpoint records; --data for other text)` : ''}`);
   const ds = await loadTokens(source, { tokenizer: flags.tokenizer, vocabSize: flags.vocabSize, tokenizerFile: flags.tokenizerFile, existing, existingOf, note });
   try {
     if (prepared && ds.tokenizerOfData) checkTokenizerFlags(flags, given, ds.tokenizer, prepared);

@@ -8,7 +8,7 @@
 // are not comparable between layers. Removing a unit computes exactly what zeroing its output
 // would, since its columns of the consumer are gone with it (test/prune.test.ts holds it to that).
 // The pruned shape goes in the config as per-block nHeads / mlpWidths (src/gpt/model.ts).
-import { checkSparsity, linearLayers } from '../nn/prune.js';
+import { checkFiniteWeights, checkSparsity, linearLayers } from '../nn/prune.js';
 import { checkOptionKeys } from '../tensor/check.js';
 import type { TensorData } from '../nn/module.js';
 import { blockConfig, GPT, type GPTConfig } from './model.js';
@@ -84,8 +84,8 @@ function unitsToRemove(u: Units, producer: TensorData, consumer: TensorData, spa
 /**
  * Removes round(sparsity * n) of the n heads (or MLP neurons) of every block, those of smallest
  * weight norm (see the header), keeping at least one per block: a new, smaller model (the original
- * is left as it was; the caller disposes both). Refuses a model with unstructured masks: prune
- * structurally first, then by magnitude.
+ * is left as it was; the caller disposes both). Refuses a model with unstructured masks (prune
+ * structurally first, then by magnitude), and NaN or infinite weights among those it ranks.
  */
 export async function pruneStructured(model: GPT, opts: { structure: Structure; sparsity: number }): Promise<StructuredPrune> {
   checkOptionKeys('pruneStructured', opts, ['structure', 'sparsity']);
@@ -105,6 +105,7 @@ export async function pruneStructured(model: GPT, opts: { structure: Structure; 
   for (let i = 0; i < cfg.nLayer; i++) {
     const u = unitsOf(cfg, i, structure);
     const get = (name: string) => weights.get(name)!;
+    for (const name of [`${u.producer}.weight`, `${u.consumer}.weight`]) checkFiniteWeights(`pruneStructured: '${name}'`, get(name).data as Float32Array, 'ranked by norm');
     const drop = unitsToRemove(u, get(`${u.producer}.weight`), get(`${u.consumer}.weight`), sparsity);
     const kept = Array.from({ length: u.count }, (_, k) => k).filter((k) => !drop.includes(k));
     const rows = producerRows(u, kept);

@@ -22,7 +22,7 @@ export async function quantizeModel(model: GPT): Promise<GPT> {
         continue;
       }
       const [rows, cols] = p.shape as [number, number];
-      const { q, scale } = quantizeRowsInt8(data, rows, cols);
+      const { q, scale } = quantizeRowsInt8(data, rows, cols, `quantizeModel: '${name}'`);
       state.set(name, { shape: p.shape, data: q });
       state.set(`${name}_scale`, { shape: [rows], data: scale });
     }

@@ -358,6 +358,11 @@ export class Trainer {
     if (model?.config.quantization) {
       throw new Error(`Trainer: a quantized (${model.config.quantization}) model cannot be trained; train the float32 model, then quantize it`);
     }
+    // the teacher would move with the student, and be put back in training mode (dropout) each step
+    const trained = new Set(model?.parameters());
+    if (distill?.teacher.parameters().some((p) => trained.has(p))) {
+      throw new Error('Trainer: distill.teacher holds parameters of the model being trained (it is that GPT, or made of its modules); the teacher must be a separate model, which training leaves as it is');
+    }
     const shape = model && modelShapeProblem(model, cfg, data.vocabSize);
     if (shape) throw new RangeError(`Trainer: ${shape}`);
     checkSplits(data, cfg.blockSize);

@@ -29,53 +29,70 @@ export function linearLayers(model: Module): [string, Linear][] {
  * Masks (1 keep, 0 prune) for global magnitude pruning of `weights` taken together: exactly
  * k = round(sparsity * total) weights are pruned, those of smallest |w|; among weights of equal |w|
  * at the cut, the earlier ones (in the order given, row-major within each) are pruned first. Exact
- * in two counting passes over the bit patterns of |w| (non-negative floats order as their bits).
+ * in two counting passes over the bit patterns of |w| (rankKeys).
  */
 export function magnitudeMasks(weights: Float32Array[], sparsity: number): { masks: Float32Array[]; threshold: number } {
   checkSparsity('magnitudeMasks', sparsity);
   const cut = new MagnitudeCut(Math.round(sparsity * weights.reduce((n, w) => n + w.length, 0)));
-  for (const count of cut.passes()) for (const w of weights) count(w);
-  return { masks: weights.map((w) => cut.mask(w)), threshold: cut.threshold };
+  const keysOf = (w: Float32Array, i: number) => rankKeys(w, `magnitudeMasks: weights[${i}]`);
+  for (const count of cut.passes()) weights.forEach((w, i) => count(keysOf(w, i)));
+  return { masks: weights.map((w, i) => cut.mask(keysOf(w, i))), threshold: cut.threshold };
 }
 
 /**
- * magnitudeMasks' cut for pruning `k` weights, found in passes over the weights in one order (each
- * pass may read them afresh, a layer at a time: pruneGlobal reads them from the GPU so, the host
- * never holding them all): its high 16 bits from one histogram, its low 16 from another. Then each
- * weight array's mask, in the same order.
+ * The order magnitude pruning takes weights in, as integers: |w|'s bit pattern plus one
+ * (non-negative floats order as their bits), and 0 where `mask` (an earlier pruning's) is 0. A
+ * weight pruned before (zeroed) is thus pruned again ahead of a live weight that is zero too, which
+ * would otherwise take its place among equal |w| (earlier first) and leave it unmasked. A NaN or
+ * infinite weight, which has no place in that order, is refused (`what` names the array).
+ */
+function rankKeys(w: Float32Array, what: string, mask?: Float32Array): Uint32Array {
+  checkFiniteWeights(what, w, 'pruned by magnitude');
+  return new Uint32Array(w.buffer, w.byteOffset, w.length).map((b, j) => (mask?.[j] === 0 ? 0 : (b & 0x7fffffff) + 1));
+}
+
+/** Throws unless every weight of `w` is finite (`what` starts the error, `how` says what needs it): a NaN has no place in an order by size. */
+export function checkFiniteWeights(what: string, w: Float32Array, how: string): void {
+  const bad = w.findIndex((x) => !Number.isFinite(x));
+  if (bad >= 0) throw new RangeError(`${what} holds ${w[bad]} at index ${bad}; only finite weights can be ${how}`);
+}
+
+/**
+ * magnitudeMasks' cut for pruning `k` weights, found in passes over their rank keys (rankKeys) in
+ * one order (each pass may read them afresh, a layer at a time: pruneGlobal reads them from the GPU
+ * so, the host never holding them all): its high bits from one histogram, its low 16 from another.
+ * Then each array's mask, in the same order.
  */
 class MagnitudeCut {
   private readonly hist = new Float64Array(65536);
   private high: { bin: number; below: number } | null = null;
   private cut = 0;
   private ties = 0; // weights at the cut still to prune, first ones first
-  /** Whether another counting pass is needed (none when nothing is pruned). */
-  private counting: boolean;
+  /** Whether another counting pass is needed (one when nothing is pruned: it reads every weight, refusing any non-finite one, before a mask is set). */
+  private counting = true;
 
-  constructor(private readonly k: number) {
-    this.counting = k > 0;
-  }
+  constructor(private readonly k: number) {}
 
-  /** The counting passes (two; none when nothing is pruned): each a function to count every array with, in one order. */
-  *passes(): Generator<(w: Float32Array) => void> {
+  /** The counting passes (two; one when nothing is pruned): each a function to count every array's rank keys with, in one order. */
+  *passes(): Generator<(keys: Uint32Array) => void> {
     while (this.counting) {
-      yield (w) => this.count(w);
+      yield (keys) => this.count(keys);
       this.endPass();
     }
   }
 
-  /** Counts one array's |w| bit patterns into this pass's histogram. */
-  private count(w: Float32Array): void {
+  /** Counts one array's rank keys into this pass's histogram. */
+  private count(keys: Uint32Array): void {
     const { hist, high } = this;
-    for (const b of new Uint32Array(w.buffer, w.byteOffset, w.length)) {
-      const bits = b & 0x7fffffff;
-      if (!high) hist[bits >>> 16]!++;
-      else if (bits >>> 16 === high.bin) hist[bits & 0xffff]!++;
+    for (const key of keys) {
+      if (!high) hist[key >>> 16]!++;
+      else if (key >>> 16 === high.bin) hist[key & 0xffff]!++;
     }
   }
 
   /** Ends a counting pass: the first finds the cut's high bits, the second its low bits. */
   private endPass(): void {
+    if (this.k === 0) return void (this.counting = false);
     const rank = this.k - (this.high?.below ?? 0);
     let below = 0;
     let bin = 0;
@@ -90,31 +107,30 @@ class MagnitudeCut {
     this.counting = false;
   }
 
-  /** The mask of the next array, in the order counted. */
-  mask(w: Float32Array): Float32Array {
-    const mask = new Float32Array(w.length).fill(1);
+  /** The mask of the next array (its rank keys), in the order counted. */
+  mask(keys: Uint32Array): Float32Array {
+    const mask = new Float32Array(keys.length).fill(1);
     if (this.k === 0) return mask;
-    const bits = new Uint32Array(w.buffer, w.byteOffset, w.length);
-    for (let j = 0; j < bits.length; j++) {
-      const b = bits[j]! & 0x7fffffff;
-      if (b < this.cut || (b === this.cut && this.ties-- > 0)) mask[j] = 0;
-    }
+    keys.forEach((key, j) => {
+      if (key < this.cut || (key === this.cut && this.ties-- > 0)) mask[j] = 0;
+    });
     return mask;
   }
 
-  /** The largest |w| pruned (0 when none is). */
+  /** The largest |w| pruned (0 when none is, or only weights pruned before). */
   get threshold(): number {
-    return this.k === 0 ? 0 : new Float32Array(new Uint32Array([this.cut]).buffer)[0]!;
+    return this.cut === 0 ? 0 : new Float32Array(new Uint32Array([this.cut - 1]).buffer)[0]!;
   }
 }
 
 /**
  * Global magnitude pruning of every Linear weight of `model` (see magnitudeMasks for the rule and
- * its ties): sets each layer's mask and zeroes its pruned weights. Weights pruned before are zero,
- * so they are pruned again first; a sparsity that would prune fewer than they are is refused (their
- * new masks would let fine-tuning revive them). Sparsity in [0, 1). The weights are read back a
- * layer at a time, in three passes (two counting, one masking): the host holds one layer and its
- * mask, not every Linear weight (gpt2-xl's are 5 GB).
+ * its ties): sets each layer's mask and zeroes its pruned weights. Weights pruned before (masked)
+ * are pruned again first, ahead of live weights of |w| 0; a sparsity that would prune fewer than
+ * they are is refused (their new masks would let fine-tuning revive them), and so are NaN or infinite
+ * weights, before any mask is set. Sparsity in [0, 1). The weights are read back a layer at a time,
+ * in three passes (two counting, one masking): the host holds one layer and its mask, not every
+ * Linear weight (gpt2-xl's are 5 GB).
  */
 export async function pruneGlobal(model: Module, sparsity: number): Promise<PruneReport> {
   if (!(model instanceof Module)) throw new TypeError(`pruneGlobal: argument 'model' must be a Module, got ${describeValue(model)}`);
@@ -129,12 +145,13 @@ export async function pruneGlobal(model: Module, sparsity: number): Promise<Prun
   for (const l of masked(model).map(([, m]) => m)) before += ((await l.weightMask!.toArray()) as Float32Array).filter((x) => x === 0).length;
   const problem = repruneProblem(before, total, sparsity);
   if (problem) throw new RangeError(`pruneGlobal: ${problem}`);
-  const weightsOf = async (l: Linear) => (await l.weight.toArray()) as Float32Array;
+  const keysOf = async ([name, l]: [string, Linear]) =>
+    rankKeys((await l.weight.toArray()) as Float32Array, `pruneGlobal: '${name}.weight'`, (await l.weightMask?.toArray()) as Float32Array | undefined);
   const cut = new MagnitudeCut(Math.round(sparsity * total));
-  for (const count of cut.passes()) for (const l of layers) count(await weightsOf(l));
+  for (const count of cut.passes()) for (const layer of named) count(await keysOf(layer));
   let pruned = 0;
-  for (const l of layers) {
-    const mask = cut.mask(await weightsOf(l));
+  for (const [name, l] of named) {
+    const mask = cut.mask(await keysOf([name, l]));
     for (const m of mask) pruned += 1 - m;
     l.setWeightMask(tensor(mask, l.weight.shape));
   }
@@ -156,9 +173,6 @@ export function repruneProblem(pruned: number, total: number, sparsity: number):
   return `sparsity ${sparsity} would prune ${Math.round(sparsity * total)} of ${total} Linear weights, fewer than the ${pruned} already pruned (their masks would be lost): give a sparsity of at least ${least}`;
 }
 
-/** `fn`'s refusal of the Linear layer at `path`: its weights are int8. */
-const int8Refusal = (fn: string, path: string) => new Error(`${fn}: Linear '${path}' holds int8 weights, which cannot be pruned; prune the float32 model, then quantize it`);
-
 /** The Linear layers of `model` that hold a mask. */
 const masked = (model: Module) => linearLayers(model).filter(([, l]) => l.weightMask);
 
@@ -173,6 +187,9 @@ export function maskGradients(model: Module): void {
   const layers = masked(model).map(([, l]) => l).filter((l) => l.weight.grad);
   if (layers.length) maskInPlace(layers.map((l) => l.weight.grad!), layers.map((l) => l.weightMask!));
 }
+
+/** `fn`'s refusal of the Linear layer at `path`: its weights are int8. */
+const int8Refusal = (fn: string, path: string) => new Error(`${fn}: Linear '${path}' holds int8 weights, which cannot be pruned; prune the float32 model, then quantize it`);
 
 /** The name a Linear's mask has among a model's buffers (and in a checkpoint). */
 const MASK_SUFFIX = '.weight_mask';

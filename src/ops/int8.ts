@@ -93,9 +93,10 @@ export const embeddingInt8 = defineOp({
 /**
  * Symmetric per-row int8 quantization of a row-major [rows, cols] matrix: scale[r] = max|w[r, :]| /
  * 127 (rounded to float32, as stored), q = round(w / scale), halves away from zero, clamped to
- * [-127, 127]. A row of zeros gets scale 0 and q 0.
+ * [-127, 127]. A row of zeros gets scale 0 and q 0. A NaN or infinite weight is refused, the
+ * error starting with `what` (the caller and the tensor).
  */
-export function quantizeRowsInt8(w: Float32Array, rows: number, cols: number): { q: Int8Array; scale: Float32Array } {
+export function quantizeRowsInt8(w: Float32Array, rows: number, cols: number, what = 'quantizeRowsInt8:'): { q: Int8Array; scale: Float32Array } {
   if (w.length !== rows * cols) throw new RangeError(`quantizeRowsInt8: ${w.length} values are not [${rows}, ${cols}]`);
   const q = new Int8Array(rows * cols);
   const scale = new Float32Array(rows);
@@ -103,7 +104,7 @@ export function quantizeRowsInt8(w: Float32Array, rows: number, cols: number): {
     const row = w.subarray(r * cols, (r + 1) * cols);
     let max = 0;
     for (const v of row) {
-      if (!Number.isFinite(v)) throw new RangeError(`quantizeRowsInt8: row ${r} holds ${v}; only finite weights can be quantized`);
+      if (!Number.isFinite(v)) throw new RangeError(`${what} row ${r} holds ${v}; only finite weights can be quantized`);
       max = Math.max(max, Math.abs(v));
     }
     const s = (scale[r] = Math.fround(max / INT8_MAX));
@@ -117,6 +118,6 @@ export function quantizeRowsInt8(w: Float32Array, rows: number, cols: number): {
 export async function quantizeInt8(w: Tensor): Promise<{ q: Tensor; scale: Tensor }> {
   if (w.dtype !== 'float32' || w.rank !== 2) throw new TypeError(`quantizeInt8: expected a float32 [N, K] weight, got ${w.describe()}`);
   const [N, K] = w.shape as [number, number];
-  const host = quantizeRowsInt8((await w.toArray()) as Float32Array, N, K);
+  const host = quantizeRowsInt8((await w.toArray()) as Float32Array, N, K, `quantizeInt8: weight ${w.describe()}`);
   return { q: tensor(host.q, [N, K]), scale: tensor(host.scale, [N]) };
 }

@@ -3,7 +3,7 @@
 //   loss[row] = alpha T² KL(p || q) + ce_weight * (logsumexp(s) - s[target])
 // (ce_weight = 1 - alpha; the row's loss is 0 where its target is ignore_index).
 // Layout: s and t rows x V row-major, targets i32 [rows]; a row per workgroup or per lane (row.ts).
-//   forward: one pass for the maxima ms, mt, one for the sums
+//   forward: one pass for the maxima ms, mt, one for the sums (in blocks: blockedSums)
 //     zs = sum exp(s - ms), zsT = sum exp((s - ms) / T), ztT = sum exp((t - mt) / T),
 //     w = sum exp((t - mt) / T) ((t - mt) - (s - ms)), so that
 //     KL = sum p (log p - log q) = (w / ztT) / T - log ztT + log zsT
@@ -23,7 +23,7 @@
 import { defineFault } from '../../device/faults.js';
 import { floatSuffix, F32_MAX, Kernel, narrow, variants, type FloatType } from '../kernel.js';
 import { TARGET } from './cross-entropy.js';
-import { launchRowChunks, LOWEST_F32, rowKernel, rowMain } from './row.js';
+import { blockedSums, launchRowChunks, LOWEST_F32, rowKernel, rowMain } from './row.js';
 
 const TARGET_OUT_OF_RANGE = defineFault('distillLoss: a target computed on the GPU was outside [0, V) and not ignore_index (it was clamped)');
 /** Per-row statistics the forward keeps for the backward. */
@@ -49,15 +49,10 @@ const forwardK = variants((float: FloatType) => rowKernel((lanes) => new Kernel(
   var zsT = 0.0;
   var ztT = 0.0;
   var w = 0.0;
-  for (var j = lane; j < n; j += ROW_LANES) {
-    let s = f32(x[base + j]);
-    let t = f32(teacher[base + j]);
-    zs += exp(s - ms);
-    zsT += exp((s - ms) * p.inv_t);
-    let e = exp((t - mt) * p.inv_t);
-    ztT += e;
-    w += e * ((t - mt) - (s - ms));
-  }
+  ${blockedSums(
+    [['zs', 'exp(s - ms)'], ['zsT', 'exp((s - ms) * p.inv_t)'], ['ztT', 'e'], ['w', 'e * ((t - mt) - (s - ms))']],
+    'let s = f32(x[base + j]); let t = f32(teacher[base + j]); let e = exp((t - mt) * p.inv_t); ',
+  )}
   let ls = log(wg_sum(zs, lane));
   let lsT = log(wg_sum(zsT, lane));
   let zt = wg_sum(ztT, lane);
