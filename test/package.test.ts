@@ -78,11 +78,11 @@ describe('the packed package', () => {
   it('installs offline, type-checks strictly for a consumer, runs, and brings the gpt command', async () => {
     // a copy of the checkout, so that packing (which rebuilds dist/) leaves this one alone
     const src = join(tmp, 'checkout');
-    for (const f of ['package.json', 'package-lock.json', 'README.md', 'tsconfig.json', 'tsconfig.build.json', 'bin', 'src', 'scripts']) cpSync(join(ROOT, f), join(src, f), { recursive: true });
+    for (const f of ['package.json', 'package-lock.json', 'README.md', 'docs', 'tsconfig.json', 'tsconfig.build.json', 'bin', 'src', 'scripts']) cpSync(join(ROOT, f), join(src, f), { recursive: true });
     symlinkSync(join(ROOT, 'node_modules'), join(src, 'node_modules'));
     const [{ stdout: packed }, deps] = await Promise.all([exec('npm', ['pack', '--json', '--pack-destination', tmp], { cwd: src }), dependencyTarballs()]);
     const files = (JSON.parse(packed.slice(packed.indexOf('[\n'))) as { files: { path: string }[] }[])[0]!.files.map((f) => f.path);
-    for (const f of ['package.json', 'README.md', 'bin/gpt.js', 'dist/index.js', 'dist/index.d.ts', 'dist/cli/launch.js', 'dist/node/index.d.ts', 'web-dist/index.html', 'web-dist/main.js']) {
+    for (const f of ['package.json', 'README.md', 'docs/cli.md', 'bin/gpt.js', 'dist/index.js', 'dist/index.d.ts', 'dist/cli/launch.js', 'dist/node/index.d.ts', 'web-dist/index.html', 'web-dist/main.js']) {
       expect(files, f).toContain(f);
     }
     expect(files.filter((f) => /^(src|test|bench)\/|\.map$|\.ts$/.test(f) && !f.endsWith('.d.ts') && !f.startsWith('web-dist/'))).toEqual([]);
