@@ -104,4 +104,25 @@ describe('Module', () => {
     expect(build((r) => r.setBuffer('mask', [1]))).toThrow(/^Module: buffer 'mask' must be a Tensor or null, got array \[1\]$/);
     expect(build((r) => r.module('fc', {}))).toThrow(/^Module: module 'fc' must be a Module, got an object \(Object\)$/);
   });
+
+  // a parameter computed from one that requires grad (PyTorch's nn.Parameter(teacher.weight * 1) is a
+  // new leaf) was registered as it was: backward sent its gradient on to the teacher, its own .grad
+  // stayed null and AdamW never moved it, without a word
+  it('refuses a parameter computed by an op from tensors that require grad, which would never get a .grad', () =>
+    scope(async () => {
+      const teacher = new Linear(2, 2, { rng });
+      const build = (w: () => Tensor) => () =>
+        new (class Student extends Module {
+          readonly w = this.param('w', w());
+        })();
+      expect(build(() => teacher.weight.mul(2))).toThrow(
+        /^Module: parameter 'w' float32\[2, 2\] was computed by 'mul' from tensors that require grad: it would never get a \.grad of its own; register a leaf \(\.detach\(\) of it\)$/,
+      );
+      const student = build(() => teacher.weight.mul(2).detach())();
+      student.w.mul(tensor([[1, 2], [3, 4]])).sum().backward(); // d/dw sum(w * c) = c
+      expect(Array.from(await student.w.grad!.toArray())).toEqual([1, 2, 3, 4]);
+      expect(teacher.weight.grad).toBeNull();
+      teacher.dispose();
+      student.dispose();
+    }));
 });

@@ -71,11 +71,13 @@ export abstract class Module {
   private readonly childModules = new Map<string, Module>();
   private readonly ownBuffers = new Map<string, Tensor>();
 
-  /** Registers a trainable parameter (sets requiresGrad) and returns it. */
+  /** Registers a trainable parameter (sets requiresGrad) and returns it: a leaf, as PyTorch's nn.Parameter always is. */
   protected param(name: string, t: Tensor): Tensor {
     checkName('parameter', name);
     checkRegistered('parameter', name, t, Tensor, 'a Tensor');
     if (this.ownParams.has(name) || this.childModules.has(name)) throw new Error(`Module: '${name}' registered twice`);
+    // backward would hand its gradient on to the tensors it was computed from, never to its .grad
+    if (t.gradFn) throw new Error(`Module: parameter '${name}' ${t.describe()} was computed by '${t.gradFn.opName}' from tensors that require grad: it would never get a .grad of its own; register a leaf (.detach() of it)`);
     t.requiresGrad_();
     this.ownParams.set(name, t);
     return t;
