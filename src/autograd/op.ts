@@ -218,6 +218,11 @@ export function defineOp<A extends unknown[]>(spec: OpSpec<A>): Op<A> {
     }
     if (!recording && differentiable) noteUnrecorded(inputs, result); // a checkpoint's unrecorded forward
     if (recording) {
+      if (!FLOAT_DTYPES.includes(result.dtype)) {
+        result.dispose();
+        ctx.release();
+        throw new TypeError(`${spec.name}: a differentiable op must return a float32 or float16 tensor (gradients are float), got ${result.describe()}; an op without a gradient has backward: NOT_DIFFERENTIABLE`);
+      }
       const backward = spec.backward as BackwardRule<A>;
       result.requiresGrad = true;
       result.gradFn = new Node(spec.name, (g) => (ctx.checkUnchanged(spec.name), backward(ctx, g, args)), ctx, inputs);

@@ -6,9 +6,8 @@
 import { backward } from '../autograd/backward.js';
 import { defineOp as defineCoreOp, type OpContext as CoreOpContext, type OpSpec as CoreOpSpec } from '../autograd/op.js';
 import * as create from '../tensor/create.js';
-import { checkBoolean } from '../tensor/check.js';
 import type { Shape } from '../tensor/shape.js';
-import { FLOAT_DTYPES, Tensor as Core, type DType, type PlainDType } from '../tensor/tensor.js';
+import { Tensor as Core, type DType, type PlainDType } from '../tensor/tensor.js';
 import type { DistillOptions } from './distill-loss.js';
 import type { TensorOrScalar } from './elementwise.js';
 import type { MatmulOptions } from './matmul.js';
@@ -28,8 +27,6 @@ export interface Tensor extends Core {
   backward(grad?: Tensor): void;
   /** The same data, cut from the graph. */
   detach(): Tensor;
-  /** Sets requiresGrad (float32 and float16 only) and returns this, for chaining. */
-  requiresGrad_(on?: boolean): Tensor;
 
   // ---- elementwise ----------------------------------------------------------------------------
   neg(): Tensor;
@@ -120,14 +117,6 @@ const methods: Methods & ThisType<Tensor> = {
   detach() {
     this.storage('detach');
     return this.alias(this.shape) as Tensor;
-  },
-  requiresGrad_(on = true) {
-    checkBoolean('requiresGrad_', 'on', on); // requiresGrad_('no') would set a truthy string
-    this.storage('requiresGrad_'); // a disposed tensor took the flag without a word
-    if (on && !FLOAT_DTYPES.includes(this.dtype)) throw new Error(`requiresGrad_: only float32 and float16 tensors can require grad, got ${this.describe()}`);
-    if (!on && this.gradFn) throw new Error(`requiresGrad_: ${this.describe()} was computed by '${this.gradFn.opName}' (not a leaf); use detach() for the same data outside the graph`);
-    this.requiresGrad = on;
-    return this;
   },
   neg(...extra) { return ops.neg(this, ...extra); },
   exp(...extra) { return ops.exp(this, ...extra); },
