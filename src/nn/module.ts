@@ -190,6 +190,7 @@ export abstract class Module {
     return this.train(false);
   }
 
+  /** Frees every parameter's .grad and sets it to null, as AdamW.zeroGrad (PyTorch's zero_grad(set_to_none=True)). */
   zeroGrad(): void {
     for (const p of this.parameters()) {
       p.grad?.dispose();
@@ -197,12 +198,21 @@ export abstract class Module {
     }
   }
 
-  /** Parameter values by name (the tensors themselves; read them with toArray()). */
+  /**
+   * Parameter values by name (the tensors themselves; read them with toArray()): the parameters
+   * only, each once under its first name. PyTorch's state_dict also holds the buffers, and a tied
+   * parameter under every name it has (GPT-2's lm_head.weight beside transformer.wte.weight).
+   */
   stateDict(): Map<string, Tensor> {
     return new Map(this.namedParameters());
   }
 
-  /** Loads values by name; every parameter must be present with its exact shape (strict). */
+  /**
+   * Loads values by name; every parameter must be present with its exact shape (strict, as
+   * PyTorch's strict=True). Each parameter gets a new storage (as p.data = ...), not a copy into its
+   * own as PyTorch's copy_: a detach() or view of it taken before keeps the old values, and so does a
+   * backward still pending from a forward before the load (PyTorch refuses that one).
+   */
   loadStateDict(state: Map<string, TensorData> | Record<string, TensorData>): void {
     if (state === null || typeof state !== 'object') {
       throw new TypeError(`loadStateDict: argument 'state' must be a Map or an object of { shape, data } by name, got ${describeValue(state)}`);

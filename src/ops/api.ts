@@ -23,7 +23,12 @@ export interface Tensor extends Core {
   grad: Tensor | null;
 
   // ---- autograd -------------------------------------------------------------------------------
-  /** Backpropagates from this tensor (a scalar, or pass its gradient); leaves get `.grad`. */
+  /**
+   * Backpropagates from this tensor (a scalar, or pass its gradient); leaves get `.grad`, summed into
+   * what they hold. Once per graph: each node frees what it saved as the sweep passes it, and a
+   * second backward through it is refused (no retain_graph; PyTorch lets one through nodes that
+   * saved nothing, e.g. x + 1).
+   */
   backward(grad?: Tensor): void;
   /** The same data, cut from the graph. */
   detach(): Tensor;

@@ -309,6 +309,12 @@ export class AdamW {
     if (this.one.isDisposed) throw new Error(`AdamW.${op}: the optimizer was disposed (dispose() frees its moments); make a new AdamW`);
   }
 
+  /**
+   * Frees each parameter's .grad and sets it to null: PyTorch's zero_grad(set_to_none=True), its
+   * default from 2.0 (1.13 zeroed them in place). A handle on an old .grad is disposed with it; a
+   * parameter still without a gradient at the next step is skipped, as torch skips a None .grad
+   * (1.13's zeroed one was still decayed and moved by its momentum).
+   */
   zeroGrad(): void {
     for (const p of this.params) {
       p.grad?.dispose();
