@@ -95,6 +95,10 @@ export class AdamW {
   constructor(params: Tensor[], opts: AdamWOptions = {}, moments?: { m: Moment[]; v: Moment[] }) {
     if (!Array.isArray(params)) throw new TypeError(`AdamW: argument 'params' must be an array of Tensors, got ${describeValue(params)}`);
     this.params = [...params];
+    const group = params.findIndex((p: unknown) => p !== null && typeof p === 'object' && !(p instanceof Tensor) && 'params' in p);
+    if (group >= 0) {
+      throw new TypeError(`AdamW: params[${group}] is a parameter group ({ params, ... }); AdamW takes one array of Tensors: weight decay goes to those of rank >= 2 (nanoGPT's groups), and another lr or decay takes another AdamW`);
+    }
     params.forEach((p, i) => checkTensor('AdamW', `params[${i}]`, p).storage(`AdamW: params[${i}]`));
     checkFloat32Params('AdamW', params);
     // one tensor twice would be updated twice a step, its moments in two places (PyTorch refuses it too)
