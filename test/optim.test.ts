@@ -252,6 +252,9 @@ describe('AdamW', () => {
       const live = device().memory().liveBytes;
       expect(() => opt.loadMoments([[0, 0], [0]], [[0, 0], [0]])).toThrow(/^AdamW.loadMoments: the optimizer was disposed/);
       expect(device().memory().liveBytes).toBe(live);
+      // reading them back failed as 'toArray: tensor float32[3] was used after dispose()'
+      await expect(opt.readMoments()).rejects.toThrow(/^AdamW.readMoments: the optimizer was disposed/);
+      await expect(opt.readMoment('m', 0)).rejects.toThrow(/^AdamW.readMoment: the optimizer was disposed/);
     }));
 
   // backward reads a .grad disposed by hand (without `= null`) as a cleared one; AdamW.step,

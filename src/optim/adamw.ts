@@ -204,6 +204,7 @@ export class AdamW {
    * under a GradScaler, every step it skipped is counted in, gradient or not (the kernel takes the scaler's count off).
    */
   async readMoments(): Promise<{ m: Float32Array[]; v: Float32Array[]; steps: number[] }> {
+    this.assertNotDisposed('readMoments');
     const skips = await this.missedSkips.read(this.params.length);
     const out = { m: [] as Float32Array[], v: [] as Float32Array[], steps: this.missed.map((missed, i) => this.stepCount - missed + skips[i]!) };
     for (const shard of this.shards) {
@@ -221,6 +222,7 @@ export class AdamW {
    * alone: a checkpoint written a tensor at a time holds one parameter's on the host, not a shard's.
    */
   async readMoment(kind: 'm' | 'v', i: number): Promise<Float32Array> {
+    this.assertNotDisposed('readMoment');
     if (kind !== 'm' && kind !== 'v') throw new RangeError(`AdamW.readMoment: argument 'kind' must be 'm' or 'v', got ${describeValue(kind)}`);
     const shard = Number.isInteger(i) ? this.shards.find((s) => i >= s.first && i < s.end) : undefined;
     if (!shard) throw new RangeError(`AdamW.readMoment: argument 'i' must be a parameter index in [0, ${this.params.length}), got ${describeValue(i)}`);
