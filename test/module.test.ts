@@ -2,7 +2,7 @@
 // fields it would leave out. PyTorch registers a module or parameter on assignment; here
 // this.module()/this.param() do, and a field assigned without them is refused when the tree is walked.
 import { beforeAll, describe, expect, it } from 'vitest';
-import { Generator, LayerNorm, Linear, Module, ModuleList, scope, tensor, type Tensor } from '../src/index.js';
+import { Embedding, Generator, LayerNorm, Linear, Module, ModuleList, scope, tensor, type Tensor } from '../src/index.js';
 import { setupDevice } from './helpers.js';
 
 beforeAll(setupDevice);
@@ -46,6 +46,21 @@ describe('Module', () => {
     b.layers.forEach((l) => l.dispose());
     c.w.dispose();
     c.offset.dispose();
+  });
+
+  // weight tying by reference (PyTorch's self.head = self.emb.weight) was refused as 'holds a
+  // float32[5, 4] tensor that requires grad but is not registered', though the child trains and saves it
+  it("takes a field holding a parameter a child registered (weight tying), listed once under the child's name", () => {
+    class Tied extends Module {
+      readonly emb = this.module('emb', new Embedding(5, 4, { rng }));
+      readonly head: Tensor = this.emb.weight; // the LM head is the embedding's table
+      readonly layers = this.module('layers', new ModuleList([new Linear(4, 4, { rng, bias: false })]));
+      readonly first: Tensor = this.layers.items[0]!.weight; // a grandchild's
+    }
+    const net = new Tied();
+    expect([...net.namedParameters()].map(([n, p]) => `${n} ${p.describe()}`)).toEqual(['emb.weight float32[5, 4]', 'layers.0.weight float32[4, 4]']);
+    expect([...net.eval().modules()].every((m) => !m.training)).toBe(true);
+    net.dispose();
   });
 
   // a parameter named 'a.weight' beside a child 'a' with its own 'weight' was listed twice under one

@@ -126,7 +126,7 @@ export abstract class Module {
    */
   private checkFieldsRegistered(): void {
     const children = new Set(this.childModules.values());
-    const params = new Set(this.ownParams.values());
+    let params: Set<Tensor> | null = null; // this module's and its descendants': a field may alias a child's (weight tying)
     const where = (field: string) => `Module: ${this.constructor.name}.${field}`;
     const purpose = 'so that it is trained, saved and switched by train()/eval()';
     for (const [field, value] of Object.entries(this)) {
@@ -137,10 +137,17 @@ export abstract class Module {
         const i = value.findIndex((v) => v instanceof Module && !children.has(v));
         if (i >= 0) throw new Error(`${where(`${field}[${i}]`)} holds a ${value[i].constructor.name} that is not registered; hold the list in this.module('${field}', new ModuleList([...])), ${purpose}`);
       }
-      if (value instanceof Tensor && value.requiresGrad && !value.gradFn && !params.has(value)) {
+      if (value instanceof Tensor && value.requiresGrad && !value.gradFn && !(params ??= this.treeParams()).has(value)) {
         throw new Error(`${where(field)} holds a ${value.describe()} tensor that requires grad but is not registered; assign it with this.param('${field}', ...), so that it is trained and saved`);
       }
     }
+  }
+
+  /** The parameters this module and its descendants registered, without the field checks (which use it). */
+  private treeParams(into = new Set<Tensor>()): Set<Tensor> {
+    for (const p of this.ownParams.values()) into.add(p);
+    for (const child of this.childModules.values()) child.treeParams(into);
+    return into;
   }
 
   *namedParameters(prefix = '', seen = new Set<Tensor>()): Generator<[string, Tensor]> {
