@@ -49,13 +49,15 @@ describe('Module', () => {
   });
 
   // weight tying by reference (PyTorch's self.head = self.emb.weight) was refused as 'holds a
-  // float32[5, 4] tensor that requires grad but is not registered', though the child trains and saves it
-  it("takes a field holding a parameter a child registered (weight tying), listed once under the child's name", () => {
+  // float32[5, 4] tensor that requires grad but is not registered', though the child trains and saves
+  // it; a field naming a layer of a list, as 'holds a Linear that is not registered'
+  it("takes a field holding a parameter or module a descendant registered (weight tying), listed once under its registered name", () => {
     class Tied extends Module {
       readonly emb = this.module('emb', new Embedding(5, 4, { rng }));
       readonly head: Tensor = this.emb.weight; // the LM head is the embedding's table
       readonly layers = this.module('layers', new ModuleList([new Linear(4, 4, { rng, bias: false })]));
       readonly first: Tensor = this.layers.items[0]!.weight; // a grandchild's
+      readonly last: Linear = this.layers.items.at(-1)!; // a module of a list, by a shorter name
     }
     const net = new Tied();
     expect([...net.namedParameters()].map(([n, p]) => `${n} ${p.describe()}`)).toEqual(['emb.weight float32[5, 4]', 'layers.0.weight float32[4, 4]']);

@@ -125,29 +125,34 @@ export abstract class Module {
    * parameters(), stateDict() and train()/eval() without a word.
    */
   private checkFieldsRegistered(): void {
-    const children = new Set(this.childModules.values());
-    let params: Set<Tensor> | null = null; // this module's and its descendants': a field may alias a child's (weight tying)
+    // what this module and its descendants registered: a field may alias a descendant's (weight
+    // tying, PyTorch's self.head = self.emb.weight; a layer of a list), which is trained and saved
+    let tree: { modules: Set<Module>; params: Set<Tensor> } | null = null;
+    const registered = () => (tree ??= this.registeredTree());
     const where = (field: string) => `Module: ${this.constructor.name}.${field}`;
     const purpose = 'so that it is trained, saved and switched by train()/eval()';
     for (const [field, value] of Object.entries(this)) {
-      if (value instanceof Module && !children.has(value)) {
+      if (value instanceof Module && !registered().modules.has(value)) {
         throw new Error(`${where(field)} holds a ${value.constructor.name} that is not registered; assign it with this.module('${field}', ...), ${purpose}`);
       }
       if (Array.isArray(value)) {
-        const i = value.findIndex((v) => v instanceof Module && !children.has(v));
+        const i = value.findIndex((v) => v instanceof Module && !registered().modules.has(v));
         if (i >= 0) throw new Error(`${where(`${field}[${i}]`)} holds a ${value[i].constructor.name} that is not registered; hold the list in this.module('${field}', new ModuleList([...])), ${purpose}`);
       }
-      if (value instanceof Tensor && value.requiresGrad && !value.gradFn && !(params ??= this.treeParams()).has(value)) {
+      if (value instanceof Tensor && value.requiresGrad && !value.gradFn && !registered().params.has(value)) {
         throw new Error(`${where(field)} holds a ${value.describe()} tensor that requires grad but is not registered; assign it with this.param('${field}', ...), so that it is trained and saved`);
       }
     }
   }
 
-  /** The parameters this module and its descendants registered, without the field checks (which use it). */
-  private treeParams(into = new Set<Tensor>()): Set<Tensor> {
-    for (const p of this.ownParams.values()) into.add(p);
-    for (const child of this.childModules.values()) child.treeParams(into);
-    return into;
+  /** The modules below this one and the parameters of all of them, walked without the field checks (which use it). */
+  private registeredTree(tree = { modules: new Set<Module>(), params: new Set<Tensor>() }): { modules: Set<Module>; params: Set<Tensor> } {
+    for (const p of this.ownParams.values()) tree.params.add(p);
+    for (const child of this.childModules.values()) {
+      tree.modules.add(child);
+      child.registeredTree(tree);
+    }
+    return tree;
   }
 
   *namedParameters(prefix = '', seen = new Set<Tensor>()): Generator<[string, Tensor]> {
