@@ -223,6 +223,7 @@ export class Tensor {
 
   /** The single value of a one-element tensor. */
   async item(): Promise<number> {
+    this.storage('item');
     if (this.size !== 1) throw new Error(`item: expected a tensor with one element, got ${this.describe()}`);
     return (await this.toArray())[0]!;
   }
