@@ -175,7 +175,7 @@ export abstract class Module {
     for (const [name, child] of this.childModules) yield* child.namedBuffers(`${prefix}${name}.`, seen);
   }
 
-  /** This module (named '') and every descendant by dotted path (`h.0.attn.c_attn`). */
+  /** This module (named '') and every descendant by dotted path (`h.0.attn.c_attn`); one registered under two paths, under each (PyTorch's named_modules lists it once). */
   *namedModules(prefix = ''): Generator<[string, Module]> {
     yield [prefix.replace(/\.$/, ''), this];
     for (const [name, child] of this.childModules) yield* child.namedModules(`${prefix}${name}.`);

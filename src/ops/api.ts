@@ -64,7 +64,7 @@ export interface Tensor extends Core {
   ge(other: TensorOrScalar): Tensor;
 
   // ---- reductions and shapes ------------------------------------------------------------------
-  /** Sum over `axes` (all by default). */
+  /** Sum over `axes` (all by default; an empty list reduces none, NumPy's reading, where PyTorch's sum(dim=[]) reduces all). */
   sum(axes?: Axes, keepdim?: boolean): Tensor;
   mean(axes?: Axes, keepdim?: boolean): Tensor;
   /** IEEE max over `axes` (torch.amax: values only): NaN if any reduced element is NaN; the gradient is shared by the tied maxima (the NaNs, where amax's is NaN everywhere). */
@@ -109,7 +109,7 @@ export interface Tensor extends Core {
   softmax(axis?: number): Tensor;
   /** Along `axis`, as softmax. */
   logSoftmax(axis?: number): Tensor;
-  /** Normalised over the last axis, then * weight + bias. */
+  /** Normalised over the last axis, then * weight + bias; the weight is required (PyTorch's may be None: pass ones). */
   layerNorm(weight: Tensor, bias?: Tensor | null, eps?: number): Tensor;
   /** gelu(this + bias), bias along the last axis. */
   biasGelu(bias: Tensor): Tensor;
