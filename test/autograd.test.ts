@@ -171,6 +171,25 @@ describe('autograd errors', () => {
       expect(vec([1]).requiresGrad_().requiresGrad_(false).requiresGrad).toBe(false); // a leaf may
     }));
 
+  // PyTorch's x.requires_grad = False is ported as x.requiresGrad = false, a plain field that took
+  // anything: on a computed tensor it cut the graph as detach() would (w's gradient came, x's did
+  // not), an int32 tensor was recorded by cast, a string read as true. PyTorch refuses the first two
+  it('assigning requiresGrad follows the rules of requiresGrad_', () =>
+    scope(async () => {
+      const x = vec([1, 2]).requiresGrad_();
+      const y = x.mul(2);
+      expect(() => (y.requiresGrad = false)).toThrow(/^requiresGrad: float32\[2\] was computed by 'mul' \(not a leaf\); use detach\(\) for the same data outside the graph$/);
+      const ids = tensor([1, 0], [2], 'int32');
+      expect(() => (ids.requiresGrad = true)).toThrow(/^requiresGrad: only float32 and float16 tensors can require grad, got int32\[2\]$/);
+      expect(() => ((x as { requiresGrad: unknown }).requiresGrad = 'no')).toThrow(/^requiresGrad: argument 'on' must be a boolean, got string 'no'$/);
+      expect([y.requiresGrad, ids.requiresGrad, x.requiresGrad]).toEqual([true, false, true]);
+      const w = vec([3, 4]);
+      w.requiresGrad = true; // a float leaf may, as with requiresGrad_()
+      y.mul(w).sum().backward(); // d/dx = 2w, d/dw = y = 2x
+      await expectClose(x.grad!, ref([2], [6, 8]), 0, 0, 'x');
+      await expectClose(w.grad!, ref([2], [2, 4]), 0, 0, 'w');
+    }));
+
   it('requiresGrad_ with something other than a boolean, or on a disposed tensor', () =>
     scope(() => {
       // requiresGrad_('no') set requiresGrad to the string, which reads as true
@@ -397,6 +416,21 @@ describe('user-defined ops that break the contract', () => {
       const op = defineOp({ name: 'listy', forward: (_ctx: OpContext, _a: Tensor): Tensor => [1, 2] as never, backward: (_ctx, g): Tensor[] => [g] });
       expect(() => op(vec([1]))).toThrow(/^listy: the op's forward must return a Tensor, got array \[1, 2\]$/);
     }));
+
+  // an int32 result was marked as requiring grad, which no tensor of that dtype may; what the forward
+  // made and saved is freed (outside a scope nothing else would)
+  it('a differentiable op returning an int32 tensor from inputs that require grad', () => {
+    const before = device().memory();
+    const rounded = defineOp({
+      name: 'rounded',
+      forward: (ctx: OpContext, a: Tensor) => (ctx.save(a), a.astype('int32')),
+      backward: (_ctx, g) => [g],
+    });
+    const x = vec([1.5, 2]).requiresGrad_();
+    expect(() => rounded(x)).toThrow(/^rounded: a differentiable op must return a float32 or float16 tensor \(gradients are float\), got int32\[2\]; an op without a gradient has backward: NOT_DIFFERENTIABLE$/);
+    x.dispose();
+    expect(device().memory().liveBuffers).toBe(before.liveBuffers);
+  });
 });
 
 describe('gradcheck', () => {

@@ -12,7 +12,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { AdamW } from '../src/optim/adamw.js';
 import { clipGradNorm } from '../src/optim/clip.js';
 import { GradScaler } from '../src/optim/grad-scaler.js';
-import { scope, tensor, zeros, type Tensor } from '../src/index.js';
+import { device, scope, tensor, zeros, type Tensor } from '../src/index.js';
 import { MAX_SCALE, MIN_SCALE } from '../src/ops/index.js';
 import { profile } from '../src/kernels/profile.js';
 import { expectClose, fcParams, seededValues, setupDevice } from './helpers.js';
@@ -241,6 +241,23 @@ describe('GradScaler', () => {
       expect(() => scaler.load(null as never)).toThrow(/^GradScaler.load: state must be an object, got null$/);
       expect(await scaler.state()).toEqual(state);
       scaler.dispose();
+    }));
+
+  // each method failed under an op it calls ('mul: tensor float32[] was used after dispose()',
+  // 'gradScalerUpdate', 'toArray', 'assign'), and load() left its two staged tensors allocated
+  it('a disposed scaler is refused by each method, naming it, before anything is allocated', () =>
+    scope(async () => {
+      const scaler = new GradScaler();
+      scaler.dispose();
+      const [p] = params(7);
+      p!.grad = zeros([...p!.shape]);
+      const gone = (method: string) => new RegExp(`^GradScaler\\.${method}: the scaler was disposed \\(dispose\\(\\) frees its scale\\); make a new GradScaler$`);
+      expect(() => scaler.scaleLoss(tensor(1))).toThrow(gone('scaleLoss'));
+      expect(() => scaler.unscale([p!], 1)).toThrow(gone('unscale'));
+      await expect(scaler.state()).rejects.toThrow(gone('state'));
+      const live = device().memory().liveBytes;
+      expect(() => scaler.load({ scale: 2, cleanSteps: 0, skippedSteps: 0 })).toThrow(gone('load'));
+      expect(device().memory().liveBytes).toBe(live);
     }));
 
   it('refuses settings out of range, naming them', () => {

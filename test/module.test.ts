@@ -2,7 +2,7 @@
 // fields it would leave out. PyTorch registers a module or parameter on assignment; here
 // this.module()/this.param() do, and a field assigned without them is refused when the tree is walked.
 import { beforeAll, describe, expect, it } from 'vitest';
-import { Generator, LayerNorm, Linear, Module, ModuleList, scope, tensor, type Tensor } from '../src/index.js';
+import { Embedding, Generator, LayerNorm, Linear, Module, ModuleList, scope, tensor, type Tensor } from '../src/index.js';
 import { setupDevice } from './helpers.js';
 
 beforeAll(setupDevice);
@@ -46,6 +46,23 @@ describe('Module', () => {
     b.layers.forEach((l) => l.dispose());
     c.w.dispose();
     c.offset.dispose();
+  });
+
+  // weight tying by reference (PyTorch's self.head = self.emb.weight) was refused as 'holds a
+  // float32[5, 4] tensor that requires grad but is not registered', though the child trains and saves
+  // it; a field naming a layer of a list, as 'holds a Linear that is not registered'
+  it("takes a field holding a parameter or module a descendant registered (weight tying), listed once under its registered name", () => {
+    class Tied extends Module {
+      readonly emb = this.module('emb', new Embedding(5, 4, { rng }));
+      readonly head: Tensor = this.emb.weight; // the LM head is the embedding's table
+      readonly layers = this.module('layers', new ModuleList([new Linear(4, 4, { rng, bias: false })]));
+      readonly first: Tensor = this.layers.items[0]!.weight; // a grandchild's
+      readonly last: Linear = this.layers.items.at(-1)!; // a module of a list, by a shorter name
+    }
+    const net = new Tied();
+    expect([...net.namedParameters()].map(([n, p]) => `${n} ${p.describe()}`)).toEqual(['emb.weight float32[5, 4]', 'layers.0.weight float32[4, 4]']);
+    expect([...net.eval().modules()].every((m) => !m.training)).toBe(true);
+    net.dispose();
   });
 
   // a parameter named 'a.weight' beside a child 'a' with its own 'weight' was listed twice under one
@@ -104,4 +121,25 @@ describe('Module', () => {
     expect(build((r) => r.setBuffer('mask', [1]))).toThrow(/^Module: buffer 'mask' must be a Tensor or null, got array \[1\]$/);
     expect(build((r) => r.module('fc', {}))).toThrow(/^Module: module 'fc' must be a Module, got an object \(Object\)$/);
   });
+
+  // a parameter computed from one that requires grad (PyTorch's nn.Parameter(teacher.weight * 1) is a
+  // new leaf) was registered as it was: backward sent its gradient on to the teacher, its own .grad
+  // stayed null and AdamW never moved it, without a word
+  it('refuses a parameter computed by an op from tensors that require grad, which would never get a .grad', () =>
+    scope(async () => {
+      const teacher = new Linear(2, 2, { rng });
+      const build = (w: () => Tensor) => () =>
+        new (class Student extends Module {
+          readonly w = this.param('w', w());
+        })();
+      expect(build(() => teacher.weight.mul(2))).toThrow(
+        /^Module: parameter 'w' float32\[2, 2\] was computed by 'mul' from tensors that require grad: it would never get a \.grad of its own; register a leaf \(\.detach\(\) of it\)$/,
+      );
+      const student = build(() => teacher.weight.mul(2).detach())();
+      student.w.mul(tensor([[1, 2], [3, 4]])).sum().backward(); // d/dw sum(w * c) = c
+      expect(Array.from(await student.w.grad!.toArray())).toEqual([1, 2, 3, 4]);
+      expect(teacher.weight.grad).toBeNull();
+      teacher.dispose();
+      student.dispose();
+    }));
 });

@@ -219,6 +219,11 @@ describe('AdamW', () => {
       for (const [opts, message] of bad) expect(() => new AdamW([p], opts)).toThrow(message);
       expect(() => new AdamW((() => [p]) as never)).toThrow(/^AdamW: argument 'params' must be an array of Tensors, got function$/);
       expect(() => new AdamW([1] as never)).toThrow(/^AdamW: argument 'params\[0\]' must be a Tensor, got number 1$/);
+      // PyTorch's parameter groups were refused as 'must be a Tensor, got an object (Object)', not saying
+      // that groups are not taken, nor how decay is chosen without them
+      expect(() => new AdamW([{ params: [p], weight_decay: 0 }] as never)).toThrow(
+        /^AdamW: params\[0\] is a parameter group \(\{ params, \.\.\. \}\); AdamW takes one array of Tensors: weight decay goes to those of rank >= 2 \(nanoGPT's groups\), and another lr or decay takes another AdamW$/,
+      );
       // lr set between steps (a schedule) is checked by the step, before anything moves
       const opt = new AdamW([p]);
       p.grad = tensor([1, 1]);
@@ -247,6 +252,9 @@ describe('AdamW', () => {
       const live = device().memory().liveBytes;
       expect(() => opt.loadMoments([[0, 0], [0]], [[0, 0], [0]])).toThrow(/^AdamW.loadMoments: the optimizer was disposed/);
       expect(device().memory().liveBytes).toBe(live);
+      // reading them back failed as 'toArray: tensor float32[3] was used after dispose()'
+      await expect(opt.readMoments()).rejects.toThrow(/^AdamW.readMoments: the optimizer was disposed/);
+      await expect(opt.readMoment('m', 0)).rejects.toThrow(/^AdamW.readMoment: the optimizer was disposed/);
     }));
 
   // backward reads a .grad disposed by hand (without `= null`) as a cleared one; AdamW.step,

@@ -5,8 +5,9 @@
 // (no float atomics), so any difference is a bug, not rounding.
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { checkpoint, device, dropout, isGradEnabled, layerNorm, matmul, noGrad, scope, sliceAssign, tensor, type Tensor } from '../src/index.js';
+import { checkpoint, device, dropout, type CheckpointOptions, isGradEnabled, layerNorm, matmul, noGrad, scope, sliceAssign, tensor, type Tensor } from '../src/index.js';
 import { Generator } from '../src/tensor/generator.js';
+import { Dropout } from '../src/nn/layers.js';
 import { dropoutMaskRef, gelu, layerNormRef, matmulRef, ref, type Ref } from '../src/check/reference/index.js';
 import { GPT, type GPTConfig } from '../src/gpt/model.js';
 import { memoryPlan } from '../src/gpt/memory-plan.js';
@@ -16,7 +17,7 @@ import { cast } from '../src/ops/index.js';
 import { profile } from '../src/kernels/profile.js';
 import { withRecomputeHint } from '../src/cli/device-fit.js';
 import { checkGrad } from './gradcheck.js';
-import { disposeTrainers, fcParams, setupDevice, trainLosses, valuesArb } from './helpers.js';
+import { disposeTrainers, expectClose, fcParams, setupDevice, trainLosses, valuesArb } from './helpers.js';
 
 beforeAll(setupDevice);
 
@@ -60,17 +61,37 @@ describe('checkpoint(fn, inputs)', () => {
     );
   });
 
-  it('without the generator replayed, the recompute draws another mask and the gradient differs (the comparison above can fail)', async () => {
-    const grads = async (replay: boolean) =>
-      scope(async () => {
-        const w = tensor(Float32Array.from({ length: 16 }, (_, i) => Math.sin(i)), [4, 4]).requiresGrad_();
-        const [g, b] = [tensor([1, 1, 1, 1]), tensor([0, 0, 0, 0])];
-        const x = tensor(Float32Array.from({ length: 12 }, (_, i) => Math.cos(i)), [3, 4]);
-        const gen = new Generator(SEED);
-        checkpoint((x) => branch(x, g, b, w, gen), [x], replay ? { generators: [gen] } : {}).sum().backward();
-        return w.grad!.toArray();
-      });
-    expect(await grads(false)).not.toEqual(await grads(true));
+  /** w's gradient through a checkpointed branch whose dropout seed comes from `seed()`, called once per run of fn. */
+  const branchGrad = (seed: (gen: Generator) => number, opts: (gen: Generator) => CheckpointOptions = () => ({})) =>
+    scope(async () => {
+      const w = tensor(Float32Array.from({ length: 16 }, (_, i) => Math.sin(i)), [4, 4]).requiresGrad_();
+      const [g, b] = [tensor([1, 1, 1, 1]), tensor([0, 0, 0, 0])];
+      const x = tensor(Float32Array.from({ length: 12 }, (_, i) => Math.cos(i)), [3, 4]);
+      const gen = new Generator(SEED);
+      const fn = (x: Tensor) => x.add(dropout(matmul(layerNorm(x, g, b), w).gelu(), P, seed(gen)));
+      checkpoint(fn, [x], opts(gen)).sum().backward();
+      return w.grad!.toArray();
+    });
+
+  it('a recompute that draws another mask (a seed from no Generator) gives another gradient: the comparisons here can fail', async () => {
+    let calls = 0;
+    expect(await branchGrad(() => SEED + calls++)).not.toEqual(await branchGrad((gen) => gen.nextSeed()));
+  });
+
+  // a Generator fn drew from but the call did not name (a Dropout module's: PyTorch's checkpoint
+  // replays its RNG by default) drew the next seed in the recompute: another mask, and gradients
+  // that were silently not those of the forward
+  it('replays every Generator fn draws from, named in generators or not, as PyTorch (preserve_rng_state)', async () => {
+    const named = await branchGrad((gen) => gen.nextSeed(), (gen) => ({ generators: [gen] }));
+    expect(await branchGrad((gen) => gen.nextSeed())).toEqual(named);
+    await scope(async () => {
+      const x = tensor(Float32Array.from({ length: 64 }, (_, i) => 1 + i)).requiresGrad_();
+      const drop = new Dropout(0.5, new Generator(3));
+      const y = checkpoint((t) => drop.forward(t), [x]);
+      const [kept, xs] = [await y.toArray(), await x.toArray()];
+      y.sum().backward(); // d/dx sum(dropout(x)) = the forward's mask / (1 - p) = y / x
+      await expectClose(x.grad!, ref([64], Array.from(kept, (v, i) => v / xs[i]!)), 0, 0, 'dropout in checkpoint');
+    });
   });
 
   it('gives the weights fn closes over their gradients when no input requires grad', async () => {

@@ -276,7 +276,11 @@ describe('bad input gets a clear error', () => {
       expect(() => tensor([1, 2], [2], 'int8')).toThrow(/^tensor: dtype 'int8' is made from an Int8Array \(quantized weights\), got array \[1, 2\]$/);
       expect(() => tensor(new Int8Array(2), [2], 'float32').dtype).not.toThrow();
     }));
-  it('use after dispose', () => {
+  it('use after dispose', async () => {
+    // item() said 'toArray: ...', a call the user never made
+    const one = tensor([3]);
+    one.dispose();
+    await expect(one.item()).rejects.toThrow(/^item: tensor float32\[1\] was used after dispose\(\)$/);
     const t = tensor([1, 2]);
     t.dispose();
     expect(() => t.exp()).toThrow(/exp: tensor float32\[2\] was used after dispose\(\)/);

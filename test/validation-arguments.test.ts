@@ -4,8 +4,8 @@
 // sums) come out right, bit for bit.
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
-  add, arange, argmax, concat, expand, full, geluTanh, logSoftmax, matmul, max, maximum, mean, neg, ones, permute, pow, rand, randn, scope,
-  slice, sliceAssign, softmax, sum, tensor, transpose, where, zeros, zerosLike, type Tensor,
+  add, arange, argmax, cast, chunk, concat, expand, full, geluTanh, linear, logSoftmax, matmul, max, maximum, mean, neg, ones, permute, pow, rand,
+  randn, scope, slice, sliceAssign, softmax, split, sum, tensor, transpose, where, zeros, zerosLike, type Tensor,
 } from '../src/index.js';
 import { Dropout, Generator } from '../src/nn/index.js';
 import { setupDevice } from './helpers.js';
@@ -218,5 +218,40 @@ describe('values PyTorch accepts come out right', () => {
     scope(async () => {
       expect(await argmax(tensor([[1, 5], [7, 2]])).item()).toBe(2);
       expect(argmax(tensor([[1, 5], [7, 2]]), undefined, true).shape).toEqual([1, 1]);
+    }));
+});
+
+// An op that calls others (matmul's vectors reshaped, linear without a bias, a transpose, split's
+// slices, softmax over another axis, a cast to the tensor's own dtype) let the inner op report a
+// disposed or mistyped argument: 'reshape: tensor float32[2] was used after dispose()' from
+// matmul, 'matmul: arguments 'input' and 'other' ...' from linear, shapes the caller never gave
+describe('an op built on others names itself and the arguments as given', () => {
+  const gone = (shape: number[]) => {
+    const t = zeros(shape);
+    t.dispose();
+    return t;
+  };
+  const used = (op: string, shape: string) => new RegExp(`^${op}: tensor float32\\[${shape}\\] was used after dispose\\(\\)$`);
+  it('a disposed argument', () =>
+    scope(() => {
+      const m = ones([2, 2]);
+      expect(() => matmul(gone([2]), m)).toThrow(used('matmul', '2'));
+      expect(() => matmul(m, gone([2]))).toThrow(used('matmul', '2'));
+      expect(() => linear(gone([1, 2]), m)).toThrow(used('linear', '1, 2'));
+      expect(() => transpose(gone([2, 2]))).toThrow(used('transpose', '2, 2'));
+      expect(() => split(gone([2, 2]), 1)).toThrow(used('split', '2, 2'));
+      expect(() => chunk(gone([2, 2]), 2)).toThrow(used('chunk', '2, 2'));
+      expect(() => softmax(gone([2, 2]), 0)).toThrow(used('softmax', '2, 2'));
+      expect(() => logSoftmax(gone([2, 2]), 0)).toThrow(used('logSoftmax', '2, 2'));
+      expect(() => cast(gone([2, 2]), 'float32')).toThrow(used('cast', '2, 2'));
+    }));
+
+  it('a mistyped argument, as the caller gave it', () =>
+    scope(() => {
+      const half = ones([2, 1], 'float16');
+      expect(() => matmul(ones([2]), half)).toThrow(/^matmul: arguments 'input' and 'other' must have one float dtype, got float32\[2\] and float16\[2, 1\] \(no type promotion: cast one with \.astype\(\)\)$/);
+      expect(() => matmul(tensor([1, 2], [2], 'int32'), half)).toThrow(/^matmul: argument 'input' must be a float32 or float16 tensor, got int32\[2\]$/);
+      expect(() => linear(ones([1, 2], 'float16'), ones([3, 2]))).toThrow(/^linear: arguments 'input' and 'weight' must have one float dtype, got float16\[1, 2\] and float32\[3, 2\] \(no type promotion: cast one with \.astype\(\)\)$/);
+      expect(() => softmax(tensor([1, 2, 3, 4], [2, 2], 'int32'), 0)).toThrow(/^softmax: argument 'input' must be a float32 or float16 tensor, got int32\[2, 2\]$/);
     }));
 });

@@ -3,12 +3,12 @@
 // inputs (saved) and its result are kept. Its backward runs fn again, recording, from the saved
 // inputs and backpropagates through that: the same ops on the same values, so the gradients are
 // bit-identical to those of fn recorded directly (the kernels are deterministic: no float atomics),
-// at the cost of a second forward. Host generators named in `generators` (dropout's seeds) are set
-// back to where they stood for the recompute, so it draws the same masks, then put back; the
-// contexts registered with carryIntoRecompute (autocast's dtype) are re-entered as the forward saw
-// them. fn must not depend on other state that changes before the backward.
+// at the cost of a second forward. The host generators fn draws from (dropout's seeds) are set back
+// to where they stood for the recompute, so it draws the same masks, then put back (PyTorch's
+// preserve_rng_state); the contexts registered with carryIntoRecompute (autocast's dtype) are
+// re-entered as the forward saw them. fn must not depend on other state that changes before the backward.
 import { checkOptionKeys, describeValue } from '../tensor/check.js';
-import { Generator } from '../tensor/generator.js';
+import { Generator, watchingDraws } from '../tensor/generator.js';
 import { scope } from '../tensor/scope.js';
 import { formatShape, sameShape } from '../tensor/shape.js';
 import { nextTensorId, Tensor } from '../tensor/tensor.js';
@@ -18,7 +18,10 @@ import { Node } from './node.js';
 import { OpContext } from './op.js';
 
 export interface CheckpointOptions {
-  /** Host generators fn draws from (dropout seeds): replayed from the forward's states in the recompute. */
+  /**
+   * Host generators to replay from the forward's states in the recompute, besides those fn draws
+   * from, which are replayed anyway (PyTorch's preserve_rng_state): naming them changes nothing.
+   */
   generators?: readonly Generator[];
 }
 
@@ -40,11 +43,13 @@ export function checkpoint<T extends Tensor>(fn: (...inputs: T[]) => T, inputs: 
     throw new TypeError(`checkpoint: option 'generators' must be an array of Generators, got ${describeValue(generators)}`);
   }
   if (!isGradEnabled()) return checkedResult(fn(...inputs));
-  const states = generators.map((g) => g.getState());
+  const replayed = new Map(generators.map((g) => [g, g.getState()]));
   const inForwardContext = captureCarried(); // the recompute runs in the backward's, else
   // fn's intermediates are freed as it returns: nothing recorded holds them
   const firstMade = nextTensorId();
-  const { result, wouldRecord, recorded, taken } = unrecordedProbe(() => scope(() => checkedResult(fn(...inputs))));
+  const { result: probed, drawn } = watchingDraws(() => unrecordedProbe(() => scope(() => checkedResult(fn(...inputs)))));
+  const { result, wouldRecord, recorded, taken } = probed;
+  for (const [g, state] of drawn) if (!replayed.has(g)) replayed.set(g, state);
   if (!wouldRecord) return result;
   // what fn closes over must hold the forward's values at the recompute (its inputs are saved, checked by ctx)
   const closedData = taken.filter((t) => t.id < firstMade && !inputs.includes(t as T)).map((t) => ({ t, storage: t.storage(), version: t.storage().version }));
@@ -64,7 +69,7 @@ export function checkpoint<T extends Tensor>(fn: (...inputs: T[]) => T, inputs: 
       }
     }
     const detached = ctx.saved.map((t, i) => Object.assign(t.alias(t.shape), { requiresGrad: inputs[i]!.requiresGrad }) as T);
-    const again = replaying(generators, states, () => scope(() => inForwardContext(() => enableGrad(() => checkedResult(fn(...detached))))));
+    const again = replaying(replayed, () => scope(() => inForwardContext(() => enableGrad(() => checkedResult(fn(...detached))))));
     // the seed is the forward's result's gradient: another shape would be taken as this one's
     if (again.dtype !== made.dtype || !sameShape(again.shape, made.shape)) {
       throw new Error(`checkpoint: fn run again in the backward returned ${again.describe()} where its forward returned ${made.dtype}${formatShape(made.shape)}; fn must compute the same from its inputs both times (did state it reads change in between?)`);
@@ -83,14 +88,14 @@ function checkedResult<T extends Tensor>(t: T): T {
   return t;
 }
 
-/** Runs `fn` with `generators` at `states`, then puts them back where they were. */
-function replaying<R>(generators: readonly Generator[], states: readonly string[], fn: () => R): R {
-  const now = generators.map((g) => g.getState());
-  generators.forEach((g, i) => g.setState(states[i]!));
+/** Runs `fn` with each generator of `states` at its state there, then puts them back where they were. */
+function replaying<R>(states: ReadonlyMap<Generator, string>, fn: () => R): R {
+  const now = [...states.keys()].map((g) => [g, g.getState()] as const);
+  for (const [g, state] of states) g.setState(state);
   try {
     return fn();
   } finally {
-    generators.forEach((g, i) => g.setState(now[i]!));
+    for (const [g, state] of now) g.setState(state);
   }
 }
 

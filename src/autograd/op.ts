@@ -180,14 +180,24 @@ function checkOneFloat(op: string, tensors: readonly Tensor[], slots: Record<str
   }
 }
 
+/**
+ * Checks an op's arguments as applying it does first (each tensor present, not disposed, of a dtype
+ * its entry takes, the floats of one dtype), naming the op; returns its tensor inputs. A front that
+ * reshapes or transposes before calling the op checks them here first, as the caller gave them.
+ */
+export function checkArgs(spec: Pick<OpSpec<unknown[]>, 'name' | 'dtypes' | 'floatsMayDiffer'>, args: readonly unknown[]): Tensor[] {
+  const checked = checkDtypes(spec.name, spec.dtypes, args);
+  const inputs = tensorsIn(args);
+  // an op without dtype slots (one of a user's) reported a disposed input under its first inner op's name
+  for (const t of inputs) t.storage(spec.name);
+  if (!spec.floatsMayDiffer) checkOneFloat(spec.name, checked, spec.dtypes, args);
+  return inputs;
+}
+
 /** Wraps an op entry into the function callers use. */
 export function defineOp<A extends unknown[]>(spec: OpSpec<A>): Op<A> {
   const op = (...args: A): Tensor => {
-    const checked = checkDtypes(spec.name, spec.dtypes, args);
-    const inputs = tensorsIn(args);
-    // an op without dtype slots (one of a user's) reported a disposed input under its first inner op's name
-    for (const t of inputs) t.storage(spec.name);
-    if (!spec.floatsMayDiffer) checkOneFloat(spec.name, checked, spec.dtypes, args);
+    const inputs = checkArgs(spec, args);
     const out = spec.shape?.(args);
     if (out?.dtype === 'float16') requireF16(spec.name);
     const needsGrad = inputs.map((t) => t.requiresGrad);
@@ -218,6 +228,11 @@ export function defineOp<A extends unknown[]>(spec: OpSpec<A>): Op<A> {
     }
     if (!recording && differentiable) noteUnrecorded(inputs, result); // a checkpoint's unrecorded forward
     if (recording) {
+      if (!FLOAT_DTYPES.includes(result.dtype)) {
+        result.dispose();
+        ctx.release();
+        throw new TypeError(`${spec.name}: a differentiable op must return a float32 or float16 tensor (gradients are float), got ${result.describe()}; an op without a gradient has backward: NOT_DIFFERENTIABLE`);
+      }
       const backward = spec.backward as BackwardRule<A>;
       result.requiresGrad = true;
       result.gradFn = new Node(spec.name, (g) => (ctx.checkUnchanged(spec.name), backward(ctx, g, args)), ctx, inputs);

@@ -236,7 +236,7 @@ export class GPT extends Module {
       let x = this.drop.forward(this.wte.forward(idx).add(this.wpe.forward(pos))); // [B, T, C]
       this.h.items.forEach((block, i) => {
         x = opts.recompute
-          ? checkpoint((x) => block.forward(x), [x], { generators: [this.rng] })
+          ? checkpoint((x) => block.forward(x), [x]) // dropout's generator replayed in the recompute
           : block.forward(x, opts.caches?.[i], startsT);
       });
       x = this.ln_f.forward(x);

@@ -71,11 +71,13 @@ export abstract class Module {
   private readonly childModules = new Map<string, Module>();
   private readonly ownBuffers = new Map<string, Tensor>();
 
-  /** Registers a trainable parameter (sets requiresGrad) and returns it. */
+  /** Registers a trainable parameter (sets requiresGrad) and returns it: a leaf, as PyTorch's nn.Parameter always is. */
   protected param(name: string, t: Tensor): Tensor {
     checkName('parameter', name);
     checkRegistered('parameter', name, t, Tensor, 'a Tensor');
     if (this.ownParams.has(name) || this.childModules.has(name)) throw new Error(`Module: '${name}' registered twice`);
+    // backward would hand its gradient on to the tensors it was computed from, never to its .grad
+    if (t.gradFn) throw new Error(`Module: parameter '${name}' ${t.describe()} was computed by '${t.gradFn.opName}' from tensors that require grad: it would never get a .grad of its own; register a leaf (.detach() of it)`);
     t.requiresGrad_();
     this.ownParams.set(name, t);
     return t;
@@ -123,22 +125,34 @@ export abstract class Module {
    * parameters(), stateDict() and train()/eval() without a word.
    */
   private checkFieldsRegistered(): void {
-    const children = new Set(this.childModules.values());
-    const params = new Set(this.ownParams.values());
+    // what this module and its descendants registered: a field may alias a descendant's (weight
+    // tying, PyTorch's self.head = self.emb.weight; a layer of a list), which is trained and saved
+    let tree: { modules: Set<Module>; params: Set<Tensor> } | null = null;
+    const registered = () => (tree ??= this.registeredTree());
     const where = (field: string) => `Module: ${this.constructor.name}.${field}`;
     const purpose = 'so that it is trained, saved and switched by train()/eval()';
     for (const [field, value] of Object.entries(this)) {
-      if (value instanceof Module && !children.has(value)) {
+      if (value instanceof Module && !registered().modules.has(value)) {
         throw new Error(`${where(field)} holds a ${value.constructor.name} that is not registered; assign it with this.module('${field}', ...), ${purpose}`);
       }
       if (Array.isArray(value)) {
-        const i = value.findIndex((v) => v instanceof Module && !children.has(v));
+        const i = value.findIndex((v) => v instanceof Module && !registered().modules.has(v));
         if (i >= 0) throw new Error(`${where(`${field}[${i}]`)} holds a ${value[i].constructor.name} that is not registered; hold the list in this.module('${field}', new ModuleList([...])), ${purpose}`);
       }
-      if (value instanceof Tensor && value.requiresGrad && !value.gradFn && !params.has(value)) {
+      if (value instanceof Tensor && value.requiresGrad && !value.gradFn && !registered().params.has(value)) {
         throw new Error(`${where(field)} holds a ${value.describe()} tensor that requires grad but is not registered; assign it with this.param('${field}', ...), so that it is trained and saved`);
       }
     }
+  }
+
+  /** The modules below this one and the parameters of all of them, walked without the field checks (which use it). */
+  private registeredTree(tree = { modules: new Set<Module>(), params: new Set<Tensor>() }): { modules: Set<Module>; params: Set<Tensor> } {
+    for (const p of this.ownParams.values()) tree.params.add(p);
+    for (const child of this.childModules.values()) {
+      tree.modules.add(child);
+      child.registeredTree(tree);
+    }
+    return tree;
   }
 
   *namedParameters(prefix = '', seen = new Set<Tensor>()): Generator<[string, Tensor]> {
@@ -161,7 +175,7 @@ export abstract class Module {
     for (const [name, child] of this.childModules) yield* child.namedBuffers(`${prefix}${name}.`, seen);
   }
 
-  /** This module (named '') and every descendant by dotted path (`h.0.attn.c_attn`). */
+  /** This module (named '') and every descendant by dotted path (`h.0.attn.c_attn`); one registered under two paths, under each (PyTorch's named_modules lists it once). */
   *namedModules(prefix = ''): Generator<[string, Module]> {
     yield [prefix.replace(/\.$/, ''), this];
     for (const [name, child] of this.childModules) yield* child.namedModules(`${prefix}${name}.`);
@@ -188,6 +202,7 @@ export abstract class Module {
     return this.train(false);
   }
 
+  /** Frees every parameter's .grad and sets it to null, as AdamW.zeroGrad (PyTorch's zero_grad(set_to_none=True)). */
   zeroGrad(): void {
     for (const p of this.parameters()) {
       p.grad?.dispose();
@@ -195,12 +210,21 @@ export abstract class Module {
     }
   }
 
-  /** Parameter values by name (the tensors themselves; read them with toArray()). */
+  /**
+   * Parameter values by name (the tensors themselves; read them with toArray()): the parameters
+   * only, each once under its first name. PyTorch's state_dict also holds the buffers, and a tied
+   * parameter under every name it has (GPT-2's lm_head.weight beside transformer.wte.weight).
+   */
   stateDict(): Map<string, Tensor> {
     return new Map(this.namedParameters());
   }
 
-  /** Loads values by name; every parameter must be present with its exact shape (strict). */
+  /**
+   * Loads values by name; every parameter must be present with its exact shape (strict, as
+   * PyTorch's strict=True). Each parameter gets a new storage (as p.data = ...), not a copy into its
+   * own as PyTorch's copy_: a detach() or view of it taken before keeps the old values, and so does a
+   * backward still pending from a forward before the load (PyTorch refuses that one).
+   */
   loadStateDict(state: Map<string, TensorData> | Record<string, TensorData>): void {
     if (state === null || typeof state !== 'object') {
       throw new TypeError(`loadStateDict: argument 'state' must be a Map or an object of { shape, data } by name, got ${describeValue(state)}`);

@@ -6,9 +6,8 @@
 import { backward } from '../autograd/backward.js';
 import { defineOp as defineCoreOp, type OpContext as CoreOpContext, type OpSpec as CoreOpSpec } from '../autograd/op.js';
 import * as create from '../tensor/create.js';
-import { checkBoolean } from '../tensor/check.js';
 import type { Shape } from '../tensor/shape.js';
-import { FLOAT_DTYPES, Tensor as Core, type DType, type PlainDType } from '../tensor/tensor.js';
+import { Tensor as Core, type DType, type PlainDType } from '../tensor/tensor.js';
 import type { DistillOptions } from './distill-loss.js';
 import type { TensorOrScalar } from './elementwise.js';
 import type { MatmulOptions } from './matmul.js';
@@ -24,12 +23,15 @@ export interface Tensor extends Core {
   grad: Tensor | null;
 
   // ---- autograd -------------------------------------------------------------------------------
-  /** Backpropagates from this tensor (a scalar, or pass its gradient); leaves get `.grad`. */
+  /**
+   * Backpropagates from this tensor (a scalar, or pass its gradient); leaves get `.grad`, summed into
+   * what they hold. Once per graph: each node frees what it saved as the sweep passes it, and a
+   * second backward through it is refused (no retain_graph; PyTorch lets one through nodes that
+   * saved nothing, e.g. x + 1).
+   */
   backward(grad?: Tensor): void;
   /** The same data, cut from the graph. */
   detach(): Tensor;
-  /** Sets requiresGrad (float32 and float16 only) and returns this, for chaining. */
-  requiresGrad_(on?: boolean): Tensor;
 
   // ---- elementwise ----------------------------------------------------------------------------
   neg(): Tensor;
@@ -62,7 +64,7 @@ export interface Tensor extends Core {
   ge(other: TensorOrScalar): Tensor;
 
   // ---- reductions and shapes ------------------------------------------------------------------
-  /** Sum over `axes` (all by default). */
+  /** Sum over `axes` (all by default; an empty list reduces none, NumPy's reading, where PyTorch's sum(dim=[]) reduces all). */
   sum(axes?: Axes, keepdim?: boolean): Tensor;
   mean(axes?: Axes, keepdim?: boolean): Tensor;
   /** IEEE max over `axes` (torch.amax: values only): NaN if any reduced element is NaN; the gradient is shared by the tied maxima (the NaNs, where amax's is NaN everywhere). */
@@ -107,7 +109,7 @@ export interface Tensor extends Core {
   softmax(axis?: number): Tensor;
   /** Along `axis`, as softmax. */
   logSoftmax(axis?: number): Tensor;
-  /** Normalised over the last axis, then * weight + bias. */
+  /** Normalised over the last axis, then * weight + bias; the weight is required (PyTorch's may be None: pass ones). */
   layerNorm(weight: Tensor, bias?: Tensor | null, eps?: number): Tensor;
   /** gelu(this + bias), bias along the last axis. */
   biasGelu(bias: Tensor): Tensor;
@@ -120,14 +122,6 @@ const methods: Methods & ThisType<Tensor> = {
   detach() {
     this.storage('detach');
     return this.alias(this.shape) as Tensor;
-  },
-  requiresGrad_(on = true) {
-    checkBoolean('requiresGrad_', 'on', on); // requiresGrad_('no') would set a truthy string
-    this.storage('requiresGrad_'); // a disposed tensor took the flag without a word
-    if (on && !FLOAT_DTYPES.includes(this.dtype)) throw new Error(`requiresGrad_: only float32 and float16 tensors can require grad, got ${this.describe()}`);
-    if (!on && this.gradFn) throw new Error(`requiresGrad_: ${this.describe()} was computed by '${this.gradFn.opName}' (not a leaf); use detach() for the same data outside the graph`);
-    this.requiresGrad = on;
-    return this;
   },
   neg(...extra) { return ops.neg(this, ...extra); },
   exp(...extra) { return ops.exp(this, ...extra); },

@@ -15,11 +15,11 @@
 import { heldGrad } from '../autograd/backward.js';
 import { giveLeafGradLater, type LateGradient } from '../autograd/late.js';
 import { noGrad } from '../autograd/mode.js';
-import { defineOp, withFront, type OpContext } from '../autograd/op.js';
+import { checkArgs, defineOp, withFront, type OpContext } from '../autograd/op.js';
 import { F16_RNE_WGSL, variants } from '../kernels/kernel.js';
 import { castGroupSize } from '../kernels/wgsl/cast-group.js';
 import { broadcastKernel, launchBroadcast, type ElementType } from '../kernels/wgsl/elementwise.js';
-import { assertShape, checkDtype, checkTensor } from '../tensor/check.js';
+import { assertShape, checkDtype } from '../tensor/check.js';
 import { untrack } from '../tensor/scope.js';
 import { castInto } from './cast-into.js';
 import { reshape } from './shape.js';
@@ -56,7 +56,7 @@ const castOp = defineOp({
  * dtypes; to its own dtype, a view that keeps the gradient (as PyTorch's x.to(x.dtype)).
  */
 export const cast = withFront(castOp, (x: Tensor, dtype: PlainDType): Tensor => {
-  checkTensor('cast', 'input', x);
+  checkArgs(castOp.spec, [x]); // the same dtype is a reshape, which would name itself
   if (checkDtype('cast', dtype) === x.dtype) return reshape(x, x.shape);
   return dtype === 'int32' ? noGrad(() => castOp(x, dtype)) : castOp(x, dtype);
 });

@@ -54,7 +54,8 @@ const crossEntropyOp = defineOp({
 
 /**
  * Mean over rows whose target != ignoreIndex (default -100) of -log softmax(logits)[target].
- * logits float32 or float16 [..., V], targets int32 [...]; returns a 0-d float32 tensor, 0 if every row is ignored or
+ * logits float32 or float16 [..., V], targets int32 [...]: the classes on the last axis (PyTorch's
+ * cross_entropy takes them on dim 1, [N, C, d1, ...]: move them last, or flatten to [N, C]); returns a 0-d float32 tensor, 0 if every row is ignored or
  * there are none (PyTorch's mean gives NaN). No label smoothing or class weights; the reduction is always the mean.
  */
 export const crossEntropy = withFront(crossEntropyOp, (logits: Tensor, targets: Tensor, opts: { ignoreIndex?: number } = {}): Tensor => {
@@ -80,7 +81,7 @@ export function meanOverValid(loss: Tensor, valid: Tensor): { mean: Tensor; coun
 export function checkLogitsAndTargets(op: string, logits: Tensor, targets: Tensor, ignoreIndex: number): void {
   if (logits.rank < 1 || logits.rank !== targets.rank + 1 || targets.shape.some((d, i) => d !== logits.shape[i])) {
     throw new Error(
-      `${op}: targets ${targets.describe()} must have the leading shape of logits ${logits.describe()} (logits [..., V], targets [...])`,
+      `${op}: targets ${targets.describe()} must have the leading shape of logits ${logits.describe()} (logits [..., V], targets [...]: classes last, not on dim 1 as in PyTorch)`,
     );
   }
   const V = logits.shape[logits.rank - 1]!;

@@ -55,7 +55,7 @@ const layerNormOp = defineOp({
   },
 });
 
-/** y = (x - mean) / sqrt(var + eps) * weight + bias over the last axis (biased variance, as PyTorch). */
+/** y = (x - mean) / sqrt(var + eps) * weight + bias over the last axis (biased variance, as PyTorch); weight required (PyTorch's may be None). */
 export const layerNorm = withFront(layerNormOp, (x: Tensor, weight: Tensor, bias?: Tensor | null, eps: number = 1e-5): Tensor =>
   layerNormOp(x, weight, bias ?? null, eps),
 );

@@ -3,11 +3,11 @@
 //   A [..., M, K] (transA: [..., K, M]) · B [..., K, N] (transB: [..., N, K]) -> C [...batch, M, N]
 // Rank-1 operands follow NumPy: a vector A is [1, K], a vector B is [K, 1], and that dim is
 // dropped from C (a vector is its own transpose, so its flag changes nothing).
-import { defineOp, withFront, type OpContext } from '../autograd/op.js';
+import { checkArgs, defineOp, withFront, type OpContext } from '../autograd/op.js';
 import { launchMatmul } from '../kernels/wgsl/matmul.js';
 import { matmul2d } from './matmul-blocks.js';
 import { broadcastStrides, formatShape, numel, type Shape } from '../tensor/shape.js';
-import { assertRank, checkBoolean, checkTensor, describeValue } from '../tensor/check.js';
+import { assertRank, checkBoolean, describeValue } from '../tensor/check.js';
 import { FLOAT_DTYPES, floatType, Tensor } from '../tensor/tensor.js';
 import { sumTo } from './broadcast.js';
 import { reshape } from './shape.js';
@@ -130,8 +130,7 @@ function checkOptions(opts: unknown): MatmulOptions {
  */
 export const matmul = withFront(matmulOp, (a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor => {
   const { transA = false, transB = false } = checkOptions(opts);
-  checkTensor('matmul', 'input', a);
-  checkTensor('matmul', 'other', b);
+  checkArgs(matmulOp.spec, [a, b]); // as given: a vector is reshaped below
   assertRank('matmul', a, 1, 'input');
   assertRank('matmul', b, 1, 'other');
   if (a.rank >= 2 && b.rank >= 2) return matmulOp(a, b, transA, transB);

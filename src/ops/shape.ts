@@ -85,7 +85,7 @@ export const permute = withFront(permuteOp, (t: Tensor, dims: readonly number[])
 
 /** Swaps two dims (the last two by default): a permute. Materialised. */
 export function transpose(t: Tensor, d0?: number, d1?: number): Tensor {
-  checkTensor('transpose', 'input', t);
+  checkTensor('transpose', 'input', t).storage('transpose'); // not under the permute it is
   if (d0 === undefined && d1 === undefined && t.rank < 2) {
     throw new RangeError(`transpose: input must have rank >= 2 to swap its last two dims (the default), got ${t.describe()}`);
   }

@@ -2,10 +2,10 @@
 // float16 rows are computed in float32 (max, sums, exp) and rounded once. A tensor larger than a
 // binding goes a chunk of rows at a time; a single row must fit one. Over another axis (PyTorch's
 // dim may be any), that axis is swapped with the last around the kernel: two transposes.
-import { defineOp, withFront, type OpContext } from '../autograd/op.js';
+import { checkArgs, defineOp, withFront, type OpContext } from '../autograd/op.js';
 import { rowChunksOf } from '../kernels/wgsl/row.js';
 import { launchSoftmax, launchSoftmaxBackward } from '../kernels/wgsl/softmax.js';
-import { assertRank, checkAxis, checkTensor } from '../tensor/check.js';
+import { assertRank, checkAxis } from '../tensor/check.js';
 import { freeOnThrow } from '../tensor/scope.js';
 import { FLOAT_DTYPES, floatType, Tensor } from '../tensor/tensor.js';
 import { transpose } from './shape.js';
@@ -36,7 +36,7 @@ function softmaxOp(name: 'softmax' | 'logSoftmax') {
     },
   });
   return withFront(op, (x: Tensor, axis: number = -1): Tensor => {
-    checkTensor(name, 'input', x);
+    checkArgs(op.spec, [x]); // as given: another axis is transposed below
     assertRank(name, x, 1);
     const ax = checkAxis(name, 'axis', axis, x);
     if (ax === x.rank - 1) return op(x);

@@ -65,7 +65,7 @@ const pieceOp = defineOp({
 
 /** The checked axis of `t` to cut along; `t` at least 1-d. */
 function cutAxis(op: string, t: Tensor, axis: number): number {
-  checkTensor(op, 'input', t);
+  checkTensor(op, 'input', t).storage(op); // not under the slices it is cut into
   assertRank(op, t, 1);
   return checkAxis(op, 'axis', axis, t);
 }

@@ -95,6 +95,10 @@ export class AdamW {
   constructor(params: Tensor[], opts: AdamWOptions = {}, moments?: { m: Moment[]; v: Moment[] }) {
     if (!Array.isArray(params)) throw new TypeError(`AdamW: argument 'params' must be an array of Tensors, got ${describeValue(params)}`);
     this.params = [...params];
+    const group = params.findIndex((p: unknown) => p !== null && typeof p === 'object' && !(p instanceof Tensor) && 'params' in p);
+    if (group >= 0) {
+      throw new TypeError(`AdamW: params[${group}] is a parameter group ({ params, ... }); AdamW takes one array of Tensors: weight decay goes to those of rank >= 2 (nanoGPT's groups), and another lr or decay takes another AdamW`);
+    }
     params.forEach((p, i) => checkTensor('AdamW', `params[${i}]`, p).storage(`AdamW: params[${i}]`));
     checkFloat32Params('AdamW', params);
     // one tensor twice would be updated twice a step, its moments in two places (PyTorch refuses it too)
@@ -200,6 +204,7 @@ export class AdamW {
    * under a GradScaler, every step it skipped is counted in, gradient or not (the kernel takes the scaler's count off).
    */
   async readMoments(): Promise<{ m: Float32Array[]; v: Float32Array[]; steps: number[] }> {
+    this.assertNotDisposed('readMoments');
     const skips = await this.missedSkips.read(this.params.length);
     const out = { m: [] as Float32Array[], v: [] as Float32Array[], steps: this.missed.map((missed, i) => this.stepCount - missed + skips[i]!) };
     for (const shard of this.shards) {
@@ -217,6 +222,7 @@ export class AdamW {
    * alone: a checkpoint written a tensor at a time holds one parameter's on the host, not a shard's.
    */
   async readMoment(kind: 'm' | 'v', i: number): Promise<Float32Array> {
+    this.assertNotDisposed('readMoment');
     if (kind !== 'm' && kind !== 'v') throw new RangeError(`AdamW.readMoment: argument 'kind' must be 'm' or 'v', got ${describeValue(kind)}`);
     const shard = Number.isInteger(i) ? this.shards.find((s) => i >= s.first && i < s.end) : undefined;
     if (!shard) throw new RangeError(`AdamW.readMoment: argument 'i' must be a parameter index in [0, ${this.params.length}), got ${describeValue(i)}`);
@@ -309,6 +315,12 @@ export class AdamW {
     if (this.one.isDisposed) throw new Error(`AdamW.${op}: the optimizer was disposed (dispose() frees its moments); make a new AdamW`);
   }
 
+  /**
+   * Frees each parameter's .grad and sets it to null: PyTorch's zero_grad(set_to_none=True), its
+   * default from 2.0 (1.13 zeroed them in place). A handle on an old .grad is disposed with it; a
+   * parameter still without a gradient at the next step is skipped, as torch skips a None .grad
+   * (1.13's zeroed one was still decayed and moved by its momentum).
+   */
   zeroGrad(): void {
     for (const p of this.params) {
       p.grad?.dispose();

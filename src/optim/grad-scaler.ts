@@ -89,6 +89,7 @@ export class GradScaler {
    * of 1 or more would overflow).
    */
   scaleLoss(loss: Tensor): Tensor {
+    this.assertNotDisposed('scaleLoss');
     checkTensor('GradScaler.scaleLoss', 'loss', loss);
     if (!FLOAT_DTYPES.includes(loss.dtype)) throw new TypeError(`GradScaler.scaleLoss: argument 'loss' must be float32 or float16, got ${loss.describe()}`);
     return (loss.dtype === 'float16' ? loss.astype('float32') : loss).mul(this.scale);
@@ -101,6 +102,7 @@ export class GradScaler {
    * MIN_SCALE sets the bits floor.flag of floor.status (and the step, if it is the first mark).
    */
   unscale(params: Tensor[], maxNorm: number, floor?: FloorWatch): Tensor {
+    this.assertNotDisposed('unscale');
     checkMaxNorm('GradScaler.unscale', maxNorm);
     const norm = full([], 0);
     const unusedClip = full([], 1);
@@ -121,12 +123,14 @@ export class GradScaler {
 
   /** The scale and counts, read back (for checkpoints and logs). */
   async state(): Promise<GradScalerState> {
+    this.assertNotDisposed('state');
     const [scale, control] = await Promise.all([this.scale.item(), this.control.toArray()]);
     return { scale, cleanSteps: control[3]!, skippedSteps: control[2]! };
   }
 
   /** Sets the scale and counts (e.g. from a checkpoint); a state out of range (a scale of 0: NaN weights) is refused. */
   load(state: GradScalerState): void {
+    this.assertNotDisposed('load'); // before its tensors are staged
     if (typeof state !== 'object' || state === null) throw new TypeError(`GradScaler.load: state must be an object, got ${state}`);
     const [name, value, , allowed] = scalerStateRules(state).find(([, , ok]) => !ok) ?? [];
     if (name) throw new RangeError(`GradScaler.load: state.${name} must be ${allowed}, got ${showValue(value)}`);
@@ -136,6 +140,11 @@ export class GradScaler {
     this.control.assign(c);
     s.dispose();
     c.dispose();
+  }
+
+  /** Each method fails under the op it calls otherwise ('mul: tensor float32[] was used after dispose()'). */
+  private assertNotDisposed(op: string): void {
+    if (this.scale.isDisposed) throw new Error(`GradScaler.${op}: the scaler was disposed (dispose() frees its scale); make a new GradScaler`);
   }
 
   dispose(): void {

@@ -2,6 +2,20 @@
 // seeds). Its whole state is one number pair, so checkpoints can save and restore it exactly.
 import { checkInteger, describeValue } from './check.js';
 
+/** The draws being watched (checkpoint's forwards, nested): each generator drawn from, with its state before its first draw there. */
+const watches: Map<Generator, string>[] = [];
+
+/** Runs the synchronous `fn`; returns its result and every generator it drew from, each at its state before fn's first draw from it. */
+export function watchingDraws<R>(fn: () => R): { result: R; drawn: Map<Generator, string> } {
+  const drawn = new Map<Generator, string>();
+  watches.push(drawn);
+  try {
+    return { result: fn(), drawn };
+  } finally {
+    watches.pop();
+  }
+}
+
 export class Generator {
   private state: bigint;
 
@@ -19,6 +33,7 @@ export class Generator {
 
   /** splitmix64: the next 64-bit value. */
   private next64(): bigint {
+    for (const drawn of watches) if (!drawn.has(this)) drawn.set(this, this.getState());
     this.state = BigInt.asUintN(64, this.state + 0x9e3779b97f4a7c15n);
     let z = this.state;
     z = BigInt.asUintN(64, (z ^ (z >> 30n)) * 0xbf58476d1ce4e5b9n);

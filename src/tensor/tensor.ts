@@ -96,7 +96,7 @@ export class Tensor {
   readonly id = nextId++;
   readonly shape: readonly number[];
   readonly size: number;
-  requiresGrad = false;
+  private gradFlag = false;
   grad: Tensor | null = null;
   gradFn: GradFn | null = null;
   private storageRef: Storage | null;
@@ -123,6 +123,34 @@ export class Tensor {
     if (!DTYPES.includes(dtype)) throw new TypeError(`Tensor.empty: argument 'dtype' must be one of ${DTYPES.join(', ')}, got ${typeof dtype === 'string' ? `'${dtype}'` : typeof dtype}`);
     const bytes = bufferBytes(numel(shape), dtype);
     return new Tensor(new Storage(device().alloc(bytes, label), bytes), shape, dtype);
+  }
+
+  /** Whether ops record this tensor's uses for backward. Assigning it follows requiresGrad_'s rules, named 'requiresGrad' in errors. */
+  get requiresGrad(): boolean {
+    return this.gradFlag;
+  }
+  set requiresGrad(on: boolean) {
+    this.gradFlag = this.allowedRequiresGrad(on, 'requiresGrad');
+  }
+
+  /**
+   * Sets requiresGrad and returns this, for chaining. As PyTorch's requires_grad: only float32 and
+   * float16 tensors can require grad, and a tensor an op computed cannot stop (detach() gives its
+   * data outside the graph): its graph would be cut without a word.
+   */
+  requiresGrad_(on = true): this {
+    this.gradFlag = this.allowedRequiresGrad(on, 'requiresGrad_');
+    return this;
+  }
+
+  /** `on`, or an error naming `op` where this tensor may not take it (or it is not a boolean). */
+  private allowedRequiresGrad(on: unknown, op: string): boolean {
+    // 'no' would read as true (said without check.ts's describeValue, which imports this module)
+    if (typeof on !== 'boolean') throw new TypeError(`${op}: argument 'on' must be a boolean, got ${typeof on === 'string' ? `string '${on}'` : typeof on}`);
+    this.storage(op); // a disposed tensor took the flag without a word
+    if (on && !FLOAT_DTYPES.includes(this.dtype)) throw new Error(`${op}: only float32 and float16 tensors can require grad, got ${this.describe()}`);
+    if (!on && this.gradFn) throw new Error(`${op}: ${this.describe()} was computed by '${this.gradFn.opName}' (not a leaf); use detach() for the same data outside the graph`);
+    return on;
   }
 
   get rank(): number {
@@ -195,6 +223,7 @@ export class Tensor {
 
   /** The single value of a one-element tensor. */
   async item(): Promise<number> {
+    this.storage('item');
     if (this.size !== 1) throw new Error(`item: expected a tensor with one element, got ${this.describe()}`);
     return (await this.toArray())[0]!;
   }

@@ -46,7 +46,7 @@ const matmul = {
 /**
  * A Linear layer: rows drawn like a model's (a few, as decoding has: the skinny kernels add the
  * bias as they store; or many), K a multiple of 4 half the time (the vec4 skinny kernels' layout);
- * now and then without a bias (null or left out: the front's plain product).
+ * now and then without a bias (null or left out: the plain product).
  */
 const linear = {
   draw(r: Random): Sample<[Tensor, Tensor, (Tensor | null)?]> {
