@@ -360,6 +360,7 @@ export class Trainer {
     }
     const shape = model && modelShapeProblem(model, cfg, data.vocabSize);
     if (shape) throw new RangeError(`Trainer: ${shape}`);
+    if (model && !model.trainableParameters().length) throw new Error('Trainer: every parameter of the model is frozen (requiresGrad false): nothing to train; unfreeze some with requiresGrad_()');
     checkSplits(data, cfg.blockSize);
     this.dtype = resolveTrainDtype(cfg.dtype);
     if (this.dtype === 'float16') requireF16('Trainer (dtype float16)');
@@ -375,8 +376,9 @@ export class Trainer {
     let optimizer: AdamW | undefined;
     try {
       this.model = model ?? (made = new GPT(modelConfig(cfg, data.vocabSize), { seed: cfg.seed }));
+      // frozen parameters (a LoRA run's base weights) get no gradient, no moments and no clipping
       this.optimizer = optimizer = new AdamW(
-        this.model.parameters(),
+        this.model.trainableParameters(),
         { lr: cfg.learningRate, betas: [cfg.beta1, cfg.beta2], weightDecay: cfg.weightDecay },
         opts.moments, // a resumed run's (checkpointMoments'), adopted
       );
@@ -495,7 +497,7 @@ export class Trainer {
    */
   private clipAndStep(loss: Tensor): Tensor {
     const maxNorm = this.cfg.gradClip > 0 ? this.cfg.gradClip : Infinity;
-    const params = this.model.parameters();
+    const params = [...this.optimizer.params]; // the trainable ones
     if (this.scaler) {
       const norm = this.scaler.unscale(params, maxNorm, { status: this.health, flag: OVERFLOW_AT_MIN_SCALE, step: this.step + 1 });
       watchNonFinite(this.health, [loss], this.step + 1);
