@@ -24,7 +24,7 @@ describe('freezing parameters', () => {
     net.a.requiresGrad_(false);
     expect([...net.namedTrainableParameters()].map(([n]) => n)).toEqual(['b.weight', 'b.bias']);
     await scope(async () => {
-      const x = tensor(seededValues(6, 1), [2, 3]);
+      const x = tensor(Float32Array.from(seededValues(6, 1)), [2, 3]);
       net.b.forward(net.a.forward(x).gelu()).sum().backward();
       expect([net.a.weight.grad, net.a.bias!.grad]).toEqual([null, null]);
       expect(net.b.weight.grad?.shape).toEqual([2, 4]);
@@ -37,7 +37,7 @@ describe('freezing parameters', () => {
   });
 
   it('an int8 layer stays untrained under requiresGrad_(true): its weight and scales are constants', () => {
-    const q = new Linear(4, 2, { int8: true });
+    const q = new Linear(4, 2, { rng, int8: true });
     q.requiresGrad_(true);
     expect(q.trainableParameters().map((p) => p.describe())).toEqual(['float32[2]']); // the bias alone
     q.dispose();
