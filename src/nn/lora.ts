@@ -25,6 +25,9 @@ export interface LoRAOptions {
   rng: Generator;
 }
 
+/** Whether a parameter's dotted name is a LoRA adapter's (`h.0.attn.c_attn.lora.A`: Linear registers its adapter as `lora`). */
+export const isLoRAName = (name: string) => /(^|\.)lora\.[AB]$/.test(name);
+
 /** peft's LoraConfig defaults: lora_alpha 8, lora_dropout 0. */
 export const LORA_DEFAULTS = { alpha: 8, dropout: 0 };
 

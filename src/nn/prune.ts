@@ -117,6 +117,7 @@ export async function pruneGlobal(model: Module, sparsity: number): Promise<Prun
   const layers = linearLayers(model).map(([, l]) => l);
   if (!layers.length) throw new Error('pruneGlobal: the model has no Linear layer to prune');
   if (layers.some((l) => l.weightScale)) throw new Error('pruneGlobal: int8 weights cannot be pruned; prune the float32 model, then quantize it');
+  if (layers.some((l) => l.lora)) throw new Error('pruneGlobal: LoRA-adapted weights cannot be pruned (the update would fill the masked zeros); merge the adapters first');
   const total = layers.reduce((n, l) => n + l.weight.size, 0);
   let before = 0;
   for (const l of masked(model).map(([, m]) => m)) before += ((await l.weightMask!.toArray()) as Float32Array).filter((x) => x === 0).length;
