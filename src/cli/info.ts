@@ -6,6 +6,7 @@ import { HEAD, isMaskBuffer, unprefixed } from '../gpt/hf/weights.js';
 import { formatBytes } from '../gpt/memory-plan.js';
 import { configParameterCount, type GPTConfig } from '../gpt/model.js';
 import { configWeightsProblem, isMoment, type DistillMeta } from '../gpt/checkpoint.js';
+import { isLoRAName } from '../nn/lora.js';
 import { isMaskName } from '../nn/prune.js';
 import { readCheckpointHeader, type CheckpointHeader, type CheckpointLayout, type WeightsFileInfo } from '../node/checkpoint-header.js';
 import { MANIFEST_FILE } from '../node/checkpoint-files.js';
@@ -107,7 +108,9 @@ export function describeCheckpoint(path: string, header: CheckpointHeader): Chec
   const maskLine = masks && `pruning masks on ${plural(masks.tensors, 'Linear weight')} (${count(masks.elements)} entries; their sparsity is in the masks' values, not read)`;
   const train = meta.train;
   const moments = byRole.adamwMoments;
-  const adamwMoments = !!moments && moments.tensors === 2 * params.length;
+  // a LoRA run's moments are its adapters' only: the rest is frozen
+  const trained = meta.model.lora ? params.filter((t) => isLoRAName(t.name)) : params;
+  const adamwMoments = !!moments && moments.tensors === 2 * trained.length;
   return {
     path,
     layout,
