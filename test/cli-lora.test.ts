@@ -39,6 +39,10 @@ describe('gpt train --lora-rank', () => {
     const ckpt = await loadCheckpoint(out);
     expect(ckpt.meta.model.lora).toEqual({ rank: 4, alpha: 16, dropout: 0, targets: ['c_attn', 'mlp.c_proj'] });
     expect([...ckpt.optimizer!.m.keys()].sort()).toEqual(['h.0.attn.c_attn.lora.A', 'h.0.attn.c_attn.lora.B', 'h.0.mlp.c_proj.lora.A', 'h.0.mlp.c_proj.lora.B']);
+    const info = await gpt('info', out);
+    expect(info.out).toMatch(/^model +1 layer, .*; LoRA rank 4 \(alpha 16, dropout 0\) on c_attn, mlp\.c_proj, the rest frozen$/m);
+    expect(info.out).toMatch(/^parameters +[\d,]+ .*the header matches the config$/m);
+    expect(info.out).toMatch(/^resume +exact: AdamW moments/m);
     const baseline = await loadCheckpoint(base);
     for (const [name, w] of baseline.weights) expect(ckpt.weights.get(name), name).toEqual(w); // the base bit-identical
   });

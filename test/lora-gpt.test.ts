@@ -13,6 +13,8 @@ import { CharTokenizer } from '../src/gpt/tokenizer/index.js';
 import { TRAIN_DEFAULTS, trainConfigProblem, Trainer } from '../src/gpt/trainer.js';
 import { profile } from '../src/kernels/profile.js';
 import { pruneGlobal } from '../src/nn/prune.js';
+import { encodeHF } from '../src/gpt/hf/index.js';
+import { quantizeModel } from '../src/gpt/quantize.js';
 import { disposeTrainers, seededValues, setupDevice, trainLosses } from './helpers.js';
 
 beforeAll(setupDevice);
@@ -184,6 +186,8 @@ describe('LoRA on a GPT', () => {
     const model = new GPT(base);
     model.addLoRA(lora);
     expect(() => model.addLoRA(lora)).toThrow('GPT.addLoRA: the model already has LoRA adapters; merge them first (mergeLoRA)');
+    await expect(quantizeModel(model)).rejects.toThrow('quantizeModel: the model has LoRA adapters, which int8 weights cannot hold; merge them first (model.mergeLoRA())');
+    await expect(encodeHF(model)).rejects.toThrow('encodeHF: a model with LoRA adapters has no Hugging Face GPT-2 form until they are merged into its weights (model.mergeLoRA(); gpt export does it)');
     await expect(pruneGlobal(model, 0.5)).rejects.toThrow('pruneGlobal: LoRA-adapted weights cannot be pruned (the update would fill the masked zeros); merge the adapters first');
     model.dispose();
     const pruned = new GPT(base);

@@ -155,7 +155,7 @@ export function infoLines(info: CheckpointInfo): string[] {
   const shared = m.shareLayers > 1 ? `layers shared in groups of ${m.shareLayers}` : 'no shared layers';
   const rows: [string, string][] = [
     ['checkpoint', `${info.path} (${info.layout})`],
-    ['model', `${plural(m.nLayer, 'layer')}, ${heads}, ${m.nEmbd} wide, block ${m.blockSize}, vocab ${m.vocabSize}; bias ${m.bias ? 'yes' : 'no'}, ${m.activation}, tied LM head, dropout ${m.dropout}, ${shared}`],
+    ['model', `${plural(m.nLayer, 'layer')}, ${heads}, ${m.nEmbd} wide, block ${m.blockSize}, vocab ${m.vocabSize}; bias ${m.bias ? 'yes' : 'no'}, ${m.activation}, tied LM head, dropout ${m.dropout}, ${shared}${m.lora ? `; LoRA rank ${m.lora.rank} (alpha ${m.lora.alpha}, dropout ${m.lora.dropout}) on ${m.lora.targets.join(', ')}, the rest frozen` : ''}`],
     [
       'parameters',
       `${count(p.header)} (${count(p.nonEmbedding)} excluding position embeddings); ` +
