@@ -370,7 +370,8 @@ export class Trainer {
    * teacher's logits on the same batch; evaluations report the student's plain cross-entropy.
    * `scaler` sets a float16 run's GradScaler (PyTorch's defaults otherwise); `castCache: false`
    * has it cast each weight at every use instead of once a step (PyTorch's autocast cache_enabled):
-   * the same results, in more dispatches.
+   * the same results, in more dispatches. With cfg.loraRank >= 1 only LoRA adapters train (src/gpt/lora.ts):
+   * a given model without adapters gets those cfg asks for (GPT.addLoRA), one with adapters must have them.
    */
   constructor(
     readonly cfg: TrainConfig,

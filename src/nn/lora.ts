@@ -32,7 +32,7 @@ export const isLoRAName = (name: string) => /(^|\.)lora\.[AB]$/.test(name);
 export const LORA_DEFAULTS = { alpha: 8, dropout: 0 };
 
 /** Throws a one-line error naming `op` for settings an adapter of a [out, in] layer cannot have. */
-export function checkLoRAOptions(op: string, opts: LoRAOptions, inFeatures: number, outFeatures: number): Required<Omit<LoRAOptions, 'rng'>> {
+function checkLoRAOptions(op: string, opts: LoRAOptions, inFeatures: number, outFeatures: number): Required<Omit<LoRAOptions, 'rng'>> {
   if (opts === null || typeof opts !== 'object') throw new TypeError(`${op}: argument 'opts' must be { rank, alpha?, dropout?, rng }, got ${describeValue(opts)}`);
   checkOptionKeys(op, opts, ['rank', 'alpha', 'dropout', 'rng']);
   const most = Math.min(inFeatures, outFeatures);
