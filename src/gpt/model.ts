@@ -160,12 +160,12 @@ export class GPT extends Module {
   /** Host randomness for dropout seeds (and LoRA's initial A); saved in checkpoints so resumed runs match. */
   readonly rng: Generator;
   /** The shape, its `lora` changed by addLoRA and mergeLoRA. */
-  private shape: GPTConfig;
+  private currentConfig: GPTConfig;
 
   constructor(config: GPTConfig, opts: { seed?: number } = {}) {
     super();
     validateConfig(config);
-    this.shape = config;
+    this.currentConfig = config;
     checkOptionKeys('GPT', opts, ['seed']);
     const rng = (this.rng = new Generator(opts.seed ?? 1337));
     const { vocabSize, blockSize, nLayer, nEmbd } = config;
@@ -188,7 +188,7 @@ export class GPT extends Module {
   }
 
   get config(): GPTConfig {
-    return this.shape;
+    return this.currentConfig;
   }
 
   /**
@@ -197,13 +197,13 @@ export class GPT extends Module {
    * for an int8 or pruned model, an adapted one, or a rank past a targeted layer's min(in, out).
    */
   addLoRA(lora: LoRAConfig): this {
-    if (this.shape.lora) throw new Error('GPT.addLoRA: the model already has LoRA adapters; merge them first (mergeLoRA)');
-    const config = { ...this.shape, lora };
+    if (this.currentConfig.lora) throw new Error('GPT.addLoRA: the model already has LoRA adapters; merge them first (mergeLoRA)');
+    const config = { ...this.currentConfig, lora };
     validateConfig(config);
     const pruned = [...this.namedBuffers()].find(([name]) => isMaskName(name));
     if (pruned) throw new Error(`GPT.addLoRA: a pruned model (${pruned[0]}) cannot take LoRA adapters, whose update would fill its masked zeros; allowed: a dense float32 model`);
     this.attachLoRA(lora);
-    this.shape = config;
+    this.currentConfig = config;
     return this;
   }
 
@@ -214,11 +214,11 @@ export class GPT extends Module {
 
   /** Folds the LoRA adapters into their weights (W += (alpha/r)·B·A) and frees them: a plain GPT again, every parameter trainable. */
   mergeLoRA(): this {
-    const lora = this.shape.lora;
+    const lora = this.currentConfig.lora;
     if (!lora) throw new Error('GPT.mergeLoRA: the model has no LoRA adapters (addLoRA, or a config with lora, makes them)');
     for (const linear of targetedLinears(this.h.items, lora.targets)) linear.mergeLoRA();
-    const { lora: _, ...plain } = this.shape;
-    this.shape = plain;
+    const { lora: _, ...plain } = this.currentConfig;
+    this.currentConfig = plain;
     return this.requiresGrad_(true);
   }
 
