@@ -118,6 +118,22 @@ describe('LoRA on a GPT', () => {
     plain.dispose();
   });
 
+  it("under recompute, the adapters' dropout draws the same masks again: the gradients equal those of the plain backward", async () => {
+    const grads = async (recompute: boolean) => {
+      const model = new GPT({ ...base, dropout: 0.1, lora: { ...lora, dropout: 0.3 } }, { seed: 9 });
+      randomB(model, 200);
+      const out: Float32Array[] = [];
+      await scope(async () => {
+        model.forward(tensor(ids(16, 1), [2, 8]), { targets: tensor(ids(16, 2), [2, 8]), recompute }).loss.backward();
+        for (const p of model.trainableParameters()) out.push((await p.grad!.toArray()) as Float32Array);
+      });
+      model.dispose();
+      return out;
+    };
+    const [plain, again] = [await grads(false), await grads(true)];
+    plain.forEach((g, i) => expectNear(again[i]!, g, 1e-6, 1e-5, `trainable parameter ${i}`));
+  });
+
   it("a Trainer with loraRank: logits at step 0 are the base model's exactly (B = 0), its steps move only the adapters, and merged logits match", async () => {
     const cfg = { ...TRAIN_DEFAULTS, nLayer: 2, nHead: 2, nEmbd: 16, blockSize: 8, batchSize: 2, maxIters: 3, warmupIters: 0, learningRate: 0.05, dtype: 'float32' as const, loraRank: 2 };
     const data = { train: ids(300, 3), val: ids(80, 4), vocabSize: V };
