@@ -40,6 +40,10 @@ const TRAIN: Record<string, Allowed> = {
   'log-interval': int(1),
   seed: int(0),
   'vocab-size': int(256, 2 ** 26), // BPE: the 256 bytes, then merges
+  'lora-rank': int(0), // 0: no adapters; at most min(in, out) of a targeted layer (128 here): none of the values tried is past it
+  // without --lora-rank >= 1 the other LoRA settings would not apply: only their defaults pass
+  'lora-alpha': () => false,
+  'lora-dropout': (v) => v === 0,
 };
 
 /** Allowed values of each numeric flag, by command. */

@@ -6,6 +6,7 @@ import { HEAD, isMaskBuffer, unprefixed } from '../gpt/hf/weights.js';
 import { formatBytes } from '../gpt/memory-plan.js';
 import { configParameterCount, type GPTConfig } from '../gpt/model.js';
 import { configWeightsProblem, isMoment, type DistillMeta } from '../gpt/checkpoint.js';
+import { isLoRAName } from '../nn/lora.js';
 import { isMaskName } from '../nn/prune.js';
 import { readCheckpointHeader, type CheckpointHeader, type CheckpointLayout, type WeightsFileInfo } from '../node/checkpoint-header.js';
 import { MANIFEST_FILE } from '../node/checkpoint-files.js';
@@ -107,7 +108,9 @@ export function describeCheckpoint(path: string, header: CheckpointHeader): Chec
   const maskLine = masks && `pruning masks on ${plural(masks.tensors, 'Linear weight')} (${count(masks.elements)} entries; their sparsity is in the masks' values, not read)`;
   const train = meta.train;
   const moments = byRole.adamwMoments;
-  const adamwMoments = !!moments && moments.tensors === 2 * params.length;
+  // a LoRA run's moments are its adapters' only: the rest is frozen
+  const trained = meta.model.lora ? params.filter((t) => isLoRAName(t.name)) : params;
+  const adamwMoments = !!moments && moments.tensors === 2 * trained.length;
   return {
     path,
     layout,
@@ -152,7 +155,7 @@ export function infoLines(info: CheckpointInfo): string[] {
   const shared = m.shareLayers > 1 ? `layers shared in groups of ${m.shareLayers}` : 'no shared layers';
   const rows: [string, string][] = [
     ['checkpoint', `${info.path} (${info.layout})`],
-    ['model', `${plural(m.nLayer, 'layer')}, ${heads}, ${m.nEmbd} wide, block ${m.blockSize}, vocab ${m.vocabSize}; bias ${m.bias ? 'yes' : 'no'}, ${m.activation}, tied LM head, dropout ${m.dropout}, ${shared}`],
+    ['model', `${plural(m.nLayer, 'layer')}, ${heads}, ${m.nEmbd} wide, block ${m.blockSize}, vocab ${m.vocabSize}; bias ${m.bias ? 'yes' : 'no'}, ${m.activation}, tied LM head, dropout ${m.dropout}, ${shared}${m.lora ? `; LoRA rank ${m.lora.rank} (alpha ${m.lora.alpha}, dropout ${m.lora.dropout}) on ${m.lora.targets.join(', ')}, the rest frozen` : ''}`],
     [
       'parameters',
       `${count(p.header)} (${count(p.nonEmbedding)} excluding position embeddings); ` +

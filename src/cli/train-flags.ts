@@ -124,6 +124,8 @@ ${flagHelp(DISTILL_FLAGS)}`;
 
 /** The model's shape: fixed by the checkpoint when resuming or fine-tuning. */
 const SHAPE_KEYS = ['blockSize', 'nLayer', 'nHead', 'nEmbd', 'bias', 'shareLayers'] as const;
+/** A LoRA run's adapters: fixed by its checkpoint when resuming (fine-tuning merges them and may start new ones). */
+const LORA_KEYS = ['loraRank', 'loraAlpha', 'loraDropout', 'loraTargets'] as const;
 
 /**
  * Defaults, then the config file, then the command line; each value checked against its range
@@ -184,6 +186,10 @@ export function trainingConfig(values: TrainFlags, given: Set<string>, ckpt: Pic
       // the batches' and dropout's random streams continue from the checkpoint: a new seed would reach only the eval batches
       if (given.has('seed') && values.seed !== train.seed) {
         throw new UsageError(`${setting('seed')} ${values.seed} differs from the checkpoint's ${train.seed}: a resumed run continues the checkpoint's random streams`);
+      }
+      const adapters = LORA_KEYS.find((key) => given.has(key) && values[key] !== train[key]);
+      if (adapters) {
+        throw new UsageError(`${setting(adapters)} ${values[adapters]} differs from the checkpoint's ${train[adapters]}: a resumed run keeps its LoRA adapters (fine-tune the checkpoint with --init-from ${values.outDir} and another --out-dir to start new ones on its merged weights)`);
       }
       cfg = { ...train, ...pick(cfg, [...given]) };
       if (cfg.maxIters <= trainer.step) {

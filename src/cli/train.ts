@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import { initDevice } from '../device/device.js';
 import { checkpointMoments, type Checkpoint, type CheckpointMeta } from '../gpt/checkpoint.js';
 import { disposeUploaded } from '../gpt/checkpoint-upload.js';
-import { resolveTrainDtype, Trainer, type Distillation, type StepLog, type TrainConfig, type TrainDtype } from '../gpt/trainer.js';
+import { describeTrainable } from '../gpt/lora.js';
+import { loraOf, resolveTrainDtype, Trainer, type Distillation, type StepLog, type TrainConfig, type TrainDtype } from '../gpt/trainer.js';
 import type { ComputeDtype } from '../nn/autocast.js';
 import { isMaskName } from '../nn/prune.js';
 import type { GPT } from '../gpt/model.js';
@@ -83,7 +84,9 @@ async function trainStudent(args: string[], opts: { nextSteps?: boolean; distill
       checkDtypeRuns(cfg.dtype, given, resume ? flags.outDir : null);
       const maskedWeights = (ckpt?.tensors ?? []).reduce((n, { name, shape }) => n + (isMaskName(name) ? shape.reduce((a, b) => a * b, 1) : 0), 0);
       const fits = { training: true, limits: dev.info.limits, dtype: resolveTrainDtype(cfg.dtype), maskedWeights, teacher: teacher ? teacherModel(teacher) : undefined, recompute: cfg.recompute };
-      const modelShape = { ...cfg, vocabSize: ds.tokenizer.vocabSize };
+      const lora = loraOf(cfg);
+      if (lora && maskedWeights) throw new UsageError(`flag --lora-rank ${cfg.loraRank}: a pruned checkpoint (${maskedWeights.toLocaleString('en-US')} masked weights) cannot take LoRA adapters, whose update would fill its masked zeros; allowed: a dense checkpoint, or --lora-rank 0`);
+      const modelShape = { ...cfg, vocabSize: ds.tokenizer.vocabSize, ...(lora && { lora }) };
       console.log(checkModelFits(modelShape, cfg.batchSize, fits));
       // a resumed run saves as it did (its --always-save is recorded beside its training config) unless told otherwise
       const alwaysSave = resume && !given.has('alwaysSave') ? (ckpt!.meta.alwaysSave ?? false) : flags.alwaysSave;
@@ -179,6 +182,8 @@ async function trainRun(
     console.log(`fine-tuning from ${flags.initFrom}${cfg.blockSize < trained ? `, its position embeddings cut from ${trained} to ${cfg.blockSize} (--block-size)` : ''}`);
   }
   console.log(`model: ${describeModel(trainer.model)}`);
+  const { lora } = trainer.model.config;
+  if (lora) console.log(`LoRA: rank ${lora.rank}, alpha ${lora.alpha}, dropout ${lora.dropout} on ${lora.targets.join(', ')}, the rest frozen; ${describeTrainable(trainer.optimizer.params.reduce((n, p) => n + p.size, 0), trainer.model.parameterCount())}`);
   console.log(`dtype: ${describeDtype(cfg.dtype, trainer.dtype)}`);
   if (distill) {
     const { temperature, alpha } = distill;

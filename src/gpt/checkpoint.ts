@@ -571,8 +571,8 @@ export function restoreOptimizer(ckpt: { optimizer?: MomentMaps }, model: GPT, o
   optimizer.loadMoments(m, v);
 }
 
-/** A checkpoint's moments in the order of `params` (a model's parameters, an optimizer's), for AdamW (loadMoments, or its constructor). */
-export function checkpointMoments(ckpt: { optimizer?: MomentMaps }, model: GPT, params: readonly Tensor[] = model.parameters()): { m: Moment[]; v: Moment[] } {
+/** A checkpoint's moments in the order of `params` (a model's trainable parameters, an optimizer's), for AdamW (loadMoments, or its constructor). */
+export function checkpointMoments(ckpt: { optimizer?: MomentMaps }, model: GPT, params: readonly Tensor[] = model.trainableParameters()): { m: Moment[]; v: Moment[] } {
   if (!ckpt.optimizer) throw new Error('resume: the checkpoint has no optimizer state (it was saved for inference only)');
   const names = new Map([...model.namedParameters()].map(([name, p]) => [p, name]));
   const moments = params.map((p) => {

@@ -14,10 +14,13 @@
 // student's (and their gradient) and the teacher's, are whole, never fused with the loss in chunks:
 // distillLoss takes them all (it and the LM head's product go a window at a time past a binding).
 // With recompute (activation checkpointing) a step keeps each block's input and, in the backward,
-// one block's activations.
+// one block's activations. A LoRA model (GPTConfig.lora) trains its adapters only: gradients and
+// moments are theirs, and each adapted layer keeps its x·Aᵀ (r values a token, twice: scaled) and,
+// with adapter dropout, its dropped input.
 import type { ComputeDtype } from '../nn/autocast.js';
 import { checkInteger } from '../tensor/check.js';
-import type { GPTConfig } from './model.js';
+import { isTargeted, loraParameterCount } from './lora.js';
+import { blockLinearShapes, type GPTConfig } from './model.js';
 
 const F32 = 4;
 const F16 = 2;
@@ -25,6 +28,8 @@ const F16 = 2;
 /** A model's GPU memory: its parameter count, bytes by part, and the buffers that must fit the adapter's limits. */
 export interface MemoryPlan {
   parameters: number;
+  /** The parameters a training step updates (a LoRA model's adapters; else all), whose gradients and moments are counted. */
+  trainable: number;
   /** Bytes of each part, and their sum (the expected peak of a training step, or of a forward). */
   bytes: { weights: number; halfWeights: number; gradients: number; optimizer: number; activations: number; logits: number; masks: number; teacher: number; total: number };
   /** Whether the activations are counted as recompute keeps them. */
@@ -59,11 +64,14 @@ export function memoryPlan(cfg: GPTConfig, batchSize: number, opts: PlanOptions)
   // per block: qkv 3C², projection C², MLP 8C² (+ biases), two LayerNorms; embeddings; final LayerNorm;
   // blocks that share weights (shareLayers) hold one set per group
   const blocks = L / (cfg.shareLayers ?? 1);
-  const parameters = blocks * (12 * C * C + 13 * C) + (V + T + 2) * C;
+  const linears = blockLinearShapes(cfg);
+  const adapters = cfg.lora ? loraParameterCount(cfg.lora, linears) : 0;
+  const parameters = blocks * (12 * C * C + 13 * C) + (V + T + 2) * C + adapters;
   // int8: the matrices (the block weights and the token embedding) one byte a weight, plus a scale a row
   const int8 = cfg.quantization === 'int8';
   const matrices = blocks * 12 * C * C + V * C;
   const weights = int8 ? parameters * F32 - matrices * (F32 - 1) + (blocks * 12 * C + V) * F32 : parameters * F32;
+  const trainable = cfg.lora ? adapters : parameters;
   const training = opts.training;
   // kept for the backward, per token and layer: the LayerNorm inputs and outputs (4C), qkv and the
   // attention output (4C), the MLP's pre-activation and GELU output (8C); plus the embeddings' sum
@@ -71,7 +79,7 @@ export function memoryPlan(cfg: GPTConfig, batchSize: number, opts: PlanOptions)
   // does a recomputing step beside each block's input (C per token and layer)
   const recompute = training && !!opts.recompute;
   const layersKept = training && !recompute ? L : 1;
-  const perToken = layersKept * 16 * C + (training ? 3 * C : 0) + (recompute ? L * C : 0);
+  const perToken = layersKept * 16 * C + (training ? 3 * C : 0) + (recompute ? L * C : 0) + Math.round((layersKept / L) * loraKept(cfg, linears, training));
   const attentionStats = layersKept * B * NH * T;
   const activations = BT * perToken * A + attentionStats * F32; // the attention statistics stay float32
   const logitBytes = BT * V * A;
@@ -85,8 +93,9 @@ export function memoryPlan(cfg: GPTConfig, batchSize: number, opts: PlanOptions)
   // the logits and, in the backward, their gradient (fused: one chunk of rows of each)
   const logits = rows * V * logit * (training ? 2 : 1) + widened;
   const halfWeights = A === F16 ? parameters * F16 : 0;
-  const gradients = training ? weights : 0;
-  const optimizer = training ? 2 * weights : 0;
+  const trainableBytes = cfg.lora ? adapters * F32 : weights;
+  const gradients = training ? trainableBytes : 0;
+  const optimizer = training ? 2 * trainableBytes : 0;
   const masks = (opts.maskedWeights ?? 0) * F32;
   // the teacher runs on the student's batches, at the student's block size
   const teacher = opts.teacher ? memoryPlan({ ...opts.teacher, blockSize: T }, batchSize, { training: false, bindingLimit: opts.bindingLimit, dtype: opts.dtype, wholeLogits: true }) : null;
@@ -102,7 +111,15 @@ export function memoryPlan(cfg: GPTConfig, batchSize: number, opts: PlanOptions)
     { name: `the logits (${rows} rows x vocab ${V})`, bytes: rows * V * logit, bound: whole ? 'windowed' : 'whole' },
   ];
   buffers.push(...(teacher?.buffers.map((b) => ({ ...b, name: `the teacher's ${b.name.replace(/^(the|an) /, '')}` })) ?? []));
-  return { parameters, bytes: { weights, halfWeights, gradients, optimizer, activations, logits, masks, teacher: teacher?.bytes.total ?? 0, total }, recompute, buffers };
+  return { parameters, trainable, bytes: { weights, halfWeights, gradients, optimizer, activations, logits, masks, teacher: teacher?.bytes.total ?? 0, total }, recompute, buffers };
+}
+
+/** Values a token that the LoRA adapters of every layer keep for the backward (x·Aᵀ and its scaled copy; the dropped input under adapter dropout). */
+function loraKept(cfg: GPTConfig, linears: ReturnType<typeof blockLinearShapes>, training: boolean): number {
+  const lora = cfg.lora;
+  if (!lora || !training) return 0;
+  const runs = cfg.shareLayers ?? 1; // a shared block's adapters run once per layer of its group
+  return runs * linears.filter(([name]) => isTargeted(name, lora.targets)).reduce((n, [, , inF]) => n + 2 * lora.rank + (lora.dropout > 0 ? inF : 0), 0);
 }
 
 /** Why `plan` does not fit the adapter (its first buffer over the limit for it, named with both sizes), or null. */
@@ -130,7 +147,8 @@ export function describePlan(plan: MemoryPlan): string {
     [plan.recompute ? 'activations (recompute)' : 'activations', activations], ['logits', logits],
     ['pruning masks', masks], ['teacher', teacher],
   ];
-  return `GPU memory plan: ${parts.filter(([, b]) => b).map(([n, b]) => `${n} ${formatBytes(b)}`).join(', ')}; about ${formatBytes(total)} in all`;
+  const trainable = plan.trainable < plan.parameters && gradients ? ` (gradients and AdamW for the ${plan.trainable.toLocaleString('en-US')} trainable parameters only)` : '';
+  return `GPU memory plan: ${parts.filter(([, b]) => b).map(([n, b]) => `${n} ${formatBytes(b)}`).join(', ')}; about ${formatBytes(total)} in all${trainable}`;
 }
 
 /** `n` bytes in MiB or GiB, 3 significant digits. */

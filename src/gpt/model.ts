@@ -15,6 +15,8 @@ import { elementBytes } from '../tensor/tensor.js';
 import { checkBoolean, checkOptionKeys, checkTensor, describeValue } from '../tensor/check.js';
 import { settingProblem, show } from '../io/value-ranges.js';
 import { formatShape, sameShape } from '../tensor/shape.js';
+import { isMaskName } from '../nn/prune.js';
+import { loraConfigProblem, loraParameterCount, loraRankProblem, targetedLinears, type LinearShape, type LoRAConfig } from './lora.js';
 
 /** A GPT's shape: vocabulary, context length (blockSize), layers, heads, width (nEmbd), dropout, biases, MLP activation. */
 export interface GPTConfig {
@@ -44,11 +46,13 @@ export interface GPTConfig {
   nHeads?: number[];
   /** The MLP's hidden width in each block, when it differs (pruned neurons); 4 * nEmbd when absent. */
   mlpWidths?: number[];
+  /** LoRA adapters on the block layers `lora.targets` names, every other parameter frozen (src/gpt/lora.ts); none when absent. */
+  lora?: LoRAConfig;
 }
 
 /** Every key a GPTConfig may have: another one (nEmbed for nEmbd) would be silently ignored. */
 const CONFIG_KEYS: readonly (keyof GPTConfig)[] = [
-  'vocabSize', 'blockSize', 'nLayer', 'nHead', 'nEmbd', 'dropout', 'bias', 'activation', 'shareLayers', 'quantization', 'nHeads', 'mlpWidths',
+  'vocabSize', 'blockSize', 'nLayer', 'nHead', 'nEmbd', 'dropout', 'bias', 'activation', 'shareLayers', 'quantization', 'nHeads', 'mlpWidths', 'lora',
 ];
 
 /** The per-block shapes: each block's head count and MLP width. */
@@ -71,24 +75,30 @@ export function blockConfig(cfg: GPTConfig, i: number): GPTConfig & { headSize: 
   return { ...cfg, nHead: cfg.nHeads?.[i] ?? cfg.nHead, headSize: cfg.nEmbd / cfg.nHead, mlpWidth: cfg.mlpWidths?.[i] ?? 4 * cfg.nEmbd };
 }
 
+/** The Linear layers of each block that holds weights (a shared one once), as [name in the block, out, in]. */
+export function blockLinearShapes(cfg: GPTConfig): LinearShape[] {
+  const C = cfg.nEmbd;
+  const K = cfg.shareLayers ?? 1;
+  return Array.from({ length: cfg.nLayer / K }, (_, j): LinearShape[] => {
+    const { nHead, headSize, mlpWidth: F } = blockConfig(cfg, j * K);
+    const A = nHead * headSize;
+    return [['attn.c_attn', 3 * A, C], ['attn.c_proj', C, A], ['mlp.c_fc', F, C], ['mlp.c_proj', C, F]];
+  }).flat();
+}
+
 /**
  * The parameters a GPT of `cfg` holds, from its config alone (each shared block once, the LM head
- * tied to the token embedding, wpe at blockSize rows): what a checkpoint's tensors should add up
- * to, known without building the model (`gpt info` reads a header only).
+ * tied to the token embedding, wpe at blockSize rows, LoRA adapters): what a checkpoint's tensors
+ * should add up to, known without building the model (`gpt info` reads a header only).
  */
 export function configParameterCount(cfg: GPTConfig): number {
   const C = cfg.nEmbd;
   const bias = cfg.bias ? 1 : 0;
   const layerNorm = C * (1 + bias);
-  const K = cfg.shareLayers ?? 1;
-  let n = (cfg.vocabSize + cfg.blockSize) * C + layerNorm;
-  for (let j = 0; j < cfg.nLayer / K; j++) {
-    const { nHead, headSize, mlpWidth: F } = blockConfig(cfg, j * K);
-    const A = nHead * headSize;
-    const linear = (inputs: number, outputs: number) => outputs * (inputs + bias);
-    n += 2 * layerNorm + linear(C, 3 * A) + linear(A, C) + linear(C, F) + linear(F, C);
-  }
-  return n;
+  const linears = blockLinearShapes(cfg);
+  const blocks = linears.length / 4;
+  const n = (cfg.vocabSize + cfg.blockSize) * C + layerNorm + 2 * blocks * layerNorm;
+  return linears.reduce((sum, [, outF, inF]) => sum + outF * (inF + bias), n) + (cfg.lora ? loraParameterCount(cfg.lora, linears) : 0);
 }
 
 /** Whether some block's shape differs from the dense one (nHead heads, a 4 * nEmbd MLP). */
@@ -119,6 +129,11 @@ export function validateConfig(cfg: GPTConfig): void {
   if ((cfg.shareLayers ?? 1) > 1 && hasPrunedShapes(cfg)) {
     throw new Error('GPT config: per-block shapes (nHeads, mlpWidths: a structurally pruned model) cannot be combined with shareLayers');
   }
+  if (cfg.lora !== undefined) {
+    const problem = loraConfigProblem(cfg.lora, (k) => `lora.${k}`) ?? loraRankProblem(cfg.lora, blockLinearShapes(cfg), 'lora.rank');
+    if (problem) throw new Error(`GPT config: ${problem}`);
+    if (cfg.quantization) throw new Error(`GPT config: lora cannot adapt ${cfg.quantization} weights (allowed: float32 weights; merge the adapters, then quantize)`);
+  }
 }
 
 /** What is wrong with a config's shareLayers (absent is 1), or null; `name` spells a key as the caller's user knows it. */
@@ -142,12 +157,15 @@ export class GPT extends Module {
   readonly h: ModuleList<Block>;
   readonly ln_f: LayerNorm;
   private readonly drop: Dropout;
-  /** Host randomness for dropout seeds; saved in checkpoints so resumed runs match. */
+  /** Host randomness for dropout seeds (and LoRA's initial A); saved in checkpoints so resumed runs match. */
   readonly rng: Generator;
+  /** The shape, its `lora` changed by addLoRA and mergeLoRA. */
+  private currentConfig: GPTConfig;
 
-  constructor(readonly config: GPTConfig, opts: { seed?: number } = {}) {
+  constructor(config: GPTConfig, opts: { seed?: number } = {}) {
     super();
     validateConfig(config);
+    this.currentConfig = config;
     checkOptionKeys('GPT', opts, ['seed']);
     const rng = (this.rng = new Generator(opts.seed ?? 1337));
     const { vocabSize, blockSize, nLayer, nEmbd } = config;
@@ -162,10 +180,46 @@ export class GPT extends Module {
       for (let j = 0; j < nLayer / K; j++) blocks.push(new Block(blockConfig(config, j * K), rng));
       this.h = this.module('h', new ModuleList(Array.from({ length: nLayer }, (_, i) => blocks[Math.floor(i / K)]!)));
       this.ln_f = this.module('ln_f', new LayerNorm(nEmbd, { bias: config.bias }));
+      if (config.lora) this.attachLoRA(config.lora);
     } catch (e) {
       for (const b of blocks) b.dispose(); // made, and perhaps not yet registered
       throw this.abandon(e);
     }
+  }
+
+  get config(): GPTConfig {
+    return this.currentConfig;
+  }
+
+  /**
+   * Adapts the layers `lora.targets` names with LoRA adapters (A drawn from the model's generator)
+   * and freezes every other parameter, as peft's get_peft_model: only the adapters train. Refused
+   * for an int8 or pruned model, an adapted one, or a rank past a targeted layer's min(in, out).
+   */
+  addLoRA(lora: LoRAConfig): this {
+    if (this.currentConfig.lora) throw new Error('GPT.addLoRA: the model already has LoRA adapters; merge them first (mergeLoRA)');
+    const config = { ...this.currentConfig, lora };
+    validateConfig(config);
+    const pruned = [...this.namedBuffers()].find(([name]) => isMaskName(name));
+    if (pruned) throw new Error(`GPT.addLoRA: a pruned model (${pruned[0]}) cannot take LoRA adapters, whose update would fill its masked zeros; allowed: a dense float32 model`);
+    this.attachLoRA(lora);
+    this.currentConfig = config;
+    return this;
+  }
+
+  private attachLoRA({ rank, alpha, dropout, targets }: LoRAConfig): void {
+    this.requiresGrad_(false);
+    for (const linear of targetedLinears(this.h.items, targets)) linear.addLoRA({ rank, alpha, dropout, rng: this.rng });
+  }
+
+  /** Folds the LoRA adapters into their weights (W += (alpha/r)·B·A) and frees them: a plain GPT again, every parameter trainable. */
+  mergeLoRA(): this {
+    const lora = this.currentConfig.lora;
+    if (!lora) throw new Error('GPT.mergeLoRA: the model has no LoRA adapters (addLoRA, or a config with lora, makes them)');
+    for (const linear of targetedLinears(this.h.items, lora.targets)) linear.mergeLoRA();
+    const { lora: _, ...plain } = this.currentConfig;
+    this.currentConfig = plain;
+    return this.requiresGrad_(true);
   }
 
   /** Parameters excluding position embeddings, as nanoGPT reports (the LM head is tied, so not counted twice). */

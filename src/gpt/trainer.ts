@@ -27,7 +27,9 @@ import { keep, scope } from '../tensor/scope.js';
 import { checkSplits, drawBatch, isTokenSource, type TokenSplits } from './batches.js';
 import { evaluateModel } from './evaluate.js';
 import { memoryPlan, planFitProblem, type MemoryPlan } from './memory-plan.js';
-import { GPT, shareLayersProblem, type GPTConfig } from './model.js';
+import { blockLinearShapes, GPT, shareLayersProblem, type GPTConfig } from './model.js';
+import { LORA_TARGETS, loraConfigProblem, loraRankProblem, type LoRAConfig, type LoRATarget } from './lora.js';
+import { LORA_DEFAULTS } from '../nn/lora.js';
 
 /** nanoGPT's Shakespeare-char configuration for CPUs (config/train_shakespeare_char.py, CPU line). */
 export const TRAIN_DEFAULTS = {
@@ -55,6 +57,10 @@ export const TRAIN_DEFAULTS = {
   seed: 1337,
   dtype: 'auto' as TrainDtype,
   recompute: false,
+  loraRank: 0,
+  loraAlpha: LORA_DEFAULTS.alpha,
+  loraDropout: LORA_DEFAULTS.dropout,
+  loraTargets: 'c_attn',
 };
 
 /** What a run may compute in: float32, float16 (mixed precision), or auto (the profile's choice for this adapter). */
@@ -95,6 +101,10 @@ export const TRAIN_DOCS: { [K in keyof TrainConfig]: string } = {
   seed: 'seed of the initial weights, the batches and dropout',
   dtype: 'float32, float16 (mixed precision: float16 activations and products, float32 master weights, dynamic loss scaling), or auto: the faster of the two on this adapter',
   recompute: "activation checkpointing (llm.c's recompute): keep each block's input, not its activations, and run the block again in the backward; the same gradients for less memory and a slower step",
+  loraRank: "LoRA (peft's r): train rank-r adapters on --lora-targets, every other weight frozen, so that gradients and AdamW state are the adapters' only; 0 = train every weight",
+  loraAlpha: "LoRA's scale: the adapters add (alpha / rank)·B·A to each weight (peft's lora_alpha)",
+  loraDropout: "dropout on the LoRA adapters' input while training (peft's lora_dropout)",
+  loraTargets: `the layers of each block LoRA adapts, comma-separated: ${LORA_TARGETS.join(', ')} (c_proj: both projections; peft's GPT-2 default is c_attn)`,
 };
 
 /** Every training config, from flags, a config file or a checkpoint, must be within these. */
@@ -120,6 +130,9 @@ export const TRAIN_RANGES: RangesOf<TrainConfig> = {
   evalIters: POSITIVE_INT,
   logInterval: POSITIVE_INT,
   seed: SEED,
+  loraRank: NON_NEGATIVE_INT, // 0: no adapters
+  loraAlpha: POSITIVE,
+  loraDropout: UNIT_INTERVAL,
 };
 
 /**
@@ -134,7 +147,25 @@ export function trainConfigProblem(cfg: Record<string, unknown>, name: (key: str
   const c = cfg as TrainConfig;
   if (!TRAIN_DTYPES.includes(c.dtype)) return `${name('dtype')} must be one of ${TRAIN_DTYPES.join(', ')}, got ${JSON.stringify(c.dtype)}`;
   if (c.minLr > c.learningRate) return `${name('minLr')} (${c.minLr}) must not exceed ${name('learningRate')} (${c.learningRate})`;
-  return headsProblem(c, name) ?? shareLayersProblem(c, name);
+  return headsProblem(c, name) ?? shareLayersProblem(c, name) ?? loraSettingsProblem(c, name);
+}
+
+/** The LoRA settings of `cfg` that would not apply (any but the rank's default, at rank 0) or that no adapter could have, or null. */
+function loraSettingsProblem(c: TrainConfig, name: (key: string) => string): string | null {
+  const lora = loraOf(c);
+  if (!lora) {
+    const unused = (['loraAlpha', 'loraDropout', 'loraTargets'] as const).find((k) => c[k] !== TRAIN_DEFAULTS[k]);
+    return unused ? `${name(unused)} applies to LoRA adapters only: give ${name('loraRank')} >= 1 too` : null;
+  }
+  const key = { rank: 'loraRank', alpha: 'loraAlpha', dropout: 'loraDropout', targets: 'loraTargets' } as const;
+  return loraConfigProblem(lora, (k) => name(key[k])) ?? loraRankProblem(lora, blockLinearShapes(modelConfig(c, 1)), name('loraRank'));
+}
+
+/** The adapters `cfg` asks for (loraRank >= 1; loraTargets a comma-separated list), or undefined. */
+export function loraOf(cfg: Pick<TrainConfig, 'loraRank' | 'loraAlpha' | 'loraDropout' | 'loraTargets'>): LoRAConfig | undefined {
+  if (!cfg.loraRank) return undefined;
+  const targets = cfg.loraTargets.split(',').map((t) => t.trim()) as LoRATarget[];
+  return { rank: cfg.loraRank, alpha: cfg.loraAlpha, dropout: cfg.loraDropout, targets };
 }
 
 export function headsProblem(c: Pick<GPTConfig, 'nEmbd' | 'nHead'>, name: (key: string) => string): string | null {
@@ -242,13 +273,19 @@ export function teacherProblem(distill: Distillation, cfg: Pick<TrainConfig, 'bl
   return distillSettingsProblem(distill as unknown as Record<string, unknown>, (k) => `distill.${k}`);
 }
 
-/** How a given model's shape differs from the one `cfg` and the vocabulary describe, or null (cfg's would be ignored without a word). */
+/**
+ * How a given model's shape differs from the one `cfg` and the vocabulary describe, or null (cfg's
+ * would be ignored without a word). A model without adapters takes those cfg asks for; one with
+ * adapters must have cfg's.
+ */
 function modelShapeProblem(model: GPT, cfg: TrainConfig, vocabSize: number): string | null {
-  const want: Record<string, unknown> = { ...modelConfig(cfg, vocabSize), shareLayers: cfg.shareLayers };
+  const { lora, ...want }: Record<string, unknown> = { ...modelConfig(cfg, vocabSize), shareLayers: cfg.shareLayers };
   const has: Record<string, unknown> = { ...model.config, shareLayers: model.config.shareLayers ?? 1 };
   const key = Object.keys(want).find((k) => has[k] !== want[k]);
-  if (key === undefined) return null;
-  return `the model's ${key} is ${show(has[key])}, ${key === 'vocabSize' ? 'data' : 'cfg'}.${key} ${show(want[key])}; a given model must have the shape the config describes`;
+  if (key !== undefined) return `the model's ${key} is ${show(has[key])}, ${key === 'vocabSize' ? 'data' : 'cfg'}.${key} ${show(want[key])}; a given model must have the shape the config describes`;
+  if (!model.config.lora || show(model.config.lora) === show(lora)) return null;
+  const asked = lora ? `cfg.lora* ask for ${show(lora)}` : 'cfg.loraRank is 0';
+  return `the model's LoRA adapters are ${show(model.config.lora)}, ${asked}; merge them first (model.mergeLoRA()) to train on from the merged weights`;
 }
 
 /** What a step of a model of `config` trained with `cfg` in `dtype` needs on the GPU (src/gpt/memory-plan.ts). */
@@ -259,8 +296,9 @@ export function stepPlan(config: GPTConfig, cfg: TrainConfig, dtype: ComputeDtyp
 /** The model's config from a training config and the tokenizer's vocabulary size. */
 export function modelConfig(cfg: TrainConfig, vocabSize: number): GPTConfig {
   const { blockSize, nLayer, nHead, nEmbd, dropout, bias, shareLayers } = cfg;
-  // without sharing the field is left out: such a config (and checkpoint) reads as before it existed
-  return { vocabSize, blockSize, nLayer, nHead, nEmbd, dropout, bias, ...(shareLayers > 1 && { shareLayers }) };
+  const lora = loraOf(cfg);
+  // without sharing (or adapters) the field is left out: such a config (and checkpoint) reads as before it existed
+  return { vocabSize, blockSize, nLayer, nHead, nEmbd, dropout, bias, ...(shareLayers > 1 && { shareLayers }), ...(lora && { lora }) };
 }
 
 /** Knowledge distillation's settings: the loss is distillLoss against this teacher's logits (see src/ops/distill-loss.ts). */
@@ -332,7 +370,8 @@ export class Trainer {
    * teacher's logits on the same batch; evaluations report the student's plain cross-entropy.
    * `scaler` sets a float16 run's GradScaler (PyTorch's defaults otherwise); `castCache: false`
    * has it cast each weight at every use instead of once a step (PyTorch's autocast cache_enabled):
-   * the same results, in more dispatches.
+   * the same results, in more dispatches. With cfg.loraRank >= 1 only LoRA adapters train (src/gpt/lora.ts):
+   * a given model without adapters gets those cfg asks for (GPT.addLoRA), one with adapters must have them.
    */
   constructor(
     readonly cfg: TrainConfig,
@@ -365,6 +404,8 @@ export class Trainer {
     }
     const shape = model && modelShapeProblem(model, cfg, data.vocabSize);
     if (shape) throw new RangeError(`Trainer: ${shape}`);
+    const lora = loraOf(cfg);
+    if (model && !lora && !model.trainableParameters().length) throw new Error('Trainer: every parameter of the model is frozen (requiresGrad false): nothing to train; unfreeze some with requiresGrad_()');
     checkSplits(data, cfg.blockSize);
     this.dtype = resolveTrainDtype(cfg.dtype);
     if (this.dtype === 'float16') requireF16('Trainer (dtype float16)');
@@ -380,8 +421,10 @@ export class Trainer {
     let optimizer: AdamW | undefined;
     try {
       this.model = model ?? (made = new GPT(modelConfig(cfg, data.vocabSize), { seed: cfg.seed }));
+      if (lora && !this.model.config.lora) this.model.addLoRA(lora); // a given model takes the adapters cfg asks for
+      // frozen parameters (a LoRA run's base weights) get no gradient, no moments and no clipping
       this.optimizer = optimizer = new AdamW(
-        this.model.parameters(),
+        this.model.trainableParameters(),
         { lr: cfg.learningRate, betas: [cfg.beta1, cfg.beta2], weightDecay: cfg.weightDecay },
         opts.moments, // a resumed run's (checkpointMoments'), adopted
       );
@@ -500,7 +543,7 @@ export class Trainer {
    */
   private clipAndStep(loss: Tensor): Tensor {
     const maxNorm = this.cfg.gradClip > 0 ? this.cfg.gradClip : Infinity;
-    const params = this.model.parameters();
+    const params = [...this.optimizer.params]; // the trainable ones
     if (this.scaler) {
       const norm = this.scaler.unscale(params, maxNorm, { status: this.health, flag: OVERFLOW_AT_MIN_SCALE, step: this.step + 1 });
       watchNonFinite(this.health, [loss], this.step + 1);

@@ -3,6 +3,7 @@
 export { autocast, CastCache, computeDtype, COMPUTE_DTYPES, type ComputeDtype } from './autocast.js';
 export { Module, ModuleList, type TensorData } from './module.js';
 export { Linear, Embedding, LayerNorm, Dropout, type InitOptions, type QuantizeOptions } from './layers.js';
+export { LoRA, LORA_DEFAULTS, isLoRAName, type LoRAOptions } from './lora.js';
 export {
   CausalSelfAttention, MLP, Block, cachedLength, disposeCache, keepCacheRows, QUANTIZATIONS, type Quantization, type TransformerConfig, type KVCache,
 } from './transformer.js';

@@ -9,8 +9,10 @@
 import { cast, checkDropProbability, dropout, embedding, embeddingInt8, full, layerNorm, linear, linearInt8, maskInPlace, matmul, randn, tensor, type Tensor } from '../ops/index.js';
 import type { Generator } from '../tensor/generator.js';
 import { checkBoolean, checkInteger, checkNonNegative, checkOptionKeys, checkTensor, describeValue } from '../tensor/check.js';
+import { noGrad } from '../autograd/mode.js';
 import { keep, scope } from '../tensor/scope.js';
 import { castForCompute } from './autocast.js';
+import { LoRA, type LoRAOptions } from './lora.js';
 import { Module } from './module.js';
 
 /**
@@ -92,10 +94,12 @@ abstract class RowWeights extends Module {
 /**
  * y = x Wᵀ + b, W [out, in] as in PyTorch, initialised normal(0, std); or W int8 with per-row
  * scales. A pruned Linear also holds a 0/1 mask of W (the buffer `weight_mask`, PyTorch's name for
- * it): W is zero where the mask is, and training keeps it so (src/nn/prune.ts).
+ * it): W is zero where the mask is, and training keeps it so (src/nn/prune.ts). An adapted Linear
+ * (addLoRA) adds a trained low-rank update to its frozen W and b (src/nn/lora.ts).
  */
 export class Linear extends RowWeights {
   readonly bias: Tensor | null;
+  private adapter: LoRA | null = null;
 
   constructor(readonly inFeatures: number, readonly outFeatures: number, opts: InitOptions & QuantizeOptions & { bias?: boolean }) {
     super('Linear', ['outFeatures', 'inFeatures'], outFeatures, inFeatures, opts, ['rng', 'std', 'int8', 'bias']);
@@ -106,7 +110,40 @@ export class Linear extends RowWeights {
     }
   }
 
-  // project(x): x · Wᵀ without the bias, for callers that fuse the bias into what follows
+  /** The LoRA adapter (the child module `lora`), or null. */
+  get lora(): LoRA | null {
+    return this.adapter;
+  }
+
+  /**
+   * Freezes W and b and attaches a LoRA adapter (`lora.A`, `lora.B`, trained), as peft's LoraLayer;
+   * refused for an int8 or pruned weight (the update would be neither int8 nor masked) and for a layer already adapted.
+   */
+  addLoRA(opts: LoRAOptions): LoRA {
+    const refused = this.weightScale ? 'an int8 weight (train the float32 model, then quantize it)' : this.weightMask ? 'a pruned weight (B·A would fill its masked zeros)' : this.adapter ? 'a Linear already adapted (merge it first)' : null;
+    if (refused) throw new Error(`Linear.addLoRA: cannot adapt ${refused}`);
+    const lora = new LoRA(this.inFeatures, this.outFeatures, opts);
+    for (const p of [this.weight, this.bias]) p?.requiresGrad_(false);
+    return (this.adapter = this.module('lora', lora));
+  }
+
+  /** Folds the adapter into the weight (W += scale·B·A, float32) and frees it: the layer is a plain Linear again, W and b still frozen. */
+  mergeLoRA(): void {
+    const lora = this.adapter;
+    if (!lora) throw new Error('Linear.mergeLoRA: the layer has no LoRA adapter (addLoRA attaches one)');
+    scope(() => {
+      this.weight.assign(noGrad(() => this.weight.add(lora.delta()))); // shares the sum's storage, which outlives the scope
+    });
+    this.unregister('lora');
+    this.adapter = null;
+    lora.dispose();
+  }
+
+  /** x · Wᵀ (plus the adapter's update) without the bias, for callers that fuse the bias into what follows. */
+  override project(x: Tensor): Tensor {
+    const lora = this.adapter;
+    return lora ? scope(() => super.project(x).add(lora.forward(x))) : super.project(x);
+  }
 
   /** The 0/1 pruning mask of weight [out, in], or null when the layer is dense. */
   get weightMask(): Tensor | null {
@@ -120,6 +157,7 @@ export class Linear extends RowWeights {
         throw new Error(`Linear.setWeightMask: expected a float32 [${this.outFeatures}, ${this.inFeatures}] mask, got ${mask.describe()}`);
       }
       if (this.weightScale) throw new Error('Linear.setWeightMask: an int8 weight cannot be pruned; prune the float32 model, then quantize it');
+      if (this.adapter) throw new Error('Linear.setWeightMask: a LoRA-adapted weight cannot be pruned; merge the adapter first (mergeLoRA)');
       maskInPlace([this.weight], [mask]);
     }
     this.setBuffer('weight_mask', mask && keep(mask));
@@ -135,7 +173,10 @@ export class Linear extends RowWeights {
     checkWidth('Linear.forward', x, 'inFeatures', this.inFeatures);
     return scope(() => {
       // float weights: one op, so that decoding's few rows add the bias in the product's kernel
-      if (this.bias && !this.weightScale) return linear(castForCompute(x), castForCompute(this.weight), castForCompute(this.bias));
+      if (this.bias && !this.weightScale) {
+        const y = linear(castForCompute(x), castForCompute(this.weight), castForCompute(this.bias));
+        return this.adapter ? y.add(this.adapter.forward(x)) : y;
+      }
       const y = this.project(x); // [..., in] -> [..., out]
       return this.bias ? y.add(castForCompute(this.bias)) : y;
     });

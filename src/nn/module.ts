@@ -70,6 +70,8 @@ export abstract class Module {
   private readonly ownParams = new Map<string, Tensor>();
   private readonly childModules = new Map<string, Module>();
   private readonly ownBuffers = new Map<string, Tensor>();
+  /** Those of ownParams registered by constant(): never trained, whatever requiresGrad_ asks. */
+  private readonly ownConstants = new Set<Tensor>();
 
   /** Registers a trainable parameter (sets requiresGrad) and returns it: a leaf, as PyTorch's nn.Parameter always is. */
   protected param(name: string, t: Tensor): Tensor {
@@ -92,7 +94,20 @@ export abstract class Module {
     checkRegistered('constant', name, t, Tensor, 'a Tensor');
     if (this.ownParams.has(name) || this.childModules.has(name)) throw new Error(`Module: '${name}' registered twice`);
     this.ownParams.set(name, t);
+    this.ownConstants.add(t);
     return t;
+  }
+
+  /**
+   * Removes the parameter or child module `name` (registered by this module) and returns it, not
+   * freed: the caller's now (a LoRA adapter merged into its weight).
+   */
+  protected unregister(name: string): Tensor | Module {
+    const found = this.ownParams.get(name) ?? this.childModules.get(name);
+    if (!found) throw new Error(`Module: no parameter or module '${name}' to remove`);
+    this.ownParams.delete(name);
+    this.childModules.delete(name);
+    return found;
   }
 
   /** Sets buffer `name` (not trained; the module owns and frees it), or with null frees and removes it. */
@@ -183,6 +198,29 @@ export abstract class Module {
 
   parameters(): Tensor[] {
     return [...this.namedParameters()].map(([, p]) => p);
+  }
+
+  /** The parameters that require grad, by name: what an optimizer and gradient clipping take (frozen ones have no gradient). */
+  *namedTrainableParameters(): Generator<[string, Tensor]> {
+    for (const entry of this.namedParameters()) if (entry[1].requiresGrad) yield entry;
+  }
+
+  /** The parameters that require grad (PyTorch's `filter(lambda p: p.requires_grad, model.parameters())`). */
+  trainableParameters(): Tensor[] {
+    return [...this.namedTrainableParameters()].map(([, p]) => p);
+  }
+
+  /**
+   * Sets requiresGrad on every parameter of this module and its descendants (PyTorch's
+   * Module.requires_grad_): false freezes them, so that no gradient is computed or kept for them and
+   * trainableParameters() leaves them out. Constants (int8 weights and their scales) stay untrained.
+   */
+  requiresGrad_(on = true): this {
+    checkBoolean('Module.requiresGrad_', 'on', on);
+    for (const m of new Set(this.modules())) {
+      for (const p of m.ownParams.values()) if (!m.ownConstants.has(p)) p.requiresGrad_(on);
+    }
+    return this;
   }
 
   *modules(): Generator<Module> {

@@ -140,6 +140,7 @@ export async function pruneGlobal(model: Module, sparsity: number): Promise<Prun
   const int8 = named.find(([, l]) => l.weightScale);
   if (int8) throw int8Refusal('pruneGlobal', int8[0]);
   const layers = named.map(([, l]) => l);
+  if (layers.some((l) => l.lora)) throw new Error('pruneGlobal: LoRA-adapted weights cannot be pruned (the update would fill the masked zeros); merge the adapters first');
   const total = layers.reduce((n, l) => n + l.weight.size, 0);
   let before = 0;
   for (const l of masked(model).map(([, m]) => m)) before += ((await l.weightMask!.toArray()) as Float32Array).filter((x) => x === 0).length;

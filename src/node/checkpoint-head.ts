@@ -32,13 +32,17 @@ export async function readCheckpointHead(path: string): Promise<CheckpointHead> 
  * The model of the checkpoint `head` describes (loadCheckpointModel's); one that changed since its
  * header was read (a save landed) is refused, unless `newerSave` and it is a save of the same model
  * (config and tokenizer: a training run's next checkpoint), whose weights an inference command
- * (sample, eval, export, ...) takes as the latest, its metadata the loaded one's.
+ * (sample, eval, export, ...) takes as the latest, its metadata the loaded one's. Loaded with
+ * `moments: false` (not to resume), a LoRA model comes with its adapters merged.
  */
 export async function loadHeadModel(head: CheckpointHead, opts: LoadOptions = {}, newerSave = false): Promise<UploadedCheckpoint> {
   const loaded = await loadCheckpointModel(head.path, opts);
   const { meta } = loaded.ckpt;
-  if (isDeepStrictEqual(meta, head.meta)) return loaded;
-  if (newerSave && isDeepStrictEqual(meta.model, head.meta.model) && isDeepStrictEqual(meta.tokenizer, head.meta.tokenizer)) return loaded;
+  // loaded without its moments, not to resume it (inference, export, a teacher, a new fine-tune): LoRA
+  // adapters are merged, so that what follows runs, or trains, a plain model of the adapted weights
+  const merged = () => (opts.moments === false && loaded.model.config.lora && loaded.model.mergeLoRA(), loaded);
+  if (isDeepStrictEqual(meta, head.meta)) return merged();
+  if (newerSave && isDeepStrictEqual(meta.model, head.meta.model) && isDeepStrictEqual(meta.tokenizer, head.meta.tokenizer)) return merged();
   disposeUploaded(loaded);
   throw new Error(`${head.path}: the checkpoint changed while it was being loaded (a run saved there meanwhile?): run the command again`);
 }

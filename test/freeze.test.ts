@@ -1,0 +1,79 @@
+// Freezing parameters, as PyTorch's requires_grad: a frozen parameter gets no gradient (none is
+// computed: the ops' backward skips inputs that need none), an optimizer and clipping are given only
+// the trainable ones, and a Trainer over a partly frozen model leaves the frozen weights bit-identical.
+// The gradient norm a step reports is checked against a float64 norm of gradients taken by hand.
+import { beforeAll, describe, expect, it } from 'vitest';
+import { Generator, Linear, Module, scope, tensor } from '../src/index.js';
+import { drawBatch } from '../src/gpt/batches.js';
+import { GPT } from '../src/gpt/model.js';
+import { TRAIN_DEFAULTS, Trainer } from '../src/gpt/trainer.js';
+import { disposeTrainers, seededValues, setupDevice } from './helpers.js';
+
+beforeAll(setupDevice);
+
+const rng = new Generator(3);
+
+class TwoLayers extends Module {
+  readonly a = this.module('a', new Linear(3, 4, { rng, std: 0.5 }));
+  readonly b = this.module('b', new Linear(4, 2, { rng, std: 0.5 }));
+}
+
+describe('freezing parameters', () => {
+  it('requiresGrad_(false) on a module: its parameters get no gradient and trainableParameters() leaves them out', async () => {
+    const net = new TwoLayers();
+    net.a.requiresGrad_(false);
+    expect([...net.namedTrainableParameters()].map(([n]) => n)).toEqual(['b.weight', 'b.bias']);
+    await scope(async () => {
+      const x = tensor(Float32Array.from(seededValues(6, 1)), [2, 3]);
+      net.b.forward(net.a.forward(x).gelu()).sum().backward();
+      expect([net.a.weight.grad, net.a.bias!.grad]).toEqual([null, null]);
+      expect(net.b.weight.grad?.shape).toEqual([2, 4]);
+    });
+    net.zeroGrad();
+    net.requiresGrad_(); // back on
+    expect(net.trainableParameters()).toHaveLength(4);
+    expect(() => net.requiresGrad_('no' as never)).toThrow(/Module.requiresGrad_: argument 'on' must be/);
+    net.dispose();
+  });
+
+  it('an int8 layer stays untrained under requiresGrad_(true): its weight and scales are constants', () => {
+    const q = new Linear(4, 2, { rng, int8: true });
+    q.requiresGrad_(true);
+    expect(q.trainableParameters().map((p) => p.describe())).toEqual(['float32[2]']); // the bias alone
+    q.dispose();
+  });
+
+  it('a Trainer over a partly frozen GPT steps only the trainable parameters; the frozen stay bit-identical and the reported norm is theirs', async () => {
+    const cfg = { ...TRAIN_DEFAULTS, nLayer: 2, nHead: 2, nEmbd: 16, blockSize: 8, batchSize: 2, maxIters: 4, warmupIters: 0, dtype: 'float32' as const, gradClip: 0.01 };
+    const vocabSize = 11;
+    const ids = Int32Array.from(seededValues(400, 5, 0, vocabSize), Math.floor);
+    const data = { train: ids, val: ids.slice(0, 100), vocabSize };
+    const model = new GPT({ vocabSize, blockSize: 8, nLayer: 2, nHead: 2, nEmbd: 16, dropout: 0, bias: false }, { seed: 1 });
+    model.requiresGrad_(false);
+    model.h.items[1]!.mlp.requiresGrad_(true);
+    const trainable = model.trainableParameters();
+    const frozen = model.parameters().filter((p) => !trainable.includes(p));
+    const before = await Promise.all(frozen.map((p) => p.toArray()));
+
+    // the first step's gradients by hand, on the batch the trainer draws first (its data generator: seed, stream 1)
+    const { x, y } = drawBatch(data.train, 2, 8, new Generator(cfg.seed, 1));
+    let want = 0;
+    await scope(async () => {
+      model.forward(tensor(x, [2, 8]), { targets: tensor(y, [2, 8]) }).loss.backward();
+      expect(frozen.every((p) => p.grad === null)).toBe(true);
+      for (const p of trainable) for (const g of await p.grad!.toArray()) want += g * g;
+    });
+    model.zeroGrad();
+
+    const trainer = new Trainer(cfg, data, model);
+    expect(trainer.optimizer.params).toEqual(trainable);
+    const { gradNorm } = await trainer.trainStep();
+    expect(gradNorm).toBeCloseTo(Math.sqrt(want), 5);
+    await trainer.trainStep();
+    const after = await Promise.all(frozen.map((p) => p.toArray()));
+    after.forEach((a, i) => expect(Buffer.from((a as Float32Array).buffer).equals(Buffer.from((before[i] as Float32Array).buffer))).toBe(true));
+    model.requiresGrad_(false);
+    expect(() => new Trainer(cfg, data, model)).toThrow(/Trainer: every parameter of the model is frozen/);
+    disposeTrainers(trainer);
+  });
+});
