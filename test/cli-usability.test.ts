@@ -49,6 +49,7 @@ describe('flags', () => {
     }
     // nanoGPT's configurator takes Python's spelling (--compile=False): say what it is here
     expect(() => kv('--kv-cache=False')).toThrow("flag --kv-cache expects true or false, got 'False' (Python's False is false here)");
+    expect(() => kv('--kv-cache', 'True')).toThrow("flag --kv-cache expects true or false, got 'True' (Python's True is true here)");
     const dir = tempDir('cli-values');
     const config = join(dir, 'config.json');
     writeFileSync(config, JSON.stringify({ bias: 1 }));

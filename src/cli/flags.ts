@@ -34,8 +34,8 @@ export const settingKey = (name: string) => name.replace(/[-_]([a-z0-9])/g, (_, 
 export const flagName = (key: string) => `--${kebab(key)}`;
 
 const BOOLEANS = ['true', 'false'];
-/** Taken as a boolean flag's value (and refused unless true/false), not as the next argument. */
-const BOOLEAN_LIKE = /^(true|false|[01])$/;
+/** Taken as a boolean flag's value (and refused unless true/false), not as the next argument; Python's spellings too, to be told ours. */
+const BOOLEAN_LIKE = /^(true|false|True|False|[01])$/;
 /** A decimal number, as JSON writes one and a person types one (+1, .5, 1.); not hex, octal, binary or Infinity. */
 const DECIMAL = /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i;
 
