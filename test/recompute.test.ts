@@ -7,7 +7,7 @@ import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { checkpoint, device, dropout, type CheckpointOptions, isGradEnabled, layerNorm, matmul, noGrad, scope, sliceAssign, tensor, type Tensor } from '../src/index.js';
 import { Generator } from '../src/tensor/generator.js';
-import { Dropout } from '../src/nn/layers.js';
+import { Dropout } from '../src/nn/dropout.js';
 import { dropoutMaskRef, gelu, layerNormRef, matmulRef, ref, type Ref } from '../src/check/reference/index.js';
 import { GPT, type GPTConfig } from '../src/gpt/model.js';
 import { memoryPlan } from '../src/gpt/memory-plan.js';

@@ -2,7 +2,8 @@
 // webgpu-gpt/nn: modules (named parameters, state dicts), layers and the GPT-2 transformer pieces.
 export { autocast, CastCache, computeDtype, COMPUTE_DTYPES, type ComputeDtype } from './autocast.js';
 export { Module, ModuleList, type TensorData } from './module.js';
-export { Linear, Embedding, LayerNorm, Dropout, type InitOptions, type QuantizeOptions } from './layers.js';
+export { Linear, Embedding, LayerNorm, type InitOptions, type QuantizeOptions } from './layers.js';
+export { Dropout } from './dropout.js';
 export { LoRA, LORA_DEFAULTS, isLoRAName, type LoRAOptions } from './lora.js';
 export {
   CausalSelfAttention, MLP, Block, cachedLength, disposeCache, keepCacheRows, QUANTIZATIONS, type Quantization, type TransformerConfig, type KVCache,

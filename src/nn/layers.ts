@@ -1,4 +1,4 @@
-// The basic layers: Linear, Embedding, LayerNorm, Dropout. Weights follow PyTorch's layouts
+// The basic layers: Linear, Embedding, LayerNorm (Dropout: dropout.ts). Weights follow PyTorch's layouts
 // (Linear.weight is [out, in]) so checkpoints map one to one onto nanoGPT/GPT-2 names.
 // Linear and Embedding also come with int8 weights (`int8: true`, for inference): `weight` is then
 // int8 with per-row float32 scales `weight_scale` (src/ops/int8.ts), neither trained; they start
@@ -6,7 +6,7 @@
 // Under autocast('float16') (autocast.ts) Linear, Embedding and LayerNorm compute in float16, their
 // float32 parameters (and a float32 input) cast on the way in; int8 layers compute in float32 (their
 // kernels take float32 activations) between casts, so a float16 model can hold them.
-import { cast, checkDropProbability, dropout, embedding, embeddingInt8, full, layerNorm, linear, linearInt8, maskInPlace, matmul, randn, tensor, type Tensor } from '../ops/index.js';
+import { cast, embedding, embeddingInt8, full, layerNorm, linear, linearInt8, maskInPlace, matmul, randn, tensor, type Tensor } from '../ops/index.js';
 import type { Generator } from '../tensor/generator.js';
 import { checkBoolean, checkInteger, checkNonNegative, checkOptionKeys, checkTensor, describeValue } from '../tensor/check.js';
 import { noGrad } from '../autograd/mode.js';
@@ -229,29 +229,5 @@ export class LayerNorm extends Module {
   forward(x: Tensor): Tensor {
     checkWidth('LayerNorm.forward', x, 'dim', this.dim);
     return scope(() => layerNorm(castForCompute(x), castForCompute(this.weight), this.bias && castForCompute(this.bias), this.eps));
-  }
-}
-
-/** Dropout with a fresh seed per call, drawn from the module's generator (reproducible runs). */
-export class Dropout extends Module {
-  constructor(readonly p: number, private readonly rng: Generator) {
-    super();
-    checkDropProbability('Dropout', p); // here, not at the first training forward
-    if (typeof rng?.nextSeed !== 'function') throw new TypeError(`Dropout: argument 'rng' must be a Generator, got ${describeValue(rng)}`);
-  }
-
-  forward(x: Tensor): Tensor {
-    const { p, seed } = this.draw();
-    return dropout(x, p, seed); // p 0: identity, gradient passes
-  }
-
-  /** Whether a call drops anything now (training, with p > 0). */
-  get active(): boolean {
-    return this.training && this.p > 0;
-  }
-
-  /** This call's drop probability (0 unless training) and mask seed, for an op that drops inside its kernel. */
-  draw(): { p: number; seed: number } {
-    return this.active ? { p: this.p, seed: this.rng.nextSeed() } : { p: 0, seed: 0 };
   }
 }

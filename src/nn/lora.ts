@@ -10,7 +10,7 @@ import { checkInteger, checkNumber, checkOptionKeys, describeValue } from '../te
 import type { Generator } from '../tensor/generator.js';
 import { scope } from '../tensor/scope.js';
 import { castForCompute } from './autocast.js';
-import { Dropout } from './layers.js';
+import { Dropout } from './dropout.js';
 import { Module } from './module.js';
 
 /** A LoRA adapter's settings (peft's LoraConfig: r, lora_alpha, lora_dropout). */

@@ -7,7 +7,8 @@ import { checkBoolean, checkInteger, describeValue } from '../tensor/check.js';
 import type { Generator } from '../tensor/generator.js';
 import { keep, scope } from '../tensor/scope.js';
 import { castForCompute } from './autocast.js';
-import { Dropout, LayerNorm, Linear } from './layers.js';
+import { Dropout } from './dropout.js';
+import { LayerNorm, Linear } from './layers.js';
 import { Module } from './module.js';
 
 /** The transformer's shape and regularisation (a subset of GPTConfig). */
