@@ -609,7 +609,10 @@ describe('checkpoints that must be refused', () => {
     const out = copy();
     await writeCheckpointFiles(out, bytes, {});
     expectOneLine(await gpt('train', '--data', corpus, '--init-from', 'resume', '--max-iters', '12', '--out-dir', out), 1, named);
-    expectOneLine(await gpt('serve', '--checkpoint', out, '--root', dir, '--port', '0'), 1, named);
+    const page = join(dir, 'page'); // what gpt serve --root must hold
+    mkdirSync(page);
+    writeFileSync(join(page, 'index.html'), '<!doctype html>');
+    expectOneLine(await gpt('serve', '--checkpoint', out, '--root', page, '--port', '0'), 1, named);
     const moment = await edited((t) => void (t['optim.v.wte.weight']!.data[0] = -Infinity));
     expect(() => decodeCheckpoint(moment, 'ckpt')).toThrow("ckpt: tensor 'optim.v.wte.weight' holds -Infinity (at index 0)");
   });
