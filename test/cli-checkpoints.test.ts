@@ -673,6 +673,9 @@ describe('checkpoints that must be refused', () => {
       [(m) => void (m.train = 'fast'), 'metadata field train must be an object, got "fast"'],
       [(m) => void (m.run = 5), 'metadata field run must be a string, got 5'],
       [(m) => void (m.alwaysSave = 'yes'), 'metadata field alwaysSave must be true or false, got "yes"'],
+      [(m) => void (m.prunedWeights = [3, 4]), 'metadata field prunedWeights must be an object, got [3,4]'],
+      [(m) => void (m.prunedWeights = { pruned: 3, total: 0 }), 'metadata field prunedWeights.total must be an integer >= 1, got 0'],
+      [(m) => void (m.prunedWeights = { pruned: 5, total: 4 }), 'metadata field prunedWeights.pruned must be an integer in [0, 4], got 5'],
     ];
     for (const [edit, message] of cases) {
       const bytes = await edited((_, meta) => edit(meta));

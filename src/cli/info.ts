@@ -9,7 +9,7 @@ import { configWeightsProblem, isMoment, type DistillMeta } from '../gpt/checkpo
 import { isMaskName } from '../nn/prune.js';
 import { readCheckpointHeader, type CheckpointHeader, type CheckpointLayout, type WeightsFileInfo } from '../node/checkpoint-header.js';
 import { MANIFEST_FILE } from '../node/checkpoint-files.js';
-import { compressionParts, count } from './compression.js';
+import { compressionParts, count, prunedWeightsPart } from './compression.js';
 import { flagHelp, parseFlags, UsageError, type FlagSpec } from './flags.js';
 import { pathFlagProblem } from './path-flags.js';
 import { plural } from './progress.js';
@@ -104,7 +104,8 @@ export function describeCheckpoint(path: string, header: CheckpointHeader): Chec
   const configCount = configParameterCount(meta.model);
   const problem = configWeightsProblem(meta.model, shapes, (k) => `config ${k}`, 'the header');
   const masks = byRole.pruningMasks;
-  const maskLine = masks && `pruning masks on ${plural(masks.tensors, 'Linear weight')} (${count(masks.elements)} entries; their sparsity is in the masks' values, not read)`;
+  // an int8 checkpoint's record of the masks it was quantized with, or the masks, whose values are not read
+  const maskLine = meta.prunedWeights ? prunedWeightsPart(meta.prunedWeights) : masks && `pruning masks on ${plural(masks.tensors, 'Linear weight')} (${count(masks.elements)} entries; their sparsity is in the masks' values, not read)`;
   const train = meta.train;
   const moments = byRole.adamwMoments;
   const adamwMoments = !!moments && moments.tensors === 2 * params.length;
