@@ -131,6 +131,13 @@ describe('gpt info', () => {
     expect(m.code, m.err).toBe(0);
     expect(field(m.out, 'compression')).toBe(`pruning masks on 4 Linear weights (${count(12 * C * C)} entries; their sparsity is in the masks' values, not read)`);
     expect(field(m.out, 'parameters')).toMatch(/the header matches the config$/);
+    // --verify reads the weights: the masks' values with them
+    const { zeros, entries } = maskZeros(masked);
+    expect(entries).toBe(12 * C * C);
+    const verified = await gpt('info', masked, '--verify');
+    expect(verified.code, verified.err).toBe(0);
+    expect(field(verified.out, 'compression')).toBe(`${count(zeros)} of ${count(entries)} Linear weights pruned, sparsity ${(zeros / entries).toFixed(4)} (gpt prune)`);
+    expect(field(verified.out, 'checksum')).toMatch(/ verified$/);
 
     const heads = join(dir, 'heads');
     expect((await gpt('prune', '--sparsity', '0.5', '--structured', 'heads', '--init-from', run, '--out-dir', heads)).code).toBe(0);
