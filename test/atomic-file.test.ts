@@ -365,6 +365,36 @@ for (let gen = Number(process.argv[3]); ; gen++) {
     });
   }
 
+  it("a first save killed mid-write leaves a temporary file no manifest names: the next save deletes it, and only it", async () => {
+    const dir = await freshDir();
+    // the first save's weights half written, then killed: its pieces stop coming after the first
+    const killed = join(root, 'killed-first-save.mjs');
+    await writeFile(
+      killed,
+      `import { writeCheckpointFiles } from ${JSON.stringify(join(root, 'bundle', 'checkpoint-files.mjs'))};
+setInterval(() => {}, 1000);
+async function* pieces() {
+  yield new Uint8Array(1000).fill(7);
+  process.stdout.write('written\\n');
+  await new Promise(() => {});
+}
+await writeCheckpointFiles(process.argv[2], pieces());
+`,
+    );
+    const child = spawn(process.execPath, [killed, dir], { stdio: ['ignore', 'pipe', 'inherit'] });
+    await new Promise<void>((resolve, reject) => {
+      child.stdout.on('data', (d: Buffer) => String(d).includes('written') && child.kill('SIGKILL'));
+      child.on('close', (_code, signal) => (signal === 'SIGKILL' ? resolve() : reject(new Error(`the saver ended on its own (${signal})`))));
+    });
+    const left = await readdir(dir);
+    expect(left, 'what the kill left').toEqual([expect.stringMatching(new RegExp(`^\\.model-[0-9a-z]+-[0-9a-z]+\\.safetensors\\.tmp-${child.pid}-[0-9a-z]+$`))]);
+    // the user's files, hidden or named like ours, stay
+    const mine = ['.model-x-y.safetensors.tmp-keep', '.notes.txt.tmp-1-abc', '.model-x-y.safetensors.tmp-1-abc.bak', 'model-x-y.safetensors.tmp-1-abc'];
+    for (const name of mine) await writeFile(join(dir, name), 'user data');
+    const saved = await writeCheckpointFiles(dir, new Uint8Array(1000).fill(1));
+    expect((await readdir(dir)).sort()).toEqual([...mine, MANIFEST_FILE, saved.weights].sort());
+  });
+
   it(`the checkpoint always loads whole, old or new, across ${KILLS} kills`, async () => {
     const dir = await freshDir();
     const initial = serializeSafetensors(

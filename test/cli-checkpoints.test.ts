@@ -609,7 +609,10 @@ describe('checkpoints that must be refused', () => {
     const out = copy();
     await writeCheckpointFiles(out, bytes, {});
     expectOneLine(await gpt('train', '--data', corpus, '--init-from', 'resume', '--max-iters', '12', '--out-dir', out), 1, named);
-    expectOneLine(await gpt('serve', '--checkpoint', out, '--root', dir, '--port', '0'), 1, named);
+    const page = join(dir, 'page'); // what gpt serve --root must hold
+    mkdirSync(page);
+    writeFileSync(join(page, 'index.html'), '<!doctype html>');
+    expectOneLine(await gpt('serve', '--checkpoint', out, '--root', page, '--port', '0'), 1, named);
     const moment = await edited((t) => void (t['optim.v.wte.weight']!.data[0] = -Infinity));
     expect(() => decodeCheckpoint(moment, 'ckpt')).toThrow("ckpt: tensor 'optim.v.wte.weight' holds -Infinity (at index 0)");
   });
@@ -670,6 +673,9 @@ describe('checkpoints that must be refused', () => {
       [(m) => void (m.train = 'fast'), 'metadata field train must be an object, got "fast"'],
       [(m) => void (m.run = 5), 'metadata field run must be a string, got 5'],
       [(m) => void (m.alwaysSave = 'yes'), 'metadata field alwaysSave must be true or false, got "yes"'],
+      [(m) => void (m.prunedWeights = [3, 4]), 'metadata field prunedWeights must be an object, got [3,4]'],
+      [(m) => void (m.prunedWeights = { pruned: 3, total: 0 }), 'metadata field prunedWeights.total must be an integer >= 1, got 0'],
+      [(m) => void (m.prunedWeights = { pruned: 5, total: 4 }), 'metadata field prunedWeights.pruned must be an integer in [0, 4], got 5'],
     ];
     for (const [edit, message] of cases) {
       const bytes = await edited((_, meta) => edit(meta));

@@ -23,9 +23,26 @@ const T = 16;
 /** TINY's parameters: wte V x C, wpe T x C, ln_f C, and one block: two LayerNorms, c_attn 3C x C, c_proj C x C, c_fc 4C x C, c_proj C x 4C. */
 const P = V * C + T * C + C + (2 * C + 3 * C * C + C * C + 4 * C * C + 4 * C * C);
 const count = (n: number) => n.toLocaleString('en-US');
+const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 /** The value of a field's line ("step         10 of 10"), the label's padding dropped. */
 const field = (out: string, label: string) => new RegExp(`^${label} +(.*)$`, 'm').exec(out)?.[1];
 const manifestOf = (d: string) => JSON.parse(readFileSync(join(d, 'checkpoint.json'), 'utf8')) as { weights: string; weightsCrc32: string };
+/** The zero entries of a run directory's pruning masks, counted from its weights file parsed here, and how many entries they have. */
+function maskZeros(d: string): { zeros: number; entries: number } {
+  const { tensors } = parseSafetensors(readFileSync(join(d, manifestOf(d).weights)));
+  const masks = Object.entries(tensors).filter(([name]) => name.endsWith('.weight_mask')).map(([, t]) => [...t.data]);
+  return { zeros: masks.flat().filter((x) => x === 0).length, entries: masks.flat().length };
+}
+
+/** A student distilled from `run` (at temperature 3, alpha 0.25, float16): made once, for the tests that need one. */
+let student: Promise<string> | undefined;
+const distilled = () =>
+  (student ??= (async () => {
+    const out = join(dir, 'student');
+    const d = await gpt('distill', '--teacher', run, '--data', corpus, ...TINY, '--max-iters', '4', '--dtype', 'float16', '--temperature', '3', '--alpha', '0.25', '--out-dir', out);
+    expect(d.code, d.err).toBe(0);
+    return out;
+  })());
 
 beforeAll(async () => {
   await setupDevice();
@@ -81,10 +98,7 @@ describe('gpt info', () => {
   });
 
   it('describes a distilled float16 run: its teacher, mixed precision and loss scaler', async () => {
-    const student = join(dir, 'student');
-    const d = await gpt('distill', '--teacher', run, '--data', corpus, ...TINY, '--max-iters', '4', '--dtype', 'float16', '--temperature', '3', '--alpha', '0.25', '--out-dir', student);
-    expect(d.code, d.err).toBe(0);
-    const r = await gpt('info', student);
+    const r = await gpt('info', await distilled());
     expect(r.code, r.err).toBe(0);
     expect(field(r.out, 'teacher')).toBe(`${run} (temperature 3, alpha 0.25)`);
     expect(field(r.out, 'compression')).toBe('none'); // the teacher is told once, on its own line
@@ -117,6 +131,13 @@ describe('gpt info', () => {
     expect(m.code, m.err).toBe(0);
     expect(field(m.out, 'compression')).toBe(`pruning masks on 4 Linear weights (${count(12 * C * C)} entries; their sparsity is in the masks' values, not read)`);
     expect(field(m.out, 'parameters')).toMatch(/the header matches the config$/);
+    // --verify reads the weights: the masks' values with them
+    const { zeros, entries } = maskZeros(masked);
+    expect(entries).toBe(12 * C * C);
+    const verified = await gpt('info', masked, '--verify');
+    expect(verified.code, verified.err).toBe(0);
+    expect(field(verified.out, 'compression')).toBe(`${count(zeros)} of ${count(entries)} Linear weights pruned, sparsity ${(zeros / entries).toFixed(4)} (gpt prune)`);
+    expect(field(verified.out, 'checksum')).toMatch(/ verified$/);
 
     const heads = join(dir, 'heads');
     expect((await gpt('prune', '--sparsity', '0.5', '--structured', 'heads', '--init-from', run, '--out-dir', heads)).code).toBe(0);
@@ -126,6 +147,28 @@ describe('gpt info', () => {
     expect(field(h.out, 'parameters')).toBe(`${count(P - 4 * 8 * C)} (${count(P - 4 * 8 * C - T * C)} excluding position embeddings); the header matches the config`);
     expect(field(h.out, 'compression')).toBe('heads per block 1 of 2 (gpt prune --structured heads)');
     expect(field(h.out, 'model')).toMatch(/^1 layer, heads 1, 16 wide/);
+  });
+
+  it("a distilled model pruned, then quantized, keeps its ancestors' records: info and eval tell its teacher, its sparsity and its int8 weights", async () => {
+    const teacher = `${run} (temperature 3, alpha 0.25)`;
+    const pruned = join(dir, 'student-pruned');
+    expect((await gpt('prune', '--sparsity', '0.4', '--init-from', await distilled(), '--out-dir', pruned)).code).toBe(0);
+    expect(field((await gpt('info', pruned)).out, 'teacher')).toBe(teacher);
+    // its teacher recorded does not make it a distillation run to resume: it has no run's training state
+    expectOneLine(await gpt('train', '--init-from', 'resume', '--data', corpus, '--out-dir', pruned), 2, /^gpt train: --init-from resume continues the run in --out-dir, and \S+ holds a checkpoint without a run's training state/);
+    const { zeros, entries } = maskZeros(pruned);
+    const sparsity = `${count(zeros)} of ${count(entries)} Linear weights pruned, sparsity ${(zeros / entries).toFixed(4)} (gpt prune)`;
+
+    const int8 = join(dir, 'student-pruned-int8');
+    expect((await gpt('quantize', '--init-from', pruned, '--out-dir', int8)).code).toBe(0);
+    const r = await gpt('info', int8);
+    expect(r.code, r.err).toBe(0);
+    expect(r.out).not.toMatch(/pruning masks/); // an int8 checkpoint holds none: its record of them says it
+    expect(field(r.out, 'compression')).toBe(`int8 weights (gpt quantize); ${sparsity}`);
+    expect(field(r.out, 'teacher')).toBe(teacher);
+    const e = await gpt('eval', '--out-dir', int8, '--eval-iters', '1', '--batch-size', '2');
+    expect(e.code, e.err).toBe(0);
+    expect(e.out).toMatch(new RegExp(`^model: int8 weights \\(gpt quantize\\); ${escape(sparsity)}; distilled from ${escape(teacher)}$`, 'm'));
   });
 
   it('describes shared layers: two layers running one block hold one block of parameters', async () => {

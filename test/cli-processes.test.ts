@@ -65,6 +65,9 @@ describe('nothing hangs', () => {
     for (const path of [fifo, join(fifoDir, 'weights.fifo')]) expect(spawnSync('mkfifo', [path]).status).toBe(0);
     writeFileSync(join(fifoDir, MANIFEST_FILE), JSON.stringify({ weights: 'weights.fifo', weightsBytes: 8, weightsCrc32: '00000000', meta: {} }));
     const isFifo = /is a FIFO \(named pipe\), not a regular file/;
+    const page = join(dir, 'page'); // what gpt serve --root must hold
+    mkdirSync(page);
+    writeFileSync(join(page, 'index.html'), '<!doctype html>');
     // named by a flag, refused as the flags are parsed
     const gotFifo = (flag: string) => new RegExp(`flag ${flag} takes .*, got the FIFO \\(named pipe\\) ${fifo}\\n?$`);
     const cases: [string[], RegExp][] = [
@@ -75,8 +78,8 @@ describe('nothing hangs', () => {
       [['train', '--init-from', 'resume', '--data', corpus, '--out-dir', fifoDir], isFifo],
       [['train', '--data', fifo, '--out-dir', join(dir, 'unused')], gotFifo('--data')],
       [['train', '--config', fifo, '--out-dir', join(dir, 'unused')], gotFifo('--config')],
-      [['serve', '--checkpoint', fifoDir, '--root', dir, '--port', '0'], isFifo],
-      [['serve', '--checkpoint', fifo, '--root', dir, '--port', '0'], gotFifo('--checkpoint')],
+      [['serve', '--checkpoint', fifoDir, '--root', page, '--port', '0'], isFifo],
+      [['serve', '--checkpoint', fifo, '--root', page, '--port', '0'], gotFifo('--checkpoint')],
     ];
     const results = await Promise.all(cases.map(([args]) => runGpt(args, 30_000)));
     results.forEach((r, i) => {

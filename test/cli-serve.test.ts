@@ -246,6 +246,26 @@ describe('gpt serve, an address it cannot listen on', () => {
   });
 });
 
+describe('gpt serve, a --root without the page', () => {
+  it('is one line naming --root and what it must hold, with or without --checkpoint (the checkpoint is for the page)', async () => {
+    const base = tempDir('cli-serve-roots');
+    const noPage = join(base, 'no-page');
+    mkdirSync(noPage);
+    writeFileSync(join(noPage, 'app.js'), 'the page left out');
+    const checkpoint = join(base, 'model.safetensors');
+    writeFileSync(checkpoint, 'read only once the page is there');
+    const takes = "--root takes a directory holding the page (its index.html and the files it loads), as web-dist/ does once `npm run build:web` has built it";
+    for (const args of [[], ['--checkpoint', checkpoint]]) {
+      expectOneLine(await gpt('serve', '--root', noPage, '--port', '0', ...args), 2, new RegExp(`^gpt serve: flag --root: ${noPage} holds no index\\.html, so the page would be 404 Not Found; ${escapeRegExp(takes)}$`));
+    }
+    const dirIndex = join(base, 'index-a-directory');
+    mkdirSync(join(dirIndex, 'index.html'), { recursive: true });
+    expectOneLine(await gpt('serve', '--root', dirIndex, '--port', '0'), 2, /^gpt serve: flag --root: \S+ holds no index\.html file \(it is a directory\), so the page would be 404 Not Found; --root takes/);
+  });
+});
+
+const escapeRegExp = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
 describe('gpt serve, Ctrl-C', () => {
   it('ends the process at once, past idle connections, a request half sent and a download not read', async () => {
     writeFileSync(join(root, 'big.bin'), Buffer.alloc(32 << 20, 7));

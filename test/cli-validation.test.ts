@@ -91,6 +91,9 @@ const notText = join(stops, 'not-text.txt');
 writeFileSync(notText, Uint8Array.from([0xff]));
 mkdirSync(badCheckpoint);
 writeFileSync(join(badCheckpoint, 'checkpoint.json'), '{}');
+const page = join(stops, 'page'); // what gpt serve --root must hold
+mkdirSync(page);
+writeFileSync(join(page, 'index.html'), '<!doctype html>');
 
 /** Flags that make a run whose settings pass stop right after validation (see expectAccepted). */
 function stopper(command: string, flag: string): string[] {
@@ -99,7 +102,7 @@ function stopper(command: string, flag: string): string[] {
   if (command === 'train') return [...out, '--data', noData, ...bpe];
   if (command === 'prepare') return [...out, '--data', notText, ...bpe]; // a directory of no documents is bad usage (exit 2)
   if (command === 'distill') return [...out, '--data', noData, '--teacher', badCheckpoint, ...bpe];
-  if (command === 'serve') return ['--root', noData, '--checkpoint', badCheckpoint];
+  if (command === 'serve') return ['--root', page, '--checkpoint', badCheckpoint];
   if (command === 'bench-generate') return ['--init-from', badCheckpoint];
   if (command === 'prune') return [...out, '--init-from', badCheckpoint];
   return ['--out-dir', badCheckpoint]; // sample, eval

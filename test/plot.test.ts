@@ -207,4 +207,20 @@ describe('gpt plot', () => {
     const axis = await gpt('plot', join(dir, 'first'), '--x', 'tokens');
     expect([axis.code, axis.err]).toEqual([2, "gpt plot: flag --x must be one of both, step, time, got 'tokens'"]);
   });
+
+  it('a line that is no record is bad usage naming the log and the line; only a last line cut short is left out, said in a note', async () => {
+    const out = join(dir, 'lines.svg');
+    // the log is appended a line at a time: a line cut short before others is no run's doing
+    const lines = syntheticLog('b').split('\n');
+    const bad = join(dir, 'bad.jsonl');
+    writeFileSync(bad, [...lines.slice(0, 5), '{"type":"train","run":"b","st', ...lines.slice(5)].join('\n'));
+    const refused = await gpt('plot', bad, '--out', out);
+    expect([refused.code, refused.err]).toEqual([2, `gpt plot: ${bad}:6: not a JSON line; RUN takes a run's log.jsonl, one JSON record a line (of which only a last line cut short is left out)`]);
+    const torn = join(dir, 'torn.jsonl');
+    writeFileSync(torn, syntheticLog('t') + '{"type":"eval","run":"t","st'); // 12 records, then a 13th cut short
+    const drawn = await gpt('plot', torn, '--out', out);
+    expect(drawn.code, drawn.err).toBe(0);
+    expect(drawn.err).toBe(`note: ${torn}:13: left out a last line cut short (no newline ends it: its run was stopped, or is still writing it)`);
+    expect(drawn.out).toBe(`wrote ${out}: 1 run, 2 curves`);
+  });
 });

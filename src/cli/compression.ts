@@ -1,6 +1,7 @@
 // What was done to a checkpoint to make it smaller, as `gpt eval` and `gpt info` tell it: read from
-// what the checkpoint holds (its config, its pruning masks, its recorded teacher), not from flags.
-import type { Checkpoint, CheckpointMeta } from '../gpt/checkpoint.js';
+// what the checkpoint holds (its config, its pruning masks or, once quantized, their recorded count,
+// its recorded teacher), not from flags.
+import type { Checkpoint, CheckpointMeta, PrunedWeights } from '../gpt/checkpoint.js';
 import { maskedCount } from '../nn/prune.js';
 import { plural } from './progress.js';
 
@@ -11,11 +12,14 @@ export function sharedBlocks(nLayer: number, shareLayers: number): string {
   return `${nLayer} layers sharing ${plural(nLayer / shareLayers, 'block')} of weights`;
 }
 
+/** "1,229 of 3,072 Linear weights pruned, sparsity 0.4001 (gpt prune)". */
+export const prunedWeightsPart = ({ pruned, total }: PrunedWeights) => `${count(pruned)} of ${count(total)} Linear weights pruned, sparsity ${(pruned / total).toFixed(4)} (gpt prune)`;
+
 /** "int8 weights (gpt quantize); ..." for a quantized, pruned, layer-sharing or distilled checkpoint; null for a plain one. */
 export function describeCompression(ckpt: Checkpoint): string | null {
-  const { pruned, total } = maskedCount(ckpt.weights);
-  const masks = total ? `${count(pruned)} of ${count(total)} Linear weights pruned, sparsity ${(pruned / total).toFixed(4)} (gpt prune)` : null;
-  const parts = compressionParts(ckpt.meta, masks);
+  const masks = maskedCount(ckpt.weights);
+  const pruned = masks.total ? masks : ckpt.meta.prunedWeights;
+  const parts = compressionParts(ckpt.meta, pruned ? prunedWeightsPart(pruned) : null);
   return parts.length ? parts.join('; ') : null;
 }
 

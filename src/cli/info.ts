@@ -1,7 +1,8 @@
 // `gpt info`: what a checkpoint holds, from its metadata and safetensors header alone (no tensor is
-// read, the GPU is not opened), as a PyTorch user prints torch.load(ckpt)'s model_args, iter_num and
-// best_val_loss: the model, its parameter count checked against the header's shapes, the weights'
-// dtypes and size, compression, tokenizer, training state (can it resume exactly?), data, files.
+// read but the pruning masks, once --verify has read the weights; the GPU is not opened), as a
+// PyTorch user prints torch.load(ckpt)'s model_args, iter_num and best_val_loss: the model, its
+// parameter count checked against the header's shapes, the weights' dtypes and size, compression,
+// tokenizer, training state (can it resume exactly?), data, files.
 import { HEAD, isMaskBuffer, unprefixed } from '../gpt/hf/weights.js';
 import { formatBytes } from '../gpt/memory-plan.js';
 import { configParameterCount, type GPTConfig } from '../gpt/model.js';
@@ -10,7 +11,7 @@ import { isLoRAName } from '../nn/lora.js';
 import { isMaskName } from '../nn/prune.js';
 import { readCheckpointHeader, type CheckpointHeader, type CheckpointLayout, type WeightsFileInfo } from '../node/checkpoint-header.js';
 import { MANIFEST_FILE } from '../node/checkpoint-files.js';
-import { compressionParts, count } from './compression.js';
+import { compressionParts, count, prunedWeightsPart } from './compression.js';
 import { flagHelp, parseFlags, UsageError, type FlagSpec } from './flags.js';
 import { pathFlagProblem } from './path-flags.js';
 import { plural } from './progress.js';
@@ -23,7 +24,7 @@ const INFO_FLAGS: FlagSpec<typeof INFO_DEFAULTS> = {
   docs: {
     outDir: `${OUT_DIR_DOC}; or give it as PATH`,
     json: 'print one JSON object (for scripts) instead of lines',
-    verify: `also check a run directory's weights against the CRC-32 its ${MANIFEST_FILE} records (reads the whole file)`,
+    verify: `also check a run directory's weights against the CRC-32 its ${MANIFEST_FILE} records (reads the whole file), and count its pruning masks`,
   },
 };
 
@@ -88,7 +89,7 @@ export interface CheckpointInfo {
   checksum: { crc32: string; verified: boolean; stalePresent: string[] } | null;
 }
 
-/** The description of the checkpoint whose header was read from `path`; no tensor is looked at. */
+/** The description of the checkpoint whose header was read from `path`; no tensor is looked at but the masks --verify counted. */
 export function describeCheckpoint(path: string, header: CheckpointHeader): CheckpointInfo {
   const { layout, meta, tensors } = header;
   const byRole: CheckpointInfo['tensors'] = {};
@@ -105,7 +106,9 @@ export function describeCheckpoint(path: string, header: CheckpointHeader): Chec
   const configCount = configParameterCount(meta.model);
   const problem = configWeightsProblem(meta.model, shapes, (k) => `config ${k}`, 'the header');
   const masks = byRole.pruningMasks;
-  const maskLine = masks && `pruning masks on ${plural(masks.tensors, 'Linear weight')} (${count(masks.elements)} entries; their sparsity is in the masks' values, not read)`;
+  // the masks' values where --verify read them, or an int8 checkpoint's record of its source's masks
+  const counted = header.maskCounts?.total ? header.maskCounts : meta.prunedWeights;
+  const maskLine = counted ? prunedWeightsPart(counted) : masks && `pruning masks on ${plural(masks.tensors, 'Linear weight')} (${count(masks.elements)} entries; their sparsity is in the masks' values, not read)`;
   const train = meta.train;
   const moments = byRole.adamwMoments;
   // a LoRA run's moments are its adapters' only: the rest is frozen

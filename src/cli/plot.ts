@@ -4,7 +4,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { writeFileAtomic } from '../node/atomic-file.js';
 import { isDirectoryPath, readRegularFile, unreadableReason } from '../node/regular-files.js';
 import { lossChartSvg, type LabelledRun, type XAxis } from '../plot/loss-svg.js';
-import { parseRunLog } from '../plot/run-log.js';
+import { parseRunLog, RunLogError, type RunCurves } from '../plot/run-log.js';
 import { flagHelp, parseFlags, UsageError, type FlagSpec } from './flags.js';
 import { pathFlagProblem } from './path-flags.js';
 
@@ -51,9 +51,19 @@ async function readRuns(arg: string): Promise<LabelledRun[]> {
     throw new Error(`cannot read ${file}: ${unreadableReason(e)}`);
   }
   const name = basename(isDir ? resolve(arg) : basename(file) === 'log.jsonl' ? dirname(resolve(file)) : file.replace(/(\.log)?\.jsonl$/, ''));
-  const curves = parseRunLog(text, file).filter((c) => c.train.length || c.val.length);
+  const curves = readRunLog(text, file).filter((c) => c.train.length || c.val.length);
   if (!curves.length) throw new UsageError(`RUN names ${file}, which holds no train or eval records; RUN takes a run that has logged a step (its directory, or its log.jsonl)`);
   return curves.map((c) => ({ label: curves.length > 1 ? `${name} ${c.run.slice(0, 8)}` : name, curves: c }));
+}
+
+/** The log's runs; a line that is no record is bad usage naming it (RUN is no run's log). */
+function readRunLog(text: string, file: string): RunCurves[] {
+  try {
+    return parseRunLog(text, file, (line) => console.error(`note: ${line}`));
+  } catch (e) {
+    if (!(e instanceof RunLogError)) throw e;
+    throw new UsageError(`${e.message}; RUN takes a run's log.jsonl, one JSON record a line (of which only a last line cut short is left out)`);
+  }
 }
 
 /** Labels made distinct: a repeated one gets " (2)", " (3)", ... */

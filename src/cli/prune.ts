@@ -67,7 +67,8 @@ export async function prune(args: string[]): Promise<number> {
         console.log(`pruned ${count(r.pruned)} of ${count(r.total)} Linear weights: sparsity ${(r.pruned / r.total).toFixed(4)} (|w| <= ${r.threshold.toPrecision(4)})`);
         console.log(`after: ${count(model.numParams())} parameters, ${count(model.numParams() - r.pruned)} of them non-zero (masked weights stay zero when fine-tuned)`);
       }
-      await saveCheckpoint(f.outDir, pruned, tokenizer, ckpt.meta.data === undefined ? {} : { data: ckpt.meta.data });
+      // its teacher too: a distilled model pruned is still one distilled from it
+      await saveCheckpoint(f.outDir, pruned, tokenizer, { data: ckpt.meta.data, distill: ckpt.meta.distill });
     } finally {
       if (pruned !== model) pruned.dispose();
       model.dispose();

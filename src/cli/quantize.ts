@@ -7,6 +7,7 @@ import { CHECKPOINT_KEY } from '../gpt/checkpoint.js';
 import { safetensorsSize } from '../io/safetensors.js';
 import { formatBytes } from '../gpt/memory-plan.js';
 import { quantizeModel } from '../gpt/quantize.js';
+import { maskedCount } from '../nn/prune.js';
 import { manifestHeld } from '../node/checkpoint-files.js';
 import { saveCheckpoint } from '../node/checkpoint-dir.js';
 import { loadHeadModel, readCheckpointHead } from '../node/checkpoint-head.js';
@@ -44,12 +45,14 @@ export async function quantize(args: string[]): Promise<number> {
       throw new UsageError(`${f.outDir} already holds ${held.words}: pick another --out-dir, or replace it with --overwrite`);
     }
     await initDevice();
-    const { model, tokenizer } = await loadHeadModel(ckpt, { dropout: 0, moments: false }, true);
+    const { model, tokenizer, ckpt: loaded } = await loadHeadModel(ckpt, { dropout: 0, moments: false }, true);
+    const masks = maskedCount(loaded.weights); // the int8 checkpoint holds no masks: it records their count
     const floatWeights = model.stateDict();
     const quantized = await quantizeModel(model).finally(() => model.dispose());
     try {
-      const { run, data } = ckpt.meta;
-      const written = await saveCheckpoint(f.outDir, quantized, tokenizer, { run, data });
+      // what the source records of how its model was made (distilled, pruned) stays true of this one
+      const { run, data, distill } = ckpt.meta;
+      const written = await saveCheckpoint(f.outDir, quantized, tokenizer, { run, data, distill, ...(masks.total ? { prunedWeights: masks } : {}) });
       // the float32 model as an inference checkpoint, to compare like with like: no optimizer state,
       // and no pruning masks (a float32 pruned checkpoint holds one per Linear; the int8 one, none)
       // (its size from the model's weights' shapes, as checkpointSafetensors would lay them out: they were never all on the host)

@@ -15,10 +15,10 @@ import { realpath, stat, type FileHandle } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
-import { extname, resolve, sep } from 'node:path';
+import { extname, join, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { withCheckpointFiles, type CheckedWeights, type CheckpointManifest } from '../node/checkpoint-files.js';
-import { fileVersion, kindOf, openRegularFile, writtenVersion } from '../node/regular-files.js';
+import { fileVersion, kindOf, openRegularFile, unlessMissing, writtenVersion } from '../node/regular-files.js';
 import { checkCheckpointAt } from '../node/checkpoint-dir.js';
 import { openHFCheckpointFile, type HFCheckpointFile } from '../node/hf-checkpoint-file.js';
 import { isHFDirectory } from '../node/checkpoint-kind.js';
@@ -255,10 +255,23 @@ const SERVE_FLAGS: FlagSpec<typeof SERVE_DEFAULTS> = {
     host: 'address to bind (0.0.0.0 exposes the page to the network)',
     port: '0 = any free port',
     checkpoint: `a checkpoint (directory or .safetensors file), served at ${CHECKPOINT_URL} and loaded by the page`,
-    root: 'directory to serve instead of web-dist/',
+    root: 'directory to serve instead of web-dist/: it must hold the page, index.html',
     quiet: 'do not log requests',
   },
 };
+
+/**
+ * Why --root's directory cannot serve the page: without an index.html file the server answers 404
+ * Not Found to the page's URL (--checkpoint is served for the page to load, not on its own).
+ */
+async function noPageProblem(root: string): Promise<string | null> {
+  const index = await unlessMissing(stat(join(root, 'index.html')));
+  if (index?.isFile()) return null;
+  return (
+    `flag --root: ${root} holds no index.html${index ? ` file (it is ${kindOf(index)})` : ''}, so the page would be 404 Not Found; ` +
+    '--root takes a directory holding the page (its index.html and the files it loads), as web-dist/ does once `npm run build:web` has built it'
+  );
+}
 
 export const SERVE_HELP = `usage: gpt serve [flags]
 Serves the browser demo (web-dist/, built by \`npm run build:web\`) and prints its URL.
@@ -267,6 +280,8 @@ ${flagHelp(SERVE_FLAGS)}`;
 export async function serve(args: string[]): Promise<number> {
   const { values: f, positional } = parseFlags(args, SERVE_FLAGS);
   noPositional(positional);
+  const noPage = f.root ? await noPageProblem(f.root) : null;
+  if (noPage) throw new UsageError(noPage);
   const srv = await startServer({
     host: f.host,
     port: f.port,

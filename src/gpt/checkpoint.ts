@@ -43,8 +43,16 @@ export interface CheckpointMeta {
   data?: string;
   /** How many tokens its train and val splits held: a resumed run finding others there knows the data changed. */
   dataTokens?: { train: number; val: number };
-  /** A distillation run's teacher (the checkpoint path it was read from) and settings, for resuming it. */
+  /**
+   * A distilled model's teacher (the checkpoint path it was read from) and settings: for resuming the
+   * run, and kept by gpt prune and gpt quantize, whose checkpoints are the same model made smaller.
+   */
   distill?: DistillMeta;
+  /**
+   * Of an int8 checkpoint quantized from one pruned by magnitude: how many of its Linear weights the
+   * pruning masks (which an int8 checkpoint does not hold) had pruned, of how many.
+   */
+  prunedWeights?: PrunedWeights;
   /** Whether the run saves at every evaluation (gpt train --always-save), which a resumed run keeps doing. */
   alwaysSave?: boolean;
 }
@@ -54,6 +62,12 @@ export interface DistillMeta extends DistillSettings {
   teacher: string;
   /** CRC-32 (8 hex digits) of the teacher's weights as read, names and values: a resumed run notices a teacher changed under its path. */
   teacherWeights?: string;
+}
+
+/** Pruning masks' count: `pruned` of the `total` weights they cover. */
+export interface PrunedWeights {
+  pruned: number;
+  total: number;
 }
 
 const { blockSize, nLayer, nHead, nEmbd, dropout } = TRAIN_RANGES;
@@ -80,7 +94,7 @@ export interface Checkpoint {
 }
 
 /** The metadata's optional fields: a run's state, as CheckpointExtras passes them. */
-const RUN_STATE_FIELDS = ['train', 'trainer', 'val', 'bestVal', 'run', 'data', 'dataTokens', 'distill', 'alwaysSave'] as const;
+const RUN_STATE_FIELDS = ['train', 'trainer', 'val', 'bestVal', 'run', 'data', 'dataTokens', 'distill', 'prunedWeights', 'alwaysSave'] as const;
 
 /**
  * The run state in a checkpoint's metadata, to save again with other weights (the page saves a
@@ -90,7 +104,7 @@ const RUN_STATE_FIELDS = ['train', 'trainer', 'val', 'bestVal', 'run', 'data', '
 export const runStateOf = (meta: CheckpointMeta): CheckpointExtras => Object.fromEntries(RUN_STATE_FIELDS.flatMap((k) => (meta[k] === undefined ? [] : [[k, meta[k]]])));
 
 /** What a checkpoint may hold besides the weights, the model config and the tokenizer: the metadata's optional fields, and the optimizer. */
-export interface CheckpointExtras extends Pick<CheckpointMeta, 'train' | 'trainer' | 'val' | 'bestVal' | 'run' | 'data' | 'dataTokens' | 'distill' | 'alwaysSave'> {
+export interface CheckpointExtras extends Pick<CheckpointMeta, (typeof RUN_STATE_FIELDS)[number]> {
   /** AdamW's moments, saved under `optim.m.<name>` / `optim.v.<name>` (needed to resume training). */
   optimizer?: AdamW;
   /** Or moments by parameter name, as a loaded checkpoint holds them (on the host, or on the GPU: read back one at a time). */
@@ -154,6 +168,7 @@ function pendingCheckpoint(model: GPT, tokenizer: Tokenizer, extra: CheckpointEx
     ...(extra.data !== undefined && { data: extra.data }),
     ...(extra.dataTokens && { dataTokens: extra.dataTokens }),
     ...(extra.distill && { distill: extra.distill }),
+    ...(extra.prunedWeights && { prunedWeights: extra.prunedWeights }),
     ...(extra.alwaysSave !== undefined && { alwaysSave: extra.alwaysSave }),
   };
   // what this refuses to write, decodeCheckpoint would refuse to read
@@ -425,6 +440,14 @@ function metaProblem(meta: Record<string, unknown>): string | null {
   if (meta.dataTokens !== undefined) {
     const d = meta.dataTokens as Record<string, unknown>;
     const problem = object('dataTokens', d) ?? (['train', 'val'] as const).map((k) => rangeProblem(field(`dataTokens.${k}`), d[k], NON_NEGATIVE_INT)).find((p) => p);
+    if (problem) return problem;
+  }
+  if (meta.prunedWeights !== undefined) {
+    const p = meta.prunedWeights as Record<string, unknown>;
+    const problem =
+      object('prunedWeights', p) ??
+      rangeProblem(field('prunedWeights.total'), p.total, POSITIVE_INT) ??
+      rangeProblem(field('prunedWeights.pruned'), p.pruned, { ...NON_NEGATIVE_INT, max: p.total as number });
     if (problem) return problem;
   }
   if (meta.alwaysSave !== undefined) {

@@ -219,8 +219,13 @@ export function loadMasks(model: Module, masks: Map<string, TensorData>): void {
 /** Whether a state entry's name is a Linear weight mask's (checkpoints keep them beside the weights). */
 export const isMaskName = (name: string) => name.endsWith(MASK_SUFFIX);
 
-/** The weights the masks among `state` (a checkpoint's tensors) prune, of all they cover; 0 of 0 without masks. */
-export function maskedCount(state: Map<string, TensorData>): { pruned: number; total: number } {
-  const masks = [...state].filter(([name]) => isMaskName(name)).map(([, m]) => m.data);
-  return { pruned: masks.reduce((n, m) => n + m.filter((x) => x === 0).length, 0), total: masks.reduce((n, m) => n + m.length, 0) };
+/** The weights the masks among `state` (a checkpoint's tensors; masks as float32, or as stored, BOOL bytes) prune, of all they cover; 0 of 0 without masks. */
+export function maskedCount(state: ReadonlyMap<string, { data: ArrayLike<number> }>): { pruned: number; total: number } {
+  let [pruned, total] = [0, 0];
+  for (const [name, { data }] of state) {
+    if (!isMaskName(name)) continue;
+    total += data.length;
+    for (let i = 0; i < data.length; i++) if (data[i] === 0) pruned++;
+  }
+  return { pruned, total };
 }

@@ -23,6 +23,9 @@ export const tempFilePrefix = (target: string) => `.${target}.tmp-`;
 /** A fresh temporary name for writing `path`: in its directory, so that a rename moves it into place atomically. */
 export const tempPathFor = (path: string) => join(dirname(path), tempFilePrefix(basename(path)) + `${process.pid}-${Math.random().toString(36).slice(2, 10)}`);
 
+/** The file a temporary file named `name` was to become, if tempPathFor could have named it (`.<target>.tmp-<pid>-<random>`); else null. */
+export const tempTarget = (name: string): string | null => /^\.(.+)\.tmp-\d+-[0-9a-z]{1,8}$/.exec(name)?.[1] ?? null;
+
 /**
  * Writes `data` to `path` atomically; given pieces (a generator, sync or async), it takes them one
  * at a time, holding no more than one. A piece that fails to be made (a tensor refused as not

@@ -7,7 +7,9 @@
 // Save, in this order, each step durable before the next:
 //   1. write the weights under their new name, atomically (temp file, fsync, rename, fsync dir);
 //   2. write checkpoint.json atomically: this rename is the commit point;
-//   3. delete the weights the previous manifest named, and temporary files of our own writes.
+//   3. delete the weights the previous manifest named.
+// Before step 1, temporary files of our own earlier writes that a kill left are deleted (the space
+// they hold may be what this save needs): those of checkpoint.json or of a weights name.
 // Killed at any moment, the directory's checkpoint.json names a complete weights file: the old pair
 // until step 2, the new pair after it. (Overwriting a fixed model.safetensors before the JSON would
 // not do: a kill between the two renames leaves new weights under the old manifest, which the
@@ -19,7 +21,8 @@
 // manifest records `next`, the name the next save writes its weights under (a killed save's
 // complete but uncommitted weights sit there and are simply overwritten), and `stale`, the earlier
 // weights still to delete (a save killed after its commit has not deleted them yet). Temporary files
-// are `.<target>.tmp-*` for targets we write: checkpoint.json and those weights names.
+// are `.<target>.tmp-<pid>-<random>` for targets we write: checkpoint.json and weights names (a
+// first save killed mid-write leaves one under a name no manifest records).
 //
 // Load: read checkpoint.json, then open the weights file it names and check its size and CRC-32, so
 // that a truncated, damaged or swapped weights file is an error rather than a silently different
@@ -30,12 +33,14 @@
 //
 // Weights are written and checked in pieces, never as one buffer: past 2 GiB (a single read) and
 // 4 GiB (a Buffer) Node could not hold a large model's checkpoint with its optimizer state.
-// One writer per directory at a time (`gpt train` holds a directory lock, src/node/dir-lock.ts).
+// One writer per directory at a time (`gpt train`, prune and quantize hold the directory's lock,
+// src/node/dir-lock.ts): so a temporary file a save finds is no live writer's, and it is a save that
+// deletes them, never a load (a reader holds no lock, and may read beside a save that is writing one).
 import { lstat, readdir, readlink, rm, stat, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as zlib from 'node:zlib';
 import { parseJSONText } from '../io/json-text.js';
-import { tempFilePrefix, writeFileAtomic, type FileData } from './atomic-file.js';
+import { tempTarget, writeFileAtomic, type FileData } from './atomic-file.js';
 import { crc32, crcHex } from '../io/checksum.js';
 import { fileVersion, makeDirectories, openRegularFile, pathExists, readRegularFile, unlessMissing, type PositionalFile } from './regular-files.js';
 
@@ -80,6 +85,7 @@ export async function writeCheckpointFiles(
   meta: Record<string, unknown> = {},
 ): Promise<CheckpointManifest> {
   await makeDirectories(dir);
+  await removeKilledTemporaries(dir);
   const previous = await readManifestOrNull(dir);
   const name = previous?.next !== undefined && isWeightsName(previous.next) ? previous.next : freshWeightsName();
   const stale = previous ? [previous.weights, ...(previous.stale ?? [])].filter((n) => n !== name && isWeightsName(n)) : [];
@@ -105,10 +111,17 @@ export async function writeCheckpointFiles(
     if (!committed) await rm(join(dir, name), { force: true }).catch(() => undefined);
     throw e;
   }
-  const temps = [MANIFEST_FILE, name, ...stale].map(tempFilePrefix);
-  const ours = (await readdir(dir)).filter((f) => stale.includes(f) || temps.some((prefix) => f.startsWith(prefix)));
-  await Promise.all(ours.map((f) => rm(join(dir, f), { force: true })));
+  await Promise.all(stale.map((f) => rm(join(dir, f), { force: true })));
   return manifest;
+}
+
+/** Deletes the temporary files of checkpoint.json and of weights names in `dir`: a killed save's, as its writer holds the directory's lock. */
+async function removeKilledTemporaries(dir: string): Promise<void> {
+  const ours = (await readdir(dir)).filter((f) => {
+    const target = tempTarget(f);
+    return target !== null && (target === MANIFEST_FILE || isWeightsName(target));
+  });
+  await Promise.all(ours.map((f) => rm(join(dir, f), { force: true })));
 }
 
 /** The previous manifest, or null where there is none we can trust to name our files. */

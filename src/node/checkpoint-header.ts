@@ -2,12 +2,13 @@
 // names, dtypes and shapes, read from any checkpoint loadCheckpoint reads (a run directory, a bare
 // .safetensors file, a Hugging Face GPT-2 directory). Only a safetensors file's first bytes are
 // read, so that describing a 1.5 GB checkpoint is instant; a run directory's CRC-32 pass over its
-// weights is made only when asked for (`verify`).
+// weights is made only when asked for (`verify`), and its pruning masks' values counted then.
 import { basename, join } from 'node:path';
-import { CHECKPOINT_FORMAT, decodeCheckpointMeta, type CheckpointMeta } from '../gpt/checkpoint.js';
+import { CHECKPOINT_FORMAT, decodeCheckpointMeta, type CheckpointMeta, type PrunedWeights } from '../gpt/checkpoint.js';
 import { checkHFVocab, HF_FILES, hfTokenizer } from '../gpt/hf/index.js';
 import { openSafetensors } from '../io/safetensors-source.js';
 import type { SafetensorsEntry } from '../io/safetensors.js';
+import { isMaskName, maskedCount } from '../nn/prune.js';
 import { withCheckpointFiles, withWeightsOpen, type CheckpointManifest } from './checkpoint-files.js';
 import { hfDirectoryFiles, hfTokenizerTexts } from './checkpoint-dir.js';
 import { byCheckpointKind } from './checkpoint-kind.js';
@@ -32,13 +33,15 @@ export interface CheckpointHeader {
   weightsFiles: WeightsFileInfo[];
   /** A run directory's manifest, and whether its CRC-32 was checked against the weights (verify). */
   manifest?: { weightsCrc32: string; verified: boolean; stalePresent: string[] };
+  /** The pruning masks' count (0 of 0 without masks), where the weights were read (verify): their values, small beside the weights. */
+  maskCounts?: PrunedWeights;
 }
 
 /** The header of the checkpoint at `path`; `verify` checks a run directory's weights against its recorded CRC-32 (reading them all). */
 export async function readCheckpointHeader(path: string, { verify = false } = {}): Promise<CheckpointHeader> {
   const read = async (handle: PositionalFile, manifest: CheckpointManifest): Promise<CheckpointHeader> => ({
     layout: 'run directory',
-    ...(await ourHeader(handle, path, manifest.weights)),
+    ...(await ourHeader(handle, path, manifest.weights, verify)),
     manifest: { weightsCrc32: manifest.weightsCrc32, verified: verify, stalePresent: await present(path, manifest.stale ?? []) },
   });
   return byCheckpointKind(path, {
@@ -48,13 +51,15 @@ export async function readCheckpointHeader(path: string, { verify = false } = {}
   });
 }
 
-/** The metadata (every field checked, as loading checks it) and tensor list of one of our checkpoint files, open as `handle`. */
-async function ourHeader(handle: PositionalFile, source: string, file: string): Promise<Pick<CheckpointHeader, 'meta' | 'tensors' | 'weightsFiles'>> {
+/** The metadata (every field checked, as loading checks it) and tensor list of one of our checkpoint files, open as `handle`, and if asked its masks' count. */
+async function ourHeader(handle: PositionalFile, source: string, file: string, countMasks = false): Promise<Pick<CheckpointHeader, 'meta' | 'tensors' | 'weightsFiles' | 'maskCounts'>> {
   const bytes = await handleSource(handle);
   const reader = await openSafetensors(bytes).catch((e: Error) => {
     throw new Error(`${source}: not a readable safetensors file (${e.message})`);
   });
-  return { meta: decodeCheckpointMeta(reader.metadata, source), tensors: [...reader.entries], weightsFiles: [{ file, bytes: bytes.size }] };
+  const meta = decodeCheckpointMeta(reader.metadata, source);
+  const maskCounts = countMasks ? maskedCount(new Map(Object.entries(await reader.readTensors(isMaskName)))) : undefined;
+  return { meta, tensors: [...reader.entries], weightsFiles: [{ file, bytes: bytes.size }], ...(maskCounts && { maskCounts }) };
 }
 
 /** A Hugging Face GPT-2 directory's config, tokenizer and weights headers (model.safetensors, or every shard its index names). */

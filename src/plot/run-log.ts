@@ -22,8 +22,14 @@ export interface RunCurves {
   val: LossPoint[];
 }
 
-/** The runs in a log's text, in order of their first record; `source` names the log in errors. */
-export function parseRunLog(text: string, source: string): RunCurves[] {
+/** A line of a log that is no record: the log is not one RunLog wrote (a line cut short is the last one only: the log is appended to a line at a time). */
+export class RunLogError extends Error {}
+
+/**
+ * The runs in a log's text, in order of their first record; `source` names the log in errors and in
+ * the `note` told when a last line cut short is left out.
+ */
+export function parseRunLog(text: string, source: string, note: (line: string) => void = () => {}): RunCurves[] {
   // per run: when its current stretch began (its first record, or its last resume), and the training seconds before it
   const runs = new Map<string, RunCurves & { start: number | null; before: number; last: number }>();
   const lines = text.split('\n');
@@ -34,10 +40,10 @@ export function parseRunLog(text: string, source: string): RunCurves[] {
       r = JSON.parse(line);
     } catch {
       // after the last newline: a line being written, or cut short by a kill (a crashed run is plotted too)
-      if (i === lines.length - 1) return;
-      throw new Error(`${source}:${i + 1}: not a JSON line`);
+      if (i === lines.length - 1) return note(`${source}:${i + 1}: left out a last line cut short (no newline ends it: its run was stopped, or is still writing it)`);
+      throw new RunLogError(`${source}:${i + 1}: not a JSON line`);
     }
-    if (!isRecord(r)) throw new Error(`${source}:${i + 1}: not a JSON object (a record), got ${line.slice(0, 40)}`);
+    if (!isRecord(r)) throw new RunLogError(`${source}:${i + 1}: not a JSON object (a record), got ${line.slice(0, 40)}`);
     if (r.type !== 'train' && r.type !== 'eval' && r.type !== 'resume') return;
     const id = typeof r.run === 'string' ? r.run : '';
     const time = typeof r.time === 'string' ? Date.parse(r.time) : NaN;
