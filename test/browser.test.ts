@@ -27,7 +27,7 @@ import { noGrad, scope, tensor } from '../src/index.js';
 import { parseSafetensors } from '../src/io/safetensors.js';
 import type { ReadyState } from '../src/web/hook.js';
 import { disposeTrainers, setupDevice } from './helpers.js';
-import { gpt2Logits, miniGpt2Tokenizer, randomGPT2, writeGPT2Dir } from './hf-reference.js';
+import { gpt2Logits, miniGpt2Tokenizer, randomGPT2, SMALL, writeGPT2Dir } from './hf-reference.js';
 import { charData } from './corpus.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'gpt-browser-'));
@@ -311,6 +311,69 @@ describe('the demo page in Chromium (WebGPU)', () => {
     await expect.poll(() => page.evaluate(() => window.__gpt.summary().source)).toBe('Hugging Face model');
     expect(await page.locator('#error').isHidden()).toBe(true);
     expect(maxAbsDiff(await page.evaluate((p) => window.__gpt.logitsFor(p), prompt), want)).toBeLessThan(1e-4);
+  });
+
+  it("fine-tunes the loaded GPT-2 through the LoRA fields (a bad one is one line naming it); its checkpoint loads in Node, in `gpt sample` and in the page, adapters and all", async () => {
+    usePage();
+    expect(await page.locator('#lora-row').isVisible(), 'offered for a loaded model').toBe(true);
+    await page.fill('#lora-rank', '2');
+    await page.fill('#lora-targets', 'c_attn, q_proj');
+    await page.click('#train');
+    await expect.poll(() => page.locator('#error').textContent()).toBe('LoRA targets must be a non-empty list of c_attn, c_proj, c_fc, attn.c_proj, mlp.c_proj, got "q_proj"');
+    await page.fill('#lora-targets', 'c_attn');
+    await page.fill('#lora-rank', String(SMALL.C + 1));
+    await page.click('#train');
+    await expect.poll(() => page.locator('#error').textContent()).toBe(`LoRA rank ${SMALL.C + 1} exceeds ${SMALL.C}, the smaller side of attn.c_attn [${3 * SMALL.C}, ${SMALL.C}]: a rank is at most min(in, out)`);
+    await page.fill('#lora-rank', '2');
+    await page.fill('#steps', '2');
+    const t0 = performance.now();
+    await page.click('#train');
+    await expect.poll(() => page.evaluate(() => window.__gpt.summary().step), { timeout: 120_000 }).toBe(2);
+    await expect.poll(() => page.locator('#train').isEnabled(), 'the run ended').toBe(true);
+    console.log(`page: 2 LoRA steps of the Hugging Face model in ${(performance.now() - t0).toFixed(0)} ms`);
+    expect(await page.locator('#error').isHidden()).toBe(true);
+    // peft's count from GPT-2's shapes: r·(in + out) for c_attn [3C, C] in each block
+    const { V, T, C, L } = SMALL;
+    const adapters = L * 2 * (C + 3 * C);
+    const all = V * C + T * C + L * (12 * C * C + 13 * C) + 2 * C + adapters;
+    const share = ((100 * adapters) / all).toFixed(4);
+    expect(await page.locator('#train-plan').textContent()).toMatch(new RegExp(
+      `^LoRA: rank 2, alpha 8, dropout 0 on c_attn, the rest frozen; trainable params: ${adapters} \\|\\| all params: ${all.toLocaleString('en-US')} \\|\\| trainable%: ${share} · ` +
+        `GPU memory plan: .*\\(gradients and AdamW for the ${adapters} trainable parameters only\\)$`,
+    ));
+    const prompt = 'the model reads';
+    const fromPage = await page.evaluate((p) => window.__gpt.logitsFor(p), prompt);
+
+    const bytes = await page.evaluate(async () => Array.from(await window.__gpt.saveCheckpointBytes()));
+    const saved = join(dir, 'lora.safetensors');
+    writeFileSync(saved, Buffer.from(bytes));
+    const { model } = modelFromCheckpoint(decodeCheckpoint(new Uint8Array(bytes), 'lora checkpoint'));
+    expect(model.config.lora).toEqual({ rank: 2, alpha: 8, dropout: 0, targets: ['c_attn'] });
+    const ids = miniGpt2Tokenizer().encode(prompt);
+    const nodeLogits = await noGrad(() => scope(async () => (await model.eval().forward(tensor(Int32Array.from(ids), [1, ids.length]), { lastOnly: true }).logits.toArray()) as Float32Array));
+    model.dispose();
+    expect(maxAbsDiff(fromPage, nodeLogits), 'loaded in Node').toBeLessThan(1e-4);
+    const out: string[] = [];
+    const write = vi.spyOn(process.stdout, 'write').mockImplementation((s) => (out.push(String(s)), true));
+    const ewrite = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
+    let code: number;
+    try {
+      code = await main(['sample', '--out-dir', saved, '--start', prompt, '--max-new-tokens', '4', '--temperature', '0']);
+    } finally {
+      write.mockRestore();
+      ewrite.mockRestore();
+    }
+    expect(code).toBe(0);
+    expect(out.join('').startsWith(prompt)).toBe(true);
+
+    // opened again: its adapters and step, the LoRA fields set from them
+    await page.fill('#lora-rank', '0');
+    await page.locator('#load-file').setInputFiles(saved);
+    await expect.poll(() => page.evaluate(() => window.__gpt.summary().source)).toBe('lora.safetensors');
+    expect(await page.evaluate(() => [window.__gpt.summary().step, window.__gpt.summary().config.lora?.rank])).toEqual([2, 2]);
+    expect(await page.inputValue('#lora-rank')).toBe('2');
+    expect(maxAbsDiff(await page.evaluate((p) => window.__gpt.logitsFor(p), prompt), fromPage)).toBeLessThan(1e-5);
+    await page.fill('#steps', '500');
   });
 
   it('a bad field or an unreadable file is one line on the page, and the model stays', async () => {

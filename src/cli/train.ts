@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { initDevice } from '../device/device.js';
 import { checkpointMoments, type Checkpoint, type CheckpointMeta } from '../gpt/checkpoint.js';
 import { disposeUploaded } from '../gpt/checkpoint-upload.js';
-import { describeTrainable } from '../gpt/lora.js';
+import { describeAdapters } from '../gpt/lora.js';
 import { loraOf, resolveTrainDtype, Trainer, type Distillation, type StepLog, type TrainConfig, type TrainDtype } from '../gpt/trainer.js';
 import type { ComputeDtype } from '../nn/autocast.js';
 import { isMaskName } from '../nn/prune.js';
@@ -184,7 +184,7 @@ async function trainRun(
   }
   console.log(`model: ${describeModel(trainer.model)}`);
   const { lora } = trainer.model.config;
-  if (lora) console.log(`LoRA: rank ${lora.rank}, alpha ${lora.alpha}, dropout ${lora.dropout} on ${lora.targets.join(', ')}, the rest frozen; ${describeTrainable(trainer.optimizer.params.reduce((n, p) => n + p.size, 0), trainer.model.parameterCount())}`);
+  if (lora) console.log(describeAdapters(lora, trainer.optimizer.params.reduce((n, p) => n + p.size, 0), trainer.model.parameterCount()));
   console.log(`dtype: ${describeDtype(cfg.dtype, trainer.dtype)}`);
   if (distill) {
     const { temperature, alpha } = distill;

@@ -73,3 +73,8 @@ export function describeTrainable(trainable: number, all: number): string {
   const count = (n: number) => n.toLocaleString('en-US');
   return `trainable params: ${count(trainable)} || all params: ${count(all)} || trainable%: ${((100 * trainable) / Math.max(all, 1)).toFixed(4)}`;
 }
+
+/** A LoRA run's adapters and peft's trainable line, as `gpt train` prints it and the page shows it. */
+export function describeAdapters({ rank, alpha, dropout, targets }: LoRAConfig, trainable: number, all: number): string {
+  return `LoRA: rank ${rank}, alpha ${alpha}, dropout ${dropout} on ${targets.join(', ')}, the rest frozen; ${describeTrainable(trainable, all)}`;
+}

@@ -8,14 +8,16 @@ import { runChecks } from '../check/report.js';
 import { device, initDevice, type DeviceInfo } from '../device/device.js';
 import type { HFModelSources } from '../gpt/hf/index.js';
 import { autotuneSettled } from '../kernels/autotune.js';
-import { headsProblem, TRAIN_RANGES } from '../gpt/trainer.js';
+import { headsProblem, loraOf, TRAIN_DEFAULTS, TRAIN_RANGES } from '../gpt/trainer.js';
+import { loraConfigProblem, loraRankProblem } from '../gpt/lora.js';
+import { blockLinearShapes } from '../gpt/model.js';
 import { formatBytes } from '../gpt/memory-plan.js';
 import { bytesSource, type ByteSource } from '../io/safetensors-source.js';
 import { rangeProblem, type Range } from '../io/value-ranges.js';
 import { LossChart } from './chart.js';
 import type { GptHook, ReadyState } from './hook.js';
 import { pickedSource, readPicked, readUtf8 } from './picked-file.js';
-import { pickModelFiles, Session, type ModelShape, type ModelSummary, type TrainSettings } from './session.js';
+import { describeRun, pickModelFiles, Session, type ModelShape, type ModelSummary, type TrainSettings } from './session.js';
 import { readUrl } from './url-source.js';
 
 /** Served next to the page by `gpt serve --checkpoint PATH`. */
@@ -70,10 +72,16 @@ const ui = {
   steps: $<Input>('steps'),
   evalInterval: $<Input>('eval-interval'),
   recompute: $<Input>('recompute'),
+  loraRow: $('lora-row'),
+  loraRank: $<Input>('lora-rank'),
+  loraAlpha: $<Input>('lora-alpha'),
+  loraDropout: $<Input>('lora-dropout'),
+  loraTargets: $<Input>('lora-targets'),
   newModel: $<HTMLButtonElement>('new-model'),
   train: $<HTMLButtonElement>('train'),
   stopTrain: $<HTMLButtonElement>('stop-train'),
   trainStats: $('train-stats'),
+  trainPlan: $('train-plan'),
   chart: $<HTMLCanvasElement>('chart'),
   error: $('error'),
 };
@@ -218,10 +226,12 @@ function describeAdapter(info: DeviceInfo): string {
 function showModel(s: ModelSummary, note = ''): void {
   const c = s.config;
   const k = (n: number) => (n >= 1e6 ? `${(n / 1e6).toFixed(2)}M` : n >= 1e3 ? `${(n / 1e3).toFixed(1)}k` : String(n));
+  const adapters = c.lora ? ` · LoRA rank ${c.lora.rank} on ${c.lora.targets.join(', ')}` : '';
   ui.modelInfo.className = 'status ok';
   ui.modelInfo.textContent =
-    `${s.source}: ${c.nLayer} layers, ${c.nHead} heads, ${c.nEmbd} embd, block ${c.blockSize} · ${k(s.params)} parameters · ` +
+    `${s.source}: ${c.nLayer} layers, ${c.nHead} heads, ${c.nEmbd} embd, block ${c.blockSize} · ${k(s.params)} parameters${adapters} · ` +
     `${s.tokenizer} tokenizer (${s.vocabSize} tokens) · step ${s.step}${note ? ` · ${note}` : ''}`;
+  ui.loraRow.hidden = !s.loaded; // LoRA fine-tunes a loaded model, not one New model made
 }
 
 /** Loads the checkpoint `file` reads (a tensor at a time) in place of the page's model; `signal` cancels it. */
@@ -261,7 +271,11 @@ function shown(s: ModelSummary, bytes: number): ModelSummary {
   runStart = null;
   lastEvalStep = -1;
   chart.clear();
-  ui.trainStats.textContent = '';
+  ui.trainStats.textContent = ui.trainPlan.textContent = '';
+  // Train goes on with the model's adapters (a LoRA run's checkpoint), or with none
+  const lora = s.config.lora;
+  ui.loraRank.value = String(lora?.rank ?? 0);
+  if (lora) [ui.loraAlpha.value, ui.loraDropout.value, ui.loraTargets.value] = [String(lora.alpha), String(lora.dropout), lora.targets.join(',')];
   if (s.run) {
     // Train goes on at the rate the run had reached, not the page's default (a decayed run's may be 30x below it)
     if (s.run.learningRate) ui.lr.value = String(Number(s.run.learningRate.toPrecision(4)));
@@ -387,11 +401,42 @@ function settingsFromUi(): TrainSettings {
 }
 
 /**
+ * The LoRA fields (rank 0: none, the others unused), refused in one line naming the field; as
+ * settings for the model on the page, whose layers bound the rank.
+ */
+function loraFromUi(): TrainSettings {
+  const loraRank = num(ui.loraRank, 'LoRA rank', TRAIN_RANGES.loraRank);
+  const { loraAlpha, loraDropout, loraTargets } = TRAIN_DEFAULTS;
+  if (loraRank === 0) return { loraRank, loraAlpha, loraDropout, loraTargets };
+  const settings = {
+    loraRank,
+    loraAlpha: num(ui.loraAlpha, 'LoRA alpha', TRAIN_RANGES.loraAlpha),
+    loraDropout: num(ui.loraDropout, 'LoRA dropout', TRAIN_RANGES.loraDropout),
+    loraTargets: ui.loraTargets.value.split(',').map((t) => t.trim()).join(','),
+  };
+  const lora = loraOf(settings)!;
+  const problem = loraConfigProblem(lora, (key) => `LoRA ${key}`) ?? loraRankProblem(lora, blockLinearShapes(session.model!.config), 'LoRA rank');
+  if (problem) throw new Error(problem);
+  return settings;
+}
+
+/** Settings for training the model on the page: a loaded one's with the LoRA fields. */
+const trainSettingsFromUi = (): TrainSettings => ({ ...settingsFromUi(), ...(session.model && session.summary().loaded && loraFromUi()) });
+
+/**
  * Trains `steps` steps (or until Stop), drawing each step's loss and evaluating every
  * evalInterval steps. Returns the per-step losses.
  */
 async function trainRun(steps: number, text: string, settings: TrainSettings): Promise<number[]> {
+  const before = session.summary().step;
   const trainer = session.trainerFor(text, settings);
+  if (trainer.step < before) {
+    // a new run from step 0 (LoRA settings other than the model's adapters): nothing of the old one to go on to or draw
+    runStart = null;
+    lastEvalStep = -1;
+    chart.clear();
+  }
+  ui.trainPlan.textContent = describeRun(trainer);
   if (session.textNote) ui.textInfo.textContent = session.textNote;
   const { batchSize, blockSize, gradAccum, evalInterval } = trainer.cfg;
   runStart ??= trainer.step;
@@ -437,6 +482,7 @@ function newModel(text: string, shape: ModelShape, settings: TrainSettings): Mod
   runStart = null;
   lastEvalStep = -1;
   chart.clear();
+  ui.trainPlan.textContent = '';
   showModel(s);
   refresh();
   return s;
@@ -478,7 +524,7 @@ ui.newModel.onclick = action(() =>
 );
 ui.train.onclick = action(() =>
   exclusive('training', async () => {
-    const [shape, settings, steps] = [session.model ? null : shapeFromUi(), settingsFromUi(), stepsFromUi()];
+    const [shape, settings, steps] = [session.model ? null : shapeFromUi(), trainSettingsFromUi(), stepsFromUi()];
     if (shape) newModel(ui.text.value, shape, settings);
     await trainRun(steps, ui.text.value, settings);
   }),
@@ -534,11 +580,11 @@ window.__gpt = {
         showTextInfo();
       }
       runStart = null;
-      return trainRun(n, ui.text.value, opts.settings ?? settingsFromUi());
+      return trainRun(n, ui.text.value, opts.settings ?? trainSettingsFromUi());
     }),
   evaluate: (opts = {}) =>
     exclusive('training', async () => {
-      const trainer = session.trainerFor(opts.text ?? ui.text.value, opts.settings ?? settingsFromUi());
+      const trainer = session.trainerFor(opts.text ?? ui.text.value, opts.settings ?? trainSettingsFromUi());
       const losses = await trainer.evaluate();
       chart.addEval(trainer.step, losses.train, losses.val);
       return losses;

@@ -9,10 +9,12 @@ import { HF_FILES, type HFModelSources } from '../gpt/hf/index.js';
 import { readHFModel } from '../gpt/hf/upload.js';
 import type { GPT, GPTConfig } from '../gpt/model.js';
 import { CharTokenizer, describeLeftOut, encodeKnown, encodePrompt, TextStream, type Tokenizer } from '../gpt/tokenizer/index.js';
-import { modelConfig, resolveTrainDtype, stepPlan, TRAIN_DEFAULTS, Trainer, trainConfigProblem, TrainingDivergedError, type TrainConfig } from '../gpt/trainer.js';
-import { checkPlanFits } from '../gpt/memory-plan.js';
+import { loraOf, modelConfig, resolveTrainDtype, stepPlan, TRAIN_DEFAULTS, Trainer, trainConfigProblem, TrainingDivergedError, type TrainConfig } from '../gpt/trainer.js';
+import { describeAdapters } from '../gpt/lora.js';
+import { checkPlanFits, describePlan } from '../gpt/memory-plan.js';
 import { device } from '../device/device.js';
 import type { ByteSource } from '../io/safetensors-source.js';
+import { show } from '../io/value-ranges.js';
 import { tensor } from '../ops/index.js';
 import { learningRate } from '../optim/schedule.js';
 import { scope } from '../tensor/scope.js';
@@ -22,8 +24,11 @@ export type ModelShape = Pick<GPTConfig, 'nLayer' | 'nHead' | 'nEmbd' | 'blockSi
 /** Training settings the page may change between runs (the model's shape is fixed). */
 export type TrainSettings = Partial<Omit<TrainConfig, keyof ModelShape | 'dropout' | 'bias'>>;
 
-/** Settings a Trainer reads only when it is made (its AdamW's, its dtype): a change takes a new trainer, continuing the run. */
-const FIXED_AT_START = ['beta1', 'beta2', 'weightDecay', 'dtype'] as const;
+/**
+ * Settings a Trainer reads only when it is made (its AdamW's, its dtype, its LoRA adapters): a
+ * change takes a new trainer, continuing the run (other adapters start a new run: see startOver).
+ */
+const FIXED_AT_START = ['beta1', 'beta2', 'weightDecay', 'dtype', 'loraRank', 'loraAlpha', 'loraDropout', 'loraTargets'] as const;
 
 export interface ModelSummary {
   source: string;
@@ -32,6 +37,8 @@ export interface ModelSummary {
   tokenizer: string;
   vocabSize: number;
   step: number;
+  /** Whether the model came from a file (a checkpoint, a Hugging Face model), not New model: the page offers to fine-tune it with LoRA. */
+  loaded: boolean;
   /**
    * A loaded checkpoint's run, until the page trains it: the learning rate its schedule reached at
    * its step (none where that is 0: a run decayed to minLr 0), and its batch size, to go on as it would have.
@@ -111,6 +118,7 @@ export class Session {
       tokenizer: tokenizer.kind,
       vocabSize: tokenizer.vocabSize,
       step,
+      loaded: this.loaded !== null,
       ...(run && { run: { ...(lr && { learningRate: lr }), batchSize: run.batchSize } }),
     };
   }
@@ -118,7 +126,9 @@ export class Session {
   /**
    * The trainer for the current model on `text`, created on first use (restoring the loaded
    * checkpoint's optimizer moments and step, when it has them) or when the text or a setting in
-   * FIXED_AT_START changes (carrying the optimizer state over). `settings` apply to this and later steps.
+   * FIXED_AT_START changes (carrying the optimizer state over). `settings` apply to this and later
+   * steps. LoRA settings other than the model's adapters (none, or those it was loaded or trained
+   * with) start a new run at step 0 (startOver).
    */
   trainerFor(text: string, settings: TrainSettings = {}): Trainer {
     this.assertNotSaving('trainerFor');
@@ -136,15 +146,22 @@ export class Session {
     this.textNote = describeLeftOut(known);
     // the page trains in its adapter's own dtype (auto) unless told otherwise, whatever the checkpoint's run used
     const cfg = checkedConfig('trainerFor', model.config, { ...TRAIN_DEFAULTS, ...this.loaded?.meta.train, dtype: 'auto', ...this.trainer?.cfg, ...settings, ...shape });
+    let data: ReturnType<typeof splitTokens>;
+    try {
+      data = splitTokens(known.ids, tokenizer.vocabSize, blockSize, true);
+    } catch (e) {
+      // too few tokens from a long text: its characters are not the model's
+      throw known.dropped ? new Error(`${(e as Error).message} (${this.textNote})`) : e;
+    }
+    if (show(model.config.lora) !== show(loraOf(cfg))) this.startOver(model);
     // the first trainer of a loaded checkpoint adopts its moments (each freed once copied: never twice on the GPU)
     const moments = this.loadedMoments && checkpointMoments({ optimizer: this.loadedMoments }, model);
     let trainer: Trainer;
     try {
-      trainer = new Trainer(cfg, splitTokens(known.ids, tokenizer.vocabSize, blockSize, true), model, undefined, { moments });
+      trainer = new Trainer(cfg, data, model, undefined, { moments });
     } catch (e) {
       if (this.dropSpentMoments()) throw new Error(`${(e as Error).message}; the checkpoint's optimizer moments were freed as they were copied, so training goes on with fresh ones: load the checkpoint again to resume with its own`);
-      // too few tokens from a long text: its characters are not the model's
-      throw known.dropped ? new Error(`${(e as Error).message} (${this.textNote})`) : e;
+      throw e;
     }
     if (moments) this.loadedMoments = undefined; // the trainer's now, and save() takes them from it
     const old = this.trainer;
@@ -159,6 +176,24 @@ export class Session {
     this.trainer = trainer;
     this.trainText = text;
     return trainer;
+  }
+
+  /**
+   * Lets the model's run go for a new one on its weights, from step 0 with fresh optimizer state, as
+   * `gpt train --init-from` fine-tunes a checkpoint: LoRA asked for where the run trained every
+   * weight (or other adapters), whose moments do not apply. The model's adapters, if any, are merged
+   * into its weights (W += (alpha/r)·B·A: the same model, plain again). The loaded checkpoint's run
+   * settings stay as defaults; work not saved before stays unsaved until a save.
+   */
+  private startOver(model: GPT): void {
+    const unsaved = this.hasUnsavedWork();
+    this.trainer?.dispose();
+    this.trainer = null;
+    disposeMoments(this.loadedMoments);
+    this.loadedMoments = undefined;
+    if (this.loaded) this.loaded = { ...this.loaded, meta: { ...this.loaded.meta, trainer: undefined } };
+    if (model.config.lora) model.mergeLoRA();
+    this.savedStep = unsaved ? -1 : null; // -1: no step, so unsaved until saved
   }
 
   /**
@@ -368,7 +403,24 @@ function checkedConfig(op: string, model: GPTConfig, cfg: TrainConfig): TrainCon
  * never got that far: splitTokens' count of the tokens it needs went on for ever).
  */
 function checkRunFits(model: GPTConfig, cfg: TrainConfig): void {
-  checkPlanFits(stepPlan(model, cfg, resolveTrainDtype(cfg.dtype)), device().info.limits);
+  checkPlanFits(stepPlan(trainedConfig(model, cfg), cfg, resolveTrainDtype(cfg.dtype)), device().info.limits);
+}
+
+/** The model as `cfg` trains it: with the LoRA adapters cfg asks for (those it has merged, where they differ: Session.startOver). */
+function trainedConfig(model: GPTConfig, cfg: TrainConfig): GPTConfig {
+  const { lora: _, ...plain } = model;
+  const lora = loraOf(cfg);
+  return { ...plain, ...(lora && { lora }) };
+}
+
+/**
+ * What a trainer's run holds on the GPU (the memory plan `gpt train` prints), after its LoRA
+ * adapters and peft's trainable-parameter line when it has adapters.
+ */
+export function describeRun(trainer: Trainer): string {
+  const { lora } = trainer.model.config;
+  const adapters = lora ? `${describeAdapters(lora, trainer.optimizer.params.reduce((n, p) => n + p.size, 0), trainer.model.parameterCount())} · ` : '';
+  return adapters + describePlan(trainer.memoryPlan());
 }
 
 /** Where the validation split starts: the first 90% of the tokens train (as `gpt prepare` splits). */
