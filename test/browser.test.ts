@@ -329,7 +329,7 @@ describe('the demo page in Chromium (WebGPU)', () => {
     const t0 = performance.now();
     await page.click('#train');
     await expect.poll(() => page.evaluate(() => window.__gpt.summary().step), { timeout: 120_000 }).toBe(2);
-    await expect.poll(() => page.locator('#train').isEnabled(), 'the run ended').toBe(true);
+    await expect.poll(() => page.locator('#train').isEnabled(), { message: 'the run ended', timeout: 30_000 }).toBe(true);
     console.log(`page: 2 LoRA steps of the Hugging Face model in ${(performance.now() - t0).toFixed(0)} ms`);
     expect(await page.locator('#error').isHidden()).toBe(true);
     // peft's count from GPT-2's shapes: r·(in + out) for c_attn [3C, C] in each block
