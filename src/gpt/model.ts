@@ -6,7 +6,7 @@ import { profile } from '../kernels/profile.js';
 import { add, arange, crossEntropy, div, full, linearCrossEntropy, maximum, mul, ne, sum, tensor, type Tensor } from '../ops/index.js';
 import { checkpoint } from '../autograd/checkpoint.js';
 import { castForCompute } from '../nn/autocast.js';
-import { Dropout, Embedding, LayerNorm } from '../nn/layers.js';
+import { Dropout, Embedding, LayerNorm, Linear } from '../nn/layers.js';
 import { Module, ModuleList } from '../nn/module.js';
 import { ACTIVATIONS, Block, cachedLength, QUANTIZATIONS, type Activation, type KVCache, type Quantization } from '../nn/transformer.js';
 import { Generator } from '../tensor/generator.js';
@@ -207,9 +207,24 @@ export class GPT extends Module {
     return this;
   }
 
+  /** All or nothing: refused partway (a layer adapted by hand, an allocation failing), it leaves the model as it was. */
   private attachLoRA({ rank, alpha, dropout, targets }: LoRAConfig): void {
+    const adapted = [...this.namedModules()].find(([, m]) => m instanceof Linear && m.lora);
+    if (adapted) throw new Error(`GPT.addLoRA: ${adapted[0]} already has a LoRA adapter (from Linear.addLoRA); remove or merge it first (its removeLoRA or mergeLoRA)`);
+    const [trainable, rngState] = [this.trainableParameters(), this.rng.getState()];
+    const added: Linear[] = [];
     this.requiresGrad_(false);
-    for (const linear of targetedLinears(this.h.items, targets)) linear.addLoRA({ rank, alpha, dropout, rng: this.rng });
+    try {
+      for (const linear of targetedLinears(this.h.items, targets)) {
+        linear.addLoRA({ rank, alpha, dropout, rng: this.rng });
+        added.push(linear);
+      }
+    } catch (e) {
+      for (const linear of added) linear.removeLoRA();
+      for (const p of trainable) p.requiresGrad_(true);
+      this.rng.setState(rngState);
+      throw e;
+    }
   }
 
   /** Folds the LoRA adapters into their weights (W += (alpha/r)·B·A) and frees them: a plain GPT again, every parameter trainable. */
