@@ -24,7 +24,7 @@ describe('GPT.addLoRA refused partway', () => {
     const model = new GPT(config, { seed: 3 });
     model.h.items[1]!.mlp.c_fc.addLoRA({ rank: 1, rng: model.rng });
     const before = await snapshot(model);
-    expect(() => model.addLoRA(lora)).toThrow(/^GPT\.addLoRA: h\.1\.mlp\.c_fc already has a LoRA adapter/);
+    expect(() => model.addLoRA(lora)).toThrow(/^GPT\.addLoRA: h\.1\.mlp\.c_fc has a LoRA adapter the model's config does not record/);
     expect(await snapshot(model)).toEqual(before);
     model.dispose();
   });

@@ -202,15 +202,30 @@ export class GPT extends Module {
     validateConfig(config);
     const pruned = [...this.namedBuffers()].find(([name]) => isMaskName(name));
     if (pruned) throw new Error(`GPT.addLoRA: a pruned model (${pruned[0]}) cannot take LoRA adapters, whose update would fill its masked zeros; allowed: a dense float32 model`);
+    this.checkAdapters('GPT.addLoRA');
     this.attachLoRA(lora);
     this.currentConfig = config;
     return this;
   }
 
-  /** All or nothing: refused partway (a layer adapted by hand, an allocation failing), it leaves the model as it was. */
+  /**
+   * Throws, naming `op` and the layer, where the Linear layers' LoRA adapters are not those
+   * config.lora records: one made by a layer's own addLoRA, or one its removeLoRA took off. A
+   * checkpoint or export of the config would miss it, or name one the model does not hold.
+   */
+  checkAdapters(op: string): void {
+    const lora = this.currentConfig.lora;
+    const recorded = new Set<Module>(lora ? targetedLinears(this.h.items, lora.targets) : []);
+    for (const [name, m] of this.namedModules()) {
+      if (!(m instanceof Linear) || (m.lora !== null) === recorded.has(m)) continue;
+      throw new Error(m.lora
+        ? `${op}: ${name} has a LoRA adapter the model's config does not record (Linear.addLoRA made it; GPT.addLoRA records its own): merge or remove it first (its mergeLoRA or removeLoRA)`
+        : `${op}: ${name} lost the LoRA adapter the model's config records (its removeLoRA or mergeLoRA took it; GPT.mergeLoRA merges them all)`);
+    }
+  }
+
+  /** All or nothing: refused partway (an allocation failing), it leaves the model as it was. */
   private attachLoRA({ rank, alpha, dropout, targets }: LoRAConfig): void {
-    const adapted = [...this.namedModules()].find(([, m]) => m instanceof Linear && m.lora);
-    if (adapted) throw new Error(`GPT.addLoRA: ${adapted[0]} already has a LoRA adapter (from Linear.addLoRA); remove or merge it first (its removeLoRA or mergeLoRA)`);
     const [trainable, rngState] = [this.trainableParameters(), this.rng.getState()];
     const added: Linear[] = [];
     this.requiresGrad_(false);
@@ -231,6 +246,7 @@ export class GPT extends Module {
   mergeLoRA(): this {
     const lora = this.currentConfig.lora;
     if (!lora) throw new Error('GPT.mergeLoRA: the model has no LoRA adapters (addLoRA, or a config with lora, makes them)');
+    this.checkAdapters('GPT.mergeLoRA');
     for (const linear of targetedLinears(this.h.items, lora.targets)) linear.mergeLoRA();
     const { lora: _, ...plain } = this.currentConfig;
     this.currentConfig = plain;

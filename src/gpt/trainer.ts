@@ -404,6 +404,7 @@ export class Trainer {
     }
     const shape = model && modelShapeProblem(model, cfg, data.vocabSize);
     if (shape) throw new RangeError(`Trainer: ${shape}`);
+    model?.checkAdapters('Trainer'); // its checkpoints could not hold them
     const lora = loraOf(cfg);
     if (model && !lora && !model.trainableParameters().length) throw new Error('Trainer: every parameter of the model is frozen (requiresGrad false): nothing to train; unfreeze some with requiresGrad_()');
     checkSplits(data, cfg.blockSize);
