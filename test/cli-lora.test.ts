@@ -87,6 +87,7 @@ describe('gpt train --lora-rank', () => {
   it('settings that cannot apply are one-line usage errors', async () => {
     expectOneLine(await fineTune('--lora-alpha', '16', '--out-dir', fresh()), 2, /--lora-alpha applies to LoRA adapters only: give --lora-rank >= 1 too$/);
     expectOneLine(await fineTune('--lora-rank', '4', '--lora-targets', 'q_proj', '--out-dir', fresh()), 2, /--lora-targets must be a non-empty list of c_attn, c_proj, c_fc, attn\.c_proj, mlp\.c_proj, got "q_proj"$/);
+    expectOneLine(await gpt('train', '--data', corpus, ...TINY, '--lora-rank', '4', '--out-dir', fresh()), 2, /--lora-rank 4 fine-tunes a checkpoint through adapters, and this run starts a new model, whose random weights would stay frozen: give the checkpoint as --init-from DIR/);
     expectOneLine(await fineTune('--lora-rank', '17', '--out-dir', fresh()), 2, /--lora-rank 17 exceeds 16, the smaller side of attn\.c_attn \[48, 16\]: a rank is at most min\(in, out\)$/);
     const out = fresh();
     expect((await fineTune(...LORA, '--max-iters', '2', '--eval-interval', '2', '--out-dir', out)).code).toBe(0);

@@ -54,6 +54,7 @@ describe('a constructor that throws frees what it made', () => {
     ['MLP', () => new MLP(cfg, new Generator(1))],
     ['Block', () => new Block(cfg, new Generator(1))],
     ['GPT', () => new GPT({ vocabSize: 11, blockSize: 4, nLayer: 2, nHead: 2, nEmbd: 8, dropout: 0, bias: true })],
+    ['GPT with LoRA adapters', () => new GPT({ vocabSize: 11, blockSize: 4, nLayer: 2, nHead: 2, nEmbd: 8, dropout: 0, bias: true, lora: { rank: 2, alpha: 4, dropout: 0.1, targets: ['c_attn', 'c_fc'] } })],
     ['GPT with shared blocks', () => new GPT({ vocabSize: 11, blockSize: 4, nLayer: 4, nHead: 2, nEmbd: 8, dropout: 0, bias: false, shareLayers: 2 })],
   ])('%s, whichever allocation fails', (_, make) => {
     expect(failEachAllocation(make)).toBeGreaterThan(1);

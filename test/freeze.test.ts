@@ -76,4 +76,18 @@ describe('freezing parameters', () => {
     expect(() => new Trainer(cfg, data, model)).toThrow(/Trainer: every parameter of the model is frozen/);
     disposeTrainers(trainer);
   });
+
+  it('a Trainer refuses a LoRA model whose adapters were frozen too (it failed at the first step, in backward); one it adapts itself trains, though frozen before', () => {
+    const cfg = { ...TRAIN_DEFAULTS, nLayer: 1, nHead: 2, nEmbd: 16, blockSize: 8, batchSize: 2, dtype: 'float32' as const, loraRank: 2 };
+    const vocabSize = 11;
+    const ids = Int32Array.from(seededValues(200, 5, 0, vocabSize), Math.floor);
+    const data = { train: ids, val: ids, vocabSize };
+    const plain = { vocabSize, blockSize: 8, nLayer: 1, nHead: 2, nEmbd: 16, dropout: 0, bias: false };
+    const adapted = new GPT({ ...plain, lora: { rank: 2, alpha: 8, dropout: 0, targets: ['c_attn'] } }).requiresGrad_(false);
+    expect(() => new Trainer(cfg, data, adapted)).toThrow(/^Trainer: every parameter of the model is frozen/);
+    adapted.dispose();
+    const trainer = new Trainer(cfg, data, new GPT(plain).requiresGrad_(false));
+    expect(trainer.optimizer.params.map((p) => p.shape)).toEqual([[2, 16], [48, 2]]); // c_attn's A and B
+    disposeTrainers(trainer);
+  });
 });

@@ -202,6 +202,10 @@ export function trainingConfig(values: TrainFlags, given: Set<string>, ckpt: Pic
   const named = (key: string) => (fromConfig.has(key) ? setting(key) : resume && !given.has(key) ? `the run's ${flagName(key)}` : flagName(key));
   const problem = trainConfigProblem(cfg, named);
   if (problem) throw new UsageError(problem);
+  // a new model's random weights, frozen under the adapters: a fine-tune without its checkpoint
+  if (!ckpt && cfg.loraRank) {
+    throw new UsageError(`${named('loraRank')} ${cfg.loraRank} fine-tunes a checkpoint through adapters, and this run starts a new model, whose random weights would stay frozen: give the checkpoint as --init-from DIR (ours or a Hugging Face GPT-2 directory)`);
+  }
   // the profiled step starts at step `profiled` and is logged as the next one: the run must reach that
   const profiled = profiledStep(resume ? ckpt!.meta.trainer!.step : 0);
   if (values.profile && cfg.maxIters <= profiled) {

@@ -148,6 +148,7 @@ export function checkpointPieces(model: GPT, tokenizer: Tokenizer, extra: Checkp
 function pendingCheckpoint(model: GPT, tokenizer: Tokenizer, extra: CheckpointExtras): { tensors: PendingTensor[]; metadata: Record<string, string> } {
   checkOptionKeys('encodeCheckpoint', extra, [...RUN_STATE_FIELDS, 'optimizer', 'moments']);
   assertWeightsReadable();
+  model.checkAdapters('checkpoint not saved'); // what the config does not record, loading would refuse or miss
   const named = [...model.namedParameters()];
   const tensors = pendingTensors([...named, ...model.namedBuffers()]).map(maskAsBool);
   const moments = momentReaders(extra, named);

@@ -7,7 +7,7 @@ import { add, arange, crossEntropy, div, full, linearCrossEntropy, maximum, mul,
 import { checkpoint } from '../autograd/checkpoint.js';
 import { castForCompute } from '../nn/autocast.js';
 import { Dropout } from '../nn/dropout.js';
-import { Embedding, LayerNorm } from '../nn/layers.js';
+import { Embedding, LayerNorm, Linear } from '../nn/layers.js';
 import { Module, ModuleList } from '../nn/module.js';
 import { ACTIVATIONS, Block, cachedLength, QUANTIZATIONS, type Activation, type KVCache, type Quantization } from '../nn/transformer.js';
 import { Generator } from '../tensor/generator.js';
@@ -203,20 +203,51 @@ export class GPT extends Module {
     validateConfig(config);
     const pruned = [...this.namedBuffers()].find(([name]) => isMaskName(name));
     if (pruned) throw new Error(`GPT.addLoRA: a pruned model (${pruned[0]}) cannot take LoRA adapters, whose update would fill its masked zeros; allowed: a dense float32 model`);
+    this.checkAdapters('GPT.addLoRA');
     this.attachLoRA(lora);
     this.currentConfig = config;
     return this;
   }
 
+  /**
+   * Throws, naming `op` and the layer, where the Linear layers' LoRA adapters are not those
+   * config.lora records: one made by a layer's own addLoRA, or one its removeLoRA took off. A
+   * checkpoint or export of the config would miss it, or name one the model does not hold.
+   */
+  checkAdapters(op: string): void {
+    const lora = this.currentConfig.lora;
+    const recorded = new Set<Module>(lora ? targetedLinears(this.h.items, lora.targets) : []);
+    for (const [name, m] of this.namedModules()) {
+      if (!(m instanceof Linear) || (m.lora !== null) === recorded.has(m)) continue;
+      throw new Error(m.lora
+        ? `${op}: ${name} has a LoRA adapter the model's config does not record (Linear.addLoRA made it; GPT.addLoRA records its own): merge or remove it first (its mergeLoRA or removeLoRA)`
+        : `${op}: ${name} lost the LoRA adapter the model's config records (its removeLoRA or mergeLoRA took it; GPT.mergeLoRA merges them all)`);
+    }
+  }
+
+  /** All or nothing: refused partway (an allocation failing), it leaves the model as it was. */
   private attachLoRA({ rank, alpha, dropout, targets }: LoRAConfig): void {
+    const [trainable, rngState] = [this.trainableParameters(), this.rng.getState()];
+    const added: Linear[] = [];
     this.requiresGrad_(false);
-    for (const linear of targetedLinears(this.h.items, targets)) linear.addLoRA({ rank, alpha, dropout, rng: this.rng });
+    try {
+      for (const linear of targetedLinears(this.h.items, targets)) {
+        linear.addLoRA({ rank, alpha, dropout, rng: this.rng });
+        added.push(linear);
+      }
+    } catch (e) {
+      for (const linear of added) linear.removeLoRA();
+      for (const p of trainable) p.requiresGrad_(true);
+      this.rng.setState(rngState);
+      throw e;
+    }
   }
 
   /** Folds the LoRA adapters into their weights (W += (alpha/r)·B·A) and frees them: a plain GPT again, every parameter trainable. */
   mergeLoRA(): this {
     const lora = this.currentConfig.lora;
     if (!lora) throw new Error('GPT.mergeLoRA: the model has no LoRA adapters (addLoRA, or a config with lora, makes them)');
+    this.checkAdapters('GPT.mergeLoRA');
     for (const linear of targetedLinears(this.h.items, lora.targets)) linear.mergeLoRA();
     const { lora: _, ...plain } = this.currentConfig;
     this.currentConfig = plain;

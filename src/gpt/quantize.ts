@@ -11,6 +11,7 @@ import { GPT } from './model.js';
 export async function quantizeModel(model: GPT): Promise<GPT> {
   if (!(model instanceof GPT)) throw new TypeError(`quantizeModel: argument 'model' must be a GPT, got ${describeValue(model)}`);
   if (model.config.quantization) throw new Error(`quantizeModel: the model is already quantized (${model.config.quantization})`);
+  model.checkAdapters('quantizeModel');
   if (model.config.lora) throw new Error('quantizeModel: the model has LoRA adapters, which int8 weights cannot hold; merge them first (model.mergeLoRA())');
   const quantized = new GPT({ ...model.config, quantization: 'int8' });
   try {

@@ -404,8 +404,10 @@ export class Trainer {
     }
     const shape = model && modelShapeProblem(model, cfg, data.vocabSize);
     if (shape) throw new RangeError(`Trainer: ${shape}`);
+    model?.checkAdapters('Trainer'); // its checkpoints could not hold them
     const lora = loraOf(cfg);
-    if (model && !lora && !model.trainableParameters().length) throw new Error('Trainer: every parameter of the model is frozen (requiresGrad false): nothing to train; unfreeze some with requiresGrad_()');
+    // a model the trainer adapts itself gets trainable adapters; one adapted before must have kept some trainable
+    if (model && !(lora && !model.config.lora) && !model.trainableParameters().length) throw new Error('Trainer: every parameter of the model is frozen (requiresGrad false): nothing to train; unfreeze some with requiresGrad_()');
     checkSplits(data, cfg.blockSize);
     this.dtype = resolveTrainDtype(cfg.dtype);
     if (this.dtype === 'float16') requireF16('Trainer (dtype float16)');

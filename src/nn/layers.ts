@@ -134,6 +134,13 @@ export class Linear extends RowWeights {
     scope(() => {
       this.weight.assign(noGrad(() => this.weight.add(lora.delta()))); // shares the sum's storage, which outlives the scope
     });
+    this.removeLoRA();
+  }
+
+  /** Frees the adapter without merging it (peft's unload): the layer computes with its own W and b again, still frozen. */
+  removeLoRA(): void {
+    const lora = this.adapter;
+    if (!lora) throw new Error('Linear.removeLoRA: the layer has no LoRA adapter (addLoRA attaches one)');
     this.unregister('lora');
     this.adapter = null;
     lora.dispose();

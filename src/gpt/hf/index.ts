@@ -60,6 +60,7 @@ export function pendingHF(model: GPT, tokenizer?: Tokenizer, op = 'pendingHF'): 
   if (model.config.quantization) {
     throw new Error(`a quantized (${model.config.quantization}) model has no Hugging Face GPT-2 form; export the float32 checkpoint it was made from`);
   }
+  model.checkAdapters(op); // one the config does not record, GPT-2's layout would leave out
   if (model.config.lora) throw new Error(`${op}: a model with LoRA adapters has no Hugging Face GPT-2 form until they are merged into its weights (model.mergeLoRA(); gpt export does it)`);
   assertWeightsReadable();
   const params = new Map<string, PendingParam>();
