@@ -1,7 +1,7 @@
 // The CLI as real processes, where only a process shows it: two runs on one --out-dir (the second
 // is refused, naming the first's pid), the lock released on SIGINT, SIGTERM and SIGHUP with the
 // process still ending by that signal and saying which checkpoint it leaves, no hang on paths that used to hang (/proc, FIFOs), `gpt
-// sample | head` ending quietly, and `gpt serve --host 0.0.0.0` saying what it exposes.
+// sample | head` ending quietly, `gpt train | head` ending as SIGPIPE would, and `gpt serve --host 0.0.0.0` saying what it exposes.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -25,6 +25,20 @@ beforeAll(async () => {
   expect(r.code, r.err).toBe(0);
 });
 
+/**
+ * The last line of `err`, from a run in `out` that `signal` ended, says where the run was and which
+ * checkpoint is left: the one that loads (the one whose save was under way, or the one before).
+ */
+async function expectCheckpointNamed(err: string, signal: string, out: string, command = 'train'): Promise<void> {
+  const step = (await loadCheckpoint(out)).meta.trainer!.step;
+  expect(step).toBeGreaterThan(0); // ended mid-run, still loads
+  const said = new RegExp(`(?:^|\n)gpt ${command}: ${signal} at step (\\d+); ${out} keeps (?:the checkpoint of step (\\d+) if its save, under way, was done, else )?the checkpoint of step (\\d+) \\(val [\\d.]+\\): continue it with gpt ${command} --init-from resume --out-dir ${out}\n$`).exec(err);
+  expect(said, err).not.toBeNull();
+  const [at, saving, saved] = [said![1], said![2], said![3]].map(Number);
+  expect([saving, saved]).toContain(step);
+  expect(at).toBeGreaterThanOrEqual(step);
+}
+
 describe('gpt train holds a lock on its --out-dir', () => {
   it('a second run on the same directory is refused; the lock goes with SIGINT, SIGTERM and SIGHUP', async () => {
     const [a, c, h] = [join(dir, 'a'), join(dir, 'c'), join(dir, 'h')];
@@ -45,14 +59,7 @@ describe('gpt train holds a lock on its --out-dir', () => {
     expect(ends.map((e) => e.signal)).toEqual(['SIGINT', 'SIGTERM', 'SIGHUP']);
     for (const [i, out] of [a, c, h].entries()) {
       expect(existsSync(join(out, LOCK_FILE)), out).toBe(false);
-      const step = (await loadCheckpoint(out)).meta.trainer!.step;
-      expect(step).toBeGreaterThan(0); // killed mid-run, still loads
-      // one line saying where the run was and which checkpoint is left: the one that loads (the one whose save was under way, or the one before)
-      const said = new RegExp(`(?:^|\n)gpt train: ${ends[i]!.signal} at step (\\d+); ${out} keeps (?:the checkpoint of step (\\d+) if its save, under way, was done, else )?the checkpoint of step (\\d+) \\(val [\\d.]+\\): continue it with gpt train --init-from resume --out-dir ${out}\n$`).exec(ends[i]!.err);
-      expect(said, ends[i]!.err).not.toBeNull();
-      const [at, saving, saved] = [said![1], said![2], said![3]].map(Number);
-      expect([saving, saved]).toContain(step);
-      expect(at).toBeGreaterThanOrEqual(step);
+      await expectCheckpointNamed(ends[i]!.err, ends[i]!.signal!, out);
     }
   });
 });
@@ -117,5 +124,26 @@ describe('gpt sample | head', () => {
     expect(r.timedOut, 'still generating after its reader left').toBe(false);
     expect(r.err).toBe('');
     expect(r.code).toBe(0);
+  });
+});
+
+describe('gpt train | head', () => {
+  it('a reader that goes away ends train and distill as SIGPIPE would: status 141, the lock released, one line on the checkpoint left', async () => {
+    const [trained, distilled] = [join(dir, 'piped-train'), join(dir, 'piped-distill')];
+    const runs = await Promise.all([
+      spawnGpt(endless(trained), 60_000, 'launcher'),
+      spawnGpt(['distill', '--teacher', fixture, ...endless(distilled).slice(1)], 60_000, 'launcher'),
+    ]);
+    await Promise.all(runs.map((run) => run.printed(/saved checkpoint/)));
+    for (const run of runs) run.child.stdout!.destroy(); // as head does once it has its lines
+    const ends = await Promise.all(runs.map((run) => run.done));
+    for (const [i, [command, out]] of [['train', trained], ['distill', distilled]].entries()) {
+      const r = ends[i]!;
+      expect(r.timedOut, `${command} still training after its reader left`).toBe(false);
+      expect([r.code, r.signal], r.err).toEqual([141, null]); // 128 + SIGPIPE's 13
+      expect(existsSync(join(out!, LOCK_FILE))).toBe(false);
+      await expectCheckpointNamed(r.err, 'SIGPIPE', out!, command);
+      expect(r.err.trimEnd()).not.toContain('\n');
+    }
   });
 });

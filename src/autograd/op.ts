@@ -3,6 +3,7 @@
 // checks the arguments, runs the forward and, when an input requires grad, records a node that
 // holds what the backward rule saved. The engine's ops (src/ops/) are entries of one table,
 // src/ops/table.ts; this module only wires an entry into the tape.
+import { RankLimitError } from '../kernels/kernel.js';
 import { requireF16 } from '../kernels/profile.js';
 import { describeValue } from '../tensor/check.js';
 import { formatShape, sameShape, type Shape } from '../tensor/shape.js';
@@ -208,7 +209,7 @@ export function defineOp<A extends unknown[]>(spec: OpSpec<A>): Op<A> {
     const firstMade = nextTensorId();
     try {
       // what the forward allocated before it threw (its output, say) is freed with what it saved
-      result = freeOnThrow(() => {
+      result = speakingFor(spec.name, () => freeOnThrow(() => {
         const returned = noGrad(() => spec.forward(ctx, ...args));
         if (!(returned instanceof Tensor)) throw new TypeError(`${spec.name}: the op's forward must return a Tensor, got ${describeValue(returned)}`);
         // a forward that hands back a tensor it did not make (an input, a parameter or constant it
@@ -221,7 +222,7 @@ export function defineOp<A extends unknown[]>(spec: OpSpec<A>): Op<A> {
           throw new Error(`${spec.name}: the forward made ${viewed.describe()}, its shape rule says ${out.dtype}${formatShape(out.shape)}`);
         }
         return viewed;
-      });
+      }));
     } catch (e) {
       ctx.release(); // no node will own what the forward saved
       throw e;
@@ -235,11 +236,21 @@ export function defineOp<A extends unknown[]>(spec: OpSpec<A>): Op<A> {
       }
       const backward = spec.backward as BackwardRule<A>;
       result.requiresGrad = true;
-      result.gradFn = new Node(spec.name, (g) => (ctx.checkUnchanged(spec.name), backward(ctx, g, args)), ctx, inputs);
+      result.gradFn = new Node(spec.name, (g) => speakingFor(`backward of '${spec.name}'`, () => (ctx.checkUnchanged(spec.name), backward(ctx, g, args))), ctx, inputs);
     }
     return result;
   };
   return Object.assign(op, { spec });
+}
+
+/** Runs `work` for `op`: a shape with more dims than a kernel indexes is refused in the words of the op called (the outermost), not of its kernel or of an op it calls. */
+function speakingFor<R>(op: string, work: () => R): R {
+  try {
+    return work();
+  } catch (e) {
+    if (e instanceof RankLimitError) e.by(op);
+    throw e;
+  }
 }
 
 /**

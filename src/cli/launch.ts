@@ -11,6 +11,7 @@ import { spawn } from 'node:child_process';
 import { StringDecoder } from 'node:string_decoder';
 import { Transform } from 'node:stream';
 import { main, opensAdapter, VERBOSE_FLAG } from './main.js';
+import { readerLeft } from './reader-gone.js';
 
 /** Dawn's notices, one line each. */
 export const DAWN_NOTICE = /^Warning: maxDynamic(Uniform|Storage)BuffersPerPipelineLayout artificially reduced from \d+ to \d+ to fit dynamic offset allocation limit\.$/;
@@ -35,15 +36,15 @@ export async function launch(argv: string[], script: string): Promise<number> {
 }
 
 /**
- * `gpt sample | head`: once the reader of stdout is gone, the run ends quietly, as a process that
- * SIGPIPE ends (Node ignores SIGPIPE: the next write fails with EPIPE, thrown as a stack trace, and
- * where it did not end the process, generation would go on for no one). Exit handlers still run
- * (the --out-dir lock is released).
+ * `gpt sample | head`: once the reader of stdout is gone, the run ends (reader-gone.ts), as a process
+ * that SIGPIPE ends: Node ignores SIGPIPE, so the next write fails with EPIPE, thrown as a stack
+ * trace, and where it did not end the process, generation would go on for no one. Exit handlers
+ * still run (the --out-dir lock is released).
  */
 function endWhenReaderLeaves(): void {
   process.stdout.on('error', (e: NodeJS.ErrnoException) => {
     if (e.code !== 'EPIPE') throw e;
-    process.exit(0);
+    readerLeft();
   });
 }
 

@@ -1,9 +1,11 @@
 // A training run holds its --out-dir's lock from start to end (src/node/dir-lock.ts), so two runs
 // never write one checkpoint. The lock goes however the run ends: return, error, Ctrl-C / SIGTERM /
 // a closed terminal's SIGHUP (released, then the signal is raised again so the process still ends
-// as killed by it), or exit. Killed by a signal, the work may say first what it leaves behind.
+// as killed by it), stdout's reader going away (answered as SIGPIPE: reader-gone.ts ends the
+// process), or exit. Killed by a signal, the work may say first what it leaves behind.
 import { lockDirectory } from '../node/dir-lock.js';
 import { makeDirectories, removeEmptyCreated } from '../node/regular-files.js';
+import { whenReaderLeaves } from './reader-gone.js';
 
 /** The signals that end a run by default without Node's 'exit' event. */
 const ENDING_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
@@ -22,20 +24,25 @@ export async function withDirectoryLock<T>(dir: string, work: () => Promise<T>, 
     await tidy();
     throw e;
   }
-  const ended = (signal: NodeJS.Signals) => {
+  const answer = (signal: NodeJS.Signals) => {
     try {
       onSignal(signal);
     } finally {
       release();
     }
+  };
+  const ended = (signal: NodeJS.Signals) => {
+    answer(signal);
     process.kill(process.pid, signal);
   };
   const release = () => {
     lock.release();
     for (const signal of ENDING_SIGNALS) process.off(signal, ended);
+    stopHearingReader();
     process.off('exit', release);
   };
   for (const signal of ENDING_SIGNALS) process.once(signal, ended);
+  const stopHearingReader = whenReaderLeaves(() => answer('SIGPIPE'));
   process.once('exit', release);
   try {
     return await work();

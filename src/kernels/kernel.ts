@@ -52,6 +52,23 @@ export type TextureAccess = 'load' | 'store';
 /** Uniform fields: 4-byte scalars, or `dims`, an array of 8 u32 (shapes and strides, rank <= 8). */
 export type ParamType = 'u32' | 'i32' | 'f32' | 'dims';
 export const MAX_RANK = 8;
+
+/** A shape with more dims than a kernel indexes; the op that ran the kernel gives its own name (autograd/op.ts). */
+export class RankLimitError extends RangeError {
+  constructor(
+    by: string,
+    readonly rank: number,
+  ) {
+    super();
+    this.by(by);
+  }
+
+  /** Says that `op` refused. */
+  by(op: string): void {
+    this.message = `${op}: rank ${this.rank} exceeds ${MAX_RANK}, the most dims a kernel indexes (counted after dropping size-1 dims and merging neighbours laid out one after another in every operand); allowed: shapes whose dims merge to ${MAX_RANK} or fewer`;
+  }
+}
+
 // GPUShaderStage.COMPUTE; a literal because kernels are declared before Dawn's globals exist.
 const SHADER_STAGE_COMPUTE = 4;
 
@@ -153,7 +170,7 @@ export class Kernel {
       const o = at + offset;
       if (type === 'dims') {
         const arr = v as readonly number[];
-        if (arr.length > MAX_RANK) throw new Error(`${this.name}: rank ${arr.length} exceeds ${MAX_RANK}`);
+        if (arr.length > MAX_RANK) throw new RankLimitError(this.name, arr.length);
         for (let i = 0; i < MAX_RANK; i++) view.setUint32(o + 4 * i, i < arr.length ? arr[i]! : 0, true);
       } else if (type === 'f32') view.setFloat32(o, v as number, true);
       else if (type === 'i32') view.setInt32(o, v as number, true);

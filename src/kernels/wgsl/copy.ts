@@ -10,7 +10,8 @@
 // 1-D grid of 256-lane workgroups (2-D past 65535 groups); one lane per copied word (or half), or
 // per 4 words where a copy is rows of whole vec4s (rowsKernel below).
 import type { Resource } from '../../device/bind-groups.js';
-import { Kernel, perElement, MAX_RANK, grid1d, shiftedWindow, variants, windowRoom } from '../kernel.js';
+import { Kernel, perElement, grid1d, shiftedWindow, variants, windowRoom } from '../kernel.js';
+import { mergeDims } from '../merge-dims.js';
 import { profile } from '../profile.js';
 
 const WG = 256;
@@ -69,35 +70,12 @@ export interface CopyPlan {
   elementBytes?: 2 | 4;
 }
 
-/** Drops size-1 dims and merges neighbours that are contiguous in both layouts. */
-function collapse(plan: CopyPlan): { shape: number[]; src: number[]; dst: number[] } {
-  const shape: number[] = [];
-  const src: number[] = [];
-  const dst: number[] = [];
-  plan.shape.forEach((len, d) => {
-    if (len === 1) return;
-    const last = shape.length - 1;
-    const s = plan.srcStrides[d]!;
-    const t = plan.dstStrides[d]!;
-    if (last >= 0 && src[last] === s * len && dst[last] === t * len) {
-      shape[last] *= len;
-      src[last] = s;
-      dst[last] = t;
-    } else {
-      shape.push(len);
-      src.push(s);
-      dst.push(t);
-    }
-  });
-  return { shape, src, dst };
-}
-
 /** Records the copy described by `plan` (nothing for an empty shape). */
 export function launchCopy(src: GPUBuffer, dst: GPUBuffer, plan: CopyPlan): void {
   const n = plan.shape.reduce((a, b) => a * b, 1);
   if (n === 0) return;
-  const { shape, src: srcStrides, dst: dstStrides } = collapse(plan);
-  if (shape.length > MAX_RANK) throw new Error(`copy: rank ${shape.length} exceeds ${MAX_RANK} after merging dims`);
+  const { shape, strides } = mergeDims(plan.shape, [plan.srcStrides, plan.dstStrides]);
+  const [srcStrides, dstStrides] = [strides[0]!, strides[1]!];
   const eb = plan.elementBytes ?? 4;
   const launch = (s: Resource, d: Resource, box: Box) => {
     const rows = eb === 4 ? asRows(box.shape, srcStrides, dstStrides, box.srcBase, box.dstBase) : null;

@@ -6,6 +6,7 @@
 // Float kernels have a vec4 twin, launched when the size is a multiple of 4 and no input is
 // strided: a lane loads and stores 4 elements as vec4 and applies the expression to each (one
 // vec4 load instead of four bounds-checked scalar loads: ~1.8x on lavapipe for a 393k-element add).
+import { mergeDims } from '../merge-dims.js';
 import { vec4Of, bindsWhole, Kernel, narrow, pieces, piecesThatFit, shiftedWindow, windowOf, windowRoom, perElement, grid1d, variants, type FloatType, type StorageType } from '../kernel.js';
 
 // Exact GELU, a Phi(a) with Phi the standard normal CDF (PyTorch's nn.GELU(), nanoGPT's MLP), for
@@ -212,6 +213,10 @@ export function launchBroadcast(
   n: number,
 ): void {
   const names = NAMES[inputs.length as 1 | 2 | 3];
+  // the output, in order, merges wherever the inputs do
+  const merged = mergeDims(outShape, inputs.map((inp) => inp.strides));
+  outShape = merged.shape;
+  inputs = inputs.map((inp, j) => ({ buffer: inp.buffer, strides: merged.strides[j]! }));
   const params: Record<string, number | number[]> = { n, base: 0, rank: outShape.length, shape: [...outShape] };
   // the whole output's size as the period: read in order; 1: a single value; 0: no period, strided
   const size = outShape.reduce((a, b) => a * b, 1);

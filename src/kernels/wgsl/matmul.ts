@@ -58,6 +58,7 @@
 import type { BufferWindow, Resource } from '../../device/bind-groups.js';
 import { device, onDeviceOpen } from '../../device/device.js';
 import { each, Kernel, LINEAR, grid1d, narrow, variants, windowOf, type FloatType } from '../kernel.js';
+import { mergeDims } from '../merge-dims.js';
 import { tuned, type Tunable } from '../autotune.js';
 import { int8TensorCoresFor, matmulTiling, matmulTilingIsAuto, matmulTilings, profile, SHARING_LANES, splitCandidates, tensorCoreSplits, type MatmulTiling, type SkinnyKernel, type SubgroupMatrixTiling } from '../profile.js';
 import { checkFastPaths } from '../self-check.js';
@@ -79,7 +80,10 @@ export function matmulAddsBias(plan: Pick<MatmulPlan, 'M' | 'K' | 'transA' | 'tr
 }
 
 /** Records C = op(A) · op(B) (+ plan.bias on every row, see matmulAddsBias) for every batch; `c` must hold batch * M * N floats. */
-export function launchMatmul(a: Resource, b: Resource, c: Resource, plan: MatmulPlan): void {
+export function launchMatmul(a: Resource, b: Resource, c: Resource, given: MatmulPlan): void {
+  // batch dims laid out one after another in A and B (C's are in order) merge: fewer dims to index
+  const batch = mergeDims(given.batchShape, [given.aStrides, given.bStrides]);
+  const plan = { ...given, batchShape: batch.shape, aStrides: batch.strides[0]!, bStrides: batch.strides[1]! };
   const { M, N, K, batchShape } = plan;
   const nBatch = batchShape.reduce((x, y) => x * y, 1);
   if (nBatch * M * N === 0) return;

@@ -1,0 +1,26 @@
+// `gpt sample | head`: the reader of stdout may go away before the command is done. The launcher
+// (launch.ts) hears of it (the next write fails with EPIPE: Node ignores SIGPIPE) and ends the run
+// here. A command that answers it (one holding a run lock: run-lock.ts) is ended as SIGPIPE would
+// end it, with the shell's status for that signal, having said what it leaves; any other ends
+// quietly with status 0 (its output was wanted only up to where the reader stopped).
+
+/** 128 + SIGPIPE's 13: what a shell reports for a process SIGPIPE ended. */
+export const READER_GONE_STATUS = 141;
+
+const answers = new Set<() => void>();
+
+/** Has `answer` run (before the process ends) if the reader leaves; returns what stops that. */
+export function whenReaderLeaves(answer: () => void): () => void {
+  answers.add(answer);
+  return () => void answers.delete(answer);
+}
+
+/** The reader of stdout has gone: ends the process. */
+export function readerLeft(): never {
+  if (answers.size === 0) process.exit(0);
+  try {
+    for (const answer of [...answers]) answer();
+  } finally {
+    process.exit(READER_GONE_STATUS);
+  }
+}
