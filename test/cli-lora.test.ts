@@ -52,7 +52,8 @@ describe('gpt train --lora-rank', () => {
     const [straight, stopped] = [fresh(), fresh()];
     expect((await fineTune(...flags, '--max-iters', '10', '--out-dir', straight)).code).toBe(0);
     expect((await fineTune(...flags, '--max-iters', '7', '--out-dir', stopped)).code).toBe(0); // its last save: step 7
-    const resumed = await gpt('train', '--data', corpus, '--init-from', 'resume', '--max-iters', '10', '--out-dir', stopped);
+    // the recorded targets given again, spaced otherwise: the same adapters
+    const resumed = await gpt('train', '--data', corpus, '--init-from', 'resume', '--lora-targets', 'c_attn, mlp.c_proj', '--max-iters', '10', '--out-dir', stopped);
     expect(resumed.code, resumed.err).toBe(0);
     expect(resumed.out).toMatch(/^LoRA: rank 4, alpha 16, dropout 0\.1 on c_attn, mlp\.c_proj/m);
     expect(readLog(stopped)).toHaveLength(10);

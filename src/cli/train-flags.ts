@@ -3,7 +3,7 @@
 // run starts from. A setting that would not be applied is an error, not silently dropped.
 import type { Checkpoint } from '../gpt/checkpoint.js';
 import type { Tokenizer } from '../gpt/tokenizer/index.js';
-import { DISTILL_DEFAULTS, DISTILL_DOCS, DISTILL_RANGES, resolveTrainDtype, TRAIN_DEFAULTS, TRAIN_DOCS, TRAIN_DTYPES, TRAIN_RANGES, trainConfigProblem, type TrainConfig, type TrainDtype } from '../gpt/trainer.js';
+import { DISTILL_DEFAULTS, DISTILL_DOCS, DISTILL_RANGES, loraTargetList, resolveTrainDtype, TRAIN_DEFAULTS, TRAIN_DOCS, TRAIN_DTYPES, TRAIN_RANGES, trainConfigProblem, type TrainConfig, type TrainDtype } from '../gpt/trainer.js';
 import { whyNoF16 } from '../kernels/profile.js';
 import type { ComputeDtype } from '../nn/autocast.js';
 import { readConfigFile } from './config-file.js';
@@ -187,7 +187,8 @@ export function trainingConfig(values: TrainFlags, given: Set<string>, ckpt: Pic
       if (given.has('seed') && values.seed !== train.seed) {
         throw new UsageError(`${setting('seed')} ${values.seed} differs from the checkpoint's ${train.seed}: a resumed run continues the checkpoint's random streams`);
       }
-      const adapters = LORA_KEYS.find((key) => given.has(key) && values[key] !== train[key]);
+      const asRecorded = (key: (typeof LORA_KEYS)[number], v: unknown) => (key === 'loraTargets' ? loraTargetList(String(v)).join(',') : v);
+      const adapters = LORA_KEYS.find((key) => given.has(key) && asRecorded(key, values[key]) !== asRecorded(key, train[key]));
       if (adapters) {
         throw new UsageError(`${setting(adapters)} ${values[adapters]} differs from the checkpoint's ${train[adapters]}: a resumed run keeps its LoRA adapters (fine-tune the checkpoint with --init-from ${values.outDir} and another --out-dir to start new ones on its merged weights)`);
       }

@@ -164,9 +164,11 @@ function loraSettingsProblem(c: TrainConfig, name: (key: string) => string): str
 /** The adapters `cfg` asks for (loraRank >= 1; loraTargets a comma-separated list), or undefined. */
 export function loraOf(cfg: Pick<TrainConfig, 'loraRank' | 'loraAlpha' | 'loraDropout' | 'loraTargets'>): LoRAConfig | undefined {
   if (!cfg.loraRank) return undefined;
-  const targets = cfg.loraTargets.split(',').map((t) => t.trim()) as LoRATarget[];
-  return { rank: cfg.loraRank, alpha: cfg.loraAlpha, dropout: cfg.loraDropout, targets };
+  return { rank: cfg.loraRank, alpha: cfg.loraAlpha, dropout: cfg.loraDropout, targets: loraTargetList(cfg.loraTargets) };
 }
+
+/** The layers a `loraTargets` setting names (comma-separated, spaces around a name ignored). */
+export const loraTargetList = (targets: string) => targets.split(',').map((t) => t.trim()) as LoRATarget[];
 
 export function headsProblem(c: Pick<GPTConfig, 'nEmbd' | 'nHead'>, name: (key: string) => string): string | null {
   return c.nEmbd % c.nHead ? `${name('nEmbd')} (${c.nEmbd}) must be divisible by ${name('nHead')} (${c.nHead})` : null;
