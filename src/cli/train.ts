@@ -81,8 +81,8 @@ async function trainStudent(args: string[], opts: { nextSteps?: boolean; distill
       if (!dev.executes) throw new Error("Dawn's null backend (GPT_DAWN_BACKEND=null) runs nothing: a run there could save no checkpoint (its weights read back as zeros)");
       console.log(`device: ${dev.info.description || dev.info.vendor} (${dev.info.backend})`);
       checkDtypeRuns(cfg.dtype, given, resume ? flags.outDir : null);
-      const maskedWeights = (ckpt?.tensors ?? []).reduce((n, { name, shape }) => n + (isMaskName(name) ? shape.reduce((a, b) => a * b, 1) : 0), 0);
-      const fits = { training: true, limits: dev.info.limits, dtype: resolveTrainDtype(cfg.dtype), maskedWeights, teacher: teacher ? teacherModel(teacher) : undefined, recompute: cfg.recompute };
+      const maskSizes = (ckpt?.tensors ?? []).filter(({ name }) => isMaskName(name)).map(({ shape }) => shape.reduce((a, b) => a * b, 1));
+      const fits = { training: true, limits: dev.info.limits, dtype: resolveTrainDtype(cfg.dtype), maskSizes, teacher: teacher ? teacherModel(teacher) : undefined, recompute: cfg.recompute };
       const modelShape = { ...cfg, vocabSize: ds.tokenizer.vocabSize };
       console.log(checkModelFits(modelShape, cfg.batchSize, fits));
       // a resumed run saves as it did (its --always-save is recorded beside its training config) unless told otherwise

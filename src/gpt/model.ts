@@ -72,24 +72,28 @@ export function blockConfig(cfg: GPTConfig, i: number): GPTConfig & { headSize: 
 }
 
 /**
- * The parameters a GPT of `cfg` holds, from its config alone (each shared block once, the LM head
- * tied to the token embedding, wpe at blockSize rows): what a checkpoint's tensors should add up
- * to, known without building the model (`gpt info` reads a header only).
+ * The parameters a GPT of `cfg` holds, from its config alone, in the order the model lists them
+ * (each shared block once, the LM head tied to the token embedding, wpe at blockSize rows), each a
+ * shape [rows, cols] or [n]; `matrix`: the token embedding or a Linear weight, which int8 quantizes.
  */
-export function configParameterCount(cfg: GPTConfig): number {
+export function configParameterShapes(cfg: GPTConfig): { shape: number[]; matrix: boolean }[] {
   const C = cfg.nEmbd;
-  const bias = cfg.bias ? 1 : 0;
-  const layerNorm = C * (1 + bias);
+  const vector = (n: number) => ({ shape: [n], matrix: false });
+  const layerNorm = () => (cfg.bias ? [vector(C), vector(C)] : [vector(C)]);
+  const linear = (inputs: number, outputs: number) => [{ shape: [outputs, inputs], matrix: true }, ...(cfg.bias ? [vector(outputs)] : [])];
+  const shapes = [{ shape: [cfg.vocabSize, C], matrix: true }, { shape: [cfg.blockSize, C], matrix: false }];
   const K = cfg.shareLayers ?? 1;
-  let n = (cfg.vocabSize + cfg.blockSize) * C + layerNorm;
   for (let j = 0; j < cfg.nLayer / K; j++) {
     const { nHead, headSize, mlpWidth: F } = blockConfig(cfg, j * K);
     const A = nHead * headSize;
-    const linear = (inputs: number, outputs: number) => outputs * (inputs + bias);
-    n += 2 * layerNorm + linear(C, 3 * A) + linear(A, C) + linear(C, F) + linear(F, C);
+    shapes.push(...layerNorm(), ...linear(C, 3 * A), ...linear(A, C), ...layerNorm(), ...linear(C, F), ...linear(F, C));
   }
-  return n;
+  shapes.push(...layerNorm());
+  return shapes;
 }
+
+/** How many parameters a GPT of `cfg` holds (configParameterShapes): what a checkpoint's tensors should add up to, known without building the model (`gpt info` reads a header only). */
+export const configParameterCount = (cfg: GPTConfig): number => configParameterShapes(cfg).reduce((n, { shape }) => n + shape.reduce((a, b) => a * b, 1), 0);
 
 /** Whether some block's shape differs from the dense one (nHead heads, a 4 * nEmbd MLP). */
 export const hasPrunedShapes = (cfg: GPTConfig) =>
