@@ -20,9 +20,10 @@
 // activation, the logits and their gradient, the LM head's weight gradient) or where it ends: the
 // activations and logits are freed by then, but the tied token embedding's two weight gradients
 // (the LM head's and the lookup's) and their sum are live at once, two tables more than .grad.
-// Whether the LM head's products run in blocks is the adapter's (its launch limits): the plan needs
-// an open device.
+// How the LM head's products run (in blocks, in chunks of rows) depends on the adapter's launch
+// limits: the plan needs an open device.
 import { pooledSize } from '../device/pool.js';
+import { chunkRows, windowRows } from '../ops/linear-cross-entropy.js';
 import { fitsOneLaunch } from '../ops/matmul-blocks.js';
 import type { ComputeDtype } from '../nn/autocast.js';
 import { momentShards } from '../optim/adamw.js';
@@ -108,20 +109,23 @@ export function memoryPlan(cfg: GPTConfig, batchSize: number, opts: PlanOptions)
 
   const whole = opts.wholeLogits || opts.teacher !== undefined;
   const fused = !whole && BT * V * A > binding;
-  const rows = fused ? Math.max(1, Math.floor(binding / (Math.max(V, C) * F32))) : BT;
+  const rows = fused ? chunkRows(V, C, binding) : BT;
   const logits = fused ? fusedHead() : wholeHead();
 
   /**
-   * linear-cross-entropy.ts, a chunk of rows at a time in float32: the chunk's logits (and, in the
-   * backward, their gradient and a window of it), its rows of x, and the float32 weight gradient
-   * and its window's part; a float16 model's weight and rows widened to float32 copies while it runs
+   * linear-cross-entropy.ts, a chunk of rows at a time in float32 (its chunkRows): the chunk's
+   * logits (and, in the backward, their gradient and a window of its columns, windowRows wide), its
+   * rows of x, the float32 weight gradient and its window's part; a float16 model's weight and rows
+   * widened to float32 copies while it runs
    */
   function fusedHead(): number {
     const chunk = pooled(rows * V * F32);
     const rowsOfX = pooled(rows * C * F32);
     const widened = A === F16 ? pooled(V * C * F32) + pooled(BT * C * F32) : 0;
     if (!training) return chunk + rowsOfX + widened;
-    return 3 * chunk + 3 * rowsOfX + pooled(Math.min(V * C * F32, binding)) + pooled(V * C * F32) + pooled(BT * C * F32) + widened;
+    const window = Math.min(windowRows(rows, V), V);
+    const windowed = window < V ? pooled(rows * window * F32) : 0;
+    return 2 * chunk + windowed + 3 * rowsOfX + pooled(window * C * F32) + pooled(V * C * F32) + pooled(BT * C * F32) + widened;
   }
 
   /**
