@@ -12,7 +12,7 @@ import { GPT } from '../src/gpt/model.js';
 import { modelConfig, TRAIN_DEFAULTS, Trainer, type TrainConfig } from '../src/gpt/trainer.js';
 import { pruneGlobal } from '../src/nn/prune.js';
 import { profile, setProfile } from '../src/kernels/profile.js';
-import { concat, crossEntropy, device, distillLoss, logSoftmax, sampleLogits, scope, softmax, tensor, zeros, type Tensor } from '../src/index.js';
+import { concat, crossEntropy, device, distillLoss, logSoftmax, noGrad, quantizeModel, sampleLogits, scope, softmax, tensor, zeros, type Tensor } from '../src/index.js';
 import fc from 'fast-check';
 import { checkSample, floatInput, intInput, type Comparison } from '../src/check/index.js';
 import { ref } from '../src/check/reference/index.js';
@@ -314,6 +314,35 @@ describe('memory plan', () => {
       } finally {
         disposeTrainers(trainer);
       }
+    }
+  });
+
+  // a forward alone counted one block's activations and a chunk of fused logits, but it holds each
+  // block's output and its logits whole (only a step's loss is fused): GPT-2 124M at block 1024 peaked at 1.56x
+  it('a forward alone (whole logits, past a binding; float32 and int8) peaks at most at the plan, and the plan within 1.25x of it', async () => {
+    setProfile({ bindingLimit: 2 ** 20 });
+    const shape = { vocabSize: 8000, blockSize: 64, nLayer: 2, nHead: 4, nEmbd: 64, dropout: 0, bias: false }; // logits [8 x 64, 8000]: 16 MB
+    const ids = tensor(Int32Array.from({ length: 8 * 64 }, (_, i) => (i * 7) % 8000), [8, 64]);
+    const f32 = new GPT(shape, { seed: 1 });
+    const int8 = await quantizeModel(f32);
+    try {
+      for (const model of [f32, int8]) {
+        model.eval();
+        const forward = () => scope(() => void noGrad(() => model.forward(ids)));
+        forward(); // pool and pipelines warm
+        await device().sync();
+        device().resetPeakMemory();
+        forward();
+        await device().sync();
+        const peak = device().memory().peakBytes;
+        const { bindingLimit, bufferLimit } = profile();
+        const plan = memoryPlan(model.config, 8, { training: false, bindingLimit, bufferLimit }).bytes.total;
+        const what = `${model.config.quantization ?? 'float32'}: peak ${peak} B, plan ${plan} B`;
+        expect(peak, what).toBeLessThanOrEqual(plan);
+        expect(plan / peak, what).toBeLessThan(1.25);
+      }
+    } finally {
+      for (const t of [f32, int8, ids]) t.dispose();
     }
   });
 

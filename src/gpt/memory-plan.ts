@@ -107,7 +107,8 @@ export function memoryPlan(cfg: GPTConfig, batchSize: number, opts: PlanOptions)
   const backwardWork = all([4 * C, C, C].map((w) => BT * w * A)) + pooled(4 * C * C * F32);
   const activations = layersKept * layer + blockOutputs + (training ? 2 * pooled(BT * C * A) + backwardWork : 0);
 
-  const whole = opts.wholeLogits || opts.teacher !== undefined;
+  // only a step's loss is fused with the LM head (GPT.forward given targets): a forward alone gets whole logits
+  const whole = !training || opts.wholeLogits || opts.teacher !== undefined;
   const fused = !whole && BT * V * A > binding;
   const rows = fused ? chunkRows(V, C, binding) : BT;
   const logits = fused ? fusedHead() : wholeHead();
@@ -136,6 +137,8 @@ export function memoryPlan(cfg: GPTConfig, batchSize: number, opts: PlanOptions)
    * operands and of the result
    */
   function wholeHead(): number {
+    // an int8 table's (linearInt8, int8.ts): float32 logits, past a binding in bands of rows of x and of them
+    if (int8) return pooled(BT * V * F32) + (BT * V * F32 > binding ? 2 * pooled(binding) : 0);
     const float = A === F16 ? 'f16' : 'f32';
     const blocks = (M: number, N: number, K: number, transA: boolean, transB: boolean, [a, b]: number[]) =>
       fitsOneLaunch({ M, N, K, transA, transB, float }, a!, b!)
