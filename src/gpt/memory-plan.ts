@@ -108,8 +108,8 @@ export function memoryPlan(cfg: GPTConfig, batchSize: number, opts: PlanOptions)
   const activations = layersKept * layer + blockOutputs + (training ? 2 * pooled(BT * C * A) + backwardWork : 0);
 
   // only a step's loss is fused with the LM head (GPT.forward given targets): a forward alone gets whole logits
-  const whole = !training || opts.wholeLogits || opts.teacher !== undefined;
-  const fused = !whole && BT * V * A > binding;
+  const whole = opts.wholeLogits || opts.teacher !== undefined;
+  const fused = training && !whole && BT * V * A > binding;
   const rows = fused ? chunkRows(V, C, binding) : BT;
   const logits = fused ? fusedHead() : wholeHead();
 
@@ -170,8 +170,9 @@ export function memoryPlan(cfg: GPTConfig, batchSize: number, opts: PlanOptions)
     // the MLP's products and bias + GELU take its activations a window at a time (matmul-blocks, pieces)
     { name: `the MLP activations (batch ${B} x block ${T} x 4·n-embd ${C})`, bytes: BT * 4 * C * A, bound: 'windowed' },
     { name: `the attention's qkv (batch ${B} x block ${T} x 3·n-embd ${C})`, bytes: BT * 3 * C * A, bound: 'whole' },
-    { name: `the logits (${rows} rows x vocab ${V})`, bytes: rows * V * (fused ? F32 : A), bound: whole ? 'windowed' : 'whole' },
   ];
+  // a generation's forward takes the last position's logits alone (GPT.forward's lastOnly), and so is not refused for all of them
+  if (training || whole) buffers.push({ name: `the logits (${rows} rows x vocab ${V})`, bytes: rows * V * (fused ? F32 : A), bound: whole ? 'windowed' : 'whole' });
   buffers.push(...(teacher?.buffers.map((b) => ({ ...b, name: `the teacher's ${b.name.replace(/^(the|an) /, '')}` })) ?? []));
   return {
     parameters,
