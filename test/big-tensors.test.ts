@@ -7,11 +7,12 @@
 // pieces), binding no more than the limit; a single row larger than a binding is a one-line error.
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { checkPlanFits, memoryPlan } from '../src/gpt/memory-plan.js';
+import { AdamW } from '../src/optim/adamw.js';
 import { GPT } from '../src/gpt/model.js';
 import { modelConfig, TRAIN_DEFAULTS, Trainer, type TrainConfig } from '../src/gpt/trainer.js';
 import { pruneGlobal } from '../src/nn/prune.js';
 import { profile, setProfile } from '../src/kernels/profile.js';
-import { concat, crossEntropy, device, distillLoss, logSoftmax, sampleLogits, scope, softmax, tensor, zeros, type Tensor } from '../src/index.js';
+import { concat, crossEntropy, device, distillLoss, logSoftmax, noGrad, quantizeModel, sampleLogits, scope, softmax, tensor, zeros, type Tensor } from '../src/index.js';
 import fc from 'fast-check';
 import { checkSample, floatInput, intInput, type Comparison } from '../src/check/index.js';
 import { ref } from '../src/check/reference/index.js';
@@ -278,29 +279,93 @@ describe('ops on tensors larger than a binding', () => {
 });
 
 describe('memory plan', () => {
-  // the chunked LM head under a 1 MiB binding (float16: its float32 copies of the weight and the
-  // rows, and their gradients, were missing from the plan: peak 1.25x the plan)
-  it("a training step's measured peak is within 1.2x of the plan (small configs, one with a 2000-token vocabulary, the chunked LM head of an 8000-token one; float32 and mixed precision; with recompute)", async () => {
-    const { memoryPlan } = await import('../src/gpt/memory-plan.js');
+  /** The peak of a training step, as the device counts its live buffers, after a first step has warmed the pool and pipelines. */
+  async function stepPeak(trainer: Trainer): Promise<number> {
+    await trainer.trainStep(true);
+    device().resetPeakMemory();
+    await trainer.trainStep(true);
+    return device().memory().peakBytes;
+  }
+
+  // the plan counted bytes as requested, not as the buffer pool's size classes round them up (~9%
+  // at GPT-2's shapes), nor the tied embedding's gradients at the end of the backward (the LM head's
+  // and the lookup's, and their sum): a vocabulary-heavy model at batch 1 peaked at 1.14-1.24x it,
+  // gradient accumulation and shared layers at 1.06x
+  it("a training step's measured peak is at most the plan, and the plan within 1.25x of it (float32 and mixed precision, a 2000-token vocabulary, the chunked LM head of an 8000-token one, recompute, gradient accumulation, shared layers, an 8000-token table at batch 1)", async () => {
     const runs = [
-      [2, 64, 64, 8, 65, 'float32', null, false], [2, 64, 128, 4, 2000, 'float32', null, false], [2, 64, 128, 4, 2000, 'float16', null, false],
-      [2, 64, 64, 8, 8000, 'float32', 2 ** 20, false], [2, 64, 64, 8, 8000, 'float16', 2 ** 20, false],
-      [6, 64, 128, 8, 65, 'float32', null, true], [6, 64, 128, 8, 65, 'float16', null, true],
+      // nLayer, nEmbd, blockSize, batchSize, vocab, dtype, bindingLimit, recompute, gradAccum, shareLayers
+      [2, 64, 64, 8, 65, 'float32', null, false, 1, 1], [2, 64, 128, 4, 2000, 'float32', null, false, 1, 1], [2, 64, 128, 4, 2000, 'float16', null, false, 1, 1],
+      [2, 64, 64, 8, 8000, 'float32', 2 ** 20, false, 1, 1], [2, 64, 64, 8, 8000, 'float16', 2 ** 20, false, 1, 1],
+      [6, 64, 128, 8, 65, 'float32', null, true, 1, 1], [6, 64, 128, 8, 65, 'float16', null, true, 1, 1],
+      [4, 64, 64, 8, 65, 'float32', null, false, 3, 1], [4, 64, 64, 8, 65, 'float16', null, false, 2, 2], [4, 64, 64, 8, 65, 'float32', null, true, 1, 4],
+      [2, 64, 32, 1, 8000, 'float32', null, false, 1, 1], [2, 64, 32, 1, 8000, 'float16', null, false, 2, 1],
     ] as const;
-    for (const [nLayer, nEmbd, blockSize, batchSize, vocab, dtype, bindingLimit, recompute] of runs.filter((r) => r[5] === 'float32' || profile().f16)) {
+    for (const [nLayer, nEmbd, blockSize, batchSize, vocab, dtype, bindingLimit, recompute, gradAccum, shareLayers] of runs.filter((r) => r[5] === 'float32' || profile().f16)) {
       setProfile(bindingLimit === null ? null : { bindingLimit });
       const tokens = Int32Array.from({ length: 20_000 }, (_, i) => (i * 7) % vocab);
-      const trainer = new Trainer({ ...cfg, nLayer, nHead: 4, nEmbd, blockSize, batchSize, dtype, recompute }, { train: tokens.slice(0, 18_000), val: tokens.slice(18_000), vocabSize: vocab });
-      await trainer.trainStep(true); // pool and pipelines warm
-      device().resetPeakMemory();
-      await trainer.trainStep(true);
-      const peak = device().memory().peakBytes;
-      const plan = memoryPlan(trainer.model.config, batchSize, { training: true, bindingLimit: bindingLimit ?? 2 ** 27, dtype, recompute }).bytes.total;
-      const what = `L${nLayer} C${nEmbd} T${blockSize} B${batchSize} V${vocab} ${dtype}${bindingLimit ? `, ${bindingLimit}-byte bindings` : ''}${recompute ? ', recompute' : ''}: peak ${peak} B, plan ${plan} B`;
-      console.log(what);
-      expect(peak / plan, what).toBeGreaterThan(1 / 1.2);
-      expect(peak / plan, what).toBeLessThan(1.2);
-      disposeTrainers(trainer);
+      const config = { ...cfg, nLayer, nHead: 4, nEmbd, blockSize, batchSize, dtype, recompute, gradAccum, shareLayers };
+      const trainer = new Trainer(config, { train: tokens.slice(0, 18_000), val: tokens.slice(18_000), vocabSize: vocab });
+      try {
+        const peak = await stepPeak(trainer);
+        const plan = trainer.memoryPlan().bytes.total;
+        const what = `L${nLayer} C${nEmbd} T${blockSize} B${batchSize} V${vocab} ${dtype}${bindingLimit ? `, ${bindingLimit}-byte bindings` : ''}${recompute ? ', recompute' : ''}, accumulating ${gradAccum}, sharing ${shareLayers}: peak ${peak} B, plan ${plan} B`;
+        expect(peak, what).toBeLessThanOrEqual(plan);
+        expect(plan / peak, what).toBeLessThan(1.25);
+      } finally {
+        disposeTrainers(trainer);
+      }
+    }
+  });
+
+  // a forward alone counted one block's activations and a chunk of fused logits, but it holds each
+  // block's output and its logits whole (only a step's loss is fused): GPT-2 124M at block 1024 peaked at 1.56x
+  it('a forward alone (whole logits, past a binding; float32 and int8) peaks at most at the plan, and the plan within 1.25x of it', async () => {
+    setProfile({ bindingLimit: 2 ** 20 });
+    const shape = { vocabSize: 8000, blockSize: 64, nLayer: 2, nHead: 4, nEmbd: 64, dropout: 0, bias: false }; // logits [8 x 64, 8000]: 16 MB
+    const ids = tensor(Int32Array.from({ length: 8 * 64 }, (_, i) => (i * 7) % 8000), [8, 64]);
+    const f32 = new GPT(shape, { seed: 1 });
+    const int8 = await quantizeModel(f32);
+    try {
+      for (const model of [f32, int8]) {
+        model.eval();
+        const forward = () => scope(() => void noGrad(() => model.forward(ids)));
+        forward(); // pool and pipelines warm
+        await device().sync();
+        device().resetPeakMemory();
+        forward();
+        await device().sync();
+        const peak = device().memory().peakBytes;
+        const { bindingLimit, bufferLimit } = profile();
+        const plan = memoryPlan(model.config, 8, { training: false, bindingLimit, bufferLimit }).bytes.total;
+        const what = `${model.config.quantization ?? 'float32'}: peak ${peak} B, plan ${plan} B`;
+        expect(peak, what).toBeLessThanOrEqual(plan);
+        expect(plan / peak, what).toBeLessThan(1.25);
+      }
+    } finally {
+      for (const t of [f32, int8, ids]) t.dispose();
+    }
+  });
+
+  // 96 wide: qkv's [288, 96] float32 weight is 108 KiB, which the pool gives 112 KiB
+  it("counts each buffer as the pool sizes it: a model's weights, and AdamW's moments, are what the device counts live once they are made", () => {
+    for (const bias of [false, true]) {
+      const shape = { vocabSize: 1000, blockSize: 24, nLayer: 2, nHead: 3, nEmbd: 96, dropout: 0, bias };
+      const { bindingLimit, bufferLimit } = profile();
+      const plan = memoryPlan(shape, 1, { training: true, bindingLimit, bufferLimit });
+      const before = device().memory().liveBytes;
+      const model = new GPT(shape);
+      const made = device().memory().liveBytes;
+      const optimizer = new AdamW(model.parameters());
+      try {
+        expect(made - before, `bias ${bias}: the weights`).toBe(plan.bytes.weights);
+        expect(plan.bytes.weights, 'more than the bytes requested').toBeGreaterThan(4 * model.parameterCount());
+        const moments = device().memory().liveBytes - made;
+        expect(moments - plan.bytes.optimizer, `bias ${bias}: the moments, and AdamW's scalar one`).toBeGreaterThanOrEqual(0);
+        expect(moments - plan.bytes.optimizer).toBeLessThanOrEqual(64);
+      } finally {
+        optimizer.dispose();
+        model.dispose();
+      }
     }
   });
 
@@ -317,40 +382,34 @@ describe('memory plan', () => {
   });
 
   // each was missing from the plan: a pruned model's masks are as large as its Linear weights, a teacher can be larger than its student
-  it("counts a pruned model's masks and a distillation's teacher: the step's measured peak within 1.2x of the trainer's plan", async () => {
+  it("counts a pruned model's masks and a distillation's teacher: the step's measured peak at most the trainer's plan, and within 1.25x of it", async () => {
     const tokens = Int32Array.from({ length: 4000 }, (_, i) => (i * 7) % 65);
     const data = { train: tokens.slice(0, 3600), val: tokens.slice(3600), vocabSize: 65 };
     const [C, L] = [128, 2];
-    const peakOfStep = async (trainer: Trainer) => {
-      await trainer.trainStep(true); // pool and pipelines warm
-      device().resetPeakMemory();
-      await trainer.trainStep(true);
-      return device().memory().peakBytes;
-    };
     const pruned = new Trainer({ ...cfg, nLayer: L, nHead: 4, nEmbd: C, blockSize: 16, batchSize: 2 }, data);
     await pruneGlobal(pruned.model, 0.5);
     const plan = pruned.memoryPlan();
     expect(plan.bytes.masks, 'a float32 0/1 for each Linear weight: 12 C² a block').toBe(4 * 12 * C * C * L);
-    const peak = await peakOfStep(pruned);
-    expect(peak / plan.bytes.total, `pruned: peak ${peak} B, plan ${plan.bytes.total} B`).toBeGreaterThan(1 / 1.2);
-    expect(peak / plan.bytes.total, `pruned: peak ${peak} B, plan ${plan.bytes.total} B`).toBeLessThan(1.2);
+    const peak = await stepPeak(pruned);
+    expect(peak, `pruned: peak ${peak} B, plan ${plan.bytes.total} B`).toBeLessThanOrEqual(plan.bytes.total);
+    expect(plan.bytes.total / peak, `pruned: peak ${peak} B, plan ${plan.bytes.total} B`).toBeLessThan(1.25);
     disposeTrainers(pruned);
 
     const teacher = new GPT({ vocabSize: 65, blockSize: 32, nLayer: L, nHead: 4, nEmbd: C, dropout: 0, bias: false }, { seed: 1 });
     const student = new Trainer({ ...cfg, nLayer: 1, nHead: 2, nEmbd: 16, blockSize: 16, batchSize: 2 }, data, undefined, { teacher, temperature: 2, alpha: 0.5 });
     const distilled = student.memoryPlan();
     expect(distilled.bytes.teacher, "at least the teacher's weights").toBeGreaterThan(4 * teacher.parameterCount());
-    const distilledPeak = await peakOfStep(student);
+    const distilledPeak = await stepPeak(student);
     const what = `distilling: peak ${distilledPeak} B, plan ${distilled.bytes.total} B`;
-    expect(distilledPeak / distilled.bytes.total, what).toBeGreaterThan(1 / 1.2);
-    expect(distilledPeak / distilled.bytes.total, what).toBeLessThan(1.2);
+    expect(distilledPeak, what).toBeLessThanOrEqual(distilled.bytes.total);
+    expect(distilled.bytes.total / distilledPeak, what).toBeLessThan(1.25);
     disposeTrainers(student);
     teacher.dispose();
   });
 
   // the plan counted one chunk of fused logits (a plain run's LM head and loss), but distillLoss takes
   // the student's and the teacher's logits whole: peak 3.5x the plan
-  it("counts a distillation's whole logits past a binding (student's, their gradient, teacher's): peak within 1.2x of the plan", async () => {
+  it("counts a distillation's whole logits past a binding (student's, their gradient, teacher's): peak at most the plan, and within 1.25x of it", async () => {
     setProfile({ bindingLimit: 2 ** 20 });
     const V = 8000; // logits [8 x 64, 8000]: 16 MB, 16 bindings
     const tokens = Int32Array.from({ length: 20_000 }, (_, i) => (i * 7) % V);
@@ -358,13 +417,10 @@ describe('memory plan', () => {
     const model = { nLayer: 1, nHead: 4, nEmbd: 64, blockSize: 64 };
     const teacher = new GPT({ ...model, vocabSize: V, dropout: 0, bias: false }, { seed: 1 });
     const student = new Trainer({ ...cfg, ...model, batchSize: 8 }, data, undefined, { teacher, temperature: 2, alpha: 0.5 });
-    await student.trainStep(true); // pool and pipelines warm
-    device().resetPeakMemory();
-    await student.trainStep(true);
-    const peak = device().memory().peakBytes;
+    const peak = await stepPeak(student);
     const plan = student.memoryPlan().bytes.total;
-    expect(peak / plan, `peak ${peak} B, plan ${plan} B`).toBeGreaterThan(1 / 1.2);
-    expect(peak / plan, `peak ${peak} B, plan ${plan} B`).toBeLessThan(1.2);
+    expect(peak, `peak ${peak} B, plan ${plan} B`).toBeLessThanOrEqual(plan);
+    expect(plan / peak, `peak ${peak} B, plan ${plan} B`).toBeLessThan(1.25);
     disposeTrainers(student);
     teacher.dispose();
   });

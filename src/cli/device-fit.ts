@@ -7,12 +7,12 @@ import { checkPlanFits, describePlan, formatBytes, memoryPlan, type MemoryPlan, 
 import type { GPTConfig } from '../gpt/model.js';
 import { UsageError } from './flags.js';
 
-export type FitOptions = Omit<PlanOptions, 'bindingLimit'> & { limits: Record<string, number> };
+export type FitOptions = Omit<PlanOptions, 'bindingLimit' | 'bufferLimit'> & { limits: Record<string, number> };
 
 function planFor(m: GPTConfig, batchSize: number, opts: FitOptions): MemoryPlan {
   const { limits, ...rest } = opts;
-  const bindingLimit = Math.min(limits.maxStorageBufferBindingSize ?? Infinity, limits.maxBufferSize ?? Infinity);
-  return memoryPlan(m, batchSize, { ...rest, bindingLimit });
+  const bufferLimit = limits.maxBufferSize ?? Infinity;
+  return memoryPlan(m, batchSize, { ...rest, bindingLimit: Math.min(limits.maxStorageBufferBindingSize ?? Infinity, bufferLimit), bufferLimit });
 }
 
 /** Throws if a buffer of the model's plan is over the adapter's limits; returns the plan as a log line. */

@@ -83,9 +83,10 @@ async function trainStudent(args: string[], opts: { nextSteps?: boolean; distill
       if (!dev.executes) throw new Error("Dawn's null backend (GPT_DAWN_BACKEND=null) runs nothing: a run there could save no checkpoint (its weights read back as zeros)");
       console.log(`device: ${dev.info.description || dev.info.vendor} (${dev.info.backend})`);
       checkDtypeRuns(cfg.dtype, given, resume ? flags.outDir : null);
-      const maskedWeights = (ckpt?.tensors ?? []).reduce((n, { name, shape }) => n + (isMaskName(name) ? shape.reduce((a, b) => a * b, 1) : 0), 0);
-      const fits = { training: true, limits: dev.info.limits, dtype: resolveTrainDtype(cfg.dtype), maskedWeights, teacher: teacher ? teacherModel(teacher) : undefined, recompute: cfg.recompute };
+      const maskSizes = (ckpt?.tensors ?? []).filter(({ name }) => isMaskName(name)).map(({ shape }) => shape.reduce((a, b) => a * b, 1));
+      const fits = { training: true, limits: dev.info.limits, dtype: resolveTrainDtype(cfg.dtype), maskSizes, teacher: teacher ? teacherModel(teacher) : undefined, recompute: cfg.recompute };
       const lora = loraOf(cfg);
+      const maskedWeights = maskSizes.reduce((a, b) => a + b, 0);
       if (lora && maskedWeights) throw new UsageError(`flag --lora-rank ${cfg.loraRank}: a pruned checkpoint (${maskedWeights.toLocaleString('en-US')} masked weights) cannot take LoRA adapters, whose update would fill its masked zeros; allowed: a dense checkpoint, or --lora-rank 0`);
       const modelShape = { ...cfg, vocabSize: ds.tokenizer.vocabSize, ...(lora && { lora }) };
       console.log(checkModelFits(modelShape, cfg.batchSize, fits));

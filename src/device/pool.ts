@@ -14,6 +14,18 @@ export function sizeClass(bytes: number): number {
   return Math.ceil(n / quarter) * quarter;
 }
 
+/**
+ * The size of the buffer a pool hands out for a request of `bytes`: its size class, but never
+ * rounded past `bindable` (the largest buffer the adapter binds whole) when the request fits it, nor
+ * past `largest` (maxBufferSize). The memory plan (src/gpt/memory-plan.ts) counts buffers so.
+ */
+export function pooledSize(bytes: number, bindable: number, largest: number): number {
+  let size = sizeClass(bytes);
+  if (size > bindable && bytes <= bindable) size = Math.ceil(bytes / 4) * 4;
+  if (size > largest) size = Math.max(bytes, Math.floor(largest / 4) * 4);
+  return size;
+}
+
 /** Free buffers of one size class, the oldest (first created) on top: a binary min-heap by age. */
 class OldestFirst {
   private readonly heap: { age: number; buffer: GPUBuffer }[] = [];
@@ -72,9 +84,7 @@ export class BufferPool {
   ) {}
 
   acquire(bytes: number, label: string): GPUBuffer {
-    let size = sizeClass(bytes);
-    if (size > this.bindable && bytes <= this.bindable) size = Math.ceil(bytes / 4) * 4;
-    if (size > this.largest) size = Math.max(bytes, Math.floor(this.largest / 4) * 4);
+    const size = pooledSize(bytes, this.bindable, this.largest);
     let buffer = this.free.get(size)?.pop();
     if (buffer) {
       this.pooledBytes -= size;

@@ -63,11 +63,6 @@ export function loraRankProblem(lora: LoRAConfig, shapes: readonly LinearShape[]
   return null;
 }
 
-/** The parameters adapters add to the targeted layers of `shapes` (each block's, once): r·(in + out) each. */
-export function loraParameterCount(lora: LoRAConfig, shapes: readonly LinearShape[]): number {
-  return shapes.filter(([layer]) => isTargeted(layer, lora.targets)).reduce((n, [, outF, inF]) => n + lora.rank * (inF + outF), 0);
-}
-
 /** peft's print_trainable_parameters line: "trainable params: 294,912 || all params: 124,734,720 || trainable%: 0.2364". */
 export function describeTrainable(trainable: number, all: number): string {
   const count = (n: number) => n.toLocaleString('en-US');

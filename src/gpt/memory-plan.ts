@@ -15,12 +15,23 @@
 // distillLoss takes them all (it and the LM head's product go a window at a time past a binding).
 // With recompute (activation checkpointing) a step keeps each block's input and, in the backward,
 // one block's activations. A LoRA model (GPTConfig.lora) trains its adapters only: gradients and
-// moments are theirs, and each adapted layer keeps its x·Aᵀ (r values a token, twice: scaled) and,
-// with adapter dropout, its dropped input.
+// moments are theirs, the frozen embeddings get no gradient at the backward's end, and each adapted
+// layer keeps its x·Aᵀ (r values a token, twice: scaled) and, with adapter dropout, its dropped input.
+// Each buffer is counted at the size the buffer pool gives it (its size classes round a request up
+// by up to 25%: ~9% over a GPT-2's buffers). A step's peak is where its backward starts (every
+// activation, the logits and their gradient, the LM head's weight gradient) or where it ends: the
+// activations and logits are freed by then, but the tied token embedding's two weight gradients
+// (the LM head's and the lookup's) and their sum are live at once, two tables more than .grad.
+// How the LM head's products run (in blocks, in chunks of rows) depends on the adapter's launch
+// limits: the plan needs an open device.
+import { pooledSize } from '../device/pool.js';
+import { chunkRows, windowRows } from '../ops/linear-cross-entropy.js';
+import { fitsOneLaunch } from '../ops/matmul-blocks.js';
 import type { ComputeDtype } from '../nn/autocast.js';
+import { momentShards } from '../optim/adamw.js';
 import { checkInteger } from '../tensor/check.js';
-import { isTargeted, loraParameterCount } from './lora.js';
-import { blockLinearShapes, type GPTConfig } from './model.js';
+import { isTargeted } from './lora.js';
+import { blockLinearShapes, configParameterShapes, type GPTConfig } from './model.js';
 
 const F32 = 4;
 const F16 = 2;
@@ -30,8 +41,13 @@ export interface MemoryPlan {
   parameters: number;
   /** The parameters a training step updates (a LoRA model's adapters; else all), whose gradients and moments are counted. */
   trainable: number;
-  /** Bytes of each part, and their sum (the expected peak of a training step, or of a forward). */
-  bytes: { weights: number; halfWeights: number; gradients: number; optimizer: number; activations: number; logits: number; masks: number; teacher: number; total: number };
+  /**
+   * Bytes of each part, as the buffer pool sizes its buffers: `logits` with their gradient and the
+   * LM head's weight gradient when training; `backwardEnd`, what the end of the backward holds
+   * instead of the activations (the tied embedding's gradients and their sum, mostly). `total` is
+   * the expected peak: the rest, and the larger of activations + logits and backwardEnd.
+   */
+  bytes: { weights: number; halfWeights: number; gradients: number; optimizer: number; activations: number; logits: number; backwardEnd: number; masks: number; teacher: number; total: number };
   /** Whether the activations are counted as recompute keeps them. */
   recompute: boolean;
   /** Buffers that must fit whole in one buffer (maxBufferSize) or one binding: [what, bytes]. */
@@ -42,10 +58,12 @@ export interface PlanOptions {
   /** A training step (gradients, moments, activations kept for the backward), or a forward alone. */
   training: boolean;
   bindingLimit: number;
+  /** The largest buffer (maxBufferSize): AdamW's moment shards, and the pool's rounding, stay within it (no limit when absent). */
+  bufferLimit?: number;
   /** What it computes in (float32 when absent). */
   dtype?: ComputeDtype;
-  /** Weights under a pruning mask (a float32 0/1 each): `*.weight_mask` buffers. */
-  maskedWeights?: number;
+  /** The elements of each weight under a pruning mask (a float32 0/1 each): `*.weight_mask` buffers. */
+  maskSizes?: readonly number[];
   /** A distillation's teacher, run forward (without gradients) on each batch; the student's logits are then whole. */
   teacher?: GPTConfig;
   /** Whether the logits are computed whole (a distillation's teacher), never fused with a loss a chunk of rows at a time. */
@@ -61,45 +79,106 @@ export function memoryPlan(cfg: GPTConfig, batchSize: number, opts: PlanOptions)
   const A = opts.dtype === 'float16' ? F16 : F32; // bytes of an activation
   const B = batchSize;
   const BT = B * T;
-  // per block: qkv 3C², projection C², MLP 8C² (+ biases), two LayerNorms; embeddings; final LayerNorm;
-  // blocks that share weights (shareLayers) hold one set per group
-  const blocks = L / (cfg.shareLayers ?? 1);
-  const linears = blockLinearShapes(cfg);
-  const adapters = cfg.lora ? loraParameterCount(cfg.lora, linears) : 0;
-  const parameters = blocks * (12 * C * C + 13 * C) + (V + T + 2) * C + adapters;
-  // int8: the matrices (the block weights and the token embedding) one byte a weight, plus a scale a row
-  const int8 = cfg.quantization === 'int8';
-  const matrices = blocks * 12 * C * C + V * C;
-  const weights = int8 ? parameters * F32 - matrices * (F32 - 1) + (blocks * 12 * C + V) * F32 : parameters * F32;
-  const trainable = cfg.lora ? adapters : parameters;
+  const binding = opts.bindingLimit;
+  const bufferLimit = opts.bufferLimit ?? Infinity;
+  // what the pool hands out for `bytes`, and for a list of them
+  const pooled = (bytes: number) => pooledSize(bytes, binding, bufferLimit);
+  const all = (bytes: readonly number[]) => bytes.reduce((n, b) => n + pooled(b), 0);
   const training = opts.training;
-  // kept for the backward, per token and layer: the LayerNorm inputs and outputs (4C), qkv and the
-  // attention output (4C), the MLP's pre-activation and GELU output (8C); plus the embeddings' sum
-  // and the final LayerNorm (3C per token); a forward alone holds a layer's worth at a time, and so
-  // does a recomputing step beside each block's input (C per token and layer)
+  const shapes = configParameterShapes(cfg);
+  const sizes = shapes.map(({ shape }) => shape.reduce((a, b) => a * b, 1));
+  const parameters = sizes.reduce((a, b) => a + b, 0);
+  // what AdamW is given, in the model's order: a LoRA model's adapters, else every parameter
+  const trainableSizes = cfg.lora ? sizes.filter((_, i) => shapes[i]!.adapter) : sizes;
+  const trainable = trainableSizes.reduce((a, b) => a + b, 0);
+  // int8: the matrices (the block weights and the token embedding) one byte a weight, plus a float32 scale a row
+  const int8 = cfg.quantization === 'int8';
+  const weights = int8 ? shapes.reduce((n, { shape, matrix }, i) => n + (matrix ? pooled(sizes[i]!) + pooled(shape[0]! * F32) : pooled(sizes[i]! * F32)), 0) : all(sizes.map((n) => n * F32));
+  const halfWeights = A === F16 ? all(sizes.map((n) => n * F16)) : 0;
+  const gradients = training ? all(trainableSizes.map((n) => n * F32)) : 0;
+  const optimizer = training ? 2 * all(momentShards(trainableSizes, bufferLimit).map((s) => s.size * F32)) : 0;
+  const masks = all((opts.maskSizes ?? []).map((n) => n * F32));
+
+  // kept for the backward, per layer: the residual stream after the attention and after the MLP
+  // and both LayerNorms' outputs (C wide each), qkv (3C), the attention's output (C), the MLP's
+  // pre-activation and GELU output (4C each); the LayerNorms' means and rstds and the attention's
+  // statistics stay float32. A forward alone holds a layer's worth at a time, and so does a
+  // recomputing step; both beside each block's output, the next one's input
   const recompute = training && !!opts.recompute;
+  const layer = all([C, C, C, C, 3 * C, C, 4 * C, 4 * C].map((w) => BT * w * A)) + all([BT, BT, BT, BT, B * NH * T].map((n) => n * F32));
   const layersKept = training && !recompute ? L : 1;
-  const perToken = layersKept * 16 * C + (training ? 3 * C : 0) + (recompute ? L * C : 0) + Math.round((layersKept / L) * loraKept(cfg, linears, training));
-  const attentionStats = layersKept * B * NH * T;
-  const activations = BT * perToken * A + attentionStats * F32; // the attention statistics stay float32
-  const logitBytes = BT * V * A;
+  const blockOutputs = recompute || !training ? L * pooled(BT * C * A) : 0;
+  // a step also keeps the embeddings' sum and the final LayerNorm's output (its input is the last
+  // block's output), and its backward works through a block with the MLP's hidden gradient (4C),
+  // the residual stream's and a LayerNorm's (C each), and a fresh float32 weight gradient (4C²)
+  // beside those of earlier micro-batches
+  const backwardWork = all([4 * C, C, C].map((w) => BT * w * A)) + pooled(4 * C * C * F32);
+  const activations = layersKept * layer + blockOutputs + (training ? 2 * pooled(BT * C * A) + backwardWork + (layersKept / L) * loraKept() : 0);
+
+  /** What the LoRA adapters of every layer keep for the backward: x·Aᵀ and its scaled copy, and the dropped input under adapter dropout. */
+  function loraKept(): number {
+    const lora = cfg.lora;
+    if (!lora) return 0;
+    const runs = cfg.shareLayers ?? 1; // a shared block's adapters run once per layer of its group
+    const adapted = blockLinearShapes(cfg).filter(([name]) => isTargeted(name, lora.targets));
+    return runs * adapted.reduce((n, [, , inF]) => n + 2 * pooled(BT * lora.rank * A) + (lora.dropout > 0 ? pooled(BT * inF * A) : 0), 0);
+  }
+
+  // only a step's loss is fused with the LM head (GPT.forward given targets): a forward alone gets whole logits
   const whole = opts.wholeLogits || opts.teacher !== undefined;
-  const fused = !whole && logitBytes > opts.bindingLimit;
-  // fused, the LM head and loss run in float32 (linear-cross-entropy.ts): a float16 model's weight
-  // and rows widened to float32 copies while the op runs, and in the backward their float32 gradients
-  const logit = fused ? F32 : A; // bytes of a logit
-  const rows = fused ? Math.max(1, Math.floor(opts.bindingLimit / (Math.max(V, C) * logit))) : BT;
-  const widened = fused && A === F16 ? (V + BT) * C * F32 * (training ? 2 : 1) : 0;
-  // the logits and, in the backward, their gradient (fused: one chunk of rows of each)
-  const logits = rows * V * logit * (training ? 2 : 1) + widened;
-  const halfWeights = A === F16 ? parameters * F16 : 0;
-  const trainableBytes = cfg.lora ? adapters * F32 : weights;
-  const gradients = training ? trainableBytes : 0;
-  const optimizer = training ? 2 * trainableBytes : 0;
-  const masks = (opts.maskedWeights ?? 0) * F32;
+  const fused = training && !whole && BT * V * A > binding;
+  const rows = fused ? chunkRows(V, C, binding) : BT;
+  const logits = fused ? fusedHead() : wholeHead();
+
+  /**
+   * linear-cross-entropy.ts, a chunk of rows at a time in float32 (its chunkRows): the chunk's
+   * logits (and, in the backward, their gradient and a window of its columns, windowRows wide), its
+   * rows of x, the float32 weight gradient and its window's part; a float16 model's weight and rows
+   * widened to float32 copies while it runs
+   */
+  function fusedHead(): number {
+    const chunk = pooled(rows * V * F32);
+    const rowsOfX = pooled(rows * C * F32);
+    const widened = A === F16 ? pooled(V * C * F32) + pooled(BT * C * F32) : 0;
+    if (!training) return chunk + rowsOfX + widened;
+    const window = Math.min(windowRows(rows, V), V);
+    const windowed = window < V ? pooled(rows * window * F32) : 0;
+    return 2 * chunk + windowed + 3 * rowsOfX + pooled(window * C * F32) + pooled(V * C * F32) + pooled(BT * C * F32) + widened;
+  }
+
+  /**
+   * The logits [B·T, V] (and, training, their gradient, and the LM head's weight gradient [V, C]);
+   * a product that is not one launch of the adapter's kernel (fitsOneLaunch: past a binding, or its
+   * launch limits) goes a block at a time (matmul-blocks.ts): a band of its result's rows and an
+   * operand's rows and block, each within a binding; a float16 one through float32 copies of both
+   * operands and of the result
+   */
+  function wholeHead(): number {
+    // an int8 table's (linearInt8, int8.ts): float32 logits, past a binding in bands of rows of x and of them
+    if (int8) return pooled(BT * V * F32) + (BT * V * F32 > binding ? 2 * pooled(binding) : 0);
+    const float = A === F16 ? 'f16' : 'f32';
+    const blocks = (M: number, N: number, K: number, transA: boolean, transB: boolean, [a, b]: number[]) =>
+      fitsOneLaunch({ M, N, K, transA, transB, float }, a!, b!)
+        ? 0
+        : pooled(Math.min(M * N * F32, binding)) + 2 * pooled(Math.min(Math.max(a!, b!) * F32, binding)) + (A === F16 ? all([a!, b!, M * N].map((n) => n * F32)) : 0);
+    const forward = pooled(BT * V * A) + blocks(BT, V, C, false, true, [BT * C, V * C]); // x · wᵀ
+    if (!training) return forward;
+    // dlogits · w (the rows' gradient) and dlogitsᵀ · x (the weight's), one after the other
+    const products = Math.max(blocks(BT, C, V, false, false, [BT * V, V * C]), blocks(V, C, BT, true, false, [BT * V, BT * C]));
+    return 2 * pooled(BT * V * A) + pooled(V * C * A) + products;
+  }
+
+  // the end of the backward: the LM head's and the lookup's gradients of the token embedding and
+  // their sum (float32: two more than .grad holds), the position embedding's, the gradient reaching
+  // the embeddings; in a float16 run, the LM head's float16 gradient and a weight's, on their way to
+  // float32; and whole logits, which GPT.forward returns beside the loss (the step's scope holds them)
+  const backwardEnd = training && !cfg.lora
+    ? 2 * pooled(V * C * F32) + pooled(T * C * F32) + pooled(BT * C * F32) + (A === F16 ? pooled(V * C * F16) + pooled(4 * C * C * F16) : 0) + (fused ? 0 : pooled(BT * V * A))
+    : 0;
   // the teacher runs on the student's batches, at the student's block size
-  const teacher = opts.teacher ? memoryPlan({ ...opts.teacher, blockSize: T }, batchSize, { training: false, bindingLimit: opts.bindingLimit, dtype: opts.dtype, wholeLogits: true }) : null;
-  const total = weights + halfWeights + gradients + optimizer + activations + logits + masks + (teacher?.bytes.total ?? 0);
+  const teacher = opts.teacher ? memoryPlan({ ...opts.teacher, blockSize: T }, batchSize, { training: false, bindingLimit: binding, bufferLimit, dtype: opts.dtype, wholeLogits: true }) : null;
+  const held = weights + halfWeights + gradients + optimizer + masks + (teacher?.bytes.total ?? 0);
+  const total = held + Math.max(activations + logits, backwardEnd);
   const buffers: MemoryPlan['buffers'] = [
     // an int8 table is bound whole, by the embedding and by the LM head, and an int8 weight by
     // linearInt8; a float weight's products (matmul-blocks), gradient and update take a window at a time
@@ -108,18 +187,17 @@ export function memoryPlan(cfg: GPTConfig, batchSize: number, opts: PlanOptions)
     // the MLP's products and bias + GELU take its activations a window at a time (matmul-blocks, pieces)
     { name: `the MLP activations (batch ${B} x block ${T} x 4·n-embd ${C})`, bytes: BT * 4 * C * A, bound: 'windowed' },
     { name: `the attention's qkv (batch ${B} x block ${T} x 3·n-embd ${C})`, bytes: BT * 3 * C * A, bound: 'whole' },
-    { name: `the logits (${rows} rows x vocab ${V})`, bytes: rows * V * logit, bound: whole ? 'windowed' : 'whole' },
   ];
+  // a generation's forward takes the last position's logits alone (GPT.forward's lastOnly), and so is not refused for all of them
+  if (training || whole) buffers.push({ name: `the logits (${rows} rows x vocab ${V})`, bytes: rows * V * (fused ? F32 : A), bound: whole ? 'windowed' : 'whole' });
   buffers.push(...(teacher?.buffers.map((b) => ({ ...b, name: `the teacher's ${b.name.replace(/^(the|an) /, '')}` })) ?? []));
-  return { parameters, trainable, bytes: { weights, halfWeights, gradients, optimizer, activations, logits, masks, teacher: teacher?.bytes.total ?? 0, total }, recompute, buffers };
-}
-
-/** Values a token that the LoRA adapters of every layer keep for the backward (x·Aᵀ and its scaled copy; the dropped input under adapter dropout). */
-function loraKept(cfg: GPTConfig, linears: ReturnType<typeof blockLinearShapes>, training: boolean): number {
-  const lora = cfg.lora;
-  if (!lora || !training) return 0;
-  const runs = cfg.shareLayers ?? 1; // a shared block's adapters run once per layer of its group
-  return runs * linears.filter(([name]) => isTargeted(name, lora.targets)).reduce((n, [, , inF]) => n + 2 * lora.rank + (lora.dropout > 0 ? inF : 0), 0);
+  return {
+    parameters,
+    trainable,
+    bytes: { weights, halfWeights, gradients, optimizer, activations, logits, backwardEnd, masks, teacher: teacher?.bytes.total ?? 0, total },
+    recompute,
+    buffers,
+  };
 }
 
 /** Why `plan` does not fit the adapter (its first buffer over the limit for it, named with both sizes), or null. */
@@ -139,16 +217,17 @@ export function checkPlanFits(plan: MemoryPlan, limits: Record<string, number>):
   if (problem) throw new Error(problem);
 }
 
-/** The plan as lines for a log: each part, then the total. */
+/** The plan as a line for a log: each part, then the peak. */
 export function describePlan(plan: MemoryPlan): string {
-  const { weights, halfWeights, gradients, optimizer, activations, logits, masks, teacher, total } = plan.bytes;
+  const { weights, halfWeights, gradients, optimizer, activations, logits, backwardEnd, masks, teacher, total } = plan.bytes;
   const parts: [string, number][] = [
     ['weights', weights], ['float16 weights', halfWeights], ['gradients', gradients], ['AdamW', optimizer],
-    [plan.recompute ? 'activations (recompute)' : 'activations', activations], ['logits', logits],
-    ['pruning masks', masks], ['teacher', teacher],
+    ['pruning masks', masks], ['teacher', teacher], [plan.recompute ? 'activations (recompute)' : 'activations', activations], ['logits', logits],
   ];
-  const trainable = plan.trainable < plan.parameters && gradients ? ` (gradients and AdamW for the ${plan.trainable.toLocaleString('en-US')} trainable parameters only)` : '';
-  return `GPU memory plan: ${parts.filter(([, b]) => b).map(([n, b]) => `${n} ${formatBytes(b)}`).join(', ')}; about ${formatBytes(total)} in all${trainable}`;
+  const list = parts.filter(([, b]) => b).map(([n, b]) => `${n} ${formatBytes(b)}`).join(', ');
+  const end = backwardEnd ? `, or at the backward's end ${formatBytes(backwardEnd)} (the embedding's gradients)` : '';
+  const trainable = plan.trainable < plan.parameters && gradients ? `; gradients and AdamW for the ${plan.trainable.toLocaleString('en-US')} trainable parameters only` : '';
+  return `GPU memory plan: ${list}${end}; about ${formatBytes(total)} at the peak (buffers as the pool sizes them)${trainable}`;
 }
 
 /** `n` bytes in MiB or GiB, 3 significant digits. */

@@ -17,7 +17,7 @@ import { checkBoolean, checkOptionKeys, checkTensor, describeValue } from '../te
 import { settingProblem, show } from '../io/value-ranges.js';
 import { formatShape, sameShape } from '../tensor/shape.js';
 import { isMaskName } from '../nn/prune.js';
-import { loraConfigProblem, loraParameterCount, loraRankProblem, targetedLinears, type LinearShape, type LoRAConfig } from './lora.js';
+import { isTargeted, loraConfigProblem, loraRankProblem, targetedLinears, type LinearShape, type LoRAConfig } from './lora.js';
 
 /** A GPT's shape: vocabulary, context length (blockSize), layers, heads, width (nEmbd), dropout, biases, MLP activation. */
 export interface GPTConfig {
@@ -88,19 +88,34 @@ export function blockLinearShapes(cfg: GPTConfig): LinearShape[] {
 }
 
 /**
- * The parameters a GPT of `cfg` holds, from its config alone (each shared block once, the LM head
- * tied to the token embedding, wpe at blockSize rows, LoRA adapters): what a checkpoint's tensors
- * should add up to, known without building the model (`gpt info` reads a header only).
+ * The parameters a GPT of `cfg` holds, from its config alone, in the order the model lists them
+ * (each shared block once, the LM head tied to the token embedding, wpe at blockSize rows, a
+ * targeted Linear's LoRA A and B after its weight and bias), each a shape [rows, cols] or [n];
+ * `matrix`: the token embedding or a Linear weight, which int8 quantizes; `adapter`: a LoRA one's.
  */
-export function configParameterCount(cfg: GPTConfig): number {
+export function configParameterShapes(cfg: GPTConfig): { shape: number[]; matrix: boolean; adapter?: boolean }[] {
   const C = cfg.nEmbd;
-  const bias = cfg.bias ? 1 : 0;
-  const layerNorm = C * (1 + bias);
-  const linears = blockLinearShapes(cfg);
-  const blocks = linears.length / 4;
-  const n = (cfg.vocabSize + cfg.blockSize) * C + layerNorm + 2 * blocks * layerNorm;
-  return linears.reduce((sum, [, outF, inF]) => sum + outF * (inF + bias), n) + (cfg.lora ? loraParameterCount(cfg.lora, linears) : 0);
+  const vector = (n: number) => ({ shape: [n], matrix: false });
+  const layerNorm = () => (cfg.bias ? [vector(C), vector(C)] : [vector(C)]);
+  const lora = cfg.lora;
+  const linear = (name: string, inputs: number, outputs: number) => [
+    { shape: [outputs, inputs], matrix: true },
+    ...(cfg.bias ? [vector(outputs)] : []),
+    ...(lora && isTargeted(name, lora.targets) ? [{ shape: [lora.rank, inputs], matrix: false, adapter: true }, { shape: [outputs, lora.rank], matrix: false, adapter: true }] : []),
+  ];
+  const shapes = [{ shape: [cfg.vocabSize, C], matrix: true }, { shape: [cfg.blockSize, C], matrix: false }];
+  const K = cfg.shareLayers ?? 1;
+  for (let j = 0; j < cfg.nLayer / K; j++) {
+    const { nHead, headSize, mlpWidth: F } = blockConfig(cfg, j * K);
+    const A = nHead * headSize;
+    shapes.push(...layerNorm(), ...linear('attn.c_attn', C, 3 * A), ...linear('attn.c_proj', A, C), ...layerNorm(), ...linear('mlp.c_fc', C, F), ...linear('mlp.c_proj', F, C));
+  }
+  shapes.push(...layerNorm());
+  return shapes;
 }
+
+/** How many parameters a GPT of `cfg` holds (configParameterShapes): what a checkpoint's tensors should add up to, known without building the model (`gpt info` reads a header only). */
+export const configParameterCount = (cfg: GPTConfig): number => configParameterShapes(cfg).reduce((n, { shape }) => n + shape.reduce((a, b) => a * b, 1), 0);
 
 /** Whether some block's shape differs from the dense one (nHead heads, a 4 * nEmbd MLP). */
 export const hasPrunedShapes = (cfg: GPTConfig) =>

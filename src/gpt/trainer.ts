@@ -291,8 +291,9 @@ function modelShapeProblem(model: GPT, cfg: TrainConfig, vocabSize: number): str
 }
 
 /** What a step of a model of `config` trained with `cfg` in `dtype` needs on the GPU (src/gpt/memory-plan.ts). */
-export function stepPlan(config: GPTConfig, cfg: TrainConfig, dtype: ComputeDtype, distill?: Distillation, maskedWeights = 0): MemoryPlan {
-  return memoryPlan(config, cfg.batchSize, { training: true, bindingLimit: profile().bindingLimit, dtype, maskedWeights, teacher: distill?.teacher.config, recompute: cfg.recompute });
+export function stepPlan(config: GPTConfig, cfg: TrainConfig, dtype: ComputeDtype, distill?: Distillation, maskSizes: readonly number[] = []): MemoryPlan {
+  const { bindingLimit, bufferLimit } = profile();
+  return memoryPlan(config, cfg.batchSize, { training: true, bindingLimit, bufferLimit, dtype, maskSizes, teacher: distill?.teacher.config, recompute: cfg.recompute });
 }
 
 /** The model's config from a training config and the tokenizer's vocabulary size. */
@@ -713,8 +714,8 @@ export class Trainer {
 
   /** What a step of this trainer needs on the GPU (src/gpt/memory-plan.ts), against the adapter's limits. */
   memoryPlan(): MemoryPlan {
-    const maskedWeights = [...this.model.namedBuffers()].reduce((n, [name, b]) => n + (isMaskName(name) ? b.size : 0), 0);
-    return stepPlan(this.model.config, this.cfg, this.dtype, this.distill, maskedWeights);
+    const maskSizes = [...this.model.namedBuffers()].filter(([name]) => isMaskName(name)).map(([, b]) => b.size);
+    return stepPlan(this.model.config, this.cfg, this.dtype, this.distill, maskSizes);
   }
 
   /** GPU bytes held by tensors right now (flat across steps in a healthy loop). */

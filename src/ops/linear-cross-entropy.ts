@@ -42,16 +42,17 @@ const backwardLimits = (rows: number, V: number) => ({
 
 /**
  * Rows per chunk: as many as keep one chunk's logits, and its rows of x, within a binding, and as
- * the backward's products take in one launch (dx's product has M of them, dw's K).
+ * the backward's products take in one launch (dx's product has M of them, dw's K). The memory plan
+ * sizes the chunks so, at the binding limit it is given.
  */
-function chunkRows(V: number, C: number): number {
-  const fit = Math.max(1, Math.floor(profile().bindingLimit / (4 * Math.max(V, C))));
+export function chunkRows(V: number, C: number, bindingLimit = profile().bindingLimit): number {
+  const fit = Math.max(1, Math.floor(bindingLimit / (4 * Math.max(V, C))));
   const { dx, dw } = backwardLimits(fit, V);
   return Math.min(fit, dx.M, dw.K);
 }
 
 /** Rows of the weight per window in the backward: as many as both products take in one launch (dx's product has K of them, dw's M). */
-function windowRows(rows: number, V: number): number {
+export function windowRows(rows: number, V: number): number {
   const { dx, dw } = backwardLimits(rows, V);
   return Math.min(dx.K, dw.M);
 }

@@ -65,6 +65,22 @@ function checkEachOnce({ m, v }: { m: Moment[]; v: Moment[] }): void {
   }
 }
 
+/**
+ * How AdamW shards the moments of parameters of `sizes` elements (in order) over buffers of at most
+ * `bufferLimit` bytes: runs [first, end) of consecutive parameters and their `size` in elements.
+ * Each parameter is one buffer itself, so it fits a shard alone. The memory plan counts them so.
+ */
+export function momentShards(sizes: readonly number[], bufferLimit: number): { first: number; end: number; size: number }[] {
+  const room = Math.floor(bufferLimit / 4);
+  const shards = [];
+  for (let first = 0, end = 0; first < sizes.length; first = end) {
+    let size = sizes[end++]!;
+    while (end < sizes.length && size + sizes[end]! <= room) size += sizes[end++]!;
+    shards.push({ first, end, size });
+  }
+  return shards;
+}
+
 /** AdamW over a list of parameters: step() applies one update from their .grad, in a few fused dispatches. */
 export class AdamW {
   lr: number;
@@ -117,8 +133,6 @@ export class AdamW {
       this.checkMoments('AdamW', adoptable(moments).m, moments.v, 'moments.');
       checkEachOnce(moments);
     }
-    // each parameter is one buffer itself, so it fits a shard alone
-    const room = Math.floor(profile().bufferLimit / 4);
     const made = (first: number, end: number, size: number, parts?: Moment[]) => {
       if (!parts) return keep(zeros([size]));
       const flat = keep(this.flatMoments(first, end, size, parts));
@@ -126,9 +140,7 @@ export class AdamW {
       return flat;
     };
     try {
-      for (let first = 0, end = 0; first < params.length; first = end) {
-        let size = params[end++]!.size;
-        while (end < params.length && size + params[end]!.size <= room) size += params[end++]!.size;
+      for (const { first, end, size } of momentShards(params.map((p) => p.size), profile().bufferLimit)) {
         const m = made(first, end, size, moments?.m);
         try {
           this.shards.push({ first, end, m, v: made(first, end, size, moments?.v) });
