@@ -25,8 +25,7 @@
 // How the LM head's products run (in blocks, in chunks of rows) depends on the adapter's launch
 // limits: the plan needs an open device.
 import { pooledSize } from '../device/pool.js';
-import { chunkRows, windowRows } from '../ops/linear-cross-entropy.js';
-import { fitsOneLaunch } from '../ops/matmul-blocks.js';
+import { chunkRows, fitsOneLaunch, windowRows } from '../ops/index.js';
 import type { ComputeDtype } from '../nn/autocast.js';
 import { momentShards } from '../optim/adamw.js';
 import { checkInteger } from '../tensor/check.js';
