@@ -12,7 +12,7 @@ import { GPT } from '../src/gpt/model.js';
 import { modelConfig, TRAIN_DEFAULTS, Trainer, type TrainConfig } from '../src/gpt/trainer.js';
 import { pruneGlobal } from '../src/nn/prune.js';
 import { profile, setProfile } from '../src/kernels/profile.js';
-import { concat, crossEntropy, device, distillLoss, logSoftmax, noGrad, quantizeModel, sampleLogits, scope, softmax, tensor, zeros, type Tensor } from '../src/index.js';
+import { concat, crossEntropy, device, distillLoss, keep, logSoftmax, noGrad, quantizeModel, sampleLogits, scope, softmax, tensor, zeros, type Tensor } from '../src/index.js';
 import fc from 'fast-check';
 import { checkSample, floatInput, intInput, type Comparison } from '../src/check/index.js';
 import { ref } from '../src/check/reference/index.js';
@@ -314,6 +314,48 @@ describe('memory plan', () => {
       } finally {
         disposeTrainers(trainer);
       }
+    }
+  });
+
+  // GPT.forward returns the logits beside the loss, and the step's scope held them to its end, past
+  // cross-entropy's backward (which saves them until then): a vocabulary-heavy step peaked 2 MiB
+  // (its logits) higher, and the plan counted them at the backward's end
+  it("a training step frees its logits in the backward: the losses and weights of a step that holds them to its end, bit for bit, at a peak lower by the logits", async () => {
+    const vocab = 8000; // logits [64, 8000] float32: 2 MB, as large as the LM head's weight gradient
+    const tokens = Int32Array.from({ length: 20_000 }, (_, i) => (i * 7) % vocab);
+    const config = { ...cfg, nLayer: 1, nHead: 4, nEmbd: 64, blockSize: 64, batchSize: 1, dtype: 'float32' as const };
+    const splits = { train: tokens.slice(0, 18_000), val: tokens.slice(18_000), vocabSize: vocab };
+    const freed = new Trainer(config, splits);
+    const holding = new Trainer(config, splits);
+    // the old step: the logits that GPT.forward returns stay alive until the step has ended
+    const held: Tensor[] = [];
+    const forward = holding.model.forward.bind(holding.model);
+    holding.model.forward = ((idx: Tensor, opts: { targets: Tensor }) => {
+      const out = forward(idx, opts);
+      if (out.logits) held.push(keep(out.logits));
+      return out;
+    }) as typeof holding.model.forward;
+    try {
+      const run = async (trainer: Trainer) => {
+        const losses: number[] = [];
+        let peak = 0;
+        for (let step = 0; step < 3; step++) {
+          device().resetPeakMemory();
+          losses.push((await trainer.trainStep(true)).loss);
+          peak = Math.max(peak, device().memory().peakBytes);
+          for (const t of held.splice(0)) t.dispose();
+        }
+        const weights = await Promise.all(trainer.model.parameters().map((p) => p.toArray()));
+        return { losses, peak, weights };
+      };
+      const [now, before] = [await run(freed), await run(holding)];
+      expect(held.length === 0 && before.peak > 0).toBe(true);
+      expect(now.losses).toEqual(before.losses);
+      now.weights.forEach((w, i) => expect(w, `parameter ${i}`).toEqual(before.weights[i]));
+      const logits = 4 * config.blockSize * vocab;
+      expect(before.peak - now.peak, `peak ${now.peak} B, holding the logits ${before.peak} B`).toBeGreaterThanOrEqual(logits);
+    } finally {
+      disposeTrainers(freed, holding);
     }
   });
 

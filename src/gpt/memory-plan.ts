@@ -19,9 +19,10 @@
 // layer keeps its x·Aᵀ (r values a token, twice: scaled) and, with adapter dropout, its dropped input.
 // Each buffer is counted at the size the buffer pool gives it (its size classes round a request up
 // by up to 25%: ~9% over a GPT-2's buffers). A step's peak is where its backward starts (every
-// activation, the logits and their gradient, the LM head's weight gradient) or where it ends: the
-// activations and logits are freed by then, but the tied token embedding's two weight gradients
-// (the LM head's and the lookup's) and their sum are live at once, two tables more than .grad.
+// activation, and the LM head's largest moment: the logits beside their gradient, or, once the
+// trainer's step has let go of the logits, that gradient beside the LM head's weight gradient) or
+// where it ends: the activations are freed by then, but the tied token embedding's two weight
+// gradients (the LM head's and the lookup's) and their sum are live at once, two tables more than .grad.
 // How the LM head's products run (in blocks, in chunks of rows) depends on the adapter's launch
 // limits: the plan needs an open device.
 import { pooledSize } from '../device/pool.js';
@@ -41,8 +42,9 @@ export interface MemoryPlan {
   /** The parameters a training step updates (a LoRA model's adapters; else all), whose gradients and moments are counted. */
   trainable: number;
   /**
-   * Bytes of each part, as the buffer pool sizes its buffers: `logits` with their gradient and the
-   * LM head's weight gradient when training; `backwardEnd`, what the end of the backward holds
+   * Bytes of each part, as the buffer pool sizes its buffers: `logits`, the most the LM head holds
+   * at once (training: the logits and their gradient, or that gradient and the LM head's weight
+   * gradient); `backwardEnd`, what the end of the backward holds
    * instead of the activations (the tied embedding's gradients and their sum, mostly). `total` is
    * the expected peak: the rest, and the larger of activations + logits and backwardEnd.
    */
@@ -160,19 +162,22 @@ export function memoryPlan(cfg: GPTConfig, batchSize: number, opts: PlanOptions)
       fitsOneLaunch({ M, N, K, transA, transB, float }, a!, b!)
         ? 0
         : pooled(Math.min(M * N * F32, binding)) + 2 * pooled(Math.min(Math.max(a!, b!) * F32, binding)) + (A === F16 ? all([a!, b!, M * N].map((n) => n * F32)) : 0);
-    const forward = pooled(BT * V * A) + blocks(BT, V, C, false, true, [BT * C, V * C]); // x · wᵀ
+    const logits = pooled(BT * V * A);
+    const forward = logits + blocks(BT, V, C, false, true, [BT * C, V * C]); // x · wᵀ
     if (!training) return forward;
-    // dlogits · w (the rows' gradient) and dlogitsᵀ · x (the weight's), one after the other
+    // the loss's backward holds the logits and their gradient; the trainer's step lets go of the
+    // logits then, before dlogits · w (the rows' gradient) and dlogitsᵀ · x (the weight's), one
+    // after the other, beside the LM head's weight gradient
     const products = Math.max(blocks(BT, C, V, false, false, [BT * V, V * C]), blocks(V, C, BT, true, false, [BT * V, BT * C]));
-    return 2 * pooled(BT * V * A) + pooled(V * C * A) + products;
+    return Math.max(forward, 2 * logits, logits + pooled(V * C * A) + products);
   }
 
   // the end of the backward: the LM head's and the lookup's gradients of the token embedding and
   // their sum (float32: two more than .grad holds), the position embedding's, the gradient reaching
   // the embeddings; in a float16 run, the LM head's float16 gradient and a weight's, on their way to
-  // float32; and whole logits, which GPT.forward returns beside the loss (the step's scope holds them)
+  // float32 (not the logits: the trainer's step lets go of them in the loss's backward)
   const backwardEnd = training && !cfg.lora
-    ? 2 * pooled(V * C * F32) + pooled(T * C * F32) + pooled(BT * C * F32) + (A === F16 ? pooled(V * C * F16) + pooled(4 * C * C * F16) : 0) + (fused ? 0 : pooled(BT * V * A))
+    ? 2 * pooled(V * C * F32) + pooled(T * C * F32) + pooled(BT * C * F32) + (A === F16 ? pooled(V * C * F16) + pooled(4 * C * C * F16) : 0)
     : 0;
   // the teacher runs on the student's batches, at the student's block size
   const teacher = opts.teacher ? memoryPlan({ ...opts.teacher, blockSize: T }, batchSize, { training: false, bindingLimit: binding, bufferLimit, dtype: opts.dtype, wholeLogits: true }) : null;

@@ -561,17 +561,24 @@ export class Trainer {
     return norm;
   }
 
-  /** A micro-batch's loss: the model's cross-entropy, or with a teacher the distillation loss against its logits. */
+  /**
+   * A micro-batch's loss: the model's cross-entropy, or with a teacher the distillation loss against
+   * its logits. Only the loss leaves the scope: the logits (and the teacher's) are then held by the
+   * loss's graph alone, which frees them once the loss's backward has used them, not at the step's
+   * end (GPT-2 at batch 8, block 1024: 1.6 GB less through the rest of the backward).
+   */
   private trainingLoss(x: Tensor, y: Tensor): Tensor {
-    const recompute = this.cfg.recompute;
-    if (!this.distill) return this.model.forward(x, { targets: y, recompute }).loss;
-    const { teacher, temperature, alpha } = this.distill;
-    const [B, T] = x.shape as [number, number];
-    const V = this.data.vocabSize;
-    const soft = noGrad(() => teacher.forward(x).logits); // [B, T, V], no graph
-    const { logits } = this.model.forward(x, { recompute }); // [B, T, V]
-    // a float16 run's logits stay float16 (both under autocast): distillLoss sums in float32 itself
-    return distillLoss(logits.reshape([B * T, V]), soft.reshape([B * T, V]), y.reshape([B * T]), { temperature, alpha, ignoreIndex: -1 });
+    return scope(() => {
+      const recompute = this.cfg.recompute;
+      if (!this.distill) return this.model.forward(x, { targets: y, recompute }).loss;
+      const { teacher, temperature, alpha } = this.distill;
+      const [B, T] = x.shape as [number, number];
+      const V = this.data.vocabSize;
+      const soft = noGrad(() => teacher.forward(x).logits); // [B, T, V], no graph
+      const { logits } = this.model.forward(x, { recompute }); // [B, T, V]
+      // a float16 run's logits stay float16 (both under autocast): distillLoss sums in float32 itself
+      return distillLoss(logits.reshape([B * T, V]), soft.reshape([B * T, V]), y.reshape([B * T]), { temperature, alpha, ignoreIndex: -1 });
+    });
   }
 
   /** Throws TrainingDivergedError if a step so far had a non-finite loss or gradient norm, or overflowed at the minimum scale (one readback). */
