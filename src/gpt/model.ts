@@ -98,17 +98,17 @@ export function configParameterShapes(cfg: GPTConfig): { shape: number[]; matrix
   const vector = (n: number) => ({ shape: [n], matrix: false });
   const layerNorm = () => (cfg.bias ? [vector(C), vector(C)] : [vector(C)]);
   const lora = cfg.lora;
-  const linear = (name: string, inputs: number, outputs: number) => [
+  const linear = ([name, outputs, inputs]: LinearShape) => [
     { shape: [outputs, inputs], matrix: true },
     ...(cfg.bias ? [vector(outputs)] : []),
     ...(lora && isTargeted(name, lora.targets) ? [{ shape: [lora.rank, inputs], matrix: false, adapter: true }, { shape: [outputs, lora.rank], matrix: false, adapter: true }] : []),
   ];
   const shapes = [{ shape: [cfg.vocabSize, C], matrix: true }, { shape: [cfg.blockSize, C], matrix: false }];
-  const K = cfg.shareLayers ?? 1;
-  for (let j = 0; j < cfg.nLayer / K; j++) {
-    const { nHead, headSize, mlpWidth: F } = blockConfig(cfg, j * K);
-    const A = nHead * headSize;
-    shapes.push(...layerNorm(), ...linear('attn.c_attn', C, 3 * A), ...linear('attn.c_proj', A, C), ...layerNorm(), ...linear('mlp.c_fc', C, F), ...linear('mlp.c_proj', F, C));
+  // each block: ln_1, attn.c_attn, attn.c_proj, ln_2, mlp.c_fc, mlp.c_proj (blockLinearShapes lists its four Linears in that order)
+  const linears = blockLinearShapes(cfg);
+  for (let j = 0; j < linears.length; j += 4) {
+    const [attn, proj, fc, mlpProj] = linears.slice(j, j + 4).map(linear);
+    shapes.push(...layerNorm(), ...attn!, ...proj!, ...layerNorm(), ...fc!, ...mlpProj!);
   }
   shapes.push(...layerNorm());
   return shapes;
