@@ -8,7 +8,6 @@ import { join } from 'node:path';
 import { initDevice } from '../device/device.js';
 import { checkpointMoments, type Checkpoint, type CheckpointMeta } from '../gpt/checkpoint.js';
 import { disposeUploaded } from '../gpt/checkpoint-upload.js';
-import { describeAdapters } from '../gpt/lora.js';
 import { loraOf, resolveTrainDtype, Trainer, type Distillation, type StepLog, type TrainConfig, type TrainDtype } from '../gpt/trainer.js';
 import type { ComputeDtype } from '../nn/autocast.js';
 import { isMaskName } from '../nn/prune.js';
@@ -184,8 +183,8 @@ async function trainRun(
     console.log(`fine-tuning from ${flags.initFrom}${cfg.blockSize < trained ? `, its position embeddings cut from ${trained} to ${cfg.blockSize} (--block-size)` : ''}`);
   }
   console.log(`model: ${describeModel(trainer.model)}`);
-  const { lora } = trainer.model.config;
-  if (lora) console.log(describeAdapters(lora, trainer.optimizer.params.reduce((n, p) => n + p.size, 0), trainer.model.parameterCount()));
+  const adapters = trainer.describeAdapters();
+  if (adapters) console.log(adapters);
   console.log(`dtype: ${describeDtype(cfg.dtype, trainer.dtype)}`);
   if (distill) {
     const { temperature, alpha } = distill;

@@ -28,7 +28,7 @@ import { checkSplits, drawBatch, isTokenSource, type TokenSplits } from './batch
 import { evaluateModel } from './evaluate.js';
 import { memoryPlan, planFitProblem, type MemoryPlan } from './memory-plan.js';
 import { blockLinearShapes, GPT, shareLayersProblem, type GPTConfig } from './model.js';
-import { LORA_TARGETS, loraConfigProblem, loraRankProblem, type LoRAConfig, type LoRATarget } from './lora.js';
+import { describeAdapters, LORA_TARGETS, loraConfigProblem, loraRankProblem, type LoRAConfig, type LoRATarget } from './lora.js';
 import { LORA_DEFAULTS } from '../nn/lora.js';
 
 /** nanoGPT's Shakespeare-char configuration for CPUs (config/train_shakespeare_char.py, CPU line). */
@@ -723,6 +723,12 @@ export class Trainer {
   memoryPlan(): MemoryPlan {
     const maskSizes = [...this.model.namedBuffers()].filter(([name]) => isMaskName(name)).map(([, b]) => b.size);
     return stepPlan(this.model.config, this.cfg, this.dtype, this.distill, maskSizes);
+  }
+
+  /** A LoRA run's adapters and peft's trainable-parameter line (what `gpt train` prints, the page shows), or null without adapters. */
+  describeAdapters(): string | null {
+    const { lora } = this.model.config;
+    return lora ? describeAdapters(lora, this.optimizer.params.reduce((n, p) => n + p.size, 0), this.model.parameterCount()) : null;
   }
 
   /** GPU bytes held by tensors right now (flat across steps in a healthy loop). */

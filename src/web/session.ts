@@ -10,7 +10,6 @@ import { readHFModel } from '../gpt/hf/upload.js';
 import type { GPT, GPTConfig } from '../gpt/model.js';
 import { CharTokenizer, describeLeftOut, encodeKnown, encodePrompt, TextStream, type Tokenizer } from '../gpt/tokenizer/index.js';
 import { loraOf, modelConfig, resolveTrainDtype, stepPlan, TRAIN_DEFAULTS, Trainer, trainConfigProblem, TrainingDivergedError, type TrainConfig } from '../gpt/trainer.js';
-import { describeAdapters } from '../gpt/lora.js';
 import { checkPlanFits, describePlan } from '../gpt/memory-plan.js';
 import { device } from '../device/device.js';
 import type { ByteSource } from '../io/safetensors-source.js';
@@ -418,9 +417,8 @@ function trainedConfig(model: GPTConfig, cfg: TrainConfig): GPTConfig {
  * adapters and peft's trainable-parameter line when it has adapters.
  */
 export function describeRun(trainer: Trainer): string {
-  const { lora } = trainer.model.config;
-  const adapters = lora ? `${describeAdapters(lora, trainer.optimizer.params.reduce((n, p) => n + p.size, 0), trainer.model.parameterCount())} · ` : '';
-  return adapters + describePlan(trainer.memoryPlan());
+  const adapters = trainer.describeAdapters();
+  return (adapters ? `${adapters} · ` : '') + describePlan(trainer.memoryPlan());
 }
 
 /** Where the validation split starts: the first 90% of the tokens train (as `gpt prepare` splits). */
