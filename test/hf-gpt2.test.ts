@@ -323,6 +323,21 @@ describe('Hugging Face GPT-2 weights', () => {
     loaded.dispose();
   });
 
+  it('refuses to export NaN or Inf weights (a diverged model), as a checkpoint save does: what loadCheckpoint would refuse is not written', async () => {
+    const model = new GPT({ vocabSize: 37, blockSize: 16, nLayer: 1, nHead: 2, nEmbd: 16, dropout: 0, bias: true }, { seed: 3 });
+    const fc = model.stateDict().get('h.0.mlp.c_fc.weight')!;
+    const values = (await fc.toArray()) as Float32Array;
+    values[5] = NaN; // row 0 of our [64, 16]: element 5 * 64 of the file's transposed [16, 64]
+    scope(() => fc.assign(tensor(values, [...fc.shape])));
+    const out = join(dir, 'diverged-export');
+    try {
+      await expect(saveHFModel(out, model)).rejects.toThrow(/tensor 'transformer\.h\.0\.mlp\.c_fc\.weight' holds NaN \(at index 320\); a checkpoint must hold finite values only$/);
+      await expect(encodeHF(model)).rejects.toThrow(/tensor 'transformer\.h\.0\.mlp\.c_fc\.weight' holds NaN/);
+    } finally {
+      model.dispose();
+    }
+  });
+
   it('gpt sample, eval and train take such a directory as --init-from; gpt export writes one', async () => {
     const hf = join(dir, 'cli-gpt2');
     writeGPT2Dir(hf, params, { prefix: true, head: false });
