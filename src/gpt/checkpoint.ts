@@ -175,17 +175,21 @@ function pendingCheckpoint(model: GPT, tokenizer: Tokenizer, extra: CheckpointEx
   // what this refuses to write, decodeCheckpoint would refuse to read
   const problem = metaProblem(meta as unknown as Record<string, unknown>);
   if (problem) throw new Error(`checkpoint not saved: ${problem}`);
-  const finite = ({ read, ...t }: PendingTensor): PendingTensor => ({
+  return { tensors: tensors.map(refusingNonFinite('checkpoint not saved')), metadata: checkpointMetadata(meta) };
+}
+
+/** A pending tensor whose values, when read, are refused where not finite (what no reader of ours takes), `refusal` leading the error. */
+export const refusingNonFinite =
+  (refusal: string) =>
+  ({ read, ...t }: PendingTensor): PendingTensor => ({
     ...t,
     read: async () => {
       const data = await read();
       const nonFinite = nonFiniteProblem([[t.name, { data }]]);
-      if (nonFinite) throw new Error(`checkpoint not saved: ${nonFinite}`);
+      if (nonFinite) throw new Error(`${refusal}: ${nonFinite}`);
       return data;
     },
   });
-  return { tensors: tensors.map(finite), metadata: checkpointMetadata(meta) };
-}
 
 type MomentReaders = Record<'m' | 'v', () => Promise<Float32Array>>;
 

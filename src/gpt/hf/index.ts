@@ -6,7 +6,7 @@
 import { parseJSONText } from '../../io/json-text.js';
 import { parseSafetensors, readPendingTensors, serializeSafetensors, type PendingTensor, type Safetensors } from '../../io/safetensors.js';
 import { openSafetensors, type ByteSource } from '../../io/safetensors-source.js';
-import { assertWeightsReadable, CHECKPOINT_FORMAT, CHECKPOINT_KEY, configWeightsProblem, type Checkpoint, type CheckpointMeta } from '../checkpoint.js';
+import { assertWeightsReadable, CHECKPOINT_FORMAT, CHECKPOINT_KEY, configWeightsProblem, refusingNonFinite, type Checkpoint, type CheckpointMeta } from '../checkpoint.js';
 import { GPT, type GPTConfig } from '../model.js';
 import { describeValue } from '../../tensor/check.js';
 import { BpeTokenizer, Gpt2Tokenizer, gpt2FromVocabFiles, tokenizerFromHuggingFace, tokenizerFromJSON, toHuggingFaceJSON, type Tokenizer } from '../tokenizer/index.js';
@@ -53,7 +53,8 @@ export async function encodeHF(model: GPT, tokenizer?: Tokenizer): Promise<HFMod
 /**
  * encodeHF's files, model.safetensors's tensors not yet read: each is read back from the GPU when
  * its turn comes, so a writer streaming them (streamSafetensors) holds one at a time (gpt2-xl's
- * 6.2 GB are never on the host). The model must not change until the last is read.
+ * 6.2 GB are never on the host). The model must not change until the last is read. A tensor that
+ * is not finite is refused when it is read.
  */
 export function pendingHF(model: GPT, tokenizer?: Tokenizer, op = 'pendingHF'): Omit<HFModelFiles, 'weights'> & { weights: { tensors: PendingTensor[]; metadata: Record<string, string> } } {
   if (!(model instanceof GPT)) throw new TypeError(`${op}: argument 'model' must be a GPT, got ${describeValue(model)}`);
@@ -73,7 +74,8 @@ export function pendingHF(model: GPT, tokenizer?: Tokenizer, op = 'pendingHF'): 
   const endOfText = tokenizer instanceof Gpt2Tokenizer ? (tokenizer.specialId('<|endoftext|>') ?? null) : null;
   return {
     config: JSON.stringify(hfConfigFromGPT(model.config, endOfText), null, 2) + '\n',
-    weights: { tensors: weightsToHF(params), metadata },
+    // NaN or Inf (a diverged model): refused as our checkpoint saves and every load of ours refuse them
+    weights: { tensors: weightsToHF(params).map(refusingNonFinite(`${op}: model not written`)), metadata },
     ...(hasHFForm && { tokenizer: JSON.stringify(toHuggingFaceJSON(tokenizer)) }),
   };
 }
