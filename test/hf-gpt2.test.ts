@@ -3,7 +3,7 @@
 // independent float64 forward), whichever way it was saved; unsupported configs are refused with
 // one line naming the field; export -> import is bit-exact and reproduces transformers' layout; and
 // `gpt sample|eval|train --init-from DIR` take such a directory. Nothing is downloaded.
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { device } from '../src/device/device.js';
@@ -329,10 +329,19 @@ describe('Hugging Face GPT-2 weights', () => {
     const values = (await fc.toArray()) as Float32Array;
     values[5] = NaN; // row 0 of our [64, 16]: element 5 * 64 of the file's transposed [16, 64]
     scope(() => fc.assign(tensor(values, [...fc.shape])));
-    const out = join(dir, 'diverged-export');
+    const out = join(dir, 'diverged-export', 'model');
+    const previous = join(dir, 'previous-export'); // an earlier export's files, GPT-2's tokenizer.json among them
+    writeGPT2Dir(previous, params, { prefix: true, head: false });
+    const before = () => new Map(readdirSync(previous).map((f) => [f, readFileSync(join(previous, f))]));
+    const kept = before();
     try {
       await expect(saveHFModel(out, model)).rejects.toThrow(/tensor 'transformer\.h\.0\.mlp\.c_fc\.weight' holds NaN \(at index 320\); a checkpoint must hold finite values only$/);
       await expect(encodeHF(model)).rejects.toThrow(/tensor 'transformer\.h\.0\.mlp\.c_fc\.weight' holds NaN/);
+      // a failed export leaves no directory behind, nor the parents it made
+      expect(existsSync(join(dir, 'diverged-export'))).toBe(false);
+      // nor a previous export changed: its tokenizer.json kept (a char tokenizer's export removes it once it commits)
+      await expect(saveHFModel(previous, model, new CharTokenizer([...'abcdefghijklmnopqrstuvwxyz0123456789 ']))).rejects.toThrow(/holds NaN/);
+      expect(before()).toEqual(kept);
     } finally {
       model.dispose();
     }
