@@ -11,11 +11,11 @@ import { uploadHF } from '../gpt/hf/upload.js';
 import { checkedHFHeaders } from '../gpt/hf/headers.js';
 import type { GPT, GPTConfig } from '../gpt/model.js';
 import type { Tokenizer } from '../gpt/tokenizer/index.js';
-import { writeFilesAtomic } from './atomic-file.js';
+import { writeFileAtomic, writeFilesAtomic } from './atomic-file.js';
 import { layoutSafetensors, safetensorsPieces, streamSafetensors, type Safetensors } from '../io/safetensors.js';
 import { readCheckpointWeights, writeCheckpointFiles } from './checkpoint-files.js';
 import { openHFWeights } from './hf-weights-files.js';
-import { makeDirectories, pathExists, readRegularFile, unlessMissing, type PositionalFile } from './regular-files.js';
+import { makeDirectories, pathExists, readRegularFile, removeEmptyCreated, unlessMissing, type PositionalFile } from './regular-files.js';
 import { byCheckpointKind } from './checkpoint-kind.js';
 import { handleSource, readSafetensorsFile } from './safetensors-file.js';
 
@@ -177,18 +177,21 @@ async function noWeightsProblem(dir: string): Promise<string> {
  * Saves `model` as a Hugging Face GPT-2 directory (config.json + model.safetensors, and
  * tokenizer.json for a tokenizer that has that form) that transformers' GPT2LMHeadModel loads and
  * loadCheckpoint reads back (encodeHF says where the tokenizer goes). Each file is written
- * atomically, the config last; a tokenizer.json already there is replaced, or removed where the
- * tokenizer has no such form.
+ * atomically, the weights first and the config last; a tokenizer.json already there is replaced,
+ * or removed where the tokenizer has no such form. Refused while the weights are written (a NaN,
+ * a full disk), it leaves the directory as it was, and none it created.
  */
 export async function saveHFModel(dir: string, model: GPT, tokenizer?: Tokenizer): Promise<void> {
   const files = pendingHF(model, tokenizer, 'saveHFModel');
-  await makeDirectories(dir);
-  // a tokenizer.json an earlier export left would be read by transformers as this model's
-  if (files.tokenizer === undefined) await unlessMissing(rm(join(dir, HF_FILES.tokenizer)));
-  await writeFilesAtomic(dir, [
+  const created = await makeDirectories(dir);
+  try {
     // a tensor at a time, each read back from the GPU as it is written: gpt2-xl's 6.2 GB are never on the host
-    { name: HF_FILES.weights, data: streamSafetensors(files.weights.tensors, files.weights.metadata) },
-    ...(files.tokenizer === undefined ? [] : [{ name: HF_FILES.tokenizer, data: files.tokenizer }]),
-    { name: HF_FILES.config, data: files.config },
-  ]);
+    await writeFileAtomic(join(dir, HF_FILES.weights), streamSafetensors(files.weights.tensors, files.weights.metadata));
+  } catch (e) {
+    await removeEmptyCreated(created);
+    throw e;
+  }
+  // once the weights are written: a tokenizer.json an earlier export left would be read by transformers as this model's
+  if (files.tokenizer === undefined) await unlessMissing(rm(join(dir, HF_FILES.tokenizer)));
+  await writeFilesAtomic(dir, [...(files.tokenizer === undefined ? [] : [{ name: HF_FILES.tokenizer, data: files.tokenizer }]), { name: HF_FILES.config, data: files.config }]);
 }
