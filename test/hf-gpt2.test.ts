@@ -124,6 +124,9 @@ describe('Hugging Face GPT-2 weights', () => {
       [{ activation_function: 'relu' }, /config\.json: activation_function "relu" is not supported \(only gelu_new, gelu_pytorch_tanh, gelu_fast, gelu_accurate, gelu, gelu_python\)$/],
       // null is no default: transformers fails on it (ACT2FN[None], nn.Dropout(None))
       [{ activation_function: null }, /config\.json: activation_function null is not supported \(only gelu_new, .*\)$/],
+      // names every object has: no activation either (it was loaded as Object.prototype's function, refused later with no file or field named)
+      [{ activation_function: 'toString' }, /config\.json: activation_function "toString" is not supported \(only gelu_new, .*\)$/],
+      [{ activation_function: '__proto__' }, /config\.json: activation_function "__proto__" is not supported \(only gelu_new, .*\)$/],
       [{ resid_pdrop: null }, /config\.json: resid_pdrop must be a finite number in \[0, 1\), got null$/],
       [{ n_inner: 64 }, /config\.json: n_inner 64 is not supported \(only 4 \* n_embd = 96, or null\)$/],
       [{ model_type: 'gpt_neo' }, /config\.json: model_type "gpt_neo" is not supported/],
