@@ -64,7 +64,8 @@ export function gptConfigFromHF(json: unknown, source = 'config.json'): GPTConfi
   // GPT2Config's default where a field is absent; an explicit null is no default (transformers fails on it)
   const orDefault = (field: string, value: unknown) => (hf[field] === undefined ? value : hf[field]);
   const name = orDefault('activation_function', 'gelu_new');
-  const activation = typeof name === 'string' ? ACTIVATION_FROM_HF[name] : undefined;
+  // own names only: 'toString' is in every object
+  const activation = typeof name === 'string' && Object.hasOwn(ACTIVATION_FROM_HF, name) ? ACTIVATION_FROM_HF[name] : undefined;
   if (!activation) throw error(`activation_function ${show(name)} is not supported (only ${Object.keys(ACTIVATION_FROM_HF).join(', ')})`);
   const config: GPTConfig = {
     vocabSize: number('vocab_size', POSITIVE_INT),
