@@ -68,7 +68,7 @@ describe('Hugging Face GPT-2 weights', () => {
 
   // every variant transformers may save of a GPT-2 we compute: other GELU names, fields at their
   // defaults spelled out or left out, half-precision weights, old saves' mask buffers, shards
-  it.each<{ variant: string; config?: Record<string, unknown>; activation?: GPT2Activation } & Partial<GPT2DirOptions>>([
+  it.each<{ variant: string; config?: Record<string, unknown>; activation?: GPT2Activation; heads?: number } & Partial<GPT2DirOptions>>([
     { variant: "activation_function 'gelu' (exact)", config: { activation_function: 'gelu' }, activation: 'gelu' },
     { variant: "activation_function 'gelu_pytorch_tanh'", config: { activation_function: 'gelu_pytorch_tanh' } },
     { variant: "activation_function 'gelu_fast'", config: { activation_function: 'gelu_fast' } },
@@ -77,6 +77,8 @@ describe('Hugging Face GPT-2 weights', () => {
     { variant: 'reorder_and_upcast_attn (the same function in float32)', config: { reorder_and_upcast_attn: true } },
     { variant: 'n_inner 4 * n_embd, layer_norm_epsilon 1e-05 spelled out', config: { n_inner: 96, layer_norm_epsilon: 1e-5 } },
     { variant: 'n_ctx without n_positions (older configs)', config: { n_positions: undefined } },
+    // GPT2Config's default where the field is left out (a hand-written config): 12 heads, of 2 here
+    { variant: "n_head left out (GPT2Config's 12)", config: { n_head: undefined }, heads: 12 },
     {
       variant: "GPT2Config's other names for the sizes",
       config: { hidden_size: 24, n_embd: undefined, num_hidden_layers: 2, n_layer: undefined, max_position_embeddings: 16, n_positions: undefined, n_ctx: undefined, num_attention_heads: 3, n_head: undefined },
@@ -89,7 +91,7 @@ describe('Hugging Face GPT-2 weights', () => {
     { variant: 'bool causal-mask buffers', mask: 'BOOL' },
     { variant: 'sharded (model.safetensors.index.json and 3 files)', shards: 3 },
     { variant: 'the tokenizer as vocab.json + merges.txt', tokenizer: 'vocab+merges' },
-  ])('loads $variant, computing its logits within 1e-4', async ({ variant, config, activation, ...saved }) => {
+  ])('loads $variant, computing its logits within 1e-4', async ({ variant, config, activation, heads, ...saved }) => {
     const path = join(dir, `variant-${variant.replace(/\W+/g, '-')}`);
     // values exact in F16 and BF16 alike (multiples of 1/32 below 8), so that the file holds what the reference reads
     const exact = new Map([...params].map(([n, t]) => [n, { ...t, data: t.data.map((x) => Math.round(x * 32) / 32) }]));
@@ -97,7 +99,7 @@ describe('Hugging Face GPT-2 weights', () => {
     const ckpt = await loadCheckpoint(path);
     expect(ckpt.meta.tokenizer).toEqual(tokenizer.toJSON());
     const { model } = modelFromCheckpoint(ckpt, { dropout: 0 });
-    const want = sequences.flatMap((ids) => gpt2Logits(exact, ids, activation).flatMap((row) => [...row]));
+    const want = sequences.flatMap((ids) => gpt2Logits(exact, ids, activation, heads).flatMap((row) => [...row]));
     const got = await logitsOf(model);
     expect(Math.max(...want.map((w, i) => Math.abs(got[i]! - w)))).toBeLessThan(1e-4);
     model.dispose();
@@ -135,6 +137,9 @@ describe('Hugging Face GPT-2 weights', () => {
       [{ hidden_size: 25 }, /config\.json: hidden_size \(25\) must be divisible by n_head \(3\)$/],
       [{ num_attention_heads: 5 }, /config\.json: n_embd \(24\) must be divisible by num_attention_heads \(5\)$/],
       [{ n_layer: 0 }, /config\.json: n_layer must be an integer >= 1, got 0$/],
+      // left out: GPT2Config's default (50257, 1024), which the weights do not have
+      [{ vocab_size: undefined }, /config\.json: model\.safetensors holds wte\.weight of shape \[260, 24\], which disagrees with vocab_size 50257 and n_embd 24$/],
+      [{ n_positions: undefined, n_ctx: undefined }, /config\.json: .*model\.safetensors.*wpe\.weight.*\[16, 24\].*n_positions 1024/],
       // an integer too large to count exactly: the message names the whole range, not just its floor
       [{ vocab_size: 1e300 }, /config\.json: vocab_size must be an integer in \[1, 2\^53 - 1\], got 1e\+300$/],
       // sizes the weights do not have, refused before a model of that size is allocated

@@ -190,9 +190,9 @@ function attention(qkv: Float64Array[], C: number, NH: number): Float64Array[] {
 
 const addInPlace = (x: Float64Array[], y: Float64Array[]) => x.forEach((row, t) => row.forEach((_, i) => (row[i]! += y[t]![i]!)));
 
-/** GPT-2's logits [T, V] for one sequence of token ids, in float64: embeddings, pre-LN blocks (MLP activation `activation`), final LN, tied head. */
-export function gpt2Logits(p: GPT2Params, ids: number[], activation: GPT2Activation = 'gelu_new'): Float64Array[] {
-  const { C, NH, L } = SMALL;
+/** GPT-2's logits [T, V] for one sequence of token ids, in float64: embeddings, pre-LN blocks (MLP activation `activation`, `NH` heads), final LN, tied head. */
+export function gpt2Logits(p: GPT2Params, ids: number[], activation: GPT2Activation = 'gelu_new', NH = SMALL.NH): Float64Array[] {
+  const { C, L } = SMALL;
   const get = (n: string) => p.get(n)!;
   const wte = get('wte.weight').data;
   const wpe = get('wpe.weight').data;
