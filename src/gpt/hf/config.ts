@@ -40,6 +40,9 @@ const FIXED: Record<string, unknown> = {
  */
 const ALIASES: Record<string, string> = { n_embd: 'hidden_size', n_positions: 'max_position_embeddings', n_head: 'num_attention_heads', n_layer: 'num_hidden_layers' };
 
+/** GPT2Config's sizes where config.json leaves them out (GPT-2 124M's): transformers builds that model. */
+const SIZE_DEFAULTS: Record<string, number> = { vocab_size: 50257, n_positions: 1024, n_embd: 768, n_layer: 12, n_head: 12 };
+
 /** config.json's names of the sizes in our GPTConfig. */
 export const HF_NAMES: Partial<Record<keyof GPTConfig, string>> = { vocabSize: 'vocab_size', blockSize: 'n_positions', nLayer: 'n_layer', nHead: 'n_head', nEmbd: 'n_embd' };
 
@@ -51,7 +54,10 @@ export function gptConfigFromHF(json: unknown, source = 'config.json'): GPTConfi
   for (const [field, supported] of Object.entries(FIXED)) {
     if (hf[field] !== undefined && hf[field] !== supported) throw error(`${field} ${show(hf[field])} is not supported (only ${show(supported)})`);
   }
-  const number = (field: string, range: Range, value = hf[field]): number => {
+  // GPT2Config's default where a field is absent; an explicit null is no default (transformers fails on it)
+  const orDefault = (field: string, value: unknown) => (hf[field] === undefined ? value : hf[field]);
+  /** A size (or `value`) in `range`; a size left out is GPT2Config's default (an alias is read only where given). */
+  const number = (field: string, range: Range, value = orDefault(field, SIZE_DEFAULTS[field])): number => {
     const problem = rangeProblem(field, value, range);
     if (problem) throw error(problem);
     return value as number;
@@ -61,8 +67,6 @@ export function gptConfigFromHF(json: unknown, source = 'config.json'): GPTConfi
   const positions = spelled('n_positions');
   const nEmbd = number(spelled('n_embd'), POSITIVE_INT);
   if (hf.n_inner != null && hf.n_inner !== 4 * nEmbd) throw error(`n_inner ${show(hf.n_inner)} is not supported (only 4 * n_embd = ${4 * nEmbd}, or null)`);
-  // GPT2Config's default where a field is absent; an explicit null is no default (transformers fails on it)
-  const orDefault = (field: string, value: unknown) => (hf[field] === undefined ? value : hf[field]);
   const name = orDefault('activation_function', 'gelu_new');
   // own names only: 'toString' is in every object
   const activation = typeof name === 'string' && Object.hasOwn(ACTIVATION_FROM_HF, name) ? ACTIVATION_FROM_HF[name] : undefined;
