@@ -137,6 +137,8 @@ const CASES: Case[] = [
     /^GPT\.forward: argument 'caches' must be an array of KV caches, got number 3$/],
   ["memoryPlan batchSize '2'", () => memoryPlan(cfg, bad('2'), { training: true, bindingLimit: 2 ** 30 }), TypeError,
     /^memoryPlan: argument 'batchSize' must be an integer >= 1, got string '2'$/],
+  ['memoryPlan gradAccum 0.5', () => memoryPlan(cfg, 2, { training: true, bindingLimit: 2 ** 30, gradAccum: bad(0.5) }), RangeError,
+    /^memoryPlan: argument 'gradAccum' must be an integer >= 1, got number 0\.5$/],
   ['generate misspelt temprature', () => generate(model, [1], bad({ maxNewTokens: 2, temprature: 0.5 })).next(), TypeError,
     /^generate: unknown option 'temprature' \(the options are maxNewTokens, temperature, topK, topP, seed, kvCache, stopToken\)$/],
   ['generateBatch misspelt topk', () => generateBatch(model, [[1]], bad({ maxNewTokens: 2, topk: 3 })).next(), TypeError,

@@ -23,12 +23,17 @@
 // trainer's step has let go of the logits, that gradient beside the LM head's weight gradient) or
 // where it ends: the activations are freed by then, but the tied token embedding's two weight
 // gradients (the LM head's and the lookup's) and their sum are live at once, two tables more than .grad.
+// Beside the activations, gradients on their way into .grad come on top of it: a float16 run's,
+// which wait in groups to be cast, and, with gradient accumulation, a float32 one and its sum with
+// the earlier micro-batches' (all made before a later one's backward starts; a shared block's later
+// runs sum so in one step).
 // How the LM head's products run (in blocks, in chunks of rows) depends on the adapter's launch
 // limits: the plan needs an open device.
 import { pooledSize } from '../device/pool.js';
 import { chunkRows, fitsOneLaunch, windowRows } from '../ops/index.js';
 import type { ComputeDtype } from '../nn/autocast.js';
 import { momentShards } from '../optim/adamw.js';
+import { castGroupSize } from '../kernels/wgsl/cast-group.js';
 import { checkInteger } from '../tensor/check.js';
 import { isTargeted } from './lora.js';
 import { blockLinearShapes, configParameterShapes, type GPTConfig } from './model.js';
@@ -45,12 +50,17 @@ export interface MemoryPlan {
    * Bytes of each part, as the buffer pool sizes its buffers: `logits`, the most the LM head holds
    * at once (training: the logits and their gradient, or that gradient and the LM head's weight
    * gradient); `backwardEnd`, what the end of the backward holds
-   * instead of the activations (the tied embedding's gradients and their sum, mostly). `total` is
-   * the expected peak: the rest, and the larger of activations + logits and backwardEnd.
+   * instead of the activations (the tied embedding's gradients and their sum, mostly);
+   * `inFlight`, the most gradients on their way into .grad at once, beside it and the activations
+   * (a float16 run's; a float32 one's summed into it: accumulating micro-batches, shared layers).
+   * `total` is the expected peak: the rest, and the largest of activations + logits, backwardEnd
+   * and activations + inFlight.
    */
-  bytes: { weights: number; halfWeights: number; gradients: number; optimizer: number; activations: number; logits: number; backwardEnd: number; masks: number; teacher: number; total: number };
+  bytes: { weights: number; halfWeights: number; gradients: number; optimizer: number; activations: number; logits: number; backwardEnd: number; inFlight: number; masks: number; teacher: number; total: number };
   /** Whether the activations are counted as recompute keeps them. */
   recompute: boolean;
+  /** The micro-batches an optimizer step sums (PlanOptions.gradAccum). */
+  gradAccum: number;
   /** Buffers that must fit whole in one buffer (maxBufferSize) or one binding: [what, bytes]. */
   buffers: { name: string; bytes: number; bound: 'whole' | 'windowed' }[];
 }
@@ -71,11 +81,14 @@ export interface PlanOptions {
   wholeLogits?: boolean;
   /** Training with recompute (GPT.forward's option): each block run again in the backward. */
   recompute?: boolean;
+  /** Micro-batches an optimizer step sums the gradients of (the Trainer's gradAccum; 1 when absent). */
+  gradAccum?: number;
 }
 
 /** The plan of `cfg` at `batchSize`, for a training step (training: true) or a forward alone, computing in `dtype` (float32 by default). */
 export function memoryPlan(cfg: GPTConfig, batchSize: number, opts: PlanOptions): MemoryPlan {
   checkInteger('memoryPlan', 'batchSize', batchSize, 1, Number.MAX_SAFE_INTEGER, 'an integer >= 1'); // '2' would be coerced
+  const gradAccum = checkInteger('memoryPlan', 'gradAccum', opts.gradAccum ?? 1, 1, Number.MAX_SAFE_INTEGER, 'an integer >= 1');
   const { vocabSize: V, blockSize: T, nLayer: L, nEmbd: C, nHead: NH } = cfg;
   const A = opts.dtype === 'float16' ? F16 : F32; // bytes of an activation
   const B = batchSize;
@@ -111,9 +124,9 @@ export function memoryPlan(cfg: GPTConfig, batchSize: number, opts: PlanOptions)
   const blockOutputs = recompute || !training ? L * pooled(BT * C * A) : 0;
   // a step also keeps the embeddings' sum and the final LayerNorm's output (its input is the last
   // block's output), and its backward works through a block with the MLP's hidden gradient (4C),
-  // the residual stream's and a LayerNorm's (C each), and a fresh float32 weight gradient (4C²)
-  // beside those of earlier micro-batches
-  const backwardWork = all([4 * C, C, C].map((w) => BT * w * A)) + pooled(4 * C * C * F32);
+  // the residual stream's and a LayerNorm's (C each); the weight gradients it makes are in .grad's
+  // count, or in inFlight
+  const backwardWork = all([4 * C, C, C].map((w) => BT * w * A));
   const activations = layersKept * layer + blockOutputs + (training ? 2 * pooled(BT * C * A) + backwardWork + (layersKept / L) * loraKept() : 0);
 
   /** What the LoRA adapters of every layer keep for the backward: x·Aᵀ and its scaled copy, and the dropped input under adapter dropout. */
@@ -179,10 +192,34 @@ export function memoryPlan(cfg: GPTConfig, batchSize: number, opts: PlanOptions)
   const backwardEnd = training && !cfg.lora
     ? 2 * pooled(V * C * F32) + pooled(T * C * F32) + pooled(BT * C * F32) + (A === F16 ? pooled(V * C * F16) + pooled(4 * C * C * F16) : 0)
     : 0;
+  // a micro-batch after the first sums each gradient into the earlier ones', all made before its
+  // backward starts, beside all its activations (a single step's backward holds only those it has
+  // reached, within .grad's count), and so does a shared block's run after its first
+  const summing = gradAccum > 1 || (cfg.shareLayers ?? 1) > 1;
+  const inFlight = training ? gradientsInFlight() : 0;
+
+  /**
+   * The most gradients on their way into .grad at once. A float16 run's (castCached) wait in
+   * groups of castGroupSize beside the float32 .grad they land in, and are added in place there:
+   * the largest group of consecutive ones, in the order the backward hands them over (the LM
+   * head's, the final LayerNorm's, then each block's from the last; the lookup's and the position
+   * embedding's come at the backward's end, in backwardEnd). A float32 one summed into .grad is
+   * summed out of place (autograd's giveLeafGrad): it and the sum, the largest being the tied LM
+   * head's or a block weight's; one not summed becomes .grad.
+   */
+  function gradientsInFlight(): number {
+    const trained = (i: number) => !cfg.lora || !!shapes[i]!.adapter;
+    const order = [0, ...[...shapes.keys()].slice(2).reverse()].filter(trained);
+    if (A === F32) return summing ? 2 * Math.max(0, ...order.map((i) => pooled(sizes[i]! * F32))) : 0;
+    const halves = order.map((i) => pooled(sizes[i]! * F16));
+    const group = castGroupSize();
+    return Math.max(0, ...halves.map((_, i) => halves.slice(i, i + group).reduce((a, b) => a + b, 0)));
+  }
+
   // the teacher runs on the student's batches, at the student's block size
   const teacher = opts.teacher ? memoryPlan({ ...opts.teacher, blockSize: T }, batchSize, { training: false, bindingLimit: binding, bufferLimit, dtype: opts.dtype, wholeLogits: true }) : null;
   const held = weights + halfWeights + gradients + optimizer + masks + (teacher?.bytes.total ?? 0);
-  const total = held + Math.max(activations + logits, backwardEnd);
+  const total = held + Math.max(activations + logits, backwardEnd, activations + inFlight);
   const buffers: MemoryPlan['buffers'] = [
     // an int8 table is bound whole, by the embedding and by the LM head, and an int8 weight by
     // linearInt8; a float weight's products (matmul-blocks), gradient and update take a window at a time
@@ -198,8 +235,9 @@ export function memoryPlan(cfg: GPTConfig, batchSize: number, opts: PlanOptions)
   return {
     parameters,
     trainable,
-    bytes: { weights, halfWeights, gradients, optimizer, activations, logits, backwardEnd, masks, teacher: teacher?.bytes.total ?? 0, total },
+    bytes: { weights, halfWeights, gradients, optimizer, activations, logits, backwardEnd, inFlight, masks, teacher: teacher?.bytes.total ?? 0, total },
     recompute,
+    gradAccum,
     buffers,
   };
 }
@@ -223,15 +261,17 @@ export function checkPlanFits(plan: MemoryPlan, limits: Record<string, number>):
 
 /** The plan as a line for a log: each part, then the peak. */
 export function describePlan(plan: MemoryPlan): string {
-  const { weights, halfWeights, gradients, optimizer, activations, logits, backwardEnd, masks, teacher, total } = plan.bytes;
+  const { weights, halfWeights, gradients, optimizer, activations, logits, backwardEnd, inFlight, masks, teacher, total } = plan.bytes;
   const parts: [string, number][] = [
     ['weights', weights], ['float16 weights', halfWeights], ['gradients', gradients], ['AdamW', optimizer],
     ['pruning masks', masks], ['teacher', teacher], [plan.recompute ? 'activations (recompute)' : 'activations', activations], ['logits', logits],
   ];
   const list = parts.filter(([, b]) => b).map(([n, b]) => `${n} ${formatBytes(b)}`).join(', ');
   const end = backwardEnd ? `, or at the backward's end ${formatBytes(backwardEnd)} (the embedding's gradients)` : '';
+  const accumulating = plan.gradAccum > 1 ? `, summed over ${plan.gradAccum} micro-batches` : '';
+  const sums = inFlight ? `, or the activations and ${formatBytes(inFlight)} of gradients on their way into .grad${accumulating}` : '';
   const trainable = plan.trainable < plan.parameters && gradients ? `; gradients and AdamW for the ${plan.trainable.toLocaleString('en-US')} trainable parameters only` : '';
-  return `GPU memory plan: ${list}${end}; about ${formatBytes(total)} at the peak (buffers as the pool sizes them)${trainable}`;
+  return `GPU memory plan: ${list}${end}${sums}; about ${formatBytes(total)} at the peak (buffers as the pool sizes them)${trainable}`;
 }
 
 /** `n` bytes in MiB or GiB, 3 significant digits. */

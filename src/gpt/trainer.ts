@@ -293,7 +293,7 @@ function modelShapeProblem(model: GPT, cfg: TrainConfig, vocabSize: number): str
 /** What a step of a model of `config` trained with `cfg` in `dtype` needs on the GPU (src/gpt/memory-plan.ts). */
 export function stepPlan(config: GPTConfig, cfg: TrainConfig, dtype: ComputeDtype, distill?: Distillation, maskSizes: readonly number[] = []): MemoryPlan {
   const { bindingLimit, bufferLimit } = profile();
-  return memoryPlan(config, cfg.batchSize, { training: true, bindingLimit, bufferLimit, dtype, maskSizes, teacher: distill?.teacher.config, recompute: cfg.recompute });
+  return memoryPlan(config, cfg.batchSize, { training: true, bindingLimit, bufferLimit, dtype, maskSizes, teacher: distill?.teacher.config, recompute: cfg.recompute, gradAccum: cfg.gradAccum });
 }
 
 /** The model's config from a training config and the tokenizer's vocabulary size. */
