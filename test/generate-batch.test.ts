@@ -9,9 +9,10 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { generate, generateBatch, type BatchGenerateOptions } from '../src/gpt/generate.js';
 import type { GPT } from '../src/gpt/model.js';
 import { AdamW, device, noGrad, scope, tensor } from '../src/index.js';
+import type { LoRATarget } from '../src/gpt/lora.js';
 import { Tensor } from '../src/tensor/tensor.js';
-import { fcParams, loadGPT2, setupDevice } from './helpers.js';
-import { gpt2Logits, randomGPT2, SMALL } from './hf-reference.js';
+import { fcParams, loadGPT2, seededValues, setupDevice } from './helpers.js';
+import { gpt2Logits, randomGPT2, SMALL, type GPT2Params } from './hf-reference.js';
 
 const params = randomGPT2(11);
 let model: GPT;
@@ -268,6 +269,67 @@ describe('generateBatch', () => {
       expect(cached, 'the step changed the tokens').not.toEqual(await run(false, () => undefined, sampling));
     } finally {
       model.loadStateDict(original);
+    }
+  });
+
+  it('LoRA adapters added (then trained) or merged while a generation is paused: the next tokens are the adapted model\'s (float64 greedy), with the cache as without it', async () => {
+    const lora = { rank: 2, alpha: 4, dropout: 0, targets: ['c_attn', 'c_fc'] as LoRATarget[] };
+    const [at, n] = [2, 6];
+    const prompt = SHORT[1]!;
+    /** Adds adapters to `m`, their B set to seeded values (peft's zeros would change nothing), as training them would. */
+    const adapt = (m: GPT) => {
+      m.addLoRA(lora);
+      let seed = 40;
+      for (const [name, p] of m.namedParameters()) {
+        if (name.endsWith('lora.B')) scope(() => p.assign(tensor(Float32Array.from(seededValues(p.size, seed++, -1.5, 1.5)), [...p.shape])));
+      }
+    };
+    /** GPT-2's tensors with each adapted layer's W + (alpha / rank)·B·A, from `m`'s adapters (Conv1D weights are [in, out]). */
+    const adaptedParams = async (m: GPT) => {
+      const out: GPT2Params = new Map(params);
+      const named = new Map(m.namedParameters());
+      for (const [name, A] of named) {
+        if (!name.endsWith('lora.A')) continue;
+        const layer = name.slice(0, -'.lora.A'.length);
+        const [a, b] = [await A.toArray(), await named.get(`${layer}.lora.B`)!.toArray()];
+        const { shape, data } = params.get(`${layer}.weight`)!;
+        const [I, O] = shape as [number, number];
+        const scale = lora.alpha / lora.rank;
+        const delta = (i: number, o: number) => Array.from({ length: lora.rank }, (_, r) => b[o * lora.rank + r]! * a[r * I + i]!).reduce((x, y) => x + y, 0);
+        out.set(`${layer}.weight`, { shape, data: Float32Array.from(data, (w, k) => w + scale * delta(Math.floor(k / O), k % O)) });
+      }
+      return out;
+    };
+    /** The tokens of `m`, `change` run once the consumer has taken `at` (the next one's step already recorded, with the cache). */
+    const run = async (m: GPT, kvCache: boolean, change: () => void) => {
+      const out: number[] = [];
+      for await (const t of generate(m, prompt, { maxNewTokens: n, temperature: 0, kvCache })) if (out.push(t) === at) change();
+      return out;
+    };
+    const argmax = (p: GPT2Params, ids: number[]) => {
+      const row = gpt2Logits(p, ids).at(-1)!;
+      return { row, best: row.reduce((i, x, v) => (x > row[i]! ? v : i), 0) };
+    };
+    const expectGreedy = (got: number[], before: GPT2Params, after: GPT2Params, what: string) =>
+      got.forEach((t, k) => {
+        const { row, best } = argmax(k < at ? before : after, [...prompt, ...got.slice(0, k)]);
+        expect(row[best]! - row[t]!, `${what}, token ${k}: ours ${t}, float64 argmax ${best}`).toBeLessThan(1e-4);
+      });
+    for (const kvCache of [true, false]) {
+      const added = await loadGPT2(params, false);
+      const merged = await loadGPT2(params, false);
+      try {
+        const got = await run(added, kvCache, () => adapt(added));
+        const adapted = await adaptedParams(added);
+        expect(argmax(adapted, [...prompt, ...got.slice(0, at)]).best, 'the adapters change the next token').not.toBe(argmax(params, [...prompt, ...got.slice(0, at)]).best);
+        expectGreedy(got, params, adapted, `adapters added, kvCache ${kvCache}`);
+        adapt(merged);
+        const same = await adaptedParams(merged);
+        expectGreedy(await run(merged, kvCache, () => merged.mergeLoRA()), same, same, `adapters merged, kvCache ${kvCache}`);
+      } finally {
+        added.dispose();
+        merged.dispose();
+      }
     }
   });
 

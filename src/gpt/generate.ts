@@ -9,10 +9,10 @@
 // sequence that stopped in between leaves it). Learned absolute positions mean a full
 // window cannot be shifted, so once a sequence's context reaches blockSize the window slides like
 // nanoGPT's: the last blockSize tokens, re-encoded from scratch each step (the whole batch's, then).
-// Weights changed while a generation is paused (a load, an optimizer step), or the compute dtype
-// (its next step taken in another autocast region), make the cache's keys and values stale: the
-// windows are re-encoded, a step recorded ahead on the old ones redone with its uniform numbers, so
-// the tokens are those of generation without the cache.
+// Weights changed while a generation is paused (a load, an optimizer step, LoRA adapters added or
+// merged), or the compute dtype (its next step taken in another autocast region), make the cache's
+// keys and values stale: the windows are re-encoded, a step recorded ahead on the old ones redone
+// with its uniform numbers, so the tokens are those of generation without the cache.
 import { noGrad } from '../autograd/mode.js';
 import { computeDtype } from '../nn/autocast.js';
 import { enterEval, leaveEval } from '../nn/eval-mode.js';
@@ -85,7 +85,6 @@ async function* decode(model: GPT, prompts: readonly ArrayLike<number>[], opts: 
   // of a 5M-token prompt held 2.5 GB of them)
   const seqs: Sequence[] = prompts.map((p, i) => ({ tokens: Array.prototype.slice.call(p, -blockSize) as number[], made: 0, done: maxNewTokens === 0, rng: rngOf(i) }));
   const useCache = opts.kvCache ?? true;
-  const weights = model.parameters();
   let cachedFrom: unknown[] = []; // what the cache's keys and values were computed from
   enterEval(model);
   // the cache's rows: which sequence each is, and the slot its tokens start at (left padding before)
@@ -122,7 +121,7 @@ async function* decode(model: GPT, prompts: readonly ArrayLike<number>[], opts: 
   try {
     while (seqs.some((s) => !s.done)) {
       let redo: Map<number, number> | undefined; // a sequence's uniform number for a step recorded on stale keys and values
-      if (caches && !sameSources(cachedFrom, sourcesOf(weights, op))) {
+      if (caches && !sameSources(cachedFrom, sourcesOf(model, op))) {
         dropCaches();
         if (current) {
           const stale: Step = current;
@@ -144,7 +143,7 @@ async function* decode(model: GPT, prompts: readonly ArrayLike<number>[], opts: 
           input = windows.map((w) => [...new Array<number>(width - w.length).fill(0), ...w]);
           if (useCache && rows.every((r) => seqs[r]!.tokens.length <= blockSize)) {
             caches = model.h.items.map(() => ({ qkv: null, capacity: blockSize }));
-            cachedFrom = sourcesOf(weights, op);
+            cachedFrom = sourcesOf(model, op);
           }
         }
         current = { ...record(input, redo && rows.map((r) => redo.get(r)!)), prefill: !cached };
@@ -212,8 +211,15 @@ interface Step {
   us: number[];
 }
 
-/** What keys and values computed now come from: the compute dtype, each weight's storage and its count of in-place writes (a load swaps the one, an optimizer step bumps the other). */
-const sourcesOf = (weights: readonly Tensor[], op: string): unknown[] => [computeDtype(), ...weights.flatMap((w) => [w.storage(op), w.storage(op).version])];
+/**
+ * What keys and values computed now come from: the compute dtype, and each of the model's tensors
+ * now (LoRA adapters added or merged change which), its storage and its count of in-place writes
+ * (a load swaps the one, an optimizer step bumps the other).
+ */
+const sourcesOf = (model: GPT, op: string): unknown[] => {
+  const tensors = [...model.parameters(), ...[...model.namedBuffers()].map(([, b]) => b)]; // buffers: int8 scales, pruning masks
+  return [computeDtype(), ...tensors.flatMap((w) => [w.storage(op), w.storage(op).version])];
+};
 const sameSources = (a: readonly unknown[], b: readonly unknown[]) => a.length === b.length && a.every((x, i) => x === b[i]);
 
 /** Frees a step whose draws nobody will take (its readback may still be running). */
