@@ -108,13 +108,6 @@ export function rowMaxFinite(m: string, bad: string, term: string): string {
   let ${bad} = wg_max(${bad}_lane, lane) > 0.0;`;
 }
 
-/** WGSL declaring `m`, the row's max of `term` (of the element index `j`) over the lanes of the row. */
-export function rowMax(m: string, term: string): string {
-  return /* wgsl */ `var ${m} = ${LOWEST_F32};
-  for (var j = lane; j < n; j += ROW_LANES) { ${m} = max(${m}, ${term}); }
-  ${m} = wg_max(${m}, lane);`;
-}
-
 /** Terms of a lane's sum added apart before they join its running total (blockedSum). */
 const SUM_BLOCK = 64;
 
