@@ -93,16 +93,17 @@ ${float === 'f16'
 
 /**
  * WGSL declaring `m`, the row's max of its finite terms `term` (of the element index `j`;
- * LOWEST_F32 if none), and `bad`, true where a term is NaN or +Inf (with rowNonFiniteWgsl): no
- * float max or compare sees a non-finite value, and a kernel writes NaN by its bits for a bad row.
+ * LOWEST_F32 if none), and `bad`, true where a term is NaN or +Inf (`badIf`: another of
+ * rowNonFiniteWgsl's tests): no float max or compare sees a non-finite value, and a kernel writes
+ * NaN by its bits for a bad row.
  */
-export function rowMaxFinite(m: string, bad: string, term: string): string {
+export function rowMaxFinite(m: string, bad: string, term: string, badIf: 'nan_or_pos_inf' | 'not_finite' = 'nan_or_pos_inf'): string {
   return /* wgsl */ `var ${m} = ${LOWEST_F32};
   var ${bad}_lane = 0.0;
   for (var j = lane; j < n; j += ROW_LANES) {
     let v = ${term};
     ${m} = max(${m}, finite_or(v, ${LOWEST_F32}));
-    ${bad}_lane = max(${bad}_lane, select(0.0, 1.0, nan_or_pos_inf(v)));
+    ${bad}_lane = max(${bad}_lane, select(0.0, 1.0, ${badIf}(v)));
   }
   ${m} = wg_max(${m}, lane);
   let ${bad} = wg_max(${bad}_lane, lane) > 0.0;`;
