@@ -6,10 +6,12 @@
 //   x != x or x == x: a NaN test a driver may fold to a constant;
 //   a float literal of 1e30 or more: a sentinel that a sum or product may overflow to Inf, or an
 //   Inf stand-in compared against; only the named, documented ones are allowed (below).
+// And the host side: a float uniform that is not a finite float32 is refused where it is written.
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { F32_MAX, Kernel } from '../src/kernels/kernel.js';
 
 const SRC = fileURLToPath(new URL('../src', import.meta.url));
 const DIRS = ['kernels', 'ops', 'optim'];
@@ -58,6 +60,20 @@ describe('kernel sources assume no IEEE non-finite semantics (issue #13)', () =>
     }
     for (const fine of ['if (x != y) {', 'a !== a', 'x == xs', 'let e = 1e-30;', 'let k = 2e29;', 'v[i] == v[j]', 'p.x == x']) {
       expect(SELF_COMPARE.test(fine) || HUGE_LITERAL.test(fine), fine).toBe(false);
+    }
+  });
+});
+
+describe('kernel uniforms', () => {
+  it('refuse a float that is not a finite float32 (Infinity, NaN, past 3.4e38), naming the kernel and uniform; take the largest', () => {
+    const kernel = new Kernel({ name: 'test_uniforms', write: { out: 'f32' }, params: { n: 'u32', limit: 'f32' }, body: '@compute @workgroup_size(1) fn main() {}' });
+    const view = new DataView(new ArrayBuffer(256));
+    for (const bad of [Infinity, -Infinity, NaN, 1e39, -3.5e38]) {
+      expect(() => kernel.writeParams(view, 0, { n: 1, limit: bad })).toThrow(`test_uniforms: uniform 'limit' must be a finite float32 (kernels may assume finite math: pass 'no limit' as a flag), got ${bad}`);
+    }
+    for (const fine of [F32_MAX, -F32_MAX, 3.4028235e38, 0, -0, 1e-45]) {
+      kernel.writeParams(view, 0, { n: 1, limit: fine });
+      expect(view.getFloat32(4, true), `${fine}`).toBe(Math.fround(fine));
     }
   });
 });
