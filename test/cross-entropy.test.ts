@@ -88,6 +88,43 @@ for (const lanes of [1, 64] as const) {
           });
           await expectClose(xt.grad!, want, 1e-6, 1e-5, 'dlogits');
         }));
+
+      // NaN and Inf are told by their bits in the kernels (WGSL may assume finite floats): a logit
+      // row with a NaN or +Inf, or only -Inf, must give a non-finite loss (NaN, torch's too) and NaN
+      // gradients for the watch and the loss scaler, never a silent finite number; a -Inf masks a
+      // logit, and a -Inf target's loss is +Inf. Beside each case: a finite row and an ignored row
+      // of NaN (loss and gradient 0). Float64 reference; float32 and float16 logits.
+      it('a NaN, +Inf or only -Inf in a row makes the loss and its gradients non-finite, as float64; -Inf masks (float32, float16)', () =>
+        scope(async () => {
+          const cases: [number[], number][] = [
+            [[0.5, NaN, 1, -1, 2], 0],
+            [[0.5, 1, Infinity, -1, 2], 2],
+            [[0.5, 1, Infinity, -1, 2], 4],
+            [[-Infinity, -Infinity, -Infinity, -Infinity, -Infinity], 1],
+            [[0.5, -Infinity, 1, -Infinity, 2], 2],
+            [[0.5, -Infinity, 1, -Infinity, 2], 1],
+            [[NaN, NaN, NaN, NaN, NaN], 3],
+          ];
+          const near = (got: number, want: number, tol: number, what: string) => {
+            if (Number.isFinite(want)) expect(Math.abs(got - want), `${what}: ${got} vs ${want}`).toBeLessThanOrEqual(tol * (1 + Math.abs(want)));
+            else expect(got, what).toBe(want);
+          };
+          for (const dtype of profile().f16 ? (['float32', 'float16'] as const) : (['float32'] as const)) {
+            const tol = dtype === 'float16' ? 2e-3 : 1e-5;
+            for (const [row, target] of cases) {
+              const x = ref([3, 5], [...row, 0.25, -0.5, 1.5, 0, 1, NaN, 1, 2, 3, 4].map((v) => (dtype === 'float16' ? v : Math.fround(v))));
+              const t = [target, 3, IGNORE];
+              const what = `${dtype} [${row}] target ${target}`;
+              const xt = tensor(Array.from(x.data), x.shape, dtype).requiresGrad_();
+              const loss = crossEntropy(xt, tensor(new Int32Array(t)));
+              near(await loss.item(), crossEntropyRef(x, t).data[0]!, tol, `${what} loss`);
+              loss.backward();
+              const want = softmaxRef(x).data.map((p, i) => (i >= 10 ? 0 : (p - (i % 5 === t[Math.floor(i / 5)] ? 1 : 0)) / 2));
+              const got = await xt.grad!.toArray();
+              want.forEach((w, i) => near(got[i]!, w, tol, `${what} dlogits[${i}]`));
+            }
+          }
+        }));
     });
 
     describe('crossEntropy errors name the op', () => {

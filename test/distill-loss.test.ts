@@ -129,6 +129,50 @@ describe('distillLoss, its convention and its errors', () => {
       }
     }));
 
+  // NaN and Inf are told by their bits in the kernels (WGSL may assume finite floats): a row where
+  // the student or teacher holds one must give a non-finite loss (NaN here; float64 gives NaN or
+  // +Inf) and NaN gradients, never a silent finite number. Beside it a finite row (its gradient as
+  // float64: alpha T (q - p) + (1 - alpha)(softmax(s) - onehot), over the 2 counted rows) and an
+  // ignored row of NaN (0).
+  it('a NaN or +-Inf in a student or teacher row makes the loss non-finite and that row\'s gradient NaN; other rows as float64', () =>
+    scope(async () => {
+      const [V, T, alpha] = [4, 2, 0.5];
+      const softmaxOf = (row: number[], scale: number) => {
+        const m = Math.max(...row);
+        const e = row.map((v) => Math.exp((v - m) * scale));
+        const z = e.reduce((a, b) => a + b, 0);
+        return e.map((v) => v / z);
+      };
+      const fine = { s: [0.5, -1, 2, 1], t: [1, 0, -0.5, 2], y: 2 };
+      const cases: [string, number[], number[]][] = [
+        ['student NaN', [1, NaN, 0, 2], [0, 1, 2, 3]],
+        ['student +Inf', [1, Infinity, 0, 2], [0, 1, 2, 3]],
+        ['student -Inf', [1, -Infinity, 0, 2], [0, 1, 2, 3]],
+        ['teacher NaN', [1, 2, 0, 2], [0, NaN, 2, 3]],
+        ['teacher -Inf', [1, 2, 0, 2], [0, 1, -Infinity, 3]],
+        ['teacher +Inf', [1, 2, 0, 2], [Infinity, 1, 2, 3]],
+      ];
+      for (const [what, bs, bt] of cases) {
+        const s = ref([3, V], [...bs, ...fine.s, NaN, 1, 2, 3]);
+        const t = ref([3, V], [...bt, ...fine.t, 1, NaN, 2, 3]);
+        const y = [0, fine.y, -100];
+        const want = distillLossRef(s, t, y, T, alpha).data[0]!;
+        expect(Number.isFinite(want), `${what}: float64's loss ${want}`).toBe(false);
+        const student = toTensor(s).requiresGrad_();
+        const loss = distillLoss(student, toTensor(t), tensor(Int32Array.from(y)), { temperature: T, alpha });
+        expect(await loss.item(), what).toBeNaN();
+        loss.backward();
+        const got = await student.grad!.toArray();
+        const [q, pt, soft] = [softmaxOf(fine.s, 1 / T), softmaxOf(fine.t, 1 / T), softmaxOf(fine.s, 1)];
+        for (let j = 0; j < V; j++) {
+          expect(got[j], `${what} bad row [${j}]`).toBeNaN();
+          const g = (alpha * T * (q[j]! - pt[j]!) + (1 - alpha) * (soft[j]! - (j === fine.y ? 1 : 0))) / 2;
+          expect(Math.abs(got[V + j]! - g), `${what} finite row [${j}]: ${got[V + j]} vs ${g}`).toBeLessThanOrEqual(1e-6);
+          expect(got[2 * V + j], `${what} ignored row [${j}]`).toBe(0);
+        }
+      }
+    }));
+
   it('refuses a teacher that requires grad, other shapes, T <= 0, alpha outside [0, 1], bad targets and rows past a binding, naming the op', () =>
     scope(() => {
       const s = tensor([[1, 2, 3]]).requiresGrad_();

@@ -240,6 +240,29 @@ describe('pow at a zero base (WGSL leaves pow(0, y) undefined)', () => {
     }));
 });
 
+// exp(-v^2) of a finite v past ~1.8e19 took an Inf square (exp(-Inf) = 0 is IEEE's, not WGSL's):
+// the squares take |v| capped, and the values stay float64's x Phi(x) and Phi(x) + x phi(x),
+// for gelu and the fused biasGelu, forward and backward.
+describe('gelu at large finite inputs', () => {
+  it('gelu and biasGelu equal float64 (x Phi(x) and its derivative) up to +-3e38', () =>
+    ops.scope(async () => {
+      const mags = [0.5, 3, 9, 14.5, 20, 30, 1e10, 1e19, 1e20, 1e30, 3e38].map(Math.fround);
+      const xs = [...mags, ...mags.map((v) => -v)];
+      const phi = (v: number) => Math.exp(-0.5 * Math.min(v * v, 1e4)) / Math.sqrt(2 * Math.PI); // 0 past it in float64 too
+      const wantGrad = xs.map((v) => geluRef(v) / v + v * phi(v)); // Phi(x) = gelu(x) / x
+      const close = (got: number, want: number) => Math.abs(got - want) <= 1e-6 * Math.abs(want) + 1e-6;
+      for (const fused of [false, true]) {
+        const x = ops.tensor(xs).requiresGrad_();
+        const y = fused ? x.reshape([1, xs.length]).biasGelu(ops.zeros([xs.length])) : x.gelu();
+        y.sum().backward();
+        const [got, dx] = [await y.toArray(), await x.grad!.toArray()];
+        const name = fused ? 'biasGelu' : 'gelu';
+        expect(xs.flatMap((v, i) => (close(got[i]!, geluRef(v)) ? [] : [`${name}(${v}) = ${got[i]}, want ${geluRef(v)}`]))).toEqual([]);
+        expect(xs.flatMap((v, i) => (close(dx[i]!, wantGrad[i]!) ? [] : [`${name}'(${v}) = ${dx[i]}, want ${wantGrad[i]}`]))).toEqual([]);
+      }
+    }));
+});
+
 describe('tanh', () => {
   it('equals float64 to a few float32 ulps from 1e-30 to Inf, keeps -0, and is NaN at NaN (it gave -1 there, and 3e-8 at 1e-30)', () =>
     ops.scope(async () => {

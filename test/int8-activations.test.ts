@@ -81,6 +81,21 @@ describe('int8 quantization of activations (int8-quantize-rows)', () => {
     expect([...q]).toEqual([127, 2, -2, 4, 0, 0, 2, -126]);
   });
 
+  // Told by the bits (WGSL may assume finite floats): a NaN was taken by neither max nor round and
+  // quantized to -127 (lavapipe) under a finite scale, a silent finite output row of the product.
+  it.each(layouts)('a row holding a NaN or Inf gets a NaN scale and zeros (its product row NaN, as float32\'s); other rows as float64, rowLanes $rowLanes', async (layout) => {
+    setProfile(layout);
+    const K = 8;
+    const rows = [[1, -2, 3, 0.5, 0, 4, -1, 2], [1, NaN, 3, 0.5, 0, 4, -1, 2], [Infinity, 1, 0, 0, 0, 0, 0, 0], [1, 2, 3, 4, 5, 6, 7, -Infinity], [0.25, 0.5, -0.75, 1, 0, 0, 0, 0.1]];
+    const x = Float32Array.from(rows.flat());
+    const { q, xs } = await quantizeOnDevice(x, rows.length, K);
+    for (const r of [1, 2, 3]) {
+      expect(xs[r], `row ${r} scale`).toBeNaN();
+      expect([...q.subarray(r * K, (r + 1) * K)], `row ${r}`).toEqual(new Array(K).fill(0));
+    }
+    for (const r of [0, 4]) expectQuantized(x.subarray(r * K, (r + 1) * K), 1, K, q.subarray(r * K, (r + 1) * K), xs.subarray(r, r + 1));
+  });
+
   it('refuses rows that are not whole words', () => {
     const b = device().alloc(64, 'test');
     expect(() => launchQuantizeRows(b, b, b, 2, 6)).toThrow(/int8-quantize-rows: rows of 6 values are not whole words \(K must be a multiple of 4\)/);

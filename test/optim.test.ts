@@ -521,6 +521,36 @@ describe('gradient clipping', () => {
       }
       opt.dispose();
     }));
+
+  // The norm's NaN and Inf are found by the bits of the gradients (then written as bits), not left
+  // to squares and sums (WGSL may assume finite floats; the loss scaler's skip rests on them): a
+  // NaN or Inf deep in a second slice, a NaN and an Inf in different tensors, and finite gradients
+  // whose norm alone is past float32 (torch's float32 norm: Infinity, factor 0).
+  it('a NaN or Inf in any slice of any gradient, or a norm past float32: norm as float64 rounded to float32, factor as torch', () =>
+    scope(async () => {
+      const big = (at: number, v: number) => Float32Array.from(seededValues(70_000, 63, -1, 1), (x, i) => (i === at ? v : x)); // two slices
+      const cases: Float32Array[][] = [
+        [big(69_999, Infinity)],
+        [big(65_536, -Infinity), Float32Array.of(1, 2)],
+        [Float32Array.of(1, Infinity), big(69_000, NaN)],
+        [big(3, NaN), Float32Array.of(-Infinity)],
+        [Float32Array.of(3e38, -3e38)],
+        [Float32Array.of(2e38), Float32Array.of(3e38)],
+      ];
+      for (const grads of cases) {
+        const params = grads.map((g) => {
+          const p = tensor(new Float32Array(g.length)).requiresGrad_();
+          p.grad = tensor(g);
+          return p;
+        });
+        const want = gradNormRef(grads, 1);
+        const { norm, scale } = clipGradNorm(params, 1);
+        const what = `gradients of ${grads.map((g) => g.length).join(', ')}`;
+        expect(await norm.item(), what).toBe(Math.fround(want.norm));
+        expect(await scale.item(), what).toBe(Number.isNaN(want.norm) ? NaN : 0);
+        expect(await clipGradNorm(params, Infinity).scale.item(), `${what}, no limit`).toBe(1);
+      }
+    }));
 });
 
 describe('learning-rate schedule', () => {

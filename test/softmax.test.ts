@@ -4,7 +4,7 @@
 //   softmax forward     atol 1e-6, rtol 1e-4   (outputs in [0, 1]; lavapipe's worst: 1e-7 abs, 8e-6 rel)
 //   logSoftmax forward  atol 1e-5, rtol 1e-5   (worst seen: ~1 ulp of |y|, 1.5e-5 at |y| ~ 160)
 import { beforeAll, describe, expect, it, afterAll } from 'vitest';
-import { setProfile } from '../src/kernels/profile.js';
+import { profile, setProfile } from '../src/kernels/profile.js';
 import { device, logSoftmax, scope, softmax, tensor, type Tensor } from '../src/index.js';
 import { expectBuffersReturned, expectClose, seededValues, setupDevice, toTensor } from './helpers.js';
 import { logSoftmaxRef, numel, ref, softmaxRef, type Ref } from '../src/check/reference/index.js';
@@ -79,6 +79,38 @@ for (const lanes of [1, 64] as const) {
             for (let i = 0; i < want.length; i++) {
               if (want[i] === -Infinity) expect(got[i], `${name} element ${i}`).toBe(-Infinity);
               else expect(got[i], `${name} element ${i}`).toBeCloseTo(want[i]!, 5);
+            }
+          }));
+
+        // NaN and Inf are told by their bits in the kernels (WGSL may assume finite floats): a row
+        // holding a NaN or +Inf, or only -Inf, is all NaN as torch's (float64 here: the same IEEE
+        // steps), a -Inf is masked; backward as float64 from those outputs, float32 and float16.
+        it('a NaN, +Inf or only -Inf makes its row NaN, forward and backward, as float64; -Inf masks (float32, float16)', () =>
+          scope(async () => {
+            const rows = [[NaN, 1, 2, 0], [1, Infinity, 0, 2], [-Infinity, -Infinity, -Infinity, -Infinity], [0, -Infinity, 1, -Infinity], [-Infinity, Infinity, -Infinity, 3], [2, 1, NaN, -Infinity], [0.5, -1, 3, 2]];
+            const x = ref([rows.length, 4], rows.flat());
+            const y = reference(x);
+            const dy = seeded(x.shape, 9);
+            const dx = new Float64Array(y.data.length);
+            for (let r = 0; r < rows.length; r++) {
+              const at = (j: number) => 4 * r + j;
+              let acc = 0;
+              for (let j = 0; j < 4; j++) acc += name === 'softmax' ? dy.data[at(j)]! * y.data[at(j)]! : dy.data[at(j)]!;
+              for (let j = 0; j < 4; j++) dx[at(j)] = name === 'softmax' ? y.data[at(j)]! * (dy.data[at(j)]! - acc) : dy.data[at(j)]! - Math.exp(y.data[at(j)]!) * acc;
+            }
+            const same = (got: ArrayLike<number>, want: ArrayLike<number>, tol: number, what: string) => {
+              for (let i = 0; i < want.length; i++) {
+                if (Number.isFinite(want[i]!)) expect(Math.abs(got[i]! - want[i]!), `${what} element ${i}: ${got[i]} vs ${want[i]}`).toBeLessThanOrEqual(tol * (1 + Math.abs(want[i]!)));
+                else expect(got[i], `${what} element ${i}`).toBe(want[i]); // NaN or -Inf, exactly
+              }
+            };
+            for (const dtype of profile().f16 ? (['float32', 'float16'] as const) : (['float32'] as const)) {
+              const tol = dtype === 'float16' ? 2e-3 : 1e-5;
+              const xt = tensor(Array.from(x.data), x.shape, dtype).requiresGrad_();
+              const out = fn(xt);
+              same(await out.toArray(), y.data, tol, `${name} ${dtype}`);
+              out.backward(tensor(Array.from(dy.data), dy.shape, dtype));
+              same(await xt.grad!.toArray(), dx, tol, `${name} ${dtype} backward`);
             }
           }));
 

@@ -172,7 +172,12 @@ export class Kernel {
         const arr = v as readonly number[];
         if (arr.length > MAX_RANK) throw new RankLimitError(this.name, arr.length);
         for (let i = 0; i < MAX_RANK; i++) view.setUint32(o + 4 * i, i < arr.length ? arr[i]! : 0, true);
-      } else if (type === 'f32') view.setFloat32(o, v as number, true);
+      } else if (type === 'f32') {
+        // WGSL may assume finite floats (issue #13: a maxNorm of Infinity clipped by 0 on a GPU): a host
+        // bug, not a user's input (ops check theirs); 'no limit' goes as a flag or a finite sentinel
+        if (!Number.isFinite(Math.fround(v as number))) throw new RangeError(`${this.name}: uniform '${name}' must be a finite float32 (kernels may assume finite math: pass 'no limit' as a flag), got ${v}`);
+        view.setFloat32(o, v as number, true);
+      }
       else if (type === 'i32') view.setInt32(o, v as number, true);
       else view.setUint32(o, v as number, true);
     }

@@ -7,6 +7,11 @@
 //     rows; scale (a 0-d buffer) = upstream gradient / number of valid rows.
 // Targets outside [0, V) that were not checked on the host are clamped, never read out of bounds,
 // and the forward reports them as a fault (an error at the next read).
+// Non-finite logits are told by their bits (row.ts, rowNonFiniteWgsl; WGSL may assume finite
+// floats, and this loss is what the non-finite watch and, through its gradient, the loss scaler
+// judge): a row holding a NaN or +Inf, or only -Inf, gets a NaN loss and lse (torch: NaN or +Inf)
+// and NaN gradients (torch's are NaN at least at the +Inf); a -Inf logit weighs an exact 0
+// (masking), and a -Inf target's loss is +Inf with the gradient softmax - onehot, as torch's.
 // f16 logits are read widened to f32: max, sum, lse and the loss rows are f32 (the loss stays
 // float32), and dx is rounded to f16 once. Logits larger than a binding go a chunk of rows at a
 // time (row.ts launchRowChunks): `shift` elements before the chunk's first logit in its window,
@@ -14,7 +19,7 @@
 // Called by src/ops/cross-entropy.ts and linear-cross-entropy.ts.
 import { defineFault } from '../../device/faults.js';
 import { floatSuffix, Kernel, narrow, variants, type FloatType } from '../kernel.js';
-import { blockedSum, launchRowChunks, rowKernel, rowMain, rowMax } from './row.js';
+import { blockedSum, launchRowChunks, rowKernel, rowMain, rowMaxFinite, rowNonFiniteWgsl } from './row.js';
 
 const TARGET_OUT_OF_RANGE = defineFault('crossEntropy: a target computed on the GPU was outside [0, V) and not ignore_index (it was clamped)');
 
@@ -32,17 +37,21 @@ const forwardK = variants((float: FloatType) => rowKernel((lanes) => new Kernel(
   write: { loss: 'f32', valid: 'f32', lse: 'f32' },
   params: { rows: 'u32', V: 'u32', ignore_index: 'i32', shift: 'u32', row_shift: 'u32' },
   faults: true,
-  body: rowMain(lanes, 'p.V', /* wgsl */ `
-  ${rowMax('m', 'f32(x[base + j])')}
+  body: rowNonFiniteWgsl(float) + rowMain(lanes, 'p.V', /* wgsl */ `
+  ${rowMaxFinite('m', 'bad', 'f32(x[base + j])')}
   var s = 0.0;
-  ${blockedSum('s', 'exp(f32(x[base + j]) - m)')}
-  let ls = log(wg_sum(s, lane));
-  let l = m + ls;
+  ${blockedSum('s', 'weight(f32(x[base + j]), m)')}
+  s = wg_sum(s, lane);
+  let nan = bad || s == 0.0; // s >= 1 where a logit is finite (the max adds exp(0))
+  let ls = log(select(s, 1.0, nan));
   ${TARGET}
   if (live && lane == 0u) {
     if (!ignored && (t_raw < 0 || t_raw >= i32(p.V))) { raise_fault(${TARGET_OUT_OF_RANGE}u); }
-    lse[r] = l;
-    loss[r] = select((m - f32(x[base + t])) + ls, 0.0, ignored); // not l - x[t]: exact when x[t] is near m
+    let xt = f32(x[base + t]);
+    lse[r] = select(m + ls, nan_from(m), nan);
+    // not lse - x[t]: exact when x[t] is near m; a -Inf target's loss is |x[t]| = +Inf, by the bits
+    let l = select(select((m - finite_or(xt, m)) + ls, bitcast<f32>(bitcast<u32>(xt) & 0x7fffffffu), neg_inf(xt)), nan_from(m), nan);
+    loss[r] = select(l, 0.0, ignored);
     valid[r] = select(1.0, 0.0, ignored);
   }`, 'p.shift'),
 })));
@@ -52,14 +61,16 @@ const backwardK = variants((float: FloatType) => rowKernel((lanes) => new Kernel
   read: { x: float, targets: 'i32', lse: 'f32', scale: 'f32' },
   write: { dx: float },
   params: { rows: 'u32', V: 'u32', ignore_index: 'i32', shift: 'u32', row_shift: 'u32' },
-  body: rowMain(lanes, 'p.V', /* wgsl */ `
+  body: rowNonFiniteWgsl(float) + rowMain(lanes, 'p.V', /* wgsl */ `
   if (!live) { return; }
   ${TARGET}
   let l = lse[r];
+  let nan = not_finite(l); // the forward's NaN for a row holding a NaN or +Inf
   let k = scale[0];
   for (var j = lane; j < n; j += ROW_LANES) {
     // ignored rows get an exact 0 (not 0 * (...), which is -0, or NaN for non-finite logits)
-    dx[base + j] = ${narrow(float, 'select(k * (exp(f32(x[base + j]) - l) - select(0.0, 1.0, j == t)), 0.0, ignored)')};
+    let g = ${narrow(float, 'k * (weight(f32(x[base + j]), finite_or(l, 0.0)) - select(0.0, 1.0, j == t))')};
+    dx[base + j] = select(select(g, nan_out(l), nan), ${narrow(float, '0.0')}, ignored);
   }`, 'p.shift'),
 })));
 

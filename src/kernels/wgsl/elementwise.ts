@@ -12,16 +12,21 @@ import { vec4Of, bindsWhole, Kernel, narrow, pieces, piecesThatFit, shiftedWindo
 // Exact GELU, a Phi(a) with Phi the standard normal CDF (PyTorch's nn.GELU(), nanoGPT's MLP), for
 // the gelu op and the fused bias + GELU kernel. WGSL has no erf: Abramowitz & Stegun 7.1.26,
 // |error| <= 1.5e-7 (below float32's resolution of Phi).
+// The squares in exp(-v^2) take |v| capped (at 10 in erf, 20 in the derivative's exp(-v^2 / 2), where
+// both exps are 0 or below float32's ulp of 1 already): past |v| ~ 1.8e19 the square overflowed to
+// Inf, and exp(-Inf) = 0 is IEEE's, not WGSL's (a driver may assume finite math, issue #13).
 const ERF_WGSL = /* wgsl */ `fn erf_approx(v: f32) -> f32 {
   let t = 1.0 / (1.0 + 0.3275911 * abs(v));
   let poly = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429))));
-  return sign(v) * (1.0 - poly * exp(-v * v));
+  let c = min(abs(v), 10.0);
+  return sign(v) * (1.0 - poly * exp(-c * c));
 }`;
 /** `gelu_erf(a)` and its derivative `gelu_erf_grad(a)` = Phi(a) + a phi(a), phi(a) = exp(-a^2 / 2) / sqrt(2 pi). */
 export const GELU_WGSL = /* wgsl */ `${ERF_WGSL}
 fn gelu_erf(v: f32) -> f32 { return 0.5 * v * (1.0 + erf_approx(v * 0.7071067811865476)); }
 fn gelu_erf_grad(v: f32) -> f32 {
-  return 0.5 * (1.0 + erf_approx(v * 0.7071067811865476)) + v * 0.3989422804014327 * exp(-0.5 * v * v);
+  let c = min(abs(v), 20.0);
+  return 0.5 * (1.0 + erf_approx(v * 0.7071067811865476)) + v * 0.3989422804014327 * exp(-0.5 * c * c);
 }`;
 
 // IEEE max without float comparisons: WGSL lets drivers assume finite math, so max() and compares

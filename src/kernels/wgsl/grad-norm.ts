@@ -10,10 +10,14 @@
 //     was. WGSL cannot index bindings: a switch picks g_k. Scaling by a power of two is exact, so
 //     the sums are those of the plain squares where those fit, but squares that overflow float32
 //     (gradients past ~1.8e19: the norm was Infinity, clipping every gradient to 0) or underflow it
-//     (below ~1e-19: the norm was 0) no longer do; the max is taken on the bits (no float compares,
-//     NaN and Infinity give the top exponent and still reach the sum).
+//     (below ~1e-19: the norm was 0) no longer do; the max is taken on the bits (no float compares;
+//     NaN and Infinity give the top exponent).
 //   clip_scale: E = the largest slice exponent, norm = sqrt(sum(partial_s 2^(2 (e_s - E)))) 2^E
-//     (Infinity only where the norm itself is past float32), scale = min(1, maxNorm / (norm + 1e-6)) as PyTorch's
+//     (Infinity only where the norm itself is past float32). A slice holding a NaN or Inf writes
+//     that element's bits as its sum (NaN over Inf), and the norm is those bits (NaN over Inf, as
+//     torch's): the overflow check of the loss scaler (grad-scaler.ts) and clipping rest on bit
+//     tests, not on NaN and Inf surviving squares, sums, ldexp and sqrt (WGSL may assume finite
+//     floats: issue #13); scale = min(1, maxNorm / (norm + 1e-6)) as PyTorch's
 //     clip_grad_norm_: exactly 1 where norm + 1e-6 <= maxNorm or `clip` is 0 (no limit: a uniform
 //     cannot hold Infinity), dividing only where it clips; 0 for a norm of Infinity and NaN for a
 //     NaN, as there (a NaN gradient then makes every weight NaN, as in torch). GPUs that divide by
@@ -67,8 +71,9 @@ ${idx.map((k) => `    case ${k}u: { for (var j = lo + lane; j < hi; j += ${WG}u)
     default: {}
   }
   atomicMax(&top, bits);
+  let top_bits = workgroupUniformLoad(&top);
   // at most 126: 2^-127 is not a normal float32 (its bits would read as 0), and |g| 2^-126 < 4 anyway
-  let e = clamp(i32(workgroupUniformLoad(&top) >> 23u) - 127, -126, 126);
+  let e = clamp(i32(top_bits >> 23u) - 127, -126, 126);
   let unit = bitcast<f32>(u32(127 - e) << 23u); // 2^-e
   var acc = 0.0;
   switch k {
@@ -82,7 +87,9 @@ ${idx.map((k) => `    case ${k}u: { for (var j = lo + lane; j < hi; j += ${WG}u)
     workgroupBarrier();
   }
   if (lane == 0u) {
-    partial[${SLICE_PARTIAL}u * (p.base + w)] = red[0];
+    // a NaN or Inf in the slice is written as its bits (the largest |g|: NaN over Inf), not left to
+    // the squares' arithmetic (WGSL may assume finite floats)
+    partial[${SLICE_PARTIAL}u * (p.base + w)] = select(red[0], bitcast<f32>(top_bits), top_bits >= 0x7f800000u);
     partial[${SLICE_PARTIAL}u * (p.base + w) + 1u] = f32(e);
   }
 }`,
@@ -100,8 +107,19 @@ fn main() {
   var top = -126;
   for (var i = 0u; i < p.count; i++) { top = max(top, i32(partial[${SLICE_PARTIAL}u * i + 1u])); }
   var total = 0.0;
-  for (var i = 0u; i < p.count; i++) { total += ldexp(partial[${SLICE_PARTIAL}u * i], 2 * (i32(partial[${SLICE_PARTIAL}u * i + 1u]) - top)); }
-  let nrm = ldexp(sqrt(total), top);
+  var bad = 0u; // a non-finite slice's bits (NaN over Inf), 0 if none
+  for (var i = 0u; i < p.count; i++) {
+    let sum = partial[${SLICE_PARTIAL}u * i];
+    let bits = bitcast<u32>(sum);
+    bad = max(bad, select(0u, bits, bits >= 0x7f800000u));
+    total += select(ldexp(sum, 2 * (i32(partial[${SLICE_PARTIAL}u * i + 1u]) - top)), 0.0, bits >= 0x7f800000u);
+  }
+  // the norm is sqrt(total) 2^top exactly: past float32 when sqrt(total)'s exponent plus top
+  // reaches 128, then written as Infinity's bits rather than overflowed
+  let root = sqrt(total);
+  let over = i32(bitcast<u32>(root) >> 23u) - 127 + top >= 128;
+  let non_finite = select(select(0u, 0x7f800000u, over), bad, bad != 0u);
+  let nrm = select(ldexp(root, top), bitcast<f32>(non_finite), non_finite != 0u);
   norm[0] = nrm;
   let d = nrm + ${CLIP_EPS};
   // a norm of Infinity clips by 0 and NaN by NaN (the norm itself), told by the bits (WGSL may

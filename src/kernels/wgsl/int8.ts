@@ -23,7 +23,9 @@
 //   tensor cores, for prompt processing (more rows than skinnyRows) where the profile has an
 //     i8 -> i32 subgroup-matrix configuration and K is a multiple of 4: `int8-quantize-rows`
 //     quantizes A per row (dynamic, symmetric: xScale[m] = max|A[m, :]| / 127, Aq = round(A /
-//     xScale) to nearest, ties to even, a row of zeros gets scale 0 and zeros), packed four to a
+//     xScale) to nearest, ties to even, a row of zeros gets scale 0 and zeros; a row holding a NaN
+//     or Inf, told by the bits, gets a NaN scale and zeros, so its outputs are NaN as float32's
+//     would be, not the finite numbers a NaN's rounding made), packed four to a
 //     u32 like Q, and matmul-subgroup-matrix.ts multiplies Aq · Qᵀ in i32, scaled by xScale[m]
 //     wScale[n]. The activations' rounding adds an error of up to xScale[m] / 2 per element: on
 //     the reference Shakespeare-char model (float64 emulation, one val batch of 8 x 64) every
@@ -32,7 +34,7 @@
 //     weights alone and 1.90749 in float32 (bench/int8-activations-accuracy.ts).
 import type { Resource } from '../../device/bind-groups.js';
 import { each, Kernel, grid1d, perElement, variants } from '../kernel.js';
-import { rowGrid, rowKernel, rowMain } from './row.js';
+import { rowGrid, rowKernel, rowMain, rowNonFiniteWgsl } from './row.js';
 
 /** WGSL: i8_at(word, j), byte j of a word sign-extended, and i8x4(word), its four bytes in element order. */
 export const INT8_WGSL = /* wgsl */ `
@@ -115,14 +117,21 @@ const quantizeRows = rowKernel((lanes) => new Kernel({
   read: { x: 'f32' },
   write: { q: 'u32', xs: 'f32' },
   params: { rows: 'u32', K: 'u32' },
-  body: rowMain(lanes, 'p.K', /* wgsl */ `
+  body: rowNonFiniteWgsl('f32') + rowMain(lanes, 'p.K', /* wgsl */ `
   var m = 0.0;
-  for (var j = lane; j < n; j += ROW_LANES) { m = max(m, abs(x[base + j])); }
+  var bad_lane = 0.0;
+  for (var j = lane; j < n; j += ROW_LANES) {
+    let v = x[base + j];
+    m = max(m, abs(finite_or(v, 0.0)));
+    bad_lane = max(bad_lane, select(0.0, 1.0, not_finite(v)));
+  }
   let s = wg_max(m, lane) / 127.0;
-  if (live && lane == 0u) { xs[row] = s; }
+  let bad = wg_max(bad_lane, lane) > 0.0;
+  let ok = s > 0.0 && !bad;
+  if (live && lane == 0u) { xs[row] = select(s, nan_from(s), bad); }
   for (var w = lane; w < n / 4u; w += ROW_LANES) {
     let v = vec4f(x[base + 4u * w], x[base + 4u * w + 1u], x[base + 4u * w + 2u], x[base + 4u * w + 3u]);
-    let r = select(vec4f(0.0), clamp(round(v / s), vec4f(-127.0), vec4f(127.0)), s > 0.0);
+    let r = select(vec4f(0.0), clamp(round(v / select(1.0, s, ok)), vec4f(-127.0), vec4f(127.0)), ok);
     q[base / 4u + w] = pack4xI8(vec4i(r));
   }`),
 }));

@@ -8,7 +8,7 @@
 //     LayerNorm over 768 x 128: forward 5.5 -> 0.9 ms, backward dx 8.6 -> 1.6 ms. With few rows
 //     (a full sum is one row) a lane per row would leave the machine idle, so they keep 64 lanes.
 // Kernels write loops as `for (var j = lane; j < n; j += ROW_LANES)` and reduce with wg_sum /
-// wg_max (rowMax, blockedSum, blockedSums), which do the right thing in both layouts. Tensors
+// wg_max (rowMaxFinite, blockedSum, blockedSums), which do the right thing in both layouts. Tensors
 // larger than a binding go a chunk of rows at a time (launchRowChunks), each buffer bound as a
 // window from an aligned offset.
 import { floatBytes, gridRows, rowChunks, shiftedWindow, variants, type FloatType, type Kernel } from '../kernel.js';
@@ -68,11 +68,45 @@ ${body}
 /** WGSL for the lowest finite f32 (about -F32_MAX): where a row max starts, never -Infinity (WGSL may assume finite math). */
 export const LOWEST_F32 = '-3.402823e38';
 
-/** WGSL declaring `m`, the row's max of `term` (of the element index `j`) over the lanes of the row. */
-export function rowMax(m: string, term: string): string {
+/**
+ * WGSL for row kernels meeting NaN and Inf in their input by the bits (WGSL may assume finite
+ * floats, issue #13: a max, an exp or a compare of a NaN or Inf may give anything, and NVIDIA's
+ * compiler does exploit it), for `float` outputs:
+ *   not_finite(v), nan_or_pos_inf(v), neg_inf(v): the classes, on the bits (-Inf: a masked term);
+ *   finite_or(v, w):  v where finite, else w;
+ *   weight(v, m):     exp(v - m) for a finite v, an exact 0 otherwise (-Inf: masked; a NaN or +Inf
+ *                     makes the row `bad`, rowMaxFinite, its outputs NaN whatever the sums);
+ *   nan_from(v):      a NaN made of v's bits (a run-time value: a NaN constant does not compile);
+ *   nan_out(v):       the same NaN as an output element.
+ */
+export function rowNonFiniteWgsl(float: FloatType): string {
+  return /* wgsl */ `fn not_finite(v: f32) -> bool { return (bitcast<u32>(v) & 0x7fffffffu) >= 0x7f800000u; }
+fn nan_or_pos_inf(v: f32) -> bool { let b = bitcast<u32>(v); return (b & 0x7fffffffu) > 0x7f800000u || b == 0x7f800000u; }
+fn neg_inf(v: f32) -> bool { return bitcast<u32>(v) == 0xff800000u; }
+fn finite_or(v: f32, w: f32) -> f32 { return select(v, w, not_finite(v)); }
+fn weight(v: f32, m: f32) -> f32 { return select(exp(finite_or(v, m) - m), 0.0, not_finite(v)); }
+fn nan_from(v: f32) -> f32 { return bitcast<f32>(bitcast<u32>(v) | 0x7fc00000u); }
+${float === 'f16'
+    ? 'fn nan_out(v: f32) -> f16 { return bitcast<vec2<f16>>(bitcast<u32>(v) | 0x7e00u).x; }'
+    : 'fn nan_out(v: f32) -> f32 { return nan_from(v); }'}`;
+}
+
+/**
+ * WGSL declaring `m`, the row's max of its finite terms `term` (of the element index `j`;
+ * LOWEST_F32 if none), and `bad`, true where a term is NaN or +Inf (`badIf`: another of
+ * rowNonFiniteWgsl's tests): no float max or compare sees a non-finite value, and a kernel writes
+ * NaN by its bits for a bad row.
+ */
+export function rowMaxFinite(m: string, bad: string, term: string, badIf: 'nan_or_pos_inf' | 'not_finite' = 'nan_or_pos_inf'): string {
   return /* wgsl */ `var ${m} = ${LOWEST_F32};
-  for (var j = lane; j < n; j += ROW_LANES) { ${m} = max(${m}, ${term}); }
-  ${m} = wg_max(${m}, lane);`;
+  var ${bad}_lane = 0.0;
+  for (var j = lane; j < n; j += ROW_LANES) {
+    let v = ${term};
+    ${m} = max(${m}, finite_or(v, ${LOWEST_F32}));
+    ${bad}_lane = max(${bad}_lane, select(0.0, 1.0, ${badIf}(v)));
+  }
+  ${m} = wg_max(${m}, lane);
+  let ${bad} = wg_max(${bad}_lane, lane) > 0.0;`;
 }
 
 /** Terms of a lane's sum added apart before they join its running total (blockedSum). */

@@ -6,11 +6,15 @@
 //   softmax:     dx = y * (dy - sum(dy * y))
 //   log-softmax: dx = dy - exp(y) * sum(dy)
 // f16 rows (float16 tensors) are read widened to f32: the max, the sums and every exp are f32,
-// and each output is rounded to f16 once. Tensors larger than a binding go a chunk of rows at a
+// and each output is rounded to f16 once. Non-finite inputs are told by their bits (row.ts,
+// rowNonFiniteWgsl; WGSL may assume finite floats): a -Inf weighs an exact 0 (masking; log-softmax
+// keeps it -Inf), and a row holding a NaN or +Inf, or only -Inf, is all NaN (as torch's: NaN where
+// exp(Inf - Inf) is, a softmax of only -Inf NaN too). Backward: an element whose output was NaN
+// gets a NaN gradient by the bits; log-softmax's -Inf outputs weigh exp(-Inf) = 0 there too. Tensors larger than a binding go a chunk of rows at a
 // time (row.ts launchRowChunks), each bound as a window `shift` elements before its first row.
 // Called by src/ops/softmax.ts.
 import { floatSuffix, Kernel, narrow, variants, type FloatType } from '../kernel.js';
-import { blockedSum, launchRowChunks, rowKernel, rowMain, rowMax } from './row.js';
+import { blockedSum, launchRowChunks, rowKernel, rowMain, rowMaxFinite, rowNonFiniteWgsl } from './row.js';
 
 function forwardKernel(log: boolean, float: FloatType, lanes: number): Kernel {
   return new Kernel({
@@ -18,14 +22,16 @@ function forwardKernel(log: boolean, float: FloatType, lanes: number): Kernel {
     read: { x: float },
     write: { y: float },
     params: { rows: 'u32', C: 'u32', shift: 'u32' },
-    body: rowMain(lanes, 'p.C', /* wgsl */ `
-  ${rowMax('m', 'f32(x[base + j])')}
+    body: rowNonFiniteWgsl(float) + rowMain(lanes, 'p.C', /* wgsl */ `
+  ${rowMaxFinite('m', 'bad', 'f32(x[base + j])')}
   var s = 0.0;
-  ${blockedSum('s', 'exp(f32(x[base + j]) - m)')}
+  ${blockedSum('s', 'weight(f32(x[base + j]), m)')}
   s = wg_sum(s, lane);
-  ${log ? 'let ls = log(s);' : 'let inv = 1.0 / s;'}
+  let nan = bad || s == 0.0; // s >= 1 where a term is finite (the max adds exp(0))
+  ${log ? 'let ls = log(select(s, 1.0, nan));' : 'let inv = 1.0 / select(s, 1.0, nan);'}
   for (var j = lane; j < n; j += ROW_LANES) {
-    y[base + j] = ${narrow(float, log ? '(f32(x[base + j]) - m) - ls' : 'exp(f32(x[base + j]) - m) * inv')};
+    let v = f32(x[base + j]);
+    y[base + j] = select(${log ? `select(${narrow(float, '(finite_or(v, m) - m) - ls')}, x[base + j], neg_inf(v))` : narrow(float, 'weight(v, m) * inv')}, nan_out(v), nan);
   }`, 'p.shift'),
   });
 }
@@ -36,12 +42,13 @@ function backwardKernel(log: boolean, float: FloatType, lanes: number): Kernel {
     read: { y: float, dy: float },
     write: { dx: float },
     params: { rows: 'u32', C: 'u32', shift: 'u32' },
-    body: rowMain(lanes, 'p.C', /* wgsl */ `
+    body: rowNonFiniteWgsl(float) + rowMain(lanes, 'p.C', /* wgsl */ `
   var s = 0.0;
   ${blockedSum('s', log ? 'f32(dy[base + j])' : 'f32(dy[base + j]) * f32(y[base + j])')}
   s = wg_sum(s, lane);
   for (var j = lane; j < n; j += ROW_LANES) {
-    dx[base + j] = ${narrow(float, log ? 'f32(dy[base + j]) - exp(f32(y[base + j])) * s' : 'f32(y[base + j]) * (f32(dy[base + j]) - s)')};
+    let v = f32(y[base + j]);
+    dx[base + j] = select(${narrow(float, log ? 'f32(dy[base + j]) - weight(v, 0.0) * s' : 'v * (f32(dy[base + j]) - s)')}, nan_out(v), not_finite(v) && !neg_inf(v));
   }`, 'p.shift'),
   });
 }
