@@ -107,6 +107,11 @@ describe('Hugging Face tokenizer.json', () => {
       [(j) => (j.model.vocab['<|extra|>'] = 2 ** 31), /no token has id 50257/], // not an array of 2^31 entries
       [(j) => (j.model.vocab['<|extra|>'] = 3), /50258 tokens for 50257 ids/],
       [(j) => (j.model.vocab.Ġ = 9), /bytes 32 and 42 share id 9/],
+      // Hugging Face's encode() puts the template's tokens around every text (a BOS of <|endoftext|> here); only ByteLevel's leaves the ids as they are
+      [
+        (j) => (j.post_processor = { type: 'TemplateProcessing', single: [{ SpecialToken: { id: '<|endoftext|>', type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }], pair: [], special_tokens: {} }),
+        /post_processor of type "TemplateProcessing" is not supported: it adds tokens to each text; only ByteLevel \(or none\) is/,
+      ],
     ];
     for (const [edit, message] of refused) expect(() => tokenizerFromHuggingFace(changed(gpt2, edit))).toThrow(message);
     expect(() => tokenizerFromHuggingFace('{')).toThrow(/not valid JSON/);
