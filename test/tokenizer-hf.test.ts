@@ -50,6 +50,8 @@ describe("GPT-2's vocabulary files", () => {
       expect(tok).toBeInstanceOf(Gpt2Tokenizer);
       expect(tok.toJSON()).toEqual(GPT2.toJSON());
     }
+    // a dropout of 0 is none (Hugging Face's BPE: "0 = no dropout"), as null is
+    expect(tokenizerFromHuggingFace(changed(huggingFaceGpt2('strings'), (j) => (j.model.dropout = 0))).toJSON()).toEqual(GPT2.toJSON());
     // Windows line ends and no "#version" line read the same
     expect(gpt2FromVocabFiles(ENCODER_JSON, MERGE_LINES.join('\r\n')).toJSON()).toEqual(GPT2.toJSON());
   });
