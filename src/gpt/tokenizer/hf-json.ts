@@ -66,7 +66,8 @@ export function tokenizerFromHuggingFace(json: unknown): Gpt2Tokenizer | BpeToke
 function refuseOtherSettings(json: Json, model: Json): void {
   if (json.normalizer != null) fail(`a normalizer (${JSON.stringify(json.normalizer)}) is not supported`);
   for (const key of ['dropout', 'continuing_subword_prefix', 'end_of_word_suffix', 'byte_fallback', 'ignore_merges']) {
-    if (model[key] != null && model[key] !== false && model[key] !== '') fail(`model.${key} ${JSON.stringify(model[key])} is not supported`);
+    const off = model[key] == null || model[key] === false || model[key] === '' || (key === 'dropout' && model[key] === 0); // Hugging Face's BPE: "0 = no dropout"
+    if (!off) fail(`model.${key} ${JSON.stringify(model[key])} is not supported`);
   }
   // ByteLevel's trims offsets only; the others (TemplateProcessing, ...) add tokens around each text
   const post = json.post_processor;
