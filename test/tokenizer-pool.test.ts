@@ -22,9 +22,10 @@ const WORKER = pathToFileURL(outfile);
 const reference: { encode: (text: string) => number[] } = createRequire(import.meta.url)(gpt3EncoderDir()!);
 const GPT2 = await loadGpt2Tokenizer('');
 
-/** `texts` run on `pool` all at once (so that threads finish out of turn), the results in the texts' order. */
+/** `texts` run on `pool`'s threads (not this one) all at once, so that threads finish out of turn; the results in the texts' order. */
 async function runAll<R>(pool: TextPool<R>, texts: string[]): Promise<R[]> {
   try {
+    expect(pool.threads).toBeGreaterThan(1);
     return await Promise.all(texts.map((text) => pool.run(text)));
   } finally {
     await pool.close();
@@ -37,9 +38,7 @@ const PIECES = [PROSE, PROSE.slice(0, 300), "don't  stop\r\n", PROSE.slice(0, 20
 
 describe('gpt prepare on worker threads', () => {
   it("encodes each text as GPT-2 does (gpt-3-encoder), the ids handed back in the texts' order", async () => {
-    const pool = tokenizerPool(GPT2, 3, WORKER);
-    expect(pool.threads).toBe(3); // threads indeed, not this one
-    const results = await runAll(pool, PIECES);
+    const results = await runAll(tokenizerPool(GPT2, 3, WORKER), PIECES);
     results.forEach((r, i) => expect([...r.ids], `piece ${i}`).toEqual(reference.encode(PIECES[i]!)));
   });
 
