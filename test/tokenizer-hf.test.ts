@@ -50,6 +50,8 @@ describe("GPT-2's vocabulary files", () => {
       expect(tok).toBeInstanceOf(Gpt2Tokenizer);
       expect(tok.toJSON()).toEqual(GPT2.toJSON());
     }
+    // a dropout of 0 is none (Hugging Face's BPE: "0 = no dropout"), as null is
+    expect(tokenizerFromHuggingFace(changed(huggingFaceGpt2('strings'), (j) => (j.model.dropout = 0))).toJSON()).toEqual(GPT2.toJSON());
     // Windows line ends and no "#version" line read the same
     expect(gpt2FromVocabFiles(ENCODER_JSON, MERGE_LINES.join('\r\n')).toJSON()).toEqual(GPT2.toJSON());
   });
@@ -107,6 +109,11 @@ describe('Hugging Face tokenizer.json', () => {
       [(j) => (j.model.vocab['<|extra|>'] = 2 ** 31), /no token has id 50257/], // not an array of 2^31 entries
       [(j) => (j.model.vocab['<|extra|>'] = 3), /50258 tokens for 50257 ids/],
       [(j) => (j.model.vocab.Ġ = 9), /bytes 32 and 42 share id 9/],
+      // Hugging Face's encode() puts the template's tokens around every text (a BOS of <|endoftext|> here); only ByteLevel's leaves the ids as they are
+      [
+        (j) => (j.post_processor = { type: 'TemplateProcessing', single: [{ SpecialToken: { id: '<|endoftext|>', type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }], pair: [], special_tokens: {} }),
+        /post_processor of type "TemplateProcessing" is not supported: it adds tokens to each text; only ByteLevel \(or none\) is/,
+      ],
     ];
     for (const [edit, message] of refused) expect(() => tokenizerFromHuggingFace(changed(gpt2, edit))).toThrow(message);
     expect(() => tokenizerFromHuggingFace('{')).toThrow(/not valid JSON/);

@@ -26,23 +26,27 @@ export interface TextPool<R> {
   close(): Promise<void>;
 }
 
-/** A pool of `threads` threads (1: this thread) that encode texts with `tokenizer`. */
-export const tokenizerPool = (tokenizer: Tokenizer, threads: number): TextPool<KnownTokens> =>
-  textPool({ tokenizer: tokenizer.toJSON() }, threads, (text) => encodeKnown(tokenizer, text));
+/**
+ * A pool of `threads` threads (1: this thread) that encode texts with `tokenizer`. `worker`: the
+ * worker's JavaScript, built beside this file; a test run from TypeScript passes a bundle of it.
+ */
+export const tokenizerPool = (tokenizer: Tokenizer, threads: number, worker = WORKER_SCRIPT): TextPool<KnownTokens> =>
+  textPool({ tokenizer: tokenizer.toJSON() }, threads, (text) => encodeKnown(tokenizer, text), worker);
 
-/** A pool of `threads` threads (1: this thread) that count texts' BPE pre-tokenization chunks (a BPE vocabulary's first step). */
-export const chunkCounterPool = (threads: number): TextPool<Map<string, number>> => textPool({ tokenizer: null }, threads, (text) => countChunks(text));
+/** A pool of `threads` threads (1: this thread) that count texts' BPE pre-tokenization chunks (a BPE vocabulary's first step); `worker` as tokenizerPool's. */
+export const chunkCounterPool = (threads: number, worker = WORKER_SCRIPT): TextPool<Map<string, number>> =>
+  textPool({ tokenizer: null }, threads, (text) => countChunks(text), worker);
 
 /** What a worker is started with: the tokenizer it encodes with, or null for one that counts chunks. */
 export interface WorkerJob {
   tokenizer: TokenizerJSON | null;
 }
 
-function textPool<R>(job: WorkerJob, threads: number, here: (text: string) => R): TextPool<R> {
-  if (threads <= 1 || !existsSync(fileURLToPath(WORKER_SCRIPT))) {
+function textPool<R>(job: WorkerJob, threads: number, here: (text: string) => R, worker: URL): TextPool<R> {
+  if (threads <= 1 || !existsSync(fileURLToPath(worker))) {
     return { threads: 1, run: async (text) => here(text), close: async () => undefined };
   }
-  return new WorkerPool<R>(job, threads);
+  return new WorkerPool<R>(job, threads, worker);
 }
 
 interface Pending<R> {
@@ -61,9 +65,10 @@ class WorkerPool<R> implements TextPool<R> {
   constructor(
     job: WorkerJob,
     readonly threads: number,
+    script: URL,
   ) {
     this.workers = Array.from({ length: threads }, () => {
-      const worker = new Worker(WORKER_SCRIPT, { workerData: job });
+      const worker = new Worker(script, { workerData: job });
       worker.on('message', (m: { id: number; result: R }) => this.done(worker, m));
       worker.on('error', (e) => this.fail(e));
       worker.on('messageerror', (e) => this.fail(e)); // a reply that could not be read: its piece would never finish

@@ -2,9 +2,10 @@
 // pre-tokenizer and decoder. GPT-2's file (the `gpt2` repository) reads as a Gpt2Tokenizer; our own
 // BpeTokenizer writes one (its pattern as a Split before a ByteLevel that only maps bytes) that
 // Hugging Face's tokenizers and transformers.js can load, and reads back. Settings that would change
-// the tokens (a normalizer, add_prefix_space, BPE dropout, word prefixes and suffixes) are refused
-// rather than ignored. Added tokens become special tokens; as in GPT-2's encoder, encode() does not
-// look for them in the text (Hugging Face's tokenizer does: "<|endoftext|>" in text is token 50256 there).
+// the tokens (a normalizer, add_prefix_space, BPE dropout, word prefixes and suffixes, a post-processor
+// that adds tokens) are refused rather than ignored. Added tokens become special tokens; as in GPT-2's
+// encoder, encode() does not look for them in the text (Hugging Face's tokenizer does: "<|endoftext|>"
+// in text is token 50256 there).
 import { parseJSONText } from '../../io/json-text.js';
 import { BpeTokenizer } from './bpe.js';
 import { Gpt2Tokenizer } from './gpt2.js';
@@ -65,7 +66,13 @@ export function tokenizerFromHuggingFace(json: unknown): Gpt2Tokenizer | BpeToke
 function refuseOtherSettings(json: Json, model: Json): void {
   if (json.normalizer != null) fail(`a normalizer (${JSON.stringify(json.normalizer)}) is not supported`);
   for (const key of ['dropout', 'continuing_subword_prefix', 'end_of_word_suffix', 'byte_fallback', 'ignore_merges']) {
-    if (model[key] != null && model[key] !== false && model[key] !== '') fail(`model.${key} ${JSON.stringify(model[key])} is not supported`);
+    const off = model[key] == null || model[key] === false || model[key] === '' || (key === 'dropout' && model[key] === 0); // Hugging Face's BPE: "0 = no dropout"
+    if (!off) fail(`model.${key} ${JSON.stringify(model[key])} is not supported`);
+  }
+  // ByteLevel's trims offsets only; the others (TemplateProcessing, ...) add tokens around each text
+  const post = json.post_processor;
+  if (post != null && !(isObject(post) && post.type === 'ByteLevel')) {
+    fail(`post_processor of type ${JSON.stringify(isObject(post) ? post.type : post)} is not supported: it adds tokens to each text; only ByteLevel (or none) is`);
   }
   const decoder = json.decoder ?? { type: 'ByteLevel' };
   if (!isObject(decoder) || decoder.type !== 'ByteLevel') fail(`decoder must be ByteLevel, got ${JSON.stringify(json.decoder)}`);
