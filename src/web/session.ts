@@ -152,6 +152,9 @@ export class Session {
       // too few tokens from a long text: its characters are not the model's
       throw known.dropped ? new Error(`${(e as Error).message} (${this.textNote})`) : e;
     }
+    // refused before startOver, which lets the run go: a refusal after it cost the run its steps and moments
+    const pruned = loraOf(cfg) && model.prunedMask();
+    if (pruned) throw new Error(`Session.trainerFor: loraRank ${cfg.loraRank}: a pruned model (${pruned}) cannot take LoRA adapters, whose update would fill its masked zeros; allowed: a dense model, or loraRank 0`);
     if (show(model.config.lora) !== show(loraOf(cfg))) this.startOver(model);
     // the first trainer of a loaded checkpoint adopts its moments (each freed once copied: never twice on the GPU)
     const moments = this.loadedMoments && checkpointMoments({ optimizer: this.loadedMoments }, model);
