@@ -383,6 +383,10 @@ describe('the demo page in Chromium (WebGPU)', () => {
     await page.click('#new-model');
     await expect.poll(() => page.locator('#error').textContent()).toBe("steps must be an integer >= 1, got '0'");
     expect(await page.evaluate(() => window.__gpt.summary().source)).toBe(source);
+    // text the field shows but cannot hold as a number (past the largest double): its value reads '', as if empty
+    await page.fill('#steps', '1e400');
+    await page.click('#new-model');
+    await expect.poll(() => page.locator('#error').textContent()).toBe('steps must be an integer >= 1, got text that is not a number');
     // a sparse file of 3 GiB, more than Chromium reads whole: read a slice at a time, its empty header is the error
     const huge = join(dir, 'huge.safetensors');
     writeFileSync(huge, '');
