@@ -112,7 +112,8 @@ const yieldToPage = () => new Promise<void>((r) => (turnsWaiting.push(r), pageTu
 /** The input's number, or an error naming the field and its range (the CLI's ranges where they exist). */
 function num(input: Input, what: string, range: Range): number {
   const v = input.value.trim() === '' ? NaN : Number(input.value);
-  const problem = rangeProblem(what, v, range, `'${input.value}'`);
+  // text a number field shows but cannot convert ('1e400', '1e', '--1') reads as '': not what the user sees
+  const problem = rangeProblem(what, v, range, input.validity.badInput ? 'text that is not a number' : `'${input.value}'`);
   if (problem) throw new Error(problem);
   return v;
 }
