@@ -452,6 +452,25 @@ describe('the demo page in Chromium (WebGPU)', () => {
       await damaged.close();
     }
   });
+  it("the text's line says which characters the model's tokenizer left out, and says so no more once a model knows them", async () => {
+    usePage();
+    const known = 'abc abc cab bca.\n'.repeat(30);
+    await page.evaluate((t) => window.__gpt.newModel(t, { nLayer: 1, nHead: 2, nEmbd: 16, blockSize: 16 }, { batchSize: 2, evalInterval: 1000, evalIters: 1 }), known);
+    const text = known.replaceAll('abc ', 'abcé ');
+    const accents = [...text].filter((c) => c === 'é').length;
+    await page.fill('#text', text);
+    await page.fill('#steps', '1');
+    await page.fill('#block-size', '16');
+    await page.click('#train');
+    await expect.poll(() => page.locator('#text-info').textContent(), { timeout: 60_000 }).toBe(`${accents} characters the tokenizer does not know were left out: "é" (U+00E9) x${accents}`);
+    await page.click('#new-model'); // a character tokenizer of this text: é is one of its characters
+    await expect.poll(() => page.locator('#train').isDisabled(), { timeout: 60_000 }).toBe(false);
+    expect(await page.evaluate(() => window.__gpt.summary().vocabSize)).toBe(new Set(text).size);
+    expect(await page.locator('#text-info').textContent()).toBe(`${text.length.toLocaleString('en-US')} characters, ${new Set(text).size} distinct`);
+    await page.fill('#steps', '500');
+    await page.fill('#block-size', '64');
+  });
+
   it('Resume after Stop goes to the steps field as it is then (counted from where the run began), like the other fields', async () => {
     usePage();
     const text = 'a run stopped, its length changed, resumed.\n'.repeat(30);
