@@ -439,6 +439,7 @@ async function trainRun(steps: number, text: string, settings: TrainSettings): P
   }
   ui.trainPlan.textContent = describeRun(trainer);
   if (session.textNote) ui.textInfo.textContent = session.textNote;
+  else showTextInfo(); // an earlier model's note (characters its tokenizer left out) no longer applies
   const { batchSize, blockSize, gradAccum, evalInterval } = trainer.cfg;
   runStart ??= trainer.step;
   const target = runStart + steps;
