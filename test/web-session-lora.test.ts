@@ -13,6 +13,7 @@ import { TRAIN_DEFAULTS } from '../src/gpt/trainer.js';
 import { bytesSource } from '../src/io/safetensors-source.js';
 import { isLoRAName } from '../src/nn/lora.js';
 import { pruneGlobal } from '../src/nn/prune.js';
+import { pruneStructured } from '../src/gpt/prune.js';
 import { noGrad, scope, tensor } from '../src/index.js';
 import type { GPT } from '../src/gpt/model.js';
 import { describeRun, Session } from '../src/web/session.js';
@@ -147,6 +148,29 @@ describe('Session fine-tuning a loaded model with LoRA (the page\'s LoRA fields)
     expect(session.hasUnsavedWork(), 'the 2 steps are still owed a save (the page asks before it is closed)').toBe(true);
     expect(session.trainerFor(TEXT, full), 'the run goes on: same trainer, same step').toBe(trainer);
     expect(trainer.step).toBe(2);
+    session.dispose();
+  });
+
+  it("refuses a rank past a layer a structured prune made smaller (its config's sizes allow it) before the run is touched", async () => {
+    // 2 of GPT-2's 3 heads removed from each block: attn.c_proj reads 1 head of C/3, where the unpruned sizes say C
+    const source = new Session();
+    await source.loadHF(files, 'Hugging Face model');
+    const { model } = await pruneStructured(source.model!, { structure: 'heads', sparsity: 0.67 });
+    source.model!.dispose();
+    source.model = model;
+    const pruned = await joinPieces(source.save());
+    source.dispose();
+    const session = new Session();
+    await session.load(bytesSource(pruned), 'heads-pruned.safetensors');
+    const trainer = session.trainerFor(TEXT, SETTINGS);
+    await session.trainStep(trainer);
+    const head = SMALL.C / SMALL.NH;
+    expect(() => session.trainerFor(TEXT, { ...SETTINGS, loraRank: head + 1, loraTargets: 'attn.c_proj' })).toThrow(
+      new RegExp(`^Session\\.trainerFor: loraRank ${head + 1} exceeds ${head}, the smaller side of attn\\.c_proj \\[${SMALL.C}, ${head}\\]: a rank is at most min\\(in, out\\)$`),
+    );
+    expect(session.hasUnsavedWork(), 'the step is still owed a save').toBe(true);
+    expect(session.trainerFor(TEXT, SETTINGS), 'the run goes on').toBe(trainer);
+    expect([trainer.step, session.model!.config.lora?.rank]).toEqual([1, SETTINGS.loraRank]);
     session.dispose();
   });
 });
