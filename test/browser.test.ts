@@ -463,10 +463,42 @@ describe('the demo page in Chromium (WebGPU)', () => {
     await page.fill('#block-size', '16');
     await page.click('#train');
     await expect.poll(() => page.locator('#text-info').textContent(), { timeout: 60_000 }).toBe(`${accents} characters the tokenizer does not know were left out: "é" (U+00E9) x${accents}`);
+    page.once('dialog', (d) => void d.accept()); // the step just trained is not saved: replace it all the same
     await page.click('#new-model'); // a character tokenizer of this text: é is one of its characters
     await expect.poll(() => page.locator('#train').isDisabled(), { timeout: 60_000 }).toBe(false);
     expect(await page.evaluate(() => window.__gpt.summary().vocabSize)).toBe(new Set(text).size);
     expect(await page.locator('#text-info').textContent()).toBe(`${text.length.toLocaleString('en-US')} characters, ${new Set(text).size} distinct`);
+    await page.fill('#steps', '500');
+    await page.fill('#block-size', '64');
+  });
+
+  it('New model or a load asks before it replaces training steps not saved; Cancel keeps the model and its run', async () => {
+    usePage();
+    const first = 'a model trained here and not saved yet.\n'.repeat(30);
+    await page.evaluate((t) => window.__gpt.newModel(t, { nLayer: 1, nHead: 2, nEmbd: 16, blockSize: 16 }, { batchSize: 2, evalInterval: 1000, evalIters: 1 }), first);
+    await page.evaluate(() => window.__gpt.trainSteps(2));
+    const kept = await page.evaluate(() => window.__gpt.summary());
+    const asked: string[] = [];
+    const answer = (accept: boolean) => page.once('dialog', (d) => void (asked.push(d.message()), accept ? d.accept() : d.dismiss()));
+    const question = /^The model on the page has training steps not saved \(step 2\): replacing it loses them\. Replace it\? \(Cancel keeps it: Save checkpoint first\)$/;
+    await page.fill('#text', 'another text, another model.\n'.repeat(30));
+    await page.fill('#block-size', '16');
+    await page.fill('#steps', '1');
+    answer(false);
+    await page.click('#new-model');
+    await expect.poll(() => asked.length).toBe(1);
+    answer(false);
+    await page.locator('#load-file').setInputFiles(join(dir, 'from-page.safetensors'));
+    await expect.poll(() => asked.length).toBe(2);
+    expect(asked).toEqual([expect.stringMatching(question), expect.stringMatching(question)]);
+    await expect.poll(() => page.locator('#new-model').isDisabled()).toBe(false);
+    expect(await page.evaluate(() => window.__gpt.summary()), 'kept, with its run').toEqual(kept);
+    expect(await page.locator('#error').isHidden(), 'a choice, not an error').toBe(true);
+    answer(true);
+    await page.click('#new-model');
+    await expect.poll(() => page.evaluate(() => window.__gpt.summary().vocabSize), { timeout: 60_000 }).not.toBe(kept.vocabSize);
+    expect(asked).toHaveLength(3);
+    await expect.poll(() => page.locator('#new-model').isDisabled(), { timeout: 60_000 }).toBe(false);
     await page.fill('#steps', '500');
     await page.fill('#block-size', '64');
   });
