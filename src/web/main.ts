@@ -163,6 +163,15 @@ const askBeforeUnload = (e: BeforeUnloadEvent) => {
   e.returnValue = ''; // browsers before Chrome 119's preventDefault ask only with this set
 };
 
+/**
+ * Whether the model on the page may be replaced (New model, a load): where that would lose training
+ * steps not saved, the user is asked first, as closing the tab asks.
+ */
+function replaceConfirmed(): boolean {
+  if (!session.hasUnsavedWork()) return true;
+  return window.confirm(`The model on the page has training steps not saved (step ${session.summary().step}): replacing it loses them. Replace it? (Cancel keeps it: Save checkpoint first)`);
+}
+
 /** A load its Cancel button stops (aborting `signal`): the load frees what it made, and the model before it stays. */
 async function withCancelButton<T>(load: (signal: AbortSignal) => Promise<T>): Promise<T> {
   loadInProgress = new AbortController();
@@ -496,11 +505,11 @@ function showTextInfo(): void {
 }
 
 // ---- wiring -----------------------------------------------------------------------------------
-ui.loadUrl.onclick = action(() => loadFromUrl(CHECKPOINT_URL));
+ui.loadUrl.onclick = action(async () => replaceConfirmed() && (await loadFromUrl(CHECKPOINT_URL)));
 ui.loadFile.onchange = action(async () => {
   const files = Array.from(ui.loadFile.files ?? []);
   ui.loadFile.value = '';
-  if (files.length) await exclusive('loading', () => withCancelButton((signal) => loadFiles(files, signal)));
+  if (files.length && replaceConfirmed()) await exclusive('loading', () => withCancelButton((signal) => loadFiles(files, signal)));
 });
 ui.cancelLoad.onclick = () => loadInProgress?.abort(new LoadCancelled('load cancelled: the model before it stays'));
 ui.save.onclick = action(() => exclusive('saving', saveDownload));
@@ -520,6 +529,7 @@ ui.text.oninput = showTextInfo;
 ui.newModel.onclick = action(() =>
   exclusive('training', async () => {
     const [shape, settings, steps] = [shapeFromUi(), settingsFromUi(), stepsFromUi()];
+    if (!replaceConfirmed()) return;
     newModel(ui.text.value, shape, settings);
     await trainRun(steps, ui.text.value, settings);
   }),
