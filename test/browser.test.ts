@@ -468,6 +468,9 @@ describe('the demo page in Chromium (WebGPU)', () => {
     await expect.poll(() => page.locator('#train').isDisabled(), { timeout: 60_000 }).toBe(false);
     expect(await page.evaluate(() => window.__gpt.summary().vocabSize)).toBe(new Set(text).size);
     expect(await page.locator('#text-info').textContent()).toBe(`${text.length.toLocaleString('en-US')} characters, ${new Set(text).size} distinct`);
+    // characters counted as the tokenizer counts them: an emoji is one, not its two UTF-16 units
+    await page.fill('#text', '🙂 ok\n'.repeat(10));
+    expect(await page.locator('#text-info').textContent()).toBe('50 characters, 5 distinct');
     await page.fill('#steps', '500');
     await page.fill('#block-size', '64');
   });
