@@ -499,9 +499,15 @@ function newModel(text: string, shape: ModelShape, settings: TrainSettings): Mod
   return s;
 }
 
+/** The text's characters and distinct ones, each a code point as the character tokenizer takes them (an emoji is one, not its two UTF-16 units). */
 function showTextInfo(): void {
-  const t = ui.text.value;
-  ui.textInfo.textContent = `${t.length.toLocaleString('en-US')} characters, ${new Set(t).size} distinct`;
+  const distinct = new Set<string>();
+  let count = 0;
+  for (const ch of ui.text.value) {
+    distinct.add(ch);
+    count++;
+  }
+  ui.textInfo.textContent = `${count.toLocaleString('en-US')} characters, ${distinct.size} distinct`;
 }
 
 // ---- wiring -----------------------------------------------------------------------------------
