@@ -383,6 +383,10 @@ describe('the demo page in Chromium (WebGPU)', () => {
     await page.click('#new-model');
     await expect.poll(() => page.locator('#error').textContent()).toBe("steps must be an integer >= 1, got '0'");
     expect(await page.evaluate(() => window.__gpt.summary().source)).toBe(source);
+    // text the field shows but cannot hold as a number (past the largest double): its value reads '', as if empty
+    await page.fill('#steps', '1e400');
+    await page.click('#new-model');
+    await expect.poll(() => page.locator('#error').textContent()).toBe('steps must be an integer >= 1, got text that is not a number');
     // a sparse file of 3 GiB, more than Chromium reads whole: read a slice at a time, its empty header is the error
     const huge = join(dir, 'huge.safetensors');
     writeFileSync(huge, '');
@@ -448,6 +452,60 @@ describe('the demo page in Chromium (WebGPU)', () => {
       await damaged.close();
     }
   });
+  it("the text's line says which characters the model's tokenizer left out, and says so no more once a model knows them", async () => {
+    usePage();
+    const known = 'abc abc cab bca.\n'.repeat(30);
+    await page.evaluate((t) => window.__gpt.newModel(t, { nLayer: 1, nHead: 2, nEmbd: 16, blockSize: 16 }, { batchSize: 2, evalInterval: 1000, evalIters: 1 }), known);
+    const text = known.replaceAll('abc ', 'abcé ');
+    const accents = [...text].filter((c) => c === 'é').length;
+    await page.fill('#text', text);
+    await page.fill('#steps', '1');
+    await page.fill('#block-size', '16');
+    await page.click('#train');
+    await expect.poll(() => page.locator('#text-info').textContent(), { timeout: 60_000 }).toBe(`${accents} characters the tokenizer does not know were left out: "é" (U+00E9) x${accents}`);
+    page.once('dialog', (d) => void d.accept()); // the step just trained is not saved: replace it all the same
+    await page.click('#new-model'); // a character tokenizer of this text: é is one of its characters
+    await expect.poll(() => page.locator('#train').isDisabled(), { timeout: 60_000 }).toBe(false);
+    expect(await page.evaluate(() => window.__gpt.summary().vocabSize)).toBe(new Set(text).size);
+    expect(await page.locator('#text-info').textContent()).toBe(`${text.length.toLocaleString('en-US')} characters, ${new Set(text).size} distinct`);
+    // characters counted as the tokenizer counts them: an emoji is one, not its two UTF-16 units
+    await page.fill('#text', '🙂 ok\n'.repeat(10));
+    expect(await page.locator('#text-info').textContent()).toBe('50 characters, 5 distinct');
+    await page.fill('#steps', '500');
+    await page.fill('#block-size', '64');
+  });
+
+  it('New model or a load asks before it replaces training steps not saved; Cancel keeps the model and its run', async () => {
+    usePage();
+    const first = 'a model trained here and not saved yet.\n'.repeat(30);
+    await page.evaluate((t) => window.__gpt.newModel(t, { nLayer: 1, nHead: 2, nEmbd: 16, blockSize: 16 }, { batchSize: 2, evalInterval: 1000, evalIters: 1 }), first);
+    await page.evaluate(() => window.__gpt.trainSteps(2));
+    const kept = await page.evaluate(() => window.__gpt.summary());
+    const asked: string[] = [];
+    const answer = (accept: boolean) => page.once('dialog', (d) => void (asked.push(d.message()), accept ? d.accept() : d.dismiss()));
+    const question = /^The model on the page has training steps not saved \(step 2\): replacing it loses them\. Replace it\? \(Cancel keeps it: Save checkpoint first\)$/;
+    await page.fill('#text', 'another text, another model.\n'.repeat(30));
+    await page.fill('#block-size', '16');
+    await page.fill('#steps', '1');
+    answer(false);
+    await page.click('#new-model');
+    await expect.poll(() => asked.length).toBe(1);
+    answer(false);
+    await page.locator('#load-file').setInputFiles(join(dir, 'from-page.safetensors'));
+    await expect.poll(() => asked.length).toBe(2);
+    expect(asked).toEqual([expect.stringMatching(question), expect.stringMatching(question)]);
+    await expect.poll(() => page.locator('#new-model').isDisabled()).toBe(false);
+    expect(await page.evaluate(() => window.__gpt.summary()), 'kept, with its run').toEqual(kept);
+    expect(await page.locator('#error').isHidden(), 'a choice, not an error').toBe(true);
+    answer(true);
+    await page.click('#new-model');
+    await expect.poll(() => page.evaluate(() => window.__gpt.summary().vocabSize), { timeout: 60_000 }).not.toBe(kept.vocabSize);
+    expect(asked).toHaveLength(3);
+    await expect.poll(() => page.locator('#new-model').isDisabled(), { timeout: 60_000 }).toBe(false);
+    await page.fill('#steps', '500');
+    await page.fill('#block-size', '64');
+  });
+
   it('Resume after Stop goes to the steps field as it is then (counted from where the run began), like the other fields', async () => {
     usePage();
     const text = 'a run stopped, its length changed, resumed.\n'.repeat(30);

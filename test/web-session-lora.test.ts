@@ -12,6 +12,8 @@ import { decodeCheckpoint, modelFromCheckpoint } from '../src/gpt/checkpoint.js'
 import { TRAIN_DEFAULTS } from '../src/gpt/trainer.js';
 import { bytesSource } from '../src/io/safetensors-source.js';
 import { isLoRAName } from '../src/nn/lora.js';
+import { pruneGlobal } from '../src/nn/prune.js';
+import { pruneStructured } from '../src/gpt/prune.js';
 import { noGrad, scope, tensor } from '../src/index.js';
 import type { GPT } from '../src/gpt/model.js';
 import { describeRun, Session } from '../src/web/session.js';
@@ -125,6 +127,50 @@ describe('Session fine-tuning a loaded model with LoRA (the page\'s LoRA fields)
       new RegExp(`^Session\\.trainerFor: loraRank ${SMALL.C + 1} exceeds ${SMALL.C}, the smaller side of attn\\.c_attn \\[${3 * SMALL.C}, ${SMALL.C}\\]: a rank is at most min\\(in, out\\)$`),
     );
     expect(session.trainerFor(TEXT, SETTINGS)).toBe(trainer);
+    session.dispose();
+  });
+
+  it('refuses LoRA on a pruned model in one line naming the setting, before the run is touched: its steps, moments and unsaved work stay', async () => {
+    // a pruned checkpoint (as gpt prune writes one) opened in the page and trained there
+    const source = new Session();
+    await source.loadHF(files, 'Hugging Face model');
+    await pruneGlobal(source.model!, 0.5);
+    const pruned = await joinPieces(source.save());
+    source.dispose();
+    const session = new Session();
+    await session.load(bytesSource(pruned), 'pruned.safetensors');
+    const full = { ...SETTINGS, loraRank: 0, loraAlpha: TRAIN_DEFAULTS.loraAlpha, loraTargets: TRAIN_DEFAULTS.loraTargets };
+    const trainer = session.trainerFor(TEXT, full);
+    await session.trainStep(trainer);
+    await session.trainStep(trainer);
+
+    expect(() => session.trainerFor(TEXT, SETTINGS)).toThrow(/^Session\.trainerFor: loraRank 2: a pruned model \(h\.0\.attn\.c_attn\.weight_mask\) cannot take LoRA adapters, whose update would fill its masked zeros; allowed: a dense model, or loraRank 0$/);
+    expect(session.hasUnsavedWork(), 'the 2 steps are still owed a save (the page asks before it is closed)').toBe(true);
+    expect(session.trainerFor(TEXT, full), 'the run goes on: same trainer, same step').toBe(trainer);
+    expect(trainer.step).toBe(2);
+    session.dispose();
+  });
+
+  it("refuses a rank past a layer a structured prune made smaller (its config's sizes allow it) before the run is touched", async () => {
+    // 2 of GPT-2's 3 heads removed from each block: attn.c_proj reads 1 head of C/3, where the unpruned sizes say C
+    const source = new Session();
+    await source.loadHF(files, 'Hugging Face model');
+    const { model } = await pruneStructured(source.model!, { structure: 'heads', sparsity: 0.67 });
+    source.model!.dispose();
+    source.model = model;
+    const pruned = await joinPieces(source.save());
+    source.dispose();
+    const session = new Session();
+    await session.load(bytesSource(pruned), 'heads-pruned.safetensors');
+    const trainer = session.trainerFor(TEXT, SETTINGS);
+    await session.trainStep(trainer);
+    const head = SMALL.C / SMALL.NH;
+    expect(() => session.trainerFor(TEXT, { ...SETTINGS, loraRank: head + 1, loraTargets: 'attn.c_proj' })).toThrow(
+      new RegExp(`^Session\\.trainerFor: loraRank ${head + 1} exceeds ${head}, the smaller side of attn\\.c_proj \\[${SMALL.C}, ${head}\\]: a rank is at most min\\(in, out\\)$`),
+    );
+    expect(session.hasUnsavedWork(), 'the step is still owed a save').toBe(true);
+    expect(session.trainerFor(TEXT, SETTINGS), 'the run goes on').toBe(trainer);
+    expect([trainer.step, session.model!.config.lora?.rank]).toEqual([1, SETTINGS.loraRank]);
     session.dispose();
   });
 });

@@ -216,12 +216,17 @@ export class GPT extends Module {
     if (this.currentConfig.lora) throw new Error('GPT.addLoRA: the model already has LoRA adapters; merge them first (mergeLoRA)');
     const config = { ...this.currentConfig, lora };
     validateConfig(config);
-    const pruned = [...this.namedBuffers()].find(([name]) => isMaskName(name));
-    if (pruned) throw new Error(`GPT.addLoRA: a pruned model (${pruned[0]}) cannot take LoRA adapters, whose update would fill its masked zeros; allowed: a dense float32 model`);
+    const pruned = this.prunedMask();
+    if (pruned) throw new Error(`GPT.addLoRA: a pruned model (${pruned}) cannot take LoRA adapters, whose update would fill its masked zeros; allowed: a dense float32 model`);
     this.checkAdapters('GPT.addLoRA');
     this.attachLoRA(lora);
     this.currentConfig = config;
     return this;
+  }
+
+  /** The name of the model's first pruning mask, or undefined where it is not pruned (LoRA adapters would fill its masked zeros). */
+  prunedMask(): string | undefined {
+    return [...this.namedBuffers()].find(([name]) => isMaskName(name))?.[0];
   }
 
   /**

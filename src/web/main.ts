@@ -112,7 +112,8 @@ const yieldToPage = () => new Promise<void>((r) => (turnsWaiting.push(r), pageTu
 /** The input's number, or an error naming the field and its range (the CLI's ranges where they exist). */
 function num(input: Input, what: string, range: Range): number {
   const v = input.value.trim() === '' ? NaN : Number(input.value);
-  const problem = rangeProblem(what, v, range, `'${input.value}'`);
+  // text a number field shows but cannot convert ('1e400', '1e', '--1') reads as '': not what the user sees
+  const problem = rangeProblem(what, v, range, input.validity.badInput ? 'text that is not a number' : `'${input.value}'`);
   if (problem) throw new Error(problem);
   return v;
 }
@@ -161,6 +162,15 @@ const askBeforeUnload = (e: BeforeUnloadEvent) => {
   e.preventDefault();
   e.returnValue = ''; // browsers before Chrome 119's preventDefault ask only with this set
 };
+
+/**
+ * Whether the model on the page may be replaced (New model, a load): where that would lose training
+ * steps not saved, the user is asked first, as closing the tab asks.
+ */
+function replaceConfirmed(): boolean {
+  if (!session.hasUnsavedWork()) return true;
+  return window.confirm(`The model on the page has training steps not saved (step ${session.summary().step}): replacing it loses them. Replace it? (Cancel keeps it: Save checkpoint first)`);
+}
 
 /** A load its Cancel button stops (aborting `signal`): the load frees what it made, and the model before it stays. */
 async function withCancelButton<T>(load: (signal: AbortSignal) => Promise<T>): Promise<T> {
@@ -438,6 +448,7 @@ async function trainRun(steps: number, text: string, settings: TrainSettings): P
   }
   ui.trainPlan.textContent = describeRun(trainer);
   if (session.textNote) ui.textInfo.textContent = session.textNote;
+  else showTextInfo(); // an earlier model's note (characters its tokenizer left out) no longer applies
   const { batchSize, blockSize, gradAccum, evalInterval } = trainer.cfg;
   runStart ??= trainer.step;
   const target = runStart + steps;
@@ -488,17 +499,23 @@ function newModel(text: string, shape: ModelShape, settings: TrainSettings): Mod
   return s;
 }
 
+/** The text's characters and distinct ones, each a code point as the character tokenizer takes them (an emoji is one, not its two UTF-16 units). */
 function showTextInfo(): void {
-  const t = ui.text.value;
-  ui.textInfo.textContent = `${t.length.toLocaleString('en-US')} characters, ${new Set(t).size} distinct`;
+  const distinct = new Set<string>();
+  let count = 0;
+  for (const ch of ui.text.value) {
+    distinct.add(ch);
+    count++;
+  }
+  ui.textInfo.textContent = `${count.toLocaleString('en-US')} characters, ${distinct.size} distinct`;
 }
 
 // ---- wiring -----------------------------------------------------------------------------------
-ui.loadUrl.onclick = action(() => loadFromUrl(CHECKPOINT_URL));
+ui.loadUrl.onclick = action(async () => replaceConfirmed() && (await loadFromUrl(CHECKPOINT_URL)));
 ui.loadFile.onchange = action(async () => {
   const files = Array.from(ui.loadFile.files ?? []);
   ui.loadFile.value = '';
-  if (files.length) await exclusive('loading', () => withCancelButton((signal) => loadFiles(files, signal)));
+  if (files.length && replaceConfirmed()) await exclusive('loading', () => withCancelButton((signal) => loadFiles(files, signal)));
 });
 ui.cancelLoad.onclick = () => loadInProgress?.abort(new LoadCancelled('load cancelled: the model before it stays'));
 ui.save.onclick = action(() => exclusive('saving', saveDownload));
@@ -518,6 +535,7 @@ ui.text.oninput = showTextInfo;
 ui.newModel.onclick = action(() =>
   exclusive('training', async () => {
     const [shape, settings, steps] = [shapeFromUi(), settingsFromUi(), stepsFromUi()];
+    if (!replaceConfirmed()) return;
     newModel(ui.text.value, shape, settings);
     await trainRun(steps, ui.text.value, settings);
   }),

@@ -7,7 +7,8 @@ import { disposeMoments, disposeUploaded, readCheckpointModel, type MomentTensor
 import { generate, type GenerateOptions } from '../gpt/generate.js';
 import { HF_FILES, type HFModelSources } from '../gpt/hf/index.js';
 import { readHFModel } from '../gpt/hf/upload.js';
-import type { GPT, GPTConfig } from '../gpt/model.js';
+import { blockLinearShapes, type GPT, type GPTConfig } from '../gpt/model.js';
+import { loraRankProblem } from '../gpt/lora.js';
 import { CharTokenizer, describeLeftOut, encodeKnown, encodePrompt, TextStream, type Tokenizer } from '../gpt/tokenizer/index.js';
 import { loraOf, modelConfig, resolveTrainDtype, stepPlan, TRAIN_DEFAULTS, Trainer, trainConfigProblem, TrainingDivergedError, type TrainConfig } from '../gpt/trainer.js';
 import { checkPlanFits, describePlan } from '../gpt/memory-plan.js';
@@ -152,6 +153,9 @@ export class Session {
       // too few tokens from a long text: its characters are not the model's
       throw known.dropped ? new Error(`${(e as Error).message} (${this.textNote})`) : e;
     }
+    // refused before startOver, which lets the run go: a refusal after it cost the run its steps and moments
+    const adapters = adaptersProblem(model, cfg);
+    if (adapters) throw new Error(`Session.trainerFor: ${adapters}`);
     if (show(model.config.lora) !== show(loraOf(cfg))) this.startOver(model);
     // the first trainer of a loaded checkpoint adopts its moments (each freed once copied: never twice on the GPU)
     const moments = this.loadedMoments && checkpointMoments({ optimizer: this.loadedMoments }, model);
@@ -403,6 +407,19 @@ function checkedConfig(op: string, model: GPTConfig, cfg: TrainConfig): TrainCon
  */
 function checkRunFits(model: GPTConfig, cfg: TrainConfig): void {
   checkPlanFits(stepPlan(trainedConfig(model, cfg), cfg, resolveTrainDtype(cfg.dtype)), device().info.limits);
+}
+
+/**
+ * Why `model` cannot take the LoRA adapters `cfg` asks for, or null: a pruned model's masks, or a
+ * rank past one of its layers as they are (a structured prune's are smaller than the config's
+ * sizes, which trainConfigProblem checks against).
+ */
+function adaptersProblem(model: GPT, cfg: TrainConfig): string | null {
+  const lora = loraOf(cfg);
+  if (!lora) return null;
+  const pruned = model.prunedMask();
+  if (pruned) return `loraRank ${cfg.loraRank}: a pruned model (${pruned}) cannot take LoRA adapters, whose update would fill its masked zeros; allowed: a dense model, or loraRank 0`;
+  return loraRankProblem(lora, blockLinearShapes(model.config), 'loraRank');
 }
 
 /** The model as `cfg` trains it: with the LoRA adapters cfg asks for (those it has merged, where they differ: Session.startOver). */
