@@ -478,6 +478,7 @@ describe('the demo page in Chromium (WebGPU)', () => {
   it('New model or a load asks before it replaces training steps not saved; Cancel keeps the model and its run', async () => {
     usePage();
     const first = 'a model trained here and not saved yet.\n'.repeat(30);
+    await page.fill('#text', first); // trainSteps trains on the text field's text (an earlier test left its own there)
     await page.evaluate((t) => window.__gpt.newModel(t, { nLayer: 1, nHead: 2, nEmbd: 16, blockSize: 16 }, { batchSize: 2, evalInterval: 1000, evalIters: 1 }), first);
     await page.evaluate(() => window.__gpt.trainSteps(2));
     const kept = await page.evaluate(() => window.__gpt.summary());
