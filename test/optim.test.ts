@@ -438,6 +438,14 @@ describe('gradient clipping', () => {
       const want = (factor: number) => adamwStepRef([1, 2], [30, 40], zero, zero, factor, { ...hyper, eps: 1 }).p;
       await expectClose(clipped, ref([2], want(1 / (50 + 1e-6))), 1e-6, 1e-5, 'clipped');
       await expectClose(other, ref([2], want(1)), 1e-6, 1e-5, 'not clipped');
+      // each clipped by a scale of its own: one step cannot take both, and leaving one unclipped is refused
+      opt.zeroGrad();
+      clipped.grad = tensor([30, 40]);
+      other.grad = tensor([30, 40]);
+      const first = clipGradNorm([clipped], 1).scale;
+      clipGradNorm([other], 1);
+      expect(() => opt.step(first)).toThrow(/^AdamW\.step: clipGradNorm clipped some of these gradients through another 'scale' than the one given; clip them in one call, or step them with another AdamW$/);
+      expect(opt.stepCount).toBe(1);
       opt.dispose();
     }));
 
