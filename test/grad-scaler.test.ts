@@ -168,6 +168,25 @@ describe('GradScaler', () => {
       for (const t of [opt, scaler]) t.dispose();
     }));
 
+  // torch refuses a second unscale_ before update ('unscale_() has already been called on this
+  // optimizer since the last update()'); here each unscale also updates the scale and counts, so a
+  // second one over the same gradients counted a clean step twice (growing the scale and unscaling
+  // by the grown one: the update of half the gradients) or a skip twice (every later bias correction a step short)
+  it('refuses unscaling the same gradients twice, in one line, the scale, counts and decision unchanged', () =>
+    scope(async () => {
+      const p = tensor([0, 0]).requiresGrad_();
+      const opt = new AdamW([p], { lr: 1, betas: [0, 0], eps: 1, weightDecay: 0 });
+      const scaler = new GradScaler({ initScale: 4, growthInterval: 1 });
+      p.grad = tensor([4, 8]); // [1, 2] scaled by 4
+      scaler.unscale([p], Infinity);
+      expect(() => scaler.unscale([p], Infinity)).toThrow(/^GradScaler\.unscale: params\[0\]'s gradient was already unscaled; step with scaler\.control \(AdamW\.step\) before unscaling the next backward's gradients$/);
+      expect(await scaler.state()).toEqual({ scale: 8, cleanSteps: 0, skippedSteps: 0 });
+      opt.step(scaler.control);
+      // beta1 = beta2 = 0, eps 1: the update is g / (|g| + 1) of the unscaled g
+      expect(Array.from(await p.toArray())).toEqual([-1 / 2, -2 / 3].map(Math.fround));
+      for (const t of [opt, scaler]) t.dispose();
+    }));
+
   // a parameter without a gradient at a step the scaler skipped counted that step twice, missed and
   // skipped: its next update was bias-corrected for a step fewer than it had taken (after [g, -, g]
   // its second update moved it as a first does), where torch's skipped optimizer.step counts for no parameter

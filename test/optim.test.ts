@@ -419,6 +419,36 @@ describe('gradient clipping', () => {
       opt.dispose();
     }));
 
+  // torch's clip_grad_norm_(some) scales those gradients only, and the optimizer steps every other
+  // parameter with its own: the scale of clipGradNorm([w], 1) passed to AdamW.step multiplied every
+  // gradient, the unclipped parameters' too
+  it('a scale measured for some of the parameters clips only their gradients in the step, as torch clips only those given', () =>
+    scope(async () => {
+      const hyper = { lr: 0.1, beta1: 0.9, beta2: 0.99, eps: 1e-8, weightDecay: 0, step: 1 };
+      // first steps are sign-like (m / sqrt(v) = g / |g|): eps 1 keeps the gradient's size in the update
+      const o = { lr: hyper.lr, betas: [hyper.beta1, hyper.beta2] as [number, number], eps: 1, weightDecay: 0 };
+      const clipped = tensor([1, 2]).requiresGrad_();
+      const other = tensor([1, 2]).requiresGrad_();
+      const opt = new AdamW([clipped, other], o);
+      clipped.grad = tensor([30, 40]);
+      other.grad = tensor([30, 40]);
+      const { scale } = clipGradNorm([clipped], 1);
+      opt.step(scale);
+      const zero = [0, 0];
+      const want = (factor: number) => adamwStepRef([1, 2], [30, 40], zero, zero, factor, { ...hyper, eps: 1 }).p;
+      await expectClose(clipped, ref([2], want(1 / (50 + 1e-6))), 1e-6, 1e-5, 'clipped');
+      await expectClose(other, ref([2], want(1)), 1e-6, 1e-5, 'not clipped');
+      // each clipped by a scale of its own: one step cannot take both, and leaving one unclipped is refused
+      opt.zeroGrad();
+      clipped.grad = tensor([30, 40]);
+      other.grad = tensor([30, 40]);
+      const first = clipGradNorm([clipped], 1).scale;
+      clipGradNorm([other], 1);
+      expect(() => opt.step(first)).toThrow(/^AdamW\.step: clipGradNorm clipped some of these gradients through another 'scale' than the one given; clip them in one call, or step them with another AdamW$/);
+      expect(opt.stepCount).toBe(1);
+      opt.dispose();
+    }));
+
   it('maxNorm must be a number > 0 (Infinity: no clipping): NaN is refused, not taken as no clipping, naming the function called', () =>
     scope(() => {
       const p = tensor([1, 2]).requiresGrad_();

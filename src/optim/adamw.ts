@@ -159,7 +159,8 @@ export class AdamW {
   }
 
   /**
-   * Applies one update from the parameters' .grad; `gradScale` (0-d) multiplies every gradient, or
+   * Applies one update from the parameters' .grad; `gradScale` (0-d) multiplies every gradient (a
+   * clipGradNorm's scale: those it measured, as torch's clip_grad_norm_ scales only those given), or
    * is a GradScaler's control (which may also skip the step).
    */
   step(gradScale?: Tensor): void {
@@ -171,8 +172,8 @@ export class AdamW {
     if (gone >= 0) throw new Error(`AdamW.step: params[${gone}] ${this.params[gone]!.describe()} was disposed; an optimizer's parameters must live as long as it steps`);
     // a .grad disposed by hand is a cleared one, as backward reads it: the parameter is skipped
     const held = this.params.map((p) => heldGrad('AdamW.step', p) as Tensor | null);
-    const grads = held.filter((g) => g !== null);
-    const owed = grads.map((g) => owedMultipliers.get(g));
+    const owedBy = held.map((g) => (g ? owedMultipliers.get(g) : undefined));
+    const owed = owedBy.filter((_, i) => held[i]);
     const unpaid = owed.find((m) => m !== undefined);
     if (!gradScale && unpaid) {
       throw new Error(unpaid.rank
@@ -182,7 +183,15 @@ export class AdamW {
     if (gradScale?.rank && owed.some((m) => m !== gradScale)) {
       throw new Error("AdamW.step: scaler.control was not computed for these gradients (it holds an earlier unscale's decision); call scaler.unscale(params, maxNorm) after each backward, before step");
     }
-    for (const g of grads) owedMultipliers.delete(g);
+    const stray = gradScale?.rank === 0 ? owed.find((m) => m !== undefined && m !== gradScale) : undefined;
+    if (stray) {
+      throw new Error(stray.rank
+        ? "AdamW.step: GradScaler.unscale measured some of these gradients; pass its control, not a clipping 'scale'"
+        : "AdamW.step: clipGradNorm clipped some of these gradients through another 'scale' than the one given; clip them in one call, or step them with another AdamW");
+    }
+    for (const g of held) if (g) owedMultipliers.delete(g);
+    // a clip's scale: the gradients it did not measure step unclipped
+    const clipScale = gradScale?.rank === 0 && owed.includes(gradScale);
     this.stepCount++;
     const hyper = { lr: this.lr, beta1: this.betas[0], beta2: this.betas[1], eps: this.eps, weightDecay: this.weightDecay };
     const missing = held.flatMap((g, i) => (g ? [] : [i]));
@@ -194,7 +203,10 @@ export class AdamW {
       const shardGrads = held.slice(first, end);
       // at least 1: stepCount may be set lower between steps (a resumed run)
       const steps = shardGrads.map((g, k) => (g ? Math.max(1, this.stepCount - this.missed[first + k]!) : 0));
-      const scales = shardGrads.map((g, k) => (g && controlled ? this.missedSkips.controlFor(first + k, gradScale) : (gradScale ?? this.one)));
+      const scales = shardGrads.map((g, k) => {
+        if (g && controlled) return this.missedSkips.controlFor(first + k, gradScale);
+        return gradScale && !(clipScale && owedBy[first + k] !== gradScale) ? gradScale : this.one;
+      });
       try {
         // one update per step count and multiplier among them (one, unless some parameter missed a
         // gradient); weight decay only for matmul and embedding weights (rank >= 2), as nanoGPT does

@@ -1,6 +1,6 @@
 // Global-norm gradient clipping without a GPU round trip: the norm and the factor
 // min(1, maxNorm / (norm + 1e-6)) stay on the GPU as 0-d tensors (the `gradNorm` op); the
-// optimizer multiplies every gradient by the factor inside its fused step.
+// optimizer multiplies the gradients measured by the factor inside its fused step.
 import { gradNorm, Tensor } from '../ops/index.js';
 import { describeValue } from '../tensor/check.js';
 import { float32Grads } from './float32-only.js';

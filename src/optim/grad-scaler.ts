@@ -108,6 +108,10 @@ export class GradScaler {
     const unusedClip = full([], 1);
     try {
       const grads = float32Grads('GradScaler.unscale', params);
+      // torch refuses a second unscale_ before its update; here each unscale is an update: a second
+      // would count the step again and unscale by a scale it just grew or shrank
+      const again = params.findIndex((p) => p.grad && grads.includes(p.grad) && owedMultipliers.get(p.grad) === this.control);
+      if (again >= 0) throw new Error(`GradScaler.unscale: params[${again}]'s gradient was already unscaled; step with scaler.control (AdamW.step) before unscaling the next backward's gradients`);
       gradNorm(grads, Infinity, norm, unusedClip);
       const settings = { maxNorm: clipLimit(maxNorm), growthFactor: this.growthFactor, backoffFactor: this.backoffFactor, growthInterval: this.growthInterval };
       gradScalerUpdate(norm, this.scale, this.control, floor?.status ?? null, settings, floor && { flag: floor.flag, step: floor.step });
