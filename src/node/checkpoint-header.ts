@@ -5,7 +5,7 @@
 // weights is made only when asked for (`verify`), and its pruning masks' values counted then.
 import { basename, join } from 'node:path';
 import { CHECKPOINT_FORMAT, decodeCheckpointMeta, type CheckpointMeta, type PrunedWeights } from '../gpt/checkpoint.js';
-import { checkHFVocab, HF_FILES, hfTokenizer } from '../gpt/hf/index.js';
+import { checkHFVocab, hfTokenizer, openHFWeightsFile, unreadableWeights } from '../gpt/hf/index.js';
 import { openSafetensors } from '../io/safetensors-source.js';
 import type { SafetensorsEntry } from '../io/safetensors.js';
 import { isMaskName, maskedCount } from '../nn/prune.js';
@@ -64,17 +64,17 @@ async function ourHeader(handle: PositionalFile, source: string, file: string, c
 
 /** A Hugging Face GPT-2 directory's config, tokenizer and weights headers (model.safetensors, or every shard its index names). */
 async function hfHeader(dir: string): Promise<CheckpointHeader> {
-  const { model, weights, weightMap } = await hfDirectoryFiles(dir);
+  const { model, weights, index } = await hfDirectoryFiles(dir);
   const files: { file: string; metadata: Record<string, string> }[] = [];
   const tensors: SafetensorsEntry[] = [];
   const weightsFiles: WeightsFileInfo[] = [];
   for (const file of weights) {
     const handle = await unlessMissing(openRegularFile(join(dir, file)));
-    if (!handle) throw new Error(`${dir}: no ${file}${weightMap ? ` (a shard ${HF_FILES.index} names)` : ''}`);
+    if (!handle) throw new Error(`${dir}: no ${file}${index ? ` (a shard ${index} names)` : ''}`);
     try {
       const source = await handleSource(handle);
-      const reader = await openSafetensors(source).catch((e: Error) => {
-        throw new Error(`${join(dir, file)}: not a readable safetensors file (${e.message})`);
+      const reader = await openHFWeightsFile(source, file).catch((e: Error) => {
+        throw unreadableWeights(dir, e, file);
       });
       files.push({ file, metadata: reader.metadata });
       tensors.push(...reader.entries);
