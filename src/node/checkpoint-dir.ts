@@ -17,6 +17,7 @@ import { readCheckpointWeights, writeCheckpointFiles } from './checkpoint-files.
 import { openHFWeights } from './hf-weights-files.js';
 import { makeDirectories, openRegularFile, pathExists, readRegularFile, removeEmptyCreated, unlessMissing, type PositionalFile } from './regular-files.js';
 import { byCheckpointKind } from './checkpoint-kind.js';
+import { loadNanoGptCheckpoint } from './nanogpt-file.js';
 import { handleSource } from './safetensors-file.js';
 
 /**
@@ -45,11 +46,13 @@ export async function writeCheckpointTensors(dir: string, { tensors, metadata }:
 
 /**
  * Reads a checkpoint directory (its current weights, checksum-checked), a bare .safetensors
- * checkpoint file, or a Hugging Face GPT-2 directory (as a checkpoint without training state).
+ * checkpoint file, nanoGPT's ckpt.pt (src/node/nanogpt-file.ts), or a Hugging Face GPT-2 directory
+ * (the last two as a checkpoint without training state).
  */
 export function loadCheckpoint(path: string): Promise<Checkpoint> {
   return byCheckpointKind(path, {
     file: (handle) => readCheckpointFrom(handle, path),
+    torch: (handle) => loadNanoGptCheckpoint(handle, path),
     hf: () => loadHFModel(path),
     // read once, checksummed as read: a damaged file is refused before any of it is returned
     run: () => readCheckpointWeights(path, (weights) => readCheckpointFrom(weights, path)),
@@ -68,6 +71,8 @@ export function loadCheckpointModel(path: string, opts: LoadOptions = {}): Promi
   const upload = async (handle: PositionalFile) => readCheckpointModel(await handleSource(handle), path, opts);
   return byCheckpointKind(path, {
     file: upload,
+    // nanoGPT's models are small: read to the host, then uploaded
+    torch: async (handle) => uploadedCheckpoint(await loadNanoGptCheckpoint(handle, path), opts),
     hf: async () => (await uploadHFDirectory(path, opts)) ?? uploadedCheckpoint(await loadHFModel(path), opts),
     // read once, checksummed as read: a model made of a damaged file is freed before it is returned
     run: () => readCheckpointWeights(path, upload, { discard: disposeUploaded }),
@@ -104,6 +109,7 @@ export function checkCheckpointAt(path: string): Promise<CheckpointMeta> {
   const check = async (handle: PositionalFile) => checkCheckpoint(await handleSource(handle), path);
   return byCheckpointKind(path, {
     file: check,
+    torch: async (handle) => (await loadNanoGptCheckpoint(handle, path)).meta,
     hf: async () => (await loadHFModel(path)).meta,
     run: () => readCheckpointWeights(path, check),
   });

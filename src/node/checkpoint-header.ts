@@ -12,10 +12,11 @@ import { isMaskName, maskedCount } from '../nn/prune.js';
 import { withCheckpointFiles, withWeightsOpen, type CheckpointManifest } from './checkpoint-files.js';
 import { hfDirectoryFiles, hfTokenizerTexts } from './checkpoint-dir.js';
 import { byCheckpointKind } from './checkpoint-kind.js';
+import { nanoGptTokenizer, openNanoGptFile } from './nanogpt-file.js';
 import { openRegularFile, pathExists, unlessMissing, type PositionalFile } from './regular-files.js';
 import { handleSource } from './safetensors-file.js';
 
-export type CheckpointLayout = 'run directory' | 'safetensors file' | 'Hugging Face directory';
+export type CheckpointLayout = 'run directory' | 'safetensors file' | 'Hugging Face directory' | 'nanoGPT checkpoint';
 
 /** One weights file: its name (in the checkpoint's directory) and size. */
 export interface WeightsFileInfo {
@@ -46,6 +47,7 @@ export async function readCheckpointHeader(path: string, { verify = false } = {}
   });
   return byCheckpointKind(path, {
     file: async (handle) => ({ layout: 'safetensors file', ...(await ourHeader(handle, path, basename(path))) }),
+    torch: (handle) => nanoGptHeader(handle, path),
     hf: () => hfHeader(path),
     run: () => (verify ? withCheckpointFiles(path, read) : withWeightsOpen(path, read)),
   });
@@ -86,6 +88,14 @@ async function hfHeader(dir: string): Promise<CheckpointHeader> {
   const tokenizer = hfTokenizer(files, await hfTokenizerTexts(dir), dir);
   checkHFVocab(tokenizer, model, dir); // as loading refuses it: the vocabulary told is then both's
   return { layout: 'Hugging Face directory', meta: { format: CHECKPOINT_FORMAT, model, tokenizer: tokenizer.toJSON() }, tensors, weightsFiles };
+}
+
+/** nanoGPT's ckpt.pt's model_args, tokenizer (meta.pkl's or GPT-2's), best val loss and state dict's tensors, named as ours (its pickle read, no tensor but the loss). */
+async function nanoGptHeader(handle: PositionalFile, path: string): Promise<CheckpointHeader> {
+  const file = await openNanoGptFile(handle, path);
+  const { tokenizer } = await nanoGptTokenizer(file, path);
+  const meta: CheckpointMeta = { format: CHECKPOINT_FORMAT, model: file.model, tokenizer: tokenizer.toJSON(), ...(file.val !== null && { val: file.val }) };
+  return { layout: 'nanoGPT checkpoint', meta, tensors: [...file.weights.entries], weightsFiles: [{ file: basename(path), bytes: (await handle.stat()).size }] };
 }
 
 /** Those of `names` that are files in `dir`. */
