@@ -34,7 +34,7 @@ const EMBEDDING = 'wte.weight';
 const MASK_BUFFER = /^h\.\d+\.attn\.bias$/;
 
 /** Whether a torch.save file's root is nanoGPT's checkpoint dict. */
-export const isNanoGptCheckpoint = (root: PickleValue) => root instanceof Map && root.has('model') && root.has('model_args');
+const isNanoGptCheckpoint = (root: PickleValue) => root instanceof Map && root.has('model') && root.has('model_args');
 
 /** nanoGPT's checkpoint in the torch.save file `file` (its pickle read); `source` names it in errors. */
 export async function readNanoGptFile(file: TorchFile, source: string): Promise<NanoGptFile> {
@@ -68,7 +68,7 @@ export async function readNanoGptFile(file: TorchFile, source: string): Promise<
 const ourName = (saved: string) => PREFIXES.reduce((name, prefix) => (name.startsWith(prefix) ? name.slice(prefix.length) : name), saved);
 
 /** Our config from model_args ({n_layer, n_head, n_embd, block_size, bias, vocab_size, dropout}); `at` names it in errors. */
-export function nanoGptConfig(args: PickleValue, at: string): GPTConfig {
+function nanoGptConfig(args: PickleValue, at: string): GPTConfig {
   if (!(args instanceof Map)) throw new Error(`${at}: expected a dict of the model's sizes, got ${describe(args)}`);
   const config: Partial<GPTConfig> = { activation: 'gelu' };
   for (const [ours, theirs] of MODEL_ARGS) {

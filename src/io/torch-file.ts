@@ -6,7 +6,7 @@
 // 3 GB pytorch_model.bin is read a tensor at a time. Platform free.
 import { bf16BitsToF32, f16BitsToF32 } from '../tensor/half.js';
 import { parsePickle, PickleGlobal, PickleObject, type PickleHooks, type PickleValue } from './pickle.js';
-import type { SafetensorsDtype, SafetensorsTensor } from './safetensors.js';
+import { adoptSafetensorsTensor, type SafetensorsDtype, type SafetensorsTensor } from './safetensors.js';
 import type { ByteSource, SafetensorsReader } from './safetensors-source.js';
 import { openZip, type ZipArchive } from './zip.js';
 
@@ -160,7 +160,14 @@ async function readTensor(zip: ZipArchive, folder: string, name: string, t: Torc
   // only the span of the storage the view covers is read
   const span = t.shape.reduce((end, n, i) => end + (n - 1) * t.stride[i]!, 0) + 1;
   const bytes = await zip.read(entry, t.offset * width, span * width);
-  if (isRowMajor(t) && dtype === 'F32' && width === 4) return { dtype, shape: [...t.shape], data: new Float32Array(bytes.slice().buffer) }; // float32, contiguous: as stored
+  if (isRowMajor(t) && asInSafetensors(t.storage.type)) {
+    // laid out as a safetensors file's tensor: decoded as one (float32 adopted uncopied where the read gave its own buffer)
+    try {
+      return adoptSafetensorsTensor({ name: entryName, dtype, shape: [...t.shape], begin: 0, end: bytes.length }, bytes);
+    } catch (e) {
+      throw new Error(`${name}: ${(e as Error).message}`);
+    }
+  }
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const index = new Array<number>(t.shape.length).fill(0);
   for (let i = 0, at = 0; i < count; i++) {
@@ -179,6 +186,9 @@ async function readTensor(zip: ZipArchive, folder: string, name: string, t: Torc
   }
   return { dtype, shape: [...t.shape], data };
 }
+
+/** Whether a storage's elements are stored as its dtype's are in a safetensors file (not float64's or int16's, held converted). */
+const asInSafetensors = (type: string) => type !== 'DoubleStorage' && type !== 'ShortStorage';
 
 /** Whether a tensor's elements lie in its storage in row-major order, one after another (a dimension of 1 has any stride). */
 function isRowMajor({ shape, stride }: TorchTensor): boolean {
