@@ -85,37 +85,50 @@ function nanoGptConfig(args: PickleValue, at: string): GPTConfig {
 }
 
 /**
- * The checkpoint of nanoGPT's file, its weights `tensors` (all of file.weights, read) and its
- * `tokenizer` (meta.pkl's, or GPT-2's). The tied head is checked to be the token embedding; the
- * mask buffers are dropped. A vocabulary padded past GPT-2's (nanoGPT's 50304 for 50257, for
- * speed) is cut to the tokenizer's: the padded rows are ids no text encodes to, trained only to
- * be unlikely; `note` says so. Any other disagreement of sizes is refused.
+ * The metadata of nanoGPT's file with `tokenizer` (meta.pkl's, or GPT-2's). A vocabulary padded
+ * past GPT-2's (nanoGPT's 50304 for 50257, for speed) is cut to the tokenizer's: the padded rows
+ * are ids no text encodes to, trained only to be unlikely; `note` says so. Any other disagreement
+ * is refused.
  */
-export function nanoGptCheckpoint(file: NanoGptFile, tensors: Record<string, { shape: number[]; data: ArrayLike<number> }>, tokenizer: Tokenizer, source: string): { ckpt: Checkpoint; note: string | null } {
-  const weights = new Map<string, CheckpointWeight>();
-  for (const [name, t] of Object.entries(tensors)) {
-    if (MASK_BUFFER.test(name) || name === HEAD) continue;
-    if (!(t.data instanceof Float32Array)) throw new Error(`${source}['model']: tensor '${name}' is not a float tensor`);
-    weights.set(name, { shape: t.shape, data: t.data });
-  }
-  const problem = nonFiniteProblem([...weights]);
-  if (problem) throw new Error(`${source}: ${problem}`);
-  const head = tensors[HEAD];
-  const wte = weights.get(EMBEDDING);
-  if (head && wte && !(head.data.length === wte.data.length && wte.data.every((x, i) => x === head.data[i]))) throw new Error(`${source}['model']: ${HEAD} differs from transformer.${EMBEDDING}; only a head tied to the token embedding (nanoGPT's) is supported`);
+export function nanoGptMeta(file: NanoGptFile, tokenizer: Tokenizer, source: string): { meta: CheckpointMeta; note: string | null } {
   let model = file.model;
   let note: string | null = null;
   if (tokenizer.vocabSize !== model.vocabSize) {
     if (tokenizer.kind !== 'gpt2' || tokenizer.vocabSize > model.vocabSize) {
       throw new Error(`${source}: model_args vocab_size is ${model.vocabSize}, but its tokenizer (${tokenizer.kind}) has ${tokenizer.vocabSize} tokens`);
     }
-    if (wte) weights.set(EMBEDDING, { shape: [tokenizer.vocabSize, wte.shape[1]!], data: wte.data.subarray(0, tokenizer.vocabSize * wte.shape[1]!) });
     note = `${source}: vocab_size ${model.vocabSize} is GPT-2's ${tokenizer.vocabSize} padded (nanoGPT pads it for speed); the ${model.vocabSize - tokenizer.vocabSize} padded rows, ids no text encodes to, are dropped`;
     model = { ...model, vocabSize: tokenizer.vocabSize };
   }
-  const disagreement = configWeightsProblem(model, weights, (k) => MODEL_ARGS.find(([ours]) => ours === k)?.[1] ?? k, `${source}['model']`);
+  return { meta: { format: CHECKPOINT_FORMAT, model, tokenizer: tokenizer.toJSON(), ...(file.val !== null && { val: file.val }) }, note };
+}
+
+/** A weight's shape as the checkpoint holds it: the token embedding's rows cut to `vocabSize` (nanoGptMeta's). */
+export const nanoGptShape = (name: string, shape: readonly number[], vocabSize: number): number[] => (name === EMBEDDING ? [Math.min(vocabSize, shape[0]!), ...shape.slice(1)] : [...shape]);
+
+/**
+ * The checkpoint of nanoGPT's file, its weights `tensors` (all of file.weights, read) and its
+ * `tokenizer`, with nanoGptMeta's metadata and note. The tied head is checked to be the token
+ * embedding; the mask buffers are dropped.
+ */
+export function nanoGptCheckpoint(file: NanoGptFile, tensors: Record<string, { shape: number[]; data: ArrayLike<number> }>, tokenizer: Tokenizer, source: string): { ckpt: Checkpoint; note: string | null } {
+  const { meta, note } = nanoGptMeta(file, tokenizer, source);
+  const weights = new Map<string, CheckpointWeight>();
+  for (const [name, t] of Object.entries(tensors)) {
+    if (MASK_BUFFER.test(name) || name === HEAD) continue;
+    if (!(t.data instanceof Float32Array)) throw new Error(`${source}['model']: tensor '${name}' is not a float tensor`);
+    const shape = nanoGptShape(name, t.shape, meta.model.vocabSize);
+    weights.set(name, { shape, data: t.data.subarray(0, shape.reduce((a, b) => a * b, 1)) });
+  }
+  const problem = nonFiniteProblem([...weights]);
+  if (problem) throw new Error(`${source}: ${problem}`);
+  const head = tensors[HEAD];
+  const wte = tensors[EMBEDDING];
+  if (head && wte && !(head.data.length === wte.data.length && Array.prototype.every.call(wte.data, (x, i) => x === head.data[i]))) {
+    throw new Error(`${source}['model']: ${HEAD} differs from transformer.${EMBEDDING}; only a head tied to the token embedding (nanoGPT's) is supported`);
+  }
+  const disagreement = configWeightsProblem(meta.model, weights, (k) => MODEL_ARGS.find(([ours]) => ours === k)?.[1] ?? k, `${source}['model']`);
   if (disagreement) throw new Error(`${source}: model_args: ${disagreement}`);
-  const meta: CheckpointMeta = { format: CHECKPOINT_FORMAT, model, tokenizer: tokenizer.toJSON(), ...(file.val !== null && { val: file.val }) };
   return { ckpt: { meta, weights, source }, note };
 }
 

@@ -13,6 +13,7 @@ import { withCheckpointFiles, withWeightsOpen, type CheckpointManifest } from '.
 import { hfDirectoryFiles, hfTokenizerTexts } from './checkpoint-dir.js';
 import { byCheckpointKind } from './checkpoint-kind.js';
 import { nanoGptTokenizer, openNanoGptFile } from './nanogpt-file.js';
+import { nanoGptMeta, nanoGptShape } from '../gpt/nanogpt.js';
 import { openRegularFile, pathExists, unlessMissing, type PositionalFile } from './regular-files.js';
 import { handleSource } from './safetensors-file.js';
 
@@ -94,8 +95,12 @@ async function hfHeader(dir: string): Promise<CheckpointHeader> {
 async function nanoGptHeader(handle: PositionalFile, path: string): Promise<CheckpointHeader> {
   const file = await openNanoGptFile(handle, path);
   const { tokenizer } = await nanoGptTokenizer(file, path);
-  const meta: CheckpointMeta = { format: CHECKPOINT_FORMAT, model: file.model, tokenizer: tokenizer.toJSON(), ...(file.val !== null && { val: file.val }) };
-  return { layout: 'nanoGPT checkpoint', meta, tensors: [...file.weights.entries], weightsFiles: [{ file: basename(path), bytes: (await handle.stat()).size }] };
+  const { meta } = nanoGptMeta(file, tokenizer, path); // as loading makes it: a padded vocabulary cut
+  const tensors = file.weights.entries.map((e) => {
+    const shape = nanoGptShape(e.name, e.shape, meta.model.vocabSize);
+    return { ...e, shape, end: e.begin + ((e.end - e.begin) / Math.max(1, numel(e.shape))) * numel(shape) };
+  });
+  return { layout: 'nanoGPT checkpoint', meta, tensors, weightsFiles: [{ file: basename(path), bytes: (await handle.stat()).size }] };
 }
 
 /** Those of `names` that are files in `dir`. */
@@ -104,3 +109,5 @@ async function present(dir: string, names: string[]): Promise<string[]> {
   for (const name of names) if (await pathExists(join(dir, name))) found.push(name);
   return found;
 }
+
+const numel = (shape: readonly number[]) => shape.reduce((n, d) => n * d, 1);
