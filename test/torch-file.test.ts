@@ -83,6 +83,8 @@ describe('torch.save files', () => {
     cut.set(whole.subarray(0, 2000));
     cut.set(tail, 2000);
     await expect(open(cut)).rejects.toThrow(/^x\.pt: a zip record at byte \d+ \(\d+ bytes\) runs past the end of the \d+-byte file \(truncated\?\)$/);
+    await expect(open(torchZip(Uint8Array.of(0x80, 2, 0x4e, 0x2e), [{ name: 'archive/byteorder', data: text('big') }]))).rejects.toThrow(/^x\.pt: its tensors are stored big-endian \(archive\/byteorder\), but only little-endian ones are read/);
+    expect((await open(torchZip(Uint8Array.of(0x80, 2, 0x4e, 0x2e), [{ name: 'archive/byteorder', data: text('little') }]))).root).toBe(null);
     await expect(open(zipBytes([{ name: 'a/b.txt', data: text('hi') }]))).rejects.toThrow(/^x\.pt: a zip archive that is not a torch\.save file \(no FOLDER\/data\.pkl\)$/);
   });
 

@@ -59,6 +59,10 @@ export async function openTorchFile(source: ByteSource, name: string): Promise<T
   const pickles = [...zip.entries.keys()].filter((entry) => /^[^/]+\/data\.pkl$/.test(entry));
   if (pickles.length !== 1) throw new Error(`${name}: a zip archive that is not a torch.save file (${pickles.length ? `${pickles.length} FOLDER/data.pkl` : 'no FOLDER/data.pkl'})`);
   const folder = pickles[0]!.slice(0, -'data.pkl'.length);
+  // PyTorch >= 2.1 records the byte order of the tensors' bytes, read here as little-endian
+  const byteorder = zip.entries.get(`${folder}byteorder`);
+  const order = byteorder && new TextDecoder().decode(await zip.read(byteorder)).trim();
+  if (order && order !== 'little') throw new Error(`${name}: its tensors are stored ${order}-endian (${folder}byteorder), but only little-endian ones are read: re-save it on a little-endian machine`);
   const storages = new Map<string, TorchStorage>();
   const root = parsePickle(await zip.read(zip.entries.get(pickles[0]!)!), `${name}: ${pickles[0]}`, torchHooks(storages));
   return { root, readTensor: (tensor) => readTensor(zip, folder, name, tensor) };
