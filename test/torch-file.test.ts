@@ -88,9 +88,16 @@ describe('torch.save files', () => {
     await expect(open(zipBytes([{ name: 'a/b.txt', data: text('hi') }]))).rejects.toThrow(/^x\.pt: a zip archive that is not a torch\.save file \(no FOLDER\/data\.pkl\)$/);
   });
 
-  it('refuses a tensor that runs past its storage', async () => {
-    // _rebuild_tensor_v2(('storage', FloatStorage, '0', 'cpu', 2), 0, (3,), (1,), False, OrderedDict())
-    const pickle = Uint8Array.from([0x80, 2, ...text('ctorch._utils\n_rebuild_tensor_v2\n'), 0x28, 0x28, 0x58, 7, 0, 0, 0, ...text('storage'), ...text('ctorch\nFloatStorage\n'), 0x58, 1, 0, 0, 0, ...text('0'), 0x58, 3, 0, 0, 0, ...text('cpu'), 0x4b, 2, 0x74, 0x51, 0x4b, 0, 0x4b, 3, 0x85, 0x4b, 1, 0x85, 0x89, ...text('ccollections\nOrderedDict\n'), 0x29, 0x52, 0x74, 0x52, 0x2e]);
-    await expect(open(torchZip(pickle, [{ name: 'archive/data/0', data: new Uint8Array(8) }]))).rejects.toThrow(/^x\.pt: archive\/data\.pkl: a tensor of size \(3\), stride \(1\) at offset 0 runs past its storage's 2 elements \(at byte \d+\)$/);
+  it('refuses a tensor that runs past its storage, or names more elements than an array holds', async () => {
+    // _rebuild_tensor_v2(('storage', FloatStorage, '0', 'cpu', 2), 0, size, stride, False, OrderedDict())
+    const int = (n: number) => [0x4a, n & 0xff, (n >>> 8) & 0xff, (n >>> 16) & 0xff, n >>> 24]; // BININT
+    const tuple = (xs: number[]) => [0x28, ...xs.flatMap(int), 0x74];
+    const rebuilt = (size: number[], stride: number[]) => torchZip(Uint8Array.from([0x80, 2, ...text('ctorch._utils\n_rebuild_tensor_v2\n'), 0x28, 0x28, 0x58, 7, 0, 0, 0, ...text('storage'), ...text('ctorch\nFloatStorage\n'), 0x58, 1, 0, 0, 0, ...text('0'), 0x58, 3, 0, 0, 0, ...text('cpu'), 0x4b, 2, 0x74, 0x51, 0x4b, 0, ...tuple(size), ...tuple(stride), 0x89, ...text('ccollections\nOrderedDict\n'), 0x29, 0x52, 0x74, 0x52, 0x2e]), [{ name: 'archive/data/0', data: new Uint8Array(Float32Array.of(1.5, 2.5).buffer) }]);
+    await expect(open(rebuilt([3], [1]))).rejects.toThrow(/^x\.pt: archive\/data\.pkl: a tensor of size \(3\), stride \(1\) at offset 0 runs past its storage's 2 elements \(at byte \d+\)$/);
+    // a stride of 0 repeats the storage: read, as torch gives it, unless past what one array holds
+    const repeated = await open(rebuilt([2, 3], [1, 0]));
+    expect(Array.from((await repeated.readTensor(repeated.root as TorchTensor)).data)).toEqual([1.5, 1.5, 1.5, 2.5, 2.5, 2.5]);
+    const huge = await open(rebuilt([2 ** 20, 2 ** 20], [0, 0]));
+    await expect(huge.readTensor(huge.root as TorchTensor)).rejects.toThrow(/^x\.pt: a tensor of size \(1048576, 1048576\) in archive\/data\/0: 1099511627776 elements, past the 4294967295 one array holds$/);
   });
 });

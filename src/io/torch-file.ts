@@ -24,6 +24,9 @@ const STORAGES: Record<string, { bytes: number; dtype: SafetensorsDtype; read(vi
   BoolStorage: { bytes: 1, dtype: 'BOOL', read: (v, at) => v.getUint8(at) },
 };
 
+/** The most elements one typed array holds in the engines this runs on (2^32 - 1 in V8). */
+const MAX_ELEMENTS = 2 ** 32 - 1;
+
 /** One storage of the file: FOLDER/data/KEY, `numel` elements of its type. */
 class TorchStorage extends PickleObject {
   constructor(readonly key: string, readonly type: string, readonly numel: number) {
@@ -158,6 +161,8 @@ async function readTensor(zip: ZipArchive, folder: string, name: string, t: Torc
   if (!entry) throw new Error(`${name}: no ${entryName}, the storage a tensor names`);
   if (entry.size !== t.storage.numel * width) throw new Error(`${name}: ${entryName} has ${entry.size} bytes, not the ${t.storage.numel} elements of ${width} bytes its ${t.storage.type} holds`);
   const count = t.shape.reduce((a, b) => a * b, 1);
+  // a view repeating its storage (stride 0) can name more elements than any array holds
+  if (count > MAX_ELEMENTS) throw new Error(`${name}: a tensor of size (${t.shape.join(', ')}) in ${entryName}: ${count} elements, past the ${MAX_ELEMENTS} one array holds`);
   const holds = { F32: Float32Array, F16: Float32Array, BF16: Float32Array, I64: Int32Array, I32: Int32Array, I8: Int8Array, U8: Uint8Array, BOOL: Uint8Array }[dtype];
   const data = new holds(count);
   if (count === 0) return { dtype, shape: [...t.shape], data };
