@@ -94,7 +94,7 @@ async function hfHeader(dir: string): Promise<CheckpointHeader> {
 /** nanoGPT's ckpt.pt's model_args, tokenizer (meta.pkl's or GPT-2's), best val loss and state dict's tensors, named as ours (its pickle read, no tensor but the loss). */
 async function nanoGptHeader(handle: PositionalFile, path: string): Promise<CheckpointHeader> {
   const file = await openNanoGptFile(handle, path);
-  const { tokenizer } = await nanoGptTokenizer(file, path);
+  const tokenizer = await nanoGptTokenizer(file, path);
   const { meta } = nanoGptMeta(file, tokenizer, path); // as loading makes it: a padded vocabulary cut
   const tensors = file.weights.entries.map((e) => {
     const shape = nanoGptShape(e.name, e.shape, meta.model.vocabSize);

@@ -1,6 +1,7 @@
 // What a checkpoint path holds, told apart before it is read (Node only): a bare safetensors file,
-// torch.save's file (nanoGPT's ckpt.pt), a Hugging Face GPT-2 directory, or a run's directory. Kept out of the public modules' types: its
-// signatures name Node's file handles, which a browser consumer's types do not have.
+// torch.save's file (nanoGPT's ckpt.pt), a Hugging Face GPT-2 directory, or a run's directory.
+// Kept out of the public modules' types: its signatures name Node's file handles, which a browser
+// consumer's types do not have.
 import { lstat, stat, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { HF_FILES } from '../gpt/hf/index.js';

