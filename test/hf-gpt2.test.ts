@@ -195,14 +195,17 @@ describe('Hugging Face GPT-2 weights', () => {
     truncateSync(cut, statSync(cut).size - 4);
     await refusedByBoth(dirname(cut), /edited-twice\/model\.safetensors: not a readable safetensors file \(safetensors: tensor "[^"]+" data_offsets \[\d+, \d+\] run past the end of the \d+-byte data \(truncated\?\)\)$/);
 
-    // PyTorch's pickle only (older hub models): what to run to get safetensors
+    // TensorFlow's weights only: what to run to get safetensors (pytorch_model.bin is read: test/torch-checkpoints.test.ts)
     const pickled = join(dir, 'pickled');
     writeGPT2Dir(pickled, params, { prefix: true, head: false });
-    renameSync(join(pickled, 'model.safetensors'), join(pickled, 'pytorch_model.bin'));
+    renameSync(join(pickled, 'model.safetensors'), join(pickled, 'tf_model.h5'));
     await refusedByBoth(
       pickled,
-      /pickled: no model\.safetensors \(nor model\.safetensors\.index\.json\); its pytorch_model\.bin is not read here: convert it with transformers, GPT2LMHeadModel\.from_pretrained\(DIR\)\.save_pretrained\(DIR, safe_serialization=True\), which writes model\.safetensors$/,
+      /pickled: no model\.safetensors \(nor model\.safetensors\.index\.json, pytorch_model\.bin, pytorch_model\.bin\.index\.json\); its tf_model\.h5 is not read here: convert it with transformers, GPT2LMHeadModel\.from_pretrained\(DIR\)\.save_pretrained\(DIR, safe_serialization=True\), which writes model\.safetensors$/,
     );
+    // a pytorch_model.bin that is no torch.save file
+    renameSync(join(pickled, 'tf_model.h5'), join(pickled, 'pytorch_model.bin'));
+    await refusedByBoth(pickled, /pickled\/pytorch_model\.bin: not a zip archive \(no end-of-central-directory record in its last \d+ bytes; truncated\?\)$/);
 
     // a sharded model whose index disagrees with its files
     const sharded = (label: string, edit: (map: Record<string, string>) => void) => {
@@ -267,7 +270,7 @@ describe('Hugging Face GPT-2 weights', () => {
     const path = join(dir, 'config-only');
     mkdirSync(path);
     writeFileSync(join(path, 'config.json'), JSON.stringify(gpt2Config()));
-    await refusedByBoth(path, /config-only: no model\.safetensors \(nor model\.safetensors\.index\.json\): a GPT-2 model directory holds config\.json and model\.safetensors$/);
+    await refusedByBoth(path, /config-only: no model\.safetensors \(nor model\.safetensors\.index\.json, pytorch_model\.bin, pytorch_model\.bin\.index\.json\): a GPT-2 model directory holds config\.json and model\.safetensors$/);
   });
 
   it('exports in transformers\' layout and imports back bit-exact, tokenizer included', async () => {

@@ -6,7 +6,7 @@ import { open, readdir, rename, rm, stat, truncate } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { parseJSONText } from '../io/json-text.js';
 import { tempFilePrefix, tempPathFor, writeFileAtomic } from '../node/atomic-file.js';
-import { parsePickle } from '../io/pickle.js';
+import { nanoGptMetaTokenizer } from '../gpt/nanogpt.js';
 import { isDirectoryPath, makeDirectories, pathExists, readRegularFile, removeEmptyCreated, unlessMissing } from '../node/regular-files.js';
 import { NON_NEGATIVE_INT, rangeProblem, show, type Range } from '../io/value-ranges.js';
 import { checkSplits, type TokenSource } from '../gpt/batches.js';
@@ -191,18 +191,7 @@ async function loadNanoGptData(dir: string, opts: TokenizerChoice): Promise<Data
 async function nanoGptCharTokenizer(dir: string): Promise<CharTokenizer | null> {
   const path = join(dir, 'meta.pkl');
   const bytes = await unlessMissing(readRegularFile(path));
-  if (bytes === null) return null;
-  const meta = parsePickle(bytes, path);
-  const itos = meta instanceof Map ? meta.get('itos') : undefined;
-  if (!(itos instanceof Map)) throw new Error(`${path}: expected a dict with "itos" (id -> character), as nanoGPT's shakespeare_char writes`);
-  const chars = Array.from({ length: itos.size }, (_, id) => itos.get(id));
-  const bad = chars.findIndex((ch) => typeof ch !== 'string');
-  if (bad >= 0) throw new Error(`${path}: "itos" must map each id 0..${itos.size - 1} to a character; id ${bad} maps to ${show(chars[bad] ?? null)}`);
-  try {
-    return new CharTokenizer(chars as string[]);
-  } catch (e) {
-    throw new Error(`${path}: ${(e as Error).message}`);
-  }
+  return bytes && nanoGptMetaTokenizer(bytes, path);
 }
 
 /** `source` as a checkpoint records it, so that it still names the same data from another directory. */

@@ -48,8 +48,10 @@ function roleOf(name: string, layout: CheckpointLayout): TensorRole {
   if (isMoment(name)) return 'adamwMoments';
   if (isMaskName(name)) return 'pruningMasks';
   if (name.endsWith('.weight_scale')) return 'int8Scales';
-  if (layout === 'Hugging Face directory' && isMaskBuffer(name)) return 'causalMaskBuffers';
-  if (layout === 'Hugging Face directory' && unprefixed(name) === HEAD) return 'tiedHeadCopy';
+  // PyTorch's layouts: GPT-2's (and nanoGPT's) causal-mask buffers and tied head saved beside the weights
+  const torchLayout = layout === 'Hugging Face directory' || layout === 'nanoGPT checkpoint';
+  if (torchLayout && isMaskBuffer(name)) return 'causalMaskBuffers';
+  if (torchLayout && unprefixed(name) === HEAD) return 'tiedHeadCopy';
   return 'parameters';
 }
 
@@ -170,6 +172,10 @@ export function infoLines(info: CheckpointInfo): string[] {
     ['tokenizer', `${info.tokenizer.kind}, ${info.tokenizer.vocabSize} tokens`],
   ];
   if (!t) rows.push(['training', 'none recorded (a Hugging Face model: fine-tune it with gpt train --init-from PATH)']);
+  else if (info.layout === 'nanoGPT checkpoint') {
+    if (t.val !== undefined) rows.push(['val loss', `${t.val.toFixed(4)} at save (best_val_loss)`]);
+    rows.push(['training', "nanoGPT's iter_num and optimizer state are not read: fine-tune from it with gpt train --init-from PATH (from step 0, fresh AdamW moments)"]);
+  }
   else if (t.step === undefined && !t.schedule && !t.adamwMoments) {
     const why = m.quantization ? 'a quantized checkpoint is for inference only' : 'fine-tune from it with gpt train --init-from PATH; --init-from resume needs them';
     rows.push(['training', `no step, settings or AdamW moments saved (${why})`]);

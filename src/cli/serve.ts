@@ -21,7 +21,7 @@ import { withCheckpointFiles, type CheckedWeights, type CheckpointManifest } fro
 import { fileVersion, kindOf, openRegularFile, unlessMissing, writtenVersion } from '../node/regular-files.js';
 import { checkCheckpointAt } from '../node/checkpoint-dir.js';
 import { openHFCheckpointFile, type HFCheckpointFile } from '../node/hf-checkpoint-file.js';
-import { isHFDirectory } from '../node/checkpoint-kind.js';
+import { isHFDirectory, isTorchSave } from '../node/checkpoint-kind.js';
 import { partsBetween, sendRepresentation, type ByteRange } from './http-ranges.js';
 import { flagHelp, noPositional, parseFlags, UsageError, type FlagSpec } from './flags.js';
 import { acceptedHosts, isLoopback, requestTarget } from './host-check.js';
@@ -104,6 +104,12 @@ export async function startServer(opts: ServeOptions = {}): Promise<StaticServer
     // a broken or non-finite checkpoint fails now, not in the page; an imported one's files stay open, to serve
     if (checkpointIsDir && (await isHFDirectory(checkpoint))) imported = await openHFCheckpointFile(checkpoint);
     else await checkCheckpointAt(checkpoint);
+    // checked by reading it, but served as it is: the page reads safetensors only
+    const handle = checkpointIsDir ? null : await openRegularFile(checkpoint);
+    const torchSave = handle && (await isTorchSave(handle, checkpoint).finally(() => handle.close()));
+    if (torchSave) {
+      throw new UsageError(`--checkpoint ${opts.checkpoint} is a torch.save file (nanoGPT's ckpt.pt), which the page does not read: convert it with \`gpt export --init-from ${opts.checkpoint} --to DIR\` and serve DIR`);
+    }
   }
 
   let hosts = new Set<string>(); // known once listening (the port may be picked by the system)

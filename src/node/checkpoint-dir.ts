@@ -1,12 +1,12 @@
 // Checkpoints on disk (Node only): a directory written atomically (src/node/checkpoint-files.ts), as
 // `gpt train` writes them, a bare .safetensors file (e.g. one saved by the browser page), or a
-// Hugging Face GPT-2 directory (config.json + model.safetensors, or its shards; src/gpt/hf), read
-// and written.
+// Hugging Face GPT-2 directory (config.json + model.safetensors, or its shards, or torch.save's
+// pytorch_model.bin or its shards; src/gpt/hf), read and written.
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { checkCheckpoint, checkpointPieces, readCheckpoint, type Checkpoint, type CheckpointExtras, type CheckpointMeta } from '../gpt/checkpoint.js';
 import { disposeUploaded, readCheckpointModel, uploadedCheckpoint, type LoadOptions, type UploadedCheckpoint } from '../gpt/checkpoint-upload.js';
-import { hfCheckpoint, pendingHF, hfModelConfig, HF_FILES, isMaskBuffer, parseShardIndex, shardIndexProblem, type HFWeightsFile } from '../gpt/hf/index.js';
+import { hfCheckpoint, pendingHF, hfModelConfig, HF_FILES, isMaskBuffer, openHFWeightsFile, parseShardIndex, shardIndexProblem, unreadableWeights, type HFWeightsFile } from '../gpt/hf/index.js';
 import { uploadHF } from '../gpt/hf/upload.js';
 import { checkedHFHeaders } from '../gpt/hf/headers.js';
 import type { GPT, GPTConfig } from '../gpt/model.js';
@@ -15,9 +15,10 @@ import { writeFileAtomic, writeFilesAtomic } from './atomic-file.js';
 import { layoutSafetensors, safetensorsPieces, streamSafetensors, type Safetensors } from '../io/safetensors.js';
 import { readCheckpointWeights, writeCheckpointFiles } from './checkpoint-files.js';
 import { openHFWeights } from './hf-weights-files.js';
-import { makeDirectories, pathExists, readRegularFile, removeEmptyCreated, unlessMissing, type PositionalFile } from './regular-files.js';
+import { makeDirectories, openRegularFile, pathExists, readRegularFile, removeEmptyCreated, unlessMissing, type PositionalFile } from './regular-files.js';
 import { byCheckpointKind } from './checkpoint-kind.js';
-import { handleSource, readSafetensorsFile } from './safetensors-file.js';
+import { loadNanoGptCheckpoint } from './nanogpt-file.js';
+import { handleSource } from './safetensors-file.js';
 
 /**
  * Saves `model` with its tokenizer (and optionally optimizer state and training progress) as a
@@ -45,11 +46,13 @@ export async function writeCheckpointTensors(dir: string, { tensors, metadata }:
 
 /**
  * Reads a checkpoint directory (its current weights, checksum-checked), a bare .safetensors
- * checkpoint file, or a Hugging Face GPT-2 directory (as a checkpoint without training state).
+ * checkpoint file, nanoGPT's ckpt.pt (src/node/nanogpt-file.ts), or a Hugging Face GPT-2 directory
+ * (the last two as a checkpoint without training state).
  */
 export function loadCheckpoint(path: string): Promise<Checkpoint> {
   return byCheckpointKind(path, {
     file: (handle) => readCheckpointFrom(handle, path),
+    torch: (handle) => loadNanoGptCheckpoint(handle, path),
     hf: () => loadHFModel(path),
     // read once, checksummed as read: a damaged file is refused before any of it is returned
     run: () => readCheckpointWeights(path, (weights) => readCheckpointFrom(weights, path)),
@@ -68,6 +71,8 @@ export function loadCheckpointModel(path: string, opts: LoadOptions = {}): Promi
   const upload = async (handle: PositionalFile) => readCheckpointModel(await handleSource(handle), path, opts);
   return byCheckpointKind(path, {
     file: upload,
+    // nanoGPT's models are small: read to the host, then uploaded
+    torch: async (handle) => uploadedCheckpoint(await loadNanoGptCheckpoint(handle, path), opts),
     hf: async () => (await uploadHFDirectory(path, opts)) ?? uploadedCheckpoint(await loadHFModel(path), opts),
     // read once, checksummed as read: a model made of a damaged file is freed before it is returned
     run: () => readCheckpointWeights(path, upload, { discard: disposeUploaded }),
@@ -104,6 +109,7 @@ export function checkCheckpointAt(path: string): Promise<CheckpointMeta> {
   const check = async (handle: PositionalFile) => checkCheckpoint(await handleSource(handle), path);
   return byCheckpointKind(path, {
     file: check,
+    torch: async (handle) => (await loadNanoGptCheckpoint(handle, path)).meta,
     hf: async () => (await loadHFModel(path)).meta,
     run: () => readCheckpointWeights(path, check),
   });
@@ -113,37 +119,47 @@ export function checkCheckpointAt(path: string): Promise<CheckpointMeta> {
 const readCheckpointFrom = async (handle: PositionalFile, source: string): Promise<Checkpoint> => readCheckpoint(await handleSource(handle), source);
 
 /** Weights files transformers saves that are not read here (transformers converts them to model.safetensors). */
-const UNREAD_WEIGHTS = ['pytorch_model.bin', 'pytorch_model.bin.index.json', 'tf_model.h5', 'flax_model.msgpack'];
+const UNREAD_WEIGHTS = ['tf_model.h5', 'flax_model.msgpack'];
+
+/** A directory's weights files in transformers' order of preference: a single file, else the shards its index names. */
+const WEIGHTS_FORMS = [
+  { single: HF_FILES.weights, index: HF_FILES.index },
+  { single: HF_FILES.torchWeights, index: HF_FILES.torchIndex },
+];
 
 /**
  * Reads a Hugging Face GPT-2 directory: config.json (first: a refused model's weights are not
- * read), model.safetensors or the shards model.safetensors.index.json names, and tokenizer.json or
- * vocab.json + merges.txt. The weights are read a tensor at a time: gpt2-large's and gpt2-xl's
+ * read), model.safetensors or the shards model.safetensors.index.json names (else
+ * pytorch_model.bin or its shards), and tokenizer.json or vocab.json + merges.txt. The weights are read a tensor at a time: gpt2-large's and gpt2-xl's
  * files are past the 2 GiB Node reads at once.
  */
 async function loadHFModel(dir: string): Promise<Checkpoint> {
-  const { model, weights, weightMap } = await hfDirectoryFiles(dir);
+  const { model, weights, weightMap, index } = await hfDirectoryFiles(dir);
   const files: HFWeightsFile[] = [];
-  for (const file of weights) files.push({ file, ...(await readWeightsFile(dir, file)) });
+  for (const file of weights) files.push({ file, ...(await readWeightsFile(dir, file, index)) });
   const problem = weightMap && shardIndexProblem(weightMap, files);
-  if (problem) throw new Error(`${join(dir, HF_FILES.index)}: ${problem}`);
+  if (problem) throw new Error(`${join(dir, index!)}: ${problem}`);
   return hfCheckpoint(model, files, await hfTokenizerTexts(dir), dir);
 }
 
 /**
  * A Hugging Face GPT-2 directory's model, from its config.json (read first: a refused model's
  * weights are not looked at), and the weights files to read, in transformers' order: model.safetensors
- * if there is one, else the shards its index names (with the index's map of tensors to shards).
+ * if there is one, else the shards its index names (with the index's map of tensors to shards and
+ * the index's name), else pytorch_model.bin, else the shards of pytorch_model.bin.index.json.
  */
-export async function hfDirectoryFiles(dir: string): Promise<{ model: GPTConfig; weights: string[]; weightMap: Map<string, string> | null }> {
+export async function hfDirectoryFiles(dir: string): Promise<{ model: GPTConfig; weights: string[]; weightMap: Map<string, string> | null; index: string | null }> {
   const config = await readIfThere(dir, HF_FILES.config);
   if (!config) throw new Error(`${dir}: no ${HF_FILES.config}`); // removed since the directory was looked at
   const model = hfModelConfig(config.toString('utf8'), dir);
-  const single = await pathExists(join(dir, HF_FILES.weights));
-  const index = single ? null : await readIfThere(dir, HF_FILES.index);
-  if (!single && !index) throw new Error(await noWeightsProblem(dir));
-  const weightMap = index && parseShardIndex(index.toString('utf8'), join(dir, HF_FILES.index));
-  return { model, weights: weightMap ? [...new Set(weightMap.values())] : [HF_FILES.weights], weightMap };
+  for (const { single, index } of WEIGHTS_FORMS) {
+    if (await pathExists(join(dir, single))) return { model, weights: [single], weightMap: null, index: null };
+    const text = await readIfThere(dir, index);
+    if (!text) continue;
+    const weightMap = parseShardIndex(text.toString('utf8'), join(dir, index));
+    return { model, weights: [...new Set(weightMap.values())], weightMap, index };
+  }
+  throw new Error(await noWeightsProblem(dir));
 }
 
 /** The texts of a Hugging Face directory's tokenizer files: tokenizer.json, or vocab.json + merges.txt (those it has). */
@@ -154,13 +170,18 @@ export async function hfTokenizerTexts(dir: string): Promise<{ tokenizer?: strin
 
 const readIfThere = (dir: string, file: string) => unlessMissing(readRegularFile(join(dir, file)));
 
-/** One weights file of the model in `dir`, its causal-mask buffers left unread. */
-async function readWeightsFile(dir: string, file: string): Promise<Safetensors> {
+/** One weights file of the model in `dir` (a shard `index` names, where not null), its causal-mask buffers left unread. */
+async function readWeightsFile(dir: string, file: string, index: string | null): Promise<Safetensors> {
+  const handle = await openRegularFile(join(dir, file)).catch((e: unknown) => {
+    throw (e as NodeJS.ErrnoException).code === 'ENOENT' ? new Error(`${dir}: no ${file}${index ? ` (a shard ${index} names)` : ''}`) : e;
+  });
   try {
-    return await readSafetensorsFile(join(dir, file), (name) => !isMaskBuffer(name));
+    const reader = await openHFWeightsFile(await handleSource(handle), file);
+    return { tensors: await reader.readTensors((name) => !isMaskBuffer(name)), metadata: reader.metadata };
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new Error(`${dir}: no ${file} (a shard ${HF_FILES.index} names)`);
-    throw new Error(`${join(dir, file)}: not a readable safetensors file (${(e as Error).message})`);
+    throw unreadableWeights(dir, e, file);
+  } finally {
+    await handle.close();
   }
 }
 
@@ -168,7 +189,7 @@ async function readWeightsFile(dir: string, file: string): Promise<Safetensors> 
 async function noWeightsProblem(dir: string): Promise<string> {
   const unread: string[] = [];
   for (const file of UNREAD_WEIGHTS) if (await pathExists(join(dir, file))) unread.push(file);
-  const missing = `${dir}: no ${HF_FILES.weights} (nor ${HF_FILES.index})`;
+  const missing = `${dir}: no ${HF_FILES.weights} (nor ${HF_FILES.index}, ${HF_FILES.torchWeights}, ${HF_FILES.torchIndex})`;
   if (!unread.length) return `${missing}: a GPT-2 model directory holds ${HF_FILES.config} and ${HF_FILES.weights}`;
   return `${missing}; its ${unread.join(', ')} is not read here: convert it with transformers, GPT2LMHeadModel.from_pretrained(DIR).save_pretrained(DIR, safe_serialization=True), which writes ${HF_FILES.weights}`;
 }

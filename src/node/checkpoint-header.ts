@@ -5,17 +5,19 @@
 // weights is made only when asked for (`verify`), and its pruning masks' values counted then.
 import { basename, join } from 'node:path';
 import { CHECKPOINT_FORMAT, decodeCheckpointMeta, type CheckpointMeta, type PrunedWeights } from '../gpt/checkpoint.js';
-import { checkHFVocab, HF_FILES, hfTokenizer } from '../gpt/hf/index.js';
+import { checkHFVocab, hfTokenizer, openHFWeightsFile, unreadableWeights } from '../gpt/hf/index.js';
 import { openSafetensors } from '../io/safetensors-source.js';
 import type { SafetensorsEntry } from '../io/safetensors.js';
 import { isMaskName, maskedCount } from '../nn/prune.js';
 import { withCheckpointFiles, withWeightsOpen, type CheckpointManifest } from './checkpoint-files.js';
 import { hfDirectoryFiles, hfTokenizerTexts } from './checkpoint-dir.js';
 import { byCheckpointKind } from './checkpoint-kind.js';
+import { nanoGptTokenizer, openNanoGptFile } from './nanogpt-file.js';
+import { nanoGptMeta, nanoGptShape } from '../gpt/nanogpt.js';
 import { openRegularFile, pathExists, unlessMissing, type PositionalFile } from './regular-files.js';
 import { handleSource } from './safetensors-file.js';
 
-export type CheckpointLayout = 'run directory' | 'safetensors file' | 'Hugging Face directory';
+export type CheckpointLayout = 'run directory' | 'safetensors file' | 'Hugging Face directory' | 'nanoGPT checkpoint';
 
 /** One weights file: its name (in the checkpoint's directory) and size. */
 export interface WeightsFileInfo {
@@ -46,6 +48,7 @@ export async function readCheckpointHeader(path: string, { verify = false } = {}
   });
   return byCheckpointKind(path, {
     file: async (handle) => ({ layout: 'safetensors file', ...(await ourHeader(handle, path, basename(path))) }),
+    torch: (handle) => nanoGptHeader(handle, path),
     hf: () => hfHeader(path),
     run: () => (verify ? withCheckpointFiles(path, read) : withWeightsOpen(path, read)),
   });
@@ -64,17 +67,17 @@ async function ourHeader(handle: PositionalFile, source: string, file: string, c
 
 /** A Hugging Face GPT-2 directory's config, tokenizer and weights headers (model.safetensors, or every shard its index names). */
 async function hfHeader(dir: string): Promise<CheckpointHeader> {
-  const { model, weights, weightMap } = await hfDirectoryFiles(dir);
+  const { model, weights, index } = await hfDirectoryFiles(dir);
   const files: { file: string; metadata: Record<string, string> }[] = [];
   const tensors: SafetensorsEntry[] = [];
   const weightsFiles: WeightsFileInfo[] = [];
   for (const file of weights) {
     const handle = await unlessMissing(openRegularFile(join(dir, file)));
-    if (!handle) throw new Error(`${dir}: no ${file}${weightMap ? ` (a shard ${HF_FILES.index} names)` : ''}`);
+    if (!handle) throw new Error(`${dir}: no ${file}${index ? ` (a shard ${index} names)` : ''}`);
     try {
       const source = await handleSource(handle);
-      const reader = await openSafetensors(source).catch((e: Error) => {
-        throw new Error(`${join(dir, file)}: not a readable safetensors file (${e.message})`);
+      const reader = await openHFWeightsFile(source, file).catch((e: Error) => {
+        throw unreadableWeights(dir, e, file);
       });
       files.push({ file, metadata: reader.metadata });
       tensors.push(...reader.entries);
@@ -88,9 +91,23 @@ async function hfHeader(dir: string): Promise<CheckpointHeader> {
   return { layout: 'Hugging Face directory', meta: { format: CHECKPOINT_FORMAT, model, tokenizer: tokenizer.toJSON() }, tensors, weightsFiles };
 }
 
+/** nanoGPT's ckpt.pt's model_args, tokenizer (meta.pkl's or GPT-2's), best val loss and state dict's tensors, named as ours (its pickle read, no tensor but the loss). */
+async function nanoGptHeader(handle: PositionalFile, path: string): Promise<CheckpointHeader> {
+  const file = await openNanoGptFile(handle, path);
+  const tokenizer = await nanoGptTokenizer(file, path);
+  const { meta } = nanoGptMeta(file, tokenizer, path); // as loading makes it: a padded vocabulary cut
+  const tensors = file.weights.entries.map((e) => {
+    const shape = nanoGptShape(e.name, e.shape, meta.model.vocabSize);
+    return { ...e, shape, end: e.begin + ((e.end - e.begin) / Math.max(1, numel(e.shape))) * numel(shape) };
+  });
+  return { layout: 'nanoGPT checkpoint', meta, tensors, weightsFiles: [{ file: basename(path), bytes: (await handle.stat()).size }] };
+}
+
 /** Those of `names` that are files in `dir`. */
 async function present(dir: string, names: string[]): Promise<string[]> {
   const found: string[] = [];
   for (const name of names) if (await pathExists(join(dir, name))) found.push(name);
   return found;
 }
+
+const numel = (shape: readonly number[]) => shape.reduce((n, d) => n * d, 1);

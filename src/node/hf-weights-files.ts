@@ -4,7 +4,7 @@
 import type { FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { HFWeightsReader } from '../gpt/hf/headers.js';
-import { openSafetensors } from '../io/safetensors-source.js';
+import { openHFWeightsFile } from '../gpt/hf/index.js';
 import { openRegularFile } from './regular-files.js';
 import { handleSource } from './safetensors-file.js';
 
@@ -19,7 +19,7 @@ export async function openHFWeights(dir: string, files: string[]): Promise<{ sha
     for (const file of files) {
       const handle = await openRegularFile(join(dir, file));
       handles.push(handle);
-      shards.push({ file, reader: await openSafetensors(await handleSource(handle)) });
+      shards.push({ file, reader: await openHFWeightsFile(await handleSource(handle), file) });
     }
     return { shards, handles, close };
   } catch (e) {

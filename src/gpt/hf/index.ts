@@ -1,11 +1,13 @@
 // A Hugging Face GPT-2 model as our checkpoint, and our GPT as one: the pair of files `config.json`
 // + `model.safetensors` that transformers' GPT2LMHeadModel saves and loads (the hub's gpt2,
 // gpt2-medium, ... and their fine-tunes), or config.json + the shards a model.safetensors.index.json
-// names (src/gpt/hf/shards.ts). Platform free: bytes or read tensors in, bytes out; webgpu-gpt/node
+// names (src/gpt/hf/shards.ts); read also from torch.save's pytorch_model.bin (or the shards of
+// pytorch_model.bin.index.json), which older saves and many fine-tunes hold instead. Platform free: bytes or read tensors in, bytes out; webgpu-gpt/node
 // reads and writes the directory.
 import { parseJSONText } from '../../io/json-text.js';
 import { parseSafetensors, readPendingTensors, serializeSafetensors, type PendingTensor, type Safetensors } from '../../io/safetensors.js';
-import { openSafetensors, type ByteSource } from '../../io/safetensors-source.js';
+import { openSafetensors, type ByteSource, type SafetensorsReader } from '../../io/safetensors-source.js';
+import { openTorchFile, torchStateDictReader } from '../../io/torch-file.js';
 import { assertWeightsReadable, CHECKPOINT_FORMAT, CHECKPOINT_KEY, configWeightsProblem, refusingNonFinite, type Checkpoint, type CheckpointMeta } from '../checkpoint.js';
 import { GPT, type GPTConfig } from '../model.js';
 import { describeValue } from '../../tensor/check.js';
@@ -21,7 +23,22 @@ export { parseShardIndex, shardIndexProblem } from './shards.js';
 export const HF_FILES = {
   config: 'config.json', weights: 'model.safetensors', index: 'model.safetensors.index.json',
   tokenizer: 'tokenizer.json', vocab: 'vocab.json', merges: 'merges.txt',
+  torchWeights: 'pytorch_model.bin', torchIndex: 'pytorch_model.bin.index.json',
 } as const;
+
+/** Whether a weights file of a model directory is torch.save's (pytorch_model.bin, its shards pytorch_model-00001-of-00002.bin) rather than safetensors. */
+export const isTorchWeights = (file: string) => file.endsWith('.bin');
+
+/**
+ * A weights file of a GPT-2 model (`file`: its name in the directory), its header read: a
+ * safetensors file, or torch.save's state dict (isTorchWeights), its pickle read and each tensor
+ * read when asked for, as a safetensors file's.
+ */
+export async function openHFWeightsFile(source: ByteSource, file: string): Promise<SafetensorsReader> {
+  if (!isTorchWeights(file)) return openSafetensors(source);
+  const torch = await openTorchFile(source, file);
+  return torchStateDictReader(torch, torch.root, file);
+}
 
 /** Where our tokenizer travels in an exported model.safetensors's metadata (transformers ignores it). */
 const TOKENIZER_KEY = 'webgpu_gpt_tokenizer';
@@ -116,7 +133,9 @@ export async function readHF(files: HFModelSources, source = 'model'): Promise<C
 }
 
 /** A weights file of the model in `source` that could not be read, as readHF says it. */
-export const unreadableWeights = (source: string, cause: unknown, file: string = HF_FILES.weights) => new Error(`${source}/${file}: not a readable safetensors file (${(cause as Error).message})`);
+export const unreadableWeights = (source: string, cause: unknown, file: string = HF_FILES.weights) =>
+  // a torch.save file's errors begin with its name
+  new Error(isTorchWeights(file) ? `${source}/${(cause as Error).message}` : `${source}/${file}: not a readable safetensors file (${(cause as Error).message})`);
 
 /** Our model config from the text of the config.json in `source` (read first: a refused model's weights need not be). */
 export function hfModelConfig(text: string, source: string): GPTConfig {

@@ -1,0 +1,148 @@
+// nanoGPT's checkpoint (the ckpt.pt its train.py writes with torch.save) as ours: a dict of
+// 'model' (the state dict: nn.Linear weights [out, in] as ours are, names under 'transformer.' and,
+// from a torch.compile'd model, '_orig_mod.'; lm_head.weight tied to wte), 'model_args' (the
+// sizes), 'optimizer', 'iter_num', 'best_val_loss' (a 0-d tensor) and 'config' (train.py's
+// settings, 'dataset' among them). The optimizer's state is not read: a fine-tune starts at step 0
+// with fresh moments, as one from a Hugging Face model does. The MLP's GELU is nanoGPT's nn.GELU(),
+// the exact one (ours by default). Platform free: src/node reads the file and finds its tokenizer.
+import { parsePickle, type PickleValue } from '../io/pickle.js';
+import type { SafetensorsReader } from '../io/safetensors-source.js';
+import { describe, torchStateDictReader, TorchTensor, type TorchFile } from '../io/torch-file.js';
+import { POSITIVE_INT, rangeProblem, show, UNIT_INTERVAL } from '../io/value-ranges.js';
+import { CHECKPOINT_FORMAT, configWeightsProblem, nonFiniteProblem, type Checkpoint, type CheckpointMeta, type CheckpointWeight } from './checkpoint.js';
+import type { GPTConfig } from './model.js';
+import { CharTokenizer, type Tokenizer } from './tokenizer/index.js';
+
+/** What nanoGPT's ckpt.pt holds, its tensors not yet read. */
+export interface NanoGptFile {
+  model: GPTConfig;
+  /** train.py's config.dataset: where its meta.pkl lies (data/DATASET/meta.pkl), if it has one. */
+  dataset: string | null;
+  /** best_val_loss: the val loss of these weights (train.py saves when it sets it). */
+  val: number | null;
+  /** The model's state dict, its names ours (the prefixes taken off), lm_head.weight and any attn.bias buffers among them. */
+  weights: SafetensorsReader;
+}
+
+/** model_args' names of our config's sizes. */
+const MODEL_ARGS: [keyof GPTConfig, string][] = [['vocabSize', 'vocab_size'], ['blockSize', 'block_size'], ['nLayer', 'n_layer'], ['nHead', 'n_head'], ['nEmbd', 'n_embd']];
+/** Prefixes of the saved names: torch.compile's wrapper's, then the GPT module's. */
+const PREFIXES = ['_orig_mod.', 'transformer.'];
+const HEAD = 'lm_head.weight';
+const EMBEDDING = 'wte.weight';
+/** nanoGPT's causal mask, a buffer registered where PyTorch has no flash attention (< 2.0). */
+const MASK_BUFFER = /^h\.\d+\.attn\.bias$/;
+
+/** Whether a torch.save file's root is nanoGPT's checkpoint dict. */
+const isNanoGptCheckpoint = (root: PickleValue) => root instanceof Map && root.has('model') && root.has('model_args');
+
+/** nanoGPT's checkpoint in the torch.save file `file` (its pickle read); `source` names it in errors. */
+export async function readNanoGptFile(file: TorchFile, source: string): Promise<NanoGptFile> {
+  const root = file.root;
+  if (!(root instanceof Map) || !isNanoGptCheckpoint(root)) {
+    throw new Error(`${source}: a torch.save file that is not nanoGPT's checkpoint (a dict with 'model' and 'model_args', as its train.py saves); got ${describe(root)}${root instanceof Map ? ` with keys ${[...root.keys()].slice(0, 8).map((k) => show(k)).join(', ')}` : ''}`);
+  }
+  const model = nanoGptConfig(root.get('model_args')!, `${source}: model_args`);
+  const config = root.get('config');
+  const dataset = config instanceof Map && typeof config.get('dataset') === 'string' ? (config.get('dataset') as string) : null;
+  const best = root.get('best_val_loss');
+  const val = best instanceof TorchTensor ? (await file.readTensor(best)).data[0]! : typeof best === 'number' ? best : null;
+  const state = root.get('model')!;
+  const saved = torchStateDictReader(file, state, `${source}['model']`);
+  const byOurs = new Map(saved.entries.map((e) => [ourName(e.name), e]));
+  if (byOurs.size !== saved.entries.length) throw new Error(`${source}['model']: a weight is saved twice (with a prefix and without)`);
+  const entries = [...byOurs].map(([name, e]) => ({ ...e, name }));
+  const weights: SafetensorsReader = {
+    metadata: {},
+    entries,
+    readTensor: (entry) => saved.readTensor(byOurs.get(entry.name)!),
+    readTensors: async (wanted = () => true) => {
+      const out: Awaited<ReturnType<SafetensorsReader['readTensors']>> = {};
+      for (const e of entries) if (wanted(e.name)) out[e.name] = await saved.readTensor(byOurs.get(e.name)!);
+      return out;
+    },
+  };
+  return { model, dataset, val: Number.isFinite(val) ? val : null, weights };
+}
+
+const ourName = (saved: string) => PREFIXES.reduce((name, prefix) => (name.startsWith(prefix) ? name.slice(prefix.length) : name), saved);
+
+/** Our config from model_args ({n_layer, n_head, n_embd, block_size, bias, vocab_size, dropout}); `at` names it in errors. */
+function nanoGptConfig(args: PickleValue, at: string): GPTConfig {
+  if (!(args instanceof Map)) throw new Error(`${at}: expected a dict of the model's sizes, got ${describe(args)}`);
+  const config: Partial<GPTConfig> = { activation: 'gelu' };
+  for (const [ours, theirs] of MODEL_ARGS) {
+    const problem = rangeProblem(theirs, args.get(theirs), POSITIVE_INT);
+    if (problem) throw new Error(`${at}: ${problem}`);
+    (config as Record<string, unknown>)[ours] = args.get(theirs);
+  }
+  const dropout = args.get('dropout') ?? 0;
+  const dropoutProblem = rangeProblem('dropout', dropout, UNIT_INTERVAL);
+  if (dropoutProblem) throw new Error(`${at}: ${dropoutProblem}`);
+  const bias = args.get('bias') ?? true; // nanoGPT's GPTConfig default
+  if (typeof bias !== 'boolean') throw new Error(`${at}: bias must be True or False, got ${show(bias)}`);
+  return { ...(config as GPTConfig), dropout: dropout as number, bias };
+}
+
+/**
+ * The metadata of nanoGPT's file with `tokenizer` (meta.pkl's, or GPT-2's). A vocabulary padded
+ * past GPT-2's (nanoGPT's 50304 for 50257, for speed) is cut to the tokenizer's: the padded rows
+ * are ids no text encodes to, trained only to be unlikely; `note` says so. Any other disagreement
+ * is refused.
+ */
+export function nanoGptMeta(file: NanoGptFile, tokenizer: Tokenizer, source: string): { meta: CheckpointMeta; note: string | null } {
+  let model = file.model;
+  let note: string | null = null;
+  if (tokenizer.vocabSize !== model.vocabSize) {
+    if (tokenizer.kind !== 'gpt2' || tokenizer.vocabSize > model.vocabSize) {
+      throw new Error(`${source}: model_args vocab_size is ${model.vocabSize}, but its tokenizer (${tokenizer.kind}) has ${tokenizer.vocabSize} tokens`);
+    }
+    note = `${source}: vocab_size ${model.vocabSize} is GPT-2's ${tokenizer.vocabSize} padded (nanoGPT pads it for speed); the ${model.vocabSize - tokenizer.vocabSize} padded rows, ids no text encodes to, are dropped`;
+    model = { ...model, vocabSize: tokenizer.vocabSize };
+  }
+  return { meta: { format: CHECKPOINT_FORMAT, model, tokenizer: tokenizer.toJSON(), ...(file.val !== null && { val: file.val }) }, note };
+}
+
+/** A weight's shape as the checkpoint holds it: the token embedding's rows cut to `vocabSize` (nanoGptMeta's). */
+export const nanoGptShape = (name: string, shape: readonly number[], vocabSize: number): number[] => (name === EMBEDDING ? [Math.min(vocabSize, shape[0]!), ...shape.slice(1)] : [...shape]);
+
+/**
+ * The checkpoint of nanoGPT's file, its weights `tensors` (all of file.weights, read) and its
+ * `tokenizer`, with nanoGptMeta's metadata and note. The tied head is checked to be the token
+ * embedding; the mask buffers are dropped.
+ */
+export function nanoGptCheckpoint(file: NanoGptFile, tensors: Record<string, { shape: number[]; data: ArrayLike<number> }>, tokenizer: Tokenizer, source: string): { ckpt: Checkpoint; note: string | null } {
+  const { meta, note } = nanoGptMeta(file, tokenizer, source);
+  const weights = new Map<string, CheckpointWeight>();
+  for (const [name, t] of Object.entries(tensors)) {
+    if (MASK_BUFFER.test(name) || name === HEAD) continue;
+    if (!(t.data instanceof Float32Array)) throw new Error(`${source}['model']: tensor '${name}' is not a float tensor`);
+    const shape = nanoGptShape(name, t.shape, meta.model.vocabSize);
+    weights.set(name, { shape, data: t.data.subarray(0, shape.reduce((a, b) => a * b, 1)) });
+  }
+  const problem = nonFiniteProblem([...weights]);
+  if (problem) throw new Error(`${source}: ${problem}`);
+  const head = tensors[HEAD];
+  const wte = tensors[EMBEDDING];
+  if (head && wte && !(head.data.length === wte.data.length && Array.prototype.every.call(wte.data, (x, i) => x === head.data[i]))) {
+    throw new Error(`${source}['model']: ${HEAD} differs from transformer.${EMBEDDING}; only a head tied to the token embedding (nanoGPT's) is supported`);
+  }
+  const disagreement = configWeightsProblem(meta.model, weights, (k) => MODEL_ARGS.find(([ours]) => ours === k)?.[1] ?? k, `${source}['model']`);
+  if (disagreement) throw new Error(`${source}: model_args: ${disagreement}`);
+  return { ckpt: { meta, weights, source }, note };
+}
+
+/** The character vocabulary of nanoGPT's meta.pkl ({ vocab_size, itos, stoi }, as its shakespeare_char writes); `path` names it in errors. */
+export function nanoGptMetaTokenizer(bytes: Uint8Array, path: string): CharTokenizer {
+  const meta = parsePickle(bytes, path);
+  const itos = meta instanceof Map ? meta.get('itos') : undefined;
+  if (!(itos instanceof Map)) throw new Error(`${path}: expected a dict with "itos" (id -> character), as nanoGPT's shakespeare_char writes`);
+  const chars = Array.from({ length: itos.size }, (_, id) => itos.get(id));
+  const bad = chars.findIndex((ch) => typeof ch !== 'string');
+  if (bad >= 0) throw new Error(`${path}: "itos" must map each id 0..${itos.size - 1} to a character; id ${bad} maps to ${show(chars[bad] ?? null)}`);
+  try {
+    return new CharTokenizer(chars as string[]);
+  } catch (e) {
+    throw new Error(`${path}: ${(e as Error).message}`);
+  }
+}

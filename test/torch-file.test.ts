@@ -1,0 +1,103 @@
+// torch.save files read as torch.load(weights_only=True) reads them (src/io/zip.ts,
+// src/io/torch-file.ts). The oracle is PyTorch: test/fixtures/torch/tensors.pt and the values torch
+// gave for its tensors (tensors.json), written by make_fixtures.py beside them. The zip64 archives
+// and the refused files are written here by hand (test/zip-writer.ts). GPU-free.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { bytesSource } from '../src/io/safetensors-source.js';
+import { openTorchFile, torchStateDictReader, TorchTensor, type TorchFile } from '../src/io/torch-file.js';
+import { openZip } from '../src/io/zip.js';
+import { sparseSource, zipBytes, zipPieces, type ZipInput } from './zip-writer.js';
+
+const FIXTURES = join(import.meta.dirname, 'fixtures/torch');
+const tensorsPt = new Uint8Array(readFileSync(join(FIXTURES, 'tensors.pt')));
+const expected: Record<string, { shape: number[]; values: number[] }> = JSON.parse(readFileSync(join(FIXTURES, 'tensors.json'), 'utf8'));
+
+/** Every tensor of a file of tensors.pt's, compared with torch's values: exactly, float64 to float32's rounding. */
+async function expectTorchValues(file: TorchFile): Promise<void> {
+  const root = file.root as Map<string, TorchTensor>;
+  expect([...root.keys()].sort()).toEqual(Object.keys(expected).sort());
+  for (const [name, tensor] of root) {
+    const { shape, data } = await file.readTensor(tensor);
+    const want = expected[name]!;
+    expect(shape, name).toEqual(want.shape);
+    expect(Array.from(data), name).toEqual(want.values.map((v) => (name === 'f64' ? Math.fround(v) : v)));
+  }
+}
+
+/** tensors.pt's entries, to write again in other archives (their values are still checked against torch's). */
+async function fixtureEntries(): Promise<ZipInput[]> {
+  const zip = await openZip(bytesSource(tensorsPt), 'tensors.pt');
+  return Promise.all([...zip.entries.values()].map(async (entry) => ({ name: entry.name, data: await zip.read(entry) })));
+}
+
+const text = (s: string) => new TextEncoder().encode(s);
+/** A torch.save-like archive whose data.pkl is `pickle`. */
+const torchZip = (pickle: Uint8Array, extra: ZipInput[] = []) => zipBytes([{ name: 'archive/data.pkl', data: pickle }, ...extra]);
+const open = (bytes: Uint8Array, name = 'x.pt') => openTorchFile(bytesSource(bytes), name);
+
+describe('torch.save files', () => {
+  it("reads every dtype, a transposed view and two views of one storage as torch gives them", async () => {
+    await expectTorchValues(await open(tensorsPt, 'tensors.pt'));
+  });
+
+  it('reads zip64 archives: its records, and entries placed past 4 GiB (a sparse file, never allocated)', async () => {
+    await expectTorchValues(await open(zipBytes(await fixtureEntries(), { zip64: true })));
+    const { pieces, size } = zipPieces(await fixtureEntries(), { zip64: true, gap: 5 * 2 ** 30 });
+    const far = await openTorchFile(sparseSource(pieces, size), 'far.pt');
+    await expectTorchValues(far);
+  });
+
+  it('reads a state dict as a safetensors reader does: entries first, each tensor when asked', async () => {
+    const file = await open(tensorsPt);
+    const reader = torchStateDictReader(file, file.root, 'tensors.pt');
+    expect(reader.entries.map((e) => [e.name, e.dtype, e.shape])).toContainEqual(['transposed', 'F32', [3, 4]]);
+    const { view_b } = await reader.readTensors((name) => name === 'view_b');
+    expect(Array.from(view_b!.data)).toEqual(expected.view_b!.values);
+    expect(() => torchStateDictReader(file, new Map([['x', 1]]), "ckpt.pt['model']")).toThrow(/^ckpt\.pt\['model'\]: expected a dict of tensors \(a state dict\), but "x" holds 1$/);
+  });
+
+  it('refuses, in one line naming it, a pickle that names a global outside the allow-list', async () => {
+    // GLOBAL 'os system', then ('id',) REDUCE: what a malicious pickle does (refused at the GLOBAL)
+    const osSystem = Uint8Array.from([0x80, 2, ...text('cos\nsystem\n'), 0x58, 2, 0, 0, 0, ...text('id'), 0x85, 0x52, 0x2e]);
+    await expect(open(torchZip(osSystem))).rejects.toThrow(/^x\.pt: archive\/data\.pkl: global os\.system is not allowed \(only collections\.OrderedDict, torch\._utils\._rebuild_tensor_v2, .*\): a pickle that could run code is not read \(at byte 2\)$/);
+    // protocol 4's STACK_GLOBAL of builtins.eval
+    const evalPickle = Uint8Array.from([0x80, 4, 0x8c, 8, ...text('builtins'), 0x8c, 4, ...text('eval'), 0x93, 0x8c, 1, ...text('1'), 0x85, 0x52, 0x2e]);
+    await expect(open(torchZip(evalPickle))).rejects.toThrow(/^x\.pt: archive\/data\.pkl: global builtins\.eval is not allowed .*\(at byte 18\)$/);
+    // an allowed global that is not callable (a storage type called)
+    const called = Uint8Array.from([0x80, 2, ...text('ctorch\nFloatStorage\n'), 0x29, 0x52, 0x2e]);
+    await expect(open(torchZip(called))).rejects.toThrow(/^x\.pt: archive\/data\.pkl: torch\.FloatStorage is called, which is not allowed \(at byte 23\)$/);
+  });
+
+  it('refuses compressed entries, the legacy format, truncated and damaged archives', async () => {
+    const compressed = zipBytes([{ name: 'archive/data.pkl', data: Uint8Array.of(0x80, 2, 0x4e, 0x2e), method: 8 }]);
+    await expect(open(compressed)).rejects.toThrow(/^x\.pt: entry 'archive\/data\.pkl' is compressed \(method 8\), but only stored entries are read, as torch\.save writes them/);
+    await expect(open(Uint8Array.of(0x80, 2, 0x7d, 0x2e), 'old.bin')).rejects.toThrow(/^old\.bin: a torch\.save file of PyTorch before 1\.6 \(a bare pickle\), which is not read: re-save it with torch >= 1\.6/);
+    await expect(open(tensorsPt.subarray(0, tensorsPt.length - 30))).rejects.toThrow(/^x\.pt: not a zip archive \(no end-of-central-directory record in its last \d+ bytes; truncated\?\)$/);
+    // cut in the data: the end records are there (moved up), the entries past the end are not
+    const { pieces } = zipPieces(await fixtureEntries());
+    const tail = pieces.at(-1)!.bytes;
+    const whole = zipBytes(await fixtureEntries());
+    const cut = new Uint8Array(2000 + tail.length);
+    cut.set(whole.subarray(0, 2000));
+    cut.set(tail, 2000);
+    await expect(open(cut)).rejects.toThrow(/^x\.pt: a zip record at byte \d+ \(\d+ bytes\) runs past the end of the \d+-byte file \(truncated\?\)$/);
+    await expect(open(torchZip(Uint8Array.of(0x80, 2, 0x4e, 0x2e), [{ name: 'archive/byteorder', data: text('big') }]))).rejects.toThrow(/^x\.pt: its tensors are stored big-endian \(archive\/byteorder\), but only little-endian ones are read/);
+    expect((await open(torchZip(Uint8Array.of(0x80, 2, 0x4e, 0x2e), [{ name: 'archive/byteorder', data: text('little') }]))).root).toBe(null);
+    await expect(open(zipBytes([{ name: 'a/b.txt', data: text('hi') }]))).rejects.toThrow(/^x\.pt: a zip archive that is not a torch\.save file \(no FOLDER\/data\.pkl\)$/);
+  });
+
+  it('refuses a tensor that runs past its storage, or names more elements than an array holds', async () => {
+    // _rebuild_tensor_v2(('storage', FloatStorage, '0', 'cpu', 2), 0, size, stride, False, OrderedDict())
+    const int = (n: number) => [0x4a, n & 0xff, (n >>> 8) & 0xff, (n >>> 16) & 0xff, n >>> 24]; // BININT
+    const tuple = (xs: number[]) => [0x28, ...xs.flatMap(int), 0x74];
+    const rebuilt = (size: number[], stride: number[]) => torchZip(Uint8Array.from([0x80, 2, ...text('ctorch._utils\n_rebuild_tensor_v2\n'), 0x28, 0x28, 0x58, 7, 0, 0, 0, ...text('storage'), ...text('ctorch\nFloatStorage\n'), 0x58, 1, 0, 0, 0, ...text('0'), 0x58, 3, 0, 0, 0, ...text('cpu'), 0x4b, 2, 0x74, 0x51, 0x4b, 0, ...tuple(size), ...tuple(stride), 0x89, ...text('ccollections\nOrderedDict\n'), 0x29, 0x52, 0x74, 0x52, 0x2e]), [{ name: 'archive/data/0', data: new Uint8Array(Float32Array.of(1.5, 2.5).buffer) }]);
+    await expect(open(rebuilt([3], [1]))).rejects.toThrow(/^x\.pt: archive\/data\.pkl: a tensor of size \(3\), stride \(1\) at offset 0 runs past its storage's 2 elements \(at byte \d+\)$/);
+    // a stride of 0 repeats the storage: read, as torch gives it, unless past what one array holds
+    const repeated = await open(rebuilt([2, 3], [1, 0]));
+    expect(Array.from((await repeated.readTensor(repeated.root as TorchTensor)).data)).toEqual([1.5, 1.5, 1.5, 2.5, 2.5, 2.5]);
+    const huge = await open(rebuilt([2 ** 20, 2 ** 20], [0, 0]));
+    await expect(huge.readTensor(huge.root as TorchTensor)).rejects.toThrow(/^x\.pt: a tensor of size \(1048576, 1048576\) in archive\/data\/0: 1099511627776 elements, past the 4294967295 one array holds$/);
+  });
+});

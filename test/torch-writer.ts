@@ -1,0 +1,75 @@
+// For the torch.save tests: a torch.save file written by hand, as PyTorch >= 1.6 lays it out
+// (archive/data.pkl, a protocol-2 pickle whose float32 tensors are _rebuild_tensor_v2 of storages
+// kept as archive/data/KEY), for checkpoints too large to commit as fixtures (a padded GPT-2
+// vocabulary). Independent of src/io: written from the pickle opcodes' definitions.
+import { zipBytes, type ZipInput } from './zip-writer.js';
+
+/** A float32 tensor, row-major. */
+export interface HostTensor {
+  shape: number[];
+  data: Float32Array;
+}
+export type TorchValue = number | string | boolean | null | HostTensor | Map<string, TorchValue>;
+
+/** The bytes of torch.save(root), each tensor a storage of its own. */
+export function torchSave(root: TorchValue): Uint8Array {
+  const out: number[] = [0x80, 2];
+  const storages: ZipInput[] = [];
+  const ascii = (s: string) => [...new TextEncoder().encode(s)];
+  const str = (s: string) => {
+    const b = ascii(s);
+    out.push(0x58, ...u32(b.length), ...b); // BINUNICODE
+  };
+  const int = (n: number) => out.push(0x4a, ...u32(n >>> 0)); // BININT (non-negative here)
+  const global = (module: string, name: string) => out.push(0x63, ...ascii(`${module}\n${name}\n`));
+  const put = (v: TorchValue): void => {
+    if (v === null) out.push(0x4e);
+    else if (typeof v === 'boolean') out.push(v ? 0x88 : 0x89);
+    else if (typeof v === 'string') str(v);
+    else if (typeof v === 'number') {
+      if (Number.isInteger(v) && v >= 0 && v < 2 ** 31) int(v);
+      else {
+        const b = new Uint8Array(8);
+        new DataView(b.buffer).setFloat64(0, v, false);
+        out.push(0x47, ...b); // BINFLOAT
+      }
+    } else if (v instanceof Map) {
+      out.push(0x7d, 0x28); // EMPTY_DICT, MARK
+      for (const [k, x] of v) {
+        str(k);
+        put(x);
+      }
+      out.push(0x75); // SETITEMS
+    } else {
+      const key = String(storages.length);
+      storages.push({ name: `archive/data/${key}`, data: new Uint8Array(v.data.buffer, v.data.byteOffset, v.data.byteLength) });
+      const strides = v.shape.map((_, i) => v.shape.slice(i + 1).reduce((a, b) => a * b, 1));
+      global('torch._utils', '_rebuild_tensor_v2');
+      out.push(0x28, 0x28); // MARK (args), MARK (persistent id)
+      str('storage');
+      global('torch', 'FloatStorage');
+      str(key);
+      str('cpu');
+      int(v.data.length);
+      out.push(0x74, 0x51); // TUPLE, BINPERSID
+      int(0);
+      const tuple = (xs: number[]) => {
+        out.push(0x28);
+        xs.forEach(int);
+        out.push(0x74);
+      };
+      tuple(v.shape);
+      tuple(strides);
+      out.push(0x89); // requires_grad False
+      global('collections', 'OrderedDict');
+      out.push(0x29, 0x52, 0x74, 0x52); // EMPTY_TUPLE, REDUCE, TUPLE (the args), REDUCE
+    }
+  };
+  put(root);
+  out.push(0x2e); // STOP
+  return zipBytes([{ name: 'archive/data.pkl', data: Uint8Array.from(out) }, ...storages, { name: 'archive/version', data: new TextEncoder().encode('3\n') }]);
+}
+
+function u32(n: number): number[] {
+  return [n & 0xff, (n >>> 8) & 0xff, (n >>> 16) & 0xff, (n >>> 24) & 0xff];
+}
