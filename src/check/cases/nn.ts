@@ -35,7 +35,7 @@ const matmul = {
       // float32 dot products err like sqrt(K) for random-sign terms
       tol: { atol: 1e-5 * Math.sqrt(K!), rtol: 1e-4 },
       // the gradients are such products too: dA sums N terms, dB M per batch, over the batch dims B
-      // was broadcast along (GRAD_TOL's rtol 1e-2 let a float16-rounded dC through: 2^-11 relative)
+      // was broadcast along (an rtol of 1e-2 let a float16-rounded dC through: 2^-11 relative)
       gradTol: { atol: 1e-5 * Math.sqrt(Math.max(M!, N!) * numel(batch)), rtol: 1e-4 },
       // float16 gradients are sums of up to max(M, N, K) x batch products of rounded factors (|x| <= 1)
       half: { gradTol: halfGradTol(Math.max(1, Math.sqrt(Math.max(M!, N!, K!) * numel(batch)) / 4)) },
@@ -151,7 +151,7 @@ const layerNorm = {
       tol: { atol: 1e-5, rtol: 1e-4 },
       // dx = rstd (dy w - mean(dy w) - xhat mean(dy w xhat)): rstd <= 1 / sqrt(0.1) (spreadRows) times
       // float32 sums of C <= 70 terms |dy w xhat| <= 2 sqrt(C); dw, db: sums of up to 4096 rows'
-      // terms, at random signs. Each errs ~1e-6 (GRAD_TOL's rtol 1e-2 let float16 precision through).
+      // terms, at random signs. Each errs ~1e-6 (an rtol of 1e-2 let float16 precision through).
       gradTol: { atol: 1e-5, rtol: 1e-4 },
     };
   },
