@@ -22,6 +22,7 @@ const matmul = {
   draw(r: Random): Sample<[Tensor, Tensor, { transA?: boolean; transB?: boolean }?]> {
     const batch = Array.from({ length: r.int(0, 2) }, () => maybeEmpty(r, r.int(1, 3)));
     const [M, N, K] = cap([dim(r), dim(r), dim(r)], Math.floor(MATMUL_WORK / numel(batch)));
+    const batches = Math.max(1, numel(batch));
     const opts = pick(r, [undefined, {}, { transA: bool(r) }, { transB: bool(r) }, { transA: bool(r), transB: bool(r) }]);
     const [transA, transB] = [opts?.transA ?? false, opts?.transB ?? false];
     const vector = r.int(0, 9); // 0: A is a vector [K], 1: B is, 2: both are
@@ -36,9 +37,11 @@ const matmul = {
       tol: { atol: 1e-5 * Math.sqrt(K!), rtol: 1e-4 },
       // the gradients are such products too: dA sums N terms, dB M per batch, over the batch dims B
       // was broadcast along (an rtol of 1e-2 let a float16-rounded dC through: 2^-11 relative)
-      gradTol: { atol: 1e-5 * Math.sqrt(Math.max(M!, N!) * numel(batch)), rtol: 1e-4 },
+      // (never atol 0: M = N = 0, or batch dims of 0 that neither operand kept, drawn beside a vector
+      // operand, made a gradient of 1e-20 where differences give 0 a failure)
+      gradTol: { atol: 1e-5 * Math.sqrt(Math.max(M!, N!, 1) * batches), rtol: 1e-4 },
       // float16 gradients are sums of up to max(M, N, K) x batch products of rounded factors (|x| <= 1)
-      half: { gradTol: halfGradTol(Math.max(1, Math.sqrt(Math.max(M!, N!, K!) * numel(batch)) / 4)) },
+      half: { gradTol: halfGradTol(Math.max(1, Math.sqrt(Math.max(M!, N!, K!) * batches) / 4)) },
     };
   },
 };
