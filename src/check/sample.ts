@@ -32,7 +32,7 @@ export const toHalf = (v: number): number => f16BitsToF32(f32ToF16Bits(v));
 /** float16's unit roundoff: one rounding to float16 errs by at most 2^-11 relative. */
 export const F16_EPS = 2 ** -11;
 /** The spacing of float16's subnormals: what a rounding near 0 may lose absolutely. */
-const F16_TINY = 2 ** -24;
+export const F16_TINY = 2 ** -24;
 
 /**
  * A float16 result computed in float32 (every sum accumulated in float32) and rounded once: one
