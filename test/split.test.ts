@@ -5,7 +5,9 @@ import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as ops from '../src/index.js';
 import { expectBuffersReturned, expectClose, fcParams, seededValues, setupDevice, shapeArb, toTensor } from './helpers.js';
-import { concatRef, numel, ref, sliceRef } from '../src/check/reference/index.js';
+import { concatRef, numel, ref, sliceRef, type Ref } from '../src/check/reference/index.js';
+import { toHalf } from '../src/check/index.js';
+import { profile } from '../src/kernels/profile.js';
 
 beforeAll(setupDevice);
 
@@ -30,7 +32,9 @@ describe('split and chunk', () => {
       expect(lengths(chunk(range(0), 3))).toEqual([0, 0, 0]);
     }));
 
-  it('give consecutive slices covering the axis, for any shape, axis and cut; the gradient reaches every element once', async () => {
+  // float16 too: pieces, and their gradients' places in the input's, at offsets off a 4-byte word
+  it('give consecutive slices covering the axis, for any shape, axis, cut and dtype; the gradient reaches every element once', async () => {
+    const dtypes = profile().f16 ? (['float32', 'float16'] as const) : (['float32'] as const);
     const cutArb = (n: number) =>
       fc.oneof(
         fc.record({ kind: fc.constant('size' as const), k: fc.integer({ min: 1, max: n + 2 }) }),
@@ -44,12 +48,15 @@ describe('split and chunk', () => {
     await fc.assert(
       fc.asyncProperty(
         shapeArb(1, 4).chain((s) => fc.tuple(fc.constant(s), fc.integer({ min: -s.length, max: s.length - 1 })).chain(([shape, axis]) => fc.tuple(fc.constant(shape), fc.constant(axis), cutArb(shape[(axis + shape.length) % shape.length]!)))),
-        ([shape, axis, cut]) =>
+        fc.constantFrom(...dtypes),
+        ([shape, axis, cut], dtype) =>
           scope(async () => {
             const ax = (axis + shape.length) % shape.length;
             const n = shape[ax]!;
-            const a = ref(shape, seededValues(numel(shape), 3, -3, 3).map(Math.fround));
-            const x = toTensor(a).requiresGrad_();
+            const exact = dtype === 'float16' ? toHalf : Math.fround;
+            const make = (r: Ref) => tensor(Float32Array.from(r.data), r.shape, dtype);
+            const a = ref(shape, seededValues(numel(shape), 3, -3, 3).map(exact));
+            const x = make(a).requiresGrad_();
             const pieces = cut.kind === 'size' ? x.split(cut.k, axis) : cut.kind === 'chunks' ? x.chunk(cut.k, axis) : split(x, cut.k, axis);
             const got = lengths(pieces, ax);
             if (cut.kind === 'sections') expect(got).toEqual(cut.k);
@@ -61,12 +68,12 @@ describe('split and chunk', () => {
               expect(n === 0 || (got.at(-1)! >= 1 && got.at(-1)! <= size)).toBe(true);
               if (cut.kind === 'chunks' && n === 0) expect(got.length).toBe(cut.k);
             }
-            const w = ref(shape, seededValues(numel(shape), 4).map(Math.fround));
+            const w = ref(shape, seededValues(numel(shape), 4).map(exact));
             let start = 0;
             const losses = [];
             for (const [k, p] of pieces.entries()) {
               await expectClose(p, sliceRef(a, ax, start, start + got[k]!), 0, 0, `piece ${k}`);
-              losses.push(p.mul(toTensor(sliceRef(w, ax, start, start + got[k]!))).sum());
+              losses.push(p.mul(make(sliceRef(w, ax, start, start + got[k]!))).sum());
               start += got[k]!;
             }
             expect(start).toBe(n);

@@ -121,7 +121,8 @@ const linearCrossEntropyOp = defineOp({
     const dx = ctx.needsGrad[0] ? zeros([N, C]) : null;
     const dw = ctx.needsGrad[1] ? zeros([V, C]) : null;
     const R = chunkRows(V, C);
-    for (let r0 = 0; r0 < N; r0 += R) {
+    // C = 0: dx and dw are empty, and the weight's rows of 0 bytes cannot be cut into windows
+    for (let r0 = 0; C > 0 && r0 < N; r0 += R) {
       const rows = Math.min(R, N - r0);
       const [xr, tr, lr] = [rowsOf(x, r0, rows, C), rowsOf(targets, r0, rows, 1), rowsOf(lse, r0, rows, 1)];
       const logits = logitsOf(xr, w);

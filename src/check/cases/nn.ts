@@ -13,7 +13,7 @@ import { matmulRef } from '../reference/matmul.js';
 import { biasGeluRef, causalAttentionRef, crossEntropyRef, distillLossRef, layerNormRef, linearRef, logSoftmaxRef, softmaxRef } from '../reference/nn.js';
 import { dropoutMaskRef } from '../reference/philox.js';
 import { sampleRef, sampleWalk } from '../reference/sample.js';
-import { EXACT, floatInput, halfGradTol, intInput, type OpCase, type Sample, type Tolerance } from '../sample.js';
+import { EXACT, F16_EPS, F16_TINY, floatInput, halfGradTol, intInput, type OpCase, type Sample, type Tolerance } from '../sample.js';
 
 /** Multiply-adds a drawn matmul does at most (its reference runs again for every finite difference). */
 const MATMUL_WORK = 40_000;
@@ -22,6 +22,7 @@ const matmul = {
   draw(r: Random): Sample<[Tensor, Tensor, { transA?: boolean; transB?: boolean }?]> {
     const batch = Array.from({ length: r.int(0, 2) }, () => maybeEmpty(r, r.int(1, 3)));
     const [M, N, K] = cap([dim(r), dim(r), dim(r)], Math.floor(MATMUL_WORK / numel(batch)));
+    const batches = Math.max(1, numel(batch));
     const opts = pick(r, [undefined, {}, { transA: bool(r) }, { transB: bool(r) }, { transA: bool(r), transB: bool(r) }]);
     const [transA, transB] = [opts?.transA ?? false, opts?.transB ?? false];
     const vector = r.int(0, 9); // 0: A is a vector [K], 1: B is, 2: both are
@@ -35,10 +36,12 @@ const matmul = {
       // float32 dot products err like sqrt(K) for random-sign terms
       tol: { atol: 1e-5 * Math.sqrt(K!), rtol: 1e-4 },
       // the gradients are such products too: dA sums N terms, dB M per batch, over the batch dims B
-      // was broadcast along (GRAD_TOL's rtol 1e-2 let a float16-rounded dC through: 2^-11 relative)
-      gradTol: { atol: 1e-5 * Math.sqrt(Math.max(M!, N!) * numel(batch)), rtol: 1e-4 },
+      // was broadcast along (an rtol of 1e-2 let a float16-rounded dC through: 2^-11 relative)
+      // (never atol 0: M = N = 0, or batch dims of 0 that neither operand kept, drawn beside a vector
+      // operand, made a gradient of 1e-20 where differences give 0 a failure)
+      gradTol: { atol: 1e-5 * Math.sqrt(Math.max(M!, N!, 1) * batches), rtol: 1e-4 },
       // float16 gradients are sums of up to max(M, N, K) x batch products of rounded factors (|x| <= 1)
-      half: { gradTol: halfGradTol(Math.max(1, Math.sqrt(Math.max(M!, N!, K!) * numel(batch)) / 4)) },
+      half: { gradTol: halfGradTol(Math.max(1, Math.sqrt(Math.max(M!, N!, K!) * batches) / 4)) },
     };
   },
 };
@@ -151,11 +154,24 @@ const layerNorm = {
       tol: { atol: 1e-5, rtol: 1e-4 },
       // dx = rstd (dy w - mean(dy w) - xhat mean(dy w xhat)): rstd <= 1 / sqrt(0.1) (spreadRows) times
       // float32 sums of C <= 70 terms |dy w xhat| <= 2 sqrt(C); dw, db: sums of up to 4096 rows'
-      // terms, at random signs. Each errs ~1e-6 (GRAD_TOL's rtol 1e-2 let float16 precision through).
+      // terms, at random signs. Each errs ~1e-6 (an rtol of 1e-2 let float16 precision through).
       gradTol: { atol: 1e-5, rtol: 1e-4 },
     };
   },
 };
+
+/**
+ * The gradient tolerances of a loss averaged over the rows whose target is not `ignored`: dlogits =
+ * w (exp(x - lse) - onehot) / count, |w| <= 1, errs by exp's few ulps, and for logits near +-1000,
+ * where an ulp of x - lse is 6e-5 (3e-5 relative in exp), by up to 3e-5 / count where the onehot
+ * cancels exp's ~1 (`scale`: a temperature's factor on top); float64 central differences err ~1e-9.
+ * float16 logits get that rounded once to float16: up to 2^-11 relative (twice that, so that a random
+ * direction's sum of such errors stays inside), and 2^-24 absolute where it is subnormal.
+ */
+function meanLossGradTol(targets: number[], ignored: number, scale = 1): { gradTol: Tolerance; half: Tolerance } {
+  const atol = (1e-4 * scale) / Math.max(1, targets.filter((t) => t !== ignored).length);
+  return { gradTol: { atol, rtol: 1e-4 }, half: { atol: atol + F16_TINY, rtol: 1e-4 + 2 * F16_EPS } };
+}
 
 const crossEntropy = {
   draw(r: Random): Sample<[Tensor, Tensor, { ignoreIndex?: number }?]> {
@@ -167,17 +183,16 @@ const crossEntropy = {
     const ignored = ignoreIndex ?? -100;
     const drop = r.ints(n, 0, 4); // a fifth of the rows ignored
     const targets = r.ints(n, 0, V - 1).map((t, i) => (drop[i] === 0 ? ignored : t));
+    const grads = meanLossGradTol(targets, ignored);
     return {
       inputs: [floatInput(logits(r, [...lead, V])), intInput(ref(lead, targets))],
       args: ([x, t]) => [x!, t!, opts],
       reference: ([x, t]) => crossEntropyRef(x!, t!.data, ignored),
       tol: { atol: 1e-5, rtol: 1e-5 },
-      // dx = w (exp(x - lse) - onehot) / count, |w| <= 1: exp's few ulps, and x - lse of logits near
-      // +-1000, where an ulp is 6e-5 (3e-5 relative in exp), an absolute error of up to 3e-5 / count
-      // where the onehot cancels exp's ~1; float64 central differences err ~1e-9
-      gradTol: { atol: 1e-4 / Math.max(1, targets.filter((t) => t !== ignored).length), rtol: 1e-4 },
-      // float16 logits: the loss is float32, summed in float32 from the exact float16 values
-      half: { dtype: 'float32', tol: { atol: 1e-5, rtol: 1e-5 } },
+      gradTol: grads.gradTol,
+      // float16 logits: the loss is float32, summed in float32 from the exact float16 values (the
+      // default float16 gradTol, 2^-7 absolute, was more than a whole gradient of 1 / count)
+      half: { dtype: 'float32', tol: { atol: 1e-5, rtol: 1e-5 }, gradTol: grads.half },
     };
   },
 };
@@ -191,15 +206,16 @@ const linearCrossEntropy = {
     const ignored = ignoreIndex ?? -100;
     const drop = r.ints(N, 0, 4); // a fifth of the rows ignored
     const targets = r.ints(N, 0, V - 1).map((t, i) => (drop[i] === 0 ? ignored : t));
+    // dx = dlogits · w and dw = dlogitsᵀ · x: sums of V and N such terms times values within 1
+    const grads = meanLossGradTol(targets, ignored, Math.sqrt(Math.max(N, V)));
     return {
       inputs: [floatInput(values(r, [N, C], -1, 1)), floatInput(values(r, [V, C], -1, 1)), intInput(ref([N], targets))],
       args: ([x, w, t]) => [x!, w!, t!, opts],
       reference: ([x, w, t]) => crossEntropyRef(matmulRef(x!, w!, false, true), t!.data, ignored),
       tol: { atol: 1e-5, rtol: 1e-5 },
-      gradTol: { atol: 1e-4, rtol: 1e-2 },
-      // float16 input and weight: the loss is float32 from the exact float16 values (float32 logits);
-      // the gradients' one rounding to float16 (2^-11 relative) is well inside the float32 gradTol
-      half: { dtype: 'float32', tol: { atol: 1e-5, rtol: 1e-5 }, gradTol: { atol: 1e-4, rtol: 1e-2 } },
+      gradTol: grads.gradTol,
+      // float16 input and weight: the loss is float32 from the exact float16 values (float32 logits)
+      half: { dtype: 'float32', tol: { atol: 1e-5, rtol: 1e-5 }, gradTol: grads.half },
     };
   },
 };
@@ -217,15 +233,16 @@ const distillLoss = {
     const drop = r.ints(n, 0, 4); // a fifth of the rows ignored
     const targets = r.ints(n, 0, V - 1).map((t, i) => (drop[i] === 0 ? ignored : t));
     const opts = { temperature, alpha, ...(ignoreIndex !== undefined && { ignoreIndex }) };
+    // the soft term's gradient is T (softmax(s / T) - softmax(t / T)): T times such errors
+    const grads = meanLossGradTol(targets, ignored, Math.max(1, temperature));
     return {
       inputs: [floatInput(logits(r, [...lead, V])), floatInput(logits(r, [...lead, V]), false), intInput(ref(lead, targets))],
       args: ([s, t, y]) => [s!, t!, y!, opts],
       reference: ([s, t, y]) => distillLossRef(s!, t!, y!.data, temperature, alpha, ignored),
       tol: { atol: 1e-5, rtol: 1e-5 },
-      gradTol: { atol: 1e-4, rtol: 1e-2 },
-      // float16 logits: the loss is float32, summed in float32 from the exact float16 values; the
-      // student's gradient is rounded to float16 once (2^-11 relative, inside the float32 gradTol)
-      half: { dtype: 'float32', tol: { atol: 1e-5, rtol: 1e-5 }, gradTol: { atol: 1e-4, rtol: 1e-2 } },
+      gradTol: grads.gradTol,
+      // float16 logits: the loss is float32, summed in float32 from the exact float16 values
+      half: { dtype: 'float32', tol: { atol: 1e-5, rtol: 1e-5 }, gradTol: grads.half },
     };
   },
 };

@@ -129,10 +129,15 @@ const cast = {
   },
 };
 
-/** cast's gradient from `from` to `to`, checked as above: the identity less x's drawn point, exact to float32, rounded once to float16. */
+/**
+ * cast's gradient from `from` to `to`, checked as above: the identity less x's drawn point, exact to
+ * float32, rounded once to float16. That rounding errs up to F16_EPS an element, so a random
+ * direction's sum of them exceeds the root-sum-square of F16_EPS ones now and then (FC_SEED 99999,
+ * castCached float16 -> float32: by 1.15 times): twice that.
+ */
 const castGradient = (x: Input, from: PlainDType, to: PlainDType) => ({
   gradReference: ([a]: Ref[]): Ref => ({ shape: a!.shape, data: a!.data.map((v, i) => v - x.ref.data[i]!) }),
-  gradTol: { atol: 1e-5, rtol: to === 'float16' || from === 'float16' ? F16_EPS : 0 },
+  gradTol: { atol: 1e-5, rtol: to === 'float16' || from === 'float16' ? 2 * F16_EPS : 0 },
 });
 
 /**
