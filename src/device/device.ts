@@ -5,10 +5,13 @@
 // JS errors that name the kernel.
 import { BindGroupCache, type BufferWindow, type Resource } from './bind-groups.js';
 import { describeFaults } from './faults.js';
+import { DeviceLostError } from './lost.js';
 import { envSetting, getPlatform, type Platform } from './platform.js';
 import { BufferPool, sizeClass, TexturePool } from './pool.js';
 import { Profiler, type KernelTime } from './profiler.js';
 import { WaitPacer } from './wait-pacer.js';
+
+export { DeviceLostError };
 
 export interface KernelLike {
   readonly name: string;
@@ -134,7 +137,10 @@ export class Device {
   private readonly uniformGpu: GPUBuffer;
   private uniformUsed = 0;
   private readonly toDestroy: (GPUBuffer | GPUTexture)[] = []; // after the next submit
-  private lost: string | null = null;
+  /** Why the device was lost, once it was. */
+  private lostInfo: { reason: string; message: string } | null = null;
+  /** Resolves, with the error every later use throws, when the device is lost (never, while it works). */
+  readonly lost: Promise<DeviceLostError>;
   private pendingFlush: Promise<void> | null = null;
   /** Paces GPU waits in Node on a CPU adapter, where Dawn's polling would take a core (wait-pacer.ts). */
   private readonly pacer: WaitPacer | null;
@@ -167,9 +173,9 @@ export class Device {
       const e = (ev as GPUUncapturedErrorEvent).error;
       this.errors.push(new Error(`WebGPU ${e.constructor?.name ?? 'error'}: ${e.message}`));
     });
-    void gpu.lost.then((l) => {
-      // a driver reset or out of memory: nothing on this device can be used again
-      if (l.reason !== 'destroyed') this.lost = `WebGPU device lost (${l.reason}): ${l.message}; start again (restart the program, or reload the page): what was saved is kept`;
+    this.lost = gpu.lost.then((l) => {
+      this.lostInfo = { reason: l.reason, message: l.message };
+      return this.lostError();
     });
   }
 
@@ -226,6 +232,7 @@ export class Device {
 
   // ---- transfers --------------------------------------------------------------------------
   write(buffer: GPUBuffer, data: ArrayBufferView, offset = 0): void {
+    this.assertUsable('write');
     const bytes = new Uint8Array(data.buffer as ArrayBuffer, data.byteOffset, data.byteLength);
     // Uploads go through a staging buffer copied in command order: queue.writeBuffer would jump
     // ahead of recorded dispatches, and a pooled buffer may still be read by submitted ones.
@@ -571,7 +578,7 @@ export class Device {
 
   private async throwPendingErrors(): Promise<void> {
     await Promise.all(this.pendingChecks.splice(0));
-    if (this.lost) throw new Error(this.lost);
+    if (this.lostInfo) throw this.lostError(); // before the errors the loss made (a rejected readback's AbortError)
     if (this.errors.length) {
       const all = this.errors.splice(0);
       const err = all[0]!;
@@ -581,7 +588,11 @@ export class Device {
   }
 
   private assertUsable(what: string): void {
-    if (this.lost) throw new Error(`${what}: ${this.lost}`);
+    if (this.lostInfo) throw this.lostError(what);
+  }
+
+  private lostError(what?: string): DeviceLostError {
+    return new DeviceLostError(this.lostInfo!.reason, this.lostInfo!.message, what);
   }
 
   private getEncoder(): GPUCommandEncoder {

@@ -1,0 +1,18 @@
+// Device loss: a driver reset, a TDR on Windows, the browser's GPU process crashing, another
+// process taking the memory, or destroy(). Nothing on a lost device can be used again and what its
+// buffers held is gone, yet WebGPU lets most calls on it pass as no-ops (a readback rejects with an
+// empty AbortError, or maps zeros): the device layer checks for the loss itself and throws this.
+export class DeviceLostError extends Error {
+  constructor(
+    /** GPUDeviceLostInfo's reason: 'destroyed' or 'unknown'. */
+    readonly reason: string,
+    /** What the driver said. */
+    readonly detail: string,
+    /** The op or read that met the loss, where one did. */
+    what?: string,
+  ) {
+    const said = detail.trim().replace(/\s+/g, ' ') || 'no message';
+    super(`${what ? `${what}: ` : ''}the GPU device was lost (${reason}, ${said}): what it held is gone; start again (restart the program, or reload the page): what was saved is kept`);
+    this.name = 'DeviceLostError';
+  }
+}
