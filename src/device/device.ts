@@ -445,8 +445,14 @@ export class Device {
       this.profiler = null;
     }
     const failure = await verdict();
-    const kernels = await timer.report();
-    timer.destroy();
+    let kernels: KernelTime[];
+    try {
+      kernels = await timer.report();
+    } catch (e) {
+      throw this.lostInfo ? this.lostError('timeDispatches') : e; // its timestamps' readback rejected
+    } finally {
+      timer.destroy();
+    }
     if (failure) throw failure;
     return kernels.reduce((ms, k) => ms + k.ms, 0);
   }
@@ -492,6 +498,7 @@ export class Device {
 
   /** Starts timing every dispatch (needs the adapter's timestamp-query feature). */
   startProfiling(): void {
+    this.assertUsable('startProfiling');
     if (!this.gpu.features.has('timestamp-query')) throw new Error('profiling needs the timestamp-query feature, which this adapter lacks');
     // its timestamps would be whatever the readback buffers held: nothing runs to write them
     if (!this.executes) throw new Error("profiling needs an adapter that runs commands; Dawn's null backend (GPT_DAWN_BACKEND=null) runs none");
@@ -502,12 +509,15 @@ export class Device {
 
   /** Stops timing and returns GPU milliseconds per kernel, slowest first. */
   async stopProfiling(): Promise<KernelTime[]> {
-    if (!this.profiler) return [];
-    await this.sync();
-    const report = await this.profiler.report();
-    this.profiler.destroy();
-    this.profiler = null;
-    return report;
+    const profiler = this.profiler;
+    if (!profiler) return [];
+    try {
+      await this.sync();
+      return await profiler.report();
+    } finally {
+      profiler.destroy(); // stopped however it ends (a lost device throws above)
+      this.profiler = null;
+    }
   }
 
   destroy(): void {
