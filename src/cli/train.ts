@@ -64,7 +64,7 @@ async function trainStudent(args: string[], opts: { nextSteps?: boolean; distill
     }
     if (held && !held.dangling) whereabouts.found(resume ? 'its checkpoint' : 'the checkpoint it held before this run'); // while the checkpoint loads too
     const ckpt = resume ? trainable(await readCheckpointHead(flags.outDir), flags.outDir) : source;
-    if (resume) whereabouts.found(`the checkpoint of step ${ckpt!.meta.trainer?.step ?? 0}`);
+    if (resume) whereabouts.found(`the checkpoint of step ${ckpt!.meta.trainer?.step ?? 0}`, ckpt!.meta.trainer?.step ?? 0);
     // a distillation run's checkpoint: its teacher, with its training state (a pruned or int8 copy records the teacher alone)
     if (resume && !distilling && ckpt!.meta.distill && ckpt!.meta.trainer) {
       throw new UsageError(`${flags.outDir} is a distillation run: continue it with gpt distill --init-from resume`);

@@ -11,8 +11,16 @@ export class DeviceLostError extends Error {
     /** The op or read that met the loss, where one did. */
     what?: string,
   ) {
-    const said = detail.trim().replace(/\s+/g, ' ') || 'no message';
-    super(`${what ? `${what}: ` : ''}the GPU device was lost (${reason}, ${said}): what it held is gone; start again (restart the program, or reload the page): what was saved is kept`);
+    super(`${what ? `${what}: ` : ''}${lostDevice(reason, detail)}: what it held is gone; start again (restart the program, or reload the page): what was saved is kept`);
     this.name = 'DeviceLostError';
   }
+
+  /** 'the GPU device was lost (reason, what the driver said)', for messages of their own. */
+  get summary(): string {
+    return lostDevice(this.reason, this.detail);
+  }
+}
+
+function lostDevice(reason: string, detail: string): string {
+  return `the GPU device was lost (${reason}, ${detail.trim().replace(/\s+/g, ' ') || 'no message'})`;
 }
