@@ -120,6 +120,8 @@ export class Device {
   /** Stand-ins for buffers, by binding slot and size, while new bind groups are rationed. */
   private readonly proxies = new Map<string, GPUBuffer>();
   private readonly errors: Error[] = [];
+  /** Allocations that ran out of GPU memory: reported before the validation errors their invalid buffers raised since. */
+  private readonly outOfMemory: Error[] = [];
   private readonly pendingChecks: Promise<void>[] = [];
   private encoder: GPUCommandEncoder | null = null;
   private pass: GPUComputePassEncoder | null = null;
@@ -156,7 +158,7 @@ export class Device {
     this.pacer = info.platform === 'node' && info.isFallbackAdapter ? new WaitPacer() : null;
     const { maxBufferSize, maxStorageBufferBindingSize } = info.limits;
     const largest = maxBufferSize ?? Infinity;
-    this.pool = new BufferPool(gpu, (e) => this.errors.push(e), Math.min(largest, maxStorageBufferBindingSize ?? Infinity), largest);
+    this.pool = new BufferPool(gpu, (e) => this.outOfMemory.push(e), Math.min(largest, maxStorageBufferBindingSize ?? Infinity), largest);
     this.textures = new TexturePool(gpu);
     this.bindGroups = new BindGroupCache(gpu, BIND_GROUP_CACHE);
     this.uniformGpu = gpu.createBuffer({
@@ -588,9 +590,10 @@ export class Device {
 
   private async throwPendingErrors(): Promise<void> {
     await Promise.all(this.pendingChecks.splice(0));
+    await this.pool.settled();
     if (this.lostInfo) throw this.lostError(); // before the errors the loss made (a rejected readback's AbortError)
-    if (this.errors.length) {
-      const all = this.errors.splice(0);
+    if (this.errors.length || this.outOfMemory.length) {
+      const all = [...this.outOfMemory.splice(0), ...this.errors.splice(0)];
       const err = all[0]!;
       if (all.length > 1) err.message += `\n(+${all.length - 1} more GPU errors)`;
       throw err;
