@@ -56,7 +56,7 @@ export function withMemoryHint(e: unknown, m: GPTConfig, batchSize: number, opts
   e.message += `; the run's memory plan totals about ${formatBytes(now.bytes.total)}, more than this GPU has free (WebGPU does not tell how much it has): a smaller --batch-size, --block-size or model needs less`;
   if (opts.recompute) return e;
   const recomputing = planFor(m, batchSize, { ...opts, recompute: true });
-  if (recomputing.bytes.total >= heldBytes) return e;
+  if (recomputing.bytes.total >= Math.min(heldBytes, now.bytes.total)) return e; // a model too small for recompute to save anything too
   const activations = `activations ${formatBytes(recomputing.bytes.activations)} instead of ${formatBytes(now.bytes.activations)}`;
   e.message += `; --recompute would keep its memory plan to about ${formatBytes(recomputing.bytes.total)} (${activations}), under the ${formatBytes(heldBytes)} the run held when it failed`;
   return e;

@@ -595,7 +595,7 @@ export class Device {
     if (this.errors.length || this.outOfMemory.length) {
       const all = [...this.outOfMemory.splice(0), ...this.errors.splice(0)];
       const err = all[0]!;
-      if (all.length > 1) err.message += `\n(+${all.length - 1} more GPU errors)`;
+      if (all.length > 1) err.message += ` (+${all.length - 1} more GPU errors)`; // on the line of a one-line error
       throw err;
     }
   }
