@@ -1,7 +1,8 @@
 // Device loss: a driver reset, a TDR on Windows, the browser's GPU process crashing, another
 // process taking the memory, or destroy(). Nothing on a lost device can be used again and what its
-// buffers held is gone, yet WebGPU lets most calls on it pass as no-ops (a readback rejects with an
-// empty AbortError, or maps zeros): the device layer checks for the loss itself and throws this.
+// buffers held is gone, yet WebGPU lets most calls on it pass as no-ops, and what a readback gives
+// is the implementation's choice (Dawn: an empty AbortError): the device layer checks for the loss
+// itself and throws this.
 export class DeviceLostError extends Error {
   constructor(
     /** GPUDeviceLostInfo's reason: 'destroyed' or 'unknown'. */
