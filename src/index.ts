@@ -1,6 +1,6 @@
 /// <reference types="@webgpu/types" preserve="true" />
 // Public API.
-export { initDevice, device, type Device, type DeviceInfo, type DeviceOptions, type MemoryStats } from './device/device.js';
+export { initDevice, device, DeviceLostError, type Device, type DeviceInfo, type DeviceOptions, type MemoryStats } from './device/device.js';
 export { scope, keep } from './tensor/scope.js';
 export * from './autograd/index.js';
 export * from './ops/index.js';

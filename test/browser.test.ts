@@ -583,6 +583,39 @@ describe('the demo page in Chromium (WebGPU)', () => {
       await other.close();
     }
   });
+
+  it("a lost GPU device (a driver reset, the GPU process crashing): the adapter line says so and to reload; closing no longer asks, as nothing can be saved", async () => {
+    usePage();
+    const other = await context!.newPage();
+    const errors: string[] = [];
+    other.on('pageerror', (e) => errors.push(e.message));
+    // the page's GPUDevice, to lose it as a driver reset would
+    await other.addInitScript(() => {
+      const request = GPUAdapter.prototype.requestDevice;
+      GPUAdapter.prototype.requestDevice = async function (this: GPUAdapter, ...args: Parameters<GPUAdapter['requestDevice']>) {
+        const d = await request.apply(this, args);
+        (window as unknown as { lostLater: GPUDevice }).lostLater = d;
+        return d;
+      };
+    });
+    try {
+      await other.goto(server.url);
+      expect(await other.evaluate(() => window.__gpt.ready)).toMatchObject({ ok: true });
+      const asksBeforeUnload = () => other.evaluate(() => !window.dispatchEvent(new Event('beforeunload', { cancelable: true })));
+      await other.evaluate(() => window.__gpt.newModel('a model whose device goes\n'.repeat(20), { nLayer: 1, nHead: 2, nEmbd: 16, blockSize: 16 }, { batchSize: 2, evalInterval: 1000, evalIters: 1 }));
+      await other.evaluate(() => window.__gpt.trainSteps(2));
+      expect(await asksBeforeUnload(), 'trained, not saved').toBe(true);
+      expect(await other.locator('#adapter').getAttribute('class')).toBe('status ok');
+      await other.evaluate(() => (window as unknown as { lostLater: GPUDevice }).lostLater.destroy());
+      await expect.poll(() => other.locator('#adapter').getAttribute('class'), { timeout: 15_000 }).toBe('status bad'); // the GPU process answers in its own time
+      expect(await other.locator('#adapter').textContent()).toMatch(/^the GPU device was lost \(destroyed, .*\): what it held is gone; .*reload the page/);
+      expect(await asksBeforeUnload(), 'nothing can be saved now').toBe(false);
+      expect(await other.locator('#train').isDisabled(), 'nothing can run').toBe(true);
+      expect(errors).toEqual([]);
+    } finally {
+      await other.close();
+    }
+  });
 });
 
 describe('gpt serve', () => {

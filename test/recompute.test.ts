@@ -15,7 +15,7 @@ import { TRAIN_DEFAULTS, Trainer, type TrainConfig } from '../src/gpt/trainer.js
 import { autocast, CastCache, castForCompute } from '../src/nn/autocast.js';
 import { cast } from '../src/ops/index.js';
 import { profile } from '../src/kernels/profile.js';
-import { withRecomputeHint } from '../src/cli/device-fit.js';
+import { withMemoryHint } from '../src/cli/device-fit.js';
 import { checkGrad } from './gradcheck.js';
 import { disposeTrainers, expectClose, fcParams, setupDevice, trainLosses, valuesArb } from './helpers.js';
 
@@ -349,14 +349,17 @@ describe('the out-of-memory hint', () => {
   const plan = (recompute: boolean) => memoryPlan(shape, 8, { ...opts, bindingLimit: Infinity, recompute }).bytes.total;
 
   it('names --recompute where its plan is under what the run held', () => {
-    const e = withRecomputeHint(oom(), shape, 8, opts, plan(false)) as Error;
+    const e = withMemoryHint(oom(), shape, 8, opts, plan(false)) as Error;
     expect(e.message).toMatch(/; --recompute would keep its memory plan to about [\d.]+ MiB \(activations [\d.]+ MiB instead of [\d.]+ MiB\), under the [\d.]+ MiB the run held when it failed$/);
   });
 
-  it('says nothing where the plan with recompute would not fit either, in a run with recompute, or for another error', () => {
-    for (const [e, recompute, held] of [[oom(), false, plan(true)], [oom(), true, plan(false)], [new Error('WebGPU error: lost'), false, plan(false)]] as const) {
-      const message = e.message;
-      expect((withRecomputeHint(e, shape, 8, { ...opts, recompute }, held) as Error).message).toBe(message);
+  it("names the plan's total, and only that where recompute would not fit either or the run recomputes; another error stays as it was", () => {
+    for (const [recompute, held] of [[false, plan(true)], [true, plan(false)]] as const) {
+      const total = `${(plan(recompute) / 2 ** 20).toPrecision(3)} MiB`;
+      expect((withMemoryHint(oom(), shape, 8, { ...opts, recompute }, held) as Error).message).toBe(
+        `${oom().message}; the run's memory plan totals about ${total}, more than this GPU has free (WebGPU does not tell how much it has): a smaller --batch-size, --block-size or model needs less`,
+      );
     }
+    expect((withMemoryHint(new Error('WebGPU error: lost'), shape, 8, opts, plan(false)) as Error).message).toBe('WebGPU error: lost');
   });
 });

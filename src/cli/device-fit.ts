@@ -45,14 +45,18 @@ export function checkInferenceFits(m: GPTConfig, batch: number, positions: numbe
 }
 
 /**
- * `e`, a training run's error; where it ran out of GPU memory without recompute, and the plan
- * with recompute totals less than `heldBytes` (what the run held when an allocation failed, that
- * allocation included), with a hint naming --recompute.
+ * `e`, a training run's error; where it ran out of GPU memory, with the run's memory plan total
+ * (WebGPU tells no total memory, so no check before the run could refuse it), and, without
+ * recompute, where the plan with recompute totals less than `heldBytes` (what the run held when an
+ * allocation failed, that allocation included), a hint naming --recompute.
  */
-export function withRecomputeHint(e: unknown, m: GPTConfig, batchSize: number, opts: FitOptions, heldBytes: number): unknown {
-  if (!(e instanceof Error) || !/out of GPU memory/.test(e.message) || opts.recompute) return e;
-  const [now, recomputing] = [planFor(m, batchSize, opts), planFor(m, batchSize, { ...opts, recompute: true })];
-  if (recomputing.bytes.total >= heldBytes) return e;
+export function withMemoryHint(e: unknown, m: GPTConfig, batchSize: number, opts: FitOptions, heldBytes: number): unknown {
+  if (!(e instanceof Error) || !/out of GPU memory/.test(e.message)) return e;
+  const now = planFor(m, batchSize, opts);
+  e.message += `; the run's memory plan totals about ${formatBytes(now.bytes.total)}, more than this GPU has free (WebGPU does not tell how much it has): a smaller --batch-size, --block-size or model needs less`;
+  if (opts.recompute) return e;
+  const recomputing = planFor(m, batchSize, { ...opts, recompute: true });
+  if (recomputing.bytes.total >= Math.min(heldBytes, now.bytes.total)) return e; // a model too small for recompute to save anything too
   const activations = `activations ${formatBytes(recomputing.bytes.activations)} instead of ${formatBytes(now.bytes.activations)}`;
   e.message += `; --recompute would keep its memory plan to about ${formatBytes(recomputing.bytes.total)} (${activations}), under the ${formatBytes(heldBytes)} the run held when it failed`;
   return e;

@@ -4,6 +4,7 @@
 // directory keeps one checkpoint or the other); an error thrown by a save means it did not commit.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { DeviceLostError } from '../device/device.js';
 import { MANIFEST_FILE } from '../node/checkpoint-files.js';
 import { shellWord } from './next-steps.js';
 
@@ -12,6 +13,8 @@ export class RunWhereabouts {
   step: () => number | null = () => null;
   /** The checkpoint in --out-dir, in words; null when there is none. */
   private kept: string | null = null;
+  /** The step of that checkpoint, where it is this run's (resumed or saved). */
+  private keptStep: number | null = null;
   /** The step whose save is under way. */
   private saving: number | null = null;
 
@@ -20,9 +23,10 @@ export class RunWhereabouts {
     private readonly outDir: string,
   ) {}
 
-  /** The directory holds a checkpoint this run has not written (resumed, or to be replaced by --overwrite). */
-  found(what: string): void {
+  /** The directory holds a checkpoint this run has not written (resumed, at `step`; or to be replaced by --overwrite). */
+  found(what: string, step: number | null = null): void {
     this.kept = what;
+    this.keptStep = step;
   }
 
   savingAt(step: number): void {
@@ -31,22 +35,28 @@ export class RunWhereabouts {
 
   saved(step: number, val: number): void {
     this.kept = `the checkpoint of step ${step} (val ${val.toFixed(4)})`;
+    this.keptStep = step;
     this.saving = null;
   }
 
   /** One line for stderr: where the run was when `signal` ended it, and what is left to resume. */
   interrupted(signal: NodeJS.Signals): string {
-    const step = this.step();
-    const at = step === null ? 'before training started' : `at step ${step}`;
-    return `gpt ${this.command}: ${signal} ${at}; ${this.left()}`;
+    return `gpt ${this.command}: ${signal} ${this.at()}; ${this.left()}`;
   }
 
   /** `error`, which ended the run, saying also what is left to resume (its message grows; its class, which sets the exit code, stays). */
   failed(error: unknown): unknown {
     if (!(error instanceof Error)) return error;
     this.saving = null; // a save that threw did not commit
+    // a lost device took the weights with it: what the run did since its checkpoint is gone (and no save could read them)
+    if (error instanceof DeviceLostError) error.message = `${error.summary} ${this.at()}: what the GPU held is gone, and with it ${this.keptStep === null ? 'every step of this run' : `the steps after step ${this.keptStep}`}`;
     error.message += `; ${this.left()}`;
     return error;
+  }
+
+  private at(): string {
+    const step = this.step();
+    return step === null ? 'before training started' : `at step ${step}`;
   }
 
   private left(): string {

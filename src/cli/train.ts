@@ -19,7 +19,7 @@ import { loadHeadModel, readCheckpointHead, type CheckpointHead } from '../node/
 import { RunLog } from '../node/run-log.js';
 import { BUILTIN_CORPUS, isPathSource } from './corpus.js';
 import { checkSplitsFit, loadTokens, recordedSource, type Dataset } from './data.js';
-import { checkModelFits, withRecomputeHint } from './device-fit.js';
+import { checkModelFits, withMemoryHint } from './device-fit.js';
 import { flagName, UsageError } from './flags.js';
 import { floatCheckpoint } from './float-checkpoint.js';
 import { nextSteps } from './next-steps.js';
@@ -64,7 +64,7 @@ async function trainStudent(args: string[], opts: { nextSteps?: boolean; distill
     }
     if (held && !held.dangling) whereabouts.found(resume ? 'its checkpoint' : 'the checkpoint it held before this run'); // while the checkpoint loads too
     const ckpt = resume ? trainable(await readCheckpointHead(flags.outDir), flags.outDir) : source;
-    if (resume) whereabouts.found(`the checkpoint of step ${ckpt!.meta.trainer?.step ?? 0}`);
+    if (resume) whereabouts.found(`the checkpoint of step ${ckpt!.meta.trainer?.step ?? 0}`, ckpt!.meta.trainer?.step ?? 0);
     // a distillation run's checkpoint: its teacher, with its training state (a pruned or int8 copy records the teacher alone)
     if (resume && !distilling && ckpt!.meta.distill && ckpt!.meta.trainer) {
       throw new UsageError(`${flags.outDir} is a distillation run: continue it with gpt distill --init-from resume`);
@@ -92,7 +92,7 @@ async function trainStudent(args: string[], opts: { nextSteps?: boolean; distill
       // a resumed run saves as it did (its --always-save is recorded beside its training config) unless told otherwise
       const alwaysSave = resume && !given.has('alwaysSave') ? (ckpt!.meta.alwaysSave ?? false) : flags.alwaysSave;
       await run({ ...flags, alwaysSave }, cfg, ds, data, ckpt, resume, teacher, whereabouts).catch((e) => {
-        throw withRecomputeHint(e, modelShape, cfg.batchSize, fits, dev.memory().peakBytes);
+        throw withMemoryHint(e, modelShape, cfg.batchSize, fits, dev.memory().peakBytes);
       });
     } finally {
       await ds.close(); // prepared data is read from its files until here

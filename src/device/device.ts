@@ -5,10 +5,13 @@
 // JS errors that name the kernel.
 import { BindGroupCache, type BufferWindow, type Resource } from './bind-groups.js';
 import { describeFaults } from './faults.js';
+import { DeviceLostError } from './lost.js';
 import { envSetting, getPlatform, type Platform } from './platform.js';
 import { BufferPool, sizeClass, TexturePool } from './pool.js';
 import { Profiler, type KernelTime } from './profiler.js';
 import { WaitPacer } from './wait-pacer.js';
+
+export { DeviceLostError };
 
 export interface KernelLike {
   readonly name: string;
@@ -117,6 +120,8 @@ export class Device {
   /** Stand-ins for buffers, by binding slot and size, while new bind groups are rationed. */
   private readonly proxies = new Map<string, GPUBuffer>();
   private readonly errors: Error[] = [];
+  /** Allocations that ran out of GPU memory: reported before the validation errors their invalid buffers raised since. */
+  private readonly outOfMemory: Error[] = [];
   private readonly pendingChecks: Promise<void>[] = [];
   private encoder: GPUCommandEncoder | null = null;
   private pass: GPUComputePassEncoder | null = null;
@@ -134,7 +139,10 @@ export class Device {
   private readonly uniformGpu: GPUBuffer;
   private uniformUsed = 0;
   private readonly toDestroy: (GPUBuffer | GPUTexture)[] = []; // after the next submit
-  private lost: string | null = null;
+  /** Why the device was lost, once it was. */
+  private lostInfo: { reason: string; message: string } | null = null;
+  /** Resolves, with the error every later use throws, when the device is lost (never, while it works). */
+  readonly lost: Promise<DeviceLostError>;
   private pendingFlush: Promise<void> | null = null;
   /** Paces GPU waits in Node on a CPU adapter, where Dawn's polling would take a core (wait-pacer.ts). */
   private readonly pacer: WaitPacer | null;
@@ -150,7 +158,7 @@ export class Device {
     this.pacer = info.platform === 'node' && info.isFallbackAdapter ? new WaitPacer() : null;
     const { maxBufferSize, maxStorageBufferBindingSize } = info.limits;
     const largest = maxBufferSize ?? Infinity;
-    this.pool = new BufferPool(gpu, (e) => this.errors.push(e), Math.min(largest, maxStorageBufferBindingSize ?? Infinity), largest);
+    this.pool = new BufferPool(gpu, (e) => this.outOfMemory.push(e), Math.min(largest, maxStorageBufferBindingSize ?? Infinity), largest);
     this.textures = new TexturePool(gpu);
     this.bindGroups = new BindGroupCache(gpu, BIND_GROUP_CACHE);
     this.uniformGpu = gpu.createBuffer({
@@ -167,9 +175,9 @@ export class Device {
       const e = (ev as GPUUncapturedErrorEvent).error;
       this.errors.push(new Error(`WebGPU ${e.constructor?.name ?? 'error'}: ${e.message}`));
     });
-    void gpu.lost.then((l) => {
-      // a driver reset or out of memory: nothing on this device can be used again
-      if (l.reason !== 'destroyed') this.lost = `WebGPU device lost (${l.reason}): ${l.message}; start again (restart the program, or reload the page): what was saved is kept`;
+    this.lost = gpu.lost.then((l) => {
+      this.lostInfo = { reason: l.reason, message: l.message };
+      return this.lostError();
     });
   }
 
@@ -226,6 +234,7 @@ export class Device {
 
   // ---- transfers --------------------------------------------------------------------------
   write(buffer: GPUBuffer, data: ArrayBufferView, offset = 0): void {
+    this.assertUsable('write');
     const bytes = new Uint8Array(data.buffer as ArrayBuffer, data.byteOffset, data.byteLength);
     // Uploads go through a staging buffer copied in command order: queue.writeBuffer would jump
     // ahead of recorded dispatches, and a pooled buffer may still be read by submitted ones.
@@ -438,8 +447,14 @@ export class Device {
       this.profiler = null;
     }
     const failure = await verdict();
-    const kernels = await timer.report();
-    timer.destroy();
+    let kernels: KernelTime[];
+    try {
+      kernels = await timer.report();
+    } catch (e) {
+      throw this.lostInfo ? this.lostError('timeDispatches') : e; // its timestamps' readback rejected
+    } finally {
+      timer.destroy();
+    }
     if (failure) throw failure;
     return kernels.reduce((ms, k) => ms + k.ms, 0);
   }
@@ -485,6 +500,7 @@ export class Device {
 
   /** Starts timing every dispatch (needs the adapter's timestamp-query feature). */
   startProfiling(): void {
+    this.assertUsable('startProfiling');
     if (!this.gpu.features.has('timestamp-query')) throw new Error('profiling needs the timestamp-query feature, which this adapter lacks');
     // its timestamps would be whatever the readback buffers held: nothing runs to write them
     if (!this.executes) throw new Error("profiling needs an adapter that runs commands; Dawn's null backend (GPT_DAWN_BACKEND=null) runs none");
@@ -495,12 +511,15 @@ export class Device {
 
   /** Stops timing and returns GPU milliseconds per kernel, slowest first. */
   async stopProfiling(): Promise<KernelTime[]> {
-    if (!this.profiler) return [];
-    await this.sync();
-    const report = await this.profiler.report();
-    this.profiler.destroy();
-    this.profiler = null;
-    return report;
+    const profiler = this.profiler;
+    if (!profiler) return [];
+    try {
+      await this.sync();
+      return await profiler.report();
+    } finally {
+      profiler.destroy(); // stopped however it ends (a lost device throws above)
+      this.profiler = null;
+    }
   }
 
   destroy(): void {
@@ -571,17 +590,22 @@ export class Device {
 
   private async throwPendingErrors(): Promise<void> {
     await Promise.all(this.pendingChecks.splice(0));
-    if (this.lost) throw new Error(this.lost);
-    if (this.errors.length) {
-      const all = this.errors.splice(0);
+    await this.pool.settled();
+    if (this.lostInfo) throw this.lostError(); // before the errors the loss made (a rejected readback's AbortError)
+    if (this.errors.length || this.outOfMemory.length) {
+      const all = [...this.outOfMemory.splice(0), ...this.errors.splice(0)];
       const err = all[0]!;
-      if (all.length > 1) err.message += `\n(+${all.length - 1} more GPU errors)`;
+      if (all.length > 1) err.message += ` (+${all.length - 1} more GPU errors)`; // on the line of a one-line error
       throw err;
     }
   }
 
   private assertUsable(what: string): void {
-    if (this.lost) throw new Error(`${what}: ${this.lost}`);
+    if (this.lostInfo) throw this.lostError(what);
+  }
+
+  private lostError(what?: string): DeviceLostError {
+    return new DeviceLostError(this.lostInfo!.reason, this.lostInfo!.message, what);
   }
 
   private getEncoder(): GPUCommandEncoder {

@@ -74,9 +74,12 @@ export class BufferPool {
   private pooledBytes = 0;
   private peakBytes = 0;
 
+  /** The out-of-memory checks of buffers created since `settled()` last ran. */
+  private readonly checks: Promise<void>[] = [];
+
   constructor(
     private readonly gpu: GPUDevice,
-    private readonly onError: (e: Error) => void,
+    private readonly onOutOfMemory: (e: Error) => void,
     /** The largest buffer the adapter can bind whole: a size class never rounds a request past it. */
     private readonly bindable: number,
     /** The largest buffer the adapter can create (maxBufferSize): nor past this. */
@@ -89,12 +92,16 @@ export class BufferPool {
     if (buffer) {
       this.pooledBytes -= size;
     } else {
+      // WebGPU reports running out later, through the scope, and hands back an invalid buffer meanwhile
       this.gpu.pushErrorScope('out-of-memory');
       buffer = this.gpu.createBuffer({ label, size, usage: USAGE() });
       this.age.set(buffer, this.created++);
-      void this.gpu.popErrorScope().then((e) => {
-        if (e) this.onError(new Error(`out of GPU memory allocating ${size} bytes for '${label}': ${e.message}`));
-      });
+      const held = `${(this.liveBytes / 2 ** 20).toFixed(1)} MiB`;
+      this.checks.push(
+        this.gpu.popErrorScope().then((e) => {
+          if (e) this.onOutOfMemory(new Error(`out of GPU memory allocating ${size} bytes for '${label}' (${held} held in tensors before it): ${e.message.split('\n')[0]}`));
+        }),
+      );
     }
     this.live.set(buffer, size);
     this.liveBytes += size;
@@ -111,6 +118,11 @@ export class BufferPool {
     let list = this.free.get(size);
     if (!list) this.free.set(size, (list = new OldestFirst()));
     list.push(buffer, this.age.get(buffer)!);
+  }
+
+  /** Resolves once every buffer created so far is known to have been allocated, or reported to onOutOfMemory. */
+  async settled(): Promise<void> {
+    await Promise.all(this.checks.splice(0));
   }
 
   /** The size of a buffer this pool handed out and that is still live; undefined for any other. */

@@ -15,6 +15,8 @@ export class Profiler {
   private names: string[] = [];
   private readonly totals = new Map<string, { calls: number; ns: bigint }>();
   private readonly pending: Promise<void>[] = [];
+  /** The first timestamp readback that failed. */
+  private failure: Error | null = null;
 
   constructor(private readonly gpu: GPUDevice) {
     this.querySet = gpu.createQuerySet({ type: 'timestamp', count: 2 * SLOTS });
@@ -53,6 +55,10 @@ export class Profiler {
           });
           read.unmap();
           read.destroy();
+        }, (e: unknown) => {
+          // a lost device rejects the readback: report() throws it, and none is left unhandled
+          this.failure ??= e as Error;
+          read.destroy();
         }),
       );
     };
@@ -61,6 +67,7 @@ export class Profiler {
   /** Per-kernel totals since the last reset, slowest first. */
   async report(): Promise<KernelTime[]> {
     await Promise.all(this.pending.splice(0));
+    if (this.failure) throw this.failure;
     return [...this.totals]
       .map(([name, { calls, ns }]) => ({ name, calls, ms: Number(ns) / 1e6 }))
       .sort((a, b) => b.ms - a.ms);

@@ -8,7 +8,7 @@
 // keeps it unless another was faster); a candidate that fails to compile or validate is left out
 // with a one-line warning. Off (defaults only) with GPT_AUTOTUNE=0, as the tests run, or
 // setAutotune(false), and on Dawn's null backend (nothing runs there to time).
-import { device, onDeviceOpen } from '../device/device.js';
+import { device, DeviceLostError, onDeviceOpen } from '../device/device.js';
 import { envFlag, readCache, writeCache } from '../device/platform.js';
 
 const CACHE_FILE = 'autotune.json';
@@ -136,6 +136,7 @@ async function measure<C>(key: string, t: Tunable<C>): Promise<void> {
       }
       if (!best || fastest < best.ms) best = { candidate, ms: fastest };
     } catch (e) {
+      if (e instanceof DeviceLostError) return; // nothing more can be measured; the program's next op says why
       // a candidate that fails (a driver refusing its kernel) is left out: never the winner
       console.warn(`[webgpu-gpt] autotune: candidate ${JSON.stringify(candidate)} of '${t.key}' failed (${(e as Error).message.split('\n')[0]}); left out`);
     } finally {

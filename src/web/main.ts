@@ -151,7 +151,7 @@ function refresh(): void {
  * nothing, and costs the page the browser's back/forward cache.
  */
 function guardUnload(): void {
-  const guard = session.hasUnsavedWork() || busy === 'saving';
+  const guard = gpuReady && (session.hasUnsavedWork() || busy === 'saving'); // a lost device's steps cannot be saved
   if (guard === unloadGuarded) return;
   unloadGuarded = guard;
   if (guard) window.addEventListener('beforeunload', askBeforeUnload);
@@ -223,6 +223,14 @@ async function startGpu(): Promise<DeviceInfo> {
     );
   }
   return device().info;
+}
+
+/** The device is gone (a driver reset, the GPU process crashing) and what it held with it: nothing can run or be saved, and the adapter line says to reload. */
+function gpuLost(e: Error): void {
+  gpuReady = false;
+  ui.adapter.className = 'status bad';
+  ui.adapter.textContent = e.message;
+  refresh(); // every button that needs the GPU off, and no asking before leaving
 }
 
 function describeAdapter(info: DeviceInfo): string {
@@ -565,6 +573,7 @@ const ready: Promise<ReadyState> = (async (): Promise<ReadyState> => {
   gpuReady = true;
   ui.adapter.className = 'status ok';
   ui.adapter.textContent = describeAdapter(adapter);
+  void device().lost.then(gpuLost);
   let checkpoint: ModelSummary | null = null;
   // only a 404 means no checkpoint: one served but failing (damaged since the server started) is loaded, and its error shown
   const head = await fetch(CHECKPOINT_URL, { method: 'HEAD', cache: 'no-store' }).catch(() => null);

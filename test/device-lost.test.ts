@@ -1,0 +1,92 @@
+// After the GPU device is lost (a driver reset, a TDR, the GPU process crashing; here
+// device.destroy(), which loses it the same way), every use of the engine throws one error saying
+// so, instead of waiting forever on a readback, returning zeros or a native error. Its own file:
+// the device is one per process, and these tests lose it.
+import { mkdtempSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { DeviceLostError } from '../src/device/device.js';
+import { device, generate, matmul, tensor, type Tensor } from '../src/index.js';
+import { autotuneSettled, setAutotune } from '../src/kernels/autotune.js';
+import { setProfile } from '../src/kernels/profile.js';
+import { saveCheckpoint } from '../src/node/checkpoint-dir.js';
+import { setupDevice, tinyTrainedRun } from './helpers.js';
+
+const LOST = /^(.+: )?the GPU device was lost \(destroyed, .*\): .*restart/;
+const unhandled: unknown[] = [];
+const onUnhandled = (e: unknown) => unhandled.push(e);
+
+let run: Awaited<ReturnType<typeof tinyTrainedRun>>;
+let held: Tensor;
+let pendingRead: Promise<unknown>;
+let x: Tensor;
+let y: Tensor;
+const warn = vi.spyOn(console, 'warn');
+
+beforeAll(async () => {
+  await setupDevice();
+  process.on('unhandledRejection', onUnhandled);
+  run = await tinyTrainedRun('the quick brown fox jumps over the lazy dog. '.repeat(20));
+  held = tensor([1, 2, 3, 4], [4]);
+  process.env.GPT_CACHE_DIR = mkdtempSync(join(tmpdir(), 'device-lost-cache-')); // no winners cached
+  setAutotune(true);
+  setProfile({ matmul: { tiled: 'buffer' } });
+  [x, y] = [tensor(new Float32Array(40 * 64), [40, 64]), tensor(new Float32Array(64 * 40), [64, 40])];
+  matmul(x, y).dispose(); // loads the autotuner's winners
+  await autotuneSettled();
+  // the device goes while the autotuner times a candidate (its timestamp readbacks in flight) and a read is under way
+  const time = device().timeDispatches.bind(device());
+  vi.spyOn(device(), 'timeDispatches').mockImplementationOnce((record) => {
+    const timing = time(record);
+    pendingRead = held.add(1).toArray().then((v) => v, (e: Error) => e);
+    device().gpu.destroy();
+    return timing;
+  });
+  matmul(x, y).dispose(); // queues a measurement of its candidates
+  await autotuneSettled();
+});
+
+afterAll(() => {
+  process.off('unhandledRejection', onUnhandled);
+  run.trainer.dispose();
+  run.model.dispose();
+  held.dispose();
+  x.dispose();
+  y.dispose();
+});
+
+const rejection = async (p: Promise<unknown>) => p.then(() => new Error('resolved'), (e: unknown) => e as Error);
+
+describe('after the device is lost', () => {
+  it('a read under way rejects with the one error', async () => {
+    const e = await pendingRead;
+    expect(e).toBeInstanceOf(DeviceLostError);
+    expect((e as Error).message).toMatch(LOST);
+  });
+
+  it('reads, ops and uploads throw it', async () => {
+    expect(await rejection(held.toArray())).toBeInstanceOf(DeviceLostError);
+    expect(() => held.mul(2)).toThrow(LOST);
+    expect(() => tensor([1, 2], [2])).toThrow(LOST);
+    expect(await rejection(device().sync())).toBeInstanceOf(DeviceLostError);
+  });
+
+  it('a training step, generation and a checkpoint save throw it; the save writes nothing', async () => {
+    expect((await rejection(run.trainer.trainStep())).message).toMatch(LOST);
+    expect((await rejection(generate(run.model, [1, 2], { maxNewTokens: 3, temperature: 0 }).next())).message).toMatch(LOST);
+    const dir = mkdtempSync(join(tmpdir(), 'device-lost-'));
+    expect((await rejection(saveCheckpoint(dir, run.model, run.tokenizer, await run.extra().catch(() => ({}))))).message).toMatch(LOST);
+    expect(readdirSync(dir)).toEqual([]);
+  });
+
+  it('the autotuner stops measuring, without a warning per candidate; no promise rejects unhandled', async () => {
+    expect(warn.mock.calls.map((c) => String(c[0])).filter((l) => l.includes('autotune'))).toEqual([]);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(unhandled).toEqual([]);
+  });
+
+  it('profiling cannot start', () => {
+    expect(() => device().startProfiling()).toThrow(LOST);
+  });
+});

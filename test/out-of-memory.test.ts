@@ -1,0 +1,59 @@
+// The GPU running out of memory (a model past what it has, which WebGPU does not tell up front):
+// createBuffer then hands back an invalid buffer and reports the failure later, through an error
+// scope, while every use of that buffer raises validation errors of its own. The error a program
+// gets names the allocation that failed, not the validation errors that followed it.
+// Simulated: the pool's n-th new buffer is created destroyed (its uses fail validation as an
+// invalid one's do) and its error scope reports a GPUOutOfMemoryError a little later.
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, beforeAll, expect, it, vi } from 'vitest';
+import { device, tensor } from '../src/index.js';
+import { setupDevice } from './helpers.js';
+import { corpusText, expectOneLine, gpt, tempDir, TINY } from './cli-helpers.js';
+
+beforeAll(setupDevice);
+afterEach(() => vi.restoreAllMocks());
+
+/** Makes the n-th new storage buffer from now (the pool's) fail as one past the GPU's memory does. */
+function failAllocation(n: number): void {
+  const gpu = device().gpu;
+  const [create, pop] = [gpu.createBuffer.bind(gpu), gpu.popErrorScope.bind(gpu)];
+  const pooled = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
+  let [made, failing] = [0, false];
+  vi.spyOn(gpu, 'createBuffer').mockImplementation((desc) => {
+    const b = create(desc);
+    if (desc.usage === pooled && ++made === n) {
+      b.destroy();
+      failing = true;
+    }
+    return b;
+  });
+  vi.spyOn(gpu, 'popErrorScope').mockImplementation(() => {
+    if (!failing) return pop();
+    failing = false;
+    void pop();
+    return new Promise((r) => setTimeout(() => r(new GPUOutOfMemoryError('Out of memory\n - While calling [Device].CreateBuffer')), 20));
+  });
+}
+
+it('the error names the allocation that ran out (its label, its size, what tensors held), before the errors its invalid buffer raised', async () => {
+  const before = tensor(new Float32Array(2 ** 18), [2 ** 18]); // 1 MiB held
+  const held = device().memory().liveBytes / 2 ** 20;
+  failAllocation(1);
+  const t = tensor(new Float32Array(12345), [12345]); // 49380 bytes: a buffer of its size class, 7 x 8192 bytes
+  const u = t.add(1); // a use of the invalid buffer
+  const e = await u.toArray().then(() => null, (err: Error) => err);
+  for (const x of [before, t, u]) x.dispose();
+  expect(e?.message).toMatch(new RegExp(`^out of GPU memory allocating 57344 bytes for 'tensor-data' \\(${held.toFixed(1)} MiB held in tensors before it\\): Out of memory \\(\\+\\d+ more GPU errors\\)$`));
+});
+
+it('gpt train: one line naming the allocation and the memory plan total; the half-built model freed', async () => {
+  const dir = tempDir('out-of-memory');
+  writeFileSync(join(dir, 'corpus.txt'), corpusText(4000));
+  const live = device().memory().liveBytes;
+  failAllocation(5); // one of the model's weights
+  const r = await gpt('train', '--data', join(dir, 'corpus.txt'), ...TINY, '--max-iters', '5', '--out-dir', join(dir, 'run'));
+  vi.restoreAllMocks();
+  expectOneLine(r, 1, /^gpt train: out of GPU memory allocating \d+ bytes for '[^']+' \([\d.]+ MiB held in tensors before it\): Out of memory \(\+\d+ more GPU errors\); nothing was saved; the run's memory plan totals about [\d.]+ MiB, more than this GPU has free \(WebGPU does not tell how much it has\): a smaller --batch-size, --block-size or model needs less$/);
+  expect(device().memory().liveBytes).toBe(live);
+});
