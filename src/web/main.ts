@@ -370,7 +370,7 @@ async function runGenerate(prompt: string, opts: Parameters<GptHook['generate']>
 
 function samplingFromUi(): Parameters<GptHook['generate']>[1] {
   const topK = num(ui.topK, 'top-k', { int: true, min: 0 });
-  const topP = num(ui.topP, 'top-p', { above: 0, max: 1 });
+  const topP = num(ui.topP, 'top-p', { min: 0, max: 1 });
   return {
     maxNewTokens: num(ui.maxTokens, 'tokens', { int: true, min: 1 }),
     temperature: num(ui.temperature, 'temperature', { min: 0 }),
