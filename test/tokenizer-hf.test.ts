@@ -120,6 +120,26 @@ describe('Hugging Face tokenizer.json', () => {
     expect(() => tokenizerFromHuggingFace([])).toThrow(/expected an object/);
   });
 
+  // Hugging Face's Sequence runs its steps in order: a Sequence of one step is that step, an empty
+  // normalizer Sequence none, nested Sequences their steps in turn; each reads as GPT-2's own files do
+  it('reads the forms that mean the same: a Sequence of one pre_tokenizer, an empty normalizer Sequence, nested Sequences', () => {
+    const gpt2 = huggingFaceGpt2('strings');
+    const same: ((j: Json) => void)[] = [
+      (j) => (j.pre_tokenizer = { type: 'Sequence', pretokenizers: [j.pre_tokenizer] }),
+      (j) => (j.pre_tokenizer = { type: 'Sequence', pretokenizers: [{ type: 'Sequence', pretokenizers: [j.pre_tokenizer] }] }),
+      (j) => (j.normalizer = { type: 'Sequence', normalizers: [] }),
+      (j) => (j.normalizer = { type: 'Sequence', normalizers: [{ type: 'Sequence', normalizers: [] }] }),
+    ];
+    for (const edit of same) expect(tokenizerFromHuggingFace(changed(gpt2, edit)).toJSON()).toEqual(GPT2.toJSON());
+    const bpe = BpeTokenizer.train(PROSE.slice(0, 3000), 300);
+    const own = toHuggingFaceJSON(bpe) as Json;
+    const split = (j: Json) => (j.pre_tokenizer = { type: 'Sequence', pretokenizers: [j.pre_tokenizer.pretokenizers[0], { type: 'Sequence', pretokenizers: [j.pre_tokenizer.pretokenizers[1]] }] });
+    expect(tokenizerFromHuggingFace(changed(own, split)).toJSON()).toEqual(bpe.toJSON());
+    // what does not mean the same is still refused
+    expect(() => tokenizerFromHuggingFace(changed(gpt2, (j) => (j.pre_tokenizer = { type: 'Sequence', pretokenizers: [j.pre_tokenizer, { type: 'Whitespace' }] })))).toThrow(/pre_tokenizer must be GPT-2's ByteLevel/);
+    expect(() => tokenizerFromHuggingFace(changed(gpt2, (j) => (j.normalizer = { type: 'Sequence', normalizers: [{ type: 'NFC' }] })))).toThrow(/a normalizer \(\{"type":"Sequence","normalizers":\[\{"type":"NFC"\}\]\}\) is not supported/);
+  });
+
   it('refuses a vocabulary numbered otherwise than GPT-2\'s (RoBERTa: special tokens first)', () => {
     const gpt2 = huggingFaceGpt2('strings');
     const shifted = changed(gpt2, (j) => {
