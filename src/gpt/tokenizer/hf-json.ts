@@ -64,7 +64,7 @@ export function tokenizerFromHuggingFace(json: unknown): Gpt2Tokenizer | BpeToke
 
 // Settings that would change the tokens or the text decoded from them.
 function refuseOtherSettings(json: Json, model: Json): void {
-  if (json.normalizer != null) fail(`a normalizer (${JSON.stringify(json.normalizer)}) is not supported`);
+  if (stepsOf(json.normalizer, 'normalizers').length) fail(`a normalizer (${JSON.stringify(json.normalizer)}) is not supported`);
   for (const key of ['dropout', 'continuing_subword_prefix', 'end_of_word_suffix', 'byte_fallback', 'ignore_merges']) {
     const off = model[key] == null || model[key] === false || model[key] === '' || (key === 'dropout' && model[key] === 0); // Hugging Face's BPE: "0 = no dropout"
     if (!off) fail(`model.${key} ${JSON.stringify(model[key])} is not supported`);
@@ -112,11 +112,20 @@ const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null 
 
 // GPT-2's ByteLevel pre-tokenizer, or our Split followed by a ByteLevel that does not split again.
 function splitOf(pre: unknown): 'gpt2' | 'bpe' | undefined {
-  if (isByteLevel(pre, true)) return 'gpt2';
-  if (!isObject(pre) || pre.type !== 'Sequence' || !Array.isArray(pre.pretokenizers) || pre.pretokenizers.length !== 2) return undefined;
-  const [first, second] = pre.pretokenizers as unknown[];
+  const steps = stepsOf(pre, 'pretokenizers');
+  if (steps.length === 1 && isByteLevel(steps[0], true)) return 'gpt2';
+  if (steps.length !== 2) return undefined;
+  const [first, second] = steps;
   const ours = isObject(first) && first.type === 'Split' && isObject(first.pattern) && first.pattern.Regex === CHUNK_PATTERN;
   return ours && first.behavior === 'Isolated' && !first.invert && isByteLevel(second, false) ? 'bpe' : undefined;
+}
+
+// The steps a normalizer or pre_tokenizer runs in order: none for null, a Sequence's (`key`: its
+// list) flattened, as Hugging Face runs them; a Sequence of one step is that step, an empty one none.
+function stepsOf(step: unknown, key: 'normalizers' | 'pretokenizers'): unknown[] {
+  if (step == null) return [];
+  if (isObject(step) && step.type === 'Sequence' && Array.isArray(step[key])) return step[key].flatMap((s: unknown) => (s == null ? [s] : stepsOf(s, key))); // a null step inside is malformed: kept, so refused
+  return [step];
 }
 
 // A ByteLevel step that adds no space before the text; use_regex (Hugging Face's default: true) as given.
