@@ -347,13 +347,14 @@ async function runGenerate(prompt: string, opts: Parameters<GptHook['generate']>
   ui.output.textContent = '';
   const shownPrompt = document.createElement('span');
   shownPrompt.className = 'prompt';
-  shownPrompt.textContent = prompt;
+  shownPrompt.textContent = prompt; // until the prompt is encoded: then what the model continues, as gpt sample shows
   const continuation = document.createTextNode('');
   ui.output.append(shownPrompt, continuation);
   let text = '';
   let tokens = 0;
   const t0 = performance.now();
   for await (const piece of session.generate(prompt, opts)) {
+    if (!tokens) shownPrompt.textContent = session.promptText;
     text += piece.text;
     tokens = piece.tokens;
     continuation.data = text;
