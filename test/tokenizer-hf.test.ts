@@ -147,13 +147,13 @@ describe('Hugging Face tokenizer.json', () => {
   // Added tokens with special: true stay text in encode() (GPT-2's encoder; encodeAllowingSpecial takes them).
   it('takes added tokens with special: false out of the text in encode(), as Hugging Face does (leftmost, then longest)', () => {
     const added = (id: number, content: string) => ({ id, content, single_word: false, lstrip: false, rstrip: false, normalized: true, special: false });
-    const json = changed(huggingFaceGpt2('strings'), (j) => j.added_tokens.push(added(50257, 'hello world'), added(50258, '<pad>'), added(50259, 'hello wo')));
+    const json = changed(huggingFaceGpt2('strings'), (j) => j.added_tokens.push(added(50257, 'hello wo'), added(50258, '<pad>'), added(50259, 'hello world'))); // the shorter first: longest must win
     const tok = tokenizerFromHuggingFace(json);
     const text = 'say hello world<pad>now, hello wow<|endoftext|>hello wo';
-    const start = [...GPT2.encode('say '), 50257, 50258, ...GPT2.encode('now, '), 50259];
-    const want = [...start, ...GPT2.encode('w<|endoftext|>'), 50259];
+    const start = [...GPT2.encode('say '), 50259, 50258, ...GPT2.encode('now, '), 50257];
+    const want = [...start, ...GPT2.encode('w<|endoftext|>'), 50257];
     expect(tok.encode(text)).toEqual(want);
-    expect((tok as Gpt2Tokenizer).encodeAllowingSpecial(text)).toEqual([...start, ...GPT2.encode('w'), 50256, 50259]);
+    expect((tok as Gpt2Tokenizer).encodeAllowingSpecial(text)).toEqual([...start, ...GPT2.encode('w'), 50256, 50257]);
     expect(tok.decode(want)).toBe(text);
     // kept as they were: written back with special: false, and through a checkpoint's JSON
     const back = tokenizerFromHuggingFace(toHuggingFaceJSON(tok));
