@@ -187,6 +187,10 @@ describe('the demo page in Chromium (WebGPU)', () => {
     const fromPage = await page.evaluate((p) => window.__gpt.greedy(p, 40), PROMPT);
     expect(fromPage).toBe(await greedy(nodeModel, PROMPT, 40));
     expect(await page.locator('#output').textContent()).toBe(PROMPT + fromPage);
+    // a character the tokenizer lacks is left out of the prompt, and so of the prompt shown (as gpt sample's)
+    const leftOut = await page.evaluate((p) => window.__gpt.greedy(p, 40), `\u{1F600}${PROMPT}`);
+    expect(leftOut).toBe(fromPage);
+    expect(await page.locator('#output .prompt').textContent()).toBe(PROMPT);
   });
 
   it('sampling (temperature 1, top-k, seed) gives the same text as Node', async () => {

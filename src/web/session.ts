@@ -55,6 +55,8 @@ export class Session {
   textNote = '';
   /** Note about the last prompt (characters the tokenizer does not know, left out). */
   promptNote = '';
+  /** The last prompt as the model continues it (its ids decoded): without what was left out, '\n' for an empty one. */
+  promptText = '';
   private trainText: string | null = null;
   /** Why the model cannot be used any more (its training diverged), or ''. */
   private broken = '';
@@ -298,8 +300,10 @@ export class Session {
    * left out (promptNote says which); an empty prompt starts from a newline.
    */
   private encodePrompt(prompt: string): number[] {
-    const known = encodePrompt(this.usable().tokenizer, prompt || '\n');
+    const { tokenizer } = this.usable();
+    const known = encodePrompt(tokenizer, prompt || '\n');
     this.promptNote = describeLeftOut(known);
+    this.promptText = tokenizer.decode(known.ids);
     if (known.ids.length) return Array.from(known.ids);
     if (!prompt) throw new Error('the prompt is empty and this model\'s tokenizer has no newline to start from: type a prompt');
     throw new Error(`the prompt holds no character this model's tokenizer knows (${this.promptNote})`);

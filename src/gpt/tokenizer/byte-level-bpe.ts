@@ -4,7 +4,8 @@
 // round-trips exactly. A lone surrogate cannot be UTF-8 encoded: TextEncoder turns it into U+FFFD,
 // so that is what decode returns for it. Special tokens (GPT-2's <|endoftext|>) follow the merges:
 // decode writes their text, encode never produces them (text that spells one is ordinary text);
-// encodeAllowingSpecial does, for a prompt.
+// encodeAllowingSpecial does, for a prompt. Those of them that are `matched` (a Hugging Face added
+// token with special: false) encode() takes out of the text too, as Hugging Face's tokenizers does.
 import { checkArray, checkIds, checkText, type Tokenizer, type TokenizerJSON } from './tokenizer.js';
 import { mergeByRank } from './merge-by-rank.js';
 import { BYTE_TOKENS, pairKey } from './pairs.js';
@@ -17,6 +18,16 @@ const utf8 = new TextEncoder();
 // ignoreBOM keeps a leading U+FEFF, which the default decoder would silently drop.
 const fromUtf8 = new TextDecoder('utf-8', { ignoreBOM: true });
 
+/**
+ * A pattern matching any of `names`, leftmost first and of those the longest (longer alternatives
+ * first), as Hugging Face's added vocabulary matches; null for none.
+ */
+function anyOf(names: readonly string[]): RegExp | null {
+  if (!names.length) return null;
+  const longestFirst = [...names].sort((x, y) => y.length - x.length);
+  return new RegExp(longestFirst.map((name) => name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('|'), 'g');
+}
+
 /** A byte-level BPE vocabulary: the byte tokens, the merges in rank order, then the special tokens. */
 export abstract class ByteLevelBpe implements Tokenizer {
   abstract readonly kind: TokenizerJSON['kind'];
@@ -26,13 +37,17 @@ export abstract class ByteLevelBpe implements Tokenizer {
   readonly merges: readonly (readonly [number, number])[];
   /** special[k] is token 256 + merges.length + k. */
   readonly special: readonly string[];
+  /** The special tokens that encode() takes out of the text wherever it spells them (Hugging Face's added tokens with special: false). */
+  readonly matched: readonly string[];
+  private readonly matchedPattern: RegExp | null;
+  private readonly specialPattern: RegExp | null;
   private readonly byteIds: number[] = []; // byteIds[b]: the token of byte b
   private readonly ranks = new Map<number, number>(); // pair -> merge index
   private readonly tokens: Uint8Array[] = []; // tokens[id]: the UTF-8 bytes token id stands for
   private readonly cache = new Map<string, readonly number[]>();
 
   // `owner` names the tokenizer in errors.
-  protected constructor(private readonly owner: string, byteOrder: readonly number[], merges: readonly (readonly [number, number])[], special: readonly string[]) {
+  protected constructor(private readonly owner: string, byteOrder: readonly number[], merges: readonly (readonly [number, number])[], special: readonly string[], matched: readonly string[] = []) {
     let total = byteOrder.length; // bytes of the tokens so far
     byteOrder.forEach((b, id) => {
       this.byteIds[b] = id;
@@ -63,6 +78,12 @@ export abstract class ByteLevelBpe implements Tokenizer {
     this.byteOrder = [...byteOrder];
     this.merges = merges.map(([a, b]) => [a, b] as const);
     this.special = [...special];
+    checkArray(owner, 'matched', matched, 'an array of special tokens').forEach((text) => {
+      if (!this.special.includes(text)) throw new Error(`${owner}: matched token ${JSON.stringify(text)} is not one of the special tokens`);
+    });
+    this.matched = [...matched];
+    this.matchedPattern = anyOf(this.matched);
+    this.specialPattern = anyOf(this.special);
   }
 
   /** The chunks merges stay within; they join back into the text. */
@@ -80,19 +101,7 @@ export abstract class ByteLevelBpe implements Tokenizer {
 
   /** encode()'s ids as an Int32Array, which holds a corpus's: a number[] holds about 134M at most. */
   encodeIds(text: string): Int32Array {
-    let out = new Int32Array(1024);
-    let length = 0;
-    for (const chunk of this.chunks(checkText(`${this.owner}.encode`, text))) {
-      const ids = this.encodeChunk(chunk);
-      if (length + ids.length > out.length) {
-        const grown = new Int32Array(Math.max(2 * out.length, length + ids.length));
-        grown.set(out);
-        out = grown;
-      }
-      out.set(ids, length);
-      length += ids.length;
-    }
-    return out.slice(0, length);
+    return this.encodeTaking(checkText(`${this.owner}.encode`, text), this.matchedPattern);
   }
 
   /**
@@ -100,22 +109,34 @@ export abstract class ByteLevelBpe implements Tokenizer {
    * tiktoken's encode(text, allowed_special="all") has it: nanoGPT's sample.py encodes --start so.
    */
   encodeAllowingSpecial(text: string): number[] {
-    checkText(`${this.owner}.encodeAllowingSpecial`, text);
-    if (!this.special.length) return this.encode(text);
+    return Array.from(this.encodeTaking(checkText(`${this.owner}.encodeAllowingSpecial`, text), this.specialPattern));
+  }
+
+  // The ids of text whose matches of `taken` (special tokens' texts) are those tokens, the rest BPE.
+  private encodeTaking(text: string, taken: RegExp | null): Int32Array {
+    let out = new Int32Array(1024);
+    let length = 0;
+    const add = (ids: ArrayLike<number>) => {
+      if (length + ids.length > out.length) {
+        const grown = new Int32Array(Math.max(2 * out.length, length + ids.length));
+        grown.set(out);
+        out = grown;
+      }
+      out.set(ids, length);
+      length += ids.length;
+    };
+    const addPlain = (plain: string) => {
+      for (const chunk of this.chunks(plain)) add(this.encodeChunk(chunk));
+    };
     const first = this.vocabSize - this.special.length;
-    // longest first, so that a special token's text holding another's is taken whole
-    const names = [...this.special].sort((x, y) => y.length - x.length);
-    const pattern = new RegExp(names.map((name) => name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('|'), 'g');
-    const ids: number[] = [];
-    const add = (plain: string) => this.encodeIds(plain).forEach((id) => ids.push(id)); // a prompt FILE: may be long; no spread
     let from = 0;
-    for (const m of text.matchAll(pattern)) {
-      add(text.slice(from, m.index));
-      ids.push(first + this.special.indexOf(m[0]));
+    for (const m of taken ? text.matchAll(taken) : []) {
+      addPlain(text.slice(from, m.index));
+      add([first + this.special.indexOf(m[0])]);
       from = m.index + m[0].length;
     }
-    add(text.slice(from));
-    return ids;
+    addPlain(text.slice(from));
+    return out.slice(0, length);
   }
 
   decode(ids: ArrayLike<number>): string {

@@ -53,12 +53,13 @@ export function describeLeftOut({ unknown, dropped }: Pick<KnownTokens, 'unknown
 }
 
 /**
- * How often `text` spells each special token (GPT-2's "<|endoftext|>"), which encodeKnown() keeps as
- * text. Added to `counts`: a corpus is counted a piece at a time.
+ * How often `text` spells each special token (GPT-2's "<|endoftext|>") that encodeKnown() keeps as
+ * text (not those it matches). Added to `counts`: a corpus is counted a piece at a time.
  */
 export function countSpelledSpecial(tokenizer: Tokenizer, text: string, counts = new Map<string, number>()): Map<string, number> {
   if (!(tokenizer instanceof ByteLevelBpe)) return counts;
   for (const name of tokenizer.special) {
+    if (tokenizer.matched.includes(name)) continue; // encode() takes it as the token: not text
     for (let at = text.indexOf(name); at >= 0; at = text.indexOf(name, at + name.length)) counts.set(name, (counts.get(name) ?? 0) + 1);
   }
   return counts;

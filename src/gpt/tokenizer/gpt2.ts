@@ -31,18 +31,18 @@ export class Gpt2Tokenizer extends ByteLevelBpe {
   readonly kind = 'gpt2';
   private readonly specialIds: ReadonlyMap<string, number>;
 
-  /** Merge i joins tokens [a, b] into token 256 + i; special[k] is token 256 + merges.length + k. */
-  constructor(merges: readonly (readonly [number, number])[], special: readonly string[] = []) {
-    super('Gpt2Tokenizer', GPT2_BYTE_ORDER, merges, special);
+  /** Merge i joins tokens [a, b] into token 256 + i; special[k] is token 256 + merges.length + k; encode() takes those `matched` out of the text. */
+  constructor(merges: readonly (readonly [number, number])[], special: readonly string[] = [], matched: readonly string[] = []) {
+    super('Gpt2Tokenizer', GPT2_BYTE_ORDER, merges, special, matched);
     this.specialIds = new Map(this.special.map((text, k) => [text, this.vocabSize - this.special.length + k]));
   }
 
   static fromJSON(json: Gpt2TokenizerJSON): Gpt2Tokenizer {
-    const { merges, special } = json;
+    const { merges, special, matched = [] } = json;
     if (!Array.isArray(merges) || merges.length % 2) throw new Error('Gpt2Tokenizer.fromJSON: "merges" must be an array of token ids, two per merge');
     if (!Array.isArray(special)) throw new Error('Gpt2Tokenizer.fromJSON: "special" must be an array of strings');
     const pairs = Array.from({ length: merges.length / 2 }, (_, i) => [merges[2 * i]!, merges[2 * i + 1]!] as const);
-    return new Gpt2Tokenizer(pairs, special);
+    return new Gpt2Tokenizer(pairs, special, matched);
   }
 
   /** The id of a special token such as '<|endoftext|>', or undefined when the vocabulary has none of that name. */
@@ -52,7 +52,7 @@ export class Gpt2Tokenizer extends ByteLevelBpe {
 
   /** The merges flattened: for GPT-2, 442 kB of JSON where a list of pairs would take 590 kB. */
   toJSON(): Gpt2TokenizerJSON {
-    return { kind: 'gpt2', merges: this.merges.flat(), special: [...this.special] };
+    return { kind: 'gpt2', merges: this.merges.flat(), special: [...this.special], ...(this.matched.length && { matched: [...this.matched] }) };
   }
 
   protected chunks(text: string): Iterable<string> {

@@ -3,9 +3,11 @@
 // BpeTokenizer writes one (its pattern as a Split before a ByteLevel that only maps bytes) that
 // Hugging Face's tokenizers and transformers.js can load, and reads back. Settings that would change
 // the tokens (a normalizer, add_prefix_space, BPE dropout, word prefixes and suffixes, a post-processor
-// that adds tokens) are refused rather than ignored. Added tokens become special tokens; as in GPT-2's
-// encoder, encode() does not look for them in the text (Hugging Face's tokenizer does: "<|endoftext|>"
-// in text is token 50256 there).
+// that adds tokens) are refused rather than ignored. Added tokens follow the merges as special tokens:
+// those with special: false encode() takes out of the text, as Hugging Face's tokenizers does (exact
+// matches: lstrip, rstrip and single_word are refused); special ones, as in GPT-2's encoder, it does
+// not (Hugging Face's does: "<|endoftext|>" in text is token 50256 there; encodeAllowingSpecial is so).
+// `normalized` is moot: a normalizer is refused.
 import { parseJSONText } from '../../io/json-text.js';
 import { BpeTokenizer } from './bpe.js';
 import { Gpt2Tokenizer } from './gpt2.js';
@@ -33,7 +35,7 @@ export function toHuggingFaceJSON(tok: Gpt2Tokenizer | BpeTokenizer): Json {
     truncation: null,
     padding: null,
     added_tokens: tok.special.map((content, k) => ({
-      id: first + k, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true,
+      id: first + k, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: !tok.matched.includes(content),
     })),
     normalizer: null,
     pre_tokenizer: tok instanceof Gpt2Tokenizer ? GPT2_PRE : OWN_PRE,
@@ -59,12 +61,13 @@ export function tokenizerFromHuggingFace(json: unknown): Gpt2Tokenizer | BpeToke
   if (!split) {
     return fail(`pre_tokenizer must be GPT-2's ByteLevel (add_prefix_space false) or webgpu-gpt's own Split + ByteLevel, got ${JSON.stringify(json.pre_tokenizer)}`);
   }
-  return byteLevelTokenizer(split, vocabFromStrings(vocabOf(json, model), mergesOf(model)));
+  const ids = vocabFromStrings(vocabOf(json, model), mergesOf(model));
+  return byteLevelTokenizer(split, { ...ids, matched: matchedOf(json, ids.special) });
 }
 
 // Settings that would change the tokens or the text decoded from them.
 function refuseOtherSettings(json: Json, model: Json): void {
-  if (json.normalizer != null) fail(`a normalizer (${JSON.stringify(json.normalizer)}) is not supported`);
+  if (stepsOf(json.normalizer, 'normalizers').length) fail(`a normalizer (${JSON.stringify(json.normalizer)}) is not supported`);
   for (const key of ['dropout', 'continuing_subword_prefix', 'end_of_word_suffix', 'byte_fallback', 'ignore_merges']) {
     const off = model[key] == null || model[key] === false || model[key] === '' || (key === 'dropout' && model[key] === 0); // Hugging Face's BPE: "0 = no dropout"
     if (!off) fail(`model.${key} ${JSON.stringify(model[key])} is not supported`);
@@ -92,6 +95,21 @@ function vocabOf(json: Json, model: Json): Map<string, number> {
   return vocab;
 }
 
+// The added tokens with special: false, which Hugging Face takes out of the text before the model
+// does: exact matches of tokens past the merges (a token the merges make would be matched in place
+// of BPE's, which the tokenizer cannot do).
+function matchedOf(json: Json, special: readonly string[]): string[] {
+  const plain = (Array.isArray(json.added_tokens) ? (json.added_tokens as Json[]) : []).filter((t) => t.special === false);
+  return plain.map(({ content, id, ...flags }) => {
+    const name = `added token ${JSON.stringify(content)} (special: false)`;
+    for (const flag of ['lstrip', 'rstrip', 'single_word']) {
+      if (flags[flag]) fail(`${name} has ${flag} true, which is not supported: only exact matches are`);
+    }
+    if (!special.includes(content as string)) fail(`${name} has id ${id}, which model.vocab's merges make: matching it in the text is not supported`);
+    return content as string;
+  });
+}
+
 // "a b" (tokenizers before 0.20) or ["a", "b"]
 function mergesOf(model: Json): [string, string][] {
   if (!Array.isArray(model.merges)) return fail('model.merges must be an array');
@@ -112,11 +130,20 @@ const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null 
 
 // GPT-2's ByteLevel pre-tokenizer, or our Split followed by a ByteLevel that does not split again.
 function splitOf(pre: unknown): 'gpt2' | 'bpe' | undefined {
-  if (isByteLevel(pre, true)) return 'gpt2';
-  if (!isObject(pre) || pre.type !== 'Sequence' || !Array.isArray(pre.pretokenizers) || pre.pretokenizers.length !== 2) return undefined;
-  const [first, second] = pre.pretokenizers as unknown[];
+  const steps = stepsOf(pre, 'pretokenizers');
+  if (steps.length === 1 && isByteLevel(steps[0], true)) return 'gpt2';
+  if (steps.length !== 2) return undefined;
+  const [first, second] = steps;
   const ours = isObject(first) && first.type === 'Split' && isObject(first.pattern) && first.pattern.Regex === CHUNK_PATTERN;
   return ours && first.behavior === 'Isolated' && !first.invert && isByteLevel(second, false) ? 'bpe' : undefined;
+}
+
+// The steps a normalizer or pre_tokenizer runs in order: none for null, a Sequence's (`key`: its
+// list) flattened, as Hugging Face runs them; a Sequence of one step is that step, an empty one none.
+function stepsOf(step: unknown, key: 'normalizers' | 'pretokenizers'): unknown[] {
+  if (step == null) return [];
+  if (isObject(step) && step.type === 'Sequence' && Array.isArray(step[key])) return step[key].flatMap((s: unknown) => (s == null ? [s] : stepsOf(s, key))); // a null step inside is malformed: kept, so refused
+  return [step];
 }
 
 // A ByteLevel step that adds no space before the text; use_regex (Hugging Face's default: true) as given.

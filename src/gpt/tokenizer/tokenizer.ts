@@ -58,6 +58,8 @@ export interface Gpt2TokenizerJSON {
   kind: 'gpt2';
   merges: number[];
   special: string[];
+  /** The special tokens that encode() takes out of the text (a Hugging Face added token with special: false); none when absent. */
+  matched?: string[];
 }
 
 /** What a checkpoint stores of its tokenizer (toJSON()); tokenizerFromJSON() brings it back. */

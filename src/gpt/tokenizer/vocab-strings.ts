@@ -14,6 +14,8 @@ export interface VocabIds {
   byteOrder: number[];
   merges: [number, number][];
   special: string[];
+  /** The special tokens that encode() takes out of the text (Hugging Face's added tokens with special: false). */
+  matched?: string[];
 }
 
 const LAYOUT = 'the vocabulary must be numbered as GPT-2\'s (the 256 bytes, then one token per merge in order, then special tokens)';
@@ -88,7 +90,7 @@ export function byteLevelTokenizer(split: 'gpt2' | 'bpe', ids: VocabIds): Gpt2To
   const order = split === 'gpt2' ? GPT2_BYTE_ORDER : BpeTokenizer.BYTE_ORDER;
   const wrong = ids.byteOrder.findIndex((b, id) => b !== order[id]);
   if (wrong >= 0) throw new Error(`token ${wrong} is byte ${ids.byteOrder[wrong]}, expected byte ${order[wrong]} there`);
-  if (split === 'gpt2') return new Gpt2Tokenizer(ids.merges, ids.special);
+  if (split === 'gpt2') return new Gpt2Tokenizer(ids.merges, ids.special, ids.matched);
   if (ids.special.length) throw new Error(`special tokens (${JSON.stringify(ids.special[0])}) are GPT-2's; a webgpu-gpt BPE vocabulary has none`);
   return new BpeTokenizer(ids.merges);
 }
