@@ -12,6 +12,14 @@ import { expect, it, vi } from 'vitest';
 import { DirectoryLockedError, FOREIGN_LOCK_STALE_MS, lockDirectory, LOCK_FILE, LOCK_RENEW_MS, type LockOwner } from '../src/node/dir-lock.js';
 import { tempDir } from './cli-helpers.js';
 
+// a file system without hard links (FAT, exFAT) refuses link() with EPERM: the last test's
+const links = vi.hoisted(() => ({ refused: false }));
+vi.mock('node:fs/promises', async (importOriginal) => {
+  const fs = await importOriginal<typeof import('node:fs/promises')>();
+  const refusal = () => Promise.reject(Object.assign(new Error('EPERM: operation not permitted, link'), { code: 'EPERM' }));
+  return { ...fs, link: (...args: Parameters<typeof fs.link>) => (links.refused ? refusal() : fs.link(...args)) };
+});
+
 const RACERS = 6;
 const TRIALS = 40;
 const PERIOD_MS = 150;
@@ -188,5 +196,19 @@ it('a process killed the moment its lock file appears leaves a lock the next run
     expect(stale.map((owner) => owner.pid), `trial ${trial}: the killed process's lock, taken over`).toEqual([child.pid]);
     lock.release();
     expect(readdirSync(dir), `trial ${trial}: nothing left behind`).toEqual([]);
+  }
+});
+
+it('where the file system has no hard links, the lock is created and then written: held, refused to a second taker, released', async () => {
+  const dir = tempDir('cli-lock-no-links');
+  links.refused = true;
+  try {
+    const lock = await lockDirectory(dir);
+    expect(JSON.parse(readFileSync(lock.path, 'utf8')).pid).toBe(process.pid);
+    await expect(lockDirectory(dir)).rejects.toThrow(DirectoryLockedError);
+    lock.release();
+    expect(readdirSync(dir)).toEqual([]);
+  } finally {
+    links.refused = false;
   }
 });
