@@ -643,6 +643,22 @@ describe('checkpoints that must be refused', () => {
     }
   });
 
+  it("a checkpoint --always-save wrote above its run's best val loss, resumed without it: the done line names the figure its later evaluations did not beat, and that is true", async () => {
+    const { meta } = await loadCheckpoint(fixture);
+    const out = copy();
+    // as if an earlier evaluation of the run had been far better than the weights saved last
+    await writeCheckpointFiles(out, await edited((_, m) => void Object.assign(m, { alwaysSave: true, bestVal: meta.val! - 1 })), {});
+    const r = await gpt('train', '--data', corpus, '--init-from', 'resume', '--out-dir', out, '--always-save', 'false', '--max-iters', '20', '--eval-interval', '5');
+    expect(r.code, r.err).toBe(0);
+    const vals = [...r.out.matchAll(/^step (1[1-9]|20): train loss \S+, val loss (\S+)$/gm)].map((m) => Number(m[2]));
+    expect(Math.min(...vals), "the run this test needs: an evaluation beats the checkpoint's own val loss").toBeLessThan(meta.val!);
+    expect(r.out).not.toContain('saved checkpoint');
+    const said = new RegExp(`; the checkpoint in ${out} is still step 10's: the evaluations after it did not beat the run's best val loss ([\\d.]+) \\(`).exec(r.out);
+    expect(said, r.out).not.toBeNull();
+    expect(Number(said![1])).toBeCloseTo(meta.val! - 1, 4);
+    expect(Math.min(...vals)).toBeGreaterThanOrEqual(Number(said![1]));
+  });
+
   it('a checkpoint from before --dtype existed resumes in float32, as its run trained', async () => {
     const bytes = await edited((_, m) => void delete (m.train as Record<string, unknown>).dtype);
     expect(decodeCheckpoint(bytes, 'ckpt').meta.train!.dtype).toBe('float32');
