@@ -702,6 +702,13 @@ describe('checkpoints that must be refused', () => {
     expectOneLine(await gpt('sample', '--out-dir', file), 1, /^gpt sample: .*bad-meta\.safetensors: metadata field trainer\.step must be an integer >= 0, got "x"$/);
   });
 
+  it("a run whose checkpoint records a training setting this version has not (a later version's) is refused on resume in one line naming the directory and the field; sampled, the setting is not needed", async () => {
+    const out = copy();
+    await writeCheckpointFiles(out, await edited((_, m) => void ((m.train as Record<string, unknown>).warmupRatio = 0.1)), {});
+    expectOneLine(await gpt('train', '--init-from', 'resume', '--out-dir', out, '--max-iters', '12'), 2, new RegExp(`^gpt train: ${out}: metadata field train\\.warmupRatio is not a training setting of this version \\(a checkpoint of a later one\\?\\); the settings are nLayer, nHead, `));
+    expect((await gpt('sample', '--out-dir', out, '--max-new-tokens', '3')).code).toBe(0);
+  });
+
   it('a forged value of a million characters is shown cut short, the error still one line naming the file and the field', async () => {
     const file = join(dir, 'long-meta.safetensors');
     writeFileSync(file, await edited((_, m) => void ((m.model as Record<string, unknown>).nEmbd = 'x'.repeat(1e6))));
