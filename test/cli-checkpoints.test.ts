@@ -473,6 +473,16 @@ describe('gpt train and its --out-dir', () => {
     expect(after.every((l) => l.run === run)).toBe(true);
   });
 
+  it("the temporary copies of log.jsonl that runs killed while rewriting it left are deleted by the next run; a file of the user's is kept", async () => {
+    const out = copy();
+    // the names writeFileAtomic gives (.<target>.tmp-<pid>-<random>); the last is no temporary file of ours
+    const left = ['.log.jsonl.tmp-4242-k1ll3d', '.log.jsonl.tmp-4243-0a1b2c3d'];
+    for (const name of [...left, '.log.jsonl.tmp-mine']) writeFileSync(join(out, name), '{"type":"train"}\n');
+    const r = await gpt('train', '--data', corpus, '--init-from', 'resume', '--max-iters', '12', '--out-dir', out);
+    expect(r.code, r.err).toBe(0);
+    expect(files(out).filter((f) => f.startsWith('.log.jsonl'))).toEqual(['.log.jsonl.tmp-mine']);
+  });
+
   it('an empty text, or one too short to split, is bad usage (exit 2) for prepare and train', async () => {
     const empty = join(dir, 'empty.txt');
     writeFileSync(empty, '');
