@@ -473,6 +473,16 @@ describe('gpt train and its --out-dir', () => {
     expect(after.every((l) => l.run === run)).toBe(true);
   });
 
+  it("the temporary copies of log.jsonl that runs killed while rewriting it left are deleted by the next run; a file of the user's is kept", async () => {
+    const out = copy();
+    // the names writeFileAtomic gives (.<target>.tmp-<pid>-<random>); the last is no temporary file of ours
+    const left = ['.log.jsonl.tmp-4242-k1ll3d', '.log.jsonl.tmp-4243-0a1b2c3d'];
+    for (const name of [...left, '.log.jsonl.tmp-mine']) writeFileSync(join(out, name), '{"type":"train"}\n');
+    const r = await gpt('train', '--data', corpus, '--init-from', 'resume', '--max-iters', '12', '--out-dir', out);
+    expect(r.code, r.err).toBe(0);
+    expect(files(out).filter((f) => f.startsWith('.log.jsonl'))).toEqual(['.log.jsonl.tmp-mine']);
+  });
+
   it('an empty text, or one too short to split, is bad usage (exit 2) for prepare and train', async () => {
     const empty = join(dir, 'empty.txt');
     writeFileSync(empty, '');
@@ -643,6 +653,22 @@ describe('checkpoints that must be refused', () => {
     }
   });
 
+  it("a checkpoint --always-save wrote above its run's best val loss, resumed without it: the done line names the figure its later evaluations did not beat, and that is true", async () => {
+    const { meta } = await loadCheckpoint(fixture);
+    const out = copy();
+    // as if an earlier evaluation of the run had been far better than the weights saved last
+    await writeCheckpointFiles(out, await edited((_, m) => void Object.assign(m, { alwaysSave: true, bestVal: meta.val! - 1 })), {});
+    const r = await gpt('train', '--data', corpus, '--init-from', 'resume', '--out-dir', out, '--always-save', 'false', '--max-iters', '20', '--eval-interval', '5');
+    expect(r.code, r.err).toBe(0);
+    const vals = [...r.out.matchAll(/^step (1[1-9]|20): train loss \S+, val loss (\S+)$/gm)].map((m) => Number(m[2]));
+    expect(Math.min(...vals), "the run this test needs: an evaluation beats the checkpoint's own val loss").toBeLessThan(meta.val!);
+    expect(r.out).not.toContain('saved checkpoint');
+    const said = new RegExp(`; the checkpoint in ${out} is still step 10's: the evaluations after it did not beat the run's best val loss ([\\d.]+) \\(`).exec(r.out);
+    expect(said, r.out).not.toBeNull();
+    expect(Number(said![1])).toBeCloseTo(meta.val! - 1, 4);
+    expect(Math.min(...vals)).toBeGreaterThanOrEqual(Number(said![1]));
+  });
+
   it('a checkpoint from before --dtype existed resumes in float32, as its run trained', async () => {
     const bytes = await edited((_, m) => void delete (m.train as Record<string, unknown>).dtype);
     expect(decodeCheckpoint(bytes, 'ckpt').meta.train!.dtype).toBe('float32');
@@ -684,6 +710,13 @@ describe('checkpoints that must be refused', () => {
     const file = join(dir, 'bad-meta.safetensors');
     writeFileSync(file, await edited((_, m) => void (m.trainer = { step: 'x' })));
     expectOneLine(await gpt('sample', '--out-dir', file), 1, /^gpt sample: .*bad-meta\.safetensors: metadata field trainer\.step must be an integer >= 0, got "x"$/);
+  });
+
+  it("a run whose checkpoint records a training setting this version has not (a later version's) is refused on resume in one line naming the directory and the field; sampled, the setting is not needed", async () => {
+    const out = copy();
+    await writeCheckpointFiles(out, await edited((_, m) => void ((m.train as Record<string, unknown>).warmupRatio = 0.1)), {});
+    expectOneLine(await gpt('train', '--init-from', 'resume', '--out-dir', out, '--max-iters', '12'), 2, new RegExp(`^gpt train: ${out}: metadata field train\\.warmupRatio is not a training setting of this version \\(a checkpoint of a later one\\?\\); the settings are nLayer, nHead, `));
+    expect((await gpt('sample', '--out-dir', out, '--max-new-tokens', '3')).code).toBe(0);
   });
 
   it('a forged value of a million characters is shown cut short, the error still one line naming the file and the field', async () => {

@@ -4,13 +4,21 @@
 // another PID namespace, judged by when it was last renewed.
 import { build } from 'esbuild';
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, readdirSync, readFileSync, readlinkSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, readlinkSync, statSync, utimesSync, watch, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { expect, it, vi } from 'vitest';
 import { DirectoryLockedError, FOREIGN_LOCK_STALE_MS, lockDirectory, LOCK_FILE, LOCK_RENEW_MS, type LockOwner } from '../src/node/dir-lock.js';
 import { tempDir } from './cli-helpers.js';
+
+// a file system without hard links (FAT, exFAT) refuses link() with EPERM: the last test's
+const links = vi.hoisted(() => ({ refused: false }));
+vi.mock('node:fs/promises', async (importOriginal) => {
+  const fs = await importOriginal<typeof import('node:fs/promises')>();
+  const refusal = () => Promise.reject(Object.assign(new Error('EPERM: operation not permitted, link'), { code: 'EPERM' }));
+  return { ...fs, link: (...args: Parameters<typeof fs.link>) => (links.refused ? refusal() : fs.link(...args)) };
+});
 
 const RACERS = 6;
 const TRIALS = 40;
@@ -162,5 +170,45 @@ it('a lock taken in another PID namespace (a container sharing this host name) i
   } finally {
     lock.release();
     vi.useRealTimers();
+  }
+});
+
+/** Takes the lock of the directory it is given, then waits to be killed. */
+const LOCKER = `
+import { lockDirectory } from './src/node/dir-lock.ts';
+await lockDirectory(process.argv[2]);
+setTimeout(() => {}, 30_000);
+`;
+
+it('a process killed the moment its lock file appears leaves a lock the next run takes over (never an empty one, which no one could tell stale)', async () => {
+  const root = tempDir('cli-lock-killed');
+  const script = join(root, 'locker.mjs');
+  await build({ stdin: { contents: LOCKER, resolveDir: fileURLToPath(new URL('..', import.meta.url)), loader: 'ts' }, outfile: script, bundle: true, platform: 'node', format: 'esm', logLevel: 'silent' });
+  for (let trial = 0; trial < 5; trial++) {
+    const dir = join(root, String(trial));
+    mkdirSync(dir);
+    const child = spawn(process.execPath, [script, dir], { stdio: 'ignore' });
+    const watcher = watch(dir, (_, name) => name === LOCK_FILE && child.kill('SIGKILL'));
+    await new Promise((resolve) => child.on('close', resolve));
+    watcher.close();
+    const stale: LockOwner[] = [];
+    const lock = await lockDirectory(dir, (owner) => stale.push(owner));
+    expect(stale.map((owner) => owner.pid), `trial ${trial}: the killed process's lock, taken over`).toEqual([child.pid]);
+    lock.release();
+    expect(readdirSync(dir), `trial ${trial}: nothing left behind`).toEqual([]);
+  }
+});
+
+it('where the file system has no hard links, the lock is created and then written: held, refused to a second taker, released', async () => {
+  const dir = tempDir('cli-lock-no-links');
+  links.refused = true;
+  try {
+    const lock = await lockDirectory(dir);
+    expect(JSON.parse(readFileSync(lock.path, 'utf8')).pid).toBe(process.pid);
+    await expect(lockDirectory(dir)).rejects.toThrow(DirectoryLockedError);
+    lock.release();
+    expect(readdirSync(dir)).toEqual([]);
+  } finally {
+    links.refused = false;
   }
 });

@@ -3,7 +3,7 @@
 // process still ending by that signal and saying which checkpoint it leaves, no hang on paths that used to hang (/proc, FIFOs), `gpt
 // sample | head` ending quietly, `gpt train | head` ending as SIGPIPE would, and `gpt serve --host 0.0.0.0` saying what it exposes.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, watch, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { loadCheckpoint } from '../src/node/checkpoint-dir.js';
@@ -61,6 +61,33 @@ describe('gpt train holds a lock on its --out-dir', () => {
       expect(existsSync(join(out, LOCK_FILE)), out).toBe(false);
       await expectCheckpointNamed(ends[i]!.err, ends[i]!.signal!, out);
     }
+  });
+});
+
+describe('gpt train killed with SIGKILL', () => {
+  it('in the middle of a save: the checkpoint before it (or the save, if it landed) loads, a resumed run takes the lock over and ends bit-identical to one run straight through, each step logged once', async () => {
+    const flags = [...TINY, '--dropout', '0.1', '--log-interval', '1', '--eval-interval', '3', '--always-save', '--max-iters', '12'];
+    const [straight, killed] = [join(dir, 'straight'), join(dir, 'killed')];
+    expect((await gpt('train', '--data', corpus, ...flags, '--out-dir', straight)).code).toBe(0);
+    mkdirSync(killed);
+    const run = await spawnGpt(['train', '--data', corpus, ...flags, '--out-dir', killed]);
+    // the second save's weights appear under their temporary name: the kill lands while it writes (or just after)
+    const weightsWrites = new Set<string>();
+    const watcher = watch(killed, (_, name) => {
+      if (/^\.model-.*\.tmp-/.test(name ?? '') && weightsWrites.add(name!).size === 2) run.child.kill('SIGKILL');
+    });
+    const ended = await run.done;
+    watcher.close();
+    expect(ended.signal, ended.err).toBe('SIGKILL');
+    expect([3, 6]).toContain((await loadCheckpoint(killed)).meta.trainer!.step);
+    const resumed = await runGpt(['train', '--init-from', 'resume', '--out-dir', killed]);
+    expect(resumed.code, resumed.err).toBe(0);
+    expect(resumed.err).toContain(`note: ${killed} was locked by pid ${run.child.pid}`);
+    const records = (out: string) => readFileSync(join(out, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l)).filter((r) => r.type !== 'resume').map((r) => [r.type, r.step, r.loss ?? r.val]);
+    expect(records(killed)).toEqual(records(straight));
+    const [a, b] = [await loadCheckpoint(straight), await loadCheckpoint(killed)];
+    expect(b.weights).toEqual(a.weights);
+    expect(b.optimizer).toEqual(a.optimizer);
   });
 });
 

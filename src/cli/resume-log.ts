@@ -6,11 +6,20 @@
 // directory whose earlier run never saved) appends to the log until its first save replaces the
 // checkpoint, and only then drops the other runs' records: a run that fails before saving leaves
 // the checkpoint that is there with its history.
-import { writeFileAtomic } from '../node/atomic-file.js';
+import { readdir, rm } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { tempTarget, writeFileAtomic } from '../node/atomic-file.js';
 import { readRegularFile, unlessMissing } from '../node/regular-files.js';
 
-/** Drops run `run`'s records past `step` from the log at `path`, and a last line cut short by the crash. */
-export function rewindRunLog(path: string, run: string, step: number): Promise<void> {
+/**
+ * Drops run `run`'s records past `step` from the log at `path`, a last line cut short by the crash,
+ * and the temporary copies of the log that runs killed while rewriting it left (the caller holds the
+ * directory's lock: they are no live writer's).
+ */
+export async function rewindRunLog(path: string, run: string, step: number): Promise<void> {
+  const [dir, name] = [dirname(path), basename(path)];
+  const killed = (await readdir(dir)).filter((f) => tempTarget(f) === name);
+  await Promise.all(killed.map((f) => rm(join(dir, f), { force: true })));
   return dropRecords(path, (record) => record.run === run && typeof record.step === 'number' && record.step > step);
 }
 

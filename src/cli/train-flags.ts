@@ -183,6 +183,11 @@ export function trainingConfig(values: TrainFlags, given: Set<string>, ckpt: Pic
       if (!train || !trainer) {
         throw new UsageError(`--init-from resume continues the run in --out-dir, and ${values.outDir} holds a checkpoint without a run's training state (a model saved by the library, the page or Hugging Face): fine-tune it with --init-from ${values.outDir} and another --out-dir`);
       }
+      // a later version's setting (sample and eval need none of them: refused here, not when read)
+      const unknown = Object.keys(train).find((key) => !Object.hasOwn(TRAIN_DEFAULTS, key));
+      if (unknown !== undefined) {
+        throw new UsageError(`${values.outDir}: metadata field train.${unknown} is not a training setting of this version (a checkpoint of a later one?); the settings are ${Object.keys(TRAIN_DEFAULTS).join(', ')}`);
+      }
       // the batches' and dropout's random streams continue from the checkpoint: a new seed would reach only the eval batches
       if (given.has('seed') && values.seed !== train.seed) {
         throw new UsageError(`${setting('seed')} ${values.seed} differs from the checkpoint's ${train.seed}: a resumed run continues the checkpoint's random streams`);

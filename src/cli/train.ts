@@ -264,8 +264,9 @@ async function trainRun(
     clearTimeout(compiling);
     progress.done();
   }
-  // the steps after the last save are not in the checkpoint: a resume starts from its step, not this one
-  const unsaved = savedAt !== null && savedAt < trainer.step ? `; the checkpoint in ${flags.outDir} is still step ${savedAt}'s: the evaluations after it did not beat its val loss (--always-save saves at every evaluation)` : '';
+  // the steps after the last save are not in the checkpoint: a resume starts from its step, not this one. What
+  // they did not beat is the run's best, which an --always-save checkpoint's own val loss may be above
+  const unsaved = savedAt !== null && savedAt < trainer.step ? `; the checkpoint in ${flags.outDir} is still step ${savedAt}'s: the evaluations after it did not beat the run's best val loss ${bestVal.toFixed(4)} (--always-save saves at every evaluation)` : '';
   // a resumed run's time is its own steps', not the run's since step 0
   const steps = `${trainer.step - firstStep} steps${resume ? ` (step ${firstStep} to ${trainer.step})` : ''}`;
   console.log(`done: ${steps} in ${formatSeconds((performance.now() - t0) / 1000)}, best val loss ${bestVal.toFixed(4)}${unsaved}`);

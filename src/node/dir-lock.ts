@@ -1,5 +1,6 @@
-// One writer per directory (Node only): a lock file created with O_EXCL (so of two processes exactly
-// one creates it) that holds the owner's pid, host name and start time. A lock whose pid no longer
+// One writer per directory (Node only): a lock file created exclusively (so of two processes exactly
+// one creates it; written under a temporary name and hard-linked into place, so it never exists
+// empty) that holds the owner's pid, host name and start time. A lock whose pid no longer
 // runs on this host is stale (its owner was killed) and is taken over; one from another host cannot
 // be checked and is left to the user. Release is synchronous, so that signal and exit handlers can
 // call it.
@@ -24,9 +25,10 @@
 // one not renewed for FOREIGN_LOCK_STALE_MS is stale (a restarted container's earlier command).
 import { createHash } from 'node:crypto';
 import { readFileSync, readlinkSync, unlinkSync, utimesSync } from 'node:fs';
-import { open, stat, unlink } from 'node:fs/promises';
+import { link, open, readdir, stat, unlink, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { basename, dirname, join } from 'node:path';
+import { tempFilePrefix, tempPathFor } from './atomic-file.js';
 import { readRegularFile } from './regular-files.js';
 
 export const LOCK_FILE = 'gpt.lock';
@@ -92,7 +94,7 @@ export async function lockDirectory(dir: string, onStale: (owner: LockOwner) => 
       };
     }
     const owner = await staleOwner(dir, path);
-    if (owner && (await deleteIfStill(dir, path, owner.text))) onStale(owner.owner);
+    if (owner && (await deleteIfStill(dir, path, owner))) onStale(owner.owner);
   }
 }
 
@@ -104,8 +106,40 @@ const ownerText = () => {
   return JSON.stringify(owner) + '\n';
 };
 
-/** Creates `path` holding `text`, unless it exists (false). */
+/**
+ * Creates `path` holding `text`, unless it exists (false). The text is written under a temporary
+ * name and hard-linked into place, which fails if `path` exists: the file appears whole, so a
+ * process killed at any moment leaves no empty lock (one that no run could tell stale).
+ */
 async function createExclusive(path: string, text: string): Promise<boolean> {
+  for (;;) {
+    const temp = tempPathFor(path);
+    await writeFile(temp, text, { flag: 'wx' }).catch(async (e: unknown) => {
+      // created and written in part (a full disk); 'wx' never opened another's
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') await unlink(temp).catch(() => undefined);
+      throw e;
+    });
+    try {
+      await link(temp, path);
+      return true;
+    } catch (e) {
+      const { code } = e as NodeJS.ErrnoException;
+      if (code === 'EEXIST') return false;
+      // file systems without hard links (FAT, exFAT): created, then written
+      if (code !== undefined && NO_HARD_LINKS.includes(code)) return createThenWrite(path, text);
+      // our temporary file taken for a dead owner's (its pid is ours now): again; a deleted directory fails the write
+      if (code !== 'ENOENT') throw e;
+    } finally {
+      await unlink(temp).catch(() => undefined);
+    }
+  }
+}
+
+/** What link() fails with where the file system has no hard links. */
+const NO_HARD_LINKS = ['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS'];
+
+/** createExclusive without a link: a process killed between the create and the write leaves an empty lock, refused as unreadable. */
+async function createThenWrite(path: string, text: string): Promise<boolean> {
   let file;
   try {
     file = await open(path, 'wx');
@@ -146,7 +180,7 @@ async function staleOwner(dir: string, path: string): Promise<ReadOwner | null> 
  * file); false when another process deleted it first. A live claim means another run is taking the
  * directory over right now: the directory is in use.
  */
-async function deleteIfStill(dir: string, path: string, text: string): Promise<boolean> {
+async function deleteIfStill(dir: string, path: string, { text, owner }: ReadOwner): Promise<boolean> {
   const claim = join(dirname(path), `${basename(path)}.takeover-${createHash('sha256').update(text).digest('hex').slice(0, 16)}`);
   for (;;) {
     const claimText = ownerText();
@@ -156,6 +190,7 @@ async function deleteIfStill(dir: string, path: string, text: string): Promise<b
         // Only a holder of this claim deletes this text, and its owner is dead: it cannot change now.
         if ((await readRegularFile(path).then(String, () => '')) !== text) return false;
         await unlink(path);
+        await removeTemporaries(path, owner.pid); // a kill between its link and its unlink left its own
         return true;
       } finally {
         await unlink(claim); // ours: a live process's claim is never deleted by another
@@ -163,8 +198,15 @@ async function deleteIfStill(dir: string, path: string, text: string): Promise<b
       }
     }
     const taker = await staleOwner(dir, claim);
-    if (taker) await deleteIfStill(dir, claim, taker.text);
+    if (taker) await deleteIfStill(dir, claim, taker);
   }
+}
+
+/** The temporary files createExclusive of `path` by process `pid` left (killed before it removed them). */
+async function removeTemporaries(path: string, pid: number): Promise<void> {
+  const prefix = `${tempFilePrefix(basename(path))}${pid}-`;
+  const names = await readdir(dirname(path)).catch(() => []);
+  await Promise.all(names.filter((name) => name.startsWith(prefix)).map((name) => unlink(join(dirname(path), name)).catch(() => undefined)));
 }
 
 /** A lock file as read: its owner, its text, and when it was last written or renewed. */
