@@ -104,8 +104,8 @@ export async function startServer(opts: ServeOptions = {}): Promise<StaticServer
     // a broken or non-finite checkpoint fails now, not in the page; an imported one's files stay open, to serve
     if (checkpointIsDir && (await isHFDirectory(checkpoint))) imported = await openHFCheckpointFile(checkpoint);
     else await checkCheckpointAt(checkpoint);
-    // checked by reading it, but served as it is: the page reads it as our checkpoint, safetensors (a
-    // picked ckpt.pt it reads with its meta.pkl, which a served one would need served too)
+    // checked by reading it, but served as it is, which the page reads as ours (safetensors): a
+    // ckpt.pt it opens only when picked, with its meta.pkl (a served one would need that served too)
     const handle = checkpointIsDir ? null : await openRegularFile(checkpoint);
     const torchSave = handle && (await isTorchSave(handle, checkpoint).finally(() => handle.close()));
     if (torchSave) {

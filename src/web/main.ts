@@ -1,5 +1,5 @@
 // The demo page: find the WebGPU adapter, load a model (the server's checkpoint, a checkpoint file,
-// or a Hugging Face GPT-2 model's files), stream text from it, train a small GPT in the tab with a
+// nanoGPT's ckpt.pt, or a Hugging Face GPT-2 model's files), stream text from it, train a small GPT in the tab with a
 // live loss chart, and save the result as a checkpoint the `gpt` CLI reads. Imports only
 // platform-free modules (checked by scripts/build-web.mjs).
 // Long work (training, generation) awaits the GPU between steps and yields to the event loop, so
