@@ -10,7 +10,6 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { device } from '../src/device/device.js';
 import { noGrad, scope, tensor } from '../src/index.js';
 import { gpt3EncoderDir } from '../src/node/gpt2-vocab.js';
-import type { ByteSource } from '../src/io/safetensors-source.js';
 import { toHuggingFaceJSON } from '../src/gpt/tokenizer/index.js';
 import { pickedSource } from '../src/web/picked-file.js';
 import { Session } from '../src/web/session.js';
@@ -86,9 +85,13 @@ describe("the page opens nanoGPT's ckpt.pt", () => {
     ]);
     const args = new Map<string, TorchValue>([['n_layer', 1], ['n_head', 2], ['n_embd', C], ['block_size', 16], ['bias', false], ['vocab_size', 50304], ['dropout', 0]]);
     const bytes = torchSave(new Map<string, TorchValue>([['model', state], ['model_args', args], ['config', new Map([['dataset', 'openwebtext']])]]));
+    // the picked File, each slice the page reads counted, and reading it whole refused
     const reads: number[] = [];
-    const file = pickedSource(new File([new Uint8Array(bytes)], 'ckpt.pt'));
-    const watched: ByteSource = { size: file.size, read: (offset, length) => (reads.push(length), file.read(offset, length)) };
+    const file = new File([new Uint8Array(bytes)], 'ckpt.pt');
+    const slice = file.slice.bind(file);
+    file.slice = (start = 0, end = file.size) => (reads.push(end - start), slice(start, end));
+    file.arrayBuffer = () => Promise.reject(new Error('ckpt.pt read whole'));
+    const watched = pickedSource(file);
     const vocabDir = gpt3EncoderDir()!;
     const [vocab, merges] = ['encoder.json', 'vocab.bpe'].map((name) => readFileSync(join(vocabDir, name), 'utf8'));
 
