@@ -2,7 +2,8 @@
 // (`gpt serve`), Chromium (playwright-core, headless, WebGPU on SwiftShader) opens the page, and
 // the page's test hook (window.__gpt) must reproduce Node's logits and greedy text, train the
 // model further (with Node's losses), and save a checkpoint (a Blob of a piece per tensor) that
-// Node loads with the same logits and the page opens again (a File slice per tensor); then open a Hugging Face GPT-2 model's files through the page's file input (GPT-2's logits); a
+// Node loads with the same logits and the page opens again (a File slice per tensor); then open a Hugging Face GPT-2 model's files through the page's file input (GPT-2's logits),
+// and PyTorch's files (nanoGPT's ckpt.pt with its meta.pkl: PyTorch's logits; a pytorch_model.bin); a
 // served checkpoint that fails is said on the page; a run and a generation go on in a background
 // tab (timers throttled), with GPU memory flat from round to round. The served checkpoint is read a
 // range per tensor.
@@ -29,8 +30,10 @@ import type { ReadyState } from '../src/web/hook.js';
 import { disposeTrainers, setupDevice } from './helpers.js';
 import { gpt2Logits, miniGpt2Tokenizer, randomGPT2, SMALL, writeGPT2Dir } from './hf-reference.js';
 import { charData } from './corpus.js';
+import { toHuggingFaceJSON } from '../src/gpt/tokenizer/index.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'gpt-browser-'));
+const TORCH_FIXTURES = join(import.meta.dirname, 'fixtures/torch');
 const { corpus, tokenizer, data } = await charData(20_000); // split as the page splits its text
 const cfg: TrainConfig = {
   ...TRAIN_DEFAULTS,
@@ -291,14 +294,14 @@ describe('the demo page in Chromium (WebGPU)', () => {
   });
 
   // after the screenshot: this replaces the page's model
-  it("opens a Hugging Face GPT-2 model's files picked together (GPT-2's logits); a pick without a model is one line saying what to pick", async () => {
+  it("opens a Hugging Face GPT-2 model's files picked together (GPT-2's logits), and PyTorch's (nanoGPT's ckpt.pt with meta.pkl: torch's logits; pytorch_model.bin); a pick without a model, or without meta.pkl, is one line saying what to pick", async () => {
     usePage();
     const hf = join(dir, 'hf-gpt2');
     const params = randomGPT2();
     writeGPT2Dir(hf, params, { prefix: false, head: true });
     const input = page.locator('#load-file');
     await input.setInputFiles([join(hf, 'config.json')]);
-    await expect.poll(() => page.locator('#error').textContent()).toMatch(/^config\.json without its weights \(model\.safetensors\): open a checkpoint/);
+    await expect.poll(() => page.locator('#error').textContent()).toMatch(/^config\.json without its weights \(model\.safetensors or pytorch_model\.bin\): open a checkpoint/);
     await input.setInputFiles(['config.json', 'model.safetensors', 'tokenizer.json'].map((f) => join(hf, f)));
     await expect.poll(() => page.evaluate(() => window.__gpt.summary().source)).toBe('Hugging Face model');
     expect(await page.locator('#error').isHidden()).toBe(true);
@@ -307,6 +310,27 @@ describe('the demo page in Chromium (WebGPU)', () => {
     const diff = maxAbsDiff(await page.evaluate((p) => window.__gpt.logitsFor(p), prompt), want);
     console.log(`Hugging Face GPT-2 model in the page: max |browser - float64 GPT-2| = ${diff.toExponential(2)}`);
     expect(diff).toBeLessThan(1e-4);
+    // PyTorch's files (test/fixtures/torch, with the logits PyTorch gave): nanoGPT's ckpt.pt with its meta.pkl, a model's pytorch_model.bin
+    const torch = join(dir, 'torch');
+    mkdirSync(join(torch, 'hf'), { recursive: true });
+    writeFileSync(join(torch, 'ckpt.pt'), readFileSync(join(TORCH_FIXTURES, 'nanogpt-ckpt.pt')));
+    writeFileSync(join(torch, 'meta.pkl'), readFileSync(join(TORCH_FIXTURES, 'nanogpt-meta.pkl')));
+    await input.setInputFiles([join(torch, 'ckpt.pt')]);
+    await expect.poll(() => page.locator('#error').textContent()).toMatch(/^ckpt\.pt: no meta\.pkl picked, and vocab_size 20 is not GPT-2's: .*pick it \(data\/shakespeare_char\/meta\.pkl\) together with ckpt\.pt$/);
+    await input.setInputFiles(['ckpt.pt', 'meta.pkl'].map((f) => join(torch, f)));
+    await expect.poll(() => page.evaluate(() => window.__gpt.summary().source)).toBe('ckpt.pt');
+    const torchLogits: Record<string, { ids: number[][]; logits: number[][][] }> = JSON.parse(readFileSync(join(TORCH_FIXTURES, 'logits.json'), 'utf8'));
+    const { ids, logits } = torchLogits.nanogpt!;
+    const chars = "\n !',.:;?abcdehilnot"; // make_fixtures.py's meta.pkl
+    const nanoDiff = maxAbsDiff(await page.evaluate((p) => window.__gpt.logitsFor(p), ids[0]!.map((id) => chars[id]).join('')), logits[0]!.at(-1)!);
+    console.log(`nanoGPT's ckpt.pt in the page: max |browser - torch float64| = ${nanoDiff.toExponential(2)}`);
+    expect(nanoDiff).toBeLessThan(1e-4);
+    writeFileSync(join(torch, 'hf', 'config.json'), readFileSync(join(TORCH_FIXTURES, 'hf', 'config.json')));
+    writeFileSync(join(torch, 'hf', 'pytorch_model.bin'), readFileSync(join(TORCH_FIXTURES, 'hf', 'pytorch_model.bin')));
+    writeFileSync(join(torch, 'hf', 'tokenizer.json'), JSON.stringify(toHuggingFaceJSON(miniGpt2Tokenizer())));
+    await input.setInputFiles(['config.json', 'pytorch_model.bin', 'tokenizer.json'].map((f) => join(torch, 'hf', f)));
+    await expect.poll(() => page.evaluate(() => window.__gpt.summary().vocabSize)).toBe(260);
+    expect(await page.locator('#error').isHidden()).toBe(true);
     // an older save, with vocab.json and merges.txt for its tokenizer
     const pair = join(dir, 'hf-gpt2-pair');
     writeGPT2Dir(pair, params, { prefix: false, head: true, tokenizer: 'vocab+merges' });

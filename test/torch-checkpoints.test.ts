@@ -108,7 +108,7 @@ describe("nanoGPT's ckpt.pt", () => {
     const { model } = await loadCheckpointModel(exported, { dropout: 0 });
     expect(await worstError(model, 'nanogpt')).toBeLessThan(1e-4);
     model.dispose();
-    await expect(startServer({ checkpoint: path, root: dir })).rejects.toThrow(`--checkpoint ${path} is a torch.save file (nanoGPT's ckpt.pt), which the page does not read: convert it with \`gpt export --init-from ${path} --to DIR\` and serve DIR`);
+    await expect(startServer({ checkpoint: path, root: dir })).rejects.toThrow(`--checkpoint ${path} is a torch.save file (nanoGPT's ckpt.pt), which gpt serve does not serve: convert it with \`gpt export --init-from ${path} --to DIR\` and serve DIR, or open it (with its meta.pkl) in the page's Open a checkpoint…`);
     // torch.save's format before 1.6 (a bare pickle)
     const legacy = join(dir, 'legacy.pt');
     writeFileSync(legacy, Uint8Array.of(0x80, 2, 0x7d, 0x2e));

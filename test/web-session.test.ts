@@ -31,7 +31,7 @@ beforeAll(setupDevice);
 /** Frees what a session holds on the GPU. */
 const release = (session: Session) => session.dispose();
 
-const WHAT = /: open a checkpoint \(one \.safetensors file alone\), or a Hugging Face GPT-2 model's config\.json, model\.safetensors and tokenizer\.json \(or vocab\.json and merges\.txt\) together$/;
+const WHAT = /: open a checkpoint \(one \.safetensors file alone\), nanoGPT's ckpt\.pt \(with its meta\.pkl, or GPT-2's vocab\.json and merges\.txt\), or a Hugging Face GPT-2 model's config\.json, model\.safetensors \(or pytorch_model\.bin\) and tokenizer\.json \(or vocab\.json and merges\.txt\) together$/;
 
 describe('pickModelFiles', () => {
   it.each([
@@ -42,14 +42,24 @@ describe('pickModelFiles', () => {
     [['config.json', 'merges.txt', 'model.safetensors', 'vocab.json'], { config: 'config.json', weights: 'model.safetensors', vocab: 'vocab.json', merges: 'merges.txt' }],
     // file systems that ignore case may show other cases: the names are kept as picked
     [['CONFIG.JSON', 'Model.SafeTensors', 'Tokenizer.json'], { config: 'CONFIG.JSON', weights: 'Model.SafeTensors', tokenizer: 'Tokenizer.json' }],
+    // torch.save's weights in place of model.safetensors
+    [['config.json', 'pytorch_model.bin', 'tokenizer.json'], { config: 'config.json', weights: 'pytorch_model.bin', tokenizer: 'tokenizer.json' }],
+    // nanoGPT's ckpt.pt, alone or with its tokenizer's files: meta.pkl, GPT-2's pair
+    [['ckpt.pt'], { nanogpt: 'ckpt.pt' }],
+    [['META.PKL', 'ckpt.pt', 'notes.txt'], { nanogpt: 'ckpt.pt', meta: 'META.PKL' }],
+    [['merges.txt', 'ckpt.pt', 'vocab.json'], { nanogpt: 'ckpt.pt', vocab: 'vocab.json', merges: 'merges.txt' }],
   ])('%j -> %j', (names, want) => expect(pickModelFiles(names)).toEqual(want));
 
   it.each([
     [[], /^no file picked/],
-    [['a.safetensors', 'b.safetensors'], /^several \.safetensors files picked \(a\.safetensors, b\.safetensors\)/],
-    [['config.json', 'model.safetensors', 'model-2.safetensors', 'tokenizer.json'], /^several \.safetensors files picked/],
-    [['README.md', 'config.json'], /^config\.json without its weights \(model\.safetensors\)/],
-    [['config.json', 'pytorch_model.bin', 'tokenizer.json'], /^config\.json without its weights/],
+    [['a.safetensors', 'b.safetensors'], /^several weights files picked \(a\.safetensors, b\.safetensors\)/],
+    [['config.json', 'model.safetensors', 'model-2.safetensors', 'tokenizer.json'], /^several weights files picked/],
+    [['config.json', 'model.safetensors', 'pytorch_model.bin', 'tokenizer.json'], /^several weights files picked \(model\.safetensors, pytorch_model\.bin\)/],
+    [['ckpt.pt', 'model.safetensors'], /^several weights files picked \(model\.safetensors, ckpt\.pt\)/],
+    [['README.md', 'config.json'], /^config\.json without its weights \(model\.safetensors or pytorch_model\.bin\)/],
+    // a Hugging Face model's torch weights alone are not a checkpoint
+    [['pytorch_model.bin'], /^no config\.json among "pytorch_model\.bin"/],
+    [['meta.pkl'], /^no model in "meta\.pkl"/],
     [['tokenizer.json'], /^no model in "tokenizer\.json"/],
     [['model.safetensors', 'tokenizer.json'], /^no config\.json among "model\.safetensors", "tokenizer\.json"/],
     [['gpt.safetensors', 'notes.txt'], /^no config\.json among "gpt\.safetensors", "notes\.txt"/],

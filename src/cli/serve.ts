@@ -104,11 +104,12 @@ export async function startServer(opts: ServeOptions = {}): Promise<StaticServer
     // a broken or non-finite checkpoint fails now, not in the page; an imported one's files stay open, to serve
     if (checkpointIsDir && (await isHFDirectory(checkpoint))) imported = await openHFCheckpointFile(checkpoint);
     else await checkCheckpointAt(checkpoint);
-    // checked by reading it, but served as it is: the page reads safetensors only
+    // checked by reading it, but served as it is, which the page reads as ours (safetensors): a
+    // ckpt.pt it opens only when picked, with its meta.pkl (a served one would need that served too)
     const handle = checkpointIsDir ? null : await openRegularFile(checkpoint);
     const torchSave = handle && (await isTorchSave(handle, checkpoint).finally(() => handle.close()));
     if (torchSave) {
-      throw new UsageError(`--checkpoint ${opts.checkpoint} is a torch.save file (nanoGPT's ckpt.pt), which the page does not read: convert it with \`gpt export --init-from ${opts.checkpoint} --to DIR\` and serve DIR`);
+      throw new UsageError(`--checkpoint ${opts.checkpoint} is a torch.save file (nanoGPT's ckpt.pt), which gpt serve does not serve: convert it with \`gpt export --init-from ${opts.checkpoint} --to DIR\` and serve DIR, or open it (with its meta.pkl) in the page's Open a checkpoint…`);
     }
   }
 

@@ -4,10 +4,11 @@
 // sizes), 'optimizer', 'iter_num', 'best_val_loss' (a 0-d tensor) and 'config' (train.py's
 // settings, 'dataset' among them). The optimizer's state is not read: a fine-tune starts at step 0
 // with fresh moments, as one from a Hugging Face model does. The MLP's GELU is nanoGPT's nn.GELU(),
-// the exact one (ours by default). Platform free: src/node reads the file and finds its tokenizer.
+// the exact one (ours by default). Platform free: src/node finds its tokenizer's files as sample.py
+// does, the page takes those picked with it.
 import { parsePickle, type PickleValue } from '../io/pickle.js';
-import type { SafetensorsReader } from '../io/safetensors-source.js';
-import { describe, torchStateDictReader, TorchTensor, type TorchFile } from '../io/torch-file.js';
+import type { ByteSource, SafetensorsReader } from '../io/safetensors-source.js';
+import { describe, openTorchFile, torchStateDictReader, TorchTensor, type TorchFile } from '../io/torch-file.js';
 import { POSITIVE_INT, rangeProblem, show, UNIT_INTERVAL } from '../io/value-ranges.js';
 import { CHECKPOINT_FORMAT, configWeightsProblem, nonFiniteProblem, type Checkpoint, type CheckpointMeta, type CheckpointWeight } from './checkpoint.js';
 import type { GPTConfig } from './model.js';
@@ -32,9 +33,16 @@ const HEAD = 'lm_head.weight';
 const EMBEDDING = 'wte.weight';
 /** nanoGPT's causal mask, a buffer registered where PyTorch has no flash attention (< 2.0). */
 const MASK_BUFFER = /^h\.\d+\.attn\.bias$/;
+/** GPT-2's vocabulary: nanoGPT's vocab_size for it (padded or not) is at least this. */
+const GPT2_VOCAB = 50257;
 
 /** Whether a torch.save file's root is nanoGPT's checkpoint dict. */
 const isNanoGptCheckpoint = (root: PickleValue) => root instanceof Map && root.has('model') && root.has('model_args');
+
+/** nanoGPT's checkpoint in the torch.save file `source` reads, its pickle read (its tensors are not); `name` names it in errors. */
+export async function openNanoGptSource(source: ByteSource, name: string): Promise<NanoGptFile> {
+  return readNanoGptFile(await openTorchFile(source, name), name);
+}
 
 /** nanoGPT's checkpoint in the torch.save file `file` (its pickle read); `source` names it in errors. */
 export async function readNanoGptFile(file: TorchFile, source: string): Promise<NanoGptFile> {
@@ -130,6 +138,32 @@ export function nanoGptCheckpoint(file: NanoGptFile, tensors: Record<string, { s
   const disagreement = configWeightsProblem(meta.model, weights, (k) => MODEL_ARGS.find(([ours]) => ours === k)?.[1] ?? k, `${source}['model']`);
   if (disagreement) throw new Error(`${source}: model_args: ${disagreement}`);
   return { ckpt: { meta, weights, source }, note };
+}
+
+/** Where nanoGPT's tokenizer was looked for, and how to give it, for nanoGptTokenizerOf's errors. */
+export interface NanoGptTokenizerHelp {
+  /** Where meta.pkl was looked for ("no meta.pkl (looked for ...)"). */
+  looked: string;
+  /** How to give a character model its meta.pkl. */
+  giveMeta: string;
+  /** How to give GPT-2's vocabulary, where none is at hand. */
+  giveGpt2: string;
+}
+
+/**
+ * The tokenizer of nanoGPT's file as its sample.py picks it: meta.pkl's vocabulary (`meta`: its
+ * bytes and where they came from) where there is one, else GPT-2's (`gpt2` gives it, or null where
+ * none is at hand), which only a vocab_size of at least GPT-2's can be; else an error saying
+ * `help`'s where and how. Node looks for meta.pkl as sample.py does; the page takes the files picked.
+ */
+export async function nanoGptTokenizerOf(file: NanoGptFile, source: string, meta: { bytes: Uint8Array; path: string } | null, gpt2: () => Promise<Tokenizer | null>, help: NanoGptTokenizerHelp): Promise<Tokenizer> {
+  if (meta) return nanoGptMetaTokenizer(meta.bytes, meta.path);
+  if (file.model.vocabSize < GPT2_VOCAB) {
+    throw new Error(`${source}: ${help.looked}, and vocab_size ${file.model.vocabSize} is not GPT-2's: a character model's vocabulary is its dataset's meta.pkl; ${help.giveMeta}`);
+  }
+  const tokenizer = await gpt2();
+  if (!tokenizer) throw new Error(`${source}: ${help.looked}, so its tokenizer is GPT-2's, as nanoGPT's sample.py assumes, ${help.giveGpt2}`);
+  return tokenizer;
 }
 
 /** The character vocabulary of nanoGPT's meta.pkl ({ vocab_size, itos, stoi }, as its shakespeare_char writes); `path` names it in errors. */

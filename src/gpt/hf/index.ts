@@ -113,23 +113,26 @@ export function decodeHF(files: HFModelFiles, source = 'model'): Checkpoint {
   return hfCheckpoint(model, [{ file: HF_FILES.weights, ...parsed }], files, source);
 }
 
-/** A Hugging Face GPT-2 model's files with model.safetensors to read a tensor at a time (a browser File's slices): never in one buffer. */
+/** A Hugging Face GPT-2 model's files with its weights to read a tensor at a time (a browser File's slices): never in one buffer. */
 export interface HFModelSources extends HFTokenizerFiles {
   config: string;
   weights: ByteSource;
+  /** The weights file's name in the directory: model.safetensors (the default), or pytorch_model.bin (torch.save's, isTorchWeights). */
+  weightsFile?: string;
 }
 
 /** decodeHF of files whose weights are read a tensor at a time, their causal-mask buffers left unread. */
 export async function readHF(files: HFModelSources, source = 'model'): Promise<Checkpoint> {
   const model = hfModelConfig(files.config, source);
+  const file = files.weightsFile ?? HF_FILES.weights;
   let read: Safetensors;
   try {
-    const reader = await openSafetensors(files.weights);
+    const reader = await openHFWeightsFile(files.weights, file);
     read = { tensors: await reader.readTensors((name) => !isMaskBuffer(name)), metadata: reader.metadata };
   } catch (e) {
-    throw unreadableWeights(source, e);
+    throw unreadableWeights(source, e, file);
   }
-  return hfCheckpoint(model, [{ file: HF_FILES.weights, ...read }], files, source);
+  return hfCheckpoint(model, [{ file, ...read }], files, source);
 }
 
 /** A weights file of the model in `source` that could not be read, as readHF says it. */

@@ -1,14 +1,13 @@
 // A Hugging Face GPT-2 model's files made a model with each weight converted (dtype, Conv1D layout)
-// and uploaded to the GPU as it is read, from model.safetensors or its shards in order (the page's
-// Open of a model directory, Node's loads of one): readHF then modelFromCheckpoint held every
-// weight on the host until the last was read (gpt2-xl's 6 GB in float32).
+// and uploaded to the GPU as it is read, from model.safetensors (or pytorch_model.bin) or its shards
+// in order (the page's Open of a model directory, Node's loads of one): readHF then
+// modelFromCheckpoint held every weight on the host until the last was read (gpt2-xl's 6 GB in float32).
 import { modelFor } from '../checkpoint.js';
 import { uploadedCheckpoint, uploadWeight, type LoadOptions, type UploadedCheckpoint } from '../checkpoint-upload.js';
 import { device } from '../../device/device.js';
 import type { GPT, GPTConfig } from '../model.js';
 import { tokenizerFromJSON } from '../tokenizer/index.js';
-import { openSafetensors } from '../../io/safetensors-source.js';
-import { HF_FILES, hfCheckpointMeta, hfModelConfig, readHF, refuseOurs, unreadableWeights, type HFModelSources, type HFTokenizerFiles } from './index.js';
+import { HF_FILES, hfCheckpointMeta, hfModelConfig, openHFWeightsFile, readHF, refuseOurs, unreadableWeights, type HFModelSources, type HFTokenizerFiles } from './index.js';
 import { checkedHFHeaders, savedTensors, type HFHeaders, type HFWeightsReader } from './headers.js';
 import { EMBEDDING, HEAD, headIsEmbedding, HFWeightsDecoder, unprefixed } from './weights.js';
 
@@ -19,8 +18,9 @@ import { EMBEDDING, HEAD, headIsEmbedding, HFWeightsDecoder, unprefixed } from '
  */
 export async function readHFModel(files: HFModelSources, source: string, opts: LoadOptions = {}): Promise<UploadedCheckpoint> {
   const config = hfModelConfig(files.config, source);
-  const reader = await openSafetensors(files.weights).catch((e: unknown) => Promise.reject(unreadableWeights(source, e)));
-  const shards = [{ file: HF_FILES.weights, reader }];
+  const file = files.weightsFile ?? HF_FILES.weights;
+  const reader = await openHFWeightsFile(files.weights, file).catch((e: unknown) => Promise.reject(unreadableWeights(source, e, file)));
+  const shards = [{ file, reader }];
   const headers = checkedHFHeaders(config, shards, files, source, null);
   return (await uploadHF(config, shards, files, source, headers, opts)) ?? uploadedCheckpoint(await readHF(files, source), opts);
 }
