@@ -210,3 +210,14 @@ describe('a Hugging Face GPT-2 directory with pytorch_model.bin', () => {
     expect(info.out).toMatch(/causal-mask buffers: F32, 4 tensors[^]*on disk {6}27,089 bytes \(pytorch_model\.bin\)/);
   });
 });
+
+describe('--help', () => {
+  // the help named a Hugging Face directory with model.safetensors only, after both torch files were read
+  it("names nanoGPT's ckpt.pt and pytorch_model.bin where a command takes a checkpoint", async () => {
+    for (const [command, flag] of [['sample', '--out-dir'], ['eval', '--out-dir'], ['info', '--out-dir'], ['train', '--init-from']]) {
+      const help = await gpt(command!, '--help');
+      const line = help.out.split('\n').find((l) => l.trimStart().startsWith(`${flag} `));
+      expect(line, `gpt ${command} --help: ${flag}`).toMatch(/model\.safetensors or pytorch_model\.bin\)?, or nanoGPT's ckpt\.pt/);
+    }
+  });
+});

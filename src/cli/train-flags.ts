@@ -77,7 +77,7 @@ export const TRAIN_FLAGS: FlagSpec<TrainFlags> = {
     dataDir: "directory written by `gpt prepare`, or nanoGPT's (train.bin + val.bin, with meta.pkl's characters or, with --tokenizer gpt2, GPT-2 ids)",
     outDir: 'where the checkpoint, log.jsonl and the lock go',
     config: 'JSON file of settings (keys as flags: kebab-case, snake_case or camelCase)',
-    initFrom: "'scratch', 'resume' (continue <out-dir>), or a checkpoint to fine-tune: a dir/file of ours, or a Hugging Face GPT-2 directory (config.json + model.safetensors)",
+    initFrom: "'scratch', 'resume' (continue <out-dir>), or a checkpoint to fine-tune: a dir/file of ours, a Hugging Face GPT-2 directory (config.json + model.safetensors or pytorch_model.bin), or nanoGPT's ckpt.pt",
     ...TOKENIZER_DOCS,
     alwaysSave: 'save at every evaluation, not only when val loss improves; --init-from resume keeps the run\'s setting',
     overwrite: 'replace the checkpoint already in <out-dir>: at the first save, which starts its log.jsonl over (until then both are kept)',
