@@ -6,7 +6,7 @@
 import { cpSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { modelFromCheckpoint } from '../src/gpt/checkpoint.js';
+import { checkpointBytes, decodeCheckpoint, modelFromCheckpoint } from '../src/gpt/checkpoint.js';
 import type { GPT } from '../src/gpt/model.js';
 import { nanoGptCheckpoint, type NanoGptFile } from '../src/gpt/nanogpt.js';
 import { CharTokenizer, toHuggingFaceJSON } from '../src/gpt/tokenizer/index.js';
@@ -14,7 +14,7 @@ import { noGrad, scope, tensor } from '../src/index.js';
 import { loadCheckpoint, loadCheckpointModel } from '../src/node/checkpoint-dir.js';
 import { nanoGptTokenizer } from '../src/node/nanogpt-file.js';
 import { startServer } from '../src/cli/serve.js';
-import { gpt, tempDir } from './cli-helpers.js';
+import { getCheckpoint, gpt, tempDir } from './cli-helpers.js';
 import { torchSave, type HostTensor, type TorchValue } from './torch-writer.js';
 import { setupDevice } from './helpers.js';
 import { miniGpt2Tokenizer } from './hf-reference.js';
@@ -101,14 +101,13 @@ describe("nanoGPT's ckpt.pt", () => {
     expect(trained.code, trained.err).toBe(0);
     expect(trained.out).toContain(`fine-tuning from ${path}`);
     expect((await loadCheckpoint(ft)).meta.model).toMatchObject({ vocabSize: 20, nEmbd: 8, bias: false, activation: 'gelu' });
-    // exported as a Hugging Face directory (what gpt serve and the page read), computing the same
+    // exported as a Hugging Face directory, computing the same
     const exported = join(dir, 'nano-exported');
     const ex = await gpt('export', '--init-from', path, '--to', exported);
     expect(ex.code, ex.err).toBe(0);
     const { model } = await loadCheckpointModel(exported, { dropout: 0 });
     expect(await worstError(model, 'nanogpt')).toBeLessThan(1e-4);
     model.dispose();
-    await expect(startServer({ checkpoint: path, root: dir })).rejects.toThrow(`--checkpoint ${path} is a torch.save file (nanoGPT's ckpt.pt), which gpt serve does not serve: convert it with \`gpt export --init-from ${path} --to DIR\` and serve DIR, or open it (with its meta.pkl) in the page's Open a checkpoint…`);
     // torch.save's format before 1.6 (a bare pickle)
     const legacy = join(dir, 'legacy.pt');
     writeFileSync(legacy, Uint8Array.of(0x80, 2, 0x7d, 0x2e));
@@ -208,6 +207,67 @@ describe('a Hugging Face GPT-2 directory with pytorch_model.bin', () => {
     const info = await gpt('info', path);
     expect([info.code, info.err]).toEqual([0, '']);
     expect(info.out).toMatch(/causal-mask buffers: F32, 4 tensors[^]*on disk {6}27,089 bytes \(pytorch_model\.bin\)/);
+  });
+});
+
+describe('gpt serve --checkpoint, converted to our checkpoint file a tensor at a time as ranges ask', () => {
+  const root = join(dir, 'web');
+  mkdirSync(root, { recursive: true });
+  writeFileSync(join(root, 'index.html'), '<!doctype html>');
+
+  /** Serves `path`; the checkpoint the page would load (whole, and again by ranges of `chunk` bytes), decoded. */
+  async function served(path: string, chunk: number) {
+    const server = await startServer({ root, port: 0, checkpoint: path });
+    try {
+      const whole = await getCheckpoint(server);
+      expect([whole.status, whole.length]).toEqual([200, whole.body.length]);
+      expect(await getCheckpoint(server, {}, 'HEAD')).toEqual({ status: 200, length: whole.length, body: Buffer.alloc(0) });
+      const ranges: Buffer[] = [];
+      for (let start = 0; start < whole.length; start += chunk) {
+        const part = await getCheckpoint(server, { Range: `bytes=${start}-${start + chunk - 1}` });
+        expect(part.status).toBe(206);
+        ranges.push(part.body);
+      }
+      return { whole: whole.body, ranged: Buffer.concat(ranges) };
+    } finally {
+      await server.close();
+    }
+  }
+
+  /** The worst error of the model of checkpoint file `bytes` (decoded as the page decodes it) against torch's logits for `which`. */
+  async function servedError(bytes: Uint8Array, which: string): Promise<number> {
+    const { model } = modelFromCheckpoint(decodeCheckpoint(bytes, 'served'), { dropout: 0 });
+    try {
+      return await worstError(model, which);
+    } finally {
+      model.dispose();
+    }
+  }
+
+  it("nanoGPT's ckpt.pt, its meta.pkl found as the CLI finds it: torch's logits within 1e-4, whole and by ranges", async () => {
+    const path = nanoGptCheckout('nano-serve');
+    const { whole, ranged } = await served(path, 333);
+    const decoded = decodeCheckpoint(whole, 'served');
+    expect(decoded.meta.tokenizer).toEqual(new CharTokenizer([...CHARS]).toJSON());
+    expect(decoded.meta.val).toBeCloseTo(1.4698, 6);
+    expect(await servedError(whole, 'nanogpt')).toBeLessThan(1e-4);
+    expect(await servedError(ranged, 'nanogpt')).toBeLessThan(1e-4);
+    expect(whole.equals(Buffer.from(checkpointBytes(await loadCheckpoint(path))))).toBe(true); // what the CLI loads, byte for byte
+  });
+
+  it.each(['hf', 'hf-sharded'])('a Hugging Face directory with pytorch_model.bin (%s): torch\'s logits within 1e-4, whole and by ranges', async (name) => {
+    const { whole, ranged } = await served(hfDir(name), 1000);
+    expect(await servedError(whole, 'hf')).toBeLessThan(1e-4);
+    expect(await servedError(ranged, 'hf')).toBeLessThan(1e-4);
+  });
+
+  it('refuses at the start, in one line naming --checkpoint, a character model without its meta.pkl (exit 1)', async () => {
+    const path = nanoGptCheckout('nano-serve-no-meta', { meta: false });
+    const error = await loadCheckpoint(path).then(() => null, (e: Error) => e.message);
+    expect(error).toMatch(/no meta\.pkl \(looked for .*\), and vocab_size 20 is not GPT-2's/);
+    await expect(startServer({ root, port: 0, checkpoint: path })).rejects.toThrow(`flag --checkpoint: ${error}`);
+    const { code, out, err } = await gpt('serve', '--root', root, '--port', '0', '--checkpoint', path);
+    expect([code, out, err.trim()]).toEqual([1, '', `gpt serve: flag --checkpoint: ${error}`]);
   });
 });
 

@@ -1,7 +1,8 @@
 // `gpt serve`: a small static server for the browser demo. It serves only the files of web-dist/
 // (built by `npm run build:web`) and, with --checkpoint, one checkpoint (a .safetensors file, the
-// current weights of a `gpt train` directory, or a Hugging Face directory in our format) at the
-// fixed URL /checkpoint.safetensors next to the page. Bound to 127.0.0.1 unless told otherwise.
+// current weights of a `gpt train` directory, or a Hugging Face directory or nanoGPT's ckpt.pt in
+// our format, converted a tensor at a time as ranges ask) at the fixed URL /checkpoint.safetensors
+// next to the page. Bound to 127.0.0.1 unless told otherwise.
 // Request paths are decoded once and rejected if they could leave the root (`..`, backslashes, NUL,
 // or a '%' left after decoding, i.e. double encoding), then resolved and checked against the root
 // again. Requests must name this server in their Host header, or in their absolute-form target
@@ -20,7 +21,9 @@ import { fileURLToPath } from 'node:url';
 import { withCheckpointFiles, type CheckedWeights, type CheckpointManifest } from '../node/checkpoint-files.js';
 import { fileVersion, kindOf, openRegularFile, unlessMissing, writtenVersion } from '../node/regular-files.js';
 import { checkCheckpointAt } from '../node/checkpoint-dir.js';
-import { openHFCheckpointFile, type HFCheckpointFile } from '../node/hf-checkpoint-file.js';
+import type { ConvertedCheckpointFile } from '../node/converted-checkpoint-file.js';
+import { openHFCheckpointFile } from '../node/hf-checkpoint-file.js';
+import { openNanoGptCheckpointFile } from '../node/nanogpt-file.js';
 import { isHFDirectory, isTorchSave } from '../node/checkpoint-kind.js';
 import { partsBetween, sendRepresentation, type ByteRange } from './http-ranges.js';
 import { flagHelp, noPositional, parseFlags, UsageError, type FlagSpec } from './flags.js';
@@ -50,7 +53,7 @@ export interface ServeOptions {
   host?: string;
   /** 0 picks a free port. */
   port?: number;
-  /** A checkpoint (a .safetensors file, or a directory written by `gpt train`) served at /checkpoint.safetensors. */
+  /** A checkpoint (a .safetensors file, a directory written by `gpt train`, a Hugging Face directory, nanoGPT's ckpt.pt) served at /checkpoint.safetensors. */
   checkpoint?: string;
   /** Called once per request, after the response is sent (for logging); `error` says why one failed (status 500). */
   onRequest?: (method: string, url: string, status: number, error?: string) => void;
@@ -93,7 +96,7 @@ export async function startServer(opts: ServeOptions = {}): Promise<StaticServer
   });
   const checkpoint = opts.checkpoint ? resolve(opts.checkpoint) : undefined;
   let checkpointIsDir = false;
-  let imported: HFCheckpointFile | null = null; // a Hugging Face directory, in our format, read and encoded per request a tensor at a time
+  let imported: ConvertedCheckpointFile | null = null; // a Hugging Face directory or nanoGPT's ckpt.pt, in our format, read and encoded per request a tensor at a time
   const importedEtag = `"imported-${randomUUID()}"`; // fixed while this server runs (its files are checked once)
   const checkedWeights: CheckedWeights = {}; // a directory's weights are checksummed once, not at every range read
   if (checkpoint) {
@@ -101,16 +104,17 @@ export async function startServer(opts: ServeOptions = {}): Promise<StaticServer
     if (!s) throw new Error(`no checkpoint at ${opts.checkpoint}`);
     if (!s.isDirectory() && !s.isFile()) throw new Error(`--checkpoint ${opts.checkpoint} is ${kindOf(s)}, not a checkpoint file or directory`);
     checkpointIsDir = s.isDirectory();
-    // a broken or non-finite checkpoint fails now, not in the page; an imported one's files stay open, to serve
-    if (checkpointIsDir && (await isHFDirectory(checkpoint))) imported = await openHFCheckpointFile(checkpoint);
-    else await checkCheckpointAt(checkpoint);
-    // checked by reading it, but served as it is, which the page reads as ours (safetensors): a
-    // ckpt.pt it opens only when picked, with its meta.pkl (a served one would need that served too)
-    const handle = checkpointIsDir ? null : await openRegularFile(checkpoint);
-    const torchSave = handle && (await isTorchSave(handle, checkpoint).finally(() => handle.close()));
-    if (torchSave) {
-      throw new UsageError(`--checkpoint ${opts.checkpoint} is a torch.save file (nanoGPT's ckpt.pt), which gpt serve does not serve: convert it with \`gpt export --init-from ${opts.checkpoint} --to DIR\` and serve DIR, or open it (with its meta.pkl) in the page's Open a checkpoint…`);
-    }
+    // a broken or non-finite checkpoint fails now, not in the page, in one line naming the flag; a
+    // converted one's files stay open, to serve
+    const checked = async () => {
+      if (checkpointIsDir && (await isHFDirectory(checkpoint))) imported = await openHFCheckpointFile(checkpoint);
+      else if (!checkpointIsDir && (await isTorchSaveAt(checkpoint))) imported = await openNanoGptCheckpointFile(checkpoint);
+      else await checkCheckpointAt(checkpoint);
+    };
+    await checked().catch((e: Error) => {
+      e.message = `flag --checkpoint: ${e.message}`;
+      throw e;
+    });
   }
 
   let hosts = new Set<string>(); // known once listening (the port may be picked by the system)
@@ -233,6 +237,12 @@ async function sendFile(req: IncomingMessage, res: ServerResponse, file: FileHan
   return sendRepresentation(req, res, { size, type, etag, body: ({ start, end }) => file.createReadStream({ start, end, autoClose: false }), unchanged });
 }
 
+/** Whether the file at `path` is torch.save's (nanoGPT's ckpt.pt) rather than safetensors. */
+async function isTorchSaveAt(path: string): Promise<boolean> {
+  const handle = await openRegularFile(path);
+  return isTorchSave(handle, path).finally(() => handle.close());
+}
+
 const bracket = (h: string) => (h.includes(':') ? `[${h}]` : h);
 
 /** Why the server could not listen, naming the flag to change (Node's 'listen EADDRINUSE: address already in use' names none). */
@@ -261,7 +271,7 @@ const SERVE_FLAGS: FlagSpec<typeof SERVE_DEFAULTS> = {
   docs: {
     host: 'address to bind (0.0.0.0 exposes the page to the network)',
     port: '0 = any free port',
-    checkpoint: `a checkpoint (directory or .safetensors file), served at ${CHECKPOINT_URL} and loaded by the page`,
+    checkpoint: `a checkpoint (directory or .safetensors file, a Hugging Face GPT-2 directory, or nanoGPT's ckpt.pt, converted as read), served at ${CHECKPOINT_URL} and loaded by the page`,
     root: 'directory to serve instead of web-dist/: it must hold the page, index.html',
     quiet: 'do not log requests',
   },

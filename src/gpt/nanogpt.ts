@@ -8,9 +8,10 @@
 // does, the page takes those picked with it.
 import { parsePickle, type PickleValue } from '../io/pickle.js';
 import type { ByteSource, SafetensorsReader } from '../io/safetensors-source.js';
+import { layoutPendingSafetensors, type PendingSafetensorsLayout } from '../io/safetensors.js';
 import { describe, openTorchFile, torchStateDictReader, TorchTensor, type TorchFile } from '../io/torch-file.js';
 import { POSITIVE_INT, rangeProblem, show, UNIT_INTERVAL } from '../io/value-ranges.js';
-import { CHECKPOINT_FORMAT, configWeightsProblem, nonFiniteProblem, type Checkpoint, type CheckpointMeta, type CheckpointWeight } from './checkpoint.js';
+import { CHECKPOINT_FORMAT, checkpointMetadata, configWeightsProblem, nonFiniteProblem, type Checkpoint, type CheckpointMeta, type CheckpointWeight } from './checkpoint.js';
 import type { GPTConfig } from './model.js';
 import { CharTokenizer, type Tokenizer } from './tokenizer/index.js';
 
@@ -113,6 +114,22 @@ export function nanoGptMeta(file: NanoGptFile, tokenizer: Tokenizer, source: str
 
 /** A weight's shape as the checkpoint holds it: the token embedding's rows cut to `vocabSize` (nanoGptMeta's). */
 export const nanoGptShape = (name: string, shape: readonly number[], vocabSize: number): number[] => (name === EMBEDDING ? [Math.min(vocabSize, shape[0]!), ...shape.slice(1)] : [...shape]);
+
+/**
+ * The checkpoint file nanoGptCheckpoint's checkpoint of `file` with `meta` (nanoGptMeta's) encodes
+ * to (checkpointBytes'), laid out from the state dict's header: each weight is read when its bytes
+ * are asked for, so a server sending it (gpt serve) holds one tensor, not the model. Its values are
+ * those nanoGptCheckpoint checked: the caller checks them first.
+ */
+export function nanoGptCheckpointLayout(file: NanoGptFile, meta: CheckpointMeta): PendingSafetensorsLayout {
+  const weights = file.weights.entries.filter((e) => !MASK_BUFFER.test(e.name) && e.name !== HEAD);
+  const tensors = weights.map((entry) => {
+    const shape = nanoGptShape(entry.name, entry.shape, meta.model.vocabSize);
+    const read = async () => (await file.weights.readTensor(entry)).data.subarray(0, shape.reduce((a, b) => a * b, 1));
+    return { name: entry.name, dtype: 'F32' as const, shape, read };
+  });
+  return layoutPendingSafetensors(tensors, checkpointMetadata(meta));
+}
 
 /**
  * The checkpoint of nanoGPT's file, its weights `tensors` (all of file.weights, read) and its

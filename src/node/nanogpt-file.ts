@@ -4,10 +4,11 @@
 // that holds out-*/ckpt.pt), or a meta.pkl beside the checkpoint; else GPT-2's BPE.
 import { basename, dirname, join, resolve } from 'node:path';
 import type { Checkpoint } from '../gpt/checkpoint.js';
-import { nanoGptCheckpoint, nanoGptTokenizerOf, openNanoGptSource, type NanoGptFile } from '../gpt/nanogpt.js';
+import { nanoGptCheckpoint, nanoGptCheckpointLayout, nanoGptTokenizerOf, openNanoGptSource, type NanoGptFile } from '../gpt/nanogpt.js';
 import { gpt2FromVocabFiles, type Tokenizer } from '../gpt/tokenizer/index.js';
 import { gpt3EncoderDir } from './gpt2-vocab.js';
-import { readRegularFile, unlessMissing, type PositionalFile } from './regular-files.js';
+import { convertedCheckpointFile, unchangedSinceNow, type ConvertedCheckpointFile } from './converted-checkpoint-file.js';
+import { openRegularFile, readRegularFile, unlessMissing, type PositionalFile } from './regular-files.js';
 import { handleSource } from './safetensors-file.js';
 
 /** nanoGPT's checkpoint in the torch.save file open as `handle` (at `path`), its pickle read; its tensors are not. */
@@ -20,11 +21,35 @@ export async function openNanoGptFile(handle: PositionalFile, path: string): Pro
  * finds; a padded vocabulary's note (nanoGptCheckpoint's) is printed as a process warning.
  */
 export async function loadNanoGptCheckpoint(handle: PositionalFile, path: string): Promise<Checkpoint> {
+  return (await readNanoGptCheckpoint(handle, path)).ckpt;
+}
+
+/** loadNanoGptCheckpoint's checkpoint, and the file it was read from (its tensors may be read again). */
+async function readNanoGptCheckpoint(handle: PositionalFile, path: string): Promise<{ file: NanoGptFile; ckpt: Checkpoint }> {
   const file = await openNanoGptFile(handle, path);
   const tokenizer = await nanoGptTokenizer(file, path);
   const { ckpt, note } = nanoGptCheckpoint(file, await file.weights.readTensors(), tokenizer, path);
   if (note) process.emitWarning(note);
-  return ckpt;
+  return { file, ckpt };
+}
+
+/**
+ * nanoGPT's checkpoint at `path` as the bytes of our checkpoint file (checkpointBytes of
+ * loadCheckpoint's checkpoint), for gpt serve: checked at the start as loadCheckpoint checks it (its
+ * tokenizer found as it finds it, its errors), then each tensor read from the file, kept open until
+ * close(), when a range asks for it. nanoGPT's models are small: the check holds the model once.
+ */
+export async function openNanoGptCheckpointFile(path: string): Promise<ConvertedCheckpointFile> {
+  const handle = await openRegularFile(path);
+  try {
+    const unchanged = await unchangedSinceNow([{ handle, path }]); // before the check: a write during it is caught
+    const { file, ckpt } = await readNanoGptCheckpoint(handle, path);
+    await unchanged();
+    return convertedCheckpointFile(nanoGptCheckpointLayout(file, ckpt.meta), unchanged, () => handle.close());
+  } catch (e) {
+    await handle.close();
+    throw e;
+  }
 }
 
 /** Where nanoGPT's meta.pkl for the checkpoint at `path` may be, in the order looked at. */
