@@ -3,7 +3,7 @@
 // in place of model.safetensors. The oracle is PyTorch:
 // test/fixtures/torch/make_fixtures.py wrote the files and torch's float64 logits for them
 // (logits.json); our model's logits must agree within 1e-4.
-import { cpSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { checkpointBytes, decodeCheckpoint, modelFromCheckpoint } from '../src/gpt/checkpoint.js';
@@ -253,6 +253,21 @@ describe('gpt serve --checkpoint, converted to our checkpoint file a tensor at a
     expect(await servedError(whole, 'nanogpt')).toBeLessThan(1e-4);
     expect(await servedError(ranged, 'nanogpt')).toBeLessThan(1e-4);
     expect(whole.equals(Buffer.from(checkpointBytes(await loadCheckpoint(path))))).toBe(true); // what the CLI loads, byte for byte
+  });
+
+  it('a ckpt.pt saved again in place (as torch.save writes it): 500 with the reason logged, not other bytes under the same ETag', async () => {
+    const path = nanoGptCheckout('nano-serve-saved');
+    const logged: string[] = [];
+    const server = await startServer({ root, port: 0, checkpoint: path, onRequest: (_method, _url, status, error) => logged.push(`${status} ${error}`) });
+    try {
+      expect((await getCheckpoint(server, { Range: 'bytes=0-7' })).status).toBe(206);
+      writeFileSync(path, readFileSync(path)); // the same bytes, written anew
+      utimesSync(path, new Date(), new Date(Date.now() + 5000)); // a mtime that differs even on a coarse clock
+      expect((await getCheckpoint(server, { Range: 'bytes=0-7' })).status).toBe(500);
+      expect(logged).toEqual(['206 undefined', `500 ${path} changed since gpt serve checked it (saved again?): restart gpt serve to serve it`]);
+    } finally {
+      await server.close();
+    }
   });
 
   it.each(['hf', 'hf-sharded'])('a Hugging Face directory with pytorch_model.bin (%s): torch\'s logits within 1e-4, whole and by ranges', async (name) => {
