@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { bytesSource } from '../src/io/safetensors-source.js';
 import { openTorchFile, torchStateDictReader, TorchTensor, type TorchFile } from '../src/io/torch-file.js';
+import { parsePickle } from '../src/io/pickle.js';
 import { openZip } from '../src/io/zip.js';
 import { sparseSource, zipBytes, zipPieces, type ZipInput } from './zip-writer.js';
 
@@ -99,5 +100,13 @@ describe('torch.save files', () => {
     expect(Array.from((await repeated.readTensor(repeated.root as TorchTensor)).data)).toEqual([1.5, 1.5, 1.5, 2.5, 2.5, 2.5]);
     const huge = await open(rebuilt([2 ** 20, 2 ** 20], [0, 0]));
     await expect(huge.readTensor(huge.root as TorchTensor)).rejects.toThrow(/^x\.pt: a tensor of size \(1048576, 1048576\) in archive\/data\/0: 1099511627776 elements, past the 4294967295 one array holds$/);
+  });
+
+  it("reads a list of 300000 items in one APPENDS (Python's loader does; no stack overflow)", () => {
+    // EMPTY_LIST, MARK, then BININT1 i % 256 for each item, APPENDS, STOP
+    const n = 300_000;
+    const items = Array.from({ length: n }, (_, i) => i % 256);
+    const pickle = Uint8Array.from([0x80, 2, 0x5d, 0x28, ...items.flatMap((v) => [0x4b, v]), 0x65, 0x2e]);
+    expect(parsePickle(pickle, 'big.pkl')).toEqual(items);
   });
 });
