@@ -132,7 +132,7 @@ export function parsePickle(bytes: Uint8Array, name = 'pickle', hooks?: PickleHo
       case 0x73: { const v = pop(); const k = pop(); dict().set(k, v); break; } // 's' SETITEM
       case 0x75: { const flat = popToMark(); setPairs(dict(), flat); break; } // 'u' SETITEMS
       case 0x61: { const v = pop(); list().push(v); break; } // 'a' APPEND
-      case 0x65: { const items = popToMark(); list().push(...items); break; } // 'e' APPENDS
+      case 0x65: { const items = popToMark(); const l = list(); for (const item of items) l.push(item); break; } // 'e' APPENDS (a loop: push(...items) overflows the call stack past ~100k)
       case 0x74: stack.push(popToMark()); break; // 't' TUPLE
       case 0x85: stack.push([pop()]); break; // TUPLE1
       case 0x86: { const b = pop(); stack.push([pop(), b]); break; } // TUPLE2
