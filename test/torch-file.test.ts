@@ -109,4 +109,14 @@ describe('torch.save files', () => {
     const pickle = Uint8Array.from([0x80, 2, 0x5d, 0x28, ...items.flatMap((v) => [0x4b, v]), 0x65, 0x2e]);
     expect(parsePickle(pickle, 'big.pkl')).toEqual(items);
   });
+
+  it("keeps the memo as a dict, as pickle._Unpickler does: a huge LONG_BINPUT index, then MEMOIZE at len(memo); an index never put is an error", () => {
+    // NONE, LONG_BINPUT 0xfffffffe, NEWTRUE, MEMOIZE (memo[1]: len(memo) is 1), TUPLE2, BINGET 1, LONG_BINGET 0xfffffffe, TUPLE2, TUPLE2
+    const pickle = Uint8Array.from([0x80, 4, 0x4e, 0x72, 0xfe, 0xff, 0xff, 0xff, 0x88, 0x94, 0x86, 0x68, 1, 0x6a, 0xfe, 0xff, 0xff, 0xff, 0x86, 0x86, 0x2e]);
+    expect(parsePickle(pickle, 'memo.pkl')).toEqual([[null, true], [true, null]]);
+    // BINPUT 5, then BINGET 2 (a hole below an index put): Python's 'Memo value not found'
+    expect(() => parsePickle(Uint8Array.from([0x80, 2, 0x4e, 0x71, 5, 0x68, 2, 0x86, 0x2e]), 'memo.pkl')).toThrow(/^memo\.pkl: memo entry 2 is not there \(at byte \d+\)$/);
+    // BINPUT with nothing on the stack: Python's 'stack underflow'
+    expect(() => parsePickle(Uint8Array.from([0x80, 2, 0x71, 0, 0x4e, 0x2e]), 'memo.pkl')).toThrow(/^memo\.pkl: BINPUT with nothing to store \(at byte \d+\)$/);
+  });
 });
