@@ -36,7 +36,8 @@ export function parsePickle(bytes: Uint8Array, name = 'pickle', hooks?: PickleHo
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const utf8 = new TextDecoder('utf-8', { fatal: true });
   const stack: Slot[] = [];
-  const memo: PickleValue[] = [];
+  // a dict, as pickle._Unpickler's: an index may be any u32 (an array would hold 2^32 slots, and holes)
+  const memo = new Map<number, PickleValue>();
   let at = 0;
   const fail = (why: string, where = at): never => {
     throw new Error(`${name}: ${why} (at byte ${where})`);
@@ -79,7 +80,8 @@ export function parsePickle(bytes: Uint8Array, name = 'pickle', hooks?: PickleHo
     if (flat.length % 2) fail(`SETITEMS with ${flat.length} values, not key-value pairs`);
     for (let i = 0; i < flat.length; i += 2) d.set(flat[i]!, flat[i + 1]!);
   };
-  const get = (i: number) => (i < memo.length ? memo[i]! : fail(`memo entry ${i} is not there`));
+  const get = (i: number) => (memo.has(i) ? memo.get(i)! : fail(`memo entry ${i} is not there`));
+  const put = (i: number, op: string) => memo.set(i, stack.length && stack.at(-1) !== MARK ? (stack.at(-1) as PickleValue) : fail(`${op} with nothing to store`));
   const line = () => {
     const end = bytes.indexOf(0x0a, at);
     return end < 0 ? fail('cut short') : text(end - at + 1).slice(0, -1);
@@ -124,9 +126,9 @@ export function parsePickle(bytes: Uint8Array, name = 'pickle', hooks?: PickleHo
       case 0x8a: { const n = u8(); const start = take(n); stack.push(long(bytes.subarray(start, start + n), fail)); break; } // LONG1
       case 0x8c: stack.push(text(u8())); break; // SHORT_BINUNICODE
       case 0x58: stack.push(text(u32())); break; // 'X' BINUNICODE
-      case 0x94: memo.push(stack.length ? (stack.at(-1) as PickleValue) : fail('MEMOIZE with nothing to store')); break;
-      case 0x71: memo[u8()] = stack.at(-1) as PickleValue; break; // 'q' BINPUT
-      case 0x72: memo[u32()] = stack.at(-1) as PickleValue; break; // 'r' LONG_BINPUT
+      case 0x94: put(memo.size, 'MEMOIZE'); break;
+      case 0x71: put(u8(), 'BINPUT'); break; // 'q' BINPUT
+      case 0x72: put(u32(), 'LONG_BINPUT'); break; // 'r' LONG_BINPUT
       case 0x68: stack.push(get(u8())); break; // 'h' BINGET
       case 0x6a: stack.push(get(u32())); break; // 'j' LONG_BINGET
       case 0x73: { const v = pop(); const k = pop(); dict().set(k, v); break; } // 's' SETITEM
