@@ -98,6 +98,11 @@ describe('torch.save files', () => {
     // a stride of 0 repeats the storage: read, as torch gives it, unless past what one array holds
     const repeated = await open(rebuilt([2, 3], [1, 0]));
     expect(Array.from((await repeated.readTensor(repeated.root as TorchTensor)).data)).toEqual([1.5, 1.5, 1.5, 2.5, 2.5, 2.5]);
+    // a few hundred bytes asking for 4 billion floats (16 GiB): refused before anything is allocated
+    const repeatedMuch = await open(rebuilt([65535, 65535], [0, 0]));
+    const started = Date.now();
+    await expect(repeatedMuch.readTensor(repeatedMuch.root as TorchTensor)).rejects.toThrow(/^x\.pt: a tensor of size \(65535, 65535\) in archive\/data\/0 repeats its storage's 2 elements as 4294836225, past the 67108864 a repeating view is read to$/);
+    expect(Date.now() - started).toBeLessThan(1000);
     const huge = await open(rebuilt([2 ** 20, 2 ** 20], [0, 0]));
     await expect(huge.readTensor(huge.root as TorchTensor)).rejects.toThrow(/^x\.pt: a tensor of size \(1048576, 1048576\) in archive\/data\/0: 1099511627776 elements, past the 4294967295 one array holds$/);
   });
