@@ -26,6 +26,12 @@ const STORAGES: Record<string, { bytes: number; dtype: SafetensorsDtype; read(vi
 
 /** The most elements one typed array holds in the engines this runs on (2^32 - 1 in V8). */
 const MAX_ELEMENTS = 2 ** 32 - 1;
+/**
+ * The most elements a view that repeats its storage's (stride 0, as expand() makes) is read to: a
+ * view of its own storage is no larger than the file, but a repeating one of a few bytes could ask
+ * for gigabytes (256 MiB of float32 here).
+ */
+const MAX_REPEATED_ELEMENTS = 2 ** 26;
 
 /** One storage of the file: FOLDER/data/KEY, `numel` elements of its type. */
 class TorchStorage extends PickleObject {
@@ -163,6 +169,7 @@ async function readTensor(zip: ZipArchive, folder: string, name: string, t: Torc
   const count = t.shape.reduce((a, b) => a * b, 1);
   // a view repeating its storage (stride 0) can name more elements than any array holds
   if (count > MAX_ELEMENTS) throw new Error(`${name}: a tensor of size (${t.shape.join(', ')}) in ${entryName}: ${count} elements, past the ${MAX_ELEMENTS} one array holds`);
+  if (count > t.storage.numel && count > MAX_REPEATED_ELEMENTS) throw new Error(`${name}: a tensor of size (${t.shape.join(', ')}) in ${entryName} repeats its storage's ${t.storage.numel} elements as ${count}, past the ${MAX_REPEATED_ELEMENTS} a repeating view is read to`);
   const holds = { F32: Float32Array, F16: Float32Array, BF16: Float32Array, I64: Int32Array, I32: Int32Array, I8: Int8Array, U8: Uint8Array, BOOL: Uint8Array }[dtype];
   const data = new holds(count);
   if (count === 0) return { dtype, shape: [...t.shape], data };
