@@ -124,4 +124,31 @@ describe('torch.save files', () => {
     // BINPUT with nothing on the stack: Python's 'stack underflow'
     expect(() => parsePickle(Uint8Array.from([0x80, 2, 0x71, 0, 0x4e, 0x2e]), 'memo.pkl')).toThrow(/^memo\.pkl: BINPUT with nothing to store \(at byte \d+\)$/);
   });
+
+  it("refuses an archive whose entries overlap each other or the central directory, or whose local header names another file", async () => {
+    // two entries; the central directory's offset is the end record's field at 16, each central entry's local header offset its field at 42 (APPNOTE 4.3.12, 4.3.16)
+    const archive = () => zipBytes([{ name: 'a/data.pkl', data: Uint8Array.of(0x80, 2, 0x4e, 0x2e) }, { name: 'a/data/0', data: text('ABCDEFGH') }]);
+    const fields = (bytes: Uint8Array) => {
+      const view = new DataView(bytes.buffer);
+      const dirAt = view.getUint32(bytes.length - 22 + 16, true);
+      return { view, dirAt, second: dirAt + 46 + 'a/data.pkl'.length };
+    };
+    const list = (bytes: Uint8Array) => openZip(bytesSource(bytes), 'z.zip');
+    const overlapping = archive();
+    // the first local header says its extra field has 8 bytes: its 4 bytes of data move into the second entry (at byte 44)
+    new DataView(overlapping.buffer).setUint16(28, 8, true);
+    await expect(list(overlapping)).rejects.toThrow(/^z\.zip: entry 'a\/data\/0' \(bytes 44 to 90\) overlaps entry 'a\/data\.pkl' \(bytes 0 to 52\)$/);
+    const twice = archive();
+    const { view, second } = fields(twice);
+    view.setUint32(second + 42, 0, true); // the second entry's local header is the first's
+    await expect(list(twice)).rejects.toThrow(/^z\.zip: entry 'a\/data\/0' is named 'a\/data\.pkl' in its local header \(a damaged archive\)$/);
+    const intoDirectory = archive();
+    const at = fields(intoDirectory);
+    // the second local header (46 bytes with its data, just before the directory) says its extra field has 8 bytes: its data moves onto the directory
+    at.view.setUint16(at.dirAt - 46 + 28, 8, true);
+    await expect(list(intoDirectory)).rejects.toThrow(/^z\.zip: entry 'a\/data\/0' \(bytes \d+ to \d+\) overlaps the central directory \(bytes \d+ to \d+\)$/);
+    const renamed = archive();
+    renamed[30] = 'b'.charCodeAt(0); // the first local header's name: 'b/data.pkl'
+    await expect(list(renamed)).rejects.toThrow(/^z\.zip: entry 'a\/data\.pkl' is named 'b\/data\.pkl' in its local header \(a damaged archive\)$/);
+  });
 });
