@@ -151,4 +151,13 @@ describe('torch.save files', () => {
     renamed[30] = 'b'.charCodeAt(0); // the first local header's name: 'b/data.pkl'
     await expect(list(renamed)).rejects.toThrow(/^z\.zip: entry 'a\/data\.pkl' is named 'b\/data\.pkl' in its local header \(a damaged archive\)$/);
   });
+
+  it('cuts a hostile pickle\'s megabyte-long name or size in its error to a readable line', async () => {
+    // STACK_GLOBAL of a module named by 1,000,000 'a's: refused, naming a cut form of it
+    const long = 'a'.repeat(1_000_000);
+    const named = Uint8Array.from([0x80, 4, 0x58, 0x40, 0x42, 0x0f, 0, ...text(long), 0x8c, 1, ...text('b'), 0x93, 0x2e]);
+    const error = await open(torchZip(named)).catch((e: Error) => e);
+    expect((error as Error).message).toMatch(/^x\.pt: archive\/data\.pkl: global a+ … \(\d+ characters left out\) … .*: a pickle that could run code is not read \(at byte 1000010\)$/);
+    expect((error as Error).message.length).toBeLessThan(1200);
+  });
 });
