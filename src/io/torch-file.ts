@@ -8,6 +8,7 @@ import { bf16BitsToF32, f16BitsToF32 } from '../tensor/half.js';
 import { parsePickle, PickleGlobal, PickleObject, type PickleHooks, type PickleValue } from './pickle.js';
 import { adoptSafetensorsTensor, type SafetensorsDtype, type SafetensorsTensor } from './safetensors.js';
 import type { ByteSource, SafetensorsReader } from './safetensors-source.js';
+import { cutMessage } from './cut-message.js';
 import { openZip, type ZipArchive } from './zip.js';
 
 /** How each storage type's elements are stored, and what they are held as (safetensors' dtypes: float64 as float32, int16 as int32). */
@@ -161,15 +162,18 @@ function rebuildTensor([storage, offset, shape, stride]: PickleValue[]): TorchTe
 
 /** A tensor's values in row-major order, read from its storage's entry (a strided view gathered: a transposed tensor too). */
 async function readTensor(zip: ZipArchive, folder: string, name: string, t: TorchTensor): Promise<SafetensorsTensor> {
+  // a key, a size read from the file can be megabytes long: its error is cut to a readable line
+  const fail = (why: string): never => {
+    throw new Error(`${name}: ${cutMessage(why)}`);
+  };
   const entryName = `${folder}data/${t.storage.key}`;
-  const entry = zip.entries.get(entryName);
   const { bytes: width, dtype, read } = STORAGES[t.storage.type]!;
-  if (!entry) throw new Error(`${name}: no ${entryName}, the storage a tensor names`);
-  if (entry.size !== t.storage.numel * width) throw new Error(`${name}: ${entryName} has ${entry.size} bytes, not the ${t.storage.numel} elements of ${width} bytes its ${t.storage.type} holds`);
+  const entry = zip.entries.get(entryName) ?? fail(`no ${entryName}, the storage a tensor names`);
+  if (entry.size !== t.storage.numel * width) fail(`${entryName} has ${entry.size} bytes, not the ${t.storage.numel} elements of ${width} bytes its ${t.storage.type} holds`);
   const count = t.shape.reduce((a, b) => a * b, 1);
   // a view repeating its storage (stride 0) can name more elements than any array holds
-  if (count > MAX_ELEMENTS) throw new Error(`${name}: a tensor of size (${t.shape.join(', ')}) in ${entryName}: ${count} elements, past the ${MAX_ELEMENTS} one array holds`);
-  if (count > t.storage.numel && count > MAX_REPEATED_ELEMENTS) throw new Error(`${name}: a tensor of size (${t.shape.join(', ')}) in ${entryName} repeats its storage's ${t.storage.numel} elements as ${count}, past the ${MAX_REPEATED_ELEMENTS} a repeating view is read to`);
+  if (count > MAX_ELEMENTS) fail(`a tensor of size (${t.shape.join(', ')}) in ${entryName}: ${count} elements, past the ${MAX_ELEMENTS} one array holds`);
+  if (count > t.storage.numel && count > MAX_REPEATED_ELEMENTS) fail(`a tensor of size (${t.shape.join(', ')}) in ${entryName} repeats its storage's ${t.storage.numel} elements as ${count}, past the ${MAX_REPEATED_ELEMENTS} a repeating view is read to`);
   const holds = { F32: Float32Array, F16: Float32Array, BF16: Float32Array, I64: Int32Array, I32: Int32Array, I8: Int8Array, U8: Uint8Array, BOOL: Uint8Array }[dtype];
   const data = new holds(count);
   if (count === 0) return { dtype, shape: [...t.shape], data };
@@ -181,7 +185,7 @@ async function readTensor(zip: ZipArchive, folder: string, name: string, t: Torc
     try {
       return adoptSafetensorsTensor({ name: entryName, dtype, shape: [...t.shape], begin: 0, end: bytes.length }, bytes);
     } catch (e) {
-      throw new Error(`${name}: ${(e as Error).message}`);
+      fail((e as Error).message);
     }
   }
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -190,7 +194,7 @@ async function readTensor(zip: ZipArchive, folder: string, name: string, t: Torc
     try {
       data[i] = read(view, at * width);
     } catch (e) {
-      throw new Error(`${name}: a tensor of ${entryName}: ${(e as Error).message}`);
+      fail(`a tensor of ${entryName}: ${(e as Error).message}`);
     }
     // the next index in row-major order, and its element in the storage
     for (let d = t.shape.length - 1; d >= 0; d--) {
