@@ -71,6 +71,8 @@ export async function openTorchFile(source: ByteSource, name: string): Promise<T
   const folder = pickles[0]!.slice(0, -'data.pkl'.length);
   // PyTorch >= 2.1 records the byte order of the tensors' bytes, read here as little-endian
   const byteorder = zip.entries.get(`${folder}byteorder`);
+  // a word, never read whole where the file makes it large
+  if (byteorder && byteorder.size > 16) throw new Error(`${name}: ${folder}byteorder has ${byteorder.size} bytes, not a byte order ('little' or 'big')`);
   const order = byteorder && new TextDecoder().decode(await zip.read(byteorder)).trim();
   if (order && order !== 'little') throw new Error(`${name}: its tensors are stored ${order}-endian (${folder}byteorder), but only little-endian ones are read: re-save it on a little-endian machine`);
   const storages = new Map<string, TorchStorage>();
