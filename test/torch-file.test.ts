@@ -166,4 +166,10 @@ describe('torch.save files', () => {
     const padded = torchZip(Uint8Array.of(0x80, 2, 0x4e, 0x2e), [{ name: 'archive/byteorder', data: text('little' + ' '.repeat(2 ** 20)) }]);
     await expect(open(padded)).rejects.toThrow(/^x\.pt: archive\/byteorder has 1048582 bytes, not a byte order \('little' or 'big'\)$/);
   });
+
+  it('writes a name holding a newline or other control character escaped: an error stays one line', async () => {
+    const archive = zipBytes([{ name: 'x\ny', data: text('hi') }]);
+    archive[30 + 2] = 'z'.charCodeAt(0); // the local header's name: 'x\nz'
+    await expect(openZip(bytesSource(archive), 'z.zip')).rejects.toThrow(/^z\.zip: entry 'x\\x0ay' is named 'x\\x0az' in its local header \(a damaged archive\)$/);
+  });
 });
