@@ -4,7 +4,7 @@
 // code, as Python's own loader would. A reader may allow named globals (PickleHooks: torch.load's
 // weights_only allow-list, src/io/torch-file.ts): each is then a function of ours, never Python's,
 // and any other global is refused by name.
-import { cutMessage } from './cut-message.js';
+import { readableLine } from './readable-line.js';
 
 /** What a pickle of plain data holds: a dict is a Map (its keys may be numbers), a list or tuple an array; objects only where hooks make them. */
 export type PickleValue = null | boolean | number | string | PickleValue[] | Map<PickleValue, PickleValue> | PickleObject;
@@ -41,7 +41,7 @@ export function parsePickle(bytes: Uint8Array, name = 'pickle', hooks?: PickleHo
   const memo = new Map<number, PickleValue>();
   let at = 0;
   const fail = (why: string, where = at): never => {
-    throw new Error(`${name}: ${cutMessage(why)} (at byte ${where})`);
+    throw new Error(`${name}: ${readableLine(why)} (at byte ${where})`);
   };
   const take = (n: number) => {
     if (at + n > bytes.length) fail('cut short');

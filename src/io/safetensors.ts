@@ -11,7 +11,7 @@
 import { parseJSONText } from './json-text.js';
 import { duplicateKey } from './duplicate-key.js';
 import { bf16BitsToF32, f16BitsToF32, f32ToBf16Bits, f32ToF16Bits } from '../tensor/half.js';
-import { cutMessage } from './cut-message.js';
+import { readableLine } from './readable-line.js';
 
 export type TensorData = Float32Array | Int32Array | Int8Array | Uint8Array;
 
@@ -410,7 +410,7 @@ const isPlainObject = (x: unknown): x is Record<string, unknown> =>
   typeof x === 'object' && x !== null && !Array.isArray(x);
 
 function fail(message: string): never {
-  throw new Error(`safetensors: ${cutMessage(message)}`);
+  throw new Error(`safetensors: ${readableLine(message)}`);
 }
 
 // F32/I32 are copied byte for byte, which is only right on a little-endian host. That is every

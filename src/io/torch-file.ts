@@ -8,7 +8,7 @@ import { bf16BitsToF32, f16BitsToF32 } from '../tensor/half.js';
 import { parsePickle, PickleGlobal, PickleObject, type PickleHooks, type PickleValue } from './pickle.js';
 import { adoptSafetensorsTensor, type SafetensorsDtype, type SafetensorsTensor } from './safetensors.js';
 import type { ByteSource, SafetensorsReader } from './safetensors-source.js';
-import { cutMessage } from './cut-message.js';
+import { readableLine } from './readable-line.js';
 import { openZip, type ZipArchive } from './zip.js';
 
 /** How each storage type's elements are stored, and what they are held as (safetensors' dtypes: float64 as float32, int16 as int32). */
@@ -166,7 +166,7 @@ function rebuildTensor([storage, offset, shape, stride]: PickleValue[]): TorchTe
 async function readTensor(zip: ZipArchive, folder: string, name: string, t: TorchTensor): Promise<SafetensorsTensor> {
   // a key, a size read from the file can be megabytes long: its error is cut to a readable line
   const fail = (why: string): never => {
-    throw new Error(`${name}: ${cutMessage(why)}`);
+    throw new Error(`${name}: ${readableLine(why)}`);
   };
   const entryName = `${folder}data/${t.storage.key}`;
   const { bytes: width, dtype, read } = STORAGES[t.storage.type]!;

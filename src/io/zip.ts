@@ -3,6 +3,7 @@
 // only when asked for, so a 3 GB pytorch_model.bin is never one buffer. Only STORED (uncompressed)
 // entries are read, which is all torch writes; zip64 (an archive or entry past 4 GiB, or more than
 // 65535 entries) is read. Platform free.
+import { readableLine } from './readable-line.js';
 import type { ByteSource } from './safetensors-source.js';
 
 /** One file of a zip archive: its name and where its bytes lie in the archive. */
@@ -35,7 +36,7 @@ const STORED = 0;
 /** Reads and checks the central directory of the zip archive `source` reads; `name` (a file name) leads every error. */
 export async function openZip(source: ByteSource, name: string): Promise<ZipArchive> {
   const fail = (why: string): never => {
-    throw new Error(`${name}: ${why}`);
+    throw new Error(`${name}: ${readableLine(why)}`);
   };
   const readBytes = async (offset: number, length: number) => {
     if (offset < 0 || offset + length > source.size) fail(`a zip record at byte ${offset} (${length} bytes) runs past the end of the ${source.size}-byte file (truncated?)`);
