@@ -165,6 +165,8 @@ describe('torch.save files', () => {
     // 'little' with 1 MiB of spaces after it: a file can make this entry as large as it likes
     const padded = torchZip(Uint8Array.of(0x80, 2, 0x4e, 0x2e), [{ name: 'archive/byteorder', data: text('little' + ' '.repeat(2 ** 20)) }]);
     await expect(open(padded)).rejects.toThrow(/^x\.pt: archive\/byteorder has 1048582 bytes, not a byte order \('little' or 'big'\)$/);
+    const twoLines = torchZip(Uint8Array.of(0x80, 2, 0x4e, 0x2e), [{ name: 'archive/byteorder', data: text('li\nttle') }]);
+    await expect(open(twoLines)).rejects.toThrow(/^x\.pt: its tensors are stored li\\x0attle-endian \(archive\/byteorder\), but only little-endian ones are read: re-save it on a little-endian machine$/);
   });
 
   it('writes a name holding a newline or other control character escaped: an error stays one line', async () => {
