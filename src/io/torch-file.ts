@@ -74,7 +74,7 @@ export async function openTorchFile(source: ByteSource, name: string): Promise<T
   // a word, never read whole where the file makes it large
   if (byteorder && byteorder.size > 16) throw new Error(`${name}: ${folder}byteorder has ${byteorder.size} bytes, not a byte order ('little' or 'big')`);
   const order = byteorder && new TextDecoder().decode(await zip.read(byteorder)).trim();
-  if (order && order !== 'little') throw new Error(`${name}: its tensors are stored ${order}-endian (${folder}byteorder), but only little-endian ones are read: re-save it on a little-endian machine`);
+  if (order && order !== 'little') throw new Error(`${name}: its tensors are stored ${readableLine(order)}-endian (${folder}byteorder), but only little-endian ones are read: re-save it on a little-endian machine`);
   const storages = new Map<string, TorchStorage>();
   const root = parsePickle(await zip.read(zip.entries.get(pickles[0]!)!), `${name}: ${pickles[0]}`, torchHooks(storages));
   return { root, readTensor: (tensor) => readTensor(zip, folder, name, tensor) };
