@@ -161,7 +161,7 @@ describe('torch.save files', () => {
     expect((error as Error).message.length).toBeLessThan(1200);
   });
 
-  it("reads a byteorder entry only where it is a word's length: a huge one is refused unread", async () => {
+  it("reads a byteorder entry only where it is a word's length (a huge one is refused unread), and quotes it in one line", async () => {
     // 'little' with 1 MiB of spaces after it: a file can make this entry as large as it likes
     const padded = torchZip(Uint8Array.of(0x80, 2, 0x4e, 0x2e), [{ name: 'archive/byteorder', data: text('little' + ' '.repeat(2 ** 20)) }]);
     await expect(open(padded)).rejects.toThrow(/^x\.pt: archive\/byteorder has 1048582 bytes, not a byte order \('little' or 'big'\)$/);
