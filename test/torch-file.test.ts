@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { bytesSource } from '../src/io/safetensors-source.js';
 import { openTorchFile, torchStateDictReader, TorchTensor, type TorchFile } from '../src/io/torch-file.js';
+import { parsePickle } from '../src/io/pickle.js';
 import { openZip } from '../src/io/zip.js';
 import { sparseSource, zipBytes, zipPieces, type ZipInput } from './zip-writer.js';
 
@@ -97,7 +98,80 @@ describe('torch.save files', () => {
     // a stride of 0 repeats the storage: read, as torch gives it, unless past what one array holds
     const repeated = await open(rebuilt([2, 3], [1, 0]));
     expect(Array.from((await repeated.readTensor(repeated.root as TorchTensor)).data)).toEqual([1.5, 1.5, 1.5, 2.5, 2.5, 2.5]);
+    // a few hundred bytes asking for 4 billion floats (16 GiB): refused before anything is allocated
+    const repeatedMuch = await open(rebuilt([65535, 65535], [0, 0]));
+    const started = Date.now();
+    await expect(repeatedMuch.readTensor(repeatedMuch.root as TorchTensor)).rejects.toThrow(/^x\.pt: a tensor of size \(65535, 65535\) in archive\/data\/0 repeats its storage's 2 elements as 4294836225, past the 67108864 a repeating view is read to$/);
+    expect(Date.now() - started).toBeLessThan(1000);
     const huge = await open(rebuilt([2 ** 20, 2 ** 20], [0, 0]));
     await expect(huge.readTensor(huge.root as TorchTensor)).rejects.toThrow(/^x\.pt: a tensor of size \(1048576, 1048576\) in archive\/data\/0: 1099511627776 elements, past the 4294967295 one array holds$/);
+  });
+
+  it("reads a list of 300000 items in one APPENDS (Python's loader does; no stack overflow)", () => {
+    // EMPTY_LIST, MARK, then BININT1 i % 256 for each item, APPENDS, STOP
+    const n = 300_000;
+    const items = Array.from({ length: n }, (_, i) => i % 256);
+    const pickle = Uint8Array.from([0x80, 2, 0x5d, 0x28, ...items.flatMap((v) => [0x4b, v]), 0x65, 0x2e]);
+    expect(parsePickle(pickle, 'big.pkl')).toEqual(items);
+  });
+
+  it("keeps the memo as a dict, as pickle._Unpickler does: a huge LONG_BINPUT index, then MEMOIZE at len(memo); an index never put is an error", () => {
+    // NONE, LONG_BINPUT 0xfffffffe, NEWTRUE, MEMOIZE (memo[1]: len(memo) is 1), TUPLE2, BINGET 1, LONG_BINGET 0xfffffffe, TUPLE2, TUPLE2
+    const pickle = Uint8Array.from([0x80, 4, 0x4e, 0x72, 0xfe, 0xff, 0xff, 0xff, 0x88, 0x94, 0x86, 0x68, 1, 0x6a, 0xfe, 0xff, 0xff, 0xff, 0x86, 0x86, 0x2e]);
+    expect(parsePickle(pickle, 'memo.pkl')).toEqual([[null, true], [true, null]]);
+    // BINPUT 5, then BINGET 2 (a hole below an index put): Python's 'Memo value not found'
+    expect(() => parsePickle(Uint8Array.from([0x80, 2, 0x4e, 0x71, 5, 0x68, 2, 0x86, 0x2e]), 'memo.pkl')).toThrow(/^memo\.pkl: memo entry 2 is not there \(at byte \d+\)$/);
+    // BINPUT with nothing on the stack: Python's 'stack underflow'
+    expect(() => parsePickle(Uint8Array.from([0x80, 2, 0x71, 0, 0x4e, 0x2e]), 'memo.pkl')).toThrow(/^memo\.pkl: BINPUT with nothing to store \(at byte \d+\)$/);
+  });
+
+  it("refuses an archive whose entries overlap each other or the central directory, or whose local header names another file", async () => {
+    // two entries; the central directory's offset is the end record's field at 16, each central entry's local header offset its field at 42 (APPNOTE 4.3.12, 4.3.16)
+    const archive = () => zipBytes([{ name: 'a/data.pkl', data: Uint8Array.of(0x80, 2, 0x4e, 0x2e) }, { name: 'a/data/0', data: text('ABCDEFGH') }]);
+    const fields = (bytes: Uint8Array) => {
+      const view = new DataView(bytes.buffer);
+      const dirAt = view.getUint32(bytes.length - 22 + 16, true);
+      return { view, dirAt, second: dirAt + 46 + 'a/data.pkl'.length };
+    };
+    const list = (bytes: Uint8Array) => openZip(bytesSource(bytes), 'z.zip');
+    const overlapping = archive();
+    // the first local header says its extra field has 8 bytes: its 4 bytes of data move into the second entry (at byte 44)
+    new DataView(overlapping.buffer).setUint16(28, 8, true);
+    await expect(list(overlapping)).rejects.toThrow(/^z\.zip: entry 'a\/data\/0' \(bytes 44 to 90\) overlaps entry 'a\/data\.pkl' \(bytes 0 to 52\)$/);
+    const twice = archive();
+    const { view, second } = fields(twice);
+    view.setUint32(second + 42, 0, true); // the second entry's local header is the first's
+    await expect(list(twice)).rejects.toThrow(/^z\.zip: entry 'a\/data\/0' is named 'a\/data\.pkl' in its local header \(a damaged archive\)$/);
+    const intoDirectory = archive();
+    const at = fields(intoDirectory);
+    // the second local header (46 bytes with its data, just before the directory) says its extra field has 8 bytes: its data moves onto the directory
+    at.view.setUint16(at.dirAt - 46 + 28, 8, true);
+    await expect(list(intoDirectory)).rejects.toThrow(/^z\.zip: entry 'a\/data\/0' \(bytes \d+ to \d+\) overlaps the central directory \(bytes \d+ to \d+\)$/);
+    const renamed = archive();
+    renamed[30] = 'b'.charCodeAt(0); // the first local header's name: 'b/data.pkl'
+    await expect(list(renamed)).rejects.toThrow(/^z\.zip: entry 'a\/data\.pkl' is named 'b\/data\.pkl' in its local header \(a damaged archive\)$/);
+  });
+
+  it('cuts a hostile pickle\'s megabyte-long name or size in its error to a readable line', async () => {
+    // STACK_GLOBAL of a module named by 1,000,000 'a's: refused, naming a cut form of it
+    const long = 'a'.repeat(1_000_000);
+    const named = Uint8Array.from([0x80, 4, 0x58, 0x40, 0x42, 0x0f, 0, ...text(long), 0x8c, 1, ...text('b'), 0x93, 0x2e]);
+    const error = await open(torchZip(named)).catch((e: Error) => e);
+    expect((error as Error).message).toMatch(/^x\.pt: archive\/data\.pkl: global a+ … \(\d+ characters left out\) … .*: a pickle that could run code is not read \(at byte 1000010\)$/);
+    expect((error as Error).message.length).toBeLessThan(1200);
+  });
+
+  it("reads a byteorder entry only where it is a word's length (a huge one is refused unread), and quotes it in one line", async () => {
+    // 'little' with 1 MiB of spaces after it: a file can make this entry as large as it likes
+    const padded = torchZip(Uint8Array.of(0x80, 2, 0x4e, 0x2e), [{ name: 'archive/byteorder', data: text('little' + ' '.repeat(2 ** 20)) }]);
+    await expect(open(padded)).rejects.toThrow(/^x\.pt: archive\/byteorder has 1048582 bytes, not a byte order \('little' or 'big'\)$/);
+    const twoLines = torchZip(Uint8Array.of(0x80, 2, 0x4e, 0x2e), [{ name: 'archive/byteorder', data: text('li\nttle') }]);
+    await expect(open(twoLines)).rejects.toThrow(/^x\.pt: its tensors are stored li\\x0attle-endian \(archive\/byteorder\), but only little-endian ones are read: re-save it on a little-endian machine$/);
+  });
+
+  it('writes a name holding a newline or other control character escaped: an error stays one line', async () => {
+    const archive = zipBytes([{ name: 'x\ny', data: text('hi') }]);
+    archive[30 + 2] = 'z'.charCodeAt(0); // the local header's name: 'x\nz'
+    await expect(openZip(bytesSource(archive), 'z.zip')).rejects.toThrow(/^z\.zip: entry 'x\\x0ay' is named 'x\\x0az' in its local header \(a damaged archive\)$/);
   });
 });

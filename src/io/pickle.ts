@@ -4,6 +4,7 @@
 // code, as Python's own loader would. A reader may allow named globals (PickleHooks: torch.load's
 // weights_only allow-list, src/io/torch-file.ts): each is then a function of ours, never Python's,
 // and any other global is refused by name.
+import { readableLine } from './readable-line.js';
 
 /** What a pickle of plain data holds: a dict is a Map (its keys may be numbers), a list or tuple an array; objects only where hooks make them. */
 export type PickleValue = null | boolean | number | string | PickleValue[] | Map<PickleValue, PickleValue> | PickleObject;
@@ -36,10 +37,11 @@ export function parsePickle(bytes: Uint8Array, name = 'pickle', hooks?: PickleHo
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const utf8 = new TextDecoder('utf-8', { fatal: true });
   const stack: Slot[] = [];
-  const memo: PickleValue[] = [];
+  // a dict, as pickle._Unpickler's: an index may be any u32 (an array would hold 2^32 slots, and holes)
+  const memo = new Map<number, PickleValue>();
   let at = 0;
   const fail = (why: string, where = at): never => {
-    throw new Error(`${name}: ${why} (at byte ${where})`);
+    throw new Error(`${name}: ${readableLine(why)} (at byte ${where})`);
   };
   const take = (n: number) => {
     if (at + n > bytes.length) fail('cut short');
@@ -79,7 +81,8 @@ export function parsePickle(bytes: Uint8Array, name = 'pickle', hooks?: PickleHo
     if (flat.length % 2) fail(`SETITEMS with ${flat.length} values, not key-value pairs`);
     for (let i = 0; i < flat.length; i += 2) d.set(flat[i]!, flat[i + 1]!);
   };
-  const get = (i: number) => (i < memo.length ? memo[i]! : fail(`memo entry ${i} is not there`));
+  const get = (i: number) => (memo.has(i) ? memo.get(i)! : fail(`memo entry ${i} is not there`));
+  const put = (i: number, op: string) => memo.set(i, stack.length && stack.at(-1) !== MARK ? (stack.at(-1) as PickleValue) : fail(`${op} with nothing to store`));
   const line = () => {
     const end = bytes.indexOf(0x0a, at);
     return end < 0 ? fail('cut short') : text(end - at + 1).slice(0, -1);
@@ -124,15 +127,15 @@ export function parsePickle(bytes: Uint8Array, name = 'pickle', hooks?: PickleHo
       case 0x8a: { const n = u8(); const start = take(n); stack.push(long(bytes.subarray(start, start + n), fail)); break; } // LONG1
       case 0x8c: stack.push(text(u8())); break; // SHORT_BINUNICODE
       case 0x58: stack.push(text(u32())); break; // 'X' BINUNICODE
-      case 0x94: memo.push(stack.length ? (stack.at(-1) as PickleValue) : fail('MEMOIZE with nothing to store')); break;
-      case 0x71: memo[u8()] = stack.at(-1) as PickleValue; break; // 'q' BINPUT
-      case 0x72: memo[u32()] = stack.at(-1) as PickleValue; break; // 'r' LONG_BINPUT
+      case 0x94: put(memo.size, 'MEMOIZE'); break;
+      case 0x71: put(u8(), 'BINPUT'); break; // 'q' BINPUT
+      case 0x72: put(u32(), 'LONG_BINPUT'); break; // 'r' LONG_BINPUT
       case 0x68: stack.push(get(u8())); break; // 'h' BINGET
       case 0x6a: stack.push(get(u32())); break; // 'j' LONG_BINGET
       case 0x73: { const v = pop(); const k = pop(); dict().set(k, v); break; } // 's' SETITEM
       case 0x75: { const flat = popToMark(); setPairs(dict(), flat); break; } // 'u' SETITEMS
       case 0x61: { const v = pop(); list().push(v); break; } // 'a' APPEND
-      case 0x65: { const items = popToMark(); list().push(...items); break; } // 'e' APPENDS
+      case 0x65: { const items = popToMark(); const l = list(); for (const item of items) l.push(item); break; } // 'e' APPENDS (a loop: push(...items) overflows the call stack past ~100k)
       case 0x74: stack.push(popToMark()); break; // 't' TUPLE
       case 0x85: stack.push([pop()]); break; // TUPLE1
       case 0x86: { const b = pop(); stack.push([pop(), b]); break; } // TUPLE2

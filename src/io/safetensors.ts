@@ -11,6 +11,7 @@
 import { parseJSONText } from './json-text.js';
 import { duplicateKey } from './duplicate-key.js';
 import { bf16BitsToF32, f16BitsToF32, f32ToBf16Bits, f32ToF16Bits } from '../tensor/half.js';
+import { readableLine } from './readable-line.js';
 
 export type TensorData = Float32Array | Int32Array | Int8Array | Uint8Array;
 
@@ -408,12 +409,8 @@ const isCount = (x: unknown): x is number => Number.isSafeInteger(x) && (x as nu
 const isPlainObject = (x: unknown): x is Record<string, unknown> =>
   typeof x === 'object' && x !== null && !Array.isArray(x);
 
-/** Past this an error is cut in the middle: a hostile header's name or shape can be megabytes long, which no one reads. */
-const MAX_MESSAGE = 1000;
-
 function fail(message: string): never {
-  const left = message.length - MAX_MESSAGE;
-  throw new Error(`safetensors: ${left > 0 ? `${message.slice(0, 700)} … (${left} characters left out) … ${message.slice(-300)}` : message}`);
+  throw new Error(`safetensors: ${readableLine(message)}`);
 }
 
 // F32/I32 are copied byte for byte, which is only right on a little-endian host. That is every

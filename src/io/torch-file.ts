@@ -8,6 +8,7 @@ import { bf16BitsToF32, f16BitsToF32 } from '../tensor/half.js';
 import { parsePickle, PickleGlobal, PickleObject, type PickleHooks, type PickleValue } from './pickle.js';
 import { adoptSafetensorsTensor, type SafetensorsDtype, type SafetensorsTensor } from './safetensors.js';
 import type { ByteSource, SafetensorsReader } from './safetensors-source.js';
+import { readableLine } from './readable-line.js';
 import { openZip, type ZipArchive } from './zip.js';
 
 /** How each storage type's elements are stored, and what they are held as (safetensors' dtypes: float64 as float32, int16 as int32). */
@@ -26,6 +27,12 @@ const STORAGES: Record<string, { bytes: number; dtype: SafetensorsDtype; read(vi
 
 /** The most elements one typed array holds in the engines this runs on (2^32 - 1 in V8). */
 const MAX_ELEMENTS = 2 ** 32 - 1;
+/**
+ * The most elements a view that repeats its storage's (stride 0, as expand() makes) is read to: a
+ * view of its own storage is no larger than the file, but a repeating one of a few bytes could ask
+ * for gigabytes (256 MiB of float32 here).
+ */
+const MAX_REPEATED_ELEMENTS = 2 ** 26;
 
 /** One storage of the file: FOLDER/data/KEY, `numel` elements of its type. */
 class TorchStorage extends PickleObject {
@@ -64,8 +71,10 @@ export async function openTorchFile(source: ByteSource, name: string): Promise<T
   const folder = pickles[0]!.slice(0, -'data.pkl'.length);
   // PyTorch >= 2.1 records the byte order of the tensors' bytes, read here as little-endian
   const byteorder = zip.entries.get(`${folder}byteorder`);
+  // a word, never read whole where the file makes it large
+  if (byteorder && byteorder.size > 16) throw new Error(`${name}: ${folder}byteorder has ${byteorder.size} bytes, not a byte order ('little' or 'big')`);
   const order = byteorder && new TextDecoder().decode(await zip.read(byteorder)).trim();
-  if (order && order !== 'little') throw new Error(`${name}: its tensors are stored ${order}-endian (${folder}byteorder), but only little-endian ones are read: re-save it on a little-endian machine`);
+  if (order && order !== 'little') throw new Error(`${name}: its tensors are stored ${readableLine(order)}-endian (${folder}byteorder), but only little-endian ones are read: re-save it on a little-endian machine`);
   const storages = new Map<string, TorchStorage>();
   const root = parsePickle(await zip.read(zip.entries.get(pickles[0]!)!), `${name}: ${pickles[0]}`, torchHooks(storages));
   return { root, readTensor: (tensor) => readTensor(zip, folder, name, tensor) };
@@ -155,14 +164,18 @@ function rebuildTensor([storage, offset, shape, stride]: PickleValue[]): TorchTe
 
 /** A tensor's values in row-major order, read from its storage's entry (a strided view gathered: a transposed tensor too). */
 async function readTensor(zip: ZipArchive, folder: string, name: string, t: TorchTensor): Promise<SafetensorsTensor> {
+  // a key, a size read from the file can be megabytes long: its error is cut to a readable line
+  const fail = (why: string): never => {
+    throw new Error(`${name}: ${readableLine(why)}`);
+  };
   const entryName = `${folder}data/${t.storage.key}`;
-  const entry = zip.entries.get(entryName);
   const { bytes: width, dtype, read } = STORAGES[t.storage.type]!;
-  if (!entry) throw new Error(`${name}: no ${entryName}, the storage a tensor names`);
-  if (entry.size !== t.storage.numel * width) throw new Error(`${name}: ${entryName} has ${entry.size} bytes, not the ${t.storage.numel} elements of ${width} bytes its ${t.storage.type} holds`);
+  const entry = zip.entries.get(entryName) ?? fail(`no ${entryName}, the storage a tensor names`);
+  if (entry.size !== t.storage.numel * width) fail(`${entryName} has ${entry.size} bytes, not the ${t.storage.numel} elements of ${width} bytes its ${t.storage.type} holds`);
   const count = t.shape.reduce((a, b) => a * b, 1);
   // a view repeating its storage (stride 0) can name more elements than any array holds
-  if (count > MAX_ELEMENTS) throw new Error(`${name}: a tensor of size (${t.shape.join(', ')}) in ${entryName}: ${count} elements, past the ${MAX_ELEMENTS} one array holds`);
+  if (count > MAX_ELEMENTS) fail(`a tensor of size (${t.shape.join(', ')}) in ${entryName}: ${count} elements, past the ${MAX_ELEMENTS} one array holds`);
+  if (count > t.storage.numel && count > MAX_REPEATED_ELEMENTS) fail(`a tensor of size (${t.shape.join(', ')}) in ${entryName} repeats its storage's ${t.storage.numel} elements as ${count}, past the ${MAX_REPEATED_ELEMENTS} a repeating view is read to`);
   const holds = { F32: Float32Array, F16: Float32Array, BF16: Float32Array, I64: Int32Array, I32: Int32Array, I8: Int8Array, U8: Uint8Array, BOOL: Uint8Array }[dtype];
   const data = new holds(count);
   if (count === 0) return { dtype, shape: [...t.shape], data };
@@ -174,7 +187,7 @@ async function readTensor(zip: ZipArchive, folder: string, name: string, t: Torc
     try {
       return adoptSafetensorsTensor({ name: entryName, dtype, shape: [...t.shape], begin: 0, end: bytes.length }, bytes);
     } catch (e) {
-      throw new Error(`${name}: ${(e as Error).message}`);
+      fail((e as Error).message);
     }
   }
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -183,7 +196,7 @@ async function readTensor(zip: ZipArchive, folder: string, name: string, t: Torc
     try {
       data[i] = read(view, at * width);
     } catch (e) {
-      throw new Error(`${name}: a tensor of ${entryName}: ${(e as Error).message}`);
+      fail(`a tensor of ${entryName}: ${(e as Error).message}`);
     }
     // the next index in row-major order, and its element in the storage
     for (let d = t.shape.length - 1; d >= 0; d--) {

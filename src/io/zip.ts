@@ -3,6 +3,7 @@
 // only when asked for, so a 3 GB pytorch_model.bin is never one buffer. Only STORED (uncompressed)
 // entries are read, which is all torch writes; zip64 (an archive or entry past 4 GiB, or more than
 // 65535 entries) is read. Platform free.
+import { readableLine } from './readable-line.js';
 import type { ByteSource } from './safetensors-source.js';
 
 /** One file of a zip archive: its name and where its bytes lie in the archive. */
@@ -35,7 +36,7 @@ const STORED = 0;
 /** Reads and checks the central directory of the zip archive `source` reads; `name` (a file name) leads every error. */
 export async function openZip(source: ByteSource, name: string): Promise<ZipArchive> {
   const fail = (why: string): never => {
-    throw new Error(`${name}: ${why}`);
+    throw new Error(`${name}: ${readableLine(why)}`);
   };
   const readBytes = async (offset: number, length: number) => {
     if (offset < 0 || offset + length > source.size) fail(`a zip record at byte ${offset} (${length} bytes) runs past the end of the ${source.size}-byte file (truncated?)`);
@@ -72,7 +73,7 @@ export async function openZip(source: ByteSource, name: string): Promise<ZipArch
   const dir = await readAt(dirOffset, dirSize);
   const utf8 = new TextDecoder();
   const entries = new Map<string, ZipEntry>();
-  const headers: { name: string; localAt: number; size: number }[] = [];
+  const headers: { name: string; nameLength: number; localAt: number; size: number }[] = [];
   for (let at = 0, i = 0; i < count; i++) {
     if (at + 46 > dirSize || dir.getUint32(at, true) !== CENTRAL) fail(`central directory entry ${i} of ${count} is damaged (at byte ${dirOffset + at})`);
     const method = dir.getUint16(at + 10, true);
@@ -102,18 +103,33 @@ export async function openZip(source: ByteSource, name: string): Promise<ZipArch
     if (method !== STORED) fail(`entry '${entryName}' is compressed (method ${method}), but only stored entries are read, as torch.save writes them (a zip re-packed by another tool? re-save it with torch.save)`);
     if (compressed !== size) fail(`entry '${entryName}' is stored with ${compressed} bytes for ${size}`);
     if (entries.has(entryName)) fail(`entry '${entryName}' is in the archive twice`);
-    headers.push({ name: entryName, localAt, size });
+    headers.push({ name: entryName, nameLength, localAt, size });
     entries.set(entryName, { name: entryName, offset: -1, size });
     at = end;
   }
   // each entry's data begins after its local header, whose extra field may differ from the central one's
-  for (const { name: entryName, localAt, size } of headers) {
-    const local = await readAt(localAt, 30);
+  const spans: { name: string; from: number; to: number }[] = [];
+  for (const { name: entryName, nameLength, localAt, size } of headers) {
+    // the header and the name it should hold, in one read
+    if (localAt + 30 > source.size) fail(`entry '${entryName}' has its local header at byte ${localAt}, past the end of the ${source.size}-byte file (truncated?)`);
+    const local = await readAt(localAt, Math.min(30 + nameLength, source.size - localAt));
     if (local.getUint32(0, true) !== LOCAL) fail(`entry '${entryName}' has no local header at byte ${localAt}`);
-    const offset = localAt + 30 + local.getUint16(26, true) + local.getUint16(28, true);
+    const localNameLength = local.getUint16(26, true);
+    const localName = localNameLength === nameLength ? utf8.decode(new Uint8Array(local.buffer, local.byteOffset + 30, nameLength)) : utf8.decode(await readBytes(localAt + 30, localNameLength));
+    if (localName !== entryName) fail(`entry '${entryName}' is named '${localName}' in its local header (a damaged archive)`);
+    const offset = localAt + 30 + localNameLength + local.getUint16(28, true);
     if (offset + size > source.size) fail(`entry '${entryName}' (${size} bytes at byte ${offset}) runs past the end of the ${source.size}-byte file (truncated?)`);
     entries.set(entryName, { name: entryName, offset, size });
+    spans.push({ name: entryName, from: localAt, to: offset + size });
   }
+  // an entry's bytes are its own: none is another's or the directory's (a damaged archive, or one crafted to read one set of bytes as two)
+  const directory = { name: '', from: dirOffset, to: dirOffset + dirSize };
+  spans.sort((a, b) => a.from - b.from);
+  spans.forEach((span, i) => {
+    const before = spans[i - 1];
+    if (before && span.from < before.to) fail(`entry '${span.name}' (bytes ${span.from} to ${span.to}) overlaps entry '${before.name}' (bytes ${before.from} to ${before.to})`);
+    if (span.from < directory.to && directory.from < span.to) fail(`entry '${span.name}' (bytes ${span.from} to ${span.to}) overlaps the central directory (bytes ${directory.from} to ${directory.to})`);
+  });
   const read = async (entry: ZipEntry, from = 0, length = entry.size - from) => {
     if (from < 0 || length < 0 || from + length > entry.size) fail(`bytes ${from} to ${from + length} of entry '${entry.name}', which has ${entry.size}`);
     return readBytes(entry.offset + from, length);
