@@ -15,7 +15,7 @@ import { loadCheckpoint, loadCheckpointModel } from '../src/node/checkpoint-dir.
 import { nanoGptTokenizer } from '../src/node/nanogpt-file.js';
 import { startServer } from '../src/cli/serve.js';
 import { getCheckpoint, gpt, tempDir } from './cli-helpers.js';
-import { torchSave, type HostTensor, type TorchValue } from './torch-writer.js';
+import { paddedNanoGptCheckpoint } from './torch-writer.js';
 import { setupDevice } from './helpers.js';
 import { miniGpt2Tokenizer } from './hf-reference.js';
 
@@ -123,20 +123,11 @@ describe("nanoGPT's ckpt.pt", () => {
   });
 
   it("loads a vocabulary padded past GPT-2's (50304) cut to its tokenizer's, with a warning, header and model alike (gpt sample, gpt info)", async () => {
-    const C = 4;
-    const rnd = (n: number) => Float32Array.from({ length: n }, (_, i) => Math.sin(i * 12.9898) * 0.1);
-    const t = (...shape: number[]): HostTensor => ({ shape, data: rnd(shape.reduce((a, b) => a * b)) });
-    const wte = t(50304, C);
-    const state = new Map<string, TorchValue>([
-      ['_orig_mod.transformer.wte.weight', wte], ['_orig_mod.transformer.wpe.weight', t(16, C)],
-      ['_orig_mod.transformer.h.0.ln_1.weight', t(C)], ['_orig_mod.transformer.h.0.attn.c_attn.weight', t(3 * C, C)], ['_orig_mod.transformer.h.0.attn.c_proj.weight', t(C, C)],
-      ['_orig_mod.transformer.h.0.ln_2.weight', t(C)], ['_orig_mod.transformer.h.0.mlp.c_fc.weight', t(4 * C, C)], ['_orig_mod.transformer.h.0.mlp.c_proj.weight', t(C, 4 * C)],
-      ['_orig_mod.transformer.ln_f.weight', t(C)], ['_orig_mod.lm_head.weight', wte],
-    ]);
-    const args = new Map<string, TorchValue>([['n_layer', 1], ['n_head', 2], ['n_embd', C], ['block_size', 16], ['bias', false], ['vocab_size', 50304], ['dropout', 0]]);
     const path = join(dir, 'owt', 'out', 'ckpt.pt');
     mkdirSync(join(dir, 'owt', 'out'), { recursive: true });
-    writeFileSync(path, torchSave(new Map<string, TorchValue>([['model', state], ['model_args', args], ['iter_num', 5], ['config', new Map([['dataset', 'openwebtext']])]])));
+    const { bytes, wte } = paddedNanoGptCheckpoint('_orig_mod.', [['iter_num', 5]]);
+    const C = wte.shape[1]!;
+    writeFileSync(path, bytes);
     const warnings: string[] = [];
     const onWarning = (w: Error) => warnings.push(w.message);
     process.on('warning', onWarning);

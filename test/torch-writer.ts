@@ -73,3 +73,26 @@ export function torchSave(root: TorchValue): Uint8Array {
 function u32(n: number): number[] {
   return [n & 0xff, (n >>> 8) & 0xff, (n >>> 16) & 0xff, (n >>> 24) & 0xff];
 }
+
+/**
+ * nanoGPT's ckpt.pt of a GPT-2-vocabulary run (vocab_size padded to 50304), one layer of width 4
+ * (3.2 MB, its token embedding most of it); `prefix` before every weight name ('_orig_mod.' as
+ * torch.compile saves them, or ''); `extra` entries beside model and model_args. With its token
+ * embedding, [50304, 4].
+ */
+export function paddedNanoGptCheckpoint(prefix: string, extra: [string, TorchValue][] = []): { bytes: Uint8Array; wte: HostTensor } {
+  const C = 4;
+  const values = (n: number) => Float32Array.from({ length: n }, (_, i) => Math.sin(i * 12.9898) * 0.1);
+  const t = (...shape: number[]): HostTensor => ({ shape, data: values(shape.reduce((a, b) => a * b)) });
+  const wte = t(50304, C);
+  const weights: [string, HostTensor][] = [
+    ['transformer.wte.weight', wte], ['transformer.wpe.weight', t(16, C)],
+    ['transformer.h.0.ln_1.weight', t(C)], ['transformer.h.0.attn.c_attn.weight', t(3 * C, C)], ['transformer.h.0.attn.c_proj.weight', t(C, C)],
+    ['transformer.h.0.ln_2.weight', t(C)], ['transformer.h.0.mlp.c_fc.weight', t(4 * C, C)], ['transformer.h.0.mlp.c_proj.weight', t(C, 4 * C)],
+    ['transformer.ln_f.weight', t(C)], ['lm_head.weight', wte],
+  ];
+  const state = new Map<string, TorchValue>(weights.map(([name, w]) => [prefix + name, w]));
+  const args = new Map<string, TorchValue>([['n_layer', 1], ['n_head', 2], ['n_embd', C], ['block_size', 16], ['bias', false], ['vocab_size', 50304], ['dropout', 0]]);
+  const bytes = torchSave(new Map<string, TorchValue>([['model', state], ['model_args', args], ...extra, ['config', new Map([['dataset', 'openwebtext']])]]));
+  return { bytes, wte };
+}

@@ -15,7 +15,7 @@ import { pickedSource } from '../src/web/picked-file.js';
 import { Session } from '../src/web/session.js';
 import { setupDevice } from './helpers.js';
 import { miniGpt2Tokenizer } from './hf-reference.js';
-import { torchSave, type HostTensor, type TorchValue } from './torch-writer.js';
+import { paddedNanoGptCheckpoint } from './torch-writer.js';
 
 beforeAll(setupDevice);
 
@@ -72,19 +72,8 @@ describe("the page opens nanoGPT's ckpt.pt", () => {
   });
 
   it("padded past GPT-2's vocabulary, with GPT-2's vocab files picked: cut to them, with a note, read a range at a time; without them, one line saying to pick them", async () => {
-    // nanoGPT's GPT-2 run (vocab_size 50304), a layer of width 4: 3.2 MB, its token embedding most of it
-    const C = 4;
-    const rnd = (n: number) => Float32Array.from({ length: n }, (_, i) => Math.sin(i * 12.9898) * 0.1);
-    const t = (...shape: number[]): HostTensor => ({ shape, data: rnd(shape.reduce((a, b) => a * b)) });
-    const wte = t(50304, C);
-    const state = new Map<string, TorchValue>([
-      ['transformer.wte.weight', wte], ['transformer.wpe.weight', t(16, C)],
-      ['transformer.h.0.ln_1.weight', t(C)], ['transformer.h.0.attn.c_attn.weight', t(3 * C, C)], ['transformer.h.0.attn.c_proj.weight', t(C, C)],
-      ['transformer.h.0.ln_2.weight', t(C)], ['transformer.h.0.mlp.c_fc.weight', t(4 * C, C)], ['transformer.h.0.mlp.c_proj.weight', t(C, 4 * C)],
-      ['transformer.ln_f.weight', t(C)], ['lm_head.weight', wte],
-    ]);
-    const args = new Map<string, TorchValue>([['n_layer', 1], ['n_head', 2], ['n_embd', C], ['block_size', 16], ['bias', false], ['vocab_size', 50304], ['dropout', 0]]);
-    const bytes = torchSave(new Map<string, TorchValue>([['model', state], ['model_args', args], ['config', new Map([['dataset', 'openwebtext']])]]));
+    const { bytes, wte } = paddedNanoGptCheckpoint(''); // nanoGPT's GPT-2 run (vocab_size 50304): 3.2 MB
+    const C = wte.shape[1]!;
     // the picked File, each slice the page reads counted, and reading it whole refused
     const reads: number[] = [];
     const file = new File([new Uint8Array(bytes)], 'ckpt.pt');
