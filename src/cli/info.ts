@@ -174,7 +174,7 @@ export function infoLines(info: CheckpointInfo): string[] {
   if (!t) rows.push(['training', 'none recorded (a Hugging Face model: fine-tune it with gpt train --init-from PATH)']);
   else if (info.layout === 'nanoGPT checkpoint') {
     if (t.val !== undefined) rows.push(['val loss', `${t.val.toFixed(4)} at save (best_val_loss)`]);
-    rows.push(['training', "nanoGPT's iter_num and optimizer state are not read: fine-tune from it with gpt train --init-from PATH (from step 0, fresh AdamW moments)"]);
+    rows.push(['training', "nanoGPT's iter_num and AdamW state: gpt train --init-from PATH --continue continues its run; without --continue, a fine-tune from step 0 with fresh AdamW moments"]);
   }
   else if (t.step === undefined && !t.schedule && !t.adamwMoments) {
     const why = m.quantization ? 'a quantized checkpoint is for inference only' : 'fine-tune from it with gpt train --init-from PATH; --init-from resume needs them';

@@ -29,10 +29,14 @@ import { keepOnlyRun, rewindRunLog } from './resume-log.js';
 import { RunWhereabouts } from './interrupted.js';
 import { withDirectoryLock } from './run-lock.js';
 import { profileTable } from './profile-table.js';
+import { checkContinuable, continuedLine, continueNanoGptRun, nanoGptRunToContinue } from './nanogpt-continue.js';
 import { checkStudent, loadTeacher, teacherDistillation, teacherModel, type Teacher } from './teacher.js';
 import { changedSettings, checkTokenizerFlags, DISTILL_FLAGS, dtypeFlag, float16Needs, profiledStep, resolveFlags, TRAIN_FLAGS, trainingConfig, type DistillFlags, type TrainFlags } from './train-flags.js';
 
 export { DISTILL_HELP, TRAIN_HELP } from './train-flags.js';
+
+/** nanoGPT's run that --continue continues (nanoGptRunToContinue's). */
+type ContinuedRun = Awaited<ReturnType<typeof nanoGptRunToContinue>>;
 
 /** `gpt train`; prints the commands to try next when it is done, unless `nextSteps` is false (the demo prints them last). */
 export function train(args: string[], opts: { nextSteps?: boolean } = {}): Promise<number> {
@@ -46,10 +50,17 @@ export function distill(args: string[]): Promise<number> {
 
 async function trainStudent(args: string[], opts: { nextSteps?: boolean; distilling: boolean }): Promise<number> {
   const { distilling } = opts;
-  const { values: flags, given, fromConfig } = distilling ? await resolveFlags(args, DISTILL_FLAGS) : await resolveFlags(args, TRAIN_FLAGS);
-  const resume = flags.initFrom === 'resume';
-  const source = resume || flags.initFrom === 'scratch' ? null : trainable(await readCheckpointHead(flags.initFrom), flags.initFrom);
+  const { values, given, fromConfig } = distilling ? await resolveFlags(args, DISTILL_FLAGS) : await resolveFlags(args, TRAIN_FLAGS);
+  const resume = values.initFrom === 'resume';
+  const source = resume || values.initFrom === 'scratch' ? null : trainable(await readCheckpointHead(values.initFrom), values.initFrom);
+  if (values.continue && (distilling || !source)) {
+    throw new UsageError(`flag --continue continues nanoGPT's run from its ckpt.pt given as gpt train --init-from, got ${distilling ? 'gpt distill' : `--init-from ${values.initFrom}`}${resume ? ' (which continues a run of ours without it)' : ''}`);
+  }
+  // nanoGPT's run to continue: its AdamW settings taken into the flags not given
+  const continued = values.continue ? await nanoGptRunToContinue(values, given, source!.meta.model.vocabSize) : null;
+  const flags = continued?.flags ?? values;
   const checked = resume ? null : trainingConfig(flags, given, source, false, fromConfig); // before anything is written
+  if (continued) checkContinuable(checked!, source!.meta.model.blockSize, continued.state);
   const whereabouts = new RunWhereabouts(distilling ? 'distill' : 'train', flags.outDir);
   const onSignal = (signal: NodeJS.Signals) => console.error(whereabouts.interrupted(signal));
   // before the lock, which would make the directory: a misspelt --out-dir leaves nothing behind
@@ -91,7 +102,7 @@ async function trainStudent(args: string[], opts: { nextSteps?: boolean; distill
       console.log(checkModelFits(modelShape, cfg.batchSize, fits));
       // a resumed run saves as it did (its --always-save is recorded beside its training config) unless told otherwise
       const alwaysSave = resume && !given.has('alwaysSave') ? (ckpt!.meta.alwaysSave ?? false) : flags.alwaysSave;
-      await run({ ...flags, alwaysSave }, cfg, ds, data, ckpt, resume, teacher, whereabouts).catch((e) => {
+      await run({ ...flags, alwaysSave }, cfg, ds, data, ckpt, resume, teacher, whereabouts, continued).catch((e) => {
         throw withMemoryHint(e, modelShape, cfg.batchSize, fits, dev.memory().peakBytes);
       });
     } finally {
@@ -105,7 +116,7 @@ async function trainStudent(args: string[], opts: { nextSteps?: boolean; distill
 /** The checkpoint, unless it is a quantized one (inference only). */
 const trainable = (head: CheckpointHead, path: string) => floatCheckpoint(head, path, 'train from');
 
-async function run(flags: TrainFlags, cfg: TrainConfig, ds: Dataset, data: string, ckpt: CheckpointHead | null, resume: boolean, teacher: Teacher | null, whereabouts: RunWhereabouts): Promise<void> {
+async function run(flags: TrainFlags, cfg: TrainConfig, ds: Dataset, data: string, ckpt: CheckpointHead | null, resume: boolean, teacher: Teacher | null, whereabouts: RunWhereabouts, continued: ContinuedRun | null): Promise<void> {
   // fine-tuning draws dropout from --seed (resuming restores the run's generator over it); each
   // tensor goes to the GPU as it is read, the moments too when resuming (`loaded`'s until the optimizer adopts them)
   const loaded = ckpt ? await loadHeadModel(ckpt, { dropout: cfg.dropout, blockSize: cfg.blockSize, seed: cfg.seed, moments: resume }) : undefined;
@@ -125,7 +136,7 @@ async function run(flags: TrainFlags, cfg: TrainConfig, ds: Dataset, data: strin
   // freed however the run ends, a refusal before its first step too (an unreadable log)
   try {
     whereabouts.step = () => trainer.step;
-    await trainRun(trainer, flags, ds, data, ckpt, resume, teacher, whereabouts);
+    await trainRun(trainer, flags, ds, data, ckpt, resume, teacher, whereabouts, continued);
   } finally {
     trainer.dispose();
     trainer.model.dispose();
@@ -164,6 +175,7 @@ async function trainRun(
   resume: boolean,
   teacher: Teacher | null,
   whereabouts: RunWhereabouts,
+  continued: ContinuedRun | null,
 ): Promise<void> {
   const { cfg, distill } = trainer;
   let bestVal = Infinity;
@@ -178,6 +190,9 @@ async function trainRun(
     const { temperature, alpha } = teacher?.meta ?? {};
     const changed = changedSettings({ ...ckpt!.meta.train, dtype: resolveTrainDtype(ckpt!.meta.train!.dtype), ...ckpt!.meta.distill }, { ...cfg, dtype: trainer.dtype, ...(teacher && { temperature, alpha }) });
     if (changed.length) console.log(`settings changed from the checkpoint's: ${changed.join(', ')}`);
+  } else if (continued) {
+    continueNanoGptRun(trainer, continued.state);
+    console.log(continuedLine(flags.initFrom, trainer, continued.state, continued.adopted));
   } else if (ckpt) {
     const trained = ckpt.meta.model.blockSize;
     console.log(`fine-tuning from ${flags.initFrom}${cfg.blockSize < trained ? `, its position embeddings cut from ${trained} to ${cfg.blockSize} (--block-size)` : ''}`);

@@ -2,8 +2,8 @@
 // 'model' (the state dict: nn.Linear weights [out, in] as ours are, names under 'transformer.' and,
 // from a torch.compile'd model, '_orig_mod.'; lm_head.weight tied to wte), 'model_args' (the
 // sizes), 'optimizer', 'iter_num', 'best_val_loss' (a 0-d tensor) and 'config' (train.py's
-// settings, 'dataset' among them). The optimizer's state is not read: a fine-tune starts at step 0
-// with fresh moments, as one from a Hugging Face model does. The MLP's GELU is nanoGPT's nn.GELU(),
+// settings, 'dataset' among them). A fine-tune starts at step 0 with fresh moments, as one from a
+// Hugging Face model does; the optimizer's state is read only to continue the run (readOptimizer). The MLP's GELU is nanoGPT's nn.GELU(),
 // the exact one (ours by default). Platform free: src/node finds its tokenizer's files as sample.py
 // does, the page takes those picked with it.
 import { parsePickle, type PickleValue } from '../io/pickle.js';
@@ -13,6 +13,7 @@ import { describe, openTorchFile, torchStateDictReader, TorchTensor, type TorchF
 import { POSITIVE_INT, rangeProblem, show, UNIT_INTERVAL } from '../io/value-ranges.js';
 import { CHECKPOINT_FORMAT, checkpointMetadata, configWeightsProblem, nonFiniteProblem, type Checkpoint, type CheckpointMeta, type CheckpointWeight } from './checkpoint.js';
 import type { GPTConfig } from './model.js';
+import { readNanoGptOptimizer, type NanoGptOptimizer } from './nanogpt-optimizer.js';
 import { CharTokenizer, type Tokenizer } from './tokenizer/index.js';
 
 /** What nanoGPT's ckpt.pt holds, its tensors not yet read. */
@@ -24,6 +25,8 @@ export interface NanoGptFile {
   val: number | null;
   /** The model's state dict, its names ours (the prefixes taken off), lm_head.weight and any attn.bias buffers among them. */
   weights: SafetensorsReader;
+  /** AdamW's state and iter_num, to continue the run (readNanoGptOptimizer's), the token embedding's moments cut to `vocabSize` rows as its weight is. */
+  readOptimizer(vocabSize: number): Promise<NanoGptOptimizer>;
 }
 
 /** model_args' names of our config's sizes. */
@@ -71,7 +74,11 @@ export async function readNanoGptFile(file: TorchFile, source: string): Promise<
       return out;
     },
   };
-  return { model, dataset, val: Number.isFinite(val) ? val : null, weights };
+  const readOptimizer = (vocabSize: number) => {
+    const params = entries.filter((e) => !MASK_BUFFER.test(e.name) && e.name !== HEAD).map(({ name, shape }) => ({ name, shape, kept: nanoGptShape(name, shape, vocabSize)[0] ?? 1 }));
+    return readNanoGptOptimizer(file, root, params, source);
+  };
+  return { model, dataset, val: Number.isFinite(val) ? val : null, weights, readOptimizer };
 }
 
 const ourName = (saved: string) => PREFIXES.reduce((name, prefix) => (name.startsWith(prefix) ? name.slice(prefix.length) : name), saved);

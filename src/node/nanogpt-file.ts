@@ -5,6 +5,8 @@
 import { basename, dirname, join, resolve } from 'node:path';
 import type { Checkpoint } from '../gpt/checkpoint.js';
 import { nanoGptCheckpoint, nanoGptCheckpointLayout, nanoGptTokenizerOf, openNanoGptSource, type NanoGptFile } from '../gpt/nanogpt.js';
+import type { NanoGptOptimizer } from '../gpt/nanogpt-optimizer.js';
+import { byCheckpointKind } from './checkpoint-kind.js';
 import { gpt2FromVocabFiles, type Tokenizer } from '../gpt/tokenizer/index.js';
 import { gpt3EncoderDir } from './gpt2-vocab.js';
 import { convertedCheckpointFile, unchangedSinceNow, type ConvertedCheckpointFile } from './converted-checkpoint-file.js';
@@ -14,6 +16,12 @@ import { handleSource } from './safetensors-file.js';
 /** nanoGPT's checkpoint in the torch.save file open as `handle` (at `path`), its pickle read; its tensors are not. */
 export async function openNanoGptFile(handle: PositionalFile, path: string): Promise<NanoGptFile> {
   return openNanoGptSource(await handleSource(handle), path);
+}
+
+/** The AdamW state and iter_num of nanoGPT's checkpoint at `path` (readOptimizer's, the token embedding's moments cut to `vocabSize` rows), or null where `path` is no torch.save file. */
+export async function readNanoGptRun(path: string, vocabSize: number): Promise<NanoGptOptimizer | null> {
+  const none = async () => null;
+  return byCheckpointKind(path, { torch: async (handle) => (await openNanoGptFile(handle, path)).readOptimizer(vocabSize), file: none, hf: none, run: none });
 }
 
 /**
