@@ -3,9 +3,9 @@
 // from a torch.compile'd model, '_orig_mod.'; lm_head.weight tied to wte), 'model_args' (the
 // sizes), 'optimizer', 'iter_num', 'best_val_loss' (a 0-d tensor) and 'config' (train.py's
 // settings, 'dataset' among them). A fine-tune starts at step 0 with fresh moments, as one from a
-// Hugging Face model does; the optimizer's state is read only to continue the run (readOptimizer). The MLP's GELU is nanoGPT's nn.GELU(),
-// the exact one (ours by default). Platform free: src/node finds its tokenizer's files as sample.py
-// does, the page takes those picked with it.
+// Hugging Face model does; the optimizer's state is read only to continue the run (readOptimizer).
+// The MLP's GELU is nanoGPT's nn.GELU(), the exact one (ours by default). Platform free: src/node
+// finds its tokenizer's files as sample.py does, the page takes those picked with it.
 import { parsePickle, type PickleValue } from '../io/pickle.js';
 import type { ByteSource, SafetensorsReader } from '../io/safetensors-source.js';
 import { layoutPendingSafetensors, type PendingSafetensorsLayout } from '../io/safetensors.js';
