@@ -87,6 +87,28 @@ describe("continuing nanoGPT's run from its ckpt.pt", () => {
     expect(await continued(true)).toBeGreaterThan(1e-3);
   });
 
+  it("hands on the steps a float16 run's GradScaler skipped (iter_num above AdamW's step): a run resumed from ours counts AdamW's steps as the continued one did", async () => {
+    for (const dtype of ['float32', 'float16'] as const) {
+      const file = await open();
+      const { ckpt } = nanoGptCheckpoint(file, await file.weights.readTensors(), new CharTokenizer([...CHARS]), CKPT);
+      const state = await file.readOptimizer(ckpt.meta.model.vocabSize);
+      state.iterNum += 2; // as if train.py's GradScaler had skipped 2 of its 5 iterations: AdamW stepped 3 times
+      const cfg = { ...TRAIN_DEFAULTS, nLayer: 2, nHead: 2, nEmbd: 8, blockSize: 16, bias: false, dropout: 0, batchSize: 2, dtype };
+      const tokens = Int32Array.from({ length: 64 }, (_, i) => i % 20);
+      const data = { train: tokens, val: tokens, vocabSize: 20 };
+      const trainer = new Trainer(cfg, data, modelFromCheckpoint(ckpt, { dropout: 0 }).model);
+      await continueNanoGptRun(trainer, state);
+      const resumed = new Trainer(cfg, data, modelFromCheckpoint(ckpt, { dropout: 0 }).model);
+      resumed.restore(await trainer.state()); // gpt train --init-from resume, from a checkpoint saved now
+      for (const t of [trainer, resumed]) {
+        expect(t.step, dtype).toBe(5);
+        expect((await t.optimizer.readMoments()).steps, dtype).toEqual(trainer.optimizer.params.map(() => 3));
+        t.model.dispose();
+        t.dispose();
+      }
+    }
+  });
+
   it('refuses, in one line, a checkpoint without AdamW state and one whose groups are not nanoGPT\'s', async () => {
     const args = new Map<string, TorchValue>([['n_layer', 1], ['n_head', 1], ['n_embd', 2], ['block_size', 4], ['vocab_size', 3]]);
     const bare = torchSave(new Map<string, TorchValue>([['model', new Map([['transformer.wte.weight', { shape: [3, 2], data: new Float32Array(6) }]])], ['model_args', args], ['iter_num', 7]]));
