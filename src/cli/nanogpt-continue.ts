@@ -5,6 +5,7 @@
 import type { NanoGptOptimizer } from '../gpt/nanogpt-optimizer.js';
 import type { Trainer, TrainConfig } from '../gpt/trainer.js';
 import { readNanoGptRun } from '../node/nanogpt-file.js';
+import { gradScalerSettings } from '../optim/grad-scaler.js';
 import { flagName, UsageError } from './flags.js';
 import type { TrainFlags } from './train-flags.js';
 
@@ -42,8 +43,13 @@ export function checkContinuable(cfg: TrainConfig, trainedBlockSize: number, sta
   if (cfg.blockSize !== trainedBlockSize) throw new UsageError(`flag --continue continues the position embeddings' AdamW state, and --block-size ${cfg.blockSize} cuts them from ${trainedBlockSize}: leave --block-size out`);
 }
 
-/** `trainer` (over the checkpoint's model, fresh) set to continue nanoGPT's run: its moments (taken out of `state`) and step counts, and iter_num as the step. */
-export function continueNanoGptRun(trainer: Trainer, state: NanoGptOptimizer): void {
+/**
+ * `trainer` (over the checkpoint's model, fresh) set to continue nanoGPT's run: its moments (taken out
+ * of `state`) and step counts, and iter_num as the step. The iterations its GradScaler skipped (float16:
+ * iter_num above every AdamW step count) are handed on as our scaler's skipped steps, so that a run
+ * resumed from our checkpoints, which count AdamW's steps as step less those, counts them as this one.
+ */
+export async function continueNanoGptRun(trainer: Trainer, state: NanoGptOptimizer): Promise<void> {
   const names = new Map([...trainer.model.namedParameters()].map(([name, p]) => [p, name]));
   const order = trainer.optimizer.params.map((p) => names.get(p)!);
   trainer.optimizer.loadMoments(
@@ -54,7 +60,13 @@ export function continueNanoGptRun(trainer: Trainer, state: NanoGptOptimizer): v
   // the host copies, twice the model's size, are not held through the run once on the GPU
   state.m.clear();
   state.v.clear();
-  trainer.step = state.iterNum;
+  const skipped = state.iterNum - trainer.optimizer.stepCount;
+  if (skipped === 0) {
+    trainer.step = state.iterNum;
+    return;
+  }
+  const now = await trainer.state();
+  trainer.restore({ ...now, step: state.iterNum, scaler: { ...(now.scaler ?? { scale: gradScalerSettings({}).initScale, cleanSteps: 0 }), skippedSteps: skipped } });
 }
 
 /** The log line of a continued run, from `path` at `trainer`'s step. */

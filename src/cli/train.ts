@@ -191,7 +191,7 @@ async function trainRun(
     const changed = changedSettings({ ...ckpt!.meta.train, dtype: resolveTrainDtype(ckpt!.meta.train!.dtype), ...ckpt!.meta.distill }, { ...cfg, dtype: trainer.dtype, ...(teacher && { temperature, alpha }) });
     if (changed.length) console.log(`settings changed from the checkpoint's: ${changed.join(', ')}`);
   } else if (continued) {
-    continueNanoGptRun(trainer, continued.state);
+    await continueNanoGptRun(trainer, continued.state);
     console.log(continuedLine(flags.initFrom, trainer, continued.state, continued.adopted));
   } else if (ckpt) {
     const trained = ckpt.meta.model.blockSize;
