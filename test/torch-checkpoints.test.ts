@@ -6,7 +6,7 @@
 import { cpSync, mkdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { checkpointBytes, decodeCheckpoint, modelFromCheckpoint } from '../src/gpt/checkpoint.js';
+import { checkpointBytes, decodeCheckpoint, modelFromCheckpoint, type Checkpoint } from '../src/gpt/checkpoint.js';
 import type { GPT } from '../src/gpt/model.js';
 import { nanoGptCheckpoint, type NanoGptFile } from '../src/gpt/nanogpt.js';
 import { CharTokenizer, toHuggingFaceJSON } from '../src/gpt/tokenizer/index.js';
@@ -33,6 +33,16 @@ async function worstError(model: GPT, which: string): Promise<number> {
   const want = logits.flat(2);
   expect(ours.length).toBe(want.length);
   return Math.max(...want.map((w, i) => Math.abs(ours[i]! - w)));
+}
+
+/** `path`'s model, made from its loaded checkpoint `ckpt` and uploaded as read, each gives torch's logits `which` within 1e-4. */
+async function expectTorchLogitsBothWays(ckpt: Checkpoint, path: string, which: string): Promise<void> {
+  const { model } = modelFromCheckpoint(ckpt, { dropout: 0 });
+  expect(await worstError(model, which)).toBeLessThan(1e-4);
+  model.dispose();
+  const uploaded = await loadCheckpointModel(path, { dropout: 0 });
+  expect(await worstError(uploaded.model, which)).toBeLessThan(1e-4);
+  uploaded.model.dispose();
 }
 
 /** A copy of the fixture directory `name` with the mini GPT-2 tokenizer's tokenizer.json (260 tokens, as its config says). */
@@ -67,12 +77,7 @@ describe("nanoGPT's ckpt.pt", () => {
     expect(ckpt.meta.tokenizer).toEqual(new CharTokenizer([...CHARS]).toJSON());
     expect(ckpt.meta.val).toBeCloseTo(1.4698, 6); // best_val_loss, a 0-d tensor
     expect(ckpt.optimizer).toBeUndefined(); // nanoGPT's AdamW state is not read: fine-tuning starts afresh
-    const { model } = modelFromCheckpoint(ckpt, { dropout: 0 });
-    expect(await worstError(model, 'nanogpt')).toBeLessThan(1e-4);
-    model.dispose();
-    const uploaded = await loadCheckpointModel(path, { dropout: 0 });
-    expect(await worstError(uploaded.model, 'nanogpt')).toBeLessThan(1e-4);
-    uploaded.model.dispose();
+    await expectTorchLogitsBothWays(ckpt, path, 'nanogpt');
   });
 
   it("finds meta.pkl beside the checkpoint too, and says where it looked when there is none", async () => {
@@ -173,12 +178,7 @@ describe('a Hugging Face GPT-2 directory with pytorch_model.bin', () => {
     const path = hfDir(name);
     const ckpt = await loadCheckpoint(path);
     expect(ckpt.meta.model).toMatchObject({ vocabSize: 260, blockSize: 16, nLayer: 2, nHead: 2, nEmbd: 8, bias: true, activation: 'gelu_tanh' });
-    const { model } = modelFromCheckpoint(ckpt, { dropout: 0 });
-    expect(await worstError(model, 'hf')).toBeLessThan(1e-4);
-    model.dispose();
-    const uploaded = await loadCheckpointModel(path, { dropout: 0 });
-    expect(await worstError(uploaded.model, 'hf')).toBeLessThan(1e-4);
-    uploaded.model.dispose();
+    await expectTorchLogitsBothWays(ckpt, path, 'hf');
   });
 
   it('prefers model.safetensors, and names the torch files where there are no weights', async () => {
