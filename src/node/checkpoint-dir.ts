@@ -130,8 +130,8 @@ const WEIGHTS_FORMS = [
 /**
  * Reads a Hugging Face GPT-2 directory: config.json (first: a refused model's weights are not
  * read), model.safetensors or the shards model.safetensors.index.json names (else
- * pytorch_model.bin or its shards), and tokenizer.json or vocab.json + merges.txt. The weights are read a tensor at a time: gpt2-large's and gpt2-xl's
- * files are past the 2 GiB Node reads at once.
+ * pytorch_model.bin or its shards), and tokenizer.json or vocab.json + merges.txt. The weights are
+ * read a tensor at a time: gpt2-large's and gpt2-xl's files are past the 2 GiB Node reads at once.
  */
 async function loadHFModel(dir: string): Promise<Checkpoint> {
   const { model, weights, weightMap, index } = await hfDirectoryFiles(dir);
