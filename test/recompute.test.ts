@@ -50,7 +50,7 @@ describe('checkpoint(fn, inputs)', () => {
               const gen = new Generator(SEED);
               const run = (x: Tensor) => branch(x, g!, b!, w!, gen);
               // nested: an inner checkpoint recorded by the outer one's recompute
-              return checkpoint((x) => (nested ? checkpoint(run, [x], { generators: [gen] }).mul(1) : run(x)), [x!], { generators: [gen] });
+              return checkpoint((x) => (nested ? checkpoint(run, [x]).mul(1) : run(x)), [x!]);
             },
             reference: ([x, g, b, w]) => branchRef(x!, g!, b!, w!),
             atol: 2e-3,
@@ -62,14 +62,14 @@ describe('checkpoint(fn, inputs)', () => {
   });
 
   /** w's gradient through a checkpointed branch whose dropout seed comes from `seed()`, called once per run of fn. */
-  const branchGrad = (seed: (gen: Generator) => number, opts: (gen: Generator) => CheckpointOptions = () => ({})) =>
+  const branchGrad = (seed: (gen: Generator) => number, opts: CheckpointOptions = {}) =>
     scope(async () => {
       const w = tensor(Float32Array.from({ length: 16 }, (_, i) => Math.sin(i)), [4, 4]).requiresGrad_();
       const [g, b] = [tensor([1, 1, 1, 1]), tensor([0, 0, 0, 0])];
       const x = tensor(Float32Array.from({ length: 12 }, (_, i) => Math.cos(i)), [3, 4]);
       const gen = new Generator(SEED);
       const fn = (x: Tensor) => x.add(dropout(matmul(layerNorm(x, g, b), w).gelu(), P, seed(gen)));
-      checkpoint(fn, [x], opts(gen)).sum().backward();
+      checkpoint(fn, [x], opts).sum().backward();
       return w.grad!.toArray();
     });
 
@@ -81,9 +81,12 @@ describe('checkpoint(fn, inputs)', () => {
   // a Generator fn drew from but the call did not name (a Dropout module's: PyTorch's checkpoint
   // replays its RNG by default) drew the next seed in the recompute: another mask, and gradients
   // that were silently not those of the forward
-  it('replays every Generator fn draws from, named in generators or not, as PyTorch (preserve_rng_state)', async () => {
-    const named = await branchGrad((gen) => gen.nextSeed(), (gen) => ({ generators: [gen] }));
-    expect(await branchGrad((gen) => gen.nextSeed())).toEqual(named);
+  it('replays every Generator fn draws from, as PyTorch (preserve_rng_state); preserveRngState: false draws anew', async () => {
+    const seeds = new Generator(SEED);
+    const [first, second] = [seeds.nextSeed(), seeds.nextSeed()];
+    expect(await branchGrad((gen) => gen.nextSeed())).toEqual(await branchGrad(() => first));
+    let calls = 0; // the forward draws the first seed, the recompute the second
+    expect(await branchGrad((gen) => gen.nextSeed(), { preserveRngState: false })).toEqual(await branchGrad(() => [first, second][calls++]!));
     await scope(async () => {
       const x = tensor(Float32Array.from({ length: 64 }, (_, i) => 1 + i)).requiresGrad_();
       const drop = new Dropout(0.5, new Generator(3));
@@ -237,7 +240,8 @@ describe('checkpoint(fn, inputs)', () => {
       expect(() => checkpoint(null as never, [x])).toThrow(/^checkpoint: argument 'fn' must be a function returning a Tensor, got null$/);
       expect(() => checkpoint((x) => x, x as never)).toThrow(/^checkpoint: argument 'inputs' must be an array of Tensors, got /);
       expect(() => checkpoint((x) => x, [x, 3] as never)).toThrow(/^checkpoint: inputs\[1\] must be a Tensor, got number 3$/);
-      expect(() => checkpoint((x) => x, [x], { generators: [{}] } as never)).toThrow(/^checkpoint: option 'generators' must be an array of Generators/);
+      expect(() => checkpoint((x) => x, [x], { preserveRngState: 1 } as never)).toThrow(/^checkpoint: option 'preserveRngState' must be a boolean, got number 1$/);
+      expect(() => checkpoint((x) => x, [x], { generators: [] } as never)).toThrow(/^checkpoint: unknown option 'generators'/);
       expect(() => checkpoint((x) => x, [x], { rng: 1 } as never)).toThrow(/^checkpoint: unknown option 'rng'/);
       expect(() => checkpoint((() => 5) as never, [x])).toThrow(/^checkpoint: fn must return a Tensor, got number 5$/);
     });

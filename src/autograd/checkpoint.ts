@@ -5,8 +5,8 @@
 // bit-identical to those of fn recorded directly (the kernels are deterministic: no float atomics),
 // at the cost of a second forward. The host generators fn draws from (dropout's seeds) are set back
 // to where they stood for the recompute, so it draws the same masks, then put back (PyTorch's
-// preserve_rng_state); the contexts registered with carryIntoRecompute (autocast's dtype) are
-// re-entered as the forward saw them. fn must not depend on other state that changes before the backward.
+// preserve_rng_state, unless told not to); the contexts registered with carryIntoRecompute
+// (autocast's dtype) are re-entered as the forward saw them. fn must not depend on other state that changes before the backward.
 import { checkOptionKeys, describeValue } from '../tensor/check.js';
 import { Generator, watchingDraws } from '../tensor/generator.js';
 import { scope } from '../tensor/scope.js';
@@ -19,10 +19,10 @@ import { OpContext } from './op.js';
 
 export interface CheckpointOptions {
   /**
-   * Host generators to replay from the forward's states in the recompute, besides those fn draws
-   * from, which are replayed anyway (PyTorch's preserve_rng_state): naming them changes nothing.
+   * Set the generators fn draws from back to the forward's states for the recompute, so it draws
+   * what the forward drew (default true, as PyTorch's preserve_rng_state); false draws anew.
    */
-  generators?: readonly Generator[];
+  preserveRngState?: boolean;
 }
 
 /**
@@ -37,19 +37,16 @@ export function checkpoint<T extends Tensor>(fn: (...inputs: T[]) => T, inputs: 
     if (!(t instanceof Tensor)) throw new TypeError(`checkpoint: inputs[${i}] must be a Tensor, got ${describeValue(t)}`);
     t.storage('checkpoint');
   });
-  checkOptionKeys('checkpoint', opts, ['generators']);
-  const generators = opts.generators ?? [];
-  if (!Array.isArray(generators) || !generators.every((g) => g instanceof Generator)) {
-    throw new TypeError(`checkpoint: option 'generators' must be an array of Generators, got ${describeValue(generators)}`);
-  }
+  checkOptionKeys('checkpoint', opts, ['preserveRngState']);
+  const { preserveRngState = true } = opts;
+  if (typeof preserveRngState !== 'boolean') throw new TypeError(`checkpoint: option 'preserveRngState' must be a boolean, got ${describeValue(preserveRngState)}`);
   if (!isGradEnabled()) return checkedResult(fn(...inputs));
-  const replayed = new Map(generators.map((g) => [g, g.getState()]));
   const inForwardContext = captureCarried(); // the recompute runs in the backward's, else
   // fn's intermediates are freed as it returns: nothing recorded holds them
   const firstMade = nextTensorId();
   const { result: probed, drawn } = watchingDraws(() => unrecordedProbe(() => scope(() => checkedResult(fn(...inputs)))));
   const { result, wouldRecord, recorded, taken } = probed;
-  for (const [g, state] of drawn) if (!replayed.has(g)) replayed.set(g, state);
+  const replayed = preserveRngState ? drawn : new Map<Generator, string>();
   if (!wouldRecord) return result;
   // what fn closes over must hold the forward's values at the recompute (its inputs are saved, checked by ctx)
   const closedData = taken.filter((t) => t.id < firstMade && !inputs.includes(t as T)).map((t) => ({ t, storage: t.storage(), version: t.storage().version }));
