@@ -3,7 +3,7 @@
 // rows that bench/run.ts prints as a table and writes as JSON.
 //
 // Every library's timed iteration only enqueues work and returns what it produced; `finish` waits
-// for the GPU (ours: device().sync(); TF.js: submit + onSubmittedWorkDone; jax-js:
+// for the GPU (ours: device().sync(); TF.js and webgpu-torch: submit + onSubmittedWorkDone; jax-js:
 // blockUntilReady, which also runs its lazily recorded work) and frees the outputs. jax-js is
 // lazy, so its outputs are all kept until `finish`, never dropped unrealised.
 import { median } from '../src/gpt/generate-timing.js';
@@ -11,9 +11,11 @@ import { autotuneSettled } from '../src/kernels/autotune.js';
 
 export { median }; // one median for the harness and the generation timings
 
-export type LibName = 'ours' | 'tfjs' | 'jax';
-export const LIBS: readonly LibName[] = ['ours', 'tfjs', 'jax'];
-export const LIB_TITLES: Record<LibName, string> = { ours: 'ours', tfjs: 'TF.js', jax: 'jax-js' };
+export type PeerName = 'tfjs' | 'jax' | 'webgpuTorch';
+export type LibName = 'ours' | PeerName;
+export const PEERS: readonly PeerName[] = ['tfjs', 'jax', 'webgpuTorch'];
+export const LIBS: readonly LibName[] = ['ours', ...PEERS];
+export const LIB_TITLES: Record<LibName, string> = { ours: 'ours', tfjs: 'TF.js', jax: 'jax-js', webgpuTorch: 'webgpu-torch' };
 
 export interface TimingOptions {
   /** Untimed runs first (pipeline compiles, buffer pools, jit traces). */
@@ -135,6 +137,9 @@ export interface Row {
 
 export const na = (reason: string): Cell => ({ na: reason });
 
+/** Every peer's cell of a row that only ours runs (the reason). */
+export const peersNa = (reason: string): Record<PeerName, Cell> => ({ tfjs: na(reason), jax: na(reason), webgpuTorch: na(reason) });
+
 /** The row's figure for one library, in its unit. */
 export function value(row: Row, c: Cell): number | undefined {
   if (c.ms === undefined) return undefined;
@@ -176,7 +181,7 @@ const fmtRatio = (r: number | undefined) => (r === undefined ? '-' : `${r.toFixe
 
 /** The results table (GitHub markdown), then the errors and n/a reasons as numbered notes. */
 export function formatTable(rows: readonly Row[]): string {
-  const header = ['benchmark', 'unit', 'ours', 'TF.js', 'jax-js', 'ours/TF.js', 'ours/jax-js'];
+  const header = ['benchmark', 'unit', ...LIBS.map((l) => LIB_TITLES[l]), ...PEERS.map((l) => `ours/${LIB_TITLES[l]}`)];
   const notes: string[] = [];
   const noteFor = (lib: LibName, c: Cell): string => {
     const text = c.error ?? c.na;
@@ -190,8 +195,7 @@ export function formatTable(rows: readonly Row[]): string {
     `${r.family}: ${r.name}`,
     r.unit === 'ms/step' ? 'ms/step' : r.unit,
     ...LIBS.map((l) => formatCell(r, r.cells[l]) + noteFor(l, r.cells[l])),
-    fmtRatio(speedup(r, 'tfjs')),
-    fmtRatio(speedup(r, 'jax')),
+    ...PEERS.map((l) => fmtRatio(speedup(r, l))),
   ]);
   const all = [header, ...body];
   const widths = header.map((_, i) => Math.max(...all.map((line) => line[i]!.length)));

@@ -1,29 +1,38 @@
-// Opens the three libraries on the same Dawn adapter in this process: our engine first (it creates
+// Opens the four libraries on the same Dawn adapter in this process: our engine first (it creates
 // Dawn's GPU object, sets LP_NUM_THREADS and the GPU* globals), then `navigator.gpu` is pointed at
-// that same GPU object, and TF.js (webgpu backend) and jax-js (webgpu device) are loaded. Each
+// that same GPU object, and TF.js (webgpu backend), jax-js (webgpu device) and webgpu-torch
+// (initWebGPUAsync, which reads navigator.gpu and the GPUBufferUsage globals) are loaded. Each
 // library requests its own GPUDevice from the same adapter. The peers are imported dynamically:
 // TF.js's webgpu backend registers itself at import time only if navigator.gpu already exists.
+//
+// webgpu-torch ships CommonJS only (no "main" or "exports", index.js by default), loaded with
+// require from the repository root: NODE_PATH then also finds a copy installed elsewhere.
 //
 // TF.js: Node's entry of tfjs-core (a CommonJS bundle) carries no gradient definitions, and the
 // module that registers them exists only in the ESM build, whose extensionless imports Node cannot
 // load. So tfjs-core's ESM build, its gradients and the webgpu backend are bundled together by
 // esbuild (a devDependency) into one module under node_modules/.cache, one copy of tfjs-core.
 import { mkdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { initDevice, type Device } from '../src/device/device.js';
 import { getPlatform } from '../src/device/platform.js';
+import { na, type Cell } from './harness.js';
 
 export type TF = typeof import('@tensorflow/tfjs-core');
 export type Jax = typeof import('@jax-js/jax');
+export type Torch = typeof import('webgpu-torch');
 
 export interface Libs {
   ours: Device;
   /** null (with the reason in `errors.tfjs`) when TF.js could not start on WebGPU. */
   tf: TF | null;
   jax: Jax | null;
-  errors: { tfjs?: string; jax?: string };
-  versions: { tfjs?: string; jax?: string };
+  /** webgpu-torch (praeclarum's), on its WebGPU device. */
+  torch: Torch | null;
+  errors: { tfjs?: string; jax?: string; webgpuTorch?: string };
+  versions: { tfjs?: string; jax?: string; webgpuTorch?: string };
 }
 
 /** Waits for every piece of GPU work TF.js has recorded or submitted so far. */
@@ -42,20 +51,9 @@ export async function tfSync(tf: TF): Promise<void> {
 
 export async function openLibs(opts: { peers?: boolean } = {}): Promise<Libs> {
   const ours = await initDevice();
-  const libs: Libs = { ours, tf: null, jax: null, errors: {}, versions: {} };
+  const libs: Libs = { ours, tf: null, jax: null, torch: null, errors: {}, versions: {} };
   if (opts.peers === false) return libs;
-  const { gpu } = await getPlatform();
-  const g = globalThis as unknown as { navigator?: object };
-  if (g.navigator) {
-    Object.defineProperty(g.navigator, 'gpu', { value: gpu, configurable: true });
-  } else {
-    // Node 20 has no navigator; jax-js also reads userAgent and hardwareConcurrency from it
-    Object.defineProperty(globalThis, 'navigator', {
-      value: { gpu, userAgent: `Node.js/${process.versions.node}`, hardwareConcurrency: 2 },
-      configurable: true,
-      writable: true,
-    });
-  }
+  await shareGpuAsNavigator();
   try {
     const tf = await loadTfjs();
     if (!(await tf.setBackend('webgpu'))) throw new Error("tf.setBackend('webgpu') returned false");
@@ -76,7 +74,47 @@ export async function openLibs(opts: { peers?: boolean } = {}): Promise<Libs> {
   } catch (e) {
     libs.errors.jax = `jax-js webgpu device failed to start: ${(e as Error).message}`;
   }
+  try {
+    ({ torch: libs.torch, version: libs.versions.webgpuTorch } = await openTorch());
+  } catch (e) {
+    libs.errors.webgpuTorch = `webgpu-torch did not start: ${(e as Error).message.split('\n')[0]}`;
+  }
   return libs;
+}
+
+/** Points `navigator.gpu` (made in Node if missing) at the GPU object our engine's device came from. */
+export async function shareGpuAsNavigator(): Promise<void> {
+  const { gpu } = await getPlatform();
+  const g = globalThis as unknown as { navigator?: object };
+  if (g.navigator) {
+    Object.defineProperty(g.navigator, 'gpu', { value: gpu, configurable: true });
+  } else {
+    // Node 20 has no navigator; jax-js also reads userAgent and hardwareConcurrency from it
+    Object.defineProperty(globalThis, 'navigator', {
+      value: { gpu, userAgent: `Node.js/${process.versions.node}`, hardwareConcurrency: 2 },
+      configurable: true,
+      writable: true,
+    });
+  }
+}
+
+/** webgpu-torch on navigator.gpu's first adapter (shareGpuAsNavigator first). */
+export async function openTorch(): Promise<{ torch: Torch; version: string }> {
+  const require = createRequire(resolve('package.json'));
+  const torch = require('webgpu-torch') as Torch;
+  // false when navigator.gpu is missing; otherwise its first WebGPU device becomes the default
+  if (!(await torch.initWebGPUAsync())) throw new Error('initWebGPUAsync() found no WebGPU');
+  return { torch, version: (require('webgpu-torch/package.json') as { version: string }).version };
+}
+
+/** webgpu-torch's cell of a benchmark it cannot run: why (its missing ops), or why it did not start. */
+export const torchCannot = (libs: Libs, why: string): Cell => na(libs.torch ? why : libs.errors.webgpuTorch!);
+
+/** The GPUDevice webgpu-torch runs a tensor's kernels on (its DeviceWebGPU holds it). */
+export function torchGPUDevice(t: import('webgpu-torch').Tensor): GPUDevice {
+  const device = (t.device as unknown as { gpuDevice?: GPUDevice }).gpuDevice;
+  if (!device) throw new Error(`webgpu-torch tensor on its '${t.device.type}' device, not WebGPU`);
+  return device;
 }
 
 async function loadTfjs(): Promise<TF> {

@@ -1,5 +1,5 @@
-// The benchmark suite: our engine against TensorFlow.js (webgpu backend) and jax-js (webgpu
-// device), all three on the same Dawn adapter in this process. Every benchmark first checks that
+// The benchmark suite: our engine against TensorFlow.js (webgpu backend), jax-js (webgpu device)
+// and webgpu-torch (praeclarum's), all four on the same Dawn adapter in this process. Every benchmark first checks that
 // each library computed the same numbers (a mismatch is reported as an error and not timed), then
 // times it. Prints one table and writes bench/results/bench-<start time>.json (after each family,
 // "complete": false until the end) and, for a full run, latest.json.
@@ -18,7 +18,7 @@ import os from 'node:os';
 import { device } from '../src/device/device.js';
 import { dawnToggles, envSetting } from '../src/device/platform.js';
 import { FAMILIES, parseBenchArgs, type Family } from './args.js';
-import { formatTable, LIBS, na, speedup, value, type Context, type Row } from './harness.js';
+import { formatTable, LIBS, PEERS, peersNa, speedup, value, type Context, type Row } from './harness.js';
 import { openLibs } from './peers.js';
 import { adapterName, engineCommit } from './provenance.js';
 import { attentionSuite } from './suites/attention.js';
@@ -42,7 +42,7 @@ const ctx: Context = { timing, log: (line) => console.log(line), smoke, big, mat
 
 const t0 = performance.now();
 const libs = await openLibs({ peers });
-if (!peers) libs.errors = { tfjs: 'skipped (--no-peers)', jax: 'skipped (--no-peers)' };
+if (!peers) libs.errors = Object.fromEntries(PEERS.map((l) => [l, 'skipped (--no-peers)']));
 const info = device().info;
 const machine = {
   cpus: os.cpus().length,
@@ -59,7 +59,7 @@ const ourVersion = (JSON.parse(readFileSync('package.json', 'utf8')) as { versio
 console.log(`adapter: ${adapterName(info)} (${info.backend}, vendor ${info.vendor || '-'}, architecture ${info.architecture || '-'})`);
 console.log(`dawn flags: ${dawnFlags.join(' ')}`);
 console.log(`machine: ${machine.cpus} x ${machine.cpuModel}, ${machine.memoryGiB} GiB, ${machine.platform}, Node ${machine.node}`);
-console.log(`libraries: ours ${ourVersion} (${commit ?? 'commit unknown'}), TF.js ${libs.versions.tfjs ?? libs.errors.tfjs}, jax-js ${libs.versions.jax ?? libs.errors.jax}`);
+console.log(`libraries: ours ${ourVersion} (${commit ?? 'commit unknown'}), TF.js ${libs.versions.tfjs ?? libs.errors.tfjs}, jax-js ${libs.versions.jax ?? libs.errors.jax}, webgpu-torch ${libs.versions.webgpuTorch ?? libs.errors.webgpuTorch}`);
 console.log(smoke ? 'mode: SMOKE (small sizes, 1 repetition: checks correctness, timings are not measurements)' : `timing: ${JSON.stringify(ctx.timing)}`);
 
 const date = new Date().toISOString();
@@ -92,6 +92,7 @@ function save(done: boolean): { table: string; seconds: number } {
       values: Object.fromEntries(LIBS.map((l) => [l, value(r, r.cells[l]) ?? null])),
       speedupVsTfjs: speedup(r, 'tfjs') ?? null,
       speedupVsJax: speedup(r, 'jax') ?? null,
+      speedupVsWebgpuTorch: speedup(r, 'webgpuTorch') ?? null,
     })),
     trainStep: details,
     table,
@@ -106,7 +107,7 @@ function save(done: boolean): { table: string; seconds: number } {
 const stopped = (family: Family, e: unknown): Row[] => {
   const why = String((e as Error)?.message ?? e).split('\n')[0]!.slice(0, 300);
   console.log(`${family}: ERROR ${why}`);
-  return [{ family, name: 'the family stopped', unit: 'info', cells: { ours: { error: why }, tfjs: na('not run'), jax: na('not run') } }];
+  return [{ family, name: 'the family stopped', unit: 'info', cells: { ours: { error: why }, ...peersNa('not run') } }];
 };
 const run = async (family: Family, suite: () => Promise<Row[]>) => {
   if (!only.includes(family)) return;
@@ -121,7 +122,7 @@ save(false); // the adapter and flags, before a family that a time limit may cut
 // target figures), which a time limit (a GPU session's) then cuts first; the table keeps FAMILIES' order.
 if (only.includes('train') || only.includes('generate')) {
   // for generation alone, the trained model is all that is needed: no peers' steps
-  const trained = await trainStepSuite(only.includes('train') ? libs : { ...libs, tf: null, jax: null }, ctx).catch((e: unknown) => e as Error);
+  const trained = await trainStepSuite(only.includes('train') ? libs : { ...libs, tf: null, jax: null, torch: null }, ctx).catch((e: unknown) => e as Error);
   const failed = trained instanceof Error;
   if (!failed) details = trained.details;
   await run('train', async () => (failed ? Promise.reject(trained) : trained.rows));

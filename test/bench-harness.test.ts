@@ -2,7 +2,7 @@
 // the autotuner may switch a product to another variant during the warm-up, after the first check.
 // And the train-step benchmark computes in float32, as its peers do, where 'auto' would be float16.
 import { afterAll, describe, expect, it, vi } from 'vitest';
-import { runCase, time, type Context, type LibCase } from '../bench/harness.js';
+import { formatTable, na, runCase, time, type Context, type LibCase, type Row } from '../bench/harness.js';
 import { trainStepSuite } from '../bench/suites/train-step.js';
 import { profile, setProfile } from '../src/kernels/profile.js';
 import { setupDevice } from './helpers.js';
@@ -37,6 +37,23 @@ describe('bench runCase', () => {
   });
 });
 
+describe('bench formatTable', () => {
+  it('has a column and a ratio for each peer, webgpu-torch the third, and notes its n/a reasons', () => {
+    const row: Row = {
+      family: 'matmul',
+      name: '2x2x2',
+      unit: 'ms',
+      cells: { ours: { ms: 1 }, tfjs: { ms: 3 }, jax: na('jax-js away'), webgpuTorch: { ms: 2 } },
+    };
+    const missing: Row = { ...row, name: 'batched', cells: { ...row.cells, webgpuTorch: na('mm is 2-D only') } };
+    const lines = formatTable([row, missing]).split('\n');
+    expect(lines[0]!.split('|').map((c) => c.trim()).filter(Boolean)).toEqual(['benchmark', 'unit', 'ours', 'TF.js', 'jax-js', 'webgpu-torch', 'ours/TF.js', 'ours/jax-js', 'ours/webgpu-torch']);
+    expect(lines[2]!.split('|').map((c) => c.trim()).slice(-4, -1)).toEqual(['3.00x', '-', '2.00x']);
+    expect(lines[3]).toMatch(/\| n\/a \[2\] +\| 3\.00x +\| - +\| - +\|$/);
+    expect(lines).toContain('[2] webgpu-torch: mm is 2-D only');
+  });
+});
+
 describe('bench time', () => {
   it('sizes its samples by a run after the warm-up: a slow warm-up (a compile, the tuner) does not leave one iteration a sample', async () => {
     // a clock each run moves on by its length: two warm-up runs of 200 ms (their compiles), then 1 ms a run
@@ -61,7 +78,7 @@ describe('bench train-step suite', () => {
     if (!profile().f16) return; // no shader-f16: auto is float32 anyway
     expect(profile().trainingDtype).toBe('float16');
     const smoke: Context = { timing: { warmup: 1, samples: 1, targetMs: 0, maxIters: 1 }, log: () => {}, smoke: true, big: false };
-    const r = await trainStepSuite({ ours, tf: null, jax: null, errors: { tfjs: 'not here', jax: 'not here' }, versions: {} }, smoke);
+    const r = await trainStepSuite({ ours, tf: null, jax: null, torch: null, errors: { tfjs: 'not here', jax: 'not here', webgpuTorch: 'not here' }, versions: {} }, smoke);
     try {
       expect(r.trainer.dtype).toBe('float32');
       expect(r.rows[0]!.cells.ours.ms).toBeGreaterThan(0);

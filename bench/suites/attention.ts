@@ -10,7 +10,7 @@ import '../../src/ops/index.js';
 import { causalAttention, tensor } from '../../src/ops/index.js';
 import { jaxCase, oursCase, tfCase } from '../cases.js';
 import { formatTol, na, randomFloats, runCase, type Context, type Row, type Tolerance } from '../harness.js';
-import type { Libs } from '../peers.js';
+import { torchCannot, type Libs } from '../peers.js';
 
 const B = 12;
 const NH = 4;
@@ -18,6 +18,8 @@ const T = 64;
 const HS = 32;
 const SHAPE = [B, NH, T, HS];
 const SCALE = 1 / Math.sqrt(HS);
+/** webgpu-torch 0.3.5 has 2-D mm only, no softmax, no max and no broadcasting to compose one. */
+const NO_TORCH_ATTENTION = 'no batched matmul or softmax';
 
 /** float64 forward and backward of causal attention, head by head. */
 function reference(q: Float32Array, k: Float32Array, v: Float32Array, w: Float32Array) {
@@ -120,6 +122,7 @@ export async function attentionSuite(libs: Libs, ctx: Context): Promise<Row[]> {
       ours: await runCase(ctx, 'ours', () => oursCase(oursInputs(false), ([qkv]) => [causalAttention(qkv!, NH)]), oursY, tol),
       tfjs: tf ? await runCase(ctx, 'tfjs', () => tfCase(tf, tfInputs(), ([a, b, c]) => [tfAttention(a!, b!, c!)]), [ref.y], tol) : na(libs.errors.tfjs!),
       jax: jax ? await runCase(ctx, 'jax', () => jaxCase(jax, jaxInputs(), (a, b, c, d) => (d!.dispose(), [jaxAttention(a!, b!, c!)])), [ref.y], tol) : na(libs.errors.jax!),
+      webgpuTorch: torchCannot(libs, NO_TORCH_ATTENTION),
     },
   });
 
@@ -170,6 +173,7 @@ export async function attentionSuite(libs: Libs, ctx: Context): Promise<Row[]> {
             names,
           )
         : na(libs.errors.jax!),
+      webgpuTorch: torchCannot(libs, `${NO_TORCH_ATTENTION}; mm has no gradient`),
     },
   });
   return rows;

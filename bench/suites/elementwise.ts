@@ -3,11 +3,14 @@
 // cross-entropy [B*T, V] with int32 targets. Each library uses its own op where it has one
 // (TF.js: softmax, logSoftmax; jax-js: nn.softmax, nn.gelu, nn.logSoftmax, nn.oneHot) and composes
 // the rest from primitives. Checked against float64 host references on every element.
+// webgpu-torch 0.3.5 has elementwise ops on equal shapes and whole-tensor sums only (no softmax,
+// no max, no reduction along a dimension, no broadcasting, no gather): of these ops it can
+// compose GELU alone.
 import { crossEntropy, layerNorm, softmax, tensor } from '../../src/ops/index.js';
 import '../../src/ops/elementwise.js'; // x.gelu()
-import { jaxCase, oursCase, tfCase } from '../cases.js';
+import { jaxCase, oursCase, tfCase, torchCase, torchTensor } from '../cases.js';
 import { formatTol, na, randomFloats, randomInts, runCase, type Context, type Row, type Tolerance } from '../harness.js';
-import type { Libs } from '../peers.js';
+import { torchCannot, type Libs } from '../peers.js';
 
 const GELU_K = Math.sqrt(2 / Math.PI);
 const EPS = 1e-5;
@@ -54,7 +57,7 @@ function refCrossEntropy(x: Float32Array, t: Int32Array, rows: number, V: number
 
 export async function elementwiseSuite(libs: Libs, ctx: Context): Promise<Row[]> {
   const rows: Row[] = [];
-  const { tf, jax } = libs;
+  const { tf, jax, torch } = libs;
   const add = async (
     name: string,
     bytes: number,
@@ -63,6 +66,8 @@ export async function elementwiseSuite(libs: Libs, ctx: Context): Promise<Row[]>
     ours: () => ReturnType<typeof oursCase>,
     tfjs: () => ReturnType<typeof tfCase>,
     jx: () => ReturnType<typeof jaxCase>,
+    /** webgpu-torch's case, or why it cannot run this op. */
+    wt: (() => ReturnType<typeof torchCase>) | string,
   ) => {
     ctx.log(`op ${name}`);
     rows.push({
@@ -75,6 +80,7 @@ export async function elementwiseSuite(libs: Libs, ctx: Context): Promise<Row[]>
         ours: await runCase(ctx, 'ours', ours, [ref], tol),
         tfjs: tf ? await runCase(ctx, 'tfjs', tfjs, [ref], tol) : na(libs.errors.tfjs!),
         jax: jax ? await runCase(ctx, 'jax', jx, [ref], tol) : na(libs.errors.jax!),
+        webgpuTorch: typeof wt === 'string' ? torchCannot(libs, wt) : torch ? await runCase(ctx, 'webgpu-torch', wt, [ref], tol) : na(libs.errors.webgpuTorch!),
       },
     });
   };
@@ -90,6 +96,7 @@ export async function elementwiseSuite(libs: Libs, ctx: Context): Promise<Row[]>
       () => oursCase([tensor(x, [R, C])], ([a]) => [softmax(a!)]),
       () => tfCase(tf!, [tf!.tensor(x, [R, C])], ([a]) => [tf!.softmax(a!)]),
       () => jaxCase(jax!, [jax!.numpy.array(x).reshape([R, C])], (a) => [jax!.nn.softmax(a!, -1)]),
+      'no softmax, and no max or sum along a dimension to compose it',
     );
   }
 
@@ -119,6 +126,7 @@ export async function elementwiseSuite(libs: Libs, ctx: Context): Promise<Row[]>
           return [xc.mul(np.reciprocal(np.sqrt(variance.add(EPS)))).mul(g!).add(h!)];
         });
       },
+      'no layer norm (nn.GroupNorm has no forward), no mean along a dimension, no broadcasting',
     );
   }
 
@@ -139,6 +147,16 @@ export async function elementwiseSuite(libs: Libs, ctx: Context): Promise<Row[]>
           return [T.mul(T.mul(a!, 0.5), T.add(T.tanh(inner), 1))];
         }),
       () => jaxCase(jax!, [jax!.numpy.array(x).reshape([R, C])], (a) => [jax!.nn.gelu(a!, { approximate: true })]),
+      // no gelu, no scalar operands or broadcasting, and add/mul ignore their alpha: the constants
+      // are tensors of x's shape, uploaded once with the input
+      () => {
+        const full = (v: number) => torchTensor(torch!, new Float32Array(R * C).fill(v), [R, C]);
+        return torchCase([torchTensor(torch!, x, [R, C]), full(GELU_K), full(0.044715 * GELU_K), full(0.5)], ([a, k, k3, h], temp) => {
+          const inner = temp(a!.mul(temp(temp(temp(a!.mul(a!)).mul(k3!)).add(k!)))); // K·x·(1 + 0.044715·x²)
+          const half = temp(a!.mul(h!));
+          return [half.add(temp(half.mul(temp(inner.tanh()))))]; // x/2 + x/2·tanh(inner)
+        });
+      },
     );
   }
 
@@ -165,6 +183,7 @@ export async function elementwiseSuite(libs: Libs, ctx: Context): Promise<Row[]>
           np.mean(np.sum(jax!.nn.logSoftmax(a!, -1).mul(jax!.nn.oneHot(y!, V)), -1)).neg(),
         ]);
       },
+      'no log-softmax or cross-entropy, and no max, gather or one-hot to compose it',
     );
   }
   return rows;

@@ -17,12 +17,12 @@ import { timeGeneration } from '../../src/gpt/generate-timing.js';
 import { GPT } from '../../src/gpt/model.js';
 import { quantizeModel } from '../../src/gpt/quantize.js';
 import { profile, setProfile, type ProfileOverrides } from '../../src/kernels/profile.js';
-import { median, na, time, type Cell, type Context, type Row } from '../harness.js';
+import { median, na, peersNa, time, type Cell, type Context, type Row } from '../harness.js';
 
 const NOT_PEERS = 'generation is benchmarked for our engine only';
 const BIG_LABEL = ', L6 NH6 C384 T256 random weights';
 
-const info = (name: string, text: string): Row => ({ family: 'generate', name, unit: 'info', cells: { ours: { text }, tfjs: na(NOT_PEERS), jax: na(NOT_PEERS) } });
+const info = (name: string, text: string): Row => ({ family: 'generate', name, unit: 'info', cells: { ours: { text }, ...peersNa(NOT_PEERS) } });
 
 /** Rows of one model: tok/s with the KV cache and without, and the speedup. */
 async function modelRows(model: GPT, label: string, ctx: Context): Promise<{ rows: Row[]; cached: Cell }> {
@@ -53,7 +53,7 @@ async function modelRows(model: GPT, label: string, ctx: Context): Promise<{ row
     unit: 'tok/s',
     work: newTokens,
     tolerance: 'identical seeded samples with and without the cache',
-    cells: { ours: c, tfjs: na(NOT_PEERS), jax: na(NOT_PEERS) },
+    cells: { ours: c, ...peersNa(NOT_PEERS) },
   });
   const rows = [row(`${newTokens} tokens, KV cache`, withCache), row(`${newTokens} tokens, no cache`, without)];
   if (withCache.ms && without.ms) rows.push(info(`KV-cache speedup${label}`, `${(without.ms / withCache.ms).toFixed(2)}x`));
@@ -94,7 +94,7 @@ async function batchRows(model: GPT, ctx: Context, label = ''): Promise<Row[]> {
     ctx.log(`  ${shape} batch ${batch}: prefill ${t.prefillTokensPerSec.toFixed(1)} tok/s, decode ${t.decodeTokensPerSec.toFixed(1)} tok/s`);
     const cell = (ms: number[]): Cell => ({ ms: median(ms), samplesMs: ms, itersPerSample: 1 });
     const base = { family: 'generate', unit: 'tok/s', tolerance: 'greedy; batching checked in test/generate-batch.test.ts' } as const;
-    const peers = { tfjs: na(NOT_PEERS), jax: na(NOT_PEERS) };
+    const peers = peersNa(NOT_PEERS);
     rows.push(
       { ...base, name: `${shape} batch ${batch}: prefill ${half}-token prompts`, work: batch * half, cells: { ours: cell(t.prefillMs), ...peers } },
       { ...base, name: `${shape} batch ${batch}: decode ${half - 1} tokens each`, work: batch * (half - 1), cells: { ours: cell(t.decodeMs), ...peers } },
@@ -118,7 +118,7 @@ async function int8PrefillRows(model: GPT, ctx: Context): Promise<Row[]> {
     }
   };
   const base = { family: 'generate', unit: 'tok/s', work: batch * half, tolerance: 'int8 activations: checked by test/int8-activations.test.ts and the device-start self-check' } as const;
-  const peers = { tfjs: na(NOT_PEERS), jax: na(NOT_PEERS) };
+  const peers = peersNa(NOT_PEERS);
   ctx.log(`  int8 weights batch ${batch} prefill: float32 activations, then int8 tensor cores`);
   const tensorCores = profile().matmul.int8SubgroupMatrix
     ? await prefill({})

@@ -9,7 +9,7 @@ import { describePlan } from '../../src/gpt/memory-plan.js';
 import { GPT } from '../../src/gpt/model.js';
 import { modelConfig, TRAIN_DEFAULTS, Trainer, type TrainConfig } from '../../src/gpt/trainer.js';
 import { Generator } from '../../src/tensor/generator.js';
-import { na, time, type Context, type Row, type Unit } from '../harness.js';
+import { na, peersNa, time, type Context, type Row, type Unit } from '../harness.js';
 
 const V = 50_257;
 const PROMPT = 64;
@@ -19,7 +19,7 @@ const UNCHECKED = 'not compared (ours only); a non-finite loss fails the step';
 export async function gpt2Suite(ctx: Context, asked: boolean): Promise<Row[]> {
   const cpu = device().info.isFallbackAdapter;
   const row = (name: string, unit: Unit, ours: Row['cells']['ours'], work?: number): Row => ({
-    family: 'gpt2', name, unit, work, cells: { ours, tfjs: na('ours only'), jax: na('ours only') },
+    family: 'gpt2', name, unit, work, cells: { ours, ...peersNa('ours only') },
   });
   const B = cpu ? 1 : 8;
   const label = `GPT-2 124M step B${B} T1024 V${V} fwd+bwd+clip+AdamW`;

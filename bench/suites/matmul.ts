@@ -1,6 +1,6 @@
 // Matmul GFLOP/s: square sizes, the GPT linear layers of the nanoGPT-CPU config (B*T = 768 rows,
 // C = 128) and the batched attention products (B*NH = 48 heads, T = 64, HS = 32). Checked against
-// a float64 host product on a sample of output entries. Where the adapter has shader-f16, each
+// a float64 host product on a sample of output entries (webgpu-torch: 2-D products only). Where the adapter has shader-f16, each
 // shape gets a float16 row beside it (ours only: f16 operands and result, f32 accumulation),
 // checked against the float64 product of the f16-rounded operands: the float32 products' kernels
 // with f16 operands, and a 'float16 subgroup-matrix' row for the tensor-core kernel where the
@@ -9,8 +9,8 @@ import { device } from '../../src/device/device.js';
 import { profile, setProfile, type ProfileOverrides } from '../../src/kernels/profile.js';
 import { matmul, tensor } from '../../src/ops/index.js';
 import { f16BitsToF32, f32ToF16Bits } from '../../src/tensor/half.js';
-import { oursCase, tfCase, jaxCase } from '../cases.js';
-import { na, pick, randomFloats, runCase, formatTol, type Context, type Row, type Tolerance } from '../harness.js';
+import { oursCase, tfCase, jaxCase, torchCase, torchTensor } from '../cases.js';
+import { na, peersNa, pick, randomFloats, runCase, formatTol, type Context, type Row, type Tolerance } from '../harness.js';
 import type { Libs } from '../peers.js';
 
 interface Shape {
@@ -68,8 +68,10 @@ export async function matmulSuite(libs: Libs, ctx: Context): Promise<Row[]> {
     const ref = sampledProduct(a, b, s, idx);
     // inputs in [-1, 1): |sum| <= K, float32 rounding grows with K
     const tol: Tolerance = { atol: 4e-6 * K, rtol: 1e-4 };
-    // 8192³: #13 asks for ours alone; two peers more would cost a GPU session half a minute
+    // 8192³: #13 asks for ours alone; three peers more would cost a GPU session half a minute
     const peersSkip = M >= 8192 ? 'not run at 8192³ (ours only: a GPU session has minutes)' : undefined;
+    // webgpu-torch's mm is 2-D only: no bmm or batched matmul, and no view or slicing to loop over the heads
+    const torchSkip = peersSkip ?? (batch > 1 ? 'mm is 2-D only: no batched matmul' : undefined);
     ctx.log(`matmul ${s.name}`);
     const row: Row = {
       family: 'matmul',
@@ -91,6 +93,12 @@ export async function matmulSuite(libs: Libs, ctx: Context): Promise<Row[]> {
               return pick(jaxCase(libs.jax!, [np.array(a).reshape(aShape), np.array(b).reshape(bShape)], (x, y) => [np.matmul(x!, y!)]), [idx]);
             }, [ref], tol)
           : na(peersSkip ?? libs.errors.jax!),
+        webgpuTorch: libs.torch && !torchSkip
+          ? await runCase(ctx, 'webgpu-torch', () => {
+              const torch = libs.torch!;
+              return pick(torchCase([torchTensor(torch, a, aShape), torchTensor(torch, b, bShape)], ([x, y]) => [x!.mm(y!)]), [idx]);
+            }, [ref], tol)
+          : na(torchSkip ?? libs.errors.webgpuTorch!),
       },
     };
     rows.push(row);
@@ -113,7 +121,7 @@ export async function matmulSuite(libs: Libs, ctx: Context): Promise<Row[]> {
       ...row,
       name,
       tolerance: `${formatTol(tol16)} on ${idx.length} sampled entries vs float64 of the f16 operands`,
-      cells: { ours, tfjs: na('float16 not compared'), jax: na('float16 not compared') },
+      cells: { ours, ...peersNa('float16 not compared') },
     });
     rows.push(halfRow(`${s.name} float16`, await half({ matmul: { subgroupMatrix: null } })));
     if (tensorCores) ctx.log(`matmul ${s.name} float16 subgroup-matrix`);

@@ -9,7 +9,7 @@ import { device } from '../../src/device/device.js';
 import { profile } from '../../src/kernels/profile.js';
 import { TRAIN_DEFAULTS, Trainer, type TrainConfig } from '../../src/gpt/trainer.js';
 import { Generator } from '../../src/tensor/generator.js';
-import { na, time, type Context, type Row } from '../harness.js';
+import { na, peersNa, time, type Context, type Row } from '../harness.js';
 
 const CONFIGS: { name: string; cfg: Partial<TrainConfig> }[] = [
   { name: 'L6 NH6 C384 T256 B64 dropout 0.2', cfg: { nLayer: 6, nHead: 6, nEmbd: 384, blockSize: 256, batchSize: 64, dropout: 0.2 } },
@@ -27,7 +27,7 @@ export async function trainGpuSuite(ctx: Context, asked: boolean): Promise<Row[]
     const cfg: TrainConfig = { ...TRAIN_DEFAULTS, ...shape, warmupIters: 0, dtype };
     const label = `GPU config ${name} V${V} fwd+bwd+clip+AdamW ${dtype}`;
     if (skip) {
-      rows.push({ family: 'train step', name: label, unit: 'ms/step', cells: { ours: na('CPU adapter: --only train-gpu runs it'), tfjs: na('ours only'), jax: na('ours only') } });
+      rows.push({ family: 'train step', name: label, unit: 'ms/step', cells: { ours: na('CPU adapter: --only train-gpu runs it'), ...peersNa('ours only') } });
       continue;
     }
     const rng = new Generator(3);
@@ -44,7 +44,7 @@ export async function trainGpuSuite(ctx: Context, asked: boolean): Promise<Row[]
       unit: 'ms/step',
       work: tokens,
       tolerance: 'not compared (ours only); a non-finite loss fails the step',
-      cells: { ours: { ms: t.ms, samplesMs: t.samplesMs, itersPerSample: 1 }, tfjs: na('ours only'), jax: na('ours only') },
+      cells: { ours: { ms: t.ms, samplesMs: t.samplesMs, itersPerSample: 1 }, ...peersNa('ours only') },
     });
     ctx.log(`  ours: ${t.ms.toFixed(1)} ms/step (${Math.round((tokens * 1000) / t.ms)} tok/s)`);
     if (device().info.features.includes('timestamp-query')) {
@@ -57,7 +57,7 @@ export async function trainGpuSuite(ctx: Context, asked: boolean): Promise<Row[]
       const top = kernels.slice(0, TOP_KERNELS).map((k) => `${k.name} ${((100 * k.ms) / total).toFixed(0)}%`).join(', ');
       const text = `${total.toFixed(1)} ms of kernels in a ${wall.toFixed(1)} ms profiled step: ${top}`;
       ctx.log(`  profiled step: ${text}`);
-      rows.push({ family: 'train step', name: `${name} ${dtype}: GPU time per step (kernels)`, unit: 'info', cells: { ours: { text }, tfjs: na('ours only'), jax: na('ours only') } });
+      rows.push({ family: 'train step', name: `${name} ${dtype}: GPU time per step (kernels)`, unit: 'info', cells: { ours: { text }, ...peersNa('ours only') } });
     }
     trainer.dispose();
     trainer.model.dispose();
