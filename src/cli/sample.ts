@@ -17,6 +17,7 @@ import { checkSplitsFit, loadTokens, VAL_FRACTION_OF_PREPARE } from './data.js';
 import { describeCompression } from './compression.js';
 import { checkInferenceFits, generationPositions } from './device-fit.js';
 import { checkPathSettings, flagHelp, noPositional, parseFlags, UsageError, type FlagSpec } from './flags.js';
+import { fetchHubCheckpoints } from './hub-flags.js';
 import { CHECKPOINT_OR_KEYWORD, DATA_DIR, TEXT_SOURCE } from './path-flags.js';
 import { Progress } from './progress.js';
 import { dtypeFlag, NANOGPT_RUNTIME_SETTINGS } from './train-flags.js';
@@ -79,8 +80,9 @@ ${flagHelp(SAMPLE_FLAGS)}`;
 
 /** `gpt sample`; its closing stats line goes to `stats` (stderr, so `gpt sample > out.txt` keeps only text). */
 export async function sample(args: string[], stats: NodeJS.WritableStream = process.stderr): Promise<number> {
-  const { values: f, positional } = parseFlags(args, SAMPLE_FLAGS);
+  const { values: f, positional, given } = parseFlags(args, SAMPLE_FLAGS);
   noPositional(positional);
+  await fetchHubCheckpoints(SAMPLE_FLAGS, f, given);
   if (f.start === 'FILE:') throw new UsageError('flag --start FILE: names no file: give FILE:path'); // not "cannot read : ENOENT"
   const start = f.start.startsWith('FILE:') ? await loadCorpus(f.start.slice(5), undefined, '--start') : f.start; // read before the device opens
   if (!start) throw new UsageError(`flag --start ${f.start} names an empty file`); // an empty --start itself is refused with the flags
@@ -160,6 +162,7 @@ export async function evaluate(args: string[]): Promise<number> {
   noPositional(positional);
   if (f.data && f.dataDir) throw new UsageError('give --data or --data-dir, not both');
   checkPathSettings(EVAL_FLAGS, f, given);
+  await fetchHubCheckpoints(EVAL_FLAGS, f, given);
   const { model, ckpt } = await openModel(await readCheckpointHead(checkpointPath(f)), f.batchSize, '--batch-size');
   const tokenizer = tokenizerFromJSON(ckpt.meta.tokenizer);
   try {

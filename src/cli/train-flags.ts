@@ -10,6 +10,7 @@ import { readConfigFile } from './config-file.js';
 import { BUILTIN_CORPUS } from './corpus.js';
 import { BPE_VOCAB_SIZE, checkTokenizerFlagsApply, TOKENIZER_DEFAULTS, TOKENIZER_DOCS, TOKENIZER_FILE_SHOWN, TOKENIZERS, VAL_FRACTION_OF_PREPARE } from './data.js';
 import { checkPathSettings, flagHelp, flagName, parseFlags, UsageError, type FlagSpec } from './flags.js';
+import { fetchHubCheckpoints } from './hub-flags.js';
 import { CHECKPOINT_OR_KEYWORD, DATA_DIR, TEXT_SOURCE } from './path-flags.js';
 
 /** What float16 needs that this adapter lacks ("needs WebGPU's shader-f16 feature, and ..."), or null where float16 runs. */
@@ -153,6 +154,7 @@ export async function resolveFlags<F extends TrainFlags>(args: string[], spec: F
   if (values.data && values.dataDir) throw new UsageError('give --data or --data-dir, not both');
   checkPathSettings(spec, values, [...given].filter((key) => key !== 'config'), (key) => settingGiven(key, values.config, fromConfig));
   if (given.has('overwrite') && values.initFrom === 'resume') throw new UsageError('flag --overwrite does not apply to --init-from resume, which continues the checkpoint');
+  await fetchHubCheckpoints(spec, values, given, (key) => settingGiven(key, values.config, fromConfig));
   return { values, given, fromConfig };
 }
 

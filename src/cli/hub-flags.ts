@@ -1,0 +1,94 @@
+// Checkpoint flags that name a model on the Hugging Face hub (`--init-from gpt2`, as nanoGPT's
+// init_from='gpt2'): a value that is no path here but a model id is fetched into the hub's cache
+// (src/node/hub-cache.ts) as the command starts, and the flag then names the snapshot directory,
+// which every command reads as any Hugging Face directory. Downloads show their progress on stderr.
+import { lstatSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { parseHubId } from '../gpt/hf/hub.js';
+import { HubModelNotFound, hubSettings, hubSnapshot, type HubProgress } from '../node/hub-cache.js';
+import { flagName, type FlagSpec } from './flags.js';
+import { pathRule } from './path-flags.js';
+import { UsageError } from './usage-error.js';
+
+/** The settings `keys` that take a checkpoint to read and name a hub model: each fetched, its value replaced by the model's snapshot directory. */
+export async function fetchHubCheckpoints<T extends Record<string, unknown>>(spec: FlagSpec<T>, values: T, keys: Iterable<string>, name = (key: string) => `flag ${flagName(key)}`): Promise<void> {
+  for (const key of keys) {
+    const [flag, value] = [spec.paths?.[key], values[key]];
+    if (flag && typeof value === 'string' && pathRule(flag, value)?.use === 'checkpoint') {
+      (values as Record<string, unknown>)[key] = await fetchHubCheckpoint(value, name(key));
+    }
+  }
+}
+
+/** `value` (given as `name`) where it is a path, or no model id; else the snapshot directory of the hub model it names. */
+export async function fetchHubCheckpoint(value: string, name: string): Promise<string> {
+  if (exists(value) || !parseHubId(value)) return value;
+  const settings = hubSettings();
+  let announced = false;
+  const progress = new DownloadProgress();
+  try {
+    return await hubSnapshot(value, {
+      settings,
+      progress: (p) => {
+        if (!announced) console.error(`fetching ${value} from ${settings.endpoint} into ${tilde(settings.cache)} (HF_HUB_OFFLINE=1 never downloads)`);
+        announced = true;
+        progress.report(p);
+      },
+    });
+  } catch (e) {
+    const message = `${name} ${(e as Error).message}`;
+    throw e instanceof HubModelNotFound ? new UsageError(message) : new Error(message);
+  } finally {
+    progress.done();
+  }
+}
+
+function exists(path: string): boolean {
+  try {
+    lstatSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const tilde = (path: string) => (path.startsWith(homedir() + '/') ? `~${path.slice(homedir().length)}` : path);
+
+/**
+ * A download's progress on stderr, as `gpt train` shows its own on stdout (progress.ts): a line
+ * redrawn on a terminal, else a plain line every 10 s (none for a shorter download), so that
+ * `gpt sample > out.txt` keeps only the text.
+ */
+class DownloadProgress {
+  private readonly tty = !!process.stderr.isTTY;
+  private drawn = false;
+  private last: number | null = null;
+
+  constructor(private readonly everyMs = 10_000) {}
+
+  report({ repo, file, done, total }: HubProgress): void {
+    const line = `downloading ${repo} ${file}: ${amount(done, total)}`;
+    if (this.tty) {
+      process.stderr.write(`\r${line}\x1b[K`);
+      this.drawn = true;
+      return;
+    }
+    const now = performance.now();
+    this.last ??= now;
+    if (now - this.last < this.everyMs) return;
+    this.last = now;
+    console.error(line);
+  }
+
+  done(): void {
+    if (this.drawn) process.stderr.write('\n');
+    this.drawn = false;
+  }
+}
+
+/** "212/548 MB", in the unit of the total. */
+function amount(done: number, total: number): string {
+  const [unit, scale] = total >= 1e9 ? ['GB', 1e9] : total >= 1e6 ? ['MB', 1e6] : ['kB', 1e3];
+  const digits = total / scale < 10 ? 1 : 0;
+  return `${(done / scale).toFixed(digits)}/${(total / scale).toFixed(digits)} ${unit}`;
+}
