@@ -85,7 +85,7 @@ class HubUnreachable extends Error {
   }
 }
 
-/** The hub has no such model or revision (or hides a private one): a value mistyped, as a missing path is. */
+/** The hub has no such model or revision (or hides a private one), or offline, the cache has none: a value mistyped, as a missing path is. */
 export class HubModelNotFound extends Error {}
 
 /**
@@ -108,7 +108,7 @@ export async function hubSnapshot(value: string, opts: HubFetchOptions = {}): Pr
   if (settings.offline || isCommitHash(id.revision)) {
     const { dir, missing } = await cached();
     if (dir && !missing) return dir;
-    if (settings.offline) throw new Error(`${value}: no such file or directory, and the Hugging Face cache ${settings.cache} has no ${missing} of ${id.repo}@${id.revision} (HF_HUB_OFFLINE is set: nothing is downloaded)`);
+    if (settings.offline) throw new HubModelNotFound(`${value}: no such file or directory, and the Hugging Face cache ${settings.cache} has no ${missing} of ${id.repo}@${id.revision} (HF_HUB_OFFLINE is set: nothing is downloaded)`);
   }
   const hub = new HubRepo(id, value, storage, settings, opts);
   let config: HubFileMetadata | null;
