@@ -10,7 +10,7 @@ import { loadCheckpoint } from '../src/node/checkpoint-dir.js';
 import { hubSnapshot } from '../src/node/hub-cache.js';
 import { gpt, tempDir } from './cli-helpers.js';
 import { gpt2Config, randomGPT2, writeGPT2Dir } from './hf-reference.js';
-import { gitBlobId, mockRepo, sha256, startMockHub, type MockHub, type MockRepo } from './hub-mock.js';
+import { gitBlobId, mockRepo, sha256, startMockHub, type MockHub } from './hub-mock.js';
 
 const ENV = ['HF_ENDPOINT', 'HF_HUB_CACHE', 'HF_HOME', 'HF_TOKEN', 'HF_HUB_OFFLINE', 'HUGGING_FACE_HUB_TOKEN', 'HUGGINGFACE_HUB_CACHE', 'TRANSFORMERS_OFFLINE', 'HF_TOKEN_PATH'];
 const saved = Object.fromEntries(ENV.map((k) => [k, process.env[k]]));

@@ -24,7 +24,7 @@ import { dtypeFlag, NANOGPT_RUNTIME_SETTINGS } from './train-flags.js';
 
 /** --init-from, as nanoGPT's sample.py has it: 'resume' reads --out-dir's checkpoint. */
 const INIT_FROM_DOC = "'resume' (the checkpoint in --out-dir), or the checkpoint to read instead (any kind --out-dir takes)";
-export const OUT_DIR_DOC = "the checkpoint: a directory written by `gpt train`, a .safetensors file, a Hugging Face GPT-2 directory (config.json + model.safetensors or pytorch_model.bin), or nanoGPT's ckpt.pt";
+export const OUT_DIR_DOC = "the checkpoint: a directory written by `gpt train`, a .safetensors file, a Hugging Face GPT-2 directory (config.json + model.safetensors or pytorch_model.bin), nanoGPT's ckpt.pt, or a Hugging Face model id (gpt2, org/name@revision) to download into the hub's cache";
 /** The checkpoint --init-from names for a command that reads one: 'resume' is --out-dir's; 'scratch' (a new model, in gpt train) is refused. */
 export function checkpointPath(f: { outDir: string; initFrom: string }): string {
   if (f.initFrom === 'scratch') throw new UsageError(`flag --init-from scratch starts a new model in gpt train: here it takes ${INIT_FROM_DOC}`);
