@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { loadCheckpoint } from '../src/node/checkpoint-dir.js';
 import { hubSnapshot } from '../src/node/hub-cache.js';
-import { gpt, tempDir } from './cli-helpers.js';
+import { gpt, spawnGpt, tempDir } from './cli-helpers.js';
 import { gpt2Config, randomGPT2, writeGPT2Dir } from './hf-reference.js';
 import { gitBlobId, mockRepo, sha256, startMockHub, type MockHub } from './hub-mock.js';
 
@@ -46,6 +46,7 @@ beforeEach(() => {
 });
 afterEach(() => {
   hub.cutAfter.clear();
+  hub.hangAfter.clear();
   hub.wrongSha.clear();
 });
 
@@ -173,6 +174,8 @@ describe('a model on the Hugging Face hub', () => {
     const { 'model.safetensors': _, ...noWeights } = files;
     hub.repos.set('org/config-only', mockRepo(noWeights, []));
     expect(await refusal('org/config-only')).toMatch(/^org\/config-only: the Hugging Face hub's org\/config-only has no model\.safetensors \(nor model\.safetensors\.index\.json, pytorch_model\.bin, pytorch_model\.bin\.index\.json\)/);
+    // noted as huggingface_hub notes a file the commit lacks (transformers reads these offline)
+    expect(existsSync(join(repoDir('org/config-only'), '.no_exist', tiny().commit, 'model.safetensors'))).toBe(true);
     const { 'config.json': __, ...noConfig } = files;
     hub.repos.set('org/no-config', mockRepo(noConfig, ['model.safetensors']));
     expect(await refusal('org/no-config')).toMatch(/^org\/no-config: org\/no-config on the Hugging Face hub has no config\.json/);
@@ -223,6 +226,28 @@ describe('gpt --init-from MODEL_ID', () => {
     expect(r.err).toContain(`fetching org/tiny from ${hub.endpoint} into ${cache} (HF_HUB_OFFLINE=1 never downloads)`);
     expect(r.out.length).toBeGreaterThan(0);
     expect(existsSync(join(repoDir('org/tiny'), 'snapshots', tiny().commit, 'model.safetensors'))).toBe(true);
+  }, 120_000);
+
+  it('Ctrl-C mid-download leaves only the .incomplete file, which the next run resumes with Range', async () => {
+    hub.hangAfter.set(weightsSha(), 700);
+    const running = await spawnGpt(['sample', '--init-from', 'org/tiny', '--max-new-tokens', '3', '--start', 'ab']);
+    const blobs = join(repoDir('org/tiny'), 'blobs');
+    const partial = () => (existsSync(blobs) ? readdirSync(blobs).filter((f) => f.endsWith('.incomplete')) : []);
+    for (let waited = 0; !(partial().length === 1 && lstatSync(join(blobs, partial()[0]!)).size === 700); waited += 50) {
+      if (waited > 60_000) throw new Error(`no partial download of 700 bytes in ${blobs}: ${partial()}`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    running.child.kill('SIGINT');
+    const ended = await running.done;
+    expect(ended.code === 0).toBe(false);
+    expect(readdirSync(blobs).filter((f) => f.startsWith(weightsSha()))).toEqual([partial()[0]]);
+    expect(existsSync(join(repoDir('org/tiny'), 'snapshots', tiny().commit, 'model.safetensors'))).toBe(false);
+    hub.requests.length = 0;
+    const r = await gpt('sample', '--init-from', 'org/tiny', '--max-new-tokens', '3', '--start', 'ab');
+    expect(r.code, r.err).toBe(0);
+    expect(hub.requests.filter((q) => q.url.startsWith('/cdn/')).map((q) => q.range)).toEqual(['bytes=700-']);
+    expect(readFileSync(join(blobs, weightsSha())).equals(files['model.safetensors']!)).toBe(true);
+    expect(partial()).toEqual([]);
   }, 120_000);
 
   it('a value that is neither a path nor a model on the hub is refused in one line naming the flag', async () => {

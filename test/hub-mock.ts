@@ -37,6 +37,8 @@ export interface MockHub {
   requests: MockRequest[];
   /** The next GET of the CDN's sha256 `sha` sends only this many bytes, then drops the connection. */
   cutAfter: Map<string, number>;
+  /** The next GET of the CDN's sha256 `sha` sends only this many bytes, then nothing more (a stalled connection, or one to interrupt). */
+  hangAfter: Map<string, number>;
   /** X-Linked-Etag lies for these files (a corrupt upload, or corruption in transit). */
   wrongSha: Set<string>;
   close(): Promise<void>;
@@ -52,7 +54,7 @@ export function mockRepo(files: Record<string, Uint8Array | string>, lfs: string
 }
 
 export async function startMockHub(): Promise<MockHub> {
-  const hub: Omit<MockHub, 'endpoint' | 'close'> = { repos: new Map(), renamed: new Map(), requests: [], cutAfter: new Map(), wrongSha: new Set() };
+  const hub: Omit<MockHub, 'endpoint' | 'close'> = { repos: new Map(), renamed: new Map(), requests: [], cutAfter: new Map(), hangAfter: new Map(), wrongSha: new Set() };
   const server: Server = createServer((req, res) => answer(hub, req, res, port));
   await new Promise<void>((resolve) => server.listen(0, resolve)); // every interface: the hub at 127.0.0.1, its CDN at localhost (::1 too)
   const port = (server.address() as AddressInfo).port;
@@ -105,6 +107,11 @@ function sendCdn(hub: Omit<MockHub, 'endpoint' | 'close'>, sha: string, req: Inc
   const part = bytes.subarray(start);
   res.writeHead(range ? 206 : 200, { 'Content-Length': part.length, ...(range && { 'Content-Range': `bytes ${start}-${bytes.length - 1}/${bytes.length}` }) });
   if (req.method === 'HEAD') return void res.end();
+  const hang = hub.hangAfter.get(sha);
+  if (hang !== undefined) {
+    hub.hangAfter.delete(sha);
+    return void res.write(part.subarray(0, hang));
+  }
   const cut = hub.cutAfter.get(sha);
   if (cut === undefined) return void res.end(part);
   hub.cutAfter.delete(sha);
