@@ -9,7 +9,8 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { loadCheckpoint } from '../src/node/checkpoint-dir.js';
 import { hubSnapshot } from '../src/node/hub-cache.js';
 import { gpt, spawnGpt, tempDir } from './cli-helpers.js';
-import { gpt2Config, randomGPT2, writeGPT2Dir } from './hf-reference.js';
+import { parseSafetensors, serializeSafetensors } from '../src/io/safetensors.js';
+import { gpt2Config, miniGpt2Tokenizer, randomGPT2, writeGPT2Dir } from './hf-reference.js';
 import { gitBlobId, mockRepo, sha256, startMockHub, type MockHub } from './hub-mock.js';
 
 const ENV = ['HF_ENDPOINT', 'HF_HUB_CACHE', 'HF_HOME', 'HF_TOKEN', 'HF_HUB_OFFLINE', 'HUGGING_FACE_HUB_TOKEN', 'HUGGINGFACE_HUB_CACHE', 'TRANSFORMERS_OFFLINE', 'HF_TOKEN_PATH'];
@@ -120,6 +121,18 @@ describe('a model on the Hugging Face hub', () => {
     await expectSameCheckpoint(`hand/made@${commit}`);
     process.env.HF_HUB_OFFLINE = '1';
     await expectSameCheckpoint('hand/made');
+    expect(hub.requests).toEqual([]);
+  });
+
+  it('a model whose tokenizer is in its weights (no tokenizer files on the hub) is cached complete, offline too', async () => {
+    const { tensors } = parseSafetensors(files['model.safetensors']!);
+    const weights = serializeSafetensors(tensors, { format: 'pt', webgpu_gpt_tokenizer: JSON.stringify(miniGpt2Tokenizer().toJSON()) });
+    hub.repos.set('org/ours', mockRepo({ 'config.json': files['config.json']!, 'model.safetensors': weights }, ['model.safetensors']));
+    const online = await loadCheckpoint('org/ours');
+    hub.requests.length = 0;
+    process.env.HF_HUB_OFFLINE = '1';
+    const offline = await loadCheckpoint('org/ours');
+    expect(offline.meta).toEqual(online.meta);
     expect(hub.requests).toEqual([]);
   });
 

@@ -103,7 +103,7 @@ export async function hubSnapshot(value: string, opts: HubFetchOptions = {}): Pr
   const cached = async () => {
     const commit = isCommitHash(id.revision) ? id.revision : await unlessMissing(readFile(join(storage, 'refs', id.revision), 'utf8'));
     const dir = commit && join(storage, 'snapshots', commit.trim());
-    return { dir, missing: dir ? await snapshotMissing(dir) : HF_FILES.config };
+    return { dir, missing: commit ? await snapshotMissing(storage, commit.trim()) : HF_FILES.config };
   };
   if (settings.offline || isCommitHash(id.revision)) {
     const { dir, missing } = await cached();
@@ -125,7 +125,7 @@ export async function hubSnapshot(value: string, opts: HubFetchOptions = {}): Pr
   if (!config) throw new Error(`${value}: ${id.repo} on the Hugging Face hub has no ${HF_FILES.config}: not a transformers model`);
   const dir = join(storage, 'snapshots', config.commit);
   if (id.revision !== config.commit) await writeRef(join(storage, 'refs', id.revision), config.commit);
-  if (!(await snapshotMissing(dir))) return dir; // that commit is cached complete: its files never change
+  if (!(await snapshotMissing(storage, config.commit))) return dir; // that commit is cached complete: its files never change
   // its config first: a model that is not GPT-2 is refused before gigabytes of weights are fetched
   hfModelConfig(await readFile(await hub.fetch(HF_FILES.config, config), 'utf8'), value);
   await hub.fetchWeights(config.commit);
@@ -133,8 +133,13 @@ export async function hubSnapshot(value: string, opts: HubFetchOptions = {}): Pr
   return dir;
 }
 
-/** The first file a GPT-2 model's snapshot `dir` lacks (its config, weights, tokenizer: as hubSnapshot fetches them), or null. */
-async function snapshotMissing(dir: string): Promise<string | null> {
+/**
+ * The first file the snapshot of `commit` lacks of a GPT-2 model's (its config, weights, tokenizer:
+ * as hubSnapshot fetches them), or null. A tokenizer noted absent from the commit (.no_exist: a
+ * model of ours keeps its own in the weights' metadata) is not missing.
+ */
+async function snapshotMissing(storage: string, commit: string): Promise<string | null> {
+  const dir = join(storage, 'snapshots', commit);
   if (!(await pathExists(join(dir, HF_FILES.config)))) return HF_FILES.config;
   let weights: string | null = HF_FILES.weights;
   for (const { single, index } of HF_WEIGHTS_FORMS) {
@@ -149,8 +154,11 @@ async function snapshotMissing(dir: string): Promise<string | null> {
     break;
   }
   if (weights) return weights;
-  for (const files of HUB_TOKENIZERS) if ((await Promise.all(files.map((f) => pathExists(join(dir, f))))).every(Boolean)) return null;
-  return HF_FILES.tokenizer;
+  const all = async (files: readonly string[]) => (await Promise.all(files.map((f) => pathExists(join(dir, f))))).every(Boolean);
+  const noted = async (files: readonly string[]) => (await Promise.all(files.map((f) => pathExists(join(storage, '.no_exist', commit, f))))).some(Boolean);
+  for (const files of HUB_TOKENIZERS) if (await all(files)) return null;
+  for (const files of HUB_TOKENIZERS) if (!(await noted(files))) return files[0];
+  return null;
 }
 
 /** One repo's files on the hub, fetched into its folder of the cache. */
