@@ -90,6 +90,19 @@ describe('a model on the Hugging Face hub', () => {
     expect(hub.requests.filter((r) => r.url.startsWith('/cdn/')).map((r) => r.host)).toEqual([expect.stringMatching(/^localhost:/)]);
   });
 
+  it("a sharded model: its index first, then each shard it names (model.safetensors absent, noted so)", async () => {
+    const sharded = tempDir('hub-sharded');
+    writeGPT2Dir(sharded, randomGPT2(3), { prefix: true, head: false, shards: 2 });
+    const shardFiles = Object.fromEntries(readdirSync(sharded).map((f) => [f, readFileSync(join(sharded, f))]));
+    hub.repos.set('org/sharded', mockRepo(shardFiles, Object.keys(shardFiles).filter((f) => f.endsWith('.safetensors'))));
+    const [got, want] = [await loadCheckpoint('org/sharded'), await loadCheckpoint(sharded)];
+    expect(got.meta).toEqual(want.meta);
+    for (const [name, w] of want.weights) expect(Buffer.from(got.weights.get(name)!.data.buffer).equals(Buffer.from(w.data.buffer)), name).toBe(true);
+    const snapshot = join(repoDir('org/sharded'), 'snapshots', hub.repos.get('org/sharded')!.commit);
+    expect(readdirSync(snapshot).sort()).toEqual(Object.keys(shardFiles).sort());
+    expect(existsSync(join(repoDir('org/sharded'), '.no_exist', hub.repos.get('org/sharded')!.commit, 'model.safetensors'))).toBe(true);
+  });
+
   it('a second load finds the cache: one HEAD while the hub is up, none needed when it is down', async () => {
     await loadCheckpoint('org/tiny');
     hub.requests.length = 0;
