@@ -5,7 +5,8 @@
 // hub's refusals are one line each.
 import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { DownloadProgress } from '../src/cli/hub-flags.js';
 import { loadCheckpoint } from '../src/node/checkpoint-dir.js';
 import { hubSnapshot } from '../src/node/hub-cache.js';
 import { gpt, spawnGpt, tempDir } from './cli-helpers.js';
@@ -275,6 +276,22 @@ describe('gpt --init-from MODEL_ID', () => {
     expect(readFileSync(join(blobs, weightsSha())).equals(files['model.safetensors']!)).toBe(true);
     expect(partial()).toEqual([]);
   }, 120_000);
+
+  it("shows a download's progress on stderr every 10 s", () => {
+    let now = 0;
+    const progress = new DownloadProgress(10_000, () => now);
+    const lines: string[] = [];
+    const error = vi.spyOn(console, 'error').mockImplementation((line: string) => void lines.push(line));
+    try {
+      for (const [t, done] of [[0, 0], [4_000, 90e6], [10_000, 212e6], [15_000, 300e6], [20_500, 548e6]] as const) {
+        now = t;
+        progress.report({ repo: 'openai-community/gpt2', file: 'model.safetensors', done, total: 548e6 });
+      }
+    } finally {
+      error.mockRestore();
+    }
+    expect(lines).toEqual(['downloading openai-community/gpt2 model.safetensors: 212/548 MB', 'downloading openai-community/gpt2 model.safetensors: 548/548 MB']);
+  });
 
   it('a value that is neither a path nor a model on the hub is refused in one line naming the flag', async () => {
     const r = await gpt('sample', '--init-from', 'out-shakespere');

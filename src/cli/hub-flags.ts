@@ -38,8 +38,6 @@ export async function fetchHubCheckpoint(value: string, name: string): Promise<s
   } catch (e) {
     const message = `${name} ${(e as Error).message}`;
     throw e instanceof HubModelNotFound ? new UsageError(message) : new Error(message);
-  } finally {
-    progress.done();
   }
 }
 
@@ -55,34 +53,24 @@ function exists(path: string): boolean {
 const tilde = (path: string) => (path.startsWith(homedir() + '/') ? `~${path.slice(homedir().length)}` : path);
 
 /**
- * A download's progress on stderr, as `gpt train` shows its own on stdout (progress.ts): a line
- * redrawn on a terminal, else a plain line every 10 s (none for a shorter download), so that
- * `gpt sample > out.txt` keeps only the text.
+ * A download's progress on stderr (so that `gpt sample > out.txt` keeps only the text), as
+ * Progress.report prints work without log lines of its own: a plain line every 10 s, none for a
+ * shorter download. Never a redrawn bar: bin/gpt.js passes stderr through a line filter (launch.ts).
  */
-class DownloadProgress {
-  private readonly tty = !!process.stderr.isTTY;
-  private drawn = false;
+export class DownloadProgress {
   private last: number | null = null;
 
-  constructor(private readonly everyMs = 10_000) {}
+  constructor(
+    private readonly everyMs = 10_000,
+    private readonly now: () => number = () => performance.now(),
+  ) {}
 
   report({ repo, file, done, total }: HubProgress): void {
-    const line = `downloading ${repo} ${file}: ${amount(done, total)}`;
-    if (this.tty) {
-      process.stderr.write(`\r${line}\x1b[K`);
-      this.drawn = true;
-      return;
-    }
-    const now = performance.now();
-    this.last ??= now;
-    if (now - this.last < this.everyMs) return;
-    this.last = now;
-    console.error(line);
-  }
-
-  done(): void {
-    if (this.drawn) process.stderr.write('\n');
-    this.drawn = false;
+    const time = this.now();
+    this.last ??= time;
+    if (time - this.last < this.everyMs) return;
+    this.last = time;
+    console.error(`downloading ${repo} ${file}: ${amount(done, total)}`);
   }
 }
 
