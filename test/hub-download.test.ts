@@ -4,6 +4,7 @@
 // used with no request, a cut download resumes with Range, a corrupt one is refused, and the
 // hub's refusals are one line each.
 import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, symlinkSync, writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { DownloadProgress } from '../src/cli/hub-flags.js';
@@ -51,6 +52,15 @@ afterEach(() => {
   hub.hangAfter.clear();
   hub.wrongSha.clear();
 });
+
+/** An endpoint where nothing listens: a port just freed. */
+async function closedEndpoint(): Promise<string> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return `http://127.0.0.1:${port}`;
+}
 
 const repoDir = (repo: string) => join(cache, `models--${repo.replace('/', '--')}`);
 const tiny = () => hub.repos.get('org/tiny')!;
@@ -110,7 +120,7 @@ describe('a model on the Hugging Face hub', () => {
     await expectSameCheckpoint('org/tiny');
     expect(hub.requests.map((r) => `${r.method} ${r.url}`)).toEqual([`HEAD /org/tiny/resolve/main/config.json`]);
     // the network failing: refs/main names the snapshot
-    process.env.HF_ENDPOINT = 'http://127.0.0.1:1';
+    process.env.HF_ENDPOINT = await closedEndpoint();
     await expectSameCheckpoint('org/tiny');
   });
 
@@ -156,6 +166,11 @@ describe('a model on the Hugging Face hub', () => {
     expect(message).toContain(cache);
     expect(message).toMatch(/config\.json.*HF_HUB_OFFLINE/);
     expect(hub.requests).toEqual([]);
+  });
+
+  it('the network down with nothing cached: one line naming the hub, the file missing and the cache', async () => {
+    process.env.HF_ENDPOINT = await closedEndpoint();
+    expect(await refusal('org/tiny')).toBe(`org/tiny: no such file or directory, and the Hugging Face hub at ${process.env.HF_ENDPOINT} cannot be reached (ECONNREFUSED); the cache ${cache} has no config.json of org/tiny@main`);
   });
 
   it('a download cut off mid-body resumes with Range on the next call and ends byte-identical', async () => {
@@ -208,7 +223,7 @@ describe('a model on the Hugging Face hub', () => {
     expect(await refusal('org/no-config')).toMatch(/^org\/no-config: org\/no-config on the Hugging Face hub has no config\.json/);
     expect(await refusal('org/tiny@v9')).toMatch(/^org\/tiny@v9: org\/tiny on the Hugging Face hub has no revision v9$/);
     tiny().gatedToken = 'hf_secret123';
-    expect(await refusal('org/tiny')).toMatch(/^org\/tiny: org\/tiny is gated on the Hugging Face hub: accept its terms at .* and set HF_TOKEN/);
+    expect(await refusal('org/tiny')).toMatch(/^org\/tiny: org\/tiny is gated on the Hugging Face hub: accept its terms at .* and set HF_TOKEN.*; the cache .* has no config\.json of org\/tiny@main$/);
   });
 
   it('sends HF_TOKEN (or the token file) to the hub as a bearer token, never to the CDN, and never shows it', async () => {

@@ -119,7 +119,7 @@ export async function hubSnapshot(value: string, opts: HubFetchOptions = {}): Pr
     // as huggingface_hub does: the network down, or the repo refused (a token since revoked), the cache answers
     const { dir, missing } = await cached();
     if (dir && !missing) return dir;
-    const message = `${value}: ${e.message}${dir ? `; the cache ${settings.cache} has no ${missing} of it` : ''}`;
+    const message = `${value}: ${e.message}${e.notFound ? '' : `; the cache ${settings.cache} has no ${missing} of ${id.repo}@${id.revision}`}`;
     throw e.notFound ? new HubModelNotFound(message) : new Error(message);
   }
   if (!config) throw new Error(`${value}: ${id.repo} on the Hugging Face hub has no ${HF_FILES.config}: not a transformers model`);
@@ -194,7 +194,7 @@ class HubRepo {
       try {
         res = await fetch(url, { method: 'HEAD', redirect: 'manual', headers: { ...this.headers(url), 'accept-encoding': 'identity' }, signal: watch.signal });
       } catch (e) {
-        throw new HubUnreachable(`cannot reach the Hugging Face hub at ${this.settings.endpoint} (${fetchFailure(e, watch, this.stallMs)})`);
+        throw new HubUnreachable(`no such file or directory, and the Hugging Face hub at ${this.settings.endpoint} cannot be reached (${fetchFailure(e, watch, this.stallMs)})`);
       } finally {
         watch.close();
       }
