@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { DownloadProgress } from '../src/cli/hub-flags.js';
 import { loadCheckpoint } from '../src/node/checkpoint-dir.js';
+import { hubFileURL, parseHubId } from '../src/gpt/hf/hub.js';
 import { hubSnapshot } from '../src/node/hub-cache.js';
 import { gpt, spawnGpt, tempDir } from './cli-helpers.js';
 import { parseSafetensors, serializeSafetensors } from '../src/io/safetensors.js';
@@ -85,6 +86,20 @@ async function refusal(value: string): Promise<string> {
   expect(e!.message).not.toContain('\n');
   return e!.message;
 }
+
+describe('a Hugging Face model id', () => {
+  it("takes huggingface_hub's repo ids (validate_repo_id), with an optional @revision", () => {
+    for (const id of ['gpt2', 'gpt2-medium', 'openai-community/gpt2', 'user/repo', 'a', 'my_org/model.v2', 'x/y-z_1']) expect(parseHubId(id), id).toEqual({ repo: id, revision: 'main' });
+    expect(parseHubId('openai-community/gpt2@607a30d783dfa663caf39e06633721c8d4cfcd7e')).toEqual({ repo: 'openai-community/gpt2', revision: '607a30d783dfa663caf39e06633721c8d4cfcd7e' });
+    expect(parseHubId('org/m@refs/pr/1')).toEqual({ repo: 'org/m', revision: 'refs/pr/1' });
+    // paths, and what validate_repo_id refuses: three parts, a leading or trailing '-' or '.', '--', '..', .git, 97 characters
+    for (const value of ['./out', '/abs/dir', 'a/b/c', 'out/', '-x', 'x-', '.x', 'x.', 'a--b', 'a..b', 'repo.git', 'x'.repeat(97), 'org/m@', 'org/m@../x', '']) expect(parseHubId(value), value).toBeNull();
+  });
+
+  it("resolves as hf_hub_url does: the revision quoted whole, the file's path by segment", () => {
+    expect(hubFileURL('https://huggingface.co/', 'org/m', 'refs/pr/1', 'sub dir/model.safetensors')).toBe('https://huggingface.co/org/m/resolve/refs%2Fpr%2F1/sub%20dir/model.safetensors');
+  });
+});
 
 describe('a model on the Hugging Face hub', () => {
   it("is downloaded into huggingface_hub's layout and loads as the directory it came from", async () => {
