@@ -320,7 +320,8 @@ describe('gpt --init-from MODEL_ID', () => {
     } finally {
       error.mockRestore();
     }
-    expect(lines).toEqual(['downloading openai-community/gpt2 model.safetensors: 212/548 MB', 'downloading openai-community/gpt2 model.safetensors: 548/548 MB']);
+    // the rate from the first report on: (212 - 0) MB in 10 s, (548 - 0) MB in 20.5 s
+    expect(lines).toEqual(['downloading openai-community/gpt2 model.safetensors (MB): 212/548, eta 16s', 'downloading openai-community/gpt2 model.safetensors (MB): 548/548, eta 0s']);
   });
 
   it('a value that is neither a path nor a model on the hub is refused in one line naming the flag', async () => {

@@ -8,6 +8,7 @@ import { parseHubId } from '../gpt/hf/hub.js';
 import { HubModelNotFound, hubSettings, hubSnapshot, type HubProgress } from '../node/hub-cache.js';
 import { flagName, type FlagSpec } from './flags.js';
 import { pathRule } from './path-flags.js';
+import { Progress } from './progress.js';
 import { UsageError } from './usage-error.js';
 
 /** The settings `keys` that take a checkpoint to read and name a hub model: each fetched, its value replaced by the model's snapshot directory. */
@@ -54,11 +55,12 @@ const tilde = (path: string) => (path.startsWith(homedir() + '/') ? `~${path.sli
 
 /**
  * A download's progress on stderr (so that `gpt sample > out.txt` keeps only the text), as
- * Progress.report prints work without log lines of its own: a plain line every 10 s, none for a
- * shorter download. Never a redrawn bar: bin/gpt.js passes stderr through a line filter (launch.ts).
+ * Progress.report prints work without log lines of its own: a line every 10 s with its ETA, in MB,
+ * none for a shorter download. Never a redrawn bar: bin/gpt.js passes stderr through a line filter
+ * (launch.ts).
  */
 export class DownloadProgress {
-  private last: number | null = null;
+  private file: { name: string; progress: Progress } | null = null;
 
   constructor(
     private readonly everyMs = 10_000,
@@ -66,17 +68,8 @@ export class DownloadProgress {
   ) {}
 
   report({ repo, file, done, total }: HubProgress): void {
-    const time = this.now();
-    this.last ??= time;
-    if (time - this.last < this.everyMs) return;
-    this.last = time;
-    console.error(`downloading ${repo} ${file}: ${amount(done, total)}`);
+    const name = `${repo} ${file}`;
+    if (this.file?.name !== name) this.file = { name, progress: new Progress(Math.round(total / 1e6), this.now, (line) => console.error(line), false) };
+    this.file.progress.report(Math.round(done / 1e6), `downloading ${name} (MB)`, this.everyMs);
   }
-}
-
-/** "212/548 MB", in the unit of the total. */
-function amount(done: number, total: number): string {
-  const [unit, scale] = total >= 1e9 ? ['GB', 1e9] : total >= 1e6 ? ['MB', 1e6] : ['kB', 1e3];
-  const digits = total / scale < 10 ? 1 : 0;
-  return `${(done / scale).toFixed(digits)}/${(total / scale).toFixed(digits)} ${unit}`;
 }
