@@ -141,6 +141,9 @@ describe('a model on the Hugging Face hub', () => {
 
   it("follows a renamed repo's relative redirect, caching it under the name asked for (as huggingface_hub does)", async () => {
     hub.renamed.set('tiny', 'org/tiny');
+    const downloads = new Set<string>();
+    await hubSnapshot('tiny', { progress: (p) => void downloads.add(`${p.repo} ${p.file}`) });
+    expect([...downloads].sort()).toEqual(['org/tiny config.json', 'org/tiny model.safetensors', 'org/tiny tokenizer.json']);
     await expectSameCheckpoint('tiny');
     expect(existsSync(join(repoDir('tiny'), 'snapshots', tiny().commit, 'model.safetensors'))).toBe(true);
   });

@@ -19,7 +19,7 @@ import { copyFile, lstat, mkdir, open, readdir, readFile, rename, rm, symlink, w
 import { homedir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { HF_FILES, HF_WEIGHTS_FORMS, hfModelConfig, parseShardIndex } from '../gpt/hf/index.js';
-import { fileMetadata, HUB_ENDPOINT, HUB_TOKENIZERS, hubFileURL, hubRefusal, isCommitHash, isSha256, parseHubId, refusalText, repoFolderName, repoOfResolvePath, type HubFileMetadata, type HubModelId } from '../gpt/hf/hub.js';
+import { fileMetadata, HUB_ENDPOINT, HUB_TOKENIZERS, hubFileURL, hubRefusal, isCommitHash, isSha256, parseHubId, refusalText, repoFolderName, type HubFileMetadata, type HubModelId } from '../gpt/hf/hub.js';
 import { tempPathFor, writeFileAtomic } from './atomic-file.js';
 import { fetchFailure, stallWatch, STALL_MS, type StallWatch } from './http-download.js';
 import { pathExists, unlessMissing } from './regular-files.js';
@@ -286,7 +286,7 @@ class HubRepo {
     const part = new Partial(await open(mine, 'r+'), isSha256(meta.etag));
     try {
       await part.resume(meta.size);
-      const repo = repoOfResolvePath(new URL(meta.location).pathname) ?? this.id.repo;
+      const repo = meta.repo ?? this.id.repo;
       const report = () => this.opts.progress?.({ repo, file, done: part.done, total: meta.size });
       report();
       if (part.done < meta.size) await this.receive(meta, part, report, file);

@@ -57,6 +57,8 @@ export const isSha256 = (etag: string) => /^[0-9a-f]{64}$/.test(etag);
 
 /** A file's metadata from the HEAD of its resolve URL: what get_hf_file_metadata reads. */
 export interface HubFileMetadata {
+  /** The repo as the hub names it now (a renamed one's new name, from the relative redirect's path). */
+  repo: string | null;
   commit: string;
   etag: string;
   size: number;
@@ -76,7 +78,7 @@ export function fileMetadata(status: number, header: (name: string) => string | 
   if (!commit) return 'its answer has no X-Repo-Commit: not the Hugging Face hub (a proxy or firewall between?)';
   if (!etag) return 'its answer has no ETag';
   if (size === null || !/^\d+$/.test(size)) return 'its answer has no size';
-  return { commit, etag: normalizeEtag(etag), size: Number(size), location: (redirect && header('location')) || url };
+  return { repo: repoOfResolvePath(new URL(url).pathname), commit, etag: normalizeEtag(etag), size: Number(size), location: (redirect && header('location')) || url };
 }
 
 /** What the hub's refusal of a HEAD or GET means, from its status and X-Error-Code (huggingface_hub's hf_raise_for_status). */
