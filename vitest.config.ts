@@ -12,8 +12,10 @@ export default defineConfig({
     poolOptions: { forks: { maxForks: 2, minForks: 1, execArgv: ['--expose-gc'] } },
     testTimeout: 120_000,
     // deterministic kernel choices (src/kernels/autotune.ts); the engine's caches (large token files'
-    // checks) kept out of the user's own
-    env: { GPT_AUTOTUNE: '0', GPT_CACHE_DIR: join(tmpdir(), 'webgpu-gpt-test-cache') },
+    // checks) kept out of the user's own; no test reaches the real Hugging Face hub or reads the
+    // user's cache of it: a missing checkpoint path that may be a model id is looked up offline, in
+    // an empty cache (test/hub-download.test.ts points these at its mock hub)
+    env: { GPT_AUTOTUNE: '0', GPT_CACHE_DIR: join(tmpdir(), 'webgpu-gpt-test-cache'), HF_HUB_OFFLINE: '1', HF_HUB_CACHE: join(tmpdir(), 'webgpu-gpt-test-hf-hub') },
     hookTimeout: 120_000,
   },
 });

@@ -130,9 +130,9 @@ describe('a path flag given a path that cannot be what it takes', () => {
     expect(checked).toBeGreaterThan(120);
   });
 
-  it('a bare GPT-2 name given as a checkpoint says nothing is downloaded', async () => {
+  it('a Hugging Face model id given as a checkpoint is looked up in the hub cache (offline here: vitest.config.ts)', async () => {
     const r = await gpt('sample', '--init-from', 'gpt2-medium');
-    expectOneLine(r, 2, /^gpt sample: flag --init-from names gpt2-medium, which does not exist \(nothing is downloaded: fetch the Hugging Face directory/);
+    expectOneLine(r, 2, /^gpt sample: flag --init-from gpt2-medium: no such file or directory, and the Hugging Face cache .* has no config\.json of gpt2-medium@main \(HF_HUB_OFFLINE is set: nothing is downloaded\)$/);
   });
 
   it('in a --config file, is refused naming the file and its setting', async () => {

@@ -9,6 +9,7 @@ import { headsProblem, TRAIN_DEFAULTS, TRAIN_DOCS } from '../gpt/trainer.js';
 import { POSITIVE_INT, SEED } from '../io/value-ranges.js';
 import { loadHeadModel, readCheckpointHead } from '../node/checkpoint-head.js';
 import { checkInferenceFits, generationPositions } from './device-fit.js';
+import { fetchHubCheckpoints } from './hub-flags.js';
 import { flagHelp, flagName, noPositional, parseFlags, UsageError, type FlagSpec } from './flags.js';
 import { formatParams, plural } from './progress.js';
 
@@ -79,6 +80,7 @@ export async function benchGenerate(args: string[]): Promise<number> {
   if (f.initFrom && shapeGiven.length) throw new UsageError(`${flagName(shapeGiven[0]!)} shapes the random model; it does not apply with --init-from`);
   const heads = headsProblem(f, flagName);
   if (!f.initFrom && heads) throw new UsageError(heads);
+  await fetchHubCheckpoints(FLAGS, f, given);
   const ckpt = f.initFrom ? await readCheckpointHead(f.initFrom) : undefined; // its weights uploaded as read, once the device is open
   const config: GPTConfig = ckpt?.meta.model ?? { ...pick(f, SHAPE_KEYS), dropout: 0, bias: false };
   if (f.promptTokens + f.newTokens > config.blockSize) {

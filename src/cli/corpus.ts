@@ -11,19 +11,14 @@ import { join, resolve, sep } from 'node:path';
 import { createRequire } from 'node:module';
 import { isDirectoryPath, openRegularFile, readRegularFile, unreadableReason } from '../node/regular-files.js';
 import { UsageError } from './usage-error.js';
+import { fetchFailure, stallWatch, STALL_MS, type DownloadLimits } from '../node/http-download.js';
 
 export const BUILTIN_CORPUS = 'builtin:webdocs';
-
-/** What a download may take: the most bytes, and the longest wait for headers or the next bytes of the body. */
-export interface DownloadLimits {
-  maxBytes: number;
-  stallMs: number;
-}
 
 // A JS string holds at most ~512M characters (buffer.constants.MAX_STRING_LENGTH), so a larger corpus
 // could never be decoded anyway; a server that sends nothing would otherwise hold the run (and its
 // --out-dir's lock) for undici's 300 s, and one that sends forever would fill the memory.
-const DOWNLOAD_LIMITS: DownloadLimits = { maxBytes: 256 * 2 ** 20, stallMs: 30_000 };
+const DOWNLOAD_LIMITS: DownloadLimits = { maxBytes: 256 * 2 ** 20, stallMs: STALL_MS };
 
 /** Whether `source` names a file or directory: not the built-in corpus, not a URL. */
 export const isPathSource = (source: string): boolean => source !== BUILTIN_CORPUS && !/^https?:\/\//.test(source);
@@ -217,36 +212,25 @@ function pieceEnd(buffer: Uint8Array, held: number): { at: number; rough: boolea
 /** The body of `url`, given up when the server stalls for `stallMs` or sends more than `maxBytes`. */
 async function download(url: string, { maxBytes, stallMs }: DownloadLimits): Promise<Uint8Array> {
   const tooLarge = `larger than ${formatBytes(maxBytes)}, the most a URL may hold (download it and pass the file)`;
-  const controller = new AbortController();
-  let stalled = false;
-  let timer: NodeJS.Timeout | undefined;
-  const progressed = () => {
-    clearTimeout(timer);
-    timer = setTimeout(() => ((stalled = true), controller.abort()), stallMs);
-  };
-  progressed();
+  const watch = stallWatch(stallMs);
   try {
-    const res = await fetch(url, { signal: controller.signal });
+    const res = await fetch(url, { signal: watch.signal });
     if (!res.ok || !res.body) throw new Error(`HTTP ${res.status}`);
     if (Number(res.headers.get('content-length')) > maxBytes) throw new Error(tooLarge);
     const chunks: Uint8Array[] = [];
     let total = 0;
     const reader = res.body.getReader();
     for (let r = await reader.read(); !r.done; r = await reader.read()) {
-      progressed();
+      watch.progressed();
       total += r.value.length;
       if (total > maxBytes) throw new Error(tooLarge);
       chunks.push(r.value);
     }
     return Buffer.concat(chunks);
   } catch (e) {
-    // fetch's own errors say only "fetch failed"; the cause says why (ECONNREFUSED, ENOTFOUND; a blocked port has only a message)
-    const cause = (e as { cause?: { code?: string; message?: string } }).cause;
-    const why = stalled ? `no data from the server for ${stallMs / 1000} s` : (cause?.code ?? cause?.message ?? (e as Error).message);
-    throw new Error(`cannot download ${url}: ${why}`);
+    throw new Error(`cannot download ${url}: ${fetchFailure(e, watch, stallMs)}`);
   } finally {
-    clearTimeout(timer);
-    controller.abort(); // closes the connection of a body left unread (an error, a refusal)
+    watch.close(); // closes the connection of a body left unread (an error, a refusal)
   }
 }
 

@@ -6,6 +6,7 @@ import { hfLayoutProblem } from '../gpt/hf/index.js';
 import { saveHFModel } from '../node/checkpoint-dir.js';
 import { loadHeadModel, readCheckpointHead } from '../node/checkpoint-head.js';
 import { flagHelp, noPositional, parseFlags, UsageError, type FlagSpec } from './flags.js';
+import { fetchHubCheckpoints } from './hub-flags.js';
 import { CHECKPOINT_OR_KEYWORD } from './path-flags.js';
 import { floatCheckpoint } from './float-checkpoint.js';
 import { checkpointPath } from './sample.js';
@@ -27,8 +28,9 @@ Writes a checkpoint as a Hugging Face GPT-2 directory (config.json + model.safet
 ${flagHelp(EXPORT_FLAGS)}`;
 
 export async function exportModel(args: string[]): Promise<number> {
-  const { values: f, positional } = parseFlags(args, EXPORT_FLAGS);
+  const { values: f, positional, given } = parseFlags(args, EXPORT_FLAGS);
   noPositional(positional);
+  await fetchHubCheckpoints(EXPORT_FLAGS, f, given);
   if (!f.to) throw new UsageError('--to DIR is required: the directory to write');
   const source = checkpointPath(f);
   const ckpt = floatCheckpoint(await readCheckpointHead(source), source, 'export'); // its weights uploaded as read, once the device is open

@@ -12,6 +12,7 @@ import { isMaskName } from '../nn/prune.js';
 import { readCheckpointHeader, type CheckpointHeader, type CheckpointLayout, type WeightsFileInfo } from '../node/checkpoint-header.js';
 import { MANIFEST_FILE } from '../node/checkpoint-files.js';
 import { compressionParts, count, prunedWeightsPart } from './compression.js';
+import { fetchHubCheckpoint } from './hub-flags.js';
 import { flagHelp, parseFlags, UsageError, type FlagSpec } from './flags.js';
 import { pathFlagProblem } from './path-flags.js';
 import { plural } from './progress.js';
@@ -215,9 +216,11 @@ export async function info(args: string[]): Promise<number> {
   const { values: f, positional, given } = parseFlags(args, INFO_FLAGS, false);
   if (positional.length > 1) throw new UsageError(`give one checkpoint PATH, got ${positional.length}: ${positional.join(' ')}`);
   if (positional.length && given.has('outDir')) throw new UsageError('give PATH or --out-dir, not both');
-  const [name, path] = positional.length ? ['argument PATH', positional[0]!] : ['flag --out-dir', f.outDir];
-  const problem = pathFlagProblem(name, path, 'checkpoint');
+  const [name, value] = positional.length ? ['argument PATH', positional[0]!] : ['flag --out-dir', f.outDir];
+  const named = positional.length > 0 || given.has('outDir'); // the default out/ missing is no model on the hub
+  const problem = pathFlagProblem(name, value, 'checkpoint', named);
   if (problem) throw new UsageError(problem);
+  const path = named ? await fetchHubCheckpoint(value, name) : value;
   const header = await readCheckpointHeader(path, { verify: f.verify });
   if (f.verify && !header.manifest) throw new UsageError(`flag --verify: ${path} is a ${header.layout}, which records no checksum (a run directory's ${MANIFEST_FILE} does)`);
   const described = describeCheckpoint(path, header);

@@ -7,7 +7,7 @@ import { dirname } from 'node:path';
 import { HF_FILES } from '../gpt/hf/index.js';
 import { MANIFEST_FILE } from '../node/checkpoint-files.js';
 import { kindOf } from '../node/regular-files.js';
-import { hubNameHint } from '../node/checkpoint-kind.js';
+import { parseHubId } from '../gpt/hf/hub.js';
 import { isPathSource } from './corpus.js';
 
 /**
@@ -37,11 +37,20 @@ const TAKES: Record<PathUse, string> = {
   'new directory': 'a directory to write into',
 };
 
-/** What is wrong with `value` given as `name` ('flag --data', "config c.json: 'data'") under `flag`'s rule, or null. */
-export function pathFlagProblem(name: string, value: string, flag: PathFlag): string | null {
+/** `flag`'s rule for `value`, or null where the value names no path. */
+export function pathRule(flag: PathFlag, value: string): PathRule | null {
   const found = typeof flag === 'function' ? flag(value) : flag;
-  if (found === null || value === '') return null;
-  const rule = typeof found === 'string' ? { use: found } : found;
+  return found === null || value === '' ? null : typeof found === 'string' ? { use: found } : found;
+}
+
+/**
+ * What is wrong with `value` given as `name` ('flag --data', "config c.json: 'data'") under `flag`'s
+ * rule, or null. A checkpoint to read that does not exist may be a model on the Hugging Face hub
+ * (`hub`: fetched as the command starts, hub-flags.ts), where the value is a model id.
+ */
+export function pathFlagProblem(name: string, value: string, flag: PathFlag, hub = true): string | null {
+  const rule = pathRule(flag, value);
+  if (!rule) return null;
   const path = rule.path ?? value;
   const writes = rule.use === 'new file' || rule.use === 'new directory';
   let s: Stats;
@@ -55,7 +64,9 @@ export function pathFlagProblem(name: string, value: string, flag: PathFlag): st
     // a directory to write is created with its parents; a file is written into a directory that is there
     if (rule.use === 'new file' && path.endsWith('/')) return `${name} names ${value}, which ends in / (a directory, not a file to write)`;
     if (rule.use === 'new file' && statOrNull(dirname(path)) === null) return `${name} names ${value}, whose directory ${dirname(path)} does not exist`;
-    return writes ? null : `${name} names ${value}, which does not exist${rule.use === 'checkpoint' ? hubNameHint(path) : ''}`;
+    // a model on the Hugging Face hub, fetched when the command starts (hub-flags.ts)
+    if (hub && rule.use === 'checkpoint' && parseHubId(path)) return null;
+    return writes ? null : `${name} names ${value}, which does not exist`;
   }
   const wanted = rule.use === 'file' || rule.use === 'new file' ? s.isFile() : rule.use === 'directory' || rule.use === 'new directory' ? s.isDirectory() : s.isFile() || s.isDirectory();
   if (!wanted) return `${name} takes ${rule.takes ?? TAKES[rule.use]}, got the ${kindOf(s).replace(/^an? (regular )?/, '')} ${value}${rule.otherwise ? `: ${rule.otherwise}` : ''}`;

@@ -4,7 +4,8 @@
 // too long. A status shown between reports (an evaluation's) does not start it: the first
 // evaluation comes before the first step, and its time would count the compiling in again.
 export class Progress {
-  private readonly tty = !!process.stdout.isTTY;
+  /** Whether the bar is drawn: on a terminal, unless lines go elsewhere (`print`). */
+  private readonly tty: boolean;
   /** Whether the bar is drawn on the current line (at step 0 too: the first evaluation's). */
   private barShown = false;
   /** Where the rate is measured from: the first report (its step and time), once there is one. */
@@ -12,10 +13,15 @@ export class Progress {
   /** When report() last printed a plain line (or was first called). */
   private lastPlain: number | null = null;
 
+  /** `print`: where plain lines go instead of stdout (a download's, to stderr), never as a bar. */
   constructor(
     private readonly total: number,
     private readonly now: () => number = () => performance.now(),
-  ) {}
+    private readonly print: (line: string) => void = (line) => console.log(line),
+    bar = true,
+  ) {
+    this.tty = bar && !!process.stdout.isTTY;
+  }
 
   /**
    * Redraws the bar (TTY) with `status`; plain mode prints nothing here. `counted` false: `done`
@@ -41,7 +47,7 @@ export class Progress {
     this.lastPlain ??= time;
     if (time - this.lastPlain < everyMs) return void this.eta(done); // the rate is measured from the first report
     this.lastPlain = time;
-    console.log(`${status}: ${done}/${this.total}, eta ${this.eta(done)}`);
+    this.print(`${status}: ${done}/${this.total}, eta ${this.eta(done)}`);
   }
 
   /** A line that stays (a log line), in place of the bar on a terminal; the next update draws it again. */

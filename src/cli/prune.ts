@@ -11,6 +11,7 @@ import { manifestHeld } from '../node/checkpoint-files.js';
 import { isMaskName, linearLayers, maskedCount, pruneGlobal, repruneProblem } from '../nn/prune.js';
 import { saveCheckpoint } from '../node/checkpoint-dir.js';
 import { loadHeadModel, readCheckpointHead, type CheckpointHead } from '../node/checkpoint-head.js';
+import { fetchHubCheckpoints } from './hub-flags.js';
 import { flagHelp, noPositional, parseFlags, UsageError, type FlagSpec } from './flags.js';
 import { floatCheckpoint } from './float-checkpoint.js';
 import { withDirectoryLock } from './run-lock.js';
@@ -46,6 +47,7 @@ export async function prune(args: string[]): Promise<number> {
   noPositional(positional);
   if (!given.has('initFrom')) throw new UsageError('--init-from DIR is required: the checkpoint to prune');
   if (!given.has('outDir')) throw new UsageError('--out-dir DIR is required: where the pruned checkpoint goes');
+  await fetchHubCheckpoints(PRUNE_FLAGS, f, given);
   // its header for the checks; its weights uploaded as read once the device is open (never all on the host)
   const head = floatCheckpoint(await readCheckpointHead(f.initFrom), f.initFrom, 'prune');
   if (f.structured) refuseStructured(head, f.initFrom, f.structured as Structure, f.sparsity);

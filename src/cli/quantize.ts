@@ -11,6 +11,7 @@ import { maskedCount } from '../nn/prune.js';
 import { manifestHeld } from '../node/checkpoint-files.js';
 import { saveCheckpoint } from '../node/checkpoint-dir.js';
 import { loadHeadModel, readCheckpointHead } from '../node/checkpoint-head.js';
+import { fetchHubCheckpoints } from './hub-flags.js';
 import { flagHelp, noPositional, parseFlags, UsageError, type FlagSpec } from './flags.js';
 import { withDirectoryLock } from './run-lock.js';
 
@@ -33,10 +34,11 @@ linear layer's weight as int8 with a float32 scale per row, about 4x smaller; it
 ${flagHelp(QUANTIZE_FLAGS)}`;
 
 export async function quantize(args: string[]): Promise<number> {
-  const { values: f, positional } = parseFlags(args, QUANTIZE_FLAGS);
+  const { values: f, positional, given } = parseFlags(args, QUANTIZE_FLAGS);
   noPositional(positional);
   if (!f.initFrom) throw new UsageError('--init-from DIR is required: the float32 checkpoint to quantize');
   if (!f.outDir) throw new UsageError('--out-dir DIR is required: where the int8 checkpoint goes');
+  await fetchHubCheckpoints(QUANTIZE_FLAGS, f, given);
   const ckpt = await readCheckpointHead(f.initFrom); // its weights uploaded as read, once the device is open
   if (ckpt.meta.model.quantization) throw new UsageError(`${f.initFrom} is already quantized (${ckpt.meta.model.quantization})`);
   return withDirectoryLock(f.outDir, async () => {

@@ -17,13 +17,14 @@ import { checkSplitsFit, loadTokens, VAL_FRACTION_OF_PREPARE } from './data.js';
 import { describeCompression } from './compression.js';
 import { checkInferenceFits, generationPositions } from './device-fit.js';
 import { checkPathSettings, flagHelp, noPositional, parseFlags, UsageError, type FlagSpec } from './flags.js';
+import { fetchHubCheckpoints } from './hub-flags.js';
 import { CHECKPOINT_OR_KEYWORD, DATA_DIR, TEXT_SOURCE } from './path-flags.js';
 import { Progress } from './progress.js';
 import { dtypeFlag, NANOGPT_RUNTIME_SETTINGS } from './train-flags.js';
 
 /** --init-from, as nanoGPT's sample.py has it: 'resume' reads --out-dir's checkpoint. */
 const INIT_FROM_DOC = "'resume' (the checkpoint in --out-dir), or the checkpoint to read instead (any kind --out-dir takes)";
-export const OUT_DIR_DOC = "the checkpoint: a directory written by `gpt train`, a .safetensors file, a Hugging Face GPT-2 directory (config.json + model.safetensors or pytorch_model.bin), or nanoGPT's ckpt.pt";
+export const OUT_DIR_DOC = "the checkpoint: a directory written by `gpt train`, a .safetensors file, a Hugging Face GPT-2 directory (config.json + model.safetensors or pytorch_model.bin), nanoGPT's ckpt.pt, or a Hugging Face model id (gpt2, org/name@revision) to download into the hub's cache";
 /** The checkpoint --init-from names for a command that reads one: 'resume' is --out-dir's; 'scratch' (a new model, in gpt train) is refused. */
 export function checkpointPath(f: { outDir: string; initFrom: string }): string {
   if (f.initFrom === 'scratch') throw new UsageError(`flag --init-from scratch starts a new model in gpt train: here it takes ${INIT_FROM_DOC}`);
@@ -79,8 +80,9 @@ ${flagHelp(SAMPLE_FLAGS)}`;
 
 /** `gpt sample`; its closing stats line goes to `stats` (stderr, so `gpt sample > out.txt` keeps only text). */
 export async function sample(args: string[], stats: NodeJS.WritableStream = process.stderr): Promise<number> {
-  const { values: f, positional } = parseFlags(args, SAMPLE_FLAGS);
+  const { values: f, positional, given } = parseFlags(args, SAMPLE_FLAGS);
   noPositional(positional);
+  await fetchHubCheckpoints(SAMPLE_FLAGS, f, given);
   if (f.start === 'FILE:') throw new UsageError('flag --start FILE: names no file: give FILE:path'); // not "cannot read : ENOENT"
   const start = f.start.startsWith('FILE:') ? await loadCorpus(f.start.slice(5), undefined, '--start') : f.start; // read before the device opens
   if (!start) throw new UsageError(`flag --start ${f.start} names an empty file`); // an empty --start itself is refused with the flags
@@ -160,6 +162,7 @@ export async function evaluate(args: string[]): Promise<number> {
   noPositional(positional);
   if (f.data && f.dataDir) throw new UsageError('give --data or --data-dir, not both');
   checkPathSettings(EVAL_FLAGS, f, given);
+  await fetchHubCheckpoints(EVAL_FLAGS, f, given);
   const { model, ckpt } = await openModel(await readCheckpointHead(checkpointPath(f)), f.batchSize, '--batch-size');
   const tokenizer = tokenizerFromJSON(ckpt.meta.tokenizer);
   try {

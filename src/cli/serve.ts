@@ -26,6 +26,7 @@ import { openHFCheckpointFile } from '../node/hf-checkpoint-file.js';
 import { openNanoGptCheckpointFile } from '../node/nanogpt-file.js';
 import { isHFDirectory, isTorchSave } from '../node/checkpoint-kind.js';
 import { partsBetween, sendRepresentation, type ByteRange } from './http-ranges.js';
+import { fetchHubCheckpoints } from './hub-flags.js';
 import { flagHelp, noPositional, parseFlags, UsageError, type FlagSpec } from './flags.js';
 import { acceptedHosts, isLoopback, requestTarget } from './host-check.js';
 
@@ -295,8 +296,9 @@ Serves the browser demo (web-dist/, built by \`npm run build:web\`) and prints i
 ${flagHelp(SERVE_FLAGS)}`;
 
 export async function serve(args: string[]): Promise<number> {
-  const { values: f, positional } = parseFlags(args, SERVE_FLAGS);
+  const { values: f, positional, given } = parseFlags(args, SERVE_FLAGS);
   noPositional(positional);
+  await fetchHubCheckpoints(SERVE_FLAGS, f, given);
   const noPage = f.root ? await noPageProblem(f.root) : null;
   if (noPage) throw new UsageError(noPage);
   const srv = await startServer({

@@ -10,6 +10,7 @@ import { readConfigFile } from './config-file.js';
 import { BUILTIN_CORPUS } from './corpus.js';
 import { BPE_VOCAB_SIZE, checkTokenizerFlagsApply, TOKENIZER_DEFAULTS, TOKENIZER_DOCS, TOKENIZER_FILE_SHOWN, TOKENIZERS, VAL_FRACTION_OF_PREPARE } from './data.js';
 import { checkPathSettings, flagHelp, flagName, parseFlags, UsageError, type FlagSpec } from './flags.js';
+import { fetchHubCheckpoints } from './hub-flags.js';
 import { CHECKPOINT_OR_KEYWORD, DATA_DIR, TEXT_SOURCE } from './path-flags.js';
 
 /** What float16 needs that this adapter lacks ("needs WebGPU's shader-f16 feature, and ..."), or null where float16 runs. */
@@ -78,7 +79,7 @@ export const TRAIN_FLAGS: FlagSpec<TrainFlags> = {
     dataDir: "directory written by `gpt prepare`, or nanoGPT's (train.bin + val.bin, with meta.pkl's characters or, with --tokenizer gpt2, GPT-2 ids)",
     outDir: 'where the checkpoint, log.jsonl and the lock go',
     config: 'JSON file of settings (keys as flags: kebab-case, snake_case or camelCase)',
-    initFrom: "'scratch', 'resume' (continue <out-dir>), or a checkpoint to fine-tune: a dir/file of ours, a Hugging Face GPT-2 directory (config.json + model.safetensors or pytorch_model.bin), or nanoGPT's ckpt.pt",
+    initFrom: "'scratch', 'resume' (continue <out-dir>), or a checkpoint to fine-tune: a dir/file of ours, a Hugging Face GPT-2 directory (config.json + model.safetensors or pytorch_model.bin) or model id (gpt2: downloaded into the hub's cache), or nanoGPT's ckpt.pt",
     continue: "with --init-from nanoGPT's ckpt.pt: continue its run (AdamW's state, iter_num's lr schedule), as its init_from='resume' does, instead of fine-tuning from step 0",
     ...TOKENIZER_DOCS,
     alwaysSave: 'save at every evaluation, not only when val loss improves; --init-from resume keeps the run\'s setting',
@@ -107,7 +108,7 @@ export const DISTILL_FLAGS: FlagSpec<DistillFlags> = {
   paths: { teacher: 'checkpoint', ...TRAIN_FLAGS.paths },
   ranges: { ...DISTILL_RANGES, ...TRAIN_FLAGS.ranges },
   docs: {
-    teacher: 'the teacher: a checkpoint of ours (directory or .safetensors file) or a Hugging Face GPT-2 directory; required unless resuming',
+    teacher: 'the teacher: a checkpoint of ours (directory or .safetensors file), a Hugging Face GPT-2 directory, or a model id (gpt2-medium: downloaded into the hub\'s cache); required unless resuming',
     ...DISTILL_DOCS,
     ...TRAIN_FLAGS.docs,
   },
@@ -153,6 +154,7 @@ export async function resolveFlags<F extends TrainFlags>(args: string[], spec: F
   if (values.data && values.dataDir) throw new UsageError('give --data or --data-dir, not both');
   checkPathSettings(spec, values, [...given].filter((key) => key !== 'config'), (key) => settingGiven(key, values.config, fromConfig));
   if (given.has('overwrite') && values.initFrom === 'resume') throw new UsageError('flag --overwrite does not apply to --init-from resume, which continues the checkpoint');
+  await fetchHubCheckpoints(spec, values, given, (key) => settingGiven(key, values.config, fromConfig));
   return { values, given, fromConfig };
 }
 

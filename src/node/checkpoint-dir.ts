@@ -6,7 +6,7 @@ import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { checkCheckpoint, checkpointPieces, readCheckpoint, type Checkpoint, type CheckpointExtras, type CheckpointMeta } from '../gpt/checkpoint.js';
 import { disposeUploaded, readCheckpointModel, uploadedCheckpoint, type LoadOptions, type UploadedCheckpoint } from '../gpt/checkpoint-upload.js';
-import { hfCheckpoint, pendingHF, hfModelConfig, HF_FILES, isMaskBuffer, openHFWeightsFile, parseShardIndex, shardIndexProblem, unreadableWeights, type HFWeightsFile } from '../gpt/hf/index.js';
+import { hfCheckpoint, pendingHF, hfModelConfig, HF_FILES, HF_WEIGHTS_FORMS, isMaskBuffer, openHFWeightsFile, parseShardIndex, shardIndexProblem, unreadableWeights, type HFWeightsFile } from '../gpt/hf/index.js';
 import { uploadHF } from '../gpt/hf/upload.js';
 import { checkedHFHeaders } from '../gpt/hf/headers.js';
 import type { GPT, GPTConfig } from '../gpt/model.js';
@@ -17,6 +17,7 @@ import { readCheckpointWeights, writeCheckpointFiles } from './checkpoint-files.
 import { openHFWeights } from './hf-weights-files.js';
 import { makeDirectories, openRegularFile, pathExists, readRegularFile, removeEmptyCreated, unlessMissing, type PositionalFile } from './regular-files.js';
 import { byCheckpointKind } from './checkpoint-kind.js';
+import { hubOrPath } from './hub-cache.js';
 import { loadNanoGptCheckpoint } from './nanogpt-file.js';
 import { handleSource } from './safetensors-file.js';
 
@@ -47,9 +48,17 @@ export async function writeCheckpointTensors(dir: string, { tensors, metadata }:
 /**
  * Reads a checkpoint directory (its current weights, checksum-checked), a bare .safetensors
  * checkpoint file, nanoGPT's ckpt.pt (src/node/nanogpt-file.ts), or a Hugging Face GPT-2 directory
- * (the last two as a checkpoint without training state).
+ * (the last two as a checkpoint without training state). A path that does not exist but is a
+ * Hugging Face model id (`gpt2`, `openai-community/gpt2@main`) is fetched into the hub's cache
+ * (src/node/hub-cache.ts: HF_HUB_CACHE, HF_ENDPOINT, HF_TOKEN, HF_HUB_OFFLINE as huggingface_hub
+ * reads them) and read from there.
  */
-export function loadCheckpoint(path: string): Promise<Checkpoint> {
+export async function loadCheckpoint(path: string): Promise<Checkpoint> {
+  return readCheckpointAt(await hubOrPath(path));
+}
+
+/** loadCheckpoint of a path only: never a model id looked up on the hub. */
+export function readCheckpointAt(path: string): Promise<Checkpoint> {
   return byCheckpointKind(path, {
     file: (handle) => readCheckpointFrom(handle, path),
     torch: (handle) => loadNanoGptCheckpoint(handle, path),
@@ -121,12 +130,6 @@ const readCheckpointFrom = async (handle: PositionalFile, source: string): Promi
 /** Weights files transformers saves that are not read here (transformers converts them to model.safetensors). */
 const UNREAD_WEIGHTS = ['tf_model.h5', 'flax_model.msgpack'];
 
-/** A directory's weights files in transformers' order of preference: a single file, else the shards its index names. */
-const WEIGHTS_FORMS = [
-  { single: HF_FILES.weights, index: HF_FILES.index },
-  { single: HF_FILES.torchWeights, index: HF_FILES.torchIndex },
-];
-
 /**
  * Reads a Hugging Face GPT-2 directory: config.json (first: a refused model's weights are not
  * read), model.safetensors or the shards model.safetensors.index.json names (else
@@ -152,7 +155,7 @@ export async function hfDirectoryFiles(dir: string): Promise<{ model: GPTConfig;
   const config = await readIfThere(dir, HF_FILES.config);
   if (!config) throw new Error(`${dir}: no ${HF_FILES.config}`); // removed since the directory was looked at
   const model = hfModelConfig(config.toString('utf8'), dir);
-  for (const { single, index } of WEIGHTS_FORMS) {
+  for (const { single, index } of HF_WEIGHTS_FORMS) {
     if (await pathExists(join(dir, single))) return { model, weights: [single], weightMap: null, index: null };
     const text = await readIfThere(dir, index);
     if (!text) continue;

@@ -6,7 +6,7 @@ import { isDeepStrictEqual } from 'node:util';
 import type { CheckpointMeta } from '../gpt/checkpoint.js';
 import { disposeUploaded, type LoadOptions, type UploadedCheckpoint } from '../gpt/checkpoint-upload.js';
 import type { SafetensorsEntry } from '../io/safetensors.js';
-import { loadCheckpoint, loadCheckpointModel } from './checkpoint-dir.js';
+import { loadCheckpointModel, readCheckpointAt } from './checkpoint-dir.js';
 import { readCheckpointHeader } from './checkpoint-header.js';
 
 /** A checkpoint's path with what its header says: the metadata (checked as loading checks it) and each tensor's name and shape. */
@@ -22,7 +22,7 @@ export interface CheckpointHead {
  */
 export async function readCheckpointHead(path: string): Promise<CheckpointHead> {
   const { meta, tensors } = await readCheckpointHeader(path).catch(async (e: unknown) => {
-    await loadCheckpoint(path);
+    await readCheckpointAt(path);
     throw e;
   });
   return { path, meta, tensors };

@@ -13,13 +13,6 @@ const isZipStart = (first: Uint8Array) => first[0] === 0x50 && first[1] === 0x4b
 /** A Python pickle's first bytes (PROTO 2 to 5): torch.save's format before 1.6, told from a safetensors file by a name of PyTorch's. */
 const isTorchPickle = (first: Uint8Array, path: string) => first[0] === 0x80 && first[1]! >= 2 && first[1]! <= 5 && /\.(pt|pth|bin|ckpt)$/.test(path);
 
-/** Where `path` is a bare GPT-2 model name, which nanoGPT's --init-from downloads: how to fetch it, since nothing is downloaded here. */
-export function hubNameHint(path: string): string {
-  return /^gpt2(-medium|-large|-xl)?$/.test(path)
-    ? ` (nothing is downloaded: fetch the Hugging Face directory, e.g. \`huggingface-cli download ${path} config.json model.safetensors tokenizer.json --local-dir ${path}\`, and give its path)`
-    : '';
-}
-
 /**
  * `read`'s answer for what `path` holds: a bare safetensors file (open while `file` reads it), a
  * torch.save file (nanoGPT's ckpt.pt: open while `torch` reads it), a Hugging Face directory, or a
@@ -30,7 +23,7 @@ export async function byCheckpointKind<T>(path: string, read: { file(handle: Fil
   try {
     isDir = (await stat(path)).isDirectory();
   } catch {
-    throw new Error(`no checkpoint at ${path}${hubNameHint(path)}`);
+    throw new Error(`no checkpoint at ${path}`);
   }
   if (!isDir) {
     if (basename(path) === MANIFEST_FILE) throw new Error(`${path} is the manifest of the checkpoint in ${dirname(path)}: give the directory`);

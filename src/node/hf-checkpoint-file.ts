@@ -4,7 +4,7 @@
 import { join } from 'node:path';
 import { hfCheckpointLayout, hfHeaders, readHFTensor, type HFHeaders, type SavedHFTensor } from '../gpt/hf/headers.js';
 import { EMBEDDING, HEAD, unprefixed } from '../gpt/hf/weights.js';
-import { hfDirectoryFiles, hfTokenizerTexts, loadCheckpoint } from './checkpoint-dir.js';
+import { hfDirectoryFiles, hfTokenizerTexts, readCheckpointAt } from './checkpoint-dir.js';
 import { openHFWeights } from './hf-weights-files.js';
 import { convertedCheckpointFile, unchangedSinceNow, type ConvertedCheckpointFile } from './converted-checkpoint-file.js';
 
@@ -22,7 +22,7 @@ export async function openHFCheckpointFile(dir: string): Promise<ConvertedCheckp
     const headers = hfHeaders(model, opened.shards, await hfTokenizerTexts(dir), dir, weightMap);
     const accepted = headers && (await tensorsAccepted(headers, dir).catch(() => false));
     if (!accepted) {
-      await loadCheckpoint(dir); // for its one-line error
+      await readCheckpointAt(dir); // for its one-line error
       throw new Error(`${dir}: its weights files changed while they were checked: run gpt serve again`);
     }
     await unchanged();

@@ -26,6 +26,12 @@ export const HF_FILES = {
   torchWeights: 'pytorch_model.bin', torchIndex: 'pytorch_model.bin.index.json',
 } as const;
 
+/** A model directory's weights files in transformers' order of preference: a single file, else the shards its index names. */
+export const HF_WEIGHTS_FORMS = [
+  { single: HF_FILES.weights, index: HF_FILES.index },
+  { single: HF_FILES.torchWeights, index: HF_FILES.torchIndex },
+] as const;
+
 /** Whether a weights file of a model directory is torch.save's (pytorch_model.bin, its shards pytorch_model-00001-of-00002.bin) rather than safetensors. */
 export const isTorchWeights = (file: string) => file.endsWith('.bin');
 
