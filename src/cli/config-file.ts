@@ -3,7 +3,7 @@
 // Python: nanoGPT's config/*.py (python-config.ts), run over its script's defaults as nanoGPT runs it.
 // Either way each value is checked as on the command line, and nanoGPT's names are taken as flags take them.
 import { readRegularFile } from '../node/regular-files.js';
-import { checkPathSettings, checkSetting, flagName, foreignSetting, nanoGptSetting, parseFlags, settingKey, showDefault, unknownSetting, UsageError, type FlagSpec, type Note } from './flags.js';
+import { checkPathSettings, checkSetting, flagName, foreignSetting, nanoGptSetting, parseFlags, printNote, settingKey, showDefault, unknownSetting, UsageError, type FlagSpec, type Note } from './flags.js';
 import { readPythonConfig } from './python-config.js';
 
 /** A config file's settings; `names`: how an error names each (the file's key, and its line); `underneath`: the nanoGPT script's defaults a Python config runs over. */
@@ -98,7 +98,12 @@ const describe = (settings: Record<string, unknown>) => Object.entries(settings)
  * nanoGPT's order, the flags before a bare config file, the file, the flags after it (--config FILE:
  * the file, then every flag). `names` names each setting from the file as its errors should.
  */
-export async function resolveSettings<T extends Record<string, unknown> & { config: string }>(args: string[], spec: FlagSpec<T>, note: Note): Promise<Settings<T>> {
+export async function resolveSettings<T extends Record<string, unknown> & { config: string }>(args: string[], spec: FlagSpec<T>, print: Note = printNote): Promise<Settings<T>> {
+  const noted = new Set<string>(); // each once: three wandb settings share one, and a flag before a bare config file is read twice
+  const note: Note = (line) => {
+    if (!noted.has(line)) print(line);
+    noted.add(line);
+  };
   const cli = parseFlags(args, spec, false, note); // paths looked at once the config file's values are checked too
   const [bare, second] = cli.positional;
   if (second !== undefined) throw new UsageError(`unexpected argument '${second}': give one config file (got ${bare} and ${second})`);

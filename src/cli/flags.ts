@@ -6,9 +6,8 @@
 // flag alone means true and takes an explicit true/false after it. Unknown flags and bad values are
 // one-line usage errors.
 import { describeRange, settingProblem, show, type Range, type RangesOf } from '../io/value-ranges.js';
-import type { NanoGptScript } from './nanogpt-settings.js';
 import { pathFlagProblem, type PathFlag } from './path-flags.js';
-import { pythonLiteral } from './python-config.js';
+import { pythonLiteral, type PyValue } from './python-config.js';
 import { UsageError } from './usage-error.js';
 
 export { UsageError };
@@ -32,8 +31,32 @@ export interface FlagSpec<T extends Record<string, unknown>> {
   nanogpt?: NanoGptScript;
 }
 
-/** Prints a one-line note (a nanoGPT setting skipped or taken otherwise). */
+/** A nanoGPT setting not spelled as ours: the setting it is here (`as`, its value mapped), or none. */
+export interface NanoGptName {
+  as?: string;
+  value?: (v: PyValue['value']) => unknown;
+  /** Why a value is skipped or taken otherwise, for a one-line note; undefined: taken as it is. */
+  note?: (v: PyValue['value']) => string | undefined;
+  /** Why a value is refused, or undefined. */
+  refuse?: (v: PyValue['value']) => string | undefined;
+  /** A name a config file may set (and is noted) but the command line may not, as nanoGPT's configurator has it. */
+  fileOnly?: boolean;
+}
+
+/** The nanoGPT script a command stands for. */
+export interface NanoGptScript {
+  script: 'train.py' | 'sample.py';
+  /** Its globals as it spells them: names a config may use, and the types its --key=value must keep. */
+  globals: Readonly<Record<string, PyValue>>;
+  /** Its names not spelled as ours, by setting key (gradientAccumulationSteps). */
+  names: Readonly<Record<string, NanoGptName>>;
+  /** Our settings its defaults set under a Python config (nanoGPT runs a config over them). */
+  underneath: Readonly<Record<string, unknown>>;
+}
+
+/** Takes a one-line note (a nanoGPT setting skipped or taken otherwise). */
 export type Note = (line: string) => void;
+export const printNote: Note = (line) => console.error(`note: ${line}`);
 
 const kebab = (s: string) => s.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 /** The key a flag or config-file name stands for, whichever of the three spellings it uses. */

@@ -2,31 +2,8 @@
 // spelled as ours (n_layer is --n-layer); the rest are ours under another name, or have no
 // counterpart and are noted and skipped, or would change the run and are refused.
 import { join } from 'node:path';
-import { settingKey, showPython as show } from './flags.js';
+import { settingKey, showPython as show, type NanoGptName, type NanoGptScript } from './flags.js';
 import { readPythonConfig, type PyValue } from './python-config.js';
-
-/** A nanoGPT setting not spelled as ours: the setting it is here (`as`, its value mapped), or none. */
-export interface NanoGptName {
-  as?: string;
-  value?: (v: PyValue['value']) => unknown;
-  /** Why a value is skipped or taken otherwise, for a one-line note; undefined: taken as it is. */
-  note?: (v: PyValue['value']) => string | undefined;
-  /** Why a value is refused, or undefined. */
-  refuse?: (v: PyValue['value']) => string | undefined;
-  /** A name a config file may set (and is noted) but the command line may not, as nanoGPT's configurator has it. */
-  fileOnly?: boolean;
-}
-
-/** The nanoGPT script a command stands for. */
-export interface NanoGptScript {
-  script: 'train.py' | 'sample.py';
-  /** Its globals as it spells them: names a config may use, and the types its --key=value must keep. */
-  globals: Readonly<Record<string, PyValue>>;
-  /** Its names not spelled as ours, by setting key (gradientAccumulationSteps). */
-  names: Readonly<Record<string, NanoGptName>>;
-  /** Our settings its defaults set under a Python config (nanoGPT runs a config over them). */
-  underneath: Readonly<Record<string, unknown>>;
-}
 
 const pyGlobals = (source: string, script: string) => Object.fromEntries(readPythonConfig(source, `nanoGPT's ${script}`, {}, () => false).map((a) => [a.name, a.value!]));
 

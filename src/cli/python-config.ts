@@ -86,7 +86,7 @@ export function readPythonConfig(text: string, where: string, scope: Readonly<Re
       for (const module of importedModules(tokens.slice(1), unsupported)) names.set(module, { type: 'module', value: module });
       return;
     }
-    if (first!.kind !== 'name' || second?.text !== '=' || tokens[2]?.text === '=') {
+    if (first!.kind !== 'name' || second?.text !== '=' || tokens.slice(2).some((t) => t.kind === 'op' && t.text === '=')) {
       throw unsupported(first!.kind === 'name' && KEYWORDS.has(first!.text) ? `'${first!.text}'` : `'${source.trim()}'`);
     }
     const name = first!.text;

@@ -21,7 +21,7 @@ import { checkPathSettings, flagHelp, flagName, UsageError, type FlagSpec } from
 import { NANOGPT_EVAL, NANOGPT_SAMPLE } from './nanogpt-settings.js';
 import { CHECKPOINT_OR_KEYWORD, DATA_DIR, TEXT_SOURCE } from './path-flags.js';
 import { Progress } from './progress.js';
-import { dtypeFlag, noteOnce } from './train-flags.js';
+import { dtypeFlag } from './train-flags.js';
 
 /** --init-from, as nanoGPT's sample.py has it: 'resume' reads --out-dir's checkpoint. */
 const INIT_FROM_DOC = "'resume' (the checkpoint in --out-dir), or the checkpoint to read instead (any kind --out-dir takes)";
@@ -38,7 +38,7 @@ const CONFIG_DOC = "JSON file of settings (keys as flags), or nanoGPT's Python c
 
 /** The settings from the command line and a config file; each path looked at once every value is checked. */
 async function commandSettings<T extends Record<string, unknown> & { config: string }>(args: string[], spec: FlagSpec<T>) {
-  const settings = await resolveSettings(args, spec, noteOnce());
+  const settings = await resolveSettings(args, spec);
   checkPathSettings(spec, settings.values, [...settings.given, ...settings.underneath].filter((key) => key !== 'config'), (key) => settings.names.get(key) ?? `flag ${flagName(key)}`);
   return settings;
 }

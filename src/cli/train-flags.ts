@@ -9,7 +9,7 @@ import type { ComputeDtype } from '../nn/autocast.js';
 import { pick, resolveSettings } from './config-file.js';
 import { BUILTIN_CORPUS } from './corpus.js';
 import { BPE_VOCAB_SIZE, checkTokenizerFlagsApply, TOKENIZER_DEFAULTS, TOKENIZER_DOCS, TOKENIZER_FILE_SHOWN, TOKENIZERS, VAL_FRACTION_OF_PREPARE } from './data.js';
-import { checkPathSettings, flagHelp, flagName, UsageError, type FlagSpec, type Note } from './flags.js';
+import { checkPathSettings, flagHelp, flagName, printNote, UsageError, type FlagSpec, type Note } from './flags.js';
 import { NANOGPT_TRAIN } from './nanogpt-settings.js';
 import { CHECKPOINT_OR_KEYWORD, DATA_DIR, TEXT_SOURCE } from './path-flags.js';
 
@@ -116,7 +116,7 @@ const LORA_KEYS = ['loraRank', 'loraAlpha', 'loraDropout', 'loraTargets'] as con
  * a Python config's defaults: resolveSettings); each value checked against its range (TRAIN_FLAGS or
  * DISTILL_FLAGS). `fromConfig`: each setting whose value is the config file's, named as its errors name it.
  */
-export async function resolveFlags<F extends TrainFlags>(args: string[], spec: FlagSpec<F>, note: Note = noteOnce()): Promise<{ values: F; given: Set<string>; fromConfig: ReadonlyMap<string, string> }> {
+export async function resolveFlags<F extends TrainFlags>(args: string[], spec: FlagSpec<F>, note: Note = printNote): Promise<{ values: F; given: Set<string>; fromConfig: ReadonlyMap<string, string> }> {
   const { values, given, names: fromConfig, underneath } = await resolveSettings(args, spec, note);
   // train.py's defaults under a Python config apply as its own settings do; the model's shape, as in nanoGPT, is a checkpoint's where there is one
   for (const key of underneath) if (!(SHAPE_KEYS as readonly string[]).includes(key)) given.add(key);
@@ -124,15 +124,6 @@ export async function resolveFlags<F extends TrainFlags>(args: string[], spec: F
   checkPathSettings(spec, values, [...given].filter((key) => key !== 'config'), (key) => settingGiven(key, fromConfig));
   if (given.has('overwrite') && values.initFrom === 'resume') throw new UsageError('flag --overwrite does not apply to --init-from resume, which continues the checkpoint');
   return { values, given, fromConfig };
-}
-
-/** Prints each note once (a flag before a bare config file is read twice). */
-export function noteOnce(): Note {
-  const seen = new Set<string>();
-  return (line) => {
-    if (!seen.has(line)) console.error(`note: ${line}`);
-    seen.add(line);
-  };
 }
 
 /** A setting given on the command line or in the config file, as its error names it. */
