@@ -87,11 +87,11 @@ function readPython<T extends Record<string, unknown>>(path: string, text: strin
   }
   const underneath = Object.fromEntries(Object.entries(nano.underneath).filter(([key]) => !Object.hasOwn(values, key)));
   for (const key of Object.keys(underneath)) names.set(key, `config ${path}: nanoGPT's ${nano.script} default ${flagName(key)}`);
-  if (Object.keys(underneath).length) note(`config ${path} runs over nanoGPT's ${nano.script} defaults, as nanoGPT runs it: the settings it leaves out take those (${describe(underneath)}), not ours`);
+  const differ = Object.entries(underneath).filter(([key, v]) => v !== spec.defaults[key]);
+  const which = differ.length ? `, not ours: ${differ.map(([key, v]) => `${flagName(key)} ${showDefault(v)}`).join(', ')}` : ' (ours, where it leaves one out)';
+  note(`config ${path} runs over nanoGPT's ${nano.script} defaults, as nanoGPT runs it: the settings it leaves out take those${which}`);
   return { values: values as Partial<T>, names, underneath: underneath as Partial<T> };
 }
-
-const describe = (settings: Record<string, unknown>) => Object.entries(settings).map(([key, v]) => `${flagName(key)} ${showDefault(v)}`).join(', ');
 
 /**
  * A command's settings: its defaults; for a Python config, its nanoGPT script's defaults; then, in
