@@ -76,7 +76,9 @@ export const TRAIN_FLAGS: FlagSpec<TrainFlags> = {
 
 export const TRAIN_HELP = `usage: gpt train [flags]
 Trains a GPT (defaults: nanoGPT's Shakespeare-char CPU configuration). Values are the same on the
-command line and in --config: numbers in decimal (3e-4), booleans true or false.
+command line and in a JSON --config: numbers in decimal (3e-4), booleans true or false. nanoGPT's
+command line runs as it is: a Python config file (config/train_gpt2.py) given bare or as --config,
+over nanoGPT's train.py defaults, then --key=value read as its configurator reads them (--compile=False).
 ${flagHelp(TRAIN_FLAGS)}`;
 
 /** `gpt distill`'s settings: gpt train's for the student, and the teacher's. */
