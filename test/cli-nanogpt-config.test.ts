@@ -214,6 +214,23 @@ warmup_iters = 100 # not super necessary potentially
       "note: nanoGPT's compile = False ignored: the GPU kernels are always compiled (there is no torch.compile)",
       'gpt sample: flag --out-dir names nowhere, which does not exist',
     ]);
+    // python sample.py config/train_shakespeare_char.py: sample.py's defaults under it, train.py's settings ignored as sample.py ignores them
+    const trainConfig = write(join(dir, 'train_char.py'), SHAKESPEARE_CHAR);
+    const sampled = await gpt('sample', trainConfig, '--device=cpu');
+    expect(sampled.err.split('\n')).toEqual([
+      "note: nanoGPT's device = 'cpu' ignored: the run uses the WebGPU adapter gpt doctor shows",
+      "note: train.py's settings (n_layer, learning_rate, ...) are ignored, as nanoGPT's sample.py ignores them",
+      `note: config ${trainConfig} runs over nanoGPT's sample.py defaults, as nanoGPT runs it: the settings it leaves out take those, not ours: --num-samples 10`,
+      `gpt sample: config ${trainConfig} line 2: 'out_dir' names out-shakespeare-char, which does not exist`,
+    ]);
+    // python train.py config/eval_gpt2.py is gpt eval's: its init_from 'gpt2' is a directory here
+    const evalConfig = write(join(dir, 'eval_gpt2.py'), "batch_size = 8\neval_iters = 500 # use more iterations to get good estimate\neval_only = True\nwandb_log = False\ninit_from = 'gpt2'\n");
+    const evaluated = await gpt('eval', evalConfig);
+    expect(evaluated.err.split('\n').slice(-2)).toEqual([
+      `note: config ${evalConfig} runs over nanoGPT's train.py defaults, as nanoGPT runs it: the settings it leaves out take those, not ours: --data-dir data/openwebtext`,
+      expect.stringMatching(new RegExp(`^gpt eval: config ${evalConfig} line 5: 'init_from' names gpt2, which does not exist \\(nothing is downloaded`)),
+    ]);
+    expectOneLine(await gpt('train', evalConfig), 2, /^gpt train: config .*eval_gpt2\.py line 3: 'eval_only': nanoGPT's eval_only = True evaluates and exits: that is gpt eval here/);
     const text = join(dir, 'corpus.txt');
     writeFileSync(text, corpusText(4000));
     const out = join(dir, 'tiny-run');
