@@ -52,6 +52,10 @@ describe("nanoGPT's Python config files", () => {
       ['x = 1 +', 'a line that ends after an operator is not supported'],
       ["x = 'open", "the unterminated string 'open is not supported"],
       ['x = 1 2', "'2' here is not supported"],
+      ['  n_layer = 6', 'an indented line is not supported'],
+      ['bias = not True', "'not' is not supported"],
+      ['n = 5 if True else 3', "'if' here is not supported"],
+      ["s = '\\x41'", 'the escape \\x is not supported'],
     ];
     for (const [line, message] of refused) expect(() => read(`\n${line}\n`), line).toThrow(`config c.py line 2: ${message} (a config is name = value lines`);
     expect(() => read('x = n_layers')).toThrow("config c.py line 1: name 'n_layers' is not defined");

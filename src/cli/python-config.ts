@@ -21,12 +21,14 @@ export interface Assignment {
 }
 
 const SUBSET = "a config is name = value lines (and import x): numbers, 'strings', True/False/None, + - * / // % ** ( ) and names bound above";
-const KEYWORDS = new Set(['if', 'elif', 'else', 'for', 'while', 'def', 'class', 'from', 'with', 'try', 'except', 'del', 'return', 'lambda', 'global', 'assert', 'pass', 'print']);
+const KEYWORDS = new Set(['if', 'elif', 'else', 'for', 'while', 'def', 'class', 'from', 'with', 'try', 'except', 'del', 'return', 'lambda', 'global', 'assert', 'pass', 'print', 'not', 'and', 'or', 'in', 'is']);
 
 type Token = { kind: 'name' | 'number' | 'string' | 'op'; text: string; value?: PyValue };
 
 const NUMBER = /^(\d(_?\d)*(\.(\d(_?\d)*)?)?|\.\d(_?\d)*)([eE][+-]?\d(_?\d)*)?$/;
-const ESCAPES: Record<string, string> = { n: '\n', t: '\t', r: '\r', '0': '\0', '\\': '\\', "'": "'", '"': '"' };
+const ESCAPES: Record<string, string> = { n: '\n', t: '\t', r: '\r', a: '\x07', b: '\b', f: '\f', v: '\v', '\\': '\\', "'": "'", '"': '"' };
+/** Escapes that name a character by its code (\x41, \u00e9, \N{...}, octal \101): not read here. */
+const CODE_ESCAPE = /[xuUN0-7]/;
 
 /** The tokens of one line (a comment ends it); `unsupported` makes the error for a token that cannot be read. */
 function tokenize(line: string, unsupported: (what: string) => UsageError): Token[] {
@@ -53,8 +55,9 @@ function tokenize(line: string, unsupported: (what: string) => UsageError): Toke
       let value = '';
       let j = i + 1;
       for (; j < line.length && line[j] !== c; j++) {
-        if (line[j] === '\\' && j + 1 < line.length) value += ESCAPES[line[++j]!] ?? `\\${line[j]}`; // Python keeps an unknown escape as written
-        else value += line[j];
+        if (line[j] !== '\\' || j + 1 >= line.length) value += line[j];
+        else if (CODE_ESCAPE.test(line[++j]!)) throw unsupported(`the escape \\${line[j]}`);
+        else value += ESCAPES[line[j]!] ?? `\\${line[j]}`; // Python keeps an unknown escape as written
       }
       if (j >= line.length) throw unsupported(`the unterminated string ${line.slice(i)}`);
       tokens.push({ kind: 'string', text: line.slice(i, j + 1), value: { type: 'str', value } });
@@ -81,6 +84,7 @@ export function readPythonConfig(text: string, where: string, scope: Readonly<Re
     const unsupported = (what: string) => new UsageError(`${where} line ${line}: ${what} is not supported (${SUBSET})`);
     const tokens = tokenize(source, unsupported);
     if (!tokens.length) return;
+    if (/^\s/.test(source)) throw unsupported('an indented line'); // Python's IndentationError
     const [first, second] = tokens;
     if (first!.kind === 'name' && first!.text === 'import') {
       for (const module of importedModules(tokens.slice(1), unsupported)) names.set(module, { type: 'module', value: module });
@@ -182,7 +186,7 @@ class Expression {
       return inner;
     }
     if (token.value) return token.value;
-    if (token.kind !== 'name') throw this.unsupported(`'${token.text}'`);
+    if (token.kind !== 'name' || KEYWORDS.has(token.text)) throw this.unsupported(`'${token.text}'`);
     const after = this.tokens[this.at]?.text;
     if (after === '(') throw this.unsupported(`the call ${token.text}(...)`);
     if (after === '.') throw this.unsupported(`the attribute ${token.text}.${this.tokens[this.at + 1]?.text ?? ''}`);
