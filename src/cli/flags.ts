@@ -3,8 +3,9 @@
 // A name may be spelled kebab-case, snake_case or camelCase, on the command line and in a config
 // file alike (--max-iters, --max_iters, "max_iters", "maxIters"). Values are what a config file's
 // JSON allows: numbers in decimal (1e-3, not 0x10), booleans true or false (not 1 or 0). A boolean
-// flag alone means true and takes an explicit true/false after it. Unknown flags and bad values are
-// one-line usage errors.
+// flag alone means true and takes an explicit true/false after it. nanoGPT's own form, --key=value
+// with its script's name (--compile=False), is read as its configurator reads it. Unknown flags and
+// bad values are one-line usage errors.
 import { describeRange, settingProblem, show, type Range, type RangesOf } from '../io/value-ranges.js';
 import { pathFlagProblem, type PathFlag } from './path-flags.js';
 import { pythonLiteral, type PyValue } from './python-config.js';
