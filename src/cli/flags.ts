@@ -141,7 +141,8 @@ function configuratorValue(name: string, raw: string, nano: NanoGptScript): unkn
   const want = nano.globals[name]!;
   if (literal.type === want.type) return literal.value;
   const hint = literal.type === 'int' && want.type === 'float' ? `: give ${raw}.0` : '';
-  throw new UsageError(`flag --${name}=${raw}: nanoGPT's configurator reads ${literal.type} ${raw} here, and ${name} is ${want.type === 'int' ? 'an' : 'a'} ${want.type} (${nano.script}'s default ${want.type === 'float' && Number.isInteger(want.value) ? `${want.value}.0` : showPython(want.value)})${hint}`);
+  const wanted = `${want.type === 'int' ? 'an' : 'a'} ${want.type} (${nano.script}'s default ${want.type === 'float' && Number.isInteger(want.value) ? `${want.value}.0` : showPython(want.value)})`;
+  throw new UsageError(`flag --${name}=${raw}: nanoGPT's configurator reads ${literal.type} ${raw} here, and ${name} is ${wanted}${hint}`);
 }
 
 /** A Python value as Python prints it (repr). */
@@ -154,7 +155,7 @@ export const showPython = (v: unknown) => (typeof v === 'string' ? `'${v}'` : v 
 export function nanoGptSetting<T extends Record<string, unknown>>(spec: FlagSpec<T>, key: string, value: unknown, name: string, note: Note): [string, unknown] | null {
   const entry = spec.nanogpt && Object.hasOwn(spec.nanogpt.names, key) ? spec.nanogpt.names[key]! : undefined;
   if (!entry) return [key, value];
-  const v = value as Parameters<NonNullable<typeof entry.refuse>>[0];
+  const v = value as PyValue['value'];
   const refused = entry.refuse?.(v);
   if (refused) throw new UsageError(`${name}: ${refused}`);
   const why = entry.note?.(v);
