@@ -135,7 +135,7 @@ warmup_iters = 100 # not super necessary potentially
       "nanoGPT's device = 'cpu' ignored: the run uses the WebGPU adapter gpt doctor shows",
       "nanoGPT's compile = False ignored: the GPU kernels are always compiled (there is no torch.compile)",
       "nanoGPT's wandb_log, wandb_project and wandb_run_name are ignored: no wandb here; the run logs to <out-dir>/log.jsonl, which gpt plot draws",
-      "config train_shakespeare_char.py runs over nanoGPT's train.py defaults, as nanoGPT runs it: the settings it leaves out take those (ours, where it leaves one out)",
+      "config train_shakespeare_char.py runs over nanoGPT's train.py defaults, as nanoGPT runs it: the settings neither it nor a flag gives take those, not ours: --tokenizer gpt2 (for ids without a meta.pkl)",
     ]);
   });
 
@@ -146,7 +146,7 @@ warmup_iters = 100 # not super necessary potentially
     expect(cfg).toMatchObject({ nLayer: 12, nHead: 12, nEmbd: 768, blockSize: 1024, batchSize: 12, gradAccum: 40, learningRate: 6e-4, minLr: 6e-5, warmupIters: 2000, beta2: 0.95, weightDecay: 0.1, dropout: 0, evalIters: 200 });
     expect(values).toMatchObject({ alwaysSave: true, dataDir: join('data', 'openwebtext'), outDir: 'out' });
     expect(notes.filter((n) => n.includes("nanoGPT's train.py defaults"))).toEqual([
-      "config train_gpt2.py runs over nanoGPT's train.py defaults, as nanoGPT runs it: the settings it leaves out take those, not ours: --eval-iters 200, --always-save true, --data-dir data/openwebtext, --n-layer 12, --n-head 12, --n-embd 768, --learning-rate 0.0006, --beta2 0.95, --warmup-iters 2000, --min-lr 0.00006",
+      "config train_gpt2.py runs over nanoGPT's train.py defaults, as nanoGPT runs it: the settings neither it nor a flag gives take those, not ours: --eval-iters 200, --always-save true, --data-dir data/openwebtext, --n-layer 12, --n-head 12, --n-embd 768, --learning-rate 0.0006, --beta2 0.95, --warmup-iters 2000, --min-lr 0.00006, --tokenizer gpt2 (for ids without a meta.pkl)",
     ]);
     const json = write('c.json', '{"batch_size": 12, "gradient_accumulation_steps": 4}');
     expect((await settings(json)).cfg).toEqual({ ...(await settings()).cfg, gradAccum: 4 });
@@ -224,14 +224,14 @@ warmup_iters = 100 # not super necessary potentially
     expect(sampled.err.split('\n')).toEqual([
       "note: nanoGPT's device = 'cpu' ignored: the run uses the WebGPU adapter gpt doctor shows",
       "note: train.py's settings (n_layer, learning_rate, ...) are ignored, as nanoGPT's sample.py ignores them",
-      `note: config ${trainConfig} runs over nanoGPT's sample.py defaults, as nanoGPT runs it: the settings it leaves out take those, not ours: --num-samples 10`,
+      `note: config ${trainConfig} runs over nanoGPT's sample.py defaults, as nanoGPT runs it: the settings neither it nor a flag gives take those, not ours: --num-samples 10`,
       `gpt sample: config ${trainConfig} line 2: 'out_dir' names out-shakespeare-char, which does not exist`,
     ]);
     // python train.py config/eval_gpt2.py is gpt eval's: its init_from 'gpt2' is a directory here
     const evalConfig = write(join(dir, 'eval_gpt2.py'), "batch_size = 8\neval_iters = 500 # use more iterations to get good estimate\neval_only = True\nwandb_log = False\ninit_from = 'gpt2'\n");
     const evaluated = await gpt('eval', evalConfig);
     expect(evaluated.err.split('\n').slice(-2)).toEqual([
-      `note: config ${evalConfig} runs over nanoGPT's train.py defaults, as nanoGPT runs it: the settings it leaves out take those, not ours: --data-dir data/openwebtext`,
+      `note: config ${evalConfig} runs over nanoGPT's train.py defaults, as nanoGPT runs it: the settings neither it nor a flag gives take those, not ours: --data-dir data/openwebtext`,
       expect.stringMatching(new RegExp(`^gpt eval: config ${evalConfig} line 5: 'init_from' names gpt2, which does not exist \\(nothing is downloaded`)),
     ]);
     expectOneLine(await gpt('train', evalConfig), 2, /^gpt train: config .*eval_gpt2\.py line 3: 'eval_only': nanoGPT's eval_only = True evaluates and exits: that is gpt eval here/);
@@ -243,5 +243,15 @@ warmup_iters = 100 # not super necessary potentially
     expect(run.code, run.err).toBe(0);
     expect(run.err).toMatch(/^note: nanoGPT's device = 'cpu' ignored/m);
     expect(run.out).toMatch(/step 1\b/);
+    expect(run.out).toMatch(/vocab \d\d\b/); // a text given as --data takes the place of train.py's dataset, with our char tokenizer
+    // nanoGPT's data/openwebtext layout: GPT-2 ids with no meta.pkl, which train.py reads as GPT-2's
+    mkdirSync(join('data', 'owt'));
+    const ids = (n: number) => new Uint8Array(Uint16Array.from({ length: n }, (_, i) => (i * 7919) % 50257).buffer);
+    writeFileSync(join('data', 'owt', 'train.bin'), ids(2000));
+    writeFileSync(join('data', 'owt', 'val.bin'), ids(500));
+    const owt = write(join(dir, 'owt.py'), `dataset = 'owt'\nout_dir = '${join(dir, 'owt-run')}'\nn_layer = 1\nn_head = 2\nn_embd = 16\nblock_size = 8\nbatch_size = 2\nmax_iters = 1\neval_iters = 1\ngradient_accumulation_steps = 1\n`);
+    const gpt2Ids = await gpt('train', owt);
+    expect(gpt2Ids.code, gpt2Ids.err).toBe(0);
+    expect(gpt2Ids.out).toMatch(/vocab 50257\b/);
   });
 });

@@ -3,14 +3,15 @@
 // Python: nanoGPT's config/*.py (python-config.ts), run over its script's defaults as nanoGPT runs it.
 // Either way each value is checked as on the command line, and nanoGPT's names are taken as flags take them.
 import { readRegularFile } from '../node/regular-files.js';
-import { checkPathSettings, checkSetting, flagName, foreignSetting, nanoGptSetting, parseFlags, printNote, settingKey, showDefault, unknownSetting, UsageError, type FlagSpec, type Note } from './flags.js';
+import { checkPathSettings, checkSetting, flagName, foreignSetting, nanoGptSetting, parseFlags, printNote, settingKey, showDefault, unknownSetting, UsageError, type FlagSpec, type NanoGptScript, type Note } from './flags.js';
 import { readPythonConfig } from './python-config.js';
 
-/** A config file's settings; `names`: how an error names each (the file's key, and its line); `underneath`: the nanoGPT script's defaults a Python config runs over. */
+/** A config file's settings; `names`: how an error names each (the file's key, and its line); `underneath`: the defaults of the nanoGPT script (`script`) a Python config runs over. */
 export interface ConfigSettings<T> {
   values: Partial<T>;
   names: Map<string, string>;
   underneath: Partial<T>;
+  script?: NanoGptScript;
 }
 
 export async function readConfigFile<T extends Record<string, unknown>>(path: string, spec: FlagSpec<T>, note: Note): Promise<ConfigSettings<T>> {
@@ -87,10 +88,7 @@ function readPython<T extends Record<string, unknown>>(path: string, text: strin
   }
   const underneath = Object.fromEntries(Object.entries(nano.underneath).filter(([key]) => !Object.hasOwn(values, key)));
   for (const key of Object.keys(underneath)) names.set(key, `config ${path}: nanoGPT's ${nano.script} default ${flagName(key)}`);
-  const differ = Object.entries(underneath).filter(([key, v]) => v !== spec.defaults[key]);
-  const which = differ.length ? `, not ours: ${differ.map(([key, v]) => `${flagName(key)} ${showDefault(v)}`).join(', ')}` : ' (ours, where it leaves one out)';
-  note(`config ${path} runs over nanoGPT's ${nano.script} defaults, as nanoGPT runs it: the settings it leaves out take those${which}`);
-  return { values: values as Partial<T>, names, underneath: underneath as Partial<T> };
+  return { values: values as Partial<T>, names, underneath: underneath as Partial<T>, script: nano };
 }
 
 /**
@@ -123,9 +121,13 @@ export async function resolveSettings<T extends Record<string, unknown> & { conf
     const values = { ...spec.defaults, ...file.underneath, ...pick(cli.values, before), ...file.values, ...pick(cli.values, [...after]), config: path };
     const given = new Set<string>([...cli.given, ...Object.keys(file.values)]);
     const underneath = new Set(Object.keys(file.underneath).filter((key) => !given.has(key)));
-    // data under a Python config is train.py's dataset: a text given as --data takes its place
-    if (values.data && underneath.delete('dataDir')) Object.assign(values, { dataDir: '' });
+    // data under a Python config is train.py's dataset, read as train.py reads it: a text given as --data takes its place, with our tokenizer
+    if (values.data && underneath.delete('dataDir')) Object.assign(values, { dataDir: '' }, underneath.delete('tokenizer') && { tokenizer: spec.defaults.tokenizer });
     const names = new Map([...file.names].filter(([key]) => !after.has(key) && (underneath.has(key) || !Object.hasOwn(file.underneath, key))));
+    if (file.script) {
+      const differ = [...underneath].filter((key) => values[key] !== spec.defaults[key]).map((key) => `${flagName(key)} ${file.script!.underneathShown?.[key] ?? showDefault(values[key])}`);
+      note(`config ${path} runs over nanoGPT's ${file.script.script} defaults, as nanoGPT runs it: the settings neither it nor a flag gives take those${differ.length ? `, not ours: ${differ.join(', ')}` : ' (ours, where it leaves one out)'}`);
+    }
     return { values, given, names, underneath };
   }
 }

@@ -51,8 +51,9 @@ export interface NanoGptScript {
   globals: Readonly<Record<string, PyValue>>;
   /** Its names not spelled as ours, by setting key (gradientAccumulationSteps). */
   names: Readonly<Record<string, NanoGptName>>;
-  /** Our settings its defaults set under a Python config (nanoGPT runs a config over them). */
+  /** Our settings its defaults set under a Python config (nanoGPT runs a config over them), and how a note shows those a value alone would not explain. */
   underneath: Readonly<Record<string, unknown>>;
+  underneathShown?: Readonly<Record<string, string>>;
 }
 
 /** Takes a one-line note (a nanoGPT setting skipped or taken otherwise). */

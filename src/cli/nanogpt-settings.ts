@@ -103,7 +103,14 @@ function underneath(globals: Record<string, PyValue>, names: Record<string, Nano
   return out;
 }
 
-export const NANOGPT_TRAIN: NanoGptScript = { script: 'train.py', globals: TRAIN_PY, names: TRAIN_NAMES, underneath: underneath(TRAIN_PY, TRAIN_NAMES) };
+export const NANOGPT_TRAIN: NanoGptScript = {
+  script: 'train.py',
+  globals: TRAIN_PY,
+  names: TRAIN_NAMES,
+  // train.py reads ids without a meta.pkl beside them (data/openwebtext) as GPT-2's; meta.pkl's characters, and a checkpoint's tokenizer, come first here as there
+  underneath: { ...underneath(TRAIN_PY, TRAIN_NAMES), tokenizer: 'gpt2' },
+  underneathShown: { tokenizer: 'gpt2 (for ids without a meta.pkl)' },
+};
 
 /** train.py's settings outside `kept`, each skipped with one note for all (`fileOnly`: in a config file only). */
 const skippedTrainPy = (kept: string[], why: string, fileOnly = false): Record<string, NanoGptName> =>

@@ -120,8 +120,9 @@ const LORA_KEYS = ['loraRank', 'loraAlpha', 'loraDropout', 'loraTargets'] as con
  */
 export async function resolveFlags<F extends TrainFlags>(args: string[], spec: FlagSpec<F>, note: Note = printNote): Promise<{ values: F; given: Set<string>; fromConfig: ReadonlyMap<string, string> }> {
   const { values, given, names: fromConfig, underneath } = await resolveSettings(args, spec, note);
-  // train.py's defaults under a Python config apply as its own settings do; the model's shape, as in nanoGPT, is a checkpoint's where there is one
-  for (const key of underneath) if (!(SHAPE_KEYS as readonly string[]).includes(key)) given.add(key);
+  // train.py's defaults under a Python config apply as its own settings do; the model's shape and
+  // tokenizer, as in nanoGPT, are a checkpoint's (or the data's) where there is one
+  for (const key of underneath) if (!([...SHAPE_KEYS, 'tokenizer'] as string[]).includes(key)) given.add(key);
   checkTokenizerFlagsApply(given, values.tokenizer);
   checkPathSettings(spec, values, [...given].filter((key) => key !== 'config'), (key) => settingGiven(key, fromConfig));
   if (given.has('overwrite') && values.initFrom === 'resume') throw new UsageError('flag --overwrite does not apply to --init-from resume, which continues the checkpoint');
