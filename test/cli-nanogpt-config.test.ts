@@ -189,11 +189,11 @@ warmup_iters = 100 # not super necessary potentially
     }
   });
 
-  it("--key=value keeps the type of train.py's value, as nanoGPT's configurator asserts; each error one line", async () => {
+  it("--key=value keeps the type of train.py's value, as nanoGPT's configurator asserts (an int taken as a float); each error one line", async () => {
     const config = write('t.py', SHAKESPEARE_CHAR);
-    expect((await settings(config, '--bias=True', '--max_iters=1_000', '--learning_rate=1e-3', "--out_dir='o'")).values).toMatchObject({ bias: true, maxIters: 1000, outDir: 'o' });
+    expect((await settings(config, '--bias=True', '--max_iters=1_000', '--learning_rate=1e-3', "--out_dir='o'", '--dropout=0')).values).toMatchObject({ bias: true, maxIters: 1000, outDir: 'o', dropout: 0 });
+    expect((await settings(config, '--learning_rate=1')).values).toMatchObject({ learningRate: 1 });
     const refused: [string[], string][] = [
-      [['--dropout=0'], "flag --dropout=0: nanoGPT's configurator reads int 0 here, and dropout is a float (train.py's default 0.0): give 0.0"],
       [['--bias=1'], "flag --bias=1: nanoGPT's configurator reads int 1 here, and bias is a bool (train.py's default False)"],
       [['--n_layer=abc'], "flag --n_layer=abc: nanoGPT's configurator reads str abc here, and n_layer is an int (train.py's default 12)"],
       [['--eval_only=True'], "flag --eval_only: nanoGPT's eval_only = True evaluates and exits: that is gpt eval here"],

@@ -134,16 +134,15 @@ export const pyName = (key: string) => key.replace(/[A-Z]/g, (c) => `_${c.toLowe
 
 /**
  * A value of nanoGPT's --key=value as its configurator.py takes it: Python's literal (False, 1e-3,
- * 'text'), else the text itself; of the type of the script's default (--dropout=0 is an int where a
- * float belongs: nanoGPT's assert refuses it, and so does this).
+ * 'text'), else the text itself; of the type of the script's default, as nanoGPT's assert wants it,
+ * except an int where a float belongs (--dropout=0), taken as the float: nothing is lost by it.
  */
 function configuratorValue(name: string, raw: string, nano: NanoGptScript): unknown {
   const literal = pythonLiteral(raw) ?? { type: 'str', value: raw };
   const want = nano.globals[name]!;
-  if (literal.type === want.type) return literal.value;
-  const hint = literal.type === 'int' && want.type === 'float' ? `: give ${raw}.0` : '';
+  if (literal.type === want.type || (literal.type === 'int' && want.type === 'float')) return literal.value;
   const wanted = `${want.type === 'int' ? 'an' : 'a'} ${want.type} (${nano.script}'s default ${want.type === 'float' && Number.isInteger(want.value) ? `${want.value}.0` : showPython(want.value)})`;
-  throw new UsageError(`flag --${name}=${raw}: nanoGPT's configurator reads ${literal.type} ${raw} here, and ${name} is ${wanted}${hint}`);
+  throw new UsageError(`flag --${name}=${raw}: nanoGPT's configurator reads ${literal.type} ${raw} here, and ${name} is ${wanted}`);
 }
 
 /** A Python value as Python prints it (repr). */
