@@ -1,13 +1,12 @@
 // What a newcomer meets on the command line: flag spellings (kebab, snake, camel; booleans with an
-// explicit value), nanoGPT's names and Python config files pointed at ours, --help that documents every flag with one default, an ETA that ignores shader
+// explicit value), nanoGPT's names in a JSON config, --help that documents every flag with one default, an ETA that ignores shader
 // compilation and never reads "4m60s", and Dawn's adapter notices hidden unless --verbose.
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { text } from 'node:stream/consumers';
 import { describe, expect, it, vi } from 'vitest';
-import { parseFlags, settingKey, type FlagSpec } from '../src/cli/flags.js';
-import { TRAIN_FLAGS } from '../src/cli/train-flags.js';
+import { parseFlags, type FlagSpec } from '../src/cli/flags.js';
 import { DAWN_NOTICE, withoutLines } from '../src/cli/launch.js';
 import { formatSeconds, Progress } from '../src/cli/progress.js';
 import { LOCK_FILE } from '../src/node/dir-lock.js';
@@ -75,30 +74,12 @@ describe('flags', () => {
     expect((await gpt('train', '--config', config)).err).toBe(`gpt train: config ${config}: 'max_iters' must be an integer >= 1, got 0`);
   });
 
-  it("nanoGPT's names spelled otherwise here, and its Python config files, are refused saying what to give instead", async () => {
-    const dir = tempDir('cli-nanogpt');
-    const python = join(dir, 'train_shakespeare_char.py');
-    writeFileSync(python, "# a miniature character-level model\n\nout_dir = 'out-shakespeare-char'\nn_layer = 6\n");
-    expectOneLine(await gpt('train', '--config', python), 2, /^gpt train: config .*train_shakespeare_char\.py is Python, .*--config takes JSON, .*\{"n_layer": 6/);
-    // as nanoGPT's `python train.py config/train_shakespeare_char.py` names it
-    expectOneLine(await gpt('train', python), 2, new RegExp(`^gpt train: unexpected argument '${python}': .* a config file is given as --config ${python} \\(nanoGPT's train.py takes it bare\\)$`));
-    const config = join(dir, 'config.json');
-    writeFileSync(config, '{"gradient_accumulation_steps": 4}');
-    expectOneLine(await gpt('train', '--config', config), 2, /^gpt train: config .*: unknown setting 'gradient_accumulation_steps': .* is --grad-accum here/);
-    // nanoGPT's config/train_shakespeare_char.py as JSON: every key it cannot take named in one go
-    writeFileSync(config, JSON.stringify({ wandb_log: false, n_layer: 6, dataset: 'shakespeare_char', frobnicate: 1 }));
-    expectOneLine(await gpt('train', '--config', config), 2, /^gpt train: config .*: 3 unknown settings: 'wandb_log' \(nanoGPT's wandb_log has no counterpart here: [^)]*\), 'dataset' \(nanoGPT's dataset is --data-dir here: .*, a text file\), 'frobnicate' \(keys are the command's flags, see --help\)$/);
-    expectOneLine(await gpt('distill', '--always_save_checkpoint'), 2, /^gpt distill: unknown flag --always_save_checkpoint: .* is --always-save here$/);
-    expectOneLine(await gpt('train', '--wandb-log'), 2, /^gpt train: unknown flag --wandb-log: nanoGPT's wandb_log has no counterpart here/);
-    // nanoGPT's sample.py takes device and compile too: `python sample.py --device=cpu --compile=False`
-    expectOneLine(await gpt('sample', '--device=cpu'), 2, /^gpt sample: unknown flag --device: nanoGPT's device has no counterpart here/);
-    expectOneLine(await gpt('eval', '--compile=False'), 2, /^gpt eval: unknown flag --compile: nanoGPT's compile has no counterpart here/);
-    // each says the name it was given as nanoGPT spells it, and every flag it offers is one of ours
-    for (const [key, instead] of Object.entries(TRAIN_FLAGS.foreign!).filter(([key]) => key !== 'valFraction')) { // gpt prepare's: below
-      expect(Object.hasOwn(TRAIN_FLAGS.defaults, key), key).toBe(false);
-      expect(instead).toContain(`nanoGPT's ${key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)} `);
-      for (const [, flag] of instead.matchAll(/--([a-z-]+)/g)) expect(Object.hasOwn(TRAIN_FLAGS.defaults, settingKey(flag!)), `${key}: --${flag}`).toBe(true);
-    }
+  it("a JSON config takes nanoGPT's names as flags do (cli-nanogpt-config.test.ts); the keys of neither are named all at once", async () => {
+    const config = join(tempDir('cli-nanogpt'), 'config.json');
+    writeFileSync(config, JSON.stringify({ wandb_log: false, n_layer: 6, gradient_accumulation_steps: 2, frobnicate: 1, colour: 'red' }));
+    expectOneLine(await gpt('train', '--config', config), 2, /^gpt train: config .*: 2 unknown settings: 'frobnicate', 'colour' \(keys are the command's flags, see --help\)$/);
+    writeFileSync(config, JSON.stringify({ grad_accum: 4, gradient_accumulation_steps: 2 }));
+    expectOneLine(await gpt('train', '--config', config), 2, /^gpt train: config .*: 'grad_accum' and 'gradient_accumulation_steps' are the same setting \(--grad-accum\); give it once$/);
   });
 
   it("--val-fraction on train, distill or eval says it is gpt prepare's flag and how to split otherwise (a flag or a config key)", async () => {

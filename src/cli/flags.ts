@@ -3,10 +3,12 @@
 // A name may be spelled kebab-case, snake_case or camelCase, on the command line and in a config
 // file alike (--max-iters, --max_iters, "max_iters", "maxIters"). Values are what a config file's
 // JSON allows: numbers in decimal (1e-3, not 0x10), booleans true or false (not 1 or 0). A boolean
-// flag alone means true and takes an explicit true/false after it. Unknown flags and bad values are
-// one-line usage errors.
+// flag alone means true and takes an explicit true/false after it. nanoGPT's own form, --key=value
+// with its script's name (--compile=False), is read as its configurator reads it. Unknown flags and
+// bad values are one-line usage errors.
 import { describeRange, settingProblem, show, type Range, type RangesOf } from '../io/value-ranges.js';
 import { pathFlagProblem, type PathFlag } from './path-flags.js';
+import { pythonLiteral, type PyValue } from './python-config.js';
 import { UsageError } from './usage-error.js';
 
 export { UsageError };
@@ -26,7 +28,37 @@ export interface FlagSpec<T extends Record<string, unknown>> {
   foreign?: Record<string, string>;
   /** The settings that name paths, and what each takes: a value given is looked at once every value has passed its own check (checkPathSettings). */
   paths?: { [K in keyof T]?: PathFlag };
+  /** The nanoGPT script this command stands for: its names taken here, its --key=value read as its configurator reads them. */
+  nanogpt?: NanoGptScript;
 }
+
+/** A nanoGPT setting not spelled as ours: the setting it is here (`as`, its value mapped), or none. */
+export interface NanoGptName {
+  as?: string;
+  value?: (v: PyValue['value']) => unknown;
+  /** Why a value is skipped or taken otherwise, for a one-line note; undefined: taken as it is. */
+  note?: (v: PyValue['value']) => string | undefined;
+  /** Why a value is refused, or undefined. */
+  refuse?: (v: PyValue['value']) => string | undefined;
+  /** A name a config file may set (and is noted) but the command line may not, as nanoGPT's configurator has it. */
+  fileOnly?: boolean;
+}
+
+/** The nanoGPT script a command stands for. */
+export interface NanoGptScript {
+  script: 'train.py' | 'sample.py';
+  /** Its globals as it spells them: names a config may use, and the types its --key=value must keep. */
+  globals: Readonly<Record<string, PyValue>>;
+  /** Its names not spelled as ours, by setting key (gradientAccumulationSteps). */
+  names: Readonly<Record<string, NanoGptName>>;
+  /** Our settings its defaults set under a Python config (nanoGPT runs a config over them), and how a note shows those a value alone would not explain. */
+  underneath: Readonly<Record<string, unknown>>;
+  underneathShown?: Readonly<Record<string, string>>;
+}
+
+/** Takes a one-line note (a nanoGPT setting skipped or taken otherwise). */
+export type Note = (line: string) => void;
+export const printNote: Note = (line) => console.error(`note: ${line}`);
 
 const kebab = (s: string) => s.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 /** The key a flag or config-file name stands for, whichever of the three spellings it uses. */
@@ -39,41 +71,96 @@ const BOOLEAN_LIKE = /^(true|false|True|False|[01])$/;
 /** A decimal number, as JSON writes one and a person types one (+1, .5, 1.); not hex, octal, binary or Infinity. */
 const DECIMAL = /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i;
 
-/** The flags in `args`, each value checked; then the paths given, unless `checkPaths` is false (a caller with more settings to read first). */
+/**
+ * The flags in `args`, each value checked; then the paths given, unless `checkPaths` is false (a
+ * caller with more settings to read first). nanoGPT's names are taken as the command's nanoGPT
+ * script has them (those skipped are noted). `positionalAt`: where each positional argument stands in `args`.
+ */
 export function parseFlags<T extends Record<string, unknown>>(
   args: string[],
   spec: FlagSpec<T>,
   checkPaths = true,
-): { values: T; positional: string[]; given: Set<keyof T & string> } {
+  note: Note = () => {},
+): { values: T; positional: string[]; positionalAt: number[]; given: Set<keyof T & string> } {
   const values: Record<string, unknown> = { ...spec.defaults };
   const positional: string[] = [];
+  const positionalAt: number[] = [];
   const given = new Set<keyof T & string>();
   for (let i = 0; i < args.length; i++) {
     const arg = args[i]!;
     if (!arg.startsWith('--')) {
       positional.push(arg);
+      positionalAt.push(i);
       continue;
     }
     const [rawName, inline] = arg.slice(2).split(/=(.*)/s, 2) as [string, string | undefined];
     const key = settingKey(rawName);
-    if (!Object.hasOwn(spec.defaults, key)) throw unknownSetting(spec, key, `unknown flag --${rawName}`, 'see --help');
-    const def = spec.defaults[key];
-    let raw: string;
-    if (typeof def === 'boolean') {
-      // `--kv-cache false` as well as `--kv-cache=false`; a bare flag means true
-      raw = inline ?? (BOOLEAN_LIKE.test(args[i + 1] ?? '') ? args[++i]! : 'true');
+    const nano = spec.nanogpt;
+    const nanoName = nano && Object.hasOwn(nano.names, key) && !nano.names[key]!.fileOnly ? nano.names[key] : undefined;
+    if (!Object.hasOwn(spec.defaults, key) && !nanoName) throw unknownSetting(spec, key, `unknown flag --${rawName}`, 'see --help');
+    const name = `flag --${rawName}`;
+    let value: unknown;
+    let shown: string;
+    if (nano && inline !== undefined && Object.hasOwn(nano.globals, rawName)) {
+      // nanoGPT's --key=value, as its configurator reads it
+      value = configuratorValue(rawName, inline, nano);
+      shown = `'${inline}'`;
     } else {
-      const next = inline ?? args[++i];
-      if (next === undefined) throw new UsageError(`flag --${rawName} needs a value`);
-      raw = next;
+      const def = Object.hasOwn(spec.defaults, key) ? spec.defaults[key] : nano!.globals[pyName(key)]?.value;
+      let raw: string;
+      if (typeof def === 'boolean') {
+        // `--kv-cache false` as well as `--kv-cache=false`; a bare flag means true
+        raw = inline ?? (BOOLEAN_LIKE.test(args[i + 1] ?? '') ? args[++i]! : 'true');
+      } else {
+        const next = inline ?? args[++i];
+        if (next === undefined) throw new UsageError(`flag --${rawName} needs a value`);
+        raw = next;
+      }
+      value = convert(rawName, raw, def);
+      shown = `'${raw}'`;
     }
-    const value = convert(rawName, raw, def);
-    checkSetting(spec, key, value, `flag --${rawName}`, `'${raw}'`);
-    values[key] = value;
-    given.add(key);
+    const setting = nanoGptSetting(spec, key, value, name, note);
+    if (!setting) continue;
+    checkSetting(spec, setting[0], setting[1], name, setting[0] === key ? shown : undefined);
+    values[setting[0]] = setting[1];
+    given.add(setting[0] as keyof T & string);
   }
   if (checkPaths) checkPathSettings(spec, values as T, given);
-  return { values: values as T, positional, given };
+  return { values: values as T, positional, positionalAt, given };
+}
+
+/** nanoGPT's spelling of a setting key: gradientAccumulationSteps is gradient_accumulation_steps. */
+export const pyName = (key: string) => key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+
+/**
+ * A value of nanoGPT's --key=value as its configurator.py takes it: Python's literal (False, 1e-3,
+ * 'text'), else the text itself; of the type of the script's default, as nanoGPT's assert wants it,
+ * except an int where a float belongs (--dropout=0), taken as the float: nothing is lost by it.
+ */
+function configuratorValue(name: string, raw: string, nano: NanoGptScript): unknown {
+  const literal = pythonLiteral(raw) ?? { type: 'str', value: raw };
+  const want = nano.globals[name]!;
+  if (literal.type === want.type || (literal.type === 'int' && want.type === 'float')) return literal.value;
+  const wanted = `${want.type === 'int' ? 'an' : 'a'} ${want.type} (${nano.script}'s default ${want.type === 'float' && Number.isInteger(want.value) ? `${want.value}.0` : showPython(want.value)})`;
+  throw new UsageError(`flag --${name}=${raw}: nanoGPT's configurator reads ${literal.type} ${raw} here, and ${name} is ${wanted}`);
+}
+
+/** A Python value as Python prints it (repr). */
+export const showPython = (v: unknown) => (typeof v === 'string' ? `'${v}'` : v === null ? 'None' : typeof v === 'boolean' ? (v ? 'True' : 'False') : String(v));
+
+/**
+ * The setting `key = value` is for this command, where `key` may be one of its nanoGPT script's names:
+ * [our key, the value as taken] or null where it is skipped (noted); refused with `name` where it would change the run.
+ */
+export function nanoGptSetting<T extends Record<string, unknown>>(spec: FlagSpec<T>, key: string, value: unknown, name: string, note: Note): [string, unknown] | null {
+  const entry = spec.nanogpt && Object.hasOwn(spec.nanogpt.names, key) ? spec.nanogpt.names[key]! : undefined;
+  if (!entry) return [key, value];
+  const v = value as PyValue['value'];
+  const refused = entry.refuse?.(v);
+  if (refused) throw new UsageError(`${name}: ${refused}`);
+  const why = entry.note?.(v);
+  if (why) note(why);
+  return entry.as ? [entry.as, entry.value ? entry.value(v) : value] : null;
 }
 
 /** What to give instead of `key`, another program's name for a setting (own keys only: not 'constructor'). */
@@ -137,8 +224,8 @@ export function flagHelp<T extends Record<string, unknown>>(spec: FlagSpec<T>): 
     .join('\n');
 }
 
-/** A default as typed on a command line: bare words as they are, text with spaces or control characters quoted. */
-function showDefault(v: unknown): string {
+/** A value as typed on a command line: bare words as they are, text with spaces or control characters quoted. */
+export function showDefault(v: unknown): string {
   if (v === '') return 'none';
   if (typeof v !== 'string' || /^[\w./:@+-]+$/.test(v)) return String(v);
   return JSON.stringify(v);

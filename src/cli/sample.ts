@@ -16,11 +16,13 @@ import { BUILTIN_CORPUS, loadCorpus } from './corpus.js';
 import { checkSplitsFit, loadTokens, VAL_FRACTION_OF_PREPARE } from './data.js';
 import { describeCompression } from './compression.js';
 import { checkInferenceFits, generationPositions } from './device-fit.js';
-import { checkPathSettings, flagHelp, noPositional, parseFlags, UsageError, type FlagSpec } from './flags.js';
+import { resolveSettings } from './config-file.js';
+import { checkPathSettings, flagHelp, flagName, UsageError, type FlagSpec } from './flags.js';
 import { fetchHubCheckpoints } from './hub-flags.js';
+import { NANOGPT_EVAL, NANOGPT_SAMPLE } from './nanogpt-settings.js';
 import { CHECKPOINT_OR_KEYWORD, DATA_DIR, TEXT_SOURCE } from './path-flags.js';
 import { Progress } from './progress.js';
-import { dtypeFlag, NANOGPT_RUNTIME_SETTINGS } from './train-flags.js';
+import { dtypeFlag } from './train-flags.js';
 
 /** --init-from, as nanoGPT's sample.py has it: 'resume' reads --out-dir's checkpoint. */
 const INIT_FROM_DOC = "'resume' (the checkpoint in --out-dir), or the checkpoint to read instead (any kind --out-dir takes)";
@@ -33,7 +35,20 @@ export function checkpointPath(f: { outDir: string; initFrom: string }): string 
 
 const DTYPE_DOC = 'float32, float16 (computed in float16 from the float32 weights, as under torch.autocast), or auto: float16 where this adapter multiplies it on tensor cores';
 
+const CONFIG_DOC = "JSON file of settings (keys as flags), or nanoGPT's Python config (also given bare), run over nanoGPT's";
+
+/** The settings from the command line and a config file; each path looked at once every value is checked. */
+async function commandSettings<T extends Record<string, unknown> & { config: string }>(args: string[], spec: FlagSpec<T>) {
+  const settings = await resolveSettings(args, spec);
+  const keys = [...settings.given, ...settings.underneath].filter((key) => key !== 'config');
+  const name = (key: string) => settings.names.get(key) ?? `flag ${flagName(key)}`;
+  checkPathSettings(spec, settings.values, keys, name);
+  await fetchHubCheckpoints(spec, settings.values, keys, name);
+  return settings;
+}
+
 const SAMPLE_DEFAULTS = {
+  config: '',
   outDir: 'out',
   initFrom: 'resume',
   start: '\n',
@@ -48,8 +63,8 @@ const SAMPLE_DEFAULTS = {
 };
 const SAMPLE_FLAGS: FlagSpec<typeof SAMPLE_DEFAULTS> = {
   defaults: SAMPLE_DEFAULTS,
-  foreign: NANOGPT_RUNTIME_SETTINGS, // nanoGPT's sample.py takes them too
-  paths: { outDir: 'checkpoint', initFrom: CHECKPOINT_OR_KEYWORD, start: (value) => (value.startsWith('FILE:') && value.length > 5 ? { use: 'file', path: value.slice(5) } : null) },
+  nanogpt: NANOGPT_SAMPLE,
+  paths: { config: 'file', outDir: 'checkpoint', initFrom: CHECKPOINT_OR_KEYWORD, start: (value) => (value.startsWith('FILE:') && value.length > 5 ? { use: 'file', path: value.slice(5) } : null) },
   ranges: {
     numSamples: POSITIVE_INT,
     maxNewTokens: POSITIVE_INT,
@@ -60,6 +75,7 @@ const SAMPLE_FLAGS: FlagSpec<typeof SAMPLE_DEFAULTS> = {
   },
   choices: { dtype: TRAIN_DTYPES },
   docs: {
+    config: `${CONFIG_DOC} sample.py defaults`,
     outDir: OUT_DIR_DOC,
     initFrom: INIT_FROM_DOC,
     start: "prompt text (or FILE:path to read it from a file); a special token's text (GPT-2's <|endoftext|>) is that token",
@@ -80,9 +96,7 @@ ${flagHelp(SAMPLE_FLAGS)}`;
 
 /** `gpt sample`; its closing stats line goes to `stats` (stderr, so `gpt sample > out.txt` keeps only text). */
 export async function sample(args: string[], stats: NodeJS.WritableStream = process.stderr): Promise<number> {
-  const { values: f, positional, given } = parseFlags(args, SAMPLE_FLAGS);
-  noPositional(positional);
-  await fetchHubCheckpoints(SAMPLE_FLAGS, f, given);
+  const { values: f } = await commandSettings(args, SAMPLE_FLAGS);
   if (f.start === 'FILE:') throw new UsageError('flag --start FILE: names no file: give FILE:path'); // not "cannot read : ENOENT"
   const start = f.start.startsWith('FILE:') ? await loadCorpus(f.start.slice(5), undefined, '--start') : f.start; // read before the device opens
   if (!start) throw new UsageError(`flag --start ${f.start} names an empty file`); // an empty --start itself is refused with the flags
@@ -131,14 +145,16 @@ export async function sample(args: string[], stats: NodeJS.WritableStream = proc
   return 0;
 }
 
-const EVAL_DEFAULTS = { outDir: 'out', initFrom: 'resume', data: '', dataDir: '', evalIters: 200, batchSize: 12, seed: 1337, dtype: TRAIN_DEFAULTS.dtype };
+const EVAL_DEFAULTS = { config: '', outDir: 'out', initFrom: 'resume', data: '', dataDir: '', evalIters: 200, batchSize: 12, seed: 1337, dtype: TRAIN_DEFAULTS.dtype };
 const EVAL_FLAGS: FlagSpec<typeof EVAL_DEFAULTS> = {
   defaults: EVAL_DEFAULTS,
-  foreign: { ...NANOGPT_RUNTIME_SETTINGS, valFraction: VAL_FRACTION_OF_PREPARE },
-  paths: { outDir: 'checkpoint', initFrom: CHECKPOINT_OR_KEYWORD, data: TEXT_SOURCE, dataDir: DATA_DIR },
+  foreign: { valFraction: VAL_FRACTION_OF_PREPARE },
+  nanogpt: NANOGPT_EVAL, // nanoGPT's train.py with eval_only = True
+  paths: { config: 'file', outDir: 'checkpoint', initFrom: CHECKPOINT_OR_KEYWORD, data: TEXT_SOURCE, dataDir: DATA_DIR },
   ranges: { evalIters: TRAIN_RANGES.evalIters, batchSize: TRAIN_RANGES.batchSize, seed: TRAIN_RANGES.seed },
   choices: { dtype: TRAIN_DTYPES },
   docs: {
+    config: `${CONFIG_DOC} train.py defaults (its eval_only = True)`,
     outDir: OUT_DIR_DOC,
     initFrom: INIT_FROM_DOC,
     data: 'text file or URL to evaluate on (tokenized with the checkpoint tokenizer)',
@@ -158,11 +174,7 @@ Mean train/val loss of the checkpoint in --out-dir (or --init-from's) over --eva
 ${flagHelp(EVAL_FLAGS)}`;
 
 export async function evaluate(args: string[]): Promise<number> {
-  const { values: f, positional, given } = parseFlags(args, EVAL_FLAGS, false);
-  noPositional(positional);
-  if (f.data && f.dataDir) throw new UsageError('give --data or --data-dir, not both');
-  checkPathSettings(EVAL_FLAGS, f, given);
-  await fetchHubCheckpoints(EVAL_FLAGS, f, given);
+  const { values: f } = await commandSettings(args, EVAL_FLAGS);
   const { model, ckpt } = await openModel(await readCheckpointHead(checkpointPath(f)), f.batchSize, '--batch-size');
   const tokenizer = tokenizerFromJSON(ckpt.meta.tokenizer);
   try {

@@ -10,7 +10,8 @@ import { tokenizerFromJSON, type Tokenizer } from '../gpt/tokenizer/index.js';
 import type { Distillation, TrainConfig } from '../gpt/trainer.js';
 import { loadHeadModel, readCheckpointHead, type CheckpointHead } from '../node/checkpoint-head.js';
 import { flagName, UsageError } from './flags.js';
-import { pick, type DistillFlags } from './train-flags.js';
+import { pick } from './config-file.js';
+import type { DistillFlags } from './train-flags.js';
 import { WeightsFingerprint } from './weights-fingerprint.js';
 
 /** A teacher's header (its weights not read yet) with the settings it teaches by. */

@@ -6,11 +6,12 @@ import type { Tokenizer } from '../gpt/tokenizer/index.js';
 import { DISTILL_DEFAULTS, DISTILL_DOCS, DISTILL_RANGES, loraTargetList, resolveTrainDtype, TRAIN_DEFAULTS, TRAIN_DOCS, TRAIN_DTYPES, TRAIN_RANGES, trainConfigProblem, type TrainConfig, type TrainDtype } from '../gpt/trainer.js';
 import { whyNoF16 } from '../kernels/profile.js';
 import type { ComputeDtype } from '../nn/autocast.js';
-import { readConfigFile } from './config-file.js';
+import { pick, resolveSettings } from './config-file.js';
 import { BUILTIN_CORPUS } from './corpus.js';
 import { BPE_VOCAB_SIZE, checkTokenizerFlagsApply, TOKENIZER_DEFAULTS, TOKENIZER_DOCS, TOKENIZER_FILE_SHOWN, TOKENIZERS, VAL_FRACTION_OF_PREPARE } from './data.js';
-import { checkPathSettings, flagHelp, flagName, parseFlags, UsageError, type FlagSpec } from './flags.js';
+import { checkPathSettings, flagHelp, flagName, printNote, UsageError, type FlagSpec, type Note } from './flags.js';
 import { fetchHubCheckpoints } from './hub-flags.js';
+import { NANOGPT_TRAIN } from './nanogpt-settings.js';
 import { CHECKPOINT_OR_KEYWORD, DATA_DIR, TEXT_SOURCE } from './path-flags.js';
 
 /** What float16 needs that this adapter lacks ("needs WebGPU's shader-f16 feature, and ..."), or null where float16 runs. */
@@ -35,34 +36,13 @@ const CLI_DEFAULTS = {
   continue: false,
   ...TOKENIZER_DEFAULTS,
   alwaysSave: false,
+  decayLr: true,
   overwrite: false,
   profile: false,
 };
 
 const DEFAULTS = { ...CLI_DEFAULTS, ...TRAIN_DEFAULTS };
 export type TrainFlags = typeof DEFAULTS;
-
-const noWandb = (name: string) => `nanoGPT's ${name} has no counterpart here: the run logs to <out-dir>/log.jsonl, which gpt plot draws`;
-
-/** nanoGPT's settings of where and how PyTorch runs, which its train.py and sample.py both take. */
-export const NANOGPT_RUNTIME_SETTINGS: Record<string, string> = {
-  device: "nanoGPT's device has no counterpart here: the run uses the WebGPU adapter that gpt doctor shows",
-  compile: "nanoGPT's compile has no counterpart here: the GPU kernels are always compiled",
-};
-
-/** nanoGPT's train.py settings spelled otherwise here, or with no counterpart (its config files are the model for ours). */
-const NANOGPT_SETTINGS: Record<string, string> = {
-  alwaysSaveCheckpoint: "nanoGPT's always_save_checkpoint is --always-save here",
-  gradientAccumulationSteps: "nanoGPT's gradient_accumulation_steps is --grad-accum here (micro-batches per optimizer step)",
-  dataset: "nanoGPT's dataset is --data-dir here: the directory its prepare.py wrote (data/<dataset>); or --data, a text file",
-  evalOnly: "nanoGPT's eval_only is a command here: gpt eval --out-dir DIR",
-  decayLr: "nanoGPT's decay_lr has no switch here: the learning rate follows the warm-up and cosine; --min-lr equal to --learning-rate and --warmup-iters 0 keep it constant",
-  wandbLog: noWandb('wandb_log'),
-  wandbProject: noWandb('wandb_project'),
-  wandbRunName: noWandb('wandb_run_name'),
-  backend: "nanoGPT's backend (distributed training) has no counterpart here: a run uses one adapter",
-  ...NANOGPT_RUNTIME_SETTINGS,
-};
 
 /** Where a run's text comes from without --data or --data-dir: resuming, fine-tuning, then `fresh` (a run from scratch), else the built-in corpus. */
 const dataDefault = (fresh: string) =>
@@ -71,18 +51,20 @@ const dataDefault = (fresh: string) =>
 export const TRAIN_FLAGS: FlagSpec<TrainFlags> = {
   defaults: DEFAULTS,
   paths: { data: TEXT_SOURCE, dataDir: DATA_DIR, outDir: 'new directory', config: 'file', initFrom: CHECKPOINT_OR_KEYWORD, tokenizerFile: TEXT_SOURCE },
-  foreign: { ...NANOGPT_SETTINGS, valFraction: VAL_FRACTION_OF_PREPARE },
+  foreign: { valFraction: VAL_FRACTION_OF_PREPARE },
+  nanogpt: NANOGPT_TRAIN,
   ranges: { ...TRAIN_RANGES, vocabSize: BPE_VOCAB_SIZE },
   choices: { tokenizer: TOKENIZERS, dtype: TRAIN_DTYPES },
   docs: {
     data: 'text file or URL to train on',
     dataDir: "directory written by `gpt prepare`, or nanoGPT's (train.bin + val.bin, with meta.pkl's characters or, with --tokenizer gpt2, GPT-2 ids)",
     outDir: 'where the checkpoint, log.jsonl and the lock go',
-    config: 'JSON file of settings (keys as flags: kebab-case, snake_case or camelCase)',
+    config: "JSON file of settings (keys as flags: kebab-case, snake_case or camelCase), or nanoGPT's Python config (config/train_gpt2.py, also given bare), run over nanoGPT's train.py defaults",
     initFrom: "'scratch', 'resume' (continue <out-dir>), or a checkpoint to fine-tune: a dir/file of ours, a Hugging Face GPT-2 directory (config.json + model.safetensors or pytorch_model.bin) or model id (gpt2: downloaded into the hub's cache), or nanoGPT's ckpt.pt",
     continue: "with --init-from nanoGPT's ckpt.pt: continue its run (AdamW's state, iter_num's lr schedule), as its init_from='resume' does, instead of fine-tuning from step 0",
     ...TOKENIZER_DOCS,
     alwaysSave: 'save at every evaluation, not only when val loss improves; --init-from resume keeps the run\'s setting',
+    decayLr: "false: a constant learning rate, --learning-rate from step 0 (nanoGPT's decay_lr; --min-lr and --warmup-iters then do not apply)",
     overwrite: 'replace the checkpoint already in <out-dir>: at the first save, which starts its log.jsonl over (until then both are kept)',
     profile: 'print GPU time per kernel for one training step (timestamp queries)',
     ...TRAIN_DOCS,
@@ -95,7 +77,9 @@ export const TRAIN_FLAGS: FlagSpec<TrainFlags> = {
 
 export const TRAIN_HELP = `usage: gpt train [flags]
 Trains a GPT (defaults: nanoGPT's Shakespeare-char CPU configuration). Values are the same on the
-command line and in --config: numbers in decimal (3e-4), booleans true or false.
+command line and in a JSON --config: numbers in decimal (3e-4), booleans true or false. nanoGPT's
+command line runs as it is: a Python config file (config/train_gpt2.py) given bare or as --config,
+over nanoGPT's train.py defaults, then --key=value read as its configurator reads them (--compile=False).
 ${flagHelp(TRAIN_FLAGS)}`;
 
 /** `gpt distill`'s settings: gpt train's for the student, and the teacher's. */
@@ -131,43 +115,32 @@ const SHAPE_KEYS = ['blockSize', 'nLayer', 'nHead', 'nEmbd', 'bias', 'shareLayer
 const LORA_KEYS = ['loraRank', 'loraAlpha', 'loraDropout', 'loraTargets'] as const;
 
 /**
- * Defaults, then the config file, then the command line; each value checked against its range
- * (TRAIN_FLAGS or DISTILL_FLAGS). `fromConfig`: the settings whose value is the config file's.
+ * Defaults, then the config file, then the command line (nanoGPT's order for a bare config file and
+ * a Python config's defaults: resolveSettings); each value checked against its range (TRAIN_FLAGS or
+ * DISTILL_FLAGS). `fromConfig`: each setting whose value is the config file's, named as its errors name it.
  */
-export async function resolveFlags<F extends TrainFlags>(args: string[], spec: FlagSpec<F>): Promise<{ values: F; given: Set<string>; fromConfig: Set<string> }> {
-  const cli = parseFlags(args, spec, false); // paths looked at once the config file's values are checked too
-  // nanoGPT's `python train.py config/train_shakespeare_char.py` names its config file bare
-  const [bare] = cli.positional;
-  if (bare !== undefined) throw new UsageError(`unexpected argument '${bare}': settings are flags here, and a config file is given as --config ${bare} (nanoGPT's train.py takes it bare)`);
-  let values = cli.values;
-  const given = new Set<string>(cli.given);
-  const fromConfig = new Set<string>();
-  checkPathSettings(spec, values, given.has('config') ? ['config'] : []);
-  if (values.config) {
-    const fromFile = await readConfigFile(values.config, spec);
-    if (fromFile.config !== undefined) throw new UsageError(`config ${values.config}: a config file cannot name another ('config')`);
-    values = { ...values, ...fromFile, ...pick(values, [...given]) };
-    for (const key of Object.keys(fromFile)) given.add(key);
-    for (const key of Object.keys(fromFile)) if (!cli.given.has(key as keyof F & string)) fromConfig.add(key);
-  }
+export async function resolveFlags<F extends TrainFlags>(args: string[], spec: FlagSpec<F>, note: Note = printNote): Promise<{ values: F; given: Set<string>; fromConfig: ReadonlyMap<string, string> }> {
+  const { values, given, names: fromConfig, underneath } = await resolveSettings(args, spec, note);
+  // train.py's defaults under a Python config apply as its own settings do; the model's shape and
+  // tokenizer, as in nanoGPT, are a checkpoint's (or the data's) where there is one
+  for (const key of underneath) if (!([...SHAPE_KEYS, 'tokenizer'] as string[]).includes(key)) given.add(key);
   checkTokenizerFlagsApply(given, values.tokenizer);
-  if (values.data && values.dataDir) throw new UsageError('give --data or --data-dir, not both');
-  checkPathSettings(spec, values, [...given].filter((key) => key !== 'config'), (key) => settingGiven(key, values.config, fromConfig));
+  checkPathSettings(spec, values, [...given].filter((key) => key !== 'config'), (key) => settingGiven(key, fromConfig));
   if (given.has('overwrite') && values.initFrom === 'resume') throw new UsageError('flag --overwrite does not apply to --init-from resume, which continues the checkpoint');
-  await fetchHubCheckpoints(spec, values, given, (key) => settingGiven(key, values.config, fromConfig));
+  await fetchHubCheckpoints(spec, values, given, (key) => settingGiven(key, fromConfig));
   return { values, given, fromConfig };
 }
 
 /** A setting given on the command line or in the config file, as its error names it. */
-const settingGiven = (key: string, config: string, fromConfig: ReadonlySet<string>) => (fromConfig.has(key) ? `config ${config}: '${key}'` : `flag ${flagName(key)}`);
+const settingGiven = (key: string, fromConfig: ReadonlyMap<string, string>) => fromConfig.get(key) ?? `flag ${flagName(key)}`;
 
 /**
  * The run's training config: the flags; when fine-tuning, with the checkpoint's model shape; when
  * resuming, the checkpoint's own config with the flags given on top. Checked as a whole; an error
  * names each setting where its value came from (`fromConfig`: the config file's, see resolveFlags).
  */
-export function trainingConfig(values: TrainFlags, given: Set<string>, ckpt: Pick<Checkpoint, 'meta'> | null, resume: boolean, fromConfig: ReadonlySet<string> = new Set()): TrainConfig {
-  const setting = (key: string) => settingGiven(key, values.config, fromConfig);
+export function trainingConfig(values: TrainFlags, given: Set<string>, ckpt: Pick<Checkpoint, 'meta'> | null, resume: boolean, fromConfig: ReadonlyMap<string, string> = new Map()): TrainConfig {
+  const setting = (key: string) => settingGiven(key, fromConfig);
   let cfg: TrainConfig = pick(values, Object.keys(TRAIN_DEFAULTS)) as TrainConfig;
   if (ckpt) {
     const model = { ...ckpt.meta.model, shareLayers: ckpt.meta.model.shareLayers ?? 1 }; // absent: none shared
@@ -208,6 +181,8 @@ export function trainingConfig(values: TrainFlags, given: Set<string>, ckpt: Pic
     }
     Object.assign(cfg, pick(model, [...SHAPE_KEYS]), cropped && { blockSize: values.blockSize });
   }
+  // nanoGPT's decay_lr False: get_lr is not called, every step takes learning_rate (and so does the schedule with no warm-up and min = max)
+  if (!values.decayLr) Object.assign(cfg, { minLr: cfg.learningRate, warmupIters: 0 });
   // a rule across settings names each as given: a flag, the config file's key, or the resumed run's own
   const named = (key: string) => (fromConfig.has(key) ? setting(key) : resume && !given.has(key) ? `the run's ${flagName(key)}` : flagName(key));
   const problem = trainConfigProblem(cfg, named);
@@ -243,8 +218,4 @@ export function checkTokenizerFlags(values: TrainFlags, given: Set<string>, toke
   if (given.has('vocabSize') && values.vocabSize !== tokenizer.vocabSize) {
     throw new UsageError(`flag --vocab-size ${values.vocabSize} differs from the vocabulary of ${source} (${tokenizer.vocabSize}), which this run uses`);
   }
-}
-
-export function pick<T extends object>(o: T, keys: string[]): Partial<T> {
-  return Object.fromEntries(keys.filter((k) => Object.hasOwn(o, k)).map((k) => [k, o[k as keyof T]])) as Partial<T>;
 }
