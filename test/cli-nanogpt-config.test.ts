@@ -167,9 +167,9 @@ warmup_iters = 100 # not super necessary potentially
     expect(values).toMatchObject({ outDir: 'out-shakespeare', alwaysSave: false, decayLr: false });
     expect(cfg).toMatchObject({ gradAccum: 32, batchSize: 1, maxIters: 20, learningRate: 3e-5, minLr: 3e-5, warmupIters: 0 });
     expect(notes).toContain("config finetune.py line 4: wandb_run_name = 'ft-' + str(time.time()) skipped: nanoGPT's wandb_run_name is ignored here");
-    // its init_from names GPT-2 XL, which is a directory here: its error names the line
+    // its init_from names GPT-2 XL, fetched from the hub (tests run offline, the cache empty): its error names the line
     const gpt2xl = write('finetune-xl.py', `${finetune}init_from = 'gpt2-xl'\n`);
-    await expect(settings(gpt2xl)).rejects.toThrow(/^config finetune-xl\.py line 12: 'init_from' names gpt2-xl, which does not exist/);
+    await expect(settings(gpt2xl)).rejects.toThrow(/^config finetune-xl\.py line 12: 'init_from' gpt2-xl: no such file or directory, and the Hugging Face cache .* has no config\.json of gpt2-xl@main/);
   });
 
   it("the learning rate follows nanoGPT's get_lr with decay_lr True, and is learning_rate at every step with decay_lr False", async () => {
@@ -227,12 +227,12 @@ warmup_iters = 100 # not super necessary potentially
       `note: config ${trainConfig} runs over nanoGPT's sample.py defaults, as nanoGPT runs it: the settings neither it nor a flag gives take those, not ours: --num-samples 10`,
       `gpt sample: config ${trainConfig} line 2: 'out_dir' names out-shakespeare-char, which does not exist`,
     ]);
-    // python train.py config/eval_gpt2.py is gpt eval's: its init_from 'gpt2' is a directory here
+    // python train.py config/eval_gpt2.py is gpt eval's: its init_from 'gpt2' is fetched from the hub (offline in tests, the cache empty)
     const evalConfig = write(join(dir, 'eval_gpt2.py'), "batch_size = 8\neval_iters = 500 # use more iterations to get good estimate\neval_only = True\nwandb_log = False\ninit_from = 'gpt2'\n");
     const evaluated = await gpt('eval', evalConfig);
     expect(evaluated.err.split('\n').slice(-2)).toEqual([
       `note: config ${evalConfig} runs over nanoGPT's train.py defaults, as nanoGPT runs it: the settings neither it nor a flag gives take those, not ours: --data-dir data/openwebtext`,
-      expect.stringMatching(new RegExp(`^gpt eval: config ${evalConfig} line 5: 'init_from' names gpt2, which does not exist \\(nothing is downloaded`)),
+      expect.stringMatching(new RegExp(`^gpt eval: config ${evalConfig} line 5: 'init_from' gpt2: no such file or directory, and the Hugging Face cache .* has no config\\.json of gpt2@main`)),
     ]);
     expectOneLine(await gpt('train', evalConfig), 2, /^gpt train: config .*eval_gpt2\.py line 3: 'eval_only': nanoGPT's eval_only = True evaluates and exits: that is gpt eval here/);
     const text = join(dir, 'corpus.txt');

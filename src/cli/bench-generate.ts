@@ -11,6 +11,7 @@ import { loadHeadModel, readCheckpointHead } from '../node/checkpoint-head.js';
 import { checkInferenceFits, generationPositions } from './device-fit.js';
 import { fetchHubCheckpoints } from './hub-flags.js';
 import { flagHelp, flagName, noPositional, parseFlags, UsageError, type FlagSpec } from './flags.js';
+import { CHECKPOINT_OR_HUB } from './path-flags.js';
 import { formatParams, plural } from './progress.js';
 
 const SHAPE_KEYS = ['nLayer', 'nHead', 'nEmbd', 'blockSize', 'vocabSize'] as const;
@@ -30,7 +31,7 @@ const DEFAULTS = {
 };
 const FLAGS: FlagSpec<typeof DEFAULTS> = {
   defaults: DEFAULTS,
-  paths: { initFrom: 'checkpoint' },
+  paths: { initFrom: CHECKPOINT_OR_HUB },
   ranges: {
     promptTokens: POSITIVE_INT,
     newTokens: { int: true, min: 2 },

@@ -15,7 +15,7 @@ import { UsageError } from './usage-error.js';
 export async function fetchHubCheckpoints<T extends Record<string, unknown>>(spec: FlagSpec<T>, values: T, keys: Iterable<string>, name = (key: string) => `flag ${flagName(key)}`): Promise<void> {
   for (const key of keys) {
     const [flag, value] = [spec.paths?.[key], values[key]];
-    if (flag && typeof value === 'string' && pathRule(flag, value)?.use === 'checkpoint') {
+    if (flag && typeof value === 'string' && pathRule(flag, value)?.hub) {
       (values as Record<string, unknown>)[key] = await fetchHubCheckpoint(value, name(key));
     }
   }

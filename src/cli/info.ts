@@ -14,7 +14,7 @@ import { MANIFEST_FILE } from '../node/checkpoint-files.js';
 import { compressionParts, count, prunedWeightsPart } from './compression.js';
 import { fetchHubCheckpoint } from './hub-flags.js';
 import { flagHelp, parseFlags, UsageError, type FlagSpec } from './flags.js';
-import { pathFlagProblem } from './path-flags.js';
+import { CHECKPOINT_OR_HUB, pathFlagProblem } from './path-flags.js';
 import { plural } from './progress.js';
 import { OUT_DIR_DOC } from './sample.js';
 
@@ -218,7 +218,7 @@ export async function info(args: string[]): Promise<number> {
   if (positional.length && given.has('outDir')) throw new UsageError('give PATH or --out-dir, not both');
   const [name, value] = positional.length ? ['argument PATH', positional[0]!] : ['flag --out-dir', f.outDir];
   const named = positional.length > 0 || given.has('outDir'); // the default out/ missing is no model on the hub
-  const problem = pathFlagProblem(name, value, 'checkpoint', named);
+  const problem = pathFlagProblem(name, value, named ? CHECKPOINT_OR_HUB : 'checkpoint');
   if (problem) throw new UsageError(problem);
   const path = named ? await fetchHubCheckpoint(value, name) : value;
   const header = await readCheckpointHeader(path, { verify: f.verify });

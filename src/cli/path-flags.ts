@@ -23,6 +23,8 @@ export interface PathRule {
   otherwise?: string;
   /** The path in the value, where it is not the value itself (--start FILE:path). */
   path?: string;
+  /** A checkpoint to read that may be a model on the Hugging Face hub, named by its id (fetched as the command starts: hub-flags.ts). */
+  hub?: boolean;
 }
 
 /** A flag's rule, or one by its value (null: the value names no path, such as 'resume' or a URL). */
@@ -46,9 +48,9 @@ export function pathRule(flag: PathFlag, value: string): PathRule | null {
 /**
  * What is wrong with `value` given as `name` ('flag --data', "config c.json: 'data'") under `flag`'s
  * rule, or null. A checkpoint to read that does not exist may be a model on the Hugging Face hub
- * (`hub`: fetched as the command starts, hub-flags.ts), where the value is a model id.
+ * (a rule with `hub`), where the value is a model id.
  */
-export function pathFlagProblem(name: string, value: string, flag: PathFlag, hub = true): string | null {
+export function pathFlagProblem(name: string, value: string, flag: PathFlag): string | null {
   const rule = pathRule(flag, value);
   if (!rule) return null;
   const path = rule.path ?? value;
@@ -65,7 +67,7 @@ export function pathFlagProblem(name: string, value: string, flag: PathFlag, hub
     if (rule.use === 'new file' && path.endsWith('/')) return `${name} names ${value}, which ends in / (a directory, not a file to write)`;
     if (rule.use === 'new file' && statOrNull(dirname(path)) === null) return `${name} names ${value}, whose directory ${dirname(path)} does not exist`;
     // a model on the Hugging Face hub, fetched when the command starts (hub-flags.ts)
-    if (hub && rule.use === 'checkpoint' && parseHubId(path)) return null;
+    if (rule.hub && parseHubId(path)) return null;
     return writes ? null : `${name} names ${value}, which does not exist`;
   }
   const wanted = rule.use === 'file' || rule.use === 'new file' ? s.isFile() : rule.use === 'directory' || rule.use === 'new directory' ? s.isDirectory() : s.isFile() || s.isDirectory();
@@ -120,8 +122,10 @@ function holdsCheckpoint(dir: string): boolean {
 /** A text to read (--data, --tokenizer-file): a file or directory, unless it is a URL or builtin:webdocs. */
 export const TEXT_SOURCE: PathFlag = (value) => (isPathSource(value) ? 'file or directory' : null);
 
-/** A checkpoint to read, or the keyword 'resume' (the checkpoint in --out-dir) or 'scratch' (none). */
-export const CHECKPOINT_OR_KEYWORD: PathFlag = (value) => (value === 'resume' || value === 'scratch' ? null : 'checkpoint');
+/** A checkpoint to read, or a Hugging Face model id (`--init-from gpt2`, as nanoGPT's init_from; --out-dir stays a path, as its out_dir). */
+export const CHECKPOINT_OR_HUB: PathRule = { use: 'checkpoint', hub: true };
+/** A checkpoint to read (or a model id), or the keyword 'resume' (the checkpoint in --out-dir) or 'scratch' (none). */
+export const CHECKPOINT_OR_KEYWORD: PathFlag = (value) => (value === 'resume' || value === 'scratch' ? null : CHECKPOINT_OR_HUB);
 
 /** --data-dir: a file there would quietly stand for --data. */
 export const DATA_DIR: PathFlag = { use: 'directory', takes: "a directory of prepared data (`gpt prepare`'s, or nanoGPT's)", otherwise: 'give a text file as --data' };

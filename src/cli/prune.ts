@@ -13,13 +13,14 @@ import { saveCheckpoint } from '../node/checkpoint-dir.js';
 import { loadHeadModel, readCheckpointHead, type CheckpointHead } from '../node/checkpoint-head.js';
 import { fetchHubCheckpoints } from './hub-flags.js';
 import { flagHelp, noPositional, parseFlags, UsageError, type FlagSpec } from './flags.js';
+import { CHECKPOINT_OR_HUB } from './path-flags.js';
 import { floatCheckpoint } from './float-checkpoint.js';
 import { withDirectoryLock } from './run-lock.js';
 
 const PRUNE_DEFAULTS = { sparsity: 0.5, structured: '', initFrom: '', outDir: '', overwrite: false };
 const PRUNE_FLAGS: FlagSpec<typeof PRUNE_DEFAULTS> = {
   defaults: PRUNE_DEFAULTS,
-  paths: { initFrom: 'checkpoint', outDir: 'new directory' },
+  paths: { initFrom: CHECKPOINT_OR_HUB, outDir: 'new directory' },
   ranges: { sparsity: { above: 0, below: 1 } }, // 0 would prune nothing, yet leave masks that mark the model pruned
   choices: { structured: STRUCTURES },
   docs: {

@@ -13,12 +13,13 @@ import { saveCheckpoint } from '../node/checkpoint-dir.js';
 import { loadHeadModel, readCheckpointHead } from '../node/checkpoint-head.js';
 import { fetchHubCheckpoints } from './hub-flags.js';
 import { flagHelp, noPositional, parseFlags, UsageError, type FlagSpec } from './flags.js';
+import { CHECKPOINT_OR_HUB } from './path-flags.js';
 import { withDirectoryLock } from './run-lock.js';
 
 const QUANTIZE_DEFAULTS = { bits: 8, initFrom: '', outDir: '', overwrite: false };
 const QUANTIZE_FLAGS: FlagSpec<typeof QUANTIZE_DEFAULTS> = {
   defaults: QUANTIZE_DEFAULTS,
-  paths: { initFrom: 'checkpoint', outDir: 'new directory' },
+  paths: { initFrom: CHECKPOINT_OR_HUB, outDir: 'new directory' },
   ranges: { bits: { int: true, min: 8, max: 8 } }, // int8 weights are the only quantization
   docs: {
     bits: 'bits per weight: int8 weights, symmetric, a float32 scale per output channel',

@@ -40,7 +40,9 @@ const CONFIG_DOC = "JSON file of settings (keys as flags), or nanoGPT's Python c
 /** The settings from the command line and a config file; each path looked at once every value is checked. */
 async function commandSettings<T extends Record<string, unknown> & { config: string }>(args: string[], spec: FlagSpec<T>) {
   const settings = await resolveSettings(args, spec);
-  const keys = [...settings.given, ...settings.underneath].filter((key) => key !== 'config');
+  // --out-dir is read only where --init-from is 'resume', as sample.py's out_dir
+  const unread = ['config', ...(settings.values.initFrom === 'resume' ? [] : ['outDir'])];
+  const keys = [...settings.given, ...settings.underneath].filter((key) => !unread.includes(key));
   const name = (key: string) => settings.names.get(key) ?? `flag ${flagName(key)}`;
   checkPathSettings(spec, settings.values, keys, name);
   await fetchHubCheckpoints(spec, settings.values, keys, name);

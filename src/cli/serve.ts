@@ -28,6 +28,7 @@ import { isHFDirectory, isTorchSave } from '../node/checkpoint-kind.js';
 import { partsBetween, sendRepresentation, type ByteRange } from './http-ranges.js';
 import { fetchHubCheckpoints } from './hub-flags.js';
 import { flagHelp, noPositional, parseFlags, UsageError, type FlagSpec } from './flags.js';
+import { CHECKPOINT_OR_HUB } from './path-flags.js';
 import { acceptedHosts, isLoopback, requestTarget } from './host-check.js';
 
 /** web-dist/ at the package root (this file is src/cli/serve.ts or dist/cli/serve.js). */
@@ -267,7 +268,7 @@ function notFound(res: ServerResponse): number {
 const SERVE_DEFAULTS = { host: '127.0.0.1', port: 8080, checkpoint: '', root: '', quiet: false };
 const SERVE_FLAGS: FlagSpec<typeof SERVE_DEFAULTS> = {
   defaults: SERVE_DEFAULTS,
-  paths: { checkpoint: 'checkpoint', root: 'directory' },
+  paths: { checkpoint: CHECKPOINT_OR_HUB, root: 'directory' },
   ranges: { port: { int: true, min: 0, max: 65535 } },
   docs: {
     host: 'address to bind (0.0.0.0 exposes the page to the network)',

@@ -12,7 +12,7 @@ import { BPE_VOCAB_SIZE, checkTokenizerFlagsApply, TOKENIZER_DEFAULTS, TOKENIZER
 import { checkPathSettings, flagHelp, flagName, printNote, UsageError, type FlagSpec, type Note } from './flags.js';
 import { fetchHubCheckpoints } from './hub-flags.js';
 import { NANOGPT_TRAIN } from './nanogpt-settings.js';
-import { CHECKPOINT_OR_KEYWORD, DATA_DIR, TEXT_SOURCE } from './path-flags.js';
+import { CHECKPOINT_OR_HUB, CHECKPOINT_OR_KEYWORD, DATA_DIR, TEXT_SOURCE } from './path-flags.js';
 
 /** What float16 needs that this adapter lacks ("needs WebGPU's shader-f16 feature, and ..."), or null where float16 runs. */
 export function float16Needs(): string | null {
@@ -89,7 +89,7 @@ export type DistillFlags = TrainFlags & typeof DISTILL_CLI_DEFAULTS;
 export const DISTILL_FLAGS: FlagSpec<DistillFlags> = {
   ...TRAIN_FLAGS,
   defaults: { ...DISTILL_CLI_DEFAULTS, ...DEFAULTS },
-  paths: { teacher: 'checkpoint', ...TRAIN_FLAGS.paths },
+  paths: { teacher: CHECKPOINT_OR_HUB, ...TRAIN_FLAGS.paths },
   ranges: { ...DISTILL_RANGES, ...TRAIN_FLAGS.ranges },
   docs: {
     teacher: 'the teacher: a checkpoint of ours (directory or .safetensors file), a Hugging Face GPT-2 directory, or a model id (gpt2-medium: downloaded into the hub\'s cache); required unless resuming',
