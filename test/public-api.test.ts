@@ -21,9 +21,10 @@ const PLATFORM_FREE = ['nn', 'optim', 'io', 'gpt'];
 describe('the package entry points', () => {
   it('package.json exports the root and one subpath per area, each with its types', () => {
     const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { exports: Record<string, unknown> };
-    const expected: Record<string, unknown> = { '.': { types: './dist/index.d.ts', import: './dist/index.js' }, './package.json': './package.json' };
+    // 'default', not 'import' only: a CommonJS project's require() (Node >= 20.19 loads ES modules so) finds them too
+    const expected: Record<string, unknown> = { '.': { types: './dist/index.d.ts', default: './dist/index.js' }, './package.json': './package.json' };
     for (const area of SUBPATHS) {
-      expected[`./${area}`] = { types: `./dist/${area}/index.d.ts`, import: `./dist/${area}/index.js` };
+      expected[`./${area}`] = { types: `./dist/${area}/index.d.ts`, default: `./dist/${area}/index.js` };
       expect(existsSync(join(ROOT, 'src', area, 'index.ts')), area).toBe(true);
     }
     expect(pkg.exports).toEqual(expected);
