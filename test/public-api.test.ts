@@ -137,7 +137,9 @@ describe('state dicts as safetensors', () => {
       // the weight is right; the bias, checked after it, has one value for shape [3]
       [{ weight: { shape: [3, 2], data: new Float32Array(6).fill(7) }, bias: { shape: [3], data: new Float32Array(1) } },
         /^loadStateDict: 'bias' has 1 values for shape \[3\] \(3\)$/],
-      [b.stateDict(), /^loadStateDict: 'weight' must be \{ shape, data \} host values for float32\[3, 2\], got a float32\[3, 2\] tensor \(read it with toArray\(\), .*\)$/],
+      // the advice, followed as written, loads (it once lacked '.state': "missing weight, bias; unexpected state, metadata")
+      [b.stateDict(), /^loadStateDict: 'weight' must be \{ shape, data \} host values for float32\[3, 2\], got a float32\[3, 2\] tensor \(read it with toArray\(\), or copy a model with stateDictFromSafetensors\(await stateDictToSafetensors\(other\)\)\.state\)$/],
+      [stateDictFromSafetensors(await stateDictToSafetensors(b)), /^loadStateDict: argument 'state' is what stateDictFromSafetensors returns \(\{ state, metadata \}\): pass its \.state$/],
       [{ weight: null, bias: null }, /^loadStateDict: 'weight' must be \{ shape, data \} host values for float32\[3, 2\], got null$/],
       [null, /^loadStateDict: argument 'state' must be a Map or an object of \{ shape, data \} by name, got null$/],
       // a string among array values failed in 'tensor' after the weight had been loaded; a shape of
@@ -154,6 +156,8 @@ describe('state dicts as safetensors', () => {
     ];
     for (const [state, message] of bad) expect(() => a.loadStateDict(state as never)).toThrow(message);
     expect([Array.from(await a.weight.toArray()), Array.from(await a.bias!.toArray())]).toEqual(before);
+    a.loadStateDict(stateDictFromSafetensors(await stateDictToSafetensors(b)).state); // the advice
+    expect(Array.from(await a.weight.toArray())).toEqual(Array.from(await b.weight.toArray()));
     a.dispose();
     b.dispose();
   });
