@@ -71,6 +71,7 @@ describe('the README examples', () => {
     expect(tensors).toMatch(/Float32Array/);
     expect(Number(mlp!.match(/step 300: mse ([\d.]+)/)?.[1])).toBeLessThan(0.05); // XOR learned
     expect(gpt).toMatch(/step 60: train [\d.]+, val [\d.]+/);
+    expect(JSON.parse(readFileSync(join(dir, 'out/tiny/checkpoint.json'), 'utf8')).meta.step).toBe(60); // the run's state, to resume
     expect(stream!.length).toBeGreaterThan(0);
     expect(grad).toMatch(/^true -/); // maxError negative, as the README says
     // rank 4 on c_attn of 2 blocks 32 wide: A [4, 32] and B [96, 4] a block; all: 2 blocks (2 LayerNorms
