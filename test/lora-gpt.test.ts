@@ -238,5 +238,13 @@ describe('LoRA on a GPT', () => {
     const model = new GPT({ ...base, lora });
     expect(() => new Trainer(cfg, data, model)).toThrow(/^Trainer: the model's LoRA adapters are \{"rank":3,.*\}, cfg.loraRank is 0; merge them first \(model.mergeLoRA\(\)\)/);
     model.dispose();
+    // the same settings, their keys in another order (or left to addLoRA's defaults), are the same adapters: taken
+    const same = { ...cfg, loraRank: 2, loraAlpha: 8, loraDropout: 0, loraTargets: 'c_attn,c_fc' };
+    for (const adapt of [(m: GPT) => m.addLoRA({ targets: ['c_attn', 'c_fc'], dropout: 0, alpha: 8, rank: 2 }), (m: GPT) => m.addLoRA({ targets: ['c_attn', 'c_fc'], rank: 2 })]) {
+      const adapted = new GPT(base);
+      adapt(adapted);
+      new Trainer(same, data, adapted).dispose();
+      adapted.dispose();
+    }
   });
 });

@@ -215,7 +215,8 @@ export class GPT extends Module {
    */
   addLoRA(opts: Pick<LoRAConfig, 'rank'> & Partial<LoRAConfig>): this {
     if (this.currentConfig.lora) throw new Error('GPT.addLoRA: the model already has LoRA adapters; merge them first (mergeLoRA)');
-    const lora: LoRAConfig = { ...GPT_LORA_DEFAULTS, targets: [...GPT_LORA_DEFAULTS.targets], ...opts };
+    const { rank, alpha = GPT_LORA_DEFAULTS.alpha, dropout = GPT_LORA_DEFAULTS.dropout, targets = [...GPT_LORA_DEFAULTS.targets], ...unknown } = opts;
+    const lora: LoRAConfig = { rank, alpha, dropout, targets, ...unknown }; // unknown keys stay, for validateConfig to name
     const config = { ...this.currentConfig, lora };
     validateConfig(config);
     const pruned = this.prunedMask();
