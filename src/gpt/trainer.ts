@@ -284,7 +284,7 @@ function modelShapeProblem(model: GPT, cfg: TrainConfig, vocabSize: number): str
   const has: Record<string, unknown> = { ...model.config, shareLayers: model.config.shareLayers ?? 1 };
   const key = Object.keys(want).find((k) => has[k] !== want[k]);
   if (key !== undefined) return `the model's ${key} is ${show(has[key])}, ${key === 'vocabSize' ? 'data' : 'cfg'}.${key} ${show(want[key])}; a given model must have the shape the config describes`;
-  if (!model.config.lora || (lora && sameLoRA(model.config.lora, lora as LoRAConfig))) return null;
+  if (!model.config.lora || sameLoRA(model.config.lora, lora as LoRAConfig | undefined)) return null;
   const asked = lora ? `cfg.lora* ask for ${show(lora)}` : 'cfg.loraRank is 0';
   return `the model's LoRA adapters are ${show(model.config.lora)}, ${asked}; merge them first (model.mergeLoRA()) to train on from the merged weights`;
 }
