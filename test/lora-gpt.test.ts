@@ -199,6 +199,16 @@ describe('LoRA on a GPT', () => {
     model.dispose();
   });
 
+  it("addLoRA({ rank }) takes peft's LoraConfig defaults for the rest: lora_alpha 8, lora_dropout 0, target_modules c_attn (GPT-2's)", () => {
+    const model = new GPT(base);
+    model.addLoRA({ rank: 2 });
+    expect(model.config.lora).toEqual({ rank: 2, alpha: 8, dropout: 0, targets: ['c_attn'] });
+    expect([...model.namedParameters()].filter(([name]) => isLoRAName(name)).map(([name, p]) => `${name} [${p.shape}]`)).toEqual(
+      [0, 1].flatMap((i) => [`h.${i}.attn.c_attn.lora.A [2,16]`, `h.${i}.attn.c_attn.lora.B [48,2]`]),
+    );
+    model.dispose();
+  });
+
   it('refuses, in one line, what cannot work', async () => {
     expect(() => new GPT({ ...base, lora: { ...lora, rank: 17 } })).toThrow('GPT config: lora.rank 17 exceeds 16, the smaller side of attn.c_attn [48, 16]: a rank is at most min(in, out)');
     expect(() => new GPT({ ...base, lora: { ...lora, rank: 0 } })).toThrow(/GPT config: lora.rank must be an integer >= 1, got 0/);
@@ -228,5 +238,13 @@ describe('LoRA on a GPT', () => {
     const model = new GPT({ ...base, lora });
     expect(() => new Trainer(cfg, data, model)).toThrow(/^Trainer: the model's LoRA adapters are \{"rank":3,.*\}, cfg.loraRank is 0; merge them first \(model.mergeLoRA\(\)\)/);
     model.dispose();
+    // the same settings, their keys in another order (or left to addLoRA's defaults), are the same adapters: taken
+    const same = { ...cfg, loraRank: 2, loraAlpha: 8, loraDropout: 0, loraTargets: 'c_attn,c_fc' };
+    for (const adapt of [(m: GPT) => m.addLoRA({ targets: ['c_attn', 'c_fc'], dropout: 0, alpha: 8, rank: 2 }), (m: GPT) => m.addLoRA({ targets: ['c_attn', 'c_fc'], rank: 2 })]) {
+      const adapted = new GPT(base);
+      adapt(adapted);
+      new Trainer(same, data, adapted).dispose();
+      adapted.dispose();
+    }
   });
 });

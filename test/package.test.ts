@@ -109,6 +109,11 @@ describe('the packed package', () => {
     expect(tsc.stdout).toBe('');
     expect(readmeTsc.stdout).toBe('');
     expect((await exec(process.execPath, ['out/consumer.js'], { cwd: app })).stdout).toBe('consumer ok 3\n');
+    // a CommonJS project's require() reaches every entry point (Node >= 20.19 loads an ES module so; earlier ones refuse it, ERR_REQUIRE_ESM)
+    if (process.features.require_module) {
+      writeFileSync(join(app, 'require.cjs'), "for (const s of ['', '/nn', '/optim', '/io', '/gpt', '/node']) require('webgpu-gpt' + s);\nconsole.log('require ok');\n");
+      expect((await exec(process.execPath, ['require.cjs'], { cwd: app })).stdout).toBe('require ok\n');
+    }
 
     const help = await exec('npx', ['--offline', 'gpt', '--help'], { cwd: app });
     expect(help.stdout).toMatch(/^usage: gpt <command>/);

@@ -21,9 +21,10 @@ const PLATFORM_FREE = ['nn', 'optim', 'io', 'gpt'];
 describe('the package entry points', () => {
   it('package.json exports the root and one subpath per area, each with its types', () => {
     const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { exports: Record<string, unknown> };
-    const expected: Record<string, unknown> = { '.': { types: './dist/index.d.ts', import: './dist/index.js' }, './package.json': './package.json' };
+    // 'default', not 'import' only: a CommonJS project's require() (Node >= 20.19 loads ES modules so) finds them too
+    const expected: Record<string, unknown> = { '.': { types: './dist/index.d.ts', default: './dist/index.js' }, './package.json': './package.json' };
     for (const area of SUBPATHS) {
-      expected[`./${area}`] = { types: `./dist/${area}/index.d.ts`, import: `./dist/${area}/index.js` };
+      expected[`./${area}`] = { types: `./dist/${area}/index.d.ts`, default: `./dist/${area}/index.js` };
       expect(existsSync(join(ROOT, 'src', area, 'index.ts')), area).toBe(true);
     }
     expect(pkg.exports).toEqual(expected);
@@ -136,7 +137,9 @@ describe('state dicts as safetensors', () => {
       // the weight is right; the bias, checked after it, has one value for shape [3]
       [{ weight: { shape: [3, 2], data: new Float32Array(6).fill(7) }, bias: { shape: [3], data: new Float32Array(1) } },
         /^loadStateDict: 'bias' has 1 values for shape \[3\] \(3\)$/],
-      [b.stateDict(), /^loadStateDict: 'weight' must be \{ shape, data \} host values for float32\[3, 2\], got a float32\[3, 2\] tensor \(read it with toArray\(\), .*\)$/],
+      // the advice, followed as written, loads (it once lacked '.state': "missing weight, bias; unexpected state, metadata")
+      [b.stateDict(), /^loadStateDict: 'weight' must be \{ shape, data \} host values for float32\[3, 2\], got a float32\[3, 2\] tensor \(read it with toArray\(\), or copy a model with stateDictFromSafetensors\(await stateDictToSafetensors\(other\)\)\.state\)$/],
+      [stateDictFromSafetensors(await stateDictToSafetensors(b)), /^loadStateDict: argument 'state' is what stateDictFromSafetensors returns \(\{ state, metadata \}\): pass its \.state$/],
       [{ weight: null, bias: null }, /^loadStateDict: 'weight' must be \{ shape, data \} host values for float32\[3, 2\], got null$/],
       [null, /^loadStateDict: argument 'state' must be a Map or an object of \{ shape, data \} by name, got null$/],
       // a string among array values failed in 'tensor' after the weight had been loaded; a shape of
@@ -153,6 +156,8 @@ describe('state dicts as safetensors', () => {
     ];
     for (const [state, message] of bad) expect(() => a.loadStateDict(state as never)).toThrow(message);
     expect([Array.from(await a.weight.toArray()), Array.from(await a.bias!.toArray())]).toEqual(before);
+    a.loadStateDict(stateDictFromSafetensors(await stateDictToSafetensors(b)).state); // the advice
+    expect(Array.from(await a.weight.toArray())).toEqual(Array.from(await b.weight.toArray()));
     a.dispose();
     b.dispose();
   });

@@ -1,10 +1,10 @@
 // The README's TypeScript examples, as a user would write them: type-checked with --strict (and
 // skipLibCheck off) against the package's entry points ('webgpu-gpt', 'webgpu-gpt/nn', ...), then
 // each run as a program of its own, in order, in one directory (the GPT example's checkpoint is what
-// the next example loads).
+// the later examples load).
 import { build } from 'esbuild';
 import { execFile } from 'node:child_process';
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -25,7 +25,7 @@ const entry = (specifier: string) => join(ROOT, 'src', specifier.replace(/^webgp
 
 describe('the README examples', () => {
   it('are type-checked with --strict and skipLibCheck off', async () => {
-    expect(blocks.length).toBeGreaterThanOrEqual(5);
+    expect(blocks.length).toBeGreaterThanOrEqual(8);
     const files = blocks.map((code, i) => {
       writeFileSync(join(dir, `example-${i + 1}.ts`), code);
       return `example-${i + 1}.ts`;
@@ -67,11 +67,29 @@ describe('the README examples', () => {
       });
       outputs.push(stdout);
     }
-    const [tensors, mlp, gpt, stream, grad] = outputs;
+    const [tensors, mlp, gpt, stream, grad, lora, mixed, compressed] = outputs;
     expect(tensors).toMatch(/Float32Array/);
     expect(Number(mlp!.match(/step 300: mse ([\d.]+)/)?.[1])).toBeLessThan(0.05); // XOR learned
     expect(gpt).toMatch(/step 60: train [\d.]+, val [\d.]+/);
+    expect(JSON.parse(readFileSync(join(dir, 'out/tiny/checkpoint.json'), 'utf8')).meta.step).toBe(60); // the run's state, to resume
     expect(stream!.length).toBeGreaterThan(0);
-    expect(grad).toMatch(/^true /);
+    expect(grad).toMatch(/^true -/); // maxError negative, as the README says
+    // rank 4 on c_attn of 2 blocks 32 wide: A [4, 32] and B [96, 4] a block; all: 2 blocks (2 LayerNorms
+    // without bias, 4 Linear weights), ln_f, wte (16 characters) and wpe (block 32)
+    const all = 2 * (2 * 32 + 32 * 96 + 32 * 32 + 32 * 128 + 128 * 32) + 32 + 16 * 32 + 32 * 32;
+    expect(lora).toContain(`trainable params: 1,024 || all params: ${(all + 1024).toLocaleString('en-US')} ||`);
+    const losses = [...lora!.matchAll(/step \d+: loss ([\d.]+)/g)].map((m) => Number(m[1]));
+    expect(losses).toHaveLength(2);
+    expect(losses[1]).toBeLessThan(losses[0]!);
+    expect(existsSync(join(dir, 'out/tiny-lora/checkpoint.json'))).toBe(true);
+    // three steps, none skipped at PyTorch's initial scale, 2^16
+    expect([...mixed!.matchAll(/^step (\d): loss [\d.]+, scale 65536$/gm)].map((m) => m[1])).toEqual(['1', '2', '3']);
+    // half the heads of 2 blocks go: a head's 16 rows of q, k and v (with no bias) and 16 columns of c_proj, a block
+    const [before, after] = compressed!.match(/half the heads: (\d+) -> (\d+) parameters/)!.slice(1).map(Number);
+    expect(before! - after!).toBe(2 * (3 * 16 * 32 + 32 * 16));
+    const [pruned, total] = compressed!.match(/(\d+) of (\d+) Linear weights pruned/)!.slice(1).map(Number);
+    expect([pruned, total]).toEqual([total! / 2, 2 * (32 * 96 + 32 * 32 + 32 * 128 + 128 * 32)]);
+    expect(compressed!.split('\n').filter((l) => l.startsWith('"'))).toHaveLength(3); // a continuation a prompt
+    expect(existsSync(join(dir, 'out/tiny-int8/checkpoint.json'))).toBe(true);
   });
 });

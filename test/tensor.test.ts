@@ -6,7 +6,7 @@ import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { promisify } from 'node:util';
+import { inspect, promisify } from 'node:util';
 
 const run = promisify(execFile);
 
@@ -61,6 +61,17 @@ describe('creation', () => {
     expect(() => tensor([1, 2, 3], [2, 2])).toThrow(/tensor: 3 values do not fill shape \[2, 2\]/);
     expect(() => zeros([2, -1])).toThrow(/^zeros: argument 'shape' must be an array of non-negative integers, got array \[2, -1\]$/);
   });
+
+  // a PyTorch user's first print(x): the engine's fields (storage, refs, GPUBuffer) are no answer to it
+  it('console.log shows a tensor as toString does, also inside a module or an object', () =>
+    scope(async () => {
+      const t = tensor([[1, 2], [3, 4]]).requiresGrad_();
+      expect(inspect(t)).toBe('Tensor(float32[2, 2], requiresGrad)');
+      expect(inspect({ x: t, ids: tensor([1], [1], 'int32') })).toBe('{ x: Tensor(float32[2, 2], requiresGrad), ids: Tensor(int32[1]) }');
+      const layer = new Linear(2, 3, { rng: new Generator(0) });
+      expect(inspect(layer.stateDict())).toBe("Map(2) {\n  'weight' => Tensor(float32[3, 2], requiresGrad),\n  'bias' => Tensor(float32[3], requiresGrad)\n}");
+      layer.dispose();
+    }));
 });
 
 describe('views and scopes', () => {

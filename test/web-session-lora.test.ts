@@ -8,7 +8,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { decodeCheckpoint, modelFromCheckpoint } from '../src/gpt/checkpoint.js';
+import { checkpointBytes, decodeCheckpoint, modelFromCheckpoint } from '../src/gpt/checkpoint.js';
 import { TRAIN_DEFAULTS } from '../src/gpt/trainer.js';
 import { bytesSource } from '../src/io/safetensors-source.js';
 import { isLoRAName } from '../src/nn/lora.js';
@@ -93,6 +93,15 @@ describe('Session fine-tuning a loaded model with LoRA (the page\'s LoRA fields)
     await session.trainStep(trainer);
     expect(Array.from(await again.logits(PROMPT)), 'the same 4th step as the run that went on').toEqual(Array.from(await session.logits(PROMPT)));
     again.dispose();
+
+    // the same adapters recorded with their keys in another order (a checkpoint made in code): resumed too, not a new run
+    const reordered = decodeCheckpoint(bytes, 'page checkpoint');
+    const { rank, alpha, dropout, targets } = reordered.meta.model.lora!;
+    reordered.meta.model = { ...reordered.meta.model, lora: { targets, dropout, alpha, rank } };
+    const third = new Session();
+    await third.load(bytesSource(checkpointBytes(reordered)), 'reordered.safetensors');
+    expect(third.trainerFor(TEXT, SETTINGS).step).toBe(3);
+    third.dispose();
     session.dispose();
   });
 

@@ -40,5 +40,5 @@ export {
 } from './checkpoint.js';
 export { encodeHF, decodeHF, gptConfigFromHF, hfConfigFromGPT, HF_FILES, type HFModelFiles } from './hf/index.js';
 export { memoryPlan, checkPlanFits, describePlan, type MemoryPlan } from './memory-plan.js';
-export { LORA_TARGETS, describeTrainable, type LoRAConfig, type LoRATarget } from './lora.js';
+export { GPT_LORA_DEFAULTS, LORA_TARGETS, describeTrainable, type LoRAConfig, type LoRATarget } from './lora.js';
 export { pruneStructured, STRUCTURES, type Structure, type StructuredPrune } from './prune.js';

@@ -5,6 +5,7 @@
 // matches target_modules: by the end of a layer's dotted name in its block ('c_proj' is both projections).
 import { rangeProblem, show, POSITIVE, POSITIVE_INT, UNIT_INTERVAL } from '../io/value-ranges.js';
 import type { Linear } from '../nn/layers.js';
+import { LORA_DEFAULTS } from '../nn/lora.js';
 import type { Block } from '../nn/transformer.js';
 
 /** The block layers LoRA may adapt, as peft's target_modules name them. */
@@ -19,6 +20,14 @@ export interface LoRAConfig {
   dropout: number;
   targets: LoRATarget[];
 }
+
+/** What GPT.addLoRA fills in when left out: peft's LoraConfig defaults (lora_alpha 8, lora_dropout 0) and its GPT-2 target_modules, c_attn. */
+export const GPT_LORA_DEFAULTS: Readonly<Omit<LoRAConfig, 'rank' | 'targets'>> & { targets: readonly LoRATarget[] } = { ...LORA_DEFAULTS, targets: ['c_attn'] };
+
+/** Whether two LoRA settings (undefined: none) make the same adapters: each field equal, the targets as a set (not by key or list order). */
+export const sameLoRA = (a: LoRAConfig | undefined, b: LoRAConfig | undefined): boolean =>
+  a === b ||
+  (!!a && !!b && a.rank === b.rank && a.alpha === b.alpha && a.dropout === b.dropout && show([...new Set(a.targets)].sort()) === show([...new Set(b.targets)].sort()));
 
 /** A block's Linear layers as [name in the block, out features, in features]. */
 export type LinearShape = [string, number, number];

@@ -17,7 +17,7 @@ import { checkBoolean, checkOptionKeys, checkTensor, describeValue } from '../te
 import { settingProblem, show } from '../io/value-ranges.js';
 import { formatShape, sameShape } from '../tensor/shape.js';
 import { isMaskName } from '../nn/prune.js';
-import { isTargeted, loraConfigProblem, loraRankProblem, targetedLinears, type LinearShape, type LoRAConfig } from './lora.js';
+import { GPT_LORA_DEFAULTS, isTargeted, loraConfigProblem, loraRankProblem, targetedLinears, type LinearShape, type LoRAConfig } from './lora.js';
 
 /** A GPT's shape: vocabulary, context length (blockSize), layers, heads, width (nEmbd), dropout, biases, MLP activation. */
 export interface GPTConfig {
@@ -208,12 +208,15 @@ export class GPT extends Module {
   }
 
   /**
-   * Adapts the layers `lora.targets` names with LoRA adapters (A drawn from the model's generator)
-   * and freezes every other parameter, as peft's get_peft_model: only the adapters train. Refused
+   * Adapts the layers `targets` names with LoRA adapters (A drawn from the model's generator) and
+   * freezes every other parameter, as peft's get_peft_model: only the adapters train. What `opts`
+   * leaves out is GPT_LORA_DEFAULTS' (peft's: alpha 8, dropout 0, targets c_attn). Refused
    * for an int8 or pruned model, an adapted one, or a rank past a targeted layer's min(in, out).
    */
-  addLoRA(lora: LoRAConfig): this {
+  addLoRA(opts: Pick<LoRAConfig, 'rank'> & Partial<LoRAConfig>): this {
     if (this.currentConfig.lora) throw new Error('GPT.addLoRA: the model already has LoRA adapters; merge them first (mergeLoRA)');
+    const { rank, alpha = GPT_LORA_DEFAULTS.alpha, dropout = GPT_LORA_DEFAULTS.dropout, targets = [...GPT_LORA_DEFAULTS.targets], ...unknown } = opts;
+    const lora: LoRAConfig = { rank, alpha, dropout, targets, ...unknown }; // unknown keys stay, for validateConfig to name
     const config = { ...this.currentConfig, lora };
     validateConfig(config);
     const pruned = this.prunedMask();

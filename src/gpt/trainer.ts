@@ -28,8 +28,7 @@ import { checkSplits, drawBatch, isTokenSource, type TokenSplits } from './batch
 import { evaluateModel } from './evaluate.js';
 import { memoryPlan, planFitProblem, type MemoryPlan } from './memory-plan.js';
 import { blockLinearShapes, GPT, shareLayersProblem, type GPTConfig } from './model.js';
-import { describeAdapters, LORA_TARGETS, loraConfigProblem, loraRankProblem, type LoRAConfig, type LoRATarget } from './lora.js';
-import { LORA_DEFAULTS } from '../nn/lora.js';
+import { describeAdapters, GPT_LORA_DEFAULTS, LORA_TARGETS, loraConfigProblem, loraRankProblem, sameLoRA, type LoRAConfig, type LoRATarget } from './lora.js';
 
 /** nanoGPT's Shakespeare-char configuration for CPUs (config/train_shakespeare_char.py, CPU line). */
 export const TRAIN_DEFAULTS = {
@@ -58,9 +57,9 @@ export const TRAIN_DEFAULTS = {
   dtype: 'auto' as TrainDtype,
   recompute: false,
   loraRank: 0,
-  loraAlpha: LORA_DEFAULTS.alpha,
-  loraDropout: LORA_DEFAULTS.dropout,
-  loraTargets: 'c_attn',
+  loraAlpha: GPT_LORA_DEFAULTS.alpha,
+  loraDropout: GPT_LORA_DEFAULTS.dropout,
+  loraTargets: GPT_LORA_DEFAULTS.targets.join(','),
 };
 
 /** What a run may compute in: float32, float16 (mixed precision), or auto (the profile's choice for this adapter). */
@@ -285,7 +284,7 @@ function modelShapeProblem(model: GPT, cfg: TrainConfig, vocabSize: number): str
   const has: Record<string, unknown> = { ...model.config, shareLayers: model.config.shareLayers ?? 1 };
   const key = Object.keys(want).find((k) => has[k] !== want[k]);
   if (key !== undefined) return `the model's ${key} is ${show(has[key])}, ${key === 'vocabSize' ? 'data' : 'cfg'}.${key} ${show(want[key])}; a given model must have the shape the config describes`;
-  if (!model.config.lora || show(model.config.lora) === show(lora)) return null;
+  if (!model.config.lora || sameLoRA(model.config.lora, lora as LoRAConfig | undefined)) return null;
   const asked = lora ? `cfg.lora* ask for ${show(lora)}` : 'cfg.loraRank is 0';
   return `the model's LoRA adapters are ${show(model.config.lora)}, ${asked}; merge them first (model.mergeLoRA()) to train on from the merged weights`;
 }

@@ -18,7 +18,7 @@ export interface TensorData {
 /** That `src` is host values, not a tensor (another model's stateDict() holds its GPU tensors) or something else. */
 function checkTensorData(name: string, src: unknown, p: Tensor): asserts src is TensorData {
   const allowed = `loadStateDict: '${name}' must be { shape, data } host values for ${p.describe()}`;
-  if (src instanceof Tensor) throw new TypeError(`${allowed}, got ${describeValue(src)} (read it with toArray(), or copy a model with stateDictFromSafetensors(await stateDictToSafetensors(other)))`);
+  if (src instanceof Tensor) throw new TypeError(`${allowed}, got ${describeValue(src)} (read it with toArray(), or copy a model with stateDictFromSafetensors(await stateDictToSafetensors(other)).state)`);
   const { shape, data } = (src ?? {}) as Partial<TensorData>;
   if (!Array.isArray(shape) || !(ArrayBuffer.isView(data) || Array.isArray(data))) throw new TypeError(`${allowed}, got ${describeValue(src)}`);
   // checked with the rest, so that a refused state dict leaves every parameter as it was
@@ -266,6 +266,9 @@ export abstract class Module {
   loadStateDict(state: Map<string, TensorData> | Record<string, TensorData>): void {
     if (state === null || typeof state !== 'object') {
       throw new TypeError(`loadStateDict: argument 'state' must be a Map or an object of { shape, data } by name, got ${describeValue(state)}`);
+    }
+    if (!(state instanceof Map) && (state as { state?: unknown }).state instanceof Map) {
+      throw new TypeError(`loadStateDict: argument 'state' is what stateDictFromSafetensors returns ({ state, metadata }): pass its .state`);
     }
     const entries = state instanceof Map ? state : new Map(Object.entries(state));
     const params = this.stateDict();

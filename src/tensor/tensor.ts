@@ -9,6 +9,9 @@ import { formatShape, isShape, numel } from './shape.js';
 import type { FloatType } from '../kernels/kernel.js';
 import { f16BitsToF32 } from './half.js';
 
+/** Node's util.inspect hook, by its registered name: a global symbol, so no node: import (a browser has no such hook and ignores it). */
+const INSPECT = Symbol.for('nodejs.util.inspect.custom');
+
 /**
  * float32, float16, int32, or int8. float16 (IEEE binary16) needs the adapter's shader-f16 feature
  * (kernels/profile.ts `f16`); its values read back as a Float32Array holding the float16 values
@@ -230,5 +233,10 @@ export class Tensor {
 
   toString(): string {
     return `Tensor(${this.describe()}${this.requiresGrad ? ', requiresGrad' : ''})`;
+  }
+
+  /** What console.log shows in Node (util.inspect): toString's line, not the engine's fields (its values need an await: toArray()). */
+  [INSPECT](): string {
+    return this.toString();
   }
 }

@@ -8,14 +8,13 @@ import { generate, type GenerateOptions } from '../gpt/generate.js';
 import { HF_FILES, type HFModelSources } from '../gpt/hf/index.js';
 import { readHFModel } from '../gpt/hf/upload.js';
 import { blockLinearShapes, type GPT, type GPTConfig } from '../gpt/model.js';
-import { loraRankProblem } from '../gpt/lora.js';
+import { loraRankProblem, sameLoRA } from '../gpt/lora.js';
 import { META_PKL, readNanoGptModel, type NanoGptSources } from './picked-nanogpt.js';
 import { CharTokenizer, describeLeftOut, encodeKnown, encodePrompt, TextStream, type Tokenizer } from '../gpt/tokenizer/index.js';
 import { loraOf, modelConfig, resolveTrainDtype, stepPlan, TRAIN_DEFAULTS, Trainer, trainConfigProblem, TrainingDivergedError, type TrainConfig } from '../gpt/trainer.js';
 import { checkPlanFits, describePlan } from '../gpt/memory-plan.js';
 import { device } from '../device/device.js';
 import type { ByteSource } from '../io/safetensors-source.js';
-import { show } from '../io/value-ranges.js';
 import { tensor } from '../ops/index.js';
 import { learningRate } from '../optim/schedule.js';
 import { scope } from '../tensor/scope.js';
@@ -172,7 +171,7 @@ export class Session {
     // refused before startOver, which lets the run go: a refusal after it cost the run its steps and moments
     const adapters = adaptersProblem(model, cfg);
     if (adapters) throw new Error(`Session.trainerFor: ${adapters}`);
-    if (show(model.config.lora) !== show(loraOf(cfg))) this.startOver(model);
+    if (!sameLoRA(model.config.lora, loraOf(cfg))) this.startOver(model);
     // the first trainer of a loaded checkpoint adopts its moments (each freed once copied: never twice on the GPU)
     const moments = this.loadedMoments && checkpointMoments({ optimizer: this.loadedMoments }, model);
     let trainer: Trainer;
