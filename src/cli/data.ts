@@ -2,6 +2,7 @@
 // <out-dir>/data as little-endian train.bin / val.bin (uint16 where the vocabulary fits, as nanoGPT's;
 // int32 otherwise, and in data prepared before the dtype was recorded) plus meta.json with the
 // tokenizer, written last. Prepared tokens are read from disk as batches draw them (TokenFile).
+import { readdirSync, rmSync } from 'node:fs';
 import { open, readdir, rename, rm, stat, truncate } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { parseJSONText } from '../io/json-text.js';
@@ -212,9 +213,7 @@ export async function writeDataset(
   valFraction = VAL_FRACTION,
 ): Promise<{ train: number; val: number }> {
   const created = await makeDirectories(dir);
-  const temps = DATA_FILES.map(tempFilePrefix);
-  const leftover = (await readdir(dir)).filter((f) => temps.some((prefix) => f.startsWith(prefix)));
-  await Promise.all(leftover.map((f) => rm(join(dir, f), { force: true })));
+  removeDatasetTemps(dir);
   const dtype = tokenDtypeFor(tokenizer.vocabSize);
   const width = tokenBytes(dtype);
   const [allTemp, valTemp] = [tempPathFor(join(dir, 'train.bin')), tempPathFor(join(dir, 'val.bin'))];
@@ -241,6 +240,23 @@ export async function writeDataset(
 }
 
 const DATA_FILES = ['train.bin', 'val.bin', 'meta.json'];
+
+/**
+ * Deletes the temporary files of a writeDataset into `dir` (its caller holds the directory's lock, so
+ * they are no other writer's): an earlier run's that was killed, or this run's when a signal ends it
+ * (synchronous, for a signal handler; a missing directory has none).
+ */
+export function removeDatasetTemps(dir: string): void {
+  const temps = DATA_FILES.map(tempFilePrefix);
+  const names = (() => {
+    try {
+      return readdirSync(dir);
+    } catch {
+      return [];
+    }
+  })();
+  for (const f of names) if (temps.some((prefix) => f.startsWith(prefix))) rmSync(join(dir, f), { force: true });
+}
 
 /** Copies the bytes of `from` from `start` on into a new file `to`, durably. */
 async function copyTail(from: string, to: string, start: number): Promise<void> {

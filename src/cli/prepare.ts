@@ -5,7 +5,7 @@
 import { join, resolve } from 'node:path';
 import { BpeTokenizer, countSpelledSpecial, describeLeftOut, describeSpelledSpecial, Gpt2Tokenizer, type KnownTokens } from '../gpt/tokenizer/index.js';
 import { BUILTIN_CORPUS, isWithin, openCorpus, PIECE_BYTES, type Corpus, type CorpusPiece } from './corpus.js';
-import { BPE_VOCAB_SIZE, checkTokenizerFlagsApply, newTokenizer, TOKENIZER_DEFAULTS, TOKENIZER_DOCS, TOKENIZER_FILE_SHOWN, TOKENIZERS, VAL_FRACTION, writeDataset, emptyCorpus } from './data.js';
+import { BPE_VOCAB_SIZE, checkTokenizerFlagsApply, newTokenizer, TOKENIZER_DEFAULTS, TOKENIZER_DOCS, TOKENIZER_FILE_SHOWN, TOKENIZERS, VAL_FRACTION, writeDataset, emptyCorpus, removeDatasetTemps } from './data.js';
 import { flagHelp, noPositional, parseFlags, type FlagSpec } from './flags.js';
 import { TEXT_SOURCE } from './path-flags.js';
 import { formatSeconds, Progress } from './progress.js';
@@ -69,7 +69,7 @@ export async function prepare(args: string[]): Promise<number> {
       if (!seen.chars) throw emptyCorpus(f.data);
     }, f.valFraction).finally(() => pool.close());
     return { tokenizer, counts, endOfText, threadsUsed: pool.threads };
-  });
+  }, () => removeDatasetTemps(dir)); // Ctrl-C ends the process at once: the ids written so far (gigabytes) go with it
   if (corpus.separateDocuments) {
     const joined = endOfText !== null ? 'each followed by <|endoftext|>' : `joined as they are (the ${f.tokenizer} tokenizer has no end-of-text token)`;
     const less = isWithin(resolve(f.outDir), resolve(f.data)) ? `, less those under --out-dir ${f.outDir}` : '';
