@@ -8,7 +8,7 @@ import { join, resolve } from 'node:path';
 import { parseJSONText } from '../io/json-text.js';
 import { tempFilePrefix, tempPathFor, writeFileAtomic } from '../node/atomic-file.js';
 import { nanoGptMetaTokenizer } from '../gpt/nanogpt.js';
-import { isDirectoryPath, makeDirectories, pathExists, readRegularFile, removeEmptyCreated, unlessMissing } from '../node/regular-files.js';
+import { isDirectoryPath, makeDirectories, pathExists, readRegularFile, removeEmptyCreated, unlessMissing, unreadableReason } from '../node/regular-files.js';
 import { NON_NEGATIVE_INT, rangeProblem, show, type Range } from '../io/value-ranges.js';
 import { checkSplits, type TokenSource } from '../gpt/batches.js';
 import { TOKEN_DTYPES, tokenBytes, tokenDtypeFor, TokenFile, TokenWriter, type TokenDtype } from '../node/token-file.js';
@@ -312,6 +312,10 @@ export async function loadDataset(dir: string): Promise<Dataset> {
   }
   const dtype = fields.dtype ?? 'int32'; // data prepared before meta.json recorded its dtype is int32
   if (!TOKEN_DTYPES.includes(dtype as TokenDtype)) throw new Error(`${metaPath}: field "dtype" must be one of ${TOKEN_DTYPES.join(', ')}, got ${show(dtype)}`);
-  const openSplit = (name: string, count: number) => TokenFile.open(join(dir, name), { dtype: dtype as TokenDtype, count, vocabSize: tokenizer.vocabSize, vocabularyOf: "meta.json's tokenizer" });
+  const openSplit = (name: string, count: number) =>
+    TokenFile.open(join(dir, name), { dtype: dtype as TokenDtype, count, vocabSize: tokenizer.vocabSize, vocabularyOf: "meta.json's tokenizer" }).catch((e: NodeJS.ErrnoException) => {
+      // a file that cannot be opened (gone, a directory): the system's bare "ENOENT: ..., open ..." names neither the data nor a way out
+      throw e.code ? new Error(`cannot read prepared data in ${dir} (${name}: ${unreadableReason(e)}); run \`gpt prepare\` again`) : e;
+    });
   return splitFiles(tokenizer, true, () => openSplit('train.bin', count('train')), () => openSplit('val.bin', count('val')));
 }
