@@ -369,6 +369,14 @@ describe('prepared data', () => {
     await ds.close();
   }, 120_000);
 
+  it("counts the corpus's characters as nanoGPT's prepare.py does (code points): an emoji is one, as it is one char token", async () => {
+    const text = '😀 naïve 日本\n𝔘𝔫𝔦😀\n'.repeat(50);
+    const r = await gpt('prepare', '--data', fileOf(text), '--out-dir', join(sandbox, 'astral'));
+    expect(r.code, r.err).toBe(0);
+    const chars = [...text].length.toLocaleString('en-US'); // Python's len(data)
+    expect(r.out).toContain(`: ${chars} characters -> ${chars} tokens (char, `);
+  });
+
   it('on a terminal, a pass that fails after its progress bar showed ends the bar, so that the error starts a line', async () => {
     const line = corpusText(50_000);
     // pieces enough that the bar shows (from the second piece on, 200 ms after the start) before the

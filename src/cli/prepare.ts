@@ -62,7 +62,7 @@ export async function prepare(args: string[]): Promise<number> {
       await inOrder(passOver(corpus, 'tokenizing'), pool, async (tokens, piece) => {
         await append(allKnown(tokens, f.data));
         if (piece.documentEnd && endOfText !== null) await append(Int32Array.of(endOfText));
-        [seen.chars, seen.pieces, seen.rough] = [seen.chars + piece.text.length, seen.pieces + 1, seen.rough + Number(piece.rough)];
+        [seen.chars, seen.pieces, seen.rough] = [seen.chars + codePoints(piece.text), seen.pieces + 1, seen.rough + Number(piece.rough)];
         countSpelledSpecial(tokenizer, piece.text, seen.special); // one cut in two by a rough piece's end goes uncounted
       });
       // gpt2's vocabulary is read, not learnt from the text: this is its first look at it (files of a BOM alone would give only <|endoftext|>s)
@@ -126,6 +126,16 @@ async function learnBpe(corpus: Corpus, threads: number, vocabSize: number, sour
 function allKnown(known: KnownTokens, source: string): Int32Array {
   if (known.dropped) throw new Error(`${source} changed while it was being prepared: ${describeLeftOut(known)}`);
   return known.ids;
+}
+
+/** How many characters `text` (decoded UTF-8: no lone surrogate) has, as Python's len() counts them: an astral one is one, not its two UTF-16 units. */
+function codePoints(text: string): number {
+  let lowSurrogates = 0;
+  for (let i = 0; i < text.length; i++) {
+    const unit = text.charCodeAt(i);
+    if (unit >= 0xdc00 && unit <= 0xdfff) lowSurrogates++;
+  }
+  return text.length - lowSurrogates;
 }
 
 /** The pieces' texts; a file of a byte-order mark alone is as empty as one of no bytes. */
