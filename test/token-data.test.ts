@@ -529,6 +529,37 @@ describe('gpt prepare --data DIR: a directory of documents', () => {
   });
 });
 
+describe('prepared token ids given as text', () => {
+  // a char vocabulary's ids are below 128: as uint16 each is an ASCII byte and a NUL, valid UTF-8
+  const root = join(sandbox, 'ids-as-text');
+  const data = join(root, 'out', 'data');
+  const refusal = (command: string, file: string) =>
+    new RegExp(`^gpt ${command}: flag --data: ${file.replaceAll('.', '\\.')} holds prepared token ids, not text: give the directory to gpt train or gpt eval as --data-dir ${data}$`);
+
+  it('train.bin or val.bin beside meta.json is refused in one line by gpt prepare and gpt train, not tokenized as text', async () => {
+    mkdirSync(root, { recursive: true });
+    writeFileSync(join(root, 'corpus.txt'), corpusText(3_000));
+    expect((await gpt('prepare', '--data', join(root, 'corpus.txt'), '--out-dir', join(root, 'out'))).code).toBe(0);
+    for (const split of ['train.bin', 'val.bin']) {
+      const file = join(data, split);
+      expectOneLine(await gpt('prepare', '--data', file, '--out-dir', join(root, 'again')), 2, refusal('prepare', file));
+      expectOneLine(await gpt('train', '--data', file, '--out-dir', join(root, 'run'), ...TINY, '--max-iters', '1'), 2, refusal('train', file));
+    }
+    expect(readdirSync(root).sort()).toEqual(['corpus.txt', 'out']);
+  });
+
+  it("a directory of documents holding nanoGPT's prepared data (data/shakespeare_char: input.txt, train.bin, val.bin, meta.pkl) is refused, naming train.bin", async () => {
+    const nano = join(root, 'shakespeare_char');
+    mkdirSync(nano, { recursive: true });
+    writeFileSync(join(nano, 'input.txt'), 'First Citizen:\n');
+    writeFileSync(join(nano, 'train.bin'), new Uint8Array(new Uint16Array([1, 2, 3, 4]).buffer));
+    writeFileSync(join(nano, 'val.bin'), new Uint8Array(new Uint16Array([1, 2]).buffer));
+    writeFileSync(join(nano, 'meta.pkl'), 'not read');
+    const r = await gpt('prepare', '--data', nano, '--out-dir', join(root, 'nano-out'));
+    expectOneLine(r, 2, new RegExp(`^gpt prepare: flag --data: ${join(nano, 'train.bin').replaceAll('.', '\\.')} holds prepared token ids, not text: give the directory to gpt train or gpt eval as --data-dir ${nano}$`));
+  });
+});
+
 describe('gpt prepare --val-fraction', () => {
   it('holds out the last fraction of the tokens for validation (nanoGPT holds out 0.0005 of OpenWebText); 0 and 1 are refused', async () => {
     const text = corpusText(30_000);

@@ -6,8 +6,9 @@
 // `gpt prepare` reads a file in pieces (openCorpus), so a corpus may be larger than a JavaScript
 // string holds; each piece ends where tokenization would split the text anyway.
 import { constants } from 'node:buffer';
+import { existsSync } from 'node:fs';
 import { readdir, readFile, realpath, stat } from 'node:fs/promises';
-import { join, resolve, sep } from 'node:path';
+import { basename, dirname, join, resolve, sep } from 'node:path';
 import { createRequire } from 'node:module';
 import { isDirectoryPath, openRegularFile, readRegularFile, unreadableReason } from '../node/regular-files.js';
 import { UsageError } from './usage-error.js';
@@ -34,6 +35,7 @@ export async function loadCorpus(source: string, limits: DownloadLimits = DOWNLO
   let bytes: Uint8Array;
   if (/^https?:\/\//.test(source)) bytes = await download(source, limits);
   else {
+    refusePreparedIds(source, flag);
     try {
       bytes = await readRegularFile(source);
     } catch (e) {
@@ -48,6 +50,19 @@ export async function loadCorpus(source: string, limits: DownloadLimits = DOWNLO
     }
     throw notUtf8(flag, source);
   }
+}
+
+/**
+ * Refuses prepared token ids given as text: train.bin or val.bin beside meta.json, meta.pkl or the
+ * other split (`gpt prepare`'s, nanoGPT's). A char vocabulary's ids are below 128, so each uint16
+ * is an ASCII byte and a NUL: valid UTF-8, which would train on the ids' bytes without a word.
+ */
+function refusePreparedIds(path: string, flag = '--data'): void {
+  const split = basename(path);
+  if (split !== 'train.bin' && split !== 'val.bin') return;
+  const dir = dirname(path);
+  if (!['meta.json', 'meta.pkl', split === 'train.bin' ? 'val.bin' : 'train.bin'].some((f) => existsSync(join(dir, f)))) return;
+  throw new UsageError(`flag ${flag}: ${path} holds prepared token ids, not text: give the directory to gpt train or gpt eval as --data-dir ${dir}`);
 }
 
 /** Text that is not UTF-8, given as `flag`: bad usage. */
@@ -96,6 +111,7 @@ export async function openCorpus(source: string, pieceBytes = PIECE_BYTES, leave
     return { bytes, documents: 1, separateDocuments: false, pieces };
   }
   if (await isDirectoryPath(source)) return directoryCorpus(source, pieceBytes, leaveOut);
+  refusePreparedIds(source);
   const handle = await openSource(source);
   const { size } = await handle.stat().finally(() => handle.close());
   return { bytes: size, documents: 1, separateDocuments: false, pieces: () => filePieces(source, pieceBytes, size) };
@@ -134,6 +150,7 @@ async function documentFiles(dir: string, leaveOut: string): Promise<{ path: str
 
 async function directoryCorpus(dir: string, pieceBytes: number, leaveOut: string): Promise<Corpus> {
   const files = await documentFiles(dir, leaveOut);
+  for (const { path } of files) refusePreparedIds(path);
   if (!files.length) throw new UsageError(`${dir} holds no files to read as text`);
   const pieces = async function* () {
     let before = 0; // bytes of the files read so far
