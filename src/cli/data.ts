@@ -117,7 +117,8 @@ export async function buildDataset(text: string, opts: TokenizerChoice & { sourc
   if (spelled) opts.note?.(`note: ${opts.source} ${spelled}`);
   const { ids } = known;
   const n = trainCount(ids.length, opts.source);
-  return { tokenizer, train: ids.slice(0, n), val: ids.slice(n), close: async () => undefined };
+  // views, not copies: copies held a large text's ids twice at once
+  return { tokenizer, train: ids.subarray(0, n), val: ids.subarray(n), close: async () => undefined };
 }
 
 /** A new tokenizer as `opts` choose it, learnt from the text (given whole or in pieces) where it is char or bpe. */
