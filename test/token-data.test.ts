@@ -110,8 +110,26 @@ describe('a corpus read in pieces', () => {
     const pieces = await piecesOf(await openCorpus(fileOf('\uFEFF' + text), 8));
     expect(pieces.map((p) => p.text).join('')).toBe(text);
     const bad = fileOf(new Uint8Array([...Buffer.from('ab\ncd\nef\n'), 0xff, 0x61]));
-    await expect(piecesOf(await openCorpus(bad, 6))).rejects.toThrow(`${bad} is not valid UTF-8 text (in bytes 6 to 11)`);
+    await expect(piecesOf(await openCorpus(bad, 6))).rejects.toThrow(`${bad} is not valid UTF-8 text (byte 0xFF at offset 9)`);
   });
+
+  it("names the first byte that is not UTF-8 by its offset in the file, as Python's decode error does, not the 8 MiB piece it is in", async () => {
+    const before = 'é'.repeat(PIECE_BYTES / 2 + 1000) + 'ab\n'; // the bad bytes lie in the second piece
+    const at = Buffer.byteLength(before);
+    const cases: [number[], string][] = [
+      [[0xff], '0xFF'], // never in UTF-8
+      [[0xc3, 0x28], '0xC3'], // a lead byte without its continuation
+      [[0xed, 0xa0, 0x80], '0xED'], // a surrogate, U+D800, encoded
+      [[0xc0, 0xaf], '0xC0'], // an overlong "/"
+      [[0xe6, 0x97], '0xE6'], // cut short by the end of the file
+    ];
+    for (const [bytes, shown] of cases) {
+      const path = fileOf(Buffer.concat([Buffer.from(before), Buffer.from(bytes)]));
+      await expect(piecesOf(await openCorpus(path)), shown).rejects.toThrow(`${path} is not valid UTF-8 text (byte ${shown} at offset ${at})`);
+      const r = await gpt('train', '--data', path, '--out-dir', join(sandbox, 'not-utf8'), ...TINY);
+      expectOneLine(r, 2, new RegExp(`is not valid UTF-8 text \\(byte ${shown} at offset ${at}\\); --data takes UTF-8 text$`));
+    }
+  }, 60_000);
 
   it('trains the same char and bpe vocabularies from pieces as from the whole text', async () => {
     const text = corpusText(6_000);

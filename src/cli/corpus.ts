@@ -48,7 +48,7 @@ export async function loadCorpus(source: string, limits: DownloadLimits = DOWNLO
     if ((e as NodeJS.ErrnoException).code === 'ERR_STRING_TOO_LONG') {
       throw new Error(`${source}: too large, more than ${constants.MAX_STRING_LENGTH} characters (the most a JavaScript string holds); tokenize it with \`gpt prepare --data ${source}\`, which reads it in pieces, and train on the prepared data`);
     }
-    throw notUtf8(flag, source);
+    throw notUtf8(flag, source, bytes);
   }
 }
 
@@ -65,8 +65,33 @@ function refusePreparedIds(path: string, flag = '--data'): void {
   throw new UsageError(`flag ${flag}: ${path} holds prepared token ids, not text: give the directory to gpt train or gpt eval as --data-dir ${dir}`);
 }
 
-/** Text that is not UTF-8, given as `flag`: bad usage. */
-const notUtf8 = (flag: string, source: string, where = '') => new UsageError(`flag ${flag}: ${source} is not valid UTF-8 text${where}; ${flag} takes UTF-8 text`);
+/** Text that is not UTF-8, given as `flag`: bad usage, naming the first byte that is not (`bytes` from the file's byte `start` on), as Python's decode error does. */
+function notUtf8(flag: string, source: string, bytes: Uint8Array, start = 0): UsageError {
+  const at = firstNonUtf8(bytes);
+  const where = at < 0 ? '' : ` (byte 0x${bytes[at]!.toString(16).toUpperCase().padStart(2, '0')} at offset ${start + at})`;
+  return new UsageError(`flag ${flag}: ${source} is not valid UTF-8 text${where}; ${flag} takes UTF-8 text`);
+}
+
+/**
+ * The offset of the first byte of `bytes` that starts no valid UTF-8 sequence (a stray continuation,
+ * an overlong form, a surrogate, past U+10FFFF, one cut short), as TextDecoder's fatal mode refuses them; -1 if none.
+ */
+function firstNonUtf8(bytes: Uint8Array): number {
+  for (let i = 0; i < bytes.length; ) {
+    const lead = bytes[i]!;
+    if (lead < 0x80) {
+      i++;
+      continue;
+    }
+    const more = lead >= 0xc2 && lead <= 0xdf ? 1 : lead >= 0xe0 && lead <= 0xef ? 2 : lead >= 0xf0 && lead <= 0xf4 ? 3 : 0;
+    // the second byte's range rules out overlong forms (E0, F0), surrogates (ED) and code points past U+10FFFF (F4)
+    const [low, high] = lead === 0xe0 ? [0xa0, 0xbf] : lead === 0xed ? [0x80, 0x9f] : lead === 0xf0 ? [0x90, 0xbf] : lead === 0xf4 ? [0x80, 0x8f] : [0x80, 0xbf];
+    if (!more || !(bytes[i + 1]! >= low && bytes[i + 1]! <= high)) return i;
+    for (let k = 2; k <= more; k++) if ((bytes[i + k]! & 0xc0) !== 0x80) return i; // past the end: undefined & 0xc0 is 0
+    i += more + 1;
+  }
+  return -1;
+}
 
 /** A corpus read piece by piece: `pieces()` reads it anew at each call (learning a vocabulary and tokenizing each take a pass). */
 export interface Corpus {
@@ -197,7 +222,7 @@ async function* filePieces(path: string, pieceBytes: number, size: number): Asyn
       try {
         text = decoder.decode(buffer.subarray(0, cut.at));
       } catch {
-        throw notUtf8('--data', path, ` (in bytes ${start} to ${start + cut.at})`);
+        throw notUtf8('--data', path, buffer.subarray(0, cut.at), start);
       }
       yield { text, end: start + cut.at, rough: cut.rough, documentEnd: cut.at === held && ended };
       buffer.copyWithin(0, cut.at, held);
