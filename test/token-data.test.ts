@@ -1,7 +1,7 @@
 // Corpora larger than memory: `gpt prepare` reads a file in pieces that tokenize as the whole text
 // does, streams the ids to disk (uint16 where the vocabulary fits), and training reads the windows
 // it draws from the files (TokenFile). The oracle for pieces is the same tokenizer on the whole text.
-import { appendFileSync, type BigIntStats, closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, symlinkSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
+import { appendFileSync, type BigIntStats, closeSync, existsSync, linkSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, symlinkSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import fc from 'fast-check';
@@ -538,6 +538,23 @@ describe('gpt prepare --data DIR: a directory of documents', () => {
     await ds.close();
     // in path order: a.txt, more/sub/y.txt, more/x.txt
     expect(ids).toEqual(['First.', 'Deeper in it.', 'In a linked directory.'].flatMap((text) => [...GPT2.encode(text), 50256]));
+  });
+
+  it.runIf(process.platform !== 'win32')('reads a file met again (a link to it, a hard link) once, under its first path: a document twice over could sit in train and val both', async () => {
+    const root = join(sandbox, 'linked-files');
+    mkdirSync(join(root, 'b'), { recursive: true });
+    writeFileSync(join(root, 'a.txt'), 'Once only.');
+    writeFileSync(join(root, 'z.txt'), 'Another.');
+    symlinkSync('../a.txt', join(root, 'b', 'again.txt'));
+    linkSync(join(root, 'a.txt'), join(root, 'c.txt'));
+    const out = join(sandbox, 'linked-files-out');
+    const r = await gpt('prepare', '--data', root, '--tokenizer', 'gpt2', '--out-dir', out);
+    expect(r.code, r.err).toBe(0);
+    expect(r.out).toContain(`2 documents (the files of ${root}), each followed by <|endoftext|>`);
+    const ds = await loadDataset(join(out, 'data'));
+    const ids = [...ds.train.subarray(0, ds.train.length), ...ds.val.subarray(0, ds.val.length)];
+    await ds.close();
+    expect(ids).toEqual(['Once only.', 'Another.'].flatMap((text) => [...GPT2.encode(text), 50256]));
   });
 
   it('an empty directory is refused as bad usage (exit 2), naming it', async () => {

@@ -148,12 +148,13 @@ export const isWithin = (path: string, dir: string): boolean => path === dir || 
 /**
  * The files under `dir` with their sizes, in the order of their paths; hidden ones (.git, .DS_Store)
  * and those under `leaveOut` left out. Links are followed, to directories too; a directory met again
- * (a link back up) is walked once; a dangling link is left out. Node 20's recursive readdir took a
- * link back up round and round until the links nested too deep: a directory's files read 40 times over.
+ * (a link back up) is walked once, and a file met again (a link or hard link to it) is read once,
+ * under its first path; a dangling link is left out. Node 20's recursive readdir took a link back up
+ * round and round until the links nested too deep: a directory's files read 40 times over.
  */
 async function documentFiles(dir: string, leaveOut: string): Promise<{ path: string; size: number }[]> {
   const skipped = leaveOut && resolve(leaveOut);
-  const files: { name: string; path: string; size: number }[] = [];
+  const files: { name: string; path: string; size: number; file: string }[] = [];
   const walked = new Set<string>();
   const walk = async (name: string): Promise<void> => {
     const at = join(dir, name);
@@ -164,13 +165,18 @@ async function documentFiles(dir: string, leaveOut: string): Promise<{ path: str
       if (entry.startsWith('.')) continue;
       const path = join(at, entry);
       if (skipped && isWithin(resolve(path), skipped)) continue;
-      const s = await stat(path).catch(() => null);
+      // bigint: a file index (NTFS's is 64-bit) past 2^53 would be rounded into another file's
+      const s = await stat(path, { bigint: true }).catch(() => null);
       if (s?.isDirectory()) await walk(join(name, entry));
-      else if (s?.isFile()) files.push({ name: join(name, entry), path, size: s.size });
+      else if (s?.isFile()) files.push({ name: join(name, entry), path, size: Number(s.size), file: s.ino ? `${s.dev}:${s.ino}` : path }); // ino 0: a file system that keeps none
     }
   };
   await walk('');
-  return files.sort((x, y) => (x.name < y.name ? -1 : x.name > y.name ? 1 : 0)).map(({ path, size }) => ({ path, size }));
+  const read = new Set<string>();
+  return files
+    .sort((x, y) => (x.name < y.name ? -1 : x.name > y.name ? 1 : 0))
+    .filter(({ file }) => !read.has(file) && read.add(file))
+    .map(({ path, size }) => ({ path, size }));
 }
 
 async function directoryCorpus(dir: string, pieceBytes: number, leaveOut: string): Promise<Corpus> {
