@@ -518,6 +518,18 @@ describe('gpt prepare --data DIR: a directory of documents', () => {
     }
   });
 
+  /** `gpt prepare --data root --tokenizer gpt2` reads `texts` as root's documents, in this order, each followed by <|endoftext|>. */
+  const expectGpt2Documents = async (root: string, texts: string[]) => {
+    const out = `${root}-out`;
+    const r = await gpt('prepare', '--data', root, '--tokenizer', 'gpt2', '--out-dir', out);
+    expect(r.code, r.err).toBe(0);
+    expect(r.out).toContain(`${texts.length} documents (the files of ${root}), each followed by <|endoftext|>`);
+    const ds = await loadDataset(join(out, 'data'));
+    const ids = [...ds.train.subarray(0, ds.train.length), ...ds.val.subarray(0, ds.val.length)];
+    await ds.close();
+    expect(ids).toEqual(texts.flatMap((text) => [...GPT2.encode(text), 50256]));
+  };
+
   it.runIf(process.platform !== 'win32')('follows links, to directories too, walking a directory met again once; a dangling link is left out', async () => {
     const root = join(sandbox, 'linked-documents');
     const elsewhere = join(sandbox, 'linked-elsewhere');
@@ -529,15 +541,8 @@ describe('gpt prepare --data DIR: a directory of documents', () => {
     symlinkSync(elsewhere, join(root, 'more')); // read as root/more/...
     symlinkSync('.', join(root, 'loop')); // root again: not walked twice, nor forever
     symlinkSync(join(sandbox, 'missing'), join(root, 'gone'));
-    const out = join(sandbox, 'linked-documents-out');
-    const r = await gpt('prepare', '--data', root, '--tokenizer', 'gpt2', '--out-dir', out);
-    expect(r.code, r.err).toBe(0);
-    expect(r.out).toContain(`3 documents (the files of ${root}), each followed by <|endoftext|>`);
-    const ds = await loadDataset(join(out, 'data'));
-    const ids = [...ds.train.subarray(0, ds.train.length), ...ds.val.subarray(0, ds.val.length)];
-    await ds.close();
     // in path order: a.txt, more/sub/y.txt, more/x.txt
-    expect(ids).toEqual(['First.', 'Deeper in it.', 'In a linked directory.'].flatMap((text) => [...GPT2.encode(text), 50256]));
+    await expectGpt2Documents(root, ['First.', 'Deeper in it.', 'In a linked directory.']);
   });
 
   it.runIf(process.platform !== 'win32')('reads a file met again (a link to it, a hard link) once, under its first path: a document twice over could sit in train and val both', async () => {
@@ -547,14 +552,7 @@ describe('gpt prepare --data DIR: a directory of documents', () => {
     writeFileSync(join(root, 'z.txt'), 'Another.');
     symlinkSync('../a.txt', join(root, 'b', 'again.txt'));
     linkSync(join(root, 'a.txt'), join(root, 'c.txt'));
-    const out = join(sandbox, 'linked-files-out');
-    const r = await gpt('prepare', '--data', root, '--tokenizer', 'gpt2', '--out-dir', out);
-    expect(r.code, r.err).toBe(0);
-    expect(r.out).toContain(`2 documents (the files of ${root}), each followed by <|endoftext|>`);
-    const ds = await loadDataset(join(out, 'data'));
-    const ids = [...ds.train.subarray(0, ds.train.length), ...ds.val.subarray(0, ds.val.length)];
-    await ds.close();
-    expect(ids).toEqual(['Once only.', 'Another.'].flatMap((text) => [...GPT2.encode(text), 50256]));
+    await expectGpt2Documents(root, ['Once only.', 'Another.']);
   });
 
   it('an empty directory is refused as bad usage (exit 2), naming it', async () => {
