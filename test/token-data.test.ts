@@ -326,6 +326,54 @@ describe('prepared data', () => {
     await again.close();
   });
 
+  it('writes every id where the file system takes a write in parts (a short write, as a filling disk gives), not the first part alone', async () => {
+    const dir = join(sandbox, 'short-writes', 'data');
+    const ids = random(300_000, 8, 11);
+    const probe = await open(join(sandbox, 'short-writes-probe'), 'w');
+    const proto = Object.getPrototypeOf(probe) as FileHandle;
+    await probe.close();
+    const write = proto.write as (...a: unknown[]) => Promise<{ bytesWritten: number }>;
+    // POSIX's write(2) may take fewer bytes than given and say how many: here at most 4096 at a time
+    const short = vi.spyOn(proto, 'write').mockImplementation(function (this: FileHandle, buffer: unknown, offset?: unknown, length?: unknown, position?: unknown) {
+      if (!(buffer instanceof Uint8Array)) return write.call(this, buffer, offset, length, position);
+      const [from, n] = [typeof offset === 'number' ? offset : 0, typeof length === 'number' ? length : buffer.length - (typeof offset === 'number' ? offset : 0)];
+      return write.call(this, buffer, from, Math.min(n, 4096), position) as never;
+    } as never);
+    try {
+      await writeDataset(dir, CharTokenizer.train('abcdefgh'), 'test', (append) => append(ids));
+    } finally {
+      short.mockRestore();
+    }
+    const ds = await loadDataset(dir);
+    const n = Math.floor(ids.length * 0.9);
+    expect(ds.train.subarray(0, n).every((id, i) => id === ids[i]) && ds.val.subarray(0, ids.length - n).every((id, i) => id === ids[n + i])).toBe(true);
+    await ds.close();
+  });
+
+  it("a full disk is one line naming the data directory and the system's words, and leaves no temporary file", async () => {
+    const dir = join(sandbox, 'disk-full', 'data');
+    const probe = await open(join(sandbox, 'disk-full-probe'), 'w');
+    const proto = Object.getPrototypeOf(probe) as FileHandle;
+    await probe.close();
+    const full = vi.spyOn(proto, 'write').mockRejectedValue(Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC', errno: -28 }));
+    try {
+      await expect(writeDataset(dir, CharTokenizer.train('abcdefgh'), 'test', (append) => append(random(1_000, 8, 13)))).rejects.toThrow(`cannot write the tokens to ${dir}: ENOSPC (no space left on device)`);
+    } finally {
+      full.mockRestore();
+    }
+    expect(existsSync(dir)).toBe(false); // made by this write, and empty: removed
+  });
+
+  it('a meta.json that cannot be written leaves the token files as they were, not the new ones beside the old meta.json', async () => {
+    const dir = join(sandbox, 'meta-unwritable', 'data');
+    mkdirSync(join(dir, 'meta.json'), { recursive: true }); // a directory: the rename of its new version fails
+    writeFileSync(join(dir, 'train.bin'), 'earlier train');
+    writeFileSync(join(dir, 'val.bin'), 'earlier val');
+    await expect(writeDataset(dir, CharTokenizer.train('abcdefgh'), 'test', (append) => append(random(1_000, 8, 12)))).rejects.toThrow(/cannot write .*meta\.json/);
+    expect([readFileSync(join(dir, 'train.bin'), 'utf8'), readFileSync(join(dir, 'val.bin'), 'utf8')]).toEqual(['earlier train', 'earlier val']);
+    expect(readdirSync(dir).sort()).toEqual(['meta.json', 'train.bin', 'val.bin']);
+  });
+
   it("closes the files of prepared data refused for being tokenized differently from the checkpoint", async () => {
     const dir = join(sandbox, 'other-tokenizer', 'data');
     await writeDataset(dir, CharTokenizer.train('abc'), 'test', (append) => append(random(50, 3, 9)));

@@ -1,14 +1,15 @@
 // Corpus -> tokens -> train/val split (first 90% / last 10%, as nanoGPT), stored under
 // <out-dir>/data as little-endian train.bin / val.bin (uint16 where the vocabulary fits, as nanoGPT's;
 // int32 otherwise, and in data prepared before the dtype was recorded) plus meta.json with the
-// tokenizer, written last. Prepared tokens are read from disk as batches draw them (TokenFile).
+// tokenizer and the splits' lengths, which a load checks the files against. Prepared tokens are
+// read from disk as batches draw them (TokenFile).
 import { readdirSync, rmSync } from 'node:fs';
 import { open, readdir, rename, rm, stat, truncate } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { parseJSONText } from '../io/json-text.js';
-import { tempFilePrefix, tempPathFor, writeFileAtomic } from '../node/atomic-file.js';
+import { systemErrorText, tempFilePrefix, tempPathFor, writeFileAtomic } from '../node/atomic-file.js';
 import { nanoGptMetaTokenizer } from '../gpt/nanogpt.js';
-import { isDirectoryPath, makeDirectories, pathExists, readRegularFile, removeEmptyCreated, unlessMissing, unreadableReason } from '../node/regular-files.js';
+import { isDirectoryPath, makeDirectories, pathExists, readRegularFile, removeEmptyCreated, unlessMissing, unreadableReason, writeFully } from '../node/regular-files.js';
 import { NON_NEGATIVE_INT, rangeProblem, show, type Range } from '../io/value-ranges.js';
 import { checkSplits, type TokenSource } from '../gpt/batches.js';
 import { TOKEN_DTYPES, tokenBytes, tokenDtypeFor, TokenFile, TokenWriter, type TokenDtype } from '../node/token-file.js';
@@ -200,8 +201,8 @@ async function nanoGptCharTokenizer(dir: string): Promise<CharTokenizer | null> 
 export const recordedSource = (source: string) => (isPathSource(source) ? resolve(source) : source);
 
 /**
- * Streams the ids that `fill` appends into <dir>: train.bin and val.bin (all but the last
- * `valFraction`, and those), then meta.json. All ids go to one temporary file first, since the split is known only at the
+ * Streams the ids that `fill` appends into <dir>: meta.json, then train.bin and val.bin (all but
+ * the last `valFraction`, and those). All ids go to one temporary file first, since the split is known only at the
  * end; the last 10% is then copied out and the file cut to the first 90%. The caller holds the
  * directory's lock, so the temporary files an interrupted earlier write left (gigabytes, for a
  * large corpus) are no other writer's and are deleted.
@@ -218,20 +219,26 @@ export async function writeDataset(
   const dtype = tokenDtypeFor(tokenizer.vocabSize);
   const width = tokenBytes(dtype);
   const [allTemp, valTemp] = [tempPathFor(join(dir, 'train.bin')), tempPathFor(join(dir, 'val.bin'))];
+  // the system's "ENOSPC: no space left on device, write" names neither the data nor where it went
+  const unwritten = (e: unknown): never => {
+    if ((e as NodeJS.ErrnoException).code === undefined) throw e;
+    throw new Error(`cannot write the tokens to ${dir}: ${systemErrorText(e)}`, { cause: e });
+  };
   try {
-    const all = await TokenWriter.create(allTemp, dtype);
-    await fill((ids) => all.append(ids)).catch(async (e: unknown) => {
+    const all = await TokenWriter.create(allTemp, dtype).catch(unwritten);
+    await fill((ids) => all.append(ids).catch(unwritten)).catch(async (e: unknown) => {
       await all.abandon(); // deleted below: syncing its gigabytes first would only delay the error
       throw e;
     });
-    await all.close();
+    await all.close().catch(unwritten);
     const train = trainCount(all.count, source, valFraction);
-    await copyTail(allTemp, valTemp, train * width);
+    await copyTail(allTemp, valTemp, train * width).catch(unwritten);
     await truncate(allTemp, train * width);
-    await rename(allTemp, join(dir, 'train.bin'));
-    await rename(valTemp, join(dir, 'val.bin'));
+    // meta.json before the token files: one that cannot be written (a full disk) leaves the earlier data whole
     const meta = { tokenizer: tokenizer.toJSON(), vocabSize: tokenizer.vocabSize, train, val: all.count - train, dtype };
     await writeFileAtomic(join(dir, 'meta.json'), JSON.stringify(meta) + '\n');
+    await rename(allTemp, join(dir, 'train.bin'));
+    await rename(valTemp, join(dir, 'val.bin'));
     return { train, val: all.count - train };
   } catch (e) {
     await Promise.all([allTemp, valTemp].map((p) => rm(p, { force: true })));
@@ -270,7 +277,7 @@ async function copyTail(from: string, to: string, start: number): Promise<void> 
     const buffer = new Uint8Array(16 * 2 ** 20);
     for (let at = start, n = 1; n > 0; at += n) {
       n = (await source.read(buffer, 0, buffer.length, at)).bytesRead;
-      await target.write(buffer.subarray(0, n));
+      await writeFully(target, buffer.subarray(0, n));
     }
     await target.sync();
   } finally {
