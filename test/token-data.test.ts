@@ -1,7 +1,7 @@
 // Corpora larger than memory: `gpt prepare` reads a file in pieces that tokenize as the whole text
 // does, streams the ids to disk (uint16 where the vocabulary fits), and training reads the windows
 // it draws from the files (TokenFile). The oracle for pieces is the same tokenizer on the whole text.
-import { appendFileSync, type BigIntStats, closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, symlinkSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
+import { appendFileSync, type BigIntStats, closeSync, existsSync, linkSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, symlinkSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import fc from 'fast-check';
@@ -110,8 +110,26 @@ describe('a corpus read in pieces', () => {
     const pieces = await piecesOf(await openCorpus(fileOf('\uFEFF' + text), 8));
     expect(pieces.map((p) => p.text).join('')).toBe(text);
     const bad = fileOf(new Uint8Array([...Buffer.from('ab\ncd\nef\n'), 0xff, 0x61]));
-    await expect(piecesOf(await openCorpus(bad, 6))).rejects.toThrow(`${bad} is not valid UTF-8 text (in bytes 6 to 11)`);
+    await expect(piecesOf(await openCorpus(bad, 6))).rejects.toThrow(`${bad} is not valid UTF-8 text (byte 0xFF at offset 9)`);
   });
+
+  it("names the first byte that is not UTF-8 by its offset in the file, as Python's decode error does, not the 8 MiB piece it is in", async () => {
+    const before = 'é'.repeat(PIECE_BYTES / 2 + 1000) + 'ab\n'; // the bad bytes lie in the second piece
+    const at = Buffer.byteLength(before);
+    const cases: [number[], string][] = [
+      [[0xff], '0xFF'], // never in UTF-8
+      [[0xc3, 0x28], '0xC3'], // a lead byte without its continuation
+      [[0xed, 0xa0, 0x80], '0xED'], // a surrogate, U+D800, encoded
+      [[0xc0, 0xaf], '0xC0'], // an overlong "/"
+      [[0xe6, 0x97], '0xE6'], // cut short by the end of the file
+    ];
+    for (const [bytes, shown] of cases) {
+      const path = fileOf(Buffer.concat([Buffer.from(before), Buffer.from(bytes)]));
+      await expect(piecesOf(await openCorpus(path)), shown).rejects.toThrow(`${path} is not valid UTF-8 text (byte ${shown} at offset ${at})`);
+      const r = await gpt('train', '--data', path, '--out-dir', join(sandbox, 'not-utf8'), ...TINY);
+      expectOneLine(r, 2, new RegExp(`is not valid UTF-8 text \\(byte ${shown} at offset ${at}\\); --data takes UTF-8 text$`));
+    }
+  }, 60_000);
 
   it('trains the same char and bpe vocabularies from pieces as from the whole text', async () => {
     const text = corpusText(6_000);
@@ -308,6 +326,54 @@ describe('prepared data', () => {
     await again.close();
   });
 
+  it('writes every id where the file system takes a write in parts (a short write, as a filling disk gives), not the first part alone', async () => {
+    const dir = join(sandbox, 'short-writes', 'data');
+    const ids = random(300_000, 8, 11);
+    const probe = await open(join(sandbox, 'short-writes-probe'), 'w');
+    const proto = Object.getPrototypeOf(probe) as FileHandle;
+    await probe.close();
+    const write = proto.write as (...a: unknown[]) => Promise<{ bytesWritten: number }>;
+    // POSIX's write(2) may take fewer bytes than given and say how many: here at most 4096 at a time
+    const short = vi.spyOn(proto, 'write').mockImplementation(function (this: FileHandle, buffer: unknown, offset?: unknown, length?: unknown, position?: unknown) {
+      if (!(buffer instanceof Uint8Array)) return write.call(this, buffer, offset, length, position);
+      const [from, n] = [typeof offset === 'number' ? offset : 0, typeof length === 'number' ? length : buffer.length - (typeof offset === 'number' ? offset : 0)];
+      return write.call(this, buffer, from, Math.min(n, 4096), position) as never;
+    } as never);
+    try {
+      await writeDataset(dir, CharTokenizer.train('abcdefgh'), 'test', (append) => append(ids));
+    } finally {
+      short.mockRestore();
+    }
+    const ds = await loadDataset(dir);
+    const n = Math.floor(ids.length * 0.9);
+    expect(ds.train.subarray(0, n).every((id, i) => id === ids[i]) && ds.val.subarray(0, ids.length - n).every((id, i) => id === ids[n + i])).toBe(true);
+    await ds.close();
+  });
+
+  it("a full disk is one line naming the data directory and the system's words, and leaves no temporary file", async () => {
+    const dir = join(sandbox, 'disk-full', 'data');
+    const probe = await open(join(sandbox, 'disk-full-probe'), 'w');
+    const proto = Object.getPrototypeOf(probe) as FileHandle;
+    await probe.close();
+    const full = vi.spyOn(proto, 'write').mockRejectedValue(Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC', errno: -28 }));
+    try {
+      await expect(writeDataset(dir, CharTokenizer.train('abcdefgh'), 'test', (append) => append(random(1_000, 8, 13)))).rejects.toThrow(`cannot write the tokens to ${dir}: ENOSPC (no space left on device)`);
+    } finally {
+      full.mockRestore();
+    }
+    expect(existsSync(dir)).toBe(false); // made by this write, and empty: removed
+  });
+
+  it('a meta.json that cannot be written leaves the token files as they were, not the new ones beside the old meta.json', async () => {
+    const dir = join(sandbox, 'meta-unwritable', 'data');
+    mkdirSync(join(dir, 'meta.json'), { recursive: true }); // a directory: the rename of its new version fails
+    writeFileSync(join(dir, 'train.bin'), 'earlier train');
+    writeFileSync(join(dir, 'val.bin'), 'earlier val');
+    await expect(writeDataset(dir, CharTokenizer.train('abcdefgh'), 'test', (append) => append(random(1_000, 8, 12)))).rejects.toThrow(/cannot write .*meta\.json/);
+    expect([readFileSync(join(dir, 'train.bin'), 'utf8'), readFileSync(join(dir, 'val.bin'), 'utf8')]).toEqual(['earlier train', 'earlier val']);
+    expect(readdirSync(dir).sort()).toEqual(['meta.json', 'train.bin', 'val.bin']);
+  });
+
   it("closes the files of prepared data refused for being tokenized differently from the checkpoint", async () => {
     const dir = join(sandbox, 'other-tokenizer', 'data');
     await writeDataset(dir, CharTokenizer.train('abc'), 'test', (append) => append(random(50, 3, 9)));
@@ -369,6 +435,14 @@ describe('prepared data', () => {
     await ds.close();
   }, 120_000);
 
+  it("counts the corpus's characters as nanoGPT's prepare.py does (code points): an emoji is one, as it is one char token", async () => {
+    const text = '😀 naïve 日本\n𝔘𝔫𝔦😀\n'.repeat(50);
+    const r = await gpt('prepare', '--data', fileOf(text), '--out-dir', join(sandbox, 'astral'));
+    expect(r.code, r.err).toBe(0);
+    const chars = [...text].length.toLocaleString('en-US'); // Python's len(data)
+    expect(r.out).toContain(`: ${chars} characters -> ${chars} tokens (char, `);
+  });
+
   it('on a terminal, a pass that fails after its progress bar showed ends the bar, so that the error starts a line', async () => {
     const line = corpusText(50_000);
     // pieces enough that the bar shows (from the second piece on, 200 ms after the start) before the
@@ -424,11 +498,13 @@ describe('prepared data', () => {
 });
 
 describe('a large text given to gpt train --data', () => {
-  it('brings a note that gpt prepare would tokenize it once and read it from disk', async () => {
+  it('brings a note that gpt prepare would tokenize it once and read it from disk, and is held once, its splits views of its ids', async () => {
     const notes: string[] = [];
     const text = 'ab\n'.repeat(2 ** 24) + 'c'; // 50M characters: no note
     const ds = await buildDataset(text, { source: 'mid.txt', tokenizer: 'char', vocabSize: 512, note: (l) => notes.push(l) });
     expect(ds.train.length + ds.val.length).toBe(text.length);
+    // the splits are views of the ids, not copies of them: copies held the ids twice at once (2 GB for a 200 MB text)
+    expect((ds.train as Int32Array).buffer === (ds.val as Int32Array).buffer).toBe(true); // not toBe on the buffers: a failure would print 200 MB
     expect(notes).toEqual([]);
     await buildDataset(text + 'd'.repeat(2 ** 24), { source: 'big.txt', tokenizer: 'char', vocabSize: 512, note: (l) => notes.push(l) });
     expect(notes).toEqual([
@@ -490,6 +566,18 @@ describe('gpt prepare --data DIR: a directory of documents', () => {
     }
   });
 
+  /** `gpt prepare --data root --tokenizer gpt2` reads `texts` as root's documents, in this order, each followed by <|endoftext|>. */
+  const expectGpt2Documents = async (root: string, texts: string[]) => {
+    const out = `${root}-out`;
+    const r = await gpt('prepare', '--data', root, '--tokenizer', 'gpt2', '--out-dir', out);
+    expect(r.code, r.err).toBe(0);
+    expect(r.out).toContain(`${texts.length} documents (the files of ${root}), each followed by <|endoftext|>`);
+    const ds = await loadDataset(join(out, 'data'));
+    const ids = [...ds.train.subarray(0, ds.train.length), ...ds.val.subarray(0, ds.val.length)];
+    await ds.close();
+    expect(ids).toEqual(texts.flatMap((text) => [...GPT2.encode(text), 50256]));
+  };
+
   it.runIf(process.platform !== 'win32')('follows links, to directories too, walking a directory met again once; a dangling link is left out', async () => {
     const root = join(sandbox, 'linked-documents');
     const elsewhere = join(sandbox, 'linked-elsewhere');
@@ -501,15 +589,18 @@ describe('gpt prepare --data DIR: a directory of documents', () => {
     symlinkSync(elsewhere, join(root, 'more')); // read as root/more/...
     symlinkSync('.', join(root, 'loop')); // root again: not walked twice, nor forever
     symlinkSync(join(sandbox, 'missing'), join(root, 'gone'));
-    const out = join(sandbox, 'linked-documents-out');
-    const r = await gpt('prepare', '--data', root, '--tokenizer', 'gpt2', '--out-dir', out);
-    expect(r.code, r.err).toBe(0);
-    expect(r.out).toContain(`3 documents (the files of ${root}), each followed by <|endoftext|>`);
-    const ds = await loadDataset(join(out, 'data'));
-    const ids = [...ds.train.subarray(0, ds.train.length), ...ds.val.subarray(0, ds.val.length)];
-    await ds.close();
     // in path order: a.txt, more/sub/y.txt, more/x.txt
-    expect(ids).toEqual(['First.', 'Deeper in it.', 'In a linked directory.'].flatMap((text) => [...GPT2.encode(text), 50256]));
+    await expectGpt2Documents(root, ['First.', 'Deeper in it.', 'In a linked directory.']);
+  });
+
+  it.runIf(process.platform !== 'win32')('reads a file met again (a link to it, a hard link) once, under its first path: a document twice over could sit in train and val both', async () => {
+    const root = join(sandbox, 'linked-files');
+    mkdirSync(join(root, 'b'), { recursive: true });
+    writeFileSync(join(root, 'a.txt'), 'Once only.');
+    writeFileSync(join(root, 'z.txt'), 'Another.');
+    symlinkSync('../a.txt', join(root, 'b', 'again.txt'));
+    linkSync(join(root, 'a.txt'), join(root, 'c.txt'));
+    await expectGpt2Documents(root, ['Once only.', 'Another.']);
   });
 
   it('an empty directory is refused as bad usage (exit 2), naming it', async () => {
@@ -518,6 +609,37 @@ describe('gpt prepare --data DIR: a directory of documents', () => {
     writeFileSync(join(empty, '.git', 'HEAD'), 'x');
     const r = await gpt('prepare', '--data', empty, '--out-dir', join(sandbox, 'none'));
     expectOneLine(r, 2, new RegExp(`^gpt prepare: ${empty} holds no files to read as text$`));
+  });
+});
+
+describe('prepared token ids given as text', () => {
+  // a char vocabulary's ids are below 128: as uint16 each is an ASCII byte and a NUL, valid UTF-8
+  const root = join(sandbox, 'ids-as-text');
+  const data = join(root, 'out', 'data');
+  const refusal = (command: string, file: string) =>
+    new RegExp(`^gpt ${command}: flag --data: ${file.replaceAll('.', '\\.')} holds prepared token ids, not text: give the directory to gpt train or gpt eval as --data-dir ${data}$`);
+
+  it('train.bin or val.bin beside meta.json is refused in one line by gpt prepare and gpt train, not tokenized as text', async () => {
+    mkdirSync(root, { recursive: true });
+    writeFileSync(join(root, 'corpus.txt'), corpusText(3_000));
+    expect((await gpt('prepare', '--data', join(root, 'corpus.txt'), '--out-dir', join(root, 'out'))).code).toBe(0);
+    for (const split of ['train.bin', 'val.bin']) {
+      const file = join(data, split);
+      expectOneLine(await gpt('prepare', '--data', file, '--out-dir', join(root, 'again')), 2, refusal('prepare', file));
+      expectOneLine(await gpt('train', '--data', file, '--out-dir', join(root, 'run'), ...TINY, '--max-iters', '1'), 2, refusal('train', file));
+    }
+    expect(readdirSync(root).sort()).toEqual(['corpus.txt', 'out']);
+  });
+
+  it("a directory of documents holding nanoGPT's prepared data (data/shakespeare_char: input.txt, train.bin, val.bin, meta.pkl) is refused, naming train.bin", async () => {
+    const nano = join(root, 'shakespeare_char');
+    mkdirSync(nano, { recursive: true });
+    writeFileSync(join(nano, 'input.txt'), 'First Citizen:\n');
+    writeFileSync(join(nano, 'train.bin'), new Uint8Array(new Uint16Array([1, 2, 3, 4]).buffer));
+    writeFileSync(join(nano, 'val.bin'), new Uint8Array(new Uint16Array([1, 2]).buffer));
+    writeFileSync(join(nano, 'meta.pkl'), 'not read');
+    const r = await gpt('prepare', '--data', nano, '--out-dir', join(root, 'nano-out'));
+    expectOneLine(r, 2, new RegExp(`^gpt prepare: flag --data: ${join(nano, 'train.bin').replaceAll('.', '\\.')} holds prepared token ids, not text: give the directory to gpt train or gpt eval as --data-dir ${nano}$`));
   });
 });
 

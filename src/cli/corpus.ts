@@ -6,8 +6,9 @@
 // `gpt prepare` reads a file in pieces (openCorpus), so a corpus may be larger than a JavaScript
 // string holds; each piece ends where tokenization would split the text anyway.
 import { constants } from 'node:buffer';
+import { existsSync } from 'node:fs';
 import { readdir, readFile, realpath, stat } from 'node:fs/promises';
-import { join, resolve, sep } from 'node:path';
+import { basename, dirname, join, resolve, sep } from 'node:path';
 import { createRequire } from 'node:module';
 import { isDirectoryPath, openRegularFile, readRegularFile, unreadableReason } from '../node/regular-files.js';
 import { UsageError } from './usage-error.js';
@@ -29,6 +30,7 @@ export async function loadCorpus(source: string, limits: DownloadLimits = DOWNLO
   let bytes: Uint8Array;
   if (/^https?:\/\//.test(source)) bytes = await download(source, limits);
   else {
+    refusePreparedIds(source, flag);
     try {
       bytes = await readRegularFile(source);
     } catch (e) {
@@ -41,12 +43,50 @@ export async function loadCorpus(source: string, limits: DownloadLimits = DOWNLO
     if ((e as NodeJS.ErrnoException).code === 'ERR_STRING_TOO_LONG') {
       throw new Error(`${source}: too large, more than ${constants.MAX_STRING_LENGTH} characters (the most a JavaScript string holds); tokenize it with \`gpt prepare --data ${source}\`, which reads it in pieces, and train on the prepared data`);
     }
-    throw notUtf8(flag, source);
+    throw notUtf8(flag, source, bytes);
   }
 }
 
-/** Text that is not UTF-8, given as `flag`: bad usage. */
-const notUtf8 = (flag: string, source: string, where = '') => new UsageError(`flag ${flag}: ${source} is not valid UTF-8 text${where}; ${flag} takes UTF-8 text`);
+/**
+ * Refuses prepared token ids given as text: train.bin or val.bin beside meta.json, meta.pkl or the
+ * other split (`gpt prepare`'s, nanoGPT's). A char vocabulary's ids are below 128, so each uint16
+ * is an ASCII byte and a NUL: valid UTF-8, which would train on the ids' bytes without a word.
+ */
+function refusePreparedIds(path: string, flag = '--data'): void {
+  const split = basename(path);
+  if (split !== 'train.bin' && split !== 'val.bin') return;
+  const dir = dirname(path);
+  if (!['meta.json', 'meta.pkl', split === 'train.bin' ? 'val.bin' : 'train.bin'].some((f) => existsSync(join(dir, f)))) return;
+  throw new UsageError(`flag ${flag}: ${path} holds prepared token ids, not text: give the directory to gpt train or gpt eval as --data-dir ${dir}`);
+}
+
+/** Text that is not UTF-8, given as `flag`: bad usage, naming the first byte that is not (`bytes` from the file's byte `start` on), as Python's decode error does. */
+function notUtf8(flag: string, source: string, bytes: Uint8Array, start = 0): UsageError {
+  const at = firstNonUtf8(bytes);
+  const where = at < 0 ? '' : ` (byte 0x${bytes[at]!.toString(16).toUpperCase().padStart(2, '0')} at offset ${start + at})`;
+  return new UsageError(`flag ${flag}: ${source} is not valid UTF-8 text${where}; ${flag} takes UTF-8 text`);
+}
+
+/**
+ * The offset of the first byte of `bytes` that starts no valid UTF-8 sequence (a stray continuation,
+ * an overlong form, a surrogate, past U+10FFFF, one cut short), as TextDecoder's fatal mode refuses them; -1 if none.
+ */
+function firstNonUtf8(bytes: Uint8Array): number {
+  for (let i = 0; i < bytes.length; ) {
+    const lead = bytes[i]!;
+    if (lead < 0x80) {
+      i++;
+      continue;
+    }
+    const more = lead >= 0xc2 && lead <= 0xdf ? 1 : lead >= 0xe0 && lead <= 0xef ? 2 : lead >= 0xf0 && lead <= 0xf4 ? 3 : 0;
+    // the second byte's range rules out overlong forms (E0, F0), surrogates (ED) and code points past U+10FFFF (F4)
+    const [low, high] = lead === 0xe0 ? [0xa0, 0xbf] : lead === 0xed ? [0x80, 0x9f] : lead === 0xf0 ? [0x90, 0xbf] : lead === 0xf4 ? [0x80, 0x8f] : [0x80, 0xbf];
+    if (!more || !(bytes[i + 1]! >= low && bytes[i + 1]! <= high)) return i;
+    for (let k = 2; k <= more; k++) if ((bytes[i + k]! & 0xc0) !== 0x80) return i; // past the end: undefined & 0xc0 is 0
+    i += more + 1;
+  }
+  return -1;
+}
 
 /** A corpus read piece by piece: `pieces()` reads it anew at each call (learning a vocabulary and tokenizing each take a pass). */
 export interface Corpus {
@@ -91,6 +131,7 @@ export async function openCorpus(source: string, pieceBytes = PIECE_BYTES, leave
     return { bytes, documents: 1, separateDocuments: false, pieces };
   }
   if (await isDirectoryPath(source)) return directoryCorpus(source, pieceBytes, leaveOut);
+  refusePreparedIds(source);
   const handle = await openSource(source);
   const { size } = await handle.stat().finally(() => handle.close());
   return { bytes: size, documents: 1, separateDocuments: false, pieces: () => filePieces(source, pieceBytes, size) };
@@ -102,12 +143,13 @@ export const isWithin = (path: string, dir: string): boolean => path === dir || 
 /**
  * The files under `dir` with their sizes, in the order of their paths; hidden ones (.git, .DS_Store)
  * and those under `leaveOut` left out. Links are followed, to directories too; a directory met again
- * (a link back up) is walked once; a dangling link is left out. Node 20's recursive readdir took a
- * link back up round and round until the links nested too deep: a directory's files read 40 times over.
+ * (a link back up) is walked once, and a file met again (a link or hard link to it) is read once,
+ * under its first path; a dangling link is left out. Node 20's recursive readdir took a link back up
+ * round and round until the links nested too deep: a directory's files read 40 times over.
  */
 async function documentFiles(dir: string, leaveOut: string): Promise<{ path: string; size: number }[]> {
   const skipped = leaveOut && resolve(leaveOut);
-  const files: { name: string; path: string; size: number }[] = [];
+  const files: { name: string; path: string; size: number; file: string }[] = [];
   const walked = new Set<string>();
   const walk = async (name: string): Promise<void> => {
     const at = join(dir, name);
@@ -118,17 +160,23 @@ async function documentFiles(dir: string, leaveOut: string): Promise<{ path: str
       if (entry.startsWith('.')) continue;
       const path = join(at, entry);
       if (skipped && isWithin(resolve(path), skipped)) continue;
-      const s = await stat(path).catch(() => null);
+      // bigint: a file index (NTFS's is 64-bit) past 2^53 would be rounded into another file's
+      const s = await stat(path, { bigint: true }).catch(() => null);
       if (s?.isDirectory()) await walk(join(name, entry));
-      else if (s?.isFile()) files.push({ name: join(name, entry), path, size: s.size });
+      else if (s?.isFile()) files.push({ name: join(name, entry), path, size: Number(s.size), file: s.ino ? `${s.dev}:${s.ino}` : path }); // ino 0: a file system that keeps none
     }
   };
   await walk('');
-  return files.sort((x, y) => (x.name < y.name ? -1 : x.name > y.name ? 1 : 0)).map(({ path, size }) => ({ path, size }));
+  const read = new Set<string>();
+  return files
+    .sort((x, y) => (x.name < y.name ? -1 : x.name > y.name ? 1 : 0))
+    .filter(({ file }) => !read.has(file) && read.add(file))
+    .map(({ path, size }) => ({ path, size }));
 }
 
 async function directoryCorpus(dir: string, pieceBytes: number, leaveOut: string): Promise<Corpus> {
   const files = await documentFiles(dir, leaveOut);
+  for (const { path } of files) refusePreparedIds(path);
   if (!files.length) throw new UsageError(`${dir} holds no files to read as text`);
   const pieces = async function* () {
     let before = 0; // bytes of the files read so far
@@ -175,7 +223,7 @@ async function* filePieces(path: string, pieceBytes: number, size: number): Asyn
       try {
         text = decoder.decode(buffer.subarray(0, cut.at));
       } catch {
-        throw notUtf8('--data', path, ` (in bytes ${start} to ${start + cut.at})`);
+        throw notUtf8('--data', path, buffer.subarray(0, cut.at), start);
       }
       yield { text, end: start + cut.at, rough: cut.rough, documentEnd: cut.at === held && ended };
       buffer.copyWithin(0, cut.at, held);

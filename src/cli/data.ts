@@ -1,13 +1,15 @@
 // Corpus -> tokens -> train/val split (first 90% / last 10%, as nanoGPT), stored under
 // <out-dir>/data as little-endian train.bin / val.bin (uint16 where the vocabulary fits, as nanoGPT's;
 // int32 otherwise, and in data prepared before the dtype was recorded) plus meta.json with the
-// tokenizer, written last. Prepared tokens are read from disk as batches draw them (TokenFile).
+// tokenizer and the splits' lengths, which a load checks the files against. Prepared tokens are
+// read from disk as batches draw them (TokenFile).
+import { readdirSync, rmSync } from 'node:fs';
 import { open, readdir, rename, rm, stat, truncate } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { parseJSONText } from '../io/json-text.js';
-import { tempFilePrefix, tempPathFor, writeFileAtomic } from '../node/atomic-file.js';
+import { systemErrorText, tempFilePrefix, tempPathFor, writeFileAtomic } from '../node/atomic-file.js';
 import { nanoGptMetaTokenizer } from '../gpt/nanogpt.js';
-import { isDirectoryPath, makeDirectories, pathExists, readRegularFile, removeEmptyCreated, unlessMissing } from '../node/regular-files.js';
+import { isDirectoryPath, makeDirectories, pathExists, readRegularFile, removeEmptyCreated, unlessMissing, unreadableReason, writeFully } from '../node/regular-files.js';
 import { NON_NEGATIVE_INT, rangeProblem, show, type Range } from '../io/value-ranges.js';
 import { checkSplits, type TokenSource } from '../gpt/batches.js';
 import { TOKEN_DTYPES, tokenBytes, tokenDtypeFor, TokenFile, TokenWriter, type TokenDtype } from '../node/token-file.js';
@@ -116,7 +118,8 @@ export async function buildDataset(text: string, opts: TokenizerChoice & { sourc
   if (spelled) opts.note?.(`note: ${opts.source} ${spelled}`);
   const { ids } = known;
   const n = trainCount(ids.length, opts.source);
-  return { tokenizer, train: ids.slice(0, n), val: ids.slice(n), close: async () => undefined };
+  // views, not copies: copies held a large text's ids twice at once
+  return { tokenizer, train: ids.subarray(0, n), val: ids.subarray(n), close: async () => undefined };
 }
 
 /** A new tokenizer as `opts` choose it, learnt from the text (given whole or in pieces) where it is char or bpe. */
@@ -198,8 +201,8 @@ async function nanoGptCharTokenizer(dir: string): Promise<CharTokenizer | null> 
 export const recordedSource = (source: string) => (isPathSource(source) ? resolve(source) : source);
 
 /**
- * Streams the ids that `fill` appends into <dir>: train.bin and val.bin (all but the last
- * `valFraction`, and those), then meta.json. All ids go to one temporary file first, since the split is known only at the
+ * Streams the ids that `fill` appends into <dir>: meta.json, then train.bin and val.bin (all but
+ * the last `valFraction`, and those). All ids go to one temporary file first, since the split is known only at the
  * end; the last 10% is then copied out and the file cut to the first 90%. The caller holds the
  * directory's lock, so the temporary files an interrupted earlier write left (gigabytes, for a
  * large corpus) are no other writer's and are deleted.
@@ -212,26 +215,30 @@ export async function writeDataset(
   valFraction = VAL_FRACTION,
 ): Promise<{ train: number; val: number }> {
   const created = await makeDirectories(dir);
-  const temps = DATA_FILES.map(tempFilePrefix);
-  const leftover = (await readdir(dir)).filter((f) => temps.some((prefix) => f.startsWith(prefix)));
-  await Promise.all(leftover.map((f) => rm(join(dir, f), { force: true })));
+  removeDatasetTemps(dir);
   const dtype = tokenDtypeFor(tokenizer.vocabSize);
   const width = tokenBytes(dtype);
   const [allTemp, valTemp] = [tempPathFor(join(dir, 'train.bin')), tempPathFor(join(dir, 'val.bin'))];
+  // the system's "ENOSPC: no space left on device, write" names neither the data nor where it went
+  const unwritten = (e: unknown): never => {
+    if ((e as NodeJS.ErrnoException).code === undefined) throw e;
+    throw new Error(`cannot write the tokens to ${dir}: ${systemErrorText(e)}`, { cause: e });
+  };
   try {
-    const all = await TokenWriter.create(allTemp, dtype);
-    await fill((ids) => all.append(ids)).catch(async (e: unknown) => {
+    const all = await TokenWriter.create(allTemp, dtype).catch(unwritten);
+    await fill((ids) => all.append(ids).catch(unwritten)).catch(async (e: unknown) => {
       await all.abandon(); // deleted below: syncing its gigabytes first would only delay the error
       throw e;
     });
-    await all.close();
+    await all.close().catch(unwritten);
     const train = trainCount(all.count, source, valFraction);
-    await copyTail(allTemp, valTemp, train * width);
+    await copyTail(allTemp, valTemp, train * width).catch(unwritten);
     await truncate(allTemp, train * width);
-    await rename(allTemp, join(dir, 'train.bin'));
-    await rename(valTemp, join(dir, 'val.bin'));
+    // meta.json before the token files: one that cannot be written (a full disk) leaves the earlier data whole
     const meta = { tokenizer: tokenizer.toJSON(), vocabSize: tokenizer.vocabSize, train, val: all.count - train, dtype };
     await writeFileAtomic(join(dir, 'meta.json'), JSON.stringify(meta) + '\n');
+    await rename(allTemp, join(dir, 'train.bin'));
+    await rename(valTemp, join(dir, 'val.bin'));
     return { train, val: all.count - train };
   } catch (e) {
     await Promise.all([allTemp, valTemp].map((p) => rm(p, { force: true })));
@@ -241,6 +248,23 @@ export async function writeDataset(
 }
 
 const DATA_FILES = ['train.bin', 'val.bin', 'meta.json'];
+
+/**
+ * Deletes the temporary files of a writeDataset into `dir` (its caller holds the directory's lock, so
+ * they are no other writer's): an earlier run's that was killed, or this run's when a signal ends it
+ * (synchronous, for a signal handler; a missing directory has none).
+ */
+export function removeDatasetTemps(dir: string): void {
+  const temps = DATA_FILES.map(tempFilePrefix);
+  const names = (() => {
+    try {
+      return readdirSync(dir);
+    } catch {
+      return [];
+    }
+  })();
+  for (const f of names) if (temps.some((prefix) => f.startsWith(prefix))) rmSync(join(dir, f), { force: true });
+}
 
 /** Copies the bytes of `from` from `start` on into a new file `to`, durably. */
 async function copyTail(from: string, to: string, start: number): Promise<void> {
@@ -253,7 +277,7 @@ async function copyTail(from: string, to: string, start: number): Promise<void> 
     const buffer = new Uint8Array(16 * 2 ** 20);
     for (let at = start, n = 1; n > 0; at += n) {
       n = (await source.read(buffer, 0, buffer.length, at)).bytesRead;
-      await target.write(buffer.subarray(0, n));
+      await writeFully(target, buffer.subarray(0, n));
     }
     await target.sync();
   } finally {
@@ -296,6 +320,10 @@ export async function loadDataset(dir: string): Promise<Dataset> {
   }
   const dtype = fields.dtype ?? 'int32'; // data prepared before meta.json recorded its dtype is int32
   if (!TOKEN_DTYPES.includes(dtype as TokenDtype)) throw new Error(`${metaPath}: field "dtype" must be one of ${TOKEN_DTYPES.join(', ')}, got ${show(dtype)}`);
-  const openSplit = (name: string, count: number) => TokenFile.open(join(dir, name), { dtype: dtype as TokenDtype, count, vocabSize: tokenizer.vocabSize, vocabularyOf: "meta.json's tokenizer" });
+  const openSplit = (name: string, count: number) =>
+    TokenFile.open(join(dir, name), { dtype: dtype as TokenDtype, count, vocabSize: tokenizer.vocabSize, vocabularyOf: "meta.json's tokenizer" }).catch((e: NodeJS.ErrnoException) => {
+      // a file that cannot be opened (gone, a directory): the system's bare "ENOENT: ..., open ..." names neither the data nor a way out
+      throw e.code ? new Error(`cannot read prepared data in ${dir} (${name}: ${unreadableReason(e)}); run \`gpt prepare\` again`) : e;
+    });
   return splitFiles(tokenizer, true, () => openSplit('train.bin', count('train')), () => openSplit('val.bin', count('val')));
 }

@@ -5,7 +5,7 @@
 import { join, resolve } from 'node:path';
 import { BpeTokenizer, countSpelledSpecial, describeLeftOut, describeSpelledSpecial, Gpt2Tokenizer, type KnownTokens } from '../gpt/tokenizer/index.js';
 import { BUILTIN_CORPUS, isWithin, openCorpus, PIECE_BYTES, type Corpus, type CorpusPiece } from './corpus.js';
-import { BPE_VOCAB_SIZE, checkTokenizerFlagsApply, newTokenizer, TOKENIZER_DEFAULTS, TOKENIZER_DOCS, TOKENIZER_FILE_SHOWN, TOKENIZERS, VAL_FRACTION, writeDataset, emptyCorpus } from './data.js';
+import { BPE_VOCAB_SIZE, checkTokenizerFlagsApply, newTokenizer, TOKENIZER_DEFAULTS, TOKENIZER_DOCS, TOKENIZER_FILE_SHOWN, TOKENIZERS, VAL_FRACTION, writeDataset, emptyCorpus, removeDatasetTemps } from './data.js';
 import { flagHelp, noPositional, parseFlags, type FlagSpec } from './flags.js';
 import { TEXT_SOURCE } from './path-flags.js';
 import { formatSeconds, Progress } from './progress.js';
@@ -62,14 +62,14 @@ export async function prepare(args: string[]): Promise<number> {
       await inOrder(passOver(corpus, 'tokenizing'), pool, async (tokens, piece) => {
         await append(allKnown(tokens, f.data));
         if (piece.documentEnd && endOfText !== null) await append(Int32Array.of(endOfText));
-        [seen.chars, seen.pieces, seen.rough] = [seen.chars + piece.text.length, seen.pieces + 1, seen.rough + Number(piece.rough)];
+        [seen.chars, seen.pieces, seen.rough] = [seen.chars + codePoints(piece.text), seen.pieces + 1, seen.rough + Number(piece.rough)];
         countSpelledSpecial(tokenizer, piece.text, seen.special); // one cut in two by a rough piece's end goes uncounted
       });
       // gpt2's vocabulary is read, not learnt from the text: this is its first look at it (files of a BOM alone would give only <|endoftext|>s)
       if (!seen.chars) throw emptyCorpus(f.data);
     }, f.valFraction).finally(() => pool.close());
     return { tokenizer, counts, endOfText, threadsUsed: pool.threads };
-  });
+  }, () => removeDatasetTemps(dir)); // Ctrl-C ends the process at once: the ids written so far (gigabytes) go with it
   if (corpus.separateDocuments) {
     const joined = endOfText !== null ? 'each followed by <|endoftext|>' : `joined as they are (the ${f.tokenizer} tokenizer has no end-of-text token)`;
     const less = isWithin(resolve(f.outDir), resolve(f.data)) ? `, less those under --out-dir ${f.outDir}` : '';
@@ -126,6 +126,16 @@ async function learnBpe(corpus: Corpus, threads: number, vocabSize: number, sour
 function allKnown(known: KnownTokens, source: string): Int32Array {
   if (known.dropped) throw new Error(`${source} changed while it was being prepared: ${describeLeftOut(known)}`);
   return known.ids;
+}
+
+/** How many characters `text` (decoded UTF-8: no lone surrogate) has, as Python's len() counts them: an astral one is one, not its two UTF-16 units. */
+function codePoints(text: string): number {
+  let lowSurrogates = 0;
+  for (let i = 0; i < text.length; i++) {
+    const unit = text.charCodeAt(i);
+    if (unit >= 0xdc00 && unit <= 0xdfff) lowSurrogates++;
+  }
+  return text.length - lowSurrogates;
 }
 
 /** The pieces' texts; a file of a byte-order mark alone is as empty as one of no bytes. */

@@ -125,6 +125,18 @@ export async function readFully(handle: PositionalFile, position: number, out: U
   return out;
 }
 
+/**
+ * Writes all of `bytes` at the open file's current position: write(2) may take fewer bytes than
+ * given (a filling disk, a signal) and say so, and one write would then drop the rest without an error.
+ */
+export async function writeFully(handle: FileHandle, bytes: Uint8Array): Promise<void> {
+  for (let done = 0; done < bytes.length; ) {
+    const { bytesWritten } = await handle.write(bytes, done, bytes.length - done);
+    if (bytesWritten === 0) throw new Error('the file system took none of the bytes written (no space left?)');
+    done += bytesWritten;
+  }
+}
+
 /** Why a path could not be read, in words rather than an errno code alone (ENOENT says little to most). */
 export function unreadableReason(e: unknown): string {
   const code = (e as NodeJS.ErrnoException).code;

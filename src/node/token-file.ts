@@ -6,7 +6,7 @@
 import { readSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { readCache, writeCache } from '../device/platform.js';
-import { openRegularFile, readFully } from './regular-files.js';
+import { openRegularFile, readFully, writeFully } from './regular-files.js';
 import { checkOptionKeys, describeValue } from '../tensor/check.js';
 
 /** How token ids are stored: uint16 where the vocabulary fits (as nanoGPT's train.bin), int32 otherwise. */
@@ -207,7 +207,7 @@ export class TokenWriter {
     const bad = ids.findIndex((id) => id < 0 || id >= max);
     if (bad >= 0) throw new Error(`TokenWriter: token ${ids[bad]} does not fit ${this.dtype}`);
     const data = this.dtype === 'int32' ? ids : Uint16Array.from(ids);
-    await this.handle.write(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+    await writeFully(this.handle, new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
     this.count += ids.length;
   }
 
