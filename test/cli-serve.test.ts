@@ -100,6 +100,32 @@ describe('gpt serve checks the Host header', () => {
   });
 });
 
+describe('gpt serve, a --host spelled otherwise than the address it binds', () => {
+  it("answers the Host a browser sends for its URL, and names the address bound: 127.1 is 127.0.0.1, 0 and 0:0:0:0:0:0:0:0 every interface", async () => {
+    for (const [host, bound] of [['127.1', '127.0.0.1'], ['0', '0.0.0.0'], ['0:0:0:0:0:0:0:0', '[::]']] as const) {
+      const server = await startServer({ root, port: 0, host });
+      try {
+        const port = new URL(server.url).port;
+        expect(server.bound, host).toBe(`${bound}:${port}`);
+        // a browser's URL parser writes 127.1 as 127.0.0.1 and 0 as 0.0.0.0, and so does its Host header (every request was 421)
+        for (const url of [server.url, `http://${host.includes(':') ? `[${host}]` : host}:${port}/`]) expect(await statusFor(Number(port), new URL(url).host), `--host ${host}, ${url}`).toBe(200);
+      } finally {
+        await server.close();
+      }
+    }
+  });
+
+  it('warns that the network can load the page by the address bound, not the spelling: not for 127.1, for 0', async () => {
+    for (const [host, warns] of [['127.1', false], ['0', true]] as const) {
+      const server = await spawnGpt(['serve', '--root', root, '--port', '0', '--host', host], 30_000);
+      await server.printed(/open \S+/);
+      server.child.kill('SIGINT');
+      const { err } = await server.done;
+      expect(/warning: bound to .*other machines on the network/.test(err), `--host ${host}: ${err}`).toBe(warns);
+    }
+  });
+});
+
 describe('gpt serve, the request path', () => {
   let server: StaticServer;
   beforeAll(async () => {
