@@ -204,7 +204,7 @@ describe('gpt serve, range requests of the checkpoint', () => {
     }
   });
 
-  it("a checkpoint directory's weights are read through for their CRC-32 once per version, not at every range", async () => {
+  it("a checkpoint directory's weights are read through for their CRC-32 once per version, not at every range, nor at every range asked together", async () => {
     const run = join(dir, 'run-reads');
     const [v1, v2] = [tinyCheckpoint(), tinyCheckpoint(8)];
     await writeCheckpointFiles(run, v1);
@@ -225,6 +225,13 @@ describe('gpt serve, range requests of the checkpoint', () => {
         for (let i = 0; i < 10; i++) expectPartial(await ask(server, '/checkpoint.safetensors', range(`bytes=${i}-${i + 7}`)), bytes, i, i + 7, `range ${i}`);
         expect(bytesRead, 'the weights once, and 10 ranges of 8 bytes').toBe(bytes.length + 80);
       }
+      // asked together, as several pages loading a new save do: one check shared (each read the weights through)
+      const v3 = tinyCheckpoint(16);
+      await writeCheckpointFiles(run, v3);
+      bytesRead = 0;
+      const answers = await Promise.all(Array.from({ length: 10 }, (_, i) => ask(server, '/checkpoint.safetensors', range(`bytes=${i}-${i + 7}`))));
+      answers.forEach((answer, i) => expectPartial(answer, v3, i, i + 7, `range ${i}, asked together`));
+      expect(bytesRead, 'the weights once, and 10 ranges of 8 bytes, asked together').toBe(v3.length + 80);
     } finally {
       spy.mockRestore();
       await server.close();
