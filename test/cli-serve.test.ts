@@ -31,16 +31,19 @@ function statusFor(port: number, host: string | null): Promise<number> {
   });
 }
 
-/** The status line answering a request whose request line and header lines are `head`, sent as written. */
-function statusLineOf(port: number, head: string): Promise<string> {
+/** The status line and header lines answering a request whose request line and header lines are `head`, sent as written. */
+function responseHeadOf(port: number, head: string): Promise<string> {
   return new Promise((resolve, reject) => {
     const socket = connect(port, '127.0.0.1', () => socket.write(`${head}Connection: close\r\n\r\n`));
     let text = '';
     socket.on('data', (d: Buffer) => (text += d.toString('latin1')));
-    socket.on('end', () => resolve(text.split('\r\n', 1)[0]!));
+    socket.on('end', () => resolve(text.split('\r\n\r\n', 1)[0]!));
     socket.on('error', reject);
   });
 }
+
+/** The status line answering a request whose request line and header lines are `head`, sent as written. */
+const statusLineOf = async (port: number, head: string) => (await responseHeadOf(port, head)).split('\r\n', 1)[0]!;
 
 describe('gpt serve checks the Host header', () => {
   let server: StaticServer;
@@ -83,6 +86,19 @@ describe('gpt serve checks the Host header', () => {
     expect(await statusLine(`http://${own}/../etc/hostname`, own)).toBe('HTTP/1.1 400 Bad Request');
     for (const target of [own, '*', `http://user@${own}/`, `https://${own}/`, `file:///etc/hostname`]) expect(await statusLine(target, own), target).toBe('HTTP/1.1 400 Bad Request');
     expect(await statusLineOf(port, `OPTIONS * HTTP/1.1\r\nHost: ${own}\r\n`)).toBe('HTTP/1.1 405 Method Not Allowed'); // a valid target, a method not served
+  });
+
+  it('lets no page of another origin read its answers: no CORS header, whatever the Origin, and a CORS preflight is 405', async () => {
+    const own = `127.0.0.1:${port}`;
+    const headersOf = (request: string) => responseHeadOf(port, `${request}Host: ${own}\r\n`);
+    for (const origin of ['http://evil.example', 'null', `http://${own}`]) {
+      const head = await headersOf(`GET / HTTP/1.1\r\nOrigin: ${origin}\r\n`);
+      expect(head, origin).toMatch(/^HTTP\/1\.1 200 /);
+      expect(head, origin).not.toMatch(/^access-control-/im);
+    }
+    const preflight = await headersOf('OPTIONS / HTTP/1.1\r\nOrigin: http://evil.example\r\nAccess-Control-Request-Method: GET\r\nAccess-Control-Request-Headers: range, if-match\r\n');
+    expect(preflight).toMatch(/^HTTP\/1\.1 405 /);
+    expect(preflight).not.toMatch(/^access-control-/im);
   });
 
   it('names a host given with --host, and every local address when bound to all of them', () => {
