@@ -88,7 +88,7 @@ describe('gpt serve checks the Host header', () => {
     expect(await statusLineOf(port, `OPTIONS * HTTP/1.1\r\nHost: ${own}\r\n`)).toBe('HTTP/1.1 405 Method Not Allowed'); // a valid target, a method not served
   });
 
-  it('lets no page of another origin read its answers: no CORS header, whatever the Origin, and a CORS preflight is 405', async () => {
+  it('lets no page of another origin read its answers: no CORS header, whatever the Origin, a CORS preflight 405, and Cross-Origin-Resource-Policy: same-origin', async () => {
     const own = `127.0.0.1:${port}`;
     const headersOf = (request: string) => responseHeadOf(port, `${request}Host: ${own}\r\n`);
     for (const origin of ['http://evil.example', 'null', `http://${own}`]) {
@@ -96,6 +96,8 @@ describe('gpt serve checks the Host header', () => {
       expect(head, origin).toMatch(/^HTTP\/1\.1 200 /);
       expect(head, origin).not.toMatch(/^access-control-/im);
     }
+    // nor embed them (<img>, <script>: bytes a no-cors request brings into its process): the browser drops them unread
+    expect(await headersOf('GET / HTTP/1.1\r\n')).toMatch(/^Cross-Origin-Resource-Policy: same-origin$/im);
     const preflight = await headersOf('OPTIONS / HTTP/1.1\r\nOrigin: http://evil.example\r\nAccess-Control-Request-Method: GET\r\nAccess-Control-Request-Headers: range, if-match\r\n');
     expect(preflight).toMatch(/^HTTP\/1\.1 405 /);
     expect(preflight).not.toMatch(/^access-control-/im);

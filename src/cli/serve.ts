@@ -7,10 +7,11 @@
 // or a '%' left after decoding, i.e. double encoding), then resolved and checked against the root
 // again. Requests must name this server in their Host header, or in their absolute-form target
 // (src/cli/host-check.ts): otherwise a page of another origin could read the checkpoint through DNS
-// rebinding. Range requests are answered (src/cli/http-ranges.ts), each response with a strong ETag
-// naming the version sent (a checkpoint directory's: its weights file's name and CRC-32): the page
-// reads the checkpoint a tensor at a time, each read pinned by If-Match to the version its first
-// read saw, so that a save landing mid-load is a 412, never two saves' bytes.
+// rebinding; no CORS header lets another origin read an answer, and Cross-Origin-Resource-Policy
+// keeps one from embedding it. Range requests are answered (src/cli/http-ranges.ts), each response
+// with a strong ETag naming the version sent (a checkpoint directory's: its weights file's name and
+// CRC-32): the page reads the checkpoint a tensor at a time, each read pinned by If-Match to the
+// version its first read saw, so that a save landing mid-load is a 412, never two saves' bytes.
 import { randomUUID } from 'node:crypto';
 import { realpath, stat, type FileHandle } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -124,6 +125,8 @@ export async function startServer(opts: ServeOptions = {}): Promise<StaticServer
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<number> => {
     res.setHeader('X-Content-Type-Options', 'nosniff');
     res.setHeader('Cache-Control', 'no-store');
+    // a page of another origin embedding the checkpoint (<img src>) gets no bytes into its process: the browser drops them
+    res.setHeader('Cross-Origin-Resource-Policy', 'same-origin');
     // first: OPTIONS * is a method not served here, not a bad target
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.writeHead(405, { Allow: 'GET, HEAD', 'Content-Type': 'text/plain; charset=utf-8' }).end('method not allowed\n');
