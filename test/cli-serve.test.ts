@@ -119,14 +119,14 @@ describe('gpt serve checks the Host header', () => {
 });
 
 describe('gpt serve, a --host spelled otherwise than the address it binds', () => {
-  it("answers the Host a browser sends for its URL, and names the address bound: 127.1 is 127.0.0.1, 0 and 0:0:0:0:0:0:0:0 every interface", async () => {
-    for (const [host, bound] of [['127.1', '127.0.0.1'], ['0', '0.0.0.0'], ['0:0:0:0:0:0:0:0', '[::]']] as const) {
+  it('answers the Host a browser sends for its URL, and names the address bound: 127.1 and 0x7f.1 are 127.0.0.1, 0 every interface', async () => {
+    for (const [host, bound] of [['127.1', '127.0.0.1'], ['0x7f.1', '127.0.0.1'], ['0', '0.0.0.0']] as const) {
       const server = await startServer({ root, port: 0, host });
       try {
         const port = new URL(server.url).port;
         expect(server.bound, host).toBe(`${bound}:${port}`);
         // a browser's URL parser writes 127.1 as 127.0.0.1 and 0 as 0.0.0.0, and so does its Host header (every request was 421)
-        for (const url of [server.url, `http://${host.includes(':') ? `[${host}]` : host}:${port}/`]) expect(await statusFor(Number(port), new URL(url).host), `--host ${host}, ${url}`).toBe(200);
+        for (const url of [server.url, `http://${host}:${port}/`]) expect(await statusFor(Number(port), new URL(url).host), `--host ${host}, ${url}`).toBe(200);
       } finally {
         await server.close();
       }
