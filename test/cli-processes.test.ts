@@ -138,7 +138,7 @@ describe('gpt serve', () => {
     const port = /on 0\.0\.0\.0:(\d+)\n/.exec(out)?.[1];
     expect(port, out).toBeDefined();
     expect(out).toContain(`open http://127.0.0.1:${port}/`);
-    expect(err).toBe('warning: bound to 0.0.0.0, so other machines on the network can load the page and download the checkpoint\n');
+    expect(err).toBe(`warning: bound to 0.0.0.0:${port}, so other machines on the network can load the page and download the checkpoint\n`);
   });
 });
 

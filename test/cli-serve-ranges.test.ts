@@ -4,8 +4,8 @@
 // compared byte for byte with slices of the file read here; and pins them to a version (§13): a
 // strong ETag per version, If-Match failing with 412 and If-Range sending the whole file once the
 // file, the checkpoint file or the checkpoint directory's weights is another (renamed over, saved
-// again, written in place). A checkpoint directory damaged after a range was served from it still
-// answers 500.
+// again, written in place); If-None-Match naming the version is 304. A checkpoint directory damaged
+// after a range was served from it still answers 500.
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
@@ -135,6 +135,20 @@ describe('gpt serve, range requests of a static file', () => {
     }
   });
 
+  it('If-None-Match (§13.1.2): the ETag, weak or strong, in a list or *, is 304 with the ETag and no body, before any Range; another tag sends as without it', async () => {
+    const etag = (await ask(server, '/data.bin', range('bytes=0-0'))).headers.etag as string;
+    for (const method of ['GET', 'HEAD']) {
+      for (const ifNoneMatch of [etag, `W/${etag}`, `"other", ${etag}`, '*']) {
+        const r = await ask(server, '/data.bin', { ...range('bytes=1-2'), 'If-None-Match': ifNoneMatch }, method);
+        expect([r.status, r.headers.etag, r.body.length], `${method} ${ifNoneMatch}`).toEqual([304, etag, 0]);
+      }
+    }
+    expectPartial(await ask(server, '/data.bin', { ...range('bytes=1-2'), 'If-None-Match': '"other"' }), data, 1, 2, 'If-None-Match: another tag');
+    // If-Match is evaluated first (§13.2.2): failing, it is 412 whatever If-None-Match says
+    const r = await ask(server, '/data.bin', { 'If-Match': '"other"', 'If-None-Match': etag });
+    expect(r.status).toBe(412);
+  });
+
   it('If-Range: the ETag sends the range, another tag or a date the whole file', async () => {
     const etag = (await ask(server, '/data.bin', range('bytes=0-0'))).headers.etag as string;
     expectPartial(await ask(server, '/data.bin', { ...range('bytes=8-15'), 'If-Range': etag }), data, 8, 15, 'If-Range: the ETag');
@@ -190,7 +204,7 @@ describe('gpt serve, range requests of the checkpoint', () => {
     }
   });
 
-  it("a checkpoint directory's weights are read through for their CRC-32 once per version, not at every range", async () => {
+  it("a checkpoint directory's weights are read through for their CRC-32 once per version, not at every range, nor at every range asked together", async () => {
     const run = join(dir, 'run-reads');
     const [v1, v2] = [tinyCheckpoint(), tinyCheckpoint(8)];
     await writeCheckpointFiles(run, v1);
@@ -211,6 +225,13 @@ describe('gpt serve, range requests of the checkpoint', () => {
         for (let i = 0; i < 10; i++) expectPartial(await ask(server, '/checkpoint.safetensors', range(`bytes=${i}-${i + 7}`)), bytes, i, i + 7, `range ${i}`);
         expect(bytesRead, 'the weights once, and 10 ranges of 8 bytes').toBe(bytes.length + 80);
       }
+      // asked together, as several pages loading a new save do: one check shared (each read the weights through)
+      const v3 = tinyCheckpoint(16);
+      await writeCheckpointFiles(run, v3);
+      bytesRead = 0;
+      const answers = await Promise.all(Array.from({ length: 10 }, (_, i) => ask(server, '/checkpoint.safetensors', range(`bytes=${i}-${i + 7}`))));
+      answers.forEach((answer, i) => expectPartial(answer, v3, i, i + 7, `range ${i}, asked together`));
+      expect(bytesRead, 'the weights once, and 10 ranges of 8 bytes, asked together').toBe(v3.length + 80);
     } finally {
       spy.mockRestore();
       await server.close();

@@ -31,16 +31,19 @@ function statusFor(port: number, host: string | null): Promise<number> {
   });
 }
 
-/** The status line answering a request whose request line and header lines are `head`, sent as written. */
-function statusLineOf(port: number, head: string): Promise<string> {
+/** The status line and header lines answering a request whose request line and header lines are `head`, sent as written. */
+function responseHeadOf(port: number, head: string): Promise<string> {
   return new Promise((resolve, reject) => {
     const socket = connect(port, '127.0.0.1', () => socket.write(`${head}Connection: close\r\n\r\n`));
     let text = '';
     socket.on('data', (d: Buffer) => (text += d.toString('latin1')));
-    socket.on('end', () => resolve(text.split('\r\n', 1)[0]!));
+    socket.on('end', () => resolve(text.split('\r\n\r\n', 1)[0]!));
     socket.on('error', reject);
   });
 }
+
+/** The status line answering a request whose request line and header lines are `head`, sent as written. */
+const statusLineOf = async (port: number, head: string) => (await responseHeadOf(port, head)).split('\r\n', 1)[0]!;
 
 describe('gpt serve checks the Host header', () => {
   let server: StaticServer;
@@ -85,6 +88,21 @@ describe('gpt serve checks the Host header', () => {
     expect(await statusLineOf(port, `OPTIONS * HTTP/1.1\r\nHost: ${own}\r\n`)).toBe('HTTP/1.1 405 Method Not Allowed'); // a valid target, a method not served
   });
 
+  it('lets no page of another origin read its answers: no CORS header, whatever the Origin, a CORS preflight 405, and Cross-Origin-Resource-Policy: same-origin', async () => {
+    const own = `127.0.0.1:${port}`;
+    const headersOf = (request: string) => responseHeadOf(port, `${request}Host: ${own}\r\n`);
+    for (const origin of ['http://evil.example', 'null', `http://${own}`]) {
+      const head = await headersOf(`GET / HTTP/1.1\r\nOrigin: ${origin}\r\n`);
+      expect(head, origin).toMatch(/^HTTP\/1\.1 200 /);
+      expect(head, origin).not.toMatch(/^access-control-/im);
+    }
+    // nor embed them (<img>, <script>: bytes a no-cors request brings into its process): the browser drops them unread
+    expect(await headersOf('GET / HTTP/1.1\r\n')).toMatch(/^Cross-Origin-Resource-Policy: same-origin$/im);
+    const preflight = await headersOf('OPTIONS / HTTP/1.1\r\nOrigin: http://evil.example\r\nAccess-Control-Request-Method: GET\r\nAccess-Control-Request-Headers: range, if-match\r\n');
+    expect(preflight).toMatch(/^HTTP\/1\.1 405 /);
+    expect(preflight).not.toMatch(/^access-control-/im);
+  });
+
   it('names a host given with --host, and every local address when bound to all of them', () => {
     expect([...acceptedHosts('192.0.2.7', 8080)]).toEqual(['192.0.2.7:8080']);
     expect([...acceptedHosts('::1', 80)].sort()).toEqual(['127.0.0.1', '127.0.0.1:80', '[::1]', '[::1]:80', 'localhost', 'localhost:80']);
@@ -97,6 +115,32 @@ describe('gpt serve checks the Host header', () => {
     for (const host of ['127.0.0.1', '127.8.0.1', 'LocalHost', '::1', '0:0:0:0:0:0:0:1', '::ffff:127.0.0.1', '::FFFF:7f00:1']) expect(isLoopback(host), host).toBe(true);
     for (const host of ['0.0.0.0', '::', '::ffff:0.0.0.0', '::ffff:192.0.2.7', '192.0.2.7', '127.0.0.1.evil.example', 'example.com']) expect(isLoopback(host), host).toBe(false);
     expect(acceptedHosts('::ffff:127.0.0.1', 80).has('localhost')).toBe(true);
+  });
+});
+
+describe('gpt serve, a --host spelled otherwise than the address it binds', () => {
+  it('answers the Host a browser sends for its URL, and names the address bound: 127.1 and 0x7f.1 are 127.0.0.1, 0 every interface', async () => {
+    for (const [host, bound] of [['127.1', '127.0.0.1'], ['0x7f.1', '127.0.0.1'], ['0', '0.0.0.0']] as const) {
+      const server = await startServer({ root, port: 0, host });
+      try {
+        const port = new URL(server.url).port;
+        expect(server.bound, host).toBe(`${bound}:${port}`);
+        // a browser's URL parser writes 127.1 as 127.0.0.1 and 0 as 0.0.0.0, and so does its Host header (every request was 421)
+        for (const url of [server.url, `http://${host}:${port}/`]) expect(await statusFor(Number(port), new URL(url).host), `--host ${host}, ${url}`).toBe(200);
+      } finally {
+        await server.close();
+      }
+    }
+  });
+
+  it('warns that the network can load the page by the address bound, not the spelling: not for 127.1, for 0', async () => {
+    for (const [host, warns] of [['127.1', false], ['0', true]] as const) {
+      const server = await spawnGpt(['serve', '--root', root, '--port', '0', '--host', host], 30_000);
+      await server.printed(/open \S+/);
+      server.child.kill('SIGINT');
+      const { err } = await server.done;
+      expect(/warning: bound to .*other machines on the network/.test(err), `--host ${host}: ${err}`).toBe(warns);
+    }
   });
 });
 

@@ -19,19 +19,38 @@ export function isLoopback(host: string): boolean {
   return family !== 0 && LOOPBACK.check(host, family === 4 ? 'ipv4' : 'ipv6');
 }
 
-/** Accepted Host values, lowercase, as `name:port` (and bare `name` on port 80, which browsers leave out). */
-export function acceptedHosts(bound: string, port: number): Set<string> {
-  const names = [bound];
-  if (isLoopback(bound)) names.push(...LOOPBACK_NAMES);
-  if (bound === '0.0.0.0' || bound === '::') {
+/**
+ * `host` as a browser writes it in a URL, and so in its Host header: IPv4 however spelled (127.1,
+ * 0x7f.1, 0) as a.b.c.d, IPv6 compressed, names lowercased; without brackets.
+ */
+export function browserHostname(host: string): string {
+  try {
+    return new URL(`http://${isIP(host) === 6 ? `[${host}]` : host}/`).hostname.replace(/^\[(.*)\]$/, '$1');
+  } catch {
+    return host.toLowerCase();
+  }
+}
+
+/** Whether `address` (as bound) is every interface's. */
+export const isUnspecified = (address: string) => address === '0.0.0.0' || address === '::';
+
+/**
+ * Accepted Host values, lowercase, as `name:port` (and bare `name` on port 80, which browsers leave
+ * out), for a server bound to `address` (what --host resolved to: 127.1 binds 127.0.0.1) through
+ * the name `host` (--host as given: a URL of it names its browserHostname).
+ */
+export function acceptedHosts(address: string, port: number, host = address): Set<string> {
+  const names = [address, browserHostname(host)];
+  if (isLoopback(address)) names.push(...LOOPBACK_NAMES);
+  if (isUnspecified(address)) {
     const addresses = Object.values(networkInterfaces()).flatMap((list) => (list ?? []).map((a) => a.address));
     names.push(...LOOPBACK_NAMES, hostname(), ...addresses.filter((a) => !a.includes('%')));
   }
   const accepted = new Set<string>();
   for (const name of names) {
-    const host = (name.includes(':') ? `[${name}]` : name).toLowerCase();
-    accepted.add(`${host}:${port}`);
-    if (port === 80) accepted.add(host);
+    const bracketed = (name.includes(':') ? `[${name}]` : name).toLowerCase();
+    accepted.add(`${bracketed}:${port}`);
+    if (port === 80) accepted.add(bracketed);
   }
   return accepted;
 }

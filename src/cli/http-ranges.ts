@@ -1,7 +1,8 @@
 // HTTP range requests (RFC 9110 §14) and the preconditions that pin them to one version of a file
 // (§13): what `gpt serve` needs for the page to read a checkpoint a tensor at a time, every read from
-// the same save. One range per request: a Range of several is ignored and the whole file sent (200),
-// as §14.2 allows any server to do; no multipart/byteranges bodies.
+// the same save, and If-None-Match, which an origin server must evaluate too (§13.2.1). One range
+// per request: a Range of several is ignored and the whole file sent (200), as §14.2 allows any
+// server to do; no multipart/byteranges bodies.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { pipeline } from 'node:stream/promises';
 import type { Readable } from 'node:stream';
@@ -45,6 +46,10 @@ const entityTags = (header: string): string[] => header.match(/(W\/)?"[^"]*"/g) 
 /** If-Match (§13.1.1): absent, '*', or listing `etag`. */
 export const ifMatchHolds = (header: string | undefined, etag: string) => header === undefined || header.trim() === '*' || entityTags(header).includes(etag);
 
+/** If-None-Match (§13.1.2): absent, or neither '*' nor listing `etag`, weak or strong (the weak comparison). */
+const ifNoneMatchHolds = (header: string | undefined, etag: string) =>
+  header === undefined || !(header.trim() === '*' || entityTags(header).some((tag) => tag.replace(/^W\//, '') === etag));
+
 /** If-Range (§13.1.5): absent, or `etag` itself (a date never matches: this server sends no Last-Modified). */
 export const ifRangeHolds = (header: string | undefined, etag: string) => header === undefined || header.trim() === etag;
 
@@ -59,7 +64,8 @@ export interface Representation {
 }
 
 /**
- * Answers a GET or HEAD for `file`: 412 where If-Match names another version, 416 for a range past
+ * Answers a GET or HEAD for `file`: 412 where If-Match names another version, 304 where
+ * If-None-Match names this one (the client has it: no body), 416 for a range past
  * its end, 206 with the range a Range header asks for (GET only, and only while If-Range names this
  * version), else 200 with the whole file. The status sent.
  */
@@ -69,6 +75,10 @@ export async function sendRepresentation(req: IncomingMessage, res: ServerRespon
   if (!ifMatchHolds(req.headers['if-match'], etag)) {
     res.writeHead(412, text).end('precondition failed: the file is no longer the version If-Match names (saved again?)\n');
     return 412;
+  }
+  if (!ifNoneMatchHolds(req.headers['if-none-match'], etag)) {
+    res.writeHead(304, { ETag: etag }).end();
+    return 304;
   }
   const ifRange = req.headers['if-range'];
   const range = req.method === 'GET' && ifRangeHolds(Array.isArray(ifRange) ? ifRange.join(', ') : ifRange, etag) ? requestedRange(req.headers.range, size) : null;

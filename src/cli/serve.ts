@@ -7,14 +7,15 @@
 // or a '%' left after decoding, i.e. double encoding), then resolved and checked against the root
 // again. Requests must name this server in their Host header, or in their absolute-form target
 // (src/cli/host-check.ts): otherwise a page of another origin could read the checkpoint through DNS
-// rebinding. Range requests are answered (src/cli/http-ranges.ts), each response with a strong ETag
-// naming the version sent (a checkpoint directory's: its weights file's name and CRC-32): the page
-// reads the checkpoint a tensor at a time, each read pinned by If-Match to the version its first
-// read saw, so that a save landing mid-load is a 412, never two saves' bytes.
+// rebinding; no CORS header lets another origin read an answer, and Cross-Origin-Resource-Policy
+// keeps one from embedding it. Range requests are answered (src/cli/http-ranges.ts), each response
+// with a strong ETag naming the version sent (a checkpoint directory's: its weights file's name and
+// CRC-32): the page reads the checkpoint a tensor at a time, each read pinned by If-Match to the
+// version its first read saw, so that a save landing mid-load is a 412, never two saves' bytes.
 import { randomUUID } from 'node:crypto';
 import { realpath, stat, type FileHandle } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { isIP, type AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
 import { extname, join, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -29,7 +30,7 @@ import { partsBetween, sendRepresentation, type ByteRange } from './http-ranges.
 import { fetchHubCheckpoints } from './hub-flags.js';
 import { flagHelp, noPositional, parseFlags, UsageError, type FlagSpec } from './flags.js';
 import { CHECKPOINT_OR_HUB } from './path-flags.js';
-import { acceptedHosts, isLoopback, requestTarget } from './host-check.js';
+import { acceptedHosts, browserHostname, isLoopback, isUnspecified, requestTarget } from './host-check.js';
 
 /** web-dist/ at the package root (this file is src/cli/serve.ts or dist/cli/serve.js). */
 export const WEB_DIST = fileURLToPath(new URL('../../web-dist/', import.meta.url));
@@ -64,8 +65,10 @@ export interface ServeOptions {
 export interface StaticServer {
   /** The URL to open (a loopback one when bound to every interface). */
   url: string;
-  /** The address and port bound, e.g. 0.0.0.0:8080. */
+  /** The address and port bound, e.g. 0.0.0.0:8080 (for --host 0). */
   bound: string;
+  /** Whether only this machine can reach it (the address bound is a loopback one). */
+  local: boolean;
   server: Server;
   close(): Promise<void>;
 }
@@ -123,6 +126,8 @@ export async function startServer(opts: ServeOptions = {}): Promise<StaticServer
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<number> => {
     res.setHeader('X-Content-Type-Options', 'nosniff');
     res.setHeader('Cache-Control', 'no-store');
+    // a page of another origin embedding the checkpoint (<img src>) gets no bytes into its process: the browser drops them
+    res.setHeader('Cross-Origin-Resource-Policy', 'same-origin');
     // first: OPTIONS * is a method not served here, not a bad target
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.writeHead(405, { Allow: 'GET, HEAD', 'Content-Type': 'text/plain; charset=utf-8' }).end('method not allowed\n');
@@ -209,12 +214,13 @@ export async function startServer(opts: ServeOptions = {}): Promise<StaticServer
     await imported?.close();
     throw e;
   });
-  const { port } = server.address() as AddressInfo;
-  hosts = acceptedHosts(host, port);
-  const everywhere = host === '0.0.0.0' || host === '::';
+  const { address, port } = server.address() as AddressInfo; // what host resolved to: 127.1 is 127.0.0.1, 0 every interface
+  hosts = acceptedHosts(address, port, host);
+  const shown = browserHostname(host); // a name (localhost) is printed as given, an address as bound
   return {
-    url: `http://${everywhere ? '127.0.0.1' : bracket(host)}:${port}/`,
-    bound: `${bracket(host)}:${port}`,
+    url: `http://${isUnspecified(address) ? '127.0.0.1' : isIP(shown) ? bracket(address) : shown}:${port}/`,
+    bound: `${bracket(address)}:${port}`,
+    local: isLoopback(address),
     server,
     close: async () => {
       await new Promise<void>((done) => {
@@ -313,7 +319,7 @@ export async function serve(args: string[]): Promise<number> {
     },
   });
   console.log(`serving ${f.root || 'web-dist/'}${f.checkpoint ? ` and ${f.checkpoint} at ${CHECKPOINT_URL}` : ''} on ${srv.bound}`);
-  if (!isLoopback(f.host)) console.error(`warning: bound to ${f.host}, so other machines on the network can load the page${f.checkpoint ? ' and download the checkpoint' : ''}`);
+  if (!srv.local) console.error(`warning: bound to ${srv.bound}, so other machines on the network can load the page${f.checkpoint ? ' and download the checkpoint' : ''}`);
   console.log(`open ${srv.url}  (Ctrl-C to stop)`);
   await new Promise<void>((done) => {
     const stop = () => {

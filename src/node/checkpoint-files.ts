@@ -145,10 +145,13 @@ async function existing(dir: string, names: string[]): Promise<string[]> {
  * The weights file a reader last found whole (`gpt serve` keeps one: the page reads a range per
  * tensor): opened again unchanged, it is not read through again for its CRC-32. Unchanged: the same
  * manifest entry, the same file (device, inode), with the size and modification and change times it
- * had before its check began (a write during the check changes them).
+ * had before its check began (a write during the check changes them). Readers that open it while
+ * its check runs share that check (ten pages loading a new save read it through once, not ten times).
  */
 export interface CheckedWeights {
   last?: string;
+  /** The check of `last`: readers that open it while it runs wait for it rather than each read the file through. */
+  check?: Promise<void>;
 }
 
 /**
@@ -166,10 +169,19 @@ export function withCheckpointFiles<T>(
   return withWeightsOpen(
     dir,
     async (handle, manifest) => {
-      const version = checked && (await weightsVersion(handle, manifest));
-      if (version === undefined || version !== checked?.last) {
-        checkCrc(dir, manifest, await fileCrc32(handle, manifest.weightsBytes));
-        if (checked) checked.last = version;
+      const check = async () => checkCrc(dir, manifest, await fileCrc32(handle, manifest.weightsBytes));
+      if (!checked) await check();
+      else {
+        const version = await weightsVersion(handle, manifest);
+        if (version !== checked.last) {
+          const pending = check();
+          [checked.last, checked.check] = [version, pending];
+          // a failed check is no check: the next reader tries again
+          pending.catch(() => {
+            if (checked.check === pending) [checked.last, checked.check] = [undefined, undefined];
+          });
+        }
+        await checked.check;
       }
       return use(handle, manifest);
     },
