@@ -16,14 +16,14 @@ import { fetchHubCheckpoint } from './hub-flags.js';
 import { flagHelp, parseFlags, UsageError, type FlagSpec } from './flags.js';
 import { CHECKPOINT_OR_HUB, pathFlagProblem } from './path-flags.js';
 import { plural } from './progress.js';
-import { OUT_DIR_DOC } from './sample.js';
+import { HUB_ID_DOC, OUT_DIR_DOC } from './sample.js';
 
 const INFO_DEFAULTS = { outDir: 'out', json: false, verify: false };
 const INFO_FLAGS: FlagSpec<typeof INFO_DEFAULTS> = {
   defaults: INFO_DEFAULTS,
   ranges: {},
   docs: {
-    outDir: `${OUT_DIR_DOC}; or give it as PATH`,
+    outDir: `${OUT_DIR_DOC}, or ${HUB_ID_DOC}; or give it as PATH`,
     json: 'print one JSON object (for scripts) instead of lines',
     verify: `also check a run directory's weights against the CRC-32 its ${MANIFEST_FILE} records (reads the whole file), and count its pruning masks`,
   },
