@@ -157,5 +157,5 @@ describe('the packed package', () => {
     await exec('npx', ['--offline', 'gpt', 'prepare', '--data', 'mixed.txt', '--tokenizer', 'bpe', '--vocab-size', '300', '--workers', '2', '--out-dir', 'bpe-mixed'], { cwd: app });
     const learnt = JSON.parse(readFileSync(join(app, 'bpe-mixed', 'data', 'meta.json'), 'utf8')).tokenizer;
     expect(learnt).toEqual(BpeTokenizer.train(mixed, 300).toJSON());
-  });
+  }, 300_000); // builds, packs, installs and type-checks twice: over 2 minutes on a loaded 2-core machine
 });
