@@ -1,7 +1,8 @@
 // The demo page: find the WebGPU adapter, load a model (the server's checkpoint, a checkpoint file,
-// nanoGPT's ckpt.pt, a Hugging Face GPT-2 model's files, or such a model on the hub by its id), stream text from it, train a small GPT in the tab with a
-// live loss chart, and save the result as a checkpoint the `gpt` CLI reads. Imports only
-// platform-free modules (checked by scripts/build-web.mjs).
+// nanoGPT's ckpt.pt, a Hugging Face GPT-2 model's files, or such a model on the hub by its id),
+// stream text from it, train a small GPT in the tab with a live loss chart, and save the result as
+// a checkpoint the `gpt` CLI reads. Imports only platform-free modules (checked by
+// scripts/build-web.mjs).
 // Long work (training, generation) awaits the GPU between steps and yields to the event loop, so
 // the page stays responsive; one piece of work runs at a time.
 import { runChecks } from '../check/report.js';
@@ -26,7 +27,7 @@ import { openHubModel } from './hub-source.js';
 const CHECKPOINT_URL = 'checkpoint.safetensors';
 
 /** The Hugging Face hub the model field reads from: huggingface.co, or a mirror (a test's mock) the page's URL names, `?hub=http://...`. */
-const HUB = new URLSearchParams(location.search).get('hub') ?? HUB_ENDPOINT;
+const HUB = new URLSearchParams(location.search).get('hub') || HUB_ENDPOINT;
 
 const DEFAULT_TEXT = `The lamp in the workshop burned until late. Every evening the old clockmaker sat at his bench and
 listened to the clocks around him, each one ticking a little differently, like voices in a crowded room.
