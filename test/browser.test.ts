@@ -30,6 +30,7 @@ import type { ReadyState } from '../src/web/hook.js';
 import { disposeTrainers, setupDevice } from './helpers.js';
 import { gpt2Logits, miniGpt2Tokenizer, randomGPT2, SMALL, writeGPT2Dir } from './hf-reference.js';
 import { charData } from './corpus.js';
+import { mockRepo, startMockHub } from './hub-mock.js';
 import { toHuggingFaceJSON } from '../src/gpt/tokenizer/index.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'gpt-browser-'));
@@ -642,6 +643,58 @@ describe('the demo page in Chromium (WebGPU)', () => {
       expect(errors).toEqual([]);
     } finally {
       await other.close();
+    }
+  });
+  it('opens a GPT-2 model on a Hugging Face hub of another origin by its id (a mock, with CORS): its commit first, its weights a range per tensor at the commit; greedy text as float64 GPT-2 gives it; a model the hub lacks is one line', async () => {
+    usePage();
+    const hub = await startMockHub({ cors: true });
+    const other = await context!.newPage();
+    const errors: string[] = [];
+    other.on('pageerror', (e) => errors.push(e.message));
+    try {
+      const local = join(dir, 'hub-gpt2');
+      const params = randomGPT2(11);
+      writeGPT2Dir(local, params, { prefix: true, head: false });
+      hub.repos.set('org/tiny-gpt2', mockRepo(Object.fromEntries(readdirSync(local).map((f) => [f, readFileSync(join(local, f))])), ['model.safetensors']));
+      hub.renamed.set('tiny-gpt2', 'org/tiny-gpt2'); // as gpt2 is now openai-community/gpt2
+      const { commit } = hub.repos.get('org/tiny-gpt2')!;
+      await other.goto(`${server.url}?hub=${encodeURIComponent(hub.endpoint)}`);
+      expect(await other.evaluate(() => window.__gpt.ready)).toMatchObject({ ok: true });
+      await other.fill('#hub-id', 'tiny-gpt2');
+      await other.click('#load-hub');
+      await expect.poll(() => other.evaluate(() => window.__gpt.summary().source), { timeout: 30_000 }).toBe('tiny-gpt2');
+      expect(await other.locator('#model-info').textContent()).toMatch(new RegExp(`^tiny-gpt2: 2 layers, 3 heads, 24 embd, block 16 · .* · org/tiny-gpt2 at commit ${commit.slice(0, 7)}$`));
+      expect(await other.locator('#error').isHidden()).toBe(true);
+      // the API pinned the commit (the renamed repo's redirect followed by the browser); every file at it; the weights from the CDN a range at a time, never whole
+      const asked = hub.requests.filter((r) => r.method === 'GET').map((r) => r.url);
+      expect(asked.slice(0, 4)).toEqual(['/api/models/tiny-gpt2/revision/main', '/api/models/org/tiny-gpt2/revision/main', `/org/tiny-gpt2/resolve/${commit}/config.json`, `/org/tiny-gpt2/resolve/${commit}/tokenizer.json`]);
+      expect(asked.filter((u) => u.includes('/resolve/')).every((u) => u.includes(`/resolve/${commit}/`))).toBe(true);
+      const cdn = hub.requests.filter((r) => r.url.startsWith('/cdn/'));
+      expect(cdn.length).toBeGreaterThan(3);
+      expect(cdn.every((r) => /^bytes=\d+-\d+$/.test(r.range ?? ''))).toBe(true);
+      // its logits and greedy continuation: float64 GPT-2 on the same weights, a token at a time
+      const tok = miniGpt2Tokenizer();
+      const prompt = 'the model reads';
+      const ids = tok.encode(prompt);
+      expect(maxAbsDiff(await other.evaluate((p) => window.__gpt.logitsFor(p), prompt), gpt2Logits(params, ids).at(-1)!)).toBeLessThan(1e-4);
+      const n = Math.min(5, SMALL.T - ids.length);
+      for (let i = 0; i < n; i++) {
+        const last = gpt2Logits(params, ids).at(-1)!;
+        ids.push(last.indexOf(Math.max(...last)));
+      }
+      const want = tok.decode(ids.slice(-n));
+      expect(await other.evaluate(([p, k]) => window.__gpt.greedy(p, k), [prompt, n] as const)).toBe(want);
+      console.log(`a hub model in the page: greedy ${JSON.stringify(want)} as float64 GPT-2; ${cdn.length} ranges from the CDN`);
+      // a model the hub lacks: one line, and the model stays
+      await other.fill('#hub-id', 'org/none');
+      await other.click('#load-hub');
+      await expect.poll(() => other.locator('#error').textContent()).toMatch(/^org\/none: the Hugging Face hub \(http:\/\/127\.0\.0\.1:\d+\) has no model org\/none, or it is private \(this page cannot hold a token: /);
+      expect(await other.evaluate(() => window.__gpt.summary().source)).toBe('tiny-gpt2');
+      expect(await other.locator('#model-info').textContent()).toMatch(/^tiny-gpt2: /);
+      expect(errors).toEqual([]);
+    } finally {
+      await other.close();
+      await hub.close();
     }
   });
 });

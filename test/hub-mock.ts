@@ -7,7 +7,12 @@
 // - a renamed repo: 307 to the new name's path, relative (the hub's);
 // - refusals with X-Error-Code: RepoNotFound on 401 (an unknown repo, to an anonymous request),
 //   GatedRepo on 401, RevisionNotFound and EntryNotFound on 404 (with X-Repo-Commit);
-// - GET /cdn/{sha256}: the LFS file, honouring Range (206 with Content-Range).
+// - GET /cdn/{sha256}: the LFS file, honouring Range (206 with Content-Range);
+// - GET /api/models/{repo}/revision/{revision} (huggingface_hub's model_info, huggingface.js's
+//   modelInfo): JSON with id (the repo's name now), sha (the commit), siblings [{rfilename}] and
+//   gated; a renamed repo 307 to the new name's path, the refusals as resolve's;
+// - with `cors`, every answer allows any origin and exposes the headers above to it (as huggingface.co
+//   answers a page: untested against it here), and a CORS preflight (OPTIONS) is answered.
 import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -53,9 +58,22 @@ export function mockRepo(files: Record<string, Uint8Array | string>, lfs: string
   return { commit, files: map, lfs: new Set(lfs) };
 }
 
-export async function startMockHub(): Promise<MockHub> {
+/** The headers a page may read of the hub's answers (Access-Control-Expose-Headers). */
+const EXPOSED = 'X-Repo-Commit, X-Error-Code, X-Error-Message, ETag, Accept-Ranges, Content-Range, X-Linked-Size, X-Linked-ETag';
+
+export async function startMockHub({ cors = false } = {}): Promise<MockHub> {
   const hub: Omit<MockHub, 'endpoint' | 'close'> = { repos: new Map(), renamed: new Map(), requests: [], cutAfter: new Map(), hangAfter: new Map(), wrongSha: new Set() };
-  const server: Server = createServer((req, res) => answer(hub, req, res, port));
+  const server: Server = createServer((req, res) => {
+    if (cors) {
+      res.setHeader('Access-Control-Allow-Origin', '*');
+      res.setHeader('Access-Control-Expose-Headers', EXPOSED);
+    }
+    if (cors && req.method === 'OPTIONS') {
+      const asked = req.headers['access-control-request-headers'];
+      return void res.writeHead(204, { 'Access-Control-Allow-Methods': 'GET, HEAD', ...(asked && { 'Access-Control-Allow-Headers': asked }) }).end();
+    }
+    answer(hub, req, res, port);
+  });
   await new Promise<void>((resolve) => server.listen(0, resolve)); // every interface: the hub at 127.0.0.1, its CDN at localhost (::1 too)
   const port = (server.address() as AddressInfo).port;
   return {
@@ -74,6 +92,8 @@ function answer(hub: Omit<MockHub, 'endpoint' | 'close'>, req: IncomingMessage, 
   hub.requests.push({ method: req.method!, url: url.pathname, host: req.headers.host!, authorization: req.headers.authorization, range: req.headers.range });
   const cdn = /^\/cdn\/([0-9a-f]{64})$/.exec(url.pathname);
   if (cdn) return sendCdn(hub, cdn[1]!, req, res);
+  const api = /^\/api\/models\/(.+?)\/revision\/([^/]+)$/.exec(url.pathname);
+  if (api) return sendRevision(hub, api[1]!, decodeURIComponent(api[2]!), res);
   const m = /^\/(.+?)\/resolve\/([^/]+)\/(.+)$/.exec(url.pathname);
   if (!m) return void res.writeHead(404).end();
   const [repoId, revision, file] = [m[1]!, decodeURIComponent(m[2]!), m[3]!.split('/').map(decodeURIComponent).join('/')];
@@ -99,13 +119,26 @@ function answer(hub: Omit<MockHub, 'endpoint' | 'close'>, req: IncomingMessage, 
   res.end(req.method === 'HEAD' ? undefined : bytes);
 }
 
+/** The API's model info at a revision, as model_info reads it. */
+function sendRevision(hub: Omit<MockHub, 'endpoint' | 'close'>, repoId: string, revision: string, res: ServerResponse): void {
+  const moved = hub.renamed.get(repoId);
+  if (moved) return void res.writeHead(307, { Location: `/api/models/${moved}/revision/${encodeURIComponent(revision)}` }).end();
+  const repo = hub.repos.get(repoId);
+  const json = { 'Content-Type': 'application/json' };
+  if (!repo) return void res.writeHead(401, { ...json, 'X-Error-Code': 'RepoNotFound', 'X-Error-Message': 'Repository not found' }).end('{"error":"Repository not found"}');
+  if (revision !== 'main' && revision !== repo.commit) return void res.writeHead(404, { ...json, 'X-Error-Code': 'RevisionNotFound' }).end(`{"error":"Invalid rev id: ${revision}"}`);
+  const siblings = [...repo.files.keys()].map((rfilename) => ({ rfilename }));
+  res.writeHead(200, json).end(JSON.stringify({ _id: 'mock', id: repoId, sha: repo.commit, siblings, gated: repo.gatedToken ? 'manual' : false }));
+}
+
 function sendCdn(hub: Omit<MockHub, 'endpoint' | 'close'>, sha: string, req: IncomingMessage, res: ServerResponse): void {
   const bytes = [...hub.repos.values()].flatMap((r) => [...r.files.values()]).find((b) => sha256(b) === sha);
   if (!bytes) return void res.writeHead(404).end();
-  const range = /^bytes=(\d+)-$/.exec(req.headers.range ?? '');
+  const range = /^bytes=(\d+)-(\d*)$/.exec(req.headers.range ?? '');
   const start = range ? Number(range[1]) : 0;
-  const part = bytes.subarray(start);
-  res.writeHead(range ? 206 : 200, { 'Content-Length': part.length, ...(range && { 'Content-Range': `bytes ${start}-${bytes.length - 1}/${bytes.length}` }) });
+  const end = range?.[2] ? Math.min(Number(range[2]), bytes.length - 1) : bytes.length - 1;
+  const part = bytes.subarray(start, end + 1);
+  res.writeHead(range ? 206 : 200, { 'Content-Length': part.length, ...(range && { 'Content-Range': `bytes ${start}-${end}/${bytes.length}` }) });
   if (req.method === 'HEAD') return void res.end();
   const hang = hub.hangAfter.get(sha);
   if (hang !== undefined) {

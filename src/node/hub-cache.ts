@@ -19,7 +19,7 @@ import { copyFile, lstat, mkdir, open, readdir, readFile, rename, rm, symlink, w
 import { homedir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { HF_FILES, HF_WEIGHTS_FORMS, hfModelConfig, parseShardIndex } from '../gpt/hf/index.js';
-import { fileMetadata, HUB_ENDPOINT, HUB_TOKENIZERS, hubFileURL, hubRefusal, isCommitHash, isSha256, parseHubId, refusalText, repoFolderName, type HubFileMetadata, type HubModelId } from '../gpt/hf/hub.js';
+import { fileMetadata, HUB_ENDPOINT, HUB_TOKENIZERS, hubFileURL, hubRefusal, isCommitHash, isSha256, noWeightsText, parseHubId, refusalText, repoFolderName, type HubFileMetadata, type HubModelId } from '../gpt/hf/hub.js';
 import { tempPathFor, writeFileAtomic } from './atomic-file.js';
 import { fetchFailure, stallWatch, STALL_MS, type StallWatch } from './http-download.js';
 import { pathExists, unlessMissing } from './regular-files.js';
@@ -249,8 +249,7 @@ class HubRepo {
       }
       return;
     }
-    const names = HF_WEIGHTS_FORMS.flatMap((f) => [f.single, f.index]);
-    throw new Error(`${this.value}: the Hugging Face hub's ${this.id.repo} has no ${names[0]} (nor ${names.slice(1).join(', ')}): no GPT-2 weights transformers reads`);
+    throw new Error(`${this.value}: ${noWeightsText(this.id.repo)}`);
   }
 
   private async headOrRefuse(file: string, commit: string): Promise<HubFileMetadata | null> {

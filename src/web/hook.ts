@@ -11,6 +11,8 @@ export interface GptHook {
   /** Settles once WebGPU is up and the server's checkpoint (if any) is loaded; never rejects. */
   ready: Promise<ReadyState>;
   loadCheckpointFromUrl(url?: string): Promise<ModelSummary>;
+  /** What typing `id` in the Hugging Face model field and pressing Open does. */
+  loadHubModel(id: string): Promise<ModelSummary>;
   loadCheckpointBytes(bytes: ArrayLike<number>): Promise<ModelSummary>;
   newModel(text: string, shape: ModelShape, settings?: TrainSettings): Promise<ModelSummary>;
   summary(): ModelSummary;

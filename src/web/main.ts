@@ -1,12 +1,14 @@
 // The demo page: find the WebGPU adapter, load a model (the server's checkpoint, a checkpoint file,
-// nanoGPT's ckpt.pt, or a Hugging Face GPT-2 model's files), stream text from it, train a small GPT in the tab with a
-// live loss chart, and save the result as a checkpoint the `gpt` CLI reads. Imports only
-// platform-free modules (checked by scripts/build-web.mjs).
+// nanoGPT's ckpt.pt, a Hugging Face GPT-2 model's files, or such a model on the hub by its id),
+// stream text from it, train a small GPT in the tab with a live loss chart, and save the result as
+// a checkpoint the `gpt` CLI reads. Imports only platform-free modules (checked by
+// scripts/build-web.mjs).
 // Long work (training, generation) awaits the GPU between steps and yields to the event loop, so
 // the page stays responsive; one piece of work runs at a time.
 import { runChecks } from '../check/report.js';
 import { device, initDevice, type DeviceInfo } from '../device/device.js';
 import { HF_FILES, isTorchWeights, type HFModelSources, type HFTokenizerFiles } from '../gpt/hf/index.js';
+import { HUB_ENDPOINT } from '../gpt/hf/hub.js';
 import { autotuneSettled } from '../kernels/autotune.js';
 import { headsProblem, loraOf, TRAIN_DEFAULTS, TRAIN_RANGES } from '../gpt/trainer.js';
 import { loraConfigProblem, loraRankProblem } from '../gpt/lora.js';
@@ -19,9 +21,13 @@ import type { GptHook, ReadyState } from './hook.js';
 import { pickedSource, readPicked, readUtf8 } from './picked-file.js';
 import { describeRun, pickModelFiles, Session, type ModelShape, type ModelSummary, type TrainSettings } from './session.js';
 import { readUrl } from './url-source.js';
+import { openHubModel } from './hub-source.js';
 
 /** Served next to the page by `gpt serve --checkpoint PATH`. */
 const CHECKPOINT_URL = 'checkpoint.safetensors';
+
+/** The Hugging Face hub the model field reads from: huggingface.co, or a mirror (a test's mock) the page's URL names, `?hub=http://...`. */
+const HUB = new URLSearchParams(location.search).get('hub') || HUB_ENDPOINT;
 
 const DEFAULT_TEXT = `The lamp in the workshop burned until late. Every evening the old clockmaker sat at his bench and
 listened to the clocks around him, each one ticking a little differently, like voices in a crowded room.
@@ -47,6 +53,8 @@ const ui = {
   adapter: $('adapter'),
   loadUrl: $<HTMLButtonElement>('load-url'),
   loadFile: $<Input>('load-file'),
+  hubId: $<Input>('hub-id'),
+  loadHub: $<HTMLButtonElement>('load-hub'),
   cancelLoad: $<HTMLButtonElement>('cancel-load'),
   save: $<HTMLButtonElement>('save'),
   modelInfo: $('model-info'),
@@ -134,6 +142,7 @@ function refresh(): void {
   const idle = gpuReady && busy === null;
   ui.loadUrl.disabled = !idle || !serverCheckpoint;
   ui.loadFile.disabled = !idle;
+  ui.loadHub.disabled = !idle;
   ui.cancelLoad.disabled = loadInProgress === null;
   ui.save.disabled = !idle || !hasModel;
   ui.generate.disabled = !idle || !hasModel;
@@ -262,21 +271,30 @@ async function loadCheckpoint(file: ByteSource, source: string, signal?: AbortSi
  * server's 500 MB over a slow link, shows how far it got, not a page that looks stuck); a failed
  * load puts the line back as it was.
  */
-async function showingProgress<T>(name: string, file: ByteSource, load: (counted: ByteSource) => Promise<T>): Promise<T> {
-  const before = ui.modelInfo.cloneNode(true) as HTMLElement;
+function showingProgress<T>(name: string, file: ByteSource, load: (counted: ByteSource) => Promise<T>): Promise<T> {
   let done = 0;
   const counted: ByteSource = {
     size: file.size,
     read: async (offset, length) => {
       const bytes = await file.read(offset, length);
       done += bytes.length;
-      ui.modelInfo.className = 'status';
-      ui.modelInfo.textContent = `loading ${name}: ${formatBytes(done)} of ${formatBytes(file.size)}…`;
+      showLoading(`loading ${name}: ${formatBytes(done)} of ${formatBytes(file.size)}…`);
       return bytes;
     },
   };
+  return restoringModelLine(() => load(counted));
+}
+
+const showLoading = (text: string) => {
+  ui.modelInfo.className = 'status';
+  ui.modelInfo.textContent = text;
+};
+
+/** `work`, the model line put back as it was where it fails (a load's progress shown on it meanwhile). */
+async function restoringModelLine<T>(work: () => Promise<T>): Promise<T> {
+  const before = ui.modelInfo.cloneNode(true) as HTMLElement;
   try {
-    return await load(counted);
+    return await work();
   } catch (e) {
     ui.modelInfo.className = before.className;
     ui.modelInfo.replaceChildren(...Array.from(before.childNodes));
@@ -284,8 +302,8 @@ async function showingProgress<T>(name: string, file: ByteSource, load: (counted
   }
 }
 
-/** A model just loaded from `bytes` bytes of weights, shown (a run before it is forgotten). */
-function shown(s: ModelSummary, bytes: number): ModelSummary {
+/** A model just loaded from `bytes` bytes of weights, shown (a run before it is forgotten); `note` goes on its line. */
+function shown(s: ModelSummary, bytes: number, note?: string): ModelSummary {
   runStart = null;
   lastEvalStep = -1;
   chart.clear();
@@ -299,7 +317,7 @@ function shown(s: ModelSummary, bytes: number): ModelSummary {
     if (s.run.learningRate) ui.lr.value = String(Number(s.run.learningRate.toPrecision(4)));
     ui.batchSize.value = String(s.run.batchSize);
   }
-  showModel(s, [`${(bytes / 2 ** 20).toFixed(2)} MiB`, s.note].filter(Boolean).join(' · '));
+  showModel(s, [`${(bytes / 2 ** 20).toFixed(2)} MiB`, s.note, note].filter(Boolean).join(' · '));
   return s;
 }
 
@@ -319,9 +337,28 @@ async function loadFiles(files: File[], signal: AbortSignal): Promise<ModelSumma
   }
   const weightsFile = isTorchWeights(picked.weights.toLowerCase()) ? HF_FILES.torchWeights : HF_FILES.weights;
   const hf: HFModelSources = { ...tokenizerFiles, config: await text(picked.config), weights: pickedSource(file(picked.weights)), weightsFile };
-  const source = 'Hugging Face model';
-  return shown(await showingProgress(source, hf.weights, (weights) => session.loadHF({ ...hf, weights }, source, signal)), hf.weights.size);
+  return loadHF(hf, 'Hugging Face model', signal);
 }
+
+/** A Hugging Face GPT-2 model's files loaded, its weights read a tensor at a time, each read shown; `note` goes on the model line. */
+const loadHF = async (hf: HFModelSources, source: string, signal: AbortSignal, note?: string): Promise<ModelSummary> =>
+  shown(await showingProgress(source, hf.weights, (weights) => session.loadHF({ ...hf, weights }, source, signal)), hf.weights.size, note);
+
+/**
+ * The model `value` names on the Hugging Face hub (an id: hub-source.ts), its small files fetched
+ * first (each named on the model line), its weights then read a range per tensor at the commit its
+ * revision named; its Cancel button stops it.
+ */
+const loadFromHub = (value: string): Promise<ModelSummary> =>
+  exclusive('loading', () =>
+    withCancelButton((signal) =>
+      restoringModelLine(async () => {
+        const hub = await openHubModel(value, HUB, { signal, onFile: (file) => showLoading(`loading ${value}: ${file}…`) });
+        const note = `${hub.repo} at commit ${hub.commit.slice(0, 7)}`;
+        return readUrl(hub.weightsUrl, (weights) => loadHF({ ...hub.files, weights }, value, signal, note), { signal, immutable: true });
+      }),
+    ),
+  );
 
 /** The checkpoint at `url` (gpt serve's), read a range per tensor, started over where it is saved again meanwhile; its Cancel button stops it. */
 const loadFromUrl = (url: string): Promise<ModelSummary> =>
@@ -534,6 +571,8 @@ ui.loadFile.onchange = action(async () => {
   ui.loadFile.value = '';
   if (files.length && replaceConfirmed()) await exclusive('loading', () => withCancelButton((signal) => loadFiles(files, signal)));
 });
+ui.loadHub.onclick = action(async () => replaceConfirmed() && (await loadFromHub(ui.hubId.value.trim())));
+ui.hubId.onkeydown = (e) => void (e.key === 'Enter' && !ui.loadHub.disabled && ui.loadHub.click());
 ui.cancelLoad.onclick = () => loadInProgress?.abort(new LoadCancelled('load cancelled: the model before it stays'));
 ui.save.onclick = action(() => exclusive('saving', saveDownload));
 ui.generate.onclick = action(() => exclusive('generating', () => runGenerate(ui.prompt.value, samplingFromUi())));
@@ -595,6 +634,10 @@ const ready: Promise<ReadyState> = (async (): Promise<ReadyState> => {
 window.__gpt = {
   ready,
   loadCheckpointFromUrl: (url = CHECKPOINT_URL) => loadFromUrl(url),
+  loadHubModel: (id) => {
+    ui.hubId.value = id;
+    return loadFromHub(id);
+  },
   loadCheckpointBytes: (bytes) => exclusive('loading', () => loadCheckpoint(bytesSource(Uint8Array.from(bytes)), 'bytes')),
   newModel: (text, shape, settings = settingsFromUi()) => exclusive('training', async () => newModel(text, shape, settings)),
   summary: () => session.summary(),

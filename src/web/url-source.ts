@@ -3,7 +3,9 @@
 // first one saw: its strong ETag goes back in If-Match, so a file saved again mid-read (`gpt serve`
 // beside a training run) is a 412, and the read starts over on the new version, never mixing two.
 // A server that answers without ranges, or without a strong ETag to pin them to, is read whole in
-// one fetch. A read may be cancelled (its signal), and one that stalls is given up on (STALL_MS).
+// one fetch. A URL that names one version for good (the Hugging Face hub's resolve URL at a commit)
+// needs no pinning: its ranges are read as they come (`immutable`). A read may be cancelled (its
+// signal), and one that stalls is given up on (STALL_MS).
 import { bytesSource, type ByteSource } from '../io/safetensors-source.js';
 
 type Fetch = (url: string, init: RequestInit) => Promise<Response>;
@@ -20,6 +22,8 @@ export const STALL_MS = 30_000;
 export interface UrlReadOptions {
   fetcher?: Fetch;
   signal?: AbortSignal;
+  /** The URL's bytes never change (a hub's file at a commit): its ranges need no ETag to pin them to. */
+  immutable?: boolean;
 }
 
 /** A read of a file that was saved again meanwhile (If-Match failed, or another ETag came back). */
@@ -47,17 +51,18 @@ export async function readUrl<T>(url: string, read: (source: ByteSource) => Prom
 }
 
 /** The file at `url` as a source of ranges, its size and version taken from a first request of its first byte. */
-export async function openUrl(url: string, { fetcher = fetch, signal }: UrlReadOptions = {}): Promise<UrlSource> {
-  const get = (headers: Record<string, string> = {}) => watchedFetch(url, headers, fetcher, signal);
+export async function openUrl(url: string, opts: UrlReadOptions = {}): Promise<UrlSource> {
+  const get = (headers: Record<string, string> = {}) => fetchWatched(url, opts, headers);
   const first = await get({ Range: 'bytes=0-0' });
   const size = first.status === 206 ? contentRangeSize(first.headers.get('Content-Range')) : null;
-  const etag = first.headers.get('ETag');
+  // an immutable URL's version is its own: no ETag sent or compared (a CDN's may be weak, or other per edge)
+  const etag = opts.immutable ? null : first.headers.get('ETag');
   if (first.status !== 206 && first.status !== 416) {
     if (!first.ok) throw await httpError(url, first);
     return wholeSource(first); // no ranges: the whole file came
   }
   await first.cancel();
-  if (size === null || !etag?.startsWith('"')) {
+  if (size === null || (!opts.immutable && !etag?.startsWith('"'))) {
     // an empty file (416), or ranges without a version to pin them to
     const whole = await get();
     if (!whole.ok) throw await httpError(url, whole);
@@ -70,8 +75,8 @@ export async function openUrl(url: string, { fetcher = fetch, signal }: UrlReadO
       if (length === 0) return new Uint8Array(0);
       const range = `bytes ${offset}-${offset + length - 1}/${size}`;
       try {
-        const res = await get({ Range: `bytes=${offset}-${offset + length - 1}`, 'If-Match': etag });
-        if (res.status === 412 || (res.status === 206 && res.headers.get('ETag') !== etag)) {
+        const res = await get({ Range: `bytes=${offset}-${offset + length - 1}`, ...(etag && { 'If-Match': etag }) });
+        if (etag && (res.status === 412 || (res.status === 206 && res.headers.get('ETag') !== etag))) {
           await res.cancel();
           throw new ChangedWhileReadError(`cannot load ${url}: it was saved again while it was read`);
         }
@@ -95,8 +100,8 @@ export async function openUrl(url: string, { fetcher = fetch, signal }: UrlReadO
 
 const wholeSource = async (res: WatchedResponse): Promise<UrlSource> => ({ ...bytesSource(await res.bytes()), failure: null });
 
-/** An answer whose body is read (or let go) under its request's watch (watchedFetch). */
-interface WatchedResponse {
+/** An answer whose body is read (or let go) under its request's watch (fetchWatched). */
+export interface WatchedResponse {
   status: number;
   ok: boolean;
   headers: Headers;
@@ -108,11 +113,11 @@ interface WatchedResponse {
 }
 
 /**
- * A request and its answer's body, cancelled with `signal` (failing with its reason) and given up
- * on where STALL_MS pass without a byte (one line naming the URL and the wait); one that got no
- * answer, or not all of it, is noAnswer's line.
+ * A GET of `url` and its answer's body, cancelled with opts.signal (failing with its reason) and
+ * given up on where STALL_MS pass without a byte (one line naming the URL and the wait); one that
+ * got no answer, or not all of it, is a NoAnswerError.
  */
-async function watchedFetch(url: string, headers: Record<string, string>, fetcher: Fetch, signal: AbortSignal | undefined): Promise<WatchedResponse> {
+export async function fetchWatched(url: string, { fetcher = fetch, signal }: UrlReadOptions, headers: Record<string, string> = {}): Promise<WatchedResponse> {
   signal?.throwIfAborted();
   const request = new AbortController();
   const cancelled = () => request.abort(signal!.reason);
@@ -206,9 +211,22 @@ class BodyBytes {
   }
 }
 
-/** A request that got no answer, or not all of it: fetch's bare TypeError ('Failed to fetch') names neither the URL nor what to check. */
-const noAnswer = (url: string, e: unknown) =>
-  new Error(`cannot load ${url}: no answer (${(e as Error).message}): is the server still running? One of another origin must allow this page's by CORS`);
+/** A request that got no answer, or not all of it (the network down, the server gone, a CORS refusal: a browser tells them apart to no page); `fetchMessage` is fetch's message. */
+export class NoAnswerError extends Error {
+  readonly #fetchMessage: string;
+
+  constructor(url: string, fetchMessage: string) {
+    super(`cannot load ${url}: no answer (${fetchMessage}): is the server still running? One of another origin must allow this page's by CORS`);
+    this.#fetchMessage = fetchMessage;
+  }
+
+  get fetchMessage(): string {
+    return this.#fetchMessage;
+  }
+}
+
+/** fetch's bare TypeError ('Failed to fetch') names neither the URL nor what to check. */
+const noAnswer = (url: string, e: unknown) => new NoAnswerError(url, (e as Error).message);
 
 /** The file size a 206's Content-Range (bytes a-b/size) gives; null where it gives none. */
 function contentRangeSize(header: string | null): number | null {
@@ -217,7 +235,7 @@ function contentRangeSize(header: string | null): number | null {
 }
 
 /** A failed response as one line: its status and the server's one-line reason, when it sent one (gpt serve's: where to look). */
-async function httpError(url: string, res: WatchedResponse): Promise<Error> {
+export async function httpError(url: string, res: WatchedResponse): Promise<Error> {
   const reason = res.headers.get('Content-Type')?.startsWith('text/plain') ? (await res.text()).trim().split('\n')[0] : (await res.cancel(), '');
   return new Error(`cannot load ${url}: HTTP ${res.status}${reason ? ` (${reason})` : ''}`);
 }

@@ -5,7 +5,7 @@
 // a relative redirect followed (a renamed repo: gpt2 -> openai-community/gpt2), an absolute one
 // (an LFS file's CDN) read, not followed; X-Repo-Commit the commit, X-Linked-Etag (an LFS file's
 // sha256) else ETag the blob's name, X-Linked-Size else Content-Length its size.
-import { HF_FILES } from './index.js';
+import { HF_FILES, HF_WEIGHTS_FORMS } from './index.js';
 
 export const HUB_ENDPOINT = 'https://huggingface.co';
 
@@ -55,6 +55,39 @@ export const normalizeEtag = (etag: string) => etag.replace(/^W\//, '').replace(
 /** Whether a blob's name is an LFS file's sha256, which the downloaded bytes are checked against. */
 export const isSha256 = (etag: string) => /^[0-9a-f]{64}$/.test(etag);
 
+/**
+ * The URL of the hub's API answer about `repo` at `revision` (huggingface_hub's model_info,
+ * huggingface.js's modelInfo): JSON whose sha is the commit the revision names, whose id is the repo's
+ * name now (a renamed one's new name), siblings its files there, and gated whether it wants a token.
+ */
+export function hubRevisionURL(endpoint: string, repo: string, revision: string): string {
+  return `${endpoint.replace(/\/+$/, '')}/api/models/${repo}/revision/${encodeURIComponent(revision)}?expand=sha&expand=siblings&expand=gated`;
+}
+
+/** A model at a commit, from the hub's API (hubRevisionURL's answer). */
+export interface HubRevision {
+  repo: string;
+  commit: string;
+  files: Set<string>;
+  gated: boolean;
+}
+
+/** hubRevisionURL's answer, parsed, or why it is not the hub's. */
+export function hubRevisionOf(json: unknown): HubRevision | string {
+  const info = (typeof json === 'object' && json !== null ? json : {}) as { id?: unknown; sha?: unknown; siblings?: unknown; gated?: unknown };
+  const siblings = Array.isArray(info.siblings) ? info.siblings.map((s) => (s as { rfilename?: unknown } | null)?.rfilename) : null;
+  if (typeof info.id !== 'string' || typeof info.sha !== 'string' || !isCommitHash(info.sha) || !siblings?.every((f) => typeof f === 'string')) {
+    return 'its answer has no id, commit (sha) and files (siblings): not the Hugging Face hub (a proxy or firewall between?)';
+  }
+  return { repo: info.id, commit: info.sha, files: new Set(siblings as string[]), gated: info.gated !== undefined && info.gated !== false };
+}
+
+/** Why `repo` has no GPT-2 weights to read: none of the weights files our loader reads, in its order. */
+export function noWeightsText(repo: string): string {
+  const names = HF_WEIGHTS_FORMS.flatMap((f) => [f.single, f.index]);
+  return `the Hugging Face hub's ${repo} has no ${names[0]} (nor ${names.slice(1).join(', ')}): no GPT-2 weights transformers reads`;
+}
+
 /** A file's metadata from the HEAD of its resolve URL: what get_hf_file_metadata reads. */
 export interface HubFileMetadata {
   /** The repo as the hub names it now (a renamed one's new name, from the relative redirect's path). */
@@ -94,9 +127,11 @@ export function hubRefusal(status: number, errorCode: string | null, errorMessag
   return 'other';
 }
 
-/** The refusal in words, for `id` (as given) and `file`; a token is named by where it is read from, never shown. */
-export function refusalText(refusal: HubRefusal, status: number, id: HubModelId, file: string, endpoint: string): string {
-  const token = 'set HF_TOKEN, or log in with `huggingface-cli login`, with a token that may read it';
+/** How the CLI is given a token: named by where it is read from, never shown. */
+export const CLI_TOKEN_ADVICE = 'set HF_TOKEN, or log in with `huggingface-cli login`, with a token that may read it';
+
+/** The refusal in words, for `id` (as given) and `file`; `token` says how to send a token that may read it (the CLI's: CLI_TOKEN_ADVICE). */
+export function refusalText(refusal: HubRefusal, status: number, id: HubModelId, file: string, endpoint: string, token = CLI_TOKEN_ADVICE): string {
   switch (refusal) {
     case 'no repo':
       return `the Hugging Face hub (${endpoint}) has no model ${id.repo}, or it is private (${token})`;

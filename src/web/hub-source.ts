@@ -1,0 +1,93 @@
+// A GPT-2 model on the Hugging Face hub, opened by the page from its id (`gpt2`,
+// `openai-community/gpt2@main`). A browser's fetch follows an LFS file's redirect to its CDN itself
+// and shows the page none of the redirect's headers (no X-Repo-Commit, no X-Linked-Etag to pin a
+// read to), so the revision is pinned first: the hub's API names the commit it points at (JSON a
+// page may read: what huggingface.js's modelInfo asks in a browser), and every file is then read at
+// resolve/{commit}/{file}, a URL whose bytes never change. config.json is fetched and checked
+// before anything else, the tokenizer's files next; the weights are the caller's to read a range
+// at a time (readUrl, immutable). A page cannot hold a token: a gated or private model is refused,
+// saying to download its files and open them.
+import { HF_FILES, HF_WEIGHTS_FORMS, hfModelConfig, type HFModelSources, type HFTokenizerFiles } from '../gpt/hf/index.js';
+import { HUB_TOKENIZERS, hubFileURL, hubRefusal, hubRevisionOf, hubRevisionURL, noWeightsText, parseHubId, refusalText, type HubModelId } from '../gpt/hf/hub.js';
+import { fetchWatched, NoAnswerError, type UrlReadOptions } from './url-source.js';
+
+/** A hub model ready to load: its small files' texts, and its weights' URL at the commit. */
+export interface HubModel {
+  /** The repo as the hub names it now (a renamed one's new name) and the commit its revision named. */
+  repo: string;
+  commit: string;
+  /** config.json's text, the tokenizer's (those the commit has), and the weights file's name. */
+  files: Omit<HFModelSources, 'weights'>;
+  /** The weights file at the commit: the same bytes for good, to read a range at a time. */
+  weightsUrl: string;
+}
+
+export interface HubOpenOptions extends UrlReadOptions {
+  /** Called as each of the small files (the model's info, config.json, the tokenizer's) is asked for. */
+  onFile?: (file: string) => void;
+}
+
+/** HF_FILES' names of the tokenizer's files, as HFTokenizerFiles' keys. */
+const TOKENIZER_KEYS: Record<string, keyof HFTokenizerFiles> = { [HF_FILES.tokenizer]: 'tokenizer', [HF_FILES.vocab]: 'vocab', [HF_FILES.merges]: 'merges' };
+
+/**
+ * The model `value` names on the hub at `endpoint`: its commit, config.json (checked to be a GPT-2
+ * model's), its tokenizer's files and its weights' URL. Errors are one line starting with `value`.
+ */
+export async function openHubModel(value: string, endpoint: string, opts: HubOpenOptions = {}): Promise<HubModel> {
+  const id = parseHubId(value);
+  if (!id) throw new Error(`${value ? `'${value}'` : 'an empty id'}: not a Hugging Face model id ([org/]name[@revision], e.g. gpt2 or openai-community/gpt2@main)`);
+  const get = (url: string, file: string) => {
+    opts.onFile?.(file);
+    return hubText(url, value, id, file, endpoint, opts);
+  };
+  const info = hubRevisionOf(parseOr(await get(hubRevisionURL(endpoint, id.repo, id.revision), 'model info'), null));
+  if (typeof info === 'string') throw new Error(`${value}: ${hubRevisionURL(endpoint, id.repo, id.revision)}: ${info}`);
+  const { repo, commit, files } = info;
+  if (info.gated) throw new Error(`${value}: ${refusalText('gated', 401, id, HF_FILES.config, endpoint, tokenAdvice(id))}`);
+  if (!files.has(HF_FILES.config)) throw new Error(`${value}: ${repo} on the Hugging Face hub has no ${HF_FILES.config}: not a transformers model`);
+  const weights = HF_WEIGHTS_FORMS.find((f) => files.has(f.single))?.single;
+  if (!weights) {
+    const index = HF_WEIGHTS_FORMS.find((f) => files.has(f.index))?.index;
+    if (index) throw new Error(`${value}: its weights are sharded (${index}), which the page does not read: the CLI does (\`gpt sample --init-from ${value}\`)`);
+    throw new Error(`${value}: ${noWeightsText(repo)}`);
+  }
+  const at = (file: string) => hubFileURL(endpoint, repo, commit, file);
+  // checked before anything else is fetched: a model that is not GPT-2 costs no weights
+  const config = await get(at(HF_FILES.config), HF_FILES.config);
+  hfModelConfig(config, value);
+  const tokenizer: HFTokenizerFiles = {};
+  // none: a model of ours keeps its tokenizer in its weights' metadata (else the load says what is missing)
+  for (const file of HUB_TOKENIZERS.find((names) => names.every((f) => files.has(f))) ?? []) tokenizer[TOKENIZER_KEYS[file]!] = await get(at(file), file);
+  return { repo, commit, files: { config, ...tokenizer, weightsFile: weights }, weightsUrl: at(weights) };
+}
+
+/** How a page's user reads a model that wants a token: elsewhere, with one. */
+const tokenAdvice = (id: HubModelId) =>
+  `this page cannot hold a token: download its files with one that may read them (\`huggingface-cli download ${id.repo}\`) and open them here with Open a checkpoint…`;
+
+/** The text at `url` (`file` of the model `value` names); a refusal is the hub's in one line, no answer says what a page cannot tell apart. */
+async function hubText(url: string, value: string, id: HubModelId, file: string, endpoint: string, opts: UrlReadOptions): Promise<string> {
+  let res;
+  try {
+    res = await fetchWatched(url, opts);
+  } catch (e) {
+    if (!(e instanceof NoAnswerError)) throw e;
+    throw new Error(`${value}: no answer from the Hugging Face hub at ${endpoint} (${e.fetchMessage}): is this browser online? A hub of another address (a mirror) must allow this page's origin by CORS`);
+  }
+  if (!res.ok) {
+    await res.cancel();
+    const refusal = hubRefusal(res.status, res.headers.get('X-Error-Code'), res.headers.get('X-Error-Message'));
+    throw new Error(`${value}: ${refusalText(refusal, res.status, id, file, endpoint, tokenAdvice(id))}`);
+  }
+  return res.text();
+}
+
+/** `text` as JSON, else `otherwise`. */
+function parseOr(text: string, otherwise: unknown): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return otherwise;
+  }
+}
