@@ -299,30 +299,30 @@ const concatOp = defineOp({
 /**
  * The tensors of `op` (concat, cat, stack), checked as its entry does, in its words: an array of
  * at least one, of one dtype, their shapes alike but along `axis` (stack: alike); returns the axis
- * normalised, among the first's dims (stack: among its dims and one past them).
+ * normalised, among the first's dims (stack: among its dims and one past them). `arg`: the axis' name.
  */
-function checkJoin(op: string, tensors: readonly Tensor[], axis: number, stacked: boolean): number {
+function checkJoin(op: string, tensors: readonly Tensor[], axis: number, stacked: boolean, arg = 'dim'): number {
   if (!Array.isArray(tensors)) throw new TypeError(`${op}: argument 'tensors' must be an array of Tensors, got ${describeValue(tensors)}`);
   if (!tensors.length) throw new RangeError(`${op}: needs at least one tensor`);
   checkArgs({ ...concatOp.spec, name: op, floatsMayDiffer: true }, [tensors]); // (dtypes compared below, with the shapes)
   const first = tensors[0]!;
   if (!stacked) assertRank(op, first, 1, 'tensors[0]');
   const r = first.rank;
-  const ax = stacked ? checkInteger(op, 'dim', axis, -r - 1, r, `an integer in [${-r - 1}, ${r}] for ${first.describe()}`) : checkAxis(op, 'axis', axis, first);
+  const ax = stacked ? checkInteger(op, 'dim', axis, -r - 1, r, `an integer in [${-r - 1}, ${r}] for ${first.describe()}`) : checkAxis(op, arg, axis, first);
   const at = stacked && ax < 0 ? ax + r + 1 : ax;
   const others = (s: Shape) => s.filter((_, i) => stacked || i !== at);
   for (const t of tensors) {
     if (t.dtype !== first.dtype) throw new Error(`${op}: tensors must share a dtype, got ${tensors.map((x) => x.describe()).join(' and ')}`);
     if (t.rank !== r || !sameShape(others(t.shape), others(first.shape))) {
-      const rule = stacked ? 'must all have one shape' : `must match except along axis ${axis}`;
-      throw new Error(`${op}: shapes ${rule}, got ${tensors.map((x) => formatShape(x.shape)).join(' and ')}`);
+      const rule = stacked ? 'tensors must have one shape' : `shapes must match except along ${arg} ${axis}`;
+      throw new Error(`${op}: ${rule}, got ${tensors.map((x) => formatShape(x.shape)).join(' and ')}`);
     }
   }
   return at;
 }
 
 /** Joins tensors of one dtype along `axis`; the other dims must agree. */
-export const concat = withFront(concatOp, (tensors: readonly Tensor[], axis: number) => concatOp(tensors, checkJoin('concat', tensors, axis, false)));
+export const concat = withFront(concatOp, (tensors: readonly Tensor[], axis: number) => concatOp(tensors, checkJoin('concat', tensors, axis, false, 'axis')));
 
 /** concat under PyTorch's name, torch.cat: along `dim`, 0 by default. */
 export const cat = withFront(concatOp, (tensors: readonly Tensor[], dim: number = 0) => concatOp(tensors, checkJoin('cat', tensors, dim, false)));
