@@ -5,7 +5,9 @@
 // a step (torch makes one at a parameter's first step with a gradient).
 import { describeValue } from '../tensor/check.js';
 import { Tensor } from '../ops/index.js';
-import type { Moment } from './adamw.js';
+
+/** One parameter's moment as loadMoments and loadStateDict take it: values on the host, or a float32 tensor of as many. */
+export type Moment = ArrayLike<number> | Tensor;
 
 /** One parameter's state: its moments (float32, the parameter's shape) and the steps it took (torch 1.13's is a 0-d tensor). */
 export interface AdamWParamState {

@@ -8,7 +8,7 @@ import { heldGrad } from '../autograd/backward.js';
 import { device } from '../device/device.js';
 import { profile } from '../kernels/profile.js';
 import { adamw, full, Tensor, zeros } from '../ops/index.js';
-import { groupMembers, readStateDict, type AdamWParamState, type AdamWStateDict, type AdamWStateDictInput } from './adamw-state.js';
+import { groupMembers, readStateDict, type AdamWParamState, type AdamWStateDict, type AdamWStateDictInput, type Moment } from './adamw-state.js';
 import { keep } from '../tensor/scope.js';
 import { checkNonNegative, checkOptionKeys, checkTensor, describeValue } from '../tensor/check.js';
 import { owedMultipliers } from './clip.js';
@@ -27,8 +27,7 @@ export interface AdamWOptions {
   weightDecay?: number;
 }
 
-/** One parameter's moment as loadMoments takes it: values on the host, or a float32 tensor of as many. */
-export type Moment = ArrayLike<number> | Tensor;
+export type { Moment } from './adamw-state.js';
 
 /** The moments of the parameters `first` to `end - 1`, back to back in `m` and `v`. */
 export interface MomentShard {
