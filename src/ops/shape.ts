@@ -50,11 +50,16 @@ export const reshape = withFront(reshapeOp, (t: Tensor, shape: Shape) => reshape
 /** `t` checked as reshape checks it, in the words of `op` (a reshape under another name). */
 const viewed = (op: string, t: Tensor) => (checkArgs({ ...reshapeOp.spec, name: op }, [t]), t);
 
+/** Where `op` (unsqueeze, stack) inserts a dim into `t`'s shape: `dim` in [-rank - 1, rank], negative counting from the end, normalised. */
+function newDim(op: string, dim: number, t: Tensor): number {
+  const r = t.rank;
+  const d = checkInteger(op, 'dim', dim, -r - 1, r, `an integer in [${-r - 1}, ${r}] for ${t.describe()}`);
+  return d < 0 ? d + r + 1 : d;
+}
+
 /** `t` with a dim of size 1 inserted at `dim` (in [-rank - 1, rank], negative from the end), as torch.unsqueeze. Free: a view. */
 export const unsqueeze = withFront(reshapeOp, (t: Tensor, dim: number) => {
-  const r = viewed('unsqueeze', t).rank;
-  const d = checkInteger('unsqueeze', 'dim', dim, -r - 1, r, `an integer in [${-r - 1}, ${r}] for ${t.describe()}`);
-  const at = d < 0 ? d + r + 1 : d;
+  const at = newDim('unsqueeze', dim, viewed('unsqueeze', t));
   return reshapeOp(t, [...t.shape.slice(0, at), 1, ...t.shape.slice(at)]);
 });
 
@@ -307,13 +312,11 @@ function checkJoin(op: string, tensors: readonly Tensor[], axis: number, stacked
   checkArgs({ ...concatOp.spec, name: op, floatsMayDiffer: true }, [tensors]); // (dtypes compared below, with the shapes)
   const first = tensors[0]!;
   if (!stacked) assertRank(op, first, 1, 'tensors[0]');
-  const r = first.rank;
-  const ax = stacked ? checkInteger(op, 'dim', axis, -r - 1, r, `an integer in [${-r - 1}, ${r}] for ${first.describe()}`) : checkAxis(op, arg, axis, first);
-  const at = stacked && ax < 0 ? ax + r + 1 : ax;
+  const at = stacked ? newDim(op, axis, first) : checkAxis(op, arg, axis, first);
   const others = (s: Shape) => s.filter((_, i) => stacked || i !== at);
   for (const t of tensors) {
     if (t.dtype !== first.dtype) throw new Error(`${op}: tensors must share a dtype, got ${tensors.map((x) => x.describe()).join(' and ')}`);
-    if (t.rank !== r || !sameShape(others(t.shape), others(first.shape))) {
+    if (t.rank !== first.rank || !sameShape(others(t.shape), others(first.shape))) {
       const rule = stacked ? 'tensors must have one shape' : `shapes must match except along ${arg} ${axis}`;
       throw new Error(`${op}: ${rule}, got ${tensors.map((x) => formatShape(x.shape)).join(' and ')}`);
     }
