@@ -285,6 +285,50 @@ describe('tanh', () => {
     }));
 });
 
+describe('sigmoid and abs at the edges', () => {
+  // float64's sigmoid, from the side where exp cannot overflow
+  const sigmoid64 = (v: number) => (v >= 0 ? 1 / (1 + Math.exp(-v)) : Math.exp(v) / (1 + Math.exp(v)));
+
+  it('sigmoid equals float64 from -110 to Inf (1 / (1 + exp(-x)) overflowed exp below -88), is NaN at NaN; its gradient s (1 - s) too', () =>
+    ops.scope(async () => {
+      const mags = [0, 1e-30, 1e-4, 0.5, 1, 5, 17, 30, 60, 87, 89, 100, 103, 1e30, Infinity].map(Math.fround);
+      const xs = [NaN, -0, ...mags, ...mags.map((v) => -v)];
+      const x = ops.tensor(xs).requiresGrad_();
+      const y = x.sigmoid();
+      y.sum().backward();
+      const [got, dx] = [await y.toArray(), await x.grad!.toArray()];
+      // exp's own error grows with |x| (WGSL allows 3 + 2|x| ulps): 2e-5 relative at -103; values below float32's normals may flush to 0
+      const near = (want: number, v: number, rtol: number) => Object.is(want, v) || Math.abs(v - want) <= rtol * Math.abs(want) + 1.2e-38;
+      const nan = (v: number, w: number) => Number.isNaN(v) && Number.isNaN(w);
+      expect(xs.flatMap((v, i) => (near(sigmoid64(v), got[i]!, 2e-5) || nan(v, got[i]!) ? [] : [`sigmoid(${v}) = ${got[i]}, want ${sigmoid64(v)}`]))).toEqual([]);
+      const ds = (v: number) => sigmoid64(v) * (1 - sigmoid64(v));
+      // s (1 - s) from the rounded s: 1 - s is 0 in float32 once s rounds to 1 (past 17), as PyTorch's
+      const wrong = xs.flatMap((v, i) => (near(ds(v), dx[i]!, 1e-4) || Math.abs(dx[i]! - ds(v)) <= 1e-7 || nan(v, dx[i]!) ? [] : [`sigmoid'(${v}) = ${dx[i]}, want ${ds(v)}`]));
+      expect(wrong).toEqual([]);
+    }));
+
+  it('abs clears the sign (NaN and Inf kept, -0 to 0); its gradient is sign(x), 0 at +-0 and at NaN; abs and sigmoid in float16', () =>
+    ops.scope(async () => {
+      const xs = [NaN, 0, -0, -1e-30, 2.5, -2.5, 3e38, -Infinity, Infinity];
+      const x = ops.tensor(xs).requiresGrad_();
+      const y = x.abs();
+      y.mul(ops.tensor(xs.map(() => 3))).sum().backward();
+      expect([...(await y.toArray())]).toEqual([NaN, 0, 0, Math.fround(1e-30), 2.5, 2.5, Math.fround(3e38), Infinity, Infinity]);
+      expect([...(await x.grad!.toArray())]).toEqual([0, 0, 0, -3, 3, -3, 3, -3, 3]);
+      const h = ops.tensor([-1.5, 0, 65504], [3], 'float16');
+      expect([...(await h.abs().toArray())]).toEqual([1.5, 0, 65504]);
+      const s16 = await ops.tensor([-12, 0, 12], [3], 'float16').sigmoid().toArray();
+      [-12, 0, 12].forEach((v, i) => expect(Math.abs(s16[i]! - sigmoid64(v)), `float16 sigmoid(${v})`).toBeLessThanOrEqual(2 ** -11 * sigmoid64(v) + 2 ** -25)); // one rounding (float16 subnormals below 6e-5)
+    }));
+
+  it('refuse int32 tensors, naming the op', () =>
+    ops.scope(() => {
+      const ids = ops.tensor(new Int32Array([1, -2]), [2]);
+      expect(() => ids.abs()).toThrow(/^abs: argument 'input' must be a float32 or float16 tensor, got int32\[2\]$/);
+      expect(() => ops.sigmoid(ids)).toThrow(/^sigmoid: argument 'input' must be a float32 or float16 tensor, got int32\[2\]$/);
+    }));
+});
+
 describe('log', () => {
   // WGSL promises only an absolute error of 2^-21 in [0.5, 2]: lavapipe's log(1 - 2^-24) was -1.03e-7
   // (want -5.96e-8), log(0.999) off by 6e-5 relative, where PyTorch's log is good to an ulp or two
@@ -352,7 +396,7 @@ describe('unary ops take their input alone', () => {
   it("refuse a second argument, function and method; gelu's error names geluTanh; gelu(x) is the erf form in float64", () =>
     ops.scope(async () => {
       const x = ops.tensor([-2, -0.5, 0.5, 2]);
-      for (const name of ['neg', 'exp', 'log', 'sqrt', 'rsqrt', 'tanh', 'relu', 'gelu', 'geluTanh'] as const) {
+      for (const name of ['neg', 'abs', 'exp', 'log', 'sqrt', 'rsqrt', 'tanh', 'sigmoid', 'relu', 'gelu', 'geluTanh'] as const) {
         const fn = ops[name] as unknown as (t: ops.Tensor, extra: unknown) => ops.Tensor;
         const method = x[name] as unknown as (this: ops.Tensor, extra: unknown) => ops.Tensor;
         const want = new RegExp(`^${name}: takes one argument \\(input\\), got 2`);

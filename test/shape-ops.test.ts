@@ -248,3 +248,111 @@ describe('errors name the op', () => {
       expect(() => ops.concat([a, gone], 0)).toThrow(/concat: tensor float32\[2, 3\] was used after dispose/);
     }));
 });
+
+describe('squeeze / unsqueeze / clone, as torch', () => {
+  it('unsqueeze and squeeze are views (negative dims as torch; squeeze of a dim not of size 1 leaves the shape), and pass the gradient back', () =>
+    scope(async () => {
+      const x = ops.tensor([1, 2, 3, 4, 5, 6], [2, 1, 3]).requiresGrad_();
+      expect(x.unsqueeze(0).shape).toEqual([1, 2, 1, 3]);
+      expect(x.unsqueeze(-1).shape).toEqual([2, 1, 3, 1]);
+      expect(ops.unsqueeze(x, -4).shape).toEqual([1, 2, 1, 3]);
+      expect(x.unsqueeze(3).shape).toEqual([2, 1, 3, 1]);
+      expect(x.squeeze().shape).toEqual([2, 3]);
+      expect(x.squeeze(1).shape).toEqual([2, 3]);
+      expect(x.squeeze(-2).shape).toEqual([2, 3]);
+      expect(x.squeeze(0).shape).toEqual([2, 1, 3]);
+      expect(ops.zeros([]).squeeze(0).shape).toEqual([]);
+      expect(ops.zeros([]).squeeze(-1).unsqueeze(-1).shape).toEqual([1]);
+      expect(ops.zeros([1, 1]).squeeze().shape).toEqual([]);
+      const v = x.squeeze(1).unsqueeze(0);
+      expect(v.storage()).toBe(x.storage()); // a view: no copy
+      v.mul(ops.tensor([1, 2, 3, 4, 5, 6], [1, 2, 3])).sum().backward();
+      expect(x.grad!.shape).toEqual([2, 1, 3]);
+      expect([...(await x.grad!.toArray())]).toEqual([1, 2, 3, 4, 5, 6]);
+    }));
+
+  it('clone has storage of its own (a write to it leaves the source alone), keeps the dtype, and passes the gradient through', () =>
+    scope(async () => {
+      const x = ops.tensor([1, 2, 3], [3]).requiresGrad_();
+      const c = x.clone();
+      expect(c.storage()).not.toBe(x.storage());
+      expect(c.requiresGrad).toBe(true);
+      ops.noGrad(() => ops.sliceAssign(c, ops.tensor([9], [1]), 0, 1));
+      expect([...(await c.toArray())]).toEqual([1, 9, 3]);
+      expect([...(await x.toArray())]).toEqual([1, 2, 3]);
+      x.clone().mul(ops.tensor([4, 5, 6])).sum().backward();
+      expect([...(await x.grad!.toArray())]).toEqual([4, 5, 6]);
+      const ids = ops.tensor(new Int32Array([7, -8, 2 ** 31 - 1]), [3]);
+      expect([...(await ids.clone().toArray())]).toEqual([7, -8, 2 ** 31 - 1]);
+      const h = ops.tensor([0.5, -2, 3], [3], 'float16').clone();
+      expect([h.dtype, ...(await h.toArray())]).toEqual(['float16', 0.5, -2, 3]);
+    }));
+
+  it('errors name the op, what was given and what is allowed', () =>
+    scope(() => {
+      const t = ops.zeros([2, 3]);
+      expect(() => t.unsqueeze(3)).toThrow(/^unsqueeze: argument 'dim' must be an integer in \[-3, 2\] for float32\[2, 3\], got number 3$/);
+      expect(() => t.unsqueeze(-4)).toThrow(/^unsqueeze: argument 'dim' must be an integer in \[-3, 2\] for float32\[2, 3\], got number -4$/);
+      expect(() => ops.unsqueeze(t, undefined as never)).toThrow(/^unsqueeze: argument 'dim' must be an integer in \[-3, 2\] for float32\[2, 3\], got undefined$/);
+      expect(() => t.squeeze(2)).toThrow(/^squeeze: argument 'dim' must be an integer in \[-2, 1\] for float32\[2, 3\], got number 2$/);
+      expect(() => t.squeeze(0.5)).toThrow(/^squeeze: argument 'dim' must be an integer in \[-2, 1\] for float32\[2, 3\], got number 0.5$/);
+      expect(() => ops.squeeze([1] as never)).toThrow(/^squeeze: argument 'input' must be a Tensor, got array \[1\]$/);
+      expect(() => ops.clone(null as never)).toThrow(/^clone: argument 'input' must be a Tensor, got null$/);
+      const gone = ops.zeros([2]);
+      gone.dispose();
+      expect(() => gone.clone()).toThrow(/^clone: tensor float32\[2\] was used after dispose\(\)$/);
+      expect(() => gone.unsqueeze(0)).toThrow(/^unsqueeze: tensor float32\[2\] was used after dispose\(\)$/);
+    }));
+});
+
+describe('cat / stack, as torch', () => {
+  it('cat is concat along dim 0 by default; stack joins along a new dim (0 by default, negative as torch), float32, float16 and int32', () =>
+    scope(async () => {
+      const a = intValues([2, 3], 11);
+      const b = intValues([2, 3], 12);
+      const c = intValues([1, 3], 13);
+      for (const dtype of ['float32', 'float16', 'int32'] as const) {
+        const [ta, tb, tc] = [a, b, c].map((r) => (dtype === 'float16' ? tensor(Float32Array.from(r.data, (v) => v / 8), r.shape, 'float16') : asTensor(r, dtype)));
+        const scaled = (r: Ref): Ref => (dtype === 'float16' ? ref(r.shape, r.data.map((v) => v / 8)) : r);
+        const [ra, rb, rc] = [a, b, c].map(scaled);
+        await expectClose(ops.cat([ta!, tc!]), concatRef([ra!, rc!], 0), 0, 0, `cat ${dtype}`);
+        await expectClose(ops.cat([ta!, tb!], -1), concatRef([ra!, rb!], 1), 0, 0, `cat -1 ${dtype}`);
+        const unsq = (r: Ref, d: number): Ref => ref([...r.shape.slice(0, d), 1, ...r.shape.slice(d)], r.data);
+        for (const [dim, at] of [[undefined, 0], [1, 1], [2, 2], [-1, 2], [-3, 0]] as const) {
+          const got = dim === undefined ? ops.stack([ta!, tb!]) : ops.stack([ta!, tb!], dim);
+          expect(got.dtype).toBe(dtype);
+          await expectClose(got, concatRef([unsq(ra!, at), unsq(rb!, at)], at), 0, 0, `stack ${dtype} dim ${dim}`);
+        }
+      }
+    }));
+
+  it("stack's gradient is the upstream gradient's slices, each to its input; 0-d inputs stack into a vector", () =>
+    scope(async () => {
+      const x = ops.tensor([1, 2, 3, 4], [2, 2]).requiresGrad_();
+      const y = ops.tensor([5, 6, 7, 8], [2, 2]).requiresGrad_();
+      const w = ops.tensor(Float32Array.from({ length: 8 }, (_, i) => i + 1), [2, 2, 2]);
+      ops.stack([x, y], 1).mul(w).sum().backward();
+      // out[i, k, j] is (x, y)[k][i, j]: x takes w[:, 0, :], y w[:, 1, :]
+      expect([...(await x.grad!.toArray())]).toEqual([1, 2, 5, 6]);
+      expect([...(await y.grad!.toArray())]).toEqual([3, 4, 7, 8]);
+      const s = ops.stack([ops.full([], 2), ops.full([], 3)], -1);
+      expect([s.shape, [...(await s.toArray())]]).toEqual([[2], [2, 3]]);
+    }));
+
+  it('errors name the op (cat or stack), what was given and what is allowed', () =>
+    scope(() => {
+      const a = ops.zeros([2, 3]);
+      expect(() => ops.stack([a, ops.zeros([3, 2])])).toThrow(/^stack: tensors must have one shape, got \[2, 3\] and \[3, 2\]$/);
+      expect(() => ops.stack([a, ops.zeros([2, 3], 'int32')])).toThrow(/^stack: tensors must share a dtype, got float32\[2, 3\] and int32\[2, 3\]$/);
+      expect(() => ops.stack([a], 3)).toThrow(/^stack: argument 'dim' must be an integer in \[-3, 2\] for float32\[2, 3\], got number 3$/);
+      expect(() => ops.stack([])).toThrow(/^stack: needs at least one tensor$/);
+      expect(() => ops.stack(a as never)).toThrow(/^stack: argument 'tensors' must be an array of Tensors, got a float32\[2, 3\] tensor$/);
+      expect(() => ops.stack([a, 3 as never])).toThrow(/^stack: argument 'tensors\[1\]' must be a Tensor, got number 3$/);
+      expect(() => ops.cat([a, ops.zeros([2, 4])])).toThrow(/^cat: shapes must match except along dim 0, got \[2, 3\] and \[2, 4\]$/);
+      expect(() => ops.cat([a], 2)).toThrow(/^cat: argument 'dim' must be an integer in \[-2, 1\] for float32\[2, 3\], got number 2$/);
+      expect(() => ops.cat([ops.zeros([])])).toThrow(/^cat: tensors\[0\] must have rank >= 1, got float32\[\]$/);
+      const gone = ops.zeros([2, 3]);
+      gone.dispose();
+      expect(() => ops.stack([a, gone])).toThrow(/^stack: tensor float32\[2, 3\] was used after dispose\(\)$/);
+    }));
+});

@@ -35,12 +35,16 @@ export interface Tensor extends Core {
 
   // ---- elementwise ----------------------------------------------------------------------------
   neg(): Tensor;
+  /** |x| (NaN kept); the gradient is sign(x), 0 at 0 */
+  abs(): Tensor;
   exp(): Tensor;
   log(): Tensor;
   sqrt(): Tensor;
   /** 1 / sqrt(x) */
   rsqrt(): Tensor;
   tanh(): Tensor;
+  /** 1 / (1 + exp(-x)), computed without overflow for any x */
+  sigmoid(): Tensor;
   /** max(x, 0), NaN kept */
   relu(): Tensor;
   /** Exact (erf) GELU, as PyTorch's nn.GELU() */
@@ -85,6 +89,12 @@ export interface Tensor extends Core {
   reshape(shape: Shape): Tensor;
   /** reshape under PyTorch's name: the same storage, and the gradient flows through it. */
   view(shape: Shape): Tensor;
+  /** A dim of size 1 inserted at `dim` (in [-rank - 1, rank]), as torch.unsqueeze; free: the same storage. */
+  unsqueeze(dim: number): Tensor;
+  /** Without its dims of size 1 (all, or `dim` alone: unchanged where its size is not 1), as torch.squeeze; free. */
+  squeeze(dim?: number): Tensor;
+  /** A copy in storage of its own; the gradient flows through, as torch.clone. */
+  clone(): Tensor;
   /** Out dim k is this tensor's dim dims[k]. */
   permute(dims: readonly number[]): Tensor;
   /** Swaps two dims (the last two by default). */
@@ -124,11 +134,13 @@ const methods: Methods & ThisType<Tensor> = {
     return this.alias(this.shape) as Tensor;
   },
   neg(...extra) { return ops.neg(this, ...extra); },
+  abs(...extra) { return ops.abs(this, ...extra); },
   exp(...extra) { return ops.exp(this, ...extra); },
   log(...extra) { return ops.log(this, ...extra); },
   sqrt(...extra) { return ops.sqrt(this, ...extra); },
   rsqrt(...extra) { return ops.rsqrt(this, ...extra); },
   tanh(...extra) { return ops.tanh(this, ...extra); },
+  sigmoid(...extra) { return ops.sigmoid(this, ...extra); },
   relu(...extra) { return ops.relu(this, ...extra); },
   gelu(...extra) { return ops.gelu(this, ...extra); },
   geluTanh(...extra) { return ops.geluTanh(this, ...extra); },
@@ -155,6 +167,9 @@ const methods: Methods & ThisType<Tensor> = {
   expand(shape) { return ops.expand(this, shape); },
   reshape(shape) { return ops.reshape(this, shape); },
   view(shape) { return ops.reshape(this, shape); },
+  unsqueeze(dim) { return ops.unsqueeze(this, dim); },
+  squeeze(dim) { return ops.squeeze(this, dim); },
+  clone() { return ops.clone(this); },
   permute(dims) { return ops.permute(this, dims); },
   transpose(d0, d1) { return transpose(this, d0, d1); },
   slice(axis, start, end) { return ops.slice(this, axis, start, end); },
@@ -179,9 +194,9 @@ type LiftedAll<T> = { [K in keyof T]: Lifted<T[K]> };
 export const ops = OPS as unknown as LiftedAll<typeof OPS>;
 export type { OpName };
 export const {
-  neg, exp, log, sqrt, rsqrt, tanh, relu, gelu, geluTanh,
+  neg, abs, exp, log, sqrt, rsqrt, tanh, sigmoid, relu, gelu, geluTanh,
   add, sub, mul, div, pow, maximum, eq, ne, lt, le, gt, ge, where,
-  expand, sumTo, sum, mean, max, min, argmax, argmin, std, reshape, permute, slice, concat, cast, castCached,
+  expand, sumTo, sum, mean, max, min, argmax, argmin, std, reshape, squeeze, unsqueeze, clone, permute, slice, concat, stack, cast, castCached,
   matmul, linear, embedding, dropout, softmax, logSoftmax, layerNorm, crossEntropy, linearCrossEntropy, distillLoss, causalAttention, biasGelu,
   sampleLogits,
   linearInt8, embeddingInt8,
@@ -202,6 +217,9 @@ export { maskInPlace } from './mask.js';
 export { checkDropProbability } from './dropout.js';
 export { castInto } from './cast-into.js';
 export { sliceAssign } from './shape.js';
+import { cat as catCore } from './shape.js';
+/** concat under PyTorch's name (torch.cat): `tensors` of one dtype joined along `dim` (0 by default); the other dims must agree. */
+export const cat = catCore as unknown as (tensors: readonly Tensor[], dim?: number) => Tensor;
 
 /** Variance over `axes` (all by default), torch.var's (var is a reserved word: `import { var as variance }`, or ops.var, x.var()). */
 const variance = ops.var;

@@ -48,6 +48,25 @@ const LOG_WGSL = `fn log_accurate(x: f32) -> f32 {
   return 2.0 * s * (1.0 + z * (1.0 / 3.0 + z * (1.0 / 5.0 + z * (1.0 / 7.0 + z * (1.0 / 9.0 + z * (1.0 / 11.0 + z * (1.0 / 13.0 + z / 15.0)))))));
 }`;
 
+// sigmoid as 1 / (1 + e) for v >= 0 and e / (1 + e) below, e = exp(-|v|) in (0, 1]: exp(-v) of a
+// large negative v overflowed to Inf. |v| is capped at 110 by its bits (exp(-110) is 0 in float32),
+// so neither an Inf input nor exp ever computes with Inf; NaN is returned as it is.
+const SIGMOID_SAFE = `fn sigmoid_safe(v: f32) -> f32 {
+  let bits = bitcast<u32>(v);
+  if ((bits & 0x7fffffffu) > 0x7f800000u) { return v; }
+  let e = exp(-bitcast<f32>(min(bits & 0x7fffffffu, 0x42dc0000u)));
+  let s = 1.0 / (1.0 + e);
+  return select(s, e * s, (bits & 0x80000000u) != 0u);
+}`;
+
+// d |a| = sgn(a) da, told by a's bits: 0 at +-0 (as PyTorch's sgn) and at NaN
+const ABS_GRAD = `fn abs_grad(g: f32, a: f32) -> f32 {
+  let bits = bitcast<u32>(a);
+  let mag = bits & 0x7fffffffu;
+  if (mag == 0u || mag > 0x7f800000u) { return 0.0; }
+  return select(g, -g, (bits & 0x80000000u) != 0u);
+}`;
+
 interface UnarySpec {
   expr: string;
   helpers?: string;
@@ -59,11 +78,14 @@ interface UnarySpec {
 
 const UNARY = {
   neg: { expr: '-x', saves: 'none', grad: '-x' }, // d(-a) = -da
+  // the sign bit cleared: NaN and Inf kept without computing with them
+  abs: { expr: 'bitcast<f32>(bitcast<u32>(x) & 0x7fffffffu)', saves: 'input', grad: 'abs_grad(x, y)', gradHelpers: ABS_GRAD },
   exp: { expr: 'exp(x)', saves: 'output', grad: 'x * y' }, // d exp(a) = exp(a) da
   log: { expr: 'log_accurate(x)', helpers: LOG_WGSL, saves: 'input', grad: 'x / y' }, // d log(a) = da / a
   sqrt: { expr: 'sqrt(x)', saves: 'output', grad: '0.5 * x / y' }, // d sqrt(a) = da / (2 sqrt(a))
   rsqrt: { expr: 'inverseSqrt(x)', saves: 'output', grad: '-0.5 * x * y * y * y' }, // d a^-1/2 = -a^-3/2 da / 2
   tanh: { expr: 'tanh_safe(x)', helpers: TANH_SAFE, saves: 'output', grad: 'x * (1.0 - y * y)' },
+  sigmoid: { expr: 'sigmoid_safe(x)', helpers: SIGMOID_SAFE, saves: 'output', grad: 'x * y * (1.0 - y)' }, // d s(a) = s(a) (1 - s(a)) da
   relu: { expr: 'ieee_max(x, 0.0)', helpers: ORDERED_WGSL, saves: 'output', grad: 'select(0.0, x, y > 0.0)' }, // relu(NaN) = NaN
   // exact GELU (PyTorch's nn.GELU(), nanoGPT's MLP): a Phi(a), Phi the standard normal CDF
   // d gelu = [Phi(a) + a phi(a)] da, phi(a) = exp(-a^2 / 2) / sqrt(2 pi)  (WGSL in kernels/wgsl/elementwise.ts)
@@ -122,6 +144,8 @@ function sameShapeBinary(k: ReturnType<typeof broadcastKernel>, a: Tensor, b: Te
 }
 
 export const neg = unaryOp('neg');
+export const abs = unaryOp('abs');
+export const sigmoid = unaryOp('sigmoid');
 export const exp = unaryOp('exp');
 export const log = unaryOp('log');
 export const sqrt = unaryOp('sqrt');

@@ -1,14 +1,15 @@
-// Shape ops. reshape is free (a view of the same storage); permute/transpose, slice and concat
+// Shape ops. reshape (and squeeze / unsqueeze, reshapes by another name) is free (a view of the
+// same storage); clone copies the buffer whole; permute/transpose, slice, concat and stack
 // materialise their result with one raw 32-bit copy kernel (src/kernels/wgsl/copy.ts), so they work
-// on float32 and int32 alike (float16 takes its 16-bit twin). slice and concat copy [outer, len, inner] blocks between axis offsets.
+// on float32 and int32 alike (float16 takes its 16-bit twin). slice, concat and stack copy [outer, len, inner] blocks between axis offsets.
 import { isGradEnabled } from '../autograd/mode.js';
-import { defineOp, listOf, NOT_DIFFERENTIABLE, withFront, type OpContext } from '../autograd/op.js';
+import { checkArgs, defineOp, listOf, NOT_DIFFERENTIABLE, withFront, type OpContext, type OutputType } from '../autograd/op.js';
 import { device } from '../device/device.js';
 import { launchCopy } from '../kernels/wgsl/copy.js';
 import { zeros } from '../tensor/create.js';
 import { formatShape, numel, sameShape, stridesOf, type Shape } from '../tensor/shape.js';
 import { assertRank, checkAxis, checkInteger, checkTensor, describeValue } from '../tensor/check.js';
-import { elementBytes, Tensor, type DType } from '../tensor/tensor.js';
+import { bufferBytes, elementBytes, Tensor, type DType } from '../tensor/tensor.js';
 import { defineUpdate } from './update.js';
 
 const ANY: readonly DType[] = ['float32', 'float16', 'int32'];
@@ -45,6 +46,47 @@ const reshapeOp = defineOp({
 
 /** Same data, another shape (one dimension may be -1). Free: shares the storage. */
 export const reshape = withFront(reshapeOp, (t: Tensor, shape: Shape) => reshapeOp(t, resolveShape('reshape', t, shape)));
+
+/** `t` checked as reshape checks it, in the words of `op` (a reshape under another name). */
+const viewed = (op: string, t: Tensor) => (checkArgs({ ...reshapeOp.spec, name: op }, [t]), t);
+
+/** Where `op` (unsqueeze, stack) inserts a dim into `t`'s shape: `dim` in [-rank - 1, rank], negative counting from the end, normalised. */
+function newDim(op: string, dim: number, t: Tensor): number {
+  const r = t.rank;
+  const d = checkInteger(op, 'dim', dim, -r - 1, r, `an integer in [${-r - 1}, ${r}] for ${t.describe()}`);
+  return d < 0 ? d + r + 1 : d;
+}
+
+/** `t` with a dim of size 1 inserted at `dim` (in [-rank - 1, rank], negative from the end), as torch.unsqueeze. Free: a view. */
+export const unsqueeze = withFront(reshapeOp, (t: Tensor, dim: number) => {
+  const at = newDim('unsqueeze', dim, viewed('unsqueeze', t));
+  return reshapeOp(t, [...t.shape.slice(0, at), 1, ...t.shape.slice(at)]);
+});
+
+/** `t` without its dims of size 1: all of them, or `dim` alone (as it was where its size is not 1), as torch.squeeze. Free: a view. */
+export const squeeze = withFront(reshapeOp, (t: Tensor, dim?: number) => {
+  viewed('squeeze', t);
+  if (dim === undefined) return reshapeOp(t, t.shape.filter((d) => d !== 1));
+  const ax = checkAxis('squeeze', 'dim', dim, t);
+  return reshapeOp(t, t.shape.filter((d, i) => i !== ax || d !== 1));
+});
+
+const cloneOp = defineOp({
+  name: 'clone',
+  dtypes: { input: ANY },
+  forward(_ctx: OpContext, a: Tensor) {
+    const out = Tensor.empty(a.shape, a.dtype, 'clone');
+    // a buffer copy: no binding, so no limit on its size
+    device().copy(a.buffer(), 0, out.buffer(), 0, bufferBytes(a.size, a.dtype));
+    return out;
+  },
+  shape: ([a]) => ({ shape: a.shape, dtype: a.dtype }),
+  // d clone = the gradient as it is
+  backward: (_ctx, g) => [g.alias(g.shape)],
+});
+
+/** A copy of `t` in storage of its own (written to, it leaves `t` alone); the gradient flows through, as torch.clone. */
+export const clone = withFront(cloneOp, (t: Tensor) => cloneOp(t));
 
 // ---- permute / transpose ---------------------------------------------------------------------
 function checkPermutation(t: Tensor, dims: readonly number[]): number[] {
@@ -148,9 +190,8 @@ function bound(i: number, n: number): number {
   return Math.min(Math.max(i < 0 ? i + n : i, 0), n);
 }
 
-/** Elements [start, start + len) along `axis` of `a`, copied into a new tensor. */
-export function sliceCopy(a: Tensor, axis: number, start: number, len: number): Tensor {
-  const shape = a.shape.map((d, i) => (i === axis ? len : d));
+/** Elements [start, start + len) along `axis` of `a`, copied into a new tensor (of `shape`, as many elements: stack's piece without its axis). */
+export function sliceCopy(a: Tensor, axis: number, start: number, len: number, shape: readonly number[] = a.shape.map((d, i) => (i === axis ? len : d))): Tensor {
   const out = Tensor.empty(shape, a.dtype, 'slice');
   const [outer, n, inner] = around(a.shape, axis);
   copyBlock(a, out, [outer, len, inner], n, start, len, 0);
@@ -225,20 +266,24 @@ export const sliceAssign = defineUpdate({
   backward: NOT_DIFFERENTIABLE,
 });
 
+/** `ts` copied one after another along `axis` of a new tensor of `out`, each `lengthOf(t)` long there (stack: 1). */
+function joinAlong(out: OutputType, ts: readonly Tensor[], axis: number, lengthOf: (t: Tensor) => number): Tensor {
+  const joined = Tensor.empty(out.shape, out.dtype, 'concat');
+  const [outer, total, inner] = around(out.shape, axis);
+  let off = 0;
+  for (const t of ts) {
+    const len = lengthOf(t);
+    copyBlock(t, joined, [outer, len, inner], len, 0, total, off);
+    off += len;
+  }
+  return joined;
+}
+
 const concatOp = defineOp({
   name: 'concat',
   dtypes: { tensors: listOf(ANY) },
   forward(ctx: OpContext, ts: readonly Tensor[], axis: number) {
-    const shape = ctx.out.shape;
-    const out = Tensor.empty(shape, ctx.out.dtype, 'concat');
-    const [outer, total, inner] = around(shape, axis);
-    let off = 0;
-    for (const t of ts) {
-      const len = t.shape[axis]!;
-      copyBlock(t, out, [outer, len, inner], len, 0, total, off);
-      off += len;
-    }
-    return out;
+    return joinAlong(ctx.out, ts, axis, (t) => t.shape[axis]!);
   },
   shape([ts, axis]) {
     const first = ts[0]!;
@@ -256,24 +301,51 @@ const concatOp = defineOp({
   },
 });
 
-/** Joins tensors of one dtype along `axis`; the other dims must agree. */
-export const concat = withFront(concatOp, (tensors: readonly Tensor[], axis: number) => {
-  if (!Array.isArray(tensors)) throw new TypeError(`concat: argument 'tensors' must be an array of Tensors, got ${describeValue(tensors)}`);
-  if (!tensors.length) throw new RangeError('concat: needs at least one tensor');
-  tensors.forEach((t, i) => checkTensor('concat', `tensors[${i}]`, t));
+/**
+ * The tensors of `op` (concat, cat, stack), checked as its entry does, in its words: an array of
+ * at least one, of one dtype, their shapes alike but along `axis` (stack: alike); returns the axis
+ * normalised, among the first's dims (stack: among its dims and one past them). `arg`: the axis' name.
+ */
+function checkJoin(op: string, tensors: readonly Tensor[], axis: number, stacked: boolean, arg = 'dim'): number {
+  if (!Array.isArray(tensors)) throw new TypeError(`${op}: argument 'tensors' must be an array of Tensors, got ${describeValue(tensors)}`);
+  if (!tensors.length) throw new RangeError(`${op}: needs at least one tensor`);
+  checkArgs({ ...concatOp.spec, name: op, floatsMayDiffer: true }, [tensors]); // (dtypes compared below, with the shapes)
   const first = tensors[0]!;
-  const ax = axisOf('concat', first, axis);
+  if (!stacked) assertRank(op, first, 1, 'tensors[0]');
+  const at = stacked ? newDim(op, axis, first) : checkAxis(op, arg, axis, first);
+  const others = (s: Shape) => s.filter((_, i) => stacked || i !== at);
   for (const t of tensors) {
-    t.storage('concat');
-    const others = (s: Shape) => s.filter((_, i) => i !== ax);
-    if (t.dtype !== first.dtype) {
-      throw new Error(`concat: tensors must share a dtype, got ${tensors.map((x) => x.describe()).join(' and ')}`);
-    }
+    if (t.dtype !== first.dtype) throw new Error(`${op}: tensors must share a dtype, got ${tensors.map((x) => x.describe()).join(' and ')}`);
     if (t.rank !== first.rank || !sameShape(others(t.shape), others(first.shape))) {
-      throw new Error(
-        `concat: shapes must match except along axis ${axis}, got ${tensors.map((x) => formatShape(x.shape)).join(' and ')}`,
-      );
+      const rule = stacked ? 'tensors must have one shape' : `shapes must match except along ${arg} ${axis}`;
+      throw new Error(`${op}: ${rule}, got ${tensors.map((x) => formatShape(x.shape)).join(' and ')}`);
     }
   }
-  return concatOp(tensors, ax);
+  return at;
+}
+
+/** Joins tensors of one dtype along `axis`; the other dims must agree. */
+export const concat = withFront(concatOp, (tensors: readonly Tensor[], axis: number) => concatOp(tensors, checkJoin('concat', tensors, axis, false, 'axis')));
+
+/** concat under PyTorch's name, torch.cat: along `dim`, 0 by default. */
+export const cat = withFront(concatOp, (tensors: readonly Tensor[], dim: number = 0) => concatOp(tensors, checkJoin('cat', tensors, dim, false)));
+
+const stackOp = defineOp({
+  name: 'stack',
+  dtypes: { tensors: listOf(ANY) },
+  forward(ctx: OpContext, ts: readonly Tensor[], axis: number) {
+    // each input a block of length 1 along the new axis
+    return joinAlong(ctx.out, ts, axis, () => 1);
+  },
+  shape([ts, axis]) {
+    const first = ts[0]!;
+    return { shape: [...first.shape.slice(0, axis), ts.length, ...first.shape.slice(axis)], dtype: first.dtype };
+  },
+  backward(ctx, g, [ts, axis]) {
+    // d stack = the gradient's slices along the new axis, each without it
+    return ts.map((t, k) => (ctx.needsGrad[k] ? sliceCopy(g, axis, k, 1, t.shape) : null));
+  },
 });
+
+/** Tensors of one dtype and shape joined along a new dim `dim` (in [-rank - 1, rank], 0 by default), as torch.stack. */
+export const stack = withFront(stackOp, (tensors: readonly Tensor[], dim: number = 0) => stackOp(tensors, checkJoin('stack', tensors, dim, true)));

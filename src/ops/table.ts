@@ -15,7 +15,7 @@ import { crossEntropy } from './cross-entropy.js';
 import { distillLoss } from './distill-loss.js';
 import { dropout } from './dropout.js';
 import {
-  add, div, eq, exp, ge, gelu, geluTanh, gt, le, log, lt, maximum, mul, ne, neg, pow, relu, rsqrt, sqrt, sub, tanh, where,
+  abs, add, div, eq, exp, ge, gelu, geluTanh, gt, le, log, lt, maximum, mul, ne, neg, pow, relu, rsqrt, sigmoid, sqrt, sub, tanh, where,
 } from './elementwise.js';
 import { watchNonFinite } from './finite.js';
 import { embedding } from './gather.js';
@@ -29,7 +29,7 @@ import { maskInPlace } from './mask.js';
 import { matmul } from './matmul.js';
 import { argmax, argmin, max, mean, min, sum } from './reduce.js';
 import { sampleLogits } from './sample.js';
-import { concat, permute, reshape, slice, sliceAssign } from './shape.js';
+import { clone, concat, permute, reshape, slice, sliceAssign, squeeze, stack, unsqueeze } from './shape.js';
 import { logSoftmax, softmax } from './softmax.js';
 import { std, variance } from './variance.js';
 import type { Update } from './update.js';
@@ -40,14 +40,14 @@ type AnyUpdate = Update<any>;
 
 export const OPS = {
   // elementwise (src/ops/elementwise.ts)
-  neg, exp, log, sqrt, rsqrt, tanh, relu, gelu, geluTanh,
+  neg, abs, exp, log, sqrt, rsqrt, tanh, sigmoid, relu, gelu, geluTanh,
   add, sub, mul, div, pow, maximum,
   eq, ne, lt, le, gt, ge,
   where,
   // broadcasting (broadcast.ts), reductions (reduce.ts, variance.ts), shapes (shape.ts)
   expand, sumTo,
   sum, mean, max, min, argmax, argmin, var: variance, std,
-  reshape, permute, slice, concat,
+  reshape, squeeze, unsqueeze, clone, permute, slice, concat, stack,
   cast, castCached,
   // linear algebra and the fused ops of a transformer
   matmul, linear, embedding, dropout, softmax, logSoftmax, layerNorm, crossEntropy, linearCrossEntropy, distillLoss, causalAttention, biasGelu,

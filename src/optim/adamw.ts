@@ -8,6 +8,7 @@ import { heldGrad } from '../autograd/backward.js';
 import { device } from '../device/device.js';
 import { profile } from '../kernels/profile.js';
 import { adamw, full, Tensor, zeros } from '../ops/index.js';
+import { groupMembers, readStateDict, type AdamWParamState, type AdamWStateDict, type AdamWStateDictInput, type Moment } from './adamw-state.js';
 import { keep } from '../tensor/scope.js';
 import { checkNonNegative, checkOptionKeys, checkTensor, describeValue } from '../tensor/check.js';
 import { owedMultipliers } from './clip.js';
@@ -26,8 +27,7 @@ export interface AdamWOptions {
   weightDecay?: number;
 }
 
-/** One parameter's moment as loadMoments takes it: values on the host, or a float32 tensor of as many. */
-export type Moment = ArrayLike<number> | Tensor;
+export type { Moment } from './adamw-state.js';
 
 /** The moments of the parameters `first` to `end - 1`, back to back in `m` and `v`. */
 export interface MomentShard {
@@ -84,9 +84,10 @@ export function momentShards(sizes: readonly number[], bufferLimit: number): { f
 /** AdamW over a list of parameters: step() applies one update from their .grad, in a few fused dispatches. */
 export class AdamW {
   lr: number;
-  readonly betas: [number, number];
-  readonly eps: number;
-  readonly weightDecay: number;
+  /** The hyperparameters below, with lr: loadStateDict sets them too, as torch's load_state_dict sets a group's. */
+  betas: [number, number];
+  eps: number;
+  weightDecay: number;
   /** Steps taken (each parameter's own count: this, less the steps it had no gradient at). */
   stepCount = 0;
   /** Per parameter, the steps it had no gradient at: PyTorch counts steps per parameter, for bias correction. */
@@ -248,11 +249,60 @@ export class AdamW {
   async readMoment(kind: 'm' | 'v', i: number): Promise<Float32Array> {
     this.assertNotDisposed('readMoment');
     if (kind !== 'm' && kind !== 'v') throw new RangeError(`AdamW.readMoment: argument 'kind' must be 'm' or 'v', got ${describeValue(kind)}`);
-    const shard = Number.isInteger(i) ? this.shards.find((s) => i >= s.first && i < s.end) : undefined;
-    if (!shard) throw new RangeError(`AdamW.readMoment: argument 'i' must be a parameter index in [0, ${this.params.length}), got ${describeValue(i)}`);
-    const offset = this.params.slice(shard.first, i).reduce((n, p) => n + p.size, 0);
+    if (!Number.isInteger(i) || i < 0 || i >= this.params.length) throw new RangeError(`AdamW.readMoment: argument 'i' must be a parameter index in [0, ${this.params.length}), got ${describeValue(i)}`);
+    const { shard, offset } = this.momentAt(i);
     const bytes = await device().read(shard[kind].storage('AdamW.readMoment').buffer, this.params[i]!.size * 4, offset * 4);
     return new Float32Array(bytes);
+  }
+
+  /** Parameter i's shard and the offset (in elements) of its moments there. */
+  private momentAt(i: number): { shard: MomentShard; offset: number } {
+    const shard = this.shards.find((s) => i >= s.first && i < s.end)!;
+    return { shard, offset: this.params.slice(shard.first, i).reduce((n, p) => n + p.size, 0) };
+  }
+
+  /**
+   * The state as torch.optim.AdamW's state_dict() lays it out with nanoGPT's two groups
+   * (adamw-state.ts): for each parameter that has stepped, copies of its moments (float32 tensors
+   * of its shape, the caller's to dispose) and its step count; the groups' hyperparameters. Async:
+   * the steps a GradScaler skipped are counted on the GPU (readMoments' steps).
+   */
+  async stateDict(): Promise<AdamWStateDict> {
+    this.assertNotDisposed('stateDict');
+    const skips = await this.missedSkips.read(this.params.length);
+    this.assertNotDisposed('stateDict');
+    const groups = groupMembers(this.params);
+    const state = new Map<number, AdamWParamState>();
+    groups.flat().forEach((i, id) => {
+      const step = this.stepCount - this.missed[i]! + skips[i]!;
+      if (step > 0) state.set(id, { exp_avg: this.momentCopy('m', i), exp_avg_sq: this.momentCopy('v', i), step });
+    });
+    let id = 0;
+    const hyper = { lr: this.lr, betas: [...this.betas] as [number, number], eps: this.eps, amsgrad: false, maximize: false };
+    return { state, param_groups: groups.map((g, k) => ({ ...hyper, weight_decay: k ? 0 : this.weightDecay, params: g.map(() => id++) })) };
+  }
+
+  /** Parameter i's moment `kind`, copied on the GPU into a tensor of its shape. */
+  private momentCopy(kind: 'm' | 'v', i: number): Tensor {
+    const { shard, offset } = this.momentAt(i);
+    const p = this.params[i]!;
+    const t = Tensor.empty(p.shape, 'float32', `AdamW ${kind}`);
+    device().copy(shard[kind].buffer(), offset * 4, t.buffer(), 0, p.size * 4);
+    return t;
+  }
+
+  /**
+   * Takes a state dict: stateDict()'s, or torch.optim.AdamW's state_dict() of nanoGPT's two groups
+   * in this layout (its tensors read into ours, its 0-d steps into numbers). Each parameter's
+   * moments and steps (zeros and 0 where the state has none), and the groups' lr, betas, eps and
+   * the decayed group's weight_decay, as torch's load_state_dict; all checked before anything
+   * changes. Moments given as tensors stay the caller's.
+   */
+  loadStateDict(stateDict: AdamWStateDictInput): void {
+    this.assertNotDisposed('loadStateDict');
+    const loaded = readStateDict(stateDict, this.params);
+    this.setMoments('AdamW.loadStateDict', loaded.m, loaded.v, loaded.steps);
+    ({ lr: this.lr, betas: this.betas, eps: this.eps, weightDecay: this.weightDecay } = loaded);
   }
 
   /**
@@ -263,11 +313,16 @@ export class AdamW {
    * it stays the caller's.
    */
   loadMoments(m: Moment[], v: Moment[], steps?: readonly number[]): void {
-    // all checked before any is loaded: a refused call changes nothing (nor leaves a staged shard allocated)
     this.assertNotDisposed('loadMoments');
-    this.checkMoments('AdamW.loadMoments', m, v);
+    this.setMoments('AdamW.loadMoments', m, v, steps);
+  }
+
+  /** loadMoments' work, its errors naming `op`. */
+  private setMoments(op: string, m: Moment[], v: Moment[], steps?: readonly number[]): void {
+    // all checked before any is loaded: a refused call changes nothing (nor leaves a staged shard allocated)
+    this.checkMoments(op, m, v);
     if (steps !== undefined && (!Array.isArray(steps) || steps.length !== this.params.length || !steps.every((n) => Number.isSafeInteger(n) && n >= 0))) {
-      throw new RangeError(`AdamW.loadMoments: argument 'steps' must be ${this.params.length} step counts (integers >= 0), one per parameter, got ${describeValue(steps)}`);
+      throw new RangeError(`${op}: argument 'steps' must be ${this.params.length} step counts (integers >= 0), one per parameter, got ${describeValue(steps)}`);
     }
     for (const shard of this.shards) {
       for (const [k, parts] of [['m', m], ['v', v]] as const) {

@@ -73,11 +73,13 @@ const where = {
 
 export const ELEMENTWISE_CASES = {
   neg: unary((x) => -x, -3, 3),
+  abs: unary(Math.abs, -3, 3, true),
   exp: unary(Math.exp, -5, 5),
   log: unary(Math.log, 0.01, 10),
   sqrt: unary(Math.sqrt, 0.01, 10),
   rsqrt: unary((x) => 1 / Math.sqrt(x), 0.05, 10),
   tanh: unary(Math.tanh, -5, 5),
+  sigmoid: unary((x) => 1 / (1 + Math.exp(-x)), -12, 12),
   relu: unary((x) => Math.max(x, 0), -3, 3, true),
   gelu: unary(gelu, -5, 5),
   geluTanh: unary(geluTanh, -5, 5),

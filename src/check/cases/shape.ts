@@ -1,15 +1,16 @@
 // Cases of broadcasting and the shape ops: expand / sumTo between a shape and one it broadcasts
-// from; reshape (a -1 now and then), permute (negative dims too), Python-style slices (negative,
-// clamped and empty bounds), concat of 1-3 pieces (empty ones too), on float32 and int32 alike;
+// from; reshape (a -1 now and then), squeeze / unsqueeze (negative dims, dims of size 1 and not),
+// clone, permute (negative dims too), Python-style slices (negative, clamped and empty bounds),
+// concat of 1-3 pieces (empty ones too), stack of 1-3 (some larger than a small binding), on float32 and int32 alike;
 // and cast between float32, float16 and int32, saturating out-of-range floats (castCached too).
 import { profile } from '../../kernels/profile.js';
 import type { OpName } from '../../ops/index.js';
 import type { DType, PlainDType, Tensor } from '../../tensor/tensor.js';
-import { bool, broadcastFrom, dim, ints, permutation, pick, shape, values } from '../draw.js';
+import { bool, broadcastFrom, dim, ints, largeShape, permutation, pick, shape, values } from '../draw.js';
 import type { Random } from '../random.js';
 import { numel, type Ref } from '../reference/array.js';
 import { expandRef, sumToRef } from '../reference/broadcast.js';
-import { castRef, concatRef, permuteRef, sliceRef } from '../reference/indexing.js';
+import { castRef, concatRef, permuteRef, sliceRef, stackRef } from '../reference/indexing.js';
 import { EXACT, F16_EPS, floatInput, intInput, type Input, type OpCase, type Sample } from '../sample.js';
 
 /** Values of a shape as float32 (differentiable) or int32 (integers in [-1000, 1000]). */
@@ -48,6 +49,43 @@ const reshape = {
     const inferable = to.length > 0 && (numel(to) > 0 || to.at(-1) === 0);
     const asked = inferable && bool(r) ? to.map((d, i) => (i === to.length - 1 ? -1 : d)) : to;
     return { inputs: [x], args: ([t]) => [t!, asked], reference: ([a]) => ({ shape: to, data: a!.data }), dtype: x.dtype, tol: EXACT };
+  },
+};
+
+/** A dim of the rank + 1 an unsqueeze or stack may insert at: [-rank - 1, rank], and where it lands. */
+function newDim(r: Random, rank: number): { asked: number; at: number } {
+  const at = r.int(0, rank);
+  return { asked: bool(r) ? at - rank - 1 : at, at };
+}
+
+const unsqueeze = {
+  draw(r: Random): Sample<[Tensor, number]> {
+    const x = anyDtype(r, shape(r, 0, 3));
+    const s = x.ref.shape;
+    const { asked, at } = newDim(r, s.length);
+    const to = [...s.slice(0, at), 1, ...s.slice(at)];
+    return { inputs: [x], args: ([t]) => [t!, asked], reference: ([a]) => ({ shape: to, data: a!.data }), dtype: x.dtype, tol: EXACT };
+  },
+};
+
+/** squeeze of a shape with dims of 1 mixed in: all of them, or one dim (of size 1 or not: then unchanged). */
+const squeeze = {
+  draw(r: Random): Sample<[Tensor, number?]> {
+    const s = shape(r, 0, 3);
+    for (let k = r.int(0, 2); k > 0; k--) s.splice(r.int(0, s.length), 0, 1);
+    const x = anyDtype(r, s);
+    const rank = s.length;
+    const ax = r.int(0, 2) === 0 ? undefined : r.int(0, Math.max(rank - 1, 0));
+    const asked = ax !== undefined && bool(r) ? ax - Math.max(rank, 1) : ax;
+    const to = s.filter((d, i) => d !== 1 || (ax !== undefined && i !== ax));
+    return { inputs: [x], args: ([t]) => [t!, asked], reference: ([a]) => ({ shape: to, data: a!.data }), dtype: x.dtype, tol: EXACT };
+  },
+};
+
+const clone = {
+  draw(r: Random): Sample<[Tensor]> {
+    const x = anyDtype(r, bool(r) ? shape(r) : largeShape(r));
+    return { inputs: [x], args: ([t]) => [t!], reference: ([a]) => a!, dtype: x.dtype, tol: EXACT };
   },
 };
 
@@ -92,6 +130,17 @@ const concat = {
     };
     const pieces = Array.from({ length: r.int(1, 3) }, piece);
     return { inputs: pieces, args: (ts) => [ts, axis], reference: (xs) => concatRef(xs, ax), dtype, tol: EXACT };
+  },
+};
+
+/** 1-3 tensors of one shape, now and then each larger than a 4 KiB binding, stacked along a new dim. */
+const stack = {
+  draw(r: Random): Sample<[readonly Tensor[], number]> {
+    const s = r.int(0, 3) === 0 ? largeShape(r, 1100, 1500, 3) : shape(r, 0, 3, 1500);
+    const { asked, at } = newDim(r, s.length);
+    const dtype = pick<PlainDType>(r, ['float32', 'int32']);
+    const pieces = Array.from({ length: r.int(1, 3) }, () => anyDtype(r, s, dtype));
+    return { inputs: pieces, args: (ts) => [ts, asked], reference: (xs) => stackRef(xs, at), dtype, tol: EXACT };
   },
 };
 
@@ -157,5 +206,5 @@ const castCached = {
   },
 };
 
-export const SHAPE_CASES = { expand, sumTo, reshape, permute, slice, concat, cast, castCached } satisfies { [K in OpName]?: OpCase<K> };
+export const SHAPE_CASES = { expand, sumTo, reshape, squeeze, unsqueeze, clone, permute, slice, concat, stack, cast, castCached } satisfies { [K in OpName]?: OpCase<K> };
 

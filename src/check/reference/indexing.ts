@@ -1,4 +1,4 @@
-// Float64 references for the indexing and copying ops (permute, slice, concat, embedding, dropout,
+// Float64 references for the indexing and copying ops (permute, slice, concat, stack, embedding, dropout,
 // cast): simple loops over multi-indices, independent of the engine.
 import { forEachIndex, numel, ravel, strides, type Ref } from './array.js';
 import { toHalf } from '../sample.js';
@@ -44,6 +44,11 @@ export function concatRef(xs: Ref[], axis: number): Ref {
     data[i] = xs[k]!.data[ravel(src, xs[k]!.shape)]!;
   });
   return { shape, data };
+}
+
+/** xs (of one shape) joined along a new dim `axis`: each a block of length 1 there. */
+export function stackRef(xs: Ref[], axis: number): Ref {
+  return concatRef(xs.map((x) => ({ shape: [...x.shape.slice(0, axis), 1, ...x.shape.slice(axis)], data: x.data })), axis);
 }
 
 /** table [V, C] rows at ids (any shape, integer values): [...ids, C]. */
