@@ -10,7 +10,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } 
 import { DownloadProgress } from '../src/cli/hub-flags.js';
 import { loadCheckpoint } from '../src/node/checkpoint-dir.js';
 import { hubFileURL, parseHubId } from '../src/gpt/hf/hub.js';
-import { hubSnapshot } from '../src/node/hub-cache.js';
+import { hubSettings, hubSnapshot } from '../src/node/hub-cache.js';
 import { gpt, spawnGpt, tempDir } from './cli-helpers.js';
 import { parseSafetensors, serializeSafetensors } from '../src/io/safetensors.js';
 import { gpt2Config, miniGpt2Tokenizer, randomGPT2, writeGPT2Dir } from './hf-reference.js';
@@ -268,6 +268,23 @@ describe('a model on the Hugging Face hub', () => {
     const r = await gpt('sample', '--init-from', 'org/tiny', '--max-new-tokens', '3');
     expect(r.code).toBe(1);
     expect(r.out + r.err).not.toContain('hf_wrong456');
+  });
+
+  it("reads huggingface_hub's environment as constants.py and _auth.py do: an empty HF_TOKEN is none, $VARS expanded", () => {
+    const home = tempDir('hf-env');
+    writeFileSync(join(home, 'token'), 'hf_file\n');
+    // os.environ.get('HF_TOKEN') or os.environ.get('HUGGING_FACE_HUB_TOKEN'): an empty one falls through
+    expect(hubSettings({ HF_HOME: home, HF_TOKEN: '', HUGGING_FACE_HUB_TOKEN: 'hf_old' }).token).toBe('hf_old');
+    expect(hubSettings({ HF_HOME: home, HF_TOKEN: ' ' }).token).toBe('hf_file'); // _clean_token(' ') is None
+    // os.path.expandvars(os.path.expanduser(...)): $NAME and ${NAME}, an unknown one left as written
+    const settings = hubSettings({ HF_HOME: '$BASE/hf', BASE: home, HF_TOKEN_PATH: '${BASE}/token' });
+    expect([settings.cache, settings.token]).toEqual([join(home, 'hf', 'hub'), 'hf_file']);
+    expect(hubSettings({ HF_HUB_CACHE: '/x/$NOPE/${NOPE}/c', HF_HOME: home }).cache).toBe('/x/$NOPE/${NOPE}/c');
+  });
+
+  it('a redirect loop is one line saying so, not that the server is not the hub', async () => {
+    hub.renamed.set('org/loop', 'org/loop');
+    expect(await refusal('org/loop')).toMatch(/^org\/loop: the Hugging Face hub at http:\/\/127\.0\.0\.1:\d+ redirected config\.json of org\/loop more than 10 times; the cache .* has no config\.json of org\/loop@main$/);
   });
 
   it('two loads at once both succeed, the cache whole', async () => {

@@ -37,14 +37,16 @@ export interface HubSettings {
 
 /** huggingface_hub's _is_true. */
 const isTrue = (value: string | undefined) => ['1', 'ON', 'YES', 'TRUE'].includes((value ?? '').toUpperCase());
-const expandHome = (path: string) => path.replace(/^~(?=$|\/)/, homedir());
+/** os.path.expandvars(os.path.expanduser(path)), as constants.py reads its paths: ~, then $NAME and ${NAME} (an unknown one left as written). */
+const expandPath = (path: string, env: NodeJS.ProcessEnv) =>
+  path.replace(/^~(?=$|\/)/, homedir()).replace(/\$(\w+|\{[^}]*\})/g, (whole, name: string) => env[name.replace(/^\{|\}$/g, '')] ?? whole);
 /** _clean_token: line breaks and surrounding spaces dropped, an empty token none. */
 const cleanToken = (token: string | undefined | null) => token?.replace(/[\r\n]/g, '').trim() || null;
 
 export function hubSettings(env: NodeJS.ProcessEnv = process.env): HubSettings {
-  const home = expandHome(env.HF_HOME ?? join(env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'huggingface'));
-  const tokenFile = expandHome(env.HF_TOKEN_PATH ?? join(home, 'token'));
-  let token = cleanToken(env.HF_TOKEN ?? env.HUGGING_FACE_HUB_TOKEN);
+  const home = expandPath(env.HF_HOME ?? join(env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'huggingface'), env);
+  const tokenFile = expandPath(env.HF_TOKEN_PATH ?? join(home, 'token'), env);
+  let token = cleanToken(env.HF_TOKEN || env.HUGGING_FACE_HUB_TOKEN); // Python's `or`: an empty HF_TOKEN is none
   if (!token) {
     try {
       token = cleanToken(readFileSync(tokenFile, 'utf8'));
@@ -54,7 +56,7 @@ export function hubSettings(env: NodeJS.ProcessEnv = process.env): HubSettings {
   }
   return {
     endpoint: (env.HF_ENDPOINT ?? HUB_ENDPOINT).replace(/\/+$/, ''),
-    cache: expandHome(env.HF_HUB_CACHE ?? env.HUGGINGFACE_HUB_CACHE ?? join(home, 'hub')),
+    cache: expandPath(env.HF_HUB_CACHE ?? env.HUGGINGFACE_HUB_CACHE ?? join(home, 'hub'), env),
     offline: isTrue(env.HF_HUB_OFFLINE || env.TRANSFORMERS_OFFLINE),
     token,
   };
@@ -200,7 +202,8 @@ class HubRepo {
       }
       const location = res.headers.get('location');
       const relativeRedirect = res.status >= 300 && res.status < 400 && location !== null && !/^([a-z][a-z\d+.-]*:)?\/\//i.test(location);
-      if (relativeRedirect && hops < 10) {
+      if (relativeRedirect && hops === 10) throw new HubUnreachable(`the Hugging Face hub at ${this.settings.endpoint} redirected ${file} of ${this.id.repo} more than 10 times`);
+      if (relativeRedirect) {
         url = new URL(location, url).href;
         continue;
       }
