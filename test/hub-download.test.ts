@@ -52,6 +52,7 @@ afterEach(() => {
   hub.cutAfter.clear();
   hub.hangAfter.clear();
   hub.wrongSha.clear();
+  hub.rangeFromStart.clear();
 });
 
 /** An endpoint where nothing listens: a port just freed. */
@@ -204,6 +205,23 @@ describe('a model on the Hugging Face hub', () => {
     expect(hub.requests.filter((r) => r.url.startsWith('/cdn/')).map((r) => r.range)).toEqual([`bytes=${cut}-`]);
     expect(readFileSync(join(blobs, weightsSha())).equals(files['model.safetensors']!)).toBe(true);
     expect(readdirSync(blobs).filter((f) => f.includes('incomplete'))).toEqual([]);
+  });
+
+  it('a 206 whose Content-Range does not start where the Range asked is refused, the bytes kept untouched', async () => {
+    const cut = 1000;
+    hub.cutAfter.set(weightsSha(), cut);
+    await refusal('org/tiny');
+    hub.rangeFromStart.add(weightsSha());
+    expect(await refusal('org/tiny')).toMatch(/^org\/tiny: cannot download model\.safetensors of org\/tiny \(the server answered Range bytes=1000- with Content-Range bytes 0-\d+\/\d+\); the 1000 bytes so far are kept/);
+    const blobs = join(repoDir('org/tiny'), 'blobs');
+    expect(readFileSync(join(blobs, `${weightsSha()}.incomplete`)).equals(files['model.safetensors']!.subarray(0, cut))).toBe(true);
+    await expectSameCheckpoint('org/tiny');
+  });
+
+  it("refuses a config.json too large to be one before downloading it", async () => {
+    hub.repos.set('org/huge', mockRepo({ ...files, 'config.json': `${' '.repeat(17_000_000)}{}` }, ['model.safetensors']));
+    expect(await refusal('org/huge')).toMatch(/^org\/huge: config\.json of org\/huge is 17000002 bytes on the Hugging Face hub, more than a model's config\.json \(16 MB at most\)$/);
+    expect(hub.requests.filter((r) => r.method === 'GET')).toEqual([]);
   });
 
   it('a partial download left by a killed process (its pid gone) is resumed too', async () => {

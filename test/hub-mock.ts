@@ -41,6 +41,8 @@ export interface MockHub {
   hangAfter: Map<string, number>;
   /** X-Linked-Etag lies for these files (a corrupt upload, or corruption in transit). */
   wrongSha: Set<string>;
+  /** The next Range GET of the CDN's sha256 `sha` is answered 206 with the whole file, its Content-Range from byte 0 (a broken proxy). */
+  rangeFromStart: Set<string>;
   close(): Promise<void>;
 }
 
@@ -54,7 +56,7 @@ export function mockRepo(files: Record<string, Uint8Array | string>, lfs: string
 }
 
 export async function startMockHub(): Promise<MockHub> {
-  const hub: Omit<MockHub, 'endpoint' | 'close'> = { repos: new Map(), renamed: new Map(), requests: [], cutAfter: new Map(), hangAfter: new Map(), wrongSha: new Set() };
+  const hub: Omit<MockHub, 'endpoint' | 'close'> = { repos: new Map(), renamed: new Map(), requests: [], cutAfter: new Map(), hangAfter: new Map(), wrongSha: new Set(), rangeFromStart: new Set() };
   const server: Server = createServer((req, res) => answer(hub, req, res, port));
   await new Promise<void>((resolve) => server.listen(0, resolve)); // every interface: the hub at 127.0.0.1, its CDN at localhost (::1 too)
   const port = (server.address() as AddressInfo).port;
@@ -103,7 +105,7 @@ function sendCdn(hub: Omit<MockHub, 'endpoint' | 'close'>, sha: string, req: Inc
   const bytes = [...hub.repos.values()].flatMap((r) => [...r.files.values()]).find((b) => sha256(b) === sha);
   if (!bytes) return void res.writeHead(404).end();
   const range = /^bytes=(\d+)-$/.exec(req.headers.range ?? '');
-  const start = range ? Number(range[1]) : 0;
+  const start = range && !hub.rangeFromStart.delete(sha) ? Number(range[1]) : 0;
   const part = bytes.subarray(start);
   res.writeHead(range ? 206 : 200, { 'Content-Length': part.length, ...(range && { 'Content-Range': `bytes ${start}-${bytes.length - 1}/${bytes.length}` }) });
   if (req.method === 'HEAD') return void res.end();

@@ -163,6 +163,9 @@ async function snapshotMissing(storage: string, commit: string): Promise<string 
   return null;
 }
 
+/** The largest config, index or tokenizer file downloaded (tokenizer.json files run to some 10 MB). */
+const MAX_TEXT_FILE_BYTES = 16 * 2 ** 20;
+
 /** One repo's files on the hub, fetched into its folder of the cache. */
 class HubRepo {
   constructor(
@@ -268,6 +271,10 @@ class HubRepo {
   async fetch(file: string, meta: HubFileMetadata): Promise<string> {
     const pointer = join(this.storage, 'snapshots', meta.commit, file);
     if (await pathExists(pointer)) return pointer;
+    // a JSON or text file is read whole: a hub (or a man in the middle) naming gigabytes is not believed
+    if (/\.(json|txt)$/.test(file) && meta.size > MAX_TEXT_FILE_BYTES) {
+      throw new Error(`${this.value}: ${file} of ${this.id.repo} is ${meta.size} bytes on the Hugging Face hub, more than a model's ${file} (${MAX_TEXT_FILE_BYTES / 2 ** 20} MB at most)`);
+    }
     const blob = join(this.storage, 'blobs', meta.etag);
     if (!(await pathExists(blob))) await this.download(file, meta, blob);
     await mkdir(dirname(pointer), { recursive: true });
@@ -319,8 +326,10 @@ class HubRepo {
         const refusal = hubRefusal(res.status, res.headers.get('x-error-code'), res.headers.get('x-error-message'));
         throw new Error(refusalText(refusal, res.status, this.id, file, this.settings.endpoint));
       }
-      // a server that ignores Range sends the whole file (huggingface_hub starts over then too)
+      // a server that ignores Range sends the whole file (huggingface_hub starts over then too); one that answers another range is refused, the bytes kept
       if (part.done && res.status !== 206) await part.restart();
+      const contentRange = res.headers.get('content-range');
+      if (res.status === 206 && !contentRange?.startsWith(`bytes ${part.done}-`)) throw new Error(`the server answered Range bytes=${part.done}- with Content-Range ${contentRange ?? 'none'}`);
       const reader = res.body.getReader();
       for (let r = await reader.read(); !r.done; r = await reader.read()) {
         watch.progressed();
