@@ -53,6 +53,7 @@ afterEach(() => {
   hub.hangAfter.clear();
   hub.wrongSha.clear();
   hub.rangeFromStart.clear();
+  hub.wrongEtag.clear();
 });
 
 /** An endpoint where nothing listens: a port just freed. */
@@ -222,6 +223,17 @@ describe('a model on the Hugging Face hub', () => {
     hub.repos.set('org/huge', mockRepo({ ...files, 'config.json': `${' '.repeat(17_000_000)}{}` }, ['model.safetensors']));
     expect(await refusal('org/huge')).toMatch(/^org\/huge: config\.json of org\/huge is 17000002 bytes on the Hugging Face hub, more than a model's config\.json \(16 MB at most\)$/);
     expect(hub.requests.filter((r) => r.method === 'GET')).toEqual([]);
+  });
+
+  it('a commit or ETag from the hub that could name a path is refused, nothing written outside the cache (huggingface_hub: _get_pointer_path)', async () => {
+    const escaped = `escaped-${process.pid}`;
+    hub.repos.set('org/evil', mockRepo(files, ['model.safetensors'], `../../../${escaped}`));
+    expect(await refusal('org/evil')).toMatch(new RegExp(`^org/evil: http://127\\.0\\.0\\.1:\\d+/org/evil/resolve/main/config\\.json: its X-Repo-Commit "\\.\\./\\.\\./\\.\\./${escaped}" is not a commit hash`));
+    expect(existsSync(join(cache, '..', escaped))).toBe(false);
+    expect(existsSync(join(repoDir('org/evil'), 'refs', 'main'))).toBe(false);
+    hub.repos.set('org/evil', mockRepo(files, ['model.safetensors']));
+    hub.wrongEtag.set('config.json', '../../x');
+    expect(await refusal('org/evil')).toMatch(/: its ETag "\.\.\/\.\.\/x" is not a file name/);
   });
 
   it('a partial download left by a killed process (its pid gone) is resumed too', async () => {

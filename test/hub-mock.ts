@@ -43,6 +43,8 @@ export interface MockHub {
   wrongSha: Set<string>;
   /** The next Range GET of the CDN's sha256 `sha` is answered 206 with the whole file, its Content-Range from byte 0 (a broken proxy). */
   rangeFromStart: Set<string>;
+  /** The ETag these regular files are answered with (a hub that is not one). */
+  wrongEtag: Map<string, string>;
   close(): Promise<void>;
 }
 
@@ -56,7 +58,7 @@ export function mockRepo(files: Record<string, Uint8Array | string>, lfs: string
 }
 
 export async function startMockHub(): Promise<MockHub> {
-  const hub: Omit<MockHub, 'endpoint' | 'close'> = { repos: new Map(), renamed: new Map(), requests: [], cutAfter: new Map(), hangAfter: new Map(), wrongSha: new Set(), rangeFromStart: new Set() };
+  const hub: Omit<MockHub, 'endpoint' | 'close'> = { repos: new Map(), renamed: new Map(), requests: [], cutAfter: new Map(), hangAfter: new Map(), wrongSha: new Set(), rangeFromStart: new Set(), wrongEtag: new Map() };
   const server: Server = createServer((req, res) => answer(hub, req, res, port));
   await new Promise<void>((resolve) => server.listen(0, resolve)); // every interface: the hub at 127.0.0.1, its CDN at localhost (::1 too)
   const port = (server.address() as AddressInfo).port;
@@ -97,7 +99,7 @@ function answer(hub: Omit<MockHub, 'endpoint' | 'close'>, req: IncomingMessage, 
     res.writeHead(302, { ...commit, Location: `http://localhost:${port}/cdn/${sha}`, 'X-Linked-Etag': `"${linked}"`, 'X-Linked-Size': String(bytes.length), ETag: `"${gitBlobId(bytes)}"`, 'Content-Length': body.length });
     return void res.end(req.method === 'HEAD' ? undefined : body);
   }
-  res.writeHead(200, { ...commit, ETag: `"${gitBlobId(bytes)}"`, 'Content-Length': bytes.length });
+  res.writeHead(200, { ...commit, ETag: `"${hub.wrongEtag.get(file) ?? gitBlobId(bytes)}"`, 'Content-Length': bytes.length });
   res.end(req.method === 'HEAD' ? undefined : bytes);
 }
 

@@ -222,7 +222,7 @@ class HubRepo {
     const text = refusalText(refusal, res.status, this.id, file, this.settings.endpoint);
     if (refusal === 'no file') {
       const commit = res.headers.get('x-repo-commit');
-      if (commit) await noteNoFile(join(this.storage, '.no_exist', commit, file));
+      if (commit && isCommitHash(commit)) await noteNoFile(join(this.storage, '.no_exist', commit, file));
       return null;
     }
     if (refusal === 'no revision') throw new HubModelNotFound(`${this.value}: ${text}`);
