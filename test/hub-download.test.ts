@@ -16,7 +16,7 @@ import { parseSafetensors, serializeSafetensors } from '../src/io/safetensors.js
 import { gpt2Config, miniGpt2Tokenizer, randomGPT2, writeGPT2Dir } from './hf-reference.js';
 import { gitBlobId, mockRepo, sha256, startMockHub, type MockHub } from './hub-mock.js';
 
-const ENV = ['HF_ENDPOINT', 'HF_HUB_CACHE', 'HF_HOME', 'HF_TOKEN', 'HF_HUB_OFFLINE', 'HUGGING_FACE_HUB_TOKEN', 'HUGGINGFACE_HUB_CACHE', 'TRANSFORMERS_OFFLINE', 'HF_TOKEN_PATH'];
+const ENV = ['HF_ENDPOINT', 'HF_HUB_CACHE', 'HF_HOME', 'HF_TOKEN', 'HF_HUB_OFFLINE', 'HUGGING_FACE_HUB_TOKEN', 'HUGGINGFACE_HUB_CACHE', 'TRANSFORMERS_OFFLINE', 'HF_TOKEN_PATH', 'HF_HUB_DISABLE_IMPLICIT_TOKEN'];
 const saved = Object.fromEntries(ENV.map((k) => [k, process.env[k]]));
 
 let hub: MockHub;
@@ -310,6 +310,9 @@ describe('a model on the Hugging Face hub', () => {
     const settings = hubSettings({ HF_HOME: '$BASE/hf', BASE: home, HF_TOKEN_PATH: '${BASE}/token' });
     expect([settings.cache, settings.token]).toEqual([join(home, 'hf', 'hub'), 'hf_file']);
     expect(hubSettings({ HF_HUB_CACHE: '/x/$NOPE/${NOPE}/c', HF_HOME: home }).cache).toBe('/x/$NOPE/${NOPE}/c');
+    // get_token_to_send: HF_HUB_DISABLE_IMPLICIT_TOKEN sends none, from HF_TOKEN or the file
+    expect(hubSettings({ HF_HOME: home, HF_TOKEN: 'hf_env', HF_HUB_DISABLE_IMPLICIT_TOKEN: 'yes' }).token).toBeNull();
+    expect(hubSettings({ HF_HOME: home, HF_HUB_DISABLE_IMPLICIT_TOKEN: 'ON' }).token).toBeNull();
   });
 
   it('a redirect loop is one line saying so, not that the server is not the hub', async () => {

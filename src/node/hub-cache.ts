@@ -31,7 +31,7 @@ export interface HubSettings {
   cache: string;
   /** HF_HUB_OFFLINE (or TRANSFORMERS_OFFLINE): the cache only, no request. */
   offline: boolean;
-  /** HF_TOKEN, else the token file `huggingface-cli login` wrote; sent as a bearer token, never shown. */
+  /** HF_TOKEN, else the token file `huggingface-cli login` wrote (none under HF_HUB_DISABLE_IMPLICIT_TOKEN); sent as a bearer token, never shown. */
   token: string | null;
 }
 
@@ -47,7 +47,8 @@ export function hubSettings(env: NodeJS.ProcessEnv = process.env): HubSettings {
   const home = expandPath(env.HF_HOME ?? join(env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'huggingface'), env);
   const tokenFile = expandPath(env.HF_TOKEN_PATH ?? join(home, 'token'), env);
   let token = cleanToken(env.HF_TOKEN || env.HUGGING_FACE_HUB_TOKEN); // Python's `or`: an empty HF_TOKEN is none
-  if (!token) {
+  if (isTrue(env.HF_HUB_DISABLE_IMPLICIT_TOKEN)) token = null; // get_token_to_send: a token only where one is passed, never here
+  else if (!token) {
     try {
       token = cleanToken(readFileSync(tokenFile, 'utf8'));
     } catch {
