@@ -5,7 +5,7 @@
 // hub's refusals are one line each.
 import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { DownloadProgress } from '../src/cli/hub-flags.js';
 import { loadCheckpoint } from '../src/node/checkpoint-dir.js';
@@ -166,6 +166,15 @@ describe('a model on the Hugging Face hub', () => {
     process.env.HF_HUB_OFFLINE = '1';
     await expectSameCheckpoint('hand/made');
     expect(hub.requests).toEqual([]);
+  });
+
+  it('a ref that holds no commit hash names no snapshot (a directory outside the cache is not read)', async () => {
+    const outside = tempDir('hub-outside');
+    for (const [file, bytes] of Object.entries(files)) writeFileSync(join(outside, file), bytes);
+    mkdirSync(join(repoDir('hand/made'), 'refs'), { recursive: true });
+    writeFileSync(join(repoDir('hand/made'), 'refs', 'main'), relative(join(repoDir('hand/made'), 'snapshots'), outside));
+    process.env.HF_HUB_OFFLINE = '1';
+    expect(await refusal('hand/made')).toMatch(/^hand\/made: no such file or directory, and the Hugging Face cache .* has no config\.json of hand\/made@main/);
   });
 
   it('a model whose tokenizer is in its weights (no tokenizer files on the hub) is cached complete, offline too', async () => {

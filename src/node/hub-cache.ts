@@ -104,9 +104,10 @@ export async function hubSnapshot(value: string, opts: HubFetchOptions = {}): Pr
   const settings = opts.settings ?? hubSettings();
   const storage = join(settings.cache, repoFolderName(id.repo));
   const cached = async () => {
-    const commit = isCommitHash(id.revision) ? id.revision : await unlessMissing(readFile(join(storage, 'refs', id.revision), 'utf8'));
-    const dir = commit && join(storage, 'snapshots', commit.trim());
-    return { dir, missing: commit ? await snapshotMissing(storage, commit.trim()) : HF_FILES.config };
+    const ref = isCommitHash(id.revision) ? id.revision : (await unlessMissing(readFile(join(storage, 'refs', id.revision), 'utf8')))?.trim();
+    const commit = ref && isCommitHash(ref) ? ref : null; // a ref holding anything else names no snapshot (never a path: ../..)
+    const dir = commit && join(storage, 'snapshots', commit);
+    return { dir, missing: commit ? await snapshotMissing(storage, commit) : HF_FILES.config };
   };
   if (settings.offline || isCommitHash(id.revision)) {
     const { dir, missing } = await cached();
