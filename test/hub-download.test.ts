@@ -206,7 +206,7 @@ describe('a model on the Hugging Face hub', () => {
     const cut = 1000;
     hub.cutAfter.set(weightsSha(), cut);
     const message = await refusal('org/tiny');
-    expect(message).toMatch(/cannot download model\.safetensors.*run again to resume/);
+    expect(message).toMatch(/cannot download model\.safetensors of org\/tiny \(the server closed the connection mid-answer \(other side closed\)\).*run again to resume/);
     const blobs = join(repoDir('org/tiny'), 'blobs');
     expect(readFileSync(join(blobs, `${weightsSha()}.incomplete`)).length).toBe(cut);
     expect(existsSync(join(repoDir('org/tiny'), 'snapshots', tiny().commit, 'model.safetensors'))).toBe(false);
