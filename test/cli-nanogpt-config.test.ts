@@ -77,6 +77,7 @@ describe("nanoGPT's Python config files", () => {
       ['n = 010', 'the number 010 is not supported'], // Python: leading zeros in decimal integer literals are not permitted
       ['n = 9007199254740993', 'the int 9007199254740993 (beyond 2**53 - 1) is not supported'],
       ['n = 2 ** 64', "the int result of '**' (beyond 2**53 - 1) is not supported"],
+      ['n = 200 ** 16 ** 12', "the int result of '**' (beyond 2**53 - 1) is not supported"], // no BigInt of 2**52 bits tried
       ['n = 3 * 9007199254740991', "the int result of '*' (beyond 2**53 - 1) is not supported"],
       ['x = (-8) ** 0.5', "'**' of a negative number to a fractional power (Python's complex number) is not supported"],
       ['x = 0 ** -1', "division by zero ('**')"],

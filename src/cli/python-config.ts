@@ -258,6 +258,8 @@ class Expression {
   /** Python's a ** b: an int to a power >= 0 is exact; else floats, with Python's errors where C's pow gives inf or NaN. */
   private pow(a: number, b: number, ints: boolean): PyValue {
     if (ints && b >= 0) {
+      // far beyond without computing it: 3 ** 10 ** 8 would take a BigInt of 158 million bits
+      if (Math.abs(a) > 1 && Math.log2(Math.abs(a)) * b > 54) throw this.unsupported(`the int result of '**' ${BEYOND}`);
       const exact = BigInt(a) ** BigInt(b);
       if (exact > Number.MAX_SAFE_INTEGER || -exact > Number.MAX_SAFE_INTEGER) throw this.unsupported(`the int result of '**' ${BEYOND}`);
       return { type: 'int', value: Number(exact) };
