@@ -104,7 +104,7 @@ describe("nanoGPT's Python config files", () => {
     expect(pythonLiteral('-2', 'x')).toEqual({ type: 'int', value: -2 });
     expect(pythonLiteral("'q'", 'x')).toEqual({ type: 'str', value: 'q' });
     expect(pythonLiteral('None', 'x')).toEqual({ type: 'NoneType', value: null });
-    for (const text of ['out-shakespeare-char', 'FILE:prompt.txt', "don't", '1 + 2', 'cpu', '-True', '', '010', '1.2.3', 'gpt2-xl']) expect(pythonLiteral(text, 'x'), text).toBeNull();
+    for (const text of ['out-shakespeare-char', 'FILE:prompt.txt', "don't", '1 + 2', 'cpu', '-True', '', '010', '1.2.3', 'gpt2-xl', 'Hello, world', 'say (hi)', 'Once upon a time...', '[x]']) expect(pythonLiteral(text, 'x'), text).toBeNull();
     // what literal_eval reads and this does not is refused, not taken as the text (values from python3's ast.literal_eval)
     expect(pythonLiteral('0x10', 'x')).toEqual({ type: 'int', value: 16 });
     expect(pythonLiteral("'a' \"b\"", 'x')).toEqual({ type: 'str', value: 'ab' });

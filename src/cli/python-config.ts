@@ -152,7 +152,9 @@ export function pythonLiteral(text: string, where: string): PyValue | null {
     if (e instanceof LiteralEvalFails) return null; // an unterminated quote (--start=don't), a number Python refuses (1.2.3)
     throw e;
   }
-  const unsure = tokens.find((t) => t.kind === 'op' && '()[]{},'.includes(t.text)) ?? (text.includes('...') && { text: '...' });
+  // a name other than True, False, None makes literal_eval fail whatever surrounds it (--start=Hello, world is the text)
+  const named = tokens.some((t) => t.kind === 'name' && !Object.hasOwn(CONSTANTS, t.text));
+  const unsure = named ? undefined : (tokens.find((t) => t.kind === 'op' && '()[]{},'.includes(t.text)) ?? (text.includes('...') && { text: '...' }));
   if (unsure) throw unsupported(`'${unsure.text}'`); // a tuple, list, dict, set or Ellipsis, or ('parenthesised')
   if (tokens.length > 1 && tokens.every((t) => t.kind === 'string')) return { type: 'str', value: tokens.map((t) => t.value!.value).join('') }; // 'a' 'b'
   const sign = tokens[0]?.text === '-' || tokens[0]?.text === '+' ? tokens.shift()!.text : '';
