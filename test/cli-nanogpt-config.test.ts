@@ -44,7 +44,7 @@ describe("nanoGPT's Python config files", () => {
       ['n_layer += 1', "'n_layer += 1' is not supported"],
       ['from os import path', "'from' is not supported"],
       ["s = f'x'", 'the string prefix f is not supported'],
-      ['n = 0x10', 'the number 0x10 is not supported'],
+      ['n = 1.2.3', 'the number 1.2.3 is not supported'],
       ["'''doc'''", 'a triple-quoted string is not supported'],
       ['a = b = 1', "'a = b = 1' is not supported"],
       ['x = [1, 2]', "'[' is not supported"],
@@ -65,14 +65,50 @@ describe("nanoGPT's Python config files", () => {
     expect(skipped).toEqual([{ name: 'wandb_run_name', value: null, line: 2, source: "'ft-' + str(time.time())" }]);
   });
 
+  it('never take a value other than Python\'s: what Python reads otherwise or refuses is refused (values from python3)', () => {
+    // Python's float // and % (divmod on fmod), -0 of an int is 0, ints exact to 2**53 - 1
+    const python: [string, string, number][] = [
+      ['1 // 0.1', 'float', 9.0], ['5.5 % 0.1', 'float', 0.0999999999999997], ['0.0 % 1e400', 'float', 0.0], ['-1 % 1e400', 'float', Infinity],
+      ['-7.5 // 2', 'float', -4.0], ['-7 % 2.5', 'float', 0.5], ['-0 * 1.0', 'float', 0.0], ['00', 'int', 0], ['01.5', 'float', 1.5],
+      ['0x10', 'int', 16], ['0o17', 'int', 15], ['0b1_01', 'int', 5], ['3 ** 33', 'int', 5559060566555523], ['2 ** 52', 'int', 4503599627370496], ['10 ** -4', 'float', 0.0001], ['0.1 ** 3', 'float', 0.0010000000000000002], ['2 ** -3', 'float', 0.125], ['9007199254740991', 'int', 9007199254740991],
+    ];
+    for (const [expr, type, value] of python) expect(read(`x = ${expr}`)[0]!.value, expr).toEqual({ type, value });
+    const refused: [string, string][] = [
+      ['n = 010', 'the number 010 is not supported'], // Python: leading zeros in decimal integer literals are not permitted
+      ['n = 9007199254740993', 'the int 9007199254740993 (beyond 2**53 - 1) is not supported'],
+      ['n = 2 ** 64', "the int result of '**' (beyond 2**53 - 1) is not supported"],
+      ['n = 200 ** 16 ** 12', "the int result of '**' (beyond 2**53 - 1) is not supported"], // no BigInt of 2**52 bits tried
+      ['n = 3 * 9007199254740991', "the int result of '*' (beyond 2**53 - 1) is not supported"],
+      ['x = (-8) ** 0.5', "'**' of a negative number to a fractional power (Python's complex number) is not supported"],
+      ['x = 0 ** -1', "division by zero ('**')"],
+      ['x = 10.0 ** 400', "'**' whose result is too large or small for a normal float is not supported"],
+      ['x = 1j', 'the number 1j is not supported'],
+      ['x = 2 ** 1.5', "'**' to the fractional power 1.5 is not supported"], // JavaScript's 2.82842712474619, Python's 2.8284271247461903
+      ['x = 10.0 ** 23', "'**' whose float result is near a tie between two floats (C's pow may round it either way) is not supported"], // Python's 1.0000000000000001e+23, the nearest 1e+23
+      ['import', "'import ' is not supported"],
+      ["s = 'ab' * 2", "'*' with str \"ab\" is not supported"],
+    ];
+    for (const [line, message] of refused) expect(() => read(`\n${line}\n`), line).toThrow(`config c.py line 2: ${message}`);
+    // Python's open() reads a lone \r as a line end: the second line is not in the first one's comment
+    expect(read('x = 1 # c\ry = 2').map(({ name, line }) => [name, line])).toEqual([['x', 1], ['y', 2]]);
+    // a skipped setting's value is not the default it replaced
+    expect(() => read("import time\nwandb_run_name = 'ft-' + str(time.time())\nout_dir = 'out-' + wandb_run_name")).toThrow(
+      "config c.py line 3: the value of wandb_run_name (line 2: not read here) is not supported",
+    );
+  });
+
   it("--key=value is read as nanoGPT's configurator reads it: ast.literal_eval, else the text", () => {
-    expect(pythonLiteral('False')).toEqual({ type: 'bool', value: false });
-    expect(pythonLiteral('1e-3')).toEqual({ type: 'float', value: 0.001 });
-    expect(pythonLiteral('600_000')).toEqual({ type: 'int', value: 600000 });
-    expect(pythonLiteral('-2')).toEqual({ type: 'int', value: -2 });
-    expect(pythonLiteral("'q'")).toEqual({ type: 'str', value: 'q' });
-    expect(pythonLiteral('None')).toEqual({ type: 'NoneType', value: null });
-    for (const text of ['out-shakespeare-char', 'FILE:prompt.txt', "don't", '1 + 2', 'cpu', '-True', '']) expect(pythonLiteral(text), text).toBeNull();
+    expect(pythonLiteral('False', 'x')).toEqual({ type: 'bool', value: false });
+    expect(pythonLiteral('1e-3', 'x')).toEqual({ type: 'float', value: 0.001 });
+    expect(pythonLiteral('600_000', 'x')).toEqual({ type: 'int', value: 600000 });
+    expect(pythonLiteral('-2', 'x')).toEqual({ type: 'int', value: -2 });
+    expect(pythonLiteral("'q'", 'x')).toEqual({ type: 'str', value: 'q' });
+    expect(pythonLiteral('None', 'x')).toEqual({ type: 'NoneType', value: null });
+    for (const text of ['out-shakespeare-char', 'FILE:prompt.txt', "don't", '1 + 2', 'cpu', '-True', '', '010', '1.2.3', 'gpt2-xl', 'Hello, world', 'say (hi)', 'Once upon a time...', '[x]']) expect(pythonLiteral(text, 'x'), text).toBeNull();
+    // what literal_eval reads and this does not is refused, not taken as the text (values from python3's ast.literal_eval)
+    expect(pythonLiteral('0x10', 'x')).toEqual({ type: 'int', value: 16 });
+    expect(pythonLiteral("'a' \"b\"", 'x')).toEqual({ type: 'str', value: 'ab' });
+    for (const text of ["'\\x41'", "b'x'", "r'a\\n'", "'''a'''", "('a')", '1, 2', '...', '1j']) expect(() => pythonLiteral(text, 'flag --x'), text).toThrow(/^flag --x: .* is not supported/);
   });
 });
 

@@ -5,18 +5,18 @@
 // hub's refusals are one line each.
 import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { DownloadProgress } from '../src/cli/hub-flags.js';
 import { loadCheckpoint } from '../src/node/checkpoint-dir.js';
 import { hubFileURL, parseHubId } from '../src/gpt/hf/hub.js';
-import { hubSnapshot } from '../src/node/hub-cache.js';
+import { hubSettings, hubSnapshot } from '../src/node/hub-cache.js';
 import { gpt, spawnGpt, tempDir } from './cli-helpers.js';
 import { parseSafetensors, serializeSafetensors } from '../src/io/safetensors.js';
 import { gpt2Config, miniGpt2Tokenizer, randomGPT2, writeGPT2Dir } from './hf-reference.js';
 import { gitBlobId, mockRepo, sha256, startMockHub, type MockHub } from './hub-mock.js';
 
-const ENV = ['HF_ENDPOINT', 'HF_HUB_CACHE', 'HF_HOME', 'HF_TOKEN', 'HF_HUB_OFFLINE', 'HUGGING_FACE_HUB_TOKEN', 'HUGGINGFACE_HUB_CACHE', 'TRANSFORMERS_OFFLINE', 'HF_TOKEN_PATH'];
+const ENV = ['HF_ENDPOINT', 'HF_HUB_CACHE', 'HF_HOME', 'HF_TOKEN', 'HF_HUB_OFFLINE', 'HUGGING_FACE_HUB_TOKEN', 'HUGGINGFACE_HUB_CACHE', 'TRANSFORMERS_OFFLINE', 'HF_TOKEN_PATH', 'HF_HUB_DISABLE_IMPLICIT_TOKEN'];
 const saved = Object.fromEntries(ENV.map((k) => [k, process.env[k]]));
 
 let hub: MockHub;
@@ -52,6 +52,8 @@ afterEach(() => {
   hub.cutAfter.clear();
   hub.hangAfter.clear();
   hub.wrongSha.clear();
+  hub.rangeFromStart.clear();
+  hub.wrongEtag.clear();
 });
 
 /** An endpoint where nothing listens: a port just freed. */
@@ -166,6 +168,15 @@ describe('a model on the Hugging Face hub', () => {
     expect(hub.requests).toEqual([]);
   });
 
+  it('a ref that holds no commit hash names no snapshot (a directory outside the cache is not read)', async () => {
+    const outside = tempDir('hub-outside');
+    for (const [file, bytes] of Object.entries(files)) writeFileSync(join(outside, file), bytes);
+    mkdirSync(join(repoDir('hand/made'), 'refs'), { recursive: true });
+    writeFileSync(join(repoDir('hand/made'), 'refs', 'main'), relative(join(repoDir('hand/made'), 'snapshots'), outside));
+    process.env.HF_HUB_OFFLINE = '1';
+    expect(await refusal('hand/made')).toMatch(/^hand\/made: no such file or directory, and the Hugging Face cache .* has no config\.json of hand\/made@main/);
+  });
+
   it('a model whose tokenizer is in its weights (no tokenizer files on the hub) is cached complete, offline too', async () => {
     const { tensors } = parseSafetensors(files['model.safetensors']!);
     const weights = serializeSafetensors(tensors, { format: 'pt', webgpu_gpt_tokenizer: JSON.stringify(miniGpt2Tokenizer().toJSON()) });
@@ -195,7 +206,7 @@ describe('a model on the Hugging Face hub', () => {
     const cut = 1000;
     hub.cutAfter.set(weightsSha(), cut);
     const message = await refusal('org/tiny');
-    expect(message).toMatch(/cannot download model\.safetensors.*run again to resume/);
+    expect(message).toMatch(/cannot download model\.safetensors of org\/tiny \(the server closed the connection mid-answer \(other side closed\)\).*run again to resume/);
     const blobs = join(repoDir('org/tiny'), 'blobs');
     expect(readFileSync(join(blobs, `${weightsSha()}.incomplete`)).length).toBe(cut);
     expect(existsSync(join(repoDir('org/tiny'), 'snapshots', tiny().commit, 'model.safetensors'))).toBe(false);
@@ -204,6 +215,34 @@ describe('a model on the Hugging Face hub', () => {
     expect(hub.requests.filter((r) => r.url.startsWith('/cdn/')).map((r) => r.range)).toEqual([`bytes=${cut}-`]);
     expect(readFileSync(join(blobs, weightsSha())).equals(files['model.safetensors']!)).toBe(true);
     expect(readdirSync(blobs).filter((f) => f.includes('incomplete'))).toEqual([]);
+  });
+
+  it('a 206 whose Content-Range does not start where the Range asked is refused, the bytes kept untouched', async () => {
+    const cut = 1000;
+    hub.cutAfter.set(weightsSha(), cut);
+    await refusal('org/tiny');
+    hub.rangeFromStart.add(weightsSha());
+    expect(await refusal('org/tiny')).toMatch(/^org\/tiny: cannot download model\.safetensors of org\/tiny \(the server answered Range bytes=1000- with Content-Range bytes 0-\d+\/\d+\); the 1000 bytes so far are kept/);
+    const blobs = join(repoDir('org/tiny'), 'blobs');
+    expect(readFileSync(join(blobs, `${weightsSha()}.incomplete`)).equals(files['model.safetensors']!.subarray(0, cut))).toBe(true);
+    await expectSameCheckpoint('org/tiny');
+  });
+
+  it("refuses a config.json too large to be one before downloading it", async () => {
+    hub.repos.set('org/huge', mockRepo({ ...files, 'config.json': `${' '.repeat(17_000_000)}{}` }, ['model.safetensors']));
+    expect(await refusal('org/huge')).toMatch(/^org\/huge: config\.json of org\/huge is 17000002 bytes on the Hugging Face hub, more than a model's config\.json \(16 MB at most\)$/);
+    expect(hub.requests.filter((r) => r.method === 'GET')).toEqual([]);
+  });
+
+  it('a commit or ETag from the hub that could name a path is refused, nothing written outside the cache (huggingface_hub: _get_pointer_path)', async () => {
+    const escaped = `escaped-${process.pid}`;
+    hub.repos.set('org/evil', mockRepo(files, ['model.safetensors'], `../../../${escaped}`));
+    expect(await refusal('org/evil')).toMatch(new RegExp(`^org/evil: http://127\\.0\\.0\\.1:\\d+/org/evil/resolve/main/config\\.json: its X-Repo-Commit "\\.\\./\\.\\./\\.\\./${escaped}" is not a commit hash`));
+    expect(existsSync(join(cache, '..', escaped))).toBe(false);
+    expect(existsSync(join(repoDir('org/evil'), 'refs', 'main'))).toBe(false);
+    hub.repos.set('org/evil', mockRepo(files, ['model.safetensors']));
+    hub.wrongEtag.set('config.json', '../../x');
+    expect(await refusal('org/evil')).toMatch(/: its ETag "\.\.\/\.\.\/x" is not a file name/);
   });
 
   it('a partial download left by a killed process (its pid gone) is resumed too', async () => {
@@ -268,6 +307,26 @@ describe('a model on the Hugging Face hub', () => {
     const r = await gpt('sample', '--init-from', 'org/tiny', '--max-new-tokens', '3');
     expect(r.code).toBe(1);
     expect(r.out + r.err).not.toContain('hf_wrong456');
+  });
+
+  it("reads huggingface_hub's environment as constants.py and _auth.py do: an empty HF_TOKEN is none, $VARS expanded", () => {
+    const home = tempDir('hf-env');
+    writeFileSync(join(home, 'token'), 'hf_file\n');
+    // os.environ.get('HF_TOKEN') or os.environ.get('HUGGING_FACE_HUB_TOKEN'): an empty one falls through
+    expect(hubSettings({ HF_HOME: home, HF_TOKEN: '', HUGGING_FACE_HUB_TOKEN: 'hf_old' }).token).toBe('hf_old');
+    expect(hubSettings({ HF_HOME: home, HF_TOKEN: ' ' }).token).toBe('hf_file'); // _clean_token(' ') is None
+    // os.path.expandvars(os.path.expanduser(...)): $NAME and ${NAME}, an unknown one left as written
+    const settings = hubSettings({ HF_HOME: '$BASE/hf', BASE: home, HF_TOKEN_PATH: '${BASE}/token' });
+    expect([settings.cache, settings.token]).toEqual([join(home, 'hf', 'hub'), 'hf_file']);
+    expect(hubSettings({ HF_HUB_CACHE: '/x/$NOPE/${NOPE}/c', HF_HOME: home }).cache).toBe('/x/$NOPE/${NOPE}/c');
+    // get_token_to_send: HF_HUB_DISABLE_IMPLICIT_TOKEN sends none, from HF_TOKEN or the file
+    expect(hubSettings({ HF_HOME: home, HF_TOKEN: 'hf_env', HF_HUB_DISABLE_IMPLICIT_TOKEN: 'yes' }).token).toBeNull();
+    expect(hubSettings({ HF_HOME: home, HF_HUB_DISABLE_IMPLICIT_TOKEN: 'ON' }).token).toBeNull();
+  });
+
+  it('a redirect loop is one line saying so, not that the server is not the hub', async () => {
+    hub.renamed.set('org/loop', 'org/loop');
+    expect(await refusal('org/loop')).toMatch(/^org\/loop: the Hugging Face hub at http:\/\/127\.0\.0\.1:\d+ redirected config\.json of org\/loop more than 10 times; the cache .* has no config\.json of org\/loop@main$/);
   });
 
   it('two loads at once both succeed, the cache whole', async () => {

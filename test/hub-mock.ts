@@ -46,6 +46,10 @@ export interface MockHub {
   hangAfter: Map<string, number>;
   /** X-Linked-Etag lies for these files (a corrupt upload, or corruption in transit). */
   wrongSha: Set<string>;
+  /** The next Range GET of the CDN's sha256 `sha` is answered 206 with the whole file, its Content-Range from byte 0 (a broken proxy). */
+  rangeFromStart: Set<string>;
+  /** The ETag these regular files are answered with (a hub that is not one). */
+  wrongEtag: Map<string, string>;
   close(): Promise<void>;
 }
 
@@ -62,7 +66,7 @@ export function mockRepo(files: Record<string, Uint8Array | string>, lfs: string
 const EXPOSED = 'X-Repo-Commit, X-Error-Code, X-Error-Message, ETag, Accept-Ranges, Content-Range, X-Linked-Size, X-Linked-ETag';
 
 export async function startMockHub({ cors = false } = {}): Promise<MockHub> {
-  const hub: Omit<MockHub, 'endpoint' | 'close'> = { repos: new Map(), renamed: new Map(), requests: [], cutAfter: new Map(), hangAfter: new Map(), wrongSha: new Set() };
+  const hub: Omit<MockHub, 'endpoint' | 'close'> = { repos: new Map(), renamed: new Map(), requests: [], cutAfter: new Map(), hangAfter: new Map(), wrongSha: new Set(), rangeFromStart: new Set(), wrongEtag: new Map() };
   const server: Server = createServer((req, res) => {
     if (cors) {
       res.setHeader('Access-Control-Allow-Origin', '*');
@@ -115,7 +119,7 @@ function answer(hub: Omit<MockHub, 'endpoint' | 'close'>, req: IncomingMessage, 
     res.writeHead(302, { ...commit, Location: `http://localhost:${port}/cdn/${sha}`, 'X-Linked-Etag': `"${linked}"`, 'X-Linked-Size': String(bytes.length), ETag: `"${gitBlobId(bytes)}"`, 'Content-Length': body.length });
     return void res.end(req.method === 'HEAD' ? undefined : body);
   }
-  res.writeHead(200, { ...commit, ETag: `"${gitBlobId(bytes)}"`, 'Content-Length': bytes.length });
+  res.writeHead(200, { ...commit, ETag: `"${hub.wrongEtag.get(file) ?? gitBlobId(bytes)}"`, 'Content-Length': bytes.length });
   res.end(req.method === 'HEAD' ? undefined : bytes);
 }
 
@@ -135,7 +139,7 @@ function sendCdn(hub: Omit<MockHub, 'endpoint' | 'close'>, sha: string, req: Inc
   const bytes = [...hub.repos.values()].flatMap((r) => [...r.files.values()]).find((b) => sha256(b) === sha);
   if (!bytes) return void res.writeHead(404).end();
   const range = /^bytes=(\d+)-(\d*)$/.exec(req.headers.range ?? '');
-  const start = range ? Number(range[1]) : 0;
+  const start = range && !hub.rangeFromStart.delete(sha) ? Number(range[1]) : 0;
   const end = range?.[2] ? Math.min(Number(range[2]), bytes.length - 1) : bytes.length - 1;
   const part = bytes.subarray(start, end + 1);
   res.writeHead(range ? 206 : 200, { 'Content-Length': part.length, ...(range && { 'Content-Range': `bytes ${start}-${end}/${bytes.length}` }) });

@@ -138,7 +138,7 @@ export const pyName = (key: string) => key.replace(/[A-Z]/g, (c) => `_${c.toLowe
  * except an int where a float belongs (--dropout=0), taken as the float: nothing is lost by it.
  */
 function configuratorValue(name: string, raw: string, nano: NanoGptScript): unknown {
-  const literal = pythonLiteral(raw) ?? { type: 'str', value: raw };
+  const literal = pythonLiteral(raw, `flag --${name}=${raw}`) ?? { type: 'str', value: raw };
   const want = nano.globals[name]!;
   if (literal.type === want.type || (literal.type === 'int' && want.type === 'float')) return literal.value;
   const wanted = `${want.type === 'int' ? 'an' : 'a'} ${want.type} (${nano.script}'s default ${want.type === 'float' && Number.isInteger(want.value) ? `${want.value}.0` : showPython(want.value)})`;

@@ -24,14 +24,24 @@ const SUBSET = "a config is name = value lines (and import x): numbers, 'strings
 const KEYWORDS = new Set(['if', 'elif', 'else', 'for', 'while', 'def', 'class', 'from', 'with', 'try', 'except', 'del', 'return', 'lambda', 'global', 'assert', 'pass', 'print', 'not', 'and', 'or', 'in', 'is']);
 
 type Token = { kind: 'name' | 'number' | 'string' | 'op'; text: string; value?: PyValue };
+/** Makes the error for what is not read here; `pythonRefuses`: Python's tokenizer refuses it too (literal_eval's SyntaxError). */
+type Unsupported = (what: string, pythonRefuses?: boolean) => UsageError;
 
-const NUMBER = /^(\d(_?\d)*(\.(\d(_?\d)*)?)?|\.\d(_?\d)*)([eE][+-]?\d(_?\d)*)?$/;
+// Python's number literals (its lexical grammar): an int has no leading zero (010 is a SyntaxError)
+const DIGITS = '\\d(_?\\d)*';
+const POINT_FLOAT = `(${DIGITS})?\\.${DIGITS}|${DIGITS}\\.`;
+const FLOAT = new RegExp(`^((${POINT_FLOAT})([eE][+-]?${DIGITS})?|${DIGITS}[eE][+-]?${DIGITS})$`);
+const INT = /^([1-9](_?\d)*|0(_?0)*|0[xX](_?[\da-fA-F])+|0[oO](_?[0-7])+|0[bB](_?[01])+)$/;
+const IMAGINARY = new RegExp(`^((${POINT_FLOAT})([eE][+-]?${DIGITS})?|${DIGITS}([eE][+-]?${DIGITS})?)[jJ]$`);
+/** Python's string prefixes (r'', b'', f'', u'' and their pairs): not read here. */
+const STRING_PREFIX = /^(r|u|b|f|br|rb|fr|rf)$/i;
+const BEYOND = '(beyond 2**53 - 1)'; // a JavaScript number holds ints exactly to there; Python's have no end
 const ESCAPES: Record<string, string> = { n: '\n', t: '\t', r: '\r', a: '\x07', b: '\b', f: '\f', v: '\v', '\\': '\\', "'": "'", '"': '"' };
 /** Escapes that name a character by its code (\x41, \u00e9, \N{...}, octal \101): not read here. */
 const CODE_ESCAPE = /[xuUN0-7]/;
 
 /** The tokens of one line (a comment ends it); `unsupported` makes the error for a token that cannot be read. */
-function tokenize(line: string, unsupported: (what: string) => UsageError): Token[] {
+function tokenize(line: string, unsupported: Unsupported): Token[] {
   const tokens: Token[] = [];
   let i = 0;
   while (i < line.length) {
@@ -40,15 +50,17 @@ function tokenize(line: string, unsupported: (what: string) => UsageError): Toke
     else if (c === '#') break;
     else if (/[A-Za-z_]/.test(c)) {
       const text = /^\w+/.exec(line.slice(i))![0];
-      if (line[i + text.length] === "'" || line[i + text.length] === '"') throw unsupported(`the string prefix ${text}`);
+      if ((line[i + text.length] === "'" || line[i + text.length] === '"') && STRING_PREFIX.test(text)) throw unsupported(`the string prefix ${text}`);
       tokens.push({ kind: 'name', text });
       i += text.length;
     } else if (/\d/.test(c) || (c === '.' && /\d/.test(line[i + 1] ?? ''))) {
       // the number and whatever sticks to it (0x10, 1.2.3): all of it is checked at once
       const text = /^([eE][+-]|[\w.])+/.exec(line.slice(i))![0];
-      if (!NUMBER.test(text)) throw unsupported(`the number ${text}`);
       const digits = text.replace(/_/g, '');
-      tokens.push({ kind: 'number', text, value: { type: /[.eE]/.test(digits) ? 'float' : 'int', value: Number(digits) } });
+      if (FLOAT.test(text)) tokens.push({ kind: 'number', text, value: { type: 'float', value: Number(digits) } });
+      else if (!INT.test(text)) throw unsupported(`the number ${text}`, !IMAGINARY.test(text));
+      else if (BigInt(digits) > Number.MAX_SAFE_INTEGER) throw unsupported(`the int ${text} ${BEYOND}`);
+      else tokens.push({ kind: 'number', text, value: { type: 'int', value: Number(digits) } });
       i += text.length;
     } else if (c === "'" || c === '"') {
       if (line.startsWith(c.repeat(3), i)) throw unsupported('a triple-quoted string');
@@ -59,7 +71,7 @@ function tokenize(line: string, unsupported: (what: string) => UsageError): Toke
         else if (CODE_ESCAPE.test(line[++j]!)) throw unsupported(`the escape \\${line[j]}`);
         else value += ESCAPES[line[j]!] ?? `\\${line[j]}`; // Python keeps an unknown escape as written
       }
-      if (j >= line.length) throw unsupported(`the unterminated string ${line.slice(i)}`);
+      if (j >= line.length) throw unsupported(`the unterminated string ${line.slice(i)}`, true);
       tokens.push({ kind: 'string', text: line.slice(i, j + 1), value: { type: 'str', value } });
       i = j + 1;
     } else {
@@ -79,7 +91,9 @@ function tokenize(line: string, unsupported: (what: string) => UsageError): Toke
 export function readPythonConfig(text: string, where: string, scope: Readonly<Record<string, PyValue>>, lenient: (name: string) => boolean): Assignment[] {
   const names = new Map(Object.entries(scope));
   const out: Assignment[] = [];
-  text.split('\n').forEach((source, index) => {
+  const unread = new Map<string, number>(); // names set to what is not read here (lenient), by line
+  // Python's open() ends a line at \n, \r\n or a lone \r
+  text.split(/\r\n|\r|\n/).forEach((source, index) => {
     const line = index + 1;
     const unsupported = (what: string) => new UsageError(`${where} line ${line}: ${what} is not supported (${SUBSET})`);
     const tokens = tokenize(source, unsupported);
@@ -97,19 +111,26 @@ export function readPythonConfig(text: string, where: string, scope: Readonly<Re
     const expr = source.slice(source.indexOf('=') + 1).replace(/\s#[^'"]*$/, '').trim();
     let value: PyValue | null = null;
     try {
-      value = new Expression(tokens.slice(2), names, unsupported, (what) => new UsageError(`${where} line ${line}: ${what}`)).parse();
+      value = new Expression(tokens.slice(2), names, unread, unsupported, (what) => new UsageError(`${where} line ${line}: ${what}`)).parse();
     } catch (e) {
       if (!lenient(name)) throw e;
     }
-    if (value) names.set(name, value);
+    if (value) {
+      names.set(name, value);
+      unread.delete(name);
+    } else {
+      names.delete(name);
+      unread.set(name, line);
+    }
     out.push({ name, value, line, source: expr });
   });
   return out;
 }
 
 /** The names `import a, b.c` binds (a, b); anything else (`from`, `as`) is unsupported. */
-function importedModules(tokens: Token[], unsupported: (what: string) => UsageError): string[] {
+function importedModules(tokens: Token[], unsupported: Unsupported): string[] {
   const modules: string[] = [];
+  if (!tokens.length) throw unsupported("'import '");
   for (let i = 0; i < tokens.length; i += 2) {
     if (tokens[i]?.kind !== 'name' || (i + 1 < tokens.length && !['.', ','].includes(tokens[i + 1]!.text))) throw unsupported(`'import ${tokens.map((t) => t.text).join(' ')}'`);
     if (i === 0 || tokens[i - 1]!.text === ',') modules.push(tokens[i]!.text);
@@ -117,20 +138,35 @@ function importedModules(tokens: Token[], unsupported: (what: string) => UsageEr
   return modules;
 }
 
-/** Python's value of a command-line `--key=value` as nanoGPT's configurator takes it (ast.literal_eval), or null where that would fail (then it is the text). */
-export function pythonLiteral(text: string): PyValue | null {
+/**
+ * Python's value of a command-line `--key=value` as nanoGPT's configurator takes it (ast.literal_eval),
+ * or null where that fails (then it is the text); what literal_eval reads and this does not (a tuple,
+ * an escape \\x41, b'') is an error starting with `where`, never taken as the text.
+ */
+export function pythonLiteral(text: string, where: string): PyValue | null {
+  const unsupported = (what: string) => new UsageError(`${where}: ${what} is not supported (Python's literal_eval reads it; give a number, 'string', True, False or None)`);
+  let tokens: Token[];
   try {
-    const tokens = tokenize(text, () => new UsageError(''));
-    const sign = tokens[0]?.text === '-' || tokens[0]?.text === '+' ? tokens.shift()!.text : '';
-    if (tokens.length !== 1) return null;
-    const [token] = tokens;
-    const literal = token!.kind === 'name' ? CONSTANTS[token!.text] : token!.value;
-    if (!literal || (sign && literal.type !== 'int' && literal.type !== 'float')) return null;
-    return sign === '-' ? { type: literal.type as 'int' | 'float', value: -(literal.value as number) } : literal;
-  } catch {
-    return null; // an unterminated quote (--start=don't): literal_eval's SyntaxError
+    tokens = tokenize(text, (what, pythonRefuses) => (pythonRefuses ? new LiteralEvalFails() : unsupported(what)));
+  } catch (e) {
+    if (e instanceof LiteralEvalFails) return null; // an unterminated quote (--start=don't), a number Python refuses (1.2.3)
+    throw e;
   }
+  // a name other than True, False, None makes literal_eval fail whatever surrounds it (--start=Hello, world is the text)
+  const named = tokens.some((t) => t.kind === 'name' && !Object.hasOwn(CONSTANTS, t.text));
+  const unsure = named ? undefined : (tokens.find((t) => t.kind === 'op' && '()[]{},'.includes(t.text)) ?? (text.includes('...') && { text: '...' }));
+  if (unsure) throw unsupported(`'${unsure.text}'`); // a tuple, list, dict, set or Ellipsis, or ('parenthesised')
+  if (tokens.length > 1 && tokens.every((t) => t.kind === 'string')) return { type: 'str', value: tokens.map((t) => t.value!.value).join('') }; // 'a' 'b'
+  const sign = tokens[0]?.text === '-' || tokens[0]?.text === '+' ? tokens.shift()!.text : '';
+  if (tokens.length !== 1) return null;
+  const [token] = tokens;
+  const literal = token!.kind === 'name' ? CONSTANTS[token!.text] : token!.value;
+  if (!literal || (sign && literal.type !== 'int' && literal.type !== 'float')) return null;
+  return sign === '-' ? negative(literal as { type: 'int' | 'float'; value: number }) : literal;
 }
+
+/** What Python's tokenizer refuses too: literal_eval's SyntaxError. */
+class LiteralEvalFails extends Error {}
 
 const CONSTANTS: Record<string, PyValue> = { True: { type: 'bool', value: true }, False: { type: 'bool', value: false }, None: { type: 'NoneType', value: null } };
 
@@ -140,6 +176,7 @@ class Expression {
   constructor(
     private readonly tokens: Token[],
     private readonly names: ReadonlyMap<string, PyValue>,
+    private readonly unread: ReadonlyMap<string, number>,
     private readonly unsupported: (what: string) => UsageError,
     private readonly error: (what: string) => UsageError,
   ) {}
@@ -169,7 +206,8 @@ class Expression {
     const op = this.next('-', '+');
     if (!op) return this.power();
     const v = this.number(op, this.unary());
-    return { type: v.type === 'float' ? 'float' : 'int', value: op === '-' ? -v.value : +v.value };
+    const n = { type: v.type === 'float' ? 'float' : 'int', value: v.value } as const;
+    return op === '-' ? negative(n) : n;
   }
 
   private power(): PyValue {
@@ -191,6 +229,7 @@ class Expression {
     if (after === '(') throw this.unsupported(`the call ${token.text}(...)`);
     if (after === '.') throw this.unsupported(`the attribute ${token.text}.${this.tokens[this.at + 1]?.text ?? ''}`);
     const value = CONSTANTS[token.text] ?? this.names.get(token.text);
+    if (!value && this.unread.has(token.text)) throw this.unsupported(`the value of ${token.text} (line ${this.unread.get(token.text)}: not read here)`);
     if (!value) throw this.error(`name '${token.text}' is not defined (names bound above, or train.py's settings)`);
     if (value.type === 'module') throw this.unsupported(`the module ${token.text} as a value`);
     return value;
@@ -199,18 +238,91 @@ class Expression {
   /** A number, or a bool as one (Python's True + 1 is 2). */
   private number(op: string, v: PyValue): { type: 'int' | 'float' | 'bool'; value: number } {
     if (v.type === 'int' || v.type === 'float' || v.type === 'bool') return { type: v.type, value: Number(v.value) };
+    // Python repeats a string (* int) and formats one (%): not done here
+    if (v.type === 'str' && (op === '*' || op === '%')) throw this.unsupported(`'${op}' with str ${JSON.stringify(v.value)}`);
     throw this.error(`'${op}' does not apply to ${v.type} ${JSON.stringify(v.value)}`);
   }
 
   private binary(op: string, l: PyValue, r: PyValue): PyValue {
     if (op === '+' && l.type === 'str' && r.type === 'str') return { type: 'str', value: l.value + r.value };
-    const a = this.number(op, l);
-    const b = this.number(op, r);
-    const ints = a.type !== 'float' && b.type !== 'float';
-    if ((op === '/' || op === '//' || op === '%') && b.value === 0) throw this.error(`division by zero ('${op}')`);
-    const floor = (x: number, y: number) => Math.floor(x / y);
-    const value = { '+': a.value + b.value, '-': a.value - b.value, '*': a.value * b.value, '/': a.value / b.value, '//': floor(a.value, b.value), '%': a.value - b.value * floor(a.value, b.value), '**': a.value ** b.value }[op]!;
-    // int op int stays int, except true division and a negative power
-    return { type: ints && op !== '/' && !(op === '**' && b.value < 0) ? 'int' : 'float', value };
+    const a = this.number(op, l).value;
+    const b = this.number(op, r).value;
+    const ints = l.type !== 'float' && r.type !== 'float';
+    if ((op === '/' || op === '//' || op === '%') && b === 0) throw this.error(`division by zero ('${op}')`);
+    if (op === '**') return this.pow(a, b, ints);
+    const [div, mod] = op === '//' || op === '%' ? divmod(a, b, ints) : [0, 0];
+    const value = { '+': a + b, '-': a - b, '*': a * b, '/': a / b, '//': div, '%': mod }[op]!;
+    if (!ints || op === '/') return { type: 'float', value };
+    if (!Number.isSafeInteger(value)) throw this.unsupported(`the int result of '${op}' ${BEYOND}`);
+    return { type: 'int', value: value || 0 }; // an int has no -0
   }
+
+  /** Python's a ** b: an int to a power >= 0 is exact; else floats, with Python's errors where C's pow gives inf or NaN. */
+  private pow(a: number, b: number, ints: boolean): PyValue {
+    if (ints && b >= 0) {
+      // far beyond without computing it: 3 ** 10 ** 8 would take a BigInt of 158 million bits
+      if (Math.abs(a) > 1 && Math.log2(Math.abs(a)) * b > 54) throw this.unsupported(`the int result of '**' ${BEYOND}`);
+      const exact = BigInt(a) ** BigInt(b);
+      if (exact > Number.MAX_SAFE_INTEGER || -exact > Number.MAX_SAFE_INTEGER) throw this.unsupported(`the int result of '**' ${BEYOND}`);
+      return { type: 'int', value: Number(exact) };
+    }
+    if (a === 0 && b < 0) throw this.error("division by zero ('**')");
+    if (a < 0 && Number.isFinite(b) && !Number.isInteger(b)) throw this.unsupported("'**' of a negative number to a fractional power (Python's complex number)");
+    // where C's pow and JavaScript's differ: 1 ** nan and (-1) ** inf are 1.0 in Python
+    if (b === 0 || a === 1 || (a === -1 && !Number.isFinite(b) && !Number.isNaN(b))) return { type: 'float', value: 1 };
+    if (!Number.isFinite(a) || !Number.isFinite(b) || a === 0) return { type: 'float', value: a ** b }; // inf, nan and 0: exact in both
+    // JavaScript's ** is not correctly rounded (2 ** 1.5 is 2.82842712474619, C's pow 2.8284271247461903): exact, by integer power only
+    if (!Number.isInteger(b)) throw this.unsupported(`'**' to the fractional power ${b}`);
+    const value = integerPower(a, b);
+    if (value === null) throw this.unsupported(`'**' whose float result is near a tie between two floats (C's pow may round it either way)`);
+    if (value === undefined) throw this.unsupported(`'**' whose result is too large or small for a normal float`); // Python: OverflowError, or a subnormal
+    return { type: 'float', value };
+  }
+}
+
+/** x ** n for a finite x != 0 and an integer n, correctly rounded: x is m * 2**e, so it is m**n * 2**(e*n) exactly; undefined where that is not a normal float, null where C's pow may round it otherwise. */
+function integerPower(x: number, n: number): number | undefined | null {
+  if (Math.abs(Math.log2(Math.abs(x)) * n) > 1030) return undefined; // far out of range: no huge m**n
+  const bits = new DataView(new Float64Array([Math.abs(x)]).buffer);
+  const biased = (bits.getUint32(4, true) >>> 20) & 0x7ff;
+  const fraction = (BigInt(bits.getUint32(4, true) & 0xfffff) << 32n) | BigInt(bits.getUint32(0, true));
+  const [m, e] = biased ? [fraction | (1n << 52n), biased - 1075] : [fraction, -1074];
+  const power = m ** BigInt(Math.abs(n));
+  const [num, den, exp2] = n > 0 ? [power, 1n, e * n] : [1n, power, -e * -n];
+  // a quotient of 66 bits or more, its remainder folded into the last bit: Number() then rounds it as the exact value would round
+  const shift = 66 - (num.toString(2).length - den.toString(2).length);
+  const scaled = shift >= 0 ? num << BigInt(shift) : num;
+  const divisor = shift >= 0 ? den : den << BigInt(-shift);
+  const quotient = scaled / divisor | (scaled % divisor ? 1n : 0n);
+  const length = quotient.toString(2).length;
+  const exponent = exp2 - shift + length - 1; // of the result's leading bit
+  if (exponent > 1023 || exponent < -1022) return undefined;
+  // glibc's pow is within 0.52 ulp, not correctly rounded: near a tie it may round the other way (10.0 ** 23 is 1.0000000000000001e+23 in Python)
+  const below = quotient & ((1n << BigInt(length - 53)) - 1n); // what rounding drops, of one ulp 2 ** (length - 53)
+  if (Math.abs(Number(below) / 2 ** (length - 53) - 0.5) < 0.025) return null; // within 0.52 ulp: no other float is nearer than 0.5 + 0.02 ulp
+  const half = Math.trunc((exp2 - shift) / 2);
+  const magnitude = Number(quotient) * 2 ** half * 2 ** (exp2 - shift - half);
+  return x < 0 && n % 2 ? -magnitude : magnitude;
+}
+
+/** -x, as Python has it: an int has no -0. */
+const negative = <T extends { type: 'int' | 'float'; value: number }>(n: T): T => ({ ...n, value: n.type === 'int' ? -n.value || 0 : -n.value });
+
+/** Python's divmod, for ints (exact to 2**53) and floats alike (CPython's float_divmod, on fmod, which is JavaScript's %). */
+function divmod(a: number, b: number, ints: boolean): [number, number] {
+  let mod = a % b;
+  let div = (a - mod) / b;
+  if (mod !== 0) {
+    if (b < 0 !== mod < 0) {
+      mod += b;
+      div -= 1;
+    }
+  } else mod = Math.sign(b) < 0 || Object.is(b, -0) ? -0 : 0; // copysign(0, b)
+  if (ints) return [div, mod];
+  let floorDiv: number;
+  if (div !== 0) {
+    floorDiv = Math.floor(div);
+    if (div - floorDiv > 0.5) floorDiv += 1;
+  } else floorDiv = a / b < 0 || Object.is(a / b, -0) ? -0 : 0; // copysign(0, a / b)
+  return [floorDiv, mod];
 }

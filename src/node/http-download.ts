@@ -46,5 +46,6 @@ export function stallWatch(stallMs: number): StallWatch {
 export function fetchFailure(e: unknown, watch: StallWatch, stallMs: number): string {
   if (watch.stalled) return `no data from the server for ${stallMs / 1000} s`;
   const cause = (e as { cause?: { code?: string; message?: string } }).cause;
+  if (cause?.code === 'UND_ERR_SOCKET') return `the server closed the connection mid-answer (${cause.message ?? cause.code})`; // undici's code alone says little
   return cause?.code ?? cause?.message ?? (e as Error).message;
 }

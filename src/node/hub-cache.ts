@@ -31,21 +31,24 @@ export interface HubSettings {
   cache: string;
   /** HF_HUB_OFFLINE (or TRANSFORMERS_OFFLINE): the cache only, no request. */
   offline: boolean;
-  /** HF_TOKEN, else the token file `huggingface-cli login` wrote; sent as a bearer token, never shown. */
+  /** HF_TOKEN, else the token file `huggingface-cli login` wrote (none under HF_HUB_DISABLE_IMPLICIT_TOKEN); sent as a bearer token, never shown. */
   token: string | null;
 }
 
 /** huggingface_hub's _is_true. */
 const isTrue = (value: string | undefined) => ['1', 'ON', 'YES', 'TRUE'].includes((value ?? '').toUpperCase());
-const expandHome = (path: string) => path.replace(/^~(?=$|\/)/, homedir());
+/** os.path.expandvars(os.path.expanduser(path)), as constants.py reads its paths: ~, then $NAME and ${NAME} (an unknown one left as written). */
+const expandPath = (path: string, env: NodeJS.ProcessEnv) =>
+  path.replace(/^~(?=$|\/)/, homedir()).replace(/\$(\w+|\{[^}]*\})/g, (whole, name: string) => env[name.replace(/^\{|\}$/g, '')] ?? whole);
 /** _clean_token: line breaks and surrounding spaces dropped, an empty token none. */
 const cleanToken = (token: string | undefined | null) => token?.replace(/[\r\n]/g, '').trim() || null;
 
 export function hubSettings(env: NodeJS.ProcessEnv = process.env): HubSettings {
-  const home = expandHome(env.HF_HOME ?? join(env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'huggingface'));
-  const tokenFile = expandHome(env.HF_TOKEN_PATH ?? join(home, 'token'));
-  let token = cleanToken(env.HF_TOKEN ?? env.HUGGING_FACE_HUB_TOKEN);
-  if (!token) {
+  const home = expandPath(env.HF_HOME ?? join(env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'huggingface'), env);
+  const tokenFile = expandPath(env.HF_TOKEN_PATH ?? join(home, 'token'), env);
+  let token = cleanToken(env.HF_TOKEN || env.HUGGING_FACE_HUB_TOKEN); // Python's `or`: an empty HF_TOKEN is none
+  if (isTrue(env.HF_HUB_DISABLE_IMPLICIT_TOKEN)) token = null; // get_token_to_send: a token only where one is passed, never here
+  else if (!token) {
     try {
       token = cleanToken(readFileSync(tokenFile, 'utf8'));
     } catch {
@@ -54,7 +57,7 @@ export function hubSettings(env: NodeJS.ProcessEnv = process.env): HubSettings {
   }
   return {
     endpoint: (env.HF_ENDPOINT ?? HUB_ENDPOINT).replace(/\/+$/, ''),
-    cache: expandHome(env.HF_HUB_CACHE ?? env.HUGGINGFACE_HUB_CACHE ?? join(home, 'hub')),
+    cache: expandPath(env.HF_HUB_CACHE ?? env.HUGGINGFACE_HUB_CACHE ?? join(home, 'hub'), env),
     offline: isTrue(env.HF_HUB_OFFLINE || env.TRANSFORMERS_OFFLINE),
     token,
   };
@@ -101,9 +104,10 @@ export async function hubSnapshot(value: string, opts: HubFetchOptions = {}): Pr
   const settings = opts.settings ?? hubSettings();
   const storage = join(settings.cache, repoFolderName(id.repo));
   const cached = async () => {
-    const commit = isCommitHash(id.revision) ? id.revision : await unlessMissing(readFile(join(storage, 'refs', id.revision), 'utf8'));
-    const dir = commit && join(storage, 'snapshots', commit.trim());
-    return { dir, missing: commit ? await snapshotMissing(storage, commit.trim()) : HF_FILES.config };
+    const ref = isCommitHash(id.revision) ? id.revision : (await unlessMissing(readFile(join(storage, 'refs', id.revision), 'utf8')))?.trim();
+    const commit = ref && isCommitHash(ref) ? ref : null; // a ref holding anything else names no snapshot (never a path: ../..)
+    const dir = commit && join(storage, 'snapshots', commit);
+    return { dir, missing: commit ? await snapshotMissing(storage, commit) : HF_FILES.config };
   };
   if (settings.offline || isCommitHash(id.revision)) {
     const { dir, missing } = await cached();
@@ -161,6 +165,9 @@ async function snapshotMissing(storage: string, commit: string): Promise<string 
   return null;
 }
 
+/** The largest config, index or tokenizer file downloaded (tokenizer.json files run to some 10 MB). */
+const MAX_TEXT_FILE_BYTES = 16 * 2 ** 20;
+
 /** One repo's files on the hub, fetched into its folder of the cache. */
 class HubRepo {
   constructor(
@@ -200,7 +207,8 @@ class HubRepo {
       }
       const location = res.headers.get('location');
       const relativeRedirect = res.status >= 300 && res.status < 400 && location !== null && !/^([a-z][a-z\d+.-]*:)?\/\//i.test(location);
-      if (relativeRedirect && hops < 10) {
+      if (relativeRedirect && hops === 10) throw new HubUnreachable(`the Hugging Face hub at ${this.settings.endpoint} redirected ${file} of ${this.id.repo} more than 10 times`);
+      if (relativeRedirect) {
         url = new URL(location, url).href;
         continue;
       }
@@ -216,7 +224,7 @@ class HubRepo {
     const text = refusalText(refusal, res.status, this.id, file, this.settings.endpoint);
     if (refusal === 'no file') {
       const commit = res.headers.get('x-repo-commit');
-      if (commit) await noteNoFile(join(this.storage, '.no_exist', commit, file));
+      if (commit && isCommitHash(commit)) await noteNoFile(join(this.storage, '.no_exist', commit, file));
       return null;
     }
     if (refusal === 'no revision') throw new HubModelNotFound(`${this.value}: ${text}`);
@@ -264,6 +272,10 @@ class HubRepo {
   async fetch(file: string, meta: HubFileMetadata): Promise<string> {
     const pointer = join(this.storage, 'snapshots', meta.commit, file);
     if (await pathExists(pointer)) return pointer;
+    // a JSON or text file is read whole: a hub (or a man in the middle) naming gigabytes is not believed
+    if (/\.(json|txt)$/.test(file) && meta.size > MAX_TEXT_FILE_BYTES) {
+      throw new Error(`${this.value}: ${file} of ${this.id.repo} is ${meta.size} bytes on the Hugging Face hub, more than a model's ${file} (${MAX_TEXT_FILE_BYTES / 2 ** 20} MB at most)`);
+    }
     const blob = join(this.storage, 'blobs', meta.etag);
     if (!(await pathExists(blob))) await this.download(file, meta, blob);
     await mkdir(dirname(pointer), { recursive: true });
@@ -315,8 +327,10 @@ class HubRepo {
         const refusal = hubRefusal(res.status, res.headers.get('x-error-code'), res.headers.get('x-error-message'));
         throw new Error(refusalText(refusal, res.status, this.id, file, this.settings.endpoint));
       }
-      // a server that ignores Range sends the whole file (huggingface_hub starts over then too)
+      // a server that ignores Range sends the whole file (huggingface_hub starts over then too); one that answers another range is refused, the bytes kept
       if (part.done && res.status !== 206) await part.restart();
+      const contentRange = res.headers.get('content-range');
+      if (res.status === 206 && !contentRange?.startsWith(`bytes ${part.done}-`)) throw new Error(`the server answered Range bytes=${part.done}- with Content-Range ${contentRange ?? 'none'}`);
       const reader = res.body.getReader();
       for (let r = await reader.read(); !r.done; r = await reader.read()) {
         watch.progressed();

@@ -110,6 +110,9 @@ export function fileMetadata(status: number, header: (name: string) => string | 
   const size = header('x-linked-size') ?? (redirect ? null : header('content-length'));
   if (!commit) return 'its answer has no X-Repo-Commit: not the Hugging Face hub (a proxy or firewall between?)';
   if (!etag) return 'its answer has no ETag';
+  // both name paths in the cache (snapshots/{commit}, blobs/{etag}): never a parent directory (huggingface_hub's _get_pointer_path checks too)
+  if (!isCommitHash(commit)) return `its X-Repo-Commit ${JSON.stringify(commit)} is not a commit hash`;
+  if (!/^[\w-][\w.-]*$/.test(normalizeEtag(etag))) return `its ETag ${JSON.stringify(normalizeEtag(etag))} is not a file name`;
   if (size === null || !/^\d+$/.test(size)) return 'its answer has no size';
   return { repo: repoOfResolvePath(new URL(url).pathname), commit, etag: normalizeEtag(etag), size: Number(size), location: (redirect && header('location')) || url };
 }
