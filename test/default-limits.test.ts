@@ -84,7 +84,7 @@ describe("WebGPU's default limits", () => {
     }
   });
 
-  it('every op and update of the check table equals its float64 reference under every variant', async () => {
+  it('every op and update of the check table equals its float64 reference under every variant', { timeout: COLD_COMPILE_MS }, async () => {
     const rows = await runChecks({ samples: 1, seed: 3 });
     const failed = rows.filter((r) => !r.ok);
     expect(failed.length, formatChecks(rows).filter((l) => l.startsWith('FAIL')).join('\n')).toBe(0);

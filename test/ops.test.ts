@@ -66,7 +66,7 @@ describe.each(profileVariants().map((v, k) => ({ ...v, k })))('kernel variant $n
 });
 
 describe('gpt doctor --check', () => {
-  it('runs every entry under every variant from a seed: a row each, printed as a table', async () => {
+  it('runs every entry under every variant from a seed: a row each, printed as a table', { timeout: COLD_COMPILE_MS }, async () => {
     const rows = await runChecks({ samples: 1, seed: 7 });
     expect(rows.length).toBe(CHECKS.length * profileVariants().length);
     expect(rows.filter((r) => !r.ok)).toEqual([]);
