@@ -25,7 +25,7 @@ const VERSION = 20;
 /** The archive of `entries` in pieces: each entry's local header and data, then the central directory and end record. */
 export async function* zipPieces(entries: Iterable<ZipEntryOut>, name = 'zip'): AsyncGenerator<Uint8Array> {
   const utf8 = new TextEncoder();
-  const central: Uint8Array[] = [];
+  const central: Uint8Array[] = []; // each entry's record and name, in order
   let at = 0;
   let count = 0;
   for (const entry of entries) {
@@ -42,16 +42,15 @@ export async function* zipPieces(entries: Iterable<ZipEntryOut>, name = 'zip'): 
       throw new Error(`${name}: the archive reaches 4 GiB at entry ${entry.name}, which needs zip64, not written here`);
     }
     const local = header(LOCAL_HEADER, [[4, LOCAL], [2, VERSION], [2, 0], [2, STORED], [4, 0], [4, crc], [4, data.length], [4, data.length], [2, nameBytes.length], [2, extra.length]]);
-    central.push(concat([header(CENTRAL_HEADER, [[4, CENTRAL], [2, VERSION], [2, VERSION], [2, 0], [2, STORED], [4, 0], [4, crc], [4, data.length], [4, data.length], [2, nameBytes.length], [2, 0], [2, 0], [2, 0], [2, 0], [4, 0], [4, at]]), nameBytes]));
-    yield concat([local, nameBytes, extra]);
-    yield data;
+    central.push(header(CENTRAL_HEADER, [[4, CENTRAL], [2, VERSION], [2, VERSION], [2, 0], [2, STORED], [4, 0], [4, crc], [4, data.length], [4, data.length], [2, nameBytes.length], [2, 0], [2, 0], [2, 0], [2, 0], [4, 0], [4, at]]), nameBytes);
+    yield* [local, nameBytes, extra, data];
     at += local.length + nameBytes.length + extra.length + data.length;
     count++;
   }
-  const directory = concat(central);
-  if (count > 0xffff || at + directory.length >= U32_MAX) throw new Error(`${name}: ${count} entries or a central directory past 4 GiB need zip64, not written here`);
-  yield directory;
-  yield header(22, [[4, EOCD], [2, 0], [2, 0], [2, count], [2, count], [4, directory.length], [4, at], [2, 0]]);
+  const directorySize = central.reduce((n, piece) => n + piece.length, 0);
+  if (count > 0xffff || at + directorySize >= U32_MAX) throw new Error(`${name}: ${count} entries or a central directory past 4 GiB need zip64, not written here`);
+  yield* central;
+  yield header(22, [[4, EOCD], [2, 0], [2, 0], [2, count], [2, count], [4, directorySize], [4, at], [2, 0]]);
 }
 
 /** Little-endian fields ([width, value]) filling `size` bytes. */
@@ -63,16 +62,6 @@ function header(size: number, fields: [2 | 4, number][]): Uint8Array {
     if (width === 2) view.setUint16(at, value, true);
     else view.setUint32(at, value, true);
     at += width;
-  }
-  return out;
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
   }
   return out;
 }
