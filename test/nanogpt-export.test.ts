@@ -31,9 +31,9 @@ const [B, T] = [2, 8];
 /** A fixed batch of token ids, and its next-token targets. */
 const batch = (seed: number) => Int32Array.from({ length: B * T }, (_, i) => (i * 7 + seed * 3) % CHARS.length);
 
-/** A tiny run of ours (2 AdamW steps, biases on), saved as gpt train saves it, and its trainer to go on from. */
-async function savedRun(dir: string) {
-  const cfg = { ...TRAIN_DEFAULTS, nLayer: 2, nHead: 2, nEmbd: 8, blockSize: 16, bias: true, dropout: 0, batchSize: B, learningRate: 1e-2, warmupIters: 0, beta2: 0.95, gradClip: 0 };
+/** A tiny run of ours (2 AdamW steps, biases on; `extra` settings, LoRA's), saved as gpt train saves it, and its trainer to go on from. */
+async function savedRun(dir: string, extra: Partial<typeof TRAIN_DEFAULTS> = {}) {
+  const cfg = { ...TRAIN_DEFAULTS, nLayer: 2, nHead: 2, nEmbd: 8, blockSize: 16, bias: true, dropout: 0, batchSize: B, learningRate: 1e-2, warmupIters: 0, beta2: 0.95, gradClip: 0, ...extra };
   const tokens = Int32Array.from({ length: 200 }, (_, i) => (i * 5 + (i >> 3)) % CHARS.length);
   const trainer = new Trainer(cfg, { train: tokens, val: tokens, vocabSize: CHARS.length });
   await trainer.trainStep();
@@ -129,6 +129,29 @@ describe("gpt export --to ckpt.pt: nanoGPT's checkpoint", () => {
     const state = await (await openNanoGptSource(bytesSource(readFileSync(ckptPath)), ckptPath)).readOptimizer(CHARS.length);
     expect(new Set(state.steps.values())).toEqual(new Set([0]));
     expect([...state.m.values()].every((a) => a.every((x) => x === 0))).toBe(true);
+  });
+
+  it("merges a LoRA fine-tune's adapters into the weights it writes, its AdamW state fresh (the adapters' moments are no moments of the merged weights)", async () => {
+    const run = tempDir('nanogpt-export-lora');
+    const trainer = await savedRun(join(run, 'ours'), { loraRank: 2 });
+    try {
+      const ckptPath = join(run, 'ckpt.pt');
+      const r = await gpt('export', '--out-dir', join(run, 'ours'), '--to', ckptPath);
+      expect(r.code, r.err).toBe(0);
+      expect(r.out).toMatch(/no AdamW moments \(LoRA adapters merged\): train.py --init_from=resume starts them fresh at iteration 2/);
+      const file = await openNanoGptSource(bytesSource(readFileSync(ckptPath)), ckptPath);
+      const { ckpt } = nanoGptCheckpoint(file, await file.weights.readTensors(), new CharTokenizer(CHARS), ckptPath);
+      const base = new Map<string, unknown>();
+      for (const [name, p] of trainer.model.namedParameters()) base.set(name, await p.toArray());
+      trainer.model.mergeLoRA();
+      const merged = [...trainer.model.namedParameters()];
+      expect([...ckpt.weights.keys()].sort()).toEqual(merged.map(([name]) => name).sort());
+      for (const [name, p] of merged) expect(ckpt.weights.get(name)!.data, name).toEqual(await p.toArray());
+      expect(ckpt.weights.get('h.0.attn.c_attn.weight')!.data).not.toEqual(base.get('h.0.attn.c_attn.weight')); // the adapters' update is in it
+      expect(new Set((await file.readOptimizer(CHARS.length)).steps.values())).toEqual(new Set([0]));
+    } finally {
+      disposeRun(trainer);
+    }
   });
 
   it('refuses, in one line and writing nothing, a tokenizer nanoGPT has no form for, shared blocks, and a directory that does not exist', async () => {
