@@ -82,7 +82,7 @@ export function torchSavePieces(root: PickleOut, name = 'torch.save'): AsyncGene
     ...[...pickler.storages].map(([storage, key]) => ({ name: `${FOLDER}/data/${key}`, data: () => storageBytes(storage, key, name) })),
     { name: `${FOLDER}/version`, data: () => new TextEncoder().encode(VERSION) },
   ];
-  return zipPieces(entries, name);
+  return zipPieces(entries);
 }
 
 /** A storage's values as little-endian float32 bytes, checked to be as many as it said. */
