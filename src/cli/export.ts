@@ -47,7 +47,7 @@ export async function exportModel(args: string[]): Promise<number> {
   const { values: f, positional, given } = parseFlags(args, EXPORT_FLAGS);
   noPositional(positional);
   await fetchHubCheckpoints(EXPORT_FLAGS, f, given);
-  if (!f.to) throw new UsageError('--to is required: the directory to write, or nanoGPT\'s ckpt.pt');
+  if (!f.to) throw new UsageError("--to DIR is required: the directory to write (or --to DIR/ckpt.pt: nanoGPT's checkpoint)");
   const source = checkpointPath(f);
   const ckpt = floatCheckpoint(await readCheckpointHead(source), source, 'export'); // its weights uploaded as read, once the device is open
   if (isTorchPath(f.to)) return exportNanoGpt(ckpt, f.to);
