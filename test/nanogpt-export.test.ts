@@ -130,6 +130,23 @@ describe("gpt export --to ckpt.pt: nanoGPT's checkpoint", () => {
     expect([...state.m.values()].every((a) => a.every((x) => x === 0))).toBe(true);
   });
 
+  it("counts AdamW's steps as a float16 run took them: iter_num less the steps its loss scaler skipped", async () => {
+    const run = tempDir('nanogpt-export-skipped');
+    const trainer = await savedRun(join(run, 'run'));
+    try {
+      // as a float16 run's checkpoint records a skipped step (its gradients overflowed): 2 iterations, 1 AdamW step
+      const state = { ...(await trainer.state()), scaler: { scale: 1024, cleanSteps: 0, skippedSteps: 1 } };
+      await saveCheckpoint(join(run, 'ours'), trainer.model, new CharTokenizer(CHARS), { optimizer: trainer.optimizer, train: trainer.cfg, trainer: state });
+      const ckptPath = join(run, 'ckpt.pt');
+      expect((await gpt('export', '--out-dir', join(run, 'ours'), '--to', ckptPath)).code).toBe(0);
+      const read = await (await openNanoGptSource(bytesSource(readFileSync(ckptPath)), ckptPath)).readOptimizer(CHARS.length);
+      expect(read.iterNum).toBe(2);
+      expect(new Set(read.steps.values())).toEqual(new Set([1]));
+    } finally {
+      disposeRun(trainer);
+    }
+  });
+
   it("merges a LoRA fine-tune's adapters into the weights it writes, its AdamW state fresh (the adapters' moments are no moments of the merged weights)", async () => {
     const run = tempDir('nanogpt-export-lora');
     const trainer = await savedRun(join(run, 'ours'), { loraRank: 2 });
