@@ -12,6 +12,8 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { nanoGptCheckpoint, openNanoGptSource } from '../src/gpt/nanogpt.js';
 import { GPT } from '../src/gpt/model.js';
+import { quantizeModel } from '../src/gpt/quantize.js';
+import { pruneGlobal } from '../src/nn/prune.js';
 import { BpeTokenizer, CharTokenizer } from '../src/gpt/tokenizer/index.js';
 import { TRAIN_DEFAULTS, Trainer } from '../src/gpt/trainer.js';
 import { noGrad, scope, tensor } from '../src/index.js';
@@ -147,6 +149,25 @@ describe("gpt export --to ckpt.pt: nanoGPT's checkpoint", () => {
     }
   });
 
+  it('writes a magnitude-pruned model as it is, its pruned weights zero and no masks among the tensors (nanoGPT has none)', async () => {
+    const run = tempDir('nanogpt-export-pruned');
+    const model = new GPT({ blockSize: 8, nLayer: 1, nHead: 2, nEmbd: 8, dropout: 0, bias: false, vocabSize: CHARS.length }, { seed: 1 });
+    const { pruned } = await pruneGlobal(model, 0.5);
+    await saveCheckpoint(join(run, 'ours'), model, new CharTokenizer(CHARS));
+    const weights = new Map<string, unknown>();
+    for (const [name, p] of model.namedParameters()) weights.set(name, await p.toArray());
+    model.dispose();
+    const ckptPath = join(run, 'ckpt.pt');
+    expect((await gpt('export', '--out-dir', join(run, 'ours'), '--to', ckptPath)).code).toBe(0);
+    const file = await openNanoGptSource(bytesSource(readFileSync(ckptPath)), ckptPath);
+    expect(file.weights.entries.map((e) => e.name).sort()).toEqual([...weights.keys(), 'lm_head.weight'].sort());
+    const read = await file.weights.readTensors();
+    for (const [name, data] of weights) expect(read[name]!.data, name).toEqual(data);
+    const zeros = Object.entries(read).filter(([name]) => /c_attn|c_proj|c_fc/.test(name)).reduce((n, [, t]) => n + (t.data as Float32Array).filter((x) => x === 0).length, 0);
+    expect(pruned).toBeGreaterThan(0);
+    expect(zeros).toBe(pruned);
+  });
+
   it("merges a LoRA fine-tune's adapters into the weights it writes, its AdamW state fresh (the adapters' moments are no moments of the merged weights)", async () => {
     const run = tempDir('nanogpt-export-lora');
     const trainer = await savedRun(join(run, 'ours'), { loraRank: 2 });
@@ -170,7 +191,7 @@ describe("gpt export --to ckpt.pt: nanoGPT's checkpoint", () => {
     }
   });
 
-  it('refuses, in one line and writing nothing, a tokenizer nanoGPT has no form for, shared blocks, and a directory that does not exist', async () => {
+  it('refuses, in one line and writing nothing, a tokenizer nanoGPT has no form for, shared blocks, structurally pruned and int8 models, and a directory that does not exist', async () => {
     const run = tempDir('nanogpt-export-refused');
     const to = join(run, 'ckpt.pt');
     const config = { blockSize: 8, nLayer: 2, nHead: 2, nEmbd: 8, dropout: 0, bias: false };
@@ -183,6 +204,14 @@ describe("gpt export --to ckpt.pt: nanoGPT's checkpoint", () => {
     await saveCheckpoint(join(run, 'shared'), shared, new CharTokenizer(CHARS));
     shared.dispose();
     expectOneLine(await gpt('export', '--out-dir', join(run, 'shared'), '--to', to), 2, /nanoGPT's blocks share no weights, and this model's groups of 2 do/);
+    const narrow = new GPT({ ...config, vocabSize: CHARS.length, nHeads: [1, 1] }, { seed: 1 });
+    await saveCheckpoint(join(run, 'narrow'), narrow, new CharTokenizer(CHARS));
+    const int8 = await quantizeModel(narrow);
+    narrow.dispose();
+    expectOneLine(await gpt('export', '--out-dir', join(run, 'narrow'), '--to', to), 2, /nanoGPT's GPT cannot hold this structurally pruned model \(heads per block \[1,1\]\): every block must have n_head 2 heads/);
+    await saveCheckpoint(join(run, 'int8'), int8, new CharTokenizer(CHARS));
+    int8.dispose();
+    expectOneLine(await gpt('export', '--out-dir', join(run, 'int8'), '--to', to), 2, /is a quantized \(int8\) checkpoint, for inference only: export the float32 checkpoint it was made from/);
     expectOneLine(await gpt('export', '--out-dir', join(run, 'shared'), '--to', join(run, 'missing', 'ckpt.pt')), 2, /--to names .*ckpt\.pt, whose directory .*missing does not exist/);
     expect(existsSync(to)).toBe(false);
     expect(existsSync(join(run, 'meta.pkl'))).toBe(false);

@@ -57,7 +57,10 @@ export function nanoGptLayoutProblem(model: GPTConfig): string | null {
   if (model.lora) return 'a model with LoRA adapters has no nanoGPT form until they are merged into its weights';
   if ((model.activation ?? 'gelu') !== 'gelu') return `nanoGPT's MLP is the exact GELU, and this model's is ${model.activation}`;
   if ((model.shareLayers ?? 1) > 1) return `nanoGPT's blocks share no weights, and this model's groups of ${model.shareLayers} do (--share-layers)`;
-  if (model.nHeads || model.mlpWidths) return "nanoGPT's blocks are all one shape, and this model's differ (structured pruning): export it to Hugging Face's layout instead";
+  if (model.nHeads || model.mlpWidths) {
+    const pruned = [model.nHeads && `heads per block [${model.nHeads}]`, model.mlpWidths && `MLP widths [${model.mlpWidths}]`].filter(Boolean).join(', ');
+    return `nanoGPT's GPT cannot hold this structurally pruned model (${pruned}): every block must have n_head ${model.nHead} heads and an MLP of 4 * n_embd = ${4 * model.nEmbd}`;
+  }
   return null;
 }
 
