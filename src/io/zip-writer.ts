@@ -18,7 +18,6 @@ const ALIGNMENT = 64;
 /** The extra field's id PyTorch pads with: 'FB'. */
 const PADDING_ID = 0x4246;
 const LOCAL_HEADER = 30;
-const CENTRAL_HEADER = 46;
 /** Version needed to extract: 2.0, stored entries; 4.5 with zip64's fields. */
 const VERSION = 20;
 const VERSION_ZIP64 = 45;
@@ -41,7 +40,7 @@ export async function* zipPieces(entries: Iterable<ZipEntryOut>, { zip64 = false
     const wide = zip64 || at >= U32_MAX || data.length >= U32_MAX;
     const size = wide ? U32_MAX : data.length;
     // zip64's sizes, then torch's padding: the data would start past both, and the padding's own 4 bytes
-    const sizes = wide ? header(20, [[2, ZIP64_EXTRA], [2, 16], [8, data.length], [8, data.length]]) : new Uint8Array(0);
+    const sizes = wide ? littleEndian([[2, ZIP64_EXTRA], [2, 16], [8, data.length], [8, data.length]]) : new Uint8Array(0);
     const bare = at + LOCAL_HEADER + nameBytes.length + sizes.length + 4;
     const padding = (ALIGNMENT - (bare % ALIGNMENT)) % ALIGNMENT;
     const extra = new Uint8Array(sizes.length + 4 + padding).fill(0x5a); // 'Z'
@@ -49,10 +48,10 @@ export async function* zipPieces(entries: Iterable<ZipEntryOut>, { zip64 = false
     new DataView(extra.buffer).setUint16(sizes.length, PADDING_ID, true);
     new DataView(extra.buffer).setUint16(sizes.length + 2, padding, true);
     const version = wide ? VERSION_ZIP64 : VERSION;
-    const local = header(LOCAL_HEADER, [[4, LOCAL], [2, version], [2, 0], [2, STORED], [4, 0], [4, crc], [4, size], [4, size], [2, nameBytes.length], [2, extra.length]]);
+    const local = littleEndian([[4, LOCAL], [2, version], [2, 0], [2, STORED], [4, 0], [4, crc], [4, size], [4, size], [2, nameBytes.length], [2, extra.length]]);
     // the central record's zip64 field holds, in this order, those of size, compressed size and offset that are 0xffffffff
-    const centralExtra = wide ? header(28, [[2, ZIP64_EXTRA], [2, 24], [8, data.length], [8, data.length], [8, at]]) : new Uint8Array(0);
-    central.push(header(CENTRAL_HEADER, [[4, CENTRAL], [2, version], [2, version], [2, 0], [2, STORED], [4, 0], [4, crc], [4, size], [4, size], [2, nameBytes.length], [2, centralExtra.length], [2, 0], [2, 0], [2, 0], [4, 0], [4, wide ? U32_MAX : at]]), nameBytes, centralExtra);
+    const centralExtra = wide ? littleEndian([[2, ZIP64_EXTRA], [2, 24], [8, data.length], [8, data.length], [8, at]]) : new Uint8Array(0);
+    central.push(littleEndian([[4, CENTRAL], [2, version], [2, version], [2, 0], [2, STORED], [4, 0], [4, crc], [4, size], [4, size], [2, nameBytes.length], [2, centralExtra.length], [2, 0], [2, 0], [2, 0], [4, 0], [4, wide ? U32_MAX : at]]), nameBytes, centralExtra);
     yield* [local, nameBytes, extra, data];
     at += local.length + nameBytes.length + extra.length + data.length;
     count++;
@@ -62,17 +61,17 @@ export async function* zipPieces(entries: Iterable<ZipEntryOut>, { zip64 = false
   if (zip64 || count >= U16_MAX || at >= U32_MAX || directorySize >= U32_MAX) {
     // the zip64 end record, the locator that points to it, then the plain end record saying "see zip64"
     const record = at + directorySize;
-    yield header(56, [[4, EOCD64], [8, 44], [2, VERSION_ZIP64], [2, VERSION_ZIP64], [4, 0], [4, 0], [8, count], [8, count], [8, directorySize], [8, at]]);
-    yield header(20, [[4, EOCD64_LOCATOR], [4, 0], [8, record], [4, 1]]);
-    yield header(22, [[4, EOCD], [2, 0], [2, 0], [2, U16_MAX], [2, U16_MAX], [4, U32_MAX], [4, U32_MAX], [2, 0]]);
+    yield littleEndian([[4, EOCD64], [8, 44], [2, VERSION_ZIP64], [2, VERSION_ZIP64], [4, 0], [4, 0], [8, count], [8, count], [8, directorySize], [8, at]]);
+    yield littleEndian([[4, EOCD64_LOCATOR], [4, 0], [8, record], [4, 1]]);
+    yield littleEndian([[4, EOCD], [2, 0], [2, 0], [2, U16_MAX], [2, U16_MAX], [4, U32_MAX], [4, U32_MAX], [2, 0]]);
     return;
   }
-  yield header(22, [[4, EOCD], [2, 0], [2, 0], [2, count], [2, count], [4, directorySize], [4, at], [2, 0]]);
+  yield littleEndian([[4, EOCD], [2, 0], [2, 0], [2, count], [2, count], [4, directorySize], [4, at], [2, 0]]);
 }
 
-/** Little-endian fields ([width, value]) filling `size` bytes. */
-function header(size: number, fields: [2 | 4 | 8, number][]): Uint8Array {
-  const out = new Uint8Array(size);
+/** Little-endian fields ([width in bytes, value]), one after another, as zip's records are laid out. */
+export function littleEndian(fields: [2 | 4 | 8, number][]): Uint8Array {
+  const out = new Uint8Array(fields.reduce((n, [width]) => n + width, 0));
   const view = new DataView(out.buffer);
   let at = 0;
   for (const [width, value] of fields) {
