@@ -86,14 +86,14 @@ async function exportNanoGpt(head: CheckpointHead, to: string): Promise<number> 
     const train = meta.train;
     const iterNum = meta.trainer?.step ?? 0;
     const steps = iterNum - (meta.trainer?.scaler?.skippedSteps ?? 0); // AdamW's steps: a float16 run's scaler skipped the others
-    const c = { ...TRAIN_DEFAULTS, ...train };
+    const c = { ...TRAIN_DEFAULTS, ...train }; // an imported model's AdamW: a fresh run's of ours
     const readers = (tensors: Map<string, { toArray(): Promise<unknown> }>) => new Map([...tensors].map(([name, t]) => [name, async () => (await t.toArray()) as Float32Array]));
     const root = nanoGptCheckpointValue({
       model: model.config,
       params: [...model.namedParameters()].map(([name, p]) => ({ name, shape: p.shape, read: async () => (await p.toArray()) as Float32Array })),
       ...(moments && { moments: { m: readers(moments.m), v: readers(moments.v), steps } }),
       iterNum,
-      lr: learningRate(iterNum, { lr: c.learningRate, minLr: c.minLr, warmupSteps: c.warmupIters, decaySteps: c.lrDecayIters }),
+      adamW: { lr: learningRate(iterNum, { lr: c.learningRate, minLr: c.minLr, warmupSteps: c.warmupIters, decaySteps: c.lrDecayIters }), betas: [c.beta1, c.beta2], weightDecay: c.weightDecay },
       ...(train && { train }),
       ...((meta.bestVal ?? meta.val) !== undefined && { bestVal: meta.bestVal ?? meta.val }),
       dataset: datasetName(meta.data, metaPkl !== null),

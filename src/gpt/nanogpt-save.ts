@@ -28,10 +28,10 @@ export interface NanoGptSave {
   moments?: { m: ReadonlyMap<string, () => Promise<Float32Array>>; v: ReadonlyMap<string, () => Promise<Float32Array>>; steps: number };
   /** The step the run would take next: iter_num. */
   iterNum: number;
-  /** The lr the schedule gives at iterNum (train.py's groups hold it when it saves). */
-  lr: number;
-  /** The run's settings (absent: ours by default), of which AdamW's and the schedule's are written as nanoGPT's config names them. */
-  train?: Partial<TrainConfig>;
+  /** AdamW's groups' settings: the lr the schedule gives at iterNum (train.py's groups hold it when it saves), betas, and the decayed group's weight decay. */
+  adamW: { lr: number; betas: [number, number]; weightDecay: number };
+  /** The run's settings, written as config under train.py's names (absent: an imported model's, none). */
+  train?: TrainConfig;
   bestVal?: number;
   /** config.dataset: where sample.py looks for meta.pkl (data/<dataset>/meta.pkl). */
   dataset: string;
@@ -73,7 +73,6 @@ export function nanoGptCheckpointValue(save: NanoGptSave): PickleOut {
   if (!wte) throw new Error("nanoGPT's checkpoint: the model has no token embedding wte.weight");
   const state = new Map<string, PickleOut>([...tensors].map(([name, t]) => [`transformer.${name}`, t]));
   state.set('lm_head.weight', wte); // tied: its storage is the embedding's, saved once
-  const train = save.train ?? {};
   const { model } = save;
   const modelArgs = new Map<string, PickleOut>([
     ['n_layer', model.nLayer], ['n_head', model.nHead], ['n_embd', model.nEmbd], ['block_size', model.blockSize],
@@ -81,7 +80,7 @@ export function nanoGptCheckpointValue(save: NanoGptSave): PickleOut {
   ]);
   const config = new Map<string, PickleOut>([['dataset', save.dataset], ['init_from', 'resume'], ['decay_lr', true]]);
   for (const [ours, theirs, kind] of CONFIG_NAMES) {
-    const value = train[ours];
+    const value = save.train?.[ours];
     if (value !== undefined) config.set(theirs, kind === 'float' ? new PyFloat(value as number) : (value as number | boolean));
   }
   return new Map<string, PickleOut>([
@@ -108,17 +107,17 @@ function adamWState(save: NanoGptSave): PickleOut {
     const step = new TorchTensorOut(new TorchStorageOut(1, async () => Float32Array.of(moments.steps)), []); // a 0-d float tensor, as torch >= 1.12 keeps it
     state.set(index, new Map<string, PickleOut>([['step', step], ['exp_avg', moment(m)], ['exp_avg_sq', moment(v)]]));
   });
-  const train = save.train ?? {};
+  const { lr, betas, weightDecay: decay } = save.adamW;
   const group = (params: number[], weightDecay: number) =>
     new Map<string, PickleOut>([
-      ['lr', new PyFloat(save.lr)], ['betas', new PyTuple([new PyFloat(train.beta1 ?? 0.9), new PyFloat(train.beta2 ?? 0.99)])], ['eps', new PyFloat(EPS)],
+      ['lr', new PyFloat(lr)], ['betas', new PyTuple(betas.map((b) => new PyFloat(b)))], ['eps', new PyFloat(EPS)],
       ['weight_decay', new PyFloat(weightDecay)], ['amsgrad', false], ['foreach', null], ['maximize', false], ['capturable', false], ['differentiable', false], ['fused', null],
       ['params', params],
     ]);
   const indices = (from: number, n: number) => Array.from({ length: n }, (_, i) => from + i);
   return new Map<string, PickleOut>([
     ['state', state],
-    ['param_groups', [group(indices(0, decayed.length), train.weightDecay ?? 0.1), group(indices(decayed.length, rest.length), 0)]],
+    ['param_groups', [group(indices(0, decayed.length), decay), group(indices(decayed.length, rest.length), 0)]],
   ]);
 }
 
