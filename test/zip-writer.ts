@@ -1,7 +1,9 @@
 // For the torch.save tests: zip archives written by hand from the format's spec (APPNOTE.TXT),
-// independent of src/io/zip.ts: stored entries (or ones marked compressed), optionally in zip64's
+// independent of src/io/zip.ts, the reader (only the packing of little-endian fields is
+// src/io/zip-writer.ts's): stored entries (or ones marked compressed), optionally in zip64's
 // records, optionally placed past 4 GiB in a sparse ByteSource (zeros in the gap, never allocated).
 import type { ByteSource } from '../src/io/safetensors-source.js';
+import { littleEndian } from '../src/io/zip-writer.js';
 
 export interface ZipInput {
   name: string;
@@ -38,22 +40,22 @@ export function zipPieces(inputs: ZipInput[], { zip64 = false, gap = 0 } = {}): 
   let at = gap;
   for (const { name, data, method = 0 } of inputs) {
     const nameBytes = enc.encode(name);
-    const extra = zip64 ? le([[2, 1], [2, 24], [8, data.length], [8, data.length], [8, at]]) : new Uint8Array();
+    const extra = zip64 ? littleEndian([[2, 1], [2, 24], [8, data.length], [8, data.length], [8, at]]) : new Uint8Array();
     const u32 = (v: number) => (zip64 ? 0xffffffff : v);
-    const local = cat([le([[4, 0x04034b50], [2, 45], [2, 0], [2, method], [4, 0], [4, 0], [4, u32(data.length)], [4, u32(data.length)], [2, nameBytes.length], [2, extra.length]]), nameBytes, extra]);
+    const local = cat([littleEndian([[4, 0x04034b50], [2, 45], [2, 0], [2, method], [4, 0], [4, 0], [4, u32(data.length)], [4, u32(data.length)], [2, nameBytes.length], [2, extra.length]]), nameBytes, extra]);
     pieces.push({ at, bytes: cat([local, data]) });
-    central.push(cat([le([[4, 0x02014b50], [2, 45], [2, 45], [2, 0], [2, method], [4, 0], [4, 0], [4, u32(data.length)], [4, u32(data.length)], [2, nameBytes.length], [2, extra.length], [2, 0], [2, 0], [2, 0], [4, 0], [4, u32(at)]]), nameBytes, extra]));
+    central.push(cat([littleEndian([[4, 0x02014b50], [2, 45], [2, 45], [2, 0], [2, method], [4, 0], [4, 0], [4, u32(data.length)], [4, u32(data.length)], [2, nameBytes.length], [2, extra.length], [2, 0], [2, 0], [2, 0], [4, 0], [4, u32(at)]]), nameBytes, extra]));
     at += local.length + data.length;
   }
   const dir = cat(central);
   const dirAt = at;
   const end: Uint8Array[] = [dir];
   if (zip64) {
-    end.push(le([[4, 0x06064b50], [8, 44], [2, 45], [2, 45], [4, 0], [4, 0], [8, inputs.length], [8, inputs.length], [8, dir.length], [8, dirAt]]));
-    end.push(le([[4, 0x07064b50], [4, 0], [8, dirAt + dir.length], [4, 1]]));
+    end.push(littleEndian([[4, 0x06064b50], [8, 44], [2, 45], [2, 45], [4, 0], [4, 0], [8, inputs.length], [8, inputs.length], [8, dir.length], [8, dirAt]]));
+    end.push(littleEndian([[4, 0x07064b50], [4, 0], [8, dirAt + dir.length], [4, 1]]));
   }
   const count = zip64 ? 0xffff : inputs.length;
-  end.push(le([[4, 0x06054b50], [2, 0], [2, 0], [2, count], [2, count], [4, zip64 ? 0xffffffff : dir.length], [4, zip64 ? 0xffffffff : dirAt], [2, 0]]));
+  end.push(littleEndian([[4, 0x06054b50], [2, 0], [2, 0], [2, count], [2, count], [4, zip64 ? 0xffffffff : dir.length], [4, zip64 ? 0xffffffff : dirAt], [2, 0]]));
   const tail = cat(end);
   pieces.push({ at: dirAt, bytes: tail });
   return { pieces, size: dirAt + tail.length };
@@ -64,20 +66,6 @@ export function zipBytes(inputs: ZipInput[], opts: { zip64?: boolean } = {}): Ui
   const { pieces, size } = zipPieces(inputs, opts);
   const out = new Uint8Array(size);
   for (const { at, bytes } of pieces) out.set(bytes, at);
-  return out;
-}
-
-/** Little-endian fields of 2, 4 or 8 bytes. */
-function le(fields: [number, number][]): Uint8Array {
-  const out = new Uint8Array(fields.reduce((n, [w]) => n + w, 0));
-  const view = new DataView(out.buffer);
-  let at = 0;
-  for (const [width, value] of fields) {
-    if (width === 2) view.setUint16(at, value, true);
-    else if (width === 4) view.setUint32(at, value, true);
-    else view.setBigUint64(at, BigInt(value), true);
-    at += width;
-  }
   return out;
 }
 

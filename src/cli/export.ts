@@ -1,39 +1,56 @@
 // `gpt export`: a checkpoint (ours, from --out-dir or --init-from) written as a Hugging Face GPT-2
 // directory: config.json, model.safetensors and, for a GPT-2 or byte-level BPE tokenizer,
-// tokenizer.json (src/gpt/hf), which transformers' GPT2LMHeadModel.from_pretrained reads.
+// tokenizer.json (src/gpt/hf), which transformers' GPT2LMHeadModel.from_pretrained reads; or, --to
+// a .pt file, as nanoGPT's ckpt.pt (src/gpt/nanogpt-save.ts) with AdamW's moments where the
+// checkpoint has them, which nanoGPT's sample.py and train.py --init_from=resume read.
+import { basename, extname } from 'node:path';
 import { initDevice } from '../device/device.js';
+import { disposeMoments } from '../gpt/checkpoint-upload.js';
 import { hfLayoutProblem } from '../gpt/hf/index.js';
+import { nanoGptCheckpointValue, nanoGptLayoutProblem, nanoGptMetaPkl } from '../gpt/nanogpt-save.js';
+import { TRAIN_DEFAULTS } from '../gpt/trainer.js';
+import { torchSavePieces } from '../io/torch-save.js';
+import { learningRate } from '../optim/schedule.js';
 import { saveHFModel } from '../node/checkpoint-dir.js';
-import { loadHeadModel, readCheckpointHead } from '../node/checkpoint-head.js';
+import { loadHeadModel, readCheckpointHead, type CheckpointHead } from '../node/checkpoint-head.js';
+import { saveNanoGptFile } from '../node/nanogpt-file.js';
 import { flagHelp, noPositional, parseFlags, UsageError, type FlagSpec } from './flags.js';
 import { fetchHubCheckpoints } from './hub-flags.js';
 import { CHECKPOINT_OR_KEYWORD } from './path-flags.js';
 import { floatCheckpoint } from './float-checkpoint.js';
 import { checkpointPath } from './sample.js';
 
+/** --to a file of this extension writes nanoGPT's checkpoint (torch.save's), not a directory. */
+const TORCH_EXTENSION = '.pt';
+const isTorchPath = (path: string) => extname(path) === TORCH_EXTENSION;
+
 const EXPORT_DEFAULTS = { outDir: 'out', initFrom: 'resume', to: '' };
 const EXPORT_FLAGS: FlagSpec<typeof EXPORT_DEFAULTS> = {
   defaults: EXPORT_DEFAULTS,
-  paths: { outDir: 'checkpoint', initFrom: CHECKPOINT_OR_KEYWORD, to: 'new directory' },
+  paths: { outDir: 'checkpoint', initFrom: CHECKPOINT_OR_KEYWORD, to: (value) => (isTorchPath(value) ? 'new file' : 'new directory') },
   ranges: {},
   docs: {
     outDir: 'the checkpoint: a directory written by `gpt train`, or a .safetensors file',
     initFrom: "'resume' (the checkpoint in --out-dir), or the checkpoint to read instead",
-    to: 'the directory to write (created; its config.json, model.safetensors and tokenizer.json are replaced)',
+    to: "the directory to write (created; its config.json, model.safetensors and tokenizer.json are replaced), or a .pt file: nanoGPT's checkpoint (DIR/ckpt.pt for its sample.py --out_dir=DIR), a character vocabulary's meta.pkl beside it",
   },
 };
 
 export const EXPORT_HELP = `usage: gpt export --to DIR [flags]
-Writes a checkpoint as a Hugging Face GPT-2 directory (config.json + model.safetensors [+ tokenizer.json]).
+       gpt export --to DIR/ckpt.pt [flags]
+Writes a checkpoint as a Hugging Face GPT-2 directory (config.json + model.safetensors [+ tokenizer.json]),
+or, --to a .pt file, as nanoGPT's ckpt.pt (torch.save's format) with the run's AdamW state where the
+checkpoint has it, for nanoGPT's sample.py and train.py --init_from=resume.
 ${flagHelp(EXPORT_FLAGS)}`;
 
 export async function exportModel(args: string[]): Promise<number> {
   const { values: f, positional, given } = parseFlags(args, EXPORT_FLAGS);
   noPositional(positional);
   await fetchHubCheckpoints(EXPORT_FLAGS, f, given);
-  if (!f.to) throw new UsageError('--to DIR is required: the directory to write');
+  if (!f.to) throw new UsageError("--to DIR is required: the directory to write (or --to DIR/ckpt.pt: nanoGPT's checkpoint)");
   const source = checkpointPath(f);
   const ckpt = floatCheckpoint(await readCheckpointHead(source), source, 'export'); // its weights uploaded as read, once the device is open
+  if (isTorchPath(f.to)) return exportNanoGpt(ckpt, f.to);
   const problem = hfLayoutProblem(ckpt.meta.model);
   if (problem) throw new UsageError(problem); // before the device opens, as the other refusals
   await initDevice();
@@ -45,4 +62,55 @@ export async function exportModel(args: string[]): Promise<number> {
   }
   console.log(`wrote ${f.to} (config.json, model.safetensors${tokenizer.kind === 'char' ? '; the char tokenizer travels in the weights metadata' : ', tokenizer.json'})`);
   return 0;
+}
+
+/**
+ * The checkpoint `head` describes as nanoGPT's ckpt.pt at `to`: a LoRA model merged (its adapters'
+ * moments are no moments of the merged weights: AdamW starts fresh), a pruned one as it is (its
+ * pruned weights are zero; nanoGPT keeps no masks), float32 whatever the run computed in.
+ */
+async function exportNanoGpt(head: CheckpointHead, to: string): Promise<number> {
+  const { meta } = head;
+  const merged = !!meta.model.lora;
+  const problem = nanoGptLayoutProblem({ ...meta.model, lora: undefined }); // adapters are merged on load
+  if (problem) throw new UsageError(`--to ${to}: ${problem}`);
+  let metaPkl: Uint8Array | null;
+  try {
+    metaPkl = nanoGptMetaPkl(meta.tokenizer);
+  } catch (e) {
+    throw new UsageError(`--to ${to}: ${(e as Error).message}`);
+  }
+  await initDevice();
+  const { model, moments } = await loadHeadModel(head, { moments: !merged }, true);
+  try {
+    const train = meta.train;
+    const iterNum = meta.trainer?.step ?? 0;
+    const steps = iterNum - (meta.trainer?.scaler?.skippedSteps ?? 0); // AdamW's steps: a float16 run's scaler skipped the others
+    const c = { ...TRAIN_DEFAULTS, ...train }; // an imported model's AdamW: a fresh run's of ours
+    const readers = (tensors: Map<string, { toArray(): Promise<unknown> }>) => new Map([...tensors].map(([name, t]) => [name, async () => (await t.toArray()) as Float32Array]));
+    const root = nanoGptCheckpointValue({
+      model: model.config,
+      params: [...model.namedParameters()].map(([name, p]) => ({ name, shape: p.shape, read: async () => (await p.toArray()) as Float32Array })),
+      ...(moments && { moments: { m: readers(moments.m), v: readers(moments.v), steps } }),
+      iterNum,
+      adamW: { lr: learningRate(iterNum, { lr: c.learningRate, minLr: c.minLr, warmupSteps: c.warmupIters, decaySteps: c.lrDecayIters }), betas: [c.beta1, c.beta2], weightDecay: c.weightDecay },
+      ...(train && { train }),
+      ...((meta.bestVal ?? meta.val) !== undefined && { bestVal: meta.bestVal ?? meta.val }),
+      dataset: datasetName(meta.data, metaPkl !== null),
+    });
+    await saveNanoGptFile(to, torchSavePieces(root, to), metaPkl);
+    const optimizer = moments ? `AdamW's moments at iteration ${iterNum}` : `no AdamW moments${merged ? ' (LoRA adapters merged)' : ''}: train.py --init_from=resume starts them fresh at iteration ${iterNum}`;
+    console.log(`wrote ${to} (nanoGPT's checkpoint, ${optimizer})${metaPkl ? `; meta.pkl beside it, which nanoGPT's sample.py reads as data/${datasetName(meta.data, true)}/meta.pkl` : ''}`);
+  } finally {
+    model.dispose();
+    disposeMoments(moments);
+  }
+  return 0;
+}
+
+/** config.dataset: the run's data's name (a prepared directory's, a text file's without extension), where sample.py looks for meta.pkl; GPT-2's runs name nanoGPT's openwebtext. */
+function datasetName(data: string | undefined, char: boolean): string {
+  const name = data === undefined ? '' : basename(data.replace(/[/\\]+$/, ''), extname(data.replace(/[/\\]+$/, '')));
+  if (/^[\w.-]+$/.test(name) && name !== '.' && name !== '..') return name;
+  return char ? 'webgpu_gpt_char' : 'openwebtext';
 }

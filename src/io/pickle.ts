@@ -4,6 +4,7 @@
 // code, as Python's own loader would. A reader may allow named globals (PickleHooks: torch.load's
 // weights_only allow-list, src/io/torch-file.ts): each is then a function of ours, never Python's,
 // and any other global is refused by name.
+import { OP } from './pickle-ops.js';
 import { readableLine } from './readable-line.js';
 
 /** What a pickle of plain data holds: a dict is a Map (its keys may be numbers), a list or tuple an array; objects only where hooks make them. */
@@ -110,36 +111,36 @@ export function parsePickle(bytes: Uint8Array, name = 'pickle', hooks?: PickleHo
   for (;;) {
     const op = u8();
     switch (op) {
-      case 0x80: u8(); break; // PROTO
-      case 0x95: take(8); break; // FRAME: a length hint
-      case 0x2e: return stack.length === 1 ? pop() : fail(`STOP with ${stack.length} values on the stack`); // '.'
-      case 0x28: stack.push(MARK); break; // '(' MARK
-      case 0x7d: stack.push(new Map()); break; // '}' EMPTY_DICT
-      case 0x5d: stack.push([]); break; // ']' EMPTY_LIST
-      case 0x29: stack.push([]); break; // ')' EMPTY_TUPLE
-      case 0x4e: stack.push(null); break; // 'N' NONE
-      case 0x88: stack.push(true); break; // NEWTRUE
-      case 0x89: stack.push(false); break; // NEWFALSE
-      case 0x4b: stack.push(u8()); break; // 'K' BININT1
-      case 0x4d: stack.push(u16()); break; // 'M' BININT2
-      case 0x4a: stack.push(view.getInt32(take(4), true)); break; // 'J' BININT
-      case 0x47: stack.push(view.getFloat64(take(8), false)); break; // 'G' BINFLOAT, big-endian
-      case 0x8a: { const n = u8(); const start = take(n); stack.push(long(bytes.subarray(start, start + n), fail)); break; } // LONG1
-      case 0x8c: stack.push(text(u8())); break; // SHORT_BINUNICODE
-      case 0x58: stack.push(text(u32())); break; // 'X' BINUNICODE
-      case 0x94: put(memo.size, 'MEMOIZE'); break;
-      case 0x71: put(u8(), 'BINPUT'); break; // 'q' BINPUT
-      case 0x72: put(u32(), 'LONG_BINPUT'); break; // 'r' LONG_BINPUT
-      case 0x68: stack.push(get(u8())); break; // 'h' BINGET
-      case 0x6a: stack.push(get(u32())); break; // 'j' LONG_BINGET
-      case 0x73: { const v = pop(); const k = pop(); dict().set(k, v); break; } // 's' SETITEM
-      case 0x75: { const flat = popToMark(); setPairs(dict(), flat); break; } // 'u' SETITEMS
-      case 0x61: { const v = pop(); list().push(v); break; } // 'a' APPEND
-      case 0x65: { const items = popToMark(); const l = list(); for (const item of items) l.push(item); break; } // 'e' APPENDS (a loop: push(...items) overflows the call stack past ~100k)
-      case 0x74: stack.push(popToMark()); break; // 't' TUPLE
-      case 0x85: stack.push([pop()]); break; // TUPLE1
-      case 0x86: { const b = pop(); stack.push([pop(), b]); break; } // TUPLE2
-      case 0x87: { const c = pop(); const b = pop(); stack.push([pop(), b, c]); break; } // TUPLE3
+      case OP.PROTO: u8(); break;
+      case OP.FRAME: take(8); break; // a length hint
+      case OP.STOP: return stack.length === 1 ? pop() : fail(`STOP with ${stack.length} values on the stack`);
+      case OP.MARK: stack.push(MARK); break;
+      case OP.EMPTY_DICT: stack.push(new Map()); break;
+      case OP.EMPTY_LIST: stack.push([]); break;
+      case OP.EMPTY_TUPLE: stack.push([]); break;
+      case OP.NONE: stack.push(null); break;
+      case OP.NEWTRUE: stack.push(true); break;
+      case OP.NEWFALSE: stack.push(false); break;
+      case OP.BININT1: stack.push(u8()); break;
+      case OP.BININT2: stack.push(u16()); break;
+      case OP.BININT: stack.push(view.getInt32(take(4), true)); break;
+      case OP.BINFLOAT: stack.push(view.getFloat64(take(8), false)); break; // big-endian
+      case OP.LONG1: { const n = u8(); const start = take(n); stack.push(long(bytes.subarray(start, start + n), fail)); break; }
+      case OP.SHORT_BINUNICODE: stack.push(text(u8())); break;
+      case OP.BINUNICODE: stack.push(text(u32())); break;
+      case OP.MEMOIZE: put(memo.size, 'MEMOIZE'); break;
+      case OP.BINPUT: put(u8(), 'BINPUT'); break;
+      case OP.LONG_BINPUT: put(u32(), 'LONG_BINPUT'); break;
+      case OP.BINGET: stack.push(get(u8())); break;
+      case OP.LONG_BINGET: stack.push(get(u32())); break;
+      case OP.SETITEM: { const v = pop(); const k = pop(); dict().set(k, v); break; }
+      case OP.SETITEMS: { const flat = popToMark(); setPairs(dict(), flat); break; }
+      case OP.APPEND: { const v = pop(); list().push(v); break; }
+      case OP.APPENDS: { const items = popToMark(); const l = list(); for (const item of items) l.push(item); break; } // a loop: push(...items) overflows the call stack past ~100k)
+      case OP.TUPLE: stack.push(popToMark()); break;
+      case OP.TUPLE1: stack.push([pop()]); break;
+      case OP.TUPLE2: { const b = pop(); stack.push([pop(), b]); break; }
+      case OP.TUPLE3: { const c = pop(); const b = pop(); stack.push([pop(), b, c]); break; }
       default:
         if (!hooks || !objectOp(op)) unread(op);
     }
@@ -149,12 +150,12 @@ export function parsePickle(bytes: Uint8Array, name = 'pickle', hooks?: PickleHo
   function objectOp(op: number): boolean {
     const where = at - 1;
     switch (op) {
-      case 0x63: { const module = line(); stack.push(global(module, line(), where)); return true; } // 'c' GLOBAL
-      case 0x93: { const qualname = pop(); stack.push(global(String(pop()), String(qualname), where)); return true; } // STACK_GLOBAL
-      case 0x52: // 'R' REDUCE: callable(*args)
-      case 0x81: { const args = pop(); stack.push(call(pop(), args, where)); return true; } // NEWOBJ: cls.__new__(cls, *args), for the classes allowed the same
-      case 0x62: { const state = pop(); byHook(() => hooks!.build(stack.at(-1) as PickleValue, state), where); return true; } // 'b' BUILD
-      case 0x51: { const pid = pop(); stack.push(byHook(() => hooks!.persistentLoad(pid), where)); return true; } // 'Q' BINPERSID
+      case OP.GLOBAL: { const module = line(); stack.push(global(module, line(), where)); return true; }
+      case OP.STACK_GLOBAL: { const qualname = pop(); stack.push(global(String(pop()), String(qualname), where)); return true; }
+      case OP.REDUCE: // callable(*args)
+      case OP.NEWOBJ: { const args = pop(); stack.push(call(pop(), args, where)); return true; } // cls.__new__(cls, *args), for the classes allowed the same
+      case OP.BUILD: { const state = pop(); byHook(() => hooks!.build(stack.at(-1) as PickleValue, state), where); return true; }
+      case OP.BINPERSID: { const pid = pop(); stack.push(byHook(() => hooks!.persistentLoad(pid), where)); return true; }
       default: return false;
     }
   }

