@@ -60,7 +60,7 @@ export const TRAIN_FLAGS: FlagSpec<TrainFlags> = {
     dataDir: "directory written by `gpt prepare`, or nanoGPT's (train.bin + val.bin, with meta.pkl's characters or, with --tokenizer gpt2, GPT-2 ids)",
     outDir: 'where the checkpoint, log.jsonl and the lock go',
     config: "JSON file of settings (keys as flags: kebab-case, snake_case or camelCase), or nanoGPT's Python config (config/train_gpt2.py, also given bare), run over nanoGPT's train.py defaults",
-    initFrom: "'scratch', 'resume' (continue <out-dir>), or a checkpoint to fine-tune: a dir/file of ours, a Hugging Face GPT-2 directory (config.json + model.safetensors or pytorch_model.bin) or model id (gpt2: downloaded into the hub's cache), or nanoGPT's ckpt.pt",
+    initFrom: "'scratch', 'resume' (continue <out-dir>), or a checkpoint to fine-tune: a dir/file of ours, a Hugging Face GPT-2 directory (config.json + model.safetensors or pytorch_model.bin), or nanoGPT's ckpt.pt; or a Hugging Face model id (gpt2: downloaded into the hub's cache)",
     continue: "with --init-from nanoGPT's ckpt.pt: continue its run (AdamW's state, iter_num's lr schedule), as its init_from='resume' does, instead of fine-tuning from step 0",
     ...TOKENIZER_DOCS,
     alwaysSave: 'save at every evaluation, not only when val loss improves; --init-from resume keeps the run\'s setting',
