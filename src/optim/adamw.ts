@@ -278,7 +278,7 @@ export class AdamW {
       if (step > 0) state.set(id, { exp_avg: this.momentCopy('m', i), exp_avg_sq: this.momentCopy('v', i), step });
     });
     let id = 0;
-    const hyper = { lr: this.lr, betas: [...this.betas] as [number, number], eps: this.eps, amsgrad: false, maximize: false };
+    const hyper = { lr: this.lr, betas: [...this.betas] as [number, number], eps: this.eps, amsgrad: false, foreach: null, maximize: false, capturable: false };
     return { state, param_groups: groups.map((g, k) => ({ ...hyper, weight_decay: k ? 0 : this.weightDecay, params: g.map(() => id++) })) };
   }
 
