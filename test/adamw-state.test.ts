@@ -64,7 +64,10 @@ describe("AdamW's state dict against torch.optim.AdamW's", () => {
       expect(opt.lr).toBeCloseTo(1e-2, 15); // get_lr(2), as torch computed it
 
       const back = await opt.stateDict();
-      expect(back.param_groups).toEqual(sd.param_groups.map((g) => ({ lr: g.lr, betas: g.betas, eps: g.eps, weight_decay: g.weight_decay, amsgrad: false, maximize: false, params: g.params })));
+      // every key torch 1.13 writes (foreach None, capturable False too), with its values, in its order (JSON alike)
+      expect(back.param_groups).toEqual(sd.param_groups);
+      expect(Object.keys(back.param_groups[1]!)).toEqual(['weight_decay', 'lr', 'betas', 'eps', 'amsgrad', 'foreach', 'maximize', 'capturable', 'params']);
+      expect(back.param_groups.map((g) => Object.keys(g))).toEqual(sd.param_groups.map((g) => Object.keys(g)));
       expect([...back.state.keys()].sort((a, b) => a - b)).toEqual([...values.keys()].sort((a, b) => a - b));
       for (const [id, want] of values) {
         const got = back.state.get(id)!;
@@ -126,6 +129,49 @@ describe('AdamW.stateDict / loadStateDict', () => {
       expect((await optB.readMoments()).steps).toEqual([4, 3, 1]);
       optA.dispose();
       optB.dispose();
+    }));
+
+  it("equals torch.optim.AdamW's state_dict() where gradients were missing (adamw-state.json): per-parameter steps and moments; torch's state loaded as JSON steps to torch's weights; a refused load keeps the moments", () =>
+    scope(async () => {
+      type Entry = { step: number; exp_avg: number[]; exp_avg_sq: number[] };
+      const want: { state: Record<string, Entry>; param_groups: AdamWStateDictInput['param_groups']; weights3: number[][]; weights5: number[][] } =
+        JSON.parse(readFileSync(join(FIXTURES, 'adamw-state.json'), 'utf8'));
+      const near = (got: ArrayLike<number>, ref: number[], what: string) =>
+        expect(Math.max(0, ...ref.map((r, i) => Math.abs(got[i]! - r) / Math.max(Math.abs(r), 1e-3))), what).toBeLessThan(1e-6);
+      const a = parameters();
+      const opt = new AdamW(a, { lr: 0.05, betas: [0.8, 0.9], eps: 1e-6, weightDecay: 0.2 });
+      for (let step = 1; step <= 3; step++) {
+        grads(step, a).forEach((g, i) => (a[i]!.grad = i === 2 || (i === 1 && step === 2) ? null : g));
+        opt.step();
+      }
+      const sd = await opt.stateDict();
+      expect(sd.param_groups).toEqual(want.param_groups);
+      expect([...sd.state.keys()].map(String)).toEqual(Object.keys(want.state));
+      for (const [id, s] of sd.state) {
+        const ref = want.state[String(id)]!;
+        expect(s.step, `state[${id}].step`).toBe(ref.step);
+        near(await s.exp_avg.toArray(), ref.exp_avg, `state[${id}].exp_avg`);
+        near(await s.exp_avg_sq.toArray(), ref.exp_avg_sq, `state[${id}].exp_avg_sq`);
+      }
+      for (const [i, p] of a.entries()) near(await p.toArray(), want.weights3[i]!, `parameter ${i} after 3 steps`);
+
+      // a refused load (a moment of the wrong size) leaves the moments and hyperparameters as they were
+      const before = await opt.readMoments();
+      const bad = { state: { ...want.state, 2: { ...want.state['2']!, exp_avg: [1, 2] } }, param_groups: want.param_groups.map((g) => ({ ...g, lr: 9 })) };
+      expect(() => opt.loadStateDict(bad)).toThrow(/^AdamW\.loadStateDict: parameter 1 float32\[3\] got 2 values$/);
+      expect([opt.lr, await opt.readMoments()]).toEqual([0.05, before]);
+
+      const b = parameters();
+      b.forEach((p, i) => p.assign(tensor(Float32Array.from(want.weights3[i]!), [...p.shape])));
+      const loaded = new AdamW(b, { lr: 1 });
+      loaded.loadStateDict({ state: want.state, param_groups: want.param_groups });
+      for (let step = 4; step <= 5; step++) {
+        grads(step, b).forEach((g, i) => (b[i]!.grad = g));
+        loaded.step();
+      }
+      for (const [i, p] of b.entries()) near(await p.toArray(), want.weights5[i]!, `parameter ${i} after steps 4, 5 from torch's state`);
+      opt.dispose();
+      loaded.dispose();
     }));
 
   it('refuses, in one line naming what and where, a state not of these parameters or not of nanoGPT\'s groups; a refused load changes nothing', () =>

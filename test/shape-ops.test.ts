@@ -339,6 +339,25 @@ describe('cat / stack, as torch', () => {
       expect([s.shape, [...(await s.toArray())]]).toEqual([[2], [2, 3]]);
     }));
 
+  it("cat and concat skip a 1-d empty piece ([0]) whatever the others' rank, as torch's legacy rule (torch.cat([x, torch.empty(0)])); it gets a [0] gradient", () =>
+    scope(async () => {
+      const a = intValues([2, 3], 14);
+      const x = asTensor(a, 'float32').requiresGrad_();
+      const e = ops.zeros([0]).requiresGrad_();
+      await expectClose(ops.cat([x, e]), a, 0, 0, 'cat([x, e])');
+      await expectClose(ops.cat([e, x], 1), a, 0, 0, 'cat([e, x], 1): dim of x, the first not skipped');
+      await expectClose(ops.concat([x, e, x], -1), concatRef([a, a], 1), 0, 0, 'concat([x, e, x], -1)');
+      expect(ops.cat([e, ops.zeros([0])]).shape).toEqual([0]);
+      const w = ops.tensor(Float32Array.from({ length: 12 }, (_, i) => i), [2, 6]);
+      ops.cat([x, e, x], 1).mul(w).sum().backward();
+      expect([...(await x.grad!.toArray())]).toEqual([0, 1, 2, 6, 7, 8].map((v, i) => v + [3, 4, 5, 9, 10, 11][i]!));
+      expect(e.grad!.shape).toEqual([0]);
+      // still refused as torch refuses: a dim out of the others' range, other pieces that do not match
+      expect(() => ops.cat([e, x], 2)).toThrow(/^cat: argument 'dim' must be an integer in \[-2, 1\] for float32\[2, 3\], got number 2$/);
+      expect(() => ops.cat([e, x, ops.zeros([3])])).toThrow(/^cat: shapes must match except along dim 0, got \[0\] and \[2, 3\] and \[3\]$/);
+      expect(() => ops.cat([x, ops.zeros([0], 'int32')])).toThrow(/^cat: tensors must share a dtype/);
+    }));
+
   it('errors name the op (cat or stack), what was given and what is allowed', () =>
     scope(() => {
       const a = ops.zeros([2, 3]);

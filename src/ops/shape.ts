@@ -190,7 +190,7 @@ function bound(i: number, n: number): number {
   return Math.min(Math.max(i < 0 ? i + n : i, 0), n);
 }
 
-/** Elements [start, start + len) along `axis` of `a`, copied into a new tensor (of `shape`, as many elements: stack's piece without its axis). */
+/** Elements [start, start + len) along `axis` of `a`, copied into a new tensor (of `shape`, as many elements: stack's piece without its axis, cat's skipped [0]). */
 export function sliceCopy(a: Tensor, axis: number, start: number, len: number, shape: readonly number[] = a.shape.map((d, i) => (i === axis ? len : d))): Tensor {
   const out = Tensor.empty(shape, a.dtype, 'slice');
   const [outer, n, inner] = around(a.shape, axis);
@@ -279,22 +279,28 @@ function joinAlong(out: OutputType, ts: readonly Tensor[], axis: number, lengthO
   return joined;
 }
 
+/** A 1-d empty piece ([0]): torch.cat skips it whatever the others' rank (its legacy rule: torch.cat([x, torch.empty(0)]) is x). */
+const legacyEmpty = (t: Tensor) => t.rank === 1 && t.size === 0;
+
+/** How long `t` is along concat's `axis`: 0 for a piece it skips. */
+const lengthAlong = (t: Tensor, axis: number) => (legacyEmpty(t) ? 0 : t.shape[axis]!);
+
 const concatOp = defineOp({
   name: 'concat',
   dtypes: { tensors: listOf(ANY) },
   forward(ctx: OpContext, ts: readonly Tensor[], axis: number) {
-    return joinAlong(ctx.out, ts, axis, (t) => t.shape[axis]!);
+    return joinAlong(ctx.out, ts, axis, (t) => lengthAlong(t, axis));
   },
   shape([ts, axis]) {
-    const first = ts[0]!;
-    return { shape: first.shape.map((d, i) => (i === axis ? ts.reduce((n, t) => n + t.shape[axis]!, 0) : d)), dtype: first.dtype };
+    const first = ts.find((t) => !legacyEmpty(t)) ?? ts[0]!;
+    return { shape: first.shape.map((d, i) => (i === axis ? ts.reduce((n, t) => n + lengthAlong(t, axis), 0) : d)), dtype: first.dtype };
   },
   backward(ctx, g, [ts, axis]) {
     // d concat = the gradient cut back into the inputs' pieces
     let off = 0;
     return ts.map((t, k) => {
-      const len = t.shape[axis]!;
-      const piece = ctx.needsGrad[k] ? sliceCopy(g, axis, off, len) : null;
+      const len = lengthAlong(t, axis);
+      const piece = ctx.needsGrad[k] ? sliceCopy(g, axis, off, len, t.shape) : null;
       off += len;
       return piece;
     });
@@ -303,19 +309,22 @@ const concatOp = defineOp({
 
 /**
  * The tensors of `op` (concat, cat, stack), checked as its entry does, in its words: an array of
- * at least one, of one dtype, their shapes alike but along `axis` (stack: alike); returns the axis
+ * at least one, of one dtype, their shapes alike but along `axis` (stack: alike; cat: [0] pieces aside); returns the axis
  * normalised, among the first's dims (stack: among its dims and one past them). `arg`: the axis' name.
  */
 function checkJoin(op: string, tensors: readonly Tensor[], axis: number, stacked: boolean, arg = 'dim'): number {
   if (!Array.isArray(tensors)) throw new TypeError(`${op}: argument 'tensors' must be an array of Tensors, got ${describeValue(tensors)}`);
   if (!tensors.length) throw new RangeError(`${op}: needs at least one tensor`);
   checkArgs({ ...concatOp.spec, name: op, floatsMayDiffer: true }, [tensors]); // (dtypes compared below, with the shapes)
-  const first = tensors[0]!;
-  if (!stacked) assertRank(op, first, 1, 'tensors[0]');
+  // cat's reference is its first piece that is not skipped (legacyEmpty), as torch's
+  const k = stacked ? 0 : Math.max(tensors.findIndex((t) => !legacyEmpty(t)), 0);
+  const first = tensors[k]!;
+  if (!stacked) assertRank(op, first, 1, `tensors[${k}]`);
   const at = stacked ? newDim(op, axis, first) : checkAxis(op, arg, axis, first);
   const others = (s: Shape) => s.filter((_, i) => stacked || i !== at);
   for (const t of tensors) {
     if (t.dtype !== first.dtype) throw new Error(`${op}: tensors must share a dtype, got ${tensors.map((x) => x.describe()).join(' and ')}`);
+    if (!stacked && legacyEmpty(t)) continue;
     if (t.rank !== first.rank || !sameShape(others(t.shape), others(first.shape))) {
       const rule = stacked ? 'tensors must have one shape' : `shapes must match except along ${arg} ${axis}`;
       throw new Error(`${op}: ${rule}, got ${tensors.map((x) => formatShape(x.shape)).join(' and ')}`);

@@ -25,6 +25,9 @@ export interface AdamWParamGroup {
   /** AdamW variants ours does not compute: false (a state with either true is refused). */
   amsgrad: boolean;
   maximize: boolean;
+  /** How torch computes the step (None: its choice; CUDA graphs), not what: written as torch 1.13 writes them, not read. */
+  foreach: boolean | null;
+  capturable: boolean;
   params: number[];
 }
 
@@ -126,5 +129,5 @@ function checkGroup(group: Partial<AdamWParamGroup>, k: number, count: number): 
   if (!distinct || params.length !== count) {
     throw new Error(`${at}.params must be ${count} distinct parameter numbers (this AdamW has ${count} parameters ${k ? 'of rank < 2' : 'of rank >= 2'}), got ${describeValue(params)}`);
   }
-  return { lr: number('lr'), betas: [betas[0]!, betas[1]!], eps: number('eps'), weight_decay: number('weight_decay'), amsgrad: false, maximize: false, params };
+  return { lr: number('lr'), betas: [betas[0]!, betas[1]!], eps: number('eps'), weight_decay: number('weight_decay'), amsgrad: false, maximize: false, foreach: null, capturable: false, params };
 }

@@ -8,7 +8,7 @@ import { heldGrad } from '../autograd/backward.js';
 import { device } from '../device/device.js';
 import { profile } from '../kernels/profile.js';
 import { adamw, full, Tensor, zeros } from '../ops/index.js';
-import { groupMembers, readStateDict, type AdamWParamState, type AdamWStateDict, type AdamWStateDictInput, type Moment } from './adamw-state.js';
+import { groupMembers, readStateDict, type AdamWParamGroup, type AdamWParamState, type AdamWStateDict, type AdamWStateDictInput, type Moment } from './adamw-state.js';
 import { keep } from '../tensor/scope.js';
 import { checkNonNegative, checkOptionKeys, checkTensor, describeValue } from '../tensor/check.js';
 import { owedMultipliers } from './clip.js';
@@ -278,8 +278,12 @@ export class AdamW {
       if (step > 0) state.set(id, { exp_avg: this.momentCopy('m', i), exp_avg_sq: this.momentCopy('v', i), step });
     });
     let id = 0;
-    const hyper = { lr: this.lr, betas: [...this.betas] as [number, number], eps: this.eps, amsgrad: false, maximize: false };
-    return { state, param_groups: groups.map((g, k) => ({ ...hyper, weight_decay: k ? 0 : this.weightDecay, params: g.map(() => id++) })) };
+    // keys in torch 1.13's order, so that the two print (and JSON.stringify) alike
+    const group = (k: number, members: number[]): AdamWParamGroup => ({
+      weight_decay: k ? 0 : this.weightDecay, lr: this.lr, betas: [...this.betas] as [number, number], eps: this.eps,
+      amsgrad: false, foreach: null, maximize: false, capturable: false, params: members.map(() => id++),
+    });
+    return { state, param_groups: groups.map((g, k) => group(k, g)) };
   }
 
   /** Parameter i's moment `kind`, copied on the GPU into a tensor of its shape. */
