@@ -84,6 +84,27 @@ describe('GradScaler', () => {
       for (const t of [optA, optB, scaler]) t.dispose();
     }));
 
+  // torch's GradScaler.step never calls optimizer.step() for a skipped step: its state_dict counts
+  // the steps taken, which plain AdamW fed only the clean steps' gradients counts
+  it("AdamW.stateDict({ scaler }) counts steps as torch's does: the skipped ones left out", () =>
+    scope(async () => {
+      const [plain, scaled] = [params(3), params(3)];
+      const [optA, optB] = [new AdamW(plain, HYPER), new AdamW(scaled, HYPER)];
+      const scaler = new GradScaler({ initScale: 2 ** 8 });
+      for (const [step, overflow] of [false, true, false].entries()) {
+        setGrads(scaled, step, (await scaler.state()).scale, overflow);
+        scaler.unscale(scaled, Infinity);
+        optB.step(scaler.control);
+        if (!overflow) (setGrads(plain, step, 1), optA.step());
+      }
+      const [torchLike, raw, reference] = [await optB.stateDict({ scaler }), await optB.stateDict(), await optA.stateDict()];
+      const steps = (d: typeof raw) => [...d.state.values()].map((p) => p.step);
+      expect(steps(torchLike)).toEqual(steps(reference)); // 2 each
+      expect(steps(raw)).toEqual(steps(reference).map((n) => n + 1)); // the skipped step counted in
+      for (const d of [torchLike, raw, reference]) for (const p of d.state.values()) (p.exp_avg.dispose(), p.exp_avg_sq.dispose());
+      for (const t of [optA, optB, scaler]) t.dispose();
+    }));
+
   it('follows the schedule: halves on overflow, doubles after growthInterval clean steps, within its bounds; marks a skip at the minimum', async () => {
     const run = fc.asyncProperty(
       fc.array(fc.boolean(), { minLength: 1, maxLength: 12 }),

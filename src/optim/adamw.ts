@@ -13,6 +13,7 @@ import { keep } from '../tensor/scope.js';
 import { checkNonNegative, checkOptionKeys, checkTensor, describeValue } from '../tensor/check.js';
 import { owedMultipliers } from './clip.js';
 import { checkFloat32Params } from './float32-only.js';
+import type { GradScaler } from './grad-scaler.js';
 import { MissedSkips } from './missed-skips.js';
 
 /** AdamW's hyperparameters (defaults: lr 1e-3, betas [0.9, 0.999], eps 1e-8, weightDecay 0.01). */
@@ -265,16 +266,20 @@ export class AdamW {
    * The state as torch.optim.AdamW's state_dict() lays it out with nanoGPT's two groups
    * (adamw-state.ts): for each parameter that has stepped, copies of its moments (float32 tensors
    * of its shape, the caller's to dispose) and its step count; the groups' hyperparameters. Async:
-   * the steps a GradScaler skipped are counted on the GPU (readMoments' steps).
+   * the steps a GradScaler skipped are counted on the GPU (readMoments' steps). Given the `scaler`
+   * the steps went through, the counts leave out the steps it skipped, as torch's, where
+   * GradScaler.step never calls a skipped step's optimizer.step(); without it they count them in.
    */
-  async stateDict(): Promise<AdamWStateDict> {
+  async stateDict(opts: { scaler?: GradScaler } = {}): Promise<AdamWStateDict> {
     this.assertNotDisposed('stateDict');
+    checkOptionKeys('AdamW.stateDict', opts, ['scaler']);
     const skips = await this.missedSkips.read(this.params.length);
+    const skippedByScaler = opts.scaler ? (await opts.scaler.state()).skippedSteps : 0;
     this.assertNotDisposed('stateDict');
     const groups = groupMembers(this.params);
     const state = new Map<number, AdamWParamState>();
     groups.flat().forEach((i, id) => {
-      const step = this.stepCount - this.missed[i]! + skips[i]!;
+      const step = this.stepCount - this.missed[i]! + skips[i]! - skippedByScaler;
       if (step > 0) state.set(id, { exp_avg: this.momentCopy('m', i), exp_avg_sq: this.momentCopy('v', i), step });
     });
     let id = 0;
