@@ -11,6 +11,7 @@ import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { checkpointBytes, decodeCheckpoint, encodeCheckpoint, modelFromCheckpoint } from '../src/gpt/checkpoint.js';
 import { device } from '../src/device/device.js';
 import { GPT } from '../src/gpt/model.js';
+import { Trainer, TRAIN_DEFAULTS } from '../src/gpt/trainer.js';
 import { CharTokenizer, tokenizerFromJSON } from '../src/gpt/tokenizer/index.js';
 import { MANIFEST_FILE, writeCheckpointFiles } from '../src/node/checkpoint-files.js';
 import { LOCK_FILE } from '../src/node/dir-lock.js';
@@ -144,6 +145,22 @@ describe('gpt train and its --out-dir', () => {
     await saveCheckpoint(bare, model, tokenizer);
     model.dispose();
     expectOneLine(await gpt('train', '--init-from', 'resume', '--out-dir', bare), 2, new RegExp(`^gpt train: --init-from resume continues the run in --out-dir, and ${bare} holds a checkpoint without a run's training state .*: fine-tune it with --init-from ${bare} and another --out-dir$`));
+  });
+
+  it('--init-from resume of a run saved by the library (which records no data) without --data is one line asking for it, not a run on other text', async () => {
+    const out = fresh();
+    const tokenizer = tokenizerFromJSON((await loadCheckpoint(fixture)).meta.tokenizer);
+    const ids = Int32Array.from(tokenizer.encode(readFileSync(corpus, 'utf8')));
+    const split = Math.floor(ids.length * 0.9);
+    const trainer = new Trainer({ ...TRAIN_DEFAULTS, nLayer: 1, nHead: 2, nEmbd: 16, blockSize: 16, batchSize: 2, maxIters: 2, evalInterval: 2, evalIters: 1 }, { train: ids.slice(0, split), val: ids.slice(split), vocabSize: tokenizer.vocabSize });
+    await trainer.run();
+    await saveCheckpoint(out, trainer.model, tokenizer, { optimizer: trainer.optimizer, train: trainer.cfg, trainer: await trainer.state() });
+    trainer.dispose();
+    trainer.model.dispose();
+    expectOneLine(await gpt('train', '--init-from', 'resume', '--out-dir', out, '--max-iters', '3'), 2, /^gpt train: flag --init-from resume continues a checkpoint that records no data it trained on: give the text to train on as --data FILE \(or prepared data as --data-dir DIR\)$/);
+    const resumed = await gpt('train', '--init-from', 'resume', '--out-dir', out, '--max-iters', '3', '--data', corpus);
+    expect(resumed.code, resumed.err).toBe(0);
+    expect(resumed.out).toContain(`data: ${corpus}\n`);
   });
 
   it('refuses to replace a checkpoint without --overwrite; with it, starts a new run and log', async () => {

@@ -238,6 +238,8 @@ warmup_iters = 100 # not super necessary potentially
     ];
     for (const [args, message] of refused) await expect(settings(config, ...args), args.join(' ')).rejects.toThrow(message);
     await expect(settings(write('u.py', 'n_layers = 3\n'))).rejects.toThrow("config u.py line 1: 'n_layers' is no setting of nanoGPT's train.py nor of this command (see --help)");
+    // every unknown name at once, as a JSON config's (README: "A config file's unknown keys are all named at once")
+    await expect(settings(write('u2.py', 'n_layers = 3\nmax_iters = 10\nfoo = n_layers\nn_layers = 4\n'))).rejects.toThrow("config u2.py: 2 names are no setting of nanoGPT's train.py nor of this command: 'n_layers' (line 1), 'foo' (line 3) (see --help)");
     await expect(settings(write('e.py', 'eval_only = True\n'))).rejects.toThrow("config e.py line 1: 'eval_only': nanoGPT's eval_only = True evaluates and exits: that is gpt eval here");
     await expect(settings(config, write('v.py', ''))).rejects.toThrow("unexpected argument 'v.py': give one config file (got t.py and v.py)");
     // nanoGPT's dtype 'bfloat16': the half precision WebGPU has, where it is faster (auto)

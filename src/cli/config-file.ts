@@ -71,11 +71,20 @@ function readPython<T extends Record<string, unknown>>(path: string, text: strin
   const skipped = (name: string) => entry(name) !== undefined && !entry(name)!.as && !entry(name)!.refuse;
   const values: Record<string, unknown> = {};
   const names = new Map<string, string>();
-  for (const { name, value, line, source } of readPythonConfig(text, `config ${path}`, nano.globals, skipped)) {
+  const assignments = readPythonConfig(text, `config ${path}`, nano.globals, skipped);
+  // every unknown name at once, each where it is first bound, as a JSON config's keys
+  const firstLines = new Map<string, number>();
+  for (const { name, line } of assignments) {
+    if (!Object.hasOwn(nano.globals, name) && !Object.hasOwn(spec.defaults, settingKey(name)) && !entry(name) && !firstLines.has(name)) firstLines.set(name, line);
+  }
+  const unknown = [...firstLines];
+  if (unknown.length === 1) throw new UsageError(`config ${path} line ${unknown[0]![1]}: '${unknown[0]![0]}' is no setting of nanoGPT's ${nano.script} nor of this command (see --help)`);
+  if (unknown.length > 1) {
+    const named = unknown.map(([name, line]) => `'${name}' (line ${line})`).join(', ');
+    throw new UsageError(`config ${path}: ${unknown.length} names are no setting of nanoGPT's ${nano.script} nor of this command: ${named} (see --help)`);
+  }
+  for (const { name, value, line, source } of assignments) {
     const where = `config ${path} line ${line}: '${name}'`;
-    if (!Object.hasOwn(nano.globals, name) && !Object.hasOwn(spec.defaults, settingKey(name)) && !entry(name)) {
-      throw new UsageError(`${where} is no setting of nanoGPT's ${nano.script} nor of this command (see --help)`);
-    }
     if (value === null) {
       note(`config ${path} line ${line}: ${name} = ${source} skipped: nanoGPT's ${name} is ignored here`);
       continue;

@@ -316,7 +316,7 @@ async function dataset(
   const prepared = flags.dataDir || (!flags.data && !(resume && recordedThere) ? preparedHere : '');
   const fineTuning = ckpt !== null && !resume;
   const teacherData = !ckpt && there(teacher?.head.meta.data) ? teacher!.head.meta.data : undefined;
-  const source = prepared || flags.data || (fineTuning ? recordedData(flags.initFrom, recorded, recordedThere) : recorded || teacherData || BUILTIN_CORPUS);
+  const source = prepared || flags.data || (ckpt ? recordedData(flags.initFrom, fineTuning, recorded, recordedThere) : teacherData || BUILTIN_CORPUS);
   const whose = fineTuning && source === recorded ? flags.initFrom : source === teacherData ? `the teacher ${teacher!.meta.teacher}` : null;
   note(`data: ${source}${whose ? ` (what ${whose} trained on, as its checkpoint records; --data for other text)` : ''}`);
   const ds = await loadTokens(source, { tokenizer: flags.tokenizer, vocabSize: flags.vocabSize, tokenizerFile: flags.tokenizerFile, existing, existingOf, note });
@@ -329,11 +329,11 @@ async function dataset(
   return { ds, data: recordedSource(source) };
 }
 
-/** The data a checkpoint to fine-tune records, where it is still there; else one line asking for --data. */
-function recordedData(initFrom: string, recorded: string | undefined, there: boolean): string {
+/** The data a checkpoint to fine-tune or resume records, where it is still there; else one line asking for --data (never other text: a library's checkpoint records none). */
+function recordedData(initFrom: string, fineTuning: boolean, recorded: string | undefined, there: boolean): string {
   if (recorded !== undefined && there) return recorded;
   const why = recorded === undefined ? 'records no data it trained on' : `records ${recorded} as the data it trained on, which is not there now`;
-  throw new UsageError(`flag --init-from ${initFrom} fine-tunes a checkpoint that ${why}: give the text to train on as --data FILE (or prepared data as --data-dir DIR)`);
+  throw new UsageError(`flag --init-from ${initFrom} ${fineTuning ? 'fine-tunes' : 'continues'} a checkpoint that ${why}: give the text to train on as --data FILE (or prepared data as --data-dir DIR)`);
 }
 
 /** Parameters as nanoGPT counts them; a shared block's once (its sharing said). */
