@@ -191,7 +191,20 @@ describe("gpt export --to ckpt.pt: nanoGPT's checkpoint", () => {
     }
   });
 
-  it('refuses, in one line and writing nothing, a tokenizer nanoGPT has no form for, shared blocks, structurally pruned and int8 models, and a directory that does not exist', async () => {
+  it("creates --to's directory with its parents, as the Hugging Face form and nanoGPT's train.py create theirs", async () => {
+    const run = tempDir('nanogpt-export-new-dir');
+    const trainer = await savedRun(join(run, 'ours'));
+    try {
+      const to = join(run, 'out-x', 'sub', 'ckpt.pt');
+      const r = await gpt('export', '--out-dir', join(run, 'ours'), '--to', to);
+      expect(r.code, r.err).toBe(0);
+      expect(existsSync(to) && existsSync(join(run, 'out-x', 'sub', 'meta.pkl'))).toBe(true);
+    } finally {
+      disposeRun(trainer);
+    }
+  });
+
+  it('refuses, in one line and writing nothing, a tokenizer nanoGPT has no form for, shared blocks, structurally pruned and int8 models', async () => {
     const run = tempDir('nanogpt-export-refused');
     const to = join(run, 'ckpt.pt');
     const config = { blockSize: 8, nLayer: 2, nHead: 2, nEmbd: 8, dropout: 0, bias: false };
@@ -212,7 +225,8 @@ describe("gpt export --to ckpt.pt: nanoGPT's checkpoint", () => {
     await saveCheckpoint(join(run, 'int8'), int8, new CharTokenizer(CHARS));
     int8.dispose();
     expectOneLine(await gpt('export', '--out-dir', join(run, 'int8'), '--to', to), 2, /is a quantized \(int8\) checkpoint, for inference only: export the float32 checkpoint it was made from/);
-    expectOneLine(await gpt('export', '--out-dir', join(run, 'shared'), '--to', join(run, 'missing', 'ckpt.pt')), 2, /--to names .*ckpt\.pt, whose directory .*missing does not exist/);
+    expectOneLine(await gpt('export', '--out-dir', join(run, 'shared'), '--to', join(run, 'missing', 'ckpt.pt')), 2, /nanoGPT's blocks share no weights/);
+    expect(existsSync(join(run, 'missing'))).toBe(false); // a refused export creates no directory
     expect(existsSync(to)).toBe(false);
     expect(existsSync(join(run, 'meta.pkl'))).toBe(false);
   });

@@ -27,12 +27,12 @@ const isTorchPath = (path: string) => extname(path) === TORCH_EXTENSION;
 const EXPORT_DEFAULTS = { outDir: 'out', initFrom: 'resume', to: '' };
 const EXPORT_FLAGS: FlagSpec<typeof EXPORT_DEFAULTS> = {
   defaults: EXPORT_DEFAULTS,
-  paths: { outDir: 'checkpoint', initFrom: CHECKPOINT_OR_KEYWORD, to: (value) => (isTorchPath(value) ? 'new file' : 'new directory') },
+  paths: { outDir: 'checkpoint', initFrom: CHECKPOINT_OR_KEYWORD, to: (value) => (isTorchPath(value) ? { use: 'new file', createsDirectory: true } : 'new directory') },
   ranges: {},
   docs: {
     outDir: 'the checkpoint: a directory written by `gpt train`, or a .safetensors file',
     initFrom: "'resume' (the checkpoint in --out-dir), or the checkpoint to read instead",
-    to: "the directory to write (created; its config.json, model.safetensors and tokenizer.json are replaced), or a .pt file: nanoGPT's checkpoint (DIR/ckpt.pt for its sample.py --out_dir=DIR), a character vocabulary's meta.pkl beside it",
+    to: "the directory to write (created; its config.json, model.safetensors and tokenizer.json are replaced), or a .pt file: nanoGPT's checkpoint (DIR/ckpt.pt, DIR created for its sample.py --out_dir=DIR), a character vocabulary's meta.pkl beside it",
   },
 };
 
