@@ -204,6 +204,20 @@ describe("gpt export --to ckpt.pt: nanoGPT's checkpoint", () => {
     }
   });
 
+  it('refuses --to naming the checkpoint it reads: the export would replace it without its AdamW state and iter_num', async () => {
+    const run = tempDir('nanogpt-export-self');
+    const trainer = await savedRun(join(run, 'ours'));
+    try {
+      const ckptPath = join(run, 'ckpt.pt');
+      expect((await gpt('export', '--out-dir', join(run, 'ours'), '--to', ckptPath)).code).toBe(0);
+      const before = readFileSync(ckptPath);
+      expectOneLine(await gpt('export', '--out-dir', ckptPath, '--to', join(run, '.', 'ckpt.pt')), 2, /--to names .*ckpt\.pt, the checkpoint this export reads/);
+      expect(readFileSync(ckptPath).equals(before)).toBe(true);
+    } finally {
+      disposeRun(trainer);
+    }
+  });
+
   it('refuses, in one line and writing nothing, a tokenizer nanoGPT has no form for, shared blocks, structurally pruned and int8 models', async () => {
     const run = tempDir('nanogpt-export-refused');
     const to = join(run, 'ckpt.pt');
