@@ -49,6 +49,17 @@ const disposeRun = (trainer: Trainer) => {
   trainer.model.dispose();
 };
 
+/** `check` given a fresh directory holding savedRun's run as ours/, the run disposed after. */
+async function withSavedRun(name: string, check: (run: string) => Promise<void>): Promise<void> {
+  const run = tempDir(name);
+  const trainer = await savedRun(join(run, 'ours'));
+  try {
+    await check(run);
+  } finally {
+    disposeRun(trainer);
+  }
+}
+
 describe("gpt export --to ckpt.pt: nanoGPT's checkpoint", () => {
   it('reads back through our nanoGPT reader to the same weights, moments, step counts and iter_num, bit for bit; torch takes it as nanoGPT does', async () => {
     const run = tempDir('nanogpt-export');
@@ -191,32 +202,22 @@ describe("gpt export --to ckpt.pt: nanoGPT's checkpoint", () => {
     }
   });
 
-  it("creates --to's directory with its parents, as the Hugging Face form and nanoGPT's train.py create theirs", async () => {
-    const run = tempDir('nanogpt-export-new-dir');
-    const trainer = await savedRun(join(run, 'ours'));
-    try {
+  it("creates --to's directory with its parents, as the Hugging Face form and nanoGPT's train.py create theirs", () =>
+    withSavedRun('nanogpt-export-new-dir', async (run) => {
       const to = join(run, 'out-x', 'sub', 'ckpt.pt');
       const r = await gpt('export', '--out-dir', join(run, 'ours'), '--to', to);
       expect(r.code, r.err).toBe(0);
       expect(existsSync(to) && existsSync(join(run, 'out-x', 'sub', 'meta.pkl'))).toBe(true);
-    } finally {
-      disposeRun(trainer);
-    }
-  });
+    }));
 
-  it('refuses --to naming the checkpoint it reads: the export would replace it without its AdamW state and iter_num', async () => {
-    const run = tempDir('nanogpt-export-self');
-    const trainer = await savedRun(join(run, 'ours'));
-    try {
+  it('refuses --to naming the checkpoint it reads: the export would replace it without its AdamW state and iter_num', () =>
+    withSavedRun('nanogpt-export-self', async (run) => {
       const ckptPath = join(run, 'ckpt.pt');
       expect((await gpt('export', '--out-dir', join(run, 'ours'), '--to', ckptPath)).code).toBe(0);
       const before = readFileSync(ckptPath);
       expectOneLine(await gpt('export', '--out-dir', ckptPath, '--to', join(run, '.', 'ckpt.pt')), 2, /--to names .*ckpt\.pt, the checkpoint this export reads/);
       expect(readFileSync(ckptPath).equals(before)).toBe(true);
-    } finally {
-      disposeRun(trainer);
-    }
-  });
+    }));
 
   it('refuses, in one line and writing nothing, a tokenizer nanoGPT has no form for, shared blocks, structurally pruned and int8 models', async () => {
     const run = tempDir('nanogpt-export-refused');
