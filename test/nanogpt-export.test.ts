@@ -49,6 +49,17 @@ const disposeRun = (trainer: Trainer) => {
   trainer.model.dispose();
 };
 
+/** `check` given a fresh directory holding savedRun's run as ours/, the run disposed after. */
+async function withSavedRun(name: string, check: (run: string) => Promise<void>): Promise<void> {
+  const run = tempDir(name);
+  const trainer = await savedRun(join(run, 'ours'));
+  try {
+    await check(run);
+  } finally {
+    disposeRun(trainer);
+  }
+}
+
 describe("gpt export --to ckpt.pt: nanoGPT's checkpoint", () => {
   it('reads back through our nanoGPT reader to the same weights, moments, step counts and iter_num, bit for bit; torch takes it as nanoGPT does', async () => {
     const run = tempDir('nanogpt-export');
@@ -191,7 +202,24 @@ describe("gpt export --to ckpt.pt: nanoGPT's checkpoint", () => {
     }
   });
 
-  it('refuses, in one line and writing nothing, a tokenizer nanoGPT has no form for, shared blocks, structurally pruned and int8 models, and a directory that does not exist', async () => {
+  it("creates --to's directory with its parents, as the Hugging Face form and nanoGPT's train.py create theirs", () =>
+    withSavedRun('nanogpt-export-new-dir', async (run) => {
+      const to = join(run, 'out-x', 'sub', 'ckpt.pt');
+      const r = await gpt('export', '--out-dir', join(run, 'ours'), '--to', to);
+      expect(r.code, r.err).toBe(0);
+      expect(existsSync(to) && existsSync(join(run, 'out-x', 'sub', 'meta.pkl'))).toBe(true);
+    }));
+
+  it('refuses --to naming the checkpoint it reads: the export would replace it without its AdamW state and iter_num', () =>
+    withSavedRun('nanogpt-export-self', async (run) => {
+      const ckptPath = join(run, 'ckpt.pt');
+      expect((await gpt('export', '--out-dir', join(run, 'ours'), '--to', ckptPath)).code).toBe(0);
+      const before = readFileSync(ckptPath);
+      expectOneLine(await gpt('export', '--out-dir', ckptPath, '--to', join(run, '.', 'ckpt.pt')), 2, /--to names .*ckpt\.pt, the checkpoint this export reads/);
+      expect(readFileSync(ckptPath).equals(before)).toBe(true);
+    }));
+
+  it('refuses, in one line and writing nothing, a tokenizer nanoGPT has no form for, shared blocks, structurally pruned and int8 models', async () => {
     const run = tempDir('nanogpt-export-refused');
     const to = join(run, 'ckpt.pt');
     const config = { blockSize: 8, nLayer: 2, nHead: 2, nEmbd: 8, dropout: 0, bias: false };
@@ -212,7 +240,8 @@ describe("gpt export --to ckpt.pt: nanoGPT's checkpoint", () => {
     await saveCheckpoint(join(run, 'int8'), int8, new CharTokenizer(CHARS));
     int8.dispose();
     expectOneLine(await gpt('export', '--out-dir', join(run, 'int8'), '--to', to), 2, /is a quantized \(int8\) checkpoint, for inference only: export the float32 checkpoint it was made from/);
-    expectOneLine(await gpt('export', '--out-dir', join(run, 'shared'), '--to', join(run, 'missing', 'ckpt.pt')), 2, /--to names .*ckpt\.pt, whose directory .*missing does not exist/);
+    expectOneLine(await gpt('export', '--out-dir', join(run, 'shared'), '--to', join(run, 'missing', 'ckpt.pt')), 2, /nanoGPT's blocks share no weights/);
+    expect(existsSync(join(run, 'missing'))).toBe(false); // a refused export creates no directory
     expect(existsSync(to)).toBe(false);
     expect(existsSync(join(run, 'meta.pkl'))).toBe(false);
   });

@@ -3,6 +3,7 @@
 // tokenizer.json (src/gpt/hf), which transformers' GPT2LMHeadModel.from_pretrained reads; or, --to
 // a .pt file, as nanoGPT's ckpt.pt (src/gpt/nanogpt-save.ts) with AdamW's moments where the
 // checkpoint has them, which nanoGPT's sample.py and train.py --init_from=resume read.
+import { stat } from 'node:fs/promises';
 import { basename, extname } from 'node:path';
 import { initDevice } from '../device/device.js';
 import { disposeMoments } from '../gpt/checkpoint-upload.js';
@@ -27,12 +28,12 @@ const isTorchPath = (path: string) => extname(path) === TORCH_EXTENSION;
 const EXPORT_DEFAULTS = { outDir: 'out', initFrom: 'resume', to: '' };
 const EXPORT_FLAGS: FlagSpec<typeof EXPORT_DEFAULTS> = {
   defaults: EXPORT_DEFAULTS,
-  paths: { outDir: 'checkpoint', initFrom: CHECKPOINT_OR_KEYWORD, to: (value) => (isTorchPath(value) ? 'new file' : 'new directory') },
+  paths: { outDir: 'checkpoint', initFrom: CHECKPOINT_OR_KEYWORD, to: (value) => (isTorchPath(value) ? { use: 'new file', createsDirectory: true } : 'new directory') },
   ranges: {},
   docs: {
     outDir: 'the checkpoint: a directory written by `gpt train`, or a .safetensors file',
     initFrom: "'resume' (the checkpoint in --out-dir), or the checkpoint to read instead",
-    to: "the directory to write (created; its config.json, model.safetensors and tokenizer.json are replaced), or a .pt file: nanoGPT's checkpoint (DIR/ckpt.pt for its sample.py --out_dir=DIR), a character vocabulary's meta.pkl beside it",
+    to: "the directory to write (created; its config.json, model.safetensors and tokenizer.json are replaced), or a .pt file: nanoGPT's checkpoint (DIR/ckpt.pt, DIR created for its sample.py --out_dir=DIR), a character vocabulary's meta.pkl beside it",
   },
 };
 
@@ -49,6 +50,8 @@ export async function exportModel(args: string[]): Promise<number> {
   await fetchHubCheckpoints(EXPORT_FLAGS, f, given);
   if (!f.to) throw new UsageError("--to DIR is required: the directory to write (or --to DIR/ckpt.pt: nanoGPT's checkpoint)");
   const source = checkpointPath(f);
+  // replaced by what is read of it: a nanoGPT checkpoint's AdamW state and iter_num, which no export carries, would be lost
+  if (await sameEntry(source, f.to)) throw new UsageError(`--to names ${f.to}, the checkpoint this export reads: export to another path`);
   const ckpt = floatCheckpoint(await readCheckpointHead(source), source, 'export'); // its weights uploaded as read, once the device is open
   if (isTorchPath(f.to)) return exportNanoGpt(ckpt, f.to);
   const problem = hfLayoutProblem(ckpt.meta.model);
@@ -106,6 +109,12 @@ async function exportNanoGpt(head: CheckpointHead, to: string): Promise<number> 
     disposeMoments(moments);
   }
   return 0;
+}
+
+/** Whether `a` and `b` name one file or directory (the same inode), both there. */
+async function sameEntry(a: string, b: string): Promise<boolean> {
+  const [x, y] = await Promise.all([a, b].map((path) => stat(path).catch(() => null)));
+  return !!x && !!y && x.dev === y.dev && x.ino === y.ino;
 }
 
 /** config.dataset: the run's data's name (a prepared directory's, a text file's without extension), where sample.py looks for meta.pkl; GPT-2's runs name nanoGPT's openwebtext. */

@@ -25,6 +25,8 @@ export interface PathRule {
   path?: string;
   /** A checkpoint to read that may be a model on the Hugging Face hub, named by its id (fetched as the command starts: hub-flags.ts). */
   hub?: boolean;
+  /** A new file whose directory, missing, is created with its parents (as a new directory's are). */
+  createsDirectory?: boolean;
 }
 
 /** A flag's rule, or one by its value (null: the value names no path, such as 'resume' or a URL). */
@@ -63,9 +65,9 @@ export function pathFlagProblem(name: string, value: string, flag: PathFlag): st
     if (!['ENOENT', 'ENOTDIR'].includes(code)) return `${name} names ${value}, which cannot be looked at (${code || (e as Error).message})`;
     const blocker = nonDirectoryAbove(path);
     if (blocker) return `${name} names ${value}, under ${blocker.path}, which is ${kindOf(blocker.stats)}, not a directory`;
-    // a directory to write is created with its parents; a file is written into a directory that is there
+    // a directory to write is created with its parents; a file is written into a directory that is there, unless its rule creates it
     if (rule.use === 'new file' && path.endsWith('/')) return `${name} names ${value}, which ends in / (a directory, not a file to write)`;
-    if (rule.use === 'new file' && statOrNull(dirname(path)) === null) return `${name} names ${value}, whose directory ${dirname(path)} does not exist`;
+    if (rule.use === 'new file' && !rule.createsDirectory && statOrNull(dirname(path)) === null) return `${name} names ${value}, whose directory ${dirname(path)} does not exist`;
     // a model on the Hugging Face hub, fetched when the command starts (hub-flags.ts)
     if (rule.hub && parseHubId(path)) return null;
     return writes ? null : `${name} names ${value}, which does not exist`;

@@ -13,7 +13,7 @@ import { byCheckpointKind } from './checkpoint-kind.js';
 import { gpt2FromVocabFiles, type Tokenizer } from '../gpt/tokenizer/index.js';
 import { gpt3EncoderDir } from './gpt2-vocab.js';
 import { convertedCheckpointFile, unchangedSinceNow, type ConvertedCheckpointFile } from './converted-checkpoint-file.js';
-import { openRegularFile, readRegularFile, unlessMissing, type PositionalFile } from './regular-files.js';
+import { makeDirectories, openRegularFile, readRegularFile, removeEmptyCreated, unlessMissing, type PositionalFile } from './regular-files.js';
 import { handleSource } from './safetensors-file.js';
 
 /** nanoGPT's checkpoint in the torch.save file open as `handle` (at `path`), its pickle read; its tensors are not. */
@@ -95,12 +95,19 @@ export async function nanoGptTokenizer(file: NanoGptFile, path: string): Promise
 }
 
 /**
- * Writes nanoGPT's checkpoint (torch.save's `pieces`) to `path` and `metaPkl` (a character
- * vocabulary's) beside it as meta.pkl, each atomically; for GPT-2's vocabulary (null) a meta.pkl an
+ * Writes nanoGPT's checkpoint (torch.save's `pieces`) to `path`, its directory created with its
+ * parents as train.py's out_dir is (and removed again if the write fails), and `metaPkl` (a
+ * character vocabulary's) beside it as meta.pkl, each atomically; for GPT-2's vocabulary (null) a meta.pkl an
  * earlier export left there is removed, as the checkpoint's tokenizer would be read from it.
  */
 export async function saveNanoGptFile(path: string, pieces: AsyncIterable<Uint8Array>, metaPkl: Uint8Array | null): Promise<void> {
-  await writeFileAtomic(path, pieces);
+  const created = await makeDirectories(dirname(path));
+  try {
+    await writeFileAtomic(path, pieces);
+  } catch (e) {
+    await removeEmptyCreated(created);
+    throw e;
+  }
   const metaPath = join(dirname(path), 'meta.pkl');
   if (metaPkl) await writeFileAtomic(metaPath, metaPkl);
   else await unlessMissing(rm(metaPath));
