@@ -9,6 +9,7 @@ import { join, resolve } from 'node:path';
 import { parseJSONText } from '../io/json-text.js';
 import { systemErrorText, tempFilePrefix, tempPathFor, writeFileAtomic } from '../node/atomic-file.js';
 import { nanoGptMetaTokenizer } from '../gpt/nanogpt.js';
+import { nanoGptMetaPkl } from '../gpt/nanogpt-save.js';
 import { isDirectoryPath, makeDirectories, pathExists, readRegularFile, removeEmptyCreated, unlessMissing, unreadableReason, writeFully } from '../node/regular-files.js';
 import { NON_NEGATIVE_INT, rangeProblem, show, type Range } from '../io/value-ranges.js';
 import { checkSplits, type TokenSource } from '../gpt/batches.js';
@@ -201,8 +202,8 @@ async function nanoGptCharTokenizer(dir: string): Promise<CharTokenizer | null> 
 export const recordedSource = (source: string) => (isPathSource(source) ? resolve(source) : source);
 
 /**
- * Streams the ids that `fill` appends into <dir>: meta.json, then train.bin and val.bin (all but
- * the last `valFraction`, and those). All ids go to one temporary file first, since the split is known only at the
+ * Streams the ids that `fill` appends into <dir>: train.bin and val.bin (all but the last
+ * `valFraction`, and those), then a character vocabulary's meta.pkl (nanoGPT's) and meta.json. All ids go to one temporary file first, since the split is known only at the
  * end; the last 10% is then copied out and the file cut to the first 90%. The caller holds the
  * directory's lock, so the temporary files an interrupted earlier write left (gigabytes, for a
  * large corpus) are no other writer's and are deleted.
@@ -234,11 +235,16 @@ export async function writeDataset(
     const train = trainCount(all.count, source, valFraction);
     await copyTail(allTemp, valTemp, train * width).catch(unwritten);
     await truncate(allTemp, train * width);
-    // meta.json before the token files: one that cannot be written (a full disk) leaves the earlier data whole
-    const meta = { tokenizer: tokenizer.toJSON(), vocabSize: tokenizer.vocabSize, train, val: all.count - train, dtype };
-    await writeFileAtomic(join(dir, 'meta.json'), JSON.stringify(meta) + '\n');
+    // the metadata goes first and comes back last, so that a kill between leaves token files that no
+    // meta describes (refused, or read as nanoGPT's GPT-2 ids), never ones that another run's meta misdescribes
+    for (const name of ['meta.json', 'meta.pkl']) await rm(join(dir, name), { force: true });
     await rename(allTemp, join(dir, 'train.bin'));
     await rename(valTemp, join(dir, 'val.bin'));
+    // nanoGPT's train.py reads the vocabulary size from meta.pkl, sample.py the characters; it has none for BPE, and GPT-2's ids have none
+    const metaPkl = tokenizer instanceof CharTokenizer ? nanoGptMetaPkl(tokenizer.toJSON()) : null;
+    if (metaPkl) await writeFileAtomic(join(dir, 'meta.pkl'), metaPkl);
+    const meta = { tokenizer: tokenizer.toJSON(), vocabSize: tokenizer.vocabSize, train, val: all.count - train, dtype };
+    await writeFileAtomic(join(dir, 'meta.json'), JSON.stringify(meta) + '\n');
     return { train, val: all.count - train };
   } catch (e) {
     await Promise.all([allTemp, valTemp].map((p) => rm(p, { force: true })));
@@ -247,7 +253,7 @@ export async function writeDataset(
   }
 }
 
-const DATA_FILES = ['train.bin', 'val.bin', 'meta.json'];
+const DATA_FILES = ['train.bin', 'val.bin', 'meta.json', 'meta.pkl'];
 
 /**
  * Deletes the temporary files of a writeDataset into `dir` (its caller holds the directory's lock, so
@@ -325,5 +331,15 @@ export async function loadDataset(dir: string): Promise<Dataset> {
       // a file that cannot be opened (gone, a directory): the system's bare "ENOENT: ..., open ..." names neither the data nor a way out
       throw e.code ? new Error(`cannot read prepared data in ${dir} (${name}: ${unreadableReason(e)}); run \`gpt prepare\` again`) : e;
     });
+  await checkMetaPklAgrees(dir, tokenizer);
   return splitFiles(tokenizer, true, () => openSplit('train.bin', count('train')), () => openSplit('val.bin', count('val')));
+}
+
+/** Refuses a meta.pkl beside meta.json that names another vocabulary: neither says which the ids are (`gpt prepare` writes them together). */
+async function checkMetaPklAgrees(dir: string, tokenizer: Tokenizer): Promise<void> {
+  const ofPkl = await nanoGptCharTokenizer(dir);
+  if (!ofPkl || JSON.stringify(ofPkl.toJSON()) === JSON.stringify(tokenizer.toJSON())) return;
+  const [json, pkl] = [describeTokenizer(tokenizer), describeTokenizer(ofPkl)];
+  const differ = json === pkl ? `another ${json}` : `${json}; meta.pkl's: ${pkl}`;
+  throw new Error(`cannot read prepared data in ${dir}: its meta.json and meta.pkl name different vocabularies (${differ}); run \`gpt prepare\` again`);
 }
