@@ -53,6 +53,19 @@ describe("gpt prepare: nanoGPT's files", () => {
     );
   });
 
+  it('the token files are renamed in between the old metas going and the new ones coming: a run stopped there leaves ids no meta misdescribes', async () => {
+    const out = join(sandbox, 'stopped');
+    const data = join(out, 'data');
+    expect((await gpt('prepare', '--data', join(FIXTURE, 'input.txt'), '--out-dir', out)).code).toBe(0);
+    rmSync(join(data, 'val.bin'));
+    mkdirSync(join(data, 'val.bin', 'x'), { recursive: true }); // a directory that is not empty: the rename of the new val.bin fails
+    writeFileSync(join(sandbox, 'other.txt'), 'another text, with other characters: XYZ!'.repeat(3));
+    const r = await gpt('prepare', '--data', join(sandbox, 'other.txt'), '--out-dir', out);
+    expect(r.code).not.toBe(0);
+    expect(existsSync(join(data, 'meta.json')) || existsSync(join(data, 'meta.pkl'))).toBe(false);
+    await expect(loadTokens(data, CHAR)).rejects.toThrow(/neither meta\.json nor meta\.pkl/);
+  });
+
   it('--tokenizer bpe writes no meta.pkl (nanoGPT has none for it), and removes the one an earlier char run left there', async () => {
     const out = join(sandbox, 'bpe');
     expect((await gpt('prepare', '--data', join(FIXTURE, 'input.txt'), '--out-dir', out)).code).toBe(0);

@@ -219,7 +219,7 @@ export async function writeDataset(
   removeDatasetTemps(dir);
   const dtype = tokenDtypeFor(tokenizer.vocabSize);
   const width = tokenBytes(dtype);
-  const [allTemp, valTemp] = [tempPathFor(join(dir, 'train.bin')), tempPathFor(join(dir, 'val.bin'))];
+  const [allTemp, valTemp, pklTemp, jsonTemp] = ['train.bin', 'val.bin', 'meta.pkl', 'meta.json'].map((name) => tempPathFor(join(dir, name)));
   // the system's "ENOSPC: no space left on device, write" names neither the data nor where it went
   const unwritten = (e: unknown): never => {
     if ((e as NodeJS.ErrnoException).code === undefined) throw e;
@@ -235,19 +235,26 @@ export async function writeDataset(
     const train = trainCount(all.count, source, valFraction);
     await copyTail(allTemp, valTemp, train * width).catch(unwritten);
     await truncate(allTemp, train * width);
-    // the metadata goes first and comes back last, so that a kill between leaves token files that no
-    // meta describes (refused, or read as nanoGPT's GPT-2 ids), never ones that another run's meta misdescribes
-    for (const name of ['meta.json', 'meta.pkl']) await rm(join(dir, name), { force: true });
-    await rename(allTemp, join(dir, 'train.bin'));
-    await rename(valTemp, join(dir, 'val.bin'));
     // nanoGPT's train.py reads the vocabulary size from meta.pkl, sample.py the characters; it has none for BPE, and GPT-2's ids have none
     const metaPkl = tokenizer instanceof CharTokenizer ? nanoGptMetaPkl(tokenizer.toJSON()) : null;
-    if (metaPkl) await writeFileAtomic(join(dir, 'meta.pkl'), metaPkl);
     const meta = { tokenizer: tokenizer.toJSON(), vocabSize: tokenizer.vocabSize, train, val: all.count - train, dtype };
-    await writeFileAtomic(join(dir, 'meta.json'), JSON.stringify(meta) + '\n');
+    // the metas written aside first (one that cannot be, on a full disk, leaves the earlier data whole), the old ones
+    // removed before the token files are renamed and the new ones renamed in after: a kill between leaves
+    // token files that no meta describes (refused), never ones that another run's meta misdescribes
+    if (metaPkl) await writeFileAtomic(pklTemp, metaPkl).catch(unwritten);
+    await writeFileAtomic(jsonTemp, JSON.stringify(meta) + '\n').catch(unwritten);
+    for (const name of ['meta.json', 'meta.pkl']) {
+      await rm(join(dir, name), { force: true }).catch((e: unknown) => {
+        throw new Error(`cannot write ${join(dir, name)}: ${systemErrorText(e)}`, { cause: e });
+      });
+    }
+    await rename(allTemp, join(dir, 'train.bin'));
+    await rename(valTemp, join(dir, 'val.bin'));
+    if (metaPkl) await rename(pklTemp, join(dir, 'meta.pkl'));
+    await rename(jsonTemp, join(dir, 'meta.json'));
     return { train, val: all.count - train };
   } catch (e) {
-    await Promise.all([allTemp, valTemp].map((p) => rm(p, { force: true })));
+    await Promise.all([allTemp, valTemp, pklTemp, jsonTemp].map((p) => rm(p, { force: true })));
     await removeEmptyCreated(created); // a first write that fails leaves no empty directory, nor the parents it made
     throw e;
   }
@@ -261,7 +268,8 @@ const DATA_FILES = ['train.bin', 'val.bin', 'meta.json', 'meta.pkl'];
  * (synchronous, for a signal handler; a missing directory has none).
  */
 export function removeDatasetTemps(dir: string): void {
-  const temps = DATA_FILES.map(tempFilePrefix);
+  // and the metas' own temporary files, written aside under a temporary name (.meta.json.tmp-...) before being renamed in
+  const temps = DATA_FILES.flatMap((f) => [tempFilePrefix(f), '.' + tempFilePrefix(f)]);
   const names = (() => {
     try {
       return readdirSync(dir);
