@@ -1,7 +1,8 @@
 // Corpus -> tokens -> train/val split (first 90% / last 10%, as nanoGPT), stored under
 // <out-dir>/data as little-endian train.bin / val.bin (uint16 where the vocabulary fits, as nanoGPT's;
 // int32 otherwise, and in data prepared before the dtype was recorded) plus meta.json with the
-// tokenizer and the splits' lengths, which a load checks the files against. Prepared tokens are
+// tokenizer and the splits' lengths, which a load checks the files against, and for a character
+// vocabulary nanoGPT's meta.pkl, so that its train.py reads the directory too. Prepared tokens are
 // read from disk as batches draw them (TokenFile).
 import { readdirSync, rmSync } from 'node:fs';
 import { open, readdir, rename, rm, stat, truncate } from 'node:fs/promises';
