@@ -26,7 +26,7 @@ it('Ctrl-C while the tokens are written leaves no temporary file in <out-dir>/da
   run.child.kill('SIGINT');
   const r = await run.done;
   expect(r.signal, `the run ended before it was interrupted: ${r.out}${r.err}`).toBe('SIGINT');
-  expect(readdirSync(data).sort()).toEqual(['meta.json', 'train.bin', 'val.bin']);
+  expect(readdirSync(data).sort()).toEqual(['meta.json', 'meta.pkl', 'train.bin', 'val.bin']); // meta.pkl: nanoGPT's, for the char tokenizer
   const ds = await loadDataset(data);
   expect(ds.train.length + ds.val.length).toBe(5_000);
   await ds.close();

@@ -298,12 +298,13 @@ describe('prepared data', () => {
     const all = parts.flatMap((p) => [...p]);
     mkdirSync(dir, { recursive: true });
     writeFileSync(join(dir, '.train.bin.tmp-1-killed'), 'what a killed gpt prepare left');
+    writeFileSync(join(dir, '..meta.pkl.tmp-1-killed.tmp-1-killed'), "a meta written aside, killed in writeFileAtomic's own temporary file");
     const counts = await writeDataset(dir, tokenizer, 'test', async (append) => {
       for (const p of parts) await append(p);
     });
     const n = Math.floor(all.length * 0.9);
     expect(counts).toEqual({ train: n, val: all.length - n });
-    expect(readdirSync(dir).sort()).toEqual(['meta.json', 'train.bin', 'val.bin']);
+    expect(readdirSync(dir).sort()).toEqual(['meta.json', 'meta.pkl', 'train.bin', 'val.bin']); // meta.pkl: nanoGPT's, for a char vocabulary
     expect(JSON.parse(readFileSync(join(dir, 'meta.json'), 'utf8')).dtype).toBe('uint16');
     const ds = await loadDataset(dir);
     expect([...ds.train.subarray(0, n)]).toEqual(all.slice(0, n));
@@ -320,7 +321,7 @@ describe('prepared data', () => {
     } finally {
       synced.mockRestore();
     }
-    expect(readdirSync(dir).sort()).toEqual(['meta.json', 'train.bin', 'val.bin']);
+    expect(readdirSync(dir).sort()).toEqual(['meta.json', 'meta.pkl', 'train.bin', 'val.bin']);
     const again = await loadDataset(dir);
     expect([...again.val.subarray(0, 5)]).toEqual(all.slice(n, n + 5));
     await again.close();

@@ -1,7 +1,8 @@
 // Corpus -> tokens -> train/val split (first 90% / last 10%, as nanoGPT), stored under
 // <out-dir>/data as little-endian train.bin / val.bin (uint16 where the vocabulary fits, as nanoGPT's;
 // int32 otherwise, and in data prepared before the dtype was recorded) plus meta.json with the
-// tokenizer and the splits' lengths, which a load checks the files against. Prepared tokens are
+// tokenizer and the splits' lengths, which a load checks the files against, and for a character
+// vocabulary nanoGPT's meta.pkl, so that its train.py reads the directory too. Prepared tokens are
 // read from disk as batches draw them (TokenFile).
 import { readdirSync, rmSync } from 'node:fs';
 import { open, readdir, rename, rm, stat, truncate } from 'node:fs/promises';
@@ -9,6 +10,7 @@ import { join, resolve } from 'node:path';
 import { parseJSONText } from '../io/json-text.js';
 import { systemErrorText, tempFilePrefix, tempPathFor, writeFileAtomic } from '../node/atomic-file.js';
 import { nanoGptMetaTokenizer } from '../gpt/nanogpt.js';
+import { nanoGptMetaPkl } from '../gpt/nanogpt-save.js';
 import { isDirectoryPath, makeDirectories, pathExists, readRegularFile, removeEmptyCreated, unlessMissing, unreadableReason, writeFully } from '../node/regular-files.js';
 import { NON_NEGATIVE_INT, rangeProblem, show, type Range } from '../io/value-ranges.js';
 import { checkSplits, type TokenSource } from '../gpt/batches.js';
@@ -201,8 +203,8 @@ async function nanoGptCharTokenizer(dir: string): Promise<CharTokenizer | null> 
 export const recordedSource = (source: string) => (isPathSource(source) ? resolve(source) : source);
 
 /**
- * Streams the ids that `fill` appends into <dir>: meta.json, then train.bin and val.bin (all but
- * the last `valFraction`, and those). All ids go to one temporary file first, since the split is known only at the
+ * Streams the ids that `fill` appends into <dir>: train.bin and val.bin (all but the last
+ * `valFraction`, and those), then a character vocabulary's meta.pkl (nanoGPT's) and meta.json. All ids go to one temporary file first, since the split is known only at the
  * end; the last 10% is then copied out and the file cut to the first 90%. The caller holds the
  * directory's lock, so the temporary files an interrupted earlier write left (gigabytes, for a
  * large corpus) are no other writer's and are deleted.
@@ -218,7 +220,7 @@ export async function writeDataset(
   removeDatasetTemps(dir);
   const dtype = tokenDtypeFor(tokenizer.vocabSize);
   const width = tokenBytes(dtype);
-  const [allTemp, valTemp] = [tempPathFor(join(dir, 'train.bin')), tempPathFor(join(dir, 'val.bin'))];
+  const [allTemp, valTemp, pklTemp, jsonTemp] = ['train.bin', 'val.bin', 'meta.pkl', 'meta.json'].map((name) => tempPathFor(join(dir, name)));
   // the system's "ENOSPC: no space left on device, write" names neither the data nor where it went
   const unwritten = (e: unknown): never => {
     if ((e as NodeJS.ErrnoException).code === undefined) throw e;
@@ -234,20 +236,32 @@ export async function writeDataset(
     const train = trainCount(all.count, source, valFraction);
     await copyTail(allTemp, valTemp, train * width).catch(unwritten);
     await truncate(allTemp, train * width);
-    // meta.json before the token files: one that cannot be written (a full disk) leaves the earlier data whole
+    // nanoGPT's train.py reads the vocabulary size from meta.pkl, sample.py the characters; it has none for BPE, and GPT-2's ids have none
+    const metaPkl = tokenizer instanceof CharTokenizer ? nanoGptMetaPkl(tokenizer.toJSON()) : null;
     const meta = { tokenizer: tokenizer.toJSON(), vocabSize: tokenizer.vocabSize, train, val: all.count - train, dtype };
-    await writeFileAtomic(join(dir, 'meta.json'), JSON.stringify(meta) + '\n');
+    // the metas written aside first (one that cannot be, on a full disk, leaves the earlier data whole), the old ones
+    // removed before the token files are renamed and the new ones renamed in after: a kill between leaves
+    // token files that no meta describes (refused), never ones that another run's meta misdescribes
+    if (metaPkl) await writeFileAtomic(pklTemp, metaPkl).catch(unwritten);
+    await writeFileAtomic(jsonTemp, JSON.stringify(meta) + '\n').catch(unwritten);
+    for (const name of ['meta.json', 'meta.pkl']) {
+      await rm(join(dir, name), { force: true }).catch((e: unknown) => {
+        throw new Error(`cannot write ${join(dir, name)}: ${systemErrorText(e)}`, { cause: e });
+      });
+    }
     await rename(allTemp, join(dir, 'train.bin'));
     await rename(valTemp, join(dir, 'val.bin'));
+    if (metaPkl) await rename(pklTemp, join(dir, 'meta.pkl'));
+    await rename(jsonTemp, join(dir, 'meta.json'));
     return { train, val: all.count - train };
   } catch (e) {
-    await Promise.all([allTemp, valTemp].map((p) => rm(p, { force: true })));
+    await Promise.all([allTemp, valTemp, pklTemp, jsonTemp].map((p) => rm(p, { force: true })));
     await removeEmptyCreated(created); // a first write that fails leaves no empty directory, nor the parents it made
     throw e;
   }
 }
 
-const DATA_FILES = ['train.bin', 'val.bin', 'meta.json'];
+const DATA_FILES = ['train.bin', 'val.bin', 'meta.json', 'meta.pkl'];
 
 /**
  * Deletes the temporary files of a writeDataset into `dir` (its caller holds the directory's lock, so
@@ -255,7 +269,8 @@ const DATA_FILES = ['train.bin', 'val.bin', 'meta.json'];
  * (synchronous, for a signal handler; a missing directory has none).
  */
 export function removeDatasetTemps(dir: string): void {
-  const temps = DATA_FILES.map(tempFilePrefix);
+  // and the metas' own temporary files, written aside under a temporary name (.meta.json.tmp-...) before being renamed in
+  const temps = DATA_FILES.flatMap((f) => [tempFilePrefix(f), '.' + tempFilePrefix(f)]);
   const names = (() => {
     try {
       return readdirSync(dir);
@@ -325,5 +340,15 @@ export async function loadDataset(dir: string): Promise<Dataset> {
       // a file that cannot be opened (gone, a directory): the system's bare "ENOENT: ..., open ..." names neither the data nor a way out
       throw e.code ? new Error(`cannot read prepared data in ${dir} (${name}: ${unreadableReason(e)}); run \`gpt prepare\` again`) : e;
     });
+  await checkMetaPklAgrees(dir, tokenizer);
   return splitFiles(tokenizer, true, () => openSplit('train.bin', count('train')), () => openSplit('val.bin', count('val')));
+}
+
+/** Refuses a meta.pkl beside meta.json that names another vocabulary: neither says which the ids are (`gpt prepare` writes them together). */
+async function checkMetaPklAgrees(dir: string, tokenizer: Tokenizer): Promise<void> {
+  const ofPkl = await nanoGptCharTokenizer(dir);
+  if (!ofPkl || JSON.stringify(ofPkl.toJSON()) === JSON.stringify(tokenizer.toJSON())) return;
+  const [json, pkl] = [describeTokenizer(tokenizer), describeTokenizer(ofPkl)];
+  const differ = json === pkl ? `another ${json}` : `${json}; meta.pkl's: ${pkl}`;
+  throw new Error(`cannot read prepared data in ${dir}: its meta.json and meta.pkl name different vocabularies (${differ}); run \`gpt prepare\` again`);
 }
