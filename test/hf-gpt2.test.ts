@@ -387,7 +387,7 @@ describe('Hugging Face GPT-2 weights', () => {
     expect((await loadCheckpoint(ft)).meta.model).toMatchObject({ nEmbd: 24, bias: true, activation: 'gelu_tanh' });
 
     // gpt export writes the fine-tuned run back in the HF layout; sampling from it gives the run's tokens
-    const exported = join(dir, 'exported');
+    const exported = join(dir, 'exported-run');
     const ex = await gpt('export', '--out-dir', ft, '--to', exported);
     expect(ex.code, ex.err).toBe(0);
     expect(existsSync(join(exported, 'config.json')) && existsSync(join(exported, 'model.safetensors'))).toBe(true);
@@ -396,6 +396,10 @@ describe('Hugging Face GPT-2 weights', () => {
     expect(fromExport.code, fromExport.err).toBe(0);
     expect(fromExport.out).toBe(fromRun.out);
     expect((await gpt('export', '--out-dir', ft)).err).toMatch(/--to DIR is required/);
+    // an export there already is replaced only when asked
+    const again = await gpt('export', '--out-dir', ft, '--to', exported);
+    expect([again.code, again.err.trim()]).toEqual([2, `gpt export: --to ${exported} already holds a model (config.json, model.safetensors): choose another --to, or replace it with --overwrite`]);
+    expect((await gpt('export', '--out-dir', ft, '--to', exported, '--overwrite')).code).toBe(0);
 
     const untokenized = join(dir, 'no-tokenizer');
     writeGPT2Dir(untokenized, params, { prefix: true, head: false, tokenizer: false });

@@ -217,6 +217,10 @@ describe("gpt export --to ckpt.pt: nanoGPT's checkpoint", () => {
       const before = readFileSync(ckptPath);
       expectOneLine(await gpt('export', '--out-dir', ckptPath, '--to', join(run, '.', 'ckpt.pt')), 2, /--to names .*ckpt\.pt, the checkpoint this export reads/);
       expect(readFileSync(ckptPath).equals(before)).toBe(true);
+      // another checkpoint there (nanoGPT's own, an earlier export) is replaced only when asked
+      expectOneLine(await gpt('export', '--out-dir', join(run, 'ours'), '--to', ckptPath), 2, /--to .*ckpt\.pt already holds a file: choose another --to, or replace it with --overwrite$/);
+      expect(readFileSync(ckptPath).equals(before)).toBe(true);
+      expect((await gpt('export', '--out-dir', join(run, 'ours'), '--to', ckptPath, '--overwrite')).code).toBe(0);
     }));
 
   it('refuses, in one line and writing nothing, a tokenizer nanoGPT has no form for, shared blocks, structurally pruned and int8 models', async () => {

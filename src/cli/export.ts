@@ -4,10 +4,10 @@
 // a .pt file, as nanoGPT's ckpt.pt (src/gpt/nanogpt-save.ts) with AdamW's moments where the
 // checkpoint has them, which nanoGPT's sample.py and train.py --init_from=resume read.
 import { stat } from 'node:fs/promises';
-import { basename, extname } from 'node:path';
+import { basename, extname, join } from 'node:path';
 import { initDevice } from '../device/device.js';
 import { disposeMoments } from '../gpt/checkpoint-upload.js';
-import { hfLayoutProblem } from '../gpt/hf/index.js';
+import { HF_FILES, hfLayoutProblem } from '../gpt/hf/index.js';
 import { nanoGptCheckpointValue, nanoGptLayoutProblem, nanoGptMetaPkl } from '../gpt/nanogpt-save.js';
 import { TRAIN_DEFAULTS } from '../gpt/trainer.js';
 import { torchSavePieces } from '../io/torch-save.js';
@@ -15,6 +15,7 @@ import { learningRate } from '../optim/schedule.js';
 import { saveHFModel } from '../node/checkpoint-dir.js';
 import { loadHeadModel, readCheckpointHead, type CheckpointHead } from '../node/checkpoint-head.js';
 import { saveNanoGptFile } from '../node/nanogpt-file.js';
+import { pathExists } from '../node/regular-files.js';
 import { flagHelp, noPositional, parseFlags, UsageError, type FlagSpec } from './flags.js';
 import { fetchHubCheckpoints } from './hub-flags.js';
 import { CHECKPOINT_OR_KEYWORD } from './path-flags.js';
@@ -25,7 +26,7 @@ import { checkpointPath } from './sample.js';
 const TORCH_EXTENSION = '.pt';
 const isTorchPath = (path: string) => extname(path) === TORCH_EXTENSION;
 
-const EXPORT_DEFAULTS = { outDir: 'out', initFrom: 'resume', to: '' };
+const EXPORT_DEFAULTS = { outDir: 'out', initFrom: 'resume', to: '', overwrite: false };
 const EXPORT_FLAGS: FlagSpec<typeof EXPORT_DEFAULTS> = {
   defaults: EXPORT_DEFAULTS,
   paths: { outDir: 'checkpoint', initFrom: CHECKPOINT_OR_KEYWORD, to: (value) => (isTorchPath(value) ? { use: 'new file', createsDirectory: true } : 'new directory') },
@@ -33,7 +34,8 @@ const EXPORT_FLAGS: FlagSpec<typeof EXPORT_DEFAULTS> = {
   docs: {
     outDir: 'the checkpoint: a directory written by `gpt train`, or a .safetensors file',
     initFrom: "'resume' (the checkpoint in --out-dir), or the checkpoint to read instead",
-    to: "the directory to write (created; its config.json, model.safetensors and tokenizer.json are replaced), or a .pt file: nanoGPT's checkpoint (DIR/ckpt.pt, DIR created for its sample.py --out_dir=DIR), a character vocabulary's meta.pkl beside it",
+    overwrite: 'replace the model --to already holds (a .pt file there, or a directory with config.json or model.safetensors)',
+    to: "the directory to write (created; its config.json, model.safetensors and tokenizer.json are replaced, with --overwrite where there), or a .pt file: nanoGPT's checkpoint (DIR/ckpt.pt, DIR created for its sample.py --out_dir=DIR), a character vocabulary's meta.pkl beside it",
   },
 };
 
@@ -52,6 +54,9 @@ export async function exportModel(args: string[]): Promise<number> {
   const source = checkpointPath(f);
   // replaced by what is read of it: a nanoGPT checkpoint's AdamW state and iter_num, which no export carries, would be lost
   if (await sameEntry(source, f.to)) throw new UsageError(`--to names ${f.to}, the checkpoint this export reads: export to another path`);
+  // a checkpoint is never replaced unless asked (nanoGPT's train.py's ckpt.pt, with its AdamW state, or an earlier export)
+  const held = await modelAt(f.to);
+  if (held && !f.overwrite) throw new UsageError(`--to ${f.to} already holds ${held}: choose another --to, or replace it with --overwrite`);
   const ckpt = floatCheckpoint(await readCheckpointHead(source), source, 'export'); // its weights uploaded as read, once the device is open
   if (isTorchPath(f.to)) return exportNanoGpt(ckpt, f.to);
   const problem = hfLayoutProblem(ckpt.meta.model);
@@ -109,6 +114,14 @@ async function exportNanoGpt(head: CheckpointHead, to: string): Promise<number> 
     disposeMoments(moments);
   }
   return 0;
+}
+
+/** What a model `to` names already holds, in words, or null: a file at a .pt path; a Hugging Face directory's model files. */
+async function modelAt(to: string): Promise<string | null> {
+  if (isTorchPath(to)) return (await pathExists(to)) ? 'a file' : null;
+  const files = [];
+  for (const file of [HF_FILES.config, HF_FILES.weights]) if (await pathExists(join(to, file))) files.push(file);
+  return files.length ? `a model (${files.join(', ')})` : null;
 }
 
 /** Whether `a` and `b` name one file or directory (the same inode), both there. */
