@@ -100,6 +100,9 @@ function readPython<T extends Record<string, unknown>>(path: string, text: strin
   return { values: values as Partial<T>, names, underneath: underneath as Partial<T>, script: nano };
 }
 
+/** How an error names setting `key` of resolved settings: as the config file spells it (their `names`), else as its flag. */
+export const settingName = (names: ReadonlyMap<string, string>) => (key: string) => names.get(key) ?? `flag ${flagName(key)}`;
+
 /**
  * A command's settings: its defaults; for a Python config, its nanoGPT script's defaults; then, in
  * nanoGPT's order, the flags before a bare config file, the file, the flags after it (--config FILE:

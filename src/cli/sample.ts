@@ -16,8 +16,8 @@ import { BUILTIN_CORPUS, loadCorpus } from './corpus.js';
 import { checkSplitsFit, loadTokens, VAL_FRACTION_OF_PREPARE } from './data.js';
 import { describeCompression } from './compression.js';
 import { checkInferenceFits, generationPositions } from './device-fit.js';
-import { resolveSettings } from './config-file.js';
-import { checkPathSettings, flagHelp, flagName, UsageError, type FlagSpec } from './flags.js';
+import { resolveSettings, settingName } from './config-file.js';
+import { checkPathSettings, flagHelp, UsageError, type FlagSpec } from './flags.js';
 import { fetchHubCheckpoints } from './hub-flags.js';
 import { NANOGPT_EVAL, NANOGPT_SAMPLE } from './nanogpt-settings.js';
 import { CHECKPOINT_OR_KEYWORD, DATA_DIR, TEXT_SOURCE } from './path-flags.js';
@@ -45,7 +45,7 @@ async function commandSettings<T extends Record<string, unknown> & { config: str
   // --out-dir is read only where --init-from is 'resume', as sample.py's out_dir
   const unread = ['config', ...(settings.values.initFrom === 'resume' ? [] : ['outDir'])];
   const keys = [...settings.given, ...settings.underneath].filter((key) => !unread.includes(key));
-  const name = (key: string) => settings.names.get(key) ?? `flag ${flagName(key)}`;
+  const name = settingName(settings.names);
   checkPathSettings(spec, settings.values, keys, name);
   await fetchHubCheckpoints(spec, settings.values, keys, name);
   return settings;

@@ -6,7 +6,7 @@ import type { Tokenizer } from '../gpt/tokenizer/index.js';
 import { DISTILL_DEFAULTS, DISTILL_DOCS, DISTILL_RANGES, loraTargetList, resolveTrainDtype, TRAIN_DEFAULTS, TRAIN_DOCS, TRAIN_DTYPES, TRAIN_RANGES, trainConfigProblem, type TrainConfig, type TrainDtype } from '../gpt/trainer.js';
 import { whyNoF16 } from '../kernels/profile.js';
 import type { ComputeDtype } from '../nn/autocast.js';
-import { pick, resolveSettings } from './config-file.js';
+import { pick, resolveSettings, settingName } from './config-file.js';
 import { BUILTIN_CORPUS } from './corpus.js';
 import { BPE_VOCAB_SIZE, checkTokenizerFlagsApply, TOKENIZER_DEFAULTS, TOKENIZER_DOCS, TOKENIZER_FILE_SHOWN, TOKENIZERS, VAL_FRACTION_OF_PREPARE } from './data.js';
 import { checkPathSettings, flagHelp, flagName, printNote, UsageError, type FlagSpec, type Note } from './flags.js';
@@ -125,14 +125,11 @@ export async function resolveFlags<F extends TrainFlags>(args: string[], spec: F
   // tokenizer, as in nanoGPT, are a checkpoint's (or the data's) where there is one
   for (const key of underneath) if (!([...SHAPE_KEYS, 'tokenizer'] as string[]).includes(key)) given.add(key);
   checkTokenizerFlagsApply(given, values.tokenizer);
-  checkPathSettings(spec, values, [...given].filter((key) => key !== 'config'), (key) => settingGiven(key, fromConfig));
+  checkPathSettings(spec, values, [...given].filter((key) => key !== 'config'), settingName(fromConfig));
   if (given.has('overwrite') && values.initFrom === 'resume') throw new UsageError('flag --overwrite does not apply to --init-from resume, which continues the checkpoint');
-  await fetchHubCheckpoints(spec, values, given, (key) => settingGiven(key, fromConfig));
+  await fetchHubCheckpoints(spec, values, given, settingName(fromConfig));
   return { values, given, fromConfig };
 }
-
-/** A setting given on the command line or in the config file, as its error names it. */
-const settingGiven = (key: string, fromConfig: ReadonlyMap<string, string>) => fromConfig.get(key) ?? `flag ${flagName(key)}`;
 
 /**
  * The run's training config: the flags; when fine-tuning, with the checkpoint's model shape; when
@@ -140,7 +137,7 @@ const settingGiven = (key: string, fromConfig: ReadonlyMap<string, string>) => f
  * names each setting where its value came from (`fromConfig`: the config file's, see resolveFlags).
  */
 export function trainingConfig(values: TrainFlags, given: Set<string>, ckpt: Pick<Checkpoint, 'meta'> | null, resume: boolean, fromConfig: ReadonlyMap<string, string> = new Map()): TrainConfig {
-  const setting = (key: string) => settingGiven(key, fromConfig);
+  const setting = settingName(fromConfig);
   let cfg: TrainConfig = pick(values, Object.keys(TRAIN_DEFAULTS)) as TrainConfig;
   if (ckpt) {
     const model = { ...ckpt.meta.model, shareLayers: ckpt.meta.model.shareLayers ?? 1 }; // absent: none shared
