@@ -84,7 +84,7 @@ describe('log.jsonl', () => {
     mkdirSync(dir);
     const path = join(dir, 'log.jsonl');
     const log = await RunLog.open(path, 'a', { append: true });
-    const step = { step: 1, loss: 3, lr: 1e-3, gradNorm: 1, ms: 10, tokensPerSec: 100 };
+    const step = { step: 1, loss: 3, lr: 1e-3, gradNorm: 1, ms: 10, tokensPerSec: 100, flopsPerSec: 1e8 };
     await log.step(step);
     expect(parseRunLog(readFileSync(path, 'utf8'), path)[0]!.run).toBe('a');
     renameSync(dir, `${dir}-moved`);

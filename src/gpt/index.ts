@@ -23,6 +23,7 @@ export {
   type TrainerState,
 } from './trainer.js';
 export type { TokenSource, TokenSplits } from './batches.js';
+export { trainingFlopsPerToken, forwardFlopsPerToken } from './flops.js';
 export { generate, generateBatch, type BatchGenerateOptions, type GenerateOptions } from './generate.js';
 export { quantizeModel } from './quantize.js';
 export type { SamplingOptions } from '../ops/index.js';

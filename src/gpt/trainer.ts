@@ -28,6 +28,7 @@ import { checkSplits, drawBatch, isTokenSource, type TokenSplits } from './batch
 import { evaluateModel } from './evaluate.js';
 import { memoryPlan, planFitProblem, type MemoryPlan } from './memory-plan.js';
 import { blockLinearShapes, GPT, shareLayersProblem, type GPTConfig } from './model.js';
+import { forwardFlopsPerToken, trainingFlopsPerToken } from './flops.js';
 import { describeAdapters, GPT_LORA_DEFAULTS, LORA_TARGETS, loraConfigProblem, loraRankProblem, sameLoRA, type LoRAConfig, type LoRATarget } from './lora.js';
 
 /** nanoGPT's Shakespeare-char configuration for CPUs (config/train_shakespeare_char.py, CPU line). */
@@ -181,6 +182,8 @@ export interface StepLog {
   gradNorm: number;
   ms: number;
   tokensPerSec: number;
+  /** Model FLOPs per second over the same steps as `ms` (Trainer.flopsPerToken per token; 0 at an evaluation); the first steps of a run compile the GPU kernels. */
+  flopsPerSec: number;
   val?: number;
   train?: number;
   /** Mixed precision: the loss scale after this step, and the steps skipped so far (overflowed gradients). */
@@ -443,6 +446,16 @@ export class Trainer {
     this.castCache = this.dtype === 'float16' && opts.castCache !== false;
   }
 
+  /**
+   * Model FLOPs per token of a step (src/gpt/flops.ts): the model's training FLOPs at cfg.blockSize,
+   * and a distillation teacher's forward on the same tokens. Divided by the adapter's peak, it is
+   * nanoGPT's MFU.
+   */
+  get flopsPerToken(): number {
+    const T = this.cfg.blockSize;
+    return trainingFlopsPerToken(this.model.config, T) + (this.distill ? forwardFlopsPerToken(this.distill.teacher.config, T) : 0);
+  }
+
   /** B random blocks of T+1 tokens: inputs x and next-token targets y, both int32 [B, T]. */
   batch(split: 'train' | 'val', rng = this.dataRng): { x: Int32Array; y: Int32Array } {
     return drawBatch(this.data[split], this.cfg.batchSize, this.cfg.blockSize, rng);
@@ -612,7 +625,7 @@ export class Trainer {
     while (this.step < maxIters) {
       if (this.step % evalInterval === 0) {
         const losses = await this.checkedEvaluate(hooks.onEvalBatch);
-        await this.callHook(() => hooks.onEval?.({ step: this.step, loss: NaN, lr: this.lr(), gradNorm: NaN, ms: 0, tokensPerSec: 0, ...losses }));
+        await this.callHook(() => hooks.onEval?.({ step: this.step, loss: NaN, lr: this.lr(), gradNorm: NaN, ms: 0, tokensPerSec: 0, flopsPerSec: 0, ...losses }));
         last = performance.now();
         lastStep = this.step;
       }
@@ -645,13 +658,14 @@ export class Trainer {
         const now = performance.now();
         const ms = (now - last) / Math.max(1, this.step - lastStep);
         const tokensPerSec = (batchSize * blockSize * gradAccum * 1000) / ms;
-        await this.callHook(() => hooks.onLog?.({ step: this.step, loss, lr, gradNorm, ms, tokensPerSec, ...(lossScale !== undefined && { lossScale, skippedSteps }) }));
+        const flopsPerSec = tokensPerSec * this.flopsPerToken;
+        await this.callHook(() => hooks.onLog?.({ step: this.step, loss, lr, gradNorm, ms, tokensPerSec, flopsPerSec, ...(lossScale !== undefined && { lossScale, skippedSteps }) }));
         last = now;
         lastStep = this.step;
       }
     }
     const losses = await this.checkedEvaluate(hooks.onEvalBatch);
-    await this.callHook(() => hooks.onEval?.({ step: this.step, loss: NaN, lr: this.lr(), gradNorm: NaN, ms: 0, tokensPerSec: 0, ...losses }));
+    await this.callHook(() => hooks.onEval?.({ step: this.step, loss: NaN, lr: this.lr(), gradNorm: NaN, ms: 0, tokensPerSec: 0, flopsPerSec: 0, ...losses }));
   }
 
   /** Calls a run's hook with the trainer free: run waits on it, so the hook may evaluate, or even step. */
