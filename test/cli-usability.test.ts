@@ -265,8 +265,8 @@ describe('gpt train on a terminal', () => {
       for (const queued of [1, 6]) expect(r.out).toContain(`evaluating: ${queued}/6 batches`);
       // the ETA's clock starts at the first step's report (step 2, the last): the evaluation at step 0 before it would count the compiling
       expect(r.out).toMatch(/ 2\/2 loss .* eta \?/);
-      // the step's log line stays above the bar, as in a log: the loss history, lr and tok/s
-      expect(r.out).toMatch(/^step 2: loss \d+\.\d{4}, lr \S+, \d+ ms\/step, \d+ tok\/s$/m);
+      // the step's log line stays above the bar, as in a log: the loss history, lr, tok/s and model FLOP/s
+      expect(r.out).toMatch(/^step 2: loss \d+\.\d{4}, lr \S+, \d+ ms\/step, \d+ tok\/s, [\d.e+-]+ TFLOP\/s$/m);
       expect(r.out).not.toMatch(/eta \d/);
     } finally {
       process.stdout.isTTY = tty;

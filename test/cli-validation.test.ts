@@ -44,6 +44,7 @@ const TRAIN: Record<string, Allowed> = {
   // without --lora-rank >= 1 the other LoRA settings would not apply: only their defaults pass
   'lora-alpha': () => false,
   'lora-dropout': (v) => v === 0,
+  'peak-tflops': positive, // default none: no mfu
 };
 
 /** Allowed values of each numeric flag, by command. */
@@ -127,8 +128,9 @@ describe('every numeric flag is range-checked', () => {
   it('the table covers every numeric flag of every command', async () => {
     for (const [command, flags] of Object.entries(ALLOWED)) {
       const help = (await gpt(command, '--help')).out;
-      const defaults = [...help.matchAll(/^ {2}--(\S+) .*\(default: ([^;)]*)[;)]/gm)];
-      const numeric = defaults.filter((m) => Number.isFinite(Number(m[2]))).map((m) => m[1]);
+      // a number's default, or a range (a numeric flag whose default is none)
+      const defaults = [...help.matchAll(/^ {2}--(\S+) .*\(default: ([^;)]*)(?:\)|; (an integer|a finite number|exactly))/gm)];
+      const numeric = defaults.filter((m) => Number.isFinite(Number(m[2])) || m[3]).map((m) => m[1]);
       expect(numeric.sort(), command).toEqual(Object.keys(flags).sort());
     }
   });

@@ -40,12 +40,21 @@ describe('gpt CLI', () => {
   });
 
   it('resumes a run where it stopped', async () => {
-    const r = await gpt('train', '--init-from', 'resume', '--max-iters', '30', '--out-dir', out, '--profile');
+    const r = await gpt('train', '--init-from', 'resume', '--max-iters', '30', '--out-dir', out, '--profile', '--peak-tflops', '0.5');
     expect(r.code, r.err).toBe(0);
     expect(r.out).toMatch(/resuming at step 20/);
     expect(r.out).toMatch(/GPU time per kernel, one training step/);
     expect(r.out).toMatch(/\n  matmul\S* +\d+ +[\d.]+ +[\d.]+%/);
     expect(r.out).toMatch(/step 30: train loss/);
+    // model FLOP/s on every step line; mfu once a line times none of the resumed run's first two steps (which compile kernels)
+    expect(r.out).toMatch(/step 25: loss .*, \d+ tok\/s, [\d.]+ TFLOP\/s, eta /);
+    const [, tflops, mfu] = r.out.match(/step 30: loss .*, \d+ tok\/s, ([\d.]+) TFLOP\/s, mfu ([\d.]+)%, eta /)!;
+    expect(Math.abs(Number(mfu) - (100 * Number(tflops)) / 0.5)).toBeLessThanOrEqual(0.005 + (100 * 0.005 * Number(tflops)) / 0.5); // as printed: 3 digits, 2 decimals
+    // log.jsonl: nanoGPT's 6N + 12·L·H·Q·T a token, N the weights multiplied (TINY: 1 layer, C 16, T 16; the tied LM head's V·C)
+    const V = Number(r.out.match(/vocab (\d+)/)![1]);
+    const [L, C, T] = [1, 16, 16];
+    const steps = readFileSync(join(out, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l)).filter((l) => l.type === 'train' && l.step > 20);
+    for (const l of steps) expect(l.flopsPerSec / l.tokensPerSec).toBeCloseTo(6 * (L * 12 * C * C + V * C) + 12 * L * C * T, 6);
   });
 
   it('fine-tunes a checkpoint on a new corpus with the same tokenizer', async () => {

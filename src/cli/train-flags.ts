@@ -4,6 +4,7 @@
 import type { Checkpoint } from '../gpt/checkpoint.js';
 import type { Tokenizer } from '../gpt/tokenizer/index.js';
 import { DISTILL_DEFAULTS, DISTILL_DOCS, DISTILL_RANGES, loraTargetList, resolveTrainDtype, TRAIN_DEFAULTS, TRAIN_DOCS, TRAIN_DTYPES, TRAIN_RANGES, trainConfigProblem, type TrainConfig, type TrainDtype } from '../gpt/trainer.js';
+import { POSITIVE } from '../io/value-ranges.js';
 import { whyNoF16 } from '../kernels/profile.js';
 import type { ComputeDtype } from '../nn/autocast.js';
 import { pick, resolveSettings, settingName } from './config-file.js';
@@ -39,6 +40,7 @@ const CLI_DEFAULTS = {
   decayLr: true,
   overwrite: false,
   profile: false,
+  peakTflops: 0, // none: no adapter's peak is known here
 };
 
 const DEFAULTS = { ...CLI_DEFAULTS, ...TRAIN_DEFAULTS };
@@ -53,7 +55,7 @@ export const TRAIN_FLAGS: FlagSpec<TrainFlags> = {
   paths: { data: TEXT_SOURCE, dataDir: DATA_DIR, outDir: 'new directory', config: 'file', initFrom: CHECKPOINT_OR_KEYWORD, tokenizerFile: TEXT_SOURCE },
   foreign: { valFraction: VAL_FRACTION_OF_PREPARE },
   nanogpt: NANOGPT_TRAIN,
-  ranges: { ...TRAIN_RANGES, vocabSize: BPE_VOCAB_SIZE },
+  ranges: { ...TRAIN_RANGES, vocabSize: BPE_VOCAB_SIZE, peakTflops: POSITIVE },
   choices: { tokenizer: TOKENIZERS, dtype: TRAIN_DTYPES },
   docs: {
     data: 'text file or URL to train on',
@@ -67,11 +69,13 @@ export const TRAIN_FLAGS: FlagSpec<TrainFlags> = {
     decayLr: "false: a constant learning rate, --learning-rate from step 0 (nanoGPT's decay_lr; --min-lr and --warmup-iters then do not apply)",
     overwrite: 'replace the checkpoint already in <out-dir>: at the first save, which starts its log.jsonl over (until then both are kept)',
     profile: 'print GPU time per kernel for one training step (timestamp queries)',
+    peakTflops: "the adapter's peak TFLOP/s in the run's dtype, from its datasheet (gpt assumes none; nanoGPT's estimate_mfu an A100's 312): step lines then add mfu, their model TFLOP/s as a share of it, once a line times neither of the run's first two steps (they compile kernels)",
     ...TRAIN_DOCS,
   },
   defaultsShown: {
     data: dataDefault('a new model, <out-dir>/data if prepared'),
     ...TOKENIZER_FILE_SHOWN,
+    peakTflops: 'none: no mfu',
   },
 };
 

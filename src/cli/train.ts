@@ -225,6 +225,9 @@ async function trainRun(
   let savedAt = resume ? trainer.step : null; // the step of the checkpoint this run continues or wrote
   const progress = new Progress(cfg.maxIters);
   const [t0, firstStep] = [performance.now(), trainer.step];
+  // a step line's speed is over the steps since the last line or evaluation: no mfu from one that
+  // times the run's first steps, which compile the kernels (nanoGPT leaves its first ones out too)
+  let timedFrom = firstStep;
   let lastEvalLine = t0; // in logs, a line on an evaluation's progress at most this often
   // the first evaluation and steps compile every kernel the run uses: tens of seconds where a CPU
   // driver meets them for the first time, silent but for this line
@@ -247,7 +250,9 @@ async function trainRun(
         clearTimeout(compiling);
         await log.step(l);
         const scale = l.lossScale === undefined ? '' : `, loss scale ${l.lossScale} (${l.skippedSteps} steps skipped)`;
-        const line = `step ${l.step}: loss ${l.loss.toFixed(4)}, lr ${l.lr.toExponential(2)}, ${l.ms.toFixed(0)} ms/step, ${Math.round(l.tokensPerSec)} tok/s${scale}`;
+        const mfu = flags.peakTflops && timedFrom >= profiledStep(firstStep) ? `, mfu ${((100 * l.flopsPerSec) / (flags.peakTflops * 1e12)).toFixed(2)}%` : '';
+        timedFrom = l.step;
+        const line = `step ${l.step}: loss ${l.loss.toFixed(4)}, lr ${l.lr.toExponential(2)}, ${l.ms.toFixed(0)} ms/step, ${Math.round(l.tokensPerSec)} tok/s, ${formatTflops(l.flopsPerSec)} TFLOP/s${mfu}${scale}`;
         // a terminal keeps the lines too (nanoGPT's history of losses; lr, tok/s, the loss scale), the bar below them
         if (process.stdout.isTTY) {
           progress.log(line);
@@ -264,6 +269,7 @@ async function trainRun(
       },
       onEval: async (l: StepLog) => {
         lastEvalLine = performance.now();
+        timedFrom = l.step;
         const again = l.step === resumedAt;
         if (!again) await log.eval(l);
         progress.log(`step ${l.step}: train loss ${l.train!.toFixed(4)}, val loss ${l.val!.toFixed(4)}`);
@@ -342,6 +348,9 @@ function describeModel(model: GPT): string {
   const shared = shareLayers > 1 ? `, ${sharedBlocks(nLayer, shareLayers)}, --share-layers ${shareLayers}` : '';
   return `${formatParams(model.numParams())} parameters (excluding position embeddings${shared})`;
 }
+
+/** Model FLOP/s as TFLOP/s to three significant digits: lavapipe's 0.0326, a GPU's 48.1 or 312. */
+const formatTflops = (flopsPerSec: number) => (flopsPerSec >= 100e12 ? (flopsPerSec / 1e12).toFixed(0) : (flopsPerSec / 1e12).toPrecision(3));
 
 /** A float16 run (--dtype float16, or the resumed run's) where float16 cannot run: one line saying which flag to give instead. */
 function checkDtypeRuns(dtype: TrainDtype, given: Set<string>, resumedFrom: string | null): void {
