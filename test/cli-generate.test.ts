@@ -65,6 +65,12 @@ describe('timeGeneration', () => {
     expect(t.decodeTokensPerSec).toBeCloseTo((batch * (newTokens - 1) * 1000) / mean(t.decodeMs), 9);
     expect(t.decodeMsPerStep).toBeCloseTo(mean(t.decodeMs) / (newTokens - 1), 9);
   });
+
+  it('refuses repeats or a seed it cannot use in one line (repeats 0 gave NaN figures, 1.5 two runs)', async () => {
+    const o = { batch: 1, promptTokens: 2, newTokens: 2 };
+    for (const repeats of [0, 1.5, -1]) await expect(timeGeneration(model, { ...o, repeats })).rejects.toThrow(`timeGeneration: repeats must be a positive integer, got ${repeats}`);
+    await expect(timeGeneration(model, { ...o, seed: 0.5 })).rejects.toThrow('timeGeneration: seed must be an integer, got 0.5');
+  });
 });
 
 describe('gpt sample output', () => {
