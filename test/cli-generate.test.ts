@@ -3,7 +3,7 @@
 // checked against the library's single-prompt generate, seeded as the help says (seed + n - 1).
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { generate } from '../src/gpt/generate.js';
 import { timeGeneration } from '../src/gpt/generate-timing.js';
 import { GPT } from '../src/gpt/model.js';
@@ -11,6 +11,7 @@ import { profile, setProfile } from '../src/kernels/profile.js';
 import { device } from '../src/index.js';
 import { CharTokenizer } from '../src/gpt/tokenizer/index.js';
 import { saveCheckpoint } from '../src/node/checkpoint-dir.js';
+import { Progress } from '../src/cli/progress.js';
 import { gpt, runGpt, tempDir } from './cli-helpers.js';
 import { setupDevice } from './helpers.js';
 
@@ -65,6 +66,12 @@ describe('timeGeneration', () => {
     expect(t.decodeTokensPerSec).toBeCloseTo((batch * (newTokens - 1) * 1000) / mean(t.decodeMs), 9);
     expect(t.decodeMsPerStep).toBeCloseTo(mean(t.decodeMs) / (newTokens - 1), 9);
   });
+
+  it('refuses repeats or a seed it cannot use in one line (repeats 0 gave NaN figures, 1.5 two runs)', async () => {
+    const o = { batch: 1, promptTokens: 2, newTokens: 2 };
+    for (const repeats of [0, 1.5, -1]) await expect(timeGeneration(model, { ...o, repeats })).rejects.toThrow(`timeGeneration: repeats must be a positive integer, got ${repeats}`);
+    await expect(timeGeneration(model, { ...o, seed: 0.5 })).rejects.toThrow('timeGeneration: seed must be an integer, got 0.5');
+  });
 });
 
 describe('gpt sample output', () => {
@@ -95,6 +102,23 @@ describe('gpt sample --num-samples', () => {
       expect(samples[n], `sample ${n + 1}`).toBe(tokenizer.decode(ids));
     }
     expect(r.err).toMatch(/--- 36 tokens in .* s \(.* tok\/s, 3 samples in one batch, float(32|16)\)/);
+  });
+
+  it('says how far the batch is on stderr while it runs (its samples print only when done): a line each 10 s, here each step', async () => {
+    const report = Progress.prototype.report;
+    const spy = vi.spyOn(Progress.prototype, 'report').mockImplementation(function (this: Progress, done, status) {
+      return report.call(this, done, status, 0); // a line at every report, not after 10 s
+    });
+    try {
+      const r = await gpt('sample', '--out-dir', dir, '--start', 'to ', '--num-samples', '2', '--max-new-tokens', '4');
+      expect(r.code, r.err).toBe(0);
+      const lines = r.err.trimEnd().split('\n');
+      expect(lines.slice(0, 4)).toEqual([1, 2, 3, 4].map((k) => expect.stringMatching(new RegExp(`^generating 2 samples, tokens each: ${k}/4, eta (\\?|\\d+s)$`))));
+      expect(lines.slice(4)).toEqual([expect.stringMatching(/^--- 8 tokens in /)]);
+      expect(r.out).not.toMatch(/generating/);
+    } finally {
+      spy.mockRestore();
+    }
   });
 
   it('at the largest --seed, each sample still draws from its own seed (seed + n - 1 is not rounded onto its neighbour)', async () => {

@@ -111,11 +111,12 @@ export interface Running {
 
 /**
  * Starts `gpt ...args` as a real process, SIGKILLed after `timeoutMs` (a hang shows as timedOut);
- * through the launcher bin/gpt.js runs (`via: 'launcher'`), or straight into the CLI.
+ * through the launcher bin/gpt.js runs (`via: 'launcher'`), or straight into the CLI. Its stdout is
+ * a pipe read into `out`, or the file descriptor `stdout` (then `out` stays empty).
  */
-export async function spawnGpt(args: string[], timeoutMs = 60_000, via: 'main' | 'launcher' = 'main'): Promise<Running> {
+export async function spawnGpt(args: string[], timeoutMs = 60_000, via: 'main' | 'launcher' = 'main', stdout: 'pipe' | number = 'pipe'): Promise<Running> {
   const script = await (via === 'launcher' ? launcherBundle() : cliBundle());
-  const child = spawn(process.execPath, [script, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [script, ...args], { stdio: ['ignore', stdout, 'pipe'] });
   let out = '';
   let err = '';
   let timedOut = false;
@@ -123,7 +124,7 @@ export async function spawnGpt(args: string[], timeoutMs = 60_000, via: 'main' |
     timedOut = true;
     child.kill('SIGKILL');
   }, timeoutMs);
-  child.stdout!.on('data', (d: Buffer) => (out += d));
+  child.stdout?.on('data', (d: Buffer) => (out += d));
   child.stderr!.on('data', (d: Buffer) => (err += d));
   const done = new Promise<Result & { signal: NodeJS.Signals | null; timedOut: boolean }>((resolve, reject) => {
     child.on('error', reject);

@@ -1,9 +1,9 @@
 // The CLI as real processes, where only a process shows it: two runs on one --out-dir (the second
 // is refused, naming the first's pid), the lock released on SIGINT, SIGTERM and SIGHUP with the
 // process still ending by that signal and saying which checkpoint it leaves, no hang on paths that used to hang (/proc, FIFOs), `gpt
-// sample | head` ending quietly, `gpt train | head` ending as SIGPIPE would, and `gpt serve --host 0.0.0.0` saying what it exposes.
+// sample | head` ending quietly, `gpt sample > /dev/full` in one line, `gpt train | head` ending as SIGPIPE would, and `gpt serve --host 0.0.0.0` saying what it exposes.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, watch, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, watch, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { loadCheckpoint } from '../src/node/checkpoint-dir.js';
@@ -151,6 +151,19 @@ describe('gpt sample | head', () => {
     expect(r.timedOut, 'still generating after its reader left').toBe(false);
     expect(r.err).toBe('');
     expect(r.code).toBe(0);
+  });
+});
+
+describe('gpt sample > a full disk', () => {
+  it.skipIf(!existsSync('/dev/full'))('a stdout that cannot be written (ENOSPC) ends the run in one line naming it, not a stack trace', async () => {
+    const full = openSync('/dev/full', 'w');
+    try {
+      const r = await (await spawnGpt(['sample', '--out-dir', fixture, '--max-new-tokens', '1000000'], 60_000, 'launcher', full)).done;
+      expect(r.timedOut, 'still generating with nowhere to write').toBe(false);
+      expect([r.code, r.err]).toEqual([1, 'gpt sample: cannot write to stdout: ENOSPC (no space left on device)\n']);
+    } finally {
+      closeSync(full);
+    }
   });
 });
 

@@ -396,6 +396,10 @@ describe('generateBatch', () => {
     await expect(first([Int32Array.from([1, V])], { maxNewTokens: 1 })).rejects.toThrow(`generateBatch: prompts[0][1] = number ${V} is not a token id in [0, ${V})`);
     await expect(first([[1], [2, V]], { maxNewTokens: 1 })).rejects.toThrow(`generateBatch: prompts[1][1] = number ${V} is not a token id in [0, ${V})`);
     await expect(first([[1], [2]], { maxNewTokens: 1, seed: [1] })).rejects.toThrow(/^generateBatch: seed must be one number, or one per prompt \(2\), got 1$/);
+    // a hole or undefined is refused as any other bad element (forEach skipped a hole; find() found undefined as "none")
+    await expect(first([[1], , [2]], { maxNewTokens: 1 })).rejects.toThrow(/^generateBatch: prompts\[1\] must be a non-empty array \(or typed array\) of token ids, got undefined$/);
+    await expect(first([[1], [2]], { maxNewTokens: 1, seed: [1, undefined] })).rejects.toThrow(/^generateBatch: seed must be an integer, got undefined$/);
+    await expect(first([[1], [2]], { maxNewTokens: 1, seed: [1, ,] })).rejects.toThrow(/^generateBatch: seed must be an integer, got undefined$/);
     await expect(first([[1]], { maxNewTokens: 1, stopToken: -1 })).rejects.toThrow(`generateBatch: stopToken must be a token id in [0, ${V}), got number -1`);
     expect(() => scope(() => model.forward(tensor(new Int32Array(4), [2, 2]), { starts: [0, 2] }))).toThrow(/GPT.forward: starts\[1\] = 2 is not a slot in \[0, 2\)/);
   });

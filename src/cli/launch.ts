@@ -11,7 +11,7 @@ import { spawn } from 'node:child_process';
 import { StringDecoder } from 'node:string_decoder';
 import { Transform } from 'node:stream';
 import { main, opensAdapter, VERBOSE_FLAG } from './main.js';
-import { readerLeft } from './reader-gone.js';
+import { outputFailed, readerLeft } from './reader-gone.js';
 
 /** Dawn's notices, one line each. */
 export const DAWN_NOTICE = /^Warning: maxDynamic(Uniform|Storage)BuffersPerPipelineLayout artificially reduced from \d+ to \d+ to fit dynamic offset allocation limit\.$/;
@@ -29,7 +29,7 @@ export async function launch(argv: string[], script: string): Promise<number> {
     process.once('disconnect', () => process.kill(process.pid, 'SIGTERM'));
   }
   if (child || argv.includes(VERBOSE_FLAG) || !opensAdapter(argv)) {
-    endWhenReaderLeaves();
+    endWhenReaderLeaves(argv.find((a) => a !== VERBOSE_FLAG) ?? '');
     return main(argv);
   }
   return runFiltered(script, argv);
@@ -39,13 +39,11 @@ export async function launch(argv: string[], script: string): Promise<number> {
  * `gpt sample | head`: once the reader of stdout is gone, the run ends (reader-gone.ts), as a process
  * that SIGPIPE ends: Node ignores SIGPIPE, so the next write fails with EPIPE, thrown as a stack
  * trace, and where it did not end the process, generation would go on for no one. Exit handlers
- * still run (the --out-dir lock is released).
+ * still run (the --out-dir lock is released). Any other write error of stdout (ENOSPC) ends `command`
+ * in one line.
  */
-function endWhenReaderLeaves(): void {
-  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
-    if (e.code !== 'EPIPE') throw e;
-    readerLeft();
-  });
+function endWhenReaderLeaves(command: string): void {
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => (e.code === 'EPIPE' ? readerLeft() : outputFailed(command, e)));
 }
 
 function runFiltered(script: string, argv: string[]): Promise<number> {

@@ -120,6 +120,8 @@ export async function sample(args: string[], stats: NodeJS.WritableStream = proc
     // all samples in one batch (one forward per step for all of them); sample n draws with seed + n - 1
     const samples: number[][] = Array.from({ length: f.numSamples }, () => []);
     const streaming = f.numSamples === 1; // one sample streams; several are printed whole, in order, when done
+    // meanwhile a line on stderr every 10 s says how far they are (nanoGPT's sample.py prints each as it ends)
+    const progress = streaming ? null : new Progress(f.maxNewTokens, undefined, (line) => console.error(line), false);
     const stream = new TextStream(tokenizer);
     if (streaming) process.stdout.write(shown);
     const t0 = performance.now();
@@ -128,6 +130,7 @@ export async function sample(args: string[], stats: NodeJS.WritableStream = proc
       for await (const step of generateBatch(model, samples.map(() => prompt), options)) {
         step.forEach((id, s) => id !== null && samples[s]!.push(id));
         if (streaming && step[0] !== null) process.stdout.write(stream.push(step[0]!));
+        progress?.report(samples[0]!.length, `generating ${f.numSamples} samples, tokens each`);
       }
     }, casts);
     const secs = (performance.now() - t0) / 1000;

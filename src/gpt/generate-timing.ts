@@ -28,7 +28,7 @@ export interface GenerationTiming {
   decodeMs: number[];
 }
 
-/** Throws a one-line error unless the prompt and the new tokens fit the model's window (decoding past it re-encodes: another measurement). */
+/** Throws a one-line error unless the prompt and the new tokens fit the model's window (decoding past it re-encodes: another measurement), or for repeats or a seed it cannot use. */
 function checkTimingShape(model: GPT, o: GenerationTimingOptions): void {
   const { blockSize } = model.config;
   if (!(Number.isInteger(o.batch) && o.batch >= 1)) throw new RangeError(`timeGeneration: batch must be a positive integer, got ${o.batch}`);
@@ -36,6 +36,8 @@ function checkTimingShape(model: GPT, o: GenerationTimingOptions): void {
   if (!(Number.isInteger(o.promptTokens) && o.promptTokens >= 1 && o.promptTokens + o.newTokens <= blockSize)) {
     throw new RangeError(`timeGeneration: promptTokens (${o.promptTokens}) + newTokens (${o.newTokens}) must fit the model's blockSize ${blockSize}`);
   }
+  if (o.repeats !== undefined && !(Number.isInteger(o.repeats) && o.repeats >= 1)) throw new RangeError(`timeGeneration: repeats must be a positive integer, got ${o.repeats}`); // 0: no run, NaN figures
+  if (o.seed !== undefined && !Number.isSafeInteger(o.seed)) throw new RangeError(`timeGeneration: seed must be an integer, got ${o.seed}`);
 }
 
 /** The middle value, or the mean of the middle two for an even count. */

@@ -234,12 +234,14 @@ function checkArgs(model: GPT, prompts: readonly ArrayLike<number>[], opts: Batc
   if (!(model instanceof GPT)) throw new TypeError(`${op}: argument 'model' must be a GPT, got ${describeValue(model)}`);
   const { vocabSize } = model.config;
   const single = op === 'generate';
-  prompts.forEach((prompt, i) => {
+  // by index, not forEach: a hole in the array is refused as the undefined it reads as, not skipped
+  for (let i = 0; i < prompts.length; i++) {
+    const prompt = prompts[i]!;
     const name = single ? 'prompt' : `prompts[${i}]`;
     if (!(Array.isArray(prompt) || isTypedArray(prompt)) || !prompt.length) throw new TypeError(`${op}: ${single ? 'the prompt' : name} must be a non-empty array (or typed array) of token ids, got ${describeValue(prompt)}`);
     const bad = Array.prototype.findIndex.call(prompt, (id: unknown) => !isToken(id, vocabSize));
     if (bad >= 0) throw new RangeError(`${op}: ${name}[${bad}] = ${describeValue(prompt[bad])} is not a token id in [0, ${vocabSize})`);
-  });
+  }
   if (typeof opts !== 'object' || opts === null) throw new TypeError(`${op}: options { maxNewTokens, temperature?, topK?, topP?, seed?, stopToken? } are required`);
   checkOptionKeys(op, opts, ['maxNewTokens', 'temperature', 'topK', 'topP', 'seed', 'kvCache', 'stopToken']);
   const { maxNewTokens, seed, stopToken, kvCache } = opts;
@@ -247,8 +249,8 @@ function checkArgs(model: GPT, prompts: readonly ArrayLike<number>[], opts: Batc
   if (kvCache !== undefined && typeof kvCache !== 'boolean') throw new TypeError(`${op}: kvCache must be true or false, got ${describeValue(kvCache)}`); // 'false' would turn it on
   const seeds = Array.isArray(seed) ? seed : [seed ?? 0];
   if (Array.isArray(seed) && seed.length !== prompts.length) throw new RangeError(`${op}: seed must be one number, or one per prompt (${prompts.length}), got ${seed.length}`);
-  const badSeed = seeds.find((s) => !Number.isSafeInteger(s));
-  if (badSeed !== undefined) throw new RangeError(`${op}: seed must be an integer, got ${describeValue(badSeed)}`);
+  const badSeed = seeds.findIndex((s) => !Number.isSafeInteger(s)); // by index: an undefined seed (or a hole) is bad too, where find() returned it as 'none'
+  if (badSeed >= 0) throw new RangeError(`${op}: seed must be an integer, got ${describeValue(seeds[badSeed])}`);
   if (stopToken !== undefined && !isToken(stopToken, vocabSize)) throw new RangeError(`${op}: stopToken must be a token id in [0, ${vocabSize}), got ${describeValue(stopToken)}`);
   checkSamplingOptions(op, opts);
 }
