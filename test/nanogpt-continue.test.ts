@@ -160,3 +160,26 @@ describe('gpt train --init-from ckpt.pt --continue', () => {
     expectOneLine(await run('--init-from', oneGroup.ckpt), 2, /flag --continue \(--init-from .*\): .*\['optimizer'\]: expected nanoGPT's 2 param_groups/);
   });
 });
+
+describe("nanoGPT's out_dir where a run of ours is read", () => {
+  const dir = tempDir('nanogpt-out-dir');
+
+  it('--init-from resume, and --out-dir of sample, eval and export, name its ckpt.pt and the flag that reads it, in one line', async () => {
+    const out = join(dir, 'out-shakespeare-char');
+    mkdirSync(out, { recursive: true });
+    cpSync(join(FIXTURES, CKPT), join(out, 'ckpt.pt'));
+    const file = join(out, 'ckpt.pt');
+    expectOneLine(
+      await gpt('train', '--init-from', 'resume', '--out-dir', out),
+      2,
+      new RegExp(`^gpt train: --init-from resume continues a run of ours in --out-dir, and ${out} holds nanoGPT's ${file} instead \\(no checkpoint\\.json\\): continue its run with --init-from ${file} --continue$`),
+    );
+    for (const command of ['sample', 'eval', 'export']) {
+      const r = await gpt(command, `--out_dir=${out}`, ...(command === 'export' ? ['--to', join(dir, 'hf')] : []));
+      expectOneLine(r, 2, new RegExp(`^gpt ${command}: flag --out-dir names ${out}, which holds no checkpoint \\(no checkpoint\\.json, nor a Hugging Face model's config\\.json\\); it holds nanoGPT's ckpt\\.pt: give --init-from ${file}$`));
+    }
+    expectOneLine(await gpt('info', out), 2, new RegExp(`^gpt info: argument PATH names ${out}, which holds no checkpoint .*; it holds nanoGPT's ckpt\\.pt: give the file, ${file}$`));
+    // a directory of ours beside it is read as before
+    expectOneLine(await gpt('train', '--init-from', 'resume', '--out-dir', join(dir, 'missing')), 2, /^gpt train: --init-from resume continues the run in --out-dir, and .*missing does not exist: give the run's directory/);
+  });
+});

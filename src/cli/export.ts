@@ -18,7 +18,7 @@ import { saveNanoGptFile } from '../node/nanogpt-file.js';
 import { pathExists } from '../node/regular-files.js';
 import { flagHelp, noPositional, parseFlags, UsageError, type FlagSpec } from './flags.js';
 import { fetchHubCheckpoints } from './hub-flags.js';
-import { CHECKPOINT_OR_KEYWORD } from './path-flags.js';
+import { CHECKPOINT_OR_KEYWORD, RUN_CHECKPOINT } from './path-flags.js';
 import { floatCheckpoint } from './float-checkpoint.js';
 import { checkpointPath } from './sample.js';
 
@@ -29,7 +29,7 @@ const isTorchPath = (path: string) => extname(path) === TORCH_EXTENSION;
 const EXPORT_DEFAULTS = { outDir: 'out', initFrom: 'resume', to: '', overwrite: false };
 const EXPORT_FLAGS: FlagSpec<typeof EXPORT_DEFAULTS> = {
   defaults: EXPORT_DEFAULTS,
-  paths: { outDir: 'checkpoint', initFrom: CHECKPOINT_OR_KEYWORD, to: (value) => (isTorchPath(value) ? { use: 'new file', createsDirectory: true } : 'new directory') },
+  paths: { outDir: RUN_CHECKPOINT, initFrom: CHECKPOINT_OR_KEYWORD, to: (value) => (isTorchPath(value) ? { use: 'new file', createsDirectory: true } : 'new directory') },
   ranges: {},
   docs: {
     outDir: 'the checkpoint: a directory written by `gpt train`, or a .safetensors file',

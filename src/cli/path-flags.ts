@@ -2,8 +2,8 @@
 // command reads or writes anything: one line naming the flag, the path and what is wrong with it
 // (missing, under a file, of the wrong kind, unreadable, empty), rather than an errno code from
 // deep in the reading. Synchronous, as flag parsing is: a few stat calls at startup.
-import { accessSync, constants, readdirSync, statSync, type Stats } from 'node:fs';
-import { dirname } from 'node:path';
+import { accessSync, constants, existsSync, readdirSync, statSync, type Stats } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { HF_FILES } from '../gpt/hf/index.js';
 import { MANIFEST_FILE } from '../node/checkpoint-files.js';
 import { kindOf } from '../node/regular-files.js';
@@ -27,6 +27,8 @@ export interface PathRule {
   hub?: boolean;
   /** A new file whose directory, missing, is created with its parents (as a new directory's are). */
   createsDirectory?: boolean;
+  /** A checkpoint directory read as nanoGPT's out_dir, whose ckpt.pt another flag reads (--out-dir's: --init-from). */
+  fileFlag?: string;
 }
 
 /** A flag's rule, or one by its value (null: the value names no path, such as 'resume' or a URL). */
@@ -79,7 +81,9 @@ export function pathFlagProblem(name: string, value: string, flag: PathFlag): st
   if (denied) return `${name} names ${value}, which cannot be ${writes ? 'written' : 'read'} (${denied})`;
   if (!writes && s.isFile() && s.size === 0) return `${name} names ${value}, which is empty`;
   if (rule.use === 'checkpoint' && s.isDirectory() && !holdsCheckpoint(path)) {
-    return `${name} names ${value}, which holds no checkpoint (no ${MANIFEST_FILE}, nor a Hugging Face model's ${HF_FILES.config})`;
+    const file = nanoGptFileIn(path);
+    const instead = file ? `; it holds nanoGPT's ${NANOGPT_FILE}: give ${rule.fileFlag ? `${rule.fileFlag} ${file}` : `the file, ${file}`}` : '';
+    return `${name} names ${value}, which holds no checkpoint (no ${MANIFEST_FILE}, nor a Hugging Face model's ${HF_FILES.config})${instead}`;
   }
   return null;
 }
@@ -114,6 +118,18 @@ function accessDenied(path: string, mode: number): string | null {
     return (e as NodeJS.ErrnoException).code === 'EROFS' ? 'its file system is mounted read-only' : 'permission denied';
   }
 }
+
+/** The checkpoint nanoGPT's train.py writes into its out_dir. */
+const NANOGPT_FILE = 'ckpt.pt';
+
+/** nanoGPT's checkpoint in `dir` (its out_dir), which is read where the file is named, or null. */
+export function nanoGptFileIn(dir: string): string | null {
+  const file = join(dir, NANOGPT_FILE);
+  return existsSync(file) ? file : null;
+}
+
+/** --out-dir of a command that reads the checkpoint there (sample, eval, export): nanoGPT's out_dir holds a ckpt.pt, which --init-from reads. */
+export const RUN_CHECKPOINT: PathRule = { use: 'checkpoint', fileFlag: '--init-from' };
 
 /** Whether a directory holds a checkpoint of ours (its manifest) or a Hugging Face model (its config.json). */
 function holdsCheckpoint(dir: string): boolean {

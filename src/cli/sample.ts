@@ -20,7 +20,7 @@ import { resolveSettings, settingName } from './config-file.js';
 import { checkPathSettings, flagHelp, UsageError, type FlagSpec } from './flags.js';
 import { fetchHubCheckpoints } from './hub-flags.js';
 import { NANOGPT_EVAL, NANOGPT_SAMPLE } from './nanogpt-settings.js';
-import { CHECKPOINT_OR_KEYWORD, DATA_DIR, TEXT_SOURCE } from './path-flags.js';
+import { CHECKPOINT_OR_KEYWORD, DATA_DIR, RUN_CHECKPOINT, TEXT_SOURCE } from './path-flags.js';
 import { Progress } from './progress.js';
 import { dtypeFlag } from './train-flags.js';
 
@@ -68,7 +68,7 @@ const SAMPLE_DEFAULTS = {
 const SAMPLE_FLAGS: FlagSpec<typeof SAMPLE_DEFAULTS> = {
   defaults: SAMPLE_DEFAULTS,
   nanogpt: NANOGPT_SAMPLE,
-  paths: { config: 'file', outDir: 'checkpoint', initFrom: CHECKPOINT_OR_KEYWORD, start: (value) => (value.startsWith('FILE:') && value.length > 5 ? { use: 'file', path: value.slice(5) } : null) },
+  paths: { config: 'file', outDir: RUN_CHECKPOINT, initFrom: CHECKPOINT_OR_KEYWORD, start: (value) => (value.startsWith('FILE:') && value.length > 5 ? { use: 'file', path: value.slice(5) } : null) },
   ranges: {
     numSamples: POSITIVE_INT,
     maxNewTokens: POSITIVE_INT,
@@ -157,7 +157,7 @@ const EVAL_FLAGS: FlagSpec<typeof EVAL_DEFAULTS> = {
   defaults: EVAL_DEFAULTS,
   foreign: { valFraction: VAL_FRACTION_OF_PREPARE },
   nanogpt: NANOGPT_EVAL, // nanoGPT's train.py with eval_only = True
-  paths: { config: 'file', outDir: 'checkpoint', initFrom: CHECKPOINT_OR_KEYWORD, data: TEXT_SOURCE, dataDir: DATA_DIR },
+  paths: { config: 'file', outDir: RUN_CHECKPOINT, initFrom: CHECKPOINT_OR_KEYWORD, data: TEXT_SOURCE, dataDir: DATA_DIR },
   ranges: { evalIters: TRAIN_RANGES.evalIters, batchSize: TRAIN_RANGES.batchSize, seed: TRAIN_RANGES.seed },
   choices: { dtype: TRAIN_DTYPES },
   docs: {

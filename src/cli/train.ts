@@ -28,6 +28,7 @@ import { sharedBlocks } from './compression.js';
 import { keepOnlyRun, rewindRunLog } from './resume-log.js';
 import { RunWhereabouts } from './interrupted.js';
 import { withDirectoryLock } from './run-lock.js';
+import { nanoGptFileIn } from './path-flags.js';
 import { profileTable } from './profile-table.js';
 import { checkContinuable, continuedLine, continueNanoGptRun, nanoGptRunToContinue } from './nanogpt-continue.js';
 import { checkStudent, loadTeacher, teacherDistillation, teacherModel, type Teacher } from './teacher.js';
@@ -65,6 +66,11 @@ async function trainStudent(args: string[], opts: { nextSteps?: boolean; distill
   const onSignal = (signal: NodeJS.Signals) => console.error(whereabouts.interrupted(signal));
   // before the lock, which would make the directory: a misspelt --out-dir leaves nothing behind
   const noRun = resume && (!existsSync(flags.outDir) ? 'does not exist' : !(await manifestHeld(flags.outDir)) ? `holds no checkpoint (no ${MANIFEST_FILE})` : '');
+  // nanoGPT's out_dir, which its init_from='resume' continues: here its ckpt.pt is continued by name
+  const nanoGptRun = noRun && !distilling && nanoGptFileIn(flags.outDir);
+  if (nanoGptRun) {
+    throw new UsageError(`--init-from resume continues a run of ours in --out-dir, and ${flags.outDir} holds nanoGPT's ${nanoGptRun} instead (no ${MANIFEST_FILE}): continue its run with --init-from ${nanoGptRun} --continue`);
+  }
   if (noRun) {
     throw new UsageError(`--init-from resume continues the run in --out-dir, and ${flags.outDir} ${noRun}: give the run's directory (or train a new run there without --init-from resume)`);
   }
