@@ -402,6 +402,15 @@ describe('gpt train and its --out-dir', () => {
     expect((await loadCheckpoint(out)).meta.train?.recompute).toBe(true);
   });
 
+  it('a run with a constant learning rate (--decay-lr false) resumed at a new --learning-rate keeps it constant', async () => {
+    const out = fresh();
+    expect((await train('--decay-lr', 'false', '--max-iters', '3', '--log-interval', '1', '--out-dir', out)).code).toBe(0);
+    const r = await gpt('train', '--data', corpus, '--init-from', 'resume', '--learning-rate', '2e-3', '--max-iters', '6', '--log-interval', '1', '--out-dir', out);
+    expect(r.code, r.err).toBe(0);
+    const lrs = readLog(out).filter((l) => l.type === 'train').map((l) => [l.step, l.lr]);
+    expect(lrs).toEqual([[1, 1e-3], [2, 1e-3], [3, 1e-3], [4, 2e-3], [5, 2e-3], [6, 2e-3]]);
+  });
+
   it('a resume that fails once the model is on the GPU (no optimizer state, an unreadable log) frees it', async () => {
     // a checkpoint saved with its training state but without AdamW's moments
     const bare = fresh();

@@ -176,6 +176,9 @@ export function trainingConfig(values: TrainFlags, given: Set<string>, ckpt: Pic
         throw new UsageError(`${setting(adapters)} ${values[adapters]} differs from the checkpoint's ${train[adapters]}: a resumed run keeps its LoRA adapters (fine-tune the checkpoint with --init-from ${values.outDir} and another --out-dir to start new ones on its merged weights)`);
       }
       cfg = { ...train, ...pick(cfg, [...given]) };
+      // a constant-lr run (decay_lr False, recorded as min = max, no warm-up) stays constant at a new --learning-rate
+      const constant = train.minLr === train.learningRate && train.warmupIters === 0;
+      if (constant && !given.has('minLr') && !given.has('warmupIters')) cfg.minLr = cfg.learningRate;
       if (cfg.maxIters <= trainer.step) {
         throw new UsageError(`the run in ${values.outDir} already reached step ${trainer.step}: raise --max-iters (now ${cfg.maxIters}) to train further`);
       }
