@@ -2,7 +2,10 @@
 // never write one checkpoint. The lock goes however the run ends: return, error, Ctrl-C / SIGTERM /
 // a closed terminal's SIGHUP (released, then the signal is raised again so the process still ends
 // as killed by it), stdout's reader going away (answered as SIGPIPE: reader-gone.ts ends the
-// process), or exit. Killed by a signal, the work may say first what it leaves behind.
+// process), or exit. Killed by a signal, the work may say first what it leaves behind; a checkpoint
+// save under way goes with the process (its half-written temporary files, as large as the model),
+// and so do the directories the run made, where they hold nothing else.
+import { removeKilledTemporaries } from '../node/checkpoint-files.js';
 import { lockDirectory } from '../node/dir-lock.js';
 import { makeDirectories, removeEmptyCreated } from '../node/regular-files.js';
 import { whenReaderLeaves } from './reader-gone.js';
@@ -21,18 +24,20 @@ export async function withDirectoryLock<T>(dir: string, work: () => Promise<T>, 
       console.error(`note: ${dir} was locked by pid ${owner.pid} (since ${owner.started}), which is no longer running; taking the lock over`),
     );
   } catch (e) {
-    await tidy();
+    tidy();
     throw e;
   }
   const answer = (signal: NodeJS.Signals) => {
     try {
       onSignal(signal);
     } finally {
+      removeKilledTemporaries(dir); // a save under way, ending with the process: the lock still held, they are ours
       release();
     }
   };
   const ended = (signal: NodeJS.Signals) => {
     answer(signal);
+    tidy();
     process.kill(process.pid, signal);
   };
   const release = () => {
@@ -48,6 +53,6 @@ export async function withDirectoryLock<T>(dir: string, work: () => Promise<T>, 
     return await work();
   } finally {
     release();
-    await tidy();
+    tidy();
   }
 }
