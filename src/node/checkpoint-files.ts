@@ -36,8 +36,7 @@
 // One writer per directory at a time (`gpt train`, prune and quantize hold the directory's lock,
 // src/node/dir-lock.ts): so a temporary file a save finds is no live writer's, and it is a save that
 // deletes them, never a load (a reader holds no lock, and may read beside a save that is writing one).
-import { readdirSync, rmSync } from 'node:fs';
-import { lstat, readlink, rm, stat, type FileHandle } from 'node:fs/promises';
+import { lstat, readdir, readlink, rm, stat, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as zlib from 'node:zlib';
 import { parseJSONText } from '../io/json-text.js';
@@ -86,7 +85,7 @@ export async function writeCheckpointFiles(
   meta: Record<string, unknown> = {},
 ): Promise<CheckpointManifest> {
   await makeDirectories(dir);
-  removeKilledTemporaries(dir);
+  await removeKilledTemporaries(dir);
   const previous = await readManifestOrNull(dir);
   const name = previous?.next !== undefined && isWeightsName(previous.next) ? previous.next : freshWeightsName();
   const stale = previous ? [previous.weights, ...(previous.stale ?? [])].filter((n) => n !== name && isWeightsName(n)) : [];
@@ -116,24 +115,13 @@ export async function writeCheckpointFiles(
   return manifest;
 }
 
-/**
- * Deletes the temporary files of checkpoint.json and of weights names in `dir` (none where it is
- * gone): a killed save's, as its writer holds the directory's lock; or, from a handler of the
- * signal that is ending the process, its own save's, half-written (synchronous: nothing after
- * that handler runs).
- */
-export function removeKilledTemporaries(dir: string): void {
-  const names = (() => {
-    try {
-      return readdirSync(dir);
-    } catch {
-      return [];
-    }
-  })();
-  for (const f of names) {
+/** Deletes the temporary files of checkpoint.json and of weights names in `dir`: a killed save's, as its writer holds the directory's lock. */
+async function removeKilledTemporaries(dir: string): Promise<void> {
+  const ours = (await readdir(dir)).filter((f) => {
     const target = tempTarget(f);
-    if (target !== null && (target === MANIFEST_FILE || isWeightsName(target))) rmSync(join(dir, f), { force: true });
-  }
+    return target !== null && (target === MANIFEST_FILE || isWeightsName(target));
+  });
+  await Promise.all(ours.map((f) => rm(join(dir, f), { force: true })));
 }
 
 /** The previous manifest, or null where there is none we can trust to name our files. */
