@@ -97,5 +97,9 @@ describe('gpt train --lora-rank', () => {
     const pruned = fresh();
     expect((await gpt('prune', '--sparsity', '0.5', '--init-from', base, '--out-dir', pruned)).code).toBe(0);
     expectOneLine(await gpt('train', '--init-from', pruned, '--data', corpus, ...TINY, '--lora-rank', '4', '--out-dir', fresh()), 2, /flag --lora-rank 4: a pruned checkpoint \([\d,]+ masked weights\) cannot take LoRA adapters/);
+    // a block that lost heads is narrower than --n-embd and --n-head say: its own shape bounds the rank
+    const heads = fresh();
+    expect((await gpt('prune', '--structured', 'heads', '--sparsity', '0.5', '--init-from', base, '--out-dir', heads)).code).toBe(0);
+    expectOneLine(await gpt('train', '--init-from', heads, '--data', corpus, ...TINY, '--lora-rank', '9', '--lora-targets', 'c_proj', '--out-dir', fresh()), 2, /^gpt train: --lora-rank 9 exceeds 8, the smaller side of attn\.c_proj \[16, 8\]: a rank is at most min\(in, out\)$/);
   });
 });

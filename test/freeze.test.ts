@@ -3,7 +3,7 @@
 // the trainable ones, and a Trainer over a partly frozen model leaves the frozen weights bit-identical.
 // The gradient norm a step reports is checked against a float64 norm of gradients taken by hand.
 import { beforeAll, describe, expect, it } from 'vitest';
-import { Generator, Linear, Module, scope, tensor } from '../src/index.js';
+import { AdamW, Generator, Linear, Module, scope, tensor } from '../src/index.js';
 import { drawBatch } from '../src/gpt/batches.js';
 import { GPT } from '../src/gpt/model.js';
 import { TRAIN_DEFAULTS, Trainer } from '../src/gpt/trainer.js';
@@ -89,5 +89,28 @@ describe('freezing parameters', () => {
     const trainer = new Trainer(cfg, data, new GPT(plain).requiresGrad_(false));
     expect(trainer.optimizer.params.map((p) => p.shape)).toEqual([[2, 16], [48, 2]]); // c_attn's A and B
     disposeTrainers(trainer);
+  });
+
+  // an optimizer holds the tensors it was given: one made before addLoRA holds the weights addLoRA
+  // froze, not the adapters, and its steps moved nothing without a word
+  it('AdamW.step refuses an optimizer whose parameters are all frozen (made before GPT.addLoRA), moving nothing; one partly frozen steps the rest', async () => {
+    const model = new GPT({ vocabSize: 11, blockSize: 8, nLayer: 1, nHead: 2, nEmbd: 16, dropout: 0, bias: true }, { seed: 2 });
+    const before = new AdamW(model.trainableParameters(), { lr: 0.1 });
+    model.addLoRA({ rank: 2 });
+    const idx = tensor(Int32Array.from([1, 2, 3, 4, 5, 6, 7, 8]), [1, 8]);
+    await scope(async () => model.forward(idx, { targets: idx }).loss.backward());
+    const wte = await model.wte.weight.toArray();
+    expect(() => before.step()).toThrow(/^AdamW\.step: all \d+ of its parameters are frozen \(requiresGrad false\) and hold no gradient: a step would move none of them; an AdamW made before addLoRA holds the weights it froze, not its adapters: make the optimizer after it, over model\.trainableParameters\(\)$/);
+    expect(before.stepCount).toBe(0);
+    expect(await model.wte.weight.toArray()).toEqual(wte);
+    // as torch: the frozen parameters among trainable ones are skipped
+    const after = new AdamW([model.wte.weight, ...model.trainableParameters()], { lr: 0.1 });
+    const A = await model.h.items[0]!.attn.c_attn.lora!.A.toArray();
+    after.step();
+    expect(await model.wte.weight.toArray()).toEqual(wte);
+    expect(await model.h.items[0]!.attn.c_attn.lora!.A.toArray()).not.toEqual(A);
+    for (const opt of [before, after]) opt.dispose();
+    idx.dispose();
+    model.dispose();
   });
 });

@@ -256,7 +256,7 @@ export async function writeDataset(
     return { train, val: all.count - train };
   } catch (e) {
     await Promise.all([allTemp, valTemp, pklTemp, jsonTemp].map((p) => rm(p, { force: true })));
-    await removeEmptyCreated(created); // a first write that fails leaves no empty directory, nor the parents it made
+    removeEmptyCreated(created); // a first write that fails leaves no empty directory, nor the parents it made
     throw e;
   }
 }

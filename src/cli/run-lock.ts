@@ -1,14 +1,15 @@
 // A training run holds its --out-dir's lock from start to end (src/node/dir-lock.ts), so two runs
 // never write one checkpoint. The lock goes however the run ends: return, error, Ctrl-C / SIGTERM /
 // a closed terminal's SIGHUP (released, then the signal is raised again so the process still ends
-// as killed by it), stdout's reader going away (answered as SIGPIPE: reader-gone.ts ends the
-// process), or exit. Killed by a signal, the work may say first what it leaves behind.
+// as killed by it: ending-signals.ts), stdout's reader going away (answered as SIGPIPE:
+// reader-gone.ts ends the process), or exit. Killed by a signal, the work may say first what it
+// leaves behind; a save under way goes with the process (its half-written temporary files), and so
+// do the directories the run made, where they hold nothing else.
+import { removeUnfinishedWrites } from '../node/atomic-file.js';
 import { lockDirectory } from '../node/dir-lock.js';
 import { makeDirectories, removeEmptyCreated } from '../node/regular-files.js';
+import { answeringSignals } from './ending-signals.js';
 import { whenReaderLeaves } from './reader-gone.js';
-
-/** The signals that end a run by default without Node's 'exit' event. */
-const ENDING_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
 
 /** Holds `dir`'s lock while `work` runs; `onSignal` says what a run ended by a signal leaves (it runs before the lock goes). */
 export async function withDirectoryLock<T>(dir: string, work: () => Promise<T>, onSignal: (signal: NodeJS.Signals) => void = () => {}): Promise<T> {
@@ -21,33 +22,31 @@ export async function withDirectoryLock<T>(dir: string, work: () => Promise<T>, 
       console.error(`note: ${dir} was locked by pid ${owner.pid} (since ${owner.started}), which is no longer running; taking the lock over`),
     );
   } catch (e) {
-    await tidy();
+    tidy();
     throw e;
   }
   const answer = (signal: NodeJS.Signals) => {
     try {
       onSignal(signal);
     } finally {
+      removeUnfinishedWrites(); // before the lock goes: no other run may write there yet
       release();
     }
   };
-  const ended = (signal: NodeJS.Signals) => {
-    answer(signal);
-    process.kill(process.pid, signal);
-  };
   const release = () => {
     lock.release();
-    for (const signal of ENDING_SIGNALS) process.off(signal, ended);
     stopHearingReader();
     process.off('exit', release);
   };
-  for (const signal of ENDING_SIGNALS) process.once(signal, ended);
   const stopHearingReader = whenReaderLeaves(() => answer('SIGPIPE'));
   process.once('exit', release);
   try {
-    return await work();
+    return await answeringSignals(work, (signal) => {
+      answer(signal);
+      tidy();
+    });
   } finally {
     release();
-    await tidy();
+    tidy();
   }
 }

@@ -189,7 +189,7 @@ export function trainingConfig(values: TrainFlags, given: Set<string>, ckpt: Pic
   if (!values.decayLr) Object.assign(cfg, { minLr: cfg.learningRate, warmupIters: 0 });
   // a rule across settings names each as given: a flag, the config file's key, or the resumed run's own
   const named = (key: string) => (fromConfig.has(key) ? setting(key) : resume && !given.has(key) ? `the run's ${flagName(key)}` : flagName(key));
-  const problem = trainConfigProblem(cfg, named);
+  const problem = trainConfigProblem(cfg, named, ckpt?.meta.model);
   if (problem) throw new UsageError(problem);
   // a new model's random weights, frozen under the adapters: a fine-tune without its checkpoint
   if (!ckpt && cfg.loraRank) {

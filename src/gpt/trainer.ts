@@ -138,8 +138,10 @@ export const TRAIN_RANGES: RangesOf<TrainConfig> = {
 /**
  * What is wrong with a training config, or null: each setting's type and range, then the rules
  * across settings. `name` spells a key as the caller's user knows it (a flag, a metadata field).
+ * `model`: the config of the model it fine-tunes, where known, whose blocks may be narrower than
+ * nHead and nEmbd say (structurally pruned): their own shapes bound the LoRA rank.
  */
-export function trainConfigProblem(cfg: Record<string, unknown>, name: (key: string) => string): string | null {
+export function trainConfigProblem(cfg: Record<string, unknown>, name: (key: string) => string, model?: GPTConfig): string | null {
   for (const [key, def] of Object.entries(TRAIN_DEFAULTS)) {
     const problem = settingProblem(name(key), cfg[key], def, (TRAIN_RANGES as Record<string, Range>)[key]);
     if (problem) return problem;
@@ -147,18 +149,18 @@ export function trainConfigProblem(cfg: Record<string, unknown>, name: (key: str
   const c = cfg as TrainConfig;
   if (!TRAIN_DTYPES.includes(c.dtype)) return `${name('dtype')} must be one of ${TRAIN_DTYPES.join(', ')}, got ${JSON.stringify(c.dtype)}`;
   if (c.minLr > c.learningRate) return `${name('minLr')} (${c.minLr}) must not exceed ${name('learningRate')} (${c.learningRate})`;
-  return headsProblem(c, name) ?? shareLayersProblem(c, name) ?? loraSettingsProblem(c, name);
+  return headsProblem(c, name) ?? shareLayersProblem(c, name) ?? loraSettingsProblem(c, name, model);
 }
 
 /** The LoRA settings of `cfg` that would not apply (any but the rank's default, at rank 0) or that no adapter could have, or null. */
-function loraSettingsProblem(c: TrainConfig, name: (key: string) => string): string | null {
+function loraSettingsProblem(c: TrainConfig, name: (key: string) => string, model?: GPTConfig): string | null {
   const lora = loraOf(c);
   if (!lora) {
     const unused = (['loraAlpha', 'loraDropout', 'loraTargets'] as const).find((k) => c[k] !== TRAIN_DEFAULTS[k]);
     return unused ? `${name(unused)} applies to LoRA adapters only: give ${name('loraRank')} >= 1 too` : null;
   }
   const key = { rank: 'loraRank', alpha: 'loraAlpha', dropout: 'loraDropout', targets: 'loraTargets' } as const;
-  return loraConfigProblem(lora, (k) => name(key[k])) ?? loraRankProblem(lora, blockLinearShapes(modelConfig(c, 1)), name('loraRank'));
+  return loraConfigProblem(lora, (k) => name(key[k])) ?? loraRankProblem(lora, blockLinearShapes(model ?? modelConfig(c, 1)), name('loraRank'));
 }
 
 /** The adapters `cfg` asks for (loraRank >= 1; loraTargets a comma-separated list), or undefined. */
@@ -396,7 +398,7 @@ export class Trainer {
     if (opts.castCache !== undefined) checkBoolean('Trainer', 'castCache', opts.castCache);
     // whatever the dtype resolves to: a config must not run on one adapter and fail on another
     if (opts.scaler !== undefined) gradScalerSettings(opts.scaler);
-    const problem = trainConfigProblem(cfg as unknown as Record<string, unknown>, (key) => `cfg.${key}`) ?? (distill && teacherProblem(distill, cfg, data.vocabSize));
+    const problem = trainConfigProblem(cfg as unknown as Record<string, unknown>, (key) => `cfg.${key}`, model instanceof GPT ? model.config : undefined) ?? (distill && teacherProblem(distill, cfg, data.vocabSize));
     if (problem) throw new RangeError(`Trainer: ${problem}`);
     if (model !== undefined && !(model instanceof GPT)) throw new TypeError(`Trainer: argument 'model' must be a GPT or undefined, got ${describeValue(model)}`);
     if (model?.config.quantization) {

@@ -1,6 +1,7 @@
 // Crash-safe file writes (Node only). A file is written to a temporary name in the same directory,
 // flushed to disk, then renamed over the target: rename within a directory is atomic, so a reader,
 // or a process killed mid-save, sees the old file or the new one and never a half-written mix.
+import { rmSync } from 'node:fs';
 import { open, rename, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { getSystemErrorMap } from 'node:util';
@@ -26,6 +27,19 @@ export const tempPathFor = (path: string) => join(dirname(path), tempFilePrefix(
 /** The file a temporary file named `name` was to become, if tempPathFor could have named it (`.<target>.tmp-<pid>-<random>`); else null. */
 export const tempTarget = (name: string): string | null => /^\.(.+)\.tmp-\d+-[0-9a-z]{1,8}$/.exec(name)?.[1] ?? null;
 
+/** The temporary files of this process's writes under way. */
+const unfinished = new Set<string>();
+
+/**
+ * Deletes the temporary files of this process's writes under way, half-written: for a handler of
+ * the signal that is ending the process (synchronous: nothing runs after that handler), so that
+ * what a model's weights took on disk goes with it. The files they were to replace are untouched.
+ */
+export function removeUnfinishedWrites(): void {
+  for (const temp of unfinished) rmSync(temp, { force: true });
+  unfinished.clear();
+}
+
 /**
  * Writes `data` to `path` atomically; given pieces (a generator, sync or async), it takes them one
  * at a time, holding no more than one. A piece that fails to be made (a tensor refused as not
@@ -34,6 +48,7 @@ export const tempTarget = (name: string): string | null => /^\.(.+)\.tmp-\d+-[0-
 export async function writeFileAtomic(path: string, data: FileData): Promise<void> {
   const dir = dirname(path);
   const temp = tempPathFor(path);
+  unfinished.add(temp);
   let piecesFailed = false;
   async function* noted(pieces: Iterable<Uint8Array> | AsyncIterable<Uint8Array>) {
     try {
@@ -58,6 +73,8 @@ export async function writeFileAtomic(path: string, data: FileData): Promise<voi
     // named by the file asked for: Node's message names the temporary file
     const { code } = e as NodeJS.ErrnoException;
     throw Object.assign(new Error(`cannot write ${path}: ${systemErrorText(e)}`, { cause: e }), { code });
+  } finally {
+    unfinished.delete(temp);
   }
   await syncDirectory(dir); // makes the rename itself survive a power cut
 }

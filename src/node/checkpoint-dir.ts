@@ -212,7 +212,7 @@ export async function saveHFModel(dir: string, model: GPT, tokenizer?: Tokenizer
     // a tensor at a time, each read back from the GPU as it is written: gpt2-xl's 6.2 GB are never on the host
     await writeFileAtomic(join(dir, HF_FILES.weights), streamSafetensors(files.weights.tensors, files.weights.metadata));
   } catch (e) {
-    await removeEmptyCreated(created);
+    removeEmptyCreated(created);
     throw e;
   }
   // once the weights are written: a tokenizer.json an earlier export left would be read by transformers as this model's

@@ -105,7 +105,7 @@ export async function saveNanoGptFile(path: string, pieces: AsyncIterable<Uint8A
   try {
     await writeFileAtomic(path, pieces);
   } catch (e) {
-    await removeEmptyCreated(created);
+    removeEmptyCreated(created);
     throw e;
   }
   const metaPath = join(dirname(path), 'meta.pkl');

@@ -3,8 +3,8 @@
 // opened non-blocking and checked on the open handle (no window for a swap between check and read).
 // Node's recursive mkdir loops forever where mkdir keeps failing with ENOENT under an existing parent
 // (/proc/self/x), so missing directories are created one level at a time instead.
-import { constants, type Stats } from 'node:fs';
-import { mkdir, open, rmdir, stat, type FileHandle } from 'node:fs/promises';
+import { constants, rmdirSync, type Stats } from 'node:fs';
+import { mkdir, open, stat, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 
 export class NotRegularFileError extends Error {}
@@ -87,9 +87,13 @@ export async function makeDirectories(path: string): Promise<string[]> {
  * innermost first: a run that wrote nothing leaves no new directory behind, and one that holds
  * anything (or any directory the user had before) is kept.
  */
-export async function removeEmptyCreated(created: readonly string[]): Promise<void> {
+export function removeEmptyCreated(created: readonly string[]): void {
   for (const dir of [...created].reverse()) {
-    if (!(await rmdir(dir).then(() => true, () => false))) return; // not empty: neither are its parents
+    try {
+      rmdirSync(dir); // synchronous: a handler of the signal ending the process calls it too
+    } catch {
+      return; // not empty: neither are its parents
+    }
   }
 }
 

@@ -174,6 +174,13 @@ export class AdamW {
     if (gone >= 0) throw new Error(`AdamW.step: params[${gone}] ${this.params[gone]!.describe()} was disposed; an optimizer's parameters must live as long as it steps`);
     // a .grad disposed by hand is a cleared one, as backward reads it: the parameter is skipped
     const held = this.params.map((p) => heldGrad('AdamW.step', p) as Tensor | null);
+    // torch steps such an optimizer silently; here it is one made before addLoRA froze what it holds
+    if (this.params.length && this.params.every((p, i) => !p.requiresGrad && !held[i])) {
+      throw new Error(
+        `AdamW.step: all ${this.params.length} of its parameters are frozen (requiresGrad false) and hold no gradient: a step would move none of them; ` +
+          'an AdamW made before addLoRA holds the weights it froze, not its adapters: make the optimizer after it, over model.trainableParameters()',
+      );
+    }
     const owedBy = held.map((g) => (g ? owedMultipliers.get(g) : undefined));
     const owed = owedBy.filter((_, i) => held[i]);
     const unpaid = owed.find((m) => m !== undefined);
