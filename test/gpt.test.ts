@@ -149,6 +149,8 @@ describe('GPT', () => {
       expect(() => model.forward(idx, { targets: tensor([[1, 2]]) })).toThrow(/^GPT.forward: targets must be int32 shaped like idx \[1, 2\], got float32\[1, 2\]$/);
       expect(() => model.forward(idx, { targets: [[1, 2]] as never })).toThrow(/^GPT.forward: argument 'targets' must be a Tensor, got array \[\[1, 2\]\]$/);
       expect(() => model.forward(null as never)).toThrow(/^GPT.forward: argument 'idx' must be a Tensor, got null$/);
+      // nanoGPT's model(idx, targets) said "unknown option 'dtype'"
+      expect(() => model.forward(idx, idx as never)).toThrow(/^GPT.forward: the second argument is an options object, got the tensor .*: pass the targets as forward\(idx, \{ targets \}\)$/);
       expect(() => model.forward(tensor([[1, 2]]))).toThrow(/^GPT.forward: idx must be int32 \[B, T\], got float32\[1, 2\]$/);
       model.dispose();
     }));

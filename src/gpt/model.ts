@@ -12,7 +12,7 @@ import { Module, ModuleList } from '../nn/module.js';
 import { ACTIVATIONS, Block, cachedLength, QUANTIZATIONS, type Activation, type KVCache, type Quantization } from '../nn/transformer.js';
 import { Generator } from '../tensor/generator.js';
 import { scope } from '../tensor/scope.js';
-import { elementBytes } from '../tensor/tensor.js';
+import { elementBytes, Tensor as TensorClass } from '../tensor/tensor.js';
 import { checkBoolean, checkOptionKeys, checkTensor, describeValue } from '../tensor/check.js';
 import { settingProblem, show } from '../io/value-ranges.js';
 import { formatShape, sameShape } from '../tensor/shape.js';
@@ -316,6 +316,8 @@ export class GPT extends Module {
     opts: { targets?: Tensor; caches?: KVCache[]; lastOnly?: boolean; starts?: readonly number[]; recompute?: boolean } = {},
   ): { logits?: Tensor; loss?: Tensor } {
     checkTensor('GPT.forward', 'idx', idx);
+    // nanoGPT's model(idx, targets)
+    if (opts instanceof TensorClass) throw new TypeError(`GPT.forward: the second argument is an options object, got the tensor ${describeValue(opts)}: pass the targets as forward(idx, { targets })`);
     checkOptionKeys('GPT.forward', opts, ['targets', 'caches', 'lastOnly', 'starts', 'recompute']); // { target } would return no loss
     if (opts.lastOnly !== undefined) checkBoolean('GPT.forward', 'lastOnly', opts.lastOnly);
     if (opts.recompute !== undefined) checkBoolean('GPT.forward', 'recompute', opts.recompute);
