@@ -1,6 +1,6 @@
 // A Hugging Face GPT-2 model's files made a model with each weight converted (dtype, Conv1D layout)
 // and uploaded to the GPU as it is read, from model.safetensors (or pytorch_model.bin) or its shards
-// in order (the page's Open of a model directory, Node's loads of one): readHF then
+// in order (the page's Open of a model directory or of a hub model, Node's loads of one): readHF then
 // modelFromCheckpoint held every weight on the host until the last was read (gpt2-xl's 6 GB in float32).
 import { modelFor } from '../checkpoint.js';
 import { uploadedCheckpoint, uploadWeight, type LoadOptions, type UploadedCheckpoint } from '../checkpoint-upload.js';
