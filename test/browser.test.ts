@@ -9,7 +9,7 @@
 // range per tensor.
 // Also: the static server's content types and path-traversal rejection, and the bundle guard
 // against Node-only imports. Fails (never skips) when Chromium or WebGPU in it is missing.
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -645,7 +645,7 @@ describe('the demo page in Chromium (WebGPU)', () => {
       await other.close();
     }
   });
-  it('opens a GPT-2 model on a Hugging Face hub of another origin by its id (a mock, with CORS): its commit first, its weights a range per tensor at the commit; greedy text as float64 GPT-2 gives it; a model the hub lacks is one line', async () => {
+  it('opens a GPT-2 model on a Hugging Face hub of another origin by its id (a mock, with CORS): its commit first, its weights a range per tensor at the commit; greedy text as float64 GPT-2 gives it; a model the hub lacks is one line; the same weights in 3 shards give the same logits bit for bit', async () => {
     usePage();
     const hub = await startMockHub({ cors: true });
     const other = await context!.newPage();
@@ -691,6 +691,22 @@ describe('the demo page in Chromium (WebGPU)', () => {
       await expect.poll(() => other.locator('#error').textContent()).toMatch(/^org\/none: the Hugging Face hub \(http:\/\/127\.0\.0\.1:\d+\) has no model org\/none, or it is private \(this page cannot hold a token: /);
       expect(await other.evaluate(() => window.__gpt.summary().source)).toBe('tiny-gpt2');
       expect(await other.locator('#model-info').textContent()).toMatch(/^tiny-gpt2: /);
+      // the same weights in 3 shards (model.safetensors.index.json): the same logits bit for bit, each shard read a range at a time, the size shown all of theirs
+      const single = await other.evaluate((p) => window.__gpt.logitsFor(p), prompt);
+      const shardedDir = join(dir, 'hub-gpt2-sharded');
+      writeGPT2Dir(shardedDir, params, { prefix: true, head: false, shards: 3 });
+      const shardFiles = readdirSync(shardedDir);
+      hub.repos.set('org/tiny-gpt2-sharded', mockRepo(Object.fromEntries(shardFiles.map((f) => [f, readFileSync(join(shardedDir, f))])), shardFiles.filter((f) => f.endsWith('.safetensors'))));
+      const before = hub.requests.length;
+      await other.fill('#hub-id', 'org/tiny-gpt2-sharded');
+      await other.click('#load-hub');
+      await expect.poll(() => other.evaluate(() => window.__gpt.summary().source), { timeout: 30_000 }).toBe('org/tiny-gpt2-sharded');
+      const shardBytes = shardFiles.filter((f) => f.endsWith('.safetensors')).reduce((n, f) => n + statSync(join(shardedDir, f)).size, 0);
+      expect(await other.locator('#model-info').textContent()).toMatch(new RegExp(` · ${(shardBytes / 2 ** 20).toFixed(2)} MiB · org/tiny-gpt2-sharded at commit ${commit.slice(0, 7)}$`));
+      expect(await other.evaluate((p) => window.__gpt.logitsFor(p), prompt)).toEqual(single);
+      const shardRanges = hub.requests.slice(before).filter((r) => r.url.startsWith('/cdn/'));
+      expect(new Set(shardRanges.map((r) => r.url)).size, 'every shard read').toBe(3);
+      expect(shardRanges.every((r) => /^bytes=\d+-\d+$/.test(r.range ?? ''))).toBe(true);
       expect(errors).toEqual([]);
     } finally {
       await other.close();

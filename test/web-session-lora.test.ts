@@ -45,7 +45,7 @@ describe('Session fine-tuning a loaded model with LoRA (the page\'s LoRA fields)
   const params = randomGPT2(5);
   writeGPT2Dir(dir, params, { prefix: false, head: true });
   const file = (name: string) => readFileSync(join(dir, name));
-  const files = { config: file('config.json').toString('utf8'), weights: bytesSource(new Uint8Array(file('model.safetensors'))), tokenizer: file('tokenizer.json').toString('utf8') };
+  const files = { config: file('config.json').toString('utf8'), weights: [{ file: 'model.safetensors', source: bytesSource(new Uint8Array(file('model.safetensors'))) }], tokenizer: file('tokenizer.json').toString('utf8') };
 
   it('trains the adapters on the targets only, from the base model, and its checkpoint loads again and resumes with them', async () => {
     const session = new Session();

@@ -105,7 +105,7 @@ describe("the page opens a Hugging Face GPT-2 model with pytorch_model.bin", () 
     const session = new Session();
     const config = readFileSync(join(FIXTURES, 'hf/config.json'), 'utf8');
     const tokenizer = JSON.stringify(toHuggingFaceJSON(miniGpt2Tokenizer()));
-    const files = { config, tokenizer, weights: picked('hf/pytorch_model.bin', 'pytorch_model.bin'), weightsFile: 'pytorch_model.bin' };
+    const files = { config, tokenizer, weights: [{ file: 'pytorch_model.bin', source: picked('hf/pytorch_model.bin', 'pytorch_model.bin') }] };
     const summary = await session.loadHF(files, 'Hugging Face model');
     expect(summary).toMatchObject({ tokenizer: 'gpt2', vocabSize: 260 });
     expect(summary.config).toMatchObject({ nLayer: 2, nHead: 2, nEmbd: 8, blockSize: 16, bias: true, activation: 'gelu_tanh' });
@@ -113,9 +113,9 @@ describe("the page opens a Hugging Face GPT-2 model with pytorch_model.bin", () 
 
     const live = device().memory().liveBytes;
     const legacy = pickedSource(new File([Uint8Array.of(0x80, 2, 0x7d, 0x2e)], 'pytorch_model.bin'));
-    await expect(session.loadHF({ ...files, weights: legacy }, 'old')).rejects.toThrow(/^old\/pytorch_model\.bin: a torch\.save file of PyTorch before 1\.6 \(a bare pickle\), which is not read: re-save it with torch >= 1\.6/);
+    await expect(session.loadHF({ ...files, weights: [{ file: 'pytorch_model.bin', source: legacy }] }, 'old')).rejects.toThrow(/^old\/pytorch_model\.bin: a torch\.save file of PyTorch before 1\.6 \(a bare pickle\), which is not read: re-save it with torch >= 1\.6/);
     // the same file named model.safetensors is read as safetensors, and refused as one
-    await expect(session.loadHF({ ...files, weightsFile: undefined }, 'named')).rejects.toThrow(/^named\/model\.safetensors: not a readable safetensors file/);
+    await expect(session.loadHF({ ...files, weights: [{ ...files.weights[0]!, file: 'model.safetensors' }] }, 'named')).rejects.toThrow(/^named\/model\.safetensors: not a readable safetensors file/);
     expect(session.source).toBe('Hugging Face model');
     expect(device().memory().liveBytes).toBe(live);
     expect(await worstError(session, 'hf')).toBeLessThan(1e-4);

@@ -100,7 +100,7 @@ describe('Session loads a Hugging Face GPT-2 model', () => {
   writeGPT2Dir(dir, params, { prefix: false, head: true });
   const file = (name: string) => readFileSync(join(dir, name));
   const weights = new Uint8Array(file('model.safetensors'));
-  const files = { config: file('config.json').toString('utf8'), weights: bytesSource(weights), tokenizer: file('tokenizer.json').toString('utf8') };
+  const files = { config: file('config.json').toString('utf8'), weights: [{ file: 'model.safetensors', source: bytesSource(weights) }], tokenizer: file('tokenizer.json').toString('utf8') };
   const prompt = 'the model reads';
 
   it("gives GPT-2's logits; failed loads keep it, usable, and leave nothing on the GPU", async () => {
@@ -118,11 +118,11 @@ describe('Session loads a Hugging Face GPT-2 model', () => {
       // weights of another shape than config.json says: refused before a model is made
       [() => session.loadHF({ ...files, config: JSON.stringify(gpt2Config({ n_embd: 48 })) }, 'wider'), /^wider\/config\.json: .*model\.safetensors.*wte\.weight.*\[260, 24\].*n_embd 48$/],
       // a tensor missing: refused after the new model was made (it is disposed)
-      [() => session.loadHF({ ...files, weights: bytesSource(withoutTensor(weights, 'ln_f.bias')) }, 'cut'), /^cut: loadStateDict: missing ln_f\.bias$/],
+      [() => session.loadHF({ ...files, weights: [{ file: 'model.safetensors', source: bytesSource(withoutTensor(weights, 'ln_f.bias')) }] }, 'cut'), /^cut: loadStateDict: missing ln_f\.bias$/],
       // and one of ours picked with a config.json (GPT-2's names without the prefix, most of them)
-      [() => session.loadHF({ ...files, weights: bytesSource(ours) }, 'picked'), /^picked\/model\.safetensors: a webgpu-gpt checkpoint, not a Hugging Face model's weights: load it on its own, without config\.json$/],
+      [() => session.loadHF({ ...files, weights: [{ file: 'model.safetensors', source: bytesSource(ours) }] }, 'picked'), /^picked\/model\.safetensors: a webgpu-gpt checkpoint, not a Hugging Face model's weights: load it on its own, without config\.json$/],
       // a lone Hugging Face model.safetensors opened as a checkpoint says what it needs
-      [() => session.load(files.weights, 'model.safetensors'), /^model\.safetensors: safetensors file without webgpu-gpt metadata .*; PyTorch weights, such as a Hugging Face GPT-2 model's model\.safetensors, load together with the model's config\.json and tokenizer\.json$/],
+      [() => session.load(files.weights[0]!.source, 'model.safetensors'), /^model\.safetensors: safetensors file without webgpu-gpt metadata .*; PyTorch weights, such as a Hugging Face GPT-2 model's model\.safetensors, load together with the model's config\.json and tokenizer\.json$/],
     ];
     for (const [load, message] of failures) {
       await expect(load()).rejects.toThrow(message);
@@ -149,7 +149,7 @@ describe('Session loads a Hugging Face GPT-2 model', () => {
       },
     };
     const values = async (m: GPT) => Promise.all([...m.namedParameters()].map(async ([name, p]) => [name, Array.from(await p.toArray())]));
-    const { model, ckpt } = await readHFModel({ ...files, weights: watched }, 'hf');
+    const { model, ckpt } = await readHFModel({ ...files, weights: [{ file: 'model.safetensors', source: watched }] }, 'hf');
     const { model: want } = modelFromCheckpoint(await readHF(files, 'hf'));
     expect(held.length).toBeGreaterThan(8);
     expect(mostHeld, 'weights read before, still on the host').toBeLessThanOrEqual(2);
@@ -175,9 +175,9 @@ describe('Session loads a Hugging Face GPT-2 model', () => {
     const live = device().memory().liveBytes;
     for (const [i, weights] of damaged.entries()) {
       const error = (load: () => Promise<{ model: GPT }>) => load().then(({ model }) => (model.dispose(), 'loaded'), (e: Error) => e.message);
-      const want = await error(async () => modelFromCheckpoint(await readHF({ ...files, weights }, 'hf')));
+      const want = await error(async () => modelFromCheckpoint(await readHF({ ...files, weights: [{ file: 'model.safetensors', source: weights }] }, 'hf')));
       expect(want, `file ${i}`).not.toBe('loaded');
-      expect(await error(() => readHFModel({ ...files, weights }, 'hf')), `file ${i}`).toBe(want);
+      expect(await error(() => readHFModel({ ...files, weights: [{ file: 'model.safetensors', source: weights }] }, 'hf')), `file ${i}`).toBe(want);
       expect(device().memory().liveBytes, `file ${i}`).toBe(live);
     }
   });
@@ -212,9 +212,9 @@ describe('Session loads a Hugging Face GPT-2 model', () => {
     for (const [what, bytes, config = files.config] of cases) {
       let reads = 0;
       const counted = { size: bytes.length, read: async (offset: number, length: number) => (reads++, bytes.slice(offset, offset + length)) };
-      const want = await error(async () => modelFromCheckpoint(await readHF({ ...files, config, weights: bytesSource(bytes) }, 'hf')));
+      const want = await error(async () => modelFromCheckpoint(await readHF({ ...files, config, weights: [{ file: 'model.safetensors', source: bytesSource(bytes) }] }, 'hf')));
       expect(want, what).not.toBe('loaded');
-      expect(await error(() => readHFModel({ ...files, config, weights: counted }, 'hf')), what).toBe(want);
+      expect(await error(() => readHFModel({ ...files, config, weights: [{ file: 'model.safetensors', source: counted }] }, 'hf')), what).toBe(want);
       expect(reads, `${what}: the header's two reads and one per tensor (not the causal-mask buffers)`).toBe(onePass(bytes));
       expect(device().memory().liveBytes, what).toBe(live);
     }
@@ -222,7 +222,7 @@ describe('Session loads a Hugging Face GPT-2 model', () => {
     const cut = withoutTensor(weights, 'ln_f.bias');
     let reads = 0;
     const counted = { size: cut.length, read: async (offset: number, length: number) => (reads++, cut.slice(offset, offset + length)) };
-    await expect(readHFModel({ ...files, weights: counted }, 'cut')).rejects.toThrow(/^cut: loadStateDict: missing ln_f\.bias$/);
+    await expect(readHFModel({ ...files, weights: [{ file: 'model.safetensors', source: counted }] }, 'cut')).rejects.toThrow(/^cut: loadStateDict: missing ln_f\.bias$/);
     expect(reads).toBe(2 * onePass(cut));
     expect(device().memory().liveBytes).toBe(live);
   });
@@ -737,7 +737,7 @@ describe('Session load cancelled (its signal aborted)', () => {
     writeGPT2Dir(dir, randomGPT2(3), { prefix: false, head: true });
     const file = (name: string) => readFileSync(join(dir, name));
     const files = { config: file('config.json').toString('utf8'), tokenizer: file('tokenizer.json').toString('utf8') };
-    await cancelledAtEveryStage(bytesSource(new Uint8Array(file('model.safetensors'))), (session, weights, signal) => session.loadHF({ ...files, weights }, 'hf', signal));
+    await cancelledAtEveryStage(bytesSource(new Uint8Array(file('model.safetensors'))), (session, weights, signal) => session.loadHF({ ...files, weights: [{ file: 'model.safetensors', source: weights }] }, 'hf', signal));
   });
 });
 

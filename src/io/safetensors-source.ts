@@ -15,6 +15,24 @@ export interface ByteSource {
 /** Bytes already in memory as a ByteSource (a fetched checkpoint, a test's bytes): each tensor is copied out of them. */
 export const bytesSource = (bytes: Uint8Array): ByteSource => ({ size: bytes.length, read: async (offset, length) => bytes.subarray(offset, offset + length) });
 
+/**
+ * `sources` (a model's weights files: one, or its shards) whose reads are counted: after each,
+ * `onRead(done, total)` with the bytes read of them all so far and all their sizes (a load's progress).
+ */
+export function countingReads(sources: ByteSource[], onRead: (done: number, total: number) => void): ByteSource[] {
+  const total = sources.reduce((n, s) => n + s.size, 0);
+  let done = 0;
+  return sources.map((source) => ({
+    size: source.size,
+    read: async (offset, length) => {
+      const bytes = await source.read(offset, length);
+      done += bytes.length;
+      onRead(done, total);
+      return bytes;
+    },
+  }));
+}
+
 /** A safetensors file, its header read and checked: its metadata can be looked at before any tensor is read. */
 export interface SafetensorsReader {
   metadata: Record<string, string>;

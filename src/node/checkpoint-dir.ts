@@ -6,16 +6,15 @@ import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { checkCheckpoint, checkpointPieces, readCheckpoint, type Checkpoint, type CheckpointExtras, type CheckpointMeta } from '../gpt/checkpoint.js';
 import { disposeUploaded, readCheckpointModel, uploadedCheckpoint, type LoadOptions, type UploadedCheckpoint } from '../gpt/checkpoint-upload.js';
-import { hfCheckpoint, pendingHF, hfModelConfig, HF_FILES, HF_WEIGHTS_FORMS, isMaskBuffer, openHFWeightsFile, parseShardIndex, shardIndexProblem, unreadableWeights, type HFWeightsFile } from '../gpt/hf/index.js';
-import { uploadHF } from '../gpt/hf/upload.js';
-import { checkedHFHeaders } from '../gpt/hf/headers.js';
-import type { GPT, GPTConfig } from '../gpt/model.js';
+import { HF_FILES, pendingHF, readHF } from '../gpt/hf/index.js';
+import { readHFModel } from '../gpt/hf/upload.js';
+import type { GPT } from '../gpt/model.js';
 import type { Tokenizer } from '../gpt/tokenizer/index.js';
 import { writeFileAtomic, writeFilesAtomic } from './atomic-file.js';
 import { layoutSafetensors, safetensorsPieces, streamSafetensors, type Safetensors } from '../io/safetensors.js';
 import { readCheckpointWeights, writeCheckpointFiles } from './checkpoint-files.js';
-import { openHFWeights } from './hf-weights-files.js';
-import { makeDirectories, openRegularFile, pathExists, readRegularFile, removeEmptyCreated, unlessMissing, type PositionalFile } from './regular-files.js';
+import { withHFDirectory } from './hf-weights-files.js';
+import { makeDirectories, removeEmptyCreated, unlessMissing, type PositionalFile } from './regular-files.js';
 import { byCheckpointKind } from './checkpoint-kind.js';
 import { hubOrPath } from './hub-cache.js';
 import { loadNanoGptCheckpoint } from './nanogpt-file.js';
@@ -82,31 +81,10 @@ export function loadCheckpointModel(path: string, opts: LoadOptions = {}): Promi
     file: upload,
     // nanoGPT's models are small: read to the host, then uploaded
     torch: async (handle) => uploadedCheckpoint(await loadNanoGptCheckpoint(handle, path), opts),
-    hf: async () => (await uploadHFDirectory(path, opts)) ?? uploadedCheckpoint(await loadHFModel(path), opts),
+    hf: () => withHFDirectory(path, (files) => readHFModel(files, path, opts)),
     // read once, checksummed as read: a model made of a damaged file is freed before it is returned
     run: () => readCheckpointWeights(path, upload, { discard: disposeUploaded }),
   });
-}
-
-/**
- * uploadHF of the Hugging Face directory `dir`, its weights files open until it returns; null where
- * the files are refused before a tensor is read (their headers, the tokenizer's files) or where only
- * loading refuses them: loadHFModel then reads them again for its error. uploadHF's own refusals
- * come once every tensor is read, and are hfCheckpoint's: given as they are (read again, a refused
- * gpt2-xl's 6 GB were read twice).
- */
-async function uploadHFDirectory(dir: string, opts: LoadOptions): Promise<UploadedCheckpoint | null> {
-  const files = await hfDirectoryFiles(dir).catch(() => null);
-  const opened = files && (await openHFWeights(dir, files.weights).catch(() => null));
-  if (!files || !opened) return null;
-  try {
-    const tokenizer = await hfTokenizerTexts(dir).catch(() => null);
-    // refused by them (the tokenizer's error too, which loadHFModel gives after reading the weights): null
-    const headers = tokenizer && checkedHFHeaders(files.model, opened.shards, tokenizer, dir, files.weightMap);
-    return headers && (await uploadHF(files.model, opened.shards, tokenizer!, dir, headers, opts));
-  } finally {
-    await opened.close();
-  }
 }
 
 /**
@@ -127,75 +105,13 @@ export function checkCheckpointAt(path: string): Promise<CheckpointMeta> {
 /** The checkpoint in an open safetensors file, read a tensor at a time (readCheckpoint: a checkpoint past 2 GiB cannot be read at once). */
 const readCheckpointFrom = async (handle: PositionalFile, source: string): Promise<Checkpoint> => readCheckpoint(await handleSource(handle), source);
 
-/** Weights files transformers saves that are not read here (transformers converts them to model.safetensors). */
-const UNREAD_WEIGHTS = ['tf_model.h5', 'flax_model.msgpack'];
-
 /**
  * Reads a Hugging Face GPT-2 directory: config.json (first: a refused model's weights are not
  * read), model.safetensors or the shards model.safetensors.index.json names (else
  * pytorch_model.bin or its shards), and tokenizer.json or vocab.json + merges.txt. The weights are
  * read a tensor at a time: gpt2-large's and gpt2-xl's files are past the 2 GiB Node reads at once.
  */
-async function loadHFModel(dir: string): Promise<Checkpoint> {
-  const { model, weights, weightMap, index } = await hfDirectoryFiles(dir);
-  const files: HFWeightsFile[] = [];
-  for (const file of weights) files.push({ file, ...(await readWeightsFile(dir, file, index)) });
-  const problem = weightMap && shardIndexProblem(weightMap, files);
-  if (problem) throw new Error(`${join(dir, index!)}: ${problem}`);
-  return hfCheckpoint(model, files, await hfTokenizerTexts(dir), dir);
-}
-
-/**
- * A Hugging Face GPT-2 directory's model, from its config.json (read first: a refused model's
- * weights are not looked at), and the weights files to read, in transformers' order: model.safetensors
- * if there is one, else the shards its index names (with the index's map of tensors to shards and
- * the index's name), else pytorch_model.bin, else the shards of pytorch_model.bin.index.json.
- */
-export async function hfDirectoryFiles(dir: string): Promise<{ model: GPTConfig; weights: string[]; weightMap: Map<string, string> | null; index: string | null }> {
-  const config = await readIfThere(dir, HF_FILES.config);
-  if (!config) throw new Error(`${dir}: no ${HF_FILES.config}`); // removed since the directory was looked at
-  const model = hfModelConfig(config.toString('utf8'), dir);
-  for (const { single, index } of HF_WEIGHTS_FORMS) {
-    if (await pathExists(join(dir, single))) return { model, weights: [single], weightMap: null, index: null };
-    const text = await readIfThere(dir, index);
-    if (!text) continue;
-    const weightMap = parseShardIndex(text.toString('utf8'), join(dir, index));
-    return { model, weights: [...new Set(weightMap.values())], weightMap, index };
-  }
-  throw new Error(await noWeightsProblem(dir));
-}
-
-/** The texts of a Hugging Face directory's tokenizer files: tokenizer.json, or vocab.json + merges.txt (those it has). */
-export async function hfTokenizerTexts(dir: string): Promise<{ tokenizer?: string; vocab?: string; merges?: string }> {
-  const text = async (file: string) => (await readIfThere(dir, file))?.toString('utf8');
-  return { tokenizer: await text(HF_FILES.tokenizer), vocab: await text(HF_FILES.vocab), merges: await text(HF_FILES.merges) };
-}
-
-const readIfThere = (dir: string, file: string) => unlessMissing(readRegularFile(join(dir, file)));
-
-/** One weights file of the model in `dir` (a shard `index` names, where not null), its causal-mask buffers left unread. */
-async function readWeightsFile(dir: string, file: string, index: string | null): Promise<Safetensors> {
-  const handle = await openRegularFile(join(dir, file)).catch((e: unknown) => {
-    throw (e as NodeJS.ErrnoException).code === 'ENOENT' ? new Error(`${dir}: no ${file}${index ? ` (a shard ${index} names)` : ''}`) : e;
-  });
-  try {
-    const reader = await openHFWeightsFile(await handleSource(handle), file);
-    return { tensors: await reader.readTensors((name) => !isMaskBuffer(name)), metadata: reader.metadata };
-  } catch (e) {
-    throw unreadableWeights(dir, e, file);
-  } finally {
-    await handle.close();
-  }
-}
-
-/** Why `dir`, which has a config.json, has no weights to read: naming the weights it has in a form not read here, and how to convert them. */
-async function noWeightsProblem(dir: string): Promise<string> {
-  const unread: string[] = [];
-  for (const file of UNREAD_WEIGHTS) if (await pathExists(join(dir, file))) unread.push(file);
-  const missing = `${dir}: no ${HF_FILES.weights} (nor ${HF_FILES.index}, ${HF_FILES.torchWeights}, ${HF_FILES.torchIndex})`;
-  if (!unread.length) return `${missing}: a GPT-2 model directory holds ${HF_FILES.config} and ${HF_FILES.weights}`;
-  return `${missing}; its ${unread.join(', ')} is not read here: convert it with transformers, GPT2LMHeadModel.from_pretrained(DIR).save_pretrained(DIR, safe_serialization=True), which writes ${HF_FILES.weights}`;
-}
+const loadHFModel = (dir: string): Promise<Checkpoint> => withHFDirectory(dir, (files) => readHF(files, dir));
 
 /**
  * Saves `model` as a Hugging Face GPT-2 directory (config.json + model.safetensors, and

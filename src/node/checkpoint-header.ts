@@ -5,16 +5,16 @@
 // weights is made only when asked for (`verify`), and its pruning masks' values counted then.
 import { basename, join } from 'node:path';
 import { CHECKPOINT_FORMAT, decodeCheckpointMeta, type CheckpointMeta, type PrunedWeights } from '../gpt/checkpoint.js';
-import { checkHFVocab, hfTokenizer, openHFWeightsFile, unreadableWeights } from '../gpt/hf/index.js';
+import { checkHFVocab, hfTokenizer, openHFWeights } from '../gpt/hf/index.js';
 import { openSafetensors } from '../io/safetensors-source.js';
 import type { SafetensorsEntry } from '../io/safetensors.js';
 import { isMaskName, maskedCount } from '../nn/prune.js';
 import { withCheckpointFiles, withWeightsOpen, type CheckpointManifest } from './checkpoint-files.js';
-import { hfDirectoryFiles, hfTokenizerTexts } from './checkpoint-dir.js';
 import { byCheckpointKind } from './checkpoint-kind.js';
+import { openHFDirectory } from './hf-weights-files.js';
 import { nanoGptTokenizer, openNanoGptFile } from './nanogpt-file.js';
 import { nanoGptMeta, nanoGptShape } from '../gpt/nanogpt.js';
-import { openRegularFile, pathExists, unlessMissing, type PositionalFile } from './regular-files.js';
+import { pathExists, type PositionalFile } from './regular-files.js';
 import { handleSource } from './safetensors-file.js';
 
 export type CheckpointLayout = 'run directory' | 'safetensors file' | 'Hugging Face directory' | 'nanoGPT checkpoint';
@@ -65,30 +65,22 @@ async function ourHeader(handle: PositionalFile, source: string, file: string, c
   return { meta, tensors: [...reader.entries], weightsFiles: [{ file, bytes: bytes.size }], ...(maskCounts && { maskCounts }) };
 }
 
-/** A Hugging Face GPT-2 directory's config, tokenizer and weights headers (model.safetensors, or every shard its index names). */
+/** A Hugging Face GPT-2 directory's config, tokenizer and weights headers (model.safetensors, or every shard its index names, checked against it). */
 async function hfHeader(dir: string): Promise<CheckpointHeader> {
-  const { model, weights, index } = await hfDirectoryFiles(dir);
-  const files: { file: string; metadata: Record<string, string> }[] = [];
-  const tensors: SafetensorsEntry[] = [];
-  const weightsFiles: WeightsFileInfo[] = [];
-  for (const file of weights) {
-    const handle = await unlessMissing(openRegularFile(join(dir, file)));
-    if (!handle) throw new Error(`${dir}: no ${file}${index ? ` (a shard ${index} names)` : ''}`);
-    try {
-      const source = await handleSource(handle);
-      const reader = await openHFWeightsFile(source, file).catch((e: Error) => {
-        throw unreadableWeights(dir, e, file);
-      });
-      files.push({ file, metadata: reader.metadata });
-      tensors.push(...reader.entries);
-      weightsFiles.push({ file, bytes: source.size });
-    } finally {
-      await handle.close();
-    }
+  const { model, files, close } = await openHFDirectory(dir);
+  try {
+    const shards = await openHFWeights(files, dir);
+    const tokenizer = hfTokenizer(shards.map(({ file, reader }) => ({ file, metadata: reader.metadata })), files, dir);
+    checkHFVocab(tokenizer, model, dir); // as loading refuses it: the vocabulary told is then both's
+    return {
+      layout: 'Hugging Face directory',
+      meta: { format: CHECKPOINT_FORMAT, model, tokenizer: tokenizer.toJSON() },
+      tensors: shards.flatMap(({ reader }) => reader.entries),
+      weightsFiles: files.weights.map(({ file, source }) => ({ file, bytes: source.size })),
+    };
+  } finally {
+    await close();
   }
-  const tokenizer = hfTokenizer(files, await hfTokenizerTexts(dir), dir);
-  checkHFVocab(tokenizer, model, dir); // as loading refuses it: the vocabulary told is then both's
-  return { layout: 'Hugging Face directory', meta: { format: CHECKPOINT_FORMAT, model, tokenizer: tokenizer.toJSON() }, tensors, weightsFiles };
 }
 
 /** nanoGPT's ckpt.pt's model_args, tokenizer (meta.pkl's or GPT-2's), best val loss and state dict's tensors, named as ours (its pickle read, no tensor but the loss). */

@@ -4,8 +4,9 @@
 import { join } from 'node:path';
 import { hfCheckpointLayout, hfHeaders, readHFTensor, type HFHeaders, type SavedHFTensor } from '../gpt/hf/headers.js';
 import { EMBEDDING, HEAD, unprefixed } from '../gpt/hf/weights.js';
-import { hfDirectoryFiles, hfTokenizerTexts, readCheckpointAt } from './checkpoint-dir.js';
-import { openHFWeights } from './hf-weights-files.js';
+import { openHFWeights } from '../gpt/hf/index.js';
+import { readCheckpointAt } from './checkpoint-dir.js';
+import { openHFDirectory } from './hf-weights-files.js';
 import { convertedCheckpointFile, unchangedSinceNow, type ConvertedCheckpointFile } from './converted-checkpoint-file.js';
 
 /**
@@ -14,12 +15,12 @@ import { convertedCheckpointFile, unchangedSinceNow, type ConvertedCheckpointFil
  * fails with loadCheckpoint's error.
  */
 export async function openHFCheckpointFile(dir: string): Promise<ConvertedCheckpointFile> {
-  const { model, weights, weightMap } = await hfDirectoryFiles(dir);
-  const opened = await openHFWeights(dir, weights);
+  const opened = await openHFDirectory(dir);
   try {
     // before the check: a write during it is caught
-    const unchanged = await unchangedSinceNow(opened.handles.map((handle, i) => ({ handle, path: join(dir, weights[i]!) })));
-    const headers = hfHeaders(model, opened.shards, await hfTokenizerTexts(dir), dir, weightMap);
+    const unchanged = await unchangedSinceNow(opened.handles.map((handle, i) => ({ handle, path: join(dir, opened.files.weights[i]!.file) })));
+    // the index checked against the shards' headers as they are read
+    const headers = hfHeaders(opened.model, await openHFWeights(opened.files, dir), opened.files, dir, null);
     const accepted = headers && (await tensorsAccepted(headers, dir).catch(() => false));
     if (!accepted) {
       await readCheckpointAt(dir); // for its one-line error

@@ -4,26 +4,29 @@
 // read to), so the revision is pinned first: the hub's API names the commit it points at (JSON a
 // page may read: what huggingface.js's modelInfo asks in a browser), and every file is then read at
 // resolve/{commit}/{file}, a URL whose bytes never change. config.json is fetched and checked
-// before anything else, the tokenizer's files next; the weights are the caller's to read a range
-// at a time (readUrl, immutable). A page cannot hold a token: a gated or private model is refused,
-// saying to download its files and open them.
-import { HF_FILES, HF_WEIGHTS_FORMS, hfModelConfig, type HFModelSources, type HFTokenizerFiles } from '../gpt/hf/index.js';
+// before anything else, a sharded model's index next (hfWeightsFiles chooses the weights files as
+// the CLI does: model.safetensors, else its shards, else pytorch_model.bin, else its shards), then
+// the tokenizer's files; the weights are the caller's to read a range at a time (readUrls,
+// immutable), each shard's header once. A page cannot hold a token: a gated or private model is
+// refused, saying to download its files and open them.
+import { HF_FILES, hfModelConfig, hfWeightsFiles, type HFModelSources, type HFTokenizerFiles } from '../gpt/hf/index.js';
 import { HUB_TOKENIZERS, hubFileURL, hubRefusal, hubRevisionOf, hubRevisionURL, noWeightsText, parseHubId, refusalText, type HubModelId } from '../gpt/hf/hub.js';
-import { fetchWatched, NoAnswerError, type UrlReadOptions } from './url-source.js';
+import type { ByteSource } from '../io/safetensors-source.js';
+import { fetchWatched, NoAnswerError, readUrls, type UrlReadOptions } from './url-source.js';
 
-/** A hub model ready to load: its small files' texts, and its weights' URL at the commit. */
+/** A hub model ready to load: its small files' texts, and its weights files' URLs at the commit. */
 export interface HubModel {
   /** The repo as the hub names it now (a renamed one's new name) and the commit its revision named. */
   repo: string;
   commit: string;
-  /** config.json's text, the tokenizer's (those the commit has), and the weights file's name. */
+  /** config.json's text, the tokenizer's (those the commit has), and a sharded model's index. */
   files: Omit<HFModelSources, 'weights'>;
-  /** The weights file at the commit: the same bytes for good, to read a range at a time. */
-  weightsUrl: string;
+  /** The weights files at the commit (model.safetensors alone, or every shard the index names, in its order): the same bytes for good, each to read a range at a time. */
+  weights: { file: string; url: string }[];
 }
 
 export interface HubOpenOptions extends UrlReadOptions {
-  /** Called as each of the small files (the model's info, config.json, the tokenizer's) is asked for. */
+  /** Called as each of the small files (the model's info, config.json, a shard index, the tokenizer's) is asked for. */
   onFile?: (file: string) => void;
 }
 
@@ -32,7 +35,8 @@ const TOKENIZER_KEYS: Record<string, keyof HFTokenizerFiles> = { [HF_FILES.token
 
 /**
  * The model `value` names on the hub at `endpoint`: its commit, config.json (checked to be a GPT-2
- * model's), its tokenizer's files and its weights' URL. Errors are one line starting with `value`.
+ * model's), a sharded model's index (each shard it names checked to be in the repo), its tokenizer's
+ * files and its weights files' URLs. Errors are one line starting with `value`.
  */
 export async function openHubModel(value: string, endpoint: string, opts: HubOpenOptions = {}): Promise<HubModel> {
   const id = parseHubId(value);
@@ -46,20 +50,26 @@ export async function openHubModel(value: string, endpoint: string, opts: HubOpe
   const { repo, commit, files } = info;
   if (info.gated) throw new Error(`${value}: ${refusalText('gated', 401, id, HF_FILES.config, endpoint, tokenAdvice(id))}`);
   if (!files.has(HF_FILES.config)) throw new Error(`${value}: ${repo} on the Hugging Face hub has no ${HF_FILES.config}: not a transformers model`);
-  const weights = HF_WEIGHTS_FORMS.find((f) => files.has(f.single))?.single;
-  if (!weights) {
-    const index = HF_WEIGHTS_FORMS.find((f) => files.has(f.index))?.index;
-    if (index) throw new Error(`${value}: its weights are sharded (${index}), which the page does not read: the CLI does (\`gpt sample --init-from ${value}\`)`);
-    throw new Error(`${value}: ${noWeightsText(repo)}`);
-  }
   const at = (file: string) => hubFileURL(endpoint, repo, commit, file);
   // checked before anything else is fetched: a model that is not GPT-2 costs no weights
   const config = await get(at(HF_FILES.config), HF_FILES.config);
   hfModelConfig(config, value);
+  const indexText = async (file: string) => (files.has(file) ? get(at(file), file) : null);
+  const chosen = await hfWeightsFiles((file) => files.has(file), indexText, (file) => `${value}/${file}`);
+  if (!chosen) throw new Error(`${value}: ${noWeightsText(repo)}`);
+  const absent = chosen.weights.find((file) => !files.has(file));
+  if (absent) throw new Error(`${value}: ${repo} on the Hugging Face hub has no ${absent} at ${id.revision} (a shard ${chosen.index!.file} names)`);
   const tokenizer: HFTokenizerFiles = {};
   // none: a model of ours keeps its tokenizer in its weights' metadata (else the load says what is missing)
   for (const file of HUB_TOKENIZERS.find((names) => names.every((f) => files.has(f))) ?? []) tokenizer[TOKENIZER_KEYS[file]!] = await get(at(file), file);
-  return { repo, commit, files: { config, ...tokenizer, weightsFile: weights }, weightsUrl: at(weights) };
+  const weights = chosen.weights.map((file) => ({ file, url: at(file) }));
+  return { repo, commit, files: { config, ...tokenizer, ...(chosen.index && { index: chosen.index }) }, weights };
+}
+
+/** `load` of the hub model's files, its weights files each read a range at a time at the commit (readUrls: each shard's first byte asked for its size, then what `load` reads). */
+export function readHubModel<T>(hub: HubModel, load: (files: HFModelSources) => Promise<T>, opts: UrlReadOptions = {}): Promise<T> {
+  const read = (sources: ByteSource[]) => load({ ...hub.files, weights: hub.weights.map(({ file }, i) => ({ file, source: sources[i]! })) });
+  return readUrls(hub.weights.map((w) => w.url), read, { ...opts, immutable: true });
 }
 
 /** How a page's user reads a model that wants a token: elsewhere, with one. */

@@ -14,14 +14,14 @@ import { headsProblem, loraOf, TRAIN_DEFAULTS, TRAIN_RANGES } from '../gpt/train
 import { loraConfigProblem, loraRankProblem } from '../gpt/lora.js';
 import { blockLinearShapes } from '../gpt/model.js';
 import { formatBytes } from '../gpt/memory-plan.js';
-import { bytesSource, type ByteSource } from '../io/safetensors-source.js';
+import { bytesSource, countingReads, type ByteSource } from '../io/safetensors-source.js';
 import { rangeProblem, type Range } from '../io/value-ranges.js';
 import { LossChart } from './chart.js';
 import type { GptHook, ReadyState } from './hook.js';
 import { pickedSource, readPicked, readUtf8 } from './picked-file.js';
 import { describeRun, pickModelFiles, Session, type ModelShape, type ModelSummary, type TrainSettings } from './session.js';
 import { readUrl } from './url-source.js';
-import { openHubModel } from './hub-source.js';
+import { openHubModel, readHubModel } from './hub-source.js';
 
 /** Served next to the page by `gpt serve --checkpoint PATH`. */
 const CHECKPOINT_URL = 'checkpoint.safetensors';
@@ -263,27 +263,21 @@ function showModel(s: ModelSummary, note = ''): void {
 
 /** Loads the checkpoint `file` reads (a tensor at a time) in place of the page's model; `signal` cancels it. */
 async function loadCheckpoint(file: ByteSource, source: string, signal?: AbortSignal): Promise<ModelSummary> {
-  return shown(await showingProgress(source, file, (counted) => session.load(counted, source, signal)), file.size);
+  return shown(await showingProgress(source, [file], ([counted]) => session.load(counted!, source, signal)), file.size);
 }
 
 /**
- * `load` of `file`, each read shown on the model line as it comes (a large or slow load, such as a
- * server's 500 MB over a slow link, shows how far it got, not a page that looks stuck); a failed
- * load puts the line back as it was.
+ * `load` of `files` (a model's weights files: one, or its shards), each read shown on the model
+ * line as it comes, as bytes read of all the files' (a large or slow load, such as a server's
+ * 500 MB over a slow link, shows how far it got, not a page that looks stuck); a failed load puts
+ * the line back as it was.
  */
-function showingProgress<T>(name: string, file: ByteSource, load: (counted: ByteSource) => Promise<T>): Promise<T> {
-  let done = 0;
-  const counted: ByteSource = {
-    size: file.size,
-    read: async (offset, length) => {
-      const bytes = await file.read(offset, length);
-      done += bytes.length;
-      showLoading(`loading ${name}: ${formatBytes(done)} of ${formatBytes(file.size)}…`);
-      return bytes;
-    },
-  };
+function showingProgress<T>(name: string, files: ByteSource[], load: (counted: ByteSource[]) => Promise<T>): Promise<T> {
+  const counted = countingReads(files, (done, total) => showLoading(`loading ${name}: ${formatBytes(done)} of ${formatBytes(total)}…`));
   return restoringModelLine(() => load(counted));
 }
+
+const bytesOf = (files: ByteSource[]) => files.reduce((n, f) => n + f.size, 0);
 
 const showLoading = (text: string) => {
   ui.modelInfo.className = 'status';
@@ -333,21 +327,24 @@ async function loadFiles(files: File[], signal: AbortSignal): Promise<ModelSumma
     const checkpoint = pickedSource(file(picked.nanogpt));
     const meta = picked.meta && (await readPicked(file(picked.meta), async (f) => new Uint8Array(await f.arrayBuffer())));
     const load = (counted: ByteSource) => session.loadNanoGpt({ ...tokenizerFiles, checkpoint: counted, ...(meta && { meta }) }, picked.nanogpt, signal);
-    return shown(await showingProgress(picked.nanogpt, checkpoint, load), checkpoint.size);
+    return shown(await showingProgress(picked.nanogpt, [checkpoint], ([counted]) => load(counted!)), checkpoint.size);
   }
   const weightsFile = isTorchWeights(picked.weights.toLowerCase()) ? HF_FILES.torchWeights : HF_FILES.weights;
-  const hf: HFModelSources = { ...tokenizerFiles, config: await text(picked.config), weights: pickedSource(file(picked.weights)), weightsFile };
+  const hf: HFModelSources = { ...tokenizerFiles, config: await text(picked.config), weights: [{ file: weightsFile, source: pickedSource(file(picked.weights)) }] };
   return loadHF(hf, 'Hugging Face model', signal);
 }
 
-/** A Hugging Face GPT-2 model's files loaded, its weights read a tensor at a time, each read shown; `note` goes on the model line. */
-const loadHF = async (hf: HFModelSources, source: string, signal: AbortSignal, note?: string): Promise<ModelSummary> =>
-  shown(await showingProgress(source, hf.weights, (weights) => session.loadHF({ ...hf, weights }, source, signal)), hf.weights.size, note);
+/** A Hugging Face GPT-2 model's files loaded, its weights (one file, or its shards) read a tensor at a time, each read shown; `note` goes on the model line. */
+async function loadHF(hf: HFModelSources, source: string, signal: AbortSignal, note?: string): Promise<ModelSummary> {
+  const sources = hf.weights.map((w) => w.source);
+  const load = (counted: ByteSource[]) => session.loadHF({ ...hf, weights: hf.weights.map((w, i) => ({ ...w, source: counted[i]! })) }, source, signal);
+  return shown(await showingProgress(source, sources, load), bytesOf(sources), note);
+}
 
 /**
  * The model `value` names on the Hugging Face hub (an id: hub-source.ts), its small files fetched
- * first (each named on the model line), its weights then read a range per tensor at the commit its
- * revision named; its Cancel button stops it.
+ * first (each named on the model line), its weights (one file, or every shard) then read a range
+ * per tensor at the commit its revision named; its Cancel button stops it.
  */
 const loadFromHub = (value: string): Promise<ModelSummary> =>
   exclusive('loading', () =>
@@ -355,7 +352,7 @@ const loadFromHub = (value: string): Promise<ModelSummary> =>
       restoringModelLine(async () => {
         const hub = await openHubModel(value, HUB, { signal, onFile: (file) => showLoading(`loading ${value}: ${file}…`) });
         const note = `${hub.repo} at commit ${hub.commit.slice(0, 7)}`;
-        return readUrl(hub.weightsUrl, (weights) => loadHF({ ...hub.files, weights }, value, signal, note), { signal, immutable: true });
+        return readHubModel(hub, (files) => loadHF(files, value, signal, note), { signal });
       }),
     ),
   );

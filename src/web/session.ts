@@ -89,10 +89,11 @@ export class Session {
     return this.adopt(loaded, source, 'load');
   }
 
-  /** Replaces the model with a Hugging Face GPT-2 model's: config.json's text, model.safetensors read a tensor at a time (each weight uploaded into a new model as it is read), tokenizer.json's text. `signal` as load's. */
+  /** Replaces the model with a Hugging Face GPT-2 model's: config.json's text, model.safetensors (or its shards) read a tensor at a time (each weight uploaded into a new model as it is read), tokenizer.json's text. `signal` as load's. */
   async loadHF(files: HFModelSources, source: string, signal?: AbortSignal): Promise<ModelSummary> {
     this.assertNotSaving('loadHF');
-    return this.adopt(await cancelled(signal, () => readHFModel({ ...files, weights: readsUntilAborted(files.weights, signal) }, source)), source, 'loadHF');
+    const weights = files.weights.map(({ file, source: bytes }) => ({ file, source: readsUntilAborted(bytes, signal) }));
+    return this.adopt(await cancelled(signal, () => readHFModel({ ...files, weights }, source)), source, 'loadHF');
   }
 
   /**

@@ -38,14 +38,21 @@ export interface UrlSource extends ByteSource {
  * `read` of the file at `url`, started over on the file's new version where it is saved again
  * meanwhile, `attempts` times in all; a failed read is its own one-line error.
  */
-export async function readUrl<T>(url: string, read: (source: ByteSource) => Promise<T>, opts: UrlReadOptions = {}, attempts = 3): Promise<T> {
+export const readUrl = <T>(url: string, read: (source: ByteSource) => Promise<T>, opts: UrlReadOptions = {}, attempts = 3): Promise<T> =>
+  readUrls([url], ([source]) => read(source!), opts, attempts);
+
+/** readUrl of the files at `urls` read together (a sharded model's): started over, all of them, where one is saved again meanwhile. */
+export async function readUrls<T>(urls: string[], read: (sources: ByteSource[]) => Promise<T>, opts: UrlReadOptions = {}, attempts = 3): Promise<T> {
   for (let attempt = 1; ; attempt++) {
-    const source = await openUrl(url, opts);
+    const sources: UrlSource[] = [];
+    for (const url of urls) sources.push(await openUrl(url, opts));
     try {
-      return await read(source);
+      return await read(sources);
     } catch (e) {
-      if (!(source.failure instanceof ChangedWhileReadError)) throw source.failure ?? e;
-      if (attempt === attempts) throw new Error(`cannot load ${url}: it was saved again while it was read, ${attempts} times; load it again`);
+      const failed = sources.findIndex((s) => s.failure);
+      const failure = sources[failed]?.failure;
+      if (!(failure instanceof ChangedWhileReadError)) throw failure ?? e;
+      if (attempt === attempts) throw new Error(`cannot load ${urls[failed]}: it was saved again while it was read, ${attempts} times; load it again`);
     }
   }
 }

@@ -6,16 +6,9 @@ import { CHECKPOINT_FORMAT, CHECKPOINT_KEY, checkpointMetadata, configWeightsPro
 import type { GPTConfig } from '../model.js';
 import { layoutPendingSafetensors, type PendingSafetensorsLayout, type SafetensorsEntry, type SafetensorsTensor } from '../../io/safetensors.js';
 import type { SafetensorsReader } from '../../io/safetensors-source.js';
-import { HF_FILES, hfTokenizer, type HFTokenizerFiles } from './index.js';
+import { HF_FILES, hfTokenizer, type HFTokenizerFiles, type HFWeightsReader } from './index.js';
 import { shardIndexProblem } from './shards.js';
-import { EMBEDDING, HEAD, headIsEmbedding, hfWeightShape, isMaskBuffer, unprefixed, weightsFromHF } from './weights.js';
-
-/** One weights file of a GPT-2 model, its header read: model.safetensors, or a shard. */
-export interface HFWeightsReader {
-  /** Its name in the model's directory (for errors). */
-  file: string;
-  reader: SafetensorsReader;
-}
+import { EMBEDDING, gpt2ShapeProblem, HEAD, headIsEmbedding, hfWeightShape, isMaskBuffer, unprefixed, weightsFromHF } from './weights.js';
 
 /** One tensor a GPT-2 weights file saves (causal-mask buffers aside), with the file it is in. */
 export interface SavedHFTensor {
@@ -43,13 +36,13 @@ export function hfHeaders(config: GPTConfig, shards: HFWeightsReader[], tokenize
   if (shards.some((s) => s.reader.metadata[CHECKPOINT_KEY] !== undefined)) return null;
   const saved = savedTensors(shards);
   const headAsEmbedding = headIsEmbedding(saved.map(({ entry }) => entry.name));
-  const weights = new Map(saved.map(({ entry }) => [unprefixed(entry.name), { shape: entry.shape }]));
+  // as ours: a Conv1D weight transposed
+  const weights = new Map(saved.map(({ entry }) => [unprefixed(entry.name), { shape: hfWeightShape(unprefixed(entry.name), entry.shape) }]));
   if (weights.size !== saved.length) return null; // a name saved twice: with the prefix and without, or in two shards
   if (headAsEmbedding) weights.set(EMBEDDING, weights.get(HEAD)!);
-  const named = shards.map(({ file, reader }) => ({ file, tensors: Object.fromEntries(reader.entries.map((e) => [e.name, e])) }));
-  if (weightMap && shardIndexProblem(weightMap, named)) return null;
+  if (weightMap && shardIndexProblem(weightMap, shards)) return null;
   weights.delete(HEAD);
-  if (configWeightsProblem(config, weights, (k) => k, HF_FILES.weights)) return null;
+  if (configWeightsProblem(config, weights, (k) => k, HF_FILES.weights) || gpt2ShapeProblem(config, weights)) return null;
   const tokenizer = hfTokenizer(shards.map(({ file, reader }) => ({ file, metadata: reader.metadata })), tokenizerFiles, source);
   if (tokenizer.vocabSize !== config.vocabSize) return null;
   return { meta: { format: CHECKPOINT_FORMAT, model: config, tokenizer: tokenizer.toJSON() }, saved, weights, headAsEmbedding };

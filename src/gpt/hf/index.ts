@@ -5,7 +5,7 @@
 // pytorch_model.bin.index.json), which older saves and many fine-tunes hold instead. Platform free: bytes or read tensors in, bytes out; webgpu-gpt/node
 // reads and writes the directory.
 import { parseJSONText } from '../../io/json-text.js';
-import { parseSafetensors, readPendingTensors, serializeSafetensors, type PendingTensor, type Safetensors } from '../../io/safetensors.js';
+import { parseSafetensors, readPendingTensors, serializeSafetensors, type PendingTensor } from '../../io/safetensors.js';
 import { openSafetensors, type ByteSource, type SafetensorsReader } from '../../io/safetensors-source.js';
 import { openTorchFile, torchStateDictReader } from '../../io/torch-file.js';
 import { assertWeightsReadable, CHECKPOINT_FORMAT, CHECKPOINT_KEY, configWeightsProblem, refusingNonFinite, type Checkpoint, type CheckpointMeta } from '../checkpoint.js';
@@ -13,11 +13,12 @@ import { GPT, type GPTConfig } from '../model.js';
 import { describeValue } from '../../tensor/check.js';
 import { BpeTokenizer, Gpt2Tokenizer, gpt2FromVocabFiles, tokenizerFromHuggingFace, tokenizerFromJSON, toHuggingFaceJSON, type Tokenizer } from '../tokenizer/index.js';
 import { gptConfigFromHF, hfConfigFromGPT, HF_NAMES } from './config.js';
-import { isMaskBuffer, weightsFromHF, weightsToHF, type HFWeightsFile, type PendingParam } from './weights.js';
+import { gpt2ShapeProblem, hfWeightShape, isMaskBuffer, unprefixed, weightsFromHF, weightsToHF, type HFWeightsFile, type PendingParam } from './weights.js';
+import { parseShardIndex, shardIndexProblem, type ShardIndex } from './shards.js';
 
 export { gptConfigFromHF, hfConfigFromGPT, hfLayoutProblem } from './config.js';
 export { isMaskBuffer, type HFWeightsFile } from './weights.js';
-export { parseShardIndex, shardIndexProblem } from './shards.js';
+export { parseShardIndex, shardIndexProblem, type ShardIndex } from './shards.js';
 
 /** The file names of a Hugging Face model directory. */
 export const HF_FILES = {
@@ -31,6 +32,24 @@ export const HF_WEIGHTS_FORMS = [
   { single: HF_FILES.weights, index: HF_FILES.index },
   { single: HF_FILES.torchWeights, index: HF_FILES.torchIndex },
 ] as const;
+
+/**
+ * Which weights files of a model directory are read, in transformers' order (HF_WEIGHTS_FORMS):
+ * model.safetensors if it has one, else the shards its index names, else pytorch_model.bin, else
+ * the shards of pytorch_model.bin.index.json; null where it has none. `has`: whether it has a file;
+ * `text`: an index's text, null where it has none; `at`: a file's name in errors. For a directory
+ * on disk and a repo on the hub alike.
+ */
+export async function hfWeightsFiles(has: (file: string) => boolean | Promise<boolean>, text: (file: string) => Promise<string | null>, at: (file: string) => string): Promise<{ weights: string[]; index: ShardIndex | null } | null> {
+  for (const { single, index } of HF_WEIGHTS_FORMS) {
+    if (await has(single)) return { weights: [single], index: null };
+    const json = await text(index);
+    if (json === null) continue;
+    const weightMap = parseShardIndex(json, at(index));
+    return { weights: [...new Set(weightMap.values())], index: { file: index, weightMap } };
+  }
+  return null;
+}
 
 /** Whether a weights file of a model directory is torch.save's (pytorch_model.bin, its shards pytorch_model-00001-of-00002.bin) rather than safetensors. */
 export const isTorchWeights = (file: string) => file.endsWith('.bin');
@@ -119,26 +138,51 @@ export function decodeHF(files: HFModelFiles, source = 'model'): Checkpoint {
   return hfCheckpoint(model, [{ file: HF_FILES.weights, ...parsed }], files, source);
 }
 
-/** A Hugging Face GPT-2 model's files with its weights to read a tensor at a time (a browser File's slices): never in one buffer. */
+/** One weights file of a GPT-2 model to read a tensor at a time: its name in the model's directory (model.safetensors, a shard, pytorch_model.bin: isTorchWeights), and its bytes. */
+export interface HFWeightsSource {
+  file: string;
+  source: ByteSource;
+}
+
+/** One weights file of a GPT-2 model, its header read: model.safetensors, or a shard. */
+export interface HFWeightsReader {
+  /** Its name in the model's directory (for errors). */
+  file: string;
+  reader: SafetensorsReader;
+}
+
+/** A Hugging Face GPT-2 model's files with its weights to read a tensor at a time (a browser File's slices, a URL's ranges): never in one buffer. */
 export interface HFModelSources extends HFTokenizerFiles {
   config: string;
-  weights: ByteSource;
-  /** The weights file's name in the directory: model.safetensors (the default), or pytorch_model.bin (torch.save's, isTorchWeights). */
-  weightsFile?: string;
+  /** Its weights files in order: model.safetensors (or pytorch_model.bin) alone, or every shard its index names. */
+  weights: HFWeightsSource[];
+  /** A sharded model's index (hfWeightsFiles'), checked against the shards' headers. */
+  index?: ShardIndex;
+}
+
+/**
+ * The weights files of `files`, their headers read and a sharded model's index checked against
+ * them, before any tensor is read (a shard of another save costs none of its tensors).
+ */
+export async function openHFWeights(files: HFModelSources, source: string): Promise<HFWeightsReader[]> {
+  const opened: HFWeightsReader[] = [];
+  for (const { file, source: bytes } of files.weights) {
+    opened.push({ file, reader: await openHFWeightsFile(bytes, file).catch((e: unknown) => Promise.reject(unreadableWeights(source, e, file))) });
+  }
+  const problem = files.index && shardIndexProblem(files.index.weightMap, opened);
+  if (problem) throw new Error(`${source}/${files.index!.file}: ${problem}`);
+  return opened;
 }
 
 /** decodeHF of files whose weights are read a tensor at a time, their causal-mask buffers left unread. */
 export async function readHF(files: HFModelSources, source = 'model'): Promise<Checkpoint> {
   const model = hfModelConfig(files.config, source);
-  const file = files.weightsFile ?? HF_FILES.weights;
-  let read: Safetensors;
-  try {
-    const reader = await openHFWeightsFile(files.weights, file);
-    read = { tensors: await reader.readTensors((name) => !isMaskBuffer(name)), metadata: reader.metadata };
-  } catch (e) {
-    throw unreadableWeights(source, e, file);
+  const read: HFWeightsFile[] = [];
+  for (const { file, reader } of await openHFWeights(files, source)) {
+    const tensors = await reader.readTensors((name) => !isMaskBuffer(name)).catch((e: unknown) => Promise.reject(unreadableWeights(source, e, file)));
+    read.push({ file, tensors, metadata: reader.metadata });
   }
-  return hfCheckpoint(model, [{ file, ...read }], files, source);
+  return hfCheckpoint(model, read, files, source);
 }
 
 /** A weights file of the model in `source` that could not be read, as readHF says it. */
@@ -164,7 +208,8 @@ export function hfModelConfig(text: string, source: string): GPTConfig {
 export function hfCheckpoint(model: GPTConfig, files: HFWeightsFile[], tokenizerFiles: HFTokenizerFiles, source: string): Checkpoint {
   refuseOurs(files, source);
   const weights = weightsFromHF(files, (file) => `${source}/${file}`);
-  return { meta: hfCheckpointMeta(model, weights, files, tokenizerFiles, source), weights, source };
+  const fileOf = (name: string) => files.find((f) => Object.keys(f.tensors).some((saved) => unprefixed(saved) === name))!.file;
+  return { meta: hfCheckpointMeta(model, weights, files, tokenizerFiles, source, fileOf), weights, source };
 }
 
 /** Throws where one of a model's weights files is a checkpoint of ours (its names are GPT-2's without the prefix: loading would fail only on the tensors it has more or less). */
@@ -175,12 +220,21 @@ export function refuseOurs(files: Pick<HFWeightsFile, 'file' | 'metadata'>[], so
 
 /**
  * The metadata of hfCheckpoint's checkpoint, from what it checks after the weights themselves:
- * their shapes (weightsFromHF's) against config.json `model`, and the tokenizer against both.
+ * their shapes (weightsFromHF's) against config.json `model`, each weight's naming the file that
+ * holds it (`fileOf` a weight's name: a shard's, where there are several), and the tokenizer
+ * against both.
  */
-export function hfCheckpointMeta(model: GPTConfig, weights: Map<string, { shape: number[] }>, files: Pick<HFWeightsFile, 'file' | 'metadata'>[], tokenizerFiles: HFTokenizerFiles, source: string): CheckpointMeta {
+export function hfCheckpointMeta(model: GPTConfig, weights: Map<string, { shape: number[] }>, files: Pick<HFWeightsFile, 'file' | 'metadata'>[], tokenizerFiles: HFTokenizerFiles, source: string, fileOf: (name: string) => string): CheckpointMeta {
   const stored = files.length === 1 ? files[0]!.file : `the shards of ${HF_FILES.index}`;
   const disagreement = configWeightsProblem(model, weights, (k) => HF_NAMES[k] ?? k, stored);
   if (disagreement) throw new Error(`${source}/${HF_FILES.config}: ${disagreement}`);
+  const misshapen = gpt2ShapeProblem(model, weights);
+  if (misshapen) {
+    // as the file holds it: a Conv1D weight [in, out]
+    const { name, want } = misshapen;
+    const [has, wants] = [hfWeightShape(name, weights.get(name)!.shape), hfWeightShape(name, want)];
+    throw new Error(`${source}/${fileOf(name)}: GPT-2's ${name} has shape [${has.join(', ')}], where ${HF_FILES.config}'s n_embd ${model.nEmbd} gives it [${wants.join(', ')}]`);
+  }
   const tokenizer = hfTokenizer(files, tokenizerFiles, source);
   checkHFVocab(tokenizer, model, source);
   return { format: CHECKPOINT_FORMAT, model, tokenizer: tokenizer.toJSON() };

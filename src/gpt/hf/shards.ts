@@ -23,12 +23,18 @@ export function parseShardIndex(text: string, at: string): Map<string, string> {
   return new Map(Object.entries(map as Record<string, string>));
 }
 
-/** A tensor the index places in a shard that does not hold it (a shard from another save?), or null. */
-export function shardIndexProblem(weightMap: ReadonlyMap<string, string>, shards: readonly { file: string; tensors: object }[]): string | null {
-  const held = new Map(shards.map((s) => [s.file, s.tensors]));
+/** A sharded model's index: its name in the model's directory, and its weight_map (parseShardIndex's). */
+export interface ShardIndex {
+  file: string;
+  weightMap: ReadonlyMap<string, string>;
+}
+
+/** A tensor the index places in a shard that does not hold it (a shard from another save?), or null; the shards' headers (their tensors' names) are enough. */
+export function shardIndexProblem(weightMap: ReadonlyMap<string, string>, shards: readonly { file: string; reader: { entries: readonly { name: string }[] } }[]): string | null {
+  const held = new Map(shards.map((s) => [s.file, new Set(s.reader.entries.map((e) => e.name))]));
   for (const [name, file] of weightMap) {
     if (isMaskBuffer(name)) continue; // not read
-    if (!Object.hasOwn(held.get(file) ?? {}, name)) return `weight_map places '${name}' in ${file}, which does not hold it`;
+    if (!held.get(file)?.has(name)) return `weight_map places '${name}' in ${file}, which does not hold it`;
   }
   return null;
 }

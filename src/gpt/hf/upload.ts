@@ -1,14 +1,14 @@
 // A Hugging Face GPT-2 model's files made a model with each weight converted (dtype, Conv1D layout)
 // and uploaded to the GPU as it is read, from model.safetensors (or pytorch_model.bin) or its shards
-// in order (the page's Open of a model directory, Node's loads of one): readHF then
+// in order (the page's Open of a model directory or of a hub model, Node's loads of one): readHF then
 // modelFromCheckpoint held every weight on the host until the last was read (gpt2-xl's 6 GB in float32).
 import { modelFor } from '../checkpoint.js';
 import { uploadedCheckpoint, uploadWeight, type LoadOptions, type UploadedCheckpoint } from '../checkpoint-upload.js';
 import { device } from '../../device/device.js';
 import type { GPT, GPTConfig } from '../model.js';
 import { tokenizerFromJSON } from '../tokenizer/index.js';
-import { HF_FILES, hfCheckpointMeta, hfModelConfig, openHFWeightsFile, readHF, refuseOurs, unreadableWeights, type HFModelSources, type HFTokenizerFiles } from './index.js';
-import { checkedHFHeaders, savedTensors, type HFHeaders, type HFWeightsReader } from './headers.js';
+import { hfCheckpointMeta, hfModelConfig, openHFWeights, readHF, refuseOurs, unreadableWeights, type HFModelSources, type HFTokenizerFiles, type HFWeightsReader } from './index.js';
+import { checkedHFHeaders, savedTensors, type HFHeaders } from './headers.js';
 import { EMBEDDING, HEAD, headIsEmbedding, HFWeightsDecoder, unprefixed } from './weights.js';
 
 /**
@@ -18,9 +18,8 @@ import { EMBEDDING, HEAD, headIsEmbedding, HFWeightsDecoder, unprefixed } from '
  */
 export async function readHFModel(files: HFModelSources, source: string, opts: LoadOptions = {}): Promise<UploadedCheckpoint> {
   const config = hfModelConfig(files.config, source);
-  const file = files.weightsFile ?? HF_FILES.weights;
-  const reader = await openHFWeightsFile(files.weights, file).catch((e: unknown) => Promise.reject(unreadableWeights(source, e, file)));
-  const shards = [{ file, reader }];
+  const shards = await openHFWeights(files, source);
+  // the index was checked against the shards' headers as they were opened
   const headers = checkedHFHeaders(config, shards, files, source, null);
   return (await uploadHF(config, shards, files, source, headers, opts)) ?? uploadedCheckpoint(await readHF(files, source), opts);
 }
@@ -76,7 +75,7 @@ export async function uploadHF(config: GPTConfig, shards: HFWeightsReader[], tok
     if (refusal) throw refusal;
     const wte = headBeside && model ? params!.get(EMBEDDING)! : null;
     decoder.finish(wte ? { shape: [...wte.shape], data: (await wte.toArray()) as Float32Array } : undefined);
-    const meta = hfCheckpointMeta(config, decoder.shapes, files, tokenizerFiles, source);
+    const meta = hfCheckpointMeta(config, decoder.shapes, files, tokenizerFiles, source, (name) => saved.find((t) => unprefixed(t.entry.name) === name)!.file);
     return model && { ckpt: { meta, weights: new Map(), source }, model, tokenizer: tokenizerFromJSON(meta.tokenizer) };
   } catch (e) {
     refuse();

@@ -10,6 +10,7 @@
 import type { TensorData } from '../../nn/module.js';
 import type { PendingTensor, Safetensors, SafetensorsTensor } from '../../io/safetensors.js';
 import { nonFiniteProblem } from '../checkpoint.js';
+import { blockLinearShapes, type GPTConfig } from '../model.js';
 
 const PREFIX = 'transformer.';
 /** GPT-2's LM head, tied to the token embedding: not a weight of ours. */
@@ -51,6 +52,27 @@ const isConv1DMatrix = (name: string, shape: readonly number[]) => CONV1D.test(n
 
 /** The shape of our weight from GPT-2's tensor `name` (unprefixed) of `shape`, as weightsFromHF makes it: a Conv1D weight's transposed. */
 export const hfWeightShape = (name: string, shape: number[]): number[] => (isConv1DMatrix(name, shape) ? [shape[1]!, shape[0]!] : shape);
+
+/**
+ * The first of our weights (named as GPT-2's, shaped as ours) whose shape is not the one `config`
+ * (config.json's: dense, every block alike) gives it, with that shape; or null. The embeddings and
+ * the number of blocks are configWeightsProblem's to check (a config of other widths is said once,
+ * as such); a weight of a block `config` does not have, or one missing, loading's.
+ */
+export function gpt2ShapeProblem(config: GPTConfig, weights: ReadonlyMap<string, { shape: readonly number[] }>): { name: string; want: number[] } | null {
+  const C = config.nEmbd;
+  const want = new Map<string, number[]>([['ln_f.weight', [C]], ['ln_f.bias', [C]]]);
+  blockLinearShapes(config).forEach(([layer, outputs, inputs], i) => {
+    const block = `h.${Math.floor(i / 4)}.`; // four Linears a block
+    want.set(`${block}${layer}.weight`, [outputs, inputs]).set(`${block}${layer}.bias`, [outputs]);
+    for (const norm of ['ln_1', 'ln_2']) want.set(`${block}${norm}.weight`, [C]).set(`${block}${norm}.bias`, [C]);
+  });
+  for (const [name, { shape }] of weights) {
+    const wanted = want.get(name);
+    if (wanted && wanted.join() !== shape.join()) return { name, want: wanted };
+  }
+  return null;
+}
 
 /** A [rows, cols] matrix as [cols, rows] (Conv1D's layout to Linear's and back). */
 function transposed({ shape, data }: TensorData): HostTensor {
