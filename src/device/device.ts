@@ -7,6 +7,7 @@ import { BindGroupCache, type BufferWindow, type Resource } from './bind-groups.
 import { describeFaults } from './faults.js';
 import { DeviceLostError } from './lost.js';
 import { envSetting, getPlatform, type Platform } from './platform.js';
+import { PendingChecks } from './pending.js';
 import { BufferPool, sizeClass, TexturePool } from './pool.js';
 import { Profiler, type KernelTime } from './profiler.js';
 import { WaitPacer } from './wait-pacer.js';
@@ -122,7 +123,10 @@ export class Device {
   private readonly errors: Error[] = [];
   /** Allocations that ran out of GPU memory: reported before the validation errors their invalid buffers raised since. */
   private readonly outOfMemory: Error[] = [];
-  private readonly pendingChecks: Promise<void>[] = [];
+  /** Compile checks of new pipelines, until each resolves. */
+  private readonly compileChecks = new PendingChecks();
+  /** The last GPU error a read threw, and the submits recorded by then: reads under way beside it throw it too. */
+  private thrown: { error: Error; submits: number } | null = null;
   private encoder: GPUCommandEncoder | null = null;
   private pass: GPUComputePassEncoder | null = null;
   /** The pipeline the open pass has set (null: none yet). */
@@ -316,13 +320,13 @@ export class Device {
     try {
       await this.waitForGpu(() => staging.mapAsync(GPUMapMode.READ));
       this.finished(submitted);
-      await this.throwPendingErrors();
+      await this.throwPendingErrors(submitted);
       if (!this.executes) return new ArrayBuffer(bytes);
       const mapped = staging.getMappedRange();
       this.throwFaults(new Uint32Array(mapped, size, 1)[0]!);
       return mapped.slice(0, bytes);
     } catch (e) {
-      await this.throwPendingErrors();
+      await this.throwPendingErrors(submitted);
       throw e;
     } finally {
       if (staging.mapState === 'mapped') staging.unmap();
@@ -567,7 +571,7 @@ export class Device {
     if (hit) return hit;
     const module = this.gpu.createShaderModule({ label: kernel.name, code: kernel.wgsl });
     const check = this.checkCompilation(kernel, module, this.onTrial?.errors ?? this.errors);
-    this.pendingChecks.push(check);
+    this.compileChecks.add(check);
     this.onTrial?.checks.push(check);
     this.onTrial?.made.push(kernel.wgsl);
     const layout = this.gpu.createBindGroupLayout({ label: kernel.name, entries: kernel.layoutEntries });
@@ -588,16 +592,20 @@ export class Device {
     if (errors.length) into.unshift(new Error(formatCompileErrors(kernel, errors)));
   }
 
-  private async throwPendingErrors(): Promise<void> {
-    await Promise.all(this.pendingChecks.splice(0));
+  /** Throws the GPU errors raised before a read of what the first `submitted` submits wrote could trust its data. */
+  private async throwPendingErrors(submitted: number): Promise<void> {
+    await this.compileChecks.settled();
     await this.pool.settled();
     if (this.lostInfo) throw this.lostError(); // before the errors the loss made (a rejected readback's AbortError)
     if (this.errors.length || this.outOfMemory.length) {
       const all = [...this.outOfMemory.splice(0), ...this.errors.splice(0)];
       const err = all[0]!;
       if (all.length > 1) err.message += ` (+${all.length - 1} more GPU errors)`; // on the line of a one-line error
+      this.thrown = { error: err, submits: this.stats.submits };
       throw err;
     }
+    // a read of work submitted before another read threw: its data may be a failed submit's (zeros)
+    if (this.thrown && submitted <= this.thrown.submits) throw this.thrown.error;
   }
 
   private assertUsable(what: string): void {
