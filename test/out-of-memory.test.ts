@@ -81,7 +81,7 @@ it('gpt train: one line naming the allocation and the memory plan total; the hal
   failAllocation(5); // one of the model's weights
   const r = await gpt('train', '--data', join(dir, 'corpus.txt'), ...TINY, '--max-iters', '5', '--out-dir', join(dir, 'run'));
   vi.restoreAllMocks();
-  expectOneLine(r, 1, /^gpt train: out of GPU memory allocating \d+ bytes for '[^']+' \([\d.]+ MiB held in tensors before it\): Out of memory \(\+\d+ more GPU errors\); nothing was saved; the run's memory plan totals about [\d.]+ MiB, more than this GPU has free \(WebGPU does not tell how much it has\): a smaller --batch-size, --block-size or model needs less$/);
+  expectOneLine(r, 1, /^gpt train: out of GPU memory allocating \d+ bytes for '[^']+' \([\d.]+ MiB held in tensors before it\): Out of memory \(\+\d+ more GPU errors\); nothing was saved; the run's memory plan totals about [\d.]+ MiB, more than this GPU has free \(WebGPU does not tell how much it has\): a smaller --batch-size \(a larger --grad-accum keeps the tokens per step\), --block-size or model needs less$/);
   expect(device().memory().liveBytes).toBe(live);
 });
 
