@@ -9,10 +9,14 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { DeviceLostError } from '../src/device/device.js';
 import { device, generate, matmul, tensor, type Tensor } from '../src/index.js';
 import { autotuneSettled, setAutotune } from '../src/kernels/autotune.js';
-import { setProfile } from '../src/kernels/profile.js';
+import { Kernel } from '../src/kernels/kernel.js';
+import { setProfile, verdictsOf } from '../src/kernels/profile.js';
+import { checkFastPaths } from '../src/kernels/self-check.js';
+import { launchMatmul } from '../src/kernels/wgsl/matmul.js';
 import { saveCheckpoint } from '../src/node/checkpoint-dir.js';
 import { setupDevice, tinyTrainedRun } from './helpers.js';
 
+const NOTHING = new Kernel({ name: 'nothing', body: '@compute @workgroup_size(1) fn main() {}' });
 const LOST = /^(.+: )?the GPU device was lost \(destroyed, .*\): .*restart/;
 const unhandled: unknown[] = [];
 const onUnhandled = (e: unknown) => unhandled.push(e);
@@ -84,6 +88,17 @@ describe('after the device is lost', () => {
     expect(warn.mock.calls.map((c) => String(c[0])).filter((l) => l.includes('autotune'))).toEqual([]);
     await new Promise((r) => setTimeout(r, 50));
     expect(unhandled).toEqual([]);
+  });
+
+  it('a trial throws it rather than return its verdict; the device-start self-check turns no fast path off for it, nor warns', async () => {
+    expect(await rejection(device().trial(() => {}))).toBeInstanceOf(DeviceLostError); // "went through" would pass a fast path
+    const inTrial = await rejection(device().trial(() => device().dispatch(NOTHING, [], {}, [1, 1, 1])));
+    expect(inTrial).toBeInstanceOf(DeviceLostError); // not the trial's own failure, which a caller takes for its code's
+    const warned: string[] = [];
+    const e = await rejection(checkFastPaths(launchMatmul, { paths: ['f16-buffer'], warn: (l) => warned.push(l) }));
+    expect(e).toBeInstanceOf(DeviceLostError);
+    expect(warned).toEqual([]); // not "the float16 register-tiled matmul disagrees with the float32 kernel on this adapter"
+    expect(verdictsOf(device().info).has('f16-buffer')).toBe(false);
   });
 
   it('profiling cannot start', () => {

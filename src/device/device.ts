@@ -450,16 +450,16 @@ export class Device {
     } finally {
       this.profiler = null;
     }
-    const failure = await verdict();
     let kernels: KernelTime[];
     try {
+      const failure = await verdict();
       kernels = await timer.report();
+      if (failure) throw failure;
     } catch (e) {
       throw this.lostInfo ? this.lostError('timeDispatches') : e; // its timestamps' readback rejected
     } finally {
       timer.destroy();
     }
-    if (failure) throw failure;
     return kernels.reduce((ms, k) => ms + k.ms, 0);
   }
 
@@ -468,7 +468,8 @@ export class Device {
    * a compile error of a pipeline it makes, or a GPU error its commands raise is returned, in one
    * line, rather than thrown at the program's next read (nor printed by Dawn), and the pipelines it
    * made are forgotten, so that a later use compiles them again and reports their errors there.
-   * Null: it went through. For what may fail on an adapter and must not crash the program: the
+   * Null: it went through. A device lost meanwhile is no verdict: its DeviceLostError is thrown.
+   * For what may fail on an adapter and must not crash the program: the
    * autotuner's candidates, the device-start self-check's fast paths.
    */
   trial(record: () => void): Promise<Error | null> {
@@ -494,6 +495,8 @@ export class Device {
     return async () => {
       const gpuErrors = (await Promise.all(scoped)).filter((e) => e !== null);
       await Promise.all(trial.checks); // compile errors, first in trial.errors
+      // not the trial's failure, and no verdict: on a lost device nothing ran, and scopes report nothing
+      if (this.lostInfo) throw this.lostError('trial');
       const failure = trial.errors[0] ?? gpuErrors[0];
       if (!failure) return null;
       for (const wgsl of trial.made) this.pipelines.delete(wgsl);
