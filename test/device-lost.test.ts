@@ -76,6 +76,13 @@ describe('after the device is lost', () => {
     expect(await rejection(device().sync())).toBeInstanceOf(DeviceLostError);
   });
 
+  it('an op names itself, the one called, not the allocation or inner op that met the loss', () => {
+    const lostIn = (op: string) => new RegExp(`^${op}: the GPU device was lost`);
+    expect(() => held.mul(2)).toThrow(lostIn('mul')); // its number made a tensor first ('full')
+    expect(() => matmul(x, y)).toThrow(lostIn('matmul'));
+    expect(() => x.transpose().sum()).toThrow(lostIn('permute')); // transpose is a permute's view
+  });
+
   it('a training step, generation and a checkpoint save throw it; the save writes nothing', async () => {
     expect((await rejection(run.trainer.trainStep())).message).toMatch(LOST);
     expect((await rejection(generate(run.model, [1, 2], { maxNewTokens: 3, temperature: 0 }).next())).message).toMatch(LOST);
