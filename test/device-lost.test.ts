@@ -9,10 +9,14 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { DeviceLostError } from '../src/device/device.js';
 import { device, generate, matmul, tensor, type Tensor } from '../src/index.js';
 import { autotuneSettled, setAutotune } from '../src/kernels/autotune.js';
-import { setProfile } from '../src/kernels/profile.js';
+import { Kernel } from '../src/kernels/kernel.js';
+import { setProfile, verdictsOf } from '../src/kernels/profile.js';
+import { checkFastPaths } from '../src/kernels/self-check.js';
+import { launchMatmul } from '../src/kernels/wgsl/matmul.js';
 import { saveCheckpoint } from '../src/node/checkpoint-dir.js';
 import { setupDevice, tinyTrainedRun } from './helpers.js';
 
+const NOTHING = new Kernel({ name: 'nothing', body: '@compute @workgroup_size(1) fn main() {}' });
 const LOST = /^(.+: )?the GPU device was lost \(destroyed, .*\): .*restart/;
 const unhandled: unknown[] = [];
 const onUnhandled = (e: unknown) => unhandled.push(e);
@@ -72,6 +76,13 @@ describe('after the device is lost', () => {
     expect(await rejection(device().sync())).toBeInstanceOf(DeviceLostError);
   });
 
+  it('an op names itself, the one called, not the allocation or inner op that met the loss', () => {
+    const lostIn = (op: string) => new RegExp(`^${op}: the GPU device was lost`);
+    expect(() => held.mul(2)).toThrow(lostIn('mul')); // its number made a tensor first ('full')
+    expect(() => matmul(x, y)).toThrow(lostIn('matmul'));
+    expect(() => x.transpose().sum()).toThrow(lostIn('permute')); // transpose is a permute's view
+  });
+
   it('a training step, generation and a checkpoint save throw it; the save writes nothing', async () => {
     expect((await rejection(run.trainer.trainStep())).message).toMatch(LOST);
     expect((await rejection(generate(run.model, [1, 2], { maxNewTokens: 3, temperature: 0 }).next())).message).toMatch(LOST);
@@ -84,6 +95,17 @@ describe('after the device is lost', () => {
     expect(warn.mock.calls.map((c) => String(c[0])).filter((l) => l.includes('autotune'))).toEqual([]);
     await new Promise((r) => setTimeout(r, 50));
     expect(unhandled).toEqual([]);
+  });
+
+  it('a trial throws it rather than return its verdict; the device-start self-check turns no fast path off for it, nor warns', async () => {
+    expect(await rejection(device().trial(() => {}))).toBeInstanceOf(DeviceLostError); // "went through" would pass a fast path
+    const inTrial = await rejection(device().trial(() => device().dispatch(NOTHING, [], {}, [1, 1, 1])));
+    expect(inTrial).toBeInstanceOf(DeviceLostError); // not the trial's own failure, which a caller takes for its code's
+    const warned: string[] = [];
+    const e = await rejection(checkFastPaths(launchMatmul, { paths: ['f16-buffer'], warn: (l) => warned.push(l) }));
+    expect(e).toBeInstanceOf(DeviceLostError);
+    expect(warned).toEqual([]); // not "the float16 register-tiled matmul disagrees with the float32 kernel on this adapter"
+    expect(verdictsOf(device().info).has('f16-buffer')).toBe(false);
   });
 
   it('profiling cannot start', () => {

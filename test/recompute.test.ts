@@ -361,7 +361,7 @@ describe('the out-of-memory hint', () => {
     for (const [recompute, held] of [[false, plan(true)], [true, plan(false)]] as const) {
       const total = `${(plan(recompute) / 2 ** 20).toPrecision(3)} MiB`;
       expect((withMemoryHint(oom(), shape, 8, { ...opts, recompute }, held) as Error).message).toBe(
-        `${oom().message}; the run's memory plan totals about ${total}, more than this GPU has free (WebGPU does not tell how much it has): a smaller --batch-size, --block-size or model needs less`,
+        `${oom().message}; the run's memory plan totals about ${total}, more than this GPU has free (WebGPU does not tell how much it has): a smaller --batch-size (a larger --grad-accum keeps the tokens per step), --block-size or model needs less`,
       );
     }
     expect((withMemoryHint(new Error('WebGPU error: lost'), shape, 8, opts, plan(false)) as Error).message).toBe('WebGPU error: lost');

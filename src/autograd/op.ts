@@ -3,6 +3,7 @@
 // checks the arguments, runs the forward and, when an input requires grad, records a node that
 // holds what the backward rule saved. The engine's ops (src/ops/) are entries of one table,
 // src/ops/table.ts; this module only wires an entry into the tape.
+import { DeviceLostError } from '../device/lost.js';
 import { RankLimitError } from '../kernels/kernel.js';
 import { requireF16 } from '../kernels/profile.js';
 import { describeValue } from '../tensor/check.js';
@@ -248,7 +249,7 @@ function speakingFor<R>(op: string, work: () => R): R {
   try {
     return work();
   } catch (e) {
-    if (e instanceof RankLimitError) e.by(op);
+    if (e instanceof RankLimitError || e instanceof DeviceLostError) e.by(op);
     throw e;
   }
 }
@@ -258,5 +259,14 @@ function speakingFor<R>(op: string, work: () => R): R {
  * axes into a sorted list, options into flags) and then calls it: one entry, the caller's signature.
  */
 export function withFront<P extends unknown[], A extends unknown[]>(op: Op<A>, front: (...args: P) => Tensor): Op<P, A> {
-  return Object.assign(front, { spec: op.spec });
+  // a lost device met converting an argument (a number made a tensor) is met by this op
+  const named = (...args: P): Tensor => {
+    try {
+      return front(...args);
+    } catch (e) {
+      if (e instanceof DeviceLostError) e.by(op.spec.name);
+      throw e;
+    }
+  };
+  return Object.assign(named, { spec: op.spec });
 }

@@ -53,7 +53,7 @@ export function checkInferenceFits(m: GPTConfig, batch: number, positions: numbe
 export function withMemoryHint(e: unknown, m: GPTConfig, batchSize: number, opts: FitOptions, heldBytes: number): unknown {
   if (!(e instanceof Error) || !/out of GPU memory/.test(e.message)) return e;
   const now = planFor(m, batchSize, opts);
-  e.message += `; the run's memory plan totals about ${formatBytes(now.bytes.total)}, more than this GPU has free (WebGPU does not tell how much it has): a smaller --batch-size, --block-size or model needs less`;
+  e.message += `; the run's memory plan totals about ${formatBytes(now.bytes.total)}, more than this GPU has free (WebGPU does not tell how much it has): a smaller --batch-size (a larger --grad-accum keeps the tokens per step), --block-size or model needs less`;
   if (opts.recompute) return e;
   const recomputing = planFor(m, batchSize, { ...opts, recompute: true });
   if (recomputing.bytes.total >= Math.min(heldBytes, now.bytes.total)) return e; // a model too small for recompute to save anything too

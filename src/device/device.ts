@@ -7,6 +7,7 @@ import { BindGroupCache, type BufferWindow, type Resource } from './bind-groups.
 import { describeFaults } from './faults.js';
 import { DeviceLostError } from './lost.js';
 import { envSetting, getPlatform, type Platform } from './platform.js';
+import { PendingChecks } from './pending.js';
 import { BufferPool, sizeClass, TexturePool } from './pool.js';
 import { Profiler, type KernelTime } from './profiler.js';
 import { WaitPacer } from './wait-pacer.js';
@@ -122,7 +123,10 @@ export class Device {
   private readonly errors: Error[] = [];
   /** Allocations that ran out of GPU memory: reported before the validation errors their invalid buffers raised since. */
   private readonly outOfMemory: Error[] = [];
-  private readonly pendingChecks: Promise<void>[] = [];
+  /** Compile checks of new pipelines, until each resolves. */
+  private readonly compileChecks = new PendingChecks();
+  /** The last GPU error a read threw, and the submits recorded by then: reads under way beside it throw it too. */
+  private thrown: { error: Error; submits: number } | null = null;
   private encoder: GPUCommandEncoder | null = null;
   private pass: GPUComputePassEncoder | null = null;
   /** The pipeline the open pass has set (null: none yet). */
@@ -316,13 +320,13 @@ export class Device {
     try {
       await this.waitForGpu(() => staging.mapAsync(GPUMapMode.READ));
       this.finished(submitted);
-      await this.throwPendingErrors();
+      await this.throwPendingErrors(submitted);
       if (!this.executes) return new ArrayBuffer(bytes);
       const mapped = staging.getMappedRange();
       this.throwFaults(new Uint32Array(mapped, size, 1)[0]!);
       return mapped.slice(0, bytes);
     } catch (e) {
-      await this.throwPendingErrors();
+      await this.throwPendingErrors(submitted);
       throw e;
     } finally {
       if (staging.mapState === 'mapped') staging.unmap();
@@ -446,16 +450,16 @@ export class Device {
     } finally {
       this.profiler = null;
     }
-    const failure = await verdict();
     let kernels: KernelTime[];
     try {
+      const failure = await verdict();
       kernels = await timer.report();
+      if (failure) throw failure;
     } catch (e) {
       throw this.lostInfo ? this.lostError('timeDispatches') : e; // its timestamps' readback rejected
     } finally {
       timer.destroy();
     }
-    if (failure) throw failure;
     return kernels.reduce((ms, k) => ms + k.ms, 0);
   }
 
@@ -464,7 +468,8 @@ export class Device {
    * a compile error of a pipeline it makes, or a GPU error its commands raise is returned, in one
    * line, rather than thrown at the program's next read (nor printed by Dawn), and the pipelines it
    * made are forgotten, so that a later use compiles them again and reports their errors there.
-   * Null: it went through. For what may fail on an adapter and must not crash the program: the
+   * Null: it went through. A device lost meanwhile is no verdict: its DeviceLostError is thrown.
+   * For what may fail on an adapter and must not crash the program: the
    * autotuner's candidates, the device-start self-check's fast paths.
    */
   trial(record: () => void): Promise<Error | null> {
@@ -490,6 +495,8 @@ export class Device {
     return async () => {
       const gpuErrors = (await Promise.all(scoped)).filter((e) => e !== null);
       await Promise.all(trial.checks); // compile errors, first in trial.errors
+      // not the trial's failure, and no verdict: on a lost device nothing ran, and scopes report nothing
+      if (this.lostInfo) throw this.lostError('trial');
       const failure = trial.errors[0] ?? gpuErrors[0];
       if (!failure) return null;
       for (const wgsl of trial.made) this.pipelines.delete(wgsl);
@@ -567,7 +574,7 @@ export class Device {
     if (hit) return hit;
     const module = this.gpu.createShaderModule({ label: kernel.name, code: kernel.wgsl });
     const check = this.checkCompilation(kernel, module, this.onTrial?.errors ?? this.errors);
-    this.pendingChecks.push(check);
+    this.compileChecks.add(check);
     this.onTrial?.checks.push(check);
     this.onTrial?.made.push(kernel.wgsl);
     const layout = this.gpu.createBindGroupLayout({ label: kernel.name, entries: kernel.layoutEntries });
@@ -588,16 +595,20 @@ export class Device {
     if (errors.length) into.unshift(new Error(formatCompileErrors(kernel, errors)));
   }
 
-  private async throwPendingErrors(): Promise<void> {
-    await Promise.all(this.pendingChecks.splice(0));
+  /** Throws the GPU errors raised before a read of what the first `submitted` submits wrote could trust its data. */
+  private async throwPendingErrors(submitted: number): Promise<void> {
+    await this.compileChecks.settled();
     await this.pool.settled();
     if (this.lostInfo) throw this.lostError(); // before the errors the loss made (a rejected readback's AbortError)
     if (this.errors.length || this.outOfMemory.length) {
       const all = [...this.outOfMemory.splice(0), ...this.errors.splice(0)];
       const err = all[0]!;
       if (all.length > 1) err.message += ` (+${all.length - 1} more GPU errors)`; // on the line of a one-line error
+      this.thrown = { error: err, submits: this.stats.submits };
       throw err;
     }
+    // a read of work submitted before another read threw: its data may be a failed submit's (zeros)
+    if (this.thrown && submitted <= this.thrown.submits) throw this.thrown.error;
   }
 
   private assertUsable(what: string): void {

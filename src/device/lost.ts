@@ -12,8 +12,14 @@ export class DeviceLostError extends Error {
     /** The op or read that met the loss, where one did. */
     what?: string,
   ) {
-    super(`${what ? `${what}: ` : ''}${lostDevice(reason, detail)}: what it held is gone; start again (restart the program, or reload the page): what was saved is kept`);
+    super();
     this.name = 'DeviceLostError';
+    this.by(what);
+  }
+
+  /** Says that `op` met the loss: the op called, over the allocation or inner op that met it first. */
+  by(op: string | undefined): void {
+    this.message = `${op ? `${op}: ` : ''}${this.summary}: what it held is gone; start again (restart the program, or reload the page): what was saved is kept`;
   }
 
   /** 'the GPU device was lost (reason, what the driver said)', for messages of their own. */

@@ -4,6 +4,8 @@
 // buffer of its class, so which buffer a given allocation of a step gets depends only on which
 // are free, not on the order they were released in: a loop binds the same buffers every step
 // (the device's bind-group cache relies on it) instead of a permutation that drifts step by step.
+import { PendingChecks } from './pending.js';
+
 const USAGE = () => GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
 const MIN_BYTES = 16;
 
@@ -74,8 +76,10 @@ export class BufferPool {
   private pooledBytes = 0;
   private peakBytes = 0;
 
-  /** The out-of-memory checks of buffers created since `settled()` last ran. */
-  private readonly checks: Promise<void>[] = [];
+  /** The out-of-memory checks of new buffers, until each resolves. */
+  private readonly checks = new PendingChecks();
+  /** Buffers that ran out of memory (invalid): never handed out again once released. */
+  private readonly failed = new WeakSet<GPUBuffer>();
 
   constructor(
     private readonly gpu: GPUDevice,
@@ -88,7 +92,12 @@ export class BufferPool {
 
   acquire(bytes: number, label: string): GPUBuffer {
     const size = pooledSize(bytes, this.bindable, this.largest);
-    let buffer = this.free.get(size)?.pop();
+    const list = this.free.get(size);
+    let buffer = list?.pop();
+    while (buffer && this.failed.has(buffer)) {
+      this.pooledBytes -= size;
+      buffer = list!.pop();
+    }
     if (buffer) {
       this.pooledBytes -= size;
     } else {
@@ -97,9 +106,12 @@ export class BufferPool {
       buffer = this.gpu.createBuffer({ label, size, usage: USAGE() });
       this.age.set(buffer, this.created++);
       const held = `${(this.liveBytes / 2 ** 20).toFixed(1)} MiB`;
-      this.checks.push(
+      const created = buffer;
+      this.checks.add(
         this.gpu.popErrorScope().then((e) => {
-          if (e) this.onOutOfMemory(new Error(`out of GPU memory allocating ${size} bytes for '${label}' (${held} held in tensors before it): ${e.message.split('\n')[0]}`));
+          if (!e) return;
+          this.failed.add(created);
+          this.onOutOfMemory(new Error(`out of GPU memory allocating ${size} bytes for '${label}' (${held} held in tensors before it): ${e.message.split('\n')[0]}`));
         }),
       );
     }
@@ -121,8 +133,8 @@ export class BufferPool {
   }
 
   /** Resolves once every buffer created so far is known to have been allocated, or reported to onOutOfMemory. */
-  async settled(): Promise<void> {
-    await Promise.all(this.checks.splice(0));
+  settled(): Promise<void> {
+    return this.checks.settled();
   }
 
   /** The size of a buffer this pool handed out and that is still live; undefined for any other. */

@@ -24,7 +24,7 @@
 // weights' scales are powers of two; every sum is below 2^20 in magnitude, so a tolerance of
 // 2^-20 relative admits the scale's rounding and nothing else (a sum off by one fails).
 import type { Resource } from '../device/bind-groups.js';
-import { device } from '../device/device.js';
+import { device, DeviceLostError } from '../device/device.js';
 import { merge, profile, profileOverrides, recordVerdict, setProfile, verdictsOf, type FastPath, type ProfileOverrides } from './profile.js';
 import type { MatmulPlan } from './wgsl/matmul-tiled.js';
 
@@ -221,7 +221,7 @@ async function compareInt8(launch: Launch, product: Product, force: ProfileOverr
 
 /**
  * Checks every fast path the profile uses and has not judged yet; a wrong one is turned off
- * (profile.ts recordVerdict) with a one-line warning. Never throws: a path that throws is wrong.
+ * (profile.ts recordVerdict) with a one-line warning. Throws only a lost device's error: a path that throws is wrong.
  */
 export async function checkFastPaths(launch: Launch, opts: SelfCheckOptions = {}): Promise<void> {
   if (!device().executes) return; // nothing runs, so nothing can be compared
@@ -237,6 +237,7 @@ export async function checkFastPaths(launch: Launch, opts: SelfCheckOptions = {}
         else if (!product.batch) failure ??= await compareInt8(launch, product, FORCE[path], seed, tamper);
       }
     } catch (e) {
+      if (e instanceof DeviceLostError) throw e; // no fault of the path's: initDevice fails with it, no path turned off
       failure = `it failed: ${(e as Error).message.split('\n')[0]}`;
     }
     recordVerdict(device().info, path, failure ? 'off' : 'verified');
