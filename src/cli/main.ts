@@ -2,6 +2,7 @@
 // Exit codes: 0 done, 1 failed, 2 bad usage (nothing was done), 3 training diverged (the last good
 // checkpoint is kept).
 import { envFlag } from '../device/platform.js';
+import { DeviceLostError } from '../device/lost.js';
 import { TrainingDivergedError } from '../gpt/trainer.js';
 import { benchGenerate, BENCH_GENERATE_HELP } from './bench-generate.js';
 import { demo, DEMO_HELP } from './demo.js';
@@ -131,7 +132,8 @@ export async function main(argv: string[]): Promise<number> {
   } catch (e) {
     console.error(`gpt ${name}: ${shortened(onOneLine((e as Error).message))}`);
     if (showStack) console.error(e);
-    return e instanceof UsageError ? 2 : e instanceof TrainingDivergedError ? 3 : 1;
+    // distinct codes a supervisor can act on: 3 diverged (change settings), 4 the GPU device lost (resume as is)
+    return e instanceof UsageError ? 2 : e instanceof TrainingDivergedError ? 3 : e instanceof DeviceLostError ? 4 : 1;
   }
 }
 
