@@ -668,6 +668,46 @@ describe('LossChart', () => {
     const outside = points.filter(([x, y]) => !(x >= 0 && x <= W && y >= 0 && y <= H));
     expect(outside.slice(0, 3)).toEqual([]);
   });
+
+  it("labels the step axis with whole steps, each where its step is drawn (a short run's half steps read '2' at 1.5)", () => {
+    const [W, H] = [600, 300];
+    const labels: [string, number][] = [];
+    const moves: number[] = [];
+    let faint = false; // the raw loss line, a point per step, is the one drawn faint
+    const g = new Proxy({}, {
+      get: (_, key) =>
+        key === 'measureText' ? () => ({ width: 50 })
+        : key === 'fillText' ? (text: string, x: number, y: number) => void (y === H - 6 && labels.push([text, x]))
+        : key === 'moveTo' || key === 'lineTo' ? (x: number) => void (faint && moves.push(x))
+        : () => undefined,
+      set: (_, key, value) => ((key === 'globalAlpha' && (faint = value < 1)), true),
+    });
+    vi.stubGlobal('ResizeObserver', class { observe() {} });
+    vi.stubGlobal('requestAnimationFrame', () => 0);
+    vi.stubGlobal('window', { devicePixelRatio: 1 });
+    const drawn: { steps: number[]; labels: [string, number][]; xs: number[] }[] = [];
+    try {
+      const chart = new LossChart({ clientWidth: W, clientHeight: H, getContext: () => g } as unknown as HTMLCanvasElement);
+      for (const steps of [[1], [1, 2], [1, 2, 3], [5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15]]) {
+        chart.clear();
+        for (const step of steps) chart.addStep(step, 3 - step / 100);
+        [labels.length, moves.length] = [0, 0];
+        chart.draw();
+        drawn.push({ steps, labels: [...labels], xs: [...moves] });
+      }
+    } finally {
+      vi.unstubAllGlobals();
+    }
+    for (const { steps, labels, xs } of drawn) {
+      expect(labels.length).toBeGreaterThan(0);
+      expect(labels.every(([text]) => /^\d+$/.test(text)), `whole steps: ${labels.map(([t]) => t)}`).toBe(true);
+      expect(new Set(labels.map(([text]) => text)).size, `each once: ${labels.map(([t]) => t)}`).toBe(labels.length);
+      if (steps.length < 2) continue;
+      // where step s is drawn, from two drawn steps (a label is drawn 8 px left of its place)
+      const xOf = (step: number) => xs[0]! + ((step - steps[0]!) * (xs[1]! - xs[0]!)) / (steps[1]! - steps[0]!);
+      for (const [text, x] of labels) expect(x + 8, `label ${text}`).toBeCloseTo(xOf(Number(text)), 6);
+    }
+  });
 });
 
 describe('Session settings fixed when a trainer is made', () => {
