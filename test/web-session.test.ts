@@ -390,6 +390,36 @@ describe('Session replacing its model', () => {
   });
 });
 
+describe('Session through rounds of what the page does', () => {
+  it('holds the same GPU bytes after each round of train, stop, other settings, a generation stopped, a save given up and one taken, a load and a resume', async () => {
+    const text = 'some english text for rounds of training, stopping and loading.\n'.repeat(20);
+    const session = new Session();
+    const live: number[] = [];
+    for (let round = 0; round < 3; round++) {
+      session.newModel(text, { nLayer: 2, nHead: 2, nEmbd: 32, blockSize: 16 }, { batchSize: 4 });
+      for (let i = 0; i < 2; i++) await session.trainStep(session.trainerFor(text));
+      await session.trainerFor(text).evaluate();
+      // Stop, then Resume with other fields: a setting read at each step, then one a new trainer takes
+      await session.trainStep(session.trainerFor(text, { batchSize: 2, learningRate: 1e-3 }));
+      await session.trainStep(session.trainerFor(text, { weightDecay: 0 }));
+      const stream = session.generate('some', { maxNewTokens: 50, temperature: 1, seed: round });
+      for (let i = 0; i < 3; i++) await stream.next();
+      await stream.return(undefined); // Stop mid-stream
+      const abandoned = session.save();
+      await abandoned.next();
+      await abandoned.return(undefined);
+      await session.load(bytesSource(await joinPieces(session.save())), 'saved.safetensors');
+      await session.trainStep(session.trainerFor(text));
+      await session.trainStep(session.trainerFor(`${text}and other text`));
+      live.push(device().memory().liveBytes);
+    }
+    expect(live[1], 'after the second round').toBe(live[0]);
+    expect(live[2], 'after the third round').toBe(live[0]);
+    release(session);
+    expect(device().memory()).toMatchObject({ liveBytes: 0, pooledBytes: 0 });
+  });
+});
+
 describe('Session training on other text', () => {
   it('while a step is in flight is refused in one line, leaving nothing on the GPU; the step ends and training goes on', async () => {
     const text = 'some english text.\n'.repeat(20);
