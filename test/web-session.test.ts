@@ -324,6 +324,19 @@ describe('Session new model', () => {
     expect(session.newModel(text(need), shape).source).toBe('new model');
     release(session);
   });
+
+  it("from a text of more characters than a JavaScript array holds (about 134M, in a text file the page reads: it was refused as 'Invalid array length')", async () => {
+    const session = new Session();
+    const text = 'ab'.repeat(75_000_000);
+    const t0 = performance.now();
+    session.newModel(text, shape, { batchSize: 2 });
+    console.log(`Session.newModel: ${text.length.toLocaleString('en-US')} characters in ${(performance.now() - t0).toFixed(0)} ms`);
+    const trainer = session.trainerFor(text);
+    expect(trainer.data.train.length + trainer.data.val.length).toBe(150_000_000);
+    expect(Array.from(trainer.data.val.subarray(trainer.data.val.length - 2, trainer.data.val.length))).toEqual([0, 1]); // 'a', 'b': the text's last characters
+    expect(Number.isFinite(await session.trainStep(trainer))).toBe(true);
+    release(session);
+  });
 });
 
 describe("Session refuses a run past the adapter's buffer limits", () => {
