@@ -35,4 +35,9 @@ describe('readUtf8', () => {
   it('reads an empty file as the empty text', async () => {
     expect(await readUtf8(new File([], 'empty.txt'))).toBe('');
   });
+
+  it("reads a file of a byte order mark alone (an empty text an editor saved as 'UTF-8 with BOM') as the empty text, not one too long", async () => {
+    expect(await readUtf8(new File([Uint8Array.of(0xef, 0xbb, 0xbf)], 'bom.txt'))).toBe('');
+    expect(await readUtf8(new File([Uint8Array.of(0xef, 0xbb, 0xbf, 0x61)], 'bom-a.txt')), 'the mark is no character of the text').toBe('a');
+  });
 });

@@ -324,6 +324,19 @@ describe('Session new model', () => {
     expect(session.newModel(text(need), shape).source).toBe('new model');
     release(session);
   });
+
+  it("from a text of more characters than a JavaScript array holds (about 134M, in a text file the page reads: it was refused as 'Invalid array length')", async () => {
+    const session = new Session();
+    const text = 'ab'.repeat(75_000_000);
+    const t0 = performance.now();
+    session.newModel(text, shape, { batchSize: 2 });
+    console.log(`Session.newModel: ${text.length.toLocaleString('en-US')} characters in ${(performance.now() - t0).toFixed(0)} ms`);
+    const trainer = session.trainerFor(text);
+    expect(trainer.data.train.length + trainer.data.val.length).toBe(150_000_000);
+    expect(Array.from(trainer.data.val.subarray(trainer.data.val.length - 2, trainer.data.val.length))).toEqual([0, 1]); // 'a', 'b': the text's last characters
+    expect(Number.isFinite(await session.trainStep(trainer))).toBe(true);
+    release(session);
+  });
 });
 
 describe("Session refuses a run past the adapter's buffer limits", () => {
@@ -385,6 +398,36 @@ describe('Session replacing its model', () => {
     nan.set([0x00, 0x00, 0xc0, 0x7f], nan.length - 4);
     await expect(session.load(bytesSource(nan), 'nan.safetensors')).rejects.toThrow(/holds NaN/);
     expect(device().memory().pooledBytes, 'pooled after a refused load').toBeLessThan(trained.liveBytes / 4);
+    release(session);
+    expect(device().memory()).toMatchObject({ liveBytes: 0, pooledBytes: 0 });
+  });
+});
+
+describe('Session through rounds of what the page does', () => {
+  it('holds the same GPU bytes after each round of train, stop, other settings, a generation stopped, a save given up and one taken, a load and a resume', async () => {
+    const text = 'some english text for rounds of training, stopping and loading.\n'.repeat(20);
+    const session = new Session();
+    const live: number[] = [];
+    for (let round = 0; round < 3; round++) {
+      session.newModel(text, { nLayer: 2, nHead: 2, nEmbd: 32, blockSize: 16 }, { batchSize: 4 });
+      for (let i = 0; i < 2; i++) await session.trainStep(session.trainerFor(text));
+      await session.trainerFor(text).evaluate();
+      // Stop, then Resume with other fields: a setting read at each step, then one a new trainer takes
+      await session.trainStep(session.trainerFor(text, { batchSize: 2, learningRate: 1e-3 }));
+      await session.trainStep(session.trainerFor(text, { weightDecay: 0 }));
+      const stream = session.generate('some', { maxNewTokens: 50, temperature: 1, seed: round });
+      for (let i = 0; i < 3; i++) await stream.next();
+      await stream.return(undefined); // Stop mid-stream
+      const abandoned = session.save();
+      await abandoned.next();
+      await abandoned.return(undefined);
+      await session.load(bytesSource(await joinPieces(session.save())), 'saved.safetensors');
+      await session.trainStep(session.trainerFor(text));
+      await session.trainStep(session.trainerFor(`${text}and other text`));
+      live.push(device().memory().liveBytes);
+    }
+    expect(live[1], 'after the second round').toBe(live[0]);
+    expect(live[2], 'after the third round').toBe(live[0]);
     release(session);
     expect(device().memory()).toMatchObject({ liveBytes: 0, pooledBytes: 0 });
   });
@@ -667,6 +710,46 @@ describe('LossChart', () => {
     expect(points.length).toBeGreaterThan(400_000);
     const outside = points.filter(([x, y]) => !(x >= 0 && x <= W && y >= 0 && y <= H));
     expect(outside.slice(0, 3)).toEqual([]);
+  });
+
+  it("labels the step axis with whole steps, each where its step is drawn (a short run's half steps read '2' at 1.5)", () => {
+    const [W, H] = [600, 300];
+    const labels: [string, number][] = [];
+    const moves: number[] = [];
+    let faint = false; // the raw loss line, a point per step, is the one drawn faint
+    const g = new Proxy({}, {
+      get: (_, key) =>
+        key === 'measureText' ? () => ({ width: 50 })
+        : key === 'fillText' ? (text: string, x: number, y: number) => void (y === H - 6 && labels.push([text, x]))
+        : key === 'moveTo' || key === 'lineTo' ? (x: number) => void (faint && moves.push(x))
+        : () => undefined,
+      set: (_, key, value) => ((key === 'globalAlpha' && (faint = value < 1)), true),
+    });
+    vi.stubGlobal('ResizeObserver', class { observe() {} });
+    vi.stubGlobal('requestAnimationFrame', () => 0);
+    vi.stubGlobal('window', { devicePixelRatio: 1 });
+    const drawn: { steps: number[]; labels: [string, number][]; xs: number[] }[] = [];
+    try {
+      const chart = new LossChart({ clientWidth: W, clientHeight: H, getContext: () => g } as unknown as HTMLCanvasElement);
+      for (const steps of [[1], [1, 2], [1, 2, 3], [5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15]]) {
+        chart.clear();
+        for (const step of steps) chart.addStep(step, 3 - step / 100);
+        [labels.length, moves.length] = [0, 0];
+        chart.draw();
+        drawn.push({ steps, labels: [...labels], xs: [...moves] });
+      }
+    } finally {
+      vi.unstubAllGlobals();
+    }
+    for (const { steps, labels, xs } of drawn) {
+      expect(labels.length).toBeGreaterThan(0);
+      expect(labels.every(([text]) => /^\d+$/.test(text)), `whole steps: ${labels.map(([t]) => t)}`).toBe(true);
+      expect(new Set(labels.map(([text]) => text)).size, `each once: ${labels.map(([t]) => t)}`).toBe(labels.length);
+      if (steps.length < 2) continue;
+      // where step s is drawn, from two drawn steps (a label is drawn 8 px left of its place)
+      const xOf = (step: number) => xs[0]! + ((step - steps[0]!) * (xs[1]! - xs[0]!)) / (steps[1]! - steps[0]!);
+      for (const [text, x] of labels) expect(x + 8, `label ${text}`).toBeCloseTo(xOf(Number(text)), 6);
+    }
   });
 });
 

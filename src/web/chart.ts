@@ -77,7 +77,8 @@ export class LossChart {
       g.stroke();
       g.fillText(tickLabel(v, yStep), 4, Y(v) + 4);
     }
-    for (const s of ticks(x0, x1, 6)) g.fillText(String(Math.round(s)), X(s) - 8, H - 6);
+    // steps are whole: a short run's ticks 0.5 apart were labelled rounded ('2' at 1.5, and again at 2)
+    for (const s of ticks(x0, x1, 6).filter(Number.isInteger)) g.fillText(String(s), X(s) - 8, H - 6);
 
     // per-step loss: raw (faint) and an exponential moving average
     const line = (pts: [number, number][], color: string, width: number, alpha = 1) => {

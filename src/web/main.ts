@@ -351,7 +351,8 @@ const loadFromHub = (value: string): Promise<ModelSummary> =>
     withCancelButton((signal) =>
       restoringModelLine(async () => {
         const hub = await openHubModel(value, HUB, { signal, onFile: (file) => showLoading(`loading ${value}: ${file}…`) });
-        const note = `${hub.repo} at commit ${hub.commit.slice(0, 7)}`;
+        // a mirror named by the page's URL (a link may carry one) is said: its model is no other's
+        const note = `${hub.repo} at commit ${hub.commit.slice(0, 7)}${HUB === HUB_ENDPOINT ? '' : ` on ${HUB}`}`;
         return readHubModel(hub, (files) => loadHF(files, value, signal, note), { signal });
       }),
     ),

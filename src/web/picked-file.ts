@@ -33,6 +33,10 @@ export async function readUtf8(file: File): Promise<string> {
     // the decoder's refusal of bytes that are not UTF-8 is a TypeError (the Encoding standard's)
     if (e instanceof TypeError) throw new Error(`${file.name} is not UTF-8 text: save it as UTF-8 (an editor's Save As offers the encoding) and open it again`);
   }
-  if (!text && bytes.byteLength) throw new Error(`${file.name} (${formatBytes(file.size)}) is too long for one text in this browser (its longest string is 2^29 - 24 characters): train on a part of it`);
+  // the decoder drops a leading byte order mark: a file of that alone is an empty text (an editor's 'UTF-8 with BOM')
+  if (!text && bytes.byteLength > UTF8_BOM_BYTES) throw new Error(`${file.name} (${formatBytes(file.size)}) is too long for one text in this browser (its longest string is 2^29 - 24 characters): train on a part of it`);
   return text;
 }
+
+/** The bytes of UTF-8's byte order mark (EF BB BF), which TextDecoder leaves out of the text. */
+const UTF8_BOM_BYTES = 3;

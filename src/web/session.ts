@@ -114,7 +114,8 @@ export class Session {
     const tokenizer = CharTokenizer.train(text);
     const given: TrainConfig = { ...TRAIN_DEFAULTS, ...shape, dropout: 0, bias: false, ...settings };
     const cfg = checkedConfig('newModel', modelConfig(given, tokenizer.vocabSize), given);
-    const trainer = new Trainer(cfg, splitTokens(Int32Array.from(tokenizer.encode(text)), tokenizer.vocabSize, shape.blockSize, false));
+    // encodeKnown's Int32Array, not encode's number[]: a text file of more than ~134M characters (the page reads up to 2^29) is past an array's length
+    const trainer = new Trainer(cfg, splitTokens(encodeKnown(tokenizer, text).ids, tokenizer.vocabSize, shape.blockSize, false));
     this.replace(trainer.model, tokenizer, 'new model');
     this.trainer = trainer;
     this.trainText = text;
