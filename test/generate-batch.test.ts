@@ -125,6 +125,20 @@ describe('generateBatch', () => {
     expect(steps.length).toBe(Math.max(...free.map((s) => cut(s).length)));
   });
 
+  it('stopAfter ends a sequence after the token it returns true for, told every token in order; the rest go on unchanged', async () => {
+    const opts = { maxNewTokens: 8, temperature: 0.9, seed: [5, 6, 7, 8] };
+    const free = await batch(SHORT, opts);
+    const told: number[][] = SHORT.map(() => []);
+    // sequence 1 ends after its 3rd token, as a caller's stop string found in its text would end it
+    const stopAfter = (sequence: number, id: number) => told[sequence]!.push(id) === 3 && sequence === 1;
+    const steps: (number | null)[][] = [];
+    for await (const step of generateBatch(model, SHORT, { ...opts, stopAfter })) steps.push(step);
+    expect(told).toEqual([free[0], free[1]!.slice(0, 3), free[2], free[3]]);
+    expect(steps.map((s) => s[1])).toEqual([...free[1]!.slice(0, 3), ...new Array<null>(5).fill(null)]);
+    for (const b of [0, 2, 3]) expect(steps.map((s) => s[b]), `sequence ${b}`).toEqual(free[b]);
+    await expect(batch([[1]], { maxNewTokens: 1, stopAfter: 3 as unknown as () => boolean })).rejects.toThrow('generateBatch: stopAfter must be a function (sequence, id) => boolean, got number 3');
+  });
+
   it('records the next step before the consumer takes a token (KV cache, after the first: its input is the draws on the GPU), with the tokens of one step at a time', async () => {
     const opts = { maxNewTokens: 8, temperature: 0.9, seed: [5, 6, 7, 8] };
     const forward = model.forward.bind(model);

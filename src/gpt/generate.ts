@@ -38,10 +38,14 @@ export interface GenerateOptions extends SamplingOptions {
   stopToken?: number;
 }
 
+/** Told each token sequence `sequence` draws, in order: true ends that sequence after it, as stopToken does (a stop string the caller found in its text). */
+export type StopAfter = (sequence: number, id: number) => boolean;
+
 /** generateBatch's options: GenerateOptions, with a seed per sequence. */
 export interface BatchGenerateOptions extends Omit<GenerateOptions, 'seed'> {
   /** Sequence i draws from its own generator, seeded seed + i (default 0), or seed[i] when an array. */
   seed?: number | readonly number[];
+  stopAfter?: StopAfter;
 }
 
 /** Streams up to `maxNewTokens` token ids continuing `prompt` (at least one id: an array, or a typed array as encodePrompt gives); the model is put in eval mode meanwhile. */
@@ -77,7 +81,7 @@ interface Sequence {
 
 async function* decode(model: GPT, prompts: readonly ArrayLike<number>[], opts: BatchGenerateOptions, op: string): AsyncGenerator<(number | null)[]> {
   const { blockSize } = model.config;
-  const { maxNewTokens, stopToken, temperature, topK, topP } = opts;
+  const { maxNewTokens, stopToken, stopAfter, temperature, topK, topP } = opts;
   const sampling = { temperature, topK, topP };
   const seed = opts.seed ?? 0;
   const rngOf = (i: number) => (typeof seed === 'number' ? new Generator(seed, i) : new Generator(seed[i]!));
@@ -172,7 +176,8 @@ async function* decode(model: GPT, prompts: readonly ArrayLike<number>[], opts: 
         const next = drawn[taken.at[k]!]!;
         s.tokens.push(next);
         s.made++;
-        s.done = s.made === maxNewTokens || next === stopToken;
+        const stopped = stopAfter?.(r, next) === true; // told every token, the last one too
+        s.done = stopped || s.made === maxNewTokens || next === stopToken;
         step[r] = next;
       });
       current = ahead;
@@ -243,14 +248,15 @@ function checkArgs(model: GPT, prompts: readonly ArrayLike<number>[], opts: Batc
     if (bad >= 0) throw new RangeError(`${op}: ${name}[${bad}] = ${describeValue(prompt[bad])} is not a token id in [0, ${vocabSize})`);
   }
   if (typeof opts !== 'object' || opts === null) throw new TypeError(`${op}: options { maxNewTokens, temperature?, topK?, topP?, seed?, stopToken? } are required`);
-  checkOptionKeys(op, opts, ['maxNewTokens', 'temperature', 'topK', 'topP', 'seed', 'kvCache', 'stopToken']);
-  const { maxNewTokens, seed, stopToken, kvCache } = opts;
+  checkOptionKeys(op, opts, ['maxNewTokens', 'temperature', 'topK', 'topP', 'seed', 'kvCache', 'stopToken', ...(single ? [] : ['stopAfter'])]);
+  const { maxNewTokens, seed, stopToken, stopAfter, kvCache } = opts;
   if (!(Number.isInteger(maxNewTokens) && maxNewTokens >= 0)) throw new RangeError(`${op}: maxNewTokens must be an integer >= 0, got ${describeValue(maxNewTokens)}`);
   if (kvCache !== undefined && typeof kvCache !== 'boolean') throw new TypeError(`${op}: kvCache must be true or false, got ${describeValue(kvCache)}`); // 'false' would turn it on
   const seeds = Array.isArray(seed) ? seed : [seed ?? 0];
   if (Array.isArray(seed) && seed.length !== prompts.length) throw new RangeError(`${op}: seed must be one number, or one per prompt (${prompts.length}), got ${seed.length}`);
   const badSeed = seeds.findIndex((s) => !Number.isSafeInteger(s)); // by index: an undefined seed (or a hole) is bad too, where find() returned it as 'none'
   if (badSeed >= 0) throw new RangeError(`${op}: seed must be an integer, got ${describeValue(seeds[badSeed])}`);
+  if (stopAfter !== undefined && typeof stopAfter !== 'function') throw new TypeError(`${op}: stopAfter must be a function (sequence, id) => boolean, got ${describeValue(stopAfter)}`);
   if (stopToken !== undefined && !isToken(stopToken, vocabSize)) throw new RangeError(`${op}: stopToken must be a token id in [0, ${vocabSize}), got ${describeValue(stopToken)}`);
   checkSamplingOptions(op, opts);
 }
