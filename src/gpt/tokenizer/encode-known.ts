@@ -42,14 +42,19 @@ export function encodePrompt(tokenizer: Tokenizer, text: string): KnownTokens {
   return { ids: Int32Array.from(tokenizer.encodeAllowingSpecial(text)), unknown: new Map(), dropped: 0 };
 }
 
+const count = (n: number) => n.toLocaleString('en-US'); // 44,657: as the CLI's other counts
+
 /** e.g. `3 characters the tokenizer does not know were left out: "$" (U+0024) x2, "é" (U+00E9)`; '' when none were. */
 export function describeLeftOut({ unknown, dropped }: Pick<KnownTokens, 'unknown' | 'dropped'>, shown = 8): string {
   if (!dropped) return '';
-  const count = (n: number) => n.toLocaleString('en-US'); // 44,657: as the CLI's other counts
-  const listed = [...unknown].slice(0, shown).map(([ch, n]) => `${describeChar(ch)}${n > 1 ? ` x${count(n)}` : ''}`);
-  const more = unknown.size > shown ? `, and ${count(unknown.size - shown)} other kinds` : '';
   const total = dropped === 1 ? '1 character the tokenizer does not know was' : `${count(dropped)} characters the tokenizer does not know were`;
-  return `${total} left out: ${listed.join(', ')}${more}`;
+  return `${total} left out: ${listUnknown(unknown, shown)}`;
+}
+
+/** e.g. `"$" (U+0024) x2, "é" (U+00E9)`: the first `shown` characters of `unknown`, and how many other kinds. */
+export function listUnknown(unknown: KnownTokens['unknown'], shown = 8): string {
+  const listed = [...unknown].slice(0, shown).map(([ch, n]) => `${describeChar(ch)}${n > 1 ? ` x${count(n)}` : ''}`);
+  return `${listed.join(', ')}${unknown.size > shown ? `, and ${count(unknown.size - shown)} other kinds` : ''}`;
 }
 
 /**

@@ -7,5 +7,5 @@ export { toHuggingFaceJSON, tokenizerFromHuggingFace } from './hf-json.js';
 export type { MergeProgress } from './train-bpe.js';
 export { splitChunks } from './split.js';
 export { tokenizerFromJSON } from './json.js';
-export { encodeKnown, encodePrompt, describeLeftOut, countSpelledSpecial, describeSpelledSpecial, type KnownTokens } from './encode-known.js';
+export { encodeKnown, encodePrompt, describeLeftOut, listUnknown, countSpelledSpecial, describeSpelledSpecial, type KnownTokens } from './encode-known.js';
 export { TextStream } from './text-stream.js';
