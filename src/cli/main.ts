@@ -42,7 +42,7 @@ commands:
   quantize        write an int8 copy of a checkpoint for inference (about 4x smaller)
   prune           prune a checkpoint: smallest weights masked, or whole heads / MLP neurons removed
   doctor          show the WebGPU adapter (or why none was found and how to fix it)
-  serve           serve the browser demo page (web-dist/) and optionally a checkpoint
+  serve           serve the browser demo page (web-dist/) and optionally a checkpoint; --api: OpenAI-style completions on the GPU
 
 Run \`gpt <command> --help\` for a command's flags. Every command also takes ${VERBOSE_FLAG}:
 ${VERBOSE_DOC}.`;
@@ -62,8 +62,8 @@ const DOCTOR_FLAGS: FlagSpec<typeof DOCTOR_DEFAULTS> = {
 interface Command {
   help: string;
   run: (args: string[]) => Promise<number>;
-  /** Opens the WebGPU adapter (whose driver may print notices of its own). */
-  usesAdapter: boolean;
+  /** Opens the WebGPU adapter (whose driver may print notices of its own), or does with these arguments. */
+  usesAdapter: boolean | ((args: string[]) => boolean);
 }
 
 const COMMANDS: Record<string, Command> = {
@@ -79,7 +79,7 @@ const COMMANDS: Record<string, Command> = {
   export: { help: EXPORT_HELP, run: exportModel, usesAdapter: true },
   quantize: { help: QUANTIZE_HELP, run: quantize, usesAdapter: true },
   prune: { help: PRUNE_HELP, run: prune, usesAdapter: true },
-  serve: { help: SERVE_HELP, run: serve, usesAdapter: false },
+  serve: { help: SERVE_HELP, run: serve, usesAdapter: (args) => args.some((a) => a === '--api' || a.startsWith('--api=')) },
   doctor: {
     help: `usage: gpt doctor [flags]\n${flagHelp(DOCTOR_FLAGS)}`,
     run: (args) => {
@@ -99,7 +99,8 @@ const wantsHelp = (args: string[]) => args.includes('--help') || args.includes('
 /** Whether running `argv` opens the WebGPU adapter (a known command, not asking for help). */
 export function opensAdapter(argv: string[]): boolean {
   const [name, ...args] = argv;
-  return !!name && !!COMMANDS[name]?.usesAdapter && !wantsHelp(args);
+  const uses = name ? COMMANDS[name]?.usesAdapter : false;
+  return (typeof uses === 'function' ? uses(args) : !!uses) && !wantsHelp(args);
 }
 
 export async function main(argv: string[]): Promise<number> {

@@ -35,7 +35,7 @@ export function checkpointPath(f: { outDir: string; initFrom: string }): string 
   return f.initFrom === 'resume' ? f.outDir : f.initFrom;
 }
 
-const DTYPE_DOC = 'float32, float16 (computed in float16 from the float32 weights, as under torch.autocast), or auto: float16 where this adapter multiplies it on tensor cores';
+export const DTYPE_DOC = 'float32, float16 (computed in float16 from the float32 weights, as under torch.autocast), or auto: float16 where this adapter multiplies it on tensor cores';
 
 const CONFIG_DOC = "JSON file of settings (keys as flags), or nanoGPT's Python config (also given bare), run over nanoGPT's";
 
@@ -218,7 +218,7 @@ export async function evaluate(args: string[]): Promise<number> {
  * the checksum, not kept), if a batch of `batchSize` sequences of `positions` fits the
  * adapter; a refusal that a batch of one would not get names the flag that set the batch.
  */
-async function openModel(head: CheckpointHead, batchSize: number, flag: string, positions = head.meta.model.blockSize): Promise<{ model: GPT; ckpt: Checkpoint }> {
+export async function openModel(head: CheckpointHead, batchSize: number, flag: string, positions = head.meta.model.blockSize): Promise<{ model: GPT; ckpt: Checkpoint }> {
   const dev = await initDevice();
   checkInferenceFits(head.meta.model, batchSize, positions, flag, dev.info.limits);
   return loadHeadModel(head, { dropout: 0, moments: false }, true); // a run training there may save meanwhile: its latest weights

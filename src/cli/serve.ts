@@ -12,6 +12,8 @@
 // with a strong ETag naming the version sent (a checkpoint directory's: its weights file's name and
 // CRC-32): the page reads the checkpoint a tensor at a time, each read pinned by If-Match to the
 // version its first read saw, so that a save landing mid-load is a 412, never two saves' bytes.
+// With --api, the checkpoint's model also generates, on this machine's GPU, through OpenAI's
+// completions API under /v1/ (src/cli/serve-api.ts).
 import { randomUUID } from 'node:crypto';
 import { realpath, stat, type FileHandle } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -31,6 +33,9 @@ import { fetchHubCheckpoints } from './hub-flags.js';
 import { flagHelp, noPositional, parseFlags, UsageError, type FlagSpec } from './flags.js';
 import { CHECKPOINT_OR_HUB } from './path-flags.js';
 import { acceptedHosts, browserHostname, isLoopback, isUnspecified, requestTarget } from './host-check.js';
+import { DTYPE_DOC } from './sample.js';
+import { API_PATH, openCompletionsApi, type CompletionsApi } from './serve-api.js';
+import { TRAIN_DEFAULTS, TRAIN_DTYPES } from '../gpt/trainer.js';
 
 /** web-dist/ at the package root (this file is src/cli/serve.ts or dist/cli/serve.js). */
 export const WEB_DIST = fileURLToPath(new URL('../../web-dist/', import.meta.url));
@@ -58,6 +63,8 @@ export interface ServeOptions {
   port?: number;
   /** A checkpoint (a .safetensors file, a directory written by `gpt train`, a Hugging Face directory, nanoGPT's ckpt.pt) served at /checkpoint.safetensors. */
   checkpoint?: string;
+  /** Answers requests under /v1/ (`gpt serve --api`); without it they are 404s. */
+  api?: CompletionsApi;
   /** Called once per request, after the response is sent (for logging); `error` says why one failed (status 500). */
   onRequest?: (method: string, url: string, status: number, error?: string) => void;
 }
@@ -128,11 +135,8 @@ export async function startServer(opts: ServeOptions = {}): Promise<StaticServer
     res.setHeader('Cache-Control', 'no-store');
     // a page of another origin embedding the checkpoint (<img src>) gets no bytes into its process: the browser drops them
     res.setHeader('Cross-Origin-Resource-Policy', 'same-origin');
-    // first: OPTIONS * is a method not served here, not a bad target
-    if (req.method !== 'GET' && req.method !== 'HEAD') {
-      res.writeHead(405, { Allow: 'GET, HEAD', 'Content-Type': 'text/plain; charset=utf-8' }).end('method not allowed\n');
-      return 405;
-    }
+    // first: OPTIONS * is a method not served here, not a bad target (nor is OPTIONS anywhere: no CORS preflight passes)
+    if (req.method !== 'GET' && req.method !== 'HEAD' && !(opts.api && req.method === 'POST')) return notAllowed(res, opts.api ? 'GET, HEAD, POST' : 'GET, HEAD');
     const target = requestTarget(req.url ?? '/', req.rawHeaders);
     if (!target) {
       res.writeHead(400, { 'Content-Type': 'text/plain; charset=utf-8' }).end('bad request target\n');
@@ -143,6 +147,8 @@ export async function startServer(opts: ServeOptions = {}): Promise<StaticServer
       return 421;
     }
     const rawPath = target.path;
+    if (opts.api && rawPath.startsWith(API_PATH)) return opts.api.handle(req, res, rawPath, hosts);
+    if (req.method === 'POST') return notAllowed(res, 'GET, HEAD');
     let file: string | null;
     if (rawPath.split(/[?#]/, 1)[0] === CHECKPOINT_URL) {
       if (!checkpoint) return notFound(res);
@@ -196,7 +202,7 @@ export async function startServer(opts: ServeOptions = {}): Promise<StaticServer
     const answer = handle(req, res).then(log, (e: Error) => {
       // the page can only show the status: the reason goes to the server's log
       if (!res.headersSent) res.writeHead(500, { 'Content-Type': 'text/plain; charset=utf-8' }).end("internal error: the reason is in gpt serve's output\n");
-      else res.destroy();
+      else if (!res.writableEnded) res.destroy(); // cut off: the client sees the body is short
       log(500, e.message);
     });
     answering.add(answer);
@@ -266,21 +272,29 @@ function listenError(e: NodeJS.ErrnoException, host: string, port: number): Erro
   return e;
 }
 
+function notAllowed(res: ServerResponse, allow: string): number {
+  res.writeHead(405, { Allow: allow, 'Content-Type': 'text/plain; charset=utf-8' }).end('method not allowed\n');
+  return 405;
+}
+
 function notFound(res: ServerResponse): number {
   res.writeHead(404, { 'Content-Type': 'text/plain; charset=utf-8' }).end('not found\n');
   return 404;
 }
 
-const SERVE_DEFAULTS = { host: '127.0.0.1', port: 8080, checkpoint: '', root: '', quiet: false };
+const SERVE_DEFAULTS = { host: '127.0.0.1', port: 8080, checkpoint: '', root: '', api: false, dtype: TRAIN_DEFAULTS.dtype, quiet: false };
 const SERVE_FLAGS: FlagSpec<typeof SERVE_DEFAULTS> = {
   defaults: SERVE_DEFAULTS,
   paths: { checkpoint: CHECKPOINT_OR_HUB, root: 'directory' },
   ranges: { port: { int: true, min: 0, max: 65535 } },
+  choices: { dtype: TRAIN_DTYPES },
   docs: {
     host: 'address to bind (0.0.0.0 exposes the page to the network)',
     port: '0 = any free port',
     checkpoint: `a checkpoint (directory or .safetensors file, a Hugging Face GPT-2 directory, or nanoGPT's ckpt.pt, converted as read), served at ${CHECKPOINT_URL} and loaded by the page`,
     root: 'directory to serve instead of web-dist/: it must hold the page, index.html',
+    api: "also generate with --checkpoint's model on this machine's GPU: OpenAI's POST /v1/completions and GET /v1/models, one generation at a time",
+    dtype: `with --api: ${DTYPE_DOC}`,
     quiet: 'do not log requests',
   },
 };
@@ -299,33 +313,47 @@ async function noPageProblem(root: string): Promise<string | null> {
 }
 
 export const SERVE_HELP = `usage: gpt serve [flags]
-Serves the browser demo (web-dist/, built by \`npm run build:web\`) and prints its URL.
+Serves the browser demo (web-dist/, built by \`npm run build:web\`) and prints its URL; with --api
+--checkpoint PATH, also OpenAI's completions API on the GPU, e.g.
+  curl http://127.0.0.1:8080/v1/completions -H 'Content-Type: application/json' -d '{"prompt": "ROMEO:", "max_tokens": 50}'
 ${flagHelp(SERVE_FLAGS)}`;
 
 export async function serve(args: string[]): Promise<number> {
   const { values: f, positional, given } = parseFlags(args, SERVE_FLAGS);
   noPositional(positional);
+  if (f.api && !f.checkpoint) throw new UsageError('flag --api generates with the model of --checkpoint: give --checkpoint PATH (or a hub id such as gpt2)');
+  if (!f.api && given.has('dtype')) throw new UsageError(`flag --dtype ${f.dtype} is the dtype --api generates in: it applies with --api only`);
+  const modelId = f.checkpoint; // as given: a hub id is fetched into a local directory now
   await fetchHubCheckpoints(SERVE_FLAGS, f, given);
   const noPage = f.root ? await noPageProblem(f.root) : null;
   if (noPage) throw new UsageError(noPage);
+  const api = f.api ? await openCompletionsApi({ checkpoint: f.checkpoint, modelId, dtype: f.dtype }) : undefined;
   const srv = await startServer({
     host: f.host,
     port: f.port,
     ...(f.root && { root: f.root }),
     ...(f.checkpoint && { checkpoint: f.checkpoint }),
+    ...(api && { api }),
     onRequest: (m, u, s, error) => {
       if (error) console.error(`${s} ${m} ${u}: ${error}`); // even with --quiet
       else if (!f.quiet) console.log(`${s} ${m} ${u}`);
     },
+  }).catch(async (e: unknown) => {
+    await api?.close();
+    throw e;
   });
   console.log(`serving ${f.root || 'web-dist/'}${f.checkpoint ? ` and ${f.checkpoint} at ${CHECKPOINT_URL}` : ''} on ${srv.bound}`);
-  if (!srv.local) console.error(`warning: bound to ${srv.bound}, so other machines on the network can load the page${f.checkpoint ? ' and download the checkpoint' : ''}`);
+  if (api) console.log(`API: POST ${srv.url}v1/completions, GET ${srv.url}v1/models (model ${JSON.stringify(modelId)}; one generation at a time)`);
+  if (!srv.local) console.error(`warning: bound to ${srv.bound}, so other machines on the network can load the page${f.checkpoint ? ' and download the checkpoint' : ''}${api ? ' and generate on this GPU' : ''}`);
   console.log(`open ${srv.url}  (Ctrl-C to stop)`);
   await new Promise<void>((done) => {
     const stop = () => {
       process.off('SIGINT', stop);
       process.off('SIGTERM', stop);
-      void srv.close().then(done);
+      void srv
+        .close()
+        .then(() => api?.close())
+        .then(done);
     };
     process.on('SIGINT', stop);
     process.on('SIGTERM', stop);

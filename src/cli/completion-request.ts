@@ -1,0 +1,148 @@
+// The body of a `POST /v1/completions` to `gpt serve --api`, checked: OpenAI's legacy completions
+// fields that a GPT-2-style model can honour, with OpenAI's defaults, vLLM's top_k and ignore_eos as
+// extensions; a field OpenAI has that this server cannot honour (logprobs, penalties, suffix) is
+// accepted only at its neutral value, any other refused, so that no setting is silently ignored.
+// A bad value is an ApiError: HTTP 400 with one line naming the field, the value and what is allowed.
+import { randomInt } from 'node:crypto';
+import { isRecord, rangeProblem, type Range } from '../io/value-ranges.js';
+
+/** An answer of OpenAI's error shape: `{ error: { message, type, param, code } }` with `status`. */
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+    readonly param: string | null = null,
+    readonly code: string | null = null,
+    readonly type = status >= 500 ? 'server_error' : 'invalid_request_error',
+  ) {
+    super(message);
+  }
+
+  get body() {
+    return { error: { message: this.message, type: this.type, param: this.param, code: this.code } };
+  }
+}
+
+export interface CompletionRequest {
+  prompts: string[];
+  maxTokens: number;
+  temperature: number;
+  topP: number;
+  /** 0: off. */
+  topK: number;
+  n: number;
+  /** Choice i of a prompt draws with seed + i (`gpt sample --num-samples`' seeds). */
+  seed: number;
+  stop: string[];
+  stream: boolean;
+  includeUsage: boolean;
+  echo: boolean;
+  ignoreEos: boolean;
+}
+
+/** OpenAI's limits: n up to 128, up to 4 stop sequences. */
+const MAX_N = 128;
+const MAX_STOPS = 4;
+const NUMBERS: Record<string, Range & { default: number; note?: string }> = {
+  max_tokens: { int: true, min: 1, default: 16 },
+  temperature: { min: 0, default: 1, note: '0: greedy' },
+  top_p: { min: 0, max: 1, default: 1 },
+  top_k: { int: true, min: -1, default: 0, note: "-1 or 0: off, as vLLM's" },
+  n: { int: true, min: 1, max: MAX_N, default: 1 },
+};
+const BOOLEANS = ['stream', 'echo', 'ignore_eos'] as const;
+/** OpenAI's fields this server has no use for, each taken at its neutral value only. */
+const NEUTRAL: Record<string, { ok: (v: unknown) => boolean; allowed: string }> = {
+  logprobs: { ok: (v) => v === null || v === 0, allowed: 'null (log probabilities are not returned)' },
+  best_of: { ok: (v) => v === null || v === 1, allowed: '1 or null (each choice is one sample)' },
+  presence_penalty: { ok: (v) => v === null || v === 0, allowed: '0 or null (no penalties are applied)' },
+  frequency_penalty: { ok: (v) => v === null || v === 0, allowed: '0 or null (no penalties are applied)' },
+  logit_bias: { ok: (v) => v === null || (isRecord(v) && !Object.keys(v).length), allowed: 'null or {} (no biases are applied)' },
+  suffix: { ok: (v) => v === null || v === '', allowed: 'null (a GPT-2-style model does not insert text)' },
+  user: { ok: (v) => v === null || typeof v === 'string', allowed: 'a string (it is not used)' },
+};
+const FIELDS = ['model', 'prompt', ...Object.keys(NUMBERS), 'seed', 'stop', ...BOOLEANS, 'stream_options', ...Object.keys(NEUTRAL)];
+
+/** A value as JSON spells it, cut short: for messages. */
+export const shown = (v: unknown): string => {
+  const json = JSON.stringify(v) ?? String(v);
+  return json.length > 60 ? `${json.slice(0, 57)}...` : json;
+};
+
+const refuse = (param: string | null, message: string) => new ApiError(400, message, param);
+
+/** The request `body` asks for, of the model `modelId`; an ApiError when it cannot be served. */
+export function parseCompletionRequest(body: unknown, modelId: string): CompletionRequest {
+  if (!isRecord(body)) throw refuse(null, `the body must be a JSON object of completion fields, got ${shown(body)}`);
+  const unknown = Object.keys(body).find((k) => !FIELDS.includes(k));
+  if (unknown !== undefined) throw refuse(unknown, `unknown field '${unknown}': the fields served are ${FIELDS.join(', ')}`);
+  const given = (k: string) => body[k] !== undefined && body[k] !== null; // null is OpenAI's "default" too
+  if (given('model') && body.model !== modelId) {
+    throw new ApiError(404, `model ${shown(body.model)} does not exist here: this server serves ${shown(modelId)} (GET /v1/models)`, 'model', 'model_not_found');
+  }
+  for (const [k, { ok, allowed }] of Object.entries(NEUTRAL)) if (body[k] !== undefined && !ok(body[k])) throw refuse(k, `${k} must be ${allowed}, got ${shown(body[k])}`);
+  const number = (k: string): number => {
+    const { default: fallback, note, ...range } = NUMBERS[k]!;
+    if (!given(k)) return fallback;
+    const problem = rangeProblem(k, body[k], range, shown(body[k]));
+    if (problem) throw refuse(k, note ? `${problem} (${note})` : problem);
+    return body[k] as number;
+  };
+  const flag = (k: (typeof BOOLEANS)[number]): boolean => {
+    if (given(k) && typeof body[k] !== 'boolean') throw refuse(k, `${k} must be true or false, got ${shown(body[k])}`);
+    return body[k] === true;
+  };
+  const n = number('n');
+  const stream = flag('stream');
+  return {
+    prompts: promptsOf(body.prompt),
+    maxTokens: number('max_tokens'),
+    temperature: number('temperature'),
+    topP: number('top_p'),
+    topK: Math.max(0, number('top_k')),
+    n,
+    seed: seedOf(body.seed, n),
+    stop: stopsOf(body.stop),
+    stream,
+    includeUsage: includeUsageOf(body.stream_options, stream),
+    echo: flag('echo'),
+    ignoreEos: flag('ignore_eos'),
+  };
+}
+
+function promptsOf(prompt: unknown): string[] {
+  const allowed = 'a non-empty string or a non-empty array of them (token-id prompts are not taken)';
+  if (prompt === undefined || prompt === null) throw refuse('prompt', `prompt is required: ${allowed}`);
+  const prompts = typeof prompt === 'string' ? [prompt] : prompt;
+  if (!Array.isArray(prompts) || !prompts.length) throw refuse('prompt', `prompt must be ${allowed}, got ${shown(prompt)}`);
+  const bad = prompts.findIndex((p) => typeof p !== 'string' || !p);
+  if (bad >= 0 && !Array.isArray(prompt)) throw refuse('prompt', `prompt must be ${allowed}, got ${shown(prompt)}`);
+  if (bad >= 0) throw refuse('prompt', `prompt[${bad}] must be a non-empty string (token-id prompts are not taken), got ${shown(prompts[bad])}`);
+  return prompts as string[];
+}
+
+/** The seed given, or a random one (OpenAI's: without a seed, each request draws anew); choice n - 1 draws with seed + n - 1. */
+function seedOf(seed: unknown, n: number): number {
+  if (seed === undefined || seed === null) return randomInt(2 ** 47);
+  const problem = rangeProblem('seed', seed, { int: true, min: 0, max: Number.MAX_SAFE_INTEGER - (n - 1) }, shown(seed));
+  if (problem) throw refuse('seed', n > 1 ? `${problem} (choice i draws with seed + i)` : problem);
+  return seed as number;
+}
+
+function stopsOf(stop: unknown): string[] {
+  if (stop === undefined || stop === null) return [];
+  const stops = typeof stop === 'string' ? [stop] : stop;
+  const allowed = `a non-empty string or an array of up to ${MAX_STOPS} of them`;
+  if (!Array.isArray(stops) || stops.length > MAX_STOPS || stops.some((s) => typeof s !== 'string' || !s)) throw refuse('stop', `stop must be ${allowed}, got ${shown(stop)}`);
+  return stops as string[];
+}
+
+function includeUsageOf(options: unknown, stream: boolean): boolean {
+  if (options === undefined || options === null) return false;
+  if (!stream) throw refuse('stream_options', `stream_options is only allowed with stream: true, got ${shown(options)}`);
+  const keys = isRecord(options) ? Object.keys(options) : [];
+  if (!isRecord(options) || keys.some((k) => k !== 'include_usage') || (options.include_usage !== undefined && typeof options.include_usage !== 'boolean')) {
+    throw refuse('stream_options', `stream_options must be { "include_usage": true or false }, got ${shown(options)}`);
+  }
+  return options.include_usage === true;
+}

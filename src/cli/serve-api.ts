@@ -1,0 +1,237 @@
+// `gpt serve --api`: generation on this machine's GPU through OpenAI's legacy completions API, as
+// llama.cpp's server, vLLM and Ollama offer it: POST /v1/completions (src/cli/completion-request.ts
+// has the fields) and GET /v1/models. The checkpoint is loaded once, as `gpt sample` loads it, and
+// generates as `gpt sample` does (generateBatch; choice i of a prompt draws with seed + i), so that a
+// seed and settings give `gpt sample`'s text; a prompt longer than the block is cropped to its last
+// block-size tokens, as there. One generation runs at a time: requests wait their turn in arrival
+// order, and one whose client is gone stops at its next token (or never starts).
+// serve.ts checks the Host header first (DNS rebinding). A page of another origin could still send a
+// "simple" request with the browser's own Host; so a POST must carry JSON (which a browser sends
+// cross-origin only after a preflight, OPTIONS, which is refused: no CORS headers are ever sent)
+// and no Origin header naming another server.
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { device } from '../device/device.js';
+import { generateBatch } from '../gpt/generate.js';
+import { encodePrompt, Gpt2Tokenizer, listUnknown, tokenizerFromJSON } from '../gpt/tokenizer/index.js';
+import type { TrainDtype } from '../gpt/trainer.js';
+import { autocast, CastCache } from '../nn/autocast.js';
+import { readCheckpointHead } from '../node/checkpoint-head.js';
+import { CompletionText } from './completion-text.js';
+import { ApiError, parseCompletionRequest, shown, type CompletionRequest } from './completion-request.js';
+import { checkModelFits, generationPositions } from './device-fit.js';
+import { openModel } from './sample.js';
+import { dtypeFlag } from './train-flags.js';
+
+/** Requests under this path go to the API. */
+export const API_PATH = '/v1/';
+/** The most bytes of a request body read: a prompt past the block is cropped anyway. */
+export const MAX_BODY_BYTES = 1 << 20;
+/** The status logged for a request whose client left before its answer (nginx's). */
+const CLIENT_GONE = 499;
+
+export interface CompletionsApi {
+  /** The model's name in requests and in GET /v1/models: --checkpoint as given. */
+  readonly modelId: string;
+  /** Answers a request for a path under /v1/ whose Host the server has checked (`hosts`: those accepted); its status, for the log. */
+  handle(req: IncomingMessage, res: ServerResponse, path: string, hosts: ReadonlySet<string>): Promise<number>;
+  /** Waits for the generations queued (each stops once its client is gone) and frees the model. */
+  close(): Promise<void>;
+}
+
+/** The checkpoint at `checkpoint` (a path: a hub id is fetched before) on the device, answering the API. */
+export async function openCompletionsApi({ checkpoint, modelId, dtype }: { checkpoint: string; modelId: string; dtype: TrainDtype }): Promise<CompletionsApi> {
+  const head = await readCheckpointHead(checkpoint);
+  const tokenizer = tokenizerFromJSON(head.meta.tokenizer);
+  const { model } = await openModel(head, 1, '--api');
+  let computeDtype: ReturnType<typeof dtypeFlag>;
+  try {
+    computeDtype = dtypeFlag(dtype);
+  } catch (e) {
+    model.dispose();
+    throw e;
+  }
+  const casts = computeDtype === 'float16' ? new CastCache([...model.parameters()]) : undefined; // the weights cast once, as gpt sample does
+  const endToken = tokenizer instanceof Gpt2Tokenizer ? tokenizer.specialId('<|endoftext|>') : undefined;
+  const created = Math.floor(Date.now() / 1000);
+  const modelObject = { id: modelId, object: 'model', created, owned_by: 'webgpu-gpt', max_model_len: model.config.blockSize };
+
+  let queue: Promise<unknown> = Promise.resolve();
+  const inTurn = <T>(fn: () => Promise<T>): Promise<T> => {
+    const turn = queue.then(fn);
+    queue = turn.catch(() => undefined);
+    return turn;
+  };
+
+  /** Token ids of each prompt; an ApiError naming characters a character model does not know (gpt sample leaves them out, with a note a client would not see). */
+  const encode = (r: CompletionRequest): Int32Array[] =>
+    r.prompts.map((text, p) => {
+      const known = encodePrompt(tokenizer, text);
+      const name = r.prompts.length > 1 ? `prompt[${p}]` : 'prompt';
+      if (known.dropped) throw new ApiError(400, `${name} holds characters this model's vocabulary lacks: ${listUnknown(known.unknown)}`, 'prompt');
+      return known.ids;
+    });
+
+  const checkFits = (r: CompletionRequest, ids: Int32Array[]) => {
+    const batch = ids.length * r.n;
+    const positions = generationPositions(model.config.blockSize, Math.max(...ids.map((p) => p.length)), r.maxTokens);
+    try {
+      checkModelFits({ ...model.config, blockSize: positions }, batch, { training: false, limits: device().info.limits });
+    } catch (e) {
+      throw new ApiError(400, `n ${r.n} x ${ids.length} prompts = ${batch} sequences do not fit this GPU: ${(e as Error).message}`, 'n');
+    }
+  };
+
+  /** Runs one request's generation and sends its answer; `gone`: whether its client has left. */
+  const generate = async (res: ServerResponse, r: CompletionRequest, ids: Int32Array[], gone: () => boolean): Promise<number> => {
+    const head = { id: `cmpl-${randomUUID()}`, object: 'text_completion', created: Math.floor(Date.now() / 1000), model: modelId };
+    const choices = r.prompts.flatMap((prompt, p) =>
+      Array.from({ length: r.n }, (_, i) => ({ index: p * r.n + i, prompt, ids: ids[p]!, text: new CompletionText(tokenizer, r.stop, r.ignoreEos ? undefined : endToken) })),
+    );
+    const chunk = (index: number, text: string, finish: string | null) => {
+      const body = { ...head, choices: [{ text, index, logprobs: null, finish_reason: finish }], ...(r.includeUsage && { usage: null }) };
+      res.write(`data: ${JSON.stringify(body)}\n\n`);
+    };
+    if (r.stream) {
+      res.writeHead(200, { 'Content-Type': 'text/event-stream; charset=utf-8' });
+      if (r.echo) for (const c of choices) chunk(c.index, c.prompt, null);
+    }
+    const options = {
+      maxNewTokens: r.maxTokens,
+      temperature: r.temperature,
+      topK: r.topK,
+      topP: r.topP,
+      seed: choices.map((c) => r.seed + (c.index % r.n)),
+      stopAfter: (k: number, id: number) => choices[k]!.text.take(id),
+    };
+    try {
+      await autocast(
+        computeDtype,
+        async () => {
+          for await (const step of generateBatch(model, choices.map((c) => c.ids), options)) {
+            if (gone()) return; // leaving the loop ends the generator: its rows are freed
+            step.forEach((id, k) => {
+              const { index, text } = choices[k]!;
+              if (id === null) return;
+              if (!text.finish && text.tokens === r.maxTokens) text.end();
+              const piece = text.release();
+              if (r.stream && (piece || text.finish)) chunk(index, piece, text.finish);
+            });
+          }
+        },
+        casts,
+      );
+    } catch (e) {
+      if (r.stream) res.end(`data: ${JSON.stringify(new ApiError(500, "generation failed: the reason is in gpt serve's output").body)}\n\n`);
+      throw e;
+    }
+    if (gone()) return CLIENT_GONE;
+    const completionTokens = choices.reduce((n, c) => n + c.text.tokens, 0);
+    const promptTokens = ids.reduce((n, p) => n + p.length, 0); // each prompt once, whatever n (OpenAI's count)
+    const usage = { prompt_tokens: promptTokens, completion_tokens: completionTokens, total_tokens: promptTokens + completionTokens };
+    if (r.stream) {
+      if (r.includeUsage) res.write(`data: ${JSON.stringify({ ...head, choices: [], usage })}\n\n`);
+      res.end('data: [DONE]\n\n');
+      return 200;
+    }
+    const answer = choices.map(({ index, prompt, text }) => ({ text: (r.echo ? prompt : '') + text.all, index, logprobs: null, finish_reason: text.finish }));
+    return sendJson(res, 200, { ...head, choices: answer, usage });
+  };
+
+  const complete = async (req: IncomingMessage, res: ServerResponse, hosts: ReadonlySet<string>): Promise<number> => {
+    checkSameOrigin(req, hosts);
+    const type = (req.headers['content-type'] ?? '').split(';', 1)[0]!.trim().toLowerCase();
+    if (type !== 'application/json') {
+      throw new ApiError(415, `Content-Type must be application/json (curl: -H 'Content-Type: application/json'), got ${type ? shown(type) : 'none'}`, null, 'unsupported_media_type');
+    }
+    const r = parseCompletionRequest(parseJson(await readBody(req)), modelId);
+    const ids = encode(r);
+    checkFits(r, ids);
+    let left = false;
+    res.once('close', () => (left = !res.writableFinished));
+    return inTurn(() => (left ? Promise.resolve(CLIENT_GONE) : generate(res, r, ids, () => left)));
+  };
+
+  const models = (res: ServerResponse, route: string): number => {
+    if (route === '/v1/models') return sendJson(res, 200, { object: 'list', data: [modelObject] });
+    const asked = decodeURIComponent(route.slice('/v1/models/'.length));
+    if (asked === modelId) return sendJson(res, 200, modelObject);
+    return fail(res, new ApiError(404, `model ${shown(asked)} does not exist here: this server serves ${shown(modelId)}`, 'model', 'model_not_found'));
+  };
+
+  return {
+    modelId,
+    async handle(req, res, path, hosts) {
+      const route = path.split(/[?#]/, 1)[0]!;
+      const method = req.method ?? '';
+      try {
+        if (route === '/v1/completions') {
+          if (method !== 'POST') throw new ApiError(405, `${method} ${route}: only POST is served here`, null, 'method_not_allowed');
+          return await complete(req, res, hosts);
+        }
+        if (route === '/v1/models' || route.startsWith('/v1/models/')) {
+          if (method !== 'GET' && method !== 'HEAD') throw new ApiError(405, `${method} ${route}: only GET is served here`, null, 'method_not_allowed');
+          return models(res, route);
+        }
+        throw new ApiError(404, `no endpoint ${method} ${route}: this server serves POST /v1/completions and GET /v1/models`, null, 'unknown_url');
+      } catch (e) {
+        if (e instanceof ApiError) return fail(res, e, e.status === 405 ? { Allow: route === '/v1/completions' ? 'POST' : 'GET, HEAD' } : {});
+        if (!res.headersSent) fail(res, new ApiError(500, "internal error: the reason is in gpt serve's output"));
+        throw e; // logged by the server
+      }
+    },
+    async close() {
+      await queue;
+      casts?.dispose();
+      model.dispose();
+    },
+  };
+}
+
+/** Refuses a request from a page of another origin (a browser names the page's in Origin; programs send none). */
+function checkSameOrigin(req: IncomingMessage, hosts: ReadonlySet<string>): void {
+  const origin = req.headers.origin;
+  if (origin === undefined) return;
+  let host: string | null = null;
+  try {
+    const url = new URL(origin);
+    host = url.protocol === 'http:' ? url.host.toLowerCase() : null;
+  } catch {
+    // 'null' (a sandboxed page, a file), or not a URL: another origin
+  }
+  if (host === null || !hosts.has(host)) {
+    throw new ApiError(403, `Origin ${shown(origin)}: pages of another origin may not use this API (it sends no CORS headers); call it from a program, or from the page this server serves`, null, 'cross_origin');
+  }
+}
+
+/** The request's body as text, at most MAX_BODY_BYTES. */
+async function readBody(req: IncomingMessage): Promise<string> {
+  const tooLarge = () => new ApiError(413, `the request body is over ${MAX_BODY_BYTES} bytes, the most this server reads`, null, 'request_too_large');
+  if (Number(req.headers['content-length']) > MAX_BODY_BYTES) throw tooLarge();
+  const parts: Buffer[] = [];
+  let size = 0;
+  for await (const part of req as AsyncIterable<Buffer>) {
+    size += part.length;
+    if (size > MAX_BODY_BYTES) throw tooLarge();
+    parts.push(part);
+  }
+  return Buffer.concat(parts).toString('utf8');
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw new ApiError(400, `the body is not valid JSON: ${(e as Error).message.replace(/\r?\n/g, '\\n')}`);
+  }
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): number {
+  res.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8', ...headers }).end(`${JSON.stringify(body)}\n`);
+  return status;
+}
+
+/** An ApiError as OpenAI sends one; a 413's connection is closed (the rest of its body is not read). */
+function fail(res: ServerResponse, e: ApiError, headers: Record<string, string> = {}): number {
+  return sendJson(res, e.status, e.body, e.status === 413 ? { ...headers, Connection: 'close' } : headers);
+}

@@ -1,0 +1,448 @@
+// `gpt serve --api`: OpenAI's completions API over real HTTP, against an in-process server on a
+// tiny character model built here. The text is checked against `gpt sample` with the same seed
+// and settings, streamed against not, stop sequences against the text without them, usage against
+// the character counts (a character model: one token a character), each refusal's one-line
+// message; a client that leaves stops its generation, and GPU live bytes stay flat.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { opensAdapter } from '../src/cli/main.js';
+import { sample } from '../src/cli/sample.js';
+import { startServer, type StaticServer } from '../src/cli/serve.js';
+import { MAX_BODY_BYTES, openCompletionsApi, type CompletionsApi } from '../src/cli/serve-api.js';
+import { GPT } from '../src/gpt/model.js';
+import { CharTokenizer } from '../src/gpt/tokenizer/index.js';
+import { device } from '../src/index.js';
+import { saveCheckpoint } from '../src/node/checkpoint-dir.js';
+import { expectOneLine, gpt, spawnGpt, tempDir } from './cli-helpers.js';
+import { setupDevice } from './helpers.js';
+import { miniGpt2Tokenizer } from './hf-reference.js';
+
+const dir = tempDir('serve-api');
+const ckpt = join(dir, 'ckpt');
+const root = join(dir, 'web');
+const TEXT = 'to be, or not to be: that is the question.\n';
+const tokenizer = CharTokenizer.train(TEXT);
+let api: CompletionsApi;
+let server: StaticServer;
+const logged: string[] = [];
+
+beforeAll(async () => {
+  await setupDevice();
+  mkdirSync(root);
+  writeFileSync(join(root, 'index.html'), '<!doctype html><title>t</title>');
+  const model = new GPT({ vocabSize: tokenizer.vocabSize, blockSize: 16, nLayer: 1, nHead: 2, nEmbd: 16, dropout: 0, bias: true }, { seed: 3 });
+  await saveCheckpoint(ckpt, model, tokenizer);
+  model.dispose();
+  api = await openCompletionsApi({ checkpoint: ckpt, modelId: 'tiny', dtype: 'auto' });
+  server = await startServer({ root, port: 0, checkpoint: ckpt, api, onRequest: (m, u, s, e) => logged.push(`${s} ${m} ${u}${e ? `: ${e}` : ''}`) });
+});
+afterAll(async () => {
+  await server?.close();
+  await api?.close();
+});
+
+interface Choice {
+  text: string;
+  index: number;
+  finish_reason: string | null;
+}
+interface Completion {
+  id: string;
+  object: string;
+  created: number;
+  model: string;
+  choices: Choice[];
+  usage: { prompt_tokens: number; completion_tokens: number; total_tokens: number };
+}
+
+const post = (body: unknown, headers: Record<string, string> = {}, path = '/v1/completions', signal?: AbortSignal) =>
+  fetch(new URL(path, server.url), { method: 'POST', headers: { 'Content-Type': 'application/json', ...headers }, body: typeof body === 'string' ? body : JSON.stringify(body), signal });
+
+async function complete(body: Record<string, unknown>): Promise<Completion> {
+  const res = await post(body);
+  const json = (await res.json()) as Completion;
+  expect(res.status, JSON.stringify(json)).toBe(200);
+  return json;
+}
+
+/** A streamed completion: its chunks (data lines before [DONE]) and each choice's text joined. */
+async function streamed(body: Record<string, unknown>): Promise<{ chunks: Completion[]; texts: string[]; finish: (string | null)[]; raw: string }> {
+  const res = await post({ ...body, stream: true });
+  expect(res.status).toBe(200);
+  expect(res.headers.get('content-type')).toBe('text/event-stream; charset=utf-8');
+  const raw = await res.text();
+  const events = raw.split('\n\n');
+  expect(events.pop(), 'ends in a blank line').toBe('');
+  expect(events.pop()).toBe('data: [DONE]');
+  const chunks = events.map((e) => {
+    expect(e.startsWith('data: ')).toBe(true);
+    return JSON.parse(e.slice(6)) as Completion;
+  });
+  const texts: string[] = [];
+  const finish: (string | null)[] = [];
+  for (const c of chunks) {
+    for (const ch of c.choices) {
+      texts[ch.index] = (texts[ch.index] ?? '') + ch.text;
+      expect(finish[ch.index] ?? null, 'nothing comes after a choice finished').toBeNull();
+      finish[ch.index] = ch.finish_reason;
+    }
+  }
+  return { chunks, texts, finish, raw };
+}
+
+/** POST to `at` (a server's URL): status and JSON. */
+const postTo = async (at: string, body: unknown) => {
+  const res = await fetch(new URL('/v1/completions', at), { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
+  return { status: res.status, body: res.headers.get('content-type')?.startsWith('text/event-stream') ? await res.text() : ((await res.json()) as Completion) };
+};
+
+/** `gpt sample` run in this process: its stdout as written. */
+async function gptSample(...args: string[]): Promise<string> {
+  const out: string[] = [];
+  const write = vi.spyOn(process.stdout, 'write').mockImplementation((s) => (out.push(String(s)), true));
+  const error = vi.spyOn(console, 'error').mockImplementation(() => undefined);
+  try {
+    const stats = { write: () => true } as unknown as NodeJS.WritableStream;
+    expect(await sample(['--init-from', ckpt, ...args], stats)).toBe(0);
+  } finally {
+    write.mockRestore();
+    error.mockRestore();
+  }
+  return out.join('');
+}
+
+const SETTINGS = { temperature: 1.3, top_k: 0, top_p: 0.95, max_tokens: 24 };
+const SAMPLE_FLAGS = ['--temperature', '1.3', '--top-k', '0', '--top-p', '0.95', '--max-new-tokens', '24'];
+
+describe('POST /v1/completions', () => {
+  it("gives `gpt sample`'s text for the same seed and settings, choice i of n that of sample i + 1 (seed + i), streamed or not", async () => {
+    const one = await complete({ model: 'tiny', prompt: 'to be', seed: 7, ...SETTINGS });
+    expect(one).toMatchObject({ object: 'text_completion', model: 'tiny', id: expect.stringMatching(/^cmpl-/) });
+    expect(Math.abs(one.created - Date.now() / 1000)).toBeLessThan(60);
+    expect(one.choices).toEqual([{ text: expect.any(String), index: 0, logprobs: null, finish_reason: 'length' }]);
+    expect(`to be${one.choices[0]!.text}\n`).toBe(await gptSample('--start', 'to be', '--seed', '7', ...SAMPLE_FLAGS));
+
+    const three = await complete({ prompt: 'to be', seed: 7, n: 3, ...SETTINGS });
+    const printed = await gptSample('--start', 'to be', '--seed', '7', '--num-samples', '3', ...SAMPLE_FLAGS);
+    expect(printed).toBe(three.choices.map((c, i) => `${i ? '\n' : ''}--- sample ${i + 1} of 3\nto be${c.text}`).join('') + '\n');
+    expect(three.choices.map((c) => c.index)).toEqual([0, 1, 2]);
+    expect(three.choices[0]!.text).toBe(one.choices[0]!.text);
+    expect(new Set(three.choices.map((c) => c.text)).size, 'each choice draws its own').toBe(3);
+
+    const s = await streamed({ prompt: 'to be', seed: 7, n: 3, ...SETTINGS });
+    expect(s.texts).toEqual(three.choices.map((c) => c.text));
+    expect(s.finish).toEqual(['length', 'length', 'length']);
+    expect(s.chunks.length, 'a chunk per token or so, not one at the end').toBeGreaterThan(3 * 10);
+    for (const c of s.chunks) expect(c).toMatchObject({ id: s.chunks[0]!.id, object: 'text_completion', model: 'tiny', created: s.chunks[0]!.created });
+  });
+
+  it('takes an array of prompts as one batch: choice p * n + i is what prompt p alone gives with seed + i', async () => {
+    const prompts = ['to', 'not to be: th', 'q'];
+    const batch = await complete({ prompt: prompts, n: 2, seed: 11, ...SETTINGS });
+    expect(batch.choices.map((c) => c.index)).toEqual([0, 1, 2, 3, 4, 5]);
+    for (const [p, prompt] of prompts.entries()) {
+      const alone = await complete({ prompt, n: 2, seed: 11, ...SETTINGS });
+      expect(batch.choices.slice(2 * p, 2 * p + 2).map((c) => c.text), prompt).toEqual(alone.choices.map((c) => c.text));
+    }
+    // a character model: one token a character, counted here from the texts
+    const promptChars = prompts.join('').length;
+    expect(batch.usage).toEqual({ prompt_tokens: promptChars, completion_tokens: 6 * 24, total_tokens: promptChars + 6 * 24 });
+    for (const c of batch.choices) expect(c.text).toHaveLength(24);
+  });
+
+  it('a prompt longer than the block is cropped to its last block-size tokens, as gpt sample crops it (usage counts all of it)', async () => {
+    const long = 'to be, or not to be: that is the question. to be';
+    const r = await complete({ prompt: long, seed: 2, ...SETTINGS });
+    expect(r.choices[0]!.text).toBe((await complete({ prompt: long.slice(-16), seed: 2, ...SETTINGS })).choices[0]!.text);
+    expect(`${long}${r.choices[0]!.text}\n`).toBe(await gptSample('--start', long, '--seed', '2', ...SAMPLE_FLAGS));
+    expect(r.usage.prompt_tokens).toBe(long.length);
+  });
+
+  it('stop sequences cut the text before the first of them and end that choice (its tokens counted up to the one completing it); streamed alike', async () => {
+    const base = { prompt: 'to be', seed: 5, n: 4, ...SETTINGS, max_tokens: 40 };
+    const free = (await complete(base)).choices.map((c) => c.text);
+    // a three-character piece of choice 0's text, which cuts it (streamed, its first characters must
+    // wait for the third), and a character of choice 1 that choice 0 has not before it
+    const stop = [free[0]!.slice(10, 13), [...free[1]!].find((ch) => !free[0]!.slice(0, 13).includes(ch))!];
+    expect(stop[1]).toBeDefined();
+    const cut = free.map((t) => {
+      const found = stop.map((s) => t.indexOf(s)).filter((at) => at >= 0);
+      if (!found.length) return { text: t, finish: 'length', tokens: 40 };
+      const at = Math.min(...found);
+      const s = stop.find((x) => t.indexOf(x) === at)!;
+      return { text: t.slice(0, at), finish: 'stop', tokens: at + s.length };
+    });
+    expect(cut.filter((c) => c.finish === 'stop').length, 'some choices stop').toBeGreaterThanOrEqual(2);
+    expect(free[0]!.indexOf(stop[0]!), 'choice 0 ends at the three characters').toBe(cut[0]!.text.length);
+    const r = await complete({ ...base, stop });
+    expect(r.choices.map((c) => ({ text: c.text, finish: c.finish_reason }))).toEqual(cut.map(({ text, finish }) => ({ text, finish })));
+    const tokens = cut.reduce((n, c) => n + c.tokens, 0);
+    expect(r.usage).toEqual({ prompt_tokens: 5, completion_tokens: tokens, total_tokens: 5 + tokens });
+    const s = await streamed({ ...base, stop, stream_options: { include_usage: true } });
+    expect(s.texts, 'no piece of a stop sequence was sent ahead').toEqual(cut.map((c) => c.text));
+    expect(s.finish).toEqual(cut.map((c) => c.finish));
+    expect(s.chunks.at(-1)).toMatchObject({ choices: [], usage: r.usage });
+    expect(s.chunks.slice(0, -1).every((c) => c.usage === null)).toBe(true);
+    // a single string, as OpenAI takes it too
+    expect((await complete({ ...base, n: 1, stop: stop[0] })).choices[0]).toMatchObject({ text: free[0]!.slice(0, free[0]!.indexOf(stop[0]!)), finish_reason: 'stop' });
+  });
+
+  it('echo puts the prompt before the text; defaults are OpenAI\'s (16 tokens, temperature 1), a missing seed a random one', async () => {
+    const seeded = await complete({ prompt: 'to', seed: 3 });
+    expect(seeded.choices[0]!.text).toHaveLength(16);
+    expect(seeded.choices[0]!.text).toBe((await complete({ prompt: 'to', seed: 3, temperature: 1, top_p: 1, max_tokens: 16 })).choices[0]!.text);
+    const echoed = await complete({ prompt: 'to', seed: 3, echo: true });
+    expect(echoed.choices[0]!.text).toBe(`to${seeded.choices[0]!.text}`);
+    expect((await streamed({ prompt: 'to', seed: 3, echo: true })).texts).toEqual([`to${seeded.choices[0]!.text}`]);
+    const unseeded = await Promise.all([1, 2, 3].map(() => complete({ prompt: 'to', max_tokens: 40 })));
+    expect(new Set(unseeded.map((r) => r.choices[0]!.text)).size).toBeGreaterThan(1);
+  });
+
+  it('serves requests one generation at a time, in turn: one waits while another generates; concurrent ones give what each gives alone', async () => {
+    const first = new AbortController();
+    const long = await post({ prompt: 'to', max_tokens: 1_000_000, stream: true }, {}, '/v1/completions', first.signal);
+    await long.body!.getReader().read(); // generating
+    let answered = false;
+    const next = complete({ prompt: 'to', max_tokens: 1 }).then((r) => ((answered = true), r));
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(answered, 'waits for its turn').toBe(false);
+    first.abort();
+    expect((await next).choices[0]!.text).toHaveLength(1);
+
+    const bodies = [1, 2, 3, 4].map((seed) => ({ prompt: 'that', seed, ...SETTINGS }));
+    const alone: string[] = [];
+    for (const b of bodies) alone.push((await complete(b)).choices[0]!.text);
+    const together = await Promise.all(bodies.map((b, i) => (i % 2 ? streamed(b).then((s) => s.texts[0]!) : complete(b).then((r) => r.choices[0]!.text))));
+    expect(together).toEqual(alone);
+  });
+});
+
+describe('GET /v1/models', () => {
+  it('lists the one model', async () => {
+    const res = await fetch(new URL('/v1/models', server.url));
+    expect(res.status).toBe(200);
+    const model = { id: 'tiny', object: 'model', created: expect.any(Number), owned_by: 'webgpu-gpt', max_model_len: 16 };
+    expect(await res.json()).toEqual({ object: 'list', data: [model] });
+    expect(await (await fetch(new URL('/v1/models/tiny', server.url))).json()).toEqual(model);
+  });
+});
+
+describe('refusals, as OpenAI sends them: a status and { error: { message (one line), type, param, code } }', () => {
+  const refused = async (res: Response, status: number, param: string | null, message: string, code: string | null = null) => {
+    expect(res.status, message).toBe(status);
+    expect(res.headers.get('content-type')).toBe('application/json; charset=utf-8');
+    expect(res.headers.get('access-control-allow-origin'), 'no CORS').toBeNull();
+    const body = (await res.json()) as { error: { message: string } };
+    expect(body).toEqual({ error: { message, type: 'invalid_request_error', param, code } });
+    expect(body.error.message).not.toMatch(/\n/);
+  };
+  const ALLOWED_PROMPT = 'a non-empty string or a non-empty array of them (token-id prompts are not taken)';
+
+  it('a field out of its range, of the wrong type, unknown or unsupported: 400 naming the field, the value and what is allowed', async () => {
+    const cases: [Record<string, unknown>, string, string][] = [
+      [{ max_tokens: 0 }, 'max_tokens', 'max_tokens must be an integer >= 1, got 0'],
+      [{ temperature: -1 }, 'temperature', 'temperature must be a finite number >= 0, got -1 (0: greedy)'],
+      [{ top_p: 1.5 }, 'top_p', 'top_p must be a finite number in [0, 1], got 1.5'],
+      [{ top_k: 2.5 }, 'top_k', "top_k must be an integer >= -1, got 2.5 (-1 or 0: off, as vLLM's)"],
+      [{ n: 129 }, 'n', 'n must be an integer in [1, 128], got 129'],
+      [{ seed: '7' }, 'seed', 'seed must be an integer in [0, 2^53 - 1], got "7"'],
+      [{ seed: Number.MAX_SAFE_INTEGER, n: 2 }, 'seed', 'seed must be an integer in [0, 9007199254740990], got 9007199254740991 (choice i draws with seed + i)'],
+      [{ stop: ['a', 'b', 'c', 'd', 'e'] }, 'stop', 'stop must be a non-empty string or an array of up to 4 of them, got ["a","b","c","d","e"]'],
+      [{ stop: '' }, 'stop', 'stop must be a non-empty string or an array of up to 4 of them, got ""'],
+      [{ stream: 'yes' }, 'stream', 'stream must be true or false, got "yes"'],
+      [{ stream_options: { include_usage: true } }, 'stream_options', 'stream_options is only allowed with stream: true, got {"include_usage":true}'],
+      [{ stream: true, stream_options: { usage: true } }, 'stream_options', 'stream_options must be { "include_usage": true or false }, got {"usage":true}'],
+      [{ prompt: undefined }, 'prompt', `prompt is required: ${ALLOWED_PROMPT}`],
+      [{ prompt: '' }, 'prompt', `prompt must be ${ALLOWED_PROMPT}, got ""`],
+      [{ prompt: 5 }, 'prompt', `prompt must be ${ALLOWED_PROMPT}, got 5`],
+      [{ prompt: [1, 2] }, 'prompt', 'prompt[0] must be a non-empty string (token-id prompts are not taken), got 1'],
+      [{ prompt: ['to', ''] }, 'prompt', 'prompt[1] must be a non-empty string (token-id prompts are not taken), got ""'],
+      [{ messages: [] }, 'messages', "unknown field 'messages': the fields served are model, prompt, max_tokens, temperature, top_p, top_k, n, seed, stop, stream, echo, ignore_eos, stream_options, logprobs, best_of, presence_penalty, frequency_penalty, logit_bias, suffix, user"],
+      [{ logprobs: 5 }, 'logprobs', 'logprobs must be null (log probabilities are not returned), got 5'],
+      [{ best_of: 2 }, 'best_of', 'best_of must be 1 or null (each choice is one sample), got 2'],
+      [{ presence_penalty: 0.5 }, 'presence_penalty', 'presence_penalty must be 0 or null (no penalties are applied), got 0.5'],
+      [{ logit_bias: { 3: 10 } }, 'logit_bias', 'logit_bias must be null or {} (no biases are applied), got {"3":10}'],
+      [{ suffix: 'x' }, 'suffix', 'suffix must be null (a GPT-2-style model does not insert text), got "x"'],
+      // a character model's vocabulary: gpt sample leaves such characters out with a note; a client would not see one
+      [{ prompt: 'to be!? yes!' }, 'prompt', 'prompt holds characters this model\'s vocabulary lacks: "!" (U+0021) x2, "?" (U+003F), "y" (U+0079)'],
+      [{ prompt: ['to', 'be!'] }, 'prompt', 'prompt[1] holds characters this model\'s vocabulary lacks: "!" (U+0021)'],
+    ];
+    for (const [fields, param, message] of cases) await refused(await post({ prompt: 'to', ...fields }), 400, param, message);
+    // checked against the adapter's limits (past any adapter's 4 GiB binding): the figures are this adapter's
+    const huge = (await (await post({ prompt: new Array(20_000).fill('to'), n: 128 })).json()) as { error: { message: string; param: string } };
+    expect(huge.error).toMatchObject({ param: 'n', message: expect.stringMatching(/^n 128 x 20000 prompts = 2560000 sequences do not fit this GPU: the model does not fit this adapter: [^\n]* over its max\w+ of [\d.]+ [MG]iB$/) });
+    // neutral values of OpenAI's fields are taken
+    await complete({ prompt: 'to', logprobs: null, best_of: 1, presence_penalty: 0, frequency_penalty: 0, logit_bias: {}, suffix: null, user: 'me', model: null, max_tokens: 1 });
+  });
+
+  it('another model, a body that is not a JSON object, not JSON, or too large', async () => {
+    await refused(await post({ prompt: 'to', model: 'gpt-4' }), 404, 'model', 'model "gpt-4" does not exist here: this server serves "tiny" (GET /v1/models)', 'model_not_found');
+    await refused(await post('{"prompt": '), 400, null, 'the body is not valid JSON: Unexpected end of JSON input');
+    await refused(await post('{"prompt":\n x}'), 400, null, 'the body is not valid JSON: Unexpected token \'x\', "{"prompt":\\n x}" is not valid JSON');
+    await refused(await post([]), 400, null, 'the body must be a JSON object of completion fields, got []');
+    const tooLarge = `the request body is over ${MAX_BODY_BYTES} bytes, the most this server reads`;
+    await refused(await post({ prompt: 'to'.repeat(MAX_BODY_BYTES / 2) }), 413, null, tooLarge, 'request_too_large');
+    // sent in chunks, no length declared: refused once past the limit
+    const raw = await rawExchange(`POST /v1/completions HTTP/1.1\r\nHost: ${new URL(server.url).host}\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n`, 'x'.repeat(MAX_BODY_BYTES + 10));
+    expect(raw).toMatch(/^HTTP\/1.1 413 /);
+    expect(raw).toContain(tooLarge);
+  });
+
+  it("a page of another origin cannot use it: no JSON without a preflight (refused), no Origin but the server's", async () => {
+    await refused(await post('{"prompt": "to"}', { 'Content-Type': 'text/plain' }), 415, null, `Content-Type must be application/json (curl: -H 'Content-Type: application/json'), got "text/plain"`, 'unsupported_media_type');
+    for (const origin of ['http://evil.example', 'null', `https://${new URL(server.url).host}`]) {
+      const message = `Origin ${JSON.stringify(origin)}: pages of another origin may not use this API (it sends no CORS headers); call it from a program, or from the page this server serves`;
+      await refused(await post({ prompt: 'to' }, { Origin: origin }), 403, null, message, 'cross_origin');
+    }
+    expect((await post({ prompt: 'to', max_tokens: 1 }, { Origin: new URL(server.url).origin })).status, 'the page this server serves').toBe(200);
+    const preflight = await fetch(new URL('/v1/completions', server.url), { method: 'OPTIONS', headers: { Origin: 'http://evil.example', 'Access-Control-Request-Method': 'POST' } });
+    expect(preflight.status).toBe(405);
+    expect(preflight.headers.get('access-control-allow-origin')).toBeNull();
+  });
+
+  it('another path under /v1/ is a 404, another method a 405 naming those allowed; POST elsewhere a 405', async () => {
+    await refused(await post({ prompt: 'to' }, {}, '/v1/chat/completions'), 404, null, 'no endpoint POST /v1/chat/completions: this server serves POST /v1/completions and GET /v1/models', 'unknown_url');
+    await refused(await fetch(new URL('/v1/models/gpt-4', server.url)), 404, 'model', 'model "gpt-4" does not exist here: this server serves "tiny"', 'model_not_found');
+    const get = await fetch(new URL('/v1/completions', server.url));
+    expect(get.headers.get('allow')).toBe('POST');
+    await refused(get, 405, null, 'GET /v1/completions: only POST is served here', 'method_not_allowed');
+    const postModels = await post({}, {}, '/v1/models');
+    expect(postModels.headers.get('allow')).toBe('GET, HEAD');
+    await refused(postModels, 405, null, 'POST /v1/models: only GET is served here', 'method_not_allowed');
+    const page = await post({ prompt: 'to' }, {}, '/');
+    expect([page.status, page.headers.get('allow')]).toEqual([405, 'GET, HEAD']);
+    expect((await fetch(server.url)).status, 'the page is served as before').toBe(200);
+  });
+});
+
+/** What the server sends back to `head` and then `body` in one chunk of chunked encoding, written on a raw socket. */
+function rawExchange(head: string, body: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const { hostname, port } = new URL(server.url);
+    const socket = connect(Number(port), hostname, () => {
+      socket.write(head);
+      socket.write(`${Buffer.byteLength(body).toString(16)}\r\n${body}\r\n0\r\n\r\n`);
+    });
+    let text = '';
+    socket.on('data', (d: Buffer) => (text += d.toString('latin1')));
+    socket.on('close', () => resolve(text));
+    socket.on('error', (e: NodeJS.ErrnoException) => (e.code === 'ECONNRESET' || e.code === 'EPIPE' ? resolve(text) : reject(e)));
+  });
+}
+
+describe('a client that leaves, and GPU memory', () => {
+  /** Resolves once the server has logged `count` lines (a request's handler returns once its generation stopped). */
+  const loggedLines = async (count: number, ms = 30_000) => {
+    for (const t0 = Date.now(); Date.now() - t0 < ms; await new Promise((r) => setTimeout(r, 20))) if (logged.length >= count) return;
+    throw new Error(`not ${count} log lines; logged: ${logged.join(' | ')}`);
+  };
+
+  it('stops its generation at the next token, streamed or not (the next request is served at once); live bytes as before', async () => {
+    await complete({ prompt: 'to', max_tokens: 2 }); // kernels compiled
+    const live = device().memory().liveBytes;
+    // a million tokens, the window sliding past the block: hours if it ran on
+    const forever = { prompt: 'to be', max_tokens: 1_000_000, seed: 1 };
+    const streaming = new AbortController();
+    const res = await post({ ...forever, stream: true }, {}, '/v1/completions', streaming.signal);
+    const reader = res.body!.getReader();
+    expect(new TextDecoder().decode((await reader.read()).value)).toMatch(/^data: \{/);
+    logged.length = 0;
+    streaming.abort();
+    await loggedLines(1);
+    const waiting = new AbortController();
+    const pending = post(forever, {}, '/v1/completions', waiting.signal).catch((e: Error) => e.name);
+    await new Promise((r) => setTimeout(r, 500)); // under way
+    waiting.abort();
+    expect(await pending).toBe('AbortError');
+    await loggedLines(2);
+    expect(logged).toEqual(['499 POST /v1/completions', '499 POST /v1/completions']);
+    const t0 = performance.now();
+    await complete({ prompt: 'to', max_tokens: 2 });
+    expect(performance.now() - t0, 'nothing else is generating').toBeLessThan(10_000);
+    expect(device().memory().liveBytes).toBe(live);
+  });
+
+  it('GPU live bytes stay flat over many requests of every kind', async () => {
+    const bodies: Record<string, unknown>[] = [
+      { prompt: 'to', max_tokens: 5 },
+      { prompt: ['to be, or not to be: that', 'q'], n: 3, max_tokens: 20, stop: ['e', 'th'] },
+      { prompt: 'that', max_tokens: 12, stream: true, echo: true },
+      { prompt: 'not', max_tokens: 4, n: 2, stream: true, stop: 'o', stream_options: { include_usage: true } },
+      { prompt: 'to be!' }, // refused
+    ];
+    await Promise.all(bodies.map((b) => post(b).then((r) => r.text())));
+    const live: number[] = [];
+    for (let round = 0; round < 4; round++) {
+      for (const b of bodies) await (await post(b)).text();
+      live.push(device().memory().liveBytes);
+    }
+    expect(new Set(live), `live bytes after each round: ${live.join(', ')}`).toEqual(new Set([live[0]]));
+  });
+});
+
+describe('a byte-level BPE model (GPT-2-style: 256 byte tokens, 3 merges, <|endoftext|>)', () => {
+  it('ends a choice at <|endoftext|> (finish stop, its text left out) unless ignore_eos; streamed text adds up to the whole, split characters included', async () => {
+    const gpt2 = miniGpt2Tokenizer();
+    const bpe = join(dir, 'bpe');
+    const model = new GPT({ vocabSize: gpt2.vocabSize, blockSize: 32, nLayer: 1, nHead: 2, nEmbd: 16, dropout: 0, bias: true }, { seed: 4 });
+    await saveCheckpoint(bpe, model, gpt2);
+    model.dispose();
+    const bpeApi = await openCompletionsApi({ checkpoint: bpe, modelId: 'bpe', dtype: 'auto' });
+    const bpeServer = await startServer({ root, port: 0, api: bpeApi });
+    try {
+      const base = { prompt: ' the café', n: 16, max_tokens: 64, temperature: 2, seed: 9 };
+      const on = (await postTo(bpeServer.url, { ...base, ignore_eos: true })).body as Completion;
+      const eot = '<|endoftext|>';
+      const ended = on.choices.filter((c) => c.text.includes(eot));
+      expect(ended.length, 'some choices draw <|endoftext|> within 64 tokens').toBeGreaterThan(0);
+      expect(on.choices.every((c) => c.finish_reason === 'length')).toBe(true);
+      expect(on.usage.completion_tokens).toBe(16 * 64);
+      const stopped = (await postTo(bpeServer.url, base)).body as Completion;
+      for (const c of on.choices) {
+        const at = c.text.indexOf(eot);
+        expect(stopped.choices[c.index], `choice ${c.index}`).toMatchObject(at >= 0 ? { text: c.text.slice(0, at), finish_reason: 'stop' } : { text: c.text, finish_reason: 'length' });
+      }
+      expect(on.choices.some((c) => c.text.includes('\uFFFD')), 'random bytes: some are not UTF-8').toBe(true);
+      expect(stopped.usage.prompt_tokens).toBe(gpt2.encode(base.prompt).length);
+      const raw = (await postTo(bpeServer.url, { ...base, ignore_eos: true, stream: true })).body as string;
+      const texts: string[] = [];
+      for (const e of raw.split('\n\n').filter((e) => e.startsWith('data: {'))) for (const ch of (JSON.parse(e.slice(6)) as Completion).choices) texts[ch.index] = (texts[ch.index] ?? '') + ch.text;
+      expect(texts).toEqual(on.choices.map((c) => c.text));
+    } finally {
+      await bpeServer.close();
+      await bpeApi.close();
+    }
+  });
+});
+
+describe('gpt serve --api (the command)', () => {
+  it('serves the page, the checkpoint and the API in one process; Ctrl-C ends it', async () => {
+    const srv = await spawnGpt(['serve', '--api', '--checkpoint', ckpt, '--root', root, '--port', '0', '--quiet'], 120_000);
+    try {
+      const out = await srv.printed(/open \S+/, 110_000);
+      const url = out.match(/open (\S+)/)![1]!;
+      expect(out).toContain(`API: POST ${url}v1/completions, GET ${url}v1/models (model ${JSON.stringify(ckpt)}; one generation at a time)`);
+      const got = await postTo(url, { model: ckpt, prompt: 'to be', seed: 7, ...SETTINGS });
+      expect(got.status).toBe(200);
+      expect((got.body as Completion).choices[0]!.text).toBe((await complete({ prompt: 'to be', seed: 7, ...SETTINGS })).choices[0]!.text);
+      expect((await fetch(`${url}checkpoint.safetensors`)).status).toBe(200);
+      expect((await fetch(url)).status).toBe(200);
+    } finally {
+      srv.child.kill('SIGINT');
+    }
+    const done = await srv.done;
+    expect([done.code, done.timedOut], done.err).toEqual([0, false]);
+  });
+
+  it('refuses --api without --checkpoint, and --dtype without --api, in one line; --help tells of the API', async () => {
+    expectOneLine(await gpt('serve', '--api'), 2, /^gpt serve: flag --api generates with the model of --checkpoint: give --checkpoint PATH \(or a hub id such as gpt2\)$/);
+    expectOneLine(await gpt('serve', '--dtype', 'float32'), 2, /^gpt serve: flag --dtype float32 is the dtype --api generates in: it applies with --api only$/);
+    // its Dawn notices are filtered as other commands' that open the adapter (launch.ts); plain gpt serve opens none
+    expect([['serve', '--api'], ['serve', '--api=true'], ['serve'], ['serve', '--api', '--help']].map(opensAdapter)).toEqual([true, true, false, false]);
+    const help = await gpt('serve', '--help');
+    expect(help.out).toMatch(/--api .*POST \/v1\/completions/);
+    expect(help.out).toContain(`curl http://127.0.0.1:8080/v1/completions -H 'Content-Type: application/json' -d`);
+  });
+});
