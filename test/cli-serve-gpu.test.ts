@@ -1,7 +1,7 @@
-// `gpt serve` never opens the GPU: it sends files and converts checkpoints on the CPU, so a device
-// loss cannot reach it (the page's own device is the page's: browser.test.ts loses it). Checked on
-// the running process, serving each kind of checkpoint: Dawn's native module is not in its memory
-// map after the checkpoint is sent (a command that opens the adapter loads it).
+// `gpt serve` without --api never opens the GPU: it sends files and converts checkpoints on the
+// CPU, so a device loss cannot reach it (the page's own device is the page's: browser.test.ts loses
+// it). Checked on the running process, serving each kind of checkpoint: Dawn's native module is not
+// in its memory map after the checkpoint is sent (a command that opens the adapter loads it).
 import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';

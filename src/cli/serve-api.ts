@@ -12,6 +12,7 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { device } from '../device/device.js';
+import type { DeviceLostError } from '../device/lost.js';
 import { generateBatch } from '../gpt/generate.js';
 import { encodePrompt, Gpt2Tokenizer, listUnknown, tokenizerFromJSON } from '../gpt/tokenizer/index.js';
 import type { TrainDtype } from '../gpt/trainer.js';
@@ -35,6 +36,8 @@ export interface CompletionsApi {
   readonly modelId: string;
   /** Answers a request for a path under /v1/ whose Host the server has checked (`hosts`: those accepted); its status, for the log. */
   handle(req: IncomingMessage, res: ServerResponse, path: string, hosts: ReadonlySet<string>): Promise<number>;
+  /** Resolves when the GPU device is lost (never, while it works): every generation would fail. */
+  readonly lost: Promise<DeviceLostError>;
   /** Waits for the generations queued (each stops once its client is gone) and frees the model. */
   close(): Promise<void>;
 }
@@ -161,6 +164,7 @@ export async function openCompletionsApi({ checkpoint, modelId, dtype }: { check
 
   return {
     modelId,
+    lost: device().lost,
     async handle(req, res, path, hosts) {
       const route = path.split(/[?#]/, 1)[0]!;
       const method = req.method ?? '';

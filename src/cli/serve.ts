@@ -35,6 +35,7 @@ import { CHECKPOINT_OR_HUB } from './path-flags.js';
 import { acceptedHosts, browserHostname, isLoopback, isUnspecified, requestTarget } from './host-check.js';
 import { DTYPE_DOC } from './sample.js';
 import { API_PATH, openCompletionsApi, type CompletionsApi } from './serve-api.js';
+import type { DeviceLostError } from '../device/lost.js';
 import { TRAIN_DEFAULTS, TRAIN_DTYPES } from '../gpt/trainer.js';
 
 /** web-dist/ at the package root (this file is src/cli/serve.ts or dist/cli/serve.js). */
@@ -346,17 +347,20 @@ export async function serve(args: string[]): Promise<number> {
   if (api) console.log(`API: POST ${srv.url}v1/completions, GET ${srv.url}v1/models (model ${JSON.stringify(modelId)}; one generation at a time)`);
   if (!srv.local) console.error(`warning: bound to ${srv.bound}, so other machines on the network can load the page${f.checkpoint ? ' and download the checkpoint' : ''}${api ? ' and generate on this GPU' : ''}`);
   console.log(`open ${srv.url}  (Ctrl-C to stop)`);
-  await new Promise<void>((done) => {
-    const stop = () => {
-      process.off('SIGINT', stop);
-      process.off('SIGTERM', stop);
-      void srv
-        .close()
-        .then(() => api?.close())
-        .then(done);
+  // until Ctrl-C, or until the GPU device of --api is lost: every generation would fail, so the server ends, saying why
+  const lost = await new Promise<DeviceLostError | null>((done) => {
+    const stop = (why: DeviceLostError | null) => {
+      process.off('SIGINT', signaled);
+      process.off('SIGTERM', signaled);
+      done(why);
     };
-    process.on('SIGINT', stop);
-    process.on('SIGTERM', stop);
+    const signaled = () => stop(null);
+    process.on('SIGINT', signaled);
+    process.on('SIGTERM', signaled);
+    void api?.lost.then(stop);
   });
+  await srv.close();
+  await api?.close();
+  if (lost) throw lost;
   return 0;
 }
