@@ -35,7 +35,7 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-it('a device lost while serving ends gpt serve with one line saying so (exit 1, nothing left listening)', async () => {
+it('a device lost while serving ends gpt serve with one line saying so (exit 4, nothing left listening)', async () => {
   const port = await freePort();
   const running = gpt('serve', '--api', '--checkpoint', ckpt, '--root', root, '--port', String(port), '--quiet');
   const url = `http://127.0.0.1:${port}/v1/completions`;
@@ -45,6 +45,6 @@ it('a device lost while serving ends gpt serve with one line saying so (exit 1, 
   expect(answered?.status).toBe(200);
   device().gpu.destroy();
   const r = await running;
-  expectOneLine(r, 1, /^gpt serve: the GPU device was lost \(destroyed, .*\): what it held is gone; start again \(restart the program, or reload the page\): what was saved is kept$/);
+  expectOneLine(r, 4, /^gpt serve: the GPU device was lost \(destroyed, .*\): what it held is gone; start again \(restart the program, or reload the page\): what was saved is kept$/);
   await expect(post()).rejects.toThrow(/fetch failed/);
 });
