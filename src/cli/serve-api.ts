@@ -142,6 +142,8 @@ export async function openCompletionsApi({ checkpoint, modelId, dtype }: { check
   };
 
   const complete = async (req: IncomingMessage, res: ServerResponse, hosts: ReadonlySet<string>): Promise<number> => {
+    let left = false; // heard from the start: a client may leave while its body is read or its prompt encoded
+    res.once('close', () => (left = !res.writableFinished));
     checkSameOrigin(req, hosts);
     const type = (req.headers['content-type'] ?? '').split(';', 1)[0]!.trim().toLowerCase();
     if (type !== 'application/json') {
@@ -150,8 +152,6 @@ export async function openCompletionsApi({ checkpoint, modelId, dtype }: { check
     const r = parseCompletionRequest(parseJson(await readBody(req)), modelId);
     const ids = encode(r);
     checkFits(r, ids);
-    let left = false;
-    res.once('close', () => (left = !res.writableFinished));
     return inTurn(() => (left ? Promise.resolve(CLIENT_GONE) : generate(res, r, ids, () => left)));
   };
 
