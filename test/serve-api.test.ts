@@ -271,8 +271,8 @@ describe('refusals, as OpenAI sends them: a status and { error: { message (one l
     ];
     for (const [fields, param, message] of cases) await refused(await post({ prompt: 'to', ...fields }), 400, param, message);
     // checked against the adapter's limits (past any adapter's 4 GiB binding): the figures are this adapter's
-    const huge = (await (await post({ prompt: new Array(20_000).fill('to'), n: 128 })).json()) as { error: { message: string; param: string } };
-    expect(huge.error).toMatchObject({ param: 'n', message: expect.stringMatching(/^n 128 x 20000 prompts = 2560000 sequences do not fit this GPU: the model does not fit this adapter: [^\n]* over its max\w+ of [\d.]+ [MG]iB$/) });
+    const huge = (await (await post({ prompt: new Array(200_000).fill('t'), n: 128 })).json()) as { error: { message: string; param: string } };
+    expect(huge.error).toMatchObject({ param: 'n', message: expect.stringMatching(/^n 128 x 200000 prompts = 25600000 sequences do not fit this GPU: the model does not fit this adapter: [^\n]* over its max\w+ of [\d.]+ [MG]iB$/) });
     // neutral values of OpenAI's fields are taken
     await complete({ prompt: 'to', logprobs: null, best_of: 1, presence_penalty: 0, frequency_penalty: 0, logit_bias: {}, suffix: null, user: 'me', model: null, max_tokens: 1 });
   });
@@ -305,6 +305,7 @@ describe('refusals, as OpenAI sends them: a status and { error: { message (one l
   it('another path under /v1/ is a 404, another method a 405 naming those allowed; POST elsewhere a 405', async () => {
     await refused(await post({ prompt: 'to' }, {}, '/v1/chat/completions'), 404, null, 'no endpoint POST /v1/chat/completions: this server serves POST /v1/completions and GET /v1/models', 'unknown_url');
     await refused(await fetch(new URL('/v1/models/gpt-4', server.url)), 404, 'model', 'model "gpt-4" does not exist here: this server serves "tiny"', 'model_not_found');
+    await refused(await fetch(new URL('/v1/models/%E0', server.url)), 404, 'model', 'model "%E0" does not exist here: this server serves "tiny"', 'model_not_found');
     const get = await fetch(new URL('/v1/completions', server.url));
     expect(get.headers.get('allow')).toBe('POST');
     await refused(get, 405, null, 'GET /v1/completions: only POST is served here', 'method_not_allowed');

@@ -77,7 +77,8 @@ export async function openCompletionsApi({ checkpoint, modelId, dtype }: { check
 
   const checkFits = (r: CompletionRequest, ids: Int32Array[]) => {
     const batch = ids.length * r.n;
-    const positions = generationPositions(model.config.blockSize, Math.max(...ids.map((p) => p.length)), r.maxTokens);
+    const longest = ids.reduce((n, p) => Math.max(n, p.length), 0); // not Math.max(...): a 1 MiB body holds more prompts than a call takes arguments
+    const positions = generationPositions(model.config.blockSize, longest, r.maxTokens);
     try {
       checkModelFits({ ...model.config, blockSize: positions }, batch, { training: false, limits: device().info.limits });
     } catch (e) {
@@ -157,8 +158,8 @@ export async function openCompletionsApi({ checkpoint, modelId, dtype }: { check
 
   const models = (res: ServerResponse, route: string): number => {
     if (route === '/v1/models') return sendJson(res, 200, { object: 'list', data: [modelObject] });
-    const asked = decodeURIComponent(route.slice('/v1/models/'.length));
-    if (asked === modelId) return sendJson(res, 200, modelObject);
+    const asked = route.slice('/v1/models/'.length);
+    if (decoded(asked) === modelId) return sendJson(res, 200, modelObject);
     return fail(res, new ApiError(404, `model ${shown(asked)} does not exist here: this server serves ${shown(modelId)}`, 'model', 'model_not_found'));
   };
 
@@ -220,6 +221,15 @@ async function readBody(req: IncomingMessage): Promise<string> {
     parts.push(part);
   }
   return Buffer.concat(parts).toString('utf8');
+}
+
+/** A path segment decoded, or as it is where its escapes are malformed (%E0). */
+function decoded(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return segment;
+  }
 }
 
 function parseJson(text: string): unknown {
