@@ -16,6 +16,7 @@ import { saveHFModel } from '../node/checkpoint-dir.js';
 import { loadHeadModel, readCheckpointHead, type CheckpointHead } from '../node/checkpoint-head.js';
 import { saveNanoGptFile } from '../node/nanogpt-file.js';
 import { pathExists } from '../node/regular-files.js';
+import { removingTempFilesOnSignal } from './ending-signals.js';
 import { flagHelp, noPositional, parseFlags, UsageError, type FlagSpec } from './flags.js';
 import { fetchHubCheckpoints } from './hub-flags.js';
 import { CHECKPOINT_OR_KEYWORD } from './path-flags.js';
@@ -64,7 +65,7 @@ export async function exportModel(args: string[]): Promise<number> {
   await initDevice();
   const { model, tokenizer } = await loadHeadModel(ckpt, { moments: false }, true);
   try {
-    await saveHFModel(f.to, model, tokenizer);
+    await removingTempFilesOnSignal(() => saveHFModel(f.to, model, tokenizer)); // Ctrl-C mid-write leaves no .model.safetensors.tmp-*
   } finally {
     model.dispose();
   }
@@ -106,7 +107,7 @@ async function exportNanoGpt(head: CheckpointHead, to: string): Promise<number> 
       ...((meta.bestVal ?? meta.val) !== undefined && { bestVal: meta.bestVal ?? meta.val }),
       dataset: datasetName(meta.data, metaPkl !== null),
     });
-    await saveNanoGptFile(to, torchSavePieces(root, to), metaPkl);
+    await removingTempFilesOnSignal(() => saveNanoGptFile(to, torchSavePieces(root, to), metaPkl)); // Ctrl-C mid-write leaves no .ckpt.pt.tmp-*
     const optimizer = moments ? `AdamW's moments at iteration ${iterNum}` : `no AdamW moments${merged ? ' (LoRA adapters merged)' : ''}: train.py --init_from=resume starts them fresh at iteration ${iterNum}`;
     console.log(`wrote ${to} (nanoGPT's checkpoint, ${optimizer})${metaPkl ? `; meta.pkl beside it, which nanoGPT's sample.py reads as data/${datasetName(meta.data, true)}/meta.pkl` : ''}`);
   } finally {

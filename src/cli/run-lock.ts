@@ -2,13 +2,11 @@
 // never write one checkpoint. The lock goes however the run ends: return, error, Ctrl-C / SIGTERM /
 // a closed terminal's SIGHUP (released, then the signal is raised again so the process still ends
 // as killed by it), stdout's reader going away (answered as SIGPIPE: reader-gone.ts ends the
-// process), or exit. Killed by a signal, the work may say first what it leaves behind.
+// process), or exit. Killed by a signal, the work may say first what it leaves behind, and the
+// temporary files of its writes under way go (ending-signals.ts).
 import { lockDirectory } from '../node/dir-lock.js';
 import { makeDirectories, removeEmptyCreated } from '../node/regular-files.js';
-import { whenReaderLeaves } from './reader-gone.js';
-
-/** The signals that end a run by default without Node's 'exit' event. */
-const ENDING_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+import { onEndingSignal } from './ending-signals.js';
 
 /** Holds `dir`'s lock while `work` runs; `onSignal` says what a run ended by a signal leaves (it runs before the lock goes). */
 export async function withDirectoryLock<T>(dir: string, work: () => Promise<T>, onSignal: (signal: NodeJS.Signals) => void = () => {}): Promise<T> {
@@ -24,25 +22,18 @@ export async function withDirectoryLock<T>(dir: string, work: () => Promise<T>, 
     await tidy();
     throw e;
   }
-  const answer = (signal: NodeJS.Signals) => {
+  const stopHearingSignals = onEndingSignal((signal) => {
     try {
       onSignal(signal);
     } finally {
       release();
     }
-  };
-  const ended = (signal: NodeJS.Signals) => {
-    answer(signal);
-    process.kill(process.pid, signal);
-  };
+  });
   const release = () => {
     lock.release();
-    for (const signal of ENDING_SIGNALS) process.off(signal, ended);
-    stopHearingReader();
+    stopHearingSignals();
     process.off('exit', release);
   };
-  for (const signal of ENDING_SIGNALS) process.once(signal, ended);
-  const stopHearingReader = whenReaderLeaves(() => answer('SIGPIPE'));
   process.once('exit', release);
   try {
     return await work();

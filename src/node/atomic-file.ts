@@ -1,6 +1,7 @@
 // Crash-safe file writes (Node only). A file is written to a temporary name in the same directory,
 // flushed to disk, then renamed over the target: rename within a directory is atomic, so a reader,
 // or a process killed mid-save, sees the old file or the new one and never a half-written mix.
+import { rmSync } from 'node:fs';
 import { open, rename, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { getSystemErrorMap } from 'node:util';
@@ -26,6 +27,24 @@ export const tempPathFor = (path: string) => join(dirname(path), tempFilePrefix(
 /** The file a temporary file named `name` was to become, if tempPathFor could have named it (`.<target>.tmp-<pid>-<random>`); else null. */
 export const tempTarget = (name: string): string | null => /^\.(.+)\.tmp-\d+-[0-9a-z]{1,8}$/.exec(name)?.[1] ?? null;
 
+/** The temporary files of this process's writes under way, for removeTempFilesInFlight. */
+const inFlight = new Set<string>();
+
+/**
+ * Deletes the temporary files of this process's writes under way (synchronously: for the handler
+ * of a signal that ends the process, which would otherwise leave them, as large as the files they
+ * were to become). The files they were to replace are untouched.
+ */
+export function removeTempFilesInFlight(): void {
+  for (const temp of inFlight) {
+    try {
+      rmSync(temp, { force: true });
+    } catch {
+      // Windows refuses to delete a file still open; nothing else is to be done in a signal's handler
+    }
+  }
+}
+
 /**
  * Writes `data` to `path` atomically; given pieces (a generator, sync or async), it takes them one
  * at a time, holding no more than one. A piece that fails to be made (a tensor refused as not
@@ -43,6 +62,7 @@ export async function writeFileAtomic(path: string, data: FileData): Promise<voi
       throw e;
     }
   }
+  inFlight.add(temp);
   try {
     const file = await open(temp, 'wx'); // 'x': never clobber another writer's temporary file
     try {
@@ -58,6 +78,8 @@ export async function writeFileAtomic(path: string, data: FileData): Promise<voi
     // named by the file asked for: Node's message names the temporary file
     const { code } = e as NodeJS.ErrnoException;
     throw Object.assign(new Error(`cannot write ${path}: ${systemErrorText(e)}`, { cause: e }), { code });
+  } finally {
+    inFlight.delete(temp);
   }
   await syncDirectory(dir); // makes the rename itself survive a power cut
 }
