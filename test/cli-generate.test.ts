@@ -128,8 +128,8 @@ describe('gpt sample --num-samples', () => {
     expect(new Set(samples).size, samples.join(' | ')).toBe(3);
   });
 
-  it('is checked against the adapter at the positions the generation reaches, not always the whole block; a refusal names the flag (bench-generate too)', async () => {
-    // a long block, narrow: the qkv of --num-samples N rows over the whole block is past one binding
+  it('is checked against the adapter at the positions the generation reaches, not always the whole block; a refusal names the KV cache and the flag (bench-generate too)', async () => {
+    // a long block, narrow: a layer's KV cache of --num-samples N rows over the whole block is past one binding
     const long = join(tempDir('cli-generate-long'), 'ckpt');
     const small = new GPT({ vocabSize: tokenizer.vocabSize, blockSize: 4096, nLayer: 1, nHead: 1, nEmbd: 8, dropout: 0, bias: true }, { seed: 1 });
     await saveCheckpoint(long, small, tokenizer);
@@ -143,14 +143,14 @@ describe('gpt sample --num-samples', () => {
     // past half the block the cache may grow to all of it
     const full = await gpt('sample', '--out-dir', long, '--num-samples', String(n), '--max-new-tokens', '2048');
     expect(full.code).toBe(2);
-    expect(full.err).toMatch(new RegExp(`^gpt sample: flag --num-samples ${n}: the model does not fit this adapter: .*\\(batch ${n} x block 4096 x .*; a smaller --num-samples fits$`));
+    expect(full.err).toMatch(new RegExp(`^gpt sample: flag --num-samples ${n}: the model does not fit this adapter: a layer's KV cache \\(batch ${n} x block 4096 x .*; a smaller --num-samples fits$`));
     // gpt bench-generate alike: its batch at the positions its prompts and new tokens reach
     const bench = await gpt('bench-generate', '--init-from', long, '--batch', `1,${n}`, '--prompt-tokens', '1', '--new-tokens', '2', '--repeats', '1');
     expect(bench.code, bench.err).toBe(0);
     expect(bench.out).toMatch(new RegExp(`^${n} `, 'm'));
     const benchFull = await gpt('bench-generate', '--init-from', long, '--batch', `1,${n}`, '--prompt-tokens', '1024', '--new-tokens', '1024');
     expect(benchFull.code).toBe(2);
-    expect(benchFull.err).toMatch(new RegExp(`^gpt bench-generate: flag --batch ${n}: the model does not fit this adapter: .*\\(batch ${n} x block 4096 x .*; a smaller --batch fits$`));
+    expect(benchFull.err).toMatch(new RegExp(`^gpt bench-generate: flag --batch ${n}: the model does not fit this adapter: a layer's KV cache \\(batch ${n} x block 4096 x .*; a smaller --batch fits$`));
   });
 });
 

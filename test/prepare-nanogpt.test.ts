@@ -1,15 +1,17 @@
 // `gpt prepare` writes what nanoGPT's train.py and sample.py read as they are: for the char tokenizer
 // the files of its data/shakespeare_char/prepare.py (train.bin, val.bin, meta.pkl: the oracle is
-// test/fixtures/nanogpt-prepare, written by that prepare.py's code), for GPT-2's ids those of its
-// data/openwebtext/prepare.py (uint16, <|endoftext|> = 50256 after each document, no meta.pkl).
+// test/fixtures/nanogpt-prepare, written by that prepare.py's code, for a text of Unix line ends and
+// one of Windows and lone-CR ones, which its open(path, 'r') reads as "\n"), for GPT-2's ids those of
+// its data/openwebtext/prepare.py (uint16, <|endoftext|> = 50256 after each document, no meta.pkl).
 import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loadTokens } from '../src/cli/data.js';
+import { loadTokens, type Dataset } from '../src/cli/data.js';
 import { parsePickle } from '../src/io/pickle.js';
 import { gpt, tempDir } from './cli-helpers.js';
 
 const FIXTURE = join(import.meta.dirname, 'fixtures', 'nanogpt-prepare');
+const CRLF_FIXTURE = join(FIXTURE, 'crlf');
 const TORCH_FIXTURES = join(import.meta.dirname, 'fixtures', 'torch');
 const CHAR = { tokenizer: 'char', vocabSize: 512 };
 
@@ -19,15 +21,20 @@ const entries = (value: unknown): unknown => (value instanceof Map ? [...value].
 describe("gpt prepare: nanoGPT's files", () => {
   const sandbox = tempDir('prepare-nanogpt');
 
-  it("--tokenizer char writes shakespeare_char's prepare.py's train.bin and val.bin byte for byte, and its meta.pkl's dict; both metas read back, and agree", async () => {
-    const out = join(sandbox, 'char');
-    const r = await gpt('prepare', '--data', join(FIXTURE, 'input.txt'), '--out-dir', out);
+  /** `gpt prepare --tokenizer char` of `fixture`'s input.txt into `out`: the fixture's train.bin and val.bin byte for byte, its meta.pkl's dict; the data directory. */
+  async function preparedAsNanoGpt(fixture: string, out: string): Promise<string> {
+    const r = await gpt('prepare', '--data', join(fixture, 'input.txt'), '--out-dir', out);
     expect(r.code, r.err).toBe(0);
     const data = join(out, 'data');
-    for (const f of ['train.bin', 'val.bin']) expect(readFileSync(join(data, f)), f).toEqual(readFileSync(join(FIXTURE, f)));
+    for (const f of ['train.bin', 'val.bin']) expect(readFileSync(join(data, f)), f).toEqual(readFileSync(join(fixture, f)));
     const ours = parsePickle(readFileSync(join(data, 'meta.pkl')), 'ours');
-    expect(entries(ours)).toEqual(entries(parsePickle(readFileSync(join(FIXTURE, 'meta.pkl')), 'nanoGPT')));
+    expect(entries(ours)).toEqual(entries(parsePickle(readFileSync(join(fixture, 'meta.pkl')), 'nanoGPT')));
     expect((ours as Map<string, unknown>).get('vocab_size')).toBe(34);
+    return data;
+  }
+
+  it("--tokenizer char writes shakespeare_char's prepare.py's train.bin and val.bin byte for byte, and its meta.pkl's dict; both metas read back, and agree", async () => {
+    const data = await preparedAsNanoGpt(FIXTURE, join(sandbox, 'char'));
 
     // read back with meta.json and meta.pkl both there, then as nanoGPT's (meta.pkl alone): the same tokenizer, the same ids
     const text = readFileSync(join(FIXTURE, 'input.txt'), 'utf8');
@@ -41,6 +48,30 @@ describe("gpt prepare: nanoGPT's files", () => {
     const pklOnly = await loadTokens(nano, CHAR);
     expect(pklOnly.tokenizer.toJSON()).toEqual(both.tokenizer.toJSON());
     await pklOnly.close();
+  });
+
+  it("reads Windows line ends (\\r\\n) and lone \\r as prepare.py's open() does, as \\n: its files byte for byte, and gpt train --data FILE's tokens and vocabulary the same", async () => {
+    const data = await preparedAsNanoGpt(CRLF_FIXTURE, join(sandbox, 'crlf'));
+    const prepared = await loadTokens(data, CHAR);
+    const onTheFly = await loadTokens(join(CRLF_FIXTURE, 'input.txt'), CHAR); // a text tokenized at the start of gpt train --data FILE
+    expect(onTheFly.tokenizer.toJSON()).toEqual(prepared.tokenizer.toJSON());
+    const idsOf = (ds: Dataset) => [ds.train, ds.val].map((split) => [...split.subarray(0, split.length)]);
+    expect(idsOf(onTheFly)).toEqual(idsOf(prepared));
+    await Promise.all([prepared.close(), onTheFly.close()]);
+  });
+
+  it('--tokenizer gpt2 reads Windows line ends as \\n too: the ids of the text nanoGPT read (shakespeare/prepare.py opens it as shakespeare_char does)', async () => {
+    // the text Python read, as its character ids and vocabulary (the fixture's) spell it, written with Unix line ends
+    const itos = (parsePickle(readFileSync(join(CRLF_FIXTURE, 'meta.pkl')), 'nanoGPT') as Map<string, Map<number, string>>).get('itos')!;
+    const read = ['train.bin', 'val.bin'].flatMap((f) => [...new Uint16Array(new Uint8Array(readFileSync(join(CRLF_FIXTURE, f))).buffer)]).map((id) => itos.get(id)).join('');
+    expect(read).not.toContain('\r');
+    writeFileSync(join(sandbox, 'as-python-read.txt'), read);
+    const idsOf = async (text: string, out: string) => {
+      const r = await gpt('prepare', '--data', text, '--tokenizer', 'gpt2', '--out-dir', join(sandbox, out));
+      expect(r.code, r.err).toBe(0);
+      return ['train.bin', 'val.bin'].map((f) => readFileSync(join(sandbox, out, 'data', f)));
+    };
+    expect(await idsOf(join(CRLF_FIXTURE, 'input.txt'), 'gpt2-crlf')).toEqual(await idsOf(join(sandbox, 'as-python-read.txt'), 'gpt2-lf'));
   });
 
   it("a meta.pkl beside meta.json that names another vocabulary is refused in one line: neither wins", async () => {

@@ -5,6 +5,15 @@
 //
 // `gpt prepare` reads a file in pieces (openCorpus), so a corpus may be larger than a JavaScript
 // string holds; each piece ends where tokenization would split the text anyway.
+//
+// A text is read as Python's open(path, 'r') reads it (universal newlines): "\r\n" and a lone "\r"
+// are "\n". So do all of nanoGPT's readers of text: shakespeare_char/prepare.py (whose train.bin,
+// val.bin and meta.pkl `gpt prepare --tokenizer char` writes byte for byte), shakespeare/prepare.py
+// (GPT-2's ids), the openwebtext dataset's loader (each document opened in text mode), and
+// sample.py's --start=FILE:. Whichever the tokenizer (our bpe too, where nanoGPT has none), a file
+// saved with Windows line ends then tokenizes as the same text saved with Unix ones; `gpt prepare`
+// and `gpt train --data FILE` read it alike. (The page's text box does the same: a textarea's value
+// has its line ends normalized.)
 import { constants } from 'node:buffer';
 import { existsSync } from 'node:fs';
 import { readdir, readFile, realpath, stat } from 'node:fs/promises';
@@ -38,7 +47,7 @@ export async function loadCorpus(source: string, limits: DownloadLimits = DOWNLO
     }
   }
   try {
-    return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+    return universalNewlines(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ERR_STRING_TOO_LONG') {
       throw new Error(`${source}: too large, more than ${constants.MAX_STRING_LENGTH} characters (the most a JavaScript string holds); tokenize it with \`gpt prepare --data ${source}\`, which reads it in pieces, and train on the prepared data`);
@@ -46,6 +55,9 @@ export async function loadCorpus(source: string, limits: DownloadLimits = DOWNLO
     throw notUtf8(flag, source, bytes);
   }
 }
+
+/** `text` with each line end "\n": "\r\n" and a lone "\r" become "\n", as Python's text mode reads them. */
+const universalNewlines = (text: string): string => text.replace(/\r\n?/g, '\n');
 
 /**
  * Refuses prepared token ids given as text: train.bin or val.bin beside meta.json, meta.pkl or the
@@ -221,7 +233,7 @@ async function* filePieces(path: string, pieceBytes: number, size: number): Asyn
       const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: !first });
       let text: string;
       try {
-        text = decoder.decode(buffer.subarray(0, cut.at));
+        text = universalNewlines(decoder.decode(buffer.subarray(0, cut.at))); // a piece never ends between a "\r" and its "\n" (pieceEnd)
       } catch {
         throw notUtf8('--data', path, buffer.subarray(0, cut.at), start);
       }
@@ -240,12 +252,12 @@ const asciiLetterOrDigit = (byte: number) => (byte >= 0x30 && byte <= 0x39) || (
 /**
  * Where a piece of buffer[0, held) ends: after the last line break between two printable ASCII
  * characters ("x\nY"), or before the "\r" of a Windows line end that follows a letter or digit
- * ("a|\r\n": a file with such line ends has no "x\nY"). Neither GPT-2's pre-tokenization nor ours
- * (splitChunks) joins characters across these, so the pieces tokenize exactly as the whole text
- * does; a break after a space or before one would not do ("x \n", "\n\n" and "\r\n" are chunks of
- * their own), nor would one after "\r\n" (GPT-2 splits "\r", "\n" before a word, not at a text's
- * end) or within it (ours keeps it whole). Failing these, the piece ends before the last character
- * (rough): tokens there may differ from the whole text's.
+ * ("a|\r\n", read as "a|\n": a file with such line ends has no "x\nY"). Neither GPT-2's
+ * pre-tokenization nor ours (splitChunks) joins characters across these, so the pieces tokenize
+ * exactly as the whole text does; a break after a space or before one would not do ("x \n" and
+ * "\n\n" are chunks of their own). Failing these, the piece ends before the last character
+ * (rough), though never between a "\r" and its "\n" (read as one line end, its halves would be
+ * two): tokens there may differ from the whole text's.
  */
 function pieceEnd(buffer: Uint8Array, held: number): { at: number; rough: boolean } {
   for (let i = held - 1; i >= 2; i--) {
@@ -254,6 +266,7 @@ function pieceEnd(buffer: Uint8Array, held: number): { at: number; rough: boolea
   }
   let at = held - 1;
   while (at > 0 && (buffer[at]! & 0xc0) === 0x80) at--; // not inside a UTF-8 sequence
+  if (at > 1 && buffer[at - 1] === 0x0d && buffer[at] === 0x0a) at--; // nor inside a "\r\n": its halves would read as two line ends
   return { at: at > 0 ? at : held, rough: true };
 }
 

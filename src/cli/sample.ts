@@ -111,7 +111,7 @@ export async function sample(args: string[], stats: NodeJS.WritableStream = proc
   if (known.dropped) console.error(`note: --start: ${describeLeftOut(known)}`);
   const prompt = known.ids;
   const positions = generationPositions(head.meta.model.blockSize, prompt.length, f.maxNewTokens);
-  const { model } = await openModel(head, f.numSamples, '--num-samples', positions);
+  const { model } = await openModel(head, f.numSamples, '--num-samples', positions, f.kvCache);
   let casts: CastCache | undefined;
   try {
     const dtype = dtypeFlag(f.dtype);
@@ -216,10 +216,11 @@ export async function evaluate(args: string[]): Promise<number> {
 /**
  * The checkpoint's model on the device (each tensor uploaded as it is read; its moments read for
  * the checksum, not kept), if a batch of `batchSize` sequences of `positions` fits the
- * adapter; a refusal that a batch of one would not get names the flag that set the batch.
+ * adapter (with a generation's KV caches where `kvCache`); a refusal that a batch of one would
+ * not get names the flag that set the batch.
  */
-export async function openModel(head: CheckpointHead, batchSize: number, flag: string, positions = head.meta.model.blockSize): Promise<{ model: GPT; ckpt: Checkpoint }> {
+export async function openModel(head: CheckpointHead, batchSize: number, flag: string, positions = head.meta.model.blockSize, kvCache = false): Promise<{ model: GPT; ckpt: Checkpoint }> {
   const dev = await initDevice();
-  checkInferenceFits(head.meta.model, batchSize, positions, flag, dev.info.limits);
+  checkInferenceFits(head.meta.model, batchSize, positions, flag, dev.info.limits, kvCache);
   return loadHeadModel(head, { dropout: 0, moments: false }, true); // a run training there may save meanwhile: its latest weights
 }

@@ -27,6 +27,12 @@
 // which wait in groups to be cast, and, with gradient accumulation, a float32 one and its sum with
 // the earlier micro-batches' (all made before a later one's backward starts; a shared block's later
 // runs sum so in one step).
+// A cached generation (generate.ts) holds each layer's KV cache, its packed q|k|v rows ([B, slots,
+// 3·A] in the compute dtype, which the attention binds whole) at up to the block's slots (a plan for
+// generation is made at the positions it reaches, as its block). While a layer's cache moves (into a
+// larger one, or cut down to the rows of the sequences still going) two more copies of it are live,
+// 6·B·T·C values at most: fewer than a forward's activations over the block, counted beside the
+// caches, which a decoding step of one position a row does not hold.
 // How the LM head's products run (in blocks, in chunks of rows) depends on the adapter's launch
 // limits: the plan needs an open device.
 import { pooledSize } from '../device/pool.js';
@@ -36,7 +42,7 @@ import { momentShards } from '../optim/adamw.js';
 import { castGroupSize } from '../kernels/wgsl/cast-group.js';
 import { checkInteger } from '../tensor/check.js';
 import { isTargeted } from './lora.js';
-import { blockLinearShapes, configParameterShapes, type GPTConfig } from './model.js';
+import { blockConfig, blockLinearShapes, configParameterShapes, type GPTConfig } from './model.js';
 
 const F32 = 4;
 const F16 = 2;
@@ -53,10 +59,11 @@ export interface MemoryPlan {
    * instead of the activations (the tied embedding's gradients and their sum, mostly);
    * `inFlight`, the most gradients on their way into .grad at once, beside it and the activations
    * (a float16 run's; a float32 one's summed into it: accumulating micro-batches, shared layers).
+   * `kvCache`, a cached generation's (PlanOptions.kvCache): every layer's cache at the block's slots.
    * `total` is the expected peak: the rest, and the largest of activations + logits, backwardEnd
    * and activations + inFlight.
    */
-  bytes: { weights: number; halfWeights: number; gradients: number; optimizer: number; activations: number; logits: number; backwardEnd: number; inFlight: number; masks: number; teacher: number; total: number };
+  bytes: { weights: number; halfWeights: number; gradients: number; optimizer: number; activations: number; logits: number; backwardEnd: number; inFlight: number; masks: number; teacher: number; kvCache: number; total: number };
   /** Whether the activations are counted as recompute keeps them. */
   recompute: boolean;
   /** The micro-batches an optimizer step sums (PlanOptions.gradAccum). */
@@ -83,6 +90,8 @@ export interface PlanOptions {
   recompute?: boolean;
   /** Micro-batches an optimizer step sums the gradients of (the Trainer's gradAccum; 1 when absent). */
   gradAccum?: number;
+  /** A forward alone that is a cached generation's (generate's kvCache): each layer's KV cache at the block's slots. */
+  kvCache?: boolean;
 }
 
 /** The plan of `cfg` at `batchSize`, for a training step (training: true) or a forward alone, computing in `dtype` (float32 by default). */
@@ -218,7 +227,14 @@ export function memoryPlan(cfg: GPTConfig, batchSize: number, opts: PlanOptions)
 
   // the teacher runs on the student's batches, at the student's block size
   const teacher = opts.teacher ? memoryPlan({ ...opts.teacher, blockSize: T }, batchSize, { training: false, bindingLimit: binding, bufferLimit, dtype: opts.dtype, wholeLogits: true }) : null;
-  const held = weights + halfWeights + gradients + optimizer + masks + (teacher?.bytes.total ?? 0);
+  // the KV caches (transformer.ts's extendCache): every layer's, at the block's slots
+  const cacheOfLayer = Array.from({ length: L }, (_, i) => {
+    const { nHead, headSize } = blockConfig(cfg, i); // a structurally pruned layer has fewer heads
+    return BT * 3 * nHead * headSize * A;
+  });
+  const caching = !training && !!opts.kvCache;
+  const kvCache = caching ? all(cacheOfLayer) : 0;
+  const held = weights + halfWeights + gradients + optimizer + masks + (teacher?.bytes.total ?? 0) + kvCache;
   const total = held + Math.max(activations + logits, backwardEnd, activations + inFlight);
   const buffers: MemoryPlan['buffers'] = [
     // an int8 table is bound whole, by the embedding and by the LM head, and an int8 weight by
@@ -227,6 +243,8 @@ export function memoryPlan(cfg: GPTConfig, batchSize: number, opts: PlanOptions)
     { name: `an MLP weight (n-embd ${C} x 4·n-embd)`, bytes: 4 * C * C * (int8 ? 1 : F32), bound: int8 ? 'whole' : 'windowed' },
     // the MLP's products and bias + GELU take its activations a window at a time (matmul-blocks, pieces)
     { name: `the MLP activations (batch ${B} x block ${T} x 4·n-embd ${C})`, bytes: BT * 4 * C * A, bound: 'windowed' },
+    // before the qkv it matches in size: a generation's cache takes the positions it reaches, its prefill's qkv only the prompt's
+    ...(caching ? [{ name: `a layer's KV cache (batch ${B} x block ${T} x 3·n-embd ${C})`, bytes: Math.max(...cacheOfLayer), bound: 'whole' as const }] : []),
     { name: `the attention's qkv (batch ${B} x block ${T} x 3·n-embd ${C})`, bytes: BT * 3 * C * A, bound: 'whole' },
   ];
   // a generation's forward takes the last position's logits alone (GPT.forward's lastOnly), and so is not refused for all of them
@@ -235,7 +253,7 @@ export function memoryPlan(cfg: GPTConfig, batchSize: number, opts: PlanOptions)
   return {
     parameters,
     trainable,
-    bytes: { weights, halfWeights, gradients, optimizer, activations, logits, backwardEnd, inFlight, masks, teacher: teacher?.bytes.total ?? 0, total },
+    bytes: { weights, halfWeights, gradients, optimizer, activations, logits, backwardEnd, inFlight, masks, teacher: teacher?.bytes.total ?? 0, kvCache, total },
     recompute,
     gradAccum,
     buffers,
@@ -261,10 +279,10 @@ export function checkPlanFits(plan: MemoryPlan, limits: Record<string, number>):
 
 /** The plan as a line for a log: each part, then the peak. */
 export function describePlan(plan: MemoryPlan): string {
-  const { weights, halfWeights, gradients, optimizer, activations, logits, backwardEnd, inFlight, masks, teacher, total } = plan.bytes;
+  const { weights, halfWeights, gradients, optimizer, activations, logits, backwardEnd, inFlight, masks, teacher, kvCache, total } = plan.bytes;
   const parts: [string, number][] = [
     ['weights', weights], ['float16 weights', halfWeights], ['gradients', gradients], ['AdamW', optimizer],
-    ['pruning masks', masks], ['teacher', teacher], [plan.recompute ? 'activations (recompute)' : 'activations', activations], ['logits', logits],
+    ['pruning masks', masks], ['teacher', teacher], [plan.recompute ? 'activations (recompute)' : 'activations', activations], ['logits', logits], ['KV cache', kvCache],
   ];
   const list = parts.filter(([, b]) => b).map(([n, b]) => `${n} ${formatBytes(b)}`).join(', ');
   const end = backwardEnd ? `, or at the backward's end ${formatBytes(backwardEnd)} (the embedding's gradients)` : '';

@@ -1,0 +1,77 @@
+// What a cached generation holds on the GPU against its memory plan (memoryPlan's kvCache), the
+// oracle being the device's own count of the bytes live in its buffers: every layer's KV cache,
+// made whole at the prefill or grown step by step, and the peak while caches move (grown into
+// larger ones, or cut down as finished sequences' rows are dropped). And the refusal, before the
+// device allocates anything, of a batch whose cache one binding cannot hold, naming it.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { checkInferenceFits, generationPositions } from '../src/cli/device-fit.js';
+import { generateBatch } from '../src/gpt/generate.js';
+import { memoryPlan } from '../src/gpt/memory-plan.js';
+import { GPT, type GPTConfig } from '../src/gpt/model.js';
+import { device } from '../src/index.js';
+import { profile } from '../src/kernels/profile.js';
+import { setupDevice } from './helpers.js';
+
+// 3 layers, one with fewer heads (a structurally pruned model's): its cache is narrower
+const CFG: GPTConfig = { vocabSize: 65, blockSize: 32, nLayer: 3, nHead: 4, nHeads: [4, 2, 4], nEmbd: 64, dropout: 0, bias: false };
+const B = 8;
+let model: GPT;
+beforeAll(async () => {
+  await setupDevice();
+  model = new GPT(CFG, { seed: 3 });
+});
+afterAll(() => model.dispose());
+
+const promptsOf = (P: number) => Array.from({ length: B }, (_, b) => Array.from({ length: P }, (_, i) => (i * 7 + b * 5) % CFG.vocabSize));
+
+/** Generates from `P`-token prompts: the most bytes live, past the weights, between steps (the caches, and a step's drawn ids) and at any moment; the tokens drawn. */
+async function measured(P: number, N: number, stopToken?: number) {
+  await device().sync();
+  const before = device().memory().liveBytes;
+  device().resetPeakMemory();
+  let between = 0;
+  const steps: (number | null)[][] = [];
+  for await (const step of generateBatch(model, promptsOf(P), { maxNewTokens: N, temperature: 1, seed: 5, stopToken })) {
+    between = Math.max(between, device().memory().liveBytes - before);
+    steps.push(step);
+  }
+  return { between, peak: device().memory().peakBytes - before, steps };
+}
+
+/** The memory plan of the generation `gpt sample` or `bench-generate` checks: at the positions it reaches. */
+const planOf = (P: number, N: number) => memoryPlan({ ...CFG, blockSize: generationPositions(CFG.blockSize, P, N) }, B, { training: false, kvCache: true, bindingLimit: profile().bindingLimit }).bytes;
+
+describe("a cached generation's KV caches, against the bytes the device holds", () => {
+  it.each([
+    ['made whole at the prefill (half the block prompted: its cache takes the whole block)', 16, 16],
+    ['grown step by step (6, 14, 30, then 32 slots), each move beside the old cache', 3, 29],
+  ])('%s: every layer\'s cache as the plan counts it, the peak within the plan', async (_, P, N) => {
+    const plan = planOf(P, N);
+    const { between, peak } = await measured(P, N);
+    // between steps: the caches, and the drawn ids of the step recorded ahead ([B, 1] int32: a small buffer)
+    expect(between).toBeGreaterThanOrEqual(plan.kvCache);
+    expect(between - plan.kvCache).toBeLessThan(4096);
+    expect(peak, `peak ${peak} B, planned ${plan.total - plan.weights} B past the weights`).toBeLessThanOrEqual(plan.total - plan.weights);
+  });
+
+  it('sequences that stop early have their rows dropped (two more copies of a layer\'s cache meanwhile): the peak stays within the plan', async () => {
+    const [P, N] = [16, 12];
+    // the third token the first sequence draws (its draws are seeded), as the stop token: it stops by then
+    const { steps } = await measured(P, N);
+    const stopped = await measured(P, N, steps[2]![0]!);
+    const going = stopped.steps.map((s) => s.filter((t) => t !== null).length); // sequences still going at each step
+    expect(going.some((n) => n < B) && going.at(-1)! > 0, `sequences going at each step: ${going}`).toBe(true);
+    const plan = planOf(P, N);
+    expect(stopped.peak, `peak ${stopped.peak} B, planned ${plan.total - plan.weights} B past the weights`).toBeLessThanOrEqual(plan.total - plan.weights);
+  });
+});
+
+describe('a batch whose KV cache cannot fit', () => {
+  it('is refused in one line naming a layer\'s cache, its size and the adapter\'s limit, and the flag that set the batch', () => {
+    const cache = B * 32 * 3 * 64 * 4; // float32 [B, 32 slots, 3·n-embd]
+    const limits = { maxStorageBufferBindingSize: cache - 4, maxBufferSize: 2 ** 31 };
+    expect(() => checkInferenceFits(CFG, B, 32, '--batch', limits, true)).toThrow(
+      /^flag --batch 8: the model does not fit this adapter: a layer's KV cache \(batch 8 x block 32 x 3·n-embd 64\) takes 0\.188 MiB, over its maxStorageBufferBindingSize of 0\.187 MiB; a smaller --batch fits$/,
+    );
+  });
+});
