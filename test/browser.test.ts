@@ -308,9 +308,21 @@ describe('the demo page in Chromium (WebGPU)', () => {
     expect(await page.locator('#error').isHidden()).toBe(true);
     const prompt = 'the model reads';
     const want = gpt2Logits(params, miniGpt2Tokenizer().encode(prompt)).at(-1)!;
-    const diff = maxAbsDiff(await page.evaluate((p) => window.__gpt.logitsFor(p), prompt), want);
+    const single = await page.evaluate((p) => window.__gpt.logitsFor(p), prompt);
+    const diff = maxAbsDiff(single, want);
     console.log(`Hugging Face GPT-2 model in the page: max |browser - float64 GPT-2| = ${diff.toExponential(2)}`);
     expect(diff).toBeLessThan(1e-4);
+    // the same weights in 3 shards with their index, as downloaded from the hub: the same logits bit for bit; a shard left out is one line naming it
+    const sharded = join(dir, 'hf-gpt2-sharded');
+    writeGPT2Dir(sharded, params, { prefix: false, head: true, shards: 3 });
+    const shardFiles = readdirSync(sharded).sort();
+    await input.setInputFiles(shardFiles.filter((f) => f !== 'model-00002-of-00003.safetensors').map((f) => join(sharded, f)));
+    await expect.poll(() => page.locator('#error').textContent()).toBe('model-00002-of-00003.safetensors not picked: a shard model.safetensors.index.json names (1 of its 3 shards missing); pick all 3 shards together with it');
+    await page.evaluate(() => window.__gpt.newModel('a model to replace\n'.repeat(20), { nLayer: 1, nHead: 1, nEmbd: 8, blockSize: 8 }));
+    await input.setInputFiles(shardFiles.map((f) => join(sharded, f)));
+    await expect.poll(() => page.evaluate(() => window.__gpt.summary().source)).toBe('Hugging Face model');
+    expect(await page.locator('#error').isHidden()).toBe(true);
+    expect(await page.evaluate((p) => window.__gpt.logitsFor(p), prompt)).toEqual(single);
     // PyTorch's files (test/fixtures/torch, with the logits PyTorch gave): nanoGPT's ckpt.pt with its meta.pkl, a model's pytorch_model.bin
     const torch = join(dir, 'torch');
     mkdirSync(join(torch, 'hf'), { recursive: true });

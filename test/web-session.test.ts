@@ -1,7 +1,7 @@
-// The demo page's model loading without a browser (src/web/session.ts is platform-free): which
-// files picked together make a model (pickModelFiles: any case, a one-line error saying what to
-// pick otherwise), a Hugging Face GPT-2 model's files give GPT-2's logits (an independent float64
-// forward), and a failed load leaves the model before it loaded and usable, nothing left on the GPU.
+// The demo page's model loading without a browser (src/web/session.ts is platform-free): a Hugging
+// Face GPT-2 model's files give GPT-2's logits (an independent float64 forward), and a failed load
+// leaves the model before it loaded and usable, nothing left on the GPU.
+// (Which files picked together make a model: test/web-picked-model.test.ts.)
 // Also: prompts with characters the tokenizer lacks, saving a loaded model, a diverged run, and the
 // loss chart of a long run (drawn on a stand-in canvas).
 // The page's file input itself is driven in test/browser.test.ts.
@@ -21,7 +21,7 @@ import { parseSafetensors, serializeSafetensors, type SafetensorsTensor } from '
 import { bytesSource, type ByteSource } from '../src/io/safetensors-source.js';
 import { setProfile } from '../src/kernels/profile.js';
 import { LossChart } from '../src/web/chart.js';
-import { pickModelFiles, Session } from '../src/web/session.js';
+import { Session } from '../src/web/session.js';
 import { tempDir } from './cli-helpers.js';
 import { joinPieces, setupDevice } from './helpers.js';
 import { gpt2Config, gpt2Logits, miniGpt2Tokenizer, randomGPT2, writeGPT2Dir } from './hf-reference.js';
@@ -30,44 +30,6 @@ beforeAll(setupDevice);
 
 /** Frees what a session holds on the GPU. */
 const release = (session: Session) => session.dispose();
-
-const WHAT = /: open a checkpoint \(one \.safetensors file alone\), nanoGPT's ckpt\.pt \(with its meta\.pkl, or GPT-2's vocab\.json and merges\.txt\), or a Hugging Face GPT-2 model's config\.json, model\.safetensors \(or pytorch_model\.bin\) and tokenizer\.json \(or vocab\.json and merges\.txt\) together$/;
-
-describe('pickModelFiles', () => {
-  it.each([
-    [['gpt-step500.safetensors'], { checkpoint: 'gpt-step500.safetensors' }],
-    [['README.md', 'config.json', 'model.safetensors', 'vocab.json', 'tokenizer.json'], { config: 'config.json', weights: 'model.safetensors', tokenizer: 'tokenizer.json' }],
-    [['config.json', 'model.safetensors'], { config: 'config.json', weights: 'model.safetensors' }],
-    // a save with GPT-2's own tokenizer pair instead of tokenizer.json (decodeHF reads either)
-    [['config.json', 'merges.txt', 'model.safetensors', 'vocab.json'], { config: 'config.json', weights: 'model.safetensors', vocab: 'vocab.json', merges: 'merges.txt' }],
-    // file systems that ignore case may show other cases: the names are kept as picked
-    [['CONFIG.JSON', 'Model.SafeTensors', 'Tokenizer.json'], { config: 'CONFIG.JSON', weights: 'Model.SafeTensors', tokenizer: 'Tokenizer.json' }],
-    // torch.save's weights in place of model.safetensors
-    [['config.json', 'pytorch_model.bin', 'tokenizer.json'], { config: 'config.json', weights: 'pytorch_model.bin', tokenizer: 'tokenizer.json' }],
-    // nanoGPT's ckpt.pt, alone or with its tokenizer's files: meta.pkl, GPT-2's pair
-    [['ckpt.pt'], { nanogpt: 'ckpt.pt' }],
-    [['META.PKL', 'ckpt.pt', 'notes.txt'], { nanogpt: 'ckpt.pt', meta: 'META.PKL' }],
-    [['merges.txt', 'ckpt.pt', 'vocab.json'], { nanogpt: 'ckpt.pt', vocab: 'vocab.json', merges: 'merges.txt' }],
-  ])('%j -> %j', (names, want) => expect(pickModelFiles(names)).toEqual(want));
-
-  it.each([
-    [[], /^no file picked/],
-    [['a.safetensors', 'b.safetensors'], /^several weights files picked \(a\.safetensors, b\.safetensors\)/],
-    [['config.json', 'model.safetensors', 'model-2.safetensors', 'tokenizer.json'], /^several weights files picked/],
-    [['config.json', 'model.safetensors', 'pytorch_model.bin', 'tokenizer.json'], /^several weights files picked \(model\.safetensors, pytorch_model\.bin\)/],
-    [['ckpt.pt', 'model.safetensors'], /^several weights files picked \(model\.safetensors, ckpt\.pt\)/],
-    [['README.md', 'config.json'], /^config\.json without its weights \(model\.safetensors or pytorch_model\.bin\)/],
-    // a Hugging Face model's torch weights alone are not a checkpoint
-    [['pytorch_model.bin'], /^no config\.json among "pytorch_model\.bin"/],
-    [['meta.pkl'], /^no model in "meta\.pkl"/],
-    [['tokenizer.json'], /^no model in "tokenizer\.json"/],
-    [['model.safetensors', 'tokenizer.json'], /^no config\.json among "model\.safetensors", "tokenizer\.json"/],
-    [['gpt.safetensors', 'notes.txt'], /^no config\.json among "gpt\.safetensors", "notes\.txt"/],
-  ])('%j is refused in one line saying what to pick', (names, message) => {
-    expect(() => pickModelFiles(names)).toThrow(message);
-    expect(() => pickModelFiles(names)).toThrow(WHAT);
-  });
-});
 
 /** Safetensors `bytes` less the tensor `name`. */
 /**

@@ -7,7 +7,7 @@
 // the page stays responsive; one piece of work runs at a time.
 import { runChecks } from '../check/report.js';
 import { device, initDevice, type DeviceInfo } from '../device/device.js';
-import { HF_FILES, isTorchWeights, type HFModelSources, type HFTokenizerFiles } from '../gpt/hf/index.js';
+import type { HFModelSources } from '../gpt/hf/index.js';
 import { HUB_ENDPOINT } from '../gpt/hf/hub.js';
 import { autotuneSettled } from '../kernels/autotune.js';
 import { headsProblem, loraOf, TRAIN_DEFAULTS, TRAIN_RANGES } from '../gpt/trainer.js';
@@ -18,8 +18,9 @@ import { bytesSource, countingReads, type ByteSource } from '../io/safetensors-s
 import { rangeProblem, type Range } from '../io/value-ranges.js';
 import { LossChart } from './chart.js';
 import type { GptHook, ReadyState } from './hook.js';
-import { pickedSource, readPicked, readUtf8 } from './picked-file.js';
-import { describeRun, pickModelFiles, Session, type ModelShape, type ModelSummary, type TrainSettings } from './session.js';
+import { readUtf8 } from './picked-file.js';
+import { openPickedModel } from './picked-model.js';
+import { describeRun, Session, type ModelShape, type ModelSummary, type TrainSettings } from './session.js';
 import { readUrl } from './url-source.js';
 import { openHubModel, readHubModel } from './hub-source.js';
 
@@ -315,23 +316,14 @@ function shown(s: ModelSummary, bytes: number, note?: string): ModelSummary {
   return s;
 }
 
-/** Files picked together: one checkpoint, nanoGPT's ckpt.pt with its tokenizer's files, or a Hugging Face GPT-2 model's files (pickModelFiles). */
+/** Files picked together: one checkpoint, nanoGPT's ckpt.pt with its tokenizer's files, or a Hugging Face GPT-2 model's files, its weights one file or every shard of its index (openPickedModel). */
 async function loadFiles(files: File[], signal: AbortSignal): Promise<ModelSummary> {
-  const picked = pickModelFiles(files.map((f) => f.name));
-  const file = (name: string) => files.find((f) => f.name === name)!;
-  const text = (name: string) => readPicked(file(name), (f) => f.text());
-  if ('checkpoint' in picked) return loadCheckpoint(pickedSource(file(picked.checkpoint)), picked.checkpoint, signal);
-  const tokenizerFiles: HFTokenizerFiles = {};
-  for (const name of ['tokenizer', 'vocab', 'merges'] as const) if (picked[name]) tokenizerFiles[name] = await text(picked[name]);
-  if ('nanogpt' in picked) {
-    const checkpoint = pickedSource(file(picked.nanogpt));
-    const meta = picked.meta && (await readPicked(file(picked.meta), async (f) => new Uint8Array(await f.arrayBuffer())));
-    const load = (counted: ByteSource) => session.loadNanoGpt({ ...tokenizerFiles, checkpoint: counted, ...(meta && { meta }) }, picked.nanogpt, signal);
-    return shown(await showingProgress(picked.nanogpt, [checkpoint], ([counted]) => load(counted!)), checkpoint.size);
-  }
-  const weightsFile = isTorchWeights(picked.weights.toLowerCase()) ? HF_FILES.torchWeights : HF_FILES.weights;
-  const hf: HFModelSources = { ...tokenizerFiles, config: await text(picked.config), weights: [{ file: weightsFile, source: pickedSource(file(picked.weights)) }] };
-  return loadHF(hf, 'Hugging Face model', signal);
+  const opened = await openPickedModel(files);
+  if ('checkpoint' in opened) return loadCheckpoint(opened.checkpoint, opened.name, signal);
+  if ('hf' in opened) return loadHF(opened.hf, opened.name, signal);
+  const { nanogpt, name } = opened;
+  const load = (counted: ByteSource) => session.loadNanoGpt({ ...nanogpt, checkpoint: counted }, name, signal);
+  return shown(await showingProgress(name, [nanogpt.checkpoint], ([counted]) => load(counted!)), nanogpt.checkpoint.size);
 }
 
 /** A Hugging Face GPT-2 model's files loaded, its weights (one file, or its shards) read a tensor at a time, each read shown; `note` goes on the model line. */

@@ -5,11 +5,11 @@ import { noGrad } from '../autograd/mode.js';
 import { checkpointMoments, checkpointPieces, runStateOf, UnreadableCheckpointError, type Checkpoint } from '../gpt/checkpoint.js';
 import { disposeMoments, disposeUploaded, readCheckpointModel, type MomentTensors, type UploadedCheckpoint } from '../gpt/checkpoint-upload.js';
 import { generate, type GenerateOptions } from '../gpt/generate.js';
-import { HF_FILES, type HFModelSources } from '../gpt/hf/index.js';
+import type { HFModelSources } from '../gpt/hf/index.js';
 import { readHFModel } from '../gpt/hf/upload.js';
 import { blockLinearShapes, type GPT, type GPTConfig } from '../gpt/model.js';
 import { loraRankProblem, sameLoRA } from '../gpt/lora.js';
-import { META_PKL, readNanoGptModel, type NanoGptSources } from './picked-nanogpt.js';
+import { readNanoGptModel, type NanoGptSources } from './picked-nanogpt.js';
 import { CharTokenizer, describeLeftOut, encodeKnown, encodePrompt, TextStream, type Tokenizer } from '../gpt/tokenizer/index.js';
 import { loraOf, modelConfig, resolveTrainDtype, stepPlan, TRAIN_DEFAULTS, Trainer, trainConfigProblem, TrainingDivergedError, type TrainConfig } from '../gpt/trainer.js';
 import { checkPlanFits, describePlan } from '../gpt/memory-plan.js';
@@ -478,42 +478,4 @@ function splitTokens(ids: Int32Array, vocabSize: number, blockSize: number, bloc
   }
   const n = trainTokens(ids.length);
   return { train: ids.slice(0, n), val: ids.slice(n), vocabSize };
-}
-
-/** The names of a model's tokenizer files among those picked (HFTokenizerFiles'): tokenizer.json when picked, else GPT-2's vocab.json and merges.txt when picked. */
-type PickedTokenizer = { tokenizer?: string; vocab?: string; merges?: string };
-
-/**
- * Which of the files picked together to load: one checkpoint, nanoGPT's ckpt.pt with its
- * tokenizer's files (meta.pkl, or GPT-2's), or a Hugging Face GPT-2 model's files.
- */
-export type PickedModel = { checkpoint: string } | ({ nanogpt: string; meta?: string } & PickedTokenizer) | ({ config: string; weights: string } & PickedTokenizer);
-
-/**
- * The model among files picked together, by name (any case, as file systems that ignore it may
- * show them): a lone .safetensors file is a checkpoint (ours); a .pt file, nanoGPT's ckpt.pt (with
- * meta.pkl or GPT-2's vocabulary files when picked); with config.json, the files of a Hugging Face
- * model directory, its weights model.safetensors or pytorch_model.bin (others, such as its README,
- * are left alone). Anything else is a one-line error saying what to pick.
- */
-export function pickModelFiles(names: readonly string[]): PickedModel {
-  const named = (file: string) => names.find((n) => n.toLowerCase() === file);
-  const endingIn = (suffix: string) => names.filter((n) => n.toLowerCase().endsWith(suffix));
-  const [safetensors, torchSaves] = [endingIn('.safetensors'), endingIn('.pt')];
-  const weights = [...safetensors, ...endingIn('.bin')];
-  const [config, tokenizer, vocab, merges, meta] = [named(HF_FILES.config), named(HF_FILES.tokenizer), named(HF_FILES.vocab), named(HF_FILES.merges), named(META_PKL)];
-  const what =
-    `open a checkpoint (one .safetensors file alone), nanoGPT's ckpt.pt (with its ${META_PKL}, or GPT-2's ${HF_FILES.vocab} and ${HF_FILES.merges}), ` +
-    `or a Hugging Face GPT-2 model's ${HF_FILES.config}, ${HF_FILES.weights} (or ${HF_FILES.torchWeights}) and ${HF_FILES.tokenizer} (or ${HF_FILES.vocab} and ${HF_FILES.merges}) together`;
-  const listed = names.map((n) => JSON.stringify(n)).join(', ');
-  const tokenizerFiles: PickedTokenizer = tokenizer ? { tokenizer } : { ...(vocab && { vocab }), ...(merges && { merges }) };
-  if (weights.length + torchSaves.length > 1) throw new Error(`several weights files picked (${[...weights, ...torchSaves].join(', ')}): ${what}`);
-  if (torchSaves.length && !config) return { nanogpt: torchSaves[0]!, ...(meta && { meta }), ...tokenizerFiles };
-  if (!config) {
-    if (names.length === 1 && safetensors.length === 1) return { checkpoint: safetensors[0]! };
-    if (!names.length) throw new Error(`no file picked: ${what}`);
-    throw new Error(`${weights.length ? `no ${HF_FILES.config} among` : 'no model in'} ${listed}: ${what}`);
-  }
-  if (!weights.length) throw new Error(`${config} without its weights (${HF_FILES.weights} or ${HF_FILES.torchWeights}): ${what}`);
-  return { config, weights: weights[0]!, ...tokenizerFiles };
 }
