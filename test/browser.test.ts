@@ -520,6 +520,7 @@ describe('the demo page in Chromium (WebGPU)', () => {
     usePage();
     const first = 'a model trained here and not saved yet.\n'.repeat(30);
     await page.fill('#text', first); // trainSteps trains on the text field's text (an earlier test left its own there)
+    page.once('dialog', (d) => void d.accept()); // the step the earlier test trained is not saved: replace it all the same
     await page.evaluate((t) => window.__gpt.newModel(t, { nLayer: 1, nHead: 2, nEmbd: 16, blockSize: 16 }, { batchSize: 2, evalInterval: 1000, evalIters: 1 }), first);
     await page.evaluate(() => window.__gpt.trainSteps(2));
     const kept = await page.evaluate(() => window.__gpt.summary());
@@ -529,7 +530,19 @@ describe('the demo page in Chromium (WebGPU)', () => {
     await page.fill('#text', 'another text, another model.\n'.repeat(30));
     await page.fill('#block-size', '16');
     await page.fill('#steps', '1');
-    answer(false);
+    // what makes no model is refused before anything is asked: a text too short for the block, a pick that is no model, no hub id
+    answer(false); // the dialog, were one shown, is recorded
+    await page.fill('#block-size', '200');
+    await page.click('#new-model');
+    await expect.poll(() => page.locator('#error').textContent()).toMatch(/^the text gives \d+ tokens, too few for block 200/);
+    await page.fill('#block-size', '16');
+    writeFileSync(join(dir, 'notes.txt'), 'no model here');
+    await page.locator('#load-file').setInputFiles([join(dir, 'notes.txt')]);
+    await expect.poll(() => page.locator('#error').textContent()).toMatch(/^no model in "notes\.txt"/);
+    await page.fill('#hub-id', 'a/b/c');
+    await page.click('#load-hub');
+    await expect.poll(() => page.locator('#error').textContent()).toMatch(/^'a\/b\/c': not a Hugging Face model id/);
+    expect(asked, 'refused before asking').toEqual([]);
     await page.click('#new-model');
     await expect.poll(() => asked.length).toBe(1);
     answer(false);
@@ -551,6 +564,7 @@ describe('the demo page in Chromium (WebGPU)', () => {
   it('Resume after Stop goes to the steps field as it is then (counted from where the run began), like the other fields', async () => {
     usePage();
     const text = 'a run stopped, its length changed, resumed.\n'.repeat(30);
+    page.once('dialog', (d) => void d.accept()); // the step the earlier test trained is not saved: replace it all the same
     await page.evaluate((t) => window.__gpt.newModel(t, { nLayer: 1, nHead: 2, nEmbd: 16, blockSize: 16 }), text);
     await page.fill('#text', text);
     await page.fill('#steps', '1000');
@@ -569,6 +583,7 @@ describe('the demo page in Chromium (WebGPU)', () => {
 
   it('a run and a generation go on in a background tab (its timers throttled, as Chrome does), and GPU memory stays flat round after round', async () => {
     usePage();
+    page.once('dialog', (d) => void d.accept()); // the earlier test's run is not saved: replace it all the same
     const live = await page.evaluate(async () => {
       const text = 'a small text for a run in a tab the user switched away from.\n'.repeat(20);
       await window.__gpt.newModel(text, { nLayer: 1, nHead: 2, nEmbd: 16, blockSize: 16 }, { batchSize: 2, evalInterval: 1000, evalIters: 1 });

@@ -5,7 +5,8 @@
 // (or pytorch_model.bin.index.json + its .bin shards) loads in the page's Session with the logits
 // of the same model picked as one model.safetensors, bit for bit (and float64 GPT-2's within
 // 1e-4); a shard the index names that the pick lacks, an index without its shards, shards without
-// their index, a weights file the index does not name: one line each, before any weights are read.
+// their index, a weights file the index does not name: one line each, before any weights are read,
+// and before the page asks to replace a model whose training steps are not saved.
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -163,6 +164,29 @@ describe('openPickedModel of a Hugging Face GPT-2 model', () => {
     expect(await refusal(pick({ ...sharded, 'model.safetensors.index.json': new TextEncoder().encode('{"weight_map": {"wte.weight": "../x"}}') }, undefined, true))).toBe(
       'Hugging Face model/model.safetensors.index.json: weight_map["wte.weight"] must name a file in the model\'s directory, got "../x"',
     );
+  });
+
+  it("a pick refused before the page asks to replace a model whose training steps are not saved; one that opens is asked about before its weights are read", async () => {
+    const asked: number[] = [];
+    let answer = false;
+    const session = new Session((step) => (asked.push(step), answer));
+    const text = 'some english text.\n'.repeat(20);
+    session.newModel(text, { nLayer: 1, nHead: 2, nEmbd: 16, blockSize: 16 }, { batchSize: 2 });
+    await session.trainStep(session.trainerFor(text));
+    const logits = Array.from(await session.logits('some'));
+    await expect(openPickedModel(pick(sharded, Object.keys(sharded).filter((f) => f !== shardNames[2]), true))).rejects.toThrow(/not picked/);
+    expect(asked, 'a refused pick asks nothing').toEqual([]);
+    // declined: nothing read of the weights (Unread), the model and its run kept
+    await expect(pickAndLoad(session, pick(sharded, undefined, true))).rejects.toThrow(/^the model on the page is kept/);
+    expect(asked).toEqual([1]);
+    expect([session.source, session.summary().step, session.hasUnsavedWork()]).toEqual(['new model', 1, true]);
+    expect(Array.from(await session.logits('some'))).toEqual(logits);
+    answer = true;
+    await pickAndLoad(session, pick(sharded));
+    expect(asked).toEqual([1, 1]);
+    expect(session.source).toBe('Hugging Face model');
+    expect(Array.from(await session.logits(prompt))).toEqual(Array.from(want));
+    session.dispose();
   });
 });
 

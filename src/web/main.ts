@@ -20,7 +20,7 @@ import { LossChart } from './chart.js';
 import type { GptHook, ReadyState } from './hook.js';
 import { readUtf8 } from './picked-file.js';
 import { openPickedModel } from './picked-model.js';
-import { describeRun, Session, type ModelShape, type ModelSummary, type TrainSettings } from './session.js';
+import { describeRun, ReplaceDeclined, Session, type ModelShape, type ModelSummary, type TrainSettings } from './session.js';
 import { readUrl } from './url-source.js';
 import { openHubModel, readHubModel } from './hub-source.js';
 
@@ -95,7 +95,13 @@ const ui = {
   error: $('error'),
 };
 
-const session = new Session();
+/**
+ * New model and a load (checked first: its settings, its files, its id) ask before they replace
+ * the model on the page where that would lose training steps not saved, as closing the tab asks.
+ */
+const session = new Session((step) =>
+  window.confirm(`The model on the page has training steps not saved (step ${step}): replacing it loses them. Replace it? (Cancel keeps it: Save checkpoint first)`),
+);
 const chart = new LossChart(ui.chart);
 let gpuReady = false;
 let serverCheckpoint = false;
@@ -131,7 +137,7 @@ function num(input: Input, what: string, range: Range): number {
 class LoadCancelled extends Error {}
 
 function showError(e: unknown): void {
-  if (e instanceof LoadCancelled) return;
+  if (e instanceof LoadCancelled || e instanceof ReplaceDeclined) return; // the user's choice: the model stays
   const msg = e instanceof Error ? e.message : String(e);
   console.error(e);
   ui.error.textContent = msg;
@@ -172,15 +178,6 @@ const askBeforeUnload = (e: BeforeUnloadEvent) => {
   e.preventDefault();
   e.returnValue = ''; // browsers before Chrome 119's preventDefault ask only with this set
 };
-
-/**
- * Whether the model on the page may be replaced (New model, a load): where that would lose training
- * steps not saved, the user is asked first, as closing the tab asks.
- */
-function replaceConfirmed(): boolean {
-  if (!session.hasUnsavedWork()) return true;
-  return window.confirm(`The model on the page has training steps not saved (step ${session.summary().step}): replacing it loses them. Replace it? (Cancel keeps it: Save checkpoint first)`);
-}
 
 /** A load its Cancel button stops (aborting `signal`): the load frees what it made, and the model before it stays. */
 async function withCancelButton<T>(load: (signal: AbortSignal) => Promise<T>): Promise<T> {
@@ -555,13 +552,14 @@ function showTextInfo(): void {
 }
 
 // ---- wiring -----------------------------------------------------------------------------------
-ui.loadUrl.onclick = action(async () => replaceConfirmed() && (await loadFromUrl(CHECKPOINT_URL)));
+// each load checks what it can before it asks to replace the model (Session's confirmReplace)
+ui.loadUrl.onclick = action(() => loadFromUrl(CHECKPOINT_URL));
 ui.loadFile.onchange = action(async () => {
   const files = Array.from(ui.loadFile.files ?? []);
   ui.loadFile.value = '';
-  if (files.length && replaceConfirmed()) await exclusive('loading', () => withCancelButton((signal) => loadFiles(files, signal)));
+  if (files.length) await exclusive('loading', () => withCancelButton((signal) => loadFiles(files, signal)));
 });
-ui.loadHub.onclick = action(async () => replaceConfirmed() && (await loadFromHub(ui.hubId.value.trim())));
+ui.loadHub.onclick = action(() => loadFromHub(ui.hubId.value.trim()));
 ui.hubId.onkeydown = (e) => void (e.key === 'Enter' && !ui.loadHub.disabled && ui.loadHub.click());
 ui.cancelLoad.onclick = () => loadInProgress?.abort(new LoadCancelled('load cancelled: the model before it stays'));
 ui.save.onclick = action(() => exclusive('saving', saveDownload));
@@ -581,8 +579,7 @@ ui.text.oninput = showTextInfo;
 ui.newModel.onclick = action(() =>
   exclusive('training', async () => {
     const [shape, settings, steps] = [shapeFromUi(), settingsFromUi(), stepsFromUi()];
-    if (!replaceConfirmed()) return;
-    newModel(ui.text.value, shape, settings);
+    newModel(ui.text.value, shape, settings); // checks the text and settings, then asks before it replaces a run not saved
     await trainRun(steps, ui.text.value, settings);
   }),
 );
