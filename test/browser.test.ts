@@ -308,9 +308,21 @@ describe('the demo page in Chromium (WebGPU)', () => {
     expect(await page.locator('#error').isHidden()).toBe(true);
     const prompt = 'the model reads';
     const want = gpt2Logits(params, miniGpt2Tokenizer().encode(prompt)).at(-1)!;
-    const diff = maxAbsDiff(await page.evaluate((p) => window.__gpt.logitsFor(p), prompt), want);
+    const single = await page.evaluate((p) => window.__gpt.logitsFor(p), prompt);
+    const diff = maxAbsDiff(single, want);
     console.log(`Hugging Face GPT-2 model in the page: max |browser - float64 GPT-2| = ${diff.toExponential(2)}`);
     expect(diff).toBeLessThan(1e-4);
+    // the same weights in 3 shards with their index, as downloaded from the hub: the same logits bit for bit; a shard left out is one line naming it
+    const sharded = join(dir, 'hf-gpt2-sharded');
+    writeGPT2Dir(sharded, params, { prefix: false, head: true, shards: 3 });
+    const shardFiles = readdirSync(sharded).sort();
+    await input.setInputFiles(shardFiles.filter((f) => f !== 'model-00002-of-00003.safetensors').map((f) => join(sharded, f)));
+    await expect.poll(() => page.locator('#error').textContent()).toBe('model-00002-of-00003.safetensors not picked: a shard model.safetensors.index.json names (1 of its 3 shards missing); pick all 3 shards together with it');
+    await page.evaluate(() => window.__gpt.newModel('a model to replace\n'.repeat(20), { nLayer: 1, nHead: 1, nEmbd: 8, blockSize: 8 }));
+    await input.setInputFiles(shardFiles.map((f) => join(sharded, f)));
+    await expect.poll(() => page.evaluate(() => window.__gpt.summary().source)).toBe('Hugging Face model');
+    expect(await page.locator('#error').isHidden()).toBe(true);
+    expect(await page.evaluate((p) => window.__gpt.logitsFor(p), prompt)).toEqual(single);
     // PyTorch's files (test/fixtures/torch, with the logits PyTorch gave): nanoGPT's ckpt.pt with its meta.pkl, a model's pytorch_model.bin
     const torch = join(dir, 'torch');
     mkdirSync(join(torch, 'hf'), { recursive: true });
@@ -508,6 +520,7 @@ describe('the demo page in Chromium (WebGPU)', () => {
     usePage();
     const first = 'a model trained here and not saved yet.\n'.repeat(30);
     await page.fill('#text', first); // trainSteps trains on the text field's text (an earlier test left its own there)
+    page.once('dialog', (d) => void d.accept()); // the step the earlier test trained is not saved: replace it all the same
     await page.evaluate((t) => window.__gpt.newModel(t, { nLayer: 1, nHead: 2, nEmbd: 16, blockSize: 16 }, { batchSize: 2, evalInterval: 1000, evalIters: 1 }), first);
     await page.evaluate(() => window.__gpt.trainSteps(2));
     const kept = await page.evaluate(() => window.__gpt.summary());
@@ -517,7 +530,19 @@ describe('the demo page in Chromium (WebGPU)', () => {
     await page.fill('#text', 'another text, another model.\n'.repeat(30));
     await page.fill('#block-size', '16');
     await page.fill('#steps', '1');
-    answer(false);
+    // what makes no model is refused before anything is asked: a text too short for the block, a pick that is no model, no hub id
+    answer(false); // the dialog, were one shown, is recorded
+    await page.fill('#block-size', '200');
+    await page.click('#new-model');
+    await expect.poll(() => page.locator('#error').textContent()).toMatch(/^the text gives \d+ tokens, too few for block 200/);
+    await page.fill('#block-size', '16');
+    writeFileSync(join(dir, 'notes.txt'), 'no model here');
+    await page.locator('#load-file').setInputFiles([join(dir, 'notes.txt')]);
+    await expect.poll(() => page.locator('#error').textContent()).toMatch(/^no model in "notes\.txt"/);
+    await page.fill('#hub-id', 'a/b/c');
+    await page.click('#load-hub');
+    await expect.poll(() => page.locator('#error').textContent()).toMatch(/^'a\/b\/c': not a Hugging Face model id/);
+    expect(asked, 'refused before asking').toEqual([]);
     await page.click('#new-model');
     await expect.poll(() => asked.length).toBe(1);
     answer(false);
@@ -539,6 +564,7 @@ describe('the demo page in Chromium (WebGPU)', () => {
   it('Resume after Stop goes to the steps field as it is then (counted from where the run began), like the other fields', async () => {
     usePage();
     const text = 'a run stopped, its length changed, resumed.\n'.repeat(30);
+    page.once('dialog', (d) => void d.accept()); // the step the earlier test trained is not saved: replace it all the same
     await page.evaluate((t) => window.__gpt.newModel(t, { nLayer: 1, nHead: 2, nEmbd: 16, blockSize: 16 }), text);
     await page.fill('#text', text);
     await page.fill('#steps', '1000');
@@ -557,6 +583,7 @@ describe('the demo page in Chromium (WebGPU)', () => {
 
   it('a run and a generation go on in a background tab (its timers throttled, as Chrome does), and GPU memory stays flat round after round', async () => {
     usePage();
+    page.once('dialog', (d) => void d.accept()); // the earlier test's run is not saved: replace it all the same
     const live = await page.evaluate(async () => {
       const text = 'a small text for a run in a tab the user switched away from.\n'.repeat(20);
       await window.__gpt.newModel(text, { nLayer: 1, nHead: 2, nEmbd: 16, blockSize: 16 }, { batchSize: 2, evalInterval: 1000, evalIters: 1 });

@@ -10,7 +10,8 @@
 // torch.save (pytorch_model.bin, or its shards), gives the logits of its single model.safetensors
 // bit for bit (and float64 GPT-2's within 1e-4), each shard's header read once and each tensor a
 // range of its shard, the progress counted over all the shards; a shard that is missing, misplaced
-// by the index, or of a wrong dtype or shape is one line naming the file.
+// by the index, or of a wrong dtype or shape is one line naming the file; a page whose training
+// steps are not saved is asked about them only once the id, config.json and the index passed.
 import { readdirSync, readFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -268,6 +269,25 @@ describe('a model on the hub loaded by the page (its Session, here in Node): sha
       expect(sent.length, repo).toBeGreaterThan(names.length);
       session.dispose();
     }
+  });
+
+  it("asks before it replaces training steps not saved only once the id, config.json and the shard index passed: a refused model asks nothing; declined, only each shard's first byte (its size) was read", async () => {
+    const asked: number[] = [];
+    const session = new Session((step) => (asked.push(step), false));
+    const text = 'some english text.\n'.repeat(20);
+    session.newModel(text, { nLayer: 1, nHead: 2, nEmbd: 16, blockSize: 16 }, { batchSize: 2 });
+    await session.trainStep(session.trainerFor(text));
+    const { [shardNames[0]!]: _, ...lacking } = sharded;
+    put('org/lacking', lacking);
+    hub.repos.set('org/bert', mockRepo({ ...files, 'config.json': JSON.stringify(gpt2Config({ model_type: 'bert' })) }, ['model.safetensors']));
+    for (const value of ['a/b/c', 'org/none', 'org/bert', 'org/lacking']) await expect(load(session, value), value).rejects.toThrow(new RegExp(`^'?${value}`));
+    expect(asked, 'refused before asking').toEqual([]);
+    put('org/sharded', sharded);
+    await expect(load(session, 'org/sharded')).rejects.toThrow(/^the model on the page is kept, with its training steps not saved$/);
+    expect(asked).toEqual([1]);
+    expect(sent.map((r) => r.range)).toEqual(shardNames.map(() => 'bytes=0-0'));
+    expect([session.source, session.summary().step]).toEqual(['new model', 1]);
+    session.dispose();
   });
 
   it('refuses in one line naming the file, the model before it kept: a shard the repo lacks (before any weights), a tensor the index places in a shard without it (from the headers alone), a wrong dtype or shape in a shard', async () => {

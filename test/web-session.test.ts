@@ -1,7 +1,8 @@
-// The demo page's model loading without a browser (src/web/session.ts is platform-free): which
-// files picked together make a model (pickModelFiles: any case, a one-line error saying what to
-// pick otherwise), a Hugging Face GPT-2 model's files give GPT-2's logits (an independent float64
-// forward), and a failed load leaves the model before it loaded and usable, nothing left on the GPU.
+// The demo page's model loading without a browser (src/web/session.ts is platform-free): a Hugging
+// Face GPT-2 model's files give GPT-2's logits (an independent float64 forward), a failed load
+// leaves the model before it loaded and usable, nothing left on the GPU, and a replacement that
+// would lose training steps not saved is asked about only once every check before a read passed.
+// (Which files picked together make a model: test/web-picked-model.test.ts.)
 // Also: prompts with characters the tokenizer lacks, saving a loaded model, a diverged run, and the
 // loss chart of a long run (drawn on a stand-in canvas).
 // The page's file input itself is driven in test/browser.test.ts.
@@ -21,7 +22,7 @@ import { parseSafetensors, serializeSafetensors, type SafetensorsTensor } from '
 import { bytesSource, type ByteSource } from '../src/io/safetensors-source.js';
 import { setProfile } from '../src/kernels/profile.js';
 import { LossChart } from '../src/web/chart.js';
-import { pickModelFiles, Session } from '../src/web/session.js';
+import { ReplaceDeclined, Session } from '../src/web/session.js';
 import { tempDir } from './cli-helpers.js';
 import { joinPieces, setupDevice } from './helpers.js';
 import { gpt2Config, gpt2Logits, miniGpt2Tokenizer, randomGPT2, writeGPT2Dir } from './hf-reference.js';
@@ -30,44 +31,6 @@ beforeAll(setupDevice);
 
 /** Frees what a session holds on the GPU. */
 const release = (session: Session) => session.dispose();
-
-const WHAT = /: open a checkpoint \(one \.safetensors file alone\), nanoGPT's ckpt\.pt \(with its meta\.pkl, or GPT-2's vocab\.json and merges\.txt\), or a Hugging Face GPT-2 model's config\.json, model\.safetensors \(or pytorch_model\.bin\) and tokenizer\.json \(or vocab\.json and merges\.txt\) together$/;
-
-describe('pickModelFiles', () => {
-  it.each([
-    [['gpt-step500.safetensors'], { checkpoint: 'gpt-step500.safetensors' }],
-    [['README.md', 'config.json', 'model.safetensors', 'vocab.json', 'tokenizer.json'], { config: 'config.json', weights: 'model.safetensors', tokenizer: 'tokenizer.json' }],
-    [['config.json', 'model.safetensors'], { config: 'config.json', weights: 'model.safetensors' }],
-    // a save with GPT-2's own tokenizer pair instead of tokenizer.json (decodeHF reads either)
-    [['config.json', 'merges.txt', 'model.safetensors', 'vocab.json'], { config: 'config.json', weights: 'model.safetensors', vocab: 'vocab.json', merges: 'merges.txt' }],
-    // file systems that ignore case may show other cases: the names are kept as picked
-    [['CONFIG.JSON', 'Model.SafeTensors', 'Tokenizer.json'], { config: 'CONFIG.JSON', weights: 'Model.SafeTensors', tokenizer: 'Tokenizer.json' }],
-    // torch.save's weights in place of model.safetensors
-    [['config.json', 'pytorch_model.bin', 'tokenizer.json'], { config: 'config.json', weights: 'pytorch_model.bin', tokenizer: 'tokenizer.json' }],
-    // nanoGPT's ckpt.pt, alone or with its tokenizer's files: meta.pkl, GPT-2's pair
-    [['ckpt.pt'], { nanogpt: 'ckpt.pt' }],
-    [['META.PKL', 'ckpt.pt', 'notes.txt'], { nanogpt: 'ckpt.pt', meta: 'META.PKL' }],
-    [['merges.txt', 'ckpt.pt', 'vocab.json'], { nanogpt: 'ckpt.pt', vocab: 'vocab.json', merges: 'merges.txt' }],
-  ])('%j -> %j', (names, want) => expect(pickModelFiles(names)).toEqual(want));
-
-  it.each([
-    [[], /^no file picked/],
-    [['a.safetensors', 'b.safetensors'], /^several weights files picked \(a\.safetensors, b\.safetensors\)/],
-    [['config.json', 'model.safetensors', 'model-2.safetensors', 'tokenizer.json'], /^several weights files picked/],
-    [['config.json', 'model.safetensors', 'pytorch_model.bin', 'tokenizer.json'], /^several weights files picked \(model\.safetensors, pytorch_model\.bin\)/],
-    [['ckpt.pt', 'model.safetensors'], /^several weights files picked \(model\.safetensors, ckpt\.pt\)/],
-    [['README.md', 'config.json'], /^config\.json without its weights \(model\.safetensors or pytorch_model\.bin\)/],
-    // a Hugging Face model's torch weights alone are not a checkpoint
-    [['pytorch_model.bin'], /^no config\.json among "pytorch_model\.bin"/],
-    [['meta.pkl'], /^no model in "meta\.pkl"/],
-    [['tokenizer.json'], /^no model in "tokenizer\.json"/],
-    [['model.safetensors', 'tokenizer.json'], /^no config\.json among "model\.safetensors", "tokenizer\.json"/],
-    [['gpt.safetensors', 'notes.txt'], /^no config\.json among "gpt\.safetensors", "notes\.txt"/],
-  ])('%j is refused in one line saying what to pick', (names, message) => {
-    expect(() => pickModelFiles(names)).toThrow(message);
-    expect(() => pickModelFiles(names)).toThrow(WHAT);
-  });
-});
 
 /** Safetensors `bytes` less the tensor `name`. */
 /**
@@ -869,6 +832,86 @@ describe('Session unsaved work (what the page asks about before it is closed)', 
       for (let i = 0; i < 20; i++) await session.trainStep(diverging);
     })()).rejects.toThrow(/^training diverged/);
     expect(session.hasUnsavedWork(), 'diverged: nothing to save').toBe(false);
+    release(session);
+  });
+});
+
+describe('Session asks before it replaces training steps not saved (the page: window.confirm)', () => {
+  const text = 'some english text.\n'.repeat(20);
+  const shape = { nLayer: 1, nHead: 2, nEmbd: 16, blockSize: 16 };
+
+  /** A session with a model trained a step and not saved, its confirmReplace answering `answer.yes` and recording each step it is asked about. */
+  async function unsaved() {
+    const asked: number[] = [];
+    const answer = { yes: false };
+    const session = new Session((step) => (asked.push(step), answer.yes));
+    session.newModel(text, shape, { batchSize: 2 });
+    await session.trainStep(session.trainerFor(text));
+    const logits = Array.from(await session.logits('some'));
+    const live = device().memory().liveBytes;
+    /** The model, its run and GPU memory as they were. */
+    const kept = async () => {
+      expect([session.source, session.summary().step, session.hasUnsavedWork()]).toEqual(['new model', 1, true]);
+      expect(device().memory().liveBytes).toBe(live);
+      expect(Array.from(await session.logits('some'))).toEqual(logits);
+    };
+    return { session, asked, answer, kept };
+  }
+
+  /** `file` counting its reads. */
+  const counting = (file: ByteSource) => {
+    const counted = { reads: 0, source: { size: file.size, read: (offset: number, length: number) => (counted.reads++, file.read(offset, length)) } };
+    return counted;
+  };
+
+  it('New model: its text and settings checked first (a refusal asks nothing); declined, nothing is made and the run stays', async () => {
+    const { session, asked, answer, kept } = await unsaved();
+    const refusals: [() => unknown, RegExp][] = [
+      [() => session.newModel('', shape), /^there is no text to train on/],
+      [() => session.newModel(text, shape, { batchSize: 0 }), /^Session\.newModel: batchSize/],
+      [() => session.newModel(text, { ...shape, nEmbd: 2 ** 20 }), /^the model does not fit this adapter/],
+      [() => session.newModel('too short', shape), /^the text gives 9 tokens, too few for block 16/],
+    ];
+    for (const [make, message] of refusals) expect(make).toThrow(message);
+    expect(asked, 'refused before asking').toEqual([]);
+    expect(() => session.newModel('another text.\n'.repeat(20), shape)).toThrow(ReplaceDeclined);
+    expect(asked).toEqual([1]);
+    await kept();
+    answer.yes = true;
+    expect(session.newModel('another text.\n'.repeat(20), shape).step).toBe(0);
+    expect(asked).toEqual([1, 1]);
+    expect(session.hasUnsavedWork()).toBe(false);
+    release(session);
+  });
+
+  it("a load: a Hugging Face model's config.json checked first; declined, no weights read; accepted and then refused, the run stays", async () => {
+    const { session, asked, answer, kept } = await unsaved();
+    const dir = tempDir('web-session-ask');
+    writeGPT2Dir(dir, randomGPT2(3), { prefix: false, head: true });
+    const file = (name: string) => readFileSync(join(dir, name));
+    const weights = new Uint8Array(file('model.safetensors'));
+    const hf = (source: ByteSource, config = file('config.json').toString('utf8')) => ({ config, tokenizer: file('tokenizer.json').toString('utf8'), weights: [{ file: 'model.safetensors', source }] });
+    const bert = counting(bytesSource(weights));
+    await expect(session.loadHF(hf(bert.source, JSON.stringify(gpt2Config({ model_type: 'bert' }))), 'bert')).rejects.toThrow(/^bert\/config\.json: model_type "bert" is not supported/);
+    expect([asked, bert.reads]).toEqual([[], 0]);
+    // declined: each load asks before it reads a byte
+    const ours = counting(bytesSource(await trainedCheckpoint('a text to train on, long enough for its splits. '.repeat(30), 1)));
+    const gpt2 = counting(bytesSource(weights));
+    const nano = counting(bytesSource(readFileSync(join(import.meta.dirname, 'fixtures/torch/nanogpt-ckpt.pt'))));
+    await expect(session.load(ours.source, 'ours.safetensors')).rejects.toThrow(ReplaceDeclined);
+    await expect(session.loadHF(hf(gpt2.source), 'gpt2')).rejects.toThrow(ReplaceDeclined);
+    await expect(session.loadNanoGpt({ checkpoint: nano.source }, 'ckpt.pt')).rejects.toThrow(ReplaceDeclined);
+    expect([asked, ours.reads, gpt2.reads, nano.reads]).toEqual([[1, 1, 1], 0, 0, 0]);
+    await kept();
+    // accepted, then refused as it is read: the model before it stays
+    answer.yes = true;
+    await expect(session.loadHF(hf(bytesSource(withoutTensor(weights, 'ln_f.bias'))), 'cut')).rejects.toThrow(/^cut: loadStateDict: missing ln_f\.bias$/);
+    expect(asked).toEqual([1, 1, 1, 1]);
+    await kept();
+    expect((await session.loadHF(hf(bytesSource(weights)), 'gpt2')).source).toBe('gpt2');
+    // nothing to lose: not asked
+    await session.load(ours.source, 'ours.safetensors');
+    expect(asked).toHaveLength(5);
     release(session);
   });
 });

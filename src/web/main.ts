@@ -7,7 +7,7 @@
 // the page stays responsive; one piece of work runs at a time.
 import { runChecks } from '../check/report.js';
 import { device, initDevice, type DeviceInfo } from '../device/device.js';
-import { HF_FILES, isTorchWeights, type HFModelSources, type HFTokenizerFiles } from '../gpt/hf/index.js';
+import type { HFModelSources } from '../gpt/hf/index.js';
 import { HUB_ENDPOINT } from '../gpt/hf/hub.js';
 import { autotuneSettled } from '../kernels/autotune.js';
 import { headsProblem, loraOf, TRAIN_DEFAULTS, TRAIN_RANGES } from '../gpt/trainer.js';
@@ -18,8 +18,9 @@ import { bytesSource, countingReads, type ByteSource } from '../io/safetensors-s
 import { rangeProblem, type Range } from '../io/value-ranges.js';
 import { LossChart } from './chart.js';
 import type { GptHook, ReadyState } from './hook.js';
-import { pickedSource, readPicked, readUtf8 } from './picked-file.js';
-import { describeRun, pickModelFiles, Session, type ModelShape, type ModelSummary, type TrainSettings } from './session.js';
+import { readUtf8 } from './picked-file.js';
+import { openPickedModel } from './picked-model.js';
+import { describeRun, ReplaceDeclined, Session, type ModelShape, type ModelSummary, type TrainSettings } from './session.js';
 import { readUrl } from './url-source.js';
 import { openHubModel, readHubModel } from './hub-source.js';
 
@@ -94,7 +95,13 @@ const ui = {
   error: $('error'),
 };
 
-const session = new Session();
+/**
+ * New model and a load (checked first: its settings, its files, its id) ask before they replace
+ * the model on the page where that would lose training steps not saved, as closing the tab asks.
+ */
+const session = new Session((step) =>
+  window.confirm(`The model on the page has training steps not saved (step ${step}): replacing it loses them. Replace it? (Cancel keeps it: Save checkpoint first)`),
+);
 const chart = new LossChart(ui.chart);
 let gpuReady = false;
 let serverCheckpoint = false;
@@ -130,7 +137,7 @@ function num(input: Input, what: string, range: Range): number {
 class LoadCancelled extends Error {}
 
 function showError(e: unknown): void {
-  if (e instanceof LoadCancelled) return;
+  if (e instanceof LoadCancelled || e instanceof ReplaceDeclined) return; // the user's choice: the model stays
   const msg = e instanceof Error ? e.message : String(e);
   console.error(e);
   ui.error.textContent = msg;
@@ -171,15 +178,6 @@ const askBeforeUnload = (e: BeforeUnloadEvent) => {
   e.preventDefault();
   e.returnValue = ''; // browsers before Chrome 119's preventDefault ask only with this set
 };
-
-/**
- * Whether the model on the page may be replaced (New model, a load): where that would lose training
- * steps not saved, the user is asked first, as closing the tab asks.
- */
-function replaceConfirmed(): boolean {
-  if (!session.hasUnsavedWork()) return true;
-  return window.confirm(`The model on the page has training steps not saved (step ${session.summary().step}): replacing it loses them. Replace it? (Cancel keeps it: Save checkpoint first)`);
-}
 
 /** A load its Cancel button stops (aborting `signal`): the load frees what it made, and the model before it stays. */
 async function withCancelButton<T>(load: (signal: AbortSignal) => Promise<T>): Promise<T> {
@@ -315,23 +313,14 @@ function shown(s: ModelSummary, bytes: number, note?: string): ModelSummary {
   return s;
 }
 
-/** Files picked together: one checkpoint, nanoGPT's ckpt.pt with its tokenizer's files, or a Hugging Face GPT-2 model's files (pickModelFiles). */
+/** Files picked together: one checkpoint, nanoGPT's ckpt.pt with its tokenizer's files, or a Hugging Face GPT-2 model's files, its weights one file or every shard of its index (openPickedModel). */
 async function loadFiles(files: File[], signal: AbortSignal): Promise<ModelSummary> {
-  const picked = pickModelFiles(files.map((f) => f.name));
-  const file = (name: string) => files.find((f) => f.name === name)!;
-  const text = (name: string) => readPicked(file(name), (f) => f.text());
-  if ('checkpoint' in picked) return loadCheckpoint(pickedSource(file(picked.checkpoint)), picked.checkpoint, signal);
-  const tokenizerFiles: HFTokenizerFiles = {};
-  for (const name of ['tokenizer', 'vocab', 'merges'] as const) if (picked[name]) tokenizerFiles[name] = await text(picked[name]);
-  if ('nanogpt' in picked) {
-    const checkpoint = pickedSource(file(picked.nanogpt));
-    const meta = picked.meta && (await readPicked(file(picked.meta), async (f) => new Uint8Array(await f.arrayBuffer())));
-    const load = (counted: ByteSource) => session.loadNanoGpt({ ...tokenizerFiles, checkpoint: counted, ...(meta && { meta }) }, picked.nanogpt, signal);
-    return shown(await showingProgress(picked.nanogpt, [checkpoint], ([counted]) => load(counted!)), checkpoint.size);
-  }
-  const weightsFile = isTorchWeights(picked.weights.toLowerCase()) ? HF_FILES.torchWeights : HF_FILES.weights;
-  const hf: HFModelSources = { ...tokenizerFiles, config: await text(picked.config), weights: [{ file: weightsFile, source: pickedSource(file(picked.weights)) }] };
-  return loadHF(hf, 'Hugging Face model', signal);
+  const opened = await openPickedModel(files);
+  if ('checkpoint' in opened) return loadCheckpoint(opened.checkpoint, opened.name, signal);
+  if ('hf' in opened) return loadHF(opened.hf, opened.name, signal);
+  const { nanogpt, name } = opened;
+  const load = (counted: ByteSource) => session.loadNanoGpt({ ...nanogpt, checkpoint: counted }, name, signal);
+  return shown(await showingProgress(name, [nanogpt.checkpoint], ([counted]) => load(counted!)), nanogpt.checkpoint.size);
 }
 
 /** A Hugging Face GPT-2 model's files loaded, its weights (one file, or its shards) read a tensor at a time, each read shown; `note` goes on the model line. */
@@ -563,13 +552,14 @@ function showTextInfo(): void {
 }
 
 // ---- wiring -----------------------------------------------------------------------------------
-ui.loadUrl.onclick = action(async () => replaceConfirmed() && (await loadFromUrl(CHECKPOINT_URL)));
+// each load checks what it can before it asks to replace the model (Session's confirmReplace)
+ui.loadUrl.onclick = action(() => loadFromUrl(CHECKPOINT_URL));
 ui.loadFile.onchange = action(async () => {
   const files = Array.from(ui.loadFile.files ?? []);
   ui.loadFile.value = '';
-  if (files.length && replaceConfirmed()) await exclusive('loading', () => withCancelButton((signal) => loadFiles(files, signal)));
+  if (files.length) await exclusive('loading', () => withCancelButton((signal) => loadFiles(files, signal)));
 });
-ui.loadHub.onclick = action(async () => replaceConfirmed() && (await loadFromHub(ui.hubId.value.trim())));
+ui.loadHub.onclick = action(() => loadFromHub(ui.hubId.value.trim()));
 ui.hubId.onkeydown = (e) => void (e.key === 'Enter' && !ui.loadHub.disabled && ui.loadHub.click());
 ui.cancelLoad.onclick = () => loadInProgress?.abort(new LoadCancelled('load cancelled: the model before it stays'));
 ui.save.onclick = action(() => exclusive('saving', saveDownload));
@@ -589,8 +579,7 @@ ui.text.oninput = showTextInfo;
 ui.newModel.onclick = action(() =>
   exclusive('training', async () => {
     const [shape, settings, steps] = [shapeFromUi(), settingsFromUi(), stepsFromUi()];
-    if (!replaceConfirmed()) return;
-    newModel(ui.text.value, shape, settings);
+    newModel(ui.text.value, shape, settings); // checks the text and settings, then asks before it replaces a run not saved
     await trainRun(steps, ui.text.value, settings);
   }),
 );

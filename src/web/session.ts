@@ -5,11 +5,11 @@ import { noGrad } from '../autograd/mode.js';
 import { checkpointMoments, checkpointPieces, runStateOf, UnreadableCheckpointError, type Checkpoint } from '../gpt/checkpoint.js';
 import { disposeMoments, disposeUploaded, readCheckpointModel, type MomentTensors, type UploadedCheckpoint } from '../gpt/checkpoint-upload.js';
 import { generate, type GenerateOptions } from '../gpt/generate.js';
-import { HF_FILES, type HFModelSources } from '../gpt/hf/index.js';
+import { hfModelConfig, type HFModelSources } from '../gpt/hf/index.js';
 import { readHFModel } from '../gpt/hf/upload.js';
 import { blockLinearShapes, type GPT, type GPTConfig } from '../gpt/model.js';
 import { loraRankProblem, sameLoRA } from '../gpt/lora.js';
-import { META_PKL, readNanoGptModel, type NanoGptSources } from './picked-nanogpt.js';
+import { readNanoGptModel, type NanoGptSources } from './picked-nanogpt.js';
 import { CharTokenizer, describeLeftOut, encodeKnown, encodePrompt, TextStream, type Tokenizer } from '../gpt/tokenizer/index.js';
 import { loraOf, modelConfig, resolveTrainDtype, stepPlan, TRAIN_DEFAULTS, Trainer, trainConfigProblem, TrainingDivergedError, type TrainConfig } from '../gpt/trainer.js';
 import { checkPlanFits, describePlan } from '../gpt/memory-plan.js';
@@ -48,6 +48,16 @@ export interface ModelSummary {
   note?: string;
 }
 
+/**
+ * Asked before the model is replaced where that loses training steps not saved (`step`: the step
+ * it reached), once what is to replace it has passed every check made before it is read or made;
+ * false keeps it. The page's asks the user (window.confirm).
+ */
+export type ConfirmReplace = (step: number) => boolean;
+
+/** A replacement the user declined (ConfirmReplace's false): the model and its run stay; not an error to show. */
+export class ReplaceDeclined extends Error {}
+
 export class Session {
   model: GPT | null = null;
   tokenizer: Tokenizer | null = null;
@@ -71,6 +81,9 @@ export class Session {
   /** The step of the model's last save taken whole, or null (none since it was made or loaded: its own step counts as kept). */
   private savedStep: number | null = null;
 
+  /** `confirmReplace`: asked before training steps not saved are lost to a new model or a load (by default they are). */
+  constructor(private readonly confirmReplace: ConfirmReplace = () => true) {}
+
   /**
    * Replaces the model with the one in a checkpoint file, read a tensor at a time (never in one
    * buffer), each weight uploaded into a new model as it is read: all of it read and checked before
@@ -79,6 +92,7 @@ export class Session {
    */
   async load(file: ByteSource, source: string, signal?: AbortSignal): Promise<ModelSummary> {
     this.assertNotSaving('load');
+    this.assertReplaceConfirmed(); // nothing to check before its bytes are read
     let loaded: UploadedCheckpoint;
     try {
       loaded = await cancelled(signal, () => readCheckpointModel(readsUntilAborted(file, signal), source));
@@ -89,9 +103,15 @@ export class Session {
     return this.adopt(loaded, source, 'load');
   }
 
-  /** Replaces the model with a Hugging Face GPT-2 model's: config.json's text, model.safetensors (or its shards) read a tensor at a time (each weight uploaded into a new model as it is read), tokenizer.json's text. `signal` as load's. */
+  /**
+   * Replaces the model with a Hugging Face GPT-2 model's: config.json's text (checked before the
+   * replacement is confirmed), model.safetensors (or its shards) read a tensor at a time (each
+   * weight uploaded into a new model as it is read), tokenizer.json's text. `signal` as load's.
+   */
   async loadHF(files: HFModelSources, source: string, signal?: AbortSignal): Promise<ModelSummary> {
     this.assertNotSaving('loadHF');
+    hfModelConfig(files.config, source);
+    this.assertReplaceConfirmed();
     const weights = files.weights.map(({ file, source: bytes }) => ({ file, source: readsUntilAborted(bytes, signal) }));
     return this.adopt(await cancelled(signal, () => readHFModel({ ...files, weights }, source)), source, 'loadHF');
   }
@@ -103,11 +123,12 @@ export class Session {
    */
   async loadNanoGpt(files: NanoGptSources, source: string, signal?: AbortSignal): Promise<ModelSummary> {
     this.assertNotSaving('loadNanoGpt');
+    this.assertReplaceConfirmed(); // its config is in its pickle, read with its weights
     const { note, ...uploaded } = await cancelled(signal, () => readNanoGptModel({ ...files, checkpoint: readsUntilAborted(files.checkpoint, signal) }, source));
     return { ...this.adopt(uploaded, source, 'loadNanoGpt'), ...(note && { note }) };
   }
 
-  /** A fresh model with a character tokenizer of `text`, and a trainer on that text. */
+  /** A fresh model with a character tokenizer of `text`, and a trainer on that text; every check passed before the replacement is confirmed. */
   newModel(text: string, shape: ModelShape, settings: TrainSettings = {}): ModelSummary {
     this.assertNotSaving('newModel');
     if (!text) throw new Error('there is no text to train on: paste a text or open a text file');
@@ -115,7 +136,9 @@ export class Session {
     const given: TrainConfig = { ...TRAIN_DEFAULTS, ...shape, dropout: 0, bias: false, ...settings };
     const cfg = checkedConfig('newModel', modelConfig(given, tokenizer.vocabSize), given);
     // encodeKnown's Int32Array, not encode's number[]: a text file of more than ~134M characters (the page reads up to 2^29) is past an array's length
-    const trainer = new Trainer(cfg, splitTokens(encodeKnown(tokenizer, text).ids, tokenizer.vocabSize, shape.blockSize, false));
+    const data = splitTokens(encodeKnown(tokenizer, text).ids, tokenizer.vocabSize, shape.blockSize, false);
+    this.assertReplaceConfirmed();
+    const trainer = new Trainer(cfg, data);
     this.replace(trainer.model, tokenizer, 'new model');
     this.trainer = trainer;
     this.trainText = text;
@@ -306,6 +329,11 @@ export class Session {
     return this.trainer.step !== (this.savedStep ?? this.loaded?.meta.trainer?.step ?? 0);
   }
 
+  /** Throws ReplaceDeclined where replacing the model loses training steps not saved and confirmReplace says to keep them. */
+  private assertReplaceConfirmed(): void {
+    if (this.hasUnsavedWork() && !this.confirmReplace(this.summary().step)) throw new ReplaceDeclined('the model on the page is kept, with its training steps not saved');
+  }
+
   private assertNotSaving(op: string): void {
     if (this.saving) throw new Error(`Session.${op}: a checkpoint is being saved (its pieces are read from the model as they are taken); take its last piece first`);
   }
@@ -478,42 +506,4 @@ function splitTokens(ids: Int32Array, vocabSize: number, blockSize: number, bloc
   }
   const n = trainTokens(ids.length);
   return { train: ids.slice(0, n), val: ids.slice(n), vocabSize };
-}
-
-/** The names of a model's tokenizer files among those picked (HFTokenizerFiles'): tokenizer.json when picked, else GPT-2's vocab.json and merges.txt when picked. */
-type PickedTokenizer = { tokenizer?: string; vocab?: string; merges?: string };
-
-/**
- * Which of the files picked together to load: one checkpoint, nanoGPT's ckpt.pt with its
- * tokenizer's files (meta.pkl, or GPT-2's), or a Hugging Face GPT-2 model's files.
- */
-export type PickedModel = { checkpoint: string } | ({ nanogpt: string; meta?: string } & PickedTokenizer) | ({ config: string; weights: string } & PickedTokenizer);
-
-/**
- * The model among files picked together, by name (any case, as file systems that ignore it may
- * show them): a lone .safetensors file is a checkpoint (ours); a .pt file, nanoGPT's ckpt.pt (with
- * meta.pkl or GPT-2's vocabulary files when picked); with config.json, the files of a Hugging Face
- * model directory, its weights model.safetensors or pytorch_model.bin (others, such as its README,
- * are left alone). Anything else is a one-line error saying what to pick.
- */
-export function pickModelFiles(names: readonly string[]): PickedModel {
-  const named = (file: string) => names.find((n) => n.toLowerCase() === file);
-  const endingIn = (suffix: string) => names.filter((n) => n.toLowerCase().endsWith(suffix));
-  const [safetensors, torchSaves] = [endingIn('.safetensors'), endingIn('.pt')];
-  const weights = [...safetensors, ...endingIn('.bin')];
-  const [config, tokenizer, vocab, merges, meta] = [named(HF_FILES.config), named(HF_FILES.tokenizer), named(HF_FILES.vocab), named(HF_FILES.merges), named(META_PKL)];
-  const what =
-    `open a checkpoint (one .safetensors file alone), nanoGPT's ckpt.pt (with its ${META_PKL}, or GPT-2's ${HF_FILES.vocab} and ${HF_FILES.merges}), ` +
-    `or a Hugging Face GPT-2 model's ${HF_FILES.config}, ${HF_FILES.weights} (or ${HF_FILES.torchWeights}) and ${HF_FILES.tokenizer} (or ${HF_FILES.vocab} and ${HF_FILES.merges}) together`;
-  const listed = names.map((n) => JSON.stringify(n)).join(', ');
-  const tokenizerFiles: PickedTokenizer = tokenizer ? { tokenizer } : { ...(vocab && { vocab }), ...(merges && { merges }) };
-  if (weights.length + torchSaves.length > 1) throw new Error(`several weights files picked (${[...weights, ...torchSaves].join(', ')}): ${what}`);
-  if (torchSaves.length && !config) return { nanogpt: torchSaves[0]!, ...(meta && { meta }), ...tokenizerFiles };
-  if (!config) {
-    if (names.length === 1 && safetensors.length === 1) return { checkpoint: safetensors[0]! };
-    if (!names.length) throw new Error(`no file picked: ${what}`);
-    throw new Error(`${weights.length ? `no ${HF_FILES.config} among` : 'no model in'} ${listed}: ${what}`);
-  }
-  if (!weights.length) throw new Error(`${config} without its weights (${HF_FILES.weights} or ${HF_FILES.torchWeights}): ${what}`);
-  return { config, weights: weights[0]!, ...tokenizerFiles };
 }
