@@ -100,6 +100,10 @@ describe('Hugging Face tokenizer.json', () => {
       [(j) => (j.model.dropout = 0.1), /model\.dropout 0\.1 is not supported/],
       [(j) => (j.model.continuing_subword_prefix = '##'), /model\.continuing_subword_prefix "##" is not supported/],
       [(j) => (j.decoder = { type: 'Metaspace' }), /decoder must be ByteLevel/],
+      // none: Hugging Face's tokenizers then joins the token strings with spaces ("Hello Ġworld"), not a decode
+      [(j) => (j.decoder = null), /decoder must be ByteLevel, got null/],
+      [(j) => delete j.decoder, /decoder must be ByteLevel, got none/],
+      [(j) => (j.decoder = { type: 'Sequence', decoders: [j.decoder, { type: 'Strip', content: ' ', start: 1, stop: 0 }] }), /decoder must be ByteLevel, got \{"type":"Sequence"/],
       [(j) => (j.pre_tokenizer.add_prefix_space = true), /pre_tokenizer must be GPT-2's ByteLevel \(add_prefix_space false\)/],
       [(j) => (j.pre_tokenizer = { type: 'Whitespace' }), /pre_tokenizer must be GPT-2's ByteLevel/],
       [(j) => (j.model.merges[5] = 'Ġ'), /model\.merges\[5\] must be "a b" or \["a", "b"\], got "Ġ"/],
@@ -122,13 +126,15 @@ describe('Hugging Face tokenizer.json', () => {
 
   // Hugging Face's Sequence runs its steps in order: a Sequence of one step is that step, an empty
   // normalizer Sequence none, nested Sequences their steps in turn; each reads as GPT-2's own files do
-  it('reads the forms that mean the same: a Sequence of one pre_tokenizer, an empty normalizer Sequence, nested Sequences', () => {
+  it('reads the forms that mean the same: a Sequence of one pre_tokenizer, decoder or post_processor, an empty normalizer Sequence, nested Sequences', () => {
     const gpt2 = huggingFaceGpt2('strings');
     const same: ((j: Json) => void)[] = [
       (j) => (j.pre_tokenizer = { type: 'Sequence', pretokenizers: [j.pre_tokenizer] }),
       (j) => (j.pre_tokenizer = { type: 'Sequence', pretokenizers: [{ type: 'Sequence', pretokenizers: [j.pre_tokenizer] }] }),
       (j) => (j.normalizer = { type: 'Sequence', normalizers: [] }),
       (j) => (j.normalizer = { type: 'Sequence', normalizers: [{ type: 'Sequence', normalizers: [] }] }),
+      (j) => (j.decoder = { type: 'Sequence', decoders: [j.decoder] }),
+      (j) => (j.post_processor = { type: 'Sequence', processors: [j.post_processor] }),
     ];
     for (const edit of same) expect(tokenizerFromHuggingFace(changed(gpt2, edit)).toJSON()).toEqual(GPT2.toJSON());
     const bpe = BpeTokenizer.train(PROSE.slice(0, 3000), 300);
