@@ -171,6 +171,19 @@ describe('Hugging Face tokenizer.json', () => {
       const flagged = changed(json, (j) => (j.added_tokens[2][flag] = true));
       expect(() => tokenizerFromHuggingFace(flagged)).toThrow(`added token "<pad>" (special: false) has ${flag} true, which is not supported: only exact matches are`);
     }
+    // Hugging Face matches those with normalized: false first, then the others between them (checked with
+    // its tokenizers 0.23: "<|ab|>" before "x<|ab|>y" in "zx<|ab|>yz", though the latter starts further
+    // left), where one leftmost-longest pass takes "x<|ab|>y": where tokens of the two kinds can overlap, refused
+    const raw = (content: string, id: number) => ({ ...added(id, content), normalized: false });
+    for (const [x, y] of [['<|ab|>', 'x<|ab|>y'], ['<|q|', '|q|>'], ['|r|>', '<|r|']]) {
+      const mixed = changed(huggingFaceGpt2('strings'), (j) => j.added_tokens.push(raw(x!, 50257), added(50258, y!)));
+      expect(() => tokenizerFromHuggingFace(mixed), `${x} ${y}`).toThrow(
+        `added tokens ${JSON.stringify(x)} (normalized: false) and ${JSON.stringify(y)} (normalized: true) can overlap in a text, where Hugging Face matches the first kind before the second: not supported`,
+      );
+    }
+    // tokens of the two kinds that cannot overlap match the same in one pass: read (a fine-tune's <pad>, added as special)
+    const apart = changed(json, (j) => j.added_tokens.push({ ...raw('<pad2>', 50260), special: true }));
+    expect(tokenizerFromHuggingFace(apart).encode(text)).toEqual(want);
     // one that the merges make ("hello" is GPT-2's 31373) would be matched in place of BPE's: refused
     const made = changed(json, (j) => j.added_tokens.push(added(31373, 'hello')));
     expect(() => tokenizerFromHuggingFace(made)).toThrow('added token "hello" (special: false) has id 31373, which model.vocab\'s merges make: matching it in the text is not supported');

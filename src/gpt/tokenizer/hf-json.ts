@@ -7,8 +7,8 @@
 // than ignored. Added tokens follow the merges as special tokens: those with special: false encode()
 // takes out of the text, as Hugging Face's tokenizers does (exact matches: lstrip, rstrip and
 // single_word are refused); special ones, as in GPT-2's encoder, it does not (Hugging Face's does:
-// "<|endoftext|>" in text is token 50256 there; encodeAllowingSpecial is so). `normalized` is moot:
-// a normalizer is refused.
+// "<|endoftext|>" in text is token 50256 there; encodeAllowingSpecial is so). `normalized` matters
+// only for the order of matching (a normalizer is refused): see refuseTwoPasses.
 import { parseJSONText } from '../../io/json-text.js';
 import { BpeTokenizer } from './bpe.js';
 import { Gpt2Tokenizer } from './gpt2.js';
@@ -63,6 +63,7 @@ export function tokenizerFromHuggingFace(json: unknown): Gpt2Tokenizer | BpeToke
     return fail(`pre_tokenizer must be GPT-2's ByteLevel (add_prefix_space false) or webgpu-gpt's own Split + ByteLevel, got ${JSON.stringify(json.pre_tokenizer)}`);
   }
   const ids = vocabFromStrings(vocabOf(json, model), mergesOf(model));
+  refuseTwoPasses(Array.isArray(json.added_tokens) ? (json.added_tokens as Json[]) : []); // each {id, content}: vocabOf checked
   return byteLevelTokenizer(split, { ...ids, matched: matchedOf(json, ids.special) });
 }
 
@@ -110,6 +111,27 @@ function matchedOf(json: Json, special: readonly string[]): string[] {
     if (!special.includes(content as string)) fail(`${name} has id ${id}, which model.vocab's merges make: matching it in the text is not supported`);
     return content as string;
   });
+}
+
+// Hugging Face matches the added tokens with normalized: false first, then those with normalized:
+// true in the text between. One leftmost-longest pass over all of them (ours) finds the same matches
+// unless a token of one kind can overlap one of the other in some text: "<|ab|>" first in "x<|ab|>y".
+function refuseTwoPasses(added: Json[]): void {
+  const raw = added.filter((t) => t.normalized === false).map((t) => t.content as string);
+  const normalized = added.filter((t) => t.normalized !== false).map((t) => t.content as string);
+  for (const first of raw) {
+    const other = normalized.find((then) => canOverlap(first, then));
+    if (other !== undefined) {
+      fail(`added tokens ${JSON.stringify(first)} (normalized: false) and ${JSON.stringify(other)} (normalized: true) can overlap in a text, where Hugging Face matches the first kind before the second: not supported`);
+    }
+  }
+}
+
+// Whether occurrences of a and b can overlap in a text: one holds the other, or one ends as the other starts.
+const canOverlap = (a: string, b: string) => a.includes(b) || b.includes(a) || endsAsStarts(a, b) || endsAsStarts(b, a);
+function endsAsStarts(a: string, b: string): boolean {
+  for (let k = 1; k < Math.min(a.length, b.length); k++) if (a.endsWith(b.slice(0, k))) return true;
+  return false;
 }
 
 // "a b" (tokenizers before 0.20) or ["a", "b"]
