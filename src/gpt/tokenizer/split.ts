@@ -16,13 +16,51 @@ export const CHUNK_PATTERN = CHUNK.source;
 
 /** Splits text into the chunks BpeTokenizer's merges stay within (words with their leading space, numbers, punctuation, whitespace). */
 export function splitChunks(text: string): string[] {
-  return text.match(CHUNK) ?? [];
+  return [...eachChunk(text)];
 }
 
 /** splitChunks one chunk at a time. */
 export const eachChunk = (text: string): Iterable<string> => eachMatch(text, CHUNK);
 
-/** The matches of a global pattern one at a time: a corpus may have more than an array holds (about 134M). */
+// V8 keeps a backtracking entry for each character a quantified \p{...} takes in a text that holds a
+// character past U+00FF, and fails with "Maximum call stack size exceeded" past about 2^22 of them (a
+// single-line DNA sequence after a curly quote). So a chunk longer than this is cut every this many
+// UTF-16 units (a surrogate pair kept whole), one window at a time where the pattern fails on the whole
+// run: the same cuts whatever the engine's limit. Python's regex, tiktoken and Hugging Face's keep such a run whole.
+const LONGEST_CHUNK = 2 ** 20;
+
+/**
+ * The matches of a global pattern one at a time (a corpus may have more than an array holds, about
+ * 134M), each cut into pieces of at most LONGEST_CHUNK units.
+ */
 export function* eachMatch(text: string, pattern: RegExp): Generator<string> {
-  for (const m of text.matchAll(pattern)) yield m[0];
+  const re = new RegExp(pattern); // a lastIndex of its own
+  for (let at = 0; at < text.length; ) {
+    let chunk: string;
+    try {
+      re.lastIndex = at;
+      const m = re.exec(text);
+      if (m === null) return;
+      [chunk, at] = [m[0], m.index + m[0].length];
+    } catch (e) {
+      if (!(e instanceof RangeError)) throw e;
+      // the run's first piece: a window of it is as much as the chunk can keep
+      const window = text.slice(at, unitEnd(text, at + LONGEST_CHUNK));
+      re.lastIndex = 0;
+      const m = re.exec(window)!; // the pattern takes any character: a window matches
+      [chunk, at] = [m[0], at + m.index + m[0].length];
+    }
+    for (let i = 0; i < chunk.length; ) {
+      const end = unitEnd(chunk, i + LONGEST_CHUNK);
+      yield chunk.slice(i, end);
+      i = end;
+    }
+  }
+}
+
+/** `end`, or one unit less where it would split a surrogate pair; at most the text's length. */
+function unitEnd(text: string, end: number): number {
+  if (end >= text.length) return text.length;
+  const high = text.charCodeAt(end - 1);
+  return high >= 0xd800 && high <= 0xdbff && text.charCodeAt(end) >= 0xdc00 && text.charCodeAt(end) <= 0xdfff ? end - 1 : end;
 }
