@@ -10,8 +10,8 @@
 //                     storage textures) where WGSL has readonly_and_readwrite_storage_textures, else
 //                     'sampled'. On lavapipe each textureLoad is a call to a texel-fetch function: a
 //                     sampled texture's resolves a mip level and its size per lane (~130
-//                     instructions), a storage texture's has no mip levels (~50): the GPT's
-//                     products 1.10-1.32x less CPU, its step 1.12-1.22x (docs/kernels.md).
+//                     instructions), a storage texture's has no mip levels (~50): per CPU-second
+//                     the GPT's products 1.10-1.32x, its step 1.12-1.22x (docs/kernels.md).
 //   matmul.skinnyRows products with at most this many rows per batch (decoding a token for each of a
 //                     few sequences) take a skinny kernel (matmul-skinny.ts), not a tile of 64 rows or
 //                     more: 4 on GPUs; 8 on CPU adapters, where 'columns' beats the texture tiles up
@@ -177,8 +177,7 @@ export const ATTENTION_KEYS = ['together', 'split'] as const;
 export type AttentionKeys = (typeof ATTENTION_KEYS)[number];
 
 /** How the texture matmul reads its operand textures (profile matmul.textureReads). */
-export const TEXTURE_READS = ['storage', 'sampled'] as const;
-export type TextureReads = (typeof TEXTURE_READS)[number];
+export type TextureReads = 'storage' | 'sampled';
 
 export interface KernelProfile {
   matmul: {

@@ -31,8 +31,8 @@
 // Keeping stored layouts made every weight and dW operand of the GPT step a copy (step ~15%
 // faster than packing transposes). The matmul reads them as read-only storage textures where WGSL
 // can (profile matmul.textureReads; lavapipe's texel fetch is then ~50 instructions a call, not
-// ~130 with a sampled texture's per-lane mip level: the GPT's products 1.10-1.32x less CPU), else
-// as sampled textures. The matmul has 8 lanes along N by WY along M, each an RM x RN
+// ~130 with a sampled texture's per-lane mip level: the GPT's products 1.10-1.32x per CPU-second),
+// else as sampled textures. The matmul has 8 lanes along N by WY along M, each an RM x RN
 // block of C: per 4 k, RM A texels (scalars of 4 k for each row), RN B texels (as vec4 columns),
 // RM * RN/4 vec4 FMAs; no workgroup memory, no bounds checks but the store. Textures are pooled by
 // the device and released as soon as the dispatches are recorded.
