@@ -5,7 +5,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { matmul, scope, tensor } from '../src/index.js';
 import { device } from '../src/device/device.js';
-import { profile, setProfile, SKINNY_KERNELS, type ProfileOverrides } from '../src/kernels/profile.js';
+import { detectProfile, profile, setProfile, SKINNY_KERNELS, type ProfileOverrides } from '../src/kernels/profile.js';
 import { toHalf } from '../src/check/sample.js';
 import { expectClose, seededValues, setupDevice, storedShape, toTensor, widestBinding, type MatmulCase } from './helpers.js';
 import { matmulRef, numel, ref, type Ref } from '../src/check/reference/index.js';
@@ -43,7 +43,7 @@ describe('matmul matches the float64 reference on fixed cases', () => {
   // auto picks skinny for the profile's skinnyRows (each of its kernels checked here; layouts only 'element' takes, <= 4 rows),
   // else the texture path on llvmpipe/lavapipe and the buffer path elsewhere: check all, the texture path with and without subgroup sharing of A (where the adapter
   // has it) and with each of its blocks (24 or 32 rows a lane with 4 lanes along M, 32 with 2; 4 or 8 columns).
-  it.each(['buffer', 'buffer, 128x128 tiles, K in 3 splits', 'texture', 'texture without subgroups', 'skinny, element', 'skinny, columns', 'skinny, workgroup'] as const)('bigger fixed cases (not multiples of the tile, 256^3, rows copied to textures), %s path', async (variant) => {
+  it.each(['buffer', 'buffer, 128x128 tiles, K in 3 splits', 'texture', 'texture without subgroups', 'texture, sampled', 'skinny, element', 'skinny, columns', 'skinny, workgroup'] as const)('bigger fixed cases (not multiples of the tile, 256^3, rows copied to textures), %s path', async (variant) => {
     const cases: Case[] = [
       { M: 130, N: 128, K: 192, transA: false, transB: false, batchA: [2], batchB: [2], seed: 6 },
       { M: 70, N: 64, K: 64, transA: false, transB: false, batchA: [3], batchB: [1], seed: 7 },
@@ -85,6 +85,8 @@ describe('matmul matches the float64 reference on fixed cases', () => {
       'buffer, 128x128 tiles, K in 3 splits': { matmul: { tiled: 'buffer', skinnyRows: 0, tiles: 'large', splits: 3 } },
       texture: { matmul: { tiled: 'texture', skinnyRows: 0 } },
       'texture without subgroups': { matmul: { tiled: 'texture', skinnyRows: 0 }, subgroupSharing: false },
+      // the operand textures read as sampled textures (where WGSL cannot read storage textures)
+      'texture, sampled': { matmul: { tiled: 'texture', skinnyRows: 0, textureReads: 'sampled' } },
       // every product through one skinny kernel (those the vec4 kernels cannot take: through 'element' up to 4 rows, else tiles)
       'skinny, element': { matmul: { skinnyRows: Infinity, skinny: 'element' } },
       'skinny, columns': { matmul: { skinnyRows: Infinity, skinny: 'columns' } },
@@ -95,6 +97,28 @@ describe('matmul matches the float64 reference on fixed cases', () => {
       for (const c of cases) await checkForward(c);
     } finally {
       setProfile(null);
+    }
+  });
+
+  it("the texture path reads its operands as the profile's textureReads says: storage textures where WGSL allows, else sampled ones", async () => {
+    const info = device().info;
+    const wgslFeatures = info.wgslFeatures.filter((f) => f !== 'readonly_and_readwrite_storage_textures');
+    expect(detectProfile({ ...info, wgslFeatures }).matmul.textureReads).toBe('sampled');
+    expect(detectProfile({ ...info, wgslFeatures: [...wgslFeatures, 'readonly_and_readwrite_storage_textures'] }).matmul.textureReads).toBe('storage');
+    if (!info.features.includes('timestamp-query')) return; // the kernels' names come from the profiler
+    const c: Case = { M: 96, N: 64, K: 40, transA: true, transB: false, batchA: [], batchB: [], seed: 40 };
+    const reads = info.wgslFeatures.includes('readonly_and_readwrite_storage_textures') ? (['storage', 'sampled'] as const) : (['sampled'] as const);
+    for (const textureReads of reads) {
+      setProfile({ matmul: { tiled: 'texture', skinnyRows: 0, textureReads } });
+      try {
+        device().startProfiling();
+        await checkForward(c);
+        const kernels = (await device().stopProfiling()).map((k) => k.name).filter((k) => k.startsWith('matmul-texture'));
+        expect(kernels.length, textureReads).toBe(1);
+        expect(kernels[0]!.endsWith('-sampled'), textureReads).toBe(textureReads === 'sampled');
+      } finally {
+        setProfile(null);
+      }
     }
   });
 

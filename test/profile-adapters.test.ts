@@ -17,7 +17,7 @@ function gpu(name: string, subgroupSizes: [number, number], over: { features?: s
   const limits = { maxComputeWorkgroupStorageSize: 32768, maxComputeInvocationsPerWorkgroup: 1024, maxComputeWorkgroupSizeX: 1024, maxStorageBufferBindingSize: 2 ** 31, maxBufferSize: 2 ** 34, minStorageBufferOffsetAlignment: 32, ...over.limits };
   const info: DeviceInfo = {
     platform: 'node', vendor: name.split(' ')[0]!.toLowerCase(), architecture: '', device: '', description: name, backend: 'vulkan', isFallbackAdapter: false,
-    features: over.features ?? FEATURES, limits, subgroupSizes, subgroupMatrixConfigs: over.configs ?? TENSOR_CORES,
+    features: over.features ?? FEATURES, wgslFeatures: ['readonly_and_readwrite_storage_textures'], limits, subgroupSizes, subgroupMatrixConfigs: over.configs ?? TENSOR_CORES,
   };
   return [name, info];
 }

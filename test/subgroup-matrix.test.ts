@@ -22,6 +22,7 @@ function adapter(over: Partial<DeviceInfo> = {}, limits: Record<string, number> 
   return {
     platform: 'node', vendor: 'nvidia', architecture: 'hopper', device: '', description: 'NVIDIA H200', backend: 'vulkan', isFallbackAdapter: false,
     features: ['chromium-experimental-subgroup-matrix', 'shader-f16', 'subgroups', 'timestamp-query'],
+    wgslFeatures: ['readonly_and_readwrite_storage_textures'],
     limits: { maxComputeWorkgroupStorageSize: 32768, maxComputeInvocationsPerWorkgroup: 1024, maxComputeWorkgroupSizeX: 1024, maxStorageBufferBindingSize: 2 ** 31, maxBufferSize: 2 ** 32, ...limits },
     subgroupSizes: [32, 32],
     subgroupMatrixConfigs: H200_CONFIGS,

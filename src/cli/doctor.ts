@@ -95,7 +95,7 @@ function describeSkinny({ matmul: m }: KernelProfile): string {
 function describeProfile(p: KernelProfile): string[] {
   const rows = p.rowLanes === 'by-rows' ? 'a lane per row from 256 rows, else 64 lanes' : `${p.rowLanes} lanes per row`;
   return [
-    `matmul            ${p.matmul.tiled === 'texture' ? 'texture tiles (rgba32float operands)' : 'register-tiled buffers'}; ${describeSkinny(p)}`,
+    `matmul            ${p.matmul.tiled === 'texture' ? `texture tiles (rgba32float operands, read as ${p.matmul.textureReads === 'storage' ? 'read-only storage' : 'sampled'} textures)` : 'register-tiled buffers'}; ${describeSkinny(p)}`,
     `subgroup sharing  ${p.subgroupSharing ? 'yes (8-lane subgroupBroadcast in matmul and attention)' : 'no'}`,
     `attention         ${p.subgroupSharing ? 'a subgroup of 8 rows per workgroup, keys and values shared by subgroupBroadcast' : `64 rows per workgroup, workgroup-memory tiles; dk and dv ${p.attentionKeys === 'auto' ? 'together or split, measured per shape' : p.attentionKeys}`}`,
     `row kernels       ${rows}`,

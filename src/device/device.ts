@@ -33,6 +33,8 @@ export interface DeviceInfo {
   backend: string;
   isFallbackAdapter: boolean;
   features: string[];
+  /** The WGSL language extensions shaders may use here (the platform's wgslLanguageFeatures). */
+  wgslFeatures: string[];
   limits: Record<string, number>;
   /** The adapter's subgroup sizes [min, max], where it tells. */
   subgroupSizes: [number, number] | null;
@@ -745,6 +747,7 @@ export function adapterInfo(adapter: GPUAdapter, platform: Platform, granted: GP
     backend: (i as { backendType?: string }).backendType ?? platform.backend,
     isFallbackAdapter: (i as { isFallbackAdapter?: boolean }).isFallbackAdapter ?? false,
     features: [...adapter.features].sort(),
+    wgslFeatures: [...(platform.gpu.wgslLanguageFeatures ?? [])].sort(),
     limits,
     subgroupSizes: i.subgroupMinSize && i.subgroupMaxSize ? [i.subgroupMinSize, i.subgroupMaxSize] : null,
     subgroupMatrixConfigs: [...((i as { subgroupMatrixConfigs?: Iterable<SubgroupMatrixConfig> }).subgroupMatrixConfigs ?? [])].map(

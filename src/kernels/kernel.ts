@@ -47,8 +47,18 @@ export const F16_RNE_WGSL = /* wgsl */ `fn f16_bits_rne(v: f32) -> u32 {
 }
 fn f16_rne(v: f32) -> f16 { return bitcast<vec2<f16>>(f16_bits_rne(v)).x; }
 fn vec4h_rne(v: vec4f) -> vec4h { return vec4h(f16_rne(v.x), f16_rne(v.y), f16_rne(v.z), f16_rne(v.w)); }`;
-/** 2-D rgba32float textures: 'load' ones are read with textureLoad, 'store' ones written with textureStore. */
-export type TextureAccess = 'load' | 'store';
+/**
+ * 2-D rgba32float textures: 'load' ones are sampled textures read with textureLoad(t, xy, 0), 'read'
+ * ones read-only storage textures read with textureLoad(t, xy) (WGSL's
+ * readonly_and_readwrite_storage_textures), 'store' ones written with textureStore.
+ */
+export type TextureAccess = 'load' | 'read' | 'store';
+
+const TEXTURE_BINDINGS: Record<TextureAccess, { type: string; layout: Omit<GPUBindGroupLayoutEntry, 'binding' | 'visibility'> }> = {
+  load: { type: 'texture_2d<f32>', layout: { texture: { sampleType: 'unfilterable-float' } } },
+  read: { type: 'texture_storage_2d<rgba32float, read>', layout: { storageTexture: { access: 'read-only', format: 'rgba32float' } } },
+  store: { type: 'texture_storage_2d<rgba32float, write>', layout: { storageTexture: { access: 'write-only', format: 'rgba32float' } } },
+};
 /** Uniform fields: 4-byte scalars, or `dims`, an array of 8 u32 (shapes and strides, rank <= 8). */
 export type ParamType = 'u32' | 'i32' | 'f32' | 'dims';
 export const MAX_RANK = 8;
@@ -122,13 +132,8 @@ export class Kernel {
     }));
     for (const [n, access] of textures) {
       const binding = this.layoutEntries.length;
-      const type = access === 'load' ? 'texture_2d<f32>' : 'texture_storage_2d<rgba32float, write>';
-      header.push(`@group(0) @binding(${binding}) var ${n}: ${type};`);
-      this.layoutEntries.push(
-        access === 'load'
-          ? { binding, visibility: SHADER_STAGE_COMPUTE, texture: { sampleType: 'unfilterable-float' } }
-          : { binding, visibility: SHADER_STAGE_COMPUTE, storageTexture: { access: 'write-only', format: 'rgba32float' } },
-      );
+      header.push(`@group(0) @binding(${binding}) var ${n}: ${TEXTURE_BINDINGS[access].type};`);
+      this.layoutEntries.push({ binding, visibility: SHADER_STAGE_COMPUTE, ...TEXTURE_BINDINGS[access].layout });
     }
     this.faults = spec.faults ?? false;
     if (this.faults) {
@@ -159,7 +164,8 @@ export class Kernel {
     }
     const usesF16 = storage.some(([, t]) => t === 'f16' || t === 'vec4h');
     const enables = [...new Set([...(usesF16 ? ['f16'] : []), ...(spec.enable ?? [])])].map((e) => `enable ${e};\n`).join('');
-    this.wgsl = `${enables}// kernel: ${spec.name}\n${header.join('\n')}\n${DIM_HELPER}\n${spec.body}`;
+    const requires = textures.some(([, access]) => access === 'read') ? 'requires readonly_and_readwrite_storage_textures;\n' : '';
+    this.wgsl = `${enables}${requires}// kernel: ${spec.name}\n${header.join('\n')}\n${DIM_HELPER}\n${spec.body}`;
   }
 
   /** Writes `values` as this kernel's uniforms at byte `at` of `view` (the device's staging slot; no allocation). */

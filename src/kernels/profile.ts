@@ -6,6 +6,12 @@
 //   matmul.tiled      Mesa's CPU drivers (llvmpipe/lavapipe) turn every storage-buffer load into a
 //                     bounds-checked scalar load, so operands go through rgba32float textures there
 //                     ('texture'); GPUs run the register-tiled buffer kernel ('buffer').
+//   matmul.textureReads how the texture path reads its operand textures: 'storage' (read-only
+//                     storage textures) where WGSL has readonly_and_readwrite_storage_textures, else
+//                     'sampled'. On lavapipe each textureLoad is a call to a texel-fetch function: a
+//                     sampled texture's resolves a mip level and its size per lane (~130
+//                     instructions), a storage texture's has no mip levels (~50): per CPU-second
+//                     the GPT's products 1.10-1.32x, its step 1.12-1.22x (docs/kernels.md).
 //   matmul.skinnyRows products with at most this many rows per batch (decoding a token for each of a
 //                     few sequences) take a skinny kernel (matmul-skinny.ts), not a tile of 64 rows or
 //                     more: 4 on GPUs; 8 on CPU adapters, where 'columns' beats the texture tiles up
@@ -170,9 +176,13 @@ export type SkinnyKernel = (typeof SKINNY_KERNELS)[number];
 export const ATTENTION_KEYS = ['together', 'split'] as const;
 export type AttentionKeys = (typeof ATTENTION_KEYS)[number];
 
+/** How the texture matmul reads its operand textures (profile matmul.textureReads). */
+export type TextureReads = 'storage' | 'sampled';
+
 export interface KernelProfile {
   matmul: {
     tiled: 'texture' | 'buffer';
+    textureReads: TextureReads;
     skinnyRows: number;
     skinny: 'auto' | SkinnyKernel;
     tiles: 'auto' | TileName;
@@ -215,6 +225,9 @@ export const SHARING_LANES = 8;
 
 const isMesaCpuDriver = (info: DeviceInfo) => /llvmpipe|lavapipe/i.test(info.description);
 
+/** Whether shaders may read storage textures here (what textureReads 'storage' needs). */
+const canReadStorageTextures = (info: DeviceInfo) => info.wgslFeatures.includes('readonly_and_readwrite_storage_textures');
+
 /** Whether the adapter has subgroups of exactly SHARING_LANES lanes (what subgroupSharing needs). */
 function canShareSubgroups(info: DeviceInfo): boolean {
   const [min, max] = info.subgroupSizes ?? [0, 0];
@@ -225,7 +238,7 @@ function canShareSubgroups(info: DeviceInfo): boolean {
 export function detectProfile(info: DeviceInfo): KernelProfile {
   const cpu = info.isFallbackAdapter;
   const p: KernelProfile = {
-    matmul: { tiled: isMesaCpuDriver(info) ? 'texture' : 'buffer', skinnyRows: cpu ? 8 : 4, skinny: cpu ? 'columns' : 'auto', tiles: 'auto', splits: 'auto',
+    matmul: { tiled: isMesaCpuDriver(info) ? 'texture' : 'buffer', textureReads: canReadStorageTextures(info) ? 'storage' : 'sampled', skinnyRows: cpu ? 8 : 4, skinny: cpu ? 'columns' : 'auto', tiles: 'auto', splits: 'auto',
       subgroupMatrix: detectSubgroupMatrix(info), int8SubgroupMatrix: detectSubgroupMatrix(info, 'i8'),
     },
     subgroupSharing: cpu && canShareSubgroups(info),
@@ -295,6 +308,7 @@ function resolve(info: DeviceInfo, o: ProfileOverrides): KernelProfile {
   const p = merge(base, o);
   p.subgroupSharing &&= canShareSubgroups(info); // never forced onto subgroups of another size
   p.f16 &&= info.features.includes('shader-f16'); // never forced onto an adapter without it
+  if (!canReadStorageTextures(info)) p.matmul.textureReads = 'sampled'; // nor storage-texture reads onto a platform without them
   // nor tensor cores onto an adapter without them, or without float16
   // (software fragments excepted: they need float16 only)
   if (!p.f16 || !(detectSubgroupMatrix(info) || p.matmul.subgroupMatrix?.emulated)) p.matmul.subgroupMatrix = null;
@@ -333,7 +347,8 @@ export interface ProfileVariant {
  * Every variant this adapter can run, each family at least once: the adapter's own profile, the
  * subgroup-matrix matmul where the adapter has one, the GPU paths without it, and where the
  * adapter has 8-lane subgroups the CPU paths without sharing and with one lane per row whatever
- * the row count; and the adapter's profile with a tiny binding limit.
+ * the row count (and the texture matmul on sampled textures); and the adapter's profile with a
+ * tiny binding limit.
  */
 export function profileVariants(): ProfileVariant[] {
   const info = device().info;
@@ -347,7 +362,7 @@ export function profileVariants(): ProfileVariant[] {
     // the GPU paths, products on the 128x128 tiles with K in 3 splits that GPT-2's products take on
     // a GPU (a check's small products would get 64x64 tiles and no split: the adapter's own profile runs those)
     { name: 'gpu', overrides: { matmul: { tiled: 'buffer', skinny: 'workgroup', subgroupMatrix: null, int8SubgroupMatrix: null, tiles: 'large', splits: 3 }, subgroupSharing: false, attentionKeys: 'split', rowLanes: 64, splitSums: true } },
-    { name: 'cpu', overrides: { matmul: { tiled: 'texture', skinny: 'columns' }, subgroupSharing: false, rowLanes: 1, splitSums: false } },
+    { name: 'cpu', overrides: { matmul: { tiled: 'texture', textureReads: 'sampled', skinny: 'columns' }, subgroupSharing: false, rowLanes: 1, splitSums: false } },
     { name: 'cpu-sharing', overrides: { matmul: { tiled: 'texture', skinny: 'element' }, subgroupSharing: true, rowLanes: 1, splitSums: false } },
     // tensors past a 4 KiB binding: every windowed path (elementwise pieces, embedding and AdamW
     // windows, the chunked LM head) on the small tensors of a check

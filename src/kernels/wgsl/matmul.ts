@@ -29,7 +29,10 @@
 // copyBufferToTexture (a memcpy: 0.1 ms for 1024x1024); otherwise `matmul-pack` writes it, one
 // lane per texel (6 ms for 1024x1024, 0.4 ms for 768x128), resolving batch strides and padding.
 // Keeping stored layouts made every weight and dW operand of the GPT step a copy (step ~15%
-// faster than packing transposes). The matmul has 8 lanes along N by WY along M, each an RM x RN
+// faster than packing transposes). The matmul reads them as read-only storage textures where WGSL
+// can (profile matmul.textureReads; lavapipe's texel fetch is then ~50 instructions a call, not
+// ~130 with a sampled texture's per-lane mip level: the GPT's products 1.10-1.32x per CPU-second),
+// else as sampled textures. The matmul has 8 lanes along N by WY along M, each an RM x RN
 // block of C: per 4 k, RM A texels (scalars of 4 k for each row), RN B texels (as vec4 columns),
 // RM * RN/4 vec4 FMAs; no workgroup memory, no bounds checks but the store. Textures are pooled by
 // the device and released as soon as the dispatches are recorded.
@@ -60,7 +63,7 @@ import { device, onDeviceOpen } from '../../device/device.js';
 import { each, Kernel, LINEAR, grid1d, narrow, variants, windowOf, type FloatType } from '../kernel.js';
 import { mergeDims } from '../merge-dims.js';
 import { tuned, type Tunable } from '../autotune.js';
-import { int8TensorCoresFor, matmulTiling, matmulTilingIsAuto, matmulTilings, profile, SHARING_LANES, splitCandidates, tensorCoreSplits, type MatmulTiling, type SkinnyKernel, type SubgroupMatrixTiling } from '../profile.js';
+import { int8TensorCoresFor, matmulTiling, matmulTilingIsAuto, matmulTilings, profile, SHARING_LANES, splitCandidates, tensorCoreSplits, type MatmulTiling, type SkinnyKernel, type SubgroupMatrixTiling, type TextureReads } from '../profile.js';
 import { checkFastPaths } from '../self-check.js';
 import { launchDequantize, launchQuantizeRows, launchSkinnyInt8Matmul } from './int8.js';
 import { isSkinny, launchSkinnyMatmul, skinnyKernelsFor } from './matmul-skinny.js';
@@ -231,7 +234,9 @@ fn main(@builtin(global_invocation_id) gid: vec3u) {
  */
 type TexLayout = 'k' | 'outer';
 
-function textureMatmulKernel(WY: number, RM: number, RNT: number, aLayout: TexLayout, bLayout: TexLayout, shareA: boolean, float: FloatType): Kernel {
+function textureMatmulKernel(WY: number, RM: number, RNT: number, aLayout: TexLayout, bLayout: TexLayout, shareA: boolean, float: FloatType, reads: TextureReads): Kernel {
+  // a texel of texture t at vec2u(xy): storage textures have no mip level to name
+  const texel = (t: string, xy: string) => (reads === 'storage' ? `textureLoad(${t}, vec2u(${xy}))` : `textureLoad(${t}, vec2u(${xy}), 0)`);
   const RQ = RNT / 4; // vec4 columns per lane
   const TMT = WY * RM;
   const TNT = TEX_LANES * RNT;
@@ -241,27 +246,27 @@ function textureMatmulKernel(WY: number, RM: number, RNT: number, aLayout: TexLa
   // at k offset t % 4 ('outer').
   const aLoads = shareA
     ? [each(RM / 8, (h) => aLayout === 'k'
-        ? `    let a_mine${h} = textureLoad(ta, vec2u(kq, a_row + ${8 * h}u + sg), 0);`
-        : `    let a_mine${h} = textureLoad(ta, vec2u(a_col + ${2 * h}u + sg / 4u, a_k + 4u * kq + sg % 4u), 0);`),
+        ? `    let a_mine${h} = ${texel('ta', `kq, a_row + ${8 * h}u + sg`)};`
+        : `    let a_mine${h} = ${texel('ta', `a_col + ${2 * h}u + sg / 4u, a_k + 4u * kq + sg % 4u`)};`),
        aLayout === 'k'
         ? each(RM, (i) => `    let a${i} = subgroupBroadcast(a_mine${i >> 3}, ${i & 7}u);`)
         : each(4, (c) => each(RM / 4, (g) => `    let a${c}_${g} = subgroupBroadcast(a_mine${(4 * g + c) >> 3}, ${(4 * g + c) & 7}u);`))].join('\n')
     : aLayout === 'k'
-      ? each(RM, (i) => `    let a${i} = textureLoad(ta, vec2u(kq, a_row + ${i}u), 0);`)
-      : each(4, (c) => each(RM / 4, (g) => `    let a${c}_${g} = textureLoad(ta, vec2u(a_col + ${g}u, a_k + 4u * kq + ${c}u), 0);`));
+      ? each(RM, (i) => `    let a${i} = ${texel('ta', `kq, a_row + ${i}u`)};`)
+      : each(4, (c) => each(RM / 4, (g) => `    let a${c}_${g} = ${texel('ta', `a_col + ${g}u, a_k + 4u * kq + ${c}u`)};`));
   const A = (i: number, c: number) => (aLayout === 'k' ? `a${i}.${'xyzw'[c]}` : `a${c}_${i >> 2}.${'xyzw'[i & 3]}`);
   const bLoads =
     bLayout === 'outer'
-      ? each(4, (c) => each(RQ, (q) => `    let b${c}_${q} = textureLoad(tb, vec2u(b_col + ${q}u, b_k + 4u * kq + ${c}u), 0);`))
+      ? each(4, (c) => each(RQ, (q) => `    let b${c}_${q} = ${texel('tb', `b_col + ${q}u, b_k + 4u * kq + ${c}u`)};`))
       : [
-          each(RNT, (j) => `    let t${j} = textureLoad(tb, vec2u(kq, b_row + ${j}u), 0);`),
+          each(RNT, (j) => `    let t${j} = ${texel('tb', `kq, b_row + ${j}u`)};`),
           each(4, (c) => each(RQ, (q) => `    let b${c}_${q} = vec4f(${[0, 1, 2, 3].map((x) => `t${4 * q + x}.${'xyzw'[c]}`).join(', ')});`)),
         ].join('\n');
   return new Kernel({
-    name: `matmul-texture-${TMT}x${TNT}-${aLayout}-${bLayout}${shareA ? '-shared' : ''}${float === 'f16' ? '-f16' : ''}`, // C tile, layouts
+    name: `matmul-texture-${TMT}x${TNT}-${aLayout}-${bLayout}${shareA ? '-shared' : ''}${float === 'f16' ? '-f16' : ''}${reads === 'sampled' ? '-sampled' : ''}`, // C tile, layouts
     enable: shareA ? ['subgroups'] : [],
     write: { c: float },
-    textures: { ta: 'load', tb: 'load' },
+    textures: { ta: reads === 'storage' ? 'read' : 'load', tb: reads === 'storage' ? 'read' : 'load' },
     params: { M: 'u32', N: 'u32', kq: 'u32', kp: 'u32', tiles_n: 'u32', tiles_m: 'u32', tiles: 'u32' },
     body: /* wgsl */ `
 ${LINEAR}
@@ -404,9 +409,10 @@ function launchTextureMatmul(a: Resource, b: Resource, c: Resource, plan: Matmul
   const float = plan.float ?? 'f32';
   fillTexture(a, ta, nBatch, batchShape, plan.aStrides, aFill, float);
   fillTexture(b, tb, nBatch, batchShape, plan.bStrides, bFill, float);
-  const key = `${WY}-${RM}-${RNT}-${aLayout}-${bLayout}-${shareA}-${float}`;
+  const { textureReads } = profile().matmul;
+  const key = `${WY}-${RM}-${RNT}-${aLayout}-${bLayout}-${shareA}-${float}-${textureReads}`;
   let k = texKernels.get(key);
-  if (!k) texKernels.set(key, (k = textureMatmulKernel(WY, RM, RNT, aLayout, bLayout, shareA, float)));
+  if (!k) texKernels.set(key, (k = textureMatmulKernel(WY, RM, RNT, aLayout, bLayout, shareA, float, textureReads)));
   k.launch([c, ta, tb], { M, N, kq, kp, tiles_n: tilesN, tiles_m: tilesM, tiles }, grid1d(tiles, 1));
   dev.releaseTexture(ta);
   dev.releaseTexture(tb);
