@@ -47,8 +47,8 @@ describe('gpt CLI', () => {
     expect(r.out).toMatch(/\n  matmul\S* +\d+ +[\d.]+ +[\d.]+%/);
     expect(r.out).toMatch(/step 30: train loss/);
     // model FLOP/s on every step line; mfu once a line times none of the resumed run's first two steps (which compile kernels)
-    expect(r.out).toMatch(/step 25: loss .*, \d+ tok\/s, [\d.]+ TFLOP\/s, eta /);
-    const [, tflops, mfu] = r.out.match(/step 30: loss .*, \d+ tok\/s, ([\d.]+) TFLOP\/s, mfu ([\d.]+)%, eta /)!;
+    expect(r.out).toMatch(/step 25: loss .*, \d+ tok\/s, \d\.\d\de-\d+ TFLOP\/s, eta /); // a tiny model's: 3 digits, one notation
+    const [, tflops, mfu] = r.out.match(/step 30: loss .*, \d+ tok\/s, (\d\.\d\de-\d+) TFLOP\/s, mfu ([\d.]+)%, eta /)!;
     expect(Math.abs(Number(mfu) - (100 * Number(tflops)) / 0.5)).toBeLessThanOrEqual(0.005 + (100 * 0.005 * Number(tflops)) / 0.5); // as printed: 3 digits, 2 decimals
     // log.jsonl: nanoGPT's 6N + 12·L·H·Q·T a token, N the weights multiplied (TINY: 1 layer, C 16, T 16; the tied LM head's V·C)
     const V = Number(r.out.match(/vocab (\d+)/)![1]);

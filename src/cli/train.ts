@@ -355,8 +355,11 @@ function describeModel(model: GPT): string {
   return `${formatParams(model.numParams())} parameters (excluding position embeddings${shared})`;
 }
 
-/** Model FLOP/s as TFLOP/s to three significant digits: lavapipe's 0.0326, a GPU's 48.1 or 312. */
-const formatTflops = (flopsPerSec: number) => (flopsPerSec >= 100e12 ? (flopsPerSec / 1e12).toFixed(0) : (flopsPerSec / 1e12).toPrecision(3));
+/** Model FLOP/s as TFLOP/s to three significant digits: lavapipe's 0.0326, a GPU's 48.1 or 312, a tiny model's 4.60e-6 (one notation below 0.01, not toPrecision's mix). */
+function formatTflops(flopsPerSec: number): string {
+  const tflops = flopsPerSec / 1e12;
+  return tflops >= 100 ? tflops.toFixed(0) : tflops >= 0.01 ? tflops.toPrecision(3) : tflops.toExponential(2);
+}
 
 /** A float16 run (--dtype float16, or the resumed run's) where float16 cannot run: one line saying which flag to give instead. */
 function checkDtypeRuns(dtype: TrainDtype, given: Set<string>, resumedFrom: string | null): void {
