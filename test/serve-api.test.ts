@@ -93,8 +93,8 @@ async function streamed(body: Record<string, unknown>): Promise<{ chunks: Comple
 }
 
 /** POST to `at` (a server's URL): status and JSON. */
-const postTo = async (at: string, body: unknown) => {
-  const res = await fetch(new URL('/v1/completions', at), { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
+const postTo = async (at: string, body: unknown, headers: Record<string, string> = {}) => {
+  const res = await fetch(new URL('/v1/completions', at), { method: 'POST', headers: { 'Content-Type': 'application/json', ...headers }, body: JSON.stringify(body) });
   return { status: res.status, body: res.headers.get('content-type')?.startsWith('text/event-stream') ? await res.text() : ((await res.json()) as Completion) };
 };
 
@@ -333,6 +333,68 @@ function rawExchange(head: string, body: string): Promise<string> {
   });
 }
 
+describe('--api-key: every request under /v1/ carries Authorization: Bearer KEY, else a 401 of OpenAI\'s shape', () => {
+  const KEY = 'sk-test-0123456789';
+  const WRONG = `${KEY.slice(0, -1)}8`; // as long, one character off
+  let keyed: { api: CompletionsApi; server: StaticServer };
+  const keyedLog: string[] = [];
+  beforeAll(async () => {
+    const api = await openCompletionsApi({ checkpoint: ckpt, modelId: 'tiny', dtype: 'auto', apiKey: KEY });
+    keyed = { api, server: await startServer({ root, port: 0, checkpoint: ckpt, api, onRequest: (m, u, s, e) => keyedLog.push(`${s} ${m} ${u}${e ? `: ${e}` : ''}`) }) };
+  });
+  afterAll(async () => {
+    await keyed?.server.close();
+    await keyed?.api.close();
+  });
+  const unauthorized = async (res: Response, message: string) => {
+    expect(res.status, message).toBe(401);
+    expect(await res.json()).toEqual({ error: { message, type: 'invalid_request_error', param: null, code: 'invalid_api_key' } });
+  };
+  const NO_KEY = "no API key: this server asks for one, in an 'Authorization: Bearer KEY' header (OpenAI's clients: api_key)";
+  const BAD_KEY = 'incorrect API key provided (it is not shown)';
+
+  it('refuses a request without the header, or with another key; takes the key, the scheme in any case', async () => {
+    const at = keyed.server.url;
+    const models = (authorization?: string) => fetch(new URL('/v1/models', at), { headers: authorization === undefined ? {} : { Authorization: authorization } });
+    await unauthorized(await models(), NO_KEY);
+    await unauthorized(await fetch(new URL('/v1/completions', at), { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{"prompt": "to"}' }), NO_KEY);
+    await unauthorized(await fetch(new URL('/v1/nowhere', at)), NO_KEY); // before the path is looked at
+    await unauthorized(await models(KEY), NO_KEY); // no scheme
+    await unauthorized(await models(`Basic ${KEY}`), NO_KEY);
+    for (const wrong of [WRONG, `${KEY}x`, 'k', `${KEY} `.repeat(2).trim()]) await unauthorized(await models(`Bearer ${wrong}`), BAD_KEY);
+    for (const scheme of ['Bearer', 'bearer', 'BEARER']) expect((await models(`${scheme} ${KEY}`)).status, scheme).toBe(200);
+    const got = await postTo(at, { prompt: 'to be', seed: 7, ...SETTINGS }, { Authorization: `Bearer ${KEY}` });
+    expect(got.status).toBe(200);
+    expect((got.body as Completion).choices[0]!.text, "the unkeyed server's text").toBe((await complete({ prompt: 'to be', seed: 7, ...SETTINGS })).choices[0]!.text);
+    expect((await fetch(at)).status, 'the page asks for no key').toBe(200);
+    expect((await fetch(new URL('/checkpoint.safetensors', at))).status, 'nor does the checkpoint').toBe(200);
+    expect(keyedLog.join('\n')).not.toContain(KEY.slice(3));
+  });
+
+  it('refuses --api-key without --api, an empty key, and one no header carries, in one line that never shows it', async () => {
+    expectOneLine(await gpt('serve', '--api-key', KEY), 2, /^gpt serve: flag --api-key is the key --api asks for: it applies with --api only$/);
+    expectOneLine(await gpt('serve', '--api', '--checkpoint', ckpt, '--api-key', ''), 2, /^gpt serve: flag --api-key must not be empty$/);
+    const spaced = await gpt('serve', '--api', '--checkpoint', ckpt, '--api-key', 'sk secret');
+    expectOneLine(spaced, 2, /^gpt serve: flag --api-key: a key must be printable ASCII without spaces, as an Authorization header carries it; the one given is not \(it is not shown\)$/);
+    expect(spaced.err).not.toContain('secret');
+    const saved = process.env.GPT_API_KEY;
+    try {
+      for (const [value, message] of [['', /^gpt: GPT_API_KEY is empty: give the key --api asks for, or leave it unset$/], ['é-secret', /^gpt: GPT_API_KEY: a key must be printable ASCII/]] as const) {
+        process.env.GPT_API_KEY = value;
+        for (const args of [['serve', '--api', '--checkpoint', ckpt], ['info', ckpt]]) {
+          const r = await gpt(...args);
+          expectOneLine(r, 2, message);
+          expect(r.err).not.toContain('secret');
+        }
+      }
+    } finally {
+      if (saved === undefined) delete process.env.GPT_API_KEY;
+      else process.env.GPT_API_KEY = saved;
+    }
+    expect((await gpt('serve', '--help')).out).toMatch(/--api-key .*'Authorization: Bearer KEY' \(default: \$GPT_API_KEY/);
+  });
+});
+
 describe('a client that leaves, and GPU memory', () => {
   /** Resolves once the server has logged `count` lines (a request's handler returns once its generation stopped). */
   const loggedLines = async (count: number, ms = 30_000) => {
@@ -419,13 +481,21 @@ describe('a byte-level BPE model (GPT-2-style: 256 byte tokens, 3 merges, <|endo
 });
 
 describe('gpt serve --api (the command)', () => {
-  it('serves the page, the checkpoint and the API in one process; Ctrl-C ends it', async () => {
-    const srv = await spawnGpt(['serve', '--api', '--checkpoint', ckpt, '--root', root, '--port', '0', '--quiet'], 120_000);
+  it('serves the page, the checkpoint and the API in one process, the key from GPT_API_KEY asked for (never printed); Ctrl-C ends it', async () => {
+    const KEY = 'sk-from-the-environment';
+    const saved = process.env.GPT_API_KEY;
+    process.env.GPT_API_KEY = KEY; // the child's environment
+    const srv = await spawnGpt(['serve', '--api', '--checkpoint', ckpt, '--root', root, '--port', '0'], 120_000).finally(() => {
+      if (saved === undefined) delete process.env.GPT_API_KEY;
+      else process.env.GPT_API_KEY = saved;
+    });
     try {
       const out = await srv.printed(/open \S+/, 110_000);
       const url = out.match(/open (\S+)/)![1]!;
-      expect(out).toContain(`API: POST ${url}v1/completions, GET ${url}v1/models (model ${JSON.stringify(ckpt)}; one generation at a time)`);
-      const got = await postTo(url, { model: ckpt, prompt: 'to be', seed: 7, ...SETTINGS });
+      expect(out).toContain(`API: POST ${url}v1/completions, GET ${url}v1/models (model ${JSON.stringify(ckpt)}; one generation at a time; the key of GPT_API_KEY asked for)`);
+      expect((await postTo(url, { model: ckpt, prompt: 'to be', max_tokens: 1 })).status, 'no key').toBe(401);
+      expect((await postTo(url, { model: ckpt, prompt: 'to be', max_tokens: 1 }, { Authorization: 'Bearer sk-from-the-environmenT' })).status, 'another key').toBe(401);
+      const got = await postTo(url, { model: ckpt, prompt: 'to be', seed: 7, ...SETTINGS }, { Authorization: `Bearer ${KEY}` });
       expect(got.status).toBe(200);
       expect((got.body as Completion).choices[0]!.text).toBe((await complete({ prompt: 'to be', seed: 7, ...SETTINGS })).choices[0]!.text);
       expect((await fetch(`${url}checkpoint.safetensors`)).status).toBe(200);
@@ -435,6 +505,8 @@ describe('gpt serve --api (the command)', () => {
     }
     const done = await srv.done;
     expect([done.code, done.timedOut], done.err).toEqual([0, false]);
+    expect(done.out, 'requests logged').toMatch(/^401 POST \/v1\/completions$/m);
+    expect(done.out + done.err).not.toContain(KEY);
   });
 
   it('refuses --api without --checkpoint, and --dtype without --api, in one line; --help tells of the API', async () => {

@@ -8,7 +8,8 @@
 // serve.ts checks the Host header first (DNS rebinding). A page of another origin could still send a
 // "simple" request with the browser's own Host; so a POST must carry JSON (which a browser sends
 // cross-origin only after a preflight, OPTIONS, which is refused: no CORS headers are ever sent)
-// and no Origin header naming another server.
+// and no Origin header naming another server. Given a key (--api-key), every request under /v1/
+// must carry it (src/cli/api-key.ts) before anything else is looked at.
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { device } from '../device/device.js';
@@ -18,6 +19,7 @@ import { encodePrompt, Gpt2Tokenizer, listUnknown, tokenizerFromJSON } from '../
 import type { TrainDtype } from '../gpt/trainer.js';
 import { autocast, CastCache } from '../nn/autocast.js';
 import { readCheckpointHead } from '../node/checkpoint-head.js';
+import { apiKeyCheck } from './api-key.js';
 import { CompletionText } from './completion-text.js';
 import { ApiError, parseCompletionRequest, shown, type CompletionRequest } from './completion-request.js';
 import { checkModelFits, generationPositions } from './device-fit.js';
@@ -42,8 +44,9 @@ export interface CompletionsApi {
   close(): Promise<void>;
 }
 
-/** The checkpoint at `checkpoint` (a path: a hub id is fetched before) on the device, answering the API. */
-export async function openCompletionsApi({ checkpoint, modelId, dtype }: { checkpoint: string; modelId: string; dtype: TrainDtype }): Promise<CompletionsApi> {
+/** The checkpoint at `checkpoint` (a path: a hub id is fetched before) on the device, answering the API (with `apiKey`, only requests carrying it). */
+export async function openCompletionsApi({ checkpoint, modelId, dtype, apiKey }: { checkpoint: string; modelId: string; dtype: TrainDtype; apiKey?: string }): Promise<CompletionsApi> {
+  const checkKey = apiKey === undefined ? undefined : apiKeyCheck(apiKey);
   const head = await readCheckpointHead(checkpoint);
   const tokenizer = tokenizerFromJSON(head.meta.tokenizer);
   const { model } = await openModel(head, 1, '--api');
@@ -170,6 +173,7 @@ export async function openCompletionsApi({ checkpoint, modelId, dtype }: { check
       const route = path.split(/[?#]/, 1)[0]!;
       const method = req.method ?? '';
       try {
+        checkKey?.(req.headers.authorization);
         if (route === '/v1/completions') {
           if (method !== 'POST') throw new ApiError(405, `${method} ${route}: only POST is served here`, null, 'method_not_allowed');
           return await complete(req, res, hosts);

@@ -35,6 +35,7 @@ import { CHECKPOINT_OR_HUB } from './path-flags.js';
 import { acceptedHosts, browserHostname, isLoopback, isUnspecified, requestTarget } from './host-check.js';
 import { DTYPE_DOC } from './sample.js';
 import { API_PATH, openCompletionsApi, type CompletionsApi } from './serve-api.js';
+import { API_KEY_ENV, apiKeyProblem, envApiKey } from './api-key.js';
 import type { DeviceLostError } from '../device/lost.js';
 import { TRAIN_DEFAULTS, TRAIN_DTYPES } from '../gpt/trainer.js';
 
@@ -283,7 +284,7 @@ function notFound(res: ServerResponse): number {
   return 404;
 }
 
-const SERVE_DEFAULTS = { host: '127.0.0.1', port: 8080, checkpoint: '', root: '', api: false, dtype: TRAIN_DEFAULTS.dtype, quiet: false };
+const SERVE_DEFAULTS = { host: '127.0.0.1', port: 8080, checkpoint: '', root: '', api: false, apiKey: '', dtype: TRAIN_DEFAULTS.dtype, quiet: false };
 const SERVE_FLAGS: FlagSpec<typeof SERVE_DEFAULTS> = {
   defaults: SERVE_DEFAULTS,
   paths: { checkpoint: CHECKPOINT_OR_HUB, root: 'directory' },
@@ -295,6 +296,7 @@ const SERVE_FLAGS: FlagSpec<typeof SERVE_DEFAULTS> = {
     checkpoint: `a checkpoint (directory or .safetensors file, a Hugging Face GPT-2 directory, or nanoGPT's ckpt.pt, converted as read), served at ${CHECKPOINT_URL} and loaded by the page`,
     root: 'directory to serve instead of web-dist/: it must hold the page, index.html',
     api: "also generate with --checkpoint's model on this machine's GPU: OpenAI's POST /v1/completions and GET /v1/models, one generation at a time",
+    apiKey: `with --api: requests under /v1/ must carry 'Authorization: Bearer KEY' (default: $${API_KEY_ENV}, else none asked for)`,
     dtype: `with --api: ${DTYPE_DOC}`,
     quiet: 'do not log requests',
   },
@@ -324,11 +326,15 @@ export async function serve(args: string[]): Promise<number> {
   noPositional(positional);
   if (f.api && !f.checkpoint) throw new UsageError('flag --api generates with the model of --checkpoint: give --checkpoint PATH (or a hub id such as gpt2)');
   if (!f.api && given.has('dtype')) throw new UsageError(`flag --dtype ${f.dtype} is the dtype --api generates in: it applies with --api only`);
+  if (!f.api && given.has('apiKey')) throw new UsageError('flag --api-key is the key --api asks for: it applies with --api only');
+  const keyProblem = given.has('apiKey') && apiKeyProblem(f.apiKey, 'flag --api-key');
+  if (keyProblem) throw new UsageError(keyProblem);
+  const apiKey = given.has('apiKey') ? f.apiKey : envApiKey(); // the flag first, as vLLM's
   const modelId = f.checkpoint; // as given: a hub id is fetched into a local directory now
   await fetchHubCheckpoints(SERVE_FLAGS, f, given);
   const noPage = f.root ? await noPageProblem(f.root) : null;
   if (noPage) throw new UsageError(noPage);
-  const api = f.api ? await openCompletionsApi({ checkpoint: f.checkpoint, modelId, dtype: f.dtype }) : undefined;
+  const api = f.api ? await openCompletionsApi({ checkpoint: f.checkpoint, modelId, dtype: f.dtype, ...(apiKey !== undefined && { apiKey }) }) : undefined;
   const srv = await startServer({
     host: f.host,
     port: f.port,
@@ -344,8 +350,9 @@ export async function serve(args: string[]): Promise<number> {
     throw e;
   });
   console.log(`serving ${f.root || 'web-dist/'}${f.checkpoint ? ` and ${f.checkpoint} at ${CHECKPOINT_URL}` : ''} on ${srv.bound}`);
-  if (api) console.log(`API: POST ${srv.url}v1/completions, GET ${srv.url}v1/models (model ${JSON.stringify(modelId)}; one generation at a time)`);
-  if (!srv.local) console.error(`warning: bound to ${srv.bound}, so other machines on the network can load the page${f.checkpoint ? ' and download the checkpoint' : ''}${api ? ' and generate on this GPU' : ''}`);
+  if (api) console.log(`API: POST ${srv.url}v1/completions, GET ${srv.url}v1/models (model ${JSON.stringify(modelId)}; one generation at a time${apiKey === undefined ? '' : `; the key of ${given.has('apiKey') ? '--api-key' : API_KEY_ENV} asked for`})`);
+  const generate = api && (apiKey === undefined ? ` and generate on this GPU (--api-key KEY, or ${API_KEY_ENV}, asks for a key)` : '');
+  if (!srv.local) console.error(`warning: bound to ${srv.bound}, so other machines on the network can load the page${f.checkpoint ? ' and download the checkpoint' : ''}${generate || ''}`);
   console.log(`open ${srv.url}  (Ctrl-C to stop)`);
   // until Ctrl-C, or until the GPU device of --api is lost: every generation would fail, so the server ends, saying why
   const lost = await new Promise<DeviceLostError | null>((done) => {
