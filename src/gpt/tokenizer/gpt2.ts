@@ -26,6 +26,9 @@ export function gpt2Chunks(text: string): string[] {
   return [...eachMatch(text, GPT2_SPLIT)];
 }
 
+/** GPT-2's end of a document: the one special token in its vocabulary, which gpt prepare writes between files. */
+export const END_OF_TEXT = '<|endoftext|>';
+
 /** GPT-2's byte-level BPE: with GPT-2's merges and <|endoftext|>, GPT-2's tokenizer exactly. */
 export class Gpt2Tokenizer extends ByteLevelBpe {
   readonly kind = 'gpt2';
