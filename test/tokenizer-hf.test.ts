@@ -183,10 +183,13 @@ describe('Hugging Face tokenizer.json', () => {
     expect(back.toJSON()).toEqual(tok.toJSON());
     expect((toHuggingFaceJSON(tok) as Json).added_tokens.map((t: Json) => t.special)).toEqual([true, false, false, false]);
     expect(Gpt2Tokenizer.fromJSON(tok.toJSON() as never).encode(text)).toEqual(want);
-    // lstrip, rstrip and single_word would change what matches: refused, naming the token
+    // lstrip, rstrip and single_word would change what matches (encode()'s, or encodeAllowingSpecial's of
+    // a special token: Hugging Face's lstrip takes the whitespace before it too): refused, naming the token
     for (const flag of ['lstrip', 'rstrip', 'single_word']) {
       const flagged = changed(json, (j) => (j.added_tokens[2][flag] = true));
       expect(() => tokenizerFromHuggingFace(flagged)).toThrow(`added token "<pad>" (special: false) has ${flag} true, which is not supported: only exact matches are`);
+      const special = changed(json, (j) => (j.added_tokens[0][flag] = true));
+      expect(() => tokenizerFromHuggingFace(special)).toThrow(`added token "<|endoftext|>" (special: true) has ${flag} true, which is not supported: only exact matches are`);
     }
     // Hugging Face matches those with normalized: false first, then the others between them (checked with
     // its tokenizers 0.23: "<|ab|>" before "x<|ab|>y" in "zx<|ab|>yz", though the latter starts further

@@ -6,9 +6,9 @@
 // that adds tokens) or their text (a decoder other than ByteLevel, none included) are refused rather
 // than ignored. Added tokens follow the merges as special tokens: those with special: false encode()
 // takes out of the text, as Hugging Face's tokenizers does (exact matches: lstrip, rstrip and
-// single_word are refused); special ones, as in GPT-2's encoder, it does not (Hugging Face's does:
-// "<|endoftext|>" in text is token 50256 there; encodeAllowingSpecial is so). `normalized` matters
-// only for the order of matching (a normalizer is refused): see refuseTwoPasses.
+// single_word are refused, on any added token); special ones, as in GPT-2's encoder, it does not
+// (Hugging Face's does: "<|endoftext|>" in text is token 50256 there; encodeAllowingSpecial is so).
+// `normalized` matters only for the order of matching (a normalizer is refused): see refuseTwoPasses.
 import { parseJSONText } from '../../io/json-text.js';
 import { BpeTokenizer } from './bpe.js';
 import { Gpt2Tokenizer } from './gpt2.js';
@@ -100,17 +100,22 @@ function vocabOf(json: Json, model: Json): Map<string, number> {
 
 // The added tokens with special: false, which Hugging Face takes out of the text before the model
 // does: exact matches of tokens past the merges (a token the merges make would be matched in place
-// of BPE's, which the tokenizer cannot do).
+// of BPE's, which the tokenizer cannot do). Any added token's lstrip, rstrip or single_word would
+// change what matches (encode()'s, or encodeAllowingSpecial's of a special token: Hugging Face's
+// lstrip takes the whitespace before the token into it): refused.
 function matchedOf(json: Json, special: readonly string[]): string[] {
-  const plain = (Array.isArray(json.added_tokens) ? (json.added_tokens as Json[]) : []).filter((t) => t.special === false);
-  return plain.map(({ content, id, ...flags }) => {
-    const name = `added token ${JSON.stringify(content)} (special: false)`;
+  const added = Array.isArray(json.added_tokens) ? (json.added_tokens as Json[]) : [];
+  for (const { content, special: isSpecial, ...flags } of added) {
     for (const flag of ['lstrip', 'rstrip', 'single_word']) {
-      if (flags[flag]) fail(`${name} has ${flag} true, which is not supported: only exact matches are`);
+      if (flags[flag]) fail(`added token ${JSON.stringify(content)} (special: ${isSpecial !== false}) has ${flag} true, which is not supported: only exact matches are`);
     }
-    if (!special.includes(content as string)) fail(`${name} has id ${id}, which model.vocab's merges make: matching it in the text is not supported`);
-    return content as string;
-  });
+  }
+  return added
+    .filter((t) => t.special === false)
+    .map(({ content, id }) => {
+      if (!special.includes(content as string)) fail(`added token ${JSON.stringify(content)} (special: false) has id ${id}, which model.vocab's merges make: matching it in the text is not supported`);
+      return content as string;
+    });
 }
 
 // Hugging Face matches the added tokens with normalized: false first, then those with normalized:
