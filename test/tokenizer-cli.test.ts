@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { buildDataset } from '../src/cli/data.js';
 import { gpt3EncoderDir, loadGpt2Tokenizer } from '../src/cli/tokenizer-files.js';
-import { BpeTokenizer, toHuggingFaceJSON } from '../src/gpt/tokenizer/index.js';
+import { BpeTokenizer, Gpt2Tokenizer, toHuggingFaceJSON } from '../src/gpt/tokenizer/index.js';
 import { loadCheckpoint } from '../src/node/index.js';
 import { corpusText, expectOneLine, gpt, tempDir, TINY } from './cli-helpers.js';
 import { setupDevice } from './helpers.js';
@@ -114,6 +114,21 @@ describe('<|endoftext|> spelled in a corpus', () => {
     const notes: string[] = []; // gpt train --data FILE tokenizes so
     await buildDataset(text, { source: 'spelled.txt', tokenizer: 'gpt2', vocabSize: 0, existing: GPT2, note: (line) => notes.push(line) });
     expect(notes).toEqual([expect.stringMatching(/^note: spelled\.txt spells "<\|endoftext\|>" 2 times: tokenized as text/)]);
+  });
+});
+
+describe('special tokens of a tokenizer.json spelled in a corpus', () => {
+  it('gpt prepare names those it found, and points to <|endoftext|> only where the corpus spells it', async () => {
+    const chat = new Gpt2Tokenizer(GPT2.merges, [...GPT2.special, '<|im_start|>', '<|im_end|>']);
+    const vocab = join(sandbox, 'chat-tokenizer.json');
+    writeFileSync(vocab, JSON.stringify(toHuggingFaceJSON(chat)));
+    const spelled = join(sandbox, 'chat.txt');
+    writeFileSync(spelled, `<|im_start|>user\n${TEXT.slice(0, 300)}<|im_end|>\n<|im_start|>assistant\n${TEXT.slice(300, 600)}<|im_end|>\n`);
+    const r = await gpt('prepare', '--data', spelled, '--tokenizer', 'gpt2', '--tokenizer-file', vocab, '--out-dir', join(sandbox, 'chat'));
+    expect(r.code, r.err).toBe(0);
+    const notes = r.out.split('\n').filter((line) => line.startsWith('note: '));
+    expect(notes).toEqual([expect.stringMatching(/^note: \S+chat\.txt spells "<\|im_start\|>" 2 times, "<\|im_end\|>" 2 times: tokenized as text/)]);
+    expect(notes[0]).not.toMatch(/endoftext/);
   });
 });
 

@@ -168,6 +168,30 @@ describe('Hugging Face tokenizer.json', () => {
   // between are tokenized as usual. The expected ids are written from that rule: GPT-2's own files
   // (encoder.json + vocab.bpe) encode the pieces, the added tokens take the ids the file gives them.
   // Added tokens with special: true stay text in encode() (GPT-2's encoder; encodeAllowingSpecial takes them).
+  // A special added token's lstrip takes in the whitespace before it (not past the previous token),
+  // rstrip that after it (Rust's char::is_whitespace: U+0085 is, U+FEFF is not). The ids are Hugging
+  // Face's tokenizers 0.23's, for the tokenizer.json toHuggingFaceJSON writes of this vocabulary.
+  it("keeps a special token's lstrip and rstrip, which encodeAllowingSpecial follows as Hugging Face does", () => {
+    const strips = { lstrip: ['<L>', '<B>', ' <S>'], rstrip: ['<R>', '<B>'] };
+    const tok = new Gpt2Tokenizer(GPT2.merges, [...GPT2.special, '<L>', '<R>', '<B>', ' <S>'], [], strips);
+    const back = tokenizerFromHuggingFace(JSON.stringify(toHuggingFaceJSON(tok))) as Gpt2Tokenizer;
+    expect(back.toJSON()).toEqual({ ...GPT2.toJSON(), special: tok.special, ...strips });
+    expect(Gpt2Tokenizer.fromJSON(back.toJSON()).toJSON()).toEqual(back.toJSON()); // through a checkpoint's JSON
+    const hugging: [string, number[]][] = [
+      ["a  <L> b", [64, 50257, 275]],
+      ["a <R>  \n b", [64, 220, 50258, 65]],
+      ["x \t<B>\u00a0 y<B>z", [87, 50259, 88, 50259, 89]],
+      ["<R> <L>", [50258, 50257]],
+      ["<R>  <L>  <B>  <R>", [50258, 50257, 50259, 50258]],
+      ["q\ufeff<L>\u0085<R>\u0085r", [80, 171, 119, 123, 50257, 126, 227, 50258, 81]],
+      ["  <L>", [50257]],
+      ["<R>  ", [50258]],
+      ["hi  <S>  <S> <|endoftext|> <L><L> end", [5303, 50260, 50260, 220, 50256, 50257, 50257, 886]],
+      ["a<|endoftext|>  <B><R> <R>", [64, 50256, 50259, 50258, 50258]],
+    ];
+    for (const [text, ids] of hugging) expect(back.encodeAllowingSpecial(text), JSON.stringify(text)).toEqual(ids);
+  });
+
   it('takes added tokens with special: false out of the text in encode(), as Hugging Face does (leftmost, then longest)', () => {
     const added = (id: number, content: string) => ({ id, content, single_word: false, lstrip: false, rstrip: false, normalized: true, special: false });
     const json = changed(huggingFaceGpt2('strings'), (j) => j.added_tokens.push(added(50257, 'hello wo'), added(50258, '<pad>'), added(50259, 'hello world'))); // the shorter first: longest must win
@@ -183,11 +207,14 @@ describe('Hugging Face tokenizer.json', () => {
     expect(back.toJSON()).toEqual(tok.toJSON());
     expect((toHuggingFaceJSON(tok) as Json).added_tokens.map((t: Json) => t.special)).toEqual([true, false, false, false]);
     expect(Gpt2Tokenizer.fromJSON(tok.toJSON() as never).encode(text)).toEqual(want);
-    // lstrip, rstrip and single_word would change what matches: refused, naming the token
+    // lstrip, rstrip and single_word would change what matches: refused, naming the token (a special
+    // token's single_word too; its lstrip and rstrip are kept: see the test below)
     for (const flag of ['lstrip', 'rstrip', 'single_word']) {
       const flagged = changed(json, (j) => (j.added_tokens[2][flag] = true));
       expect(() => tokenizerFromHuggingFace(flagged)).toThrow(`added token "<pad>" (special: false) has ${flag} true, which is not supported: only exact matches are`);
     }
+    const singleWord = changed(json, (j) => (j.added_tokens[0].single_word = true));
+    expect(() => tokenizerFromHuggingFace(singleWord)).toThrow('added token "<|endoftext|>" (special: true) has single_word true, which is not supported: only exact matches are');
     // Hugging Face matches those with normalized: false first, then the others between them (checked with
     // its tokenizers 0.23: "<|ab|>" before "x<|ab|>y" in "zx<|ab|>yz", though the latter starts further
     // left), where one leftmost-longest pass takes "x<|ab|>y": where tokens of the two kinds can overlap, refused

@@ -4,7 +4,7 @@
 // a .pt file, as nanoGPT's ckpt.pt (src/gpt/nanogpt-save.ts) with AdamW's moments where the
 // checkpoint has them, which nanoGPT's sample.py and train.py --init_from=resume read.
 import { stat } from 'node:fs/promises';
-import { basename, extname, join } from 'node:path';
+import { basename, dirname, extname, join } from 'node:path';
 import { initDevice } from '../device/device.js';
 import { disposeMoments } from '../gpt/checkpoint-upload.js';
 import { HF_FILES, hfLayoutProblem } from '../gpt/hf/index.js';
@@ -16,7 +16,7 @@ import { saveHFModel } from '../node/checkpoint-dir.js';
 import { loadHeadModel, readCheckpointHead, type CheckpointHead } from '../node/checkpoint-head.js';
 import { saveNanoGptFile } from '../node/nanogpt-file.js';
 import { pathExists } from '../node/regular-files.js';
-import { answeringSignals } from './ending-signals.js';
+import { writingInto } from './ending-signals.js';
 import { flagHelp, noPositional, parseFlags, UsageError, type FlagSpec } from './flags.js';
 import { fetchHubCheckpoints } from './hub-flags.js';
 import { CHECKPOINT_OR_KEYWORD, RUN_CHECKPOINT } from './path-flags.js';
@@ -65,7 +65,7 @@ export async function exportModel(args: string[]): Promise<number> {
   await initDevice();
   const { model, tokenizer } = await loadHeadModel(ckpt, { moments: false }, true);
   try {
-    await answeringSignals(() => saveHFModel(f.to, model, tokenizer)); // Ctrl-C: the half-written weights go too
+    await writingInto(f.to, () => saveHFModel(f.to, model, tokenizer)); // Ctrl-C: the half-written weights go too, and the directory made for them
   } finally {
     model.dispose();
   }
@@ -107,7 +107,7 @@ async function exportNanoGpt(head: CheckpointHead, to: string): Promise<number> 
       ...((meta.bestVal ?? meta.val) !== undefined && { bestVal: meta.bestVal ?? meta.val }),
       dataset: datasetName(meta.data, metaPkl !== null),
     });
-    await answeringSignals(() => saveNanoGptFile(to, torchSavePieces(root, to), metaPkl));
+    await writingInto(dirname(to), () => saveNanoGptFile(to, torchSavePieces(root, to), metaPkl));
     const optimizer = moments ? `AdamW's moments at iteration ${iterNum}` : `no AdamW moments${merged ? ' (LoRA adapters merged)' : ''}: train.py --init_from=resume starts them fresh at iteration ${iterNum}`;
     console.log(`wrote ${to} (nanoGPT's checkpoint, ${optimizer})${metaPkl ? `; meta.pkl beside it, which nanoGPT's sample.py reads as data/${datasetName(meta.data, true)}/meta.pkl` : ''}`);
   } finally {

@@ -3,7 +3,7 @@
 // may be larger than memory; the tokenizing pass, and a BPE vocabulary's counting, run on worker
 // threads (tokenizer-pool.ts), and progress shows on long work.
 import { join, resolve } from 'node:path';
-import { BpeTokenizer, countSpelledSpecial, describeLeftOut, describeSpelledSpecial, Gpt2Tokenizer, type KnownTokens } from '../gpt/tokenizer/index.js';
+import { BpeTokenizer, countSpelledSpecial, describeLeftOut, describeSpelledSpecial, END_OF_TEXT, Gpt2Tokenizer, type KnownTokens } from '../gpt/tokenizer/index.js';
 import { BUILTIN_CORPUS, isWithin, openCorpus, PIECE_BYTES, type Corpus, type CorpusPiece } from './corpus.js';
 import { BPE_VOCAB_SIZE, checkTokenizerFlagsApply, newTokenizer, TOKENIZER_DEFAULTS, TOKENIZER_DOCS, TOKENIZER_FILE_SHOWN, TOKENIZERS, VAL_FRACTION, writeDataset, emptyCorpus, removeDatasetTemps } from './data.js';
 import { flagHelp, noPositional, parseFlags, type FlagSpec } from './flags.js';
@@ -56,7 +56,7 @@ export async function prepare(args: string[]): Promise<number> {
         ? await learnBpe(corpus, threads, f.vocabSize, f.data)
         : await newTokenizer(texts(passOver(corpus, 'learning the vocabulary'), f.data), { tokenizer: f.tokenizer, vocabSize: f.vocabSize, tokenizerFile: f.tokenizerFile });
     // nanoGPT's openwebtext/prepare.py: each document followed by <|endoftext|>
-    const endOfText = corpus.separateDocuments && tokenizer instanceof Gpt2Tokenizer ? (tokenizer.specialId('<|endoftext|>') ?? null) : null;
+    const endOfText = corpus.separateDocuments && tokenizer instanceof Gpt2Tokenizer ? (tokenizer.specialId(END_OF_TEXT) ?? null) : null;
     const pool = tokenizerPool(tokenizer, threads);
     const counts = await writeDataset(dir, tokenizer, f.data, async (append) => {
       await inOrder(passOver(corpus, 'tokenizing'), pool, async (tokens, piece) => {

@@ -22,6 +22,15 @@ const fromUtf8 = new TextDecoder('utf-8', { ignoreBOM: true });
  * A pattern matching any of `names`, leftmost first and of those the longest (longer alternatives
  * first), as Hugging Face's added vocabulary matches; null for none.
  */
+/** The special tokens that take in the whitespace before them (Hugging Face's lstrip), and after them (rstrip), where matched. */
+export interface Strips {
+  lstrip?: readonly string[];
+  rstrip?: readonly string[];
+}
+
+// Rust's char::is_whitespace, which Hugging Face's lstrip and rstrip take (JavaScript's \s differs: U+FEFF, U+0085).
+const WHITE_SPACE = /^\p{White_Space}$/u;
+
 function anyOf(names: readonly string[]): RegExp | null {
   if (!names.length) return null;
   const longestFirst = [...names].sort((x, y) => y.length - x.length);
@@ -39,6 +48,8 @@ export abstract class ByteLevelBpe implements Tokenizer {
   readonly special: readonly string[];
   /** The special tokens that encode() takes out of the text wherever it spells them (Hugging Face's added tokens with special: false). */
   readonly matched: readonly string[];
+  readonly lstrip: readonly string[];
+  readonly rstrip: readonly string[];
   private readonly matchedPattern: RegExp | null;
   private readonly specialPattern: RegExp | null;
   private readonly byteIds: number[] = []; // byteIds[b]: the token of byte b
@@ -47,7 +58,7 @@ export abstract class ByteLevelBpe implements Tokenizer {
   private readonly cache = new Map<string, readonly number[]>();
 
   // `owner` names the tokenizer in errors.
-  protected constructor(private readonly owner: string, byteOrder: readonly number[], merges: readonly (readonly [number, number])[], special: readonly string[], matched: readonly string[] = []) {
+  protected constructor(private readonly owner: string, byteOrder: readonly number[], merges: readonly (readonly [number, number])[], special: readonly string[], matched: readonly string[] = [], strips: Strips = {}) {
     let total = byteOrder.length; // bytes of the tokens so far
     byteOrder.forEach((b, id) => {
       this.byteIds[b] = id;
@@ -82,6 +93,13 @@ export abstract class ByteLevelBpe implements Tokenizer {
       if (!this.special.includes(text)) throw new Error(`${owner}: matched token ${JSON.stringify(text)} is not one of the special tokens`);
     });
     this.matched = [...matched];
+    const stripping = (side: keyof Strips) =>
+      checkArray(owner, side, strips[side] ?? [], 'an array of special tokens').map((text) => {
+        if (!this.special.includes(text)) throw new Error(`${owner}: ${side} token ${JSON.stringify(text)} is not one of the special tokens`);
+        return text;
+      });
+    this.lstrip = stripping('lstrip');
+    this.rstrip = stripping('rstrip');
     this.matchedPattern = anyOf(this.matched);
     this.specialPattern = anyOf(this.special);
   }
@@ -112,7 +130,9 @@ export abstract class ByteLevelBpe implements Tokenizer {
     return Array.from(this.encodeTaking(checkText(`${this.owner}.encodeAllowingSpecial`, text), this.specialPattern));
   }
 
-  // The ids of text whose matches of `taken` (special tokens' texts) are those tokens, the rest BPE.
+  // The ids of text whose matches of `taken` (special tokens' texts) are those tokens, the rest BPE;
+  // a token of lstrip or rstrip takes in the whitespace on that side, as Hugging Face's added tokens
+  // do (not past the previous token's end; the next match is looked for after what it took in).
   private encodeTaking(text: string, taken: RegExp | null): Int32Array {
     let out = new Int32Array(1024);
     let length = 0;
@@ -129,11 +149,16 @@ export abstract class ByteLevelBpe implements Tokenizer {
       for (const chunk of this.chunks(plain)) add(this.encodeChunk(chunk));
     };
     const first = this.vocabSize - this.special.length;
+    const white = (at: number) => WHITE_SPACE.test(text[at]!); // every White_Space character is one UTF-16 unit
     let from = 0;
-    for (const m of taken ? text.matchAll(taken) : []) {
-      addPlain(text.slice(from, m.index));
+    if (taken) taken.lastIndex = 0; // exec's, whose next look starts where the token's whitespace ends
+    for (let m; taken && (m = taken.exec(text)); taken.lastIndex = from) {
+      let start = m.index;
+      if (this.lstrip.includes(m[0])) while (start > from && white(start - 1)) start--;
+      addPlain(text.slice(from, start));
       add([first + this.special.indexOf(m[0])]);
       from = m.index + m[0].length;
+      if (this.rstrip.includes(m[0])) while (from < text.length && white(from)) from++;
     }
     addPlain(text.slice(from));
     return out.slice(0, length);

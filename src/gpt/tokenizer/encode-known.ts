@@ -4,6 +4,7 @@
 // (A byte-level BPE tokenizer covers every text, so nothing is ever left out there.)
 import { ByteLevelBpe } from './byte-level-bpe.js';
 import { CharTokenizer, describeChar } from './char.js';
+import { END_OF_TEXT } from './gpt2.js';
 import { checkText, type Tokenizer } from './tokenizer.js';
 
 /** The result of encodeKnown(). */
@@ -73,10 +74,12 @@ export function countSpelledSpecial(tokenizer: Tokenizer, text: string, counts =
 /**
  * e.g. `spells "<|endoftext|>" 3 times: ...`; '' when `counts` has none. tiktoken's encode() refuses
  * such text by default; nanoGPT's prepare.py (encode_ordinary) and GPT-2's encoder keep it as text,
- * as encodeKnown does, but a corpus that separates its documents so (TinyStories does) means the token.
+ * as encodeKnown does, but a corpus that separates its documents so (TinyStories does) means the
+ * token: the one special token gpt prepare writes, which the note points to where it is spelled.
  */
 export function describeSpelledSpecial(counts: ReadonlyMap<string, number>): string {
   if (!counts.size) return '';
   const spelled = [...counts].map(([name, n]) => `${JSON.stringify(name)} ${n === 1 ? 'once' : `${n.toLocaleString('en-US')} times`}`).join(', ');
-  return `spells ${spelled}: tokenized as text, as nanoGPT's encode_ordinary does, not as the special token; \`gpt prepare --data DIR\` follows each file of DIR with <|endoftext|>`;
+  const separator = counts.has(END_OF_TEXT) ? `; \`gpt prepare --data DIR\` follows each file of DIR with ${END_OF_TEXT}` : '';
+  return `spells ${spelled}: tokenized as text, as nanoGPT's encode_ordinary does, not as ${counts.size === 1 ? 'the special token' : 'special tokens'}${separator}`;
 }

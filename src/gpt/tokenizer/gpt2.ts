@@ -7,7 +7,7 @@
 // as ordinary text, so no input can forge a document boundary; a caller that wants the token appends
 // specialId('<|endoftext|>') itself, and encodeAllowingSpecial() reads a prompt as nanoGPT's
 // sample.py does (its --start "<|endoftext|>" is token 50256). decode() writes a special token's text.
-import { ByteLevelBpe } from './byte-level-bpe.js';
+import { ByteLevelBpe, type Strips } from './byte-level-bpe.js';
 import { GPT2_BYTE_ORDER } from './byte-chars.js';
 import { eachMatch } from './split.js';
 import type { Gpt2TokenizerJSON } from './tokenizer.js';
@@ -26,23 +26,26 @@ export function gpt2Chunks(text: string): string[] {
   return [...eachMatch(text, GPT2_SPLIT)];
 }
 
+/** GPT-2's end of a document: the one special token in its vocabulary, which gpt prepare writes between files. */
+export const END_OF_TEXT = '<|endoftext|>';
+
 /** GPT-2's byte-level BPE: with GPT-2's merges and <|endoftext|>, GPT-2's tokenizer exactly. */
 export class Gpt2Tokenizer extends ByteLevelBpe {
   readonly kind = 'gpt2';
   private readonly specialIds: ReadonlyMap<string, number>;
 
   /** Merge i joins tokens [a, b] into token 256 + i; special[k] is token 256 + merges.length + k; encode() takes those `matched` out of the text. */
-  constructor(merges: readonly (readonly [number, number])[], special: readonly string[] = [], matched: readonly string[] = []) {
-    super('Gpt2Tokenizer', GPT2_BYTE_ORDER, merges, special, matched);
+  constructor(merges: readonly (readonly [number, number])[], special: readonly string[] = [], matched: readonly string[] = [], strips: Strips = {}) {
+    super('Gpt2Tokenizer', GPT2_BYTE_ORDER, merges, special, matched, strips);
     this.specialIds = new Map(this.special.map((text, k) => [text, this.vocabSize - this.special.length + k]));
   }
 
   static fromJSON(json: Gpt2TokenizerJSON): Gpt2Tokenizer {
-    const { merges, special, matched = [] } = json;
+    const { merges, special, matched = [], lstrip = [], rstrip = [] } = json;
     if (!Array.isArray(merges) || merges.length % 2) throw new Error('Gpt2Tokenizer.fromJSON: "merges" must be an array of token ids, two per merge');
     if (!Array.isArray(special)) throw new Error('Gpt2Tokenizer.fromJSON: "special" must be an array of strings');
     const pairs = Array.from({ length: merges.length / 2 }, (_, i) => [merges[2 * i]!, merges[2 * i + 1]!] as const);
-    return new Gpt2Tokenizer(pairs, special, matched);
+    return new Gpt2Tokenizer(pairs, special, matched, { lstrip, rstrip });
   }
 
   /** The id of a special token such as '<|endoftext|>', or undefined when the vocabulary has none of that name. */
@@ -52,7 +55,8 @@ export class Gpt2Tokenizer extends ByteLevelBpe {
 
   /** The merges flattened: for GPT-2, 442 kB of JSON where a list of pairs would take 590 kB. */
   toJSON(): Gpt2TokenizerJSON {
-    return { kind: 'gpt2', merges: this.merges.flat(), special: [...this.special], ...(this.matched.length && { matched: [...this.matched] }) };
+    const listed = (key: 'matched' | 'lstrip' | 'rstrip') => this[key].length && { [key]: [...this[key]] };
+    return { kind: 'gpt2', merges: this.merges.flat(), special: [...this.special], ...listed('matched'), ...listed('lstrip'), ...listed('rstrip') };
   }
 
   protected chunks(text: string): Iterable<string> {

@@ -7,10 +7,12 @@
 // than ignored. Added tokens follow the merges as special tokens: those with special: false encode()
 // takes out of the text, as Hugging Face's tokenizers does (exact matches: lstrip, rstrip and
 // single_word are refused); special ones, as in GPT-2's encoder, it does not (Hugging Face's does:
-// "<|endoftext|>" in text is token 50256 there; encodeAllowingSpecial is so). `normalized` matters
-// only for the order of matching (a normalizer is refused): see refuseTwoPasses.
+// "<|endoftext|>" in text is token 50256 there; encodeAllowingSpecial is so, following their lstrip
+// and rstrip; their single_word is refused).
+// `normalized` matters only for the order of matching (a normalizer is refused): see refuseTwoPasses.
 import { parseJSONText } from '../../io/json-text.js';
 import { BpeTokenizer } from './bpe.js';
+import type { Strips } from './byte-level-bpe.js';
 import { Gpt2Tokenizer } from './gpt2.js';
 import { CHUNK_PATTERN } from './split.js';
 import { byteLevelTokenizer, vocabFromStrings, vocabToStrings } from './vocab-strings.js';
@@ -36,7 +38,7 @@ export function toHuggingFaceJSON(tok: Gpt2Tokenizer | BpeTokenizer): Json {
     truncation: null,
     padding: null,
     added_tokens: tok.special.map((content, k) => ({
-      id: first + k, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: !tok.matched.includes(content),
+      id: first + k, content, single_word: false, lstrip: tok.lstrip.includes(content), rstrip: tok.rstrip.includes(content), normalized: false, special: !tok.matched.includes(content),
     })),
     normalizer: null,
     pre_tokenizer: tok instanceof Gpt2Tokenizer ? GPT2_PRE : OWN_PRE,
@@ -63,8 +65,8 @@ export function tokenizerFromHuggingFace(json: unknown): Gpt2Tokenizer | BpeToke
     return fail(`pre_tokenizer must be GPT-2's ByteLevel (add_prefix_space false) or webgpu-gpt's own Split + ByteLevel, got ${JSON.stringify(json.pre_tokenizer)}`);
   }
   const ids = vocabFromStrings(vocabOf(json, model), mergesOf(model));
-  refuseTwoPasses(Array.isArray(json.added_tokens) ? (json.added_tokens as Json[]) : []); // each {id, content}: vocabOf checked
-  return byteLevelTokenizer(split, { ...ids, matched: matchedOf(json, ids.special) });
+  refuseTwoPasses(addedTokens(json)); // each {id, content}: vocabOf checked
+  return byteLevelTokenizer(split, { ...ids, matched: matchedOf(json, ids.special), strips: stripsOf(json) });
 }
 
 // Settings that would change the tokens or the text decoded from them.
@@ -100,18 +102,32 @@ function vocabOf(json: Json, model: Json): Map<string, number> {
 
 // The added tokens with special: false, which Hugging Face takes out of the text before the model
 // does: exact matches of tokens past the merges (a token the merges make would be matched in place
-// of BPE's, which the tokenizer cannot do).
+// of BPE's, which the tokenizer cannot do). An added token's single_word would change what matches,
+// and so would lstrip and rstrip on one of these: refused (a special token's are stripsOf's).
 function matchedOf(json: Json, special: readonly string[]): string[] {
-  const plain = (Array.isArray(json.added_tokens) ? (json.added_tokens as Json[]) : []).filter((t) => t.special === false);
-  return plain.map(({ content, id, ...flags }) => {
-    const name = `added token ${JSON.stringify(content)} (special: false)`;
-    for (const flag of ['lstrip', 'rstrip', 'single_word']) {
-      if (flags[flag]) fail(`${name} has ${flag} true, which is not supported: only exact matches are`);
+  const added = addedTokens(json);
+  for (const { content, special: isSpecial, ...flags } of added) {
+    for (const flag of isSpecial === false ? ['lstrip', 'rstrip', 'single_word'] : ['single_word']) {
+      if (flags[flag]) fail(`added token ${JSON.stringify(content)} (special: ${isSpecial !== false}) has ${flag} true, which is not supported: only exact matches are`);
     }
-    if (!special.includes(content as string)) fail(`${name} has id ${id}, which model.vocab's merges make: matching it in the text is not supported`);
-    return content as string;
-  });
+  }
+  return added
+    .filter((t) => t.special === false)
+    .map(({ content, id }) => {
+      if (!special.includes(content as string)) fail(`added token ${JSON.stringify(content)} (special: false) has id ${id}, which model.vocab's merges make: matching it in the text is not supported`);
+      return content as string;
+    });
 }
+
+// The special added tokens that take in the whitespace before them (lstrip), and after them
+// (rstrip), where encodeAllowingSpecial matches them, as Hugging Face's tokenizers does.
+function stripsOf(json: Json): Strips {
+  const special = addedTokens(json).filter((t) => t.special !== false);
+  const flagged = (flag: keyof Strips) => special.filter((t) => t[flag] === true).map((t) => t.content as string);
+  return { lstrip: flagged('lstrip'), rstrip: flagged('rstrip') };
+}
+
+const addedTokens = (json: Json): Json[] => (Array.isArray(json.added_tokens) ? (json.added_tokens as Json[]) : []);
 
 // Hugging Face matches the added tokens with normalized: false first, then those with normalized:
 // true in the text between. One leftmost-longest pass over all of them (ours) finds the same matches

@@ -1,7 +1,7 @@
 export type { Tokenizer, TokenizerJSON, CharTokenizerJSON, BpeTokenizerJSON, Gpt2TokenizerJSON } from './tokenizer.js';
 export { CharTokenizer } from './char.js';
 export { BpeTokenizer, countChunks, type BpeTrainOptions } from './bpe.js';
-export { Gpt2Tokenizer, gpt2Chunks } from './gpt2.js';
+export { END_OF_TEXT, Gpt2Tokenizer, gpt2Chunks } from './gpt2.js';
 export { gpt2FromVocabFiles } from './gpt2-files.js';
 export { toHuggingFaceJSON, tokenizerFromHuggingFace } from './hf-json.js';
 export type { MergeProgress } from './train-bpe.js';

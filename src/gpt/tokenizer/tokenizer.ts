@@ -60,6 +60,9 @@ export interface Gpt2TokenizerJSON {
   special: string[];
   /** The special tokens that encode() takes out of the text (a Hugging Face added token with special: false); none when absent. */
   matched?: string[];
+  /** The special tokens that take in the whitespace before them (Hugging Face's lstrip), and after them (rstrip), where matched; none when absent. */
+  lstrip?: string[];
+  rstrip?: string[];
 }
 
 /** What a checkpoint stores of its tokenizer (toJSON()); tokenizerFromJSON() brings it back. */
