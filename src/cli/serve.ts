@@ -296,7 +296,7 @@ const SERVE_FLAGS: FlagSpec<typeof SERVE_DEFAULTS> = {
     checkpoint: `a checkpoint (directory or .safetensors file, a Hugging Face GPT-2 directory, or nanoGPT's ckpt.pt, converted as read), served at ${CHECKPOINT_URL} and loaded by the page`,
     root: 'directory to serve instead of web-dist/: it must hold the page, index.html',
     api: "also generate with --checkpoint's model on this machine's GPU: OpenAI's POST /v1/completions and GET /v1/models, one generation at a time",
-    apiKey: `with --api: requests under /v1/ must carry 'Authorization: Bearer KEY' (default: $${API_KEY_ENV}, else none asked for)`,
+    apiKey: `with --api: requests under /v1/ must carry 'Authorization: Bearer KEY' (else $${API_KEY_ENV}; where neither is set, none is asked for)`,
     dtype: `with --api: ${DTYPE_DOC}`,
     quiet: 'do not log requests',
   },
