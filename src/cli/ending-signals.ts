@@ -1,5 +1,5 @@
 // A command that writes files, ended by a signal (Ctrl-C, SIGTERM, a closed terminal's SIGHUP):
-// its writes under way (their temporary files, as large as a model's weights) go with it, after
+// its writes under way (their temporary files, as large as a model's weights) go with it, before
 // what the command itself answers (run-lock.ts: what the run leaves, then its lock); then the signal
 // is raised again, so that the process still ends as killed by it.
 import { removeUnfinishedWrites } from '../node/atomic-file.js';
@@ -8,7 +8,7 @@ import { makeDirectories, removeEmptyCreated } from '../node/regular-files.js';
 /** The signals that end a process by default without Node's 'exit' event. */
 const ENDING_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
 
-/** Runs `work`; a signal ending the process meanwhile first runs `answer` and deletes the writes under way. */
+/** Runs `work`; a signal ending the process meanwhile first deletes the writes under way, then runs `answer`. */
 export async function answeringSignals<T>(work: () => Promise<T>, answer: (signal: NodeJS.Signals) => void = () => {}): Promise<T> {
   const stop = () => {
     for (const signal of ENDING_SIGNALS) process.off(signal, ended);
@@ -16,10 +16,10 @@ export async function answeringSignals<T>(work: () => Promise<T>, answer: (signa
   const ended = (signal: NodeJS.Signals) => {
     stop();
     try {
-      answer(signal);
+      removeUnfinishedWrites(); // first: what `answer` tidies (a directory) may hold them until then
     } finally {
       try {
-        removeUnfinishedWrites();
+        answer(signal);
       } finally {
         process.kill(process.pid, signal);
       }
@@ -42,10 +42,7 @@ export async function writingInto<T>(dir: string, work: () => Promise<T>): Promi
   const created = await makeDirectories(dir);
   const tidy = () => removeEmptyCreated(created);
   try {
-    return await answeringSignals(work, () => {
-      removeUnfinishedWrites(); // first: the directory holds the half-written file until then
-      tidy();
-    });
+    return await answeringSignals(work, tidy);
   } finally {
     tidy();
   }
