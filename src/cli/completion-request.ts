@@ -4,7 +4,7 @@
 // accepted only at its neutral value, any other refused, so that no setting is silently ignored.
 // A bad value is an ApiError: HTTP 400 with one line naming the field, the value and what is allowed.
 import { randomInt } from 'node:crypto';
-import { isRecord, rangeProblem, type Range } from '../io/value-ranges.js';
+import { isRecord, rangeProblem, show, type Range } from '../io/value-ranges.js';
 
 /** An answer of OpenAI's error shape: `{ error: { message, type, param, code } }` with `status`. */
 export class ApiError extends Error {
@@ -63,9 +63,9 @@ const NEUTRAL: Record<string, { ok: (v: unknown) => boolean; allowed: string }> 
 };
 const FIELDS = ['model', 'prompt', ...Object.keys(NUMBERS), 'seed', 'stop', ...BOOLEANS, 'stream_options', ...Object.keys(NEUTRAL)];
 
-/** A value as JSON spells it, cut short: for messages. */
+/** A value as JSON spells it (value-ranges' show), cut short: for messages. */
 export const shown = (v: unknown): string => {
-  const json = JSON.stringify(v) ?? String(v);
+  const json = show(v);
   return json.length > 60 ? `${json.slice(0, 57)}...` : json;
 };
 
