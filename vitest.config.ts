@@ -17,5 +17,8 @@ export default defineConfig({
     // an empty cache (test/hub-download.test.ts points these at its mock hub)
     env: { GPT_AUTOTUNE: '0', GPT_CACHE_DIR: join(tmpdir(), 'webgpu-gpt-test-cache'), HF_HUB_OFFLINE: '1', HF_HUB_CACHE: join(tmpdir(), 'webgpu-gpt-test-hf-hub') },
     hookTimeout: 120_000,
+    // a poll waits on a page or a process doing GPU work on a loaded 2-core machine: vitest's 1 s
+    // default failed CI once (the page's Stop finishing its step under load); a failure is only slower
+    expect: { poll: { timeout: 30_000 } },
   },
 });
