@@ -65,6 +65,23 @@ describe("nanoGPT's Python config files", () => {
     expect(skipped).toEqual([{ name: 'wandb_run_name', value: null, line: 2, source: "'ft-' + str(time.time())" }]);
   });
 
+  it('a value goes on over lines as in Python: inside brackets, or after a backslash that ends the line (values from python3 exec)', () => {
+    const text = 'gradient_accumulation_steps = (\n    5 * 8  # ~0.5M tokens\n    // 4\n)\nmax_iters = 100 \\\n    * 3\nlearning_rate = (6e-4 +\n  # a comment line inside\n\n  0)\nout_dir = (\'out-\'\n  "ml")\nn = 1\n';
+    // python3 -c "g = {}; exec(open('ml.py').read(), g)": 10, 300, 0.0006, 'out-ml', 1
+    expect(read(text).map(({ name, value, line }) => [name, value, line])).toEqual([
+      ['gradient_accumulation_steps', { type: 'int', value: 10 }, 1],
+      ['max_iters', { type: 'int', value: 300 }, 5],
+      ['learning_rate', { type: 'float', value: 0.0006 }, 7],
+      ['out_dir', { type: 'str', value: 'out-ml' }, 11],
+      ['n', { type: 'int', value: 1 }, 13],
+    ]);
+    // a skipped setting's note shows its value as one line
+    expect(read("import time\nwandb_run_name = ('ft-' +  # when\n  str(time.time()))\n")[0]).toMatchObject({ line: 2, source: "('ft-' + str(time.time()))" });
+    // Python's SyntaxErrors stay refused, naming the line the value starts on
+    expect(() => read('x = 1\ny = (1 +\n  2\n')).toThrow('config c.py line 2: an unclosed parenthesis is not supported');
+    expect(() => read('x = 1 \\ # c\n  + 2\n')).toThrow("config c.py line 1: '\\' here is not supported");
+  });
+
   it('never take a value other than Python\'s: what Python reads otherwise or refuses is refused (values from python3)', () => {
     // Python's float // and % (divmod on fmod), -0 of an int is 0, ints exact to 2**53 - 1
     const python: [string, string, number][] = [

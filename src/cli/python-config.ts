@@ -1,7 +1,8 @@
 // nanoGPT's config files without Python: its configurator exec()s a config/*.py in train.py's
 // globals, and those files are `name = value` lines. Read here: comments and blank lines, `import x`,
 // and `name = expr` where expr is numbers (6e-4, 600_000), 'strings', True/False/None, + - * / // % **,
-// parentheses and names bound above (train.py's defaults or the file's own lines). Anything else is
+// parentheses and names bound above (train.py's defaults or the file's own lines); a value goes on over lines
+// as in Python (inside brackets, after a backslash). Anything else is
 // an error naming the line, not a guess.
 import { UsageError } from './usage-error.js';
 
@@ -93,22 +94,31 @@ export function readPythonConfig(text: string, where: string, scope: Readonly<Re
   const out: Assignment[] = [];
   const unread = new Map<string, number>(); // names set to what is not read here (lenient), by line
   // Python's open() ends a line at \n, \r\n or a lone \r
-  text.split(/\r\n|\r|\n/).forEach((source, index) => {
+  const lines = text.split(/\r\n|\r|\n/);
+  for (let index = 0; index < lines.length; index++) {
     const line = index + 1;
     const unsupported = (what: string) => new UsageError(`${where} line ${line}: ${what} is not supported (${SUBSET})`);
+    let source = lines[index]!;
     const tokens = tokenize(source, unsupported);
-    if (!tokens.length) return;
+    // Python's logical line goes on while a bracket is open, or after a backslash that ends the line
+    for (let next; (next = continuation(lines[index]!, tokens)) && index + 1 < lines.length; ) {
+      if (next === 'backslash') tokens.pop();
+      const more = lines[++index]!;
+      tokens.push(...tokenize(more, unsupported));
+      source = `${uncommented(source).replace(/\\$/, '').trimEnd()} ${uncommented(more).trim()}`;
+    }
+    if (!tokens.length) continue;
     if (/^\s/.test(source)) throw unsupported('an indented line'); // Python's IndentationError
     const [first, second] = tokens;
     if (first!.kind === 'name' && first!.text === 'import') {
       for (const module of importedModules(tokens.slice(1), unsupported)) names.set(module, { type: 'module', value: module });
-      return;
+      continue;
     }
     if (first!.kind !== 'name' || second?.text !== '=' || tokens.slice(2).some((t) => t.kind === 'op' && t.text === '=')) {
       throw unsupported(first!.kind === 'name' && KEYWORDS.has(first!.text) ? `'${first!.text}'` : `'${source.trim()}'`);
     }
     const name = first!.text;
-    const expr = source.slice(source.indexOf('=') + 1).replace(/\s#[^'"]*$/, '').trim();
+    const expr = uncommented(source.slice(source.indexOf('=') + 1)).trim();
     let value: PyValue | null = null;
     try {
       value = new Expression(tokens.slice(2), names, unread, unsupported, (what) => new UsageError(`${where} line ${line}: ${what}`)).parse();
@@ -123,9 +133,19 @@ export function readPythonConfig(text: string, where: string, scope: Readonly<Re
       unread.set(name, line);
     }
     out.push({ name, value, line, source: expr });
-  });
+  }
   return out;
 }
+
+/** Why the logical line of `tokens` goes on after the physical line `source`: an open bracket, a backslash at its very end, or neither (null). */
+function continuation(source: string, tokens: Token[]): 'bracket' | 'backslash' | null {
+  const depth = tokens.reduce((d, t) => (t.kind !== 'op' ? d : '([{'.includes(t.text) ? d + 1 : ')]}'.includes(t.text) ? d - 1 : d), 0);
+  if (depth > 0) return 'bracket';
+  return source.endsWith('\\') && tokens.at(-1)?.text === '\\' ? 'backslash' : null;
+}
+
+/** A line without its trailing comment (one after a space, with no quote in it). */
+const uncommented = (source: string) => source.replace(/\s#[^'"]*$/, '');
 
 /** The names `import a, b.c` binds (a, b); anything else (`from`, `as`) is unsupported. */
 function importedModules(tokens: Token[], unsupported: Unsupported): string[] {
@@ -222,6 +242,12 @@ class Expression {
       const inner = this.sum();
       if (!this.next(')')) throw this.unsupported(this.tokens[this.at] ? `'${this.tokens[this.at]!.text}' inside parentheses` : 'an unclosed parenthesis');
       return inner;
+    }
+    if (token.kind === 'string') {
+      // Python joins adjacent string literals ('out-' 'x'), across lines inside brackets too
+      let text = token.value!.value as string;
+      while (this.tokens[this.at]?.kind === 'string') text += this.tokens[this.at++]!.value!.value as string;
+      return { type: 'str', value: text };
     }
     if (token.value) return token.value;
     if (token.kind !== 'name' || KEYWORDS.has(token.text)) throw this.unsupported(`'${token.text}'`);
