@@ -242,6 +242,33 @@ warmup_iters = 100 # not super necessary potentially
     }
   });
 
+  it("from a checkpoint (init_from 'resume' or 'gpt2'), the model's shape is the checkpoint's over a Python config's, as train.py takes it; a flag that differs stays an error", async () => {
+    // a run of the README's CPU command (4 layers, 128 wide, block 64), resumed as `python train.py config/train_shakespeare_char.py --init_from=resume`
+    const config = write('shape.py', SHAKESPEARE_CHAR);
+    const ours = (await settings()).cfg;
+    const model = { vocabSize: 65, blockSize: 64, nLayer: 4, nHead: 4, nEmbd: 128, dropout: 0, bias: false };
+    const ckpt = { meta: { model, train: ours, trainer: { step: 100 } } } as unknown as Parameters<typeof trainingConfig>[2];
+    const from = async (resume: boolean, ...args: string[]) => {
+      const notes: string[] = [];
+      const { values, given, fromConfig, nanoGptShape } = await resolveFlags(args, TRAIN_FLAGS, () => {});
+      return { cfg: trainingConfig(values, given, ckpt, resume, fromConfig, nanoGptShape, (line) => notes.push(line)), notes };
+    };
+    const resumed = await from(true, config, '--init_from=resume', '--max_iters=200');
+    expect(resumed.cfg).toMatchObject({ nLayer: 4, nHead: 4, nEmbd: 128, blockSize: 64, bias: false, dropout: 0.2, maxIters: 200 }); // dropout is the config's, as in train.py
+    expect(resumed.notes).toEqual([
+      "the model's shape is the checkpoint's, as nanoGPT's train.py takes it with init_from 'resume' or 'gpt2*': block_size 64, n_layer 4, n_head 4, n_embd 128 (config shape.py sets 256, 6, 6, 384)",
+    ]);
+    // fine-tuning: a block_size below the checkpoint's crops it (train.py's crop_block_size), one above it gives way
+    expect((await from(false, config, '--block_size=32')).cfg).toMatchObject({ nLayer: 4, blockSize: 32 });
+    expect((await from(false, config)).cfg).toMatchObject({ nLayer: 4, nEmbd: 128, blockSize: 64 });
+    // nanoGPT ignores these too; a flag here is refused, in one line, rather than dropped
+    await expect(from(true, config, '--n_layer=6', '--max_iters=200')).rejects.toThrow("flag --n-layer 6 differs from the checkpoint's 4: the model's shape cannot change with --init-from");
+    // resuming at a shorter block would cut the position embeddings that AdamW's state is of (train.py would fail at its first step)
+    await expect(from(true, write('short.py', `${SHAKESPEARE_CHAR}block_size = 32\n`), '--max_iters=200')).rejects.toThrow("config short.py line 24: 'block_size' 32 differs from the checkpoint's 64");
+    // a JSON config is ours: its shape is checked as flags are
+    await expect(from(true, write('shape.json', '{"n_layer": 6}'), '--max_iters=200')).rejects.toThrow("config shape.json: 'nLayer' 6 differs from the checkpoint's 4");
+  });
+
   it("--key=value keeps the type of train.py's value, as nanoGPT's configurator asserts (an int taken as a float); each error one line", async () => {
     const config = write('t.py', SHAKESPEARE_CHAR);
     expect((await settings(config, '--bias=True', '--max_iters=1_000', '--learning_rate=1e-3', "--out_dir='o'", '--dropout=0')).values).toMatchObject({ bias: true, maxIters: 1000, outDir: 'o', dropout: 0 });

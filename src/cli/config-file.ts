@@ -121,7 +121,7 @@ export async function resolveSettings<T extends Record<string, unknown> & { conf
   if (bare !== undefined) checkPathSettings(spec, { ...cli.values, config: bare } as T, ['config'], () => 'config file');
   else if (cli.given.has('config')) checkPathSettings(spec, cli.values, ['config']);
   const path = bare ?? cli.values.config;
-  const settings = path ? await withConfigFile(path, bare === undefined ? cli.given : parseFlags(args.slice(cli.positionalAt[0]! + 1), spec, false).given) : { values: cli.values, given: new Set<string>(cli.given), names: new Map(), underneath: new Set<string>() };
+  const settings = path ? await withConfigFile(path, bare === undefined ? cli.given : parseFlags(args.slice(cli.positionalAt[0]! + 1), spec, false).given) : { values: cli.values, given: new Set<string>(cli.given), names: new Map(), underneath: new Set<string>(), fromPython: new Set<string>() };
   if (settings.values.data && settings.values.dataDir) throw new UsageError('give --data or --data-dir, not both');
   return settings;
 
@@ -140,16 +140,18 @@ export async function resolveSettings<T extends Record<string, unknown> & { conf
       const differ = [...underneath].filter((key) => values[key] !== spec.defaults[key]).map((key) => `${flagName(key)} ${file.script!.underneathShown?.[key] ?? showDefault(values[key])}`);
       note(`config ${path} runs over nanoGPT's ${file.script.script} defaults, as nanoGPT runs it: the settings neither it nor a flag gives take those${differ.length ? `, not ours: ${differ.join(', ')}` : ' (ours, where it leaves one out)'}`);
     }
-    return { values, given, names, underneath };
+    const fromPython = new Set(file.script ? Object.keys(file.values).filter((key) => !after.has(key)) : []);
+    return { values, given, names, underneath, fromPython };
   }
 }
 
-/** A command's settings; `given`: set on the command line or in the config file; `underneath`: set by a Python config's nanoGPT defaults alone; `names`: how an error names a setting from the file. */
+/** A command's settings; `given`: set on the command line or in the config file; `underneath`: set by a Python config's nanoGPT defaults alone; `fromPython`: set by a Python config's own lines (no flag after it); `names`: how an error names a setting from the file. */
 interface Settings<T> {
   values: T;
   given: Set<string>;
   names: Map<string, string>;
   underneath: Set<string>;
+  fromPython: Set<string>;
 }
 
 export function pick<T extends object>(o: T, keys: string[]): Partial<T> {

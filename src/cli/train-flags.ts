@@ -10,7 +10,7 @@ import type { ComputeDtype } from '../nn/autocast.js';
 import { pick, resolveSettings, settingName } from './config-file.js';
 import { BUILTIN_CORPUS } from './corpus.js';
 import { BPE_VOCAB_SIZE, checkTokenizerFlagsApply, TOKENIZER_DEFAULTS, TOKENIZER_DOCS, TOKENIZER_FILE_SHOWN, TOKENIZERS, VAL_FRACTION_OF_PREPARE } from './data.js';
-import { checkPathSettings, flagHelp, flagName, printNote, UsageError, type FlagSpec, type Note } from './flags.js';
+import { checkPathSettings, flagHelp, flagName, printNote, pyName, showPython, UsageError, type FlagSpec, type Note } from './flags.js';
 import { fetchHubCheckpoints } from './hub-flags.js';
 import { NANOGPT_TRAIN } from './nanogpt-settings.js';
 import { CHECKPOINT_OR_HUB, CHECKPOINT_OR_KEYWORD, DATA_DIR, TEXT_SOURCE } from './path-flags.js';
@@ -123,8 +123,12 @@ const LORA_KEYS = ['loraRank', 'loraAlpha', 'loraDropout', 'loraTargets'] as con
  * a Python config's defaults: resolveSettings); each value checked against its range (TRAIN_FLAGS or
  * DISTILL_FLAGS). `fromConfig`: each setting whose value is the config file's, named as its errors name it.
  */
-export async function resolveFlags<F extends TrainFlags>(args: string[], spec: FlagSpec<F>, note: Note = printNote): Promise<{ values: F; given: Set<string>; fromConfig: ReadonlyMap<string, string> }> {
-  const { values, given, names: fromConfig, underneath } = await resolveSettings(args, spec, note);
+export async function resolveFlags<F extends TrainFlags>(
+  args: string[],
+  spec: FlagSpec<F>,
+  note: Note = printNote,
+): Promise<{ values: F; given: Set<string>; fromConfig: ReadonlyMap<string, string>; nanoGptShape: ReadonlySet<string> }> {
+  const { values, given, names: fromConfig, underneath, fromPython } = await resolveSettings(args, spec, note);
   // train.py's defaults under a Python config apply as its own settings do; the model's shape and
   // tokenizer, as in nanoGPT, are a checkpoint's (or the data's) where there is one
   for (const key of underneath) if (!([...SHAPE_KEYS, 'tokenizer'] as string[]).includes(key)) given.add(key);
@@ -132,19 +136,35 @@ export async function resolveFlags<F extends TrainFlags>(args: string[], spec: F
   checkPathSettings(spec, values, [...given].filter((key) => key !== 'config'), settingName(fromConfig));
   if (given.has('overwrite') && values.initFrom === 'resume') throw new UsageError('flag --overwrite does not apply to --init-from resume, which continues the checkpoint');
   await fetchHubCheckpoints(spec, values, given, settingName(fromConfig));
-  return { values, given, fromConfig };
+  return { values, given, fromConfig, nanoGptShape: new Set(SHAPE_KEYS.filter((key) => fromPython.has(key))) };
 }
 
 /**
  * The run's training config: the flags; when fine-tuning, with the checkpoint's model shape; when
  * resuming, the checkpoint's own config with the flags given on top. Checked as a whole; an error
  * names each setting where its value came from (`fromConfig`: the config file's, see resolveFlags).
+ * The shape a Python config sets (`nanoGptShape`) gives way to the checkpoint's, noted, as nanoGPT's
+ * train.py takes the checkpoint's model_args, a shorter block_size aside (cut when fine-tuning).
  */
-export function trainingConfig(values: TrainFlags, given: Set<string>, ckpt: Pick<Checkpoint, 'meta'> | null, resume: boolean, fromConfig: ReadonlyMap<string, string> = new Map()): TrainConfig {
+export function trainingConfig(
+  values: TrainFlags,
+  given: Set<string>,
+  ckpt: Pick<Checkpoint, 'meta'> | null,
+  resume: boolean,
+  fromConfig: ReadonlyMap<string, string> = new Map(),
+  nanoGptShape: ReadonlySet<string> = new Set(),
+  note: Note = printNote,
+): TrainConfig {
   const setting = settingName(fromConfig);
   let cfg: TrainConfig = pick(values, Object.keys(TRAIN_DEFAULTS)) as TrainConfig;
   if (ckpt) {
     const model = { ...ckpt.meta.model, shareLayers: ckpt.meta.model.shareLayers ?? 1 }; // absent: none shared
+    const yielding = SHAPE_KEYS.filter((key) => nanoGptShape.has(key) && values[key] !== model[key] && !(key === 'blockSize' && values.blockSize < model.blockSize));
+    if (yielding.length) {
+      const shape = yielding.map((key) => `${pyName(key)} ${showPython(model[key])}`).join(', ');
+      note(`the model's shape is the checkpoint's, as nanoGPT's train.py takes it with init_from 'resume' or 'gpt2*': ${shape} (config ${values.config} sets ${yielding.map((key) => showPython(values[key])).join(', ')})`);
+      given = new Set([...given].filter((key) => !(yielding as string[]).includes(key)));
+    }
     // fine-tuning at a shorter context cuts the position embeddings (nanoGPT's crop_block_size)
     const fineTuningBlock = !resume && given.has('blockSize');
     if (fineTuningBlock && values.blockSize > model.blockSize) {
