@@ -281,6 +281,11 @@ warmup_iters = 100 # not super necessary potentially
       [['--max_iters=0'], "flag --max_iters must be an integer >= 1, got '0'"],
     ];
     for (const [args, message] of refused) await expect(settings(config, ...args), args.join(' ')).rejects.toThrow(message);
+    // a name taken as another setting is named as given when that setting's path is looked at
+    for (const args of [['--dataset=nope'], ['--dataset', 'nope'], [config, '--dataset=nope'], ['--dataset=nope', '--config', config]]) {
+      await expect(settings(...args), args.join(' ')).rejects.toThrow(/^flag --dataset names data.nope, which does not exist$/);
+    }
+    expect((await settings('--dataset=nope', config)).values.dataDir).toBe(join('data', 'shakespeare_char')); // the file's, after the flag
     await expect(settings(write('u.py', 'n_layers = 3\n'))).rejects.toThrow("config u.py line 1: 'n_layers' is no setting of nanoGPT's train.py nor of this command (see --help)");
     // every unknown name at once, as a JSON config's (README: "A config file's unknown keys are all named at once")
     await expect(settings(write('u2.py', 'n_layers = 3\nmax_iters = 10\nfoo = n_layers\nn_layers = 4\n'))).rejects.toThrow("config u2.py: 2 names are no setting of nanoGPT's train.py nor of this command: 'n_layers' (line 1), 'foo' (line 3) (see --help)");

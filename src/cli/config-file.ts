@@ -121,7 +121,9 @@ export async function resolveSettings<T extends Record<string, unknown> & { conf
   if (bare !== undefined) checkPathSettings(spec, { ...cli.values, config: bare } as T, ['config'], () => 'config file');
   else if (cli.given.has('config')) checkPathSettings(spec, cli.values, ['config']);
   const path = bare ?? cli.values.config;
-  const settings = path ? await withConfigFile(path, bare === undefined ? cli.given : parseFlags(args.slice(cli.positionalAt[0]! + 1), spec, false).given) : { values: cli.values, given: new Set<string>(cli.given), names: new Map(), underneath: new Set<string>(), fromPython: new Set<string>() };
+  const settings = path
+    ? await withConfigFile(path, bare === undefined ? cli.given : parseFlags(args.slice(cli.positionalAt[0]! + 1), spec, false).given)
+    : { values: cli.values, given: new Set<string>(cli.given), names: cli.names, underneath: new Set<string>(), fromPython: new Set<string>() };
   if (settings.values.data && settings.values.dataDir) throw new UsageError('give --data or --data-dir, not both');
   return settings;
 
@@ -135,7 +137,8 @@ export async function resolveSettings<T extends Record<string, unknown> & { conf
     const underneath = new Set(Object.keys(file.underneath).filter((key) => !given.has(key)));
     // data under a Python config is train.py's dataset, read as train.py reads it: a text given as --data takes its place, with our tokenizer
     if (values.data && underneath.delete('dataDir')) Object.assign(values, { dataDir: '' }, underneath.delete('tokenizer') && { tokenizer: spec.defaults.tokenizer });
-    const names = new Map([...file.names].filter(([key]) => !after.has(key) && (underneath.has(key) || !Object.hasOwn(file.underneath, key))));
+    const fileNames = [...file.names].filter(([key]) => !after.has(key) && (underneath.has(key) || !Object.hasOwn(file.underneath, key)));
+    const names = new Map([...fileNames, ...[...cli.names].filter(([key]) => after.has(key))]);
     if (file.script) {
       const differ = [...underneath].filter((key) => values[key] !== spec.defaults[key]).map((key) => `${flagName(key)} ${file.script!.underneathShown?.[key] ?? showDefault(values[key])}`);
       note(`config ${path} runs over nanoGPT's ${file.script.script} defaults, as nanoGPT runs it: the settings neither it nor a flag gives take those${differ.length ? `, not ours: ${differ.join(', ')}` : ' (ours, where it leaves one out)'}`);
@@ -145,7 +148,7 @@ export async function resolveSettings<T extends Record<string, unknown> & { conf
   }
 }
 
-/** A command's settings; `given`: set on the command line or in the config file; `underneath`: set by a Python config's nanoGPT defaults alone; `fromPython`: set by a Python config's own lines (no flag after it); `names`: how an error names a setting from the file. */
+/** A command's settings; `given`: set on the command line or in the config file; `underneath`: set by a Python config's nanoGPT defaults alone; `fromPython`: set by a Python config's own lines (no flag after it); `names`: how an error names a setting from the file, or given under another name (`flag --dataset`). */
 interface Settings<T> {
   values: T;
   given: Set<string>;

@@ -74,18 +74,20 @@ const DECIMAL = /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i;
 /**
  * The flags in `args`, each value checked; then the paths given, unless `checkPaths` is false (a
  * caller with more settings to read first). nanoGPT's names are taken as the command's nanoGPT
- * script has them (those skipped are noted). `positionalAt`: where each positional argument stands in `args`.
+ * script has them (those skipped are noted). `positionalAt`: where each positional argument stands in `args`;
+ * `names`: how an error names a setting given under another name (`flag --dataset` for dataDir).
  */
 export function parseFlags<T extends Record<string, unknown>>(
   args: string[],
   spec: FlagSpec<T>,
   checkPaths = true,
   note: Note = () => {},
-): { values: T; positional: string[]; positionalAt: number[]; given: Set<keyof T & string> } {
+): { values: T; positional: string[]; positionalAt: number[]; given: Set<keyof T & string>; names: Map<string, string> } {
   const values: Record<string, unknown> = { ...spec.defaults };
   const positional: string[] = [];
   const positionalAt: number[] = [];
   const given = new Set<keyof T & string>();
+  const names = new Map<string, string>();
   for (let i = 0; i < args.length; i++) {
     const arg = args[i]!;
     if (!arg.startsWith('--')) {
@@ -124,9 +126,11 @@ export function parseFlags<T extends Record<string, unknown>>(
     checkSetting(spec, setting[0], setting[1], name, setting[0] === key ? shown : undefined);
     values[setting[0]] = setting[1];
     given.add(setting[0] as keyof T & string);
+    if (setting[0] === key) names.delete(key);
+    else names.set(setting[0], name);
   }
-  if (checkPaths) checkPathSettings(spec, values as T, given);
-  return { values: values as T, positional, positionalAt, given };
+  if (checkPaths) checkPathSettings(spec, values as T, given, (key) => names.get(key) ?? `flag ${flagName(key)}`);
+  return { values: values as T, positional, positionalAt, given, names };
 }
 
 /** nanoGPT's spelling of a setting key: gradientAccumulationSteps is gradient_accumulation_steps. */
