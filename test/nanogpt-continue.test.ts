@@ -6,7 +6,7 @@
 // steps (the CLI cannot take fixed batches) in float32: each weight within 1e-6 of torch's,
 // relative to the largest of its tensor (measured: 1.1e-7; an Adam step moves a weight by about
 // lr, 1e-2 here, and fresh moments, the mutation checked below, land 1e-3 and more away).
-import { cpSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { modelFromCheckpoint } from '../src/gpt/checkpoint.js';
@@ -164,7 +164,7 @@ describe('gpt train --init-from ckpt.pt --continue', () => {
 describe("nanoGPT's out_dir where a run of ours is read", () => {
   const dir = tempDir('nanogpt-out-dir');
 
-  it('--init-from resume, and --out-dir of sample, eval and export, name its ckpt.pt and the flag that reads it, in one line', async () => {
+  it('--out-dir of sample, eval and export reads its ckpt.pt, as sample.py --out_dir=DIR; --init-from resume, which would continue it otherwise, names the flags that do', async () => {
     const out = join(dir, 'out-shakespeare-char');
     mkdirSync(out, { recursive: true });
     cpSync(join(FIXTURES, CKPT), join(out, 'ckpt.pt'));
@@ -174,10 +174,18 @@ describe("nanoGPT's out_dir where a run of ours is read", () => {
       2,
       new RegExp(`^gpt train: --init-from resume continues a run of ours in --out-dir, and ${out} holds nanoGPT's ${file} instead \\(no checkpoint\\.json\\): continue its run with --init-from ${file} --continue$`),
     );
-    for (const command of ['sample', 'eval', 'export']) {
-      const r = await gpt(command, `--out_dir=${out}`, ...(command === 'export' ? ['--to', join(dir, 'hf')] : []));
-      expectOneLine(r, 2, new RegExp(`^gpt ${command}: flag --out-dir names ${out}, which holds no checkpoint \\(no checkpoint\\.json, nor a Hugging Face model's config\\.json\\); it holds nanoGPT's ckpt\\.pt: give --init-from ${file}$`));
-    }
+    // sample.py's vocabulary: meta.pkl beside it (as gpt export writes it), where data/<dataset>/ has none
+    cpSync(join(FIXTURES, 'nanogpt-meta.pkl'), join(out, 'meta.pkl'));
+    const sampled = await gpt('sample', `--out_dir=${out}`, '--max_new_tokens=8', '--num_samples=1');
+    expect(sampled.code, sampled.err).toBe(0);
+    expect(sampled.err).toMatch(/^--- 8 tokens in /m);
+    writeFileSync(join(dir, 'corpus.txt'), CHARS.repeat(100));
+    const evaluated = await gpt('eval', `--out_dir=${out}`, `--data=${join(dir, 'corpus.txt')}`, '--eval_iters=1', '--batch_size=2');
+    expect(evaluated.code, evaluated.err).toBe(0);
+    expect(evaluated.out).toMatch(/train loss \d+\.\d+, val loss \d+\.\d+/);
+    const exported = await gpt('export', `--out_dir=${out}`, '--to', join(dir, 'hf'));
+    expect(exported.code, exported.err).toBe(0);
+    expect(existsSync(join(dir, 'hf', 'model.safetensors'))).toBe(true);
     expectOneLine(await gpt('info', out), 2, new RegExp(`^gpt info: argument PATH names ${out}, which holds no checkpoint .*; it holds nanoGPT's ckpt\\.pt: give the file, ${file}$`));
     // a directory of ours beside it is read as before
     expectOneLine(await gpt('train', '--init-from', 'resume', '--out-dir', join(dir, 'missing')), 2, /^gpt train: --init-from resume continues the run in --out-dir, and .*missing does not exist: give the run's directory/);

@@ -27,8 +27,8 @@ export interface PathRule {
   hub?: boolean;
   /** A new file whose directory, missing, is created with its parents (as a new directory's are). */
   createsDirectory?: boolean;
-  /** A checkpoint directory read as nanoGPT's out_dir, whose ckpt.pt another flag reads (--out-dir's: --init-from). */
-  fileFlag?: string;
+  /** A checkpoint directory read as nanoGPT's out_dir: its ckpt.pt is the checkpoint where it holds none of ours (runCheckpoint). */
+  outDir?: boolean;
 }
 
 /** A flag's rule, or one by its value (null: the value names no path, such as 'resume' or a URL). */
@@ -82,7 +82,8 @@ export function pathFlagProblem(name: string, value: string, flag: PathFlag): st
   if (!writes && s.isFile() && s.size === 0) return `${name} names ${value}, which is empty`;
   if (rule.use === 'checkpoint' && s.isDirectory() && !holdsCheckpoint(path)) {
     const file = nanoGptFileIn(path);
-    const instead = file ? `; it holds nanoGPT's ${NANOGPT_FILE}: give ${rule.fileFlag ? `${rule.fileFlag} ${file}` : `the file, ${file}`}` : '';
+    if (file && rule.outDir) return null;
+    const instead = file ? `; it holds nanoGPT's ${NANOGPT_FILE}: give the file, ${file}` : '';
     return `${name} names ${value}, which holds no checkpoint (no ${MANIFEST_FILE}, nor a Hugging Face model's ${HF_FILES.config})${instead}`;
   }
   return null;
@@ -128,8 +129,13 @@ export function nanoGptFileIn(dir: string): string | null {
   return existsSync(file) ? file : null;
 }
 
-/** --out-dir of a command that reads the checkpoint there (sample, eval, export): nanoGPT's out_dir holds a ckpt.pt, which --init-from reads. */
-export const RUN_CHECKPOINT: PathRule = { use: 'checkpoint', fileFlag: '--init-from' };
+/** --out-dir of a command that reads the checkpoint there (sample, eval, export): nanoGPT's out_dir holds a ckpt.pt, read as sample.py reads it. */
+export const RUN_CHECKPOINT: PathRule = { use: 'checkpoint', outDir: true };
+
+/** The checkpoint in run directory `dir` (RUN_CHECKPOINT's): ours or a Hugging Face model, else nanoGPT's ckpt.pt there, as its sample.py's init_from='resume' reads out_dir. */
+export function runCheckpoint(dir: string): string {
+  return existsSync(dir) && statSync(dir).isDirectory() && !holdsCheckpoint(dir) ? (nanoGptFileIn(dir) ?? dir) : dir;
+}
 
 /** Whether a directory holds a checkpoint of ours (its manifest) or a Hugging Face model (its config.json). */
 function holdsCheckpoint(dir: string): boolean {
