@@ -250,8 +250,8 @@ warmup_iters = 100 # not super necessary potentially
     const ckpt = { meta: { model, train: ours, trainer: { step: 100 } } } as unknown as Parameters<typeof trainingConfig>[2];
     const from = async (resume: boolean, ...args: string[]) => {
       const notes: string[] = [];
-      const { values, given, fromConfig, nanoGptShape } = await resolveFlags(args, TRAIN_FLAGS, () => {});
-      return { cfg: trainingConfig(values, given, ckpt, resume, fromConfig, nanoGptShape, (line) => notes.push(line)), notes };
+      const { values, given, fromConfig, fromNanoGpt } = await resolveFlags(args, TRAIN_FLAGS, () => {});
+      return { cfg: trainingConfig(values, given, ckpt, resume, fromConfig, fromNanoGpt, (line) => notes.push(line)), notes };
     };
     const resumed = await from(true, config, '--init_from=resume', '--max_iters=200');
     expect(resumed.cfg).toMatchObject({ nLayer: 4, nHead: 4, nEmbd: 128, blockSize: 64, bias: false, dropout: 0.2, maxIters: 200 }); // dropout is the config's, as in train.py

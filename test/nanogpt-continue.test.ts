@@ -148,6 +148,17 @@ describe('gpt train --init-from ckpt.pt --continue', () => {
     expect(r.out).toContain('done: 2 steps');
   });
 
+  it("under a Python config, its AdamW settings and train.py's defaults give way to the checkpoint's, as train.py's optimizer.load_state_dict restores them", async () => {
+    const { ckpt, data } = checkout(CKPT);
+    // nanoGPT's `python train.py config/c.py --init_from=resume`: the config's beta2 and weight_decay are not the run's (0.95, 0.1)
+    const config = join(dir, 'continue.py');
+    writeFileSync(config, 'beta2 = 0.99\nweight_decay = 0.2\nmax_iters = 5\nlog_interval = 1\neval_iters = 1\nbatch_size = 2\nblock_size = 16\ngradient_accumulation_steps = 1\nlearning_rate = 1e-2\nmin_lr = 1e-3\nwarmup_iters = 2\nlr_decay_iters = 10\n');
+    const r = await gpt('train', config, `--init_from=${ckpt}`, '--continue', `--data=${data}`, '--out_dir', join(dir, 'run-config'));
+    expect(r.code, r.err).toBe(0);
+    expect(r.out).toContain(`(lr ${torchRun.lrs[0]!.toExponential(2)}; its last step's 1.00e-2), its --weight-decay 0.1, --beta2 0.95; nanoGPT saves no random state`);
+    torchRun.lrs.slice(0, 2).forEach((lr, k) => expect(r.out).toMatch(new RegExp(`step ${4 + k}: loss [\\d.]+, lr ${lr.toExponential(2)}`)));
+  });
+
   it('refuses in one line: no ckpt.pt, gpt distill, a setting given otherwise, no steps left, another block size, groups not nanoGPT\'s', async () => {
     const { ckpt, data } = checkout(CKPT);
     const run = (...args: string[]) => gpt('train', '--continue', '--data', data, ...small, '--out-dir', join(dir, 'refused'), ...args);

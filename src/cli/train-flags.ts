@@ -121,13 +121,15 @@ const LORA_KEYS = ['loraRank', 'loraAlpha', 'loraDropout', 'loraTargets'] as con
 /**
  * Defaults, then the config file, then the command line (nanoGPT's order for a bare config file and
  * a Python config's defaults: resolveSettings); each value checked against its range (TRAIN_FLAGS or
- * DISTILL_FLAGS). `fromConfig`: each setting whose value is the config file's, named as its errors name it.
+ * DISTILL_FLAGS). `fromConfig`: each setting whose value is the config file's, named as its errors name it;
+ * `fromNanoGpt`: each whose value is a Python config's or its nanoGPT script's default (no flag's), which
+ * a checkpoint's own gives way to as nanoGPT's train.py lets it (trainingConfig, nanoGptRunToContinue).
  */
 export async function resolveFlags<F extends TrainFlags>(
   args: string[],
   spec: FlagSpec<F>,
   note: Note = printNote,
-): Promise<{ values: F; given: Set<string>; fromConfig: ReadonlyMap<string, string>; nanoGptShape: ReadonlySet<string> }> {
+): Promise<{ values: F; given: Set<string>; fromConfig: ReadonlyMap<string, string>; fromNanoGpt: ReadonlySet<string> }> {
   const { values, given, names: fromConfig, underneath, fromPython } = await resolveSettings(args, spec, note);
   // train.py's defaults under a Python config apply as its own settings do; the model's shape and
   // tokenizer, as in nanoGPT, are a checkpoint's (or the data's) where there is one
@@ -136,14 +138,14 @@ export async function resolveFlags<F extends TrainFlags>(
   checkPathSettings(spec, values, [...given].filter((key) => key !== 'config'), settingName(fromConfig));
   if (given.has('overwrite') && values.initFrom === 'resume') throw new UsageError('flag --overwrite does not apply to --init-from resume, which continues the checkpoint');
   await fetchHubCheckpoints(spec, values, given, settingName(fromConfig));
-  return { values, given, fromConfig, nanoGptShape: new Set(SHAPE_KEYS.filter((key) => fromPython.has(key))) };
+  return { values, given, fromConfig, fromNanoGpt: new Set([...fromPython, ...underneath]) };
 }
 
 /**
  * The run's training config: the flags; when fine-tuning, with the checkpoint's model shape; when
  * resuming, the checkpoint's own config with the flags given on top. Checked as a whole; an error
  * names each setting where its value came from (`fromConfig`: the config file's, see resolveFlags).
- * The shape a Python config sets (`nanoGptShape`) gives way to the checkpoint's, noted, as nanoGPT's
+ * The shape a Python config sets (in `fromNanoGpt`) gives way to the checkpoint's, noted, as nanoGPT's
  * train.py takes the checkpoint's model_args, a shorter block_size aside (cut when fine-tuning).
  */
 export function trainingConfig(
@@ -152,14 +154,14 @@ export function trainingConfig(
   ckpt: Pick<Checkpoint, 'meta'> | null,
   resume: boolean,
   fromConfig: ReadonlyMap<string, string> = new Map(),
-  nanoGptShape: ReadonlySet<string> = new Set(),
+  fromNanoGpt: ReadonlySet<string> = new Set(),
   note: Note = printNote,
 ): TrainConfig {
   const setting = settingName(fromConfig);
   let cfg: TrainConfig = pick(values, Object.keys(TRAIN_DEFAULTS)) as TrainConfig;
   if (ckpt) {
     const model = { ...ckpt.meta.model, shareLayers: ckpt.meta.model.shareLayers ?? 1 }; // absent: none shared
-    const yielding = SHAPE_KEYS.filter((key) => nanoGptShape.has(key) && values[key] !== model[key] && !(key === 'blockSize' && values.blockSize < model.blockSize));
+    const yielding = SHAPE_KEYS.filter((key) => given.has(key) && fromNanoGpt.has(key) && values[key] !== model[key] && !(key === 'blockSize' && values.blockSize < model.blockSize));
     if (yielding.length) {
       const shape = yielding.map((key) => `${pyName(key)} ${showPython(model[key])}`).join(', ');
       note(`the model's shape is the checkpoint's, as nanoGPT's train.py takes it with init_from 'resume' or 'gpt2*': ${shape} (config ${values.config} sets ${yielding.map((key) => showPython(values[key])).join(', ')})`);

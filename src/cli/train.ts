@@ -51,16 +51,17 @@ export function distill(args: string[]): Promise<number> {
 
 async function trainStudent(args: string[], opts: { nextSteps?: boolean; distilling: boolean }): Promise<number> {
   const { distilling } = opts;
-  const { values, given, fromConfig, nanoGptShape } = distilling ? await resolveFlags(args, DISTILL_FLAGS) : await resolveFlags(args, TRAIN_FLAGS);
+  const { values, given, fromConfig, fromNanoGpt } = distilling ? await resolveFlags(args, DISTILL_FLAGS) : await resolveFlags(args, TRAIN_FLAGS);
   const resume = values.initFrom === 'resume';
   const source = resume || values.initFrom === 'scratch' ? null : trainable(await readCheckpointHead(values.initFrom), values.initFrom);
   if (values.continue && (distilling || !source)) {
     throw new UsageError(`flag --continue continues nanoGPT's run from its ckpt.pt given as gpt train --init-from, got ${distilling ? 'gpt distill' : `--init-from ${values.initFrom}`}${resume ? ' (which continues a run of ours without it)' : ''}`);
   }
-  // nanoGPT's run to continue: its AdamW settings taken into the flags not given
-  const continued = values.continue ? await nanoGptRunToContinue(values, given, source!.meta.model.vocabSize) : null;
+  // nanoGPT's run to continue: its AdamW settings taken into the flags not given (a Python config's give way, as train.py's load_state_dict has it)
+  const flagged = new Set([...given].filter((key) => !fromNanoGpt.has(key)));
+  const continued = values.continue ? await nanoGptRunToContinue(values, flagged, source!.meta.model.vocabSize) : null;
   const flags = continued?.flags ?? values;
-  const checked = resume ? null : trainingConfig(flags, given, source, false, fromConfig, nanoGptShape); // before anything is written
+  const checked = resume ? null : trainingConfig(flags, given, source, false, fromConfig, fromNanoGpt); // before anything is written
   if (continued) checkContinuable(checked!, source!.meta.model.blockSize, continued.state);
   const whereabouts = new RunWhereabouts(distilling ? 'distill' : 'train', flags.outDir);
   const onSignal = (signal: NodeJS.Signals) => console.error(whereabouts.interrupted(signal));
@@ -86,7 +87,7 @@ async function trainStudent(args: string[], opts: { nextSteps?: boolean; distill
     if (resume && !distilling && ckpt!.meta.distill && ckpt!.meta.trainer) {
       throw new UsageError(`${flags.outDir} is a distillation run: continue it with gpt distill --init-from resume`);
     }
-    const cfg = checked ?? trainingConfig(flags, given, ckpt, true, fromConfig, nanoGptShape);
+    const cfg = checked ?? trainingConfig(flags, given, ckpt, true, fromConfig, fromNanoGpt);
     const teacher = distilling ? await loadTeacher(flags as DistillFlags, given, ckpt, resume) : null;
     const { ds, data } = await dataset(flags, given, ckpt, resume, (s) => console.log(s), teacher ?? undefined);
     try {
