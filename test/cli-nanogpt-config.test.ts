@@ -247,14 +247,16 @@ warmup_iters = 100 # not super necessary potentially
     const config = write('shape.py', SHAKESPEARE_CHAR);
     const ours = (await settings()).cfg;
     const model = { vocabSize: 65, blockSize: 64, nLayer: 4, nHead: 4, nEmbd: 128, dropout: 0, bias: false };
-    const ckpt = { meta: { model, train: ours, trainer: { step: 100 } } } as unknown as Parameters<typeof trainingConfig>[2];
+    // its AdamW's settings other than the config's: train.py's load_state_dict restores them over the config's
+    const ckpt = { meta: { model, train: { ...ours, beta2: 0.95, weightDecay: 0.2 }, trainer: { step: 100 } } } as unknown as Parameters<typeof trainingConfig>[2];
     const from = async (resume: boolean, ...args: string[]) => {
       const notes: string[] = [];
       const { values, given, fromConfig, fromNanoGpt } = await resolveFlags(args, TRAIN_FLAGS, () => {});
       return { cfg: trainingConfig(values, given, ckpt, resume, fromConfig, fromNanoGpt, (line) => notes.push(line)), notes };
     };
     const resumed = await from(true, config, '--init_from=resume', '--max_iters=200');
-    expect(resumed.cfg).toMatchObject({ nLayer: 4, nHead: 4, nEmbd: 128, blockSize: 64, bias: false, dropout: 0.2, maxIters: 200 }); // dropout is the config's, as in train.py
+    expect(resumed.cfg).toMatchObject({ nLayer: 4, nHead: 4, nEmbd: 128, blockSize: 64, bias: false, dropout: 0.2, maxIters: 200, beta2: 0.95, weightDecay: 0.2 }); // dropout is the config's, as in train.py
+    expect((await from(true, config, '--max_iters=200', '--beta2=0.9')).cfg).toMatchObject({ beta2: 0.9, weightDecay: 0.2 }); // a flag is taken, listed as changed
     expect(resumed.notes).toEqual([
       "the model's shape is the checkpoint's, as nanoGPT's train.py takes it with init_from 'resume' or 'gpt2*': block_size 64, n_layer 4, n_head 4, n_embd 128 (config shape.py sets 256, 6, 6, 384)",
     ]);

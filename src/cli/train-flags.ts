@@ -115,6 +115,8 @@ ${flagHelp(DISTILL_FLAGS)}`;
 
 /** The model's shape: fixed by the checkpoint when resuming or fine-tuning. */
 const SHAPE_KEYS = ['blockSize', 'nLayer', 'nHead', 'nEmbd', 'bias', 'shareLayers'] as const;
+/** AdamW's settings, which nanoGPT's train.py restores from a checkpoint's optimizer state over its config's. */
+const ADAMW_KEYS = ['weightDecay', 'beta1', 'beta2'] as const;
 /** A LoRA run's adapters: fixed by its checkpoint when resuming (fine-tuning merges them and may start new ones). */
 const LORA_KEYS = ['loraRank', 'loraAlpha', 'loraDropout', 'loraTargets'] as const;
 
@@ -197,7 +199,9 @@ export function trainingConfig(
       if (adapters) {
         throw new UsageError(`${setting(adapters)} ${values[adapters]} differs from the checkpoint's ${train[adapters]}: a resumed run keeps its LoRA adapters (fine-tune the checkpoint with --init-from ${values.outDir} and another --out-dir to start new ones on its merged weights)`);
       }
-      cfg = { ...train, ...pick(cfg, [...given]) };
+      // AdamW's settings a Python config gives (or train.py's defaults under it) are the run's: train.py's load_state_dict restores them
+      const restored = (key: string) => fromNanoGpt.has(key) && (ADAMW_KEYS as readonly string[]).includes(key);
+      cfg = { ...train, ...pick(cfg, [...given].filter((key) => !restored(key))) };
       // a constant-lr run (decay_lr False, recorded as min = max, no warm-up) stays constant at a new --learning-rate
       const constant = train.minLr === train.learningRate && train.warmupIters === 0;
       if (constant && !given.has('minLr') && !given.has('warmupIters')) cfg.minLr = cfg.learningRate;
