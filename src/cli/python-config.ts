@@ -1,9 +1,9 @@
 // nanoGPT's config files without Python: its configurator exec()s a config/*.py in train.py's
 // globals, and those files are `name = value` lines. Read here: comments and blank lines, `import x`,
 // and `name = expr` where expr is numbers (6e-4, 600_000), 'strings', True/False/None, + - * / // % **,
-// parentheses and names bound above (train.py's defaults or the file's own lines); a value goes on over lines
-// as in Python (inside brackets, after a backslash). Anything else is
-// an error naming the line, not a guess.
+// parentheses and names bound above (train.py's defaults or the file's own lines), a value going on
+// over lines as in Python (inside brackets, after a backslash). Anything else is an error naming the
+// line, not a guess.
 import { UsageError } from './usage-error.js';
 
 export type PyValue =
