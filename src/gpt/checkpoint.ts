@@ -6,12 +6,12 @@
 // config as strictly as the flags that made it), and a tensor holding NaN or Inf is refused, so a
 // diverged run cannot replace a good checkpoint and a damaged one fails in one line, not mid-sample.
 import { device } from '../device/device.js';
-import { parseSafetensors, readPendingTensors, serializeSafetensors, streamSafetensors, type PendingTensor, type Safetensors, type SafetensorsDtype, type SafetensorsEntry, type SafetensorsTensor } from '../io/safetensors.js';
+import { checkBytes, parseSafetensors, readPendingTensors, serializeSafetensors, streamSafetensors, type PendingTensor, type Safetensors, type SafetensorsDtype, type SafetensorsEntry, type SafetensorsTensor } from '../io/safetensors.js';
 import { openSafetensors, type ByteSource } from '../io/safetensors-source.js';
 import { pendingTensors } from '../io/state-dict.js';
 import { isRecord, NON_NEGATIVE_INT, POSITIVE, POSITIVE_INT, rangeProblem, settingProblem, show, type RangesOf } from '../io/value-ranges.js';
 import { isMaskName, loadMasks } from '../nn/prune.js';
-import { checkOptionKeys } from '../tensor/check.js';
+import { checkOptionKeys, describeValue } from '../tensor/check.js';
 import { ACTIVATIONS, QUANTIZATIONS, type Activation, type Quantization } from '../nn/transformer.js';
 import type { AdamW, Moment } from '../optim/adamw.js';
 import type { Tensor } from '../ops/index.js';
@@ -231,6 +231,7 @@ export const checkpointMetadata = (meta: CheckpointMeta): Record<string, string>
 
 /** Reads checkpoint bytes, checking every metadata field and refusing NaN/Inf tensors; `source` names it in errors. */
 export function decodeCheckpoint(bytes: Uint8Array, source = 'checkpoint'): Checkpoint {
+  checkBytes('decodeCheckpoint', bytes); // before the try, which would call them an unreadable file
   let parsed;
   try {
     parsed = parseSafetensors(bytes);
@@ -546,6 +547,9 @@ export function nonFiniteProblem(tensors: [string, { data: ArrayLike<number> }][
  * `seed` seeds the model's generator (its dropout masks), as it would a new model's.
  */
 export function modelFromCheckpoint(ckpt: Checkpoint, opts: ModelOptions = {}): { model: GPT; tokenizer: Tokenizer } {
+  if (ckpt === null || typeof ckpt !== 'object' || !(ckpt.weights instanceof Map) || ckpt.meta === undefined) {
+    throw new TypeError(`modelFromCheckpoint: argument 'ckpt' must be a checkpoint { meta, weights } (decodeCheckpoint's or loadCheckpoint's), got ${describeValue(ckpt)}`);
+  }
   const model = modelFor(ckpt.meta, opts);
   const blockSize = model.config.blockSize;
   const masks: Checkpoint['weights'] = new Map();

@@ -2,7 +2,7 @@
 // code in Node (webgpu-gpt/node writes and reads the file) and in a browser (a download, an upload).
 // Names are kept as given (`h.0.attn.c_attn.weight`), values in their dtype: F32, F16 or I8.
 import type { Tensor } from '../tensor/tensor.js';
-import { parseSafetensors, readPendingTensors, serializeSafetensors, type PendingTensor, type Safetensors, type SafetensorsTensor } from './safetensors.js';
+import { checkBytes, parseSafetensors, readPendingTensors, serializeSafetensors, type PendingTensor, type Safetensors, type SafetensorsTensor } from './safetensors.js';
 
 /** Parameters by name: a Map such as `module.stateDict()` returns, or the module itself. */
 export type StateDictSource = Map<string, Tensor> | { stateDict(): Map<string, Tensor> };
@@ -35,6 +35,7 @@ export const stateDictTensors = (state: StateDictSource) => safetensorsTensors(s
  * Also returns the file's metadata.
  */
 export function stateDictFromSafetensors(bytes: Uint8Array): StateDictRead {
+  checkBytes('stateDictFromSafetensors', bytes);
   return stateDictOf(parseSafetensors(bytes));
 }
 

@@ -15,6 +15,8 @@ export const INT32_RANGE = '[-2^31, 2^31 - 1]';
 /** `value` as an error message shows it: `string '3'`, `array [1, 2]`, `null`, `a float32[2] tensor`. */
 export function describeValue(value: unknown): string {
   if (value instanceof Tensor) return `a ${value.describe()} tensor`;
+  // a JavaScript caller passing an async function's result straight on
+  if (value instanceof Promise) return 'a Promise (missing an await?)';
   const kind = value === null ? 'null' : Array.isArray(value) ? 'array' : typeof value;
   if (kind === 'object') return `an object (${(value as object).constructor?.name ?? 'no prototype'})`;
   const shown = show(value);
