@@ -55,6 +55,11 @@ export interface CheckpointMeta {
   prunedWeights?: PrunedWeights;
   /** Whether the run saves at every evaluation (gpt train --always-save), which a resumed run keeps doing. */
   alwaysSave?: boolean;
+  /**
+   * AdamW's stepCount when its moments were saved (CheckpointExtras.optimizer; a GradScaler's skipped
+   * steps counted in): restoreOptimizer sets it, for the bias correction of a hand-written loop.
+   */
+  optimizerSteps?: number;
 }
 
 /** How a distilled student was trained: `gpt distill --teacher DIR --temperature T --alpha A`. */
@@ -171,6 +176,7 @@ function pendingCheckpoint(model: GPT, tokenizer: Tokenizer, extra: CheckpointEx
     ...(extra.distill && { distill: extra.distill }),
     ...(extra.prunedWeights && { prunedWeights: extra.prunedWeights }),
     ...(extra.alwaysSave !== undefined && { alwaysSave: extra.alwaysSave }),
+    ...(extra.optimizer && { optimizerSteps: extra.optimizer.stepCount }),
   };
   // what this refuses to write, decodeCheckpoint would refuse to read
   const problem = metaProblem(meta as unknown as Record<string, unknown>);
@@ -460,6 +466,10 @@ function metaProblem(meta: Record<string, unknown>): string | null {
     const problem = settingProblem(field('alwaysSave'), meta.alwaysSave, false);
     if (problem) return problem;
   }
+  if (meta.optimizerSteps !== undefined) {
+    const problem = rangeProblem(field('optimizerSteps'), meta.optimizerSteps, NON_NEGATIVE_INT);
+    if (problem) return problem;
+  }
   if (meta.distill !== undefined) {
     const d = meta.distill as Record<string, unknown>;
     const problem =
@@ -597,10 +607,14 @@ export interface MomentMaps {
   v: ReadonlyMap<string, Moment>;
 }
 
-/** Puts saved AdamW moments back (for resuming); tensors among them are copied on the GPU and stay the caller's. */
-export function restoreOptimizer(ckpt: { optimizer?: MomentMaps }, model: GPT, optimizer: AdamW): void {
+/**
+ * Puts saved AdamW moments back (for resuming), and the steps it had taken where the checkpoint
+ * records them (a Trainer's restore() sets its own); tensors among them are copied on the GPU and stay the caller's.
+ */
+export function restoreOptimizer(ckpt: { optimizer?: MomentMaps; meta?: Pick<CheckpointMeta, 'optimizerSteps'> }, model: GPT, optimizer: AdamW): void {
   const { m, v } = checkpointMoments(ckpt, model, optimizer.params);
   optimizer.loadMoments(m, v);
+  if (ckpt.meta?.optimizerSteps !== undefined) optimizer.stepCount = ckpt.meta.optimizerSteps;
 }
 
 /** A checkpoint's moments in the order of `params` (a model's trainable parameters, an optimizer's), for AdamW (loadMoments, or its constructor). */
