@@ -56,8 +56,8 @@ export interface CheckpointMeta {
   /** Whether the run saves at every evaluation (gpt train --always-save), which a resumed run keeps doing. */
   alwaysSave?: boolean;
   /**
-   * AdamW's stepCount when its moments were saved (CheckpointExtras.optimizer; a GradScaler's skipped
-   * steps counted in): restoreOptimizer sets it, for the bias correction of a hand-written loop.
+   * AdamW's stepCount when its moments were saved (CheckpointExtras.optimizer's, a GradScaler's skipped
+   * steps counted in; or given with `moments`): restoreOptimizer sets it, for a hand-written loop's bias correction.
    */
   optimizerSteps?: number;
 }
@@ -99,7 +99,7 @@ export interface Checkpoint {
 }
 
 /** The metadata's optional fields: a run's state, as CheckpointExtras passes them. */
-const RUN_STATE_FIELDS = ['train', 'trainer', 'val', 'bestVal', 'run', 'data', 'dataTokens', 'distill', 'prunedWeights', 'alwaysSave'] as const;
+const RUN_STATE_FIELDS = ['train', 'trainer', 'val', 'bestVal', 'run', 'data', 'dataTokens', 'distill', 'prunedWeights', 'alwaysSave', 'optimizerSteps'] as const;
 
 /**
  * The run state in a checkpoint's metadata, to save again with other weights (the page saves a
@@ -162,6 +162,8 @@ function pendingCheckpoint(model: GPT, tokenizer: Tokenizer, extra: CheckpointEx
     if (!read) continue;
     for (const kind of ['m', 'v'] as const) tensors.push({ name: `optim.${kind}.${name}`, dtype: 'F32', shape: [...p.shape], read: read[kind] });
   }
+  // the count goes with the moments: the optimizer's own, or a loaded checkpoint's saved again with its moments
+  const optimizerSteps = extra.optimizer?.stepCount ?? (extra.moments && extra.optimizerSteps);
   const meta: CheckpointMeta = {
     format: CHECKPOINT_FORMAT,
     model: model.config,
@@ -176,7 +178,7 @@ function pendingCheckpoint(model: GPT, tokenizer: Tokenizer, extra: CheckpointEx
     ...(extra.distill && { distill: extra.distill }),
     ...(extra.prunedWeights && { prunedWeights: extra.prunedWeights }),
     ...(extra.alwaysSave !== undefined && { alwaysSave: extra.alwaysSave }),
-    ...(extra.optimizer && { optimizerSteps: extra.optimizer.stepCount }),
+    ...(optimizerSteps !== undefined && { optimizerSteps }),
   };
   // what this refuses to write, decodeCheckpoint would refuse to read
   const problem = metaProblem(meta as unknown as Record<string, unknown>);
