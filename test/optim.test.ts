@@ -257,6 +257,21 @@ describe('AdamW', () => {
       await expect(opt.readMoment('m', 0)).rejects.toThrow(/^AdamW.readMoment: the optimizer was disposed/);
     }));
 
+  // torch steps it silently (zero_grad before step, or no backward: a run that never trains); one
+  // parameter with a gradient is enough, the others skipped as torch skips a None .grad
+  it('refuses a step where no parameter holds a gradient, before anything moves', () =>
+    scope(async () => {
+      const [p, q] = [tensor([1, 2]).requiresGrad_(), tensor([3]).requiresGrad_()];
+      const opt = new AdamW([p, q]);
+      expect(() => opt.step()).toThrow(/^AdamW.step: none of its 2 parameters holds a gradient \(call loss.backward\(\) before step\(\), and zeroGrad\(\) after it\)$/);
+      expect(opt.stepCount).toBe(0);
+      q.grad = tensor([1]);
+      opt.step();
+      expect(opt.stepCount).toBe(1);
+      expect(Array.from(await p.toArray())).toEqual([1, 2]);
+      opt.dispose();
+    }));
+
   // backward reads a .grad disposed by hand (without `= null`) as a cleared one; AdamW.step,
   // clipGradNorm and GradScaler.unscale failed on it as 'adamw' or 'gradNorm: tensor float32[2] was
   // used after dispose()', and a .grad of another shape was refused as the kernel's grads[0]
