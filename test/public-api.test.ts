@@ -184,6 +184,14 @@ describe('state dicts as safetensors', () => {
     model.dispose();
   });
 
+  // a save not awaited, its model disposed: the read failed as 'toArray: tensor float32[3, 2] was used after dispose()'
+  it('a model disposed while its state dict is being saved is named by parameter', async () => {
+    const a = new Linear(2, 3, { rng: new Generator(1) });
+    const saving = stateDictToSafetensors(a);
+    a.dispose();
+    await expect(saving).rejects.toThrow(/^safetensors: parameter '(weight|bias)' float32\[\d(, 2)?\] was disposed before it was read back \(await the save before disposing the model\)$/);
+  });
+
   // the upload was made, then 'assign' refused the freed target: the upload stayed live
   it('a disposed module refuses a state dict by name, allocating nothing', () => {
     const a = new Linear(2, 3, { rng: new Generator(1) });

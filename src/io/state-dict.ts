@@ -14,7 +14,12 @@ const STORED_AS = { float32: 'F32', float16: 'F16', int8: 'I8' } as const;
 export function pendingTensors(state: Iterable<[string, Tensor]>): PendingTensor[] {
   return Array.from(state, ([name, t]) => {
     if (t.dtype === 'int32') throw new TypeError(`safetensors: parameter '${name}' is ${t.describe()}, expected float32, float16 or int8`);
-    return { name, dtype: STORED_AS[t.dtype], shape: [...t.shape], read: async () => (await t.toArray()) as Float32Array | Int8Array };
+    const read = async () => {
+      // a save not awaited before model.dispose(): toArray's error would name neither
+      if (t.isDisposed) throw new Error(`safetensors: parameter '${name}' ${t.describe()} was disposed before it was read back (await the save before disposing the model)`);
+      return (await t.toArray()) as Float32Array | Int8Array;
+    };
+    return { name, dtype: STORED_AS[t.dtype], shape: [...t.shape], read };
   });
 }
 
