@@ -234,6 +234,17 @@ describe('GPT', () => {
     model.dispose();
   });
 
+  // torch.save(model.state_dict())'s habit, saveCheckpoint(dir, model), said "Cannot read properties
+  // of undefined (reading 'toJSON')"; another optimizer or module, "... (reading 'map')" or "model.checkAdapters is not a function"
+  it('a checkpoint without a tokenizer, of a module that is not a GPT, or with an optimizer that is not an AdamW is refused naming the argument', async () => {
+    const model = new GPT({ vocabSize: tokenizer.vocabSize, blockSize: 8, nLayer: 1, nHead: 2, nEmbd: 8, dropout: 0, bias: false });
+    const weightsAlone = '; for the weights alone: stateDictToSafetensors, or saveStateDict in Node';
+    await expect(encodeCheckpoint(model, undefined as never)).rejects.toThrow(new RegExp(`^encodeCheckpoint: argument 'tokenizer' must be a tokenizer \\(the checkpoint holds it for sampling\\), got undefined${weightsAlone}$`));
+    await expect(encodeCheckpoint(model.h.items[0] as never, tokenizer)).rejects.toThrow(new RegExp(`^encodeCheckpoint: argument 'model' must be a GPT, got an object \\(Block\\)${weightsAlone}$`));
+    await expect(encodeCheckpoint(model, tokenizer, { optimizer: model as never })).rejects.toThrow(/^encodeCheckpoint: option 'optimizer' must be an AdamW, got an object \(GPT\)$/);
+    model.dispose();
+  });
+
   it('metadata that disagrees with the weights is refused before a model of its size is built', async () => {
     const model = new GPT({ vocabSize: tokenizer.vocabSize, blockSize: 8, nLayer: 1, nHead: 2, nEmbd: 8, dropout: 0, bias: false });
     const { tensors, metadata } = parseSafetensors(await encodeCheckpoint(model, tokenizer));

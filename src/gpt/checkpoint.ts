@@ -152,6 +152,10 @@ export function checkpointPieces(model: GPT, tokenizer: Tokenizer, extra: Checkp
 /** The checked metadata and the tensors to write, each read back (and refused if not finite) when its turn comes. */
 function pendingCheckpoint(model: GPT, tokenizer: Tokenizer, extra: CheckpointExtras): { tensors: PendingTensor[]; metadata: Record<string, string> } {
   checkOptionKeys('encodeCheckpoint', extra, [...RUN_STATE_FIELDS, 'optimizer', 'moments']);
+  const weightsAlone = '; for the weights alone: stateDictToSafetensors, or saveStateDict in Node';
+  if (!(model instanceof GPT)) throw new TypeError(`encodeCheckpoint: argument 'model' must be a GPT, got ${describeValue(model)}${weightsAlone}`);
+  if (typeof tokenizer?.toJSON !== 'function') throw new TypeError(`encodeCheckpoint: argument 'tokenizer' must be a tokenizer (the checkpoint holds it for sampling), got ${describeValue(tokenizer)}${weightsAlone}`);
+  if (extra.optimizer !== undefined && !Array.isArray(extra.optimizer?.params)) throw new TypeError(`encodeCheckpoint: option 'optimizer' must be an AdamW, got ${describeValue(extra.optimizer)}`);
   assertWeightsReadable();
   model.checkAdapters('checkpoint not saved'); // what the config does not record, loading would refuse or miss
   const named = [...model.namedParameters()];
