@@ -9,7 +9,7 @@ import { clipGradNorm } from '../src/optim/clip.js';
 import { learningRate } from '../src/optim/schedule.js';
 import { profile, setProfile } from '../src/kernels/profile.js';
 import { GradScaler } from '../src/optim/grad-scaler.js';
-import { adamw, scope, tensor } from '../src/index.js';
+import { adamw, Generator, Linear, scope, tensor } from '../src/index.js';
 import { expectClose, seededValues, setupDevice, widestBinding } from './helpers.js';
 import { adamwStepRef, gradNormRef, ref } from '../src/check/reference/index.js';
 
@@ -218,6 +218,9 @@ describe('AdamW', () => {
       ];
       for (const [opts, message] of bad) expect(() => new AdamW([p], opts)).toThrow(message);
       expect(() => new AdamW((() => [p]) as never)).toThrow(/^AdamW: argument 'params' must be an array of Tensors, got function$/);
+      // an iterator (namedParameters(), a Set's values()) read 'got an object ()' and 'got an object (Object)'
+      expect(() => new AdamW(new Set([p]).values() as never)).toThrow(/^AdamW: argument 'params' must be an array of Tensors, got an iterator \(Set Iterator\)$/);
+      expect(() => new AdamW(new Linear(1, 1, { rng: new Generator(0) }).namedParameters() as never)).toThrow(/^AdamW: argument 'params' must be an array of Tensors, got an iterator \(Generator\)$/);
       expect(() => new AdamW([1] as never)).toThrow(/^AdamW: argument 'params\[0\]' must be a Tensor, got number 1$/);
       // PyTorch's parameter groups were refused as 'must be a Tensor, got an object (Object)', not saying
       // that groups are not taken, nor how decay is chosen without them
