@@ -10,6 +10,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { buildWeb } from '../scripts/build-web.mjs';
 import { CharTokenizer, decodeCheckpoint, device, encodeCheckpoint, Generator, GPT, Linear, modelFromCheckpoint, Module, parseSafetensors, stateDictFromSafetensors, stateDictToSafetensors, tensor, type Tensor } from '../src/index.js';
 import { profile } from '../src/kernels/profile.js';
+import type { StateDictRead } from '../src/io/index.js';
 import { loadStateDict, saveStateDict } from '../src/node/index.js';
 import { tempDir } from './cli-helpers.js';
 import { setupDevice } from './helpers.js';
@@ -67,7 +68,8 @@ describe('state dicts as safetensors', () => {
     const a = new Linear(3, 4, { rng: new Generator(1) });
     const b = new Linear(3, 4, { rng: new Generator(2) });
     const bytes = await stateDictToSafetensors(a, { note: 'hello' });
-    const { state, metadata } = stateDictFromSafetensors(bytes);
+    const read: StateDictRead = stateDictFromSafetensors(bytes); // its type is exported (tsc checks this file)
+    const { state, metadata } = read;
     expect(metadata).toEqual({ note: 'hello' });
     expect([...state.keys()]).toEqual(['weight', 'bias']);
     b.loadStateDict(state);
