@@ -57,7 +57,7 @@ export interface CheckpointMeta {
   alwaysSave?: boolean;
   /**
    * AdamW's stepCount when its moments were saved (CheckpointExtras.optimizer's, a GradScaler's skipped
-   * steps counted in; or given with `moments`): restoreOptimizer sets it, for a hand-written loop's bias correction.
+   * steps counted in; or a loaded checkpoint's, given again): restoreOptimizer sets it, for a hand-written loop's bias correction.
    */
   optimizerSteps?: number;
 }
@@ -166,8 +166,8 @@ function pendingCheckpoint(model: GPT, tokenizer: Tokenizer, extra: CheckpointEx
     if (!read) continue;
     for (const kind of ['m', 'v'] as const) tensors.push({ name: `optim.${kind}.${name}`, dtype: 'F32', shape: [...p.shape], read: read[kind] });
   }
-  // the count goes with the moments: the optimizer's own, or a loaded checkpoint's saved again with its moments
-  const optimizerSteps = extra.optimizer?.stepCount ?? (extra.moments && extra.optimizerSteps);
+  // the optimizer's own count, or a loaded checkpoint's saved again (with its moments)
+  const optimizerSteps = extra.optimizer?.stepCount ?? extra.optimizerSteps;
   const meta: CheckpointMeta = {
     format: CHECKPOINT_FORMAT,
     model: model.config,
