@@ -478,7 +478,7 @@ describe('gradcheck', () => {
     await expect(gradcheck(square, input, { seed: NaN })).rejects.toThrow(/^gradcheck: argument 'seed' must be an integer in \[0, 2\^32 - 1\], got number NaN$/);
     await expect(gradcheck(square, 5 as never)).rejects.toThrow(/^gradcheck: argument 'inputs' must be an array of \{ data, shape \}, got number 5$/);
     await expect(gradcheck(square, [{ data: [1, 2], shape: [3] }])).rejects.toThrow(/^gradcheck: inputs\[0\] has 2 values for shape \[3\] \(3 elements\)$/);
-    await expect(gradcheck(square, [{ data: [1], shape: 1 as never }])).rejects.toThrow(/^gradcheck: argument 'inputs\[0\]\.shape' must be an array of non-negative integers, got number 1$/);
+    await expect(gradcheck(square, [{ data: [1], shape: 1 as never }])).rejects.toThrow(/^gradcheck: argument 'inputs\[0\]\.shape' must be an array of non-negative integers, got number 1 \(a shape is an array: \[1, \.\.\.\]\)$/);
   });
 
   // backward refused the loss ('does not require grad (no input had requiresGrad set)', though

@@ -2,6 +2,7 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { decodeCheckpoint, encodeCheckpoint, modelFromCheckpoint, restoreOptimizer } from '../src/gpt/checkpoint.js';
 import { generate } from '../src/gpt/generate.js';
 import { GPT } from '../src/gpt/model.js';
+import { AdamW } from '../src/optim/adamw.js';
 import { disposeCache, keepCacheRows, type KVCache } from '../src/nn/transformer.js';
 import { TRAIN_DEFAULTS, Trainer, type TrainConfig } from '../src/gpt/trainer.js';
 import { device, noGrad, scope, tensor } from '../src/index.js';
@@ -101,6 +102,40 @@ describe('GPT', () => {
     disposeTrainers(straight, resumed);
   });
 
+  // torch.save({ model, optimizer }) in a hand-written loop: the checkpoint held the moments but not
+  // AdamW's step count, so restoreOptimizer restarted the bias correction at step 1 (step 4's loss
+  // 2.1226 where the run gave 2.1615)
+  it('a hand-written loop resumed with restoreOptimizer continues with exactly the same losses', async () => {
+    const config = { vocabSize: tokenizer.vocabSize, blockSize: 16, nLayer: 1, nHead: 2, nEmbd: 16, dropout: 0, bias: true };
+    const losses = async (model: GPT, optimizer: AdamW, from: number, to: number) => {
+      const out: number[] = [];
+      for (let i = from; i < to; i++) {
+        out.push(await scope(async () => {
+          const at = i * 16;
+          const { loss } = model.forward(tensor(data.train.slice(at, at + 16), [1, 16]), { targets: tensor(data.train.slice(at + 1, at + 17), [1, 16]) });
+          loss.backward();
+          optimizer.step();
+          optimizer.zeroGrad();
+          return loss.item();
+        }));
+      }
+      return out;
+    };
+    const straight = new GPT(config, { seed: 1 });
+    const straightOptimizer = new AdamW(straight.parameters(), { lr: 1e-2 });
+    const reference = await losses(straight, straightOptimizer, 0, 6);
+    const first = new GPT(config, { seed: 1 });
+    const firstOptimizer = new AdamW(first.parameters(), { lr: 1e-2 });
+    await losses(first, firstOptimizer, 0, 3);
+    const ckpt = decodeCheckpoint(await encodeCheckpoint(first, tokenizer, { optimizer: firstOptimizer }));
+    const { model } = modelFromCheckpoint(ckpt);
+    const optimizer = new AdamW(model.parameters(), { lr: 1e-2 });
+    restoreOptimizer(ckpt, model, optimizer);
+    expect(await losses(model, optimizer, 3, 6)).toEqual(reference.slice(3));
+    for (const m of [straight, first, model]) m.dispose();
+    for (const o of [straightOptimizer, firstOptimizer, optimizer]) o.dispose();
+  });
+
   it.each([
     ['one shard of moments', null],
     ['moments in shards of 16 KiB', 16384],
@@ -196,6 +231,17 @@ describe('GPT', () => {
     const ckpt = decodeCheckpoint(bytes);
     ckpt.meta.model = { ...ckpt.meta.model, nEmbd: 16 };
     expect(() => modelFromCheckpoint(ckpt)).toThrow(/loadStateDict: 'wte.weight' has shape \[\d+, 8\], the model expects float32\[\d+, 16\]/);
+    model.dispose();
+  });
+
+  // torch.save(model.state_dict())'s habit, saveCheckpoint(dir, model), said "Cannot read properties
+  // of undefined (reading 'toJSON')"; another optimizer or module, "... (reading 'map')" or "model.checkAdapters is not a function"
+  it('a checkpoint without a tokenizer, of a module that is not a GPT, or with an optimizer that is not an AdamW is refused naming the argument', async () => {
+    const model = new GPT({ vocabSize: tokenizer.vocabSize, blockSize: 8, nLayer: 1, nHead: 2, nEmbd: 8, dropout: 0, bias: false });
+    const weightsAlone = '; for the weights alone: stateDictToSafetensors, or saveStateDict in Node';
+    await expect(encodeCheckpoint(model, undefined as never)).rejects.toThrow(new RegExp(`^encodeCheckpoint: argument 'tokenizer' must be a tokenizer \\(the checkpoint holds it for sampling\\), got undefined${weightsAlone}$`));
+    await expect(encodeCheckpoint(model.h.items[0] as never, tokenizer)).rejects.toThrow(new RegExp(`^encodeCheckpoint: argument 'model' must be a GPT, got an object \\(Block\\)${weightsAlone}$`));
+    await expect(encodeCheckpoint(model, tokenizer, { optimizer: model as never })).rejects.toThrow(/^encodeCheckpoint: option 'optimizer' must be an AdamW, got an object \(GPT\)$/);
     model.dispose();
   });
 

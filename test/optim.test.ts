@@ -9,7 +9,7 @@ import { clipGradNorm } from '../src/optim/clip.js';
 import { learningRate } from '../src/optim/schedule.js';
 import { profile, setProfile } from '../src/kernels/profile.js';
 import { GradScaler } from '../src/optim/grad-scaler.js';
-import { adamw, scope, tensor } from '../src/index.js';
+import { adamw, Generator, Linear, scope, tensor } from '../src/index.js';
 import { expectClose, seededValues, setupDevice, widestBinding } from './helpers.js';
 import { adamwStepRef, gradNormRef, ref } from '../src/check/reference/index.js';
 
@@ -218,6 +218,9 @@ describe('AdamW', () => {
       ];
       for (const [opts, message] of bad) expect(() => new AdamW([p], opts)).toThrow(message);
       expect(() => new AdamW((() => [p]) as never)).toThrow(/^AdamW: argument 'params' must be an array of Tensors, got function$/);
+      // an iterator (namedParameters(), a Set's values()) read 'got an object ()' and 'got an object (Object)'
+      expect(() => new AdamW(new Set([p]).values() as never)).toThrow(/^AdamW: argument 'params' must be an array of Tensors, got an iterator \(Set Iterator\)$/);
+      expect(() => new AdamW(new Linear(1, 1, { rng: new Generator(0) }).namedParameters() as never)).toThrow(/^AdamW: argument 'params' must be an array of Tensors, got an iterator \(Generator\)$/);
       expect(() => new AdamW([1] as never)).toThrow(/^AdamW: argument 'params\[0\]' must be a Tensor, got number 1$/);
       // PyTorch's parameter groups were refused as 'must be a Tensor, got an object (Object)', not saying
       // that groups are not taken, nor how decay is chosen without them
@@ -255,6 +258,21 @@ describe('AdamW', () => {
       // reading them back failed as 'toArray: tensor float32[3] was used after dispose()'
       await expect(opt.readMoments()).rejects.toThrow(/^AdamW.readMoments: the optimizer was disposed/);
       await expect(opt.readMoment('m', 0)).rejects.toThrow(/^AdamW.readMoment: the optimizer was disposed/);
+    }));
+
+  // torch steps it silently (zero_grad before step, or no backward: a run that never trains); one
+  // parameter with a gradient is enough, the others skipped as torch skips a None .grad
+  it('refuses a step where no parameter holds a gradient, before anything moves', () =>
+    scope(async () => {
+      const [p, q] = [tensor([1, 2]).requiresGrad_(), tensor([3]).requiresGrad_()];
+      const opt = new AdamW([p, q]);
+      expect(() => opt.step()).toThrow(/^AdamW.step: none of its 2 parameters holds a gradient \(call loss.backward\(\) before step\(\), and zeroGrad\(\) after it\)$/);
+      expect(opt.stepCount).toBe(0);
+      q.grad = tensor([1]);
+      opt.step();
+      expect(opt.stepCount).toBe(1);
+      expect(Array.from(await p.toArray())).toEqual([1, 2]);
+      opt.dispose();
     }));
 
   // backward reads a .grad disposed by hand (without `= null`) as a cleared one; AdamW.step,

@@ -8,8 +8,9 @@ import { fileURLToPath } from 'node:url';
 import ts from 'typescript';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { buildWeb } from '../scripts/build-web.mjs';
-import { device, Generator, Linear, Module, parseSafetensors, stateDictFromSafetensors, stateDictToSafetensors, tensor, type Tensor } from '../src/index.js';
+import { CharTokenizer, decodeCheckpoint, device, encodeCheckpoint, Generator, GPT, Linear, modelFromCheckpoint, Module, parseSafetensors, stateDictFromSafetensors, stateDictToSafetensors, tensor, type Tensor } from '../src/index.js';
 import { profile } from '../src/kernels/profile.js';
+import type { StateDictRead } from '../src/io/index.js';
 import { loadStateDict, saveStateDict } from '../src/node/index.js';
 import { tempDir } from './cli-helpers.js';
 import { setupDevice } from './helpers.js';
@@ -67,7 +68,8 @@ describe('state dicts as safetensors', () => {
     const a = new Linear(3, 4, { rng: new Generator(1) });
     const b = new Linear(3, 4, { rng: new Generator(2) });
     const bytes = await stateDictToSafetensors(a, { note: 'hello' });
-    const { state, metadata } = stateDictFromSafetensors(bytes);
+    const read: StateDictRead = stateDictFromSafetensors(bytes); // its type is exported (tsc checks this file)
+    const { state, metadata } = read;
     expect(metadata).toEqual({ note: 'hello' });
     expect([...state.keys()]).toEqual(['weight', 'bias']);
     b.loadStateDict(state);
@@ -160,6 +162,36 @@ describe('state dicts as safetensors', () => {
     expect(Array.from(await a.weight.toArray())).toEqual(Array.from(await b.weight.toArray()));
     a.dispose();
     b.dispose();
+  });
+
+  // a JavaScript caller's forgotten await handed these a Promise: they said "First argument to
+  // DataView constructor must be an ArrayBuffer", "Cannot read properties of undefined (reading
+  // 'model')", or (loadStateDict) "missing weight, bias" as if the state dict had the wrong names
+  it('bytes, a checkpoint or a state dict not awaited (or an ArrayBuffer) are refused in one line naming the function', async () => {
+    const tokenizer = CharTokenizer.train('ab');
+    const model = new GPT({ vocabSize: tokenizer.vocabSize, blockSize: 4, nLayer: 1, nHead: 1, nEmbd: 4, dropout: 0, bias: false });
+    const bytes = await encodeCheckpoint(model, tokenizer);
+    const pending = Promise.resolve(bytes);
+    const awaitIt = 'got a Promise \\(missing an await\\?\\)';
+    const bad: [() => unknown, RegExp][] = [
+      [() => parseSafetensors(pending as never), new RegExp(`^parseSafetensors: argument 'bytes' must be a Uint8Array, ${awaitIt}$`)],
+      [() => stateDictFromSafetensors(pending as never), new RegExp(`^stateDictFromSafetensors: argument 'bytes' must be a Uint8Array, ${awaitIt}$`)],
+      [() => decodeCheckpoint(pending as never), new RegExp(`^decodeCheckpoint: argument 'bytes' must be a Uint8Array, ${awaitIt}$`)],
+      [() => stateDictFromSafetensors(bytes.buffer as never), /^stateDictFromSafetensors: argument 'bytes' must be a Uint8Array, got an object \(ArrayBuffer\); wrap it: new Uint8Array\(buffer\)$/],
+      [() => modelFromCheckpoint(Promise.resolve(decodeCheckpoint(bytes)) as never), new RegExp(`^modelFromCheckpoint: argument 'ckpt' must be a checkpoint \\{ meta, weights \\} \\(decodeCheckpoint's or loadCheckpoint's\\), ${awaitIt}$`)],
+      [() => modelFromCheckpoint(bytes as never), /^modelFromCheckpoint: argument 'ckpt' must be a checkpoint \{ meta, weights \} \(decodeCheckpoint's or loadCheckpoint's\), got an object \(Uint8Array\)$/],
+      [() => model.loadStateDict(Promise.resolve(stateDictFromSafetensors(bytes).state) as never), new RegExp(`^loadStateDict: argument 'state' must be a Map or an object of \\{ shape, data \\} by name, ${awaitIt}$`)],
+    ];
+    for (const [call, message] of bad) expect(call).toThrow(message);
+    model.dispose();
+  });
+
+  // a save not awaited, its model disposed: the read failed as 'toArray: tensor float32[3, 2] was used after dispose()'
+  it('a model disposed while its state dict is being saved is named by parameter', async () => {
+    const a = new Linear(2, 3, { rng: new Generator(1) });
+    const saving = stateDictToSafetensors(a);
+    a.dispose();
+    await expect(saving).rejects.toThrow(/^safetensors: parameter '(weight|bias)' float32\[\d(, 2)?\] was disposed before it was read back \(await the save before disposing the model\)$/);
   });
 
   // the upload was made, then 'assign' refused the freed target: the upload stayed live

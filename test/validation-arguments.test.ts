@@ -40,7 +40,10 @@ const CASES: Case[] = [
   // fills
   ['a negative dim', () => zeros([2, -1]), RangeError, /^zeros: argument 'shape' must be an array of non-negative integers, got array \[2, -1\]$/],
   ['a fractional dim', () => ones([1.5]), RangeError, /^ones: argument 'shape' .*, got array \[1.5\]$/],
-  ['a number as shape', () => zeros(bad(3)), TypeError, /^zeros: argument 'shape' must be an array of non-negative integers, got number 3$/],
+  // PyTorch's habits: sizes as arguments, zeros(2, 3); a dtype in the shape's place, tensor(data, 'int32')
+  ['a number as shape', () => zeros(bad(3)), TypeError, /^zeros: argument 'shape' must be an array of non-negative integers, got number 3 \(a shape is an array: \[3, \.\.\.\]\)$/],
+  ['a dtype as shape', () => tensor([[1, 2]], bad('int32')), TypeError,
+    /^tensor: argument 'shape' must be an array of non-negative integers, got string 'int32' \(the dtype is the argument after the shape\)$/],
   ['a string dim', () => zeros(bad(['2'])), TypeError, /^zeros: argument 'shape' .*, got array \['2'\] \(holding string '2'\)$/],
   ["dtype 'float64'", () => ones([2], bad('float64')), TypeError, /^ones: argument 'dtype' must be 'float32', 'float16' or 'int32', got string 'float64'$/],
   ["full(shape, '1')", () => full([2], bad('1')), TypeError, /^full: argument 'value' must be a number, got string '1'$/],

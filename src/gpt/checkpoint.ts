@@ -6,12 +6,12 @@
 // config as strictly as the flags that made it), and a tensor holding NaN or Inf is refused, so a
 // diverged run cannot replace a good checkpoint and a damaged one fails in one line, not mid-sample.
 import { device } from '../device/device.js';
-import { parseSafetensors, readPendingTensors, serializeSafetensors, streamSafetensors, type PendingTensor, type Safetensors, type SafetensorsDtype, type SafetensorsEntry, type SafetensorsTensor } from '../io/safetensors.js';
+import { checkBytes, parseSafetensors, readPendingTensors, serializeSafetensors, streamSafetensors, type PendingTensor, type Safetensors, type SafetensorsDtype, type SafetensorsEntry, type SafetensorsTensor } from '../io/safetensors.js';
 import { openSafetensors, type ByteSource } from '../io/safetensors-source.js';
 import { pendingTensors } from '../io/state-dict.js';
 import { isRecord, NON_NEGATIVE_INT, POSITIVE, POSITIVE_INT, rangeProblem, settingProblem, show, type RangesOf } from '../io/value-ranges.js';
 import { isMaskName, loadMasks } from '../nn/prune.js';
-import { checkOptionKeys } from '../tensor/check.js';
+import { checkOptionKeys, describeValue } from '../tensor/check.js';
 import { ACTIVATIONS, QUANTIZATIONS, type Activation, type Quantization } from '../nn/transformer.js';
 import type { AdamW, Moment } from '../optim/adamw.js';
 import type { Tensor } from '../ops/index.js';
@@ -55,6 +55,11 @@ export interface CheckpointMeta {
   prunedWeights?: PrunedWeights;
   /** Whether the run saves at every evaluation (gpt train --always-save), which a resumed run keeps doing. */
   alwaysSave?: boolean;
+  /**
+   * AdamW's stepCount when its moments were saved (CheckpointExtras.optimizer's, a GradScaler's skipped
+   * steps counted in; or a loaded checkpoint's, given again): restoreOptimizer sets it, for a hand-written loop's bias correction.
+   */
+  optimizerSteps?: number;
 }
 
 /** How a distilled student was trained: `gpt distill --teacher DIR --temperature T --alpha A`. */
@@ -94,7 +99,7 @@ export interface Checkpoint {
 }
 
 /** The metadata's optional fields: a run's state, as CheckpointExtras passes them. */
-const RUN_STATE_FIELDS = ['train', 'trainer', 'val', 'bestVal', 'run', 'data', 'dataTokens', 'distill', 'prunedWeights', 'alwaysSave'] as const;
+const RUN_STATE_FIELDS = ['train', 'trainer', 'val', 'bestVal', 'run', 'data', 'dataTokens', 'distill', 'prunedWeights', 'alwaysSave', 'optimizerSteps'] as const;
 
 /**
  * The run state in a checkpoint's metadata, to save again with other weights (the page saves a
@@ -147,6 +152,10 @@ export function checkpointPieces(model: GPT, tokenizer: Tokenizer, extra: Checkp
 /** The checked metadata and the tensors to write, each read back (and refused if not finite) when its turn comes. */
 function pendingCheckpoint(model: GPT, tokenizer: Tokenizer, extra: CheckpointExtras): { tensors: PendingTensor[]; metadata: Record<string, string> } {
   checkOptionKeys('encodeCheckpoint', extra, [...RUN_STATE_FIELDS, 'optimizer', 'moments']);
+  const weightsAlone = '; for the weights alone: stateDictToSafetensors, or saveStateDict in Node';
+  if (!(model instanceof GPT)) throw new TypeError(`encodeCheckpoint: argument 'model' must be a GPT, got ${describeValue(model)}${weightsAlone}`);
+  if (typeof tokenizer?.toJSON !== 'function') throw new TypeError(`encodeCheckpoint: argument 'tokenizer' must be a tokenizer (the checkpoint holds it for sampling), got ${describeValue(tokenizer)}${weightsAlone}`);
+  if (extra.optimizer !== undefined && !Array.isArray(extra.optimizer?.params)) throw new TypeError(`encodeCheckpoint: option 'optimizer' must be an AdamW, got ${describeValue(extra.optimizer)}`);
   assertWeightsReadable();
   model.checkAdapters('checkpoint not saved'); // what the config does not record, loading would refuse or miss
   const named = [...model.namedParameters()];
@@ -157,6 +166,8 @@ function pendingCheckpoint(model: GPT, tokenizer: Tokenizer, extra: CheckpointEx
     if (!read) continue;
     for (const kind of ['m', 'v'] as const) tensors.push({ name: `optim.${kind}.${name}`, dtype: 'F32', shape: [...p.shape], read: read[kind] });
   }
+  // the optimizer's own count, or a loaded checkpoint's saved again (with its moments)
+  const optimizerSteps = extra.optimizer?.stepCount ?? extra.optimizerSteps;
   const meta: CheckpointMeta = {
     format: CHECKPOINT_FORMAT,
     model: model.config,
@@ -171,6 +182,7 @@ function pendingCheckpoint(model: GPT, tokenizer: Tokenizer, extra: CheckpointEx
     ...(extra.distill && { distill: extra.distill }),
     ...(extra.prunedWeights && { prunedWeights: extra.prunedWeights }),
     ...(extra.alwaysSave !== undefined && { alwaysSave: extra.alwaysSave }),
+    ...(optimizerSteps !== undefined && { optimizerSteps }),
   };
   // what this refuses to write, decodeCheckpoint would refuse to read
   const problem = metaProblem(meta as unknown as Record<string, unknown>);
@@ -231,6 +243,7 @@ export const checkpointMetadata = (meta: CheckpointMeta): Record<string, string>
 
 /** Reads checkpoint bytes, checking every metadata field and refusing NaN/Inf tensors; `source` names it in errors. */
 export function decodeCheckpoint(bytes: Uint8Array, source = 'checkpoint'): Checkpoint {
+  checkBytes('decodeCheckpoint', bytes); // before the try, which would call them an unreadable file
   let parsed;
   try {
     parsed = parseSafetensors(bytes);
@@ -459,6 +472,10 @@ function metaProblem(meta: Record<string, unknown>): string | null {
     const problem = settingProblem(field('alwaysSave'), meta.alwaysSave, false);
     if (problem) return problem;
   }
+  if (meta.optimizerSteps !== undefined) {
+    const problem = rangeProblem(field('optimizerSteps'), meta.optimizerSteps, NON_NEGATIVE_INT);
+    if (problem) return problem;
+  }
   if (meta.distill !== undefined) {
     const d = meta.distill as Record<string, unknown>;
     const problem =
@@ -546,6 +563,9 @@ export function nonFiniteProblem(tensors: [string, { data: ArrayLike<number> }][
  * `seed` seeds the model's generator (its dropout masks), as it would a new model's.
  */
 export function modelFromCheckpoint(ckpt: Checkpoint, opts: ModelOptions = {}): { model: GPT; tokenizer: Tokenizer } {
+  if (ckpt === null || typeof ckpt !== 'object' || !(ckpt.weights instanceof Map) || ckpt.meta === undefined) {
+    throw new TypeError(`modelFromCheckpoint: argument 'ckpt' must be a checkpoint { meta, weights } (decodeCheckpoint's or loadCheckpoint's), got ${describeValue(ckpt)}`);
+  }
   const model = modelFor(ckpt.meta, opts);
   const blockSize = model.config.blockSize;
   const masks: Checkpoint['weights'] = new Map();
@@ -593,10 +613,14 @@ export interface MomentMaps {
   v: ReadonlyMap<string, Moment>;
 }
 
-/** Puts saved AdamW moments back (for resuming); tensors among them are copied on the GPU and stay the caller's. */
-export function restoreOptimizer(ckpt: { optimizer?: MomentMaps }, model: GPT, optimizer: AdamW): void {
+/**
+ * Puts saved AdamW moments back (for resuming), and the steps it had taken where the checkpoint
+ * records them (a Trainer's restore() sets its own); tensors among them are copied on the GPU and stay the caller's.
+ */
+export function restoreOptimizer(ckpt: { optimizer?: MomentMaps; meta?: Pick<CheckpointMeta, 'optimizerSteps'> }, model: GPT, optimizer: AdamW): void {
   const { m, v } = checkpointMoments(ckpt, model, optimizer.params);
   optimizer.loadMoments(m, v);
+  if (ckpt.meta?.optimizerSteps !== undefined) optimizer.stepCount = ckpt.meta.optimizerSteps;
 }
 
 /** A checkpoint's moments in the order of `params` (a model's trainable parameters, an optimizer's), for AdamW (loadMoments, or its constructor). */

@@ -12,6 +12,7 @@ import { parseJSONText } from './json-text.js';
 import { duplicateKey } from './duplicate-key.js';
 import { bf16BitsToF32, f16BitsToF32, f32ToBf16Bits, f32ToF16Bits } from '../tensor/half.js';
 import { readableLine } from './readable-line.js';
+import { describeValue } from '../tensor/check.js';
 
 export type TensorData = Float32Array | Int32Array | Int8Array | Uint8Array;
 
@@ -225,12 +226,20 @@ function placedBytes(t: PlacedTensor): Uint8Array {
 
 /** Reads a safetensors file, checking its header, offsets and sizes (a damaged file is an error naming what is wrong). */
 export function parseSafetensors(bytes: Uint8Array): Safetensors {
+  checkBytes('parseSafetensors', bytes);
   const headerLength = safetensorsHeaderLength(bytes, bytes.length);
   const data = bytes.subarray(8 + headerLength);
   const { metadata, layout } = parseSafetensorsHeader(bytes.subarray(8, 8 + headerLength), data.length);
   const tensors = layout.map((t) => [t.name, decodeSafetensorsTensor(t, data.subarray(t.begin, t.end))] as const);
   // fromEntries defines own properties, so a tensor named "__proto__" stays a tensor.
   return { tensors: Object.fromEntries(tensors), metadata };
+}
+
+/** Refuses, naming `op`, what is not bytes: an ArrayBuffer (fetch's arrayBuffer()) or a Promise of bytes not awaited. */
+export function checkBytes(op: string, bytes: unknown): asserts bytes is Uint8Array {
+  if (bytes instanceof Uint8Array) return;
+  const hint = bytes instanceof ArrayBuffer ? '; wrap it: new Uint8Array(buffer)' : '';
+  throw new TypeError(`${op}: argument 'bytes' must be a Uint8Array, got ${describeValue(bytes)}${hint}`);
 }
 
 /** Where one tensor lies in a safetensors file's data (the bytes after the header). */

@@ -2,7 +2,7 @@
 // code in Node (webgpu-gpt/node writes and reads the file) and in a browser (a download, an upload).
 // Names are kept as given (`h.0.attn.c_attn.weight`), values in their dtype: F32, F16 or I8.
 import type { Tensor } from '../tensor/tensor.js';
-import { parseSafetensors, readPendingTensors, serializeSafetensors, type PendingTensor, type Safetensors, type SafetensorsTensor } from './safetensors.js';
+import { checkBytes, parseSafetensors, readPendingTensors, serializeSafetensors, type PendingTensor, type Safetensors, type SafetensorsTensor } from './safetensors.js';
 
 /** Parameters by name: a Map such as `module.stateDict()` returns, or the module itself. */
 export type StateDictSource = Map<string, Tensor> | { stateDict(): Map<string, Tensor> };
@@ -14,7 +14,12 @@ const STORED_AS = { float32: 'F32', float16: 'F16', int8: 'I8' } as const;
 export function pendingTensors(state: Iterable<[string, Tensor]>): PendingTensor[] {
   return Array.from(state, ([name, t]) => {
     if (t.dtype === 'int32') throw new TypeError(`safetensors: parameter '${name}' is ${t.describe()}, expected float32, float16 or int8`);
-    return { name, dtype: STORED_AS[t.dtype], shape: [...t.shape], read: async () => (await t.toArray()) as Float32Array | Int8Array };
+    const read = async () => {
+      // a save not awaited before model.dispose(): toArray's error would name neither
+      if (t.isDisposed) throw new Error(`safetensors: parameter '${name}' ${t.describe()} was disposed before it was read back (await the save before disposing the model)`);
+      return (await t.toArray()) as Float32Array | Int8Array;
+    };
+    return { name, dtype: STORED_AS[t.dtype], shape: [...t.shape], read };
   });
 }
 
@@ -35,6 +40,7 @@ export const stateDictTensors = (state: StateDictSource) => safetensorsTensors(s
  * Also returns the file's metadata.
  */
 export function stateDictFromSafetensors(bytes: Uint8Array): StateDictRead {
+  checkBytes('stateDictFromSafetensors', bytes);
   return stateDictOf(parseSafetensors(bytes));
 }
 

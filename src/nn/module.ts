@@ -264,7 +264,7 @@ export abstract class Module {
    * backward still pending from a forward before the load (PyTorch refuses that one).
    */
   loadStateDict(state: Map<string, TensorData> | Record<string, TensorData>): void {
-    if (state === null || typeof state !== 'object') {
+    if (state === null || typeof state !== 'object' || state instanceof Promise) {
       throw new TypeError(`loadStateDict: argument 'state' must be a Map or an object of { shape, data } by name, got ${describeValue(state)}`);
     }
     if (!(state instanceof Map) && (state as { state?: unknown }).state instanceof Map) {

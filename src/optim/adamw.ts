@@ -181,6 +181,10 @@ export class AdamW {
           'an AdamW made before addLoRA holds the weights it froze, not its adapters: make the optimizer after it, over model.trainableParameters()',
       );
     }
+    // torch steps it silently: a loop that never trains
+    if (this.params.length && held.every((g) => !g)) {
+      throw new Error(`AdamW.step: none of its ${this.params.length} parameters holds a gradient (call loss.backward() before step(), and zeroGrad() after it)`);
+    }
     const owedBy = held.map((g) => (g ? owedMultipliers.get(g) : undefined));
     const owed = owedBy.filter((_, i) => held[i]);
     const unpaid = owed.find((m) => m !== undefined);

@@ -15,7 +15,11 @@ export const INT32_RANGE = '[-2^31, 2^31 - 1]';
 /** `value` as an error message shows it: `string '3'`, `array [1, 2]`, `null`, `a float32[2] tensor`. */
 export function describeValue(value: unknown): string {
   if (value instanceof Tensor) return `a ${value.describe()} tensor`;
+  // a JavaScript caller passing an async function's result straight on
+  if (value instanceof Promise) return 'a Promise (missing an await?)';
   const kind = value === null ? 'null' : Array.isArray(value) ? 'array' : typeof value;
+  // an iterator's constructor says nothing ('' for a generator, Object for a Set's values())
+  if (kind === 'object' && typeof (value as Iterator<unknown>).next === 'function' && Symbol.iterator in (value as object)) return `an iterator (${Object.prototype.toString.call(value).slice(8, -1)})`;
   if (kind === 'object') return `an object (${(value as object).constructor?.name ?? 'no prototype'})`;
   const shown = show(value);
   return kind === shown ? kind : `${kind} ${shown}`;
@@ -99,7 +103,9 @@ export function checkDtype(op: string, value: unknown): PlainDType {
 /** A shape: an array of non-negative safe integers. */
 export function checkShape(op: string, arg: string, value: unknown): number[] {
   const allowed = 'an array of non-negative integers';
-  if (!Array.isArray(value)) fail(TypeError, op, arg, allowed, describeValue(value));
+  // PyTorch's habits: sizes as arguments, zeros(2, 3); a dtype in the shape's place, tensor(data, 'int32')
+  const hint = typeof value === 'number' ? ` (a shape is an array: [${value}, ...])` : typeof value === 'string' ? ' (the dtype is the argument after the shape)' : '';
+  if (!Array.isArray(value)) fail(TypeError, op, arg, allowed, describeValue(value) + hint);
   for (const d of value as unknown[]) {
     if (typeof d !== 'number') fail(TypeError, op, arg, allowed, `${describeValue(value)} (holding ${describeValue(d)})`);
     if (!Number.isSafeInteger(d) || d < 0) fail(RangeError, op, arg, allowed, describeValue(value));
