@@ -7,8 +7,8 @@
 # git-ignored, so the device tool's call names it in `carry`)
 # Steps (in the order given): doctor (gpt doctor --check: adapter, profile, fast-path verdicts,
 # every op against float64), tests (the suite but the tests that need Chromium, npm or TypeScript),
-# bench (bench suite with the big matmuls and the GPU training rows; then, in what is left of its
-# limit and at most a minute, 4096³ and 8192³ with Dawn's robustness off), parity (nanoGPT's Shakespeare-char GPU recipe,
+# bench (bench suite with the big matmuls and the GPU training rows, in what is left but a minute;
+# then, in that minute, 4096³ and 8192³ with Dawn's robustness off), parity (nanoGPT's Shakespeare-char GPU recipe,
 # npm run bench:parity -- --gpu-recipe), host (what the host side of a step costs on this machine's
 # CPU, on Dawn's null backend: npm run bench:host; seconds). Each step is bounded by its own limit
 # (LIMIT below; it says at the start when they add up to more than the budget) and by what is left
@@ -68,11 +68,12 @@ NEEDS_TOOLS='test/browser.test.ts test/package.test.ts test/public-api.test.ts t
 # the suite's forks: vitest.config.ts's 2 suit lavapipe on 2 cores; on a GPU machine its cores are idle
 forks=$(nproc); forks=$((forks / 2 > 8 ? 8 : forks / 2 < 2 ? 2 : forks / 2)); ((${software:-0})) && forks=2
 
-# step NAME DIR COMMAND...: COMMAND in DIR, at most LIMIT[NAME] seconds and what is left, its output appended to the log
+# step NAME DIR COMMAND...: COMMAND in DIR, at most LIMIT[NAME] seconds and what is left but KEEP
+# seconds (for a step that must follow it), its output appended to the log
 step() {
   local name=$1 limit=${LIMIT[$1]} dir=$2; shift 2
-  local left=$((end - SECONDS)); ((left < limit)) && limit=$left
-  if ((limit < 20)); then say "== $name: skipped, ${left}s left"; return; fi
+  local left=$((end - SECONDS)); ((left - ${KEEP:-0} < limit)) && limit=$((left - ${KEEP:-0}))
+  if ((limit < 20)); then say "== $name: skipped, ${left}s left${KEEP:+ (${KEEP}s of them kept for the step after it)}"; return; fi
   say "== $name (at most ${limit}s): $*"
   local t0=$SECONDS from
   from=$(wc -l < "$log")
@@ -90,7 +91,7 @@ for s in "$@"; do
     tests) # what needs a tool the kit leaves out: Chromium, npm, TypeScript (its type checks)
           say "   (left out: ${NEEDS_TOOLS// /, }: they need Chromium, npm or TypeScript, which the kit has not; $forks test files at a time)"
           step tests "$tree" env VITEST_MAX_FORKS=$forks npx vitest run $(printf -- '--exclude %s ' $NEEDS_TOOLS) ;;
-    bench) step bench "$bundles" node bench.mjs --big --only matmul,attention,train,train-gpu,gpt2,generate
+    bench) KEEP=${LIMIT[bench-robustness-off]} step bench "$bundles" node bench.mjs --big --only matmul,attention,train,train-gpu,gpt2,generate
            # #13's other matmul target: Dawn's robustness off (GPT_ROBUSTNESS=0), ours alone, two sizes
            step bench-robustness-off "$bundles" env GPT_ROBUSTNESS=0 node bench.mjs --only matmul --no-peers --matmul-square 4096,8192 ;;
     host) rm -f "$tree"/bench/results/host-step.json # the committed one is another machine's

@@ -115,6 +115,13 @@ describe('bench/gpu-session.sh', () => {
     for (const s of ['doctor', 'tests', 'bench', 'bench-robustness-off', 'host', 'parity']) expect(log).toMatch(new RegExp(`\n== ${s} \\(at most \\d+s\\): .*\n(.*\n)* {3}${s}: exit \\d+ after \\d+s\n`));
   });
 
+  it("keeps the robustness-off run's minute (#13's figure) when the bench would take all that is left", async () => {
+    const { stdout } = await session(['bench'], kit(), { GPU_SESSION_SECONDS: '90', STAND_IN_SECONDS: '0' });
+    expect(stdout).toMatch(/\n== bench \(at most (29|30)s\): .*\n(.*\n)*== bench-robustness-off \(at most 60s\): /);
+    const short = await session(['bench'], kit(), { GPU_SESSION_SECONDS: '70', STAND_IN_SECONDS: '0' });
+    expect(short.stdout).toMatch(/\n== bench: skipped, (69|70)s left \(60s of them kept for the step after it\)\n== bench-robustness-off \(at most 60s\): /);
+  });
+
   it("hands back no host-step.json but the host step's own (the tree's committed one is another machine's)", async () => {
     const k = kit();
     mkdirSync(join(k.tree, 'bench/results'), { recursive: true });
