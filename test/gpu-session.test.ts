@@ -40,7 +40,7 @@ setTimeout(() => {}, 1000 * Number(process.env.STAND_IN_SECONDS ?? 60));`;
   for (const dir of [join(tree, 'scripts'), join(tree, 'bench/results'), join(root, 'path')]) mkdirSync(dir, { recursive: true });
   writeFileSync(join(tree, 'scripts/run-ts.mjs'), stand('host-step.json'));
   // the tests step's npx: a suite that fails (as a step that breaks)
-  writeFileSync(join(root, 'path/npx'), '#!/bin/sh\necho "stand-in vitest: 1 failed"; exit 1\n', { mode: 0o755 });
+  writeFileSync(join(root, 'path/npx'), '#!/bin/sh\necho " ❯ test/x.test.ts (3 tests | 1 failed) 20ms"; echo " Test Files  1 failed (1)"; exit 1\n', { mode: 0o755 });
   return { tree, bundles, out: join(root, 'out'), path: join(root, 'path') };
 }
 
@@ -106,7 +106,9 @@ describe('bench/gpu-session.sh', () => {
     const k = kit();
     const { code, stdout } = await session(['doctor', 'tests', 'bench', 'host', 'parity'], k, { STAND_IN_SECONDS: '0' });
     expect(code).toBe(0);
-    expect(stdout).toMatch(/\n {3}tests: exit 1 after \d+s\n {3}last lines:\n {3}stand-in vitest: 1 failed\n== bench /);
+    // the kit without TypeScript's lib.dom.d.ts (the tests' corpus) is said before the suite, the failed files after it
+    expect(stdout).toMatch(/\ngpu-session: WARNING: the kit has no node_modules\/typescript\/lib\/lib.dom.d.ts .*\n== tests /);
+    expect(stdout).toMatch(/\n {3}tests: exit 1 after \d+s\n {3}last lines:\n {4}❯ test\/x.test.ts \(3 tests \| 1 failed\) 20ms\n {4}Test Files {2}1 failed \(1\)\n {3}failed: test\/x.test.ts \(3 tests \| 1 failed\) 20ms\n== bench /);
     const files = readdirSync(k.out).sort();
     expect(files.length).toBeLessThanOrEqual(8);
     expect(files.filter((f) => !f.startsWith('bench-stand-in-'))).toEqual(['host-step.json', 'session.log', 'shakespeare-char-gpu.json', 'shakespeare-char-gpu.log.jsonl']);
