@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# One device session's measurements in one call, run on a GPU machine inside ../shared/gpu-kit:
-#   GPU_SESSION_SECONDS=360 bash .gpu-kit/run.sh 'bash bench/gpu-session.sh doctor tests bench'
-# then, on the same warm machine at once, the rest (docs/gpu-session.md: the two calls and their budget):
-#   GPU_SESSION_SECONDS=240 bash .gpu-kit/run.sh 'bash bench/gpu-session.sh parity host'
-# (.gpu-kit/ is made here by `bash ../shared/gpu-kit/pack.sh` after the last commit to measure; it is
-# git-ignored, so the device tool's call names it in `carry`)
+# A device session's measurements, run on a GPU machine inside ../shared/gpu-kit:
+#   GPU_SESSION_SECONDS=360 bash .gpu-kit/run.sh 'bash bench/gpu-session.sh doctor bench tests'
+# then, on the same warm machine at once, the rest (docs/gpu-session.md: the two calls, their budget
+# and order: a step runs in what those before it leave, and parity takes all it is given):
+#   GPU_SESSION_SECONDS=240 bash .gpu-kit/run.sh 'bash bench/gpu-session.sh host parity'
+# (.gpu-kit/ is made here by `bash ../shared/gpu-kit/pack.sh` after the last commit to measure: the
+# kit runs its own packed copy of this script; it is git-ignored, so the device tool's call names it
+# in `carry`)
 # Steps (in the order given): doctor (gpt doctor --check: adapter, profile, fast-path verdicts,
 # every op against float64), tests (the suite but the tests that need Chromium, npm or TypeScript),
 # bench (bench suite with the big matmuls and the GPU training rows, in what is left but a minute;
