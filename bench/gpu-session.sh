@@ -91,13 +91,13 @@ for s in "$@"; do
   case $s in
     doctor) step doctor "$tree" node bin/gpt.js doctor --check ;;
     tests) # what needs a tool the kit leaves out: Chromium, npm, TypeScript (its type checks)
-          say "   (left out: ${NEEDS_TOOLS// /, }: they need Chromium, npm or TypeScript, which the kit has not; $forks test files at a time)"
           # the tests' text (test/corpus.ts) is the built-in corpus, read from TypeScript's lib.dom.d.ts
           [ -e "$tree/node_modules/typescript/lib/lib.dom.d.ts" ] ||
             say "gpu-session: WARNING: the kit has no node_modules/typescript/lib/lib.dom.d.ts (the built-in corpus): ~30 test files fail for that alone (pack.sh must keep it)"
           from=$(wc -l < "$log")
           step tests "$tree" env VITEST_MAX_FORKS=$forks npx vitest run $(printf -- '--exclude %s ' $NEEDS_TOOLS)
-          tail -n +$((from + 1)) "$log" | grep -E '^ ❯ test/.*failed' | sed 's/^ ❯/   failed:/' ;;
+          tail -n +$((from + 1)) "$log" | grep -E '^ ❯ test/.*failed' | sed 's/^ ❯/   failed:/'
+          say "   (left out: ${NEEDS_TOOLS// /, }: they need Chromium, npm or TypeScript, which the kit has not; $forks test files at a time)" ;;
     bench) KEEP=${LIMIT[bench-robustness-off]} step bench "$bundles" node bench.mjs --big --only matmul,attention,train,train-gpu,gpt2,generate
            # #13's other matmul target: Dawn's robustness off (GPT_ROBUSTNESS=0), ours alone, two sizes
            step bench-robustness-off "$bundles" env GPT_ROBUSTNESS=0 node bench.mjs --only matmul --no-peers --matmul-square 4096,8192 ;;
