@@ -32,7 +32,10 @@ out=${OUT:-$PWD/gpu-session}; mkdir -p "$out" && out=$(cd "$out" && pwd)
 for s in "$@"; do # every step known before any runs
   case $s in doctor | tests | bench | host | parity) ;; *) echo "gpu-session: unknown step '$s' (doctor, tests, bench, host, parity)"; exit 2 ;; esac
 done
-end=$((SECONDS + ${GPU_SESSION_SECONDS:-480}))
+# a device call runs 600 s at most, run.sh's unpacking and adapter checks and the last step's kill included
+seconds=${GPU_SESSION_SECONDS:-480}
+[[ $seconds =~ ^[1-9][0-9]*$ ]] && ((seconds <= 570)) || { echo "gpu-session: GPU_SESSION_SECONDS must be whole seconds from 1 to 570 (a device call's 600 s less run.sh's), got '$seconds'"; exit 2; }
+end=$((SECONDS + seconds))
 tree=$PWD bundles=${GPU_KIT_BUNDLES:?run inside .gpu-kit/run.sh}
 log=$out/session.log
 # say: a line on the console and in the session's log

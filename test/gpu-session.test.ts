@@ -69,11 +69,17 @@ describe('bench/gpu-session.sh', () => {
     expect(result.commit).toBe('abc1234');
   });
 
-  it('refuses an unknown step before running any', async () => {
+  it('refuses an unknown step, or a budget past a device call\'s 10 minutes, before running any', async () => {
     const k = kit();
     const { code, stdout } = await session(['bench', 'parrity'], k);
     expect(code).toBe(2);
     expect(stdout.trim()).toBe("gpu-session: unknown step 'parrity' (doctor, tests, bench, host, parity)");
+    expect(readdirSync(k.out)).toEqual([]);
+    for (const seconds of ['600', '6m', '0']) {
+      const bad = await session(['bench'], k, { GPU_SESSION_SECONDS: seconds });
+      expect(bad.code).toBe(2);
+      expect(bad.stdout.trim()).toBe(`gpu-session: GPU_SESSION_SECONDS must be whole seconds from 1 to 570 (a device call's 600 s less run.sh's), got '${seconds}'`);
+    }
     expect(readdirSync(k.out)).toEqual([]);
   });
 
