@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # A device session's measurements, run on a GPU machine inside ../shared/gpu-kit:
-#   GPU_SESSION_SECONDS=360 bash .gpu-kit/run.sh 'bash bench/gpu-session.sh doctor bench tests'
+#   GPU_SESSION_SECONDS=360 GPU_KIT_ORIGIN=$PWD bash .gpu-kit/run.sh 'bash bench/gpu-session.sh doctor bench tests'
 # then, on the same warm machine at once, the rest (docs/gpu-session.md: the two calls, their budget
 # and order: a step runs in what those before it leave, and parity takes all it is given):
 #   GPU_SESSION_SECONDS=240 bash .gpu-kit/run.sh 'bash bench/gpu-session.sh host parity'
@@ -94,9 +94,14 @@ for s in "$@"; do
   case $s in
     doctor) step doctor "$tree" node bin/gpt.js doctor --check ;;
     tests) # what needs a tool the kit leaves out: Chromium, npm, TypeScript (its type checks)
-          # the tests' text (test/corpus.ts) is the built-in corpus, read from TypeScript's lib.dom.d.ts
-          [ -e "$tree/node_modules/typescript/lib/lib.dom.d.ts" ] ||
-            say "gpu-session: WARNING: the kit has no node_modules/typescript/lib/lib.dom.d.ts (the built-in corpus): ~30 test files fail for that alone (pack.sh must keep it)"
+          # the tests' text (test/corpus.ts) is the built-in corpus, read from TypeScript's lib.dom.d.ts,
+          # which pack.sh leaves out: the device call carries its two files into GPU_KIT_ORIGIN (the root)
+          ts=node_modules/typescript
+          if [ ! -e "$tree/$ts/lib/lib.dom.d.ts" ] && [ -e "${GPU_KIT_ORIGIN:-}/$ts/lib/lib.dom.d.ts" ]; then
+            mkdir -p "$tree/$ts/lib" && cp "$GPU_KIT_ORIGIN/$ts/package.json" "$tree/$ts/" && cp "$GPU_KIT_ORIGIN/$ts/lib/lib.dom.d.ts" "$tree/$ts/lib/"
+          fi
+          [ -e "$tree/$ts/lib/lib.dom.d.ts" ] ||
+            say "gpu-session: WARNING: no $ts/lib/lib.dom.d.ts (the built-in corpus): ~30 test files fail for that alone (carry it and $ts/package.json, with GPU_KIT_ORIGIN=\$PWD: docs/gpu-session.md)"
           from=$(wc -l < "$log")
           step tests "$tree" env VITEST_MAX_FORKS=$forks npx vitest run $(printf -- '--exclude %s ' $NEEDS_TOOLS)
           tail -n +$((from + 1)) "$log" | grep -E '^ ❯ test/.*failed' | sed 's/^ ❯/   failed:/'

@@ -108,12 +108,25 @@ describe('bench/gpu-session.sh', () => {
     expect(plain.stdout).toMatch(/\n {3}shader-f16: no, .* chromium-experimental-subgroup-matrix: no\ngpu-session: WARNING: this GPU's adapter lacks shader-f16 or chromium-experimental-subgroup-matrix .*: no float16 tensor-core figures\n/);
   });
 
+  it("the tests step takes TypeScript's lib.dom.d.ts (the tests' corpus, left out of the kit) from the files the device call carried into GPU_KIT_ORIGIN", async () => {
+    const k = kit();
+    const origin = join(k.out, '..', 'origin');
+    mkdirSync(join(origin, 'node_modules/typescript/lib'), { recursive: true });
+    writeFileSync(join(origin, 'node_modules/typescript/package.json'), '{"name":"typescript"}');
+    writeFileSync(join(origin, 'node_modules/typescript/lib/lib.dom.d.ts'), '/** the corpus */');
+    const { stdout } = await session(['tests'], k, { GPU_KIT_ORIGIN: origin });
+    expect(stdout).toMatch(/\n== tests /);
+    expect(stdout).not.toMatch(/WARNING/);
+    expect(readFileSync(join(k.tree, 'node_modules/typescript/lib/lib.dom.d.ts'), 'utf8')).toBe('/** the corpus */');
+    expect(readFileSync(join(k.tree, 'node_modules/typescript/package.json'), 'utf8')).toBe('{"name":"typescript"}');
+  });
+
   it('runs every step in one call though one fails, and leaves no more than 8 files in $OUT (what the device tool hands back)', async () => {
     const k = kit();
     const { code, stdout } = await session(['doctor', 'tests', 'bench', 'host', 'parity'], k, { STAND_IN_SECONDS: '0' });
     expect(code).toBe(0);
     // the kit without TypeScript's lib.dom.d.ts (the tests' corpus) is said before the suite, the failed files after it
-    expect(stdout).toMatch(/\ngpu-session: WARNING: the kit has no node_modules\/typescript\/lib\/lib.dom.d.ts .*\n== tests /);
+    expect(stdout).toMatch(/\ngpu-session: WARNING: no node_modules\/typescript\/lib\/lib.dom.d.ts .*\n== tests /);
     expect(stdout).toMatch(/\n {3}tests: exit 1 after \d+s\n {3}last lines:\n {4}❯ test\/x.test.ts \(3 tests \| 1 failed\) 20ms\n {4}Test Files {2}1 failed \(1\)\n {3}failed: test\/x.test.ts \(3 tests \| 1 failed\) 20ms\n {3}\(left out: .*\n== bench /);
     const files = readdirSync(k.out).sort();
     expect(files.length).toBeLessThanOrEqual(8);
