@@ -70,7 +70,7 @@ describe('a batch whose KV cache cannot fit', () => {
   it('is refused in one line naming a layer\'s cache, its size and the adapter\'s limit, and the flag that set the batch', () => {
     const cache = B * 32 * 3 * 64 * 4; // float32 [B, 32 slots, 3·n-embd]
     const limits = { maxStorageBufferBindingSize: cache - 4, maxBufferSize: 2 ** 31 };
-    expect(() => checkInferenceFits(CFG, B, 32, '--batch', limits, true)).toThrow(
+    expect(() => checkInferenceFits(CFG, B, 32, '--batch', limits, { kvCache: true })).toThrow(
       /^flag --batch 8: the model does not fit this adapter: a layer's KV cache \(batch 8 x block 32 x 3·n-embd 64\) takes 0\.188 MiB, over its maxStorageBufferBindingSize of 0\.187 MiB; a smaller --batch fits$/,
     );
   });

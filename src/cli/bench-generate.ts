@@ -88,7 +88,7 @@ export async function benchGenerate(args: string[]): Promise<number> {
     throw new UsageError(`--prompt-tokens (${f.promptTokens}) + --new-tokens (${f.newTokens}) must not exceed the model's block size (${config.blockSize})`);
   }
   const dev = await initDevice();
-  checkInferenceFits(config, Math.max(...batches), generationPositions(config.blockSize, f.promptTokens, f.newTokens), '--batch', dev.info.limits, true);
+  checkInferenceFits(config, Math.max(...batches), generationPositions(config.blockSize, f.promptTokens, f.newTokens), '--batch', dev.info.limits, { kvCache: true });
   const model = ckpt ? (await loadHeadModel(ckpt, { dropout: 0, moments: false }, true)).model : new GPT(config, { seed: f.seed });
   try {
     const { nLayer, nHead, nEmbd, blockSize, vocabSize } = model.config;

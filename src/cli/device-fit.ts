@@ -30,13 +30,14 @@ export function checkModelFits(m: GPTConfig, batchSize: number, opts: FitOptions
 export const generationPositions = (blockSize: number, promptTokens: number, newTokens: number): number => Math.min(blockSize, 2 * (promptTokens + newTokens));
 
 /**
- * Throws unless `batch` sequences of `positions` fit the adapter for inference, a generation's KV
- * caches too where `kvCache`; a refusal that a batch of one would not get names `flag`, which set the batch.
+ * Throws unless `batch` sequences of `positions` fit the adapter for inference in `dtype` (float32
+ * when absent), a generation's KV caches too where `kvCache`; a refusal that a batch of one would
+ * not get names `flag`, which set the batch.
  */
-export function checkInferenceFits(m: GPTConfig, batch: number, positions: number, flag: string, limits: Record<string, number>, kvCache = false): void {
+export function checkInferenceFits(m: GPTConfig, batch: number, positions: number, flag: string, limits: Record<string, number>, opts: Pick<PlanOptions, 'kvCache' | 'dtype'> = {}): void {
   const refusal = (b: number): Error | null => {
     try {
-      checkModelFits({ ...m, blockSize: positions }, b, { training: false, limits, kvCache });
+      checkModelFits({ ...m, blockSize: positions }, b, { training: false, limits, ...opts });
       return null;
     } catch (e) {
       return e as Error;
