@@ -13,7 +13,7 @@ import { CharTokenizer } from '../src/gpt/tokenizer/index.js';
 import { saveCheckpoint } from '../src/node/checkpoint-dir.js';
 import { Progress } from '../src/cli/progress.js';
 import { gpt, runGpt, tempDir } from './cli-helpers.js';
-import { setupDevice } from './helpers.js';
+import { setupDevice, withBindingLimit } from './helpers.js';
 
 const dir = join(tempDir('cli-generate'), 'ckpt');
 const tokenizer = CharTokenizer.train('to be, or not to be: that is the question.\n');
@@ -155,6 +155,17 @@ describe('gpt sample --num-samples', () => {
 });
 
 describe('gpt sample and gpt eval --dtype', () => {
+  it('check the batch in the dtype it computes in: one whose float32 KV cache is past a binding but whose float16 one is not runs in float16', async (ctx) => {
+    if (!profile().f16) ctx.skip();
+    // 8 samples of a 2-character prompt and 6 new tokens reach the whole block: a layer's cache [8, 16 slots, 3·16]
+    const args = ['sample', '--init-from', dir, '--start', 'to', '--num-samples', '8', '--max-new-tokens', '6'];
+    const ran = await withBindingLimit(8 * 16 * 48 * 2, async () => [await gpt(...args, '--dtype', 'float16'), await gpt(...args, '--dtype', 'float32')]);
+    expect(ran[0]!.code, ran[0]!.err).toBe(0);
+    expect(ran[0]!.err).toMatch(/, 8 samples in one batch, float16\)\n$/);
+    expect(ran[1]!.code).toBe(2);
+    expect(ran[1]!.err).toMatch(/^gpt sample: flag --num-samples 8: the model does not fit this adapter: a layer's KV cache \(batch 8 x block 16 x 3·n-embd 16\) takes 0\.0234 MiB, over its maxStorageBufferBindingSize of 0\.0117 MiB; a smaller --num-samples fits$/);
+  });
+
   it('compute in float16 when asked (eval within 1% of float32), and refuse it in one line where float16 cannot run', async (ctx) => {
     if (!profile().f16) ctx.skip();
     const text = join(dir, '..', 'eval.txt');

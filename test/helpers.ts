@@ -147,6 +147,18 @@ export async function widestBinding<T>(body: () => Promise<T>): Promise<[T, numb
   }
 }
 
+/** Runs `fn` as on an adapter that binds at most `bytes` (its maxStorageBufferBindingSize), which the device then also enforces. */
+export async function withBindingLimit<T>(bytes: number, fn: () => Promise<T>): Promise<T> {
+  const limits = device().info.limits;
+  const real = limits.maxStorageBufferBindingSize;
+  limits.maxStorageBufferBindingSize = bytes;
+  try {
+    return await fn();
+  } finally {
+    limits.maxStorageBufferBindingSize = real!;
+  }
+}
+
 /**
  * A fresh directory for autotune winners (for GPT_CACHE_DIR) in the calling file or describe block;
  * afterAll turns autotuning off, resets the profile, restores GPT_CACHE_DIR and removes the directory.

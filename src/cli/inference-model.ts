@@ -24,7 +24,7 @@ export interface InferenceBatch {
 export async function checkOnDevice(config: GPTConfig, run: InferenceBatch): Promise<ComputeDtype> {
   const dev = await initDevice();
   const dtype = dtypeFlag(run.dtype);
-  checkInferenceFits(config, run.batch, run.positions ?? config.blockSize, run.flag, dev.info.limits, { kvCache: run.kvCache });
+  checkInferenceFits(config, run.batch, run.positions ?? config.blockSize, run.flag, dev.info.limits, { kvCache: run.kvCache, dtype });
   return dtype;
 }
 

@@ -74,7 +74,7 @@ export async function openCompletionsApi({ checkpoint, modelId, dtype, apiKey }:
     const longest = ids.reduce((n, p) => Math.max(n, p.length), 0); // not Math.max(...): a 1 MiB body holds more prompts than a call takes arguments
     const positions = generationPositions(model.config.blockSize, longest, r.maxTokens);
     try {
-      checkModelFits({ ...model.config, blockSize: positions }, batch, { training: false, limits: device().info.limits, kvCache: true }); // generateBatch decodes with KV caches
+      checkModelFits({ ...model.config, blockSize: positions }, batch, { training: false, limits: device().info.limits, kvCache: true, dtype: computeDtype }); // generateBatch decodes with KV caches
     } catch (e) {
       throw new ApiError(400, `n ${r.n} x ${ids.length} prompts = ${batch} sequences do not fit this GPU: ${(e as Error).message}`, 'n');
     }
