@@ -278,6 +278,14 @@ describe('refusals, as OpenAI sends them: a status and { error: { message (one l
     await complete({ prompt: 'to', logprobs: null, best_of: 1, presence_penalty: 0, frequency_penalty: 0, logit_bias: {}, suffix: null, user: 'me', model: null, max_tokens: 1 });
   });
 
+  it('n whose KV caches are past a binding: 400 naming a layer\'s KV cache (generateBatch decodes with them), not the qkv of the same size', async () => {
+    // n 8 of a 2-character prompt and 6 new tokens reach the whole block: a layer's cache [8, 16 slots, 3·16], 4 bytes less than a binding
+    const bytes = 8 * 16 * 48 * (profile().trainingDtype === 'float16' ? 2 : 4); // the dtype --dtype auto computes in
+    const res = await withBindingLimit(bytes - 4, () => post({ prompt: 'to', n: 8, max_tokens: 6 }));
+    const size = `${(bytes / 2 ** 20).toPrecision(3)} MiB, over its maxStorageBufferBindingSize of ${((bytes - 4) / 2 ** 20).toPrecision(3)} MiB`;
+    await refused(res, 400, 'n', `n 8 x 1 prompts = 8 sequences do not fit this GPU: the model does not fit this adapter: a layer's KV cache (batch 8 x block 16 x 3·n-embd 16) takes ${size}`);
+  });
+
   it('another model, a body that is not a JSON object, not JSON, or too large', async () => {
     await refused(await post({ prompt: 'to', model: 'gpt-4' }), 404, 'model', 'model "gpt-4" does not exist here: this server serves "tiny" (GET /v1/models)', 'model_not_found');
     await refused(await post('{"prompt": '), 400, null, 'the body is not valid JSON: Unexpected end of JSON input');
