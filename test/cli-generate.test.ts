@@ -13,7 +13,7 @@ import { CharTokenizer } from '../src/gpt/tokenizer/index.js';
 import { saveCheckpoint } from '../src/node/checkpoint-dir.js';
 import { Progress } from '../src/cli/progress.js';
 import { gpt, runGpt, tempDir, type Result } from './cli-helpers.js';
-import { setupDevice, withBindingLimit } from './helpers.js';
+import { setupDevice, withLimits } from './helpers.js';
 
 const dir = join(tempDir('cli-generate'), 'ckpt');
 const tokenizer = CharTokenizer.train('to be, or not to be: that is the question.\n');
@@ -160,7 +160,7 @@ describe('gpt sample, gpt eval and gpt bench-generate --dtype', () => {
     // 8 sequences of a 2-token prompt and 6 new tokens reach the whole block: a layer's cache [8, 16 slots, 3·16]
     const sampling = ['sample', '--init-from', dir, '--start', 'to', '--num-samples', '8', '--max-new-tokens', '6'];
     const timing = ['bench-generate', '--init-from', dir, '--batch', '1,8', '--prompt-tokens', '2', '--new-tokens', '6', '--repeats', '1'];
-    const ran = await withBindingLimit(8 * 16 * 48 * 2, async () => {
+    const ran = await withLimits({ maxStorageBufferBindingSize: 8 * 16 * 48 * 2 }, async () => {
       const each = [];
       for (const args of [sampling, timing]) for (const dtype of ['float16', 'float32']) each.push(await gpt(...args, '--dtype', dtype));
       return each;

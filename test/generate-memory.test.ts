@@ -5,14 +5,14 @@
 // the weights' float16 copies). And the refusal, before the device allocates anything, of a batch
 // whose cache one binding cannot hold in the dtype it computes in, naming it.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { checkInferenceFits, generationPositions } from '../src/cli/device-fit.js';
+import { checkInferenceFits, generationExtent } from '../src/cli/device-fit.js';
 import { generateBatch } from '../src/gpt/generate.js';
 import { memoryPlan } from '../src/gpt/memory-plan.js';
 import { autocast, CastCache, type ComputeDtype } from '../src/nn/autocast.js';
 import { GPT, type GPTConfig } from '../src/gpt/model.js';
 import { device } from '../src/index.js';
 import { profile } from '../src/kernels/profile.js';
-import { setupDevice } from './helpers.js';
+import { setupDevice, withLimits } from './helpers.js';
 
 // 3 layers, one with fewer heads (a structurally pruned model's): its cache is narrower
 const CFG: GPTConfig = { vocabSize: 65, blockSize: 32, nLayer: 3, nHead: 4, nHeads: [4, 2, 4], nEmbd: 64, dropout: 0, bias: false };
@@ -55,7 +55,7 @@ async function measured(P: number, N: number, stopToken?: number, dtype: Compute
 
 /** The memory plan of the generation `gpt sample` or `bench-generate` checks: at the positions it reaches. */
 const planOf = (P: number, N: number, dtype: ComputeDtype = 'float32') =>
-  memoryPlan({ ...CFG, blockSize: generationPositions(CFG.blockSize, P, N) }, B, { training: false, kvCache: true, dtype, bindingLimit: profile().bindingLimit }).bytes;
+  memoryPlan({ ...CFG, blockSize: generationExtent(CFG.blockSize, P, N).positions }, B, { training: false, kvCache: true, dtype, bindingLimit: profile().bindingLimit }).bytes;
 
 describe("a cached generation's KV caches, against the bytes the device holds", () => {
   it.for([
@@ -103,5 +103,24 @@ describe('a batch whose KV cache cannot fit', () => {
     expect(() => checkInferenceFits(CFG, B, 32, '--batch', limits, { kvCache: true })).toThrow(
       /^flag --batch 8: the model does not fit this adapter: a layer's KV cache \(batch 8 x block 32 x 3·n-embd 64\) takes 0\.188 MiB, over its maxStorageBufferBindingSize of 0\.187 MiB; a smaller --batch fits$/,
     );
+  });
+});
+
+describe("a generation's forwards", () => {
+  it('are checked at their length (prompt + new tokens), not the KV cache\'s (twice that): a batch whose cache fits is not refused for MLP activations it never makes', async () => {
+    const [P, N] = [4, 12];
+    const { positions, forwardPositions } = generationExtent(CFG.blockSize, P, N); // 32 slots of cache, forwards of at most 16
+    const cache = B * positions * 3 * 64 * 4; // a layer's float32 cache: 0.1875 MiB; the MLP activations over all 32 positions would be 0.25 MiB
+    const limits = { maxStorageBufferBindingSize: cache, maxBufferSize: cache }; // an adapter whose largest buffer is a binding
+    expect(() => checkInferenceFits(CFG, B, positions, '--num-samples', limits, { kvCache: true, forwardPositions })).not.toThrow();
+    // the generation runs on a device holding it to those limits (every buffer within maxBufferSize, every binding within the other)
+    const drawn = await withLimits(limits, async () => {
+      let n = 0;
+      for await (const step of generateBatch(model, promptsOf(P), { maxNewTokens: N, temperature: 1, seed: 5 })) n += step.filter((t) => t !== null).length;
+      return n;
+    });
+    expect(drawn).toBe(B * N);
+    // twice the batch does not fit (its forwards' MLP activations, listed first, nor its caches)
+    expect(() => checkInferenceFits(CFG, 2 * B, positions, '--num-samples', limits, { kvCache: true, forwardPositions })).toThrow(/^flag --num-samples 16: the model does not fit this adapter: the MLP activations \(batch 16 x 16 positions x 4·n-embd 64\) takes 0\.250 MiB, over its maxBufferSize of 0\.188 MiB; /);
   });
 });

@@ -147,15 +147,15 @@ export async function widestBinding<T>(body: () => Promise<T>): Promise<[T, numb
   }
 }
 
-/** Runs `fn` as on an adapter that binds at most `bytes` (its maxStorageBufferBindingSize), which the device then also enforces. */
-export async function withBindingLimit<T>(bytes: number, fn: () => Promise<T>): Promise<T> {
-  const limits = device().info.limits;
-  const real = limits.maxStorageBufferBindingSize;
-  limits.maxStorageBufferBindingSize = bytes;
+/** Runs `fn` as on an adapter with these `limits` (maxStorageBufferBindingSize, maxBufferSize), which the device then also enforces. */
+export async function withLimits<T>(limits: Record<string, number>, fn: () => Promise<T>): Promise<T> {
+  const now = device().info.limits;
+  const real = { ...now };
+  Object.assign(now, limits);
   try {
     return await fn();
   } finally {
-    limits.maxStorageBufferBindingSize = real!;
+    Object.assign(now, real);
   }
 }
 

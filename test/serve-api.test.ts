@@ -17,7 +17,7 @@ import { device } from '../src/index.js';
 import { profile } from '../src/kernels/profile.js';
 import { saveCheckpoint } from '../src/node/checkpoint-dir.js';
 import { expectOneLine, gpt, spawnGpt, tempDir } from './cli-helpers.js';
-import { setupDevice, withBindingLimit } from './helpers.js';
+import { setupDevice, withLimits } from './helpers.js';
 import { miniGpt2Tokenizer } from './hf-reference.js';
 
 const dir = tempDir('serve-api');
@@ -281,7 +281,7 @@ describe('refusals, as OpenAI sends them: a status and { error: { message (one l
   it('n whose KV caches are past a binding: 400 naming a layer\'s KV cache (generateBatch decodes with them), not the qkv of the same size', async () => {
     // n 8 of a 2-character prompt and 6 new tokens reach the whole block: a layer's cache [8, 16 slots, 3·16], 4 bytes less than a binding
     const bytes = 8 * 16 * 48 * (profile().trainingDtype === 'float16' ? 2 : 4); // the dtype --dtype auto computes in
-    const res = await withBindingLimit(bytes - 4, () => post({ prompt: 'to', n: 8, max_tokens: 6 }));
+    const res = await withLimits({ maxStorageBufferBindingSize: bytes - 4 }, () => post({ prompt: 'to', n: 8, max_tokens: 6 }));
     const size = `${(bytes / 2 ** 20).toPrecision(3)} MiB, over its maxStorageBufferBindingSize of ${((bytes - 4) / 2 ** 20).toPrecision(3)} MiB`;
     await refused(res, 400, 'n', `n 8 x 1 prompts = 8 sequences do not fit this GPU: the model does not fit this adapter: a layer's KV cache (batch 8 x block 16 x 3·n-embd 16) takes ${size}`);
   });
@@ -464,7 +464,7 @@ describe('--dtype float16', () => {
     try {
       // n 8 of a 2-character prompt and 6 new tokens reach the whole block: a layer's cache [8, 16 slots, 3·16]
       const body = { prompt: 'to', n: 8, max_tokens: 6, temperature: 0 };
-      const [half, full] = await withBindingLimit(8 * 16 * 48 * 2, () => Promise.all(opened.map((o) => postTo(o.server.url, body))));
+      const [half, full] = await withLimits({ maxStorageBufferBindingSize: 8 * 16 * 48 * 2 }, () => Promise.all(opened.map((o) => postTo(o.server.url, body))));
       expect(half.status, JSON.stringify(half.body)).toBe(200);
       expect((half.body as Completion).choices.map((c) => c.text.length)).toEqual(new Array(8).fill(6));
       expect(full).toMatchObject({

@@ -8,7 +8,7 @@ import { headsProblem, TRAIN_DEFAULTS, TRAIN_DOCS, TRAIN_DTYPES, type TrainDtype
 import { POSITIVE_INT, SEED } from '../io/value-ranges.js';
 import { autocast, type CastCache } from '../nn/autocast.js';
 import { readCheckpointHead } from '../node/checkpoint-head.js';
-import { generationPositions } from './device-fit.js';
+import { generationExtent } from './device-fit.js';
 import { fetchHubCheckpoints } from './hub-flags.js';
 import { checkOnDevice, openModel, weightCasts, type InferenceBatch } from './inference-model.js';
 import { flagHelp, flagName, noPositional, parseFlags, UsageError, type FlagSpec } from './flags.js';
@@ -92,7 +92,7 @@ export async function benchGenerate(args: string[]): Promise<number> {
   if (f.promptTokens + f.newTokens > config.blockSize) {
     throw new UsageError(`--prompt-tokens (${f.promptTokens}) + --new-tokens (${f.newTokens}) must not exceed the model's block size (${config.blockSize})`);
   }
-  const run: InferenceBatch = { dtype: f.dtype, batch: Math.max(...batches), flag: '--batch', positions: generationPositions(config.blockSize, f.promptTokens, f.newTokens), kvCache: true };
+  const run: InferenceBatch = { dtype: f.dtype, batch: Math.max(...batches), flag: '--batch', ...generationExtent(config.blockSize, f.promptTokens, f.newTokens), kvCache: true };
   const { model, dtype } = ckpt ? await openModel(ckpt, run) : { dtype: await checkOnDevice(config, run), model: new GPT(config, { seed: f.seed }) };
   let casts: CastCache | undefined;
   try {

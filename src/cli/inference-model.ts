@@ -11,12 +11,16 @@ import { loadHeadModel, type CheckpointHead } from '../node/checkpoint-head.js';
 import { checkInferenceFits } from './device-fit.js';
 import { dtypeFlag } from './train-flags.js';
 
-/** The batch an inference command runs: `batch` sequences of `positions` (the block when absent), with a generation's KV caches where `kvCache`; `flag` set the batch. */
+/**
+ * The batch an inference command runs: `batch` sequences of `positions` (the block when absent), in
+ * forwards of `forwardPositions` (generationExtent's), with a generation's KV caches where `kvCache`; `flag` set the batch.
+ */
 export interface InferenceBatch {
   dtype: TrainDtype;
   batch: number;
   flag: string;
   positions?: number;
+  forwardPositions?: number;
   kvCache?: boolean;
 }
 
@@ -24,7 +28,7 @@ export interface InferenceBatch {
 export async function checkOnDevice(config: GPTConfig, run: InferenceBatch): Promise<ComputeDtype> {
   const dev = await initDevice();
   const dtype = dtypeFlag(run.dtype);
-  checkInferenceFits(config, run.batch, run.positions ?? config.blockSize, run.flag, dev.info.limits, { kvCache: run.kvCache, dtype });
+  checkInferenceFits(config, run.batch, run.positions ?? config.blockSize, run.flag, dev.info.limits, { kvCache: run.kvCache, forwardPositions: run.forwardPositions, dtype });
   return dtype;
 }
 

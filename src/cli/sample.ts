@@ -12,7 +12,7 @@ import { readCheckpointHead } from '../node/checkpoint-head.js';
 import { BUILTIN_CORPUS, loadCorpus } from './corpus.js';
 import { checkSplitsFit, loadTokens, VAL_FRACTION_OF_PREPARE } from './data.js';
 import { describeCompression } from './compression.js';
-import { generationPositions } from './device-fit.js';
+import { generationExtent } from './device-fit.js';
 import { resolveSettings, settingName } from './config-file.js';
 import { checkPathSettings, flagHelp, UsageError, type FlagSpec } from './flags.js';
 import { fetchHubCheckpoints } from './hub-flags.js';
@@ -107,8 +107,8 @@ export async function sample(args: string[], stats: NodeJS.WritableStream = proc
   if (!known.ids.length) throw new UsageError(`flag --start holds no character the checkpoint's tokenizer knows (${describeLeftOut(known)})`);
   if (known.dropped) console.error(`note: --start: ${describeLeftOut(known)}`);
   const prompt = known.ids;
-  const positions = generationPositions(head.meta.model.blockSize, prompt.length, f.maxNewTokens);
-  const { model, dtype, casts, dispose } = await openGenerator(head, { dtype: f.dtype, batch: f.numSamples, flag: '--num-samples', positions, kvCache: f.kvCache });
+  const reach = generationExtent(head.meta.model.blockSize, prompt.length, f.maxNewTokens);
+  const { model, dtype, casts, dispose } = await openGenerator(head, { dtype: f.dtype, batch: f.numSamples, flag: '--num-samples', ...reach, kvCache: f.kvCache });
   try {
     const shown = tokenizer.decode(prompt); // the prompt the model continues: without what was left out
     // all samples in one batch (one forward per step for all of them); sample n draws with seed + n - 1

@@ -22,7 +22,7 @@ import { readCheckpointHead } from '../node/checkpoint-head.js';
 import { apiKeyCheck } from './api-key.js';
 import { CompletionText } from './completion-text.js';
 import { ApiError, parseCompletionRequest, shown, type CompletionRequest } from './completion-request.js';
-import { checkModelFits, generationPositions } from './device-fit.js';
+import { checkModelFits, generationExtent } from './device-fit.js';
 import { openGenerator } from './inference-model.js';
 
 /** Requests under this path go to the API. */
@@ -72,9 +72,10 @@ export async function openCompletionsApi({ checkpoint, modelId, dtype, apiKey }:
   const checkFits = (r: CompletionRequest, ids: Int32Array[]) => {
     const batch = ids.length * r.n;
     const longest = ids.reduce((n, p) => Math.max(n, p.length), 0); // not Math.max(...): a 1 MiB body holds more prompts than a call takes arguments
-    const positions = generationPositions(model.config.blockSize, longest, r.maxTokens);
+    const { positions, forwardPositions } = generationExtent(model.config.blockSize, longest, r.maxTokens);
     try {
-      checkModelFits({ ...model.config, blockSize: positions }, batch, { training: false, limits: device().info.limits, kvCache: true, dtype: computeDtype }); // generateBatch decodes with KV caches
+      // generateBatch decodes with KV caches
+      checkModelFits({ ...model.config, blockSize: positions }, batch, { training: false, limits: device().info.limits, kvCache: true, forwardPositions, dtype: computeDtype });
     } catch (e) {
       throw new ApiError(400, `n ${r.n} x ${ids.length} prompts = ${batch} sequences do not fit this GPU: ${(e as Error).message}`, 'n');
     }
