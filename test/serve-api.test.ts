@@ -278,7 +278,7 @@ describe('refusals, as OpenAI sends them: a status and { error: { message (one l
     await complete({ prompt: 'to', logprobs: null, best_of: 1, presence_penalty: 0, frequency_penalty: 0, logit_bias: {}, suffix: null, user: 'me', model: null, max_tokens: 1 });
   });
 
-  it('n whose KV caches are past a binding: 400 naming a layer\'s KV cache (generateBatch decodes with them), not the qkv of the same size', async () => {
+  it('n whose KV caches are past a binding: 400 naming a layer\'s KV cache (generateBatch decodes with them; its forwards, of 8 positions, would fit)', async () => {
     // n 8 of a 2-character prompt and 6 new tokens reach the whole block: a layer's cache [8, 16 slots, 3·16], 4 bytes less than a binding
     const bytes = 8 * 16 * 48 * (profile().trainingDtype === 'float16' ? 2 : 4); // the dtype --dtype auto computes in
     const res = await withLimits({ maxStorageBufferBindingSize: bytes - 4 }, () => post({ prompt: 'to', n: 8, max_tokens: 6 }));
