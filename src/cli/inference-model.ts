@@ -46,7 +46,7 @@ export async function openModel(head: CheckpointHead, run: InferenceBatch): Prom
 export const weightCasts = (model: GPT, dtype: ComputeDtype): CastCache | undefined => (dtype === 'float16' ? new CastCache([...model.parameters()]) : undefined);
 
 /** A model opened for generation: openModel's, with its weightCasts; dispose frees both. */
-export interface Generator {
+export interface GeneratingModel {
   model: GPT;
   dtype: ComputeDtype;
   casts: CastCache | undefined;
@@ -54,7 +54,7 @@ export interface Generator {
 }
 
 /** The checkpoint's model opened for generating `run` (openModel), its weights cast for it where it computes in float16. */
-export async function openGenerator(head: CheckpointHead, run: InferenceBatch): Promise<Generator> {
+export async function openGenerator(head: CheckpointHead, run: InferenceBatch): Promise<GeneratingModel> {
   const { model, dtype } = await openModel(head, run);
   let casts: CastCache | undefined;
   try {
