@@ -12,8 +12,8 @@ import { device } from '../src/index.js';
 import { CharTokenizer } from '../src/gpt/tokenizer/index.js';
 import { saveCheckpoint } from '../src/node/checkpoint-dir.js';
 import { Progress } from '../src/cli/progress.js';
-import { gpt, runGpt, tempDir } from './cli-helpers.js';
-import { setupDevice } from './helpers.js';
+import { gpt, runGpt, tempDir, type Result } from './cli-helpers.js';
+import { setupDevice, withLimits } from './helpers.js';
 
 const dir = join(tempDir('cli-generate'), 'ckpt');
 const tokenizer = CharTokenizer.train('to be, or not to be: that is the question.\n');
@@ -29,7 +29,7 @@ describe('gpt bench-generate', () => {
     const r = await gpt('bench-generate', '--init-from', dir, '--batch', '1,3', '--prompt-tokens', '4', '--new-tokens', '3', '--repeats', '1');
     expect(r.code, r.err).toBe(0);
     const lines = r.out.trim().split('\n');
-    expect(lines[0]).toMatch(/^model: .*ckpt \(1 layer, 2 heads, 16 wide, block 16, vocab \d+; .*prompts of 4 tokens, 3 new tokens each, greedy; median of 1 run$/);
+    expect(lines[0]).toMatch(/^model: .*ckpt \(1 layer, 2 heads, 16 wide, block 16, vocab \d+; .*prompts of 4 tokens, 3 new tokens each, greedy, float32; median of 1 run$/);
     expect(lines.slice(1, 2)).toEqual([expect.stringMatching(/^batch +prefill tok\/s +decode tok\/s +decode ms\/step$/)]);
     const rows = lines.slice(2).map((l) => l.split(/ +/).map(Number));
     expect(rows.map((row) => row[0])).toEqual([1, 3]);
@@ -154,7 +154,28 @@ describe('gpt sample --num-samples', () => {
   });
 });
 
-describe('gpt sample and gpt eval --dtype', () => {
+describe('gpt sample, gpt eval and gpt bench-generate --dtype', () => {
+  it('check the batch in the dtype it computes in: one whose float32 KV cache is past a binding but whose float16 one is not runs in float16 (bench-generate too)', async (ctx) => {
+    if (!profile().f16) ctx.skip();
+    // 8 sequences of a 2-token prompt and 6 new tokens reach the whole block: a layer's cache [8, 16 slots, 3·16]
+    const sampling = ['sample', '--init-from', dir, '--start', 'to', '--num-samples', '8', '--max-new-tokens', '6'];
+    const timing = ['bench-generate', '--init-from', dir, '--batch', '1,8', '--prompt-tokens', '2', '--new-tokens', '6', '--repeats', '1'];
+    const ran = await withLimits({ maxStorageBufferBindingSize: 8 * 16 * 48 * 2 }, async () => {
+      const each = [];
+      for (const args of [sampling, timing]) for (const dtype of ['float16', 'float32']) each.push(await gpt(...args, '--dtype', dtype));
+      return each;
+    });
+    const [sampled, sampleRefused, timed, timeRefused] = ran as [Result, Result, Result, Result];
+    const refusal = (command: string, flag: string) =>
+      `gpt ${command}: flag ${flag} 8: the model does not fit this adapter: a layer's KV cache (batch 8 x block 16 x 3·n-embd 16) takes 0.0234 MiB, over its maxStorageBufferBindingSize of 0.0117 MiB; a smaller ${flag} fits`;
+    expect(sampled.code, sampled.err).toBe(0);
+    expect(sampled.err).toMatch(/, 8 samples in one batch, float16\)\n$/);
+    expect(sampleRefused).toMatchObject({ code: 2, err: refusal('sample', '--num-samples') });
+    expect(timed.code, timed.err).toBe(0);
+    expect(timed.out).toMatch(/greedy, float16; median of 1 run\n[^]*^8 /m);
+    expect(timeRefused).toMatchObject({ code: 2, err: refusal('bench-generate', '--batch') });
+  });
+
   it('compute in float16 when asked (eval within 1% of float32), and refuse it in one line where float16 cannot run', async (ctx) => {
     if (!profile().f16) ctx.skip();
     const text = join(dir, '..', 'eval.txt');
@@ -173,8 +194,9 @@ describe('gpt sample and gpt eval --dtype', () => {
     expect(sampled.err).toMatch(/--- 12 tokens in [\d.]+ s \([\d.]+ tok\/s, float16\)/);
     setProfile({ f16: false }); // as on an adapter without shader-f16
     try {
-      for (const command of ['sample', 'eval']) {
-        const r = await gpt(command, '--init-from', dir, '--dtype', 'float16', ...(command === 'sample' ? [] : ['--data', text, '--eval-iters', '1']));
+      const rest: Record<string, string[]> = { sample: [], eval: ['--data', text, '--eval-iters', '1'], 'bench-generate': ['--prompt-tokens', '2', '--new-tokens', '2'] };
+      for (const command of ['sample', 'eval', 'bench-generate']) {
+        const r = await gpt(command, '--init-from', dir, '--dtype', 'float16', ...rest[command]!);
         expect(r.code).toBe(2);
         expect(r.err).toMatch(new RegExp(`^gpt ${command}: flag --dtype float16 needs WebGPU's shader-f16 feature, and float16 is turned off in the kernel profile; use --dtype float32 or auto$`));
       }

@@ -23,6 +23,6 @@ describe('the model line', () => {
   it('gpt bench-generate names a one-layer, one-head model in the singular', async () => {
     const r = await gpt('bench-generate', '--n-layer', '1', '--n-head', '1', '--n-embd', '8', '--block-size', '8', '--prompt-tokens', '2', '--new-tokens', '2', '--batch', '1', '--repeats', '1');
     expect(r.code, r.err).toBe(0);
-    expect(r.out).toContain('model: random (1 layer, 1 head, 8 wide, block 8, vocab 65; 1,312 parameters); prompts of 2 tokens, 2 new tokens each, greedy; median of 1 run');
+    expect(r.out).toContain('model: random (1 layer, 1 head, 8 wide, block 8, vocab 65; 1,312 parameters); prompts of 2 tokens, 2 new tokens each, greedy, float32; median of 1 run');
   });
 });

@@ -1,16 +1,18 @@
 // What a cached generation holds on the GPU against its memory plan (memoryPlan's kvCache), the
 // oracle being the device's own count of the bytes live in its buffers: every layer's KV cache,
 // made whole at the prefill or grown step by step, and the peak while caches move (grown into
-// larger ones, or cut down as finished sequences' rows are dropped). And the refusal, before the
-// device allocates anything, of a batch whose cache one binding cannot hold, naming it.
+// larger ones, or cut down as finished sequences' rows are dropped), in float32 and in float16 (with
+// the weights' float16 copies). And the refusal, before the device allocates anything, of a batch
+// whose cache one binding cannot hold in the dtype it computes in, naming it.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { checkInferenceFits, generationPositions } from '../src/cli/device-fit.js';
+import { checkInferenceFits, generationExtent } from '../src/cli/device-fit.js';
 import { generateBatch } from '../src/gpt/generate.js';
 import { memoryPlan } from '../src/gpt/memory-plan.js';
+import { autocast, CastCache, type ComputeDtype } from '../src/nn/autocast.js';
 import { GPT, type GPTConfig } from '../src/gpt/model.js';
 import { device } from '../src/index.js';
 import { profile } from '../src/kernels/profile.js';
-import { setupDevice } from './helpers.js';
+import { setupDevice, withLimits } from './helpers.js';
 
 // 3 layers, one with fewer heads (a structurally pruned model's): its cache is narrower
 const CFG: GPTConfig = { vocabSize: 65, blockSize: 32, nLayer: 3, nHead: 4, nHeads: [4, 2, 4], nEmbd: 64, dropout: 0, bias: false };
@@ -24,34 +26,53 @@ afterAll(() => model.dispose());
 
 const promptsOf = (P: number) => Array.from({ length: B }, (_, b) => Array.from({ length: P }, (_, i) => (i * 7 + b * 5) % CFG.vocabSize));
 
-/** Generates from `P`-token prompts: the most bytes live, past the weights, between steps (the caches, and a step's drawn ids) and at any moment; the tokens drawn. */
-async function measured(P: number, N: number, stopToken?: number) {
+/**
+ * Generates from `P`-token prompts in `dtype` (its weights cast once beforehand in float16, as `gpt
+ * sample` casts them): the most bytes live, past the weights and their float16 copies, between steps
+ * (the caches, and a step's drawn ids) and at any moment; the bytes of those copies; the tokens drawn.
+ */
+async function measured(P: number, N: number, stopToken?: number, dtype: ComputeDtype = 'float32') {
   await device().sync();
-  const before = device().memory().liveBytes;
-  device().resetPeakMemory();
-  let between = 0;
-  const steps: (number | null)[][] = [];
-  for await (const step of generateBatch(model, promptsOf(P), { maxNewTokens: N, temperature: 1, seed: 5, stopToken })) {
-    between = Math.max(between, device().memory().liveBytes - before);
-    steps.push(step);
+  const weights = device().memory().liveBytes;
+  const casts = dtype === 'float16' ? new CastCache([...model.parameters()]) : undefined;
+  try {
+    await device().sync();
+    const before = device().memory().liveBytes;
+    device().resetPeakMemory();
+    let between = 0;
+    const steps: (number | null)[][] = [];
+    await autocast(dtype, async () => {
+      for await (const step of generateBatch(model, promptsOf(P), { maxNewTokens: N, temperature: 1, seed: 5, stopToken })) {
+        between = Math.max(between, device().memory().liveBytes - before);
+        steps.push(step);
+      }
+    }, casts);
+    return { between, peak: device().memory().peakBytes - before, halfWeights: before - weights, steps };
+  } finally {
+    casts?.dispose();
   }
-  return { between, peak: device().memory().peakBytes - before, steps };
 }
 
 /** The memory plan of the generation `gpt sample` or `bench-generate` checks: at the positions it reaches. */
-const planOf = (P: number, N: number) => memoryPlan({ ...CFG, blockSize: generationPositions(CFG.blockSize, P, N) }, B, { training: false, kvCache: true, bindingLimit: profile().bindingLimit }).bytes;
+const planOf = (P: number, N: number, dtype: ComputeDtype = 'float32') =>
+  memoryPlan({ ...CFG, blockSize: generationExtent(CFG.blockSize, P, N).positions }, B, { training: false, kvCache: true, dtype, bindingLimit: profile().bindingLimit }).bytes;
 
 describe("a cached generation's KV caches, against the bytes the device holds", () => {
-  it.each([
-    ['made whole at the prefill (half the block prompted: its cache takes the whole block)', 16, 16],
-    ['grown step by step (6, 14, 30, then 32 slots), each move beside the old cache', 3, 29],
-  ])('%s: every layer\'s cache as the plan counts it, the peak within the plan', async (_, P, N) => {
-    const plan = planOf(P, N);
-    const { between, peak } = await measured(P, N);
+  it.for([
+    ['made whole at the prefill (half the block prompted: its cache takes the whole block)', 16, 16, 'float32'],
+    ['grown step by step (6, 14, 30, then 32 slots), each move beside the old cache', 3, 29, 'float32'],
+    ['made whole at the prefill, in float16', 16, 16, 'float16'],
+    ['grown step by step, in float16', 3, 29, 'float16'],
+  ] as const)('%s: every layer\'s cache as the plan counts it, the peak within the plan', async ([, P, N, dtype], ctx) => {
+    if (dtype === 'float16' && !profile().f16) ctx.skip();
+    const plan = planOf(P, N, dtype);
+    const { between, peak, halfWeights } = await measured(P, N, undefined, dtype);
+    expect(halfWeights).toBe(plan.halfWeights); // the weights' float16 copies (none in float32)
     // between steps: the caches, and the drawn ids of the step recorded ahead ([B, 1] int32: a small buffer)
     expect(between).toBeGreaterThanOrEqual(plan.kvCache);
     expect(between - plan.kvCache).toBeLessThan(4096);
-    expect(peak, `peak ${peak} B, planned ${plan.total - plan.weights} B past the weights`).toBeLessThanOrEqual(plan.total - plan.weights);
+    const past = plan.total - plan.weights - plan.halfWeights;
+    expect(peak, `peak ${peak} B, planned ${past} B past the weights`).toBeLessThanOrEqual(past);
   });
 
   it('sequences that stop early have their rows dropped (two more copies of a layer\'s cache meanwhile): the peak stays within the plan', async () => {
@@ -67,11 +88,39 @@ describe("a cached generation's KV caches, against the bytes the device holds", 
 });
 
 describe('a batch whose KV cache cannot fit', () => {
+  it('in float32 but would in float16: refused in float32, taken with --dtype float16', () => {
+    const half = B * 32 * 3 * 64 * 2; // a layer's float16 cache [B, 32 slots, 3·n-embd]: half the float32 one
+    const limits = { maxStorageBufferBindingSize: half, maxBufferSize: 2 ** 31 };
+    expect(() => checkInferenceFits(CFG, B, 32, '--num-samples', limits, { kvCache: true, dtype: 'float16' })).not.toThrow();
+    expect(() => checkInferenceFits(CFG, B, 32, '--num-samples', limits, { kvCache: true, dtype: 'float32' })).toThrow(/^flag --num-samples 8: .* a layer's KV cache .* takes 0\.188 MiB, over its maxStorageBufferBindingSize of 0\.0938 MiB; /);
+    expect(() => checkInferenceFits(CFG, B, 32, '--num-samples', { ...limits, maxStorageBufferBindingSize: half - 4 }, { kvCache: true, dtype: 'float16' })).toThrow(/KV cache .* takes 0\.0938 MiB/);
+  });
+
+
   it('is refused in one line naming a layer\'s cache, its size and the adapter\'s limit, and the flag that set the batch', () => {
     const cache = B * 32 * 3 * 64 * 4; // float32 [B, 32 slots, 3·n-embd]
     const limits = { maxStorageBufferBindingSize: cache - 4, maxBufferSize: 2 ** 31 };
-    expect(() => checkInferenceFits(CFG, B, 32, '--batch', limits, true)).toThrow(
+    expect(() => checkInferenceFits(CFG, B, 32, '--batch', limits, { kvCache: true })).toThrow(
       /^flag --batch 8: the model does not fit this adapter: a layer's KV cache \(batch 8 x block 32 x 3·n-embd 64\) takes 0\.188 MiB, over its maxStorageBufferBindingSize of 0\.187 MiB; a smaller --batch fits$/,
     );
+  });
+});
+
+describe("a generation's forwards", () => {
+  it('are checked at their length (prompt + new tokens), not the KV cache\'s (twice that): a batch whose cache fits is not refused for MLP activations it never makes', async () => {
+    const [P, N] = [4, 12];
+    const { positions, forwardPositions } = generationExtent(CFG.blockSize, P, N); // 32 slots of cache, forwards of at most 16
+    const cache = B * positions * 3 * 64 * 4; // a layer's float32 cache: 0.1875 MiB; the MLP activations over all 32 positions would be 0.25 MiB
+    const limits = { maxStorageBufferBindingSize: cache, maxBufferSize: cache }; // an adapter whose largest buffer is a binding
+    expect(() => checkInferenceFits(CFG, B, positions, '--num-samples', limits, { kvCache: true, forwardPositions })).not.toThrow();
+    // the generation runs on a device holding it to those limits (every buffer within maxBufferSize, every binding within the other)
+    const drawn = await withLimits(limits, async () => {
+      let n = 0;
+      for await (const step of generateBatch(model, promptsOf(P), { maxNewTokens: N, temperature: 1, seed: 5 })) n += step.filter((t) => t !== null).length;
+      return n;
+    });
+    expect(drawn).toBe(B * N);
+    // twice the batch does not fit (its forwards' MLP activations, listed first, nor its caches)
+    expect(() => checkInferenceFits(CFG, 2 * B, positions, '--num-samples', limits, { kvCache: true, forwardPositions })).toThrow(/^flag --num-samples 16: the model does not fit this adapter: the MLP activations \(batch 16 x 16 positions x 4·n-embd 64\) takes 0\.250 MiB, over its maxBufferSize of 0\.188 MiB; /);
   });
 });

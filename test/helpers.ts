@@ -147,6 +147,18 @@ export async function widestBinding<T>(body: () => Promise<T>): Promise<[T, numb
   }
 }
 
+/** Runs `fn` as on an adapter with these `limits` (maxStorageBufferBindingSize, maxBufferSize), which the device then also enforces. */
+export async function withLimits<T>(limits: Record<string, number>, fn: () => Promise<T>): Promise<T> {
+  const now = device().info.limits;
+  const real = { ...now };
+  Object.assign(now, limits);
+  try {
+    return await fn();
+  } finally {
+    Object.assign(now, real);
+  }
+}
+
 /**
  * A fresh directory for autotune winners (for GPT_CACHE_DIR) in the calling file or describe block;
  * afterAll turns autotuning off, resets the profile, restores GPT_CACHE_DIR and removes the directory.

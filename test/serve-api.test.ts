@@ -14,9 +14,10 @@ import { MAX_BODY_BYTES, openCompletionsApi, type CompletionsApi } from '../src/
 import { GPT } from '../src/gpt/model.js';
 import { CharTokenizer } from '../src/gpt/tokenizer/index.js';
 import { device } from '../src/index.js';
+import { profile } from '../src/kernels/profile.js';
 import { saveCheckpoint } from '../src/node/checkpoint-dir.js';
 import { expectOneLine, gpt, spawnGpt, tempDir } from './cli-helpers.js';
-import { setupDevice } from './helpers.js';
+import { setupDevice, withLimits } from './helpers.js';
 import { miniGpt2Tokenizer } from './hf-reference.js';
 
 const dir = tempDir('serve-api');
@@ -277,6 +278,14 @@ describe('refusals, as OpenAI sends them: a status and { error: { message (one l
     await complete({ prompt: 'to', logprobs: null, best_of: 1, presence_penalty: 0, frequency_penalty: 0, logit_bias: {}, suffix: null, user: 'me', model: null, max_tokens: 1 });
   });
 
+  it('n whose KV caches are past a binding: 400 naming a layer\'s KV cache (generateBatch decodes with them; its forwards, of 8 positions, would fit)', async () => {
+    // n 8 of a 2-character prompt and 6 new tokens reach the whole block: a layer's cache [8, 16 slots, 3·16], 4 bytes less than a binding
+    const bytes = 8 * 16 * 48 * (profile().trainingDtype === 'float16' ? 2 : 4); // the dtype --dtype auto computes in
+    const res = await withLimits({ maxStorageBufferBindingSize: bytes - 4 }, () => post({ prompt: 'to', n: 8, max_tokens: 6 }));
+    const size = `${(bytes / 2 ** 20).toPrecision(3)} MiB, over its maxStorageBufferBindingSize of ${((bytes - 4) / 2 ** 20).toPrecision(3)} MiB`;
+    await refused(res, 400, 'n', `n 8 x 1 prompts = 8 sequences do not fit this GPU: the model does not fit this adapter: a layer's KV cache (batch 8 x block 16 x 3·n-embd 16) takes ${size}`);
+  });
+
   it('another model, a body that is not a JSON object, not JSON, or too large', async () => {
     await refused(await post({ prompt: 'to', model: 'gpt-4' }), 404, 'model', 'model "gpt-4" does not exist here: this server serves "tiny" (GET /v1/models)', 'model_not_found');
     await refused(await post('{"prompt": '), 400, null, 'the body is not valid JSON: Unexpected end of JSON input');
@@ -442,6 +451,32 @@ describe('a client that leaves, and GPU memory', () => {
       live.push(device().memory().liveBytes);
     }
     expect(new Set(live), `live bytes after each round: ${live.join(', ')}`).toEqual(new Set([live[0]]));
+  });
+});
+
+describe('--dtype float16', () => {
+  it('checks a request in the dtype it generates in: n whose float32 KV caches are past a binding but whose float16 ones are not is taken', async (ctx) => {
+    if (!profile().f16) ctx.skip();
+    const opened = await Promise.all((['float16', 'float32'] as const).map(async (dtype) => {
+      const dtypeApi = await openCompletionsApi({ checkpoint: ckpt, modelId: 'tiny', dtype });
+      return { api: dtypeApi, server: await startServer({ root, port: 0, api: dtypeApi }) };
+    }));
+    try {
+      // n 8 of a 2-character prompt and 6 new tokens reach the whole block: a layer's cache [8, 16 slots, 3·16]
+      const body = { prompt: 'to', n: 8, max_tokens: 6, temperature: 0 };
+      const [half, full] = await withLimits({ maxStorageBufferBindingSize: 8 * 16 * 48 * 2 }, () => Promise.all(opened.map((o) => postTo(o.server.url, body))));
+      expect(half.status, JSON.stringify(half.body)).toBe(200);
+      expect((half.body as Completion).choices.map((c) => c.text.length)).toEqual(new Array(8).fill(6));
+      expect(full).toMatchObject({
+        status: 400,
+        body: { error: { param: 'n', message: "n 8 x 1 prompts = 8 sequences do not fit this GPU: the model does not fit this adapter: a layer's KV cache (batch 8 x block 16 x 3·n-embd 16) takes 0.0234 MiB, over its maxStorageBufferBindingSize of 0.0117 MiB" } },
+      });
+    } finally {
+      for (const o of opened) {
+        await o.server.close();
+        await o.api.close();
+      }
+    }
   });
 });
 

@@ -2,16 +2,18 @@
 // per batch size. The model: a checkpoint (--init-from), or without one a randomly initialised GPT
 // of the shape the flags give (by default nanoGPT's Shakespeare-char CPU model): speed depends on
 // the shape, not on what the weights learned.
-import { initDevice } from '../device/device.js';
 import { timeGeneration } from '../gpt/generate-timing.js';
 import { GPT, type GPTConfig } from '../gpt/model.js';
-import { headsProblem, TRAIN_DEFAULTS, TRAIN_DOCS } from '../gpt/trainer.js';
+import { headsProblem, TRAIN_DEFAULTS, TRAIN_DOCS, TRAIN_DTYPES, type TrainDtype } from '../gpt/trainer.js';
 import { POSITIVE_INT, SEED } from '../io/value-ranges.js';
-import { loadHeadModel, readCheckpointHead } from '../node/checkpoint-head.js';
-import { checkInferenceFits, generationPositions } from './device-fit.js';
+import { autocast, type CastCache } from '../nn/autocast.js';
+import { readCheckpointHead } from '../node/checkpoint-head.js';
+import { generationExtent } from './device-fit.js';
 import { fetchHubCheckpoints } from './hub-flags.js';
+import { checkOnDevice, openModel, weightCasts, type InferenceBatch } from './inference-model.js';
 import { flagHelp, flagName, noPositional, parseFlags, UsageError, type FlagSpec } from './flags.js';
 import { CHECKPOINT_OR_HUB } from './path-flags.js';
+import { DTYPE_DOC } from './sample.js';
 import { formatParams, plural } from './progress.js';
 
 const SHAPE_KEYS = ['nLayer', 'nHead', 'nEmbd', 'blockSize', 'vocabSize'] as const;
@@ -23,6 +25,7 @@ const DEFAULTS = {
   newTokens: 32,
   repeats: 3,
   seed: 1337,
+  dtype: 'float32' as TrainDtype, // not auto: a row means the same on every adapter
   nLayer: TRAIN_DEFAULTS.nLayer,
   nHead: TRAIN_DEFAULTS.nHead,
   nEmbd: TRAIN_DEFAULTS.nEmbd,
@@ -32,6 +35,7 @@ const DEFAULTS = {
 const FLAGS: FlagSpec<typeof DEFAULTS> = {
   defaults: DEFAULTS,
   paths: { initFrom: CHECKPOINT_OR_HUB },
+  choices: { dtype: TRAIN_DTYPES },
   ranges: {
     promptTokens: POSITIVE_INT,
     newTokens: { int: true, min: 2 },
@@ -50,6 +54,7 @@ const FLAGS: FlagSpec<typeof DEFAULTS> = {
     newTokens: 'tokens each sequence generates (greedy); the first comes with the prompt processing',
     repeats: 'timed runs per batch size, after one untimed (the median is shown)',
     seed: 'seed of the random prompts and of the random model',
+    dtype: DTYPE_DOC,
     nLayer: `${TRAIN_DOCS.nLayer} (random model)`,
     nHead: `${TRAIN_DOCS.nHead} (random model)`,
     nEmbd: `${TRAIN_DOCS.nEmbd} (random model)`,
@@ -87,25 +92,27 @@ export async function benchGenerate(args: string[]): Promise<number> {
   if (f.promptTokens + f.newTokens > config.blockSize) {
     throw new UsageError(`--prompt-tokens (${f.promptTokens}) + --new-tokens (${f.newTokens}) must not exceed the model's block size (${config.blockSize})`);
   }
-  const dev = await initDevice();
-  checkInferenceFits(config, Math.max(...batches), generationPositions(config.blockSize, f.promptTokens, f.newTokens), '--batch', dev.info.limits, true);
-  const model = ckpt ? (await loadHeadModel(ckpt, { dropout: 0, moments: false }, true)).model : new GPT(config, { seed: f.seed });
+  const run: InferenceBatch = { dtype: f.dtype, batch: Math.max(...batches), flag: '--batch', ...generationExtent(config.blockSize, f.promptTokens, f.newTokens), kvCache: true };
+  const { model, dtype } = ckpt ? await openModel(ckpt, run) : { dtype: await checkOnDevice(config, run), model: new GPT(config, { seed: f.seed }) };
+  let casts: CastCache | undefined;
   try {
+    casts = weightCasts(model, dtype);
     const { nLayer, nHead, nEmbd, blockSize, vocabSize } = model.config;
     console.log(
       `model: ${f.initFrom || 'random'} (${plural(nLayer, 'layer')}, ${plural(nHead, 'head')}, ${nEmbd} wide, block ${blockSize}, vocab ${vocabSize}; ` +
-        `${formatParams(model.numParams())} parameters); prompts of ${plural(f.promptTokens, 'token')}, ${f.newTokens} new tokens each, greedy; ` +
+        `${formatParams(model.numParams())} parameters); prompts of ${plural(f.promptTokens, 'token')}, ${f.newTokens} new tokens each, greedy, ${dtype}; ` +
         `median of ${plural(f.repeats, 'run')}`,
     );
     const header = ['batch', 'prefill tok/s', 'decode tok/s', 'decode ms/step'];
     const rows: string[][] = [];
     for (const batch of batches) {
-      const t = await timeGeneration(model, { batch, promptTokens: f.promptTokens, newTokens: f.newTokens, repeats: f.repeats, seed: f.seed });
+      const t = await autocast(dtype, () => timeGeneration(model, { batch, promptTokens: f.promptTokens, newTokens: f.newTokens, repeats: f.repeats, seed: f.seed }), casts);
       rows.push([String(batch), t.prefillTokensPerSec.toFixed(1), t.decodeTokensPerSec.toFixed(1), t.decodeMsPerStep.toFixed(2)]);
       console.error(`batch ${batch}: prefill ${rows.at(-1)![1]} tok/s, decode ${rows.at(-1)![2]} tok/s`); // progress, before the table
     }
     console.log(formatColumns([header, ...rows]));
   } finally {
+    casts?.dispose();
     model.dispose();
   }
   return 0;

@@ -23,20 +23,25 @@ export function checkModelFits(m: GPTConfig, batchSize: number, opts: FitOptions
 }
 
 /**
- * The positions a generation of `newTokens` after `promptTokens` reaches: its windows, and a KV
+ * What a generation of `newTokens` after `promptTokens` reaches: `positions`, its windows, and a KV
  * cache that grows to at most twice its context (src/nn/transformer.ts), within the block; a short
- * one fits larger batches than the whole block would.
+ * one fits larger batches than the whole block would. `forwardPositions`: the most one forward runs
+ * (the prefill, or a re-encode of the context), within the block.
  */
-export const generationPositions = (blockSize: number, promptTokens: number, newTokens: number): number => Math.min(blockSize, 2 * (promptTokens + newTokens));
+export const generationExtent = (blockSize: number, promptTokens: number, newTokens: number): { positions: number; forwardPositions: number } => ({
+  positions: Math.min(blockSize, 2 * (promptTokens + newTokens)),
+  forwardPositions: Math.min(blockSize, promptTokens + newTokens),
+});
 
 /**
- * Throws unless `batch` sequences of `positions` fit the adapter for inference, a generation's KV
- * caches too where `kvCache`; a refusal that a batch of one would not get names `flag`, which set the batch.
+ * Throws unless `batch` sequences of `positions` fit the adapter for inference in `dtype` (float32
+ * when absent), a generation's KV caches too where `kvCache` (its forwards of `forwardPositions`); a refusal that a batch of one would
+ * not get names `flag`, which set the batch.
  */
-export function checkInferenceFits(m: GPTConfig, batch: number, positions: number, flag: string, limits: Record<string, number>, kvCache = false): void {
+export function checkInferenceFits(m: GPTConfig, batch: number, positions: number, flag: string, limits: Record<string, number>, opts: Pick<PlanOptions, 'kvCache' | 'dtype' | 'forwardPositions'> = {}): void {
   const refusal = (b: number): Error | null => {
     try {
-      checkModelFits({ ...m, blockSize: positions }, b, { training: false, limits, kvCache });
+      checkModelFits({ ...m, blockSize: positions }, b, { training: false, limits, ...opts });
       return null;
     } catch (e) {
       return e as Error;

@@ -2,27 +2,24 @@
 // is --out-dir's, or --init-from's: one of ours, or a Hugging Face GPT-2 directory.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { initDevice } from '../device/device.js';
-import type { Checkpoint } from '../gpt/checkpoint.js';
 import { generateBatch } from '../gpt/generate.js';
-import type { GPT } from '../gpt/model.js';
 import { describeLeftOut, encodePrompt, TextStream, tokenizerFromJSON } from '../gpt/tokenizer/index.js';
 import { evaluateModel } from '../gpt/evaluate.js';
 import { TRAIN_DEFAULTS, TRAIN_DTYPES, TRAIN_RANGES, TRAIN_DOCS } from '../gpt/trainer.js';
-import { autocast, CastCache } from '../nn/autocast.js';
+import { autocast } from '../nn/autocast.js';
 import { NON_NEGATIVE, NON_NEGATIVE_INT, POSITIVE_INT, SEED } from '../io/value-ranges.js';
-import { loadHeadModel, readCheckpointHead, type CheckpointHead } from '../node/checkpoint-head.js';
+import { readCheckpointHead } from '../node/checkpoint-head.js';
 import { BUILTIN_CORPUS, loadCorpus } from './corpus.js';
 import { checkSplitsFit, loadTokens, VAL_FRACTION_OF_PREPARE } from './data.js';
 import { describeCompression } from './compression.js';
-import { checkInferenceFits, generationPositions } from './device-fit.js';
+import { generationExtent } from './device-fit.js';
 import { resolveSettings, settingName } from './config-file.js';
 import { checkPathSettings, flagHelp, UsageError, type FlagSpec } from './flags.js';
 import { fetchHubCheckpoints } from './hub-flags.js';
+import { openGenerator, openModel } from './inference-model.js';
 import { NANOGPT_EVAL, NANOGPT_SAMPLE } from './nanogpt-settings.js';
 import { CHECKPOINT_OR_KEYWORD, DATA_DIR, RUN_CHECKPOINT, runCheckpoint, TEXT_SOURCE } from './path-flags.js';
 import { Progress } from './progress.js';
-import { dtypeFlag } from './train-flags.js';
 
 /** --init-from, as nanoGPT's sample.py has it: 'resume' reads --out-dir's checkpoint. */
 export const OUT_DIR_DOC = "the checkpoint: a directory written by `gpt train`, a .safetensors file, a Hugging Face GPT-2 directory (config.json + model.safetensors or pytorch_model.bin), or nanoGPT's ckpt.pt";
@@ -110,12 +107,9 @@ export async function sample(args: string[], stats: NodeJS.WritableStream = proc
   if (!known.ids.length) throw new UsageError(`flag --start holds no character the checkpoint's tokenizer knows (${describeLeftOut(known)})`);
   if (known.dropped) console.error(`note: --start: ${describeLeftOut(known)}`);
   const prompt = known.ids;
-  const positions = generationPositions(head.meta.model.blockSize, prompt.length, f.maxNewTokens);
-  const { model } = await openModel(head, f.numSamples, '--num-samples', positions, f.kvCache);
-  let casts: CastCache | undefined;
+  const reach = generationExtent(head.meta.model.blockSize, prompt.length, f.maxNewTokens);
+  const { model, dtype, casts, dispose } = await openGenerator(head, { dtype: f.dtype, batch: f.numSamples, flag: '--num-samples', ...reach, kvCache: f.kvCache });
   try {
-    const dtype = dtypeFlag(f.dtype);
-    casts = dtype === 'float16' ? new CastCache([...model.parameters()]) : undefined; // the weights cast once, not at every token
     const shown = tokenizer.decode(prompt); // the prompt the model continues: without what was left out
     // all samples in one batch (one forward per step for all of them); sample n draws with seed + n - 1
     const samples: number[][] = Array.from({ length: f.numSamples }, () => []);
@@ -146,8 +140,7 @@ export async function sample(args: string[], stats: NodeJS.WritableStream = proc
     const batched = samples.length > 1 ? `, ${samples.length} samples in one batch` : '';
     stats.write(`--- ${total} tokens in ${secs.toFixed(1)} s (${(total / secs).toFixed(1)} tok/s${batched}, ${dtype})\n`);
   } finally {
-    casts?.dispose();
-    model.dispose(); // also when the prompt is refused or generation fails
+    dispose(); // also when generation fails
   }
   return 0;
 }
@@ -182,10 +175,9 @@ ${flagHelp(EVAL_FLAGS)}`;
 
 export async function evaluate(args: string[]): Promise<number> {
   const { values: f } = await commandSettings(args, EVAL_FLAGS);
-  const { model, ckpt } = await openModel(await readCheckpointHead(checkpointPath(f)), f.batchSize, '--batch-size');
+  const { model, ckpt, dtype } = await openModel(await readCheckpointHead(checkpointPath(f)), { dtype: f.dtype, batch: f.batchSize, flag: '--batch-size' });
   const tokenizer = tokenizerFromJSON(ckpt.meta.tokenizer);
   try {
-    const dtype = dtypeFlag(f.dtype);
     const compression = describeCompression(ckpt);
     if (compression) console.log(`model: ${compression}`);
     const prepared = join(f.outDir, 'data');
@@ -211,16 +203,4 @@ export async function evaluate(args: string[]): Promise<number> {
     model.dispose(); // also when the data cannot be read or is too short
   }
   return 0;
-}
-
-/**
- * The checkpoint's model on the device (each tensor uploaded as it is read; its moments read for
- * the checksum, not kept), if a batch of `batchSize` sequences of `positions` fits the
- * adapter (with a generation's KV caches where `kvCache`); a refusal that a batch of one would
- * not get names the flag that set the batch.
- */
-export async function openModel(head: CheckpointHead, batchSize: number, flag: string, positions = head.meta.model.blockSize, kvCache = false): Promise<{ model: GPT; ckpt: Checkpoint }> {
-  const dev = await initDevice();
-  checkInferenceFits(head.meta.model, batchSize, positions, flag, dev.info.limits, kvCache);
-  return loadHeadModel(head, { dropout: 0, moments: false }, true); // a run training there may save meanwhile: its latest weights
 }

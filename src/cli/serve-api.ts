@@ -17,14 +17,13 @@ import type { DeviceLostError } from '../device/lost.js';
 import { generateBatch } from '../gpt/generate.js';
 import { encodePrompt, Gpt2Tokenizer, listUnknown, tokenizerFromJSON } from '../gpt/tokenizer/index.js';
 import type { TrainDtype } from '../gpt/trainer.js';
-import { autocast, CastCache } from '../nn/autocast.js';
+import { autocast } from '../nn/autocast.js';
 import { readCheckpointHead } from '../node/checkpoint-head.js';
 import { apiKeyCheck } from './api-key.js';
 import { CompletionText } from './completion-text.js';
 import { ApiError, parseCompletionRequest, shown, type CompletionRequest } from './completion-request.js';
-import { checkModelFits, generationPositions } from './device-fit.js';
-import { openModel } from './sample.js';
-import { dtypeFlag } from './train-flags.js';
+import { checkModelFits, generationExtent } from './device-fit.js';
+import { openGenerator } from './inference-model.js';
 
 /** Requests under this path go to the API. */
 export const API_PATH = '/v1/';
@@ -49,15 +48,7 @@ export async function openCompletionsApi({ checkpoint, modelId, dtype, apiKey }:
   const checkKey = apiKey === undefined ? undefined : apiKeyCheck(apiKey);
   const head = await readCheckpointHead(checkpoint);
   const tokenizer = tokenizerFromJSON(head.meta.tokenizer);
-  const { model } = await openModel(head, 1, '--api');
-  let computeDtype: ReturnType<typeof dtypeFlag>;
-  try {
-    computeDtype = dtypeFlag(dtype);
-  } catch (e) {
-    model.dispose();
-    throw e;
-  }
-  const casts = computeDtype === 'float16' ? new CastCache([...model.parameters()]) : undefined; // the weights cast once, as gpt sample does
+  const { model, dtype: computeDtype, casts, dispose } = await openGenerator(head, { dtype, batch: 1, flag: '--api' });
   const endToken = tokenizer instanceof Gpt2Tokenizer ? tokenizer.specialId('<|endoftext|>') : undefined;
   const created = Math.floor(Date.now() / 1000);
   const modelObject = { id: modelId, object: 'model', created, owned_by: 'webgpu-gpt', max_model_len: model.config.blockSize };
@@ -81,9 +72,10 @@ export async function openCompletionsApi({ checkpoint, modelId, dtype, apiKey }:
   const checkFits = (r: CompletionRequest, ids: Int32Array[]) => {
     const batch = ids.length * r.n;
     const longest = ids.reduce((n, p) => Math.max(n, p.length), 0); // not Math.max(...): a 1 MiB body holds more prompts than a call takes arguments
-    const positions = generationPositions(model.config.blockSize, longest, r.maxTokens);
+    const { positions, forwardPositions } = generationExtent(model.config.blockSize, longest, r.maxTokens);
     try {
-      checkModelFits({ ...model.config, blockSize: positions }, batch, { training: false, limits: device().info.limits, kvCache: true }); // generateBatch decodes with KV caches
+      // generateBatch decodes with KV caches
+      checkModelFits({ ...model.config, blockSize: positions }, batch, { training: false, limits: device().info.limits, kvCache: true, forwardPositions, dtype: computeDtype });
     } catch (e) {
       throw new ApiError(400, `n ${r.n} x ${ids.length} prompts = ${batch} sequences do not fit this GPU: ${(e as Error).message}`, 'n');
     }
@@ -191,8 +183,7 @@ export async function openCompletionsApi({ checkpoint, modelId, dtype, apiKey }:
     },
     async close() {
       await queue;
-      casts?.dispose();
-      model.dispose();
+      dispose();
     },
   };
 }

@@ -32,7 +32,9 @@
 // generation is made at the positions it reaches, as its block). While a layer's cache moves (into a
 // larger one, or cut down to the rows of the sequences still going) two more copies of it are live,
 // 6·B·T·C values at most: fewer than a forward's activations over the block, counted beside the
-// caches, which a decoding step of one position a row does not hold.
+// caches, which a decoding step of one position a row does not hold. Its forwards (the prefill, a
+// re-encode) run at most its context, half the cache's slots where within the block: their MLP
+// activations and qkv are checked against the limits at that length (forwardPositions).
 // How the LM head's products run (in blocks, in chunks of rows) depends on the adapter's launch
 // limits: the plan needs an open device.
 import { pooledSize } from '../device/pool.js';
@@ -92,6 +94,12 @@ export interface PlanOptions {
   gradAccum?: number;
   /** A forward alone that is a cached generation's (generate's kvCache): each layer's KV cache at the block's slots. */
   kvCache?: boolean;
+  /**
+   * A forward alone: the most positions one forward runs, where fewer than the block (a
+   * generation's: its context, at most prompt + new tokens, while its KV caches take up to twice
+   * that); its MLP activations and qkv are checked at that length (the peak is still counted over the block).
+   */
+  forwardPositions?: number;
 }
 
 /** The plan of `cfg` at `batchSize`, for a training step (training: true) or a forward alone, computing in `dtype` (float32 by default). */
@@ -236,16 +244,18 @@ export function memoryPlan(cfg: GPTConfig, batchSize: number, opts: PlanOptions)
   const kvCache = caching ? all(cacheOfLayer) : 0;
   const held = weights + halfWeights + gradients + optimizer + masks + (teacher?.bytes.total ?? 0) + kvCache;
   const total = held + Math.max(activations + logits, backwardEnd, activations + inFlight);
+  // the most positions one forward runs: the buffers below hold a forward's
+  const TF = training ? T : Math.min(T, checkInteger('memoryPlan', 'forwardPositions', opts.forwardPositions ?? T, 1, Number.MAX_SAFE_INTEGER, 'an integer >= 1'));
   const buffers: MemoryPlan['buffers'] = [
     // an int8 table is bound whole, by the embedding and by the LM head, and an int8 weight by
     // linearInt8; a float weight's products (matmul-blocks), gradient and update take a window at a time
     { name: `the token embedding (vocab ${V} x n-embd ${C})`, bytes: V * C * (int8 ? 1 : F32), bound: int8 ? 'whole' : 'windowed' },
     { name: `an MLP weight (n-embd ${C} x 4·n-embd)`, bytes: 4 * C * C * (int8 ? 1 : F32), bound: int8 ? 'whole' : 'windowed' },
     // the MLP's products and bias + GELU take its activations a window at a time (matmul-blocks, pieces)
-    { name: `the MLP activations (batch ${B} x block ${T} x 4·n-embd ${C})`, bytes: BT * 4 * C * A, bound: 'windowed' },
-    // before the qkv it matches in size: a generation's cache takes the positions it reaches, its prefill's qkv only the prompt's
+    { name: `the MLP activations (batch ${B} x ${TF < T ? `${TF} positions` : `block ${T}`} x 4·n-embd ${C})`, bytes: B * TF * 4 * C * A, bound: 'windowed' },
+    // before the qkv, no larger: a generation's cache takes the positions it reaches, its forwards' qkv only their context's
     ...(caching ? [{ name: `a layer's KV cache (batch ${B} x block ${T} x 3·n-embd ${C})`, bytes: Math.max(...cacheOfLayer), bound: 'whole' as const }] : []),
-    { name: `the attention's qkv (batch ${B} x block ${T} x 3·n-embd ${C})`, bytes: BT * 3 * C * A, bound: 'whole' },
+    { name: `the attention's qkv (batch ${B} x ${TF < T ? `${TF} positions` : `block ${T}`} x 3·n-embd ${C})`, bytes: B * TF * 3 * C * A, bound: 'whole' },
   ];
   // a generation's forward takes the last position's logits alone (GPT.forward's lastOnly), and so is not refused for all of them
   if (training || whole) buffers.push({ name: `the logits (${rows} rows x vocab ${V})`, bytes: rows * V * (fused ? F32 : A), bound: whole ? 'windowed' : 'whole' });
