@@ -1,0 +1,67 @@
+// Model files made hostile by hand (a config that disagrees with its tensors, a scale no quantizer
+// writes, a pickle entry gigabytes long) given to the commands that read them, each as a real
+// process with a deadline: every one answers in one line naming the file, soon, without reading or
+// allocating what the damage claims.
+import { cpSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { corpusText, gpt, runGpt, tempDir, TINY } from './cli-helpers.js';
+import { readCheckpointFiles, setupDevice } from './helpers.js';
+import { parseSafetensors, serializeSafetensors } from '../src/io/safetensors.js';
+
+const dir = tempDir('cli-hostile');
+const corpus = join(dir, 'corpus.txt');
+const run = join(dir, 'run');
+const hf = join(dir, 'hf');
+const text = corpusText(6000);
+/** The value of `gpt info`'s field line ("parameters   ..."), the label's padding dropped. */
+const field = (out: string, label: string) => new RegExp(`^${label} +(.*)$`, 'm').exec(out)?.[1];
+
+beforeAll(async () => {
+  await setupDevice();
+  writeFileSync(corpus, text);
+  const r = await gpt('train', '--data', corpus, ...TINY, '--max-iters', '2', '--eval-interval', '2', '--dtype', 'float32', '--out-dir', run);
+  expect(r.code, r.err).toBe(0);
+  const e = await gpt('export', '--out-dir', run, '--to', hf);
+  expect(e.code, e.err).toBe(0);
+});
+
+/** The run's weights as a bare .safetensors file `name` whose checkpoint metadata `edit` changed. */
+async function withMeta(name: string, edit: (meta: { model: Record<string, unknown> }) => void): Promise<string> {
+  const { tensors, metadata } = parseSafetensors((await readCheckpointFiles(run)).weights);
+  const meta = JSON.parse(metadata.webgpu_gpt!) as { model: Record<string, unknown> };
+  edit(meta);
+  const file = join(dir, name);
+  writeFileSync(file, serializeSafetensors(tensors, { webgpu_gpt: JSON.stringify(meta) }));
+  return file;
+}
+
+/** Runs `gpt ...args` as a process killed after 30 s, expecting one line on stderr matching `message` and exit status `code`. */
+async function expectRefused(args: string[], code: number, message: RegExp): Promise<void> {
+  const r = await runGpt(args, 30_000);
+  expect(r.timedOut, `gpt ${args.join(' ')} ran past 30 s`).toBe(false);
+  expect(r.code, r.err).toBe(code);
+  expect(r.err.trimEnd()).toMatch(message);
+  expect(r.err.trimEnd()).not.toContain('\n');
+}
+
+describe('a config that disagrees with its tensors', () => {
+  // 1e9 layers: sized layer by layer (the parameter count, the memory plan) before the tensors were compared, it hung and took gigabytes
+  it("nLayer 1e9 in a checkpoint's metadata: info describes it at once, sample refuses it in one line naming the file", async () => {
+    const file = await withMeta('layers.safetensors', (meta) => (meta.model.nLayer = 1e9));
+    const info = await runGpt(['info', file], 30_000);
+    expect(info.timedOut).toBe(false);
+    expect(info.code, info.err).toBe(0);
+    expect(field(info.out, 'parameters')).toMatch(/the config makes [\d,]+: config nLayer 1000000000 disagrees with the header, which holds 1 block$/);
+    const refusal = new RegExp(`^gpt sample: ${file}: metadata field model\\.nLayer 1000000000 disagrees with the file, which holds 1 block$`);
+    await expectRefused(['sample', '--out-dir', file, '--max-new-tokens', '2'], 1, refusal);
+  });
+
+  it("n_layer 1e9 in a Hugging Face directory's config.json is refused in one line naming the file, before its model is sized", async () => {
+    const bad = join(dir, 'hf-layers');
+    cpSync(hf, bad, { recursive: true });
+    const config = JSON.parse(readFileSync(join(bad, 'config.json'), 'utf8')) as Record<string, unknown>;
+    writeFileSync(join(bad, 'config.json'), JSON.stringify({ ...config, n_layer: 1e9 }));
+    await expectRefused(['eval', '--out-dir', bad, '--data', corpus, '--eval-iters', '1'], 1, new RegExp(`^gpt eval: ${bad}/config\\.json: n_layer 1000000000 disagrees with model\\.safetensors, which holds 1 block$`));
+  });
+});
