@@ -38,7 +38,7 @@ async function withMeta(name: string, edit: (meta: { model: Record<string, unkno
 
 /** Runs `gpt ...args` as a process killed after 30 s, expecting one line on stderr matching `message` and exit status `code`. */
 async function expectRefused(args: string[], code: number, message: RegExp): Promise<void> {
-  const r = await runGpt(args, 30_000);
+  const r = await runGpt(args, 30_000, 'launcher'); // as bin/gpt.js runs it: Dawn's notices filtered
   expect(r.timedOut, `gpt ${args.join(' ')} ran past 30 s`).toBe(false);
   expect(r.code, r.err).toBe(code);
   expect(r.err.trimEnd()).toMatch(message);
@@ -65,3 +65,40 @@ describe('a config that disagrees with its tensors', () => {
     await expectRefused(['eval', '--out-dir', bad, '--data', corpus, '--eval-iters', '1'], 1, new RegExp(`^gpt eval: ${bad}/config\\.json: n_layer 1000000000 disagrees with model\\.safetensors, which holds 1 block$`));
   });
 });
+
+describe('values no writer makes', () => {
+  it("an int8 checkpoint's negative scale (which flips its row's sign) is refused in one line; a zero one (a row of zeros) loads", async () => {
+    const int8 = join(dir, 'int8');
+    const q = await gpt('quantize', '--init-from', run, '--out-dir', int8);
+    expect(q.code, q.err).toBe(0);
+    const { tensors, metadata } = parseSafetensors((await readCheckpointFiles(int8)).weights);
+    /** The quantized weights as a bare file `name`, the first scale of c_attn's weight set to `scale`. */
+    const withScale = (name: string, scale: number) => {
+      const scales = tensors['h.0.attn.c_attn.weight_scale']!;
+      const data = Float32Array.from(scales.data);
+      data[0] = scale;
+      const file = join(dir, name);
+      writeFileSync(file, serializeSafetensors({ ...tensors, 'h.0.attn.c_attn.weight_scale': { ...scales, data } }, metadata));
+      return file;
+    };
+    const negative = withScale('negative-scale.safetensors', -0.5);
+    await expectRefused(['sample', '--out-dir', negative, '--max-new-tokens', '2'], 1, new RegExp(`^gpt sample: ${negative}: tensor 'h\\.0\\.attn\\.c_attn\\.weight_scale' holds -0\\.5 \\(at index 0\\); an int8 scale \\(its row's largest \\|weight\\| / 127\\) is never negative$`));
+    const zero = await gpt('sample', '--out-dir', withScale('zero-scale.safetensors', 0), '--max-new-tokens', '2', '--start', text[0]!);
+    expect(zero.code, zero.err).toBe(0);
+  });
+
+  it("nanoGPT's model_args with n_embd not divisible by n_head is refused in one line naming the file, by info too", async () => {
+    const pt = join(dir, 'nano', 'ckpt.pt');
+    const e = await gpt('export', '--out-dir', run, '--to', pt);
+    expect(e.code, e.err).toBe(0);
+    const bytes = readFileSync(pt);
+    // model_args' n_head 2 (BININT1 2 after its key) made 3, in the stored (uncompressed) pickle
+    const key = Buffer.from('n_headK\x02', 'latin1');
+    const at = bytes.indexOf(key);
+    expect(at).toBeGreaterThan(0);
+    bytes[at + key.length - 1] = 3;
+    writeFileSync(pt, bytes);
+    await expectRefused(['info', pt], 1, new RegExp(`^gpt info: ${pt}: model_args: n_embd \\(16\\) must be divisible by n_head \\(3\\)$`));
+  });
+});
+

@@ -325,7 +325,7 @@ export class CheckpointDecoder {
 
   /** Checks the next tensor: it as the checkpoint holds it (checkpointTensor's), or null once finish() will refuse the file (shapes are compared there). */
   add(name: string, stored: SafetensorsTensor): CheckpointWeight | null {
-    this.nonFinite ??= nonFiniteProblem([[name, stored]]);
+    this.nonFinite ??= nonFiniteProblem([[name, stored]]) ?? negativeScaleProblem(name, stored);
     if (this.refused) return null;
     let t: CheckpointWeight;
     try {
@@ -537,6 +537,16 @@ export function nonFiniteProblem(tensors: [string, { data: ArrayLike<number> }][
     }
   }
   return null;
+}
+
+/**
+ * An int8 scale below zero, which no quantizer writes (quantizeRowsInt8's is its row's largest
+ * |weight| / 127) and which would flip its row's sign unseen; or null. Zero is a row of zeros.
+ */
+function negativeScaleProblem(name: string, { data }: { data: ArrayLike<number> }): string | null {
+  if (!name.endsWith('.weight_scale')) return null;
+  const i = Array.prototype.findIndex.call(data, (x: number) => x < 0);
+  return i < 0 ? null : `tensor '${name}' holds ${data[i]} (at index ${i}); an int8 scale (its row's largest |weight| / 127) is never negative`;
 }
 
 /**

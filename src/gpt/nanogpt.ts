@@ -13,6 +13,7 @@ import { describe, openTorchFile, torchStateDictReader, TorchTensor, type TorchF
 import { POSITIVE_INT, rangeProblem, show, UNIT_INTERVAL } from '../io/value-ranges.js';
 import { CHECKPOINT_FORMAT, checkpointMetadata, configWeightsProblem, nonFiniteProblem, type Checkpoint, type CheckpointMeta, type CheckpointWeight } from './checkpoint.js';
 import type { GPTConfig } from './model.js';
+import { headsProblem } from './trainer.js';
 import { readNanoGptOptimizer, type NanoGptOptimizer } from './nanogpt-optimizer.js';
 import { CharTokenizer, type Tokenizer } from './tokenizer/index.js';
 
@@ -95,6 +96,8 @@ function nanoGptConfig(args: PickleValue, at: string): GPTConfig {
     if (problem) throw new Error(`${at}: ${problem}`);
     (config as Record<string, unknown>)[ours] = args.get(theirs);
   }
+  const heads = headsProblem(config as GPTConfig, (k) => modelArgName(k as keyof GPTConfig));
+  if (heads) throw new Error(`${at}: ${heads}`);
   const dropout = args.get('dropout') ?? 0;
   const dropoutProblem = rangeProblem('dropout', dropout, UNIT_INTERVAL);
   if (dropoutProblem) throw new Error(`${at}: ${dropoutProblem}`);
