@@ -2,7 +2,7 @@
 // writes, a pickle entry gigabytes long) given to the commands that read them, each as a real
 // process with a deadline: every one answers in one line naming the file, soon, without reading or
 // allocating what the damage claims.
-import { cpSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { corpusText, gpt, runGpt, tempDir, TINY } from './cli-helpers.js';
@@ -99,6 +99,19 @@ describe('values no writer makes', () => {
     bytes[at + key.length - 1] = 3;
     writeFileSync(pt, bytes);
     await expectRefused(['info', pt], 1, new RegExp(`^gpt info: ${pt}: model_args: n_embd \\(16\\) must be divisible by n_head \\(3\\)$`));
+  });
+});
+
+describe('files that cannot be opened', () => {
+  it("a run directory's weights file that is a symbolic link to itself is refused in one line saying so, not with Node's errno text", async () => {
+    const looped = join(dir, 'looped');
+    cpSync(run, looped, { recursive: true });
+    const { weights } = JSON.parse(readFileSync(join(looped, 'checkpoint.json'), 'utf8')) as { weights: string };
+    rmSync(join(looped, weights));
+    symlinkSync(weights, join(looped, weights));
+    const refusal = (cmd: string) => new RegExp(`^gpt ${cmd}: ${join(looped, weights)} cannot be read \\(a loop of symbolic links\\)$`);
+    await expectRefused(['info', looped], 1, refusal('info'));
+    await expectRefused(['sample', '--out-dir', looped, '--max-new-tokens', '2'], 1, refusal('sample'));
   });
 });
 

@@ -20,7 +20,10 @@ export async function readRegularFile(path: string): Promise<Buffer> {
 
 /** `path` opened for reading, if it is a regular file. */
 export async function openRegularFile(path: string): Promise<FileHandle> {
-  const handle = await open(path, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0));
+  const handle = await open(path, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0)).catch((e: NodeJS.ErrnoException) => {
+    // in words naming the path (a file inside a checkpoint, not one a flag names and checks first); the code kept for unlessMissing
+    throw Object.assign(new Error(`${path} cannot be read (${unreadableReason(e)})`), { code: e.code });
+  });
   try {
     const s = await handle.stat();
     if (!s.isFile()) throw new NotRegularFileError(`${path} is ${kindOf(s)}, not a regular file`);
@@ -150,6 +153,7 @@ export function unreadableReason(e: unknown): string {
     EISDIR: 'it is a directory',
     EACCES: 'permission denied',
     EPERM: 'permission denied',
+    ELOOP: 'a loop of symbolic links',
   };
   return (code && words[code]) || (e as Error).message;
 }
