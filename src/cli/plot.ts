@@ -7,6 +7,7 @@ import { lossChartSvg, type LabelledRun, type XAxis } from '../plot/loss-svg.js'
 import { parseRunLog, RunLogError, type RunCurves } from '../plot/run-log.js';
 import { flagHelp, parseFlags, UsageError, type FlagSpec } from './flags.js';
 import { pathFlagProblem } from './path-flags.js';
+import { plural } from './progress.js';
 
 const PLOT_DEFAULTS = { out: 'loss.svg', x: 'both', title: 'loss' };
 const PLOT_FLAGS: FlagSpec<typeof PLOT_DEFAULTS> = {
@@ -33,7 +34,7 @@ export async function plot(args: string[]): Promise<number> {
   const svg = lossChartSvg(uniqueLabels(runs), { axes: f.x === 'both' ? ['step', 'time'] : [f.x as XAxis], title: f.title });
   await writeFileAtomic(f.out, svg);
   const series = runs.reduce((n, r) => n + (r.curves.train.length ? 1 : 0) + (r.curves.val.length ? 1 : 0), 0);
-  console.log(`wrote ${f.out}: ${runs.length} run${runs.length === 1 ? '' : 's'}, ${series} curves`);
+  console.log(`wrote ${f.out}: ${plural(runs.length, 'run')}, ${plural(series, 'curve')}`);
   return 0;
 }
 
@@ -51,8 +52,19 @@ async function readRuns(arg: string): Promise<LabelledRun[]> {
     throw new Error(`cannot read ${file}: ${unreadableReason(e)}`);
   }
   const name = basename(isDir ? resolve(arg) : basename(file) === 'log.jsonl' ? dirname(resolve(file)) : file.replace(/(\.log)?\.jsonl$/, ''));
-  const curves = readRunLog(text, file).filter((c) => c.train.length || c.val.length);
-  if (!curves.length) throw new UsageError(`RUN names ${file}, which holds no train or eval records; RUN takes a run that has logged a step (its directory, or its log.jsonl)`);
+  const all = readRunLog(text, file);
+  const curves = all.filter((c) => c.train.length || c.val.length);
+  const left = { train: all.reduce((n, c) => n + c.unplotted.train, 0), eval: all.reduce((n, c) => n + c.unplotted.eval, 0) };
+  const unplotted = left.train + left.eval;
+  if (!curves.length) {
+    const held = unplotted ? ` with a finite loss (${unplotted} without one)` : '';
+    throw new UsageError(`RUN names ${file}, which holds no train or eval records${held}; RUN takes a run that has logged a step (its directory, or its log.jsonl)`);
+  }
+  // a diverged run's last steps, not drawn: said, so that its curve is not taken for one that ended there
+  if (unplotted) {
+    const kinds = Object.entries(left).filter(([, n]) => n).map(([kind, n]) => `${n} ${kind}`);
+    console.error(`note: ${file}: left out ${kinds.join(' and ')} record${unplotted === 1 ? '' : 's'} whose loss is not a finite number (null: JSON's NaN or Infinity, a diverged step)`);
+  }
   return curves.map((c) => ({ label: curves.length > 1 ? `${name} ${c.run.slice(0, 8)}` : name, curves: c }));
 }
 

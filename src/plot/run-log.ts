@@ -20,6 +20,8 @@ export interface RunCurves {
   run: string;
   train: LossPoint[];
   val: LossPoint[];
+  /** Its train and eval records left out, their loss not a finite number (null: a diverged step's NaN, as JSON writes it). */
+  unplotted: { train: number; eval: number };
 }
 
 /** A line of a log that is no record: the log is not one RunLog wrote (a line cut short is the last one only: the log is appended to a line at a time). */
@@ -48,7 +50,7 @@ export function parseRunLog(text: string, source: string, note: (line: string) =
     const id = typeof r.run === 'string' ? r.run : '';
     const time = typeof r.time === 'string' ? Date.parse(r.time) : NaN;
     let run = runs.get(id);
-    if (!run) runs.set(id, (run = { run: id, train: [], val: [], start: Number.isFinite(time) ? time : null, before: 0, last: 0 }));
+    if (!run) runs.set(id, (run = { run: id, train: [], val: [], unplotted: { train: 0, eval: 0 }, start: Number.isFinite(time) ? time : null, before: 0, last: 0 }));
     const seconds = Number.isFinite(time) && run.start !== null ? run.before + (time - run.start) / 1000 : null;
     if (r.type === 'resume') {
       // the stretch ended at its last record; the next one starts here
@@ -57,11 +59,11 @@ export function parseRunLog(text: string, source: string, note: (line: string) =
     }
     if (seconds !== null) run.last = seconds;
     const loss = r.type === 'train' ? r.loss : r.val;
-    if (typeof r.step === 'number' && typeof loss === 'number' && Number.isFinite(loss)) {
-      (r.type === 'train' ? run.train : run.val).push({ step: r.step, seconds, loss });
-    }
+    if (typeof r.step !== 'number') return;
+    if (typeof loss === 'number' && Number.isFinite(loss)) (r.type === 'train' ? run.train : run.val).push({ step: r.step, seconds, loss });
+    else run.unplotted[r.type]++;
   });
-  return [...runs.values()].map(({ run, train, val }) => ({ run, train, val }));
+  return [...runs.values()].map(({ run, train, val, unplotted }) => ({ run, train, val, unplotted }));
 }
 
 const isRecord = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x);
