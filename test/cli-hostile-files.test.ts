@@ -66,6 +66,16 @@ describe('a config that disagrees with its tensors', () => {
   });
 });
 
+describe('a config that no model can have', () => {
+  it("LoRA settings out of range in a checkpoint's metadata are refused in one line naming the file and the field, by info too, before the device opens", async () => {
+    const lora = { rank: 2, alpha: 8, dropout: 0, targets: ['c_attn'] };
+    const alpha = await withMeta('lora-alpha.safetensors', (meta) => (meta.model.lora = { ...lora, alpha: -1 }));
+    await expectRefused(['info', alpha], 1, new RegExp(`^gpt info: ${alpha}: metadata field model: lora\\.alpha must be a finite number > 0, got -1$`));
+    const rank = await withMeta('lora-rank.safetensors', (meta) => (meta.model.lora = { ...lora, rank: 1e9 }));
+    await expectRefused(['sample', '--out-dir', rank], 1, new RegExp(`^gpt sample: ${rank}: metadata field model: lora\\.rank 1000000000 exceeds 16, the smaller side of attn\\.c_attn \\[48, 16\\]: a rank is at most min\\(in, out\\)$`));
+  });
+});
+
 describe('values no writer makes', () => {
   it("an int8 checkpoint's negative scale (which flips its row's sign) is refused in one line; a zero one (a row of zeros) loads", async () => {
     const int8 = join(dir, 'int8');
