@@ -2,7 +2,7 @@
 // writes, a pickle entry gigabytes long) given to the commands that read them, each as a real
 // process with a deadline: every one answers in one line naming the file, soon, without reading or
 // allocating what the damage claims.
-import { cpSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, readFileSync, rmSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { corpusText, gpt, runGpt, tempDir, TINY } from './cli-helpers.js';
@@ -122,6 +122,16 @@ describe('files that cannot be opened', () => {
     const refusal = (cmd: string) => new RegExp(`^gpt ${cmd}: ${join(looped, weights)} cannot be read \\(a loop of symbolic links\\)$`);
     await expectRefused(['info', looped], 1, refusal('info'));
     await expectRefused(['sample', '--out-dir', looped, '--max-new-tokens', '2'], 1, refusal('sample'));
+  });
+
+  it("a model's side file gigabytes long (a sparse config.json) is refused in one line naming it, unread: not read whole to fail in JSON.parse, nor Node's 'File size is greater than 2 GiB'", async () => {
+    for (const gib of [1, 3]) {
+      const big = join(dir, `hf-config-${gib}g`);
+      cpSync(hf, big, { recursive: true });
+      truncateSync(join(big, 'config.json'), gib * 2 ** 30); // a hole: nothing on disk
+      const size = gib * 2 ** 30;
+      await expectRefused(['info', big], 1, new RegExp(`^gpt info: ${big}/config\\.json is ${size} bytes, past the 268435456 a file read whole may be \\(a config, tokenizer, vocabulary or manifest takes far less\\): not the file expected\\?$`));
+    }
   });
 });
 

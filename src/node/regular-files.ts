@@ -9,9 +9,19 @@ import { dirname } from 'node:path';
 
 export class NotRegularFileError extends Error {}
 
-export async function readRegularFile(path: string): Promise<Buffer> {
+/**
+ * The most bytes of a model's side file (its config, tokenizer or vocabulary, a manifest, meta.pkl)
+ * read whole: such files take far less, so a larger one is the wrong file or damaged, and reading it
+ * took a gigabyte of memory before failing in Node's words, without its name.
+ */
+export const SIDE_FILE_BYTES = 2 ** 28;
+
+/** The whole file at `path`, if it is a regular file of at most `maxBytes`. */
+export async function readRegularFile(path: string, maxBytes = Infinity): Promise<Buffer> {
   const handle = await openRegularFile(path);
   try {
+    const { size } = await handle.stat();
+    if (size > maxBytes) throw new Error(`${path} is ${size} bytes, past the ${maxBytes} a file read whole may be (a config, tokenizer, vocabulary or manifest takes far less): not the file expected?`);
     return await handle.readFile();
   } finally {
     await handle.close();
