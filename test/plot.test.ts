@@ -2,15 +2,23 @@
 // refused in one line), and the SVG drawn from them: well-formed
 // XML, one path per curve, labelled axes, and every point drawn where the axis labels say its
 // value is (checked against the tick the label belongs to, for a tiny synthetic log).
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, renameSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { lossChartSvg } from '../src/plot/loss-svg.js';
 import { RunLog } from '../src/node/run-log.js';
-import { parseRunLog } from '../src/plot/run-log.js';
+import { runLogReader, type RunCurves } from '../src/plot/run-log.js';
 import { axisRange, ticks } from '../src/plot/ticks.js';
 import { gpt, tempDir } from './cli-helpers.js';
 import { findAll, parseXml, type XmlElement } from './xml.js';
+
+/** A log's text read as `gpt plot` reads its file, a line at a time. */
+function parseRunLog(text: string, source: string): RunCurves[] {
+  const reader = runLogReader(source);
+  const lines = text.split('\n');
+  lines.forEach((line, i) => reader.line(line, i, i === lines.length - 1));
+  return reader.curves();
+}
 
 const T0 = Date.parse('2026-12-01T10:00:00.000Z');
 const at = (seconds: number) => new Date(T0 + seconds * 1000).toISOString();
@@ -241,6 +249,18 @@ describe('gpt plot', () => {
     const trainOnly = join(dir, 'train-only.jsonl');
     writeFileSync(trainOnly, lines.filter((l) => l.includes('"train"') && !l.includes('"eval"')).join('\n') + '\n');
     expect((await gpt('plot', trainOnly, '--out', out)).out).toBe(`wrote ${out}: 1 run, 1 curve`);
+  });
+
+  it('a log gigabytes long with no newline (a sparse file of zeros) is refused at its first line, not read whole', async () => {
+    for (const gib of [1, 20]) {
+      const huge = join(dir, `zeros-${gib}g.jsonl`);
+      writeFileSync(huge, '');
+      truncateSync(huge, gib * 2 ** 30); // a hole: nothing on disk
+      const t0 = performance.now();
+      const r = await gpt('plot', huge, '--out', join(dir, 'zeros.svg'));
+      expect([r.code, r.err]).toEqual([2, `gpt plot: ${huge}:1: no newline in its first 1048576 characters, far past a record's; RUN takes a run's log.jsonl, one JSON record a line (of which only a last line cut short is left out)`]);
+      expect(performance.now() - t0).toBeLessThan(2000);
+    }
   });
 });
 

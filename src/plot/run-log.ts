@@ -28,21 +28,21 @@ export interface RunCurves {
 export class RunLogError extends Error {}
 
 /**
- * The runs in a log's text, in order of their first record; `source` names the log in errors and in
- * the `note` told when a last line cut short is left out.
+ * The runs of a log read a line at a time (in pieces, never whole), in order of their first record:
+ * `line` takes line `i` (from 0), `last` where no newline ends it; `source` names the log in errors
+ * and in the `note` told when a last line cut short is left out.
  */
-export function parseRunLog(text: string, source: string, note: (line: string) => void = () => {}): RunCurves[] {
+export function runLogReader(source: string, note: (line: string) => void = () => {}) {
   // per run: when its current stretch began (its first record, or its last resume), and the training seconds before it
   const runs = new Map<string, RunCurves & { start: number | null; before: number; last: number }>();
-  const lines = text.split('\n');
-  lines.forEach((line, i) => {
+  const line = (line: string, i: number, last: boolean): void => {
     if (!line.trim()) return;
     let r: unknown;
     try {
       r = JSON.parse(line);
     } catch {
       // after the last newline: a line being written, or cut short by a kill (a crashed run is plotted too)
-      if (i === lines.length - 1) return note(`${source}:${i + 1}: left out a last line cut short (no newline ends it: its run was stopped, or is still writing it)`);
+      if (last) return note(`${source}:${i + 1}: left out a last line cut short (no newline ends it: its run was stopped, or is still writing it)`);
       throw new RunLogError(`${source}:${i + 1}: not a JSON line`);
     }
     if (!isRecord(r)) throw new RunLogError(`${source}:${i + 1}: not a JSON object (a record), got ${line.slice(0, 40)}`);
@@ -62,8 +62,8 @@ export function parseRunLog(text: string, source: string, note: (line: string) =
     if (typeof r.step !== 'number') return;
     if (typeof loss === 'number' && Number.isFinite(loss)) (r.type === 'train' ? run.train : run.val).push({ step: r.step, seconds, loss });
     else run.unplotted[r.type]++;
-  });
-  return [...runs.values()].map(({ run, train, val, unplotted }) => ({ run, train, val, unplotted }));
+  };
+  return { line, curves: (): RunCurves[] => [...runs.values()].map(({ run, train, val, unplotted }) => ({ run, train, val, unplotted })) };
 }
 
 const isRecord = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x);
