@@ -2,15 +2,23 @@
 // refused in one line), and the SVG drawn from them: well-formed
 // XML, one path per curve, labelled axes, and every point drawn where the axis labels say its
 // value is (checked against the tick the label belongs to, for a tiny synthetic log).
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, renameSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { lossChartSvg } from '../src/plot/loss-svg.js';
 import { RunLog } from '../src/node/run-log.js';
-import { parseRunLog } from '../src/plot/run-log.js';
+import { runLogReader, type RunCurves } from '../src/plot/run-log.js';
 import { axisRange, ticks } from '../src/plot/ticks.js';
 import { gpt, tempDir } from './cli-helpers.js';
 import { findAll, parseXml, type XmlElement } from './xml.js';
+
+/** A log's text read as `gpt plot` reads its file, a line at a time. */
+function parseRunLog(text: string, source: string): RunCurves[] {
+  const reader = runLogReader(source);
+  const lines = text.split('\n');
+  lines.forEach((line, i) => reader.line(line, i, i === lines.length - 1));
+  return reader.curves();
+}
 
 const T0 = Date.parse('2026-12-01T10:00:00.000Z');
 const at = (seconds: number) => new Date(T0 + seconds * 1000).toISOString();
@@ -142,7 +150,7 @@ describe('a long run logged at every step', () => {
   it('200,000 points are drawn where the ticks say (no stack overflow from spreading them as arguments)', () => {
     const n = 200_000;
     const train = Array.from({ length: n }, (_, i) => ({ step: i + 1, seconds: i + 1, loss: 3 - i / n }));
-    const svg = lossChartSvg([{ label: 'long', curves: { run: 'r', train, val: [] } }], { axes: ['step'], title: 'loss' });
+    const svg = lossChartSvg([{ label: 'long', curves: { run: 'r', train, val: [], unplotted: { train: 0, eval: 0 } } }], { axes: ['step'], title: 'loss' });
     const panel = findAll(parseXml(svg), (e) => e.attrs.class === 'panel')[0]!;
     const drawn = points(findAll(panel, (e) => e.attrs.class === 'series')[0]!);
     expect(drawn).toHaveLength(n);
@@ -223,4 +231,36 @@ describe('gpt plot', () => {
     expect(drawn.err).toBe(`note: ${torn}:13: left out a last line cut short (no newline ends it: its run was stopped, or is still writing it)`);
     expect(drawn.out).toBe(`wrote ${out}: 1 run, 2 curves`);
   });
+
+  it("a diverged run's losses (NaN and Infinity, which JSON writes as null) are left out said in a note, and a log of nothing else says so; one curve is one curve", async () => {
+    const out = join(dir, 'diverged.svg');
+    const lines = syntheticLog('d').split('\n');
+    const diverged = join(dir, 'diverged.jsonl');
+    // the last two training steps' losses, and the last evaluation's val loss, not finite
+    const nulled = lines.map((l, i) => (i >= 9 && i <= 11 ? l.replace(/"(loss|val)":[\d.]+/, '"$1":null') : l));
+    writeFileSync(diverged, nulled.join('\n'));
+    const drawn = await gpt('plot', diverged, '--out', out);
+    expect(drawn.code, drawn.err).toBe(0);
+    expect(drawn.err).toBe(`note: ${diverged}: left out 2 train and 1 eval records whose loss is not a finite number (null: JSON's NaN or Infinity, a diverged step)`);
+    const none = join(dir, 'nan-only.jsonl');
+    writeFileSync(none, JSON.stringify({ type: 'train', run: 'n', time: at(0), step: 1, loss: null }) + '\n');
+    const refused = await gpt('plot', none, '--out', out);
+    expect([refused.code, refused.err]).toEqual([2, `gpt plot: RUN names ${none}, which holds no train or eval records with a finite loss (1 without one); RUN takes a run that has logged a step (its directory, or its log.jsonl)`]);
+    const trainOnly = join(dir, 'train-only.jsonl');
+    writeFileSync(trainOnly, lines.filter((l) => l.includes('"train"') && !l.includes('"eval"')).join('\n') + '\n');
+    expect((await gpt('plot', trainOnly, '--out', out)).out).toBe(`wrote ${out}: 1 run, 1 curve`);
+  });
+
+  it('a log gigabytes long with no newline (a sparse file of zeros) is refused at its first line, not read whole', async () => {
+    for (const gib of [1, 20]) {
+      const huge = join(dir, `zeros-${gib}g.jsonl`);
+      writeFileSync(huge, '');
+      truncateSync(huge, gib * 2 ** 30); // a hole: nothing on disk
+      const t0 = performance.now();
+      const r = await gpt('plot', huge, '--out', join(dir, 'zeros.svg'));
+      expect([r.code, r.err]).toEqual([2, `gpt plot: ${huge}:1: no newline in its first 1048576 characters, far past a record's; RUN takes a run's log.jsonl, one JSON record a line (of which only a last line cut short is left out)`]);
+      expect(performance.now() - t0).toBeLessThan(2000);
+    }
+  });
 });
+

@@ -336,6 +336,8 @@ describe('safetensors rejects corrupt files with an error naming the problem', (
     // what PyTorch's torch.save writes (a zip archive; a pickle before 1.6), given for a safetensors file
     ['a torch.save zip', Uint8Array.from([...utf8('PK\x03\x04'), ...new Array(60).fill(0)]), /a zip archive, as PyTorch's torch\.save writes \(pytorch_model\.bin, \.pt\), not a safetensors file/],
     ['a pickle', Uint8Array.from([0x80, 2, 0x8a, 10, 0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8]), /a Python pickle \(PyTorch's torch\.save before 1\.6 writes one\), not a safetensors file/],
+    // a text file (a Hugging Face model's config.json given for its weights) whose first 8 bytes read as a header length past its end
+    ['a text file', utf8('{\n  "architectures": ["GPT2LMHeadModel"]\n}\n'), /^safetensors: a text file \(it begins "\{\\n  \\"arc"\), not a safetensors file$/],
     ['unknown field', handBuilt('{"a":{"dtype":"U8","shape":[1],"data_offsets":[0,1],"x":1}}', [0]), /unknown fields "x"/],
     ['negative dim', handBuilt(`{${f32('a', [-1], [0, 0])}}`), /tensor "a" shape must be a list of non-negative integers, got \[-1\]/],
     ['fractional dim', handBuilt(`{${f32('a', [1.5], [0, 4])}}`, f32Bytes(0)), /shape must be .* got \[1.5\]/],

@@ -5,11 +5,12 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { bytesSource } from '../src/io/safetensors-source.js';
+import { bytesSource, type ByteSource } from '../src/io/safetensors-source.js';
 import { openTorchFile, torchStateDictReader, TorchTensor, type TorchFile } from '../src/io/torch-file.js';
 import { parsePickle } from '../src/io/pickle.js';
 import { openZip } from '../src/io/zip.js';
 import { sparseSource, zipBytes, zipPieces, type ZipInput } from './zip-writer.js';
+import { littleEndian } from '../src/io/zip-writer.js';
 
 const FIXTURES = join(import.meta.dirname, 'fixtures/torch');
 const tensorsPt = new Uint8Array(readFileSync(join(FIXTURES, 'tensors.pt')));
@@ -173,5 +174,40 @@ describe('torch.save files', () => {
     const archive = zipBytes([{ name: 'x\ny', data: text('hi') }]);
     archive[30 + 2] = 'z'.charCodeAt(0); // the local header's name: 'x\nz'
     await expect(openZip(bytesSource(archive), 'z.zip')).rejects.toThrow(/^z\.zip: entry 'x\\x0ay' is named 'x\\x0az' in its local header \(a damaged archive\)$/);
+  });
+
+  it('refuses a pickle entry or central directory gigabytes long (a sparse file) at once, reading a few kilobytes of it', async () => {
+    /** `source` with the bytes its reads ask for counted. */
+    const counted = (source: ByteSource) => {
+      const counter = { bytes: 0, source: { size: source.size, read: (offset: number, length: number) => ((counter.bytes += length), source.read(offset, length)) } };
+      return counter;
+    };
+    // archive/data.pkl of 3 GiB, zip64's sizes in its extra fields, the directory after it
+    const name = text('archive/data.pkl');
+    const big = 3 * 2 ** 30;
+    const extra = littleEndian([[2, 1], [2, 16], [8, big], [8, big]]);
+    const local = littleEndian([[4, 0x04034b50], [2, 45], [2, 0], [2, 0], [4, 0], [4, 0], [4, 0xffffffff], [4, 0xffffffff], [2, name.length], [2, extra.length]]);
+    const dirAt = local.length + name.length + extra.length + big;
+    const central = littleEndian([[4, 0x02014b50], [2, 45], [2, 45], [2, 0], [2, 0], [4, 0], [4, 0], [4, 0xffffffff], [4, 0xffffffff], [2, name.length], [2, extra.length], [2, 0], [2, 0], [2, 0], [4, 0], [4, 0]]);
+    const dirSize = central.length + name.length + extra.length;
+    const end = [
+      littleEndian([[4, 0x06064b50], [8, 44], [2, 45], [2, 45], [4, 0], [4, 0], [8, 1], [8, 1], [8, dirSize], [8, dirAt]]),
+      littleEndian([[4, 0x07064b50], [4, 0], [8, dirAt + dirSize], [4, 1]]),
+      littleEndian([[4, 0x06054b50], [2, 0], [2, 0], [2, 0xffff], [2, 0xffff], [4, 0xffffffff], [4, 0xffffffff], [2, 0]]),
+    ];
+    const tail = [central, name, extra, ...end];
+    const pieces = [{ at: 0, bytes: Uint8Array.from([...local, ...name, ...extra]) }, { at: dirAt, bytes: Uint8Array.from(tail.flatMap((b) => [...b])) }];
+    const pickle = counted(sparseSource(pieces, dirAt + tail.reduce((n, b) => n + b.length, 0)));
+    await expect(openTorchFile(pickle.source, 'big.pt')).rejects.toThrow(/^big\.pt: archive\/data\.pkl has 3221225472 bytes, past the 67108864 a torch\.save pickle is read to \(its tensors' values lie beside it, in archive\/data\/\): a damaged file$/);
+    expect(pickle.bytes).toBeLessThan(2 ** 17);
+    // 20 GiB of zeros ending in zip64's records, which claim a central directory of 19 GiB at byte 0
+    const size = 20 * 2 ** 30;
+    const records = Uint8Array.from([end[0]!, littleEndian([[4, 0x07064b50], [4, 0], [8, size - 98], [4, 1]]), end[2]!].flatMap((b) => [...b]));
+    const fields = new DataView(records.buffer);
+    fields.setBigUint64(40, BigInt(19 * 2 ** 30), true); // the zip64 record's directory size
+    fields.setBigUint64(48, 0n, true); // and offset
+    const directory = counted(sparseSource([{ at: size - records.length, bytes: records }], size));
+    await expect(openTorchFile(directory.source, 'dir.pt')).rejects.toThrow(/^dir\.pt: a central directory of 20401094656 bytes, past the 67108864 read \(a damaged archive\?\)$/);
+    expect(directory.bytes).toBeLessThan(2 ** 17);
   });
 });

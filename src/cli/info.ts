@@ -3,13 +3,11 @@
 // PyTorch user prints torch.load(ckpt)'s model_args, iter_num and best_val_loss: the model, its
 // parameter count checked against the header's shapes, the weights' dtypes and size, compression,
 // tokenizer, training state (can it resume exactly?), data, files.
-import { HEAD, isMaskBuffer, unprefixed } from '../gpt/hf/weights.js';
 import { formatBytes } from '../gpt/memory-plan.js';
 import { configParameterCount, type GPTConfig } from '../gpt/model.js';
-import { configWeightsProblem, isMoment, type DistillMeta } from '../gpt/checkpoint.js';
+import { configWeightsProblem, type DistillMeta } from '../gpt/checkpoint.js';
 import { isLoRAName } from '../nn/lora.js';
-import { isMaskName } from '../nn/prune.js';
-import { readCheckpointHeader, type CheckpointHeader, type CheckpointLayout, type WeightsFileInfo } from '../node/checkpoint-header.js';
+import { headerParameters, readCheckpointHeader, ROLES, roleOf, type CheckpointHeader, type CheckpointLayout, type TensorRole, type WeightsFileInfo } from '../node/checkpoint-header.js';
 import { MANIFEST_FILE } from '../node/checkpoint-files.js';
 import { compressionParts, count, prunedWeightsPart } from './compression.js';
 import { fetchHubCheckpoint } from './hub-flags.js';
@@ -33,28 +31,6 @@ export const INFO_HELP = `usage: gpt info [flags] [PATH]
 Describes the checkpoint at PATH (or --out-dir's) from its metadata and header alone, without reading a
 tensor or opening the GPU: model, parameters, weights, compression, tokenizer, training state, data, files.
 ${flagHelp(INFO_FLAGS)}`;
-
-/** What each tensor of a checkpoint is, by its saved name (a Hugging Face model's with or without its `transformer.` prefix), as the lines name it. */
-const ROLES = {
-  parameters: 'parameters',
-  int8Scales: 'int8 scales',
-  pruningMasks: 'pruning masks',
-  adamwMoments: 'AdamW moments',
-  causalMaskBuffers: 'causal-mask buffers',
-  tiedHeadCopy: 'LM head (tied copy)',
-} as const;
-type TensorRole = keyof typeof ROLES;
-
-function roleOf(name: string, layout: CheckpointLayout): TensorRole {
-  if (isMoment(name)) return 'adamwMoments';
-  if (isMaskName(name)) return 'pruningMasks';
-  if (name.endsWith('.weight_scale')) return 'int8Scales';
-  // PyTorch's layouts: GPT-2's (and nanoGPT's) causal-mask buffers and tied head saved beside the weights
-  const torchLayout = layout === 'Hugging Face directory' || layout === 'nanoGPT checkpoint';
-  if (torchLayout && isMaskBuffer(name)) return 'causalMaskBuffers';
-  if (torchLayout && unprefixed(name) === HEAD) return 'tiedHeadCopy';
-  return 'parameters';
-}
 
 /** A byte count as read at a glance: in full below a MiB (0.0145 MiB says less than 15,232 bytes). */
 const size = (bytes: number) => (bytes < 2 ** 20 ? `${count(bytes)} bytes` : formatBytes(bytes));
@@ -104,7 +80,7 @@ export function describeCheckpoint(path: string, header: CheckpointHeader): Chec
     if (!role.dtypes.includes(t.dtype)) role.dtypes.push(t.dtype);
   }
   const params = tensors.filter((t) => roleOf(t.name, layout) === 'parameters');
-  const shapes = new Map(params.map((t) => [unprefixed(t.name), t]));
+  const shapes = headerParameters(header);
   const headerCount = byRole.parameters?.elements ?? 0;
   const configCount = configParameterCount(meta.model);
   const problem = configWeightsProblem(meta.model, shapes, (k) => `config ${k}`, 'the header');

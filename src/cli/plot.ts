@@ -2,11 +2,12 @@
 // one) as an SVG file, overlaid, against steps and against training time.
 import { basename, dirname, join, resolve } from 'node:path';
 import { writeFileAtomic } from '../node/atomic-file.js';
-import { isDirectoryPath, readRegularFile, unreadableReason } from '../node/regular-files.js';
+import { isDirectoryPath, openRegularFile, unreadableReason } from '../node/regular-files.js';
 import { lossChartSvg, type LabelledRun, type XAxis } from '../plot/loss-svg.js';
-import { parseRunLog, RunLogError, type RunCurves } from '../plot/run-log.js';
+import { RunLogError, runLogReader, type RunCurves } from '../plot/run-log.js';
 import { flagHelp, parseFlags, UsageError, type FlagSpec } from './flags.js';
 import { pathFlagProblem } from './path-flags.js';
+import { plural } from './progress.js';
 
 const PLOT_DEFAULTS = { out: 'loss.svg', x: 'both', title: 'loss' };
 const PLOT_FLAGS: FlagSpec<typeof PLOT_DEFAULTS> = {
@@ -33,7 +34,7 @@ export async function plot(args: string[]): Promise<number> {
   const svg = lossChartSvg(uniqueLabels(runs), { axes: f.x === 'both' ? ['step', 'time'] : [f.x as XAxis], title: f.title });
   await writeFileAtomic(f.out, svg);
   const series = runs.reduce((n, r) => n + (r.curves.train.length ? 1 : 0) + (r.curves.val.length ? 1 : 0), 0);
-  console.log(`wrote ${f.out}: ${runs.length} run${runs.length === 1 ? '' : 's'}, ${series} curves`);
+  console.log(`wrote ${f.out}: ${plural(runs.length, 'run')}, ${plural(series, 'curve')}`);
   return 0;
 }
 
@@ -44,26 +45,52 @@ async function readRuns(arg: string): Promise<LabelledRun[]> {
   // a run directory without a log names the log it lacks
   const problem = pathFlagProblem('RUN', file, 'file');
   if (problem) throw new UsageError(problem);
-  let text: string;
-  try {
-    text = (await readRegularFile(file)).toString('utf8');
-  } catch (e) {
-    throw new Error(`cannot read ${file}: ${unreadableReason(e)}`);
-  }
   const name = basename(isDir ? resolve(arg) : basename(file) === 'log.jsonl' ? dirname(resolve(file)) : file.replace(/(\.log)?\.jsonl$/, ''));
-  const curves = readRunLog(text, file).filter((c) => c.train.length || c.val.length);
-  if (!curves.length) throw new UsageError(`RUN names ${file}, which holds no train or eval records; RUN takes a run that has logged a step (its directory, or its log.jsonl)`);
+  const all = await readRunLog(file);
+  const curves = all.filter((c) => c.train.length || c.val.length);
+  const left = { train: all.reduce((n, c) => n + c.unplotted.train, 0), eval: all.reduce((n, c) => n + c.unplotted.eval, 0) };
+  const unplotted = left.train + left.eval;
+  if (!curves.length) {
+    const held = unplotted ? ` with a finite loss (${unplotted} without one)` : '';
+    throw new UsageError(`RUN names ${file}, which holds no train or eval records${held}; RUN takes a run that has logged a step (its directory, or its log.jsonl)`);
+  }
+  // a diverged run's last steps, not drawn: said, so that its curve is not taken for one that ended there
+  if (unplotted) {
+    const kinds = Object.entries(left).filter(([, n]) => n).map(([kind, n]) => `${n} ${kind}`);
+    console.error(`note: ${file}: left out ${kinds.join(' and ')} record${unplotted === 1 ? '' : 's'} whose loss is not a finite number (null: JSON's NaN or Infinity, a diverged step)`);
+  }
   return curves.map((c) => ({ label: curves.length > 1 ? `${name} ${c.run.slice(0, 8)}` : name, curves: c }));
 }
 
-/** The log's runs; a line that is no record is bad usage naming it (RUN is no run's log). */
-function readRunLog(text: string, file: string): RunCurves[] {
+/** The longest line read: a record takes a few hundred characters, and a file without newlines (zeros) is not read whole to say so. */
+const MAX_LINE = 2 ** 20;
+
+/** The runs of the log `file`, read a piece at a time; a line that is no record is bad usage naming it (RUN is no run's log). */
+async function readRunLog(file: string): Promise<RunCurves[]> {
+  let handle;
   try {
-    return parseRunLog(text, file, (line) => console.error(`note: ${line}`));
+    handle = await openRegularFile(file);
+  } catch (e) {
+    throw new Error(`cannot read ${file}: ${unreadableReason(e)}`);
+  }
+  const reader = runLogReader(file, (line) => console.error(`note: ${line}`));
+  const decoder = new TextDecoder();
+  let [pending, i] = ['', 0];
+  try {
+    for await (const piece of handle.createReadStream({ highWaterMark: 2 ** 20, autoClose: false })) {
+      const lines = (pending + decoder.decode(piece as Buffer, { stream: true })).split('\n');
+      pending = lines.pop()!;
+      for (const line of lines) reader.line(line, i++, false);
+      if (pending.length > MAX_LINE) throw new RunLogError(`${file}:${i + 1}: no newline in its first ${MAX_LINE} characters, far past a record's`);
+    }
+    reader.line(pending + decoder.decode(), i, true);
   } catch (e) {
     if (!(e instanceof RunLogError)) throw e;
     throw new UsageError(`${e.message}; RUN takes a run's log.jsonl, one JSON record a line (of which only a last line cut short is left out)`);
+  } finally {
+    await handle.close();
   }
+  return reader.curves();
 }
 
 /** Labels made distinct: a repeated one gets " (2)", " (3)", ... */

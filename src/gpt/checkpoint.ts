@@ -16,7 +16,7 @@ import { ACTIVATIONS, QUANTIZATIONS, type Activation, type Quantization } from '
 import type { AdamW, Moment } from '../optim/adamw.js';
 import type { Tensor } from '../ops/index.js';
 import { tokenizerFromJSON, type Tokenizer, type TokenizerJSON } from './tokenizer/index.js';
-import { GPT, perLayerProblem, shareLayersProblem, type GPTConfig } from './model.js';
+import { GPT, hasPrunedShapes, perLayerProblem, shareLayersProblem, validateConfig, type GPTConfig } from './model.js';
 import {
   DISTILL_RANGES, distillSettingsProblem, headsProblem, TRAIN_DEFAULTS, TRAIN_RANGES, trainConfigProblem, trainerStateProblem, type DistillSettings, type TrainConfig, type TrainerState,
 } from './trainer.js';
@@ -338,7 +338,7 @@ export class CheckpointDecoder {
 
   /** Checks the next tensor: it as the checkpoint holds it (checkpointTensor's), or null once finish() will refuse the file (shapes are compared there). */
   add(name: string, stored: SafetensorsTensor): CheckpointWeight | null {
-    this.nonFinite ??= nonFiniteProblem([[name, stored]]);
+    this.nonFinite ??= nonFiniteProblem([[name, stored]]) ?? negativeScaleProblem(name, stored);
     if (this.refused) return null;
     let t: CheckpointWeight;
     try {
@@ -427,7 +427,8 @@ function metaProblem(meta: Record<string, unknown>): string | null {
       : `${field('model.quantization')} must be one of ${QUANTIZATIONS.map((a) => `'${a}'`).join(', ')} or absent, got ${show(model.quantization)}`) ??
     headsProblem(model as unknown as GPTConfig, (k) => field(`model.${k}`)) ??
     shareLayersProblem(model as unknown as GPTConfig, (k) => field(`model.${k}`)) ??
-    perLayerProblem(model, (k) => field(`model.${k}`));
+    perLayerProblem(model, (k) => field(`model.${k}`)) ??
+    modelConfigProblem(model as unknown as GPTConfig, field('model'));
   if (modelProblem) return modelProblem;
   let tokenizer: Tokenizer;
   try {
@@ -487,6 +488,20 @@ function metaProblem(meta: Record<string, unknown>): string | null {
     if (problem) return problem;
   }
   return null;
+}
+
+/**
+ * What a model of `config` could not be (validateConfig's verdict: its LoRA settings, their
+ * combinations), `what` leading it; or null. Blocks alike are checked as one group, not listed
+ * nLayer times: a damaged nLayer of 1e9 is for the comparison with the tensors to refuse.
+ */
+function modelConfigProblem(config: GPTConfig, what: string): string | null {
+  try {
+    validateConfig(hasPrunedShapes(config) ? config : { ...config, nLayer: config.shareLayers ?? 1 });
+    return null;
+  } catch (e) {
+    return `${what}: ${(e as Error).message.replace(/^GPT config: /, '')}`;
+  }
 }
 
 /**
@@ -554,6 +569,16 @@ export function nonFiniteProblem(tensors: [string, { data: ArrayLike<number> }][
     }
   }
   return null;
+}
+
+/**
+ * An int8 scale below zero, which no quantizer writes (quantizeRowsInt8's is its row's largest
+ * |weight| / 127) and which would flip its row's sign unseen; or null. Zero is a row of zeros.
+ */
+function negativeScaleProblem(name: string, { data }: { data: ArrayLike<number> }): string | null {
+  if (!name.endsWith('.weight_scale')) return null;
+  const i = Array.prototype.findIndex.call(data, (x: number) => x < 0);
+  return i < 0 ? null : `tensor '${name}' holds ${data[i]} (at index ${i}); an int8 scale (its row's largest |weight| / 127) is never negative`;
 }
 
 /**

@@ -115,7 +115,14 @@ export function configParameterShapes(cfg: GPTConfig): { shape: number[]; matrix
 }
 
 /** How many parameters a GPT of `cfg` holds (configParameterShapes): what a checkpoint's tensors should add up to, known without building the model (`gpt info` reads a header only). */
-export const configParameterCount = (cfg: GPTConfig): number => configParameterShapes(cfg).reduce((n, { shape }) => n + shape.reduce((a, b) => a * b, 1), 0);
+export function configParameterCount(cfg: GPTConfig): number {
+  const count = (c: GPTConfig) => configParameterShapes(c).reduce((n, { shape }) => n + shape.reduce((a, b) => a * b, 1), 0);
+  if (cfg.nHeads || cfg.mlpWidths) return count(cfg); // blocks of their own shapes, listed (as long as the lists are)
+  // blocks alike: one counted, times their number, not listed one by one (a damaged header's nLayer of 1e9 took minutes and gigabytes)
+  const K = cfg.shareLayers ?? 1;
+  const outside = count({ ...cfg, nLayer: 0 });
+  return outside + (cfg.nLayer / K) * (count({ ...cfg, nLayer: K }) - outside);
+}
 
 /** Whether some block's shape differs from the dense one (nHead heads, a 4 * nEmbd MLP). */
 export const hasPrunedShapes = (cfg: GPTConfig) =>

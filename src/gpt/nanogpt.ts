@@ -13,6 +13,7 @@ import { describe, openTorchFile, torchStateDictReader, TorchTensor, type TorchF
 import { POSITIVE_INT, rangeProblem, show, UNIT_INTERVAL } from '../io/value-ranges.js';
 import { CHECKPOINT_FORMAT, checkpointMetadata, configWeightsProblem, nonFiniteProblem, type Checkpoint, type CheckpointMeta, type CheckpointWeight } from './checkpoint.js';
 import type { GPTConfig } from './model.js';
+import { headsProblem } from './trainer.js';
 import { readNanoGptOptimizer, type NanoGptOptimizer } from './nanogpt-optimizer.js';
 import { CharTokenizer, type Tokenizer } from './tokenizer/index.js';
 
@@ -31,6 +32,9 @@ export interface NanoGptFile {
 
 /** model_args' names of our config's sizes. */
 const MODEL_ARGS: [keyof GPTConfig, string][] = [['vocabSize', 'vocab_size'], ['blockSize', 'block_size'], ['nLayer', 'n_layer'], ['nHead', 'n_head'], ['nEmbd', 'n_embd']];
+
+/** A config key as nanoGPT's model_args spells it. */
+export const modelArgName = (k: keyof GPTConfig): string => MODEL_ARGS.find(([ours]) => ours === k)?.[1] ?? k;
 /** Prefixes of the saved names: torch.compile's wrapper's, then the GPT module's. */
 const PREFIXES = ['_orig_mod.', 'transformer.'];
 const HEAD = 'lm_head.weight';
@@ -92,6 +96,8 @@ function nanoGptConfig(args: PickleValue, at: string): GPTConfig {
     if (problem) throw new Error(`${at}: ${problem}`);
     (config as Record<string, unknown>)[ours] = args.get(theirs);
   }
+  const heads = headsProblem(config as GPTConfig, (k) => modelArgName(k as keyof GPTConfig));
+  if (heads) throw new Error(`${at}: ${heads}`);
   const dropout = args.get('dropout') ?? 0;
   const dropoutProblem = rangeProblem('dropout', dropout, UNIT_INTERVAL);
   if (dropoutProblem) throw new Error(`${at}: ${dropoutProblem}`);
@@ -159,7 +165,7 @@ export function nanoGptCheckpoint(file: NanoGptFile, tensors: Record<string, { s
   if (head && wte && !(head.data.length === wte.data.length && Array.prototype.every.call(wte.data, (x, i) => x === head.data[i]))) {
     throw new Error(`${source}['model']: ${HEAD} differs from transformer.${EMBEDDING}; only a head tied to the token embedding (nanoGPT's) is supported`);
   }
-  const disagreement = configWeightsProblem(meta.model, weights, (k) => MODEL_ARGS.find(([ours]) => ours === k)?.[1] ?? k, `${source}['model']`);
+  const disagreement = configWeightsProblem(meta.model, weights, modelArgName, `${source}['model']`);
   if (disagreement) throw new Error(`${source}: model_args: ${disagreement}`);
   return { ckpt: { meta, weights, source }, note };
 }

@@ -281,6 +281,10 @@ function otherFormat(first8: Uint8Array): string | null {
   const [a, b, c, d] = first8;
   if (a === 0x50 && b === 0x4b && c === 3 && d === 4) return "a zip archive, as PyTorch's torch.save writes (pytorch_model.bin, .pt), not a safetensors file";
   if (a === 0x80 && b! >= 2 && b! <= 5) return "a Python pickle (PyTorch's torch.save before 1.6 writes one), not a safetensors file";
+  // printable ASCII and whitespace: a header length of them is petabytes (a config.json, a log, a text given for weights)
+  if (first8.subarray(0, 8).every((c) => (c >= 0x20 && c < 0x7f) || c === 0x09 || c === 0x0a || c === 0x0d)) {
+    return `a text file (it begins ${JSON.stringify(String.fromCharCode(...first8.subarray(0, 8)))}), not a safetensors file`;
+  }
   return null;
 }
 

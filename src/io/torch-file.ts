@@ -34,6 +34,12 @@ const MAX_ELEMENTS = 2 ** 32 - 1;
  */
 const MAX_REPEATED_ELEMENTS = 2 ** 26;
 
+/**
+ * The most bytes a torch.save file's pickle is read to (64 MiB): a state dict's takes kilobytes (a
+ * few hundred bytes a tensor), so one larger is damage, not gigabytes to read before saying so.
+ */
+const MAX_PICKLE_BYTES = 2 ** 26;
+
 /** One storage of the file: FOLDER/data/KEY, `numel` elements of its type. */
 class TorchStorage extends PickleObject {
   constructor(readonly key: string, readonly type: string, readonly numel: number) {
@@ -75,8 +81,10 @@ export async function openTorchFile(source: ByteSource, name: string): Promise<T
   if (byteorder && byteorder.size > 16) throw new Error(`${name}: ${folder}byteorder has ${byteorder.size} bytes, not a byte order ('little' or 'big')`);
   const order = byteorder && new TextDecoder().decode(await zip.read(byteorder)).trim();
   if (order && order !== 'little') throw new Error(`${name}: its tensors are stored ${readableLine(order)}-endian (${folder}byteorder), but only little-endian ones are read: re-save it on a little-endian machine`);
+  const pickle = zip.entries.get(pickles[0]!)!;
+  if (pickle.size > MAX_PICKLE_BYTES) throw new Error(`${name}: ${pickle.name} has ${pickle.size} bytes, past the ${MAX_PICKLE_BYTES} a torch.save pickle is read to (its tensors' values lie beside it, in ${folder}data/): a damaged file`);
   const storages = new Map<string, TorchStorage>();
-  const root = parsePickle(await zip.read(zip.entries.get(pickles[0]!)!), `${name}: ${pickles[0]}`, torchHooks(storages));
+  const root = parsePickle(await zip.read(pickle), `${name}: ${pickles[0]}`, torchHooks(storages));
   return { root, readTensor: (tensor) => readTensor(zip, folder, name, tensor) };
 }
 

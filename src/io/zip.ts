@@ -31,6 +31,11 @@ export const U32_MAX = 0xffffffff;
 const EOCD_SIZE = 22;
 const MAX_COMMENT = 0xffff;
 export const ZIP64_EXTRA = 0x0001;
+/**
+ * The most bytes a central directory is read to (64 MiB): torch.save's entry per storage takes
+ * under a hundred, so a larger one is damage, not gigabytes to read before saying so.
+ */
+const MAX_DIRECTORY_BYTES = 2 ** 26;
 export const STORED = 0;
 
 /** Reads and checks the central directory of the zip archive `source` reads; `name` (a file name) leads every error. */
@@ -70,6 +75,7 @@ export async function openZip(source: ByteSource, name: string): Promise<ZipArch
     dirSize = u64(record, 40, fail);
     dirOffset = u64(record, 48, fail);
   }
+  if (dirSize > MAX_DIRECTORY_BYTES) fail(`a central directory of ${dirSize} bytes, past the ${MAX_DIRECTORY_BYTES} read (a damaged archive?)`);
   const dir = await readAt(dirOffset, dirSize);
   const utf8 = new TextDecoder();
   const entries = new Map<string, ZipEntry>();

@@ -42,7 +42,7 @@ import * as zlib from 'node:zlib';
 import { parseJSONText } from '../io/json-text.js';
 import { tempTarget, writeFileAtomic, type FileData } from './atomic-file.js';
 import { crc32, crcHex } from '../io/checksum.js';
-import { fileVersion, makeDirectories, openRegularFile, pathExists, readRegularFile, unlessMissing, type PositionalFile } from './regular-files.js';
+import { fileVersion, makeDirectories, openRegularFile, pathExists, readRegularFile, SIDE_FILE_BYTES, unlessMissing, type PositionalFile } from './regular-files.js';
 
 export const MANIFEST_FILE = 'checkpoint.json';
 
@@ -302,7 +302,7 @@ function checksummedReads(handle: FileHandle, size: number): PositionalFile & { 
   };
 }
 
-const readOrNull = (path: string) => unlessMissing(readRegularFile(path));
+const readOrNull = (path: string) => unlessMissing(readRegularFile(path, SIDE_FILE_BYTES));
 
 /**
  * What `dir` holds under MANIFEST_FILE, for commands that would write a checkpoint there: null for

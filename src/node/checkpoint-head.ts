@@ -3,11 +3,15 @@
 // run's data is read), then its model, every tensor uploaded to the GPU as it is read
 // (loadCheckpointModel), checked to be the checkpoint the header described.
 import { isDeepStrictEqual } from 'node:util';
-import type { CheckpointMeta } from '../gpt/checkpoint.js';
+import { configWeightsProblem, type CheckpointMeta } from '../gpt/checkpoint.js';
+import { HF_FILES } from '../gpt/hf/index.js';
+import { HF_NAMES } from '../gpt/hf/config.js';
+import type { GPTConfig } from '../gpt/model.js';
+import { modelArgName } from '../gpt/nanogpt.js';
 import { disposeUploaded, type LoadOptions, type UploadedCheckpoint } from '../gpt/checkpoint-upload.js';
 import type { SafetensorsEntry } from '../io/safetensors.js';
 import { loadCheckpointModel, readCheckpointAt } from './checkpoint-dir.js';
-import { readCheckpointHeader } from './checkpoint-header.js';
+import { headerParameters, readCheckpointHeader, type CheckpointHeader } from './checkpoint-header.js';
 
 /** A checkpoint's path with what its header says: the metadata (checked as loading checks it) and each tensor's name and shape. */
 export interface CheckpointHead {
@@ -21,12 +25,26 @@ export interface CheckpointHead {
  * directory's damaged header is its checksum's error): the file is read through for it.
  */
 export async function readCheckpointHead(path: string): Promise<CheckpointHead> {
-  const { meta, tensors } = await readCheckpointHeader(path).catch(async (e: unknown) => {
+  const header = await readCheckpointHeader(path).catch(async (e: unknown) => {
     await readCheckpointAt(path);
     throw e;
   });
-  return { path, meta, tensors };
+  // refused now, as loading would refuse it, before anything is sized by the config: a damaged nLayer of 1e9 hung the memory plan
+  const problem = headConfigProblem(header, path);
+  if (problem) throw new Error(problem);
+  return { path, meta: header.meta, tensors: header.tensors };
 }
+
+/** Loading's error for a header whose config disagrees with its tensors, spelt as each layout's loader spells it; or null. */
+function headConfigProblem(header: CheckpointHeader, path: string): string | null {
+  const problem = (name: (key: keyof GPTConfig) => string, stored: string) => configWeightsProblem(header.meta.model, headerParameters(header), name, stored);
+  if (header.layout === 'nanoGPT checkpoint') return prefixed(`${path}: model_args: `, problem(modelArgName, `${path}['model']`));
+  if (header.layout !== 'Hugging Face directory') return prefixed(`${path}: `, problem((k) => `metadata field model.${k}`, 'the file'));
+  const files = header.weightsFiles;
+  return prefixed(`${path}/${HF_FILES.config}: `, problem((k) => HF_NAMES[k] ?? k, files.length === 1 ? files[0]!.file : `the shards of ${HF_FILES.index}`));
+}
+
+const prefixed = (prefix: string, problem: string | null) => problem && prefix + problem;
 
 /**
  * The model of the checkpoint `head` describes (loadCheckpointModel's); one that changed since its

@@ -4,8 +4,9 @@
 // read, so that describing a 1.5 GB checkpoint is instant; a run directory's CRC-32 pass over its
 // weights is made only when asked for (`verify`), and its pruning masks' values counted then.
 import { basename, join } from 'node:path';
-import { CHECKPOINT_FORMAT, decodeCheckpointMeta, type CheckpointMeta, type PrunedWeights } from '../gpt/checkpoint.js';
+import { CHECKPOINT_FORMAT, decodeCheckpointMeta, isMoment, type CheckpointMeta, type PrunedWeights } from '../gpt/checkpoint.js';
 import { checkHFVocab, hfTokenizer, openHFWeights } from '../gpt/hf/index.js';
+import { HEAD, isMaskBuffer, unprefixed } from '../gpt/hf/weights.js';
 import { openSafetensors } from '../io/safetensors-source.js';
 import type { SafetensorsEntry } from '../io/safetensors.js';
 import { isMaskName, maskedCount } from '../nn/prune.js';
@@ -38,6 +39,32 @@ export interface CheckpointHeader {
   /** The pruning masks' count (0 of 0 without masks), where the weights were read (verify): their values, small beside the weights. */
   maskCounts?: PrunedWeights;
 }
+
+/** What each tensor of a checkpoint is, by its saved name (a Hugging Face model's with or without its `transformer.` prefix), as `gpt info` names it. */
+export const ROLES = {
+  parameters: 'parameters',
+  int8Scales: 'int8 scales',
+  pruningMasks: 'pruning masks',
+  adamwMoments: 'AdamW moments',
+  causalMaskBuffers: 'causal-mask buffers',
+  tiedHeadCopy: 'LM head (tied copy)',
+} as const;
+export type TensorRole = keyof typeof ROLES;
+
+export function roleOf(name: string, layout: CheckpointLayout): TensorRole {
+  if (isMoment(name)) return 'adamwMoments';
+  if (isMaskName(name)) return 'pruningMasks';
+  if (name.endsWith('.weight_scale')) return 'int8Scales';
+  // PyTorch's layouts: GPT-2's (and nanoGPT's) causal-mask buffers and tied head saved beside the weights
+  const torchLayout = layout === 'Hugging Face directory' || layout === 'nanoGPT checkpoint';
+  if (torchLayout && isMaskBuffer(name)) return 'causalMaskBuffers';
+  if (torchLayout && unprefixed(name) === HEAD) return 'tiedHeadCopy';
+  return 'parameters';
+}
+
+/** A header's parameters by our names (configWeightsProblem's to compare with its config): no moments, masks, int8 scales, causal-mask buffers or tied head copy. */
+export const headerParameters = ({ tensors, layout }: Pick<CheckpointHeader, 'tensors' | 'layout'>): Map<string, SafetensorsEntry> =>
+  new Map(tensors.filter((t) => roleOf(t.name, layout) === 'parameters').map((t) => [unprefixed(t.name), t]));
 
 /** The header of the checkpoint at `path`; `verify` checks a run directory's weights against its recorded CRC-32 (reading them all). */
 export async function readCheckpointHeader(path: string, { verify = false } = {}): Promise<CheckpointHeader> {

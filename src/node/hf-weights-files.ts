@@ -6,7 +6,7 @@ import type { FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { HF_FILES, hfModelConfig, hfWeightsFiles, type HFModelSources, type HFTokenizerFiles, type HFWeightsSource, type ShardIndex } from '../gpt/hf/index.js';
 import type { GPTConfig } from '../gpt/model.js';
-import { openRegularFile, pathExists, readRegularFile, unlessMissing } from './regular-files.js';
+import { openRegularFile, pathExists, readRegularFile, SIDE_FILE_BYTES, unlessMissing } from './regular-files.js';
 import { handleSource } from './safetensors-file.js';
 
 /** Weights files transformers saves that are not read here (transformers converts them to model.safetensors). */
@@ -33,7 +33,7 @@ export async function hfTokenizerTexts(dir: string): Promise<HFTokenizerFiles> {
   return { tokenizer: await text(HF_FILES.tokenizer), vocab: await text(HF_FILES.vocab), merges: await text(HF_FILES.merges) };
 }
 
-const readIfThere = (dir: string, file: string) => unlessMissing(readRegularFile(join(dir, file)));
+const readIfThere = (dir: string, file: string) => unlessMissing(readRegularFile(join(dir, file), SIDE_FILE_BYTES));
 
 /**
  * The Hugging Face directory `dir` as readHF reads it: config.json's and the tokenizer's texts, and

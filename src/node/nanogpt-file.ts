@@ -13,7 +13,7 @@ import { byCheckpointKind } from './checkpoint-kind.js';
 import { gpt2FromVocabFiles, type Tokenizer } from '../gpt/tokenizer/index.js';
 import { gpt3EncoderDir } from './gpt2-vocab.js';
 import { convertedCheckpointFile, unchangedSinceNow, type ConvertedCheckpointFile } from './converted-checkpoint-file.js';
-import { makeDirectories, openRegularFile, readRegularFile, removeEmptyCreated, unlessMissing, type PositionalFile } from './regular-files.js';
+import { makeDirectories, openRegularFile, readRegularFile, removeEmptyCreated, SIDE_FILE_BYTES, unlessMissing, type PositionalFile } from './regular-files.js';
 import { handleSource } from './safetensors-file.js';
 
 /** nanoGPT's checkpoint in the torch.save file open as `handle` (at `path`), its pickle read; its tensors are not. */
@@ -75,7 +75,7 @@ export async function nanoGptTokenizer(file: NanoGptFile, path: string): Promise
   const places = metaPklPlaces(path, file.dataset);
   let meta: { bytes: Uint8Array; path: string } | null = null;
   for (const place of places) {
-    const bytes = await unlessMissing(readRegularFile(place));
+    const bytes = await unlessMissing(readRegularFile(place, SIDE_FILE_BYTES));
     if (bytes) {
       meta = { bytes, path: place };
       break;

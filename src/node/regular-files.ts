@@ -9,9 +9,19 @@ import { dirname } from 'node:path';
 
 export class NotRegularFileError extends Error {}
 
-export async function readRegularFile(path: string): Promise<Buffer> {
+/**
+ * The most bytes of a model's side file (its config, tokenizer or vocabulary, a manifest, meta.pkl)
+ * read whole: such files take far less, so a larger one is the wrong file or damaged, and reading it
+ * took a gigabyte of memory before failing in Node's words, without its name.
+ */
+export const SIDE_FILE_BYTES = 2 ** 28;
+
+/** The whole file at `path`, if it is a regular file of at most `maxBytes`. */
+export async function readRegularFile(path: string, maxBytes = Infinity): Promise<Buffer> {
   const handle = await openRegularFile(path);
   try {
+    const { size } = await handle.stat();
+    if (size > maxBytes) throw new Error(`${path} is ${size} bytes, past the ${maxBytes} a file read whole may be (a config, tokenizer, vocabulary or manifest takes far less): not the file expected?`);
     return await handle.readFile();
   } finally {
     await handle.close();
@@ -20,7 +30,10 @@ export async function readRegularFile(path: string): Promise<Buffer> {
 
 /** `path` opened for reading, if it is a regular file. */
 export async function openRegularFile(path: string): Promise<FileHandle> {
-  const handle = await open(path, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0));
+  const handle = await open(path, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0)).catch((e: NodeJS.ErrnoException) => {
+    // in words naming the path (a file inside a checkpoint, not one a flag names and checks first); the code kept for unlessMissing
+    throw Object.assign(new Error(`${path} cannot be read (${unreadableReason(e)})`), { code: e.code });
+  });
   try {
     const s = await handle.stat();
     if (!s.isFile()) throw new NotRegularFileError(`${path} is ${kindOf(s)}, not a regular file`);
@@ -150,6 +163,7 @@ export function unreadableReason(e: unknown): string {
     EISDIR: 'it is a directory',
     EACCES: 'permission denied',
     EPERM: 'permission denied',
+    ELOOP: 'a loop of symbolic links',
   };
   return (code && words[code]) || (e as Error).message;
 }

@@ -20,27 +20,29 @@ export interface RunCurves {
   run: string;
   train: LossPoint[];
   val: LossPoint[];
+  /** Its train and eval records left out, their loss not a finite number (null: a diverged step's NaN, as JSON writes it). */
+  unplotted: { train: number; eval: number };
 }
 
 /** A line of a log that is no record: the log is not one RunLog wrote (a line cut short is the last one only: the log is appended to a line at a time). */
 export class RunLogError extends Error {}
 
 /**
- * The runs in a log's text, in order of their first record; `source` names the log in errors and in
- * the `note` told when a last line cut short is left out.
+ * The runs of a log read a line at a time (in pieces, never whole), in order of their first record:
+ * `line` takes line `i` (from 0), `last` where no newline ends it; `source` names the log in errors
+ * and in the `note` told when a last line cut short is left out.
  */
-export function parseRunLog(text: string, source: string, note: (line: string) => void = () => {}): RunCurves[] {
+export function runLogReader(source: string, note: (line: string) => void = () => {}) {
   // per run: when its current stretch began (its first record, or its last resume), and the training seconds before it
   const runs = new Map<string, RunCurves & { start: number | null; before: number; last: number }>();
-  const lines = text.split('\n');
-  lines.forEach((line, i) => {
+  const line = (line: string, i: number, last: boolean): void => {
     if (!line.trim()) return;
     let r: unknown;
     try {
       r = JSON.parse(line);
     } catch {
       // after the last newline: a line being written, or cut short by a kill (a crashed run is plotted too)
-      if (i === lines.length - 1) return note(`${source}:${i + 1}: left out a last line cut short (no newline ends it: its run was stopped, or is still writing it)`);
+      if (last) return note(`${source}:${i + 1}: left out a last line cut short (no newline ends it: its run was stopped, or is still writing it)`);
       throw new RunLogError(`${source}:${i + 1}: not a JSON line`);
     }
     if (!isRecord(r)) throw new RunLogError(`${source}:${i + 1}: not a JSON object (a record), got ${line.slice(0, 40)}`);
@@ -48,7 +50,7 @@ export function parseRunLog(text: string, source: string, note: (line: string) =
     const id = typeof r.run === 'string' ? r.run : '';
     const time = typeof r.time === 'string' ? Date.parse(r.time) : NaN;
     let run = runs.get(id);
-    if (!run) runs.set(id, (run = { run: id, train: [], val: [], start: Number.isFinite(time) ? time : null, before: 0, last: 0 }));
+    if (!run) runs.set(id, (run = { run: id, train: [], val: [], unplotted: { train: 0, eval: 0 }, start: Number.isFinite(time) ? time : null, before: 0, last: 0 }));
     const seconds = Number.isFinite(time) && run.start !== null ? run.before + (time - run.start) / 1000 : null;
     if (r.type === 'resume') {
       // the stretch ended at its last record; the next one starts here
@@ -57,11 +59,11 @@ export function parseRunLog(text: string, source: string, note: (line: string) =
     }
     if (seconds !== null) run.last = seconds;
     const loss = r.type === 'train' ? r.loss : r.val;
-    if (typeof r.step === 'number' && typeof loss === 'number' && Number.isFinite(loss)) {
-      (r.type === 'train' ? run.train : run.val).push({ step: r.step, seconds, loss });
-    }
-  });
-  return [...runs.values()].map(({ run, train, val }) => ({ run, train, val }));
+    if (typeof r.step !== 'number') return;
+    if (typeof loss === 'number' && Number.isFinite(loss)) (r.type === 'train' ? run.train : run.val).push({ step: r.step, seconds, loss });
+    else run.unplotted[r.type]++;
+  };
+  return { line, curves: (): RunCurves[] => [...runs.values()].map(({ run, train, val, unplotted }) => ({ run, train, val, unplotted })) };
 }
 
 const isRecord = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x);
