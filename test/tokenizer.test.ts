@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it, vi } from 'vitest';
 import { BpeTokenizer, CharTokenizer, countChunks, describeLeftOut, encodeKnown, gpt2Chunks, Gpt2Tokenizer, splitChunks, tokenizerFromJSON } from '../src/gpt/tokenizer/index.js';
 import { testCorpus } from './corpus.js';
+import { fcParams } from './helpers.js';
 import { workOf } from './tokenizer-work.js';
 
 // encoding and training with their work counted, for the complexity guards (test/tokenizer-work.ts)
@@ -66,6 +67,7 @@ describe('CharTokenizer', () => {
         expect(tok.decode(ids)).toBe(s);
         expect(tok.decode(Int32Array.from(ids))).toBe(s);
       }),
+      fcParams(100),
     );
   });
 
@@ -143,6 +145,7 @@ describe('encodeKnown', () => {
         expect([...known.unknown]).toEqual([...unknown]);
         expect(known.dropped).toBe(chars.length - known.ids.length);
       }),
+      fcParams(100),
     );
   });
 
@@ -175,9 +178,12 @@ describe('splitChunks', () => {
   it('cuts GPT-4 style and always joins back into the text', () => {
     const chunks = ['Hello', ' world', "'s", ' ', '123', '45', 'th', ' ', ' test', '!!\n\n', ' ', ' x', ':\n', '\t\n', '"(', 'Hi', ' \n'];
     expect(splitChunks(chunks.join(''))).toEqual(chunks);
-    fc.assert(fc.property(anyText, (s) => {
-      expect(splitChunks(s).join('')).toBe(s);
-    }));
+    fc.assert(
+      fc.property(anyText, (s) => {
+        expect(splitChunks(s).join('')).toBe(s);
+      }),
+      fcParams(100),
+    );
   });
 });
 
@@ -228,6 +234,7 @@ describe('BpeTokenizer', () => {
       fc.property(fc.oneof(anyText, fewLetters), fc.integer({ min: 0, max: 40 }), (s, numMerges) => {
         expect(BpeTokenizer.train(s, 256 + numMerges).toJSON().merges).toEqual(naiveMerges(s, numMerges));
       }),
+      fcParams(100),
     );
   });
 
@@ -245,6 +252,7 @@ describe('BpeTokenizer', () => {
         for (const piece of pieces) for (const [chunk, n] of countChunks(piece)) counts.set(chunk, (counts.get(chunk) ?? 0) + n);
         expect(BpeTokenizer.trainOnCounts(counts, 256 + numMerges).toJSON()).toEqual(BpeTokenizer.train(pieces.join(''), 256 + numMerges).toJSON());
       }),
+      fcParams(100),
     );
     const refusal = (got: string) => new RegExp(`^BpeTokenizer.trainOnCounts: argument 'counts' must map each chunk \\(a string\\) to how often it occurs \\(an integer >= 1\\), got ${got}$`);
     expect(() => BpeTokenizer.trainOnCounts(new Map([['ab', 2], ['cd', -2]]), 260)).toThrow(refusal("string 'cd' -> number -2"));
@@ -264,6 +272,7 @@ describe('BpeTokenizer', () => {
         const own = BpeTokenizer.train(s, 300);
         expect(own.decode(own.encode(s))).toBe(s);
       }),
+      fcParams(100),
     );
   });
 

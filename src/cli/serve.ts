@@ -349,13 +349,9 @@ export async function serve(args: string[]): Promise<number> {
     await api?.close();
     throw e;
   });
-  console.log(`serving ${f.root || 'web-dist/'}${f.checkpoint ? ` and ${f.checkpoint} at ${CHECKPOINT_URL}` : ''} on ${srv.bound}`);
-  if (api) console.log(`API: POST ${srv.url}v1/completions, GET ${srv.url}v1/models (model ${JSON.stringify(modelId)}; one generation at a time${apiKey === undefined ? '' : `; the key of ${given.has('apiKey') ? '--api-key' : API_KEY_ENV} asked for`})`);
-  const generate = api && (apiKey === undefined ? ` and generate on this GPU (--api-key KEY, or ${API_KEY_ENV}, asks for a key)` : '');
-  if (!srv.local) console.error(`warning: bound to ${srv.bound}, so other machines on the network can load the page${f.checkpoint ? ' and download the checkpoint' : ''}${generate || ''}`);
-  console.log(`open ${srv.url}  (Ctrl-C to stop)`);
-  // until Ctrl-C, or until the GPU device of --api is lost: every generation would fail, so the server ends, saying why
-  const lost = await new Promise<DeviceLostError | null>((done) => {
+  // until Ctrl-C, or until the GPU device of --api is lost: every generation would fail, so the server ends, saying why;
+  // listened for before "Ctrl-C to stop" is printed (a script that signals once it reads that line met the signal's default action)
+  const ended = new Promise<DeviceLostError | null>((done) => {
     const stop = (why: DeviceLostError | null) => {
       process.off('SIGINT', signaled);
       process.off('SIGTERM', signaled);
@@ -366,6 +362,12 @@ export async function serve(args: string[]): Promise<number> {
     process.on('SIGTERM', signaled);
     void api?.lost.then(stop);
   });
+  console.log(`serving ${f.root || 'web-dist/'}${f.checkpoint ? ` and ${f.checkpoint} at ${CHECKPOINT_URL}` : ''} on ${srv.bound}`);
+  if (api) console.log(`API: POST ${srv.url}v1/completions, GET ${srv.url}v1/models (model ${JSON.stringify(modelId)}; one generation at a time${apiKey === undefined ? '' : `; the key of ${given.has('apiKey') ? '--api-key' : API_KEY_ENV} asked for`})`);
+  const generate = api && (apiKey === undefined ? ` and generate on this GPU (--api-key KEY, or ${API_KEY_ENV}, asks for a key)` : '');
+  if (!srv.local) console.error(`warning: bound to ${srv.bound}, so other machines on the network can load the page${f.checkpoint ? ' and download the checkpoint' : ''}${generate || ''}`);
+  console.log(`open ${srv.url}  (Ctrl-C to stop)`);
+  const lost = await ended;
   await srv.close();
   await api?.close();
   if (lost) throw lost;
