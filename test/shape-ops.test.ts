@@ -427,6 +427,7 @@ describe("PyTorch's t / T / mT, flatten and shapes as dims", () => {
       expect([x.flatten(1, 1).shape, ops.zeros(0, 3).flatten().shape, ops.tensor(5).flatten(-1, 0).shape]).toEqual([[2, 3, 4], [0], [1]]);
       expect([ops.zeros(3).T.shape, ops.tensor(1).t().shape, ops.zeros(2, 3).T.shape]).toEqual([[3], [], [3, 2]]);
       expect(x.reshape(2, -1).shape).toEqual([2, 12]);
+      expect(ops.zeros(3, 1).expand(-1, 4).shape).toEqual([3, 4]);
       expect(x.flatten().storage()).toBe(x.storage()); // a view, as reshape
       expect(() => x.flatten(2, 1)).toThrow(/^flatten: startDim \(2\) must not come after endDim \(1\) in float32\[2, 3, 4\]$/);
       expect(() => x.flatten(0, 3)).toThrow(/^flatten: argument 'endDim' must be an integer in \[-3, 2\] for float32\[2, 3, 4\], got number 3$/);

@@ -83,8 +83,9 @@ export interface Tensor extends Core {
   var(axes?: Axes, opts?: VarianceOptions): Tensor;
   /** Standard deviation over `axes`: the square root of var, with its correction. */
   std(axes?: Axes, opts?: VarianceOptions): Tensor;
-  /** This broadcast to `shape` (materialised). */
+  /** This broadcast to `shape` (materialised), given as one array or as the dims (x.expand(4, -1)). */
   expand(shape: Shape): Tensor;
+  expand(...shape: number[]): Tensor;
   /** Same data, another shape (one dimension may be -1), given as one array or as the dims (x.reshape(2, -1)); free. */
   reshape(shape: Shape): Tensor;
   reshape(...shape: number[]): Tensor;
@@ -179,7 +180,7 @@ const methods: Methods & ThisType<Tensor> = {
   argmin(axis, keepdim) { return ops.argmin(this, axis, keepdim); },
   var(axes, opts) { return ops.var(this, axes, opts); },
   std(axes, opts) { return ops.std(this, axes, opts); },
-  expand(shape) { return ops.expand(this, shape); },
+  expand(...shape: unknown[]) { return ops.expand(this, dimsOf(shape)); },
   reshape(...shape: unknown[]) { return ops.reshape(this, dimsOf(shape)); },
   view(...shape: unknown[]) { return ops.reshape(this, dimsOf(shape)); },
   flatten(startDim, endDim) { return ops.flatten(this, startDim, endDim); },
