@@ -232,7 +232,7 @@ export { adamw, type AdamWHyper } from './adamw.js';
 export { clipLimit, gradNorm } from './grad-norm.js';
 export { gradScalerUpdate, scalerFactorRules, scalerStateRules, MAX_SCALE, MIN_SCALE, type FloorMark, type ScalerSettings } from './grad-scaler.js';
 export { watchNonFinite } from './finite.js';
-export { INT8_MAX, quantizeRowsInt8 } from './int8.js';
+export { quantizeRowsInt8 } from './int8.js';
 import { quantizeInt8 as quantizeInt8Core } from './int8.js';
 /** A float32 weight [N, K] as int8 Q [N, K] and per-row scales [N] (see quantizeRowsInt8). */
 export const quantizeInt8 = quantizeInt8Core as unknown as (w: Tensor) => Promise<{ q: Tensor; scale: Tensor }>;
