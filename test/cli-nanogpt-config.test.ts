@@ -232,7 +232,7 @@ warmup_iters = 100 # not super necessary potentially
       [1000, 0.0009271396472013282], [2550, 0.00055], [4999, 0.00010000009248900101], [5000, 0.0001], [5001, 0.0001], [6000, 0.0001],
     ];
     const config = write('lr.py', SHAKESPEARE_CHAR);
-    const lrOf = (c: { learningRate: number; minLr: number; warmupIters: number; lrDecayIters: number }, step: number) => learningRate(step, { lr: c.learningRate, minLr: c.minLr, warmupSteps: c.warmupIters, decaySteps: c.lrDecayIters });
+    const lrOf = (c: { learningRate: number; minLr: number; warmupIters: number; lrDecayIters: number }, step: number) => learningRate(step, { lr: c.learningRate, minLr: c.minLr, warmupIters: c.warmupIters, lrDecayIters: c.lrDecayIters });
     const decaying = (await settings(config)).cfg;
     for (const [step, lr] of GET_LR) expect(Math.abs(lrOf(decaying, step) - lr) / lr, `step ${step}`).toBeLessThan(1e-15);
     // nanoGPT: `lr = get_lr(iter_num) if decay_lr else learning_rate`, whatever min_lr and warmup_iters say

@@ -79,7 +79,7 @@ describe("continuing nanoGPT's run from its ckpt.pt", () => {
     expect([...state.m.keys()].sort()).toEqual(Object.keys(torchRun.weights).sort());
     expect(new Set(state.steps.values())).toEqual(new Set([3]));
     // the schedule continues where train.py's get_lr left off (the fixture's settings)
-    expect(torchRun.iters.map((it) => learningRate(it, { lr: 1e-2, minLr: 1e-3, warmupSteps: 2, decaySteps: 10 }))).toEqual(torchRun.lrs.map((lr) => expect.closeTo(lr, 12)));
+    expect(torchRun.iters.map((it) => learningRate(it, { lr: 1e-2, minLr: 1e-3, warmupIters: 2, lrDecayIters: 10 }))).toEqual(torchRun.lrs.map((lr) => expect.closeTo(lr, 12)));
   });
 
   it("set as gpt train --continue sets its Trainer, takes 3 more steps on torch's batches to torch's weights within 1e-6; fresh moments do not", async () => {

@@ -602,7 +602,7 @@ describe('gradient clipping', () => {
 });
 
 describe('learning-rate schedule', () => {
-  const s = { lr: 1e-3, minLr: 1e-4, warmupSteps: 100, decaySteps: 2000 };
+  const s = { lr: 1e-3, minLr: 1e-4, warmupIters: 100, lrDecayIters: 2000 };
   it('warms up linearly, decays by cosine to minLr, then stays there', () => {
     expect(learningRate(0, s)).toBeCloseTo(1e-3 / 101, 12);
     expect(learningRate(99, s)).toBeCloseTo(1e-3 * 100 / 101, 12);
@@ -616,20 +616,24 @@ describe('learning-rate schedule', () => {
   it('edge schedules follow nanoGPT; a negative step or a missing field is refused, not turned into a negative or NaN rate', () => {
     // nanoGPT's get_lr in float64, as written there
     const nano = (it: number, o: typeof s) => {
-      if (it < o.warmupSteps) return (o.lr * (it + 1)) / (o.warmupSteps + 1);
-      if (it > o.decaySteps) return o.minLr;
-      const ratio = (it - o.warmupSteps) / (o.decaySteps - o.warmupSteps);
+      if (it < o.warmupIters) return (o.lr * (it + 1)) / (o.warmupIters + 1);
+      if (it > o.lrDecayIters) return o.minLr;
+      const ratio = (it - o.warmupIters) / (o.lrDecayIters - o.warmupIters);
       return o.minLr + 0.5 * (1 + Math.cos(Math.PI * ratio)) * (o.lr - o.minLr);
     };
-    const noWarmup = { ...s, warmupSteps: 0, decaySteps: 10 };
+    const noWarmup = { ...s, warmupIters: 0, lrDecayIters: 10 };
     for (const t of [0, 1, 5, 10, 11]) expect(learningRate(t, noWarmup)).toBeCloseTo(nano(t, noWarmup), 15);
-    const decayFirst = { ...s, warmupSteps: 10, decaySteps: 5 }; // warmup, then minLr at once
+    const decayFirst = { ...s, warmupIters: 10, lrDecayIters: 5 }; // warmup, then minLr at once
     for (const t of [0, 9, 10, 11, 50]) expect(learningRate(t, decayFirst)).toBeCloseTo(nano(t, decayFirst), 15);
     expect(() => learningRate(-5, s)).toThrow(/^learningRate: argument 'step' must be an integer >= 0, got number -5$/);
     expect(() => learningRate(NaN, s)).toThrow(/^learningRate: argument 'step' must be an integer >= 0, got number NaN$/);
     expect(() => learningRate(3, { lr: 1 } as never)).toThrow(/^learningRate: argument 'minLr' must be a finite number, got undefined$/);
     expect(() => learningRate(3, { ...s, lr: -1 })).toThrow(/^learningRate: argument 'lr' must be a finite number >= 0, got number -1$/);
-    expect(() => learningRate(3, { ...s, warmupSteps: 1.5 })).toThrow(/^learningRate: argument 'warmupSteps' must be an integer >= 0, got number 1.5$/);
+    expect(() => learningRate(3, { ...s, warmupIters: 1.5 })).toThrow(/^learningRate: argument 'warmupIters' must be an integer >= 0, got number 1.5$/);
+    // the Trainer config's names (nanoGPT's warmup_iters, lr_decay_iters); the old ones are refused naming them, not ignored
+    expect(() => learningRate(3, { lr: 1, minLr: 0, warmupSteps: 1, decaySteps: 5 } as never)).toThrow(/^learningRate: unknown option 'warmupSteps'; it is named 'warmupIters' here$/);
+    expect(() => learningRate(3, { lr: 1, minLr: 0, warmupIters: 1, decaySteps: 5 } as never)).toThrow(/^learningRate: unknown option 'decaySteps'; it is named 'lrDecayIters' here$/);
+    expect(() => learningRate(3, { learningRate: 1, minLr: 0, warmupIters: 1, lrDecayIters: 5 } as never)).toThrow(/^learningRate: unknown option 'learningRate'; it is named 'lr' here$/);
     // a minLr above lr would make the cosine rise; lr 0 with minLr 0 is a schedule of no updates
     expect(() => learningRate(3, { ...s, lr: 1e-4, minLr: 1e-3 })).toThrow(/^learningRate: argument 'minLr' \(0\.001\) must not exceed 'lr' \(0\.0001\): the schedule decays from lr to minLr$/);
     expect(() => learningRate(3, { ...s, lr: 0 })).toThrow(/^learningRate: argument 'minLr' \(0\.0001\) must not exceed 'lr' \(0\)/);

@@ -6,7 +6,8 @@ import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as ops from '../src/index.js';
 import { setProfile } from '../src/kernels/profile.js';
-import { expectClose, fcParams, seededValues, setupDevice } from './helpers.js';
+import { checkGrad } from './gradcheck.js';
+import { expectClose, fcParams, seededValues, setupDevice, valuesArb } from './helpers.js';
 import { concatRef, numel, permuteRef, ref, sliceRef, type Ref } from '../src/check/reference/index.js';
 
 beforeAll(setupDevice);
@@ -373,5 +374,68 @@ describe('cat / stack, as torch', () => {
       const gone = ops.zeros([2, 3]);
       gone.dispose();
       expect(() => ops.stack([a, gone])).toThrow(/^stack: tensor float32\[2, 3\] was used after dispose\(\)$/);
+    }));
+});
+
+// PyTorch's spellings, each a permute or a reshape: x.t() / x.T / x.mT, flatten(startDim, endDim), and
+// shapes as dims one by one (x.reshape(2, -1), x.view(-1), x.permute(2, 0, 1), zeros(2, 3)). The
+// shapes and errors below are torch 1.13's (run there); the gradients are checked against finite
+// differences of the float64 reference.
+describe("PyTorch's t / T / mT, flatten and shapes as dims", () => {
+  const reshapedRef = (a: Ref, shape: number[]): Ref => ({ shape, data: a.data });
+  const swapLast = (rank: number) => [...Array(rank).keys()].map((d) => (d === rank - 2 ? rank - 1 : d === rank - 1 ? rank - 2 : d));
+  const dims = (min: number, max: number) => fc.array(fc.integer({ min: 1, max: 4 }), { minLength: min, maxLength: max });
+  const withValues = (shapeArb: fc.Arbitrary<number[]>) => shapeArb.chain((s) => fc.tuple(fc.constant(s), valuesArb(numel(s))));
+
+  it('t() and T of rank <= 2, mT of rank >= 2: the permutes, gradient included', () =>
+    fc.assert(
+      fc.asyncProperty(withValues(dims(0, 2)), withValues(dims(2, 4)), async ([s, xs], [sb, bs]) => {
+        const matrix = (r: Ref) => (r.shape.length === 2 ? permuteRef(r, [1, 0]) : r);
+        await checkGrad({ name: 't()', inputs: [ref(s, xs)], engine: ([x]) => x!.t(), reference: ([x]) => matrix(x!) });
+        await checkGrad({ name: 'T', inputs: [ref(s, xs)], engine: ([x]) => x!.T, reference: ([x]) => matrix(x!) });
+        await checkGrad({ name: 'mT', inputs: [ref(sb, bs)], engine: ([x]) => x!.mT, reference: ([x]) => permuteRef(x!, swapLast(sb.length)) });
+      }),
+      fcParams(10),
+    ));
+
+  it('flatten over a range of dims (negative ones too; a 0-d tensor as [1]), and reshape / view / permute with the dims one by one', () =>
+    fc.assert(
+      fc.asyncProperty(withValues(dims(0, 4)), fc.nat(), fc.nat(), fc.boolean(), async ([s, xs], i, j, negative) => {
+        const n = Math.max(s.length, 1);
+        const [a, b] = [i % n, j % n].sort((p, q) => p - q) as [number, number];
+        const asked = (d: number) => (negative ? d - n : d);
+        const merged = s.length ? s : [1];
+        const want = [...merged.slice(0, a), numel(merged.slice(a, b + 1)), ...merged.slice(b + 1)];
+        await checkGrad({ name: `flatten(${asked(a)}, ${asked(b)})`, inputs: [ref(s, xs)], engine: ([x]) => x!.flatten(asked(a), asked(b)), reference: ([x]) => reshapedRef(x!, want) });
+        await checkGrad({ name: 'flatten()', inputs: [ref(s, xs)], engine: ([x]) => x!.flatten(), reference: ([x]) => reshapedRef(x!, [numel(s)]) });
+        if (!s.length) return;
+        const perm = [...s.keys()].reverse();
+        await checkGrad({ name: 'reshape(d0, -1)', inputs: [ref(s, xs)], engine: ([x]) => x!.reshape(s[0]!, -1), reference: ([x]) => reshapedRef(x!, [s[0]!, numel(s) / s[0]!]) });
+        await checkGrad({ name: 'view(-1)', inputs: [ref(s, xs)], engine: ([x]) => x!.view(-1), reference: ([x]) => reshapedRef(x!, [numel(s)]) });
+        await checkGrad({ name: 'permute(...dims)', inputs: [ref(s, xs)], engine: ([x]) => x!.permute(...perm), reference: ([x]) => permuteRef(x!, perm) });
+      }),
+      fcParams(15),
+    ));
+
+  it("numel(), dim(), ndim; zeros / ones by dims; torch's shapes and refusals", () =>
+    scope(() => {
+      const x = ops.zeros(2, 3, 4);
+      expect([x.shape, x.numel(), x.size, x.dim(), x.ndim, x.rank]).toEqual([[2, 3, 4], 24, 24, 3, 3, 3]);
+      expect(ops.ones(2, 3, 'int32').describe()).toBe('int32[2, 3]');
+      expect(ops.zeros(2).shape).toEqual([2]);
+      expect(ops.zeros([2, 3], 'float32').shape).toEqual([2, 3]);
+      expect([x.flatten(1, 1).shape, ops.zeros(0, 3).flatten().shape, ops.tensor(5).flatten(-1, 0).shape]).toEqual([[2, 3, 4], [0], [1]]);
+      expect([ops.zeros(3).T.shape, ops.tensor(1).t().shape, ops.zeros(2, 3).T.shape]).toEqual([[3], [], [3, 2]]);
+      expect(x.reshape(2, -1).shape).toEqual([2, 12]);
+      expect(ops.zeros(3, 1).expand(-1, 4).shape).toEqual([3, 4]);
+      expect(x.flatten().storage()).toBe(x.storage()); // a view, as reshape
+      expect(() => x.flatten(2, 1)).toThrow(/^flatten: startDim \(2\) must not come after endDim \(1\) in float32\[2, 3, 4\]$/);
+      expect(() => x.flatten(0, 3)).toThrow(/^flatten: argument 'endDim' must be an integer in \[-3, 2\] for float32\[2, 3, 4\], got number 3$/);
+      expect(() => x.flatten(-4)).toThrow(/^flatten: argument 'startDim' must be an integer in \[-3, 2\]/);
+      expect(() => ops.tensor(5).flatten(0, 1)).toThrow(/^flatten: argument 'endDim' must be an integer in \[-1, 0\] for float32\[\], got number 1$/);
+      expect(() => x.t()).toThrow(/^t: input must have rank <= 2, got float32\[2, 3, 4\]; for the last two dims of a batch use mT or transpose\(\)$/);
+      expect(() => x.T).toThrow(/^T: input must have rank <= 2, got float32\[2, 3, 4\] \(PyTorch deprecates x\.T there\); use mT for the last two dims, or permute$/);
+      expect(() => ops.zeros(3).mT).toThrow(/^mT: input must have rank >= 2 \(a matrix or a batch of them\), got float32\[3\]$/);
+      expect(() => x.reshape(-1, -1)).toThrow(/^reshape: argument 'shape' must be integers >= 0 with at most one -1, got \[-1, -1\]/);
     }));
 });

@@ -40,8 +40,9 @@ const CASES: Case[] = [
   // fills
   ['a negative dim', () => zeros([2, -1]), RangeError, /^zeros: argument 'shape' must be an array of non-negative integers, got array \[2, -1\]$/],
   ['a fractional dim', () => ones([1.5]), RangeError, /^ones: argument 'shape' .*, got array \[1.5\]$/],
-  // PyTorch's habits: sizes as arguments, zeros(2, 3); a dtype in the shape's place, tensor(data, 'int32')
-  ['a number as shape', () => zeros(bad(3)), TypeError, /^zeros: argument 'shape' must be an array of non-negative integers, got number 3 \(a shape is an array: \[3, \.\.\.\]\)$/],
+  // PyTorch's habits: sizes as arguments, zeros(2, 3) (taken, but nothing past the dtype); a dtype in the shape's place, tensor(data, 'int32')
+  ['an argument past the dtype', () => bad(zeros)(2, 'float32', 3), TypeError, /^zeros: expected a shape \(an array, or dims one by one\) then a dtype, got 1 more argument\(s\) after the dtype$/],
+  ['a negative dim as an argument', () => ones(2, -1), RangeError, /^ones: argument 'shape' must be an array of non-negative integers, got array \[2, -1\]$/],
   ['a dtype as shape', () => tensor([[1, 2]], bad('int32')), TypeError,
     /^tensor: argument 'shape' must be an array of non-negative integers, got string 'int32' \(the dtype is the argument after the shape\)$/],
   ['a string dim', () => zeros(bad(['2'])), TypeError, /^zeros: argument 'shape' .*, got array \['2'\] \(holding string '2'\)$/],
@@ -99,9 +100,10 @@ const CASES: Case[] = [
   ['expand [2] to [3]', (x) => expand(x, [3]), Error, /^expand: shapes \[2\] and \[3\] cannot be broadcast together$/],
   ['expand [2] to [] ', (x) => expand(x, []), RangeError, /^expand: argument 'shape' must be a shape float32\[2\] broadcasts to, got \[\]$/],
   // shape ops, axes and lists
-  ["x.reshape(4)", (x) => x.reshape(bad(4)), TypeError, /^reshape: argument 'shape' must be an array of integers \(one may be -1\), got number 4$/],
+  ["x.reshape(4)", (x) => x.reshape(4), RangeError, /^reshape: cannot reshape float32\[2\] \(2 elements\) to \[4\]$/],
+  ["x.reshape()", (x) => x.reshape(...bad([])), TypeError, /^reshape: argument 'shape' must be an array of integers \(one may be -1\), got undefined$/],
   ['x.reshape([3])', (x) => x.reshape([3]), RangeError, /^reshape: cannot reshape float32\[2\] \(2 elements\) to \[3\]$/],
-  ['x.permute(1, 0)', (x) => x.reshape([1, 2]).permute(bad(1)), TypeError, /^permute: argument 'dims' must be an array of 2 dims, got number 1$/],
+  ['x.permute(1)', (x) => x.reshape([1, 2]).permute(1), RangeError, /^permute: \[1\] is not a permutation of the 2 dims of float32\[1, 2\]$/],
   ['x.permute([0, 0])', (x) => x.reshape([1, 2]).permute([0, 0]), RangeError, /^permute: \[0, 0\] is not a permutation of the 2 dims of float32\[1, 2\]$/],
   ["x.transpose('0', 1)", (x) => x.reshape([1, 2]).transpose(bad('0'), 1), TypeError,
     /^transpose: argument 'dim0' must be an integer in \[-2, 1\] for float32\[1, 2\], got string '0'$/],

@@ -97,7 +97,10 @@ const CASES: Case[] = [
   ['Trainer model of another vocabulary', () => withModel({ ...cfg, vocabSize: 32 }, (m) => new Trainer(train, data, m)), RangeError,
     /^Trainer: the model's vocabSize is 32, data\.vocabSize 16; /],
   ['Trainer model with a shorter context', () => withModel({ ...cfg, blockSize: 4 }, (m) => new Trainer(train, data, m)), RangeError, /^Trainer: the model's blockSize is 4, cfg\.blockSize 8; /],
-  ['Trainer cfg misspelt lr', () => new Trainer(bad({ ...train, lr: 1e-3 }), data), TypeError, /^Trainer: unknown option 'lr' \(the options are nLayer, .*\)$/],
+  ['Trainer cfg misspelt lr', () => new Trainer(bad({ ...train, lr: 1e-3 }), data), TypeError, /^Trainer: unknown option 'lr'; it is named 'learningRate' here$/],
+  // learningRate()'s old names: one schedule naming for both, nanoGPT's
+  ['Trainer cfg warmupSteps', () => new Trainer(bad({ ...train, warmupSteps: 10 }), data), TypeError, /^Trainer: unknown option 'warmupSteps'; it is named 'warmupIters' here$/],
+  ['Trainer cfg decaySteps', () => new Trainer(bad({ ...train, decaySteps: 10 }), data), TypeError, /^Trainer: unknown option 'decaySteps'; it is named 'lrDecayIters' here$/],
   ['Trainer cfg weightdecay', () => new Trainer(bad({ ...train, weightdecay: 0.1 }), data), TypeError, /^Trainer: unknown option 'weightdecay' /],
   // the cosine schedule would rise instead of decaying; a learning rate of 0 would train nothing
   ['Trainer cfg minLr above learningRate', () => new Trainer({ ...train, learningRate: 1e-4, minLr: 1e-3 }, data), RangeError,
@@ -156,17 +159,19 @@ const CASES: Case[] = [
     /^distillLoss: alpha must be in \[0, 1\], got string '0\.5'$/],
   ["layerNorm eps '1e-5'", () => scope(() => layerNorm(zeros([2, 2]), zeros([2]), null, bad('1e-5'))), Error, /^layerNorm: eps must be a finite number >= 0, got string '1e-5'$/],
   // optim
-  ['AdamW.step(1)', () => {
-    const adam = new AdamW([]);
+  ['AdamW.step(1)', () => scope(() => {
+    const adam = new AdamW([zeros([1])]);
     try {
       adam.step(bad(1));
     } finally {
       adam.dispose();
     }
-  }, TypeError, /^AdamW\.step: argument 'gradScale' must be a Tensor, got number 1$/],
-  ['AdamW opts null', () => new AdamW([], bad(null)), TypeError, /^AdamW: the options must be an object of lr, betas, eps, weightDecay, got null$/],
-  ['learningRate misspelt warmup', () => learningRate(0, bad({ lr: 1, minLr: 0, warmupSteps: 0, decaySteps: 10, warmup: 5 })), TypeError,
-    /^learningRate: unknown option 'warmup' \(the options are lr, minLr, warmupSteps, decaySteps\)$/],
+  }), TypeError, /^AdamW\.step: argument 'gradScale' must be a Tensor, got number 1$/],
+  ['AdamW opts null', () => scope(() => new AdamW([zeros([1])], bad(null))), TypeError, /^AdamW: the options must be an object of lr, betas, eps, weightDecay, got null$/],
+  ['learningRate misspelt warmup', () => learningRate(0, bad({ lr: 1, minLr: 0, warmupIters: 0, lrDecayIters: 10, warmup: 5 })), TypeError,
+    /^learningRate: unknown option 'warmup' \(the options are lr, minLr, warmupIters, lrDecayIters\)$/],
+  // PyTorch's 'optimizer got an empty parameter list': an AdamW of nothing stepped without a word
+  ['AdamW of no parameters', () => new AdamW([]), Error, /^AdamW: argument 'params' is an empty list; an optimizer needs at least one parameter$/],
   ['clipGradNorm of one tensor', () => scope(() => clipGradNorm(bad(zeros([2])), 1)), TypeError, /^clipGradNorm: argument 'params' must be an array of Tensors, got a float32\[2\] tensor$/],
   // tokenizers
   ['BpeTokenizer.train misspelt onProgres', () => BpeTokenizer.train('hello world', 260, bad({ onProgres: () => 0 })), TypeError,

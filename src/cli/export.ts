@@ -102,7 +102,7 @@ async function exportNanoGpt(head: CheckpointHead, to: string): Promise<number> 
       params: [...model.namedParameters()].map(([name, p]) => ({ name, shape: p.shape, read: async () => (await p.toArray()) as Float32Array })),
       ...(moments && { moments: { m: readers(moments.m), v: readers(moments.v), steps } }),
       iterNum,
-      adamW: { lr: learningRate(iterNum, { lr: c.learningRate, minLr: c.minLr, warmupSteps: c.warmupIters, decaySteps: c.lrDecayIters }), betas: [c.beta1, c.beta2], weightDecay: c.weightDecay },
+      adamW: { lr: learningRate(iterNum, { lr: c.learningRate, minLr: c.minLr, warmupIters: c.warmupIters, lrDecayIters: c.lrDecayIters }), betas: [c.beta1, c.beta2], weightDecay: c.weightDecay },
       ...(train && { train }),
       ...((meta.bestVal ?? meta.val) !== undefined && { bestVal: meta.bestVal ?? meta.val }),
       dataset: datasetName(meta.data, metaPkl !== null),

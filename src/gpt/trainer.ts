@@ -16,7 +16,7 @@ import { clipGradNorm } from '../optim/clip.js';
 import { GradScaler, gradScalerSettings, type GradScalerOptions, type GradScalerState } from '../optim/grad-scaler.js';
 import { autocast, CastCache, COMPUTE_DTYPES, type ComputeDtype } from '../nn/autocast.js';
 import { isMaskName, maskGradients, maskWeights } from '../nn/prune.js';
-import { learningRate } from '../optim/schedule.js';
+import { ITERS_RENAMED, learningRate } from '../optim/schedule.js';
 import { device } from '../device/device.js';
 import { autotuneSettled } from '../kernels/autotune.js';
 import { profile, requireF16 } from '../kernels/profile.js';
@@ -388,7 +388,7 @@ export class Trainer {
     opts: { scaler?: GradScalerOptions; castCache?: boolean; moments?: { m: Moment[]; v: Moment[] } } = {},
   ) {
     if (cfg === null || typeof cfg !== 'object') throw new TypeError(`Trainer: argument 'cfg' must be a TrainConfig ({ ...TRAIN_DEFAULTS, ... }), got ${describeValue(cfg)}`);
-    checkOptionKeys('Trainer', cfg, Object.keys(TRAIN_DEFAULTS));
+    checkOptionKeys('Trainer', cfg, Object.keys(TRAIN_DEFAULTS), { ...ITERS_RENAMED, lr: 'learningRate' }); // learningRate()'s names, the schedule's or its old ones
     checkOptionKeys('Trainer', opts, ['scaler', 'castCache', 'moments']);
     checkData(data);
     if (distill !== undefined) {
@@ -465,7 +465,7 @@ export class Trainer {
 
   lr(step = this.step): number {
     const c = this.cfg;
-    return learningRate(step, { lr: c.learningRate, minLr: c.minLr, warmupSteps: c.warmupIters, decaySteps: c.lrDecayIters });
+    return learningRate(step, { lr: c.learningRate, minLr: c.minLr, warmupIters: c.warmupIters, lrDecayIters: c.lrDecayIters });
   }
 
   /**

@@ -12,7 +12,7 @@ import type { DistillOptions } from './distill-loss.js';
 import type { TensorOrScalar } from './elementwise.js';
 import type { MatmulOptions } from './matmul.js';
 import type { Axes } from './reduce.js';
-import { transpose as transposeCore } from './shape.js';
+import { mT as mTCore, T as TCore, t as tCore, transpose as transposeCore } from './shape.js';
 import { chunk as chunkCore, split as splitCore } from './split.js';
 import { OPS, type OpName } from './table.js';
 import type { VarianceOptions } from './variance.js';
@@ -83,22 +83,34 @@ export interface Tensor extends Core {
   var(axes?: Axes, opts?: VarianceOptions): Tensor;
   /** Standard deviation over `axes`: the square root of var, with its correction. */
   std(axes?: Axes, opts?: VarianceOptions): Tensor;
-  /** This broadcast to `shape` (materialised). */
+  /** This broadcast to `shape` (materialised), given as one array or as the dims (x.expand(4, -1)). */
   expand(shape: Shape): Tensor;
-  /** Same data, another shape (one dimension may be -1); free. */
+  expand(...shape: number[]): Tensor;
+  /** Same data, another shape (one dimension may be -1), given as one array or as the dims (x.reshape(2, -1)); free. */
   reshape(shape: Shape): Tensor;
+  reshape(...shape: number[]): Tensor;
   /** reshape under PyTorch's name: the same storage, and the gradient flows through it. */
   view(shape: Shape): Tensor;
+  view(...shape: number[]): Tensor;
+  /** Dims startDim..endDim (inclusive, all by default) merged into one, as torch.flatten; free. */
+  flatten(startDim?: number, endDim?: number): Tensor;
   /** A dim of size 1 inserted at `dim` (in [-rank - 1, rank]), as torch.unsqueeze; free: the same storage. */
   unsqueeze(dim: number): Tensor;
   /** Without its dims of size 1 (all, or `dim` alone: unchanged where its size is not 1), as torch.squeeze; free. */
   squeeze(dim?: number): Tensor;
   /** A copy in storage of its own; the gradient flows through, as torch.clone. */
   clone(): Tensor;
-  /** Out dim k is this tensor's dim dims[k]. */
+  /** Out dim k is this tensor's dim dims[k]; the dims as one array or one by one (x.permute(2, 0, 1)). */
   permute(dims: readonly number[]): Tensor;
+  permute(...dims: number[]): Tensor;
   /** Swaps two dims (the last two by default). */
   transpose(d0?: number, d1?: number): Tensor;
+  /** A matrix transposed (rank <= 2; rank 0 and 1 as they are), as torch's x.t(). */
+  t(): Tensor;
+  /** t() as a property, as torch's x.T (rank <= 2 only: torch deprecates it above). A new tensor at each read. */
+  readonly T: Tensor;
+  /** The last two dims swapped (rank >= 2), as torch's x.mT. A new tensor at each read. */
+  readonly mT: Tensor;
   /** Elements [start, end) along `axis`, Python-style bounds. */
   slice(axis: number, start?: number, end?: number): Tensor;
   /** Cut along `axis` (0 by default) into pieces of a size (the last smaller) or of the sizes listed, as torch.split. */
@@ -125,7 +137,11 @@ export interface Tensor extends Core {
   biasGelu(bias: Tensor): Tensor;
 }
 
-type Methods = Omit<Tensor, keyof Core>;
+type Methods = Omit<Tensor, keyof Core | Getter>;
+type Getter = 'T' | 'mT';
+
+/** A shape given as one array or as its dims one by one (PyTorch's x.reshape(2, -1)); anything else goes on as given, for the op to refuse (none at all as undefined: not the shape []). */
+const dimsOf = (args: readonly unknown[]): any => (args.length === 1 && typeof args[0] !== 'number' ? args[0] : args.length ? args : undefined);
 
 const methods: Methods & ThisType<Tensor> = {
   backward(grad) { backward(this, grad); },
@@ -164,14 +180,16 @@ const methods: Methods & ThisType<Tensor> = {
   argmin(axis, keepdim) { return ops.argmin(this, axis, keepdim); },
   var(axes, opts) { return ops.var(this, axes, opts); },
   std(axes, opts) { return ops.std(this, axes, opts); },
-  expand(shape) { return ops.expand(this, shape); },
-  reshape(shape) { return ops.reshape(this, shape); },
-  view(shape) { return ops.reshape(this, shape); },
+  expand(...shape: unknown[]) { return ops.expand(this, dimsOf(shape)); },
+  reshape(...shape: unknown[]) { return ops.reshape(this, dimsOf(shape)); },
+  view(...shape: unknown[]) { return ops.reshape(this, dimsOf(shape)); },
+  flatten(startDim, endDim) { return ops.flatten(this, startDim, endDim); },
   unsqueeze(dim) { return ops.unsqueeze(this, dim); },
   squeeze(dim) { return ops.squeeze(this, dim); },
   clone() { return ops.clone(this); },
-  permute(dims) { return ops.permute(this, dims); },
+  permute(...dims: unknown[]) { return ops.permute(this, dimsOf(dims)); },
   transpose(d0, d1) { return transpose(this, d0, d1); },
+  t() { return t(this); },
   slice(axis, start, end) { return ops.slice(this, axis, start, end); },
   split(sizeOrSections, axis) { return split(this, sizeOrSections, axis); },
   chunk(chunks, axis) { return chunk(this, chunks, axis); },
@@ -185,6 +203,11 @@ const methods: Methods & ThisType<Tensor> = {
   biasGelu(bias) { return ops.biasGelu(this, bias); },
 };
 for (const [name, fn] of Object.entries(methods)) Object.defineProperty(Core.prototype, name, { value: fn, writable: true, configurable: true });
+const getters: Record<Getter, (this: Tensor) => Tensor> = {
+  T() { return T(this); },
+  mT() { return mT(this); },
+};
+for (const [name, get] of Object.entries(getters)) Object.defineProperty(Core.prototype, name, { get, configurable: true });
 
 /** A table entry called by users: the same arguments, the result typed as this module's Tensor. */
 type Lifted<F> = F extends (...args: infer P) => Core ? (...args: P) => Tensor : never;
@@ -196,7 +219,7 @@ export type { OpName };
 export const {
   neg, abs, exp, log, sqrt, rsqrt, tanh, sigmoid, relu, gelu, geluTanh,
   add, sub, mul, div, pow, maximum, eq, ne, lt, le, gt, ge, where,
-  expand, sumTo, sum, mean, max, min, argmax, argmin, std, reshape, squeeze, unsqueeze, clone, permute, slice, concat, stack, cast, castCached,
+  expand, sumTo, sum, mean, max, min, argmax, argmin, std, reshape, squeeze, unsqueeze, flatten, clone, permute, slice, concat, stack, cast, castCached,
   matmul, linear, embedding, dropout, softmax, logSoftmax, layerNorm, crossEntropy, linearCrossEntropy, distillLoss, causalAttention, biasGelu,
   sampleLogits,
   linearInt8, embeddingInt8,
@@ -209,7 +232,7 @@ export { adamw, type AdamWHyper } from './adamw.js';
 export { clipLimit, gradNorm } from './grad-norm.js';
 export { gradScalerUpdate, scalerFactorRules, scalerStateRules, MAX_SCALE, MIN_SCALE, type FloorMark, type ScalerSettings } from './grad-scaler.js';
 export { watchNonFinite } from './finite.js';
-export { INT8_MAX, quantizeRowsInt8 } from './int8.js';
+export { quantizeRowsInt8 } from './int8.js';
 import { quantizeInt8 as quantizeInt8Core } from './int8.js';
 /** A float32 weight [N, K] as int8 Q [N, K] and per-row scales [N] (see quantizeRowsInt8). */
 export const quantizeInt8 = quantizeInt8Core as unknown as (w: Tensor) => Promise<{ q: Tensor; scale: Tensor }>;
@@ -227,6 +250,8 @@ export { variance as var };
 
 /** Swaps two dims (the last two by default): a permute. */
 export const transpose = transposeCore as Lifted<typeof transposeCore>;
+// x.t(), x.T and x.mT are methods only (not root exports): permute and transpose do it as functions
+const [t, T, mT] = [tCore, TCore, mTCore] as Lifted<typeof tCore>[];
 /** `t` cut along `axis` (0 by default) into pieces of a size (the last smaller) or of the sizes listed, as torch.split. */
 export const split = splitCore as unknown as (t: Tensor, sizeOrSections: number | readonly number[], axis?: number) => Tensor[];
 /** `t` cut along `axis` (0 by default) into `chunks` pieces of ceil(n / chunks) elements (fewer where they run out), as torch.chunk. */
@@ -242,8 +267,8 @@ export const Tensor = Core as unknown as {
 };
 export const tensor = create.tensor as Lifted<typeof create.tensor>;
 export const full = create.full as Lifted<typeof create.full>;
-export const zeros = create.zeros as Lifted<typeof create.zeros>;
-export const ones = create.ones as Lifted<typeof create.ones>;
+export const zeros = create.zeros as unknown as create.SizedFill<Tensor>;
+export const ones = create.ones as unknown as create.SizedFill<Tensor>;
 export const zerosLike = create.zerosLike as Lifted<typeof create.zerosLike>;
 export const onesLike = create.onesLike as Lifted<typeof create.onesLike>;
 export const arange = create.arange as Lifted<typeof create.arange>;

@@ -20,7 +20,7 @@ import { Tensor } from '../tensor/tensor.js';
 import { checkIds } from './gather.js';
 
 /** The largest magnitude of Q: symmetric, so -128 is never used and Q(-W) = -Q(W). */
-export const INT8_MAX = 127;
+const INT8_MAX = 127;
 
 /** Throws unless an int8 table `q` fits one binding (its kernels bind it whole). */
 function checkFits(op: string, q: Tensor): void {

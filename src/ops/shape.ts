@@ -71,6 +71,19 @@ export const squeeze = withFront(reshapeOp, (t: Tensor, dim?: number) => {
   return reshapeOp(t, t.shape.filter((d, i) => i !== ax || d !== 1));
 });
 
+/**
+ * `t` with dims startDim..endDim (inclusive; negative from the end) merged into one, as
+ * torch.flatten: all of them by default; a 0-d tensor becomes [1]. Free: a view.
+ */
+export const flatten = withFront(reshapeOp, (t: Tensor, startDim = 0, endDim = -1) => {
+  viewed('flatten', t);
+  const a = checkAxis('flatten', 'startDim', startDim, t); // a 0-d tensor takes -1 or 0, as [1]'s dim
+  const b = checkAxis('flatten', 'endDim', endDim, t);
+  const dims = t.rank === 0 ? [1] : t.shape;
+  if (a > b) throw new RangeError(`flatten: startDim (${startDim}) must not come after endDim (${endDim}) in ${t.describe()}`);
+  return reshapeOp(t, [...dims.slice(0, a), numel(dims.slice(a, b + 1)), ...dims.slice(b + 1)]);
+});
+
 const cloneOp = defineOp({
   name: 'clone',
   dtypes: { input: ANY },
@@ -137,6 +150,30 @@ export function transpose(t: Tensor, d0?: number, d1?: number): Tensor {
   const perm = [...t.shape.keys()];
   [perm[a], perm[b]] = [b, a];
   return permuteOp(t, perm);
+}
+
+/** `x` of rank <= 2 with its dims swapped (as it is for rank 0 and 1: a view), as torch.Tensor.t(). */
+export function t(x: Tensor): Tensor {
+  checkTensor('t', 'input', x).storage('t');
+  if (x.rank > 2) throw new RangeError(`t: input must have rank <= 2, got ${x.describe()}; for the last two dims of a batch use mT or transpose()`);
+  return x.rank < 2 ? reshapeOp(x, [...x.shape]) : permuteOp(x, [1, 0]);
+}
+
+/** The last two dims of `x` (rank >= 2) swapped, as torch's x.mT (a batch of matrices transposed). Materialised. */
+export function mT(x: Tensor): Tensor {
+  checkTensor('mT', 'input', x).storage('mT');
+  if (x.rank < 2) throw new RangeError(`mT: input must have rank >= 2 (a matrix or a batch of them), got ${x.describe()}`);
+  return transpose(x, -2, -1);
+}
+
+/**
+ * torch's x.T of rank <= 2: t(). Of a higher rank, torch 1.13 reverses all dims with a warning
+ * that it will become an error: refused here, naming what to use instead.
+ */
+export function T(x: Tensor): Tensor {
+  checkTensor('T', 'input', x).storage('T');
+  if (x.rank > 2) throw new RangeError(`T: input must have rank <= 2, got ${x.describe()} (PyTorch deprecates x.T there); use mT for the last two dims, or permute`);
+  return t(x);
 }
 
 // ---- slice / concat ----------------------------------------------------------------------------

@@ -29,7 +29,7 @@ import { maskInPlace } from './mask.js';
 import { matmul } from './matmul.js';
 import { argmax, argmin, max, mean, min, sum } from './reduce.js';
 import { sampleLogits } from './sample.js';
-import { clone, concat, permute, reshape, slice, sliceAssign, squeeze, stack, unsqueeze } from './shape.js';
+import { clone, concat, flatten, permute, reshape, slice, sliceAssign, squeeze, stack, unsqueeze } from './shape.js';
 import { logSoftmax, softmax } from './softmax.js';
 import { std, variance } from './variance.js';
 import type { Update } from './update.js';
@@ -47,7 +47,7 @@ export const OPS = {
   // broadcasting (broadcast.ts), reductions (reduce.ts, variance.ts), shapes (shape.ts)
   expand, sumTo,
   sum, mean, max, min, argmax, argmin, var: variance, std,
-  reshape, squeeze, unsqueeze, clone, permute, slice, concat, stack,
+  reshape, squeeze, unsqueeze, flatten, clone, permute, slice, concat, stack,
   cast, castCached,
   // linear algebra and the fused ops of a transformer
   matmul, linear, embedding, dropout, softmax, logSoftmax, layerNorm, crossEntropy, linearCrossEntropy, distillLoss, causalAttention, biasGelu,

@@ -112,6 +112,8 @@ export class AdamW {
    */
   constructor(params: Tensor[], opts: AdamWOptions = {}, moments?: { m: Moment[]; v: Moment[] }) {
     if (!Array.isArray(params)) throw new TypeError(`AdamW: argument 'params' must be an array of Tensors, got ${describeValue(params)}`);
+    // PyTorch's 'optimizer got an empty parameter list': its steps would move nothing without a word
+    if (!params.length) throw new Error("AdamW: argument 'params' is an empty list; an optimizer needs at least one parameter");
     this.params = [...params];
     const group = params.findIndex((p: unknown) => p !== null && typeof p === 'object' && !(p instanceof Tensor) && 'params' in p);
     if (group >= 0) {
@@ -175,14 +177,14 @@ export class AdamW {
     // a .grad disposed by hand is a cleared one, as backward reads it: the parameter is skipped
     const held = this.params.map((p) => heldGrad('AdamW.step', p) as Tensor | null);
     // torch steps such an optimizer silently; here it is one made before addLoRA froze what it holds
-    if (this.params.length && this.params.every((p, i) => !p.requiresGrad && !held[i])) {
+    if (this.params.every((p, i) => !p.requiresGrad && !held[i])) {
       throw new Error(
         `AdamW.step: all ${this.params.length} of its parameters are frozen (requiresGrad false) and hold no gradient: a step would move none of them; ` +
           'an AdamW made before addLoRA holds the weights it froze, not its adapters: make the optimizer after it, over model.trainableParameters()',
       );
     }
     // torch steps it silently: a loop that never trains
-    if (this.params.length && held.every((g) => !g)) {
+    if (held.every((g) => !g)) {
       throw new Error(`AdamW.step: none of its ${this.params.length} parameters holds a gradient (call loss.backward() before step(), and zeroGrad() after it)`);
     }
     const owedBy = held.map((g) => (g ? owedMultipliers.get(g) : undefined));

@@ -62,10 +62,11 @@ export function checkNumber(op: string, arg: string, value: unknown, finite = fa
   return value;
 }
 
-/** That `opts` (an options object) names only `known` keys: a misspelt one (PyTorch's weight_decay) would be ignored. */
-export function checkOptionKeys(op: string, opts: object, known: readonly string[]): void {
+/** That `opts` (an options object) names only `known` keys: a misspelt one (PyTorch's weight_decay) would be ignored. One in `renamed` is refused naming the key to use. */
+export function checkOptionKeys(op: string, opts: object, known: readonly string[], renamed: Readonly<Record<string, string>> = {}): void {
   if (opts === null || typeof opts !== 'object') throw new TypeError(`${op}: the options must be an object of ${known.join(', ')}, got ${describeValue(opts)}`);
   const unknown = Object.keys(opts).find((k) => !known.includes(k));
+  if (unknown !== undefined && Object.hasOwn(renamed, unknown)) throw new TypeError(`${op}: unknown option '${unknown}'; it is named '${renamed[unknown]}' here`);
   if (unknown !== undefined) throw new TypeError(`${op}: unknown option '${unknown}' (the options are ${known.join(', ')})`);
 }
 

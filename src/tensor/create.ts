@@ -115,7 +115,7 @@ function int8Tensor(data: Int8Array, shape: Shape = [data.length]): Tensor {
 }
 
 /** `value` everywhere; `op` names the caller in errors. */
-function fill(op: string, shape: Shape, value: number, dtype: DType): Tensor {
+function fill(op: string, shape: Shape, dtype: DType, value: number): Tensor {
   checkShape(op, 'shape', shape);
   checkDtype(op, dtype);
   checkNumber(op, 'value', value);
@@ -130,16 +130,33 @@ function fill(op: string, shape: Shape, value: number, dtype: DType): Tensor {
   return t;
 }
 
-export const full = (shape: Shape, value: number, dtype: DType = 'float32') => fill('full', shape, value, dtype);
-export const zeros = (shape: Shape, dtype: DType = 'float32') => fill('zeros', shape, 0, dtype);
-export const ones = (shape: Shape, dtype: DType = 'float32') => fill('ones', shape, 1, dtype);
+export const full = (shape: Shape, value: number, dtype: DType = 'float32') => fill('full', shape, dtype, value);
+/** zeros' and ones' arguments: (shape, dtype?), or the dims one by one as torch.zeros(2, 3), then a dtype or not. */
+export interface SizedFill<T> {
+  (shape: Shape, dtype?: DType): T;
+  (...size: number[]): T;
+  (...sizeThenDtype: [...number[], DType]): T;
+}
+
+/** `op`'s shape and dtype from SizedFill's arguments (left for fill to check); one past them is refused, not dropped. */
+function sizeArgs(op: string, args: readonly unknown[]): [Shape, DType] {
+  const byDims = typeof args[0] === 'number';
+  const end = byDims ? args.findIndex((a) => typeof a !== 'number') : 1; // the dims run up to the first non-number
+  const shape = byDims ? args.slice(0, end < 0 ? args.length : end) : args[0];
+  const [dtype = 'float32', ...extra] = end < 0 ? [] : args.slice(end);
+  if (extra.length) throw new TypeError(`${op}: expected a shape (an array, or dims one by one) then a dtype, got ${extra.length} more argument(s) after the dtype`);
+  return [shape as Shape, dtype as DType];
+}
+
+export const zeros: SizedFill<Tensor> = (...args: unknown[]) => fill('zeros', ...sizeArgs('zeros', args), 0);
+export const ones: SizedFill<Tensor> = (...args: unknown[]) => fill('ones', ...sizeArgs('ones', args), 1);
 /** The shape of a *Like fill's input, which must not be disposed: its shape and dtype outlive its data, and the fill went ahead without a word. */
 function likeShape(op: string, t: Tensor): Shape {
   checkTensor(op, 'input', t).storage(op);
   return t.shape;
 }
-export const zerosLike = (t: Tensor) => fill('zerosLike', likeShape('zerosLike', t), 0, t.dtype);
-export const onesLike = (t: Tensor) => fill('onesLike', likeShape('onesLike', t), 1, t.dtype);
+export const zerosLike = (t: Tensor) => fill('zerosLike', likeShape('zerosLike', t), t.dtype, 0);
+export const onesLike = (t: Tensor) => fill('onesLike', likeShape('onesLike', t), t.dtype, 1);
 
 /**
  * [start, start + step, ...) below `end`, like torch.arange. int32 unless a bound is fractional.

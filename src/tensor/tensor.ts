@@ -98,6 +98,10 @@ function creationStack(): string {
 export class Tensor {
   readonly id = nextId++;
   readonly shape: readonly number[];
+  /**
+   * The element count (NumPy's and tfjs's `size`; PyTorch's `numel()`, which is here too). Not
+   * PyTorch's `size()`, the shape: that is `shape`.
+   */
   readonly size: number;
   private gradFlag = false;
   grad: Tensor | null = null;
@@ -158,6 +162,18 @@ export class Tensor {
 
   get rank(): number {
     return this.shape.length;
+  }
+  /** The rank under PyTorch's property name (x.ndim). */
+  get ndim(): number {
+    return this.shape.length;
+  }
+  /** The rank, as PyTorch's x.dim(). */
+  dim(): number {
+    return this.shape.length;
+  }
+  /** The element count, as PyTorch's x.numel() (`size` holds it too). */
+  numel(): number {
+    return this.size;
   }
   get isDisposed(): boolean {
     return this.storageRef === null;

@@ -150,7 +150,7 @@ export class Session {
     const { model, tokenizer } = this.need();
     const step = this.trainer?.step ?? this.loaded?.meta.trainer?.step ?? 0;
     const run = this.trainer ? undefined : this.loaded?.meta.train;
-    const lr = run && learningRate(step, { lr: run.learningRate, minLr: run.minLr, warmupSteps: run.warmupIters, decaySteps: run.lrDecayIters });
+    const lr = run && learningRate(step, { lr: run.learningRate, minLr: run.minLr, warmupIters: run.warmupIters, lrDecayIters: run.lrDecayIters });
     return {
       source: this.source,
       config: { ...model.config },

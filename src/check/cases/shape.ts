@@ -1,5 +1,5 @@
 // Cases of broadcasting and the shape ops: expand / sumTo between a shape and one it broadcasts
-// from; reshape (a -1 now and then), squeeze / unsqueeze (negative dims, dims of size 1 and not),
+// from; reshape (a -1 now and then), squeeze / unsqueeze (negative dims, dims of size 1 and not), flatten (ranges, negative dims),
 // clone, permute (negative dims too), Python-style slices (negative, clamped and empty bounds),
 // concat of 1-3 pieces (empty ones too), stack of 1-3 (some larger than a small binding), on float32 and int32 alike;
 // and cast between float32, float16 and int32, saturating out-of-range floats (castCached too).
@@ -79,6 +79,23 @@ const squeeze = {
     const asked = ax !== undefined && bool(r) ? ax - Math.max(rank, 1) : ax;
     const to = s.filter((d, i) => d !== 1 || (ax !== undefined && i !== ax));
     return { inputs: [x], args: ([t]) => [t!, asked], reference: ([a]) => ({ shape: to, data: a!.data }), dtype: x.dtype, tol: EXACT };
+  },
+};
+
+/** flatten of 0-4 dims over a range of them (negative dims, a one-dim range, all by default). */
+const flatten = {
+  draw(r: Random): Sample<[Tensor, number?, number?]> {
+    const x = anyDtype(r, shape(r, 0, 4));
+    const s = x.ref.shape;
+    const n = Math.max(s.length, 1); // a 0-d tensor's dims are [1]'s
+    const all = r.int(0, 2) === 0; // the defaults: every dim
+    const a = all ? 0 : r.int(0, n - 1);
+    const b = all ? n - 1 : r.int(a, n - 1);
+    const dims = s.length ? s : [1];
+    const to = [...dims.slice(0, a), numel(dims.slice(a, b + 1)), ...dims.slice(b + 1)];
+    const asked = (d: number) => (bool(r) ? d - n : d);
+    const args: [number?, number?] = all ? [] : [asked(a), asked(b)];
+    return { inputs: [x], args: ([t]) => [t!, ...args], reference: ([a]) => ({ shape: to, data: a!.data }), dtype: x.dtype, tol: EXACT };
   },
 };
 
@@ -206,5 +223,5 @@ const castCached = {
   },
 };
 
-export const SHAPE_CASES = { expand, sumTo, reshape, squeeze, unsqueeze, clone, permute, slice, concat, stack, cast, castCached } satisfies { [K in OpName]?: OpCase<K> };
+export const SHAPE_CASES = { expand, sumTo, reshape, squeeze, unsqueeze, flatten, clone, permute, slice, concat, stack, cast, castCached } satisfies { [K in OpName]?: OpCase<K> };
 
