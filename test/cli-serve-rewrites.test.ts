@@ -3,7 +3,7 @@
 // failure. The saves are made to land at the worst moment: as the response starts, or between the
 // reading of a directory's manifest and of the weights it names (which the save deletes). A
 // checkpoint damaged since the start is a 500 whose reason is logged, not a silent failure.
-import { mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { ServerResponse } from 'node:http';
 import { basename, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -126,6 +126,16 @@ describe('gpt serve, a checkpoint spoiled since it started', () => {
     const file = join(dir, 'gone.safetensors');
     writeFileSync(file, saves[0]);
     expect(await servedError(file, () => rmSync(file))).toBe(`checkpoint at ${file} is missing: the file no longer exists`);
+  });
+
+  it('a file made unreadable: the path named once, with why in words', async () => {
+    const file = join(dir, 'looped.safetensors');
+    writeFileSync(file, saves[0]);
+    const loop = () => {
+      rmSync(file);
+      symlinkSync(file, file); // a link to itself: ELOOP
+    };
+    expect(await servedError(file, loop)).toBe(`checkpoint at ${file} cannot be read: a loop of symbolic links`);
   });
 });
 

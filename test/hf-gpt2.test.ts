@@ -14,6 +14,9 @@ import { CharTokenizer, tokenizerFromHuggingFace, toHuggingFaceJSON } from '../s
 import { noGrad, scope, tensor } from '../src/index.js';
 import { parseSafetensors, serializeSafetensors, type SafetensorsTensor } from '../src/io/safetensors.js';
 import { loadCheckpoint, loadCheckpointModel, saveHFModel } from '../src/node/checkpoint-dir.js';
+import { describeCheckpoint } from '../src/cli/info.js';
+import { readCheckpointHead } from '../src/node/checkpoint-head.js';
+import { readCheckpointHeader } from '../src/node/checkpoint-header.js';
 import { corpusText, gpt, tempDir } from './cli-helpers.js';
 import { setupDevice } from './helpers.js';
 import { gpt2Config, gpt2Logits, miniGpt2Tokenizer, randomGPT2, SMALL, writeGPT2Dir, type GPT2Activation, type GPT2DirOptions, type GPT2Params } from './hf-reference.js';
@@ -114,6 +117,11 @@ describe('Hugging Face GPT-2 weights', () => {
     const { model } = await loadCheckpointModel(path, { dropout: 0 });
     expect(worstError(await logitsOf(model), params)).toBeLessThan(1e-4);
     model.dispose();
+    // gpt sample's and gpt info's header check: the head is the embedding's parameter, not a tied copy beside a missing one
+    expect((await readCheckpointHead(path)).meta.model.vocabSize).toBe(SMALL.V);
+    const { parameters, tensors } = describeCheckpoint(path, await readCheckpointHeader(path));
+    expect(parameters).toMatchObject({ matches: true, problem: null });
+    expect(tensors.tiedHeadCopy).toBeUndefined();
   });
 
   it('refuses what our GPT does not compute, in one line naming the field', async () => {

@@ -7,7 +7,7 @@ import { formatBytes } from '../gpt/memory-plan.js';
 import { configParameterCount, type GPTConfig } from '../gpt/model.js';
 import { configWeightsProblem, type DistillMeta } from '../gpt/checkpoint.js';
 import { isLoRAName } from '../nn/lora.js';
-import { headerParameters, readCheckpointHeader, ROLES, roleOf, type CheckpointHeader, type CheckpointLayout, type TensorRole, type WeightsFileInfo } from '../node/checkpoint-header.js';
+import { headerParameters, readCheckpointHeader, ROLES, tensorRoles, type CheckpointHeader, type CheckpointLayout, type TensorRole, type WeightsFileInfo } from '../node/checkpoint-header.js';
 import { MANIFEST_FILE } from '../node/checkpoint-files.js';
 import { compressionParts, count, prunedWeightsPart } from './compression.js';
 import { fetchHubCheckpoint } from './hub-flags.js';
@@ -72,14 +72,15 @@ export interface CheckpointInfo {
 export function describeCheckpoint(path: string, header: CheckpointHeader): CheckpointInfo {
   const { layout, meta, tensors } = header;
   const byRole: CheckpointInfo['tensors'] = {};
-  for (const t of tensors) {
-    const role = (byRole[roleOf(t.name, layout)] ??= { tensors: 0, elements: 0, bytes: 0, dtypes: [] });
+  const roles = tensorRoles(header);
+  tensors.forEach((t, i) => {
+    const role = (byRole[roles[i]!] ??= { tensors: 0, elements: 0, bytes: 0, dtypes: [] });
     role.tensors++;
     role.elements += numel(t.shape);
     role.bytes += t.end - t.begin;
     if (!role.dtypes.includes(t.dtype)) role.dtypes.push(t.dtype);
-  }
-  const params = tensors.filter((t) => roleOf(t.name, layout) === 'parameters');
+  });
+  const params = tensors.filter((_, i) => roles[i] === 'parameters');
   const shapes = headerParameters(header);
   const headerCount = byRole.parameters?.elements ?? 0;
   const configCount = configParameterCount(meta.model);

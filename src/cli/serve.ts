@@ -22,7 +22,7 @@ import { Readable } from 'node:stream';
 import { extname, join, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { withCheckpointFiles, type CheckedWeights, type CheckpointManifest } from '../node/checkpoint-files.js';
-import { fileVersion, kindOf, openRegularFile, unlessMissing, writtenVersion } from '../node/regular-files.js';
+import { fileVersion, kindOf, openRegularFile, unlessMissing, unreadableReason, writtenVersion } from '../node/regular-files.js';
 import { checkCheckpointAt } from '../node/checkpoint-dir.js';
 import type { ConvertedCheckpointFile } from '../node/converted-checkpoint-file.js';
 import { openHFCheckpointFile } from '../node/hf-checkpoint-file.js';
@@ -185,8 +185,9 @@ export async function startServer(opts: ServeOptions = {}): Promise<StaticServer
     const servingCheckpoint = file === checkpoint;
     const handle = await openRegularFile(file).catch((e: NodeJS.ErrnoException) => {
       if (!servingCheckpoint) return null;
-      // there at the start, so gone now is the server's failure (500, logged), as for a directory, not the page's 404
-      throw new Error(`checkpoint at ${file} ${e.code === 'ENOENT' ? 'is missing: the file no longer exists' : `cannot be read: ${e.message}`}`);
+      // there at the start, so gone now is the server's failure (500, logged), as for a directory, not the page's 404;
+      // the reason in words (openRegularFile's message names the path again)
+      throw new Error(`checkpoint at ${file} ${e.code === 'ENOENT' ? 'is missing: the file no longer exists' : `cannot be read: ${unreadableReason(e)}`}`);
     });
     if (!handle) return notFound(res);
     try {

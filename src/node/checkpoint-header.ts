@@ -6,7 +6,7 @@
 import { basename, join } from 'node:path';
 import { CHECKPOINT_FORMAT, decodeCheckpointMeta, isMoment, type CheckpointMeta, type PrunedWeights } from '../gpt/checkpoint.js';
 import { checkHFVocab, hfTokenizer, openHFWeights } from '../gpt/hf/index.js';
-import { HEAD, isMaskBuffer, unprefixed } from '../gpt/hf/weights.js';
+import { EMBEDDING, HEAD, headIsEmbedding, isMaskBuffer, unprefixed } from '../gpt/hf/weights.js';
 import { openSafetensors } from '../io/safetensors-source.js';
 import type { SafetensorsEntry } from '../io/safetensors.js';
 import { isMaskName, maskedCount } from '../nn/prune.js';
@@ -51,20 +51,32 @@ export const ROLES = {
 } as const;
 export type TensorRole = keyof typeof ROLES;
 
-export function roleOf(name: string, layout: CheckpointLayout): TensorRole {
+/** Whether `header` holds a Hugging Face model's tied head alone (safetensors' save_model keeps lm_head.weight, drops wte.weight): the token embedding's parameter. */
+const headSavedAlone = ({ tensors, layout }: Pick<CheckpointHeader, 'tensors' | 'layout'>) => layout === 'Hugging Face directory' && headIsEmbedding(tensors.map((t) => t.name));
+
+/** The role of each of `header`'s tensors, in order. */
+export function tensorRoles(header: Pick<CheckpointHeader, 'tensors' | 'layout'>): TensorRole[] {
+  const headAlone = headSavedAlone(header);
+  return header.tensors.map((t) => roleOf(t.name, header.layout, headAlone));
+}
+
+function roleOf(name: string, layout: CheckpointLayout, headAlone: boolean): TensorRole {
   if (isMoment(name)) return 'adamwMoments';
   if (isMaskName(name)) return 'pruningMasks';
   if (name.endsWith('.weight_scale')) return 'int8Scales';
   // PyTorch's layouts: GPT-2's (and nanoGPT's) causal-mask buffers and tied head saved beside the weights
   const torchLayout = layout === 'Hugging Face directory' || layout === 'nanoGPT checkpoint';
   if (torchLayout && isMaskBuffer(name)) return 'causalMaskBuffers';
-  if (torchLayout && unprefixed(name) === HEAD) return 'tiedHeadCopy';
+  if (torchLayout && unprefixed(name) === HEAD && !headAlone) return 'tiedHeadCopy';
   return 'parameters';
 }
 
 /** A header's parameters by our names (configWeightsProblem's to compare with its config): no moments, masks, int8 scales, causal-mask buffers or tied head copy. */
-export const headerParameters = ({ tensors, layout }: Pick<CheckpointHeader, 'tensors' | 'layout'>): Map<string, SafetensorsEntry> =>
-  new Map(tensors.filter((t) => roleOf(t.name, layout) === 'parameters').map((t) => [unprefixed(t.name), t]));
+export function headerParameters(header: Pick<CheckpointHeader, 'tensors' | 'layout'>): Map<string, SafetensorsEntry> {
+  const headAlone = headSavedAlone(header);
+  const ours = (saved: string) => (headAlone && unprefixed(saved) === HEAD ? EMBEDDING : unprefixed(saved));
+  return new Map(header.tensors.filter((t) => roleOf(t.name, header.layout, headAlone) === 'parameters').map((t) => [ours(t.name), t]));
+}
 
 /** The header of the checkpoint at `path`; `verify` checks a run directory's weights against its recorded CRC-32 (reading them all). */
 export async function readCheckpointHeader(path: string, { verify = false } = {}): Promise<CheckpointHeader> {
