@@ -46,8 +46,14 @@ export class BindGroupCache {
 
   /** The cache key of binding `resources` (then a uniform buffer, if any) with `layoutKey`'s layout. */
   key(layoutKey: object, resources: readonly Resource[], uniform: GPUBuffer | null): string {
-    const ids = resources.map((r) => (isWindow(r) ? `${this.idOf(r.buffer)}@${r.offset}+${r.size}` : this.idOf(r))).join(',');
-    return `${this.idOf(layoutKey)}:${ids}${uniform ? `:${this.idOf(uniform)}` : ''}`;
+    // a loop and `+=`, not map/join: built at every dispatch
+    let key = `${this.idOf(layoutKey)}:`;
+    for (let i = 0; i < resources.length; i++) {
+      const r = resources[i]!;
+      if (i) key += ',';
+      key += isWindow(r) ? `${this.idOf(r.buffer)}@${r.offset}+${r.size}` : this.idOf(r);
+    }
+    return uniform ? `${key}:${this.idOf(uniform)}` : key;
   }
 
   /**

@@ -28,26 +28,36 @@ export function pooledSize(bytes: number, bindable: number, largest: number): nu
   return size;
 }
 
+/** What the pool knows of a buffer it created: made once, with the buffer (no allocation per acquire or release). */
+interface Pooled {
+  buffer: GPUBuffer;
+  size: number;
+  /** Its rank in creation order: the free lists hand out the oldest first. */
+  age: number;
+  /** It ran out of memory (invalid): never handed out again once released. */
+  failed: boolean;
+}
+
 /** Free buffers of one size class, the oldest (first created) on top: a binary min-heap by age. */
 class OldestFirst {
-  private readonly heap: { age: number; buffer: GPUBuffer }[] = [];
+  private readonly heap: Pooled[] = [];
 
-  push(buffer: GPUBuffer, age: number): void {
+  push(entry: Pooled): void {
     const h = this.heap;
-    h.push({ age, buffer });
+    h.push(entry);
     for (let i = h.length - 1; i > 0; ) {
       const parent = (i - 1) >> 1;
-      if (h[parent]!.age <= age) break;
+      if (h[parent]!.age <= entry.age) break;
       [h[i], h[parent]] = [h[parent]!, h[i]!];
       i = parent;
     }
   }
 
-  pop(): GPUBuffer | undefined {
+  pop(): Pooled | undefined {
     const h = this.heap;
     const top = h[0];
     const last = h.pop();
-    if (!top || !last || !h.length) return top?.buffer;
+    if (!top || !last || !h.length) return top;
     h[0] = last;
     for (let i = 0; ; ) {
       const [l, r] = [2 * i + 1, 2 * i + 2];
@@ -58,7 +68,7 @@ class OldestFirst {
       [h[i], h[least]] = [h[least]!, h[i]!];
       i = least;
     }
-    return top.buffer;
+    return top;
   }
 
   buffers(): GPUBuffer[] {
@@ -68,18 +78,15 @@ class OldestFirst {
 
 export class BufferPool {
   private readonly free = new Map<number, OldestFirst>();
-  private readonly age = new WeakMap<GPUBuffer, number>();
   private created = 0;
   /** Buffers handed out and not yet released, with their sizes (a Map read is cheaper than GPUBuffer.size, a native call). */
-  private readonly live = new Map<GPUBuffer, number>();
+  private readonly live = new Map<GPUBuffer, Pooled>();
   private liveBytes = 0;
   private pooledBytes = 0;
   private peakBytes = 0;
 
   /** The out-of-memory checks of new buffers, until each resolves. */
   private readonly checks = new PendingChecks();
-  /** Buffers that ran out of memory (invalid): never handed out again once released. */
-  private readonly failed = new WeakSet<GPUBuffer>();
 
   constructor(
     private readonly gpu: GPUDevice,
@@ -93,43 +100,42 @@ export class BufferPool {
   acquire(bytes: number, label: string): GPUBuffer {
     const size = pooledSize(bytes, this.bindable, this.largest);
     const list = this.free.get(size);
-    let buffer = list?.pop();
-    while (buffer && this.failed.has(buffer)) {
+    let entry = list?.pop();
+    while (entry?.failed) {
       this.pooledBytes -= size;
-      buffer = list!.pop();
+      entry = list!.pop();
     }
-    if (buffer) {
+    if (entry) {
       this.pooledBytes -= size;
     } else {
       // WebGPU reports running out later, through the scope, and hands back an invalid buffer meanwhile
       this.gpu.pushErrorScope('out-of-memory');
-      buffer = this.gpu.createBuffer({ label, size, usage: USAGE() });
-      this.age.set(buffer, this.created++);
+      const created: Pooled = { buffer: this.gpu.createBuffer({ label, size, usage: USAGE() }), size, age: this.created++, failed: false };
       const held = `${(this.liveBytes / 2 ** 20).toFixed(1)} MiB`;
-      const created = buffer;
       this.checks.add(
         this.gpu.popErrorScope().then((e) => {
           if (!e) return;
-          this.failed.add(created);
+          created.failed = true;
           this.onOutOfMemory(new Error(`out of GPU memory allocating ${size} bytes for '${label}' (${held} held in tensors before it): ${e.message.split('\n')[0]}`));
         }),
       );
+      entry = created;
     }
-    this.live.set(buffer, size);
+    this.live.set(entry.buffer, entry);
     this.liveBytes += size;
     this.peakBytes = Math.max(this.peakBytes, this.liveBytes);
-    return buffer;
+    return entry.buffer;
   }
 
   release(buffer: GPUBuffer): void {
-    const size = this.live.get(buffer);
-    if (size === undefined) throw new Error(`buffer '${buffer.label}' released twice or not from this pool`);
+    const entry = this.live.get(buffer);
+    if (entry === undefined) throw new Error(`buffer '${buffer.label}' released twice or not from this pool`);
     this.live.delete(buffer);
-    this.liveBytes -= size;
-    this.pooledBytes += size;
-    let list = this.free.get(size);
-    if (!list) this.free.set(size, (list = new OldestFirst()));
-    list.push(buffer, this.age.get(buffer)!);
+    this.liveBytes -= entry.size;
+    this.pooledBytes += entry.size;
+    let list = this.free.get(entry.size);
+    if (!list) this.free.set(entry.size, (list = new OldestFirst()));
+    list.push(entry);
   }
 
   /** Resolves once every buffer created so far is known to have been allocated, or reported to onOutOfMemory. */
@@ -139,7 +145,7 @@ export class BufferPool {
 
   /** The size of a buffer this pool handed out and that is still live; undefined for any other. */
   sizeOf(buffer: GPUBuffer): number | undefined {
-    return this.live.get(buffer);
+    return this.live.get(buffer)?.size;
   }
 
   /** Empties the free lists; returns their buffers for the caller to destroy. */

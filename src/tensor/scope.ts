@@ -33,14 +33,21 @@ export const OWNER = Symbol('owner');
 
 /** Makes `s` (or no scope, for null) the owner of `t`. */
 function own(s: Scope | null, t: Disposable): void {
-  const slot = t as Disposable & { [OWNER]?: Scope | null };
+  const slot = t as Owned;
+  if (slot[OWNER] === ENDED) return; // freed by its scope's end: it stays marked so
   slot[OWNER]?.owned.delete(t);
   s?.owned.add(t);
   slot[OWNER] = s;
 }
 
-/** What scopes freed at their end (not disposed by hand), for the use-after-dispose error to say so. */
-export const freedByScope = new WeakSet<Disposable>();
+type Owned = Disposable & { [OWNER]?: Scope | null };
+
+// The owner of what a scope freed at its end (not disposed by hand), for the use-after-dispose
+// error to say so: a mark in the owner slot, not a WeakSet (whose entry cost a tensor ~1 µs).
+const ENDED: Scope = { owned: new Set(), parent: null, closed: true };
+
+/** Whether `t` was freed by the end of its scope (not disposed by hand). */
+export const freedByScope = (t: Disposable): boolean => (t as Owned)[OWNER] === ENDED;
 
 /** The key of a property every tracked object has (true), to recognise them in a scope's results. */
 export const SCOPED = Symbol('scoped');
@@ -124,8 +131,8 @@ function close(s: Scope, result: unknown): void {
   for (const t of s.owned) {
     if (kept.has(t)) own(parent, t);
     else if (!t.isDisposed) {
-      freedByScope.add(t);
       t.dispose();
+      (t as Owned)[OWNER] = ENDED;
     }
   }
 }

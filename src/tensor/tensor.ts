@@ -181,7 +181,7 @@ export class Tensor {
 
   /** The storage, or an error naming `op` if the tensor was disposed. */
   storage(op = 'use'): Storage {
-    if (!this.storageRef) throw new Error(`${op}: tensor ${this.describe()} was used after ${freedByScope.has(this) ? SCOPE_ENDED : 'dispose()'}`);
+    if (!this.storageRef) throw new Error(`${op}: tensor ${this.describe()} was used after ${freedByScope(this) ? SCOPE_ENDED : 'dispose()'}`);
     return this.storageRef;
   }
   buffer(op = 'use'): GPUBuffer {

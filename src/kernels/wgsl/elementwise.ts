@@ -222,7 +222,8 @@ export function launchBroadcast(
   const merged = mergeDims(outShape, inputs.map((inp) => inp.strides));
   outShape = merged.shape;
   inputs = inputs.map((inp, j) => ({ buffer: inp.buffer, strides: merged.strides[j]! }));
-  const params: Record<string, number | number[]> = { n, base: 0, rank: outShape.length, shape: [...outShape] };
+  // made once and updated for each piece (a spread copy a launch cost as much as the dispatch's recording)
+  const params: Record<string, number | number[]> = { n, base: 0, rank: outShape.length, shape: [...outShape], in_shift: 0, out_shift: 0 };
   // the whole output's size as the period: read in order; 1: a single value; 0: no period, strided
   const size = outShape.reduce((a, b) => a * b, 1);
   const periods = inputs.map((inp) => periodOf(inp.strides, outShape));
@@ -260,7 +261,9 @@ export function launchBroadcast(
       else inShift = shift;
       return binding;
     });
-    kernel.launch([...bound, output.binding], { ...params, n: count, base: start, in_shift: inShift, out_shift: output.shift }, grid1d(count, WG));
+    bound.push(output.binding);
+    [params.n, params.base, params.in_shift, params.out_shift] = [count, start, inShift, output.shift];
+    kernel.launch(bound, params, grid1d(count, WG));
   }
 }
 
