@@ -24,8 +24,16 @@ export const tempFilePrefix = (target: string) => `.${target}.tmp-`;
 /** A fresh temporary name for writing `path`: in its directory, so that a rename moves it into place atomically. */
 export const tempPathFor = (path: string) => join(dirname(path), tempFilePrefix(basename(path)) + `${process.pid}-${Math.random().toString(36).slice(2, 10)}`);
 
+const TEMP_NAME = /^\.(.+)\.tmp-(\d+)-[0-9a-z]{1,8}$/;
+
 /** The file a temporary file named `name` was to become, if tempPathFor could have named it (`.<target>.tmp-<pid>-<random>`); else null. */
-export const tempTarget = (name: string): string | null => /^\.(.+)\.tmp-\d+-[0-9a-z]{1,8}$/.exec(name)?.[1] ?? null;
+export const tempTarget = (name: string): string | null => TEMP_NAME.exec(name)?.[1] ?? null;
+
+/** The pid of the process that wrote the temporary file named `name` (as tempPathFor names it); else null. */
+export const tempWriterPid = (name: string): number | null => {
+  const pid = TEMP_NAME.exec(name)?.[2];
+  return pid === undefined ? null : Number(pid);
+};
 
 /** The temporary files of this process's writes under way. */
 const unfinished = new Set<string>();

@@ -28,7 +28,7 @@ import { readFileSync, readlinkSync, unlinkSync, utimesSync } from 'node:fs';
 import { link, open, readdir, stat, unlink, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { basename, dirname, join } from 'node:path';
-import { tempFilePrefix, tempPathFor } from './atomic-file.js';
+import { tempPathFor, tempTarget, tempWriterPid } from './atomic-file.js';
 import { readRegularFile } from './regular-files.js';
 
 export const LOCK_FILE = 'gpt.lock';
@@ -82,6 +82,7 @@ export async function lockDirectory(dir: string, onStale: (owner: LockOwner) => 
   for (;;) {
     if (await createExclusive(path, text)) {
       held.add(text);
+      await removeDeadWritersTemporaries(dir);
       const renewal = setInterval(() => renewIfMine(path, text), LOCK_RENEW_MS);
       renewal.unref();
       return {
@@ -180,7 +181,7 @@ async function staleOwner(dir: string, path: string): Promise<ReadOwner | null> 
  * file); false when another process deleted it first. A live claim means another run is taking the
  * directory over right now: the directory is in use.
  */
-async function deleteIfStill(dir: string, path: string, { text, owner }: ReadOwner): Promise<boolean> {
+async function deleteIfStill(dir: string, path: string, { text }: ReadOwner): Promise<boolean> {
   const claim = join(dirname(path), `${basename(path)}.takeover-${createHash('sha256').update(text).digest('hex').slice(0, 16)}`);
   for (;;) {
     const claimText = ownerText();
@@ -190,7 +191,6 @@ async function deleteIfStill(dir: string, path: string, { text, owner }: ReadOwn
         // Only a holder of this claim deletes this text, and its owner is dead: it cannot change now.
         if ((await readRegularFile(path).then(String, () => '')) !== text) return false;
         await unlink(path);
-        await removeTemporaries(path, owner.pid); // a kill between its link and its unlink left its own
         return true;
       } finally {
         await unlink(claim); // ours: a live process's claim is never deleted by another
@@ -202,11 +202,19 @@ async function deleteIfStill(dir: string, path: string, { text, owner }: ReadOwn
   }
 }
 
-/** The temporary files createExclusive of `path` by process `pid` left (killed before it removed them). */
-async function removeTemporaries(path: string, pid: number): Promise<void> {
-  const prefix = `${tempFilePrefix(basename(path))}${pid}-`;
-  const names = await readdir(dirname(path)).catch(() => []);
-  await Promise.all(names.filter((name) => name.startsWith(prefix)).map((name) => unlink(join(dirname(path), name)).catch(() => undefined)));
+/**
+ * Deletes the temporary files of locks and claims in `dir` whose writers are gone (killed between
+ * writing one and unlinking it, before or after linking it into place): no later write would. One
+ * naming our pid is an earlier process's (createExclusive removes ours before it returns); a live
+ * writer's is kept (a racer between its write and its link; were it deleted, its link would fail and
+ * it would try again).
+ */
+async function removeDeadWritersTemporaries(dir: string): Promise<void> {
+  const names = await readdir(dir).catch(() => []);
+  const ofLocks = (target: string | null) => target === LOCK_FILE || (target?.startsWith(`${LOCK_FILE}.takeover-`) ?? false);
+  const gone = (pid: number | null) => pid !== null && (pid === process.pid || !isRunning(pid));
+  const dead = names.filter((name) => ofLocks(tempTarget(name)) && gone(tempWriterPid(name)));
+  await Promise.all(dead.map((name) => unlink(join(dir, name)).catch(() => undefined)));
 }
 
 /** A lock file as read: its owner, its text, and when it was last written or renewed. */
