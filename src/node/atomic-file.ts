@@ -5,6 +5,7 @@ import { rmSync } from 'node:fs';
 import { open, rename, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { getSystemErrorMap } from 'node:util';
+import { readRegularFile, unlessMissing } from './regular-files.js';
 
 export interface NamedFile {
   name: string;
@@ -53,7 +54,7 @@ export function removeUnfinishedWrites(): void {
  * at a time, holding no more than one. A piece that fails to be made (a tensor refused as not
  * finite) fails the write with its own error, the temporary file removed.
  */
-export async function writeFileAtomic(path: string, data: FileData): Promise<void> {
+export async function writeFileAtomic(path: string, data: FileData, beforeRename: () => Promise<void> = async () => {}): Promise<void> {
   const dir = dirname(path);
   const temp = tempPathFor(path);
   unfinished.add(temp);
@@ -74,6 +75,7 @@ export async function writeFileAtomic(path: string, data: FileData): Promise<voi
     } finally {
       await file.close();
     }
+    await beforeRename();
     await rename(temp, path);
   } catch (e) {
     await rm(temp, { force: true }).catch(() => undefined); // keep the original error
@@ -87,13 +89,40 @@ export async function writeFileAtomic(path: string, data: FileData): Promise<voi
   await syncDirectory(dir); // makes the rename itself survive a power cut
 }
 
+/** A file replaceFileSet writes beside the main one: its bytes, or null where the new set has none (the old set's is deleted). */
+export interface CompanionFile {
+  name: string;
+  data: string | Uint8Array | null;
+}
+
 /**
- * Writes several files into `dir`, each atomically, one after the other in the given order and
- * each durable before the next starts. Put the file that commits the set (a manifest naming the
- * others) last: until it lands, readers still follow the previous manifest.
+ * Replaces a set of files in `dir` that no manifest commits (an exported model: its weights, and the
+ * files its readers take beside them, the last of which they cannot read it without, as config.json)
+ * so that a process killed at any moment leaves the old set, the new one, or one its readers refuse
+ * as incomplete: never new weights read with old companions. Where a companion changes, the last one
+ * and the changed ones are deleted once the main file is whole under its temporary name (a failure
+ * before leaves the old set as it was), then the main file is renamed into place and the changed
+ * companions written in order. Unchanged companions stay: the same model exported again is readable
+ * throughout.
  */
-export async function writeFilesAtomic(dir: string, files: readonly NamedFile[]): Promise<void> {
-  for (const { name, data } of files) await writeFileAtomic(join(dir, name), data);
+export async function replaceFileSet(dir: string, main: NamedFile, companions: readonly CompanionFile[]): Promise<void> {
+  const changed: CompanionFile[] = [];
+  for (const c of companions) if (!(await holdsAlready(join(dir, c.name), c.data))) changed.push(c);
+  const last = companions[companions.length - 1];
+  const dropped = changed.length > 0 && !changed.includes(last) ? [...changed, last] : changed;
+  await writeFileAtomic(join(dir, main.name), main.data, async () => {
+    for (const c of [...dropped].reverse()) await rm(join(dir, c.name), { force: true }); // the last first: the set is incomplete from then on
+    await syncDirectory(dir);
+  });
+  for (const c of companions) if (dropped.includes(c) && c.data !== null) await writeFileAtomic(join(dir, c.name), c.data);
+}
+
+/** Whether `path` holds `data` already (null: there is no such file). */
+async function holdsAlready(path: string, data: string | Uint8Array | null): Promise<boolean> {
+  const held = await unlessMissing(readRegularFile(path)).catch(() => undefined); // unreadable: replaced
+  if (held === undefined) return false;
+  if (data === null || held === null) return data === null && held === null;
+  return held.equals(typeof data === 'string' ? Buffer.from(data) : data);
 }
 
 /** A file system error in a few words, without the path Node's message names: "ENOSPC (no space left on device)". */
