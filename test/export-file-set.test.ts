@@ -6,9 +6,16 @@
 // (each file lands by one), for every k.
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { expect, it, vi } from 'vitest';
+import { beforeAll, expect, it, vi } from 'vitest';
+import { GPT } from '../src/gpt/model.js';
+import { CharTokenizer } from '../src/gpt/tokenizer/index.js';
+import { saveHFModel } from '../src/node/checkpoint-dir.js';
 import { saveNanoGptFile } from '../src/node/nanogpt-file.js';
 import { tempDir } from './cli-helpers.js';
+import { setupDevice } from './helpers.js';
+import { miniGpt2Tokenizer } from './hf-reference.js';
+
+beforeAll(setupDevice);
 
 const renames = vi.hoisted(() => ({ failAt: 0, count: 0 }));
 vi.mock('node:fs/promises', async (importOriginal) => {
@@ -40,4 +47,38 @@ it("a kill at any rename of a nanoGPT export leaves ckpt.pt and meta.pkl of one 
     expect(['old weights, old vocabulary', 'new weights, new vocabulary', 'old weights, none vocabulary', 'new weights, none vocabulary'], `killed at rename ${k}`).toContain(state);
   }
   expect(seen).toContain('new weights, new vocabulary'); // past the last rename: the export done
+});
+
+it("a kill at any rename of a Hugging Face export over another leaves config.json only beside the weights and tokenizer.json (or none) of its own export", async () => {
+  const root = tempDir('export-file-set-hf');
+  const bpe = miniGpt2Tokenizer(); // the earlier export's: it has a tokenizer.json
+  const chars = new CharTokenizer([...'abcdefghij ']); // this one's travels in the weights' metadata
+  const earlier = new GPT({ vocabSize: bpe.vocabSize, blockSize: 8, nLayer: 1, nHead: 2, nEmbd: 8, dropout: 0, bias: false }, { seed: 1 });
+  const model = new GPT({ vocabSize: chars.vocabSize, blockSize: 8, nLayer: 1, nHead: 2, nEmbd: 8, dropout: 0, bias: false }, { seed: 2 });
+  const [oldRef, newRef] = [join(root, 'old'), join(root, 'new')];
+  await saveHFModel(oldRef, earlier, bpe);
+  await saveHFModel(newRef, model, chars);
+  const files = ['model.safetensors', 'tokenizer.json', 'config.json'];
+  const bytes = (dir: string, name: string) => (existsSync(join(dir, name)) ? readFileSync(join(dir, name)) : null);
+  const whose = (dir: string, name: string) => {
+    const b = bytes(dir, name);
+    if (b === null) return 'none';
+    return b.equals(bytes(oldRef, name) ?? Buffer.alloc(0)) ? 'old' : b.equals(bytes(newRef, name) ?? Buffer.alloc(0)) ? 'new' : 'other';
+  };
+  const complete = (ref: string, label: string) => files.map((f) => (bytes(ref, f) === null ? 'none' : label)).join(' ');
+  try {
+    for (let k = 1; k <= 4; k++) {
+      const dir = join(root, `k${k}`);
+      await saveHFModel(dir, earlier, bpe);
+      Object.assign(renames, { failAt: k, count: 0 });
+      await saveHFModel(dir, model, chars).catch(() => undefined);
+      renames.failAt = 0;
+      const state = files.map((f) => whose(dir, f)).join(' ');
+      // readers need config.json: without it the directory is refused, with it it must be one export's
+      if (whose(dir, 'config.json') !== 'none') expect([complete(oldRef, 'old'), complete(newRef, 'new')], `killed at rename ${k}: ${files.join(' ')}`).toContain(state);
+    }
+  } finally {
+    earlier.dispose();
+    model.dispose();
+  }
 });
