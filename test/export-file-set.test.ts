@@ -4,7 +4,8 @@
 // readers refuse as incomplete: never new weights beside the old vocabulary (a character model
 // then decodes into other characters, silently). A kill is simulated by failing the k-th rename
 // (each file lands by one), for every k.
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, expect, it, vi } from 'vitest';
 import { GPT } from '../src/gpt/model.js';
@@ -80,5 +81,21 @@ it("a kill at any rename of a Hugging Face export over another leaves config.jso
   } finally {
     earlier.dispose();
     model.dispose();
+  }
+});
+
+it("an export removes the temporary files a killed export of the same files left (as large as the weights), and keeps a live writer's and others'", async () => {
+  const dir = join(tempDir('export-file-set-temps'), 'out');
+  mkdirSync(dir);
+  const dead = spawnSync(process.execPath, ['-e', '']).pid!; // exited: as a killed export
+  const live = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60000)'], { stdio: 'ignore' });
+  try {
+    const killed = [`.ckpt.pt.tmp-${dead}-abc123`, `.meta.pkl.tmp-${dead}-abc123`];
+    const kept = [`.ckpt.pt.tmp-${live.pid}-abc123`, `.notes.txt.tmp-${dead}-abc123`];
+    for (const name of [...killed, ...kept]) writeFileSync(join(dir, name), 'half');
+    await saveNanoGptFile(join(dir, 'ckpt.pt'), pieces('new weights'), new TextEncoder().encode('new vocabulary'));
+    expect(readdirSync(dir).sort()).toEqual([...kept, 'ckpt.pt', 'meta.pkl'].sort());
+  } finally {
+    live.kill();
   }
 });

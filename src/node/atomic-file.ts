@@ -2,9 +2,10 @@
 // flushed to disk, then renamed over the target: rename within a directory is atomic, so a reader,
 // or a process killed mid-save, sees the old file or the new one and never a half-written mix.
 import { rmSync } from 'node:fs';
-import { open, rename, rm, writeFile } from 'node:fs/promises';
+import { open, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { getSystemErrorMap } from 'node:util';
+import { isRunning } from './processes.js';
 import { readRegularFile, unlessMissing } from './regular-files.js';
 
 export interface NamedFile {
@@ -30,14 +31,24 @@ const TEMP_NAME = /^\.(.+)\.tmp-(\d+)-[0-9a-z]{1,8}$/;
 /** The file a temporary file named `name` was to become, if tempPathFor could have named it (`.<target>.tmp-<pid>-<random>`); else null. */
 export const tempTarget = (name: string): string | null => TEMP_NAME.exec(name)?.[1] ?? null;
 
-/** The pid of the process that wrote the temporary file named `name` (as tempPathFor names it); else null. */
-export const tempWriterPid = (name: string): number | null => {
-  const pid = TEMP_NAME.exec(name)?.[2];
-  return pid === undefined ? null : Number(pid);
-};
-
 /** The temporary files of this process's writes under way. */
 const unfinished = new Set<string>();
+
+/**
+ * Deletes the temporary files in `dir` of targets `ours` accepts that processes no longer running
+ * left (killed mid-write), for a writer with no lock on `dir` (an export's directory; gpt.lock
+ * itself), where no later write would find them. One naming this process's pid and not under way
+ * here is an earlier process's of that pid; a live process's is kept (a write under way).
+ */
+export async function removeDeadWritersTemporaries(dir: string, ours: (target: string) => boolean): Promise<void> {
+  const names = await readdir(dir).catch(() => []);
+  const gone = (pid: number) => pid === process.pid || !isRunning(pid);
+  const dead = names.filter((name) => {
+    const found = TEMP_NAME.exec(name);
+    return found !== null && ours(found[1]!) && gone(Number(found[2])) && !unfinished.has(join(dir, name));
+  });
+  await Promise.all(dead.map((name) => rm(join(dir, name), { force: true })));
+}
 
 /**
  * Deletes the temporary files of this process's writes under way, half-written: for a handler of
@@ -106,6 +117,9 @@ export interface CompanionFile {
  * throughout.
  */
 export async function replaceFileSet(dir: string, main: NamedFile, companions: readonly CompanionFile[]): Promise<void> {
+  // an earlier export's, killed mid-write: as large as the weights, and no one else's to remove
+  const names = [main.name, ...companions.map((c) => c.name)];
+  await removeDeadWritersTemporaries(dir, (target) => names.includes(target));
   const changed: CompanionFile[] = [];
   for (const c of companions) if (!(await holdsAlready(join(dir, c.name), c.data))) changed.push(c);
   const last = companions[companions.length - 1];

@@ -25,10 +25,11 @@
 // one not renewed for FOREIGN_LOCK_STALE_MS is stale (a restarted container's earlier command).
 import { createHash } from 'node:crypto';
 import { readFileSync, readlinkSync, unlinkSync, utimesSync } from 'node:fs';
-import { link, open, readdir, stat, unlink, writeFile } from 'node:fs/promises';
+import { link, open, stat, unlink, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { basename, dirname, join } from 'node:path';
-import { tempPathFor, tempTarget, tempWriterPid } from './atomic-file.js';
+import { removeDeadWritersTemporaries, tempPathFor } from './atomic-file.js';
+import { isRunning, startTicksOf } from './processes.js';
 import { readRegularFile } from './regular-files.js';
 
 export const LOCK_FILE = 'gpt.lock';
@@ -82,7 +83,8 @@ export async function lockDirectory(dir: string, onStale: (owner: LockOwner) => 
   for (;;) {
     if (await createExclusive(path, text)) {
       held.add(text);
-      await removeDeadWritersTemporaries(dir);
+      // a run killed between writing its lock's (or a claim's) temporary file and removing it left it
+      await removeDeadWritersTemporaries(dir, (target) => target === LOCK_FILE || target.startsWith(`${LOCK_FILE}.takeover-`));
       const renewal = setInterval(() => renewIfMine(path, text), LOCK_RENEW_MS);
       renewal.unref();
       return {
@@ -202,21 +204,6 @@ async function deleteIfStill(dir: string, path: string, { text }: ReadOwner): Pr
   }
 }
 
-/**
- * Deletes the temporary files of locks and claims in `dir` whose writers are gone (killed between
- * writing one and unlinking it, before or after linking it into place): no later write would. One
- * naming our pid is an earlier process's (createExclusive removes ours before it returns); a live
- * writer's is kept (a racer between its write and its link; were it deleted, its link would fail and
- * it would try again).
- */
-async function removeDeadWritersTemporaries(dir: string): Promise<void> {
-  const names = await readdir(dir).catch(() => []);
-  const ofLocks = (target: string | null) => target === LOCK_FILE || (target?.startsWith(`${LOCK_FILE}.takeover-`) ?? false);
-  const gone = (pid: number | null) => pid !== null && (pid === process.pid || !isRunning(pid));
-  const dead = names.filter((name) => ofLocks(tempTarget(name)) && gone(tempWriterPid(name)));
-  await Promise.all(dead.map((name) => unlink(join(dir, name)).catch(() => undefined)));
-}
-
 /** A lock file as read: its owner, its text, and when it was last written or renewed. */
 interface ReadOwner {
   owner: LockOwner;
@@ -240,31 +227,6 @@ async function readOwner(path: string): Promise<ReadOwner | null | 'released'> {
     await new Promise((r) => setTimeout(r, 20));
   }
   return null;
-}
-
-function isRunning(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM'; // running, as another user
-  }
-  return !['Z', 'X'].includes(statFields(pid)?.[0] ?? ''); // a zombie, or dead
-}
-
-/** When process `pid` started, in clock ticks since boot (field 22 of /proc/<pid>/stat); null where that cannot be read (not Linux, no such process). */
-function startTicksOf(pid: number): number | null {
-  const ticks = Number(statFields(pid)?.[19]);
-  return Number.isSafeInteger(ticks) ? ticks : null;
-}
-
-/** The fields of /proc/<pid>/stat from the third (the state) on; null where it cannot be read (not Linux, no such process). */
-function statFields(pid: number): string[] | null {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' '); // after "pid (comm) ", whose comm may hold spaces and parentheses
-  } catch {
-    return null;
-  }
 }
 
 /** This process's PID namespace (e.g. "pid:[4026531836]"); null where /proc does not say (not Linux). */
