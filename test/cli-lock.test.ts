@@ -199,6 +199,23 @@ it('a process killed the moment its lock file appears leaves a lock the next run
   }
 });
 
+it("a process killed between writing its lock's temporary file and linking it into place leaves that file: the next holder removes it (a live writer's stays)", async () => {
+  const dir = tempDir('cli-lock-killed-temp');
+  const dead = spawnSync(process.execPath, ['-e', '']).pid!; // exited: as a killed run
+  const live = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60000)'], { stdio: 'ignore' });
+  try {
+    const owner = (pid: number) => JSON.stringify({ pid, hostname: hostname(), started: new Date().toISOString() }) + '\n';
+    const left = [`.${LOCK_FILE}.tmp-${dead}-abc123`, `.${LOCK_FILE}.takeover-0123456789abcdef.tmp-${dead}-abc123`];
+    const racing = `.${LOCK_FILE}.tmp-${live.pid}-abc123`; // a live process between its write and its link
+    for (const [name, pid] of [...left.map((n) => [n, dead] as const), [racing, live.pid!] as const]) writeFileSync(join(dir, name), owner(pid));
+    const lock = await lockDirectory(dir);
+    expect(readdirSync(dir).sort()).toEqual([racing, LOCK_FILE].sort());
+    lock.release();
+  } finally {
+    live.kill();
+  }
+});
+
 it('where the file system has no hard links, the lock is created and then written: held, refused to a second taker, released', async () => {
   const dir = tempDir('cli-lock-no-links');
   links.refused = true;

@@ -2,9 +2,11 @@
 // flushed to disk, then renamed over the target: rename within a directory is atomic, so a reader,
 // or a process killed mid-save, sees the old file or the new one and never a half-written mix.
 import { rmSync } from 'node:fs';
-import { open, rename, rm, writeFile } from 'node:fs/promises';
+import { open, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { getSystemErrorMap } from 'node:util';
+import { isRunning } from './processes.js';
+import { readRegularFile, unlessMissing } from './regular-files.js';
 
 export interface NamedFile {
   name: string;
@@ -24,11 +26,29 @@ export const tempFilePrefix = (target: string) => `.${target}.tmp-`;
 /** A fresh temporary name for writing `path`: in its directory, so that a rename moves it into place atomically. */
 export const tempPathFor = (path: string) => join(dirname(path), tempFilePrefix(basename(path)) + `${process.pid}-${Math.random().toString(36).slice(2, 10)}`);
 
+const TEMP_NAME = /^\.(.+)\.tmp-(\d+)-[0-9a-z]{1,8}$/;
+
 /** The file a temporary file named `name` was to become, if tempPathFor could have named it (`.<target>.tmp-<pid>-<random>`); else null. */
-export const tempTarget = (name: string): string | null => /^\.(.+)\.tmp-\d+-[0-9a-z]{1,8}$/.exec(name)?.[1] ?? null;
+export const tempTarget = (name: string): string | null => TEMP_NAME.exec(name)?.[1] ?? null;
 
 /** The temporary files of this process's writes under way. */
 const unfinished = new Set<string>();
+
+/**
+ * Deletes the temporary files in `dir` of targets `ours` accepts that processes no longer running
+ * left (killed mid-write), for a writer with no lock on `dir` (an export's directory; gpt.lock
+ * itself), where no later write would find them. One naming this process's pid and not under way
+ * here is an earlier process's of that pid; a live process's is kept (a write under way).
+ */
+export async function removeDeadWritersTemporaries(dir: string, ours: (target: string) => boolean): Promise<void> {
+  const names = await readdir(dir).catch(() => []);
+  const gone = (pid: number) => pid === process.pid || !isRunning(pid);
+  const dead = names.filter((name) => {
+    const found = TEMP_NAME.exec(name);
+    return found !== null && ours(found[1]!) && gone(Number(found[2])) && !unfinished.has(join(dir, name));
+  });
+  await Promise.all(dead.map((name) => rm(join(dir, name), { force: true })));
+}
 
 /**
  * Deletes the temporary files of this process's writes under way, half-written: for a handler of
@@ -45,7 +65,7 @@ export function removeUnfinishedWrites(): void {
  * at a time, holding no more than one. A piece that fails to be made (a tensor refused as not
  * finite) fails the write with its own error, the temporary file removed.
  */
-export async function writeFileAtomic(path: string, data: FileData): Promise<void> {
+export async function writeFileAtomic(path: string, data: FileData, beforeRename: () => Promise<void> = async () => {}): Promise<void> {
   const dir = dirname(path);
   const temp = tempPathFor(path);
   unfinished.add(temp);
@@ -66,6 +86,7 @@ export async function writeFileAtomic(path: string, data: FileData): Promise<voi
     } finally {
       await file.close();
     }
+    await beforeRename();
     await rename(temp, path);
   } catch (e) {
     await rm(temp, { force: true }).catch(() => undefined); // keep the original error
@@ -79,13 +100,43 @@ export async function writeFileAtomic(path: string, data: FileData): Promise<voi
   await syncDirectory(dir); // makes the rename itself survive a power cut
 }
 
+/** A file replaceFileSet writes beside the main one: its bytes, or null where the new set has none (the old set's is deleted). */
+export interface CompanionFile {
+  name: string;
+  data: string | Uint8Array | null;
+}
+
 /**
- * Writes several files into `dir`, each atomically, one after the other in the given order and
- * each durable before the next starts. Put the file that commits the set (a manifest naming the
- * others) last: until it lands, readers still follow the previous manifest.
+ * Replaces a set of files in `dir` that no manifest commits (an exported model: its weights, and the
+ * files its readers take beside them, the last of which they cannot read it without, as config.json)
+ * so that a process killed at any moment leaves the old set, the new one, or one its readers refuse
+ * as incomplete: never new weights read with old companions. Where a companion changes, the last one
+ * and the changed ones are deleted once the main file is whole under its temporary name (a failure
+ * before leaves the old set as it was), then the main file is renamed into place and the changed
+ * companions written in order. Unchanged companions stay: the same model exported again is readable
+ * throughout.
  */
-export async function writeFilesAtomic(dir: string, files: readonly NamedFile[]): Promise<void> {
-  for (const { name, data } of files) await writeFileAtomic(join(dir, name), data);
+export async function replaceFileSet(dir: string, main: NamedFile, companions: readonly CompanionFile[]): Promise<void> {
+  // an earlier export's, killed mid-write: as large as the weights, and no one else's to remove
+  const names = [main.name, ...companions.map((c) => c.name)];
+  await removeDeadWritersTemporaries(dir, (target) => names.includes(target));
+  const changed: CompanionFile[] = [];
+  for (const c of companions) if (!(await holdsAlready(join(dir, c.name), c.data))) changed.push(c);
+  const last = companions[companions.length - 1];
+  const dropped = changed.length > 0 && !changed.includes(last) ? [...changed, last] : changed;
+  await writeFileAtomic(join(dir, main.name), main.data, async () => {
+    for (const c of [...dropped].reverse()) await rm(join(dir, c.name), { force: true }); // the last first: the set is incomplete from then on
+    await syncDirectory(dir);
+  });
+  for (const c of companions) if (dropped.includes(c) && c.data !== null) await writeFileAtomic(join(dir, c.name), c.data);
+}
+
+/** Whether `path` holds `data` already (null: there is no such file). */
+async function holdsAlready(path: string, data: string | Uint8Array | null): Promise<boolean> {
+  const held = await unlessMissing(readRegularFile(path)).catch(() => undefined); // unreadable: replaced
+  if (held === undefined) return false;
+  if (data === null || held === null) return data === null && held === null;
+  return held.equals(typeof data === 'string' ? Buffer.from(data) : data);
 }
 
 /** A file system error in a few words, without the path Node's message names: "ENOSPC (no space left on device)". */

@@ -2,19 +2,17 @@
 // `gpt train` writes them, a bare .safetensors file (e.g. one saved by the browser page), or a
 // Hugging Face GPT-2 directory (config.json + model.safetensors, or its shards, or torch.save's
 // pytorch_model.bin or its shards; src/gpt/hf), read and written.
-import { rm } from 'node:fs/promises';
-import { join } from 'node:path';
 import { checkCheckpoint, checkpointPieces, readCheckpoint, type Checkpoint, type CheckpointExtras, type CheckpointMeta } from '../gpt/checkpoint.js';
 import { disposeUploaded, readCheckpointModel, uploadedCheckpoint, type LoadOptions, type UploadedCheckpoint } from '../gpt/checkpoint-upload.js';
 import { HF_FILES, pendingHF, readHF } from '../gpt/hf/index.js';
 import { readHFModel } from '../gpt/hf/upload.js';
 import type { GPT } from '../gpt/model.js';
 import type { Tokenizer } from '../gpt/tokenizer/index.js';
-import { writeFileAtomic, writeFilesAtomic } from './atomic-file.js';
+import { replaceFileSet } from './atomic-file.js';
 import { layoutSafetensors, safetensorsPieces, streamSafetensors, type Safetensors } from '../io/safetensors.js';
 import { readCheckpointWeights, writeCheckpointFiles } from './checkpoint-files.js';
 import { withHFDirectory } from './hf-weights-files.js';
-import { makeDirectories, removeEmptyCreated, unlessMissing, type PositionalFile } from './regular-files.js';
+import { makeDirectories, removeEmptyCreated, type PositionalFile } from './regular-files.js';
 import { byCheckpointKind } from './checkpoint-kind.js';
 import { hubOrPath } from './hub-cache.js';
 import { loadNanoGptCheckpoint } from './nanogpt-file.js';
@@ -125,13 +123,12 @@ export async function saveHFModel(dir: string, model: GPT, tokenizer?: Tokenizer
   const files = pendingHF(model, tokenizer, 'saveHFModel');
   const created = await makeDirectories(dir);
   try {
-    // a tensor at a time, each read back from the GPU as it is written: gpt2-xl's 6.2 GB are never on the host
-    await writeFileAtomic(join(dir, HF_FILES.weights), streamSafetensors(files.weights.tensors, files.weights.metadata));
+    // a tensor at a time, each read back from the GPU as it is written: gpt2-xl's 6.2 GB are never on the host;
+    // config.json last: an earlier export's tokenizer.json is never read with these weights (deleted where there is none)
+    const weights = { name: HF_FILES.weights, data: streamSafetensors(files.weights.tensors, files.weights.metadata) };
+    await replaceFileSet(dir, weights, [{ name: HF_FILES.tokenizer, data: files.tokenizer ?? null }, { name: HF_FILES.config, data: files.config }]);
   } catch (e) {
     removeEmptyCreated(created);
     throw e;
   }
-  // once the weights are written: a tokenizer.json an earlier export left would be read by transformers as this model's
-  if (files.tokenizer === undefined) await unlessMissing(rm(join(dir, HF_FILES.tokenizer)));
-  await writeFilesAtomic(dir, [...(files.tokenizer === undefined ? [] : [{ name: HF_FILES.tokenizer, data: files.tokenizer }]), { name: HF_FILES.config, data: files.config }]);
 }

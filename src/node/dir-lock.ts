@@ -25,10 +25,11 @@
 // one not renewed for FOREIGN_LOCK_STALE_MS is stale (a restarted container's earlier command).
 import { createHash } from 'node:crypto';
 import { readFileSync, readlinkSync, unlinkSync, utimesSync } from 'node:fs';
-import { link, open, readdir, stat, unlink, writeFile } from 'node:fs/promises';
+import { link, open, stat, unlink, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { basename, dirname, join } from 'node:path';
-import { tempFilePrefix, tempPathFor } from './atomic-file.js';
+import { removeDeadWritersTemporaries, tempPathFor } from './atomic-file.js';
+import { isRunning, startTicksOf } from './processes.js';
 import { readRegularFile } from './regular-files.js';
 
 export const LOCK_FILE = 'gpt.lock';
@@ -82,6 +83,8 @@ export async function lockDirectory(dir: string, onStale: (owner: LockOwner) => 
   for (;;) {
     if (await createExclusive(path, text)) {
       held.add(text);
+      // a run killed between writing its lock's (or a claim's) temporary file and removing it left it
+      await removeDeadWritersTemporaries(dir, (target) => target === LOCK_FILE || target.startsWith(`${LOCK_FILE}.takeover-`));
       const renewal = setInterval(() => renewIfMine(path, text), LOCK_RENEW_MS);
       renewal.unref();
       return {
@@ -180,7 +183,7 @@ async function staleOwner(dir: string, path: string): Promise<ReadOwner | null> 
  * file); false when another process deleted it first. A live claim means another run is taking the
  * directory over right now: the directory is in use.
  */
-async function deleteIfStill(dir: string, path: string, { text, owner }: ReadOwner): Promise<boolean> {
+async function deleteIfStill(dir: string, path: string, { text }: ReadOwner): Promise<boolean> {
   const claim = join(dirname(path), `${basename(path)}.takeover-${createHash('sha256').update(text).digest('hex').slice(0, 16)}`);
   for (;;) {
     const claimText = ownerText();
@@ -190,7 +193,6 @@ async function deleteIfStill(dir: string, path: string, { text, owner }: ReadOwn
         // Only a holder of this claim deletes this text, and its owner is dead: it cannot change now.
         if ((await readRegularFile(path).then(String, () => '')) !== text) return false;
         await unlink(path);
-        await removeTemporaries(path, owner.pid); // a kill between its link and its unlink left its own
         return true;
       } finally {
         await unlink(claim); // ours: a live process's claim is never deleted by another
@@ -200,13 +202,6 @@ async function deleteIfStill(dir: string, path: string, { text, owner }: ReadOwn
     const taker = await staleOwner(dir, claim);
     if (taker) await deleteIfStill(dir, claim, taker);
   }
-}
-
-/** The temporary files createExclusive of `path` by process `pid` left (killed before it removed them). */
-async function removeTemporaries(path: string, pid: number): Promise<void> {
-  const prefix = `${tempFilePrefix(basename(path))}${pid}-`;
-  const names = await readdir(dirname(path)).catch(() => []);
-  await Promise.all(names.filter((name) => name.startsWith(prefix)).map((name) => unlink(join(dirname(path), name)).catch(() => undefined)));
 }
 
 /** A lock file as read: its owner, its text, and when it was last written or renewed. */
@@ -232,31 +227,6 @@ async function readOwner(path: string): Promise<ReadOwner | null | 'released'> {
     await new Promise((r) => setTimeout(r, 20));
   }
   return null;
-}
-
-function isRunning(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM'; // running, as another user
-  }
-  return !['Z', 'X'].includes(statFields(pid)?.[0] ?? ''); // a zombie, or dead
-}
-
-/** When process `pid` started, in clock ticks since boot (field 22 of /proc/<pid>/stat); null where that cannot be read (not Linux, no such process). */
-function startTicksOf(pid: number): number | null {
-  const ticks = Number(statFields(pid)?.[19]);
-  return Number.isSafeInteger(ticks) ? ticks : null;
-}
-
-/** The fields of /proc/<pid>/stat from the third (the state) on; null where it cannot be read (not Linux, no such process). */
-function statFields(pid: number): string[] | null {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' '); // after "pid (comm) ", whose comm may hold spaces and parentheses
-  } catch {
-    return null;
-  }
 }
 
 /** This process's PID namespace (e.g. "pid:[4026531836]"); null where /proc does not say (not Linux). */

@@ -3,12 +3,11 @@
 // current directory, as sample.py runs, and from the checkpoint's parent, the nanoGPT checkout
 // that holds out-*/ckpt.pt), or a meta.pkl beside the checkpoint; else GPT-2's BPE. And written
 // (gpt export --to ckpt.pt), its meta.pkl beside it.
-import { rm } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import type { Checkpoint } from '../gpt/checkpoint.js';
 import { nanoGptCheckpoint, nanoGptCheckpointLayout, nanoGptTokenizerOf, openNanoGptSource, type NanoGptFile } from '../gpt/nanogpt.js';
 import type { NanoGptOptimizer } from '../gpt/nanogpt-optimizer.js';
-import { writeFileAtomic } from './atomic-file.js';
+import { replaceFileSet } from './atomic-file.js';
 import { byCheckpointKind } from './checkpoint-kind.js';
 import { gpt2FromVocabFiles, type Tokenizer } from '../gpt/tokenizer/index.js';
 import { gpt3EncoderDir } from './gpt2-vocab.js';
@@ -103,12 +102,10 @@ export async function nanoGptTokenizer(file: NanoGptFile, path: string): Promise
 export async function saveNanoGptFile(path: string, pieces: AsyncIterable<Uint8Array>, metaPkl: Uint8Array | null): Promise<void> {
   const created = await makeDirectories(dirname(path));
   try {
-    await writeFileAtomic(path, pieces);
+    // a kill between the two never leaves this ckpt.pt beside another's meta.pkl: other characters, silently
+    await replaceFileSet(dirname(path), { name: basename(path), data: pieces }, [{ name: 'meta.pkl', data: metaPkl }]);
   } catch (e) {
     removeEmptyCreated(created);
     throw e;
   }
-  const metaPath = join(dirname(path), 'meta.pkl');
-  if (metaPkl) await writeFileAtomic(metaPath, metaPkl);
-  else await unlessMissing(rm(metaPath));
 }

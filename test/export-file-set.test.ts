@@ -1,0 +1,101 @@
+// An export replaces a set of files no manifest commits (nanoGPT's ckpt.pt and the meta.pkl its
+// sample.py decodes with; a Hugging Face directory's model.safetensors, tokenizer.json and
+// config.json). A process killed at any moment must leave the old set, the new one, or one its
+// readers refuse as incomplete: never new weights beside the old vocabulary (a character model
+// then decodes into other characters, silently). A kill is simulated by failing the k-th rename
+// (each file lands by one), for every k.
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { beforeAll, expect, it, vi } from 'vitest';
+import { GPT } from '../src/gpt/model.js';
+import { CharTokenizer } from '../src/gpt/tokenizer/index.js';
+import { saveHFModel } from '../src/node/checkpoint-dir.js';
+import { saveNanoGptFile } from '../src/node/nanogpt-file.js';
+import { tempDir } from './cli-helpers.js';
+import { setupDevice } from './helpers.js';
+import { miniGpt2Tokenizer } from './hf-reference.js';
+
+beforeAll(setupDevice);
+
+const renames = vi.hoisted(() => ({ failAt: 0, count: 0 }));
+vi.mock('node:fs/promises', async (importOriginal) => {
+  const fs = await importOriginal<typeof import('node:fs/promises')>();
+  const rename = (...args: Parameters<typeof fs.rename>) => {
+    if (++renames.count === renames.failAt) return Promise.reject(Object.assign(new Error('killed here'), { code: 'EIO' }));
+    return fs.rename(...args);
+  };
+  return { ...fs, rename };
+});
+
+async function* pieces(text: string) {
+  yield new TextEncoder().encode(text);
+}
+
+it("a kill at any rename of a nanoGPT export leaves ckpt.pt and meta.pkl of one export, or ckpt.pt without meta.pkl (an error for a character model): never new weights with the old vocabulary", async () => {
+  const seen = new Set<string>();
+  for (let k = 1; k <= 4; k++) {
+    const dir = join(tempDir('export-file-set'), 'out');
+    mkdirSync(dir);
+    writeFileSync(join(dir, 'ckpt.pt'), 'old weights');
+    writeFileSync(join(dir, 'meta.pkl'), 'old vocabulary');
+    Object.assign(renames, { failAt: k, count: 0 });
+    await saveNanoGptFile(join(dir, 'ckpt.pt'), pieces('new weights'), new TextEncoder().encode('new vocabulary')).catch(() => undefined);
+    renames.failAt = 0;
+    const read = (name: string) => (existsSync(join(dir, name)) ? readFileSync(join(dir, name), 'utf8').split(' ')[0] : 'none');
+    const state = `${read('ckpt.pt')} weights, ${read('meta.pkl')} vocabulary`;
+    seen.add(state);
+    expect(['old weights, old vocabulary', 'new weights, new vocabulary', 'old weights, none vocabulary', 'new weights, none vocabulary'], `killed at rename ${k}`).toContain(state);
+  }
+  expect(seen).toContain('new weights, new vocabulary'); // past the last rename: the export done
+});
+
+it("a kill at any rename of a Hugging Face export over another leaves config.json only beside the weights and tokenizer.json (or none) of its own export", async () => {
+  const root = tempDir('export-file-set-hf');
+  const bpe = miniGpt2Tokenizer(); // the earlier export's: it has a tokenizer.json
+  const chars = new CharTokenizer([...'abcdefghij ']); // this one's travels in the weights' metadata
+  const earlier = new GPT({ vocabSize: bpe.vocabSize, blockSize: 8, nLayer: 1, nHead: 2, nEmbd: 8, dropout: 0, bias: false }, { seed: 1 });
+  const model = new GPT({ vocabSize: chars.vocabSize, blockSize: 8, nLayer: 1, nHead: 2, nEmbd: 8, dropout: 0, bias: false }, { seed: 2 });
+  const [oldRef, newRef] = [join(root, 'old'), join(root, 'new')];
+  await saveHFModel(oldRef, earlier, bpe);
+  await saveHFModel(newRef, model, chars);
+  const files = ['model.safetensors', 'tokenizer.json', 'config.json'];
+  const bytes = (dir: string, name: string) => (existsSync(join(dir, name)) ? readFileSync(join(dir, name)) : null);
+  const whose = (dir: string, name: string) => {
+    const b = bytes(dir, name);
+    if (b === null) return 'none';
+    return b.equals(bytes(oldRef, name) ?? Buffer.alloc(0)) ? 'old' : b.equals(bytes(newRef, name) ?? Buffer.alloc(0)) ? 'new' : 'other';
+  };
+  const complete = (ref: string, label: string) => files.map((f) => (bytes(ref, f) === null ? 'none' : label)).join(' ');
+  try {
+    for (let k = 1; k <= 4; k++) {
+      const dir = join(root, `k${k}`);
+      await saveHFModel(dir, earlier, bpe);
+      Object.assign(renames, { failAt: k, count: 0 });
+      await saveHFModel(dir, model, chars).catch(() => undefined);
+      renames.failAt = 0;
+      const state = files.map((f) => whose(dir, f)).join(' ');
+      // readers need config.json: without it the directory is refused, with it it must be one export's
+      if (whose(dir, 'config.json') !== 'none') expect([complete(oldRef, 'old'), complete(newRef, 'new')], `killed at rename ${k}: ${files.join(' ')}`).toContain(state);
+    }
+  } finally {
+    earlier.dispose();
+    model.dispose();
+  }
+});
+
+it("an export removes the temporary files a killed export of the same files left (as large as the weights), and keeps a live writer's and others'", async () => {
+  const dir = join(tempDir('export-file-set-temps'), 'out');
+  mkdirSync(dir);
+  const dead = spawnSync(process.execPath, ['-e', '']).pid!; // exited: as a killed export
+  const live = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60000)'], { stdio: 'ignore' });
+  try {
+    const killed = [`.ckpt.pt.tmp-${dead}-abc123`, `.meta.pkl.tmp-${dead}-abc123`];
+    const kept = [`.ckpt.pt.tmp-${live.pid}-abc123`, `.notes.txt.tmp-${dead}-abc123`];
+    for (const name of [...killed, ...kept]) writeFileSync(join(dir, name), 'half');
+    await saveNanoGptFile(join(dir, 'ckpt.pt'), pieces('new weights'), new TextEncoder().encode('new vocabulary'));
+    expect(readdirSync(dir).sort()).toEqual([...kept, 'ckpt.pt', 'meta.pkl'].sort());
+  } finally {
+    live.kill();
+  }
+});
