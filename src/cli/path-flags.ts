@@ -9,7 +9,6 @@ import { MANIFEST_FILE } from '../node/checkpoint-files.js';
 import { kindOf } from '../node/regular-files.js';
 import { parseHubId } from '../gpt/hf/hub.js';
 import { isPathSource } from './corpus.js';
-import type { Note } from './flags.js';
 
 /**
  * What a path flag takes: an existing file, directory, either, or checkpoint (a directory holding
@@ -138,7 +137,7 @@ export const RUN_CHECKPOINT: PathRule = { use: 'checkpoint', outDir: true };
  * nanoGPT's ckpt.pt there, as its sample.py's init_from='resume' reads out_dir. Where it holds
  * both, `note` says which was read and how to read the other.
  */
-export function runCheckpoint(dir: string, note: Note): string {
+export function runCheckpoint(dir: string, note: (line: string) => void): string {
   if (!existsSync(dir) || !statSync(dir).isDirectory()) return dir;
   const nanoGpt = nanoGptFileIn(dir);
   const ours = checkpointFileIn(dir);
