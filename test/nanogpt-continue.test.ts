@@ -10,6 +10,8 @@ import { cpSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { modelFromCheckpoint } from '../src/gpt/checkpoint.js';
+import { GPT } from '../src/gpt/model.js';
+import { saveCheckpoint } from '../src/node/checkpoint-dir.js';
 import { nanoGptCheckpoint, openNanoGptSource } from '../src/gpt/nanogpt.js';
 import { CharTokenizer } from '../src/gpt/tokenizer/index.js';
 import { TRAIN_DEFAULTS, Trainer } from '../src/gpt/trainer.js';
@@ -198,6 +200,19 @@ describe("nanoGPT's out_dir where a run of ours is read", () => {
     expect(exported.code, exported.err).toBe(0);
     expect(existsSync(join(dir, 'hf', 'model.safetensors'))).toBe(true);
     expectOneLine(await gpt('info', out), 2, new RegExp(`^gpt info: argument PATH names ${out}, which holds no checkpoint .*; it holds nanoGPT's ckpt\\.pt: give the file, ${file}$`));
+    // a run of ours beside it is read first, as before, and a note says so and how to read the other
+    const tokenizer = new CharTokenizer([...CHARS]);
+    const ours = new GPT({ vocabSize: tokenizer.vocabSize, blockSize: 16, nLayer: 1, nHead: 2, nEmbd: 8, dropout: 0, bias: true }, { seed: 1 });
+    await saveCheckpoint(out, ours, tokenizer);
+    ours.dispose();
+    const both = await gpt('sample', `--out_dir=${out}`, '--max_new_tokens=8', '--num_samples=1');
+    expect(both.code, both.err).toBe(0);
+    const notes = both.err.split('\n').filter((line) => line.includes('ckpt.pt'));
+    expect(notes).toEqual([`note: ${out} holds both a checkpoint of ours (checkpoint.json) and nanoGPT's ckpt.pt: ours was read; to read nanoGPT's, give --init-from ${file}`]);
+    const exportedOurs = await gpt('export', '--out-dir', out, '--to', join(dir, 'hf-ours'));
+    expect(exportedOurs.code, exportedOurs.err).toBe(0);
+    expect(exportedOurs.err).toContain(`note: ${out} holds both a checkpoint of ours`);
+    expect(JSON.parse(readFileSync(join(dir, 'hf-ours', 'config.json'), 'utf8')).n_layer, 'ours (1 layer), not the ckpt.pt (2)').toBe(1);
     // a directory of ours beside it is read as before
     expectOneLine(await gpt('train', '--init-from', 'resume', '--out-dir', join(dir, 'missing')), 2, /^gpt train: --init-from resume continues the run in --out-dir, and .*missing does not exist: give the run's directory/);
   });

@@ -10,17 +10,19 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { device } from '../src/device/device.js';
-import { decodeCheckpoint, encodeCheckpoint, modelFromCheckpoint, type Checkpoint } from '../src/gpt/checkpoint.js';
+import { decodeCheckpoint, encodeCheckpoint, modelFromCheckpoint, restoreOptimizer, type Checkpoint } from '../src/gpt/checkpoint.js';
 import type { MomentTensors } from '../src/gpt/checkpoint-upload.js';
 import { readHF } from '../src/gpt/hf/index.js';
 import { readHFModel } from '../src/gpt/hf/upload.js';
 import { isMaskBuffer } from '../src/gpt/hf/weights.js';
-import type { GPT } from '../src/gpt/model.js';
+import { GPT } from '../src/gpt/model.js';
 import { CharTokenizer } from '../src/gpt/tokenizer/index.js';
 import { TRAIN_DEFAULTS, Trainer } from '../src/gpt/trainer.js';
 import { parseSafetensors, serializeSafetensors, type SafetensorsTensor } from '../src/io/safetensors.js';
 import { bytesSource, type ByteSource } from '../src/io/safetensors-source.js';
 import { setProfile } from '../src/kernels/profile.js';
+import { scope, tensor } from '../src/index.js';
+import { AdamW } from '../src/optim/adamw.js';
 import { LossChart } from '../src/web/chart.js';
 import { ReplaceDeclined, Session } from '../src/web/session.js';
 import { tempDir } from './cli-helpers.js';
@@ -559,6 +561,45 @@ describe('Session training a loaded checkpoint', () => {
     await session.trainStep(session.trainerFor(text));
     expect(moments.every((t) => t.isDisposed), 'the moments uploaded from the file, once the trainer has them').toBe(true);
     expect(decodeCheckpoint(await joinPieces(session.save())).optimizer, "the trainer's moments are saved").toBeDefined();
+    release(session);
+  });
+  // saveCheckpoint(dir, model, tok, { optimizer }) from a hand-written loop: the page adopted its
+  // moments but started AdamW's step count at 0, so its bias correction started over
+  it("of a hand-written loop goes on with AdamW's step count too: the losses of restoreOptimizer's resume", async () => {
+    const text = 'a hand-written loop saved its model and AdamW, not a trainer. '.repeat(10);
+    const tokenizer = CharTokenizer.train(text);
+    const ids = Int32Array.from(tokenizer.encode(text));
+    const config = { vocabSize: tokenizer.vocabSize, blockSize: 16, nLayer: 1, nHead: 2, nEmbd: 16, dropout: 0, bias: true };
+    const handWritten = new GPT(config, { seed: 1 });
+    const handOptimizer = new AdamW(handWritten.parameters(), { lr: 1e-2 });
+    for (let i = 0; i < 3; i++) {
+      await scope(async () => {
+        const { loss } = handWritten.forward(tensor(ids.slice(i * 16, i * 16 + 16), [1, 16]), { targets: tensor(ids.slice(i * 16 + 1, i * 16 + 17), [1, 16]) });
+        loss.backward();
+        handOptimizer.step();
+        handOptimizer.zeroGrad();
+      });
+    }
+    const bytes = await encodeCheckpoint(handWritten, tokenizer, { optimizer: handOptimizer });
+    handWritten.dispose();
+    handOptimizer.dispose();
+    const ckpt = decodeCheckpoint(bytes);
+    expect(ckpt.meta.optimizerSteps).toBe(3);
+    const session = new Session();
+    await session.load(bytesSource(bytes), 'hand-written.safetensors');
+    const trainer = session.trainerFor(text);
+    // the reference: the same run settings and data in Node, its moments and step count put back by restoreOptimizer
+    const reference = new Trainer({ ...trainer.cfg }, trainer.data, modelFromCheckpoint(ckpt).model);
+    restoreOptimizer(ckpt, reference.model, reference.optimizer);
+    const page: number[] = [];
+    const resumed: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      page.push(await session.trainStep(trainer));
+      resumed.push((await reference.trainStep()).loss);
+    }
+    expect(page).toEqual(resumed);
+    reference.dispose();
+    reference.model.dispose();
     release(session);
   });
 });

@@ -80,7 +80,7 @@ export function pathFlagProblem(name: string, value: string, flag: PathFlag): st
   const denied = accessDenied(path, s.isDirectory() ? access | constants.X_OK : access);
   if (denied) return `${name} names ${value}, which cannot be ${writes ? 'written' : 'read'} (${denied})`;
   if (!writes && s.isFile() && s.size === 0) return `${name} names ${value}, which is empty`;
-  if (rule.use === 'checkpoint' && s.isDirectory() && !holdsCheckpoint(path)) {
+  if (rule.use === 'checkpoint' && s.isDirectory() && !checkpointFileIn(path)) {
     const file = nanoGptFileIn(path);
     if (file && rule.outDir) return null;
     const instead = file ? `; it holds nanoGPT's ${NANOGPT_FILE}: give the file, ${file}` : '';
@@ -132,15 +132,24 @@ export function nanoGptFileIn(dir: string): string | null {
 /** --out-dir of a command that reads the checkpoint there (sample, eval, export): nanoGPT's out_dir holds a ckpt.pt, read as sample.py reads it. */
 export const RUN_CHECKPOINT: PathRule = { use: 'checkpoint', outDir: true };
 
-/** The checkpoint in run directory `dir` (RUN_CHECKPOINT's): ours or a Hugging Face model, else nanoGPT's ckpt.pt there, as its sample.py's init_from='resume' reads out_dir. */
-export function runCheckpoint(dir: string): string {
-  return existsSync(dir) && statSync(dir).isDirectory() && !holdsCheckpoint(dir) ? (nanoGptFileIn(dir) ?? dir) : dir;
+/**
+ * The checkpoint in run directory `dir` (RUN_CHECKPOINT's): ours or a Hugging Face model, else
+ * nanoGPT's ckpt.pt there, as its sample.py's init_from='resume' reads out_dir. Where it holds
+ * both, `note` says which was read and how to read the other.
+ */
+export function runCheckpoint(dir: string, note: (line: string) => void): string {
+  if (!existsSync(dir) || !statSync(dir).isDirectory()) return dir;
+  const nanoGpt = nanoGptFileIn(dir);
+  const ours = checkpointFileIn(dir);
+  if (!ours) return nanoGpt ?? dir;
+  if (nanoGpt) note(`${dir} holds both a ${ours === MANIFEST_FILE ? 'checkpoint of ours' : 'Hugging Face model'} (${ours}) and nanoGPT's ${NANOGPT_FILE}: ours was read; to read nanoGPT's, give --init-from ${nanoGpt}`);
+  return dir;
 }
 
-/** Whether a directory holds a checkpoint of ours (its manifest) or a Hugging Face model (its config.json). */
-function holdsCheckpoint(dir: string): boolean {
+/** The file that makes a directory a checkpoint of ours (its manifest) or a Hugging Face model (its config.json), or null. */
+function checkpointFileIn(dir: string): string | null {
   const names = readdirSync(dir);
-  return names.includes(MANIFEST_FILE) || names.includes(HF_FILES.config);
+  return [MANIFEST_FILE, HF_FILES.config].find((name) => names.includes(name)) ?? null;
 }
 
 /** A text to read (--data, --tokenizer-file): a file or directory, unless it is a URL or builtin:webdocs. */

@@ -14,7 +14,7 @@ import { checkSplitsFit, loadTokens, VAL_FRACTION_OF_PREPARE } from './data.js';
 import { describeCompression } from './compression.js';
 import { generationExtent } from './device-fit.js';
 import { resolveSettings, settingName } from './config-file.js';
-import { checkPathSettings, flagHelp, UsageError, type FlagSpec } from './flags.js';
+import { checkPathSettings, flagHelp, printNote, UsageError, type FlagSpec } from './flags.js';
 import { fetchHubCheckpoints } from './hub-flags.js';
 import { openGenerator, openModel } from './inference-model.js';
 import { NANOGPT_EVAL, NANOGPT_SAMPLE } from './nanogpt-settings.js';
@@ -29,7 +29,7 @@ const INIT_FROM_DOC = `'resume' (the checkpoint in --out-dir), or the checkpoint
 /** The checkpoint --init-from names for a command that reads one: 'resume' is --out-dir's; 'scratch' (a new model, in gpt train) is refused. */
 export function checkpointPath(f: { outDir: string; initFrom: string }): string {
   if (f.initFrom === 'scratch') throw new UsageError(`flag --init-from scratch starts a new model in gpt train: here it takes ${INIT_FROM_DOC}`);
-  return f.initFrom === 'resume' ? runCheckpoint(f.outDir) : f.initFrom;
+  return f.initFrom === 'resume' ? runCheckpoint(f.outDir, printNote) : f.initFrom;
 }
 
 export const DTYPE_DOC = 'float32, float16 (computed in float16 from the float32 weights, as under torch.autocast), or auto: float16 where this adapter multiplies it on tensor cores';
