@@ -563,10 +563,8 @@ describe('Session training a loaded checkpoint', () => {
     expect(decodeCheckpoint(await joinPieces(session.save())).optimizer, "the trainer's moments are saved").toBeDefined();
     release(session);
   });
-  // saveCheckpoint(dir, model, tok, { optimizer }) from a hand-written loop: the page adopted its
-  // moments but started AdamW's step count at 0, so its bias correction started over
-  it("of a hand-written loop goes on with AdamW's step count too: the losses of restoreOptimizer's resume", async () => {
-    const text = 'a hand-written loop saved its model and AdamW, not a trainer. '.repeat(10);
+  /** A checkpoint saved by a hand-written loop of 3 AdamW steps: { optimizer }, no trainer state. */
+  async function handWrittenCheckpoint(text: string): Promise<Uint8Array> {
     const tokenizer = CharTokenizer.train(text);
     const ids = Int32Array.from(tokenizer.encode(text));
     const config = { vocabSize: tokenizer.vocabSize, blockSize: 16, nLayer: 1, nHead: 2, nEmbd: 16, dropout: 0, bias: true };
@@ -583,6 +581,13 @@ describe('Session training a loaded checkpoint', () => {
     const bytes = await encodeCheckpoint(handWritten, tokenizer, { optimizer: handOptimizer });
     handWritten.dispose();
     handOptimizer.dispose();
+    return bytes;
+  }
+  // saveCheckpoint(dir, model, tok, { optimizer }) from a hand-written loop: the page adopted its
+  // moments but started AdamW's step count at 0, so its bias correction started over
+  it("of a hand-written loop goes on with AdamW's step count too: the losses of restoreOptimizer's resume", async () => {
+    const text = 'a hand-written loop saved its model and AdamW, not a trainer. '.repeat(10);
+    const bytes = await handWrittenCheckpoint(text);
     const ckpt = decodeCheckpoint(bytes);
     expect(ckpt.meta.optimizerSteps).toBe(3);
     const session = new Session();
@@ -601,6 +606,24 @@ describe('Session training a loaded checkpoint', () => {
     reference.dispose();
     reference.model.dispose();
     release(session);
+  });
+  // the count the page restored went back to the page's own steps: a new text's trainer (continueFrom)
+  // and a reload of the page's save (restore) set AdamW's count from the trainer's step alone
+  it("of a hand-written loop keeps AdamW's step count (3 + the page's steps) on a new text and through the page's save", async () => {
+    const text = 'a hand-written loop saved its model and AdamW, not a trainer. '.repeat(10);
+    const session = new Session();
+    await session.load(bytesSource(await handWrittenCheckpoint(text)), 'hand-written.safetensors');
+    await session.trainStep(session.trainerFor(text));
+    const other = session.trainerFor(`${text} `);
+    expect(other.optimizer.stepCount, 'a new text: 3 steps by hand, 1 in the page').toBe(4);
+    await session.trainStep(other);
+    const saved = await joinPieces(session.save());
+    expect(decodeCheckpoint(saved).meta.optimizerSteps).toBe(5);
+    const reloaded = new Session();
+    await reloaded.load(bytesSource(saved), 'page.safetensors');
+    expect(reloaded.trainerFor(text).optimizer.stepCount, "the page's save loaded again: 3 by hand, 2 in the page").toBe(5);
+    release(session);
+    release(reloaded);
   });
 });
 

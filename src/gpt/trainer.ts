@@ -211,6 +211,8 @@ export interface TrainerState {
   modelRng: string;
   /** A mixed-precision run's loss scaler. */
   scaler?: GradScalerState;
+  /** AdamW steps a hand-written loop took before this run's step 0 (its checkpoint's optimizerSteps, resumed by the page): its bias correction counts them. */
+  optimizerStepsBefore?: number;
 }
 
 /**
@@ -224,6 +226,7 @@ export function trainerStateProblem(state: unknown, name: (path: string) => stri
   const problem =
     rangeProblem(name('.step'), state.step, NON_NEGATIVE_INT) ??
     (rng ? `${name(`.${rng}`)} must be a generator state (decimal digits, below 2^64), got ${show(state[rng])}` : null) ??
+    (state.optimizerStepsBefore === undefined ? null : rangeProblem(name('.optimizerStepsBefore'), state.optimizerStepsBefore, NON_NEGATIVE_INT)) ??
     (state.scaler === undefined ? null : scalerStateProblem(state.scaler, (path) => name(`.scaler${path}`)));
   if (problem || state.scaler === undefined) return problem;
   // AdamW counts the steps taken: step less those skipped
@@ -367,6 +370,8 @@ export class Trainer {
   private readonly castCache: boolean;
   /** A float32 run's copy of the scaler state of the float16 run it continues: handed on in its checkpoints, so the steps skipped there stay out of AdamW's count. */
   private carriedScaler?: GradScalerState;
+  /** AdamW steps taken before this run's step 0 (TrainerState's optimizerStepsBefore): in AdamW's count, and in this trainer's states. */
+  private optimizerStepsBefore = 0;
   /** The trainStep, evaluate or run in flight, if any. */
   private running: string | null = null;
   /** Whether a step is between its first batch and its count (run's hooks come between steps). */
@@ -701,7 +706,8 @@ export class Trainer {
   }
 
   private hostState(): TrainerState {
-    return { step: this.step, dataRng: this.dataRng.getState(), modelRng: this.model.rng.getState(), ...(this.carriedScaler && { scaler: this.carriedScaler }) };
+    const before = this.optimizerStepsBefore && { optimizerStepsBefore: this.optimizerStepsBefore };
+    return { step: this.step, dataRng: this.dataRng.getState(), modelRng: this.model.rng.getState(), ...(this.carriedScaler && { scaler: this.carriedScaler }), ...before };
   }
 
   /** Continues `old`'s run with the same model (e.g. on other data): its optimizer moments, step, generators and loss scale. */
@@ -718,6 +724,15 @@ export class Trainer {
   }
 
   /**
+   * Starts this run (at its step 0) on the moments of a hand-written loop's AdamW of `steps` steps
+   * (a checkpoint's optimizerSteps): AdamW's count goes on from them, and so do the counts restored
+   * from this trainer's state (its checkpoints, continueFrom).
+   */
+  countOptimizerStepsBefore(steps: number): void {
+    this.restore({ ...this.hostState(), optimizerStepsBefore: steps });
+  }
+
+  /**
    * Continues from `state` (a float16 run without a scaler's state starts a fresh scaler). A float32
    * run keeps a scaler's state to hand on, and its AdamW counts only the steps the float16 run took
    * (the bias correction there counted them so).
@@ -728,7 +743,8 @@ export class Trainer {
     if (problem) throw new RangeError(`Trainer.restore: ${problem}`);
     this.step = state.step;
     this.carriedScaler = this.scaler || !state.scaler ? undefined : { ...state.scaler };
-    this.optimizer.stepCount = state.step - (this.carriedScaler?.skippedSteps ?? 0);
+    this.optimizerStepsBefore = state.optimizerStepsBefore ?? 0;
+    this.optimizer.stepCount = this.optimizerStepsBefore + state.step - (this.carriedScaler?.skippedSteps ?? 0);
     this.dataRng.setState(state.dataRng);
     this.model.rng.setState(state.modelRng);
     this.scaler?.load(state.scaler ?? { scale: this.scaler.initScale, cleanSteps: 0, skippedSteps: 0 });

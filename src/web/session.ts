@@ -212,7 +212,7 @@ export class Session {
       if (old) trainer.continueFrom(old); // refused while old's step is in flight
       else if (this.loaded?.meta.trainer) trainer.restore(this.loaded.meta.trainer);
       // a hand-written loop's checkpoint (restoreOptimizer's): no trainer state, AdamW's count alone, so its bias correction goes on
-      else if (moments && this.loaded?.meta.optimizerSteps !== undefined) trainer.optimizer.stepCount = this.loaded.meta.optimizerSteps;
+      else if (moments && this.loaded?.meta.optimizerSteps !== undefined) trainer.countOptimizerStepsBefore(this.loaded.meta.optimizerSteps);
     } catch (e) {
       trainer.dispose(); // its optimizer state; the model stays the session's
       throw e;
