@@ -107,7 +107,7 @@ export interface Tensor extends Core {
   transpose(d0?: number, d1?: number): Tensor;
   /** A matrix transposed (rank <= 2; rank 0 and 1 as they are), as torch's x.t(). */
   t(): Tensor;
-  /** t() as a property, as torch's x.T (rank <= 2 only: torch deprecates it above). A new tensor at each read. */
+  /** t() as a property, as torch's x.T (rank <= 2 only: above, torch 1.13 reverses all dims with a deprecation warning, which it also gives for rank 1). A new tensor at each read. */
   readonly T: Tensor;
   /** The last two dims swapped (rank >= 2), as torch's x.mT. A new tensor at each read. */
   readonly mT: Tensor;
