@@ -103,6 +103,9 @@ const CASES: Case[] = [
   ["x.reshape(4)", (x) => x.reshape(4), RangeError, /^reshape: cannot reshape float32\[2\] \(2 elements\) to \[4\]$/],
   ["x.reshape()", (x) => x.reshape(...bad([])), TypeError, /^reshape: argument 'shape' must be an array of integers \(one may be -1\), got undefined$/],
   ['x.reshape([3])', (x) => x.reshape([3]), RangeError, /^reshape: cannot reshape float32\[2\] \(2 elements\) to \[3\]$/],
+  // a dim that is no number is named as given: these said 'got [1, 2]' and '[1, 0] is not a permutation', which read as valid
+  ["x.reshape(1, '2')", (x) => x.reshape(1, bad('2')), TypeError, /^reshape: argument 'shape' must be an array of integers \(one may be -1\), got array \[1, '2'\]$/],
+  ["x.permute(1, '0')", (x) => x.reshape([1, 2]).permute(1, bad('0')), TypeError, /^permute: argument 'dims' must be an array of 2 dims, got array \[1, '0'\]$/],
   ['x.permute(1)', (x) => x.reshape([1, 2]).permute(1), RangeError, /^permute: \[1\] is not a permutation of the 2 dims of float32\[1, 2\]$/],
   ['x.permute([0, 0])', (x) => x.reshape([1, 2]).permute([0, 0]), RangeError, /^permute: \[0, 0\] is not a permutation of the 2 dims of float32\[1, 2\]$/],
   ["x.transpose('0', 1)", (x) => x.reshape([1, 2]).transpose(bad('0'), 1), TypeError,

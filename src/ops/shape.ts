@@ -17,7 +17,8 @@ const ANY: readonly DType[] = ['float32', 'float16', 'int32'];
 const bytesOf = (t: Tensor) => elementBytes(t.dtype) as 2 | 4;
 
 function resolveShape(op: string, t: Tensor, shape: Shape): number[] {
-  if (!Array.isArray(shape)) throw new TypeError(`${op}: argument 'shape' must be an array of integers (one may be -1), got ${describeValue(shape)}`);
+  // a dim that is no number is shown as given: formatShape's join shows '3' as 3
+  if (!Array.isArray(shape) || !shape.every((d) => typeof d === 'number')) throw new TypeError(`${op}: argument 'shape' must be an array of integers (one may be -1), got ${describeValue(shape)}`);
   const free = shape.filter((d) => d === -1).length;
   if (free > 1 || shape.some((d) => !Number.isInteger(d) || d < -1)) {
     throw new RangeError(`${op}: argument 'shape' must be integers >= 0 with at most one -1, got ${formatShape(shape)} for ${t.describe()}`);
@@ -103,7 +104,7 @@ export const clone = withFront(cloneOp, (t: Tensor) => cloneOp(t));
 
 // ---- permute / transpose ---------------------------------------------------------------------
 function checkPermutation(t: Tensor, dims: readonly number[]): number[] {
-  if (!Array.isArray(dims)) throw new TypeError(`permute: argument 'dims' must be an array of ${t.rank} dims, got ${describeValue(dims)}`);
+  if (!Array.isArray(dims) || !dims.every((d) => typeof d === 'number')) throw new TypeError(`permute: argument 'dims' must be an array of ${t.rank} dims, got ${describeValue(dims)}`);
   const perm = dims.map((d) => (Number.isInteger(d) && d < 0 ? d + t.rank : d));
   const valid =
     perm.length === t.rank && perm.every((d) => Number.isInteger(d) && d >= 0 && d < t.rank) && new Set(perm).size === t.rank;
