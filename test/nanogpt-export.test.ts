@@ -160,6 +160,28 @@ describe("gpt export --to ckpt.pt: nanoGPT's checkpoint", () => {
     }
   });
 
+  // the steps taken before the trainer's step 0: export wrote iter_num less skips alone (0 for a hand-written loop's moments)
+  it("counts the AdamW steps a hand-written loop took: its optimizerSteps without a trainer, and before a trainer's step 0 (the page's optimizerStepsBefore)", async () => {
+    const run = tempDir('nanogpt-export-hand-written');
+    const trainer = await savedRun(join(run, 'run'));
+    try {
+      const saved = [
+        ['hand', { optimizer: trainer.optimizer }, 0, 2], // saveCheckpoint(dir, model, tok, { optimizer }) after 2 steps
+        ['page', { optimizer: trainer.optimizer, train: trainer.cfg, trainer: { ...(await trainer.state()), optimizerStepsBefore: 3 } }, 2, 5],
+      ] as const;
+      for (const [name, extras, iterNum, steps] of saved) {
+        await saveCheckpoint(join(run, name), trainer.model, new CharTokenizer(CHARS), extras);
+        const ckptPath = join(run, `${name}.pt`);
+        expect((await gpt('export', '--out-dir', join(run, name), '--to', ckptPath)).code).toBe(0);
+        const read = await (await openNanoGptSource(bytesSource(readFileSync(ckptPath)), ckptPath)).readOptimizer(CHARS.length);
+        expect(read.iterNum, name).toBe(iterNum);
+        expect(new Set(read.steps.values()), name).toEqual(new Set([steps]));
+      }
+    } finally {
+      disposeRun(trainer);
+    }
+  });
+
   it('writes a magnitude-pruned model as it is, its pruned weights zero and no masks among the tensors (nanoGPT has none)', async () => {
     const run = tempDir('nanogpt-export-pruned');
     const model = new GPT({ blockSize: 8, nLayer: 1, nHead: 2, nEmbd: 8, dropout: 0, bias: false, vocabSize: CHARS.length }, { seed: 1 });

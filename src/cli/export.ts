@@ -94,7 +94,8 @@ async function exportNanoGpt(head: CheckpointHead, to: string): Promise<number> 
   try {
     const train = meta.train;
     const iterNum = meta.trainer?.step ?? 0;
-    const steps = iterNum - (meta.trainer?.scaler?.skippedSteps ?? 0); // AdamW's steps: a float16 run's scaler skipped the others
+    // AdamW's steps: a float16 run's scaler skipped the others; a hand-written loop's (no trainer state, or before the trainer's step 0) count too
+    const steps = meta.trainer ? (meta.trainer.optimizerStepsBefore ?? 0) + iterNum - (meta.trainer.scaler?.skippedSteps ?? 0) : (meta.optimizerSteps ?? 0);
     const c = { ...TRAIN_DEFAULTS, ...train }; // an imported model's AdamW: a fresh run's of ours
     const readers = (tensors: Map<string, { toArray(): Promise<unknown> }>) => new Map([...tensors].map(([name, t]) => [name, async () => (await t.toArray()) as Float32Array]));
     const root = nanoGptCheckpointValue({
