@@ -216,6 +216,19 @@ it("a process killed between writing its lock's temporary file and linking it in
   }
 });
 
+// a leftover the holder cannot remove (another user's, in a sticky directory; here, as root, a
+// directory under such a name) is left: the lock is taken all the same, not refused for good
+it("a killed writer's temporary lock file that cannot be removed does not keep the lock from being taken", async () => {
+  const dir = tempDir('cli-lock-stuck-temp');
+  const dead = spawnSync(process.execPath, ['-e', '']).pid!;
+  const stuck = `.${LOCK_FILE}.tmp-${dead}-abc123`;
+  mkdirSync(join(dir, stuck));
+  const lock = await lockDirectory(dir);
+  expect(readdirSync(dir).sort()).toEqual([stuck, LOCK_FILE].sort());
+  lock.release();
+  expect(readdirSync(dir)).toEqual([stuck]);
+});
+
 it('where the file system has no hard links, the lock is created and then written: held, refused to a second taker, released', async () => {
   const dir = tempDir('cli-lock-no-links');
   links.refused = true;

@@ -99,3 +99,13 @@ it("an export removes the temporary files a killed export of the same files left
     live.kill();
   }
 });
+
+it("an export goes on where a killed export's temporary file cannot be removed (another user's, in a sticky directory; here a directory under such a name)", async () => {
+  const dir = join(tempDir('export-file-set-stuck'), 'out');
+  mkdirSync(dir);
+  const dead = spawnSync(process.execPath, ['-e', '']).pid!;
+  const stuck = `.ckpt.pt.tmp-${dead}-abc123`;
+  mkdirSync(join(dir, stuck));
+  await saveNanoGptFile(join(dir, 'ckpt.pt'), pieces('new weights'), null);
+  expect(readdirSync(dir).sort()).toEqual([stuck, 'ckpt.pt'].sort());
+});

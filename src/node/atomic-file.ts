@@ -47,7 +47,8 @@ export async function removeDeadWritersTemporaries(dir: string, ours: (target: s
     const found = TEMP_NAME.exec(name);
     return found !== null && ours(found[1]!) && gone(Number(found[2])) && !unfinished.has(join(dir, name));
   });
-  await Promise.all(dead.map((name) => rm(join(dir, name), { force: true })));
+  // best effort: one that cannot be removed (another user's, in a sticky directory) must not fail the write or the lock, every time
+  await Promise.all(dead.map((name) => rm(join(dir, name), { force: true }).catch(() => undefined)));
 }
 
 /**
