@@ -57,8 +57,8 @@ export function broadcastFrom(r: Random, s: readonly number[]): number[] {
 }
 
 /** `count` shapes broadcasting together: each from one shape by broadcastFrom, or that shape itself. */
-export function broadcastShapes(r: Random, count: number, maxSize = MAX_SIZE): number[][] {
-  const s = shape(r, 0, 4, maxSize);
+export function broadcastShapes(r: Random, count: number): number[][] {
+  const s = shape(r);
   return Array.from({ length: count }, () => (r.int(0, 2) === 0 ? [...s] : broadcastFrom(r, s)));
 }
 

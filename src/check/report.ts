@@ -22,8 +22,6 @@ export interface RunChecksOptions {
   /** Drawn calls per op and variant. */
   samples?: number;
   seed?: number;
-  /** Called with each row as it completes. */
-  onRow?: (row: CheckRow) => void;
 }
 
 const DEFAULTS = { samples: 4, seed: 1 };
@@ -47,7 +45,6 @@ export async function runChecks(opts: RunChecksOptions = {}): Promise<CheckRow[]
           if (result.failure) Object.assign(row, { ok: false, error: `${result.what}: ${result.failure}` });
         }
         rows.push(row);
-        opts.onRow?.(row);
       }
     }
   } finally {
@@ -78,13 +75,13 @@ export function formatChecks(rows: CheckRow[]): string[] {
 }
 
 /** `gpt doctor --check`: runs every check on this adapter and prints the table; true when all passed. */
-export async function doctorCheck(print: (line: string) => void, opts: Omit<RunChecksOptions, 'onRow'> = {}): Promise<boolean> {
+export async function doctorCheck(print: (line: string) => void): Promise<boolean> {
   await initDevice();
   print(describeVerdicts());
-  const { samples, seed } = { ...DEFAULTS, ...opts };
+  const { samples, seed } = DEFAULTS;
   print(`Checking every op against its float64 reference: ${samples} drawn calls per op and kernel variant, seed ${seed}.`);
   print('Each cell: the worst error as a fraction of the tolerance (ok up to 1).');
-  const rows = await runChecks({ samples, seed });
+  const rows = await runChecks();
   for (const line of formatChecks(rows)) print(line);
   return rows.every((r) => r.ok);
 }

@@ -75,7 +75,6 @@ export interface HubFetchOptions {
   settings?: HubSettings;
   /** Called as a download's bytes arrive (and once at its start and end). */
   progress?: (p: HubProgress) => void;
-  stallMs?: number;
 }
 
 /** A HEAD that got no usable answer: the network or the hub failed, or refused; the cache may still hold the file. */
@@ -178,10 +177,6 @@ class HubRepo {
     private readonly opts: HubFetchOptions,
   ) {}
 
-  private get stallMs() {
-    return this.opts.stallMs ?? STALL_MS;
-  }
-
   /** Headers for `url`: the token only to the hub itself, never to a CDN a file redirects to (its URL is signed). */
   private headers(url: string): Record<string, string> {
     const sameHost = new URL(url).host === new URL(this.settings.endpoint).host;
@@ -196,12 +191,12 @@ class HubRepo {
   async head(file: string, revision = this.id.revision): Promise<HubFileMetadata | null> {
     let url = hubFileURL(this.settings.endpoint, this.id.repo, revision, file);
     for (let hops = 0; ; hops++) {
-      const watch = stallWatch(this.stallMs);
+      const watch = stallWatch(STALL_MS);
       let res: Response;
       try {
         res = await fetch(url, { method: 'HEAD', redirect: 'manual', headers: { ...this.headers(url), 'accept-encoding': 'identity' }, signal: watch.signal });
       } catch (e) {
-        throw new HubUnreachable(`no such file or directory, and the Hugging Face hub at ${this.settings.endpoint} cannot be reached (${fetchFailure(e, watch, this.stallMs)})`);
+        throw new HubUnreachable(`no such file or directory, and the Hugging Face hub at ${this.settings.endpoint} cannot be reached (${fetchFailure(e, watch, STALL_MS)})`);
       } finally {
         watch.close();
       }
@@ -319,7 +314,7 @@ class HubRepo {
 
   /** GETs the rest of `meta`'s bytes (a Range from part.done on), appending them to `part`. */
   private async receive(meta: HubFileMetadata, part: Partial, report: () => void, file: string): Promise<void> {
-    const watch: StallWatch = stallWatch(this.stallMs);
+    const watch: StallWatch = stallWatch(STALL_MS);
     try {
       const range: Record<string, string> = part.done ? { range: `bytes=${part.done}-` } : {};
       const res = await fetch(meta.location, { headers: { ...this.headers(meta.location), ...range }, signal: watch.signal });
@@ -339,7 +334,7 @@ class HubRepo {
         report();
       }
     } catch (e) {
-      throw new Error(fetchFailure(e, watch, this.stallMs));
+      throw new Error(fetchFailure(e, watch, STALL_MS));
     } finally {
       watch.close();
     }
@@ -424,7 +419,7 @@ async function writeRef(path: string, commit: string): Promise<void> {
 }
 
 /** `path` where it exists or is no model id; else the snapshot of the model it names (hubSnapshot's). */
-export async function hubOrPath(path: string, opts: HubFetchOptions = {}): Promise<string> {
+export async function hubOrPath(path: string): Promise<string> {
   if ((await unlessMissing(lstat(path))) !== null || !parseHubId(path)) return path;
-  return hubSnapshot(path, opts);
+  return hubSnapshot(path);
 }

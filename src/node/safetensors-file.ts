@@ -12,12 +12,12 @@ import { openSafetensors, type ByteSource } from '../io/safetensors-source.js';
  */
 const CHUNK = 2 ** 24;
 
-/** The tensors of the safetensors file at `path` that `wanted` accepts (all by default), and its metadata. */
-export async function readSafetensorsFile(path: string, wanted?: (name: string) => boolean): Promise<Safetensors> {
+/** The tensors of the safetensors file at `path`, and its metadata. */
+export async function readSafetensorsFile(path: string): Promise<Safetensors> {
   const handle = await openRegularFile(path);
   try {
     const file = await openSafetensors(await handleSource(handle));
-    return { tensors: await file.readTensors(wanted), metadata: file.metadata };
+    return { tensors: await file.readTensors(), metadata: file.metadata };
   } finally {
     await handle.close();
   }

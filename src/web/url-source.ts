@@ -34,15 +34,18 @@ export interface UrlSource extends ByteSource {
   failure: Error | null;
 }
 
+/** Reads of a file that keeps being saved again while it is read, at most. */
+const ATTEMPTS = 3;
+
 /**
  * `read` of the file at `url`, started over on the file's new version where it is saved again
- * meanwhile, `attempts` times in all; a failed read is its own one-line error.
+ * meanwhile, ATTEMPTS times in all; a failed read is its own one-line error.
  */
-export const readUrl = <T>(url: string, read: (source: ByteSource) => Promise<T>, opts: UrlReadOptions = {}, attempts = 3): Promise<T> =>
-  readUrls([url], ([source]) => read(source!), opts, attempts);
+export const readUrl = <T>(url: string, read: (source: ByteSource) => Promise<T>, opts: UrlReadOptions = {}): Promise<T> =>
+  readUrls([url], ([source]) => read(source!), opts);
 
 /** readUrl of the files at `urls` read together (a sharded model's): started over, all of them, where one is saved again meanwhile. */
-export async function readUrls<T>(urls: string[], read: (sources: ByteSource[]) => Promise<T>, opts: UrlReadOptions = {}, attempts = 3): Promise<T> {
+export async function readUrls<T>(urls: string[], read: (sources: ByteSource[]) => Promise<T>, opts: UrlReadOptions = {}): Promise<T> {
   for (let attempt = 1; ; attempt++) {
     const sources: UrlSource[] = [];
     for (const url of urls) sources.push(await openUrl(url, opts));
@@ -52,13 +55,13 @@ export async function readUrls<T>(urls: string[], read: (sources: ByteSource[]) 
       const failed = sources.findIndex((s) => s.failure);
       const failure = sources[failed]?.failure;
       if (!(failure instanceof ChangedWhileReadError)) throw failure ?? e;
-      if (attempt === attempts) throw new Error(`cannot load ${urls[failed]}: it was saved again while it was read, ${attempts} times; load it again`);
+      if (attempt === ATTEMPTS) throw new Error(`cannot load ${urls[failed]}: it was saved again while it was read, ${ATTEMPTS} times; load it again`);
     }
   }
 }
 
 /** The file at `url` as a source of ranges, its size and version taken from a first request of its first byte. */
-export async function openUrl(url: string, opts: UrlReadOptions = {}): Promise<UrlSource> {
+async function openUrl(url: string, opts: UrlReadOptions = {}): Promise<UrlSource> {
   const get = (headers: Record<string, string> = {}) => fetchWatched(url, opts, headers);
   const first = await get({ Range: 'bytes=0-0' });
   const size = first.status === 206 ? contentRangeSize(first.headers.get('Content-Range')) : null;
@@ -242,7 +245,7 @@ function contentRangeSize(header: string | null): number | null {
 }
 
 /** A failed response as one line: its status and the server's one-line reason, when it sent one (gpt serve's: where to look). */
-export async function httpError(url: string, res: WatchedResponse): Promise<Error> {
+async function httpError(url: string, res: WatchedResponse): Promise<Error> {
   const reason = res.headers.get('Content-Type')?.startsWith('text/plain') ? (await res.text()).trim().split('\n')[0] : (await res.cancel(), '');
   return new Error(`cannot load ${url}: HTTP ${res.status}${reason ? ` (${reason})` : ''}`);
 }
