@@ -15,7 +15,7 @@ export type PeerName = 'tfjs' | 'jax' | 'webgpuTorch';
 export type LibName = 'ours' | PeerName;
 export const PEERS: readonly PeerName[] = ['tfjs', 'jax', 'webgpuTorch'];
 export const LIBS: readonly LibName[] = ['ours', ...PEERS];
-export const LIB_TITLES: Record<LibName, string> = { ours: 'ours', tfjs: 'TF.js', jax: 'jax-js', webgpuTorch: 'webgpu-torch' };
+const LIB_TITLES: Record<LibName, string> = { ours: 'ours', tfjs: 'TF.js', jax: 'jax-js', webgpuTorch: 'webgpu-torch' };
 
 export interface TimingOptions {
   /** Untimed runs first (pipeline compiles, buffer pools, jit traces). */
@@ -167,7 +167,7 @@ function fmtNum(x: number): string {
   return a >= 1000 ? x.toFixed(0) : a >= 100 ? x.toFixed(1) : a >= 10 ? x.toFixed(2) : x.toFixed(3);
 }
 
-export function formatCell(row: Row, c: Cell): string {
+function formatCell(row: Row, c: Cell): string {
   if (c.error) return 'ERROR';
   if (c.na) return 'n/a';
   if (c.text !== undefined) return c.text;

@@ -14,7 +14,7 @@ export interface ConfigSettings<T> {
   script?: NanoGptScript;
 }
 
-export async function readConfigFile<T extends Record<string, unknown>>(path: string, spec: FlagSpec<T>, note: Note): Promise<ConfigSettings<T>> {
+async function readConfigFile<T extends Record<string, unknown>>(path: string, spec: FlagSpec<T>, note: Note): Promise<ConfigSettings<T>> {
   let text: string;
   try {
     // TextDecoder drops a leading byte-order mark, which some editors write (Buffer.toString keeps it)

@@ -19,7 +19,7 @@ export interface ByteRange {
  * 'unsatisfiable' where the one range starts past the end (or is an empty suffix), else the range
  * (its end cut to the file's).
  */
-export function requestedRange(header: string | undefined, size: number): ByteRange | 'unsatisfiable' | null {
+function requestedRange(header: string | undefined, size: number): ByteRange | 'unsatisfiable' | null {
   const set = header === undefined ? null : /^bytes=(.*)$/i.exec(header.trim());
   if (!set) return null;
   const specs = set[1]!.split(',').map((s) => s.trim()).filter((s) => s !== ''); // a list may hold empty elements (§5.6.1)
@@ -44,14 +44,14 @@ export function requestedRange(header: string | undefined, size: number): ByteRa
 const entityTags = (header: string): string[] => header.match(/(W\/)?"[^"]*"/g) ?? [];
 
 /** If-Match (§13.1.1): absent, '*', or listing `etag`. */
-export const ifMatchHolds = (header: string | undefined, etag: string) => header === undefined || header.trim() === '*' || entityTags(header).includes(etag);
+const ifMatchHolds = (header: string | undefined, etag: string) => header === undefined || header.trim() === '*' || entityTags(header).includes(etag);
 
 /** If-None-Match (§13.1.2): absent, or neither '*' nor listing `etag`, weak or strong (the weak comparison). */
 const ifNoneMatchHolds = (header: string | undefined, etag: string) =>
   header === undefined || !(header.trim() === '*' || entityTags(header).some((tag) => tag.replace(/^W\//, '') === etag));
 
 /** If-Range (§13.1.5): absent, or `etag` itself (a date never matches: this server sends no Last-Modified). */
-export const ifRangeHolds = (header: string | undefined, etag: string) => header === undefined || header.trim() === etag;
+const ifRangeHolds = (header: string | undefined, etag: string) => header === undefined || header.trim() === etag;
 
 /** A file to send: its size, type, a strong ETag naming its version, and its bytes `range` as a stream. */
 export interface Representation {

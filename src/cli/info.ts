@@ -132,7 +132,7 @@ export function describeCheckpoint(path: string, header: CheckpointHeader): Chec
 }
 
 /** The description as aligned lines, fields that do not apply left out. */
-export function infoLines(info: CheckpointInfo): string[] {
+function infoLines(info: CheckpointInfo): string[] {
   const { model: m, parameters: p, training: t } = info;
   const heads = m.nHeads?.some((n) => n !== m.nHead) ? `heads ${m.nHeads.join('/')}` : plural(m.nHead, 'head');
   const shared = m.shareLayers > 1 ? `layers shared in groups of ${m.shareLayers}` : 'no shared layers';

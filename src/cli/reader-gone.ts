@@ -8,7 +8,7 @@
 import { systemErrorText } from '../node/atomic-file.js';
 
 /** 128 + SIGPIPE's 13: what a shell reports for a process SIGPIPE ended. */
-export const READER_GONE_STATUS = 141;
+const READER_GONE_STATUS = 141;
 
 const answers = new Set<() => void>();
 

@@ -273,7 +273,7 @@ const isFloatMask = (name: string, dtype: SafetensorsDtype) => isMaskName(name) 
 export class UnreadableCheckpointError extends Error {}
 
 /** The error for a checkpoint whose safetensors could not be read (`cause` says why). */
-export const unreadableCheckpoint = (source: string, cause: unknown) => new UnreadableCheckpointError(`${source}: not a readable safetensors file (${(cause as Error).message})`);
+const unreadableCheckpoint = (source: string, cause: unknown) => new UnreadableCheckpointError(`${source}: not a readable safetensors file (${(cause as Error).message})`);
 
 /**
  * The checkpoint in a safetensors file read a tensor at a time (a browser File's slices, a Node file

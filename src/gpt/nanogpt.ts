@@ -53,7 +53,7 @@ export async function openNanoGptSource(source: ByteSource, name: string): Promi
 }
 
 /** nanoGPT's checkpoint in the torch.save file `file` (its pickle read); `source` names it in errors. */
-export async function readNanoGptFile(file: TorchFile, source: string): Promise<NanoGptFile> {
+async function readNanoGptFile(file: TorchFile, source: string): Promise<NanoGptFile> {
   const root = file.root;
   if (!(root instanceof Map) || !isNanoGptCheckpoint(root)) {
     throw new Error(`${source}: a torch.save file that is not nanoGPT's checkpoint (a dict with 'model' and 'model_args', as its train.py saves); got ${describe(root)}${root instanceof Map ? ` with keys ${[...root.keys()].slice(0, 8).map((k) => show(k)).join(', ')}` : ''}`);

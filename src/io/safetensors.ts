@@ -315,7 +315,7 @@ export function parseSafetensorsHeader(raw: Uint8Array, dataLength: number): { m
 }
 
 /** One tensor from its `end - begin` bytes (copied: the result owns its memory). */
-export function decodeSafetensorsTensor({ name, dtype, shape, begin, end }: SafetensorsEntry, bytes: Uint8Array): SafetensorsTensor {
+function decodeSafetensorsTensor({ name, dtype, shape, begin, end }: SafetensorsEntry, bytes: Uint8Array): SafetensorsTensor {
   return { dtype, shape, data: DTYPES[dtype].read(bytes, (end - begin) / DTYPES[dtype].bytes, name) };
 }
 

@@ -24,7 +24,7 @@ export function pendingTensors(state: Iterable<[string, Tensor]>): PendingTensor
 }
 
 /** Parameter values read back from the GPU, by name, ready for safetensors. */
-export const safetensorsTensors = (state: Iterable<[string, Tensor]>): Promise<Record<string, SafetensorsTensor>> => readPendingTensors(pendingTensors(state));
+const safetensorsTensors = (state: Iterable<[string, Tensor]>): Promise<Record<string, SafetensorsTensor>> => readPendingTensors(pendingTensors(state));
 
 /** The state dict as safetensors bytes (each parameter in its dtype), with optional string metadata. */
 export async function stateDictToSafetensors(state: StateDictSource, metadata?: Record<string, string>): Promise<Uint8Array> {

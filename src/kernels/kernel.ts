@@ -61,7 +61,7 @@ const TEXTURE_BINDINGS: Record<TextureAccess, { type: string; layout: Omit<GPUBi
 };
 /** Uniform fields: 4-byte scalars, or `dims`, an array of 8 u32 (shapes and strides, rank <= 8). */
 export type ParamType = 'u32' | 'i32' | 'f32' | 'dims';
-export const MAX_RANK = 8;
+const MAX_RANK = 8;
 
 /** A shape with more dims than a kernel indexes; the op that ran the kernel gives its own name (autograd/op.ts). */
 export class RankLimitError extends RangeError {

@@ -17,7 +17,7 @@ const UNREAD_WEIGHTS = ['tf_model.h5', 'flax_model.msgpack'];
  * weights are not looked at), that config's text, and the weights files to read (hfWeightsFiles':
  * model.safetensors, else the shards its index names, else pytorch_model.bin or its shards).
  */
-export async function hfDirectoryFiles(dir: string): Promise<{ model: GPTConfig; config: string; weights: string[]; index: ShardIndex | null }> {
+async function hfDirectoryFiles(dir: string): Promise<{ model: GPTConfig; config: string; weights: string[]; index: ShardIndex | null }> {
   const config = (await readIfThere(dir, HF_FILES.config))?.toString('utf8');
   if (config === undefined) throw new Error(`${dir}: no ${HF_FILES.config}`); // removed since the directory was looked at
   const model = hfModelConfig(config, dir);
@@ -28,7 +28,7 @@ export async function hfDirectoryFiles(dir: string): Promise<{ model: GPTConfig;
 }
 
 /** The texts of a Hugging Face directory's tokenizer files: tokenizer.json, or vocab.json + merges.txt (those it has). */
-export async function hfTokenizerTexts(dir: string): Promise<HFTokenizerFiles> {
+async function hfTokenizerTexts(dir: string): Promise<HFTokenizerFiles> {
   const text = async (file: string) => (await readIfThere(dir, file))?.toString('utf8');
   return { tokenizer: await text(HF_FILES.tokenizer), vocab: await text(HF_FILES.vocab), merges: await text(HF_FILES.merges) };
 }

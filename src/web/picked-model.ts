@@ -11,7 +11,7 @@ import { pickedSource, readPicked } from './picked-file.js';
 import { META_PKL, type NanoGptSources } from './picked-nanogpt.js';
 
 /** How a Hugging Face model picked as files is named on the model line and in its errors. */
-export const PICKED_HF_SOURCE = 'Hugging Face model';
+const PICKED_HF_SOURCE = 'Hugging Face model';
 
 /** The names of a model's tokenizer files among those picked (HFTokenizerFiles'): tokenizer.json when picked, else GPT-2's vocab.json and merges.txt when picked. */
 type PickedTokenizer = { [K in keyof HFTokenizerFiles]?: string };

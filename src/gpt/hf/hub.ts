@@ -42,7 +42,7 @@ export function hubFileURL(endpoint: string, repo: string, revision: string, fil
 }
 
 /** The repo a resolve URL's path names (after a relative redirect, the renamed repo's), or null. */
-export function repoOfResolvePath(pathname: string): string | null {
+function repoOfResolvePath(pathname: string): string | null {
   return /^\/(.+?)\/resolve\//.exec(pathname)?.[1] ?? null;
 }
 
@@ -50,7 +50,7 @@ export function repoOfResolvePath(pathname: string): string | null {
 export const repoFolderName = (repo: string) => ['models', ...repo.split('/')].join('--');
 
 /** An ETag as a file name (_normalize_etag): W/ and quotes dropped. */
-export const normalizeEtag = (etag: string) => etag.replace(/^W\//, '').replace(/^"|"$/g, '');
+const normalizeEtag = (etag: string) => etag.replace(/^W\//, '').replace(/^"|"$/g, '');
 
 /** Whether a blob's name is an LFS file's sha256, which the downloaded bytes are checked against. */
 export const isSha256 = (etag: string) => /^[0-9a-f]{64}$/.test(etag);
@@ -131,7 +131,7 @@ export function hubRefusal(status: number, errorCode: string | null, errorMessag
 }
 
 /** How the CLI is given a token: named by where it is read from, never shown. */
-export const CLI_TOKEN_ADVICE = 'set HF_TOKEN, or log in with `huggingface-cli login`, with a token that may read it';
+const CLI_TOKEN_ADVICE = 'set HF_TOKEN, or log in with `huggingface-cli login`, with a token that may read it';
 
 /** The refusal in words, for `id` (as given) and `file`; `token` says how to send a token that may read it (the CLI's: CLI_TOKEN_ADVICE). */
 export function refusalText(refusal: HubRefusal, status: number, id: HubModelId, file: string, endpoint: string, token = CLI_TOKEN_ADVICE): string {

@@ -59,7 +59,7 @@ export const isTorchWeights = (file: string) => file.endsWith('.bin');
  * safetensors file, or torch.save's state dict (isTorchWeights), its pickle read and each tensor
  * read when asked for, as a safetensors file's.
  */
-export async function openHFWeightsFile(source: ByteSource, file: string): Promise<SafetensorsReader> {
+async function openHFWeightsFile(source: ByteSource, file: string): Promise<SafetensorsReader> {
   if (!isTorchWeights(file)) return openSafetensors(source);
   const torch = await openTorchFile(source, file);
   return torchStateDictReader(torch, torch.root, file);
@@ -205,7 +205,7 @@ export function hfModelConfig(text: string, source: string): GPTConfig {
  * kept in the weights' metadata, else tokenizer.json, else vocab.json + merges.txt. `source` names
  * the directory in errors.
  */
-export function hfCheckpoint(model: GPTConfig, files: HFWeightsFile[], tokenizerFiles: HFTokenizerFiles, source: string): Checkpoint {
+function hfCheckpoint(model: GPTConfig, files: HFWeightsFile[], tokenizerFiles: HFTokenizerFiles, source: string): Checkpoint {
   refuseOurs(files, source);
   const weights = weightsFromHF(files, (file) => `${source}/${file}`);
   const fileOf = (name: string) => files.find((f) => Object.keys(f.tensors).some((saved) => unprefixed(saved) === name))!.file;

@@ -35,7 +35,7 @@ export async function readHFModel(files: HFModelSources, source: string, opts: L
  * for that error. `headers`: checkedHFHeaders of these files, made by the caller (null: no model is
  * made, the tensors are read for their error). The caller closes the files.
  */
-export async function uploadHF(config: GPTConfig, shards: HFWeightsReader[], tokenizerFiles: HFTokenizerFiles, source: string, headers: HFHeaders | null, { moments: _, onWeight, ...opts }: LoadOptions): Promise<UploadedCheckpoint | null> {
+async function uploadHF(config: GPTConfig, shards: HFWeightsReader[], tokenizerFiles: HFTokenizerFiles, source: string, headers: HFHeaders | null, { moments: _, onWeight, ...opts }: LoadOptions): Promise<UploadedCheckpoint | null> {
   const saved = savedTensors(shards);
   const names = saved.map(({ entry }) => unprefixed(entry.name));
   const headAsEmbedding = headIsEmbedding(names);
