@@ -137,6 +137,9 @@ export interface Row {
 
 export const na = (reason: string): Cell => ({ na: reason });
 
+/** Why a case (or a family) failed, in one line: a WGSL dump or a stack would fill the table. */
+export const failure = (e: unknown): string => String((e as Error)?.message ?? e).split('\n')[0]!.slice(0, 300);
+
 /** Every peer's cell of a row that only ours runs (the reason). */
 export const peersNa = (reason: string): Record<PeerName, Cell> => ({ tfjs: na(reason), jax: na(reason), webgpuTorch: na(reason) });
 
@@ -278,7 +281,7 @@ export async function runCase<T>(
     ctx.log(`  ${label}: ${t.ms.toFixed(3)} ms/iter (median of ${t.samplesMs.length} x ${t.itersPerSample})${maxAbsErr !== undefined ? `, max |Δ| ${maxAbsErr.toExponential(2)}` : ''}`);
     return { ms: t.ms, samplesMs: t.samplesMs, itersPerSample: t.itersPerSample, maxAbsErr };
   } catch (e) {
-    const msg = ((e as Error).message ?? String(e)).split('\n')[0]!.slice(0, 300);
+    const msg = failure(e);
     ctx.log(`  ${label}: ERROR ${msg}`);
     return { error: msg };
   } finally {

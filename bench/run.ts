@@ -18,7 +18,7 @@ import os from 'node:os';
 import { device } from '../src/device/device.js';
 import { dawnToggles, envSetting } from '../src/device/platform.js';
 import { FAMILIES, parseBenchArgs, type Family } from './args.js';
-import { formatTable, LIBS, PEERS, peersNa, speedup, value, type Context, type Row } from './harness.js';
+import { failure, formatTable, LIBS, PEERS, peersNa, speedup, value, type Context, type Row } from './harness.js';
 import { openLibs } from './peers.js';
 import { adapterName, engineCommit } from './provenance.js';
 import { attentionSuite } from './suites/attention.js';
@@ -105,7 +105,7 @@ function save(done: boolean): { table: string; seconds: number } {
 }
 /** A family that threw: one row saying why, so that the families after it still run and are saved. */
 const stopped = (family: Family, e: unknown): Row[] => {
-  const why = String((e as Error)?.message ?? e).split('\n')[0]!.slice(0, 300);
+  const why = failure(e);
   console.log(`${family}: ERROR ${why}`);
   return [{ family, name: 'the family stopped', unit: 'info', cells: { ours: { error: why }, ...peersNa('not run') } }];
 };

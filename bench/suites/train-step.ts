@@ -12,7 +12,7 @@ import { device } from '../../src/device/device.js';
 import { CharTokenizer } from '../../src/gpt/tokenizer/index.js';
 import { TRAIN_DEFAULTS, Trainer, type TrainConfig } from '../../src/gpt/trainer.js';
 import { Generator } from '../../src/tensor/generator.js';
-import { checkOutputs, formatTol, na, peersNa, time, type Cell, type Context, type Row, type Tolerance } from '../harness.js';
+import { checkOutputs, failure, formatTol, na, peersNa, time, type Cell, type Context, type Row, type Tolerance } from '../harness.js';
 import { torchCannot, type Libs } from '../peers.js';
 import type { PeerFactory, PeerTrainer, StepHyper, Weights } from './gpt-peer.js';
 import { jaxTrainer } from './gpt-jax.js';
@@ -125,7 +125,7 @@ export async function trainStepSuite(libs: Libs, ctx: Context): Promise<TrainSte
       ctx.log(`  ${label}: ${t.ms.toFixed(1)} ms/step (loss max |Δ| ${lossCheck.maxAbsErr.toExponential(2)})`);
       return { ms: t.ms, samplesMs: t.samplesMs, itersPerSample: 1, maxAbsErr: lossCheck.maxAbsErr };
     } catch (e) {
-      const msg = ((e as Error).message ?? String(e)).split('\n')[0]!.slice(0, 300);
+      const msg = failure(e);
       ctx.log(`  ${label}: ERROR ${msg}`);
       return { error: msg };
     } finally {
