@@ -42,7 +42,7 @@
 import type { Resource } from '../../device/bind-groups.js';
 import { each, Kernel, LINEAR, grid1d, narrow, variants, type FloatType } from '../kernel.js';
 import { INT8_TENSOR_CORE_MAX_K, SGM_BLOCK_M, SGM_BLOCK_N, SGM_SUBGROUPS, SGM_TILE, type SgmElement, type SubgroupMatrixTiling } from '../profile.js';
-import { splitChunk, type MatmulPlan } from './matmul-tiled.js';
+import { splitChunk, TILED_PARAMS, tileOfWorkgroup, type MatmulPlan } from './matmul-tiled.js';
 
 export interface SubgroupMatrixVariant extends SubgroupMatrixTiling {
   /** What A and B hold: f16, or int8 packed four to a u32 (then C is f32 = sums times scales). */
@@ -242,7 +242,7 @@ export function subgroupMatrixKernel(v: SubgroupMatrixVariant): Kernel {
     enable: [...(int8 ? [] : ['f16']), ...ops.enable],
     read: { a: operand, b: operand, ...(int8 ? { xs: 'f32' as const, ws: 'f32' as const } : {}) },
     write: { c: out },
-    params: { M: 'u32', N: 'u32', K: 'u32', tiles_n: 'u32', tiles_m: 'u32', tiles: 'u32', splits: 'u32', chunk: 'u32', batch_rank: 'u32', batch_shape: 'dims', a_strides: 'dims', b_strides: 'dims' },
+    params: TILED_PARAMS,
     body: /* wgsl */ `
 ${LINEAR}
 var<workgroup> As: array<${unit}, ${(T * bk) / pack}>; // op(A)'s tile as A stores it: ${transA ? '[k][m]' : '[m][k]'}
@@ -251,15 +251,7 @@ var<workgroup> Cs: array<${acc}, ${SGM_SUBGROUPS * slot}>; // a fragment per sub
 
 ${ops.helpers}@compute @workgroup_size(${size})${ops.attributes}
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lane: u32${ops.ids}) {
-${ops.prelude}  let g = linear(wid, nwg, 1u);
-  if (g >= p.tiles * p.splits) { return; }
-  let split = g % p.splits;
-  let t = g / p.splits;
-  let n0 = (t % p.tiles_n) * ${T}u;
-  let m0 = ((t / p.tiles_n) % p.tiles_m) * ${T}u;
-  let batch = t / (p.tiles_n * p.tiles_m);
-  let a_base = strided(batch, p.batch_rank, p.batch_shape, p.a_strides);
-  let b_base = strided(batch, p.batch_rank, p.batch_shape, p.b_strides);
+${ops.prelude}${tileOfWorkgroup(T, T)}
   // this subgroup's block of the tile
   let sm = (sg / ${blocksN}u) * ${SGM_BLOCK_M}u;
   let sn = (sg % ${blocksN}u) * ${SGM_BLOCK_N}u;

@@ -83,6 +83,27 @@ ${store}
     }`;
 }
 
+/** The uniforms of a split-K tiled product (launchTiledMatmul's, launchSubgroupMatrixMatmul's): its sizes, tile grid, splits and batch strides. */
+export const TILED_PARAMS = {
+  M: 'u32', N: 'u32', K: 'u32', tiles_n: 'u32', tiles_m: 'u32', tiles: 'u32', splits: 'u32', chunk: 'u32',
+  batch_rank: 'u32', batch_shape: 'dims', a_strides: 'dims', b_strides: 'dims',
+} as const;
+
+/**
+ * WGSL opening `main` of a split-K tiled product (TILED_PARAMS): workgroup g (splits fastest, then
+ * tiles along N, M and the batch) takes split `split` of the bm x bn tile of C at (m0, n0) in batch
+ * `batch`, whose A and B start at a_base and b_base.
+ */
+export const tileOfWorkgroup = (bm: number, bn: number): string => /* wgsl */ `  let g = linear(wid, nwg, 1u);
+  if (g >= p.tiles * p.splits) { return; }
+  let split = g % p.splits;
+  let t = g / p.splits;
+  let n0 = (t % p.tiles_n) * ${bn}u;
+  let m0 = ((t / p.tiles_n) % p.tiles_m) * ${bm}u;
+  let batch = t / (p.tiles_n * p.tiles_m);
+  let a_base = strided(batch, p.batch_rank, p.batch_shape, p.a_strides);
+  let b_base = strided(batch, p.batch_rank, p.batch_shape, p.b_strides);`;
+
 function tiledKernel(v: Variant, split: boolean): Kernel {
   const { bm, bn, bk, tm, tn } = v.tiles;
   const lx = bn / tn;
@@ -111,10 +132,7 @@ function tiledKernel(v: Variant, split: boolean): Kernel {
     name: `matmul-tiled-${tileKey(v.tiles)}${v.transA ? '-ta' : ''}${v.transB ? '-tb' : ''}${v.vec4 ? '-vec4' : ''}${v.int8 ? '-int8' : ''}${split ? '-split' : ''}${v.float === 'f16' ? '-f16' : ''}`,
     read: v.int8 ? { a: el, b: 'u32', scale: 'f32' } : { a: el, b: el },
     write: { c: storage(out, v.vec4) },
-    params: {
-      M: 'u32', N: 'u32', K: 'u32', tiles_n: 'u32', tiles_m: 'u32', tiles: 'u32', splits: 'u32', chunk: 'u32',
-      batch_rank: 'u32', batch_shape: 'dims', a_strides: 'dims', b_strides: 'dims',
-    },
+    params: TILED_PARAMS,
     body: /* wgsl */ `
 ${LINEAR}${v.int8 ? INT8_WGSL : ''}
 var<workgroup> As: array<vec4f, ${(bk * bm) / 4}>; // As[k * ${bm / 4} + i] = op(A)[4i .. 4i+3, k] of the tile
@@ -123,15 +141,7 @@ var<workgroup> Bs: array<vec4f, ${(bk * bn) / 4}>; // Bs[k * ${bn / 4} + j] = op
 @compute @workgroup_size(${lx}, ${ly})
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
         @builtin(local_invocation_id) lid: vec3u, @builtin(local_invocation_index) lane: u32) {
-  let g = linear(wid, nwg, 1u);
-  if (g >= p.tiles * p.splits) { return; }
-  let split = g % p.splits;
-  let t = g / p.splits;
-  let n0 = (t % p.tiles_n) * ${bn}u;
-  let m0 = ((t / p.tiles_n) % p.tiles_m) * ${bm}u;
-  let batch = t / (p.tiles_n * p.tiles_m);
-  let a_base = strided(batch, p.batch_rank, p.batch_shape, p.a_strides);
-  let b_base = strided(batch, p.batch_rank, p.batch_shape, p.b_strides);
+${tileOfWorkgroup(bm, bn)}
   // leading dimensions of the stored matrices
   let lda = ${v.transA ? 'p.M' : 'p.K'};
   let ldb = ${v.transB ? 'p.K' : 'p.N'};
