@@ -1,6 +1,6 @@
 // What a result file says about where it came from: the engine's commit and the adapter's name.
 import { execFileSync } from 'node:child_process';
-import type { DeviceInfo } from '../src/device/device.js';
+import type { DeviceInfo } from '../src/device/adapter.js';
 
 /**
  * The engine's commit: git's, else BENCH_ENGINE_COMMIT (bench/gpu-session.sh sets it from the

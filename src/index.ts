@@ -1,6 +1,7 @@
 /// <reference types="@webgpu/types" preserve="true" />
 // Public API.
-export { initDevice, device, DeviceLostError, type Device, type DeviceInfo, type DeviceOptions, type MemoryStats } from './device/device.js';
+export { initDevice, device, DeviceLostError, type Device, type MemoryStats } from './device/device.js';
+export type { DeviceInfo, DeviceOptions } from './device/adapter.js';
 export { scope, keep } from './tensor/scope.js';
 export * from './autograd/index.js';
 export * from './ops/index.js';

@@ -15,7 +15,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { droppingAttention } from '../src/check/cases/nn.js';
 import { checkSample, FD_ELEMENTS, formatChecks, runChecks, seededRandom } from '../src/check/index.js';
 import { adamwStepRef } from '../src/check/reference/index.js';
-import { limitChoice } from '../src/device/device.js';
+import { limitChoice } from '../src/device/adapter.js';
 import { modelFromCheckpoint } from '../src/gpt/checkpoint.js';
 import type { GPT } from '../src/gpt/model.js';
 import { generate } from '../src/gpt/generate.js';

@@ -5,7 +5,7 @@
 // The fixed-size GPU kernels must fit WebGPU's default limits (a browser tab's: 256 invocations,
 // 16 KiB of workgroup memory), which every adapter grants.
 import { describe, expect, it } from 'vitest';
-import type { DeviceInfo, SubgroupMatrixConfig } from '../src/device/device.js';
+import type { DeviceInfo, SubgroupMatrixConfig } from '../src/device/adapter.js';
 import { detectProfile, SGM_SUBGROUPS, sgmWorkgroupBytes, TILES, type SgmElement } from '../src/kernels/profile.js';
 
 const config = (componentType: string, resultComponentType: string, M: number, N: number, K: number): SubgroupMatrixConfig => ({ componentType, resultComponentType, M, N, K });

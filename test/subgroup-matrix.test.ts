@@ -5,7 +5,7 @@
 // int8 kernel's too) cannot be checked here: the device-start self-check (self-check.test.ts)
 // checks them wherever the feature exists, and `gpt doctor --check` runs every op on it there.
 import { afterAll, describe, expect, it } from 'vitest';
-import type { DeviceInfo, SubgroupMatrixConfig } from '../src/device/device.js';
+import type { DeviceInfo, SubgroupMatrixConfig } from '../src/device/adapter.js';
 import { detectProfile, detectSubgroupMatrix, sgmWorkgroupBytes, type SubgroupMatrixTiling } from '../src/kernels/profile.js';
 import { subgroupMatrixKernel, type SubgroupMatrixVariant } from '../src/kernels/wgsl/matmul-subgroup-matrix.js';
 import type { Kernel } from '../src/kernels/kernel.js';

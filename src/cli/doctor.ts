@@ -1,6 +1,6 @@
 // `gpt doctor`: which WebGPU adapter the engine gets, with its features and key limits, or why
 // there is none and how to fix it.
-import { adapterInfo, describeAdapter, limitChoice, requestDevice, type DeviceInfo } from '../device/device.js';
+import { adapterInfo, describeAdapter, limitChoice, requestDevice, type DeviceInfo } from '../device/adapter.js';
 import { dawnToggles, envSetting, getPlatform } from '../device/platform.js';
 import { doctorCheck } from '../check/index.js';
 import { detectProfile, type KernelProfile } from '../kernels/profile.js';

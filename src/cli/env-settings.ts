@@ -1,7 +1,7 @@
 // The engine's environment settings, checked once as `gpt` starts, whatever the command: a bad value
 // is bad usage (exit 2, nothing done), named in one line, even for a command that never reads it
 // (`GPT_AUTOTUNE=2 gpt info`), rather than an error deep in a run, or none where nothing reads it.
-import { limitChoice } from '../device/device.js';
+import { limitChoice } from '../device/adapter.js';
 import { dawnToggles, envFlag, envSetting } from '../device/platform.js';
 import { envApiKey } from './api-key.js';
 

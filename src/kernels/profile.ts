@@ -73,7 +73,8 @@
 //                     adapter allows less (lavapipe: 16), so the windows GPUs bind run here too.
 // Fast paths are trusted once verified: at device start self-check.ts compares each one the
 // profile uses with the f32 kernel, and one that disagrees is turned off here (recordVerdict).
-import { device, type DeviceInfo, type SubgroupMatrixConfig } from '../device/device.js';
+import type { DeviceInfo, SubgroupMatrixConfig } from '../device/adapter.js';
+import { device } from '../device/device.js';
 
 export interface TileConfig {
   /** C tile of a workgroup: BM rows x BN columns; K step BK. */

@@ -2,7 +2,8 @@
 // through Playwright. Each call goes through the same code as the page's buttons and updates the
 // page, so a screenshot after a test run shows what it did.
 import type { CheckRow } from '../check/report.js';
-import type { DeviceInfo, MemoryStats } from '../device/device.js';
+import type { DeviceInfo } from '../device/adapter.js';
+import type { MemoryStats } from '../device/device.js';
 import type { ModelShape, ModelSummary, TrainSettings } from './session.js';
 
 export type ReadyState = { ok: true; adapter: DeviceInfo; checkpoint: ModelSummary | null } | { ok: false; error: string };

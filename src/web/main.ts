@@ -6,7 +6,8 @@
 // Long work (training, generation) awaits the GPU between steps and yields to the event loop, so
 // the page stays responsive; one piece of work runs at a time.
 import { runChecks } from '../check/report.js';
-import { device, initDevice, type DeviceInfo } from '../device/device.js';
+import type { DeviceInfo } from '../device/adapter.js';
+import { device, initDevice } from '../device/device.js';
 import type { HFModelSources } from '../gpt/hf/index.js';
 import { HUB_ENDPOINT } from '../gpt/hf/hub.js';
 import { autotuneSettled } from '../kernels/autotune.js';
