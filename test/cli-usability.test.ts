@@ -102,7 +102,7 @@ describe('flags', () => {
       }
     }
     const train = (await gpt('train', '--help')).out;
-    expect(train).toMatch(/ {2}--data {15}text file or URL to train on \(default: resuming, the run's own data \(else <out-dir>\/data\); fine-tuning \(--init-from DIR\), <out-dir>\/data if prepared, else the data DIR's checkpoint records \(an error where it records none\); a new model, <out-dir>\/data if prepared, else builtin:webdocs\)\n/);
+    expect(train).toMatch(/ {2}--data {15}text file, URL or prepared data directory to train on \(default: resuming, the run's own data \(else <out-dir>\/data\); fine-tuning \(--init-from DIR\), <out-dir>\/data if prepared, else the data DIR's checkpoint records \(an error where it records none\); a new model, <out-dir>\/data if prepared, else builtin:webdocs\)\n/);
     expect((await gpt('sample', '--help')).out).toMatch(/--start .* \(default: "\\n"\)\n/);
   });
 });

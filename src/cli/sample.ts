@@ -157,7 +157,7 @@ const EVAL_FLAGS: FlagSpec<typeof EVAL_DEFAULTS> = {
     config: `${CONFIG_DOC} train.py defaults (its eval_only = True)`,
     outDir: OUT_DIR_DOC,
     initFrom: INIT_FROM_DOC,
-    data: 'text file or URL to evaluate on (tokenized with the checkpoint tokenizer)',
+    data: 'text file, URL or prepared data directory to evaluate on (text is tokenized with the checkpoint tokenizer)',
     dataDir: "prepared data directory (`gpt prepare`'s, or nanoGPT's)",
     evalIters: TRAIN_DOCS.evalIters,
     batchSize: TRAIN_DOCS.batchSize,

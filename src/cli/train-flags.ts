@@ -58,7 +58,7 @@ export const TRAIN_FLAGS: FlagSpec<TrainFlags> = {
   ranges: { ...TRAIN_RANGES, vocabSize: BPE_VOCAB_SIZE, peakTflops: POSITIVE },
   choices: { tokenizer: TOKENIZERS, dtype: TRAIN_DTYPES },
   docs: {
-    data: 'text file or URL to train on',
+    data: 'text file, URL or prepared data directory to train on',
     dataDir: "directory written by `gpt prepare`, or nanoGPT's (train.bin + val.bin, with meta.pkl's characters or, with --tokenizer gpt2, GPT-2 ids)",
     outDir: 'where the checkpoint, log.jsonl and the lock go',
     config: "JSON file of settings (keys as flags: kebab-case, snake_case or camelCase), or nanoGPT's Python config (config/train_gpt2.py, also given bare), run over nanoGPT's train.py defaults",
