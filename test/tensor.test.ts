@@ -333,24 +333,64 @@ describe('bad input gets a clear error', () => {
 });
 
 describe('leaks are reported', () => {
-  it('a tensor garbage-collected without dispose() is reported, not silently freed', async () => {
+  /**
+   * The leak reports of the tensors whose ids `drop` returns (it makes them and drops them on the
+   * floor), one a line, after up to 10 collections. Only these reports are caught: the collections
+   * also collect what earlier tests leaked, and those reports must still reach the leak guard
+   * (test/setup-leaks.ts).
+   */
+  async function reportsOf(drop: () => number[]): Promise<string[]> {
     const gc = (globalThis as { gc?: () => void }).gc;
     expect(gc, 'tests run with --expose-gc').toBeDefined();
-    // only this tensor's report is caught: the collections below also collect what earlier tests
-    // leaked, and those reports must still reach the leak guard (test/setup-leaks.ts)
     const guard = console.warn;
-    let id = -1;
-    const mine = (args: unknown[]) => String(args[0]).includes(`(id ${id})`);
+    let ids: number[] = [];
+    const mine = (args: unknown[]) => ids.some((id) => String(args[0]).includes(`(id ${id})`));
     const warn = vi.spyOn(console, 'warn').mockImplementation((...args) => void (mine(args) || guard(...args)));
-    const before = device().memory().liveBytes;
-    id = (() => tensor([1, 2, 3, 4], [2, 2]).id)(); // dropped on the floor
-    for (let i = 0; i < 10 && !warn.mock.calls.some(mine); i++) {
-      gc!();
-      await new Promise((r) => setTimeout(r, 20));
+    try {
+      ids = drop();
+      for (let i = 0; i < 10 && warn.mock.calls.filter(mine).length < ids.length; i++) {
+        gc!();
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      return warn.mock.calls.filter(mine).map((c) => String(c[0]));
+    } finally {
+      warn.mockRestore();
     }
-    expect(warn.mock.calls.filter(mine).map((c) => String(c[0])).join('\n')).toMatch(/garbage-collected without dispose\(\): float32\[2, 2\] \(id \d+\)/);
+  }
+
+  it('a tensor garbage-collected without dispose() is reported, not silently freed', async () => {
+    const before = device().memory().liveBytes;
+    const reports = await reportsOf(() => [tensor([1, 2, 3, 4], [2, 2]).id]);
+    expect(reports.join('\n')).toMatch(/garbage-collected without dispose\(\): float32\[2, 2\] \(id \d+\)/);
     expect(device().memory().liveBytes).toBeGreaterThan(before); // reported, still held
-    warn.mockRestore();
+  });
+
+  it('every way a tensor reaches user code outside a scope: reported when dropped', async () => {
+    // each is a tensor no scope owns once made (or one a scope owns dropped with it), so nothing
+    // frees it but the caller; each report names it
+    let grad = -1;
+    let dropped: number[] = [];
+    const reports = await reportsOf(() => {
+      const a = tensor([1, 2]);
+      const opResult = a.add(a); // made inside the op's own guard scope, handed out to no scope
+      const returned = scope(() => tensor([3, 4, 5])); // an outermost scope's result
+      const kept = scope(() => keep(tensor([6])));
+      const w = tensor([1, 2, 3]).requiresGrad_();
+      const square = w.mul(w);
+      const loss = sum(square);
+      loss.backward(); // the leaf's .grad is owned by no scope
+      grad = w.grad!.id;
+      let inScope = -1;
+      // an async scope that never settles, dropped with what it made: its tensors are collected with it
+      void scope(async () => {
+        inScope = tensor([7, 8]).id;
+        await new Promise(() => {});
+      });
+      return (dropped = [a.id, opResult.id, returned.id, kept.id, w.id, square.id, loss.id, grad, inScope]);
+    });
+    const reported = reports.map((r) => Number(/\(id (\d+)\)/.exec(r)![1]));
+    expect(reported.sort((x, y) => x - y)).toEqual(dropped.sort((x, y) => x - y));
+    expect(reports.find((r) => r.includes(`(id ${grad})`))).toMatch(/: float32\[3\] \(id/);
   });
 
   it('GPT_LEAK_TRACE=1 adds where the leaked tensor was created', async () => {

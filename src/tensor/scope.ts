@@ -26,25 +26,43 @@ function innermost(from = context.get()): Scope | null {
 }
 
 /**
- * The key of the slot where a tracked object keeps the open scope that owns it (or null), so that a
- * scope lets go of one disposed before it ends (a property: a WeakMap made creating a tensor ~1.5x slower).
+ * The key of the slot where a tracked object keeps what the open scope that owns it owns (or null),
+ * so that a scope lets go of one disposed before it ends (a property: a WeakMap made creating a
+ * tensor ~1.5x slower). Its set, not the scope: what a scope made must not keep the scope alive
+ * (scopesLost below).
  */
 export const OWNER = Symbol('owner');
+
+/**
+ * The key of the method a tracked object has called when no scope owns it any more while it lives
+ * (made outside every scope, returned by the outermost one, kept, or owned by an object): from then
+ * on only what the caller holds can free it. A tensor owned by a scope is held by it, so it can be
+ * garbage-collected only with a scope lost unsettled, which hands its tensors this call first.
+ */
+export const UNOWNED = Symbol('unowned');
 
 /** Makes `s` (or no scope, for null) the owner of `t`. */
 function own(s: Scope | null, t: Disposable): void {
   const slot = t as Owned;
   if (slot[OWNER] === ENDED) return; // freed by its scope's end: it stays marked so
-  slot[OWNER]?.owned.delete(t);
+  slot[OWNER]?.delete(t);
   s?.owned.add(t);
-  slot[OWNER] = s;
+  slot[OWNER] = s && s.owned;
+  if (!s && !t.isDisposed) slot[UNOWNED]();
 }
 
-type Owned = Disposable & { [OWNER]?: Scope | null };
+type Owned = Disposable & { [OWNER]?: Set<Disposable> | null; [UNOWNED](): void };
 
 // The owner of what a scope freed at its end (not disposed by hand), for the use-after-dispose
 // error to say so: a mark in the owner slot, not a WeakSet (whose entry cost a tensor ~1 µs).
-const ENDED: Scope = { owned: new Set(), parent: null, closed: true };
+const ENDED = new Set<Disposable>();
+
+// An async scope whose callback never settles, garbage-collected with nothing left to settle it
+// (awaiting a promise nothing will resolve): what it owned would go with it unnoticed, so it is
+// handed to the caller as never owned, and reported as a leak when collected in turn.
+const scopesLost = new FinalizationRegistry<Set<Disposable>>((owned) => {
+  for (const t of owned) own(null, t);
+});
 
 /** Whether `t` was freed by the end of its scope (not disposed by hand). */
 export const freedByScope = (t: Disposable): boolean => (t as Owned)[OWNER] === ENDED;
@@ -52,9 +70,10 @@ export const freedByScope = (t: Disposable): boolean => (t as Owned)[OWNER] === 
 /** The key of a property every tracked object has (true), to recognise them in a scope's results. */
 export const SCOPED = Symbol('scoped');
 
-export function trackInScope(t: Disposable & { readonly [SCOPED]: true }): void {
+export function trackInScope(t: Disposable & { readonly [SCOPED]: true; [UNOWNED](): void }): void {
   const s = innermost();
   if (s) own(s, t);
+  else t[UNOWNED]();
 }
 
 /**
@@ -89,10 +108,15 @@ export function scope<R>(fn: () => R): R {
     throw e;
   }
   if (result instanceof Promise) {
+    scopesLost.register(opened, opened.owned, opened);
+    const settle = (r: unknown) => {
+      scopesLost.unregister(opened);
+      close(opened, r);
+    };
     return result.then(
-      (r) => (close(opened, r), r),
+      (r) => (settle(r), r),
       (e) => {
-        close(opened, undefined);
+        settle(undefined);
         throw e;
       },
     ) as R;

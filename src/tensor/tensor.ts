@@ -3,7 +3,7 @@
 // there (the tensor layer knows nothing of them, nor of autograd beyond an opaque `gradFn`).
 import { device } from '../device/device.js';
 import { envFlag } from '../device/platform.js';
-import { freedByScope, OWNER, SCOPED, trackInScope, untrack } from './scope.js';
+import { freedByScope, OWNER, SCOPED, trackInScope, UNOWNED, untrack } from './scope.js';
 import { formatShape, isShape, numel } from './shape.js';
 
 import type { FloatType } from '../kernels/kernel.js';
@@ -79,7 +79,9 @@ export class Storage {
 
 // what a leak report names, formatted only when one is made (tensors are created by the thousand a
 // step); GPT_LEAK_TRACE=1 adds where each tensor was created (a stack trace a tensor: slow), as a
-// string: an unformatted Error would hold its frames' receivers, the tensor among them
+// string: an unformatted Error would hold its frames' receivers, the tensor among them. Only tensors
+// no scope owns are registered (scope.ts's UNOWNED): a scope holds what it owns until it frees it,
+// and registering each of a step's intermediates cost about a tenth of its host time.
 let traceLeaks: boolean | undefined; // read at the first tensor: a bad value is its error, not an import's
 const leakReports = new FinalizationRegistry<{ dtype: DType; shape: readonly number[]; id: number; created?: string }>(({ dtype, shape, id, created }) => {
   const where = created ? `\n  created ${created.split('\n').slice(3).join('\n  ').trim()}` : ' (GPT_LEAK_TRACE=1 tells where it was created)';
@@ -110,16 +112,27 @@ export class Tensor {
 
   /** Marks tensors for the scopes (scope.ts), which find them among a scope's results. */
   readonly [SCOPED] = true;
-  /** The scope that owns it, scope.ts's (set before the constructor tracks it). */
+  /** What the scope that owns it owns, scope.ts's (set before the constructor tracks it). */
   [OWNER]: unknown = null;
+  /** Where it was created, with GPT_LEAK_TRACE=1, for its leak report. */
+  private readonly created: string | undefined;
+  /** Whether its leak report is registered (once no scope owns it). */
+  private leakWatched = false;
 
   constructor(storage: Storage, shape: readonly number[], readonly dtype: DType) {
-    const created = (traceLeaks ??= envFlag('GPT_LEAK_TRACE', false)) ? creationStack() : undefined; // first: a bad setting throws before the tensor is tracked
+    this.created = (traceLeaks ??= envFlag('GPT_LEAK_TRACE', false)) ? creationStack() : undefined; // first: a bad setting throws before the tensor is tracked
     this.storageRef = storage;
     this.shape = Object.isFrozen(shape) ? shape : Object.freeze([...shape]); // a tensor's shape is frozen: views share it
     this.size = numel(shape);
     trackInScope(this);
-    leakReports.register(this, { dtype, shape: this.shape, id: this.id, ...(created && { created }) }, this);
+  }
+
+  /** No scope owns it any more (scope.ts): only the caller can free it, so dropping it is reported. */
+  [UNOWNED](): void {
+    if (this.leakWatched) return;
+    this.leakWatched = true;
+    const { dtype, shape, id, created } = this;
+    leakReports.register(this, { dtype, shape, id, ...(created && { created }) }, this);
   }
 
   /** Allocates an uninitialised tensor. `label` names the buffer in GPU error messages. */
@@ -223,7 +236,7 @@ export class Tensor {
     this.storageRef.releaseRef();
     this.storageRef = null;
     untrack(this);
-    leakReports.unregister(this);
+    if (this.leakWatched) leakReports.unregister(this);
     this.gradFn?.drop();
     this.gradFn = null;
     this.grad?.dispose();
