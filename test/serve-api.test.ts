@@ -299,6 +299,19 @@ describe('refusals, as OpenAI sends them: a status and { error: { message (one l
     expect(raw).toContain(tooLarge);
   });
 
+  it('a body nested past the stack: 400 showing its first characters (JSON.stringify of the value shown overflowed the stack: a 500)', async () => {
+    const arrays = `${'['.repeat(200_000)}${']'.repeat(200_000)}`;
+    const deepArrays = `${'['.repeat(57)}...`;
+    await refused(await post(arrays), 400, null, `the body must be a JSON object of completion fields, got ${deepArrays}`);
+    await refused(await post(`{"prompt": ${arrays}}`), 400, 'prompt', `prompt[0] must be a non-empty string (token-id prompts are not taken), got ${deepArrays}`);
+    await refused(await post(`{"prompt": "to", "stop": ${arrays}}`), 400, 'stop', `stop must be a non-empty string or an array of up to 4 of them, got ${deepArrays}`);
+    await refused(await post(`{"prompt": "to", "max_tokens": ${arrays}}`), 400, 'max_tokens', `max_tokens must be an integer >= 1, got ${deepArrays}`);
+    const objects = `${'{"a":'.repeat(100_000)}1${'}'.repeat(100_000)}`; // 700 kB
+    await refused(await post(`{"prompt": "to", "logit_bias": ${objects}}`), 400, 'logit_bias', `logit_bias must be null or {} (no biases are applied), got ${objects.slice(0, 57)}...`);
+    // wide, not deep: as JSON spells it, cut
+    await refused(await post({ prompt: 'to', stop: new Array(100_000).fill('ab') }), 400, 'stop', `stop must be a non-empty string or an array of up to 4 of them, got ${JSON.stringify(new Array(20).fill('ab')).slice(0, 57)}...`);
+  });
+
   it("a page of another origin cannot use it: no JSON without a preflight (refused), no Origin but the server's", async () => {
     await refused(await post('{"prompt": "to"}', { 'Content-Type': 'text/plain' }), 415, null, `Content-Type must be application/json (curl: -H 'Content-Type: application/json'), got "text/plain"`, 'unsupported_media_type');
     for (const origin of ['http://evil.example', 'null', `https://${new URL(server.url).host}`]) {

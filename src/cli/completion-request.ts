@@ -63,11 +63,26 @@ const NEUTRAL: Record<string, { ok: (v: unknown) => boolean; allowed: string }> 
 };
 const FIELDS = ['model', 'prompt', ...Object.keys(NUMBERS), 'seed', 'stop', ...BOOLEANS, 'stream_options', ...Object.keys(NEUTRAL)];
 
-/** A value as JSON spells it (value-ranges' show), cut short: for messages. */
+/** The most characters of a value a message shows. */
+const SHOWN = 60;
+
+/** A value (parsed JSON) as JSON spells it (value-ranges' show), cut short: for messages. */
 export const shown = (v: unknown): string => {
-  const json = show(v);
-  return json.length > 60 ? `${json.slice(0, 57)}...` : json;
+  const json = show(outline(v, SHOWN));
+  return json.length > SHOWN ? `${json.slice(0, SHOWN - 3)}...` : json;
 };
+
+/**
+ * `v` without what its first `chars` characters of JSON cannot reach: arrays and objects nested
+ * deeper (null in their place) and entries past the first `chars`. JSON.stringify recurses a level at
+ * a time, and a 1 MiB body nests 500,000 deep, past the stack (a 500 where a 400 was due).
+ */
+function outline(v: unknown, chars: number): unknown {
+  if (typeof v !== 'object' || v === null) return v;
+  if (chars === 0) return null;
+  if (Array.isArray(v)) return v.slice(0, chars).map((x) => outline(x, chars - 1));
+  return Object.fromEntries(Object.entries(v).slice(0, chars).map(([k, x]) => [k, outline(x, chars - 1)]));
+}
 
 const refuse = (param: string | null, message: string) => new ApiError(400, message, param);
 
