@@ -201,6 +201,14 @@ describe('POST /v1/completions', () => {
     expect(new Set(unseeded.map((r) => r.choices[0]!.text)).size).toBeGreaterThan(1);
   });
 
+  it("without a seed, each prompt of a batch draws its own (OpenAI's: each is a request of its own), so a prompt given twice gives two samples; with one, the same text", async () => {
+    const twice = { prompt: ['to be', 'to be'], n: 2, ...SETTINGS };
+    const texts = (await complete(twice)).choices.map((c) => c.text);
+    expect(new Set(texts).size, texts.join(' | ')).toBe(4);
+    const seeded = (await complete({ ...twice, seed: 4 })).choices.map((c) => c.text);
+    expect(seeded.slice(2), 'choice p * n + i draws with seed + i').toEqual(seeded.slice(0, 2));
+  });
+
   it('serves requests one generation at a time, in turn: one waits while another generates; concurrent ones give what each gives alone', async () => {
     const first = new AbortController();
     const long = await post({ prompt: 'to', max_tokens: 1_000_000, stream: true }, {}, '/v1/completions', first.signal);

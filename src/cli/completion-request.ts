@@ -31,8 +31,8 @@ export interface CompletionRequest {
   /** 0: off. */
   topK: number;
   n: number;
-  /** Choice i of a prompt draws with seed + i (`gpt sample --num-samples`' seeds). */
-  seed: number;
+  /** Prompt p's choice i draws with seeds[p] + i (`gpt sample --num-samples`' seeds). */
+  seeds: number[];
   stop: string[];
   stream: boolean;
   includeUsage: boolean;
@@ -109,14 +109,15 @@ export function parseCompletionRequest(body: unknown, modelId: string): Completi
   };
   const n = number('n');
   const stream = flag('stream');
+  const prompts = promptsOf(body.prompt);
   return {
-    prompts: promptsOf(body.prompt),
+    prompts,
     maxTokens: number('max_tokens'),
     temperature: number('temperature'),
     topP: number('top_p'),
     topK: Math.max(0, number('top_k')),
     n,
-    seed: seedOf(body.seed, n),
+    seeds: seedsOf(body.seed, n, prompts.length),
     stop: stopsOf(body.stop),
     stream,
     includeUsage: includeUsageOf(body.stream_options, stream),
@@ -136,12 +137,16 @@ function promptsOf(prompt: unknown): string[] {
   return prompts as string[];
 }
 
-/** The seed given, or a random one (OpenAI's: without a seed, each request draws anew); choice n - 1 draws with seed + n - 1. */
-function seedOf(seed: unknown, n: number): number {
-  if (seed === undefined || seed === null) return randomInt(2 ** 47);
+/**
+ * Each prompt's seed: the one given, or a random one each (OpenAI's: without a seed, each request
+ * draws anew, and each prompt of a batch as a request of its own: a prompt sent twice gives two
+ * samples); choice n - 1 draws with seed + n - 1.
+ */
+function seedsOf(seed: unknown, n: number, prompts: number): number[] {
+  if (seed === undefined || seed === null) return Array.from({ length: prompts }, () => randomInt(2 ** 47));
   const problem = rangeProblem('seed', seed, { int: true, min: 0, max: Number.MAX_SAFE_INTEGER - (n - 1) }, shown(seed));
   if (problem) throw refuse('seed', n > 1 ? `${problem} (choice i draws with seed + i)` : problem);
-  return seed as number;
+  return new Array<number>(prompts).fill(seed as number);
 }
 
 function stopsOf(stop: unknown): string[] {

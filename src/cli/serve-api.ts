@@ -85,7 +85,7 @@ export async function openCompletionsApi({ checkpoint, modelId, dtype, apiKey }:
   const generate = async (res: ServerResponse, r: CompletionRequest, ids: Int32Array[], gone: () => boolean): Promise<number> => {
     const head = { id: `cmpl-${randomUUID()}`, object: 'text_completion', created: Math.floor(Date.now() / 1000), model: modelId };
     const choices = r.prompts.flatMap((prompt, p) =>
-      Array.from({ length: r.n }, (_, i) => ({ index: p * r.n + i, prompt, ids: ids[p]!, text: new CompletionText(tokenizer, r.stop, r.ignoreEos ? undefined : endToken) })),
+      Array.from({ length: r.n }, (_, i) => ({ index: p * r.n + i, prompt, ids: ids[p]!, seed: r.seeds[p]! + i, text: new CompletionText(tokenizer, r.stop, r.ignoreEos ? undefined : endToken) })),
     );
     const chunk = (index: number, text: string, finish: string | null) => {
       const body = { ...head, choices: [{ text, index, logprobs: null, finish_reason: finish }], ...(r.includeUsage && { usage: null }) };
@@ -100,7 +100,7 @@ export async function openCompletionsApi({ checkpoint, modelId, dtype, apiKey }:
       temperature: r.temperature,
       topK: r.topK,
       topP: r.topP,
-      seed: choices.map((c) => r.seed + (c.index % r.n)),
+      seed: choices.map((c) => c.seed),
       stopAfter: (k: number, id: number) => choices[k]!.text.take(id),
     };
     try {
