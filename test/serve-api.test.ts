@@ -270,6 +270,8 @@ describe('refusals, as OpenAI sends them: a status and { error: { message (one l
       [{ prompt: ['to', ''] }, 'prompt', 'prompt[1] must be a non-empty string (token-id prompts are not taken), got ""'],
       [{ messages: [] }, 'messages', "unknown field 'messages': the fields served are model, prompt, max_tokens, temperature, top_p, top_k, n, seed, stop, stream, echo, ignore_eos, stream_options, logprobs, best_of, presence_penalty, frequency_penalty, logit_bias, suffix, user"],
       [{ logprobs: 5 }, 'logprobs', 'logprobs must be null (log probabilities are not returned), got 5'],
+      // OpenAI and vLLM answer logprobs 0 with the drawn tokens' log probabilities: not neutral
+      [{ logprobs: 0 }, 'logprobs', 'logprobs must be null (log probabilities are not returned), got 0'],
       [{ best_of: 2 }, 'best_of', 'best_of must be 1 or null (each choice is one sample), got 2'],
       [{ presence_penalty: 0.5 }, 'presence_penalty', 'presence_penalty must be 0 or null (no penalties are applied), got 0.5'],
       [{ logit_bias: { 3: 10 } }, 'logit_bias', 'logit_bias must be null or {} (no biases are applied), got {"3":10}'],

@@ -53,7 +53,7 @@ const NUMBERS: Record<string, Range & { default: number; note?: string }> = {
 const BOOLEANS = ['stream', 'echo', 'ignore_eos'] as const;
 /** OpenAI's fields this server has no use for, each taken at its neutral value only. */
 const NEUTRAL: Record<string, { ok: (v: unknown) => boolean; allowed: string }> = {
-  logprobs: { ok: (v) => v === null || v === 0, allowed: 'null (log probabilities are not returned)' },
+  logprobs: { ok: (v) => v === null, allowed: 'null (log probabilities are not returned)' }, // 0 asks for the drawn tokens' (OpenAI, vLLM)
   best_of: { ok: (v) => v === null || v === 1, allowed: '1 or null (each choice is one sample)' },
   presence_penalty: { ok: (v) => v === null || v === 0, allowed: '0 or null (no penalties are applied)' },
   frequency_penalty: { ok: (v) => v === null || v === 0, allowed: '0 or null (no penalties are applied)' },
