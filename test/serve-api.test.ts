@@ -459,6 +459,18 @@ describe('a client that leaves, and GPU memory', () => {
     expect(device().memory().liveBytes).toBe(live);
   });
 
+  it('a client that leaves while sending its body is logged as gone (499), not as a failure of the server (500, on stderr)', async () => {
+    logged.length = 0;
+    const { hostname, port, host } = new URL(server.url);
+    const socket = connect(Number(port), hostname);
+    await new Promise((r) => socket.once('connect', r));
+    socket.write(`POST /v1/completions HTTP/1.1\r\nHost: ${host}\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"prompt": "to`);
+    await new Promise((r) => setTimeout(r, 500)); // its head read, the rest of its body awaited
+    socket.destroy();
+    await loggedLines(1);
+    expect(logged).toEqual(['499 POST /v1/completions']);
+  });
+
   it('GPU live bytes stay flat over many requests of every kind', async () => {
     const bodies: Record<string, unknown>[] = [
       { prompt: 'to', max_tokens: 5 },

@@ -145,7 +145,9 @@ export async function openCompletionsApi({ checkpoint, modelId, dtype, apiKey }:
     if (type !== 'application/json') {
       throw new ApiError(415, `Content-Type must be application/json (curl: -H 'Content-Type: application/json'), got ${type ? shown(type) : 'none'}`, null, 'unsupported_media_type');
     }
-    const r = parseCompletionRequest(parseJson(await readBody(req)), modelId);
+    const body = await readBody(req);
+    if (body === null) return CLIENT_GONE;
+    const r = parseCompletionRequest(parseJson(body), modelId);
     const ids = encode(r);
     checkFits(r, ids);
     return inTurn(() => (left ? Promise.resolve(CLIENT_GONE) : generate(res, r, ids, () => left)));
@@ -204,16 +206,21 @@ function checkSameOrigin(req: IncomingMessage, hosts: ReadonlySet<string>): void
   }
 }
 
-/** The request's body as text, at most MAX_BODY_BYTES. */
-async function readBody(req: IncomingMessage): Promise<string> {
+/** The request's body as text, at most MAX_BODY_BYTES; null when its client left before sending all of it. */
+async function readBody(req: IncomingMessage): Promise<string | null> {
   const tooLarge = () => new ApiError(413, `the request body is over ${MAX_BODY_BYTES} bytes, the most this server reads`, null, 'request_too_large');
   if (Number(req.headers['content-length']) > MAX_BODY_BYTES) throw tooLarge();
   const parts: Buffer[] = [];
   let size = 0;
-  for await (const part of req as AsyncIterable<Buffer>) {
-    size += part.length;
-    if (size > MAX_BODY_BYTES) throw tooLarge();
-    parts.push(part);
+  try {
+    for await (const part of req as AsyncIterable<Buffer>) {
+      size += part.length;
+      if (size > MAX_BODY_BYTES) throw tooLarge();
+      parts.push(part);
+    }
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ECONNRESET') return null; // Node's 'aborted': the client, not the server, failed
+    throw e;
   }
   return Buffer.concat(parts).toString('utf8');
 }
