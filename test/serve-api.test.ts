@@ -322,6 +322,13 @@ describe('refusals, as OpenAI sends them: a status and { error: { message (one l
     await refused(await post({ prompt: 'to', stop: new Array(100_000).fill('ab') }), 400, 'stop', `stop must be a non-empty string or an array of up to 4 of them, got ${JSON.stringify(new Array(20).fill('ab')).slice(0, 57)}...`);
   });
 
+  it("a body that is not UTF-8 (JSON's encoding) is refused, not read with U+FFFD for its bad bytes; a byte-order mark is skipped", async () => {
+    const bytes = Buffer.concat([Buffer.from('{"prompt": "to'), Buffer.from([0xff]), Buffer.from('", "max_tokens": 1}')]);
+    const res = await fetch(new URL('/v1/completions', server.url), { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: bytes });
+    await refused(res, 400, null, "the body is not valid JSON: its bytes are not UTF-8 text, JSON's encoding");
+    expect((await post('\ufeff{"prompt": "to", "max_tokens": 1}')).status).toBe(200);
+  });
+
   it("a page of another origin cannot use it: no JSON without a preflight (refused), no Origin but the server's", async () => {
     await refused(await post('{"prompt": "to"}', { 'Content-Type': 'text/plain' }), 415, null, `Content-Type must be application/json (curl: -H 'Content-Type: application/json'), got "text/plain"`, 'unsupported_media_type');
     for (const origin of ['http://evil.example', 'null', `https://${new URL(server.url).host}`]) {

@@ -222,7 +222,12 @@ async function readBody(req: IncomingMessage): Promise<string | null> {
     if ((e as NodeJS.ErrnoException).code === 'ECONNRESET') return null; // Node's 'aborted': the client, not the server, failed
     throw e;
   }
-  return Buffer.concat(parts).toString('utf8');
+  try {
+    // JSON's encoding, a byte-order mark skipped: bytes read as U+FFFD would change the prompt unseen
+    return new TextDecoder('utf-8', { fatal: true }).decode(Buffer.concat(parts));
+  } catch {
+    throw new ApiError(400, "the body is not valid JSON: its bytes are not UTF-8 text, JSON's encoding");
+  }
 }
 
 /** A path segment decoded, or as it is where its escapes are malformed (%E0). */
