@@ -466,6 +466,39 @@ describe('a client that leaves, and GPU memory', () => {
     expect(device().memory().liveBytes).toBe(live);
   });
 
+  it('a streaming client that does not read holds its generation until it reads (its answer is not buffered ahead without bound); one that leaves meanwhile is gone', async () => {
+    await complete({ prompt: 'to', max_tokens: 2 }); // kernels compiled
+    const live = device().memory().liveBytes;
+    // 105 kB echoed by each of 128 choices at once: 13 MB, past what the sockets buffer
+    const body = JSON.stringify({ prompt: 'to be, or not to be: '.repeat(5000), n: 128, echo: true, stream: true, max_tokens: 3, seed: 1 });
+    const { hostname, port, host } = new URL(server.url);
+    const notReading = async () => {
+      const socket = connect(Number(port), hostname);
+      await new Promise((r) => socket.once('connect', r));
+      socket.pause();
+      socket.write(`POST /v1/completions HTTP/1.1\r\nHost: ${host}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+      return socket;
+    };
+    logged.length = 0;
+    const slow = await notReading();
+    await new Promise((r) => setTimeout(r, 3000)); // its 3 tokens take well under a second
+    expect(logged, 'its generation waits for it').toEqual([]);
+    let answer = '';
+    slow.on('data', (d: Buffer) => (answer += d.toString('latin1'))).resume();
+    await new Promise((r) => slow.once('close', r));
+    expect(answer).toMatch(/^HTTP\/1.1 200 [^]*data: \[DONE\]\r?\n\r?\n/);
+    expect(logged).toEqual(['200 POST /v1/completions']);
+    const gone = await notReading();
+    await new Promise((r) => setTimeout(r, 1000));
+    gone.destroy();
+    await loggedLines(2);
+    expect(logged[1]).toBe('499 POST /v1/completions');
+    const t0 = performance.now();
+    await complete({ prompt: 'to', max_tokens: 2 });
+    expect(performance.now() - t0, 'nothing else is generating').toBeLessThan(10_000);
+    expect(device().memory().liveBytes).toBe(live);
+  });
+
   it('a client that leaves while sending its body is logged as gone (499), not as a failure of the server (500, on stderr)', async () => {
     logged.length = 0;
     const { hostname, port, host } = new URL(server.url);

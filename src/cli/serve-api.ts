@@ -108,6 +108,7 @@ export async function openCompletionsApi({ checkpoint, modelId, dtype, apiKey }:
         computeDtype,
         async () => {
           for await (const step of generateBatch(model, choices.map((c) => c.ids), options)) {
+            if (r.stream) await drained(res, gone); // a client that reads slowly holds its generation: its answer is not buffered ahead without bound
             if (gone()) return; // leaving the loop ends the generator: its rows are freed
             step.forEach((id, k) => {
               const { index, text } = choices[k]!;
@@ -228,6 +229,18 @@ async function readBody(req: IncomingMessage): Promise<string | null> {
   } catch {
     throw new ApiError(400, "the body is not valid JSON: its bytes are not UTF-8 text, JSON's encoding");
   }
+}
+
+/** Resolves once `res` has sent what it buffered past its high-water mark, or its client is gone; at once where it is not past it. */
+async function drained(res: ServerResponse, gone: () => boolean): Promise<void> {
+  if (!res.writableNeedDrain || gone()) return;
+  await new Promise<void>((done) => {
+    const settle = () => {
+      res.off('drain', settle).off('close', settle);
+      done();
+    };
+    res.on('drain', settle).on('close', settle);
+  });
 }
 
 /** A path segment decoded, or as it is where its escapes are malformed (%E0). */
