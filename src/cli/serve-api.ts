@@ -4,7 +4,8 @@
 // generates as `gpt sample` does (generateBatch; choice i of a prompt draws with seed + i), so that a
 // seed and settings give `gpt sample`'s text; a prompt longer than the block is cropped to its last
 // block-size tokens, as there. One generation runs at a time: requests wait their turn in arrival
-// order, and one whose client is gone stops at its next token (or never starts).
+// order, one whose client is gone stops at its next token (or never starts), and one whose client
+// reads its stream slowly waits for it.
 // serve.ts checks the Host header first (DNS rebinding). A page of another origin could still send a
 // "simple" request with the browser's own Host; so a POST must carry JSON (which a browser sends
 // cross-origin only after a preflight, OPTIONS, which is refused: no CORS headers are ever sent)
