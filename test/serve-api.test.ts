@@ -201,6 +201,14 @@ describe('POST /v1/completions', () => {
     expect(new Set(unseeded.map((r) => r.choices[0]!.text)).size).toBeGreaterThan(1);
   });
 
+  it("without a seed, each prompt of a batch draws its own (OpenAI's: each is a request of its own), so a prompt given twice gives two samples; with one, the same text", async () => {
+    const twice = { prompt: ['to be', 'to be'], n: 2, ...SETTINGS };
+    const texts = (await complete(twice)).choices.map((c) => c.text);
+    expect(new Set(texts).size, texts.join(' | ')).toBe(4);
+    const seeded = (await complete({ ...twice, seed: 4 })).choices.map((c) => c.text);
+    expect(seeded.slice(2), 'choice p * n + i draws with seed + i').toEqual(seeded.slice(0, 2));
+  });
+
   it('serves requests one generation at a time, in turn: one waits while another generates; concurrent ones give what each gives alone', async () => {
     const first = new AbortController();
     const long = await post({ prompt: 'to', max_tokens: 1_000_000, stream: true }, {}, '/v1/completions', first.signal);
@@ -262,6 +270,8 @@ describe('refusals, as OpenAI sends them: a status and { error: { message (one l
       [{ prompt: ['to', ''] }, 'prompt', 'prompt[1] must be a non-empty string (token-id prompts are not taken), got ""'],
       [{ messages: [] }, 'messages', "unknown field 'messages': the fields served are model, prompt, max_tokens, temperature, top_p, top_k, n, seed, stop, stream, echo, ignore_eos, stream_options, logprobs, best_of, presence_penalty, frequency_penalty, logit_bias, suffix, user"],
       [{ logprobs: 5 }, 'logprobs', 'logprobs must be null (log probabilities are not returned), got 5'],
+      // OpenAI and vLLM answer logprobs 0 with the drawn tokens' log probabilities: not neutral
+      [{ logprobs: 0 }, 'logprobs', 'logprobs must be null (log probabilities are not returned), got 0'],
       [{ best_of: 2 }, 'best_of', 'best_of must be 1 or null (each choice is one sample), got 2'],
       [{ presence_penalty: 0.5 }, 'presence_penalty', 'presence_penalty must be 0 or null (no penalties are applied), got 0.5'],
       [{ logit_bias: { 3: 10 } }, 'logit_bias', 'logit_bias must be null or {} (no biases are applied), got {"3":10}'],
@@ -297,6 +307,26 @@ describe('refusals, as OpenAI sends them: a status and { error: { message (one l
     const raw = await rawExchange(`POST /v1/completions HTTP/1.1\r\nHost: ${new URL(server.url).host}\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n`, 'x'.repeat(MAX_BODY_BYTES + 10));
     expect(raw).toMatch(/^HTTP\/1.1 413 /);
     expect(raw).toContain(tooLarge);
+  });
+
+  it('a body nested past the stack: 400 showing its first characters (JSON.stringify of the value shown overflowed the stack: a 500)', async () => {
+    const arrays = `${'['.repeat(200_000)}${']'.repeat(200_000)}`;
+    const deepArrays = `${'['.repeat(57)}...`;
+    await refused(await post(arrays), 400, null, `the body must be a JSON object of completion fields, got ${deepArrays}`);
+    await refused(await post(`{"prompt": ${arrays}}`), 400, 'prompt', `prompt[0] must be a non-empty string (token-id prompts are not taken), got ${deepArrays}`);
+    await refused(await post(`{"prompt": "to", "stop": ${arrays}}`), 400, 'stop', `stop must be a non-empty string or an array of up to 4 of them, got ${deepArrays}`);
+    await refused(await post(`{"prompt": "to", "max_tokens": ${arrays}}`), 400, 'max_tokens', `max_tokens must be an integer >= 1, got ${deepArrays}`);
+    const objects = `${'{"a":'.repeat(100_000)}1${'}'.repeat(100_000)}`; // 700 kB
+    await refused(await post(`{"prompt": "to", "logit_bias": ${objects}}`), 400, 'logit_bias', `logit_bias must be null or {} (no biases are applied), got ${objects.slice(0, 57)}...`);
+    // wide, not deep: as JSON spells it, cut
+    await refused(await post({ prompt: 'to', stop: new Array(100_000).fill('ab') }), 400, 'stop', `stop must be a non-empty string or an array of up to 4 of them, got ${JSON.stringify(new Array(20).fill('ab')).slice(0, 57)}...`);
+  });
+
+  it("a body that is not UTF-8 (JSON's encoding) is refused, not read with U+FFFD for its bad bytes; a byte-order mark is skipped", async () => {
+    const bytes = Buffer.concat([Buffer.from('{"prompt": "to'), Buffer.from([0xff]), Buffer.from('", "max_tokens": 1}')]);
+    const res = await fetch(new URL('/v1/completions', server.url), { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: bytes });
+    await refused(res, 400, null, "the body is not valid JSON: its bytes are not UTF-8 text, JSON's encoding");
+    expect((await post('\ufeff{"prompt": "to", "max_tokens": 1}')).status).toBe(200);
   });
 
   it("a page of another origin cannot use it: no JSON without a preflight (refused), no Origin but the server's", async () => {
@@ -434,6 +464,51 @@ describe('a client that leaves, and GPU memory', () => {
     await complete({ prompt: 'to', max_tokens: 2 });
     expect(performance.now() - t0, 'nothing else is generating').toBeLessThan(10_000);
     expect(device().memory().liveBytes).toBe(live);
+  });
+
+  it('a streaming client that does not read holds its generation until it reads (its answer is not buffered ahead without bound); one that leaves meanwhile is gone', async () => {
+    await complete({ prompt: 'to', max_tokens: 2 }); // kernels compiled
+    const live = device().memory().liveBytes;
+    // 105 kB echoed by each of 128 choices at once: 13 MB, past what the sockets buffer
+    const body = JSON.stringify({ prompt: 'to be, or not to be: '.repeat(5000), n: 128, echo: true, stream: true, max_tokens: 3, seed: 1 });
+    const { hostname, port, host } = new URL(server.url);
+    const notReading = async () => {
+      const socket = connect(Number(port), hostname);
+      await new Promise((r) => socket.once('connect', r));
+      socket.pause();
+      socket.write(`POST /v1/completions HTTP/1.1\r\nHost: ${host}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+      return socket;
+    };
+    logged.length = 0;
+    const slow = await notReading();
+    await new Promise((r) => setTimeout(r, 3000)); // its 3 tokens take well under a second
+    expect(logged, 'its generation waits for it').toEqual([]);
+    let answer = '';
+    slow.on('data', (d: Buffer) => (answer += d.toString('latin1'))).resume();
+    await new Promise((r) => slow.once('close', r));
+    expect(answer).toMatch(/^HTTP\/1.1 200 [^]*data: \[DONE\]\r?\n\r?\n/);
+    expect(logged).toEqual(['200 POST /v1/completions']);
+    const gone = await notReading();
+    await new Promise((r) => setTimeout(r, 1000));
+    gone.destroy();
+    await loggedLines(2);
+    expect(logged[1]).toBe('499 POST /v1/completions');
+    const t0 = performance.now();
+    await complete({ prompt: 'to', max_tokens: 2 });
+    expect(performance.now() - t0, 'nothing else is generating').toBeLessThan(10_000);
+    expect(device().memory().liveBytes).toBe(live);
+  });
+
+  it('a client that leaves while sending its body is logged as gone (499), not as a failure of the server (500, on stderr)', async () => {
+    logged.length = 0;
+    const { hostname, port, host } = new URL(server.url);
+    const socket = connect(Number(port), hostname);
+    await new Promise((r) => socket.once('connect', r));
+    socket.write(`POST /v1/completions HTTP/1.1\r\nHost: ${host}\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"prompt": "to`);
+    await new Promise((r) => setTimeout(r, 500)); // its head read, the rest of its body awaited
+    socket.destroy();
+    await loggedLines(1);
+    expect(logged).toEqual(['499 POST /v1/completions']);
   });
 
   it('GPU live bytes stay flat over many requests of every kind', async () => {

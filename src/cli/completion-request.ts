@@ -31,8 +31,8 @@ export interface CompletionRequest {
   /** 0: off. */
   topK: number;
   n: number;
-  /** Choice i of a prompt draws with seed + i (`gpt sample --num-samples`' seeds). */
-  seed: number;
+  /** Prompt p's choice i draws with seeds[p] + i (`gpt sample --num-samples`' seeds). */
+  seeds: number[];
   stop: string[];
   stream: boolean;
   includeUsage: boolean;
@@ -53,7 +53,7 @@ const NUMBERS: Record<string, Range & { default: number; note?: string }> = {
 const BOOLEANS = ['stream', 'echo', 'ignore_eos'] as const;
 /** OpenAI's fields this server has no use for, each taken at its neutral value only. */
 const NEUTRAL: Record<string, { ok: (v: unknown) => boolean; allowed: string }> = {
-  logprobs: { ok: (v) => v === null || v === 0, allowed: 'null (log probabilities are not returned)' },
+  logprobs: { ok: (v) => v === null, allowed: 'null (log probabilities are not returned)' }, // 0 asks for the drawn tokens' (OpenAI, vLLM)
   best_of: { ok: (v) => v === null || v === 1, allowed: '1 or null (each choice is one sample)' },
   presence_penalty: { ok: (v) => v === null || v === 0, allowed: '0 or null (no penalties are applied)' },
   frequency_penalty: { ok: (v) => v === null || v === 0, allowed: '0 or null (no penalties are applied)' },
@@ -63,11 +63,26 @@ const NEUTRAL: Record<string, { ok: (v: unknown) => boolean; allowed: string }> 
 };
 const FIELDS = ['model', 'prompt', ...Object.keys(NUMBERS), 'seed', 'stop', ...BOOLEANS, 'stream_options', ...Object.keys(NEUTRAL)];
 
-/** A value as JSON spells it (value-ranges' show), cut short: for messages. */
+/** The most characters of a value a message shows. */
+const SHOWN = 60;
+
+/** A value (parsed JSON) as JSON spells it (value-ranges' show), cut short: for messages. */
 export const shown = (v: unknown): string => {
-  const json = show(v);
-  return json.length > 60 ? `${json.slice(0, 57)}...` : json;
+  const json = show(outline(v, SHOWN));
+  return json.length > SHOWN ? `${json.slice(0, SHOWN - 3)}...` : json;
 };
+
+/**
+ * `v` without what its first `chars` characters of JSON cannot reach: arrays and objects nested
+ * deeper (null in their place) and entries past the first `chars`. JSON.stringify recurses a level at
+ * a time, and a 1 MiB body nests 500,000 deep, past the stack (a 500 where a 400 was due).
+ */
+function outline(v: unknown, chars: number): unknown {
+  if (typeof v !== 'object' || v === null) return v;
+  if (chars === 0) return null;
+  if (Array.isArray(v)) return v.slice(0, chars).map((x) => outline(x, chars - 1));
+  return Object.fromEntries(Object.entries(v).slice(0, chars).map(([k, x]) => [k, outline(x, chars - 1)]));
+}
 
 const refuse = (param: string | null, message: string) => new ApiError(400, message, param);
 
@@ -94,14 +109,15 @@ export function parseCompletionRequest(body: unknown, modelId: string): Completi
   };
   const n = number('n');
   const stream = flag('stream');
+  const prompts = promptsOf(body.prompt);
   return {
-    prompts: promptsOf(body.prompt),
+    prompts,
     maxTokens: number('max_tokens'),
     temperature: number('temperature'),
     topP: number('top_p'),
     topK: Math.max(0, number('top_k')),
     n,
-    seed: seedOf(body.seed, n),
+    seeds: seedsOf(body.seed, n, prompts.length),
     stop: stopsOf(body.stop),
     stream,
     includeUsage: includeUsageOf(body.stream_options, stream),
@@ -121,12 +137,16 @@ function promptsOf(prompt: unknown): string[] {
   return prompts as string[];
 }
 
-/** The seed given, or a random one (OpenAI's: without a seed, each request draws anew); choice n - 1 draws with seed + n - 1. */
-function seedOf(seed: unknown, n: number): number {
-  if (seed === undefined || seed === null) return randomInt(2 ** 47);
+/**
+ * Each prompt's seed: the one given, or a random one each (OpenAI's: without a seed, each request
+ * draws anew, and each prompt of a batch as a request of its own: a prompt sent twice gives two
+ * samples); choice n - 1 draws with seed + n - 1.
+ */
+function seedsOf(seed: unknown, n: number, prompts: number): number[] {
+  if (seed === undefined || seed === null) return Array.from({ length: prompts }, () => randomInt(2 ** 47));
   const problem = rangeProblem('seed', seed, { int: true, min: 0, max: Number.MAX_SAFE_INTEGER - (n - 1) }, shown(seed));
   if (problem) throw refuse('seed', n > 1 ? `${problem} (choice i draws with seed + i)` : problem);
-  return seed as number;
+  return new Array<number>(prompts).fill(seed as number);
 }
 
 function stopsOf(stop: unknown): string[] {

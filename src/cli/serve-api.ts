@@ -4,7 +4,8 @@
 // generates as `gpt sample` does (generateBatch; choice i of a prompt draws with seed + i), so that a
 // seed and settings give `gpt sample`'s text; a prompt longer than the block is cropped to its last
 // block-size tokens, as there. One generation runs at a time: requests wait their turn in arrival
-// order, and one whose client is gone stops at its next token (or never starts).
+// order, one whose client is gone stops at its next token (or never starts), and one whose client
+// reads its stream slowly waits for it.
 // serve.ts checks the Host header first (DNS rebinding). A page of another origin could still send a
 // "simple" request with the browser's own Host; so a POST must carry JSON (which a browser sends
 // cross-origin only after a preflight, OPTIONS, which is refused: no CORS headers are ever sent)
@@ -85,7 +86,7 @@ export async function openCompletionsApi({ checkpoint, modelId, dtype, apiKey }:
   const generate = async (res: ServerResponse, r: CompletionRequest, ids: Int32Array[], gone: () => boolean): Promise<number> => {
     const head = { id: `cmpl-${randomUUID()}`, object: 'text_completion', created: Math.floor(Date.now() / 1000), model: modelId };
     const choices = r.prompts.flatMap((prompt, p) =>
-      Array.from({ length: r.n }, (_, i) => ({ index: p * r.n + i, prompt, ids: ids[p]!, text: new CompletionText(tokenizer, r.stop, r.ignoreEos ? undefined : endToken) })),
+      Array.from({ length: r.n }, (_, i) => ({ index: p * r.n + i, prompt, ids: ids[p]!, seed: r.seeds[p]! + i, text: new CompletionText(tokenizer, r.stop, r.ignoreEos ? undefined : endToken) })),
     );
     const chunk = (index: number, text: string, finish: string | null) => {
       const body = { ...head, choices: [{ text, index, logprobs: null, finish_reason: finish }], ...(r.includeUsage && { usage: null }) };
@@ -100,7 +101,7 @@ export async function openCompletionsApi({ checkpoint, modelId, dtype, apiKey }:
       temperature: r.temperature,
       topK: r.topK,
       topP: r.topP,
-      seed: choices.map((c) => r.seed + (c.index % r.n)),
+      seed: choices.map((c) => c.seed),
       stopAfter: (k: number, id: number) => choices[k]!.text.take(id),
     };
     try {
@@ -108,6 +109,7 @@ export async function openCompletionsApi({ checkpoint, modelId, dtype, apiKey }:
         computeDtype,
         async () => {
           for await (const step of generateBatch(model, choices.map((c) => c.ids), options)) {
+            if (r.stream) await drained(res, gone); // a client that reads slowly holds its generation: its answer is not buffered ahead without bound
             if (gone()) return; // leaving the loop ends the generator: its rows are freed
             step.forEach((id, k) => {
               const { index, text } = choices[k]!;
@@ -145,7 +147,9 @@ export async function openCompletionsApi({ checkpoint, modelId, dtype, apiKey }:
     if (type !== 'application/json') {
       throw new ApiError(415, `Content-Type must be application/json (curl: -H 'Content-Type: application/json'), got ${type ? shown(type) : 'none'}`, null, 'unsupported_media_type');
     }
-    const r = parseCompletionRequest(parseJson(await readBody(req)), modelId);
+    const body = await readBody(req);
+    if (body === null) return CLIENT_GONE;
+    const r = parseCompletionRequest(parseJson(body), modelId);
     const ids = encode(r);
     checkFits(r, ids);
     return inTurn(() => (left ? Promise.resolve(CLIENT_GONE) : generate(res, r, ids, () => left)));
@@ -204,18 +208,40 @@ function checkSameOrigin(req: IncomingMessage, hosts: ReadonlySet<string>): void
   }
 }
 
-/** The request's body as text, at most MAX_BODY_BYTES. */
-async function readBody(req: IncomingMessage): Promise<string> {
+/** The request's body as text, at most MAX_BODY_BYTES; null when its client left before sending all of it. */
+async function readBody(req: IncomingMessage): Promise<string | null> {
   const tooLarge = () => new ApiError(413, `the request body is over ${MAX_BODY_BYTES} bytes, the most this server reads`, null, 'request_too_large');
   if (Number(req.headers['content-length']) > MAX_BODY_BYTES) throw tooLarge();
   const parts: Buffer[] = [];
   let size = 0;
-  for await (const part of req as AsyncIterable<Buffer>) {
-    size += part.length;
-    if (size > MAX_BODY_BYTES) throw tooLarge();
-    parts.push(part);
+  try {
+    for await (const part of req as AsyncIterable<Buffer>) {
+      size += part.length;
+      if (size > MAX_BODY_BYTES) throw tooLarge();
+      parts.push(part);
+    }
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ECONNRESET') return null; // Node's 'aborted': the client, not the server, failed
+    throw e;
   }
-  return Buffer.concat(parts).toString('utf8');
+  try {
+    // JSON's encoding, a byte-order mark skipped: bytes read as U+FFFD would change the prompt unseen
+    return new TextDecoder('utf-8', { fatal: true }).decode(Buffer.concat(parts));
+  } catch {
+    throw new ApiError(400, "the body is not valid JSON: its bytes are not UTF-8 text, JSON's encoding");
+  }
+}
+
+/** Resolves once `res` has sent what it buffered past its high-water mark, or its client is gone; at once where it is not past it. */
+async function drained(res: ServerResponse, gone: () => boolean): Promise<void> {
+  if (!res.writableNeedDrain || gone()) return;
+  await new Promise<void>((done) => {
+    const settle = () => {
+      res.off('drain', settle).off('close', settle);
+      done();
+    };
+    res.on('drain', settle).on('close', settle);
+  });
 }
 
 /** A path segment decoded, or as it is where its escapes are malformed (%E0). */
