@@ -81,6 +81,7 @@ interface Sequence {
 
 async function* decode(model: GPT, prompts: readonly ArrayLike<number>[], opts: BatchGenerateOptions, op: string): AsyncGenerator<(number | null)[]> {
   const { blockSize } = model.config;
+  const single = op === 'generate';
   const { maxNewTokens, stopToken, stopAfter, temperature, topK, topP } = opts;
   const sampling = { temperature, topK, topP };
   const seed = opts.seed ?? 0;
@@ -168,6 +169,14 @@ async function* decode(model: GPT, prompts: readonly ArrayLike<number>[], opts: 
         if (ahead) abandon(ahead); // recorded, not yet current: finally would miss it (its readback rejects too, unheard)
         throw e;
       }
+      const undrawn = current.at.findIndex((k) => drawn[k]! < 0); // sampleLogits' -1: logits with no distribution
+      if (undrawn >= 0) {
+        // the step ahead ran on the -1 (its embedding clamps it and raises a fault): its readback
+        // takes the fault before this generation ends, where it would fail the next read
+        if (ahead) await abandon(ahead, true);
+        const r = current.rows[undrawn]!;
+        throw new Error(notFiniteLogits(op, single ? null : r, prompts[r]!.length, seqs[r]!.made));
+      }
       current.ids.dispose();
       const step: (number | null)[] = seqs.map(() => null);
       const taken = current;
@@ -227,11 +236,23 @@ const sourcesOf = (model: GPT, op: string): unknown[] => {
 };
 const sameSources = (a: readonly unknown[], b: readonly unknown[]) => a.length === b.length && a.every((x, i) => x === b[i]);
 
-/** Frees a step whose draws nobody will take (its readback may still be running). */
-function abandon(step: Step): null {
-  step.drawn.catch(() => undefined);
+/** Frees a step whose draws nobody will take (its readback may still be running; `settled`: awaited). */
+function abandon(step: Step): null;
+function abandon(step: Step, settled: true): Promise<null>;
+function abandon(step: Step, settled = false): null | Promise<null> {
+  const done = step.drawn.then(() => null, () => null);
   step.ids.dispose();
-  return null;
+  return settled ? done : null;
+}
+
+/**
+ * The error of a sequence (null: generate's only one) whose prompt of `promptLength` tokens and
+ * `made` tokens since reached logits with no distribution: a NaN or +Inf logit, or only -Inf.
+ */
+function notFiniteLogits(op: string, sequence: number | null, promptLength: number, made: number): string {
+  const where = `${sequence === null ? '' : `sequence ${sequence}, `}generated token ${made + 1} (position ${promptLength + made})`;
+  const half = computeDtype() === 'float16' ? '; under float16, which overflows past 65504, generate in float32' : '';
+  return `${op}: the model's logits are not finite at ${where}: a NaN or +Inf, or every one -Inf, so there is no distribution to draw from (its weights or activations overflow float32, or hold NaN${half}); no token was drawn there`;
 }
 
 /** One-line errors for bad prompts or options, before any work is queued; `op` names the caller. */
