@@ -175,7 +175,7 @@ async function* decode(model: GPT, prompts: readonly ArrayLike<number>[], opts: 
         // takes the fault before this generation ends, where it would fail the next read
         if (ahead) await abandon(ahead, true);
         const r = current.rows[undrawn]!;
-        throw new Error(notFiniteLogits(op, single ? null : r, prompts[r]!.length, seqs[r]!.made));
+        throw new LogitsNotFiniteError(op, single ? null : r, seqs[r]!.made + 1, prompts[r]!.length + seqs[r]!.made);
       }
       current.ids.dispose();
       const step: (number | null)[] = seqs.map(() => null);
@@ -245,14 +245,29 @@ function abandon(step: Step, settled = false): null | Promise<null> {
   return settled ? done : null;
 }
 
-/**
- * The error of a sequence (null: generate's only one) whose prompt of `promptLength` tokens and
- * `made` tokens since reached logits with no distribution: a NaN or +Inf logit, or only -Inf.
- */
-function notFiniteLogits(op: string, sequence: number | null, promptLength: number, made: number): string {
-  const where = `${sequence === null ? '' : `sequence ${sequence}, `}generated token ${made + 1} (position ${promptLength + made})`;
-  const half = computeDtype() === 'float16' ? '; under float16, which overflows past 65504, generate in float32' : '';
-  return `${op}: the model's logits are not finite at ${where}: a NaN or +Inf, or every one -Inf, so there is no distribution to draw from (its weights or activations overflow float32, or hold NaN${half}); no token was drawn there`;
+/** Generation reached logits with no distribution to draw from: a NaN or +Inf, or every one -Inf. */
+export class LogitsNotFiniteError extends Error {
+  /** The compute dtype it ran in. */
+  readonly dtype = computeDtype();
+
+  constructor(
+    readonly op: string,
+    /** The sequence's index in the batch; null for generate's one. */
+    readonly sequence: number | null,
+    /** Which of its generated tokens (from 1) was to be drawn, and its position in the sequence (from 0, the prompt's first token). */
+    readonly token: number,
+    readonly position: number,
+  ) {
+    super();
+    this.name = 'LogitsNotFiniteError';
+    this.message = `${op}: ${this.describe(sequence === null ? null : `sequence ${sequence}`)}`;
+  }
+
+  /** The message without the op, the sequence named as `sequence` says (null: none). */
+  describe(sequence: string | null): string {
+    const half = this.dtype === 'float16' ? '; float16 overflows past 65504: generate in float32' : '';
+    return `the model's logits are not finite at ${sequence === null ? '' : `${sequence}, `}generated token ${this.token} (position ${this.position}): a NaN or +Inf, or every one -Inf, so there is no distribution to draw from (its weights hold NaN or overflow ${this.dtype} in the forward${half}); no token was drawn there`;
+  }
 }
 
 /** One-line errors for bad prompts or options, before any work is queued; `op` names the caller. */
