@@ -173,7 +173,10 @@ async function* decode(model: GPT, prompts: readonly ArrayLike<number>[], opts: 
       if (undrawn >= 0) {
         // the step ahead ran on the -1 (its embedding clamps it and raises a fault): its readback
         // takes the fault before this generation ends, where it would fail the next read
-        if (ahead) await abandon(ahead, true);
+        if (ahead) {
+          await ahead.drawn.catch(() => undefined);
+          abandon(ahead);
+        }
         const r = current.rows[undrawn]!;
         throw new LogitsNotFiniteError(op, single ? null : r, seqs[r]!.made + 1, prompts[r]!.length + seqs[r]!.made);
       }
@@ -236,13 +239,11 @@ const sourcesOf = (model: GPT, op: string): unknown[] => {
 };
 const sameSources = (a: readonly unknown[], b: readonly unknown[]) => a.length === b.length && a.every((x, i) => x === b[i]);
 
-/** Frees a step whose draws nobody will take (its readback may still be running; `settled`: awaited). */
-function abandon(step: Step): null;
-function abandon(step: Step, settled: true): Promise<null>;
-function abandon(step: Step, settled = false): null | Promise<null> {
-  const done = step.drawn.then(() => null, () => null);
+/** Frees a step whose draws nobody will take (its readback may still be running). */
+function abandon(step: Step): null {
+  step.drawn.catch(() => undefined);
   step.ids.dispose();
-  return settled ? done : null;
+  return null;
 }
 
 /** Generation reached logits with no distribution to draw from: a NaN or +Inf, or every one -Inf. */
