@@ -8,11 +8,11 @@ import { generate } from '../src/gpt/generate.js';
 import { timeGeneration } from '../src/gpt/generate-timing.js';
 import { GPT } from '../src/gpt/model.js';
 import { profile, setProfile } from '../src/kernels/profile.js';
-import { device } from '../src/index.js';
+import { device, scope, tensor } from '../src/index.js';
 import { CharTokenizer } from '../src/gpt/tokenizer/index.js';
 import { saveCheckpoint } from '../src/node/checkpoint-dir.js';
 import { Progress } from '../src/cli/progress.js';
-import { gpt, runGpt, tempDir, type Result } from './cli-helpers.js';
+import { expectOneLine, gpt, runGpt, tempDir, type Result } from './cli-helpers.js';
 import { setupDevice, withLimits } from './helpers.js';
 
 const dir = join(tempDir('cli-generate'), 'ckpt');
@@ -203,5 +203,33 @@ describe('gpt sample, gpt eval and gpt bench-generate --dtype', () => {
     } finally {
       setProfile(null);
     }
+  });
+});
+
+// A model whose outputs overflow float32 from its second block on (h.1's attention output adds 3e38
+// to every feature, and the mean of its ln_2 overflows):
+// nanoGPT's estimate_loss would print nan and go on, torch.multinomial refuses the logits. Here
+// eval prints the losses, then one line naming where the outputs stop being finite, and exits 1;
+// sample stops at the first draw with the sample, the token and its position.
+describe('a model whose outputs are not finite', () => {
+  it('gpt eval prints the losses and says from which stage on, exiting 1; gpt sample refuses the draw in one line', async () => {
+    const overflowing = join(tempDir('cli-generate-overflow'), 'ckpt');
+    const m = new GPT({ vocabSize: tokenizer.vocabSize, blockSize: 16, nLayer: 2, nHead: 2, nEmbd: 16, dropout: 0, bias: true }, { seed: 3 });
+    try {
+      const w = m.h.items[1]!.attn.c_proj.bias!;
+      scope(() => w.assign(tensor(new Float32Array(w.size).fill(3e38), [...w.shape])));
+      await saveCheckpoint(overflowing, m, tokenizer);
+    } finally {
+      m.dispose();
+    }
+    const text = join(overflowing, '..', 'eval.txt');
+    writeFileSync(text, 'to be, or not to be: that is the question.\n'.repeat(30));
+    const evaluated = await gpt('eval', '--init-from', overflowing, '--data', text, '--eval-iters', '3', '--batch-size', '2');
+    expect(evaluated.out).toMatch(/^train loss NaN, val loss NaN \(3 batches of 2x16, float32\)$/m);
+    expectOneLine(evaluated, 1, /^gpt eval: the model's outputs are not finite \(the train loss is NaN, the val loss is NaN\): first at block h\.1, on batch 1 of train; its weights hold NaN or overflow float32 in the forward$/);
+    const one = await gpt('sample', '--init-from', overflowing, '--max-new-tokens', '5', '--start', 'to be');
+    expectOneLine(one, 1, /^gpt sample: the model's logits are not finite at generated token 1 \(position 5\): a NaN or \+Inf, or every one -Inf, so there is no distribution to draw from \(its weights hold NaN or overflow float32 in the forward\); no token was drawn there$/);
+    const two = await gpt('sample', '--init-from', overflowing, '--max-new-tokens', '5', '--start', 'to be', '--num-samples', '2');
+    expectOneLine(two, 1, /^gpt sample: the model's logits are not finite at sample 1, generated token 1 \(position 5\)/);
   });
 });

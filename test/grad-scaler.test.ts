@@ -306,7 +306,9 @@ describe('GradScaler', () => {
     expect(() => new GradScaler({ initScale: 2 ** 30 })).toThrow(/^GradScaler: initScale must be in \[2\^-24, 2\^24\], got 1073741824$/);
     // refused when made, not at the first unscale under the kernel's name
     expect(() => new GradScaler({ backoffFactor: 1 })).toThrow(/^GradScaler: backoffFactor must be a number in \(0, 1\), got 1$/);
-    expect(() => new GradScaler({ growthFactor: 0.5 })).toThrow(/^GradScaler: growthFactor must be a finite number >= 1, got 0.5$/);
+    expect(() => new GradScaler({ growthFactor: 0.5 })).toThrow(/^GradScaler: growthFactor must be a finite number >= 1 within float32's range \(< 3\.4e38\), got 0.5$/);
+    // a float32 uniform: it was taken, then refused at the first unscale under the kernel's name
+    expect(() => new GradScaler({ growthFactor: 1e39 })).toThrow(/^GradScaler: growthFactor must be a finite number >= 1 within float32's range \(< 3\.4e38\), got 1e\+39$/);
     expect(() => new GradScaler({ growthInterval: NaN })).toThrow(/^GradScaler: growthInterval must be an integer in \[1, 2\^24\], got NaN$/);
     // strings are refused, shown as strings (a uniform would coerce '0.5'; 'got 10' would read as fine)
     expect(() => new GradScaler({ backoffFactor: '0.5' as never })).toThrow(/^GradScaler: backoffFactor must be a number in \(0, 1\), got string '0.5'$/);

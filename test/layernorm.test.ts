@@ -170,6 +170,7 @@ for (const lanes of [1, 64] as const) {
           expect(() => layerNorm(x, tensor(new Int32Array([1, 1, 1])))).toThrow(/^layerNorm: argument 'weight' must be a float32 or float16 tensor, got int32\[3\]$/);
           expect(() => layerNorm(tensor(2), tensor([1]))).toThrow(/^layerNorm: input must have rank >= 1, got float32\[\]$/);
           expect(() => layerNorm(x, w, null, -1)).toThrow(/^layerNorm: eps must be a finite number >= 0, got -1/);
+          expect(() => layerNorm(x, w, null, 1e39)).toThrow(/^layerNorm: argument 'eps' must be within float32's range \(\|x\| < 3\.4e38: a kernel takes it as float32\), got number 1e\+39$/); // the kernel's float32 uniform
         }));
     });
   });

@@ -151,6 +151,7 @@ describe('linear errors', () => {
     expect(() => new Embedding(5, 3, { rng, std: '1' as never })).toThrow(/^Embedding: argument 'std' must be a finite number >= 0, got string '1'$/);
     expect(() => new LayerNorm(-1)).toThrow(/^LayerNorm: argument 'dim' must be an integer >= 0, got number -1$/);
     expect(() => new LayerNorm(4, { eps: -1 })).toThrow(/^LayerNorm: argument 'eps' must be a finite number >= 0, got number -1$/);
+    expect(() => new LayerNorm(4, { eps: 1e39 })).toThrow(/^LayerNorm: argument 'eps' must be within float32's range \(\|x\| < 3\.4e38: a kernel takes it as float32\), got number 1e\+39$/); // a kernel's float32 uniform
     // train('no') set training to the truthy string: dropout stayed on
     const ln = new LayerNorm(4);
     expect(() => ln.train('no' as never)).toThrow(/^Module\.train: argument 'on' must be a boolean, got string 'no'$/);

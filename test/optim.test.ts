@@ -210,6 +210,10 @@ describe('AdamW', () => {
         [{ lr: '0.1' }, /^AdamW: argument 'lr' must be a finite number >= 0, got string '0.1'$/],
         [{ eps: -1 }, /^AdamW: argument 'eps' must be a finite number >= 0, got number -1$/],
         [{ weightDecay: Infinity }, /^AdamW: argument 'weightDecay' must be a finite number >= 0, got number Infinity$/],
+        // float32 uniforms of the kernel: past float32's range each was refused at the first step, as a bug of the kernel's
+        [{ lr: 1e39 }, /^AdamW: argument 'lr' must be within float32's range \(\|x\| < 3\.4e38: a kernel takes it as float32\), got number 1e\+39$/],
+        [{ eps: 1e39 }, /^AdamW: argument 'eps' must be within float32's range \(\|x\| < 3\.4e38: a kernel takes it as float32\), got number 1e\+39$/],
+        [{ weightDecay: 4e38 }, /^AdamW: argument 'weightDecay' must be within float32's range \(\|x\| < 3\.4e38: a kernel takes it as float32\), got number 4e\+38$/],
         [{ betas: [1, 0.999] }, /^AdamW: argument 'betas' must be two numbers in \[0, 1\), got array \[1, 0.999\]$/],
         [{ betas: 0.9 }, /^AdamW: argument 'betas' must be two numbers in \[0, 1\), got number 0.9$/],
         // PyTorch's spelling (or amsgrad, which this AdamW has not) was ignored: weight decay stayed 0.01
@@ -232,6 +236,8 @@ describe('AdamW', () => {
       p.grad = tensor([1, 1]);
       opt.lr = NaN;
       expect(() => opt.step()).toThrow(/^AdamW.step: argument 'lr' must be a finite number >= 0, got number NaN$/);
+      opt.lr = 1e39;
+      expect(() => opt.step()).toThrow(/^AdamW.step: argument 'lr' must be within float32's range \(\|x\| < 3\.4e38: a kernel takes it as float32\), got number 1e\+39$/);
       expect(opt.stepCount).toBe(0);
       expect(Array.from(await p.toArray())).toEqual([1, 2]);
       opt.dispose();

@@ -64,6 +64,17 @@ describe('training divergence', () => {
     done(trainer);
   });
 
+  it("an evaluation whose loss is not finite stops the run before any hook hears it, naming where the forward's outputs first were not", async () => {
+    const trainer = new Trainer(tiny, data);
+    poison(trainer); // before step 0's evaluation: no step diverged, the evaluation's loss is the first NaN
+    const evals: number[] = [];
+    const err = await trainer.run({ onEval: (l) => void evals.push(l.val!) }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(TrainingDivergedError);
+    expect((err as Error).message).toMatch(/^training diverged at step 0: the train loss of the evaluation \(first at the embeddings wte \+ wpe on its batch 1\) is not finite/);
+    expect(evals).toEqual([]);
+    done(trainer);
+  });
+
   it('run() tells each evaluation batch it queues (both splits, in order), each evaluation ending before its onEval', async () => {
     const trainer = new Trainer({ ...tiny, maxIters: 2, evalInterval: 2, evalIters: 3 }, data);
     const heard: string[] = [];

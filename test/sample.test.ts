@@ -1,9 +1,9 @@
 // sampleLogits at GPT-2's vocabulary, and generate() drawing on the GPU: the tokens equal the
 // float64 host walk (src/check/reference/sample.ts) over the same logits with the same uniform
 // numbers. test/ops.test.ts covers small rows, ties and every option through the op table.
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import { sampleWalk } from '../src/check/reference/sample.js';
-import { generate, GPT, noGrad, sampleLogits, scope, tensor, type SamplingOptions } from '../src/index.js';
+import { generate, generateBatch, GPT, noGrad, sampleLogits, scope, tensor, type SamplingOptions } from '../src/index.js';
 import { Generator } from '../src/tensor/generator.js';
 import { seededValues, setupDevice } from './helpers.js';
 
@@ -44,25 +44,29 @@ describe('sampleLogits', () => {
       }
     }));
 
-  // +Inf, NaN and -Inf logits (a mask, a diverged model) draw softmax's limits, never computing with
-  // infinities on the GPU (WGSL may assume them away): see src/check/reference/sample.ts. Past a
-  // temperature of about 1e38, 1 / temperature is 0 in float32: a masked logit still weighs 0.
-  it('draws the float64 walk\'s tokens where logits are +Inf, NaN or -Inf', () =>
+  // -Inf logits (a mask) weigh nothing; a row holding a NaN or +Inf (a diverged model), or only -Inf,
+  // has no distribution (torch.multinomial refuses its softmax) and draws -1, greedy too, where a
+  // NaN was drawn as the largest logit. No infinity is computed with on the GPU (WGSL may assume
+  // them away). Past a temperature of about 1e38, 1 / temperature is 0 in float32: a masked logit
+  // still weighs 0.
+  it('draws -1 from a row holding a NaN or +Inf logit or only -Inf ones, greedy too, and the float64 walk\'s tokens where -Inf masks', () =>
     scope(async () => {
       const [inf, nan] = [Infinity, NaN];
       const rows = [
         [1, inf, 2, inf, -inf], [-inf, 1, 2, -inf, 0.5], [-inf, -inf, -inf, -inf, -inf], [nan, 1, inf, nan, 2], [3e37, -3e37, 1e37, -inf, 0],
-        [-inf, -inf, 7, -inf, -inf], [0, -0, -inf, 0, -0], [-inf, 0.5, -inf, -inf, 2, -1, -inf],
+        [-inf, -inf, 7, -inf, -inf], [0, -0, -inf, 0, -0], [-inf, 0.5, -inf, -inf, 2, -1, -inf], [2, 1, nan, 0.5], [-inf, -inf, inf],
       ];
-      const settings: SamplingOptions[] = [{}, { temperature: 1e-6 }, { temperature: 50 }, { temperature: 1e40 }, { temperature: 1e300 }, { topK: 2 }, { topP: 0.5 }, { topK: 3, topP: 0.9 }];
+      const settings: SamplingOptions[] = [{}, { temperature: 0 }, { temperature: 1e-6 }, { temperature: 50 }, { temperature: 1e40 }, { temperature: 1e300 }, { topK: 2 }, { topP: 0.5 }, { topK: 3, topP: 0.9 }];
       const us = [0, 0.1, 0.3, 0.45, 0.55, 0.7, 0.9, 0.999].map(Math.fround);
+      const undrawable = (row: number[]) => row.some((x) => Number.isNaN(x) || x === inf) || row.every((x) => x === -inf);
       for (const row of rows) {
         const data = Float32Array.from(row);
         const repeated = tensor(Float32Array.from(us.flatMap(() => row)), [us.length, row.length]); // a draw per u
         for (const setting of settings) {
           const o = all(setting, row.length);
           const got = await sampleLogits(repeated, tensor(us), o).toArray();
-          expect([...got], `${row}, ${JSON.stringify(setting)}`).toEqual(us.map((u) => sampleWalk(data, u, o).token));
+          if (undrawable(row)) expect([...got], `${row}, ${JSON.stringify(setting)}`).toEqual(us.map(() => -1));
+          else expect([...got], `${row}, ${JSON.stringify(setting)}`).toEqual(us.map((u) => sampleWalk(data, u, o).token));
         }
       }
     }));
@@ -127,6 +131,44 @@ describe('generate', () => {
     }
     expect(compared).toBeGreaterThan(9);
     model.dispose();
+  });
+
+  // A model whose activations overflow float32 from position 3 on (its wpe row there is 3e38: the
+  // first LayerNorm's mean overflows, and NaN follows): torch.multinomial refuses such logits, so
+  // generation stops with the step and position instead of drawing a NaN as the likeliest token.
+  it('refuses logits that are not finite, naming the sequence, the generated token and its position; the device reads on after', async () => {
+    const model = new GPT({ vocabSize: 67, blockSize: 32, nLayer: 2, nHead: 2, nEmbd: 32, dropout: 0, bias: true }, { seed: 5 });
+    const wpe = await model.wpe.weight.toArray();
+    wpe.fill(3e38, 3 * 32, 4 * 32);
+    scope(() => model.wpe.weight.assign(tensor(wpe, [32, 32])));
+    onTestFinished(() => model.dispose());
+    const drawn = async (run: AsyncIterable<unknown>) => {
+      const got: unknown[] = [];
+      const err = await (async () => {
+        for await (const t of run) got.push(t);
+      })().catch((e: Error) => e);
+      return { got, err };
+    };
+    for (const temperature of [1, 0]) {
+      for (const kvCache of [true, false]) {
+        const what = `temperature ${temperature}, kvCache ${kvCache}`;
+        // prompt positions 0-2: the first token is drawn at position 3 from finite logits; the second not
+        const one = await drawn(generate(model, [3, 14, 15], { maxNewTokens: 6, temperature, kvCache }));
+        expect(one.got, what).toHaveLength(1);
+        expect((one.err as Error).message, what).toMatch(/^generate: the model's logits are not finite at generated token 2 \(position 4\): a NaN or \+Inf, or every one -Inf, so there is no distribution to draw from .*; no token was drawn there$/);
+        // the step recorded ahead on the refused draw (-1: its embedding raises a fault) left no fault
+        // for the next read: generate awaits its readback. Without, whether the next read met the fault
+        // was a race (lost 1 time in 3 here): hence the rounds
+        for (let round = 0; round < 6; round++) {
+          await drawn(generate(model, [3, 14, 15], { maxNewTokens: 6, temperature, kvCache }));
+          expect(await scope(async () => [...(await tensor([1, 2]).toArray())]), `${what}, round ${round}`).toEqual([1, 2]);
+        }
+        // sequence 1's prompt reaches position 3: its first draw is refused, sequence 0's is not
+        const two = await drawn(generateBatch(model, [[3, 14, 15], [1, 2, 3, 4, 5]], { maxNewTokens: 4, temperature, kvCache }));
+        expect(two.got, what).toEqual([]);
+        expect((two.err as Error).message, what).toMatch(/^generateBatch: the model's logits are not finite at sequence 1, generated token 1 \(position 5\)/);
+      }
+    }
   });
 });
 

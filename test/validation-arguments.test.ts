@@ -62,6 +62,9 @@ const CASES: Case[] = [
   ['int32 values past 2^31 - 1', () => arange(2 ** 31 - 1, 2 ** 31 + 1), RangeError,
     /^arange: argument 'end' must keep int32 values in \[-2\^31, 2\^31 - 1\], got 2147483649 \(last value 2147483648\)$/],
   ["dtype 'bool'", () => arange(3, undefined, 1, bad('bool')), TypeError, /^arange: argument 'dtype'/],
+  // kernels take these as float32 uniforms (and may assume finite math): past float32's range they were
+  // refused under the kernel's name, as a bug ("fill_f16: uniform 'start' must be a finite float32")
+  ['a float16 start past float32', () => arange(1e39, 1e39 + 3e30, 1e30, 'float16'), RangeError, /^arange: argument 'start' must be within float32's range \(\|x\| < 3\.4e38: a kernel takes it as float32\), got number 1e\+39$/],
   // random
   ['no options', () => rand([2], bad(undefined)), TypeError, /^rand: argument 'opts' must be an object with a seed, got undefined$/],
   ['a negative seed', () => rand([2], { seed: -1 }), RangeError, /^rand: argument 'seed' must be a non-negative safe integer, got number -1$/],
@@ -69,6 +72,11 @@ const CASES: Case[] = [
   ['low above high', () => rand([2], { seed: 1, low: 1, high: 0 }), RangeError, /^rand: argument 'high' must be >= low \(1\), got 0$/],
   ['a negative std', () => randn([2], { seed: 1, std: -1 }), RangeError, /^randn: argument 'std' must be >= 0, got -1$/],
   ['a NaN mean', () => randn([2], { seed: 1, mean: NaN }), RangeError, /^randn: argument 'mean' must be a finite number, got number NaN$/],
+  ['a std past float32', () => randn([2], { seed: 1, std: 1e39 }), RangeError, /^randn: argument 'std' must be within float32's range \(\|x\| < 3\.4e38: a kernel takes it as float32\), got number 1e\+39$/],
+  ['a mean past float32', () => randn([2], { seed: 1, mean: -1e39 }), RangeError, /^randn: argument 'mean' must be within float32's range \(\|x\| < 3\.4e38: a kernel takes it as float32\), got number -1e\+39$/],
+  ['a high past float32', () => rand([2], { seed: 1, high: 1e39 }), RangeError, /^rand: argument 'high' must be within float32's range \(\|x\| < 3\.4e38: a kernel takes it as float32\), got number 1e\+39$/],
+  // its values were Infinity (computed as low + (high - low) u), where torch's uniform_ refuses the range
+  ['high - low past float32', () => rand([2], { seed: 1, low: -3e38, high: 3e38 }), RangeError, /^rand: high - low must be within float32's range \(< 3\.4e38\), got 3e\+38 - -3e\+38$/],
   ['a negative random dim', () => randn([-2], { seed: 1 }), RangeError, /^randn: argument 'shape'/],
   // elementwise
   ["x.add('3')", (x) => x.add(bad('3')), TypeError, /^add: argument 'other' must be a Tensor or a number, got string '3'$/],

@@ -2,7 +2,7 @@
 // is --out-dir's, or --init-from's: one of ours, or a Hugging Face GPT-2 directory.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { generateBatch } from '../gpt/generate.js';
+import { generateBatch, LogitsNotFiniteError } from '../gpt/generate.js';
 import { describeLeftOut, encodePrompt, TextStream, tokenizerFromJSON } from '../gpt/tokenizer/index.js';
 import { evaluateModel } from '../gpt/evaluate.js';
 import { TRAIN_DEFAULTS, TRAIN_DTYPES, TRAIN_RANGES, TRAIN_DOCS } from '../gpt/trainer.js';
@@ -126,7 +126,11 @@ export async function sample(args: string[], stats: NodeJS.WritableStream = proc
         if (streaming && step[0] !== null) process.stdout.write(stream.push(step[0]!));
         progress?.report(samples[0]!.length, `generating ${f.numSamples} samples, tokens each`);
       }
-    }, casts);
+    }, casts).catch((e: unknown) => {
+      // the sample as this command numbers them, not the batch's sequence
+      if (e instanceof LogitsNotFiniteError) throw new Error(e.describe(streaming ? null : `sample ${e.sequence! + 1}`));
+      throw e;
+    });
     const secs = (performance.now() - t0) / 1000;
     const total = samples.reduce((n, ids) => n + ids.length, 0);
     if (streaming) process.stdout.write(stream.flush());
@@ -194,11 +198,17 @@ export async function evaluate(args: string[]): Promise<number> {
     const progress = new Progress(2 * f.evalIters);
     const onBatch = (queued: number) => progress.report(queued, 'evaluating train and val batches'); // the count runs over both: 2 x --eval-iters
     const cfg = { blockSize: model.config.blockSize, batchSize: f.batchSize, evalIters: f.evalIters, seed: f.seed, dtype, onBatch };
-    const { train, val } = await evaluateModel(model, ds, cfg).finally(() => {
+    const { train, val, notFinite } = await evaluateModel(model, ds, cfg).finally(() => {
       progress.done();
       return ds.close();
     });
     console.log(`train loss ${train.toFixed(4)}, val loss ${val.toFixed(4)} (${f.evalIters} batch${f.evalIters === 1 ? '' : 'es'} of ${f.batchSize}x${cfg.blockSize}, ${dtype})`);
+    // nanoGPT's estimate_loss prints nan and goes on: here a script is told (exit 1), with where it starts
+    if (notFinite) {
+      const losses = Object.entries({ train, val }).flatMap(([split, loss]) => (Number.isFinite(loss) ? [] : [`the ${split} loss is ${loss}`]));
+      const half = dtype === 'float16' ? ' (float16 overflows past 65504: evaluate with --dtype float32)' : '';
+      throw new Error(`the model's outputs are not finite (${losses.join(', ')}): first at ${notFinite.stage}, on batch ${notFinite.batch + 1} of ${notFinite.split}; its weights hold NaN or overflow ${dtype} in the forward${half}`);
+    }
   } finally {
     model.dispose(); // also when the data cannot be read or is too short
   }

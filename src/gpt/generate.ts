@@ -81,6 +81,7 @@ interface Sequence {
 
 async function* decode(model: GPT, prompts: readonly ArrayLike<number>[], opts: BatchGenerateOptions, op: string): AsyncGenerator<(number | null)[]> {
   const { blockSize } = model.config;
+  const single = op === 'generate';
   const { maxNewTokens, stopToken, stopAfter, temperature, topK, topP } = opts;
   const sampling = { temperature, topK, topP };
   const seed = opts.seed ?? 0;
@@ -168,6 +169,17 @@ async function* decode(model: GPT, prompts: readonly ArrayLike<number>[], opts: 
         if (ahead) abandon(ahead); // recorded, not yet current: finally would miss it (its readback rejects too, unheard)
         throw e;
       }
+      const undrawn = current.at.findIndex((k) => drawn[k]! < 0); // sampleLogits' -1: logits with no distribution
+      if (undrawn >= 0) {
+        // the step ahead ran on the -1 (its embedding clamps it and raises a fault): its readback
+        // takes the fault before this generation ends, where it would fail the next read
+        if (ahead) {
+          await ahead.drawn.catch(() => undefined);
+          abandon(ahead);
+        }
+        const r = current.rows[undrawn]!;
+        throw new LogitsNotFiniteError(op, single ? null : r, seqs[r]!.made + 1, prompts[r]!.length + seqs[r]!.made);
+      }
       current.ids.dispose();
       const step: (number | null)[] = seqs.map(() => null);
       const taken = current;
@@ -232,6 +244,31 @@ function abandon(step: Step): null {
   step.drawn.catch(() => undefined);
   step.ids.dispose();
   return null;
+}
+
+/** Generation reached logits with no distribution to draw from: a NaN or +Inf, or every one -Inf. */
+export class LogitsNotFiniteError extends Error {
+  /** The compute dtype it ran in. */
+  readonly dtype = computeDtype();
+
+  constructor(
+    readonly op: string,
+    /** The sequence's index in the batch; null for generate's one. */
+    readonly sequence: number | null,
+    /** Which of its generated tokens (from 1) was to be drawn, and its position in the sequence (from 0, the prompt's first token). */
+    readonly token: number,
+    readonly position: number,
+  ) {
+    super();
+    this.name = 'LogitsNotFiniteError';
+    this.message = `${op}: ${this.describe(sequence === null ? null : `sequence ${sequence}`)}`;
+  }
+
+  /** The message without the op, the sequence named as `sequence` says (null: none). */
+  describe(sequence: string | null): string {
+    const half = this.dtype === 'float16' ? '; float16 overflows past 65504: generate in float32' : '';
+    return `the model's logits are not finite at ${sequence === null ? '' : `${sequence}, `}generated token ${this.token} (position ${this.position}): a NaN or +Inf, or every one -Inf, so there is no distribution to draw from (its weights hold NaN or overflow ${this.dtype} in the forward${half}); no token was drawn there`;
+  }
 }
 
 /** One-line errors for bad prompts or options, before any work is queued; `op` names the caller. */

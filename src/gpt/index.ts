@@ -24,7 +24,7 @@ export {
 } from './trainer.js';
 export type { TokenSource, TokenSplits } from './batches.js';
 export { trainingFlopsPerToken, forwardFlopsPerToken } from './flops.js';
-export { generate, generateBatch, type BatchGenerateOptions, type GenerateOptions } from './generate.js';
+export { generate, generateBatch, LogitsNotFiniteError, type BatchGenerateOptions, type GenerateOptions } from './generate.js';
 export { quantizeModel } from './quantize.js';
 export type { SamplingOptions } from '../ops/index.js';
 export * from './tokenizer/index.js';

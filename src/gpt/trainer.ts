@@ -611,10 +611,11 @@ export class Trainer {
 
   /** Mean loss over evalIters batches of each split, drawn from a fixed generator (comparable across evals). */
   async evaluate(): Promise<{ train: number; val: number }> {
-    return this.exclusive('evaluate', () => this.evaluateNow());
+    const { train, val } = await this.exclusive('evaluate', () => this.evaluateNow());
+    return { train, val };
   }
 
-  private evaluateNow(onBatch?: RunHooks['onEvalBatch']): Promise<{ train: number; val: number }> {
+  private evaluateNow(onBatch?: RunHooks['onEvalBatch']): ReturnType<typeof evaluateModel> {
     const total = 2 * this.cfg.evalIters;
     return evaluateModel(this.model, this.data, { ...this.cfg, dtype: this.dtype, onBatch: onBatch && ((queued) => onBatch(queued, total)) });
   }
@@ -691,11 +692,9 @@ export class Trainer {
   /** evaluate(), after checking that no step diverged and that both losses are finite. */
   private async checkedEvaluate(onBatch?: RunHooks['onEvalBatch']): Promise<{ train: number; val: number }> {
     await this.checkFinite();
-    const losses = await this.evaluateNow(onBatch);
-    for (const [split, loss] of Object.entries(losses)) {
-      if (!Number.isFinite(loss)) throw new TrainingDivergedError(this.step, notFinite(`the ${split} loss of the evaluation`, this.dtype));
-    }
-    return losses;
+    const { train, val, notFinite: at } = await this.evaluateNow(onBatch);
+    if (at) throw new TrainingDivergedError(this.step, notFinite(`the ${at.split} loss of the evaluation (first at ${at.stage} on its batch ${at.batch + 1})`, this.dtype));
+    return { train, val }; // the losses alone: they are logged as they are
   }
 
   /** Where the run stands, for a checkpoint (the scaler's state is read back from the GPU). */

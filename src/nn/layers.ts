@@ -8,7 +8,7 @@
 // kernels take float32 activations) between casts, so a float16 model can hold them.
 import { cast, embedding, embeddingInt8, full, layerNorm, linear, linearInt8, maskInPlace, matmul, randn, tensor, type Tensor } from '../ops/index.js';
 import type { Generator } from '../tensor/generator.js';
-import { checkBoolean, checkInteger, checkNonNegative, checkOptionKeys, checkTensor, describeValue } from '../tensor/check.js';
+import { checkBoolean, checkFloat32, checkInteger, checkNonNegative, checkOptionKeys, checkTensor, describeValue } from '../tensor/check.js';
 import { noGrad } from '../autograd/mode.js';
 import { keep, scope } from '../tensor/scope.js';
 import { castForCompute } from './autocast.js';
@@ -222,7 +222,7 @@ export class LayerNorm extends Module {
     checkInteger('LayerNorm', 'dim', dim, 0, Number.MAX_SAFE_INTEGER, 'an integer >= 0');
     checkOptionKeys('LayerNorm', opts, ['bias', 'eps']);
     const bias = flag('LayerNorm', 'bias', opts.bias, true);
-    this.eps = opts.eps === undefined ? 1e-5 : checkNonNegative('LayerNorm', 'eps', opts.eps);
+    this.eps = opts.eps === undefined ? 1e-5 : checkFloat32('LayerNorm', 'eps', checkNonNegative('LayerNorm', 'eps', opts.eps));
     this.weight = this.param('weight', full([dim], 1));
     try {
       this.bias = bias ? this.param('bias', full([dim], 0)) : null;

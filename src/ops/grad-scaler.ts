@@ -21,7 +21,8 @@ export type SettingRule = [name: string, value: unknown, ok: boolean, allowed: s
 /** The rules of the scaler's growth and backoff settings (the update op and GradScaler's constructor check them). */
 export function scalerFactorRules(s: Pick<ScalerSettings, 'growthFactor' | 'backoffFactor' | 'growthInterval'>): SettingRule[] {
   return [
-    ['growthFactor', s.growthFactor, Number.isFinite(s.growthFactor) && s.growthFactor >= 1, 'a finite number >= 1'],
+    // a float32 uniform of the kernel: past float32's range it would be Infinity
+    ['growthFactor', s.growthFactor, Number.isFinite(Math.fround(s.growthFactor)) && s.growthFactor >= 1, "a finite number >= 1 within float32's range (< 3.4e38)"],
     ['backoffFactor', s.backoffFactor, typeof s.backoffFactor === 'number' && s.backoffFactor > 0 && s.backoffFactor < 1, 'a number in (0, 1)'],
     ['growthInterval', s.growthInterval, Number.isInteger(s.growthInterval) && s.growthInterval >= 1 && s.growthInterval <= 2 ** 24, 'an integer in [1, 2^24]'],
   ];

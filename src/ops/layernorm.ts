@@ -6,7 +6,7 @@ import { defineOp, optional, withFront, type OpContext } from '../autograd/op.js
 import { launchLayerNorm, launchLayerNormBackward } from '../kernels/wgsl/layernorm.js';
 import { numel } from '../tensor/shape.js';
 import { FLOAT_DTYPES, floatType, Tensor } from '../tensor/tensor.js';
-import { assertRank, assertShape, showValue } from '../tensor/check.js';
+import { assertRank, assertShape, checkFloat32, showValue } from '../tensor/check.js';
 
 
 const layerNormOp = defineOp({
@@ -30,6 +30,7 @@ const layerNormOp = defineOp({
     assertShape('layerNorm', w, [C], 'weight');
     if (b) assertShape('layerNorm', b, [C], 'bias');
     if (!(eps >= 0) || !Number.isFinite(eps)) throw new Error(`layerNorm: eps must be a finite number >= 0, got ${showValue(eps)}`);
+    checkFloat32('layerNorm', 'eps', eps);
     return { shape: x.shape, dtype: x.dtype };
   },
   backward(ctx, g, [, , b]) {

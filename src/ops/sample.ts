@@ -3,14 +3,16 @@
 // generation reads back one id per sequence instead of the logits. The draw walks the candidates
 // sorted by logit (ties: lower id first): the first at which the running weight exceeds u times
 // the kept weight (src/kernels/wgsl/sample.ts), a chunk of rows at a time where the logits are larger
-// than a binding (a row must fit one). temperature 0 is argmax. Not differentiable.
+// than a binding (a row must fit one). temperature 0 is argmax. A row with no distribution to draw
+// from (a NaN or +Inf logit, or every logit -Inf: torch.multinomial refuses its probabilities)
+// draws -1, at temperature 0 too: a caller reading the ids back tells it (generate refuses it).
+// Not differentiable.
 import { defineOp, NOT_DIFFERENTIABLE, withFront, type OpContext } from '../autograd/op.js';
 import { rowChunksOf } from '../kernels/wgsl/row.js';
 import { launchSample } from '../kernels/wgsl/sample.js';
 import { checkOptionKeys, describeValue } from '../tensor/check.js';
 import { formatShape } from '../tensor/shape.js';
 import { Tensor } from '../tensor/tensor.js';
-import { argmax } from './reduce.js';
 
 /** How the next token is drawn: temperature (0 = greedy; default 1), top-k (ties at the k-th logit kept, as nanoGPT and Hugging Face; 0 = off), top-p (nucleus; 0 keeps the likeliest token alone). */
 export interface SamplingOptions {
@@ -30,10 +32,10 @@ const sampleOp = defineOp({
   name: 'sampleLogits',
   dtypes: { logits: ['float32'], u: ['float32'] },
   forward(_ctx: OpContext, logits: Tensor, u: Tensor, opts: Required<SamplingOptions>) {
-    if (opts.temperature === 0) return argmax(logits, -1); // u unused, but checked as any draw's
     const V = logits.shape[logits.rank - 1]!;
     const tokens = Tensor.empty(u.shape, 'int32', 'sampleLogits');
-    const invTemperature = 1 / Math.max(opts.temperature, MIN_TEMPERATURE);
+    // greedy (u unused, but checked as any draw's) in the same kernel, which refuses a NaN as argmax would not
+    const invTemperature = opts.temperature === 0 ? 0 : 1 / Math.max(opts.temperature, MIN_TEMPERATURE);
     if (u.size > 0) launchSample(logits.buffer(), u.buffer(), tokens.buffer(), u.size, V, { invTemperature, topK: opts.topK, topP: opts.topP });
     return tokens;
   },
@@ -50,7 +52,8 @@ const sampleOp = defineOp({
 
 /**
  * A token id (int32, the shape of `u`) per row of `logits` [..., V]: the one that u in [0, 1) picks
- * among the candidates kept by temperature, topK and topP; argmax for temperature 0.
+ * among the candidates kept by temperature, topK and topP; argmax for temperature 0. -1 for a row
+ * holding a NaN or +Inf logit, or only -Inf ones: it has no distribution to draw from.
  */
 export const sampleLogits = withFront(sampleOp, (logits: Tensor, u: Tensor, opts: SamplingOptions = {}): Tensor => {
   checkSamplingOptions('sampleLogits', opts);

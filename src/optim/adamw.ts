@@ -10,7 +10,7 @@ import { profile } from '../kernels/profile.js';
 import { adamw, full, Tensor, zeros } from '../ops/index.js';
 import { groupMembers, readStateDict, type AdamWParamGroup, type AdamWParamState, type AdamWStateDict, type AdamWStateDictInput, type Moment } from './adamw-state.js';
 import { keep } from '../tensor/scope.js';
-import { checkNonNegative, checkOptionKeys, checkTensor, describeValue } from '../tensor/check.js';
+import { checkFloat32, checkNonNegative, checkOptionKeys, checkTensor, describeValue } from '../tensor/check.js';
 import { owedMultipliers } from './clip.js';
 import { checkFloat32Params } from './float32-only.js';
 import type { GradScaler } from './grad-scaler.js';
@@ -39,7 +39,7 @@ export interface MomentShard {
 }
 
 // NaN would reach every parameter; a string would be coerced by the kernel's uniforms
-const checkLr = (op: string, lr: unknown): number => checkNonNegative(op, 'lr', lr);
+const checkLr = (op: string, lr: unknown): number => checkFloat32(op, 'lr', checkNonNegative(op, 'lr', lr));
 
 /**
  * The constructor's `moments`, { m, v } alone: readMoments' `steps` beside them would be dropped without
@@ -131,8 +131,8 @@ export class AdamW {
       throw new RangeError(`AdamW: argument 'betas' must be two numbers in [0, 1), got ${describeValue(betas)}`);
     }
     this.betas = betas;
-    this.eps = checkNonNegative('AdamW', 'eps', opts.eps ?? 1e-8);
-    this.weightDecay = checkNonNegative('AdamW', 'weightDecay', opts.weightDecay ?? 0.01);
+    this.eps = checkFloat32('AdamW', 'eps', checkNonNegative('AdamW', 'eps', opts.eps ?? 1e-8));
+    this.weightDecay = checkFloat32('AdamW', 'weightDecay', checkNonNegative('AdamW', 'weightDecay', opts.weightDecay ?? 0.01));
     if (moments !== undefined) {
       this.checkMoments('AdamW', adoptable(moments).m, moments.v, 'moments.');
       checkEachOnce(moments);

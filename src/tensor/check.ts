@@ -78,6 +78,15 @@ export function checkNonNegative(op: string, arg: string, value: unknown): numbe
   return value;
 }
 
+/**
+ * A finite `value` a kernel takes as a float32 uniform (a learning rate, an epsilon, a bound):
+ * refused past float32's range, where it would round to Infinity (kernels may assume finite math).
+ */
+export function checkFloat32(op: string, arg: string, value: number): number {
+  if (!Number.isFinite(Math.fround(value))) fail(RangeError, op, arg, "within float32's range (|x| < 3.4e38: a kernel takes it as float32)", describeValue(value));
+  return value;
+}
+
 /** An integer in [min, max]; `allowed` says so in words. */
 export function checkInteger(op: string, arg: string, value: unknown, min: number, max: number, allowed: string): number {
   if (typeof value !== 'number') fail(TypeError, op, arg, allowed, describeValue(value));

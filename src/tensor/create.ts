@@ -6,7 +6,7 @@ import { device } from '../device/device.js';
 import { launchFill } from '../kernels/wgsl/fill.js';
 import { launchRandom } from '../kernels/wgsl/random.js';
 import {
-  checkDtype, checkInt32, checkInt32Element, checkInteger, checkNumber, checkShape, checkTensor, describeValue, INT32_MAX,
+  checkDtype, checkFloat32, checkInt32, checkInt32Element, checkInteger, checkNumber, checkShape, checkTensor, describeValue, INT32_MAX,
   INT32_MIN, INT32_RANGE,
 } from './check.js';
 import { requireF16 } from '../kernels/profile.js';
@@ -181,7 +181,10 @@ export function arange(start: number, end?: number, step = 1, dtype?: DType): Te
       throw new RangeError(`arange: argument 'end' must keep int32 values in ${INT32_RANGE}, got ${end} (last value ${last})`);
     }
   }
-  if (dtype === 'float16') requireF16('arange');
+  if (dtype === 'float16') {
+    requireF16('arange');
+    for (const [arg, v] of Object.entries({ start, end, step })) checkFloat32('arange', arg, v); // computed in float32 (torch refuses these too)
+  }
   const t = Tensor.empty([n], dtype, 'arange');
   if (dtype === 'float32') uploadRange(t, start, step);
   else launchFill(dtype === 'int32' ? 'i32' : 'f16', t.buffer(), n, start, step);
@@ -217,9 +220,11 @@ function randomArgs(op: string, shape: Shape, opts: { seed: number } | undefined
 /** Uniform in [low, high), reproducible from `seed`. */
 export function rand(shape: Shape, opts: { seed: number; low?: number; high?: number }): Tensor {
   randomArgs('rand', shape, opts);
-  const low = checkNumber('rand', 'low', opts.low ?? 0, true);
-  const high = checkNumber('rand', 'high', opts.high ?? 1, true);
+  const low = checkFloat32('rand', 'low', checkNumber('rand', 'low', opts.low ?? 0, true));
+  const high = checkFloat32('rand', 'high', checkNumber('rand', 'high', opts.high ?? 1, true));
   if (low > high) throw new RangeError(`rand: argument 'high' must be >= low (${low}), got ${high}`);
+  // the kernel scales by high - low in float32: past its range that is Infinity (torch's uniform_ refuses it too)
+  if (!Number.isFinite(Math.fround(Math.fround(high) - Math.fround(low)))) throw new RangeError(`rand: high - low must be within float32's range (< 3.4e38), got ${high} - ${low}`);
   const t = Tensor.empty(shape, 'float32', 'rand');
   launchRandom('uniform', t.buffer(), t.size, opts.seed, low, high);
   return t;
@@ -228,8 +233,8 @@ export function rand(shape: Shape, opts: { seed: number; low?: number; high?: nu
 /** Normal(mean, std), reproducible from `seed`. */
 export function randn(shape: Shape, opts: { seed: number; mean?: number; std?: number }): Tensor {
   randomArgs('randn', shape, opts);
-  const mean = checkNumber('randn', 'mean', opts.mean ?? 0, true);
-  const std = checkNumber('randn', 'std', opts.std ?? 1, true);
+  const mean = checkFloat32('randn', 'mean', checkNumber('randn', 'mean', opts.mean ?? 0, true));
+  const std = checkFloat32('randn', 'std', checkNumber('randn', 'std', opts.std ?? 1, true));
   if (std < 0) throw new RangeError(`randn: argument 'std' must be >= 0, got ${std}`);
   const t = Tensor.empty(shape, 'float32', 'randn');
   launchRandom('normal', t.buffer(), t.size, opts.seed, mean, std);

@@ -1,8 +1,7 @@
 // Float64 reference of sampleLogits: the host walk over the candidates sorted by logit (ties: the
-// lower id first), with top-k, top-p and the draw as plain loops over that order. Logits that are
-// not finite weigh what softmax's limits give: a NaN is the largest logit (as in argmax); a +Inf
-// or NaN largest logit takes all the weight, shared by its ties; a -Inf logit weighs nothing
-// unless every logit is -Inf.
+// lower id first), with top-k, top-p and the draw as plain loops over that order. A -Inf logit weighs
+// nothing; a row holding a NaN or +Inf, or only -Inf, has no distribution (its softmax is NaN,
+// which torch.multinomial refuses): it draws -1, greedy or not.
 import { MIN_TEMPERATURE, type SamplingOptions } from '../../ops/index.js';
 import { ref, type Ref } from './array.js';
 
@@ -19,18 +18,20 @@ const fractions = (weights: number[]): number[] => {
   return running.map((c) => c / sum);
 };
 
-/** Sorts larger logits first, NaNs before all (equal to each other), -0 tying with +0. */
-const descending = (x: number, y: number) => +Number.isNaN(y) - +Number.isNaN(x) || (x === y || (Number.isNaN(x) && Number.isNaN(y)) ? 0 : y > x ? 1 : -1);
+/** Sorts larger logits first, -0 tying with +0 (no NaN: such rows draw no token). */
+const descending = (x: number, y: number) => (x === y ? 0 : y > x ? 1 : -1);
 
 /** The walk over one row of logits with the uniform number u. */
 export function sampleWalk(logits: ArrayLike<number>, u: number, opts: Required<SamplingOptions>): Walk {
+  const row = Array.from(logits);
+  if (row.some((x) => Number.isNaN(x) || x === Infinity) || row.every((x) => x === -Infinity)) return { token: -1, beforeTopP: [], atDraw: [] };
   let order = [...Array(logits.length).keys()].sort((a, b) => descending(logits[a]!, logits[b]!) || a - b);
   if (opts.temperature === 0) return { token: order[0]!, beforeTopP: [], atDraw: [] };
   const kth = logits[order[Math.min(opts.topK, order.length) - 1]!]!;
   order = order.filter((i) => descending(logits[i]!, kth) <= 0); // the k-th largest and its ties, as nanoGPT and Hugging Face keep them
   const t = Math.max(opts.temperature, MIN_TEMPERATURE);
   const top = logits[order[0]!]!;
-  const weight = (x: number) => (x === top || Object.is(x, top) ? 1 : Number.isNaN(top) || top === Infinity || x === -Infinity ? 0 : Math.exp((x - top) / t));
+  const weight = (x: number) => (x === top ? 1 : x === -Infinity ? 0 : Math.exp((x - top) / t));
   let weights = order.map((i) => weight(logits[i]!));
   const beforeTopP = opts.topP < 1 ? fractions(weights) : [];
   if (opts.topP < 1) {

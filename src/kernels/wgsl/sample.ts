@@ -4,10 +4,12 @@
 // lower id first; keep those at least the top_k-th largest logit (its ties too, as nanoGPT and
 // Hugging Face keep them); keep the shortest prefix whose weight reaches top_p of the kept weight;
 // then the first candidate at which the running weight exceeds u * (kept weight).
-// Weights are exp((logit - max) / temperature), in the limits where logits are not finite (no
-// kernel computes with infinities: WGSL may assume them away): a NaN is the largest logit (as in
-// argmax); a +Inf or NaN largest logit takes all the weight, shared by its ties; a -Inf logit
-// weighs nothing, unless every logit is -Inf (then all weigh the same).
+// Weights are exp((logit - max) / temperature); a -Inf logit (a mask) weighs nothing. A row with
+// no distribution to draw from, holding a NaN or +Inf logit or none above -Inf (softmax gives NaNs
+// there, which torch.multinomial refuses: a diverged model's), draws -1, no token, whatever the
+// settings, greedy too; it is told by the ordered key of its largest logit (WGSL may assume
+// finite floats: no float compare could be trusted to see a NaN or an infinity).
+// Greedy (temperature 0, `greedy`): the first id holding the largest logit, as argmax.
 //
 // Nothing is sorted. Every cut of that order ("the candidates before a point") is a key threshold
 // plus a count of tied candidates taken in id order, so each stage is a bisection over the 32-bit
@@ -34,7 +36,7 @@ const kernel = variants((WG: number) => new Kernel({
   name: `sample_rows_${WG}`,
   read: { logits: 'f32', u: 'f32' },
   write: { tokens: 'i32' },
-  params: { rows: 'u32', V: 'u32', scale: 'f32', min_gap: 'f32', top_k: 'u32', top_p: 'f32', index_steps: 'u32', half: 'u32', shift: 'u32', row_shift: 'u32' },
+  params: { rows: 'u32', V: 'u32', greedy: 'u32', scale: 'f32', min_gap: 'f32', top_k: 'u32', top_p: 'f32', index_steps: 'u32', half: 'u32', shift: 'u32', row_shift: 'u32' },
   body: /* wgsl */ `
 ${ORDERED_WGSL}
 const WG = ${WG}u;
@@ -75,7 +77,7 @@ const INF_KEY = 0xff800000u; // ordered_key(+Inf); NaNs' is larger
 const NEG_INF_KEY = 0x007fffffu; // ordered_key(-Inf)
 fn weight_of_key(k: u32) -> f32 {
   if (k == top_key) { return 1.0; }
-  if (top_key >= INF_KEY || k == NEG_INF_KEY) { return 0.0; }
+  if (k == NEG_INF_KEY) { return 0.0; }
   // (logit - top) / temperature without overflow: eighths subtract exactly and stay above
   // -F32_MAX / 4, as a driver may fold exp's scaling by log2(e) into the product (lavapipe does),
   // so no gap is clamped; at min_gap or below the weight is exp(-128) or less, 0 in f32
@@ -155,6 +157,18 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
   var range = vec2u(0xffffffffu, 0u);
   for (var i = lane; i < p.V; i += WG) { let k = key_at(i); range = vec2u(min(range.x, k), max(range.y, k)); }
   range = wg_min_max(range);
+  // range, not top_key (a private variable), so that the branches below are uniform
+  if (range.y >= INF_KEY || range.y == NEG_INF_KEY) {
+    if (lane == 0u) { tokens[row + p.row_shift] = -1; } // a NaN or +Inf logit, or only -Inf: no distribution
+    return;
+  }
+  if (p.greedy != 0u) {
+    var first = 0xffffffffu;
+    for (var i = lane; i < p.V; i += WG) { if (key_at(i) == range.y) { first = min(first, i); } }
+    let id = wg_min_max(vec2u(first, 0u)).x;
+    if (lane == 0u) { tokens[row + p.row_shift] = i32(id); }
+    return;
+  }
   top_key = range.y;
   top = bitcast<f32>(from_ordered_key(top_key));
   var cut = Cut(range.x, count_key(range.x)); // every candidate
@@ -184,7 +198,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
 }`,
 }));
 
-/** Options of a draw: 1 / temperature (> 0), top-k (V = off) and top-p (1 = off). */
+/** Options of a draw: 1 / temperature (> 0; 0 = greedy), top-k (V = off) and top-p (1 = off). */
 export interface SampleParams {
   invTemperature: number;
   topK: number;
@@ -196,7 +210,7 @@ export function launchSample(logits: GPUBuffer, u: GPUBuffer, tokens: GPUBuffer,
   const lanes = lanesFor(V);
   const scale = 8 * s.invTemperature; // the eighths of the gaps to (logit - top) / temperature
   const minGap = Math.max(-128 / scale, -F32_MAX / 4); // finite, also where 1 / temperature rounds to 0 in f32
-  const params = { rows, V, scale, min_gap: minGap, top_k: Math.min(s.topK, V), top_p: s.topP, index_steps: Math.ceil(Math.log2(V)), half: lanes / 2 };
+  const params = { rows, V, greedy: +(s.invTemperature === 0), scale, min_gap: minGap, top_k: Math.min(s.topK, V), top_p: s.topP, index_steps: Math.ceil(Math.log2(V)), half: lanes / 2 };
   // a workgroup a row, as rowGrid lays out 64-lane rows
   const buffers = [[logits, 'rows'], [u, 'row'], [tokens, 'row']] as const;
   launchRowChunks('sampleLogits', () => ({ kernel: kernel(lanes), lanes: 64 }), buffers, V, params);
