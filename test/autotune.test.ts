@@ -1,11 +1,10 @@
 // The autotuner's persistent cache (src/kernels/autotune.ts): a JSON file anyone can edit, so what
 // it names is checked against the candidates before a kernel runs it.
 import { execFile } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join, relative, resolve } from 'node:path';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it, vi } from 'vitest';
-import { readCache, writeCache } from '../src/device/platform.js';
 import { device, matmul, scope } from '../src/index.js';
 import { autotuneSettled, setAutotune } from '../src/kernels/autotune.js';
 import { setProfile } from '../src/kernels/profile.js';
@@ -112,49 +111,6 @@ describe('cached winners', () => {
       const r = await run(process.execPath, ['scripts/run-ts.mjs', script], { env: { ...process.env, GPT_CACHE_DIR: dir } });
       expect(r.stdout).toBe('done\n');
       expect(r.stderr).toContain(`[webgpu-gpt] autotune: the cache is not a JSON object of winners: ${shown}; ignored`);
-    }
-  });
-});
-
-describe('the cache directory', () => {
-  it("a relative GPT_CACHE_DIR is one directory for the program: taken from where it started, not from each chdir()", async () => {
-    const start = process.cwd();
-    const target = join(cacheDir, 'relative');
-    const relativeDir = relative(start, target);
-    // the start's path again inside the cache dir: from there the same relative path names another directory, inside it too
-    const elsewhere = join(cacheDir, 'elsewhere', start);
-    mkdirSync(elsewhere, { recursive: true });
-    expect(resolve(elsewhere, relativeDir), 'a chdir this test needs').not.toBe(target);
-    const dir = process.env.GPT_CACHE_DIR;
-    try {
-      process.env.GPT_CACHE_DIR = relativeDir;
-      await writeCache('test.json', '{"before":1}');
-      process.chdir(elsewhere);
-      expect(await readCache('test.json')).toBe('{"before":1}');
-      await writeCache('test.json', '{"after":1}');
-    } finally {
-      process.chdir(start);
-      process.env.GPT_CACHE_DIR = dir;
-    }
-    expect(readFileSync(join(target, 'test.json'), 'utf8')).toBe('{"after":1}');
-    expect(readdirSync(elsewhere)).toEqual([]);
-  });
-
-  it('one that cannot be written (GPT_CACHE_DIR naming a file) is named in one warning, once', async () => {
-    const file = join(cacheDir, 'a-file');
-    writeFileSync(file, '');
-    const warn = vi.spyOn(console, 'warn').mockImplementation(() => {});
-    const dir = process.env.GPT_CACHE_DIR;
-    try {
-      process.env.GPT_CACHE_DIR = file;
-      await writeCache('test.json', '{}');
-      await writeCache('test.json', '{}');
-      const lines = warn.mock.calls.map((c) => String(c[0]));
-      expect(lines).toHaveLength(1);
-      expect(lines[0]).toMatch(new RegExp(`^\\[webgpu-gpt\\] test\\.json not saved: GPT_CACHE_DIR=${file} is not a writable directory \\(E[A-Z]+: [^\n]*\\)$`));
-    } finally {
-      process.env.GPT_CACHE_DIR = dir;
-      warn.mockRestore();
     }
   });
 });

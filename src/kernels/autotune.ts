@@ -1,15 +1,16 @@
 // Autotuning: which variant of a kernel family runs a given problem (a matmul's shape) fastest on
 // this adapter, found by measuring. The first use of a problem runs the profile's default and
 // queues a measurement: each candidate a few times on scratch buffers, GPU time from timestamp
-// queries, within a budget. Later uses take the fastest. Winners persist per adapter (platform.ts
-// readCache/writeCache: a JSON file in the user's cache directory, or localStorage), so later runs
+// queries, within a budget. Later uses take the fastest. Winners persist per adapter
+// (cache-files.ts: a JSON file in the user's cache directory, or localStorage), so later runs
 // start tuned. Candidates compute the same products, so tuning changes results at most by float32
 // reassociation (split-K). The default is measured first (a measurement cut short by its budget
 // keeps it unless another was faster); a candidate that fails to compile or validate is left out
 // with a one-line warning. Off (defaults only) with GPT_AUTOTUNE=0, as the tests run, or
 // setAutotune(false), and on Dawn's null backend (nothing runs there to time).
 import { device, DeviceLostError, onDeviceOpen } from '../device/device.js';
-import { envFlag, readCache, writeCache } from '../device/platform.js';
+import { readCache, updateCache } from '../device/cache-files.js';
+import { envFlag } from '../device/platform.js';
 
 const CACHE_FILE = 'autotune.json';
 /** Runs of each candidate per measurement; the fastest counts (the first may include compilation). */
@@ -145,7 +146,6 @@ async function measure<C>(key: string, t: Tunable<C>): Promise<void> {
   }
   if (!best) return;
   winners!.set(key, best.candidate);
-  // with the winners other processes saved since this one loaded (theirs would be lost otherwise)
-  const onDisk = parseCache((await readCache(CACHE_FILE)) ?? '{}');
-  await writeCache(CACHE_FILE, JSON.stringify({ ...onDisk, ...Object.fromEntries(winners!) }, null, 1));
+  // with the winners other processes saved since this one loaded (under the file's lock: theirs would be lost otherwise)
+  await updateCache(CACHE_FILE, (text) => JSON.stringify({ ...parseCache(text ?? '{}'), ...Object.fromEntries(winners!) }, null, 1));
 }
