@@ -6,8 +6,9 @@ import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, r
 import { tmpdir } from 'node:os';
 import { join, relative, resolve } from 'node:path';
 import { promisify } from 'node:util';
-import { afterAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { CACHE_FILE_LIMIT, readCache, updateCache } from '../src/device/cache-files.js';
+import { warningsOf } from './helpers.js';
 
 const run = promisify(execFile);
 const root = mkdtempSync(join(tmpdir(), 'gpt-cache-files-'));
@@ -23,17 +24,6 @@ function cacheDir(name: string): string {
   mkdirSync(dir);
   process.env.GPT_CACHE_DIR = dir;
   return dir;
-}
-
-/** What `body` warns, line by line. */
-async function warnings(body: () => Promise<void>): Promise<string[]> {
-  const warn = vi.spyOn(console, 'warn').mockImplementation(() => {});
-  try {
-    await body();
-    return warn.mock.calls.map((c) => String(c[0]));
-  } finally {
-    warn.mockRestore();
-  }
 }
 
 /** Resolves to `p`'s value, or 'hung' after `ms`. */
@@ -80,7 +70,7 @@ describe('cache files', () => {
   it('a file that is a directory: read as empty, a save warned about once, and nothing left behind', async () => {
     const dir = cacheDir('directory');
     mkdirSync(join(dir, 'dir.json'));
-    const lines = await warnings(async () => {
+    const lines = await warningsOf(async () => {
       expect(await readCache('dir.json')).toBeNull();
       await updateCache('dir.json', adding('a', 1));
       await updateCache('dir.json', adding('b', 2));
@@ -95,7 +85,7 @@ describe('cache files', () => {
     const file = join(dir, 'huge.json');
     writeFileSync(file, '{}');
     truncateSync(file, CACHE_FILE_LIMIT + 1); // sparse: no disk taken
-    const lines = await warnings(async () => expect(await readCache('huge.json')).toBeNull());
+    const lines = await warningsOf(async () => expect(await readCache('huge.json')).toBeNull());
     expect(lines).toEqual([`[webgpu-gpt] huge.json read as empty: ${file} is ${CACHE_FILE_LIMIT + 1} bytes, past the ${CACHE_FILE_LIMIT} a cache file may be`]);
     await updateCache('huge.json', adding('a', 1));
     expect(readFileSync(file, 'utf8')).toBe('{"a":1}');
@@ -107,7 +97,7 @@ describe('cache files', () => {
     execFileSync('mkfifo', [fifo]);
     symlinkSync(fifo, join(dir, 'fifo.json'));
     try {
-      const lines = await warnings(async () => expect(await within(readCache('fifo.json'), 5000)).toBeNull());
+      const lines = await warningsOf(async () => expect(await within(readCache('fifo.json'), 5000)).toBeNull());
       expect(lines).toEqual([`[webgpu-gpt] fifo.json read as empty: ${join(dir, 'fifo.json')} is not a regular file`]);
       expect(await within(updateCache('fifo.json', adding('a', 1)), 5000)).toBeUndefined();
       expect(readFileSync(join(dir, 'fifo.json'), 'utf8')).toBe('{"a":1}');
@@ -147,7 +137,7 @@ describe('cache files', () => {
   it('a cache directory that mkdir cannot make (under /proc, where Node\'s recursive mkdir loops forever) is a warning, not a hang', async () => {
     if (!existsSync('/proc/self')) return;
     process.env.GPT_CACHE_DIR = '/proc/self/no-such-dir/webgpu-gpt';
-    const lines = await warnings(async () => expect(await within(updateCache('proc.json', adding('a', 1)), 5000)).toBeUndefined());
+    const lines = await warningsOf(async () => expect(await within(updateCache('proc.json', adding('a', 1)), 5000)).toBeUndefined());
     expect(lines).toHaveLength(1);
     expect(lines[0]).toMatch(/^\[webgpu-gpt\] proc\.json not saved in GPT_CACHE_DIR=\/proc\/self\/no-such-dir\/webgpu-gpt: E[A-Z]+: [^\n]*$/);
   });
@@ -177,7 +167,7 @@ describe('cache files', () => {
     const file = join(root, 'a-file');
     writeFileSync(file, '');
     process.env.GPT_CACHE_DIR = file;
-    const lines = await warnings(async () => {
+    const lines = await warningsOf(async () => {
       await updateCache('unwritable.json', () => '{}');
       await updateCache('unwritable.json', () => '{}');
     });
@@ -216,7 +206,7 @@ describe('cache files in a browser (localStorage)', () => {
     ['private mode or a full quota: setItem throws QuotaExceededError', () => ({ getItem: () => null, setItem: () => { throw new DOMException('quota', 'QuotaExceededError'); } })],
   ])('%s: read as empty, a save warned about once, nothing thrown', async (what, storage) => {
     const name = `${what.split(':')[0]}.json`;
-    const lines = await warnings(() =>
+    const lines = await warningsOf(() =>
       inBrowser(storage as () => Partial<Storage>, async () => {
         expect(await readCache(name)).toBeNull();
         await updateCache(name, adding('a', 1));
