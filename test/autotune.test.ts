@@ -11,6 +11,7 @@ import { device, matmul, scope } from '../src/index.js';
 import { adapterKey, autotuneSettled, forgetWinners, setAutotune } from '../src/kernels/autotune.js';
 import { matmulTilings, setProfile, SKINNY_KERNELS } from '../src/kernels/profile.js';
 import { matmulRef, numel, ref, type Ref } from '../src/check/reference/index.js';
+import { runGpt } from './cli-helpers.js';
 import { autotuneCacheDir, expectClose, seededValues, setupDevice, toTensor, warningsOf } from './helpers.js';
 
 beforeAll(setupDevice);
@@ -121,6 +122,17 @@ describe('cached winners', () => {
     expect(cache()[tileKey(51)]).toBeDefined();
     expect(device().memory().liveBytes).toBe(live);
   });
+
+  it('gpt doctor names the cache and lists the winners it holds for this adapter and driver', async () => {
+    const entries: Record<string, Entry> = { ...cache(), 'another adapter matmul 1x2x3': { winner: 'element', among: '01234567' } };
+    writeFileSync(file, JSON.stringify(entries));
+    const mine = Object.keys(entries).filter((k) => k.startsWith(`${adapterKey(device().info)} `));
+    expect(mine).toHaveLength(4);
+    const r = await runGpt(['doctor']);
+    expect(r.code, r.err).toBe(0);
+    expect(r.out).toContain(`  autotune      off (GPT_AUTOTUNE=0: every kernel the profile's default); cache ${file} (delete it to measure again): 4 winners for this adapter and driver, 1 for others\n`);
+    expect(r.out).toContain(`    matmul 48x${N}x${K}  vec4: ${JSON.stringify(entries[tileKey(48)]!.winner)}\n`);
+  }, 120_000);
 
   it('a cache that is not a JSON object of winners is an empty one, with a warning: no crash', async () => {
     const script = join(cacheDir, 'damaged.ts');

@@ -14,7 +14,7 @@
 // only) with GPT_AUTOTUNE=0, as the tests run, or setAutotune(false), and on Dawn's null backend
 // (nothing runs there to time).
 import type { DeviceInfo } from '../device/adapter.js';
-import { readCache, updateCache } from '../device/cache-files.js';
+import { cacheLocation, readCache, updateCache } from '../device/cache-files.js';
 import { device, DeviceLostError, onDeviceOpen } from '../device/device.js';
 import { envFlag } from '../device/platform.js';
 
@@ -184,3 +184,10 @@ async function measure<C>(key: string, t: Tunable<C>): Promise<void> {
   await updateCache(CACHE_FILE, (text) => JSON.stringify({ ...parseCache(text ?? '{}'), [key]: entry }, null, 1));
 }
 
+/** What the cache holds for an adapter (`gpt doctor`): where it is, this adapter's winners by problem, and how many entries are other adapters' or drivers'. */
+export async function savedWinners(info: DeviceInfo): Promise<{ location: string; winners: [string, unknown][]; others: number }> {
+  const entries = Object.entries(parseCache((await readCache(CACHE_FILE)) ?? '{}') ?? {});
+  const prefix = `${adapterKey(info)} `;
+  const winners = entries.filter(([k]) => k.startsWith(prefix)).map(([k, e]): [string, unknown] => [k.slice(prefix.length), (e as Entry | null)?.winner]);
+  return { location: await cacheLocation(CACHE_FILE), winners, others: entries.length - winners.length };
+}
