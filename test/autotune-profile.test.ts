@@ -16,14 +16,14 @@ describe('autotune during a profile', () => {
     if (!device().info.features.includes('timestamp-query')) return; // nothing is measured without timestamps
     process.env.GPT_CACHE_DIR = cacheDir;
     setAutotune(true);
-    // 'measured' dispatches nothing (0 ms), the default fills a buffer: once measured, 'measured' wins
+    // 'measured' fills 4 numbers, the default 4M: once measured, 'measured' wins
     const t: Tunable<string> = {
       key: 'profile-retry test',
       fallback: 'default',
       candidates: ['measured', 'default'],
       prepare: (c) => {
-        const out = device().alloc(4 * 4096, 'autotune test');
-        return { run: () => (c === 'default' ? launchFill('i32', out, 4096, 1, 0) : undefined), dispose: () => device().release(out) };
+        const out = device().alloc(4 * 2 ** 22, 'autotune test');
+        return { run: () => launchFill('i32', out, c === 'default' ? 2 ** 22 : 4, 1, 0), dispose: () => device().release(out) };
       },
     };
     tuned(t); // loads the (empty) cache

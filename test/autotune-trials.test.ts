@@ -2,7 +2,8 @@
 // timeDispatches): a candidate a driver refuses (a compile or validation error) must be left out,
 // not win with the 0 ms its never-written timestamps read as, be saved, and then fail every later
 // run; nor may its error surface at the program's next read. And a measurement its budget cuts
-// short keeps the default unless something measured beat it.
+// short keeps the default unless something measured beat it, and a candidate far slower than the
+// others does not run three times its budget; a candidate timed at 0 ms is no winner.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it, vi } from 'vitest';
@@ -51,7 +52,7 @@ async function measured<C>(t: Tunable<C>): Promise<{ winner: C; warnings: string
     tuned(t); // queues the measurement
     await autotuneSettled();
     const cache = Object.entries(JSON.parse(readFileSync(join(cacheDir, 'autotune.json'), 'utf8')) as Record<string, unknown>);
-    const saved = cache.find(([k]) => k.endsWith(` ${t.key}`))?.[1];
+    const saved = (cache.find(([k]) => k.endsWith(` ${t.key}`))?.[1] as { winner: unknown } | undefined)?.winner;
     return { winner: tuned(t), warnings: warn.mock.calls.map((c) => String(c[0])), saved };
   } finally {
     warn.mockRestore();
@@ -85,6 +86,39 @@ describe('autotune measurements', () => {
     if (!device().info.features.includes('timestamp-query')) return;
     // 'slow' alone spends the 200 ms budget (3 runs of ~100 ms on lavapipe): listed first, it was the only one measured, and won
     const t = tunable('budget test', 'default', ['slow', 'default'], (c) => ({ kernel: working, n: c === 'slow' ? 2_000_000 : 10, grid: [1, 1, 1] }));
+    const { winner, saved } = await measured(t);
+    expect(winner).toBe('default');
+    expect(saved).toBe('default');
+  });
+
+  it('a candidate far slower than the budget is run once, not three times', async () => {
+    if (!device().info.features.includes('timestamp-query')) return;
+    // one run of 'slow' (~500 ms on lavapipe) spends the 200 ms budget alone
+    const t = tunable('pathological test', 'default', ['default', 'slow'], (c) => ({ kernel: working, n: c === 'slow' ? 10_000_000 : 10, grid: [1, 1, 1] }));
+    let slowRuns = 0;
+    const counted: typeof t = {
+      ...t,
+      prepare: (c) => {
+        const scratch = t.prepare(c);
+        return { ...scratch, run: () => (c === 'slow' && slowRuns++, scratch.run()) };
+      },
+    };
+    const { winner } = await measured(counted);
+    expect(winner).toBe('default');
+    expect(slowRuns).toBe(1);
+  });
+
+  it("a candidate timed at 0 ms (it dispatched nothing, or ran below the timer's resolution) is not the winner", async () => {
+    if (!device().info.features.includes('timestamp-query')) return;
+    const t: Tunable<string> = {
+      key: 'zero test',
+      fallback: 'default',
+      candidates: ['default', 'nothing'],
+      prepare(candidate) {
+        const out = device().alloc(4 * 64, 'autotune trial');
+        return { run: () => (candidate === 'default' ? working.launch([out], { n: 10 }, [1, 1, 1]) : undefined), dispose: () => device().release(out) };
+      },
+    };
     const { winner, saved } = await measured(t);
     expect(winner).toBe('default');
     expect(saved).toBe('default');

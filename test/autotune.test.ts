@@ -1,26 +1,24 @@
 // The autotuner's persistent cache (src/kernels/autotune.ts): a JSON file anyone can edit, so what
-// it names is checked against the candidates before a kernel runs it.
+// it names is checked against the candidates before a kernel runs it; its winners are this
+// adapter's and driver's, measured among today's candidates; a save adds its winner to the file as
+// it is then. And every candidate computes the product the default does (float64 reference).
 import { execFile } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join, relative, resolve } from 'node:path';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
-import { beforeAll, describe, expect, it, vi } from 'vitest';
-import { readCache, writeCache } from '../src/device/platform.js';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { device, matmul, scope } from '../src/index.js';
-import { autotuneSettled, setAutotune } from '../src/kernels/autotune.js';
-import { setProfile } from '../src/kernels/profile.js';
+import { adapterKey, autotuneSettled, forgetWinners, setAutotune } from '../src/kernels/autotune.js';
+import { matmulTilings, setProfile, SKINNY_KERNELS } from '../src/kernels/profile.js';
 import { matmulRef, numel, ref, type Ref } from '../src/check/reference/index.js';
-import { autotuneCacheDir, expectClose, seededValues, setupDevice, toTensor } from './helpers.js';
+import { runGpt } from './cli-helpers.js';
+import { autotuneCacheDir, expectClose, seededValues, setupDevice, toTensor, warningsOf } from './helpers.js';
 
 beforeAll(setupDevice);
 const run = promisify(execFile);
 const cacheDir = autotuneCacheDir('gpt-autotune-');
 
 const values = (shape: number[], seed: number): Ref => ref(shape, seededValues(numel(shape), seed).map(Math.fround));
-const adapterKey = () => {
-  const i = device().info;
-  return [i.vendor, i.architecture, i.device, i.description, i.backend].join('|');
-};
 
 describe('GPT_AUTOTUNE', () => {
   it('a value other than 0 or 1 fails initDevice naming it, not read as on', async () => {
@@ -36,59 +34,105 @@ describe('GPT_AUTOTUNE', () => {
 describe('cached winners', () => {
   // [M, K] · [K, N] products on the register-tiled kernel, whose tilings are tuned; K = 64 allows one split
   const [N, K] = [36, 64];
-  const tileKey = (M: number) => `${adapterKey()} matmul ${M}x${N}x${K}  vec4`;
+  const tileKey = (M: number, adapter = adapterKey(device().info)) => `${adapter} matmul ${M}x${N}x${K}  vec4`;
+  const file = join(cacheDir, 'autotune.json');
+  type Entry = { winner: unknown; among: string };
+  const cache = () => JSON.parse(readFileSync(file, 'utf8')) as Record<string, Entry>;
+  const b = values([K, N], 2);
   beforeAll(() => {
     setProfile({ matmul: { tiled: 'buffer' } });
-    writeFileSync(
-      join(cacheDir, 'autotune.json'),
-      JSON.stringify({
-        [tileKey(40)]: { tiles: 'small', splits: 1.5 }, // a fractional split: wrong sums
-        [tileKey(41)]: { tiles: 'banana', splits: 1 }, // no such tiles: 'Cannot read properties of undefined'
-        [tileKey(42)]: { tiles: 'small', splits: -3 },
-        [tileKey(43)]: 'large',
-        [tileKey(44)]: { tiles: 'large', splits: 1 }, // a real candidate: used, no warning
-      }),
-    );
     process.env.GPT_CACHE_DIR = cacheDir;
     setAutotune(true);
   });
 
-  it('one naming no candidate is ignored with a one-line warning; the product stays right', async () => {
-    const warn = vi.spyOn(console, 'warn').mockImplementation(() => {});
-    try {
-      const b = values([K, N], 2);
-      await scope(async () => {
-        await matmul(toTensor(values([40, K], 1)), toTensor(b)).toArray(); // loads the cache
-        await autotuneSettled();
-        for (const M of [40, 41, 42, 43, 44]) {
+  /** Products of each M rows, checked against float64, twice with the measurements between: the cache loaded, each then measured or its winner taken. */
+  const useTwice = (Ms: number[]) =>
+    scope(async () => {
+      for (let pass = 0; pass < 2; pass++) {
+        for (const M of Ms) {
           const a = values([M, K], M);
-          await expectClose(matmul(toTensor(a), toTensor(b)), matmulRef(a, b), 1e-4, 1e-4, `matmul ${M} rows, cached winner`);
+          await expectClose(matmul(toTensor(a), toTensor(b)), matmulRef(a, b), 1e-4, 1e-4, `matmul ${M} rows`);
         }
-      });
-      const lines = warn.mock.calls.map((c) => String(c[0]));
-      for (const [M, given] of [[40, '{"tiles":"small","splits":1.5}'], [41, '{"tiles":"banana","splits":1}'], [42, '{"tiles":"small","splits":-3}'], [43, '"large"']] as const) {
-        expect(lines.filter((l) => l.includes(`'matmul ${M}x${N}x${K}  vec4' is none of its candidates: ${given}; ignored`))).toHaveLength(1);
+        await autotuneSettled();
       }
-      expect(lines.filter((l) => l.includes(`matmul 44x`))).toEqual([]);
-      expect(lines.every((l) => !l.includes('\n'))).toBe(true);
-    } finally {
-      warn.mockRestore();
+    });
+
+  it('one naming no candidate is ignored with a one-line warning, and measured again; the product stays right', async () => {
+    await useTwice([40, 41, 42, 43, 44]);
+    const measured = cache();
+    const edited: Record<number, unknown> = {
+      40: { tiles: 'small', splits: 1.5 }, // a fractional split: wrong sums
+      41: { tiles: 'banana', splits: 1 }, // no such tiles: 'Cannot read properties of undefined'
+      42: { tiles: 'small', splits: -3 },
+      43: 'large',
+    };
+    for (const [M, winner] of Object.entries(edited)) measured[tileKey(Number(M))]!.winner = winner;
+    writeFileSync(file, JSON.stringify(measured));
+    forgetWinners();
+    const lines = await warningsOf(() => useTwice([40, 41, 42, 43, 44]));
+    for (const [M, given] of Object.entries(edited)) {
+      expect(lines.filter((l) => l.includes(`'matmul ${M}x${N}x${K}  vec4' is none of its candidates: ${JSON.stringify(given)}; ignored`))).toHaveLength(1);
     }
+    expect(lines.filter((l) => l.includes('matmul 44x'))).toEqual([]);
+    expect(lines.every((l) => !l.includes('\n'))).toBe(true);
+    const candidates = matmulTilings(K).map((c) => JSON.stringify(c));
+    for (const M of Object.keys(edited)) expect(candidates, `the winner of ${M} rows, measured again`).toContain(JSON.stringify(cache()[tileKey(Number(M))]!.winner));
   });
 
-  it("a save keeps the winners another process saved since this one loaded the cache", async () => {
-    await autotuneSettled(); // the measurements queued above are saved
-    const file = join(cacheDir, 'autotune.json');
-    const others = { ...JSON.parse(readFileSync(file, 'utf8')), 'another process matmul 1x2x3': 'element' };
-    writeFileSync(file, JSON.stringify(others));
-    await scope(async () => {
-      await matmul(toTensor(values([45, K], 45)), toTensor(values([K, N], 2))).toArray(); // queues a measurement, saved when done
-      await autotuneSettled();
-    });
-    const saved = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
-    expect(saved['another process matmul 1x2x3']).toBe('element');
-    expect(saved[tileKey(45)]).toBeDefined();
+  it('one measured among other candidates (an older version\'s, or its format) is measured again, without a warning', async () => {
+    const before = cache();
+    const among = before[tileKey(44)]!.among;
+    before[tileKey(44)]!.among = 'deadbeef'; // measured among another set
+    (before as Record<string, unknown>)[tileKey(45)] = { tiles: 'large', splits: 1 }; // the older format: the winner alone
+    writeFileSync(file, JSON.stringify(before));
+    forgetWinners();
+    expect(await warningsOf(() => useTwice([44, 45]))).toEqual([]);
+    expect([cache()[tileKey(44)]!.among, cache()[tileKey(45)]!.among]).toEqual([among, among]);
   });
+
+  it("another driver's (or adapter's) winner is not this one's: measured here, and theirs kept", async () => {
+    const entries = cache();
+    const other = adapterKey({ ...device().info, description: `${device().info.description} (an older driver)` });
+    entries[tileKey(46, other)] = { ...entries[tileKey(44)]!, winner: { tiles: 'large', splits: 1 } };
+    writeFileSync(file, JSON.stringify(entries));
+    forgetWinners();
+    await useTwice([46]);
+    expect(cache()[tileKey(46)]).toBeDefined();
+    expect(cache()[tileKey(46, other)]).toEqual(entries[tileKey(46, other)]);
+  });
+
+  it('a save keeps the winners another process saved since this one loaded the cache', async () => {
+    const others = { ...cache(), 'another process matmul 1x2x3': { winner: 'element', among: '01234567' } };
+    writeFileSync(file, JSON.stringify(others));
+    await useTwice([47]);
+    expect(cache()['another process matmul 1x2x3']).toEqual(others['another process matmul 1x2x3']);
+    expect(cache()[tileKey(47)]).toBeDefined();
+  });
+
+  it('a cache deleted while the program runs (to measure again) stays deleted but for the winners measured since', async () => {
+    rmSync(file);
+    await useTwice([48]);
+    expect(Object.keys(cache())).toEqual([tileKey(48)]);
+  });
+
+  it('its measurements give back every scratch buffer: the live bytes are what they were', async () => {
+    await useTwice([49]); // the kernels compiled, the pool warm
+    const live = device().memory().liveBytes;
+    await useTwice([50, 51]);
+    expect(cache()[tileKey(51)]).toBeDefined();
+    expect(device().memory().liveBytes).toBe(live);
+  });
+
+  it('gpt doctor names the cache and lists the winners it holds for this adapter and driver', async () => {
+    const entries: Record<string, Entry> = { ...cache(), 'another adapter matmul 1x2x3': { winner: 'element', among: '01234567' } };
+    writeFileSync(file, JSON.stringify(entries));
+    const mine = Object.keys(entries).filter((k) => k.startsWith(`${adapterKey(device().info)} `));
+    expect(mine).toHaveLength(4);
+    const r = await runGpt(['doctor']);
+    expect(r.code, r.err).toBe(0);
+    expect(r.out).toContain(`  autotune      off (GPT_AUTOTUNE=0: every kernel the profile's default); cache ${file} (delete it to measure again): 4 winners for this adapter and driver, 1 for others\n`);
+    expect(r.out).toContain(`    matmul 48x${N}x${K}  vec4: ${JSON.stringify(entries[tileKey(48)]!.winner)}\n`);
+  }, 120_000);
 
   it('a cache that is not a JSON object of winners is an empty one, with a warning: no crash', async () => {
     const script = join(cacheDir, 'damaged.ts');
@@ -116,45 +160,33 @@ describe('cached winners', () => {
   });
 });
 
-describe('the cache directory', () => {
-  it("a relative GPT_CACHE_DIR is one directory for the program: taken from where it started, not from each chdir()", async () => {
-    const start = process.cwd();
-    const target = join(cacheDir, 'relative');
-    const relativeDir = relative(start, target);
-    // the start's path again inside the cache dir: from there the same relative path names another directory, inside it too
-    const elsewhere = join(cacheDir, 'elsewhere', start);
-    mkdirSync(elsewhere, { recursive: true });
-    expect(resolve(elsewhere, relativeDir), 'a chdir this test needs').not.toBe(target);
-    const dir = process.env.GPT_CACHE_DIR;
+describe('every candidate computes the product the default does (float64 reference)', () => {
+  // run through the engine with the candidate forced, as a tuned winner runs
+  const check = async (M: number, N: number, K: number, transB: boolean, what: string) => {
+    const [a, b] = [values([M, K], M + K), values(transB ? [N, K] : [K, N], N)];
+    await scope(async () => {
+      const bt = toTensor(b);
+      await expectClose(matmul(toTensor(a), transB ? bt.transpose(0, 1) : bt), matmulRef(a, b, false, transB), 1e-4, 1e-4, `[${M}, ${K}]·[${K}, ${N}] ${what}`);
+    });
+  };
+
+  it.each([[70, 72, 4096], [33, 37, 1030]])('the register-tiled kernel: every tiling and split of M %i, N %i, K %i', async (M, N, K) => {
     try {
-      process.env.GPT_CACHE_DIR = relativeDir;
-      await writeCache('test.json', '{"before":1}');
-      process.chdir(elsewhere);
-      expect(await readCache('test.json')).toBe('{"before":1}');
-      await writeCache('test.json', '{"after":1}');
+      for (const { tiles, splits } of matmulTilings(K)) {
+        setProfile({ matmul: { tiled: 'buffer', skinnyRows: 0, tiles, splits } });
+        await check(M, N, K, false, `${tiles} tiles, ${splits} splits`);
+      }
     } finally {
-      process.chdir(start);
-      process.env.GPT_CACHE_DIR = dir;
+      setProfile(null);
     }
-    expect(readFileSync(join(target, 'test.json'), 'utf8')).toBe('{"after":1}');
-    expect(readdirSync(elsewhere)).toEqual([]);
   });
 
-  it('one that cannot be written (GPT_CACHE_DIR naming a file) is named in one warning, once', async () => {
-    const file = join(cacheDir, 'a-file');
-    writeFileSync(file, '');
-    const warn = vi.spyOn(console, 'warn').mockImplementation(() => {});
-    const dir = process.env.GPT_CACHE_DIR;
+  it.each(SKINNY_KERNELS)('the skinny %s kernel, x · Wᵀ', async (skinny) => {
     try {
-      process.env.GPT_CACHE_DIR = file;
-      await writeCache('test.json', '{}');
-      await writeCache('test.json', '{}');
-      const lines = warn.mock.calls.map((c) => String(c[0]));
-      expect(lines).toHaveLength(1);
-      expect(lines[0]).toMatch(new RegExp(`^\\[webgpu-gpt\\] test\\.json not saved: GPT_CACHE_DIR=${file} is not a writable directory \\(E[A-Z]+: [^\n]*\\)$`));
+      setProfile({ matmul: { skinnyRows: 4, skinny } });
+      await check(3, 72, 1028, true, skinny);
     } finally {
-      process.env.GPT_CACHE_DIR = dir;
-      warn.mockRestore();
+      setProfile(null);
     }
   });
 });

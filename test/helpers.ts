@@ -4,7 +4,7 @@ import fc from 'fast-check';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, expect } from 'vitest';
+import { afterAll, expect, vi } from 'vitest';
 import { describeMismatch, worstElement, type Random } from '../src/check/index.js';
 import type { Ref } from '../src/check/reference/index.js';
 import { device, initDevice, scope, tensor, type Tensor } from '../src/index.js';
@@ -187,4 +187,15 @@ export async function joinPieces(pieces: AsyncIterable<Uint8Array>): Promise<Uin
   const all: Uint8Array[] = [];
   for await (const piece of pieces) all.push(piece);
   return new Uint8Array(Buffer.concat(all));
+}
+
+/** The lines `body` warns (console.warn), kept out of the test's output. */
+export async function warningsOf(body: () => Promise<unknown>): Promise<string[]> {
+  const warn = vi.spyOn(console, 'warn').mockImplementation(() => {});
+  try {
+    await body();
+    return warn.mock.calls.map((c) => String(c[0]));
+  } finally {
+    warn.mockRestore();
+  }
 }

@@ -1,8 +1,9 @@
 // `gpt doctor`: which WebGPU adapter the engine gets, with its features and key limits, or why
 // there is none and how to fix it.
 import { adapterInfo, describeAdapter, limitChoice, requestDevice, type DeviceInfo } from '../device/adapter.js';
-import { dawnToggles, envSetting, getPlatform } from '../device/platform.js';
+import { dawnToggles, envFlag, envSetting, getPlatform } from '../device/platform.js';
 import { doctorCheck } from '../check/index.js';
+import { savedWinners } from '../kernels/autotune.js';
 import { detectProfile, type KernelProfile } from '../kernels/profile.js';
 import { ELEMENT_ROWS } from '../kernels/wgsl/matmul-skinny.js';
 
@@ -72,11 +73,27 @@ export async function doctor(flags: { quiet?: boolean; oneLine?: boolean; json?:
   if (info.platform === 'node') console.log(`  dawn flags    ${dawnToggles(envSetting).join(' ')}`);
   console.log('  kernel profile (which kernel family each op uses here; src/kernels/profile.ts)');
   for (const line of describeProfile(detectProfile(info))) console.log(`    ${line}`);
+  for (const line of await describeTuning(info)) console.log(`  ${line}`);
   console.log(`  limits (${limitChoice() === 'default' ? "WebGPU's defaults: GPT_LIMITS=default" : "the adapter's"})`);
   for (const [k, v] of Object.entries(info.limits)) console.log(`    ${k.padEnd(36)} ${v.toLocaleString('en-US')}`);
   if (!flags.check) return 0;
   console.log('');
   return (await doctorCheck((line) => console.log(line))) ? 0 : 1;
+}
+
+/** Winners listed one a line at most; the rest counted. */
+const SHOWN_WINNERS = 20;
+
+/** The autotuner here: on or off, where its cache is, and the winners it holds for this adapter and driver (src/kernels/autotune.ts). */
+async function describeTuning(info: DeviceInfo): Promise<string[]> {
+  const { location, winners, others } = await savedWinners(info);
+  const state = envFlag('GPT_AUTOTUNE', true) ? 'on (GPT_AUTOTUNE=0 turns it off)' : "off (GPT_AUTOTUNE=0: every kernel the profile's default)";
+  const shown = winners.slice(0, SHOWN_WINNERS).map(([problem, winner]) => `  ${problem}: ${JSON.stringify(winner)}`);
+  return [
+    `autotune      ${state}; cache ${location} (delete it to measure again): ${winners.length} winners for this adapter and driver${others ? `, ${others} for others` : ''}`,
+    ...shown,
+    ...(winners.length > shown.length ? [`  and ${winners.length - shown.length} more`] : []),
+  ];
 }
 
 /** The skinny matmul kernels (matmul-skinny.ts) in words; 'element' is also what the others cannot take. */

@@ -1,15 +1,22 @@
 // Autotuning: which variant of a kernel family runs a given problem (a matmul's shape) fastest on
 // this adapter, found by measuring. The first use of a problem runs the profile's default and
 // queues a measurement: each candidate a few times on scratch buffers, GPU time from timestamp
-// queries, within a budget. Later uses take the fastest. Winners persist per adapter (platform.ts
-// readCache/writeCache: a JSON file in the user's cache directory, or localStorage), so later runs
-// start tuned. Candidates compute the same products, so tuning changes results at most by float32
-// reassociation (split-K). The default is measured first (a measurement cut short by its budget
-// keeps it unless another was faster); a candidate that fails to compile or validate is left out
-// with a one-line warning. Off (defaults only) with GPT_AUTOTUNE=0, as the tests run, or
-// setAutotune(false), and on Dawn's null backend (nothing runs there to time).
+// queries, within a budget. Later uses take the fastest. Winners persist per adapter and driver
+// (Dawn's adapter description names the driver's version: an update measures again) in a cache file
+// (cache-files.ts: a JSON file in the user's cache directory, or localStorage), each with the set of
+// candidates it was measured among, so that a version of the code with other candidates measures
+// again; a save adds its winner to the file as it is then, under a lock, so processes tuning at
+// once keep each other's. Candidates compute the same products, so tuning changes results at most
+// by float32 reassociation (split-K). The default is measured first (a measurement cut short by its
+// budget keeps it unless another was faster; ties keep it too); a candidate that fails to compile or
+// validate is left out with a one-line warning, and one timed at 0 ms (nothing to time, or shorter
+// than the timer's resolution: browsers quantize timestamps) is never the winner. Off (defaults
+// only) with GPT_AUTOTUNE=0, as the tests run, or setAutotune(false), and on Dawn's null backend
+// (nothing runs there to time).
+import type { DeviceInfo } from '../device/adapter.js';
+import { cacheLocation, readCache, updateCache } from '../device/cache-files.js';
 import { device, DeviceLostError, onDeviceOpen } from '../device/device.js';
-import { envFlag, readCache, writeCache } from '../device/platform.js';
+import { envFlag } from '../device/platform.js';
 
 const CACHE_FILE = 'autotune.json';
 /** Runs of each candidate per measurement; the fastest counts (the first may include compilation). */
@@ -18,7 +25,7 @@ const RUNS = 3;
 const BUDGET_MS = 200;
 
 export interface Tunable<C> {
-  /** The family and problem, e.g. `matmul 384x1152x16384 tb`: one winner per key and adapter. */
+  /** The family and problem, e.g. `matmul 384x1152x16384 tb`: one winner per key, adapter and driver. */
   key: string;
   fallback: C;
   candidates: readonly C[];
@@ -28,8 +35,9 @@ export interface Tunable<C> {
 
 let enabled: boolean | undefined; // GPT_AUTOTUNE unless set: read as the device opens, so a bad value fails there on every adapter, not an import
 onDeviceOpen(async () => void (enabled ??= envFlag('GPT_AUTOTUNE', true)));
-let winners: Map<string, unknown> | null = null; // adapter-scoped; loaded on first use
+let saved: Map<string, unknown> | null = null; // the cache's entries by key, as loaded on first use (each checked at its first use)
 let loading: Promise<void> | null = null;
+const chosen = new Map<string, unknown>(); // winners checked or measured here, by key
 const queued = new Set<string>();
 let queue: Promise<void> = Promise.resolve();
 
@@ -38,27 +46,25 @@ export function setAutotune(on: boolean): void {
   enabled = on;
 }
 
-const adapterKey = () => {
-  const i = device().info;
-  return [i.vendor, i.architecture, i.device, i.description, i.backend].join('|');
-};
+/** The adapter and its driver, as a winner's key starts. */
+export const adapterKey = (i: DeviceInfo) => [i.vendor, i.architecture, i.device, i.description, i.backend].join('|');
 
 /** The candidate to run for `t`: its tuned winner when known, else the fallback (and a measurement is queued). */
 export function tuned<C>(t: Tunable<C>): C {
   if (!enabled || t.candidates.length < 2 || !device().executes) return t.fallback;
-  if (!winners) {
+  if (!saved) {
     loading ??= load();
     return t.fallback;
   }
-  const key = `${adapterKey()} ${t.key}`;
-  if (winners.has(key)) {
-    const winner = knownCandidate(t, winners.get(key));
+  const key = `${adapterKey(device().info)} ${t.key}`;
+  if (chosen.has(key)) return chosen.get(key) as C;
+  if (saved.has(key)) {
+    const winner = savedWinner(t, saved.get(key));
+    saved.delete(key); // checked once
     if (winner !== undefined) {
-      winners.set(key, winner); // later calls find it by identity
+      chosen.set(key, winner);
       return winner;
     }
-    warn(`the cached winner of '${t.key}' is none of its candidates: ${JSON.stringify(winners.get(key)).slice(0, 200)}`);
-    winners.delete(key); // measured again
   }
   if (!queued.has(key)) {
     queued.add(key);
@@ -67,29 +73,53 @@ export function tuned<C>(t: Tunable<C>): C {
   return t.fallback;
 }
 
+/** Forgets the winners read and measured so far: the cache is read again at the next use (tests: a cache edited or deleted meanwhile). */
+export function forgetWinners(): void {
+  [saved, loading] = [null, null];
+  chosen.clear();
+  queued.clear();
+}
+
 /** Resolves when every queued measurement is done (tests, benchmarks). */
 export async function autotuneSettled(): Promise<void> {
   await loading;
   await queue;
 }
 
+/** A winner as the cache holds it: the candidate, and the set it was measured among (candidateSet). */
+interface Entry {
+  winner: unknown;
+  among: string;
+}
+
 /**
- * The candidate of `t` a cached winner names, or undefined: the file is anyone's to edit, and a
- * value no candidate has (a tile name, a fractional split count) could fail or compute wrong.
+ * The candidate of `t` a cache entry names, or undefined (measured again): one measured among
+ * other candidates (an older version's), or in an older format, silently; one naming no candidate,
+ * with a warning: the file is anyone's to edit, and a value no candidate has (a tile name, a
+ * fractional split count) could fail or compute wrong.
  */
-function knownCandidate<C>(t: Tunable<C>, saved: unknown): C | undefined {
-  if (saved === t.fallback || t.candidates.includes(saved as C)) return saved as C; // checked before, or measured here
-  const text = JSON.stringify(saved);
-  return measureOrder(t).find((c) => JSON.stringify(c) === text);
+function savedWinner<C>(t: Tunable<C>, entry: unknown): C | undefined {
+  if (typeof entry !== 'object' || entry === null || (entry as Entry).among !== candidateSet(t)) return undefined;
+  const text = JSON.stringify((entry as Entry).winner) ?? 'nothing';
+  const winner = measureOrder(t).find((c) => JSON.stringify(c) === text);
+  if (winner === undefined) warn(`the cached winner of '${t.key}' is none of its candidates: ${text.slice(0, 200)}`);
+  return winner;
+}
+
+/** A short hash (FNV-1a) of what a measurement of `t` runs, in order: another set of candidates, or another default, is another problem. */
+function candidateSet<C>(t: Tunable<C>): string {
+  let hash = 0x811c9dc5;
+  for (const ch of JSON.stringify(measureOrder(t))) hash = Math.imul(hash ^ ch.charCodeAt(0), 0x01000193) >>> 0;
+  return hash.toString(16).padStart(8, '0');
 }
 
 const warn = (why: string) => console.warn(`[webgpu-gpt] autotune: ${why}; ignored (${CACHE_FILE} in the cache directory, GPT_CACHE_DIR)`);
 
-/** The saved winners by key, or null where the cache file is damaged (not a JSON object). */
+/** The saved entries by key, or null where the cache file is damaged (not a JSON object). */
 function parseCache(text: string): Record<string, unknown> | null {
   try {
-    const saved: unknown = JSON.parse(text);
-    return typeof saved === 'object' && saved !== null && !Array.isArray(saved) ? (saved as Record<string, unknown>) : null;
+    const entries: unknown = JSON.parse(text);
+    return typeof entries === 'object' && entries !== null && !Array.isArray(entries) ? (entries as Record<string, unknown>) : null;
   } catch {
     return null;
   }
@@ -97,9 +127,9 @@ function parseCache(text: string): Record<string, unknown> | null {
 
 async function load(): Promise<void> {
   const text = (await readCache(CACHE_FILE)) ?? '{}';
-  const saved = parseCache(text);
-  if (!saved) warn(`the cache is not a JSON object of winners: ${JSON.stringify(text.slice(0, 60))}`);
-  winners = new Map(Object.entries(saved ?? {})); // a damaged cache is an empty one
+  const entries = parseCache(text);
+  if (!entries) warn(`the cache is not a JSON object of winners: ${JSON.stringify(text.slice(0, 60))}`);
+  saved = new Map(Object.entries(entries ?? {})); // a damaged cache is an empty one
 }
 
 /**
@@ -124,7 +154,8 @@ async function measure<C>(key: string, t: Tunable<C>): Promise<void> {
     try {
       scratch = t.prepare(candidate);
       let fastest = Infinity;
-      for (let i = 0; i < RUNS; i++) {
+      // a candidate far slower than the others stops at the run that spends the budget
+      for (let i = 0; i < RUNS && spent <= BUDGET_MS; i++) {
         const ms = await device().timeDispatches(scratch.run);
         if (ms === null) {
           // no timestamps here: keep the defaults; a profile being taken: measure at the next use
@@ -134,6 +165,8 @@ async function measure<C>(key: string, t: Tunable<C>): Promise<void> {
         spent += ms;
         fastest = Math.min(fastest, ms);
       }
+      // 0 ms: it dispatched nothing, or ran shorter than the timer resolves; not ranked but as the default
+      if (fastest === 0 && candidate !== t.fallback) continue;
       if (!best || fastest < best.ms) best = { candidate, ms: fastest };
     } catch (e) {
       if (e instanceof DeviceLostError) return; // nothing more can be measured; the program's next op says why
@@ -144,8 +177,17 @@ async function measure<C>(key: string, t: Tunable<C>): Promise<void> {
     }
   }
   if (!best) return;
-  winners!.set(key, best.candidate);
-  // with the winners other processes saved since this one loaded (theirs would be lost otherwise)
-  const onDisk = parseCache((await readCache(CACHE_FILE)) ?? '{}');
-  await writeCache(CACHE_FILE, JSON.stringify({ ...onDisk, ...Object.fromEntries(winners!) }, null, 1));
+  chosen.set(key, best.candidate);
+  // this winner alone, added to the file as it is now: other processes' winners stay, and so does
+  // a cache deleted meanwhile (to measure again) but for this winner
+  const entry: Entry = { winner: best.candidate, among: candidateSet(t) };
+  await updateCache(CACHE_FILE, (text) => JSON.stringify({ ...parseCache(text ?? '{}'), [key]: entry }, null, 1));
+}
+
+/** What the cache holds for an adapter (`gpt doctor`): where it is, this adapter's winners by problem, and how many entries are other adapters' or drivers'. */
+export async function savedWinners(info: DeviceInfo): Promise<{ location: string; winners: [string, unknown][]; others: number }> {
+  const entries = Object.entries(parseCache((await readCache(CACHE_FILE)) ?? '{}') ?? {});
+  const prefix = `${adapterKey(info)} `;
+  const winners = entries.filter(([k]) => k.startsWith(prefix)).map(([k, e]): [string, unknown] => [k.slice(prefix.length), (e as Entry | null)?.winner]);
+  return { location: await cacheLocation(CACHE_FILE), winners, others: entries.length - winners.length };
 }

@@ -5,7 +5,7 @@
 // ids out the same way.
 import { readSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
-import { readCache, writeCache } from '../device/platform.js';
+import { readCache, updateCache } from '../device/cache-files.js';
 import { openRegularFile, readFully, writeFully } from './regular-files.js';
 import { checkOptionKeys, describeValue } from '../tensor/check.js';
 
@@ -159,27 +159,23 @@ async function checkIds(handle: FileHandle, path: string, { dtype, count, vocabS
   return largest;
 }
 
-let remembering = Promise.resolve(); // one update of the checks file at a time in this process
-
-/**
- * Adds `check` to the checks file, read again now: files checked at once (each read the file
- * before its check) each keep the others' (another process's may still be lost: then checked again).
- */
+/** Adds `check` to the checks file as it is now (under its lock: files checked at once, in this process or others, each keep the others'). */
 function remember(file: string, check: RememberedCheck): Promise<void> {
-  remembering = remembering.then(async () => {
-    const checks = await rememberedChecks();
+  return updateCache(CHECKS_FILE, (text) => {
+    const checks = parseChecks(text);
     delete checks[file]; // re-added last: the most recent stay
     checks[file] = check;
-    const kept = Object.entries(checks).slice(-REMEMBERED_FILES);
-    await writeCache(CHECKS_FILE, JSON.stringify(Object.fromEntries(kept), null, 1));
+    return JSON.stringify(Object.fromEntries(Object.entries(checks).slice(-REMEMBERED_FILES)), null, 1);
   });
-  return remembering;
 }
 
 /** The checks remembered in the cache directory, by file; none where the cache is missing or unreadable. */
-async function rememberedChecks(): Promise<Record<string, RememberedCheck>> {
+const rememberedChecks = async (): Promise<Record<string, RememberedCheck>> => parseChecks(await readCache(CHECKS_FILE));
+
+/** The valid checks of a checks file's text (none where it is missing or damaged). */
+function parseChecks(text: string | null): Record<string, RememberedCheck> {
   try {
-    const parsed: unknown = JSON.parse((await readCache(CHECKS_FILE)) ?? '{}');
+    const parsed: unknown = JSON.parse(text ?? '{}');
     const valid = (c: unknown): c is RememberedCheck => typeof (c as RememberedCheck)?.version === 'string' && Number.isSafeInteger((c as RememberedCheck).maxId);
     return Object.fromEntries(Object.entries(parsed as object).filter(([, c]) => valid(c)));
   } catch {
