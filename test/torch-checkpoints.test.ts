@@ -277,7 +277,8 @@ describe('gpt serve --checkpoint, converted to our checkpoint file a tensor at a
     expect(error).toMatch(/no meta\.pkl \(looked for .*\), and vocab_size 20 is not GPT-2's/);
     await expect(startServer({ root, port: 0, checkpoint: path })).rejects.toThrow(`flag --checkpoint: ${error}`);
     const { code, out, err } = await gpt('serve', '--root', root, '--port', '0', '--checkpoint', path);
-    expect([code, out, err.trim()]).toEqual([1, '', `gpt serve: flag --checkpoint: ${error}`]);
+    expect([code, err.trim()]).toEqual([1, `gpt serve: flag --checkpoint: ${error}`]);
+    expect(out, 'listening while it loads, never serving').toMatch(/^listening on 127\.0\.0\.1:\d+; loading \S+ \(until it is served, requests are answered 503\)$/);
   });
 });
 
