@@ -1,20 +1,21 @@
 // `gpt serve` answers only requests whose Host header names it (the bound address and port), so a
 // page of another origin cannot read the checkpoint through DNS rebinding; a download the client
 // abandons closes its file, and one truncated or written in place while sent cuts the connection; a
-// port or host it cannot listen on is one line naming the flag; Ctrl-C ends the process whatever
-// its clients hold open.
-import { closeSync, mkdirSync, openSync, readdirSync, readlinkSync, rmSync, symlinkSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
-import { request } from 'node:http';
-import { connect, type Socket } from 'node:net';
+// port or host it cannot listen on is one line naming the flag, said before anything loads; while
+// it loads, requests are answered 503 (Retry-After), not refused; Ctrl-C ends the process whatever
+// its clients hold open, and while it loads.
+import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
+import { createServer, request, type Server, type ServerResponse } from 'node:http';
+import { connect, type AddressInfo, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { main } from '../src/cli/main.js';
-import { startServer, type ServeOptions, type StaticServer } from '../src/cli/serve.js';
+import { listen, startServer, type ServeOptions, type StaticServer } from '../src/cli/serve.js';
 import { acceptedHosts, isLoopback } from '../src/cli/host-check.js';
 import { checkpointSafetensors, CHECKPOINT_FORMAT } from '../src/gpt/checkpoint.js';
 import { CharTokenizer } from '../src/gpt/tokenizer/index.js';
 import { writeCheckpointTensors } from '../src/node/checkpoint-dir.js';
-import { expectOneLine, gpt, spawnGpt, tempDir } from './cli-helpers.js';
+import { expectOneLine, gpt, spawnGpt, tempDir, tinyCheckpoint } from './cli-helpers.js';
 
 const root = join(tempDir('cli-serve'), 'web');
 mkdirSync(root);
@@ -289,6 +290,92 @@ describe('gpt serve, an address it cannot listen on', () => {
   it('a host that is no address of this machine, or an IPv6 one in brackets, is one line naming --host', async () => {
     expectOneLine(await gpt('serve', '--root', root, '--port', '0', '--host', '192.0.2.7'), 1, /^gpt serve: --host 192\.0\.2\.7: not an address of this machine/);
     expectOneLine(await gpt('serve', '--root', root, '--port', '0', '--host', '[::1]'), 1, /^gpt serve: --host \[::1\]: give an IPv6 address without its brackets \(--host ::1\)$/);
+  });
+});
+
+describe('gpt serve listens first, then loads', () => {
+  // a Hugging Face hub that never answers: fetching a hub id lasts until its stall limit (30 s)
+  const hubAsked: string[] = [];
+  const unanswered = new Set<ServerResponse>();
+  let hub: Server;
+  const HUB_ENV = ['HF_ENDPOINT', 'HF_HUB_CACHE', 'HF_HOME', 'HF_HUB_OFFLINE', 'TRANSFORMERS_OFFLINE', 'HF_TOKEN'];
+  const saved = Object.fromEntries(HUB_ENV.map((k) => [k, process.env[k]]));
+  beforeAll(async () => {
+    hub = createServer((req, res) => void (hubAsked.push(`${req.method} ${req.url}`), unanswered.add(res)));
+    await new Promise<void>((ok) => hub.listen(0, '127.0.0.1', ok));
+    for (const k of HUB_ENV) delete process.env[k];
+    process.env.HF_ENDPOINT = `http://127.0.0.1:${(hub.address() as AddressInfo).port}`; // children inherit it
+    process.env.HF_HUB_CACHE = tempDir('cli-serve-hub-cache');
+    process.env.HF_HOME = tempDir('cli-serve-hf-home');
+  });
+  afterAll(async () => {
+    for (const [k, v] of Object.entries(saved)) v === undefined ? delete process.env[k] : (process.env[k] = v);
+    hub.closeAllConnections();
+    await new Promise((done) => hub.close(done));
+  });
+  const STALLED = 'test-org/never-answered';
+
+  it('a port in use is said at once, before a hub id is fetched (or a model loaded)', async () => {
+    const taken = await startServer({ root, port: 0 });
+    const port = new URL(taken.url).port;
+    hubAsked.length = 0;
+    try {
+      const t0 = performance.now();
+      expectOneLine(await gpt('serve', '--api', '--checkpoint', STALLED, '--root', root, '--port', port), 1, new RegExp(`^gpt serve: --port ${port}: 127\\.0\\.0\\.1:${port} is already in use`));
+      expect(performance.now() - t0).toBeLessThan(5000);
+      expect(hubAsked).toEqual([]);
+    } finally {
+      await taken.close();
+    }
+  });
+
+  it("while it loads, the page and the checkpoint are 503 with Retry-After, the API's routes OpenAI's 503; none is refused; \"open\" is not printed; Ctrl-C ends it at once", async () => {
+    const srv = await spawnGpt(['serve', '--api', '--checkpoint', STALLED, '--root', root, '--port', '0'], 60_000);
+    try {
+      const out = await srv.printed(/^listening on /m);
+      const at = `http://${/^listening on (127\.0\.0\.1:\d+); loading test-org\/never-answered onto the GPU \(until it is served, requests are answered 503\)$/m.exec(out)![1]}/`;
+      await expect.poll(() => hubAsked.length).toBeGreaterThan(0); // the fetch is under way
+      for (const path of ['', 'index.html', 'checkpoint.safetensors']) {
+        const res = await fetch(`${at}${path}`);
+        expect([res.status, res.headers.get('retry-after'), await res.text()], path).toEqual([503, '5', 'gpt serve is loading its checkpoint: try again in a few seconds\n']);
+      }
+      const error = { message: `model "${STALLED}" is loading: this server answers once it is loaded; try again in a few seconds`, type: 'server_error', param: null, code: 'model_loading' };
+      const models = await fetch(`${at}v1/models`);
+      expect([models.status, models.headers.get('retry-after'), await models.json()]).toEqual([503, '5', { error }]);
+      const posted = await fetch(`${at}v1/completions`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{"prompt": "a"}' });
+      expect([posted.status, await posted.json()]).toEqual([503, { error }]);
+      expect(await statusFor(Number(new URL(at).port), 'evil.example'), 'the Host checked first').toBe(421);
+    } finally {
+      srv.child.kill('SIGINT');
+    }
+    const t0 = performance.now();
+    const done = await srv.done;
+    expect(performance.now() - t0, 'Ctrl-C while it loads ends it at once').toBeLessThan(5000);
+    expect([done.timedOut, done.code, done.signal], done.err).toEqual([false, null, 'SIGINT']); // killed by it, as Ctrl-C leaves a program that has nothing to tidy
+    expect(done.out).not.toMatch(/^open /m);
+    expect(done.err).toBe('');
+  });
+
+  it('listen() answers 503 but to its API until ready() has checked the checkpoint; a checkpoint refused then closes the server', async () => {
+    const dir = tempDir('cli-serve-ready');
+    const file = join(dir, 'model.safetensors');
+    writeFileSync(file, tinyCheckpoint());
+    const srv = await listen({ root, port: 0 });
+    try {
+      for (const path of ['', 'checkpoint.safetensors']) expect((await fetch(`${srv.url}${path}`)).status, path).toBe(503);
+      await srv.ready(file);
+      expect((await fetch(srv.url)).status).toBe(200);
+      expect(Buffer.from(await (await fetch(`${srv.url}checkpoint.safetensors`)).arrayBuffer())).toEqual(readFileSync(file));
+    } finally {
+      await srv.close();
+    }
+    const broken = join(dir, 'broken.safetensors');
+    writeFileSync(broken, 'not a checkpoint');
+    const port = new URL(srv.url).port;
+    const refused = await gpt('serve', '--root', root, '--port', port, '--checkpoint', broken);
+    expectOneLine(refused, 1, /^gpt serve: flag --checkpoint: /);
+    const again = await startServer({ root, port: Number(port) }); // nothing left listening
+    await again.close();
   });
 });
 

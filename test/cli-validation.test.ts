@@ -73,7 +73,7 @@ const ALLOWED: Record<string, Record<string, Allowed>> = {
   },
   prepare: { 'vocab-size': int(256, 2 ** 26), 'val-fraction': openFraction, workers: int(0, 16) },
   prune: { sparsity: openFraction },
-  serve: { port: int(0, 65535) },
+  serve: { port: int(0, 65535), 'max-queue': int(0) },
 };
 
 const VALUES = ['0', '-1', '1.5', 'NaN', '1e400', ''];
@@ -103,7 +103,8 @@ function stopper(command: string, flag: string): string[] {
   if (command === 'train') return [...out, '--data', noData, ...bpe];
   if (command === 'prepare') return [...out, '--data', notText, ...bpe]; // a directory of no documents is bad usage (exit 2)
   if (command === 'distill') return [...out, '--data', noData, '--teacher', badCheckpoint, ...bpe];
-  if (command === 'serve') return ['--root', page, '--checkpoint', badCheckpoint];
+  // gpt serve listens before it reads the checkpoint: on any free port (8080 may be taken), --max-queue with --api, whose flag it is
+  if (command === 'serve') return ['--root', page, '--checkpoint', badCheckpoint, ...(flag === 'port' ? [] : ['--port', '0']), ...(flag === 'max-queue' ? ['--api'] : [])];
   if (command === 'bench-generate') return ['--init-from', badCheckpoint];
   if (command === 'prune') return [...out, '--init-from', badCheckpoint];
   return ['--out-dir', badCheckpoint]; // sample, eval

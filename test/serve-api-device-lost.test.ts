@@ -26,7 +26,7 @@ beforeAll(async () => {
   model.dispose();
 });
 
-/** A port free a moment ago (the in-process command prints its URL only once it returns). */
+/** A port free a moment ago (the in-process command's output is read only once it returns). */
 async function freePort(): Promise<number> {
   const probe = createServer();
   await new Promise<void>((ok) => probe.listen(0, '127.0.0.1', ok));
@@ -40,8 +40,8 @@ it('a device lost while serving ends gpt serve with one line saying so (exit 4, 
   const running = gpt('serve', '--api', '--checkpoint', ckpt, '--root', root, '--port', String(port), '--quiet');
   const url = `http://127.0.0.1:${port}/v1/completions`;
   const post = () => fetch(url, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ prompt: 'to', max_tokens: 3 }) });
-  let answered: Response | null = null;
-  for (const t0 = Date.now(); !answered && Date.now() - t0 < 60_000; await new Promise((r) => setTimeout(r, 100))) answered = await post().catch(() => null);
+  let answered: Response | null = null; // refused until it listens, 503 while it loads
+  for (const t0 = Date.now(); answered?.status !== 200 && Date.now() - t0 < 60_000; await new Promise((r) => setTimeout(r, 100))) answered = await post().catch(() => null);
   expect(answered?.status).toBe(200);
   device().gpu.destroy();
   const r = await running;

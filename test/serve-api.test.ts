@@ -4,13 +4,13 @@
 // the character counts (a character model: one token a character), each refusal's one-line
 // message; a client that leaves stops its generation, and GPU live bytes stay flat.
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { connect } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { opensAdapter } from '../src/cli/main.js';
 import { sample } from '../src/cli/sample.js';
 import { startServer, type StaticServer } from '../src/cli/serve.js';
-import { MAX_BODY_BYTES, openCompletionsApi, type CompletionsApi } from '../src/cli/serve-api.js';
+import { completionsApi, MAX_BODY_BYTES, openCompletionsApi, type CompletionsApi } from '../src/cli/serve-api.js';
 import { GPT } from '../src/gpt/model.js';
 import { CharTokenizer } from '../src/gpt/tokenizer/index.js';
 import { device } from '../src/index.js';
@@ -91,6 +91,21 @@ async function streamed(body: Record<string, unknown>): Promise<{ chunks: Comple
     }
   }
   return { chunks, texts, finish, raw };
+}
+
+/** POST to `at` (a server's URL): the response. */
+const postAt = (at: string, body: unknown, headers: Record<string, string> = {}, signal?: AbortSignal) =>
+  fetch(new URL('/v1/completions', at), { method: 'POST', headers: { 'Content-Type': 'application/json', ...headers }, body: JSON.stringify(body), signal });
+
+/** A request to `at` for 13 MB of stream (105 kB echoed by each of 128 choices at once, past what the sockets buffer), on a socket that reads none of it. */
+async function notReading(at: string): Promise<Socket> {
+  const body = JSON.stringify({ prompt: 'to be, or not to be: '.repeat(5000), n: 128, echo: true, stream: true, max_tokens: 3, seed: 1 });
+  const { hostname, port, host } = new URL(at);
+  const socket = connect(Number(port), hostname);
+  await new Promise((r) => socket.once('connect', r));
+  socket.pause();
+  socket.write(`POST /v1/completions HTTP/1.1\r\nHost: ${host}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+  return socket;
 }
 
 /** POST to `at` (a server's URL): status and JSON. */
@@ -225,6 +240,61 @@ describe('POST /v1/completions', () => {
     for (const b of bodies) alone.push((await complete(b)).choices[0]!.text);
     const together = await Promise.all(bodies.map((b, i) => (i % 2 ? streamed(b).then((s) => s.texts[0]!) : complete(b).then((r) => r.choices[0]!.text))));
     expect(together).toEqual(alone);
+  });
+});
+
+describe('a bounded queue, and the model loading', () => {
+  it("past maxQueue (--max-queue) requests waiting, a request is a 429 of OpenAI's shape with Retry-After; a client gone while it waits leaves the line", async () => {
+    const bounded = await openCompletionsApi({ checkpoint: ckpt, modelId: 'tiny', dtype: 'auto', maxQueue: 1 });
+    const srv = await startServer({ root, port: 0, api: bounded });
+    const at = srv.url;
+    const generating = new AbortController();
+    try {
+      const long = await postAt(at, { prompt: 'to', max_tokens: 1_000_000, stream: true }, {}, generating.signal);
+      await long.body!.getReader().read(); // generating
+      const leaves = new AbortController();
+      const waiting = postAt(at, { prompt: 'to', max_tokens: 1 }, {}, leaves.signal).catch((e: Error) => e.name);
+      await new Promise((r) => setTimeout(r, 500)); // in line
+      const refused = await postAt(at, { prompt: 'to', max_tokens: 1 }, {}, AbortSignal.timeout(10_000)); // not queued behind a million tokens
+      expect(refused.status).toBe(429);
+      expect(refused.headers.get('retry-after')).toBe('5');
+      const message = 'the queue is full (one request generating, 1 waiting, the most --max-queue lets wait): try again later';
+      expect(await refused.json()).toEqual({ error: { message, type: 'server_error', param: null, code: 'queue_full' } });
+      leaves.abort();
+      expect(await waiting).toBe('AbortError');
+      await new Promise((r) => setTimeout(r, 500)); // its connection closed
+      const next = postAt(at, { prompt: 'to', max_tokens: 1 });
+      await new Promise((r) => setTimeout(r, 500)); // in line, where the one that left was
+      generating.abort();
+      expect((await next).status).toBe(200);
+    } finally {
+      generating.abort();
+      await srv.close();
+      await bounded.close();
+    }
+  });
+
+  it("before load() has loaded the model, every request under /v1/ is a 503 of OpenAI's shape with Retry-After (its key checked first), then answered", async () => {
+    const loading = completionsApi({ modelId: 'tiny', apiKey: 'sk-load' });
+    const at = await startServer({ root, port: 0, api: loading });
+    const key = { Authorization: 'Bearer sk-load' };
+    try {
+      const message = 'model "tiny" is loading: this server answers once it is loaded; try again in a few seconds';
+      for (const res of [await fetch(new URL('/v1/models', at.url), { headers: key }), await postAt(at.url, { prompt: 'to' }, key), await fetch(new URL('/v1/nowhere', at.url), { headers: key })]) {
+        expect(res.status, res.url).toBe(503);
+        expect(res.headers.get('retry-after')).toBe('5');
+        expect(await res.json()).toEqual({ error: { message, type: 'server_error', param: null, code: 'model_loading' } });
+      }
+      expect((await fetch(new URL('/v1/models', at.url))).status, 'no key').toBe(401);
+      expect((await fetch(at.url)).status, 'the page').toBe(200);
+      await loading.load(ckpt, 'auto');
+      const got = await postTo(at.url, { prompt: 'to be', seed: 7, ...SETTINGS }, key);
+      expect(got.status).toBe(200);
+      expect((got.body as Completion).choices[0]!.text).toBe((await complete({ prompt: 'to be', seed: 7, ...SETTINGS })).choices[0]!.text);
+    } finally {
+      await at.close();
+      await loading.close();
+    }
   });
 });
 
@@ -469,18 +539,8 @@ describe('a client that leaves, and GPU memory', () => {
   it('a streaming client that does not read holds its generation until it reads (its answer is not buffered ahead without bound); one that leaves meanwhile is gone', async () => {
     await complete({ prompt: 'to', max_tokens: 2 }); // kernels compiled
     const live = device().memory().liveBytes;
-    // 105 kB echoed by each of 128 choices at once: 13 MB, past what the sockets buffer
-    const body = JSON.stringify({ prompt: 'to be, or not to be: '.repeat(5000), n: 128, echo: true, stream: true, max_tokens: 3, seed: 1 });
-    const { hostname, port, host } = new URL(server.url);
-    const notReading = async () => {
-      const socket = connect(Number(port), hostname);
-      await new Promise((r) => socket.once('connect', r));
-      socket.pause();
-      socket.write(`POST /v1/completions HTTP/1.1\r\nHost: ${host}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
-      return socket;
-    };
     logged.length = 0;
-    const slow = await notReading();
+    const slow = await notReading(server.url);
     await new Promise((r) => setTimeout(r, 3000)); // its 3 tokens take well under a second
     expect(logged, 'its generation waits for it').toEqual([]);
     let answer = '';
@@ -488,7 +548,7 @@ describe('a client that leaves, and GPU memory', () => {
     await new Promise((r) => slow.once('close', r));
     expect(answer).toMatch(/^HTTP\/1.1 200 [^]*data: \[DONE\]\r?\n\r?\n/);
     expect(logged).toEqual(['200 POST /v1/completions']);
-    const gone = await notReading();
+    const gone = await notReading(server.url);
     await new Promise((r) => setTimeout(r, 1000));
     gone.destroy();
     await loggedLines(2);
@@ -497,6 +557,31 @@ describe('a client that leaves, and GPU memory', () => {
     await complete({ prompt: 'to', max_tokens: 2 });
     expect(performance.now() - t0, 'nothing else is generating').toBeLessThan(10_000);
     expect(device().memory().liveBytes).toBe(live);
+  });
+
+  it('a streaming client that reads nothing for the stall limit is dropped as gone (499, as one that left): its generation stops, the next is served, live bytes as before', async () => {
+    const stalling = await openCompletionsApi({ checkpoint: ckpt, modelId: 'tiny', dtype: 'auto', stallMs: 1000 });
+    const log: string[] = [];
+    const at = await startServer({ root, port: 0, api: stalling, onRequest: (m, u, s, e) => log.push(`${s} ${m} ${u}${e ? `: ${e}` : ''}`) });
+    try {
+      expect((await postTo(at.url, { prompt: 'to', max_tokens: 2 })).status).toBe(200); // kernels compiled
+      const live = device().memory().liveBytes;
+      log.length = 0;
+      const t0 = performance.now();
+      const stalled = await notReading(at.url);
+      for (const t = performance.now(); !log.length && performance.now() - t < 20_000; ) await new Promise((r) => setTimeout(r, 20));
+      const dropped = performance.now() - t0;
+      expect(log).toEqual(['499 POST /v1/completions']);
+      expect(dropped, 'after the stall limit, not before').toBeGreaterThan(1000);
+      await new Promise((r) => stalled.once('close', r).resume()); // its connection closed
+      const t1 = performance.now();
+      expect((await postTo(at.url, { prompt: 'to', max_tokens: 2 })).status).toBe(200);
+      expect(performance.now() - t1, 'nothing else is generating').toBeLessThan(10_000);
+      expect(device().memory().liveBytes).toBe(live);
+    } finally {
+      await at.close();
+      await stalling.close();
+    }
   });
 
   it('a client that leaves while sending its body is logged as gone (499), not as a failure of the server (500, on stderr)', async () => {
@@ -602,7 +687,7 @@ describe('gpt serve --api (the command)', () => {
     try {
       const out = await srv.printed(/open \S+/, 110_000);
       const url = out.match(/open (\S+)/)![1]!;
-      expect(out).toContain(`API: POST ${url}v1/completions, GET ${url}v1/models (model ${JSON.stringify(ckpt)}; one generation at a time; the key of GPT_API_KEY asked for)`);
+      expect(out).toContain(`API: POST ${url}v1/completions, GET ${url}v1/models (model ${JSON.stringify(ckpt)}; one generation at a time, up to 64 waiting; the key of GPT_API_KEY asked for)`);
       expect((await postTo(url, { model: ckpt, prompt: 'to be', max_tokens: 1 })).status, 'no key').toBe(401);
       expect((await postTo(url, { model: ckpt, prompt: 'to be', max_tokens: 1 }, { Authorization: 'Bearer sk-from-the-environmenT' })).status, 'another key').toBe(401);
       const got = await postTo(url, { model: ckpt, prompt: 'to be', seed: 7, ...SETTINGS }, { Authorization: `Bearer ${KEY}` });
@@ -622,10 +707,13 @@ describe('gpt serve --api (the command)', () => {
   it('refuses --api without --checkpoint, and --dtype without --api, in one line; --help tells of the API', async () => {
     expectOneLine(await gpt('serve', '--api'), 2, /^gpt serve: flag --api generates with the model of --checkpoint: give --checkpoint PATH \(or a hub id such as gpt2\)$/);
     expectOneLine(await gpt('serve', '--dtype', 'float32'), 2, /^gpt serve: flag --dtype float32 is the dtype --api generates in: it applies with --api only$/);
+    expectOneLine(await gpt('serve', '--max-queue', '3'), 2, /^gpt serve: flag --max-queue 3 bounds the requests --api queues: it applies with --api only$/);
+    expectOneLine(await gpt('serve', '--api', '--checkpoint', ckpt, '--max-queue', '-1'), 2, /^gpt serve: flag --max-queue must be an integer >= 0, got '-1'$/);
     // its Dawn notices are filtered as other commands' that open the adapter (launch.ts); plain gpt serve opens none
     expect([['serve', '--api'], ['serve', '--api=true'], ['serve'], ['serve', '--api', '--help']].map(opensAdapter)).toEqual([true, true, false, false]);
     const help = await gpt('serve', '--help');
     expect(help.out).toMatch(/--api .*POST \/v1\/completions/);
+    expect(help.out).toMatch(/--max-queue .*429 Too Many Requests \(Retry-After: 5\).*64/);
     expect(help.out).toContain(`curl http://127.0.0.1:8080/v1/completions -H 'Content-Type: application/json' -d`);
   });
 });

@@ -146,7 +146,11 @@ describe("nanoGPT's ckpt.pt", () => {
       const sampled = await gpt('sample', '--init-from', path, '--start', 'Hello', '--max-new-tokens', '3');
       expect(sampled.code, sampled.err).toBe(0);
       const info = await gpt('info', path);
-      expect(info.out).toMatch(/vocab 50257;[^]*the header matches the config[^]*tokenizer +gpt2, 50257 tokens/);
+      expect(info.out).toMatch(/vocab 50257;[^]*the header matches the config[^]*tokenizer +gpt2, 50257 tokens\n/);
+      // and says, in a line of its own under the tokenizer, what gpt sample warns
+      const padding = "vocab_size 50304 is GPT-2's 50257 padded (nanoGPT pads it for speed); the 47 padded rows, ids no text encodes to, are dropped";
+      expect(info.out.split('\n').find((l) => l.includes('vocab_size'))?.trim()).toBe(padding);
+      expect(JSON.parse((await gpt('info', path, '--json')).out)).toMatchObject({ tokenizer: { kind: 'gpt2', vocabSize: 50257 }, loadNote: padding });
     } finally {
       process.off('warning', onWarning);
     }
@@ -273,7 +277,8 @@ describe('gpt serve --checkpoint, converted to our checkpoint file a tensor at a
     expect(error).toMatch(/no meta\.pkl \(looked for .*\), and vocab_size 20 is not GPT-2's/);
     await expect(startServer({ root, port: 0, checkpoint: path })).rejects.toThrow(`flag --checkpoint: ${error}`);
     const { code, out, err } = await gpt('serve', '--root', root, '--port', '0', '--checkpoint', path);
-    expect([code, out, err.trim()]).toEqual([1, '', `gpt serve: flag --checkpoint: ${error}`]);
+    expect([code, err.trim()]).toEqual([1, `gpt serve: flag --checkpoint: ${error}`]);
+    expect(out, 'listening while it loads, never serving').toMatch(/^listening on 127\.0\.0\.1:\d+; loading \S+ \(until it is served, requests are answered 503\)$/);
   });
 });
 

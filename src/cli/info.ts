@@ -49,6 +49,8 @@ export interface CheckpointInfo {
   bytesOnDisk: number;
   compression: string[];
   tokenizer: { kind: string; vocabSize: number };
+  /** What loading changes of the model in the file (nanoGPT's padded vocabulary cut), as `gpt sample` warns it; null where nothing. */
+  loadNote: string | null;
   training: {
     step?: number;
     maxIters?: number;
@@ -111,6 +113,7 @@ export function describeCheckpoint(path: string, header: CheckpointHeader): Chec
     bytesOnDisk: header.weightsFiles.reduce((n, f) => n + f.bytes, 0),
     compression: compressionParts({ model: meta.model }, maskLine ?? null), // the teacher has a field of its own
     tokenizer: { kind: meta.tokenizer.kind, vocabSize: meta.model.vocabSize },
+    loadNote: header.loadNote ?? null,
     training:
       layout === 'Hugging Face directory' ? null : {
         step: meta.trainer?.step,
@@ -148,6 +151,7 @@ function infoLines(info: CheckpointInfo): string[] {
     ['on disk', `${size(info.bytesOnDisk)} (${info.weightsFiles.map((f) => f.file).join(', ')})`],
     ['compression', info.compression.length ? info.compression.join('; ') : 'none'],
     ['tokenizer', `${info.tokenizer.kind}, ${info.tokenizer.vocabSize} tokens`],
+    ...(info.loadNote === null ? [] : [['', info.loadNote] as [string, string]]),
   ];
   if (!t) rows.push(['training', 'none recorded (a Hugging Face model: fine-tune it with gpt train --init-from PATH)']);
   else if (info.layout === 'nanoGPT checkpoint') {

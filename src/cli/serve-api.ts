@@ -3,9 +3,11 @@
 // has the fields) and GET /v1/models. The checkpoint is loaded once, as `gpt sample` loads it, and
 // generates as `gpt sample` does (generateBatch; choice i of a prompt draws with seed + i), so that a
 // seed and settings give `gpt sample`'s text; a prompt longer than the block is cropped to its last
-// block-size tokens, as there. One generation runs at a time: requests wait their turn in arrival
-// order, one whose client is gone stops at its next token (or never starts), and one whose client
-// reads its stream slowly waits for it.
+// block-size tokens, as there. Until the model is loaded (load()), every request answers 503 with
+// Retry-After. One generation runs at a time: requests wait their turn in arrival order, at most
+// maxQueue of them (429 with Retry-After past it); one whose client is gone stops at its next token
+// (or never starts, and leaves the queue), one whose client reads its stream slowly waits for it,
+// and one whose client has read nothing for STALLED_CLIENT_MS is cut off, as gone.
 // serve.ts checks the Host header first (DNS rebinding). A page of another origin could still send a
 // "simple" request with the browser's own Host; so a POST must carry JSON (which a browser sends
 // cross-origin only after a preflight, OPTIONS, which is refused: no CORS headers are ever sent)
@@ -16,7 +18,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { device } from '../device/device.js';
 import type { DeviceLostError } from '../device/lost.js';
 import { generateBatch } from '../gpt/generate.js';
-import { encodePrompt, Gpt2Tokenizer, listUnknown, tokenizerFromJSON } from '../gpt/tokenizer/index.js';
+import { encodePrompt, Gpt2Tokenizer, listUnknown, tokenizerFromJSON, type Tokenizer } from '../gpt/tokenizer/index.js';
 import type { TrainDtype } from '../gpt/trainer.js';
 import { autocast } from '../nn/autocast.js';
 import { readCheckpointHead } from '../node/checkpoint-head.js';
@@ -24,7 +26,7 @@ import { apiKeyCheck } from './api-key.js';
 import { CompletionText } from './completion-text.js';
 import { ApiError, parseCompletionRequest, shown, type CompletionRequest } from './completion-request.js';
 import { checkModelFits, generationExtent } from './device-fit.js';
-import { openGenerator } from './inference-model.js';
+import { openGenerator, type GeneratingModel } from './inference-model.js';
 
 /** Requests under this path go to the API. */
 export const API_PATH = '/v1/';
@@ -32,37 +34,75 @@ export const API_PATH = '/v1/';
 export const MAX_BODY_BYTES = 1 << 20;
 /** The status logged for a request whose client left before its answer (nginx's). */
 const CLIENT_GONE = 499;
+/** --max-queue's default: the most requests that wait while one generates (TGI refuses past 128 at once; ours run one at a time). */
+export const MAX_QUEUE = 64;
+/**
+ * How long a streaming client may leave unread what was sent to it (the server's buffer past its
+ * high-water mark, no 'drain') before it is dropped as gone: every request queued waits for it, so
+ * no more than this (nginx's send_timeout is 60 s). Clients read as the text comes, and a slow one
+ * drains now and then: only one that stopped reading meets it.
+ */
+export const STALLED_CLIENT_MS = 30_000;
+/** The Retry-After, in seconds, of a 503 while the model loads and of a 429 while the queue is full. */
+export const RETRY_AFTER_S = 5;
 
 export interface CompletionsApi {
   /** The model's name in requests and in GET /v1/models: --checkpoint as given. */
   readonly modelId: string;
   /** Answers a request for a path under /v1/ whose Host the server has checked (`hosts`: those accepted); its status, for the log. */
   handle(req: IncomingMessage, res: ServerResponse, path: string, hosts: ReadonlySet<string>): Promise<number>;
-  /** Resolves when the GPU device is lost (never, while it works): every generation would fail. */
+  /** Loads the model of `checkpoint` (a path: a hub id is fetched before) in `dtype`; until it has, a request (with its key) answers 503 with Retry-After. */
+  load(checkpoint: string, dtype: TrainDtype): Promise<void>;
+  /** Resolves when the GPU device is lost (never, while it works, or before the model is loaded): every generation would fail. */
   readonly lost: Promise<DeviceLostError>;
   /** Waits for the generations queued (each stops once its client is gone) and frees the model. */
   close(): Promise<void>;
 }
 
-/** The checkpoint at `checkpoint` (a path: a hub id is fetched before) on the device, answering the API (with `apiKey`, only requests carrying it). */
-export async function openCompletionsApi({ checkpoint, modelId, dtype, apiKey }: { checkpoint: string; modelId: string; dtype: TrainDtype; apiKey?: string }): Promise<CompletionsApi> {
-  const checkKey = apiKey === undefined ? undefined : apiKeyCheck(apiKey);
-  const head = await readCheckpointHead(checkpoint);
-  const tokenizer = tokenizerFromJSON(head.meta.tokenizer);
-  const { model, dtype: computeDtype, casts, dispose } = await openGenerator(head, { dtype, batch: 1, flag: '--api' });
-  const endToken = tokenizer instanceof Gpt2Tokenizer ? tokenizer.specialId('<|endoftext|>') : undefined;
-  const created = Math.floor(Date.now() / 1000);
-  const modelObject = { id: modelId, object: 'model', created, owned_by: 'webgpu-gpt', max_model_len: model.config.blockSize };
+export interface ApiSettings {
+  modelId: string;
+  /** Only requests carrying it are answered (--api-key). */
+  apiKey?: string;
+  /** The most requests waiting while one generates, past which a request is refused (429): MAX_QUEUE unless given. */
+  maxQueue?: number;
+  /** STALLED_CLIENT_MS unless given (a test's short one). */
+  stallMs?: number;
+}
 
-  let queue: Promise<unknown> = Promise.resolve();
-  const inTurn = <T>(fn: () => Promise<T>): Promise<T> => {
-    const turn = queue.then(fn);
-    queue = turn.catch(() => undefined);
+/** The model of a checkpoint on the device, and what answering with it needs. */
+interface Loaded {
+  tokenizer: Tokenizer;
+  generator: GeneratingModel;
+  endToken: number | undefined;
+  modelObject: { id: string; object: 'model'; created: number; owned_by: string; max_model_len: number };
+}
+
+/** The API, its model not loaded yet: load() loads it (openCompletionsApi does both). */
+export function completionsApi({ modelId, apiKey, maxQueue = MAX_QUEUE, stallMs = STALLED_CLIENT_MS }: ApiSettings): CompletionsApi {
+  const checkKey = apiKey === undefined ? undefined : apiKeyCheck(apiKey);
+  let loaded: Loaded | null = null;
+  let deviceOpened!: (lost: Promise<DeviceLostError>) => void;
+  const lost = new Promise<DeviceLostError>((resolve) => (deviceOpened = (l) => void l.then(resolve)));
+
+  let line: Promise<unknown> = Promise.resolve();
+  let inLine = 0; // requests generating or waiting to, their clients still there
+  /** Runs `fn` once the generations before it are done; a 429 where maxQueue requests wait already. */
+  const inTurn = (res: ServerResponse, fn: () => Promise<number>): Promise<number> => {
+    if (inLine > maxQueue) throw new ApiError(429, `the queue is full (one request generating, ${maxQueue} waiting, the most --max-queue lets wait): try again later`, null, 'queue_full', 'server_error');
+    inLine++;
+    let counted = true;
+    const leave = () => {
+      if (counted) inLine--;
+      counted = false;
+    };
+    res.once('close', leave); // a client gone while it waits leaves the line (its turn, when it comes, ends at once)
+    const turn = line.then(fn).finally(leave);
+    line = turn.catch(() => undefined);
     return turn;
   };
 
   /** Token ids of each prompt; an ApiError naming characters a character model does not know (gpt sample leaves them out, with a note a client would not see). */
-  const encode = (r: CompletionRequest): Int32Array[] =>
+  const encode = ({ tokenizer }: Loaded, r: CompletionRequest): Int32Array[] =>
     r.prompts.map((text, p) => {
       const known = encodePrompt(tokenizer, text);
       const name = r.prompts.length > 1 ? `prompt[${p}]` : 'prompt';
@@ -70,20 +110,20 @@ export async function openCompletionsApi({ checkpoint, modelId, dtype, apiKey }:
       return known.ids;
     });
 
-  const checkFits = (r: CompletionRequest, ids: Int32Array[]) => {
+  const checkFits = ({ generator: { model, dtype } }: Loaded, r: CompletionRequest, ids: Int32Array[]) => {
     const batch = ids.length * r.n;
     const longest = ids.reduce((n, p) => Math.max(n, p.length), 0); // not Math.max(...): a 1 MiB body holds more prompts than a call takes arguments
     const { positions, forwardPositions } = generationExtent(model.config.blockSize, longest, r.maxTokens);
     try {
       // generateBatch decodes with KV caches
-      checkModelFits({ ...model.config, blockSize: positions }, batch, { training: false, limits: device().info.limits, kvCache: true, forwardPositions, dtype: computeDtype });
+      checkModelFits({ ...model.config, blockSize: positions }, batch, { training: false, limits: device().info.limits, kvCache: true, forwardPositions, dtype });
     } catch (e) {
       throw new ApiError(400, `n ${r.n} x ${ids.length} prompts = ${batch} sequences do not fit this GPU: ${(e as Error).message}`, 'n');
     }
   };
 
   /** Runs one request's generation and sends its answer; `gone`: whether its client has left. */
-  const generate = async (res: ServerResponse, r: CompletionRequest, ids: Int32Array[], gone: () => boolean): Promise<number> => {
+  const generate = async ({ tokenizer, generator: { model, dtype, casts }, endToken }: Loaded, res: ServerResponse, r: CompletionRequest, ids: Int32Array[], gone: () => boolean): Promise<number> => {
     const head = { id: `cmpl-${randomUUID()}`, object: 'text_completion', created: Math.floor(Date.now() / 1000), model: modelId };
     const choices = r.prompts.flatMap((prompt, p) =>
       Array.from({ length: r.n }, (_, i) => ({ index: p * r.n + i, prompt, ids: ids[p]!, seed: r.seeds[p]! + i, text: new CompletionText(tokenizer, r.stop, r.ignoreEos ? undefined : endToken) })),
@@ -106,10 +146,11 @@ export async function openCompletionsApi({ checkpoint, modelId, dtype, apiKey }:
     };
     try {
       await autocast(
-        computeDtype,
+        dtype,
         async () => {
           for await (const step of generateBatch(model, choices.map((c) => c.ids), options)) {
-            if (r.stream) await drained(res, gone); // a client that reads slowly holds its generation: its answer is not buffered ahead without bound
+            // a client that reads slowly holds its generation (its answer is not buffered ahead without bound); one that stopped reading is dropped
+            if (r.stream) await drained(res, gone, stallMs);
             if (gone()) return; // leaving the loop ends the generator: its rows are freed
             step.forEach((id, k) => {
               const { index, text } = choices[k]!;
@@ -139,7 +180,7 @@ export async function openCompletionsApi({ checkpoint, modelId, dtype, apiKey }:
     return sendJson(res, 200, { ...head, choices: answer, usage });
   };
 
-  const complete = async (req: IncomingMessage, res: ServerResponse, hosts: ReadonlySet<string>): Promise<number> => {
+  const complete = async (m: Loaded, req: IncomingMessage, res: ServerResponse, hosts: ReadonlySet<string>): Promise<number> => {
     let left = false; // heard from the start: a client may leave while its body is read or its prompt encoded
     res.once('close', () => (left = !res.writableFinished));
     checkSameOrigin(req, hosts);
@@ -150,12 +191,12 @@ export async function openCompletionsApi({ checkpoint, modelId, dtype, apiKey }:
     const body = await readBody(req);
     if (body === null) return CLIENT_GONE;
     const r = parseCompletionRequest(parseJson(body), modelId);
-    const ids = encode(r);
-    checkFits(r, ids);
-    return inTurn(() => (left ? Promise.resolve(CLIENT_GONE) : generate(res, r, ids, () => left)));
+    const ids = encode(m, r);
+    checkFits(m, r, ids);
+    return inTurn(res, () => (left ? Promise.resolve(CLIENT_GONE) : generate(m, res, r, ids, () => left)));
   };
 
-  const models = (res: ServerResponse, route: string): number => {
+  const models = ({ modelObject }: Loaded, res: ServerResponse, route: string): number => {
     if (route === '/v1/models') return sendJson(res, 200, { object: 'list', data: [modelObject] });
     const asked = route.slice('/v1/models/'.length);
     if (decoded(asked) === modelId) return sendJson(res, 200, modelObject);
@@ -164,19 +205,30 @@ export async function openCompletionsApi({ checkpoint, modelId, dtype, apiKey }:
 
   return {
     modelId,
-    lost: device().lost,
+    lost,
+    async load(checkpoint, dtype) {
+      const head = await readCheckpointHead(checkpoint);
+      const tokenizer = tokenizerFromJSON(head.meta.tokenizer);
+      const generator = await openGenerator(head, { dtype, batch: 1, flag: '--api' });
+      const endToken = tokenizer instanceof Gpt2Tokenizer ? tokenizer.specialId('<|endoftext|>') : undefined;
+      const modelObject = { id: modelId, object: 'model' as const, created: Math.floor(Date.now() / 1000), owned_by: 'webgpu-gpt', max_model_len: generator.model.config.blockSize };
+      loaded = { tokenizer, generator, endToken, modelObject };
+      deviceOpened(device().lost);
+    },
     async handle(req, res, path, hosts) {
       const route = path.split(/[?#]/, 1)[0]!;
       const method = req.method ?? '';
       try {
         checkKey?.(req.headers.authorization);
+        // as llama.cpp's server answers while it loads: OpenAI's clients retry a 503, after Retry-After
+        if (!loaded) throw new ApiError(503, `model ${shown(modelId)} is loading: this server answers once it is loaded; try again in a few seconds`, null, 'model_loading');
         if (route === '/v1/completions') {
           if (method !== 'POST') throw new ApiError(405, `${method} ${route}: only POST is served here`, null, 'method_not_allowed');
-          return await complete(req, res, hosts);
+          return await complete(loaded, req, res, hosts);
         }
         if (route === '/v1/models' || route.startsWith('/v1/models/')) {
           if (method !== 'GET' && method !== 'HEAD') throw new ApiError(405, `${method} ${route}: only GET is served here`, null, 'method_not_allowed');
-          return models(res, route);
+          return models(loaded, res, route);
         }
         throw new ApiError(404, `no endpoint ${method} ${route}: this server serves POST /v1/completions and GET /v1/models`, null, 'unknown_url');
       } catch (e) {
@@ -186,10 +238,17 @@ export async function openCompletionsApi({ checkpoint, modelId, dtype, apiKey }:
       }
     },
     async close() {
-      await queue;
-      dispose();
+      await line;
+      loaded?.generator.dispose();
     },
   };
+}
+
+/** The API of the checkpoint at `checkpoint` (a path: a hub id is fetched before), its model loaded (completionsApi, then load). */
+export async function openCompletionsApi({ checkpoint, dtype, ...settings }: ApiSettings & { checkpoint: string; dtype: TrainDtype }): Promise<CompletionsApi> {
+  const api = completionsApi(settings);
+  await api.load(checkpoint, dtype);
+  return api;
 }
 
 /** Refuses a request from a page of another origin (a browser names the page's in Origin; programs send none). */
@@ -232,11 +291,16 @@ async function readBody(req: IncomingMessage): Promise<string | null> {
   }
 }
 
-/** Resolves once `res` has sent what it buffered past its high-water mark, or its client is gone; at once where it is not past it. */
-async function drained(res: ServerResponse, gone: () => boolean): Promise<void> {
+/**
+ * Resolves once `res` has sent what it buffered past its high-water mark, or its client is gone; at
+ * once where it is not past it. A client that drains nothing for `stallMs` is cut off: gone.
+ */
+async function drained(res: ServerResponse, gone: () => boolean, stallMs: number): Promise<void> {
   if (!res.writableNeedDrain || gone()) return;
   await new Promise<void>((done) => {
+    const stalled = setTimeout(() => res.destroy(), stallMs); // its 'close' settles this
     const settle = () => {
+      clearTimeout(stalled);
       res.off('drain', settle).off('close', settle);
       done();
     };
@@ -266,7 +330,8 @@ function sendJson(res: ServerResponse, status: number, body: unknown, headers: R
   return status;
 }
 
-/** An ApiError as OpenAI sends one; a 413's connection is closed (the rest of its body is not read). */
+/** An ApiError as OpenAI sends one; a 413's connection is closed (the rest of its body is not read), a 503 or 429 says when to try again. */
 function fail(res: ServerResponse, e: ApiError, headers: Record<string, string> = {}): number {
-  return sendJson(res, e.status, e.body, e.status === 413 ? { ...headers, Connection: 'close' } : headers);
+  const more: Record<string, string> = e.status === 413 ? { Connection: 'close' } : e.status === 503 || e.status === 429 ? { 'Retry-After': String(RETRY_AFTER_S) } : {};
+  return sendJson(res, e.status, e.body, { ...headers, ...more });
 }

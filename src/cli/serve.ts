@@ -14,6 +14,9 @@
 // version its first read saw, so that a save landing mid-load is a 412, never two saves' bytes.
 // With --api, the checkpoint's model also generates, on this machine's GPU, through OpenAI's
 // completions API under /v1/ (src/cli/serve-api.ts).
+// The server listens first, so that a port in use is said at once, then loads (fetches a hub id,
+// checks the checkpoint, loads --api's model): meanwhile a request is answered 503 with Retry-After,
+// not refused, and `open URL` is printed once everything is served.
 import { randomUUID } from 'node:crypto';
 import { realpath, stat, type FileHandle } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -34,10 +37,11 @@ import { flagHelp, noPositional, parseFlags, UsageError, type FlagSpec } from '.
 import { CHECKPOINT_OR_HUB } from './path-flags.js';
 import { acceptedHosts, browserHostname, isLoopback, isUnspecified, requestTarget } from './host-check.js';
 import { DTYPE_DOC } from './sample.js';
-import { API_PATH, openCompletionsApi, type CompletionsApi } from './serve-api.js';
+import { API_PATH, completionsApi, MAX_QUEUE, RETRY_AFTER_S, type CompletionsApi } from './serve-api.js';
 import { API_KEY_ENV, apiKeyProblem, envApiKey } from './api-key.js';
 import type { DeviceLostError } from '../device/lost.js';
 import { TRAIN_DEFAULTS, TRAIN_DTYPES } from '../gpt/trainer.js';
+import { answeringSignals } from './ending-signals.js';
 
 /** web-dist/ at the package root (this file is src/cli/serve.ts or dist/cli/serve.js). */
 export const WEB_DIST = fileURLToPath(new URL('../../web-dist/', import.meta.url));
@@ -82,6 +86,12 @@ export interface StaticServer {
   close(): Promise<void>;
 }
 
+/** A server listening that serves nothing yet but its API: every other request is answered 503 (Retry-After) until ready() has returned. */
+export interface LoadingServer extends StaticServer {
+  /** Checks `checkpoint` (ServeOptions') and serves it at /checkpoint.safetensors, and root's files. */
+  ready(checkpoint?: string): Promise<void>;
+}
+
 /**
  * The file a request path maps to under root, or null when the path is not acceptable (it would
  * leave root, has an empty segment, or is malformed). `/` maps to index.html.
@@ -104,32 +114,47 @@ function resolveRequestPath(root: string, rawPath: string): string | null {
   return file.startsWith(base + sep) ? file : null;
 }
 
+/** The server of `opts` listening, serving its checkpoint and files (ready()) once they are checked; a port in use is an error now. */
 export async function startServer(opts: ServeOptions = {}): Promise<StaticServer> {
+  const server = await listen(opts);
+  await server.ready(opts.checkpoint).catch(async (e: unknown) => {
+    await server.close();
+    throw e;
+  });
+  return server;
+}
+
+/** The server of `opts` listening (a port in use is an error now), answering 503 but to its API until ready() has checked the checkpoint. */
+export async function listen(opts: Omit<ServeOptions, 'checkpoint'> = {}): Promise<LoadingServer> {
   const root = await realpath(opts.root ?? WEB_DIST).catch(() => {
     throw new UsageError(`flag --root: nothing to serve, ${opts.root ?? `web-dist/ (its default, ${WEB_DIST})`} does not exist; run \`npm run build:web\` first, or pass --root DIR, a directory to serve`);
   });
-  const checkpoint = opts.checkpoint ? resolve(opts.checkpoint) : undefined;
+  let ready = false;
+  let checkpoint: string | undefined;
   let checkpointIsDir = false;
   let imported: ConvertedCheckpointFile | null = null; // a Hugging Face directory or nanoGPT's ckpt.pt, in our format, read and encoded per request a tensor at a time
   const importedEtag = `"imported-${randomUUID()}"`; // fixed while this server runs (its files are checked once)
   const checkedWeights: CheckedWeights = {}; // a directory's weights are checksummed once, not at every range read
-  if (checkpoint) {
-    const s = await stat(checkpoint).catch(() => null);
-    if (!s) throw new Error(`no checkpoint at ${opts.checkpoint}`);
-    if (!s.isDirectory() && !s.isFile()) throw new Error(`--checkpoint ${opts.checkpoint} is ${kindOf(s)}, not a checkpoint file or directory`);
+  /** Checks the checkpoint given as `given` and serves it. */
+  const serveCheckpoint = async (given: string) => {
+    const path = resolve(given);
+    const s = await stat(path).catch(() => null);
+    if (!s) throw new Error(`no checkpoint at ${given}`);
+    if (!s.isDirectory() && !s.isFile()) throw new Error(`--checkpoint ${given} is ${kindOf(s)}, not a checkpoint file or directory`);
     checkpointIsDir = s.isDirectory();
     // a broken or non-finite checkpoint fails now, not in the page, in one line naming the flag; a
     // converted one's files stay open, to serve
     const checked = async () => {
-      if (checkpointIsDir && (await isHFDirectory(checkpoint))) imported = await openHFCheckpointFile(checkpoint);
-      else if (!checkpointIsDir && (await isTorchSaveAt(checkpoint))) imported = await openNanoGptCheckpointFile(checkpoint);
-      else await checkCheckpointAt(checkpoint);
+      if (checkpointIsDir && (await isHFDirectory(path))) imported = await openHFCheckpointFile(path);
+      else if (!checkpointIsDir && (await isTorchSaveAt(path))) imported = await openNanoGptCheckpointFile(path);
+      else await checkCheckpointAt(path);
     };
     await checked().catch((e: Error) => {
       e.message = `flag --checkpoint: ${e.message}`;
       throw e;
     });
-  }
+    checkpoint = path;
+  };
 
   let hosts = new Set<string>(); // known once listening (the port may be picked by the system)
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<number> => {
@@ -151,6 +176,10 @@ export async function startServer(opts: ServeOptions = {}): Promise<StaticServer
     const rawPath = target.path;
     if (opts.api && rawPath.startsWith(API_PATH)) return opts.api.handle(req, res, rawPath, hosts);
     if (req.method === 'POST') return notAllowed(res, 'GET, HEAD');
+    if (!ready) {
+      res.writeHead(503, { 'Content-Type': 'text/plain; charset=utf-8', 'Retry-After': String(RETRY_AFTER_S) }).end('gpt serve is loading its checkpoint: try again in a few seconds\n');
+      return 503;
+    }
     let file: string | null;
     if (rawPath.split(/[?#]/, 1)[0] === CHECKPOINT_URL) {
       if (!checkpoint) return notFound(res);
@@ -219,9 +248,6 @@ export async function startServer(opts: ServeOptions = {}): Promise<StaticServer
       server.off('error', refused);
       ok();
     });
-  }).catch(async (e: unknown) => {
-    await imported?.close();
-    throw e;
   });
   const { address, port } = server.address() as AddressInfo; // what host resolved to: 127.1 is 127.0.0.1, 0 every interface
   hosts = acceptedHosts(address, port, host);
@@ -238,6 +264,10 @@ export async function startServer(opts: ServeOptions = {}): Promise<StaticServer
       });
       await Promise.allSettled(answering); // each ends once its connection is gone
       await imported?.close();
+    },
+    ready: async (given) => {
+      if (given) await serveCheckpoint(given);
+      ready = true;
     },
   };
 }
@@ -285,11 +315,11 @@ function notFound(res: ServerResponse): number {
   return 404;
 }
 
-const SERVE_DEFAULTS = { host: '127.0.0.1', port: 8080, checkpoint: '', root: '', api: false, apiKey: '', dtype: TRAIN_DEFAULTS.dtype, quiet: false };
+const SERVE_DEFAULTS = { host: '127.0.0.1', port: 8080, checkpoint: '', root: '', api: false, apiKey: '', dtype: TRAIN_DEFAULTS.dtype, maxQueue: MAX_QUEUE, quiet: false };
 const SERVE_FLAGS: FlagSpec<typeof SERVE_DEFAULTS> = {
   defaults: SERVE_DEFAULTS,
   paths: { checkpoint: CHECKPOINT_OR_HUB, root: 'directory' },
-  ranges: { port: { int: true, min: 0, max: 65535 } },
+  ranges: { port: { int: true, min: 0, max: 65535 }, maxQueue: { int: true, min: 0 } },
   choices: { dtype: TRAIN_DTYPES },
   docs: {
     host: 'address to bind (0.0.0.0 exposes the page to the network)',
@@ -299,6 +329,7 @@ const SERVE_FLAGS: FlagSpec<typeof SERVE_DEFAULTS> = {
     api: "also generate with --checkpoint's model on this machine's GPU: OpenAI's POST /v1/completions and GET /v1/models, one generation at a time",
     apiKey: `with --api: requests under /v1/ must carry 'Authorization: Bearer KEY' (else $${API_KEY_ENV}; where neither is set, none is asked for)`,
     dtype: `with --api: ${DTYPE_DOC}`,
+    maxQueue: `with --api: the most requests that wait while one generates; past it a request is answered 429 Too Many Requests (Retry-After: ${RETRY_AFTER_S})`,
     quiet: 'do not log requests',
   },
 };
@@ -330,28 +361,39 @@ export async function serve(args: string[]): Promise<number> {
   if (!f.api && given.has('apiKey')) throw new UsageError('flag --api-key is the key --api asks for: it applies with --api only');
   const keyProblem = given.has('apiKey') && apiKeyProblem(f.apiKey, 'flag --api-key');
   if (keyProblem) throw new UsageError(keyProblem);
+  if (!f.api && given.has('maxQueue')) throw new UsageError(`flag --max-queue ${f.maxQueue} bounds the requests --api queues: it applies with --api only`);
   const apiKey = given.has('apiKey') ? f.apiKey : envApiKey(); // the flag first, as vLLM's
-  const modelId = f.checkpoint; // as given: a hub id is fetched into a local directory now
-  await fetchHubCheckpoints(SERVE_FLAGS, f, given);
+  const modelId = f.checkpoint; // as given: a hub id is fetched into a local directory once listening
   const noPage = f.root ? await noPageProblem(f.root) : null;
   if (noPage) throw new UsageError(noPage);
-  const api = f.api ? await openCompletionsApi({ checkpoint: f.checkpoint, modelId, dtype: f.dtype, ...(apiKey !== undefined && { apiKey }) }) : undefined;
-  const srv = await startServer({
+  const api = f.api ? completionsApi({ modelId, maxQueue: f.maxQueue, ...(apiKey !== undefined && { apiKey }) }) : undefined;
+  const srv = await listen({
     host: f.host,
     port: f.port,
     ...(f.root && { root: f.root }),
-    ...(f.checkpoint && { checkpoint: f.checkpoint }),
     ...(api && { api }),
     onRequest: (m, u, s, error) => {
       if (error) console.error(`${s} ${m} ${u}: ${error}`); // even with --quiet
       else if (!f.quiet) console.log(`${s} ${m} ${u}`);
     },
-  }).catch(async (e: unknown) => {
+  });
+  if (modelId) console.log(`listening on ${srv.bound}; loading ${modelId}${api ? ' onto the GPU' : ''} (until it is served, requests are answered 503)`);
+  try {
+    // Ctrl-C meanwhile ends the process at once, as killed by it (a load cannot be cut short: waiting for it would hang);
+    // a download cut off resumes on the next run (hub-cache.ts)
+    await answeringSignals(async () => {
+      await fetchHubCheckpoints(SERVE_FLAGS, f, given);
+      await srv.ready(f.checkpoint || undefined);
+      await api?.load(f.checkpoint, f.dtype);
+    });
+  } catch (e) {
+    await srv.close();
     await api?.close();
     throw e;
-  });
+  }
   // until Ctrl-C, or until the GPU device of --api is lost: every generation would fail, so the server ends, saying why;
-  // listened for before "Ctrl-C to stop" is printed (a script that signals once it reads that line met the signal's default action)
+  // listened for before "Ctrl-C to stop" is printed (a script that signals once it reads that line met the signal's default action),
+  // in the tick answeringSignals stopped listening in (no signal can fall between them)
   const ended = new Promise<DeviceLostError | null>((done) => {
     const stop = (why: DeviceLostError | null) => {
       process.off('SIGINT', signaled);
@@ -364,7 +406,7 @@ export async function serve(args: string[]): Promise<number> {
     void api?.lost.then(stop);
   });
   console.log(`serving ${f.root || 'web-dist/'}${f.checkpoint ? ` and ${f.checkpoint} at ${CHECKPOINT_URL}` : ''} on ${srv.bound}`);
-  if (api) console.log(`API: POST ${srv.url}v1/completions, GET ${srv.url}v1/models (model ${JSON.stringify(modelId)}; one generation at a time${apiKey === undefined ? '' : `; the key of ${given.has('apiKey') ? '--api-key' : API_KEY_ENV} asked for`})`);
+  if (api) console.log(`API: POST ${srv.url}v1/completions, GET ${srv.url}v1/models (model ${JSON.stringify(modelId)}; one generation at a time, up to ${f.maxQueue} waiting${apiKey === undefined ? '' : `; the key of ${given.has('apiKey') ? '--api-key' : API_KEY_ENV} asked for`})`);
   const generate = api && (apiKey === undefined ? ` and generate on this GPU (--api-key KEY, or ${API_KEY_ENV}, asks for a key)` : '');
   if (!srv.local) console.error(`warning: bound to ${srv.bound}, so other machines on the network can load the page${f.checkpoint ? ' and download the checkpoint' : ''}${generate || ''}`);
   console.log(`open ${srv.url}  (Ctrl-C to stop)`);

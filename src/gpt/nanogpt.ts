@@ -109,8 +109,9 @@ function nanoGptConfig(args: PickleValue, at: string): GPTConfig {
 /**
  * The metadata of nanoGPT's file with `tokenizer` (meta.pkl's, or GPT-2's). A vocabulary padded
  * past GPT-2's (nanoGPT's 50304 for 50257, for speed) is cut to the tokenizer's: the padded rows
- * are ids no text encodes to, trained only to be unlikely; `note` says so. Any other disagreement
- * is refused.
+ * are ids no text encodes to, trained only to be unlikely; `note` says so (without `source`, which
+ * nanoGptCheckpoint's note begins with; `gpt info` prints it under the file's name). Any other
+ * disagreement is refused.
  */
 export function nanoGptMeta(file: NanoGptFile, tokenizer: Tokenizer, source: string): { meta: CheckpointMeta; note: string | null } {
   let model = file.model;
@@ -119,7 +120,7 @@ export function nanoGptMeta(file: NanoGptFile, tokenizer: Tokenizer, source: str
     if (tokenizer.kind !== 'gpt2' || tokenizer.vocabSize > model.vocabSize) {
       throw new Error(`${source}: model_args vocab_size is ${model.vocabSize}, but its tokenizer (${tokenizer.kind}) has ${tokenizer.vocabSize} tokens`);
     }
-    note = `${source}: vocab_size ${model.vocabSize} is GPT-2's ${tokenizer.vocabSize} padded (nanoGPT pads it for speed); the ${model.vocabSize - tokenizer.vocabSize} padded rows, ids no text encodes to, are dropped`;
+    note = `vocab_size ${model.vocabSize} is GPT-2's ${tokenizer.vocabSize} padded (nanoGPT pads it for speed); the ${model.vocabSize - tokenizer.vocabSize} padded rows, ids no text encodes to, are dropped`;
     model = { ...model, vocabSize: tokenizer.vocabSize };
   }
   return { meta: { format: CHECKPOINT_FORMAT, model, tokenizer: tokenizer.toJSON(), ...(file.val !== null && { val: file.val }) }, note };
@@ -167,7 +168,7 @@ export function nanoGptCheckpoint(file: NanoGptFile, tensors: Record<string, { s
   }
   const disagreement = configWeightsProblem(meta.model, weights, modelArgName, `${source}['model']`);
   if (disagreement) throw new Error(`${source}: model_args: ${disagreement}`);
-  return { ckpt: { meta, weights, source }, note };
+  return { ckpt: { meta, weights, source }, note: note && `${source}: ${note}` };
 }
 
 /** Where nanoGPT's tokenizer was looked for, and how to give it, for nanoGptTokenizerOf's errors. */

@@ -38,6 +38,8 @@ export interface CheckpointHeader {
   manifest?: { weightsCrc32: string; verified: boolean; stalePresent: string[] };
   /** The pruning masks' count (0 of 0 without masks), where the weights were read (verify): their values, small beside the weights. */
   maskCounts?: PrunedWeights;
+  /** What loading changes of the model in the file, as `gpt sample` warns it: nanoGPT's padded vocabulary cut (nanoGptMeta's note). */
+  loadNote?: string;
 }
 
 /** What each tensor of a checkpoint is, by its saved name (a Hugging Face model's with or without its `transformer.` prefix), as `gpt info` names it. */
@@ -126,12 +128,12 @@ async function hfHeader(dir: string): Promise<CheckpointHeader> {
 async function nanoGptHeader(handle: PositionalFile, path: string): Promise<CheckpointHeader> {
   const file = await openNanoGptFile(handle, path);
   const tokenizer = await nanoGptTokenizer(file, path);
-  const { meta } = nanoGptMeta(file, tokenizer, path); // as loading makes it: a padded vocabulary cut
+  const { meta, note } = nanoGptMeta(file, tokenizer, path); // as loading makes it: a padded vocabulary cut
   const tensors = file.weights.entries.map((e) => {
     const shape = nanoGptShape(e.name, e.shape, meta.model.vocabSize);
     return { ...e, shape, end: e.begin + ((e.end - e.begin) / Math.max(1, numel(e.shape))) * numel(shape) };
   });
-  return { layout: 'nanoGPT checkpoint', meta, tensors, weightsFiles: [{ file: basename(path), bytes: (await handle.stat()).size }] };
+  return { layout: 'nanoGPT checkpoint', meta, tensors, weightsFiles: [{ file: basename(path), bytes: (await handle.stat()).size }], ...(note && { loadNote: note }) };
 }
 
 /** Those of `names` that are files in `dir`. */
