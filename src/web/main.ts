@@ -23,13 +23,13 @@ import { readUtf8 } from './picked-file.js';
 import { openPickedModel } from './picked-model.js';
 import { describeRun, ReplaceDeclined, Session, type ModelShape, type ModelSummary, type TrainSettings } from './session.js';
 import { readUrl } from './url-source.js';
-import { openHubModel, readHubModel } from './hub-source.js';
+import { hubEndpoint, openHubModel, readHubModel } from './hub-source.js';
 
 /** Served next to the page by `gpt serve --checkpoint PATH`. */
 const CHECKPOINT_URL = 'checkpoint.safetensors';
 
-/** The Hugging Face hub the model field reads from: huggingface.co, or a mirror (a test's mock) the page's URL names, `?hub=http://...`. */
-const HUB = new URLSearchParams(location.search).get('hub') || HUB_ENDPOINT;
+/** The page's `?hub=`: a mirror of the Hugging Face hub (a test's mock) for the model field to read from (hubEndpoint's), or null. */
+const HUB_PARAM = new URLSearchParams(location.search).get('hub');
 
 const DEFAULT_TEXT = `The lamp in the workshop burned until late. Every evening the old clockmaker sat at his bench and
 listened to the clocks around him, each one ticking a little differently, like voices in a crowded room.
@@ -340,9 +340,10 @@ const loadFromHub = (value: string): Promise<ModelSummary> =>
   exclusive('loading', () =>
     withCancelButton((signal) =>
       restoringModelLine(async () => {
-        const hub = await openHubModel(value, HUB, { signal, onFile: (file) => showLoading(`loading ${value}: ${file}…`) });
+        const endpoint = hubEndpoint(HUB_PARAM);
+        const hub = await openHubModel(value, endpoint, { signal, onFile: (file) => showLoading(`loading ${value}: ${file}…`) });
         // a mirror named by the page's URL (a link may carry one) is said: its model is no other's
-        const note = `${hub.repo} at commit ${hub.commit.slice(0, 7)}${HUB === HUB_ENDPOINT ? '' : ` on ${HUB}`}`;
+        const note = `${hub.repo} at commit ${hub.commit.slice(0, 7)}${endpoint === HUB_ENDPOINT ? '' : ` on ${endpoint}`}`;
         return readHubModel(hub, (files) => loadHF(files, value, signal, note), { signal });
       }),
     ),
