@@ -44,6 +44,13 @@ down the hill to school, and the clockmaker, who had not slept, set out a row of
 cloth and began again. He did not know what he was building yet. He only knew the next step.
 `.repeat(2);
 
+/** What the page says while a run's first step, or a generation's first token, is on its way: they compile the GPU kernels they run (once per page). */
+const FIRST_STEP = 'running the first step (it compiles the GPU kernels)…';
+const FIRST_TOKEN = 'generating the first token (it compiles the GPU kernels)…';
+
+/** The most layers of a new model: its memory plan and its model are made a layer at a time, and layers 1e9 froze the tab (GPT-3 has 96). */
+const MAX_LAYERS = 1000;
+
 // ---- elements ---------------------------------------------------------------------------------
 const $ = <T extends HTMLElement = HTMLElement>(id: string) => {
   const e = document.getElementById(id);
@@ -394,6 +401,7 @@ async function runGenerate(prompt: string, opts: Parameters<GptHook['generate']>
   ui.output.append(shownPrompt, continuation);
   let text = '';
   let tokens = 0;
+  ui.genStats.textContent = FIRST_TOKEN; // the last generation's figures, or nothing, until it comes
   const t0 = performance.now();
   for await (const piece of session.generate(prompt, opts)) {
     if (!tokens) shownPrompt.textContent = session.promptText;
@@ -426,7 +434,7 @@ function samplingFromUi(): Parameters<GptHook['generate']>[1] {
 // ---- training ---------------------------------------------------------------------------------
 function shapeFromUi(): ModelShape {
   const shape = {
-    nLayer: num(ui.nLayer, 'layers', TRAIN_RANGES.nLayer),
+    nLayer: num(ui.nLayer, 'layers', { ...TRAIN_RANGES.nLayer, max: MAX_LAYERS }),
     nHead: num(ui.nHead, 'heads', TRAIN_RANGES.nHead),
     nEmbd: num(ui.nEmbd, 'embd', TRAIN_RANGES.nEmbd),
     blockSize: num(ui.blockSize, 'block', { int: true, min: 2 }),
@@ -512,6 +520,8 @@ async function trainRun(steps: number, text: string, settings: TrainSettings): P
   show();
   while (trainer.step < target && !stopRequested) {
     if (trainer.step % evalInterval === 0) await evaluate();
+    // a run's first step waits on its kernels' compiles (half a minute on a software adapter), which 'evaluating…' was left to explain
+    show(losses.length ? '' : ` · ${FIRST_STEP}`);
     const t0 = performance.now();
     const loss = await session.trainStep(trainer);
     const rate = (batchSize * blockSize * gradAccum * 1000) / (performance.now() - t0);
