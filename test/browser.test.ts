@@ -788,7 +788,7 @@ describe('the demo page in Chromium (WebGPU)', () => {
 
     page.once('dialog', (d) => void d.accept()); // an earlier test's run, not saved: replace it all the same
     const { said, pickerWhileBusy } = await page.evaluate(async () => {
-      const said: Record<string, string[]> = { 'train-stats': [], 'gen-stats': [] };
+      const said: Record<string, string[]> = { 'train-stats': [], 'gen-stats': [], 'model-info': [] };
       for (const id of Object.keys(said)) {
         // each text the line is given, in order (an observer's callback alone sees the last of several)
         new MutationObserver((records) => records.forEach((r) => r.addedNodes.forEach((n) => said[id]!.push(n.textContent ?? '')))).observe(document.getElementById(id)!, { childList: true });
@@ -810,6 +810,7 @@ describe('the demo page in Chromium (WebGPU)', () => {
       'step 0/2 · loss - · - tokens/s · running the first step (it compiles the GPU kernels)…',
       expect.stringMatching(/^step 1\/2 · loss \d/),
     ]);
+    expect(said['model-info']!.filter((t) => / · step 1(?!\d)/.test(t)), 'the model line at step 1, while the run goes on to step 2').toHaveLength(1);
     expect(said['gen-stats']![0]).toBe('generating the first token (it compiles the GPU kernels)…');
     expect(said['gen-stats']!.at(-1)).toMatch(/^3 tokens in /);
     // no line or control wider than a phone

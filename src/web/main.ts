@@ -529,6 +529,7 @@ async function trainRun(steps: number, text: string, settings: TrainSettings): P
     losses.push(loss);
     chart.addStep(trainer.step, loss);
     show();
+    showModel(session.summary()); // its step with the run's: the model line said the step the run began at until it ended
     guardUnload();
     await yieldToPage();
   }
