@@ -820,6 +820,18 @@ describe('the demo page in Chromium (WebGPU)', () => {
     } finally {
       await page.setViewportSize({ width: 1000, height: 900 });
     }
+    expect(await page.locator('#load-url').isVisible(), "this server's checkpoint").toBe(true);
+    // a server without one: no button to load it (it stood disabled for good, saying nothing why)
+    const bare = await startServer({ root: join(dir, 'web'), port: 0 });
+    const other = await context!.newPage();
+    try {
+      await other.goto(bare.url);
+      expect(await other.evaluate(() => window.__gpt.ready)).toMatchObject({ ok: true, checkpoint: null });
+      expect(await other.locator('#load-url').isHidden()).toBe(true);
+    } finally {
+      await other.close();
+      await bare.close();
+    }
   }, NEW_PAGE_MS);
 });
 

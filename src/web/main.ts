@@ -156,6 +156,7 @@ function refresh(): void {
   const hasModel = session.model !== null;
   const idle = gpuReady && busy === null;
   ui.loadUrl.disabled = !idle || !serverCheckpoint;
+  ui.loadUrl.hidden = !serverCheckpoint; // a server without one (gpt serve without --checkpoint) never has one: not a button disabled for good, saying nothing why
   ui.loadFile.disabled = !idle;
   ui.loadHub.disabled = !idle;
   ui.cancelLoad.disabled = loadInProgress === null;
