@@ -765,7 +765,9 @@ describe('the demo page in Chromium (WebGPU)', () => {
       expect(await page.evaluate(() => document.activeElement?.id)).toBe(picker);
       expect(await page.locator(`label:has(#${picker})`).evaluate((l) => getComputedStyle(l).outlineStyle), `${picker}'s focus shown`).not.toBe('none');
     }
-    for (const [role, name] of [['textbox', 'training text'], ['textbox', 'prompt'], ['img', 'loss chart: training and validation loss by step']] as const) {
+    // and the buttons told apart: two were 'Stop', one 'Open' beside 'Open a checkpoint…'
+    const named = [['textbox', 'training text'], ['textbox', 'prompt'], ['img', 'loss chart: training and validation loss by step'], ['button', 'Stop generating'], ['button', 'Stop training'], ['button', 'Open the Hugging Face model']] as const;
+    for (const [role, name] of named) {
       expect(await page.getByRole(role, { name, exact: true }).count(), `${role} '${name}'`).toBe(1);
     }
     await page.fill('#lr', '0.0003069'); // a loaded run's rate (4 significant digits) was cut to '0.00030'
