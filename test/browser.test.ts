@@ -755,6 +755,86 @@ describe('the demo page in Chromium (WebGPU)', () => {
       await hub.close();
     }
   });
+
+  it("by keyboard and in a laptop's window: the file pickers take focus and look disabled when they are, the text boxes and the chart are named, an error stays in view whatever button failed; a run's first step and a generation's first token are said while they compile; layers 1e9 is one line (it froze the tab)", async () => {
+    usePage();
+    // the pickers were display: none, out of the keyboard's reach
+    for (const [from, key, picker] of [['#hub-id', 'Shift+Tab', 'load-file'], ['#text', 'Tab', 'text-file']] as const) {
+      await page.focus(from);
+      await page.keyboard.press(key);
+      expect(await page.evaluate(() => document.activeElement?.id)).toBe(picker);
+      expect(await page.locator(`label:has(#${picker})`).evaluate((l) => getComputedStyle(l).outlineStyle), `${picker}'s focus shown`).not.toBe('none');
+    }
+    // and the buttons told apart: two were 'Stop', one 'Open' beside 'Open a checkpoint…'
+    const named = [['textbox', 'training text'], ['textbox', 'prompt'], ['img', 'loss chart: training and validation loss by step'], ['button', 'Stop generating'], ['button', 'Stop training'], ['button', 'Open the Hugging Face model']] as const;
+    for (const [role, name] of named) {
+      expect(await page.getByRole(role, { name, exact: true }).count(), `${role} '${name}'`).toBe(1);
+    }
+    await page.fill('#lr', '0.0003069'); // a loaded run's rate (4 significant digits) was cut to '0.00030'
+    expect(await page.locator('#lr').evaluate((e) => e.scrollWidth <= e.clientWidth)).toBe(true);
+    await page.fill('#lr', '0.003');
+
+    // the error line sat under the Train section, below the window's fold, whatever button failed
+    await page.evaluate(() => scrollTo(0, 0));
+    expect(await page.evaluate(() => document.documentElement.scrollHeight)).toBeGreaterThan(page.viewportSize()!.height);
+    await page.fill('#hub-id', 'not an id');
+    await page.click('#load-hub');
+    await expect.poll(() => page.getByRole('alert').textContent()).toMatch(/^'not an id': not a Hugging Face model id/);
+    const box = (await page.locator('#error').boundingBox())!;
+    expect(box.y + box.height, 'the error inside the window').toBeLessThanOrEqual(page.viewportSize()!.height);
+    await page.fill('#hub-id', '');
+    await page.fill('#n-layer', '1e9'); // its plan listed every layer's weights: minutes and gigabytes, the tab frozen
+    await page.click('#new-model');
+    await expect.poll(() => page.locator('#error').textContent(), { timeout: 10_000 }).toBe("layers must be an integer in [1, 1000], got '1e9'");
+    await page.fill('#n-layer', '2');
+
+    page.once('dialog', (d) => void d.accept()); // an earlier test's run, not saved: replace it all the same
+    const { said, pickerWhileBusy } = await page.evaluate(async () => {
+      const said: Record<string, string[]> = { 'train-stats': [], 'gen-stats': [], 'model-info': [] };
+      for (const id of Object.keys(said)) {
+        // each text the line is given, in order (an observer's callback alone sees the last of several)
+        new MutationObserver((records) => records.forEach((r) => r.addedNodes.forEach((n) => said[id]!.push(n.textContent ?? '')))).observe(document.getElementById(id)!, { childList: true });
+      }
+      const text = 'a short text for a first step and a first token.\n'.repeat(20);
+      await window.__gpt.newModel(text, { nLayer: 1, nHead: 2, nEmbd: 16, blockSize: 16 }, { batchSize: 2, evalInterval: 1, evalIters: 1 });
+      const run = window.__gpt.trainSteps(2, { text });
+      const pickerWhileBusy = Number(getComputedStyle(document.querySelector('label:has(#load-file)')!).opacity);
+      await run;
+      await window.__gpt.greedy('a short', 3);
+      return { said, pickerWhileBusy };
+    });
+    expect(pickerWhileBusy, 'the checkpoint picker, disabled while training, looks it').toBeLessThan(1);
+    const train = said['train-stats']!;
+    const firstLoss = train.findIndex((t) => / loss \d/.test(t));
+    expect(train.slice(0, firstLoss + 1), "what the line said until the first step's loss").toEqual([
+      'step 0/2 · loss - · - tokens/s',
+      'step 0/2 · loss - · - tokens/s · evaluating…',
+      'step 0/2 · loss - · - tokens/s · running the first step (it compiles the GPU kernels)…',
+      expect.stringMatching(/^step 1\/2 · loss \d/),
+    ]);
+    expect(said['model-info']!.filter((t) => / · step 1(?!\d)/.test(t)), 'the model line at step 1, while the run goes on to step 2').toHaveLength(1);
+    expect(said['gen-stats']![0]).toBe('generating the first token (it compiles the GPU kernels)…');
+    expect(said['gen-stats']!.at(-1)).toMatch(/^3 tokens in /);
+    // no line or control wider than a phone
+    await page.setViewportSize({ width: 390, height: 844 });
+    try {
+      expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
+    } finally {
+      await page.setViewportSize({ width: 1000, height: 900 });
+    }
+    expect(await page.locator('#load-url').isVisible(), "this server's checkpoint").toBe(true);
+    // a server without one: no button to load it (it stood disabled for good, saying nothing why)
+    const bare = await startServer({ root: join(dir, 'web'), port: 0 });
+    const other = await context!.newPage();
+    try {
+      await other.goto(bare.url);
+      expect(await other.evaluate(() => window.__gpt.ready)).toMatchObject({ ok: true, checkpoint: null });
+      expect(await other.locator('#load-url').isHidden()).toBe(true);
+    } finally {
+      await other.close();
+      await bare.close();
+    }
+  }, NEW_PAGE_MS);
 });
 
 describe('gpt serve', () => {

@@ -20,7 +20,7 @@ import type { HFWeightsSource } from '../src/gpt/hf/index.js';
 import { isMaskBuffer } from '../src/gpt/hf/weights.js';
 import { parseSafetensors, serializeSafetensors, type SafetensorsTensor } from '../src/io/safetensors.js';
 import { countingReads, openSafetensors } from '../src/io/safetensors-source.js';
-import { openHubModel, readHubModel } from '../src/web/hub-source.js';
+import { hubEndpoint, openHubModel, readHubModel } from '../src/web/hub-source.js';
 import { Session } from '../src/web/session.js';
 import { readUrl } from '../src/web/url-source.js';
 import { tempDir } from './cli-helpers.js';
@@ -161,6 +161,18 @@ describe('a model on the Hugging Face hub, opened by the page', () => {
       expect(await refusal('org/tiny', noCors.endpoint)).toBe(`org/tiny: no answer from the Hugging Face hub at ${noCors.endpoint} (Failed to fetch): is this browser online? A hub of another address (a mirror) must allow this page's origin by CORS`);
     } finally {
       await noCors.close();
+    }
+  });
+});
+
+describe("the page's ?hub= (a mirror its URL names)", () => {
+  it('is an http(s) URL, its trailing slash dropped as gpt drops HF_ENDPOINT\'s; anything else is one line naming ?hub=, not a 404 from the page\'s own server blamed on the model', async () => {
+    expect(hubEndpoint(null)).toBe('https://huggingface.co');
+    expect(hubEndpoint('')).toBe('https://huggingface.co');
+    expect(hubEndpoint('https://hf-mirror.example/')).toBe('https://hf-mirror.example');
+    expect((await open('org/tiny', hubEndpoint(`${hub.endpoint}/`))).repo).toBe('org/tiny');
+    for (const given of ['notaurl', '/local/mirror', 'ftp://mirror.example', 'javascript:alert(1)', 'huggingface.co']) {
+      expect(() => hubEndpoint(given), given).toThrow(new Error(`?hub=${given}: not an http(s) URL; the page's address names a Hugging Face hub mirror as ?hub=https://host, or leaves it out for https://huggingface.co`));
     }
   });
 });

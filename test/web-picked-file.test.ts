@@ -32,6 +32,23 @@ describe('readUtf8', () => {
     );
   });
 
+  it("refuses a file too long for one string from its size, unread, past 3 bytes a unit (Chromium reads no 2 GiB file whole, and blamed 'permission problems')", async () => {
+    let reads = 0;
+    const picked = (size: number) =>
+      ({
+        name: 'corpus.txt',
+        size,
+        arrayBuffer: () => (reads++, Promise.reject(new DOMException('The requested file could not be read, typically due to permission problems that have occurred after a reference to a file was acquired.', 'NotReadableError'))),
+      }) as unknown as File;
+    await expect(readUtf8(picked(2 ** 31))).rejects.toThrow(
+      new Error('corpus.txt (2.00 GiB) is too long for one text in this browser (its longest string is 2^29 - 24 characters): train on a part of it'),
+    );
+    expect(reads).toBe(0);
+    // a size a text of 3-byte characters may have: read (here, refused as Chromium refuses it)
+    await expect(readUtf8(picked(3 * (2 ** 29 - 24)))).rejects.toThrow(/^cannot read corpus\.txt \(1\.50 GiB\): The requested file could not be read/);
+    expect(reads).toBe(1);
+  });
+
   it('reads an empty file as the empty text', async () => {
     expect(await readUtf8(new File([], 'empty.txt'))).toBe('');
   });

@@ -716,6 +716,18 @@ describe('Session after a diverged run', () => {
 });
 
 describe('LossChart', () => {
+  /** `draw` given a chart of W x H px on the stand-in context `g`, outside a page (its ResizeObserver, frames and window stubbed meanwhile). */
+  function onStandIn(W: number, H: number, g: object, draw: (chart: LossChart) => void): void {
+    vi.stubGlobal('ResizeObserver', class { observe() {} });
+    vi.stubGlobal('requestAnimationFrame', () => 0);
+    vi.stubGlobal('window', { devicePixelRatio: 1 });
+    try {
+      draw(new LossChart({ clientWidth: W, clientHeight: H, getContext: () => g } as unknown as HTMLCanvasElement));
+    } finally {
+      vi.unstubAllGlobals();
+    }
+  }
+
   it("draws a long run's 200,000 steps inside the plot area", () => {
     const [W, H] = [600, 300];
     const points: [number, number][] = [];
@@ -723,17 +735,11 @@ describe('LossChart', () => {
       get: (_, key) => (key === 'measureText' ? () => ({ width: 50 }) : key === 'moveTo' || key === 'lineTo' ? (x: number, y: number) => points.push([x, y]) : () => undefined),
       set: () => true,
     });
-    vi.stubGlobal('ResizeObserver', class { observe() {} });
-    vi.stubGlobal('requestAnimationFrame', () => 0);
-    vi.stubGlobal('window', { devicePixelRatio: 1 });
-    try {
-      const chart = new LossChart({ clientWidth: W, clientHeight: H, getContext: () => g } as unknown as HTMLCanvasElement);
+    onStandIn(W, H, g, (chart) => {
       for (let step = 1; step <= 200_000; step++) chart.addStep(step, 2 + Math.sin(step / 1000));
       chart.addEval(200_000, 1.5, 3.5);
       chart.draw();
-    } finally {
-      vi.unstubAllGlobals();
-    }
+    });
     expect(points.length).toBeGreaterThan(400_000);
     const outside = points.filter(([x, y]) => !(x >= 0 && x <= W && y >= 0 && y <= H));
     expect(outside.slice(0, 3)).toEqual([]);
@@ -747,17 +753,13 @@ describe('LossChart', () => {
     const g = new Proxy({}, {
       get: (_, key) =>
         key === 'measureText' ? () => ({ width: 50 })
-        : key === 'fillText' ? (text: string, x: number, y: number) => void (y === H - 6 && labels.push([text, x]))
+        : key === 'fillText' ? (text: string, x: number, y: number) => void (y === H - 6 && text !== 'step' && labels.push([text, x]))
         : key === 'moveTo' || key === 'lineTo' ? (x: number) => void (faint && moves.push(x))
         : () => undefined,
       set: (_, key, value) => ((key === 'globalAlpha' && (faint = value < 1)), true),
     });
-    vi.stubGlobal('ResizeObserver', class { observe() {} });
-    vi.stubGlobal('requestAnimationFrame', () => 0);
-    vi.stubGlobal('window', { devicePixelRatio: 1 });
     const drawn: { steps: number[]; labels: [string, number][]; xs: number[] }[] = [];
-    try {
-      const chart = new LossChart({ clientWidth: W, clientHeight: H, getContext: () => g } as unknown as HTMLCanvasElement);
+    onStandIn(W, H, g, (chart) => {
       for (const steps of [[1], [1, 2], [1, 2, 3], [5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15]]) {
         chart.clear();
         for (const step of steps) chart.addStep(step, 3 - step / 100);
@@ -765,9 +767,7 @@ describe('LossChart', () => {
         chart.draw();
         drawn.push({ steps, labels: [...labels], xs: [...moves] });
       }
-    } finally {
-      vi.unstubAllGlobals();
-    }
+    });
     for (const { steps, labels, xs } of drawn) {
       expect(labels.length).toBeGreaterThan(0);
       expect(labels.every(([text]) => /^\d+$/.test(text)), `whole steps: ${labels.map(([t]) => t)}`).toBe(true);
@@ -776,6 +776,33 @@ describe('LossChart', () => {
       // where step s is drawn, from two drawn steps (a label is drawn 8 px left of its place)
       const xOf = (step: number) => xs[0]! + ((step - steps[0]!) * (xs[1]! - xs[0]!)) / (steps[1]! - steps[0]!);
       for (const [text, x] of labels) expect(x + 8, `label ${text}`).toBeCloseTo(xOf(Number(text)), 6);
+    }
+  });
+
+  it("names its step axis, and fits its legend at a phone's width: an entry that does not fit its row goes on the next (the val loss's was cut off)", () => {
+    const H = 220;
+    const CHAR = 5.5; // px a character of the 11 px font takes: 263 px the train loss's 48 (Chromium, DejaVu Sans)
+    for (const W of [900, 328]) { // 328: the chart on a phone 390 px wide
+      const texts: { text: string; x: number; y: number }[] = [];
+      const g = new Proxy({}, {
+        get: (_, key) =>
+          key === 'measureText' ? (text: string) => ({ width: text.length * CHAR })
+          : key === 'fillText' ? (text: string, x: number, y: number) => void texts.push({ text, x, y })
+          : () => undefined,
+        set: () => true,
+      });
+      onStandIn(W, H, g, (chart) => {
+        for (let step = 0; step <= 20; step++) chart.addStep(step, 3 - step / 20);
+        chart.addEval(20, 2, 2.1);
+        chart.draw();
+      });
+      const legend = texts.filter(({ text }) => /loss/.test(text));
+      expect(legend.map(({ text }) => text.split(' (')[0]), `W ${W}`).toEqual(['train loss', 'val loss']);
+      for (const { text, x } of legend) expect(x + text.length * CHAR, `W ${W}: '${text}' ends inside the chart`).toBeLessThanOrEqual(W);
+      // a legend of two rows (at 328 px) pushes the plot down: its highest y label stays below the legend
+      const yLabels = texts.filter(({ text, x }) => x === 4 && /^[\d.]+$/.test(text));
+      expect(Math.min(...yLabels.map(({ y }) => y)) - 11, `W ${W}`).toBeGreaterThan(Math.max(...legend.map(({ y }) => y)));
+      expect(texts.some(({ text, y }) => text === 'step' && y === H - 6), `W ${W}: the step axis named`).toBe(true);
     }
   });
 });

@@ -49,7 +49,8 @@ export class LossChart {
     g.setTransform(dpr, 0, 0, dpr, 0, 0);
     g.clearRect(0, 0, W, H);
     g.font = '11px system-ui, sans-serif';
-    const pad = { left: 42, right: 12, top: 22, bottom: 22 };
+    const legend = legendRows(g, LEGEND, W - LEGEND_LEFT - 4);
+    const pad = { left: LEGEND_LEFT - 4, right: 12, top: 8 + LEGEND_ROW * legend.length, bottom: 22 };
     const values = [...this.steps.map((s) => s.loss), ...this.evals.flatMap((e) => [e.train, e.val])].filter(Number.isFinite);
     if (!values.length) {
       g.fillStyle = COLORS.text;
@@ -79,6 +80,7 @@ export class LossChart {
     }
     // steps are whole: a short run's ticks 0.5 apart were labelled rounded ('2' at 1.5, and again at 2)
     for (const s of ticks(x0, x1, 6).filter(Number.isInteger)) g.fillText(String(s), X(s) - 8, H - 6);
+    g.fillText('step', 4, H - 6); // the x axis's name, under the y labels' column
 
     // per-step loss: raw (faint) and an exponential moving average
     const line = (pts: [number, number][], color: string, width: number, alpha = 1) => {
@@ -101,17 +103,44 @@ export class LossChart {
       dot(g, X(e.step), Y(e.train), COLORS.evalTrain);
     }
 
-    // legend
-    const legend: [string, string][] = [['train loss (per step, smoothed; dots: evaluated)', COLORS.train], ['val loss (evaluated)', COLORS.val]];
-    let lx = pad.left + 4;
-    for (const [label, color] of legend) {
-      g.fillStyle = color;
-      g.fillRect(lx, 8, 12, 3);
-      g.fillStyle = COLORS.text;
-      g.fillText(label, lx + 16, 13);
-      lx += g.measureText(label).width + 36;
-    }
+    // legend: a row per line that fits (a phone's narrow chart cut the val loss's entry off)
+    legend.forEach((row, i) => {
+      const y = 8 + LEGEND_ROW * i;
+      for (const { label, color, x } of row) {
+        g.fillStyle = color;
+        g.fillRect(x, y, 12, 3);
+        g.fillStyle = COLORS.text;
+        g.fillText(label, x + 16, y + 5);
+      }
+    });
   }
+}
+
+type LegendEntry = { label: string; color: string };
+
+/** The legend's entries: what each line and dot is. */
+const LEGEND: LegendEntry[] = [
+  { label: 'train loss (per step, smoothed; dots: evaluated)', color: COLORS.train },
+  { label: 'val loss (evaluated)', color: COLORS.val },
+];
+/** Where the legend (and the plot, 4 px left of it) starts, and the height of a row of it. */
+const LEGEND_LEFT = 46;
+const LEGEND_ROW = 14;
+
+/** The legend's entries in rows `width` wide from LEGEND_LEFT, each at its x: a row holds what fits, and at least one. */
+function legendRows(g: CanvasRenderingContext2D, entries: LegendEntry[], width: number): (LegendEntry & { x: number })[][] {
+  const rows: (LegendEntry & { x: number })[][] = [[]];
+  let x = LEGEND_LEFT;
+  for (const entry of entries) {
+    const w = 16 + g.measureText(entry.label).width;
+    if (rows.at(-1)!.length && x + w > LEGEND_LEFT + width) {
+      rows.push([]);
+      x = LEGEND_LEFT;
+    }
+    rows.at(-1)!.push({ ...entry, x });
+    x += w + 20;
+  }
+  return rows;
 }
 
 /** The smallest and largest of `xs`, in a loop: spread into Math.min, a long run's ~130k points overflow the stack. */

@@ -10,7 +10,7 @@
 // immutable), each shard's header once. A page cannot hold a token: a gated or private model is
 // refused, saying to download its files and open them.
 import { HF_FILES, hfModelConfig, hfWeightsFiles, type HFModelSources, type HFTokenizerFiles } from '../gpt/hf/index.js';
-import { HUB_TOKENIZERS, hubFileURL, hubRefusal, hubRevisionOf, hubRevisionURL, noWeightsText, parseHubId, refusalText, type HubModelId } from '../gpt/hf/hub.js';
+import { HUB_ENDPOINT, HUB_TOKENIZERS, hubFileURL, hubRefusal, hubRevisionOf, hubRevisionURL, noWeightsText, parseHubId, refusalText, type HubModelId } from '../gpt/hf/hub.js';
 import type { ByteSource } from '../io/safetensors-source.js';
 import { fetchWatched, NoAnswerError, readUrls, type UrlReadOptions } from './url-source.js';
 
@@ -70,6 +70,24 @@ export async function openHubModel(value: string, endpoint: string, opts: HubOpe
 export function readHubModel<T>(hub: HubModel, load: (files: HFModelSources) => Promise<T>, opts: UrlReadOptions = {}): Promise<T> {
   const read = (sources: ByteSource[]) => load({ ...hub.files, weights: hub.weights.map(({ file }, i) => ({ file, source: sources[i]! })) });
   return readUrls(hub.weights.map((w) => w.url), read, { ...opts, immutable: true });
+}
+
+/**
+ * The hub the page reads from: huggingface.co, or the mirror its URL names (`?hub=URL`, a link may
+ * carry one), without a trailing slash (`gpt` reads HF_ENDPOINT so). Anything but an http(s) URL is
+ * one line naming ?hub=: a relative one was read from the page's own server, whose 404 was blamed
+ * on the model.
+ */
+export function hubEndpoint(param: string | null): string {
+  if (!param) return HUB_ENDPOINT;
+  let protocol = '';
+  try {
+    protocol = new URL(param).protocol; // not URL.canParse: Chrome 120+, the page runs in 113+
+  } catch {} // not a URL, or a relative one
+  if (protocol !== 'http:' && protocol !== 'https:') {
+    throw new Error(`?hub=${param}: not an http(s) URL; the page's address names a Hugging Face hub mirror as ?hub=https://host, or leaves it out for ${HUB_ENDPOINT}`);
+  }
+  return param.replace(/\/+$/, '');
 }
 
 /** How a page's user reads a model that wants a token: elsewhere, with one. */

@@ -23,13 +23,13 @@ import { readUtf8 } from './picked-file.js';
 import { openPickedModel } from './picked-model.js';
 import { describeRun, ReplaceDeclined, Session, type ModelShape, type ModelSummary, type TrainSettings } from './session.js';
 import { readUrl } from './url-source.js';
-import { openHubModel, readHubModel } from './hub-source.js';
+import { hubEndpoint, openHubModel, readHubModel } from './hub-source.js';
 
 /** Served next to the page by `gpt serve --checkpoint PATH`. */
 const CHECKPOINT_URL = 'checkpoint.safetensors';
 
-/** The Hugging Face hub the model field reads from: huggingface.co, or a mirror (a test's mock) the page's URL names, `?hub=http://...`. */
-const HUB = new URLSearchParams(location.search).get('hub') || HUB_ENDPOINT;
+/** The page's `?hub=`: a mirror of the Hugging Face hub (a test's mock) for the model field to read from (hubEndpoint's), or null. */
+const HUB_PARAM = new URLSearchParams(location.search).get('hub');
 
 const DEFAULT_TEXT = `The lamp in the workshop burned until late. Every evening the old clockmaker sat at his bench and
 listened to the clocks around him, each one ticking a little differently, like voices in a crowded room.
@@ -43,6 +43,13 @@ In the morning the town woke to the sound of bells. The baker opened his shutter
 down the hill to school, and the clockmaker, who had not slept, set out a row of tiny gears on a
 cloth and began again. He did not know what he was building yet. He only knew the next step.
 `.repeat(2);
+
+/** What the page says while a run's first step, or a generation's first token, is on its way: they compile the GPU kernels they run (once per page). */
+const FIRST_STEP = 'running the first step (it compiles the GPU kernels)…';
+const FIRST_TOKEN = 'generating the first token (it compiles the GPU kernels)…';
+
+/** The most layers of a new model: its memory plan and its model are made a layer at a time, and layers 1e9 froze the tab (GPT-3 has 96). */
+const MAX_LAYERS = 1000;
 
 // ---- elements ---------------------------------------------------------------------------------
 const $ = <T extends HTMLElement = HTMLElement>(id: string) => {
@@ -149,6 +156,7 @@ function refresh(): void {
   const hasModel = session.model !== null;
   const idle = gpuReady && busy === null;
   ui.loadUrl.disabled = !idle || !serverCheckpoint;
+  ui.loadUrl.hidden = !serverCheckpoint; // a server without one (gpt serve without --checkpoint) never has one: not a button disabled for good, saying nothing why
   ui.loadFile.disabled = !idle;
   ui.loadHub.disabled = !idle;
   ui.cancelLoad.disabled = loadInProgress === null;
@@ -340,9 +348,10 @@ const loadFromHub = (value: string): Promise<ModelSummary> =>
   exclusive('loading', () =>
     withCancelButton((signal) =>
       restoringModelLine(async () => {
-        const hub = await openHubModel(value, HUB, { signal, onFile: (file) => showLoading(`loading ${value}: ${file}…`) });
+        const endpoint = hubEndpoint(HUB_PARAM);
+        const hub = await openHubModel(value, endpoint, { signal, onFile: (file) => showLoading(`loading ${value}: ${file}…`) });
         // a mirror named by the page's URL (a link may carry one) is said: its model is no other's
-        const note = `${hub.repo} at commit ${hub.commit.slice(0, 7)}${HUB === HUB_ENDPOINT ? '' : ` on ${HUB}`}`;
+        const note = `${hub.repo} at commit ${hub.commit.slice(0, 7)}${endpoint === HUB_ENDPOINT ? '' : ` on ${endpoint}`}`;
         return readHubModel(hub, (files) => loadHF(files, value, signal, note), { signal });
       }),
     ),
@@ -393,6 +402,7 @@ async function runGenerate(prompt: string, opts: Parameters<GptHook['generate']>
   ui.output.append(shownPrompt, continuation);
   let text = '';
   let tokens = 0;
+  ui.genStats.textContent = FIRST_TOKEN; // the last generation's figures, or nothing, until it comes
   const t0 = performance.now();
   for await (const piece of session.generate(prompt, opts)) {
     if (!tokens) shownPrompt.textContent = session.promptText;
@@ -425,7 +435,7 @@ function samplingFromUi(): Parameters<GptHook['generate']>[1] {
 // ---- training ---------------------------------------------------------------------------------
 function shapeFromUi(): ModelShape {
   const shape = {
-    nLayer: num(ui.nLayer, 'layers', TRAIN_RANGES.nLayer),
+    nLayer: num(ui.nLayer, 'layers', { ...TRAIN_RANGES.nLayer, max: MAX_LAYERS }),
     nHead: num(ui.nHead, 'heads', TRAIN_RANGES.nHead),
     nEmbd: num(ui.nEmbd, 'embd', TRAIN_RANGES.nEmbd),
     blockSize: num(ui.blockSize, 'block', { int: true, min: 2 }),
@@ -511,6 +521,8 @@ async function trainRun(steps: number, text: string, settings: TrainSettings): P
   show();
   while (trainer.step < target && !stopRequested) {
     if (trainer.step % evalInterval === 0) await evaluate();
+    // a run's first step waits on its kernels' compiles (half a minute on a software adapter), which 'evaluating…' was left to explain
+    show(losses.length ? '' : ` · ${FIRST_STEP}`);
     const t0 = performance.now();
     const loss = await session.trainStep(trainer);
     const rate = (batchSize * blockSize * gradAccum * 1000) / (performance.now() - t0);
@@ -518,6 +530,7 @@ async function trainRun(steps: number, text: string, settings: TrainSettings): P
     losses.push(loss);
     chart.addStep(trainer.step, loss);
     show();
+    showModel(session.summary()); // its step with the run's: the model line said the step the run began at until it ended
     guardUnload();
     await yieldToPage();
   }

@@ -25,6 +25,8 @@ export async function readPicked<T>(file: File, read: (f: File) => Promise<T>): 
  * or called it "not UTF-8".
  */
 export async function readUtf8(file: File): Promise<string> {
+  // a file past 3 bytes a unit is too long from its size alone: not read (Chromium refuses to read 2 GiB whole, 'due to permission problems')
+  if (file.size > UTF8_MOST_BYTES_PER_UNIT * LONGEST_STRING) throw tooLong(file);
   const bytes = await readPicked(file, (f) => f.arrayBuffer());
   let text = '';
   try {
@@ -34,9 +36,16 @@ export async function readUtf8(file: File): Promise<string> {
     if (e instanceof TypeError) throw new Error(`${file.name} is not UTF-8 text: save it as UTF-8 (an editor's Save As offers the encoding) and open it again`);
   }
   // the decoder drops a leading byte order mark: a file of that alone is an empty text (an editor's 'UTF-8 with BOM')
-  if (!text && bytes.byteLength > UTF8_BOM_BYTES) throw new Error(`${file.name} (${formatBytes(file.size)}) is too long for one text in this browser (its longest string is 2^29 - 24 characters): train on a part of it`);
+  if (!text && bytes.byteLength > UTF8_BOM_BYTES) throw tooLong(file);
   return text;
 }
+
+const tooLong = (file: File) => new Error(`${file.name} (${formatBytes(file.size)}) is too long for one text in this browser (its longest string is 2^29 - 24 characters): train on a part of it`);
+
+/** V8's longest string, in UTF-16 units. */
+const LONGEST_STRING = 2 ** 29 - 24;
+/** The most bytes of UTF-8 one UTF-16 unit takes: 3 (a character from U+0800 to U+FFFF; one past it is 4 bytes for 2 units). */
+const UTF8_MOST_BYTES_PER_UNIT = 3;
 
 /** The bytes of UTF-8's byte order mark (EF BB BF), which TextDecoder leaves out of the text. */
 const UTF8_BOM_BYTES = 3;
