@@ -6,7 +6,9 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
-    setupFiles: ['test/setup-leaks.ts'], // a file whose tensors leak fails
+    // a file whose tensors leak fails; GPT_TEST_ADAPTER=h200 (or h200-tensor-cores) runs every
+    // kernel as that GPU picks it (test/simulate-adapter.ts, npm run test:gpu-profile)
+    setupFiles: ['test/setup-leaks.ts', ...(process.env.GPT_TEST_ADAPTER ? ['test/simulate-adapter.ts'] : [])],
     globalSetup: ['test/temp-root.ts'], // the run's temporary files in one directory, removed at its end
     pool: 'forks',
     poolOptions: { forks: { maxForks: 2, minForks: 1, execArgv: ['--expose-gc'] } },

@@ -67,7 +67,8 @@ describe('mixed-precision training', () => {
   // the first training steps compile every float32 and float16 training kernel
   it('tracks the float32 run from the same seed over 200 steps', { timeout: COLD_COMPILE_MS }, async (ctx) => {
     needF16(ctx);
-    const [full, mixed] = [new Trainer(tiny, data), new Trainer({ ...tiny, dtype: 'float16' }, data)];
+    // float32 named: 'auto' (the default) is float16 where products run on tensor cores (an H200)
+    const [full, mixed] = [new Trainer({ ...tiny, dtype: 'float32' }, data), new Trainer({ ...tiny, dtype: 'float16' }, data)];
     expect([full.dtype, mixed.dtype]).toEqual(['float32', 'float16']);
     const [a, b] = [await trainLosses(full, 200), await trainLosses(mixed, 200)];
     // float16 rounds each product's inputs to 11 significant bits: the curves part slowly (dropout
@@ -323,7 +324,7 @@ describe('mixed-precision distillation', () => {
     const teacher = new GPT({ vocabSize: data.vocabSize, blockSize: 16, nLayer: 2, nHead: 2, nEmbd: 32, dropout: 0, bias: false }, { seed: 3 });
     const distill = { teacher, temperature: 2, alpha: 0.5 };
     const cfg = { ...tiny, nLayer: 1, maxIters: 20 };
-    const [full, mixed] = [new Trainer(cfg, data, undefined, distill), new Trainer({ ...cfg, dtype: 'float16' }, data, undefined, distill)];
+    const [full, mixed] = [new Trainer({ ...cfg, dtype: 'float32' }, data, undefined, distill), new Trainer({ ...cfg, dtype: 'float16' }, data, undefined, distill)];
     const [a, b] = [await trainLosses(full, 20), await trainLosses(mixed, 20)];
     expect(Math.abs(mean(a) - mean(b))).toBeLessThan(0.05);
     expect(b.at(-1)!).toBeLessThan(b[0]!);

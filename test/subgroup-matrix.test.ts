@@ -5,40 +5,21 @@
 // int8 kernel's too) cannot be checked here: the device-start self-check (self-check.test.ts)
 // checks them wherever the feature exists, and `gpt doctor --check` runs every op on it there.
 import { afterAll, describe, expect, it } from 'vitest';
-import type { DeviceInfo, SubgroupMatrixConfig } from '../src/device/adapter.js';
+import type { SubgroupMatrixConfig } from '../src/device/adapter.js';
 import { detectProfile, detectSubgroupMatrix, sgmWorkgroupBytes, type SubgroupMatrixTiling } from '../src/kernels/profile.js';
 import { subgroupMatrixKernel, type SubgroupMatrixVariant } from '../src/kernels/wgsl/matmul-subgroup-matrix.js';
 import type { Kernel } from '../src/kernels/kernel.js';
-
-const config = (componentType: string, resultComponentType: string, M: number, N: number, K: number): SubgroupMatrixConfig => ({ componentType, resultComponentType, M, N, K });
-
-/** What Dawn reported on an NVIDIA H200 (issue #14): 10 configurations, subgroups of 32. */
-const H200_CONFIGS: SubgroupMatrixConfig[] = [
-  ...(['f16', 'f32'] as const).flatMap((r) => [config('f16', r, 16, 16, 16), config('f16', r, 16, 8, 16), config('f16', r, 16, 8, 8)]),
-  config('u8', 'u32', 16, 16, 32), config('u8', 'u32', 16, 8, 32), config('i8', 'i32', 16, 16, 32), config('i8', 'i32', 16, 8, 32),
-];
-
-function adapter(over: Partial<DeviceInfo> = {}, limits: Record<string, number> = {}): DeviceInfo {
-  return {
-    platform: 'node', vendor: 'nvidia', architecture: 'hopper', device: '', description: 'NVIDIA H200', backend: 'vulkan', isFallbackAdapter: false,
-    features: ['chromium-experimental-subgroup-matrix', 'shader-f16', 'subgroups', 'timestamp-query'],
-    wgslFeatures: ['readonly_and_readwrite_storage_textures'],
-    limits: { maxComputeWorkgroupStorageSize: 32768, maxComputeInvocationsPerWorkgroup: 1024, maxComputeWorkgroupSizeX: 1024, maxStorageBufferBindingSize: 2 ** 31, maxBufferSize: 2 ** 32, ...limits },
-    subgroupSizes: [32, 32],
-    subgroupMatrixConfigs: H200_CONFIGS,
-    ...over,
-  };
-}
+import { config, H200_CONFIGS, h200 } from './h200.js';
 
 describe('the profile picks tensor cores', () => {
   it("an H200: 16x16x16 f16 -> f32 fragments, its fixed 32-lane subgroups, K step 32", () => {
-    expect(detectSubgroupMatrix(adapter())).toEqual({ M: 16, N: 16, K: 16, lanes: 32, pinned: false, bk: 32 });
-    expect(detectProfile(adapter()).matmul.subgroupMatrix).toEqual(detectSubgroupMatrix(adapter()));
-    expect(detectProfile(adapter()).trainingDtype, 'gpt train --dtype auto').toBe('float16');
+    expect(detectSubgroupMatrix(h200())).toEqual({ M: 16, N: 16, K: 16, lanes: 32, pinned: false, bk: 32 });
+    expect(detectProfile(h200()).matmul.subgroupMatrix).toEqual(detectSubgroupMatrix(h200()));
+    expect(detectProfile(h200()).trainingDtype, 'gpt train --dtype auto').toBe('float16');
   });
 
   it('the largest f16 -> f32 fragments there are, never f16 -> f16 or integer ones', () => {
-    const only = (...keep: SubgroupMatrixConfig[]) => detectSubgroupMatrix(adapter({ subgroupMatrixConfigs: keep }));
+    const only = (...keep: SubgroupMatrixConfig[]) => detectSubgroupMatrix(h200({ subgroupMatrixConfigs: keep }));
     expect(only(config('f16', 'f32', 16, 8, 8), config('f16', 'f32', 16, 8, 16))).toMatchObject({ M: 16, N: 8, K: 16 });
     expect(only(config('f16', 'f32', 8, 8, 8))).toMatchObject({ M: 8, N: 8, K: 8, bk: 32 }); // Apple's simdgroup shape
     expect(only(...H200_CONFIGS.filter((c) => c.resultComponentType !== 'f32'))).toBeNull();
@@ -46,25 +27,25 @@ describe('the profile picks tensor cores', () => {
   });
 
   it('none without the feature, shader-f16 or a known subgroup size', () => {
-    const without = (f: string) => adapter({ features: adapter().features.filter((x) => x !== f) });
+    const without = (f: string) => h200({ features: h200().features.filter((x) => x !== f) });
     expect(detectProfile(without('chromium-experimental-subgroup-matrix')).trainingDtype, 'no tensor cores: float32 is the default').toBe('float32');
     expect(detectSubgroupMatrix(without('chromium-experimental-subgroup-matrix'))).toBeNull();
     expect(detectSubgroupMatrix(without('shader-f16'))).toBeNull();
-    expect(detectSubgroupMatrix(adapter({ subgroupSizes: null }))).toBeNull();
+    expect(detectSubgroupMatrix(h200({ subgroupSizes: null }))).toBeNull();
     // subgroups of 32 to 64 lanes: only subgroup-size-control can pin the layout's 32
-    expect(detectSubgroupMatrix(adapter({ subgroupSizes: [32, 64] }))).toBeNull();
-    const pinned = adapter({ subgroupSizes: [32, 64], features: [...adapter().features, 'subgroup-size-control'] });
+    expect(detectSubgroupMatrix(h200({ subgroupSizes: [32, 64] }))).toBeNull();
+    const pinned = h200({ subgroupSizes: [32, 64], features: [...h200().features, 'subgroup-size-control'] });
     expect(detectSubgroupMatrix(pinned)).toMatchObject({ lanes: 32, pinned: true });
   });
 
   it('a K step of 16 where workgroup memory is short, none where even that does not fit; none past the invocation limit', () => {
-    expect(detectSubgroupMatrix(adapter({}, { maxComputeWorkgroupStorageSize: 16384 }))).toMatchObject({ M: 16, N: 16, bk: 16 });
-    expect(detectSubgroupMatrix(adapter({}, { maxComputeWorkgroupStorageSize: 8192 }))).toBeNull();
-    expect(detectSubgroupMatrix(adapter({ subgroupSizes: [64, 64] }, { maxComputeInvocationsPerWorkgroup: 256 }))).toBeNull();
+    expect(detectSubgroupMatrix(h200({}, { maxComputeWorkgroupStorageSize: 16384 }))).toMatchObject({ M: 16, N: 16, bk: 16 });
+    expect(detectSubgroupMatrix(h200({}, { maxComputeWorkgroupStorageSize: 8192 }))).toBeNull();
+    expect(detectSubgroupMatrix(h200({ subgroupSizes: [64, 64] }, { maxComputeInvocationsPerWorkgroup: 256 }))).toBeNull();
   });
 
   it('a CPU driver without the feature keeps its texture matmul for float16', () => {
-    const lavapipe = adapter({ description: 'llvmpipe (LLVM 19.1.7, 256 bits)', isFallbackAdapter: true, features: ['shader-f16', 'subgroups'], subgroupMatrixConfigs: [], subgroupSizes: [8, 8] });
+    const lavapipe = h200({ description: 'llvmpipe (LLVM 19.1.7, 256 bits)', isFallbackAdapter: true, features: ['shader-f16', 'subgroups'], subgroupMatrixConfigs: [], subgroupSizes: [8, 8] });
     expect(detectProfile(lavapipe).matmul).toMatchObject({ tiled: 'texture', subgroupMatrix: null });
     expect(detectProfile(lavapipe).trainingDtype, 'gpt train --dtype auto').toBe('float32');
   });
@@ -73,30 +54,30 @@ describe('the profile picks tensor cores', () => {
 describe('the profile picks int8 tensor cores for int8 weights', () => {
   it('an H200: 16x16x32 i8 -> i32 fragments, its 32-lane subgroups, K step 64 (the bytes of f16\'s 32)', () => {
     const int8 = { M: 16, N: 16, K: 32, lanes: 32, pinned: false, bk: 64 };
-    expect(detectSubgroupMatrix(adapter(), 'i8')).toEqual(int8);
-    expect(detectProfile(adapter()).matmul.int8SubgroupMatrix).toEqual(int8);
-    expect(sgmWorkgroupBytes(int8, 'i8')).toBe(sgmWorkgroupBytes(detectSubgroupMatrix(adapter())!));
+    expect(detectSubgroupMatrix(h200(), 'i8')).toEqual(int8);
+    expect(detectProfile(h200()).matmul.int8SubgroupMatrix).toEqual(int8);
+    expect(sgmWorkgroupBytes(int8, 'i8')).toBe(sgmWorkgroupBytes(detectSubgroupMatrix(h200())!));
   });
 
   it('only i8 -> i32 configurations, the largest there is; none without them', () => {
-    const only = (...keep: SubgroupMatrixConfig[]) => detectSubgroupMatrix(adapter({ subgroupMatrixConfigs: keep }), 'i8');
+    const only = (...keep: SubgroupMatrixConfig[]) => detectSubgroupMatrix(h200({ subgroupMatrixConfigs: keep }), 'i8');
     expect(only(config('i8', 'i32', 16, 8, 32))).toMatchObject({ M: 16, N: 8, K: 32, bk: 64 });
     expect(only(...H200_CONFIGS.filter((c) => c.componentType !== 'i8'))).toBeNull(); // f16 and u8 ones
     expect(only(config('i8', 'i32', 16, 16, 128))).toBeNull(); // K beyond the K step
-    const noInt8 = adapter({ subgroupMatrixConfigs: H200_CONFIGS.filter((c) => c.componentType !== 'i8') });
+    const noInt8 = h200({ subgroupMatrixConfigs: H200_CONFIGS.filter((c) => c.componentType !== 'i8') });
     expect(detectProfile(noInt8).matmul).toMatchObject({ int8SubgroupMatrix: null, subgroupMatrix: { M: 16, N: 16, K: 16 } });
   });
 
   it('needs the feature and subgroups but not shader-f16; K step 32 where workgroup memory is 16 KiB, smaller fragments in 12 KiB, none in 8', () => {
-    const without = (f: string) => adapter({ features: adapter().features.filter((x) => x !== f) });
+    const without = (f: string) => h200({ features: h200().features.filter((x) => x !== f) });
     expect(detectSubgroupMatrix(without('shader-f16'), 'i8')).toMatchObject({ M: 16, N: 16, K: 32 });
     expect(detectProfile(without('shader-f16')).matmul).toMatchObject({ subgroupMatrix: null, int8SubgroupMatrix: { M: 16 } });
     expect(detectSubgroupMatrix(without('chromium-experimental-subgroup-matrix'), 'i8')).toBeNull();
     expect(detectSubgroupMatrix(without('subgroups'), 'i8')).toBeNull();
-    expect(detectSubgroupMatrix(adapter({}, { maxComputeWorkgroupStorageSize: 16384 }), 'i8')).toMatchObject({ bk: 32 });
-    expect(detectSubgroupMatrix(adapter({}, { maxComputeWorkgroupStorageSize: 12288 }), 'i8')).toMatchObject({ M: 16, N: 8, bk: 32 }); // smaller fragments fit
-    expect(detectSubgroupMatrix(adapter({}, { maxComputeWorkgroupStorageSize: 8192 }), 'i8')).toBeNull();
-    const lavapipe = adapter({ description: 'llvmpipe (LLVM 19.1.7, 256 bits)', isFallbackAdapter: true, features: ['shader-f16', 'subgroups'], subgroupMatrixConfigs: [], subgroupSizes: [8, 8] });
+    expect(detectSubgroupMatrix(h200({}, { maxComputeWorkgroupStorageSize: 16384 }), 'i8')).toMatchObject({ bk: 32 });
+    expect(detectSubgroupMatrix(h200({}, { maxComputeWorkgroupStorageSize: 12288 }), 'i8')).toMatchObject({ M: 16, N: 8, bk: 32 }); // smaller fragments fit
+    expect(detectSubgroupMatrix(h200({}, { maxComputeWorkgroupStorageSize: 8192 }), 'i8')).toBeNull();
+    const lavapipe = h200({ description: 'llvmpipe (LLVM 19.1.7, 256 bits)', isFallbackAdapter: true, features: ['shader-f16', 'subgroups'], subgroupMatrixConfigs: [], subgroupSizes: [8, 8] });
     expect(detectProfile(lavapipe).matmul.int8SubgroupMatrix).toBeNull();
   });
 });

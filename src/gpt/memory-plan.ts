@@ -10,9 +10,10 @@
 // past it. A float16 (mixed-precision) run keeps float32 weights, gradients and moments, but
 // float16 activations and logits, and a float16 copy of each weight that its products keep for the
 // backward. A pruned model holds its masks (a float32 0/1 per masked weight), a distillation its
-// teacher: weights and what one forward holds at the student's batch. A distillation's logits, the
-// student's (and their gradient) and the teacher's, are whole, never fused with the loss in chunks:
-// distillLoss takes them all (it and the LM head's product go a window at a time past a binding).
+// teacher: what one forward holds at the student's batch, then its weights and logits through the
+// student's step. A distillation's logits, the student's (and their gradient) and the teacher's,
+// are whole, never fused with the loss in chunks: distillLoss takes them all (it and the LM head's
+// product go a window at a time past a binding).
 // With recompute (activation checkpointing) a step keeps each block's input and, in the backward,
 // one block's activations. A LoRA model (GPTConfig.lora) trains its adapters only: gradients and
 // moments are theirs, the frozen embeddings get no gradient at the backward's end, and each adapted
@@ -62,8 +63,9 @@ export interface MemoryPlan {
    * `inFlight`, the most gradients on their way into .grad at once, beside it and the activations
    * (a float16 run's; a float32 one's summed into it: accumulating micro-batches, shared layers).
    * `kvCache`, a cached generation's (PlanOptions.kvCache): every layer's cache at the block's slots.
-   * `total` is the expected peak: the rest, and the largest of activations + logits, backwardEnd
-   * and activations + inFlight.
+   * `teacher`, a distillation teacher's forward at its peak.
+   * `total` is the expected peak: the rest, and the larger of the teacher's forward and, beside its
+   * weights and logits, the largest of activations + logits, backwardEnd and activations + inFlight.
    */
   bytes: { weights: number; halfWeights: number; gradients: number; optimizer: number; activations: number; logits: number; backwardEnd: number; inFlight: number; masks: number; teacher: number; kvCache: number; total: number };
   /** Whether the activations are counted as recompute keeps them. */
@@ -242,8 +244,11 @@ export function memoryPlan(cfg: GPTConfig, batchSize: number, opts: PlanOptions)
   });
   const caching = !training && !!opts.kvCache;
   const kvCache = caching ? all(cacheOfLayer) : 0;
-  const held = weights + halfWeights + gradients + optimizer + masks + (teacher?.bytes.total ?? 0) + kvCache;
-  const total = held + Math.max(activations + logits, backwardEnd, activations + inFlight);
+  // the teacher's forward runs first, at its own peak; then its weights and logits stay through the
+  // student's step (a float16 teacher's logits past a binding go through float32 copies, freed by then)
+  const teacherKept = teacher ? teacher.bytes.weights + teacher.bytes.halfWeights + pooled(BT * V * A) : 0;
+  const held = weights + halfWeights + gradients + optimizer + masks + kvCache;
+  const total = held + Math.max(teacher?.bytes.total ?? 0, teacherKept + Math.max(activations + logits, backwardEnd, activations + inFlight));
   // the most positions one forward runs: the buffers below hold a forward's
   const TF = training ? T : Math.min(T, checkInteger('memoryPlan', 'forwardPositions', opts.forwardPositions ?? T, 1, Number.MAX_SAFE_INTEGER, 'an integer >= 1'));
   const buffers: MemoryPlan['buffers'] = [

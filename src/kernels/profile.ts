@@ -291,6 +291,7 @@ export function forgetVerdicts(info: DeviceInfo): void {
 }
 
 let overrides: ProfileOverrides = {};
+let simulated: DeviceInfo | null = null;
 let cached: { info: DeviceInfo; overrides: ProfileOverrides; profile: KernelProfile } | null = null;
 
 /** The profile kernels follow now: the adapter's, less the fast paths turned off, with any overrides applied. */
@@ -305,7 +306,8 @@ export const merge = <P extends ProfileOverrides>(p: P, o: ProfileOverrides): P 
 
 function resolve(info: DeviceInfo, o: ProfileOverrides): KernelProfile {
   const off = [...verdictsOf(info)].filter(([, v]) => v === 'off');
-  const base = off.reduce((p, [path]) => merge(p, TURN_OFF[path]), detectProfile(info));
+  const detected = simulated ? withinAdapter(detectProfile(simulated), info) : detectProfile(info);
+  const base = off.reduce((p, [path]) => merge(p, TURN_OFF[path]), detected);
   const p = merge(base, o);
   p.subgroupSharing &&= canShareSubgroups(info); // never forced onto subgroups of another size
   p.f16 &&= info.features.includes('shader-f16'); // never forced onto an adapter without it
@@ -317,6 +319,33 @@ function resolve(info: DeviceInfo, o: ProfileOverrides): KernelProfile {
   if (o.trainingDtype === undefined) p.trainingDtype = halfTrainingDtype(p); // follows the fast paths left on
   if (!p.f16) p.trainingDtype = 'float32';
   return p;
+}
+
+/**
+ * Tests (test/simulate-adapter.ts): kernels choose as detectProfile does for the adapter `info`
+ * describes (a GPU's families on lavapipe), setProfile's overrides over that, within what this
+ * adapter can run (withinAdapter); null goes back to this adapter's own choices.
+ */
+export function simulateAdapter(info: DeviceInfo | null): void {
+  simulated = info;
+  cached = null;
+}
+
+/**
+ * `p`, another adapter's profile, cut to what `info`'s runs: its binding and buffer limits where
+ * smaller, offsets aligned for both, that adapter's tensor cores in software (its fragments, a K
+ * step whose workgroup fits here).
+ */
+function withinAdapter(p: KernelProfile, info: DeviceInfo): KernelProfile {
+  const own = detectProfile(info);
+  const { subgroupMatrix: f16, int8SubgroupMatrix: i8 } = p.matmul;
+  return {
+    ...p,
+    matmul: { ...p.matmul, subgroupMatrix: f16 && emulatedTiling(info, 'f16', f16), int8SubgroupMatrix: i8 && emulatedTiling(info, 'i8', i8) },
+    bindingLimit: Math.min(p.bindingLimit, own.bindingLimit),
+    bufferLimit: Math.min(p.bufferLimit, own.bufferLimit),
+    offsetAlignment: Math.max(p.offsetAlignment, own.offsetAlignment), // both powers of two
+  };
 }
 
 /** Overrides decisions until the next call; null goes back to the adapter's profile. */
@@ -383,18 +412,23 @@ const EMULATED: Record<SgmElement, Omit<SubgroupMatrixTiling, 'bk'>> = {
 };
 
 /**
+ * The fragments of `t` in software on the adapter `info` describes, with the largest K step whose
+ * workgroup fits it (as detectSubgroupMatrix picks), or null where the workgroup does not fit.
+ */
+function emulatedTiling(info: DeviceInfo, element: SgmElement, { M, N, K, lanes }: Pick<SubgroupMatrixTiling, 'M' | 'N' | 'K' | 'lanes'>): SubgroupMatrixTiling | null {
+  const { invocations, memory } = workgroupRoom(info);
+  const bk = fittingKStep(element, { M, N, K }, memory);
+  return bk && SGM_SUBGROUPS * lanes <= invocations ? { M, N, K, lanes, pinned: false, bk, emulated: true } : null;
+}
+
+/**
  * The profile variant that runs float16 and int8 products through the tensor-core kernels' tiling
  * with software fragments (tests: their numbers on any adapter), where the adapter has float16 and
  * room for those workgroups (the largest K step that fits, as detectSubgroupMatrix picks); else null.
  */
 export function emulatedTensorCores(): ProfileVariant | null {
   const info = device().info;
-  const { invocations, memory } = workgroupRoom(info);
-  const tiling = (e: SgmElement): SubgroupMatrixTiling | null => {
-    const bk = fittingKStep(e, EMULATED[e], memory);
-    return bk && SGM_SUBGROUPS * EMULATED[e].lanes <= invocations ? { ...EMULATED[e], bk } : null;
-  };
-  const [f16, i8] = [tiling('f16'), tiling('i8')];
+  const [f16, i8] = [emulatedTiling(info, 'f16', EMULATED.f16), emulatedTiling(info, 'i8', EMULATED.i8)];
   if (!info.features.includes('shader-f16') || !f16 || !i8) return null;
   return { name: 'emulated tensor cores', overrides: { f16: true, matmul: { tiled: 'buffer', subgroupMatrix: f16, int8SubgroupMatrix: i8 } } };
 }

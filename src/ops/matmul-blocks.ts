@@ -13,8 +13,9 @@ import { launchAccumulate } from '../kernels/wgsl/elementwise.js';
 import { launchMatmul, matmulLaunchLimits } from '../kernels/wgsl/matmul.js';
 import type { MatmulPlan } from '../kernels/wgsl/matmul-tiled.js';
 import { floatBytes } from '../kernels/kernel.js';
-import { bufferBytes, elementBytes, floatType, Tensor, type PlainDType } from '../tensor/tensor.js';
+import { elementBytes, floatType, Tensor } from '../tensor/tensor.js';
 import { cast } from './cast.js';
+import { castInto } from './cast-into.js';
 
 export interface Product {
   M: number;
@@ -42,9 +43,11 @@ export function matmul2d(a: Tensor, b: Tensor, out: Tensor, p: Product): void {
     const [a32, b32] = [cast(a, 'float32'), cast(b, 'float32')];
     const out32 = Tensor.empty(out.shape, 'float32', 'matmul f32');
     blocked(a32, b32, out32, p, Math.floor(profile().bindingLimit / 4), matmulLaunchLimits({ ...plan, float: 'f32' }));
-    const rounded = cast(out32, out.dtype as PlainDType);
-    device().copy(rounded.buffer(), 0, out.buffer(), 0, bufferBytes(out.size, out.dtype));
-    for (const t of [a32, b32, out32, rounded]) t.dispose();
+    // rounded straight into out, the operands' copies freed first: no third copy of C beside them
+    a32.dispose();
+    b32.dispose();
+    castInto([out32], [out]);
+    out32.dispose();
   }
 }
 
