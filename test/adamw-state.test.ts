@@ -190,6 +190,9 @@ describe('AdamW.stateDict / loadStateDict', () => {
       expect(load({ param_groups: group(0, { amsgrad: true }) })).toThrow(/^AdamW\.loadStateDict: param_groups\[0\]\.amsgrad is true, an AdamW variant ours does not compute$/);
       expect(load({ param_groups: group(0, { betas: [0.9, 1] }) })).toThrow(/^AdamW\.loadStateDict: param_groups\[0\]\.betas must be two numbers in \[0, 1\), got array \[0\.9, 1\]$/);
       expect(load({ param_groups: group(0, { lr: NaN }) })).toThrow(/^AdamW\.loadStateDict: param_groups\[0\]\.lr must be a finite number >= 0, got number NaN$/);
+      // float32 uniforms of the kernel: past float32's range each was taken, then refused at the next step as a bug of the kernel's ('adamw: uniform 'eps' must be a finite float32')
+      expect(load({ param_groups: groups.map((g) => ({ ...g, eps: 1e39 })) })).toThrow(/^AdamW\.loadStateDict: param_groups\[0\]\.eps must be a finite number >= 0 within float32's range \(< 3\.4e38: a kernel takes it as float32\), got number 1e\+39$/);
+      expect(load({ param_groups: group(0, { weight_decay: 4e38 }) })).toThrow(/^AdamW\.loadStateDict: param_groups\[0\]\.weight_decay must be a finite number >= 0 within float32's range/);
       const entry = { exp_avg: new Float32Array(6), exp_avg_sq: new Float32Array(6), step: 1 };
       expect(load({ state: new Map([[0, { ...entry, step: tensor([1]) as never }]]) })).toThrow(/^AdamW\.loadStateDict: state\[0\] \(param_groups\[0\]\.params\[0\], parameter 0 float32\[2, 3\]\)\.step must be an integer >= 0 \(a number: read torch's 0-d tensor first\), got a float32\[1\] tensor$/);
       expect(load({ state: new Map([[1, { ...entry, exp_avg: tensor(new Float32Array(4), [2, 2]) }]]) })).toThrow(/^AdamW\.loadStateDict: state\[1\] \(param_groups\[0\]\.params\[1\], parameter 2 float32\[4, 1\]\)\.exp_avg must have the parameter's shape, got float32\[2, 2\]$/);

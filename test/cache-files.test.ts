@@ -33,15 +33,45 @@ const within = <T>(p: Promise<T>, ms: number) => Promise.race([p, new Promise<'h
 const adding = (key: string, value: unknown) => (text: string | null) => JSON.stringify({ ...JSON.parse(text ?? '{}'), [key]: value });
 
 describe('cache files', () => {
-  it('processes updating one file at once each keep the others\' entries; a reader never sees a torn file', async () => {
-    const dir = cacheDir('race');
-    // each writer waits for 'go' (so that they overlap), then adds its own keys one update at a time
+  /** Waits for the files root/`names`. */
+  const filesAt = async (names: string[]) => {
+    while (!names.every((n) => existsSync(join(root, n)))) await new Promise((r) => setTimeout(r, 20));
+  };
+
+  /**
+   * Four processes (a, b, c, d) running `body` (TypeScript: `id` and `dir`, GPT_CACHE_DIR, are set;
+   * `gate(name)` waits for the file root/name), once all four have started; `outs`: their stdout.
+   */
+  async function writers(name: string, body: string[]): Promise<{ outs: Promise<string[]> }> {
     const source = [
       `import { existsSync, writeFileSync } from 'node:fs';`,
       `import { updateCache } from ${JSON.stringify(resolve('src/device/cache-files.js'))};`,
       'const [id, dir] = [process.env.WRITER!, process.env.GPT_CACHE_DIR!];',
-      "writeFileSync(`${dir}/../ready-${id}`, '');",
-      "while (!existsSync(`${dir}/../go`)) await new Promise((r) => setTimeout(r, 5));",
+      'const gate = async (name: string) => { while (!existsSync(`${dir}/../${name}`)) await new Promise((r) => setTimeout(r, 2)); };',
+      `writeFileSync(\`\${dir}/../${name}-ready-\${id}\`, '');`,
+      ...body,
+    ].join('\n');
+    const ids = ['a', 'b', 'c', 'd'];
+    const running = ids.map((id) => {
+      const script = join(root, `${name}-writer-${id}-${process.pid}.ts`); // run-ts bundles by file name: one each, not four writing one bundle
+      writeFileSync(script, source);
+      return run(process.execPath, ['scripts/run-ts.mjs', script], { env: { ...process.env, WRITER: id } });
+    });
+    await filesAt(ids.map((id) => `${name}-ready-${id}`));
+    return { outs: Promise.all(running).then((done) => done.map((o) => o.stdout)) };
+  }
+
+  /** The keys `ids` x `count` (`${id} ${i}`) that the JSON object file at `path` lacks. */
+  const lostKeys = (path: string, count: number) => {
+    const saved = JSON.parse(readFileSync(path, 'utf8')) as Record<string, number>;
+    return ['a', 'b', 'c', 'd'].flatMap((id) => Array.from({ length: count }, (_, i) => `${id} ${i}`)).filter((k) => saved[k] === undefined);
+  };
+
+  it('processes updating one file at once each keep the others\' entries; a reader never sees a torn file', async () => {
+    const dir = cacheDir('race');
+    // each writer waits for 'go' (so that they overlap), then adds its own keys one update at a time
+    const { outs } = await writers('race', [
+      "await gate('go');",
       'let torn = 0;',
       'for (let i = 0; i < 40; i++) {',
       "  await updateCache('race.json', (text) => {",
@@ -51,20 +81,37 @@ describe('cache files', () => {
       '  });',
       '}',
       'console.log(torn);',
-    ].join('\n');
-    const writers = ['a', 'b', 'c', 'd'].map((id) => {
-      const script = join(root, `race-writer-${id}-${process.pid}.ts`); // run-ts bundles by file name: one each, not four writing one bundle
-      writeFileSync(script, source);
-      return run(process.execPath, ['scripts/run-ts.mjs', script], { env: { ...process.env, WRITER: id } });
-    });
-    while (!['a', 'b', 'c', 'd'].every((id) => existsSync(join(root, `ready-${id}`)))) await new Promise((r) => setTimeout(r, 20));
+    ]);
     writeFileSync(join(root, 'go'), '');
-    const outs = await Promise.all(writers);
-    expect(outs.map((o) => o.stdout)).toEqual(['0\n', '0\n', '0\n', '0\n']);
-    const saved = JSON.parse(readFileSync(join(dir, 'race.json'), 'utf8')) as Record<string, number>;
-    const lost = ['a', 'b', 'c', 'd'].flatMap((id) => Array.from({ length: 40 }, (_, i) => `${id} ${i}`)).filter((k) => saved[k] === undefined);
-    expect(lost).toEqual([]);
+    expect(await outs).toEqual(['0\n', '0\n', '0\n', '0\n']);
+    expect(lostKeys(join(dir, 'race.json'), 40)).toEqual([]);
     expect(readdirSync(dir)).toEqual(['race.json']); // no lock, no temporary file
+  }, 120_000);
+
+  // Each round starts at a crashed holder's lock: two processes that both found it stale each
+  // removed it, the second one the lock the first had made since, and both wrote (3 to 7 of the 32
+  // entries lost, in each of 4 runs).
+  it("processes meeting a crashed holder's lock at once take it over one at a time: each keeps the others' entries", async () => {
+    const dir = cacheDir('stale');
+    const rounds = 8;
+    const { outs } = await writers('stale', [
+      `for (let i = 0; i < ${rounds}; i++) {`,
+      '  await gate(`stale-go-${i}`);',
+      "  await updateCache('stale.json', (text) => JSON.stringify({ ...JSON.parse(text ?? '{}'), [`${id} ${i}`]: i }));",
+      "  writeFileSync(`${dir}/../stale-done-${id}-${i}`, '');",
+      '}',
+    ]);
+    const lock = join(dir, 'stale.json.lock');
+    for (let i = 0; i < rounds; i++) {
+      writeFileSync(lock, '');
+      const minuteAgo = new Date(Date.now() - 60_000);
+      utimesSync(lock, minuteAgo, minuteAgo);
+      writeFileSync(join(root, `stale-go-${i}`), '');
+      await filesAt(['a', 'b', 'c', 'd'].map((id) => `stale-done-${id}-${i}`));
+    }
+    await outs;
+    expect(lostKeys(join(dir, 'stale.json'), rounds)).toEqual([]);
+    expect(readdirSync(dir)).toEqual(['stale.json']); // no lock, no temporary file
   }, 120_000);
 
   it('a file that is a directory: read as empty, a save warned about once, and nothing left behind', async () => {

@@ -238,6 +238,14 @@ describe('AdamW', () => {
       expect(() => opt.step()).toThrow(/^AdamW.step: argument 'lr' must be a finite number >= 0, got number NaN$/);
       opt.lr = 1e39;
       expect(() => opt.step()).toThrow(/^AdamW.step: argument 'lr' must be within float32's range \(\|x\| < 3\.4e38: a kernel takes it as float32\), got number 1e\+39$/);
+      opt.lr = 0.1;
+      // so are the other hyperparameters (loadStateDict sets them too): each was refused at launch as a bug of the kernel's ('adamw: uniform 'eps' must be a finite float32')
+      opt.eps = 1e39;
+      expect(() => opt.step()).toThrow(/^AdamW.step: argument 'eps' must be within float32's range \(\|x\| < 3\.4e38: a kernel takes it as float32\), got number 1e\+39$/);
+      [opt.eps, opt.weightDecay] = [1e-8, -1];
+      expect(() => opt.step()).toThrow(/^AdamW.step: argument 'weightDecay' must be a finite number >= 0, got number -1$/);
+      [opt.weightDecay, opt.betas] = [0.01, [NaN, 0.999]];
+      expect(() => opt.step()).toThrow(/^AdamW.step: argument 'betas' must be two numbers in \[0, 1\), got array \[NaN, 0.999\]$/);
       expect(opt.stepCount).toBe(0);
       expect(Array.from(await p.toArray())).toEqual([1, 2]);
       opt.dispose();

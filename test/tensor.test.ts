@@ -339,7 +339,7 @@ describe('leaks are reported', () => {
    * also collect what earlier tests leaked, and those reports must still reach the leak guard
    * (test/setup-leaks.ts).
    */
-  async function reportsOf(drop: () => number[]): Promise<string[]> {
+  async function reportsOf(drop: () => number[] | Promise<number[]>): Promise<string[]> {
     const gc = (globalThis as { gc?: () => void }).gc;
     expect(gc, 'tests run with --expose-gc').toBeDefined();
     const guard = console.warn;
@@ -347,7 +347,7 @@ describe('leaks are reported', () => {
     const mine = (args: unknown[]) => ids.some((id) => String(args[0]).includes(`(id ${id})`));
     const warn = vi.spyOn(console, 'warn').mockImplementation((...args) => void (mine(args) || guard(...args)));
     try {
-      ids = drop();
+      ids = await drop();
       for (let i = 0; i < 10 && warn.mock.calls.filter(mine).length < ids.length; i++) {
         gc!();
         await new Promise((r) => setTimeout(r, 20));
@@ -391,6 +391,51 @@ describe('leaks are reported', () => {
     const reported = reports.map((r) => Number(/\(id (\d+)\)/.exec(r)![1]));
     expect(reported.sort((x, y) => x - y)).toEqual(dropped.sort((x, y) => x - y));
     expect(reports.find((r) => r.includes(`(id ${grad})`))).toMatch(/: float32\[3\] \(id/);
+  });
+
+  it('each once, however it left its scopes; none that a scope freed, one that threw included', async () => {
+    const never = () => new Promise<void>(() => {});
+    const expected: number[] = [];
+    const freed: number[] = [];
+    const reports = await reportsOf(async () => {
+      expected.push(scope(() => keep(keep(tensor([1])))).id); // kept twice: one report
+      const passed = tensor([2]); // made outside every scope, used in one lost unsettled
+      expected.push(passed.id);
+      void scope(async () => {
+        expected.push(passed.add(1).id);
+        await never();
+      });
+      // an outer async scope lost unsettled, holding its own tensor and what an inner one returned to it
+      await new Promise<void>((entered) => {
+        void scope(async () => {
+          expected.push(tensor([3]).id);
+          const returned = await scope(async () => {
+            await Promise.resolve();
+            const t = tensor([4, 5]);
+            freed.push(tensor([6]).id); // freed as the inner scope settled
+            return t;
+          });
+          expected.push(returned.id);
+          entered();
+          await never();
+        });
+      });
+      // scopes that threw free what they made
+      try {
+        scope(() => {
+          freed.push(tensor([7]).id);
+          throw new Error('sync');
+        });
+      } catch {}
+      await scope(async () => {
+        await Promise.resolve();
+        freed.push(tensor([8]).id);
+        throw new Error('async');
+      }).catch(() => undefined);
+      return [...expected, ...freed];
+    });
+    const reported = reports.map((r) => Number(/\(id (\d+)\)/.exec(r)![1]));
+    expect(reported.sort((x, y) => x - y)).toEqual(expected.sort((x, y) => x - y));
   });
 
   it('GPT_LEAK_TRACE=1 adds where the leaked tensor was created', async () => {

@@ -86,11 +86,11 @@ const SHOWN_WINNERS = 20;
 
 /** The autotuner here: on or off, where its cache is, and the winners it holds for this adapter and driver (src/kernels/autotune.ts). */
 async function describeTuning(info: DeviceInfo): Promise<string[]> {
-  const { location, winners, others } = await savedWinners(info);
+  const { location, winners, older, others } = await savedWinners(info);
   const state = envFlag('GPT_AUTOTUNE', true) ? 'on (GPT_AUTOTUNE=0 turns it off)' : "off (GPT_AUTOTUNE=0: every kernel the profile's default)";
   const shown = winners.slice(0, SHOWN_WINNERS).map(([problem, winner]) => `  ${problem}: ${JSON.stringify(winner)}`);
   return [
-    `autotune      ${state}; cache ${location} (delete it to measure again): ${winners.length} winners for this adapter and driver${others ? `, ${others} for others` : ''}`,
+    `autotune      ${state}; cache ${location} (delete it to measure again): ${winners.length} winners for this adapter and driver${older ? `, ${older} of an older version (measured again)` : ''}${others ? `, ${others} for others` : ''}`,
     ...shown,
     ...(winners.length > shown.length ? [`  and ${winners.length - shown.length} more`] : []),
   ];

@@ -4,10 +4,11 @@
 // read reads as empty, one that cannot be saved is warned about once; neither stops the program.
 //
 // Several processes may save one file at once (two trainings tuning on one GPU), so a save is an
-// update: read, changed and written under a lock file, each keeping what the others saved; and the
-// write is a rename of a complete temporary file, so a reader sees the old file or the new one. Only
-// regular files of at most CACHE_FILE_LIMIT bytes are read: opened without blocking (a FIFO would
-// wait for a writer forever; /dev/zero never ends), checked on the open handle.
+// update: read, changed and written under a lock file (a crashed holder's taken over by one process
+// at a time), each keeping what the others saved; and the write is a rename of a complete temporary
+// file, so a reader sees the old file or the new one. Only regular files of at most CACHE_FILE_LIMIT
+// bytes are read: opened without blocking (a FIFO would wait for a writer forever; /dev/zero never
+// ends), checked on the open handle.
 import { envSetting } from './platform.js';
 
 const CACHE_PREFIX = 'webgpu-gpt:';
@@ -154,14 +155,41 @@ async function withLock(fs: Fs, lock: string, body: () => Promise<void>): Promis
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
     }
-    const held = await fs.stat(lock).then((s) => Date.now() - s.mtimeMs, () => null); // null: released meanwhile
-    if (held !== null && held > LOCK_STALE_MS) await fs.rm(lock, { force: true });
-    else if (Date.now() - start > LOCK_WAIT_MS) throw new Error(`${lock} was held by another process for ${LOCK_WAIT_MS / 1000} s`);
-    else await new Promise((r) => setTimeout(r, 2 + 8 * Math.random()));
+    const held = await ageOf(fs, lock); // null: released meanwhile
+    if (held !== null && held > LOCK_STALE_MS && (await takeOver(fs, lock))) continue;
+    if (Date.now() - start > LOCK_WAIT_MS) throw new Error(`${lock} was held by another process for ${LOCK_WAIT_MS / 1000} s`);
+    await new Promise((r) => setTimeout(r, 2 + 8 * Math.random()));
   }
   try {
     await body();
   } finally {
     await fs.rm(lock, { force: true });
+  }
+}
+
+/** Milliseconds since the file at `path` was modified; null where there is none. */
+const ageOf = (fs: Fs, path: string): Promise<number | null> => fs.stat(path).then((s) => Date.now() - s.mtimeMs, () => null);
+
+/**
+ * Removes `lock`, found stale, one process at a time (under `lock`.takeover, created exclusively) and
+ * only if it is stale still; whether this call removed it. Two processes that both found it stale
+ * each removed it otherwise, the second one the lock the first had made since: both wrote, and one's
+ * entries were lost. A guard as old as a stale lock is a taker's that crashed: removed.
+ */
+async function takeOver(fs: Fs, lock: string): Promise<boolean> {
+  const guard = `${lock}.takeover`;
+  try {
+    await (await fs.open(guard, 'wx')).close();
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    if (((await ageOf(fs, guard)) ?? 0) > LOCK_STALE_MS) await fs.rm(guard, { force: true });
+    return false; // another process is taking it over
+  }
+  try {
+    if (!(((await ageOf(fs, lock)) ?? 0) > LOCK_STALE_MS)) return false; // taken over and made again meanwhile, or released
+    await fs.rm(lock, { force: true });
+    return true;
+  } finally {
+    await fs.rm(guard, { force: true });
   }
 }

@@ -184,10 +184,16 @@ async function measure<C>(key: string, t: Tunable<C>): Promise<void> {
   await updateCache(CACHE_FILE, (text) => JSON.stringify({ ...parseCache(text ?? '{}'), [key]: entry }, null, 1));
 }
 
-/** What the cache holds for an adapter (`gpt doctor`): where it is, this adapter's winners by problem, and how many entries are other adapters' or drivers'. */
-export async function savedWinners(info: DeviceInfo): Promise<{ location: string; winners: [string, unknown][]; others: number }> {
+/**
+ * What the cache holds for an adapter (`gpt doctor`): where it is, this adapter's winners by problem,
+ * how many of its entries are an older version's (a winner alone, without the set it was measured
+ * among: measured again), and how many are other adapters' or drivers'.
+ */
+export async function savedWinners(info: DeviceInfo): Promise<{ location: string; winners: [string, unknown][]; older: number; others: number }> {
   const entries = Object.entries(parseCache((await readCache(CACHE_FILE)) ?? '{}') ?? {});
   const prefix = `${adapterKey(info)} `;
-  const winners = entries.filter(([k]) => k.startsWith(prefix)).map(([k, e]): [string, unknown] => [k.slice(prefix.length), (e as Entry | null)?.winner]);
-  return { location: await cacheLocation(CACHE_FILE), winners, others: entries.length - winners.length };
+  const mine = entries.filter(([k]) => k.startsWith(prefix));
+  const current = mine.filter(([, e]) => typeof (e as Entry | null)?.among === 'string');
+  const winners = current.map(([k, e]): [string, unknown] => [k.slice(prefix.length), (e as Entry).winner]);
+  return { location: await cacheLocation(CACHE_FILE), winners, older: mine.length - current.length, others: entries.length - mine.length };
 }

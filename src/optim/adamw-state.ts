@@ -118,6 +118,8 @@ function checkGroup(group: Partial<AdamWParamGroup>, k: number, count: number): 
   const number = (key: 'lr' | 'eps' | 'weight_decay') => {
     const value = group[key];
     if (typeof value !== 'number' || !(Number.isFinite(value) && value >= 0)) throw new RangeError(`${at}.${key} must be a finite number >= 0, got ${describeValue(value)}`);
+    // the kernel takes it as a float32 uniform: past float32's range the first step would fail as the kernel's bug
+    if (!Number.isFinite(Math.fround(value))) throw new RangeError(`${at}.${key} must be a finite number >= 0 within float32's range (< 3.4e38: a kernel takes it as float32), got ${describeValue(value)}`);
     return value;
   };
   const betas = group.betas;

@@ -38,8 +38,17 @@ export interface MomentShard {
   v: Tensor;
 }
 
-// NaN would reach every parameter; a string would be coerced by the kernel's uniforms
-const checkLr = (op: string, lr: unknown): number => checkFloat32(op, 'lr', checkNonNegative(op, 'lr', lr));
+/** A hyperparameter the kernel takes as a float32 uniform: NaN would reach every parameter, a string would be coerced. */
+const checkSetting = (op: string, arg: string, value: unknown): number => checkFloat32(op, arg, checkNonNegative(op, arg, value));
+
+/** The hyperparameters, checked: by the constructor, and by each step (they are set between steps: a schedule, loadStateDict). */
+function checkHyper(op: string, { lr, betas, eps, weightDecay }: { lr: unknown; betas: unknown; eps: unknown; weightDecay: unknown }): Required<AdamWOptions> {
+  const checkedLr = checkSetting(op, 'lr', lr);
+  if (!Array.isArray(betas) || betas.length !== 2 || betas.some((b) => typeof b !== 'number' || !(b >= 0 && b < 1))) {
+    throw new RangeError(`${op}: argument 'betas' must be two numbers in [0, 1), got ${describeValue(betas)}`);
+  }
+  return { lr: checkedLr, betas: betas as [number, number], eps: checkSetting(op, 'eps', eps), weightDecay: checkSetting(op, 'weightDecay', weightDecay) };
+}
 
 /**
  * The constructor's `moments`, { m, v } alone: readMoments' `steps` beside them would be dropped without
@@ -125,14 +134,12 @@ export class AdamW {
     const twice = params.findIndex((p, i) => params.indexOf(p) !== i);
     if (twice >= 0) throw new Error(`AdamW: params[${twice}] ${params[twice]!.describe()} is params[${params.indexOf(params[twice]!)}] again; pass each parameter once`);
     checkOptionKeys('AdamW', opts, ['lr', 'betas', 'eps', 'weightDecay']);
-    this.lr = checkLr('AdamW', opts.lr ?? 1e-3);
-    const betas = opts.betas ?? [0.9, 0.999];
-    if (!Array.isArray(betas) || betas.length !== 2 || betas.some((b) => typeof b !== 'number' || !(b >= 0 && b < 1))) {
-      throw new RangeError(`AdamW: argument 'betas' must be two numbers in [0, 1), got ${describeValue(betas)}`);
-    }
-    this.betas = betas;
-    this.eps = checkFloat32('AdamW', 'eps', checkNonNegative('AdamW', 'eps', opts.eps ?? 1e-8));
-    this.weightDecay = checkFloat32('AdamW', 'weightDecay', checkNonNegative('AdamW', 'weightDecay', opts.weightDecay ?? 0.01));
+    ({ lr: this.lr, betas: this.betas, eps: this.eps, weightDecay: this.weightDecay } = checkHyper('AdamW', {
+      lr: opts.lr ?? 1e-3,
+      betas: opts.betas ?? [0.9, 0.999],
+      eps: opts.eps ?? 1e-8,
+      weightDecay: opts.weightDecay ?? 0.01,
+    }));
     if (moments !== undefined) {
       this.checkMoments('AdamW', adoptable(moments).m, moments.v, 'moments.');
       checkEachOnce(moments);
@@ -168,7 +175,7 @@ export class AdamW {
    * is a GradScaler's control (which may also skip the step).
    */
   step(gradScale?: Tensor): void {
-    checkLr('AdamW.step', this.lr); // lr is set between steps (a schedule)
+    checkHyper('AdamW.step', this); // set between steps (a schedule, loadStateDict, by hand)
     if (gradScale !== undefined) checkTensor('AdamW.step', 'gradScale', gradScale);
     // checked before anything moves: a disposed parameter (its .grad gone with it) was skipped without a word
     this.assertNotDisposed('step');
