@@ -13,7 +13,7 @@ import { startServer, type StaticServer } from '../src/cli/serve.js';
 import { completionsApi, MAX_BODY_BYTES, openCompletionsApi, type CompletionsApi } from '../src/cli/serve-api.js';
 import { GPT } from '../src/gpt/model.js';
 import { CharTokenizer } from '../src/gpt/tokenizer/index.js';
-import { device } from '../src/index.js';
+import { device, scope, tensor } from '../src/index.js';
 import { profile } from '../src/kernels/profile.js';
 import { saveCheckpoint } from '../src/node/checkpoint-dir.js';
 import { expectOneLine, gpt, spawnGpt, tempDir } from './cli-helpers.js';
@@ -611,6 +611,35 @@ describe('a client that leaves, and GPU memory', () => {
       live.push(device().memory().liveBytes);
     }
     expect(new Set(live), `live bytes after each round: ${live.join(', ')}`).toEqual(new Set([live[0]]));
+  });
+});
+
+describe('a model whose logits are not finite (a diverged checkpoint)', () => {
+  it("answers 500 naming the choice and the position where its logits are not finite, streamed or not; the next request is served", async () => {
+    const poisoned = join(dir, 'poisoned');
+    const model = new GPT({ vocabSize: tokenizer.vocabSize, blockSize: 16, nLayer: 1, nHead: 2, nEmbd: 16, dropout: 0, bias: true }, { seed: 3 });
+    const wpe = await model.wpe.weight.toArray();
+    wpe.fill(3e38, 6 * 16, 7 * 16); // position 6's embedding overflows float32 in LayerNorm
+    scope(() => model.wpe.weight.assign(tensor(wpe, [16, 16])));
+    await saveCheckpoint(poisoned, model, tokenizer);
+    model.dispose();
+    const bad = await openCompletionsApi({ checkpoint: poisoned, modelId: 'poisoned', dtype: 'float32' });
+    const srv = await startServer({ root, port: 0, api: bad });
+    try {
+      const ask = (body: Record<string, unknown>) =>
+        fetch(new URL('/v1/completions', srv.url), { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ model: 'poisoned', seed: 1, ...body }) });
+      const plain = await ask({ prompt: ['to be,', 'to'], max_tokens: 4 }); // choice 0 reaches position 6 (its second token's logits) first
+      expect(plain.status).toBe(500);
+      const { error } = (await plain.json()) as { error: { message: string } };
+      expect(error.message).toMatch(/^generation failed: the model's logits are not finite at choices\[0\], generated token 2 \(position 7\)/);
+      const stream = await (await ask({ prompt: 'to be,', max_tokens: 4, stream: true })).text();
+      expect(stream).toMatch(/"message":"generation failed: the model's logits are not finite at choices\[0\], generated token 2 \(position 7\)/);
+      expect(stream).not.toContain('[DONE]');
+      expect((await ask({ prompt: 'to', max_tokens: 3 })).status, 'positions 2-4 are finite').toBe(200);
+    } finally {
+      await srv.close();
+      await bad.close();
+    }
   });
 });
 

@@ -17,7 +17,7 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { device } from '../device/device.js';
 import type { DeviceLostError } from '../device/lost.js';
-import { generateBatch } from '../gpt/generate.js';
+import { generateBatch, LogitsNotFiniteError } from '../gpt/generate.js';
 import { encodePrompt, Gpt2Tokenizer, listUnknown, tokenizerFromJSON, type Tokenizer } from '../gpt/tokenizer/index.js';
 import type { TrainDtype } from '../gpt/trainer.js';
 import { autocast } from '../nn/autocast.js';
@@ -164,8 +164,13 @@ export function completionsApi({ modelId, apiKey, maxQueue = MAX_QUEUE, stallMs 
         casts,
       );
     } catch (e) {
-      if (r.stream) res.end(`data: ${JSON.stringify(new ApiError(500, "generation failed: the reason is in gpt serve's output").body)}\n\n`);
-      throw e;
+      // a model whose logits are not finite is the client's to know (its text stops there); other failures are the server's
+      const failure = e instanceof LogitsNotFiniteError
+        ? new ApiError(500, `generation failed: ${e.describe(e.sequence === null ? null : `choices[${e.sequence}]`)}`)
+        : new ApiError(500, "generation failed: the reason is in gpt serve's output");
+      if (r.stream) res.end(`data: ${JSON.stringify(failure.body)}\n\n`);
+      else if (e instanceof LogitsNotFiniteError) fail(res, failure);
+      throw e; // logged by the server
     }
     if (gone()) return CLIENT_GONE;
     const completionTokens = choices.reduce((n, c) => n + c.text.tokens, 0);
