@@ -4,6 +4,7 @@
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { sampleWalk } from '../src/check/reference/sample.js';
 import { generate, generateBatch, GPT, noGrad, sampleLogits, scope, tensor, type SamplingOptions } from '../src/index.js';
+import { setProfile, type ProfileOverrides } from '../src/kernels/profile.js';
 import { Generator } from '../src/tensor/generator.js';
 import { seededValues, setupDevice } from './helpers.js';
 
@@ -71,6 +72,28 @@ describe('sampleLogits', () => {
       }
     }));
 
+  // Greedy's one pass keeps each lane's first id of its largest key and joins the lanes' in a tree:
+  // ties across lanes (the first id in a later lane), within a lane, the largest at the last id,
+  // V not a multiple of the lanes (32 on CPU adapters; GPUs' 256 past 2048 ids), -0 tying with +0,
+  // and the rows that draw -1 among the others. CPU adapters', GPUs' (rowLanes 64) and a chunk of
+  // rows at a time (a small binding limit) layouts.
+  const layouts: [string, ProfileOverrides][] = [['adapter', {}], ['gpu', { rowLanes: 64 }], ['small bindings', { bindingLimit: 4096, offsetAlignment: 256 }]];
+  for (const [layout, overrides] of layouts) {
+    const Vs = overrides.bindingLimit ? [1, 33, 257] : [1, 33, 2051, 50_257];
+    it(`greedy draws the first id of the largest logit, as the float64 walk, in rows of ${Vs.join(', ')} ids (${layout} layout)`, () =>
+      scope(async () => {
+        onTestFinished(() => setProfile(null));
+        setProfile(overrides);
+        for (const V of Vs) {
+          const rows = greedyRows(V);
+          const data = new Float32Array(rows.length * V);
+          rows.forEach((r, i) => data.set(r, i * V)); // bit for bit: a NaN's sign kept
+          const got = await sampleLogits(tensor(data, [rows.length, V]), tensor(new Float32Array(rows.length)), { temperature: 0 }).toArray();
+          expect([...got], `V ${V}`).toEqual(rows.map((r) => sampleWalk(r, 0, all({ temperature: 0 }, V)).token));
+        }
+      }));
+  }
+
   // Hugging Face's edge values: top_k=0 disables top-k; top_p=0 keeps min_tokens_to_keep = 1 token,
   // the likeliest (of tied top logits, ours is the lower id; HF's depends on its sort). Oracles: the
   // walk with top-k off (topK = V), and a plain argmax.
@@ -105,6 +128,34 @@ describe('sampleLogits', () => {
       expect(() => sampleLogits(tensor(new Float32Array(0), [2, 0]), tensor([0.5, 0.5]), { temperature: 0 })).toThrow(/^sampleLogits: logits must be/);
     }));
 });
+
+/** Rows of V logits for greedy (see its test); ids past V are left out. */
+function greedyRows(V: number): Float32Array[] {
+  const base = () => Float32Array.from(seededValues(V, V, -4, 4), (x) => Math.round(x * 8) / 8); // ties at every level
+  const set = (row: Float32Array, ids: number[], v: number) => {
+    for (const i of ids) if (i < V) row[i] = v;
+    return row;
+  };
+  const bits = (row: Float32Array, id: number, b: number) => {
+    if (id < V) new Uint32Array(row.buffer)[id] = b;
+    return row;
+  };
+  return [
+    base(),
+    set(base(), [V - 1], 5),
+    set(base(), [V - 1, V - 2], 5),
+    set(base(), [32, 31], 5), // 32 lanes: lane 0's id after lane 31's
+    set(base(), [256, 255], 5), // the same at 256 lanes
+    set(base(), [519, 263, 1000], 5), // 263 and 519: one lane at 32 or 256 lanes
+    set(base().map((x) => x - 5), [V - 1, 1], 0).fill(-0, 1, 2), // -0 at id 1 ties with +0 at the last
+    set(new Float32Array(V).fill(-Infinity), [V - 1], 7),
+    // no distribution: -1
+    set(base(), [V - 1], NaN),
+    set(base(), [V - 1], Infinity),
+    bits(base(), 100, 0xffc00001), // a NaN with its sign bit set
+    new Float32Array(V).fill(-Infinity),
+  ];
+}
 
 describe('generate', () => {
   it('draws each token on the GPU as the host walk over the model\'s logits does, with the seeded stream', async () => {

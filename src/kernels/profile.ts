@@ -37,6 +37,7 @@
 //   rowLanes          row kernels (softmax, LayerNorm, cross-entropy, reductions) give a row 64 lanes
 //                     and a tree reduction on GPUs; CPU adapters give a row one lane, without
 //                     barriers, once there are at least 256 rows to keep their threads busy.
+//                     Greedy sampling's one pass takes 32 lanes a row where it is not 64 (sample.ts).
 //   splitSums         long sums over rows (LayerNorm's dw and db over B*T rows, bias gradients,
 //                     the embedding backward's per-id sums and its id ranks) on GPUs: split into
 //                     blocks summed by many workgroups in parallel, then a short sum of the blocks

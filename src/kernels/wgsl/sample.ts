@@ -9,43 +9,109 @@
 // there, which torch.multinomial refuses: a diverged model's), draws -1, no token, whatever the
 // settings, greedy too; it is told by the ordered key of its largest logit (WGSL may assume
 // finite floats: no float compare could be trusted to see a NaN or an infinity).
-// Greedy (temperature 0, `greedy`): the first id holding the largest logit, as argmax.
+// Greedy (temperature 0): the first id holding the largest logit, as argmax, found by the first
+// pass over the row that every draw makes (its smallest key, its largest, and the first id holding
+// that), with nothing after it. It is a variant of the kernel, not a uniform: its pipeline
+// compiles in a fraction of the draw's time, and the wait pacer (src/device/wait-pacer.ts), which
+// knows work by its pipelines and grids, tells it from a draw (interleaved with sampled draws over
+// 50,257 logits on lavapipe, a greedy one took 39 ms sharing their pipeline, 1.0 ms with its own).
 //
 // Nothing is sorted. Every cut of that order ("the candidates before a point") is a key threshold
 // plus a count of tied candidates taken in id order, so each stage is a bisection over the 32-bit
 // ordered keys of the logits (src/kernels/wgsl/elementwise.ts ordered_key), each step a pass over
 // the row and a workgroup sum; the tie that is drawn is then found by a bisection over the index.
 // About 120 passes over the row in the worst case, no workgroup memory beyond the sums, so any V.
+// Greedy makes one.
 //
 // Layout: logits row-major [R, V] f32; u [R] f32; tokens [R] i32. One workgroup per row
 // (gridRows) of WG lanes striding over the row: 256, or 32 for rows of at most 2048 (a character
 // vocabulary), where the passes' tree sums, not the loads, are the cost (on lavapipe 256 lanes made
-// a 96-wide draw take 4 ms). Logits larger than a binding go a chunk of rows at a time (row.ts
-// launchRowChunks: `shift`, `row_shift` are where each chunk starts in its windows).
+// a 96-wide draw take 4 ms). Greedy's one pass is its loads: it takes 32 lanes whatever V on CPU
+// adapters (profile rowLanes not 64). lavapipe runs a workgroup 8 lanes at a time, each 8 on to
+// the next barrier before the next 8 start, so each 8 sweeps the whole row: over 256 x 50,257
+// logits, 256 lanes took 1.8 times the argmax reduction's time, 32 lanes 1.0-1.2 times; over 1 or
+// 8 rows, 256 lanes 0.85-0.9 times, 32 lanes 0.7-0.85. Logits larger than a binding go a chunk of
+// rows at a time (row.ts launchRowChunks: `shift`, `row_shift` are where each chunk starts in its
+// windows).
 // The tree sums' first stride is a uniform (`half`, WG / 2), not a constant: with a constant,
 // lavapipe unrolled the tree around its barriers at every inlined call, and the first draw of a
 // fresh machine compiled for 15 s at 256 lanes, 6 s at 32 (now 1.8 and 1.7 s; later draws within
 // noise of before).
 import { F32_MAX, Kernel, variants } from '../kernel.js';
+import { profile } from '../profile.js';
 import { ORDERED_WGSL } from './elementwise.js';
 import { launchRowChunks } from './row.js';
 
-const lanesFor = (V: number) => (V <= 2048 ? 32 : 256);
+/** Lanes a row gets (see the header). */
+function lanesFor(V: number, greedy: boolean): number {
+  if (greedy && profile().rowLanes !== 64) return 32;
+  return V <= 2048 ? 32 : 256;
+}
 
-const kernel = variants((WG: number) => new Kernel({
-  name: `sample_rows_${WG}`,
-  read: { logits: 'f32', u: 'f32' },
-  write: { tokens: 'i32' },
-  params: { rows: 'u32', V: 'u32', greedy: 'u32', scale: 'f32', min_gap: 'f32', top_k: 'u32', top_p: 'f32', index_steps: 'u32', half: 'u32', shift: 'u32', row_shift: 'u32' },
-  body: /* wgsl */ `
+/** sample_rows at WG lanes; `greedy`: the first id of the row's largest logit, nothing drawn. */
+function sampleKernel(WG: number, greedy: boolean): Kernel {
+  return new Kernel({
+    name: `${greedy ? 'greedy' : 'sample'}_rows_${WG}`,
+    read: { logits: 'f32', u: 'f32' },
+    write: { tokens: 'i32' },
+    params: { rows: 'u32', V: 'u32', scale: 'f32', min_gap: 'f32', top_k: 'u32', top_p: 'f32', index_steps: 'u32', half: 'u32', shift: 'u32', row_shift: 'u32' },
+    body: /* wgsl */ `
 ${ORDERED_WGSL}
 const WG = ${WG}u;
-var<workgroup> red: array<vec2f, ${WG}>;
-var<workgroup> red_keys: array<vec2u, ${WG}>;
+var<workgroup> red_range: array<vec3u, ${WG}>;
 var<private> base: u32;
+var<private> lane: u32;
+
+// -0 and +0 are one logit to the host's sort: give them one key
+fn key_at(i: u32) -> u32 {
+  let bits = bitcast<u32>(logits[base + i]);
+  return ordered_key(select(bits, 0u, (bits & 0x7fffffffu) == 0u));
+}
+const INF_KEY = 0xff800000u; // ordered_key(+Inf); NaNs' is larger
+const NEG_INF_KEY = 0x007fffffu; // ordered_key(-Inf), the smallest key
+
+/** (smallest, largest) key of two ranges, with the first id holding the largest. */
+fn joined(a: vec3u, b: vec3u) -> vec3u {
+  let b_top = b.y > a.y || (b.y == a.y && b.z < a.z);
+  return vec3u(min(a.x, b.x), select(a.yz, b.yz, b_top));
+}
+/** The row's (smallest key, largest key, first id holding the largest); every lane must call it. */
+fn row_range() -> vec3u {
+  var r = vec3u(0xffffffffu, 0u, 0u); // 0: below every key, so a lane with no ids never wins
+  // a lane meets its ids in order: the first of its largest stays
+  for (var i = lane; i < p.V; i += WG) { let k = key_at(i); r = vec3u(min(r.x, k), select(r.yz, vec2u(k, i), k > r.y)); }
+  red_range[lane] = r;
+  workgroupBarrier();
+  for (var s = p.half; s > 0u; s >>= 1u) {
+    if (lane < s) { red_range[lane] = joined(red_range[lane], red_range[lane + s]); }
+    workgroupBarrier();
+  }
+  return workgroupUniformLoad(&red_range[0]);
+}
+${greedy ? '' : DRAW_WGSL}
+@compute @workgroup_size(${WG})
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_id) lid: vec3u) {
+  lane = lid.x;
+  let row = wid.x + wid.y * nwg.x;
+  if (row >= p.rows) { return; } // the same for the whole workgroup
+  base = p.shift + row * p.V;
+  let range = row_range();
+  // a NaN or +Inf logit, or only -Inf: no distribution (uniform, so the draw's barriers are skipped by all)
+  if (range.y >= INF_KEY || range.y == NEG_INF_KEY) {
+    if (lane == 0u) { tokens[row + p.row_shift] = -1; }
+    return;
+  }
+  let id = ${greedy ? 'range.z' : 'draw(row, range.x, range.y)'};
+  if (lane == 0u) { tokens[row + p.row_shift] = i32(id); }
+}`,
+  });
+}
+
+// The draw past the row's range: the stages of the header, from the bisections' sums.
+const DRAW_WGSL = /* wgsl */ `
+var<workgroup> red: array<vec2f, WG>;
 var<private> top: f32; // the row's largest logit
 var<private> top_key: u32; // and its key
-var<private> lane: u32;
 
 /** (sum of v.x, sum of v.y) over the workgroup; every lane must call it. */
 fn wg_sum(v: vec2f) -> vec2f {
@@ -57,24 +123,7 @@ fn wg_sum(v: vec2f) -> vec2f {
   }
   return workgroupUniformLoad(&red[0]);
 }
-/** (min of k.x, max of k.y) over the workgroup; every lane must call it. */
-fn wg_min_max(k: vec2u) -> vec2u {
-  red_keys[lane] = k;
-  workgroupBarrier();
-  for (var s = p.half; s > 0u; s >>= 1u) {
-    if (lane < s) { red_keys[lane] = vec2u(min(red_keys[lane].x, red_keys[lane + s].x), max(red_keys[lane].y, red_keys[lane + s].y)); }
-    workgroupBarrier();
-  }
-  return workgroupUniformLoad(&red_keys[0]);
-}
 
-// -0 and +0 are one logit to the host's sort: give them one key
-fn key_at(i: u32) -> u32 {
-  let bits = bitcast<u32>(logits[base + i]);
-  return ordered_key(select(bits, 0u, (bits & 0x7fffffffu) == 0u));
-}
-const INF_KEY = 0xff800000u; // ordered_key(+Inf); NaNs' is larger
-const NEG_INF_KEY = 0x007fffffu; // ordered_key(-Inf)
 fn weight_of_key(k: u32) -> f32 {
   if (k == top_key) { return 1.0; }
   if (k == NEG_INF_KEY) { return 0.0; }
@@ -84,7 +133,6 @@ fn weight_of_key(k: u32) -> f32 {
   let gap = bitcast<f32>(from_ordered_key(k)) * 0.125 - top * 0.125;
   return exp(max(gap, p.min_gap) * p.scale);
 }
-
 // A cut of the sorted order: the candidates with key > key, then the first \`ties\` (in id order)
 // of those with key == key.
 struct Cut { key: u32, ties: f32 }
@@ -148,55 +196,37 @@ fn nth_with_key(k: u32, j: f32) -> u32 {
   return lo;
 }
 
-@compute @workgroup_size(${WG})
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_id) lid: vec3u) {
-  lane = lid.x;
-  let row = wid.x + wid.y * nwg.x;
-  if (row >= p.rows) { return; } // the same for the whole workgroup
-  base = p.shift + row * p.V;
-  var range = vec2u(0xffffffffu, 0u);
-  for (var i = lane; i < p.V; i += WG) { let k = key_at(i); range = vec2u(min(range.x, k), max(range.y, k)); }
-  range = wg_min_max(range);
-  // range, not top_key (a private variable), so that the branches below are uniform
-  if (range.y >= INF_KEY || range.y == NEG_INF_KEY) {
-    if (lane == 0u) { tokens[row + p.row_shift] = -1; } // a NaN or +Inf logit, or only -Inf: no distribution
-    return;
-  }
-  if (p.greedy != 0u) {
-    var first = 0xffffffffu;
-    for (var i = lane; i < p.V; i += WG) { if (key_at(i) == range.y) { first = min(first, i); } }
-    let id = wg_min_max(vec2u(first, 0u)).x;
-    if (lane == 0u) { tokens[row + p.row_shift] = i32(id); }
-    return;
-  }
-  top_key = range.y;
+/** The id that u draws from row's candidates, whose keys lie in [lo, hi] (hi: the largest logit's). */
+fn draw(row: u32, lo: u32, hi: u32) -> u32 {
+  top_key = hi;
   top = bitcast<f32>(from_ordered_key(top_key));
-  var cut = Cut(range.x, count_key(range.x)); // every candidate
+  var cut = Cut(lo, count_key(lo)); // every candidate
   if (p.top_k < p.V) {
-    let t = largest_key(range.x, range.y, cut, f32(p.top_k), true, true);
+    let t = largest_key(lo, hi, cut, f32(p.top_k), true, true);
     cut = Cut(t, count_key(t));
   }
   if (p.top_p < 1.0) {
     // the shortest prefix weighing at least top_p of the cut's weight
-    let need = p.top_p * inside_from(range.x, cut).y;
-    let t = largest_key(cut.key, range.y, cut, need, false, true);
+    let need = p.top_p * inside_from(lo, cut).y;
+    let t = largest_key(cut.key, hi, cut, need, false, true);
     let above = inside_above(t, cut).y;
     let w = weight_of_key(t);
     let ties = ties_at(t, cut);
     cut = Cut(t, select(ties, clamp(ceil((need - above) / w), 1.0, ties), w > 0.0));
   }
   // the draw: the first candidate at which the running weight exceeds r
-  let total = inside_from(range.x, cut).y;
+  let total = inside_from(lo, cut).y;
   let r = u[row + p.row_shift] * total;
-  let t = largest_key(cut.key, range.y, cut, r, false, false);
+  let t = largest_key(cut.key, hi, cut, r, false, false);
   let above = inside_above(t, cut).y;
   let ties = ties_at(t, cut);
   // r at or past the total (rounding): the last candidate, as the host walk ends
   let j = select(clamp(floor((r - above) / weight_of_key(t)), 0.0, ties - 1.0), cut.ties - 1.0, r >= total);
-  let id = nth_with_key(select(t, cut.key, r >= total), j);
-  if (lane == 0u) { tokens[row + p.row_shift] = i32(id); }
-}`,
-}));
+  return nth_with_key(select(t, cut.key, r >= total), j);
+}
+`;
+
+const kernels = { sample: variants((WG: number) => sampleKernel(WG, false)), greedy: variants((WG: number) => sampleKernel(WG, true)) };
 
 /** Options of a draw: 1 / temperature (> 0; 0 = greedy), top-k (V = off) and top-p (1 = off). */
 export interface SampleParams {
@@ -207,11 +237,13 @@ export interface SampleParams {
 
 /** tokens[r] = the candidate of logits row r that u[r] picks (see the header). */
 export function launchSample(logits: GPUBuffer, u: GPUBuffer, tokens: GPUBuffer, rows: number, V: number, s: SampleParams): void {
-  const lanes = lanesFor(V);
+  const greedy = s.invTemperature === 0;
+  const lanes = lanesFor(V, greedy);
   const scale = 8 * s.invTemperature; // the eighths of the gaps to (logit - top) / temperature
   const minGap = Math.max(-128 / scale, -F32_MAX / 4); // finite, also where 1 / temperature rounds to 0 in f32
-  const params = { rows, V, greedy: +(s.invTemperature === 0), scale, min_gap: minGap, top_k: Math.min(s.topK, V), top_p: s.topP, index_steps: Math.ceil(Math.log2(V)), half: lanes / 2 };
+  const params = { rows, V, scale, min_gap: minGap, top_k: Math.min(s.topK, V), top_p: s.topP, index_steps: Math.ceil(Math.log2(V)), half: lanes / 2 };
   // a workgroup a row, as rowGrid lays out 64-lane rows
   const buffers = [[logits, 'rows'], [u, 'row'], [tokens, 'row']] as const;
-  launchRowChunks('sampleLogits', () => ({ kernel: kernel(lanes), lanes: 64 }), buffers, V, params);
+  const kernel = kernels[greedy ? 'greedy' : 'sample'](lanes);
+  launchRowChunks('sampleLogits', () => ({ kernel, lanes: 64 }), buffers, V, params);
 }
