@@ -10,38 +10,53 @@ import { readdir, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { tempTarget, writeFileAtomic } from '../node/atomic-file.js';
 import { readRegularFile, unlessMissing } from '../node/regular-files.js';
+import { isRecord } from '../io/value-ranges.js';
 
 /**
  * Drops run `run`'s records past `step` from the log at `path`, a last line cut short by the crash,
  * and the temporary copies of the log that runs killed while rewriting it left (the caller holds the
- * directory's lock: they are no live writer's).
+ * directory's lock: they are no live writer's). With `unnamed`, the records that name no run are
+ * `run`'s and take its id: a checkpoint from before run ids (2026-12-04) names none, and its log's
+ * records, which name none either, are the history of the run that resumes it.
  */
-export async function rewindRunLog(path: string, run: string, step: number): Promise<void> {
+export async function rewindRunLog(path: string, run: string, step: number, unnamed = false): Promise<void> {
   const [dir, name] = [dirname(path), basename(path)];
   const killed = (await readdir(dir)).filter((f) => tempTarget(f) === name);
   await Promise.all(killed.map((f) => rm(join(dir, f), { force: true })));
-  return dropRecords(path, (record) => record.run === run && typeof record.step === 'number' && record.step > step);
+  return rewriteRecords(path, (record) => {
+    const adopted = unnamed && record.run === undefined ? { type: record.type, run, ...record } : record;
+    return adopted.run === run && typeof adopted.step === 'number' && adopted.step > step ? null : adopted;
+  });
 }
 
 /** Drops every record of a run other than `run` from the log at `path` (the checkpoint is now `run`'s). */
 export function keepOnlyRun(path: string, run: string): Promise<void> {
-  return dropRecords(path, (record) => record.run !== run);
+  return rewriteRecords(path, (record) => (record.run === run ? record : null));
 }
 
-async function dropRecords(path: string, drop: (record: { run?: unknown; step?: unknown }) => boolean): Promise<void> {
+type LogRecord = Record<string, unknown>;
+
+/** Rewrites the log at `path` with each record `edit` returns (null: dropped); other lines, and records returned as they were, are kept as written. */
+async function rewriteRecords(path: string, edit: (record: LogRecord) => LogRecord | null): Promise<void> {
   const text = (await unlessMissing(readRegularFile(path)))?.toString('utf8');
   if (text === undefined) return;
   const lines = text.split('\n');
   lines.pop(); // after the last newline: empty, or a line whose writing a crash cut short
-  const kept = lines.filter((line) => !dropsLine(line, drop));
+  const kept = lines.flatMap((line) => {
+    const record = recordOf(line);
+    if (!record) return [line]; // not a record: not ours to change
+    const edited = edit(record);
+    return edited === null ? [] : [edited === record ? line : JSON.stringify(edited)];
+  });
   const rewritten = kept.map((line) => line + '\n').join('');
   if (rewritten !== text) await writeFileAtomic(path, rewritten);
 }
 
-function dropsLine(line: string, drop: (record: { run?: unknown; step?: unknown }) => boolean): boolean {
+function recordOf(line: string): LogRecord | null {
   try {
-    return drop(JSON.parse(line) as { run?: unknown; step?: unknown });
+    const record: unknown = JSON.parse(line);
+    return isRecord(record) ? record : null;
   } catch {
-    return false; // not a record: not ours to drop
+    return null;
   }
 }
