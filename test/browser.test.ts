@@ -595,6 +595,42 @@ describe('the demo page in Chromium (WebGPU)', () => {
     await page.fill('#steps', '500');
   });
 
+  it("a run that diverges is said once: Generate and Save then disabled, saying why (title); Train offers a new model (no good weights are left to resume)", async () => {
+    usePage();
+    const text = 'a run whose learning rate is far too high.\n'.repeat(30);
+    page.once('dialog', (d) => void d.accept()); // the earlier test's run is not saved: replace it all the same
+    await page.evaluate((t) => window.__gpt.newModel(t, { nLayer: 1, nHead: 2, nEmbd: 16, blockSize: 16 }), text);
+    await page.fill('#text', text);
+    await page.fill('#lr', '1e30');
+    await page.fill('#steps', '5');
+    await page.click('#train');
+    const diverged = /^training diverged at step \d+ \(the loss or the gradient norm is not finite\), so the model's weights are no longer usable: start a new model/;
+    await expect.poll(() => page.locator('#error').textContent(), { timeout: 60_000 }).toMatch(diverged);
+    await expect.poll(() => page.locator('#new-model').isEnabled()).toBe(true);
+    expect(await page.locator('#train-stats').textContent()).toMatch(/^step \d+\/5 · .* · diverged$/);
+    expect(await page.locator('#train').textContent(), 'not Resume: its weights hold NaN').toBe('Train a new model');
+    for (const button of ['#generate', '#save']) {
+      expect(await page.locator(button).isDisabled(), button).toBe(true);
+      expect(await page.locator(button).getAttribute('title'), button).toMatch(diverged);
+    }
+    // Train: a new model of the fields' shape, trained
+    const [lr, layers, embd, block] = await Promise.all(['#lr', '#n-layer', '#n-embd', '#block-size'].map((f) => page.inputValue(f)));
+    await page.fill('#lr', '0.003');
+    await page.fill('#n-layer', '1');
+    await page.fill('#n-embd', '16');
+    await page.fill('#block-size', '16');
+    await page.fill('#steps', '1');
+    await page.click('#train');
+    await expect.poll(() => page.evaluate(() => window.__gpt.summary().step), { timeout: 60_000 }).toBe(1);
+    await expect.poll(() => page.locator('#new-model').isEnabled(), { timeout: 60_000 }).toBe(true); // the run's end
+    expect(await page.evaluate(() => window.__gpt.summary())).toMatchObject({ source: 'new model', config: { nLayer: 1, nEmbd: 16 } });
+    expect(await page.locator('#train').textContent()).toBe('Train');
+    expect(await page.locator('#error').isHidden()).toBe(true);
+    expect(await page.locator('#generate').isEnabled()).toBe(true);
+    expect((await page.locator('#generate').getAttribute('title')) ?? '').toBe('');
+    for (const [field, value] of [['#lr', lr], ['#n-layer', layers], ['#n-embd', embd], ['#block-size', block], ['#steps', '500']] as const) await page.fill(field, value!);
+  });
+
   it('a run and a generation go on in a background tab (its timers throttled, as Chrome does), and GPU memory stays flat round after round', async () => {
     usePage();
     page.once('dialog', (d) => void d.accept()); // the earlier test's run is not saved: replace it all the same

@@ -708,8 +708,10 @@ describe('Session after a diverged run', () => {
     await expect(joinPieces(session.save())).rejects.toThrow(broken);
     expect(() => session.trainerFor(text, { learningRate: 1e-3, minLr: 1e-3 })).toThrow(broken);
     expect(session.summary().step).toBeGreaterThan(0);
+    expect(session.diverged, 'why, for the page to say on what it disables').toMatch(broken);
 
     session.newModel(text, shape, { batchSize: 2 });
+    expect(session.diverged).toBe('');
     expect(Number.isFinite(await session.trainStep(session.trainerFor(text)))).toBe(true);
     release(session);
   });

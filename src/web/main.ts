@@ -152,20 +152,24 @@ function showError(e: unknown): void {
   ui.error.hidden = false;
 }
 
+/** Whether the page has a model to generate with, save or train on: not one whose training diverged (its weights hold NaN or Inf, and nothing earlier is kept). */
+const usableModel = () => session.model !== null && !session.diverged;
+
 function refresh(): void {
-  const hasModel = session.model !== null;
+  const usable = usableModel();
   const idle = gpuReady && busy === null;
   ui.loadUrl.disabled = !idle || !serverCheckpoint;
   ui.loadUrl.hidden = !serverCheckpoint; // a server without one (gpt serve without --checkpoint) never has one: not a button disabled for good, saying nothing why
   ui.loadFile.disabled = !idle;
   ui.loadHub.disabled = !idle;
   ui.cancelLoad.disabled = loadInProgress === null;
-  ui.save.disabled = !idle || !hasModel;
-  ui.generate.disabled = !idle || !hasModel;
+  ui.save.disabled = !idle || !usable;
+  ui.generate.disabled = !idle || !usable;
+  ui.save.title = ui.generate.title = session.diverged; // said once as the run's error; why they stay off, after it
   ui.stopGen.disabled = busy !== 'generating';
   ui.newModel.disabled = !idle;
   ui.train.disabled = !idle;
-  ui.train.textContent = runStart !== null ? 'Resume' : hasModel ? 'Train' : 'Train a new model';
+  ui.train.textContent = runStart !== null ? 'Resume' : usable ? 'Train' : 'Train a new model'; // a diverged model's run cannot be resumed
   ui.stopTrain.disabled = busy !== 'training';
   guardUnload();
 }
@@ -483,7 +487,7 @@ function loraFromUi(): TrainSettings {
 }
 
 /** Settings for training the model on the page: a loaded one's with the LoRA fields. */
-const trainSettingsFromUi = (): TrainSettings => ({ ...settingsFromUi(), ...(session.model && session.summary().loaded && loraFromUi()) });
+const trainSettingsFromUi = (): TrainSettings => ({ ...settingsFromUi(), ...(usableModel() && session.summary().loaded && loraFromUi()) });
 
 /**
  * Trains `steps` steps (or until Stop), drawing each step's loss and evaluating every
@@ -524,7 +528,14 @@ async function trainRun(steps: number, text: string, settings: TrainSettings): P
     // a run's first step waits on its kernels' compiles (half a minute on a software adapter), which 'evaluating…' was left to explain
     show(losses.length ? '' : ` · ${FIRST_STEP}`);
     const t0 = performance.now();
-    const loss = await session.trainStep(trainer);
+    const loss = await session.trainStep(trainer).catch((e: unknown) => {
+      if (session.diverged) {
+        runStart = null; // nothing to resume: Train makes a new model (refresh)
+        ui.loraRow.hidden = true; // nor a loaded model to fine-tune
+        show(' · diverged');
+      }
+      throw e;
+    });
     const rate = (batchSize * blockSize * gradAccum * 1000) / (performance.now() - t0);
     tokensPerSec = tokensPerSec ? 0.8 * tokensPerSec + 0.2 * rate : rate;
     losses.push(loss);
@@ -599,7 +610,7 @@ ui.newModel.onclick = action(() =>
 );
 ui.train.onclick = action(() =>
   exclusive('training', async () => {
-    const [shape, settings, steps] = [session.model ? null : shapeFromUi(), trainSettingsFromUi(), stepsFromUi()];
+    const [shape, settings, steps] = [usableModel() ? null : shapeFromUi(), trainSettingsFromUi(), stepsFromUi()];
     if (shape) newModel(ui.text.value, shape, settings);
     await trainRun(steps, ui.text.value, settings);
   }),
